@@ -1,0 +1,179 @@
+package store
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The GORM models mirror migrations/*/00001_init.sql column for column. The store contract suite
+// writes and reads every column on both databases, which is what catches a drift between them.
+
+// User is one account, whatever dialect created it.
+type User struct {
+	ID                  uuid.UUID
+	ZUID                string `gorm:"column:zuid"`
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	LastSeenAt          *time.Time
+	Email               *string
+	EmailLower          *string
+	Username            *string
+	PhoneNumber         *string
+	PhoneNumberVerified bool
+	DisplayName         string
+	AvatarURL           string `gorm:"column:avatar_url"`
+	Locale              string
+	Metadata            JSONMap
+	DefaultRole         string
+	EmailVerified       bool
+	Disabled            bool
+	IsAnonymous         bool
+	NewPasswordRequired bool
+	PasswordHash        *string `json:"-"`
+	TOTPSecret          *string `gorm:"column:totp_secret" json:"-"`
+	ActiveMFAType       *string `gorm:"column:active_mfa_type"`
+}
+
+// TableName is the users table.
+func (User) TableName() string { return "users" }
+
+// UserRole grants a global role to a user.
+type UserRole struct {
+	UserID uuid.UUID
+	Role   string
+}
+
+// TableName is the user_roles table.
+func (UserRole) TableName() string { return "user_roles" }
+
+// Session is one sign-in on one device. Every token a sign-in yields hangs off it.
+type Session struct {
+	ID           uuid.UUID
+	UserID       uuid.UUID
+	Method       string // how it was opened: password, anonymous, pat, …
+	CreatedAt    time.Time
+	LastActiveAt time.Time
+	ExpiresAt    time.Time
+	RevokedAt    *time.Time
+	RevokeReason string
+	UserAgent    string
+	IP           string `gorm:"column:ip"`
+}
+
+// TableName is the sessions table.
+func (Session) TableName() string { return "sessions" }
+
+// RefreshToken is the hash of one refresh token of a session. Rotating tokens (Nhost) are spent
+// on use; non-rotating ones (WME) stay valid until they expire or their session ends.
+type RefreshToken struct {
+	ID            uuid.UUID
+	SessionID     uuid.UUID
+	TokenHash     []byte `json:"-"`
+	SuccessorSalt []byte `json:"-"` // with the plaintext token, derives the token that replaces it
+	Rotates       bool
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        *time.Time
+}
+
+// TableName is the refresh_tokens table.
+func (RefreshToken) TableName() string { return "refresh_tokens" }
+
+// API token kinds.
+const (
+	APITokenPAT = "pat"
+)
+
+// APIToken is a long-lived, named token stored as a hash: a Nhost personal access token today.
+type APIToken struct {
+	ID         uuid.UUID
+	Kind       string
+	UserID     *uuid.UUID
+	Name       string
+	TokenHash  []byte `json:"-"`
+	Metadata   JSONMap
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// TableName is the api_tokens table.
+func (APIToken) TableName() string { return "api_tokens" }
+
+// SigningKey is a private key that signs access tokens, as PKCS #8 DER.
+type SigningKey struct {
+	KID        string `gorm:"column:kid;primaryKey"`
+	Alg        string
+	PrivateKey []byte `json:"-"`
+	CreatedAt  time.Time
+}
+
+// TableName is the signing_keys table.
+func (SigningKey) TableName() string { return "signing_keys" }
+
+// Audit outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
+// AuditEvent records who did what, when, from where, and how it ended.
+type AuditEvent struct {
+	ID             uuid.UUID
+	At             time.Time
+	Action         string
+	Outcome        string
+	ActorUserID    *uuid.UUID
+	ActorTokenName string
+	TargetUserID   *uuid.UUID
+	SessionID      *uuid.UUID
+	IP             string `gorm:"column:ip"`
+	UserAgent      string
+	RequestID      string
+	Detail         JSONMap
+}
+
+// TableName is the audit_events table.
+func (AuditEvent) TableName() string { return "audit_events" }
+
+// JSONMap is a JSON object column: jsonb on PostgreSQL, TEXT on SQLite. A nil map is stored as {}.
+type JSONMap map[string]any
+
+// Value encodes the map as JSON text.
+func (m JSONMap) Value() (driver.Value, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(map[string]any(m))
+	if err != nil {
+		return nil, fmt.Errorf("encode JSON column: %w", err)
+	}
+	return string(b), nil
+}
+
+// Scan decodes JSON text or bytes.
+func (m *JSONMap) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*m = JSONMap{}
+		return nil
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("scan JSON column: unexpected %T", src)
+	}
+	out := JSONMap{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("decode JSON column: %w", err)
+	}
+	*m = out
+	return nil
+}

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// CreateSession inserts a new session.
+func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
+	if err := translate(s.w(ctx).Create(sess).Error); err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	return nil
+}
+
+// SessionByID loads a session whatever its state.
+func (s *Store) SessionByID(ctx context.Context, id uuid.UUID) (*Session, error) {
+	var sess Session
+	if err := s.r(ctx).Where("id = ?", id).Take(&sess).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &sess, nil
+}
+
+// LiveSessionUser loads the user of a session that is neither revoked nor expired, in one query.
+// It is the check behind every authenticated request, so it must stay a single round trip.
+// A dead or unknown session is ErrNotFound.
+func (s *Store) LiveSessionUser(ctx context.Context, sessionID uuid.UUID) (*User, error) {
+	var u User
+	err := s.r(ctx).
+		Joins("JOIN sessions ON sessions.user_id = users.id").
+		Where("sessions.id = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ?", sessionID, s.now()).
+		Take(&u).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// ExtendSession marks a live session active now and moves its expiry to expiresAt. A dead or
+// unknown session is ErrNotFound and nothing changes.
+func (s *Store) ExtendSession(ctx context.Context, id uuid.UUID, expiresAt time.Time) error {
+	now := s.now()
+	res := s.w(ctx).Model(&Session{}).
+		Where("id = ? AND revoked_at IS NULL AND expires_at > ?", id, now).
+		Updates(map[string]any{"last_active_at": now, "expires_at": expiresAt})
+	if err := notFoundIfNone(res); err != nil {
+		return fmt.Errorf("extend session: %w", err)
+	}
+	return nil
+}
+
+// RevokeSession ends a session. Ending one that already ended is not an error.
+func (s *Store) RevokeSession(ctx context.Context, id uuid.UUID, reason string) error {
+	err := s.w(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", id).
+		Updates(map[string]any{"revoked_at": s.now(), "revoke_reason": reason}).Error
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
+// RevokeUserSessions ends every live session of a user except keep (uuid.Nil keeps none) and
+// reports how many ended.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep uuid.UUID, reason string) (int64, error) {
+	q := s.w(ctx).Model(&Session{}).Where("user_id = ? AND revoked_at IS NULL", userID)
+	if keep != uuid.Nil {
+		q = q.Where("id <> ?", keep)
+	}
+	res := q.Updates(map[string]any{"revoked_at": s.now(), "revoke_reason": reason})
+	if res.Error != nil {
+		return 0, fmt.Errorf("revoke user sessions: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

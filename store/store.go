@@ -1,0 +1,220 @@
+// Package store keeps Latchkey's state in SQLite (the embedded default) or PostgreSQL through GORM.
+// Nothing in it is HTTP-shaped: the server package translates between the wire and these types.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+)
+
+// Dialects the store runs on.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Options says where the data lives and how the store behaves.
+type Options struct {
+	// URL is empty for SQLite in DataDir, or a postgres:// / postgresql:// URL.
+	URL string
+	// DataDir holds the SQLite file (latchkey.db) when URL is empty.
+	DataDir string
+	// Now is the clock every timestamp the store writes comes from. Default: time.Now.
+	Now func() time.Time
+	// Logger receives database errors and slow queries, never query parameters.
+	Logger *slog.Logger
+	// MaxOpenConns bounds PostgreSQL connections (default 20). SQLite always writes through one.
+	MaxOpenConns int
+	// SlowQuery is the duration from which a query is logged at warn level (default 200ms).
+	SlowQuery time.Duration
+}
+
+// Store is the handle every query starts from. Inside Tx it is bound to the transaction.
+type Store struct {
+	db      *gorm.DB // writes and transactions; for SQLite a pool of exactly one connection
+	rdb     *gorm.DB // reads outside transactions; for SQLite a separate small pool
+	dialect string
+	now     func() time.Time
+	closers []*sql.DB
+}
+
+// Open connects to the database that opts names. It does not migrate; call Migrate.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 20
+	}
+	if opts.SlowQuery <= 0 {
+		opts.SlowQuery = 200 * time.Millisecond
+	}
+	// Every timestamp is UTC with microsecond precision: PostgreSQL keeps microseconds, and SQLite
+	// compares the text form, which only orders correctly when all values share one zone.
+	now := func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }
+	cfg := func() *gorm.Config {
+		return &gorm.Config{
+			NowFunc:                  now,
+			Logger:                   newGormLogger(opts.Logger, opts.SlowQuery),
+			SkipDefaultTransaction:   true, // our writes choose their transactions explicitly
+			DisableAutomaticPing:     false,
+			PrepareStmt:              true,
+			DisableNestedTransaction: false,
+		}
+	}
+	s := &Store{now: now}
+	var err error
+	switch {
+	case opts.URL == "":
+		err = s.openSQLite(ctx, opts, cfg)
+	case strings.HasPrefix(opts.URL, "postgres://"), strings.HasPrefix(opts.URL, "postgresql://"):
+		err = s.openPostgres(ctx, opts, cfg)
+	default:
+		return nil, errors.New("database URL must start with postgres:// or postgresql://, or be empty for SQLite")
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) openSQLite(ctx context.Context, opts Options, cfg func() *gorm.Config) error {
+	if opts.DataDir == "" {
+		return errors.New("SQLite needs a data directory")
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(opts.DataDir, "latchkey.db")
+	// busy_timeout first so that the pragmas after it wait instead of failing; WAL lets readers
+	// run beside the one writer; NORMAL is durable across process crashes in WAL mode.
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_time_format", "sqlite")
+	// Writers take the lock when they begin, so a transaction never has to upgrade a read lock
+	// (which is where SQLite returns SQLITE_BUSY without waiting).
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+
+	w, err := gorm.Open(sqlite.Open(dsn), cfg())
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	wdb, err := w.DB()
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, wdb)
+	wdb.SetMaxOpenConns(1) // SQLite has one writer; more connections would only queue on its lock
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+
+	q.Add("_pragma", "query_only(ON)")
+	r, err := gorm.Open(sqlite.Open("file:"+path+"?"+q.Encode()), cfg())
+	if err != nil {
+		return fmt.Errorf("open sqlite readers %s: %w", path, err)
+	}
+	rdb, err := r.DB()
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, rdb)
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	rdb.SetConnMaxLifetime(0)
+
+	s.db, s.rdb, s.dialect = w, r, SQLite
+	return s.Ping(ctx)
+}
+
+func (s *Store) openPostgres(ctx context.Context, opts Options, cfg func() *gorm.Config) error {
+	db, err := gorm.Open(postgres.Open(opts.URL), cfg())
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", redactURLError(err, opts.URL))
+	}
+	sdb, err := db.DB()
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, sdb)
+	sdb.SetMaxOpenConns(opts.MaxOpenConns)
+	sdb.SetMaxIdleConns(opts.MaxOpenConns)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	s.db, s.rdb, s.dialect = db, db, Postgres
+	return s.Ping(ctx)
+}
+
+// redactURLError keeps a password in the database URL out of error messages.
+func redactURLError(err error, raw string) error {
+	u, perr := url.Parse(raw)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		return errors.New(strings.ReplaceAll(err.Error(), p, "[redacted]"))
+	}
+	return err
+}
+
+// Dialect is SQLite or Postgres.
+func (s *Store) Dialect() string { return s.dialect }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, db := range s.closers {
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping database: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close releases every connection.
+func (s *Store) Close() error {
+	var errs []error
+	for _, db := range s.closers {
+		errs = append(errs, db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Now is the store's clock, UTC and truncated to microseconds.
+func (s *Store) Now() time.Time { return s.now() }
+
+// with returns a Store bound to db for both reads and writes (a transaction).
+func (s *Store) with(db *gorm.DB) *Store {
+	return &Store{db: db, rdb: db, dialect: s.dialect, now: s.now}
+}
+
+// Tx runs fn inside one transaction. fn must use tx, not the receiver: with SQLite's single
+// writer connection, touching s inside fn waits forever for the connection tx holds.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		return fn(s.with(db))
+	})
+}
+
+// w starts a write (or a read that must see this transaction's writes) from ctx.
+func (s *Store) w(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// r starts a read from ctx.
+func (s *Store) r(ctx context.Context) *gorm.DB { return s.rdb.WithContext(ctx) }
