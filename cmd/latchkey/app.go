@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/store"
+)
+
+// newApp builds the command tree. Each command validates its settings once, before doing anything.
+func newApp(stdout, stderr io.Writer) *cli.Command {
+	serveCfg, migrateCfg, keysCfg := &config{}, &config{}, &config{}
+	return &cli.Command{
+		Name:           "latchkey",
+		Usage:          "a self-hosted authentication server that speaks Nhost, WME, Zesty and Authentication Zero",
+		DefaultCommand: "serve",
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		Commands: []*cli.Command{
+			{
+				Name:  "serve",
+				Usage: "run the server (the default command)",
+				Flags: serveCfg.serveFlags(),
+				Action: func(ctx context.Context, _ *cli.Command) error {
+					return serve(ctx, serveCfg, stderr)
+				},
+			},
+			{
+				Name:  "migrate",
+				Usage: "bring the database schema up to date and exit (serve also does this at start)",
+				Flags: migrateCfg.storeFlags(),
+				Action: func(ctx context.Context, _ *cli.Command) error {
+					return withStore(ctx, migrateCfg, stderr, func(st *store.Store, log *slog.Logger) error {
+						cur, latest, err := st.SchemaVersion(ctx)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(stdout, "schema version %d (latest %d)\n", cur, latest)
+						return nil
+					})
+				},
+			},
+			{
+				Name:  "keys",
+				Usage: "manage access-token signing keys",
+				Commands: []*cli.Command{{
+					Name:  "rotate",
+					Usage: "make a new signing key; every instance signs with it after its next key reload",
+					Flags: append(keysCfg.storeFlags(), &cli.StringFlag{
+						Name: "jwt-algorithm", Value: server.AlgES256, Destination: &keysCfg.JWTAlgorithm,
+						Sources: keysCfg.env(false, "LATCHKEY_JWT_ALGORITHM"), Usage: "ES256, RS256 or EdDSA",
+					}),
+					Action: func(ctx context.Context, _ *cli.Command) error {
+						return withStore(ctx, keysCfg, stderr, func(st *store.Store, log *slog.Logger) error {
+							kid, err := server.RotateSigningKey(ctx, st, keysCfg.JWTAlgorithm)
+							if err != nil {
+								return err
+							}
+							fmt.Fprintf(stdout, "new %s signing key %s\n", keysCfg.JWTAlgorithm, kid)
+							return nil
+						})
+					},
+				}},
+			},
+			{
+				Name:  "version",
+				Usage: "print the version",
+				Action: func(context.Context, *cli.Command) error {
+					fmt.Fprintln(stdout, buildVersion())
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// withStore validates the store settings, opens and migrates the database, and runs fn.
+func withStore(ctx context.Context, cfg *config, logw io.Writer, fn func(*store.Store, *slog.Logger) error) error {
+	if err := cfg.validateStore(); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := cfg.logger(logw)
+	st, err := store.Open(ctx, cfg.storeOptions(log))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		log.Info("migrated database", "versions", applied)
+	}
+	return fn(st, log)
+}
+
+// serve runs the HTTP server until ctx ends, then drains in-flight requests.
+func serve(ctx context.Context, cfg *config, logw io.Writer) error {
+	scfg, err := cfg.serverConfig()
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return withStore(ctx, cfg, logw, func(st *store.Store, log *slog.Logger) error {
+		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg})
+		if err != nil {
+			return err
+		}
+		bg, stopBG := context.WithCancel(ctx)
+		defer stopBG()
+		go srv.Run(bg)
+
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{
+			Handler:           srv.Handler(),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- hs.Serve(ln) }()
+		db := "sqlite (" + cfg.DataDir + ")"
+		if st.Dialect() == store.Postgres {
+			db = "postgres"
+		}
+		log.Info("latchkey listening", "addr", ln.Addr().String(), "database", db, "version", buildVersion())
+
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+		}
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		log.Info("stopped")
+		return nil
+	})
+}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/store"
+)
+
+// config is every setting, filled from flags and their environment variables, then validated once.
+type config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	DBMaxConns  int64
+	LogFormat   string
+	LogLevel    string
+
+	AccessTokenTTL     time.Duration
+	RefreshTokenTTL    time.Duration
+	RefreshReuseLeeway time.Duration
+	JWTAlgorithm       string
+	JWTSecret          string
+	JWTIssuer          string
+	KeyReloadInterval  time.Duration
+
+	PasswordMinLength   int64
+	PasswordHashMemory  string
+	DefaultRole         string
+	DefaultAllowedRoles []string
+	DefaultLocale       string
+	AllowedLocales      []string
+
+	AnonymousUsers               bool
+	DisableSignup                bool
+	DisableNewUsers              bool
+	RequireVerifiedEmail         bool
+	ConcealErrors                bool
+	KeepSessionsOnPasswordChange bool
+
+	MaxBody           string
+	ReadHeaderTimeout time.Duration
+	ShutdownTimeout   time.Duration
+
+	fileErrs []error // *_FILE variables that named unreadable files
+}
+
+// fileEnv reads a secret from the file that the environment variable key names (Docker and
+// Kubernetes secrets), trimming one trailing newline.
+type fileEnv struct {
+	key  string
+	errs *[]error
+}
+
+func (f fileEnv) Lookup() (string, bool) {
+	path, ok := os.LookupEnv(f.key)
+	if !ok || path == "" {
+		return "", false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		*f.errs = append(*f.errs, fmt.Errorf("%s: %w", f.key, err))
+		return "", false
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), true
+}
+func (f fileEnv) IsFromEnv() bool  { return true }
+func (f fileEnv) Key() string      { return f.key }
+func (f fileEnv) String() string   { return fmt.Sprintf("file named by environment variable %q", f.key) }
+func (f fileEnv) GoString() string { return fmt.Sprintf("fileEnv{%q}", f.key) }
+
+// env is the sources of one setting: each variable, then for secrets the file each *_FILE names.
+func (c *config) env(secret bool, keys ...string) cli.ValueSourceChain {
+	ch := cli.EnvVars(keys...)
+	if secret {
+		for _, k := range keys {
+			ch.Chain = append(ch.Chain, fileEnv{key: k + "_FILE", errs: &c.fileErrs})
+		}
+	}
+	return ch
+}
+
+// storeFlags are the settings every command that touches the database needs.
+func (c *config) storeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data-dir", Value: "./data", Destination: &c.DataDir, Sources: c.env(false, "LATCHKEY_DATA_DIR"),
+			Usage: "directory for the SQLite database (used when no database URL is set)"},
+		&cli.StringFlag{Name: "database-url", Destination: &c.DatabaseURL, Sources: c.env(true, "DATABASE_URL"),
+			Usage: "PostgreSQL URL (postgres://…); empty means SQLite in the data directory"},
+		&cli.Int64Flag{Name: "db-max-conns", Value: 20, Destination: &c.DBMaxConns, Sources: c.env(false, "LATCHKEY_DB_MAX_CONNS"),
+			Usage: "most PostgreSQL connections one instance opens"},
+		&cli.StringFlag{Name: "log-format", Value: "auto", Destination: &c.LogFormat, Sources: c.env(false, "LATCHKEY_LOG_FORMAT"),
+			Usage: "json, text, or auto (text on a terminal, JSON otherwise)"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Destination: &c.LogLevel, Sources: c.env(false, "LATCHKEY_LOG_LEVEL"),
+			Usage: "debug, info, warn or error"},
+	}
+}
+
+// serveFlags are every setting of `latchkey serve`.
+func (c *config) serveFlags() []cli.Flag {
+	return append(c.storeFlags(),
+		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4000", Destination: &c.Addr, Sources: c.env(false, "LATCHKEY_ADDR"),
+			Usage: "address to listen on"},
+		&cli.DurationFlag{Name: "access-token-ttl", Value: 15 * time.Minute, Destination: &c.AccessTokenTTL, Sources: c.env(false, "LATCHKEY_ACCESS_TOKEN_TTL"),
+			Usage: "life of access tokens (at least 2m: clients refresh when under 60s remain)"},
+		&cli.DurationFlag{Name: "refresh-token-ttl", Value: 30 * 24 * time.Hour, Destination: &c.RefreshTokenTTL, Sources: c.env(false, "LATCHKEY_REFRESH_TOKEN_TTL"),
+			Usage: "life of refresh tokens; an idle session ends after this"},
+		&cli.DurationFlag{Name: "refresh-reuse-leeway", Value: 10 * time.Second, Destination: &c.RefreshReuseLeeway, Sources: c.env(false, "LATCHKEY_REFRESH_REUSE_LEEWAY"),
+			Usage: "how long a just-rotated refresh token still yields the same successor (racing tabs); 0s disables"},
+		&cli.StringFlag{Name: "jwt-algorithm", Value: server.AlgES256, Destination: &c.JWTAlgorithm, Sources: c.env(false, "LATCHKEY_JWT_ALGORITHM"),
+			Usage: "algorithm of the signing keys Latchkey generates and rotates: ES256, RS256 or EdDSA"},
+		&cli.StringFlag{Name: "jwt-secret", Destination: &c.JWTSecret, Sources: c.env(true, "LATCHKEY_JWT_SECRET", "HASURA_GRAPHQL_JWT_SECRET"),
+			Usage: `fixed key shared with Hasura, as Hasura's JSON ({"type":"HS256","key":"…"}); replaces managed keys`},
+		&cli.StringFlag{Name: "jwt-issuer", Value: "latchkey", Destination: &c.JWTIssuer, Sources: c.env(false, "LATCHKEY_JWT_ISSUER"),
+			Usage: "iss claim of access tokens"},
+		&cli.DurationFlag{Name: "key-reload-interval", Value: time.Minute, Destination: &c.KeyReloadInterval, Sources: c.env(false, "LATCHKEY_KEY_RELOAD_INTERVAL"),
+			Usage: "how often signing keys are re-read, so a rotation reaches every instance"},
+		&cli.Int64Flag{Name: "password-min-length", Value: 9, Destination: &c.PasswordMinLength, Sources: c.env(false, "LATCHKEY_PASSWORD_MIN_LENGTH"),
+			Usage: "shortest password accepted, in characters"},
+		&cli.StringFlag{Name: "password-hash-memory", Value: "128MiB", Destination: &c.PasswordHashMemory, Sources: c.env(false, "LATCHKEY_PASSWORD_HASH_MEMORY"),
+			Usage: "memory that concurrent password hashing may use; sign-ins beyond it queue"},
+		&cli.StringFlag{Name: "default-role", Value: "user", Destination: &c.DefaultRole, Sources: c.env(false, "LATCHKEY_DEFAULT_ROLE"),
+			Usage: "default role of new users"},
+		&cli.StringSliceFlag{Name: "default-allowed-roles", Value: []string{"user", "me"}, Destination: &c.DefaultAllowedRoles, Sources: c.env(false, "LATCHKEY_DEFAULT_ALLOWED_ROLES"),
+			Usage: "roles new users get, and the only roles sign-up may ask for (comma-separated)"},
+		&cli.StringFlag{Name: "default-locale", Value: "en", Destination: &c.DefaultLocale, Sources: c.env(false, "LATCHKEY_DEFAULT_LOCALE"),
+			Usage: "locale of new users who do not choose one"},
+		&cli.StringSliceFlag{Name: "allowed-locales", Value: []string{"en"}, Destination: &c.AllowedLocales, Sources: c.env(false, "LATCHKEY_ALLOWED_LOCALES"),
+			Usage: "locales users may choose (comma-separated)"},
+		&cli.BoolFlag{Name: "anonymous-users", Destination: &c.AnonymousUsers, Sources: c.env(false, "LATCHKEY_ANONYMOUS_USERS"),
+			Usage: "allow anonymous sign-in"},
+		&cli.BoolFlag{Name: "disable-signup", Destination: &c.DisableSignup, Sources: c.env(false, "LATCHKEY_DISABLE_SIGNUP"),
+			Usage: "refuse new accounts"},
+		&cli.BoolFlag{Name: "disable-new-users", Destination: &c.DisableNewUsers, Sources: c.env(false, "LATCHKEY_DISABLE_NEW_USERS"),
+			Usage: "new accounts start disabled until an administrator enables them"},
+		&cli.BoolFlag{Name: "require-verified-email", Destination: &c.RequireVerifiedEmail, Sources: c.env(false, "LATCHKEY_REQUIRE_VERIFIED_EMAIL"),
+			Usage: "users must verify their address before signing in"},
+		&cli.BoolFlag{Name: "conceal-errors", Destination: &c.ConcealErrors, Sources: c.env(false, "LATCHKEY_CONCEAL_ERRORS"),
+			Usage: "answer account-revealing errors as invalid-request"},
+		&cli.BoolFlag{Name: "keep-sessions-on-password-change", Destination: &c.KeepSessionsOnPasswordChange, Sources: c.env(false, "LATCHKEY_KEEP_SESSIONS_ON_PASSWORD_CHANGE"),
+			Usage: "do not end a user's other sessions when the password changes"},
+		&cli.StringFlag{Name: "max-body", Value: "64KiB", Destination: &c.MaxBody, Sources: c.env(false, "LATCHKEY_MAX_BODY"),
+			Usage: "largest request body accepted"},
+		&cli.DurationFlag{Name: "read-header-timeout", Value: 5 * time.Second, Destination: &c.ReadHeaderTimeout, Sources: c.env(false, "LATCHKEY_READ_HEADER_TIMEOUT"),
+			Usage: "time a client has to send its request headers"},
+		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),
+			Usage: "time in-flight requests get to finish on SIGTERM"},
+	)
+}
+
+// validateStore checks the settings storeFlags covers.
+func (c *config) validateStore() error {
+	var errs []error
+	errs = append(errs, c.fileErrs...)
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("database-url / DATABASE_URL must start with postgres:// or postgresql://"))
+	}
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir / LATCHKEY_DATA_DIR must not be empty when no database URL is set"))
+	}
+	if c.DBMaxConns < 1 {
+		errs = append(errs, errors.New("db-max-conns / LATCHKEY_DB_MAX_CONNS must be at least 1"))
+	}
+	if !slices.Contains([]string{"auto", "json", "text"}, c.LogFormat) {
+		errs = append(errs, fmt.Errorf("log-format / LATCHKEY_LOG_FORMAT must be auto, json or text, not %q", c.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("log-level / LATCHKEY_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// serverConfig validates every serve setting and converts them for the server package.
+func (c *config) serverConfig() (server.Config, error) {
+	errs := []error{c.validateStore()}
+	bad := func(name, env, why string) { errs = append(errs, fmt.Errorf("%s / %s %s", name, env, why)) }
+	if c.AccessTokenTTL < 2*time.Minute {
+		bad("access-token-ttl", "LATCHKEY_ACCESS_TOKEN_TTL", "must be at least 2m (clients refresh when under 60s remain)")
+	}
+	if c.RefreshTokenTTL <= c.AccessTokenTTL {
+		bad("refresh-token-ttl", "LATCHKEY_REFRESH_TOKEN_TTL", "must be longer than the access token life")
+	}
+	if c.RefreshReuseLeeway < 0 || c.RefreshReuseLeeway > time.Minute {
+		bad("refresh-reuse-leeway", "LATCHKEY_REFRESH_REUSE_LEEWAY", "must be between 0s and 1m")
+	}
+	if !slices.Contains(server.ManagedAlgorithms, c.JWTAlgorithm) {
+		bad("jwt-algorithm", "LATCHKEY_JWT_ALGORITHM", fmt.Sprintf("must be one of %v", server.ManagedAlgorithms))
+	}
+	var secret *server.HasuraJWTSecret
+	if c.JWTSecret != "" {
+		secret = &server.HasuraJWTSecret{}
+		if err := json.Unmarshal([]byte(c.JWTSecret), secret); err != nil {
+			bad("jwt-secret", "LATCHKEY_JWT_SECRET", "is not Hasura's JWT secret JSON") // never echo the secret
+		} else if err := secret.Validate(); err != nil {
+			bad("jwt-secret", "LATCHKEY_JWT_SECRET", "is not usable: "+err.Error())
+		}
+	}
+	if c.KeyReloadInterval < time.Second {
+		bad("key-reload-interval", "LATCHKEY_KEY_RELOAD_INTERVAL", "must be at least 1s")
+	}
+	if c.PasswordMinLength < 1 || c.PasswordMinLength > 50 {
+		bad("password-min-length", "LATCHKEY_PASSWORD_MIN_LENGTH", "must be between 1 and 50 (the contract's longest password)")
+	}
+	hashMem, err := parseBytes(c.PasswordHashMemory)
+	if err != nil {
+		bad("password-hash-memory", "LATCHKEY_PASSWORD_HASH_MEMORY", err.Error())
+	} else if min := int64(server.DefaultArgon2Params.Memory) * 1024; hashMem < min {
+		bad("password-hash-memory", "LATCHKEY_PASSWORD_HASH_MEMORY", fmt.Sprintf("must hold at least one hash (%d bytes)", min))
+	}
+	if !slices.Contains(c.DefaultAllowedRoles, c.DefaultRole) {
+		bad("default-role", "LATCHKEY_DEFAULT_ROLE", "must be one of the default allowed roles")
+	}
+	if !slices.Contains(c.AllowedLocales, c.DefaultLocale) {
+		bad("default-locale", "LATCHKEY_DEFAULT_LOCALE", "must be one of the allowed locales")
+	}
+	for _, l := range c.AllowedLocales {
+		if len(l) != 2 {
+			bad("allowed-locales", "LATCHKEY_ALLOWED_LOCALES", fmt.Sprintf("%q is not a two-letter code", l))
+		}
+	}
+	maxBody, err := parseBytes(c.MaxBody)
+	if err != nil || maxBody < 1024 {
+		bad("max-body", "LATCHKEY_MAX_BODY", "must be a size of at least 1KiB")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return server.Config{}, err
+	}
+	issuer, namespace := c.JWTIssuer, ""
+	if secret != nil { // Hasura's JSON may carry its own issuer and claims namespace
+		if secret.Issuer != "" {
+			issuer = secret.Issuer
+		}
+		namespace = secret.ClaimsNamespace
+	}
+	return server.Config{
+		Version:            buildVersion(),
+		AccessTokenTTL:     c.AccessTokenTTL,
+		RefreshTokenTTL:    c.RefreshTokenTTL,
+		RefreshReuseLeeway: c.RefreshReuseLeeway,
+		JWT: server.JWTConfig{
+			Algorithm:       c.JWTAlgorithm,
+			Secret:          secret,
+			Issuer:          issuer,
+			ClaimsNamespace: namespace,
+		},
+		KeyReloadInterval:            c.KeyReloadInterval,
+		PasswordMinLength:            int(c.PasswordMinLength),
+		PasswordHashBudget:           hashMem,
+		DefaultRole:                  c.DefaultRole,
+		DefaultAllowedRoles:          c.DefaultAllowedRoles,
+		DefaultLocale:                c.DefaultLocale,
+		AllowedLocales:               c.AllowedLocales,
+		AnonymousUsers:               c.AnonymousUsers,
+		DisableSignup:                c.DisableSignup,
+		DisableNewUsers:              c.DisableNewUsers,
+		RequireVerifiedEmail:         c.RequireVerifiedEmail,
+		ConcealErrors:                c.ConcealErrors,
+		KeepSessionsOnPasswordChange: c.KeepSessionsOnPasswordChange,
+		MaxBodyBytes:                 maxBody,
+	}, nil
+}
+
+// storeOptions are the store's settings.
+func (c *config) storeOptions(log *slog.Logger) store.Options {
+	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Logger: log, MaxOpenConns: int(c.DBMaxConns)}
+}
+
+// logger builds the process logger: JSON in production, text on a terminal.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	format := c.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// parseBytes reads sizes such as 64KiB, 128MiB, 1GiB, 500KB or a plain number of bytes.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != s {
+		return 0, errors.New("must be a size such as 64KiB or 128MiB")
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/store"
+)
+
+// Audit actions.
+const (
+	auditSignUp           = "user.sign_up"
+	auditSignIn           = "session.sign_in"
+	auditSignInFailed     = "session.sign_in_failed"
+	auditSignOut          = "session.sign_out"
+	auditRefreshReuse     = "refresh_token.reuse"
+	auditPasswordChange   = "user.password_change"
+	auditDeanonymize      = "user.deanonymize"
+	auditPATCreate        = "pat.create"
+	auditPATSignInFailed  = "pat.sign_in_failed"
+	auditSessionsEndedAll = "session.sign_out_all"
+)
+
+// auditEvent describes one audited action; record fills in who, when and from where.
+type auditEvent struct {
+	Action  string
+	Failed  bool
+	User    uuid.UUID // the user acted on (and, for now, the actor)
+	Session uuid.UUID
+	Detail  store.JSONMap
+}
+
+// record writes ev with st, which should be the transaction of the change it records.
+func (s *Server) record(ctx context.Context, st *store.Store, ev auditEvent) error {
+	c := clientFrom(ctx)
+	e := &store.AuditEvent{
+		ID:        uuid.New(),
+		Action:    ev.Action,
+		Outcome:   store.OutcomeSuccess,
+		IP:        c.IP,
+		UserAgent: truncate(c.UserAgent, 512),
+		RequestID: c.RequestID,
+		Detail:    ev.Detail,
+	}
+	if ev.Failed {
+		e.Outcome = store.OutcomeFailure
+	}
+	if ev.User != uuid.Nil {
+		u := ev.User
+		e.ActorUserID, e.TargetUserID = &u, &u
+	}
+	if ev.Session != uuid.Nil {
+		sid := ev.Session
+		e.SessionID = &sid
+	}
+	return st.RecordAudit(ctx, e)
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+)
+
+// dialect is the family of shapes a request speaks: which error body it gets, and how.
+type dialect int
+
+const (
+	dialectPlain dialect = iota // no operation matched and no prefix claims the path
+	dialectNhost
+	dialectOps
+)
+
+// dialectByTag maps the contract's tags (one per operation) to dialects.
+var dialectByTag = map[string]dialect{
+	"nhost": dialectNhost,
+	"ops":   dialectOps,
+}
+
+func (d dialect) String() string {
+	switch d {
+	case dialectNhost:
+		return "nhost"
+	case dialectOps:
+		return "ops"
+	default:
+		return "plain"
+	}
+}
+
+// render turns an *Error into this dialect's status and body.
+func (d dialect) render(s *Server, e *Error) rendered {
+	switch d {
+	case dialectNhost:
+		return renderNhost(s, e)
+	default:
+		return renderPlain(e)
+	}
+}
+
+// plainError is the body of errors outside every dialect: unknown paths at the root and the
+// operations endpoints.
+type plainError struct {
+	Status  int    `json:"status"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func renderPlain(e *Error) rendered {
+	status := http.StatusInternalServerError
+	msg := "Internal server error"
+	switch e.Code {
+	case CodeNotFound:
+		status, msg = http.StatusNotFound, "Not found"
+	case CodeMethodNotAllowed:
+		status, msg = http.StatusMethodNotAllowed, "Method not allowed"
+	case CodeInvalidRequest:
+		status, msg = http.StatusBadRequest, "Bad request"
+	case CodePayloadTooLarge:
+		status, msg = http.StatusRequestEntityTooLarge, "Request body too large"
+	case CodeUnsupportedMediaType:
+		status, msg = http.StatusUnsupportedMediaType, "Unsupported media type"
+	case CodeUnauthenticated:
+		status, msg = http.StatusUnauthorized, "Authentication required"
+	}
+	return rendered{Status: status, Body: plainError{Status: status, Error: string(e.Code), Message: msg}}
+}
+
+// dialectForPath is the fallback for requests that match no operation: the prefix decides.
+func dialectForPath(path string) dialect {
+	if path == "/v1" || strings.HasPrefix(path, "/v1/") {
+		return dialectNhost
+	}
+	return dialectPlain
+}
+
+// operation is one contract operation as the server routes it.
+type operation struct {
+	id      string
+	dialect dialect
+	route   *routers.Route // for the request validator
+	hasBody bool
+}
+
+// operations indexes the contract's operations by "METHOD /echo/path", the key Echo's router
+// gives every request (c.Path()), so the validator and the dialect middleware find a request's
+// operation without a second router. It fails when an operation lacks exactly one dialect tag.
+func operations(spec *openapi3.T) (map[string]*operation, error) {
+	out := map[string]*operation{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if len(op.Tags) != 1 {
+				return nil, fmt.Errorf("%s %s: want exactly one dialect tag, have %v", method, path, op.Tags)
+			}
+			d, ok := dialectByTag[op.Tags[0]]
+			if !ok {
+				return nil, fmt.Errorf("%s %s: unknown dialect tag %q", method, path, op.Tags[0])
+			}
+			out[method+" "+echoPath(path)] = &operation{
+				id:      op.OperationID,
+				dialect: d,
+				route:   &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				hasBody: op.RequestBody != nil,
+			}
+		}
+	}
+	return out, nil
+}
+
+// echoPath turns "/docs/{asset}" into Echo's "/docs/:asset".
+func echoPath(p string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(p, '{')
+		if i < 0 {
+			b.WriteString(p)
+			return b.String()
+		}
+		j := strings.IndexByte(p[i:], '}')
+		b.WriteString(p[:i])
+		b.WriteByte(':')
+		b.WriteString(p[i+1 : i+j])
+		p = p[i+j+1:]
+	}
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/latchkey/latchkey/store"
+)
+
+// Code names a failure the client may see. It is stable: tests and dialect tables key on it.
+type Code string
+
+// The client-visible failures. Each dialect maps every one of them to its own status and body.
+const (
+	CodeInvalidRequest        Code = "invalid-request"
+	CodeUnsupportedMediaType  Code = "unsupported-media-type"
+	CodePayloadTooLarge       Code = "payload-too-large"
+	CodeNotFound              Code = "not-found"
+	CodeMethodNotAllowed      Code = "method-not-allowed"
+	CodeUnauthenticated       Code = "unauthenticated"
+	CodeInvalidCredentials    Code = "invalid-credentials"
+	CodeInvalidRefreshToken   Code = "invalid-refresh-token"
+	CodeInvalidPAT            Code = "invalid-pat"
+	CodeInvalidTicket         Code = "invalid-ticket"
+	CodeDisabledUser          Code = "disabled-user"
+	CodeUnverifiedUser        Code = "unverified-user"
+	CodeEmailInUse            Code = "email-in-use"
+	CodePasswordTooShort      Code = "password-too-short"
+	CodeRoleNotAllowed        Code = "role-not-allowed"
+	CodeDefaultRoleNotAllowed Code = "default-role-not-allowed"
+	CodeLocaleNotAllowed      Code = "locale-not-allowed"
+	CodeSignupDisabled        Code = "signup-disabled"
+	CodeDisabledEndpoint      Code = "disabled-endpoint"
+	CodeForbiddenAnonymous    Code = "forbidden-anonymous"
+	CodeUserNotAnonymous      Code = "user-not-anonymous"
+	CodeInternal              Code = "internal"
+)
+
+// Codes lists every Code, for tests that check each dialect renders all of them.
+var Codes = []Code{
+	CodeInvalidRequest, CodeUnsupportedMediaType, CodePayloadTooLarge, CodeNotFound,
+	CodeMethodNotAllowed, CodeUnauthenticated, CodeInvalidCredentials, CodeInvalidRefreshToken,
+	CodeInvalidPAT, CodeInvalidTicket, CodeDisabledUser, CodeUnverifiedUser, CodeEmailInUse, CodePasswordTooShort,
+	CodeRoleNotAllowed, CodeDefaultRoleNotAllowed, CodeLocaleNotAllowed, CodeSignupDisabled,
+	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeInternal,
+}
+
+// Error is a client-visible failure: a stable code, optional field problems and a private cause.
+type Error struct {
+	Code   Code
+	Fields []FieldError // per-field problems, for dialects that report them
+	Err    error        // logged with the request id; never rendered
+}
+
+// FieldError is one problem with one input field. Reason never repeats the submitted value.
+type FieldError struct {
+	Field  string // a JSON pointer into the body, or the parameter name
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Code, e.Err)
+	}
+	return string(e.Code)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// asError turns any error a handler or middleware returns into an *Error.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code := CodeInvalidRequest
+		switch he.Code {
+		case http.StatusNotFound:
+			code = CodeNotFound
+		case http.StatusMethodNotAllowed:
+			code = CodeMethodNotAllowed
+		case http.StatusRequestEntityTooLarge:
+			code = CodePayloadTooLarge
+		case http.StatusUnsupportedMediaType:
+			code = CodeUnsupportedMediaType
+		case http.StatusUnauthorized:
+			code = CodeUnauthenticated
+		default:
+			if he.Code >= 500 {
+				code = CodeInternal
+			}
+		}
+		return &Error{Code: code, Err: err}
+	}
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Field == "email" {
+		return &Error{Code: CodeEmailInUse, Err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Code: CodeInternal, Err: err}
+	}
+	return &Error{Code: CodeInternal, Err: err}
+}
+
+// rendered is a dialect's answer to an *Error: a status, and a body of a generated type.
+type rendered struct {
+	Status int
+	Body   any
+	Header http.Header
+}
+
+// handleError is Echo's HTTPErrorHandler: the only place an error becomes a response body.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	e := asError(err)
+	ctx := c.Request().Context()
+	st := stateFrom(ctx)
+	if e.Code == CodeInternal && !errors.Is(e.Err, context.Canceled) {
+		s.log.LogAttrs(ctx, slog.LevelError, "request failed",
+			slog.String("request_id", st.client.RequestID),
+			slog.String("operation", st.operation),
+			slog.String("error", errString(e.Err)))
+	}
+	r := st.dialect.render(s, e)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			c.Response().Header().Add(k, v)
+		}
+	}
+	if c.Request().Method == http.MethodHead || r.Body == nil {
+		_ = c.NoContent(r.Status)
+		return
+	}
+	_ = c.JSON(r.Status, r.Body)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

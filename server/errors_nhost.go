@@ -1,0 +1,79 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey/gen"
+)
+
+type nhostError struct {
+	status  int
+	code    gen.ErrorResponseError
+	message string
+}
+
+// nhostErrors maps every Code to Nhost's status, error code and message. Latchkey is stricter
+// than hasura-auth in one place: a missing or bad bearer token is 401, not 400 (API.md).
+var nhostErrors = map[Code]nhostError{
+	CodeInvalidRequest:        {http.StatusBadRequest, gen.ErrorResponseErrorInvalidRequest, "The request payload is incorrect"},
+	CodeUnsupportedMediaType:  {http.StatusUnsupportedMediaType, gen.ErrorResponseErrorInvalidRequest, "The request body must be sent as application/json"},
+	CodePayloadTooLarge:       {http.StatusRequestEntityTooLarge, gen.ErrorResponseErrorInvalidRequest, "The request body is too large"},
+	CodeNotFound:              {http.StatusNotFound, gen.ErrorResponseErrorInvalidRequest, "No such endpoint"},
+	CodeMethodNotAllowed:      {http.StatusMethodNotAllowed, gen.ErrorResponseErrorInvalidRequest, "Method not allowed on this endpoint"},
+	CodeUnauthenticated:       {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "A valid access token is required"},
+	CodeInvalidCredentials:    {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidEmailPassword, "Incorrect email or password"},
+	CodeInvalidRefreshToken:   {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRefreshToken, "Invalid or expired refresh token"},
+	CodeInvalidPAT:            {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidPat, "Invalid or expired personal access token"},
+	CodeInvalidTicket:         {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTicket, "Invalid or expired ticket"},
+	CodeDisabledUser:          {http.StatusUnauthorized, gen.ErrorResponseErrorDisabledUser, "User is disabled"},
+	CodeUnverifiedUser:        {http.StatusUnauthorized, gen.ErrorResponseErrorUnverifiedUser, "User is not verified."},
+	CodeEmailInUse:            {http.StatusConflict, gen.ErrorResponseErrorEmailAlreadyInUse, "Email already in use"},
+	CodePasswordTooShort:      {http.StatusBadRequest, gen.ErrorResponseErrorPasswordTooShort, "Password is too short"},
+	CodeRoleNotAllowed:        {http.StatusBadRequest, gen.ErrorResponseErrorRoleNotAllowed, "Role not allowed"},
+	CodeDefaultRoleNotAllowed: {http.StatusBadRequest, gen.ErrorResponseErrorDefaultRoleMustBeInAllowedRoles, "Default role must be in allowed roles"},
+	CodeLocaleNotAllowed:      {http.StatusBadRequest, gen.ErrorResponseErrorLocaleNotAllowed, "Locale not allowed"},
+	CodeSignupDisabled:        {http.StatusForbidden, gen.ErrorResponseErrorSignupDisabled, "Sign up is disabled."},
+	CodeDisabledEndpoint:      {http.StatusConflict, gen.ErrorResponseErrorDisabledEndpoint, "This endpoint is disabled"},
+	CodeForbiddenAnonymous:    {http.StatusForbidden, gen.ErrorResponseErrorForbiddenAnonymous, "Forbidden, user is anonymous."},
+	CodeUserNotAnonymous:      {http.StatusBadRequest, gen.ErrorResponseErrorUserNotAnonymous, "Logged in user is not anonymous"},
+	CodeInternal:              {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
+}
+
+// nhostSensitive are the codes that reveal whether an account exists or what state it is in.
+// In conceal mode they are all answered as invalid-request, as hasura-auth does.
+var nhostSensitive = map[Code]bool{
+	CodeInvalidCredentials: true, CodeInvalidRefreshToken: true, CodeInvalidPAT: true, CodeInvalidTicket: true,
+	CodeDisabledUser: true, CodeUnverifiedUser: true, CodeEmailInUse: true,
+	CodeRoleNotAllowed: true, CodeSignupDisabled: true, CodeForbiddenAnonymous: true,
+}
+
+func renderNhost(s *Server, e *Error) rendered {
+	code := e.Code
+	if s.cfg.ConcealErrors && nhostSensitive[code] {
+		code = CodeInvalidRequest
+	}
+	ne, ok := nhostErrors[code]
+	if !ok {
+		ne = nhostErrors[CodeInternal]
+	}
+	msg := ne.message
+	if code == CodeInvalidRequest && len(e.Fields) > 0 {
+		msg += ": " + fieldSummary(e.Fields)
+	}
+	return rendered{Status: ne.status, Body: gen.ErrorResponse{Status: ne.status, Error: ne.code, Message: msg}}
+}
+
+// fieldSummary joins field problems into one line for dialects with a single message.
+func fieldSummary(fs []FieldError) string {
+	out := ""
+	for i, f := range fs {
+		if i > 0 {
+			out += "; "
+		}
+		if f.Field != "" {
+			out += f.Field + ": "
+		}
+		out += f.Reason
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics is the Prometheus registry of one server (not the global one, so tests can run many
+// servers in one process).
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	handler  http.Handler
+}
+
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_http_requests_total",
+			Help: "HTTP requests by contract operation and status code.",
+		}, []string{"operation", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "latchkey_http_request_duration_seconds",
+			Help:    "Time from the first middleware to the last byte of the handler, by operation.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation"}),
+	}
+	reg.MustRegister(
+		m.requests, m.duration,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latchkey_password_hashes_in_progress",
+			Help: "Password hashes running now; at most latchkey_password_hash_slots.",
+		}, func() float64 { return float64(len(s.passwords.slots)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latchkey_password_hash_slots",
+			Help: "How many password hashes may run at once (sized from the memory budget).",
+		}, func() float64 { return float64(cap(s.passwords.slots)) }),
+	)
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return m
+}
+
+func (m *metrics) observe(operation string, status int, elapsed time.Duration) {
+	m.requests.WithLabelValues(operation, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(operation).Observe(elapsed.Seconds())
+}

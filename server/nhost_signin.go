@@ -1,0 +1,68 @@
+package server
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey/gen"
+)
+
+// SignUpEmailPassword implements POST /v1/signup/email-password (Nhost).
+func (s *Server) SignUpEmailPassword(ctx context.Context, req gen.SignUpEmailPasswordRequestObject) (gen.SignUpEmailPasswordResponseObject, error) {
+	res, err := s.signUp(ctx, signUpInput{
+		Email:    string(req.Body.Email),
+		Password: secret(req.Body.Password),
+		Options:  profileFromNhost(req.Body.Options),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gen.SignUpEmailPassword200JSONResponse(nhostSessionPayload(res)), nil
+}
+
+// SignInEmailPassword implements POST /v1/signin/email-password (Nhost).
+func (s *Server) SignInEmailPassword(ctx context.Context, req gen.SignInEmailPasswordRequestObject) (gen.SignInEmailPasswordResponseObject, error) {
+	res, err := s.signIn(ctx, signInInput{Email: string(req.Body.Email), Password: secret(req.Body.Password)})
+	if err != nil {
+		return nil, err
+	}
+	ns := nhostSession(res)
+	return gen.SignInEmailPassword200JSONResponse{Session: &ns}, nil
+}
+
+// SignInAnonymous implements POST /v1/signin/anonymous (Nhost). The body is optional.
+func (s *Server) SignInAnonymous(ctx context.Context, req gen.SignInAnonymousRequestObject) (gen.SignInAnonymousResponseObject, error) {
+	var o profileOptions
+	if b := req.Body; b != nil {
+		o.DisplayName, o.Locale = b.DisplayName, b.Locale
+		if b.Metadata != nil {
+			o.Metadata = *b.Metadata
+		}
+	}
+	res, err := s.signInAnonymous(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return gen.SignInAnonymous200JSONResponse(nhostSessionPayload(res)), nil
+}
+
+// SignInPAT implements POST /v1/signin/pat (Nhost).
+func (s *Server) SignInPAT(ctx context.Context, req gen.SignInPATRequestObject) (gen.SignInPATResponseObject, error) {
+	res, err := s.signInPAT(ctx, secret(req.Body.PersonalAccessToken))
+	if err != nil {
+		return nil, err
+	}
+	return gen.SignInPAT200JSONResponse(nhostSessionPayload(res)), nil
+}
+
+// CreatePAT implements POST /v1/pat (Nhost).
+func (s *Server) CreatePAT(ctx context.Context, req gen.CreatePATRequestObject) (gen.CreatePATResponseObject, error) {
+	var md map[string]any
+	if req.Body.Metadata != nil {
+		md = *req.Body.Metadata
+	}
+	id, tok, err := s.createPAT(ctx, principalFrom(ctx), req.Body.ExpiresAt, md)
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreatePAT200JSONResponse{Id: id.String(), PersonalAccessToken: string(tok)}, nil
+}

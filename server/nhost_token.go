@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey/gen"
+)
+
+// RefreshToken implements POST /v1/token (Nhost): single-use, rotated refresh tokens.
+func (s *Server) RefreshToken(ctx context.Context, req gen.RefreshTokenRequestObject) (gen.RefreshTokenResponseObject, error) {
+	res, err := s.refresh(ctx, secret(req.Body.RefreshToken))
+	if err != nil {
+		return nil, err
+	}
+	return gen.RefreshToken200JSONResponse(nhostSession(res)), nil
+}
+
+// VerifyToken implements POST /v1/token/verify (Nhost): the token in the body, else the bearer.
+func (s *Server) VerifyToken(ctx context.Context, req gen.VerifyTokenRequestObject) (gen.VerifyTokenResponseObject, error) {
+	if req.Body != nil && req.Body.Token != nil {
+		if _, err := s.authenticateAccessToken(ctx, *req.Body.Token); err != nil {
+			return nil, err
+		}
+		return gen.VerifyToken200JSONResponse("OK"), nil
+	}
+	if principalFrom(ctx) == nil {
+		return nil, &Error{Code: CodeUnauthenticated}
+	}
+	return gen.VerifyToken200JSONResponse("OK"), nil
+}
+
+// SignOut implements POST /v1/signout (Nhost).
+func (s *Server) SignOut(ctx context.Context, req gen.SignOutRequestObject) (gen.SignOutResponseObject, error) {
+	in := signOutInput{Principal: principalFrom(ctx)}
+	if b := req.Body; b != nil {
+		in.All = b.All != nil && *b.All
+		if b.RefreshToken != nil {
+			in.Refresh = secret(*b.RefreshToken)
+		}
+	}
+	if err := s.signOut(ctx, in); err != nil {
+		return nil, err
+	}
+	return gen.SignOut200JSONResponse(gen.OKResponseOK), nil
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey/gen"
+)
+
+// GetUser implements GET /v1/user (Nhost).
+func (s *Server) GetUser(ctx context.Context, _ gen.GetUserRequestObject) (gen.GetUserResponseObject, error) {
+	p := principalFrom(ctx)
+	roles, err := s.store.UserRoles(ctx, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetUser200JSONResponse(nhostUser(p.User, roles)), nil
+}
+
+// DeanonymizeUser implements POST /v1/user/deanonymize (Nhost).
+func (s *Server) DeanonymizeUser(ctx context.Context, req gen.DeanonymizeUserRequestObject) (gen.DeanonymizeUserResponseObject, error) {
+	if req.Body.SignInMethod != gen.UserDeanonymizeRequestSignInMethodEmailPassword {
+		// Magic links need mail delivery, which Latchkey does not have yet.
+		return nil, &Error{Code: CodeDisabledEndpoint}
+	}
+	in := deanonymizeInput{
+		Principal: principalFrom(ctx),
+		Email:     string(req.Body.Email),
+		Options:   profileFromNhost(req.Body.Options),
+	}
+	if req.Body.Password != nil {
+		pw := secret(*req.Body.Password)
+		in.Password = &pw
+	}
+	if err := s.deanonymize(ctx, in); err != nil {
+		return nil, err
+	}
+	return gen.DeanonymizeUser200JSONResponse(gen.OKResponseOK), nil
+}
+
+// ChangeUserPassword implements POST /v1/user/password (Nhost).
+func (s *Server) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPasswordRequestObject) (gen.ChangeUserPasswordResponseObject, error) {
+	if req.Body.Ticket != nil {
+		// Password-reset tickets are mailed; until mail delivery exists no ticket can be valid.
+		return nil, &Error{Code: CodeInvalidTicket}
+	}
+	p := principalFrom(ctx)
+	if p == nil {
+		return nil, &Error{Code: CodeUnauthenticated}
+	}
+	if err := s.changePassword(ctx, p, secret(req.Body.NewPassword)); err != nil {
+		return nil, err
+	}
+	return gen.ChangeUserPassword200JSONResponse(gen.OKResponseOK), nil
+}

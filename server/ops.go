@@ -1,0 +1,91 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/openapi"
+	swgui "github.com/swaggest/swgui/v5"
+)
+
+// OpsHealthz implements GET /healthz (ops). It never touches the database: a live process that
+// cannot reach its database is alive but not ready.
+func (s *Server) OpsHealthz(context.Context, gen.OpsHealthzRequestObject) (gen.OpsHealthzResponseObject, error) {
+	return gen.OpsHealthz200JSONResponse{Status: gen.OpsStatusStatusOk}, nil
+}
+
+// OpsReadyz implements GET /readyz (ops).
+func (s *Server) OpsReadyz(ctx context.Context, _ gen.OpsReadyzRequestObject) (gen.OpsReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "signing_key": "ok"}
+	ready := true
+	if err := s.store.Ping(ctx); err != nil {
+		checks["database"], ready = "unreachable", false
+	}
+	if s.keys.signer() == nil {
+		checks["signing_key"], ready = "missing", false
+	}
+	if !ready {
+		return gen.OpsReadyz503JSONResponse{Status: gen.OpsStatusStatusUnavailable, Checks: &checks}, nil
+	}
+	return gen.OpsReadyz200JSONResponse{Status: gen.OpsStatusStatusOk, Checks: &checks}, nil
+}
+
+// OpsOpenAPIYAML implements GET /openapi.yaml (ops): the contract exactly as committed.
+func (s *Server) OpsOpenAPIYAML(context.Context, gen.OpsOpenAPIYAMLRequestObject) (gen.OpsOpenAPIYAMLResponseObject, error) {
+	return gen.OpsOpenAPIYAML200ApplicationyamlResponse{
+		Body:          bytes.NewReader(openapi.YAML),
+		ContentLength: int64(len(openapi.YAML)),
+	}, nil
+}
+
+// OpsOpenAPIJSON implements GET /openapi.json (ops).
+func (s *Server) OpsOpenAPIJSON(context.Context, gen.OpsOpenAPIJSONRequestObject) (gen.OpsOpenAPIJSONResponseObject, error) {
+	raw, err := gen.GetSpecJSON()
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	return gen.OpsOpenAPIJSON200JSONResponse(doc), nil
+}
+
+// docs is Swagger UI with its assets built into the binary (no CDN).
+var docs = swgui.NewHandler("Latchkey API", "/openapi.json", "/docs/")
+
+// OpsDocs implements GET /docs (ops).
+func (s *Server) OpsDocs(ctx context.Context, _ gen.OpsDocsRequestObject) (gen.OpsDocsResponseObject, error) {
+	return handlerResponse{h: docs, r: stateFrom(ctx).request}, nil
+}
+
+// OpsDocsAsset implements GET /docs/{asset} (ops).
+func (s *Server) OpsDocsAsset(ctx context.Context, _ gen.OpsDocsAssetRequestObject) (gen.OpsDocsAssetResponseObject, error) {
+	return handlerResponse{h: docs, r: stateFrom(ctx).request}, nil
+}
+
+// OpsMetrics implements GET /metrics (ops).
+func (s *Server) OpsMetrics(ctx context.Context, _ gen.OpsMetricsRequestObject) (gen.OpsMetricsResponseObject, error) {
+	return handlerResponse{h: s.metrics.handler, r: stateFrom(ctx).request}, nil
+}
+
+// handlerResponse lets a plain http.Handler answer a strict operation (static assets, metrics).
+type handlerResponse struct {
+	h http.Handler
+	r *http.Request
+}
+
+func (h handlerResponse) serve(w http.ResponseWriter) error {
+	h.h.ServeHTTP(w, h.r)
+	return nil
+}
+
+func (h handlerResponse) VisitOpsDocsResponse(w http.ResponseWriter) error      { return h.serve(w) }
+func (h handlerResponse) VisitOpsDocsAssetResponse(w http.ResponseWriter) error { return h.serve(w) }
+func (h handlerResponse) VisitOpsMetricsResponse(w http.ResponseWriter) error   { return h.serve(w) }

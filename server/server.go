@@ -1,0 +1,169 @@
+// Package server is Latchkey's HTTP side: the dialect handlers generated from the contract, the
+// middleware that validates and authenticates requests, and the dialect-free core they share.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/store"
+)
+
+// Config is every setting the server reads. cmd/latchkey parses and validates it once.
+type Config struct {
+	Version string
+
+	AccessTokenTTL     time.Duration // life of access tokens (Nhost: 15m)
+	RefreshTokenTTL    time.Duration // life of refresh tokens and idle sessions (Nhost: 30 days)
+	RefreshReuseLeeway time.Duration // how long a just-rotated refresh token still yields its successor
+	JWT                JWTConfig
+	KeyReloadInterval  time.Duration // how often managed signing keys are re-read
+
+	PasswordMinLength   int              // Nhost: 9
+	PasswordHashBudget  int64            // bytes of memory that concurrent password hashing may use
+	PasswordHashParams  *argon2id.Params // nil: DefaultArgon2Params
+	DefaultRole         string           // Nhost: "user"
+	DefaultAllowedRoles []string         // Nhost: ["user", "me"]
+	DefaultLocale       string           // "en"
+	AllowedLocales      []string         // locales a user may choose
+
+	AnonymousUsers       bool // POST /v1/signin/anonymous (Nhost: off)
+	DisableSignup        bool // no new accounts through sign-up
+	DisableNewUsers      bool // new accounts start disabled
+	RequireVerifiedEmail bool // unverified users cannot sign in and sign-up returns no session
+	ConcealErrors        bool // account-revealing errors become invalid-request
+	// KeepSessionsOnPasswordChange leaves the user's other sessions alive when the password
+	// changes; by default they end.
+	KeepSessionsOnPasswordChange bool
+
+	MaxBodyBytes int64 // request bodies above this are 413
+}
+
+// Deps is what New needs from outside.
+type Deps struct {
+	Store  *store.Store
+	Logger *slog.Logger
+	Now    func() time.Time // the clock; tests inject one they can move
+	Config Config
+}
+
+// Server implements every operation of the contract.
+type Server struct {
+	cfg           Config
+	store         *store.Store
+	log           *slog.Logger
+	now           func() time.Time
+	passwords     *passwords
+	keys          *keyring
+	jwtParser     *jwt.Parser
+	spec          *openapi3.T
+	ops           map[string]*operation
+	filterOptions *openapi3filter.Options
+	metrics       *metrics
+}
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// New builds a Server: it loads the contract, prepares signing keys (generating the first one on
+// a fresh database) and the password hasher.
+func New(ctx context.Context, d Deps) (*Server, error) {
+	if d.Store == nil {
+		return nil, errors.New("server needs a store")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	cfg := d.Config.withDefaults()
+	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: d.Now}
+
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load contract: %w", err)
+	}
+	spec.Servers = nil // requests are matched on their path, whatever host they came to
+	if s.ops, err = operations(spec); err != nil {
+		return nil, fmt.Errorf("index contract: %w", err)
+	}
+	s.spec = spec
+	s.filterOptions = s.validationOptions()
+
+	params := cfg.PasswordHashParams
+	if params == nil {
+		params = DefaultArgon2Params
+	}
+	if s.passwords, err = newPasswords(params, cfg.PasswordHashBudget); err != nil {
+		return nil, err
+	}
+	if s.keys, err = newKeyring(ctx, d.Store, cfg.JWT, cfg.KeyReloadInterval, d.Logger); err != nil {
+		return nil, err
+	}
+	s.jwtParser = newJWTParser(cfg.JWT, d.Now)
+	s.metrics = newMetrics(s)
+	return s, nil
+}
+
+// Run does the server's background work (reloading signing keys) until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	s.keys.run(ctx)
+}
+
+// withDefaults fills what the caller left empty with Nhost's defaults.
+func (c Config) withDefaults() Config {
+	if c.Version == "" {
+		c.Version = "0.0.0-dev"
+	}
+	if c.AccessTokenTTL <= 0 {
+		c.AccessTokenTTL = 15 * time.Minute
+	}
+	if c.RefreshTokenTTL <= 0 {
+		c.RefreshTokenTTL = 30 * 24 * time.Hour
+	}
+	if c.RefreshReuseLeeway < 0 {
+		c.RefreshReuseLeeway = 0
+	}
+	if c.JWT.Algorithm == "" {
+		c.JWT.Algorithm = AlgES256
+	}
+	if c.JWT.Issuer == "" {
+		c.JWT.Issuer = "latchkey"
+	}
+	if c.JWT.ClaimsNamespace == "" {
+		c.JWT.ClaimsNamespace = DefaultClaimsNamespace
+	}
+	if c.KeyReloadInterval == 0 {
+		c.KeyReloadInterval = time.Minute
+	}
+	if c.PasswordMinLength <= 0 {
+		c.PasswordMinLength = 9
+	}
+	if c.PasswordHashBudget <= 0 {
+		c.PasswordHashBudget = 128 << 20
+	}
+	if c.DefaultRole == "" {
+		c.DefaultRole = "user"
+	}
+	if len(c.DefaultAllowedRoles) == 0 {
+		c.DefaultAllowedRoles = []string{"user", "me"}
+	}
+	if c.DefaultLocale == "" {
+		c.DefaultLocale = "en"
+	}
+	if len(c.AllowedLocales) == 0 {
+		c.AllowedLocales = []string{c.DefaultLocale}
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 64 << 10
+	}
+	return c
+}

@@ -1,0 +1,265 @@
+// Package servertest runs a real Latchkey for HTTP tests: a real store (SQLite or PostgreSQL, as
+// storetest picks), real TCP on 127.0.0.1, the generated client as the caller, an injected clock,
+// and every response checked against the contract before it reaches the caller.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/store"
+	"github.com/latchkey/latchkey/store/storetest"
+)
+
+// FastPasswordParams make tests quick: argon2id with tiny costs. One test checks the defaults.
+var FastPasswordParams = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Harness is one running server and the means to talk to it.
+type Harness struct {
+	URL    string
+	Client *gen.ClientWithResponses // the generated client, as real Go callers use it
+	HTTP   *http.Client             // for deliberately malformed requests
+	Store  *store.Store
+	Clock  *storetest.Clock
+	Server *server.Server
+	Logs   *bytes.Buffer // everything the server logged, for tests that look for leaks
+}
+
+// Start runs a server with Nhost's defaults and cheap password hashing; options adjust the config.
+func Start(t *testing.T, opts ...func(*server.Config)) *Harness {
+	t.Helper()
+	clock := storetest.NewClock()
+	st := storetest.Open(t, storetest.Options{Now: clock.Now})
+	cfg := server.Config{Version: "0.0.0-test", PasswordHashParams: FastPasswordParams}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(context.Background(), server.Deps{Store: st, Logger: log, Now: clock.Now, Config: cfg})
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go srv.Run(ctx)
+	ts := httptest.NewServer(contractChecked(t, srv.Handler()))
+	t.Cleanup(func() {
+		ts.Close()
+		cancel()
+	})
+	hc := ts.Client()
+	c, err := gen.NewClientWithResponses(ts.URL, gen.WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Harness{URL: ts.URL, Client: c, HTTP: hc, Store: st, Clock: clock, Server: srv, Logs: &logs.buf}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bearer sends an access token.
+func Bearer(token string) gen.RequestEditorFn {
+	return func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}
+}
+
+// Do sends a raw request (its response is still checked against the contract) and returns the
+// status and body.
+func (h *Harness) Do(t *testing.T, method, path string, header map[string]string, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, h.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := h.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, b
+}
+
+// Counts is the number of rows in every table.
+func (h *Harness) Counts(t *testing.T) map[string]int64 {
+	t.Helper()
+	c, err := h.Store.RowCounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// NoWrites runs fn and fails if any table's row count changed, except the tables named.
+func (h *Harness) NoWrites(t *testing.T, fn func(), except ...string) {
+	t.Helper()
+	before := h.Counts(t)
+	fn()
+	after := h.Counts(t)
+	for _, ex := range except {
+		delete(before, ex)
+		delete(after, ex)
+	}
+	if !maps.Equal(before, after) {
+		t.Errorf("rows changed: before %v, after %v", before, after)
+	}
+}
+
+// NhostError decodes a Nhost ErrorResponse body and fails when it is not one.
+func NhostError(t *testing.T, body []byte) gen.ErrorResponse {
+	t.Helper()
+	var e gen.ErrorResponse
+	if err := json.Unmarshal(body, &e); err != nil || e.Error == "" || e.Message == "" || e.Status == 0 {
+		t.Fatalf("not a Nhost ErrorResponse: %s", body)
+	}
+	return e
+}
+
+// --- contract checking and coverage
+
+var (
+	specOnce   sync.Once
+	specRouter routers.Router
+	specErr    error
+
+	covMu    sync.Mutex
+	coverage = map[string]map[int]int{} // operationId → status → count
+)
+
+func router() (routers.Router, error) {
+	specOnce.Do(func() {
+		var spec *openapi3.T
+		spec, specErr = gen.GetSpec()
+		if specErr != nil {
+			return
+		}
+		spec.Servers = openapi3.Servers{{URL: "/"}}
+		specRouter, specErr = gorillamux.NewRouter(spec)
+	})
+	return specRouter, specErr
+}
+
+func init() {
+	// Bodies the contract declares in media types kin-openapi has no decoder for.
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/png"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+	}
+}
+
+// responseOptions check responses the way the server checks requests, plus undeclared statuses.
+var responseOptions = &openapi3filter.Options{
+	IncludeResponseStatus: true,
+	SchemaValidationOptions: []openapi3.SchemaValidationOption{
+		openapi3.WithStringFormatValidators(server.FormatValidators()),
+	},
+}
+
+// contractChecked wraps the server so that every response is validated against the contract
+// (status declared, body matching its schema) before the caller sees it, whoever the caller is:
+// the generated client, a raw request, or the Node client.
+func contractChecked(t *testing.T, next http.Handler) http.Handler {
+	r, err := router()
+	if err != nil {
+		t.Fatalf("contract router: %v", err)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, req)
+		res := rec.Result()
+		body := rec.Body.Bytes()
+
+		route, params, ferr := r.FindRoute(req)
+		switch {
+		case ferr != nil:
+			// No operation: only Latchkey's own not-found and method answers may come back.
+			if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s matches no operation but answered %d: %s", req.Method, req.URL.Path, res.StatusCode, body)
+			}
+			if !json.Valid(body) {
+				t.Errorf("%s %s: unmatched-route answer is not JSON: %s", req.Method, req.URL.Path, body)
+			}
+		default:
+			in := &openapi3filter.ResponseValidationInput{
+				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+				Status:                 res.StatusCode,
+				Header:                 res.Header,
+				Options:                responseOptions,
+			}
+			in.SetBodyBytes(body)
+			if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+				t.Errorf("%s %s: response %d violates the contract (%s): %v\nbody: %.500s",
+					req.Method, req.URL.Path, res.StatusCode, route.Operation.OperationID, err, body)
+			}
+			covMu.Lock()
+			if coverage[route.Operation.OperationID] == nil {
+				coverage[route.Operation.OperationID] = map[int]int{}
+			}
+			coverage[route.Operation.OperationID][res.StatusCode]++
+			covMu.Unlock()
+		}
+		maps.Copy(w.Header(), res.Header)
+		w.WriteHeader(res.StatusCode)
+		_, _ = w.Write(body)
+	})
+}
+
+// Uncovered lists the contract's operations that no test has called with a 2xx answer.
+func Uncovered() ([]string, error) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, err
+	}
+	covMu.Lock()
+	defer covMu.Unlock()
+	var missing []string
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			ok := false
+			for status := range coverage[op.OperationID] {
+				ok = ok || (status >= 200 && status < 300)
+			}
+			if !ok {
+				missing = append(missing, op.OperationID)
+			}
+		}
+	}
+	return missing, nil
+}

@@ -1,0 +1,170 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/store"
+)
+
+// Ways a session can be opened, recorded on the session.
+const (
+	methodPassword  = "password"
+	methodAnonymous = "anonymous"
+	methodPAT       = "pat"
+)
+
+// session is a signed-in session as every dialect hands it out: the user, a fresh access token
+// and the session's current refresh token.
+type session struct {
+	User            *store.User
+	Roles           []string
+	ID              uuid.UUID
+	AccessToken     string
+	AccessExpiresIn int64
+	RefreshToken    secret
+	RefreshTokenID  uuid.UUID
+}
+
+// openSession opens a session for u within tx: the session row, its first refresh token and the
+// audit event commit together, then the access token is minted.
+func (s *Server) openSession(ctx context.Context, tx *store.Store, u *store.User, method string) (*session, error) {
+	now := s.now()
+	c := clientFrom(ctx)
+	sess := &store.Session{
+		ID:           uuid.New(),
+		UserID:       u.ID,
+		Method:       method,
+		CreatedAt:    now,
+		LastActiveAt: now,
+		ExpiresAt:    now.Add(s.cfg.RefreshTokenTTL),
+		UserAgent:    truncate(c.UserAgent, 512),
+		IP:           c.IP,
+	}
+	if err := tx.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	tok, rt, err := s.newRefreshToken(ctx, tx, sess.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, tx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID,
+		Detail: store.JSONMap{"method": method}}); err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, tx, u, sess.ID, tok, rt.ID)
+}
+
+// issue completes a session answer: the user's roles and a fresh access token.
+func (s *Server) issue(ctx context.Context, st *store.Store, u *store.User, sid uuid.UUID, refresh secret, refreshID uuid.UUID) (*session, error) {
+	roles, err := st.UserRoles(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	access, expiresIn, err := s.mintAccessToken(u, roles, sid)
+	if err != nil {
+		return nil, err
+	}
+	return &session{User: u, Roles: roles, ID: sid, AccessToken: access, AccessExpiresIn: expiresIn,
+		RefreshToken: refresh, RefreshTokenID: refreshID}, nil
+}
+
+// newRefreshToken stores the hash of a new rotating refresh token for a session.
+func (s *Server) newRefreshToken(ctx context.Context, tx *store.Store, sid uuid.UUID, now time.Time) (secret, *store.RefreshToken, error) {
+	tok, err := newOpaqueToken()
+	if err != nil {
+		return "", nil, err
+	}
+	salt, err := newSalt()
+	if err != nil {
+		return "", nil, err
+	}
+	rt := &store.RefreshToken{
+		ID:            uuid.New(),
+		SessionID:     sid,
+		TokenHash:     hashSecret(tok),
+		SuccessorSalt: salt,
+		Rotates:       true,
+		CreatedAt:     now,
+		ExpiresAt:     now.Add(s.cfg.RefreshTokenTTL),
+	}
+	if err := tx.CreateRefreshToken(ctx, rt); err != nil {
+		return "", nil, err
+	}
+	return tok, rt, nil
+}
+
+// signOutInput says which sessions to end: every session of the caller, the session of a
+// refresh token, or the caller's own session.
+type signOutInput struct {
+	All       bool
+	Refresh   secret // "" when absent
+	Principal *principal
+}
+
+// signOut ends sessions. Ending an unknown or already ended session is not an error: the caller's
+// goal (that session being over) holds.
+func (s *Server) signOut(ctx context.Context, in signOutInput) error {
+	switch {
+	case in.All:
+		if in.Principal == nil {
+			return &Error{Code: CodeUnauthenticated}
+		}
+		uid := in.Principal.User.ID
+		return s.store.Tx(ctx, func(tx *store.Store) error {
+			n, err := tx.RevokeUserSessions(ctx, uid, uuid.Nil, "sign-out-all")
+			if err != nil {
+				return err
+			}
+			return s.record(ctx, tx, auditEvent{Action: auditSessionsEndedAll, User: uid, Detail: store.JSONMap{"sessions": n}})
+		})
+	case in.Refresh != "":
+		rt, err := s.store.RefreshTokenByHash(ctx, hashSecret(in.Refresh))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return s.endSession(ctx, rt.SessionID)
+	case in.Principal != nil:
+		return s.endSession(ctx, in.Principal.SessionID)
+	default:
+		return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: "/refreshToken", Reason: "a refresh token or a valid access token is required"}}}
+	}
+}
+
+// endSession revokes one session and records it.
+func (s *Server) endSession(ctx context.Context, sid uuid.UUID) error {
+	return s.store.Tx(ctx, func(tx *store.Store) error {
+		sess, err := tx.SessionByID(ctx, sid)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sess.RevokedAt != nil {
+			return nil
+		}
+		if err := tx.RevokeSession(ctx, sid, "sign-out"); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, auditEvent{Action: auditSignOut, User: sess.UserID, Session: sid})
+	})
+}
+
+// loadUsableUser loads a user for a new session, refusing disabled ones.
+func loadUsableUser(ctx context.Context, st *store.Store, id uuid.UUID) (*store.User, error) {
+	u, err := st.UserByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	if u.Disabled {
+		return nil, &Error{Code: CodeDisabledUser}
+	}
+	return u, nil
+}

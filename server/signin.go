@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/store"
+)
+
+// signInInput is a password sign-in in any dialect.
+type signInInput struct {
+	Email    string
+	Password secret
+}
+
+// signIn checks a password and opens a session; every dialect's password login ends here.
+func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
+	u, err := s.store.UserByEmail(ctx, in.Email)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == nil) {
+		s.passwords.VerifyDummy(ctx) // same cost as a real check, so timing reveals no accounts
+		return nil, s.signInFailed(ctx, uuid.Nil, "unknown-account")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	upgraded, err := s.passwords.Verify(ctx, string(in.Password), *u.PasswordHash)
+	if errors.Is(err, errPasswordMismatch) {
+		return nil, s.signInFailed(ctx, u.ID, "wrong-password")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify password: %w", err)
+	}
+	// Account state is checked only after the password, so it is told only to the owner.
+	switch {
+	case u.Disabled:
+		return nil, &Error{Code: CodeDisabledUser}
+	case s.cfg.RequireVerifiedEmail && !u.EmailVerified:
+		return nil, &Error{Code: CodeUnverifiedUser}
+	}
+	var out *session
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if upgraded != "" { // an imported bcrypt hash, or older parameters: store today's
+			if err := tx.SetPasswordHash(ctx, u.ID, upgraded); err != nil {
+				return err
+			}
+		}
+		var err error
+		out, err = s.openSession(ctx, tx, u, methodPassword)
+		return err
+	})
+	return out, err
+}
+
+// signInFailed audits a failed sign-in and returns the answer every failure gets.
+func (s *Server) signInFailed(ctx context.Context, userID uuid.UUID, why string) error {
+	if err := s.record(ctx, s.store, auditEvent{Action: auditSignInFailed, Failed: true, User: userID,
+		Detail: store.JSONMap{"reason": why}}); err != nil {
+		return err
+	}
+	return &Error{Code: CodeInvalidCredentials}
+}
+
+// signInPAT opens a session with a personal access token.
+func (s *Server) signInPAT(ctx context.Context, token secret) (*session, error) {
+	var out *session
+	err := s.store.Tx(ctx, func(tx *store.Store) error {
+		t, err := tx.UsableAPIToken(ctx, store.APITokenPAT, hashSecret(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return &Error{Code: CodeInvalidPAT}
+		}
+		if err != nil {
+			return err
+		}
+		u, err := loadUsableUser(ctx, tx, *t.UserID)
+		if err != nil {
+			return err
+		}
+		out, err = s.openSession(ctx, tx, u, methodPAT)
+		return err
+	})
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeInvalidPAT {
+		if aerr := s.record(ctx, s.store, auditEvent{Action: auditPATSignInFailed, Failed: true}); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return out, err
+}

@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/store"
+)
+
+// profileOptions are the optional choices a new user makes (Nhost's SignUpOptions).
+type profileOptions struct {
+	DisplayName  *string
+	Locale       *string
+	Metadata     map[string]any
+	DefaultRole  *string
+	AllowedRoles *[]string
+}
+
+// profile is what resolveProfile settles from the options and the server's rules.
+type profile struct {
+	DisplayName string
+	Locale      string
+	Metadata    store.JSONMap
+	DefaultRole string
+	Roles       []string
+}
+
+// resolveProfile applies the server's rules to sign-up options: requested roles must be among
+// the configured default allowed roles, the default role among the granted ones, the locale among
+// the allowed locales. displayName falls back to fallbackName.
+func (s *Server) resolveProfile(o profileOptions, fallbackName string) (profile, error) {
+	p := profile{
+		DisplayName: fallbackName,
+		Locale:      s.cfg.DefaultLocale,
+		Metadata:    store.JSONMap(o.Metadata),
+		DefaultRole: s.cfg.DefaultRole,
+		Roles:       slices.Clone(s.cfg.DefaultAllowedRoles),
+	}
+	if o.DisplayName != nil {
+		p.DisplayName = *o.DisplayName
+	}
+	if o.Locale != nil {
+		if !slices.Contains(s.cfg.AllowedLocales, *o.Locale) {
+			return p, &Error{Code: CodeLocaleNotAllowed}
+		}
+		p.Locale = *o.Locale
+	}
+	if o.AllowedRoles != nil {
+		for _, r := range *o.AllowedRoles {
+			if !slices.Contains(s.cfg.DefaultAllowedRoles, r) {
+				return p, &Error{Code: CodeRoleNotAllowed}
+			}
+		}
+		p.Roles = uniqueSorted(*o.AllowedRoles)
+	}
+	if o.DefaultRole != nil {
+		p.DefaultRole = *o.DefaultRole
+	}
+	if !slices.Contains(p.Roles, p.DefaultRole) {
+		return p, &Error{Code: CodeDefaultRoleNotAllowed}
+	}
+	if p.Metadata == nil {
+		p.Metadata = store.JSONMap{}
+	}
+	return p, nil
+}
+
+func uniqueSorted(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// checkPassword applies the password policy that the contract's length bounds do not cover.
+func (s *Server) checkPassword(p secret) error {
+	if utf8.RuneCountInString(string(p)) < s.cfg.PasswordMinLength {
+		return &Error{Code: CodePasswordTooShort}
+	}
+	return nil
+}
+
+// signUpInput is an email/password sign-up.
+type signUpInput struct {
+	Email    string
+	Password secret
+	Options  profileOptions
+}
+
+// signUp creates an account and, unless addresses must be verified first or new users start
+// disabled, signs it in. A nil session with a nil error means "created, no session yet".
+func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
+	if s.cfg.DisableSignup {
+		return nil, &Error{Code: CodeSignupDisabled}
+	}
+	if err := s.checkPassword(in.Password); err != nil {
+		return nil, err
+	}
+	p, err := s.resolveProfile(in.Options, in.Email)
+	if err != nil {
+		return nil, err
+	}
+	// Hash before looking at the address, so a taken address costs the same time as a free one.
+	hash, err := s.passwords.Hash(ctx, string(in.Password))
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	u := s.newUser(p)
+	u.Email, u.PasswordHash = &in.Email, &hash
+	u.Disabled = s.cfg.DisableNewUsers
+
+	var out *session
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateUser(ctx, u, p.Roles); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, auditEvent{Action: auditSignUp, User: u.ID, Detail: store.JSONMap{"method": methodPassword}}); err != nil {
+			return err
+		}
+		if u.Disabled || s.cfg.RequireVerifiedEmail {
+			return nil
+		}
+		out, err = s.openSession(ctx, tx, u, methodPassword)
+		return err
+	})
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Field == "email" {
+		return nil, &Error{Code: CodeEmailInUse, Err: err}
+	}
+	return out, err
+}
+
+// newUser starts a user record from a resolved profile.
+func (s *Server) newUser(p profile) *store.User {
+	now := s.now()
+	id := uuid.New()
+	return &store.User{
+		ID:          id,
+		ZUID:        newZUID(zuidUser),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		DisplayName: p.DisplayName,
+		Locale:      p.Locale,
+		Metadata:    p.Metadata,
+		DefaultRole: p.DefaultRole,
+	}
+}
+
+// anonymousRole is the role of anonymous users, as in Nhost.
+const anonymousRole = "anonymous"
+
+// signInAnonymous creates an anonymous user and signs it in.
+func (s *Server) signInAnonymous(ctx context.Context, o profileOptions) (*session, error) {
+	if !s.cfg.AnonymousUsers {
+		return nil, &Error{Code: CodeDisabledEndpoint}
+	}
+	p := profile{DisplayName: "Anonymous User", Locale: s.cfg.DefaultLocale, Metadata: store.JSONMap(o.Metadata),
+		DefaultRole: anonymousRole, Roles: []string{anonymousRole}}
+	if o.DisplayName != nil {
+		p.DisplayName = *o.DisplayName
+	}
+	if o.Locale != nil {
+		if !slices.Contains(s.cfg.AllowedLocales, *o.Locale) {
+			return nil, &Error{Code: CodeLocaleNotAllowed}
+		}
+		p.Locale = *o.Locale
+	}
+	u := s.newUser(p)
+	u.IsAnonymous = true
+	var out *session
+	err := s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.CreateUser(ctx, u, p.Roles); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, auditEvent{Action: auditSignUp, User: u.ID, Detail: store.JSONMap{"method": methodAnonymous}}); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.openSession(ctx, tx, u, methodAnonymous)
+		return err
+	})
+	return out, err
+}
+
+// deanonymizeInput turns the caller's anonymous account into an email/password account.
+type deanonymizeInput struct {
+	Principal *principal
+	Email     string
+	Password  *secret
+	Options   profileOptions
+}
+
+// deanonymize gives an anonymous user an address, a password and regular roles. The user keeps
+// its id, data and sessions; its next refresh carries the new roles.
+func (s *Server) deanonymize(ctx context.Context, in deanonymizeInput) error {
+	u := in.Principal.User
+	if !u.IsAnonymous {
+		return &Error{Code: CodeUserNotAnonymous}
+	}
+	if in.Password == nil {
+		return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: "/password", Reason: "required for email-password"}}}
+	}
+	if err := s.checkPassword(*in.Password); err != nil {
+		return err
+	}
+	p, err := s.resolveProfile(in.Options, in.Email)
+	if err != nil {
+		return err
+	}
+	if in.Options.DisplayName == nil && u.DisplayName != "" {
+		p.DisplayName = u.DisplayName
+	}
+	hash, err := s.passwords.Hash(ctx, string(*in.Password))
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	upd := *u
+	upd.Email, upd.PasswordHash = &in.Email, &hash
+	upd.DisplayName, upd.Locale, upd.DefaultRole = p.DisplayName, p.Locale, p.DefaultRole
+	if in.Options.Metadata != nil {
+		upd.Metadata = p.Metadata
+	}
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.Deanonymize(ctx, &upd, p.Roles); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return &Error{Code: CodeUserNotAnonymous}
+			}
+			return err
+		}
+		return s.record(ctx, tx, auditEvent{Action: auditDeanonymize, User: u.ID, Session: in.Principal.SessionID})
+	})
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Field == "email" {
+		return &Error{Code: CodeEmailInUse, Err: err}
+	}
+	return err
+}
+
+// changePassword sets a new password for the signed-in user and, unless configured otherwise,
+// ends the user's other sessions (the caller's stays).
+func (s *Server) changePassword(ctx context.Context, p *principal, password secret) error {
+	if p.User.IsAnonymous {
+		return &Error{Code: CodeForbiddenAnonymous}
+	}
+	if err := s.checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.passwords.Hash(ctx, string(password))
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.store.Tx(ctx, func(tx *store.Store) error {
+		if err := tx.SetPasswordHash(ctx, p.User.ID, hash); err != nil {
+			return err
+		}
+		var ended int64
+		if !s.cfg.KeepSessionsOnPasswordChange {
+			if ended, err = tx.RevokeUserSessions(ctx, p.User.ID, p.SessionID, "password-change"); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, tx, auditEvent{Action: auditPasswordChange, User: p.User.ID, Session: p.SessionID,
+			Detail: store.JSONMap{"other_sessions_ended": ended}})
+	})
+}

@@ -1,0 +1,194 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+)
+
+// validationOptions configures kin-openapi for every request. Schema errors leave out the
+// offending value (a password that fails maxLength must never be echoed), and the formats the
+// contract uses but kin-openapi does not check by itself are checked here, for this document only.
+func (s *Server) validationOptions() *openapi3filter.Options {
+	return &openapi3filter.Options{
+		MultiError:         true,
+		AuthenticationFunc: s.authenticate,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.DisableSchemaErrorDetails(),
+			openapi3.WithStringFormatValidators(FormatValidators()),
+		},
+	}
+}
+
+// FormatValidators checks the string formats the contract uses that kin-openapi does not check by
+// itself. Tests validate responses with the same map.
+func FormatValidators() map[string]openapi3.StringFormatValidator {
+	return map[string]openapi3.StringFormatValidator{
+		"email": openapi3.NewCallbackValidator(validateEmail),
+		"uri":   openapi3.NewCallbackValidator(validateURI),
+	}
+}
+
+// validateEmail accepts a bare address (no display name) of at most 254 bytes.
+func validateEmail(v string) error {
+	if len(v) > 254 {
+		return errors.New("email address is too long")
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" {
+		return errors.New("not a valid email address")
+	}
+	return nil
+}
+
+// validateURI accepts absolute URIs with a scheme and a host.
+func validateURI(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "") {
+		return errors.New("not an absolute URI")
+	}
+	return nil
+}
+
+// validate checks every request against its contract operation (security schemes included)
+// before a handler runs. A request the contract rejects never reaches a handler, so nothing is
+// written for it.
+func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		op := s.ops[c.Request().Method+" "+c.Path()]
+		if op == nil {
+			return next(c) // Echo's own 404 and 405, rendered by handleError
+		}
+		req := c.Request()
+		if op.hasBody && req.ContentLength != 0 {
+			if err := checkContentType(req, op.route.Operation.RequestBody.Value); err != nil {
+				return err
+			}
+		}
+		var params map[string]string
+		if names := c.ParamNames(); len(names) > 0 {
+			params = make(map[string]string, len(names))
+			for i, n := range names {
+				params[n] = c.ParamValues()[i]
+			}
+		}
+		in := &openapi3filter.RequestValidationInput{
+			Request:    req,
+			PathParams: params,
+			Route:      op.route,
+			Options:    s.filterOptions,
+		}
+		ctx := req.Context()
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			return fromValidation(err)
+		}
+		// An optional bearer token that failed for a reason other than the token itself (the
+		// database did not answer) must not pass as "no token".
+		if st := stateFrom(ctx); st.authErr != nil {
+			return st.authErr
+		}
+		return next(c)
+	}
+}
+
+// checkContentType answers 415 when a body is sent in a media type the operation does not take.
+func checkContentType(req *http.Request, body *openapi3.RequestBody) error {
+	ct := req.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || body.Content.Get(mt) == nil {
+		return &Error{Code: CodeUnsupportedMediaType, Err: fmt.Errorf("content type %q", ct)}
+	}
+	return nil
+}
+
+// fromValidation turns kin-openapi's verdict into an *Error. A failed security requirement wins
+// over body problems: an unauthenticated caller learns nothing about the payload rules.
+func fromValidation(err error) error {
+	errs := []error{err}
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		errs = me
+	}
+	var fields []FieldError
+	for _, e := range errs {
+		var sre *openapi3filter.SecurityRequirementsError
+		if errors.As(e, &sre) {
+			for _, inner := range sre.Errors {
+				var ae *Error
+				if errors.As(inner, &ae) {
+					return ae
+				}
+			}
+			return &Error{Code: CodeUnauthenticated, Err: e}
+		}
+		var re *openapi3filter.RequestError
+		if !errors.As(e, &re) {
+			fields = append(fields, FieldError{Reason: "invalid request"})
+			continue
+		}
+		var he *echo.HTTPError
+		if errors.As(re.Err, &he) && he.Code == http.StatusRequestEntityTooLarge {
+			return &Error{Code: CodePayloadTooLarge, Err: e}
+		}
+		fields = append(fields, requestFieldErrors(re)...)
+	}
+	return &Error{Code: CodeInvalidRequest, Fields: fields, Err: err}
+}
+
+// requestFieldErrors lists the field problems of one RequestError, built only from JSON pointers
+// and reasons, never from the submitted values.
+func requestFieldErrors(re *openapi3filter.RequestError) []FieldError {
+	prefix := ""
+	if re.Parameter != nil {
+		prefix = re.Parameter.Name
+	}
+	var schemaErrs []*openapi3.SchemaError
+	var me openapi3.MultiError
+	var se *openapi3.SchemaError
+	switch {
+	case errors.As(re.Err, &me):
+		for _, e := range me {
+			if errors.As(e, &se) {
+				schemaErrs = append(schemaErrs, se)
+			}
+		}
+	case errors.As(re.Err, &se):
+		schemaErrs = append(schemaErrs, se)
+	}
+	if len(schemaErrs) == 0 {
+		reason := re.Reason
+		switch {
+		case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
+			reason = "value is required"
+		case re.RequestBody != nil && strings.HasPrefix(re.Reason, "failed to decode"):
+			reason = "body is not valid JSON for this operation"
+		case reason == "":
+			reason = "invalid value"
+		}
+		return []FieldError{{Field: prefix, Reason: reason}}
+	}
+	out := make([]FieldError, 0, len(schemaErrs))
+	for _, se := range schemaErrs {
+		field := prefix
+		if ptr := se.JSONPointer(); len(ptr) > 0 {
+			field = "/" + strings.Join(ptr, "/")
+			if prefix != "" {
+				field = prefix + field
+			}
+		}
+		reason := se.Reason
+		if reason == "" {
+			reason = "does not match the schema"
+		}
+		out = append(out, FieldError{Field: field, Reason: reason})
+	}
+	return out
+}
