@@ -118,7 +118,27 @@ func (s *Server) Run(ctx context.Context) {
 	s.keys.run(ctx)
 }
 
-// withDefaults fills what the caller left empty with Nhost's defaults.
+// DefaultConfig is Latchkey's configuration when nothing is set: Nhost's defaults, plus the
+// refresh-reuse leeway. The command line starts from it, as do tests.
+func DefaultConfig() Config {
+	return Config{
+		AccessTokenTTL:      15 * time.Minute,
+		RefreshTokenTTL:     30 * 24 * time.Hour,
+		RefreshReuseLeeway:  10 * time.Second,
+		JWT:                 JWTConfig{Algorithm: AlgES256, Issuer: "latchkey", ClaimsNamespace: DefaultClaimsNamespace},
+		KeyReloadInterval:   time.Minute,
+		PasswordMinLength:   9,
+		PasswordHashBudget:  128 << 20,
+		DefaultRole:         "user",
+		DefaultAllowedRoles: []string{"user", "me"},
+		DefaultLocale:       "en",
+		AllowedLocales:      []string{"en"},
+		MaxBodyBytes:        64 << 10,
+	}
+}
+
+// withDefaults fills fields left at their zero value, where zero cannot be meant, from
+// DefaultConfig. RefreshReuseLeeway is not among them: zero turns the leeway off.
 func (c Config) withDefaults() Config {
 	if c.Version == "" {
 		c.Version = "0.0.0-dev"
@@ -132,6 +152,7 @@ func (c Config) withDefaults() Config {
 	if c.RefreshReuseLeeway < 0 {
 		c.RefreshReuseLeeway = 0
 	}
+	// The remaining fields fall back to DefaultConfig's values.
 	if c.JWT.Algorithm == "" {
 		c.JWT.Algorithm = AlgES256
 	}

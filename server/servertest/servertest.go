@@ -42,12 +42,14 @@ type Harness struct {
 	Logs   *bytes.Buffer // everything the server logged, for tests that look for leaks
 }
 
-// Start runs a server with Nhost's defaults and cheap password hashing; options adjust the config.
+// Start runs a server with the default configuration and cheap password hashing; options
+// adjust the config.
 func Start(t *testing.T, opts ...func(*server.Config)) *Harness {
 	t.Helper()
 	clock := storetest.NewClock()
 	st := storetest.Open(t, storetest.Options{Now: clock.Now})
-	cfg := server.Config{Version: "0.0.0-test", PasswordHashParams: FastPasswordParams}
+	cfg := server.DefaultConfig()
+	cfg.Version, cfg.PasswordHashParams = "0.0.0-test", FastPasswordParams
 	for _, o := range opts {
 		o(&cfg)
 	}

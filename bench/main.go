@@ -1,0 +1,424 @@
+// Command bench is the engine of `make bench`: it measures a built Latchkey
+// server against a floor (a hello-world Echo server, bench/floor) and against
+// the raw argon2id hash rate of the same machine, on SQLite and PostgreSQL,
+// and prints a markdown report with PASS/FAIL lines for the issue's targets.
+//
+//	go build -o bin/latchkey ./cmd/latchkey && go run ./bench
+//
+// Progress goes to stderr, the report to stdout. The exit status is 0 when a
+// report was produced, whatever it says; 1 when the harness could not do its
+// job (no server binary, a server that would not start, the floor would not
+// build); 2 for bad flags; 130 when interrupted. See bench/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/latchkey/latchkey/bench/load"
+)
+
+// requestTimeout bounds one request of a scenario. Sign-in at high
+// concurrency queues behind the hash pool, so it is generous.
+const requestTimeout = time.Minute
+
+// allScenarios are the names -scenarios accepts, in the order they run.
+var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "refresh", "getuser", "verify", "flood"}
+
+// options are the parsed flags.
+type options struct {
+	server       string
+	floorBin     string
+	duration     time.Duration
+	warmup       time.Duration
+	hashDuration time.Duration
+	readyTimeout time.Duration
+	concs        []int
+	dbs          []string
+	pgURL        string
+	scenarios    map[string]bool
+	flood        int
+	runID        string
+}
+
+// want reports whether a scenario (or phase: floor, hash, flood) was selected.
+func (o *options) want(name string) bool { return o.scenarios[name] }
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	rep := run(ctx, o)
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "bench: interrupted")
+		os.Exit(130)
+	}
+	rep.write(os.Stdout)
+	if rep.failed() {
+		fmt.Fprintln(os.Stderr, "\nbench: the harness could not do all of its job (see PROBLEM / FAILED above)")
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (*options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	defPG := os.Getenv("LATCHKEY_BENCH_POSTGRES_URL")
+	if defPG == "" {
+		defPG = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	o := &options{}
+	fs.StringVar(&o.server, "server", "bin/latchkey", "path to the built latchkey binary")
+	fs.StringVar(&o.floorBin, "floor-bin", "", "path to a built floor server (default: go build ./bench/floor)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario and concurrency")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each measurement")
+	fs.DurationVar(&o.hashDuration, "hash-duration", 5*time.Second, "how long to measure raw argon2id hashes/s")
+	fs.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for the server's GET /readyz")
+	concs := fs.String("concurrency", "16,64", "comma-separated worker counts")
+	dbs := fs.String("db", "sqlite,postgres", `comma-separated databases: sqlite, postgres ("" or "none": floor and hash only)`)
+	fs.StringVar(&o.pgURL, "postgres-url", defPG, "PostgreSQL admin URL; the harness (re)creates database "+benchDatabase+" there (env LATCHKEY_BENCH_POSTGRES_URL)")
+	scen := fs.String("scenarios", "all", "comma-separated subset of: "+strings.Join(allScenarios, ","))
+	fs.IntVar(&o.flood, "flood", 1000, "concurrent sign-ins in the flood (0: no flood)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.duration <= 0 || o.warmup < 0 {
+		return nil, errors.New("-duration must be positive and -warmup not negative")
+	}
+
+	for f := range strings.SplitSeq(*concs, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-concurrency: %q is not a positive number", f)
+		}
+		o.concs = append(o.concs, n)
+	}
+
+	if d := strings.TrimSpace(*dbs); d != "" && d != "none" {
+		for f := range strings.SplitSeq(d, ",") {
+			f = strings.TrimSpace(f)
+			if f != "sqlite" && f != "postgres" {
+				return nil, fmt.Errorf("-db: unknown database %q (want sqlite or postgres)", f)
+			}
+			if !slices.Contains(o.dbs, f) {
+				o.dbs = append(o.dbs, f)
+			}
+		}
+	}
+
+	o.scenarios = map[string]bool{}
+	for f := range strings.SplitSeq(*scen, ",") {
+		f = strings.TrimSpace(f)
+		switch {
+		case f == "all":
+			for _, s := range allScenarios {
+				o.scenarios[s] = true
+			}
+		case slices.Contains(allScenarios, f):
+			o.scenarios[f] = true
+		default:
+			return nil, fmt.Errorf("-scenarios: unknown scenario %q (want some of %s)", f, strings.Join(allScenarios, ","))
+		}
+	}
+
+	// Distinguishes this run's e-mail addresses from any earlier run's.
+	o.runID = strconv.FormatInt(time.Now().UnixMilli(), 36)
+	return o, nil
+}
+
+// run does everything and returns the report; it never exits.
+func run(ctx context.Context, o *options) *report {
+	rep := &report{Started: time.Now(), Opts: o, Floor: map[int]*load.Result{}, Machine: machine()}
+	tmp, err := os.MkdirTemp("", "latchkey-bench-")
+	if err != nil {
+		rep.Problems = append(rep.Problems, "temp dir: "+err.Error())
+		return rep
+	}
+	defer os.RemoveAll(tmp)
+
+	// 1. The floor: the same load against a hello-world Echo server.
+	if o.want("floor") {
+		if err := benchFloor(ctx, o, tmp, rep); err != nil {
+			rep.FloorErr = err.Error()
+			rep.Problems = append(rep.Problems, "floor: "+err.Error())
+			progress("floor FAILED: %v", err)
+		}
+	}
+
+	// 2. Raw argon2id hashes/s, with nothing else running.
+	if o.want("hash") && ctx.Err() == nil {
+		progress("raw argon2id hashes/s: %d goroutines for %v", runtime.GOMAXPROCS(0), o.hashDuration)
+		h, err := measureHashRate(ctx, o.hashDuration)
+		if err != nil {
+			rep.HashErr = err.Error()
+			rep.Problems = append(rep.Problems, "hash: "+err.Error())
+		} else {
+			rep.Hash = h
+			progress("  %.1f hashes/s (%s per hash)", h.Rate(), fmtDur(h.Mean))
+		}
+	}
+
+	// 3. Latchkey on each database.
+	if len(o.dbs) > 0 && ctx.Err() == nil {
+		bin, err := serverBinary(o.server)
+		if err != nil {
+			progress("%v", err)
+			rep.Problems = append(rep.Problems, err.Error())
+			rep.NoServer = err.Error()
+			return rep
+		}
+		for _, db := range o.dbs {
+			if ctx.Err() != nil {
+				break
+			}
+			benchDB(ctx, o, tmp, bin, db, rep)
+		}
+	}
+	return rep
+}
+
+// serverBinary checks that the Latchkey binary exists and is executable, and
+// returns its absolute path.
+func serverBinary(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: %s does not exist; build it first with `go build -o bin/latchkey ./cmd/latchkey` (make bench does), or pass -server; the Latchkey phase is skipped", errMissingBinary, path)
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return "", fmt.Errorf("%w: %s is not an executable file; the Latchkey phase is skipped", errMissingBinary, path)
+	}
+	return abs, nil
+}
+
+// benchFloor builds (unless -floor-bin) and starts the floor server, and
+// drives GET /healthz on it at each concurrency.
+func benchFloor(ctx context.Context, o *options, tmp string, rep *report) error {
+	bin := o.floorBin
+	if bin == "" {
+		bin = filepath.Join(tmp, "floor")
+		progress("building the floor server")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			return fmt.Errorf("go is not in PATH to build the floor (or pass -floor-bin): %w", err)
+		}
+		cmd := exec.CommandContext(ctx, gobin, "build", "-o", bin, "github.com/latchkey/latchkey/bench/floor")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build ./bench/floor (run from inside the repository): %v\n%s", err, out)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	srv, err := startChild("floor", filepath.Join(tmp, "floor.log"), os.Environ(), bin, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	if err := srv.waitReady(ctx, base+"/healthz", 10*time.Second); err != nil {
+		return err
+	}
+
+	a := &api{base: base}
+	for _, c := range o.concs {
+		// Exactly the healthz scenario Latchkey gets.
+		res, err := measure(ctx, o, "floor healthz", c, func(cl *http.Client) load.NewWorkerFunc {
+			return func(context.Context, int) (load.Worker, error) {
+				return load.WorkerFunc(func(ctx context.Context) error { return a.healthz(ctx, cl) }), nil
+			}
+		})
+		if err != nil {
+			return err
+		}
+		rep.Floor[c] = res
+		progressRow("floor", "healthz", res)
+	}
+	rep.FloorRSS, _ = srv.peakRSS()
+	if err := srv.stop(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// benchDB benchmarks Latchkey on one database: fresh database, server child,
+// scenarios at each concurrency, flood, stop.
+func benchDB(ctx context.Context, o *options, tmp, bin, db string, rep *report) {
+	d := &dbRun{Name: db}
+	rep.DBs = append(rep.DBs, d)
+	fail := func(format string, args ...any) {
+		d.Failed = fmt.Sprintf(format, args...)
+		progress("%s FAILED: %s", db, d.Failed)
+	}
+
+	dataDir := filepath.Join(tmp, db+"-data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		fail("%v", err)
+		return
+	}
+	port, err := freePort()
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// The server's command line: see bench/README.md.
+	args := []string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir}
+	if db == "postgres" {
+		url, err := freshPostgres(ctx, o.pgURL)
+		if err != nil {
+			d.Skipped = oneLine(err.Error())
+			progress("")
+			progress("!!!!!!!! SKIPPED postgres: %v", err)
+			progress("!!!!!!!! (set -postgres-url or LATCHKEY_BENCH_POSTGRES_URL to a reachable server)")
+			progress("")
+			return
+		}
+		args = append(args, "--database-url", url)
+	}
+
+	progress("%s: starting %s %s", db, bin, strings.Join(args, " "))
+	// The database is chosen by the flags alone: the server also reads
+	// DATABASE_URL(_FILE), which would turn the SQLite run into another
+	// PostgreSQL run, so those are not passed on.
+	env := childEnv([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, "LATCHKEY_LOG_LEVEL=warn")
+	srv, err := startChild("latchkey ("+db+")", filepath.Join(tmp, db+"-server.log"), env, bin, args...)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	defer func() {
+		if err := srv.stop(); err != nil {
+			progress("%s: %v", db, err)
+		}
+	}()
+	if err := srv.waitReady(ctx, base+"/readyz", o.readyTimeout); err != nil {
+		fail("%v", err)
+		return
+	}
+
+	a := &api{base: base, run: o.runID + "-" + db}
+
+	// Setup: every worker of the widest run gets its own user.
+	var users []*benchUser
+	var setupErr error
+	if slices.ContainsFunc(scenarios, func(s scenario) bool { return s.needUsers && o.want(s.name) }) {
+		cl := load.NewClient(8, requestTimeout)
+		users, setupErr = setupUsers(ctx, a, cl, slices.Max(o.concs))
+		cl.CloseIdleConnections()
+		if setupErr != nil {
+			progress("%s: %v", db, setupErr)
+		}
+	}
+
+	for _, sc := range scenarios {
+		if !o.want(sc.name) {
+			continue
+		}
+		for _, c := range o.concs {
+			if ctx.Err() != nil {
+				return
+			}
+			rw := row{DB: db, Scenario: sc.name, VsHash: sc.vsHash, Conc: c}
+			if sc.needUsers && setupErr != nil {
+				rw.Err = setupErr.Error()
+				rep.Rows = append(rep.Rows, rw)
+				continue
+			}
+			srv.resetSampled()
+			res, err := measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
+				return sc.worker(a, cl, users)
+			})
+			rw.Res, rw.RSS = res, srv.sampledMax()
+			if err != nil {
+				rw.Res, rw.Err = nil, err.Error()
+				progress("%s %s c=%d: not run: %v", db, sc.name, c, err)
+			} else {
+				progressRow(db, sc.name, res)
+			}
+			rep.Rows = append(rep.Rows, rw)
+			if srv.exited() {
+				fail("the server exited during %s c=%d (%v); last lines of its log:\n%s", sc.name, c, srv.waitErr, srv.logTail(20))
+				return
+			}
+		}
+		if hwm, err := srv.peakRSS(); err == nil {
+			d.HWMAfter = append(d.HWMAfter, namedBytes{sc.name, hwm})
+			d.PeakRSS = hwm
+		}
+	}
+
+	if o.want("flood") && o.flood > 0 && ctx.Err() == nil {
+		progress("%s: flood of %d concurrent sign-ins", db, o.flood)
+		f, err := runFlood(ctx, a, srv, o.flood)
+		d.Flood = f
+		if err != nil {
+			d.FloodErr = err.Error()
+			progress("%s flood: %v", db, err)
+		}
+		if f != nil {
+			progress("  %d ok, %d errors in %v; peak RSS %s; /healthz max %s",
+				f.OK, f.Errors, f.Elapsed.Round(time.Millisecond), fmtMiB(f.PeakRSS), fmtDur(f.Health.Max))
+		}
+		if srv.exited() {
+			fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.waitErr, srv.logTail(20))
+		}
+	}
+}
+
+// measure runs one scenario at one concurrency with a fresh keep-alive client.
+func measure(ctx context.Context, o *options, name string, conc int, mk func(*http.Client) load.NewWorkerFunc) (*load.Result, error) {
+	cl := load.NewClient(conc, requestTimeout)
+	defer cl.CloseIdleConnections()
+	return load.Run(ctx, load.Config{Name: name, Concurrency: conc, Warmup: o.warmup, Duration: o.duration}, mk(cl))
+}
+
+// progress prints a line to stderr (stdout is kept for the report).
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+func progressRow(db, scenario string, r *load.Result) {
+	progress("  %-8s %-8s c=%-3d %9s req/s  p50 %-10s p99 %-10s errors %d",
+		db, scenario, r.Concurrency, fmtRate(r.RPS()), fmtDur(r.Latency.P50), fmtDur(r.Latency.P99), r.Errors)
+}
+
+// machine describes the machine in one line for the report's header.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs (GOMAXPROCS %d), %s %s/%s",
+		model, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
