@@ -75,9 +75,16 @@ func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID) (
 // parseAccessToken checks an access token's signature, issuer and expiry (not its session) and
 // returns its user and session ids.
 func (s *Server) parseAccessToken(ctx context.Context, raw string) (userID, sessionID uuid.UUID, err error) {
-	var c accessClaims
+	key := tokenKey(raw)
+	if v, ok := s.verified.get(key); ok && s.now().Before(v.expires) && s.keys.has(v.kid) {
+		return v.userID, v.sessionID, nil
+	}
+	var (
+		c   accessClaims
+		kid string
+	)
 	_, err = s.jwtParser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		key, ok := s.keys.verifier(ctx, kid)
 		if !ok || key.method.Alg() != t.Method.Alg() {
 			return nil, errors.New("unknown signing key")
@@ -93,6 +100,7 @@ func (s *Server) parseAccessToken(ctx context.Context, raw string) (userID, sess
 	if sessionID, err = uuid.Parse(c.SID); err != nil {
 		return uuid.Nil, uuid.Nil, fmt.Errorf("bad sid claim: %w", err)
 	}
+	s.verified.put(key, verifiedToken{userID: userID, sessionID: sessionID, expires: c.ExpiresAt.Time, kid: kid})
 	return userID, sessionID, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/store"
+	"golang.org/x/time/rate"
 )
 
 // Algorithms Latchkey can manage keys for in the database.
@@ -54,12 +55,12 @@ type keyring struct {
 	log      *slog.Logger
 	interval time.Duration
 
-	mu         sync.RWMutex
-	current    *signingKey
-	byKID      map[string]*signingKey
-	jwks       gen.JWKSet
-	lastReload time.Time
-	reloadMu   sync.Mutex
+	mu       sync.RWMutex
+	current  *signingKey
+	byKID    map[string]*signingKey
+	jwks     gen.JWKSet
+	reloadMu sync.Mutex
+	reloads  *rate.Limiter // reloads triggered by unknown kids
 }
 
 // keysKept is how many of the newest managed keys verify tokens: the current one and the one it
@@ -67,7 +68,7 @@ type keyring struct {
 const keysKept = 2
 
 func newKeyring(ctx context.Context, st *store.Store, cfg JWTConfig, interval time.Duration, log *slog.Logger) (*keyring, error) {
-	k := &keyring{store: st, alg: cfg.Algorithm, log: log, interval: interval}
+	k := &keyring{store: st, alg: cfg.Algorithm, log: log, interval: interval, reloads: rate.NewLimiter(10, 5)}
 	if cfg.Secret != nil {
 		key, err := cfg.Secret.signingKey()
 		if err != nil {
@@ -158,7 +159,7 @@ func (k *keyring) install(keys []*signingKey) {
 	if len(keys) > 0 {
 		k.current = keys[0]
 	}
-	k.byKID, k.jwks, k.lastReload = byKID, set, time.Now()
+	k.byKID, k.jwks = byKID, set
 }
 
 // signer is the key that signs new tokens.
@@ -168,8 +169,9 @@ func (k *keyring) signer() *signingKey {
 	return k.current
 }
 
-// verifier finds the key a token names. An unknown kid triggers one reload (at most one per
-// second), so a key rotated on another instance verifies here at once.
+// verifier finds the key a token names. An unknown kid triggers a reload, so a key rotated on
+// another instance verifies here at once; reloads are rate-limited (a small burst, then ten a
+// second) so tokens with made-up kids cannot turn into a query each.
 func (k *keyring) verifier(ctx context.Context, kid string) (*signingKey, bool) {
 	k.mu.RLock()
 	if k.static {
@@ -178,19 +180,17 @@ func (k *keyring) verifier(ctx context.Context, kid string) (*signingKey, bool) 
 		return key, kid == "" || kid == key.kid
 	}
 	key, ok := k.byKID[kid]
-	last := k.lastReload
 	k.mu.RUnlock()
-	if ok || kid == "" || time.Since(last) < time.Second {
+	if ok || kid == "" || !k.reloads.Allow() {
 		return key, ok
 	}
 	k.reloadMu.Lock()
 	defer k.reloadMu.Unlock()
 	k.mu.RLock()
 	key, ok = k.byKID[kid]
-	last = k.lastReload
 	k.mu.RUnlock()
-	if ok || time.Since(last) < time.Second {
-		return key, ok
+	if ok {
+		return key, true
 	}
 	if err := k.reload(ctx); err != nil {
 		k.log.WarnContext(ctx, "reload signing keys", "error", err)
@@ -200,6 +200,17 @@ func (k *keyring) verifier(ctx context.Context, kid string) (*signingKey, bool) 
 	defer k.mu.RUnlock()
 	key, ok = k.byKID[kid]
 	return key, ok
+}
+
+// has reports whether the key named kid still verifies tokens.
+func (k *keyring) has(kid string) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.static {
+		return kid == "" || kid == k.current.kid
+	}
+	_, ok := k.byKID[kid]
+	return ok
 }
 
 // publicSet is the JWKS: the public halves of the keys that verify.

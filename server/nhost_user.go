@@ -9,11 +9,7 @@ import (
 // GetUser implements GET /v1/user (Nhost).
 func (s *Server) GetUser(ctx context.Context, _ gen.GetUserRequestObject) (gen.GetUserResponseObject, error) {
 	p := principalFrom(ctx)
-	roles, err := s.store.UserRoles(ctx, p.User.ID)
-	if err != nil {
-		return nil, err
-	}
-	return gen.GetUser200JSONResponse(nhostUser(p.User, roles)), nil
+	return gen.GetUser200JSONResponse(nhostUser(p.User, p.User.Roles)), nil // roles came with authentication
 }
 
 // DeanonymizeUser implements POST /v1/user/deanonymize (Nhost).

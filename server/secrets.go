@@ -1,9 +1,12 @@
 package server
 
 import (
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/google/uuid"
@@ -36,25 +39,43 @@ func hashSecret(s secret) []byte {
 	return sum[:]
 }
 
-// newSalt returns 32 random bytes.
-func newSalt() ([]byte, error) {
-	b := make([]byte, 32)
-	_, err := rand.Read(b)
-	return b, err
+// sealSuccessor encrypts the token that replaces token under a key derived from token itself
+// (AES-256-GCM). Stored beside the spent token's hash, it lets Latchkey hand the same successor to
+// every tab that presents the just-spent token within the reuse leeway while storing no usable
+// secret: reading it takes both the plaintext token, which only clients hold, and the database.
+func sealSuccessor(token, successor secret) ([]byte, error) {
+	aead, err := successorAEAD(token)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, []byte(successor), nil), nil
 }
 
-// successorOf derives the refresh token that replaces token, from token itself and the salt
-// stored beside its hash. Deriving it (rather than drawing a fresh random one) is what lets
-// Latchkey hand the same successor to every tab that presents the just-spent token within the
-// reuse leeway while storing only hashes: only a holder of the plaintext token can compute it,
-// and only with the salt, which never leaves the database.
-func successorOf(token secret, salt []byte) secret {
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write([]byte("latchkey refresh successor\x00"))
-	mac.Write(salt)
-	var b [16]byte
-	copy(b[:], mac.Sum(nil))
-	b[6] = (b[6] & 0x0f) | 0x40 // version 4
-	b[8] = (b[8] & 0x3f) | 0x80 // RFC 4122 variant
-	return secret(uuid.UUID(b).String())
+// openSuccessor reverses sealSuccessor.
+func openSuccessor(token secret, sealed []byte) (secret, error) {
+	aead, err := successorAEAD(token)
+	if err != nil {
+		return "", err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return "", errors.New("sealed successor too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	if err != nil {
+		return "", fmt.Errorf("open sealed successor: %w", err)
+	}
+	return secret(plain), nil
+}
+
+func successorAEAD(token secret) (cipher.AEAD, error) {
+	key := sha256.Sum256([]byte("latchkey refresh successor\x00" + string(token)))
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }

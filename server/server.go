@@ -64,6 +64,7 @@ type Server struct {
 	passwords     *passwords
 	keys          *keyring
 	jwtParser     *jwt.Parser
+	verified      *verifiedTokens
 	spec          *openapi3.T
 	ops           map[string]*operation
 	filterOptions *openapi3filter.Options
@@ -109,6 +110,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.jwtParser = newJWTParser(cfg.JWT, d.Now)
+	s.verified = newVerifiedTokens(8192)
 	s.metrics = newMetrics(s)
 	return s, nil
 }

@@ -64,11 +64,17 @@ func (s *Server) issue(ctx context.Context, st *store.Store, u *store.User, sid 
 	if err != nil {
 		return nil, err
 	}
-	access, expiresIn, err := s.mintAccessToken(u, roles, sid)
+	u.Roles = roles
+	return s.issueFor(u, sid, refresh, refreshID)
+}
+
+// issueFor mints the access token for a user whose roles are already loaded.
+func (s *Server) issueFor(u *store.User, sid uuid.UUID, refresh secret, refreshID uuid.UUID) (*session, error) {
+	access, expiresIn, err := s.mintAccessToken(u, u.Roles, sid)
 	if err != nil {
 		return nil, err
 	}
-	return &session{User: u, Roles: roles, ID: sid, AccessToken: access, AccessExpiresIn: expiresIn,
+	return &session{User: u, Roles: u.Roles, ID: sid, AccessToken: access, AccessExpiresIn: expiresIn,
 		RefreshToken: refresh, RefreshTokenID: refreshID}, nil
 }
 
@@ -78,18 +84,13 @@ func (s *Server) newRefreshToken(ctx context.Context, tx *store.Store, sid uuid.
 	if err != nil {
 		return "", nil, err
 	}
-	salt, err := newSalt()
-	if err != nil {
-		return "", nil, err
-	}
 	rt := &store.RefreshToken{
-		ID:            uuid.New(),
-		SessionID:     sid,
-		TokenHash:     hashSecret(tok),
-		SuccessorSalt: salt,
-		Rotates:       true,
-		CreatedAt:     now,
-		ExpiresAt:     now.Add(s.cfg.RefreshTokenTTL),
+		ID:        uuid.New(),
+		SessionID: sid,
+		TokenHash: hashSecret(tok),
+		Rotates:   true,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
 	}
 	if err := tx.CreateRefreshToken(ctx, rt); err != nil {
 		return "", nil, err

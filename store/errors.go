@@ -17,6 +17,8 @@ var (
 	ErrAlreadyUsed = errors.New("already used")
 	// ErrExpired: the secret or session exists but its time is up.
 	ErrExpired = errors.New("expired")
+	// ErrUserDisabled: the user the secret belongs to is disabled.
+	ErrUserDisabled = errors.New("user disabled")
 )
 
 // ConflictError reports a unique key that a write collided with. Field names the colliding

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
@@ -16,7 +17,7 @@ var migrations embed.FS
 // Migrate brings the schema to the newest version. On PostgreSQL it holds an advisory lock for
 // the duration, so instances that start together migrate once and the others wait.
 func (s *Store) Migrate(ctx context.Context) (applied []int64, err error) {
-	p, err := s.migrator()
+	p, err := s.migrator(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +33,7 @@ func (s *Store) Migrate(ctx context.Context) (applied []int64, err error) {
 
 // SchemaVersion reports the applied and the newest known schema version.
 func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
-	p, err := s.migrator()
+	p, err := s.migrator(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -46,7 +47,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err e
 	return current, latest, nil
 }
 
-func (s *Store) migrator() (*goose.Provider, error) {
+func (s *Store) migrator(ctx context.Context) (*goose.Provider, error) {
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return nil, err
@@ -58,7 +59,16 @@ func (s *Store) migrator() (*goose.Provider, error) {
 	switch s.dialect {
 	case Postgres:
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// The lock guards one schema's migrations: instances of one schema take turns, while
+		// stores of other schemas on the same server (a test per schema, say) need not wait for
+		// them, which with goose's one server-wide lock id and 5-second retries they did.
+		var schema string
+		if err := sqlDB.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return nil, fmt.Errorf("read current schema: %w", err)
+		}
+		h := fnv.New64a()
+		h.Write([]byte(schema))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lock.DefaultLockID ^ int64(h.Sum64())))
 		if err != nil {
 			return nil, err
 		}

@@ -36,6 +36,9 @@ type User struct {
 	PasswordHash        *string `json:"-"`
 	TOTPSecret          *string `gorm:"column:totp_secret" json:"-"`
 	ActiveMFAType       *string `gorm:"column:active_mfa_type"`
+
+	// Roles are the user's global roles, sorted; only the queries that say so fill them.
+	Roles []string `gorm:"-"`
 }
 
 // TableName is the users table.
@@ -70,14 +73,16 @@ func (Session) TableName() string { return "sessions" }
 // RefreshToken is the hash of one refresh token of a session. Rotating tokens (Nhost) are spent
 // on use; non-rotating ones (WME) stay valid until they expire or their session ends.
 type RefreshToken struct {
-	ID            uuid.UUID
-	SessionID     uuid.UUID
-	TokenHash     []byte `json:"-"`
-	SuccessorSalt []byte `json:"-"` // with the plaintext token, derives the token that replaces it
-	Rotates       bool
-	CreatedAt     time.Time
-	ExpiresAt     time.Time
-	UsedAt        *time.Time
+	ID        uuid.UUID
+	SessionID uuid.UUID
+	TokenHash []byte `json:"-"`
+	// Successor is the token that replaced this one, sealed under a key derived from this
+	// token's plaintext: only a holder of this token can read it (for the reuse leeway).
+	Successor []byte `json:"-"`
+	Rotates   bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
 }
 
 // TableName is the refresh_tokens table.

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,19 +28,42 @@ func (s *Store) SessionByID(ctx context.Context, id uuid.UUID) (*Session, error)
 	return &sess, nil
 }
 
-// LiveSessionUser loads the user of a session that is neither revoked nor expired, in one query.
-// It is the check behind every authenticated request, so it must stay a single round trip.
-// A dead or unknown session is ErrNotFound.
+// LiveSessionUser loads the user of a session that is neither revoked nor expired, with the
+// user's roles, in one query. It is the check behind every authenticated request, so it must stay
+// a single round trip. A dead or unknown session is ErrNotFound.
 func (s *Store) LiveSessionUser(ctx context.Context, sessionID uuid.UUID) (*User, error) {
-	var u User
-	err := s.r(ctx).
-		Joins("JOIN sessions ON sessions.user_id = users.id").
-		Where("sessions.id = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ?", sessionID, s.now()).
-		Take(&u).Error
-	if err != nil {
-		return nil, translate(err)
+	if u, ok, err := s.liveSessionUserPG(ctx, sessionID); ok {
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			err = fmt.Errorf("load session user: %w", err)
+		}
+		return u, err
 	}
+	return s.sessionUser(ctx, sessionID, true)
+}
+
+// sessionUserRow is a user row with its roles as a JSON array and the session it was reached by.
+type sessionUserRow struct {
+	User      `gorm:"embedded"`
+	RolesJSON string    `gorm:"column:roles_json"`
+	SessionID uuid.UUID `gorm:"column:session_id"`
+}
+
+func (r *sessionUserRow) user() (*User, error) {
+	u := r.User
+	u.Roles = []string{}
+	if err := json.Unmarshal([]byte(r.RolesJSON), &u.Roles); err != nil {
+		return nil, fmt.Errorf("decode roles: %w", err)
+	}
+	slices.Sort(u.Roles)
 	return &u, nil
+}
+
+// rolesJSON is a correlated subquery giving the roles of the user row named alias as a JSON array.
+func (s *Store) rolesJSON(alias string) string {
+	if s.dialect == Postgres {
+		return `COALESCE((SELECT json_agg(role) FROM user_roles WHERE user_id = ` + alias + `.id), '[]')`
+	}
+	return `(SELECT json_group_array(role) FROM user_roles WHERE user_id = ` + alias + `.id)`
 }
 
 // ExtendSession marks a live session active now and moves its expiry to expiresAt. A dead or

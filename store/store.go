@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
@@ -48,6 +51,8 @@ type Store struct {
 	dialect string
 	now     func() time.Time
 	closers []*sql.DB
+	pg      *sql.DB   // PostgreSQL outside transactions: the hot paths use pgx's native interface
+	hot     *hotPaths // PostgreSQL: batching of the hot statements
 }
 
 // Open connects to the database that opts names. It does not migrate; call Migrate.
@@ -67,13 +72,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// Every timestamp is UTC with microsecond precision: PostgreSQL keeps microseconds, and SQLite
 	// compares the text form, which only orders correctly when all values share one zone.
 	now := func() time.Time { return opts.Now().UTC().Truncate(time.Microsecond) }
-	cfg := func() *gorm.Config {
+	// GORM's statement cache re-prepares every statement inside each transaction (a round trip
+	// each) on PostgreSQL, where pgx already caches prepared statements per connection; it pays
+	// off only on SQLite, whose statements are parsed in-process.
+	cfg := func(prepare bool) *gorm.Config {
 		return &gorm.Config{
 			NowFunc:                  now,
 			Logger:                   newGormLogger(opts.Logger, opts.SlowQuery),
 			SkipDefaultTransaction:   true, // our writes choose their transactions explicitly
 			DisableAutomaticPing:     false,
-			PrepareStmt:              true,
+			PrepareStmt:              prepare,
 			DisableNestedTransaction: false,
 		}
 	}
@@ -94,7 +102,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) openSQLite(ctx context.Context, opts Options, cfg func() *gorm.Config) error {
+func (s *Store) openSQLite(ctx context.Context, opts Options, cfg func(bool) *gorm.Config) error {
 	if opts.DataDir == "" {
 		return errors.New("SQLite needs a data directory")
 	}
@@ -115,7 +123,7 @@ func (s *Store) openSQLite(ctx context.Context, opts Options, cfg func() *gorm.C
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 
-	w, err := gorm.Open(sqlite.Open(dsn), cfg())
+	w, err := gorm.Open(sqlite.Open(dsn), cfg(true))
 	if err != nil {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -129,7 +137,7 @@ func (s *Store) openSQLite(ctx context.Context, opts Options, cfg func() *gorm.C
 	wdb.SetConnMaxLifetime(0)
 
 	q.Add("_pragma", "query_only(ON)")
-	r, err := gorm.Open(sqlite.Open("file:"+path+"?"+q.Encode()), cfg())
+	r, err := gorm.Open(sqlite.Open("file:"+path+"?"+q.Encode()), cfg(true))
 	if err != nil {
 		return fmt.Errorf("open sqlite readers %s: %w", path, err)
 	}
@@ -146,8 +154,13 @@ func (s *Store) openSQLite(ctx context.Context, opts Options, cfg func() *gorm.C
 	return s.Ping(ctx)
 }
 
-func (s *Store) openPostgres(ctx context.Context, opts Options, cfg func() *gorm.Config) error {
-	db, err := gorm.Open(postgres.Open(opts.URL), cfg())
+func (s *Store) openPostgres(ctx context.Context, opts Options, cfg func(bool) *gorm.Config) error {
+	// pgx hands out timestamptz values in the process's local zone; ask for UTC, as SQLite
+	// returns them, so every time the store hands out is UTC whatever the host's zone.
+	db, err := gorm.Open(postgres.New(postgres.Config{
+		DSN:          opts.URL,
+		OptionOpenDB: []stdlib.OptionOpenDB{stdlib.OptionAfterConnect(scanTimesInUTC)},
+	}), cfg(false))
 	if err != nil {
 		return fmt.Errorf("open postgres: %w", redactURLError(err, opts.URL))
 	}
@@ -159,8 +172,18 @@ func (s *Store) openPostgres(ctx context.Context, opts Options, cfg func() *gorm
 	sdb.SetMaxOpenConns(opts.MaxOpenConns)
 	sdb.SetMaxIdleConns(opts.MaxOpenConns)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
-	s.db, s.rdb, s.dialect = db, db, Postgres
+	s.db, s.rdb, s.dialect, s.pg = db, db, Postgres, sdb
+	s.startHotPaths(opts.MaxOpenConns)
 	return s.Ping(ctx)
+}
+
+// scanTimesInUTC makes a new PostgreSQL connection scan timestamptz values in UTC. It serves
+// GORM and the hot paths alike, which share the pool.
+func scanTimesInUTC(_ context.Context, c *pgx.Conn) error {
+	c.TypeMap().RegisterType(&pgtype.Type{
+		Name: "timestamptz", OID: pgtype.TimestamptzOID, Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+	})
+	return nil
 }
 
 // redactURLError keeps a password in the database URL out of error messages.
@@ -190,6 +213,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases every connection.
 func (s *Store) Close() error {
+	s.hot.close()
+	s.hot = nil // Close may come twice (a test's own, then its cleanup's): stop the workers once
 	var errs []error
 	for _, db := range s.closers {
 		errs = append(errs, db.Close())

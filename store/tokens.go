@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // CreateRefreshToken inserts the hash of a new refresh token.
@@ -23,25 +26,48 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (*RefreshTo
 	return &rt, nil
 }
 
-// SpendRefreshToken spends a rotating refresh token with one guarded update, so that of any
-// number of concurrent callers (on any number of instances) exactly one wins. The winner gets the
-// token with UsedAt set. The others get the token as it stands with ErrAlreadyUsed, or
-// ErrExpired, or ErrNotFound when the hash is unknown or the token does not rotate.
-func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte) (*RefreshToken, error) {
+// Rotation is one use of a rotating refresh token: the token presented and the one that replaces it.
+type Rotation struct {
+	Hash             []byte        // hash of the presented token
+	Sealed           []byte        // the successor's plaintext, sealed for holders of the presented token
+	Next             *RefreshToken // the successor: ID, TokenHash and ExpiresAt set by the caller
+	SessionExpiresAt time.Time     // the session's new expiry
+}
+
+// RotateRefreshToken spends a rotating refresh token and stores its successor in one atomic step,
+// provided the token is unspent and unexpired, its session live and its user enabled. Of any
+// number of concurrent callers, on any number of instances, exactly one succeeds. It returns the
+// session's user with roles, and the session id.
+//
+// Otherwise nothing changes and the error says why: ErrAlreadyUsed (with the spent row, whose
+// sealed successor serves the reuse leeway), ErrExpired, ErrUserDisabled, or ErrNotFound (unknown
+// or non-rotating token, or an ended session).
+func (s *Store) RotateRefreshToken(ctx context.Context, r Rotation) (*User, uuid.UUID, *RefreshToken, error) {
 	now := s.now()
-	var won []RefreshToken
-	err := s.w(ctx).Raw(`UPDATE refresh_tokens SET used_at = ?
-		WHERE token_hash = ? AND rotates AND used_at IS NULL AND expires_at > ?
-		RETURNING id, session_id, token_hash, successor_salt, rotates, created_at, expires_at, used_at`,
-		now, hash, now).Scan(&won).Error
-	if err != nil {
-		return nil, fmt.Errorf("spend refresh token: %w", err)
+	r.Next.CreatedAt, r.Next.Rotates = now, true
+	u, sid, ok, err := s.rotatePG(ctx, r, now)
+	if !ok {
+		u, sid, err = s.rotateGORM(ctx, r, now)
 	}
-	if len(won) == 1 {
-		return &won[0], nil
+	switch {
+	case err == nil:
+		r.Next.SessionID = sid
+		return u, sid, nil, nil
+	case errors.Is(err, ErrNotFound):
+		rt, err := s.whyNotRotated(ctx, r.Hash)
+		return nil, uuid.Nil, rt, err
+	default:
+		// translate: a successor hash that collides is a ConflictError on PostgreSQL's path too,
+		// as it already is on the GORM path.
+		return nil, uuid.Nil, nil, fmt.Errorf("rotate refresh token: %w", translate(err))
 	}
-	// Lost: find out why. In PostgreSQL (read committed) a concurrent winner's update held the
-	// row until it committed, so this read sees its result; SQLite serialises the writers.
+}
+
+// whyNotRotated explains a rotation that changed nothing. In PostgreSQL (read committed) a
+// concurrent winner held the row until it committed, so this read sees its result; SQLite
+// serialises writers.
+func (s *Store) whyNotRotated(ctx context.Context, hash []byte) (*RefreshToken, error) {
+	now := s.now()
 	rt, err := s.RefreshTokenByHash(ctx, hash)
 	switch {
 	case err != nil:
@@ -50,9 +76,25 @@ func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte) (*RefreshTok
 		return nil, ErrNotFound
 	case rt.UsedAt != nil:
 		return rt, ErrAlreadyUsed
-	default:
+	case !rt.ExpiresAt.After(now):
 		return rt, ErrExpired
 	}
+	var sess Session
+	if err := s.w(ctx).Where("id = ?", rt.SessionID).Take(&sess).Error; err != nil {
+		return nil, translate(err)
+	}
+	if sess.RevokedAt != nil || !sess.ExpiresAt.After(now) {
+		return nil, ErrNotFound
+	}
+	var u User
+	if err := s.w(ctx).Where("id = ?", sess.UserID).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	if u.Disabled {
+		return nil, ErrUserDisabled
+	}
+	// Everything held a moment ago: a concurrent change (such as a revocation) came and went.
+	return nil, ErrNotFound
 }
 
 // CreateAPIToken inserts the hash of a new API token.

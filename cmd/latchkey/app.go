@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -119,6 +120,10 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		defer stopBG()
 		go srv.Run(bg)
 
+		if cfg.PprofAddr != "" {
+			go servePprof(bg, cfg.PprofAddr, log)
+		}
+
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			return err
@@ -157,4 +162,22 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		log.Info("stopped")
 		return nil
 	})
+}
+
+// servePprof serves net/http/pprof's profiles on their own listener, never on the API's.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = hs.Close()
+	}()
+	log.Info("pprof listening", "addr", addr)
+	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("pprof", "error", err)
+	}
 }

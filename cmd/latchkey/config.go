@@ -49,6 +49,7 @@ type config struct {
 	KeepSessionsOnPasswordChange bool
 
 	MaxBody           string
+	PprofAddr         string
 	ReadHeaderTimeout time.Duration
 	ShutdownTimeout   time.Duration
 
@@ -152,6 +153,8 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "do not end a user's other sessions when the password changes"},
 		&cli.StringFlag{Name: "max-body", Value: fmt.Sprintf("%dKiB", def.MaxBodyBytes>>10), Destination: &c.MaxBody, Sources: c.env(false, "LATCHKEY_MAX_BODY"),
 			Usage: "largest request body accepted"},
+		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
+			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: 5 * time.Second, Destination: &c.ReadHeaderTimeout, Sources: c.env(false, "LATCHKEY_READ_HEADER_TIMEOUT"),
 			Usage: "time a client has to send its request headers"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),

@@ -25,7 +25,7 @@ import (
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/store"
-	"github.com/latchkey/latchkey/store/storetest"
+	"github.com/latchkey/latchkey/store/testdb"
 )
 
 // FastPasswordParams make tests quick: argon2id with tiny costs. One test checks the defaults.
@@ -37,23 +37,34 @@ type Harness struct {
 	Client *gen.ClientWithResponses // the generated client, as real Go callers use it
 	HTTP   *http.Client             // for deliberately malformed requests
 	Store  *store.Store
-	Clock  *storetest.Clock
+	Clock  *testdb.Clock
 	Server *server.Server
-	Logs   *bytes.Buffer // everything the server logged, for tests that look for leaks
+	Logs   *LogBuffer // everything the server logged, for tests that look for leaks
 }
 
 // Start runs a server with the default configuration and cheap password hashing; options
 // adjust the config.
 func Start(t *testing.T, opts ...func(*server.Config)) *Harness {
 	t.Helper()
-	clock := storetest.NewClock()
-	st := storetest.Open(t, storetest.Options{Now: clock.Now})
+	clock := testdb.NewClock()
+	st := testdb.Open(t, testdb.Options{Now: clock.Now})
+	return startOn(t, st, clock, opts)
+}
+
+// Another starts a second server on the same store and clock: two instances of one deployment.
+func (h *Harness) Another(t *testing.T, opts ...func(*server.Config)) *Harness {
+	t.Helper()
+	return startOn(t, h.Store, h.Clock, opts)
+}
+
+func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*server.Config)) *Harness {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Version, cfg.PasswordHashParams = "0.0.0-test", FastPasswordParams
 	for _, o := range opts {
 		o(&cfg)
 	}
-	logs := &lockedBuffer{}
+	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(context.Background(), server.Deps{Store: st, Logger: log, Now: clock.Now, Config: cfg})
 	if err != nil {
@@ -71,18 +82,26 @@ func Start(t *testing.T, opts ...func(*server.Config)) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Harness{URL: ts.URL, Client: c, HTTP: hc, Store: st, Clock: clock, Server: srv, Logs: &logs.buf}
+	return &Harness{URL: ts.URL, Client: c, HTTP: hc, Store: st, Clock: clock, Server: srv, Logs: logs}
 }
 
-type lockedBuffer struct {
+// LogBuffer collects a server's log lines; safe for concurrent use.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+// String is everything logged so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Bearer sends an access token.

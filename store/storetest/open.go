@@ -1,160 +1,18 @@
-// Package storetest opens throwaway stores for tests and holds the store contract suite that
-// every database backend must pass.
 package storetest
 
-import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"net/url"
-	"os"
-	"sync"
-	"testing"
-	"time"
+import "github.com/latchkey/latchkey/store/testdb"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/latchkey/latchkey/store"
+// The suite opens its databases through testdb; these names keep its calls short.
+type (
+	// Options tunes a test store.
+	Options = testdb.Options
+	// Clock is a clock tests move by hand.
+	Clock = testdb.Clock
 )
 
-// Backend is the database the tests run on: LATCHKEY_TEST_DB=sqlite (default) or postgres.
-func Backend() string {
-	if os.Getenv("LATCHKEY_TEST_DB") == "postgres" {
-		return store.Postgres
-	}
-	return store.SQLite
-}
-
-// PostgresURL is the server tests use: LATCHKEY_TEST_POSTGRES_URL, or the local one.
-func PostgresURL() string {
-	if u := os.Getenv("LATCHKEY_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
+// Open, NewClock and Backend are testdb's.
 var (
-	pgOnce sync.Once
-	pgErr  error
+	Open     = testdb.Open
+	NewClock = testdb.NewClock
+	Backend  = testdb.Backend
 )
-
-// requirePostgres skips the test when PostgreSQL is unreachable, or fails it when
-// LATCHKEY_TEST_REQUIRE_POSTGRES=1 (CI), so a missing database is never a silent pass there.
-func requirePostgres(t testing.TB) {
-	pgOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, PostgresURL())
-		if err == nil {
-			err = conn.Ping(ctx)
-			conn.Close(ctx)
-		}
-		pgErr = err
-	})
-	if pgErr == nil {
-		return
-	}
-	if os.Getenv("LATCHKEY_TEST_REQUIRE_POSTGRES") == "1" {
-		t.Fatalf("PostgreSQL at %s is required (LATCHKEY_TEST_REQUIRE_POSTGRES=1) but unreachable: %v", redacted(), pgErr)
-	}
-	t.Skipf("SKIPPED: PostgreSQL at %s unreachable: %v", redacted(), pgErr)
-}
-
-func redacted() string {
-	u, err := url.Parse(PostgresURL())
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
-// Options tunes a test store.
-type Options struct {
-	Now func() time.Time
-}
-
-// Open returns a migrated, empty store on the chosen backend, closed and removed at cleanup:
-// a SQLite file in a temp directory (a file, not :memory:, so WAL and the single writer are what
-// production runs), or a fresh PostgreSQL schema, dropped afterwards.
-func Open(t testing.TB, o Options) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	opts := store.Options{Now: o.Now}
-	if Backend() == store.Postgres {
-		requirePostgres(t)
-		schema := "lk_test_" + randomHex(6)
-		conn, err := pgx.Connect(ctx, PostgresURL())
-		if err != nil {
-			t.Fatalf("connect to PostgreSQL: %v", err)
-		}
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			conn.Close(ctx)
-			t.Fatalf("create schema: %v", err)
-		}
-		conn.Close(ctx)
-		t.Cleanup(func() {
-			conn, err := pgx.Connect(context.Background(), PostgresURL())
-			if err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-				return
-			}
-			defer conn.Close(context.Background())
-			if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-			}
-		})
-		u, err := url.Parse(PostgresURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		opts.URL = u.String()
-		opts.MaxOpenConns = 8
-	} else {
-		opts.DataDir = t.TempDir()
-	}
-	st, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return st
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// Clock is a clock tests move by hand instead of sleeping.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock starts a clock at the current time.
-func NewClock() *Clock { return &Clock{t: time.Now().UTC()} }
-
-// Now reads the clock.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// String names the backend for subtest names: db=sqlite or db=postgres.
-func String() string { return fmt.Sprintf("db=%s", Backend()) }

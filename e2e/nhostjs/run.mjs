@@ -1,0 +1,165 @@
+// End-to-end check of Latchkey's Nhost dialect (/v1) with the published
+// @nhost/nhost-js SDK. Usage: LATCHKEY_URL=http://127.0.0.1:4000 node run.mjs
+//
+// Every step goes through the SDK exactly as an application would, so the
+// bytes on the wire are the SDK's own. Exits non-zero on the first failure.
+
+import { randomBytes } from 'node:crypto';
+import { createClient } from '@nhost/nhost-js';
+import { MemoryStorage } from '@nhost/nhost-js/session';
+
+const base = (process.env.LATCHKEY_URL || '').replace(/\/+$/, '');
+if (!base) {
+  console.error('FAIL: set LATCHKEY_URL, e.g. LATCHKEY_URL=http://127.0.0.1:4000');
+  process.exit(2);
+}
+
+// authUrl is used verbatim as the base of every auth path. It must end in
+// /v1: the SDK recognises its own refresh call by the URL ending in /v1/token.
+const nhost = createClient({ authUrl: `${base}/v1`, storage: new MemoryStorage() });
+
+const suffix = randomBytes(6).toString('hex');
+const email = `nhostjs-${suffix}@example.com`;
+const oldPassword = `old-pw-${suffix}`; // >= 9 characters
+const newPassword = `new-pw-${suffix}`;
+
+class StepError extends Error {}
+
+function check(cond, message) {
+  if (!cond) throw new StepError(message);
+}
+
+// Describe a failure: the SDK throws FetchError with .status and the parsed
+// JSON body in .body; a non-JSON body surfaces as a SyntaxError instead.
+function describe(err) {
+  if (err instanceof StepError) return err.message;
+  if (err && typeof err.status === 'number') {
+    return `HTTP ${err.status} ${JSON.stringify(err.body)} (${err.message})`;
+  }
+  if (err instanceof SyntaxError) return `response body is not JSON: ${err.message}`;
+  if (err?.cause) return `${err.message}: ${err.cause.code || err.cause.message} (is Latchkey running at ${base}?)`;
+  return err?.stack || String(err);
+}
+
+async function step(name, fn) {
+  try {
+    await fn();
+    console.log(`ok  ${name}`);
+  } catch (err) {
+    console.error(`FAIL ${name}: ${describe(err)}`);
+    process.exit(1);
+  }
+}
+
+// Run fn, which must be rejected by the server with this status and error code.
+async function expectError(fn, status, code) {
+  let err;
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
+  check(err, `expected HTTP ${status} ${code}, but the call succeeded`);
+  if (err instanceof StepError) throw err;
+  check(
+    err.status === status && err.body?.error === code,
+    `expected HTTP ${status} ${code}, got ${describe(err)}`,
+  );
+}
+
+function checkSession(s, what) {
+  check(s, `${what}: no session`);
+  check(typeof s.accessToken === 'string' && s.accessToken.split('.').length === 3,
+    `${what}: accessToken is not a JWT`);
+  check(typeof s.refreshToken === 'string' && s.refreshToken, `${what}: no refreshToken`);
+  check(typeof s.refreshTokenId === 'string' && s.refreshTokenId, `${what}: no refreshTokenId`);
+  check(Number.isInteger(s.accessTokenExpiresIn) && s.accessTokenExpiresIn > 60,
+    `${what}: accessTokenExpiresIn must be an integer above 60 (SDK refreshes at 60 s left), got ${s.accessTokenExpiresIn}`);
+  check(s.user, `${what}: no "user" in the session (the SDK's response middleware keeps a /token answer only when it has "user")`);
+  check(s.user.email === email, `${what}: session.user.email is ${s.user.email}, not ${email}`);
+}
+
+// The session the SDK has stored (it stores what /signin, /signup and /token return).
+const stored = () => nhost.getUserSession();
+
+let userId;
+
+await step('sign up with email and password', async () => {
+  const res = await nhost.auth.signUpEmailPassword({ email, password: oldPassword });
+  check(res.status === 200, `status ${res.status}`);
+  check(res.body.session, 'no session in the answer (does the server require email verification?)');
+  checkSession(res.body.session, 'sign-up');
+  userId = res.body.session.user.id;
+  check(stored()?.refreshToken === res.body.session.refreshToken, 'SDK did not store the sign-up session');
+});
+
+await step('sign in with email and password', async () => {
+  const res = await nhost.auth.signInEmailPassword({ email, password: oldPassword });
+  check(res.body.session && !res.body.mfa, 'expected a session and no MFA challenge');
+  checkSession(res.body.session, 'sign-in');
+  check(res.body.session.user.id === userId, 'sign-in user id differs from sign-up');
+  check(stored()?.refreshToken === res.body.session.refreshToken, 'SDK did not store the sign-in session');
+  check(stored().decodedToken?.sub === userId, 'access token "sub" is not the user id');
+});
+
+await step('refresh the session through the SDK (refresh token rotates)', async () => {
+  const before = stored();
+  // marginSeconds = 0 forces the refresh. On failure with a still-valid access
+  // token the SDK silently hands back the old session, so compare tokens.
+  const after = await nhost.refreshSession(0);
+  checkSession(after, 'refresh');
+  check(after.refreshToken !== before.refreshToken, 'refresh token did not change');
+  check(after.accessToken !== before.accessToken, 'access token did not change');
+  check(stored().refreshToken === after.refreshToken, 'SDK did not store the refreshed session');
+  check(after.user.id === userId, 'refreshed session is for another user');
+});
+
+await step('verify the access token (bodiless POST /token/verify)', async () => {
+  const res = await nhost.auth.verifyToken();
+  check(res.body === 'OK', `expected the JSON string "OK", got ${JSON.stringify(res.body)}`);
+});
+
+await step('get the user with the refreshed access token', async () => {
+  const res = await nhost.auth.getUser();
+  check(res.body.id === userId, `user id ${res.body.id} is not ${userId}`);
+  check(res.body.email === email, `user email ${res.body.email} is not ${email}`);
+  check(res.body.isAnonymous === false, 'user is anonymous');
+});
+
+await step('change the password', async () => {
+  const res = await nhost.auth.changeUserPassword({ newPassword });
+  check(res.body === 'OK', `expected the JSON string "OK", got ${JSON.stringify(res.body)}`);
+});
+
+let signedOutRefreshToken;
+
+await step('sign out', async () => {
+  signedOutRefreshToken = stored().refreshToken;
+  const res = await nhost.auth.signOut({ refreshToken: signedOutRefreshToken });
+  check(res.body === 'OK', `expected the JSON string "OK", got ${JSON.stringify(res.body)}`);
+  check(stored() === null, 'SDK still holds a session after sign-out');
+});
+
+await step('the signed-out refresh token is refused (401 invalid-refresh-token)', async () => {
+  await expectError(
+    () => nhost.auth.refreshToken({ refreshToken: signedOutRefreshToken }),
+    401,
+    'invalid-refresh-token',
+  );
+});
+
+await step('sign in with the new password', async () => {
+  const res = await nhost.auth.signInEmailPassword({ email, password: newPassword });
+  checkSession(res.body.session, 'sign-in with new password');
+  check(res.body.session.user.id === userId, 'signed in as another user');
+});
+
+await step('the old password is refused (401 invalid-email-password)', async () => {
+  await expectError(
+    () => nhost.auth.signInEmailPassword({ email, password: oldPassword }),
+    401,
+    'invalid-email-password',
+  );
+});
+
+console.log('all steps passed');
