@@ -23,9 +23,13 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 		}
 		p, err := s.authenticateAccessToken(ctx, raw)
 		if err != nil {
+			st := stateFrom(ctx)
 			var e *Error
-			if !errors.As(err, &e) || e.Code == CodeInternal {
-				stateFrom(ctx).authErr = err
+			switch {
+			case !errors.As(err, &e) || e.Code == CodeInternal:
+				st.authErr = err
+			case e.Code == CodeDisabledUser:
+				st.refused = e // where the token is optional, handlers that need a user say why
 			}
 			return err
 		}
@@ -66,4 +70,18 @@ func (s *Server) authenticateAccessToken(ctx context.Context, raw string) (*prin
 		return nil, &Error{Code: CodeDisabledUser}
 	}
 	return &principal{User: u, SessionID: sessionID}, nil
+}
+
+// requirePrincipal returns the authenticated caller of an operation whose token is optional, or
+// the reason there is none: the verdict on the token that was sent (a disabled user), else
+// "authentication required".
+func requirePrincipal(ctx context.Context) (*principal, error) {
+	st := stateFrom(ctx)
+	if st.principal != nil {
+		return st.principal, nil
+	}
+	if st.refused != nil {
+		return nil, st.refused
+	}
+	return nil, &Error{Code: CodeUnauthenticated}
 }

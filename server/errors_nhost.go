@@ -40,9 +40,11 @@ var nhostErrors = map[Code]nhostError{
 }
 
 // nhostSensitive are the codes that reveal whether an account exists or what state it is in.
-// In conceal mode they are all answered as invalid-request, as hasura-auth does.
+// In conceal mode they are all answered as invalid-request, as hasura-auth does. Unlike
+// hasura-auth, a bad refresh token or PAT stays 401 with its own code: those are random secrets
+// that say nothing about accounts, and nhost-js drops a dead session only on a 401 refresh.
 var nhostSensitive = map[Code]bool{
-	CodeInvalidCredentials: true, CodeInvalidRefreshToken: true, CodeInvalidPAT: true, CodeInvalidTicket: true,
+	CodeInvalidCredentials: true, CodeInvalidTicket: true,
 	CodeDisabledUser: true, CodeUnverifiedUser: true, CodeEmailInUse: true,
 	CodeRoleNotAllowed: true, CodeSignupDisabled: true, CodeForbiddenAnonymous: true,
 }

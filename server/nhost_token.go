@@ -23,8 +23,8 @@ func (s *Server) VerifyToken(ctx context.Context, req gen.VerifyTokenRequestObje
 		}
 		return gen.VerifyToken200JSONResponse("OK"), nil
 	}
-	if principalFrom(ctx) == nil {
-		return nil, &Error{Code: CodeUnauthenticated}
+	if _, err := requirePrincipal(ctx); err != nil {
+		return nil, err
 	}
 	return gen.VerifyToken200JSONResponse("OK"), nil
 }

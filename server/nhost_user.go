@@ -39,9 +39,9 @@ func (s *Server) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPassw
 		// Password-reset tickets are mailed; until mail delivery exists no ticket can be valid.
 		return nil, &Error{Code: CodeInvalidTicket}
 	}
-	p := principalFrom(ctx)
-	if p == nil {
-		return nil, &Error{Code: CodeUnauthenticated}
+	p, err := requirePrincipal(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.changePassword(ctx, p, secret(req.Body.NewPassword)); err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ type reqState struct {
 	operation string // operationId, "" when no operation matched
 	principal *principal
 	authErr   error         // an authentication failure that must surface even when the token was optional
+	refused   *Error        // the token was valid but its user may not act (disabled)
 	request   *http.Request // for the few handlers that stream through a plain http.Handler
 }
 

@@ -111,10 +111,11 @@ type signOutInput struct {
 func (s *Server) signOut(ctx context.Context, in signOutInput) error {
 	switch {
 	case in.All:
-		if in.Principal == nil {
-			return &Error{Code: CodeUnauthenticated}
+		p, err := requirePrincipal(ctx)
+		if err != nil {
+			return err
 		}
-		uid := in.Principal.User.ID
+		uid := p.User.ID
 		return s.store.Tx(ctx, func(tx *store.Store) error {
 			n, err := tx.RevokeUserSessions(ctx, uid, uuid.Nil, "sign-out-all")
 			if err != nil {

@@ -19,7 +19,10 @@ import (
 // contract uses but kin-openapi does not check by itself are checked here, for this document only.
 func (s *Server) validationOptions() *openapi3filter.Options {
 	return &openapi3filter.Options{
-		MultiError:         true,
+		MultiError: true,
+		// The generated handlers then bind exactly the value that was validated, instead of a
+		// second, case-insensitive decode that could see fields the schema never checked.
+		KeepValidatedValue: true,
 		AuthenticationFunc: s.authenticate,
 		SchemaValidationOptions: []openapi3.SchemaValidationOption{
 			openapi3.DisableSchemaErrorDetails(),
@@ -121,6 +124,14 @@ func fromValidation(err error) error {
 	for _, e := range errs {
 		var sre *openapi3filter.SecurityRequirementsError
 		if errors.As(e, &sre) {
+			// kin-openapi reads the body while checking credentials, so an oversized body shows
+			// up here first; it is a 413, not a missing token.
+			for _, inner := range sre.Errors {
+				var he *echo.HTTPError
+				if errors.As(inner, &he) && he.Code == http.StatusRequestEntityTooLarge {
+					return &Error{Code: CodePayloadTooLarge, Err: inner}
+				}
+			}
 			for _, inner := range sre.Errors {
 				var ae *Error
 				if errors.As(inner, &ae) {
