@@ -194,3 +194,39 @@ func TestSignOutBearerOnly(t *testing.T) {
 		t.Fatalf("after bodiless sign-out: %d, want 401", u.StatusCode())
 	}
 }
+
+// TestPurge: spent refresh tokens go after their retention (a replay is then refused, no longer
+// recognised), live ones stay; ended sessions go after theirs.
+func TestPurge(t *testing.T) {
+	h := servertest.Start(t)
+	ctx := context.Background()
+	s := signUp(t, h, "purge@example.com", "correct-horse")
+	r, _ := refresh(t, h, s.RefreshToken)
+	gone := signUp(t, h, "gone@example.com", "correct-horse")
+	so, _ := h.Client.SignOutWithResponse(ctx, gen.SignOutJSONRequestBody{RefreshToken: &gone.RefreshToken})
+	if so.StatusCode() != http.StatusOK {
+		t.Fatal(so.StatusCode())
+	}
+	before := h.Counts(t)
+	if n, err := h.Server.Purge(ctx); err != nil || n != 0 {
+		t.Fatalf("purge right away removed %d rows (%v), want 0", n, err)
+	}
+	h.Clock.Advance(25 * time.Hour)
+	if _, err := h.Server.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := h.Counts(t)
+	if after["refresh_tokens"] != before["refresh_tokens"]-1 {
+		t.Fatalf("refresh tokens %d → %d, want the one spent token gone", before["refresh_tokens"], after["refresh_tokens"])
+	}
+	if rr, _ := refresh(t, h, r.JSON200.RefreshToken); rr.JSON200 == nil {
+		t.Fatalf("live token after purge: %d %s", rr.StatusCode(), rr.Body)
+	}
+	h.Clock.Advance(7 * 24 * time.Hour)
+	if _, err := h.Server.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Counts(t)["sessions"]; n != 1 {
+		t.Fatalf("sessions after retention = %d, want only the live one", n)
+	}
+}

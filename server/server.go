@@ -45,6 +45,14 @@ type Config struct {
 	KeepSessionsOnPasswordChange bool
 
 	MaxBodyBytes int64 // request bodies above this are 413
+
+	// SpentTokenRetention is how long a spent refresh token is kept: a replay within it ends the
+	// session (theft detection); after it, the token is deleted and a replay is merely refused.
+	SpentTokenRetention time.Duration
+	// EndedSessionRetention is how long ended sessions stay listed before they are deleted.
+	EndedSessionRetention time.Duration
+	// PurgeInterval is how often each instance deletes what the retentions no longer keep.
+	PurgeInterval time.Duration
 }
 
 // Deps is what New needs from outside.
@@ -115,9 +123,34 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Run does the server's background work (reloading signing keys) until ctx ends.
+// Run does the server's background work until ctx ends: reloading signing keys, and purging
+// spent refresh tokens and ended sessions past their retention. Every instance runs it; purges
+// are idempotent, so overlapping ones are harmless.
 func (s *Server) Run(ctx context.Context) {
-	s.keys.run(ctx)
+	go s.keys.run(ctx)
+	t := time.NewTicker(s.cfg.PurgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "purge", "error", err)
+			}
+		}
+	}
+}
+
+// Purge deletes spent refresh tokens and ended sessions past their retention and reports how
+// many rows went.
+func (s *Server) Purge(ctx context.Context) (int64, error) {
+	now := s.now()
+	n, err := s.store.Purge(ctx, now.Add(-s.cfg.SpentTokenRetention), now.Add(-s.cfg.EndedSessionRetention))
+	if n > 0 {
+		s.log.InfoContext(ctx, "purged", "rows", n)
+	}
+	return n, err
 }
 
 // DefaultConfig is Latchkey's configuration when nothing is set: Nhost's defaults, plus the
@@ -136,6 +169,10 @@ func DefaultConfig() Config {
 		DefaultLocale:       "en",
 		AllowedLocales:      []string{"en"},
 		MaxBodyBytes:        64 << 10,
+
+		SpentTokenRetention:   24 * time.Hour,
+		EndedSessionRetention: 7 * 24 * time.Hour,
+		PurgeInterval:         10 * time.Minute,
 	}
 }
 
@@ -187,6 +224,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 64 << 10
+	}
+	def := DefaultConfig()
+	if c.SpentTokenRetention <= 0 {
+		c.SpentTokenRetention = def.SpentTokenRetention
+	}
+	if c.EndedSessionRetention <= 0 {
+		c.EndedSessionRetention = def.EndedSessionRetention
+	}
+	if c.PurgeInterval <= 0 {
+		c.PurgeInterval = def.PurgeInterval
 	}
 	return c
 }

@@ -48,10 +48,13 @@ type config struct {
 	ConcealErrors                bool
 	KeepSessionsOnPasswordChange bool
 
-	MaxBody           string
-	PprofAddr         string
-	ReadHeaderTimeout time.Duration
-	ShutdownTimeout   time.Duration
+	MaxBody               string
+	PprofAddr             string
+	SpentTokenRetention   time.Duration
+	EndedSessionRetention time.Duration
+	PurgeInterval         time.Duration
+	ReadHeaderTimeout     time.Duration
+	ShutdownTimeout       time.Duration
 
 	fileErrs []error // *_FILE variables that named unreadable files
 }
@@ -153,6 +156,12 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "do not end a user's other sessions when the password changes"},
 		&cli.StringFlag{Name: "max-body", Value: fmt.Sprintf("%dKiB", def.MaxBodyBytes>>10), Destination: &c.MaxBody, Sources: c.env(false, "LATCHKEY_MAX_BODY"),
 			Usage: "largest request body accepted"},
+		&cli.DurationFlag{Name: "spent-token-retention", Value: def.SpentTokenRetention, Destination: &c.SpentTokenRetention, Sources: c.env(false, "LATCHKEY_SPENT_TOKEN_RETENTION"),
+			Usage: "how long spent refresh tokens are kept; replaying one within it ends its session"},
+		&cli.DurationFlag{Name: "ended-session-retention", Value: def.EndedSessionRetention, Destination: &c.EndedSessionRetention, Sources: c.env(false, "LATCHKEY_ENDED_SESSION_RETENTION"),
+			Usage: "how long ended sessions are kept before they are deleted"},
+		&cli.DurationFlag{Name: "purge-interval", Value: def.PurgeInterval, Destination: &c.PurgeInterval, Sources: c.env(false, "LATCHKEY_PURGE_INTERVAL"),
+			Usage: "how often expired tokens and ended sessions are deleted"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: 5 * time.Second, Destination: &c.ReadHeaderTimeout, Sources: c.env(false, "LATCHKEY_READ_HEADER_TIMEOUT"),
@@ -233,6 +242,15 @@ func (c *config) serverConfig() (server.Config, error) {
 			bad("allowed-locales", "LATCHKEY_ALLOWED_LOCALES", fmt.Sprintf("%q is not a two-letter code", l))
 		}
 	}
+	if c.SpentTokenRetention < c.RefreshReuseLeeway || c.SpentTokenRetention <= 0 {
+		bad("spent-token-retention", "LATCHKEY_SPENT_TOKEN_RETENTION", "must be positive and at least the refresh reuse leeway")
+	}
+	if c.EndedSessionRetention <= 0 {
+		bad("ended-session-retention", "LATCHKEY_ENDED_SESSION_RETENTION", "must be positive")
+	}
+	if c.PurgeInterval < time.Second {
+		bad("purge-interval", "LATCHKEY_PURGE_INTERVAL", "must be at least 1s")
+	}
 	maxBody, err := parseBytes(c.MaxBody)
 	if err != nil || maxBody < 1024 {
 		bad("max-body", "LATCHKEY_MAX_BODY", "must be a size of at least 1KiB")
@@ -272,6 +290,9 @@ func (c *config) serverConfig() (server.Config, error) {
 		ConcealErrors:                c.ConcealErrors,
 		KeepSessionsOnPasswordChange: c.KeepSessionsOnPasswordChange,
 		MaxBodyBytes:                 maxBody,
+		SpentTokenRetention:          c.SpentTokenRetention,
+		EndedSessionRetention:        c.EndedSessionRetention,
+		PurgeInterval:                c.PurgeInterval,
 	}, nil
 }
 
