@@ -96,6 +96,7 @@ func TestConfigValidation(t *testing.T) {
 		{"unreadable secret file", map[string]string{"LATCHKEY_JWT_SECRET_FILE": "/nonexistent/secret"}, "LATCHKEY_JWT_SECRET_FILE"},
 		{"leeway too long", map[string]string{"LATCHKEY_REFRESH_REUSE_LEEWAY": "5m"}, "refresh-reuse-leeway"},
 		{"bad log format", map[string]string{"LATCHKEY_LOG_FORMAT": "xml"}, "log-format"},
+		{"verification without mail", map[string]string{"LATCHKEY_REQUIRE_VERIFIED_EMAIL": "true"}, "mail delivery"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
