@@ -94,7 +94,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	cfg := d.Config.withDefaults()
-	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: d.Now}
+	clock := d.Now
+	// Every time the server computes (expiries above all) is in UTC, whatever the host's zone:
+	// SQLite compares stored times as text.
+	now := func() time.Time { return clock().UTC() }
+	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now}
 
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -117,7 +121,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if s.keys, err = newKeyring(ctx, d.Store, cfg.JWT, cfg.KeyReloadInterval, d.Logger); err != nil {
 		return nil, err
 	}
-	s.jwtParser = newJWTParser(cfg.JWT, d.Now)
+	s.jwtParser = newJWTParser(cfg.JWT, now)
 	s.verified = newVerifiedTokens(8192)
 	s.metrics = newMetrics(s)
 	return s, nil
