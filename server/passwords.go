@@ -42,6 +42,15 @@ type passwords struct {
 	dummy  string // a real hash of a random password, verified when the user is unknown
 }
 
+// HashingMemory is the memory concurrent password hashing can hold at most with this budget and
+// these parameters: the slots times the memory of one hash.
+func HashingMemory(budget int64, p *argon2id.Params) int64 {
+	if p == nil {
+		p = DefaultArgon2Params
+	}
+	return int64(hashSlots(budget, p)) * int64(p.Memory) * 1024
+}
+
 // hashSlots is how many hashes may run at once within budget bytes: never below one, and never
 // above twice the usable CPUs, since more would only add memory without adding throughput.
 func hashSlots(budget int64, p *argon2id.Params) int {

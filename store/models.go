@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // The GORM models mirror migrations/*/00001_init.sql column for column. The store contract suite
@@ -145,6 +146,67 @@ type AuditEvent struct {
 
 // TableName is the audit_events table.
 func (AuditEvent) TableName() string { return "audit_events" }
+
+// SQLite compares times as text, which orders instants only when every value is in one zone.
+// The store's own clock is UTC; these hooks bring the times callers set (from a server clock in
+// the host's zone, say) to UTC before a row is written, so an expiry written as 06:00-05:00 is
+// not taken for earlier than 10:30Z. PostgreSQL compares instants, and gets the same values.
+
+// BeforeSave stores the user's times in UTC.
+func (u *User) BeforeSave(*gorm.DB) error {
+	utc(&u.CreatedAt, &u.UpdatedAt)
+	u.LastSeenAt = utcPtr(u.LastSeenAt)
+	return nil
+}
+
+// BeforeSave stores the session's times in UTC.
+func (s *Session) BeforeSave(*gorm.DB) error {
+	utc(&s.CreatedAt, &s.LastActiveAt, &s.ExpiresAt)
+	s.RevokedAt = utcPtr(s.RevokedAt)
+	return nil
+}
+
+// BeforeSave stores the refresh token's times in UTC.
+func (rt *RefreshToken) BeforeSave(*gorm.DB) error {
+	utc(&rt.CreatedAt, &rt.ExpiresAt)
+	rt.UsedAt = utcPtr(rt.UsedAt)
+	return nil
+}
+
+// BeforeSave stores the API token's times in UTC.
+func (t *APIToken) BeforeSave(*gorm.DB) error {
+	utc(&t.CreatedAt, &t.ExpiresAt)
+	t.LastUsedAt, t.RevokedAt = utcPtr(t.LastUsedAt), utcPtr(t.RevokedAt)
+	return nil
+}
+
+// BeforeSave stores the signing key's time in UTC.
+func (k *SigningKey) BeforeSave(*gorm.DB) error {
+	utc(&k.CreatedAt)
+	return nil
+}
+
+// BeforeSave stores the audit event's time in UTC.
+func (e *AuditEvent) BeforeSave(*gorm.DB) error {
+	utc(&e.At)
+	return nil
+}
+
+// utc moves each time to UTC in place; the instant stays. Zero times stay zero, for GORM to stamp.
+func utc(ts ...*time.Time) {
+	for _, t := range ts {
+		*t = t.UTC()
+	}
+}
+
+// utcPtr is t in UTC, as a new pointer so that the caller's time is left as it was.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
 
 // JSONMap is a JSON object column: jsonb on PostgreSQL, TEXT on SQLite. A nil map is stored as {}.
 type JSONMap map[string]any

@@ -72,7 +72,7 @@ func (s *Store) ExtendSession(ctx context.Context, id uuid.UUID, expiresAt time.
 	now := s.now()
 	res := s.w(ctx).Model(&Session{}).
 		Where("id = ? AND revoked_at IS NULL AND expires_at > ?", id, now).
-		Updates(map[string]any{"last_active_at": now, "expires_at": expiresAt})
+		Updates(map[string]any{"last_active_at": now, "expires_at": expiresAt.UTC()}) // UTC: see models.go
 	if err := notFoundIfNone(res); err != nil {
 		return fmt.Errorf("extend session: %w", err)
 	}

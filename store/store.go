@@ -117,7 +117,8 @@ func (s *Store) openSQLite(ctx context.Context, opts Options, cfg func(bool) *go
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Set("_time_format", "sqlite")
+	// No _time_format: its only value, "sqlite", is the driver's default write format anyway, and
+	// glebarez/go-sqlite (v1.21.2) stops reading the DSN after it, which silently dropped _txlock.
 	// Writers take the lock when they begin, so a transaction never has to upgrade a read lock
 	// (which is where SQLite returns SQLITE_BUSY without waiting).
 	q.Set("_txlock", "immediate")

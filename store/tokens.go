@@ -44,6 +44,7 @@ type Rotation struct {
 // or non-rotating token, or an ended session).
 func (s *Store) RotateRefreshToken(ctx context.Context, r Rotation) (*User, uuid.UUID, *RefreshToken, error) {
 	now := s.now()
+	r.SessionExpiresAt = r.SessionExpiresAt.UTC() // SQLite compares times as text: see models.go
 	r.Next.CreatedAt, r.Next.Rotates = now, true
 	u, sid, ok, err := s.rotatePG(ctx, r, now)
 	if !ok {
@@ -127,6 +128,7 @@ func (s *Store) UsableAPIToken(ctx context.Context, kind string, hash []byte) (*
 // before endedBefore. It reports how many rows went.
 func (s *Store) Purge(ctx context.Context, spentBefore, endedBefore time.Time) (int64, error) {
 	now := s.now()
+	spentBefore, endedBefore = spentBefore.UTC(), endedBefore.UTC() // SQLite compares text: see models.go
 	var n int64
 	res := s.w(ctx).Where("expires_at <= ? OR used_at < ?", now, spentBefore).Delete(&RefreshToken{})
 	if res.Error != nil {

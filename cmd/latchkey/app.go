@@ -112,6 +112,7 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return withStore(ctx, cfg, logw, func(st *store.Store, log *slog.Logger) error {
+		cfg.tuneGC(scfg.PasswordHashBudget, log)
 		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg})
 		if err != nil {
 			return err

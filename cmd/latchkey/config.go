@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type config struct {
 	KeepSessionsOnPasswordChange bool
 
 	MaxBody               string
+	MemoryLimit           string
 	PprofAddr             string
 	SpentTokenRetention   time.Duration
 	EndedSessionRetention time.Duration
@@ -162,6 +164,8 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "how long ended sessions are kept before they are deleted"},
 		&cli.DurationFlag{Name: "purge-interval", Value: def.PurgeInterval, Destination: &c.PurgeInterval, Sources: c.env(false, "LATCHKEY_PURGE_INTERVAL"),
 			Usage: "how often expired tokens and ended sessions are deleted"},
+		&cli.StringFlag{Name: "memory-limit", Value: "auto", Destination: &c.MemoryLimit, Sources: c.env(false, "LATCHKEY_MEMORY_LIMIT"),
+			Usage: "soft limit for the Go heap (GOMEMLIMIT); auto: 128MiB plus twice what password hashing may hold; off: none"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: 5 * time.Second, Destination: &c.ReadHeaderTimeout, Sources: c.env(false, "LATCHKEY_READ_HEADER_TIMEOUT"),
@@ -255,6 +259,11 @@ func (c *config) serverConfig() (server.Config, error) {
 	if c.PurgeInterval < time.Second {
 		bad("purge-interval", "LATCHKEY_PURGE_INTERVAL", "must be at least 1s")
 	}
+	if c.MemoryLimit != "auto" && c.MemoryLimit != "off" {
+		if n, err := parseBytes(c.MemoryLimit); err != nil || n < 64<<20 {
+			bad("memory-limit", "LATCHKEY_MEMORY_LIMIT", "must be auto, off, or a size of at least 64MiB")
+		}
+	}
 	maxBody, err := parseBytes(c.MaxBody)
 	if err != nil || maxBody < 1024 {
 		bad("max-body", "LATCHKEY_MAX_BODY", "must be a size of at least 1KiB")
@@ -344,4 +353,22 @@ func parseBytes(s string) (int64, error) {
 		return 0, errors.New("must be a size such as 64KiB or 128MiB")
 	}
 	return n * mult, nil
+}
+
+// tuneGC sets the garbage collector for a server, unless the operator set GOGC or GOMEMLIMIT:
+// collections at 200% heap growth (half as many as Go's default, on paths that allocate per
+// request), and a soft heap limit that keeps a sign-in flood's hashing memory bounded.
+func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") != "" || c.MemoryLimit == "off" {
+		return
+	}
+	limit := 128<<20 + 2*server.HashingMemory(hashBudget, nil)
+	if c.MemoryLimit != "auto" {
+		limit, _ = parseBytes(c.MemoryLimit)
+	}
+	debug.SetMemoryLimit(limit)
+	log.Debug("memory limit", "bytes", limit)
 }

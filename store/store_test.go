@@ -1,0 +1,71 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/store"
+	"github.com/latchkey/latchkey/store/storetest"
+	"github.com/latchkey/latchkey/store/testdb"
+)
+
+// TestStore runs the store contract suite on the backend LATCHKEY_TEST_DB picks:
+// db=sqlite (a temp file per case) or db=postgres (a fresh schema per case).
+func TestStore(t *testing.T) {
+	t.Run(testdb.String(), func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, now func() time.Time) *store.Store {
+			return storetest.Open(t, storetest.Options{Now: now})
+		})
+	})
+}
+
+// TestSQLiteTxTakesWriteLockAtBegin checks that a transaction on SQLite holds the write lock from
+// its BEGIN (BEGIN IMMEDIATE). Within one process the single writer connection serialises
+// transactions anyway; this is about a second process on the same file, such as
+// `latchkey keys rotate` beside a running server. A deferred transaction that has read and then
+// writes after the other process committed fails at once with SQLITE_BUSY, busy_timeout or not;
+// an immediate one makes the other process wait instead.
+func TestSQLiteTxTakesWriteLockAtBegin(t *testing.T) {
+	if testdb.Backend() != store.SQLite {
+		t.Skip("SQLite only")
+	}
+	ctx := t.Context()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	// The other process: a connection of its own that does not wait for locks.
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "latchkey.db")+"?_pragma=busy_timeout(0)")
+	if err != nil {
+		t.Fatalf("open second connection: %v", err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	insert := func(ctx context.Context, kid string) error {
+		_, err := other.ExecContext(ctx, `INSERT INTO signing_keys (kid, alg, private_key, created_at) VALUES (?, 'EdDSA', x'00', ?)`,
+			kid, st.Now())
+		return err
+	}
+	if err := insert(ctx, "before"); err != nil {
+		t.Fatalf("second connection writes with no transaction open: %v", err)
+	}
+	err = st.Tx(ctx, func(tx *store.Store) error {
+		if err := insert(ctx, "during"); err == nil {
+			t.Errorf("second connection wrote while a store transaction was open: want SQLITE_BUSY (the transaction began deferred, not immediate)")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Tx: %v", err)
+	}
+	if err := insert(ctx, "after"); err != nil {
+		t.Fatalf("second connection writes after the transaction: %v", err)
+	}
+}
