@@ -36,7 +36,7 @@ import (
 const requestTimeout = time.Minute
 
 // allScenarios are the names -scenarios accepts, in the order they run.
-var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "refresh", "getuser", "verify", "flood"}
+var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "getuser", "verify", "refresh", "flood"}
 
 // options are the parsed flags.
 type options struct {

@@ -52,10 +52,12 @@ func HashingMemory(budget int64, p *argon2id.Params) int64 {
 }
 
 // hashSlots is how many hashes may run at once within budget bytes: never below one, and never
-// above twice the usable CPUs, since more would only add memory without adding throughput.
+// above the usable CPUs. argon2id keeps a CPU and its caches busy for the whole hash: measured on
+// two cores, four concurrent 19 MiB hashes did 10-15% fewer sign-ins per second than two, while
+// holding twice the memory.
 func hashSlots(budget int64, p *argon2id.Params) int {
 	n := int(budget / (int64(p.Memory) * 1024))
-	if cpus := 2 * runtime.GOMAXPROCS(0); n > cpus {
+	if cpus := runtime.GOMAXPROCS(0); n > cpus {
 		n = cpus
 	}
 	if n < 1 {

@@ -20,10 +20,10 @@ func TestHashSlots(t *testing.T) {
 		budget int64
 		want   int
 	}{
-		{0, 1},                     // never below one
-		{19 << 20, 1},              // exactly one hash
-		{40 << 20, min(2, 2*cpus)}, // two fit
-		{1 << 30, 2 * cpus},        // capped by CPUs
+		{0, 1},                   // never below one
+		{19 << 20, 1},            // exactly one hash
+		{40 << 20, min(2, cpus)}, // two fit
+		{1 << 30, cpus},          // capped by CPUs
 	} {
 		if got := hashSlots(c.budget, DefaultArgon2Params); got != c.want {
 			t.Errorf("hashSlots(%d) = %d, want %d", c.budget, got, c.want)

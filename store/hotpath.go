@@ -51,7 +51,7 @@ type hotPaths struct {
 // startHotPaths starts the batching workers: a few, so batches overlap instead of queueing
 // behind one another, and never more than the pool can serve beside the other queries.
 func (s *Store) startHotPaths(poolSize int) {
-	workers := max(1, min(4, poolSize/4))
+	workers := max(1, min(2, poolSize/4))
 	s.hot = &hotPaths{
 		sessions:  newCoalescer(workers, 64, s.loadLiveSessions),
 		rotations: newCoalescer(workers, 64, s.runRotations),
@@ -265,8 +265,9 @@ func (s *Store) rotateGORM(ctx context.Context, r Rotation, now time.Time) (*Use
 		var spent []RefreshToken
 		err := tx.w(ctx).Raw(`UPDATE refresh_tokens SET used_at = ?, successor = ?
 			WHERE token_hash = ? AND rotates AND used_at IS NULL AND expires_at > ?
-			  AND session_id IN (SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
-			                     WHERE s.revoked_at IS NULL AND s.expires_at > ? AND NOT u.disabled)
+			  AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+			              WHERE s.id = refresh_tokens.session_id -- correlated: two key lookups,
+			                AND s.revoked_at IS NULL AND s.expires_at > ? AND NOT u.disabled) -- not a scan
 			RETURNING session_id`, now, r.Sealed, r.Hash, now, now).Scan(&spent).Error
 		if err != nil {
 			return err

@@ -165,7 +165,7 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "purge-interval", Value: def.PurgeInterval, Destination: &c.PurgeInterval, Sources: c.env(false, "LATCHKEY_PURGE_INTERVAL"),
 			Usage: "how often expired tokens and ended sessions are deleted"},
 		&cli.StringFlag{Name: "memory-limit", Value: "auto", Destination: &c.MemoryLimit, Sources: c.env(false, "LATCHKEY_MEMORY_LIMIT"),
-			Usage: "soft limit for the Go heap (GOMEMLIMIT); auto: 128MiB plus twice what password hashing may hold; off: none"},
+			Usage: "soft limit for the Go heap (GOMEMLIMIT); auto: 128MiB plus what password hashing may hold; off: none"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: 5 * time.Second, Destination: &c.ReadHeaderTimeout, Sources: c.env(false, "LATCHKEY_READ_HEADER_TIMEOUT"),
@@ -356,7 +356,7 @@ func parseBytes(s string) (int64, error) {
 }
 
 // tuneGC sets the garbage collector for a server, unless the operator set GOGC or GOMEMLIMIT:
-// collections at 200% heap growth (half as many as Go's default, on paths that allocate per
+// collections at 200% heap growth (fewer than Go's default, on paths that allocate per
 // request), and a soft heap limit that keeps a sign-in flood's hashing memory bounded.
 func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
 	if os.Getenv("GOGC") == "" {
@@ -365,7 +365,9 @@ func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" || c.MemoryLimit == "off" {
 		return
 	}
-	limit := 128<<20 + 2*server.HashingMemory(hashBudget, nil)
+	// argon2id's working memory holds no pointers, so collecting it often costs little: the
+	// limit can sit just above what hashing holds.
+	limit := 128<<20 + server.HashingMemory(hashBudget, nil)
 	if c.MemoryLimit != "auto" {
 		limit, _ = parseBytes(c.MemoryLimit)
 	}
