@@ -271,9 +271,13 @@ func publicJWK(kid, alg string, pub crypto.PublicKey) (*gen.JWK, error) {
 	jwk := &gen.JWK{Kid: kid, Alg: alg, Use: "sig"}
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
-		size := (p.Curve.Params().BitSize + 7) / 8
+		pt, err := p.Bytes() // uncompressed: 0x04 || X || Y, each coordinate the curve's size
+		if err != nil {
+			return nil, err
+		}
+		size := (len(pt) - 1) / 2
 		jwk.Kty, jwk.Crv = "EC", str(p.Curve.Params().Name)
-		jwk.X, jwk.Y = str(b64(p.X.FillBytes(make([]byte, size)))), str(b64(p.Y.FillBytes(make([]byte, size))))
+		jwk.X, jwk.Y = str(b64(pt[1:1+size])), str(b64(pt[1+size:]))
 	case *rsa.PublicKey:
 		jwk.Kty = "RSA"
 		jwk.N, jwk.E = str(b64(p.N.Bytes())), str(b64(big.NewInt(int64(p.E)).Bytes()))

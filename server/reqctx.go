@@ -52,6 +52,3 @@ func clientFrom(ctx context.Context) client { return stateFrom(ctx).client }
 
 // principalFrom returns the authenticated caller, or nil.
 func principalFrom(ctx context.Context) *principal { return stateFrom(ctx).principal }
-
-// dialectFrom returns the dialect whose shapes this request speaks.
-func dialectFrom(ctx context.Context) dialect { return stateFrom(ctx).dialect }
