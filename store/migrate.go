@@ -68,7 +68,12 @@ func (s *Store) migrator(ctx context.Context) (*goose.Provider, error) {
 		}
 		h := fnv.New64a()
 		h.Write([]byte(schema))
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lock.DefaultLockID ^ int64(h.Sum64())))
+		locker, err := lock.NewPostgresSessionLocker(
+			lock.WithLockID(lock.DefaultLockID^int64(h.Sum64())),
+			// Replicas waiting for another's migration check every second (goose's shortest
+			// period, default 5s) for up to five minutes.
+			lock.WithLockTimeout(1, 300),
+		)
 		if err != nil {
 			return nil, err
 		}

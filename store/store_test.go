@@ -3,7 +3,11 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"github.com/jackc/pgx/v5"
+	"net/url"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,5 +71,59 @@ func TestSQLiteTxTakesWriteLockAtBegin(t *testing.T) {
 	}
 	if err := insert(ctx, "after"); err != nil {
 		t.Fatalf("second connection writes after the transaction: %v", err)
+	}
+}
+
+// TestConcurrentMigrationsOnPostgres starts four instances on one empty schema at once, as a
+// deployment's replicas do: every Migrate succeeds, exactly one applies the schema, and the others
+// find it done.
+func TestConcurrentMigrationsOnPostgres(t *testing.T) {
+	if testdb.Backend() != store.Postgres {
+		t.Skip("PostgreSQL only: SQLite has one process per file")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testdb.PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := fmt.Sprintf("lk_migrate_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+	u, _ := url.Parse(testdb.PostgresURL())
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+
+	const n = 4
+	applied := make([][]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st, err := store.Open(ctx, store.Options{URL: u.String(), MaxOpenConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			applied[i], errs[i] = st.Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("instance %d: %v", i, errs[i])
+		}
+		total += len(applied[i])
+	}
+	if total != 1 {
+		t.Fatalf("migrations applied %d times in all (%v), want once", total, applied)
 	}
 }
