@@ -32,6 +32,11 @@ type auditEvent struct {
 
 // record writes ev with st, which should be the transaction of the change it records.
 func (s *Server) record(ctx context.Context, st *store.Store, ev auditEvent) error {
+	return st.RecordAudit(ctx, s.auditRow(ctx, ev))
+}
+
+// auditRow fills in who, from where and how for an audit event.
+func (s *Server) auditRow(ctx context.Context, ev auditEvent) *store.AuditEvent {
 	c := clientFrom(ctx)
 	e := &store.AuditEvent{
 		ID:        uuid.New(),
@@ -53,7 +58,7 @@ func (s *Server) record(ctx context.Context, st *store.Store, ev auditEvent) err
 		sid := ev.Session
 		e.SessionID = &sid
 	}
-	return st.RecordAudit(ctx, e)
+	return e
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

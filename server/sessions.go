@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/store"
@@ -29,9 +28,10 @@ type session struct {
 	RefreshTokenID  uuid.UUID
 }
 
-// openSession opens a session for u within tx: the session row, its first refresh token and the
-// audit event commit together, then the access token is minted.
-func (s *Server) openSession(ctx context.Context, tx *store.Store, u *store.User, method string) (*session, error) {
+// openSession opens a session for u: the session row, its first refresh token and the audit
+// event are stored together (in st's transaction, when st is one), then the access token is
+// minted. u.Roles is used when loaded, else read.
+func (s *Server) openSession(ctx context.Context, st *store.Store, u *store.User, method string) (*session, error) {
 	now := s.now()
 	c := clientFrom(ctx)
 	sess := &store.Session{
@@ -44,18 +44,26 @@ func (s *Server) openSession(ctx context.Context, tx *store.Store, u *store.User
 		UserAgent:    truncate(c.UserAgent, 512),
 		IP:           c.IP,
 	}
-	if err := tx.CreateSession(ctx, sess); err != nil {
-		return nil, err
-	}
-	tok, rt, err := s.newRefreshToken(ctx, tx, sess.ID, now)
+	tok, err := newOpaqueToken()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, tx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID,
-		Detail: store.JSONMap{"method": method}}); err != nil {
+	rt := &store.RefreshToken{
+		ID:        uuid.New(),
+		TokenHash: hashSecret(tok),
+		Rotates:   true,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+	}
+	ev := s.auditRow(ctx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID,
+		Detail: store.JSONMap{"method": method}})
+	if err := st.OpenSession(ctx, sess, rt, ev); err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, tx, u, sess.ID, tok, rt.ID)
+	if u.Roles != nil {
+		return s.issueFor(u, sess.ID, tok, rt.ID)
+	}
+	return s.issue(ctx, st, u, sess.ID, tok, rt.ID)
 }
 
 // issue completes a session answer: the user's roles and a fresh access token.
@@ -76,26 +84,6 @@ func (s *Server) issueFor(u *store.User, sid uuid.UUID, refresh secret, refreshI
 	}
 	return &session{User: u, Roles: u.Roles, ID: sid, AccessToken: access, AccessExpiresIn: expiresIn,
 		RefreshToken: refresh, RefreshTokenID: refreshID}, nil
-}
-
-// newRefreshToken stores the hash of a new rotating refresh token for a session.
-func (s *Server) newRefreshToken(ctx context.Context, tx *store.Store, sid uuid.UUID, now time.Time) (secret, *store.RefreshToken, error) {
-	tok, err := newOpaqueToken()
-	if err != nil {
-		return "", nil, err
-	}
-	rt := &store.RefreshToken{
-		ID:        uuid.New(),
-		SessionID: sid,
-		TokenHash: hashSecret(tok),
-		Rotates:   true,
-		CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
-	}
-	if err := tx.CreateRefreshToken(ctx, rt); err != nil {
-		return "", nil, err
-	}
-	return tok, rt, nil
 }
 
 // signOutInput says which sessions to end: every session of the caller, the session of a

@@ -39,12 +39,14 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 	case s.cfg.RequireVerifiedEmail && !u.EmailVerified:
 		return nil, &Error{Code: CodeUnverifiedUser}
 	}
+	if upgraded == "" {
+		return s.openSession(ctx, s.store, u, methodPassword) // the common case: no transaction of ours
+	}
 	var out *session
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if upgraded != "" { // an imported bcrypt hash, or older parameters: store today's
-			if err := tx.SetPasswordHash(ctx, u.ID, upgraded); err != nil {
-				return err
-			}
+		// An imported bcrypt hash, or older parameters: store today's with the session.
+		if err := tx.SetPasswordHash(ctx, u.ID, upgraded); err != nil {
+			return err
 		}
 		var err error
 		out, err = s.openSession(ctx, tx, u, methodPassword)

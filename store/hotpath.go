@@ -310,3 +310,31 @@ func (s *Store) sessionUser(ctx context.Context, sid uuid.UUID, live bool) (*Use
 	}
 	return row.user()
 }
+
+// openSessionPG is OpenSession on PostgreSQL: three inserts in one pipeline and one implicit
+// transaction. Times go in as UTC, as the models' save hooks would put them.
+func (s *Store) openSessionPG(ctx context.Context, sess *Session, rt *RefreshToken, ev *AuditEvent) (bool, error) {
+	if ev.At.IsZero() {
+		ev.At = s.now()
+	}
+	return s.native(ctx, func(c *pgx.Conn) error {
+		md, err := ev.Detail.Value()
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO sessions (id, user_id, method, created_at, last_active_at, expires_at, user_agent, ip)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			sess.ID, sess.UserID, sess.Method, sess.CreatedAt.UTC(), sess.LastActiveAt.UTC(), sess.ExpiresAt.UTC(),
+			sess.UserAgent, sess.IP)
+		b.Queue(`INSERT INTO refresh_tokens (id, session_id, token_hash, rotates, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			rt.ID, rt.SessionID, rt.TokenHash, rt.Rotates, rt.CreatedAt.UTC(), rt.ExpiresAt.UTC())
+		b.Queue(`INSERT INTO audit_events (id, at, action, outcome, actor_user_id, actor_token_name,
+				target_user_id, session_id, ip, user_agent, request_id, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			ev.ID, ev.At.UTC(), ev.Action, ev.Outcome, ev.ActorUserID, ev.ActorTokenName,
+			ev.TargetUserID, ev.SessionID, ev.IP, ev.UserAgent, ev.RequestID, md)
+		return c.SendBatch(ctx, b).Close()
+	})
+}

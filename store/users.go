@@ -59,11 +59,24 @@ func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
 	return &u, nil
 }
 
-// UserByEmail loads the user with this address, compared case-insensitively.
+// UserByEmail loads the user with this address, compared case-insensitively, with the user's
+// roles: every password sign-in starts here, so it is one query.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
-	var u User
-	if err := s.r(ctx).Where("email_lower = ?", NormalizeEmail(email)).Take(&u).Error; err != nil {
-		return nil, translate(err)
+	var row struct {
+		User      `gorm:"embedded"`
+		RolesJSON string `gorm:"column:roles_json"`
+	}
+	res := s.r(ctx).Raw(`SELECT users.*, `+s.rolesJSON("users")+` AS roles_json FROM users WHERE email_lower = ?`,
+		NormalizeEmail(email)).Scan(&row)
+	if res.Error != nil {
+		return nil, fmt.Errorf("load user by email: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, ErrNotFound
+	}
+	u := row.User
+	if err := decodeRoles(row.RolesJSON, &u); err != nil {
+		return nil, err
 	}
 	return &u, nil
 }

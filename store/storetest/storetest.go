@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -117,6 +118,8 @@ func contracts() []contract {
 			{"count-users", usersCount},
 		}},
 		{"contract=sessions", []testCase{
+			{"open-session-every-column", bothModes(sessionsOpenEveryColumn)},
+			{"open-session-all-or-nothing", bothModes(sessionsOpenAllOrNothing)},
 			{"session-by-id-unknown", sessionsByIDUnknown},
 			{"live-session-user", sessionsLiveUser},
 			{"live-session-user-expiry-boundary", sessionsLiveExpiry},
@@ -409,7 +412,9 @@ func roundTripUser(t *testing.T, e *env) {
 	got := e.userByID(want.ID)
 	wantEqual(t, "UserByID", got, want)
 	got = mustValue(e.st.UserByEmail(e.ctx, *want.Email))(t, "UserByEmail")
-	wantEqual(t, "UserByEmail", got, want)
+	withRoles := *want
+	withRoles.Roles = []string{"editor", "user"} // UserByEmail brings the roles, sorted
+	wantEqual(t, "UserByEmail", got, &withRoles)
 	if r := e.roles(want.ID); !slices.Equal(r, []string{"editor", "user"}) {
 		t.Errorf("UserRoles = %q, want %q", r, []string{"editor", "user"})
 	}
@@ -2143,4 +2148,61 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// openSessionRows are a session, its first refresh token and its audit event, every field set.
+func (e *env) openSessionRows(userID uuid.UUID) (*store.Session, *store.RefreshToken, *store.AuditEvent) {
+	now := e.now()
+	sess := &store.Session{ID: uuid.New(), UserID: userID, Method: "password", CreatedAt: now, LastActiveAt: now,
+		ExpiresAt: now.Add(time.Hour), UserAgent: "agent/1.0 ünïcode", IP: "2001:db8::1"}
+	rt := &store.RefreshToken{ID: uuid.New(), TokenHash: randomBytes(32), Rotates: true, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	sid, uid := sess.ID, userID
+	ev := &store.AuditEvent{ID: uuid.New(), At: now, Action: "session.sign_in", Outcome: store.OutcomeSuccess,
+		ActorUserID: &uid, ActorTokenName: "tok", TargetUserID: &uid, SessionID: &sid, IP: "2001:db8::1",
+		UserAgent: "agent/1.0", RequestID: "req-1", Detail: store.JSONMap{"method": "password", "n": float64(2)}}
+	return sess, rt, ev
+}
+
+// openSession calls OpenSession on the store, or inside a transaction.
+func (e *env) openSession(inTx bool, sess *store.Session, rt *store.RefreshToken, ev *store.AuditEvent) error {
+	if !inTx {
+		return e.st.OpenSession(e.ctx, sess, rt, ev)
+	}
+	return e.st.Tx(e.ctx, func(tx *store.Store) error { return tx.OpenSession(e.ctx, sess, rt, ev) })
+}
+
+// sessionsOpenEveryColumn: OpenSession (a pipeline on PostgreSQL, GORM otherwise) writes every
+// column of its three rows as the models' own inserts would.
+func sessionsOpenEveryColumn(t *testing.T, e *env, inTx bool) {
+	u := e.user()
+	sess, rt, ev := e.openSessionRows(u.ID)
+	must(t, "OpenSession", e.openSession(inTx, sess, rt, ev))
+	if rt.SessionID != sess.ID {
+		t.Fatalf("refresh token's session = %s, want %s", rt.SessionID, sess.ID)
+	}
+	wantEqual(t, "session", e.sessionByID(sess.ID), sess)
+	wantEqual(t, "refresh token", e.refreshByHash(rt.TokenHash), rt)
+	events := mustValue(e.st.AuditEvents(e.ctx, ev.Action, 10))(t, "AuditEvents")
+	if len(events) != 1 {
+		t.Fatalf("audit events = %d, want 1", len(events))
+	}
+	wantEqual(t, "audit event", &events[0], ev)
+}
+
+// sessionsOpenAllOrNothing: when one of the three inserts fails (here a taken token hash), none
+// of them stays.
+func sessionsOpenAllOrNothing(t *testing.T, e *env, inTx bool) {
+	u := e.user()
+	sess, rt, ev := e.openSessionRows(u.ID)
+	must(t, "OpenSession", e.openSession(inTx, sess, rt, ev))
+	before := e.rowCounts()
+	sess2, rt2, ev2 := e.openSessionRows(u.ID)
+	rt2.TokenHash = rt.TokenHash
+	var ce *store.ConflictError
+	if err := e.openSession(inTx, sess2, rt2, ev2); !errors.As(err, &ce) || ce.Field != "token" {
+		t.Fatalf("OpenSession with a taken token hash: %v, want a conflict on token", err)
+	}
+	if after := e.rowCounts(); !maps.Equal(before, after) {
+		t.Fatalf("rows changed by a failed OpenSession: %v → %v", before, after)
+	}
 }
