@@ -149,7 +149,7 @@ func parseFlags(args []string) (*options, error) {
 
 // run does everything and returns the report; it never exits.
 func run(ctx context.Context, o *options) *report {
-	rep := &report{Started: time.Now(), Opts: o, Floor: map[int]*load.Result{}, Machine: machine()}
+	rep := &report{Started: time.Now(), Opts: o, Machine: machine()}
 	tmp, err := os.MkdirTemp("", "latchkey-bench-")
 	if err != nil {
 		rep.Problems = append(rep.Problems, "temp dir: "+err.Error())
@@ -157,43 +157,31 @@ func run(ctx context.Context, o *options) *report {
 	}
 	defer os.RemoveAll(tmp)
 
-	// 1. The floor: the same load against a hello-world Echo server.
-	if o.want("floor") {
-		if err := benchFloor(ctx, o, tmp, rep); err != nil {
-			rep.FloorErr = err.Error()
-			rep.Problems = append(rep.Problems, "floor: "+err.Error())
-			progress("floor FAILED: %v", err)
-		}
-	}
+	// The floor server runs from here to the end of the run: each
+	// database's baselines are measured on the same process.
+	fl := startFloor(ctx, o, tmp, rep)
+	defer fl.stop(rep)
 
-	// 2. Raw argon2id hashes/s, with nothing else running.
-	if o.want("hash") && ctx.Err() == nil {
-		progress("raw argon2id hashes/s: %d goroutines for %v", runtime.GOMAXPROCS(0), o.hashDuration)
-		h, err := measureHashRate(ctx, o.hashDuration)
-		if err != nil {
-			rep.HashErr = err.Error()
-			rep.Problems = append(rep.Problems, "hash: "+err.Error())
-		} else {
-			rep.Hash = h
-			progress("  %.1f hashes/s (%s per hash)", h.Rate(), fmtDur(h.Mean))
-		}
-	}
-
-	// 3. Latchkey on each database.
-	if len(o.dbs) > 0 && ctx.Err() == nil {
-		bin, err := serverBinary(o.server)
-		if err != nil {
+	bin := ""
+	if len(o.dbs) > 0 {
+		if bin, err = serverBinary(o.server); err != nil {
 			progress("%v", err)
 			rep.Problems = append(rep.Problems, err.Error())
 			rep.NoServer = err.Error()
-			return rep
 		}
-		for _, db := range o.dbs {
-			if ctx.Err() != nil {
-				break
-			}
-			benchDB(ctx, o, tmp, bin, db, rep)
+	}
+	if bin == "" {
+		// No database runs: the baselines once, as the whole report.
+		measureBaseline(ctx, o, fl, "", rep)
+		return rep
+	}
+
+	// Latchkey on each database, each after its own baselines.
+	for _, db := range o.dbs {
+		if ctx.Err() != nil {
+			break
 		}
+		benchDB(ctx, o, tmp, bin, db, fl, rep)
 	}
 	return rep
 }
@@ -215,60 +203,138 @@ func serverBinary(path string) (string, error) {
 	return abs, nil
 }
 
-// benchFloor builds (unless -floor-bin) and starts the floor server, and
-// drives GET /healthz on it at each concurrency.
-func benchFloor(ctx context.Context, o *options, tmp string, rep *report) error {
+// floorServer is the hello-world Echo server the floor is measured on. It is
+// started once and kept running, idle between measurements, for the whole
+// run, so the floors measured before each database come from one process and
+// differ only by the machine's speed at the time.
+type floorServer struct {
+	srv *child
+	api *api
+	err error // why there is no server to measure; nil when srv runs
+}
+
+// startFloor builds (unless -floor-bin) and starts the floor server, or
+// returns nil when the floor was not selected. A failure is recorded as a
+// problem once here; each baseline then says its floor was not measured.
+func startFloor(ctx context.Context, o *options, tmp string, rep *report) *floorServer {
+	if !o.want("floor") {
+		return nil
+	}
+	srv, base, err := launchFloor(ctx, o, tmp)
+	if err != nil {
+		rep.Problems = append(rep.Problems, "floor: "+err.Error())
+		progress("floor FAILED: %v", err)
+		return &floorServer{err: err}
+	}
+	return &floorServer{srv: srv, api: &api{base: base}}
+}
+
+// launchFloor builds the floor if needed, starts it on a free port and waits
+// until it answers; it returns the running child and its base URL.
+func launchFloor(ctx context.Context, o *options, tmp string) (*child, string, error) {
 	bin := o.floorBin
 	if bin == "" {
 		bin = filepath.Join(tmp, "floor")
 		progress("building the floor server")
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			return fmt.Errorf("go is not in PATH to build the floor (or pass -floor-bin): %w", err)
+			return nil, "", fmt.Errorf("go is not in PATH to build the floor (or pass -floor-bin): %w", err)
 		}
 		cmd := exec.CommandContext(ctx, gobin, "build", "-o", bin, "github.com/latchkey/latchkey/bench/floor")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./bench/floor (run from inside the repository): %v\n%s", err, out)
+			return nil, "", fmt.Errorf("go build ./bench/floor (run from inside the repository): %v\n%s", err, out)
 		}
 	}
 	port, err := freePort()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	srv, err := startChild("floor", filepath.Join(tmp, "floor.log"), os.Environ(), bin, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	defer srv.stop()
 	if err := srv.waitReady(ctx, base+"/healthz", 10*time.Second); err != nil {
-		return err
+		_ = srv.stop()
+		return nil, "", err
 	}
+	return srv, base, nil
+}
 
-	a := &api{base: base}
+// measure drives GET /healthz on the floor at each concurrency, exactly as
+// Latchkey's healthz scenario is driven, into b.
+func (fl *floorServer) measure(ctx context.Context, o *options, b *baseline) error {
+	if fl.err != nil {
+		return fmt.Errorf("no floor server: %w", fl.err)
+	}
+	if fl.srv.exited() {
+		return fmt.Errorf("the floor server exited (%v); last lines of its log:\n%s", fl.srv.waitErr, fl.srv.logTail(20))
+	}
 	for _, c := range o.concs {
-		// Exactly the healthz scenario Latchkey gets.
 		res, err := measure(ctx, o, "floor healthz", c, func(cl *http.Client) load.NewWorkerFunc {
 			return func(context.Context, int) (load.Worker, error) {
-				return load.WorkerFunc(func(ctx context.Context) error { return a.healthz(ctx, cl) }), nil
+				return load.WorkerFunc(func(ctx context.Context) error { return fl.api.healthz(ctx, cl) }), nil
 			}
 		})
 		if err != nil {
 			return err
 		}
-		rep.Floor[c] = res
+		b.Floor[c] = res
 		progressRow("floor", "healthz", res)
-	}
-	rep.FloorRSS, _ = srv.peakRSS()
-	if err := srv.stop(); err != nil {
-		return err
 	}
 	return nil
 }
 
-// benchDB benchmarks Latchkey on one database: fresh database, server child,
-// scenarios at each concurrency, flood, stop.
-func benchDB(ctx context.Context, o *options, tmp, bin, db string, rep *report) {
+// stop records the floor server's peak RSS over the whole run and stops it.
+func (fl *floorServer) stop(rep *report) {
+	if fl == nil || fl.srv == nil {
+		return
+	}
+	rep.FloorRSS, _ = fl.srv.peakRSS()
+	if err := fl.srv.stop(); err != nil {
+		rep.Problems = append(rep.Problems, "floor: "+err.Error())
+	}
+}
+
+// measureBaseline measures the floor at each concurrency (if selected) and the
+// raw hash rate (if selected) just before db's server starts, "" when no
+// database runs, and adds them to the report. A shared machine's speed drifts
+// by 10-25% over minutes, so a row's ratio is only fair against baselines
+// measured next to it rather than once at the start of the run.
+func measureBaseline(ctx context.Context, o *options, fl *floorServer, db string, rep *report) {
+	b := &baseline{DB: db, Floor: map[int]*load.Result{}}
+	rep.Baselines = append(rep.Baselines, b)
+	if db != "" {
+		progress("%s: baselines, just before its server starts", db)
+	}
+
+	if fl != nil && ctx.Err() == nil {
+		if err := fl.measure(ctx, o, b); err != nil {
+			b.FloorErr = err.Error()
+			progress("floor (%s) FAILED: %v", b.label(), err)
+			if fl.err == nil { // a start failure is already a problem
+				rep.Problems = append(rep.Problems, "floor ("+b.label()+"): "+err.Error())
+			}
+		}
+	}
+
+	// Raw argon2id hashes/s, with nothing else running.
+	if o.want("hash") && ctx.Err() == nil {
+		progress("raw argon2id hashes/s: %d goroutines for %v", runtime.GOMAXPROCS(0), o.hashDuration)
+		h, err := measureHashRate(ctx, o.hashDuration)
+		if err != nil {
+			b.HashErr = err.Error()
+			rep.Problems = append(rep.Problems, "hash ("+b.label()+"): "+err.Error())
+		} else {
+			b.Hash = h
+			progress("  %.1f hashes/s (%s per hash)", h.Rate(), fmtDur(h.Mean))
+		}
+	}
+}
+
+// benchDB benchmarks Latchkey on one database: fresh database, baselines,
+// server child, scenarios at each concurrency, flood, stop.
+func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServer, rep *report) {
 	d := &dbRun{Name: db}
 	rep.DBs = append(rep.DBs, d)
 	fail := func(format string, args ...any) {
@@ -287,6 +353,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, rep *report) 
 		return
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	dbURL := "" // PostgreSQL only: settled between measurements
 	// The server's command line: see bench/README.md.
 	args := []string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir}
 	if db == "postgres" {
@@ -300,6 +367,14 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, rep *report) 
 			return
 		}
 		args = append(args, "--database-url", url)
+		dbURL = url
+	}
+
+	// After the database is known to be reachable (a skipped one needs no
+	// baselines), before anything of Latchkey's runs.
+	measureBaseline(ctx, o, fl, db, rep)
+	if ctx.Err() != nil {
+		return
 	}
 
 	progress("%s: starting %s %s", db, bin, strings.Join(args, " "))
@@ -349,6 +424,11 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, rep *report) 
 				rw.Err = setupErr.Error()
 				rep.Rows = append(rep.Rows, rw)
 				continue
+			}
+			if dbURL != "" {
+				if err := settlePostgres(ctx, dbURL); err != nil {
+					progress("%s: settling before %s: %v", db, sc.name, err)
+				}
 			}
 			srv.resetSampled()
 			res, err := measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {

@@ -47,3 +47,33 @@ func freshPostgres(ctx context.Context, adminURL string) (string, error) {
 
 // redact prints a URL without its password.
 func redact(u *url.URL) string { return u.Redacted() }
+
+// settlePostgres lets the database finish the background work the previous measurement's
+// writes left behind, so the next figure measures its own scenario: a CHECKPOINT, then a wait
+// (up to 30s) until no autovacuum worker runs on the bench database. Errors are reported, not
+// fatal: an unsettled database only makes the next figure pessimistic.
+func settlePostgres(ctx context.Context, dbURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE backend_type = 'autovacuum worker' AND datname = current_database()`).Scan(&n); err != nil {
+			return fmt.Errorf("autovacuum check: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond) // waiting on another process, not timing a result
+	}
+	return nil
+}

@@ -33,6 +33,43 @@ type dbRun struct {
 	FloodErr string
 }
 
+// baseline is the floor and the raw hash rate measured just before one
+// database's server was started and its scenarios run (or once, when no
+// database runs). Rows are judged against their own database's baseline: on a
+// shared machine whose speed drifts over minutes, a baseline from the start of
+// the run would put that drift into the late rows' ratios.
+type baseline struct {
+	DB       string               // the database whose scenarios followed; "" when none ran
+	Floor    map[int]*load.Result // by concurrency
+	FloorErr string
+	Hash     *hashResult
+	HashErr  string
+}
+
+// label names the baseline in the report: its database, or "—" when no
+// database ran.
+func (b *baseline) label() string {
+	if b.DB == "" {
+		return "—"
+	}
+	return b.DB
+}
+
+// rate is the baseline a row is divided by: raw hashes/s when vsHash, else
+// the floor's req/s at conc. It is 0 when that was not measured.
+func (b *baseline) rate(vsHash bool, conc int) float64 {
+	switch {
+	case b == nil:
+		return 0
+	case vsHash:
+		return b.Hash.Rate()
+	case b.Floor[conc] == nil:
+		return 0
+	default:
+		return b.Floor[conc].RPS()
+	}
+}
+
 type namedBytes struct {
 	Name  string
 	Bytes int64
@@ -40,16 +77,15 @@ type namedBytes struct {
 
 // report is everything one run measured.
 type report struct {
-	Started  time.Time
-	Opts     *options
-	Machine  string
-	Floor    map[int]*load.Result // by concurrency
-	FloorRSS int64
-	FloorErr string
-	Hash     *hashResult
-	HashErr  string
-	Rows     []row
-	DBs      []*dbRun
+	Started time.Time
+	Opts    *options
+	Machine string
+	// Baselines are in the order measured: one per database that ran, or
+	// one for the whole run when none did.
+	Baselines []*baseline
+	FloorRSS  int64 // the floor server's VmHWM over the whole run
+	Rows      []row
+	DBs       []*dbRun
 	// Problems are failures of the harness itself (the floor would not
 	// build, no server binary); with a dbRun's Failed they make the exit
 	// status non-zero.
@@ -82,23 +118,39 @@ const (
 	targetSignInVsHash   = 0.90 // sign-in req/s over raw argon2id hashes/s
 )
 
-// ratio returns a row's throughput as a fraction of its baseline, and the
-// baseline's name, or ok=false when the baseline was not measured.
-func (r *report) ratio(rw row) (v float64, of string, ok bool) {
-	if rw.Res == nil {
-		return 0, "", false
-	}
-	if rw.VsHash {
-		if r.Hash == nil || r.Hash.Rate() == 0 {
-			return 0, "hash", false
+// baselineFor returns the baseline measured just before db's scenarios, or
+// nil.
+func (r *report) baselineFor(db string) *baseline {
+	for _, b := range r.Baselines {
+		if b.DB == db {
+			return b
 		}
-		return rw.Res.RPS() / r.Hash.Rate(), "hash", true
 	}
-	f := r.Floor[rw.Conc]
-	if f == nil || f.RPS() == 0 {
-		return 0, "floor", false
+	return nil
+}
+
+// ratio returns a row's throughput as a fraction of its own database's
+// baseline, that baseline's rate and name ("floor" or "hash"), or ok=false
+// when the baseline was not measured.
+func (r *report) ratio(rw row) (v, base float64, of string, ok bool) {
+	if rw.Res == nil {
+		return 0, 0, "", false
 	}
-	return rw.Res.RPS() / f.RPS(), "floor", true
+	of = "floor"
+	if rw.VsHash {
+		of = "hash"
+	}
+	base = r.baselineFor(rw.DB).rate(rw.VsHash, rw.Conc)
+	if base == 0 {
+		return 0, 0, of, false
+	}
+	return rw.Res.RPS() / base, base, of, true
+}
+
+// perDB reports whether the baselines were measured per database (rather
+// than once, with no database run).
+func (r *report) perDB() bool {
+	return slices.ContainsFunc(r.Baselines, func(b *baseline) bool { return b.DB != "" })
 }
 
 // find returns the row for (db, scenario, conc), or nil.
@@ -118,8 +170,10 @@ func (r *report) write(w io.Writer) {
 	o := r.Opts
 
 	p("# Latchkey benchmark\n\n")
-	p("%s. %s. Each figure: %v warm-up, then %v measured, closed loop. Run id %s.\n\n",
-		r.Started.Format("2006-01-02 15:04 MST"), r.Machine, o.warmup, o.duration, o.runID)
+	p("%s. %s. Each figure: %v warm-up, then %v measured, closed loop. Run id %s. "+
+		"Before each PostgreSQL figure the database is settled (CHECKPOINT, autovacuum finished), "+
+		"so a figure does not include the previous scenario's background work. %s\n\n",
+		r.Started.Format("2006-01-02 15:04 MST"), r.Machine, o.warmup, o.duration, o.runID, r.baselineSentence())
 	for _, pr := range r.Problems {
 		writeLoud(w, "PROBLEM", pr)
 	}
@@ -145,7 +199,7 @@ func (r *report) write(w io.Writer) {
 			}
 			res := rw.Res
 			ratio := "n/a"
-			if v, of, ok := r.ratio(rw); ok {
+			if v, _, of, ok := r.ratio(rw); ok {
 				ratio = fmt.Sprintf("%.3f × %s", v, of)
 			}
 			p("| %s | %s | %d | %s | %s | %s | %s | %s | %d | %s | %s |\n",
@@ -155,34 +209,11 @@ func (r *report) write(w io.Writer) {
 		}
 		p("\nreq/s counts successful requests only; latencies are of successful requests. " +
 			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. " +
-			"Ratios: HTTP scenarios against the floor at the same concurrency, signup and signin against raw argon2id hashes/s.\n\n")
+			"Ratios: HTTP scenarios against the floor at the same concurrency, signup and signin against raw argon2id hashes/s, " +
+			"both measured just before the row's database (see Baselines).\n\n")
 	}
 
-	// Baselines.
-	if len(r.Floor) > 0 || r.FloorErr != "" || r.Hash != nil || r.HashErr != "" {
-		p("## Baselines\n\n")
-	}
-	if len(r.Floor) > 0 {
-		p("| floor: Echo hello-world GET /healthz | conc | req/s | p50 | p95 | p99 | max | errors |\n")
-		p("|---|--:|--:|--:|--:|--:|--:|--:|\n")
-		for _, c := range slices.Sorted(maps.Keys(r.Floor)) {
-			f := r.Floor[c]
-			p("| floor | %d | %s | %s | %s | %s | %s | %d |\n", c, fmtRate(f.RPS()),
-				fmtDur(f.Latency.P50), fmtDur(f.Latency.P95), fmtDur(f.Latency.P99), fmtDur(f.Latency.Max), f.Errors)
-		}
-		p("\nFloor server peak RSS (VmHWM): %s.\n\n", fmtMiB(r.FloorRSS))
-	} else if r.FloorErr != "" {
-		p("- floor: not measured: %s\n\n", oneLine(r.FloorErr))
-	}
-	if r.Hash != nil {
-		h := r.Hash
-		p("- raw argon2id (m=%d KiB, t=%d, p=%d, salt %d B, key %d B): **%.1f hashes/s** on %d goroutines in parallel (%d hashes in %v, %s per hash)\n\n",
-			passwordParams.Memory, passwordParams.Iterations, passwordParams.Parallelism,
-			passwordParams.SaltLength, passwordParams.KeyLength,
-			h.Rate(), h.Goroutines, h.Hashes, h.Elapsed.Round(time.Millisecond), fmtDur(h.Mean))
-	} else if r.HashErr != "" {
-		p("- raw argon2id hashes/s: not measured: %s\n\n", oneLine(r.HashErr))
-	}
+	r.writeBaselines(w)
 
 	// Peak RSS per database.
 	var peaks []*dbRun
@@ -259,6 +290,68 @@ func (r *report) write(w io.Writer) {
 	}
 }
 
+// baselineSentence tells the reader which baselines the ratios use.
+func (r *report) baselineSentence() string {
+	if !r.perDB() {
+		return "No database ran, so the baselines (floor, raw argon2id hash rate) were measured once."
+	}
+	return "Ratios use the baselines (floor, raw argon2id hash rate) measured just before each database's scenarios, " +
+		"not once at the start, so the machine's speed drifting during the run does not enter them."
+}
+
+// writeBaselines prints the floor and the raw hash rate of each baseline,
+// with a column naming the database it was measured before.
+func (r *report) writeBaselines(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	var floors, hashes, notes []string
+	goroutines := 0
+	for _, b := range r.Baselines {
+		for _, c := range slices.Sorted(maps.Keys(b.Floor)) {
+			f := b.Floor[c]
+			floors = append(floors, fmt.Sprintf("| %s | %d | %s | %s | %s | %s | %s | %d |\n", b.label(), c, fmtRate(f.RPS()),
+				fmtDur(f.Latency.P50), fmtDur(f.Latency.P95), fmtDur(f.Latency.P99), fmtDur(f.Latency.Max), f.Errors))
+		}
+		if h := b.Hash; h != nil {
+			goroutines = h.Goroutines
+			hashes = append(hashes, fmt.Sprintf("| %s | **%.1f** | %d | %v | %s |\n",
+				b.label(), h.Rate(), h.Hashes, h.Elapsed.Round(time.Millisecond), fmtDur(h.Mean)))
+		}
+		if b.FloorErr != "" {
+			notes = append(notes, fmt.Sprintf("- floor (%s): not measured: %s\n", b.label(), oneLine(b.FloorErr)))
+		}
+		if b.HashErr != "" {
+			notes = append(notes, fmt.Sprintf("- raw argon2id hashes/s (%s): not measured: %s\n", b.label(), oneLine(b.HashErr)))
+		}
+	}
+	if len(floors)+len(hashes)+len(notes) == 0 {
+		return
+	}
+
+	p("## Baselines\n\n")
+	if r.perDB() {
+		p("Measured just before each database's server was started and its scenarios run (column db); " +
+			"each row above is judged against its own database's baselines.\n\n")
+	}
+	if len(floors) > 0 {
+		p("Floor: Echo hello-world `GET /healthz`, one server process for the whole run.\n\n")
+		p("| db | conc | req/s | p50 | p95 | p99 | max | errors |\n")
+		p("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		p("%s", strings.Join(floors, ""))
+		p("\nFloor server peak RSS (VmHWM, whole run): %s.\n\n", fmtMiB(r.FloorRSS))
+	}
+	if len(hashes) > 0 {
+		p("Raw argon2id (m=%d KiB, t=%d, p=%d, salt %d B, key %d B) on %d goroutines in parallel.\n\n",
+			passwordParams.Memory, passwordParams.Iterations, passwordParams.Parallelism,
+			passwordParams.SaltLength, passwordParams.KeyLength, goroutines)
+		p("| db | hashes/s | hashes | window | per hash |\n")
+		p("|---|--:|--:|--:|--:|\n")
+		p("%s\n", strings.Join(hashes, ""))
+	}
+	if len(notes) > 0 {
+		p("%s\n", strings.Join(notes, ""))
+	}
+}
+
 // check is one target verdict: PASS, FAIL or SKIP (not measured).
 type check struct {
 	Status string
@@ -277,15 +370,16 @@ func (r *report) checks() []check {
 		if reason := r.missing(db, scenario, rw); reason != "" {
 			return check{"SKIP", text + ": " + reason}
 		}
-		v, of, ok := r.ratio(*rw)
+		v, base, of, ok := r.ratio(*rw)
 		if !ok {
-			return check{"SKIP", text + ": " + of + " not measured"}
+			return check{"SKIP", text + ": " + of + " not measured before " + db}
 		}
-		base := r.Hash.Rate()
+		// Name the baseline: which one, and that it is this database's own.
+		used := "raw hashes/s"
 		if of == "floor" {
-			base = r.Floor[conc].RPS()
+			used = fmt.Sprintf("floor req/s at c=%d", conc)
 		}
-		detail := fmt.Sprintf("%s req/s vs %s %s/s = %.3f", fmtRate(rw.Res.RPS()), of, fmtRate(base), v)
+		detail := fmt.Sprintf("%s req/s vs %s %s measured just before %s = %.3f", fmtRate(rw.Res.RPS()), fmtRate(base), used, db, v)
 		switch {
 		case rw.Res.Errors > 0:
 			return check{"FAIL", fmt.Sprintf("%s: %s, but %d requests failed", text, detail, rw.Res.Errors)}
