@@ -120,6 +120,13 @@ func (h *Harness) Do(t *testing.T, method, path string, header map[string]string
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
+	return h.DoReader(t, method, path, header, rd)
+}
+
+// DoReader is Do with the body read from rd. A reader whose length net/http cannot tell (not a
+// *strings.Reader, *bytes.Reader or *bytes.Buffer) goes out chunked, without Content-Length.
+func (h *Harness) DoReader(t *testing.T, method, path string, header map[string]string, rd io.Reader) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, h.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
