@@ -164,6 +164,30 @@ func (e OpsStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for TicketType.
+const (
+	TicketTypeEmailConfirmChange TicketType = "emailConfirmChange"
+	TicketTypeEmailVerify        TicketType = "emailVerify"
+	TicketTypePasswordReset      TicketType = "passwordReset"
+	TicketTypeSigninPasswordless TicketType = "signinPasswordless"
+)
+
+// Valid indicates whether the value is a known member of the TicketType enum.
+func (e TicketType) Valid() bool {
+	switch e {
+	case TicketTypeEmailConfirmChange:
+		return true
+	case TicketTypeEmailVerify:
+		return true
+	case TicketTypePasswordReset:
+		return true
+	case TicketTypeSigninPasswordless:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserDeanonymizeRequestSignInMethod.
 const (
 	UserDeanonymizeRequestSignInMethodEmailPassword UserDeanonymizeRequestSignInMethod = "email-password"
@@ -180,6 +204,15 @@ func (e UserDeanonymizeRequestSignInMethod) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// ConfirmTicketForm defines model for ConfirmTicketForm.
+type ConfirmTicketForm struct {
+	RedirectTo string `json:"redirectTo"`
+	Ticket     string `json:"ticket"`
+
+	// Type What a mailed ticket is for.
+	Type *TicketType `json:"type,omitempty"`
 }
 
 // CreatePATRequest defines model for CreatePATRequest.
@@ -285,6 +318,14 @@ type OpsStatus struct {
 // OpsStatusStatus defines model for OpsStatus.Status.
 type OpsStatusStatus string
 
+// OptionsRedirectTo defines model for OptionsRedirectTo.
+type OptionsRedirectTo struct {
+	// RedirectTo Where the mailed link leads back to; must be allowed by the server.
+	//
+	// Example: https://my-app.example/welcome
+	RedirectTo *string `json:"redirectTo,omitempty"`
+}
+
 // RefreshTokenRequest defines model for RefreshTokenRequest.
 type RefreshTokenRequest struct {
 	// RefreshToken A UUID in its canonical lowercase form.
@@ -346,12 +387,37 @@ type SignInEmailPasswordResponse struct {
 	Session *Session `json:"session,omitempty"`
 }
 
+// SignInOTPEmailRequest defines model for SignInOTPEmailRequest.
+type SignInOTPEmailRequest struct {
+	// Email Example: john.smith@example.com
+	Email   openapi_types.Email `json:"email"`
+	Options *SignUpOptions      `json:"options,omitempty"`
+}
+
+// SignInOTPEmailVerifyRequest defines model for SignInOTPEmailVerifyRequest.
+type SignInOTPEmailVerifyRequest struct {
+	// Email Example: john.smith@example.com
+	Email openapi_types.Email `json:"email"`
+
+	// Otp The code from the mail.
+	//
+	// Example: 123456
+	Otp string `json:"otp"`
+}
+
 // SignInPATRequest defines model for SignInPATRequest.
 type SignInPATRequest struct {
 	// PersonalAccessToken A UUID in its canonical lowercase form.
 	//
 	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
 	PersonalAccessToken UUID `json:"personalAccessToken"`
+}
+
+// SignInPasswordlessEmailRequest defines model for SignInPasswordlessEmailRequest.
+type SignInPasswordlessEmailRequest struct {
+	// Email Example: john.smith@example.com
+	Email   openapi_types.Email `json:"email"`
+	Options *SignUpOptions      `json:"options,omitempty"`
 }
 
 // SignOutRequest defines model for SignOutRequest.
@@ -395,9 +461,14 @@ type SignUpOptions struct {
 	// Metadata Example: {"firstName":"John"}
 	Metadata *map[string]interface{} `json:"metadata,omitempty"`
 
-	// RedirectTo Example: https://my-app.example/welcome
+	// RedirectTo Where mailed links lead back to; must be allowed by the server.
+	//
+	// Example: https://my-app.example/welcome
 	RedirectTo *string `json:"redirectTo,omitempty"`
 }
+
+// TicketType What a mailed ticket is for.
+type TicketType string
 
 // UUID A UUID in its canonical lowercase form.
 //
@@ -443,12 +514,49 @@ type UserDeanonymizeRequest struct {
 // UserDeanonymizeRequestSignInMethod defines model for UserDeanonymizeRequest.SignInMethod.
 type UserDeanonymizeRequestSignInMethod string
 
+// UserEmailChangeRequest defines model for UserEmailChangeRequest.
+type UserEmailChangeRequest struct {
+	// NewEmail Example: john.smith@example.com
+	NewEmail openapi_types.Email `json:"newEmail"`
+	Options  *OptionsRedirectTo  `json:"options,omitempty"`
+}
+
+// UserEmailSendVerificationEmailRequest defines model for UserEmailSendVerificationEmailRequest.
+type UserEmailSendVerificationEmailRequest struct {
+	// Email Example: john.smith@example.com
+	Email   openapi_types.Email `json:"email"`
+	Options *OptionsRedirectTo  `json:"options,omitempty"`
+}
+
 // UserPasswordRequest defines model for UserPasswordRequest.
 type UserPasswordRequest struct {
 	NewPassword string `json:"newPassword"`
 
 	// Ticket A password-reset ticket, for callers without a session.
 	Ticket *string `json:"ticket,omitempty"`
+}
+
+// UserPasswordResetRequest defines model for UserPasswordResetRequest.
+type UserPasswordResetRequest struct {
+	// Email Example: john.smith@example.com
+	Email   openapi_types.Email `json:"email"`
+	Options *OptionsRedirectTo  `json:"options,omitempty"`
+}
+
+// VerifyTicketCodeRequest defines model for VerifyTicketCodeRequest.
+type VerifyTicketCodeRequest struct {
+	// Code The short code from the mail.
+	//
+	// Example: 48213907
+	Code string `json:"code"`
+
+	// Email The address the mail went to (for an address change, the new one).
+	//
+	// Example: john.smith@example.com
+	Email openapi_types.Email `json:"email"`
+
+	// Type What a mailed ticket is for.
+	Type TicketType `json:"type"`
 }
 
 // VerifyTokenRequest defines model for VerifyTokenRequest.
@@ -478,6 +586,19 @@ type NhostUnauthorized = ErrorResponse
 // NhostUnsupportedMediaType The Nhost error body.
 type NhostUnsupportedMediaType = ErrorResponse
 
+// VerifyTicketParams defines parameters for VerifyTicket.
+type VerifyTicketParams struct {
+	// Ticket The ticket from the mailed link, e.g. `verifyEmail:…`.
+	Ticket string `form:"ticket" json:"ticket"`
+
+	// Type The kind of ticket. Ignored; the ticket itself says what it is for.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Type *TicketType `form:"type,omitempty" json:"type,omitempty"`
+
+	// RedirectTo Where to send the browser afterwards; must be allowed by the server.
+	RedirectTo string `form:"redirectTo" json:"redirectTo"`
+}
+
 // CreatePATJSONRequestBody defines body for CreatePAT for application/json ContentType.
 type CreatePATJSONRequestBody = CreatePATRequest
 
@@ -486,6 +607,15 @@ type SignInAnonymousJSONRequestBody = SignInAnonymousRequest
 
 // SignInEmailPasswordJSONRequestBody defines body for SignInEmailPassword for application/json ContentType.
 type SignInEmailPasswordJSONRequestBody = SignInEmailPasswordRequest
+
+// SignInOTPEmailJSONRequestBody defines body for SignInOTPEmail for application/json ContentType.
+type SignInOTPEmailJSONRequestBody = SignInOTPEmailRequest
+
+// VerifySignInOTPEmailJSONRequestBody defines body for VerifySignInOTPEmail for application/json ContentType.
+type VerifySignInOTPEmailJSONRequestBody = SignInOTPEmailVerifyRequest
+
+// SignInPasswordlessEmailJSONRequestBody defines body for SignInPasswordlessEmail for application/json ContentType.
+type SignInPasswordlessEmailJSONRequestBody = SignInPasswordlessEmailRequest
 
 // SignInPATJSONRequestBody defines body for SignInPAT for application/json ContentType.
 type SignInPATJSONRequestBody = SignInPATRequest
@@ -505,8 +635,23 @@ type VerifyTokenJSONRequestBody = VerifyTokenRequest
 // DeanonymizeUserJSONRequestBody defines body for DeanonymizeUser for application/json ContentType.
 type DeanonymizeUserJSONRequestBody = UserDeanonymizeRequest
 
+// ChangeUserEmailJSONRequestBody defines body for ChangeUserEmail for application/json ContentType.
+type ChangeUserEmailJSONRequestBody = UserEmailChangeRequest
+
+// SendVerificationEmailJSONRequestBody defines body for SendVerificationEmail for application/json ContentType.
+type SendVerificationEmailJSONRequestBody = UserEmailSendVerificationEmailRequest
+
 // ChangeUserPasswordJSONRequestBody defines body for ChangeUserPassword for application/json ContentType.
 type ChangeUserPasswordJSONRequestBody = UserPasswordRequest
+
+// SendPasswordResetEmailJSONRequestBody defines body for SendPasswordResetEmail for application/json ContentType.
+type SendPasswordResetEmailJSONRequestBody = UserPasswordResetRequest
+
+// ConfirmTicketFormdataRequestBody defines body for ConfirmTicket for application/x-www-form-urlencoded ContentType.
+type ConfirmTicketFormdataRequestBody = ConfirmTicketForm
+
+// VerifyTicketCodeJSONRequestBody defines body for VerifyTicketCode for application/json ContentType.
+type VerifyTicketCodeJSONRequestBody = VerifyTicketCodeRequest
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -696,6 +841,60 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPassword(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SignInOTPEmailWithBody Mail a one-time sign-in code
+	//
+	// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+	SignInOTPEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInOTPEmail Mail a one-time sign-in code
+	//
+	// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+	SignInOTPEmail(ctx context.Context, body SignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInOTPEmailWithBody Sign in with a mailed one-time code
+	//
+	// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+	VerifySignInOTPEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInOTPEmail Sign in with a mailed one-time code
+	//
+	// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+	VerifySignInOTPEmail(ctx context.Context, body VerifySignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInPasswordlessEmailWithBody Mail a sign-in link
+	//
+	// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+	SignInPasswordlessEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInPasswordlessEmail Mail a sign-in link
+	//
+	// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+	SignInPasswordlessEmail(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SignInPATWithBody Sign in with a personal access token
 	//
 	// Exchanges a valid, unexpired personal access token for a new session.
@@ -809,6 +1008,42 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/user/deanonymize (the `DeanonymizeUser` operationId).
 	DeanonymizeUser(ctx context.Context, body DeanonymizeUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ChangeUserEmailWithBody Ask to change the signed-in user's address
+	//
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+	ChangeUserEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ChangeUserEmail Ask to change the signed-in user's address
+	//
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+	ChangeUserEmail(ctx context.Context, body ChangeUserEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendVerificationEmailWithBody Mail an address-verification link again
+	//
+	// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+	SendVerificationEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendVerificationEmail Mail an address-verification link again
+	//
+	// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+	SendVerificationEmail(ctx context.Context, body SendVerificationEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ChangeUserPasswordWithBody Change the password
 	//
 	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
@@ -826,6 +1061,67 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/user/password (the `ChangeUserPassword` operationId).
 	ChangeUserPassword(ctx context.Context, body ChangeUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendPasswordResetEmailWithBody Mail a password-reset link
+	//
+	// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+	SendPasswordResetEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SendPasswordResetEmail Mail a password-reset link
+	//
+	// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+	SendPasswordResetEmail(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyTicket Follow a mailed link
+	//
+	// Uses the ticket of a mailed link (address verification, address change, sign-in link or password reset), signs its owner in and redirects to `redirectTo` with `refreshToken` and `type` in the query. When the ticket cannot be used, the redirect carries `error` and `errorDescription` instead. When the server is set to confirm links first (so that mail scanners that open links spend nothing), this answers a small page whose button completes the same step with a POST.
+	//
+	// Corresponds with GET /v1/verify (the `VerifyTicket` operationId).
+	VerifyTicket(ctx context.Context, params *VerifyTicketParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConfirmTicketWithBody Complete a mailed link from its confirmation page
+	//
+	// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+	ConfirmTicketWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConfirmTicketWithFormdataBody Complete a mailed link from its confirmation page
+	//
+	// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+	ConfirmTicketWithFormdataBody(ctx context.Context, body ConfirmTicketFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyTicketCodeWithBody Use the short code of a mailed link
+	//
+	// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+	VerifyTicketCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyTicketCode Use the short code of a mailed link
+	//
+	// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+	VerifyTicketCode(ctx context.Context, body VerifyTicketCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetVersion Version of the running server
 	//
@@ -1107,6 +1403,120 @@ func (c *Client) SignInEmailPassword(ctx context.Context, body SignInEmailPasswo
 	return c.Client.Do(req)
 }
 
+// SignInOTPEmailWithBody Mail a one-time sign-in code
+//
+// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+func (c *Client) SignInOTPEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInOTPEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInOTPEmail Mail a one-time sign-in code
+//
+// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+func (c *Client) SignInOTPEmail(ctx context.Context, body SignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInOTPEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInOTPEmailWithBody Sign in with a mailed one-time code
+//
+// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+func (c *Client) VerifySignInOTPEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInOTPEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInOTPEmail Sign in with a mailed one-time code
+//
+// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+func (c *Client) VerifySignInOTPEmail(ctx context.Context, body VerifySignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInOTPEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInPasswordlessEmailWithBody Mail a sign-in link
+//
+// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+func (c *Client) SignInPasswordlessEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInPasswordlessEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInPasswordlessEmail Mail a sign-in link
+//
+// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+func (c *Client) SignInPasswordlessEmail(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInPasswordlessEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SignInPATWithBody Sign in with a personal access token
 //
 // Exchanges a valid, unexpired personal access token for a new session.
@@ -1350,6 +1760,82 @@ func (c *Client) DeanonymizeUser(ctx context.Context, body DeanonymizeUserJSONRe
 	return c.Client.Do(req)
 }
 
+// ChangeUserEmailWithBody Ask to change the signed-in user's address
+//
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+func (c *Client) ChangeUserEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeUserEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ChangeUserEmail Ask to change the signed-in user's address
+//
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+func (c *Client) ChangeUserEmail(ctx context.Context, body ChangeUserEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeUserEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendVerificationEmailWithBody Mail an address-verification link again
+//
+// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+func (c *Client) SendVerificationEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendVerificationEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendVerificationEmail Mail an address-verification link again
+//
+// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+func (c *Client) SendVerificationEmail(ctx context.Context, body SendVerificationEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendVerificationEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ChangeUserPasswordWithBody Change the password
 //
 // Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
@@ -1378,6 +1864,137 @@ func (c *Client) ChangeUserPasswordWithBody(ctx context.Context, contentType str
 // Corresponds with POST /v1/user/password (the `ChangeUserPassword` operationId).
 func (c *Client) ChangeUserPassword(ctx context.Context, body ChangeUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewChangeUserPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendPasswordResetEmailWithBody Mail a password-reset link
+//
+// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+func (c *Client) SendPasswordResetEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendPasswordResetEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SendPasswordResetEmail Mail a password-reset link
+//
+// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+func (c *Client) SendPasswordResetEmail(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSendPasswordResetEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyTicket Follow a mailed link
+//
+// Uses the ticket of a mailed link (address verification, address change, sign-in link or password reset), signs its owner in and redirects to `redirectTo` with `refreshToken` and `type` in the query. When the ticket cannot be used, the redirect carries `error` and `errorDescription` instead. When the server is set to confirm links first (so that mail scanners that open links spend nothing), this answers a small page whose button completes the same step with a POST.
+//
+// Corresponds with GET /v1/verify (the `VerifyTicket` operationId).
+func (c *Client) VerifyTicket(ctx context.Context, params *VerifyTicketParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyTicketRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConfirmTicketWithBody Complete a mailed link from its confirmation page
+//
+// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+func (c *Client) ConfirmTicketWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfirmTicketRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConfirmTicketWithFormdataBody Complete a mailed link from its confirmation page
+//
+// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+func (c *Client) ConfirmTicketWithFormdataBody(ctx context.Context, body ConfirmTicketFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfirmTicketRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyTicketCodeWithBody Use the short code of a mailed link
+//
+// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+func (c *Client) VerifyTicketCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyTicketCodeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyTicketCode Use the short code of a mailed link
+//
+// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+func (c *Client) VerifyTicketCode(ctx context.Context, body VerifyTicketCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyTicketCodeRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1800,6 +2417,126 @@ func NewSignInEmailPasswordRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewSignInOTPEmailRequest calls the generic SignInOTPEmail builder with application/json body
+func NewSignInOTPEmailRequest(server string, body SignInOTPEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInOTPEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInOTPEmailRequestWithBody constructs an http.Request for the SignInOTPEmail method, with any body, and a specified content type
+func NewSignInOTPEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/otp/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignInOTPEmailRequest calls the generic VerifySignInOTPEmail builder with application/json body
+func NewVerifySignInOTPEmailRequest(server string, body VerifySignInOTPEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignInOTPEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignInOTPEmailRequestWithBody constructs an http.Request for the VerifySignInOTPEmail method, with any body, and a specified content type
+func NewVerifySignInOTPEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/otp/email/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSignInPasswordlessEmailRequest calls the generic SignInPasswordlessEmail builder with application/json body
+func NewSignInPasswordlessEmailRequest(server string, body SignInPasswordlessEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInPasswordlessEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInPasswordlessEmailRequestWithBody constructs an http.Request for the SignInPasswordlessEmail method, with any body, and a specified content type
+func NewSignInPasswordlessEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/passwordless/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewSignInPATRequest calls the generic SignInPAT builder with application/json body
 func NewSignInPATRequest(server string, body SignInPATJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2067,6 +2804,86 @@ func NewDeanonymizeUserRequestWithBody(server string, contentType string, body i
 	return req, nil
 }
 
+// NewChangeUserEmailRequest calls the generic ChangeUserEmail builder with application/json body
+func NewChangeUserEmailRequest(server string, body ChangeUserEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewChangeUserEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewChangeUserEmailRequestWithBody constructs an http.Request for the ChangeUserEmail method, with any body, and a specified content type
+func NewChangeUserEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/email/change")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendVerificationEmailRequest calls the generic SendVerificationEmail builder with application/json body
+func NewSendVerificationEmailRequest(server string, body SendVerificationEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendVerificationEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSendVerificationEmailRequestWithBody constructs an http.Request for the SendVerificationEmail method, with any body, and a specified content type
+func NewSendVerificationEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/email/send-verification-email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewChangeUserPasswordRequest calls the generic ChangeUserPassword builder with application/json body
 func NewChangeUserPasswordRequest(server string, body ChangeUserPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2088,6 +2905,196 @@ func NewChangeUserPasswordRequestWithBody(server string, contentType string, bod
 	}
 
 	operationPath := fmt.Sprintf("/v1/user/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSendPasswordResetEmailRequest calls the generic SendPasswordResetEmail builder with application/json body
+func NewSendPasswordResetEmailRequest(server string, body SendPasswordResetEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSendPasswordResetEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSendPasswordResetEmailRequestWithBody constructs an http.Request for the SendPasswordResetEmail method, with any body, and a specified content type
+func NewSendPasswordResetEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/password/reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifyTicketRequest constructs an http.Request for the VerifyTicket method
+func NewVerifyTicketRequest(server string, params *VerifyTicketParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "ticket", params.Ticket, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "redirectTo", params.RedirectTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uri"}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewConfirmTicketRequestWithFormdataBody calls the generic ConfirmTicket builder with application/x-www-form-urlencoded body
+func NewConfirmTicketRequestWithFormdataBody(server string, body ConfirmTicketFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewConfirmTicketRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewConfirmTicketRequestWithBody constructs an http.Request for the ConfirmTicket method, with any body, and a specified content type
+func NewConfirmTicketRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifyTicketCodeRequest calls the generic VerifyTicketCode builder with application/json body
+func NewVerifyTicketCodeRequest(server string, body VerifyTicketCodeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyTicketCodeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyTicketCodeRequestWithBody constructs an http.Request for the VerifyTicketCode method, with any body, and a specified content type
+func NewVerifyTicketCodeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/verify/code")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -2312,6 +3319,60 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPasswordWithResponse(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInEmailPasswordResult, error)
 
+	// SignInOTPEmailWithBodyWithResponse Mail a one-time sign-in code
+	//
+	// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+	SignInOTPEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInOTPEmailResult, error)
+
+	// SignInOTPEmailWithResponse Mail a one-time sign-in code
+	//
+	// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+	SignInOTPEmailWithResponse(ctx context.Context, body SignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInOTPEmailResult, error)
+
+	// VerifySignInOTPEmailWithBodyWithResponse Sign in with a mailed one-time code
+	//
+	// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+	VerifySignInOTPEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInOTPEmailResult, error)
+
+	// VerifySignInOTPEmailWithResponse Sign in with a mailed one-time code
+	//
+	// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+	VerifySignInOTPEmailWithResponse(ctx context.Context, body VerifySignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInOTPEmailResult, error)
+
+	// SignInPasswordlessEmailWithBodyWithResponse Mail a sign-in link
+	//
+	// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+	SignInPasswordlessEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInPasswordlessEmailResult, error)
+
+	// SignInPasswordlessEmailWithResponse Mail a sign-in link
+	//
+	// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+	SignInPasswordlessEmailWithResponse(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessEmailResult, error)
+
 	// SignInPATWithBodyWithResponse Sign in with a personal access token
 	//
 	// Exchanges a valid, unexpired personal access token for a new session.
@@ -2427,6 +3488,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/user/deanonymize (the `DeanonymizeUser` operationId).
 	DeanonymizeUserWithResponse(ctx context.Context, body DeanonymizeUserJSONRequestBody, reqEditors ...RequestEditorFn) (*DeanonymizeUserResult, error)
 
+	// ChangeUserEmailWithBodyWithResponse Ask to change the signed-in user's address
+	//
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+	ChangeUserEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeUserEmailResult, error)
+
+	// ChangeUserEmailWithResponse Ask to change the signed-in user's address
+	//
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+	ChangeUserEmailWithResponse(ctx context.Context, body ChangeUserEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeUserEmailResult, error)
+
+	// SendVerificationEmailWithBodyWithResponse Mail an address-verification link again
+	//
+	// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+	SendVerificationEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendVerificationEmailResult, error)
+
+	// SendVerificationEmailWithResponse Mail an address-verification link again
+	//
+	// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+	SendVerificationEmailWithResponse(ctx context.Context, body SendVerificationEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SendVerificationEmailResult, error)
+
 	// ChangeUserPasswordWithBodyWithResponse Change the password
 	//
 	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
@@ -2444,6 +3541,69 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/user/password (the `ChangeUserPassword` operationId).
 	ChangeUserPasswordWithResponse(ctx context.Context, body ChangeUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeUserPasswordResult, error)
+
+	// SendPasswordResetEmailWithBodyWithResponse Mail a password-reset link
+	//
+	// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+	SendPasswordResetEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendPasswordResetEmailResult, error)
+
+	// SendPasswordResetEmailWithResponse Mail a password-reset link
+	//
+	// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+	SendPasswordResetEmailWithResponse(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SendPasswordResetEmailResult, error)
+
+	// VerifyTicketWithResponse Follow a mailed link
+	//
+	// Uses the ticket of a mailed link (address verification, address change, sign-in link or password reset), signs its owner in and redirects to `redirectTo` with `refreshToken` and `type` in the query. When the ticket cannot be used, the redirect carries `error` and `errorDescription` instead. When the server is set to confirm links first (so that mail scanners that open links spend nothing), this answers a small page whose button completes the same step with a POST.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/verify (the `VerifyTicket` operationId).
+	VerifyTicketWithResponse(ctx context.Context, params *VerifyTicketParams, reqEditors ...RequestEditorFn) (*VerifyTicketResult, error)
+
+	// ConfirmTicketWithBodyWithResponse Complete a mailed link from its confirmation page
+	//
+	// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+	ConfirmTicketWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConfirmTicketResult, error)
+
+	// ConfirmTicketWithFormdataBodyWithResponse Complete a mailed link from its confirmation page
+	//
+	// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+	ConfirmTicketWithFormdataBodyWithResponse(ctx context.Context, body ConfirmTicketFormdataRequestBody, reqEditors ...RequestEditorFn) (*ConfirmTicketResult, error)
+
+	// VerifyTicketCodeWithBodyWithResponse Use the short code of a mailed link
+	//
+	// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+	VerifyTicketCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyTicketCodeResult, error)
+
+	// VerifyTicketCodeWithResponse Use the short code of a mailed link
+	//
+	// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+	VerifyTicketCodeWithResponse(ctx context.Context, body VerifyTicketCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyTicketCodeResult, error)
 
 	// GetVersionWithResponse Version of the running server
 	//
@@ -3091,6 +4251,248 @@ func (r SignInEmailPasswordResult) ContentType() string {
 	return ""
 }
 
+type SignInOTPEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInOTPEmailResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInOTPEmailResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInOTPEmailResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignInOTPEmailResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInOTPEmailResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInOTPEmailResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInOTPEmailResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInOTPEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInOTPEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInOTPEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInOTPEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type VerifySignInOTPEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignInOTPEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignInOTPEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignInOTPEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignInOTPEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SignInPasswordlessEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInPasswordlessEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInPasswordlessEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInPasswordlessEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInPasswordlessEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SignInPATResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3616,6 +5018,165 @@ func (r DeanonymizeUserResult) ContentType() string {
 	return ""
 }
 
+type ChangeUserEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeUserEmailResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ChangeUserEmailResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ChangeUserEmailResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ChangeUserEmailResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ChangeUserEmailResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ChangeUserEmailResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ChangeUserEmailResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ChangeUserEmailResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeUserEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeUserEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeUserEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeUserEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendVerificationEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendVerificationEmailResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendVerificationEmailResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SendVerificationEmailResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SendVerificationEmailResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SendVerificationEmailResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SendVerificationEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendVerificationEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendVerificationEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendVerificationEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ChangeUserPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3693,6 +5254,282 @@ func (r ChangeUserPasswordResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ChangeUserPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SendPasswordResetEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SendPasswordResetEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SendPasswordResetEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SendPasswordResetEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SendPasswordResetEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyTicketResult302Headers the declared response headers of an HTTP 302 response for VerifyTicket
+type VerifyTicketResult302Headers struct {
+	Location string
+}
+
+type VerifyTicketResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *VerifyTicketResult302Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyTicketResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyTicketResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyTicketResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyTicketResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyTicketResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyTicketResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ConfirmTicketResult302Headers the declared response headers of an HTTP 302 response for ConfirmTicket
+type ConfirmTicketResult302Headers struct {
+	Location string
+}
+
+type ConfirmTicketResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *ConfirmTicketResult302Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ConfirmTicketResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ConfirmTicketResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ConfirmTicketResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ConfirmTicketResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ConfirmTicketResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConfirmTicketResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConfirmTicketResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConfirmTicketResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type VerifyTicketCodeResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyTicketCodeResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyTicketCodeResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyTicketCodeResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyTicketCodeResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3987,6 +5824,96 @@ func (c *ClientWithResponses) SignInEmailPasswordWithResponse(ctx context.Contex
 	return ParseSignInEmailPasswordResult(rsp)
 }
 
+// SignInOTPEmailWithBodyWithResponse Mail a one-time sign-in code
+//
+// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+func (c *ClientWithResponses) SignInOTPEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInOTPEmailResult, error) {
+	rsp, err := c.SignInOTPEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInOTPEmailResult(rsp)
+}
+
+// SignInOTPEmailWithResponse Mail a one-time sign-in code
+//
+// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/otp/email (the `SignInOTPEmail` operationId).
+func (c *ClientWithResponses) SignInOTPEmailWithResponse(ctx context.Context, body SignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInOTPEmailResult, error) {
+	rsp, err := c.SignInOTPEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInOTPEmailResult(rsp)
+}
+
+// VerifySignInOTPEmailWithBodyWithResponse Sign in with a mailed one-time code
+//
+// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+func (c *ClientWithResponses) VerifySignInOTPEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInOTPEmailResult, error) {
+	rsp, err := c.VerifySignInOTPEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInOTPEmailResult(rsp)
+}
+
+// VerifySignInOTPEmailWithResponse Sign in with a mailed one-time code
+//
+// Opens a session when the code matches the last one mailed to the address. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/otp/email/verify (the `VerifySignInOTPEmail` operationId).
+func (c *ClientWithResponses) VerifySignInOTPEmailWithResponse(ctx context.Context, body VerifySignInOTPEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInOTPEmailResult, error) {
+	rsp, err := c.VerifySignInOTPEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInOTPEmailResult(rsp)
+}
+
+// SignInPasswordlessEmailWithBodyWithResponse Mail a sign-in link
+//
+// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+func (c *ClientWithResponses) SignInPasswordlessEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInPasswordlessEmailResult, error) {
+	rsp, err := c.SignInPasswordlessEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInPasswordlessEmailResult(rsp)
+}
+
+// SignInPasswordlessEmailWithResponse Mail a sign-in link
+//
+// Mails a link (and short code) that signs the owner of the address in. When the address has no account and sign-up is open, the account is created first, with the given options.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
+func (c *ClientWithResponses) SignInPasswordlessEmailWithResponse(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessEmailResult, error) {
+	rsp, err := c.SignInPasswordlessEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInPasswordlessEmailResult(rsp)
+}
+
 // SignInPATWithBodyWithResponse Sign in with a personal access token
 //
 // Exchanges a valid, unexpired personal access token for a new session.
@@ -4180,6 +6107,66 @@ func (c *ClientWithResponses) DeanonymizeUserWithResponse(ctx context.Context, b
 	return ParseDeanonymizeUserResult(rsp)
 }
 
+// ChangeUserEmailWithBodyWithResponse Ask to change the signed-in user's address
+//
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+func (c *ClientWithResponses) ChangeUserEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ChangeUserEmailResult, error) {
+	rsp, err := c.ChangeUserEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeUserEmailResult(rsp)
+}
+
+// ChangeUserEmailWithResponse Ask to change the signed-in user's address
+//
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/email/change (the `ChangeUserEmail` operationId).
+func (c *ClientWithResponses) ChangeUserEmailWithResponse(ctx context.Context, body ChangeUserEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*ChangeUserEmailResult, error) {
+	rsp, err := c.ChangeUserEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeUserEmailResult(rsp)
+}
+
+// SendVerificationEmailWithBodyWithResponse Mail an address-verification link again
+//
+// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+func (c *ClientWithResponses) SendVerificationEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendVerificationEmailResult, error) {
+	rsp, err := c.SendVerificationEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendVerificationEmailResult(rsp)
+}
+
+// SendVerificationEmailWithResponse Mail an address-verification link again
+//
+// Mails a fresh verification link (and short code) to an account whose address is not yet verified; older verification links stop working. An unknown address gets the same answer and no mail.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
+func (c *ClientWithResponses) SendVerificationEmailWithResponse(ctx context.Context, body SendVerificationEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SendVerificationEmailResult, error) {
+	rsp, err := c.SendVerificationEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendVerificationEmailResult(rsp)
+}
+
 // ChangeUserPasswordWithBodyWithResponse Change the password
 //
 // Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
@@ -4208,6 +6195,111 @@ func (c *ClientWithResponses) ChangeUserPasswordWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseChangeUserPasswordResult(rsp)
+}
+
+// SendPasswordResetEmailWithBodyWithResponse Mail a password-reset link
+//
+// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+func (c *ClientWithResponses) SendPasswordResetEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendPasswordResetEmailResult, error) {
+	rsp, err := c.SendPasswordResetEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendPasswordResetEmailResult(rsp)
+}
+
+// SendPasswordResetEmailWithResponse Mail a password-reset link
+//
+// Mails the owner of the address a link (and a short code) that signs them in so they can set a new password. The answer is the same whether or not the address has an account, so it reveals nothing; a new request makes older reset links stop working.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
+func (c *ClientWithResponses) SendPasswordResetEmailWithResponse(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SendPasswordResetEmailResult, error) {
+	rsp, err := c.SendPasswordResetEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSendPasswordResetEmailResult(rsp)
+}
+
+// VerifyTicketWithResponse Follow a mailed link
+//
+// Uses the ticket of a mailed link (address verification, address change, sign-in link or password reset), signs its owner in and redirects to `redirectTo` with `refreshToken` and `type` in the query. When the ticket cannot be used, the redirect carries `error` and `errorDescription` instead. When the server is set to confirm links first (so that mail scanners that open links spend nothing), this answers a small page whose button completes the same step with a POST.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/verify (the `VerifyTicket` operationId).
+func (c *ClientWithResponses) VerifyTicketWithResponse(ctx context.Context, params *VerifyTicketParams, reqEditors ...RequestEditorFn) (*VerifyTicketResult, error) {
+	rsp, err := c.VerifyTicket(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyTicketResult(rsp)
+}
+
+// ConfirmTicketWithBodyWithResponse Complete a mailed link from its confirmation page
+//
+// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+func (c *ClientWithResponses) ConfirmTicketWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ConfirmTicketResult, error) {
+	rsp, err := c.ConfirmTicketWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfirmTicketResult(rsp)
+}
+
+// ConfirmTicketWithFormdataBodyWithResponse Complete a mailed link from its confirmation page
+//
+// What the confirmation page's button sends: the same step as following the link, as a form post. It works whether or not links must be confirmed.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/verify (the `ConfirmTicket` operationId).
+func (c *ClientWithResponses) ConfirmTicketWithFormdataBodyWithResponse(ctx context.Context, body ConfirmTicketFormdataRequestBody, reqEditors ...RequestEditorFn) (*ConfirmTicketResult, error) {
+	rsp, err := c.ConfirmTicketWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfirmTicketResult(rsp)
+}
+
+// VerifyTicketCodeWithBodyWithResponse Use the short code of a mailed link
+//
+// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+func (c *ClientWithResponses) VerifyTicketCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyTicketCodeResult, error) {
+	rsp, err := c.VerifyTicketCodeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyTicketCodeResult(rsp)
+}
+
+// VerifyTicketCodeWithResponse Use the short code of a mailed link
+//
+// Every mailed link also carries a short code for the same ticket, for people whose mail scanner used the link first or who read mail on another device. The code does what the link does and returns the session the link would have put in its redirect. A code works once, expires with its link, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/verify/code (the `VerifyTicketCode` operationId).
+func (c *ClientWithResponses) VerifyTicketCodeWithResponse(ctx context.Context, body VerifyTicketCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyTicketCodeResult, error) {
+	rsp, err := c.VerifyTicketCode(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyTicketCodeResult(rsp)
 }
 
 // GetVersionWithResponse Version of the running server
@@ -4627,6 +6719,203 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSignInOTPEmailResult parses an HTTP response from a SignInOTPEmailWithResponse call
+func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInOTPEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignInOTPEmailResult parses an HTTP response from a VerifySignInOTPEmailWithResponse call
+func ParseVerifySignInOTPEmailResult(rsp *http.Response) (*VerifySignInOTPEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignInOTPEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSignInPasswordlessEmailResult parses an HTTP response from a SignInPasswordlessEmailWithResponse call
+func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordlessEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInPasswordlessEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest NhostPayloadTooLarge
@@ -5074,6 +7363,135 @@ func ParseDeanonymizeUserResult(rsp *http.Response) (*DeanonymizeUserResult, err
 	return response, nil
 }
 
+// ParseChangeUserEmailResult parses an HTTP response from a ChangeUserEmailWithResponse call
+func ParseChangeUserEmailResult(rsp *http.Response) (*ChangeUserEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeUserEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendVerificationEmailResult parses an HTTP response from a SendVerificationEmailWithResponse call
+func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendVerificationEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseChangeUserPasswordResult parses an HTTP response from a ChangeUserPasswordWithResponse call
 func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5115,6 +7533,240 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSendPasswordResetEmailResult parses an HTTP response from a SendPasswordResetEmailWithResponse call
+func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SendPasswordResetEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseVerifyTicketResult parses an HTTP response from a VerifyTicketWithResponse call
+func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyTicketResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers VerifyTicketResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseConfirmTicketResult parses an HTTP response from a ConfirmTicketWithResponse call
+func ParseConfirmTicketResult(rsp *http.Response) (*ConfirmTicketResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConfirmTicketResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers ConfirmTicketResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyTicketCodeResult parses an HTTP response from a VerifyTicketCodeWithResponse call
+func ParseVerifyTicketCodeResult(rsp *http.Response) (*VerifyTicketCodeResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyTicketCodeResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest NhostPayloadTooLarge
@@ -5221,6 +7873,15 @@ type ServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx echo.Context) error
+	// SignInOTPEmail Mail a one-time sign-in code
+	// (POST /v1/signin/otp/email)
+	SignInOTPEmail(ctx echo.Context) error
+	// VerifySignInOTPEmail Sign in with a mailed one-time code
+	// (POST /v1/signin/otp/email/verify)
+	VerifySignInOTPEmail(ctx echo.Context) error
+	// SignInPasswordlessEmail Mail a sign-in link
+	// (POST /v1/signin/passwordless/email)
+	SignInPasswordlessEmail(ctx echo.Context) error
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx echo.Context) error
@@ -5242,9 +7903,27 @@ type ServerInterface interface {
 	// DeanonymizeUser Turn an anonymous user into a regular account
 	// (POST /v1/user/deanonymize)
 	DeanonymizeUser(ctx echo.Context) error
+	// ChangeUserEmail Ask to change the signed-in user's address
+	// (POST /v1/user/email/change)
+	ChangeUserEmail(ctx echo.Context) error
+	// SendVerificationEmail Mail an address-verification link again
+	// (POST /v1/user/email/send-verification-email)
+	SendVerificationEmail(ctx echo.Context) error
 	// ChangeUserPassword Change the password
 	// (POST /v1/user/password)
 	ChangeUserPassword(ctx echo.Context) error
+	// SendPasswordResetEmail Mail a password-reset link
+	// (POST /v1/user/password/reset)
+	SendPasswordResetEmail(ctx echo.Context) error
+	// VerifyTicket Follow a mailed link
+	// (GET /v1/verify)
+	VerifyTicket(ctx echo.Context, params VerifyTicketParams) error
+	// ConfirmTicket Complete a mailed link from its confirmation page
+	// (POST /v1/verify)
+	ConfirmTicket(ctx echo.Context) error
+	// VerifyTicketCode Use the short code of a mailed link
+	// (POST /v1/verify/code)
+	VerifyTicketCode(ctx echo.Context) error
 	// GetVersion Version of the running server
 	// (GET /v1/version)
 	GetVersion(ctx echo.Context) error
@@ -5379,6 +8058,33 @@ func (w *ServerInterfaceWrapper) SignInEmailPassword(ctx echo.Context) error {
 	return err
 }
 
+// SignInOTPEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInOTPEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInOTPEmail(ctx)
+	return err
+}
+
+// VerifySignInOTPEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignInOTPEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignInOTPEmail(ctx)
+	return err
+}
+
+// SignInPasswordlessEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInPasswordlessEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInPasswordlessEmail(ctx)
+	return err
+}
+
 // SignInPAT converts echo context to params.
 func (w *ServerInterfaceWrapper) SignInPAT(ctx echo.Context) error {
 	var err error
@@ -5442,12 +8148,89 @@ func (w *ServerInterfaceWrapper) DeanonymizeUser(ctx echo.Context) error {
 	return err
 }
 
+// ChangeUserEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) ChangeUserEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ChangeUserEmail(ctx)
+	return err
+}
+
+// SendVerificationEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) SendVerificationEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SendVerificationEmail(ctx)
+	return err
+}
+
 // ChangeUserPassword converts echo context to params.
 func (w *ServerInterfaceWrapper) ChangeUserPassword(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ChangeUserPassword(ctx)
+	return err
+}
+
+// SendPasswordResetEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) SendPasswordResetEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SendPasswordResetEmail(ctx)
+	return err
+}
+
+// VerifyTicket converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyTicket(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params VerifyTicketParams
+	// ------------- Required query parameter "ticket" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "ticket", ctx.QueryParams(), &params.Ticket, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ticket: %s", err))
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Required query parameter "redirectTo" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "redirectTo", ctx.QueryParams(), &params.RedirectTo, runtime.BindQueryParameterOptions{Type: "string", Format: "uri"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter redirectTo: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyTicket(ctx, params)
+	return err
+}
+
+// ConfirmTicket converts echo context to params.
+func (w *ServerInterfaceWrapper) ConfirmTicket(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ConfirmTicket(ctx)
+	return err
+}
+
+// VerifyTicketCode converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyTicketCode(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyTicketCode(ctx)
 	return err
 }
 
@@ -5522,6 +8305,15 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/user", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
 	router.POST(options.BaseURL+"/v1/user/deanonymize", wrapper.DeanonymizeUser, options.OperationMiddlewares["deanonymizeUser"]...)
 	router.POST(options.BaseURL+"/v1/user/password", wrapper.ChangeUserPassword, options.OperationMiddlewares["changeUserPassword"]...)
+	router.POST(options.BaseURL+"/v1/user/password/reset", wrapper.SendPasswordResetEmail, options.OperationMiddlewares["sendPasswordResetEmail"]...)
+	router.POST(options.BaseURL+"/v1/user/email/send-verification-email", wrapper.SendVerificationEmail, options.OperationMiddlewares["sendVerificationEmail"]...)
+	router.POST(options.BaseURL+"/v1/user/email/change", wrapper.ChangeUserEmail, options.OperationMiddlewares["changeUserEmail"]...)
+	router.POST(options.BaseURL+"/v1/signin/passwordless/email", wrapper.SignInPasswordlessEmail, options.OperationMiddlewares["signInPasswordlessEmail"]...)
+	router.POST(options.BaseURL+"/v1/signin/otp/email", wrapper.SignInOTPEmail, options.OperationMiddlewares["signInOTPEmail"]...)
+	router.POST(options.BaseURL+"/v1/signin/otp/email/verify", wrapper.VerifySignInOTPEmail, options.OperationMiddlewares["verifySignInOTPEmail"]...)
+	router.GET(options.BaseURL+"/v1/verify", wrapper.VerifyTicket, options.OperationMiddlewares["verifyTicket"]...)
+	router.POST(options.BaseURL+"/v1/verify", wrapper.ConfirmTicket, options.OperationMiddlewares["confirmTicket"]...)
+	router.POST(options.BaseURL+"/v1/verify/code", wrapper.VerifyTicketCode, options.OperationMiddlewares["verifyTicketCode"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -6189,6 +8981,322 @@ func (response SignInEmailPassword500JSONResponse) VisitSignInEmailPasswordRespo
 	return err
 }
 
+type SignInOTPEmailRequestObject struct {
+	Body *SignInOTPEmailJSONRequestBody
+}
+
+type SignInOTPEmailResponseObject interface {
+	VisitSignInOTPEmailResponse(w http.ResponseWriter) error
+}
+
+type SignInOTPEmail200JSONResponse OKResponse
+
+func (response SignInOTPEmail200JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInOTPEmail400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInOTPEmail400JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInOTPEmail401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInOTPEmail401JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInOTPEmail403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignInOTPEmail403JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInOTPEmail413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInOTPEmail413JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInOTPEmail415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInOTPEmail415JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInOTPEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInOTPEmail500JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmailRequestObject struct {
+	Body *VerifySignInOTPEmailJSONRequestBody
+}
+
+type VerifySignInOTPEmailResponseObject interface {
+	VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error
+}
+
+type VerifySignInOTPEmail200JSONResponse SessionPayload
+
+func (response VerifySignInOTPEmail200JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignInOTPEmail400JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignInOTPEmail401JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignInOTPEmail413JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignInOTPEmail415JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignInOTPEmail500JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessEmailRequestObject struct {
+	Body *SignInPasswordlessEmailJSONRequestBody
+}
+
+type SignInPasswordlessEmailResponseObject interface {
+	VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error
+}
+
+type SignInPasswordlessEmail200JSONResponse OKResponse
+
+func (response SignInPasswordlessEmail200JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessEmail400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInPasswordlessEmail400JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessEmail401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInPasswordlessEmail401JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessEmail403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignInPasswordlessEmail403JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessEmail413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInPasswordlessEmail413JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessEmail415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInPasswordlessEmail415JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInPasswordlessEmail500JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInPATRequestObject struct {
 	Body *SignInPATJSONRequestBody
 }
@@ -6842,6 +9950,212 @@ func (response DeanonymizeUser500JSONResponse) VisitDeanonymizeUserResponse(w ht
 	return err
 }
 
+type ChangeUserEmailRequestObject struct {
+	Body *ChangeUserEmailJSONRequestBody
+}
+
+type ChangeUserEmailResponseObject interface {
+	VisitChangeUserEmailResponse(w http.ResponseWriter) error
+}
+
+type ChangeUserEmail200JSONResponse OKResponse
+
+func (response ChangeUserEmail200JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserEmail400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response ChangeUserEmail400JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserEmail401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ChangeUserEmail401JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserEmail403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response ChangeUserEmail403JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserEmail409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response ChangeUserEmail409JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserEmail413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response ChangeUserEmail413JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserEmail415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response ChangeUserEmail415JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ChangeUserEmail500JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmailRequestObject struct {
+	Body *SendVerificationEmailJSONRequestBody
+}
+
+type SendVerificationEmailResponseObject interface {
+	VisitSendVerificationEmailResponse(w http.ResponseWriter) error
+}
+
+type SendVerificationEmail200JSONResponse OKResponse
+
+func (response SendVerificationEmail200JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmail400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SendVerificationEmail400JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmail413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SendVerificationEmail413JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmail415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SendVerificationEmail415JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SendVerificationEmail500JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserPasswordRequestObject struct {
 	Body *ChangeUserPasswordJSONRequestBody
 }
@@ -6952,6 +10266,350 @@ func (response ChangeUserPassword500JSONResponse) VisitChangeUserPasswordRespons
 	return err
 }
 
+type SendPasswordResetEmailRequestObject struct {
+	Body *SendPasswordResetEmailJSONRequestBody
+}
+
+type SendPasswordResetEmailResponseObject interface {
+	VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error
+}
+
+type SendPasswordResetEmail200JSONResponse OKResponse
+
+func (response SendPasswordResetEmail200JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendPasswordResetEmail400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SendPasswordResetEmail400JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendPasswordResetEmail413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SendPasswordResetEmail413JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendPasswordResetEmail415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SendPasswordResetEmail415JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendPasswordResetEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SendPasswordResetEmail500JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketRequestObject struct {
+	Params VerifyTicketParams
+}
+
+type VerifyTicketResponseObject interface {
+	VisitVerifyTicketResponse(w http.ResponseWriter) error
+}
+
+type VerifyTicket200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response VerifyTicket200TexthtmlResponse) VisitVerifyTicketResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type VerifyTicket302ResponseHeaders struct {
+	Location string
+}
+
+type VerifyTicket302Response struct {
+	Headers VerifyTicket302ResponseHeaders
+}
+
+func (response VerifyTicket302Response) VisitVerifyTicketResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type VerifyTicket400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifyTicket400JSONResponse) VisitVerifyTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicket500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifyTicket500JSONResponse) VisitVerifyTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmTicketRequestObject struct {
+	Body *ConfirmTicketFormdataRequestBody
+}
+
+type ConfirmTicketResponseObject interface {
+	VisitConfirmTicketResponse(w http.ResponseWriter) error
+}
+
+type ConfirmTicket302ResponseHeaders struct {
+	Location string
+}
+
+type ConfirmTicket302Response struct {
+	Headers ConfirmTicket302ResponseHeaders
+}
+
+func (response ConfirmTicket302Response) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type ConfirmTicket400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response ConfirmTicket400JSONResponse) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmTicket413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response ConfirmTicket413JSONResponse) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmTicket415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response ConfirmTicket415JSONResponse) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmTicket500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ConfirmTicket500JSONResponse) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCodeRequestObject struct {
+	Body *VerifyTicketCodeJSONRequestBody
+}
+
+type VerifyTicketCodeResponseObject interface {
+	VisitVerifyTicketCodeResponse(w http.ResponseWriter) error
+}
+
+type VerifyTicketCode200JSONResponse SessionPayload
+
+func (response VerifyTicketCode200JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifyTicketCode400JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifyTicketCode401JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifyTicketCode409JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifyTicketCode413JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyTicketCode415JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifyTicketCode500JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVersionRequestObject struct {
 }
 
@@ -7033,6 +10691,15 @@ type StrictServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx context.Context, request SignInEmailPasswordRequestObject) (SignInEmailPasswordResponseObject, error)
+	// SignInOTPEmail Mail a one-time sign-in code
+	// (POST /v1/signin/otp/email)
+	SignInOTPEmail(ctx context.Context, request SignInOTPEmailRequestObject) (SignInOTPEmailResponseObject, error)
+	// VerifySignInOTPEmail Sign in with a mailed one-time code
+	// (POST /v1/signin/otp/email/verify)
+	VerifySignInOTPEmail(ctx context.Context, request VerifySignInOTPEmailRequestObject) (VerifySignInOTPEmailResponseObject, error)
+	// SignInPasswordlessEmail Mail a sign-in link
+	// (POST /v1/signin/passwordless/email)
+	SignInPasswordlessEmail(ctx context.Context, request SignInPasswordlessEmailRequestObject) (SignInPasswordlessEmailResponseObject, error)
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx context.Context, request SignInPATRequestObject) (SignInPATResponseObject, error)
@@ -7054,9 +10721,27 @@ type StrictServerInterface interface {
 	// DeanonymizeUser Turn an anonymous user into a regular account
 	// (POST /v1/user/deanonymize)
 	DeanonymizeUser(ctx context.Context, request DeanonymizeUserRequestObject) (DeanonymizeUserResponseObject, error)
+	// ChangeUserEmail Ask to change the signed-in user's address
+	// (POST /v1/user/email/change)
+	ChangeUserEmail(ctx context.Context, request ChangeUserEmailRequestObject) (ChangeUserEmailResponseObject, error)
+	// SendVerificationEmail Mail an address-verification link again
+	// (POST /v1/user/email/send-verification-email)
+	SendVerificationEmail(ctx context.Context, request SendVerificationEmailRequestObject) (SendVerificationEmailResponseObject, error)
 	// ChangeUserPassword Change the password
 	// (POST /v1/user/password)
 	ChangeUserPassword(ctx context.Context, request ChangeUserPasswordRequestObject) (ChangeUserPasswordResponseObject, error)
+	// SendPasswordResetEmail Mail a password-reset link
+	// (POST /v1/user/password/reset)
+	SendPasswordResetEmail(ctx context.Context, request SendPasswordResetEmailRequestObject) (SendPasswordResetEmailResponseObject, error)
+	// VerifyTicket Follow a mailed link
+	// (GET /v1/verify)
+	VerifyTicket(ctx context.Context, request VerifyTicketRequestObject) (VerifyTicketResponseObject, error)
+	// ConfirmTicket Complete a mailed link from its confirmation page
+	// (POST /v1/verify)
+	ConfirmTicket(ctx context.Context, request ConfirmTicketRequestObject) (ConfirmTicketResponseObject, error)
+	// VerifyTicketCode Use the short code of a mailed link
+	// (POST /v1/verify/code)
+	VerifyTicketCode(ctx context.Context, request VerifyTicketCodeRequestObject) (VerifyTicketCodeResponseObject, error)
 	// GetVersion Version of the running server
 	// (GET /v1/version)
 	GetVersion(ctx context.Context, request GetVersionRequestObject) (GetVersionResponseObject, error)
@@ -7447,6 +11132,144 @@ func (sh *strictHandler) SignInEmailPassword(ctx echo.Context) error {
 	return nil
 }
 
+// SignInOTPEmail operation middleware
+func (sh *strictHandler) SignInOTPEmail(ctx echo.Context) error {
+	var request SignInOTPEmailRequestObject
+
+	var body SignInOTPEmailJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInOTPEmail(ctx.Request().Context(), request.(SignInOTPEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInOTPEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInOTPEmailResponseObject); ok {
+		return validResponse.VisitSignInOTPEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignInOTPEmail operation middleware
+func (sh *strictHandler) VerifySignInOTPEmail(ctx echo.Context) error {
+	var request VerifySignInOTPEmailRequestObject
+
+	var body VerifySignInOTPEmailJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignInOTPEmail(ctx.Request().Context(), request.(VerifySignInOTPEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignInOTPEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignInOTPEmailResponseObject); ok {
+		return validResponse.VisitVerifySignInOTPEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignInPasswordlessEmail operation middleware
+func (sh *strictHandler) SignInPasswordlessEmail(ctx echo.Context) error {
+	var request SignInPasswordlessEmailRequestObject
+
+	var body SignInPasswordlessEmailJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInPasswordlessEmail(ctx.Request().Context(), request.(SignInPasswordlessEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInPasswordlessEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInPasswordlessEmailResponseObject); ok {
+		return validResponse.VisitSignInPasswordlessEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // SignInPAT operation middleware
 func (sh *strictHandler) SignInPAT(ctx echo.Context) error {
 	var request SignInPATRequestObject
@@ -7752,6 +11575,98 @@ func (sh *strictHandler) DeanonymizeUser(ctx echo.Context) error {
 	return nil
 }
 
+// ChangeUserEmail operation middleware
+func (sh *strictHandler) ChangeUserEmail(ctx echo.Context) error {
+	var request ChangeUserEmailRequestObject
+
+	var body ChangeUserEmailJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangeUserEmail(ctx.Request().Context(), request.(ChangeUserEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangeUserEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ChangeUserEmailResponseObject); ok {
+		return validResponse.VisitChangeUserEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SendVerificationEmail operation middleware
+func (sh *strictHandler) SendVerificationEmail(ctx echo.Context) error {
+	var request SendVerificationEmailRequestObject
+
+	var body SendVerificationEmailJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SendVerificationEmail(ctx.Request().Context(), request.(SendVerificationEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SendVerificationEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SendVerificationEmailResponseObject); ok {
+		return validResponse.VisitSendVerificationEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ChangeUserPassword operation middleware
 func (sh *strictHandler) ChangeUserPassword(ctx echo.Context) error {
 	var request ChangeUserPasswordRequestObject
@@ -7798,6 +11713,156 @@ func (sh *strictHandler) ChangeUserPassword(ctx echo.Context) error {
 	return nil
 }
 
+// SendPasswordResetEmail operation middleware
+func (sh *strictHandler) SendPasswordResetEmail(ctx echo.Context) error {
+	var request SendPasswordResetEmailRequestObject
+
+	var body SendPasswordResetEmailJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SendPasswordResetEmail(ctx.Request().Context(), request.(SendPasswordResetEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SendPasswordResetEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SendPasswordResetEmailResponseObject); ok {
+		return validResponse.VisitSendPasswordResetEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyTicket operation middleware
+func (sh *strictHandler) VerifyTicket(ctx echo.Context, params VerifyTicketParams) error {
+	var request VerifyTicketRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyTicket(ctx.Request().Context(), request.(VerifyTicketRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyTicket")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyTicketResponseObject); ok {
+		return validResponse.VisitVerifyTicketResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ConfirmTicket operation middleware
+func (sh *strictHandler) ConfirmTicket(ctx echo.Context) error {
+	var request ConfirmTicketRequestObject
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body ConfirmTicketFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ConfirmTicket(ctx.Request().Context(), request.(ConfirmTicketRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ConfirmTicket")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ConfirmTicketResponseObject); ok {
+		return validResponse.VisitConfirmTicketResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyTicketCode operation middleware
+func (sh *strictHandler) VerifyTicketCode(ctx echo.Context) error {
+	var request VerifyTicketCodeRequestObject
+
+	var body VerifyTicketCodeJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyTicketCode(ctx.Request().Context(), request.(VerifyTicketCodeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyTicketCode")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyTicketCodeResponseObject); ok {
+		return validResponse.VisitVerifyTicketCodeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetVersion operation middleware
 func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 	var request GetVersionRequestObject
@@ -7826,99 +11891,126 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1/c9y2cl8Fw76ZyC15OslyXiz98xTHSeRf8ljy87Sx28ORe0dYJMACoM4XjWb6afrB+kk6uwB/HXm6",
-	"k2zZr03+US4kscAu9jd24asgVnmhJEhrgsOrQIMplDRA//MqVcb+yJM38J8lGIuPYiUtSPrJiyITMbdC",
-	"yd2PRkl8ZuIUco6//qJhFhwG/7TbwN91b83uU62VfuNnCq6vr8MgARNrUSCw4DA4T4FpNykThuU8mymd",
-	"QxKyGReZYTYFhivRPLZMaTbVwC8M40yXGbCdiZCXPBNJ5GFMQjYpuDELpZPIKhWZVGl6qlUGkVQ24lmm",
-	"FpBMQvY///XfD0bBdeiwf6LkLBPxN8I99rMbthA2JbQN6EvQ3xlmLLeAyBuwVsi5YTsTyLnIIp5p4Mky",
-	"EjIqDSCaiTB8mkESgUwKJaSdtFD8WempSBKQXxfHmGcZaJbzJZPKskQxmwpEwoi5LIuoWjOuf1YtMeJS",
-	"yWWuStPG4ERa0JJnNO/Xw+JYslLCpwJiCwlxZqnhiCVgiUm5BiZka9NYpuaslAloelgzeNJg8povM8WT",
-	"c6VecD2Hr7sjU5UsUdwynBrXyDur53EMhTXNYt9KXtpUafE7JF9vpS+FMULOQ+aFHEUAPhVCQ8JiDQlI",
-	"K3hmWlrASUWlAJCfGv0w02DSyKoLkO0XBbcduSkN6J5ueCtNWRRKW0heQiL4+bL4RjuGAmRAWsYNm6zO",
-	"ORkFONoDxnmfaOAWXh+ftxQ7TxKBQ3j2WqsCtBVoA2Y8MxAGRevRVeCobY5pXHdR71JwPEMUZcaqwrCF",
-	"0hdCzo9YXhrLprVUzEpbahgFYYDandvgMEi4hciKHIIwsETOwFgt5ByJnoPlCbd8/XKtLiEM4BPPi4y2",
-	"QvIcYSRQZGoZTZVFOB6wmn6E2BJtUBSRgYLD31rYfeh9GrZJ57fmdrQTyaaNf/v25CecqQBtEORxHIMx",
-	"50jP7Yau4COSYBjYEHpdrtuEWp8hSS4YIBRiTtzcFeapdPSKLkV7Ns3QrCfAZkqzQqu55rlBECDLHHFJ",
-	"YMbLzEZktpGboimgmfPWm56bIAx69q79DGUZYQ7Yyt7jS9BiJiBxPLpqg4IwEN70RE5JRg49fD6ke1ov",
-	"vPYPwiBTMe96IUi0nrvSfihklIppEaE0TDmtW0MiNMT2XK1AWnVxgjBYsbBBGJSywrQiD/7HDetgW6vH",
-	"DiotLdp6bkV8AR3S5zMeWWWLIAykol+RgVhDG5p/T58uC7f0mSolLpNGVHvDYysuoTWSPKIgDBSaJbea",
-	"COKUyzlEaJ0JU/ey0GomMohmYON04OWlSAY2060s5hLXZEAmkclNS47aqsoY7ux3j88BrUPsmRxUkZEK",
-	"rJVWcCJjpXErGTEP2rcW//SmQqxL058JxfHX8/PXzH0QMg0F6q6kM9vBeK+Gibw8B93TIH6GBqvQS/GQ",
-	"Bnn27vkt9capBFaU00zE7AKWI/bm7Bh/GBZzrZdsIieMy4RNYHLEIMtwXBzFpb4Eev402X/0aO9xZ0is",
-	"L/2gTxO2Qz+WEyL462j/0fcP+mqJZ/M+Cc/EXHK0UYxnc6WFTfPuVj0923/0/dCmxPqyD+4JrrkLgJYz",
-	"BGCAdZAunk7wyal+toPS//1BqTPCqQfmwtmbLqDnsGQiCdFZ8JZ4ciGSCUuBo2+qZo0FN0xYhurCsU0f",
-	"vl0Ow8cvV2j1ZAiAHMYzV0mZlWYjfqWB4flLszK9EfMhAJ/WbBMjs8E+bVzB8mYAyw0AVkQN6RkSM7q9",
-	"cxiukbMzuK3nhjJCXoiF3GzyJlCSG2+Ja82X/fUiwKHlvfz5+EmKEZ6cgw9qbrlWbz161H2tgVxdihbd",
-	"R+3oOFYSY7HYKs2sYjMhhUmJhYWcMyE374GfeAir0+dt36ivb5+dnb5iDix7H5w+fx+0vZfT54O24rQw",
-	"Z7UOvwWB4hTiixsGXfWn6q74KY9TlkABMgEZL0lhLlKwKWgUey7NAjCq2nkfqIv3ARoicttdoBsS1VWJ",
-	"kQeacNNm74ZkjXmqyKAuyOHgl1xk6BYMEGXYAA3tyBvne5BHe7doRrcg3MnB7gAYWuMZGCNc7HcLs3js",
-	"9W4kJDMOAmpsSn1lAiXgAqBABT1gzboxwzBg9uzdediEjcc+lqfA8ZD9CFyDZu/L8fhhTLaAfsJkUAu2",
-	"Jnzq4qeTgZnPSDoNK6UVGWHixvlo0UdeHb39eDxuhYdC2u8Pgr7DEt5hF7tjTraOy8g/3vStGXCj2puy",
-	"hmIrePSWeAN33U3JmoY1b8Kn4uDr66EFiLk8kcdVmHA3KUyEKTK+fEXx+lXLbj9TqWRnubDpEN+52Kk7",
-	"ggiX808vQM5tGhzuh0EuZOv/7pxY6CcO1hDjKTrur73TfsckC4LoIvZRpXJkkBR/8w9Hscrb6RM3aADD",
-	"OoA4vGqT5tG4Q5uHmxRxBb8G92FbEtwpWZLPNqbJhvwMtDpfjK/vnCX7UvmbbVM3uNzT0rYWuxrhZE4j",
-	"UwpljdF5KhMGl6CXtcnx0UBji1D/sR0JkBjGmUvBttV42w2YKpUBl3dT0Ov25G3xBcQrVgnUjDNkI18/",
-	"f/LUJaPi6jO2g+HeA4ojMyEvDMspcYDms+DaOloJU2X2j3zKHBJmFLMptywutUaD6/JkZz89NyFbpCJO",
-	"6RzEgEyYsKGjKrcUwrTEdW//h6FQ8YtqCkUk2BgcuI049R9/Aw3TTH67jfdZsDeUKWwT7beAss5k3j+E",
-	"TYjUo1A3IAoriUKI3V3wmbS+F76VrWsR8eE+EsRa0Mib//7b+/fF1Ytr/PuK/p5ds3D0XfThX/5ys41c",
-	"CVgWKsoAobKMy3nJ5y772o2b78+attL0M6GNdfQgIgRDst9kOLtUS60tzOHubr6MeFGM/IvdBWSxoi2t",
-	"mb7UYjD6601FCmhAKeBzJiQT1rCYSyVFzDOGDKVjbiilt5Ih2o8fPpp+P3sYxQfTx9HBD/AwevzXH3iU",
-	"HCTj2V5ysA/7B0F3d8fRYx7NPlz9cB3Vvw+2+L23fz24/2+9w3obIaHU6stZfaQly8zFal1PqBUAXHLL",
-	"9VudDYpMTKcmiTsx2u6wZ0WqNgnReq24WeXRi79Xmf4GWMt6bX9sI0ztCQ+DasTxa/ioYVCkSsKrMp86",
-	"Lui7hs37m2mgK5W5rWpcjX9qFmkzRHenu/u6ujWhO8xqk7imZ4tCwzhVCAwZFBSRn8CddIjf4Q/vUsRK",
-	"Soit96ATKDTEuF8Vk3UxO5lLpSE5YhdQWFyXyhLQPkthmLEiyzrzf46wfm3/xJ2WnciXYFOVtPNYvaO9",
-	"6mcGxmyR1GqDrUiwjjk/z9mVsHh9Z/TX5WGP61OpSIMB63OxIfGyK+4xdYqQV/HEqGvsiiZABHs4+ue/",
-	"bMzOtnEZohbJ+/Iz8oF2OGt2vpqtsopRBvaILVKQjE8NSBtSsDR1uTP3nTDuu8ETlMFqBANxqYVdniEv",
-	"u0W5bNxxiZt0FTj4P1ey8uzdeTBQm9RZrTCmhIRNl+wFt3F6AUvUEspAHeiJSlIz4U6pSJTIBtB0zeLR",
-	"4UJSN4t6msGl0w93WhxyDG4BpR6N12Q51xcG9aABaQT6I6N67VUtEuNyORCCshQ0+CxjRUx3PkhngRZf",
-	"z5QGBrRuoeQDBp+EsVugjRsk5Ez1OaRenDDE79ksQkRQmZc2BWl9UY6vpxqxc1TsSrZKGR3AKRgfhCeC",
-	"ZxBbOoQrqMRRUSUWM0LOqVhCA5oIjDRMWG2lCavDO8SWrN6IuWS/h+cyx8iqBbepCdlMQJYwyXNwg1wF",
-	"h0l5AaZOAYC+FDHgYkQuLLeAUyrGpSOekPMqM61ktmRVikDCgk3RO3775sWInTb7zDWwuVZl4RgTKWH5",
-	"nBWgq4XifmQiBp868tU8L0+QpUr0NWvnXxUgjSp1DCOl57t+kNnFb0mJWXLHqz0KwuAStEsRBePR3mjs",
-	"bAtIXojgMHg4Go8eOlWVkgDuJiqmH/MhXXi24PM5aPb2hHiZLHa1qSN2goxqDFiH8rQUmWVCWuWUhZBc",
-	"L4+YVOzJT6+QeUrjdEUtEidJcBicFuYnXEPYrdHdH49Xas4sfLK7qc2zbrHZquYZLChLVFzmIK1j1ILP",
-	"wRePlXnO9ZKqEyxoFx+w49cnKyN2Gko8QMnhc0NHPoUJPiAcIuPuFVHjukXOQVSP8SvaBM1zsKAR1lUg",
-	"cLG4MUFYcQT3XzaGwvkpDfYtm/f9QTfeOo7+jUe/j6PHo/8YDqGvP2ykucj5HHYLOe/SvHZn3CYP63/c",
-	"rtiYO47sb/TWQz/yS+4Y4LYABnmHNoGqIw/GB0M8WWRcyFsy5SvFTBmnNfAOL1LRmBWxe1vpqT4PD3Ji",
-	"Cjyz6e9rZfqYjj8N+tIZOF2pFdkY0t+GimuOUBsmClwJplW4VFqDL8waFONf/cwbueru1aPNmfJQ3bKz",
-	"8F1avhCXIBG7QqvpMMVysFp0tGAPtZf+k+2U1F0Yws9QVa681ioHm0JpGIKkyhhDrh5zbLyKZ2tAXi+2",
-	"j6s3BaOK7OsQPi1AHr8+eXZ2+upz9/M2J0/DFfWVxVlB+bxtjqjsxy93PdpL7rTKBrT/9fjli9uhXQH+",
-	"Jmj75fbRpoLCzapgfzx2zj4ZeCGN5TIGFnPv0zGr+WwmYrYjrKl1gC+kcI4VvqiKUcgjRY8gUzyB5EHI",
-	"Ho0fMoXu6UIYcM4VvWRTnuFUmuay/IK8MAys1Ixp5VTdoK554zD7VqqGpieb8Gj88OtM+UpZRvt5xCau",
-	"RGbCDF+iIueWuVLPVVbBZYoN2u9yb3e0gCyLLqRayN2Piwuzqh3WFAS9gyl7Dkt21tgo2noff1VFhqYJ",
-	"b3xOJ6sDnUNfLUFuV4t/mI9nyHkWiHiR8RgS4h0fBORCYhDy0RXfU9zDa6apsjMUNY/Y07ywSx/QtgIq",
-	"x6a+bISKrTgGBxoS9uvL4ye+AqjPgL+AffbuublP9vN1cGt0A5Ko8koeuVmHgNWr2x3oJ1qxH3WlqnH5",
-	"N0e6LrlaDCQRYMNC23odE1c+NhlwP4TzQJADfFbQ9CnvfIwnyP+/eNf4vuT/+aYulTpwNKwsvuBWdF0W",
-	"tuPyBhgZPBjYgDBIwdXHrKXUr/jBMKlugdX6T13luLcHNztgrcwZNflsQM5zV8Hdwb8yA6z1UkiMQFmm",
-	"5DxCFzBppV/ch85G+eV6/kapJ3erKj7jWYa8VxqXw4Amz2VStZDOMxPGo0m5gKNGtbnUg1Q2RSDT0pJJ",
-	"TLlJ+0xcN9v40A6M/VElyy/Gur0+qOtuthGdkOt7FJ1+M9EaCZKw8FSufAjfNHiwtSC12nhp3N6W4zpN",
-	"fjTy4ZYjm75SHLa37bDVFkga/Gjr1Q605H2uwvEZREo+DOU8f/tw/aEtyW5bGWdV6U7HOKyXXmfXd3n7",
-	"/HBYlN0MKMxUjUMWWapO+2PlGNTQKBEYOgF3Im2ZkE6CCQq6lhm3oNkUmC012nrKUnGmYV5mnFpAVSl9",
-	"vfUE14wjd5Pm6GwyYj/5bh9WyoywblpIQeIb01oUZS7dIqpmRnfCw7MjyiySQ1K9qg6/+qpipQjxnhTG",
-	"mlLHa6837klNrFR4rku/dGj6nWlOXD5LTzzeclzdKP9/XNhrKT6zXLcOrshKumR2l9Ib5XnlnHC9UFOw",
-	"4rPy7mOSVkpt+6nrqjxvYxNASz1ix2yhlZz7jjEcxf2TGtQcrBNFnlchacj4zPpudPc4J/FWM+rZXSdl",
-	"nfK7e5W0wUK/r2ykbypnHRDFMxckCXnkFR9tWMiQeyR7+fNx6/DfxVkrTSuk5qzL0H0TA///QnjFnBxR",
-	"F6vKSi6SRKNFcvLRbqq8UYBv9KqffnIdpnUxbOguhaD7CAYdgJYmaR2KDwna/Xm+vdrmry1UW5m0WtsV",
-	"UCce6tbEP8XjS4nHXfxUVd4gE+8cWF/y7cCFDGRi2joRHdApYDSKM7IdXoU4rr/bpaggYXzBlz5N5Q6o",
-	"KYfqYDwYMZpswrPskCHXTrx096sC/Aq2KG/3QCUIm6KV7K3cj2pDH/ZhD9nkb0S9XfobfTQTKsnCCFgC",
-	"m2mVY4TPNTC69+a0tDsPJsP64LS096gNWq0D9+zO3pww8vZTlfZPAf9CkSpFqOFVN0h9SlLSdk8GBWOz",
-	"h1sW23u4PmytAKOohgNhordDhlWXUlSWmypOKHi1KeSUlLJMydjdBKABo1bTKjZjdB+Ng+KLb3wtJZnn",
-	"jjIyvoSrjpxphXRlTazkTOgcnwpdexFUtD4sqistKvcotmuaYf4hzXmVPaBqIXPUiq08C6zbqM/UBHdL",
-	"WP1xI98qfyW7+Z47u9F1ReWwVnjTdhOqkyY5zyAqDRwy4HFa5ZJjrrWAKhhGC1oJa+FuBahz2sIwU4C0",
-	"I3bOp1TChl9PtVoYd7WZZZrH6Eo2bkoVBTsIiLOg8CxV2rI5fV6AFiphPMuYhhjEJTTDTEnugNIj5u8o",
-	"EHKO4wu6rsD5Nj7e5rYCJQyzrhjeJ9hnTgPVPsciVRk0Go1qXrKVWlRfDNFp4a6u8xCGCVeg3ddVb1a7",
-	"jb+8khpq0P822mn9ZYsSFpA0tlDIOCsT3LzKDPzpitxdm1QB8mpA0E6obRV20Otdd9y6XpsMHKD6K+mG",
-	"JAb9def8ZAaag/T14hRSPbe7nylb+rihHfKj7LaiGk7l1I34DgUJfblsFbHfk1gOlMl/Abe/6Xs7fb5t",
-	"2WCtryli+1PS7tPppxSzN+xbSFx11cVgFdgvYN+64ODeFLe/RmOQbfwhh7/Izfki3luhe+BGn8cQ97Uj",
-	"H7oVaquZh5v3on3Qtl4D/iIufYzVwO4eWWxy5cLaraLmAfSemjPA5tyfQFWX0BgmnPJLuOV9jdbqrqu5",
-	"5strtTV9fF/Z39hcEUOUo3tbqRqDdsRv0Dc71v+jhTtbC2mpJanMrggNn4xvkN/NKZIz6hIhr6g+uZv5",
-	"i7e6qoLcluqVWkh3cx8f7sobsR+XzDfa1l7td8YVm9Z9Qxh0HNVFPu6DRXP7lLF8OVBq9oTcu3aX4j1K",
-	"9zdOdGwW7XrXqO8PKfNnpc4/UqVO3yWi4KR96r5eiOuesfU+0d/9J/fSDDDYsNpa1GpiJQNugPkP6l7y",
-	"uhZvWoqsex2s74XrNAXvbWrJrRbwYcuCff/9EZNARUF5YZdfsCz07210gelSUrW0yy0P7S1xDr50/WWr",
-	"bc41uYzlyK4uG0YV/k6hGrYzyfkFTTWh64+a3sTD3d29/b+OxqPxaO/wYDweB8h+fglXa2/QRratuzXd",
-	"Pxkw2b3cm4zYz02nZtg0zfZaN2OVgGEzlWVq4WCis1xOM2FSSJqOU6MGTqgQTNW9PweJc0DiDqsqUDWA",
-	"hdIXrJS1qqt78hx5r8NVJFsNoNXt3OaQubpon8bvFOObsPvPfQhrIJuFTLQaEbstXwik3+bTWpoqTHD9",
-	"4fp/AwAA//8=",
+	"7H3pctw2uuiroHinKvK97JYsy5lY+jOKYyeKF6kseVL3JDqn0eTX3bDYAAcA1e64VDVPMw82T3IKHwAS",
+	"ZKMXbbYy8R+XzCaxfPj2DZ+STExLwYFrlex/SiSoUnAF+J+3E6H09zR/B/+oQGnzKBNcA8c/aVkWLKOa",
+	"Cb79QQlunqlsAlNq/vqLhFGyn/yf7Wb8bfur2n4hpZDv3EzJ1dVVmuSgMslKM1iyn5xNgEg7KWGKTGkx",
+	"EnIKeUpGlBWK6AkQsxJJM02EJEMJ9EIRSmRVANkaMH5JC5b33BiDlAxKqtRMyLynheipiZD4VIoCelzo",
+	"Hi0KMYMcn0HOJGT6THR/gSllRY8WEmg+712CZCOGv/z7n/961E+uUgux54KPCpZ9IXhlbnZFZkxPEFQK",
+	"5CXIbxRRmmowAFOgNeNjRbY6m2K8Vykwm82ZosMC8h7wvBSM60GwxZdCDlmeA/+8e8xoUYAkUzonXGiS",
+	"C6InzGxCsTGvyp5fs1n/yC+xR7ng86moVLiDI65BclrgvJ9vF4ecVBw+lpBpyBGbKwkHJAeNiE0lEMaD",
+	"QyOFGJOK5yDxYU0UebOTEzovBM3PhHhN5Rg+74kMRT43JFqYqc0aaWv1NMug1KpZ7HtOKz0Rkv0O+edb",
+	"6RumFOPjlDjGYEgAPpZMQk4yCTlwzWihAs5hqcIzDYNPDU8ZSVCTnhYXwMMfSqrD/2qWXUDridBli7Aq",
+	"BdI8qLhnJf5Rm5+856oqSyE15G8gZ/RsXn6hUzZEp4BrQhUZdOcc9BPztRvYzGsYIZPTM4TESyGnuNQ8",
+	"Z+YbWpxIUYLUzAibES0UpEkZPDLCyHNi8z8jAqhO9pNKsiRNpvTja+BjPUn2d3f2vksTjWBJlJaMjw3w",
+	"7AmYT4N3H+9+lyZTxuv/xz50AF4FN7spPAqza0OYBp2S/V/9vGm4/vN6GjH8AJk20zyXQDWcHJ4F8vUa",
+	"0LEIrA7xu/aZ/TIBS4aIpERpUSoyE/KC8fEBmVZKk2HNaEaVriT0k7SBcE419DSbQhKBzhQ0zammy5er",
+	"ZQVpAh/ptCwQkJxOzRg5lIWY94ZCN1Cu4dEBYrO7NaBzmHs92LF83fm+f3/0g5mpBKnMkIdZBkqdGXhu",
+	"9mlnPyxP4oPFttcmynVbW6RXZBsEzChIu+ZwO8jjxV5HPBkVYVgY7SoHMhKSlFKMJZ0qMwTwamr2ksOI",
+	"VoXuofZksKk3BKM5OFUJn6skTRZUiPCZYXVmzIj6sfDY80eLo12xnqQJc9K8Z+VOz27PPI+x8+AHJ1CT",
+	"NClERtvKoAHagtYYPmS8N2HDsmeoYUhx3XHl0fwgFgbvKC1JmnQkgXmiQNrPWrutJU5rK4FgCp7X7KgG",
+	"/XREe1roMkkTLvCvnoJMQjia+x1fnZd26SNRcbNM/MKfDc00u4TgS1QykzQRRtLb1fQgm1A+hp5ReHCn",
+	"9sdSihEroDcCnU0iP16yPHKYdmUZ5WZNCnjeU1MV0FHIqpSiViVawHMwwjNzSA6iLJAF1kwrOeKZkOYo",
+	"CSKPURkC/FmYyuy6UoszGXL86ezshNgXUiKhNLwrb822t9PIIYPLY5ALHMTN0OwqdVQc4yA///Lqmnzj",
+	"mAMpq2HBMnIB8z55d3po/lAko1LOyYAPCOU5GcDggEBRmO+yXlbJS8DnL/Ldp08fP2t9kslL99HHAdnC",
+	"P+YDBPhJb/fpt48W2RItxosgPGVjTo2MIrQYC8n0ZNo+qhenu0+/jR1KJi8Xh3tu1tweAJcTGyCCOgYu",
+	"Dk7w0bJ+smWo/9u9Sha4p4VhLqy8aQ/0CuaE5anRpZwkHlywfEAmQI26L0aNBFeEaWLYhUWbxfH1PD6+",
+	"ebMDq+exAXh8n1ORV0Wl1u6vUhCfv1Kd6RUbxwb4uOSYCIoN8nHtCuarB5ivGaBDagaeKSKjPTu7wyV0",
+	"dgrX1dwMjaAWomGq1mkThpIbbYlKSeeL6zUDxpb35uXh84kxmvkYnJ14zbU2SnQbuicS0BJAA9y+FDoc",
+	"MsGNeZtpIYkWZMQ4UxNEYcbHhPH1Z+Amju3q+FWoGy3y259Pj98SOyz5LTl+9VsSai/Hr6Ky4rhUpzUP",
+	"vwaAsglkFys++rQ4VXvFL2g2ITmUwHPg2RwZ5mwCegLSkD3lagbGUN36LREXvyVGEKHabn0HKUJdVMYw",
+	"MyJchejdgKwRTx4M4gIVDnpJWWHUgghQ4gIoeiK4GfWuZbDd2NJbMGYk4JanqCCQgvELUgDNFRnS7IJo",
+	"0dg0Trsiw3nghmizoInWpdrf3p7Oe7Qs++6H7RkUmUCL55qG5lUEHu+sLoYa/s2sOxmMcCODozVA7MxO",
+	"QSlmXQXXUBMOnRzqMU6UHcFIMPTIFsxwhAuA0gisiHRv21DxgcnPv5yljZfh0LmL0M+wT74HKkGS36qd",
+	"nScZykb8EwZRqRBM+MLak0eRmU+RWylScc0K3In9zlnPzhJtIdGznZ0ATxjX3+4liwpceoNTbH9ztLGd",
+	"ivbCundVRK0MD2UJxDr7WFjiCuy6mdBRDWqu2o/H4CgJGq3xiB96s+lmVJgzVRZ0/hb9F58CJvKzmHBy",
+	"OmV6EsM7a0u2v0DAhbyk5YbavYWjZdGRsgQYLwwDPXFGzA2dTmaI9sY+iAnvKwOKv7mH/UxMQz5qP4rs",
+	"sDao2j66pzst2DxZJ5j8+PVw55uC4EbOo+lorVc1pncZKXxneH18doJbeQinKKzwX7srNubvS6cpLDnD",
+	"87Ub/jtINpo/iG3rMq5+Wt+ZFNNaaWkrII93n+yhuRmg/JPdNV7pDrisD2Qd0G7sW74rr+emDk+3XEeX",
+	"BSj1Z8Lu40oHO+16RAqLZehyXaKUveA5gUuQ81olc96DRlcz+gHZ4gC5IpTYKFio5oRmw1CIAii/mQKz",
+	"jGe9L+9A/BjSqhlrTIc8efX8hSXAzL9Gtk53n377CP1OxnRQ3o6gipRUagsrpnxw9cBFLSEnShA9oZpk",
+	"lZRGIbV+9dMfXqmUzCYsm2AoWgHPCdOphSrV6PLohpwWXUsPAEs/vwRuJr/ewTu77h1GFkKg/ZqgzYbq",
+	"73nauFSWBPW8AyX1FGVGbJ+C87wvWu0b6YIdnl5SrUEa3PzvX3/7rfz0+sr8+xb/Pb0iaf+b3vn/+8tq",
+	"HbIjYWaiV4AZlRSUjys6thKnLWPuT9sMwnojJpW28EAgJDHaX2/aB2a9Qrv+wZr1QdA3sheqCfWbcR4x",
+	"pgzbCb1P0CgxXoC7MPlzDJG4uBBrCcOAst6BannFmgNE9hthieY5YZwwrUhGueAsowUx8JQZVRgA6fjT",
+	"d7MnT4ffjp70sr3hs97ed/Ck9+yv39FevpfvjB7ne7uwu5e0cXun94z2Ruefvrvq1X/vbfD3492rKPa/",
+	"d+bsdVgEBqLejOr8CF4V1rPVtpMC98Al1VS+l0WUYWQYY85tfH2z0HiHp6xjIctlwnqG3+ARs5k0i7J7",
+	"8yA3U7WdHB+qYUafw4JNk3IiOLytpkOLBYuGY/P7ahhILzA2FQxd70iNIiFCtE+6fa7do0lt6D8EcQ3P",
+	"AELxPfkNxMSpIZEfwMaF2e/wp1eoMsE5ZNrZ1zmUEjJzXh7J2js7GnMhIT8gF1Bqsy5R5CCdD1MRpVlR",
+	"tOa/DbF+bu3MypAj/gb0ROSh138hEaIMxcz6EEA47Cr70yAn6vtWqt0MOTnMXnwJLXkxmtGFQ72ylXs/",
+	"BZ5bUrZpcn80m3Y9HFYjwO1sPQ6zkxvj/7Kw5WGdxNGTRpNyilqKzMymF6s6oka9Od1vazstXWy//3//",
+	"sjaYGe5lPbQU6D8JllhF2KrVz0V+CyEWd8VhytZah9zed7uPnzzb+es1XXKBCFicmea5ROeKm5HMMFou",
+	"yJbBNMrrF2xmVIovcpgRweFRe3m3OMJbZrL6cRHAbrQVx3jzaKeOxwTPurE4LQjG2w/IbAKc0KECri3s",
+	"hjYyaN9jyr4XzZeJ5p4qyCrJ9PzUQMUuysYaDytz+p8SO/5LD/KffzlLIsn9rdUypSprtL6mOptcwNxo",
+	"OUJB7aZjXtMomM1JwkNBHRanaxZvzFsD6mZRLwq4tPrNjRZn0NAcAUom5TSxKZUXyuhxCrhixp7q12v3",
+	"yfyE8nnEgUjQlrcxVA9Mmw2GmV/a/DwSEgjgupngjwh8ZEpvsG1zQIyPIh6EenFMIbsuRj2zEaOMVnoC",
+	"XDvR610G5MwopoIH9UN2wCEo50LNGS0g05hyVWJdkcBSBqIYH2NqrASj4lYKpEr9UarUp2qZ3aLW3ic2",
+	"tcONZ+PiBlVLqicqJSMGRU44nYL9yObrqgktQdUOXJCXLAOzGDZlmmowUwrDQBB4jI993F3wYk68g9dw",
+	"kqGx7t+/e90nx805UwlkLEVVWsQ0kNB0TEqQfqHmPAqWgQuMudztN0cGpSpjK9euFlECV6KSGfSFHG+7",
+	"j9S2eRdlsEb+5c8oSZNLkDYAluz0H/d3rJQBTkuW7CdP+jv9J1bSTpAAt3OR4R/jmCg/ndHxGCR5f4S4",
+	"jBaHP9Q+OTKIqhRou+VhxQpNGNfCMgvGqZwfEC7I8x/eGuSplOUVNUkc5cl+clyqH8wa0nZh3O7OTqcA",
+	"Q8NHvT3R06JdedHlPNHqilxk1RS4toha0jG4SopqOqVyjrmoGqT1b5DDk6POF1sNJB4ZyqFjhSGiUiXn",
+	"ZhwE4/YnhMZVAM7oVg/NW3gIkk5BgzRjfUqYWaw5mCT1GEHdm43AsHZWs/tAmH671/YXHfb+i/Z+3+k9",
+	"6/9P3AF6db4W5mxKx7Bd8nEb5rVUtIcc5//muDKlbvjl4kFv/OkHekktAlx3gCju4CFgqdDezl4MJ8uC",
+	"Mn5NpHwriKqyST14CxexRECzzP7q+dQiDkcxcQK00JPfl9L0ISa7KTKbsMLmfJVSoIxB/q0wlfrAcMNc",
+	"gK1H0sIsFdfg0vCjZPyTm3ktVt28lKrJIIwV/lkJ34bla3YJ3OyulGIYh9gUtGQtLriwtTfulc2Y1E0Q",
+	"ws3g85RPpJiCnkCliBkS86AVqnrEonF3n8EH03qxi3t1oqDvwb5sw8cl8MOTo59Pj9/e9jyvk1cTL0n1",
+	"Eqez5bNQHGGSt1vu8m3PqeUqa7b9/w/fvL7etv3AX2TbbrmL28bykfWsYHdnxyr7KOAZV5ryDEhGnU5H",
+	"tKSjEcvIFtOq5gEubdYqVuYHn3qMGqnRCApBc8gfpeTpzhMijHo6YwqscoU/kiEtzFQS59L0ArUwUSHP",
+	"k8KyuiiveWd39qVYDU6PMuHpzpPPM+VboQme5wEZ2IToAVF0bhg51cQW9nRRxSyTreF+l4+3+zMoit4F",
+	"FzO+/WF2obrcYUn69y8wJK9gTk4bGYVH7+wvX1KiGvPG+aSL2tDZd7mgqHYF+EOcPYPKMzMbLwuaQY64",
+	"44yAKePGCPlg45do99Aaabx3Ga3mPnkxLfXcGbSBQWXR1CXFYmo9NcaBhJz89Obwucv3XkTAH0H//Msr",
+	"dZ/o56oelvAGAyKvlTy1s8YGq1e3HSnI78iPui5J2fiBBV0bXAECcTNgg0Kbah0DWywwiKgfzGogBgNc",
+	"VEMtQt7qGM8N/v/oVOP7ov9X60q2a8NRkaq8w6Noqyxky/oNjGXwKHIAaTIBm/27FFI/mRfioLrGrpa/",
+	"ausEnTxYrYAFjl+seF+zOYddJbVpW0JFUOsN48YCJYXg455RAfPA/WJftDLKLdfht6F6VLd8aj0tCoN7",
+	"lbI+DGj8XGoiZtxqZky5baIv4KBhbdb1wIWemEGGlUaROKFqsojEdWm1M+1A6e9FPr8z1F2oer9qex2N",
+	"EnJ1j6SzWDq+hII4zByUvQ7hum7sbUxIQe8c/O7xht+1umTgl082/LJpzGI+e7zpZ90eIvjx041XG+lP",
+	"cVuG4zyI6HyI+Tx/Pb86DynZHiuhxKectoTDcuq1cn2bhvkPcVK2MxhixlxKlMhctPqHeMWgHg0dgakl",
+	"cEvSmjBuKRhHMaplQTVIMgSiK2lkPXqpKJEwrgqKPVRExV113cCs2Xy5nTeh/0Gf/OBqu0nFCx92cD1Y",
+	"gJtfVLAo9FzaRfjOHjbWQ4sD9CyiQuJ/8sH7RVbRKbG4J4axpJDjyvGNe2ITnfqVZe6XFky/UU3A8FZ8",
+	"4tmG39Wdpv7gxF5T8ammMoi7opS0zuw2pNfScyfPYTlRo7HivPL2ZaRWdG27qeucaidjczCSuk8OyUwK",
+	"Pnb9AcxX1D2phxqDtqRIp94kTQkdadfOyT6eInmLEXZoWUZlreTpe6W0aJr2ZxbSq4p1IqR4ao0kxg8c",
+	"48MDS4mNtL55eRgkL1k7q1OijGxOWw/dFxHw/xHEy8aoiFpblXu6cHFuSx9hC42VBCx0uV2H15fo1rZl",
+	"GlHsYy9nY+YC/YECjUb6jDfdFPxiUF2Woho7idqddNsamAND5IYF4MDOznfcQsIlM+xIcOiTuuGSn2BC",
+	"jb5dy26vAPSq0kpb4KmvNMUXmCIuvZBgVvUyNuDLoO6VA3SLyz4z8a83bvE4MI6LevmMzr8q5p+d3N8g",
+	"dRv8x3xoi9+ME58sshl5O0pbTuXHThJ7KTzzpIZIMDUmriPJgiqNPjmfgy9CkjSkjJ8YKWtQJ4PU13Y7",
+	"DT1sk+akNCUjmDmpriWDiNfHJr98AfJsl0J+bgm9Vj+uhfJXmXpXMtVjdk1zG9FamOK7qUzFHhuYuNOk",
+	"0D3aULTegzhMm94yY3YJ3NmrapmYXKgkvVeCXFq3+uAEp+fRqJl9FaAPQoD6MzEktwEtr3A2v/hok0nr",
+	"Ct/UNhvGPrdRv1hgYAepzlGKujeH8EKp+oOTZGeNTYm8ysfj6v5sXyXcnUm4G7hvRbWCJn6xw7o6djtc",
+	"SoDnKnQVEKbJEArBxwpztKn3/NsmlzZyCzmhMzp30Vubt4mpBXaMR32Ckw1oUewTg7UDZ/QuJsu6FWxQ",
+	"s+8G5cD0BGRk5V78BqPHXbv7ZPA3hN42/tv7oAZYaWUkM3f58ZQMqQSC/dSPK731aBDnB8eVvkduEPRD",
+	"uGcv72qJ6TRYUemvBH5HARwM3KSf2rGbF0glodcuShjrHb9Vubnj10Vz/MCGVNNI9MTJIUV8Z16v02Ii",
+	"tleFpxir1WhV2gRw0JUM7VanFF8G5WDElUiieG4xI+UqG+qAEq4Qi+EzWyxunjJZ69crfEadvhv3SLZL",
+	"Onw8SHHuDQ1MolcHgX/BocCyg7olJ7iZtvvnDQj5sC5vh0Fv7F2uC43iXOFdqCb4BCw+LqBXKdgnQLOJ",
+	"T7HIqJQMfIzISFBPrKVtjVqnejBFVAlc98kZHWJlh3l7KMVM2SszNJE0M6pko6b44JAdweyZYdQCjfEx",
+	"vl6CZCIntCiIhAzYJTSfqQrVASH7xDVqRZeWXYfXbVwYimo/FFNEO6vb5p2MLAeqdY7ZRBTQcDRMBS86",
+	"JVouR7jVt9H3NGaKMFt3vcir3nVbDN49k4p15fwy3Gn5JT4cZpA3spDxrKhyc3heDHxVRW7OTbyB3DUI",
+	"wjjzRmYH/rzWdR3JK/R+sQjFGH3dKj+Fgia/dDk5pegms03qi7mzG0KT39BuYNVQrDJsyDdmJCxzb98n",
+	"WUaqR+9A7W/qZ49fbVpNU/NrtNi+Utp9Kv2YeeEE+wYU5/vbRosjfgT93hoH98a4Xe/cKNq43B93m4XV",
+	"RZy2gpdh9G+HEPd1Iuftwo2u52H1WYT5Z8s54I/s0tlYzdjtTJ51qlxaq1VYU2u0pyY1rkmHxaF852lF",
+	"mGV+OdV0kaMFTXNqrLl7rrakPc+DCwkg5PBuL0xSxhNxB/TFYgJ/NnNnYyKtJEeW2SaheMLoGvq10Xer",
+	"D62PBzq3g1U/lgQHRd3DwpHyQSsG6GMTWKfuNCGq7WBC1jkdWIiNNO2bRNWRRSMkipzQoah0eB1iJIkd",
+	"56ob8dwjiUeaHD3AdJng8P7wob+v3GFNKvyhurCNUtDUWQwpfKM8SW3EIvCGrdAd1tswh8AaWC1H2lLO",
+	"ETp4sEIvIHouNJmDrj2wB65X28LIClN4fAZPn+Blq1g5WA83Bq26GbmoKnBRNwbq+FBjTbzum6Gs7Bz2",
+	"4PhLcFVzUyxwG57ynxPdrzGvt0gHdEzZGotne30g4xRbnKDYrdPOR+6OoDbdo3PB/1Tn7tB4R7Q++X5O",
+	"XJfL2vf0jbKV0nXTGwI8P6gr1OwLs+ZiGKXpXK2SzvcclYg1oXtw1FOfGvM60tcys4ckWxcdF7VcXR9v",
+	"aBHxNhLYOsG5NLMuzMqjK/LyMBiJnVZh7vok6A6HsAq2E38skIj+4jEhbXOVTg5fI6ax2B2L3y+BFnVx",
+	"6YGbyIuEKb0wKj/Ka8teIoI6KnNb7RDvW+hGey/+EeTsgUsKbWv0hI1a6ZQ2yvlVJruMu47AW5141zj5",
+	"o70D3ivn4HId31GihhfVbXn6CRWAdKH9Y5gFGN41a6nmUVrXjyrHHBh3iQa27SZ6+AdNs/2BqxcNL/Bw",
+	"l7HqeQkDH1j4RwVyHmTsum24qvkhyv08dda2HbwOfQ6wY52/F9b8/UMDmwH2agGaB4O7nApspoDNMH02",
+	"g2UKmMVAtnyTaMRrZVYC0tXFixJqVb8EVNuR7TxKw/J3TLuY0qLARlTOoBhWWgtODOIU4DM/bLBUQ+nT",
+	"z06OT8+WxkD8Rcqd3miROIIFYqvlqMOHlEB/3CcDi1bI1/b//c9/YZ4VNlnDA2m6rAWXyW/QZm397fZX",
+	"6fre2NjEg/EcBZDTBut+2QGSMK2gGAWNXlh440F0N2Yx6YYMsd2YdMm1kMJ2C8cAmouoY2B7RmWuNrhA",
+	"IrbK4MqKVXC/7oUS5/faRbDl5EG832o8ba5NuwOGexXyRygSnuzsLvK17+0VHFaMNDItDS95ddlZ1qCw",
+	"3StbXCWx7T+QTj4lr4UdIt6uo8W6PHNczcLQnlnNg/rXOcAFMN9CXN6NvHopDNq2BUq0y8qS3FdDkzqG",
+	"G98ozw8xA3S/wwypIWIztU88sJyLoldHyCkx8/XJkXbFVB2tcQm2RQxB+9NZyOPWq3cfe7PZrGfW0atk",
+	"AdzowPk1GoCEk74UcrqJoveVRu6eRv4zEtScPtHR+lD04407XdJbp2lu+27mS2o8MDM2nIoWSgTZaGHL",
+	"cxG0GQgb3ZcgysIrRqGahdpeTfFOIRPSvIn93ezLAiNQSPG+F0JdlYt9OWee8eAo+ChMig0po35rJqoi",
+	"JxN6CaSstL+wyGP8qupNSwLmbcemblvL2fSjv9+Ml4W29w8yVba5ysogx0Fogijfnu7LFXn+eVNj37ss",
+	"sYDgu8bnSl7jb6JdllHzd/fKvXRYjd4CECyqm5ZbAFVA3Av1BUN1g7NhxYq8fWuCbTB+vVtV/QLON+yC",
+	"6t4/IByw09K01PM77LX393C7QGTFsQWlNV5iZ4seTfNjzDA9bMClNDVI2TBO5+hXZGswpRc41QBvoWga",
+	"vu9vbz/e/Wt/p7/Tf7y/t7OzkxiDxi0hpq3Y5nmHlW5a4Fc8B4kdNwZ98rJpf582NxEs9MM3iO3VUTvm",
+	"N4qU1bBgagJ508ZfiUh9kxnGX+k0Bm7mgNwKZz9UPYARFqTitQu+NgcteBct0KCrPvC8FIxrtU9ss0kn",
+	"71odTlXqlXE7oTWfU8KC7u7tPtpmkMXeycHSRKmSq/Or/w0AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
