@@ -44,6 +44,8 @@ var uniqueFields = map[string]string{
 	"refresh_tokens.token_hash":           "token",
 	"api_tokens_token_hash_key":           "token",
 	"api_tokens.token_hash":               "token",
+	"tickets_token_hash_key":              "token",
+	"tickets.token_hash":                  "token",
 	"signing_keys_pkey":                   "kid",
 	"signing_keys.kid":                    "kid",
 }

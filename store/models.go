@@ -123,6 +123,55 @@ type SigningKey struct {
 func (SigningKey) TableName() string { return "signing_keys" }
 
 // Audit outcomes.
+// Ticket kinds: what a mailed ticket or code lets its holder do.
+const (
+	TicketEmailVerify        = "emailVerify"
+	TicketEmailConfirmChange = "emailConfirmChange"
+	TicketSignInPasswordless = "signinPasswordless"
+	TicketPasswordReset      = "passwordReset"
+	TicketSignInOTP          = "signinOTP"
+)
+
+// Ticket is a single-use, expiring secret mailed to a user: a link's ticket and/or a short code.
+// Email is where it was mailed (for an address change, the new address).
+type Ticket struct {
+	ID         uuid.UUID
+	Kind       string
+	UserID     uuid.UUID
+	Email      string
+	EmailLower string
+	TokenHash  []byte `json:"-"` // SHA-256 of the link's ticket; nil for a code without a link
+	CodeHash   []byte `json:"-"` // SHA-256 of the ticket id and the short code; nil for no code
+	RedirectTo string
+	Attempts   int
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+}
+
+func (Ticket) TableName() string { return "tickets" }
+
+// OutboxMail is one message waiting for delivery, or the record of one that left or was given
+// up. Its bodies are cleared once it is settled either way: they carry one-time links and codes.
+type OutboxMail struct {
+	ID            uuid.UUID
+	Kind          string
+	Recipient     string
+	Subject       string
+	TextBody      *string `json:"-"`
+	HTMLBody      *string `gorm:"column:html_body" json:"-"`
+	RequestID     string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // delivering after this is pointless: what it carries has expired
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	SentAt        *time.Time
+	FailedAt      *time.Time
+}
+
+func (OutboxMail) TableName() string { return "mail_outbox" }
+
 const (
 	OutcomeSuccess = "success"
 	OutcomeFailure = "failure"
@@ -193,6 +242,18 @@ func (e *AuditEvent) BeforeSave(*gorm.DB) error {
 }
 
 // utc moves each time to UTC in place; the instant stays. Zero times stay zero, for GORM to stamp.
+func (t *Ticket) BeforeSave(*gorm.DB) error {
+	utc(&t.CreatedAt, &t.ExpiresAt)
+	t.UsedAt = utcPtr(t.UsedAt)
+	return nil
+}
+
+func (m *OutboxMail) BeforeSave(*gorm.DB) error {
+	utc(&m.CreatedAt, &m.ExpiresAt, &m.NextAttemptAt)
+	m.SentAt, m.FailedAt = utcPtr(m.SentAt), utcPtr(m.FailedAt)
+	return nil
+}
+
 func utc(ts ...*time.Time) {
 	for _, t := range ts {
 		*t = t.UTC()

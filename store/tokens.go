@@ -124,8 +124,9 @@ func (s *Store) UsableAPIToken(ctx context.Context, kind string, hash []byte) (*
 }
 
 // Purge deletes what no longer serves a purpose: refresh tokens past their expiry or spent before
-// spentBefore (reuse of those is no longer detected, only refused), and sessions that ended
-// before endedBefore. It reports how many rows went.
+// spentBefore (reuse of those is no longer detected, only refused), tickets spent or expired
+// before spentBefore, sessions that ended and mail that was settled (sent or given up) before
+// endedBefore. It reports how many rows went.
 func (s *Store) Purge(ctx context.Context, spentBefore, endedBefore time.Time) (int64, error) {
 	now := s.now()
 	spentBefore, endedBefore = spentBefore.UTC(), endedBefore.UTC() // SQLite compares text: see models.go
@@ -138,6 +139,16 @@ func (s *Store) Purge(ctx context.Context, spentBefore, endedBefore time.Time) (
 	res = s.w(ctx).Where("expires_at < ? OR revoked_at < ?", endedBefore, endedBefore).Delete(&Session{})
 	if res.Error != nil {
 		return n, fmt.Errorf("purge sessions: %w", res.Error)
+	}
+	n += res.RowsAffected
+	res = s.w(ctx).Where("expires_at <= ? OR used_at < ?", spentBefore, spentBefore).Delete(&Ticket{})
+	if res.Error != nil {
+		return n, fmt.Errorf("purge tickets: %w", res.Error)
+	}
+	n += res.RowsAffected
+	res = s.w(ctx).Where("sent_at < ? OR failed_at < ?", endedBefore, endedBefore).Delete(&OutboxMail{})
+	if res.Error != nil {
+		return n, fmt.Errorf("purge mail: %w", res.Error)
 	}
 	return n + res.RowsAffected, nil
 }

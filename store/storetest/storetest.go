@@ -51,6 +51,18 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) *store.Stor
 			t.Parallel()
 			raceCreateUserSameEmail(t, newEnv(t, open), inTx)
 		})
+		t.Run("race=spend-ticket/"+modeName(inTx), func(t *testing.T) {
+			t.Parallel()
+			raceSpendTicket(t, newEnv(t, open), inTx)
+		})
+		t.Run("race=take-ticket-attempt/"+modeName(inTx), func(t *testing.T) {
+			t.Parallel()
+			raceTakeTicketAttempt(t, newEnv(t, open), inTx)
+		})
+		t.Run("race=claim-due-mail/"+modeName(inTx), func(t *testing.T) {
+			t.Parallel()
+			raceClaimDueMail(t, newEnv(t, open), inTx)
+		})
 	}
 }
 
@@ -93,6 +105,8 @@ func contracts() []contract {
 			{"audit-event-zero-values", roundTripAuditEventZero},
 			{"times-in-other-zones-come-back-utc", roundTripOtherZones},
 			{"expiry-in-other-zones-compares-by-instant", expiryOtherZones},
+			{"ticket-every-column", roundTripTicket},
+			{"outbox-mail-every-column", roundTripOutboxMail},
 		}},
 		{"contract=users", []testCase{
 			{"normalize-email", usersNormalizeEmail},
@@ -142,9 +156,35 @@ func contracts() []contract {
 			{"unusable", apiTokensUnusable},
 			{"duplicate-hash-conflict", apiTokensDuplicateHash},
 		}},
+		{"contract=tickets", []testCase{
+			{"create-retires-older-of-same-user-and-kind", ticketsCreateRetires},
+			{"create-taken-hash-conflict-retires-nothing", bothModes(ticketsCreateConflict)},
+			{"code-only-and-link-only-tickets", ticketsWithoutLinkOrCode},
+			{"create-for-unknown-user-refused", ticketsUnknownUser},
+			{"spend", ticketsSpend},
+			{"spend-expired", ticketsSpendExpired},
+			{"spend-unknown", ticketsSpendUnknown},
+			{"spend-wrong-kind-leaves-it-usable", ticketsSpendWrongKind},
+			{"pending-code-tickets-filter", ticketsPendingCodes},
+			{"take-attempt-up-to-max", ticketsTakeAttempt},
+			{"spend-by-id", ticketsSpendByID},
+			{"mark-email-verified", ticketsMarkEmailVerified},
+			{"change-email", ticketsChangeEmail},
+			{"expiry-in-other-zones-compares-by-instant", ticketsExpiryOtherZones},
+		}},
+		{"contract=outbox", []testCase{
+			{"claim-due-in-order-with-limit", outboxClaimDue},
+			{"claim-lease", outboxClaimLease},
+			{"mark-sent", outboxMarkSent},
+			{"mark-failed-retry-or-give-up", outboxMarkFailed},
+			{"undelivered-newest-first-without-bodies", outboxUndelivered},
+			{"next-due", outboxNextDue},
+			{"times-in-other-zones", outboxOtherZones},
+		}},
 		{"contract=purge", []testCase{
 			{"deletes-dead-keeps-rest", purge},
 			{"empty-store", purgeEmpty},
+			{"tickets-and-settled-mail", purgeTicketsAndMail},
 		}},
 		{"contract=signing-keys", []testCase{
 			{"newest-first-with-limit", signingKeysNewestFirst},
@@ -343,9 +383,13 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	for range 3 {
 		must(t, "RecordAudit", e.st.RecordAudit(e.ctx, &store.AuditEvent{ID: uuid.New(), Action: "x", Outcome: store.OutcomeSuccess}))
 	}
+	must(t, "CreateTicket", e.st.CreateTicket(e.ctx, &store.Ticket{ID: uuid.New(), Kind: store.TicketPasswordReset, UserID: u.ID,
+		Email: *u.Email, TokenHash: randomBytes(32), ExpiresAt: e.now().Add(time.Hour)}))
+	must(t, "EnqueueMail", e.st.EnqueueMail(e.ctx, &store.OutboxMail{ID: uuid.New(), Kind: "password-reset", Recipient: *u.Email,
+		Subject: "s", ExpiresAt: e.now().Add(time.Hour)}))
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
-		"api_tokens": 1, "signing_keys": 1, "audit_events": 3,
+		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -1701,6 +1745,14 @@ func txRollback(t *testing.T, e *env) {
 			return err
 		}
 		if err := tx.RecordAudit(e.ctx, &store.AuditEvent{ID: uuid.New(), Action: "signup", Outcome: store.OutcomeSuccess}); err != nil {
+			return err
+		}
+		if err := tx.CreateTicket(e.ctx, &store.Ticket{ID: uuid.New(), Kind: store.TicketEmailVerify, UserID: u.ID,
+			Email: *u.Email, TokenHash: randomBytes(32), ExpiresAt: e.at(time.Hour)}); err != nil {
+			return err
+		}
+		if err := tx.EnqueueMail(e.ctx, &store.OutboxMail{ID: uuid.New(), Kind: "email-verify", Recipient: *u.Email,
+			Subject: "s", ExpiresAt: e.at(time.Hour)}); err != nil {
 			return err
 		}
 		inside, err := tx.RowCounts(e.ctx)
