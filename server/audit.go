@@ -19,6 +19,12 @@ const (
 	auditPATCreate        = "pat.create"
 	auditPATSignInFailed  = "pat.sign_in_failed"
 	auditSessionsEndedAll = "session.sign_out_all"
+
+	auditTicketUsed           = "ticket.used"
+	auditTicketCodeFailed     = "ticket.code_failed"
+	auditPasswordResetRequest = "user.password_reset_request"
+	auditPasswordReset        = "user.password_reset"
+	auditEmailChangeRequest   = "user.email_change_request"
 )
 
 // auditEvent describes one audited action; record fills in who, when and from where.

@@ -37,6 +37,9 @@ const (
 	CodeDisabledEndpoint      Code = "disabled-endpoint"
 	CodeForbiddenAnonymous    Code = "forbidden-anonymous"
 	CodeUserNotAnonymous      Code = "user-not-anonymous"
+	CodeRedirectNotAllowed    Code = "redirect-not-allowed"
+	CodeEmailAlreadyVerified  Code = "email-already-verified"
+	CodeInvalidOTP            Code = "invalid-otp"
 	CodeInternal              Code = "internal"
 )
 
@@ -46,7 +49,8 @@ var Codes = []Code{
 	CodeMethodNotAllowed, CodeUnauthenticated, CodeInvalidCredentials, CodeInvalidRefreshToken,
 	CodeInvalidPAT, CodeInvalidTicket, CodeDisabledUser, CodeUnverifiedUser, CodeEmailInUse, CodePasswordTooShort,
 	CodeRoleNotAllowed, CodeDefaultRoleNotAllowed, CodeLocaleNotAllowed, CodeSignupDisabled,
-	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeInternal,
+	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeRedirectNotAllowed,
+	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeInternal,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

@@ -36,6 +36,9 @@ var nhostErrors = map[Code]nhostError{
 	CodeDisabledEndpoint:      {http.StatusConflict, gen.ErrorResponseErrorDisabledEndpoint, "This endpoint is disabled"},
 	CodeForbiddenAnonymous:    {http.StatusForbidden, gen.ErrorResponseErrorForbiddenAnonymous, "Forbidden, user is anonymous."},
 	CodeUserNotAnonymous:      {http.StatusBadRequest, gen.ErrorResponseErrorUserNotAnonymous, "Logged in user is not anonymous"},
+	CodeRedirectNotAllowed:    {http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed, "The value of \"options.redirectTo\" is not allowed."},
+	CodeEmailAlreadyVerified:  {http.StatusBadRequest, gen.ErrorResponseErrorEmailAlreadyVerified, "User's email is already verified"},
+	CodeInvalidOTP:            {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidOtp, "Invalid or expired OTP"},
 	CodeInternal:              {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 }
 
@@ -47,22 +50,27 @@ var nhostSensitive = map[Code]bool{
 	CodeInvalidCredentials: true, CodeInvalidTicket: true,
 	CodeDisabledUser: true, CodeUnverifiedUser: true, CodeEmailInUse: true,
 	CodeRoleNotAllowed: true, CodeSignupDisabled: true, CodeForbiddenAnonymous: true,
+	CodeEmailAlreadyVerified: true, CodeInvalidOTP: true,
 }
 
 func renderNhost(s *Server, e *Error) rendered {
-	code := e.Code
-	if s.cfg.ConcealErrors && nhostSensitive[code] {
-		code = CodeInvalidRequest
-	}
-	ne, ok := nhostErrors[code]
-	if !ok {
-		ne = nhostErrors[CodeInternal]
-	}
+	ne := s.nhostError(e.Code)
 	msg := ne.message
-	if code == CodeInvalidRequest && len(e.Fields) > 0 {
+	if ne.code == gen.ErrorResponseErrorInvalidRequest && len(e.Fields) > 0 {
 		msg += ": " + fieldSummary(e.Fields)
 	}
 	return rendered{Status: ne.status, Body: gen.ErrorResponse{Status: ne.status, Error: ne.code, Message: msg}}
+}
+
+// nhostError is how code is told to an Nhost client, conceal mode applied.
+func (s *Server) nhostError(code Code) nhostError {
+	if s.cfg.ConcealErrors && nhostSensitive[code] {
+		code = CodeInvalidRequest
+	}
+	if ne, ok := nhostErrors[code]; ok {
+		return ne
+	}
+	return nhostErrors[CodeInternal]
 }
 
 // fieldSummary joins field problems into one line for dialects with a single message.

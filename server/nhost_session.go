@@ -70,5 +70,5 @@ func profileFromNhost(o *gen.SignUpOptions) profileOptions {
 		md = *o.Metadata
 	}
 	return profileOptions{DisplayName: o.DisplayName, Locale: o.Locale, Metadata: md,
-		DefaultRole: o.DefaultRole, AllowedRoles: o.AllowedRoles}
+		DefaultRole: o.DefaultRole, AllowedRoles: o.AllowedRoles, RedirectTo: o.RedirectTo}
 }

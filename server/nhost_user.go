@@ -14,14 +14,11 @@ func (s *Server) GetUser(ctx context.Context, _ gen.GetUserRequestObject) (gen.G
 
 // DeanonymizeUser implements POST /v1/user/deanonymize (Nhost).
 func (s *Server) DeanonymizeUser(ctx context.Context, req gen.DeanonymizeUserRequestObject) (gen.DeanonymizeUserResponseObject, error) {
-	if req.Body.SignInMethod != gen.UserDeanonymizeRequestSignInMethodEmailPassword {
-		// Magic links need mail delivery, which Latchkey does not have yet.
-		return nil, &Error{Code: CodeDisabledEndpoint}
-	}
 	in := deanonymizeInput{
-		Principal: principalFrom(ctx),
-		Email:     string(req.Body.Email),
-		Options:   profileFromNhost(req.Body.Options),
+		Principal:    principalFrom(ctx),
+		Email:        string(req.Body.Email),
+		Passwordless: req.Body.SignInMethod == gen.UserDeanonymizeRequestSignInMethodPasswordless,
+		Options:      profileFromNhost(req.Body.Options),
 	}
 	if req.Body.Password != nil {
 		pw := secret(*req.Body.Password)
@@ -36,8 +33,11 @@ func (s *Server) DeanonymizeUser(ctx context.Context, req gen.DeanonymizeUserReq
 // ChangeUserPassword implements POST /v1/user/password (Nhost).
 func (s *Server) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPasswordRequestObject) (gen.ChangeUserPasswordResponseObject, error) {
 	if req.Body.Ticket != nil {
-		// Password-reset tickets are mailed; until mail delivery exists no ticket can be valid.
-		return nil, &Error{Code: CodeInvalidTicket}
+		// A reset ticket stands in for a session; a bearer token sent beside it is not used.
+		if err := s.resetPassword(ctx, secret(*req.Body.Ticket), secret(req.Body.NewPassword)); err != nil {
+			return nil, err
+		}
+		return gen.ChangeUserPassword200JSONResponse(gen.OKResponseOK), nil
 	}
 	p, err := requirePrincipal(ctx)
 	if err != nil {

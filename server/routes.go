@@ -45,7 +45,14 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		h := c.Response().Header()
+		h.Set(echo.HeaderXRequestID, id)
+		// Answers carry tokens, and mailed-link URLs carry tickets: nothing is cached, and no
+		// page of ours tells the next site where the browser came from.
+		if !strings.HasPrefix(req.URL.Path, "/docs") { // the documentation's static assets may be cached
+			h.Set("Cache-Control", "no-store")
+		}
+		h.Set("Referrer-Policy", "no-referrer")
 		st := &reqState{
 			client:  client{IP: clientIP(req), UserAgent: req.UserAgent(), RequestID: id},
 			dialect: dialectForPath(req.URL.Path),

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -14,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/server/mail"
 	"github.com/latchkey/latchkey/store"
 )
 
@@ -46,6 +49,20 @@ type Config struct {
 
 	MaxBodyBytes int64 // request bodies above this are 413
 
+	// Mail and mailed tickets.
+	AppName              string        // product name in mail ("Latchkey")
+	PublicURL            string        // where Latchkey is reached: mailed links start here
+	ClientURL            string        // the application: default redirect target, always allowed
+	AllowedRedirectURLs  []string      // further redirect targets: URLs, origins, `*` patterns
+	ConfirmLinks         bool          // mailed links open a confirmation page that completes with a POST
+	EmailVerificationTTL time.Duration // life of address-verification links
+	TicketTTL            time.Duration // life of reset, sign-in and address-change links
+	OTPTTL               time.Duration // life of one-time sign-in codes
+	CodeMaxAttempts      int           // wrong tries a mailed code survives
+	MailRetryBase        time.Duration // first wait after a temporary delivery failure; doubles each time
+	MailMaxAttempts      int           // delivery attempts before a message is given up
+	MailPollInterval     time.Duration // how often each instance looks for mail that is due
+
 	// SpentTokenRetention is how long a spent refresh token is kept: a replay within it ends the
 	// session (theft detection); after it, the token is deleted and a replay is merely refused.
 	SpentTokenRetention time.Duration
@@ -61,6 +78,11 @@ type Deps struct {
 	Logger *slog.Logger
 	Now    func() time.Time // the clock; tests inject one they can move
 	Config Config
+	// Mailer delivers mail from the outbox; nil writes each message to the log instead (the
+	// development default, so every flow can be completed without SMTP).
+	Mailer mail.Sender
+	// Templates renders mail; nil uses the built-in templates.
+	Templates *mail.Templates
 }
 
 // Server implements every operation of the contract.
@@ -77,6 +99,11 @@ type Server struct {
 	ops           map[string]*operation
 	filterOptions *openapi3filter.Options
 	metrics       *metrics
+	mailer        mail.Sender
+	templates     *mail.Templates
+	mailWake      chan struct{}
+	mailMu        sync.Mutex // one delivery pass at a time
+	redirects     *redirectRules
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -124,14 +151,30 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.jwtParser = newJWTParser(cfg.JWT, now)
 	s.verified = newVerifiedTokens(8192)
 	s.metrics = newMetrics(s)
+
+	if s.redirects, err = compileRedirects(cfg.ClientURL, cfg.AllowedRedirectURLs); err != nil {
+		return nil, err
+	}
+	s.mailer, s.templates = d.Mailer, d.Templates
+	if s.mailer == nil {
+		s.mailer = &mail.LogSender{Log: d.Logger}
+	}
+	if s.templates == nil {
+		if s.templates, err = mail.LoadTemplates("", cfg.DefaultLocale); err != nil {
+			return nil, fmt.Errorf("load mail templates: %w", err)
+		}
+	}
+	s.mailWake = make(chan struct{}, 1)
 	return s, nil
 }
 
-// Run does the server's background work until ctx ends: reloading signing keys, and purging
+// Run does the server's background work until ctx ends: reloading signing keys, delivering mail
+// from the outbox, and purging
 // spent refresh tokens and ended sessions past their retention. Every instance runs it; purges
 // are idempotent, so overlapping ones are harmless.
 func (s *Server) Run(ctx context.Context) {
 	go s.keys.run(ctx)
+	go s.runMailer(ctx)
 	t := time.NewTicker(s.cfg.PurgeInterval)
 	defer t.Stop()
 	for {
@@ -173,6 +216,17 @@ func DefaultConfig() Config {
 		DefaultLocale:       "en",
 		AllowedLocales:      []string{"en"},
 		MaxBodyBytes:        64 << 10,
+
+		AppName:              "Latchkey",
+		PublicURL:            "http://127.0.0.1:4000",
+		ClientURL:            "http://localhost:3000",
+		EmailVerificationTTL: 24 * time.Hour,
+		TicketTTL:            time.Hour,
+		OTPTTL:               10 * time.Minute,
+		CodeMaxAttempts:      5,
+		MailRetryBase:        30 * time.Second,
+		MailMaxAttempts:      12,
+		MailPollInterval:     5 * time.Second,
 
 		SpentTokenRetention:   24 * time.Hour,
 		EndedSessionRetention: 7 * 24 * time.Hour,
@@ -238,6 +292,30 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PurgeInterval <= 0 {
 		c.PurgeInterval = def.PurgeInterval
+	}
+	if c.AppName == "" {
+		c.AppName = def.AppName
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = def.PublicURL
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.ClientURL == "" {
+		c.ClientURL = def.ClientURL
+	}
+	for _, d := range []struct{ v, def *time.Duration }{
+		{&c.EmailVerificationTTL, &def.EmailVerificationTTL}, {&c.TicketTTL, &def.TicketTTL},
+		{&c.OTPTTL, &def.OTPTTL}, {&c.MailRetryBase, &def.MailRetryBase}, {&c.MailPollInterval, &def.MailPollInterval},
+	} {
+		if *d.v <= 0 {
+			*d.v = *d.def
+		}
+	}
+	if c.CodeMaxAttempts <= 0 {
+		c.CodeMaxAttempts = def.CodeMaxAttempts
+	}
+	if c.MailMaxAttempts <= 0 {
+		c.MailMaxAttempts = def.MailMaxAttempts
 	}
 	return c
 }

@@ -18,6 +18,7 @@ type profileOptions struct {
 	Metadata     map[string]any
 	DefaultRole  *string
 	AllowedRoles *[]string
+	RedirectTo   *string // where mailed links lead back to
 }
 
 // profile is what resolveProfile settles from the options and the server's rules.
@@ -103,6 +104,10 @@ func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	target, err := s.redirectTarget(in.Options.RedirectTo)
+	if err != nil {
+		return nil, err
+	}
 	// Hash before looking at the address, so a taken address costs the same time as a free one.
 	hash, err := s.passwords.Hash(ctx, string(in.Password))
 	if err != nil {
@@ -120,12 +125,18 @@ func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 		if err := s.record(ctx, tx, auditEvent{Action: auditSignUp, User: u.ID, Detail: store.JSONMap{"method": methodPassword}}); err != nil {
 			return err
 		}
-		if u.Disabled || s.cfg.RequireVerifiedEmail {
+		if u.Disabled {
 			return nil
+		}
+		if s.cfg.RequireVerifiedEmail {
+			return s.mailTicket(ctx, tx, u, store.TicketEmailVerify, in.Email, target)
 		}
 		out, err = s.openSession(ctx, tx, u, methodPassword)
 		return err
 	})
+	if err == nil && out == nil {
+		s.wakeMailer()
+	}
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Field == "email" {
 		return nil, &Error{Code: CodeEmailInUse, Err: err}
@@ -190,7 +201,9 @@ type deanonymizeInput struct {
 	Principal *principal
 	Email     string
 	Password  *secret
-	Options   profileOptions
+	// Passwordless: no password; a sign-in link goes to the new address instead.
+	Passwordless bool
+	Options      profileOptions
 }
 
 // deanonymize gives an anonymous user an address, a password and regular roles. The user keeps
@@ -200,25 +213,34 @@ func (s *Server) deanonymize(ctx context.Context, in deanonymizeInput) error {
 	if !u.IsAnonymous {
 		return &Error{Code: CodeUserNotAnonymous}
 	}
-	if in.Password == nil {
+	if in.Password == nil && !in.Passwordless {
 		return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: "/password", Reason: "required for email-password"}}}
 	}
-	if err := s.checkPassword(*in.Password); err != nil {
-		return err
+	if in.Password != nil {
+		if err := s.checkPassword(*in.Password); err != nil {
+			return err
+		}
 	}
 	p, err := s.resolveProfile(in.Options, in.Email)
+	if err != nil {
+		return err
+	}
+	target, err := s.redirectTarget(in.Options.RedirectTo)
 	if err != nil {
 		return err
 	}
 	if in.Options.DisplayName == nil && u.DisplayName != "" {
 		p.DisplayName = u.DisplayName
 	}
-	hash, err := s.passwords.Hash(ctx, string(*in.Password))
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
-	}
 	upd := *u
-	upd.Email, upd.PasswordHash = &in.Email, &hash
+	upd.Email = &in.Email
+	if in.Password != nil {
+		hash, err := s.passwords.Hash(ctx, string(*in.Password))
+		if err != nil {
+			return fmt.Errorf("hash password: %w", err)
+		}
+		upd.PasswordHash = &hash
+	}
 	upd.DisplayName, upd.Locale, upd.DefaultRole = p.DisplayName, p.Locale, p.DefaultRole
 	if in.Options.Metadata != nil {
 		upd.Metadata = p.Metadata
@@ -230,8 +252,20 @@ func (s *Server) deanonymize(ctx context.Context, in deanonymizeInput) error {
 			}
 			return err
 		}
-		return s.record(ctx, tx, auditEvent{Action: auditDeanonymize, User: u.ID, Session: in.Principal.SessionID})
+		if err := s.record(ctx, tx, auditEvent{Action: auditDeanonymize, User: u.ID, Session: in.Principal.SessionID}); err != nil {
+			return err
+		}
+		if in.Passwordless {
+			return s.mailTicket(ctx, tx, &upd, store.TicketSignInPasswordless, in.Email, target)
+		}
+		if s.cfg.RequireVerifiedEmail {
+			return s.mailTicket(ctx, tx, &upd, store.TicketEmailVerify, in.Email, target)
+		}
+		return nil
 	})
+	if err == nil {
+		s.wakeMailer()
+	}
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Field == "email" {
 		return &Error{Code: CodeEmailInUse, Err: err}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/getkin/kin-openapi/openapi3"
@@ -24,9 +25,13 @@ import (
 
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/server/mail"
 	"github.com/latchkey/latchkey/store"
 	"github.com/latchkey/latchkey/store/testdb"
 )
+
+// ClientURL is the application URL test servers redirect to by default.
+const ClientURL = "https://app.latchkey.test"
 
 // FastPasswordParams make tests quick: argon2id with tiny costs. One test checks the defaults.
 var FastPasswordParams = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -40,6 +45,7 @@ type Harness struct {
 	Clock  *testdb.Clock
 	Server *server.Server
 	Logs   *LogBuffer // everything the server logged, for tests that look for leaks
+	Mail   *MailSink  // the SMTP server the server delivers to
 }
 
 // Start runs a server with the default configuration and cheap password hashing; options
@@ -61,28 +67,40 @@ func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*se
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Version, cfg.PasswordHashParams = "0.0.0-test", FastPasswordParams
+	cfg.ClientURL = ClientURL
+	ts := httptest.NewUnstartedServer(nil) // its address goes into mailed links
+	cfg.PublicURL = "http://" + ts.Listener.Addr().String()
 	for _, o := range opts {
 		o(&cfg)
 	}
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(context.Background(), server.Deps{Store: st, Logger: log, Now: clock.Now, Config: cfg})
+	sink := StartMailSink(t)
+	mailer, err := mail.NewSMTP(mail.SMTPConfig{Host: sink.Host, Port: sink.Port, TLS: mail.TLSNone,
+		From: "Latchkey Test <no-reply@latchkey.test>", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), server.Deps{Store: st, Logger: log, Now: clock.Now, Config: cfg, Mailer: mailer})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go srv.Run(ctx)
-	ts := httptest.NewServer(contractChecked(t, srv.Handler()))
+	ts.Config.Handler = contractChecked(t, srv.Handler())
+	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
 		cancel()
 	})
 	hc := ts.Client()
+	// Redirects are answers to check, not to follow: mailed links send browsers to the app.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c, err := gen.NewClientWithResponses(ts.URL, gen.WithHTTPClient(hc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Harness{URL: ts.URL, Client: c, HTTP: hc, Store: st, Clock: clock, Server: srv, Logs: logs}
+	return &Harness{URL: ts.URL, Client: c, HTTP: hc, Store: st, Clock: clock, Server: srv, Logs: logs, Mail: sink}
 }
 
 // LogBuffer collects a server's log lines; safe for concurrent use.
@@ -127,6 +145,22 @@ func (h *Harness) Do(t *testing.T, method, path string, header map[string]string
 // *strings.Reader, *bytes.Reader or *bytes.Buffer) goes out chunked, without Content-Length.
 func (h *Harness) DoReader(t *testing.T, method, path string, header map[string]string, rd io.Reader) (int, []byte) {
 	t.Helper()
+	_, status, body := h.send(t, method, path, header, rd)
+	return status, body
+}
+
+// Send is Do that also returns the response headers.
+func (h *Harness) Send(t *testing.T, method, path string, header map[string]string, body string) (http.Header, int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	return h.send(t, method, path, header, rd)
+}
+
+func (h *Harness) send(t *testing.T, method, path string, header map[string]string, rd io.Reader) (http.Header, int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, h.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +177,7 @@ func (h *Harness) DoReader(t *testing.T, method, path string, header map[string]
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.StatusCode, b
+	return res.Header, res.StatusCode, b
 }
 
 // Counts is the number of rows in every table.

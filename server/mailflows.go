@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/server/mail"
+	"github.com/latchkey/latchkey/store"
+)
+
+// Account mail flows shared by every dialect: each looks the account up, decides whether mail
+// goes out, and writes the ticket and its mail in one transaction. Requests about an address
+// with no account get the same answer as the others and send nothing.
+
+// mailableUser loads the account of email for a mail flow: nil when there is none, or when it is
+// disabled (no mail; the same answer).
+func (s *Server) mailableUser(ctx context.Context, email string) (*store.User, error) {
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || u.Email == nil)) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// sendVerificationEmail mails a fresh address-verification link to the owner of email.
+func (s *Server) sendVerificationEmail(ctx context.Context, email string, redirectTo *string) error {
+	target, err := s.redirectTarget(redirectTo)
+	if err != nil {
+		return err
+	}
+	u, err := s.mailableUser(ctx, email)
+	if err != nil || u == nil {
+		return err
+	}
+	if u.EmailVerified {
+		if s.cfg.ConcealErrors {
+			return nil // the same answer as any other address
+		}
+		return &Error{Code: CodeEmailAlreadyVerified}
+	}
+	return s.inMailTx(ctx, func(tx *store.Store) error {
+		return s.mailTicket(ctx, tx, u, store.TicketEmailVerify, *u.Email, target)
+	})
+}
+
+// requestPasswordReset mails a password-reset link to the owner of email.
+func (s *Server) requestPasswordReset(ctx context.Context, email string, redirectTo *string) error {
+	target, err := s.redirectTarget(redirectTo)
+	if err != nil {
+		return err
+	}
+	u, err := s.mailableUser(ctx, email)
+	if err != nil || u == nil {
+		return err
+	}
+	return s.inMailTx(ctx, func(tx *store.Store) error {
+		if err := s.record(ctx, tx, auditEvent{Action: auditPasswordResetRequest, User: u.ID}); err != nil {
+			return err
+		}
+		return s.mailTicket(ctx, tx, u, store.TicketPasswordReset, *u.Email, target)
+	})
+}
+
+// resetPassword sets a new password with a password-reset ticket and, unless configured
+// otherwise, ends every session of the user: whoever asked for the reset may not be the one
+// signed in elsewhere.
+func (s *Server) resetPassword(ctx context.Context, ticket, password secret) error {
+	if kind, ok := ticketKindOf(ticket); !ok || kind != store.TicketPasswordReset {
+		return &Error{Code: CodeInvalidTicket}
+	}
+	if err := s.checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.passwords.Hash(ctx, string(password))
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.store.Tx(ctx, func(tx *store.Store) error {
+		t, err := tx.SpendTicket(ctx, hashSecret(ticket), store.TicketPasswordReset)
+		if err != nil {
+			return ticketError(err, CodeInvalidTicket)
+		}
+		if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
+			if errors.Is(err, store.ErrEmailChanged) {
+				return &Error{Code: CodeInvalidTicket, Err: err}
+			}
+			return err
+		}
+		if _, err := loadUsableUser(ctx, tx, t.UserID); err != nil {
+			return err
+		}
+		if err := tx.SetPasswordHash(ctx, t.UserID, hash); err != nil {
+			return err
+		}
+		var ended int64
+		if !s.cfg.KeepSessionsOnPasswordChange {
+			if ended, err = tx.RevokeUserSessions(ctx, t.UserID, uuid.Nil, "password-reset"); err != nil {
+				return err
+			}
+		}
+		return s.record(ctx, tx, auditEvent{Action: auditPasswordReset, User: t.UserID,
+			Detail: store.JSONMap{"sessions_ended": ended}})
+	})
+}
+
+// requestEmailChange mails a confirmation link to newEmail; the address changes when it is
+// used. The current address gets a notice, so a hijacked session cannot move an account away
+// silently.
+func (s *Server) requestEmailChange(ctx context.Context, p *principal, newEmail string, redirectTo *string) error {
+	if p.User.IsAnonymous {
+		return &Error{Code: CodeForbiddenAnonymous}
+	}
+	target, err := s.redirectTarget(redirectTo)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.UserByEmail(ctx, newEmail); err == nil {
+		return &Error{Code: CodeEmailInUse}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	u := p.User
+	return s.inMailTx(ctx, func(tx *store.Store) error {
+		if err := s.mailTicket(ctx, tx, u, store.TicketEmailConfirmChange, newEmail, target); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, auditEvent{Action: auditEmailChangeRequest, User: u.ID, Session: p.SessionID}); err != nil {
+			return err
+		}
+		if u.Email == nil {
+			return nil
+		}
+		return s.queueMail(ctx, tx, mail.KindEmailChangeNotice, u.Locale,
+			mail.Data{DisplayName: u.DisplayName, Email: *u.Email, NewEmail: newEmail}, s.now().Add(s.cfg.TicketTTL))
+	})
+}
+
+// mailSignIn mails a sign-in link (kind signinPasswordless) or one-time code (signinOTP) to the
+// owner of email, creating the account first when there is none and sign-up is open.
+func (s *Server) mailSignIn(ctx context.Context, kind, email string, o profileOptions) error {
+	target, err := s.redirectTarget(o.RedirectTo)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	create := errors.Is(err, store.ErrNotFound)
+	switch {
+	case create && s.cfg.DisableSignup:
+		return s.concealed(&Error{Code: CodeSignupDisabled})
+	case create:
+		p, err := s.resolveProfile(o, email)
+		if err != nil {
+			return err
+		}
+		u = s.newUser(p)
+		u.Email, u.Disabled = &email, s.cfg.DisableNewUsers
+		u.Roles = p.Roles
+	case err != nil:
+		return err
+	case u.Disabled:
+		return s.concealed(&Error{Code: CodeDisabledUser})
+	}
+	err = s.inMailTx(ctx, func(tx *store.Store) error {
+		if create {
+			if err := tx.CreateUser(ctx, u, u.Roles); err != nil {
+				return err
+			}
+			method := methodMagicLink
+			if kind == store.TicketSignInOTP {
+				method = methodEmailOTP
+			}
+			if err := s.record(ctx, tx, auditEvent{Action: auditSignUp, User: u.ID, Detail: store.JSONMap{"method": method}}); err != nil {
+				return err
+			}
+			if u.Disabled {
+				return nil // created, waiting for an administrator: no way in yet
+			}
+		}
+		return s.mailTicket(ctx, tx, u, kind, *u.Email, target)
+	})
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Field == "email" {
+		return s.mailSignIn(ctx, kind, email, o) // created meanwhile by a concurrent request: mail that account
+	}
+	return err
+}
+
+// concealed is nil in conceal mode, so a mail request about an account that cannot receive one
+// gets the same answer as any other; otherwise it is err.
+func (s *Server) concealed(err error) error {
+	if s.cfg.ConcealErrors {
+		return nil
+	}
+	return err
+}
