@@ -2,9 +2,13 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -13,7 +17,9 @@ import (
 
 // TestNhostJSClient drives a real server with the published @nhost/nhost-js SDK (e2e/nhostjs):
 // sign up, sign in, forced refresh, verify, read the user, change the password, sign out and
-// back in. It needs Node and the package's node_modules (make e2e-deps); without them it skips,
+// back in; then the mail flows (password reset by link and by ticket, address verification,
+// one-time code), reading each mail from the test's SMTP server through a small mailbox
+// endpoint. It needs Node and the package's node_modules (make e2e-deps); without them it skips,
 // unless LATCHKEY_TEST_REQUIRE_NODE=1 (set by make test when Node is installed), when it fails.
 func TestNhostJSClient(t *testing.T) {
 	dir, err := filepath.Abs("../e2e/nhostjs")
@@ -33,10 +39,30 @@ func TestNhostJSClient(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "run.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LATCHKEY_URL="+h.URL)
+	mailbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := r.URL.Query().Get("to")
+		m, err := h.Mail.Wait(r.Context(), to)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusGatewayTimeout)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"subject": m.Subject, "text": m.Text, "link": firstMatch(verifyLinkRE, m.Text), "code": firstMatch(codeRE, m.Text),
+		})
+	}))
+	defer mailbox.Close()
+	cmd.Env = append(os.Environ(), "LATCHKEY_URL="+h.URL, "MAILBOX_URL="+mailbox.URL, "CLIENT_URL="+servertest.ClientURL)
 	out, err := cmd.CombinedOutput()
 	t.Logf("nhost-js:\n%s", out)
 	if err != nil {
 		t.Fatalf("nhost-js run failed: %v", err)
 	}
 }
+
+var (
+	verifyLinkRE = regexp.MustCompile(`https?://\S+/v1/verify\?\S+`)
+	codeRE       = regexp.MustCompile(`\b(\d{8}|\d{6})\b`)
+)
+
+func firstMatch(re *regexp.Regexp, s string) string { return re.FindString(s) }

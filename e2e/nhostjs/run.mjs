@@ -1,6 +1,10 @@
 // End-to-end check of Latchkey's Nhost dialect (/v1) with the published
 // @nhost/nhost-js SDK. Usage: LATCHKEY_URL=http://127.0.0.1:4000 node run.mjs
 //
+// With MAILBOX_URL set (the Go test serves it), the mail flows run too:
+// GET $MAILBOX_URL/next?to=ADDRESS answers the next mail delivered to that
+// address over SMTP, as {"subject","text","link","code"}.
+//
 // Every step goes through the SDK exactly as an application would, so the
 // bytes on the wire are the SDK's own. Exits non-zero on the first failure.
 
@@ -161,5 +165,82 @@ await step('the old password is refused (401 invalid-email-password)', async () 
     'invalid-email-password',
   );
 });
+
+const mailbox = (process.env.MAILBOX_URL || '').replace(/\/+$/, '');
+const clientUrl = process.env.CLIENT_URL || '';
+
+// The next mail to `to`, as the test's SMTP server received it.
+async function nextMail(to) {
+  const res = await fetch(`${mailbox}/next?to=${encodeURIComponent(to)}`);
+  if (!res.ok) throw new StepError(`mailbox: HTTP ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+// Open a mailed link as a browser would, without following the redirect to
+// the app; returns the redirect's query.
+async function openLink(link) {
+  const res = await fetch(link, { redirect: 'manual' });
+  check(res.status === 302, `the link answered ${res.status}, not a redirect`);
+  const to = new URL(res.headers.get('location'));
+  check(!clientUrl || to.href.startsWith(clientUrl), `redirected to ${to.href}, not the app at ${clientUrl}`);
+  return to.searchParams;
+}
+
+if (mailbox) {
+  const reset = `reset-pw-${suffix}`;
+
+  await step('verify the address through the link the SDK asks for', async () => {
+    const res = await nhost.auth.sendVerificationEmail({ email });
+    check(res.body === 'OK', `expected "OK", got ${JSON.stringify(res.body)}`);
+    const mail = await nextMail(email);
+    check(mail.code && /^\d{8}$/.test(mail.code), `no 8-digit code in the mail`);
+    const q = await openLink(mail.link);
+    check(q.get('type') === 'emailVerify' && q.get('refreshToken'), `redirect query ${q}`);
+    await nhost.auth.refreshToken({ refreshToken: q.get('refreshToken') });
+    const user = await nhost.auth.getUser();
+    check(user.body.emailVerified === true, 'the address is not verified');
+  });
+
+  await step('request a password reset by mail', async () => {
+    const res = await nhost.auth.sendPasswordResetEmail({ email });
+    check(res.body === 'OK', `expected the JSON string "OK", got ${JSON.stringify(res.body)}`);
+  });
+
+  await step('the reset link signs in; the SDK refreshes with its refresh token', async () => {
+    const mail = await nextMail(email);
+    const q = await openLink(mail.link);
+    check(q.get('type') === 'passwordReset', `redirect type ${q.get('type')}`);
+    check(q.get('refreshToken'), `no refreshToken in the redirect (${q})`);
+    const res = await nhost.auth.refreshToken({ refreshToken: q.get('refreshToken') });
+    checkSession(res.body, 'session from the reset link');
+    check(stored()?.refreshToken === res.body.refreshToken, 'SDK did not store the session from the link');
+  });
+
+  await step('set the new password with the session from the link', async () => {
+    const res = await nhost.auth.changeUserPassword({ newPassword: reset });
+    check(res.body === 'OK', `expected "OK", got ${JSON.stringify(res.body)}`);
+    const again = await nhost.auth.signInEmailPassword({ email, password: reset });
+    checkSession(again.body.session, 'sign-in after reset');
+  });
+
+  await step('reset with a mailed ticket instead of a session', async () => {
+    await nhost.auth.sendPasswordResetEmail({ email });
+    const mail = await nextMail(email);
+    const ticket = new URL(mail.link).searchParams.get('ticket');
+    check(ticket?.startsWith('passwordReset:'), `ticket ${ticket} does not start with passwordReset:`);
+    const res = await nhost.auth.changeUserPassword({ newPassword: `${reset}-2`, ticket });
+    check(res.body === 'OK', `expected "OK", got ${JSON.stringify(res.body)}`);
+    await expectError(() => nhost.auth.changeUserPassword({ newPassword: `${reset}-3`, ticket }), 401, 'invalid-ticket');
+  });
+
+  await step('sign in with a mailed one-time code', async () => {
+    const res = await nhost.auth.signInOTPEmail({ email });
+    check(res.body === 'OK', `expected "OK", got ${JSON.stringify(res.body)}`);
+    const mail = await nextMail(email);
+    check(/^\d{6}$/.test(mail.code), 'no 6-digit code in the mail');
+    const signedIn = await nhost.auth.verifySignInOTPEmail({ email, otp: mail.code });
+    checkSession(signedIn.body.session, 'one-time-code sign-in');
+  });
+}
 
 console.log('all steps passed');
