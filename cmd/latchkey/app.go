@@ -72,6 +72,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					},
 				}},
 			},
+			mailCommand(stdout, stderr),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -113,7 +114,11 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	return withStore(ctx, cfg, logw, func(st *store.Store, log *slog.Logger) error {
 		cfg.tuneGC(scfg.PasswordHashBudget, log)
-		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg})
+		mailer, templates, err := cfg.mailDeps(ctx, scfg.DefaultLocale, log)
+		if err != nil {
+			return err
+		}
+		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg, Mailer: mailer, Templates: templates})
 		if err != nil {
 			return err
 		}

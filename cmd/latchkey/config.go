@@ -58,6 +58,8 @@ type config struct {
 	ReadHeaderTimeout     time.Duration
 	ShutdownTimeout       time.Duration
 
+	mailConfig
+
 	fileErrs []error // *_FILE variables that named unreadable files
 }
 
@@ -115,7 +117,7 @@ func (c *config) storeFlags() []cli.Flag {
 // serveFlags are every setting of `latchkey serve`.
 func (c *config) serveFlags() []cli.Flag {
 	def := server.DefaultConfig()
-	return append(c.storeFlags(),
+	return append(append(c.storeFlags(),
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4000", Destination: &c.Addr, Sources: c.env(false, "LATCHKEY_ADDR"),
 			Usage: "address to listen on"},
 		&cli.DurationFlag{Name: "access-token-ttl", Value: def.AccessTokenTTL, Destination: &c.AccessTokenTTL, Sources: c.env(false, "LATCHKEY_ACCESS_TOKEN_TTL"),
@@ -151,7 +153,7 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "disable-new-users", Destination: &c.DisableNewUsers, Sources: c.env(false, "LATCHKEY_DISABLE_NEW_USERS"),
 			Usage: "new accounts start disabled until an administrator enables them"},
 		&cli.BoolFlag{Name: "require-verified-email", Destination: &c.RequireVerifiedEmail, Sources: c.env(false, "LATCHKEY_REQUIRE_VERIFIED_EMAIL"),
-			Usage: "users must verify their address before signing in (needs mail delivery: not available yet)"},
+			Usage: "users must verify their address before signing in; sign-up then mails a verification link instead of signing in"},
 		&cli.BoolFlag{Name: "conceal-errors", Destination: &c.ConcealErrors, Sources: c.env(false, "LATCHKEY_CONCEAL_ERRORS"),
 			Usage: "answer account-revealing errors as invalid-request"},
 		&cli.BoolFlag{Name: "keep-sessions-on-password-change", Destination: &c.KeepSessionsOnPasswordChange, Sources: c.env(false, "LATCHKEY_KEEP_SESSIONS_ON_PASSWORD_CHANGE"),
@@ -172,7 +174,7 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "time a client has to send its request headers"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),
 			Usage: "time in-flight requests get to finish on SIGTERM"},
-	)
+	), c.mailFlags(true)...)
 }
 
 // validateStore checks the settings storeFlags covers.
@@ -249,10 +251,7 @@ func (c *config) serverConfig() (server.Config, error) {
 	if c.SpentTokenRetention < c.RefreshReuseLeeway || c.SpentTokenRetention <= 0 {
 		bad("spent-token-retention", "LATCHKEY_SPENT_TOKEN_RETENTION", "must be positive and at least the refresh reuse leeway")
 	}
-	if c.RequireVerifiedEmail {
-		// Until mail delivery exists, required verification would lock every new user out.
-		bad("require-verified-email", "LATCHKEY_REQUIRE_VERIFIED_EMAIL", "needs mail delivery, which this build does not have yet")
-	}
+	errs = append(errs, c.validateMail(true))
 	if c.EndedSessionRetention <= 0 {
 		bad("ended-session-retention", "LATCHKEY_ENDED_SESSION_RETENTION", "must be positive")
 	}
@@ -306,6 +305,15 @@ func (c *config) serverConfig() (server.Config, error) {
 		SpentTokenRetention:          c.SpentTokenRetention,
 		EndedSessionRetention:        c.EndedSessionRetention,
 		PurgeInterval:                c.PurgeInterval,
+		AppName:                      c.AppName,
+		PublicURL:                    c.publicURL(),
+		ClientURL:                    c.ClientURL,
+		AllowedRedirectURLs:          c.AllowedRedirectURLs,
+		ConfirmLinks:                 c.ConfirmLinks,
+		EmailVerificationTTL:         c.EmailVerificationTTL,
+		TicketTTL:                    c.TicketTTL,
+		OTPTTL:                       c.OTPTTL,
+		CodeMaxAttempts:              int(c.CodeMaxAttempts),
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/server/servertest"
 )
 
 // parseServe runs the serve command's flag parsing with args and env, without serving.
@@ -96,7 +98,13 @@ func TestConfigValidation(t *testing.T) {
 		{"unreadable secret file", map[string]string{"LATCHKEY_JWT_SECRET_FILE": "/nonexistent/secret"}, "LATCHKEY_JWT_SECRET_FILE"},
 		{"leeway too long", map[string]string{"LATCHKEY_REFRESH_REUSE_LEEWAY": "5m"}, "refresh-reuse-leeway"},
 		{"bad log format", map[string]string{"LATCHKEY_LOG_FORMAT": "xml"}, "log-format"},
-		{"verification without mail", map[string]string{"LATCHKEY_REQUIRE_VERIFIED_EMAIL": "true"}, "mail delivery"},
+		{"SMTP without sender", map[string]string{"LATCHKEY_SMTP_HOST": "smtp.example.com"}, "smtp-from"},
+		{"bad SMTP TLS", map[string]string{"LATCHKEY_SMTP_HOST": "smtp.example.com", "LATCHKEY_SMTP_FROM": "a@example.com", "LATCHKEY_SMTP_TLS": "ssl"}, "smtp-tls"},
+		{"bad sender", map[string]string{"LATCHKEY_SMTP_HOST": "smtp.example.com", "LATCHKEY_SMTP_FROM": "not an address"}, "smtp-from"},
+		{"bad client URL", map[string]string{"LATCHKEY_CLIENT_URL": "app.example.com"}, "client-url"},
+		{"bad redirect rule", map[string]string{"LATCHKEY_ALLOWED_REDIRECT_URLS": "https://ok.example.com,https://x.example.com/?q=1"}, "allowed-redirect-urls"},
+		{"short OTP life", map[string]string{"LATCHKEY_OTP_TTL": "10s"}, "otp-ttl"},
+		{"no code tries", map[string]string{"LATCHKEY_CODE_MAX_ATTEMPTS": "0"}, "code-max-attempts"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -139,7 +147,7 @@ func TestCommands(t *testing.T) {
 		}
 	}
 	run("migrate", "--data-dir", dir)
-	if !strings.Contains(out.String(), "schema version 1 (latest 1)") {
+	if !strings.Contains(out.String(), "schema version 2 (latest 2)") {
 		t.Errorf("migrate: %q", out.String())
 	}
 	run("keys", "rotate", "--data-dir", dir, "--jwt-algorithm", "EdDSA")
@@ -149,6 +157,33 @@ func TestCommands(t *testing.T) {
 	run("version")
 	if strings.TrimSpace(out.String()) == "" {
 		t.Error("version printed nothing")
+	}
+	run("mail", "outbox", "--data-dir", dir)
+	if !strings.HasPrefix(out.String(), "ID") || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("mail outbox of an empty outbox: %q", out.String())
+	}
+}
+
+// TestMailTestCommand sends `latchkey mail test` through a real SMTP server in the test.
+func TestMailTestCommand(t *testing.T) {
+	sink := servertest.StartMailSink(t)
+	args := []string{"latchkey", "mail", "test", "--to", "ops@example.com", "--smtp-host", sink.Host,
+		"--smtp-port", fmt.Sprint(sink.Port), "--smtp-tls", "none", "--smtp-from", "Latchkey <no-reply@example.com>"}
+	var out bytes.Buffer
+	if err := run(context.Background(), args, &out, io.Discard); err != nil {
+		t.Fatalf("mail test: %v", err)
+	}
+	m := sink.Next(t, "ops@example.com")
+	if m.Subject == "" || m.Text == "" || !strings.Contains(out.String(), "sent to ops@example.com") {
+		t.Fatalf("test message %q / %q; output %q", m.Subject, m.Text, out.String())
+	}
+	sink.Stop()
+	if err := run(context.Background(), args, &out, io.Discard); err == nil {
+		t.Fatal("mail test succeeded with the SMTP server down")
+	}
+	if err := run(context.Background(), []string{"latchkey", "mail", "test", "--to", "ops@example.com"}, &out, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "LATCHKEY_SMTP_HOST") {
+		t.Fatalf("mail test without SMTP: %v", err)
 	}
 }
 
