@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/server/servertest"
+	"github.com/latchkey/latchkey/store"
 )
 
 const mailPassword = "correct-horse-battery"
@@ -576,3 +577,48 @@ func TestMailDeanonymizePasswordless(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMailSMTPRejects: a temporary refusal (4xx) is retried later; a permanent one (5xx) gives
+// the message up at once, with the reason kept for the operator.
+func TestMailSMTPRejects(t *testing.T) {
+	h := servertest.Start(t)
+	email := "refused@example.com"
+	signUp(t, h, email, mailPassword)
+	deliver := func() {
+		t.Helper()
+		if _, err := h.Server.DeliverMail(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	undelivered := func() []store.OutboxMail {
+		t.Helper()
+		ms, err := h.Store.UndeliveredMail(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+
+	h.Mail.RejectNext(1, 451)
+	requestReset(t, h, email)
+	deliver()
+	if ms := undelivered(); len(ms) != 1 || ms[0].FailedAt != nil || !strings.Contains(ms[0].LastError, "451") {
+		t.Fatalf("after a 451: %+v", ms)
+	}
+	h.Clock.Advance(time.Minute)
+	deliver()
+	h.Mail.Next(t, email)
+
+	h.Mail.RejectNext(1, 550)
+	requestReset(t, h, email)
+	deliver()
+	ms := undelivered()
+	if len(ms) != 1 || ms[0].FailedAt == nil || !strings.Contains(ms[0].LastError, "550") {
+		t.Fatalf("after a 550: %+v", ms)
+	}
+	h.Clock.Advance(time.Hour)
+	deliver()
+	if n := h.Mail.Count(email); n != 1 {
+		t.Fatalf("%d mails arrived; the refused one must not be retried", n)
+	}
+}
