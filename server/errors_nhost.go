@@ -16,7 +16,7 @@ type nhostError struct {
 // than hasura-auth in one place: a missing or bad bearer token is 401, not 400 (API.md).
 var nhostErrors = map[Code]nhostError{
 	CodeInvalidRequest:        {http.StatusBadRequest, gen.ErrorResponseErrorInvalidRequest, "The request payload is incorrect"},
-	CodeUnsupportedMediaType:  {http.StatusUnsupportedMediaType, gen.ErrorResponseErrorInvalidRequest, "The request body must be sent as application/json"},
+	CodeUnsupportedMediaType:  {http.StatusUnsupportedMediaType, gen.ErrorResponseErrorInvalidRequest, "The request body is not in a media type this endpoint accepts"},
 	CodePayloadTooLarge:       {http.StatusRequestEntityTooLarge, gen.ErrorResponseErrorInvalidRequest, "The request body is too large"},
 	CodeNotFound:              {http.StatusNotFound, gen.ErrorResponseErrorInvalidRequest, "No such endpoint"},
 	CodeMethodNotAllowed:      {http.StatusMethodNotAllowed, gen.ErrorResponseErrorInvalidRequest, "Method not allowed on this endpoint"},

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "coverage:", err)
 			code = 1
 		} else if len(missing) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: contract operations never exercised with a 2xx answer: %v\n", missing)
+			fmt.Fprintf(os.Stderr, "FAIL: contract operations never exercised with a success answer: %v\n", missing)
 			code = 1
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -59,6 +60,7 @@ type negCase struct {
 	wantStatus   int
 	wantCode     gen.ErrorResponseError // the Nhost `error`; empty for a 2xx answer
 	wantBody     string                 // exact body of a 2xx answer, when set
+	wantLinkErr  gen.ErrorResponseError // for a 302 from a mailed link: the `error` its Location carries
 	wantNoWrites bool
 	except       []string // tables a rejected request may still write (the audit log)
 	check        func(t *testing.T, h *servertest.Harness, f *negFixture, body []byte)
@@ -146,6 +148,15 @@ func TestNhostNegative(t *testing.T) {
 		{"getUser", getUserNegative()},
 		{"deanonymizeUser", deanonymizeNegative()},
 		{"changeUserPassword", changePasswordNegative()},
+		{"sendPasswordResetEmail", sendPasswordResetNegative()},
+		{"sendVerificationEmail", sendVerificationNegative()},
+		{"changeUserEmail", changeEmailNegative()},
+		{"signInPasswordlessEmail", mailSignInNegative("/v1/signin/passwordless/email")},
+		{"signInOTPEmail", mailSignInNegative("/v1/signin/otp/email")},
+		{"verifySignInOTPEmail", verifyOTPNegative()},
+		{"verifyTicketCode", verifyTicketCodeNegative()},
+		{"verifyTicket", verifyTicketNegative()},
+		{"confirmTicket", confirmTicketNegative()},
 		{"getJWKs", negMethodCases("/v1/.well-known/jwks.json", http.MethodPost, http.MethodDelete)},
 		{"healthCheckGet", negMethodCases("/v1/healthz", http.MethodPost, http.MethodDelete)},
 		{"healthCheckHead", negMethodCases("/v1/healthz", http.MethodPut, http.MethodPatch)},
@@ -181,9 +192,10 @@ func TestNhostNegative(t *testing.T) {
 	}
 }
 
-// negSecretField finds the values of the request fields that carry passwords, tokens and tickets,
-// in well-formed and malformed bodies alike.
-var negSecretField = regexp.MustCompile(`"(password|newPassword|refreshToken|personalAccessToken|token|ticket)"\s*:\s*"([^"]+)"`)
+// negSecretField finds the values of the request fields that carry passwords, tokens, tickets and
+// mailed codes, in well-formed and malformed JSON bodies alike. (Tickets sent in a query string or
+// a form are fixture values, marked secret by the setup that makes them.)
+var negSecretField = regexp.MustCompile(`"(password|newPassword|refreshToken|personalAccessToken|token|ticket|otp|code)"\s*:\s*"([^"]+)"`)
 
 // negConfigKey names a set of config options, so rows with the same options share a server.
 func negConfigKey(options []func(*server.Config)) string {
@@ -246,6 +258,7 @@ func runNegativeCase(t *testing.T, h *servertest.Harness, row int, label string,
 	var (
 		status int
 		resp   []byte
+		header http.Header
 	)
 	send := func() {
 		if c.chunked {
@@ -254,7 +267,7 @@ func runNegativeCase(t *testing.T, h *servertest.Harness, row int, label string,
 			status, resp = h.DoReader(t, c.method, path, headers, io.MultiReader(strings.NewReader(body)))
 			return
 		}
-		status, resp = h.Do(t, c.method, path, headers, body)
+		header, status, resp = h.Send(t, c.method, path, headers, body)
 	}
 	if c.wantNoWrites {
 		h.NoWrites(t, send, c.except...)
@@ -282,9 +295,15 @@ func runNegativeCase(t *testing.T, h *servertest.Harness, row int, label string,
 	if c.wantBody != "" && string(resp) != c.wantBody {
 		t.Errorf("%s %s: body = %q, want %q", c.method, c.path, resp, c.wantBody)
 	}
+	if c.wantLinkErr != "" {
+		checkLinkError(t, header.Get("Location"), c.wantLinkErr)
+	}
 	for _, s := range secrets {
 		if s != "" && bytes.Contains(resp, []byte(s)) {
 			t.Errorf("%s %s: response echoes a secret the request sent (%q): %.300s", c.method, c.path, s, resp)
+		}
+		if s != "" && strings.Contains(header.Get("Location"), s) {
+			t.Errorf("%s %s: redirect echoes a secret the request sent (%q): %s", c.method, c.path, s, header.Get("Location"))
 		}
 	}
 	if c.check != nil {
@@ -470,12 +489,99 @@ func fxUnverifiedUser(t *testing.T, h *servertest.Harness, f *negFixture) {
 	}
 }
 
+// fxVerifyEmail marks the address of the fixture's user verified, directly in the store.
+func fxVerifyEmail(t *testing.T, h *servertest.Harness, f *negFixture) {
+	t.Helper()
+	if err := h.Store.MarkEmailVerified(context.Background(), uuid.MustParse(f.get(t, "userID")), f.get(t, "email")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// negPostOK posts a JSON body and fails unless the answer is 200.
+func negPostOK(t *testing.T, h *servertest.Harness, path, body string) {
+	t.Helper()
+	if code, resp := h.Do(t, http.MethodPost, path, negHeaders("Content-Type", "application/json"), body); code != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", path, code, resp)
+	}
+}
+
+// fxMailed asks path (a mail flow that takes {"email"}) for a mail to {{email}} and reads it:
+// {{ticket}}, its link's ticket, and {{code}}, its eight-digit code.
+func fxMailed(path string) negSetup {
+	return func(t *testing.T, h *servertest.Harness, f *negFixture) {
+		t.Helper()
+		email := f.get(t, "email")
+		negPostOK(t, h, path, `{"email":"`+email+`"}`)
+		m := h.Mail.Next(t, email)
+		link, err := url.Parse(m.Link(t, "/v1/verify"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.set("ticket", link.Query().Get("ticket"), true)
+		f.set("code", m.Code(t, 8), true)
+	}
+}
+
+// fxMailedReset mails {{email}} (an account: fxUser first) a password-reset link.
+var fxMailedReset = fxMailed("/v1/user/password/reset")
+
+// fxMailedMagicLink mails {{email}} a passwordless sign-in link.
+var fxMailedMagicLink = fxMailed("/v1/signin/passwordless/email")
+
+// fxMailedOTP mails {{email}} a one-time sign-in code. The code is not kept: no row sends it (see
+// negWrongOTP).
+func fxMailedOTP(t *testing.T, h *servertest.Harness, f *negFixture) {
+	t.Helper()
+	email := f.get(t, "email")
+	negPostOK(t, h, "/v1/signin/otp/email", `{"email":"`+email+`"}`)
+	h.Mail.Next(t, email).Code(t, 6)
+}
+
+// fxUseCode spends {{code}}, a password-reset code, through /v1/verify/code.
+func fxUseCode(t *testing.T, h *servertest.Harness, f *negFixture) {
+	t.Helper()
+	negPostOK(t, h, "/v1/verify/code", `{"email":"`+f.get(t, "email")+`","code":"`+f.get(t, "code")+`","type":"passwordReset"}`)
+}
+
+// fxFollowLink spends {{ticket}} by following its link.
+func fxFollowLink(t *testing.T, h *servertest.Harness, f *negFixture) {
+	t.Helper()
+	if q := followLink(t, h, f.get(t, "ticket")); q.Get("refreshToken") == "" {
+		t.Fatalf("following the mailed link did not sign in: %v", q)
+	}
+}
+
+// fxCodeOutOfTries spends every try of {{code}} (a password-reset code) on wrong guesses.
+func fxCodeOutOfTries(t *testing.T, h *servertest.Harness, f *negFixture) {
+	t.Helper()
+	for range server.DefaultConfig().CodeMaxAttempts {
+		code, resp := h.Do(t, http.MethodPost, "/v1/verify/code", negHeaders("Content-Type", "application/json"),
+			`{"email":"`+f.get(t, "email")+`","code":"`+negWrongCode+`","type":"passwordReset"}`)
+		if code != http.StatusUnauthorized {
+			t.Fatalf("wrong code: %d %s", code, resp)
+		}
+	}
+}
+
+// fxRenameTicket gives {{ticket}} the kind prefix of a password-reset ticket, keeping the rest.
+func fxRenameTicket(t *testing.T, _ *servertest.Harness, f *negFixture) {
+	t.Helper()
+	_, rest, _ := strings.Cut(f.get(t, "ticket"), ":")
+	f.set("ticket", "passwordReset:"+rest, true)
+}
+
+// fxUnknownTicket: {{ticket}}, a well-formed password-reset ticket that was never mailed.
+func fxUnknownTicket(_ *testing.T, _ *servertest.Harness, f *negFixture) {
+	f.set("ticket", negResetTicket, true)
+}
+
 // --- config options
 
 func anonymousUsersOn(c *server.Config)      { c.AnonymousUsers = true }
 func concealErrors(c *server.Config)         { c.ConcealErrors = true }
 func signupDisabled(c *server.Config)        { c.DisableSignup = true }
 func verifiedEmailRequired(c *server.Config) { c.RequireVerifiedEmail = true }
+func linksConfirmed(c *server.Config)        { c.ConfirmLinks = true }
 
 func negOpts(o ...func(*server.Config)) []func(*server.Config) { return o }
 
@@ -518,6 +624,59 @@ func checkSession(t *testing.T, _ *servertest.Harness, _ *negFixture, body []byt
 	var s gen.Session
 	if err := json.Unmarshal(body, &s); err != nil || s.AccessToken == "" || s.RefreshToken == "" || s.User == nil {
 		t.Errorf("want a session with its user, got %s", body)
+	}
+}
+
+// followLink GETs the mailed link of ticket (redirecting to the client URL) and returns the query
+// of the 302's Location.
+func followLink(t *testing.T, h *servertest.Harness, ticket string) url.Values {
+	t.Helper()
+	hdr, status, body := h.Send(t, http.MethodGet, negLinkPath(ticket, servertest.ClientURL), nil, "")
+	if status != http.StatusFound {
+		t.Fatalf("GET /v1/verify: %d %s, want 302", status, body)
+	}
+	to, err := url.Parse(hdr.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return to.Query()
+}
+
+// checkLinkWorks asserts that {{ticket}} still signs in: the rejected request did not spend it.
+func checkLinkWorks(t *testing.T, h *servertest.Harness, f *negFixture, _ []byte) {
+	t.Helper()
+	if q := followLink(t, h, f.get(t, "ticket")); q.Get("refreshToken") == "" {
+		t.Errorf("the mailed link no longer signs in after a rejected request: %v", q)
+	}
+}
+
+// checkCodeWorks asserts that {{code}}, mailed to {{email}} for kind, still signs in: the rejected
+// request did not spend it.
+func checkCodeWorks(kind string) func(t *testing.T, h *servertest.Harness, f *negFixture, _ []byte) {
+	return func(t *testing.T, h *servertest.Harness, f *negFixture, _ []byte) {
+		t.Helper()
+		status, body := h.Do(t, http.MethodPost, "/v1/verify/code", negHeaders("Content-Type", "application/json"),
+			`{"email":"`+f.get(t, "email")+`","code":"`+f.get(t, "code")+`","type":"`+kind+`"}`)
+		if status != http.StatusOK {
+			t.Errorf("the mailed code no longer signs in after a rejected request: %d %s", status, body)
+			return
+		}
+		checkSessionPayload(t, h, f, body)
+	}
+}
+
+// checkLinkError asserts a mailed link's failure redirect: back to the client URL, with the
+// error and its description and no session.
+func checkLinkError(t *testing.T, location string, code gen.ErrorResponseError) {
+	t.Helper()
+	to, err := url.Parse(location)
+	if err != nil || !strings.HasPrefix(location, servertest.ClientURL) {
+		t.Errorf("redirect Location %q: want the client URL %s (%v)", location, servertest.ClientURL, err)
+		return
+	}
+	q := to.Query()
+	if q.Get("error") != string(code) || q.Get("errorDescription") == "" || q.Get("refreshToken") != "" || q.Get("type") != "" {
+		t.Errorf("redirect query %v: want error=%s with a description and no session", q, code)
 	}
 }
 
@@ -684,6 +843,42 @@ func negMethodCases(path string, methods ...string) []negCase {
 }
 
 func negRows(cs ...negCase) []negCase { return cs }
+
+// negOK is a request the server answers "OK" to although it does nothing: the same answer as for
+// an account that gets its mail, and nothing written.
+func negOK(name string, setup negSetup, body string) negCase {
+	return negCase{name: name, setup: setup, body: body, wantStatus: http.StatusOK, wantBody: "\"OK\"\n", wantNoWrites: true}
+}
+
+// negBadRedirects are redirect targets outside the test server's allow-list, which is its client
+// URL (servertest.ClientURL) alone. Each passes the contract's uri format.
+var negBadRedirects = []struct{ name, url string }{
+	{"redirect-to-foreign-host", "https://evil.example/"},
+	{"redirect-to-client-host-as-subdomain", "https://app.latchkey.test.evil.example/"},
+	{"redirect-to-client-host-as-user-info", "https://app.latchkey.test@evil.example/"},
+	{"redirect-to-client-host-over-http", "http://app.latchkey.test/"},
+	{"redirect-to-client-host-other-port", "https://app.latchkey.test:8443/"},
+	{"redirect-to-dot-dot-path", "https://app.latchkey.test/app/../admin"},
+	{"redirect-to-javascript", "javascript:alert(1)"},
+}
+
+// negRedirectCases are the disallowed redirects for an operation: 400 redirectTo-not-allowed,
+// nothing written. fill puts the target into a row that is otherwise valid.
+func negRedirectCases(fill func(c *negCase, redirectTo string)) []negCase {
+	out := make([]negCase, 0, len(negBadRedirects))
+	for _, r := range negBadRedirects {
+		c := negRow(r.name, http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+		fill(&c, r.url)
+		out = append(out, c)
+	}
+	return out
+}
+
+// negLinkPath is a mailed link: /v1/verify with the ticket (a {{placeholder}} or a ticket, both
+// safe in a query as they are) and the redirect.
+func negLinkPath(ticket, redirectTo string) string {
+	return "/v1/verify?ticket=" + ticket + "&redirectTo=" + url.QueryEscape(redirectTo)
+}
 
 // --- per operation
 
@@ -1118,9 +1313,26 @@ func deanonymizeNegative() []negCase {
 	defRole.body = body("{{anonEmail}}", `,"options":{"allowedRoles":["user"],"defaultRole":"me"}`)
 	locale := negRow("locale-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorLocaleNotAllowed)
 	locale.body = body("{{anonEmail}}", `,"options":{"locale":"fr"}`)
-	// Magic links need mail delivery, which Latchkey does not have yet (nhost_user.go).
-	passwordless := negRow("passwordless-unavailable", http.StatusConflict, gen.ErrorResponseErrorDisabledEndpoint)
-	passwordless.body = `{"signInMethod":"passwordless","email":"{{anonEmail}}"}`
+	// Passwordless deanonymization mails a sign-in link; what still fails, fails before anything
+	// is written or mailed.
+	passwordless := func(email, extra string) string {
+		return `{"signInMethod":"passwordless","email":"` + email + `"` + extra + `}`
+	}
+	plRedirect := negRow("passwordless-redirect-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	plRedirect.body = passwordless("{{anonEmail}}", `,"options":{"redirectTo":"https://evil.example/"}`)
+	plInUse := func(name, email string) negCase {
+		c := negRow(name, http.StatusConflict, gen.ErrorResponseErrorEmailAlreadyInUse)
+		c.setup, c.body = fxSteps(fxOtherUser, fxAnon), passwordless(email, "")
+		return c
+	}
+	plConcealInUse := negInvalid("passwordless-conceal-email-in-use", passwordless("{{takenEmail}}", ""))
+	plConcealInUse.setup, plConcealInUse.opts = fxSteps(fxOtherUser, fxAnon), negOpts(concealErrors)
+	plRole := negRow("passwordless-role-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRoleNotAllowed)
+	plRole.body = passwordless("{{anonEmail}}", `,"options":{"allowedRoles":["admin"]}`)
+	plNotAnon := negRow("passwordless-user-not-anonymous", http.StatusBadRequest, gen.ErrorResponseErrorUserNotAnonymous)
+	plNotAnon.setup, plNotAnon.body = fxUser, passwordless("{{anonEmail}}", "")
+	redirect := negRow("redirect-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	redirect.body = body("{{anonEmail}}", `,"options":{"redirectTo":"https://evil.example/"}`)
 
 	return negWithOpts(negForOp(http.MethodPost, "/v1/user/deanonymize", fxAnon,
 		negAuthCases(fxAnon, valid, false),
@@ -1141,19 +1353,41 @@ func deanonymizeNegative() []negCase {
 			negInvalid("password-missing-for-email-password", `{"signInMethod":"email-password","email":"{{anonEmail}}"}`),
 			negInvalid("unknown-field", body("{{anonEmail}}", `,"role":"admin"`)),
 			negInvalid("unknown-option", body("{{anonEmail}}", `,"options":{"isAdmin":true}`)),
-			tooShort, roleNA, defRole, locale, passwordless,
+			negInvalid("passwordless-redirect-to-not-uri", passwordless("{{anonEmail}}", `,"options":{"redirectTo":"not a uri"}`)),
+			tooShort, roleNA, defRole, locale, redirect,
 			notAnon,
 			inUse("email-in-use", "{{takenEmail}}"),
 			inUse("email-in-use-other-case", "{{takenEmailCased}}"),
 			concealInUse,
+			plRedirect, plRole, plNotAnon,
+			plInUse("passwordless-email-in-use", "{{takenEmail}}"),
+			plInUse("passwordless-email-in-use-other-case", "{{takenEmailCased}}"),
+			plConcealInUse,
 		)), anonymousUsersOn)
 }
 
 func changePasswordNegative() []negCase {
 	valid := `{"newPassword":"` + pwNew + `"}`
-	// Password-reset tickets are mailed, and Latchkey has no mail delivery yet: none is valid.
-	ticket := negRow("ticket-without-session", http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTicket)
-	ticket.body = `{"newPassword":"` + pwNew + `","ticket":"` + negResetTicket + `"}`
+	withTicket := `{"newPassword":"` + pwNew + `","ticket":"{{ticket}}"}`
+	badTicket := func(name string, setup negSetup) negCase {
+		c := negRow(name, http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTicket)
+		c.setup, c.body = setup, withTicket
+		return c
+	}
+	// A well-formed password-reset ticket that was never mailed.
+	ticket := badTicket("ticket-without-session", fxSteps(fxUser, fxUnknownTicket))
+	// The ticket stands in for a session: a bearer beside a bad one does not rescue it, and the
+	// session lives on.
+	ticketWithSession := badTicket("unknown-ticket-with-session", fxSteps(fxUser, fxUnknownTicket))
+	ticketWithSession.headers, ticketWithSession.check = negBearer("{{access}}"), checkSessionAlive
+	// A sign-in link's ticket renamed: the kind prefix is only a label, the ticket's own kind counts.
+	renamed := badTicket("magic-link-ticket-renamed", fxSteps(fxUser, fxMailedMagicLink, fxRenameTicket))
+	concealTicket := negInvalid("conceal-unknown-ticket", withTicket)
+	concealTicket.setup, concealTicket.opts = fxSteps(fxUser, fxUnknownTicket), negOpts(concealErrors)
+	// A real ticket with a password under the server's minimum: refused, and the ticket not spent.
+	ticketShort := negRow("ticket-password-under-server-minimum", http.StatusBadRequest, gen.ErrorResponseErrorPasswordTooShort)
+	ticketShort.setup, ticketShort.body = fxSteps(fxUser, fxMailedReset), `{"newPassword":"`+pwUnderPolicy+`","ticket":"{{ticket}}"}`
+	ticketShort.check = checkLinkWorks
 	anon := negRow("anonymous-user", http.StatusForbidden, gen.ErrorResponseErrorForbiddenAnonymous)
 	anon.setup, anon.body, anon.opts = fxAnon, valid, negOpts(anonymousUsersOn)
 	concealAnon := negInvalid("conceal-anonymous-user", valid)
@@ -1166,7 +1400,12 @@ func changePasswordNegative() []negCase {
 		negAuthed(negBodyShapeCases(true)...),
 		negAuthed(negMediaCases(valid)...),
 		negAuthed(negMethodCases("/v1/user/password", http.MethodGet, http.MethodPut)...),
-		negRows(ticket),
+		negRows(
+			ticket, ticketWithSession, renamed, concealTicket, ticketShort,
+			badTicket("spent-ticket", fxSteps(fxUser, fxMailedReset, fxFollowLink)),
+			badTicket("ticket-of-spent-code", fxSteps(fxUser, fxMailedReset, fxUseCode)),
+			badTicket("expired-ticket", fxSteps(fxUser, fxMailedReset, fxAdvance(server.DefaultConfig().TicketTTL+time.Minute))),
+		),
 		negAuthed(
 			negInvalid("empty-object", `{}`),
 			negInvalid("new-password-number", `{"newPassword":123456789}`),
@@ -1180,4 +1419,446 @@ func changePasswordNegative() []negCase {
 			tooShort,
 			anon, concealAnon,
 		))
+}
+
+// --- mail flows
+
+// Wrong guesses at mailed codes. The server compares a code, it does not parse it, so the wrong
+// sign-in code need not be six digits, and it is not: any six-digit number can turn up by chance
+// among a log's numbers (elapsed nanoseconds) and set off the leak watch. Link codes have eight
+// digits, too many for that.
+const (
+	negWrongOTP  = "Otp-guess-7731"
+	negWrongCode = "04172953"
+)
+
+func sendPasswordResetNegative() []negCase {
+	const path = "/v1/user/password/reset"
+	valid := `{"email":"{{email}}"}`
+	withRedirect := func(email, to string) string {
+		return `{"email":"` + email + `","options":{"redirectTo":"` + to + `"}}`
+	}
+	concealUnknown := negOK("conceal-unknown-address", nil, `{"email":"{{newEmail}}"}`)
+	concealUnknown.opts = negOpts(concealErrors)
+	// The redirect is checked before the account is looked up: the answer says nothing about it.
+	redirectUnknown := negRow("redirect-not-allowed-unknown-address", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	redirectUnknown.body = withRedirect("{{newEmail}}", "https://evil.example/")
+	concealRedirect := negRow("conceal-redirect-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	concealRedirect.body, concealRedirect.opts = withRedirect("{{email}}", "https://evil.example/"), negOpts(concealErrors)
+	// nhost-js attaches its stored access token to every request; this operation takes none.
+	garbage := negOK("garbage-bearer-ignored", nil, `{"email":"{{newEmail}}"}`)
+	garbage.headers = negBearer("not-a-jwt")
+
+	return negForOp(http.MethodPost, path, fxUser,
+		negBodyShapeCases(true),
+		negMediaCases(valid),
+		negMethodCases(path, http.MethodGet, http.MethodPut),
+		negRows(
+			negInvalid("empty-object", `{}`),
+			negInvalid("email-number", `{"email":42}`),
+			negInvalid("email-null", `{"email":null}`),
+			negInvalid("email-array", `{"email":["{{email}}"]}`),
+			negInvalid("email-bad-format", `{"email":"owner-at-example.com"}`),
+			negInvalid("email-with-display-name", `{"email":"Owner <{{email}}>"}`),
+			negInvalid("email-too-long", `{"email":"`+strings.Repeat("o", 250)+`@example.com"}`),
+			negInvalid("field-name-case-folded", `{"Email":"{{email}}"}`),
+			negInvalid("unknown-field", `{"email":"{{email}}","newPassword":"`+pwNew+`"}`),
+			negInvalid("options-not-object", `{"email":"{{email}}","options":"`+servertest.ClientURL+`"}`),
+			negInvalid("unknown-option", `{"email":"{{email}}","options":{"locale":"en"}}`),
+			negInvalid("redirect-to-not-uri", withRedirect("{{email}}", "not a uri")),
+			negInvalid("redirect-to-relative", withRedirect("{{email}}", "/reset")),
+			negInvalid("redirect-to-over-maximum", withRedirect("{{email}}", servertest.ClientURL+"/"+strings.Repeat("r", 2048))),
+			negOK("unknown-address", nil, `{"email":"{{newEmail}}"}`),
+			negOK("disabled-user", fxSteps(fxUser, fxDisableUser), valid),
+			negOK("disabled-user-other-case", fxSteps(fxUser, fxDisableUser), `{"email":"{{emailCased}}"}`),
+			concealUnknown,
+			redirectUnknown, concealRedirect,
+			garbage,
+		),
+		negRedirectCases(func(c *negCase, to string) { c.body = withRedirect("{{email}}", to) }),
+	)
+}
+
+func sendVerificationNegative() []negCase {
+	const path = "/v1/user/email/send-verification-email"
+	valid := `{"email":"{{email}}"}`
+	withRedirect := func(email, to string) string {
+		return `{"email":"` + email + `","options":{"redirectTo":"` + to + `"}}`
+	}
+	verified := func(name, body string) negCase {
+		c := negRow(name, http.StatusBadRequest, gen.ErrorResponseErrorEmailAlreadyVerified)
+		c.setup, c.body = fxSteps(fxUser, fxVerifyEmail), body
+		return c
+	}
+	concealVerified := negOK("conceal-already-verified", fxSteps(fxUser, fxVerifyEmail), valid)
+	concealVerified.opts = negOpts(concealErrors)
+	concealUnknown := negOK("conceal-unknown-address", nil, `{"email":"{{newEmail}}"}`)
+	concealUnknown.opts = negOpts(concealErrors)
+	redirectUnknown := negRow("redirect-not-allowed-unknown-address", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	redirectUnknown.body = withRedirect("{{newEmail}}", "https://evil.example/")
+	// The redirect is checked first, so a verified address with a bad redirect learns nothing new.
+	redirectVerified := negRow("redirect-not-allowed-already-verified", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	redirectVerified.setup, redirectVerified.body = fxSteps(fxUser, fxVerifyEmail), withRedirect("{{email}}", "https://evil.example/")
+	garbage := negOK("garbage-bearer-ignored", nil, `{"email":"{{newEmail}}"}`)
+	garbage.headers = negBearer("not-a-jwt")
+
+	return negForOp(http.MethodPost, path, fxUser,
+		negBodyShapeCases(true),
+		negMediaCases(valid),
+		negMethodCases(path, http.MethodGet, http.MethodPut),
+		negRows(
+			negInvalid("empty-object", `{}`),
+			negInvalid("email-number", `{"email":42}`),
+			negInvalid("email-null", `{"email":null}`),
+			negInvalid("email-bad-format", `{"email":"owner-at-example.com"}`),
+			negInvalid("email-with-display-name", `{"email":"Owner <{{email}}>"}`),
+			negInvalid("field-name-case-folded", `{"EMAIL":"{{email}}"}`),
+			negInvalid("unknown-field", `{"email":"{{email}}","emailVerified":true}`),
+			negInvalid("options-not-object", `{"email":"{{email}}","options":[]}`),
+			negInvalid("unknown-option", `{"email":"{{email}}","options":{"displayName":"Owner"}}`),
+			negInvalid("redirect-to-not-uri", withRedirect("{{email}}", "not a uri")),
+			negInvalid("redirect-to-relative", withRedirect("{{email}}", "/verified")),
+			negOK("unknown-address", nil, `{"email":"{{newEmail}}"}`),
+			negOK("disabled-user", fxSteps(fxUser, fxDisableUser), valid),
+			verified("already-verified", valid),
+			verified("already-verified-other-case", `{"email":"{{emailCased}}"}`),
+			concealVerified, concealUnknown,
+			redirectUnknown, redirectVerified,
+			garbage,
+		),
+		negRedirectCases(func(c *negCase, to string) { c.body = withRedirect("{{email}}", to) }),
+	)
+}
+
+func changeEmailNegative() []negCase {
+	const path = "/v1/user/email/change"
+	valid := `{"newEmail":"{{newEmail}}"}`
+	withRedirect := func(to string) string {
+		return `{"newEmail":"{{newEmail}}","options":{"redirectTo":"` + to + `"}}`
+	}
+	inUse := func(name, email string) negCase {
+		c := negRow(name, http.StatusConflict, gen.ErrorResponseErrorEmailAlreadyInUse)
+		c.setup, c.body = fxSteps(fxUser, fxOtherUser), `{"newEmail":"`+email+`"}`
+		return c
+	}
+	concealInUse := negInvalid("conceal-email-in-use", `{"newEmail":"{{takenEmail}}"}`)
+	concealInUse.setup, concealInUse.opts = fxSteps(fxUser, fxOtherUser), negOpts(concealErrors)
+	anon := negRow("anonymous-user", http.StatusForbidden, gen.ErrorResponseErrorForbiddenAnonymous)
+	anon.setup, anon.body, anon.opts = fxAnon, valid, negOpts(anonymousUsersOn)
+	concealAnon := negInvalid("conceal-anonymous-user", valid)
+	concealAnon.setup, concealAnon.opts = fxAnon, negOpts(anonymousUsersOn, concealErrors)
+	// An anonymous user is refused before its options are looked at.
+	anonRedirect := negRow("anonymous-user-redirect-not-allowed", http.StatusForbidden, gen.ErrorResponseErrorForbiddenAnonymous)
+	anonRedirect.setup, anonRedirect.body, anonRedirect.opts = fxAnon, withRedirect("https://evil.example/"), negOpts(anonymousUsersOn)
+	// The redirect is checked before the new address: a bad redirect does not tell whether it is taken.
+	redirectInUse := negRow("redirect-not-allowed-email-in-use", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	redirectInUse.setup = fxSteps(fxUser, fxOtherUser)
+	redirectInUse.body = `{"newEmail":"{{takenEmail}}","options":{"redirectTo":"https://evil.example/"}}`
+
+	return negForOp(http.MethodPost, path, fxUser,
+		negAuthCases(fxUser, valid, false),
+		negAuthed(negBodyShapeCases(true)...),
+		negAuthed(negMediaCases(valid)...),
+		negAuthed(negMethodCases(path, http.MethodGet, http.MethodPut)...),
+		negAuthed(
+			negInvalid("empty-object", `{}`),
+			negInvalid("options-only", `{"options":{"redirectTo":"`+servertest.ClientURL+`"}}`),
+			negInvalid("old-field-name", `{"email":"{{newEmail}}"}`),
+			negInvalid("new-email-number", `{"newEmail":42}`),
+			negInvalid("new-email-null", `{"newEmail":null}`),
+			negInvalid("new-email-bad-format", `{"newEmail":"new-at-example.com"}`),
+			negInvalid("new-email-with-display-name", `{"newEmail":"New <{{newEmail}}>"}`),
+			negInvalid("new-email-empty", `{"newEmail":""}`),
+			negInvalid("unknown-field", `{"newEmail":"{{newEmail}}","emailVerified":true}`),
+			negInvalid("unknown-option", `{"newEmail":"{{newEmail}}","options":{"locale":"en"}}`),
+			negInvalid("redirect-to-not-uri", withRedirect("not a uri")),
+			inUse("email-in-use", "{{takenEmail}}"),
+			inUse("email-in-use-other-case", "{{takenEmailCased}}"),
+			// The user's own address is taken too (by the user): nothing to change, nothing mailed.
+			inUse("own-address", "{{email}}"),
+			inUse("own-address-other-case", "{{emailCased}}"),
+			concealInUse,
+			anon, concealAnon, anonRedirect,
+			redirectInUse,
+		),
+		negAuthed(negRedirectCases(func(c *negCase, to string) { c.body = withRedirect(to) })...),
+	)
+}
+
+// mailSignInNegative: passwordless links and one-time codes take the same request and follow the
+// same rules (mailflows.go).
+func mailSignInNegative(path string) []negCase {
+	valid := `{"email":"{{newEmail}}"}`
+	withOptions := func(o string) string { return `{"email":"{{newEmail}}","options":` + o + `}` }
+	signupOff := negRow("signup-disabled", http.StatusForbidden, gen.ErrorResponseErrorSignupDisabled)
+	signupOff.body, signupOff.opts = valid, negOpts(signupDisabled)
+	signupOffBad := negInvalid("signup-disabled-bad-body", `{"email":"new-at-example.com"}`)
+	signupOffBad.opts = negOpts(signupDisabled)
+	concealSignupOff := negOK("conceal-signup-disabled", nil, valid)
+	concealSignupOff.opts = negOpts(signupDisabled, concealErrors)
+	disabled := func(name, email string) negCase {
+		c := negRow(name, http.StatusUnauthorized, gen.ErrorResponseErrorDisabledUser)
+		c.setup, c.body = fxSteps(fxUser, fxDisableUser), `{"email":"`+email+`"}`
+		return c
+	}
+	concealDisabled := negOK("conceal-disabled-user", fxSteps(fxUser, fxDisableUser), `{"email":"{{email}}"}`)
+	concealDisabled.opts = negOpts(concealErrors)
+	roleNA := negRow("role-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRoleNotAllowed)
+	roleNA.body = withOptions(`{"allowedRoles":["user","admin"]}`)
+	concealRole := negInvalid("conceal-role-not-allowed", roleNA.body)
+	concealRole.opts = negOpts(concealErrors)
+	defRole := negRow("default-role-not-in-allowed-roles", http.StatusBadRequest, gen.ErrorResponseErrorDefaultRoleMustBeInAllowedRoles)
+	defRole.body = withOptions(`{"allowedRoles":["user"],"defaultRole":"me"}`)
+	defRoleUnknown := negRow("default-role-not-in-default-allowed-roles", http.StatusBadRequest, gen.ErrorResponseErrorDefaultRoleMustBeInAllowedRoles)
+	defRoleUnknown.body = withOptions(`{"defaultRole":"admin"}`)
+	locale := negRow("locale-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorLocaleNotAllowed)
+	locale.body = withOptions(`{"locale":"fr"}`)
+	// Closed sign-up is told before a bad redirect is: neither writes anything.
+	redirectSignupOff := negRow("redirect-not-allowed-signup-disabled", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	redirectSignupOff.body, redirectSignupOff.opts = withOptions(`{"redirectTo":"https://evil.example/"}`), negOpts(signupDisabled)
+	redirectExisting := negRow("redirect-not-allowed-existing-account", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	redirectExisting.setup, redirectExisting.body = fxUser, `{"email":"{{email}}","options":{"redirectTo":"https://evil.example/"}}`
+
+	return negForOp(http.MethodPost, path, nil,
+		negBodyShapeCases(true),
+		negMediaCases(valid),
+		negMethodCases(path, http.MethodGet, http.MethodPut),
+		negRows(
+			negInvalid("empty-object", `{}`),
+			negInvalid("options-only", `{"options":{"locale":"en"}}`),
+			negInvalid("email-number", `{"email":42}`),
+			negInvalid("email-null", `{"email":null}`),
+			negInvalid("email-bad-format", `{"email":"new-at-example.com"}`),
+			negInvalid("email-with-display-name", `{"email":"New <{{newEmail}}>"}`),
+			negInvalid("email-too-long", `{"email":"`+strings.Repeat("n", 250)+`@example.com"}`),
+			negInvalid("field-name-case-folded", `{"Email":"{{newEmail}}"}`),
+			negInvalid("unknown-field", `{"email":"{{newEmail}}","password":"`+pwNew+`"}`),
+			negInvalid("unknown-option", withOptions(`{"isAdmin":true}`)),
+			negInvalid("options-not-object", withOptions(`"user"`)),
+			negInvalid("allowed-roles-string", withOptions(`{"allowedRoles":"user"}`)),
+			negInvalid("display-name-markup", withOptions(`{"displayName":"<b>x</b>"}`)),
+			negInvalid("display-name-link", withOptions(`{"displayName":"https://evil.example"}`)),
+			negInvalid("locale-three-letters", withOptions(`{"locale":"eng"}`)),
+			negInvalid("metadata-array", withOptions(`{"metadata":[1]}`)),
+			negInvalid("redirect-to-not-uri", withOptions(`{"redirectTo":"not a uri"}`)),
+			negInvalid("redirect-to-relative", withOptions(`{"redirectTo":"/welcome"}`)),
+			roleNA, concealRole, defRole, defRoleUnknown, locale,
+			signupOff, signupOffBad, concealSignupOff,
+			disabled("disabled-user", "{{email}}"),
+			disabled("disabled-user-other-case", "{{emailCased}}"),
+			concealDisabled,
+			redirectSignupOff, redirectExisting,
+		),
+		negRedirectCases(func(c *negCase, to string) { c.body = withOptions(`{"redirectTo":"` + to + `"}`) }),
+	)
+}
+
+func verifyOTPNegative() []negCase {
+	const path = "/v1/signin/otp/email/verify"
+	body := func(email, otp string) string { return `{"email":"` + email + `","otp":"` + otp + `"}` }
+	valid := body("{{email}}", negWrongOTP)
+	// A failed code is audited; the try it costs is counted in place (an UPDATE, not a row).
+	audit := []string{"audit_events"}
+	failed := func(name string, setup negSetup, b string) negCase {
+		c := negRow(name, http.StatusUnauthorized, gen.ErrorResponseErrorInvalidOtp)
+		c.setup, c.body, c.except = setup, b, audit
+		return c
+	}
+	// A link's code is not a sign-in code, and trying it as one does not spend it.
+	linkCode := failed("link-code-as-otp", fxSteps(fxUser, fxMailedMagicLink), body("{{email}}", "{{code}}"))
+	linkCode.check = checkCodeWorks("signinPasswordless")
+	concealWrong := negInvalid("conceal-wrong-code", valid)
+	concealWrong.opts, concealWrong.except = negOpts(concealErrors), audit
+	concealUnknown := negInvalid("conceal-unknown-address", body("{{newEmail}}", negWrongOTP))
+	concealUnknown.opts, concealUnknown.except = negOpts(concealErrors), audit
+
+	return negForOp(http.MethodPost, path, fxSteps(fxUser, fxMailedOTP),
+		negBodyShapeCases(true),
+		negMediaCases(valid),
+		negMethodCases(path, http.MethodGet, http.MethodPut),
+		negRows(
+			negInvalid("empty-object", `{}`),
+			negInvalid("missing-otp", `{"email":"{{email}}"}`),
+			negInvalid("missing-email", `{"otp":"`+negWrongOTP+`"}`),
+			negInvalid("otp-number", `{"email":"{{email}}","otp":123456}`),
+			negInvalid("otp-null", `{"email":"{{email}}","otp":null}`),
+			negInvalid("otp-empty", body("{{email}}", "")),
+			negInvalid("otp-over-maximum", body("{{email}}", strings.Repeat("7", 33))),
+			negInvalid("email-number", `{"email":42,"otp":"`+negWrongOTP+`"}`),
+			negInvalid("email-bad-format", body("owner-at-example.com", negWrongOTP)),
+			negInvalid("code-instead-of-otp", `{"email":"{{email}}","code":"`+negWrongOTP+`"}`),
+			negInvalid("unknown-field", `{"email":"{{email}}","otp":"`+negWrongOTP+`","type":"signinOTP"}`),
+			failed("wrong-code", nil, valid),
+			failed("wrong-code-email-other-case", nil, body("{{emailCased}}", negWrongOTP)),
+			failed("unknown-address", nil, body("{{newEmail}}", negWrongOTP)),
+			failed("no-code-pending", fxUser, valid),
+			failed("code-expired", fxSteps(fxUser, fxMailedOTP, fxAdvance(server.DefaultConfig().OTPTTL+time.Second)), valid),
+			linkCode,
+			concealWrong, concealUnknown,
+		))
+}
+
+func verifyTicketCodeNegative() []negCase {
+	const path = "/v1/verify/code"
+	body := func(email, code, kind string) string {
+		return `{"email":"` + email + `","code":"` + code + `","type":"` + kind + `"}`
+	}
+	valid := body("{{email}}", "{{code}}", "passwordReset")
+	// A failed code is audited; the try it costs is counted in place (an UPDATE, not a row).
+	audit := []string{"audit_events"}
+	failed := func(name string, setup negSetup, b string) negCase {
+		c := negRow(name, http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTicket)
+		c.setup, c.body, c.except = setup, b, audit
+		return c
+	}
+	// A wrong guess costs a try, not the code.
+	wrong := failed("wrong-code", nil, body("{{email}}", negWrongCode, "passwordReset"))
+	wrong.check = checkCodeWorks("passwordReset")
+	otherType := failed("code-of-another-type", nil, body("{{email}}", "{{code}}", "emailVerify"))
+	otherType.check = checkCodeWorks("passwordReset")
+	// {{code}} went to {{email}}; another account's address does not take it.
+	otherAddress := failed("code-for-another-address", fxSteps(fxUser, fxOtherUser, fxMailedReset), body("{{takenEmail}}", "{{code}}", "passwordReset"))
+	otherAddress.check = checkCodeWorks("passwordReset")
+	// Out of tries the code is dead; its link still works.
+	exhausted := failed("code-out-of-tries", fxSteps(fxUser, fxMailedReset, fxCodeOutOfTries), valid)
+	exhausted.check = checkLinkWorks
+	concealWrong := negInvalid("conceal-wrong-code", body("{{email}}", negWrongCode, "passwordReset"))
+	concealWrong.opts, concealWrong.except = negOpts(concealErrors), audit
+	concealUnknown := negInvalid("conceal-unknown-address", body("{{newEmail}}", negWrongCode, "passwordReset"))
+	concealUnknown.opts, concealUnknown.except = negOpts(concealErrors), audit
+
+	return negForOp(http.MethodPost, path, fxSteps(fxUser, fxMailedReset),
+		negBodyShapeCases(true),
+		negMediaCases(valid),
+		negMethodCases(path, http.MethodGet, http.MethodPut),
+		negRows(
+			negInvalid("empty-object", `{}`),
+			negInvalid("missing-type", `{"email":"{{email}}","code":"{{code}}"}`),
+			negInvalid("missing-code", `{"email":"{{email}}","type":"passwordReset"}`),
+			negInvalid("missing-email", `{"code":"{{code}}","type":"passwordReset"}`),
+			negInvalid("type-unknown", body("{{email}}", "{{code}}", "resetPassword")),
+			negInvalid("type-sign-in-otp", body("{{email}}", "{{code}}", "signinOTP")),
+			negInvalid("type-case-folded", body("{{email}}", "{{code}}", "PasswordReset")),
+			negInvalid("type-empty", body("{{email}}", "{{code}}", "")),
+			negInvalid("type-number", `{"email":"{{email}}","code":"{{code}}","type":3}`),
+			negInvalid("code-number", `{"email":"{{email}}","code":`+negWrongCode[1:]+`,"type":"passwordReset"}`),
+			negInvalid("code-empty", body("{{email}}", "", "passwordReset")),
+			negInvalid("code-over-maximum", body("{{email}}", strings.Repeat("8", 33), "passwordReset")),
+			negInvalid("email-bad-format", body("owner-at-example.com", "{{code}}", "passwordReset")),
+			negInvalid("ticket-instead-of-code", `{"email":"{{email}}","ticket":"{{ticket}}","type":"passwordReset"}`),
+			negInvalid("unknown-field", `{"email":"{{email}}","code":"{{code}}","type":"passwordReset","redirectTo":"`+servertest.ClientURL+`"}`),
+			wrong,
+			failed("wrong-code-email-other-case", nil, body("{{emailCased}}", negWrongCode, "passwordReset")),
+			failed("unknown-address", nil, body("{{newEmail}}", negWrongCode, "passwordReset")),
+			failed("no-code-pending", fxUser, body("{{email}}", negWrongCode, "passwordReset")),
+			otherType, otherAddress, exhausted,
+			failed("code-spent", fxSteps(fxUser, fxMailedReset, fxUseCode), valid),
+			failed("code-of-followed-link", fxSteps(fxUser, fxMailedReset, fxFollowLink), valid),
+			failed("code-expired", fxSteps(fxUser, fxMailedReset, fxAdvance(server.DefaultConfig().TicketTTL+time.Minute)), valid),
+			concealWrong, concealUnknown,
+		))
+}
+
+func verifyTicketNegative() []negCase {
+	client := url.QueryEscape(servertest.ClientURL)
+	link := func(name, query string) negCase {
+		c := negInvalid(name, "")
+		c.path = "/v1/verify?" + query
+		return c
+	}
+	// A ticket that cannot be used is told on the way back to the app, not in an error body.
+	refused := func(name string, setup negSetup, ticket string) negCase {
+		return negCase{name: name, setup: setup, path: negLinkPath(ticket, servertest.ClientURL),
+			wantStatus: http.StatusFound, wantLinkErr: gen.ErrorResponseErrorInvalidTicket, wantNoWrites: true}
+	}
+	// A disallowed redirect is refused before the ticket is looked at, and does not spend it.
+	badRedirect := negRow("mailed-ticket-redirect-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	badRedirect.setup, badRedirect.path = fxSteps(fxUser, fxMailedReset), negLinkPath("{{ticket}}", "https://evil.example/")
+	badRedirect.check = checkLinkWorks
+	confirmBadRedirect := negRow("confirm-mode-redirect-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed)
+	confirmBadRedirect.path, confirmBadRedirect.opts = negLinkPath("{{ticket}}", "https://evil.example/"), negOpts(linksConfirmed)
+	concealRefused := refused("conceal-unknown-ticket", nil, "{{ticket}}")
+	concealRefused.opts, concealRefused.wantLinkErr = negOpts(concealErrors), gen.ErrorResponseErrorInvalidRequest
+
+	return negForOp(http.MethodGet, "", fxUnknownTicket,
+		negMethodCases("/v1/verify", http.MethodPut, http.MethodDelete),
+		negRows(
+			link("no-query", ""),
+			link("missing-ticket", "type=passwordReset&redirectTo="+client),
+			link("missing-redirect-to", "ticket={{ticket}}&type=passwordReset"),
+			link("ticket-empty", "ticket=&redirectTo="+client),
+			link("ticket-over-maximum", "ticket=passwordReset:"+strings.Repeat("t", 115)+"&redirectTo="+client),
+			link("type-unknown", "ticket={{ticket}}&type=resetPassword&redirectTo="+client),
+			link("type-sign-in-otp", "ticket={{ticket}}&type=signinOTP&redirectTo="+client),
+			link("redirect-to-empty", "ticket={{ticket}}&redirectTo="),
+			link("redirect-to-not-uri", "ticket={{ticket}}&redirectTo=not%20a%20uri"),
+			link("redirect-to-relative", "ticket={{ticket}}&redirectTo=%2Fwelcome"),
+			refused("unknown-ticket", nil, "{{ticket}}"),
+			refused("ticket-without-kind", nil, "7d0c7a3e-ticket-9f1b"),
+			refused("spent-ticket", fxSteps(fxUser, fxMailedReset, fxFollowLink), "{{ticket}}"),
+			refused("ticket-of-spent-code", fxSteps(fxUser, fxMailedReset, fxUseCode), "{{ticket}}"),
+			refused("magic-link-ticket-renamed", fxSteps(fxUser, fxMailedMagicLink, fxRenameTicket), "{{ticket}}"),
+			refused("expired-ticket", fxSteps(fxUser, fxMailedReset, fxAdvance(server.DefaultConfig().TicketTTL+time.Minute)), "{{ticket}}"),
+			concealRefused,
+			badRedirect, confirmBadRedirect,
+		),
+		negRedirectCases(func(c *negCase, to string) { c.path = negLinkPath("{{ticket}}", to) }),
+	)
+}
+
+func confirmTicketNegative() []negCase {
+	const path = "/v1/verify"
+	formType := negHeaders("Content-Type", "application/x-www-form-urlencoded")
+	client := url.QueryEscape(servertest.ClientURL)
+	valid := "ticket={{ticket}}&redirectTo=" + client
+	form := func(c negCase, body string) negCase {
+		c.headers, c.body = formType, body
+		return c
+	}
+	invalid := func(name, body string) negCase { return form(negInvalid(name, ""), body) }
+	media := func(name string, headers map[string]string, body string) negCase {
+		c := negRow(name, http.StatusUnsupportedMediaType, gen.ErrorResponseErrorInvalidRequest)
+		c.headers, c.body = headers, body
+		return c
+	}
+	tooLarge := form(negRow("body-over-64KiB", http.StatusRequestEntityTooLarge, gen.ErrorResponseErrorInvalidRequest),
+		valid+"&pad="+strings.Repeat("a", negBigPad))
+	chunked := tooLarge
+	chunked.name, chunked.chunked = "body-over-64KiB-chunked", true
+	emptyForm := invalid("empty-body", "")
+	refused := func(name string, setup negSetup, ticket string) negCase {
+		return form(negCase{name: name, setup: setup, wantStatus: http.StatusFound, wantLinkErr: gen.ErrorResponseErrorInvalidTicket,
+			wantNoWrites: true}, "ticket="+ticket+"&redirectTo="+client)
+	}
+	badRedirect := form(negRow("mailed-ticket-redirect-not-allowed", http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed),
+		"ticket={{ticket}}&redirectTo="+url.QueryEscape("https://evil.example/"))
+	badRedirect.setup, badRedirect.check = fxSteps(fxUser, fxMailedReset), checkLinkWorks
+
+	return negForOp(http.MethodPost, path, fxUnknownTicket,
+		negRows(
+			// The confirmation page posts a form; JSON (what every other operation takes) is refused.
+			media("json-body", nil, `{"ticket":"{{ticket}}","redirectTo":"`+servertest.ClientURL+`"}`),
+			media("json-body-form-fields", negHeaders("Content-Type", "application/json"), valid),
+			media("content-type-text-plain", negHeaders("Content-Type", "text/plain"), valid),
+			media("content-type-multipart", negHeaders("Content-Type", "multipart/form-data; boundary=x"), valid),
+			media("content-type-missing", negHeaders("Content-Type", ""), valid),
+			tooLarge, chunked,
+			emptyForm,
+			negInvalid("empty-body-no-content-type", ""),
+			invalid("missing-ticket", "redirectTo="+client),
+			invalid("missing-redirect-to", "ticket={{ticket}}"),
+			invalid("ticket-empty", "ticket=&redirectTo="+client),
+			invalid("ticket-over-maximum", "ticket=passwordReset:"+strings.Repeat("t", 115)+"&redirectTo="+client),
+			invalid("type-unknown", valid+"&type=resetPassword"),
+			invalid("redirect-to-empty", "ticket={{ticket}}&redirectTo="),
+			invalid("redirect-to-not-uri", "ticket={{ticket}}&redirectTo=not%20a%20uri"),
+			refused("unknown-ticket", nil, "{{ticket}}"),
+			refused("ticket-without-kind", nil, "7d0c7a3e-ticket-9f1b"),
+			refused("spent-ticket", fxSteps(fxUser, fxMailedReset, fxFollowLink), "{{ticket}}"),
+			badRedirect,
+		),
+		negRedirectCases(func(c *negCase, to string) {
+			c.headers, c.body = formType, "ticket={{ticket}}&redirectTo="+url.QueryEscape(to)
+		}),
+	)
 }
