@@ -622,3 +622,23 @@ func TestMailSMTPRejects(t *testing.T) {
 		t.Fatalf("%d mails arrived; the refused one must not be retried", n)
 	}
 }
+
+// TestMailLocale: mail goes out in the user's locale, with the default locale as fallback.
+func TestMailLocale(t *testing.T) {
+	h := servertest.Start(t, func(c *server.Config) { c.AllowedLocales = []string{"en", "fr", "es"} })
+	for _, c := range []struct{ locale, email, subject string }{
+		{"fr", "amelie@example.com", "Réinitialisez"},
+		{"es", "lucia@example.com", "Reset"}, // no Spanish templates: the default locale's
+	} {
+		locale := c.locale
+		res, err := h.Client.SignUpEmailPasswordWithResponse(context.Background(), gen.SignUpEmailPasswordJSONRequestBody{
+			Email: openapi_types.Email(c.email), Password: mailPassword, Options: &gen.SignUpOptions{Locale: &locale}})
+		if err != nil || res.JSON200 == nil {
+			t.Fatalf("sign up: %v %s", err, res.Body)
+		}
+		requestReset(t, h, c.email)
+		if m := h.Mail.Next(t, c.email); !strings.Contains(m.Subject, c.subject) {
+			t.Errorf("locale %s: subject %q, want it to contain %q", c.locale, m.Subject, c.subject)
+		}
+	}
+}
