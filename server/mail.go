@@ -111,6 +111,7 @@ func (s *Server) deliver(ctx context.Context, m store.OutboxMail) bool {
 			log.ErrorContext(ctx, "mail sent but not marked sent; it may go out twice", "error", err)
 		}
 		log.InfoContext(ctx, "mail sent")
+		s.metrics.mail.WithLabelValues("sent").Inc()
 		return true
 	}
 	var retry time.Time
@@ -129,9 +130,11 @@ func (s *Server) settleFailed(ctx context.Context, log *slog.Logger, id uuid.UUI
 		log.ErrorContext(ctx, "record mail failure", "error", err)
 	}
 	if retry.IsZero() {
+		s.metrics.mail.WithLabelValues("given_up").Inc()
 		log.WarnContext(ctx, "mail delivery failed; given up", "error", reason)
 		return
 	}
+	s.metrics.mail.WithLabelValues("retry").Inc()
 	log.WarnContext(ctx, "mail delivery failed; will retry", "error", reason, "retry_at", retry)
 }
 

@@ -15,6 +15,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	mail     *prometheus.CounterVec
 	handler  http.Handler
 }
 
@@ -30,9 +31,13 @@ func newMetrics(s *Server) *metrics {
 			Help:    "Time from the first middleware to the last byte of the handler, by operation.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"operation"}),
+		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_mail_deliveries_total",
+			Help: "Delivery attempts from the outbox by outcome: sent, retry (temporary failure) or given_up.",
+		}, []string{"outcome"}),
 	}
 	reg.MustRegister(
-		m.requests, m.duration,
+		m.requests, m.duration, m.mail,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

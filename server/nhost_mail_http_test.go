@@ -621,6 +621,13 @@ func TestMailSMTPRejects(t *testing.T) {
 	if n := h.Mail.Count(email); n != 1 {
 		t.Fatalf("%d mails arrived; the refused one must not be retried", n)
 	}
+	_, body := h.Do(t, http.MethodGet, "/metrics", nil, "")
+	for _, want := range []string{`latchkey_mail_deliveries_total{outcome="sent"} 1`,
+		`latchkey_mail_deliveries_total{outcome="retry"} 1`, `latchkey_mail_deliveries_total{outcome="given_up"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // TestMailLocale: mail goes out in the user's locale, with the default locale as fallback.
