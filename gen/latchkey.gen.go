@@ -206,6 +206,36 @@ func (e UserDeanonymizeRequestSignInMethod) Valid() bool {
 	}
 }
 
+// Defines values for WmeLoginResponseChallengeName.
+const (
+	WmeLoginResponseChallengeNameNEWPASSWORDREQUIRED WmeLoginResponseChallengeName = "NEW_PASSWORD_REQUIRED"
+)
+
+// Valid indicates whether the value is a known member of the WmeLoginResponseChallengeName enum.
+func (e WmeLoginResponseChallengeName) Valid() bool {
+	switch e {
+	case WmeLoginResponseChallengeNameNEWPASSWORDREQUIRED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WmeMessageStatus.
+const (
+	WmeMessageStatusN200 WmeMessageStatus = 200
+)
+
+// Valid indicates whether the value is a known member of the WmeMessageStatus enum.
+func (e WmeMessageStatus) Valid() bool {
+	switch e {
+	case WmeMessageStatusN200:
+		return true
+	default:
+		return false
+	}
+}
+
 // ConfirmTicketForm defines model for ConfirmTicketForm.
 type ConfirmTicketForm struct {
 	RedirectTo string `json:"redirectTo"`
@@ -565,6 +595,127 @@ type VerifyTokenRequest struct {
 	Token *string `json:"token,omitempty"`
 }
 
+// WmeChangePasswordRequest defines model for WmeChangePasswordRequest.
+type WmeChangePasswordRequest struct {
+	AccessToken      string      `json:"access_token"`
+	PreviousPassword WmePassword `json:"previous_password"`
+	ProposedPassword WmePassword `json:"proposed_password"`
+}
+
+// WmeError The Wikimedia Enterprise error body.
+type WmeError struct {
+	// Message A sentence for people.
+	Message string `json:"message"`
+
+	// Status The HTTP status, repeated.
+	Status int `json:"status"`
+}
+
+// WmeForgotPasswordConfirmRequest defines model for WmeForgotPasswordConfirmRequest.
+type WmeForgotPasswordConfirmRequest struct {
+	ConfirmationCode string      `json:"confirmation_code"`
+	Password         WmePassword `json:"password"`
+
+	// Username The username, compared case-insensitively; an email address works too.
+	//
+	// Example: admin
+	Username WmeUsername `json:"username"`
+}
+
+// WmeForgotPasswordRequest defines model for WmeForgotPasswordRequest.
+type WmeForgotPasswordRequest struct {
+	// Username The username, compared case-insensitively; an email address works too.
+	//
+	// Example: admin
+	Username WmeUsername `json:"username"`
+}
+
+// WmeLoginRequest defines model for WmeLoginRequest.
+type WmeLoginRequest struct {
+	Password WmePassword `json:"password"`
+
+	// Username The username, compared case-insensitively; an email address works too.
+	//
+	// Example: admin
+	Username WmeUsername `json:"username"`
+}
+
+// WmeLoginResponse Tokens, or (with `challenge_name`) the new-password challenge and its `session`.
+type WmeLoginResponse struct {
+	// AccessToken A signed JWT for `Authorization: Bearer`.
+	AccessToken   *string                        `json:"access_token,omitempty"`
+	ChallengeName *WmeLoginResponseChallengeName `json:"challenge_name,omitempty"`
+
+	// ExpiresIn Seconds until the access and id tokens expire.
+	//
+	// Example: 86400
+	ExpiresIn *int `json:"expires_in,omitempty"`
+
+	// IdToken A signed JWT naming the user.
+	IdToken *string `json:"id_token,omitempty"`
+
+	// RefreshToken Reusable until it expires or is revoked.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// Session Answer the challenge with it at `/v1/new-password-required`; short-lived.
+	Session *string `json:"session,omitempty"`
+}
+
+// WmeLoginResponseChallengeName defines model for WmeLoginResponse.ChallengeName.
+type WmeLoginResponseChallengeName string
+
+// WmeMessage A success answer without data.
+type WmeMessage struct {
+	Message string           `json:"message"`
+	Status  WmeMessageStatus `json:"status"`
+}
+
+// WmeMessageStatus defines model for WmeMessage.Status.
+type WmeMessageStatus int
+
+// WmeNewPasswordRequiredRequest defines model for WmeNewPasswordRequiredRequest.
+type WmeNewPasswordRequiredRequest struct {
+	NewPassword WmePassword `json:"new_password"`
+	Session     string      `json:"session"`
+
+	// Username The username, compared case-insensitively; an email address works too.
+	//
+	// Example: admin
+	Username WmeUsername `json:"username"`
+}
+
+// WmePassword defines model for WmePassword.
+type WmePassword = string
+
+// WmeTokenRefreshRequest defines model for WmeTokenRefreshRequest.
+type WmeTokenRefreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+
+	// Username The username, compared case-insensitively; an email address works too.
+	//
+	// Example: admin
+	Username WmeUsername `json:"username"`
+}
+
+// WmeTokenRefreshResponse defines model for WmeTokenRefreshResponse.
+type WmeTokenRefreshResponse struct {
+	AccessToken string `json:"access_token"`
+
+	// ExpiresIn Example: 86400
+	ExpiresIn int    `json:"expires_in"`
+	IdToken   string `json:"id_token"`
+}
+
+// WmeTokenRevokeRequest defines model for WmeTokenRevokeRequest.
+type WmeTokenRevokeRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// WmeUsername The username, compared case-insensitively; an email address works too.
+//
+// Example: admin
+type WmeUsername = string
+
 // NhostBadRequest The Nhost error body.
 type NhostBadRequest = ErrorResponse
 
@@ -586,6 +737,24 @@ type NhostUnauthorized = ErrorResponse
 // NhostUnsupportedMediaType The Nhost error body.
 type NhostUnsupportedMediaType = ErrorResponse
 
+// WmeBadRequest The Wikimedia Enterprise error body.
+type WmeBadRequest = WmeError
+
+// WmeForbidden The Wikimedia Enterprise error body.
+type WmeForbidden = WmeError
+
+// WmeInternalError The Wikimedia Enterprise error body.
+type WmeInternalError = WmeError
+
+// WmePayloadTooLarge The Wikimedia Enterprise error body.
+type WmePayloadTooLarge = WmeError
+
+// WmeUnauthorized The Wikimedia Enterprise error body.
+type WmeUnauthorized = WmeError
+
+// WmeUnsupportedMediaType The Wikimedia Enterprise error body.
+type WmeUnsupportedMediaType = WmeError
+
 // VerifyTicketParams defines parameters for VerifyTicket.
 type VerifyTicketParams struct {
 	// Ticket The ticket from the mailed link, e.g. `emailVerify:…`.
@@ -598,6 +767,21 @@ type VerifyTicketParams struct {
 	// RedirectTo Where to send the browser afterwards; must be allowed by the server.
 	RedirectTo string `form:"redirectTo" json:"redirectTo"`
 }
+
+// WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
+type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
+
+// WmeForgotPasswordJSONRequestBody defines body for WmeForgotPassword for application/json ContentType.
+type WmeForgotPasswordJSONRequestBody = WmeForgotPasswordRequest
+
+// WmeForgotPasswordConfirmJSONRequestBody defines body for WmeForgotPasswordConfirm for application/json ContentType.
+type WmeForgotPasswordConfirmJSONRequestBody = WmeForgotPasswordConfirmRequest
+
+// WmeLoginJSONRequestBody defines body for WmeLogin for application/json ContentType.
+type WmeLoginJSONRequestBody = WmeLoginRequest
+
+// WmeNewPasswordRequiredJSONRequestBody defines body for WmeNewPasswordRequired for application/json ContentType.
+type WmeNewPasswordRequiredJSONRequestBody = WmeNewPasswordRequiredRequest
 
 // CreatePATJSONRequestBody defines body for CreatePAT for application/json ContentType.
 type CreatePATJSONRequestBody = CreatePATRequest
@@ -628,6 +812,12 @@ type SignUpEmailPasswordJSONRequestBody = SignUpEmailPasswordRequest
 
 // RefreshTokenJSONRequestBody defines body for RefreshToken for application/json ContentType.
 type RefreshTokenJSONRequestBody = RefreshTokenRequest
+
+// WmeTokenRefreshJSONRequestBody defines body for WmeTokenRefresh for application/json ContentType.
+type WmeTokenRefreshJSONRequestBody = WmeTokenRefreshRequest
+
+// WmeTokenRevokeJSONRequestBody defines body for WmeTokenRevoke for application/json ContentType.
+type WmeTokenRevokeJSONRequestBody = WmeTokenRevokeRequest
 
 // VerifyTokenJSONRequestBody defines body for VerifyToken for application/json ContentType.
 type VerifyTokenJSONRequestBody = VerifyTokenRequest
@@ -775,6 +965,60 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/.well-known/jwks.json (the `GetJWKs` operationId).
 	GetJWKs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// WmeChangePasswordWithBody Change the password with an access token and the current password
+	//
+	// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+	WmeChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeChangePassword Change the password with an access token and the current password
+	//
+	// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+	WmeChangePassword(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeForgotPasswordWithBody Mail a confirmation code for a new password
+	//
+	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+	WmeForgotPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeForgotPassword Mail a confirmation code for a new password
+	//
+	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+	WmeForgotPassword(ctx context.Context, body WmeForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeForgotPasswordConfirmWithBody Set a new password with a mailed confirmation code
+	//
+	// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+	WmeForgotPasswordConfirmWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeForgotPasswordConfirm Set a new password with a mailed confirmation code
+	//
+	// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+	WmeForgotPasswordConfirm(ctx context.Context, body WmeForgotPasswordConfirmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// HealthCheckGet Liveness probe (Nhost path)
 	//
 	// Answers `"OK"` while the process is serving requests.
@@ -786,6 +1030,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with HEAD /v1/healthz (the `HealthCheckHead` operationId).
 	HealthCheckHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeLoginWithBody Log in with a username (or email address) and a password
+	//
+	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+	WmeLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeLogin Log in with a username (or email address) and a password
+	//
+	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+	WmeLogin(ctx context.Context, body WmeLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeNewPasswordRequiredWithBody Answer the new-password challenge
+	//
+	// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+	WmeNewPasswordRequiredWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeNewPasswordRequired Answer the new-password challenge
+	//
+	// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+	WmeNewPasswordRequired(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreatePATWithBody Create a personal access token
 	//
@@ -966,6 +1246,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/token (the `RefreshToken` operationId).
 	RefreshToken(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeTokenRefreshWithBody New access and id tokens from a refresh token
+	//
+	// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+	WmeTokenRefreshWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeTokenRefresh New access and id tokens from a refresh token
+	//
+	// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+	WmeTokenRefresh(ctx context.Context, body WmeTokenRefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeTokenRevokeWithBody Revoke a refresh token and its session
+	//
+	// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+	WmeTokenRevokeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WmeTokenRevoke Revoke a refresh token and its session
+	//
+	// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+	WmeTokenRevoke(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyTokenWithBody Check an access token
 	//
@@ -1257,6 +1573,120 @@ func (c *Client) GetJWKs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 	return c.Client.Do(req)
 }
 
+// WmeChangePasswordWithBody Change the password with an access token and the current password
+//
+// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+func (c *Client) WmeChangePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeChangePasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeChangePassword Change the password with an access token and the current password
+//
+// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+func (c *Client) WmeChangePassword(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeChangePasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeForgotPasswordWithBody Mail a confirmation code for a new password
+//
+// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+func (c *Client) WmeForgotPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeForgotPasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeForgotPassword Mail a confirmation code for a new password
+//
+// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+func (c *Client) WmeForgotPassword(ctx context.Context, body WmeForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeForgotPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeForgotPasswordConfirmWithBody Set a new password with a mailed confirmation code
+//
+// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+func (c *Client) WmeForgotPasswordConfirmWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeForgotPasswordConfirmRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeForgotPasswordConfirm Set a new password with a mailed confirmation code
+//
+// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+func (c *Client) WmeForgotPasswordConfirm(ctx context.Context, body WmeForgotPasswordConfirmJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeForgotPasswordConfirmRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // HealthCheckGet Liveness probe (Nhost path)
 //
 // Answers `"OK"` while the process is serving requests.
@@ -1279,6 +1709,82 @@ func (c *Client) HealthCheckGet(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with HEAD /v1/healthz (the `HealthCheckHead` operationId).
 func (c *Client) HealthCheckHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHealthCheckHeadRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeLoginWithBody Log in with a username (or email address) and a password
+//
+// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+func (c *Client) WmeLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeLoginRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeLogin Log in with a username (or email address) and a password
+//
+// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+func (c *Client) WmeLogin(ctx context.Context, body WmeLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeNewPasswordRequiredWithBody Answer the new-password challenge
+//
+// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+func (c *Client) WmeNewPasswordRequiredWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeNewPasswordRequiredRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeNewPasswordRequired Answer the new-password challenge
+//
+// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+func (c *Client) WmeNewPasswordRequired(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeNewPasswordRequiredRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1659,6 +2165,82 @@ func (c *Client) RefreshTokenWithBody(ctx context.Context, contentType string, b
 // Corresponds with POST /v1/token (the `RefreshToken` operationId).
 func (c *Client) RefreshToken(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRefreshTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeTokenRefreshWithBody New access and id tokens from a refresh token
+//
+// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+func (c *Client) WmeTokenRefreshWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeTokenRefreshRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeTokenRefresh New access and id tokens from a refresh token
+//
+// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+func (c *Client) WmeTokenRefresh(ctx context.Context, body WmeTokenRefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeTokenRefreshRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeTokenRevokeWithBody Revoke a refresh token and its session
+//
+// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+func (c *Client) WmeTokenRevokeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeTokenRevokeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WmeTokenRevoke Revoke a refresh token and its session
+//
+// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+func (c *Client) WmeTokenRevoke(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWmeTokenRevokeRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2243,6 +2825,126 @@ func NewGetJWKsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewWmeChangePasswordRequest calls the generic WmeChangePassword builder with application/json body
+func NewWmeChangePasswordRequest(server string, body WmeChangePasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWmeChangePasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewWmeChangePasswordRequestWithBody constructs an http.Request for the WmeChangePassword method, with any body, and a specified content type
+func NewWmeChangePasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/change-password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewWmeForgotPasswordRequest calls the generic WmeForgotPassword builder with application/json body
+func NewWmeForgotPasswordRequest(server string, body WmeForgotPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWmeForgotPasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewWmeForgotPasswordRequestWithBody constructs an http.Request for the WmeForgotPassword method, with any body, and a specified content type
+func NewWmeForgotPasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forgot-password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewWmeForgotPasswordConfirmRequest calls the generic WmeForgotPasswordConfirm builder with application/json body
+func NewWmeForgotPasswordConfirmRequest(server string, body WmeForgotPasswordConfirmJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWmeForgotPasswordConfirmRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewWmeForgotPasswordConfirmRequestWithBody constructs an http.Request for the WmeForgotPasswordConfirm method, with any body, and a specified content type
+func NewWmeForgotPasswordConfirmRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forgot-password-confirm")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewHealthCheckGetRequest constructs an http.Request for the HealthCheckGet method
 func NewHealthCheckGetRequest(server string) (*http.Request, error) {
 	var err error
@@ -2293,6 +2995,86 @@ func NewHealthCheckHeadRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewWmeLoginRequest calls the generic WmeLogin builder with application/json body
+func NewWmeLoginRequest(server string, body WmeLoginJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWmeLoginRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewWmeLoginRequestWithBody constructs an http.Request for the WmeLogin method, with any body, and a specified content type
+func NewWmeLoginRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/login")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewWmeNewPasswordRequiredRequest calls the generic WmeNewPasswordRequired builder with application/json body
+func NewWmeNewPasswordRequiredRequest(server string, body WmeNewPasswordRequiredJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWmeNewPasswordRequiredRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewWmeNewPasswordRequiredRequestWithBody constructs an http.Request for the WmeNewPasswordRequired method, with any body, and a specified content type
+func NewWmeNewPasswordRequiredRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/new-password-required")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -2678,6 +3460,86 @@ func NewRefreshTokenRequestWithBody(server string, contentType string, body io.R
 	}
 
 	operationPath := fmt.Sprintf("/v1/token")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewWmeTokenRefreshRequest calls the generic WmeTokenRefresh builder with application/json body
+func NewWmeTokenRefreshRequest(server string, body WmeTokenRefreshJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWmeTokenRefreshRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewWmeTokenRefreshRequestWithBody constructs an http.Request for the WmeTokenRefresh method, with any body, and a specified content type
+func NewWmeTokenRefreshRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/token-refresh")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewWmeTokenRevokeRequest calls the generic WmeTokenRevoke builder with application/json body
+func NewWmeTokenRevokeRequest(server string, body WmeTokenRevokeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewWmeTokenRevokeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewWmeTokenRevokeRequestWithBody constructs an http.Request for the WmeTokenRevoke method, with any body, and a specified content type
+func NewWmeTokenRevokeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/token-revoke")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3249,6 +4111,60 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/.well-known/jwks.json (the `GetJWKs` operationId).
 	GetJWKsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetJWKsResult, error)
 
+	// WmeChangePasswordWithBodyWithResponse Change the password with an access token and the current password
+	//
+	// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+	WmeChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeChangePasswordResult, error)
+
+	// WmeChangePasswordWithResponse Change the password with an access token and the current password
+	//
+	// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+	WmeChangePasswordWithResponse(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeChangePasswordResult, error)
+
+	// WmeForgotPasswordWithBodyWithResponse Mail a confirmation code for a new password
+	//
+	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+	WmeForgotPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeForgotPasswordResult, error)
+
+	// WmeForgotPasswordWithResponse Mail a confirmation code for a new password
+	//
+	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+	WmeForgotPasswordWithResponse(ctx context.Context, body WmeForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeForgotPasswordResult, error)
+
+	// WmeForgotPasswordConfirmWithBodyWithResponse Set a new password with a mailed confirmation code
+	//
+	// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+	WmeForgotPasswordConfirmWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeForgotPasswordConfirmResult, error)
+
+	// WmeForgotPasswordConfirmWithResponse Set a new password with a mailed confirmation code
+	//
+	// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+	WmeForgotPasswordConfirmWithResponse(ctx context.Context, body WmeForgotPasswordConfirmJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeForgotPasswordConfirmResult, error)
+
 	// HealthCheckGetWithResponse Liveness probe (Nhost path)
 	//
 	// Answers `"OK"` while the process is serving requests.
@@ -3264,6 +4180,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with HEAD /v1/healthz (the `HealthCheckHead` operationId).
 	HealthCheckHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthCheckHeadResult, error)
+
+	// WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
+	//
+	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+	WmeLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeLoginResult, error)
+
+	// WmeLoginWithResponse Log in with a username (or email address) and a password
+	//
+	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+	WmeLoginWithResponse(ctx context.Context, body WmeLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeLoginResult, error)
+
+	// WmeNewPasswordRequiredWithBodyWithResponse Answer the new-password challenge
+	//
+	// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+	WmeNewPasswordRequiredWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeNewPasswordRequiredResult, error)
+
+	// WmeNewPasswordRequiredWithResponse Answer the new-password challenge
+	//
+	// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+	WmeNewPasswordRequiredWithResponse(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeNewPasswordRequiredResult, error)
 
 	// CreatePATWithBodyWithResponse Create a personal access token
 	//
@@ -3444,6 +4396,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/token (the `RefreshToken` operationId).
 	RefreshTokenWithResponse(ctx context.Context, body RefreshTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshTokenResult, error)
+
+	// WmeTokenRefreshWithBodyWithResponse New access and id tokens from a refresh token
+	//
+	// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+	WmeTokenRefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeTokenRefreshResult, error)
+
+	// WmeTokenRefreshWithResponse New access and id tokens from a refresh token
+	//
+	// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+	WmeTokenRefreshWithResponse(ctx context.Context, body WmeTokenRefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeTokenRefreshResult, error)
+
+	// WmeTokenRevokeWithBodyWithResponse Revoke a refresh token and its session
+	//
+	// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+	WmeTokenRevokeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeTokenRevokeResult, error)
+
+	// WmeTokenRevokeWithResponse Revoke a refresh token and its session
+	//
+	// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+	WmeTokenRevokeWithResponse(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeTokenRevokeResult, error)
 
 	// VerifyTokenWithBodyWithResponse Check an access token
 	//
@@ -3934,6 +4922,241 @@ func (r GetJWKsResult) ContentType() string {
 	return ""
 }
 
+type WmeChangePasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WmeMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *WmeBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *WmeUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *WmeForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *WmePayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *WmeUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *WmeInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WmeChangePasswordResult) GetJSON200() *WmeMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WmeChangePasswordResult) GetJSON400() *WmeBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WmeChangePasswordResult) GetJSON401() *WmeUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r WmeChangePasswordResult) GetJSON403() *WmeForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r WmeChangePasswordResult) GetJSON413() *WmePayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r WmeChangePasswordResult) GetJSON415() *WmeUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WmeChangePasswordResult) GetJSON500() *WmeInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WmeChangePasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WmeChangePasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WmeChangePasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WmeChangePasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type WmeForgotPasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WmeMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *WmeBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *WmePayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *WmeUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *WmeInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON200() *WmeMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON400() *WmeBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON413() *WmePayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON415() *WmeUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON500() *WmeInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WmeForgotPasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WmeForgotPasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WmeForgotPasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WmeForgotPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type WmeForgotPasswordConfirmResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WmeMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *WmeBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *WmeUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *WmeForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *WmePayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *WmeUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *WmeInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON200() *WmeMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON400() *WmeBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON401() *WmeUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON403() *WmeForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON413() *WmePayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON415() *WmeUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON500() *WmeInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WmeForgotPasswordConfirmResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WmeForgotPasswordConfirmResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WmeForgotPasswordConfirmResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WmeForgotPasswordConfirmResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type HealthCheckGetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4010,6 +5233,172 @@ func (r HealthCheckHeadResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HealthCheckHeadResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type WmeLoginResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WmeLoginResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *WmeBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *WmeUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *WmeForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *WmePayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *WmeUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *WmeInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WmeLoginResult) GetJSON200() *WmeLoginResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WmeLoginResult) GetJSON400() *WmeBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WmeLoginResult) GetJSON401() *WmeUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r WmeLoginResult) GetJSON403() *WmeForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r WmeLoginResult) GetJSON413() *WmePayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r WmeLoginResult) GetJSON415() *WmeUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WmeLoginResult) GetJSON500() *WmeInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WmeLoginResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WmeLoginResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WmeLoginResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WmeLoginResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type WmeNewPasswordRequiredResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WmeLoginResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *WmeBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *WmeUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *WmeForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *WmePayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *WmeUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *WmeInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON200() *WmeLoginResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON400() *WmeBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON401() *WmeUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON403() *WmeForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON413() *WmePayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON415() *WmeUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON500() *WmeInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WmeNewPasswordRequiredResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WmeNewPasswordRequiredResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WmeNewPasswordRequiredResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WmeNewPasswordRequiredResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4798,6 +6187,158 @@ func (r RefreshTokenResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RefreshTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type WmeTokenRefreshResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WmeTokenRefreshResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *WmeBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *WmeUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *WmeForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *WmePayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *WmeUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *WmeInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON200() *WmeTokenRefreshResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON400() *WmeBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON401() *WmeUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON403() *WmeForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON413() *WmePayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON415() *WmeUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON500() *WmeInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WmeTokenRefreshResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WmeTokenRefreshResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WmeTokenRefreshResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WmeTokenRefreshResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type WmeTokenRevokeResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WmeMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *WmeBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *WmePayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *WmeUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *WmeInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WmeTokenRevokeResult) GetJSON200() *WmeMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WmeTokenRevokeResult) GetJSON400() *WmeBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r WmeTokenRevokeResult) GetJSON413() *WmePayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r WmeTokenRevokeResult) GetJSON415() *WmeUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WmeTokenRevokeResult) GetJSON500() *WmeInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WmeTokenRevokeResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WmeTokenRevokeResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WmeTokenRevokeResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WmeTokenRevokeResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5706,6 +7247,96 @@ func (c *ClientWithResponses) GetJWKsWithResponse(ctx context.Context, reqEditor
 	return ParseGetJWKsResult(rsp)
 }
 
+// WmeChangePasswordWithBodyWithResponse Change the password with an access token and the current password
+//
+// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+func (c *ClientWithResponses) WmeChangePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeChangePasswordResult, error) {
+	rsp, err := c.WmeChangePasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeChangePasswordResult(rsp)
+}
+
+// WmeChangePasswordWithResponse Change the password with an access token and the current password
+//
+// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
+func (c *ClientWithResponses) WmeChangePasswordWithResponse(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeChangePasswordResult, error) {
+	rsp, err := c.WmeChangePassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeChangePasswordResult(rsp)
+}
+
+// WmeForgotPasswordWithBodyWithResponse Mail a confirmation code for a new password
+//
+// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+func (c *ClientWithResponses) WmeForgotPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeForgotPasswordResult, error) {
+	rsp, err := c.WmeForgotPasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeForgotPasswordResult(rsp)
+}
+
+// WmeForgotPasswordWithResponse Mail a confirmation code for a new password
+//
+// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forgot-password (the `WmeForgotPassword` operationId).
+func (c *ClientWithResponses) WmeForgotPasswordWithResponse(ctx context.Context, body WmeForgotPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeForgotPasswordResult, error) {
+	rsp, err := c.WmeForgotPassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeForgotPasswordResult(rsp)
+}
+
+// WmeForgotPasswordConfirmWithBodyWithResponse Set a new password with a mailed confirmation code
+//
+// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+func (c *ClientWithResponses) WmeForgotPasswordConfirmWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeForgotPasswordConfirmResult, error) {
+	rsp, err := c.WmeForgotPasswordConfirmWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeForgotPasswordConfirmResult(rsp)
+}
+
+// WmeForgotPasswordConfirmWithResponse Set a new password with a mailed confirmation code
+//
+// Sets the password when the code matches the last one mailed for the account. The code works once, expires and stops working after a few wrong tries; every session of the user ends.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forgot-password-confirm (the `WmeForgotPasswordConfirm` operationId).
+func (c *ClientWithResponses) WmeForgotPasswordConfirmWithResponse(ctx context.Context, body WmeForgotPasswordConfirmJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeForgotPasswordConfirmResult, error) {
+	rsp, err := c.WmeForgotPasswordConfirm(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeForgotPasswordConfirmResult(rsp)
+}
+
 // HealthCheckGetWithResponse Liveness probe (Nhost path)
 //
 // Answers `"OK"` while the process is serving requests.
@@ -5732,6 +7363,66 @@ func (c *ClientWithResponses) HealthCheckHeadWithResponse(ctx context.Context, r
 		return nil, err
 	}
 	return ParseHealthCheckHeadResult(rsp)
+}
+
+// WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
+//
+// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+func (c *ClientWithResponses) WmeLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeLoginResult, error) {
+	rsp, err := c.WmeLoginWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeLoginResult(rsp)
+}
+
+// WmeLoginWithResponse Log in with a username (or email address) and a password
+//
+// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/login (the `WmeLogin` operationId).
+func (c *ClientWithResponses) WmeLoginWithResponse(ctx context.Context, body WmeLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeLoginResult, error) {
+	rsp, err := c.WmeLogin(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeLoginResult(rsp)
+}
+
+// WmeNewPasswordRequiredWithBodyWithResponse Answer the new-password challenge
+//
+// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+func (c *ClientWithResponses) WmeNewPasswordRequiredWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeNewPasswordRequiredResult, error) {
+	rsp, err := c.WmeNewPasswordRequiredWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeNewPasswordRequiredResult(rsp)
+}
+
+// WmeNewPasswordRequiredWithResponse Answer the new-password challenge
+//
+// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
+func (c *ClientWithResponses) WmeNewPasswordRequiredWithResponse(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeNewPasswordRequiredResult, error) {
+	rsp, err := c.WmeNewPasswordRequired(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeNewPasswordRequiredResult(rsp)
 }
 
 // CreatePATWithBodyWithResponse Create a personal access token
@@ -6032,6 +7723,66 @@ func (c *ClientWithResponses) RefreshTokenWithResponse(ctx context.Context, body
 		return nil, err
 	}
 	return ParseRefreshTokenResult(rsp)
+}
+
+// WmeTokenRefreshWithBodyWithResponse New access and id tokens from a refresh token
+//
+// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+func (c *ClientWithResponses) WmeTokenRefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeTokenRefreshResult, error) {
+	rsp, err := c.WmeTokenRefreshWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeTokenRefreshResult(rsp)
+}
+
+// WmeTokenRefreshWithResponse New access and id tokens from a refresh token
+//
+// Returns fresh access and id tokens for the session of the refresh token, which must belong to `username`. The refresh token is not rotated: clients keep using it until it expires or is revoked.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token-refresh (the `WmeTokenRefresh` operationId).
+func (c *ClientWithResponses) WmeTokenRefreshWithResponse(ctx context.Context, body WmeTokenRefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeTokenRefreshResult, error) {
+	rsp, err := c.WmeTokenRefresh(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeTokenRefreshResult(rsp)
+}
+
+// WmeTokenRevokeWithBodyWithResponse Revoke a refresh token and its session
+//
+// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+func (c *ClientWithResponses) WmeTokenRevokeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WmeTokenRevokeResult, error) {
+	rsp, err := c.WmeTokenRevokeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeTokenRevokeResult(rsp)
+}
+
+// WmeTokenRevokeWithResponse Revoke a refresh token and its session
+//
+// Ends the session of the refresh token: the refresh token stops working, and so do the session's access tokens wherever Latchkey checks them. As in RFC 7009, an unknown or already revoked token gets the same answer.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
+func (c *ClientWithResponses) WmeTokenRevokeWithResponse(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeTokenRevokeResult, error) {
+	rsp, err := c.WmeTokenRevoke(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWmeTokenRevokeResult(rsp)
 }
 
 // VerifyTokenWithBodyWithResponse Check an access token
@@ -6507,6 +8258,196 @@ func ParseGetJWKsResult(rsp *http.Response) (*GetJWKsResult, error) {
 	return response, nil
 }
 
+// ParseWmeChangePasswordResult parses an HTTP response from a WmeChangePasswordWithResponse call
+func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WmeChangePasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WmeMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest WmeBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest WmeUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WmeForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest WmePayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest WmeUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest WmeInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWmeForgotPasswordResult parses an HTTP response from a WmeForgotPasswordWithResponse call
+func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WmeForgotPasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WmeMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest WmeBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest WmePayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest WmeUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest WmeInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWmeForgotPasswordConfirmResult parses an HTTP response from a WmeForgotPasswordConfirmWithResponse call
+func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPasswordConfirmResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WmeForgotPasswordConfirmResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WmeMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest WmeBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest WmeUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WmeForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest WmePayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest WmeUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest WmeInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseHealthCheckGetResult parses an HTTP response from a HealthCheckGetWithResponse call
 func ParseHealthCheckGetResult(rsp *http.Response) (*HealthCheckGetResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6551,6 +8492,142 @@ func ParseHealthCheckHeadResult(rsp *http.Response) (*HealthCheckHeadResult, err
 	response := &HealthCheckHeadResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseWmeLoginResult parses an HTTP response from a WmeLoginWithResponse call
+func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WmeLoginResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WmeLoginResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest WmeBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest WmeUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WmeForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest WmePayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest WmeUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest WmeInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWmeNewPasswordRequiredResult parses an HTTP response from a WmeNewPasswordRequiredWithResponse call
+func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequiredResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WmeNewPasswordRequiredResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WmeLoginResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest WmeBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest WmeUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WmeForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest WmePayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest WmeUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest WmeInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil
@@ -7184,6 +9261,128 @@ func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWmeTokenRefreshResult parses an HTTP response from a WmeTokenRefreshWithResponse call
+func ParseWmeTokenRefreshResult(rsp *http.Response) (*WmeTokenRefreshResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WmeTokenRefreshResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WmeTokenRefreshResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest WmeBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest WmeUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest WmeForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest WmePayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest WmeUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest WmeInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWmeTokenRevokeResult parses an HTTP response from a WmeTokenRevokeWithResponse call
+func ParseWmeTokenRevokeResult(rsp *http.Response) (*WmeTokenRevokeResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WmeTokenRevokeResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WmeMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest WmeBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest WmePayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest WmeUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -7858,12 +10057,27 @@ type ServerInterface interface {
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx echo.Context) error
+	// WmeChangePassword Change the password with an access token and the current password
+	// (POST /v1/change-password)
+	WmeChangePassword(ctx echo.Context) error
+	// WmeForgotPassword Mail a confirmation code for a new password
+	// (POST /v1/forgot-password)
+	WmeForgotPassword(ctx echo.Context) error
+	// WmeForgotPasswordConfirm Set a new password with a mailed confirmation code
+	// (POST /v1/forgot-password-confirm)
+	WmeForgotPasswordConfirm(ctx echo.Context) error
 	// HealthCheckGet Liveness probe (Nhost path)
 	// (GET /v1/healthz)
 	HealthCheckGet(ctx echo.Context) error
 	// HealthCheckHead Liveness probe without a body (Nhost path)
 	// (HEAD /v1/healthz)
 	HealthCheckHead(ctx echo.Context) error
+	// WmeLogin Log in with a username (or email address) and a password
+	// (POST /v1/login)
+	WmeLogin(ctx echo.Context) error
+	// WmeNewPasswordRequired Answer the new-password challenge
+	// (POST /v1/new-password-required)
+	WmeNewPasswordRequired(ctx echo.Context) error
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx echo.Context) error
@@ -7894,6 +10108,12 @@ type ServerInterface interface {
 	// RefreshToken Exchange a refresh token for a new access token
 	// (POST /v1/token)
 	RefreshToken(ctx echo.Context) error
+	// WmeTokenRefresh New access and id tokens from a refresh token
+	// (POST /v1/token-refresh)
+	WmeTokenRefresh(ctx echo.Context) error
+	// WmeTokenRevoke Revoke a refresh token and its session
+	// (POST /v1/token-revoke)
+	WmeTokenRevoke(ctx echo.Context) error
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx echo.Context) error
@@ -8013,6 +10233,33 @@ func (w *ServerInterfaceWrapper) GetJWKs(ctx echo.Context) error {
 	return err
 }
 
+// WmeChangePassword converts echo context to params.
+func (w *ServerInterfaceWrapper) WmeChangePassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WmeChangePassword(ctx)
+	return err
+}
+
+// WmeForgotPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) WmeForgotPassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WmeForgotPassword(ctx)
+	return err
+}
+
+// WmeForgotPasswordConfirm converts echo context to params.
+func (w *ServerInterfaceWrapper) WmeForgotPasswordConfirm(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WmeForgotPasswordConfirm(ctx)
+	return err
+}
+
 // HealthCheckGet converts echo context to params.
 func (w *ServerInterfaceWrapper) HealthCheckGet(ctx echo.Context) error {
 	var err error
@@ -8028,6 +10275,24 @@ func (w *ServerInterfaceWrapper) HealthCheckHead(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.HealthCheckHead(ctx)
+	return err
+}
+
+// WmeLogin converts echo context to params.
+func (w *ServerInterfaceWrapper) WmeLogin(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WmeLogin(ctx)
+	return err
+}
+
+// WmeNewPasswordRequired converts echo context to params.
+func (w *ServerInterfaceWrapper) WmeNewPasswordRequired(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WmeNewPasswordRequired(ctx)
 	return err
 }
 
@@ -8118,6 +10383,24 @@ func (w *ServerInterfaceWrapper) RefreshToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RefreshToken(ctx)
+	return err
+}
+
+// WmeTokenRefresh converts echo context to params.
+func (w *ServerInterfaceWrapper) WmeTokenRefresh(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WmeTokenRefresh(ctx)
+	return err
+}
+
+// WmeTokenRevoke converts echo context to params.
+func (w *ServerInterfaceWrapper) WmeTokenRevoke(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WmeTokenRevoke(ctx)
 	return err
 }
 
@@ -8314,6 +10597,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/verify", wrapper.VerifyTicket, options.OperationMiddlewares["verifyTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify", wrapper.ConfirmTicket, options.OperationMiddlewares["confirmTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify/code", wrapper.VerifyTicketCode, options.OperationMiddlewares["verifyTicketCode"]...)
+	router.POST(options.BaseURL+"/v1/login", wrapper.WmeLogin, options.OperationMiddlewares["wmeLogin"]...)
+	router.POST(options.BaseURL+"/v1/new-password-required", wrapper.WmeNewPasswordRequired, options.OperationMiddlewares["wmeNewPasswordRequired"]...)
+	router.POST(options.BaseURL+"/v1/token-refresh", wrapper.WmeTokenRefresh, options.OperationMiddlewares["wmeTokenRefresh"]...)
+	router.POST(options.BaseURL+"/v1/token-revoke", wrapper.WmeTokenRevoke, options.OperationMiddlewares["wmeTokenRevoke"]...)
+	router.POST(options.BaseURL+"/v1/forgot-password", wrapper.WmeForgotPassword, options.OperationMiddlewares["wmeForgotPassword"]...)
+	router.POST(options.BaseURL+"/v1/forgot-password-confirm", wrapper.WmeForgotPasswordConfirm, options.OperationMiddlewares["wmeForgotPasswordConfirm"]...)
+	router.POST(options.BaseURL+"/v1/change-password", wrapper.WmeChangePassword, options.OperationMiddlewares["wmeChangePassword"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -8337,6 +10627,18 @@ type NhostPayloadTooLargeJSONResponse ErrorResponse
 type NhostUnauthorizedJSONResponse ErrorResponse
 
 type NhostUnsupportedMediaTypeJSONResponse ErrorResponse
+
+type WmeBadRequestJSONResponse WmeError
+
+type WmeForbiddenJSONResponse WmeError
+
+type WmeInternalErrorJSONResponse WmeError
+
+type WmePayloadTooLargeJSONResponse WmeError
+
+type WmeUnauthorizedJSONResponse WmeError
+
+type WmeUnsupportedMediaTypeJSONResponse WmeError
 
 type OpsDocsRequestObject struct {
 }
@@ -8621,6 +10923,302 @@ func (response GetJWKs500JSONResponse) VisitGetJWKsResponse(w http.ResponseWrite
 	return err
 }
 
+type WmeChangePasswordRequestObject struct {
+	Body *WmeChangePasswordJSONRequestBody
+}
+
+type WmeChangePasswordResponseObject interface {
+	VisitWmeChangePasswordResponse(w http.ResponseWriter) error
+}
+
+type WmeChangePassword200JSONResponse WmeMessage
+
+func (response WmeChangePassword200JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeChangePassword400JSONResponse struct{ WmeBadRequestJSONResponse }
+
+func (response WmeChangePassword400JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeChangePassword401JSONResponse struct{ WmeUnauthorizedJSONResponse }
+
+func (response WmeChangePassword401JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeChangePassword403JSONResponse struct{ WmeForbiddenJSONResponse }
+
+func (response WmeChangePassword403JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeChangePassword413JSONResponse struct{ WmePayloadTooLargeJSONResponse }
+
+func (response WmeChangePassword413JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeChangePassword415JSONResponse struct {
+	WmeUnsupportedMediaTypeJSONResponse
+}
+
+func (response WmeChangePassword415JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeChangePassword500JSONResponse struct{ WmeInternalErrorJSONResponse }
+
+func (response WmeChangePassword500JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordRequestObject struct {
+	Body *WmeForgotPasswordJSONRequestBody
+}
+
+type WmeForgotPasswordResponseObject interface {
+	VisitWmeForgotPasswordResponse(w http.ResponseWriter) error
+}
+
+type WmeForgotPassword200JSONResponse WmeMessage
+
+func (response WmeForgotPassword200JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPassword400JSONResponse struct{ WmeBadRequestJSONResponse }
+
+func (response WmeForgotPassword400JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPassword413JSONResponse struct{ WmePayloadTooLargeJSONResponse }
+
+func (response WmeForgotPassword413JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPassword415JSONResponse struct {
+	WmeUnsupportedMediaTypeJSONResponse
+}
+
+func (response WmeForgotPassword415JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPassword500JSONResponse struct{ WmeInternalErrorJSONResponse }
+
+func (response WmeForgotPassword500JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirmRequestObject struct {
+	Body *WmeForgotPasswordConfirmJSONRequestBody
+}
+
+type WmeForgotPasswordConfirmResponseObject interface {
+	VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error
+}
+
+type WmeForgotPasswordConfirm200JSONResponse WmeMessage
+
+func (response WmeForgotPasswordConfirm200JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm400JSONResponse struct{ WmeBadRequestJSONResponse }
+
+func (response WmeForgotPasswordConfirm400JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm401JSONResponse struct{ WmeUnauthorizedJSONResponse }
+
+func (response WmeForgotPasswordConfirm401JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm403JSONResponse struct{ WmeForbiddenJSONResponse }
+
+func (response WmeForgotPasswordConfirm403JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm413JSONResponse struct{ WmePayloadTooLargeJSONResponse }
+
+func (response WmeForgotPasswordConfirm413JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm415JSONResponse struct {
+	WmeUnsupportedMediaTypeJSONResponse
+}
+
+func (response WmeForgotPasswordConfirm415JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm500JSONResponse struct{ WmeInternalErrorJSONResponse }
+
+func (response WmeForgotPasswordConfirm500JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type HealthCheckGetRequestObject struct {
 }
 
@@ -8677,6 +11275,222 @@ type HealthCheckHead500Response struct {
 func (response HealthCheckHead500Response) VisitHealthCheckHeadResponse(w http.ResponseWriter) error {
 	w.WriteHeader(500)
 	return nil
+}
+
+type WmeLoginRequestObject struct {
+	Body *WmeLoginJSONRequestBody
+}
+
+type WmeLoginResponseObject interface {
+	VisitWmeLoginResponse(w http.ResponseWriter) error
+}
+
+type WmeLogin200JSONResponse WmeLoginResponse
+
+func (response WmeLogin200JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeLogin400JSONResponse struct{ WmeBadRequestJSONResponse }
+
+func (response WmeLogin400JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeLogin401JSONResponse struct{ WmeUnauthorizedJSONResponse }
+
+func (response WmeLogin401JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeLogin403JSONResponse struct{ WmeForbiddenJSONResponse }
+
+func (response WmeLogin403JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeLogin413JSONResponse struct{ WmePayloadTooLargeJSONResponse }
+
+func (response WmeLogin413JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeLogin415JSONResponse struct {
+	WmeUnsupportedMediaTypeJSONResponse
+}
+
+func (response WmeLogin415JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeLogin500JSONResponse struct{ WmeInternalErrorJSONResponse }
+
+func (response WmeLogin500JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequiredRequestObject struct {
+	Body *WmeNewPasswordRequiredJSONRequestBody
+}
+
+type WmeNewPasswordRequiredResponseObject interface {
+	VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error
+}
+
+type WmeNewPasswordRequired200JSONResponse WmeLoginResponse
+
+func (response WmeNewPasswordRequired200JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired400JSONResponse struct{ WmeBadRequestJSONResponse }
+
+func (response WmeNewPasswordRequired400JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired401JSONResponse struct{ WmeUnauthorizedJSONResponse }
+
+func (response WmeNewPasswordRequired401JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired403JSONResponse struct{ WmeForbiddenJSONResponse }
+
+func (response WmeNewPasswordRequired403JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired413JSONResponse struct{ WmePayloadTooLargeJSONResponse }
+
+func (response WmeNewPasswordRequired413JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired415JSONResponse struct {
+	WmeUnsupportedMediaTypeJSONResponse
+}
+
+func (response WmeNewPasswordRequired415JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired500JSONResponse struct{ WmeInternalErrorJSONResponse }
+
+func (response WmeNewPasswordRequired500JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreatePATRequestObject struct {
@@ -9695,6 +12509,194 @@ func (response RefreshToken500JSONResponse) VisitRefreshTokenResponse(w http.Res
 	return err
 }
 
+type WmeTokenRefreshRequestObject struct {
+	Body *WmeTokenRefreshJSONRequestBody
+}
+
+type WmeTokenRefreshResponseObject interface {
+	VisitWmeTokenRefreshResponse(w http.ResponseWriter) error
+}
+
+type WmeTokenRefresh200JSONResponse WmeTokenRefreshResponse
+
+func (response WmeTokenRefresh200JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh400JSONResponse struct{ WmeBadRequestJSONResponse }
+
+func (response WmeTokenRefresh400JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh401JSONResponse struct{ WmeUnauthorizedJSONResponse }
+
+func (response WmeTokenRefresh401JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh403JSONResponse struct{ WmeForbiddenJSONResponse }
+
+func (response WmeTokenRefresh403JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh413JSONResponse struct{ WmePayloadTooLargeJSONResponse }
+
+func (response WmeTokenRefresh413JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh415JSONResponse struct {
+	WmeUnsupportedMediaTypeJSONResponse
+}
+
+func (response WmeTokenRefresh415JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh500JSONResponse struct{ WmeInternalErrorJSONResponse }
+
+func (response WmeTokenRefresh500JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRevokeRequestObject struct {
+	Body *WmeTokenRevokeJSONRequestBody
+}
+
+type WmeTokenRevokeResponseObject interface {
+	VisitWmeTokenRevokeResponse(w http.ResponseWriter) error
+}
+
+type WmeTokenRevoke200JSONResponse WmeMessage
+
+func (response WmeTokenRevoke200JSONResponse) VisitWmeTokenRevokeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRevoke400JSONResponse struct{ WmeBadRequestJSONResponse }
+
+func (response WmeTokenRevoke400JSONResponse) VisitWmeTokenRevokeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRevoke413JSONResponse struct{ WmePayloadTooLargeJSONResponse }
+
+func (response WmeTokenRevoke413JSONResponse) VisitWmeTokenRevokeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRevoke415JSONResponse struct {
+	WmeUnsupportedMediaTypeJSONResponse
+}
+
+func (response WmeTokenRevoke415JSONResponse) VisitWmeTokenRevokeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRevoke500JSONResponse struct{ WmeInternalErrorJSONResponse }
+
+func (response WmeTokenRevoke500JSONResponse) VisitWmeTokenRevokeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyTokenRequestObject struct {
 	Body *VerifyTokenJSONRequestBody
 }
@@ -10676,12 +13678,27 @@ type StrictServerInterface interface {
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx context.Context, request GetJWKsRequestObject) (GetJWKsResponseObject, error)
+	// WmeChangePassword Change the password with an access token and the current password
+	// (POST /v1/change-password)
+	WmeChangePassword(ctx context.Context, request WmeChangePasswordRequestObject) (WmeChangePasswordResponseObject, error)
+	// WmeForgotPassword Mail a confirmation code for a new password
+	// (POST /v1/forgot-password)
+	WmeForgotPassword(ctx context.Context, request WmeForgotPasswordRequestObject) (WmeForgotPasswordResponseObject, error)
+	// WmeForgotPasswordConfirm Set a new password with a mailed confirmation code
+	// (POST /v1/forgot-password-confirm)
+	WmeForgotPasswordConfirm(ctx context.Context, request WmeForgotPasswordConfirmRequestObject) (WmeForgotPasswordConfirmResponseObject, error)
 	// HealthCheckGet Liveness probe (Nhost path)
 	// (GET /v1/healthz)
 	HealthCheckGet(ctx context.Context, request HealthCheckGetRequestObject) (HealthCheckGetResponseObject, error)
 	// HealthCheckHead Liveness probe without a body (Nhost path)
 	// (HEAD /v1/healthz)
 	HealthCheckHead(ctx context.Context, request HealthCheckHeadRequestObject) (HealthCheckHeadResponseObject, error)
+	// WmeLogin Log in with a username (or email address) and a password
+	// (POST /v1/login)
+	WmeLogin(ctx context.Context, request WmeLoginRequestObject) (WmeLoginResponseObject, error)
+	// WmeNewPasswordRequired Answer the new-password challenge
+	// (POST /v1/new-password-required)
+	WmeNewPasswordRequired(ctx context.Context, request WmeNewPasswordRequiredRequestObject) (WmeNewPasswordRequiredResponseObject, error)
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx context.Context, request CreatePATRequestObject) (CreatePATResponseObject, error)
@@ -10712,6 +13729,12 @@ type StrictServerInterface interface {
 	// RefreshToken Exchange a refresh token for a new access token
 	// (POST /v1/token)
 	RefreshToken(ctx context.Context, request RefreshTokenRequestObject) (RefreshTokenResponseObject, error)
+	// WmeTokenRefresh New access and id tokens from a refresh token
+	// (POST /v1/token-refresh)
+	WmeTokenRefresh(ctx context.Context, request WmeTokenRefreshRequestObject) (WmeTokenRefreshResponseObject, error)
+	// WmeTokenRevoke Revoke a refresh token and its session
+	// (POST /v1/token-revoke)
+	WmeTokenRevoke(ctx context.Context, request WmeTokenRevokeRequestObject) (WmeTokenRevokeResponseObject, error)
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx context.Context, request VerifyTokenRequestObject) (VerifyTokenResponseObject, error)
@@ -10945,6 +13968,144 @@ func (sh *strictHandler) GetJWKs(ctx echo.Context) error {
 	return nil
 }
 
+// WmeChangePassword operation middleware
+func (sh *strictHandler) WmeChangePassword(ctx echo.Context) error {
+	var request WmeChangePasswordRequestObject
+
+	var body WmeChangePasswordJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WmeChangePassword(ctx.Request().Context(), request.(WmeChangePasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WmeChangePassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WmeChangePasswordResponseObject); ok {
+		return validResponse.VisitWmeChangePasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// WmeForgotPassword operation middleware
+func (sh *strictHandler) WmeForgotPassword(ctx echo.Context) error {
+	var request WmeForgotPasswordRequestObject
+
+	var body WmeForgotPasswordJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WmeForgotPassword(ctx.Request().Context(), request.(WmeForgotPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WmeForgotPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WmeForgotPasswordResponseObject); ok {
+		return validResponse.VisitWmeForgotPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// WmeForgotPasswordConfirm operation middleware
+func (sh *strictHandler) WmeForgotPasswordConfirm(ctx echo.Context) error {
+	var request WmeForgotPasswordConfirmRequestObject
+
+	var body WmeForgotPasswordConfirmJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WmeForgotPasswordConfirm(ctx.Request().Context(), request.(WmeForgotPasswordConfirmRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WmeForgotPasswordConfirm")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WmeForgotPasswordConfirmResponseObject); ok {
+		return validResponse.VisitWmeForgotPasswordConfirmResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // HealthCheckGet operation middleware
 func (sh *strictHandler) HealthCheckGet(ctx echo.Context) error {
 	var request HealthCheckGetRequestObject
@@ -10985,6 +14146,98 @@ func (sh *strictHandler) HealthCheckHead(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(HealthCheckHeadResponseObject); ok {
 		return validResponse.VisitHealthCheckHeadResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// WmeLogin operation middleware
+func (sh *strictHandler) WmeLogin(ctx echo.Context) error {
+	var request WmeLoginRequestObject
+
+	var body WmeLoginJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WmeLogin(ctx.Request().Context(), request.(WmeLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WmeLogin")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WmeLoginResponseObject); ok {
+		return validResponse.VisitWmeLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// WmeNewPasswordRequired operation middleware
+func (sh *strictHandler) WmeNewPasswordRequired(ctx echo.Context) error {
+	var request WmeNewPasswordRequiredRequestObject
+
+	var body WmeNewPasswordRequiredJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WmeNewPasswordRequired(ctx.Request().Context(), request.(WmeNewPasswordRequiredRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WmeNewPasswordRequired")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WmeNewPasswordRequiredResponseObject); ok {
+		return validResponse.VisitWmeNewPasswordRequiredResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11457,6 +14710,98 @@ func (sh *strictHandler) RefreshToken(ctx echo.Context) error {
 	return nil
 }
 
+// WmeTokenRefresh operation middleware
+func (sh *strictHandler) WmeTokenRefresh(ctx echo.Context) error {
+	var request WmeTokenRefreshRequestObject
+
+	var body WmeTokenRefreshJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WmeTokenRefresh(ctx.Request().Context(), request.(WmeTokenRefreshRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WmeTokenRefresh")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WmeTokenRefreshResponseObject); ok {
+		return validResponse.VisitWmeTokenRefreshResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// WmeTokenRevoke operation middleware
+func (sh *strictHandler) WmeTokenRevoke(ctx echo.Context) error {
+	var request WmeTokenRevokeRequestObject
+
+	var body WmeTokenRevokeJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WmeTokenRevoke(ctx.Request().Context(), request.(WmeTokenRevokeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WmeTokenRevoke")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WmeTokenRevokeResponseObject); ok {
+		return validResponse.VisitWmeTokenRevokeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // VerifyToken operation middleware
 func (sh *strictHandler) VerifyToken(ctx echo.Context) error {
 	var request VerifyTokenRequestObject
@@ -11891,127 +15236,151 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39ctu29uCrYLh3ps4uJTuO09vY//zcNGndfDgTO7ez22ZXEHkkoaYA/gDQiprxzH2a+2D3SXbOAUCC",
-	"FGXJTpykt/kn41AkPg7O9xfeJ5mal0qCtCY5fJ9oMKWSBug/L2fK2O95/hr+uwJj8VGmpAVJf/KyLETG",
-	"rVBy93ejJD4z2QzmHP/6m4ZJcpj8j91m/F33q9l9orXSr/1MydXVVZrkYDItShwsOUzOZ8C0m5QJw+a8",
-	"mCg9hzxlEy4Kw+wMGK5E88wypdlYA78wjDNdFcB2RkJe8kLkAz/GKGWjkhuzUDofWKUGZqY0PdWqgIFU",
-	"dsCLQi0gp2eQCw2ZPVfdX2DORTHghQaeLweXoMVE0C///ue/7g2Tq9RB7LGSk0JknwlemZ/dsIWwMwKV",
-	"AX0J+hvDjOUWEGAGrBVyathOZ1NCDioDuNlcGD4uIB+AzEslpB1FW3yq9FjkOchPu8eMFwVoNudLJpVl",
-	"uWJ2JnATRkxlVQ7CmnH9k7DEAZdKLueqMvEOTqQFLXlB8366XRxLVkl4V0JmISdsrjQcsRwsITbXwISM",
-	"Do0VasoqmYOmhzVR5M1OXvFloXh+rtRzrqfwaU9krPIlkmiBU+MaeWv1PMugtKZZ7BvJKztTWvwB+adb",
-	"6QthjJDTlHnGgCQA70qhIWeZhhykFbwwEedwVBGYBuJTw1MmGsxsYNUFyPiHktv4v1ZkF9B6omzZIqzK",
-	"gMYHlQysJDxq85M30lRlqbSF/AXkgp8vy890ykh0BqRFHOVsjothdlkCHbkqQdMKwqmznVF3XaMUQc8Z",
-	"snO2mIEGx5Ny3O5V6tdMwge5qNDzcwLjU6XntM88FzgYL15pnM8KlFQTXhhIkzJ6hJIssHH8H07IbXKY",
-	"VFokaTLn756DnNpZcri/d/BdmliCaWKsFnKKkHfHh59G797f/y5N5kLW/+/70J/OdUB3m6JzxF0jVSMu",
-	"Joe/hnnTeP1v62nU+HfILE7zWAO38Or4PBLON4COw35zTN+1D/yXGTgaJgxnxqrSsIXSF0JOj9i8MpaN",
-	"ay41qWylYZikDYRzbmFgxRySHujMwfKcW75+uVZXkCbwjs/LggAp+RzHyKEs1HIwVraBcg2PDhCb3W0A",
-	"nUf7m8FO5JvO982bkx9wphK0wSGPswyMOUd4bvdpZz8iT/oH69tem6I3bW2V2InnMMBRiPDxcDvIE2Rm",
-	"R7YhLY8LVM1yQBJnpVZTzecGhwBZzXEvOUx4VdgBqV6ITYMxoNrh9Sx6bpI0WdE/4mfIJ3HMHt1l5XFg",
-	"rg5HuzpBkibCqwIDJ7QGbnv4vE8WRD94aZykSaEy3tYkEWgrKmf8UMjBTIzLAVLDmNO6+zVP/EGtDN7R",
-	"eJI06YgRfGJAu89au63FVWsrkVSLntfsqAb9fMIHVtkySROp6K+BgUxDPJr/nV5dlm7pE1VJXCZ9Ec6G",
-	"Z1ZcQvQlSYMkTRSqCW41A8hmXE5hgNoS7dT9WGo1EQUMJmCzWc+PlyLvOUy3soxLXJMBmQ/M3ER0FLMq",
-	"Y7jTp1bwHFDyZh7JQZUFscCaaSUnMlMaj5IR8qDQi/BnZSrcdWVWZ0Jy/On8/BVzL6RMQ4m8K2/NdrDX",
-	"yCHE5SnoFQ7iZ2h2lXoq7uMgP//y7IZ841QCK6txITJ2Acshe312jH8YlnGtl2wkR4zLnI1gdMSgKPC7",
-	"bJBV+hLo+ZN8/+HD+49an2T60n/0bsR26I/liAD+arD/8Nt7q2yJF9NVEJ6JqeQooxgvpkoLO5u3j+rJ",
-	"2f7Db/sOJdOXq8M9xjW3B6Dl9A3QgzoIFw8neOdYP9tB6v/2oNIF7WllmAsnb9oDPYMlE3nKuAmSeHQh",
-	"8hGbAUdbQU0aCW6YsAzZhUOb1fHtsn98fLMDq8d9A8j+fc5VXhWV2bi/ykD//JXpTG/EtG+Ad2uOiZHY",
-	"YO82rmB5/QDLDQN0SA3hmRIyurNzO1xDZ2dwU80NaYS0EAtzs0mbQEputCWuNV+urhcH7Fvei6fHj2do",
-	"ccspeCPzhmttlOg2dF9pIDOCrHf3UuytyJRE2zizSjOr2ERIYWaEwkJOmZCbz8BP3Ler02exbrTKb38+",
-	"O33J3LDst+T02W9JrL2cPuuVFaelOat5+A0AlM0gu7jmo/erU7VX/IRnM5ZDCTIHmS2JYS5mYGegkey5",
-	"NAtAK3fnt0Rd/JagICK13TkeUoK6qtCqQxFuYvRuQNaIpwAGdUEKB7/kokC1oAco/QKo90RoM+Z1y2C7",
-	"taW3YsxoZ57OSUFghZAXrACeGzbm2QWzqrFpvHbFxsvIh9FmQTNrS3O4uztfDnhZDv0PuwsoMkUWzw0N",
-	"zaseeLx2uhhp+Lez7nQ0wq0MjtYAfWd2BsYI52e4gZpw7OXQQEhm3AgowcidWwjkCBcAJQqsHunetqH6",
-	"B2Y//3KeOhcFN2x07H1N5IA4ZN8D16DZb9Xe3oOMZCP9CaNeqRBN+MTZkyc9M58RtzKsklYUtBP3nbee",
-	"vSXaQqJHe3sRnghpvz1IVhW49Ban2P7mZGs7leyFTe+aHrUyPpQ1EOvsY2WJ12DX7YSOaVDzuv0EDO4l",
-	"QdQaT+RxMJtuR4W5MGXBly/Jf/E+YiI/q5lkZ3NhZ31452zJ9hcEuJiXtNxQ+x/gaFl1pKwBxhNkoK+8",
-	"EXNLpxMO0d7Y72omhwZB8V/+4TBT85iPuo96dlgbVG0f3cO9FmwebBJMYfx6uLfbguBWzqP5ZKNLtk/v",
-	"Qin80fD69PwVbeVLOEXlhP/GXYmpfFN6TWHNGb7duOF/gBaT5RexbVv2q5/Od6bVvFZa2grI/f0HB2Ru",
-	"Rij/YH+DV7oDLucD2QS0W/uWP5bXc1uHp1+up8sCjPkrYfdpZaOddj0ihcMycrmuUcqeyJzBJehlrZJ5",
-	"70Gjq6F+wHYkQG4YZy6EFqs5sdkwVqoALm+nwKzjWW/KjyB+kLRqxtqnQ7569viJI8AsvMZ2zvYffnuP",
-	"/E5oOphgR3DDSq6tg5UwITJ75INfkDOjmJ1xy7JKa1RInV/97IdnJmWLmchmFMc2IHMmbOqgyi25PLoh",
-	"p1XX0heApZ9eAjeT3+zgvV33miILMdB+TchmI/X3bdq4VNYE9YIDJQ0UhSO2T8F73let9q10wQ5PL7m1",
-	"oBE3/++vv/1Wvn9+hf++pH/Prlg6/Gbw9n/97XodsiNhFmpQAI7KCi6nFZ86idOWMXenbUZhvYnQxjp4",
-	"EBCSPtrfbNpHZr0hu/6LNeujoG/PXrhlPGzGe8SEQbYTe5+gUWKCAPdh8scUIvFxIdEShhFlvQbT8oo1",
-	"B0jst4cl4nMmJBPWsIxLJUXGC4bw1Bk3FADp+NP3swcPx99OHgyyg/GjwcF38GDw6O/f8UF+kO9N7ucH",
-	"+7B/kLRxe2/wiA8mb99/dzWo/z7Y4u/7+1e92P/Gm7M3YREUiHoxqZMrZFU4z1bbTorcA5fccv1GF70M",
-	"I6MYc+7i69uFxjs8ZRMLWS8TNjP8Bo+ES8NZld3bB7mFqe3k/qEaZvQpLNg0KWdKwstqPnZYsGo4Nr9f",
-	"DwMdBMa2gqHrHalRJEaI9km3z7V7NKkL/ccgruEZQah/T2EDfeIUSeQHcHFh8Qf85RWqTEkJmfX2dQ6l",
-	"hgzPKyBZe2cnU6k05EfsAkqL61JFDtr7MA0zVhRFa/4PIdZPrZ05GXIiX4CdqTz2+q8kQpSxmNkcAoiH",
-	"vc7+ROQkfd9Jtdshp4TFk8+hJa9GM7pwqFd27d7PQOaOlF3+3J/Npt0Mh+sR4MNsPQmLV7fG/3Vhy+M6",
-	"iWOgUZPyilpKzMzlJps6osaDOT1sazstXexw+D//tjGYGe9lM7QM2L8IljhF2KnVj1X+AUKs3xVHKVsb",
-	"HXIH3+3ff/Bo7+83dMlFImB1Zp7nmpwrfka2oGi5YjuIaVzWL7jMqJRelLBgSsK99vI+4Ag/MJM1jEsA",
-	"9qNdc4y3j3ba/pjgeTcWZxWjePsRW8xAMj42IK2D3dhFBt17wrj3evNlenNPDWSVFnZ5hlBxi3KxxuMK",
-	"T/994sZ/GkD+8y/nSU9lQGu1wpjKGa3Puc1mF7BELUcZqN10ImgahXA5SXQopMPSdM3i0bxFUDeLelLA",
-	"pdNvbrU4RMM639t4TWzO9YVBPc6ANALtqWG99jonnMtljwORkS3vYqgBmC4bjDK/LP48URoY0LqFkvcY",
-	"vBPGbrFtPCAhJz0ehHpxwhC7LiYD3Agqo5WdgbRe9AaXATtHxVTJqPjIDTgG412oueAFZJZSrkoqSlJU",
-	"B8GMkFNKjdWAKm5lQJs0HKVJQ6oW7pa09iFzqR1+PBcXR1QtuZ2ZlE0EFDmTfA7uI5eva2a8BFM7cEFf",
-	"igxwMWIuLLeAUypkIAQ8Iach7q5ksWTBwYucZIzW/ZvXz4fstDlnroFNtapKh5gICcunrAQdFornUYgM",
-	"fGDM526/OEGUqtBWrl0tqgRpVKUzGCo93fUfmV18l2SwJf4VzihJk0vQLgCW7A3vD/eclAHJS5EcJg+G",
-	"e8MHTtLOiAB3c5XRH9M+UX624NMpaPbmhHCZLI5wqEN2gohqDFi35XElCsuEtMoxCyG5Xh4xqdjjH14i",
-	"8lTG8YqaJE7y5DA5Lc0PuIa0XVW3v7fXqd6w8M7uzuy8aJdtdDlPb2lGrrJqDtI6RC35FHwlRTWfc72k",
-	"XFQL2vk32PGrk84XOw0k7iHl8KmhEFFpkrc4DoFx9z1B4yoCZ+9Wj/EtOgTN52BB41jvE4GLxYNJ0oAR",
-	"3L/ZCAxnZzW7j4Tptwdtf9Hx4P/wwR97g0fD/9fvAL16uxHmYs6nsFvKaRvmtVR0h9zP//G4MmNu+eXq",
-	"QW/96e/8kjsEuOkAvbhDh0B1Rgd7B304WRZcyBsi5UvFTJXN6sFbuEglAlZk7tfAp1ZxuBcTZ8ALO/tj",
-	"LU0fU7KbYYuZKFzOV6kVyRji34ZSqY+QG+YKXDGTVbhUWoNPw+8l45/8zBux6vZ1WE0GYV/VoJPwbVg+",
-	"F5cgcXelVuN+iM3BatHigitbe+Ff2Y5J3QYh/AwhT/mVVnOwM6gMwyEpD9qQqsccGnf3GX0wrxe7ulcv",
-	"CoYB7Os2fFqCPH518vPZ6csPPc+b5NX017MGidPZ8nksjijJ2y93/baX3HGVDdv+38cvnt9s22Hgz7Jt",
-	"v9zVbVP5yGZWsL+355R9EvBCGstlBizjXqdjVvPJRGRsR1hT8wCfNusUK/whpB6TRooaQaF4Dvm9lD3c",
-	"e8AUqqcLYcApV/QjG/MCp9I0l+UXpIWpinieVo7V9fKa125nn4vV0PQkEx7uPfg0U75UltF5HrGRS4ge",
-	"McOXyMi5Za6wp4squEyxgftd3t8dLqAoBhdSLeTu74sL0+UOa9K/f4ExewZLdtbIKDp6b3+FkhLTmDfe",
-	"J13Uhs6hzwUltSvCH+btGVKeBW68LHgGOeGONwLmQqIR8ruLX5Ldw2ukCd5lspqH7Mm8tEtv0EYGlUNT",
-	"nxRLqfUcjQMNOfvpxfFjn++9ioA/gv35l2fmLtHPVz2s4Q0IoqCVPHSz9g1Wr263p5q/Iz/quiTj4gcO",
-	"dG1wRQgkccAGhbbVOkauWGDUo34Ip4EgBviohlmFvNMxHiP+/+hV47ui/2eb6r1rw9GwqvyIR9FWWdiO",
-	"8xugZXCv5wDSZAYu+3ctpH7CF/pBdYNdrX/V1Ql6eXC9AhY5fqlcfsPmPHaV3KVtKdODWi+ERAuUFUpO",
-	"B6gC5pH7xb3oZJRfrsdvpHpSt0JqPS8KxL3KOB8GNH4uM1ML6TQzYfw2yRdw1LA253qQys5wkHFlSSTO",
-	"uJmtInFdWu1NOzD2e5UvPxrqrlS9X7W9jqiEXN0h6ayWjq+hIAkLD+WgQ/iWHQdbE1LUeIe+u7/ld60W",
-	"G/Tlgy2/bLq64Gf3t/2s24CEPn649Wp7mlt8KMPxHkRyPvT5PH99e/U2pmR3rIyzkHLaEg7rqdfJ9V0e",
-	"5z/0k7KbAYmZcilJIkvVaj4SFIN6NHIEpo7AHUlbJqSjYBoFVcuCW9BsDMxWGmU9eak40zCtCk4NWFQl",
-	"fXXdCNeMX+7mTeh/NGQ/+NpuVskihB18AxeQ+IuJFkWeS7eI0BbExXp4cUSeRVJIwk8heL/KKjolFnfE",
-	"MNYUclx5vnFHbKJTv7LO/dKC6TemCRh+EJ94tOV3dZuqPzmx11R8ZrmO4q4kJZ0zuw3pjfTcyXNYT9Rk",
-	"rHivvHuZqJVc237qOqfay9gcUFIP2TFbaCWnvj8AfsX9k3qoKVhHinweTNKU8Yn1vaDc4zmRt5pQh5Z1",
-	"VNZKnr5TSutN0/7EQvq6Yp0eUjxzRpKQR57x0YG5RkWSvXh6HCUvOTurU6JMbM46D91nEfD/EcQrpqSI",
-	"OltVBrrwcW5HH3ELjWsJWNlytw6vr9GtXb81ZsS7QS6mwgf6IwWajPSFbLophMWQuqxVNfUStTvprjMw",
-	"R0jkyAJoYG/ne26h4VIgO1IShqxuuBQmmHHUt2vZHRSAQVU6aQsyDZWm9IIwzKcXMsqqXscGQhnUnXKA",
-	"bnHZJyb+zcYtHQfFcUkvX/DlV8X8k5P7C6JuxH/Kh3b4LSQLySLbkbentPVUfuolcZDCi0BqhARzNHE9",
-	"SRbcWPLJhRx8FZMkkjJ9glIWUSeDNNR2ew09bpPmpTRnE1h4qW61gB6vj0t++Qzk2S6F/NQSeqN+XAvl",
-	"rzL1Y8nUgNk1zW1Fa3GK77YylXpsUOJOk0J3b0vRegfiMG16y0zFJUhvr5p1YnKlkvROCXJt3eoXJzgD",
-	"jybN7KsA/SIEaDgTJLktaPkaZ/OTdy6ZtK7wTV2nYmqS2+sXiwzsKNW5l6LuzCG8Uqr+xUmy88amJF4V",
-	"4nF1f7avEu6jSbhbuG9VdQ1N/OKG9XXsbriUgcxN7CpgwrIxFEpODeVo8+D5d00uXeQWcsYXfOmjty5v",
-	"k1IL3Bj3howmG/GiOGSItSNv9K4my/oVbFGz7weVIOwMdM/Kg/iNRu937R6y0X8R9Hbp38HvZkSVViiZ",
-	"pc+P52zMNTBqxn5a2Z17o35+cFrZO+QGUT+EO/byXi8xvQarKvuVwD9SAIcCN+n7duzmCVFJ7LXrJYzN",
-	"jt+q3N7x66M5YWAk1bQneuLlkGGhM2/QaSkRO6jCc4rVWrIqXQI42ErHdqtXii+jcjDmSyRJPLeYkfGV",
-	"DXVAiVZIxfCZKxbHp0LX+vU1PqNO3407JNs1HT6+SHEeDA1KojdHkX/Bo8C6g/pATnA7bfevGxAKYV3Z",
-	"DoPe2rtcFxr1c4XXsZoQErDktIBBZeCQAc9mIcUi41oLCDEilKCBWEvXGrVO9RCGmRKkHbJzPqbKDnx7",
-	"rNXCuPs2LNM8Q1WyUVNCcMiNgHum+xqcMT6l10vQQuWMFwXTkIG4hOYzU5E6oPSQ+Uat5NJy6wi6jQ9D",
-	"cRuGEoZZb3W7vJOJ40C1zrGYqQIajkap4EWnRMvnCLf6NoaexsIw4equV3nV626LwY/PpPq6cn4e7rT+",
-	"BiAJC8gbWShkVlQ5Hl4QA19Vkdtzk2Agdw2COM68ldlBP290XffkFQa/WA/FoL7ulJ/CQJNfup6cUnKT",
-	"uSb1xdLbDbHJj7QbWTWcqgwb8u0zEta5t++SLHuqRz+C2t/Uz54+27aapubXZLF9pbS7VPop88IL9i0o",
-	"LvS37S2O+BHsG2cc3Bnj9r1ze9HG5/742yycLuK1FboMY/hhCHFXJ/K2XbjR9TxcfxZx/tl6DvijuPQ2",
-	"VjN2O5NnkyqX1moV1dSi9tSkxjXpsDRU6DxtmHDML+eWr3K0qGlOjTUfn6utac/zxYUECHJ0MRglKdOJ",
-	"+AP6bDGBv5q5szWRVloSy2yTUH/C6Ab6ddF3pw9tjgd6t4NTP9YEB1Xdw8KT8lErBhhiE1Sn7jUhbt1g",
-	"Stc5HVSITTQdmkTVkUUUEkXO+FhVNr5LsSeJneaqG/HcIYn3NDn6AtNlosP704f+vnKHDanwx+bCNUoh",
-	"U2c1pPCNCSS1FYugG7Zid9hgyxwCZ2C1HGlrOUfs4KEKvYjopbJsCbb2wB75Xm0rIxtK4QkZPENGN7VS",
-	"5WA93BSs6WbkkqogVd0YqOND7WviddcM5drOYV8cf4nueW6KBT6Ep/znRPdrzBus0gGfcrHB4tndHMg4",
-	"oxYnJHbrtPOJvyOoTffkXAg/1bk7vL8j2pB9v2S+y2Xte/rGuErpuukNA5kf1RVq7oVFczGMsXxprpPO",
-	"dxyV6GtC98VRT31qIuhIX8vMviTZuuq4qOXq5nhDi4h3icA2Cc61mXVxVh6/Ji+PgpHUaRWWvk+C7XAI",
-	"p2B78SciiRguHlPaNVfp5PA1YpqK3an4/RJ4UReXHvmJgkiY8wtU+UleO/bSI6h7ZW6rHeJdC93e3ot/",
-	"Bjl75JNC2xo9E5NWOqWLcn6VyT7jriPwrk+8a5z8vb0D3hjv4PId30mixhfV7QT6iRWAdKX9Y5wFGN81",
-	"66jmXlrXjxrPHIT0iQau7SZ5+EdNs/2RrxeNL/Dwl7HaZQmjEFj47wr0MsrY9dvwVfNjkvt56q1tN3gd",
-	"+hxRx7pwLyz+/UMDmxH1agGeR4P7nApqpkDNMEM2g2MKlMXAdkKTaMJrgysB7eviVQm1ql8Cqe3Edu6l",
-	"cfk7pV3MeVFQIypvUIwra5VkiDgFhMwPFyy1UIb0s1enZ+drYyDhIuVOb7SeOIIDYqvlqMeHlMFwOmSj",
-	"6B6Aw3//81+UZ0VN1uhAmi5r0WXyW7RZ23y7/VW6uTc2NfEQMicB5LXBul92hCTCGigmUaMXEd940Lsb",
-	"XEy6JUNsNyZdcy2kct3CKYDmI+oU2F5wnZstLpDoW2V0ZcV1cL/phRJv77SLYMvJQ3i/03jafJt2Dwz/",
-	"KuT3SCQ82Ntf5Wvfuys4nBhpZFoaX/Lqs7OcQeG6V7a4SuLafxCdvE+eKzdEf7uOFusKzPF6Fkb2zPU8",
-	"aHiTA1wB8weIy48jr54qRNu2QOntsrIm9xVp0vbhxjcm8EPKAD3sMEOORIxTh8QDx7k4eXWUnjOcb8hO",
-	"rC+m6miNa7CtxxB0P53HPG6zevdusFgsBriOQaULkKgD5zdoABJP+lTp+TaK3lca+fg08p+RoOb1iY7W",
-	"R6Kfbtzpkt4mTXM3dDNfU+NBmbHxVLwwKspGi1ueq6jNQNzovgRVFkExitUs0vZqivcKmdL4JvV3cy8r",
-	"ikARxYdeCHVVLvXlXATGQ6PQozgpNqaM+q2FqoqczfglsLKy4cKigPHXVW86EsC3PZv60FrOph/93Wa8",
-	"rLS9/yJTZZurrBA5jmITxIT2dJ+vyPOvmxr7xmeJRQTfNT6v5TXhJtp1GTX/8K/cSYfV3lsAokV103IL",
-	"4AaYf6G+YKhucDauRJG3b01wDcZvdqtqWMDbLbug+vePmATqtDQv7fIj9tr7R7xdYLqS1ILSGS99Z0se",
-	"TfyxzzA9bsBlLEekbBind/QbtjOa8wuaakS3UDQN3w93d+/v/324N9wb3j882NvbS9Cg8Uvo01Zc87zj",
-	"yjYt8CuZg6aOG6Mhe9q0v0+bmwhW+uEjYgd11I35jWFlNS6EmUHetPE3qqe+CYcJVzpNQeIckDvhHIaq",
-	"B0BhwSpZu+Brc9CBd9UCjbrqg8xLJaQ1h8w1m/TyrtXh1KRBGXcTOvM5ZSLq7t7uo42DrPZOjpamSpNc",
-	"vb36/wEAAP//",
+	"7H3rcts4uuCroLSnqu1dSlYcJ9Ox/xx34sykc93YmdTudDaCyE8S2hTAA4BWNClXnac5D3aeZAsfABIk",
+	"oYuvSU/nT8qhSFw+fPcbvvZSMS8EB65V7/BrT4IqBFeA/3kzE0r/QrP38B8lKG0epYJr4PgnLYqcpVQz",
+	"wfd+V4KbZyqdwZyav/5NwqR32Psfe/X4e/ZXtXcipZDv3Uy9y8vLpJeBSiUrzGC9w97ZDIi0kxKmyJzm",
+	"EyHnkCVkQlmuiJ4BMSuRNNVESDKWQM8VoUSWOZCdEeMXNGdZ340xSsiooEothMz6Woi+mgmJT6XIoc+F",
+	"7tM8FwvI8BlkTEKqz0T7F5hTlvdpLoFmy/4FSDZh+Mt//+d/7Q56l4mF2FPBJzlLvxG8Uje7IgumZwgq",
+	"BfIC5E+KKE01GIAp0JrxqSI7rU0x3i8VmM1mTNFxDlkfeFYIxvUo2OJzIccsy4Df7x5TmucgyZwuCRea",
+	"ZILoGTObUGzKy6Lv12zWP/FL7FMu+HIuShXu4AXXIDnNcd7728UxJyWHLwWkGjLE5lLCEclAI2JTCYTx",
+	"4NBILqak5BlIfFgRRVbv5B1d5oJmZ0K8onIK93siY5EtDYnmZmqzRtpYPU1TKLSqF/uB01LPhGT/hOz+",
+	"VvqaKcX4NCGOMRgSgC8Fk5CRVEIGXDOaq4BzWKrwTMPgU81TJhLUrK/FOfDwh4Lq8L+apefQeCJ00SCs",
+	"UoE0D0ruWYl/1OQnH7gqi0JIDdlryBg9Wxbf6JQN0Sng2uAoJXOzGKKXBeCRiwIkrsCfOtkZtdc1Sgzo",
+	"KTHsnCxmIMHypMxu9+Mc7kDcfJyDpfIrSJqOVPHru33Ot2l5NE1FyXF5HnX8Yu6Gia1b0O3yr49zuCvu",
+	"tQmqV2BcH+dwJ2xr3RI/SsGnIW+yhMM9B0sq/iUkkXAhziEjyJLMg1RkUC/9DrnHtlCuGAdVpMsUBj3z",
+	"tRvTTGk0KCbnZ8hCnws5x1VmGTPf0PydNLxGM6OlTmiuIOkVwSOjxXoVzvzPUDTVvcNeKVkv6c3pl1fA",
+	"p3rWO9wfHvyc9DRCpKe0ZHxqoGZZt/k0ePfB/s9Jb8549f/Yhw6260BmN4WnYHZtKMKcY+/wH37eJFz/",
+	"p2oaMf4dUm2meSqBanh3fBZwyitAx2KOOsbvWmg3A0sGFpWUFoUiCyHPGZ8ekXmpNBlXFD4pdSlh0Etq",
+	"CGdUQ1+zOfQi0JmDphnVdPVytSwh6cEXOi9yBCSnczNGBkUulv2x0DWUK3i0gFjvbgPonMi7GuxYtul8",
+	"P3x48czMVIBUZsjjNAWlzgw8t/u0tR+W9eKDxbbXlOabttalV9Q3CJhRkHbN4baQx4uallwwcnycA7Ie",
+	"I95JIcVU0rkyQwAv52YvGUxomes+ml0Gm/pjMCaHs7HwueolvY7tET4zOpIZM2K3dB57xcriaNse6CU9",
+	"5iRo3/L9vt2eeR7TA4MfnCTrJb1cpLRpRRqgdczN8CHj/RkbF31DDWOK645bneYH0Rm8Ze30kl5LhTRP",
+	"FEj7WWO3lara2Eqg0QbPK3ZUgX4+oX0tdNFLelzgX30FqYRwNPc7vros7NInouRmmfiFPxuaanYBwZeo",
+	"CfaSnjCy1q6mD+mM8in0jaaBO7U/FlJMWA79Ceh0FvnxgmWRw7QrSyk3a1LAs76aq4COQlalFLXaSAfP",
+	"wcjN1CE5iCJHFlgxrd4LngppjpIg8hh5HOBPZyqz61J1ZzLk+Lezs3fEvpAQCYXhXVljtoNhLYcMLk9B",
+	"djiIm6HeVeKoOMZBfv348op84y0HUpTjnKXkHJYD8v702PyhSEqlXJIRHxHKMzKC0RGBPDffpf20lBeA",
+	"z0+y/UePHjxpfJLKC/fRlxHZwT+WIwT4u/7+o8e7XbZE82kXhKdsyqmRUYTmUyGZns2bR3Vyuv/ocexQ",
+	"UnnRHe6pWXNzAFxObIAI6hi4ODjBF8v6yY6h/scHpcxxT51hzq28aQ70EpbEaIBUeUk8OmfZiMyAGj1b",
+	"TGoJrgjTxLALizbd8fUyPr55swWrp7EBeHyfc5GVeak27q9UEJ+/VK3pFZvGBviy4pgIig3yZeMKlusH",
+	"WG4YoEVqBp4JIqM9O7vDFXR2ClfV3AyNoBaiYa42aROGkmttiUpJl931mgFjy3v9/PjpjOY58Kk30a64",
+	"1lqJbkL3nQS0BNBzZ18KPZWp4MauTLWQRAsyYZypGaIw41PC+OYzcBPHdvX2Zagbdfntr6dv3xA7LPmt",
+	"9/blb71Qe3n7Mior3hbqtOLhVwBQOoP0fM1HX7tTNVd8QtMZyaAAngFPl8gwFzPQM5CG7ClXCzAW4s5v",
+	"PXH+W88IIlTbrdGeINRFaQwzI8JViN41yGrx5MEgzlHhoBeU5UYtiAAlLoCiJ4KbUe8bBtu1Lb2OMSOt",
+	"a2qOCgLJGT8nOdBMkTFNz4kWtU3jtCsyXgZugCYLmmldqMO9vfmyT4ti4H7YW0CeCrR4rmhoXkbg8d7q",
+	"YqjhX8+6k8EI1zI4GgPEzuwUlGLWS3AFNeHYyaE+40TZEYwEw1BOzgxHOAcojMCKSPemDRUfmPz68Syp",
+	"vQzHzmGDfoZD8gtQCZL8Vg6HD1OUjfgnjKJSIZjwxNqTLyIznyK3UqTkmuW4E/uds56dJdpAoifDYYAn",
+	"jOvHB72uApdc4xSb37zY2k5Fe2HTuyqiVoaHsgJirX10lrgGu64ndFSNmuv24zE4SoJGa3zBj73ZdD0q",
+	"zJgqcrp8g/6LrwET+VXMODmdMz2L4Z21JZtfIOBCXtJwQ+3fwNHSdaSsAMaJYaDvnBFzTaeTGaK5sd/F",
+	"jA+UAcW/u4eDVMxDPmo/iuywMqiaPrpHwwZsHm4STH78arhP24LgWs6j+WSjQzWmdxkpfGt4/fbsHW7l",
+	"ezhFYYX/xl2xKf9QOE1hxRl+2rjhv4Nkk+V3sW1dxNVP6zuTYl4pLU0F5MH+wwM0NwOUf7i/wSvdApf1",
+	"gWwC2rV9y7fl9dzW4emW6+gyB6X+TNj9ttTBTtsekdxiGbpcVyhlJzwjcAFyWalkzntQ62pGPyA7HCBT",
+	"hBIbPg/VnNBsGAuRA+XXU2BW8awPxS2IH0NaFWON6ZDvXj49sQSY+tfIzun+o8e76HcypoPydgRVpKBS",
+	"W1gx5aOaRy5qCBlRgugZ1SQtpTQKqfWrnz57qRKymLF0hjksCnhGmE4sVKlGl0c75NR1LX0HWHr/Erie",
+	"/GoH7+y69xhZCIH2jx7abKj+fkpql8qKoJ53oCSeosyIzVNwnveu1b6VLtji6QXVGqTBzf/3j99+K76+",
+	"ujT/vsF/Ty9JMvip/+l//dt6HbIlYRain4MZleSUT0s6BRcoTu5F2wzCehMmlbbwQCD0YrS/2bQPzHqF",
+	"dv13a9YHQd/IXqgm1G/GecSYMmwn9D5BrcR4Ae7C5E8xROLiQqwhDAPKeg+q4RWrDxDZb4QlmueEccK0",
+	"IinlgrOU5sTAU6ZUYQCk5U/fTx8+Gj+ePOynB+Mn/YOf4WH/yV9+pv3sIBtOHmQH+7B/0Gvi9rD/hPYn",
+	"n77+fNmv/j7Y4u8H+5dR7P/gzNmrsAgMRL2eVKkRvMytZ6tpJwXugQuqqfwg8yjDSDHGnNn4+nah8RZP",
+	"2cRCVsuEzQy/xiNmc1m6snv7IDdTlZ0cH6pmRvdhwSa9YiY4vCnnY4sFXcOx/n09DKQXGNsKhrZ3pEKR",
+	"ECGaJ9081/bRJDb0H4K4gmcAofie/AZi4tSQyDOwcWH2T/jTK1Sp4BxS7ezrDAoJqTkvj2TNnb2YciEh",
+	"OyLnUGizLpFnIJ0PUxGlWZ435r8Jsd63dmZlyAv+GvRMZKHXv5MIUYRiZnMIIBx2nf1pkBP1fSvVroec",
+	"HBYn30JL7kYz2nCoVrZ276fAM0vKNk3uj2bTbobDegS4ma3HYfHu2vi/Kmx5XCVx9KXRpJyiliAzs3UJ",
+	"qoqoUW9OD5raTkMXOxz8z3/bGMwM97IZWgr0nwRLrCJs1eqnIruBEIu74jBla6ND7uDn/QcPnwz/ckWX",
+	"XCACIuneWSbRueJmJAuMlguyM7EZwP4FmxmV4IscFkRw2G0u7wZHeMNMVj8uAtiNtuYYrx/t1PGY4Fk7",
+	"FqcFwXj7EVnMgBM6VsC1hd3YRgbte0zZ96L5MjHL7uMcrKS6Gc+yi/1cbSdAp4Phk8cbEaqQcMFEqT6H",
+	"kn9D5nbFWC7taoSC7HrfRyODn30+YXdtsfk+xYFblTZcMZP1IztntkDlhGuQhWQK1ia2Xj3l73ZS+TYk",
+	"79U5e2uyKGxdylRofyTOM3Bdrogfo+bx2bPIq/G3a2JhqUByZ+Nu+OyDf7UNsGqMYBVJZE9bwfF6ALzV",
+	"baxY5ysxZdfkmd/Z4azf4PVS2TH3EUtmdjC3bFTZoJ/N9KNdLzUriyawUikakYqMnBI3WpWQ8llvzkhB",
+	"nhFPRomnnjRXGppgb04+fn53fHr68e37Z5/fn/zvDy/enzyLevRc5slndpWkFdx25vNG7RANfeLnxwfD",
+	"YSxZhWVbQYLTOeNTnNLgQXT3Lmy0arz3UGIquls90z7Jxhw1Og6wEirOnesYerumTS1cfVqNBIg2TBOq",
+	"yWjv4sFeiCt9j9KjI6so9nN2cRWN4XUta66WQVX6o8IVe3Mjo5quFWhrJJVDrv3h8NOtyaI3tdHy3n1+",
+	"bUvuugpNcNpXLOK6DT7nZ09CjtfYzQrQrTBc9x9tVgE/zsEp0khCN8oejCqi9wW8AGTN5ayAWXPX18rM",
+	"afPzDRz1aixxvYVfvZm09eZgzvU7NzzvWxx3PHF0/WF9CBCkqyX7o0+IwRmK9flUQZ9xBVwxzS4gXx4Z",
+	"K9jW1nhbeCHkuTH1RNMAptmcteOZjw4270pBWkqml6cGWy2krMg2ctz8z9qMz70Z/evHs16kUrphgTKl",
+	"ShuIfEV1OjuHZUIWM6GgSr1g3ntspInZCBILxiVwulq8zLQuDDzrRZ3kcGF91tdanFFSqvp95bzrc2qA",
+	"ShWpYD+o1l7V+FO+jCSFEIzPWiHtgWkrfLCaR5ufJ0ICAVw3E3yXwBem9BbbNgfE+CQSFa4WxxS64PJJ",
+	"32wEMkJLPQOunTvVh4HJ2YwpInjQTMYOOAbl0mIyRnNINZbRFNgOQGB5OFGMT7HcUQIRE0RclfijVIlX",
+	"o8xuMRIzIDZd341nc52NylFQPVMJmTDIM6Migf3ImqpqRguj3Eyq6DVLwSyGzZmmGsyUAsnBAM9oVy6X",
+	"WvB8SXzSDocFGVMF5MP7VwPytj5nKoFMpSgLi5gGEppOSQHSL9ScR85ScCzV1eO+fmFQqpR5ED4XBXAl",
+	"SpnCQMjpnvtI7Zl30a+qkST9GfWS3gVIK6J7w8GDwdB6DoHTgvUOew8Hw8FD6z2dIQHuZSLFP6Yx9+zp",
+	"gk6nIMmHF4jLGEXyhzogLwyiKgXabnlcslwTxrWwDiDGqVweES7I02dvDPKUympzFUm8yHqHvbeFembW",
+	"kDS7JO0Ph616eg1f9N5Mz/NmIX2bz0Qr5jORlnPg2iJqQafgquPL+ZzKJdYXapA2Zk2O371ofbFTQ2LX",
+	"UA6dKkz7K1TvkxkHwbj3FaFxGYAzutVj8xYegqRz0CDNWF97RgjiwRilxmIEdW/W8sDGzurdBzz48UEz",
+	"B+C4/39p/5/D/pPB53hSy+WnjTBnczqFvYJPmzCvPJ32kOMaujmuVKlrftk96K0//Z1eUIsAVx0g3inE",
+	"HAL2fTgYHsRwssgp41dEyjfCmB2zavAGLmLZt2ap/dXzqS4ORzFxBjTXs3+upGlrlymymLHc1vEUUqCM",
+	"Qf6t0Kd2ZLhhJsD2mNDCLBXX4Eqro2T8NzfzRqy6fmeMuios1kXFSvgmLF+xC+Bmd4UU4zjE5qAla3DB",
+	"ztZeu1e2Y1LXQQg3g689fSfFHPQMSkXMkFjbqlD/JBaN2/sMPphXi+3u1YmCgQf7qg2/LYAfv3vx6+nb",
+	"Nzc9z6vUSsT7k3mJ09ryWSiOsHDXLXf1tpfUcpUN2/4/x69fXW3bfuBvsm233O62sSXAZlawPxzaAA4K",
+	"eMaVpjwFklKn0xEt6WTCUrLDtKp4gPOXqMqz58tJUSM1GkEuaAbZbkIeDR8SYdTTBVNglSv8kYxpbqaS",
+	"OJem56iFiRJ5nhSW1UV5zXu7s2/FanB6lAmPhg/vZ8o3QhM8zyMyskWuI6Lo0jByqolt1tBGFbNMtoH7",
+	"XTzYGywgz/vnXCz43u+Lc9XmDitKej/CmLyEJTmtZRQevbO/fJsAVZs3Ls8orwydQ+cqRbUrwB/i7BlU",
+	"npnZeJHTFDLEHWcEzBk3RsjvNicV7R5aIY3PGMJI6ICczAu9dEHKwKCyaOqcqeibpMY4MAby314fP3U1",
+	"vF0E/CvoXz++VHeJfq6SfQVvMCDyWskjO2tssGp1e5HujC35UfWaUDYnzIKuCa4AgbgZsEYh11AkdCsW",
+	"QkWwx4Z1vZHmogQOe8K5flK2RgLPbNQJdo7QL82mM23sTevi+ElZJlPZiwR4dlShUWQSo2ctVfd8O+Fn",
+	"p4OD0r+IbHmbjb7iYe7LphfISI3LO0S2wHm+AuGqo2I+RSJzKvEWyNdsQIhfPdjqq0aDOPzu4Vbf1e0E",
+	"zUcPtvuo3TMPP3205Toj3eC2Jc1Ox8EmYVoEadKLZVUtb5NnmT6ZM2yP44h2MYeaZCcYk92CZF9X3YFd",
+	"00RDaAuODpswAlx3qRpFxu+7V0eWYF2whdmBFZ1D1WVBSGt1BF0a0RETJ9RmaPnuCDUewv7uCDVou+nT",
+	"fG9CqH9s2nmN3uwVSGo9eFekEo/Fq6nlFHRLui18+z+cem6UIScAc6o0yiaXsT1xzUQc2ltKwa+sK17w",
+	"FJIqOGsIvtFLkNCJRqqcwIIssNellgzUUbwaEeUr8GwbunKpL/dFXq1Mmx/i8Ic4dCRtjI0m5XrF3dFQ",
+	"h9hXUfa2jrKR7Vk0injMmHWaGdJzZBGhJesWe2pMtr86b+5dmawvN7WcrmIdipTFLVoPTS8b2bGhroLq",
+	"2W7EZkh6M7BNSFZC6m/mhTiorrCr1a/adoVOC1nvMwzyz7Hx7obNOezKxdT6AONS4m2B1mfds4dnRIIu",
+	"JUa3qoyhpKPl7ewfkJkopdrFbyhx8WH/85MhyegSsyFtUs9hw5WL9jHs1kYTN5oXOpRWRoYTO1M8OkwV",
+	"WUCeD8ixt9eELRNNZ0IoaNPq1EvHUTTvatRKGKNhJlCdOoY+KqDWcETLNCrCMNnt7kRWI1nw/kVUM5Uv",
+	"RvB1vt7qvLwfYutexNYrMSWMe1FVEd6OkE2q8lS9SS2NJs5toZQ2iFFM3FqQaqfO5tpImQkplU85rB7+",
+	"FGR2Jg125j1tCp2+0z7jyI6iFBvJcbs7+l2TUPc9UnNL7VSgjwLYYj2NB/APor4Xog5SXOPMdRX1FlSv",
+	"cbcwri2t8KkTfHU6kX3R2X5Wl3H+WsWmHMOHvv0fzXNDpZgUjOK+qsVRM7HgNtLIqrRXwfPlUe2qt6k0",
+	"XOiZGWRcagzxzKiadQm3av9+R7Ta6cx/z+TZbW+/gj4Nd62dcQZg7Ap2YftisG2psXsF0Lb02Lp1aluK",
+	"jF6QtC1Nrr5856bWiMuIw2SaWA7fPz5dfmp4VvFYjbB1bbEamvZq1d7GqfZo2KNhRbADZ1CVlDXSn4vG",
+	"5Ujea1uNholtVoI6ktaE8Vphx1BpTjVIMgZiRCxkNuvK2ALTMqeycpvaKg2zZvPlXla3JxgNyDPXf56U",
+	"PPelke6eFuDmFxUsCjPx7CL87SO2HpXmLnG00Mvqp9rz2GYVrTaQd8QwVjSbvHR8447YRKvH5qp0ogZM",
+	"f1J1UfON+MSTLb+rrtH7gxN77RDSVAa14YFrtwnpjfTc6sWwJoIJ6XnLxWuoVTiT3kxdeVqdjM3ASGpj",
+	"JFu3rNP5UdW3T0ILuQ6JWNmcOMdu/XiO5C0maISvorJGg7c7pbRoK7l7FtLrGopGSPHUBv0ZP3KMDw/M",
+	"3wf1+vlxWLWEeQOtNurI5rTNOPsmAv5fgnjZlNd2cdvDtNIUjhOw0MVe1QJgXSiTEsW+9DM2Za4ZQaBA",
+	"Y7YABjd9voBbDKrLUpRTJ1Hbk+7ZhImRIXLDAnBgl7fiuIVLYiCCw4BUl0L5CWbU6NuV7PYKQL8srLQF",
+	"njRiokwR1wKJYOe3VWzAt2q9Uw7QboB7z8S/2fONx4F1CaiXL+jyh2J+7+Tu4rGC255tFr9ZJ0yzgbwd",
+	"pW3vXN8+AOtqFxxJGlJeFX1Ntg+/dgnTNuj4BuTZbNd83xJ6o35cCeUfMvW2ZKrH7IrmtqK1sA3ZtjIV",
+	"7wHBQrS6zc/ulqL1DsRhUt9/M2UXwJ29qlaJyU636zslyJW9tb87wel5NGpmPwTodyFA/ZkYktuCltc4",
+	"m0++pC4h13UhT+xNxHgJbtQvFhjYQTu2KEXdmUO4007/u5NkZ7VNibzK55dXd8j9kHC3JuGu4b4V5Rqa",
+	"+GiHbSRWJJgoF7oKCNNkDLngU4V95Kj3/NuLOF2mRUbogi5dNYKtQ8ZSGTvG7oDgZCOa54fEYO3IGb3d",
+	"4m+3gi3uFXCDcmB6BjKy8kgmfNy1e0hG/47Q28N/+7+rEXaDNZKZg485jqkEMlL25oSd3VGcH7wt9R1y",
+	"g+DOhjv28q6XmE6DFaX+QeC3FMDBwE3ytRm7ObHJQYHXbmWK63pOUBbbO35dNKfKnaUcxWU7euLkkCL+",
+	"9mCv02JjAa8KzzFWq9GqbKZ/VXLVKsUXQcta4to4o3huMCPlui9WASVcoc3EshmR5imTlX69xmfUuhvk",
+	"Dsl2xS0k36U4b9YiHAX+BYcCqw7qhpzgetrunzcg5MO6vBkGvbZ3ueriE+cK70M1wRcU8mkO/VLBIQGa",
+	"znyKRUqlZOBjREaCemIt7PWtVaoHU0QVgBUAdIydSszbYykWCuNAVBNJU6NK1mqKDw7ZEcyeGfcJlGSK",
+	"rxcgmcgIzXMiIQV2AfVnrguakAPiLpNFl5Zdh9dtXBiKaj8UU0Q7q9vmnUwsB6p0jsVM5FBzNGxtkLeq",
+	"8FzNe6Odn793mSnCbG/4Lq96374G8faZVOzm0G/DnVYX/HBYQFbLQsbTvMyaPQF/qCLX5SbeQO5kWgdx",
+	"5q3MDnvzvhtjHTuxWoCdKtpE0lcJtXSdlr3i7m+w1dE5OqMFGfnMU1eF19wSC3PEs8Pq9oVzgMLlfDK9",
+	"RZPITlpn2Evu7vI5Y3367j+RM9o3L0K7zwOp8SNf817yNd/UxNqiKGvINqhhVe6mp2OD7Wv8aits7sYU",
+	"h91HzYiSCzIJkolwsJ9Uq4vBYgbS2D9Bp4UqSWU+IMcYvX7//Cn5y3D4BGtKSo7tHjDdwTssLAG7dVSF",
+	"GkEeyjraRnDcNWmHLRm/u5pACzcuMHEXpA0a/nlrb+1pdcRm1Sym6uW6mso2BnojJXo+ihTRL8ciW1pX",
+	"Qa6g7i6yWvlMbGGUlJDqfOm8bKGD3Gwm8AFS7DFZK7sxl9qqYPBdKrGR+yBuwUlWNwR9+3LbXmqVnoH+",
+	"zR966V26yDBPsV0/uFo/9TfWR1tj/RX0B+tKuzMG627Dj6KNy5QtpJiw3FUGOtteabwQ7EYIcVcn8qnZ",
+	"tqvtp19/FmG29moO+Fd24TyS9djNvNdNjo+kckJgR1VbFOYTyeviERzKFoXYugb8zPdIb2JLcA1ehTW3",
+	"z9VWXLj33QXQEXJoWnnNoDqgbxZB/7M5B7cm0lJyZJlNEoqXV2ygX5urZr0Hm7NnGm0LVqTSiKqE05Hy",
+	"USNjxkfysUux04SotoMJWWVAYhte21nEdQqq8nCMkMgzQsei1M42QXSLlHzhXNXVendI4pFrC7/D5NLg",
+	"8P7wiTI/uMOGwrFjdW6vPqs6czUFu7HPLUltxSIU8KwfBo/6W2bcWbuqEXZayTnCcAj2ZwyIngtNlqCr",
+	"eOWRu321M7JC94T3TgzIce1I8MPF/AaoKnBRXfXXijjGruW8a4ay9i7Q746/3KipV4yn/OvkwlWY1+/S",
+	"AZ1StsHi2dsc9sfeCa02JpULvkH36FzwP1WZrjR+x+mA/LIk7t7qKlKzpoWlvQ3Vtt6rvIor+lfW0vmO",
+	"Y/ixa2W/O+q5UbOuH6mrdy5bu46LTsfLLYl4Dwlsm06W0Tz0MIedrslix9QdvDsdlq5Ldrsp2ZWaXAYZ",
+	"77WYxlbH2Pr4AmhetWI4chN5kTCn50blR3lt2UtEUEdlbuOC47sWutHblP8IcvbIlVA0NXrCJtH+pD9k",
+	"MuantwTe+jT12skfbcP3QTkHlxWbVqK6ohZHro5+QgUg6VzoHObMG+qrpAKucTepui345rbMd2WzF2mj",
+	"h38kq2u1R667ggwyRGz27kgvCxj5wMJ/lCCXQX2L24ZrQDdGuZ8lztq2g1eJQiO8r8iNin8/q2FTdUEL",
+	"BncZiLY9ENooLvfPMgXM+SM7yLqotnitzEpAui4yooBK1S8A1XZkO7tJ2CwGkxTnNM/xGhJnUIxLrbHl",
+	"4rzIwedJ2tQiDYVP1n739vRsZQzE3hLfuRknEkewQGxcIu7wISEwmA7ICOp6t8P//s//wqxkvGIHD6S+",
+	"Y0f7Sbe6ZGeb69vMggsJqRVwdrBIC3fGbf86pw2+sFlORyGSMK0gnwRt/hnypomQK3djFpNsyRCbV413",
+	"0uDxtjEtMOPbBtBc/hmmgS2ozNSRTzAhNM/Fwl54VSPiqlXWVLQW7tWFPaVkrfvmhgc/X+c+o5vcIdVw",
+	"8iDe79SeNksyHhjuVch2USQ8HO53+dovND2v6k1rmRaUrVWpA9agsHeXNbhKz3bSRDr52nsl7BDxzpcN",
+	"1lX1cFzLwtCeWc+DBlc5wA6YbyAub0dePRcGbZsCJdqwdEWliKFJHcONn5Tnh1gvcdhihtQQsZnap+lZ",
+	"zoU98gzQiJlvQF5oV3rc0hpXYFvEELQ/nYU8brN696W/WCz6Zh39UubAjQ6cXaFdVjjpcyHn2yh6P2jk",
+	"9mnkXyOd2+kTLa0PRb9R1jqkt0nT3POX76/I3MI6knAqmisR5G7XdmHtBsK8a8T3BB8WIIrcK0ahmoXa",
+	"XkXxTiETtgGnBJrZl7EhsHUE+c5BVQ8LbOW78IwHR8FHjZabAWVUby1EmWdkRi+AFKU2RGLA5zF+Xa8D",
+	"f2238mzqpp0PLGt4aivR7zDjpZrmuy4s8cqeDc0dhSaI8pcTfbuWCH/eQpIPLkssIPi28bmW1/ib0ldl",
+	"1PzdvXIn9+tFL6YOFtXOOs+BKiDuBesYY8HNXeOS5VnzGmh7vezVLrP2C/i05R147v0jwjG9FbsM3mLb",
+	"+r+H2wUiS44XkFnjJXa26NE0P8YM0+MaXEpTg5Q143SOfkV2RnN6jlONdgeN634P9/Ye7P9lMBwMBw8O",
+	"D4bDYc8YNG4JMW3F9qE/LnV9AXLJM7DX74wG5Hl9+XFS30PduQ3ZILZXR+2YPylSlOOcqZm9T8Fe4qxE",
+	"pBrYDOPLBKbAzRyQWeHsh6oGMMKClLxywVfmoAVv1wI1m/zIztnc0DY5MQdZSKagffF0ZPeHdY9ts8TK",
+	"2eMaUNtzyZIwHbyRp4oN9BuFXegeyURQIZFgynTlbwqnmVNOpzDHCi5EPFsYNvo6tznECeatlepyFIBh",
+	"MYcIEIKLpYFnhWBcq0NiL69w625c8qcSb5FYqFsfQkJYcMFx8ypZM0j3+tBgYaJQvctPl/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -15,12 +15,14 @@ type dialect int
 const (
 	dialectPlain dialect = iota // no operation matched and no prefix claims the path
 	dialectNhost
+	dialectWME
 	dialectOps
 )
 
 // dialectByTag maps the contract's tags (one per operation) to dialects.
 var dialectByTag = map[string]dialect{
 	"nhost": dialectNhost,
+	"wme":   dialectWME,
 	"ops":   dialectOps,
 }
 
@@ -28,6 +30,8 @@ func (d dialect) String() string {
 	switch d {
 	case dialectNhost:
 		return "nhost"
+	case dialectWME:
+		return "wme"
 	case dialectOps:
 		return "ops"
 	default:
@@ -40,6 +44,8 @@ func (d dialect) render(s *Server, e *Error) rendered {
 	switch d {
 	case dialectNhost:
 		return renderNhost(s, e)
+	case dialectWME:
+		return renderWME(s, e)
 	default:
 		return renderPlain(e)
 	}

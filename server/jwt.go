@@ -32,14 +32,9 @@ type accessClaims struct {
 	SID string `json:"sid"`
 }
 
-// mintAccessToken signs an access token for a user's session.
-func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID) (token string, expiresIn int64, err error) {
-	key := s.keys.signer()
-	if key == nil {
-		return "", 0, errors.New("no signing key")
-	}
+// mintAccessToken signs an access token living ttl for a user's session.
+func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID, ttl time.Duration) (token string, expiresIn int64, err error) {
 	now := s.now()
-	ttl := s.cfg.AccessTokenTTL
 	anonymous := "false"
 	if u.IsAnonymous {
 		anonymous = "true"
@@ -61,15 +56,24 @@ func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID) (
 			"x-hasura-user-is-anonymous": anonymous,
 		},
 	}
-	t := jwt.NewWithClaims(key.method, claims)
-	if key.kid != "" {
-		t.Header["kid"] = key.kid
-	}
-	signed, err := t.SignedString(key.private)
+	signed, err := s.sign(claims)
 	if err != nil {
 		return "", 0, fmt.Errorf("sign access token: %w", err)
 	}
 	return signed, int64(ttl / time.Second), nil
+}
+
+// sign signs claims with the current signing key.
+func (s *Server) sign(claims jwt.MapClaims) (string, error) {
+	key := s.keys.signer()
+	if key == nil {
+		return "", errors.New("no signing key")
+	}
+	t := jwt.NewWithClaims(key.method, claims)
+	if key.kid != "" {
+		t.Header["kid"] = key.kid
+	}
+	return t.SignedString(key.private)
 }
 
 // parseAccessToken checks an access token's signature, issuer and expiry (not its session) and

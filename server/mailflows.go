@@ -63,9 +63,7 @@ func (s *Server) requestPasswordReset(ctx context.Context, email string, redirec
 	})
 }
 
-// resetPassword sets a new password with a password-reset ticket and, unless configured
-// otherwise, ends every session of the user: whoever asked for the reset may not be the one
-// signed in elsewhere.
+// resetPassword sets a new password with a password-reset link's ticket.
 func (s *Server) resetPassword(ctx context.Context, ticket, password secret) error {
 	if kind, ok := ticketKindOf(ticket); !ok || kind != store.TicketPasswordReset {
 		return &Error{Code: CodeInvalidTicket}
@@ -82,27 +80,50 @@ func (s *Server) resetPassword(ctx context.Context, ticket, password secret) err
 		if err != nil {
 			return ticketError(err, CodeInvalidTicket)
 		}
-		if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
-			if errors.Is(err, store.ErrEmailChanged) {
-				return &Error{Code: CodeInvalidTicket, Err: err}
-			}
-			return err
-		}
-		if _, err := loadUsableUser(ctx, tx, t.UserID); err != nil {
-			return err
-		}
-		if err := tx.SetPasswordHash(ctx, t.UserID, hash); err != nil {
-			return err
-		}
-		var ended int64
-		if !s.cfg.KeepSessionsOnPasswordChange {
-			if ended, err = tx.RevokeUserSessions(ctx, t.UserID, uuid.Nil, "password-reset"); err != nil {
-				return err
-			}
-		}
-		return s.record(ctx, tx, auditEvent{Action: auditPasswordReset, User: t.UserID,
-			Detail: store.JSONMap{"sessions_ended": ended}})
+		return s.applyReset(ctx, tx, t, hash, CodeInvalidTicket)
 	})
+}
+
+// resetPasswordWithCode sets a new password with the code of a password-reset ticket mailed to
+// email (WME's confirmation code).
+func (s *Server) resetPasswordWithCode(ctx context.Context, email string, code, password secret) error {
+	if err := s.checkPassword(password); err != nil {
+		return err
+	}
+	hash, err := s.passwords.Hash(ctx, string(password))
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.spendTicketCode(ctx, email, store.TicketPasswordReset, code, CodeInvalidTicket,
+		func(tx *store.Store, t *store.Ticket) error { return s.applyReset(ctx, tx, t, hash, CodeInvalidTicket) })
+}
+
+// applyReset gives the owner of a spent reset ticket the new password hash and, unless
+// configured otherwise, ends every session of the user: whoever asked for the reset may not be
+// the one signed in elsewhere. The ticket proves its holder reads the address, which is then
+// verified.
+func (s *Server) applyReset(ctx context.Context, tx *store.Store, t *store.Ticket, hash string, failure Code) error {
+	if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
+		if errors.Is(err, store.ErrEmailChanged) {
+			return &Error{Code: failure, Err: err}
+		}
+		return err
+	}
+	if _, err := loadUsableUser(ctx, tx, t.UserID); err != nil {
+		return err
+	}
+	if err := tx.SetPasswordHash(ctx, t.UserID, hash); err != nil {
+		return err
+	}
+	var ended int64
+	var err error
+	if !s.cfg.KeepSessionsOnPasswordChange {
+		if ended, err = tx.RevokeUserSessions(ctx, t.UserID, uuid.Nil, "password-reset"); err != nil {
+			return err
+		}
+	}
+	return s.record(ctx, tx, auditEvent{Action: auditPasswordReset, User: t.UserID,
+		Detail: store.JSONMap{"sessions_ended": ended}})
 }
 
 // requestEmailChange mails a confirmation link to newEmail; the address changes when it is

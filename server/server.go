@@ -63,6 +63,11 @@ type Config struct {
 	MailMaxAttempts      int           // delivery attempts before a message is given up
 	MailPollInterval     time.Duration // how often each instance looks for mail that is due
 
+	// Wikimedia Enterprise dialect.
+	WMEAccessTokenTTL       time.Duration // life of its access and id tokens (24h)
+	WMERefreshTokenTTL      time.Duration // life of its reusable refresh tokens and sessions (90 days)
+	NewPasswordChallengeTTL time.Duration // how long a NEW_PASSWORD_REQUIRED challenge can be answered
+
 	// SpentTokenRetention is how long a spent refresh token is kept: a replay within it ends the
 	// session (theft detection); after it, the token is deleted and a replay is merely refused.
 	SpentTokenRetention time.Duration
@@ -228,6 +233,10 @@ func DefaultConfig() Config {
 		MailMaxAttempts:      12,
 		MailPollInterval:     5 * time.Second,
 
+		WMEAccessTokenTTL:       24 * time.Hour,
+		WMERefreshTokenTTL:      90 * 24 * time.Hour,
+		NewPasswordChallengeTTL: 5 * time.Minute,
+
 		SpentTokenRetention:   24 * time.Hour,
 		EndedSessionRetention: 7 * 24 * time.Hour,
 		PurgeInterval:         10 * time.Minute,
@@ -306,6 +315,8 @@ func (c Config) withDefaults() Config {
 	for _, d := range []struct{ v, def *time.Duration }{
 		{&c.EmailVerificationTTL, &def.EmailVerificationTTL}, {&c.TicketTTL, &def.TicketTTL},
 		{&c.OTPTTL, &def.OTPTTL}, {&c.MailRetryBase, &def.MailRetryBase}, {&c.MailPollInterval, &def.MailPollInterval},
+		{&c.WMEAccessTokenTTL, &def.WMEAccessTokenTTL}, {&c.WMERefreshTokenTTL, &def.WMERefreshTokenTTL},
+		{&c.NewPasswordChallengeTTL, &def.NewPasswordChallengeTTL},
 	} {
 		if *d.v <= 0 {
 			*d.v = *d.def

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/store"
@@ -28,19 +29,38 @@ type session struct {
 	RefreshTokenID  uuid.UUID
 }
 
-// openSession opens a session for u: the session row, its first refresh token and the audit
+// sessionSpec is how a dialect's sessions live: Nhost's refresh tokens rotate and live as long
+// as the session slides; WME's are reused for their whole life and its access tokens last a day.
+type sessionSpec struct {
+	Method    string        // how the session was opened, recorded on it
+	Rotates   bool          // the refresh token is single-use and replaced on each refresh
+	Life      time.Duration // life of the session and of its refresh token
+	AccessTTL time.Duration // life of its access tokens
+}
+
+// nhostSession is the spec of sessions opened through the Nhost dialect (and the default).
+func (s *Server) nhostSpec(method string) sessionSpec {
+	return sessionSpec{Method: method, Rotates: true, Life: s.cfg.RefreshTokenTTL, AccessTTL: s.cfg.AccessTokenTTL}
+}
+
+// openSession opens a session for u with the Nhost dialect's lifetimes.
+func (s *Server) openSession(ctx context.Context, st *store.Store, u *store.User, method string) (*session, error) {
+	return s.openSessionSpec(ctx, st, u, s.nhostSpec(method))
+}
+
+// openSessionSpec opens a session for u: the session row, its first refresh token and the audit
 // event are stored together (in st's transaction, when st is one), then the access token is
 // minted. u.Roles is used when loaded, else read.
-func (s *Server) openSession(ctx context.Context, st *store.Store, u *store.User, method string) (*session, error) {
+func (s *Server) openSessionSpec(ctx context.Context, st *store.Store, u *store.User, spec sessionSpec) (*session, error) {
 	now := s.now()
 	c := clientFrom(ctx)
 	sess := &store.Session{
 		ID:           uuid.New(),
 		UserID:       u.ID,
-		Method:       method,
+		Method:       spec.Method,
 		CreatedAt:    now,
 		LastActiveAt: now,
-		ExpiresAt:    now.Add(s.cfg.RefreshTokenTTL),
+		ExpiresAt:    now.Add(spec.Life),
 		UserAgent:    truncate(c.UserAgent, 512),
 		IP:           c.IP,
 	}
@@ -51,34 +71,33 @@ func (s *Server) openSession(ctx context.Context, st *store.Store, u *store.User
 	rt := &store.RefreshToken{
 		ID:        uuid.New(),
 		TokenHash: hashSecret(tok),
-		Rotates:   true,
+		Rotates:   spec.Rotates,
 		CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+		ExpiresAt: now.Add(spec.Life),
 	}
 	ev := s.auditRow(ctx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID,
-		Detail: store.JSONMap{"method": method}})
+		Detail: store.JSONMap{"method": spec.Method}})
 	if err := st.OpenSession(ctx, sess, rt, ev); err != nil {
 		return nil, err
 	}
-	if u.Roles != nil {
-		return s.issueFor(u, sess.ID, tok, rt.ID)
+	if u.Roles == nil {
+		roles, err := st.UserRoles(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		u.Roles = roles
 	}
-	return s.issue(ctx, st, u, sess.ID, tok, rt.ID)
+	return s.issueTTL(u, sess.ID, tok, rt.ID, spec.AccessTTL)
 }
 
-// issue completes a session answer: the user's roles and a fresh access token.
-func (s *Server) issue(ctx context.Context, st *store.Store, u *store.User, sid uuid.UUID, refresh secret, refreshID uuid.UUID) (*session, error) {
-	roles, err := st.UserRoles(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	u.Roles = roles
-	return s.issueFor(u, sid, refresh, refreshID)
-}
-
-// issueFor mints the access token for a user whose roles are already loaded.
+// issueFor mints an access token with the Nhost lifetime for a user whose roles are loaded.
 func (s *Server) issueFor(u *store.User, sid uuid.UUID, refresh secret, refreshID uuid.UUID) (*session, error) {
-	access, expiresIn, err := s.mintAccessToken(u, u.Roles, sid)
+	return s.issueTTL(u, sid, refresh, refreshID, s.cfg.AccessTokenTTL)
+}
+
+// issueTTL mints an access token living ttl for a user whose roles are loaded.
+func (s *Server) issueTTL(u *store.User, sid uuid.UUID, refresh secret, refreshID uuid.UUID, ttl time.Duration) (*session, error) {
+	access, expiresIn, err := s.mintAccessToken(u, u.Roles, sid, ttl)
 	if err != nil {
 		return nil, err
 	}

@@ -11,13 +11,33 @@ import (
 
 // signInInput is a password sign-in in any dialect.
 type signInInput struct {
-	Email    string
+	Email    string // an address (Nhost)
+	Login    string // a username or an address (WME); used when Email is ""
 	Password secret
+	// Spec is how the session lives; nil means the Nhost dialect's lifetimes.
+	Spec *sessionSpec
+	// Challenge: a user who must choose a new password gets *newPasswordChallenge instead of a
+	// session.
+	Challenge bool
 }
+
+// newPasswordChallenge is the answer to a sign-in with the right password by a user who must
+// choose a new one before getting a session.
+type newPasswordChallenge struct {
+	User *store.User
+}
+
+func (*newPasswordChallenge) Error() string { return "new password required" }
 
 // signIn checks a password and opens a session; every dialect's password login ends here.
 func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
-	u, err := s.store.UserByEmail(ctx, in.Email)
+	var u *store.User
+	var err error
+	if in.Email != "" {
+		u, err = s.store.UserByEmail(ctx, in.Email)
+	} else {
+		u, err = s.store.UserByLogin(ctx, in.Login)
+	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == nil) {
 		s.passwords.VerifyDummy(ctx) // same cost as a real check, so timing reveals no accounts
 		return nil, s.signInFailed(ctx, uuid.Nil, "unknown-account")
@@ -38,9 +58,15 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		return nil, &Error{Code: CodeDisabledUser}
 	case s.cfg.RequireVerifiedEmail && !u.EmailVerified:
 		return nil, &Error{Code: CodeUnverifiedUser}
+	case in.Challenge && u.NewPasswordRequired:
+		return nil, &newPasswordChallenge{User: u}
+	}
+	spec := s.nhostSpec(methodPassword)
+	if in.Spec != nil {
+		spec = *in.Spec
 	}
 	if upgraded == "" {
-		return s.openSession(ctx, s.store, u, methodPassword) // the common case: no transaction of ours
+		return s.openSessionSpec(ctx, s.store, u, spec) // the common case: no transaction of ours
 	}
 	var out *session
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
@@ -49,7 +75,7 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 			return err
 		}
 		var err error
-		out, err = s.openSession(ctx, tx, u, methodPassword)
+		out, err = s.openSessionSpec(ctx, tx, u, spec)
 		return err
 	})
 	return out, err

@@ -146,37 +146,47 @@ func (s *Server) useTicket(ctx context.Context, ticket secret) (*session, string
 }
 
 // useTicketCode spends the ticket of kind mailed to email whose code is code, does what it is
-// for and signs its owner in. Each try is counted before the code is compared, so concurrent
-// guesses cannot exceed CodeMaxAttempts; a code out of tries is dead, its link still works.
+// for and signs its owner in.
 func (s *Server) useTicketCode(ctx context.Context, email, kind string, code secret, failure Code) (*session, error) {
+	var out *session
+	err := s.spendTicketCode(ctx, email, kind, code, failure, func(tx *store.Store, t *store.Ticket) error {
+		var err error
+		out, err = s.completeTicket(ctx, tx, t)
+		return err
+	})
+	return out, err
+}
+
+// spendTicketCode finds the ticket of kind mailed to email whose code is code, and spends it and
+// runs fn in one transaction. Each try is counted before the code is compared, so concurrent
+// guesses cannot exceed CodeMaxAttempts; a code out of tries is dead (its link still works).
+func (s *Server) spendTicketCode(ctx context.Context, email, kind string, code secret, failure Code,
+	fn func(tx *store.Store, t *store.Ticket) error) error {
 	max := s.cfg.CodeMaxAttempts
 	pending, err := s.store.PendingCodeTickets(ctx, email, kind, max)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, t := range pending {
 		ok, err := s.store.TakeTicketAttempt(ctx, t.ID, max)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok || subtle.ConstantTimeCompare(codeHash(t.ID, code), t.CodeHash) != 1 {
 			continue
 		}
-		var out *session
-		err = s.store.Tx(ctx, func(tx *store.Store) error {
+		return s.store.Tx(ctx, func(tx *store.Store) error {
 			if err := tx.SpendTicketByID(ctx, t.ID); err != nil {
 				return ticketError(err, failure)
 			}
-			out, err = s.completeTicket(ctx, tx, &t)
-			return err
+			return fn(tx, &t)
 		})
-		return out, err
 	}
 	if err := s.record(ctx, s.store, auditEvent{Action: auditTicketCodeFailed, Failed: true,
 		Detail: store.JSONMap{"kind": kind}}); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, &Error{Code: failure}
+	return &Error{Code: failure}
 }
 
 // ticketError turns the store's verdict on a ticket into the client's.

@@ -130,6 +130,7 @@ const (
 	TicketSignInPasswordless = "signinPasswordless"
 	TicketPasswordReset      = "passwordReset"
 	TicketSignInOTP          = "signinOTP"
+	TicketNewPassword        = "newPasswordChallenge" // a sign-in held until a new password is set
 )
 
 // Ticket is a single-use, expiring secret mailed to a user: a link's ticket and/or a short code.

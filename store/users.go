@@ -170,3 +170,31 @@ func notFoundIfNone(res *gorm.DB) error {
 	}
 	return nil
 }
+
+// SetUsername gives the user a username, stored lower-cased. A taken one is
+// *ConflictError{Field: "username"}.
+func (s *Store) SetUsername(ctx context.Context, id uuid.UUID, username string) error {
+	res := s.w(ctx).Model(&User{}).Where("id = ?", id).
+		Updates(map[string]any{"username": NormalizeEmail(username), "updated_at": s.now()})
+	if err := translate(res.Error); err != nil {
+		return fmt.Errorf("set username: %w", err)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SetNewPasswordRequired flags (or clears) that the user must choose a new password before
+// getting a session.
+func (s *Store) SetNewPasswordRequired(ctx context.Context, id uuid.UUID, required bool) error {
+	res := s.w(ctx).Model(&User{}).Where("id = ?", id).
+		Updates(map[string]any{"new_password_required": required, "updated_at": s.now()})
+	if res.Error != nil {
+		return fmt.Errorf("set new password required: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
