@@ -30,6 +30,8 @@ type config struct {
 	AccessTokenTTL     time.Duration
 	RefreshTokenTTL    time.Duration
 	RefreshReuseLeeway time.Duration
+	WMEAccessTokenTTL  time.Duration
+	WMERefreshTokenTTL time.Duration
 	JWTAlgorithm       string
 	JWTSecret          string
 	JWTIssuer          string
@@ -126,6 +128,10 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "life of refresh tokens; an idle session ends after this"},
 		&cli.DurationFlag{Name: "refresh-reuse-leeway", Value: def.RefreshReuseLeeway, Destination: &c.RefreshReuseLeeway, Sources: c.env(false, "LATCHKEY_REFRESH_REUSE_LEEWAY"),
 			Usage: "how long a just-rotated refresh token still yields the same successor (racing tabs); 0s disables"},
+		&cli.DurationFlag{Name: "wme-access-token-ttl", Value: def.WMEAccessTokenTTL, Destination: &c.WMEAccessTokenTTL, Sources: c.env(false, "LATCHKEY_WME_ACCESS_TOKEN_TTL"),
+			Usage: "life of access and id tokens of the Wikimedia Enterprise dialect"},
+		&cli.DurationFlag{Name: "wme-refresh-token-ttl", Value: def.WMERefreshTokenTTL, Destination: &c.WMERefreshTokenTTL, Sources: c.env(false, "LATCHKEY_WME_REFRESH_TOKEN_TTL"),
+			Usage: "life of the Wikimedia Enterprise dialect's reusable refresh tokens (its clients keep one for up to 90 days)"},
 		&cli.StringFlag{Name: "jwt-algorithm", Value: def.JWT.Algorithm, Destination: &c.JWTAlgorithm, Sources: c.env(false, "LATCHKEY_JWT_ALGORITHM"),
 			Usage: "algorithm of the signing keys Latchkey generates and rotates: ES256, RS256 or EdDSA"},
 		&cli.StringFlag{Name: "jwt-secret", Destination: &c.JWTSecret, Sources: c.env(true, "LATCHKEY_JWT_SECRET", "HASURA_GRAPHQL_JWT_SECRET"),
@@ -213,6 +219,12 @@ func (c *config) serverConfig() (server.Config, error) {
 	if c.RefreshReuseLeeway < 0 || c.RefreshReuseLeeway > time.Minute {
 		bad("refresh-reuse-leeway", "LATCHKEY_REFRESH_REUSE_LEEWAY", "must be between 0s and 1m")
 	}
+	if c.WMEAccessTokenTTL < 2*time.Minute {
+		bad("wme-access-token-ttl", "LATCHKEY_WME_ACCESS_TOKEN_TTL", "must be at least 2m")
+	}
+	if c.WMERefreshTokenTTL <= c.WMEAccessTokenTTL {
+		bad("wme-refresh-token-ttl", "LATCHKEY_WME_REFRESH_TOKEN_TTL", "must be longer than the WME access token life")
+	}
 	if !slices.Contains(server.ManagedAlgorithms, c.JWTAlgorithm) {
 		bad("jwt-algorithm", "LATCHKEY_JWT_ALGORITHM", fmt.Sprintf("must be one of %v", server.ManagedAlgorithms))
 	}
@@ -282,6 +294,8 @@ func (c *config) serverConfig() (server.Config, error) {
 		AccessTokenTTL:     c.AccessTokenTTL,
 		RefreshTokenTTL:    c.RefreshTokenTTL,
 		RefreshReuseLeeway: c.RefreshReuseLeeway,
+		WMEAccessTokenTTL:  c.WMEAccessTokenTTL,
+		WMERefreshTokenTTL: c.WMERefreshTokenTTL,
 		JWT: server.JWTConfig{
 			Algorithm:       c.JWTAlgorithm,
 			Secret:          secret,
