@@ -62,14 +62,20 @@ func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
 // UserByEmail loads the user with this address, compared case-insensitively, with the user's
 // roles: every password sign-in starts here, so it is one query.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	return s.userWithRoles(ctx, `email_lower = ?`, NormalizeEmail(email))
+}
+
+// userWithRoles loads the first user matching the condition cond (which may end with ORDER BY),
+// with the user's roles, in one query.
+func (s *Store) userWithRoles(ctx context.Context, cond string, args ...any) (*User, error) {
 	var row struct {
 		User      `gorm:"embedded"`
 		RolesJSON string `gorm:"column:roles_json"`
 	}
-	res := s.r(ctx).Raw(`SELECT users.*, `+s.rolesJSON("users")+` AS roles_json FROM users WHERE email_lower = ?`,
-		NormalizeEmail(email)).Scan(&row)
+	res := s.r(ctx).Raw(`SELECT users.*, `+s.rolesJSON("users")+` AS roles_json FROM users WHERE `+cond+` LIMIT 1`,
+		args...).Scan(&row)
 	if res.Error != nil {
-		return nil, fmt.Errorf("load user by email: %w", res.Error)
+		return nil, fmt.Errorf("load user: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return nil, ErrNotFound

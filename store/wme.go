@@ -11,24 +11,7 @@ import (
 // case-insensitively; a username wins over another user's address.
 func (s *Store) UserByLogin(ctx context.Context, login string) (*User, error) {
 	key := NormalizeEmail(login)
-	var row struct {
-		User      `gorm:"embedded"`
-		RolesJSON string `gorm:"column:roles_json"`
-	}
-	res := s.r(ctx).Raw(`SELECT users.*, `+s.rolesJSON("users")+` AS roles_json FROM users
-		WHERE username = ? OR email_lower = ? ORDER BY CASE WHEN username = ? THEN 0 ELSE 1 END LIMIT 1`,
-		key, key, key).Scan(&row)
-	if res.Error != nil {
-		return nil, fmt.Errorf("load user by login: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, ErrNotFound
-	}
-	u := row.User
-	if err := decodeRoles(row.RolesJSON, &u); err != nil {
-		return nil, err
-	}
-	return &u, nil
+	return s.userWithRoles(ctx, `username = ? OR email_lower = ? ORDER BY CASE WHEN username = ? THEN 0 ELSE 1 END`, key, key, key)
 }
 
 // ReusableRefreshToken loads, with roles, the user of a non-rotating refresh token that is
