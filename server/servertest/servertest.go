@@ -69,6 +69,7 @@ func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*se
 	cfg.Version, cfg.PasswordHashParams = "0.0.0-test", FastPasswordParams
 	cfg.ClientURL = ClientURL
 	ts := httptest.NewUnstartedServer(nil) // its address goes into mailed links
+	t.Cleanup(ts.Close)
 	cfg.PublicURL = "http://" + ts.Listener.Addr().String()
 	for _, o := range opts {
 		o(&cfg)
@@ -89,10 +90,7 @@ func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*se
 	go srv.Run(ctx)
 	ts.Config.Handler = contractChecked(t, srv.Handler())
 	ts.Start()
-	t.Cleanup(func() {
-		ts.Close()
-		cancel()
-	})
+	t.Cleanup(cancel) // cleanups run last-registered first: the server stops before its listener
 	hc := ts.Client()
 	// Redirects are answers to check, not to follow: mailed links send browsers to the app.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
