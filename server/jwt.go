@@ -30,6 +30,9 @@ type JWTConfig struct {
 type accessClaims struct {
 	jwt.RegisteredClaims
 	SID string `json:"sid"`
+	// TokenUse is set on every token Latchkey signs that is not an access token (WME's id
+	// tokens: "id"). Such a token names a user but grants nothing, so it never authenticates.
+	TokenUse string `json:"token_use"`
 }
 
 // mintAccessToken signs an access token living ttl for a user's session.
@@ -97,6 +100,9 @@ func (s *Server) parseAccessToken(ctx context.Context, raw string) (userID, sess
 	})
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
+	}
+	if c.TokenUse != "" {
+		return uuid.Nil, uuid.Nil, fmt.Errorf("a %q token is not an access token", c.TokenUse)
 	}
 	if userID, err = uuid.Parse(c.Subject); err != nil {
 		return uuid.Nil, uuid.Nil, fmt.Errorf("bad sub claim: %w", err)

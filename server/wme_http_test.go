@@ -115,6 +115,10 @@ func TestWMESessionLifeCycle(t *testing.T) {
 	if tok.ExpiresIn != 86400 {
 		t.Errorf("expires_in = %d, want 86400 (24 h)", tok.ExpiresIn)
 	}
+	// The id token names the user but grants nothing.
+	if u := getUser(t, h, tok.IDToken); u.StatusCode() != http.StatusUnauthorized {
+		t.Fatalf("the id token worked as an access token: %d", u.StatusCode())
+	}
 	if byMail, status, _ := c.login("Admin@Example.com", "j8BDWYrQwDF5u4Yu"); status != http.StatusOK || byMail.RefreshToken == tok.RefreshToken {
 		t.Fatalf("login by address: %d", status)
 	}

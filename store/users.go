@@ -12,11 +12,16 @@ import (
 // NormalizeEmail is the form addresses are compared in: trimmed and lower-cased.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// CreateUser inserts u and its global roles. A taken address is *ConflictError{Field: "email"}.
+// CreateUser inserts u and its global roles. A taken address is *ConflictError{Field: "email"},
+// a taken username *ConflictError{Field: "username"}.
 func (s *Store) CreateUser(ctx context.Context, u *User, roles []string) error {
 	if u.Email != nil {
 		lower := NormalizeEmail(*u.Email)
 		u.EmailLower = &lower
+	}
+	if u.Username != nil { // stored as logins are compared: trimmed and lower-cased
+		name := NormalizeEmail(*u.Username)
+		u.Username = &name
 	}
 	if err := translate(s.w(ctx).Create(u).Error); err != nil {
 		return fmt.Errorf("insert user: %w", err)

@@ -206,6 +206,20 @@ func contracts() []contract {
 		{"contract=cascade", []testCase{
 			{"purged-session-takes-its-refresh-tokens", cascadeSessionTokens},
 		}},
+		{"contract=wme", []testCase{
+			{"user-by-login", wmeUserByLogin},
+			{"user-by-login-username-wins-over-address", wmeUserByLoginUsernameWins},
+			{"user-by-login-without-roles", wmeUserByLoginNoRoles},
+			{"reusable-refresh-token", wmeReusableRefreshToken},
+			{"reusable-refresh-token-refused", wmeReusableRefreshTokenRefused},
+			{"reusable-refresh-token-expiry-boundary", wmeReusableRefreshTokenExpiryBoundary},
+			{"reusable-refresh-token-disabled-user", wmeReusableRefreshTokenDisabledUser},
+			{"set-username", wmeSetUsername},
+			{"set-username-taken-conflict", wmeSetUsernameTaken},
+			{"set-username-unknown", wmeSetUsernameUnknown},
+			{"set-new-password-required", wmeSetNewPasswordRequired},
+			{"set-new-password-required-unknown", wmeSetNewPasswordRequiredUnknown},
+		}},
 	}
 }
 
