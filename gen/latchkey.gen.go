@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path"
@@ -230,6 +231,51 @@ const (
 func (e WmeMessageStatus) Valid() bool {
 	switch e {
 	case WmeMessageStatusN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyLoginResponseCode.
+const (
+	ZestyLoginResponseCodeN200 ZestyLoginResponseCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyLoginResponseCode enum.
+func (e ZestyLoginResponseCode) Valid() bool {
+	switch e {
+	case ZestyLoginResponseCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyMessageCode.
+const (
+	ZestyMessageCodeN200 ZestyMessageCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyMessageCode enum.
+func (e ZestyMessageCode) Valid() bool {
+	switch e {
+	case ZestyMessageCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyVerifyResponseCode.
+const (
+	ZestyVerifyResponseCodeN200 ZestyVerifyResponseCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyVerifyResponseCode enum.
+func (e ZestyVerifyResponseCode) Valid() bool {
+	switch e {
+	case ZestyVerifyResponseCodeN200:
 		return true
 	default:
 		return false
@@ -716,6 +762,78 @@ type WmeTokenRevokeRequest struct {
 // Example: admin
 type WmeUsername = string
 
+// ZestyError The Zesty error envelope.
+type ZestyError struct {
+	// Code The HTTP status, repeated.
+	Code int `json:"code"`
+
+	// Error A short machine-readable reason.
+	Error   *string `json:"error,omitempty"`
+	Message string  `json:"message"`
+}
+
+// ZestyLoginRequest defines model for ZestyLoginRequest.
+type ZestyLoginRequest struct {
+	// Email Example: john.smith@example.com
+	Email    openapi_types.Email `json:"email"`
+	Password string              `json:"password"`
+}
+
+// ZestyLoginResponse defines model for ZestyLoginResponse.
+type ZestyLoginResponse struct {
+	Code ZestyLoginResponseCode `json:"code"`
+
+	// Data The session token.
+	Data    string `json:"data"`
+	Message string `json:"message"`
+	Meta    struct {
+		// Token The session token again; the SDK reads it here.
+		Token string `json:"token"`
+	} `json:"meta"`
+}
+
+// ZestyLoginResponseCode defines model for ZestyLoginResponse.Code.
+type ZestyLoginResponseCode int
+
+// ZestyMessage defines model for ZestyMessage.
+type ZestyMessage struct {
+	Code    ZestyMessageCode `json:"code"`
+	Message string           `json:"message"`
+}
+
+// ZestyMessageCode defines model for ZestyMessage.Code.
+type ZestyMessageCode int
+
+// ZestyPasswordRequest defines model for ZestyPasswordRequest.
+type ZestyPasswordRequest struct {
+	Email openapi_types.Email `json:"email"`
+}
+
+// ZestyPasswordReset defines model for ZestyPasswordReset.
+type ZestyPasswordReset struct {
+	Password string `json:"password"`
+	Token    string `json:"token"`
+}
+
+// ZestyUser defines model for ZestyUser.
+type ZestyUser struct {
+	// ZUID Example: 5-84d1e6d4ae-s3m974
+	ZUID      string              `json:"ZUID"`
+	Email     openapi_types.Email `json:"email"`
+	FirstName string              `json:"firstName"`
+	LastName  string              `json:"lastName"`
+}
+
+// ZestyVerifyResponse defines model for ZestyVerifyResponse.
+type ZestyVerifyResponse struct {
+	Code    ZestyVerifyResponseCode `json:"code"`
+	Data    ZestyUser               `json:"data"`
+	Message string                  `json:"message"`
+}
+
+// ZestyVerifyResponseCode defines model for ZestyVerifyResponse.Code.
+type ZestyVerifyResponseCode int
+
 // NhostBadRequest The Nhost error body.
 type NhostBadRequest = ErrorResponse
 
@@ -755,6 +873,24 @@ type WmeUnauthorized = WmeError
 // WmeUnsupportedMediaType The Wikimedia Enterprise error body.
 type WmeUnsupportedMediaType = WmeError
 
+// ZestyBadRequest The Zesty error envelope.
+type ZestyBadRequest = ZestyError
+
+// ZestyForbidden The Zesty error envelope.
+type ZestyForbidden = ZestyError
+
+// ZestyInternalError The Zesty error envelope.
+type ZestyInternalError = ZestyError
+
+// ZestyPayloadTooLarge The Zesty error envelope.
+type ZestyPayloadTooLarge = ZestyError
+
+// ZestyUnauthorized The Zesty error envelope.
+type ZestyUnauthorized = ZestyError
+
+// ZestyUnsupportedMediaType The Zesty error envelope.
+type ZestyUnsupportedMediaType = ZestyError
+
 // VerifyTicketParams defines parameters for VerifyTicket.
 type VerifyTicketParams struct {
 	// Ticket The ticket from the mailed link, e.g. `emailVerify:…`.
@@ -767,6 +903,27 @@ type VerifyTicketParams struct {
 	// RedirectTo Where to send the browser afterwards; must be allowed by the server.
 	RedirectTo string `form:"redirectTo" json:"redirectTo"`
 }
+
+// ZestyLoginJSONRequestBody defines body for ZestyLogin for application/json ContentType.
+type ZestyLoginJSONRequestBody = ZestyLoginRequest
+
+// ZestyLoginFormdataRequestBody defines body for ZestyLogin for application/x-www-form-urlencoded ContentType.
+type ZestyLoginFormdataRequestBody = ZestyLoginRequest
+
+// ZestyLoginMultipartRequestBody defines body for ZestyLogin for multipart/form-data ContentType.
+type ZestyLoginMultipartRequestBody = ZestyLoginRequest
+
+// ZestyPasswordRequestJSONRequestBody defines body for ZestyPasswordRequest for application/json ContentType.
+type ZestyPasswordRequestJSONRequestBody = ZestyPasswordRequest
+
+// ZestyPasswordRequestFormdataRequestBody defines body for ZestyPasswordRequest for application/x-www-form-urlencoded ContentType.
+type ZestyPasswordRequestFormdataRequestBody = ZestyPasswordRequest
+
+// ZestyPasswordResetJSONRequestBody defines body for ZestyPasswordReset for application/json ContentType.
+type ZestyPasswordResetJSONRequestBody = ZestyPasswordReset
+
+// ZestyPasswordResetFormdataRequestBody defines body for ZestyPasswordReset for application/x-www-form-urlencoded ContentType.
+type ZestyPasswordResetFormdataRequestBody = ZestyPasswordReset
 
 // WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
 type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
@@ -936,6 +1093,38 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `OpsHealthz` operationId).
 	OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ZestyLoginWithBody Log in with an email address and a password
+	//
+	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /login (the `ZestyLogin` operationId).
+	ZestyLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyLogin Log in with an email address and a password
+	//
+	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /login (the `ZestyLogin` operationId).
+	ZestyLogin(ctx context.Context, body ZestyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyLoginWithFormdataBody Log in with an email address and a password
+	//
+	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /login (the `ZestyLogin` operationId).
+	ZestyLoginWithFormdataBody(ctx context.Context, body ZestyLoginFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyLogout End the session of a session token
+	//
+	// Corresponds with DELETE /logout (the `ZestyLogout` operationId).
+	ZestyLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// OpsMetrics Prometheus metrics
 	//
 	// Corresponds with GET /metrics (the `OpsMetrics` operationId).
@@ -950,6 +1139,60 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 	OpsOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyPasswordRequestWithBody Mail a password-reset token
+	//
+	// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+	ZestyPasswordRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyPasswordRequest Mail a password-reset token
+	//
+	// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+	ZestyPasswordRequest(ctx context.Context, body ZestyPasswordRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyPasswordRequestWithFormdataBody Mail a password-reset token
+	//
+	// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+	ZestyPasswordRequestWithFormdataBody(ctx context.Context, body ZestyPasswordRequestFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyPasswordResetWithBody Set a new password with a mailed reset token
+	//
+	// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+	ZestyPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyPasswordReset Set a new password with a mailed reset token
+	//
+	// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+	ZestyPasswordReset(ctx context.Context, body ZestyPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyPasswordResetWithFormdataBody Set a new password with a mailed reset token
+	//
+	// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+	ZestyPasswordResetWithFormdataBody(ctx context.Context, body ZestyPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OpsReadyz Readiness probe
 	//
@@ -1443,6 +1686,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/version (the `GetVersion` operationId).
 	GetVersion(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyVerify Check a session token and name its user
+	//
+	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+	//
+	// Corresponds with GET /verify (the `ZestyVerify` operationId).
+	ZestyVerify(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // OpsDocs Interactive API documentation (Swagger UI)
@@ -1494,6 +1744,78 @@ func (c *Client) OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// ZestyLoginWithBody Log in with an email address and a password
+//
+// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /login (the `ZestyLogin` operationId).
+func (c *Client) ZestyLoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyLoginRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyLogin Log in with an email address and a password
+//
+// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /login (the `ZestyLogin` operationId).
+func (c *Client) ZestyLogin(ctx context.Context, body ZestyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyLoginWithFormdataBody Log in with an email address and a password
+//
+// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /login (the `ZestyLogin` operationId).
+func (c *Client) ZestyLoginWithFormdataBody(ctx context.Context, body ZestyLoginFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyLoginRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyLogout End the session of a session token
+//
+// Corresponds with DELETE /logout (the `ZestyLogout` operationId).
+func (c *Client) ZestyLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyLogoutRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // OpsMetrics Prometheus metrics
 //
 // Corresponds with GET /metrics (the `OpsMetrics` operationId).
@@ -1529,6 +1851,120 @@ func (c *Client) OpsOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 func (c *Client) OpsOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOpsOpenAPIYAMLRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyPasswordRequestWithBody Mail a password-reset token
+//
+// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+func (c *Client) ZestyPasswordRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyPasswordRequestRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyPasswordRequest Mail a password-reset token
+//
+// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+func (c *Client) ZestyPasswordRequest(ctx context.Context, body ZestyPasswordRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyPasswordRequestRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyPasswordRequestWithFormdataBody Mail a password-reset token
+//
+// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+func (c *Client) ZestyPasswordRequestWithFormdataBody(ctx context.Context, body ZestyPasswordRequestFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyPasswordRequestRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyPasswordResetWithBody Set a new password with a mailed reset token
+//
+// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+func (c *Client) ZestyPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyPasswordResetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyPasswordReset Set a new password with a mailed reset token
+//
+// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+func (c *Client) ZestyPasswordReset(ctx context.Context, body ZestyPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyPasswordResetRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyPasswordResetWithFormdataBody Set a new password with a mailed reset token
+//
+// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+func (c *Client) ZestyPasswordResetWithFormdataBody(ctx context.Context, body ZestyPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyPasswordResetRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2602,6 +3038,23 @@ func (c *Client) GetVersion(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// ZestyVerify Check a session token and name its user
+//
+// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+//
+// Corresponds with GET /verify (the `ZestyVerify` operationId).
+func (c *Client) ZestyVerify(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyVerifyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewOpsDocsRequest constructs an http.Request for the OpsDocs method
 func NewOpsDocsRequest(server string) (*http.Request, error) {
 	var err error
@@ -2690,6 +3143,84 @@ func NewOpsHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewZestyLoginRequest calls the generic ZestyLogin builder with application/json body
+func NewZestyLoginRequest(server string, body ZestyLoginJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyLoginRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyLoginRequestWithFormdataBody calls the generic ZestyLogin builder with application/x-www-form-urlencoded body
+func NewZestyLoginRequestWithFormdataBody(server string, body ZestyLoginFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewZestyLoginRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewZestyLoginRequestWithBody constructs an http.Request for the ZestyLogin method, with any body, and a specified content type
+func NewZestyLoginRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/login")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyLogoutRequest constructs an http.Request for the ZestyLogout method
+func NewZestyLogoutRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewOpsMetricsRequest constructs an http.Request for the OpsMetrics method
 func NewOpsMetricsRequest(server string) (*http.Request, error) {
 	var err error
@@ -2767,6 +3298,108 @@ func NewOpsOpenAPIYAMLRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewZestyPasswordRequestRequest calls the generic ZestyPasswordRequest builder with application/json body
+func NewZestyPasswordRequestRequest(server string, body ZestyPasswordRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyPasswordRequestRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyPasswordRequestRequestWithFormdataBody calls the generic ZestyPasswordRequest builder with application/x-www-form-urlencoded body
+func NewZestyPasswordRequestRequestWithFormdataBody(server string, body ZestyPasswordRequestFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewZestyPasswordRequestRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewZestyPasswordRequestRequestWithBody constructs an http.Request for the ZestyPasswordRequest method, with any body, and a specified content type
+func NewZestyPasswordRequestRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/password/request")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyPasswordResetRequest calls the generic ZestyPasswordReset builder with application/json body
+func NewZestyPasswordResetRequest(server string, body ZestyPasswordResetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyPasswordResetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyPasswordResetRequestWithFormdataBody calls the generic ZestyPasswordReset builder with application/x-www-form-urlencoded body
+func NewZestyPasswordResetRequestWithFormdataBody(server string, body ZestyPasswordResetFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewZestyPasswordResetRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewZestyPasswordResetRequestWithBody constructs an http.Request for the ZestyPasswordReset method, with any body, and a specified content type
+func NewZestyPasswordResetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/password/reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4003,6 +4636,33 @@ func NewGetVersionRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewZestyVerifyRequest constructs an http.Request for the ZestyVerify method
+func NewZestyVerifyRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -4072,6 +4732,40 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `OpsHealthz` operationId).
 	OpsHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsHealthzResult, error)
 
+	// ZestyLoginWithBodyWithResponse Log in with an email address and a password
+	//
+	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /login (the `ZestyLogin` operationId).
+	ZestyLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyLoginResult, error)
+
+	// ZestyLoginWithResponse Log in with an email address and a password
+	//
+	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /login (the `ZestyLogin` operationId).
+	ZestyLoginWithResponse(ctx context.Context, body ZestyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyLoginResult, error)
+
+	// ZestyLoginWithFormdataBodyWithResponse Log in with an email address and a password
+	//
+	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /login (the `ZestyLogin` operationId).
+	ZestyLoginWithFormdataBodyWithResponse(ctx context.Context, body ZestyLoginFormdataRequestBody, reqEditors ...RequestEditorFn) (*ZestyLoginResult, error)
+
+	// ZestyLogoutWithResponse End the session of a session token
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /logout (the `ZestyLogout` operationId).
+	ZestyLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyLogoutResult, error)
+
 	// OpsMetricsWithResponse Prometheus metrics
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4092,6 +4786,60 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 	OpsOpenAPIYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsOpenAPIYAMLResult, error)
+
+	// ZestyPasswordRequestWithBodyWithResponse Mail a password-reset token
+	//
+	// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+	ZestyPasswordRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyPasswordRequestResult, error)
+
+	// ZestyPasswordRequestWithResponse Mail a password-reset token
+	//
+	// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+	ZestyPasswordRequestWithResponse(ctx context.Context, body ZestyPasswordRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordRequestResult, error)
+
+	// ZestyPasswordRequestWithFormdataBodyWithResponse Mail a password-reset token
+	//
+	// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+	ZestyPasswordRequestWithFormdataBodyWithResponse(ctx context.Context, body ZestyPasswordRequestFormdataRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordRequestResult, error)
+
+	// ZestyPasswordResetWithBodyWithResponse Set a new password with a mailed reset token
+	//
+	// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+	ZestyPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyPasswordResetResult, error)
+
+	// ZestyPasswordResetWithResponse Set a new password with a mailed reset token
+	//
+	// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+	ZestyPasswordResetWithResponse(ctx context.Context, body ZestyPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordResetResult, error)
+
+	// ZestyPasswordResetWithFormdataBodyWithResponse Set a new password with a mailed reset token
+	//
+	// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+	ZestyPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body ZestyPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordResetResult, error)
 
 	// OpsReadyzWithResponse Readiness probe
 	//
@@ -4599,6 +5347,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/version (the `GetVersion` operationId).
 	GetVersionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVersionResult, error)
+
+	// ZestyVerifyWithResponse Check a session token and name its user
+	//
+	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /verify (the `ZestyVerify` operationId).
+	ZestyVerifyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyVerifyResult, error)
 }
 
 type OpsDocsResult struct {
@@ -4704,6 +5461,151 @@ func (r OpsHealthzResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r OpsHealthzResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyLoginResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyLoginResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyLoginResult) GetJSON200() *ZestyLoginResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyLoginResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyLoginResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyLoginResult) GetJSON403() *ZestyForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyLoginResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyLoginResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyLoginResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyLoginResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyLoginResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyLoginResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyLoginResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyLogoutResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyLogoutResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyLogoutResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyLogoutResult) GetJSON403() *ZestyForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyLogoutResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyLogoutResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyLogoutResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyLogoutResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyLogoutResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4820,6 +5722,151 @@ func (r OpsOpenAPIYAMLResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r OpsOpenAPIYAMLResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyPasswordRequestResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyPasswordRequestResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyPasswordRequestResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyPasswordRequestResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyPasswordRequestResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyPasswordResetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON403() *ZestyForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyPasswordResetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyPasswordResetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyPasswordResetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyPasswordResetResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7135,6 +8182,68 @@ func (r GetVersionResult) ContentType() string {
 	return ""
 }
 
+type ZestyVerifyResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyVerifyResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyForbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyVerifyResult) GetJSON200() *ZestyVerifyResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyVerifyResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyVerifyResult) GetJSON403() *ZestyForbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyVerifyResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyVerifyResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyVerifyResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyVerifyResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyVerifyResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // OpsDocsWithResponse Interactive API documentation (Swagger UI)
 //
 // Swagger UI for this contract. Its assets are built into the binary; no CDN is used.
@@ -7178,6 +8287,64 @@ func (c *ClientWithResponses) OpsHealthzWithResponse(ctx context.Context, reqEdi
 	return ParseOpsHealthzResult(rsp)
 }
 
+// ZestyLoginWithBodyWithResponse Log in with an email address and a password
+//
+// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /login (the `ZestyLogin` operationId).
+func (c *ClientWithResponses) ZestyLoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyLoginResult, error) {
+	rsp, err := c.ZestyLoginWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyLoginResult(rsp)
+}
+
+// ZestyLoginWithResponse Log in with an email address and a password
+//
+// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /login (the `ZestyLogin` operationId).
+func (c *ClientWithResponses) ZestyLoginWithResponse(ctx context.Context, body ZestyLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyLoginResult, error) {
+	rsp, err := c.ZestyLogin(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyLoginResult(rsp)
+}
+
+// ZestyLoginWithFormdataBodyWithResponse Log in with an email address and a password
+//
+// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /login (the `ZestyLogin` operationId).
+func (c *ClientWithResponses) ZestyLoginWithFormdataBodyWithResponse(ctx context.Context, body ZestyLoginFormdataRequestBody, reqEditors ...RequestEditorFn) (*ZestyLoginResult, error) {
+	rsp, err := c.ZestyLoginWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyLoginResult(rsp)
+}
+
+// ZestyLogoutWithResponse End the session of a session token
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /logout (the `ZestyLogout` operationId).
+func (c *ClientWithResponses) ZestyLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyLogoutResult, error) {
+	rsp, err := c.ZestyLogout(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyLogoutResult(rsp)
+}
+
 // OpsMetricsWithResponse Prometheus metrics
 //
 // Returns a wrapper object for the known response body format(s).
@@ -7215,6 +8382,96 @@ func (c *ClientWithResponses) OpsOpenAPIYAMLWithResponse(ctx context.Context, re
 		return nil, err
 	}
 	return ParseOpsOpenAPIYAMLResult(rsp)
+}
+
+// ZestyPasswordRequestWithBodyWithResponse Mail a password-reset token
+//
+// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+func (c *ClientWithResponses) ZestyPasswordRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyPasswordRequestResult, error) {
+	rsp, err := c.ZestyPasswordRequestWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyPasswordRequestResult(rsp)
+}
+
+// ZestyPasswordRequestWithResponse Mail a password-reset token
+//
+// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+func (c *ClientWithResponses) ZestyPasswordRequestWithResponse(ctx context.Context, body ZestyPasswordRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordRequestResult, error) {
+	rsp, err := c.ZestyPasswordRequest(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyPasswordRequestResult(rsp)
+}
+
+// ZestyPasswordRequestWithFormdataBodyWithResponse Mail a password-reset token
+//
+// Mails the owner of the address a reset token (the ticket of a reset link). The answer is the same whether or not the address has an account.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password/request (the `ZestyPasswordRequest` operationId).
+func (c *ClientWithResponses) ZestyPasswordRequestWithFormdataBodyWithResponse(ctx context.Context, body ZestyPasswordRequestFormdataRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordRequestResult, error) {
+	rsp, err := c.ZestyPasswordRequestWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyPasswordRequestResult(rsp)
+}
+
+// ZestyPasswordResetWithBodyWithResponse Set a new password with a mailed reset token
+//
+// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+func (c *ClientWithResponses) ZestyPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyPasswordResetResult, error) {
+	rsp, err := c.ZestyPasswordResetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyPasswordResetResult(rsp)
+}
+
+// ZestyPasswordResetWithResponse Set a new password with a mailed reset token
+//
+// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+func (c *ClientWithResponses) ZestyPasswordResetWithResponse(ctx context.Context, body ZestyPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordResetResult, error) {
+	rsp, err := c.ZestyPasswordReset(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyPasswordResetResult(rsp)
+}
+
+// ZestyPasswordResetWithFormdataBodyWithResponse Set a new password with a mailed reset token
+//
+// Sets the password with the token from the reset mail (the link's ticket, with or without its `passwordReset:` prefix). The token works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /password/reset (the `ZestyPasswordReset` operationId).
+func (c *ClientWithResponses) ZestyPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body ZestyPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*ZestyPasswordResetResult, error) {
+	rsp, err := c.ZestyPasswordResetWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyPasswordResetResult(rsp)
 }
 
 // OpsReadyzWithResponse Readiness probe
@@ -8066,6 +9323,21 @@ func (c *ClientWithResponses) GetVersionWithResponse(ctx context.Context, reqEdi
 	return ParseGetVersionResult(rsp)
 }
 
+// ZestyVerifyWithResponse Check a session token and name its user
+//
+// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /verify (the `ZestyVerify` operationId).
+func (c *ClientWithResponses) ZestyVerifyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyVerifyResult, error) {
+	rsp, err := c.ZestyVerify(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyVerifyResult(rsp)
+}
+
 // ParseOpsDocsResult parses an HTTP response from a OpsDocsWithResponse call
 func ParseOpsDocsResult(rsp *http.Response) (*OpsDocsResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -8118,6 +9390,121 @@ func ParseOpsHealthzResult(rsp *http.Response) (*OpsHealthzResult, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyLoginResult parses an HTTP response from a ZestyLoginWithResponse call
+func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyLoginResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyLoginResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyLogoutResult parses an HTTP response from a ZestyLogoutWithResponse call
+func ParseZestyLogoutResult(rsp *http.Response) (*ZestyLogoutResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyLogoutResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 
@@ -8186,6 +9573,121 @@ func ParseOpsOpenAPIYAMLResult(rsp *http.Response) (*OpsOpenAPIYAMLResult, error
 			return nil, err
 		}
 		response.YAML200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyPasswordRequestResult parses an HTTP response from a ZestyPasswordRequestWithResponse call
+func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyPasswordRequestResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyPasswordResetResult parses an HTTP response from a ZestyPasswordResetWithResponse call
+func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyPasswordResetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 
@@ -10031,6 +11533,53 @@ func ParseGetVersionResult(rsp *http.Response) (*GetVersionResult, error) {
 	return response, nil
 }
 
+// ParseZestyVerifyResult parses an HTTP response from a ZestyVerifyWithResponse call
+func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyVerifyResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyVerifyResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// OpsDocs Interactive API documentation (Swagger UI)
@@ -10042,6 +11591,12 @@ type ServerInterface interface {
 	// OpsHealthz Liveness probe
 	// (GET /healthz)
 	OpsHealthz(ctx echo.Context) error
+	// ZestyLogin Log in with an email address and a password
+	// (POST /login)
+	ZestyLogin(ctx echo.Context) error
+	// ZestyLogout End the session of a session token
+	// (DELETE /logout)
+	ZestyLogout(ctx echo.Context) error
 	// OpsMetrics Prometheus metrics
 	// (GET /metrics)
 	OpsMetrics(ctx echo.Context) error
@@ -10051,6 +11606,12 @@ type ServerInterface interface {
 	// OpsOpenAPIYAML This contract, as YAML
 	// (GET /openapi.yaml)
 	OpsOpenAPIYAML(ctx echo.Context) error
+	// ZestyPasswordRequest Mail a password-reset token
+	// (POST /password/request)
+	ZestyPasswordRequest(ctx echo.Context) error
+	// ZestyPasswordReset Set a new password with a mailed reset token
+	// (POST /password/reset)
+	ZestyPasswordReset(ctx echo.Context) error
 	// OpsReadyz Readiness probe
 	// (GET /readyz)
 	OpsReadyz(ctx echo.Context) error
@@ -10147,6 +11708,9 @@ type ServerInterface interface {
 	// GetVersion Version of the running server
 	// (GET /v1/version)
 	GetVersion(ctx echo.Context) error
+	// ZestyVerify Check a session token and name its user
+	// (GET /verify)
+	ZestyVerify(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -10188,6 +11752,24 @@ func (w *ServerInterfaceWrapper) OpsHealthz(ctx echo.Context) error {
 	return err
 }
 
+// ZestyLogin converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyLogin(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyLogin(ctx)
+	return err
+}
+
+// ZestyLogout converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyLogout(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyLogout(ctx)
+	return err
+}
+
 // OpsMetrics converts echo context to params.
 func (w *ServerInterfaceWrapper) OpsMetrics(ctx echo.Context) error {
 	var err error
@@ -10212,6 +11794,24 @@ func (w *ServerInterfaceWrapper) OpsOpenAPIYAML(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.OpsOpenAPIYAML(ctx)
+	return err
+}
+
+// ZestyPasswordRequest converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyPasswordRequest(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyPasswordRequest(ctx)
+	return err
+}
+
+// ZestyPasswordReset converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyPasswordReset(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyPasswordReset(ctx)
 	return err
 }
 
@@ -10526,6 +12126,15 @@ func (w *ServerInterfaceWrapper) GetVersion(ctx echo.Context) error {
 	return err
 }
 
+// ZestyVerify converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyVerify(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyVerify(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -10604,6 +12213,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/forgot-password", wrapper.WmeForgotPassword, options.OperationMiddlewares["wmeForgotPassword"]...)
 	router.POST(options.BaseURL+"/v1/forgot-password-confirm", wrapper.WmeForgotPasswordConfirm, options.OperationMiddlewares["wmeForgotPasswordConfirm"]...)
 	router.POST(options.BaseURL+"/v1/change-password", wrapper.WmeChangePassword, options.OperationMiddlewares["wmeChangePassword"]...)
+	router.POST(options.BaseURL+"/login", wrapper.ZestyLogin, options.OperationMiddlewares["zestyLogin"]...)
+	router.GET(options.BaseURL+"/verify", wrapper.ZestyVerify, options.OperationMiddlewares["zestyVerify"]...)
+	router.DELETE(options.BaseURL+"/logout", wrapper.ZestyLogout, options.OperationMiddlewares["zestyLogout"]...)
+	router.POST(options.BaseURL+"/password/request", wrapper.ZestyPasswordRequest, options.OperationMiddlewares["zestyPasswordRequest"]...)
+	router.POST(options.BaseURL+"/password/reset", wrapper.ZestyPasswordReset, options.OperationMiddlewares["zestyPasswordReset"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -10639,6 +12253,18 @@ type WmePayloadTooLargeJSONResponse WmeError
 type WmeUnauthorizedJSONResponse WmeError
 
 type WmeUnsupportedMediaTypeJSONResponse WmeError
+
+type ZestyBadRequestJSONResponse ZestyError
+
+type ZestyForbiddenJSONResponse ZestyError
+
+type ZestyInternalErrorJSONResponse ZestyError
+
+type ZestyPayloadTooLargeJSONResponse ZestyError
+
+type ZestyUnauthorizedJSONResponse ZestyError
+
+type ZestyUnsupportedMediaTypeJSONResponse ZestyError
 
 type OpsDocsRequestObject struct {
 }
@@ -10787,6 +12413,181 @@ func (response OpsHealthz200JSONResponse) VisitOpsHealthzResponse(w http.Respons
 	return err
 }
 
+type ZestyLoginRequestObject struct {
+	JSONBody      *ZestyLoginJSONRequestBody
+	FormdataBody  *ZestyLoginFormdataRequestBody
+	MultipartBody *multipart.Reader
+}
+
+type ZestyLoginResponseObject interface {
+	VisitZestyLoginResponse(w http.ResponseWriter) error
+}
+
+type ZestyLogin200JSONResponse ZestyLoginResponse
+
+func (response ZestyLogin200JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyLogin400JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyLogin401JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin403JSONResponse struct{ ZestyForbiddenJSONResponse }
+
+func (response ZestyLogin403JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyLogin413JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyLogin415JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyLogin500JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogoutRequestObject struct {
+}
+
+type ZestyLogoutResponseObject interface {
+	VisitZestyLogoutResponse(w http.ResponseWriter) error
+}
+
+type ZestyLogout200JSONResponse ZestyMessage
+
+func (response ZestyLogout200JSONResponse) VisitZestyLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogout401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyLogout401JSONResponse) VisitZestyLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogout403JSONResponse struct{ ZestyForbiddenJSONResponse }
+
+func (response ZestyLogout403JSONResponse) VisitZestyLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogout500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyLogout500JSONResponse) VisitZestyLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type OpsMetricsRequestObject struct {
 }
 
@@ -10850,6 +12651,186 @@ func (response OpsOpenAPIYAML200ApplicationyamlResponse) VisitOpsOpenAPIYAMLResp
 		defer closer.Close()
 	}
 	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ZestyPasswordRequestRequestObject struct {
+	JSONBody     *ZestyPasswordRequestJSONRequestBody
+	FormdataBody *ZestyPasswordRequestFormdataRequestBody
+}
+
+type ZestyPasswordRequestResponseObject interface {
+	VisitZestyPasswordRequestResponse(w http.ResponseWriter) error
+}
+
+type ZestyPasswordRequest200JSONResponse ZestyMessage
+
+func (response ZestyPasswordRequest200JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordRequest400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyPasswordRequest400JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordRequest413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyPasswordRequest413JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordRequest415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyPasswordRequest415JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordRequest500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyPasswordRequest500JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordResetRequestObject struct {
+	JSONBody     *ZestyPasswordResetJSONRequestBody
+	FormdataBody *ZestyPasswordResetFormdataRequestBody
+}
+
+type ZestyPasswordResetResponseObject interface {
+	VisitZestyPasswordResetResponse(w http.ResponseWriter) error
+}
+
+type ZestyPasswordReset200JSONResponse ZestyMessage
+
+func (response ZestyPasswordReset200JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyPasswordReset400JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset403JSONResponse struct{ ZestyForbiddenJSONResponse }
+
+func (response ZestyPasswordReset403JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyPasswordReset413JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyPasswordReset415JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyPasswordReset500JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -13652,6 +15633,69 @@ func (response GetVersion500JSONResponse) VisitGetVersionResponse(w http.Respons
 	return err
 }
 
+type ZestyVerifyRequestObject struct {
+}
+
+type ZestyVerifyResponseObject interface {
+	VisitZestyVerifyResponse(w http.ResponseWriter) error
+}
+
+type ZestyVerify200JSONResponse ZestyVerifyResponse
+
+func (response ZestyVerify200JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyVerify401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyVerify401JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyVerify403JSONResponse struct{ ZestyForbiddenJSONResponse }
+
+func (response ZestyVerify403JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyVerify500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyVerify500JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// OpsDocs Interactive API documentation (Swagger UI)
@@ -13663,6 +15707,12 @@ type StrictServerInterface interface {
 	// OpsHealthz Liveness probe
 	// (GET /healthz)
 	OpsHealthz(ctx context.Context, request OpsHealthzRequestObject) (OpsHealthzResponseObject, error)
+	// ZestyLogin Log in with an email address and a password
+	// (POST /login)
+	ZestyLogin(ctx context.Context, request ZestyLoginRequestObject) (ZestyLoginResponseObject, error)
+	// ZestyLogout End the session of a session token
+	// (DELETE /logout)
+	ZestyLogout(ctx context.Context, request ZestyLogoutRequestObject) (ZestyLogoutResponseObject, error)
 	// OpsMetrics Prometheus metrics
 	// (GET /metrics)
 	OpsMetrics(ctx context.Context, request OpsMetricsRequestObject) (OpsMetricsResponseObject, error)
@@ -13672,6 +15722,12 @@ type StrictServerInterface interface {
 	// OpsOpenAPIYAML This contract, as YAML
 	// (GET /openapi.yaml)
 	OpsOpenAPIYAML(ctx context.Context, request OpsOpenAPIYAMLRequestObject) (OpsOpenAPIYAMLResponseObject, error)
+	// ZestyPasswordRequest Mail a password-reset token
+	// (POST /password/request)
+	ZestyPasswordRequest(ctx context.Context, request ZestyPasswordRequestRequestObject) (ZestyPasswordRequestResponseObject, error)
+	// ZestyPasswordReset Set a new password with a mailed reset token
+	// (POST /password/reset)
+	ZestyPasswordReset(ctx context.Context, request ZestyPasswordResetRequestObject) (ZestyPasswordResetResponseObject, error)
 	// OpsReadyz Readiness probe
 	// (GET /readyz)
 	OpsReadyz(ctx context.Context, request OpsReadyzRequestObject) (OpsReadyzResponseObject, error)
@@ -13768,6 +15824,9 @@ type StrictServerInterface interface {
 	// GetVersion Version of the running server
 	// (GET /v1/version)
 	GetVersion(ctx context.Context, request GetVersionRequestObject) (GetVersionResponseObject, error)
+	// ZestyVerify Check a session token and name its user
+	// (GET /verify)
+	ZestyVerify(ctx context.Context, request ZestyVerifyRequestObject) (ZestyVerifyResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -13853,6 +15912,96 @@ func (sh *strictHandler) OpsHealthz(ctx echo.Context) error {
 	return nil
 }
 
+// ZestyLogin operation middleware
+func (sh *strictHandler) ZestyLogin(ctx echo.Context) error {
+	var request ZestyLoginRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body ZestyLoginJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body ZestyLoginFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "multipart/form-data") {
+		if reader, err := ctx.Request().MultipartReader(); err != nil {
+			return err
+		} else {
+			request.MultipartBody = reader
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyLogin(ctx.Request().Context(), request.(ZestyLoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyLogin")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyLoginResponseObject); ok {
+		return validResponse.VisitZestyLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyLogout operation middleware
+func (sh *strictHandler) ZestyLogout(ctx echo.Context) error {
+	var request ZestyLogoutRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyLogout(ctx.Request().Context(), request.(ZestyLogoutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyLogout")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyLogoutResponseObject); ok {
+		return validResponse.VisitZestyLogoutResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // OpsMetrics operation middleware
 func (sh *strictHandler) OpsMetrics(ctx echo.Context) error {
 	var request OpsMetricsRequestObject
@@ -13916,6 +16065,126 @@ func (sh *strictHandler) OpsOpenAPIYAML(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(OpsOpenAPIYAMLResponseObject); ok {
 		return validResponse.VisitOpsOpenAPIYAMLResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyPasswordRequest operation middleware
+func (sh *strictHandler) ZestyPasswordRequest(ctx echo.Context) error {
+	var request ZestyPasswordRequestRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body ZestyPasswordRequestJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body ZestyPasswordRequestFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyPasswordRequest(ctx.Request().Context(), request.(ZestyPasswordRequestRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyPasswordRequest")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyPasswordRequestResponseObject); ok {
+		return validResponse.VisitZestyPasswordRequestResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyPasswordReset operation middleware
+func (sh *strictHandler) ZestyPasswordReset(ctx echo.Context) error {
+	var request ZestyPasswordResetRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body ZestyPasswordResetJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body ZestyPasswordResetFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyPasswordReset(ctx.Request().Context(), request.(ZestyPasswordResetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyPasswordReset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyPasswordResetResponseObject); ok {
+		return validResponse.VisitZestyPasswordResetResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -15231,156 +17500,197 @@ func (sh *strictHandler) GetVersion(ctx echo.Context) error {
 	return nil
 }
 
+// ZestyVerify operation middleware
+func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
+	var request ZestyVerifyRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyVerify(ctx.Request().Context(), request.(ZestyVerifyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyVerify")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyVerifyResponseObject); ok {
+		return validResponse.VisitZestyVerifyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4uuCroLSnqu1dSlYcJ9Ox/xx34sykc93YmdTudDaCyE8S2hTAA4BWNClXnac5D3aeZAsfABIk",
-	"oYuvSU/nT8qhSFw+fPcbvvZSMS8EB65V7/BrT4IqBFeA/3kzE0r/QrP38B8lKG0epYJr4PgnLYqcpVQz",
-	"wfd+V4KbZyqdwZyav/5NwqR32Psfe/X4e/ZXtXcipZDv3Uy9y8vLpJeBSiUrzGC9w97ZDIi0kxKmyJzm",
-	"EyHnkCVkQlmuiJ4BMSuRNNVESDKWQM8VoUSWOZCdEeMXNGdZ340xSsiooEothMz6Woi+mgmJT6XIoc+F",
-	"7tM8FwvI8BlkTEKqz0T7F5hTlvdpLoFmy/4FSDZh+Mt//+d/7Q56l4mF2FPBJzlLvxG8Uje7IgumZwgq",
-	"BfIC5E+KKE01GIAp0JrxqSI7rU0x3i8VmM1mTNFxDlkfeFYIxvUo2OJzIccsy4Df7x5TmucgyZwuCRea",
-	"ZILoGTObUGzKy6Lv12zWP/FL7FMu+HIuShXu4AXXIDnNcd7728UxJyWHLwWkGjLE5lLCEclAI2JTCYTx",
-	"4NBILqak5BlIfFgRRVbv5B1d5oJmZ0K8onIK93siY5EtDYnmZmqzRtpYPU1TKLSqF/uB01LPhGT/hOz+",
-	"VvqaKcX4NCGOMRgSgC8Fk5CRVEIGXDOaq4BzWKrwTMPgU81TJhLUrK/FOfDwh4Lq8L+apefQeCJ00SCs",
-	"UoE0D0ruWYl/1OQnH7gqi0JIDdlryBg9Wxbf6JQN0Sng2uAoJXOzGKKXBeCRiwIkrsCfOtkZtdc1Sgzo",
-	"KTHsnCxmIMHypMxu9+Mc7kDcfJyDpfIrSJqOVPHru33Ot2l5NE1FyXF5HnX8Yu6Gia1b0O3yr49zuCvu",
-	"tQmqV2BcH+dwJ2xr3RI/SsGnIW+yhMM9B0sq/iUkkXAhziEjyJLMg1RkUC/9DrnHtlCuGAdVpMsUBj3z",
-	"tRvTTGk0KCbnZ8hCnws5x1VmGTPf0PydNLxGM6OlTmiuIOkVwSOjxXoVzvzPUDTVvcNeKVkv6c3pl1fA",
-	"p3rWO9wfHvyc9DRCpKe0ZHxqoGZZt/k0ePfB/s9Jb8549f/Yhw6260BmN4WnYHZtKMKcY+/wH37eJFz/",
-	"p2oaMf4dUm2meSqBanh3fBZwyitAx2KOOsbvWmg3A0sGFpWUFoUiCyHPGZ8ekXmpNBlXFD4pdSlh0Etq",
-	"CGdUQ1+zOfQi0JmDphnVdPVytSwh6cEXOi9yBCSnczNGBkUulv2x0DWUK3i0gFjvbgPonMi7GuxYtul8",
-	"P3x48czMVIBUZsjjNAWlzgw8t/u0tR+W9eKDxbbXlOabttalV9Q3CJhRkHbN4baQx4uallwwcnycA7Ie",
-	"I95JIcVU0rkyQwAv52YvGUxomes+ml0Gm/pjMCaHs7HwueolvY7tET4zOpIZM2K3dB57xcriaNse6CU9",
-	"5iRo3/L9vt2eeR7TA4MfnCTrJb1cpLRpRRqgdczN8CHj/RkbF31DDWOK645bneYH0Rm8Ze30kl5LhTRP",
-	"FEj7WWO3lara2Eqg0QbPK3ZUgX4+oX0tdNFLelzgX30FqYRwNPc7vros7NInouRmmfiFPxuaanYBwZeo",
-	"CfaSnjCy1q6mD+mM8in0jaaBO7U/FlJMWA79Ceh0FvnxgmWRw7QrSyk3a1LAs76aq4COQlalFLXaSAfP",
-	"wcjN1CE5iCJHFlgxrd4LngppjpIg8hh5HOBPZyqz61J1ZzLk+Lezs3fEvpAQCYXhXVljtoNhLYcMLk9B",
-	"djiIm6HeVeKoOMZBfv348op84y0HUpTjnKXkHJYD8v702PyhSEqlXJIRHxHKMzKC0RGBPDffpf20lBeA",
-	"z0+y/UePHjxpfJLKC/fRlxHZwT+WIwT4u/7+o8e7XbZE82kXhKdsyqmRUYTmUyGZns2bR3Vyuv/ocexQ",
-	"UnnRHe6pWXNzAFxObIAI6hi4ODjBF8v6yY6h/scHpcxxT51hzq28aQ70EpbEaIBUeUk8OmfZiMyAGj1b",
-	"TGoJrgjTxLALizbd8fUyPr55swWrp7EBeHyfc5GVeak27q9UEJ+/VK3pFZvGBviy4pgIig3yZeMKlusH",
-	"WG4YoEVqBp4JIqM9O7vDFXR2ClfV3AyNoBaiYa42aROGkmttiUpJl931mgFjy3v9/PjpjOY58Kk30a64",
-	"1lqJbkL3nQS0BNBzZ18KPZWp4MauTLWQRAsyYZypGaIw41PC+OYzcBPHdvX2Zagbdfntr6dv3xA7LPmt",
-	"9/blb71Qe3n7Mior3hbqtOLhVwBQOoP0fM1HX7tTNVd8QtMZyaAAngFPl8gwFzPQM5CG7ClXCzAW4s5v",
-	"PXH+W88IIlTbrdGeINRFaQwzI8JViN41yGrx5MEgzlHhoBeU5UYtiAAlLoCiJ4KbUe8bBtu1Lb2OMSOt",
-	"a2qOCgLJGT8nOdBMkTFNz4kWtU3jtCsyXgZugCYLmmldqMO9vfmyT4ti4H7YW0CeCrR4rmhoXkbg8d7q",
-	"YqjhX8+6k8EI1zI4GgPEzuwUlGLWS3AFNeHYyaE+40TZEYwEw1BOzgxHOAcojMCKSPemDRUfmPz68Syp",
-	"vQzHzmGDfoZD8gtQCZL8Vg6HD1OUjfgnjKJSIZjwxNqTLyIznyK3UqTkmuW4E/uds56dJdpAoifDYYAn",
-	"jOvHB72uApdc4xSb37zY2k5Fe2HTuyqiVoaHsgJirX10lrgGu64ndFSNmuv24zE4SoJGa3zBj73ZdD0q",
-	"zJgqcrp8g/6LrwET+VXMODmdMz2L4Z21JZtfIOBCXtJwQ+3fwNHSdaSsAMaJYaDvnBFzTaeTGaK5sd/F",
-	"jA+UAcW/u4eDVMxDPmo/iuywMqiaPrpHwwZsHm4STH78arhP24LgWs6j+WSjQzWmdxkpfGt4/fbsHW7l",
-	"ezhFYYX/xl2xKf9QOE1hxRl+2rjhv4Nkk+V3sW1dxNVP6zuTYl4pLU0F5MH+wwM0NwOUf7i/wSvdApf1",
-	"gWwC2rV9y7fl9dzW4emW6+gyB6X+TNj9ttTBTtsekdxiGbpcVyhlJzwjcAFyWalkzntQ62pGPyA7HCBT",
-	"hBIbPg/VnNBsGAuRA+XXU2BW8awPxS2IH0NaFWON6ZDvXj49sQSY+tfIzun+o8e76HcypoPydgRVpKBS",
-	"W1gx5aOaRy5qCBlRgugZ1SQtpTQKqfWrnz57qRKymLF0hjksCnhGmE4sVKlGl0c75NR1LX0HWHr/Erie",
-	"/GoH7+y69xhZCIH2jx7abKj+fkpql8qKoJ53oCSeosyIzVNwnveu1b6VLtji6QXVGqTBzf/3j99+K76+",
-	"ujT/vsF/Ty9JMvip/+l//dt6HbIlYRain4MZleSUT0s6BRcoTu5F2wzCehMmlbbwQCD0YrS/2bQPzHqF",
-	"dv13a9YHQd/IXqgm1G/GecSYMmwn9D5BrcR4Ae7C5E8xROLiQqwhDAPKeg+q4RWrDxDZb4QlmueEccK0",
-	"IinlgrOU5sTAU6ZUYQCk5U/fTx8+Gj+ePOynB+Mn/YOf4WH/yV9+pv3sIBtOHmQH+7B/0Gvi9rD/hPYn",
-	"n77+fNmv/j7Y4u8H+5dR7P/gzNmrsAgMRL2eVKkRvMytZ6tpJwXugQuqqfwg8yjDSDHGnNn4+nah8RZP",
-	"2cRCVsuEzQy/xiNmc1m6snv7IDdTlZ0cH6pmRvdhwSa9YiY4vCnnY4sFXcOx/n09DKQXGNsKhrZ3pEKR",
-	"ECGaJ9081/bRJDb0H4K4gmcAofie/AZi4tSQyDOwcWH2T/jTK1Sp4BxS7ezrDAoJqTkvj2TNnb2YciEh",
-	"OyLnUGizLpFnIJ0PUxGlWZ435r8Jsd63dmZlyAv+GvRMZKHXv5MIUYRiZnMIIBx2nf1pkBP1fSvVroec",
-	"HBYn30JL7kYz2nCoVrZ276fAM0vKNk3uj2bTbobDegS4ma3HYfHu2vi/Kmx5XCVx9KXRpJyiliAzs3UJ",
-	"qoqoUW9OD5raTkMXOxz8z3/bGMwM97IZWgr0nwRLrCJs1eqnIruBEIu74jBla6ND7uDn/QcPnwz/ckWX",
-	"XCACIuneWSbRueJmJAuMlguyM7EZwP4FmxmV4IscFkRw2G0u7wZHeMNMVj8uAtiNtuYYrx/t1PGY4Fk7",
-	"FqcFwXj7EVnMgBM6VsC1hd3YRgbte0zZ96L5MjHL7uMcrKS6Gc+yi/1cbSdAp4Phk8cbEaqQcMFEqT6H",
-	"kn9D5nbFWC7taoSC7HrfRyODn30+YXdtsfk+xYFblTZcMZP1IztntkDlhGuQhWQK1ia2Xj3l73ZS+TYk",
-	"79U5e2uyKGxdylRofyTOM3Bdrogfo+bx2bPIq/G3a2JhqUByZ+Nu+OyDf7UNsGqMYBVJZE9bwfF6ALzV",
-	"baxY5ysxZdfkmd/Z4azf4PVS2TH3EUtmdjC3bFTZoJ/N9KNdLzUriyawUikakYqMnBI3WpWQ8llvzkhB",
-	"nhFPRomnnjRXGppgb04+fn53fHr68e37Z5/fn/zvDy/enzyLevRc5slndpWkFdx25vNG7RANfeLnxwfD",
-	"YSxZhWVbQYLTOeNTnNLgQXT3Lmy0arz3UGIquls90z7Jxhw1Og6wEirOnesYerumTS1cfVqNBIg2TBOq",
-	"yWjv4sFeiCt9j9KjI6so9nN2cRWN4XUta66WQVX6o8IVe3Mjo5quFWhrJJVDrv3h8NOtyaI3tdHy3n1+",
-	"bUvuugpNcNpXLOK6DT7nZ09CjtfYzQrQrTBc9x9tVgE/zsEp0khCN8oejCqi9wW8AGTN5ayAWXPX18rM",
-	"afPzDRz1aixxvYVfvZm09eZgzvU7NzzvWxx3PHF0/WF9CBCkqyX7o0+IwRmK9flUQZ9xBVwxzS4gXx4Z",
-	"K9jW1nhbeCHkuTH1RNMAptmcteOZjw4270pBWkqml6cGWy2krMg2ctz8z9qMz70Z/evHs16kUrphgTKl",
-	"ShuIfEV1OjuHZUIWM6GgSr1g3ntspInZCBILxiVwulq8zLQuDDzrRZ3kcGF91tdanFFSqvp95bzrc2qA",
-	"ShWpYD+o1l7V+FO+jCSFEIzPWiHtgWkrfLCaR5ufJ0ICAVw3E3yXwBem9BbbNgfE+CQSFa4WxxS64PJJ",
-	"32wEMkJLPQOunTvVh4HJ2YwpInjQTMYOOAbl0mIyRnNINZbRFNgOQGB5OFGMT7HcUQIRE0RclfijVIlX",
-	"o8xuMRIzIDZd341nc52NylFQPVMJmTDIM6Migf3ImqpqRguj3Eyq6DVLwSyGzZmmGsyUAsnBAM9oVy6X",
-	"WvB8SXzSDocFGVMF5MP7VwPytj5nKoFMpSgLi5gGEppOSQHSL9ScR85ScCzV1eO+fmFQqpR5ED4XBXAl",
-	"SpnCQMjpnvtI7Zl30a+qkST9GfWS3gVIK6J7w8GDwdB6DoHTgvUOew8Hw8FD6z2dIQHuZSLFP6Yx9+zp",
-	"gk6nIMmHF4jLGEXyhzogLwyiKgXabnlcslwTxrWwDiDGqVweES7I02dvDPKUympzFUm8yHqHvbeFembW",
-	"kDS7JO0Ph616eg1f9N5Mz/NmIX2bz0Qr5jORlnPg2iJqQafgquPL+ZzKJdYXapA2Zk2O371ofbFTQ2LX",
-	"UA6dKkz7K1TvkxkHwbj3FaFxGYAzutVj8xYegqRz0CDNWF97RgjiwRilxmIEdW/W8sDGzurdBzz48UEz",
-	"B+C4/39p/5/D/pPB53hSy+WnjTBnczqFvYJPmzCvPJ32kOMaujmuVKlrftk96K0//Z1eUIsAVx0g3inE",
-	"HAL2fTgYHsRwssgp41dEyjfCmB2zavAGLmLZt2ap/dXzqS4ORzFxBjTXs3+upGlrlymymLHc1vEUUqCM",
-	"Qf6t0Kd2ZLhhJsD2mNDCLBXX4Eqro2T8NzfzRqy6fmeMuios1kXFSvgmLF+xC+Bmd4UU4zjE5qAla3DB",
-	"ztZeu1e2Y1LXQQg3g689fSfFHPQMSkXMkFjbqlD/JBaN2/sMPphXi+3u1YmCgQf7qg2/LYAfv3vx6+nb",
-	"Nzc9z6vUSsT7k3mJ09ryWSiOsHDXLXf1tpfUcpUN2/4/x69fXW3bfuBvsm233O62sSXAZlawPxzaAA4K",
-	"eMaVpjwFklKn0xEt6WTCUrLDtKp4gPOXqMqz58tJUSM1GkEuaAbZbkIeDR8SYdTTBVNglSv8kYxpbqaS",
-	"OJem56iFiRJ5nhSW1UV5zXu7s2/FanB6lAmPhg/vZ8o3QhM8zyMyskWuI6Lo0jByqolt1tBGFbNMtoH7",
-	"XTzYGywgz/vnXCz43u+Lc9XmDitKej/CmLyEJTmtZRQevbO/fJsAVZs3Ls8orwydQ+cqRbUrwB/i7BlU",
-	"npnZeJHTFDLEHWcEzBk3RsjvNicV7R5aIY3PGMJI6ICczAu9dEHKwKCyaOqcqeibpMY4MAby314fP3U1",
-	"vF0E/CvoXz++VHeJfq6SfQVvMCDyWskjO2tssGp1e5HujC35UfWaUDYnzIKuCa4AgbgZsEYh11AkdCsW",
-	"QkWwx4Z1vZHmogQOe8K5flK2RgLPbNQJdo7QL82mM23sTevi+ElZJlPZiwR4dlShUWQSo2ctVfd8O+Fn",
-	"p4OD0r+IbHmbjb7iYe7LphfISI3LO0S2wHm+AuGqo2I+RSJzKvEWyNdsQIhfPdjqq0aDOPzu4Vbf1e0E",
-	"zUcPtvuo3TMPP3205Toj3eC2Jc1Ox8EmYVoEadKLZVUtb5NnmT6ZM2yP44h2MYeaZCcYk92CZF9X3YFd",
-	"00RDaAuODpswAlx3qRpFxu+7V0eWYF2whdmBFZ1D1WVBSGt1BF0a0RETJ9RmaPnuCDUewv7uCDVou+nT",
-	"fG9CqH9s2nmN3uwVSGo9eFekEo/Fq6nlFHRLui18+z+cem6UIScAc6o0yiaXsT1xzUQc2ltKwa+sK17w",
-	"FJIqOGsIvtFLkNCJRqqcwIIssNellgzUUbwaEeUr8GwbunKpL/dFXq1Mmx/i8Ic4dCRtjI0m5XrF3dFQ",
-	"h9hXUfa2jrKR7Vk0injMmHWaGdJzZBGhJesWe2pMtr86b+5dmawvN7WcrmIdipTFLVoPTS8b2bGhroLq",
-	"2W7EZkh6M7BNSFZC6m/mhTiorrCr1a/adoVOC1nvMwzyz7Hx7obNOezKxdT6AONS4m2B1mfds4dnRIIu",
-	"JUa3qoyhpKPl7ewfkJkopdrFbyhx8WH/85MhyegSsyFtUs9hw5WL9jHs1kYTN5oXOpRWRoYTO1M8OkwV",
-	"WUCeD8ixt9eELRNNZ0IoaNPq1EvHUTTvatRKGKNhJlCdOoY+KqDWcETLNCrCMNnt7kRWI1nw/kVUM5Uv",
-	"RvB1vt7qvLwfYutexNYrMSWMe1FVEd6OkE2q8lS9SS2NJs5toZQ2iFFM3FqQaqfO5tpImQkplU85rB7+",
-	"FGR2Jg125j1tCp2+0z7jyI6iFBvJcbs7+l2TUPc9UnNL7VSgjwLYYj2NB/APor4Xog5SXOPMdRX1FlSv",
-	"cbcwri2t8KkTfHU6kX3R2X5Wl3H+WsWmHMOHvv0fzXNDpZgUjOK+qsVRM7HgNtLIqrRXwfPlUe2qt6k0",
-	"XOiZGWRcagzxzKiadQm3av9+R7Ta6cx/z+TZbW+/gj4Nd62dcQZg7Ap2YftisG2psXsF0Lb02Lp1aluK",
-	"jF6QtC1Nrr5856bWiMuIw2SaWA7fPz5dfmp4VvFYjbB1bbEamvZq1d7GqfZo2KNhRbADZ1CVlDXSn4vG",
-	"5Ujea1uNholtVoI6ktaE8Vphx1BpTjVIMgZiRCxkNuvK2ALTMqeycpvaKg2zZvPlXla3JxgNyDPXf56U",
-	"PPelke6eFuDmFxUsCjPx7CL87SO2HpXmLnG00Mvqp9rz2GYVrTaQd8QwVjSbvHR8447YRKvH5qp0ogZM",
-	"f1J1UfON+MSTLb+rrtH7gxN77RDSVAa14YFrtwnpjfTc6sWwJoIJ6XnLxWuoVTiT3kxdeVqdjM3ASGpj",
-	"JFu3rNP5UdW3T0ILuQ6JWNmcOMdu/XiO5C0maISvorJGg7c7pbRoK7l7FtLrGopGSPHUBv0ZP3KMDw/M",
-	"3wf1+vlxWLWEeQOtNurI5rTNOPsmAv5fgnjZlNd2cdvDtNIUjhOw0MVe1QJgXSiTEsW+9DM2Za4ZQaBA",
-	"Y7YABjd9voBbDKrLUpRTJ1Hbk+7ZhImRIXLDAnBgl7fiuIVLYiCCw4BUl0L5CWbU6NuV7PYKQL8srLQF",
-	"njRiokwR1wKJYOe3VWzAt2q9Uw7QboB7z8S/2fONx4F1CaiXL+jyh2J+7+Tu4rGC255tFr9ZJ0yzgbwd",
-	"pW3vXN8+AOtqFxxJGlJeFX1Ntg+/dgnTNuj4BuTZbNd83xJ6o35cCeUfMvW2ZKrH7IrmtqK1sA3ZtjIV",
-	"7wHBQrS6zc/ulqL1DsRhUt9/M2UXwJ29qlaJyU636zslyJW9tb87wel5NGpmPwTodyFA/ZkYktuCltc4",
-	"m0++pC4h13UhT+xNxHgJbtQvFhjYQTu2KEXdmUO4007/u5NkZ7VNibzK55dXd8j9kHC3JuGu4b4V5Rqa",
-	"+GiHbSRWJJgoF7oKCNNkDLngU4V95Kj3/NuLOF2mRUbogi5dNYKtQ8ZSGTvG7oDgZCOa54fEYO3IGb3d",
-	"4m+3gi3uFXCDcmB6BjKy8kgmfNy1e0hG/47Q28N/+7+rEXaDNZKZg485jqkEMlL25oSd3VGcH7wt9R1y",
-	"g+DOhjv28q6XmE6DFaX+QeC3FMDBwE3ytRm7ObHJQYHXbmWK63pOUBbbO35dNKfKnaUcxWU7euLkkCL+",
-	"9mCv02JjAa8KzzFWq9GqbKZ/VXLVKsUXQcta4to4o3huMCPlui9WASVcoc3EshmR5imTlX69xmfUuhvk",
-	"Dsl2xS0k36U4b9YiHAX+BYcCqw7qhpzgetrunzcg5MO6vBkGvbZ3ueriE+cK70M1wRcU8mkO/VLBIQGa",
-	"znyKRUqlZOBjREaCemIt7PWtVaoHU0QVgBUAdIydSszbYykWCuNAVBNJU6NK1mqKDw7ZEcyeGfcJlGSK",
-	"rxcgmcgIzXMiIQV2AfVnrguakAPiLpNFl5Zdh9dtXBiKaj8UU0Q7q9vmnUwsB6p0jsVM5FBzNGxtkLeq",
-	"8FzNe6Odn793mSnCbG/4Lq96374G8faZVOzm0G/DnVYX/HBYQFbLQsbTvMyaPQF/qCLX5SbeQO5kWgdx",
-	"5q3MDnvzvhtjHTuxWoCdKtpE0lcJtXSdlr3i7m+w1dE5OqMFGfnMU1eF19wSC3PEs8Pq9oVzgMLlfDK9",
-	"RZPITlpn2Evu7vI5Y3367j+RM9o3L0K7zwOp8SNf817yNd/UxNqiKGvINqhhVe6mp2OD7Wv8aits7sYU",
-	"h91HzYiSCzIJkolwsJ9Uq4vBYgbS2D9Bp4UqSWU+IMcYvX7//Cn5y3D4BGtKSo7tHjDdwTssLAG7dVSF",
-	"GkEeyjraRnDcNWmHLRm/u5pACzcuMHEXpA0a/nlrb+1pdcRm1Sym6uW6mso2BnojJXo+ihTRL8ciW1pX",
-	"Qa6g7i6yWvlMbGGUlJDqfOm8bKGD3Gwm8AFS7DFZK7sxl9qqYPBdKrGR+yBuwUlWNwR9+3LbXmqVnoH+",
-	"zR966V26yDBPsV0/uFo/9TfWR1tj/RX0B+tKuzMG627Dj6KNy5QtpJiw3FUGOtteabwQ7EYIcVcn8qnZ",
-	"tqvtp19/FmG29moO+Fd24TyS9djNvNdNjo+kckJgR1VbFOYTyeviERzKFoXYugb8zPdIb2JLcA1ehTW3",
-	"z9VWXLj33QXQEXJoWnnNoDqgbxZB/7M5B7cm0lJyZJlNEoqXV2ygX5urZr0Hm7NnGm0LVqTSiKqE05Hy",
-	"USNjxkfysUux04SotoMJWWVAYhte21nEdQqq8nCMkMgzQsei1M42QXSLlHzhXNXVendI4pFrC7/D5NLg",
-	"8P7wiTI/uMOGwrFjdW6vPqs6czUFu7HPLUltxSIU8KwfBo/6W2bcWbuqEXZayTnCcAj2ZwyIngtNlqCr",
-	"eOWRu321M7JC94T3TgzIce1I8MPF/AaoKnBRXfXXijjGruW8a4ay9i7Q746/3KipV4yn/OvkwlWY1+/S",
-	"AZ1StsHi2dsc9sfeCa02JpULvkH36FzwP1WZrjR+x+mA/LIk7t7qKlKzpoWlvQ3Vtt6rvIor+lfW0vmO",
-	"Y/ixa2W/O+q5UbOuH6mrdy5bu46LTsfLLYl4Dwlsm06W0Tz0MIedrslix9QdvDsdlq5Ldrsp2ZWaXAYZ",
-	"77WYxlbH2Pr4AmhetWI4chN5kTCn50blR3lt2UtEUEdlbuOC47sWutHblP8IcvbIlVA0NXrCJtH+pD9k",
-	"MuantwTe+jT12skfbcP3QTkHlxWbVqK6ohZHro5+QgUg6VzoHObMG+qrpAKucTepui345rbMd2WzF2mj",
-	"h38kq2u1R667ggwyRGz27kgvCxj5wMJ/lCCXQX2L24ZrQDdGuZ8lztq2g1eJQiO8r8iNin8/q2FTdUEL",
-	"BncZiLY9ENooLvfPMgXM+SM7yLqotnitzEpAui4yooBK1S8A1XZkO7tJ2CwGkxTnNM/xGhJnUIxLrbHl",
-	"4rzIwedJ2tQiDYVP1n739vRsZQzE3hLfuRknEkewQGxcIu7wISEwmA7ICOp6t8P//s//wqxkvGIHD6S+",
-	"Y0f7Sbe6ZGeb69vMggsJqRVwdrBIC3fGbf86pw2+sFlORyGSMK0gnwRt/hnypomQK3djFpNsyRCbV413",
-	"0uDxtjEtMOPbBtBc/hmmgS2ozNSRTzAhNM/Fwl54VSPiqlXWVLQW7tWFPaVkrfvmhgc/X+c+o5vcIdVw",
-	"8iDe79SeNksyHhjuVch2USQ8HO53+dovND2v6k1rmRaUrVWpA9agsHeXNbhKz3bSRDr52nsl7BDxzpcN",
-	"1lX1cFzLwtCeWc+DBlc5wA6YbyAub0dePRcGbZsCJdqwdEWliKFJHcONn5Tnh1gvcdhihtQQsZnap+lZ",
-	"zoU98gzQiJlvQF5oV3rc0hpXYFvEELQ/nYU8brN696W/WCz6Zh39UubAjQ6cXaFdVjjpcyHn2yh6P2jk",
-	"9mnkXyOd2+kTLa0PRb9R1jqkt0nT3POX76/I3MI6knAqmisR5G7XdmHtBsK8a8T3BB8WIIrcK0ahmoXa",
-	"XkXxTiETtgGnBJrZl7EhsHUE+c5BVQ8LbOW78IwHR8FHjZabAWVUby1EmWdkRi+AFKU2RGLA5zF+Xa8D",
-	"f2238mzqpp0PLGt4aivR7zDjpZrmuy4s8cqeDc0dhSaI8pcTfbuWCH/eQpIPLkssIPi28bmW1/ib0ldl",
-	"1PzdvXIn9+tFL6YOFtXOOs+BKiDuBesYY8HNXeOS5VnzGmh7vezVLrP2C/i05R147v0jwjG9FbsM3mLb",
-	"+r+H2wUiS44XkFnjJXa26NE0P8YM0+MaXEpTg5Q143SOfkV2RnN6jlONdgeN634P9/Ye7P9lMBwMBw8O",
-	"D4bDYc8YNG4JMW3F9qE/LnV9AXLJM7DX74wG5Hl9+XFS30PduQ3ZILZXR+2YPylSlOOcqZm9T8Fe4qxE",
-	"pBrYDOPLBKbAzRyQWeHsh6oGMMKClLxywVfmoAVv1wI1m/zIztnc0DY5MQdZSKagffF0ZPeHdY9ts8TK",
-	"2eMaUNtzyZIwHbyRp4oN9BuFXegeyURQIZFgynTlbwqnmVNOpzDHCi5EPFsYNvo6tznECeatlepyFIBh",
-	"MYcIEIKLpYFnhWBcq0NiL69w625c8qcSb5FYqFsfQkJYcMFx8ypZM0j3+tBgYaJQvctPl/8/AAD//w==",
+	"7L3pctu4tij8Kih9uyr2dylZcZx0x/5z3Bl6pzPeONmpu7tzI4hcktCmAB4AtKJOueo8zXmw8yS3sACQ",
+	"IAUNli0n3Z0/KYciMa55/NJJxbQQHLhWneMvHQmqEFwB/ufVRCj9E83ewn+WoLR5lAqugeOftChyllLN",
+	"BD/4XQlunql0AlNq/vqHhFHnuPP/HdTjH9hf1cETKYV862bqXF5eJp0MVCpZYQbrHHfeTYBIOylhikxp",
+	"PhJyCllCRpTliugJELMSSVNNhCRDCfRcEUpkmQPZGzB+QXOWdd0Yg4QMCqrUTMisq4XoqomQ+FSKHLpc",
+	"6C7NczGDDJ9BxiSk+p1o/wJTyvIuzSXQbN69AMlGDH/5n//67/1e5zKxJ/ZI8FHO0q90XqmbXZEZ0xM8",
+	"KgXyAuQdRZSmGsyBKdCa8bEie61NMd4tFZjNZkzRYQ5ZF3hWCMb1INjiUyGHLMuA3+4eU5rnIMmUzgkX",
+	"mmSC6Akzm1BszMui69ds1j/yS+xSLvh8KkoV7uAZ1yA5zXHe29vFKSclh88FpBoyhOZSwgnJQCNgUwmE",
+	"8eDSSC7GpOQZSHxYIUVW7+QNneeCZu+EeEHlGG73RoYimxsUzc3UZo20sXqaplBoVS/2PaelngjJ/oDs",
+	"9lb6kinF+DghjjAYFIDPBZOQkVRCBlwzmquAclis8ETDwFNNU0YS1KSrxTnw8IeC6vC/mqXn0HgidNFA",
+	"rFKBNA9K7kmJf9SkJ++5KotCSA3ZS8gYfTcvvtItG6RTwLWBUUqmZjFEzwvAKxcFSFyBv3WyN2iva5CY",
+	"o6fEkHMym4AES5Myu90PU9gBu/kwBYvlV+A0C1zFr+/mKd+65dE0FSXH5XnQ8YvZDRFbtaCbpV8fprAr",
+	"6rXuVK9AuD5MYSdka9USP0jBxyFtsojDPQVLKvolJJFwIc4hI0iSzINUZFAvfYfUY9NTrggHVWSRKOBS",
+	"/w1Kz3eA/TjuDeE/jnXzFGD9EpfRAPxyN1Rg9aJulg7gXLuiBOtP9wq0AAfbCTVYvcwl9IBMvWRT8nMu",
+	"ZjyUbBQoZdgxkoVw9TskCJsftiEJv5y9flULBL2O+cKNZCYyihST03coST0VcopryzJmhqP5G2lEDs2M",
+	"sjqiuYKkUwSPjDLrNTnzPzMF1Z3jTilZJ+lM6ecXwMd60jk+7B/9mHQ0nkNHacn42JyWleDMp8G7dw9/",
+	"TDpTxqv/xz50J7rqoOym8OzNrg1CmEvrHP/q503C9X+sphHD3yHVZppHEqiGN6fvApJ5hdOxYKJO8bsW",
+	"tE3AYoDlKEqLQpGZkOeMj0/ItFSaDCsEH5W6lNDrJPUJZ1RDV7MpdCKnMwVNM6rp8uVqWULSgc90WuR4",
+	"kJxOzRgZFLmYd4dC16dcnUfrEOvdrTk6J/le7exYtu5+379/9tjMVIBUZsjTNAWl3pnz3OzT1n5Y1okP",
+	"FtteU6hft7VFHEW1g4AZBfHVXG4LeDyvabEFI84Pc0AJxCA1KaQYSzpVZgjg5dTsJYMRLXPdReuLgabu",
+	"ELqMe1MLPledpLNgggifGVXJjBkxXyw89vqVhdG2WaCTdJhjoV1L8rt2e+Z5TB0MfnCMrJN0cpHSpjHJ",
+	"HNqC1Sl8yHh3woZF12DDkOK648Yn84NYGLxl9OgknZYmaZ4okPazxm4rjbWxlUCxDZ5X5Kg6+umIdrXQ",
+	"RSfpcIF/dRWkEsLR3O/46rywSx+Jkptl4hf+bmiq2QUEX6JC2Ek6wjBZu5oupBPKx9A1ggbu1P5YSDFi",
+	"OXRHoNNJ5McLlkUu064spdysSQHPumqqAjwKSZVS1IoiC3AOhlumDshBFDmSwIpodZ7xVEhzlQSBx7C5",
+	"AH4WpjK7LtXiTAYd//nu3RtiX0iIhMLQrqwx21G/5kMGlscgFyiIm6HeVeKwOEZBfvnw/Ip04zUHUpTD",
+	"nKXkHOY98vbs1PyhSEqlnJMBHxDKMzKAwQmBPDffpd20lBeAz59kh/fv333Y+CSVF+6jzwOyh3/MB3jg",
+	"b7qH9x/sL5Ilmo8Xj/CMjTk1PIrQfCwk05Np86qenB3efxC7lFReLA73yKy5OQAuJzZABHTMubhzgs+W",
+	"9JM9g/0PjkqZ454Whjm3/KY50HOYE6MIUuU58eCcZQMyAWrEbDGqObgiTBNDLizYLI6v5/HxzZuts3oU",
+	"G4DH9zkVWZmXau3+SgXx+UvVml6xcWyAz0uuiSDbIJ/XrmC+eoD5mgFaqGbOM0FgtHdnd7gEz87gqpKb",
+	"wRGUQjRM1TppwmByLS1RKel8cb1mwNjyXj49fTSheQ587C01V1xrLUQ3T/eNBDQIoAHfvhQ6LFLBjVqZ",
+	"aiGJFmTEOFMTBGHGx4Tx9XfgJo7t6vXzUDZapLeolthhyW+d189/64TSy+vnUV7xulBnFQ2/wgGlE0jP",
+	"V3z0ZXGq5oqf0HRCMiiAZ8DTORLM2QT0BKRBe8rVDIw6uPdbR5z/1jGMCMV2q7MneOqi1MSycBWCd31k",
+	"NXvyxyDOUeCgF5TlRiyIHEqcAUVvBDej3jYUtq01vQVlRloL9RQFBJIzfk5yoJkiQ5qeEy1qncZJV2Q4",
+	"DywATRI00bpQxwcH03mXFkXP/XAwgzwVqPFcUdG8jJzHWyuLoYS/nXYngxG2UjgaA8Tu7MyaF64oJpw6",
+	"PtRlvDJQUOfRzZmhCOcAhWFYEe7e1KHiA5NfPrxLamPjqbPUoDHjmPwEVIIkv5X9/r0UeSP+CYMoVwgm",
+	"fGL1yWeRmc+QWilScs1y3In9zmnPThNtANHDfj+AE8b1g6POogCXbHGLzW+ebaynor6w7l0VESvDS1ly",
+	"Yq19LCxxBXRtx3RUDZqr9uMhOIqCRmp8xk+92rQdFmZMFTmdv0L7xZeAiPwiJpycTZmexODO6pLNL/Dg",
+	"QlrSMEMdXsPQsmhIWXIYTwwBfeOUmC2NTmaI5sZ+FxPeU+Yo/sM97KViGtJR+1Fkh5VC1bTR3e83zube",
+	"Osbkx6+G+7jpEWxlPJqO1ppRY3KX4cI3Btev373BrXwLtygs81+7Kzbm7wsnKSy5w49rN/wvkGw0/ya2",
+	"rYu4+GltZ1JMK6GlKYDcPbx3hOpmAPL3DtdYpVvHZW0g6w5ta9vyTVk9NzV4uuU6vMxBqb8TdL8udbDT",
+	"tkUkt1CGJtclQtkTnhG4ADmvRDJnPahlNSMfkD0OkClCiY2iCcWcUG0YCpED5dsJMMto1vviBtiPQa2K",
+	"sMZkyDfPHz2xCJj618je2eH9B/todzKqg/J6BFWkoFLbs2LKOzVPnMMQMqIE0ROqSVpKaQRSa1c/e/xc",
+	"JWQ2YekEQ9kU8IwwndhTpRpNHm2X06Jp6RuA0tvnwPXkV7t4p9e9Rc9CeGi/dlBnQ/H3Y1KbVJY49bwB",
+	"JfEYZUZs3oKzvC9q7RvJgi2aXlCtQRrY/L+//vZb8eXFpfn3Ff57dkmS3p3ux//1j9UyZIvDzEQ3BzMq",
+	"ySkfl3QMLl4kuRVpM3DrjZhU2p4HHkInhvvrVftArVeo13+zan3g9I3shWpC/WacRYwpQ3ZC6xPUQoxn",
+	"4M5N/ghdJM4vxBrMMMCst6AaVrH6ApH8RkiieU4YJ0wrklIuOEtpTsx5ypQqcK778CgP03v3hw9G97rp",
+	"0fBh9+hHuNd9+MOPtJsdZf3R3ezoEA6POk3Y7ncf0u7o45cfL7vV30cb/H338DIK/e+dOnsVEoGOqJej",
+	"KiCCl7m1bDX1pMA8cEE1le9lHiUYKfqYM+tf38w13qIp60jIcp6wnuDXcMRsEMsi797cyc1UpSfHh6qJ",
+	"0W1osEmnmAgOr8rp0ELBouJY/776DKRnGJsyhrZ1pAKRECCaN9281/bVJNb1Hx5xdZ7BCcX35DcQY6cG",
+	"RR6D9QuzP+BvL1ClgnNItdOvMygkpOa+PJA1d/ZszIWE7IScQ6HNukSegXQ2TEWUZnnemP86yHrb0pnl",
+	"Ic/4S9ATkYVW/4VAiCJkM+tdAOGwq/RPA5wo71uuth1wcpg9+RpS8qI3o30O1cpW7v0MeGZR2cbi/dl0",
+	"2vXnsBoArqfrcZi92Rr+l7ktT6sgjq40kpQT1BIkZjY9SVUeNerV6V5T2mnIYse9//8fa52Z4V7Wn5YC",
+	"/TeBEisIW7H6kciuwcTipjgM2VprkDv68fDuvYf9H65okgtYQCTiO8skGlfcjGSG3nJB9kY2EcC/YCOj",
+	"EnyRw4wIDvvN5V3jCq8ZyerHxQN2o624xu29nTruE3zX9sVpQdDffkJmE+CEDhVwbc9uaD2D9j2m7HvR",
+	"eJmYZvdhCpZTXY9m2cV+qrYTgNNR/+GDtQBVSLhgolSfQs6/JoGjIiyXdjVCQbbd91HP4CcfT7i4tth8",
+	"H+OHW+U2XDGS9QM7ZzZP7QnXIAvJFKwMbL16yN/NhPKtCd6rY/ZWRFHY9LSx0P5KnGVgW6qIH6Pk8cmT",
+	"yKvRty2hsFQgudNx13z23r/aPrBqjGAVSWRPG53jdgd4o9tYss4XYsy2pJnf2OWs3uB2oewY+4iZMnsY",
+	"WzaodNBPZvrBvuealUYTaKkUlUhFBk6IGywLSPmk10ekIM2IB6PEQ0+aKw1VsFdPPnx6c3p29uH128ef",
+	"3j753++fvX3yOGrRc5Enn9hVglZw25mPG7VDNOSJHx8c9fuxYBWWbXQSnE4ZH+OUBg6iu3duo2XjvYUS",
+	"Q9Hd6pn2QTbmqtFwgAmRcepc+9DbKW1q5tLTaiBAsGGaUE0GBxd3D0JY6XqQHpxYQbGbs4urSAwva15z",
+	"tQiq0l8VrtirGxnVdCVDW8GpHHAd9vsfb4wXvaqVlrfu8601uW0FmuC2r5jEdRN0zs+ehBSvsZslR7dE",
+	"cT28v14E/DAFJ0gjCl0rejAqiN7W4QVH1lzOkjNr7nqryJw2PV9DUa9GEldr+NWbSVtuDuZcvXND877G",
+	"dccDR1df1vsAQBalZH/1CTEwQ7FMB1XQZVwBV0yzC8jnJ0YLtrk1XheeCXluVD3RVIBpNmVtf+b9o7VA",
+	"HOSyXl3xwI+dpgH8AnJhMyk2tTxsrCgkK3Lx0HoxpemEcehKoBkyTQlUCd7rrE54Wn3JTqP378duGU/g",
+	"GvLprYQKrqeo20QqhFvfihB5uFjJlpOO941FDFfN3O8rXbX1Kt2cBaaxFkLHlPETFLPOHj83wJhhetIE",
+	"JGyQ1bGEqKwGT3dSbmNLb2xTeWyru7px1LqhQNx1qLOxLba1KAXXUUivKPTcCOOqDFVrUXuL6IJ/u+iK",
+	"mpjd7/54lN2FB9kRha66N334w9E13YRBPE0EqXO69MfWQeBak2qeethgkKVn4wNsb4Pura1EYTMWtkc+",
+	"N1WU3ihIS8n0/MxMaJdvFXqj5Zv/WYvyU39tv3x414mUUWnYp5lSpQ1TekF1OjmHeUJmE6FqIsq8b9no",
+	"moZe4n4xagGnq+FionVh9l4v6kkOF9ajvdXiRkLWRb6U871PqRG5qCKVZNar1l4VAqN8HgkZRZLvVHh/",
+	"mDb/F3N9tfl5JCQQwHUzwfcJfGZKb7RtvP+zpcq+E9CavAl9PIOD3HDuQUKGVGK1RKrIYGXikFEHOjbv",
+	"1ih4NqKtYeyp10cL9hzmtjoK46NIVFt1fEyhCzEfdc1RQ0ZoqSfAtXMH+zA28m7CFBE8qIlpBxyCcmG9",
+	"GaM5pBrTgAusaiSwsg1RjI+xXIPZ6QgFb5X4U1GJNwOZ+8BIkh6x6YZuPJurZXh5QfVEJWTEIM+IOQH7",
+	"kRWA1YQWoKqgYpAXLAWzGDZlmmowUwoU5831Mj72uWCC53Pig445zMiQKiDv377okdc1JJprGktRFhZ1",
+	"zEloOiYFSL9Qc0k5S8FRJHdDL58ZoC9lHoT/iQK4EqVMoSfk+MB9pA7Mu+gX1ki8/R11ks4FSAtjnX7v",
+	"bq9vPZ/AacE6x517vX7vnvX+TpBEHGQixT/GMffy2YyOxyDJ+2eIbRgF4y+1R54ZVFIKtN3ysGS5Joxr",
+	"YR1YjFM5PyFckEePXxngKZVVGSqkfZZ1jjuvC/XYrCFpFns97PdbVYA0fNYHEz3Nm+V/2gQ0WuUnE2k5",
+	"Ba4toBZ0DK66TzmdUjnH+ggapI25I6dvnrW+2KtPYt/gDh0rTFsoVOejGQeP8eALnsZlcJzRrZ6at/AS",
+	"JJ2CBmnG+mKx1lxMjbPUvVmzBBv7U+8+EDAeHDVjGE+7/6bdP/rdh71P8aDcy49rz5xN6RgOCj5unnnF",
+	"++0lxy2M5rpSpbb8cvGiN/70d3pBLQBcdYB4sTNzCViv6qh/FIPJIqeMXxEoXwmiynRSDd6ARSxbo1lq",
+	"f/V0ahGGo5A4AZrryR9LcdralRWZTVhu85ALKZALIv1WqOqfGGqYCbB1sbQwS8U1uNIwUTT+p5t5LVRt",
+	"X8+rzmqPFYGzMkjzLF+wC+Bmd4UUw/iJIX9FiV+oyIG9LpDl1OnBhvmALiXWsVAtns04GZhTspVCzP+M",
+	"ktez5VnJnq5sMbW2aZ7liLj7hnlCM1GX3OuTKeOlNixspDGLXhEj+Ib8FzIsTkFOnYjzy9nrVwkpZd4F",
+	"boTIDJczLXPNMKYRK54ORcZAWeUXa4CoCWS4MAU8U/Xri9ddmxQceQKlfxLZ/GYrtzXMNeauwvE+d2ez",
+	"WddspFvK3G3zuhNUWz7Agb1kv/2Ql23qfblD9IgYeiJ48kKMx5Bh1Qokav1lw1brPGhXw8Tv7m74XaM+",
+	"IX55b8Mv69qW5rO7m37WLt2IH9/feLWReoSXSef+xufULIDZIkdibIgC+vEW7MUGRWmjLJOjVX+YYWtq",
+	"JUpHpnLQsChmeCgwr+0a2LyNagnv9LRxQhUBnkF2gtTLEjguSC64karQUN77KlB1rWt1WiKKb00F79eP",
+	"Rrqq7/2J1SDDhEba5BxLrnsKWrKGiL7Ad1+6VzaToLeRVtwMvrDTGymmoCdQKmKGxMJRCm0qxMpYbSYc",
+	"fDCtFrvIiJ2e0vNwuGzDhiOfvnlmeNx1AfwqhQjiPQC8OtTa8rtQV8KqWG65y7c9p1bkXbPt/3P68sXV",
+	"tu0H/irbdstd3LancwcySBaOSmAvqy4bYsbrWmIV2SQu9hmpCopYLl8Nscz+mDN+7sQrF6fA7JCKTqEq",
+	"UCSkFXiD0Q3potyXPF4iCbWN3zuUidpT7UIsWpzj9sWYNZwlqJLt03GuJ878FaSLlyhNLOQErGAvARI6",
+	"D0kcBc9Ae8Oai0yrqqMFtkpbS9vMiXINoqJBvDuqSkzAz0QdJYQhbc0MhAEpJIzY54Y2ZH3pgqdwEq8N",
+	"gBUBjNqyFkVrm8qOEdRMtFv0tDN8c8hZAQnzCQHXRM6/scZwBtoZm5uoV+Vmr0dyrGy73iJ02O/bPAS0",
+	"8zKuNOUpkJQ60z7Rko5GLCV7Bmm9KcixU1UFqPqqiOg6oRKIOVnI9hNyv3+PCMNnZ0yBtbHjj2RIczOV",
+	"xLk0PUdjvKEOYkSksBavqMnprd3Z17I44fQ9e9f3bmfKV0Kj2Wh+Qga2VuOAKDpXZDahmtiaw22hzCyT",
+	"rTGCXdw96M0gz7tYt//g99m5asvhSypTfoAheQ5zclabKvHqnaPQV7tVtR/OpcvmlUfu2EX8ovU9gB/i",
+	"HG/oQ2Fm40VOU8gQdpwvaMq4hoz8bksroIOOVkDjE1/RCdwjT6aFnrtcm8DzZ8HUxQQ75FITjPP658vT",
+	"R64U5SIA/gz6lw/P1S7BzxVkXUJnzRF54/RG1CbSa6ylqVUlk5VNbbZH1zyuAIC4GbAGIVcXOwydiMsT",
+	"NjupJVJ4uT6Y646yjB3vbLCQszPA8Go2nmgrK5h37yhLZCq3oZEKTiowikxClKbziNywkEW1I7FhabbW",
+	"LbP2IAZ8F4y92U5rU2NPu93RpuJAoznWpsJApAPUpqLAst5Gm6LmQv+sJmJaAImI4LQVFuFJpq9JEDEn",
+	"zqZQo+wIU4s2QNlaC3e6sEE01McpCROZ6mYLg8j4Xffq4Eq6uOs3hP74OKI2M6R2h6jxTKxvDlGvpR4v",
+	"IuqfG3ecWhwH0qZsvSGWeCi+ksLsu9jg1FMjDIF3/imNvMlJ9CNXE9vbnEhVhrHWgpPKP2gQvtESx7kJ",
+	"KRnBjMywU5OW6Oi7quK8LIPzttCrlTD6nR1+Z4ebasULyL4MszeNlxjY0vuDSOAEs7ETBvUcWkRwyUZH",
+	"PDIq28+wU8dc0E9gqVvOhbwpUhY3qD00gy3Ino3JLKie7Ed0hgRjFBddHcFJ/dO8ED+qK+xq+au2646T",
+	"QlaHjgRlVLBn3JrNOei6RmwJ5VXia7Ig5e0dHpGJKKXad15jl+bkf37YJxmdY66OzU09bkT0oH4M+7XS",
+	"xI3kha6bpQlOiZ0pnuREFZlBnvfIqdfXhK12mE6EUNDG1bHnjoNo+vCglfdMw4TWOgMabVRAreKImmmU",
+	"he0yTKWd8377LGptuEeQdr48vfw727oVttUI/6gRb0/IJlbtL48FaTCvaP73BkJpAxnRS1ph7djpXGsx",
+	"MyGl8pnz1cM7QYGCpEHOvKVNodF33GUcyVEUYyOp2rvD3xV54d8iNrfETgX6JDhbdMP5A/6O1LeC1EGl",
+	"hjhxXYa9BV0V9MC4trjCx47x1Xkv9kWn+1lZxtlrFRtzDNTxXWxonhssxdoWgT/VgM5EzLiN6WFV9QbB",
+	"8/lJbaq3GRVc6IkZZOgcthOqJouIW3Ux3RGuLjSYvWX0XOzSugQ/DXWtjXHmwNgV9EKUK7fARvxuK3zE",
+	"L6+OkfjZtjjpVnsNrFymjYRBebFks3Zonr1Ww2xdd4eGpL1ctLd+qgMalhpe4uzAGVTFZQ335yJsn11Z",
+	"bavRML/JclCH0powXgvs6CrNqQZJhkAMi8WQXi1QFxiXOZWV2dQWGzJrNl8eZHWV3UGPPHZtVEnJc1/h",
+	"z3UaB25+UcGiMCHLLsI3zrZlFWnu6h8Uel79VFse26Si1c1oRwRjSc+kS0c3dkQmWq2ilmWVNM70jqpr",
+	"c16LTjzc8LtHgo9yluo/O7LXBiFNZVDiNDDtNk96LT63Sgqv8GBCet4y8RpsFU6lN1NXllbHYzMwnNoo",
+	"ydYs62R+FPXtk1BDrl0iljcnzrBbP54ieosRKuHLsKzRp2SnmBbtiHLLTHpVX6wIKp5Zp78vAeEuDJVl",
+	"ysnLp6dh8S2MG2h1A0Uyp23i0Vdh8H8J5GVjvkVaRByBhS4OqioFq1yZlCj2uZuxMXM1dQMBemmwMYrL",
+	"UpRjx1Hbkx7YgImBQXJDAnBgF7fiqIULYiCCQ4988F6hMN6Yi4p3ewGgWxaW2wJPGj5Rpoir5E+wMsIy",
+	"MuA7ju2UArT7uN0y8q+3fON1YHo6yuUzOv8umN86ujt/rOC29YiFb7bgplmD3g7TNjeub+6AdSnsDiUN",
+	"Ki/zviabu18XEdPWJvkK6NnsOnjbHHqtfFwx5e889aZ4qofsCuc2wrWwm8amPBXbWWPFlLpa/f6GrHUH",
+	"7DCpExXG7AK401fVMja50LRxpwi5tEXkN8c4PY1Gyew7A/0mGKi/E4NyG+DyCmPzk8+pC8h1zTQTUnLL",
+	"4rK4XSxQsIOuIlGM2plBeKEr7DfHycIcaEOroJ039Z3D3RiH28J86xLp4zjxwQ7bCKxIMFCukcnNNBlC",
+	"LvhYYTsU6i3/OWZpuEiLjNAZnbtsBFuOKigdst8jONmA5vkxMVA7cErvYpUyt4IN2uO6QTkwPQEZWXkk",
+	"Ej5u2j0mg//A0zvAf7u/q4GrEMKN0Ox8jliebKBsA+C9/UGcHrwu9Q6pQdB6eMdW3tUc00mwotTfEfyG",
+	"HDjouEm+LJZVoA2r3dIQ19WUoCw2N/w6b04VO0s5ssu298TxIWVTaJihAVamxfpyXhSeoq9Wo1bZDP+q",
+	"+KoVii+CzmvEdSNE9twgRso1EaocSrhCG4llIyLNUyYr+XqFzajV4nqHaLukmfY3yc6buQgngX3BgcCy",
+	"i7omJdhO2v37OoS8W5c33aBbW5ermr5xqvA2FBN8QiEf59AtFRwToOnEh1ikVEoG3kdkOKhH1kICdnXK",
+	"giCNAjADgA6xYKV5eyjFTKEfiGoiaWpEyVpM8c4hlzbP9IRxH0BJxvh6AZKJjNA8JxJSYBdQf+aaeQjZ",
+	"I2/satCkZdfhZRvnhqLaD8UU0U7rtnEnI0uBKpljNhE51BQNK9zlrSw8V12mUaiU2DKmZgJmW5wu0qq3",
+	"YVP/3RCpcIqvS52WJ/xwmEFW80LG07zMmq1tvosi21ITryAvRFoHfuaN1A78uevGWEVOrBRgp4r2QvJZ",
+	"Qi1Zp6WvuDbENjs6R2O0IAMfeeqy8JpbYmGMeHZcNRE+ByhczCfTG/Q6WgjrDFui7C6eM9Zu5vYDOaPt",
+	"XyK4+zTgGt/jNW8lXvNVjawtjLKKbAMblsVuejw20L7CrrZE525Mcbz4qOlRck4mQTIRDnZHtaoYzCYg",
+	"jf4TVFqoglSmPXKK3uu3Tx+RH/r9h5hTUnIs94DhDt5gYRHYraNK1AjiUFbhNh7HrlE77Cz0zeUErqpt",
+	"+DfMvbW3tcA2q2IxVUuy5Vi21tEbSdHzXqSIfDkU2dyaCnIFdXWR5cJnYhOjpIRU53NnZQsN5GYzgQ2Q",
+	"YjOEWtiNmdSWOYN3KcRG2hrfgJGs7iDy+vmmJbUrOQPtm9/l0l2ayDBOsZ0/uFw+LV0vmWgRyp9Bv7em",
+	"tJ0RWNsiJQ42LlK2kGLEcpcZ6HR7ZWTV3vUAYlc38rFZILNtp199F2G09nIK+DO7cBbJeuxm3Os6w0dS",
+	"GSGwsYYvnWkDyevkERzKJoXYvAb8zLf6bELL43rlFdTcPFUzQwczfbMOdDw5VK28ZFBd0FfzoP/djIMb",
+	"I2kpOZLMJgrF0yvW4K+NVbPWg/XRM42yBUtCaUSVwulQ+aQRMeM9+disxklC1BbANVKPj4DEbiy2soir",
+	"FFTF4RgmkWeEDkWpnW6C4BZJ+cK5DAruMlamGt9O9w0HlwaX96cPlPlOHdYkjp2qc4OMaV2Zq8nYjX5u",
+	"UWojEqGAZ93QedTdMOLO6lUNt9NSyhG6Q7A+Y4D0XGgyB135K0+IyDOQiyMrNE9460SPnNaGBD9czG6A",
+	"ogIXiBkRjyPw7F/BTLdCUKKTfrP05VpFvWI05a8TC1dBXncRD7DF6xoUXO/2x9oJrTImlQm+gfdoXPA/",
+	"VZGui2W5sSJ2j/w0JxmMaJnrylOzooRlSvPcvjDjlVVxSf3Kmjvv2IcfTvHNYs+1inV9D13dOW9dNFws",
+	"VLzcEInXFbNf20+iZp90RRQ7hu4olMbnrkp2uyjZ9RtOYKljLH18ATSvSjGcuIk8S5jScyPyI7+uG160",
+	"GHWU5zaKye+a6TYm+zPx2ROXQtGU6AkbReuTfufJsT4Uq8PUayN/tAzfe+UMXGFrF5fU4tDV4U8oACQt",
+	"rThpxMwb7Ku4Aq5xP6mqLfjitsxXZcuYhBSbV5GB/987MXDVFWQQIWKjdwd6XsDAOxb+swQ5D/Jb3DZc",
+	"Aboh8v0scdq2HbwKFBpg21o3Kv79uD6bqgpaMLiLQLTlgVBHcbF/lihgzB/ZQ9JFXa8OZVYC0lWREQVU",
+	"on4BKLYj2dlPwmIxGKQ4pXmO3SidQjEstcaSi9MiBx8naUOLNBQ+WPvN67N3S30geDSLDVIjfgR7iFXv",
+	"kQAeEgK9cY8MoM53O/6f//rvuj8yXkjdalX7STfqtbpJM3ez4EJCahmcHSxSwp1xW7/OSYPPbJTTSQgk",
+	"TCvIR0GZf4a0aSTk0t2YxSQbEkR73pYC2GU3wuCxLbYWGPFtHWgu/gzDwGZUZurEB5gQmudiZvse14C4",
+	"bJU1Fq0896pvaylZJ2n04u8f/bhNW9vrtBJuGHkQ7vdqS5tFGX8Y7lXI9pEl3OsfLtK1n2h6XuWb1jwt",
+	"SFurQgesQmFbWDeoSidx3b5xuy+EHSJe+bJBuqoajitJGOozq2lQ7yoXuHDM12CXN8OvngoDtk2GEi1Y",
+	"uiRTxOCkjsHGHeXpIeZLHLeIITVIbKb2YXqWcmGNPOzQaubrkWfapR63pMYl0BZRBO1P70Iat168u2ar",
+	"osakT4WcbiLofceRm8eRv0Y4t5MnWlIfsn4jrC2g3jpJ8wAzoJdHbmEeSTgVzZUIYrdrvbA2A2HctWt0",
+	"Zh4WIIrcC0ahmIXSXoXxTiATtgCnBJrZl7EgsDUE+cpBVQ0LLOU784QHR8FHjZKbAWZUb81EmWdkQi+A",
+	"FKU2SGKOz0P8qloHFgWw+7QlU9etfGBJwyObib7DiJdqmm86scQLe9Y1dxKqIMo3J/p6JRH+vokk712U",
+	"WIDwbeVzJa1RbEU3259B/8u9spNOtiOaK0g6RfDoSydYVDvqPAeqgLgXrGGMBZ27hiXLUb6oo776vbu9",
+	"fmetNhSg26/VAj5u2G3WvX9COIa3YpXBGyxb/69wu0BkybEBmVVelt3tanOFD0msUvAQZMK4wCAQEj7r",
+	"KlHGPh3Og7b/YdnWsaHxTrAZNIIVB1W0IibiCmnEyIG1tZLfyn7/XopD4J8wWNIl01LMnbcN9wVoVtvh",
+	"qjDBvK6v9tdsD+6C9CKwYQvz64XihVV/R5zIAGrMSHJao67S1BDImok7p5Mie4MpPUewH+wbsChl3jnu",
+	"TLQujg8O7h7+0Ov3+r27x0f9fr9jlu2WEJOcbU8EA5ckYzSHVJOSZ2BbQQ165CmD3O5JJaQCP5cRj6iA",
+	"krshsl41smPeUaQohzlTE9vbA/tLEyUimelmGJ+yMgZu5oDMCop+qGoAI7iQklfuoMo0YVF90RpiNvmB",
+	"nbOp4TPkibnzQjIFxEAbcO0dj5HdH9f13s0SK8OjK4Zu7yVLwtSERsw0NnNoJBmiqS4TQbZOguH7le0z",
+	"nGZKOR3DFLMJEUZtkuLgy9TGsycYQ1mqy0FwDLMpLDkEhOfmTTtZVAqhj/2uhvOgyGW1lr1fzl6/Skgp",
+	"865TKw29mpa5ZgWVGnXffSfGuvTDBmLgxr1UWhNKJ3+ihEqVNuedtMzBZlnYxCNcDpp+e8TTbHssZlkJ",
+	"qQ4no5peDgjwC8hFYWVad0gWFReP6bWHb3TfFoJxrY6J7TfjrrfRl1Ml3ohggdOa/RLCDJS55piZSEtz",
+	"hxbKzCCLvfWDpYlCdS4/Xv6/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

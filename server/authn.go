@@ -35,6 +35,21 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 		}
 		stateFrom(ctx).principal = p
 		return nil
+	case "ZestySession":
+		raw := zestyToken(in.RequestValidationInput.Request.Header.Get("Authorization"))
+		if raw == "" {
+			return &Error{Code: CodeUnauthenticated}
+		}
+		p, err := s.authenticateZestyToken(ctx, raw)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Code == CodeInternal {
+				stateFrom(ctx).authErr = err
+			}
+			return err
+		}
+		stateFrom(ctx).principal = p
+		return nil
 	default:
 		return fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName)
 	}

@@ -16,6 +16,7 @@ const (
 	dialectPlain dialect = iota // no operation matched and no prefix claims the path
 	dialectNhost
 	dialectWME
+	dialectZesty
 	dialectOps
 )
 
@@ -23,6 +24,7 @@ const (
 var dialectByTag = map[string]dialect{
 	"nhost": dialectNhost,
 	"wme":   dialectWME,
+	"zesty": dialectZesty,
 	"ops":   dialectOps,
 }
 
@@ -32,6 +34,8 @@ func (d dialect) String() string {
 		return "nhost"
 	case dialectWME:
 		return "wme"
+	case dialectZesty:
+		return "zesty"
 	case dialectOps:
 		return "ops"
 	default:
@@ -46,6 +50,8 @@ func (d dialect) render(s *Server, e *Error) rendered {
 		return renderNhost(s, e)
 	case dialectWME:
 		return renderWME(s, e)
+	case dialectZesty:
+		return renderZesty(s, e)
 	default:
 		return renderPlain(e)
 	}

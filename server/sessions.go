@@ -27,6 +27,7 @@ type session struct {
 	AccessExpiresIn int64
 	RefreshToken    secret
 	RefreshTokenID  uuid.UUID
+	SessionToken    secret // for sessions whose credential is a session token (Zesty)
 }
 
 // sessionSpec is how a dialect's sessions live: Nhost's refresh tokens rotate and live as long
@@ -35,7 +36,11 @@ type sessionSpec struct {
 	Method    string        // how the session was opened, recorded on it
 	Rotates   bool          // the refresh token is single-use and replaced on each refresh
 	Life      time.Duration // life of the session and of its refresh token
-	AccessTTL time.Duration // life of its access tokens
+	AccessTTL time.Duration // life of its access tokens; 0: none is minted
+	// TokenKind, when set, gives the session an opaque session token of that kind, living
+	// TokenIdle after each use, instead of a refresh token.
+	TokenKind string
+	TokenIdle time.Duration
 }
 
 // nhostSession is the spec of sessions opened through the Nhost dialect (and the default).
@@ -68,6 +73,21 @@ func (s *Server) openSessionSpec(ctx context.Context, st *store.Store, u *store.
 	if err != nil {
 		return nil, err
 	}
+	ev := s.auditRow(ctx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID,
+		Detail: store.JSONMap{"method": spec.Method}})
+	if spec.TokenKind != "" {
+		err := st.Tx(ctx, func(tx *store.Store) error {
+			if err := tx.OpenSession(ctx, sess, nil, ev); err != nil {
+				return err
+			}
+			return tx.CreateSessionToken(ctx, &store.SessionToken{ID: uuid.New(), SessionID: sess.ID, Kind: spec.TokenKind,
+				TokenHash: hashSecret(tok), CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(spec.TokenIdle)})
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &session{User: u, Roles: u.Roles, ID: sess.ID, SessionToken: tok}, nil
+	}
 	rt := &store.RefreshToken{
 		ID:        uuid.New(),
 		TokenHash: hashSecret(tok),
@@ -75,8 +95,6 @@ func (s *Server) openSessionSpec(ctx context.Context, st *store.Store, u *store.
 		CreatedAt: now,
 		ExpiresAt: now.Add(spec.Life),
 	}
-	ev := s.auditRow(ctx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID,
-		Detail: store.JSONMap{"method": spec.Method}})
 	if err := st.OpenSession(ctx, sess, rt, ev); err != nil {
 		return nil, err
 	}

@@ -45,6 +45,8 @@ var uniqueFields = map[string]string{
 	"api_tokens_token_hash_key":           "token",
 	"api_tokens.token_hash":               "token",
 	"tickets_token_hash_key":              "token",
+	"session_tokens_token_hash_key":       "token",
+	"session_tokens.token_hash":           "token",
 	"tickets.token_hash":                  "token",
 	"signing_keys_pkey":                   "kid",
 	"signing_keys.kid":                    "kid",

@@ -123,6 +123,30 @@ type SigningKey struct {
 func (SigningKey) TableName() string { return "signing_keys" }
 
 // Audit outcomes.
+// Session token kinds.
+const (
+	SessionTokenZesty = "zesty"
+)
+
+// SessionToken is an opaque credential that is the session itself to its client: each use moves
+// its expiry forward by its dialect's idle time.
+type SessionToken struct {
+	ID         uuid.UUID
+	SessionID  uuid.UUID
+	Kind       string
+	TokenHash  []byte `json:"-"`
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+}
+
+func (SessionToken) TableName() string { return "session_tokens" }
+
+func (t *SessionToken) BeforeSave(*gorm.DB) error {
+	utc(&t.CreatedAt, &t.LastUsedAt, &t.ExpiresAt)
+	return nil
+}
+
 // Ticket kinds: what a mailed ticket or code lets its holder do.
 const (
 	TicketEmailVerify        = "emailVerify"

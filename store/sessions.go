@@ -11,10 +11,18 @@ import (
 	"github.com/google/uuid"
 )
 
-// OpenSession stores a new session with its first refresh token and the audit event of the
-// sign-in, atomically. On PostgreSQL outside a transaction the three inserts travel as one
+// OpenSession stores a new session with its first refresh token (nil: none) and the audit event
+// of the sign-in, atomically. On PostgreSQL outside a transaction the three inserts travel as one
 // pipeline, which the protocol runs as one implicit transaction: one round trip instead of five.
 func (s *Store) OpenSession(ctx context.Context, sess *Session, rt *RefreshToken, ev *AuditEvent) error {
+	if rt == nil { // a session whose credential is not a refresh token (a session token)
+		return s.Tx(ctx, func(tx *Store) error {
+			if err := tx.CreateSession(ctx, sess); err != nil {
+				return err
+			}
+			return tx.RecordAudit(ctx, ev)
+		})
+	}
 	rt.SessionID = sess.ID
 	if ok, err := s.openSessionPG(ctx, sess, rt, ev); ok {
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func TestCommands(t *testing.T) {
 		}
 	}
 	run("migrate", "--data-dir", dir)
-	if !strings.Contains(out.String(), "schema version 2 (latest 2)") {
+	if m := regexp.MustCompile(`schema version (\d+) \(latest (\d+)\)`).FindStringSubmatch(out.String()); m == nil || m[1] != m[2] || m[1] == "0" {
 		t.Errorf("migrate: %q", out.String())
 	}
 	run("keys", "rotate", "--data-dir", dir, "--jwt-algorithm", "EdDSA")

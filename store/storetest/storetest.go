@@ -401,9 +401,11 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 		Email: *u.Email, TokenHash: randomBytes(32), ExpiresAt: e.now().Add(time.Hour)}))
 	must(t, "EnqueueMail", e.st.EnqueueMail(e.ctx, &store.OutboxMail{ID: uuid.New(), Kind: "password-reset", Recipient: *u.Email,
 		Subject: "s", ExpiresAt: e.now().Add(time.Hour)}))
+	must(t, "CreateSessionToken", e.st.CreateSessionToken(e.ctx, &store.SessionToken{ID: uuid.New(), SessionID: s.ID,
+		Kind: store.SessionTokenZesty, TokenHash: randomBytes(32), ExpiresAt: e.now().Add(time.Hour)}))
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
-		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1,
+		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -1767,6 +1769,10 @@ func txRollback(t *testing.T, e *env) {
 		}
 		if err := tx.EnqueueMail(e.ctx, &store.OutboxMail{ID: uuid.New(), Kind: "email-verify", Recipient: *u.Email,
 			Subject: "s", ExpiresAt: e.at(time.Hour)}); err != nil {
+			return err
+		}
+		if err := tx.CreateSessionToken(e.ctx, &store.SessionToken{ID: uuid.New(), SessionID: s.ID,
+			Kind: store.SessionTokenZesty, TokenHash: randomBytes(32), ExpiresAt: e.at(time.Hour)}); err != nil {
 			return err
 		}
 		inside, err := tx.RowCounts(e.ctx)
