@@ -32,12 +32,14 @@ test-postgres: e2e-deps ## run the whole suite on PostgreSQL (at POSTGRES_URL)
 	set -x; LATCHKEY_TEST_DB=postgres LATCHKEY_TEST_POSTGRES_URL='$(POSTGRES_URL)' LATCHKEY_TEST_REQUIRE_NODE=$(HAVE_NODE) \
 		$(GO) test -race -count=1 ./...
 
-e2e-deps: ## install the Node client used by the real-client test (when Node is present)
+e2e-deps: ## install the Node clients used by the real-client tests (when Node is present)
 ifeq ($(HAVE_NODE),1)
-	@if [ ! -f e2e/nhostjs/node_modules/.package-lock.json ] || [ e2e/nhostjs/package-lock.json -nt e2e/nhostjs/node_modules/.package-lock.json ]; then \
-		npm ci --prefix e2e/nhostjs --no-audit --no-fund --loglevel=error; fi
+	@for d in e2e/nhostjs e2e/zestysdk; do \
+		if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+			npm ci --prefix $$d --no-audit --no-fund --loglevel=error || exit 1; fi; \
+	done
 else
-	@echo "Node.js not found: the @nhost/nhost-js real-client test will be skipped"
+	@echo "Node.js not found: the real-client tests (@nhost/nhost-js, @zesty-io/sdk) will be skipped"
 endif
 
 generate: ## regenerate gen/ from openapi/openapi.yaml

@@ -19,26 +19,9 @@ import (
 // sign up, sign in, forced refresh, verify, read the user, change the password, sign out and
 // back in; then the mail flows (password reset by link and by ticket, address verification,
 // one-time code), reading each mail from the test's SMTP server through a small mailbox
-// endpoint. It needs Node and the package's node_modules (make e2e-deps); without them it skips,
-// unless LATCHKEY_TEST_REQUIRE_NODE=1 (set by make test when Node is installed), when it fails.
+// endpoint.
 func TestNhostJSClient(t *testing.T) {
-	dir, err := filepath.Abs("../e2e/nhostjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, lookErr := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "@nhost", "nhost-js"))
-	if lookErr != nil || modErr != nil {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_NODE") == "1" {
-			t.Fatalf("Node client required but unavailable (node: %v, node_modules: %v); run make e2e-deps", lookErr, modErr)
-		}
-		t.Skip("SKIPPED: Node.js or e2e/nhostjs/node_modules missing (make e2e-deps)")
-	}
 	h := servertest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "run.mjs")
-	cmd.Dir = dir
 	mailbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		to := r.URL.Query().Get("to")
 		m, err := h.Mail.Wait(r.Context(), to)
@@ -52,11 +35,46 @@ func TestNhostJSClient(t *testing.T) {
 		})
 	}))
 	defer mailbox.Close()
-	cmd.Env = append(os.Environ(), "LATCHKEY_URL="+h.URL, "MAILBOX_URL="+mailbox.URL, "CLIENT_URL="+servertest.ClientURL)
-	out, err := cmd.CombinedOutput()
-	t.Logf("nhost-js:\n%s", out)
+	runNodeClient(t, "nhostjs", "@nhost/nhost-js",
+		"LATCHKEY_URL="+h.URL, "MAILBOX_URL="+mailbox.URL, "CLIENT_URL="+servertest.ClientURL)
+}
+
+// TestZestySDKClient drives the Zesty Auth dialect with the published @zesty-io/sdk
+// (e2e/zestysdk): multipart log-in reading meta.token, verify with a Bearer token, a wrong
+// password and a garbage token.
+func TestZestySDKClient(t *testing.T) {
+	h := servertest.Start(t)
+	signUp(t, h, "zesty-sdk@example.com", "zesty-sdk-password")
+	runNodeClient(t, "zestysdk", "@zesty-io/sdk",
+		"LATCHKEY_URL="+h.URL, "ZESTY_EMAIL=zesty-sdk@example.com", "ZESTY_PASSWORD=zesty-sdk-password")
+}
+
+// runNodeClient runs e2e/<dir>/run.mjs with env added. It needs Node and the package's
+// node_modules (make e2e-deps); without them it skips, unless LATCHKEY_TEST_REQUIRE_NODE=1 (set
+// by make test when Node is installed), when it fails.
+func runNodeClient(t *testing.T, dir, pkg string, env ...string) {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("../e2e", dir))
 	if err != nil {
-		t.Fatalf("nhost-js run failed: %v", err)
+		t.Fatal(err)
+	}
+	node, lookErr := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(abs, "node_modules", filepath.FromSlash(pkg)))
+	if lookErr != nil || modErr != nil {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_NODE") == "1" {
+			t.Fatalf("Node client %s required but unavailable (node: %v, node_modules: %v); run make e2e-deps", pkg, lookErr, modErr)
+		}
+		t.Skipf("SKIPPED: Node.js or e2e/%s/node_modules missing (make e2e-deps)", dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "run.mjs")
+	cmd.Dir = abs
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s:\n%s", pkg, out)
+	if err != nil {
+		t.Fatalf("%s run failed: %v", pkg, err)
 	}
 }
 
