@@ -5559,6 +5559,8 @@ type ZestyLogoutResult struct {
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *ZestyForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
 }
@@ -5576,6 +5578,11 @@ func (r ZestyLogoutResult) GetJSON401() *ZestyUnauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ZestyLogoutResult) GetJSON403() *ZestyForbidden {
 	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyLogoutResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -8191,6 +8198,8 @@ type ZestyVerifyResult struct {
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *ZestyForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
 }
@@ -8208,6 +8217,11 @@ func (r ZestyVerifyResult) GetJSON401() *ZestyUnauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ZestyVerifyResult) GetJSON403() *ZestyForbidden {
 	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyVerifyResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -9498,6 +9512,13 @@ func ParseZestyLogoutResult(rsp *http.Response) (*ZestyLogoutResult, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
@@ -11568,6 +11589,13 @@ func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12570,6 +12598,22 @@ func (response ZestyLogout403JSONResponse) VisitZestyLogoutResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogout413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyLogout413JSONResponse) VisitZestyLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15682,6 +15726,22 @@ func (response ZestyVerify403JSONResponse) VisitZestyVerifyResponse(w http.Respo
 	return err
 }
 
+type ZestyVerify413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyVerify413JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyVerify500JSONResponse struct{ ZestyInternalErrorJSONResponse }
 
 func (response ZestyVerify500JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
@@ -17528,169 +17588,169 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3pctu4tij8Kih9uyr2dylZcZx0x/5z3Bl6pzPeONmpu7tzI4hcktCmAB4AtKJOueo8zXmw8yS3sACQ",
-	"IAUNli0n3Z0/KYciMa55/NJJxbQQHLhWneMvHQmqEFwB/ufVRCj9E83ewn+WoLR5lAqugeOftChyllLN",
-	"BD/4XQlunql0AlNq/vqHhFHnuPP/HdTjH9hf1cETKYV862bqXF5eJp0MVCpZYQbrHHfeTYBIOylhikxp",
-	"PhJyCllCRpTliugJELMSSVNNhCRDCfRcEUpkmQPZGzB+QXOWdd0Yg4QMCqrUTMisq4XoqomQ+FSKHLpc",
-	"6C7NczGDDJ9BxiSk+p1o/wJTyvIuzSXQbN69AMlGDH/5n//67/1e5zKxJ/ZI8FHO0q90XqmbXZEZ0xM8",
-	"KgXyAuQdRZSmGsyBKdCa8bEie61NMd4tFZjNZkzRYQ5ZF3hWCMb1INjiUyGHLMuA3+4eU5rnIMmUzgkX",
-	"mmSC6Akzm1BszMui69ds1j/yS+xSLvh8KkoV7uAZ1yA5zXHe29vFKSclh88FpBoyhOZSwgnJQCNgUwmE",
-	"8eDSSC7GpOQZSHxYIUVW7+QNneeCZu+EeEHlGG73RoYimxsUzc3UZo20sXqaplBoVS/2PaelngjJ/oDs",
-	"9lb6kinF+DghjjAYFIDPBZOQkVRCBlwzmquAclis8ETDwFNNU0YS1KSrxTnw8IeC6vC/mqXn0HgidNFA",
-	"rFKBNA9K7kmJf9SkJ++5KotCSA3ZS8gYfTcvvtItG6RTwLWBUUqmZjFEzwvAKxcFSFyBv3WyN2iva5CY",
-	"o6fEkHMym4AES5Myu90PU9gBu/kwBYvlV+A0C1zFr+/mKd+65dE0FSXH5XnQ8YvZDRFbtaCbpV8fprAr",
-	"6rXuVK9AuD5MYSdka9USP0jBxyFtsojDPQVLKvolJJFwIc4hI0iSzINUZFAvfYfUY9NTrggHVWSRKOBS",
-	"/w1Kz3eA/TjuDeE/jnXzFGD9EpfRAPxyN1Rg9aJulg7gXLuiBOtP9wq0AAfbCTVYvcwl9IBMvWRT8nMu",
-	"ZjyUbBQoZdgxkoVw9TskCJsftiEJv5y9flULBL2O+cKNZCYyihST03coST0VcopryzJmhqP5G2lEDs2M",
-	"sjqiuYKkUwSPjDLrNTnzPzMF1Z3jTilZJ+lM6ecXwMd60jk+7B/9mHQ0nkNHacn42JyWleDMp8G7dw9/",
-	"TDpTxqv/xz50J7rqoOym8OzNrg1CmEvrHP/q503C9X+sphHD3yHVZppHEqiGN6fvApJ5hdOxYKJO8bsW",
-	"tE3AYoDlKEqLQpGZkOeMj0/ItFSaDCsEH5W6lNDrJPUJZ1RDV7MpdCKnMwVNM6rp8uVqWULSgc90WuR4",
-	"kJxOzRgZFLmYd4dC16dcnUfrEOvdrTk6J/le7exYtu5+379/9tjMVIBUZsjTNAWl3pnz3OzT1n5Y1okP",
-	"FtteU6hft7VFHEW1g4AZBfHVXG4LeDyvabEFI84Pc0AJxCA1KaQYSzpVZgjg5dTsJYMRLXPdReuLgabu",
-	"ELqMe1MLPledpLNgggifGVXJjBkxXyw89vqVhdG2WaCTdJhjoV1L8rt2e+Z5TB0MfnCMrJN0cpHSpjHJ",
-	"HNqC1Sl8yHh3woZF12DDkOK648Yn84NYGLxl9OgknZYmaZ4okPazxm4rjbWxlUCxDZ5X5Kg6+umIdrXQ",
-	"RSfpcIF/dRWkEsLR3O/46rywSx+Jkptl4hf+bmiq2QUEX6JC2Ek6wjBZu5oupBPKx9A1ggbu1P5YSDFi",
-	"OXRHoNNJ5McLlkUu064spdysSQHPumqqAjwKSZVS1IoiC3AOhlumDshBFDmSwIpodZ7xVEhzlQSBx7C5",
-	"AH4WpjK7LtXiTAYd//nu3RtiX0iIhMLQrqwx21G/5kMGlscgFyiIm6HeVeKwOEZBfvnw/Ip04zUHUpTD",
-	"nKXkHOY98vbs1PyhSEqlnJMBHxDKMzKAwQmBPDffpd20lBeAz59kh/fv333Y+CSVF+6jzwOyh3/MB3jg",
-	"b7qH9x/sL5Ilmo8Xj/CMjTk1PIrQfCwk05Np86qenB3efxC7lFReLA73yKy5OQAuJzZABHTMubhzgs+W",
-	"9JM9g/0PjkqZ454Whjm3/KY50HOYE6MIUuU58eCcZQMyAWrEbDGqObgiTBNDLizYLI6v5/HxzZuts3oU",
-	"G4DH9zkVWZmXau3+SgXx+UvVml6xcWyAz0uuiSDbIJ/XrmC+eoD5mgFaqGbOM0FgtHdnd7gEz87gqpKb",
-	"wRGUQjRM1TppwmByLS1RKel8cb1mwNjyXj49fTSheQ587C01V1xrLUQ3T/eNBDQIoAHfvhQ6LFLBjVqZ",
-	"aiGJFmTEOFMTBGHGx4Tx9XfgJo7t6vXzUDZapLeolthhyW+d189/64TSy+vnUV7xulBnFQ2/wgGlE0jP",
-	"V3z0ZXGq5oqf0HRCMiiAZ8DTORLM2QT0BKRBe8rVDIw6uPdbR5z/1jGMCMV2q7MneOqi1MSycBWCd31k",
-	"NXvyxyDOUeCgF5TlRiyIHEqcAUVvBDej3jYUtq01vQVlRloL9RQFBJIzfk5yoJkiQ5qeEy1qncZJV2Q4",
-	"DywATRI00bpQxwcH03mXFkXP/XAwgzwVqPFcUdG8jJzHWyuLoYS/nXYngxG2UjgaA8Tu7MyaF64oJpw6",
-	"PtRlvDJQUOfRzZmhCOcAhWFYEe7e1KHiA5NfPrxLamPjqbPUoDHjmPwEVIIkv5X9/r0UeSP+CYMoVwgm",
-	"fGL1yWeRmc+QWilScs1y3In9zmnPThNtANHDfj+AE8b1g6POogCXbHGLzW+ebaynor6w7l0VESvDS1ly",
-	"Yq19LCxxBXRtx3RUDZqr9uMhOIqCRmp8xk+92rQdFmZMFTmdv0L7xZeAiPwiJpycTZmexODO6pLNL/Dg",
-	"QlrSMEMdXsPQsmhIWXIYTwwBfeOUmC2NTmaI5sZ+FxPeU+Yo/sM97KViGtJR+1Fkh5VC1bTR3e83zube",
-	"Osbkx6+G+7jpEWxlPJqO1ppRY3KX4cI3Btev373BrXwLtygs81+7Kzbm7wsnKSy5w49rN/wvkGw0/ya2",
-	"rYu4+GltZ1JMK6GlKYDcPbx3hOpmAPL3DtdYpVvHZW0g6w5ta9vyTVk9NzV4uuU6vMxBqb8TdL8udbDT",
-	"tkUkt1CGJtclQtkTnhG4ADmvRDJnPahlNSMfkD0OkClCiY2iCcWcUG0YCpED5dsJMMto1vviBtiPQa2K",
-	"sMZkyDfPHz2xCJj618je2eH9B/todzKqg/J6BFWkoFLbs2LKOzVPnMMQMqIE0ROqSVpKaQRSa1c/e/xc",
-	"JWQ2YekEQ9kU8IwwndhTpRpNHm2X06Jp6RuA0tvnwPXkV7t4p9e9Rc9CeGi/dlBnQ/H3Y1KbVJY49bwB",
-	"JfEYZUZs3oKzvC9q7RvJgi2aXlCtQRrY/L+//vZb8eXFpfn3Ff57dkmS3p3ux//1j9UyZIvDzEQ3BzMq",
-	"ySkfl3QMLl4kuRVpM3DrjZhU2p4HHkInhvvrVftArVeo13+zan3g9I3shWpC/WacRYwpQ3ZC6xPUQoxn",
-	"4M5N/ghdJM4vxBrMMMCst6AaVrH6ApH8RkiieU4YJ0wrklIuOEtpTsx5ypQqcK778CgP03v3hw9G97rp",
-	"0fBh9+hHuNd9+MOPtJsdZf3R3ezoEA6POk3Y7ncf0u7o45cfL7vV30cb/H338DIK/e+dOnsVEoGOqJej",
-	"KiCCl7m1bDX1pMA8cEE1le9lHiUYKfqYM+tf38w13qIp60jIcp6wnuDXcMRsEMsi797cyc1UpSfHh6qJ",
-	"0W1osEmnmAgOr8rp0ELBouJY/776DKRnGJsyhrZ1pAKRECCaN9281/bVJNb1Hx5xdZ7BCcX35DcQY6cG",
-	"RR6D9QuzP+BvL1ClgnNItdOvMygkpOa+PJA1d/ZszIWE7IScQ6HNukSegXQ2TEWUZnnemP86yHrb0pnl",
-	"Ic/4S9ATkYVW/4VAiCJkM+tdAOGwq/RPA5wo71uuth1wcpg9+RpS8qI3o30O1cpW7v0MeGZR2cbi/dl0",
-	"2vXnsBoArqfrcZi92Rr+l7ktT6sgjq40kpQT1BIkZjY9SVUeNerV6V5T2mnIYse9//8fa52Z4V7Wn5YC",
-	"/TeBEisIW7H6kciuwcTipjgM2VprkDv68fDuvYf9H65okgtYQCTiO8skGlfcjGSG3nJB9kY2EcC/YCOj",
-	"EnyRw4wIDvvN5V3jCq8ZyerHxQN2o624xu29nTruE3zX9sVpQdDffkJmE+CEDhVwbc9uaD2D9j2m7HvR",
-	"eJmYZvdhCpZTXY9m2cV+qrYTgNNR/+GDtQBVSLhgolSfQs6/JoGjIiyXdjVCQbbd91HP4CcfT7i4tth8",
-	"H+OHW+U2XDGS9QM7ZzZP7QnXIAvJFKwMbL16yN/NhPKtCd6rY/ZWRFHY9LSx0P5KnGVgW6qIH6Pk8cmT",
-	"yKvRty2hsFQgudNx13z23r/aPrBqjGAVSWRPG53jdgd4o9tYss4XYsy2pJnf2OWs3uB2oewY+4iZMnsY",
-	"WzaodNBPZvrBvuealUYTaKkUlUhFBk6IGywLSPmk10ekIM2IB6PEQ0+aKw1VsFdPPnx6c3p29uH128ef",
-	"3j753++fvX3yOGrRc5Enn9hVglZw25mPG7VDNOSJHx8c9fuxYBWWbXQSnE4ZH+OUBg6iu3duo2XjvYUS",
-	"Q9Hd6pn2QTbmqtFwgAmRcepc+9DbKW1q5tLTaiBAsGGaUE0GBxd3D0JY6XqQHpxYQbGbs4urSAwva15z",
-	"tQiq0l8VrtirGxnVdCVDW8GpHHAd9vsfb4wXvaqVlrfu8601uW0FmuC2r5jEdRN0zs+ehBSvsZslR7dE",
-	"cT28v14E/DAFJ0gjCl0rejAqiN7W4QVH1lzOkjNr7nqryJw2PV9DUa9GEldr+NWbSVtuDuZcvXND877G",
-	"dccDR1df1vsAQBalZH/1CTEwQ7FMB1XQZVwBV0yzC8jnJ0YLtrk1XheeCXluVD3RVIBpNmVtf+b9o7VA",
-	"HOSyXl3xwI+dpgH8AnJhMyk2tTxsrCgkK3Lx0HoxpemEcehKoBkyTQlUCd7rrE54Wn3JTqP378duGU/g",
-	"GvLprYQKrqeo20QqhFvfihB5uFjJlpOO941FDFfN3O8rXbX1Kt2cBaaxFkLHlPETFLPOHj83wJhhetIE",
-	"JGyQ1bGEqKwGT3dSbmNLb2xTeWyru7px1LqhQNx1qLOxLba1KAXXUUivKPTcCOOqDFVrUXuL6IJ/u+iK",
-	"mpjd7/54lN2FB9kRha66N334w9E13YRBPE0EqXO69MfWQeBak2qeethgkKVn4wNsb4Pura1EYTMWtkc+",
-	"N1WU3ihIS8n0/MxMaJdvFXqj5Zv/WYvyU39tv3x414mUUWnYp5lSpQ1TekF1OjmHeUJmE6FqIsq8b9no",
-	"moZe4n4xagGnq+FionVh9l4v6kkOF9ajvdXiRkLWRb6U871PqRG5qCKVZNar1l4VAqN8HgkZRZLvVHh/",
-	"mDb/F3N9tfl5JCQQwHUzwfcJfGZKb7RtvP+zpcq+E9CavAl9PIOD3HDuQUKGVGK1RKrIYGXikFEHOjbv",
-	"1ih4NqKtYeyp10cL9hzmtjoK46NIVFt1fEyhCzEfdc1RQ0ZoqSfAtXMH+zA28m7CFBE8qIlpBxyCcmG9",
-	"GaM5pBrTgAusaiSwsg1RjI+xXIPZ6QgFb5X4U1GJNwOZ+8BIkh6x6YZuPJurZXh5QfVEJWTEIM+IOQH7",
-	"kRWA1YQWoKqgYpAXLAWzGDZlmmowUwoU5831Mj72uWCC53Pig445zMiQKiDv377okdc1JJprGktRFhZ1",
-	"zEloOiYFSL9Qc0k5S8FRJHdDL58ZoC9lHoT/iQK4EqVMoSfk+MB9pA7Mu+gX1ki8/R11ks4FSAtjnX7v",
-	"bq9vPZ/AacE6x517vX7vnvX+TpBEHGQixT/GMffy2YyOxyDJ+2eIbRgF4y+1R54ZVFIKtN3ysGS5Joxr",
-	"YR1YjFM5PyFckEePXxngKZVVGSqkfZZ1jjuvC/XYrCFpFns97PdbVYA0fNYHEz3Nm+V/2gQ0WuUnE2k5",
-	"Ba4toBZ0DK66TzmdUjnH+ggapI25I6dvnrW+2KtPYt/gDh0rTFsoVOejGQeP8eALnsZlcJzRrZ6at/AS",
-	"JJ2CBmnG+mKx1lxMjbPUvVmzBBv7U+8+EDAeHDVjGE+7/6bdP/rdh71P8aDcy49rz5xN6RgOCj5unnnF",
-	"++0lxy2M5rpSpbb8cvGiN/70d3pBLQBcdYB4sTNzCViv6qh/FIPJIqeMXxEoXwmiynRSDd6ARSxbo1lq",
-	"f/V0ahGGo5A4AZrryR9LcdralRWZTVhu85ALKZALIv1WqOqfGGqYCbB1sbQwS8U1uNIwUTT+p5t5LVRt",
-	"X8+rzmqPFYGzMkjzLF+wC+Bmd4UUw/iJIX9FiV+oyIG9LpDl1OnBhvmALiXWsVAtns04GZhTspVCzP+M",
-	"ktez5VnJnq5sMbW2aZ7liLj7hnlCM1GX3OuTKeOlNixspDGLXhEj+Ib8FzIsTkFOnYjzy9nrVwkpZd4F",
-	"boTIDJczLXPNMKYRK54ORcZAWeUXa4CoCWS4MAU8U/Xri9ddmxQceQKlfxLZ/GYrtzXMNeauwvE+d2ez",
-	"WddspFvK3G3zuhNUWz7Agb1kv/2Ql23qfblD9IgYeiJ48kKMx5Bh1Qokav1lw1brPGhXw8Tv7m74XaM+",
-	"IX55b8Mv69qW5rO7m37WLt2IH9/feLWReoSXSef+xufULIDZIkdibIgC+vEW7MUGRWmjLJOjVX+YYWtq",
-	"JUpHpnLQsChmeCgwr+0a2LyNagnv9LRxQhUBnkF2gtTLEjguSC64karQUN77KlB1rWt1WiKKb00F79eP",
-	"Rrqq7/2J1SDDhEba5BxLrnsKWrKGiL7Ad1+6VzaToLeRVtwMvrDTGymmoCdQKmKGxMJRCm0qxMpYbSYc",
-	"fDCtFrvIiJ2e0vNwuGzDhiOfvnlmeNx1AfwqhQjiPQC8OtTa8rtQV8KqWG65y7c9p1bkXbPt/3P68sXV",
-	"tu0H/irbdstd3LancwcySBaOSmAvqy4bYsbrWmIV2SQu9hmpCopYLl8Nscz+mDN+7sQrF6fA7JCKTqEq",
-	"UCSkFXiD0Q3potyXPF4iCbWN3zuUidpT7UIsWpzj9sWYNZwlqJLt03GuJ878FaSLlyhNLOQErGAvARI6",
-	"D0kcBc9Ae8Oai0yrqqMFtkpbS9vMiXINoqJBvDuqSkzAz0QdJYQhbc0MhAEpJIzY54Y2ZH3pgqdwEq8N",
-	"gBUBjNqyFkVrm8qOEdRMtFv0tDN8c8hZAQnzCQHXRM6/scZwBtoZm5uoV+Vmr0dyrGy73iJ02O/bPAS0",
-	"8zKuNOUpkJQ60z7Rko5GLCV7Bmm9KcixU1UFqPqqiOg6oRKIOVnI9hNyv3+PCMNnZ0yBtbHjj2RIczOV",
-	"xLk0PUdjvKEOYkSksBavqMnprd3Z17I44fQ9e9f3bmfKV0Kj2Wh+Qga2VuOAKDpXZDahmtiaw22hzCyT",
-	"rTGCXdw96M0gz7tYt//g99m5asvhSypTfoAheQ5zclabKvHqnaPQV7tVtR/OpcvmlUfu2EX8ovU9gB/i",
-	"HG/oQ2Fm40VOU8gQdpwvaMq4hoz8bksroIOOVkDjE1/RCdwjT6aFnrtcm8DzZ8HUxQQ75FITjPP658vT",
-	"R64U5SIA/gz6lw/P1S7BzxVkXUJnzRF54/RG1CbSa6ylqVUlk5VNbbZH1zyuAIC4GbAGIVcXOwydiMsT",
-	"NjupJVJ4uT6Y646yjB3vbLCQszPA8Go2nmgrK5h37yhLZCq3oZEKTiowikxClKbziNywkEW1I7FhabbW",
-	"LbP2IAZ8F4y92U5rU2NPu93RpuJAoznWpsJApAPUpqLAst5Gm6LmQv+sJmJaAImI4LQVFuFJpq9JEDEn",
-	"zqZQo+wIU4s2QNlaC3e6sEE01McpCROZ6mYLg8j4Xffq4Eq6uOs3hP74OKI2M6R2h6jxTKxvDlGvpR4v",
-	"IuqfG3ecWhwH0qZsvSGWeCi+ksLsu9jg1FMjDIF3/imNvMlJ9CNXE9vbnEhVhrHWgpPKP2gQvtESx7kJ",
-	"KRnBjMywU5OW6Oi7quK8LIPzttCrlTD6nR1+Z4ebasULyL4MszeNlxjY0vuDSOAEs7ETBvUcWkRwyUZH",
-	"PDIq28+wU8dc0E9gqVvOhbwpUhY3qD00gy3Ino3JLKie7Ed0hgRjFBddHcFJ/dO8ED+qK+xq+au2646T",
-	"QlaHjgRlVLBn3JrNOei6RmwJ5VXia7Ig5e0dHpGJKKXad15jl+bkf37YJxmdY66OzU09bkT0oH4M+7XS",
-	"xI3kha6bpQlOiZ0pnuREFZlBnvfIqdfXhK12mE6EUNDG1bHnjoNo+vCglfdMw4TWOgMabVRAreKImmmU",
-	"he0yTKWd8377LGptuEeQdr48vfw727oVttUI/6gRb0/IJlbtL48FaTCvaP73BkJpAxnRS1ph7djpXGsx",
-	"MyGl8pnz1cM7QYGCpEHOvKVNodF33GUcyVEUYyOp2rvD3xV54d8iNrfETgX6JDhbdMP5A/6O1LeC1EGl",
-	"hjhxXYa9BV0V9MC4trjCx47x1Xkv9kWn+1lZxtlrFRtzDNTxXWxonhssxdoWgT/VgM5EzLiN6WFV9QbB",
-	"8/lJbaq3GRVc6IkZZOgcthOqJouIW3Ux3RGuLjSYvWX0XOzSugQ/DXWtjXHmwNgV9EKUK7fARvxuK3zE",
-	"L6+OkfjZtjjpVnsNrFymjYRBebFks3Zonr1Ww2xdd4eGpL1ctLd+qgMalhpe4uzAGVTFZQ335yJsn11Z",
-	"bavRML/JclCH0powXgvs6CrNqQZJhkAMi8WQXi1QFxiXOZWV2dQWGzJrNl8eZHWV3UGPPHZtVEnJc1/h",
-	"z3UaB25+UcGiMCHLLsI3zrZlFWnu6h8Uel79VFse26Si1c1oRwRjSc+kS0c3dkQmWq2ilmWVNM70jqpr",
-	"c16LTjzc8LtHgo9yluo/O7LXBiFNZVDiNDDtNk96LT63Sgqv8GBCet4y8RpsFU6lN1NXllbHYzMwnNoo",
-	"ydYs62R+FPXtk1BDrl0iljcnzrBbP54ieosRKuHLsKzRp2SnmBbtiHLLTHpVX6wIKp5Zp78vAeEuDJVl",
-	"ysnLp6dh8S2MG2h1A0Uyp23i0Vdh8H8J5GVjvkVaRByBhS4OqioFq1yZlCj2uZuxMXM1dQMBemmwMYrL",
-	"UpRjx1Hbkx7YgImBQXJDAnBgF7fiqIULYiCCQ4988F6hMN6Yi4p3ewGgWxaW2wJPGj5Rpoir5E+wMsIy",
-	"MuA7ju2UArT7uN0y8q+3fON1YHo6yuUzOv8umN86ujt/rOC29YiFb7bgplmD3g7TNjeub+6AdSnsDiUN",
-	"Ki/zviabu18XEdPWJvkK6NnsOnjbHHqtfFwx5e889aZ4qofsCuc2wrWwm8amPBXbWWPFlLpa/f6GrHUH",
-	"7DCpExXG7AK401fVMja50LRxpwi5tEXkN8c4PY1Gyew7A/0mGKi/E4NyG+DyCmPzk8+pC8h1zTQTUnLL",
-	"4rK4XSxQsIOuIlGM2plBeKEr7DfHycIcaEOroJ039Z3D3RiH28J86xLp4zjxwQ7bCKxIMFCukcnNNBlC",
-	"LvhYYTsU6i3/OWZpuEiLjNAZnbtsBFuOKigdst8jONmA5vkxMVA7cErvYpUyt4IN2uO6QTkwPQEZWXkk",
-	"Ej5u2j0mg//A0zvAf7u/q4GrEMKN0Ox8jliebKBsA+C9/UGcHrwu9Q6pQdB6eMdW3tUc00mwotTfEfyG",
-	"HDjouEm+LJZVoA2r3dIQ19WUoCw2N/w6b04VO0s5ssu298TxIWVTaJihAVamxfpyXhSeoq9Wo1bZDP+q",
-	"+KoVii+CzmvEdSNE9twgRso1EaocSrhCG4llIyLNUyYr+XqFzajV4nqHaLukmfY3yc6buQgngX3BgcCy",
-	"i7omJdhO2v37OoS8W5c33aBbW5ermr5xqvA2FBN8QiEf59AtFRwToOnEh1ikVEoG3kdkOKhH1kICdnXK",
-	"giCNAjADgA6xYKV5eyjFTKEfiGoiaWpEyVpM8c4hlzbP9IRxH0BJxvh6AZKJjNA8JxJSYBdQf+aaeQjZ",
-	"I2/satCkZdfhZRvnhqLaD8UU0U7rtnEnI0uBKpljNhE51BQNK9zlrSw8V12mUaiU2DKmZgJmW5wu0qq3",
-	"YVP/3RCpcIqvS52WJ/xwmEFW80LG07zMmq1tvosi21ITryAvRFoHfuaN1A78uevGWEVOrBRgp4r2QvJZ",
-	"Qi1Zp6WvuDbENjs6R2O0IAMfeeqy8JpbYmGMeHZcNRE+ByhczCfTG/Q6WgjrDFui7C6eM9Zu5vYDOaPt",
-	"XyK4+zTgGt/jNW8lXvNVjawtjLKKbAMblsVuejw20L7CrrZE525Mcbz4qOlRck4mQTIRDnZHtaoYzCYg",
-	"jf4TVFqoglSmPXKK3uu3Tx+RH/r9h5hTUnIs94DhDt5gYRHYraNK1AjiUFbhNh7HrlE77Cz0zeUErqpt",
-	"+DfMvbW3tcA2q2IxVUuy5Vi21tEbSdHzXqSIfDkU2dyaCnIFdXWR5cJnYhOjpIRU53NnZQsN5GYzgQ2Q",
-	"YjOEWtiNmdSWOYN3KcRG2hrfgJGs7iDy+vmmJbUrOQPtm9/l0l2ayDBOsZ0/uFw+LV0vmWgRyp9Bv7em",
-	"tJ0RWNsiJQ42LlK2kGLEcpcZ6HR7ZWTV3vUAYlc38rFZILNtp199F2G09nIK+DO7cBbJeuxm3Os6w0dS",
-	"GSGwsYYvnWkDyevkERzKJoXYvAb8zLf6bELL43rlFdTcPFUzQwczfbMOdDw5VK28ZFBd0FfzoP/djIMb",
-	"I2kpOZLMJgrF0yvW4K+NVbPWg/XRM42yBUtCaUSVwulQ+aQRMeM9+disxklC1BbANVKPj4DEbiy2soir",
-	"FFTF4RgmkWeEDkWpnW6C4BZJ+cK5DAruMlamGt9O9w0HlwaX96cPlPlOHdYkjp2qc4OMaV2Zq8nYjX5u",
-	"UWojEqGAZ93QedTdMOLO6lUNt9NSyhG6Q7A+Y4D0XGgyB135K0+IyDOQiyMrNE9460SPnNaGBD9czG6A",
-	"ogIXiBkRjyPw7F/BTLdCUKKTfrP05VpFvWI05a8TC1dBXncRD7DF6xoUXO/2x9oJrTImlQm+gfdoXPA/",
-	"VZGui2W5sSJ2j/w0JxmMaJnrylOzooRlSvPcvjDjlVVxSf3Kmjvv2IcfTvHNYs+1inV9D13dOW9dNFws",
-	"VLzcEInXFbNf20+iZp90RRQ7hu4olMbnrkp2uyjZ9RtOYKljLH18ATSvSjGcuIk8S5jScyPyI7+uG160",
-	"GHWU5zaKye+a6TYm+zPx2ROXQtGU6AkbReuTfufJsT4Uq8PUayN/tAzfe+UMXGFrF5fU4tDV4U8oACQt",
-	"rThpxMwb7Ku4Aq5xP6mqLfjitsxXZcuYhBSbV5GB/987MXDVFWQQIWKjdwd6XsDAOxb+swQ5D/Jb3DZc",
-	"Aboh8v0scdq2HbwKFBpg21o3Kv79uD6bqgpaMLiLQLTlgVBHcbF/lihgzB/ZQ9JFXa8OZVYC0lWREQVU",
-	"on4BKLYj2dlPwmIxGKQ4pXmO3SidQjEstcaSi9MiBx8naUOLNBQ+WPvN67N3S30geDSLDVIjfgR7iFXv",
-	"kQAeEgK9cY8MoM53O/6f//rvuj8yXkjdalX7STfqtbpJM3ez4EJCahmcHSxSwp1xW7/OSYPPbJTTSQgk",
-	"TCvIR0GZf4a0aSTk0t2YxSQbEkR73pYC2GU3wuCxLbYWGPFtHWgu/gzDwGZUZurEB5gQmudiZvse14C4",
-	"bJU1Fq0896pvaylZJ2n04u8f/bhNW9vrtBJuGHkQ7vdqS5tFGX8Y7lXI9pEl3OsfLtK1n2h6XuWb1jwt",
-	"SFurQgesQmFbWDeoSidx3b5xuy+EHSJe+bJBuqoajitJGOozq2lQ7yoXuHDM12CXN8OvngoDtk2GEi1Y",
-	"uiRTxOCkjsHGHeXpIeZLHLeIITVIbKb2YXqWcmGNPOzQaubrkWfapR63pMYl0BZRBO1P70Iat168u2ar",
-	"osakT4WcbiLofceRm8eRv0Y4t5MnWlIfsn4jrC2g3jpJ8wAzoJdHbmEeSTgVzZUIYrdrvbA2A2HctWt0",
-	"Zh4WIIrcC0ahmIXSXoXxTiATtgCnBJrZl7EgsDUE+cpBVQ0LLOU784QHR8FHjZKbAWZUb81EmWdkQi+A",
-	"FKU2SGKOz0P8qloHFgWw+7QlU9etfGBJwyObib7DiJdqmm86scQLe9Y1dxKqIMo3J/p6JRH+vokk712U",
-	"WIDwbeVzJa1RbEU3259B/8u9spNOtiOaK0g6RfDoSydYVDvqPAeqgLgXrGGMBZ27hiXLUb6oo776vbu9",
-	"fmetNhSg26/VAj5u2G3WvX9COIa3YpXBGyxb/69wu0BkybEBmVVelt3tanOFD0msUvAQZMK4wCAQEj7r",
-	"KlHGPh3Og7b/YdnWsaHxTrAZNIIVB1W0IibiCmnEyIG1tZLfyn7/XopD4J8wWNIl01LMnbcN9wVoVtvh",
-	"qjDBvK6v9tdsD+6C9CKwYQvz64XihVV/R5zIAGrMSHJao67S1BDImok7p5Mie4MpPUewH+wbsChl3jnu",
-	"TLQujg8O7h7+0Ov3+r27x0f9fr9jlu2WEJOcbU8EA5ckYzSHVJOSZ2BbQQ165CmD3O5JJaQCP5cRj6iA",
-	"krshsl41smPeUaQohzlTE9vbA/tLEyUimelmGJ+yMgZu5oDMCop+qGoAI7iQklfuoMo0YVF90RpiNvmB",
-	"nbOp4TPkibnzQjIFxEAbcO0dj5HdH9f13s0SK8OjK4Zu7yVLwtSERsw0NnNoJBmiqS4TQbZOguH7le0z",
-	"nGZKOR3DFLMJEUZtkuLgy9TGsycYQ1mqy0FwDLMpLDkEhOfmTTtZVAqhj/2uhvOgyGW1lr1fzl6/Skgp",
-	"865TKw29mpa5ZgWVGnXffSfGuvTDBmLgxr1UWhNKJ3+ihEqVNuedtMzBZlnYxCNcDpp+e8TTbHssZlkJ",
-	"qQ4no5peDgjwC8hFYWVad0gWFReP6bWHb3TfFoJxrY6J7TfjrrfRl1Ml3ohggdOa/RLCDJS55piZSEtz",
-	"hxbKzCCLvfWDpYlCdS4/Xv6/AAAA//8=",
+	"7H3pctu4uuCroDSnKvYMJSuOk+7Yf647S5901omTk5rTnYkg8pOENgXwAqAVdcpV92nug50nuYUPAAlu",
+	"kixbTvp0/qQcisT67euXXizmmeDAteodf+lJUJngCvA/r2ZC6Z9o8hb+MwelzaNYcA0c/6RZlrKYaib4",
+	"we9KcPNMxTOYU/PX3yRMese9/3VQjn9gf1UHT6QU8q2bqXd5eRn1ElCxZJkZrHfcezcDIu2khCkyp+lE",
+	"yDkkEZlQliqiZ0DMSiSNNRGSjCXQc0UokXkKZG/E+AVNWdJ3Y4wiMsqoUgshk74Woq9mQuJTKVLoc6H7",
+	"NE3FAhJ8BgmTEOt3ov4LzClL+zSVQJNl/wIkmzD85V//9d/7g95lZE/skeCTlMVf6bxiN7siC6ZneFQK",
+	"5AXIO4ooTTWYA1OgNeNTRfZqm2K8nyswm02YouMUkj7wJBOM61GwxadCjlmSAL/dPcY0TUGSOV0SLjRJ",
+	"BNEzZjah2JTnWd+v2ax/4pfYp1zw5VzkKtzBM65BcprivLe3i1NOcg6fM4g1JAjNuYQTkoBGwKYSCOPB",
+	"pZFUTEnOE5D4sECKpNzJG7pMBU3eCfGCyinc7o2MRbI0KJqaqc0aaWX1NI4h06pc7HtOcz0Tkv0Bye2t",
+	"9CVTivFpRBxhMCgAnzMmISGxhAS4ZjRVAeWwWOGJhoGnkqZMJKhZX4tz4OEPGdXhfzWLz6HyROisgli5",
+	"Amke5NyTEv+oSk/ec5VnmZAakpeQMPpumX2lWzZIp4BrA6OUzM1iiF5mgFcuMpC4An/rZG9UX9coMkdP",
+	"iSHnZDEDCZYmJXa7H+awA3bzYQ4Wy6/AaRpcxa/v5infuuXROBY5x+V50PGL2Q0RW7Wgm6VfH+awK+q1",
+	"7lSvQLg+zGEnZGvVEj9IwachbbKIwz0Fiwr6JSSRcCHOISFIksyDWCRQLn2H1GPTUy4IB1WkSRRwqf8E",
+	"pZc7wH4c94bwH8e6eQqwfoldNAC/3A0VWL2om6UDONeuKMH6070CLcDBdkINVi+zgx6QuZdscn7OxYKH",
+	"ko0CpQw7RrIQrn6HBGHzwzYk4Zez169KgWDQM1+4kcxERpFicv4OJamnQs5xbUnCzHA0fSONyKGZUVYn",
+	"NFUQ9bLgkVFmvSZn/memoLp33Msl60W9Of38AvhUz3rHh8OjH6OexnPoKS0Zn5rTshKc+TR49+7hj1Fv",
+	"znjx/7YP3YmuOii7KTx7s2uDEObSese/+nmjcP0fi2nE+HeItZnmkQSq4c3pu4BkXuF0LJioU/yuBm0z",
+	"sBhgOYrSIlNkIeQ549MTMs+VJuMCwSe5ziUMelF5wgnV0NdsDr2W05mDpgnVtHu5WuYQ9eAznWcpHiSn",
+	"czNGAlkqlv2x0OUpF+dRO8Ryd2uOzkm+Vzs7lqy73/fvnz02M2UglRnyNI5BqXfmPDf7tLYflvTaB2vb",
+	"XlWoX7e1Jo6i2kHAjIL4ai63Bjye19TYghHnxymgBGKQmmRSTCWdKzME8Hxu9pLAhOap7qP1xUBTfwx9",
+	"xr2pBZ+rXtRrmCDCZ0ZVMmO2mC8aj71+ZWG0bhboRT3mWGjfkvy+3Z553qYOBj84RtaLeqmIadWYZA6t",
+	"YXUKHzLen7Fx1jfYMKa47nbjk/lBNAavGT16Ua+mSZonCqT9rLLbQmOtbCVQbIPnBTkqjn4+oX0tdNaL",
+	"elzgX30FsYRwNPc7vrrM7NInIudmmfiFvxsaa3YBwZeoEPainjBM1q6mD/GM8in0jaCBO7U/ZlJMWAr9",
+	"Ceh41vLjBUtaLtOuLKbcrEkBT/pqrgI8CkmVUtSKIg04B8MtYwfkILIUSWBBtHrPeCykuUqCwGPYXAA/",
+	"janMrnPVnMmg49/fvXtD7AsRkZAZ2pVUZjsalnzIwPIUZIOCuBnKXUUOi9soyC8fnl+RbrzmQLJ8nLKY",
+	"nMNyQN6enZo/FImplEsy4iNCeUJGMDohkKbmu7gf5/IC8PmT5PD+/bsPK5/E8sJ99HlE9vCP5QgP/E3/",
+	"8P6D/SZZoum0eYRnbMqp4VGEplMhmZ7Nq1f15Ozw/oO2S4nlRXO4R2bN1QFwOW0DtICOORd3TvDZkn6y",
+	"Z7D/wVEuU9xTY5hzy2+qAz2HJTGKIFWeE4/OWTIiM6BGzBaTkoMrwjQx5MKCTXN8vWwf37xZO6tHbQPw",
+	"9n3ORZKnuVq7v1xB+/y5qk2v2LRtgM8d10SQbZDPa1ewXD3Acs0ANVQz5xkhMNq7szvswLMzuKrkZnAE",
+	"pRANc7VOmjCYXEpLVEq6bK7XDNi2vJdPTx/NaJoCn3pLzRXXWgrR1dN9IwENAmjAty+FDotYcKNWxlpI",
+	"ogWZMM7UDEGY8SlhfP0duInbdvX6eSgbNektqiV2WPJb7/Xz33qh9PL6eSuveJ2ps4KGX+GA4hnE5ys+",
+	"+tKcqrriJzSekQQy4AnweIkEczEDPQNp0J5ytQCjDu791hPnv/UMI0Kx3ersEZ66yDWxLFyF4F0eWcme",
+	"/DGIcxQ46AVlqRELWg6lnQG13ghuRr2tKGxba3oNZUZaC/UcBQSSMn5OUqCJImManxMtSp3GSVdkvAws",
+	"AFUSNNM6U8cHB/Nln2bZwP1wsIA0FqjxXFHRvGw5j7dWFkMJfzvtTgYjbKVwVAZou7Mza164ophw6vhQ",
+	"n/HCQEGdRzdlhiKcA2SGYbVw96oO1T4w+eXDu6g0Np46Sw0aM47JT0AlSPJbPhzei5E34p8wauUKwYRP",
+	"rD75rGXmM6RWiuRcsxR3Yr9z2rPTRCtA9HA4DOCEcf3gqNcU4KItbrH6zbON9VTUF9a9q1rEyvBSOk6s",
+	"to/GEldA13ZMR5WguWo/HoJbUdBIjc/4qVebtsPChKkspctXaL/4EhCRX8SMk7M507M2uLO6ZPULPLiQ",
+	"llTMUIfXMLQ0DSkdh/HEENA3TonZ0uhkhqhu7Hcx4wNljuI/3MNBLOYhHbUfteywUKiqNrr7w8rZ3FvH",
+	"mPz4xXAfNz2CrYxH88laM2qb3GW48I3B9et3b3Ar38ItCsv81+6KTfn7zEkKHXf4ce2G/wGSTZbfxLZ1",
+	"1i5+WtuZFPNCaKkKIHcP7x2huhmA/L3DNVbp2nFZG8i6Q9vatnxTVs9NDZ5uuQ4vU1DqrwTdr3Md7LRu",
+	"EUktlKHJtUMoe8ITAhcgl4VI5qwHpaxm5AOyxwESRSixUTShmBOqDWMhUqB8OwGmi2a9z26A/RjUKghr",
+	"mwz55vmjJxYBY/8a2Ts7vP9gH+1ORnVQXo+gimRUantWTHmn5olzGEJClCB6RjWJcymNQGrt6mePn6uI",
+	"LGYsnmEomwKeEKYje6pUo8mj7nJqmpa+ASi9fQ5cTn61i3d63Vv0LISH9msPdTYUfz9GpUmlw6nnDSiR",
+	"xygzYvUWnOW9qbVvJAvWaHpGtQZpYPP///rbb9mXF5fm31f479kliQZ3+h//z99Wy5A1DrMQ/RTMqCSl",
+	"fJrTKbh4kehWpM3ArTdhUml7HngIvTbcX6/aB2q9Qr3+m1XrA6dvy16oJtRvxlnEmDJkJ7Q+QSnEeAbu",
+	"3OSP0EXi/EKswgwDzHoLqmIVKy8QyW8LSTTPCeOEaUViygVnMU2JOU8ZUwXOdR8e5WF87/74weRePz4a",
+	"P+wf/Qj3+g9/+JH2k6NkOLmbHB3C4VGvCtvD/kPan3z88uNlv/j7aIO/7x5etkL/e6fOXoVEoCPq5aQI",
+	"iOB5ai1bVT0pMA9cUE3le5m2EowYfcyJ9a9v5hqv0ZR1JKSbJ6wn+CUcMRvE0uTdmzu5mSr05PahSmJ0",
+	"Gxps1MtmgsOrfD62UNBUHMvfV5+B9AxjU8ZQt44UIBICRPWmq/dav5rIuv7DIy7OMzih9j35DbSxU4Mi",
+	"j8H6hdkf8JcXqGLBOcTa6dcJZBJic18eyKo7ezblQkJyQs4h02ZdIk1AOhumIkqzNK3Mfx1kvW3pzPKQ",
+	"Z/wl6JlIQqt/IxAiC9nMehdAOOwq/dMAJ8r7lqttB5wcFk++hpTc9GbUz6FY2cq9nwFPLCrbWLw/m067",
+	"/hxWA8D1dD0Oizdbw3+X2/K0COLoSyNJOUEtQmJm05NU4VGjXp0eVKWdiix2PPjff1vrzAz3sv60FOi/",
+	"CJRYQdiK1Y9Ecg0m1m6Kw5CttQa5ox8P7957OPzhiia5gAW0RHwniUTjipuRLNBbLsjexCYC+BdsZFSE",
+	"L3JYEMFhv7q8a1zhNSNZ/bh4wG60Fde4vbdTt/sE39V9cVoQ9LefkMUMOKFjBVzbsxtbz6B9jyn7Xmu8",
+	"TJtm92EOllNdj2bZxX4qthOA09Hw4YO1AJVJuGAiV59Czr8mgaMgLJd2NUJBst33rZ7BTz6esLm2tvk+",
+	"th9ukdtwxUjWD+yc2Ty1J1yDzCRTsDKw9eohfzcTyrcmeK+M2VsRRWHT06ZC+ytxloFtqSJ+jJLHJ08i",
+	"r0bftoTCXIHkTsdd89l7/2r9wIoxglVELXva6By3O8Ab3UbHOl+IKduSZn5jl7N6g9uFsmPsI2bK7GFs",
+	"2ajQQT+Z6Uf7nmsWGk2gpVJUIhUZOSFu1BWQ8kmvj0hBmtEejNIeelJdaaiCvXry4dOb07OzD6/fPv70",
+	"9sn/ff/s7ZPHrRY9F3nyiV0laAW3nfi4UTtERZ748cHRcNgWrMKSjU6C0znjU5zSwEHr7p3bqGu8t5Bj",
+	"KLpbPdM+yMZcNRoOMCGynTqXPvR6SptauPS0EggQbJgmVJPRwcXdgxBW+h6kRydWUOyn7OIqEsPLktdc",
+	"LYIq91eFK/bqRkI1XcnQVnAqB1yHw+HHG+NFr0ql5a37fGtNbluBJrjtKyZx3QSd87NHIcWr7Kbj6DoU",
+	"18P760XAD3NwgjSi0LWiB1sF0ds6vODIqsvpOLPqrreKzKnT8zUU9WokcbWGX7wZ1eXmYM7VOzc072tc",
+	"d3vg6OrLeh8ASFNK9lcfEQMzFMt0UAV9xhVwxTS7gHR5YrRgm1vjdeGFkOdG1RNVBZgmc1b3Z94/WgvE",
+	"QS7r1RUP/NhpGsAvIBU2k2JTy8PGikK0IhcPrRdzGs8Yh74EmiDTlECV4IPe6oSn1ZfsNHr/ftst4wlc",
+	"Qz69lVDB9RR1m0iFcOtbESIPFyvZctTzvrEWw1U19/tKV229SjdngamshdApZfwExayzx88NMCaYnjQD",
+	"CRtkdXQQldXg6U7KbazzxjaVx7a6qxtHrRsKxF2HOhvbYmuLUnAdhfSKQs+NMK7CULUWtbeILvini64o",
+	"idn9/o9HyV14kBxR6Kt784c/HF3TTRjE07QgdUo7f6wdBK41KuYphw0G6TwbH2B7G3RvbSUKm7GwPfK5",
+	"qVrpjYI4l0wvz8yEdvlWoTdavvmftSg/9df2y4d3vZYyKhX7NFMqt2FKL6iOZ+ewjMhiJlRJRJn3LRtd",
+	"09BL3C9GLeB0JVzMtM7M3stFPUnhwnq0t1rcRMiyyJdyvvc5NSIXVaSQzAbF2otCYJQvW0JGkeQ7Fd4f",
+	"ps3/xVxfbX6eCAkEcN1M8H0Cn5nSG20b7/+sU9l3AlqVN6GPZ3SQGs49isiYSqyWSBUZrUwcMupAz+bd",
+	"GgXPRrRVjD3l+mjGnsPSVkdhfNIS1VYcH1PoQkwnfXPUkBCa6xlw7dzBPoyNvJsxRQQPamLaAcegXFhv",
+	"wmgKscY04AyrGgmsbEMU41Ms12B2OkHBW0X+VFTkzUDmPjCSZEBsuqEbz+ZqGV6eUT1TEZkwSBNiTsB+",
+	"ZAVgNaMZqCKoGOQFi8Eshs2ZphrMlALFeXO9jE99Lpjg6ZL4oGMOCzKmCsj7ty8G5HUJieaaplLkmUUd",
+	"cxKaTkkG0i/UXFLKYnAUyd3Qy2cG6HOZBuF/IgOuRC5jGAg5PXAfqQPzLvqFNRJvf0e9qHcB0sJYbzi4",
+	"OxhazydwmrHece/eYDi4Z72/MyQRB4mI8Y9pm3v5bEGnU5Dk/TPENoyC8Zc6IM8MKikF2m55nLNUE8a1",
+	"sA4sxqlcnhAuyKPHrwzw5MqqDAXSPkt6x73XmXps1hBVi70eDoe1KkAaPuuDmZ6n1fI/dQLaWuUnEXE+",
+	"B64toGZ0Cq66Tz6fU7nE+ggapI25I6dvntW+2CtPYt/gDp0qTFvIVO+jGQeP8eALnsZlcJytWz01b+El",
+	"SDoHDdKM9cVirbmYEmepe7NkCTb2p9x9IGA8OKrGMJ72/0n7fwz7Dwef2oNyLz+uPXM2p1M4yPi0euYF",
+	"77eX3G5hNNcVK7Xll82L3vjT3+kFtQBw1QHai52ZS8B6VUfDozaYzFLK+BWB8pUgKo9nxeAVWMSyNZrF",
+	"9ldPp5ow3AqJM6Cpnv3RidPWrqzIYsZSm4ecSYFcEOm3QlX/xFDDRICti6WFWSquwZWGaUXjv7uZ10LV",
+	"9vW8yqz2tiJwVgapnuULdgHc7C6TYtx+YshfUeIXquXAXmfIcsr0YMN8QOcS61ioGs9mnIzMKdlKIeZ/",
+	"Rskb2PKsZE8XtphS2zTPUkTcfcM8oZqoS+4NyZzxXBsWNtGYRa+IEXxD/gsJFqcgp07E+eXs9auI5DLt",
+	"AzdCZILLmeepZhjTiBVPxyJhoKzyizVA1AwSXJgCnqjy9eZ1lyYFR55A6Z9EsrzZym0Vc425q3C8z/3F",
+	"YtE3G+nnMnXbvO4ExZYPcGAv2W8/5GWdel/uED1aDD0tePJCTKeQYNUKJGrDrmGLdR7Uq2Hid3c3/K5S",
+	"nxC/vLfhl2VtS/PZ3U0/q5duxI/vb7zalnqEl1Hv/sbnVC2AWSNHYmqIAvrxGvZig6K0UpbJ0ao/zLAl",
+	"tRK5I1MpaGiKGR4KzGu7BjZvo+rgnZ42zqgiwBNITpB6WQLHBUkFN1IVGsoHfz6ouhZMOBUTZb+qdvjr",
+	"RyOalUDzxKqfYTYkrbKdDliZg5asIt83mPZL98pm4vc2oo6bwVeFeiPFHPQMckXMkFh1SqFBhlgBrc7B",
+	"gw/mxWKbXNwpOQMPxF0bNuz89M0zwyCvix1XqWLQ3kDA61K1Lb8LFS0sqeWW273tJbXy8ppt/7/Tly+u",
+	"tm0/8FfZtltuc9ueSB7IINO4VXx7WbToEAteFiIraC5xgdNIklA+c8luiGX2x5TxcyebuSAHZodUdA5F",
+	"dSMhrbQcjG7oHuW+XnKHGFW3nO9QoKpPtQuZqjnH7ctAa9hSUGLb5/JcTxb6dxBNXqIo0kgoWMFeAiR0",
+	"7pV2FDwD7a1yLqytKK0WGDptIW4zJwpFiIoG8e6oIqsBPxNliBHGw1XTF0YkkzBhnyuqlHXECx7DSXth",
+	"ASwnYHSetShaGmR2jKBmot2ip53hm0POAkiYzya4JnL+hdWNM9DOUl1FvSKxez2SY1nc9eakw+HQJjGg",
+	"kZhxpSmPgcTU+QWIlnQyYTHZM0jr7UiOnaoiutWXVES/C5VAzMlCsh+R+8N7RBg+u2AKrIEefyRjmpqp",
+	"JM6l6Tla8g11EBMihTWXtdqr3tqdfS1zFU4/sHd973amfCU02pyWJ2RkCz2OiKJLRRYzqoktWFwXyswy",
+	"2RoL2sXdg8EC0rSPRf8Pfl+cq7oc3lHW8gOMyXNYkrPSzolX77yMvlSuKp14Ltc2Ldx5xy5cGE33AfwQ",
+	"57VDBwwzG89SGkOCsOMcSXPGNSTkd1uXAb17tAAanzWLHuQBeTLP9NIl6gRuQwumLqDYIZeaYZDY31+e",
+	"PnJ1LJsA+DPoXz48V7sEP1fNtYPOmiPylu2NqE1Lo7KaplbUW1Y2L9oeXfW4AgDiZsAShFxR7TDuol2e",
+	"sKlNNZHCy/XBXHeUZex4Z6NGws8IY7PZdKatrGDevaMskSl8jkYqOCnAqGUSojRdtsgNjRSsHYkNnale",
+	"t8zagwDyXTD2ai+uTS1F9V5Jm4oDlc5amwoDLe2jNhUFuhojbYqajeZbVcS0ANIigtNaTIUnmb6gQYst",
+	"cjGHEmUnmJe0AcqWWrjThQ2ioT5OSZgFVXZqGLWM33evjq6ki7tmRejMb0fUanrV7hC1PY3rm0PUa6nH",
+	"TUT9c+OOU4vbgbQqW2+IJR6Kr6Qw+xY4OPXcCEPgPYdKI29yEv3EFdT2NidS1HAsteCocC4ahK/003E+",
+	"RkomsCALbPOkJXoJr6o4d6V/3hZ61bJNv7PD7+xwU624gexdmL1psMXI1u0ftURdMBt4YVDPoUULLtnQ",
+	"ikdGZfsZdurVC5oRdPr0XLycInl2g9pDNVKD7NmAzozq2X6LzhBhgGPT1RGc1N/NC+1HdYVddb9qW/Y4",
+	"KWR13ElQgwUbzq3ZnIOuawSmUF5kzUYNKW/v8IjMRC7VvnM5uxwp//PDIUnoEhN9bGLrcSUcCPVj2C+V",
+	"Jm4kL3TddGZHRXam9gwpqsgC0nRATr2+JmypxHgmhII6rk49dxy15h6PaknTNMyGLdOn0UYF1CqOqJm2",
+	"srBdxrjUE+Zvn0WtjRUJcta7c9O/s61bYVuV2JES8faErGLVfncgSYV5tSaPbyCUVpARvaQF1k6dzrUW",
+	"MyOSK592Xzy8E1Q3iCrkzFvaFBp9p33GkRy1YmxLnvfu8HdFUvm3iM01sVOBPgnOFt1w/oC/I/WtIHVQ",
+	"5qGduHZhb0ZXBT0wri2u8KljfGXSjH3R6X5WlnH2WsWmHAN1fAscmqYGS7EwRuBPNaAzEwtuY3pYUfpB",
+	"8HR5UprqbToGF3pmBhk7h+2MqlkTcYsWqDvC1UZ32ltGz2aL1w78NNS1NMaZA2NX0AtRrtwCG/G7rfAR",
+	"v7w6RuJn2+KkW+01sLJLGwmD8toy1eqhefZaDbN1rSEqkna3aG/9VAc0rFPc4ezAGVTBZQ335yLsvV1Y",
+	"bYvRMDnKclCH0powXgrs6CpNqQZJxkAMi8V4YC1QF5jmKZWF2dRWKjJrNl8eJGWJ3tGAPHY9WEnOU18e",
+	"0LUpB25+UcGiMJvLLsJ33bY1GWnqiidkeln8VFoe66Si1gppRwSjo+HSpaMbOyITtT5TXSkplTO9o8rC",
+	"nteiEw83/O6R4JOUxfrPjuylQUhTGdRHDUy71ZNei8+1esQrPJgQn9dMvAZbhVPpzdSFpdXx2AQMpzZK",
+	"sjXLOpkfRX37JNSQS5eI5c2RM+yWj+eI3mKCSngXllWanOwU01rbqdwyk17VVKsFFc+s09/Xj3AXhsoy",
+	"5eTl09OwchfGDdRaiSKZ0zZr6asw+H8L5GVTvkVORTsCC50dFCUOVrkyKVHscz9hU+YK8gYCdGewMYrL",
+	"UuRTx1Hrkx7YgImRQXJDAnBgF7fiqIULYiCCw4B88F6hMN6Yi4J3ewGgn2eW2wKPKj5RpohrA0CwrEIX",
+	"GfDtynZKAepN4G4Z+ddbvvE6MLcd5fIFXX4XzG8d3Z0/VnDbt8TCN2u4adagt8O0zY3rmztgXf67Q0mD",
+	"yl3e12hz92sTMW1hk6+AntWWhbfNodfKxwVT/s5Tb4qnesgucG4jXAtbcWzKU7EXNpZbKUvd72/IWnfA",
+	"DqMyUWHKLoA7fVV1sclGx8edImRnf8lvjnF6Go2S2XcG+k0wUH8nBuU2wOUVxuYnn2MXkOs6cUYk55bF",
+	"Je12sUDBDlqStGLUzgzCjZay3xwnCxOoDa2Cet7Udw53YxxuC/Oty8Jvx4kPdthKYEWEgXKVTG6myRhS",
+	"wacKe6lQb/lPMUvDRVokhC7o0mUj2FpWQd2R/QHByUY0TY+JgdqRU3qbJc7cCjboresG5cD0DGTLylsi",
+	"4dtNu8dk9B94egf4b/93NXLlRbgRmp3PEWubjZTtHry3P2qnB69zvUNqEPQt3rGVdzXHdBKsyPV3BL8h",
+	"Bw46bqIvzbIKtGK16wxxXU0J8mxzw6/z5hSxs5Qju6x7TxwfUjaFhhkaYGVaLE7nReE5+mo1apXV8K+C",
+	"r1qh+CJo20ZcK0NkzxVipFwHosKhhCu0kVg2ItI8ZbKQr1fYjGr9sXeIth2duL9Jdl7NRTgJ7AsOBLou",
+	"6pqUYDtp96/rEPJuXV51g25tXS4KArdThbehmOATCvk0hX6u4JgAjWc+xCKmUjLwPiLDQT2yZhKwJVQS",
+	"BGlkgBkAdIzVLs3bYykWCv1AVBNJYyNKlmKKdw65tHmmZ4z7AEoyxdczkEwkhKYpkRADu4DyM9cJRMgB",
+	"eWNXgyYtuw4v2zg3FNV+KKaIdlq3jTuZWApUyByLmUihpGhYHi+tZeG56jKVKqfE1kA1EzDbH7VJq9zR",
+	"v3Py3i6IVDjF16VO3Qk/HBaQlLyQ8TjNk2pfnO+iyLbUxCvIjUjrwM+8kdqBP/fdGKvIiZUC7FStjZR8",
+	"llBN1qnpK66Hsc2OTtEYLcjIR566LLzqllgYI54cFx2IzwEyF/PJ9AaNkhphnWE/ld3Fc7b1qrn9QM7W",
+	"3jEtuPs04Brf4zVvJV7zVYmsNYyyimwFG7piNz0eG2hfYVfr0LkrUxw3H1U9Ss7JJEgiwsHuqFoVg8UM",
+	"pNF/gkoLRZDKfEBO0Xv99ukj8sNw+BBzSnKO5R4w3MEbLCwCu3UUiRpBHMoq3Mbj2DVqh22JvrmcwFWF",
+	"Ef+Cubf2thpssygWU/Qz68aytY7elhQ970VqkS/HIllaU0GqoKwu0i18RjYxSkqIdbp0VrbQQG42E9gA",
+	"KXZSKIXdNpNalzN4l0JsS0/kGzCSle1HXj/ftB53IWegffO7XLpLExnGKdbzB7vl09w1omktQvkz6PfW",
+	"lLYzAmv7q7SDjYuUzaSYsNRlBjrdXhlZdXA9gNjVjXysFsis2+lX30UYrd1NAX9mF84iWY5djXtdZ/iI",
+	"CiMEduXwpTNtIHmZPIJD2aQQm9eAn/k+oVVoeVyuvICam6dqZuhgpm/WgY4nh6qVlwyKC/pqHvS/mnFw",
+	"YyTNJUeSWUWh9vSKNfhrY9Ws9WB99EylbEFHKI0oUjgdKp9UIma8Jx873ThJiNoCuEbq8RGQ2MrFVhZx",
+	"lYKKOBzDJNKE0LHItdNNENxaUr5wLoOCu4yVKca3033DwaXB5f3pA2W+U4c1iWOn6twgY1xW5qoydqOf",
+	"W5TaiEQo4Ek/dB71N4y4s3pVxe3USTlCdwjWZwyQngtNlqALf+UJEWkCsjmyQvOEt04MyGlpSPDDtdkN",
+	"UFTgAjGjxeMIPPlHMNOtEJTWSb9Z+nKtol5tNOXfJxaugLx+Ew+wP+waFFzv9sfaCbUyJoUJvoL3aFzw",
+	"PxWRrs2y3FgRe0B+WpIEJjRPdeGpWVHCMqZpal9Y8MKq2FG/suTOO/bhh1N8s9hzrWJd30NXd85bm4aL",
+	"RsXLDZF4XTH7tf0kSvZJV0SxY+iOQml86apk14uSXb/hBJY6xtLHF0DTohTDiZvIs4Q5PTciP/LrsuFF",
+	"jVG38txKMfldM93KZH8mPnviUiiqEj1hk9b6pN95clsfitVh6qWRv7UM33vlDFxhaxeX1OLQ1eFPKABE",
+	"Na04qsTMG+wruAKucT8qqi344rbMV2VLmIQYO1+Rkf/fOzFy1RVkECFio3dHepnByDsW/jMHuQzyW9w2",
+	"XAG6MfL9JHLath28CBQaYc9bNyr+/bg8m6IKWjC4i0C05YFQR3Gxf5YoYMwf2UPSRV2vDmVWAtJVkREZ",
+	"FKJ+Bii2I9nZj8JiMRikOKdpiq0snUIxzrXGkovzLAUfJ2lDizRkPlj7zeuzd50+EDyaZnfVFj+CPcSi",
+	"90gADxGBwXRARlDmux3/67/+u2yujBdS9mnVftKNGrVu0gneLDiTEFsGZwdrKeHOuK1f56TBZzbK6SQE",
+	"EqYVpJOgzD9D2jQRsnM3ZjHRhgTRnrelAHbZlTB47KmtBUZ8Wweaiz/DMLAFlYk68QEmhKapWNimySUg",
+	"dq2yxKKV5140fc0l60WVRv7Dox+36Yl7nT7EFSMPwv1eaWmzKOMPw70KyT6yhHvDwyZd+4nG50W+acnT",
+	"grS1InTAKhS2/3WFqvQi1yoct/tC2CHaK19WSFdRw3ElCUN9ZjUNGlzlAhvHfA12eTP86qkwYFtlKK0F",
+	"SzsyRQxO6jbYuKM8PcR8ieMaMaQGic3UPkzPUi6skYftXc18A/JMu9TjmtTYAW0tiqD96V1I49aLd9ds",
+	"VVSZ9KmQ800Eve84cvM48u8Rzu3kiZrUh6zfCGsN1FsnaR5gBnR35BbmkYRT0VSJIHa71AtLMxDGXbtG",
+	"Z+ZhBiJLvWAUilko7RUY7wQyYQtwSqCJfRkLAltDkK8cVNSwwFK+C094cBR8VCm5GWBG8dZC5GlCZvQC",
+	"SJZrgyTm+DzEr6p1YFEAW1dbMnXdygeWNDyymeg7jHgppvmmE0u8sGddcyehCqJ8c6KvVxLhr5tI8t5F",
+	"iQUIX1c+V9IaxVZ0s/0Z9D/cKzvpZDuhqYKolwWPvvSCRdWjzlOgCoh7wRrGWNC5a5yzFOWLMuprOLg7",
+	"GPbWakMBuv1aLODjht1m3fsnhGN4K1YZvMGy9f8ItwtE5hwbkFnlpetuV5srfEhikYKHIBPGBQaBkPBZ",
+	"F4ky9ul4Se4NyZzxXIMKy7ZODY13gs2oEqw4KqIVMRFXSCNGjqytlfyWD4f3YhwC/4RRR5dMSzF33nPc",
+	"F6BZbYcrwgTTsr7a997izQKmNsKvBbBsVX/dqHxYNIfEiQyUt1lYTku8V5oa6lpKAM5jpcjeaE7PEWdG",
+	"+wamcpn2jnszrbPjg4O7hz8MhoPh4O7x0XA47JlluyW0id22oYIBapIwmkKsSc4TsH2kRgPylEFq96Qi",
+	"UsCuS6dHPEKx31Bor1fZMe8okuXjlKmZbQyCzamJEi1p7WYYn+8yBW7mgMRKmX6oYgAj9ZCcF76kwq5h",
+	"6UTTlGI2+YGds7lhUuSJufNMMgXEgCpw7b2WLbs/LovFmyUWVktXSd3eSxKFeQ2VgGvsBFHJUEQ7XyKC",
+	"VJ8IY/8Lw2k4zZxyOoU5piIijNoMx9GXuQ2GjzAAM1eXo+AYFnPoOASE5+pNO0FWCqGP/a7Gy6BCZrGW",
+	"vV/OXr+KSC7TvtNJDbGb56lmGZUaFed9JwO73MUKYuDGvUhbUlknvKJ4S5U25x3VbMlmWdgBJFwO2o0H",
+	"xBN8eyxmWREpDiehml6OCPALSEVmBWJ3SBYVm8f02sM3+n4zwbhWx8Q2q3HXW2nqqSJvgbDAaW2GEWEG",
+	"ylxnzUTEublDC2VmkGZj/mBpIlO9y4+X/xMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

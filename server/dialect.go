@@ -43,15 +43,16 @@ func (d dialect) String() string {
 	}
 }
 
-// render turns an *Error into this dialect's status and body.
-func (d dialect) render(s *Server, e *Error) rendered {
+// render turns an *Error of operation (an operationId, "" when none matched) into this
+// dialect's status and body.
+func (d dialect) render(s *Server, e *Error, operation string) rendered {
 	switch d {
 	case dialectNhost:
 		return renderNhost(s, e)
 	case dialectWME:
 		return renderWME(s, e)
 	case dialectZesty:
-		return renderZesty(s, e)
+		return renderZesty(s, e, operation)
 	default:
 		return renderPlain(e)
 	}

@@ -133,7 +133,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			slog.String("operation", st.operation),
 			slog.String("error", errString(e.Err)))
 	}
-	r := st.dialect.render(s, e)
+	r := st.dialect.render(s, e, st.operation)
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			c.Response().Header().Add(k, v)

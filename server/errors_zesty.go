@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/latchkey/latchkey/gen"
 )
@@ -31,10 +32,19 @@ var zestyErrors = map[Code]zestyError{
 // wrong credentials.
 var zestySensitive = map[Code]bool{CodeDisabledUser: true, CodeUnverifiedUser: true}
 
-func renderZesty(s *Server, e *Error) rendered {
+func renderZesty(s *Server, e *Error, operation string) rendered {
 	code := e.Code
 	if s.cfg.ConcealErrors && zestySensitive[code] {
-		code = CodeInvalidCredentials
+		// Told as what the operation says to any bad credential: a wrong password at log-in, a
+		// bad reset token at reset, a bad session token everywhere else.
+		switch strings.ToLower(operation) { // operation names arrive as the handlers spell them
+		case "zestylogin":
+			code = CodeInvalidCredentials
+		case "zestypasswordreset":
+			code = CodeInvalidTicket
+		default:
+			code = CodeUnauthenticated
+		}
 	}
 	ze, ok := zestyErrors[code]
 	if !ok {

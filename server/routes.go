@@ -67,9 +67,11 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 // route records which operation and dialect the router matched.
 func (s *Server) route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		st := stateFrom(c.Request().Context())
 		if op := s.ops[c.Request().Method+" "+c.Path()]; op != nil {
-			st := stateFrom(c.Request().Context())
 			st.dialect, st.operation = op.dialect, op.id
+		} else if d, ok := s.pathDialects[c.Path()]; ok {
+			st.dialect = d // a method the path does not take: answered in the path's dialect
 		}
 		return next(c)
 	}

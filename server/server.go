@@ -102,6 +102,7 @@ type Server struct {
 	verified      *verifiedTokens
 	spec          *openapi3.T
 	ops           map[string]*operation
+	pathDialects  map[string]dialect // Echo path → the dialect of its operations
 	filterOptions *openapi3filter.Options
 	metrics       *metrics
 	mailer        mail.Sender
@@ -139,6 +140,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	spec.Servers = nil // requests are matched on their path, whatever host they came to
 	if s.ops, err = operations(spec); err != nil {
 		return nil, fmt.Errorf("index contract: %w", err)
+	}
+	s.pathDialects = map[string]dialect{}
+	for key, op := range s.ops {
+		_, path, _ := strings.Cut(key, " ")
+		s.pathDialects[path] = op.dialect
 	}
 	s.spec = spec
 	s.filterOptions = s.validationOptions()

@@ -79,7 +79,7 @@ func TestEveryCodeRendersInEveryDialect(t *testing.T) {
 	s := &Server{cfg: DefaultConfig()}
 	for _, d := range []dialect{dialectNhost, dialectWME, dialectZesty, dialectOps, dialectPlain} {
 		for _, code := range Codes {
-			r := d.render(s, &Error{Code: code})
+			r := d.render(s, &Error{Code: code}, "")
 			if r.Status < 400 || r.Body == nil {
 				t.Errorf("dialect=%s code=%s: status %d body %v", d, code, r.Status, r.Body)
 			}

@@ -93,6 +93,9 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 			return fromValidation(err)
 		}
+		if err := checkFormFields(req, op.route.Operation.RequestBody); err != nil {
+			return err
+		}
 		// An optional bearer token that failed for a reason other than the token itself (the
 		// database did not answer) must not pass as "no token".
 		if st := stateFrom(ctx); st.authErr != nil {
@@ -102,12 +105,42 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// checkContentType answers 415 when a body is sent in a media type the operation does not take.
+// checkContentType answers 415 when a body is sent in a media type the operation does not take,
+// and otherwise rewrites the header in canonical form (lower-case type, as parsed): media types
+// are case-insensitive, but the generated handlers compare them byte for byte, and a body they
+// fail to recognise would reach the handler unread.
 func checkContentType(req *http.Request, body *openapi3.RequestBody) error {
 	ct := req.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || body.Content.Get(mt) == nil {
 		return &Error{Code: CodeUnsupportedMediaType, Err: fmt.Errorf("content type %q", ct)}
+	}
+	req.Header.Set("Content-Type", mime.FormatMediaType(mt, params))
+	return nil
+}
+
+// checkFormFields refuses url-encoded fields a closed schema does not declare: kin-openapi's form
+// decoder reads only the declared ones, so without this an extra field would pass where the same
+// field in JSON is refused.
+func checkFormFields(req *http.Request, body *openapi3.RequestBodyRef) error {
+	if body == nil || body.Value == nil || !strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return nil
+	}
+	mt := body.Value.Content.Get("application/x-www-form-urlencoded")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil
+	}
+	schema := mt.Schema.Value
+	if schema.AdditionalProperties.Has == nil || *schema.AdditionalProperties.Has {
+		return nil
+	}
+	if err := req.ParseForm(); err != nil {
+		return &Error{Code: CodeInvalidRequest, Err: err}
+	}
+	for name := range req.PostForm {
+		if _, ok := schema.Properties[name]; !ok {
+			return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: "/" + name, Reason: "property is not allowed"}}}
+		}
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ const (
 
 // wmeMsgByStatus is the message of the generic answers the shared row builders make.
 var wmeMsgByStatus = map[int]string{
+	http.StatusMethodNotAllowed:      "Method not allowed",
 	http.StatusBadRequest:            wmeMsgInvalid,
 	http.StatusRequestEntityTooLarge: wmeMsgTooLarge,
 	http.StatusUnsupportedMediaType:  wmeMsgMediaType,
@@ -173,11 +174,9 @@ func wmeShaped(cs []negCase) []negCase {
 	return out
 }
 
-// wmeMethodCases: a method a WME path does not take matches no operation, so the server falls
-// back to the dialect of the /v1 prefix, which is Nhost's: 405 with a Nhost ErrorResponse (what
-// negMethodCases checks), not a WME body.
+// wmeMethodCases: a method a WME path does not take is 405 in the path's dialect, WME's.
 func wmeMethodCases(path string) []negCase {
-	return negMethodCases(path, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete)
+	return wmeShaped(negMethodCases(path, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete))
 }
 
 // wmeJSON is a JSON object of string members, in the order given.

@@ -147,13 +147,18 @@ func multipartFields(r *multipart.Reader, names ...string) (map[string]string, e
 			return nil, fmt.Errorf("read multipart form: %w", err)
 		}
 		for _, n := range names {
-			if p.FormName() == n {
-				b, err := io.ReadAll(io.LimitReader(p, 4<<10))
-				if err != nil {
-					return nil, fmt.Errorf("read multipart field: %w", err)
-				}
-				out[n] = string(b)
+			if p.FormName() != n {
+				continue
 			}
+			if _, dup := out[n]; dup {
+				// The validator judged the first value; a second one would go unchecked.
+				return nil, fmt.Errorf("multipart field %q given twice", n)
+			}
+			b, err := io.ReadAll(io.LimitReader(p, 4<<10))
+			if err != nil {
+				return nil, fmt.Errorf("read multipart field: %w", err)
+			}
+			out[n] = string(b)
 		}
 	}
 }

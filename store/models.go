@@ -266,7 +266,6 @@ func (e *AuditEvent) BeforeSave(*gorm.DB) error {
 	return nil
 }
 
-// utc moves each time to UTC in place; the instant stays. Zero times stay zero, for GORM to stamp.
 func (t *Ticket) BeforeSave(*gorm.DB) error {
 	utc(&t.CreatedAt, &t.ExpiresAt)
 	t.UsedAt = utcPtr(t.UsedAt)
@@ -279,9 +278,13 @@ func (m *OutboxMail) BeforeSave(*gorm.DB) error {
 	return nil
 }
 
+// utc moves each time to UTC in place, at microsecond precision: PostgreSQL keeps microseconds,
+// and SQLite, which would keep nanoseconds, must compare as it does (an expiry a few nanoseconds
+// past the store's microsecond clock would otherwise outlive its instant). Zero times stay zero,
+// for GORM to stamp.
 func utc(ts ...*time.Time) {
 	for _, t := range ts {
-		*t = t.UTC()
+		*t = t.UTC().Truncate(time.Microsecond)
 	}
 }
 
@@ -290,7 +293,7 @@ func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	u := t.UTC()
+	u := t.UTC().Truncate(time.Microsecond)
 	return &u
 }
 

@@ -34,7 +34,7 @@ func (s *Store) ClaimDueMail(ctx context.Context, limit int, leaseUntil time.Tim
 	claimed := due[:0]
 	for _, m := range due {
 		res := s.w(ctx).Exec(`UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ?
-			WHERE id = ? AND attempts = ? AND sent_at IS NULL AND failed_at IS NULL`, leaseUntil.UTC(), m.ID, m.Attempts)
+			WHERE id = ? AND attempts = ? AND sent_at IS NULL AND failed_at IS NULL`, leaseUntil.UTC().Truncate(time.Microsecond), m.ID, m.Attempts)
 		if res.Error != nil {
 			return claimed, fmt.Errorf("claim mail: %w", res.Error)
 		}
@@ -65,7 +65,7 @@ func (s *Store) MarkMailFailed(ctx context.Context, id uuid.UUID, reason string,
 	if retryAt.IsZero() {
 		upd["failed_at"], upd["text_body"], upd["html_body"] = s.now(), nil, nil
 	} else {
-		upd["next_attempt_at"] = retryAt.UTC()
+		upd["next_attempt_at"] = retryAt.UTC().Truncate(time.Microsecond)
 	}
 	if err := s.w(ctx).Model(&OutboxMail{}).Where("id = ?", id).Updates(upd).Error; err != nil {
 		return fmt.Errorf("mark mail failed: %w", err)

@@ -220,6 +220,21 @@ func contracts() []contract {
 			{"set-new-password-required", wmeSetNewPasswordRequired},
 			{"set-new-password-required-unknown", wmeSetNewPasswordRequiredUnknown},
 		}},
+		{"contract=session-tokens", []testCase{
+			{"round-trip-through-use", sessionTokensRoundTrip},
+			{"expiry-in-other-zones-compares-by-instant", sessionTokensOtherZones},
+			{"expiry-kept-to-the-microsecond", knownDiscrepancy("session-tokens/expiry-kept-to-the-microsecond", sessionTokensSubMicrosecond)},
+			{"use-slides-expiry", sessionTokensSlide},
+			{"kind-mismatch-not-found-not-slid", sessionTokensKindMismatch},
+			{"revoked-or-expired-session-not-found", sessionTokensDeadSession},
+			{"disabled-user", sessionTokensDisabledUser},
+			{"unknown-hash-not-found", sessionTokensUnknown},
+			{"duplicate-hash-conflict", sessionTokensDuplicateHash},
+			{"purged-session-takes-its-tokens", sessionTokensCascade},
+			{"open-session-without-refresh-token", bothModes(sessionTokensOpenSessionNoRefresh)},
+			{"open-session-without-refresh-token-all-or-nothing", bothModes(sessionTokensOpenSessionNoRefreshAllOrNothing)},
+			{"race-use-same-token", bothModes(sessionTokensRace)},
+		}},
 	}
 }
 
