@@ -50,7 +50,7 @@ func (d dialect) render(s *Server, e *Error, operation string) rendered {
 	case dialectNhost:
 		return renderNhost(s, e)
 	case dialectWME:
-		return renderWME(s, e)
+		return renderWME(s, e, operation)
 	case dialectZesty:
 		return renderZesty(s, e, operation)
 	default:

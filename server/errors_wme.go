@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/latchkey/latchkey/gen"
 )
@@ -33,10 +34,20 @@ var wmeErrors = map[Code]wmeError{
 // credentials.
 var wmeSensitive = map[Code]bool{CodeDisabledUser: true, CodeUnverifiedUser: true}
 
-func renderWME(s *Server, e *Error) rendered {
+func renderWME(s *Server, e *Error, operation string) rendered {
 	code := e.Code
 	if s.cfg.ConcealErrors && wmeSensitive[code] {
-		code = CodeInvalidCredentials
+		// Told as what the operation says to any bad credential.
+		switch strings.ToLower(operation) { // operation names arrive as the handlers spell them
+		case "wmetokenrefresh":
+			code = CodeInvalidRefreshToken
+		case "wmechangepassword":
+			code = CodeUnauthenticated
+		case "wmeforgotpasswordconfirm", "wmenewpasswordrequired":
+			code = CodeInvalidTicket
+		default:
+			code = CodeInvalidCredentials
+		}
 	}
 	we, ok := wmeErrors[code]
 	if !ok {

@@ -541,7 +541,7 @@ func wmeNewPasswordRequiredNegative() []negCase {
 	disabledSetup := fxSteps(fxWMEUser, fxWMEChallenge, fxDisableUser)
 	disabled := wmeRow("disabled-user", http.StatusForbidden, wmeMsgDisabled)
 	disabled.setup, disabled.body = disabledSetup, valid
-	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgCredentials)
+	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgTicket)
 	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
 	// The username may be given as the address, in any case, as at log-in.
 	byAddress := negCase{name: "address-as-username-accepted", body: body("{{session}}", "{{emailCased}}", pwNew),
@@ -602,7 +602,7 @@ func wmeTokenRefreshNegative() []negCase {
 	disabledSetup := fxSteps(fxWMEUser, fxWMELogin, fxDisableUser)
 	disabled := wmeRow("disabled-user", http.StatusForbidden, wmeMsgDisabled)
 	disabled.setup, disabled.body = disabledSetup, valid
-	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgCredentials)
+	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgRefresh)
 	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
 	concealUnknown := refused("conceal-unknown-token", nil, body("{{username}}", uuid.NewString()))
 	concealUnknown.opts = negOpts(concealErrors)
@@ -749,7 +749,7 @@ func wmeForgotPasswordConfirmNegative() []negCase {
 	disabledSetup := fxSteps(fxWMEUser, fxWMEForgot, fxDisableUser)
 	disabled := wmeRow("disabled-user", http.StatusForbidden, wmeMsgDisabled)
 	disabled.setup, disabled.body = disabledSetup, valid
-	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgCredentials)
+	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgTicket)
 	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
 	concealWrong := failed("conceal-wrong-code", nil, wmeConfirmBody("{{username}}", pwNew, negWrongCode))
 	concealWrong.opts = negOpts(concealErrors)
@@ -818,7 +818,7 @@ func wmeChangePasswordNegative() []negCase {
 	disabledSetup := fxSteps(fxWMEUser, fxWMELogin, fxDisableUser)
 	disabled := wmeRow("disabled-user", http.StatusForbidden, wmeMsgDisabled)
 	disabled.setup, disabled.body = disabledSetup, valid
-	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgCredentials)
+	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgAccess)
 	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
 	// The id token names the user and the session and is signed by the same key, but it is not
 	// an access token.

@@ -16,22 +16,16 @@ func (s *Store) CreateSessionToken(ctx context.Context, t *SessionToken) error {
 	return nil
 }
 
-// UseSessionToken authenticates with a session token of kind: it must be unexpired and its
-// session live, and its user enabled. The use moves the token's expiry to now+idle (one guarded
-// update, so a token that expired meanwhile stays expired). It returns the user, with roles, and
-// the session id; anything else is ErrNotFound, a disabled user ErrUserDisabled.
+// UseSessionToken authenticates with a session token of kind: it must be unexpired, its session
+// live and its user enabled. Only then does the use move the token's expiry to now+idle, in one
+// guarded update, so a token that expired meanwhile stays expired and a refused use extends
+// nothing. It returns the user, with roles, and the session id; anything else is ErrNotFound, a
+// disabled user ErrUserDisabled.
 func (s *Store) UseSessionToken(ctx context.Context, kind string, hash []byte, idle time.Duration) (*User, uuid.UUID, error) {
 	now := s.now()
 	var t SessionToken
-	res := s.w(ctx).Model(&t).Where("token_hash = ? AND kind = ? AND expires_at > ?", hash, kind, now).
-		Updates(map[string]any{"last_used_at": now, "expires_at": now.Add(idle)})
-	if res.Error != nil {
-		return nil, uuid.Nil, fmt.Errorf("use session token: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, uuid.Nil, ErrNotFound
-	}
-	if err := s.w(ctx).Select("session_id").Where("token_hash = ?", hash).Take(&t).Error; err != nil {
+	err := s.w(ctx).Select("session_id").Where("token_hash = ? AND kind = ? AND expires_at > ?", hash, kind, now).Take(&t).Error
+	if err != nil {
 		return nil, uuid.Nil, translate(err)
 	}
 	u, err := s.LiveSessionUser(ctx, t.SessionID)
@@ -40,6 +34,14 @@ func (s *Store) UseSessionToken(ctx context.Context, kind string, hash []byte, i
 	}
 	if u.Disabled {
 		return nil, uuid.Nil, ErrUserDisabled
+	}
+	res := s.w(ctx).Model(&SessionToken{}).Where("token_hash = ? AND kind = ? AND expires_at > ?", hash, kind, now).
+		Updates(map[string]any{"last_used_at": now, "expires_at": now.Add(idle)})
+	if res.Error != nil {
+		return nil, uuid.Nil, fmt.Errorf("use session token: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, uuid.Nil, ErrNotFound
 	}
 	return u, t.SessionID, nil
 }

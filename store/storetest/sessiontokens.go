@@ -289,6 +289,15 @@ func sessionTokensDisabledUser(t *testing.T, e *env) {
 	// Enabled again, the live token works again.
 	must(t, "SetUserDisabled(false)", e.st.SetUserDisabled(e.ctx, u.ID, false))
 	e.wantUsable(t, "token after re-enabling", tok.TokenHash, e.userByID(u.ID), []string{"user"}, s.ID)
+
+	// A refused use extends nothing: the token still dies the idle time (30 minutes) after its
+	// last good use.
+	e.clock.Advance(20 * time.Minute)
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, u.ID, true))
+	e.wantRefused(t, "token of a disabled user, 20 minutes on", tok.TokenHash, store.ErrUserDisabled)
+	must(t, "SetUserDisabled(false)", e.st.SetUserDisabled(e.ctx, u.ID, false))
+	e.clock.Advance(10 * time.Minute)
+	e.wantRefused(t, "token 30 minutes after its last good use", tok.TokenHash, store.ErrNotFound)
 }
 
 func sessionTokensUnknown(t *testing.T, e *env) {
