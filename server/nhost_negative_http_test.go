@@ -120,26 +120,7 @@ func (w *leakWatch) addSecrets(name string, secrets []string) {
 // signs up its own users under addresses no other row uses, so rows do not see each other's
 // accounts, and a row that moves the clock does so before any later row mints its tokens.
 func TestNhostNegative(t *testing.T) {
-	watch := &leakWatch{logs: map[string]fmt.Stringer{}, secrets: map[string]string{}}
-	// Runs after every subtest (parallel ones included) has finished and its server has closed,
-	// so the log buffers are no longer written.
-	t.Cleanup(func() {
-		watch.mu.Lock()
-		defer watch.mu.Unlock()
-		for name, logs := range watch.logs {
-			text := logs.String()
-			for s, from := range watch.secrets {
-				if strings.Contains(text, s) {
-					t.Errorf("server log of %s contains a secret sent by %s: %q", name, from, s)
-				}
-			}
-		}
-	})
-
-	ops := []struct {
-		op    string
-		cases []negCase
-	}{
+	runNegativeTable(t, []negOp{
 		{"signUpEmailPassword", signUpNegative()},
 		{"signInEmailPassword", signInNegative()},
 		{"signInAnonymous", signInAnonymousNegative()},
@@ -167,7 +148,34 @@ func TestNhostNegative(t *testing.T) {
 			name: "unknown-sibling-path", method: http.MethodGet, path: "/v1/versions",
 			wantStatus: http.StatusNotFound, wantCode: gen.ErrorResponseErrorInvalidRequest, wantNoWrites: true,
 		})},
-	}
+	})
+}
+
+// negOp is one operation's rows in a negative table.
+type negOp struct {
+	op    string
+	cases []negCase
+}
+
+// runNegativeTable runs the rows of every operation. The rows of one operation that share a
+// configuration share one server and database and run in order; operations run in parallel.
+// Once every row has finished and its server has closed, the logs of every server are searched
+// for the secrets the rows sent.
+func runNegativeTable(t *testing.T, ops []negOp) {
+	t.Helper()
+	watch := &leakWatch{logs: map[string]fmt.Stringer{}, secrets: map[string]string{}}
+	t.Cleanup(func() {
+		watch.mu.Lock()
+		defer watch.mu.Unlock()
+		for name, logs := range watch.logs {
+			text := logs.String()
+			for s, from := range watch.secrets {
+				if strings.Contains(text, s) {
+					t.Errorf("server log of %s contains a secret sent by %s: %q", name, from, s)
+				}
+			}
+		}
+	})
 	for _, o := range ops {
 		seen := map[string]bool{}
 		for _, c := range o.cases {
@@ -176,6 +184,8 @@ func TestNhostNegative(t *testing.T) {
 			}
 			seen[c.name] = true
 		}
+	}
+	for _, o := range ops {
 		t.Run("op="+o.op, func(t *testing.T) {
 			t.Parallel()
 			servers := map[string]*servertest.Harness{}

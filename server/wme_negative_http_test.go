@@ -62,24 +62,7 @@ var (
 // for Nhost's: the rows of one operation that share a configuration share one server and run in
 // order, each with accounts of its own.
 func TestWMENegative(t *testing.T) {
-	watch := &leakWatch{logs: map[string]fmt.Stringer{}, secrets: map[string]string{}}
-	t.Cleanup(func() {
-		watch.mu.Lock()
-		defer watch.mu.Unlock()
-		for name, logs := range watch.logs {
-			text := logs.String()
-			for s, from := range watch.secrets {
-				if strings.Contains(text, s) {
-					t.Errorf("server log of %s contains a secret sent by %s: %q", name, from, s)
-				}
-			}
-		}
-	})
-
-	ops := []struct {
-		op    string
-		cases []negCase
-	}{
+	runNegativeTable(t, []negOp{
 		{"wmeLogin", wmeLoginNegative()},
 		{"wmeNewPasswordRequired", wmeNewPasswordRequiredNegative()},
 		{"wmeTokenRefresh", wmeTokenRefreshNegative()},
@@ -87,32 +70,7 @@ func TestWMENegative(t *testing.T) {
 		{"wmeForgotPassword", wmeForgotPasswordNegative()},
 		{"wmeForgotPasswordConfirm", wmeForgotPasswordConfirmNegative()},
 		{"wmeChangePassword", wmeChangePasswordNegative()},
-	}
-	for _, o := range ops {
-		seen := map[string]bool{}
-		for _, c := range o.cases {
-			if seen[c.name] {
-				t.Fatalf("op=%s: case %q is listed twice", o.op, c.name)
-			}
-			seen[c.name] = true
-		}
-		t.Run("op="+o.op, func(t *testing.T) {
-			t.Parallel()
-			servers := map[string]*servertest.Harness{}
-			for i, c := range o.cases {
-				key := negConfigKey(c.opts)
-				h := servers[key]
-				if h == nil {
-					h = servertest.Start(t, c.opts...)
-					servers[key] = h
-					watch.addLogs(fmt.Sprintf("op=%s (server %d)", o.op, len(servers)), h.Logs)
-				}
-				t.Run("case="+c.name, func(t *testing.T) {
-					runNegativeCase(t, h, i, "op="+o.op+"/case="+c.name, c, watch)
-				})
-			}
-		})
-	}
+	})
 }
 
 // --- the WME error body
