@@ -29,11 +29,14 @@ const (
 
 // auditEvent describes one audited action; record fills in who, when and from where.
 type auditEvent struct {
-	Action  string
-	Failed  bool
-	User    uuid.UUID // the user acted on (and, for now, the actor)
-	Session uuid.UUID
-	Detail  store.JSONMap
+	Action string
+	Failed bool
+	User   uuid.UUID // the user acted on; also the actor unless Actor or TokenName says otherwise
+	Actor  uuid.UUID // the acting user when it is not User (an admin, an instance owner)
+	// TokenName names the API token that acted. Actions taken with a token record no actor user.
+	TokenName string
+	Session   uuid.UUID
+	Detail    store.JSONMap
 }
 
 // record writes ev with st, which should be the transaction of the change it records.
@@ -58,7 +61,16 @@ func (s *Server) auditRow(ctx context.Context, ev auditEvent) *store.AuditEvent 
 	}
 	if ev.User != uuid.Nil {
 		u := ev.User
-		e.ActorUserID, e.TargetUserID = &u, &u
+		e.TargetUserID = &u
+	}
+	switch {
+	case ev.TokenName != "":
+		e.ActorTokenName = ev.TokenName
+	case ev.Actor != uuid.Nil:
+		a := ev.Actor
+		e.ActorUserID = &a
+	default:
+		e.ActorUserID = e.TargetUserID
 	}
 	if ev.Session != uuid.Nil {
 		sid := ev.Session

@@ -50,6 +50,10 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 		}
 		stateFrom(ctx).principal = p
 		return nil
+	case "AZSession":
+		return s.authenticateAZ(ctx, in)
+	case "AdminSecret":
+		return s.authenticateAdminSecret(ctx, in)
 	default:
 		return fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName)
 	}

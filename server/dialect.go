@@ -17,15 +17,20 @@ const (
 	dialectNhost
 	dialectWME
 	dialectZesty
+	dialectAZ    // Authentication Zero
+	dialectAdmin // Latchkey's admin API
 	dialectOps
 )
 
 // dialectByTag maps the contract's tags (one per operation) to dialects.
 var dialectByTag = map[string]dialect{
-	"nhost": dialectNhost,
-	"wme":   dialectWME,
-	"zesty": dialectZesty,
-	"ops":   dialectOps,
+	"nhost":          dialectNhost,
+	"wme":            dialectWME,
+	"zesty":          dialectZesty,
+	"zesty-accounts": dialectZesty,
+	"az":             dialectAZ,
+	"admin":          dialectAdmin,
+	"ops":            dialectOps,
 }
 
 func (d dialect) String() string {
@@ -36,6 +41,10 @@ func (d dialect) String() string {
 		return "wme"
 	case dialectZesty:
 		return "zesty"
+	case dialectAZ:
+		return "az"
+	case dialectAdmin:
+		return "admin"
 	case dialectOps:
 		return "ops"
 	default:
@@ -53,6 +62,10 @@ func (d dialect) render(s *Server, e *Error, operation string) rendered {
 		return renderWME(s, e, operation)
 	case dialectZesty:
 		return renderZesty(s, e, operation)
+	case dialectAZ:
+		return renderAZ(s, e, operation)
+	case dialectAdmin:
+		return renderAdmin(s, e)
 	default:
 		return renderPlain(e)
 	}

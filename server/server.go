@@ -68,6 +68,13 @@ type Config struct {
 	WMERefreshTokenTTL      time.Duration // life of its reusable refresh tokens and sessions (90 days)
 	NewPasswordChallengeTTL time.Duration // how long a NEW_PASSWORD_REQUIRED challenge can be answered
 
+	// Zesty Accounts dialect.
+	ZestyAccessTokenTTL time.Duration // life of access tokens minted by /v1/tokens (90 days)
+
+	// Admin API.
+	AdminSecret string // X-Admin-Secret value that authorises /v1/admin; empty: only the admin role does
+	AdminRole   string // a role that, in an access token's allowed roles, authorises /v1/admin
+
 	// SpentTokenRetention is how long a spent refresh token is kept: a replay within it ends the
 	// session (theft detection); after it, the token is deleted and a replay is merely refused.
 	SpentTokenRetention time.Duration
@@ -242,6 +249,8 @@ func DefaultConfig() Config {
 		WMEAccessTokenTTL:       24 * time.Hour,
 		WMERefreshTokenTTL:      90 * 24 * time.Hour,
 		NewPasswordChallengeTTL: 5 * time.Minute,
+		ZestyAccessTokenTTL:     90 * 24 * time.Hour,
+		AdminRole:               "admin",
 
 		SpentTokenRetention:   24 * time.Hour,
 		EndedSessionRetention: 7 * 24 * time.Hour,

@@ -30,7 +30,7 @@ func (s *Store) AuditEvents(ctx context.Context, action string, limit int) ([]Au
 }
 
 // Tables lists every table the store owns, for row accounting in tests and operations.
-var Tables = []string{"users", "user_roles", "sessions", "refresh_tokens", "api_tokens", "signing_keys", "audit_events", "tickets", "mail_outbox", "session_tokens"}
+var Tables = []string{"users", "user_roles", "sessions", "refresh_tokens", "api_tokens", "signing_keys", "audit_events", "tickets", "mail_outbox", "session_tokens", "instances", "instance_roles", "instance_members"}
 
 // RowCounts counts the rows of every table in Tables.
 func (s *Store) RowCounts(ctx context.Context) (map[string]int64, error) {

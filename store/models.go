@@ -91,10 +91,12 @@ func (RefreshToken) TableName() string { return "refresh_tokens" }
 
 // API token kinds.
 const (
-	APITokenPAT = "pat"
+	APITokenPAT   = "pat"   // a Nhost personal access token: acts as its user
+	APITokenZesty = "zesty" // a Zesty access token: acts as its role on the role's instance, as no user
 )
 
-// APIToken is a long-lived, named token stored as a hash: a Nhost personal access token today.
+// APIToken is a long-lived, named token stored as a hash: a Nhost personal access token (with a
+// user) or a Zesty access token (with a role, and so an instance, and no user).
 type APIToken struct {
 	ID         uuid.UUID
 	Kind       string
@@ -106,6 +108,9 @@ type APIToken struct {
 	ExpiresAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	ZUID       *string    `gorm:"column:zuid"`
+	RoleID     *uuid.UUID // the instance role a Zesty access token acts as
+	CreatedBy  *uuid.UUID // the user who created the token
 }
 
 // TableName is the api_tokens table.
@@ -126,7 +131,71 @@ func (SigningKey) TableName() string { return "signing_keys" }
 // Session token kinds.
 const (
 	SessionTokenZesty = "zesty"
+	SessionTokenAZ    = "az" // Authentication Zero's X-Session-Token
 )
+
+// Zesty system roles, from most to least powerful. Every instance has one role of each; a custom
+// role grants what its system role grants.
+const (
+	SystemRoleOwner       = "owner"
+	SystemRoleAdmin       = "admin"
+	SystemRoleDeveloper   = "developer"
+	SystemRoleSEO         = "seo"
+	SystemRolePublisher   = "publisher"
+	SystemRoleContributor = "contributor"
+)
+
+// Instance is a tenant that roles are scoped to (a Zesty instance).
+type Instance struct {
+	ID        int64  `gorm:"primaryKey;autoIncrement"`
+	ZUID      string `gorm:"column:zuid"`
+	Name      string
+	CreatedBy *uuid.UUID
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+func (Instance) TableName() string { return "instances" }
+
+func (i *Instance) BeforeSave(*gorm.DB) error {
+	utc(&i.CreatedAt, &i.UpdatedAt)
+	return nil
+}
+
+// InstanceRole is a role on one instance: a built-in system role or a custom role based on one.
+type InstanceRole struct {
+	ID          uuid.UUID
+	ZUID        string `gorm:"column:zuid"`
+	InstanceID  int64
+	Name        string
+	SystemRole  string // one of the SystemRole* names: what this role grants
+	Custom      bool
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+func (InstanceRole) TableName() string { return "instance_roles" }
+
+func (r *InstanceRole) BeforeSave(*gorm.DB) error {
+	utc(&r.CreatedAt, &r.UpdatedAt)
+	return nil
+}
+
+// InstanceMember gives a user one role on an instance.
+type InstanceMember struct {
+	InstanceID int64     `gorm:"primaryKey"`
+	UserID     uuid.UUID `gorm:"primaryKey"`
+	RoleID     uuid.UUID
+	CreatedAt  time.Time
+}
+
+func (InstanceMember) TableName() string { return "instance_members" }
+
+func (m *InstanceMember) BeforeSave(*gorm.DB) error {
+	utc(&m.CreatedAt)
+	return nil
+}
 
 // SessionToken is an opaque credential that is the session itself to its client: each use moves
 // its expiry forward by its dialect's idle time.

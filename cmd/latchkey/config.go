@@ -32,6 +32,9 @@ type config struct {
 	RefreshReuseLeeway time.Duration
 	WMEAccessTokenTTL  time.Duration
 	WMERefreshTokenTTL time.Duration
+	ZestyTokenTTL      time.Duration
+	AdminSecret        string
+	AdminRole          string
 	JWTAlgorithm       string
 	JWTSecret          string
 	JWTIssuer          string
@@ -132,6 +135,12 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "life of access and id tokens of the Wikimedia Enterprise dialect"},
 		&cli.DurationFlag{Name: "wme-refresh-token-ttl", Value: def.WMERefreshTokenTTL, Destination: &c.WMERefreshTokenTTL, Sources: c.env(false, "LATCHKEY_WME_REFRESH_TOKEN_TTL"),
 			Usage: "life of the Wikimedia Enterprise dialect's reusable refresh tokens (its clients keep one for up to 90 days)"},
+		&cli.DurationFlag{Name: "zesty-access-token-ttl", Value: def.ZestyAccessTokenTTL, Destination: &c.ZestyTokenTTL, Sources: c.env(false, "LATCHKEY_ZESTY_ACCESS_TOKEN_TTL"),
+			Usage: "life of Zesty access tokens created with /v1/tokens"},
+		&cli.StringFlag{Name: "admin-secret", Destination: &c.AdminSecret, Sources: c.env(true, "LATCHKEY_ADMIN_SECRET"),
+			Usage: "secret that callers of /v1/admin send in X-Admin-Secret (at least 32 characters); empty: only the admin role authorises"},
+		&cli.StringFlag{Name: "admin-role", Value: def.AdminRole, Destination: &c.AdminRole, Sources: c.env(false, "LATCHKEY_ADMIN_ROLE"),
+			Usage: "role that, among an access token's allowed roles, authorises /v1/admin"},
 		&cli.StringFlag{Name: "jwt-algorithm", Value: def.JWT.Algorithm, Destination: &c.JWTAlgorithm, Sources: c.env(false, "LATCHKEY_JWT_ALGORITHM"),
 			Usage: "algorithm of the signing keys Latchkey generates and rotates: ES256, RS256 or EdDSA"},
 		&cli.StringFlag{Name: "jwt-secret", Destination: &c.JWTSecret, Sources: c.env(true, "LATCHKEY_JWT_SECRET", "HASURA_GRAPHQL_JWT_SECRET"),
@@ -219,6 +228,15 @@ func (c *config) serverConfig() (server.Config, error) {
 	if c.RefreshReuseLeeway < 0 || c.RefreshReuseLeeway > time.Minute {
 		bad("refresh-reuse-leeway", "LATCHKEY_REFRESH_REUSE_LEEWAY", "must be between 0s and 1m")
 	}
+	if c.ZestyTokenTTL < time.Hour {
+		bad("zesty-access-token-ttl", "LATCHKEY_ZESTY_ACCESS_TOKEN_TTL", "must be at least 1h")
+	}
+	if c.AdminSecret != "" && len(c.AdminSecret) < 32 {
+		bad("admin-secret", "LATCHKEY_ADMIN_SECRET", "must be at least 32 characters") // never echo the secret
+	}
+	if strings.TrimSpace(c.AdminRole) == "" {
+		bad("admin-role", "LATCHKEY_ADMIN_ROLE", "must not be empty")
+	}
 	if c.WMEAccessTokenTTL < 2*time.Minute {
 		bad("wme-access-token-ttl", "LATCHKEY_WME_ACCESS_TOKEN_TTL", "must be at least 2m")
 	}
@@ -290,12 +308,15 @@ func (c *config) serverConfig() (server.Config, error) {
 		namespace = secret.ClaimsNamespace
 	}
 	return server.Config{
-		Version:            buildVersion(),
-		AccessTokenTTL:     c.AccessTokenTTL,
-		RefreshTokenTTL:    c.RefreshTokenTTL,
-		RefreshReuseLeeway: c.RefreshReuseLeeway,
-		WMEAccessTokenTTL:  c.WMEAccessTokenTTL,
-		WMERefreshTokenTTL: c.WMERefreshTokenTTL,
+		Version:             buildVersion(),
+		AccessTokenTTL:      c.AccessTokenTTL,
+		RefreshTokenTTL:     c.RefreshTokenTTL,
+		RefreshReuseLeeway:  c.RefreshReuseLeeway,
+		WMEAccessTokenTTL:   c.WMEAccessTokenTTL,
+		WMERefreshTokenTTL:  c.WMERefreshTokenTTL,
+		ZestyAccessTokenTTL: c.ZestyTokenTTL,
+		AdminSecret:         c.AdminSecret,
+		AdminRole:           strings.TrimSpace(c.AdminRole),
 		JWT: server.JWTConfig{
 			Algorithm:       c.JWTAlgorithm,
 			Secret:          secret,

@@ -418,9 +418,15 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 		Subject: "s", ExpiresAt: e.now().Add(time.Hour)}))
 	must(t, "CreateSessionToken", e.st.CreateSessionToken(e.ctx, &store.SessionToken{ID: uuid.New(), SessionID: s.ID,
 		Kind: store.SessionTokenZesty, TokenHash: randomBytes(32), ExpiresAt: e.now().Add(time.Hour)}))
+	inst := &store.Instance{ZUID: "8-" + hex.EncodeToString(randomBytes(5)), Name: "acme"}
+	must(t, "CreateInstance", e.st.CreateInstance(e.ctx, inst))
+	role := &store.InstanceRole{ID: uuid.New(), ZUID: "30-" + hex.EncodeToString(randomBytes(5)), InstanceID: inst.ID, Name: "Owner", SystemRole: store.SystemRoleOwner}
+	must(t, "CreateInstanceRole", e.st.CreateInstanceRole(e.ctx, role))
+	must(t, "SetInstanceMember", e.st.SetInstanceMember(e.ctx, &store.InstanceMember{InstanceID: inst.ID, UserID: u.ID, RoleID: role.ID}))
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
 		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
+		"instances": 1, "instance_roles": 1, "instance_members": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -1788,6 +1794,17 @@ func txRollback(t *testing.T, e *env) {
 		}
 		if err := tx.CreateSessionToken(e.ctx, &store.SessionToken{ID: uuid.New(), SessionID: s.ID,
 			Kind: store.SessionTokenZesty, TokenHash: randomBytes(32), ExpiresAt: e.at(time.Hour)}); err != nil {
+			return err
+		}
+		inst := &store.Instance{ZUID: "8-" + hex.EncodeToString(randomBytes(5)), Name: "acme"}
+		if err := tx.CreateInstance(e.ctx, inst); err != nil {
+			return err
+		}
+		role := &store.InstanceRole{ID: uuid.New(), ZUID: "30-" + hex.EncodeToString(randomBytes(5)), InstanceID: inst.ID, Name: "Owner", SystemRole: store.SystemRoleOwner}
+		if err := tx.CreateInstanceRole(e.ctx, role); err != nil {
+			return err
+		}
+		if err := tx.SetInstanceMember(e.ctx, &store.InstanceMember{InstanceID: inst.ID, UserID: u.ID, RoleID: role.ID}); err != nil {
 			return err
 		}
 		inside, err := tx.RowCounts(e.ctx)
