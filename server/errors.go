@@ -40,7 +40,10 @@ const (
 	CodeRedirectNotAllowed    Code = "redirect-not-allowed"
 	CodeEmailAlreadyVerified  Code = "email-already-verified"
 	CodeInvalidOTP            Code = "invalid-otp"
-	CodeInternal              Code = "internal"
+	// CodeNewPasswordRequired: the password is right, but an admin requires a new one before any
+	// session opens (WME answers with its challenge instead).
+	CodeNewPasswordRequired Code = "new-password-required"
+	CodeInternal            Code = "internal"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.

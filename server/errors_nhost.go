@@ -39,6 +39,7 @@ var nhostErrors = map[Code]nhostError{
 	CodeRedirectNotAllowed:    {http.StatusBadRequest, gen.ErrorResponseErrorRedirectToNotAllowed, "The value of \"options.redirectTo\" is not allowed."},
 	CodeEmailAlreadyVerified:  {http.StatusBadRequest, gen.ErrorResponseErrorEmailAlreadyVerified, "User's email is already verified"},
 	CodeInvalidOTP:            {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidOtp, "Invalid or expired OTP"},
+	CodeNewPasswordRequired:   {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "A new password is required: reset the password to continue"},
 	CodeInternal:              {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 }
 

@@ -21,6 +21,7 @@ var wmeErrors = errorTable{
 		CodeInvalidTicket:        {http.StatusUnauthorized, "Invalid or expired code or session"},
 		CodeDisabledUser:         {http.StatusForbidden, "User is disabled"},
 		CodeUnverifiedUser:       {http.StatusForbidden, "User is not confirmed"},
+		CodeNewPasswordRequired:  {http.StatusForbidden, "A new password is required"},
 		CodePasswordTooShort:     {http.StatusBadRequest, "Password does not conform to policy: too short"},
 		CodeInternal:             {http.StatusInternalServerError, "Internal server error"},
 	},

@@ -20,6 +20,7 @@ var zestyErrors = errorTable{
 		CodeDisabledUser:         {http.StatusForbidden, "User is disabled"},
 		CodeUnverifiedUser:       {http.StatusForbidden, "User is not verified"},
 		CodePasswordTooShort:     {http.StatusBadRequest, "Password is too short"},
+		CodeNewPasswordRequired:  {http.StatusForbidden, "A new password is required: reset your password to continue"},
 		CodeInternal:             {http.StatusInternalServerError, "Internal server error"},
 	},
 	// A wrong password at log-in, a bad reset token at reset, a bad session token elsewhere.

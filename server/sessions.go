@@ -41,6 +41,9 @@ type sessionSpec struct {
 	// TokenIdle after each use, instead of a refresh token.
 	TokenKind string
 	TokenIdle time.Duration
+	// ForReset opens a session for a user who must choose a new password: only the session of a
+	// password-reset ticket, whose next step (Nhost's) is setting that password, does.
+	ForReset bool
 }
 
 // nhostSession is the spec of sessions opened through the Nhost dialect (and the default).
@@ -57,6 +60,9 @@ func (s *Server) openSession(ctx context.Context, st *store.Store, u *store.User
 // event are stored together (in st's transaction, when st is one), then the access token is
 // minted. u.Roles is used when loaded, else read.
 func (s *Server) openSessionSpec(ctx context.Context, st *store.Store, u *store.User, spec sessionSpec) (*session, error) {
+	if u.NewPasswordRequired && !spec.ForReset {
+		return nil, &Error{Code: CodeNewPasswordRequired}
+	}
 	now := s.now()
 	c := clientFrom(ctx)
 	sess := &store.Session{

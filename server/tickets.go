@@ -223,7 +223,9 @@ func (s *Server) completeTicket(ctx context.Context, tx *store.Store, t *store.T
 	if err := s.record(ctx, tx, auditEvent{Action: auditTicketUsed, User: u.ID, Detail: store.JSONMap{"kind": t.Kind}}); err != nil {
 		return nil, err
 	}
-	return s.openSession(ctx, tx, u, ticketKinds[t.Kind].method)
+	spec := s.nhostSpec(ticketKinds[t.Kind].method)
+	spec.ForReset = t.Kind == store.TicketPasswordReset
+	return s.openSessionSpec(ctx, tx, u, spec)
 }
 
 // inMailTx runs fn in one transaction and, once it has committed, wakes the mailer for the mail
