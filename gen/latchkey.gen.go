@@ -27,6 +27,63 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AdminAuditEventOutcome.
+const (
+	AdminAuditEventOutcomeFailure AdminAuditEventOutcome = "failure"
+	AdminAuditEventOutcomeSuccess AdminAuditEventOutcome = "success"
+)
+
+// Valid indicates whether the value is a known member of the AdminAuditEventOutcome enum.
+func (e AdminAuditEventOutcome) Valid() bool {
+	switch e {
+	case AdminAuditEventOutcomeFailure:
+		return true
+	case AdminAuditEventOutcomeSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminErrorError.
+const (
+	AdminErrorErrorConflict             AdminErrorError = "conflict"
+	AdminErrorErrorForbidden            AdminErrorError = "forbidden"
+	AdminErrorErrorInternal             AdminErrorError = "internal"
+	AdminErrorErrorInvalidRequest       AdminErrorError = "invalid-request"
+	AdminErrorErrorMethodNotAllowed     AdminErrorError = "method-not-allowed"
+	AdminErrorErrorNotFound             AdminErrorError = "not-found"
+	AdminErrorErrorPayloadTooLarge      AdminErrorError = "payload-too-large"
+	AdminErrorErrorUnauthenticated      AdminErrorError = "unauthenticated"
+	AdminErrorErrorUnsupportedMediaType AdminErrorError = "unsupported-media-type"
+)
+
+// Valid indicates whether the value is a known member of the AdminErrorError enum.
+func (e AdminErrorError) Valid() bool {
+	switch e {
+	case AdminErrorErrorConflict:
+		return true
+	case AdminErrorErrorForbidden:
+		return true
+	case AdminErrorErrorInternal:
+		return true
+	case AdminErrorErrorInvalidRequest:
+		return true
+	case AdminErrorErrorMethodNotAllowed:
+		return true
+	case AdminErrorErrorNotFound:
+		return true
+	case AdminErrorErrorPayloadTooLarge:
+		return true
+	case AdminErrorErrorUnauthenticated:
+		return true
+	case AdminErrorErrorUnsupportedMediaType:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorResponseError.
 const (
 	ErrorResponseErrorCannotSendSms                   ErrorResponseError = "cannot-send-sms"
@@ -280,6 +337,173 @@ func (e ZestyVerifyResponseCode) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AdminAuditEvent defines model for AdminAuditEvent.
+type AdminAuditEvent struct {
+	Action string `json:"action"`
+
+	// ActorTokenName The API token that acted (`admin-secret` for the admin secret), or empty.
+	ActorTokenName string                 `json:"actorTokenName"`
+	ActorUserId    *openapi_types.UUID    `json:"actorUserId"`
+	At             time.Time              `json:"at"`
+	Detail         map[string]interface{} `json:"detail"`
+	Id             openapi_types.UUID     `json:"id"`
+	Ip             string                 `json:"ip"`
+	Outcome        AdminAuditEventOutcome `json:"outcome"`
+	RequestId      string                 `json:"requestId"`
+	SessionId      *openapi_types.UUID    `json:"sessionId"`
+	TargetUserId   *openapi_types.UUID    `json:"targetUserId"`
+	UserAgent      string                 `json:"userAgent"`
+}
+
+// AdminAuditEventOutcome defines model for AdminAuditEvent.Outcome.
+type AdminAuditEventOutcome string
+
+// AdminAuditEventList defines model for AdminAuditEventList.
+type AdminAuditEventList struct {
+	Events []AdminAuditEvent `json:"events"`
+
+	// Next The cursor of the next page; absent on the last page.
+	Next *string `json:"next,omitempty"`
+}
+
+// AdminCreateUserRequest defines model for AdminCreateUserRequest.
+type AdminCreateUserRequest struct {
+	DefaultRole   *string                 `json:"defaultRole,omitempty"`
+	DisplayName   *string                 `json:"displayName,omitempty"`
+	Email         openapi_types.Email     `json:"email"`
+	EmailVerified *bool                   `json:"emailVerified,omitempty"`
+	Locale        *string                 `json:"locale,omitempty"`
+	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
+
+	// Password The user's password; the password policy applies.
+	Password *string   `json:"password,omitempty"`
+	Roles    *[]string `json:"roles,omitempty"`
+
+	// TemporaryPassword The user must choose a new password before getting a session. Without `password` a strong one is generated and returned once.
+	TemporaryPassword *bool   `json:"temporaryPassword,omitempty"`
+	Username          *string `json:"username,omitempty"`
+}
+
+// AdminCreateUserResponse defines model for AdminCreateUserResponse.
+type AdminCreateUserResponse struct {
+	// TemporaryPassword The generated password, shown only in this answer.
+	TemporaryPassword *string `json:"temporaryPassword,omitempty"`
+
+	// User A user as administrators see it.
+	User AdminUser `json:"user"`
+}
+
+// AdminError The error body of every admin operation.
+type AdminError struct {
+	// Error A stable machine-readable code.
+	Error AdminErrorError `json:"error"`
+
+	// Fields Problems by field (a JSON pointer into the body without its leading slash, or a parameter name).
+	Fields *map[string]string `json:"fields,omitempty"`
+
+	// Message A sentence for people.
+	Message string `json:"message"`
+
+	// Status The HTTP status.
+	Status int `json:"status"`
+}
+
+// AdminErrorError A stable machine-readable code.
+type AdminErrorError string
+
+// AdminSession defines model for AdminSession.
+type AdminSession struct {
+	CreatedAt    time.Time          `json:"createdAt"`
+	ExpiresAt    time.Time          `json:"expiresAt"`
+	Id           openapi_types.UUID `json:"id"`
+	Ip           string             `json:"ip"`
+	LastActiveAt time.Time          `json:"lastActiveAt"`
+
+	// Method How the session was opened.
+	Method    string     `json:"method"`
+	RevokedAt *time.Time `json:"revokedAt"`
+	UserAgent string     `json:"userAgent"`
+}
+
+// AdminSessionList defines model for AdminSessionList.
+type AdminSessionList struct {
+	Sessions []AdminSession `json:"sessions"`
+}
+
+// AdminSetPasswordRequest defines model for AdminSetPasswordRequest.
+type AdminSetPasswordRequest struct {
+	Password *string `json:"password,omitempty"`
+
+	// Temporary The user must choose a new password before getting a session.
+	Temporary *bool `json:"temporary,omitempty"`
+}
+
+// AdminSetPasswordResponse defines model for AdminSetPasswordResponse.
+type AdminSetPasswordResponse struct {
+	// Password The generated password, shown only in this answer.
+	Password *string `json:"password,omitempty"`
+
+	// User A user as administrators see it.
+	User AdminUser `json:"user"`
+}
+
+// AdminToken defines model for AdminToken.
+type AdminToken struct {
+	CreatedAt time.Time          `json:"createdAt"`
+	ExpiresAt time.Time          `json:"expiresAt"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// Kind `pat` (a personal access token) or `zesty` (an instance access token).
+	Kind       string     `json:"kind"`
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+	Name       string     `json:"name"`
+	RevokedAt  *time.Time `json:"revokedAt"`
+}
+
+// AdminTokenList defines model for AdminTokenList.
+type AdminTokenList struct {
+	Tokens []AdminToken `json:"tokens"`
+}
+
+// AdminUpdateUserRequest defines model for AdminUpdateUserRequest.
+type AdminUpdateUserRequest struct {
+	DefaultRole   *string                 `json:"defaultRole,omitempty"`
+	DisplayName   *string                 `json:"displayName,omitempty"`
+	EmailVerified *bool                   `json:"emailVerified,omitempty"`
+	Locale        *string                 `json:"locale,omitempty"`
+	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
+	Roles         *[]string               `json:"roles,omitempty"`
+}
+
+// AdminUser A user as administrators see it.
+type AdminUser struct {
+	AvatarUrl           string                 `json:"avatarUrl"`
+	CreatedAt           time.Time              `json:"createdAt"`
+	DefaultRole         string                 `json:"defaultRole"`
+	Disabled            bool                   `json:"disabled"`
+	DisplayName         string                 `json:"displayName"`
+	Email               *string                `json:"email"`
+	EmailVerified       bool                   `json:"emailVerified"`
+	Id                  openapi_types.UUID     `json:"id"`
+	IsAnonymous         bool                   `json:"isAnonymous"`
+	LastSeenAt          *time.Time             `json:"lastSeenAt"`
+	Locale              string                 `json:"locale"`
+	Metadata            map[string]interface{} `json:"metadata"`
+	NewPasswordRequired bool                   `json:"newPasswordRequired"`
+	PhoneNumber         *string                `json:"phoneNumber"`
+	Roles               []string               `json:"roles"`
+	UpdatedAt           time.Time              `json:"updatedAt"`
+	Username            *string                `json:"username"`
+	Zuid                string                 `json:"zuid"`
+}
+
+// AdminUserList defines model for AdminUserList.
+type AdminUserList struct {
+	// Total How many users match the filters in all.
+	Total int         `json:"total"`
+	Users []AdminUser `json:"users"`
 }
 
 // ConfirmTicketForm defines model for ConfirmTicketForm.
@@ -834,6 +1058,30 @@ type ZestyVerifyResponse struct {
 // ZestyVerifyResponseCode defines model for ZestyVerifyResponse.Code.
 type ZestyVerifyResponseCode int
 
+// AdminBadRequest The error body of every admin operation.
+type AdminBadRequest = AdminError
+
+// AdminConflict The error body of every admin operation.
+type AdminConflict = AdminError
+
+// AdminForbidden The error body of every admin operation.
+type AdminForbidden = AdminError
+
+// AdminInternalError The error body of every admin operation.
+type AdminInternalError = AdminError
+
+// AdminNotFound The error body of every admin operation.
+type AdminNotFound = AdminError
+
+// AdminPayloadTooLarge The error body of every admin operation.
+type AdminPayloadTooLarge = AdminError
+
+// AdminUnauthorized The error body of every admin operation.
+type AdminUnauthorized = AdminError
+
+// AdminUnsupportedMediaType The error body of every admin operation.
+type AdminUnsupportedMediaType = AdminError
+
 // NhostBadRequest The Nhost error body.
 type NhostBadRequest = ErrorResponse
 
@@ -891,6 +1139,51 @@ type ZestyUnauthorized = ZestyError
 // ZestyUnsupportedMediaType The Zesty error envelope.
 type ZestyUnsupportedMediaType = ZestyError
 
+// AdminListAuditEventsParams defines parameters for AdminListAuditEvents.
+type AdminListAuditEventsParams struct {
+	// ActorUserId Only events whose acting user is this one.
+	ActorUserId *openapi_types.UUID `form:"actorUserId,omitempty" json:"actorUserId,omitempty"`
+
+	// ActorTokenName Only events done with the API token (or admin secret) of this name.
+	ActorTokenName *string `form:"actorTokenName,omitempty" json:"actorTokenName,omitempty"`
+
+	// TargetUserId Only events about this user.
+	TargetUserId *openapi_types.UUID `form:"targetUserId,omitempty" json:"targetUserId,omitempty"`
+
+	// Action Only events of this action (such as `session.sign_in`).
+	Action *string `form:"action,omitempty" json:"action,omitempty"`
+
+	// Since Only events at or after this instant.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events before this instant.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+
+	// Limit How many events to return at most.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AdminListUsersParams defines parameters for AdminListUsers.
+type AdminListUsersParams struct {
+	// Email Only users whose address contains this text, compared case-insensitively.
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+
+	// Role Only users who hold this role.
+	Role *string `form:"role,omitempty" json:"role,omitempty"`
+
+	// Disabled Only disabled users (true) or only enabled ones (false).
+	Disabled *bool `form:"disabled,omitempty" json:"disabled,omitempty"`
+
+	// Limit How many users to return at most.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset How many matching users to skip.
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+}
+
 // VerifyTicketParams defines parameters for VerifyTicket.
 type VerifyTicketParams struct {
 	// Ticket The ticket from the mailed link, e.g. `emailVerify:…`.
@@ -924,6 +1217,15 @@ type ZestyPasswordResetJSONRequestBody = ZestyPasswordReset
 
 // ZestyPasswordResetFormdataRequestBody defines body for ZestyPasswordReset for application/x-www-form-urlencoded ContentType.
 type ZestyPasswordResetFormdataRequestBody = ZestyPasswordReset
+
+// AdminCreateUserJSONRequestBody defines body for AdminCreateUser for application/json ContentType.
+type AdminCreateUserJSONRequestBody = AdminCreateUserRequest
+
+// AdminUpdateUserJSONRequestBody defines body for AdminUpdateUser for application/json ContentType.
+type AdminUpdateUserJSONRequestBody = AdminUpdateUserRequest
+
+// AdminSetUserPasswordJSONRequestBody defines body for AdminSetUserPassword for application/json ContentType.
+type AdminSetUserPasswordJSONRequestBody = AdminSetPasswordRequest
 
 // WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
 type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
@@ -1207,6 +1509,131 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/.well-known/jwks.json (the `GetJWKs` operationId).
 	GetJWKs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListAuditEvents List audit events
+	//
+	// The audit log, newest first, a page at a time: pass the previous page's `next` as `cursor` for the following one.
+	//
+	// Corresponds with GET /v1/admin/audit (the `AdminListAuditEvents` operationId).
+	AdminListAuditEvents(ctx context.Context, params *AdminListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListUsers List users
+	//
+	// Lists users in the order they were created (then by id), a page at a time, optionally only those whose address contains a text, who hold a role, or who are (not) disabled.
+	//
+	// Corresponds with GET /v1/admin/users (the `AdminListUsers` operationId).
+	AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminCreateUserWithBody Create a user
+	//
+	// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+	AdminCreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminCreateUser Create a user
+	//
+	// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+	AdminCreateUser(ctx context.Context, body AdminCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDeleteUser Delete a user
+	//
+	// Deletes the user with their sessions, tokens and tickets; every token of theirs stops working at once. The audit log keeps the user's events.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId} (the `AdminDeleteUser` operationId).
+	AdminDeleteUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminGetUser Get a user
+	//
+	// Corresponds with GET /v1/admin/users/{userId} (the `AdminGetUser` operationId).
+	AdminGetUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminUpdateUserWithBody Update a user
+	//
+	// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+	AdminUpdateUserWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminUpdateUser Update a user
+	//
+	// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+	AdminUpdateUser(ctx context.Context, userId openapi_types.UUID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDisableUser Disable a user
+	//
+	// Disables the user and ends every session of theirs at once, in every dialect. A disabled user cannot sign in, and their personal access tokens are refused.
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/disable (the `AdminDisableUser` operationId).
+	AdminDisableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminEnableUser Enable a user
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
+	AdminEnableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSetUserPasswordWithBody Set a user's password
+	//
+	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+	AdminSetUserPasswordWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSetUserPassword Set a user's password
+	//
+	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+	AdminSetUserPassword(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRevokeUserSessions End every session of a user
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
+	AdminRevokeUserSessions(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListUserSessions List a user's sessions
+	//
+	// Live sessions first, newest first, then ended ones not yet purged, newest first.
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/sessions (the `AdminListUserSessions` operationId).
+	AdminListUserSessions(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRevokeUserSession End one session of a user
+	//
+	// Ends the session; ending one that already ended is not an error.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/sessions/{sessionId} (the `AdminRevokeUserSession` operationId).
+	AdminRevokeUserSession(ctx context.Context, userId openapi_types.UUID, sessionId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListUserTokens List a user's API tokens
+	//
+	// The API tokens the user owns or created, newest first. Token values are never shown.
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/tokens (the `AdminListUserTokens` operationId).
+	AdminListUserTokens(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRevokeUserToken Revoke an API token of a user
+	//
+	// Revokes the token; revoking one already revoked is not an error.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
+	AdminRevokeUserToken(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// WmeChangePasswordWithBody Change the password with an access token and the current password
 	//
@@ -1999,6 +2426,301 @@ func (c *Client) OpsReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Corresponds with GET /v1/.well-known/jwks.json (the `GetJWKs` operationId).
 func (c *Client) GetJWKs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetJWKsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListAuditEvents List audit events
+//
+// The audit log, newest first, a page at a time: pass the previous page's `next` as `cursor` for the following one.
+//
+// Corresponds with GET /v1/admin/audit (the `AdminListAuditEvents` operationId).
+func (c *Client) AdminListAuditEvents(ctx context.Context, params *AdminListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListAuditEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListUsers List users
+//
+// Lists users in the order they were created (then by id), a page at a time, optionally only those whose address contains a text, who hold a role, or who are (not) disabled.
+//
+// Corresponds with GET /v1/admin/users (the `AdminListUsers` operationId).
+func (c *Client) AdminListUsers(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListUsersRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminCreateUserWithBody Create a user
+//
+// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+func (c *Client) AdminCreateUserWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminCreateUserRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminCreateUser Create a user
+//
+// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+func (c *Client) AdminCreateUser(ctx context.Context, body AdminCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminCreateUserRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDeleteUser Delete a user
+//
+// Deletes the user with their sessions, tokens and tickets; every token of theirs stops working at once. The audit log keeps the user's events.
+//
+// Corresponds with DELETE /v1/admin/users/{userId} (the `AdminDeleteUser` operationId).
+func (c *Client) AdminDeleteUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDeleteUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminGetUser Get a user
+//
+// Corresponds with GET /v1/admin/users/{userId} (the `AdminGetUser` operationId).
+func (c *Client) AdminGetUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminGetUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminUpdateUserWithBody Update a user
+//
+// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+func (c *Client) AdminUpdateUserWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminUpdateUserRequestWithBody(c.Server, userId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminUpdateUser Update a user
+//
+// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+func (c *Client) AdminUpdateUser(ctx context.Context, userId openapi_types.UUID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminUpdateUserRequest(c.Server, userId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDisableUser Disable a user
+//
+// Disables the user and ends every session of theirs at once, in every dialect. A disabled user cannot sign in, and their personal access tokens are refused.
+//
+// Corresponds with POST /v1/admin/users/{userId}/disable (the `AdminDisableUser` operationId).
+func (c *Client) AdminDisableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDisableUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminEnableUser Enable a user
+//
+// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
+func (c *Client) AdminEnableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminEnableUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSetUserPasswordWithBody Set a user's password
+//
+// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+func (c *Client) AdminSetUserPasswordWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSetUserPasswordRequestWithBody(c.Server, userId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSetUserPassword Set a user's password
+//
+// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+func (c *Client) AdminSetUserPassword(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSetUserPasswordRequest(c.Server, userId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRevokeUserSessions End every session of a user
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
+func (c *Client) AdminRevokeUserSessions(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRevokeUserSessionsRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListUserSessions List a user's sessions
+//
+// Live sessions first, newest first, then ended ones not yet purged, newest first.
+//
+// Corresponds with GET /v1/admin/users/{userId}/sessions (the `AdminListUserSessions` operationId).
+func (c *Client) AdminListUserSessions(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListUserSessionsRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRevokeUserSession End one session of a user
+//
+// Ends the session; ending one that already ended is not an error.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/sessions/{sessionId} (the `AdminRevokeUserSession` operationId).
+func (c *Client) AdminRevokeUserSession(ctx context.Context, userId openapi_types.UUID, sessionId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRevokeUserSessionRequest(c.Server, userId, sessionId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListUserTokens List a user's API tokens
+//
+// The API tokens the user owns or created, newest first. Token values are never shown.
+//
+// Corresponds with GET /v1/admin/users/{userId}/tokens (the `AdminListUserTokens` operationId).
+func (c *Client) AdminListUserTokens(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListUserTokensRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRevokeUserToken Revoke an API token of a user
+//
+// Revokes the token; revoking one already revoked is not an error.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
+func (c *Client) AdminRevokeUserToken(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRevokeUserTokenRequest(c.Server, userId, tokenId)
 	if err != nil {
 		return nil, err
 	}
@@ -3458,6 +4180,700 @@ func NewGetJWKsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAdminListAuditEventsRequest constructs an http.Request for the AdminListAuditEvents method
+func NewAdminListAuditEventsRequest(server string, params *AdminListAuditEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/audit")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ActorUserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actorUserId", *params.ActorUserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ActorTokenName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actorTokenName", *params.ActorTokenName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetUserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "targetUserId", *params.TargetUserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListUsersRequest constructs an http.Request for the AdminListUsers method
+func NewAdminListUsersRequest(server string, params *AdminListUsersParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Email != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Role != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "role", *params.Role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Disabled != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "disabled", *params.Disabled, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminCreateUserRequest calls the generic AdminCreateUser builder with application/json body
+func NewAdminCreateUserRequest(server string, body AdminCreateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminCreateUserRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminCreateUserRequestWithBody constructs an http.Request for the AdminCreateUser method, with any body, and a specified content type
+func NewAdminCreateUserRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminDeleteUserRequest constructs an http.Request for the AdminDeleteUser method
+func NewAdminDeleteUserRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminGetUserRequest constructs an http.Request for the AdminGetUser method
+func NewAdminGetUserRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminUpdateUserRequest calls the generic AdminUpdateUser builder with application/json body
+func NewAdminUpdateUserRequest(server string, userId openapi_types.UUID, body AdminUpdateUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminUpdateUserRequestWithBody(server, userId, "application/json", bodyReader)
+}
+
+// NewAdminUpdateUserRequestWithBody constructs an http.Request for the AdminUpdateUser method, with any body, and a specified content type
+func NewAdminUpdateUserRequestWithBody(server string, userId openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminDisableUserRequest constructs an http.Request for the AdminDisableUser method
+func NewAdminDisableUserRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/disable", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminEnableUserRequest constructs an http.Request for the AdminEnableUser method
+func NewAdminEnableUserRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/enable", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminSetUserPasswordRequest calls the generic AdminSetUserPassword builder with application/json body
+func NewAdminSetUserPasswordRequest(server string, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminSetUserPasswordRequestWithBody(server, userId, "application/json", bodyReader)
+}
+
+// NewAdminSetUserPasswordRequestWithBody constructs an http.Request for the AdminSetUserPassword method, with any body, and a specified content type
+func NewAdminSetUserPasswordRequestWithBody(server string, userId openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/password", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminRevokeUserSessionsRequest constructs an http.Request for the AdminRevokeUserSessions method
+func NewAdminRevokeUserSessionsRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListUserSessionsRequest constructs an http.Request for the AdminListUserSessions method
+func NewAdminListUserSessionsRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminRevokeUserSessionRequest constructs an http.Request for the AdminRevokeUserSession method
+func NewAdminRevokeUserSessionRequest(server string, userId openapi_types.UUID, sessionId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "sessionId", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/sessions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListUserTokensRequest constructs an http.Request for the AdminListUserTokens method
+func NewAdminListUserTokensRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/tokens", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminRevokeUserTokenRequest constructs an http.Request for the AdminRevokeUserToken method
+func NewAdminRevokeUserTokenRequest(server string, userId openapi_types.UUID, tokenId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "tokenId", tokenId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/tokens/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewWmeChangePasswordRequest calls the generic WmeChangePassword builder with application/json body
 func NewWmeChangePasswordRequest(server string, body WmeChangePasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4859,6 +6275,153 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/.well-known/jwks.json (the `GetJWKs` operationId).
 	GetJWKsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetJWKsResult, error)
 
+	// AdminListAuditEventsWithResponse List audit events
+	//
+	// The audit log, newest first, a page at a time: pass the previous page's `next` as `cursor` for the following one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/audit (the `AdminListAuditEvents` operationId).
+	AdminListAuditEventsWithResponse(ctx context.Context, params *AdminListAuditEventsParams, reqEditors ...RequestEditorFn) (*AdminListAuditEventsResult, error)
+
+	// AdminListUsersWithResponse List users
+	//
+	// Lists users in the order they were created (then by id), a page at a time, optionally only those whose address contains a text, who hold a role, or who are (not) disabled.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/users (the `AdminListUsers` operationId).
+	AdminListUsersWithResponse(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*AdminListUsersResult, error)
+
+	// AdminCreateUserWithBodyWithResponse Create a user
+	//
+	// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+	AdminCreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminCreateUserResult, error)
+
+	// AdminCreateUserWithResponse Create a user
+	//
+	// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+	AdminCreateUserWithResponse(ctx context.Context, body AdminCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateUserResult, error)
+
+	// AdminDeleteUserWithResponse Delete a user
+	//
+	// Deletes the user with their sessions, tokens and tickets; every token of theirs stops working at once. The audit log keeps the user's events.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId} (the `AdminDeleteUser` operationId).
+	AdminDeleteUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminDeleteUserResult, error)
+
+	// AdminGetUserWithResponse Get a user
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/users/{userId} (the `AdminGetUser` operationId).
+	AdminGetUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminGetUserResult, error)
+
+	// AdminUpdateUserWithBodyWithResponse Update a user
+	//
+	// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+	AdminUpdateUserWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminUpdateUserResult, error)
+
+	// AdminUpdateUserWithResponse Update a user
+	//
+	// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+	AdminUpdateUserWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminUpdateUserResult, error)
+
+	// AdminDisableUserWithResponse Disable a user
+	//
+	// Disables the user and ends every session of theirs at once, in every dialect. A disabled user cannot sign in, and their personal access tokens are refused.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/disable (the `AdminDisableUser` operationId).
+	AdminDisableUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminDisableUserResult, error)
+
+	// AdminEnableUserWithResponse Enable a user
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
+	AdminEnableUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminEnableUserResult, error)
+
+	// AdminSetUserPasswordWithBodyWithResponse Set a user's password
+	//
+	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+	AdminSetUserPasswordWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminSetUserPasswordResult, error)
+
+	// AdminSetUserPasswordWithResponse Set a user's password
+	//
+	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+	AdminSetUserPasswordWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPasswordResult, error)
+
+	// AdminRevokeUserSessionsWithResponse End every session of a user
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
+	AdminRevokeUserSessionsWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRevokeUserSessionsResult, error)
+
+	// AdminListUserSessionsWithResponse List a user's sessions
+	//
+	// Live sessions first, newest first, then ended ones not yet purged, newest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/sessions (the `AdminListUserSessions` operationId).
+	AdminListUserSessionsWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserSessionsResult, error)
+
+	// AdminRevokeUserSessionWithResponse End one session of a user
+	//
+	// Ends the session; ending one that already ended is not an error.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/sessions/{sessionId} (the `AdminRevokeUserSession` operationId).
+	AdminRevokeUserSessionWithResponse(ctx context.Context, userId openapi_types.UUID, sessionId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRevokeUserSessionResult, error)
+
+	// AdminListUserTokensWithResponse List a user's API tokens
+	//
+	// The API tokens the user owns or created, newest first. Token values are never shown.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/tokens (the `AdminListUserTokens` operationId).
+	AdminListUserTokensWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserTokensResult, error)
+
+	// AdminRevokeUserTokenWithResponse Revoke an API token of a user
+	//
+	// Revokes the token; revoking one already revoked is not an error.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
+	AdminRevokeUserTokenWithResponse(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRevokeUserTokenResult, error)
+
 	// WmeChangePasswordWithBodyWithResponse Change the password with an access token and the current password
 	//
 	// Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
@@ -5970,6 +7533,1147 @@ func (r GetJWKsResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetJWKsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListAuditEventsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminAuditEventList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListAuditEventsResult) GetJSON200() *AdminAuditEventList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListAuditEventsResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListAuditEventsResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListAuditEventsResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminListAuditEventsResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListAuditEventsResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListAuditEventsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListAuditEventsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListAuditEventsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListAuditEventsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListUsersResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUserList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListUsersResult) GetJSON200() *AdminUserList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListUsersResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListUsersResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListUsersResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminListUsersResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListUsersResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListUsersResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListUsersResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListUsersResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListUsersResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminCreateUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AdminCreateUserResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *AdminConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AdminUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AdminCreateUserResult) GetJSON201() *AdminCreateUserResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminCreateUserResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminCreateUserResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminCreateUserResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AdminCreateUserResult) GetJSON409() *AdminConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminCreateUserResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminCreateUserResult) GetJSON415() *AdminUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminCreateUserResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminCreateUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminCreateUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminCreateUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminCreateUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminDeleteUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminDeleteUserResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminDeleteUserResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminDeleteUserResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminDeleteUserResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminDeleteUserResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminDeleteUserResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDeleteUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDeleteUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDeleteUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDeleteUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminGetUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminGetUserResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminGetUserResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminGetUserResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminGetUserResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminGetUserResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminGetUserResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminGetUserResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminGetUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminGetUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminGetUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminGetUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminUpdateUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AdminUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminUpdateUserResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminUpdateUserResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminUpdateUserResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminUpdateUserResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminUpdateUserResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminUpdateUserResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminUpdateUserResult) GetJSON415() *AdminUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminUpdateUserResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminUpdateUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminUpdateUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminUpdateUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminUpdateUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminDisableUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminDisableUserResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminDisableUserResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminDisableUserResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminDisableUserResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminDisableUserResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminDisableUserResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminDisableUserResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDisableUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDisableUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDisableUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDisableUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminEnableUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminEnableUserResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminEnableUserResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminEnableUserResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminEnableUserResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminEnableUserResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminEnableUserResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminEnableUserResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminEnableUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminEnableUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminEnableUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminEnableUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminSetUserPasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminSetPasswordResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AdminUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON200() *AdminSetPasswordResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON415() *AdminUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminSetUserPasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminSetUserPasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminSetUserPasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminSetUserPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminRevokeUserSessionsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminRevokeUserSessionsResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRevokeUserSessionsResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminRevokeUserSessionsResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRevokeUserSessionsResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminRevokeUserSessionsResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRevokeUserSessionsResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRevokeUserSessionsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRevokeUserSessionsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRevokeUserSessionsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRevokeUserSessionsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListUserSessionsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminSessionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON200() *AdminSessionList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListUserSessionsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListUserSessionsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListUserSessionsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListUserSessionsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminRevokeUserSessionResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminRevokeUserSessionResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRevokeUserSessionResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminRevokeUserSessionResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRevokeUserSessionResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminRevokeUserSessionResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRevokeUserSessionResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRevokeUserSessionResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRevokeUserSessionResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRevokeUserSessionResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRevokeUserSessionResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListUserTokensResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminTokenList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListUserTokensResult) GetJSON200() *AdminTokenList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListUserTokensResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListUserTokensResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListUserTokensResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListUserTokensResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminListUserTokensResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListUserTokensResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListUserTokensResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListUserTokensResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListUserTokensResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListUserTokensResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminRevokeUserTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminRevokeUserTokenResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRevokeUserTokenResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminRevokeUserTokenResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRevokeUserTokenResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminRevokeUserTokenResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRevokeUserTokenResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRevokeUserTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRevokeUserTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRevokeUserTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRevokeUserTokenResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8518,6 +11222,255 @@ func (c *ClientWithResponses) GetJWKsWithResponse(ctx context.Context, reqEditor
 	return ParseGetJWKsResult(rsp)
 }
 
+// AdminListAuditEventsWithResponse List audit events
+//
+// The audit log, newest first, a page at a time: pass the previous page's `next` as `cursor` for the following one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/audit (the `AdminListAuditEvents` operationId).
+func (c *ClientWithResponses) AdminListAuditEventsWithResponse(ctx context.Context, params *AdminListAuditEventsParams, reqEditors ...RequestEditorFn) (*AdminListAuditEventsResult, error) {
+	rsp, err := c.AdminListAuditEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListAuditEventsResult(rsp)
+}
+
+// AdminListUsersWithResponse List users
+//
+// Lists users in the order they were created (then by id), a page at a time, optionally only those whose address contains a text, who hold a role, or who are (not) disabled.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/users (the `AdminListUsers` operationId).
+func (c *ClientWithResponses) AdminListUsersWithResponse(ctx context.Context, params *AdminListUsersParams, reqEditors ...RequestEditorFn) (*AdminListUsersResult, error) {
+	rsp, err := c.AdminListUsers(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListUsersResult(rsp)
+}
+
+// AdminCreateUserWithBodyWithResponse Create a user
+//
+// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+func (c *ClientWithResponses) AdminCreateUserWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminCreateUserResult, error) {
+	rsp, err := c.AdminCreateUserWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminCreateUserResult(rsp)
+}
+
+// AdminCreateUserWithResponse Create a user
+//
+// Creates a user with an address and, optionally, a password. Unset choices take the server's sign-up defaults. With `temporaryPassword` the user must choose a new password before any dialect gives them a session; without a `password` one is generated and returned in this answer only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/users (the `AdminCreateUser` operationId).
+func (c *ClientWithResponses) AdminCreateUserWithResponse(ctx context.Context, body AdminCreateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateUserResult, error) {
+	rsp, err := c.AdminCreateUser(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminCreateUserResult(rsp)
+}
+
+// AdminDeleteUserWithResponse Delete a user
+//
+// Deletes the user with their sessions, tokens and tickets; every token of theirs stops working at once. The audit log keeps the user's events.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId} (the `AdminDeleteUser` operationId).
+func (c *ClientWithResponses) AdminDeleteUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminDeleteUserResult, error) {
+	rsp, err := c.AdminDeleteUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDeleteUserResult(rsp)
+}
+
+// AdminGetUserWithResponse Get a user
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/users/{userId} (the `AdminGetUser` operationId).
+func (c *ClientWithResponses) AdminGetUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminGetUserResult, error) {
+	rsp, err := c.AdminGetUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminGetUserResult(rsp)
+}
+
+// AdminUpdateUserWithBodyWithResponse Update a user
+//
+// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+func (c *ClientWithResponses) AdminUpdateUserWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminUpdateUserResult, error) {
+	rsp, err := c.AdminUpdateUserWithBody(ctx, userId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminUpdateUserResult(rsp)
+}
+
+// AdminUpdateUserWithResponse Update a user
+//
+// Changes the fields sent and leaves the others. A change of roles or of the default role ends every session of the user at once, in every dialect, so their next tokens carry the new roles.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/admin/users/{userId} (the `AdminUpdateUser` operationId).
+func (c *ClientWithResponses) AdminUpdateUserWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminUpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminUpdateUserResult, error) {
+	rsp, err := c.AdminUpdateUser(ctx, userId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminUpdateUserResult(rsp)
+}
+
+// AdminDisableUserWithResponse Disable a user
+//
+// Disables the user and ends every session of theirs at once, in every dialect. A disabled user cannot sign in, and their personal access tokens are refused.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/users/{userId}/disable (the `AdminDisableUser` operationId).
+func (c *ClientWithResponses) AdminDisableUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminDisableUserResult, error) {
+	rsp, err := c.AdminDisableUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDisableUserResult(rsp)
+}
+
+// AdminEnableUserWithResponse Enable a user
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
+func (c *ClientWithResponses) AdminEnableUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminEnableUserResult, error) {
+	rsp, err := c.AdminEnableUser(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminEnableUserResult(rsp)
+}
+
+// AdminSetUserPasswordWithBodyWithResponse Set a user's password
+//
+// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+func (c *ClientWithResponses) AdminSetUserPasswordWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminSetUserPasswordResult, error) {
+	rsp, err := c.AdminSetUserPasswordWithBody(ctx, userId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSetUserPasswordResult(rsp)
+}
+
+// AdminSetUserPasswordWithResponse Set a user's password
+//
+// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
+func (c *ClientWithResponses) AdminSetUserPasswordWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPasswordResult, error) {
+	rsp, err := c.AdminSetUserPassword(ctx, userId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSetUserPasswordResult(rsp)
+}
+
+// AdminRevokeUserSessionsWithResponse End every session of a user
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
+func (c *ClientWithResponses) AdminRevokeUserSessionsWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRevokeUserSessionsResult, error) {
+	rsp, err := c.AdminRevokeUserSessions(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRevokeUserSessionsResult(rsp)
+}
+
+// AdminListUserSessionsWithResponse List a user's sessions
+//
+// Live sessions first, newest first, then ended ones not yet purged, newest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/users/{userId}/sessions (the `AdminListUserSessions` operationId).
+func (c *ClientWithResponses) AdminListUserSessionsWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserSessionsResult, error) {
+	rsp, err := c.AdminListUserSessions(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListUserSessionsResult(rsp)
+}
+
+// AdminRevokeUserSessionWithResponse End one session of a user
+//
+// Ends the session; ending one that already ended is not an error.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/sessions/{sessionId} (the `AdminRevokeUserSession` operationId).
+func (c *ClientWithResponses) AdminRevokeUserSessionWithResponse(ctx context.Context, userId openapi_types.UUID, sessionId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRevokeUserSessionResult, error) {
+	rsp, err := c.AdminRevokeUserSession(ctx, userId, sessionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRevokeUserSessionResult(rsp)
+}
+
+// AdminListUserTokensWithResponse List a user's API tokens
+//
+// The API tokens the user owns or created, newest first. Token values are never shown.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/users/{userId}/tokens (the `AdminListUserTokens` operationId).
+func (c *ClientWithResponses) AdminListUserTokensWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserTokensResult, error) {
+	rsp, err := c.AdminListUserTokens(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListUserTokensResult(rsp)
+}
+
+// AdminRevokeUserTokenWithResponse Revoke an API token of a user
+//
+// Revokes the token; revoking one already revoked is not an error.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
+func (c *ClientWithResponses) AdminRevokeUserTokenWithResponse(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminRevokeUserTokenResult, error) {
+	rsp, err := c.AdminRevokeUserToken(ctx, userId, tokenId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRevokeUserTokenResult(rsp)
+}
+
 // WmeChangePasswordWithBodyWithResponse Change the password with an access token and the current password
 //
 // Changes the password of the access token's user when `previous_password` is right. The user's other sessions end; the one of the access token stays.
@@ -9771,6 +12724,949 @@ func ParseGetJWKsResult(rsp *http.Response) (*GetJWKsResult, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListAuditEventsResult parses an HTTP response from a AdminListAuditEventsWithResponse call
+func ParseAdminListAuditEventsResult(rsp *http.Response) (*AdminListAuditEventsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListAuditEventsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminAuditEventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListUsersResult parses an HTTP response from a AdminListUsersWithResponse call
+func ParseAdminListUsersResult(rsp *http.Response) (*AdminListUsersResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListUsersResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUserList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminCreateUserResult parses an HTTP response from a AdminCreateUserWithResponse call
+func ParseAdminCreateUserResult(rsp *http.Response) (*AdminCreateUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminCreateUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AdminCreateUserResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest AdminConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AdminUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminDeleteUserResult parses an HTTP response from a AdminDeleteUserWithResponse call
+func ParseAdminDeleteUserResult(rsp *http.Response) (*AdminDeleteUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDeleteUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminGetUserResult parses an HTTP response from a AdminGetUserWithResponse call
+func ParseAdminGetUserResult(rsp *http.Response) (*AdminGetUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminGetUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminUpdateUserResult parses an HTTP response from a AdminUpdateUserWithResponse call
+func ParseAdminUpdateUserResult(rsp *http.Response) (*AdminUpdateUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminUpdateUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AdminUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminDisableUserResult parses an HTTP response from a AdminDisableUserWithResponse call
+func ParseAdminDisableUserResult(rsp *http.Response) (*AdminDisableUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDisableUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminEnableUserResult parses an HTTP response from a AdminEnableUserWithResponse call
+func ParseAdminEnableUserResult(rsp *http.Response) (*AdminEnableUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminEnableUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminSetUserPasswordResult parses an HTTP response from a AdminSetUserPasswordWithResponse call
+func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminSetUserPasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminSetPasswordResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AdminUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminRevokeUserSessionsResult parses an HTTP response from a AdminRevokeUserSessionsWithResponse call
+func ParseAdminRevokeUserSessionsResult(rsp *http.Response) (*AdminRevokeUserSessionsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRevokeUserSessionsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListUserSessionsResult parses an HTTP response from a AdminListUserSessionsWithResponse call
+func ParseAdminListUserSessionsResult(rsp *http.Response) (*AdminListUserSessionsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListUserSessionsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminSessionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminRevokeUserSessionResult parses an HTTP response from a AdminRevokeUserSessionWithResponse call
+func ParseAdminRevokeUserSessionResult(rsp *http.Response) (*AdminRevokeUserSessionResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRevokeUserSessionResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListUserTokensResult parses an HTTP response from a AdminListUserTokensWithResponse call
+func ParseAdminListUserTokensResult(rsp *http.Response) (*AdminListUserTokensResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListUserTokensResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminTokenList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminRevokeUserTokenResult parses an HTTP response from a AdminRevokeUserTokenWithResponse call
+func ParseAdminRevokeUserTokenResult(rsp *http.Response) (*AdminRevokeUserTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRevokeUserTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -11646,6 +15542,48 @@ type ServerInterface interface {
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx echo.Context) error
+	// AdminListAuditEvents List audit events
+	// (GET /v1/admin/audit)
+	AdminListAuditEvents(ctx echo.Context, params AdminListAuditEventsParams) error
+	// AdminListUsers List users
+	// (GET /v1/admin/users)
+	AdminListUsers(ctx echo.Context, params AdminListUsersParams) error
+	// AdminCreateUser Create a user
+	// (POST /v1/admin/users)
+	AdminCreateUser(ctx echo.Context) error
+	// AdminDeleteUser Delete a user
+	// (DELETE /v1/admin/users/{userId})
+	AdminDeleteUser(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminGetUser Get a user
+	// (GET /v1/admin/users/{userId})
+	AdminGetUser(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminUpdateUser Update a user
+	// (PATCH /v1/admin/users/{userId})
+	AdminUpdateUser(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminDisableUser Disable a user
+	// (POST /v1/admin/users/{userId}/disable)
+	AdminDisableUser(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminEnableUser Enable a user
+	// (POST /v1/admin/users/{userId}/enable)
+	AdminEnableUser(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminSetUserPassword Set a user's password
+	// (POST /v1/admin/users/{userId}/password)
+	AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminRevokeUserSessions End every session of a user
+	// (DELETE /v1/admin/users/{userId}/sessions)
+	AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminListUserSessions List a user's sessions
+	// (GET /v1/admin/users/{userId}/sessions)
+	AdminListUserSessions(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminRevokeUserSession End one session of a user
+	// (DELETE /v1/admin/users/{userId}/sessions/{sessionId})
+	AdminRevokeUserSession(ctx echo.Context, userId openapi_types.UUID, sessionId openapi_types.UUID) error
+	// AdminListUserTokens List a user's API tokens
+	// (GET /v1/admin/users/{userId}/tokens)
+	AdminListUserTokens(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminRevokeUserToken Revoke an API token of a user
+	// (DELETE /v1/admin/users/{userId}/tokens/{tokenId})
+	AdminRevokeUserToken(ctx echo.Context, userId openapi_types.UUID, tokenId openapi_types.UUID) error
 	// WmeChangePassword Change the password with an access token and the current password
 	// (POST /v1/change-password)
 	WmeChangePassword(ctx echo.Context) error
@@ -11858,6 +15796,320 @@ func (w *ServerInterfaceWrapper) GetJWKs(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetJWKs(ctx)
+	return err
+}
+
+// AdminListAuditEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListAuditEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListAuditEventsParams
+	// ------------- Optional query parameter "actorUserId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actorUserId", ctx.QueryParams(), &params.ActorUserId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actorUserId: %s", err))
+	}
+
+	// ------------- Optional query parameter "actorTokenName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actorTokenName", ctx.QueryParams(), &params.ActorTokenName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actorTokenName: %s", err))
+	}
+
+	// ------------- Optional query parameter "targetUserId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetUserId", ctx.QueryParams(), &params.TargetUserId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter targetUserId: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListAuditEvents(ctx, params)
+	return err
+}
+
+// AdminListUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListUsers(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AdminListUsersParams
+	// ------------- Optional query parameter "email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", ctx.QueryParams(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email: %s", err))
+	}
+
+	// ------------- Optional query parameter "role" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role", ctx.QueryParams(), &params.Role, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter role: %s", err))
+	}
+
+	// ------------- Optional query parameter "disabled" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "disabled", ctx.QueryParams(), &params.Disabled, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter disabled: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListUsers(ctx, params)
+	return err
+}
+
+// AdminCreateUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminCreateUser(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminCreateUser(ctx)
+	return err
+}
+
+// AdminDeleteUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminDeleteUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminDeleteUser(ctx, userId)
+	return err
+}
+
+// AdminGetUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminGetUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminGetUser(ctx, userId)
+	return err
+}
+
+// AdminUpdateUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminUpdateUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminUpdateUser(ctx, userId)
+	return err
+}
+
+// AdminDisableUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminDisableUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminDisableUser(ctx, userId)
+	return err
+}
+
+// AdminEnableUser converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminEnableUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminEnableUser(ctx, userId)
+	return err
+}
+
+// AdminSetUserPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminSetUserPassword(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminSetUserPassword(ctx, userId)
+	return err
+}
+
+// AdminRevokeUserSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminRevokeUserSessions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminRevokeUserSessions(ctx, userId)
+	return err
+}
+
+// AdminListUserSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListUserSessions(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListUserSessions(ctx, userId)
+	return err
+}
+
+// AdminRevokeUserSession converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminRevokeUserSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "sessionId" -------------
+	var sessionId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sessionId", ctx.Param("sessionId"), &sessionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sessionId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminRevokeUserSession(ctx, userId, sessionId)
+	return err
+}
+
+// AdminListUserTokens converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListUserTokens(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListUserTokens(ctx, userId)
+	return err
+}
+
+// AdminRevokeUserToken converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminRevokeUserToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "tokenId" -------------
+	var tokenId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tokenId", ctx.Param("tokenId"), &tokenId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tokenId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminRevokeUserToken(ctx, userId, tokenId)
 	return err
 }
 
@@ -12246,6 +16498,20 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/logout", wrapper.ZestyLogout, options.OperationMiddlewares["zestyLogout"]...)
 	router.POST(options.BaseURL+"/password/request", wrapper.ZestyPasswordRequest, options.OperationMiddlewares["zestyPasswordRequest"]...)
 	router.POST(options.BaseURL+"/password/reset", wrapper.ZestyPasswordReset, options.OperationMiddlewares["zestyPasswordReset"]...)
+	router.GET(options.BaseURL+"/v1/admin/users", wrapper.AdminListUsers, options.OperationMiddlewares["adminListUsers"]...)
+	router.POST(options.BaseURL+"/v1/admin/users", wrapper.AdminCreateUser, options.OperationMiddlewares["adminCreateUser"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminDeleteUser, options.OperationMiddlewares["adminDeleteUser"]...)
+	router.GET(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminGetUser, options.OperationMiddlewares["adminGetUser"]...)
+	router.PATCH(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminUpdateUser, options.OperationMiddlewares["adminUpdateUser"]...)
+	router.POST(options.BaseURL+"/v1/admin/users/:userId/disable", wrapper.AdminDisableUser, options.OperationMiddlewares["adminDisableUser"]...)
+	router.POST(options.BaseURL+"/v1/admin/users/:userId/enable", wrapper.AdminEnableUser, options.OperationMiddlewares["adminEnableUser"]...)
+	router.POST(options.BaseURL+"/v1/admin/users/:userId/password", wrapper.AdminSetUserPassword, options.OperationMiddlewares["adminSetUserPassword"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/sessions", wrapper.AdminRevokeUserSessions, options.OperationMiddlewares["adminRevokeUserSessions"]...)
+	router.GET(options.BaseURL+"/v1/admin/users/:userId/sessions", wrapper.AdminListUserSessions, options.OperationMiddlewares["adminListUserSessions"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/sessions/:sessionId", wrapper.AdminRevokeUserSession, options.OperationMiddlewares["adminRevokeUserSession"]...)
+	router.GET(options.BaseURL+"/v1/admin/users/:userId/tokens", wrapper.AdminListUserTokens, options.OperationMiddlewares["adminListUserTokens"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/tokens/:tokenId", wrapper.AdminRevokeUserToken, options.OperationMiddlewares["adminRevokeUserToken"]...)
+	router.GET(options.BaseURL+"/v1/admin/audit", wrapper.AdminListAuditEvents, options.OperationMiddlewares["adminListAuditEvents"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -12255,6 +16521,22 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/metrics", wrapper.OpsMetrics, options.OperationMiddlewares["opsMetrics"]...)
 
 }
+
+type AdminBadRequestJSONResponse AdminError
+
+type AdminConflictJSONResponse AdminError
+
+type AdminForbiddenJSONResponse AdminError
+
+type AdminInternalErrorJSONResponse AdminError
+
+type AdminNotFoundJSONResponse AdminError
+
+type AdminPayloadTooLargeJSONResponse AdminError
+
+type AdminUnauthorizedJSONResponse AdminError
+
+type AdminUnsupportedMediaTypeJSONResponse AdminError
 
 type NhostBadRequestJSONResponse ErrorResponse
 
@@ -12937,6 +17219,1518 @@ func (response GetJWKs200JSONResponse) VisitGetJWKsResponse(w http.ResponseWrite
 type GetJWKs500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response GetJWKs500JSONResponse) VisitGetJWKsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListAuditEventsRequestObject struct {
+	Params AdminListAuditEventsParams
+}
+
+type AdminListAuditEventsResponseObject interface {
+	VisitAdminListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type AdminListAuditEvents200JSONResponse AdminAuditEventList
+
+func (response AdminListAuditEvents200JSONResponse) VisitAdminListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListAuditEvents400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminListAuditEvents400JSONResponse) VisitAdminListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListAuditEvents401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListAuditEvents401JSONResponse) VisitAdminListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListAuditEvents403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminListAuditEvents403JSONResponse) VisitAdminListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListAuditEvents413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminListAuditEvents413JSONResponse) VisitAdminListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListAuditEvents500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminListAuditEvents500JSONResponse) VisitAdminListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsersRequestObject struct {
+	Params AdminListUsersParams
+}
+
+type AdminListUsersResponseObject interface {
+	VisitAdminListUsersResponse(w http.ResponseWriter) error
+}
+
+type AdminListUsers200JSONResponse AdminUserList
+
+func (response AdminListUsers200JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminListUsers400JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListUsers401JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminListUsers403JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminListUsers413JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminListUsers500JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUserRequestObject struct {
+	Body *AdminCreateUserJSONRequestBody
+}
+
+type AdminCreateUserResponseObject interface {
+	VisitAdminCreateUserResponse(w http.ResponseWriter) error
+}
+
+type AdminCreateUser201JSONResponse AdminCreateUserResponse
+
+func (response AdminCreateUser201JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminCreateUser400JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminCreateUser401JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminCreateUser403JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser409JSONResponse struct{ AdminConflictJSONResponse }
+
+func (response AdminCreateUser409JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminCreateUser413JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser415JSONResponse struct {
+	AdminUnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminCreateUser415JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminCreateUser500JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDeleteUserRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminDeleteUserResponseObject interface {
+	VisitAdminDeleteUserResponse(w http.ResponseWriter) error
+}
+
+type AdminDeleteUser204Response struct {
+}
+
+func (response AdminDeleteUser204Response) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminDeleteUser400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminDeleteUser400JSONResponse) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDeleteUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminDeleteUser401JSONResponse) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDeleteUser403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminDeleteUser403JSONResponse) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDeleteUser404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminDeleteUser404JSONResponse) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDeleteUser413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminDeleteUser413JSONResponse) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDeleteUser500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminDeleteUser500JSONResponse) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUserRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminGetUserResponseObject interface {
+	VisitAdminGetUserResponse(w http.ResponseWriter) error
+}
+
+type AdminGetUser200JSONResponse AdminUser
+
+func (response AdminGetUser200JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminGetUser400JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminGetUser401JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminGetUser403JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminGetUser404JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminGetUser413JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminGetUser500JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUserRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+	Body   *AdminUpdateUserJSONRequestBody
+}
+
+type AdminUpdateUserResponseObject interface {
+	VisitAdminUpdateUserResponse(w http.ResponseWriter) error
+}
+
+type AdminUpdateUser200JSONResponse AdminUser
+
+func (response AdminUpdateUser200JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUser400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminUpdateUser400JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminUpdateUser401JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUser403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminUpdateUser403JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUser404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminUpdateUser404JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUser413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminUpdateUser413JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUser415JSONResponse struct {
+	AdminUnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminUpdateUser415JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUpdateUser500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminUpdateUser500JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUserRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminDisableUserResponseObject interface {
+	VisitAdminDisableUserResponse(w http.ResponseWriter) error
+}
+
+type AdminDisableUser200JSONResponse AdminUser
+
+func (response AdminDisableUser200JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUser400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminDisableUser400JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminDisableUser401JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUser403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminDisableUser403JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUser404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminDisableUser404JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUser413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminDisableUser413JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUser500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminDisableUser500JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminEnableUserRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminEnableUserResponseObject interface {
+	VisitAdminEnableUserResponse(w http.ResponseWriter) error
+}
+
+type AdminEnableUser200JSONResponse AdminUser
+
+func (response AdminEnableUser200JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminEnableUser400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminEnableUser400JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminEnableUser401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminEnableUser401JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminEnableUser403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminEnableUser403JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminEnableUser404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminEnableUser404JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminEnableUser413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminEnableUser413JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminEnableUser500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminEnableUser500JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPasswordRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+	Body   *AdminSetUserPasswordJSONRequestBody
+}
+
+type AdminSetUserPasswordResponseObject interface {
+	VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error
+}
+
+type AdminSetUserPassword200JSONResponse AdminSetPasswordResponse
+
+func (response AdminSetUserPassword200JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPassword400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminSetUserPassword400JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPassword401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminSetUserPassword401JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPassword403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminSetUserPassword403JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPassword404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminSetUserPassword404JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPassword413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminSetUserPassword413JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPassword415JSONResponse struct {
+	AdminUnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminSetUserPassword415JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPassword500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminSetUserPassword500JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessionsRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminRevokeUserSessionsResponseObject interface {
+	VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error
+}
+
+type AdminRevokeUserSessions204Response struct {
+}
+
+func (response AdminRevokeUserSessions204Response) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminRevokeUserSessions400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminRevokeUserSessions400JSONResponse) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessions401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminRevokeUserSessions401JSONResponse) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessions403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminRevokeUserSessions403JSONResponse) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessions404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminRevokeUserSessions404JSONResponse) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessions413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminRevokeUserSessions413JSONResponse) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessions500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminRevokeUserSessions500JSONResponse) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserSessionsRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminListUserSessionsResponseObject interface {
+	VisitAdminListUserSessionsResponse(w http.ResponseWriter) error
+}
+
+type AdminListUserSessions200JSONResponse AdminSessionList
+
+func (response AdminListUserSessions200JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserSessions400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminListUserSessions400JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserSessions401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListUserSessions401JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserSessions403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminListUserSessions403JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserSessions404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminListUserSessions404JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserSessions413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminListUserSessions413JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserSessions500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminListUserSessions500JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessionRequestObject struct {
+	UserId    openapi_types.UUID `json:"userId"`
+	SessionId openapi_types.UUID `json:"sessionId"`
+}
+
+type AdminRevokeUserSessionResponseObject interface {
+	VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error
+}
+
+type AdminRevokeUserSession204Response struct {
+}
+
+func (response AdminRevokeUserSession204Response) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminRevokeUserSession400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminRevokeUserSession400JSONResponse) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSession401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminRevokeUserSession401JSONResponse) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSession403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminRevokeUserSession403JSONResponse) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSession404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminRevokeUserSession404JSONResponse) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSession413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminRevokeUserSession413JSONResponse) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSession500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminRevokeUserSession500JSONResponse) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserTokensRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminListUserTokensResponseObject interface {
+	VisitAdminListUserTokensResponse(w http.ResponseWriter) error
+}
+
+type AdminListUserTokens200JSONResponse AdminTokenList
+
+func (response AdminListUserTokens200JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserTokens400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminListUserTokens400JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserTokens401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListUserTokens401JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserTokens403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminListUserTokens403JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserTokens404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminListUserTokens404JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserTokens413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminListUserTokens413JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserTokens500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminListUserTokens500JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserTokenRequestObject struct {
+	UserId  openapi_types.UUID `json:"userId"`
+	TokenId openapi_types.UUID `json:"tokenId"`
+}
+
+type AdminRevokeUserTokenResponseObject interface {
+	VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error
+}
+
+type AdminRevokeUserToken204Response struct {
+}
+
+func (response AdminRevokeUserToken204Response) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminRevokeUserToken400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminRevokeUserToken400JSONResponse) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserToken401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminRevokeUserToken401JSONResponse) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserToken403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminRevokeUserToken403JSONResponse) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserToken404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminRevokeUserToken404JSONResponse) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserToken413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminRevokeUserToken413JSONResponse) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserToken500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminRevokeUserToken500JSONResponse) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -15794,6 +21588,48 @@ type StrictServerInterface interface {
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx context.Context, request GetJWKsRequestObject) (GetJWKsResponseObject, error)
+	// AdminListAuditEvents List audit events
+	// (GET /v1/admin/audit)
+	AdminListAuditEvents(ctx context.Context, request AdminListAuditEventsRequestObject) (AdminListAuditEventsResponseObject, error)
+	// AdminListUsers List users
+	// (GET /v1/admin/users)
+	AdminListUsers(ctx context.Context, request AdminListUsersRequestObject) (AdminListUsersResponseObject, error)
+	// AdminCreateUser Create a user
+	// (POST /v1/admin/users)
+	AdminCreateUser(ctx context.Context, request AdminCreateUserRequestObject) (AdminCreateUserResponseObject, error)
+	// AdminDeleteUser Delete a user
+	// (DELETE /v1/admin/users/{userId})
+	AdminDeleteUser(ctx context.Context, request AdminDeleteUserRequestObject) (AdminDeleteUserResponseObject, error)
+	// AdminGetUser Get a user
+	// (GET /v1/admin/users/{userId})
+	AdminGetUser(ctx context.Context, request AdminGetUserRequestObject) (AdminGetUserResponseObject, error)
+	// AdminUpdateUser Update a user
+	// (PATCH /v1/admin/users/{userId})
+	AdminUpdateUser(ctx context.Context, request AdminUpdateUserRequestObject) (AdminUpdateUserResponseObject, error)
+	// AdminDisableUser Disable a user
+	// (POST /v1/admin/users/{userId}/disable)
+	AdminDisableUser(ctx context.Context, request AdminDisableUserRequestObject) (AdminDisableUserResponseObject, error)
+	// AdminEnableUser Enable a user
+	// (POST /v1/admin/users/{userId}/enable)
+	AdminEnableUser(ctx context.Context, request AdminEnableUserRequestObject) (AdminEnableUserResponseObject, error)
+	// AdminSetUserPassword Set a user's password
+	// (POST /v1/admin/users/{userId}/password)
+	AdminSetUserPassword(ctx context.Context, request AdminSetUserPasswordRequestObject) (AdminSetUserPasswordResponseObject, error)
+	// AdminRevokeUserSessions End every session of a user
+	// (DELETE /v1/admin/users/{userId}/sessions)
+	AdminRevokeUserSessions(ctx context.Context, request AdminRevokeUserSessionsRequestObject) (AdminRevokeUserSessionsResponseObject, error)
+	// AdminListUserSessions List a user's sessions
+	// (GET /v1/admin/users/{userId}/sessions)
+	AdminListUserSessions(ctx context.Context, request AdminListUserSessionsRequestObject) (AdminListUserSessionsResponseObject, error)
+	// AdminRevokeUserSession End one session of a user
+	// (DELETE /v1/admin/users/{userId}/sessions/{sessionId})
+	AdminRevokeUserSession(ctx context.Context, request AdminRevokeUserSessionRequestObject) (AdminRevokeUserSessionResponseObject, error)
+	// AdminListUserTokens List a user's API tokens
+	// (GET /v1/admin/users/{userId}/tokens)
+	AdminListUserTokens(ctx context.Context, request AdminListUserTokensRequestObject) (AdminListUserTokensResponseObject, error)
+	// AdminRevokeUserToken Revoke an API token of a user
+	// (DELETE /v1/admin/users/{userId}/tokens/{tokenId})
+	AdminRevokeUserToken(ctx context.Context, request AdminRevokeUserTokenRequestObject) (AdminRevokeUserTokenResponseObject, error)
 	// WmeChangePassword Change the password with an access token and the current password
 	// (POST /v1/change-password)
 	WmeChangePassword(ctx context.Context, request WmeChangePasswordRequestObject) (WmeChangePasswordResponseObject, error)
@@ -16291,6 +22127,425 @@ func (sh *strictHandler) GetJWKs(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetJWKsResponseObject); ok {
 		return validResponse.VisitGetJWKsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListAuditEvents operation middleware
+func (sh *strictHandler) AdminListAuditEvents(ctx echo.Context, params AdminListAuditEventsParams) error {
+	var request AdminListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListAuditEvents(ctx.Request().Context(), request.(AdminListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListAuditEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListAuditEventsResponseObject); ok {
+		return validResponse.VisitAdminListAuditEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListUsers operation middleware
+func (sh *strictHandler) AdminListUsers(ctx echo.Context, params AdminListUsersParams) error {
+	var request AdminListUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListUsers(ctx.Request().Context(), request.(AdminListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListUsersResponseObject); ok {
+		return validResponse.VisitAdminListUsersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminCreateUser operation middleware
+func (sh *strictHandler) AdminCreateUser(ctx echo.Context) error {
+	var request AdminCreateUserRequestObject
+
+	var body AdminCreateUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminCreateUser(ctx.Request().Context(), request.(AdminCreateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminCreateUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminCreateUserResponseObject); ok {
+		return validResponse.VisitAdminCreateUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminDeleteUser operation middleware
+func (sh *strictHandler) AdminDeleteUser(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminDeleteUserRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminDeleteUser(ctx.Request().Context(), request.(AdminDeleteUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminDeleteUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminDeleteUserResponseObject); ok {
+		return validResponse.VisitAdminDeleteUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminGetUser operation middleware
+func (sh *strictHandler) AdminGetUser(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminGetUserRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminGetUser(ctx.Request().Context(), request.(AdminGetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminGetUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminGetUserResponseObject); ok {
+		return validResponse.VisitAdminGetUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminUpdateUser operation middleware
+func (sh *strictHandler) AdminUpdateUser(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminUpdateUserRequestObject
+
+	request.UserId = userId
+
+	var body AdminUpdateUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminUpdateUser(ctx.Request().Context(), request.(AdminUpdateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminUpdateUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminUpdateUserResponseObject); ok {
+		return validResponse.VisitAdminUpdateUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminDisableUser operation middleware
+func (sh *strictHandler) AdminDisableUser(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminDisableUserRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminDisableUser(ctx.Request().Context(), request.(AdminDisableUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminDisableUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminDisableUserResponseObject); ok {
+		return validResponse.VisitAdminDisableUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminEnableUser operation middleware
+func (sh *strictHandler) AdminEnableUser(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminEnableUserRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminEnableUser(ctx.Request().Context(), request.(AdminEnableUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminEnableUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminEnableUserResponseObject); ok {
+		return validResponse.VisitAdminEnableUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminSetUserPassword operation middleware
+func (sh *strictHandler) AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminSetUserPasswordRequestObject
+
+	request.UserId = userId
+
+	var body AdminSetUserPasswordJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminSetUserPassword(ctx.Request().Context(), request.(AdminSetUserPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminSetUserPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminSetUserPasswordResponseObject); ok {
+		return validResponse.VisitAdminSetUserPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminRevokeUserSessions operation middleware
+func (sh *strictHandler) AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminRevokeUserSessionsRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminRevokeUserSessions(ctx.Request().Context(), request.(AdminRevokeUserSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminRevokeUserSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminRevokeUserSessionsResponseObject); ok {
+		return validResponse.VisitAdminRevokeUserSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListUserSessions operation middleware
+func (sh *strictHandler) AdminListUserSessions(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminListUserSessionsRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListUserSessions(ctx.Request().Context(), request.(AdminListUserSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListUserSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListUserSessionsResponseObject); ok {
+		return validResponse.VisitAdminListUserSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminRevokeUserSession operation middleware
+func (sh *strictHandler) AdminRevokeUserSession(ctx echo.Context, userId openapi_types.UUID, sessionId openapi_types.UUID) error {
+	var request AdminRevokeUserSessionRequestObject
+
+	request.UserId = userId
+	request.SessionId = sessionId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminRevokeUserSession(ctx.Request().Context(), request.(AdminRevokeUserSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminRevokeUserSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminRevokeUserSessionResponseObject); ok {
+		return validResponse.VisitAdminRevokeUserSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminListUserTokens operation middleware
+func (sh *strictHandler) AdminListUserTokens(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminListUserTokensRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListUserTokens(ctx.Request().Context(), request.(AdminListUserTokensRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListUserTokens")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListUserTokensResponseObject); ok {
+		return validResponse.VisitAdminListUserTokensResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminRevokeUserToken operation middleware
+func (sh *strictHandler) AdminRevokeUserToken(ctx echo.Context, userId openapi_types.UUID, tokenId openapi_types.UUID) error {
+	var request AdminRevokeUserTokenRequestObject
+
+	request.UserId = userId
+	request.TokenId = tokenId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminRevokeUserToken(ctx.Request().Context(), request.(AdminRevokeUserTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminRevokeUserToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminRevokeUserTokenResponseObject); ok {
+		return validResponse.VisitAdminRevokeUserTokenResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -17588,176 +23843,222 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4mij+Kij9tirx71Cy4jg9HbtO1XoS90w61xM7k9nu5EQQ+UlCmwS4AGhFnXLVPs0+2D7JKXwA",
-	"SJAiJVm2nPR0/kk5FInLh+9+w5deLLJccOBa9Y6+9CSoXHAF+J9XM6H0X2nyFv6zAKXNo1hwDRz/pHme",
-	"sphqJvj+b0pw80zFM8io+evfJEx6R73/b78af9/+qvZPpRTyrZupd3V1FfUSULFkuRmsd9Q7nwGRdlLC",
-	"FMloOhEygyQiE8pSRfQMiFmJpLEmQpKxBHqhCCWySIHcHzF+SVOW9N0Yo4iMcqrUXMikr4Xoq5mQ+FSK",
-	"FPpc6D5NUzGHBJ9BwiTE+lw0f4GMsrRPUwk0WfQvQbIJw1/+57/+e2/Qu4osxJ4IPklZ/JXgFbvZFZkz",
-	"PUNQKZCXIO8pojTVYACmQGvGp4rcb2yK8X6hwGw2YYqOU0j6wJNcMK5HwRZ/EnLMkgT43e4xpmkKkmR0",
-	"QbjQJBFEz5jZhGJTXuR9v2az/olfYp9ywReZKFS4g2dcg+Q0xXnvbhcnnBQcPucQa0gQmwsJxyQBjYhN",
-	"JRDGg0MjqZiSgicg8WFJFEm1kzd0kQqanAvxgsop3O2JjEWyMCSamqnNGmlt9TSOIdeqWuw7Tgs9E5L9",
-	"DsndrfQlU4rxaUQcYzAkAJ9zJiEhsYQEuGY0VQHnsFThmYbBp4qnTCSoWV+LC+DhDznV4X81iy+g9kTo",
-	"vEZYhQJpHhTcsxL/qM5P3nFV5LmQGpKXkDB6vsi/0ikbolPAtcFRSjKzGKIXOeCRixwkrsCfOrk/aq5r",
-	"FBnQU2LYOZnPQILlSYnd7vsMdiBu3mdgqfwakmZJqvj13T7nW7c8Gsei4Lg8jzp+MbthYqsWdLv8630G",
-	"u+Je66B6Dcb1PoOdsK1VS3wvBZ+GvMkSDvccLCr5l5BEwqW4gIQgSzIPYpFAtfQdco9NoVwyDqrIMlPA",
-	"pf4CSi92QP047i3RP451+xxg/RK7eAB+uRsusHpRt8sHcK5dcYL10L0GL8DBdsINVi+zgx+QzGs2Bb/g",
-	"Ys5DzUaBUkYcI1sIV79DhrA5sA1L+Pns9atKIRj0zBduJDORMaSYzM5Rk/pJyAzXliTMDEfTN9KoHJoZ",
-	"Y3VCUwVRLw8eGWPWW3Lmf2YKqntHvUKyXtTL6OcXwKd61js6GB7+GPU0wqGntGR8aqBlNTjzafDug4Mf",
-	"o17GePn/tg8dRFcBym4KYW92bQjCHFrv6Fc/bxSu/2M5jRj/BrE20zyRQDW8OTkPWOY1oGPRRJ3gdw1s",
-	"m4GlACtRlBa5InMhLxifHpOsUJqMSwKfFLqQMOhFFYQTqqGvWQa9FuhkoGlCNe1erpYFRD34TLM8RUBy",
-	"mpkxEshTseiPha6gXMKjAcRqd2tA5zTf68GOJevO9927Z0/NTDlIZYY8iWNQ6tzAc7NPG/thSa99sLbt",
-	"1ZX6dVtbplE0OwiYUZBezeE2kMfLmoZYMOr8OAXUQAxRk1yKqaSZMkMALzKzlwQmtEh1H70vBpv6Y+gz",
-	"7l0t+Fz1ot6SCyJ8ZkwlM2aL+2LpsbevLI423QK9qMecCO1blt+32zPP28zB4AcnyHpRLxUxrTuTDNCW",
-	"vE7hQ8b7MzbO+4YaxhTX3e58Mj+IpcEbTo9e1GtYkuaJAmk/q+22tFhrWwkM2+B5yY5K0GcT2tdC572o",
-	"xwX+1VcQSwhHc7/jq4vcLn0iCm6WiV/4s6GxZpcQfIkGYS/qCSNk7Wr6EM8on0LfKBq4U/tjLsWEpdCf",
-	"gI5nLT9esqTlMO3KYsrNmhTwpK8yFdBRyKqUolYVWcJzMNIydkgOIk+RBZZMq/eMx0KaoySIPEbMBfiz",
-	"NJXZdaGWZzLk+Pfz8zfEvhARCbnhXUlttsNhJYcMLk9BLnEQN0O1q8hRcRsH+fn982vyjdccSF6MUxaT",
-	"C1gMyNuzE/OHIjGVckFGfEQoT8gIRscE0tR8F/fjQl4CPj9NDh49evC49kksL91Hn0fkPv6xGCHA3/QP",
-	"Hv2wt8yWaDpdBuEZm3JqZBSh6VRIpmdZ/ahOzw4e/dB2KLG8XB7uiVlzfQBcTtsALahj4OLgBJ8t6yf3",
-	"DfX/cFjIFPe0NMyFlTf1gZ7DghhDkCoviUcXLBmRGVCjZotJJcEVYZoYdmHRZnl8vWgf37zZgNWTtgF4",
-	"+z4zkRRpodbur1DQPn+hGtMrNm0b4HPHMREUG+Tz2hUsVg+wWDNAg9QMPCNERnt2docddHYG19XcDI2g",
-	"FqIhU+u0CUPJlbZEpaSL5fWaAduW9/KnkyczmqbAp95Tc821Vkp0HbpvJKBDAB349qUwYBELbszKWAtJ",
-	"tCATxpmaIQozPiWMrz8DN3Hbrl4/D3WjZX6LZokdlnzovX7+oRdqL6+ft8qK17k6K3n4NQAUzyC+WPHR",
-	"l+Wp6is+pfGMJJADT4DHC2SY8xnoGUhD9pSrORhz8P6Hnrj40DOCCNV2a7NHCHVRaGJFuArRuwJZJZ48",
-	"GMQFKhz0krLUqAUtQGkXQK0ngptRb2sG29aW3pIxI62HOkMFgaSMX5AUaKLImMYXRIvKpnHaFRkvAg9A",
-	"nQXNtM7V0f5+tujTPB+4H/bnkMYCLZ5rGppXLfB4a3Ux1PC3s+5kMMJWBkdtgLYzO7PuhWuqCSdODvUZ",
-	"Lx0U1EV0U2Y4wgVAbgRWi3Sv21DtA5Of359HlbPxxHlq0JlxRP4KVIIkH4rh8GGMshH/hFGrVAgmPLX2",
-	"5LOWmc+QWylScM1S3In9zlnPzhKtIdHj4TDAE8b1D4e9ZQUu2uIU698829hORXth3buqRa0MD6UDYo19",
-	"LC1xBXZtJ3RUhZqr9uMxuJUEjdb4jJ94s2k7KkyYylO6eIX+iy8BE/lZzDg5y5ieteGdtSXrXyDgQl5S",
-	"c0Md3MDRsuxI6QDGqWGgb5wRs6XTyQxR39hvYsYHyoDi393DQSyykI/aj1p2WBpUdR/do2ENNg/XCSY/",
-	"fjncx01BsJXzKJusdaO26V1GCt8aXr8+f4Nb+RZOUVjhv3ZXbMrf5U5T6DjDj2s3/A+QbLL4Jrat83b1",
-	"0/rOpMhKpaWugDw4eHiI5maA8g8P1nilG+CyPpB1QNvat3xbXs9NHZ5uuY4uU1Dqz4Tdrwsd7LTpEUkt",
-	"lqHLtUMpO+UJgUuQi1Ilc96DSlcz+gG5zwESRSixWTShmhOaDWMhUqB8OwWmi2e9y29B/BjSKhlrmw75",
-	"5vmTU0uAsX+N3D87ePTDHvqdjOmgvB1BFcmp1BZWTPmg5rELGEJClCB6RjWJCymNQmr96mdPn6uIzGcs",
-	"nmEqmwKeEKYjC1Wq0eXRDDktu5a+ASy9ewlcTX69g3d23VuMLIRA+7WHNhuqvx+jyqXSEdTzDpTIU5QZ",
-	"sX4KzvO+bLVvpAs2eHpOtQZpcPP//vrhQ/7lxZX59xX+e3ZFosG9/sf/9W+rdciGhJmLfgpmVJJSPi3o",
-	"FFy+SHQn2mYQ1pswqbSFBwKh10b76037wKxXaNd/s2Z9EPRt2QvVhPrNOI8YU4bthN4nqJQYL8BdmPwJ",
-	"hkhcXIjVhGFAWW9B1bxi1QEi+21hieY5YZwwrUhMueAspikx8JQxVeBC9yEoD+KHj8Y/TB7248Px4/7h",
-	"j/Cw//gvP9J+cpgMJw+SwwM4OOzVcXvYf0z7k49ffrzql38fbvD3g4OrVux/58zZ67AIDES9nJQJEbxI",
-	"rWerbicF7oFLqql8J9NWhhFjjDmx8fXNQuMNnrKOhXTLhPUMv8IjZpNYlmX35kFupko7uX2oihndhQUb",
-	"9fKZ4PCqyMYWC5YNx+r31TCQXmBsKhia3pESRUKEqJ90/VybRxPZ0H8I4hKeAYTa9+Q30CZODYk8BRsX",
-	"Zr/Dn16higXnEGtnXyeQS4jNeXkkq+/s2ZQLCckxuYBcm3WJNAHpfJiKKM3StDb/TYj1rrUzK0Oe8Zeg",
-	"ZyIJvf5LiRB5KGbWhwDCYVfZnwY5Ud+3Um075OQwP/0aWvJyNKMJh3JlK/d+BjyxpGxz8f5oNu16OKxG",
-	"gJvZehzmb7bG/66w5UmZxNGXRpNyilqEzMyWJ6kyoka9OT2oazs1Xexo8P//29pgZriX9dBSoP8kWGIV",
-	"YatWPxHJDYRYuysOU7bWOuQOfzx48PDx8C/XdMkFIqAl4ztJJDpX3IxkjtFyQe5PbCGAf8FmRkX4Ioc5",
-	"ERz26su7wRHeMJPVj4sAdqOtOMbto526PSZ43ozFaUEw3n5M5jPghI4VcG1hN7aRQfseU/a91nyZNsvu",
-	"fQZWUt2MZ9nFfiq3E6DT4fDxD2sRKpdwyUShPoWSf00BR8lYruxqhIJku+9bI4OffD7h8tra5vvYDtyy",
-	"tuGamazv2QWzdWqnXIPMJVOwMrH1+il/t5PKtyZ5r8rZW5FFYcvTpkL7I3GegW25In6MmscnzyKvx9+2",
-	"xMJCgeTOxl3z2Tv/ahNg5RjBKqKWPW0Ex+0AeKvb6FjnCzFlW/LMb+xwVm9wu1R2zH3ESpn7mFs2Km3Q",
-	"T2b60Z6XmqVFE1ipFI1IRUZOiRt1JaR80uszUpBntCejtKee1FcammCvTt9/enNydvb+9dunn96e/p93",
-	"z96ePm316LnMk0/sOkkruO3E543aIWr6xI8/HA6HbckqLNkIEpxmjE9xSoMHrbt3YaOu8d5CganobvVM",
-	"+yQbc9ToOMCCyHbuXMXQmyVtau7K0yokQLRhmlBNRvuXD/ZDXOl7lB4dW0Wxn7LL62gMLytZc70MqsIf",
-	"Fa7YmxsJ1XSlQFshqRxyHQyHH29NFr2qjJa37vOtLbltFZrgtK9ZxHUbfM7PHoUcr7abDtB1GK4Hj9ar",
-	"gO8zcIo0ktCNsgdbFdG7Al4AsvpyOmBW3/VWmTlNfr6Go16PJa628Ms3o6beHMy5eueG532N425PHF19",
-	"WO8CBFnWkv3RR8TgDMU2HVRBn3EFXDHNLiFdHBsr2NbWeFt4LuSFMfVE3QCmScaa8cxHh2uROKhlvb7h",
-	"gR87SwP4JaTCVlJs6nnY2FCIVtTiofcio/GMcehLoAkKTQlUCT7orS54Wn3IzqL377edMkLgBvrpnaQK",
-	"rueo22QqhFvfihF5vFgplqOej421OK7qtd/XOmobVbo9D0xtLYROKePHqGadPX1ukDHB8qQZSNigqqOD",
-	"qaxGTwcpt7HOE9tUH9vqrG6dtG4pEXcd6Wzsi20sSsFNDNJrKj23IrhKR9Va0t4iu+AXl11RMbNH/R8P",
-	"kwfwQ3JIoa8eZo//cnjDMGGQT9NC1Cnt/LEBCFxrVM5TDRsM0gkbn2B7F3xvbScKW7GwPfG5qVr5jYK4",
-	"kEwvzsyEdvknv5x1W5fEWP/AtQvmkV9AigZvLGMMo3/23Uh9VO7Cqs7RvjGmPzE+wtrPUWdJizGG31KW",
-	"qntkdO7c3xfA//eH3tK7H3rohTBqbc/OZAwVm5lVc1pUaEdz9hwwE+7EqFdntgC8I5aRYbWPeQP7E7Jp",
-	"YXQ665N5cXL+5O/PT//j08nTl89efTo7ffL29Lx7Of/s43z9M19xvrQeCxCzbLMc69f/yRPPz+/Pey3N",
-	"bGpRAqZUYZPFXlAdzy5gEZH5TKhKlDEf4TcWv1kqYh3mjuB01bJmWuf1RZ2mcGnzCrZa3ETIqtWachkQ",
-	"GTWKL1Wk1I8H5drLdmyUL1oSd1HwOkeKR2lbhY0V19r8PBESCOC6meB7BD4zpTfaNlJhN1E4NbmFCkb7",
-	"qdGfRhEZU4k9K1fi+rbYawiZ8UlLbmEJPqYwkJtO+gbUkBBap2OXTEjOZ0wRwYPOpHbAMSiXXJ0wmkKs",
-	"sRg7x95SAvsLEcX4FJtmmJ1O0PxRkYeKirwzzpwH5vMMiC36dOPZijnDN3KqZyoiEwZpQgwE7EfWDFEz",
-	"moMqU7tBXrIYzGJYxjTVYKYUaFSZ42V86ivyBE8XxKd+c5iTMVVA3r19MSCvK0w0xzSVosgt6RhIaDol",
-	"OUi/UHNIKYvByQV3Qi+fGaQvZBokYYocuBKFjGEg5HTffaT2zbsYndcoQv0Z9aLeJUiLY73h4MFgaOPP",
-	"wGnOeke9h4Ph4KGNwc+QUe8nIsY/pm0862xOp1OQ5N0zpDbMRfKHOiDPDCkpBdpueVywVBPGtbBhRMap",
-	"XBwTLsiTp68M8hTKGm4l0T5Leke917l6atYQ1VvuHgyHjV5MGj7r/ZnO0noTpqYYa+21lIi4yIBri6g5",
-	"nYLrsVRkGZUL7FKhQdrMR3Ly5lnji/sVJPYM7dCpwuKRXPU+mnEQjPtfEBpXAThbt3pi3sJDkDQDDdKM",
-	"9cVSrTmYimape7MSzDYDq9p9oOb9cFjPJD3p/0L7vw/7jwef2lOjrz6uhTnL6BT2cz6tw7zUwOwht/t5",
-	"zXHFSm355fJBb/zpb/SSWgS47gDtLefMIWDXsMPhYRtO5ill/JpI+UoQVcSzcvAaLmLzIM1i+6vnU8s4",
-	"3IqJM6Cpnv3eSdPWu6/IfMZSWw2eS4FSEPm3QofLseGGiQDbnUwLs1Rcg2vQ00rGf3czr8Wq7buqVb0F",
-	"2lrxWR2kDssX7BK42V0uxbgdYihf0e4SqgVgr3MUOVWRthE+oAuJ3URUQ2YzTkYGSrZfi/mfMbUHtkku",
-	"ua9Lj1hl85tnKRLunhGeUC+XJg+HJGO80EaETTT2MlDEmB+h/IUEW4SQE6fi/Hz2+lVECpn2gRtVPsHl",
-	"ZEWqGWaWYt/ZsUgYKOuCwE4sagYJLkwBT1T1+vJxV44dx55A6b+KZHG7/fNqTjNzVuF4n/vz+bxvNtIv",
-	"ZOq2edMJyi3v48Devtp+yKsm977aIXm0uNta6OSFmE4hwd4hyNSGXcOW69xv9iTF7x5s+F2tSyR++XDD",
-	"L6sOo+azB5t+1mygiR8/2ni1LV0hr6Leo43hVG9D2mBHYmqYAhp8S157Q6K01hzL8arfzbAVtxKFY1Mp",
-	"aFhWMzwWmNd2jWzeU9ghOz1vnFFFgCeQHCP3sgyOC5IKbrQqDFcM/nhYdSOccCYm6n516/DXj0Y1q5Dm",
-	"1JqfYU0qrYudDlzJQEtW0++XhPZL98pm6vc2qo6bwffmeiNFBnoGhSJmSOz9pdAtRqyC1pTgwQdZudhl",
-	"Ke6MnIFH4q4NG3F+8uaZEZA3pY7r9JJov8bB21KNLZ+HhhY6t9xyu7e9oFZfXrPt/zh5+eJ62/YDf5Vt",
-	"u+Uub9szyX0Z1Hu3qm8vy4tSxJxX7eBKnktc+jqyJNTPXMkhUpn9MWX8wulmLtWE2SEVzaDsMSWk1ZaD",
-	"0Q3fo9x3re5Qo5rxix0qVM2pdqFTLc9x9zrQGrEUNDr3FVU304X+FVSTl6iKLJV1rBAvARG6IFc7CZ6B",
-	"9l45l1xYNrhruPvtnKgUISkawrunytoS/ExUiV6YlVgvIhmRXMKEfa6ZUjYdQvAYjtvbO2BTB2PzrCXR",
-	"yiGzYwI1E+2WPO0M3xxxlkjCfE3HDYnzT2xunIF2nuo66ZXl9euJHJsTr3cnHQyHtpQEncSMK015DCSm",
-	"Li5AtKSTCYvJfUO03o/kxKkqc4x9Y0uMu1AJxEAWkr2IPBo+JMLI2TlTYB30+CMZ09RMJXEuTS/Qk2+4",
-	"g5gQKay7rNVf9dbu7Gu5q3D6gT3rh3cz5Suh0ee0OCYj225zRBRdKDKfUU1s2+imUmaWydZ40C4f7A/m",
-	"kKZ9vHph/7f5hWrq4R3NRd/DmDyHBTmr/Jx49C7K6BsWqyqI5yqe0zKcd+SSttF1H+APcVE7DMAws/E8",
-	"pTEkiDsukJQxriEhv9nuGBjdoyXS+NpljOMPyGmW64UrlwrChhZNXVq3Iy41w1S9v788eeKivcsI+DfQ",
-	"P79/rnaJfq6nbgefNSDynu2NuE3LdXENS63seq1sdboFXR1cAQJxM2CFQq61eZj90q5P2AKzhkrh9fpg",
-	"rnvKCnY8s9FS2dUIM+TZdKatrmDevacskyljjkYrOC7RqGUSojRdtOgNS4VwO1IbOgvu7li0B2n8uxDs",
-	"9RvRNvUUNW+s2lQdqN1vtqky0HKJ16aqQNf1VJuS5tIVaHXCtAjSooLTRk6FZ5m+rUSLL3KeQUWyE6wO",
-	"24BkKyvc2cKG0NAepySsRavuyxi1jN93r46uZYu7K6MwmN9OqPUit90Ransx3TdHqDcyj5cJ9Y9NO84s",
-	"bkfSum69IZV4LL6WwewvIsKpM6MMgY8cKo2yyWn0E9fW3PucSNlJs7KCozK4aAi+dquRizFSMoE5meNl",
-	"W1pilPC6hnNXEe5dkVej5ve7OPwuDje1ipeIvYuyN022GNnbE0YtWRfMJl4Y0nNk0UJLNrXiiTHZ/gY7",
-	"jeoFV0J0xvRcvpwiRX6L1kM9U4PctwmdOdWzvRabIcIEx+VQRwCpv5sX2kF1jV11v2ovTnJayOq8k6AT",
-	"Dl77t2ZzDrtukJhCeVm7HC1pefcPDslMFFLtuZCzq1TzPz8ekoQusNzKlhcf1dKB0D6Gvcpo4kbzwtBN",
-	"Z41aZGdqr1OjiswhTQfkxNtrwjasjGdCKGjS6tRLx1FrBfioUbpOw5rkqogdfVRAreGIlmmrCNtljkuz",
-	"bcHdi6i1uSJB54DuDgHfxdadiK1a7khFePeFrFPVXnciSU14tZbwb6CU1ogRo6Ql1U6dzbWWMiNSKN/8",
-	"oHx4L+gxEdXYmfe0KXT6TvuMIztqpdiWavvd0e+K0v5vkZobaqcCfRzAFsNwHsDfifpOiDpottHOXLuo",
-	"N6erkh4Y15ZW+NQJvqpoxr7obD+ryzh/rWJTjok6/iIimqaGSrE9SRBPNagzE3Nuc3pY2YBD8HRxXLnq",
-	"bTkGF3pmBhm7gO2Mqtky4ZYX0e6IVpfuCL5j8ly+aLeDPg13rZxxBmDsGnYh6pVbUCN+txU94pfXp0j8",
-	"bFuadKu9AVV2WSNhUl5bpVozNc8eqxG27oKOmqbdrdrbONU+DbtFdwQ7cAZVSlkj/bkIb0AvvbblaFgc",
-	"ZSWoI2lNGK8UdgyVplSDJGMgRsRiPrAWaAtMi5TK0m1qaxPNms2X+0nVKHk0IE/dTbik4Klv0uguiwdu",
-	"flHBorCayy7C331uO2PS1LWwyPWi/KnyPDZZReNCqh0xjI5rr64c39gRm2jc9tVVklKD6T1VtVe9EZ94",
-	"vOF3TwSfpCzWf3RirxxCmsqgS23g2q1Dei09N7pCr4hgQnzRcPEaahXOpDdTl55WJ2MTMJLaGMnWLet0",
-	"flT17ZPQQq5CIlY2R86xWz3OkLzFBI3wLiqrXTWzU0prvdTmjoX0qqvNWkjxzAb9fRcPd2BoLFNOXv50",
-	"EvZPw7yBxoWuyOa0rVr6KgL+X4J42ZRvUVPRTsBC5/tlo4lVoUxKFPvcT9iUubbIgQLdmWyM6rIUxdRJ",
-	"1Oak+zZhYmSI3LAAHNjlrThu4ZIYiOAwIO99VCjMN+ailN1eAegXuZW2wKNaTJQp4i5jINjcoosN+Evj",
-	"dsoBmlfx3THxr/d843FgbTvq5XO6+K6Y3zm5u3is4Pb2GIvfbClMs4a8HaVt7lzfPADr6t8dSRpS7oq+",
-	"RpuHX5cJ07aX+QrkWb848q4l9Fr9uBTK32XqbclUj9klzW1Ea+GFKJvKVLyRHNutVBcO7G0oWncgDqOq",
-	"UGHKLoE7e1V1icmlezd3SpCdt3x+c4LT82jUzL4L0G9CgPozMSS3AS2vcDaffo5dQq67DzUiBbciLmn3",
-	"iwUGdnAxTCtF7cwhvHSx7zcnycICasOroFk39V3C3ZqE28J966rw22nivR22llgRYaJcrZKbaTKGVPCp",
-	"whttqPf8p1il4TItEkLndOGqEWwvq6DvyN6A4GQjmqZHxGDtyBm9yy3O3Ao2uOHYDcqB6RnIlpW3ZMK3",
-	"u3aPyOjfEXr7+G//NzVy7UW4UZpdzBF7m42UvcP5/t6onR+8LvQOuUFwe/SOvbyrJabTYEWhvxP4LQVw",
-	"MHATfVluq0BrXrvOFNfVnKDIN3f8umhOmTtLOYrLZvTEySFlS2iY4QFWp8XmdF4VzjBWq9GqrKd/lXLV",
-	"KsWXweV5xF0oieK5xoyUuweqDCjhCm0mls2INE+ZLPXrFT6jxi3lOyTbjvvQv0lxXq9FOA78Cw4Fug7q",
-	"hpxgO233zxsQ8mFdXg+Dbu1dLtsyt3OFt6Ga4AsK+TSFfqHgiACNZz7FIqZSMvAxIiNBPbHmEvBiriRI",
-	"0sgBKwDoGLtdmrfHUswVxoGoJpLGRpWs1BQfHHJl80zPGPcJlGSKr+cgmUgITVMiIQZ2CdVn7j4WIQfk",
-	"jV0NurTsOrxu48JQVPuhmCLaWd0272RiOVCpc8xnIoWKo2F7vLRRhee6y9S6nPpewUwRZm+pXeZVDvTn",
-	"Tt/bBZMKp/i63Km74IfDHJJKFjIep0VSv53ouyqyLTfxBvJSpnUQZ97I7MCf+26MVezEagF2qtbrrHyV",
-	"UEPXadgr7iZpWx2dojNakJHPPHVVePUtsTBHPDkq74G+AMhdzifTG1xXtZTWGd5qs7t8zrYbg+4+kbP1",
-	"Bp8W2v0pkBrf8zXvJF/zVUWsDYqyhmyNGrpyNz0dG2xf4VfrsLlrUxwtP6pHlFyQSZBEhIPdU40uBvMZ",
-	"SGP/BJ0WyiSVbEBOMHr99qcn5C/D4WOsKSk4tnvAdAfvsLAE7NZRFmoEeSiraBvBsWvSDi+H+uZqAlc1",
-	"RvwT1t7a01oSm2WzmPJWuW4qWxvobSnR81GkFv1yLJKFdRWkCqruIt3KZ2QLo6SEWKcL52ULHeRmM4EP",
-	"kOJNCpWy2+ZS6woG71KJbbmZ+hacZNUlMK+fb9qPu9Qz0L/5XS/dpYsM8xSb9YPd+mnhrgNqbUL5N9Dv",
-	"rCttZwzW3nLTjjYuUzaXYsJSVxnobHtldNXBzRBiVyfysd4gs+mnX30WYbZ2Nwf8G7t0Hslq7Hre6zrH",
-	"R1Q6IfBWDt860yaSV8UjOJQtCrF1DfiZv621ji1Pq5WXWHP7XM0MHcz0zQbQEXJoWnnNoDygrxZB/7M5",
-	"Bzcm0kJyZJl1Emovr1hDvzZXzXoP1mfP1NoWdKTSiLKE05HycS1jxkfy8aYbpwlR2wDXaD0+AxKvcrGd",
-	"RVynoDIPxwiJNCF0LArtbBNEt5aSL5zLkOAuc2XK8e1033ByaXB4f/hEme/cYU3h2Im6MMQYV5256oLd",
-	"2OeWpDZiEQp40g+DR/0NM+6sXVULO3VyjjAcgv0ZA6LnQpMF6DJeeUxEmoBcHlmhe8J7JwbkpHIk+OHa",
-	"/AaoKnCBlNEScQSe/COY6U4YSuuk3yx/uVFTrzae8q+TC1diXn+ZDvCW3jUkuD7sj70TGm1MShd8je7R",
-	"ueB/KjNdl9tyY0fsAfnrgiQwoUWqy0jNihaWMU1T+8Kcl17Fjv6VlXTecQw/nOKbpZ4bNev6nrq6c9m6",
-	"7LhY6ni5IRGva2a/9j6JSnzSFVnsmLqjUBtfuC7ZzaZkN79wAlsdY+vjS6Bp2Yrh2E3kRUJGL4zKj/K6",
-	"uvCiIahbZW6tmfyuhW5tsj+SnD12JRR1jZ6wSWt/0u8yue0eitVp6pWTv7UN3zvlHFzh1S6uqMWRq6Of",
-	"UAGIGlZxVMuZN9RXSgVc415UdlvwzW2Z78qWMAkx3nxFRv5/52LkuivIIEPEZu+O9CKHkQ8s/GcBchHU",
-	"t7htuAZ0Y5T7SeSsbTt4mSg0wjtv3aj499MKNmUXtGBwl4Fo2wOhjeJy/yxTwJw/ch9ZF3V3dSizEpCu",
-	"i4zIoVT1c0C1HdnOXhQ2i8EkxYymKV5l6QyKcaE1tlzM8hR8nqRNLdKQ+2TtN6/PzjtjIAia5dtVW+II",
-	"Fojl3SMBPkQEBtMBGUFV73b0P//139Xlyngg1T2t2k+60UWtm9zHbxacS4itgLODtbRwZ9z2r3Pa4DOb",
-	"5XQcIgnTCtJJ0OafIW+aCNm5G7OYaEOGaOFtOYBddi0NHu/U1gIzvm0AzeWfYRrYnMpEHfsEE0LTVMzt",
-	"pckVInatsqKilXAvL30tJOtF4TEcDA9/3OZO3JvcQ1xz8iDe3688bZZkPDDcq5DsoUh4ODxY5mt/pfFF",
-	"WW9aybSgbK1MHbAGhb3/usZVepG7Khy3+0LYIdo7X9ZYV9nDcSULQ3tmNQ8aXOcAl8B8A3F5O/LqJ2HQ",
-	"ti5QWhuWdlSKGJrUbbhxT3l+iPUSRw1mSA0Rm6l9mp7lXNgjD693NfMNyDPtSo8bWmMHtrUYgvan85DH",
-	"rVfvbnhVUW3Sn4TMNlH0vtPI7dPIv0Y6t9MnGlofin6jrC2R3jpNcx8roLszt7COJJyKpkoEuduVXVi5",
-	"gTDv2l10Zh7mIPLUK0ahmoXaXknxTiETtgGnBJrYl7EhsHUE+c5BZQ8LbOU794wHR8FHtZabAWWUb81F",
-	"kSZkRi+B5IU2RGLA5zF+Va8DSwJ4dbVlUzftfGBZwxNbib7DjJdymm+6sMQrezY0dxyaIMpfTvT1WiL8",
-	"eQtJ3rkssYDgm8bnSl6j2IrbbP8G+h/ulZ3cZDuhqYKolwePvvSCRTWzzlOgCoh7wTrGWHBz17hgKeoX",
-	"VdbXcPBgMOyttYYCcvu1XMDHDW+bde8fE47prdhl8Bbb1v8j3C4QWXC8gMwaL11nu9pd4VMSyxI8RJkw",
-	"LzBIhITPuiyUsU/HC/JwSDLGCw0qbNs6NTzeKTajWrLiqMxWxEJcIY0aObK+VvKhGA4fxjgE/gmjjlsy",
-	"Lcfc+Z3jvgHNaj9cmSaYVv3Vvt8tvtzA1Gb4tSCW7eqvlzoflpdD4kQGy9s8LCcV3StNDXetNAAXsVLk",
-	"/iijF0gzoz2DU4VMe0e9mdb50f7+g4O/DIaD4eDB0eFwOOyZZbsltKnd9kIFg9QkYTSFWJOCJ2DvkRoN",
-	"yE8MUrsnFZESd105PdIRqv2GQ3u7yo55T5G8GKdMzezFIHg5NVGipazdDOPrXabAzRyQWC3TD1UOYLQe",
-	"UvAyllT6NSyfWHalmE2+ZxcsM0KKnJozzyVTQAyqAtc+atmy+6OqWbxZYum1dJ3U7bkkUVjXUEu4xpsg",
-	"ahWK6OdLRFDqE2Huf+k4DafJKKdTyLAUEXHUVjiOvmQ2GT7CBMxCXY0CMMwz6AAC4nP9pJ0iK4XQR35X",
-	"40XQIbNcy/2fz16/ikgh076zSQ2zy4pUs5xKjYbzntOBXe1ijTBw416lrbisU15RvaVKG3hHDV+yWRbe",
-	"ABIuB/3GA+IZvgWLWVZESuAkVNOrEQF+CanIrULsgGRJsR1Mqhir6lJNBzQbalDk5M2zEEHstqr3zp4+",
-	"txmdWKcypsbeoIUWzkLColR/xauKyj/7KhY5JDYJ1OwgG4NUM5ZblBJp+Uat9OSG+++7AIrqAMRJnT5+",
-	"ASlw/zWkcW2hKhd/gAKcjP7Zdwy0b433qB5OLyPtSOu2i4DDzaje4LWRZ1eFGGqZB204YhkYVPRzeHBA",
-	"Rl8+9Cbmhw+9I/Lrh54D2ofex6tR5NIA3CfmVfzTvBq8WaM6+nsLED0jd3kDNMkYZ0o7DlpHpX381XEc",
-	"Fbl+ASV8SqRSVcowLRKmDXkMyBMEqPKlzC6ymTHublH1rVVrlRnGql54H5h926Bag9dYFhNZaJTYVd+8",
-	"+bZl/6+9tMBMilwwrtURsVc/OWZZuyJXRd6fZ1m99cAbMtEg3T21iYgLwxGr834jRQZ6BoUiGWjJ4hDR",
-	"Ra56Vx+v/l8AAAD//w==",
+	"7L37cts4mij+Kij9tir270iy47h7OnadqvUk7pl0rid2xrvdyYkg8pOENglwCNCyOpWqfZp9sH2SU/gA",
+	"kCAF6mbLcaY9f/Q4FInrd79+6UQizQQHrmTn6EsnB5kJLgH/cRKnjP+Vxu/hnwVIpR9Fgivg+CfNsoRF",
+	"VDHB936XgutnMppASvVf/5bDqHPU+f/2qvH3zK9yD8c9zXORd75+/drtxCCjnGV6pM5R53wCJDczEiZJ",
+	"SpORyFOIu2REWSKJmgDRy8hppIjIyTAHeikJJXmRANkZMH5FExb37BiD3X7na9fs5Zngo4RFd7kTGsc5",
+	"SKkXWkjIOU1B74omOdB4RhjXj8nOILJL85f7s8iHLI6B3+V6o0gvV4lL4I8krpnEAiThQpGJSGI8f6rH",
+	"IbnAAx+5Zfprf8GV3m1iJrub9Z9wUnC4ziBSECO0FDkckxgUAg7NQZ+3Xr+E/ApykogxKXgMOT4sgS5G",
+	"KDLr9/f0RqifRcHjO9rOG0FkEU3wDrpEgpRMcA1IeDlkZ8CF6o30gvxFvqOzRND4XIhXNB/DHYLOUGiA",
+	"liTR8+ojpbXD1pCVKUl2BplZYk8J0cOX/fV/4LRQE5GzP+AOD9oAtIQoB0UojwkXBMlIDSG6+vQpmeaC",
+	"j93LO4MCVwxc6bVBXN+MLLJM5Ari1xAzej7LvsWNaNyVwBWhkgyaEw5wC+U6e6leaE/NMnctbyZCqi2w",
+	"AVz6e8tw7oITdMkgo1JORW5gT05Ejk81IetpbKJJIqYQ4zOIWQ6ROhfNXyClLOlZCt67gpyNGP7yP//1",
+	"396J3TqzWeu8HD+RZMrUxMPDR5JIRRXoA5OgFONjjZP1TTHeKyTozcZM0mECcQ94nAnGlQ8Ut8+gVtpj",
+	"RJMEcpLSGUJ2LIiaML0Jyca8yHpuzXr9JXPqUS74LBWF9HewHTa1dBe3xqmqnWyL7q90I6uR/mqxWyHy",
+	"S1f6mknJ+LhLLGHQKADXGcshJlEOsSbhNJEe5TBY4YiGhqeKpoxykJMe8gX/h4wq/5+KRZdQeyJUVkMs",
+	"zd71g4I7UuIe1enJVnnJWrdcshPGCSXIL4jmF3jlIoMcV+Ax/DmWYxmpJudkOoEcDE2KzXYvUtgCu7lI",
+	"YW2dY46ruPXdPuVbtjwaRaLguDwHOm4x2yFiixZ0u/TrIoVtUa9lp7oG4bpIYStka9ESL1DS9GiTQRzu",
+	"KFi3pF8iJzlciUuIrXogchKJGKqlb5F6rHrKi+VQXOqvINVsC9iP494S/uNYt08Bli+xjQbgl9uhAosX",
+	"dbt0AOfaFiVYfrpr0AIcbCvUYPEyW+gBSZ1kU/BLLqbcl2yc4QDJgr/6LRKE1Q9bk4Rfzt6+qQSCfkd/",
+	"YUcqzZAnRczU6ZVbWRwzPRhN3uVa4FAMZOdoRBMJ3U7mPfrSoZGZ9UtH4Q47UuWMj/U50EiJ/Fwfyxua",
+	"4ubn13ny7oUlqGpCFaEI6DsDtBf0jAlgoJftmcXM0128GkgzNet3ui2Tf5CQv0Dg0TunqnPUKQoWd7od",
+	"XiSJRvDOkcoLCH2vap/FVEFPsRRCcxl8bD+42hRi+DtESn/GgiubG51lwdMVhYqEOVbgRdo5+q0jCzSm",
+	"dLodSyo6nwLjWapgzmXuVwvOG56a0ritbnDsWjQ/GVswbPxq166xTu8WB6Sq03UwWJ1J/frnILGxTn/T",
+	"eNz+MvzzKm/6U+A2G2j0isl1UQmunJuAKUjlSvYpD2+/louieU5n+t8crlUY76IilyInYoSIpd8jGR3D",
+	"MaFDlCCEoc0JleaHAI41rsOuvvVonuVAFegj92SPNU4nhhEtEvVeJAjzKb1+BXysJp2jx/v73U7KePnv",
+	"EIoymSV05giR9/XBDz8G3kfNtAbB5km3/ulh26f/sLqmB8ZDIRKgXL+SiIgGtlHbxUFg6BQUjamia5Ma",
+	"p2KHgUFD+yNJ3EvHePXuXyQTCYtmBLkVyH7zCH5ceva5SKAO1mteXkqvX5hP8e0mlCtIM5HTfPZu6S5J",
+	"WkhFookQEgglHKbVPocwEjmQsTHaEeo4e59cMDURharMmwP9q0JhQXB0OI2Ba70cYrRu56CKnGv5lkc+",
+	"6ngg4LxVjeP48bB5GhlVWvDsHHX+728nvV9p74/93tP+596n//Vvy3EyXUitfJS0pon1cHLFk68Oxx1g",
+	"l8gJylE8mRkRlklCuZxCHuTm+rRWood6M3PHgF+3nkIp0C/c+PyuQH9nBC0xInAF+cxKKKWNRu+lQePd",
+	"ZA1Bn0il+SJJaTRhHHo50BgfGCWzW/L4htFd86q6f0Rz/1J36nZKJ1YHycdExL69vdPtOEu2XmrTcYSj",
+	"h1wXmk9afSgoY4wYJLFsP9QvISHKP5B3uRgmkEoynBEcjOxQI8iilRxywrgSSKjwBqYWRZmSJAEaawyW",
+	"CZUTK8FnNKcp6O800u16QFZBQwpS0jEEbwe01B4BiqIZiCyBIJxKRVUhw1jw9/Pzd8S84H2rNzMOwKwd",
+	"qWshplpdKxyfGXK1JgpHSAPikzXEXaP5yHU+uZmoq6WQk0ixK1hnTgPt83fxdzG1eqdR3KZUaozlWtkP",
+	"isto9lkw860LtXbldTEU5dLqthqn4t+Kv+Zl0LKBmGrPbU1B1UHnnJTahHs3+oKVK8duNpMkfWFoTVGm",
+	"ZHieROqu/RYljoDE8HWl49iIi2ffMfNGpe57JnmXjAcOfpBRNdAsL4Nc6k3V4iR2NU8b/AFSzfRLnDAu",
+	"FdXsqfZW8DI01fggb0bPnNx6+7QyRA3xhOykdQrokzxvXyvRPwScDagfHu2atM8A6TLKZ0duXfGHLP7e",
+	"FOh7pgVvVxFtpdAfLP1bQ784MbyDSqNRMKlyqkQuiQQgTM3rFfSKKpp/yJMgXm5A8RrQEoIHdJCEr7YB",
+	"Le3mlaW0ZgU4WlW4lCcuRKUFHqlUZwD8JqSxgunbA1sOU1/gMfQitIFsIji8KdKhgbeli53Hh3mBp2Fr",
+	"KZAIrQVJvqVj6ZL+KFi8opT8h7lnZ5crp6lDX9dDjfJ6vMuoQ7o7kybc1c/Wg/46WIXvqs60qhOsQdyn",
+	"RdRjIz6laBJWflLKZ0hfJEmpikz02oglSj9hnNAkCSmo5ojXZH1GpFvC+cy4Xbvm0Ek8E3zE8vQco31+",
+	"Fnm65mlU0YZ1UpGzhjlz//CnkNiP8zYZxsFPy/UF6/VbdE5mU+gfnBMJzLxdf/3B40H4endyvplkUJNu",
+	"Gx7RCRhPgHHSSSUySaYiv2R8fGx0m2HphB4VqsjRMLKyhr4SRYRrmmaGqhpC0okhS8SsNxS+28OdR9MI",
+	"Wu5uydFtpDwZcrXofj98ePEcqbMV5U9QRi8Vl+WfhohfaLDQ9uqBZ+sbOTE0zjN1rm/RjERszWa5GOc0",
+	"lb4109LeHkYIa2jqDaHHuDNP9hw1nguT9Z+hhmgpdiPEdu7xVUXRA6GrnlmzZ8ISes78Fg5Z9H6oDLKG",
+	"yTTMrPOR0f5DxnsTNsx6GhuGFNcdDpC2HKrxqBGYi2bbWrSj5Y/ms9puy6jK2la84EvveUmOyqNPR7Sn",
+	"hMrQ0Ix/Wae9/5X5HV+dZWbpziKNX7i7oWjM8r7EoMVOtyNooexqehBNKB9Db0SZ2an5McvFiCXQG4GK",
+	"JoEfr1gcuEyzsohyvSYJPO7JVAYN2uvbhkui1XnBI5HrqyQIPFp59+BnUxtyl+SQoVhRm+1w//HqtmW3",
+	"K2dlDlGQXy5erkk33nIgWTFMWEQuYdYn789O9B+SRDTPZ2TAB+gkG8DgmECS6O+iXlTkV4DPT+ODH354",
+	"/LT2SZRf2Y+u0eIRk8HMxIW86x388ONuQCFKxvNHeMbGnGoeRWgyFjlTk7R+VadnBz/8GLqUKL+aH+6Z",
+	"XnN9AFxO0II0/7k+F3tOcG1IP9nR2P/jYZEnYfPNJQtYi17CjLC4q9VFy4kHlywekAnQGEonv7EvEKaI",
+	"Jhct1u5LNQuPr99snNWz0AA8vM9UxEVSyKX7KySE5y9kY3rJxqEBrluuyfiNyPXSFcwWDzBbMkAD1fR5",
+	"dhEYzd2ZHbbg2RmsK7lpHFlZINeYvEwUxwFDy3v988mzCU0S4GMXTbyuRlIK0U1XH2DICZqRzUt+Uk0k",
+	"eExGGMFDlCAjxpmcIAgzPiaML78DO3FoV29f+rLRPL1Fj6MZlnzsvH35seNLL29fBnnF20yelTR8Hbv0",
+	"BKLLmzhNT2k0ITFkwGPg0QwJ5nQCagK5RntjooeY7HzsiMuPHWLD6mywWLd0ohoWLsNe0oo9uWMQl8YL",
+	"fUWZUe4/LbsRO0bwRnAz8n1NYdtY05tTZnKTRZGigEASxi/RXSzJkEaXRIlKp7HSFRnOvCjVOgmaKJXJ",
+	"o729dNajWda3P+xNIbFRaGsqmiEL4nsji6GEv5l2l3sjbKRw1AYI3dmqnuc5yQn5UA9jOo0vltqsw4Rp",
+	"inAJkMmwubOuQ4UHJr9cnHergPgTG02MkRlH5K9Ac8jJx2J//0mEvBH/hEFLOGk54anRJ18EZj5DaiVJ",
+	"wRVLTMiq55CxIcOyBkRP9/c9OGFc/XgYtL2sf4v1b16srKeu4q4Leur8S2k5scY+5pa4ALo2YzqyAs1F",
+	"+ym90yEU1FLjC15a+Tb0vtQt4hUR+UVMODlLmZp0FtqTqy/w4Hxasi2PSfthnGoCejMvfOkCqDb2u5jw",
+	"vtRH8e/2YT8SqU9HnbF3boctPv0f6j6dJ6sFzHnDfVr1CDYyHqWjpaH+IbmrCtO+Bbh+e/4Ot3IfblEY",
+	"5r90V2zMP2RWUlgj6LG+YTTuz+7FtlXWEqWNtrNcpKXQUhdAHh88OUR10wP5JwdLrNKN4zI2kGWHtrFt",
+	"+basnqsaPO1yLV4mIOWfCbrfFsrbadMiktSiloJC2SmPbShrWRDFWA8qWQ090zscIJaEBqp47IYDnjcS",
+	"Q4Ob/JDdAvvRqFUS1pAM+e7ls1ODgJF7jeycHfzw4y7anbTqIJ0eQSXJaK7MWTHpEu+ObVIbxEQKk+AU",
+	"FXmuBVJjVz97/lJ2yXTCogmWW5DAY8JU15wqVdCItkeXU7sz/RtC6d1z4GryNRPWjF733vm+y0P7rYM6",
+	"m4s3W90n3giVqG7BWt6XxdK0yIINmu7nAXz8mH159VX/9w3+9+wr6fYfhVMCfBmywWGmopeAHpUklI8L",
+	"OvbCze9A2vTceiOWS2XOAw+hE8L95aq9p9abMPB7q9Z7Tt/AXqgi1G3GWsSY1GTHtz5VEQozx8Ctm/wZ",
+	"ukisX4jVmKGHWe9B1qxi1QUi+Q2QRP2cMI5B9hHlgrOIJkSfZx5RCTa91D/Kg+jJD8MfR0960eHwae/w",
+	"J3jSe/qXn2gvPoz3R4/jwwM4OOzUYXu/95T2Rp++/PS1V/59uMLfjw++BqF/peir+ZzWK3g9KpN2l2eL",
+	"foPwq9UCrJYT/JUjrFYxHiwPsgoF/R1sMfOtHhM1rzhWvy8+g7WDpZrWES8MyY8Hqocf1UOXmkFIbD7g",
+	"KBTRFNqT20CInWoUeQ7GL8z+gD+9QBUJzqHMa48hy8GkVgUj/V+MucghPiaXkCm9LpHEkFsbpiRSsSSp",
+	"zX8TZL1r6czwkBf8dZlMU2M/fiBE5rOZ5S4Af9hF+qcGTpT3DVfbDDg5TE+/hZQ8781onkO5soV7PwMe",
+	"G1Q29SK+N512+TksBoCb6XpeUOb68N/mtjwpgzh6uZakrKDWRWJmSujJ0qNWS+3xpJ2aLHbU//+Xp/T6",
+	"e1l+WhLUnwRKjCBsxOpnIr4BEwub4jBka6lB7vCng8dPnu7/ZU2TnMcC2kscuxnJFL3lguyMTLEq94KJ",
+	"jOraig5TIrhJdL2VK7xhJKsbFw/YjrbgGjf3dqqwT7BZe1mfH/rbj8l0AtyWvTBnNzSeQfMek+a9YLxM",
+	"SLO7SMFwqpvRLLPYz+V2PHA63H+6PFMxy+GKiUJ+9jn/kiJjJWH5alYjJMSbfR/0DH528YTzawvN9yl8",
+	"uJum61+wS2ZqKZ5yBXmWMwkLA1vvLh28Hsq3JHivitlbEEVhSiiORZkaai0Dm1JF/Bglj8+ORK5H3zaE",
+	"Qj93ZMlnH9yroewCmxjiwdv8nlY6x80O8Fa30bLOV2LM+M0Tou/B5Sze4Gah7Bj7iLUgdjC2bFDqoJ/1",
+	"9INdxzVLjcbTUikqkZIMrBA3aAtI+ayWR6QgzQgHo4RDT+or9VWwN6cXn9+dnJ1dvH3//PP70//z4cX7",
+	"0+dBi56NPPnM1glawW3HLm7UDFGTJ3768dBLg/SCVVi80klwmjI+xik1HLSUX0C3Udt476HAUHS7eqZc",
+	"kI2+ajQcYCZwmDpXPvRm2UU5tSUUKyBAsGGKUEUGe1eP93xY6TmQHhwbQbGXsKt1JIbXFa9ZL4KqcFeF",
+	"K3bqRkwVXcjQFnAqC1wH+/ufbo0XvZnPittYk9tUoPFue80krtugc272Wp5ibTctR/du82IVFylYQRpR",
+	"6EbRg0FB9K4Ozzuy+nJazqy+640ic5r0fAlFXY8kLktuLQXlhtzszbl455rmfYvrDgeOLr6sDx6AhEuo",
+	"6F+7RMMMxVLyVEKPcQlcMsWuIJkday3Y5NY4XXgq8kut6om6AozZ9IEifkuA2Ku3ur7igR9bTQP4FSTC",
+	"ZFKsanlYWVHoLsjFQ+vFXHGxHKgUvN9ZnPC0+JKtRr+oPBWewA3k0zsJFVxOUTeJVPC3vhEhcnCxkC13",
+	"O843FjBc1esTr3XVxqt0exaY2loIHVPGTbHJs+cvNTDGmJ40gXyFeqNtRGUxeNqTshtrvbFV5bGN7urW",
+	"UeuWAnGXoc7KttjGoiTcZYWu22BcpaFqKWpvEF3wq42uqIjZD72fDuPH8GN8SKEnn6RP/3J4QzehF0/T",
+	"Uk+v5cfGQeBaqxob1bDeIK1n4wJs74LuLa2W7gpRbIp8dqogvZEQFTlTszM9oe3t+OtZu3ZJTqqCnZoc",
+	"/gq5aNDG0scw+I+eHamHwp2f1TnY08r0Z8YHmPs5aE1p0crwe8oS+YgMzq35+xL4//7YmXv3YwetEFqs",
+	"7ZiZXO2to07NaFGBHc3YS5h5BekwAbzFl+H1gUMT3LjQMp2xybw6OX/295en//n55PnrF28+n50+e396",
+	"3r6c/+jhfL0zl3E+tx5zIHrZejnGrv+zQ55fLs47gYYLNS8Bk7IwwWKvqIomlzDrkulEyIqVMefh1xq/",
+	"XipCHcaO4HTVsiZKZfVFnSZwZeIKNlrcSORVqVlpIyBSqgVfKkkpH/fLtZctgyifBQJ3kfFaQ4oDaZOF",
+	"jRnXSv+MBQsB180E3yVwzaRaaduIhe1IYcXkABYM9hItPw26ZEhz7Ku2ENY3hV6NyIyPArGF5fExiY7c",
+	"ZNTTRw0xoXU8tsGE5HzCJBaGLrvnmQGHIG1wdcxoApHCZOwM+58I7IFBJONjLJqhdzoyVXrK5pSy64xx",
+	"WGRaJCD7xCR92vFMxpwp360msmtr5+oTMB8ZNUROaAayDO2G/IpFoBfDUqaoAj2lQKVKXy/jY5eRhyUf",
+	"Xeg3hykZUgnkw/tXffK2gkR9TeNcFJlBHX0Sio5JBrlbqL6khEVg+YK9odcvNNAXeeIFYYoMuBRFHkFf",
+	"5OM9+5Hc0++id14hC3V31Ol2riA3MNbZ7z/u7xv/M3Casc5R50l/v//E+OAnSKj3YhHhH+MQzTqb0vEY",
+	"cvLhhW1CwWR5qX3yQqOSlKDMlocFS5RXl5hxms+OCRfk2fM3GngKaRS3EmlfxJ2jzttMPtdr6Na7Ax/s",
+	"7zf6hSi4VnsTlSb1RiFNNhbsBxKLqEiBKwOopqI/sq4iTbGcaQf725jIR+zKUf9ipzqJXeyfMJaYPJLJ",
+	"zic9Dh7j3hc8ja/ecQa3eqLfwkuwRZn1WF8M1uqLqXCW2jcrxmwisKrdN2qnr1ct/dPSM2cpHcNexsf1",
+	"My8lMHPJYTuvvq5Iyg2/nL/olT/9nV5RAwDrDhBui6QvATvbHO4fhmAySyjjawKl677rBq/BIhYPUiwy",
+	"vzo6NQ/DQUicAE3U5I9WnDbWfUmmE5aYbPAsF8gFkX5LNLgca2pYNmZWorBl0lyBniAa/93OvBSqNu/8",
+	"U9UWCLWLMjJI/SxfsSvgendZLobhE0P+inqXkIEDe5shy6mStMsOBxLdYnWezTgZ6FMy9Vr0v7Sq3TeN",
+	"HMmOKi1ilc5vOo1oxN3VzBPq6dLkyT5JGS+UZmEjLP2upOlMUit8jyVCyIkVcX45e/umS4o86QHXorxp",
+	"zJAWiWIYWYq9EYciZiBtv4timDA5gRgXJoHHsnp9/rorw07VIuavIp7dbo+nmtFM35U/3nVvOp329EZ6",
+	"RZ7Ybd50gnLLeziw0682H/Jrk3p/3SJ6BMxtATx5JcZjiLF2CBK1/bZhy3XuNfvm4XePV/yu1skMv3yy",
+	"4pdVFzz92eNVP2s2ecOPf1h5tYHOZV+7nR9WPqd6q7wGORJjTRRQ4Zuz2msUpbXiWJZWYa3rilqJwpKp",
+	"BBTMixkOCvRr2wY2Zyls4Z2ONk6oJMBjiI+RehkCxwVJBNdSFbor+t8fVN0IJqyKibJfXTv87ZMWzSqg",
+	"OTXqp5+TSutspwVWUlA5q8n3c0z7tX1lNfF7E1HHzuBqc73LRQpqAoUkekis/SXRLEaMgNbk4N4HabnY",
+	"eS5ulZy+A+K2DWt2fvLuhWaQN8WOdWpJhFuNO12qseVzX9FC45Zdbvu2Z9TIy0u2/Z8nr1+tt2038DfZ",
+	"tl3u/LYdkdzLvXzvoPj2umzmL6a8KgdX0lxiw9eRJKF8ZlMOEcvMjwnjl1Y2s6EmzAwpaQpljSmRG2nZ",
+	"G13TPcpdZ9UWMarpv9iiQNWcahsy1fwcdy8DLWFLXjNel1F1M1noX0E0eY2iyFxaxwL24iGhdXKFUfAM",
+	"lKw31SsL3DXM/WZOFIoQFTXiPZJlbgl+JvJau6tBPYlkQLIcRuy6pkqZcAjBIzgOl3fAog5a51mKopVB",
+	"ZssIqifaLnqaGe4dcpZAwlxOxw2R80+sbpyBanZdMqqHyzRdjuRYnHi5Oelgf9+kkqCRuOzIE1HrFyAq",
+	"p6MRi8iORlpnR7LsVJYxxq6wJfpdaA5EnyzEu13yw/4TIjSfnTIJxkCPP5IhTfRUOc6l6CVa8jV1ECOS",
+	"C1V2IpwTid6bnX0rcxVO3zd3/eRupnwjFNqcZsdkYMptDoikM0mmE6qIKRvdFMreYzvBxRa0q8d7/Skk",
+	"SQ/bg+/9Pr2UTTm8pbjoBQzJS5iRs8rOiVdvvYyuYLGsnHg24zkp3XlHNmgbTfce/BDrtTM9SvXGs4RG",
+	"ECPsWEdSyriCmPxuqmOgd4+WQONyl9GP3yenaaZmNl3KcxsaMLVh3Ra55ARD9f7++uSZ9fbOA+DfQP1y",
+	"8VJuE/xsTd0WOquPyFm2V6I26GFdRG3elVWvpclON0dXPy4PgLgesAIh9I7v0SJmaiHg4BskEeOupmxa",
+	"jsPAjC4KL2MgWD5EsRSOkOpZG7fJucI3Hkky4HCtBuhKNb2gqzbrI5EkYspMc9v5e0On+ysmVdV7Ws47",
+	"c5olwZMZMR2iLWRrcOVjI3egLmFcpqX39p8FoIfCOYJq/bwDLo1w15+v3UUriTVilJJY1Yp+R+T1XvNl",
+	"HQK9moVL9JuMB51UB0vbTC1eMx1qyo6LcTkTocU0G5zfzoG5YzAN18mO9eCUiTF9F4+yu+CQjPc9eDiP",
+	"b3o4CsMD0EngsWHVthrJeATh41lQnWXxGiwVXWV6DLW4henLpj52CUpY/4w+kFTI1gUkLGWqtoCyOhxm",
+	"xtNrlhZpBbTmX8EGAyE6ZWmMZWs1CtS2IkOLboA8n7bITkIt/gO8BfsfaDps2kJzJVcX33GKDfwMptnS",
+	"JhZh/HJ9wR8/29QijB8vsQjXYsl++6QhzA/napqI9WVYxgiOJTk2a6L+G2y2bGYVZLN6OGmbZFm7rchj",
+	"kxQ2I1PIgdgiPqinczKcEaal9CYL7hJT/IAmycyEzyjkf5YLutR9wRVl6GVVcK0wyIxMRBKjNJYAZi7q",
+	"Z1rU2uFC7RLXg2UBg/5g+2otZ81moy1rMoX5cVkLkjDaMNrFjoYRemnyRQuxLRdsTskUCRJJK13JTXml",
+	"2+U67grsanZUXgD2ZsV7Bm5+FBwk2cEg11a26HXumXMseC2Al3Rzuw90v1wStpZzIh6uTV6yrG1FYjQy",
+	"hqXAkvwVPd53//MWFki42j4fKPvyLeEA9XPoolI2qR1S2XPvgUncBZMouw02uEO3xXhrOsRp0ozKivNc",
+	"ez5rn8Z3PQtyn3zgErD7N4tAGttMVXXykbH29IqMWFiXfXKBkdBln3FnrBxUVtrlDcU1ZLmI0DG7AtQA",
+	"08pleuzVJSqtxwNjJpBew+8q0AejJfxG30jiWliPObAPpvjpNgzFjVnW8rM83t4q2gNOymbwTDqx4TvD",
+	"9v2nK372TPBRwiJ1YxqxkgXZ7vEGFuQtUBkDE5ZerCSG7n0pUFP/Wo9qqQPRc3wuK0LgLBcsDweIG6eR",
+	"dB4fY9swyhjLZb2XJ6rOPALr43UGJi+gXE/5SJYKTRDzzRJLzK8h3mF7gq9GC7Pr7w4tDlf87I1QP2PP",
+	"w++VdZqrbQfqbjjwAmf5m7FEde5CJFtEfh+A654C19/QS9cKWQv11/OKNrG4VC/qaQSFs4O25xEss4t+",
+	"wtyCaBKQD9FFK20XbUhiaXtO8ZgkQK34ZVx3sk9OrE/XeOcSU6nGRbgbMRCfozd+gbPeEuyuFsxqSUXG",
+	"vYNsgcO1chzBdNJ0tQFN8lCYin/ADuXblt+qWb5RnMxKJINQSWzH9gfq8S8rsRlY3Ehi27OmG5O2fj/o",
+	"VFCNfW7W6cmPmA/YRmS0hNhKYjQVqxm/iOmhjPosYbzrXM8sJ65xT8BnnMMonBJnhEkzwb2QHDQZqAyu",
+	"D3Tgfoqo5oI2Q2Njrb2HWBzAjFN+rxDDGrof8OKe4oUBl83Qwq/Ecq/ZG4bY1s2hXc+UiVFL3Fo4S/Ec",
+	"PXcLLZzkdHG0bNNeazMcrSC/e5tW2xY2eWaU63dV0tTWRPYzUN84tn1+GYuNrn4obZXE/ECi/vVE+LPS",
+	"hPBIhjIIVyF2zoq6KLcQl2UqLGq0O3OfrGLvbKclZXrgA4TeWyYaaIy53BrajCq5KpMYpQvarIdwIktC",
+	"UDCBA1qrmoEiWZGPIa6/vST0ox02b50g40Rt3nBPNHB7fwDzex1G1byu+2uVXYWc732xfy1xsJ1yW4ui",
+	"dJMDj20YtAnnpgkmD1j8ZAY7KTdVlVqwcY5XrOwam8sdf8Cae8wcNJCsxhruA+J0FwDcoqlLTNoe2tos",
+	"iUUJEGWovmfNFFOOrhQbX9HglMSUPbyiSQHG+Mg1NydyIqZ8CR89d2kb2+WiOM0KPLTa/AM9+C64aHVh",
+	"3ycfNWvf+4L/v4SHGm4nq9TmY9OCw7FRx0FtX461eei5TdRcjYOWLbzKNiAPCHMvEcZcsAaDKgvrO2Wi",
+	"5QYWTW5R6VZw1oQT9GqW2nAgqxeoUBrGXDUQzzn3SNr4Mq2KDuaatQ0Qodh4okywmD1ojG+olFvg8XGZ",
+	"fBqYhEhFZ4EIhLn2eVsyaLa26btji6bX/Gcb5QAuUtiAil2ksBENM+3S1gwSxyY3m1kicZ03sENepLAo",
+	"ndcASKBwB21UYnaJ1q4ZdcD+OE2hsj6OsKfcCihb1e6xFXQ0omEVH0r8Dna2ManITW+qxvg9++pgrQo+",
+	"ZkJTAjiMqPXWeNtD1HALvnuHqDcqqjOPqN837thiOmEgrTvAVsQSB8VrldkxBTnATI3ZNuDqjUqFvMnW",
+	"AXHJ765SFTl3X1W1c7plSVKN8I34aUw6pmQEUzLNBR8TlWNt0XXL7bS17rwr9Gp0Cn1ghw/scNVaOnPI",
+	"3obZq5ZoHnzsvH35sTMI1GpmplyzRj2LFgFcMgWZn00guvwbbLUW6NuXy1zRZZV9SYrsFmuO1Os7kx3T",
+	"BkKrG7uBSiNdbIsw79b0Turv+oXwUa2xq/ZXbaigkUIWV6v28tSGIp4t25yFrhuUs6a87HjanZPydg4O",
+	"yUQUudy1hWptfzv389N9EtMZNmkzTUmPakXEsaoO7FZKk9YFkYq1J1WbQMqW7nZUkikkSZ+cOH1NLAoz",
+	"GTvuOAj2jR00Gt5Sv5Np1foWa1oANYqjtUIGWNg2K2M3mx3fPYtaWmHa6zfc3lf4gW3dCduqVZyuEG9H",
+	"5HWs2m0vP11jXsHGvysIpTVkLI1biLVjq3MtxcwuKaRrmVw+fOR1pu7WyJmLtZZYKm7cYxzJURBjAz16",
+	"t4e/CxoC30dsno8kO/bOFot3ugN+QOo7QWqvRXeYuLZhb0YXlUpmWEUKq7Jbxle12jIvWt3PyDK2yptk",
+	"Y45lYqjB9Igmiav44Fdh1aAzEVMeijQ9rgr8mZxbLhSWjRjaMq8TKifziGtyjd+dnG8JV8vxvxF6evMv",
+	"xk9NXStjnD4wtoZeiHLlBtiI322Ej/jl+hiJn22Kk3a1N8DKNm3Ed/2E+tu1psgHs4PaRXtT3XKPcsFn",
+	"qTAN61ev2sEFiXKIgStGE1labcvRbKklRHCD0oowXgnsWGA1oQpyMgRSRo0rgbrAuEhoXppNTUdDvWb9",
+	"5V4MZhb2Bwz65HmZO8UTkNKrCWKTKaS3KPTGmkWgEsRkWW7ENr7O1Kz8qbI8NknFGRvzF/ykPLrtEIzG",
+	"LB7Z2CaZsKFVFjFaG1nVzrSKb7shnXi64ndrl8a4p8heGYQUzZWnSVem3fpJL8VnlMNX8mBCdNkw8Wps",
+	"FVal11OXllbLY2PQnForycYsa2V+FPXNE19Drlwihjd3y2qS7nGK6C1GqIS3YdmpnmTLjpHATN+ISQdX",
+	"0s6uz0ypYNf7214YKsuUk9c/n3iWCFNtmEiIBI/JCGusEluB9Aq+FYP/l0Bek6q7biemMAILle2V7akX",
+	"uTIpkey6F7MxU8a74gnQrS1KUFzORTG2HLU56Z4pszzQSK5JAA5sq103qh8LDn1y4bxCfpcSLkre7QSA",
+	"XpEZbgu8W/OJVmWc2gLxDUq8PX93assfbo8CuEm+EfIvt3zjdWB5Z5TLp3T2IJjfObpbf6zgpqywgW82",
+	"56ZZgt4W01Y3rq/ugLVdcy1KYp2UFu9rd3X36zximqb03wA9XTf8b8Ohl8rHJVN+4Km3xVMdZJc4txKu",
+	"OZ6rFcNVeWrC+KVp0o4+G5xod0XWugV22K2K6o/ZFXCrr8o2NvnO2/L2EXJutnvLOB2NRsnsgYHeCwbq",
+	"7kSj3Aq4vMDYfHod2YBcSq5owuIuKbhhcXHYLuYp2K01ASyMb80gXI5/bzmZnzqnaRU0u609cLhb43Ab",
+	"mG9t794wTlyYYWuBFV1TpMrv/8oUGUIi+Bjriu9QZ/l3ySUYaRETOqUz28OI0xRq3cp3XekOmiRHREPt",
+	"wCq9iIu1DXUX1OIzfY80RTDeHhyUA1MTyAMrD0TCh027R2Tw73h6e/jf3u9yYJuSYxUT63Mc0hzIQK/h",
+	"baF2dgdhevC2UFukBm8LdUdW3sUc00qwolAPCH5LDhybujOf7EprVrvWENfFlKDIVjf8Wm+OX7uuG/Ce",
+	"WD4kTeMtpmmAkWm11liKwin6ak1xu3r4V8lXjVBsRjGwatLIDJurEyNJ6NAvKeQX/DERkbYUnpOvF9iM",
+	"PmR3ZTpuzHSv2Xk9F+HYsy9YEGi7qBtSgs2k3T+vQ8i5dXndDbqxddmIE61U4b0vJrg2hHycQK+QcESA",
+	"RhMXYhHRPGfgfESYiWqRNctBI28Z6sEkkRlgBgAdYssz/fYwF1OJfiCqSE4jMM1W7PzOOWSb7TI1YdwF",
+	"UJIxvp5BzkRMaJKQHCJgV1B9JgsUB0TeJ+/MatCkZdbhZBvrhqLKDcUkUVbrNnEnI1WV9NRjTycigYqi",
+	"nRCpaNLIwrO9jU4sIzMINAEamwQhLa/lIWeyPfoqHff2iZQ/xbelTu0JPxymEFe8kPEoKWIXoLdeyfEH",
+	"UaRJTZyCPBdp7fmZV1I78OeeHWMROTFSgJnKDo3RRLEjMS5LqCHrNPSV6YRFEyMAGDVFE4uBizy1WXj1",
+	"LTE/Rjw+IlHCsJXfJUBmYz6ZItgwUP/h8pCMM7TMbg+EdVr0MVvfWjynP8u3C+Ssr6JdU/jZ4xoP8Zp3",
+	"Eq/5pkLWBkYZRbaGDW2xmw6PNbQvsKu16Ny1KY7mH9U9StbJJEgs/MEeyUYd6+kEcqwkU/VnLoNU0j45",
+	"Qe/1+5+fkb/s7z/FnJKCY5NoDHdoVMMw6ygTNbw4lEW4jcexbdTWk9zbnEBzblxg4C7kxmn45829ddU0",
+	"GvBdtpgv65C1Y9lSR28gRc95kQLy5VDEM2MqSCRUPcnbhc+uSYzKc4hUMrNWNt9Arjfj2QApSbzaimGT",
+	"WpszeJtCrDfDLRrJ4JqmWQKdo87bl4HKIAtwhElj33yQS7dpIsM4xWb+YLt8iqayKhd2rk3+tiu9Lyvy",
+	"/gjTMUcssZmBVreXWlbt3wwgtnUjtes4n7PTL74LP1q7nQL+zdXo9saux70uM3yUbTJcI6CRF0heJY/g",
+	"UCYpxOQ14GcxVXSeoj2vVr7FBj56aG+me+tAd83lKsmgvKBv5kH/sxkHV0ZS7Fs8h0Lh9Iol+Gti1Yz1",
+	"YHn0TK1sQUsojShTOC0qH9ciZpwnHxs/W0mIKjOYyMsISOx2YyqL2EpBZRyOZhJJTOhQFMrqJghugZQv",
+	"nEuj4DZjZcrxzXT3OLjUu7zvPlDmgTosSRw7kZcaGaOqMledsWv93KDUSiRCAo97vvOot2LEndGram6n",
+	"Vsrhu0NqHfZZVd7d+SuPiUhiyOdHNv1anXWiT04qQ4IbLmQ3QFGBC8SMgMcRePwPb6Y7ISjBSe8tfblR",
+	"Ua8QTfnXiYUrIa83jwd0TNkSjWdvuds/0NSnMsHX8B6NC+6nMtK1ErV7OUhQtiVyn/x1VvbaVMtLWEY0",
+	"ScwLU15aFVvqV1bcecs+fH+Ke4s9NyrW9RC6unXeOm+4mKt4uSIS7yGCrVLJMhiH7sew0wVR7Bi6Y/rb",
+	"zjAdW84VJVuryKUX8V6xaeygyxTJ4QpoUpZiOLYTOZaQ0kst8iO/NuQlwKiDPNfLkgS1baZbm+x74rPH",
+	"NoWiLtETNgrWJ33gyRif3mB4i8PUKyN/sAzfB+kquSPbNBzVJrVYdLX44wsA3YZW3K3FzGvsK7kCrnG3",
+	"W1ZbcMVtmavKFrMcIoUW/oH717kY2OoKuRchYqJ3B2qWwcA5Fv5ZQD7z8lvsNmwBuiHy/bhrtW0zeBko",
+	"NMB69HZU/Pt5dTZlFTRvcBuBaMoDoY5iY/8MUcCYP7KDpIsqA9dSrwRyW0VGZFCK+hmg2I5kZ7frF4vB",
+	"IMWUJgnJKOZHa4ViWCiFJRfTLAEXJ2lCixRkLlj73duz81YfCB5NZ4W66vYQ0W+rp/HgoUugP+6TAVT5",
+	"bkf/81//PSiLoOOFeFXQ3aTtRdBTev0K+FhNOkePD37qdlLGy3+3FGTPcogMgzODzW/hknFTv85Kgy9M",
+	"lNOxDyRMSUhGRNKZJFN9PQxp08j0KAjuRi+muyJBNOdtKMB8HfmLCeQYYab1U+NAs/FnGAY2pXksj12A",
+	"CaFJIqYQk+HMA8S2VVZYtGLx+Zx1uv41HOwf/hTsy7mEeSi4VnsTlSZ1rrGS76pm5EG436ksbQZl3GHY",
+	"VyHeRZbwZP9gnq79lUaXZb5pxdO8tLUydMAoFIj/darSMZU0EU++dF4JM0S48mWNdJU1HBeSMNRnFtOg",
+	"/joXOHfMN2CXt8OvfhYabOsMJViwtCVTROOkCsHGI+noIeZLHDWIIdVIrKd2YXqGcmGNPH1oRM/XJy+U",
+	"TT1uSI0t0BZQBM1P5z6NWy7eXfem02lPr6NX5AlwLQPHa5TL8if9WeTpKoLeA47cPo78a4RzW3miIfUh",
+	"69fC2hzqLZM09zADuj1yC/NI/KloIoUXu13phZUZCOOuEd67+DADkSVOMPLFLJT2Soy3ApkwBThzoLF5",
+	"GQsCG0OQqxxU1rDAUr5TR3hwFHxUK7npYUb51lQUSUwm9ApIViiNJPr4HMQvqnVgUEC/bcnUTSsfGNLw",
+	"zGSibzHipZzmXieWOGHPuOaOfRVEWgvjNyyJ8OdNJPlgo8Q8hG8qnwtpjbR8pi2i5h/2lRsCII1jZmLL",
+	"3uV6DsX0OCOaSOh2Mu/Rl463qGbUeQJUArEvGMMYk1U86bBgCcoXVdTXfv9xf7+zVBvy0O23cgGfyhfF",
+	"8HeIWrsN2vePbaNErDJ4i2Xr/+FvF0hecK6pmVFe2u52sbnChSRWLSFHjbhALxASrlWZKGOeDmfkyT5J",
+	"GS8USL9s61jTeCvYDGrBioMyWhETcUWuxciBsbWSj8X+/pMIh8A/IZCd+ytINTMUc5sBXt40y+xwZZhg",
+	"UtVXW4GA4Qwb2dzxy/Vt7vjZph3s8OMlFnN8xyUAzRcwNRF+AcAyVf3VXOXDP/R4GpBxIg3lIQvLSYX3",
+	"UlFNXSsJwHqsJNkZpPQScWawq2GqyJPOUWeiVHa0t/f44C/9/f5+//HR4f7+fkcv2y4hJHabhgoaqEnM",
+	"aAKRIgWPwfSRGvTJzwwSsyfZJSXs2nR6xCMU+zWFdnqVGfORJFkxTJicmMYgKqeRIlIE0tr1MC7fZQxc",
+	"zwGxkTLdUOUAWuohBS99SaVdw9CJcEu+C3bJUs2kyKm+8yxnEogGVeDKeS0Duz+qisXrJZZWS1tJ3dxL",
+	"3PXzGmoB19gJopahiHa+WHipPl2M/S8Np/40KeV0DCmmIiKMmgzHwZfUBMN3MQCzkF8H3jFMU2g5BITn",
+	"+k1bQTYXQh25XQ1nXoXMci07v5y9fdMlRZ70rE6qiV1aJIplNFeoOO9aGdjmLtYQAzfuRNqKylrhFcVb",
+	"KpU+727DlqyXhR1A/OWg3bhPHME3x6KX1SXl4cRU0a8DAvwKEpEZgdgekkHFlh7IxVAaU7eqDs24Gkwn",
+	"Vw9AzLaq986evzQRnZinMqRa36CFElZDwqRUxqWiPNLo5P7syUhkEJsgUL2DdAi5nLDMgJRIyjdqqSc3",
+	"3H/POlBky0Gc1PHjV8gF7r8GNLYsVGXi90CAk8F/9CwB7RnlvVt3p5eedsR1U0XAwma3XuC1EWdXuRhq",
+	"kQchGDEEDCr8OTw4IIMvHzsj/cPHzhH57WPHHtrHzqevg64NA7Cf6FfxT/2q92YN6+gfgUN0hNzGDWDr",
+	"UiaVpaB1UDKNdy3FkV1bL6A8nxKoZBUyTIuYKY0effIMD1S6VGbr2UwZJxI7sLrSqrXMDK1Vz5wNzLyt",
+	"Qa1BawyJ6ZrTKKGrvnnsyTq//7eOW2AkRSYYV/KImNZPlljSmFXNfmTX2fMMqTcWeI0mCnJT75XEIio0",
+	"Razu+10uUlATKCRJQeUs8gFdZLLz9dPX/xcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -101,6 +101,9 @@ func renderPlain(e *Error) rendered {
 
 // dialectForPath is the fallback for requests that match no operation: the prefix decides.
 func dialectForPath(path string) dialect {
+	if path == "/v1/admin" || strings.HasPrefix(path, "/v1/admin/") {
+		return dialectAdmin
+	}
 	if path == "/v1" || strings.HasPrefix(path, "/v1/") {
 		return dialectNhost
 	}

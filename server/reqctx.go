@@ -31,6 +31,7 @@ type reqState struct {
 	principal *principal
 	authErr   error         // an authentication failure that must surface even when the token was optional
 	refused   *Error        // the token was valid but its user may not act (disabled)
+	admin     bool          // the admin secret authenticated the request
 	request   *http.Request // for the few handlers that stream through a plain http.Handler
 }
 
