@@ -45,7 +45,7 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]User, int64, err
 		User      `gorm:"embedded"`
 		RolesJSON string `gorm:"column:roles_json"`
 	}
-	err := where(s.r(ctx).Table("users").Select("users.*, "+s.rolesJSON("users")+" AS roles_json")).
+	err := where(s.r(ctx).Table("users").Select("users.*, " + s.rolesJSON("users") + " AS roles_json")).
 		Order("users.created_at, users.id").Limit(f.Limit).Offset(f.Offset).Scan(&rows).Error
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
