@@ -73,6 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				}},
 			},
 			mailCommand(stdout, stderr),
+			userCommand(stdout, stderr),
 			{
 				Name:  "version",
 				Usage: "print the version",
