@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // The queries of the admin API: user listing and editing, a user's sessions and API tokens, and
@@ -114,8 +115,9 @@ func (s *Store) UserSessions(ctx context.Context, userID uuid.UUID) ([]Session, 
 	now := s.now()
 	var out []Session
 	err := s.r(ctx).Where("user_id = ?", userID).
-		Order(gorm.Expr("CASE WHEN revoked_at IS NULL AND expires_at > ? THEN 0 ELSE 1 END", now)).
-		Order("created_at DESC, id").Find(&out).Error
+		// One expression: GORM drops an expression ORDER BY when another Order call follows.
+		Order(clause.OrderBy{Expression: gorm.Expr("CASE WHEN revoked_at IS NULL AND expires_at > ? THEN 0 ELSE 1 END, created_at DESC, id", now)}).
+		Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("list user sessions: %w", err)
 	}
