@@ -22,7 +22,7 @@ func TestSpecLint(t *testing.T) {
 	if err := spec.Validate(t.Context()); err != nil {
 		t.Fatalf("contract does not validate: %v", err)
 	}
-	errorSchema := map[dialect]string{dialectNhost: "#/components/schemas/ErrorResponse", dialectWME: "#/components/schemas/WmeError", dialectZesty: "#/components/schemas/ZestyError"}
+	errorSchema := map[dialect]string{dialectNhost: "#/components/schemas/ErrorResponse", dialectWME: "#/components/schemas/WmeError", dialectZesty: "#/components/schemas/ZestyError", dialectAdmin: "#/components/schemas/AdminError"}
 	ids := map[string]string{}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -77,7 +77,7 @@ func schemaRef(mt *openapi3.MediaType) string {
 // and a body in each dialect, and the Nhost table covers every code explicitly.
 func TestEveryCodeRendersInEveryDialect(t *testing.T) {
 	s := &Server{cfg: DefaultConfig()}
-	for _, d := range []dialect{dialectNhost, dialectWME, dialectZesty, dialectOps, dialectPlain} {
+	for _, d := range []dialect{dialectNhost, dialectWME, dialectZesty, dialectAdmin, dialectOps, dialectPlain} {
 		for _, code := range Codes {
 			r := d.render(s, &Error{Code: code}, "")
 			if r.Status < 400 || r.Body == nil {
