@@ -282,6 +282,77 @@ func (e ZestyVerifyResponseCode) Valid() bool {
 	}
 }
 
+// AzEmailUpdateRequest defines model for AzEmailUpdateRequest.
+type AzEmailUpdateRequest struct {
+	CurrentPassword   *AzPassword         `json:"current_password,omitempty"`
+	Email             openapi_types.Email `json:"email"`
+	PasswordChallenge *AzPassword         `json:"password_challenge,omitempty"`
+}
+
+// AzError An Authentication Zero error.
+type AzError struct {
+	Error string `json:"error"`
+}
+
+// AzFieldErrors Messages by field, e.g. `{"email": ["has already been taken"]}`.
+type AzFieldErrors map[string][]string
+
+// AzPassword defines model for AzPassword.
+type AzPassword = string
+
+// AzPasswordReset defines model for AzPasswordReset.
+type AzPasswordReset struct {
+	Password             AzPassword  `json:"password"`
+	PasswordConfirmation *AzPassword `json:"password_confirmation,omitempty"`
+	Sid                  *string     `json:"sid,omitempty"`
+	Token                *string     `json:"token,omitempty"`
+}
+
+// AzPasswordResetRequest defines model for AzPasswordResetRequest.
+type AzPasswordResetRequest struct {
+	Email openapi_types.Email `json:"email"`
+}
+
+// AzPasswordUpdateRequest defines model for AzPasswordUpdateRequest.
+type AzPasswordUpdateRequest struct {
+	CurrentPassword      *AzPassword `json:"current_password,omitempty"`
+	Password             AzPassword  `json:"password"`
+	PasswordChallenge    *AzPassword `json:"password_challenge,omitempty"`
+	PasswordConfirmation *AzPassword `json:"password_confirmation,omitempty"`
+}
+
+// AzSession A session as Rails renders it. `updated_at` is its last activity.
+type AzSession struct {
+	CreatedAt time.Time          `json:"created_at"`
+	Id        openapi_types.UUID `json:"id"`
+	IpAddress string             `json:"ip_address"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	UserAgent string             `json:"user_agent"`
+	UserId    openapi_types.UUID `json:"user_id"`
+}
+
+// AzSignInRequest defines model for AzSignInRequest.
+type AzSignInRequest struct {
+	Email    openapi_types.Email `json:"email"`
+	Password AzPassword          `json:"password"`
+}
+
+// AzSignUpRequest defines model for AzSignUpRequest.
+type AzSignUpRequest struct {
+	Email                openapi_types.Email `json:"email"`
+	Password             AzPassword          `json:"password"`
+	PasswordConfirmation *AzPassword         `json:"password_confirmation,omitempty"`
+}
+
+// AzUser A user as Rails renders it; never the password digest.
+type AzUser struct {
+	CreatedAt time.Time          `json:"created_at"`
+	Email     string             `json:"email"`
+	Id        openapi_types.UUID `json:"id"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	Verified  bool               `json:"verified"`
+}
+
 // ConfirmTicketForm defines model for ConfirmTicketForm.
 type ConfirmTicketForm struct {
 	RedirectTo string `json:"redirectTo"`
@@ -834,6 +905,30 @@ type ZestyVerifyResponse struct {
 // ZestyVerifyResponseCode defines model for ZestyVerifyResponse.Code.
 type ZestyVerifyResponseCode int
 
+// AzBadRequest An Authentication Zero error.
+type AzBadRequest = AzError
+
+// AzForbidden An Authentication Zero error.
+type AzForbidden = AzError
+
+// AzInternalError An Authentication Zero error.
+type AzInternalError = AzError
+
+// AzNotFound An Authentication Zero error.
+type AzNotFound = AzError
+
+// AzPayloadTooLarge An Authentication Zero error.
+type AzPayloadTooLarge = AzError
+
+// AzUnauthorized An Authentication Zero error.
+type AzUnauthorized = AzError
+
+// AzUnprocessable Messages by field, e.g. `{"email": ["has already been taken"]}`.
+type AzUnprocessable = AzFieldErrors
+
+// AzUnsupportedMediaType An Authentication Zero error.
+type AzUnsupportedMediaType = AzError
+
 // NhostBadRequest The Nhost error body.
 type NhostBadRequest = ErrorResponse
 
@@ -891,6 +986,19 @@ type ZestyUnauthorized = ZestyError
 // ZestyUnsupportedMediaType The Zesty error envelope.
 type ZestyUnsupportedMediaType = ZestyError
 
+// AzVerifyEmailParams defines parameters for AzVerifyEmail.
+type AzVerifyEmailParams struct {
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+	Sid   *string `form:"sid,omitempty" json:"sid,omitempty"`
+}
+
+// AzEditPasswordResetParams defines parameters for AzEditPasswordReset.
+type AzEditPasswordResetParams struct {
+	Sid   *string `form:"sid,omitempty" json:"sid,omitempty"`
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+}
+
 // VerifyTicketParams defines parameters for VerifyTicket.
 type VerifyTicketParams struct {
 	// Ticket The ticket from the mailed link, e.g. `emailVerify:…`.
@@ -904,6 +1012,36 @@ type VerifyTicketParams struct {
 	RedirectTo string `form:"redirectTo" json:"redirectTo"`
 }
 
+// AzPatchEmailJSONRequestBody defines body for AzPatchEmail for application/json ContentType.
+type AzPatchEmailJSONRequestBody = AzEmailUpdateRequest
+
+// AzPatchEmailFormdataRequestBody defines body for AzPatchEmail for application/x-www-form-urlencoded ContentType.
+type AzPatchEmailFormdataRequestBody = AzEmailUpdateRequest
+
+// AzUpdateEmailJSONRequestBody defines body for AzUpdateEmail for application/json ContentType.
+type AzUpdateEmailJSONRequestBody = AzEmailUpdateRequest
+
+// AzUpdateEmailFormdataRequestBody defines body for AzUpdateEmail for application/x-www-form-urlencoded ContentType.
+type AzUpdateEmailFormdataRequestBody = AzEmailUpdateRequest
+
+// AzPatchPasswordResetJSONRequestBody defines body for AzPatchPasswordReset for application/json ContentType.
+type AzPatchPasswordResetJSONRequestBody = AzPasswordReset
+
+// AzPatchPasswordResetFormdataRequestBody defines body for AzPatchPasswordReset for application/x-www-form-urlencoded ContentType.
+type AzPatchPasswordResetFormdataRequestBody = AzPasswordReset
+
+// AzRequestPasswordResetJSONRequestBody defines body for AzRequestPasswordReset for application/json ContentType.
+type AzRequestPasswordResetJSONRequestBody = AzPasswordResetRequest
+
+// AzRequestPasswordResetFormdataRequestBody defines body for AzRequestPasswordReset for application/x-www-form-urlencoded ContentType.
+type AzRequestPasswordResetFormdataRequestBody = AzPasswordResetRequest
+
+// AzResetPasswordJSONRequestBody defines body for AzResetPassword for application/json ContentType.
+type AzResetPasswordJSONRequestBody = AzPasswordReset
+
+// AzResetPasswordFormdataRequestBody defines body for AzResetPassword for application/x-www-form-urlencoded ContentType.
+type AzResetPasswordFormdataRequestBody = AzPasswordReset
+
 // ZestyLoginJSONRequestBody defines body for ZestyLogin for application/json ContentType.
 type ZestyLoginJSONRequestBody = ZestyLoginRequest
 
@@ -912,6 +1050,18 @@ type ZestyLoginFormdataRequestBody = ZestyLoginRequest
 
 // ZestyLoginMultipartRequestBody defines body for ZestyLogin for multipart/form-data ContentType.
 type ZestyLoginMultipartRequestBody = ZestyLoginRequest
+
+// AzPatchPasswordJSONRequestBody defines body for AzPatchPassword for application/json ContentType.
+type AzPatchPasswordJSONRequestBody = AzPasswordUpdateRequest
+
+// AzPatchPasswordFormdataRequestBody defines body for AzPatchPassword for application/x-www-form-urlencoded ContentType.
+type AzPatchPasswordFormdataRequestBody = AzPasswordUpdateRequest
+
+// AzUpdatePasswordJSONRequestBody defines body for AzUpdatePassword for application/json ContentType.
+type AzUpdatePasswordJSONRequestBody = AzPasswordUpdateRequest
+
+// AzUpdatePasswordFormdataRequestBody defines body for AzUpdatePassword for application/x-www-form-urlencoded ContentType.
+type AzUpdatePasswordFormdataRequestBody = AzPasswordUpdateRequest
 
 // ZestyPasswordRequestJSONRequestBody defines body for ZestyPasswordRequest for application/json ContentType.
 type ZestyPasswordRequestJSONRequestBody = ZestyPasswordRequest
@@ -924,6 +1074,18 @@ type ZestyPasswordResetJSONRequestBody = ZestyPasswordReset
 
 // ZestyPasswordResetFormdataRequestBody defines body for ZestyPasswordReset for application/x-www-form-urlencoded ContentType.
 type ZestyPasswordResetFormdataRequestBody = ZestyPasswordReset
+
+// AzSignInJSONRequestBody defines body for AzSignIn for application/json ContentType.
+type AzSignInJSONRequestBody = AzSignInRequest
+
+// AzSignInFormdataRequestBody defines body for AzSignIn for application/x-www-form-urlencoded ContentType.
+type AzSignInFormdataRequestBody = AzSignInRequest
+
+// AzSignUpJSONRequestBody defines body for AzSignUp for application/json ContentType.
+type AzSignUpJSONRequestBody = AzSignUpRequest
+
+// AzSignUpFormdataRequestBody defines body for AzSignUp for application/x-www-form-urlencoded ContentType.
+type AzSignUpFormdataRequestBody = AzSignUpRequest
 
 // WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
 type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
@@ -1093,6 +1255,160 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `OpsHealthz` operationId).
 	OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AzPatchEmailWithBody Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchEmail Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmail(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithFormdataBody(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdateEmailWithBody Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdateEmail Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmail(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdateEmailWithFormdataBody Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithFormdataBody(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzVerifyEmail Verify an address with a mailed token
+	//
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	//
+	// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+	AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSendEmailVerification Mail the caller a link that verifies the address
+	//
+	// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+	AzSendEmailVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordResetWithBody Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordReset(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordResetWithFormdataBody Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithFormdataBody(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzRequestPasswordResetWithBody Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzRequestPasswordReset Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordReset(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzRequestPasswordResetWithFormdataBody Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithFormdataBody(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzResetPasswordWithBody Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzResetPassword Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPassword(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzResetPasswordWithFormdataBody Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithFormdataBody(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzEditPasswordReset Check a mailed password-reset token
+	//
+	// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+	//
+	// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+	AzEditPasswordReset(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ZestyLoginWithBody Log in with an email address and a password
 	//
 	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -1139,6 +1455,60 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 	OpsOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordWithBody Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPassword Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPassword(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordWithFormdataBody Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithFormdataBody(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdatePasswordWithBody Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdatePassword Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePassword(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdatePasswordWithFormdataBody Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithFormdataBody(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ZestyPasswordRequestWithBody Mail a password-reset token
 	//
@@ -1200,6 +1570,81 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `OpsReadyz` operationId).
 	OpsReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzListSessions List the caller's sessions
+	//
+	// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+	//
+	// Corresponds with GET /sessions (the `AzListSessions` operationId).
+	AzListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzDeleteSession End one of the caller's sessions
+	//
+	// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+	//
+	// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+	AzDeleteSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzGetSession Show one of the caller's sessions
+	//
+	// Another user's session, an ended one or an unknown id is 404.
+	//
+	// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+	AzGetSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignInWithBody Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignIn Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignIn(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignInWithFormdataBody Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithFormdataBody(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignUpWithBody Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignUp Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUp(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignUpWithFormdataBody Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithFormdataBody(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetJWKs Public keys that verify access tokens
 	//
@@ -1744,6 +2189,340 @@ func (c *Client) OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// AzPatchEmailWithBody Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *Client) AzPatchEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchEmail Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *Client) AzPatchEmail(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *Client) AzPatchEmailWithFormdataBody(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchEmailRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdateEmailWithBody Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *Client) AzUpdateEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdateEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdateEmail Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *Client) AzUpdateEmail(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdateEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdateEmailWithFormdataBody Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *Client) AzUpdateEmailWithFormdataBody(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdateEmailRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzVerifyEmail Verify an address with a mailed token
+//
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+//
+// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+func (c *Client) AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzVerifyEmailRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSendEmailVerification Mail the caller a link that verifies the address
+//
+// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+func (c *Client) AzSendEmailVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSendEmailVerificationRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordResetWithBody Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *Client) AzPatchPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordResetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *Client) AzPatchPasswordReset(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordResetRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordResetWithFormdataBody Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *Client) AzPatchPasswordResetWithFormdataBody(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordResetRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzRequestPasswordResetWithBody Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *Client) AzRequestPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzRequestPasswordResetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzRequestPasswordReset Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *Client) AzRequestPasswordReset(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzRequestPasswordResetRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzRequestPasswordResetWithFormdataBody Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *Client) AzRequestPasswordResetWithFormdataBody(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzRequestPasswordResetRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzResetPasswordWithBody Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *Client) AzResetPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzResetPasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzResetPassword Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *Client) AzResetPassword(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzResetPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzResetPasswordWithFormdataBody Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *Client) AzResetPasswordWithFormdataBody(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzResetPasswordRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzEditPasswordReset Check a mailed password-reset token
+//
+// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+//
+// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+func (c *Client) AzEditPasswordReset(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzEditPasswordResetRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ZestyLoginWithBody Log in with an email address and a password
 //
 // Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -1851,6 +2630,120 @@ func (c *Client) OpsOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 func (c *Client) OpsOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOpsOpenAPIYAMLRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordWithBody Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *Client) AzPatchPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPassword Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *Client) AzPatchPassword(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordWithFormdataBody Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *Client) AzPatchPasswordWithFormdataBody(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdatePasswordWithBody Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *Client) AzUpdatePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdatePasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdatePassword Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *Client) AzUpdatePassword(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdatePasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdatePasswordWithFormdataBody Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *Client) AzUpdatePasswordWithFormdataBody(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdatePasswordRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1982,6 +2875,171 @@ func (c *Client) ZestyPasswordResetWithFormdataBody(ctx context.Context, body Ze
 // Corresponds with GET /readyz (the `OpsReadyz` operationId).
 func (c *Client) OpsReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOpsReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzListSessions List the caller's sessions
+//
+// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+//
+// Corresponds with GET /sessions (the `AzListSessions` operationId).
+func (c *Client) AzListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzListSessionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzDeleteSession End one of the caller's sessions
+//
+// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+//
+// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+func (c *Client) AzDeleteSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzDeleteSessionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzGetSession Show one of the caller's sessions
+//
+// Another user's session, an ended one or an unknown id is 404.
+//
+// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+func (c *Client) AzGetSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzGetSessionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignInWithBody Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *Client) AzSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignInRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignIn Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *Client) AzSignIn(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignInRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignInWithFormdataBody Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *Client) AzSignInWithFormdataBody(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignInRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignUpWithBody Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *Client) AzSignUpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignUpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignUp Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *Client) AzSignUp(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignUpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignUpWithFormdataBody Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *Client) AzSignUpWithFormdataBody(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignUpRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3143,6 +4201,432 @@ func NewOpsHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAzPatchEmailRequest calls the generic AzPatchEmail builder with application/json body
+func NewAzPatchEmailRequest(server string, body AzPatchEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzPatchEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzPatchEmailRequestWithFormdataBody calls the generic AzPatchEmail builder with application/x-www-form-urlencoded body
+func NewAzPatchEmailRequestWithFormdataBody(server string, body AzPatchEmailFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzPatchEmailRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzPatchEmailRequestWithBody constructs an http.Request for the AzPatchEmail method, with any body, and a specified content type
+func NewAzPatchEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzUpdateEmailRequest calls the generic AzUpdateEmail builder with application/json body
+func NewAzUpdateEmailRequest(server string, body AzUpdateEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzUpdateEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzUpdateEmailRequestWithFormdataBody calls the generic AzUpdateEmail builder with application/x-www-form-urlencoded body
+func NewAzUpdateEmailRequestWithFormdataBody(server string, body AzUpdateEmailFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzUpdateEmailRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzUpdateEmailRequestWithBody constructs an http.Request for the AzUpdateEmail method, with any body, and a specified content type
+func NewAzUpdateEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzVerifyEmailRequest constructs an http.Request for the AzVerifyEmail method
+func NewAzVerifyEmailRequest(server string, params *AzVerifyEmailParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email_verification")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Email != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sid != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sid", *params.Sid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzSendEmailVerificationRequest constructs an http.Request for the AzSendEmailVerification method
+func NewAzSendEmailVerificationRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email_verification")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzPatchPasswordResetRequest calls the generic AzPatchPasswordReset builder with application/json body
+func NewAzPatchPasswordResetRequest(server string, body AzPatchPasswordResetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzPatchPasswordResetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzPatchPasswordResetRequestWithFormdataBody calls the generic AzPatchPasswordReset builder with application/x-www-form-urlencoded body
+func NewAzPatchPasswordResetRequestWithFormdataBody(server string, body AzPatchPasswordResetFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzPatchPasswordResetRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzPatchPasswordResetRequestWithBody constructs an http.Request for the AzPatchPasswordReset method, with any body, and a specified content type
+func NewAzPatchPasswordResetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzRequestPasswordResetRequest calls the generic AzRequestPasswordReset builder with application/json body
+func NewAzRequestPasswordResetRequest(server string, body AzRequestPasswordResetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzRequestPasswordResetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzRequestPasswordResetRequestWithFormdataBody calls the generic AzRequestPasswordReset builder with application/x-www-form-urlencoded body
+func NewAzRequestPasswordResetRequestWithFormdataBody(server string, body AzRequestPasswordResetFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzRequestPasswordResetRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzRequestPasswordResetRequestWithBody constructs an http.Request for the AzRequestPasswordReset method, with any body, and a specified content type
+func NewAzRequestPasswordResetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzResetPasswordRequest calls the generic AzResetPassword builder with application/json body
+func NewAzResetPasswordRequest(server string, body AzResetPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzResetPasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzResetPasswordRequestWithFormdataBody calls the generic AzResetPassword builder with application/x-www-form-urlencoded body
+func NewAzResetPasswordRequestWithFormdataBody(server string, body AzResetPasswordFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzResetPasswordRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzResetPasswordRequestWithBody constructs an http.Request for the AzResetPassword method, with any body, and a specified content type
+func NewAzResetPasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzEditPasswordResetRequest constructs an http.Request for the AzEditPasswordReset method
+func NewAzEditPasswordResetRequest(server string, params *AzEditPasswordResetParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset/edit")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Sid != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sid", *params.Sid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewZestyLoginRequest calls the generic ZestyLogin builder with application/json body
 func NewZestyLoginRequest(server string, body ZestyLoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -3302,6 +4786,108 @@ func NewOpsOpenAPIYAMLRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAzPatchPasswordRequest calls the generic AzPatchPassword builder with application/json body
+func NewAzPatchPasswordRequest(server string, body AzPatchPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzPatchPasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzPatchPasswordRequestWithFormdataBody calls the generic AzPatchPassword builder with application/x-www-form-urlencoded body
+func NewAzPatchPasswordRequestWithFormdataBody(server string, body AzPatchPasswordFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzPatchPasswordRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzPatchPasswordRequestWithBody constructs an http.Request for the AzPatchPassword method, with any body, and a specified content type
+func NewAzPatchPasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzUpdatePasswordRequest calls the generic AzUpdatePassword builder with application/json body
+func NewAzUpdatePasswordRequest(server string, body AzUpdatePasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzUpdatePasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzUpdatePasswordRequestWithFormdataBody calls the generic AzUpdatePassword builder with application/x-www-form-urlencoded body
+func NewAzUpdatePasswordRequestWithFormdataBody(server string, body AzUpdatePasswordFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzUpdatePasswordRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzUpdatePasswordRequestWithBody constructs an http.Request for the AzUpdatePassword method, with any body, and a specified content type
+func NewAzUpdatePasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewZestyPasswordRequestRequest calls the generic ZestyPasswordRequest builder with application/json body
 func NewZestyPasswordRequestRequest(server string, body ZestyPasswordRequestJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -3427,6 +5013,203 @@ func NewOpsReadyzRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewAzListSessionsRequest constructs an http.Request for the AzListSessions method
+func NewAzListSessionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sessions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzDeleteSessionRequest constructs an http.Request for the AzDeleteSession method
+func NewAzDeleteSessionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sessions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzGetSessionRequest constructs an http.Request for the AzGetSession method
+func NewAzGetSessionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sessions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzSignInRequest calls the generic AzSignIn builder with application/json body
+func NewAzSignInRequest(server string, body AzSignInJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzSignInRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzSignInRequestWithFormdataBody calls the generic AzSignIn builder with application/x-www-form-urlencoded body
+func NewAzSignInRequestWithFormdataBody(server string, body AzSignInFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzSignInRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzSignInRequestWithBody constructs an http.Request for the AzSignIn method, with any body, and a specified content type
+func NewAzSignInRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sign_in")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzSignUpRequest calls the generic AzSignUp builder with application/json body
+func NewAzSignUpRequest(server string, body AzSignUpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzSignUpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzSignUpRequestWithFormdataBody calls the generic AzSignUp builder with application/x-www-form-urlencoded body
+func NewAzSignUpRequestWithFormdataBody(server string, body AzSignUpFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzSignUpRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzSignUpRequestWithBody constructs an http.Request for the AzSignUp method, with any body, and a specified content type
+func NewAzSignUpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sign_up")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4732,6 +6515,166 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `OpsHealthz` operationId).
 	OpsHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsHealthzResult, error)
 
+	// AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error)
+
+	// AzPatchEmailWithResponse Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithResponse(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error)
+
+	// AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithFormdataBodyWithResponse(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error)
+
+	// AzUpdateEmailWithBodyWithResponse Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error)
+
+	// AzUpdateEmailWithResponse Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithResponse(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error)
+
+	// AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithFormdataBodyWithResponse(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error)
+
+	// AzVerifyEmailWithResponse Verify an address with a mailed token
+	//
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+	AzVerifyEmailWithResponse(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*AzVerifyEmailResult, error)
+
+	// AzSendEmailVerificationWithResponse Mail the caller a link that verifies the address
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+	AzSendEmailVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzSendEmailVerificationResult, error)
+
+	// AzPatchPasswordResetWithBodyWithResponse Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error)
+
+	// AzPatchPasswordResetWithResponse Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithResponse(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error)
+
+	// AzPatchPasswordResetWithFormdataBodyWithResponse Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error)
+
+	// AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error)
+
+	// AzRequestPasswordResetWithResponse Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithResponse(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error)
+
+	// AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error)
+
+	// AzResetPasswordWithBodyWithResponse Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error)
+
+	// AzResetPasswordWithResponse Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithResponse(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error)
+
+	// AzResetPasswordWithFormdataBodyWithResponse Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error)
+
+	// AzEditPasswordResetWithResponse Check a mailed password-reset token
+	//
+	// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+	AzEditPasswordResetWithResponse(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*AzEditPasswordResetResult, error)
+
 	// ZestyLoginWithBodyWithResponse Log in with an email address and a password
 	//
 	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -4786,6 +6729,60 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 	OpsOpenAPIYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsOpenAPIYAMLResult, error)
+
+	// AzPatchPasswordWithBodyWithResponse Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error)
+
+	// AzPatchPasswordWithResponse Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithResponse(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error)
+
+	// AzPatchPasswordWithFormdataBodyWithResponse Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error)
+
+	// AzUpdatePasswordWithBodyWithResponse Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error)
+
+	// AzUpdatePasswordWithResponse Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithResponse(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error)
+
+	// AzUpdatePasswordWithFormdataBodyWithResponse Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithFormdataBodyWithResponse(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error)
 
 	// ZestyPasswordRequestWithBodyWithResponse Mail a password-reset token
 	//
@@ -4849,6 +6846,87 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `OpsReadyz` operationId).
 	OpsReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsReadyzResult, error)
+
+	// AzListSessionsWithResponse List the caller's sessions
+	//
+	// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /sessions (the `AzListSessions` operationId).
+	AzListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzListSessionsResult, error)
+
+	// AzDeleteSessionWithResponse End one of the caller's sessions
+	//
+	// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+	AzDeleteSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzDeleteSessionResult, error)
+
+	// AzGetSessionWithResponse Show one of the caller's sessions
+	//
+	// Another user's session, an ended one or an unknown id is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+	AzGetSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzGetSessionResult, error)
+
+	// AzSignInWithBodyWithResponse Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignInResult, error)
+
+	// AzSignInWithResponse Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithResponse(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error)
+
+	// AzSignInWithFormdataBodyWithResponse Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithFormdataBodyWithResponse(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error)
+
+	// AzSignUpWithBodyWithResponse Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignUpResult, error)
+
+	// AzSignUpWithResponse Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithResponse(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error)
+
+	// AzSignUpWithFormdataBodyWithResponse Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithFormdataBodyWithResponse(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error)
 
 	// GetJWKsWithResponse Public keys that verify access tokens
 	//
@@ -5467,6 +7545,621 @@ func (r OpsHealthzResult) ContentType() string {
 	return ""
 }
 
+// AzPatchEmailResult401Headers the declared response headers of an HTTP 401 response for AzPatchEmail
+type AzPatchEmailResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzPatchEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzPatchEmailResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzPatchEmailResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzPatchEmailResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzPatchEmailResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzPatchEmailResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzPatchEmailResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzPatchEmailResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzPatchEmailResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzPatchEmailResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzPatchEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzPatchEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzPatchEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzPatchEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzUpdateEmailResult401Headers the declared response headers of an HTTP 401 response for AzUpdateEmail
+type AzUpdateEmailResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzUpdateEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzUpdateEmailResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzUpdateEmailResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzUpdateEmailResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzUpdateEmailResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzUpdateEmailResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzUpdateEmailResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzUpdateEmailResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzUpdateEmailResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzUpdateEmailResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzUpdateEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzUpdateEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzUpdateEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzUpdateEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzVerifyEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzVerifyEmailResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzVerifyEmailResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzVerifyEmailResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzVerifyEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzVerifyEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzVerifyEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzVerifyEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzSendEmailVerificationResult401Headers the declared response headers of an HTTP 401 response for AzSendEmailVerification
+type AzSendEmailVerificationResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzSendEmailVerificationResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzSendEmailVerificationResult401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzSendEmailVerificationResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzSendEmailVerificationResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzSendEmailVerificationResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzSendEmailVerificationResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzPatchPasswordResetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzPatchPasswordResetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzPatchPasswordResetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzPatchPasswordResetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzPatchPasswordResetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzRequestPasswordResetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzRequestPasswordResetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzRequestPasswordResetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzRequestPasswordResetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzRequestPasswordResetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzResetPasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzResetPasswordResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzResetPasswordResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzResetPasswordResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzResetPasswordResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzResetPasswordResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzResetPasswordResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzResetPasswordResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzResetPasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzResetPasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzResetPasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzResetPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzEditPasswordResetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzEditPasswordResetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzEditPasswordResetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzEditPasswordResetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzEditPasswordResetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ZestyLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5735,6 +8428,200 @@ func (r OpsOpenAPIYAMLResult) ContentType() string {
 	return ""
 }
 
+// AzPatchPasswordResult401Headers the declared response headers of an HTTP 401 response for AzPatchPassword
+type AzPatchPasswordResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzPatchPasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzPatchPasswordResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzPatchPasswordResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzPatchPasswordResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzPatchPasswordResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzPatchPasswordResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzPatchPasswordResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzPatchPasswordResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzPatchPasswordResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzPatchPasswordResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzPatchPasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzPatchPasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzPatchPasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzPatchPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzUpdatePasswordResult401Headers the declared response headers of an HTTP 401 response for AzUpdatePassword
+type AzUpdatePasswordResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzUpdatePasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzUpdatePasswordResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzUpdatePasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzUpdatePasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzUpdatePasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzUpdatePasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ZestyPasswordRequestResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5922,6 +8809,428 @@ func (r OpsReadyzResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r OpsReadyzResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzListSessionsResult401Headers the declared response headers of an HTTP 401 response for AzListSessions
+type AzListSessionsResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzListSessionsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]AzSession
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzListSessionsResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzListSessionsResult) GetJSON200() *[]AzSession {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzListSessionsResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzListSessionsResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzListSessionsResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzListSessionsResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzListSessionsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzListSessionsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzListSessionsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzListSessionsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzDeleteSessionResult401Headers the declared response headers of an HTTP 401 response for AzDeleteSession
+type AzDeleteSessionResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzDeleteSessionResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AzNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzDeleteSessionResult401Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzDeleteSessionResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzDeleteSessionResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AzDeleteSessionResult) GetJSON404() *AzNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzDeleteSessionResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzDeleteSessionResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzDeleteSessionResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzDeleteSessionResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzDeleteSessionResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzDeleteSessionResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzGetSessionResult401Headers the declared response headers of an HTTP 401 response for AzGetSession
+type AzGetSessionResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzGetSessionResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzSession
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AzNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzGetSessionResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzGetSessionResult) GetJSON200() *AzSession {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzGetSessionResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzGetSessionResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AzGetSessionResult) GetJSON404() *AzNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzGetSessionResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzGetSessionResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzGetSessionResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzGetSessionResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzGetSessionResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzGetSessionResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzSignInResult201Headers the declared response headers of an HTTP 201 response for AzSignIn
+type AzSignInResult201Headers struct {
+	XSessionToken string
+}
+
+// AzSignInResult401Headers the declared response headers of an HTTP 401 response for AzSignIn
+type AzSignInResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzSignInResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AzSession
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AzSignInResult201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzSignInResult401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AzSignInResult) GetJSON201() *AzSession {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzSignInResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzSignInResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzSignInResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzSignInResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzSignInResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzSignInResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzSignInResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzSignInResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzSignInResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzSignInResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzSignInResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzSignUpResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AzSignUpResult) GetJSON201() *AzUser {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzSignUpResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzSignUpResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzSignUpResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzSignUpResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzSignUpResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzSignUpResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzSignUpResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzSignUpResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzSignUpResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzSignUpResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8301,6 +11610,274 @@ func (c *ClientWithResponses) OpsHealthzWithResponse(ctx context.Context, reqEdi
 	return ParseOpsHealthzResult(rsp)
 }
 
+// AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *ClientWithResponses) AzPatchEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error) {
+	rsp, err := c.AzPatchEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchEmailResult(rsp)
+}
+
+// AzPatchEmailWithResponse Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *ClientWithResponses) AzPatchEmailWithResponse(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error) {
+	rsp, err := c.AzPatchEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchEmailResult(rsp)
+}
+
+// AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *ClientWithResponses) AzPatchEmailWithFormdataBodyWithResponse(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error) {
+	rsp, err := c.AzPatchEmailWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchEmailResult(rsp)
+}
+
+// AzUpdateEmailWithBodyWithResponse Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *ClientWithResponses) AzUpdateEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error) {
+	rsp, err := c.AzUpdateEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdateEmailResult(rsp)
+}
+
+// AzUpdateEmailWithResponse Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *ClientWithResponses) AzUpdateEmailWithResponse(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error) {
+	rsp, err := c.AzUpdateEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdateEmailResult(rsp)
+}
+
+// AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *ClientWithResponses) AzUpdateEmailWithFormdataBodyWithResponse(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error) {
+	rsp, err := c.AzUpdateEmailWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdateEmailResult(rsp)
+}
+
+// AzVerifyEmailWithResponse Verify an address with a mailed token
+//
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+func (c *ClientWithResponses) AzVerifyEmailWithResponse(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*AzVerifyEmailResult, error) {
+	rsp, err := c.AzVerifyEmail(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzVerifyEmailResult(rsp)
+}
+
+// AzSendEmailVerificationWithResponse Mail the caller a link that verifies the address
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+func (c *ClientWithResponses) AzSendEmailVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzSendEmailVerificationResult, error) {
+	rsp, err := c.AzSendEmailVerification(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSendEmailVerificationResult(rsp)
+}
+
+// AzPatchPasswordResetWithBodyWithResponse Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *ClientWithResponses) AzPatchPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error) {
+	rsp, err := c.AzPatchPasswordResetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResetResult(rsp)
+}
+
+// AzPatchPasswordResetWithResponse Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *ClientWithResponses) AzPatchPasswordResetWithResponse(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error) {
+	rsp, err := c.AzPatchPasswordReset(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResetResult(rsp)
+}
+
+// AzPatchPasswordResetWithFormdataBodyWithResponse Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *ClientWithResponses) AzPatchPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error) {
+	rsp, err := c.AzPatchPasswordResetWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResetResult(rsp)
+}
+
+// AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *ClientWithResponses) AzRequestPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error) {
+	rsp, err := c.AzRequestPasswordResetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzRequestPasswordResetResult(rsp)
+}
+
+// AzRequestPasswordResetWithResponse Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *ClientWithResponses) AzRequestPasswordResetWithResponse(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error) {
+	rsp, err := c.AzRequestPasswordReset(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzRequestPasswordResetResult(rsp)
+}
+
+// AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *ClientWithResponses) AzRequestPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error) {
+	rsp, err := c.AzRequestPasswordResetWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzRequestPasswordResetResult(rsp)
+}
+
+// AzResetPasswordWithBodyWithResponse Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *ClientWithResponses) AzResetPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error) {
+	rsp, err := c.AzResetPasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzResetPasswordResult(rsp)
+}
+
+// AzResetPasswordWithResponse Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *ClientWithResponses) AzResetPasswordWithResponse(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error) {
+	rsp, err := c.AzResetPassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzResetPasswordResult(rsp)
+}
+
+// AzResetPasswordWithFormdataBodyWithResponse Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *ClientWithResponses) AzResetPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error) {
+	rsp, err := c.AzResetPasswordWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzResetPasswordResult(rsp)
+}
+
+// AzEditPasswordResetWithResponse Check a mailed password-reset token
+//
+// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+func (c *ClientWithResponses) AzEditPasswordResetWithResponse(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*AzEditPasswordResetResult, error) {
+	rsp, err := c.AzEditPasswordReset(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzEditPasswordResetResult(rsp)
+}
+
 // ZestyLoginWithBodyWithResponse Log in with an email address and a password
 //
 // Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -8396,6 +11973,96 @@ func (c *ClientWithResponses) OpsOpenAPIYAMLWithResponse(ctx context.Context, re
 		return nil, err
 	}
 	return ParseOpsOpenAPIYAMLResult(rsp)
+}
+
+// AzPatchPasswordWithBodyWithResponse Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *ClientWithResponses) AzPatchPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error) {
+	rsp, err := c.AzPatchPasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResult(rsp)
+}
+
+// AzPatchPasswordWithResponse Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *ClientWithResponses) AzPatchPasswordWithResponse(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error) {
+	rsp, err := c.AzPatchPassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResult(rsp)
+}
+
+// AzPatchPasswordWithFormdataBodyWithResponse Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *ClientWithResponses) AzPatchPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error) {
+	rsp, err := c.AzPatchPasswordWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResult(rsp)
+}
+
+// AzUpdatePasswordWithBodyWithResponse Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *ClientWithResponses) AzUpdatePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error) {
+	rsp, err := c.AzUpdatePasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdatePasswordResult(rsp)
+}
+
+// AzUpdatePasswordWithResponse Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *ClientWithResponses) AzUpdatePasswordWithResponse(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error) {
+	rsp, err := c.AzUpdatePassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdatePasswordResult(rsp)
+}
+
+// AzUpdatePasswordWithFormdataBodyWithResponse Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *ClientWithResponses) AzUpdatePasswordWithFormdataBodyWithResponse(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error) {
+	rsp, err := c.AzUpdatePasswordWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdatePasswordResult(rsp)
 }
 
 // ZestyPasswordRequestWithBodyWithResponse Mail a password-reset token
@@ -8501,6 +12168,141 @@ func (c *ClientWithResponses) OpsReadyzWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseOpsReadyzResult(rsp)
+}
+
+// AzListSessionsWithResponse List the caller's sessions
+//
+// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /sessions (the `AzListSessions` operationId).
+func (c *ClientWithResponses) AzListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzListSessionsResult, error) {
+	rsp, err := c.AzListSessions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzListSessionsResult(rsp)
+}
+
+// AzDeleteSessionWithResponse End one of the caller's sessions
+//
+// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+func (c *ClientWithResponses) AzDeleteSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzDeleteSessionResult, error) {
+	rsp, err := c.AzDeleteSession(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzDeleteSessionResult(rsp)
+}
+
+// AzGetSessionWithResponse Show one of the caller's sessions
+//
+// Another user's session, an ended one or an unknown id is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+func (c *ClientWithResponses) AzGetSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzGetSessionResult, error) {
+	rsp, err := c.AzGetSession(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzGetSessionResult(rsp)
+}
+
+// AzSignInWithBodyWithResponse Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *ClientWithResponses) AzSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignInResult, error) {
+	rsp, err := c.AzSignInWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignInResult(rsp)
+}
+
+// AzSignInWithResponse Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *ClientWithResponses) AzSignInWithResponse(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error) {
+	rsp, err := c.AzSignIn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignInResult(rsp)
+}
+
+// AzSignInWithFormdataBodyWithResponse Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *ClientWithResponses) AzSignInWithFormdataBodyWithResponse(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error) {
+	rsp, err := c.AzSignInWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignInResult(rsp)
+}
+
+// AzSignUpWithBodyWithResponse Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *ClientWithResponses) AzSignUpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignUpResult, error) {
+	rsp, err := c.AzSignUpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignUpResult(rsp)
+}
+
+// AzSignUpWithResponse Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *ClientWithResponses) AzSignUpWithResponse(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error) {
+	rsp, err := c.AzSignUp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignUpResult(rsp)
+}
+
+// AzSignUpWithFormdataBodyWithResponse Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *ClientWithResponses) AzSignUpWithFormdataBodyWithResponse(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error) {
+	rsp, err := c.AzSignUpWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignUpResult(rsp)
 }
 
 // GetJWKsWithResponse Public keys that verify access tokens
@@ -9410,6 +13212,531 @@ func ParseOpsHealthzResult(rsp *http.Response) (*OpsHealthzResult, error) {
 	return response, nil
 }
 
+// ParseAzPatchEmailResult parses an HTTP response from a AzPatchEmailWithResponse call
+func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzPatchEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzPatchEmailResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzUpdateEmailResult parses an HTTP response from a AzUpdateEmailWithResponse call
+func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzUpdateEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzUpdateEmailResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzVerifyEmailResult parses an HTTP response from a AzVerifyEmailWithResponse call
+func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzVerifyEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzSendEmailVerificationResult parses an HTTP response from a AzSendEmailVerificationWithResponse call
+func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerificationResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzSendEmailVerificationResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzSendEmailVerificationResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzPatchPasswordResetResult parses an HTTP response from a AzPatchPasswordResetWithResponse call
+func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzPatchPasswordResetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzRequestPasswordResetResult parses an HTTP response from a AzRequestPasswordResetWithResponse call
+func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordResetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzRequestPasswordResetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzResetPasswordResult parses an HTTP response from a AzResetPasswordWithResponse call
+func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzResetPasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzEditPasswordResetResult parses an HTTP response from a AzEditPasswordResetWithResponse call
+func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzEditPasswordResetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseZestyLoginResult parses an HTTP response from a ZestyLoginWithResponse call
 func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -9600,6 +13927,182 @@ func ParseOpsOpenAPIYAMLResult(rsp *http.Response) (*OpsOpenAPIYAMLResult, error
 	return response, nil
 }
 
+// ParseAzPatchPasswordResult parses an HTTP response from a AzPatchPasswordWithResponse call
+func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzPatchPasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzPatchPasswordResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzUpdatePasswordResult parses an HTTP response from a AzUpdatePasswordWithResponse call
+func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzUpdatePasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzUpdatePasswordResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseZestyPasswordRequestResult parses an HTTP response from a ZestyPasswordRequestWithResponse call
 func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -9742,6 +14245,383 @@ func ParseOpsReadyzResult(rsp *http.Response) (*OpsReadyzResult, error) {
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzListSessionsResult parses an HTTP response from a AzListSessionsWithResponse call
+func ParseAzListSessionsResult(rsp *http.Response) (*AzListSessionsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzListSessionsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []AzSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzListSessionsResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzDeleteSessionResult parses an HTTP response from a AzDeleteSessionWithResponse call
+func ParseAzDeleteSessionResult(rsp *http.Response) (*AzDeleteSessionResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzDeleteSessionResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AzNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzDeleteSessionResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzGetSessionResult parses an HTTP response from a AzGetSessionWithResponse call
+func ParseAzGetSessionResult(rsp *http.Response) (*AzGetSessionResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzGetSessionResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AzNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzGetSessionResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzSignInResult parses an HTTP response from a AzSignInWithResponse call
+func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzSignInResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AzSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers AzSignInResult201Headers
+		if values := rsp.Header.Values("X-Session-Token"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Session-Token", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XSessionToken = value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers AzSignInResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzSignUpResult parses an HTTP response from a AzSignUpWithResponse call
+func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzSignUpResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 
@@ -11619,6 +16499,30 @@ type ServerInterface interface {
 	// OpsHealthz Liveness probe
 	// (GET /healthz)
 	OpsHealthz(ctx echo.Context) error
+	// AzPatchEmail Change the caller's email address (PATCH)
+	// (PATCH /identity/email)
+	AzPatchEmail(ctx echo.Context) error
+	// AzUpdateEmail Change the caller's email address
+	// (PUT /identity/email)
+	AzUpdateEmail(ctx echo.Context) error
+	// AzVerifyEmail Verify an address with a mailed token
+	// (GET /identity/email_verification)
+	AzVerifyEmail(ctx echo.Context, params AzVerifyEmailParams) error
+	// AzSendEmailVerification Mail the caller a link that verifies the address
+	// (POST /identity/email_verification)
+	AzSendEmailVerification(ctx echo.Context) error
+	// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+	// (PATCH /identity/password_reset)
+	AzPatchPasswordReset(ctx echo.Context) error
+	// AzRequestPasswordReset Mail a password-reset link
+	// (POST /identity/password_reset)
+	AzRequestPasswordReset(ctx echo.Context) error
+	// AzResetPassword Set a new password with a mailed token
+	// (PUT /identity/password_reset)
+	AzResetPassword(ctx echo.Context) error
+	// AzEditPasswordReset Check a mailed password-reset token
+	// (GET /identity/password_reset/edit)
+	AzEditPasswordReset(ctx echo.Context, params AzEditPasswordResetParams) error
 	// ZestyLogin Log in with an email address and a password
 	// (POST /login)
 	ZestyLogin(ctx echo.Context) error
@@ -11634,6 +16538,12 @@ type ServerInterface interface {
 	// OpsOpenAPIYAML This contract, as YAML
 	// (GET /openapi.yaml)
 	OpsOpenAPIYAML(ctx echo.Context) error
+	// AzPatchPassword Change the caller's password (PATCH)
+	// (PATCH /password)
+	AzPatchPassword(ctx echo.Context) error
+	// AzUpdatePassword Change the caller's password
+	// (PUT /password)
+	AzUpdatePassword(ctx echo.Context) error
 	// ZestyPasswordRequest Mail a password-reset token
 	// (POST /password/request)
 	ZestyPasswordRequest(ctx echo.Context) error
@@ -11643,6 +16553,21 @@ type ServerInterface interface {
 	// OpsReadyz Readiness probe
 	// (GET /readyz)
 	OpsReadyz(ctx echo.Context) error
+	// AzListSessions List the caller's sessions
+	// (GET /sessions)
+	AzListSessions(ctx echo.Context) error
+	// AzDeleteSession End one of the caller's sessions
+	// (DELETE /sessions/{id})
+	AzDeleteSession(ctx echo.Context, id string) error
+	// AzGetSession Show one of the caller's sessions
+	// (GET /sessions/{id})
+	AzGetSession(ctx echo.Context, id string) error
+	// AzSignIn Sign in with an email address and a password
+	// (POST /sign_in)
+	AzSignIn(ctx echo.Context) error
+	// AzSignUp Create an account
+	// (POST /sign_up)
+	AzSignUp(ctx echo.Context) error
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx echo.Context) error
@@ -11780,6 +16705,117 @@ func (w *ServerInterfaceWrapper) OpsHealthz(ctx echo.Context) error {
 	return err
 }
 
+// AzPatchEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) AzPatchEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzPatchEmail(ctx)
+	return err
+}
+
+// AzUpdateEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) AzUpdateEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzUpdateEmail(ctx)
+	return err
+}
+
+// AzVerifyEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) AzVerifyEmail(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AzVerifyEmailParams
+	// ------------- Optional query parameter "email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", ctx.QueryParams(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email: %s", err))
+	}
+
+	// ------------- Optional query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// ------------- Optional query parameter "sid" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sid", ctx.QueryParams(), &params.Sid, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzVerifyEmail(ctx, params)
+	return err
+}
+
+// AzSendEmailVerification converts echo context to params.
+func (w *ServerInterfaceWrapper) AzSendEmailVerification(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzSendEmailVerification(ctx)
+	return err
+}
+
+// AzPatchPasswordReset converts echo context to params.
+func (w *ServerInterfaceWrapper) AzPatchPasswordReset(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzPatchPasswordReset(ctx)
+	return err
+}
+
+// AzRequestPasswordReset converts echo context to params.
+func (w *ServerInterfaceWrapper) AzRequestPasswordReset(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzRequestPasswordReset(ctx)
+	return err
+}
+
+// AzResetPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) AzResetPassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzResetPassword(ctx)
+	return err
+}
+
+// AzEditPasswordReset converts echo context to params.
+func (w *ServerInterfaceWrapper) AzEditPasswordReset(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AzEditPasswordResetParams
+	// ------------- Optional query parameter "sid" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sid", ctx.QueryParams(), &params.Sid, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sid: %s", err))
+	}
+
+	// ------------- Optional query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzEditPasswordReset(ctx, params)
+	return err
+}
+
 // ZestyLogin converts echo context to params.
 func (w *ServerInterfaceWrapper) ZestyLogin(ctx echo.Context) error {
 	var err error
@@ -11825,6 +16861,24 @@ func (w *ServerInterfaceWrapper) OpsOpenAPIYAML(ctx echo.Context) error {
 	return err
 }
 
+// AzPatchPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) AzPatchPassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzPatchPassword(ctx)
+	return err
+}
+
+// AzUpdatePassword converts echo context to params.
+func (w *ServerInterfaceWrapper) AzUpdatePassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzUpdatePassword(ctx)
+	return err
+}
+
 // ZestyPasswordRequest converts echo context to params.
 func (w *ServerInterfaceWrapper) ZestyPasswordRequest(ctx echo.Context) error {
 	var err error
@@ -11849,6 +16903,65 @@ func (w *ServerInterfaceWrapper) OpsReadyz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.OpsReadyz(ctx)
+	return err
+}
+
+// AzListSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) AzListSessions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzListSessions(ctx)
+	return err
+}
+
+// AzDeleteSession converts echo context to params.
+func (w *ServerInterfaceWrapper) AzDeleteSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzDeleteSession(ctx, id)
+	return err
+}
+
+// AzGetSession converts echo context to params.
+func (w *ServerInterfaceWrapper) AzGetSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzGetSession(ctx, id)
+	return err
+}
+
+// AzSignIn converts echo context to params.
+func (w *ServerInterfaceWrapper) AzSignIn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzSignIn(ctx)
+	return err
+}
+
+// AzSignUp converts echo context to params.
+func (w *ServerInterfaceWrapper) AzSignUp(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzSignUp(ctx)
 	return err
 }
 
@@ -12246,6 +17359,21 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/logout", wrapper.ZestyLogout, options.OperationMiddlewares["zestyLogout"]...)
 	router.POST(options.BaseURL+"/password/request", wrapper.ZestyPasswordRequest, options.OperationMiddlewares["zestyPasswordRequest"]...)
 	router.POST(options.BaseURL+"/password/reset", wrapper.ZestyPasswordReset, options.OperationMiddlewares["zestyPasswordReset"]...)
+	router.POST(options.BaseURL+"/sign_up", wrapper.AzSignUp, options.OperationMiddlewares["azSignUp"]...)
+	router.POST(options.BaseURL+"/sign_in", wrapper.AzSignIn, options.OperationMiddlewares["azSignIn"]...)
+	router.GET(options.BaseURL+"/sessions", wrapper.AzListSessions, options.OperationMiddlewares["azListSessions"]...)
+	router.DELETE(options.BaseURL+"/sessions/:id", wrapper.AzDeleteSession, options.OperationMiddlewares["azDeleteSession"]...)
+	router.GET(options.BaseURL+"/sessions/:id", wrapper.AzGetSession, options.OperationMiddlewares["azGetSession"]...)
+	router.PATCH(options.BaseURL+"/password", wrapper.AzPatchPassword, options.OperationMiddlewares["azPatchPassword"]...)
+	router.PUT(options.BaseURL+"/password", wrapper.AzUpdatePassword, options.OperationMiddlewares["azUpdatePassword"]...)
+	router.PATCH(options.BaseURL+"/identity/email", wrapper.AzPatchEmail, options.OperationMiddlewares["azPatchEmail"]...)
+	router.PUT(options.BaseURL+"/identity/email", wrapper.AzUpdateEmail, options.OperationMiddlewares["azUpdateEmail"]...)
+	router.GET(options.BaseURL+"/identity/email_verification", wrapper.AzVerifyEmail, options.OperationMiddlewares["azVerifyEmail"]...)
+	router.POST(options.BaseURL+"/identity/email_verification", wrapper.AzSendEmailVerification, options.OperationMiddlewares["azSendEmailVerification"]...)
+	router.PATCH(options.BaseURL+"/identity/password_reset", wrapper.AzPatchPasswordReset, options.OperationMiddlewares["azPatchPasswordReset"]...)
+	router.POST(options.BaseURL+"/identity/password_reset", wrapper.AzRequestPasswordReset, options.OperationMiddlewares["azRequestPasswordReset"]...)
+	router.PUT(options.BaseURL+"/identity/password_reset", wrapper.AzResetPassword, options.OperationMiddlewares["azResetPassword"]...)
+	router.GET(options.BaseURL+"/identity/password_reset/edit", wrapper.AzEditPasswordReset, options.OperationMiddlewares["azEditPasswordReset"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -12255,6 +17383,29 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/metrics", wrapper.OpsMetrics, options.OperationMiddlewares["opsMetrics"]...)
 
 }
+
+type AzBadRequestJSONResponse AzError
+
+type AzForbiddenJSONResponse AzError
+
+type AzInternalErrorJSONResponse AzError
+
+type AzNotFoundJSONResponse AzError
+
+type AzPayloadTooLargeJSONResponse AzError
+
+type AzUnauthorizedResponseHeaders struct {
+	WWWAuthenticate *string
+}
+type AzUnauthorizedJSONResponse struct {
+	Body AzError
+
+	Headers AzUnauthorizedResponseHeaders
+}
+
+type AzUnprocessableJSONResponse AzFieldErrors
+
+type AzUnsupportedMediaTypeJSONResponse AzError
 
 type NhostBadRequestJSONResponse ErrorResponse
 
@@ -12437,6 +17588,769 @@ func (response OpsHealthz200JSONResponse) VisitOpsHealthzResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmailRequestObject struct {
+	JSONBody     *AzPatchEmailJSONRequestBody
+	FormdataBody *AzPatchEmailFormdataRequestBody
+}
+
+type AzPatchEmailResponseObject interface {
+	VisitAzPatchEmailResponse(w http.ResponseWriter) error
+}
+
+type AzPatchEmail200JSONResponse AzUser
+
+func (response AzPatchEmail200JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzPatchEmail400JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzPatchEmail401JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzPatchEmail403JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzPatchEmail413JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzPatchEmail415JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzPatchEmail422JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzPatchEmail500JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmailRequestObject struct {
+	JSONBody     *AzUpdateEmailJSONRequestBody
+	FormdataBody *AzUpdateEmailFormdataRequestBody
+}
+
+type AzUpdateEmailResponseObject interface {
+	VisitAzUpdateEmailResponse(w http.ResponseWriter) error
+}
+
+type AzUpdateEmail200JSONResponse AzUser
+
+func (response AzUpdateEmail200JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzUpdateEmail400JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzUpdateEmail401JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzUpdateEmail403JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzUpdateEmail413JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzUpdateEmail415JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzUpdateEmail422JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzUpdateEmail500JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmailRequestObject struct {
+	Params AzVerifyEmailParams
+}
+
+type AzVerifyEmailResponseObject interface {
+	VisitAzVerifyEmailResponse(w http.ResponseWriter) error
+}
+
+type AzVerifyEmail204Response struct {
+}
+
+func (response AzVerifyEmail204Response) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzVerifyEmail400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzVerifyEmail400JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmail413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzVerifyEmail413JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzVerifyEmail500JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerificationRequestObject struct {
+}
+
+type AzSendEmailVerificationResponseObject interface {
+	VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error
+}
+
+type AzSendEmailVerification204Response struct {
+}
+
+func (response AzSendEmailVerification204Response) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzSendEmailVerification400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzSendEmailVerification400JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzSendEmailVerification401JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzSendEmailVerification403JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzSendEmailVerification413JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzSendEmailVerification500JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordResetRequestObject struct {
+	JSONBody     *AzPatchPasswordResetJSONRequestBody
+	FormdataBody *AzPatchPasswordResetFormdataRequestBody
+}
+
+type AzPatchPasswordResetResponseObject interface {
+	VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error
+}
+
+type AzPatchPasswordReset200JSONResponse AzUser
+
+func (response AzPatchPasswordReset200JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzPatchPasswordReset400JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzPatchPasswordReset403JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzPatchPasswordReset413JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzPatchPasswordReset415JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzPatchPasswordReset422JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzPatchPasswordReset500JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordResetRequestObject struct {
+	JSONBody     *AzRequestPasswordResetJSONRequestBody
+	FormdataBody *AzRequestPasswordResetFormdataRequestBody
+}
+
+type AzRequestPasswordResetResponseObject interface {
+	VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error
+}
+
+type AzRequestPasswordReset204Response struct {
+}
+
+func (response AzRequestPasswordReset204Response) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzRequestPasswordReset400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzRequestPasswordReset400JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzRequestPasswordReset413JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzRequestPasswordReset415JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzRequestPasswordReset422JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzRequestPasswordReset500JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPasswordRequestObject struct {
+	JSONBody     *AzResetPasswordJSONRequestBody
+	FormdataBody *AzResetPasswordFormdataRequestBody
+}
+
+type AzResetPasswordResponseObject interface {
+	VisitAzResetPasswordResponse(w http.ResponseWriter) error
+}
+
+type AzResetPassword200JSONResponse AzUser
+
+func (response AzResetPassword200JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzResetPassword400JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzResetPassword403JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzResetPassword413JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzResetPassword415JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzResetPassword422JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzResetPassword500JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordResetRequestObject struct {
+	Params AzEditPasswordResetParams
+}
+
+type AzEditPasswordResetResponseObject interface {
+	VisitAzEditPasswordResetResponse(w http.ResponseWriter) error
+}
+
+type AzEditPasswordReset204Response struct {
+}
+
+func (response AzEditPasswordReset204Response) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzEditPasswordReset400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzEditPasswordReset400JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordReset413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzEditPasswordReset413JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzEditPasswordReset500JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12698,6 +18612,258 @@ func (response OpsOpenAPIYAML200ApplicationyamlResponse) VisitOpsOpenAPIYAMLResp
 	return err
 }
 
+type AzPatchPasswordRequestObject struct {
+	JSONBody     *AzPatchPasswordJSONRequestBody
+	FormdataBody *AzPatchPasswordFormdataRequestBody
+}
+
+type AzPatchPasswordResponseObject interface {
+	VisitAzPatchPasswordResponse(w http.ResponseWriter) error
+}
+
+type AzPatchPassword200JSONResponse AzUser
+
+func (response AzPatchPassword200JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzPatchPassword400JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzPatchPassword401JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzPatchPassword403JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzPatchPassword413JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzPatchPassword415JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzPatchPassword422JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzPatchPassword500JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePasswordRequestObject struct {
+	JSONBody     *AzUpdatePasswordJSONRequestBody
+	FormdataBody *AzUpdatePasswordFormdataRequestBody
+}
+
+type AzUpdatePasswordResponseObject interface {
+	VisitAzUpdatePasswordResponse(w http.ResponseWriter) error
+}
+
+type AzUpdatePassword200JSONResponse AzUser
+
+func (response AzUpdatePassword200JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzUpdatePassword400JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzUpdatePassword401JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzUpdatePassword403JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzUpdatePassword413JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzUpdatePassword415JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzUpdatePassword422JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzUpdatePassword500JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyPasswordRequestRequestObject struct {
 	JSONBody     *ZestyPasswordRequestJSONRequestBody
 	FormdataBody *ZestyPasswordRequestFormdataRequestBody
@@ -12909,6 +19075,513 @@ func (response OpsReadyz503JSONResponse) VisitOpsReadyzResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessionsRequestObject struct {
+}
+
+type AzListSessionsResponseObject interface {
+	VisitAzListSessionsResponse(w http.ResponseWriter) error
+}
+
+type AzListSessions200JSONResponse []AzSession
+
+func (response AzListSessions200JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzListSessions401JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzListSessions403JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzListSessions413JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzListSessions500JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSessionRequestObject struct {
+	Id string `json:"id"`
+}
+
+type AzDeleteSessionResponseObject interface {
+	VisitAzDeleteSessionResponse(w http.ResponseWriter) error
+}
+
+type AzDeleteSession204Response struct {
+}
+
+func (response AzDeleteSession204Response) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzDeleteSession401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzDeleteSession401JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzDeleteSession403JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession404JSONResponse struct{ AzNotFoundJSONResponse }
+
+func (response AzDeleteSession404JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzDeleteSession413JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzDeleteSession500JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSessionRequestObject struct {
+	Id string `json:"id"`
+}
+
+type AzGetSessionResponseObject interface {
+	VisitAzGetSessionResponse(w http.ResponseWriter) error
+}
+
+type AzGetSession200JSONResponse AzSession
+
+func (response AzGetSession200JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzGetSession401JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzGetSession403JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession404JSONResponse struct{ AzNotFoundJSONResponse }
+
+func (response AzGetSession404JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzGetSession413JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzGetSession500JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignInRequestObject struct {
+	JSONBody     *AzSignInJSONRequestBody
+	FormdataBody *AzSignInFormdataRequestBody
+}
+
+type AzSignInResponseObject interface {
+	VisitAzSignInResponse(w http.ResponseWriter) error
+}
+
+type AzSignIn201ResponseHeaders struct {
+	XSessionToken string
+}
+
+type AzSignIn201JSONResponse struct {
+	Body    AzSession
+	Headers AzSignIn201ResponseHeaders
+}
+
+func (response AzSignIn201JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Session-Token", fmt.Sprint(response.Headers.XSessionToken))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzSignIn400JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzSignIn401JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzSignIn403JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzSignIn413JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzSignIn415JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzSignIn422JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzSignIn500JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUpRequestObject struct {
+	JSONBody     *AzSignUpJSONRequestBody
+	FormdataBody *AzSignUpFormdataRequestBody
+}
+
+type AzSignUpResponseObject interface {
+	VisitAzSignUpResponse(w http.ResponseWriter) error
+}
+
+type AzSignUp201JSONResponse AzUser
+
+func (response AzSignUp201JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzSignUp400JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzSignUp403JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzSignUp413JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzSignUp415JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzSignUp422JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzSignUp500JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15767,6 +22440,30 @@ type StrictServerInterface interface {
 	// OpsHealthz Liveness probe
 	// (GET /healthz)
 	OpsHealthz(ctx context.Context, request OpsHealthzRequestObject) (OpsHealthzResponseObject, error)
+	// AzPatchEmail Change the caller's email address (PATCH)
+	// (PATCH /identity/email)
+	AzPatchEmail(ctx context.Context, request AzPatchEmailRequestObject) (AzPatchEmailResponseObject, error)
+	// AzUpdateEmail Change the caller's email address
+	// (PUT /identity/email)
+	AzUpdateEmail(ctx context.Context, request AzUpdateEmailRequestObject) (AzUpdateEmailResponseObject, error)
+	// AzVerifyEmail Verify an address with a mailed token
+	// (GET /identity/email_verification)
+	AzVerifyEmail(ctx context.Context, request AzVerifyEmailRequestObject) (AzVerifyEmailResponseObject, error)
+	// AzSendEmailVerification Mail the caller a link that verifies the address
+	// (POST /identity/email_verification)
+	AzSendEmailVerification(ctx context.Context, request AzSendEmailVerificationRequestObject) (AzSendEmailVerificationResponseObject, error)
+	// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+	// (PATCH /identity/password_reset)
+	AzPatchPasswordReset(ctx context.Context, request AzPatchPasswordResetRequestObject) (AzPatchPasswordResetResponseObject, error)
+	// AzRequestPasswordReset Mail a password-reset link
+	// (POST /identity/password_reset)
+	AzRequestPasswordReset(ctx context.Context, request AzRequestPasswordResetRequestObject) (AzRequestPasswordResetResponseObject, error)
+	// AzResetPassword Set a new password with a mailed token
+	// (PUT /identity/password_reset)
+	AzResetPassword(ctx context.Context, request AzResetPasswordRequestObject) (AzResetPasswordResponseObject, error)
+	// AzEditPasswordReset Check a mailed password-reset token
+	// (GET /identity/password_reset/edit)
+	AzEditPasswordReset(ctx context.Context, request AzEditPasswordResetRequestObject) (AzEditPasswordResetResponseObject, error)
 	// ZestyLogin Log in with an email address and a password
 	// (POST /login)
 	ZestyLogin(ctx context.Context, request ZestyLoginRequestObject) (ZestyLoginResponseObject, error)
@@ -15782,6 +22479,12 @@ type StrictServerInterface interface {
 	// OpsOpenAPIYAML This contract, as YAML
 	// (GET /openapi.yaml)
 	OpsOpenAPIYAML(ctx context.Context, request OpsOpenAPIYAMLRequestObject) (OpsOpenAPIYAMLResponseObject, error)
+	// AzPatchPassword Change the caller's password (PATCH)
+	// (PATCH /password)
+	AzPatchPassword(ctx context.Context, request AzPatchPasswordRequestObject) (AzPatchPasswordResponseObject, error)
+	// AzUpdatePassword Change the caller's password
+	// (PUT /password)
+	AzUpdatePassword(ctx context.Context, request AzUpdatePasswordRequestObject) (AzUpdatePasswordResponseObject, error)
 	// ZestyPasswordRequest Mail a password-reset token
 	// (POST /password/request)
 	ZestyPasswordRequest(ctx context.Context, request ZestyPasswordRequestRequestObject) (ZestyPasswordRequestResponseObject, error)
@@ -15791,6 +22494,21 @@ type StrictServerInterface interface {
 	// OpsReadyz Readiness probe
 	// (GET /readyz)
 	OpsReadyz(ctx context.Context, request OpsReadyzRequestObject) (OpsReadyzResponseObject, error)
+	// AzListSessions List the caller's sessions
+	// (GET /sessions)
+	AzListSessions(ctx context.Context, request AzListSessionsRequestObject) (AzListSessionsResponseObject, error)
+	// AzDeleteSession End one of the caller's sessions
+	// (DELETE /sessions/{id})
+	AzDeleteSession(ctx context.Context, request AzDeleteSessionRequestObject) (AzDeleteSessionResponseObject, error)
+	// AzGetSession Show one of the caller's sessions
+	// (GET /sessions/{id})
+	AzGetSession(ctx context.Context, request AzGetSessionRequestObject) (AzGetSessionResponseObject, error)
+	// AzSignIn Sign in with an email address and a password
+	// (POST /sign_in)
+	AzSignIn(ctx context.Context, request AzSignInRequestObject) (AzSignInResponseObject, error)
+	// AzSignUp Create an account
+	// (POST /sign_up)
+	AzSignUp(ctx context.Context, request AzSignUpRequestObject) (AzSignUpResponseObject, error)
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx context.Context, request GetJWKsRequestObject) (GetJWKsResponseObject, error)
@@ -15972,6 +22690,379 @@ func (sh *strictHandler) OpsHealthz(ctx echo.Context) error {
 	return nil
 }
 
+// AzPatchEmail operation middleware
+func (sh *strictHandler) AzPatchEmail(ctx echo.Context) error {
+	var request AzPatchEmailRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzPatchEmailJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzPatchEmailFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzPatchEmail(ctx.Request().Context(), request.(AzPatchEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzPatchEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzPatchEmailResponseObject); ok {
+		return validResponse.VisitAzPatchEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzUpdateEmail operation middleware
+func (sh *strictHandler) AzUpdateEmail(ctx echo.Context) error {
+	var request AzUpdateEmailRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzUpdateEmailJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzUpdateEmailFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzUpdateEmail(ctx.Request().Context(), request.(AzUpdateEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzUpdateEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzUpdateEmailResponseObject); ok {
+		return validResponse.VisitAzUpdateEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzVerifyEmail operation middleware
+func (sh *strictHandler) AzVerifyEmail(ctx echo.Context, params AzVerifyEmailParams) error {
+	var request AzVerifyEmailRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzVerifyEmail(ctx.Request().Context(), request.(AzVerifyEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzVerifyEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzVerifyEmailResponseObject); ok {
+		return validResponse.VisitAzVerifyEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzSendEmailVerification operation middleware
+func (sh *strictHandler) AzSendEmailVerification(ctx echo.Context) error {
+	var request AzSendEmailVerificationRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzSendEmailVerification(ctx.Request().Context(), request.(AzSendEmailVerificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzSendEmailVerification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzSendEmailVerificationResponseObject); ok {
+		return validResponse.VisitAzSendEmailVerificationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzPatchPasswordReset operation middleware
+func (sh *strictHandler) AzPatchPasswordReset(ctx echo.Context) error {
+	var request AzPatchPasswordResetRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzPatchPasswordResetJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzPatchPasswordResetFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzPatchPasswordReset(ctx.Request().Context(), request.(AzPatchPasswordResetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzPatchPasswordReset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzPatchPasswordResetResponseObject); ok {
+		return validResponse.VisitAzPatchPasswordResetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzRequestPasswordReset operation middleware
+func (sh *strictHandler) AzRequestPasswordReset(ctx echo.Context) error {
+	var request AzRequestPasswordResetRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzRequestPasswordResetJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzRequestPasswordResetFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzRequestPasswordReset(ctx.Request().Context(), request.(AzRequestPasswordResetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzRequestPasswordReset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzRequestPasswordResetResponseObject); ok {
+		return validResponse.VisitAzRequestPasswordResetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzResetPassword operation middleware
+func (sh *strictHandler) AzResetPassword(ctx echo.Context) error {
+	var request AzResetPasswordRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzResetPasswordJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzResetPasswordFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzResetPassword(ctx.Request().Context(), request.(AzResetPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzResetPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzResetPasswordResponseObject); ok {
+		return validResponse.VisitAzResetPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzEditPasswordReset operation middleware
+func (sh *strictHandler) AzEditPasswordReset(ctx echo.Context, params AzEditPasswordResetParams) error {
+	var request AzEditPasswordResetRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzEditPasswordReset(ctx.Request().Context(), request.(AzEditPasswordResetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzEditPasswordReset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzEditPasswordResetResponseObject); ok {
+		return validResponse.VisitAzEditPasswordResetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ZestyLogin operation middleware
 func (sh *strictHandler) ZestyLogin(ctx echo.Context) error {
 	var request ZestyLoginRequestObject
@@ -16131,6 +23222,126 @@ func (sh *strictHandler) OpsOpenAPIYAML(ctx echo.Context) error {
 	return nil
 }
 
+// AzPatchPassword operation middleware
+func (sh *strictHandler) AzPatchPassword(ctx echo.Context) error {
+	var request AzPatchPasswordRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzPatchPasswordJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzPatchPasswordFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzPatchPassword(ctx.Request().Context(), request.(AzPatchPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzPatchPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzPatchPasswordResponseObject); ok {
+		return validResponse.VisitAzPatchPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzUpdatePassword operation middleware
+func (sh *strictHandler) AzUpdatePassword(ctx echo.Context) error {
+	var request AzUpdatePasswordRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzUpdatePasswordJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzUpdatePasswordFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzUpdatePassword(ctx.Request().Context(), request.(AzUpdatePasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzUpdatePassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzUpdatePasswordResponseObject); ok {
+		return validResponse.VisitAzUpdatePasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ZestyPasswordRequest operation middleware
 func (sh *strictHandler) ZestyPasswordRequest(ctx echo.Context) error {
 	var request ZestyPasswordRequestRequestObject
@@ -16268,6 +23479,199 @@ func (sh *strictHandler) OpsReadyz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(OpsReadyzResponseObject); ok {
 		return validResponse.VisitOpsReadyzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzListSessions operation middleware
+func (sh *strictHandler) AzListSessions(ctx echo.Context) error {
+	var request AzListSessionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzListSessions(ctx.Request().Context(), request.(AzListSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzListSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzListSessionsResponseObject); ok {
+		return validResponse.VisitAzListSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzDeleteSession operation middleware
+func (sh *strictHandler) AzDeleteSession(ctx echo.Context, id string) error {
+	var request AzDeleteSessionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzDeleteSession(ctx.Request().Context(), request.(AzDeleteSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzDeleteSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzDeleteSessionResponseObject); ok {
+		return validResponse.VisitAzDeleteSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzGetSession operation middleware
+func (sh *strictHandler) AzGetSession(ctx echo.Context, id string) error {
+	var request AzGetSessionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzGetSession(ctx.Request().Context(), request.(AzGetSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzGetSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzGetSessionResponseObject); ok {
+		return validResponse.VisitAzGetSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzSignIn operation middleware
+func (sh *strictHandler) AzSignIn(ctx echo.Context) error {
+	var request AzSignInRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzSignInJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzSignInFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzSignIn(ctx.Request().Context(), request.(AzSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzSignIn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzSignInResponseObject); ok {
+		return validResponse.VisitAzSignInResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzSignUp operation middleware
+func (sh *strictHandler) AzSignUp(ctx echo.Context) error {
+	var request AzSignUpRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzSignUpJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzSignUpFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzSignUp(ctx.Request().Context(), request.(AzSignUpRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzSignUp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzSignUpResponseObject); ok {
+		return validResponse.VisitAzSignUpResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -17588,176 +24992,209 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4mij+Kij9tirx71Cy4jg9HbtO1XoS90w61xM7k9nu5EQQ+UlCmwS4AGhFnXLVPs0+2D7JKXwA",
-	"SJAiJVm2nPR0/kk5FInLh+9+w5deLLJccOBa9Y6+9CSoXHAF+J9XM6H0X2nyFv6zAKXNo1hwDRz/pHme",
-	"sphqJvj+b0pw80zFM8io+evfJEx6R73/b78af9/+qvZPpRTyrZupd3V1FfUSULFkuRmsd9Q7nwGRdlLC",
-	"FMloOhEygyQiE8pSRfQMiFmJpLEmQpKxBHqhCCWySIHcHzF+SVOW9N0Yo4iMcqrUXMikr4Xoq5mQ+FSK",
-	"FPpc6D5NUzGHBJ9BwiTE+lw0f4GMsrRPUwk0WfQvQbIJw1/+57/+e2/Qu4osxJ4IPklZ/JXgFbvZFZkz",
-	"PUNQKZCXIO8pojTVYACmQGvGp4rcb2yK8X6hwGw2YYqOU0j6wJNcMK5HwRZ/EnLMkgT43e4xpmkKkmR0",
-	"QbjQJBFEz5jZhGJTXuR9v2az/olfYp9ywReZKFS4g2dcg+Q0xXnvbhcnnBQcPucQa0gQmwsJxyQBjYhN",
-	"JRDGg0MjqZiSgicg8WFJFEm1kzd0kQqanAvxgsop3O2JjEWyMCSamqnNGmlt9TSOIdeqWuw7Tgs9E5L9",
-	"DsndrfQlU4rxaUQcYzAkAJ9zJiEhsYQEuGY0VQHnsFThmYbBp4qnTCSoWV+LC+DhDznV4X81iy+g9kTo",
-	"vEZYhQJpHhTcsxL/qM5P3nFV5LmQGpKXkDB6vsi/0ikbolPAtcFRSjKzGKIXOeCRixwkrsCfOrk/aq5r",
-	"FBnQU2LYOZnPQILlSYnd7vsMdiBu3mdgqfwakmZJqvj13T7nW7c8Gsei4Lg8jzp+MbthYqsWdLv8630G",
-	"u+Je66B6Dcb1PoOdsK1VS3wvBZ+GvMkSDvccLCr5l5BEwqW4gIQgSzIPYpFAtfQdco9NoVwyDqrIMlPA",
-	"pf4CSi92QP047i3RP451+xxg/RK7eAB+uRsusHpRt8sHcK5dcYL10L0GL8DBdsINVi+zgx+QzGs2Bb/g",
-	"Ys5DzUaBUkYcI1sIV79DhrA5sA1L+Pns9atKIRj0zBduJDORMaSYzM5Rk/pJyAzXliTMDEfTN9KoHJoZ",
-	"Y3VCUwVRLw8eGWPWW3Lmf2YKqntHvUKyXtTL6OcXwKd61js6GB7+GPU0wqGntGR8aqBlNTjzafDug4Mf",
-	"o17GePn/tg8dRFcBym4KYW92bQjCHFrv6Fc/bxSu/2M5jRj/BrE20zyRQDW8OTkPWOY1oGPRRJ3gdw1s",
-	"m4GlACtRlBa5InMhLxifHpOsUJqMSwKfFLqQMOhFFYQTqqGvWQa9FuhkoGlCNe1erpYFRD34TLM8RUBy",
-	"mpkxEshTseiPha6gXMKjAcRqd2tA5zTf68GOJevO9927Z0/NTDlIZYY8iWNQ6tzAc7NPG/thSa99sLbt",
-	"1ZX6dVtbplE0OwiYUZBezeE2kMfLmoZYMOr8OAXUQAxRk1yKqaSZMkMALzKzlwQmtEh1H70vBpv6Y+gz",
-	"7l0t+Fz1ot6SCyJ8ZkwlM2aL+2LpsbevLI423QK9qMecCO1blt+32zPP28zB4AcnyHpRLxUxrTuTDNCW",
-	"vE7hQ8b7MzbO+4YaxhTX3e58Mj+IpcEbTo9e1GtYkuaJAmk/q+22tFhrWwkM2+B5yY5K0GcT2tdC572o",
-	"xwX+1VcQSwhHc7/jq4vcLn0iCm6WiV/4s6GxZpcQfIkGYS/qCSNk7Wr6EM8on0LfKBq4U/tjLsWEpdCf",
-	"gI5nLT9esqTlMO3KYsrNmhTwpK8yFdBRyKqUolYVWcJzMNIydkgOIk+RBZZMq/eMx0KaoySIPEbMBfiz",
-	"NJXZdaGWZzLk+Pfz8zfEvhARCbnhXUlttsNhJYcMLk9BLnEQN0O1q8hRcRsH+fn982vyjdccSF6MUxaT",
-	"C1gMyNuzE/OHIjGVckFGfEQoT8gIRscE0tR8F/fjQl4CPj9NDh49evC49kksL91Hn0fkPv6xGCHA3/QP",
-	"Hv2wt8yWaDpdBuEZm3JqZBSh6VRIpmdZ/ahOzw4e/dB2KLG8XB7uiVlzfQBcTtsALahj4OLgBJ8t6yf3",
-	"DfX/cFjIFPe0NMyFlTf1gZ7DghhDkCoviUcXLBmRGVCjZotJJcEVYZoYdmHRZnl8vWgf37zZgNWTtgF4",
-	"+z4zkRRpodbur1DQPn+hGtMrNm0b4HPHMREUG+Tz2hUsVg+wWDNAg9QMPCNERnt2docddHYG19XcDI2g",
-	"FqIhU+u0CUPJlbZEpaSL5fWaAduW9/KnkyczmqbAp95Tc821Vkp0HbpvJKBDAB349qUwYBELbszKWAtJ",
-	"tCATxpmaIQozPiWMrz8DN3Hbrl4/D3WjZX6LZokdlnzovX7+oRdqL6+ft8qK17k6K3n4NQAUzyC+WPHR",
-	"l+Wp6is+pfGMJJADT4DHC2SY8xnoGUhD9pSrORhz8P6Hnrj40DOCCNV2a7NHCHVRaGJFuArRuwJZJZ48",
-	"GMQFKhz0krLUqAUtQGkXQK0ngptRb2sG29aW3pIxI62HOkMFgaSMX5AUaKLImMYXRIvKpnHaFRkvAg9A",
-	"nQXNtM7V0f5+tujTPB+4H/bnkMYCLZ5rGppXLfB4a3Ux1PC3s+5kMMJWBkdtgLYzO7PuhWuqCSdODvUZ",
-	"Lx0U1EV0U2Y4wgVAbgRWi3Sv21DtA5Of359HlbPxxHlq0JlxRP4KVIIkH4rh8GGMshH/hFGrVAgmPLX2",
-	"5LOWmc+QWylScM1S3In9zlnPzhKtIdHj4TDAE8b1D4e9ZQUu2uIU698829hORXth3buqRa0MD6UDYo19",
-	"LC1xBXZtJ3RUhZqr9uMxuJUEjdb4jJ94s2k7KkyYylO6eIX+iy8BE/lZzDg5y5ieteGdtSXrXyDgQl5S",
-	"c0Md3MDRsuxI6QDGqWGgb5wRs6XTyQxR39hvYsYHyoDi393DQSyykI/aj1p2WBpUdR/do2ENNg/XCSY/",
-	"fjncx01BsJXzKJusdaO26V1GCt8aXr8+f4Nb+RZOUVjhv3ZXbMrf5U5T6DjDj2s3/A+QbLL4Jrat83b1",
-	"0/rOpMhKpaWugDw4eHiI5maA8g8P1nilG+CyPpB1QNvat3xbXs9NHZ5uuY4uU1Dqz4Tdrwsd7LTpEUkt",
-	"lqHLtUMpO+UJgUuQi1Ilc96DSlcz+gG5zwESRSixWTShmhOaDWMhUqB8OwWmi2e9y29B/BjSKhlrmw75",
-	"5vmTU0uAsX+N3D87ePTDHvqdjOmgvB1BFcmp1BZWTPmg5rELGEJClCB6RjWJCymNQmr96mdPn6uIzGcs",
-	"nmEqmwKeEKYjC1Wq0eXRDDktu5a+ASy9ewlcTX69g3d23VuMLIRA+7WHNhuqvx+jyqXSEdTzDpTIU5QZ",
-	"sX4KzvO+bLVvpAs2eHpOtQZpcPP//vrhQ/7lxZX59xX+e3ZFosG9/sf/9W+rdciGhJmLfgpmVJJSPi3o",
-	"FFy+SHQn2mYQ1pswqbSFBwKh10b76037wKxXaNd/s2Z9EPRt2QvVhPrNOI8YU4bthN4nqJQYL8BdmPwJ",
-	"hkhcXIjVhGFAWW9B1bxi1QEi+21hieY5YZwwrUhMueAspikx8JQxVeBC9yEoD+KHj8Y/TB7248Px4/7h",
-	"j/Cw//gvP9J+cpgMJw+SwwM4OOzVcXvYf0z7k49ffrzql38fbvD3g4OrVux/58zZ67AIDES9nJQJEbxI",
-	"rWerbicF7oFLqql8J9NWhhFjjDmx8fXNQuMNnrKOhXTLhPUMv8IjZpNYlmX35kFupko7uX2oihndhQUb",
-	"9fKZ4PCqyMYWC5YNx+r31TCQXmBsKhia3pESRUKEqJ90/VybRxPZ0H8I4hKeAYTa9+Q30CZODYk8BRsX",
-	"Zr/Dn16higXnEGtnXyeQS4jNeXkkq+/s2ZQLCckxuYBcm3WJNAHpfJiKKM3StDb/TYj1rrUzK0Oe8Zeg",
-	"ZyIJvf5LiRB5KGbWhwDCYVfZnwY5Ud+3Um075OQwP/0aWvJyNKMJh3JlK/d+BjyxpGxz8f5oNu16OKxG",
-	"gJvZehzmb7bG/66w5UmZxNGXRpNyilqEzMyWJ6kyoka9OT2oazs1Xexo8P//29pgZriX9dBSoP8kWGIV",
-	"YatWPxHJDYRYuysOU7bWOuQOfzx48PDx8C/XdMkFIqAl4ztJJDpX3IxkjtFyQe5PbCGAf8FmRkX4Ioc5",
-	"ERz26su7wRHeMJPVj4sAdqOtOMbto526PSZ43ozFaUEw3n5M5jPghI4VcG1hN7aRQfseU/a91nyZNsvu",
-	"fQZWUt2MZ9nFfiq3E6DT4fDxD2sRKpdwyUShPoWSf00BR8lYruxqhIJku+9bI4OffD7h8tra5vvYDtyy",
-	"tuGamazv2QWzdWqnXIPMJVOwMrH1+il/t5PKtyZ5r8rZW5FFYcvTpkL7I3GegW25In6MmscnzyKvx9+2",
-	"xMJCgeTOxl3z2Tv/ahNg5RjBKqKWPW0Ex+0AeKvb6FjnCzFlW/LMb+xwVm9wu1R2zH3ESpn7mFs2Km3Q",
-	"T2b60Z6XmqVFE1ipFI1IRUZOiRt1JaR80uszUpBntCejtKee1FcammCvTt9/enNydvb+9dunn96e/p93",
-	"z96ePm316LnMk0/sOkkruO3E543aIWr6xI8/HA6HbckqLNkIEpxmjE9xSoMHrbt3YaOu8d5CganobvVM",
-	"+yQbc9ToOMCCyHbuXMXQmyVtau7K0yokQLRhmlBNRvuXD/ZDXOl7lB4dW0Wxn7LL62gMLytZc70MqsIf",
-	"Fa7YmxsJ1XSlQFshqRxyHQyHH29NFr2qjJa37vOtLbltFZrgtK9ZxHUbfM7PHoUcr7abDtB1GK4Hj9ar",
-	"gO8zcIo0ktCNsgdbFdG7Al4AsvpyOmBW3/VWmTlNfr6Go16PJa628Ms3o6beHMy5eueG532N425PHF19",
-	"WO8CBFnWkv3RR8TgDMU2HVRBn3EFXDHNLiFdHBsr2NbWeFt4LuSFMfVE3QCmScaa8cxHh2uROKhlvb7h",
-	"gR87SwP4JaTCVlJs6nnY2FCIVtTiofcio/GMcehLoAkKTQlUCT7orS54Wn3IzqL377edMkLgBvrpnaQK",
-	"rueo22QqhFvfihF5vFgplqOej421OK7qtd/XOmobVbo9D0xtLYROKePHqGadPX1ukDHB8qQZSNigqqOD",
-	"qaxGTwcpt7HOE9tUH9vqrG6dtG4pEXcd6Wzsi20sSsFNDNJrKj23IrhKR9Va0t4iu+AXl11RMbNH/R8P",
-	"kwfwQ3JIoa8eZo//cnjDMGGQT9NC1Cnt/LEBCFxrVM5TDRsM0gkbn2B7F3xvbScKW7GwPfG5qVr5jYK4",
-	"kEwvzsyEdvknv5x1W5fEWP/AtQvmkV9AigZvLGMMo3/23Uh9VO7Cqs7RvjGmPzE+wtrPUWdJizGG31KW",
-	"qntkdO7c3xfA//eH3tK7H3rohTBqbc/OZAwVm5lVc1pUaEdz9hwwE+7EqFdntgC8I5aRYbWPeQP7E7Jp",
-	"YXQ665N5cXL+5O/PT//j08nTl89efTo7ffL29Lx7Of/s43z9M19xvrQeCxCzbLMc69f/yRPPz+/Pey3N",
-	"bGpRAqZUYZPFXlAdzy5gEZH5TKhKlDEf4TcWv1kqYh3mjuB01bJmWuf1RZ2mcGnzCrZa3ETIqtWachkQ",
-	"GTWKL1Wk1I8H5drLdmyUL1oSd1HwOkeKR2lbhY0V19r8PBESCOC6meB7BD4zpTfaNlJhN1E4NbmFCkb7",
-	"qdGfRhEZU4k9K1fi+rbYawiZ8UlLbmEJPqYwkJtO+gbUkBBap2OXTEjOZ0wRwYPOpHbAMSiXXJ0wmkKs",
-	"sRg7x95SAvsLEcX4FJtmmJ1O0PxRkYeKirwzzpwH5vMMiC36dOPZijnDN3KqZyoiEwZpQgwE7EfWDFEz",
-	"moMqU7tBXrIYzGJYxjTVYKYUaFSZ42V86ivyBE8XxKd+c5iTMVVA3r19MSCvK0w0xzSVosgt6RhIaDol",
-	"OUi/UHNIKYvByQV3Qi+fGaQvZBokYYocuBKFjGEg5HTffaT2zbsYndcoQv0Z9aLeJUiLY73h4MFgaOPP",
-	"wGnOeke9h4Ph4KGNwc+QUe8nIsY/pm0862xOp1OQ5N0zpDbMRfKHOiDPDCkpBdpueVywVBPGtbBhRMap",
-	"XBwTLsiTp68M8hTKGm4l0T5Leke917l6atYQ1VvuHgyHjV5MGj7r/ZnO0noTpqYYa+21lIi4yIBri6g5",
-	"nYLrsVRkGZUL7FKhQdrMR3Ly5lnji/sVJPYM7dCpwuKRXPU+mnEQjPtfEBpXAThbt3pi3sJDkDQDDdKM",
-	"9cVSrTmYimape7MSzDYDq9p9oOb9cFjPJD3p/0L7vw/7jwef2lOjrz6uhTnL6BT2cz6tw7zUwOwht/t5",
-	"zXHFSm355fJBb/zpb/SSWgS47gDtLefMIWDXsMPhYRtO5ill/JpI+UoQVcSzcvAaLmLzIM1i+6vnU8s4",
-	"3IqJM6Cpnv3eSdPWu6/IfMZSWw2eS4FSEPm3QofLseGGiQDbnUwLs1Rcg2vQ00rGf3czr8Wq7buqVb0F",
-	"2lrxWR2kDssX7BK42V0uxbgdYihf0e4SqgVgr3MUOVWRthE+oAuJ3URUQ2YzTkYGSrZfi/mfMbUHtkku",
-	"ua9Lj1hl85tnKRLunhGeUC+XJg+HJGO80EaETTT2MlDEmB+h/IUEW4SQE6fi/Hz2+lVECpn2gRtVPsHl",
-	"ZEWqGWaWYt/ZsUgYKOuCwE4sagYJLkwBT1T1+vJxV44dx55A6b+KZHG7/fNqTjNzVuF4n/vz+bxvNtIv",
-	"ZOq2edMJyi3v48Devtp+yKsm977aIXm0uNta6OSFmE4hwd4hyNSGXcOW69xv9iTF7x5s+F2tSyR++XDD",
-	"L6sOo+azB5t+1mygiR8/2ni1LV0hr6Leo43hVG9D2mBHYmqYAhp8S157Q6K01hzL8arfzbAVtxKFY1Mp",
-	"aFhWMzwWmNd2jWzeU9ghOz1vnFFFgCeQHCP3sgyOC5IKbrQqDFcM/nhYdSOccCYm6n516/DXj0Y1q5Dm",
-	"1JqfYU0qrYudDlzJQEtW0++XhPZL98pm6vc2qo6bwffmeiNFBnoGhSJmSOz9pdAtRqyC1pTgwQdZudhl",
-	"Ke6MnIFH4q4NG3F+8uaZEZA3pY7r9JJov8bB21KNLZ+HhhY6t9xyu7e9oFZfXrPt/zh5+eJ62/YDf5Vt",
-	"u+Uub9szyX0Z1Hu3qm8vy4tSxJxX7eBKnktc+jqyJNTPXMkhUpn9MWX8wulmLtWE2SEVzaDsMSWk1ZaD",
-	"0Q3fo9x3re5Qo5rxix0qVM2pdqFTLc9x9zrQGrEUNDr3FVU304X+FVSTl6iKLJV1rBAvARG6IFc7CZ6B",
-	"9l45l1xYNrhruPvtnKgUISkawrunytoS/ExUiV6YlVgvIhmRXMKEfa6ZUjYdQvAYjtvbO2BTB2PzrCXR",
-	"yiGzYwI1E+2WPO0M3xxxlkjCfE3HDYnzT2xunIF2nuo66ZXl9euJHJsTr3cnHQyHtpQEncSMK015DCSm",
-	"Li5AtKSTCYvJfUO03o/kxKkqc4x9Y0uMu1AJxEAWkr2IPBo+JMLI2TlTYB30+CMZ09RMJXEuTS/Qk2+4",
-	"g5gQKay7rNVf9dbu7Gu5q3D6gT3rh3cz5Suh0ee0OCYj225zRBRdKDKfUU1s2+imUmaWydZ40C4f7A/m",
-	"kKZ9vHph/7f5hWrq4R3NRd/DmDyHBTmr/Jx49C7K6BsWqyqI5yqe0zKcd+SSttF1H+APcVE7DMAws/E8",
-	"pTEkiDsukJQxriEhv9nuGBjdoyXS+NpljOMPyGmW64UrlwrChhZNXVq3Iy41w1S9v788eeKivcsI+DfQ",
-	"P79/rnaJfq6nbgefNSDynu2NuE3LdXENS63seq1sdboFXR1cAQJxM2CFQq61eZj90q5P2AKzhkrh9fpg",
-	"rnvKCnY8s9FS2dUIM+TZdKatrmDevacskyljjkYrOC7RqGUSojRdtOgNS4VwO1IbOgvu7li0B2n8uxDs",
-	"9RvRNvUUNW+s2lQdqN1vtqky0HKJ16aqQNf1VJuS5tIVaHXCtAjSooLTRk6FZ5m+rUSLL3KeQUWyE6wO",
-	"24BkKyvc2cKG0NAepySsRavuyxi1jN93r46uZYu7K6MwmN9OqPUit90Ransx3TdHqDcyj5cJ9Y9NO84s",
-	"bkfSum69IZV4LL6WwewvIsKpM6MMgY8cKo2yyWn0E9fW3PucSNlJs7KCozK4aAi+dquRizFSMoE5meNl",
-	"W1pilPC6hnNXEe5dkVej5ve7OPwuDje1ipeIvYuyN022GNnbE0YtWRfMJl4Y0nNk0UJLNrXiiTHZ/gY7",
-	"jeoFV0J0xvRcvpwiRX6L1kM9U4PctwmdOdWzvRabIcIEx+VQRwCpv5sX2kF1jV11v2ovTnJayOq8k6AT",
-	"Dl77t2ZzDrtukJhCeVm7HC1pefcPDslMFFLtuZCzq1TzPz8ekoQusNzKlhcf1dKB0D6Gvcpo4kbzwtBN",
-	"Z41aZGdqr1OjiswhTQfkxNtrwjasjGdCKGjS6tRLx1FrBfioUbpOw5rkqogdfVRAreGIlmmrCNtljkuz",
-	"bcHdi6i1uSJB54DuDgHfxdadiK1a7khFePeFrFPVXnciSU14tZbwb6CU1ogRo6Ql1U6dzbWWMiNSKN/8",
-	"oHx4L+gxEdXYmfe0KXT6TvuMIztqpdiWavvd0e+K0v5vkZobaqcCfRzAFsNwHsDfifpOiDpottHOXLuo",
-	"N6erkh4Y15ZW+NQJvqpoxr7obD+ryzh/rWJTjok6/iIimqaGSrE9SRBPNagzE3Nuc3pY2YBD8HRxXLnq",
-	"bTkGF3pmBhm7gO2Mqtky4ZYX0e6IVpfuCL5j8ly+aLeDPg13rZxxBmDsGnYh6pVbUCN+txU94pfXp0j8",
-	"bFuadKu9AVV2WSNhUl5bpVozNc8eqxG27oKOmqbdrdrbONU+DbtFdwQ7cAZVSlkj/bkIb0AvvbblaFgc",
-	"ZSWoI2lNGK8UdgyVplSDJGMgRsRiPrAWaAtMi5TK0m1qaxPNms2X+0nVKHk0IE/dTbik4Klv0uguiwdu",
-	"flHBorCayy7C331uO2PS1LWwyPWi/KnyPDZZReNCqh0xjI5rr64c39gRm2jc9tVVklKD6T1VtVe9EZ94",
-	"vOF3TwSfpCzWf3RirxxCmsqgS23g2q1Dei09N7pCr4hgQnzRcPEaahXOpDdTl55WJ2MTMJLaGMnWLet0",
-	"flT17ZPQQq5CIlY2R86xWz3OkLzFBI3wLiqrXTWzU0prvdTmjoX0qqvNWkjxzAb9fRcPd2BoLFNOXv50",
-	"EvZPw7yBxoWuyOa0rVr6KgL+X4J42ZRvUVPRTsBC5/tlo4lVoUxKFPvcT9iUubbIgQLdmWyM6rIUxdRJ",
-	"1Oak+zZhYmSI3LAAHNjlrThu4ZIYiOAwIO99VCjMN+ailN1eAegXuZW2wKNaTJQp4i5jINjcoosN+Evj",
-	"dsoBmlfx3THxr/d843FgbTvq5XO6+K6Y3zm5u3is4Pb2GIvfbClMs4a8HaVt7lzfPADr6t8dSRpS7oq+",
-	"RpuHX5cJ07aX+QrkWb848q4l9Fr9uBTK32XqbclUj9klzW1Ea+GFKJvKVLyRHNutVBcO7G0oWncgDqOq",
-	"UGHKLoE7e1V1icmlezd3SpCdt3x+c4LT82jUzL4L0G9CgPozMSS3AS2vcDaffo5dQq67DzUiBbciLmn3",
-	"iwUGdnAxTCtF7cwhvHSx7zcnycICasOroFk39V3C3ZqE28J966rw22nivR22llgRYaJcrZKbaTKGVPCp",
-	"whttqPf8p1il4TItEkLndOGqEWwvq6DvyN6A4GQjmqZHxGDtyBm9yy3O3Ao2uOHYDcqB6RnIlpW3ZMK3",
-	"u3aPyOjfEXr7+G//NzVy7UW4UZpdzBF7m42UvcP5/t6onR+8LvQOuUFwe/SOvbyrJabTYEWhvxP4LQVw",
-	"MHATfVluq0BrXrvOFNfVnKDIN3f8umhOmTtLOYrLZvTEySFlS2iY4QFWp8XmdF4VzjBWq9GqrKd/lXLV",
-	"KsWXweV5xF0oieK5xoyUuweqDCjhCm0mls2INE+ZLPXrFT6jxi3lOyTbjvvQv0lxXq9FOA78Cw4Fug7q",
-	"hpxgO233zxsQ8mFdXg+Dbu1dLtsyt3OFt6Ga4AsK+TSFfqHgiACNZz7FIqZSMvAxIiNBPbHmEvBiriRI",
-	"0sgBKwDoGLtdmrfHUswVxoGoJpLGRpWs1BQfHHJl80zPGPcJlGSKr+cgmUgITVMiIQZ2CdVn7j4WIQfk",
-	"jV0NurTsOrxu48JQVPuhmCLaWd0272RiOVCpc8xnIoWKo2F7vLRRhee6y9S6nPpewUwRZm+pXeZVDvTn",
-	"Tt/bBZMKp/i63Km74IfDHJJKFjIep0VSv53ouyqyLTfxBvJSpnUQZ97I7MCf+26MVezEagF2qtbrrHyV",
-	"UEPXadgr7iZpWx2dojNakJHPPHVVePUtsTBHPDkq74G+AMhdzifTG1xXtZTWGd5qs7t8zrYbg+4+kbP1",
-	"Bp8W2v0pkBrf8zXvJF/zVUWsDYqyhmyNGrpyNz0dG2xf4VfrsLlrUxwtP6pHlFyQSZBEhIPdU40uBvMZ",
-	"SGP/BJ0WyiSVbEBOMHr99qcn5C/D4WOsKSk4tnvAdAfvsLAE7NZRFmoEeSiraBvBsWvSDi+H+uZqAlc1",
-	"RvwT1t7a01oSm2WzmPJWuW4qWxvobSnR81GkFv1yLJKFdRWkCqruIt3KZ2QLo6SEWKcL52ULHeRmM4EP",
-	"kOJNCpWy2+ZS6woG71KJbbmZ+hacZNUlMK+fb9qPu9Qz0L/5XS/dpYsM8xSb9YPd+mnhrgNqbUL5N9Dv",
-	"rCttZwzW3nLTjjYuUzaXYsJSVxnobHtldNXBzRBiVyfysd4gs+mnX30WYbZ2Nwf8G7t0Hslq7Hre6zrH",
-	"R1Q6IfBWDt860yaSV8UjOJQtCrF1DfiZv621ji1Pq5WXWHP7XM0MHcz0zQbQEXJoWnnNoDygrxZB/7M5",
-	"Bzcm0kJyZJl1Emovr1hDvzZXzXoP1mfP1NoWdKTSiLKE05HycS1jxkfy8aYbpwlR2wDXaD0+AxKvcrGd",
-	"RVynoDIPxwiJNCF0LArtbBNEt5aSL5zLkOAuc2XK8e1033ByaXB4f/hEme/cYU3h2Im6MMQYV5256oLd",
-	"2OeWpDZiEQp40g+DR/0NM+6sXVULO3VyjjAcgv0ZA6LnQpMF6DJeeUxEmoBcHlmhe8J7JwbkpHIk+OHa",
-	"/AaoKnCBlNEScQSe/COY6U4YSuuk3yx/uVFTrzae8q+TC1diXn+ZDvCW3jUkuD7sj70TGm1MShd8je7R",
-	"ueB/KjNdl9tyY0fsAfnrgiQwoUWqy0jNihaWMU1T+8Kcl17Fjv6VlXTecQw/nOKbpZ4bNev6nrq6c9m6",
-	"7LhY6ni5IRGva2a/9j6JSnzSFVnsmLqjUBtfuC7ZzaZkN79wAlsdY+vjS6Bp2Yrh2E3kRUJGL4zKj/K6",
-	"uvCiIahbZW6tmfyuhW5tsj+SnD12JRR1jZ6wSWt/0u8yue0eitVp6pWTv7UN3zvlHFzh1S6uqMWRq6Of",
-	"UAGIGlZxVMuZN9RXSgVc415UdlvwzW2Z78qWMAkx3nxFRv5/52LkuivIIEPEZu+O9CKHkQ8s/GcBchHU",
-	"t7htuAZ0Y5T7SeSsbTt4mSg0wjtv3aj499MKNmUXtGBwl4Fo2wOhjeJy/yxTwJw/ch9ZF3V3dSizEpCu",
-	"i4zIoVT1c0C1HdnOXhQ2i8EkxYymKV5l6QyKcaE1tlzM8hR8nqRNLdKQ+2TtN6/PzjtjIAia5dtVW+II",
-	"Fojl3SMBPkQEBtMBGUFV73b0P//139Xlyngg1T2t2k+60UWtm9zHbxacS4itgLODtbRwZ9z2r3Pa4DOb",
-	"5XQcIgnTCtJJ0OafIW+aCNm5G7OYaEOGaOFtOYBddi0NHu/U1gIzvm0AzeWfYRrYnMpEHfsEE0LTVMzt",
-	"pckVInatsqKilXAvL30tJOtF4TEcDA9/3OZO3JvcQ1xz8iDe3688bZZkPDDcq5DsoUh4ODxY5mt/pfFF",
-	"WW9aybSgbK1MHbAGhb3/usZVepG7Khy3+0LYIdo7X9ZYV9nDcSULQ3tmNQ8aXOcAl8B8A3F5O/LqJ2HQ",
-	"ti5QWhuWdlSKGJrUbbhxT3l+iPUSRw1mSA0Rm6l9mp7lXNgjD693NfMNyDPtSo8bWmMHtrUYgvan85DH",
-	"rVfvbnhVUW3Sn4TMNlH0vtPI7dPIv0Y6t9MnGlofin6jrC2R3jpNcx8roLszt7COJJyKpkoEuduVXVi5",
-	"gTDv2l10Zh7mIPLUK0ahmoXaXknxTiETtgGnBJrYl7EhsHUE+c5BZQ8LbOU794wHR8FHtZabAWWUb81F",
-	"kSZkRi+B5IU2RGLA5zF+Va8DSwJ4dbVlUzftfGBZwxNbib7DjJdymm+6sMQrezY0dxyaIMpfTvT1WiL8",
-	"eQtJ3rkssYDgm8bnSl6j2IrbbP8G+h/ulZ3cZDuhqYKolwePvvSCRTWzzlOgCoh7wTrGWHBz17hgKeoX",
-	"VdbXcPBgMOyttYYCcvu1XMDHDW+bde8fE47prdhl8Bbb1v8j3C4QWXC8gMwaL11nu9pd4VMSyxI8RJkw",
-	"LzBIhITPuiyUsU/HC/JwSDLGCw0qbNs6NTzeKTajWrLiqMxWxEJcIY0aObK+VvKhGA4fxjgE/gmjjlsy",
-	"Lcfc+Z3jvgHNaj9cmSaYVv3Vvt8tvtzA1Gb4tSCW7eqvlzoflpdD4kQGy9s8LCcV3StNDXetNAAXsVLk",
-	"/iijF0gzoz2DU4VMe0e9mdb50f7+g4O/DIaD4eDB0eFwOOyZZbsltKnd9kIFg9QkYTSFWJOCJ2DvkRoN",
-	"yE8MUrsnFZESd105PdIRqv2GQ3u7yo55T5G8GKdMzezFIHg5NVGipazdDOPrXabAzRyQWC3TD1UOYLQe",
-	"UvAyllT6NSyfWHalmE2+ZxcsM0KKnJozzyVTQAyqAtc+atmy+6OqWbxZYum1dJ3U7bkkUVjXUEu4xpsg",
-	"ahWK6OdLRFDqE2Huf+k4DafJKKdTyLAUEXHUVjiOvmQ2GT7CBMxCXY0CMMwz6AAC4nP9pJ0iK4XQR35X",
-	"40XQIbNcy/2fz16/ikgh076zSQ2zy4pUs5xKjYbzntOBXe1ijTBw416lrbisU15RvaVKG3hHDV+yWRbe",
-	"ABIuB/3GA+IZvgWLWVZESuAkVNOrEQF+CanIrULsgGRJsR1Mqhir6lJNBzQbalDk5M2zEEHstqr3zp4+",
-	"txmdWKcypsbeoIUWzkLColR/xauKyj/7KhY5JDYJ1OwgG4NUM5ZblBJp+Uat9OSG+++7AIrqAMRJnT5+",
-	"ASlw/zWkcW2hKhd/gAKcjP7Zdwy0b433qB5OLyPtSOu2i4DDzaje4LWRZ1eFGGqZB204YhkYVPRzeHBA",
-	"Rl8+9Cbmhw+9I/Lrh54D2ofex6tR5NIA3CfmVfzTvBq8WaM6+nsLED0jd3kDNMkYZ0o7DlpHpX381XEc",
-	"Fbl+ASV8SqRSVcowLRKmDXkMyBMEqPKlzC6ymTHublH1rVVrlRnGql54H5h926Bag9dYFhNZaJTYVd+8",
-	"+bZl/6+9tMBMilwwrtURsVc/OWZZuyJXRd6fZ1m99cAbMtEg3T21iYgLwxGr834jRQZ6BoUiGWjJ4hDR",
-	"Ra56Vx+v/l8AAAD//w==",
+	"7H3rctu4muCroLRTFXuXkh3H6dNt11SNT+Kck04n8cbO8czpZCOI/CShTQEcALSipFw1TzMPNk+yhQ8A",
+	"CVKkbracdLf/pByRxPW7X792YjHJBAeuVefoa0eCygRXgP85+fJXmryD/8xBafP/WHANHP+kWZaymGom",
+	"+N5vSnDzm4rHMKHmr3+RMOwcdf7XXjn4nn2q9k6+nEopZOfm5ibqJKBiyTIzTOeoczEGIu10JKacC00G",
+	"QMwYKWhIyA4lUyn4iMS5lMA1yahSUyGTiFBOGL+mKUtIyvjVbq9zE3VOvrwQcsCSBPh9LZ/Gsci5JkyR",
+	"hCk6SCGJSM6vQbIhg4QISSa52d5YCAWEEg7TYBtCEsVGvJtnZoQ4FQoSt5WXXIPkNLXT38N2TjjJOXzO",
+	"IDZnP6QszSUckwQ0ZakiVAJhnOgxEAXyGiRJxYjkPAGJP/qLZH4Db4R+IXKe3Mfa3wii8nhMFCjFBCd0",
+	"YsDGLCumaQrykXKLOqOzVNDkQohfqBzBfYHJQCQzc8OpmdScF62cJI1jyLRf43tOcz0Wkn2Bezm8S4tj",
+	"EhLgmtFUIVxSMmFKMT4y8HzFxZSbX4EnkBTHrMUV8F4n6oyBJiCRiFxeXnZPcj02Y8VU4xHPH0g8NvfC",
+	"RxCR/oUZhUig6eRfP3ROyi1+6PTN4OUG9SyDzlFHacn4yGzFnVcmRQwK0e8OD+wFgzTBU1NNx4aPCeDz",
+	"iFBF3iGeSHNEUpnzEwmkj5R7pbhclWeZkBqS15AweoFbul8o5MD0GCT5+fztG8LNXXOSy7QLPBbmeodC",
+	"TnC5b8ZC6S3wBFzlO8d6lnEGpsiEpmZNhrYO8ZARswXXksbagOVAAr0yZy7zFMhO3/GGrhujH5G+J7pd",
+	"LURXjYXEX6VIocuF7tI0FVNI8DdImIRYX4j6E5hQlnZpKoEms64n8v2I/M9//fdueWLPBB+mLP5G5xW7",
+	"2RWZMj0OyMwjRZSmGpDrgNaMjxTZqW2K8W6uwGzW87Mu8CQTjOt+sMW7Z7Qr7dFSczKhM2KkhUQQPWZm",
+	"E4aL5lnXr9msf+iX2KVc8NlE5CrcwXb469Jd3C2XxZ1si6etdCNrcDZc7FaY29KVvvaszAuNhpV9zpiE",
+	"JGR8AeWwWOGJhoGnkqYMJahxF5lf+CCjOvyvZvEVVH4ROqsgVq5Amh9KedH/VKUnW+UZa92yQTplJHHG",
+	"DYMziyGGKeOViwwkrsDfOtnp19fVd7KFIedkOgYJliYldruXE9gCu7mcwEo6SMhp5riKX9/dU75ly2vQ",
+	"MfxitkPEFi3obunX5QS2Rb2WneoahOtyAlshW4uW2CKUF2pvVNAvIYmEa3EFiZXHzQ9GjiuXvkXqseop",
+	"F4SDKjJPFHCp/wSlZ1vAfhz3jvAfx7p7CrB8iW00AL/cDhVYvKi7pQM417YowfLTXYMW4GBboQaLl7mW",
+	"ku4oQ01NL1e/RYKw+mEbkoAaaCEQ9DrmCzeSNUieGjHsfZZQDQFdoEnCzIg0PZNG6tAMVOdoSFMFUScL",
+	"fvracabDT16SW65Cn/k3b6IOSoHmE7M8qjtH7peoboqIOn6CT4VpY52pbqKOQQlzbZ2jX90sH4tpxOA3",
+	"iLW1IBRYvvAU5rA1sMkYmPgnSGEtE71O/czAz1C3t9QWia81LzK0nbQu9WuHaZiohpmizoTxl/bh42IC",
+	"KiWddeaFe1CKjkCRwYwMzbwRgd6oR/pfP9iD/NA5Ir9+6IypIk7NJQMATjS9Av6h8/EGzUwTxsPFPW7c",
+	"11kARhP6+RfgIz3uHB08/aEBJMrX34GCdSF3M4gtwVDwITNAyyz6rj6EYqttD8nKCm/WwKbY18eFJ4xH",
+	"thnOr4y1a2CdX9a3o0W3hYdNyNIdwNN6t39uWda65K00/NfNsEz3SD/HS0s+Ud03nIdpw+qVJjTW7Jrp",
+	"2TwJjCW4LypwZIbpajaBJg5g0aZ4N89Z0vha9okmiQTVTPjKta4+c65AfqIjx7ybH6+0utpl4Sv+68o0",
+	"lW1E4XFVdtByyWzEX/It4/ZmCNNIEaKlUMtG/H32XW7o7jF4xTN5r2BtKYUYCGvC4WPC4dqpDn5ekrAR",
+	"KH03uFvcwqZYvQnaeqtfMO9AiBQob8ZEf/LFd+sh3jN7/xdol3wh5GRNSC39ItUTkcxIT4EMsH/4Y5O4",
+	"gPPW5IXHBz+i5FX8v+lDp58sgle7KdRk6kfn5o3C9TceDx7l2cnFhniMSpc60fMOz8sxWH3S2meUFpki",
+	"UyGvGB8d2/iAQaEuD3OdSzBQvRoQTUDThGravlwtc4g68JlOMusf5XRixkggS8WsOxC6POXiPOpIX+xu",
+	"ydE5O/J6Z8eWkrT3718+R2IGUpkhT+IYlLrwEujyT5vwqWmwpu1VTeTr0TSj8aIR3ypbqP0u0Ljm5BpN",
+	"BymgPc+oyCSTYiTpRJkhgOcTs5cEhjRPdRd9mQaaugPoMu4dl/i7YdJzDr3wN0N5PYmpOQPnfg7oT4OT",
+	"zcgGziDVtQaUrt2e+b3JuRI8cGahTtRJRUyrrtmA5ZQ+3PBHxrtjNsi6BhsGFNfd7Mo1D8Tc4DUXoqGn",
+	"Vb+Mk4DsZ5XdFv6fylYCN1Hwe0GOiqOfDGlXC511og4X+FdXQSwhHM09x1dnmV36EKNrjB6ms+JuUKSF",
+	"4Et0r3SijqC5dqvpQjymfATdIWV2p/ZhJsWQpdAdgo7HDQ+vWdJwmXZlNn6rq4AnXTVRAR6FpAoV9UY4",
+	"B66Bxw7IQWQpksCCaHVe8lhIc5UEgYeY10r4mZvK7DpXzbEnf7+4OCP2hYhIyJCDVmY73C/5kIHlEcg5",
+	"CuJmKHcVLTCI/Hz5ak268ZYDyfJBymJyBbMeeXd+Yv5QJKZSzkif9wnlCelD/5hAmprv4m6cy2vA30+T",
+	"g6dPH/9U+SSW1+6jz32yg3/M+njgZ92Dpz/szpMlmo7mj9AIu9TwKELTkZBMjyfVqzo9P3j6Q9OlxPJ6",
+	"frhnZs3VAXA5jVLa/OfmXNw5wWdL+smOwf4fDnOZ4p7mhrmy/KY60CuYEZZgII/jxP0rlvSJDW0iYlhy",
+	"cCORYtyeBZv58fWseXzzZu2snjUNwJv3ORFJnuZq6f5yBc3z56o2vWKjpgE+t1wTQbZBPi9dwWzxALMl",
+	"A9RQzZxnhMBo787usAXPztc2tBkcqRgjF0kTBpNv6hbJ+nrNgE3Le/3i5Jk3wzhvx5prLYXo6umeSUD3",
+	"GobD2JfC8J9Y8IQMaayFJFqQIeNMjRGEGR8RxpffgZu4aVdvX4Wy0Ty9RSO/HZZ86Lx99aETSi9vXzXy",
+	"ireZOi9o+Do2tjHEVwttznNTVVd8SuMxSSAzuiePZ0gwp2PAgDmmCeVqChISsvOhI64+dAwjQrHdesAi",
+	"PHWRa2JZuArBuzyykj35YxBXKHDQa8pSjGP8uOxG3BiNN4KbUe8qCtvGmt6cMiNtvMcEBQSMvyYp0ESR",
+	"AY2viBalTuOkKzKYBf60Kgkaa52po729yaxLs6znHuxNIY0FajxrKpo3DefxzspiKOFvpt3JYISNFI7K",
+	"AE13trHlE/lQl/HQBorxkSkzFOEKIEMz6Dx3r+pQzQOTny8votJ1f+L8nmhEOiJ/BSpBkg/5/v6TGHkj",
+	"/gn9Rq4QTHhq9cmXDTOfI7VSJOeapbgT+53Tnp0mWgGin/b3AzhhXP9w2JkX4KINbrH6zcuV9dTcWb8W",
+	"vqsaxMrwUlpOrLaPuSUugK7NmI4qQXPRfjwEN6KgtfmeeLVpMyxMmMpSOnuD9ouvARH5WYw5OZ8wPW6C",
+	"O6tLVr/AgwtpScUMdXALQ8u8IaXlMNC3Xbq7bmU8Ljf2mxjznjJH8W/ux14sJiEdXcm+HBzN0/3K2TxZ",
+	"zY22xEDceAQbGY8mw6VBCU1yl+HCdwbXby/OcCvfwy0Ky/yX7gp9Fk5SWMMVWt3wP0Cy4ey72LbOWlJN",
+	"0HYmxaQQWqoCyOODJ4eobgYg/+RgiVW6dlzWBrLs0Da2Ld+V1XNVg6dbrsPLFJT6M0H32zyMO6hbRFIL",
+	"ZWhybRHKTnlC4BrkrBDJnPWglNXQ0bXDARJFKLEx6aGYE6oNhU8o2kwMbdzk++wO2I9BrWdhXEFdhjx7",
+	"9ezUImARfkB2zg+e/rCLdiejOiivR1BFMiq1PSumfIjgsQu/g4QoQfSY6iId1NrVz5+/UhGZjlk8xsQQ",
+	"BTwhTEf2VKlGk0fd5dTuAPyGUHr/HLicfL2Ld3rdO/QshIf2awd1NhR/P0YL4rvmQ7oQo8yI1Vtwlvd5",
+	"rX0lWbBG0zOqNUgDm//v1w8fsq+/3Jh/3+C/5zck6j3qfvw//7JYhqxxmKnopmBGJSnlo5yOwEVfR/ci",
+	"bQZuvSGTStvzwEPoNOH+ctU+UOsV6vXfrVofOH0b9kI1oX4zziLGlCE7ofUJSiHGM3DnJn+GLhLnF2IV",
+	"Zhhglg3sazJgIfltIInmd8I4BiHFlAvOYpoSc54ypgpcIGx4lAfxk6eDH4ZPuvHh4Kfu4Y/wpPvTX36k",
+	"3eQw2R8+Tg4P4OCwU4Xt/e5PtDv8+PXHm27x9+EKfz8+uGmE/pWCOerWBc2u4fWwCC/meWotW1U9KTAP",
+	"XFNN5XvZHIfhIh1O1oivqNGUZSSknScsJ/glHLXEc0RrOLmZKvTk5qFKYnQfGmzUycaCw5t8MgDZeFDB",
+	"88VnID3DWJUx1K0jBYiEAFG96eq91q8msq7/8IiL8wxOqHlPfgNN7NSgyHOwfmH2Bf70AlUsOIfYx5ol",
+	"kEmIzX15IKvu7OWICwnJMbmCTJt1iTQB6WyYiijN0rQy/22Q9b6lM8tDXvLXoMciCa3+c4EQWchmlrsA",
+	"wmEX6Z8GOFHet1xtM+DkMD39FlLyvDejfg7Fyhbu/Rx4YlHZ5kD83nTa5eewGABup+txmJ5tDP9tbsuT",
+	"IoijK40k5QS1CImZTfZXhUeNenW6V5V2KrLYUe9//8tSZ2a4l+Wndfs8hN8LlFhB2IrVz0RyCybWbIrD",
+	"kK2lBrnDHw8eP/lp/y9rmuQCFtCQP2lD1YsZyRS95YLsDG1arX/BRkZF+CKHKREcdqvLu8UV3jKS1Y+L",
+	"B+xGW3CNm3s7dbNP8KLui9OCoL/9mEzHwAkdKODant3Aegbte0zZ9xrjZZo0u8sJWE51O5plF/upKVHp",
+	"cP+nH5YCVCbhmolcrZyxg/nsQei9FJlQkGz2faNn8JOPJ5xfW9N8H5sPd5McQnP7l+yK2aoPp1yDzCRT",
+	"sDCwdf2Qv7sJ5VsSvFfG7C2IorDFHkZC+ytxloFNqWKZffHJk8j16NuGUJgrkNzpuEs+e+9frR9YMUaw",
+	"iqhhTyud42YHeKfbaFnnL2LENqSZ39nlLN7gZqHsGPuIeec7GFvWL3TQT2b6/q7nmoVGE2ipFJVIRfpO",
+	"iOu3BaR80ssjUpBmNAejNIeeVFcaqmBvTi8/nZ2cn1++fff807vT//v+5bvT540WPRd58omtE7SC2058",
+	"3KgdoiJP/PjD4f5+U7AKS1Y6CU4nzNU6NHDQuHvnNmob7x3kGIruVs+0D7IxV42GAywv0kydSx96PeVc",
+	"TV3GVgkECDZME6pJf+/68V4IK10P0v1jKyh2U3a9jsTwuuQ160VQ5f6qcMVe3UiopgsZ2gJO5YDrYH//",
+	"453xojel0vLOfb6xJrepQBPc9ppJXHdB5/zsUUjxKrtpObpFWftL1n05ASdIIwrdKnqwURC9r8MLjqy6",
+	"nJYzq+56o8icOj1fQlHXI4nLMpcLQbkmNwdzLt65oXnf4rqbA0cXX9b7AEDmpWR/9RHWVqZY9I4q6DKu",
+	"gCum2TWks2OjBdvcGq8LT4W8MqqeqCrANJmwuj/z6eFSIA4qw6yveODHTtMAfg2psJkUq1oeVlYUogW5",
+	"eGi9mNB4zDh0JdAEmaYEqgTvdRYnPC2+ZKfR+/ebbhlP4Bby6b2ECi6nqJtEKoRb34gQebhYyJajjveN",
+	"NRiu6gWP17hq61W6OwtMZS2EjijjxyhmnT9/ZYAxwfSkMUhYIaujhagsBk93Um5jrTe2qjy20V3dOWrd",
+	"USDunZWcqS3qdvWD1hR67oRxFYaqpai9QXTBP110RUnMnnZ/PEweww/JIYWuejL56S+Ht3QTBvE0DUid",
+	"0taHtYPAtZbVG8phg0Faz8YH2N4H3Vta181mLGyOfG6qRnqjIM4l07NzM6HrR/HP83btsrGgWZU2Fj6G",
+	"/r933UhdFO7CrM7+nlGmPzHex9zPfmtKi1GGsS7JI1+yHp/+64fO3LuucL0Ra11pfKOo2MisitGiBDua",
+	"sVeAkXAnRrw6twngLb6MCWb7mDew2jcb5UamszaZX04unv391el/fDp5/vrlm0/np8/enV60L+ffuzhf",
+	"99xnnM+txx6IWbZZjrXrv/DI8/PlRaeh2FzFS8CUym2w2C9Ux+MrmEVkOhaqZGXMe/iNxl+U/MfYEZyu",
+	"XNZY66y6qNMUrm1cwUaLGwpZFi5WLgJiQo3gSxUp5ONesfaiuDHls4bAXWS8zpDiQdpmYWPGtTaPh0IC",
+	"AVw3E3yXwGdm69gs3TZiYTtSODG5AQv6e6mRn/oRGVCJFeAXwvqm0GsQmfFhQ2xhcXxMoSM3HXbNUUNC",
+	"aBWPXTAhuRgzRQQP6vzbAQegXHB1wmgKscZk7AwrtQqs1kkU4yMsmmF2OkT1R0X+VFTkjXHmPjCep0ds",
+	"0qcbz2bM2VJDeqwiW1SQmBOwH1k1RI1pBqoI7QZ5zWIwi2ETpqkGM6VApcpcL+Mjn5EneDojPvSbw5QM",
+	"qALy/t0vPfK2hERzTSMp8syijjkJTUckA+kXai4pZTE4vuBu6PVLA/S5TIMgTJEBVyKXMfSEHO25j9Se",
+	"eRe98xpZqL8jW2LIwlhnv/e4t2/9z8BpxjpHnSe9/d4T64MfI6HeS0SMf4yaaNb5lI5GIMn7l4htGIvk",
+	"L7VHXhpUUgq03fIgZ6kmjGth3YiMUzk7JlyQZ8/fGODJlVXcCqR9mXSOOm8z9dysIap2NDrY369VNtXw",
+	"We+N9SStljSd6yzSpIQmIs4nwLUF1IyOwFUszScTKmdYpUKDtJGP5OTsZe2LnfIkdg3u0JHC5JFMdT6a",
+	"cfAY977iadwEx9m41RPzFl6CpBPQ2H3l168Wa83FlDhL3ZslY7YRWOXuAzHvh8NqJOlJ95+0+2W/+1Pv",
+	"U3No9M3HpWfOJnQEexkfVc+8kMDsJTfbec11xbZU3gZfzl/0yp/+Rq+pBYB1B2gu4GwuAWvwHu4fNsFk",
+	"llLG1wRK3/bID16BRSwepFlsn3o6NQ/DjZA4Bprq8ZdWnLbWfUWmY5babHDXg8fSb4UGl2NDDRMBttav",
+	"FmapuAZXoKcRjf/uZl4KVZvXKC5rCzQVtrYySPUsf2HXwM3uMikGzSfGsDCznu0VGkZmyOn80b1Byo9+",
+	"kfm2Zor061VCUfDsz9fx7BseCbXAFUWoYTCx87epsBdZ6ZvClH0fGi+QZykyFDaq/9hdpw0vKMYfIYU2",
+	"N8nihps7+XJmtnvqlBwXa/pXkczusrvRfDVoc/bhkJ+70+m0a5C0m8vUdTS69Rw3dep5s0XwdLUTWwiJ",
+	"K/LnnH1IT/bbRiyWuFdp7YcfPV7lo0qhc/zsySqflRXyzTePV/qmXv0dv3y62iIb6pmbzw8OVvs8bB92",
+	"E3Wernag1ar7oQqLjDhQXn/9aJhkSU1saFOlPV3N8r5zZrS4UEigXzofb6JOlus/D0WxWPhAUh5IygNJ",
+	"uS1JqZOSeZHl03UQG98q+F1UC/8cuaZ4rrCc7YlFdhDf80HK1BiSQubcRbqjWOLe8NRqBNwgvpC7lgBZ",
+	"u4X1PhrKE+HgqDaX8qanIoXtyEfAPFJNtMTaUU8Ld9O80vSfOaA477Qmb65t1JLQ3zmnODQP5O3gLQP9",
+	"sPJACjOXVh9mXjE7XBwczRTxpP0WZGBj3NwcSQo0sLccxnOjUbTMA3V3UeeqQjUo2idfzoEnZZkLjxqr",
+	"HiuiHxqxMPBtSmd/cOK6dSr3mjpxw/WBpFbuwBw2B7kqJA4LiV4h/0jvXGtR2AKSZynTyKi0jN+e3Nlq",
+	"ceY1H3SGEZLVhJa+kZyG7HOPvNQBUTxuLjGBhSWAJ6pVRav6FLclV1VnuXORqj78H1CaehCLVqH456Br",
+	"XdWbSP4ChcqR/nr13XRW8EJPTQBVFiI4HBOB9SDLB1QasSVNyHQ8IzuH+/u7Ecl56lOOXCOx2CAuTVXR",
+	"zg2LM0c2e8aic0U5Otg/LEWfsqc8dyvxqVN1NHdg9A0QfWsqVMssK6D9fTDnPyHeISum9fRNw45XNFr8",
+	"cbgqDnhWZsU8MNQHhvpHZ6hrSNZ7kDC9qj2hhzxvWm2YsoPojolHjjjskqnI08Rp/gqX7Gc9dtZHbDmb",
+	"AddNOHuasDn+uIJRYF0V/M5MAivr8kXCLYam/E7V+GdjiK9KiKvXCGgDQAxxQUWuWajLMOqjrJPMEyJB",
+	"55LblnDVsBnDiRKqqbVsmf9NQNNeyJxstE0ZdouGcPSdVwxZPpnqyT6ZMJ5rIy4ONZYT933oyhAYS+d6",
+	"5MRFGf18/vZNRHKZdh1Rx+VM8lQzLO6CjdQHImGgnJm94JhmYcowrfL1eVQoY6u3xLnm49bvmHc1T1Bs",
+	"eQ8H9iGOmw95rwyxIeK9gTn+IkYjSLB8/6poXm+yvappab7t8aostdYye1XS0tgRelXG2t7meFX61NBX",
+	"uxYRIEaGKFjWWE+cMShKK/1pHKn6YoYtqZXwgnEKGuYNkB4KzGvbBjYfrN8ig3naOKbKyMGAXNaHPHJB",
+	"UsFHIK0g3fv9QdWtYCI0XlYDNOv2y1MbARpqF7TKdlpgZQJaskqI3VzczGv3ymoRcJtEG7kZfHucMykm",
+	"oMeQK2KGxPY7CiPTiY2RqgfRBB9MisXOB9K4OMOeB+K2DRt2fnL20jDI22LHOuXcG9GjCGesbfkijHVE",
+	"Z7xbbvu2Z9SGrC3Z9n+cvP5lvW37gb/Jtt1y57cdZqncWcDUQtNBQ9xDuzvyFK0B1trXZhOIDEZUQpKP",
+	"q45YpelsuT1+65aDLUc5tE3zEOjwEOiw3UCHwlCx7bCp3wtdsSj4QFgeCMsDYbkLwtJkbPLP9mTQK6LR",
+	"7vQam5mbgcWUl60kC2WRBGYtSzFcuXJUD0rHijMquTI1zHkW6QSK/nRC2kj7YHSjsFHuHY4t9p967vMW",
+	"LUH1qbZhDJqf4/6NN0v0aXe+mA3nqjHfzojzR7CpNPsUF+nFARL6GJ5GFDwH7TP6Qp9G6WIoUoXtnGjN",
+	"2fGBzY9UUZd2Dc9iSzDj+h7GhkoA94KgW/AzNs7w3SFnASTMB8HfEjn/xHbSpe7E5UiOjc2Xp6Id7O97",
+	"xyFThHGlKY8NM3c5xURLOhyymOwYpPU5aI6dqqI+oW+KiznbVAIxJwvJbkSe7j+xEvuUKbDJvfiQDGhq",
+	"ppI4l6ZXmAVsqIMYEilsql1jrts7u7NvleqG0/fsXT+5nynfCI3Ostkx6dtWvX2i6EyR6ZhqYlvO161J",
+	"ZplsSfadT+5e6Gcu5LqUXRdGWGVpfzWlfAfrAETk8vVp5Nx8Nnvf5qTvRgaiDf/GYh490ncKwCeq+4Vk",
+	"Zsd/5H18sWbXTM+a9LVfmNLnfge3hIaVuliffCmaGs513Fhk/1/Dtv+HD0Y2l1bTx8srnFMX/LO9ryy5",
+	"qTp95prHVeBnzgjg87GO5p3WWNsMy8WFNQ7C8hSKKC0yFEcYH/XICbc2CJs44UeL0KXFExtsSGyF9Jxf",
+	"cTHlhCFfPNw/bILk57ir86JQ42pBC3PepXsHM7uyZd+8EfqFyHnynUPmKXf3NlwNPqM2xnq3sPE30K2A",
+	"cZeGmrJf6yJS9gBitwGx87GYrgljtfCq+XLwjtwlrmLN304vSEE2y4o01doWLFmnsMVcVBVSZlv+ab24",
+	"IS81Mh06wlnhHG2rONUj5+CcwPYT7K23Tmd10lD5eoVyVHO6aJm76/eFoUJC2kDcnOcKElewxQewP1Ke",
+	"v3TtUCkbgmaTxuxd20R2a8ZnO/zWjM714VdQUh/fOw3DAPbMVqS08IVLqcHeiiUt27FoLjLgwcD9fYbu",
+	"shHfICiplFENJcyzdkr4DFvuGVqI5qrChlZQB9eHz5bVwhltaz0btIh28GU5ez3yRtThG5Ij1MvN5jh8",
+	"1paaFQYFV0tLkxSMpvX4gMRjKmlseM1x6JgL2lX0XdaN7ViDjU0nVMdjwnQPgzQMJQzDLn1fziYy9z7b",
+	"Kpl7n22VzIXD3zOZW+RT8zlSWD5NWTaLFyMhk6B8DaOHjIBtkxWL9YEXqYl2XD/e600hTbuoCOz9Nr1S",
+	"9Qiu+SvG67yEAXkFM3JeFqlC25srEclGnOpcgiorMDqHelrUYjxyHTew7lpgwHNGG0BJlWkDOSmNIUHj",
+	"ndOHJ4xrSMhvtrUxlmakhdXON57EtPIeOZ1keuZ6XVWUaip9c3dv3VRjrLP+99cnz1ypznni8TfQP1++",
+	"UtvUhn6+fHUOrfFb5oh8WbKVAAXNYotg5SwfpCy2F1iS+Fn1uAL44WbAEoSstb1bCQpr5kSuNk3Fp+Md",
+	"q8Fcj5RjVebO+nM9s9BYJ9lo7FiKU3UrcRlokjguwKhhkrZAjLkuZlviEq3d0u7ZtxL0YNmGZ+VyAhuI",
+	"k5cT2EietF2r1qT82GtkM9KP67yFJ+ZyAotTaorwhpojplYQ15PMekxUgLTTCZQoO8TWXiugbBkG4diI",
+	"QTQMiKAklMxcf0ij5jaM33Wv9tcKhqiIEo2IWu1Qtj1Ebe6E9t0h6q3iE+YR9feNOy4uoRlIq87NFbHE",
+	"Q/FaEQs+KRKnRmUFfM6ZwrIE3qXqjTY+6Idc+K/Cmko+Lc0gvNIiU94r4LLTKBnClEyl4COiJeaXrRu5",
+	"0NZB8b7Qq9aw8YEdPrDDVcMS5pC9DbNXrZTb/9B5++pDp99QMpfZqrkG9RxaNOCSrYuLmbF/g63mg719",
+	"tSjp8CIsdq5Int2h9lAts+u88FiFfbdBZ7A2z/kkmeCk/m5eaD6qNXbV/mpMuZExrBSyuGhw0MZ8IJLZ",
+	"ss056LpFSjPlRePJaE7K2zk4JGORS7Xr7IIVvzHZ+WmfJHSG/mTbG/KoUssZ9WPYLZUmbiQvTPppbTAW",
+	"OcdJY5MxqsgU0rRHTry+JqxRLh4LoaCOqyPPHfuN7Tv7tb6jNGwoWXYgxSAhoFZxRM20kYVtMzu63nP2",
+	"/lnU0izjoO1re3vXB7Z1L2yrknVcIt6OkFWs2m239leYV2P/1RWE0goyYph6gbUjp3MtxcyI5Mp3ri1+",
+	"fBQ0CI4q5Mxb2tCDIEZdxpEcNWJsQ6vU7eHvgr6s3yM218ROBfo4OFt0vfsDfkDqe0HqoFNyM3Ftw96M",
+	"Lso6YVxbXOEjx/jKjkf2Raf7WVnG2WsVG3GMYqCqCOwwWIqZTaRSYUaNMeTHBdw6S4zg6ey4NNXbXjpc",
+	"6LEZZOAi5sdUjecR1/oZzk4utoSrxfjfCD2D+Rfjp6GupTHOHNg6lXxQrtwAG/G7jfARv1wfI/GzTXHS",
+	"rfYWWNmmjYQRUE1txuYSx5x7jGQgleA0rUja7aK99VPtUS74bCJs3/DV3e5ckFgCVtzCgpLOaluMhi54",
+	"y0EdSmvCeCmwY6x6SjVIMgBiWCxWktECdYFRnlJZmE1tYzmzZvPlXgJ2FvYF+j3ynKF+kDSUuwRunqhg",
+	"UdiKyy4ClSD079sSBK7/cKZnxaPS8lgnFTY656Q4uu0QjNosAdnYJplwsTsOMVq945UzLQPvbkknflrx",
+	"u2eCD1MW6987spcGIU2lDjTp0rRbPeml+Ixy+EoeTIivaiZerPXqVHozdWFpdTw2AcOpjZJszbJO5kdR",
+	"3/4SasilS8Ty5sgZdsufJ4jeYohKeBuWYQH0LTtGGmb6Rky6cSXt7PrcOv19C+YiRtqGRb9+cRJYImzc",
+	"AFEQC56QIY21kJbMadty6psw+D8E8m4W+NaMwEJnQQ+vBa5MShT73E3YiGnrXQkE6NZsbxSXpchHjqPW",
+	"J92zARN9g+SGBODALm5FVfvoCA49cum9QmHCNxcF7/YCQDfPfDRdVPGJMmUECaxeYJOZWsjA24uzbXbi",
+	"qU7yjZB/ueUbr2PDstEPgvkdobvzxwoOXc0mNvKqy+bcNEvQ22Ha6sb11R2wrnlpEdF60up9jVZ3v84j",
+	"pu128g3Q0zcl/zYceql8XDDlB556VzzVQ3aBcyvhmue5RjFcladidDj2ykafDU60uyJr3QI7jMoo9xG7",
+	"Bu70VdXGJs+CLW8fIedm+24Zp6fRt+m78MBA75aB+jupdW1ow+UFxubTz0WzSFt4PCI5tywuabaLBQp2",
+	"YblowaitGYSL8b9bThYmatlEmFrhmgcOd2ccbgPzravf3IwTl3bYSmBFZJMsK+n9mgwgFXxkZiQ71Fv+",
+	"UyyT4SItEkKndOayETidQKVi/W6P4GR9mqZHxEBt3ym9iIuVDbkVNEby2QwGQxGstwcH5cD0GGTDyhsi",
+	"4ZtNu0ek/294env4b/c31XeF6bkRmp3PcUAlkL5Zw9tc7+z2m+nB21xvkRq8zfU9WXkXc0wnwYpcPyD4",
+	"HTlw0HETfZ2vlEArVrvWENfFlCDPVjf8Om9OETtLedLULMzxIdXQhywqReEJ+mqDDs1F+FfBV61QHHZ3",
+	"xawXx+aqxEgROlDgBOVihTYSy0ZEml9Z0fpskc3ofXZfpuPaTN81O6+nNZb2BQcCbRd1S0qwmbT753UI",
+	"zWU93tK6rH0qfjNVeFer24MJhXyUQjdXcESAxmMfYhFTKRl4H5HhoB5ZXV5sEerBlOuARC7oQBlqZt4e",
+	"SDFV6AeimkgaG1GyFFO8c8jVimB6zLgPoCQjfD0DyURCaJoSCTGwayg/UzmKA0L2yJldDZq07Dq8bOPc",
+	"UFT7oZgi2mndNu5kaClQIXNMxyItS7eQE6I0ppWHGoUrvVGpjeHKbmBljhEXssmZ7I7+wsl72yBS4RTf",
+	"ljq1J/xwmEJS8kLG4zRPfIDeeoWNH0SROjXxCvJcpHXgZ15J7cDHXTfGInJipQA7lRsao4kST2LK0i4V",
+	"Waemr0zHLB5bAcCqKYZY9H3kqcvCq26JhTHiyRGJU2aOC2PBXMwn067+DNNFHpJ1hkq4FldNWHo5AYc+",
+	"dutbi+cMZ/l2gZzVVbRrCi8CrvEQr3kv8ZpvSmStYZRVZCvY0Ba76fHYQPsCu1qLzl2Z4mj+p6pHyTmZ",
+	"BElErTJltYrBdAzS6D9BpYUiSGXSIyfovX734hn5y/7+T1FY980QMW+wsAjsm7r6iPEgDmURbuNxbBu1",
+	"zSTfbU7gopZaf8LcW3tbc2yzqNZbFBRsx7Kljt6GFD3vRWqQLwcimVlTQaqgrC7SLnxGNjFKSoh1OnNW",
+	"ttBAbjYT2ABppT5ts0mtzRm8TSE2mOEOjWTwmU6yFDpHnbevOtHyLmS3aXL6IJeubyJzvVj5ivIpmsra",
+	"2pf9DfR7a0rbGoFd2KXFRspmUgyZq0nmdXtlZNXe7QBiWzfysdparW6nX3wXYbR2OwX8G7t2Fsly7Grc",
+	"6zLDR1QYIWztN9e7xAaSl8kjOJRNCrF5DfhZQjWdp2jPy5UXUHP3VM0MHcz03TrQ8eRQtfKSQXFB38yD",
+	"/mczDq6MpLnkSDKrKNScXrEEf22smrUeLI+eqZQtaAmlEUUKp0Pl40rEjPfkC57OvCREbQciI/X4CMhc",
+	"QeIqi7hKQUUcjmESaULoQOTa6SYIbg0pXziXQcFtxsoU49vpvuPg0uDyfveBMg/UYUni2Im6MsgYl5W5",
+	"qozd6OcWpVYiEQp40g2dR90VI+6sXlVxO7VSjtAdgvUZA6TnQpMZFFVdk2Mi0gTk/MjzTQgKQ4Ifrslu",
+	"gKICF4gZDR5H4Mk/gpnuhaA0Tvrd0pdbFfVqoil/nFi4AvK683hAR5Qt0Xj2lrv9sXZCrYxJYYKv4D0a",
+	"F/yjItJ1vi8atiTrkb/OirLLenkJy6JQv8E2b1VsqV9Zcuct+/DDKb5b7LlVsa6H0NWt89Z5w8VcxcsV",
+	"kXhZN8GlDT1L9kkXRLFj6I5CaXzm2pTVi5LdvuMnljrG0sfXQNOiFMOxm8izhAm9MiI/8uuy42iNUTfy",
+	"3Eo3v20z3cpkvyc+e+xSKKoSPWHDxvqkDzy5qRHo4jD10sjfWIbvvXIGrrC3rktqcejq8CcUAKKaVhxV",
+	"YuYN9hVcAde4GxXVFnxxW+arsiVMQoytYkjf/+9C9F11BRlEiNjo3b6eZdD3joX/zEHOgvwWtw1XgG6A",
+	"fD+JnLZtBy8ChfpgztiNin8/L8+mqIIWDO4iEG15INRRXOyfJQoY80d2kHRR1yxVmZWAdFVkRAaFqJ8B",
+	"iu1IdnajsFgMBilOaJqSjGJ+tFEoBrnWWHJxkqXg4yRtaJGGzAdrn709v2j1geDRdJZ0HLooD7Fo/hrA",
+	"Q0SgN+qRPpT5bkf/81//XfYhwgspGxFpP+lKzYgeH/wYdSaMF/+fd3xEZsGZhNgyODtYQwl3xm39OicN",
+	"vrRRTschkDCtIB0GfRYZ0qahkK27MYuJViSI9rwtBbDLroTBj0FihJnyjY98/BmGgU2pTNSxDzAhNE3F",
+	"FBIymAWA2LbKEosWnvtQyAnVnaNOLlknCq/hYP/wx4auUEuZh4bPem+sJ2mVa6zku6oYeRDud0pLm0UZ",
+	"fxjuVUh2kSU82T+Yp2t/pfFVkW9a8rQobM7iQgesQoH4X6Uq1e5Bvwg7RHPlywrpKmo4LiRhqM8spkG9",
+	"dS5w43ZEDezybvjVC2HAtspQGguWtmSKGJzUTbDxSHl6iPkSRzViSA0Sm6l9mJ6lXFgjzxwaMfP1yEvt",
+	"Uo9rUmMLtDUogvbRRUjjlot3t2xOU5n0hZCTVQS9Bxy5exz5Y4RzO3miJvUh6zfC2hzqLZM09zADuj1y",
+	"C/NIwqloqkQQu13qhaUZCOOuXad582MGIku9YBSKWSjtFRjvBDJhC3BKoLbXFsGCwNYQ5CsHFTUssJTv",
+	"1BMeHAV/qpTcDNvE+bemIk8TMqbXQLJcGyQxx+chflGtA4sC5m1Hpm5b+cCShmc2E32LES/FNN91YokX",
+	"9qxr7jhUQZRvTvTtSiL8eRNJ3rsosQDh68rnQlqjWKWL1lxEzT/cK7cEQJokzMaWnUkzh2ZmnCFNFUSd",
+	"LPjpaydYVD3qPAWqgLgXrGGMBZ27BjlLUb4oo772e497+52l2lCAbr8WC/hYvCgGv0Hc2ufKvX9MOIa3",
+	"YpXBOyxb/49wu0BkzrEBmVVe2u52sbnChyQWKXgIMmFcYBAICZ91kSjjusrOyJN9MmE816DCsq3Y29X3",
+	"qK0EK/aLaEVMxBUSu9K2tqGdp8nYJt9SzG0GeAXTLLPDFWGCaVlfbQUChjNsZHPHL9e3ueNnm3Zxxo+X",
+	"WMzxndZezi7CrwGwbFV/PVf58IsZzwAyTmSgvLmnc4H3SlNDXUsJwHmsFNnpT+gV4kx/18BULtPOUWes",
+	"dXa0t/f44C+9/d5+7/HR4f7+fscs2y2hSey2DRUMUBet8nOegO0j1e+RFwxSuycVkQJ2XTo94hGK/YZC",
+	"e73KjvlIkSwfpEyNbWMQLWmsiRINae1mGJ/vMgJu5gDX0NoPVQxgpB6S88KXVNg1LJ2YN6WYTV6yKzYx",
+	"TIqcmjvPJFNADKgC195r2bD7o7JYvFliYbV0ldTtvSRRmNdQCbjGThCVDEW08yUiSPWJMPa/MJyG00wo",
+	"pyOYYCoiwqjNcOx/ndhg+AgDMHN10w+OYTqBlkNAeK7etBNkpRD6yO9qMAsqZBZr2fn5/O2bqNLbVUgy",
+	"yVPNMio1Ks67TgZ2uYsVxMCNe5G2pLJOeEXxliptzjuq2ZLNsrADSLgctBv3iCf49ljMsiJSHE5CNb3p",
+	"E+DXkIrMCsTukCwqNh+TygeqbKrpDs26GhQ5OXsZAojdVvne+fNXNqIT81QG1OgbNNfCaUiYlMq40pTH",
+	"Bp38n10ViwwSGwRqdjAZgFRjllmQEmnxRiX15Jb77zoHimo5iJMqfvwTpMD9V4DGlYUqTfwBCPD5hu5R",
+	"c997i+u2ioCDzaha4LUWZ1e6GCqRB00wYgkYlPhzeHBA+l8/dIbmwYfOEfn1Q8cd2ofOx5t+5MIA3Cfm",
+	"VfzTvBq8WcE6+qXhED0hd3EDNJkwzpR2FLQKSnv41FEcFbl6AcX5FEClypBhmidMG/TokWd4oMqnMjvP",
+	"5oRx10XVl1atZGYYrXrmbWD2bQNqNVpjSUxkT6OArurmzbcN+3/ruQVGUmSCca2OiG395IglTVjZ7EdF",
+	"3p5nSb21wBs00SBdn9pExPnEdzHGQc6kmIAeQ67IBLRkcQjoIlOdm483/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
