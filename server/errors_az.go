@@ -100,7 +100,11 @@ func azFields(fs []FieldError) gen.AzFieldErrors {
 	for _, f := range fs {
 		name, _, _ := strings.Cut(strings.TrimPrefix(f.Field, "/"), "/")
 		if name == "" {
-			return nil
+			// An unknown member is reported on the object: `property "x" is unsupported`.
+			rest, ok := strings.CutPrefix(f.Reason, `property "`)
+			if name, _, _ = strings.Cut(rest, `"`); !ok || name == "" || !strings.HasSuffix(f.Reason, "is unsupported") {
+				return nil
+			}
 		}
 		msg := azReason(f.Reason)
 		for _, m := range out[name] {
