@@ -63,6 +63,14 @@ func renderAZ(s *Server, e *Error, operation string) rendered {
 			code = CodeInvalidCredentials
 		}
 	}
+	if code == CodeInvalidRequest {
+		switch op {
+		case "azgetsession", "azdeletesession": // a session id that cannot be one is no session
+			code = CodeNotFound
+		case "azverifyemail", "azeditpasswordreset": // a link whose parameters cannot be right
+			code = CodeInvalidTicket
+		}
+	}
 	switch code {
 	case CodeInvalidRequest:
 		if fields := azFields(e.Fields); fields != nil {
