@@ -506,6 +506,77 @@ type AdminUserList struct {
 	Users []AdminUser `json:"users"`
 }
 
+// AzEmailUpdateRequest defines model for AzEmailUpdateRequest.
+type AzEmailUpdateRequest struct {
+	CurrentPassword   *AzPassword         `json:"current_password,omitempty"`
+	Email             openapi_types.Email `json:"email"`
+	PasswordChallenge *AzPassword         `json:"password_challenge,omitempty"`
+}
+
+// AzError An Authentication Zero error.
+type AzError struct {
+	Error string `json:"error"`
+}
+
+// AzFieldErrors Messages by field, e.g. `{"email": ["has already been taken"]}`.
+type AzFieldErrors map[string][]string
+
+// AzPassword defines model for AzPassword.
+type AzPassword = string
+
+// AzPasswordReset defines model for AzPasswordReset.
+type AzPasswordReset struct {
+	Password             AzPassword  `json:"password"`
+	PasswordConfirmation *AzPassword `json:"password_confirmation,omitempty"`
+	Sid                  *string     `json:"sid,omitempty"`
+	Token                *string     `json:"token,omitempty"`
+}
+
+// AzPasswordResetRequest defines model for AzPasswordResetRequest.
+type AzPasswordResetRequest struct {
+	Email openapi_types.Email `json:"email"`
+}
+
+// AzPasswordUpdateRequest defines model for AzPasswordUpdateRequest.
+type AzPasswordUpdateRequest struct {
+	CurrentPassword      *AzPassword `json:"current_password,omitempty"`
+	Password             AzPassword  `json:"password"`
+	PasswordChallenge    *AzPassword `json:"password_challenge,omitempty"`
+	PasswordConfirmation *AzPassword `json:"password_confirmation,omitempty"`
+}
+
+// AzSession A session as Rails renders it. `updated_at` is its last activity.
+type AzSession struct {
+	CreatedAt time.Time          `json:"created_at"`
+	Id        openapi_types.UUID `json:"id"`
+	IpAddress string             `json:"ip_address"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	UserAgent string             `json:"user_agent"`
+	UserId    openapi_types.UUID `json:"user_id"`
+}
+
+// AzSignInRequest defines model for AzSignInRequest.
+type AzSignInRequest struct {
+	Email    openapi_types.Email `json:"email"`
+	Password AzPassword          `json:"password"`
+}
+
+// AzSignUpRequest defines model for AzSignUpRequest.
+type AzSignUpRequest struct {
+	Email                openapi_types.Email `json:"email"`
+	Password             AzPassword          `json:"password"`
+	PasswordConfirmation *AzPassword         `json:"password_confirmation,omitempty"`
+}
+
+// AzUser A user as Rails renders it; never the password digest.
+type AzUser struct {
+	CreatedAt time.Time          `json:"created_at"`
+	Email     string             `json:"email"`
+	Id        openapi_types.UUID `json:"id"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	Verified  bool               `json:"verified"`
+}
+
 // ConfirmTicketForm defines model for ConfirmTicketForm.
 type ConfirmTicketForm struct {
 	RedirectTo string `json:"redirectTo"`
@@ -1082,6 +1153,30 @@ type AdminUnauthorized = AdminError
 // AdminUnsupportedMediaType The error body of every admin operation.
 type AdminUnsupportedMediaType = AdminError
 
+// AzBadRequest An Authentication Zero error.
+type AzBadRequest = AzError
+
+// AzForbidden An Authentication Zero error.
+type AzForbidden = AzError
+
+// AzInternalError An Authentication Zero error.
+type AzInternalError = AzError
+
+// AzNotFound An Authentication Zero error.
+type AzNotFound = AzError
+
+// AzPayloadTooLarge An Authentication Zero error.
+type AzPayloadTooLarge = AzError
+
+// AzUnauthorized An Authentication Zero error.
+type AzUnauthorized = AzError
+
+// AzUnprocessable Messages by field, e.g. `{"email": ["has already been taken"]}`.
+type AzUnprocessable = AzFieldErrors
+
+// AzUnsupportedMediaType An Authentication Zero error.
+type AzUnsupportedMediaType = AzError
+
 // NhostBadRequest The Nhost error body.
 type NhostBadRequest = ErrorResponse
 
@@ -1138,6 +1233,19 @@ type ZestyUnauthorized = ZestyError
 
 // ZestyUnsupportedMediaType The Zesty error envelope.
 type ZestyUnsupportedMediaType = ZestyError
+
+// AzVerifyEmailParams defines parameters for AzVerifyEmail.
+type AzVerifyEmailParams struct {
+	Email *string `form:"email,omitempty" json:"email,omitempty"`
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+	Sid   *string `form:"sid,omitempty" json:"sid,omitempty"`
+}
+
+// AzEditPasswordResetParams defines parameters for AzEditPasswordReset.
+type AzEditPasswordResetParams struct {
+	Sid   *string `form:"sid,omitempty" json:"sid,omitempty"`
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+}
 
 // AdminListAuditEventsParams defines parameters for AdminListAuditEvents.
 type AdminListAuditEventsParams struct {
@@ -1197,6 +1305,36 @@ type VerifyTicketParams struct {
 	RedirectTo string `form:"redirectTo" json:"redirectTo"`
 }
 
+// AzPatchEmailJSONRequestBody defines body for AzPatchEmail for application/json ContentType.
+type AzPatchEmailJSONRequestBody = AzEmailUpdateRequest
+
+// AzPatchEmailFormdataRequestBody defines body for AzPatchEmail for application/x-www-form-urlencoded ContentType.
+type AzPatchEmailFormdataRequestBody = AzEmailUpdateRequest
+
+// AzUpdateEmailJSONRequestBody defines body for AzUpdateEmail for application/json ContentType.
+type AzUpdateEmailJSONRequestBody = AzEmailUpdateRequest
+
+// AzUpdateEmailFormdataRequestBody defines body for AzUpdateEmail for application/x-www-form-urlencoded ContentType.
+type AzUpdateEmailFormdataRequestBody = AzEmailUpdateRequest
+
+// AzPatchPasswordResetJSONRequestBody defines body for AzPatchPasswordReset for application/json ContentType.
+type AzPatchPasswordResetJSONRequestBody = AzPasswordReset
+
+// AzPatchPasswordResetFormdataRequestBody defines body for AzPatchPasswordReset for application/x-www-form-urlencoded ContentType.
+type AzPatchPasswordResetFormdataRequestBody = AzPasswordReset
+
+// AzRequestPasswordResetJSONRequestBody defines body for AzRequestPasswordReset for application/json ContentType.
+type AzRequestPasswordResetJSONRequestBody = AzPasswordResetRequest
+
+// AzRequestPasswordResetFormdataRequestBody defines body for AzRequestPasswordReset for application/x-www-form-urlencoded ContentType.
+type AzRequestPasswordResetFormdataRequestBody = AzPasswordResetRequest
+
+// AzResetPasswordJSONRequestBody defines body for AzResetPassword for application/json ContentType.
+type AzResetPasswordJSONRequestBody = AzPasswordReset
+
+// AzResetPasswordFormdataRequestBody defines body for AzResetPassword for application/x-www-form-urlencoded ContentType.
+type AzResetPasswordFormdataRequestBody = AzPasswordReset
+
 // ZestyLoginJSONRequestBody defines body for ZestyLogin for application/json ContentType.
 type ZestyLoginJSONRequestBody = ZestyLoginRequest
 
@@ -1205,6 +1343,18 @@ type ZestyLoginFormdataRequestBody = ZestyLoginRequest
 
 // ZestyLoginMultipartRequestBody defines body for ZestyLogin for multipart/form-data ContentType.
 type ZestyLoginMultipartRequestBody = ZestyLoginRequest
+
+// AzPatchPasswordJSONRequestBody defines body for AzPatchPassword for application/json ContentType.
+type AzPatchPasswordJSONRequestBody = AzPasswordUpdateRequest
+
+// AzPatchPasswordFormdataRequestBody defines body for AzPatchPassword for application/x-www-form-urlencoded ContentType.
+type AzPatchPasswordFormdataRequestBody = AzPasswordUpdateRequest
+
+// AzUpdatePasswordJSONRequestBody defines body for AzUpdatePassword for application/json ContentType.
+type AzUpdatePasswordJSONRequestBody = AzPasswordUpdateRequest
+
+// AzUpdatePasswordFormdataRequestBody defines body for AzUpdatePassword for application/x-www-form-urlencoded ContentType.
+type AzUpdatePasswordFormdataRequestBody = AzPasswordUpdateRequest
 
 // ZestyPasswordRequestJSONRequestBody defines body for ZestyPasswordRequest for application/json ContentType.
 type ZestyPasswordRequestJSONRequestBody = ZestyPasswordRequest
@@ -1217,6 +1367,18 @@ type ZestyPasswordResetJSONRequestBody = ZestyPasswordReset
 
 // ZestyPasswordResetFormdataRequestBody defines body for ZestyPasswordReset for application/x-www-form-urlencoded ContentType.
 type ZestyPasswordResetFormdataRequestBody = ZestyPasswordReset
+
+// AzSignInJSONRequestBody defines body for AzSignIn for application/json ContentType.
+type AzSignInJSONRequestBody = AzSignInRequest
+
+// AzSignInFormdataRequestBody defines body for AzSignIn for application/x-www-form-urlencoded ContentType.
+type AzSignInFormdataRequestBody = AzSignInRequest
+
+// AzSignUpJSONRequestBody defines body for AzSignUp for application/json ContentType.
+type AzSignUpJSONRequestBody = AzSignUpRequest
+
+// AzSignUpFormdataRequestBody defines body for AzSignUp for application/x-www-form-urlencoded ContentType.
+type AzSignUpFormdataRequestBody = AzSignUpRequest
 
 // AdminCreateUserJSONRequestBody defines body for AdminCreateUser for application/json ContentType.
 type AdminCreateUserJSONRequestBody = AdminCreateUserRequest
@@ -1395,6 +1557,160 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `OpsHealthz` operationId).
 	OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AzPatchEmailWithBody Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchEmail Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmail(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithFormdataBody(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdateEmailWithBody Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdateEmail Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmail(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdateEmailWithFormdataBody Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithFormdataBody(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzVerifyEmail Verify an address with a mailed token
+	//
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	//
+	// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+	AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSendEmailVerification Mail the caller a link that verifies the address
+	//
+	// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+	AzSendEmailVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordResetWithBody Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordReset(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordResetWithFormdataBody Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithFormdataBody(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzRequestPasswordResetWithBody Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzRequestPasswordReset Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordReset(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzRequestPasswordResetWithFormdataBody Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithFormdataBody(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzResetPasswordWithBody Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzResetPassword Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPassword(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzResetPasswordWithFormdataBody Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithFormdataBody(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzEditPasswordReset Check a mailed password-reset token
+	//
+	// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+	//
+	// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+	AzEditPasswordReset(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ZestyLoginWithBody Log in with an email address and a password
 	//
 	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -1441,6 +1757,60 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 	OpsOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordWithBody Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPassword Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPassword(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzPatchPasswordWithFormdataBody Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithFormdataBody(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdatePasswordWithBody Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdatePassword Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePassword(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzUpdatePasswordWithFormdataBody Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithFormdataBody(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ZestyPasswordRequestWithBody Mail a password-reset token
 	//
@@ -1502,6 +1872,81 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `OpsReadyz` operationId).
 	OpsReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzListSessions List the caller's sessions
+	//
+	// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+	//
+	// Corresponds with GET /sessions (the `AzListSessions` operationId).
+	AzListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzDeleteSession End one of the caller's sessions
+	//
+	// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+	//
+	// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+	AzDeleteSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzGetSession Show one of the caller's sessions
+	//
+	// Another user's session, an ended one or an unknown id is 404.
+	//
+	// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+	AzGetSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignInWithBody Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignIn Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignIn(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignInWithFormdataBody Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithFormdataBody(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignUpWithBody Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignUp Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUp(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AzSignUpWithFormdataBody Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithFormdataBody(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetJWKs Public keys that verify access tokens
 	//
@@ -2171,6 +2616,340 @@ func (c *Client) OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// AzPatchEmailWithBody Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *Client) AzPatchEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchEmail Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *Client) AzPatchEmail(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *Client) AzPatchEmailWithFormdataBody(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchEmailRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdateEmailWithBody Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *Client) AzUpdateEmailWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdateEmailRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdateEmail Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *Client) AzUpdateEmail(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdateEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdateEmailWithFormdataBody Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *Client) AzUpdateEmailWithFormdataBody(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdateEmailRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzVerifyEmail Verify an address with a mailed token
+//
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+//
+// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+func (c *Client) AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzVerifyEmailRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSendEmailVerification Mail the caller a link that verifies the address
+//
+// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+func (c *Client) AzSendEmailVerification(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSendEmailVerificationRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordResetWithBody Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *Client) AzPatchPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordResetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *Client) AzPatchPasswordReset(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordResetRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordResetWithFormdataBody Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *Client) AzPatchPasswordResetWithFormdataBody(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordResetRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzRequestPasswordResetWithBody Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *Client) AzRequestPasswordResetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzRequestPasswordResetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzRequestPasswordReset Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *Client) AzRequestPasswordReset(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzRequestPasswordResetRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzRequestPasswordResetWithFormdataBody Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *Client) AzRequestPasswordResetWithFormdataBody(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzRequestPasswordResetRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzResetPasswordWithBody Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *Client) AzResetPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzResetPasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzResetPassword Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *Client) AzResetPassword(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzResetPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzResetPasswordWithFormdataBody Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *Client) AzResetPasswordWithFormdataBody(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzResetPasswordRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzEditPasswordReset Check a mailed password-reset token
+//
+// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+//
+// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+func (c *Client) AzEditPasswordReset(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzEditPasswordResetRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ZestyLoginWithBody Log in with an email address and a password
 //
 // Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -2278,6 +3057,120 @@ func (c *Client) OpsOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 // Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 func (c *Client) OpsOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOpsOpenAPIYAMLRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordWithBody Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *Client) AzPatchPasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPassword Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *Client) AzPatchPassword(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzPatchPasswordWithFormdataBody Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *Client) AzPatchPasswordWithFormdataBody(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzPatchPasswordRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdatePasswordWithBody Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *Client) AzUpdatePasswordWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdatePasswordRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdatePassword Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *Client) AzUpdatePassword(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdatePasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzUpdatePasswordWithFormdataBody Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *Client) AzUpdatePasswordWithFormdataBody(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzUpdatePasswordRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2409,6 +3302,171 @@ func (c *Client) ZestyPasswordResetWithFormdataBody(ctx context.Context, body Ze
 // Corresponds with GET /readyz (the `OpsReadyz` operationId).
 func (c *Client) OpsReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOpsReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzListSessions List the caller's sessions
+//
+// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+//
+// Corresponds with GET /sessions (the `AzListSessions` operationId).
+func (c *Client) AzListSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzListSessionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzDeleteSession End one of the caller's sessions
+//
+// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+//
+// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+func (c *Client) AzDeleteSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzDeleteSessionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzGetSession Show one of the caller's sessions
+//
+// Another user's session, an ended one or an unknown id is 404.
+//
+// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+func (c *Client) AzGetSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzGetSessionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignInWithBody Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *Client) AzSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignInRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignIn Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *Client) AzSignIn(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignInRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignInWithFormdataBody Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *Client) AzSignInWithFormdataBody(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignInRequestWithFormdataBody(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignUpWithBody Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *Client) AzSignUpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignUpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignUp Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *Client) AzSignUp(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignUpRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AzSignUpWithFormdataBody Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *Client) AzSignUpWithFormdataBody(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAzSignUpRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3865,6 +4923,432 @@ func NewOpsHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAzPatchEmailRequest calls the generic AzPatchEmail builder with application/json body
+func NewAzPatchEmailRequest(server string, body AzPatchEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzPatchEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzPatchEmailRequestWithFormdataBody calls the generic AzPatchEmail builder with application/x-www-form-urlencoded body
+func NewAzPatchEmailRequestWithFormdataBody(server string, body AzPatchEmailFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzPatchEmailRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzPatchEmailRequestWithBody constructs an http.Request for the AzPatchEmail method, with any body, and a specified content type
+func NewAzPatchEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzUpdateEmailRequest calls the generic AzUpdateEmail builder with application/json body
+func NewAzUpdateEmailRequest(server string, body AzUpdateEmailJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzUpdateEmailRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzUpdateEmailRequestWithFormdataBody calls the generic AzUpdateEmail builder with application/x-www-form-urlencoded body
+func NewAzUpdateEmailRequestWithFormdataBody(server string, body AzUpdateEmailFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzUpdateEmailRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzUpdateEmailRequestWithBody constructs an http.Request for the AzUpdateEmail method, with any body, and a specified content type
+func NewAzUpdateEmailRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzVerifyEmailRequest constructs an http.Request for the AzVerifyEmail method
+func NewAzVerifyEmailRequest(server string, params *AzVerifyEmailParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email_verification")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Email != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "email", *params.Email, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sid != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sid", *params.Sid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzSendEmailVerificationRequest constructs an http.Request for the AzSendEmailVerification method
+func NewAzSendEmailVerificationRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/email_verification")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzPatchPasswordResetRequest calls the generic AzPatchPasswordReset builder with application/json body
+func NewAzPatchPasswordResetRequest(server string, body AzPatchPasswordResetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzPatchPasswordResetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzPatchPasswordResetRequestWithFormdataBody calls the generic AzPatchPasswordReset builder with application/x-www-form-urlencoded body
+func NewAzPatchPasswordResetRequestWithFormdataBody(server string, body AzPatchPasswordResetFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzPatchPasswordResetRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzPatchPasswordResetRequestWithBody constructs an http.Request for the AzPatchPasswordReset method, with any body, and a specified content type
+func NewAzPatchPasswordResetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzRequestPasswordResetRequest calls the generic AzRequestPasswordReset builder with application/json body
+func NewAzRequestPasswordResetRequest(server string, body AzRequestPasswordResetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzRequestPasswordResetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzRequestPasswordResetRequestWithFormdataBody calls the generic AzRequestPasswordReset builder with application/x-www-form-urlencoded body
+func NewAzRequestPasswordResetRequestWithFormdataBody(server string, body AzRequestPasswordResetFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzRequestPasswordResetRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzRequestPasswordResetRequestWithBody constructs an http.Request for the AzRequestPasswordReset method, with any body, and a specified content type
+func NewAzRequestPasswordResetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzResetPasswordRequest calls the generic AzResetPassword builder with application/json body
+func NewAzResetPasswordRequest(server string, body AzResetPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzResetPasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzResetPasswordRequestWithFormdataBody calls the generic AzResetPassword builder with application/x-www-form-urlencoded body
+func NewAzResetPasswordRequestWithFormdataBody(server string, body AzResetPasswordFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzResetPasswordRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzResetPasswordRequestWithBody constructs an http.Request for the AzResetPassword method, with any body, and a specified content type
+func NewAzResetPasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzEditPasswordResetRequest constructs an http.Request for the AzEditPasswordReset method
+func NewAzEditPasswordResetRequest(server string, params *AzEditPasswordResetParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/identity/password_reset/edit")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Sid != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sid", *params.Sid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewZestyLoginRequest calls the generic ZestyLogin builder with application/json body
 func NewZestyLoginRequest(server string, body ZestyLoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4024,6 +5508,108 @@ func NewOpsOpenAPIYAMLRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAzPatchPasswordRequest calls the generic AzPatchPassword builder with application/json body
+func NewAzPatchPasswordRequest(server string, body AzPatchPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzPatchPasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzPatchPasswordRequestWithFormdataBody calls the generic AzPatchPassword builder with application/x-www-form-urlencoded body
+func NewAzPatchPasswordRequestWithFormdataBody(server string, body AzPatchPasswordFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzPatchPasswordRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzPatchPasswordRequestWithBody constructs an http.Request for the AzPatchPassword method, with any body, and a specified content type
+func NewAzPatchPasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzUpdatePasswordRequest calls the generic AzUpdatePassword builder with application/json body
+func NewAzUpdatePasswordRequest(server string, body AzUpdatePasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzUpdatePasswordRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzUpdatePasswordRequestWithFormdataBody calls the generic AzUpdatePassword builder with application/x-www-form-urlencoded body
+func NewAzUpdatePasswordRequestWithFormdataBody(server string, body AzUpdatePasswordFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzUpdatePasswordRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzUpdatePasswordRequestWithBody constructs an http.Request for the AzUpdatePassword method, with any body, and a specified content type
+func NewAzUpdatePasswordRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewZestyPasswordRequestRequest calls the generic ZestyPasswordRequest builder with application/json body
 func NewZestyPasswordRequestRequest(server string, body ZestyPasswordRequestJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4149,6 +5735,203 @@ func NewOpsReadyzRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewAzListSessionsRequest constructs an http.Request for the AzListSessions method
+func NewAzListSessionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sessions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzDeleteSessionRequest constructs an http.Request for the AzDeleteSession method
+func NewAzDeleteSessionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sessions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzGetSessionRequest constructs an http.Request for the AzGetSession method
+func NewAzGetSessionRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sessions/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAzSignInRequest calls the generic AzSignIn builder with application/json body
+func NewAzSignInRequest(server string, body AzSignInJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzSignInRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzSignInRequestWithFormdataBody calls the generic AzSignIn builder with application/x-www-form-urlencoded body
+func NewAzSignInRequestWithFormdataBody(server string, body AzSignInFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzSignInRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzSignInRequestWithBody constructs an http.Request for the AzSignIn method, with any body, and a specified content type
+func NewAzSignInRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sign_in")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAzSignUpRequest calls the generic AzSignUp builder with application/json body
+func NewAzSignUpRequest(server string, body AzSignUpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAzSignUpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAzSignUpRequestWithFormdataBody calls the generic AzSignUp builder with application/x-www-form-urlencoded body
+func NewAzSignUpRequestWithFormdataBody(server string, body AzSignUpFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewAzSignUpRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewAzSignUpRequestWithBody constructs an http.Request for the AzSignUp method, with any body, and a specified content type
+func NewAzSignUpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/sign_up")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6148,6 +7931,166 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `OpsHealthz` operationId).
 	OpsHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsHealthzResult, error)
 
+	// AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error)
+
+	// AzPatchEmailWithResponse Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithResponse(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error)
+
+	// AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+	AzPatchEmailWithFormdataBodyWithResponse(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error)
+
+	// AzUpdateEmailWithBodyWithResponse Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error)
+
+	// AzUpdateEmailWithResponse Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithResponse(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error)
+
+	// AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
+	//
+	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+	AzUpdateEmailWithFormdataBodyWithResponse(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error)
+
+	// AzVerifyEmailWithResponse Verify an address with a mailed token
+	//
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+	AzVerifyEmailWithResponse(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*AzVerifyEmailResult, error)
+
+	// AzSendEmailVerificationWithResponse Mail the caller a link that verifies the address
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+	AzSendEmailVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzSendEmailVerificationResult, error)
+
+	// AzPatchPasswordResetWithBodyWithResponse Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error)
+
+	// AzPatchPasswordResetWithResponse Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithResponse(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error)
+
+	// AzPatchPasswordResetWithFormdataBodyWithResponse Set a new password with a mailed token (PATCH)
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+	AzPatchPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error)
+
+	// AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error)
+
+	// AzRequestPasswordResetWithResponse Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithResponse(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error)
+
+	// AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
+	//
+	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+	AzRequestPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error)
+
+	// AzResetPasswordWithBodyWithResponse Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error)
+
+	// AzResetPasswordWithResponse Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithResponse(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error)
+
+	// AzResetPasswordWithFormdataBodyWithResponse Set a new password with a mailed token
+	//
+	// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+	AzResetPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error)
+
+	// AzEditPasswordResetWithResponse Check a mailed password-reset token
+	//
+	// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+	AzEditPasswordResetWithResponse(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*AzEditPasswordResetResult, error)
+
 	// ZestyLoginWithBodyWithResponse Log in with an email address and a password
 	//
 	// Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -6202,6 +8145,60 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /openapi.yaml (the `OpsOpenAPIYAML` operationId).
 	OpsOpenAPIYAMLWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsOpenAPIYAMLResult, error)
+
+	// AzPatchPasswordWithBodyWithResponse Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error)
+
+	// AzPatchPasswordWithResponse Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithResponse(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error)
+
+	// AzPatchPasswordWithFormdataBodyWithResponse Change the caller's password (PATCH)
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+	AzPatchPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error)
+
+	// AzUpdatePasswordWithBodyWithResponse Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error)
+
+	// AzUpdatePasswordWithResponse Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithResponse(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error)
+
+	// AzUpdatePasswordWithFormdataBodyWithResponse Change the caller's password
+	//
+	// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+	AzUpdatePasswordWithFormdataBodyWithResponse(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error)
 
 	// ZestyPasswordRequestWithBodyWithResponse Mail a password-reset token
 	//
@@ -6265,6 +8262,87 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `OpsReadyz` operationId).
 	OpsReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*OpsReadyzResult, error)
+
+	// AzListSessionsWithResponse List the caller's sessions
+	//
+	// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /sessions (the `AzListSessions` operationId).
+	AzListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzListSessionsResult, error)
+
+	// AzDeleteSessionWithResponse End one of the caller's sessions
+	//
+	// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+	AzDeleteSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzDeleteSessionResult, error)
+
+	// AzGetSessionWithResponse Show one of the caller's sessions
+	//
+	// Another user's session, an ended one or an unknown id is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+	AzGetSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzGetSessionResult, error)
+
+	// AzSignInWithBodyWithResponse Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignInResult, error)
+
+	// AzSignInWithResponse Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithResponse(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error)
+
+	// AzSignInWithFormdataBodyWithResponse Sign in with an email address and a password
+	//
+	// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+	AzSignInWithFormdataBodyWithResponse(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error)
+
+	// AzSignUpWithBodyWithResponse Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignUpResult, error)
+
+	// AzSignUpWithResponse Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithResponse(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error)
+
+	// AzSignUpWithFormdataBodyWithResponse Create an account
+	//
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+	AzSignUpWithFormdataBodyWithResponse(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error)
 
 	// GetJWKsWithResponse Public keys that verify access tokens
 	//
@@ -7030,6 +9108,621 @@ func (r OpsHealthzResult) ContentType() string {
 	return ""
 }
 
+// AzPatchEmailResult401Headers the declared response headers of an HTTP 401 response for AzPatchEmail
+type AzPatchEmailResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzPatchEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzPatchEmailResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzPatchEmailResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzPatchEmailResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzPatchEmailResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzPatchEmailResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzPatchEmailResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzPatchEmailResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzPatchEmailResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzPatchEmailResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzPatchEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzPatchEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzPatchEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzPatchEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzUpdateEmailResult401Headers the declared response headers of an HTTP 401 response for AzUpdateEmail
+type AzUpdateEmailResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzUpdateEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzUpdateEmailResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzUpdateEmailResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzUpdateEmailResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzUpdateEmailResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzUpdateEmailResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzUpdateEmailResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzUpdateEmailResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzUpdateEmailResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzUpdateEmailResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzUpdateEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzUpdateEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzUpdateEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzUpdateEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzVerifyEmailResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzVerifyEmailResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzVerifyEmailResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzVerifyEmailResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzVerifyEmailResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzVerifyEmailResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzVerifyEmailResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzVerifyEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzSendEmailVerificationResult401Headers the declared response headers of an HTTP 401 response for AzSendEmailVerification
+type AzSendEmailVerificationResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzSendEmailVerificationResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzSendEmailVerificationResult401Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzSendEmailVerificationResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzSendEmailVerificationResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzSendEmailVerificationResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzSendEmailVerificationResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzPatchPasswordResetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzPatchPasswordResetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzPatchPasswordResetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzPatchPasswordResetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzPatchPasswordResetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzRequestPasswordResetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzRequestPasswordResetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzRequestPasswordResetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzRequestPasswordResetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzRequestPasswordResetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzResetPasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzResetPasswordResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzResetPasswordResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzResetPasswordResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzResetPasswordResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzResetPasswordResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzResetPasswordResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzResetPasswordResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzResetPasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzResetPasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzResetPasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzResetPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzEditPasswordResetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzEditPasswordResetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzEditPasswordResetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzEditPasswordResetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzEditPasswordResetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ZestyLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7298,6 +9991,200 @@ func (r OpsOpenAPIYAMLResult) ContentType() string {
 	return ""
 }
 
+// AzPatchPasswordResult401Headers the declared response headers of an HTTP 401 response for AzPatchPassword
+type AzPatchPasswordResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzPatchPasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzPatchPasswordResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzPatchPasswordResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzPatchPasswordResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzPatchPasswordResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzPatchPasswordResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzPatchPasswordResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzPatchPasswordResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzPatchPasswordResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzPatchPasswordResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzPatchPasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzPatchPasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzPatchPasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzPatchPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzUpdatePasswordResult401Headers the declared response headers of an HTTP 401 response for AzUpdatePassword
+type AzUpdatePasswordResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzUpdatePasswordResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzUpdatePasswordResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON200() *AzUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzUpdatePasswordResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzUpdatePasswordResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzUpdatePasswordResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzUpdatePasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ZestyPasswordRequestResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7485,6 +10372,428 @@ func (r OpsReadyzResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r OpsReadyzResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzListSessionsResult401Headers the declared response headers of an HTTP 401 response for AzListSessions
+type AzListSessionsResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzListSessionsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]AzSession
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzListSessionsResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzListSessionsResult) GetJSON200() *[]AzSession {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzListSessionsResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzListSessionsResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzListSessionsResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzListSessionsResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzListSessionsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzListSessionsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzListSessionsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzListSessionsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzDeleteSessionResult401Headers the declared response headers of an HTTP 401 response for AzDeleteSession
+type AzDeleteSessionResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzDeleteSessionResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AzNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzDeleteSessionResult401Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzDeleteSessionResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzDeleteSessionResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AzDeleteSessionResult) GetJSON404() *AzNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzDeleteSessionResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzDeleteSessionResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzDeleteSessionResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzDeleteSessionResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzDeleteSessionResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzDeleteSessionResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzGetSessionResult401Headers the declared response headers of an HTTP 401 response for AzGetSession
+type AzGetSessionResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzGetSessionResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AzSession
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AzNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzGetSessionResult401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AzGetSessionResult) GetJSON200() *AzSession {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzGetSessionResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzGetSessionResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AzGetSessionResult) GetJSON404() *AzNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzGetSessionResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzGetSessionResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzGetSessionResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzGetSessionResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzGetSessionResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzGetSessionResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AzSignInResult201Headers the declared response headers of an HTTP 201 response for AzSignIn
+type AzSignInResult201Headers struct {
+	XSessionToken string
+}
+
+// AzSignInResult401Headers the declared response headers of an HTTP 401 response for AzSignIn
+type AzSignInResult401Headers struct {
+	WWWAuthenticate *string
+}
+
+type AzSignInResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AzSession
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AzUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AzSignInResult201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AzSignInResult401Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AzSignInResult) GetJSON201() *AzSession {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzSignInResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AzSignInResult) GetJSON401() *AzUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzSignInResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzSignInResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzSignInResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzSignInResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzSignInResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzSignInResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzSignInResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzSignInResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzSignInResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AzSignUpResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AzUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AzBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AzForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AzPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AzUnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *AzUnprocessable
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AzInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AzSignUpResult) GetJSON201() *AzUser {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AzSignUpResult) GetJSON400() *AzBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AzSignUpResult) GetJSON403() *AzForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AzSignUpResult) GetJSON413() *AzPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AzSignUpResult) GetJSON415() *AzUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AzSignUpResult) GetJSON422() *AzUnprocessable {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AzSignUpResult) GetJSON500() *AzInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AzSignUpResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AzSignUpResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AzSignUpResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AzSignUpResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11005,6 +14314,274 @@ func (c *ClientWithResponses) OpsHealthzWithResponse(ctx context.Context, reqEdi
 	return ParseOpsHealthzResult(rsp)
 }
 
+// AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *ClientWithResponses) AzPatchEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error) {
+	rsp, err := c.AzPatchEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchEmailResult(rsp)
+}
+
+// AzPatchEmailWithResponse Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *ClientWithResponses) AzPatchEmailWithResponse(ctx context.Context, body AzPatchEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error) {
+	rsp, err := c.AzPatchEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchEmailResult(rsp)
+}
+
+// AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/email (the `AzPatchEmail` operationId).
+func (c *ClientWithResponses) AzPatchEmailWithFormdataBodyWithResponse(ctx context.Context, body AzPatchEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchEmailResult, error) {
+	rsp, err := c.AzPatchEmailWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchEmailResult(rsp)
+}
+
+// AzUpdateEmailWithBodyWithResponse Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *ClientWithResponses) AzUpdateEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error) {
+	rsp, err := c.AzUpdateEmailWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdateEmailResult(rsp)
+}
+
+// AzUpdateEmailWithResponse Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *ClientWithResponses) AzUpdateEmailWithResponse(ctx context.Context, body AzUpdateEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error) {
+	rsp, err := c.AzUpdateEmail(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdateEmailResult(rsp)
+}
+
+// AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
+//
+// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/email (the `AzUpdateEmail` operationId).
+func (c *ClientWithResponses) AzUpdateEmailWithFormdataBodyWithResponse(ctx context.Context, body AzUpdateEmailFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdateEmailResult, error) {
+	rsp, err := c.AzUpdateEmailWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdateEmailResult(rsp)
+}
+
+// AzVerifyEmailWithResponse Verify an address with a mailed token
+//
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
+func (c *ClientWithResponses) AzVerifyEmailWithResponse(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*AzVerifyEmailResult, error) {
+	rsp, err := c.AzVerifyEmail(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzVerifyEmailResult(rsp)
+}
+
+// AzSendEmailVerificationWithResponse Mail the caller a link that verifies the address
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/email_verification (the `AzSendEmailVerification` operationId).
+func (c *ClientWithResponses) AzSendEmailVerificationWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzSendEmailVerificationResult, error) {
+	rsp, err := c.AzSendEmailVerification(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSendEmailVerificationResult(rsp)
+}
+
+// AzPatchPasswordResetWithBodyWithResponse Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *ClientWithResponses) AzPatchPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error) {
+	rsp, err := c.AzPatchPasswordResetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResetResult(rsp)
+}
+
+// AzPatchPasswordResetWithResponse Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *ClientWithResponses) AzPatchPasswordResetWithResponse(ctx context.Context, body AzPatchPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error) {
+	rsp, err := c.AzPatchPasswordReset(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResetResult(rsp)
+}
+
+// AzPatchPasswordResetWithFormdataBodyWithResponse Set a new password with a mailed token (PATCH)
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /identity/password_reset (the `AzPatchPasswordReset` operationId).
+func (c *ClientWithResponses) AzPatchPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResetResult, error) {
+	rsp, err := c.AzPatchPasswordResetWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResetResult(rsp)
+}
+
+// AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *ClientWithResponses) AzRequestPasswordResetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error) {
+	rsp, err := c.AzRequestPasswordResetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzRequestPasswordResetResult(rsp)
+}
+
+// AzRequestPasswordResetWithResponse Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *ClientWithResponses) AzRequestPasswordResetWithResponse(ctx context.Context, body AzRequestPasswordResetJSONRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error) {
+	rsp, err := c.AzRequestPasswordReset(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzRequestPasswordResetResult(rsp)
+}
+
+// AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
+//
+// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /identity/password_reset (the `AzRequestPasswordReset` operationId).
+func (c *ClientWithResponses) AzRequestPasswordResetWithFormdataBodyWithResponse(ctx context.Context, body AzRequestPasswordResetFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzRequestPasswordResetResult, error) {
+	rsp, err := c.AzRequestPasswordResetWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzRequestPasswordResetResult(rsp)
+}
+
+// AzResetPasswordWithBodyWithResponse Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *ClientWithResponses) AzResetPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error) {
+	rsp, err := c.AzResetPasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzResetPasswordResult(rsp)
+}
+
+// AzResetPasswordWithResponse Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *ClientWithResponses) AzResetPasswordWithResponse(ctx context.Context, body AzResetPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error) {
+	rsp, err := c.AzResetPassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzResetPasswordResult(rsp)
+}
+
+// AzResetPasswordWithFormdataBodyWithResponse Set a new password with a mailed token
+//
+// The mailed token goes in `token` (the published document) or `sid` (the current generator), with or without its `passwordReset:` prefix. It works once; every session of the user ends.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /identity/password_reset (the `AzResetPassword` operationId).
+func (c *ClientWithResponses) AzResetPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzResetPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzResetPasswordResult, error) {
+	rsp, err := c.AzResetPasswordWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzResetPasswordResult(rsp)
+}
+
+// AzEditPasswordResetWithResponse Check a mailed password-reset token
+//
+// The mailed link. 204 when the token (`sid`, or `token`) would still set a password; it is not spent.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /identity/password_reset/edit (the `AzEditPasswordReset` operationId).
+func (c *ClientWithResponses) AzEditPasswordResetWithResponse(ctx context.Context, params *AzEditPasswordResetParams, reqEditors ...RequestEditorFn) (*AzEditPasswordResetResult, error) {
+	rsp, err := c.AzEditPasswordReset(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzEditPasswordResetResult(rsp)
+}
+
 // ZestyLoginWithBodyWithResponse Log in with an email address and a password
 //
 // Opens a session and returns its session token in `data` and in `meta.token` (the Zesty SDK reads the latter). The token expires 30 minutes after its last authenticated use. Accepts JSON, url-encoded and multipart form bodies; the published SDK sends multipart.
@@ -11100,6 +14677,96 @@ func (c *ClientWithResponses) OpsOpenAPIYAMLWithResponse(ctx context.Context, re
 		return nil, err
 	}
 	return ParseOpsOpenAPIYAMLResult(rsp)
+}
+
+// AzPatchPasswordWithBodyWithResponse Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *ClientWithResponses) AzPatchPasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error) {
+	rsp, err := c.AzPatchPasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResult(rsp)
+}
+
+// AzPatchPasswordWithResponse Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *ClientWithResponses) AzPatchPasswordWithResponse(ctx context.Context, body AzPatchPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error) {
+	rsp, err := c.AzPatchPassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResult(rsp)
+}
+
+// AzPatchPasswordWithFormdataBodyWithResponse Change the caller's password (PATCH)
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /password (the `AzPatchPassword` operationId).
+func (c *ClientWithResponses) AzPatchPasswordWithFormdataBodyWithResponse(ctx context.Context, body AzPatchPasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzPatchPasswordResult, error) {
+	rsp, err := c.AzPatchPasswordWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzPatchPasswordResult(rsp)
+}
+
+// AzUpdatePasswordWithBodyWithResponse Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *ClientWithResponses) AzUpdatePasswordWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error) {
+	rsp, err := c.AzUpdatePasswordWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdatePasswordResult(rsp)
+}
+
+// AzUpdatePasswordWithResponse Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *ClientWithResponses) AzUpdatePasswordWithResponse(ctx context.Context, body AzUpdatePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error) {
+	rsp, err := c.AzUpdatePassword(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdatePasswordResult(rsp)
+}
+
+// AzUpdatePasswordWithFormdataBodyWithResponse Change the caller's password
+//
+// Needs the current password, as `current_password` (the published document) or `password_challenge` (the current generator). Every other session of the user ends, in every dialect; the caller's stays.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /password (the `AzUpdatePassword` operationId).
+func (c *ClientWithResponses) AzUpdatePasswordWithFormdataBodyWithResponse(ctx context.Context, body AzUpdatePasswordFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzUpdatePasswordResult, error) {
+	rsp, err := c.AzUpdatePasswordWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzUpdatePasswordResult(rsp)
 }
 
 // ZestyPasswordRequestWithBodyWithResponse Mail a password-reset token
@@ -11205,6 +14872,141 @@ func (c *ClientWithResponses) OpsReadyzWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseOpsReadyzResult(rsp)
+}
+
+// AzListSessionsWithResponse List the caller's sessions
+//
+// The caller's live sessions from every dialect (Nhost, WME, Zesty and this one), newest first. `updated_at` is the session's last activity.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /sessions (the `AzListSessions` operationId).
+func (c *ClientWithResponses) AzListSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AzListSessionsResult, error) {
+	rsp, err := c.AzListSessions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzListSessionsResult(rsp)
+}
+
+// AzDeleteSessionWithResponse End one of the caller's sessions
+//
+// Ends the session in every dialect at once: its session tokens, refresh tokens and access tokens stop working. Another user's session, an ended one or an unknown id is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /sessions/{id} (the `AzDeleteSession` operationId).
+func (c *ClientWithResponses) AzDeleteSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzDeleteSessionResult, error) {
+	rsp, err := c.AzDeleteSession(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzDeleteSessionResult(rsp)
+}
+
+// AzGetSessionWithResponse Show one of the caller's sessions
+//
+// Another user's session, an ended one or an unknown id is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /sessions/{id} (the `AzGetSession` operationId).
+func (c *ClientWithResponses) AzGetSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*AzGetSessionResult, error) {
+	rsp, err := c.AzGetSession(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzGetSessionResult(rsp)
+}
+
+// AzSignInWithBodyWithResponse Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *ClientWithResponses) AzSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignInResult, error) {
+	rsp, err := c.AzSignInWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignInResult(rsp)
+}
+
+// AzSignInWithResponse Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *ClientWithResponses) AzSignInWithResponse(ctx context.Context, body AzSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error) {
+	rsp, err := c.AzSignIn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignInResult(rsp)
+}
+
+// AzSignInWithFormdataBodyWithResponse Sign in with an email address and a password
+//
+// Opens a session and answers it; its token is in the `X-Session-Token` header. Send the token back as `Authorization: Bearer <token>` or `Authorization: Token token="<token>"`. The token works until the session ends or goes unused for the server's refresh-token lifetime.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_in (the `AzSignIn` operationId).
+func (c *ClientWithResponses) AzSignInWithFormdataBodyWithResponse(ctx context.Context, body AzSignInFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignInResult, error) {
+	rsp, err := c.AzSignInWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignInResult(rsp)
+}
+
+// AzSignUpWithBodyWithResponse Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *ClientWithResponses) AzSignUpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AzSignUpResult, error) {
+	rsp, err := c.AzSignUpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignUpResult(rsp)
+}
+
+// AzSignUpWithResponse Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *ClientWithResponses) AzSignUpWithResponse(ctx context.Context, body AzSignUpJSONRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error) {
+	rsp, err := c.AzSignUp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignUpResult(rsp)
+}
+
+// AzSignUpWithFormdataBodyWithResponse Create an account
+//
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /sign_up (the `AzSignUp` operationId).
+func (c *ClientWithResponses) AzSignUpWithFormdataBodyWithResponse(ctx context.Context, body AzSignUpFormdataRequestBody, reqEditors ...RequestEditorFn) (*AzSignUpResult, error) {
+	rsp, err := c.AzSignUpWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAzSignUpResult(rsp)
 }
 
 // GetJWKsWithResponse Public keys that verify access tokens
@@ -12363,6 +16165,531 @@ func ParseOpsHealthzResult(rsp *http.Response) (*OpsHealthzResult, error) {
 	return response, nil
 }
 
+// ParseAzPatchEmailResult parses an HTTP response from a AzPatchEmailWithResponse call
+func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzPatchEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzPatchEmailResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzUpdateEmailResult parses an HTTP response from a AzUpdateEmailWithResponse call
+func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzUpdateEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzUpdateEmailResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzVerifyEmailResult parses an HTTP response from a AzVerifyEmailWithResponse call
+func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzVerifyEmailResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzSendEmailVerificationResult parses an HTTP response from a AzSendEmailVerificationWithResponse call
+func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerificationResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzSendEmailVerificationResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzSendEmailVerificationResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzPatchPasswordResetResult parses an HTTP response from a AzPatchPasswordResetWithResponse call
+func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzPatchPasswordResetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzRequestPasswordResetResult parses an HTTP response from a AzRequestPasswordResetWithResponse call
+func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordResetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzRequestPasswordResetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzResetPasswordResult parses an HTTP response from a AzResetPasswordWithResponse call
+func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzResetPasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzEditPasswordResetResult parses an HTTP response from a AzEditPasswordResetWithResponse call
+func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzEditPasswordResetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseZestyLoginResult parses an HTTP response from a ZestyLoginWithResponse call
 func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12553,6 +16880,182 @@ func ParseOpsOpenAPIYAMLResult(rsp *http.Response) (*OpsOpenAPIYAMLResult, error
 	return response, nil
 }
 
+// ParseAzPatchPasswordResult parses an HTTP response from a AzPatchPasswordWithResponse call
+func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzPatchPasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzPatchPasswordResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzUpdatePasswordResult parses an HTTP response from a AzUpdatePasswordWithResponse call
+func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzUpdatePasswordResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzUpdatePasswordResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseZestyPasswordRequestResult parses an HTTP response from a ZestyPasswordRequestWithResponse call
 func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12695,6 +17198,383 @@ func ParseOpsReadyzResult(rsp *http.Response) (*OpsReadyzResult, error) {
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAzListSessionsResult parses an HTTP response from a AzListSessionsWithResponse call
+func ParseAzListSessionsResult(rsp *http.Response) (*AzListSessionsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzListSessionsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []AzSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzListSessionsResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzDeleteSessionResult parses an HTTP response from a AzDeleteSessionWithResponse call
+func ParseAzDeleteSessionResult(rsp *http.Response) (*AzDeleteSessionResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzDeleteSessionResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AzNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzDeleteSessionResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzGetSessionResult parses an HTTP response from a AzGetSessionWithResponse call
+func ParseAzGetSessionResult(rsp *http.Response) (*AzGetSessionResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzGetSessionResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AzSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AzNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AzGetSessionResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzSignInResult parses an HTTP response from a AzSignInWithResponse call
+func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzSignInResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AzSession
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AzUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers AzSignInResult201Headers
+		if values := rsp.Header.Values("X-Session-Token"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Session-Token", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XSessionToken = value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers AzSignInResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAzSignUpResult parses an HTTP response from a AzSignUpWithResponse call
+func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AzSignUpResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AzUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AzBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AzForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AzPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AzUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest AzUnprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AzInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 
@@ -15515,6 +20395,30 @@ type ServerInterface interface {
 	// OpsHealthz Liveness probe
 	// (GET /healthz)
 	OpsHealthz(ctx echo.Context) error
+	// AzPatchEmail Change the caller's email address (PATCH)
+	// (PATCH /identity/email)
+	AzPatchEmail(ctx echo.Context) error
+	// AzUpdateEmail Change the caller's email address
+	// (PUT /identity/email)
+	AzUpdateEmail(ctx echo.Context) error
+	// AzVerifyEmail Verify an address with a mailed token
+	// (GET /identity/email_verification)
+	AzVerifyEmail(ctx echo.Context, params AzVerifyEmailParams) error
+	// AzSendEmailVerification Mail the caller a link that verifies the address
+	// (POST /identity/email_verification)
+	AzSendEmailVerification(ctx echo.Context) error
+	// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+	// (PATCH /identity/password_reset)
+	AzPatchPasswordReset(ctx echo.Context) error
+	// AzRequestPasswordReset Mail a password-reset link
+	// (POST /identity/password_reset)
+	AzRequestPasswordReset(ctx echo.Context) error
+	// AzResetPassword Set a new password with a mailed token
+	// (PUT /identity/password_reset)
+	AzResetPassword(ctx echo.Context) error
+	// AzEditPasswordReset Check a mailed password-reset token
+	// (GET /identity/password_reset/edit)
+	AzEditPasswordReset(ctx echo.Context, params AzEditPasswordResetParams) error
 	// ZestyLogin Log in with an email address and a password
 	// (POST /login)
 	ZestyLogin(ctx echo.Context) error
@@ -15530,6 +20434,12 @@ type ServerInterface interface {
 	// OpsOpenAPIYAML This contract, as YAML
 	// (GET /openapi.yaml)
 	OpsOpenAPIYAML(ctx echo.Context) error
+	// AzPatchPassword Change the caller's password (PATCH)
+	// (PATCH /password)
+	AzPatchPassword(ctx echo.Context) error
+	// AzUpdatePassword Change the caller's password
+	// (PUT /password)
+	AzUpdatePassword(ctx echo.Context) error
 	// ZestyPasswordRequest Mail a password-reset token
 	// (POST /password/request)
 	ZestyPasswordRequest(ctx echo.Context) error
@@ -15539,6 +20449,21 @@ type ServerInterface interface {
 	// OpsReadyz Readiness probe
 	// (GET /readyz)
 	OpsReadyz(ctx echo.Context) error
+	// AzListSessions List the caller's sessions
+	// (GET /sessions)
+	AzListSessions(ctx echo.Context) error
+	// AzDeleteSession End one of the caller's sessions
+	// (DELETE /sessions/{id})
+	AzDeleteSession(ctx echo.Context, id string) error
+	// AzGetSession Show one of the caller's sessions
+	// (GET /sessions/{id})
+	AzGetSession(ctx echo.Context, id string) error
+	// AzSignIn Sign in with an email address and a password
+	// (POST /sign_in)
+	AzSignIn(ctx echo.Context) error
+	// AzSignUp Create an account
+	// (POST /sign_up)
+	AzSignUp(ctx echo.Context) error
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx echo.Context) error
@@ -15718,6 +20643,117 @@ func (w *ServerInterfaceWrapper) OpsHealthz(ctx echo.Context) error {
 	return err
 }
 
+// AzPatchEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) AzPatchEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzPatchEmail(ctx)
+	return err
+}
+
+// AzUpdateEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) AzUpdateEmail(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzUpdateEmail(ctx)
+	return err
+}
+
+// AzVerifyEmail converts echo context to params.
+func (w *ServerInterfaceWrapper) AzVerifyEmail(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AzVerifyEmailParams
+	// ------------- Optional query parameter "email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", ctx.QueryParams(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter email: %s", err))
+	}
+
+	// ------------- Optional query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// ------------- Optional query parameter "sid" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sid", ctx.QueryParams(), &params.Sid, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzVerifyEmail(ctx, params)
+	return err
+}
+
+// AzSendEmailVerification converts echo context to params.
+func (w *ServerInterfaceWrapper) AzSendEmailVerification(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzSendEmailVerification(ctx)
+	return err
+}
+
+// AzPatchPasswordReset converts echo context to params.
+func (w *ServerInterfaceWrapper) AzPatchPasswordReset(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzPatchPasswordReset(ctx)
+	return err
+}
+
+// AzRequestPasswordReset converts echo context to params.
+func (w *ServerInterfaceWrapper) AzRequestPasswordReset(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzRequestPasswordReset(ctx)
+	return err
+}
+
+// AzResetPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) AzResetPassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzResetPassword(ctx)
+	return err
+}
+
+// AzEditPasswordReset converts echo context to params.
+func (w *ServerInterfaceWrapper) AzEditPasswordReset(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AzEditPasswordResetParams
+	// ------------- Optional query parameter "sid" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sid", ctx.QueryParams(), &params.Sid, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sid: %s", err))
+	}
+
+	// ------------- Optional query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "token", ctx.QueryParams(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzEditPasswordReset(ctx, params)
+	return err
+}
+
 // ZestyLogin converts echo context to params.
 func (w *ServerInterfaceWrapper) ZestyLogin(ctx echo.Context) error {
 	var err error
@@ -15763,6 +20799,24 @@ func (w *ServerInterfaceWrapper) OpsOpenAPIYAML(ctx echo.Context) error {
 	return err
 }
 
+// AzPatchPassword converts echo context to params.
+func (w *ServerInterfaceWrapper) AzPatchPassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzPatchPassword(ctx)
+	return err
+}
+
+// AzUpdatePassword converts echo context to params.
+func (w *ServerInterfaceWrapper) AzUpdatePassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzUpdatePassword(ctx)
+	return err
+}
+
 // ZestyPasswordRequest converts echo context to params.
 func (w *ServerInterfaceWrapper) ZestyPasswordRequest(ctx echo.Context) error {
 	var err error
@@ -15787,6 +20841,65 @@ func (w *ServerInterfaceWrapper) OpsReadyz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.OpsReadyz(ctx)
+	return err
+}
+
+// AzListSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) AzListSessions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzListSessions(ctx)
+	return err
+}
+
+// AzDeleteSession converts echo context to params.
+func (w *ServerInterfaceWrapper) AzDeleteSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzDeleteSession(ctx, id)
+	return err
+}
+
+// AzGetSession converts echo context to params.
+func (w *ServerInterfaceWrapper) AzGetSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzGetSession(ctx, id)
+	return err
+}
+
+// AzSignIn converts echo context to params.
+func (w *ServerInterfaceWrapper) AzSignIn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzSignIn(ctx)
+	return err
+}
+
+// AzSignUp converts echo context to params.
+func (w *ServerInterfaceWrapper) AzSignUp(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AzSignUp(ctx)
 	return err
 }
 
@@ -16498,6 +21611,21 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/logout", wrapper.ZestyLogout, options.OperationMiddlewares["zestyLogout"]...)
 	router.POST(options.BaseURL+"/password/request", wrapper.ZestyPasswordRequest, options.OperationMiddlewares["zestyPasswordRequest"]...)
 	router.POST(options.BaseURL+"/password/reset", wrapper.ZestyPasswordReset, options.OperationMiddlewares["zestyPasswordReset"]...)
+	router.POST(options.BaseURL+"/sign_up", wrapper.AzSignUp, options.OperationMiddlewares["azSignUp"]...)
+	router.POST(options.BaseURL+"/sign_in", wrapper.AzSignIn, options.OperationMiddlewares["azSignIn"]...)
+	router.GET(options.BaseURL+"/sessions", wrapper.AzListSessions, options.OperationMiddlewares["azListSessions"]...)
+	router.DELETE(options.BaseURL+"/sessions/:id", wrapper.AzDeleteSession, options.OperationMiddlewares["azDeleteSession"]...)
+	router.GET(options.BaseURL+"/sessions/:id", wrapper.AzGetSession, options.OperationMiddlewares["azGetSession"]...)
+	router.PATCH(options.BaseURL+"/password", wrapper.AzPatchPassword, options.OperationMiddlewares["azPatchPassword"]...)
+	router.PUT(options.BaseURL+"/password", wrapper.AzUpdatePassword, options.OperationMiddlewares["azUpdatePassword"]...)
+	router.PATCH(options.BaseURL+"/identity/email", wrapper.AzPatchEmail, options.OperationMiddlewares["azPatchEmail"]...)
+	router.PUT(options.BaseURL+"/identity/email", wrapper.AzUpdateEmail, options.OperationMiddlewares["azUpdateEmail"]...)
+	router.GET(options.BaseURL+"/identity/email_verification", wrapper.AzVerifyEmail, options.OperationMiddlewares["azVerifyEmail"]...)
+	router.POST(options.BaseURL+"/identity/email_verification", wrapper.AzSendEmailVerification, options.OperationMiddlewares["azSendEmailVerification"]...)
+	router.PATCH(options.BaseURL+"/identity/password_reset", wrapper.AzPatchPasswordReset, options.OperationMiddlewares["azPatchPasswordReset"]...)
+	router.POST(options.BaseURL+"/identity/password_reset", wrapper.AzRequestPasswordReset, options.OperationMiddlewares["azRequestPasswordReset"]...)
+	router.PUT(options.BaseURL+"/identity/password_reset", wrapper.AzResetPassword, options.OperationMiddlewares["azResetPassword"]...)
+	router.GET(options.BaseURL+"/identity/password_reset/edit", wrapper.AzEditPasswordReset, options.OperationMiddlewares["azEditPasswordReset"]...)
 	router.GET(options.BaseURL+"/v1/admin/users", wrapper.AdminListUsers, options.OperationMiddlewares["adminListUsers"]...)
 	router.POST(options.BaseURL+"/v1/admin/users", wrapper.AdminCreateUser, options.OperationMiddlewares["adminCreateUser"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminDeleteUser, options.OperationMiddlewares["adminDeleteUser"]...)
@@ -16537,6 +21665,29 @@ type AdminPayloadTooLargeJSONResponse AdminError
 type AdminUnauthorizedJSONResponse AdminError
 
 type AdminUnsupportedMediaTypeJSONResponse AdminError
+
+type AzBadRequestJSONResponse AzError
+
+type AzForbiddenJSONResponse AzError
+
+type AzInternalErrorJSONResponse AzError
+
+type AzNotFoundJSONResponse AzError
+
+type AzPayloadTooLargeJSONResponse AzError
+
+type AzUnauthorizedResponseHeaders struct {
+	WWWAuthenticate *string
+}
+type AzUnauthorizedJSONResponse struct {
+	Body AzError
+
+	Headers AzUnauthorizedResponseHeaders
+}
+
+type AzUnprocessableJSONResponse AzFieldErrors
+
+type AzUnsupportedMediaTypeJSONResponse AzError
 
 type NhostBadRequestJSONResponse ErrorResponse
 
@@ -16719,6 +21870,769 @@ func (response OpsHealthz200JSONResponse) VisitOpsHealthzResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmailRequestObject struct {
+	JSONBody     *AzPatchEmailJSONRequestBody
+	FormdataBody *AzPatchEmailFormdataRequestBody
+}
+
+type AzPatchEmailResponseObject interface {
+	VisitAzPatchEmailResponse(w http.ResponseWriter) error
+}
+
+type AzPatchEmail200JSONResponse AzUser
+
+func (response AzPatchEmail200JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzPatchEmail400JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzPatchEmail401JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzPatchEmail403JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzPatchEmail413JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzPatchEmail415JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzPatchEmail422JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzPatchEmail500JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmailRequestObject struct {
+	JSONBody     *AzUpdateEmailJSONRequestBody
+	FormdataBody *AzUpdateEmailFormdataRequestBody
+}
+
+type AzUpdateEmailResponseObject interface {
+	VisitAzUpdateEmailResponse(w http.ResponseWriter) error
+}
+
+type AzUpdateEmail200JSONResponse AzUser
+
+func (response AzUpdateEmail200JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzUpdateEmail400JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzUpdateEmail401JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzUpdateEmail403JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzUpdateEmail413JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzUpdateEmail415JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzUpdateEmail422JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzUpdateEmail500JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmailRequestObject struct {
+	Params AzVerifyEmailParams
+}
+
+type AzVerifyEmailResponseObject interface {
+	VisitAzVerifyEmailResponse(w http.ResponseWriter) error
+}
+
+type AzVerifyEmail204Response struct {
+}
+
+func (response AzVerifyEmail204Response) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzVerifyEmail400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzVerifyEmail400JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmail413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzVerifyEmail413JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzVerifyEmail500JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerificationRequestObject struct {
+}
+
+type AzSendEmailVerificationResponseObject interface {
+	VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error
+}
+
+type AzSendEmailVerification204Response struct {
+}
+
+func (response AzSendEmailVerification204Response) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzSendEmailVerification400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzSendEmailVerification400JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzSendEmailVerification401JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzSendEmailVerification403JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzSendEmailVerification413JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzSendEmailVerification500JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordResetRequestObject struct {
+	JSONBody     *AzPatchPasswordResetJSONRequestBody
+	FormdataBody *AzPatchPasswordResetFormdataRequestBody
+}
+
+type AzPatchPasswordResetResponseObject interface {
+	VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error
+}
+
+type AzPatchPasswordReset200JSONResponse AzUser
+
+func (response AzPatchPasswordReset200JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzPatchPasswordReset400JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzPatchPasswordReset403JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzPatchPasswordReset413JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzPatchPasswordReset415JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzPatchPasswordReset422JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzPatchPasswordReset500JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordResetRequestObject struct {
+	JSONBody     *AzRequestPasswordResetJSONRequestBody
+	FormdataBody *AzRequestPasswordResetFormdataRequestBody
+}
+
+type AzRequestPasswordResetResponseObject interface {
+	VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error
+}
+
+type AzRequestPasswordReset204Response struct {
+}
+
+func (response AzRequestPasswordReset204Response) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzRequestPasswordReset400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzRequestPasswordReset400JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzRequestPasswordReset413JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzRequestPasswordReset415JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzRequestPasswordReset422JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzRequestPasswordReset500JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPasswordRequestObject struct {
+	JSONBody     *AzResetPasswordJSONRequestBody
+	FormdataBody *AzResetPasswordFormdataRequestBody
+}
+
+type AzResetPasswordResponseObject interface {
+	VisitAzResetPasswordResponse(w http.ResponseWriter) error
+}
+
+type AzResetPassword200JSONResponse AzUser
+
+func (response AzResetPassword200JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzResetPassword400JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzResetPassword403JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzResetPassword413JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzResetPassword415JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzResetPassword422JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzResetPassword500JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordResetRequestObject struct {
+	Params AzEditPasswordResetParams
+}
+
+type AzEditPasswordResetResponseObject interface {
+	VisitAzEditPasswordResetResponse(w http.ResponseWriter) error
+}
+
+type AzEditPasswordReset204Response struct {
+}
+
+func (response AzEditPasswordReset204Response) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzEditPasswordReset400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzEditPasswordReset400JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordReset413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzEditPasswordReset413JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzEditPasswordReset500JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16980,6 +22894,258 @@ func (response OpsOpenAPIYAML200ApplicationyamlResponse) VisitOpsOpenAPIYAMLResp
 	return err
 }
 
+type AzPatchPasswordRequestObject struct {
+	JSONBody     *AzPatchPasswordJSONRequestBody
+	FormdataBody *AzPatchPasswordFormdataRequestBody
+}
+
+type AzPatchPasswordResponseObject interface {
+	VisitAzPatchPasswordResponse(w http.ResponseWriter) error
+}
+
+type AzPatchPassword200JSONResponse AzUser
+
+func (response AzPatchPassword200JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzPatchPassword400JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzPatchPassword401JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzPatchPassword403JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzPatchPassword413JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzPatchPassword415JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzPatchPassword422JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzPatchPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzPatchPassword500JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePasswordRequestObject struct {
+	JSONBody     *AzUpdatePasswordJSONRequestBody
+	FormdataBody *AzUpdatePasswordFormdataRequestBody
+}
+
+type AzUpdatePasswordResponseObject interface {
+	VisitAzUpdatePasswordResponse(w http.ResponseWriter) error
+}
+
+type AzUpdatePassword200JSONResponse AzUser
+
+func (response AzUpdatePassword200JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzUpdatePassword400JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzUpdatePassword401JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzUpdatePassword403JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzUpdatePassword413JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzUpdatePassword415JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzUpdatePassword422JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzUpdatePassword500JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyPasswordRequestRequestObject struct {
 	JSONBody     *ZestyPasswordRequestJSONRequestBody
 	FormdataBody *ZestyPasswordRequestFormdataRequestBody
@@ -17191,6 +23357,513 @@ func (response OpsReadyz503JSONResponse) VisitOpsReadyzResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessionsRequestObject struct {
+}
+
+type AzListSessionsResponseObject interface {
+	VisitAzListSessionsResponse(w http.ResponseWriter) error
+}
+
+type AzListSessions200JSONResponse []AzSession
+
+func (response AzListSessions200JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzListSessions401JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzListSessions403JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzListSessions413JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzListSessions500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzListSessions500JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSessionRequestObject struct {
+	Id string `json:"id"`
+}
+
+type AzDeleteSessionResponseObject interface {
+	VisitAzDeleteSessionResponse(w http.ResponseWriter) error
+}
+
+type AzDeleteSession204Response struct {
+}
+
+func (response AzDeleteSession204Response) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AzDeleteSession401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzDeleteSession401JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzDeleteSession403JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession404JSONResponse struct{ AzNotFoundJSONResponse }
+
+func (response AzDeleteSession404JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzDeleteSession413JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzDeleteSession500JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSessionRequestObject struct {
+	Id string `json:"id"`
+}
+
+type AzGetSessionResponseObject interface {
+	VisitAzGetSessionResponse(w http.ResponseWriter) error
+}
+
+type AzGetSession200JSONResponse AzSession
+
+func (response AzGetSession200JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzGetSession401JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzGetSession403JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession404JSONResponse struct{ AzNotFoundJSONResponse }
+
+func (response AzGetSession404JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzGetSession413JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzGetSession500JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignInRequestObject struct {
+	JSONBody     *AzSignInJSONRequestBody
+	FormdataBody *AzSignInFormdataRequestBody
+}
+
+type AzSignInResponseObject interface {
+	VisitAzSignInResponse(w http.ResponseWriter) error
+}
+
+type AzSignIn201ResponseHeaders struct {
+	XSessionToken string
+}
+
+type AzSignIn201JSONResponse struct {
+	Body    AzSession
+	Headers AzSignIn201ResponseHeaders
+}
+
+func (response AzSignIn201JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Session-Token", fmt.Sprint(response.Headers.XSessionToken))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzSignIn400JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn401JSONResponse struct{ AzUnauthorizedJSONResponse }
+
+func (response AzSignIn401JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzSignIn403JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzSignIn413JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzSignIn415JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzSignIn422JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignIn500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzSignIn500JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUpRequestObject struct {
+	JSONBody     *AzSignUpJSONRequestBody
+	FormdataBody *AzSignUpFormdataRequestBody
+}
+
+type AzSignUpResponseObject interface {
+	VisitAzSignUpResponse(w http.ResponseWriter) error
+}
+
+type AzSignUp201JSONResponse AzUser
+
+func (response AzSignUp201JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp400JSONResponse struct{ AzBadRequestJSONResponse }
+
+func (response AzSignUp400JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp403JSONResponse struct{ AzForbiddenJSONResponse }
+
+func (response AzSignUp403JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp413JSONResponse struct{ AzPayloadTooLargeJSONResponse }
+
+func (response AzSignUp413JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp415JSONResponse struct {
+	AzUnsupportedMediaTypeJSONResponse
+}
+
+func (response AzSignUp415JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp422JSONResponse struct{ AzUnprocessableJSONResponse }
+
+func (response AzSignUp422JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp500JSONResponse struct{ AzInternalErrorJSONResponse }
+
+func (response AzSignUp500JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21561,6 +28234,30 @@ type StrictServerInterface interface {
 	// OpsHealthz Liveness probe
 	// (GET /healthz)
 	OpsHealthz(ctx context.Context, request OpsHealthzRequestObject) (OpsHealthzResponseObject, error)
+	// AzPatchEmail Change the caller's email address (PATCH)
+	// (PATCH /identity/email)
+	AzPatchEmail(ctx context.Context, request AzPatchEmailRequestObject) (AzPatchEmailResponseObject, error)
+	// AzUpdateEmail Change the caller's email address
+	// (PUT /identity/email)
+	AzUpdateEmail(ctx context.Context, request AzUpdateEmailRequestObject) (AzUpdateEmailResponseObject, error)
+	// AzVerifyEmail Verify an address with a mailed token
+	// (GET /identity/email_verification)
+	AzVerifyEmail(ctx context.Context, request AzVerifyEmailRequestObject) (AzVerifyEmailResponseObject, error)
+	// AzSendEmailVerification Mail the caller a link that verifies the address
+	// (POST /identity/email_verification)
+	AzSendEmailVerification(ctx context.Context, request AzSendEmailVerificationRequestObject) (AzSendEmailVerificationResponseObject, error)
+	// AzPatchPasswordReset Set a new password with a mailed token (PATCH)
+	// (PATCH /identity/password_reset)
+	AzPatchPasswordReset(ctx context.Context, request AzPatchPasswordResetRequestObject) (AzPatchPasswordResetResponseObject, error)
+	// AzRequestPasswordReset Mail a password-reset link
+	// (POST /identity/password_reset)
+	AzRequestPasswordReset(ctx context.Context, request AzRequestPasswordResetRequestObject) (AzRequestPasswordResetResponseObject, error)
+	// AzResetPassword Set a new password with a mailed token
+	// (PUT /identity/password_reset)
+	AzResetPassword(ctx context.Context, request AzResetPasswordRequestObject) (AzResetPasswordResponseObject, error)
+	// AzEditPasswordReset Check a mailed password-reset token
+	// (GET /identity/password_reset/edit)
+	AzEditPasswordReset(ctx context.Context, request AzEditPasswordResetRequestObject) (AzEditPasswordResetResponseObject, error)
 	// ZestyLogin Log in with an email address and a password
 	// (POST /login)
 	ZestyLogin(ctx context.Context, request ZestyLoginRequestObject) (ZestyLoginResponseObject, error)
@@ -21576,6 +28273,12 @@ type StrictServerInterface interface {
 	// OpsOpenAPIYAML This contract, as YAML
 	// (GET /openapi.yaml)
 	OpsOpenAPIYAML(ctx context.Context, request OpsOpenAPIYAMLRequestObject) (OpsOpenAPIYAMLResponseObject, error)
+	// AzPatchPassword Change the caller's password (PATCH)
+	// (PATCH /password)
+	AzPatchPassword(ctx context.Context, request AzPatchPasswordRequestObject) (AzPatchPasswordResponseObject, error)
+	// AzUpdatePassword Change the caller's password
+	// (PUT /password)
+	AzUpdatePassword(ctx context.Context, request AzUpdatePasswordRequestObject) (AzUpdatePasswordResponseObject, error)
 	// ZestyPasswordRequest Mail a password-reset token
 	// (POST /password/request)
 	ZestyPasswordRequest(ctx context.Context, request ZestyPasswordRequestRequestObject) (ZestyPasswordRequestResponseObject, error)
@@ -21585,6 +28288,21 @@ type StrictServerInterface interface {
 	// OpsReadyz Readiness probe
 	// (GET /readyz)
 	OpsReadyz(ctx context.Context, request OpsReadyzRequestObject) (OpsReadyzResponseObject, error)
+	// AzListSessions List the caller's sessions
+	// (GET /sessions)
+	AzListSessions(ctx context.Context, request AzListSessionsRequestObject) (AzListSessionsResponseObject, error)
+	// AzDeleteSession End one of the caller's sessions
+	// (DELETE /sessions/{id})
+	AzDeleteSession(ctx context.Context, request AzDeleteSessionRequestObject) (AzDeleteSessionResponseObject, error)
+	// AzGetSession Show one of the caller's sessions
+	// (GET /sessions/{id})
+	AzGetSession(ctx context.Context, request AzGetSessionRequestObject) (AzGetSessionResponseObject, error)
+	// AzSignIn Sign in with an email address and a password
+	// (POST /sign_in)
+	AzSignIn(ctx context.Context, request AzSignInRequestObject) (AzSignInResponseObject, error)
+	// AzSignUp Create an account
+	// (POST /sign_up)
+	AzSignUp(ctx context.Context, request AzSignUpRequestObject) (AzSignUpResponseObject, error)
 	// GetJWKs Public keys that verify access tokens
 	// (GET /v1/.well-known/jwks.json)
 	GetJWKs(ctx context.Context, request GetJWKsRequestObject) (GetJWKsResponseObject, error)
@@ -21808,6 +28526,379 @@ func (sh *strictHandler) OpsHealthz(ctx echo.Context) error {
 	return nil
 }
 
+// AzPatchEmail operation middleware
+func (sh *strictHandler) AzPatchEmail(ctx echo.Context) error {
+	var request AzPatchEmailRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzPatchEmailJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzPatchEmailFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzPatchEmail(ctx.Request().Context(), request.(AzPatchEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzPatchEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzPatchEmailResponseObject); ok {
+		return validResponse.VisitAzPatchEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzUpdateEmail operation middleware
+func (sh *strictHandler) AzUpdateEmail(ctx echo.Context) error {
+	var request AzUpdateEmailRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzUpdateEmailJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzUpdateEmailFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzUpdateEmail(ctx.Request().Context(), request.(AzUpdateEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzUpdateEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzUpdateEmailResponseObject); ok {
+		return validResponse.VisitAzUpdateEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzVerifyEmail operation middleware
+func (sh *strictHandler) AzVerifyEmail(ctx echo.Context, params AzVerifyEmailParams) error {
+	var request AzVerifyEmailRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzVerifyEmail(ctx.Request().Context(), request.(AzVerifyEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzVerifyEmail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzVerifyEmailResponseObject); ok {
+		return validResponse.VisitAzVerifyEmailResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzSendEmailVerification operation middleware
+func (sh *strictHandler) AzSendEmailVerification(ctx echo.Context) error {
+	var request AzSendEmailVerificationRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzSendEmailVerification(ctx.Request().Context(), request.(AzSendEmailVerificationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzSendEmailVerification")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzSendEmailVerificationResponseObject); ok {
+		return validResponse.VisitAzSendEmailVerificationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzPatchPasswordReset operation middleware
+func (sh *strictHandler) AzPatchPasswordReset(ctx echo.Context) error {
+	var request AzPatchPasswordResetRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzPatchPasswordResetJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzPatchPasswordResetFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzPatchPasswordReset(ctx.Request().Context(), request.(AzPatchPasswordResetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzPatchPasswordReset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzPatchPasswordResetResponseObject); ok {
+		return validResponse.VisitAzPatchPasswordResetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzRequestPasswordReset operation middleware
+func (sh *strictHandler) AzRequestPasswordReset(ctx echo.Context) error {
+	var request AzRequestPasswordResetRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzRequestPasswordResetJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzRequestPasswordResetFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzRequestPasswordReset(ctx.Request().Context(), request.(AzRequestPasswordResetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzRequestPasswordReset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzRequestPasswordResetResponseObject); ok {
+		return validResponse.VisitAzRequestPasswordResetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzResetPassword operation middleware
+func (sh *strictHandler) AzResetPassword(ctx echo.Context) error {
+	var request AzResetPasswordRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzResetPasswordJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzResetPasswordFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzResetPassword(ctx.Request().Context(), request.(AzResetPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzResetPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzResetPasswordResponseObject); ok {
+		return validResponse.VisitAzResetPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzEditPasswordReset operation middleware
+func (sh *strictHandler) AzEditPasswordReset(ctx echo.Context, params AzEditPasswordResetParams) error {
+	var request AzEditPasswordResetRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzEditPasswordReset(ctx.Request().Context(), request.(AzEditPasswordResetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzEditPasswordReset")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzEditPasswordResetResponseObject); ok {
+		return validResponse.VisitAzEditPasswordResetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ZestyLogin operation middleware
 func (sh *strictHandler) ZestyLogin(ctx echo.Context) error {
 	var request ZestyLoginRequestObject
@@ -21967,6 +29058,126 @@ func (sh *strictHandler) OpsOpenAPIYAML(ctx echo.Context) error {
 	return nil
 }
 
+// AzPatchPassword operation middleware
+func (sh *strictHandler) AzPatchPassword(ctx echo.Context) error {
+	var request AzPatchPasswordRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzPatchPasswordJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzPatchPasswordFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzPatchPassword(ctx.Request().Context(), request.(AzPatchPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzPatchPassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzPatchPasswordResponseObject); ok {
+		return validResponse.VisitAzPatchPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzUpdatePassword operation middleware
+func (sh *strictHandler) AzUpdatePassword(ctx echo.Context) error {
+	var request AzUpdatePasswordRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzUpdatePasswordJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzUpdatePasswordFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzUpdatePassword(ctx.Request().Context(), request.(AzUpdatePasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzUpdatePassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzUpdatePasswordResponseObject); ok {
+		return validResponse.VisitAzUpdatePasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ZestyPasswordRequest operation middleware
 func (sh *strictHandler) ZestyPasswordRequest(ctx echo.Context) error {
 	var request ZestyPasswordRequestRequestObject
@@ -22104,6 +29315,199 @@ func (sh *strictHandler) OpsReadyz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(OpsReadyzResponseObject); ok {
 		return validResponse.VisitOpsReadyzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzListSessions operation middleware
+func (sh *strictHandler) AzListSessions(ctx echo.Context) error {
+	var request AzListSessionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzListSessions(ctx.Request().Context(), request.(AzListSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzListSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzListSessionsResponseObject); ok {
+		return validResponse.VisitAzListSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzDeleteSession operation middleware
+func (sh *strictHandler) AzDeleteSession(ctx echo.Context, id string) error {
+	var request AzDeleteSessionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzDeleteSession(ctx.Request().Context(), request.(AzDeleteSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzDeleteSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzDeleteSessionResponseObject); ok {
+		return validResponse.VisitAzDeleteSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzGetSession operation middleware
+func (sh *strictHandler) AzGetSession(ctx echo.Context, id string) error {
+	var request AzGetSessionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzGetSession(ctx.Request().Context(), request.(AzGetSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzGetSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzGetSessionResponseObject); ok {
+		return validResponse.VisitAzGetSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzSignIn operation middleware
+func (sh *strictHandler) AzSignIn(ctx echo.Context) error {
+	var request AzSignInRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzSignInJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzSignInFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzSignIn(ctx.Request().Context(), request.(AzSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzSignIn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzSignInResponseObject); ok {
+		return validResponse.VisitAzSignInResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AzSignUp operation middleware
+func (sh *strictHandler) AzSignUp(ctx echo.Context) error {
+	var request AzSignUpRequestObject
+
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body AzSignUpJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
+	}
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if form, err := ctx.FormParams(); err == nil {
+			var body AzSignUpFormdataRequestBody
+			if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+				return err
+			}
+			request.FormdataBody = &body
+		} else {
+			return err
+		}
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AzSignUp(ctx.Request().Context(), request.(AzSignUpRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AzSignUp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AzSignUpResponseObject); ok {
+		return validResponse.VisitAzSignUpResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -23843,222 +31247,255 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4mij+Kij9tir270iy47h7OnadqvUk7pl0rid2xrvdyYkg8pOENglwCNCyOpWqfZp9sH2SU/gA",
-	"kCAF6mbLcaY9f/Q4FInrd79+6UQizQQHrmTn6EsnB5kJLgH/cRKnjP+Vxu/hnwVIpR9Fgivg+CfNsoRF",
-	"VDHB936XgutnMppASvVf/5bDqHPU+f/2qvH3zK9yD8c9zXORd75+/drtxCCjnGV6pM5R53wCJDczEiZJ",
-	"SpORyFOIu2REWSKJmgDRy8hppIjIyTAHeikJJXmRANkZMH5FExb37BiD3X7na9fs5Zngo4RFd7kTGsc5",
-	"SKkXWkjIOU1B74omOdB4RhjXj8nOILJL85f7s8iHLI6B3+V6o0gvV4lL4I8krpnEAiThQpGJSGI8f6rH",
-	"IbnAAx+5Zfprf8GV3m1iJrub9Z9wUnC4ziBSECO0FDkckxgUAg7NQZ+3Xr+E/ApykogxKXgMOT4sgS5G",
-	"KDLr9/f0RqifRcHjO9rOG0FkEU3wDrpEgpRMcA1IeDlkZ8CF6o30gvxFvqOzRND4XIhXNB/DHYLOUGiA",
-	"liTR8+ojpbXD1pCVKUl2BplZYk8J0cOX/fV/4LRQE5GzP+AOD9oAtIQoB0UojwkXBMlIDSG6+vQpmeaC",
-	"j93LO4MCVwxc6bVBXN+MLLJM5Ari1xAzej7LvsWNaNyVwBWhkgyaEw5wC+U6e6leaE/NMnctbyZCqi2w",
-	"AVz6e8tw7oITdMkgo1JORW5gT05Ejk81IetpbKJJIqYQ4zOIWQ6ROhfNXyClLOlZCt67gpyNGP7yP//1",
-	"396J3TqzWeu8HD+RZMrUxMPDR5JIRRXoA5OgFONjjZP1TTHeKyTozcZM0mECcQ94nAnGlQ8Ut8+gVtpj",
-	"RJMEcpLSGUJ2LIiaML0Jyca8yHpuzXr9JXPqUS74LBWF9HewHTa1dBe3xqmqnWyL7q90I6uR/mqxWyHy",
-	"S1f6mknJ+LhLLGHQKADXGcshJlEOsSbhNJEe5TBY4YiGhqeKpoxykJMe8gX/h4wq/5+KRZdQeyJUVkMs",
-	"zd71g4I7UuIe1enJVnnJWrdcshPGCSXIL4jmF3jlIoMcV+Ax/DmWYxmpJudkOoEcDE2KzXYvUtgCu7lI",
-	"YW2dY46ruPXdPuVbtjwaRaLguDwHOm4x2yFiixZ0u/TrIoVtUa9lp7oG4bpIYStka9ESL1DS9GiTQRzu",
-	"KFi3pF8iJzlciUuIrXogchKJGKqlb5F6rHrKi+VQXOqvINVsC9iP494S/uNYt08Bli+xjQbgl9uhAosX",
-	"dbt0AOfaFiVYfrpr0AIcbCvUYPEyW+gBSZ1kU/BLLqbcl2yc4QDJgr/6LRKE1Q9bk4Rfzt6+qQSCfkd/",
-	"YUcqzZAnRczU6ZVbWRwzPRhN3uVa4FAMZOdoRBMJ3U7mPfrSoZGZ9UtH4Q47UuWMj/U50EiJ/Fwfyxua",
-	"4ubn13ny7oUlqGpCFaEI6DsDtBf0jAlgoJftmcXM0128GkgzNet3ui2Tf5CQv0Dg0TunqnPUKQoWd7od",
-	"XiSJRvDOkcoLCH2vap/FVEFPsRRCcxl8bD+42hRi+DtESn/GgiubG51lwdMVhYqEOVbgRdo5+q0jCzSm",
-	"dLodSyo6nwLjWapgzmXuVwvOG56a0ritbnDsWjQ/GVswbPxq166xTu8WB6Sq03UwWJ1J/frnILGxTn/T",
-	"eNz+MvzzKm/6U+A2G2j0isl1UQmunJuAKUjlSvYpD2+/louieU5n+t8crlUY76IilyInYoSIpd8jGR3D",
-	"MaFDlCCEoc0JleaHAI41rsOuvvVonuVAFegj92SPNU4nhhEtEvVeJAjzKb1+BXysJp2jx/v73U7KePnv",
-	"EIoymSV05giR9/XBDz8G3kfNtAbB5km3/ulh26f/sLqmB8ZDIRKgXL+SiIgGtlHbxUFg6BQUjamia5Ma",
-	"p2KHgUFD+yNJ3EvHePXuXyQTCYtmBLkVyH7zCH5ceva5SKAO1mteXkqvX5hP8e0mlCtIM5HTfPZu6S5J",
-	"WkhFookQEgglHKbVPocwEjmQsTHaEeo4e59cMDURharMmwP9q0JhQXB0OI2Ba70cYrRu56CKnGv5lkc+",
-	"6ngg4LxVjeP48bB5GhlVWvDsHHX+728nvV9p74/93tP+596n//Vvy3EyXUitfJS0pon1cHLFk68Oxx1g",
-	"l8gJylE8mRkRlklCuZxCHuTm+rRWood6M3PHgF+3nkIp0C/c+PyuQH9nBC0xInAF+cxKKKWNRu+lQePd",
-	"ZA1Bn0il+SJJaTRhHHo50BgfGCWzW/L4htFd86q6f0Rz/1J36nZKJ1YHycdExL69vdPtOEu2XmrTcYSj",
-	"h1wXmk9afSgoY4wYJLFsP9QvISHKP5B3uRgmkEoynBEcjOxQI8iilRxywrgSSKjwBqYWRZmSJAEaawyW",
-	"CZUTK8FnNKcp6O800u16QFZBQwpS0jEEbwe01B4BiqIZiCyBIJxKRVUhw1jw9/Pzd8S84H2rNzMOwKwd",
-	"qWshplpdKxyfGXK1JgpHSAPikzXEXaP5yHU+uZmoq6WQk0ixK1hnTgPt83fxdzG1eqdR3KZUaozlWtkP",
-	"isto9lkw860LtXbldTEU5dLqthqn4t+Kv+Zl0LKBmGrPbU1B1UHnnJTahHs3+oKVK8duNpMkfWFoTVGm",
-	"ZHieROqu/RYljoDE8HWl49iIi2ffMfNGpe57JnmXjAcOfpBRNdAsL4Nc6k3V4iR2NU8b/AFSzfRLnDAu",
-	"FdXsqfZW8DI01fggb0bPnNx6+7QyRA3xhOykdQrokzxvXyvRPwScDagfHu2atM8A6TLKZ0duXfGHLP7e",
-	"FOh7pgVvVxFtpdAfLP1bQ784MbyDSqNRMKlyqkQuiQQgTM3rFfSKKpp/yJMgXm5A8RrQEoIHdJCEr7YB",
-	"Le3mlaW0ZgU4WlW4lCcuRKUFHqlUZwD8JqSxgunbA1sOU1/gMfQitIFsIji8KdKhgbeli53Hh3mBp2Fr",
-	"KZAIrQVJvqVj6ZL+KFi8opT8h7lnZ5crp6lDX9dDjfJ6vMuoQ7o7kybc1c/Wg/46WIXvqs60qhOsQdyn",
-	"RdRjIz6laBJWflLKZ0hfJEmpikz02oglSj9hnNAkCSmo5ojXZH1GpFvC+cy4Xbvm0Ek8E3zE8vQco31+",
-	"Fnm65mlU0YZ1UpGzhjlz//CnkNiP8zYZxsFPy/UF6/VbdE5mU+gfnBMJzLxdf/3B40H4endyvplkUJNu",
-	"Gx7RCRhPgHHSSSUySaYiv2R8fGx0m2HphB4VqsjRMLKyhr4SRYRrmmaGqhpC0okhS8SsNxS+28OdR9MI",
-	"Wu5uydFtpDwZcrXofj98ePEcqbMV5U9QRi8Vl+WfhohfaLDQ9uqBZ+sbOTE0zjN1rm/RjERszWa5GOc0",
-	"lb4109LeHkYIa2jqDaHHuDNP9hw1nguT9Z+hhmgpdiPEdu7xVUXRA6GrnlmzZ8ISes78Fg5Z9H6oDLKG",
-	"yTTMrPOR0f5DxnsTNsx6GhuGFNcdDpC2HKrxqBGYi2bbWrSj5Y/ms9puy6jK2la84EvveUmOyqNPR7Sn",
-	"hMrQ0Ix/Wae9/5X5HV+dZWbpziKNX7i7oWjM8r7EoMVOtyNooexqehBNKB9Db0SZ2an5McvFiCXQG4GK",
-	"JoEfr1gcuEyzsohyvSYJPO7JVAYN2uvbhkui1XnBI5HrqyQIPFp59+BnUxtyl+SQoVhRm+1w//HqtmW3",
-	"K2dlDlGQXy5erkk33nIgWTFMWEQuYdYn789O9B+SRDTPZ2TAB+gkG8DgmECS6O+iXlTkV4DPT+ODH354",
-	"/LT2SZRf2Y+u0eIRk8HMxIW86x388ONuQCFKxvNHeMbGnGoeRWgyFjlTk7R+VadnBz/8GLqUKL+aH+6Z",
-	"XnN9AFxO0II0/7k+F3tOcG1IP9nR2P/jYZEnYfPNJQtYi17CjLC4q9VFy4kHlywekAnQGEonv7EvEKaI",
-	"Jhct1u5LNQuPr99snNWz0AA8vM9UxEVSyKX7KySE5y9kY3rJxqEBrluuyfiNyPXSFcwWDzBbMkAD1fR5",
-	"dhEYzd2ZHbbg2RmsK7lpHFlZINeYvEwUxwFDy3v988mzCU0S4GMXTbyuRlIK0U1XH2DICZqRzUt+Uk0k",
-	"eExGGMFDlCAjxpmcIAgzPiaML78DO3FoV29f+rLRPL1Fj6MZlnzsvH35seNLL29fBnnF20yelTR8Hbv0",
-	"BKLLmzhNT2k0ITFkwGPg0QwJ5nQCagK5RntjooeY7HzsiMuPHWLD6mywWLd0ohoWLsNe0oo9uWMQl8YL",
-	"fUWZUe4/LbsRO0bwRnAz8n1NYdtY05tTZnKTRZGigEASxi/RXSzJkEaXRIlKp7HSFRnOvCjVOgmaKJXJ",
-	"o729dNajWda3P+xNIbFRaGsqmiEL4nsji6GEv5l2l3sjbKRw1AYI3dmqnuc5yQn5UA9jOo0vltqsw4Rp",
-	"inAJkMmwubOuQ4UHJr9cnHergPgTG02MkRlH5K9Ac8jJx2J//0mEvBH/hEFLOGk54anRJ18EZj5DaiVJ",
-	"wRVLTMiq55CxIcOyBkRP9/c9OGFc/XgYtL2sf4v1b16srKeu4q4Leur8S2k5scY+5pa4ALo2YzqyAs1F",
-	"+ym90yEU1FLjC15a+Tb0vtQt4hUR+UVMODlLmZp0FtqTqy/w4Hxasi2PSfthnGoCejMvfOkCqDb2u5jw",
-	"vtRH8e/2YT8SqU9HnbF3boctPv0f6j6dJ6sFzHnDfVr1CDYyHqWjpaH+IbmrCtO+Bbh+e/4Ot3IfblEY",
-	"5r90V2zMP2RWUlgj6LG+YTTuz+7FtlXWEqWNtrNcpKXQUhdAHh88OUR10wP5JwdLrNKN4zI2kGWHtrFt",
-	"+basnqsaPO1yLV4mIOWfCbrfFsrbadMiktSiloJC2SmPbShrWRDFWA8qWQ090zscIJaEBqp47IYDnjcS",
-	"Q4Ob/JDdAvvRqFUS1pAM+e7ls1ODgJF7jeycHfzw4y7anbTqIJ0eQSXJaK7MWTHpEu+ObVIbxEQKk+AU",
-	"FXmuBVJjVz97/lJ2yXTCogmWW5DAY8JU15wqVdCItkeXU7sz/RtC6d1z4GryNRPWjF733vm+y0P7rYM6",
-	"m4s3W90n3giVqG7BWt6XxdK0yIINmu7nAXz8mH159VX/9w3+9+wr6fYfhVMCfBmywWGmopeAHpUklI8L",
-	"OvbCze9A2vTceiOWS2XOAw+hE8L95aq9p9abMPB7q9Z7Tt/AXqgi1G3GWsSY1GTHtz5VEQozx8Ctm/wZ",
-	"ukisX4jVmKGHWe9B1qxi1QUi+Q2QRP2cMI5B9hHlgrOIJkSfZx5RCTa91D/Kg+jJD8MfR0960eHwae/w",
-	"J3jSe/qXn2gvPoz3R4/jwwM4OOzUYXu/95T2Rp++/PS1V/59uMLfjw++BqF/peir+ZzWK3g9KpN2l2eL",
-	"foPwq9UCrJYT/JUjrFYxHiwPsgoF/R1sMfOtHhM1rzhWvy8+g7WDpZrWES8MyY8Hqocf1UOXmkFIbD7g",
-	"KBTRFNqT20CInWoUeQ7GL8z+gD+9QBUJzqHMa48hy8GkVgUj/V+MucghPiaXkCm9LpHEkFsbpiRSsSSp",
-	"zX8TZL1r6czwkBf8dZlMU2M/fiBE5rOZ5S4Af9hF+qcGTpT3DVfbDDg5TE+/hZQ8781onkO5soV7PwMe",
-	"G1Q29SK+N512+TksBoCb6XpeUOb68N/mtjwpgzh6uZakrKDWRWJmSujJ0qNWS+3xpJ2aLHbU//+Xp/T6",
-	"e1l+WhLUnwRKjCBsxOpnIr4BEwub4jBka6lB7vCng8dPnu7/ZU2TnMcC2kscuxnJFL3lguyMTLEq94KJ",
-	"jOraig5TIrhJdL2VK7xhJKsbFw/YjrbgGjf3dqqwT7BZe1mfH/rbj8l0AtyWvTBnNzSeQfMek+a9YLxM",
-	"SLO7SMFwqpvRLLPYz+V2PHA63H+6PFMxy+GKiUJ+9jn/kiJjJWH5alYjJMSbfR/0DH528YTzawvN9yl8",
-	"uJum61+wS2ZqKZ5yBXmWMwkLA1vvLh28Hsq3JHivitlbEEVhSiiORZkaai0Dm1JF/Bglj8+ORK5H3zaE",
-	"Qj93ZMlnH9yroewCmxjiwdv8nlY6x80O8Fa30bLOV2LM+M0Tou/B5Sze4Gah7Bj7iLUgdjC2bFDqoJ/1",
-	"9INdxzVLjcbTUikqkZIMrBA3aAtI+ayWR6QgzQgHo4RDT+or9VWwN6cXn9+dnJ1dvH3//PP70//z4cX7",
-	"0+dBi56NPPnM1glawW3HLm7UDFGTJ3768dBLg/SCVVi80klwmjI+xik1HLSUX0C3Udt476HAUHS7eqZc",
-	"kI2+ajQcYCZwmDpXPvRm2UU5tSUUKyBAsGGKUEUGe1eP93xY6TmQHhwbQbGXsKt1JIbXFa9ZL4KqcFeF",
-	"K3bqRkwVXcjQFnAqC1wH+/ufbo0XvZnPittYk9tUoPFue80krtugc272Wp5ibTctR/du82IVFylYQRpR",
-	"6EbRg0FB9K4Ozzuy+nJazqy+640ic5r0fAlFXY8kLktuLQXlhtzszbl455rmfYvrDgeOLr6sDx6AhEuo",
-	"6F+7RMMMxVLyVEKPcQlcMsWuIJkday3Y5NY4XXgq8kut6om6AozZ9IEifkuA2Ku3ur7igR9bTQP4FSTC",
-	"ZFKsanlYWVHoLsjFQ+vFXHGxHKgUvN9ZnPC0+JKtRr+oPBWewA3k0zsJFVxOUTeJVPC3vhEhcnCxkC13",
-	"O843FjBc1esTr3XVxqt0exaY2loIHVPGTbHJs+cvNTDGmJ40gXyFeqNtRGUxeNqTshtrvbFV5bGN7urW",
-	"UeuWAnGXoc7KttjGoiTcZYWu22BcpaFqKWpvEF3wq42uqIjZD72fDuPH8GN8SKEnn6RP/3J4QzehF0/T",
-	"Uk+v5cfGQeBaqxob1bDeIK1n4wJs74LuLa2W7gpRbIp8dqogvZEQFTlTszM9oe3t+OtZu3ZJTqqCnZoc",
-	"/gq5aNDG0scw+I+eHamHwp2f1TnY08r0Z8YHmPs5aE1p0crwe8oS+YgMzq35+xL4//7YmXv3YwetEFqs",
-	"7ZiZXO2to07NaFGBHc3YS5h5BekwAbzFl+H1gUMT3LjQMp2xybw6OX/295en//n55PnrF28+n50+e396",
-	"3r6c/+jhfL0zl3E+tx5zIHrZejnGrv+zQ55fLs47gYYLNS8Bk7IwwWKvqIomlzDrkulEyIqVMefh1xq/",
-	"XipCHcaO4HTVsiZKZfVFnSZwZeIKNlrcSORVqVlpIyBSqgVfKkkpH/fLtZctgyifBQJ3kfFaQ4oDaZOF",
-	"jRnXSv+MBQsB180E3yVwzaRaaduIhe1IYcXkABYM9hItPw26ZEhz7Ku2ENY3hV6NyIyPArGF5fExiY7c",
-	"ZNTTRw0xoXU8tsGE5HzCJBaGLrvnmQGHIG1wdcxoApHCZOwM+58I7IFBJONjLJqhdzoyVXrK5pSy64xx",
-	"WGRaJCD7xCR92vFMxpwp360msmtr5+oTMB8ZNUROaAayDO2G/IpFoBfDUqaoAj2lQKVKXy/jY5eRhyUf",
-	"Xeg3hykZUgnkw/tXffK2gkR9TeNcFJlBHX0Sio5JBrlbqL6khEVg+YK9odcvNNAXeeIFYYoMuBRFHkFf",
-	"5OM9+5Hc0++id14hC3V31Ol2riA3MNbZ7z/u7xv/M3Casc5R50l/v//E+OAnSKj3YhHhH+MQzTqb0vEY",
-	"cvLhhW1CwWR5qX3yQqOSlKDMlocFS5RXl5hxms+OCRfk2fM3GngKaRS3EmlfxJ2jzttMPtdr6Na7Ax/s",
-	"7zf6hSi4VnsTlSb1RiFNNhbsBxKLqEiBKwOopqI/sq4iTbGcaQf725jIR+zKUf9ipzqJXeyfMJaYPJLJ",
-	"zic9Dh7j3hc8ja/ecQa3eqLfwkuwRZn1WF8M1uqLqXCW2jcrxmwisKrdN2qnr1ct/dPSM2cpHcNexsf1",
-	"My8lMHPJYTuvvq5Iyg2/nL/olT/9nV5RAwDrDhBui6QvATvbHO4fhmAySyjjawKl677rBq/BIhYPUiwy",
-	"vzo6NQ/DQUicAE3U5I9WnDbWfUmmE5aYbPAsF8gFkX5LNLgca2pYNmZWorBl0lyBniAa/93OvBSqNu/8",
-	"U9UWCLWLMjJI/SxfsSvgendZLobhE0P+inqXkIEDe5shy6mStMsOBxLdYnWezTgZ6FMy9Vr0v7Sq3TeN",
-	"HMmOKi1ilc5vOo1oxN3VzBPq6dLkyT5JGS+UZmEjLP2upOlMUit8jyVCyIkVcX45e/umS4o86QHXorxp",
-	"zJAWiWIYWYq9EYciZiBtv4timDA5gRgXJoHHsnp9/rorw07VIuavIp7dbo+nmtFM35U/3nVvOp329EZ6",
-	"RZ7Ybd50gnLLeziw0682H/Jrk3p/3SJ6BMxtATx5JcZjiLF2CBK1/bZhy3XuNfvm4XePV/yu1skMv3yy",
-	"4pdVFzz92eNVP2s2ecOPf1h5tYHOZV+7nR9WPqd6q7wGORJjTRRQ4Zuz2msUpbXiWJZWYa3rilqJwpKp",
-	"BBTMixkOCvRr2wY2Zyls4Z2ONk6oJMBjiI+RehkCxwVJBNdSFbor+t8fVN0IJqyKibJfXTv87ZMWzSqg",
-	"OTXqp5+TSutspwVWUlA5q8n3c0z7tX1lNfF7E1HHzuBqc73LRQpqAoUkekis/SXRLEaMgNbk4N4HabnY",
-	"eS5ulZy+A+K2DWt2fvLuhWaQN8WOdWpJhFuNO12qseVzX9FC45Zdbvu2Z9TIy0u2/Z8nr1+tt2038DfZ",
-	"tl3u/LYdkdzLvXzvoPj2umzmL6a8KgdX0lxiw9eRJKF8ZlMOEcvMjwnjl1Y2s6EmzAwpaQpljSmRG2nZ",
-	"G13TPcpdZ9UWMarpv9iiQNWcahsy1fwcdy8DLWFLXjNel1F1M1noX0E0eY2iyFxaxwL24iGhdXKFUfAM",
-	"lKw31SsL3DXM/WZOFIoQFTXiPZJlbgl+JvJau6tBPYlkQLIcRuy6pkqZcAjBIzgOl3fAog5a51mKopVB",
-	"ZssIqifaLnqaGe4dcpZAwlxOxw2R80+sbpyBanZdMqqHyzRdjuRYnHi5Oelgf9+kkqCRuOzIE1HrFyAq",
-	"p6MRi8iORlpnR7LsVJYxxq6wJfpdaA5EnyzEu13yw/4TIjSfnTIJxkCPP5IhTfRUOc6l6CVa8jV1ECOS",
-	"C1V2IpwTid6bnX0rcxVO3zd3/eRupnwjFNqcZsdkYMptDoikM0mmE6qIKRvdFMreYzvBxRa0q8d7/Skk",
-	"SQ/bg+/9Pr2UTTm8pbjoBQzJS5iRs8rOiVdvvYyuYLGsnHg24zkp3XlHNmgbTfce/BDrtTM9SvXGs4RG",
-	"ECPsWEdSyriCmPxuqmOgd4+WQONyl9GP3yenaaZmNl3KcxsaMLVh3Ra55ARD9f7++uSZ9fbOA+DfQP1y",
-	"8VJuE/xsTd0WOquPyFm2V6I26GFdRG3elVWvpclON0dXPy4PgLgesAIh9I7v0SJmaiHg4BskEeOupmxa",
-	"jsPAjC4KL2MgWD5EsRSOkOpZG7fJucI3Hkky4HCtBuhKNb2gqzbrI5EkYspMc9v5e0On+ysmVdV7Ws47",
-	"c5olwZMZMR2iLWRrcOVjI3egLmFcpqX39p8FoIfCOYJq/bwDLo1w15+v3UUriTVilJJY1Yp+R+T1XvNl",
-	"HQK9moVL9JuMB51UB0vbTC1eMx1qyo6LcTkTocU0G5zfzoG5YzAN18mO9eCUiTF9F4+yu+CQjPc9eDiP",
-	"b3o4CsMD0EngsWHVthrJeATh41lQnWXxGiwVXWV6DLW4henLpj52CUpY/4w+kFTI1gUkLGWqtoCyOhxm",
-	"xtNrlhZpBbTmX8EGAyE6ZWmMZWs1CtS2IkOLboA8n7bITkIt/gO8BfsfaDps2kJzJVcX33GKDfwMptnS",
-	"JhZh/HJ9wR8/29QijB8vsQjXYsl++6QhzA/napqI9WVYxgiOJTk2a6L+G2y2bGYVZLN6OGmbZFm7rchj",
-	"kxQ2I1PIgdgiPqinczKcEaal9CYL7hJT/IAmycyEzyjkf5YLutR9wRVl6GVVcK0wyIxMRBKjNJYAZi7q",
-	"Z1rU2uFC7RLXg2UBg/5g+2otZ81moy1rMoX5cVkLkjDaMNrFjoYRemnyRQuxLRdsTskUCRJJK13JTXml",
-	"2+U67grsanZUXgD2ZsV7Bm5+FBwk2cEg11a26HXumXMseC2Al3Rzuw90v1wStpZzIh6uTV6yrG1FYjQy",
-	"hqXAkvwVPd53//MWFki42j4fKPvyLeEA9XPoolI2qR1S2XPvgUncBZMouw02uEO3xXhrOsRp0ozKivNc",
-	"ez5rn8Z3PQtyn3zgErD7N4tAGttMVXXykbH29IqMWFiXfXKBkdBln3FnrBxUVtrlDcU1ZLmI0DG7AtQA",
-	"08pleuzVJSqtxwNjJpBew+8q0AejJfxG30jiWliPObAPpvjpNgzFjVnW8rM83t4q2gNOymbwTDqx4TvD",
-	"9v2nK372TPBRwiJ1YxqxkgXZ7vEGFuQtUBkDE5ZerCSG7n0pUFP/Wo9qqQPRc3wuK0LgLBcsDweIG6eR",
-	"dB4fY9swyhjLZb2XJ6rOPALr43UGJi+gXE/5SJYKTRDzzRJLzK8h3mF7gq9GC7Pr7w4tDlf87I1QP2PP",
-	"w++VdZqrbQfqbjjwAmf5m7FEde5CJFtEfh+A654C19/QS9cKWQv11/OKNrG4VC/qaQSFs4O25xEss4t+",
-	"wtyCaBKQD9FFK20XbUhiaXtO8ZgkQK34ZVx3sk9OrE/XeOcSU6nGRbgbMRCfozd+gbPeEuyuFsxqSUXG",
-	"vYNsgcO1chzBdNJ0tQFN8lCYin/ADuXblt+qWb5RnMxKJINQSWzH9gfq8S8rsRlY3Ehi27OmG5O2fj/o",
-	"VFCNfW7W6cmPmA/YRmS0hNhKYjQVqxm/iOmhjPosYbzrXM8sJ65xT8BnnMMonBJnhEkzwb2QHDQZqAyu",
-	"D3Tgfoqo5oI2Q2Njrb2HWBzAjFN+rxDDGrof8OKe4oUBl83Qwq/Ecq/ZG4bY1s2hXc+UiVFL3Fo4S/Ec",
-	"PXcLLZzkdHG0bNNeazMcrSC/e5tW2xY2eWaU63dV0tTWRPYzUN84tn1+GYuNrn4obZXE/ECi/vVE+LPS",
-	"hPBIhjIIVyF2zoq6KLcQl2UqLGq0O3OfrGLvbKclZXrgA4TeWyYaaIy53BrajCq5KpMYpQvarIdwIktC",
-	"UDCBA1qrmoEiWZGPIa6/vST0ox02b50g40Rt3nBPNHB7fwDzex1G1byu+2uVXYWc732xfy1xsJ1yW4ui",
-	"dJMDj20YtAnnpgkmD1j8ZAY7KTdVlVqwcY5XrOwam8sdf8Cae8wcNJCsxhruA+J0FwDcoqlLTNoe2tos",
-	"iUUJEGWovmfNFFOOrhQbX9HglMSUPbyiSQHG+Mg1NydyIqZ8CR89d2kb2+WiOM0KPLTa/AM9+C64aHVh",
-	"3ycfNWvf+4L/v4SHGm4nq9TmY9OCw7FRx0FtX461eei5TdRcjYOWLbzKNiAPCHMvEcZcsAaDKgvrO2Wi",
-	"5QYWTW5R6VZw1oQT9GqW2nAgqxeoUBrGXDUQzzn3SNr4Mq2KDuaatQ0Qodh4okywmD1ojG+olFvg8XGZ",
-	"fBqYhEhFZ4EIhLn2eVsyaLa26btji6bX/Gcb5QAuUtiAil2ksBENM+3S1gwSxyY3m1kicZ03sENepLAo",
-	"ndcASKBwB21UYnaJ1q4ZdcD+OE2hsj6OsKfcCihb1e6xFXQ0omEVH0r8Dna2ManITW+qxvg9++pgrQo+",
-	"ZkJTAjiMqPXWeNtD1HALvnuHqDcqqjOPqN837thiOmEgrTvAVsQSB8VrldkxBTnATI3ZNuDqjUqFvMnW",
-	"AXHJ765SFTl3X1W1c7plSVKN8I34aUw6pmQEUzLNBR8TlWNt0XXL7bS17rwr9Gp0Cn1ghw/scNVaOnPI",
-	"3obZq5ZoHnzsvH35sTMI1GpmplyzRj2LFgFcMgWZn00guvwbbLUW6NuXy1zRZZV9SYrsFmuO1Os7kx3T",
-	"BkKrG7uBSiNdbIsw79b0Turv+oXwUa2xq/ZXbaigkUIWV6v28tSGIp4t25yFrhuUs6a87HjanZPydg4O",
-	"yUQUudy1hWptfzv389N9EtMZNmkzTUmPakXEsaoO7FZKk9YFkYq1J1WbQMqW7nZUkikkSZ+cOH1NLAoz",
-	"GTvuOAj2jR00Gt5Sv5Np1foWa1oANYqjtUIGWNg2K2M3mx3fPYtaWmHa6zfc3lf4gW3dCduqVZyuEG9H",
-	"5HWs2m0vP11jXsHGvysIpTVkLI1biLVjq3MtxcwuKaRrmVw+fOR1pu7WyJmLtZZYKm7cYxzJURBjAz16",
-	"t4e/CxoC30dsno8kO/bOFot3ugN+QOo7QWqvRXeYuLZhb0YXlUpmWEUKq7Jbxle12jIvWt3PyDK2yptk",
-	"Y45lYqjB9Igmiav44Fdh1aAzEVMeijQ9rgr8mZxbLhSWjRjaMq8TKifziGtyjd+dnG8JV8vxvxF6evMv",
-	"xk9NXStjnD4wtoZeiHLlBtiI322Ej/jl+hiJn22Kk3a1N8DKNm3Ed/2E+tu1psgHs4PaRXtT3XKPcsFn",
-	"qTAN61ev2sEFiXKIgStGE1labcvRbKklRHCD0oowXgnsWGA1oQpyMgRSRo0rgbrAuEhoXppNTUdDvWb9",
-	"5V4MZhb2Bwz65HmZO8UTkNKrCWKTKaS3KPTGmkWgEsRkWW7ENr7O1Kz8qbI8NknFGRvzF/ykPLrtEIzG",
-	"LB7Z2CaZsKFVFjFaG1nVzrSKb7shnXi64ndrl8a4p8heGYQUzZWnSVem3fpJL8VnlMNX8mBCdNkw8Wps",
-	"FVal11OXllbLY2PQnForycYsa2V+FPXNE19Drlwihjd3y2qS7nGK6C1GqIS3YdmpnmTLjpHATN+ISQdX",
-	"0s6uz0ypYNf7214YKsuUk9c/n3iWCFNtmEiIBI/JCGusEluB9Aq+FYP/l0Bek6q7biemMAILle2V7akX",
-	"uTIpkey6F7MxU8a74gnQrS1KUFzORTG2HLU56Z4pszzQSK5JAA5sq103qh8LDn1y4bxCfpcSLkre7QSA",
-	"XpEZbgu8W/OJVmWc2gLxDUq8PX93assfbo8CuEm+EfIvt3zjdWB5Z5TLp3T2IJjfObpbf6zgpqywgW82",
-	"56ZZgt4W01Y3rq/ugLVdcy1KYp2UFu9rd3X36zximqb03wA9XTf8b8Ohl8rHJVN+4Km3xVMdZJc4txKu",
-	"OZ6rFcNVeWrC+KVp0o4+G5xod0XWugV22K2K6o/ZFXCrr8o2NvnO2/L2EXJutnvLOB2NRsnsgYHeCwbq",
-	"7kSj3Aq4vMDYfHod2YBcSq5owuIuKbhhcXHYLuYp2K01ASyMb80gXI5/bzmZnzqnaRU0u609cLhb43Ab",
-	"mG9t794wTlyYYWuBFV1TpMrv/8oUGUIi+Bjriu9QZ/l3ySUYaRETOqUz28OI0xRq3cp3XekOmiRHREPt",
-	"wCq9iIu1DXUX1OIzfY80RTDeHhyUA1MTyAMrD0TCh027R2Tw73h6e/jf3u9yYJuSYxUT63Mc0hzIQK/h",
-	"baF2dgdhevC2UFukBm8LdUdW3sUc00qwolAPCH5LDhybujOf7EprVrvWENfFlKDIVjf8Wm+OX7uuG/Ce",
-	"WD4kTeMtpmmAkWm11liKwin6ak1xu3r4V8lXjVBsRjGwatLIDJurEyNJ6NAvKeQX/DERkbYUnpOvF9iM",
-	"PmR3ZTpuzHSv2Xk9F+HYsy9YEGi7qBtSgs2k3T+vQ8i5dXndDbqxddmIE61U4b0vJrg2hHycQK+QcESA",
-	"RhMXYhHRPGfgfESYiWqRNctBI28Z6sEkkRlgBgAdYssz/fYwF1OJfiCqSE4jMM1W7PzOOWSb7TI1YdwF",
-	"UJIxvp5BzkRMaJKQHCJgV1B9JgsUB0TeJ+/MatCkZdbhZBvrhqLKDcUkUVbrNnEnI1WV9NRjTycigYqi",
-	"nRCpaNLIwrO9jU4sIzMINAEamwQhLa/lIWeyPfoqHff2iZQ/xbelTu0JPxymEFe8kPEoKWIXoLdeyfEH",
-	"UaRJTZyCPBdp7fmZV1I78OeeHWMROTFSgJnKDo3RRLEjMS5LqCHrNPSV6YRFEyMAGDVFE4uBizy1WXj1",
-	"LTE/Rjw+IlHCsJXfJUBmYz6ZItgwUP/h8pCMM7TMbg+EdVr0MVvfWjynP8u3C+Ssr6JdU/jZ4xoP8Zp3",
-	"Eq/5pkLWBkYZRbaGDW2xmw6PNbQvsKu16Ny1KY7mH9U9StbJJEgs/MEeyUYd6+kEcqwkU/VnLoNU0j45",
-	"Qe/1+5+fkb/s7z/FnJKCY5NoDHdoVMMw6ygTNbw4lEW4jcexbdTWk9zbnEBzblxg4C7kxmn45829ddU0",
-	"GvBdtpgv65C1Y9lSR28gRc95kQLy5VDEM2MqSCRUPcnbhc+uSYzKc4hUMrNWNt9Arjfj2QApSbzaimGT",
-	"WpszeJtCrDfDLRrJ4JqmWQKdo87bl4HKIAtwhElj33yQS7dpIsM4xWb+YLt8iqayKhd2rk3+tiu9Lyvy",
-	"/gjTMUcssZmBVreXWlbt3wwgtnUjtes4n7PTL74LP1q7nQL+zdXo9saux70uM3yUbTJcI6CRF0heJY/g",
-	"UCYpxOQ14GcxVXSeoj2vVr7FBj56aG+me+tAd83lKsmgvKBv5kH/sxkHV0ZS7Fs8h0Lh9Iol+Gti1Yz1",
-	"YHn0TK1sQUsojShTOC0qH9ciZpwnHxs/W0mIKjOYyMsISOx2YyqL2EpBZRyOZhJJTOhQFMrqJghugZQv",
-	"nEuj4DZjZcrxzXT3OLjUu7zvPlDmgTosSRw7kZcaGaOqMledsWv93KDUSiRCAo97vvOot2LEndGram6n",
-	"Vsrhu0NqHfZZVd7d+SuPiUhiyOdHNv1anXWiT04qQ4IbLmQ3QFGBC8SMgMcRePwPb6Y7ISjBSe8tfblR",
-	"Ua8QTfnXiYUrIa83jwd0TNkSjWdvuds/0NSnMsHX8B6NC+6nMtK1ErV7OUhQtiVyn/x1VvbaVMtLWEY0",
-	"ScwLU15aFVvqV1bcecs+fH+Ke4s9NyrW9RC6unXeOm+4mKt4uSIS7yGCrVLJMhiH7sew0wVR7Bi6Y/rb",
-	"zjAdW84VJVuryKUX8V6xaeygyxTJ4QpoUpZiOLYTOZaQ0kst8iO/NuQlwKiDPNfLkgS1baZbm+x74rPH",
-	"NoWiLtETNgrWJ33gyRif3mB4i8PUKyN/sAzfB+kquSPbNBzVJrVYdLX44wsA3YZW3K3FzGvsK7kCrnG3",
-	"W1ZbcMVtmavKFrMcIoUW/oH717kY2OoKuRchYqJ3B2qWwcA5Fv5ZQD7z8lvsNmwBuiHy/bhrtW0zeBko",
-	"NMB69HZU/Pt5dTZlFTRvcBuBaMoDoY5iY/8MUcCYP7KDpIsqA9dSrwRyW0VGZFCK+hmg2I5kZ7frF4vB",
-	"IMWUJgnJKOZHa4ViWCiFJRfTLAEXJ2lCixRkLlj73duz81YfCB5NZ4W66vYQ0W+rp/HgoUugP+6TAVT5",
-	"bkf/81//PSiLoOOFeFXQ3aTtRdBTev0K+FhNOkePD37qdlLGy3+3FGTPcogMgzODzW/hknFTv85Kgy9M",
-	"lNOxDyRMSUhGRNKZJFN9PQxp08j0KAjuRi+muyJBNOdtKMB8HfmLCeQYYab1U+NAs/FnGAY2pXksj12A",
-	"CaFJIqYQk+HMA8S2VVZYtGLx+Zx1uv41HOwf/hTsy7mEeSi4VnsTlSZ1rrGS76pm5EG436ksbQZl3GHY",
-	"VyHeRZbwZP9gnq79lUaXZb5pxdO8tLUydMAoFIj/darSMZU0EU++dF4JM0S48mWNdJU1HBeSMNRnFtOg",
-	"/joXOHfMN2CXt8OvfhYabOsMJViwtCVTROOkCsHGI+noIeZLHDWIIdVIrKd2YXqGcmGNPH1oRM/XJy+U",
-	"TT1uSI0t0BZQBM1P5z6NWy7eXfem02lPr6NX5AlwLQPHa5TL8if9WeTpKoLeA47cPo78a4RzW3miIfUh",
-	"69fC2hzqLZM09zADuj1yC/NI/KloIoUXu13phZUZCOOuEd67+DADkSVOMPLFLJT2Soy3ApkwBThzoLF5",
-	"GQsCG0OQqxxU1rDAUr5TR3hwFHxUK7npYUb51lQUSUwm9ApIViiNJPr4HMQvqnVgUEC/bcnUTSsfGNLw",
-	"zGSibzHipZzmXieWOGHPuOaOfRVEWgvjNyyJ8OdNJPlgo8Q8hG8qnwtpjbR8pi2i5h/2lRsCII1jZmLL",
-	"3uV6DsX0OCOaSOh2Mu/Rl463qGbUeQJUArEvGMMYk1U86bBgCcoXVdTXfv9xf7+zVBvy0O23cgGfyhfF",
-	"8HeIWrsN2vePbaNErDJ4i2Xr/+FvF0hecK6pmVFe2u52sbnChSRWLSFHjbhALxASrlWZKGOeDmfkyT5J",
-	"GS8USL9s61jTeCvYDGrBioMyWhETcUWuxciBsbWSj8X+/pMIh8A/IZCd+ytINTMUc5sBXt40y+xwZZhg",
-	"UtVXW4GA4Qwb2dzxy/Vt7vjZph3s8OMlFnN8xyUAzRcwNRF+AcAyVf3VXOXDP/R4GpBxIg3lIQvLSYX3",
-	"UlFNXSsJwHqsJNkZpPQScWawq2GqyJPOUWeiVHa0t/f44C/9/f5+//HR4f7+fkcv2y4hJHabhgoaqEnM",
-	"aAKRIgWPwfSRGvTJzwwSsyfZJSXs2nR6xCMU+zWFdnqVGfORJFkxTJicmMYgKqeRIlIE0tr1MC7fZQxc",
-	"zwGxkTLdUOUAWuohBS99SaVdw9CJcEu+C3bJUs2kyKm+8yxnEogGVeDKeS0Duz+qisXrJZZWS1tJ3dxL",
-	"3PXzGmoB19gJopahiHa+WHipPl2M/S8Np/40KeV0DCmmIiKMmgzHwZfUBMN3MQCzkF8H3jFMU2g5BITn",
-	"+k1bQTYXQh25XQ1nXoXMci07v5y9fdMlRZ70rE6qiV1aJIplNFeoOO9aGdjmLtYQAzfuRNqKylrhFcVb",
-	"KpU+727DlqyXhR1A/OWg3bhPHME3x6KX1SXl4cRU0a8DAvwKEpEZgdgekkHFlh7IxVAaU7eqDs24Gkwn",
-	"Vw9AzLaq986evzQRnZinMqRa36CFElZDwqRUxqWiPNLo5P7syUhkEJsgUL2DdAi5nLDMgJRIyjdqqSc3",
-	"3H/POlBky0Gc1PHjV8gF7r8GNLYsVGXi90CAk8F/9CwB7RnlvVt3p5eedsR1U0XAwma3XuC1EWdXuRhq",
-	"kQchGDEEDCr8OTw4IIMvHzsj/cPHzhH57WPHHtrHzqevg64NA7Cf6FfxT/2q92YN6+gfgUN0hNzGDWDr",
-	"UiaVpaB1UDKNdy3FkV1bL6A8nxKoZBUyTIuYKY0effIMD1S6VGbr2UwZJxI7sLrSqrXMDK1Vz5wNzLyt",
-	"Qa1BawyJ6ZrTKKGrvnnsyTq//7eOW2AkRSYYV/KImNZPlljSmFXNfmTX2fMMqTcWeI0mCnJT75XEIio0",
-	"Razu+10uUlATKCRJQeUs8gFdZLLz9dPX/xcAAP//",
+	"7L37cts4nij8Kih9WxX7O5TsOO6ebru2aj2JM53OdWNnvNudnAgiIQltEuACoBUllap9mn2wfZJT+AEg",
+	"QQqUKNlynG7PHz0OReL6u1+/9GKe5ZwRpmTv6EtPEJlzJgn84yTJKPs7Tt6S/yqIVPpRzJkiDP7EeZ7S",
+	"GCvK2d4fkjP9TMZTkmH9178IMu4d9f6/vWr8PfOr3INxT4Xgovf169eolxAZC5rrkXpHvfMpQcLMiKhE",
+	"GU7HXGQkidAY01QiNSVIL0PgWCEu0EgQfCkRRqJICdoZUnaFU5r07RjD3UHva2T28pizcUrj29wJThJB",
+	"pNQLLSQRDGdE7wqnguBkjijTj9HOMLZL85f7lIsRTRLCbnO9cayXq/glYQ8krBklnEjEuEJTniZw/liP",
+	"gwSHAx+7Zfprf8aU3m1qJrud9Z8wVDDyKSexIglASyHIMUqIAsDBgujz1uuXRFwRgVI+QQVLiICHJdAl",
+	"AEVm/f6eXnH1lBcsuaXtvOJIFvEU7iBCkkhJOdOABJeDdoaMq/5YL8hf5Bs8TzlOzjl/gcWE3CLojLgG",
+	"aIlSPa8+Ulw7bA1ZuZJoZ5ibJfYV53142V//O4YLNeWCfia3eNAGoCWJBVEIswQxjoCM1BAi0qeP0Uxw",
+	"NnEv7wwLWDFhSq+NJPXNyCLPuVAkeUkSis/n+be4EY27kjCFsETD5oRD2EK5zn6mF9pX87y8ls/b4AGf",
+	"OzGAGDO9+JEm+VmeEo3YO+4G4kIIvascSznjIokQZsiSf5RSdunWvwVC+nkVFeUFA/6VUIlHqWZfBbsi",
+	"go4pSTQYZYXe3pRzSRBGjMy8bXCBJJ2wfpHrEeKUS5LYrWyJrn7ePlG1G7h5Ivp5JQV1tBNnGmxAgMBp",
+	"SsQDaRe1NaL5+QYopl3jdghj+wIvDI4JkmjShlNpqV9GpaRsouH5kvEZcCTCEpKUxwy0ctCLelOCEyJA",
+	"lry4uOifeGRSP1s8kHiq74VNSISG58DlBMFp9q/veyfVFt/3hnrwaoMKqGpPKkHZRG/FnlcuuKbdGv1u",
+	"8MCeUpImcGoydGzwMyLwe6QJ7lvAE6GPSGgxNeMJSR9I+0p5udtkFN2gkBGqpkSgX89ev0JM3zVDhUj7",
+	"hMVcX68Ww2G5r6Zcqi3wBFjlW6uB3IZqEKGhI7ogjMgpF/BUS7Z9LV7hNOUzksAzklBBYnXOm7+QDNO0",
+	"b0X6viPywwj973//z251Yjeufax1Xk7BkGhG1dQjMw8kkgorAlyHKEXZRAtp9U1R1i8k0Zt1/KxPWJJz",
+	"ypzGAlu8eUbbaY+GmqMMz0HUSThSU6o3oblokffdmvX6S22ljxln84wX0t/Bdvjryl3cLJeFnWyLp3W6",
+	"kTU4Gyx2K8xt5UpfOlbmhEbNyj7lVJDEZ3we5TBY4YiGhqeKpowFkdM+MD//hxwr/5+Kxpek9oSrvIZY",
+	"Wt/TDyp50T2q05Ot8oy1brnULyjTDE4vBmmmDFfOcyJgBZ4GuKCDWNlCk3M0mxJBDE1KzHYvMrIFdnOR",
+	"kbWNUAtcxa3v5infquUFdAy3mO0QsWULuln6dZGRbVGvVae6BuG6yMhWyNayJbYI5aXaG5X0iwskyBW/",
+	"JIm1F3GBtBxXLX2L1KPrKS83TMBSfyNSzbeA/TDuDeE/jHXzFGD1EttoAHy5HSqwfFE3Swdgrm1RgtWn",
+	"uwYtgMG2Qg2WL3MtJd1ShoaaXq1+iwSh+2FrkgAaaCkQDHr6CztS6Zc6KRKqTq/cypKE6sFw+kZogUNR",
+	"IntHY5xKEvVy79GXHo7NrAt2g0j/xAXYHV7hrMVEcfLmmSWoaooVwgDoO0MwIPeNTXiol+35SczTXbga",
+	"kuVqPuhFLZO/k0Q8A+DRO8eqd9QrCpr0oh4r0tRYMpQoSOh7VfsswYr0Fc1IaC6Dj+0HV5uCj/4gsdKf",
+	"0eDKFkanefB0eaFibo6VsCLrHf3ekwVY13tRz5KK3ofAeJYqmHNZ+NWC84anpjRuq2scuxbNTyYWDJuW",
+	"KLN2jXV6tzAgVr3IwWB1JvXrX4DExjr9TcNx+8vwz6u86Q+B22yg0Qsq10UlcuX8xlSRTHZyWHh4+7Vc",
+	"FBYCz/W/GfmkWkyDhZBcID4GxNLvoRxPyDHCI5AguKHNKZbmhwCONa7Drr71aB4LghXRR+7JHmucTkLG",
+	"uEjVW27Mjxn+9IKwiZr2jh7u70e9jLLy3yEUpTJP8dwRIu/rgx9+DLwPmmkNgs2TqP7pYdun/7S6pgfG",
+	"I85Tgpl+JeUxDmyjtouDwNAZUTjBCq9NapyKHQYGDe0PZOkxOYard/9COU9pPEfArYgcNI/gx5VnL3hK",
+	"6mC95uVl+NMz8ym83YRyRbKcCyzmb1bucomfCI3ImAuCJsZoh7Dj7AN0QdWUF6oybw71rwqEBc4gAmFC",
+	"mNbLSQLuTkFUIZiWb1nso44HAi58oXEcPx42TyPHSguevaPe//39pP8b7n/e7/88+Nj/8H/+ZTVOZkup",
+	"lY+S1jSxHk52PPnqcCqnnJyCHMXSuRFhqUSYyRkRQW6uT6sTPdSbWTgG+Lr1FEqBfunGF3cFHgcjaPEx",
+	"IldEzK2EUtpo9F4aNN5N1hD0kVSaL6IMx1PKSF8QnMADo2RGJY9vGN01r6o7zDX3L3WnqFdGNfSAfEx5",
+	"4tvbe1HPWbL1UpuRBDB6yJet+aTVh4IyxpiSNJHth/olJET5B/JG8FFKMolGcwSDoR1sBFmwkhOBKFMc",
+	"CBXcwMyiKFUSpQQnGoNliuXUSvA5Fjgj+juNdLsekFXQkBEp8YQEb4doqT0mIIrmhOcpCcKpVFgVMowF",
+	"v5yfv0HmBe9bvZlJAGbtSJGFmGp1rXB8ZsjVmigcAw1ITtYQd43mI9f55HqirpZCTmJFr8g6cxpoX7yL",
+	"X/jM6p1GcZthqTGWaWU/KC6D2WfJzDcu1NqV18VQkEur22qcin8r/ppXQcsGYqo9tzUFVQedC1JqE+7d",
+	"6EtWrhy72UyS9IWhNUWZkuF5Eqm79huUOAISw9dOx7ERF8+/Y+YNSt33TPIuKQsc/DDHaqhZXk6E1Juq",
+	"Bc7tap42/EykmuuXGKJMKqzZU+2t4GVoqvFOXo+eObn15mlliBrCCdlJ6xTQJ3nevjrRPwCcDagfHO2a",
+	"tM8A6SrKZ0duXfG7PPneFOg7pgVvVxFtpdDvLP1bQ784MbwDS6NRUKkEVlxIJAlBVC3qFfgKKyzeiTSI",
+	"lxtQvAa0hOABHCThq21AS7t5ZSWt6QBHXYVLeeJCVFrgEUt1Rgi7DmmsYPrmwJaRmS/wGHoR2kA+5Yy8",
+	"KrKRgbeVi13Eh0WBp2FrKYAIrQVJvqVj5ZI+FzTpKCV/Nvfs7HLlNHXoizzUKK/Hu4w6pLszacJd/Ww9",
+	"6K+DVfiu6kyrOsEaxH1YRj024lMKp2HlJ8NsDvRFogyr2ESvjWmq9BPKEE7TkIJqjnhN1mdEuhWcz4wb",
+	"2TUHT+Lzqb4PwwI3Y382vP2jL+0uD/MsjVpL7cELIOwm+FiG364zVXcL3udNDFcnDHlxw1r9/Y0IbmxZ",
+	"S6xVK8yM8Fp4kX587xJzUDsFyihzPHeRHDUC0IyJpDIaRYgMJgM0/PLeHOT73hH6/X1viquUsREhDCl8",
+	"Sdj73oevEAqdUeYv7mFwX2+WKJELe6hef0skuY6+2h1iKzDkbEw10FrjUPchJO22PeWUsBVvNsCm3NeH",
+	"pScMR7YZznfG2jWwzi3r29Gi68LDJmTpBuBpvdvvas1ctNTa5JRmqgBVAzS0zPej1q6pNNZiLCHugF5R",
+	"E0oQNBZ8xNuwdn60+axBwletdT1Z6yNuMTXanzutLiRwua9r09S2EfnHVdtByyXTCXvGtozbmyFMkCJE",
+	"K6GWTti7/E5u6OYxuOOZXEv9beLwMWLkyoa3lXbUhE6IVDeDu+UtbIrVm6Dt1RL9NoSJ7uSvKv1kHcR7",
+	"bO7/HGLnn3KRrQmpVe5O/UQEbQQH7B/+FBIXYN6m+eXgp9XWdxtDtwxezaYg2m7BwGbmjfz1B48HjvLN",
+	"yfmGeOzbihvxhVNi4mpMyJtUPJdoxsUlZZNj4ykYlSGd40IVAtyMnf1dnewL5BPOcmOjMGp5LyF5yuf9",
+	"EfeDiNx5NJG+3N2Ko9vIFUFXkrR37549AWJmDeMnYPEu3QCrPw3hU2iw0PbqaRzrhwxAookXOLB+fEDM",
+	"E+uEFnwicCb92ABryehDvp2Gpv6I9Clzzv6+s20sJJ35z8DfYklMI2Ft4bFHfwKJYF6QQN8E+fadMzuc",
+	"AOT9UIU3GJNNI2hhMc/Qf0hZf0pHeV9jwwjDusPphtbe03jUSHODIIha7pCVgMxntd2WOUq1rXipTN7z",
+	"khyVR5+NcV9xlUPYBvxlQ2D9r8zv8Oo8N0t38R3whbsbEGmJ9yWkAPWiHseFsqvpk3iK2YT0x5ianZof",
+	"c8HHNCX9MVHxNPDjFU0Cl2lWZmoM9CVhSV9mMhgesn6kRUm0es9YzIW+SgTAg/RrFfxsGpERIUFy4KC1",
+	"2Q73H3aP1HC7ipYYRH69eL4m3XjNCMqLUUpjdEnmA/T27ET/IVGMhZijIRtCyNmQDI8RSVP9XdyPC3FF",
+	"4PlpcvDDDw9/rn0Siyv70SfwHyZoODdR1m/6Bz/8uBtwL6STxSPUwi7WPArhdMIFVdOsflWnZwc//Bi6",
+	"lFhcLQ73WK+5PgAsJyilLX6uz8WeE/lkSD/a0dj/42Eh0rAz9JIGfK/PyRzRBJLNLSceXtJkiEz6vQuZ",
+	"Nd46RBXUlmiJHblU8/D4+s3GWT0ODcDC+8x4UqSFXLm/QpLw/IVsTC/pJDTAp5ZrMlFY6NPKFcyXDzBf",
+	"MUAD1fR5RgCM5u7MDlvw7GxtQ5vGkc7mbY3JqwzbMGBoeS+fnjx2ZhibkbOufb8UopuBcwQCuCEow7zk",
+	"p6jHnCVoDPHwSHE0pozKKYAwZRNE2eo7sBOHdvX6uS8bLdJbiN8zw6L3vdfP3/d86eX18yCveJ3Ls5KG",
+	"r2Njm5L48johiKc4nqKE5Fr3ZPEcCOZsSqCoA1U24IUkaOd9j1++7yGbpGJTL6IyJNGwcBmOOazYkzsG",
+	"fmliOq8wNa6yD6tuxI4RvBHYjHxbU9g21vQWlBlhcpIzEBCgRhAEX0o0wvElUrzSaax0hUZzL+erToKm",
+	"SuXyaG8vm/dxng/sD3szktqcjjUVzZA//q2RxUDC30y7E94IGykctQFCd7ax5RP4UB8ypEobKNTwSKmm",
+	"CJeE5DIcPFDXocIDo18vzqMqvfTE5uaBEekI/Z1gQQR6X+zvP4qBN8KfZNiSnFVOeGr0yWeBmc+AWklU",
+	"MEVTkwDmhTfZBDxZA6Kf9/c9OKFM/XgY9GSuf4v1b5511lO7BL8F4978S2k5scY+Fpa4BLo2YzqyAs1l",
+	"+yljPUMoaGy+pc98w1imenxJRUR+5VOGzjKqpr2l0RnVF3BwPi3ZVvxR+2GAb/t6Ma2l2bLa2B98ygZS",
+	"H8W/2YeDmGc+He1kX/aO5od6hNSjbm60FQbi4BFsZDzKxisTZ0NyV5X0eANw/fr8DWzlLtwiN8x/5a7A",
+	"Z2ElhTVcofUNQ6jM/E5sW+UtOY9gOxM8K4WWugDy8ODRIaibHsg/OlhhlW4cl7GBrDq0jW3LN2X17Grw",
+	"tMu1eJkSKf9K0P268OMOmhaRtJYDEBTKTlliE8PKerPGelDJauDo2mGEJBLhQJHU3XD64EZiaHCT7/Ib",
+	"YD8atR77cQVNGfLN88enBgHL8AO0c3bww4+7YHfSqoN0egSWKMdCmbOi0pWxOLYlIkiCJDflAlzJUmNX",
+	"P3vyXEZoNqXxFIqXScISRFVkThUr0shdBZdTuwPwG0Lp7XPgavI1yz8Yve6tiyQtD+33HuhsLnuje4Rp",
+	"I/C4ugVreV8Vmd4iCzZoup9V+/59/uXFV/3fV/Dfs68oGjwIJ9j6MmSDw8x4PyV6VJRiNinwxEvevAVp",
+	"03PrjamQypwHHEIvhPurVXtPrTdJlXdWrfecvoG9YIWw24y1iFGpyY5vfarifeeOgVs3+WNwkVi/EK0x",
+	"Qw+zTGBfyIAF5DdAEvVzRBkEIcWYcUZjnCJ9niLGkthiLf5RHsSPfhj9OH7Ujw9HP/cPfyKP+j//7Sfc",
+	"Tw6T/fHD5PCAHBz26rC93/8Z98cfvvz0tV/+fdjh74cHX4PQ3ymYY7FCzBV5OS5L4KyuvfINkhm6pSus",
+	"Jvid8xW6GA9WpyyEUmgOtlhHop5hsKg4Vr8vP4O1Uw+a1hEvqN+Prq8H89cTAZoh/XQxfD+UHxDak9tA",
+	"iJ1qFHlCjF+YfiZ/eYEq5oyRskpUQnJBTKGCYN7sswnjgiTH6JLkSq+LpwkR1oYpkVQ0TWvzXwdZb1s6",
+	"MzzkGXtZpqbX2I8fCJH7bGa1C8Afdpn+qYET5H3D1TYDTkZmp99CSl70ZjTPoVzZ0r2fEZYYVDY5EN+b",
+	"Trv6HJYDwPV0PS/FaX34b3NbnpRBHH2hJSkrqEVAzExBall61GqJ8p60U5PFjgb//+oCOf5eVp/W9fMQ",
+	"vhcoMYKwEasf8+QaTCxsioOQrZUGucOfDh4++nn/b2ua5DwW0N5Bys2IZuAt52hnbEq/uhdMZFRk66PN",
+	"EGembMyNXOE1I1nduHDAdrQl17i5t1OFfYLN1lb6/MDffoxmU8JsETlzdiPjGTTvUWneC8bLhDS7i4wY",
+	"TnU9mmUW+zGUqHS4//Pquh+5IFeUF7Jzxg7UXPZC7wXPuSTJZt8HPYMfXTzh4tpC830IH+6mxa8u6CU1",
+	"lclPmSIiF1SSpYGtt1dcqR7KtyJ4r4rZWxJFYQqST3hZaMVaBjalilX2xUdHItejbxtCoZ+JveKzd+7V",
+	"UK6uTbP24G1xT53OcbMDvNFttKzzBZ9Qdv3yQnfgcpZvcLNQdoh9hMpqOxBbNix10I96+uGu45qlRuNp",
+	"qRiUSImGVogbtgWkfFSrI1KAZoSDUcKhJ/WV+irYq9OLj29Ozs4uXr998vHt6b+/e/b29EnQomcjTz7S",
+	"dYJWYNuJixs1Q9TkiZ9+PPSKinjBKjTpdBIMZ9T249Jw0FLMDNxGbeO9JQWEotvVU+WCbPRVg+EA6uqE",
+	"qXPlQ2+mnMuZzdiqgADAhiqEFRruXT3c82Gl70B6eGwExX5Kr9aRGF5WvGa9CKrCXRWs2KkbCVZ4KUNb",
+	"wqkscB3s73+4MV70arHGxMaa3KYCjXfbayZx3QSdc7PXqn7UdtNydG82L/12kRErSAMKXSt6MCiI3tbh",
+	"eUdWX07LmdV3vVFkTpOer6Co65HEVZnLpaDckJu9OZfvXNO8b3Hd4cDR5Zf1zgOQcEFC/WsE/T8xNGbC",
+	"kvQpk4RJqugVSefHWgs2uTVOF55xcalVPV5XgKE2VaAk9gog9roXrK94wMdW0yDsiqTcZFJ0tTx0VhSi",
+	"Jbl4YL1YKNUrCJacDXrLE56WX7LV6JcVe4UTuIZ8eiuhgqsp6iaRCv7WNyJEDi6WsuWo53xjAcNVsynn",
+	"GldtvEo3Z4GprQXhCabMlG4/e/JcA2MC6UlTIjpU728jKsvB056U3VjrjXWVxza6qxtHrRsKxL2xkjON",
+	"RV2vftC69W5vgnGVhqqVqL1BdMFvNrqiImY/9H86TB6SH5NDTPryUfbz3w6v6Sb04mlaqlO3/Ng4CFhr",
+	"Vb2hGtYbpPVsXIDtbdC9lb2HXFm3TZHPThWkN5LEhaBqfqYnNMs/+e2sXbsMFjSr08bSxzD8j74dqQ/C",
+	"nZ/VOdzTyvRHyoaQ+zlsTWnRyjDUJXng2irDr//6vrfwrm2urMVa277ZVbI96tWMFhXY4Zw+J3OvvDMk",
+	"gLf4Mrw2+2CCmxRapjM2mRcn549/eX76nx9Pnrx89urj2enjt6fn7cv5jz7M1z9zGecL6zEHopetl2Ps",
+	"+k8d8vx6cd4LFJureQmolIUJFnuBVTy9JPMIzaZcVqyMOg+/1vjLttQQOwLTVcuaKpXXF3WakisTV7DR",
+	"4sZcVI0bpI2AyLAWfLFEpXw8KNdeNuDEbB4I3AXGaw0pDqRNFjZkXCv9M5T/JrBuytkuIp+oqWOzctuA",
+	"he1IYcXkABYM91ItPw0jNMICuhQvhfVNoVcjMmXjQGxheXxUgiM3Hff1UZME4Toe22BCdD6lEtqslL2o",
+	"zYAjIm1wdUJxSmIFydg5dBPk0FEOScomUDRD73Rsal5G7lRk5Ixx0LKFp0QOkEn6tOOZjDlTakhNZWQ7",
+	"UegTMB8ZNUROcU5kGdpNxBWNiV4MzajCiugpOShV+nopm7iMPCig7kK/GZmhEZYEvXv7YoBeV5Cor2ki",
+	"eJEb1NEnofAE5US4hepLSmlMLF+wN/TymQb6QqReECbPCZO8EDEZcDHZsx/JPf0ueOcVsFB3R6bEkIGx",
+	"3v7g4WDf+J8JwzntHfUeDfYHj4wPfgqEei/hMfwxCdGssxmeTIhA757Zlm5Ulpc6QM80KklJlNnyqKCp",
+	"8rp8UIbF/Bgxjh4/eaWBp5BGcSuR9lnSO+q9zuUTvQbNfgyrhPUc7O83uu8p8kntTVWW1tvuLXS/Dymh",
+	"CY+LjDBlANX0xwLWVWQZNAfoQbdIE/kIPe7qX+xUJ7EL3cgmEpJHctn7oMeBY9z7Aqfx1TvO4FZP9Ftw",
+	"CbbFiR7ri8FafTEVzmL7ZsWYTQRWtftGJ6L1eg99WHnmNMMTspezSf3MSwnMXHLYzquvKzal8jb4cvGi",
+	"O3/6B77CBgDWHSDcZFRfAvSJPNw/DMFknmLK1gTKVxzJIp6Wg9dgEYoHKRqbXx2dWoThICROCU7V9HMr",
+	"ThvrvkSzKU1NNnguOHBBoN8SDC7HmhomnJh+lIoXtuiwK9ATRONf7MwroWrzPppVbYFQ81Ujg9TP8gW9",
+	"IkzvLhd8FD4xCs1D1Xyv1DByTU4Xj+4VUH5luvFB2GXVYUMz5WaVUBA8h4t1PIeaR5JG4IpEWEH7MeN4",
+	"kqiqYeT5piBl34XGc+BZEo25ieq3feBseEE5/gQotL5JGgdu7uTzG73dU6vk2FjTv/NkfmPXFqwGrc/e",
+	"H/JTfzab9TWS9guREqY1kOTac3xtUs+vWwRPWzuxhZDYIn/W2Qf0ZL9txHKJeyefve7P8NHDLh/VmvHC",
+	"Z4+6fFZ1cdbfPOz0TbNDMXz5Q7dFBnru6s8PDrp9bkkXJCd8jXo/dDvQemdoX4UFRuwpr79/0EyyoiYm",
+	"tMmQAIhxfCAblvedN1qL84UE/Ln34WvUywv116EoBgvvSco9SbknKdclKU1SsiiyfLzyYuNbBb/zeuGf",
+	"IzSEj21hOWWsazuA78UopXJKklLmNA2sJE3sG45a2V5jXOwaAmTsFsb7qClPBIOD2lzJm46KlLYjVba0",
+	"DdESY0c9Ld1Ni0rTfxUExHmrNTlzbVBLCrUA/hqFB3J28JaBfuw8kITMpe7DLCpmh8uDo6lEjrRfgwxs",
+	"jJubI0mJBuaW/XhuMIpWeaD2LppclcuAon3y+YywpCpz4VCj67EC+oERCwLfZnj+JyeuW6dyL7EVNwyN",
+	"Q9jIHZDDZiFX+sRhKdEr5R/hnGstCptH8gxlmmiVlrLrkztTLU6/5jeyHdYTWoZachrTTwP0THlE8Thc",
+	"YgIKSxCWyFYVre5T3JZcVZ/lxkWq5vB/QmnqXizqQvHPiGr2Vw2Q/CUKlSX9zeq76bzkhY6aEFBZEGfk",
+	"GHGoB1n9gIUWW9IEzaZztHO4v78boYKlLuXIODVQrBEXpxLhOOYFU2ChI5HJnnGtxD3l6GD/sBJ9yuVw",
+	"ZlfiUqeaaG7B6Bsg+tZUqJZZOqD9bTDnvyDeASvGzfRNzY47Gi3+PFwVBnxTZcXcM9R7hvpnZ6hrSNZ7",
+	"JKGqqz1hADxvVm+YsgPoDolHljjsohkv0sRq/hKW7GY9ttZHxiEugKkQzp4mdIE/djAKrKuC35hJoLMu",
+	"XybcQmjKd6rGP56S+LKCuGaNgDYAhBAXUOTCQl0OUR9VnWSWIEFUIZhpCVcPm9GcKMEKG8uW/ldGFB74",
+	"zMlE21Rht2AIB995zZDlkqke7aOMskJpcXGsoJy460NXhcAYOjdAJzbK6Nez168iVIi0b4k6LCcrUkWh",
+	"uIsm+WjEE0qkNbOXHFMvTGqmVb2+iApVbPWWONdi3PoN867wBOWW92BgF+K4+ZC3yhADEe8B5viCTyYk",
+	"gfL9XdEcBt7AtGTCPzexLsGX63NVG/68GWO1qw3z1h86n9MyEvWCTzRRMKyxmTijURTX+tNYUvVZD1tR",
+	"K+4E45QosmiAdFCgX9s2sLlg/RYZzNHGKZZaDibAZV3II+Mo5WxChBGkB98fVF0LJnzjZT1As2m/PDUR",
+	"oL52getspwVWMqIErYXYLcTNvLSvdIuA2yTayM7g2uO8ETwjakoKifSQ0H5HQmQ6MjFSzSAa74OsXOxi",
+	"II2NMxw4IG7bsGbnJ2+eaQZ5XexYp5x7ED3KcMbGls/9WEdwxtvltm97jk3I2opt/+fJyxfrbdsN/E22",
+	"bZe7uG0/S+XGAqaWmg4CcQ/t7shTsAYYa1+bTSDSGFELST6uO2KlwvPV9vitWw62HOXQNs19oMN9oMN2",
+	"Ax1KQ8W2w6a+F7piUPCesNwTlnvCchOEJWRscr/tCa9XRNDu9BKameuB+YxVrSRLZRF5Zi1DMWy5clAP",
+	"KseKNSrZMjXUehZxRsr+dFyYSHtvdK2wYeYcji32n2bu8xYtQc2ptmEMWpzj9o03K/Rpe76QDWerMV/P",
+	"iPNnsKmEfYrL9GIPCV0MTxAFz4hyGX2+T6NyMZSpwmZOsObsuMDmB7KsS7uGZ7ElmHF9D2OgEsCtIOgW",
+	"/IzBGe4ccpZAQl0Q/DWR8y9sJ13pTlyN5NDYfHUq2sH+vnMcUokokwqzWDNzm1OMlMDjMY3RjkZal4Nm",
+	"2aks6xO6priQs40FQfpkSbIboR/2HxmJfUYlMcm98CMa4VRPJWAuhS8hC1hTBz5GgptUu2Cu21uzs2+V",
+	"6gbTD8xdP7qdKV9xBc6y+TEamla9QyTxXKLZFCtkWs43rUl6mXRF9p1L7l7qZy7lupRelUZYaWh/PaV8",
+	"B+oAROji5Wlk3Xwme9/kpO9GGqI1/4ZiHgM0tArAR6yGpWRmxn/gfHyxoldUzUP62gsq1ZnbwTWhoVMX",
+	"65PPZVPDhY4by+z/a9j2//TByPrSGvp4dYUL6oL7be8LTb7WnT4LzeNq8LNgBHD5WEeLTmuobQbl4vwa",
+	"B355Comk4jmII5RNBuiEGRuESZxwo0Xg0mKJCTZEpkJ6wS4ZnzFEgS8e7h+GIPkJ7OqsLNTYLWhhwbt0",
+	"62BmVrbqm1dcPeUFS+44ZJ4ye2/jbvAZtTHWm4WNfxDVChg3aaip+rUuI2X3IHYdEDub8tmaMNYIr1os",
+	"B2/JXWIr1vzj9ByVZLOqSFOvbUGTdQpbLERVAWU25Z/WixtyUiNVviOcls7RtopTA3RGrBPYfAK99dbp",
+	"rI4Cla87lKNa0EWr3F23LwgV4sIE4haskCSxBVtcAPsD6fhL3wyV0jFRNAtm75omslszPpvht2Z0bg7f",
+	"QUl9eOs0DALYc1OR0sAXLKUBex1LWrZj0UJkwL2B+26G7tIJ2yAoqZJRNSUs8nZK+Bha7mlaCOaq0oZW",
+	"Ugfbh8+U1YIZTWs9E7QIdvBVOXsD9Io34ZskR6CX680x8kkZalYaFGwtLYVSojWthwconmKBY81rjn3H",
+	"nNeuYmizbkzHGmhsmmEVTxFVAwjS0JTQD7t0fTlDZO5dvlUy9y7fKpnzh79lMrfMp+ZypKB8mjRsFi5G",
+	"kFwQ6WoY3WcEbJusGKz3vEgh2nH1cG8wI2naB0Vg74/ZpWxGcC1eMVznBRmh52SOzqoiVWB7syUi6YRh",
+	"VQgiqwqM1qGelrUYj2zHDai75hnwrNGGgKRKlYacFMckAeOd1YczyhRJ0B+mtTGUZsSl1c41noS08gE6",
+	"zXI1t72uako1Fq65u7NuyinUWf/l5cljW6pzkXj8g6hfL57LbWpDv148PyOt8Vv6iFxZsk6AAmaxZbDy",
+	"philNDYXWJH4ef24PPhhesAKhKC06R4uVmWMwBso5ZO6IS4CBjchCHo/a8H0CLhEvf6MfuOBREPNSYYu",
+	"0kNyMSylXVO4RgMRZyHZVq/yBZXqRC/j9EofUm+FggMZpQRetZCtwZVNDCcFk6GxLZaKTiNnBMeKC00v",
+	"n9VTUKo+2gUoQ4EUlPaVJBoxSjZ+8uaZ80Jrtd4rM7tbNpHVq1m6RBA5bXnjcH7L/v7KQtLL1oxHvFBm",
+	"Ma7hTTDHRhNeddMH5o4Bx6aioy2/V3Y1GrhiwrtLDslYQIKH8/C6h6PAIgPpJZ4fRLWtRlIWk/DxLGmt",
+	"vXwNlop2mR6U0BuY/hc+Qxlm5RIUt5k9+kAyLlsXkNKMqtoCrAhr25riTzQrsgpozb8ehpr6hOiUpTGW",
+	"rdUoUNuKDC26BvJ82KZxTdOEiuppGhjiLa8ZMXSYj+2NrCGl6Sk2URv1d5tpjvrLDaQ8/dnGtjf98Srz",
+	"m18I/PcPGsL8WtxBf4RhjMSxpFJMg5YtDTYLdZFb2awezlDY0qjFRWI6es3RjAiCbAd2CJRgaDRHNNld",
+	"ZMERMp1rcZrOTSUDBfzPckFXbI4zhSnY2RT5pKBCOJryNAFpLCWQ/amfaVFrh3G1ixIKUm6yhEG/gy12",
+	"Yc1moy1rAlJmlrWkg04bRq+uJLUJwS8XbE7JdHjnaStdEaY3/s1yHXcFdjU7WmOEaFi4Z8LMj1CwYgc6",
+	"FLSyRTdSL2B4GnGeEsyWEn6zgLtA98slgT3BiXiwNnlJ87YV8fHYRPYEluSv6OG++5+3sEC3rO3zAY1c",
+	"XThA/RxMMbdp7ZA0gcFpes8kbodJFJYqNrlDtIbZzyuxhlni0/jIszIO0DsmiULxlNOYSBMcU7MYanm5",
+	"X+TOcigH6ALaWCiS5VxgUUaLDaswObDWxVMOtLoeW+Q0eFa5yyf0ylgYs8qHc+w1lR96ZVEZ0aqYDdS3",
+	"udaGoECerZX9TQCuJnEtrMccGBi3tmQXrM/yrex3zVW0pyq7NnQQUids97XvCtv3f+742WPOximN1bVp",
+	"RDeLodnjNUL4tkBlnMUQrryTGLr3pQBNfWlojAkukRUhcJYLKsLdPUzUrnQht8a2YZQxKkwojHSxMC6s",
+	"xgbZOwOT1w3ExkE4hSaI+WaJJeZ3CX5xaGF2/d2hxWHHz9YPbLhjrNNcbTtQR+GUXZjlH8YS1bsNkWwZ",
+	"+b0HrjsKXP+AMOlWyFqqv55XtIkmLXEyhbODtnv5V9lFP0RtCdqPbaF4MJ1TkibQOEsZ/y/BVvwysdNy",
+	"gE5sUL0Jj05Nm3HXnsRzIJuAlPZsCUuwF9MkjXsH2AIjn5TjCDEWmgmYFvW281OYiptMw23Lb9Us3yqn",
+	"sQvJQFi69MZ76vGnldgMLG4kse1Z042p4HA36FRQjX1i1unJj9DMrY3IaAmxlcRoKlYzfqEYM6g4Z8JU",
+	"Iud6pgLlREitGgd8xoKMw/3MjDBpJrgTkoMmA5XB9Z4O3E0R1VzQZmhsrLV3EIsDmHHK7hRiWEP3PV7c",
+	"Ubww4LIZWtQLFN1h9nZm2yl55tDIM2VC1BKzFs5SPAfP3VILpy1V0pqu3LTX2qInVpDfvUmrbQubPDPK",
+	"9bbLndipvnFxgcVlLDe6+rnMVQfKexL15xPhz0oTQkvlkg7Ezk+jbatKCct6S674JTDg9rzVgL2znZY0",
+	"U//uIfTuMdFkUU9abQ1tRpXUMq9N0GY9hBNYUplgaOp4z4lCeSEmJGlkXi8P/bipnOoOBBkmavOGe6JB",
+	"I5H6HszvZhhV87rurlW2Cznf+2L/erZe7vmxxkMbBm3CuXEK1Rssftoq+5iZlvgt2LjAK66dF36PNXeR",
+	"OWgg6cYa7gLiREsAbtnUJSZtD21tlsSyBIgyVN+zZvIZA1eKja9o1igxScJXOC1svyqmuTmSUz5jK/jo",
+	"uUvb2C4XhWk68NBq8/f04LvgotWFfZ981Kx97wv8/woearidrFL8j5HQjxwbdRwUHm7AQ89tpaw128HY",
+	"6e4R5o4ijLlgDQZVFtZ3ykTLDSyb3KLSjeCsCSfo1yy14UBWL1ChNIy5cqyec+6BtPFlWhUdurQdrxC0",
+	"Rig6mdpEdHvQtWrOILAel8mngUnayjdfZMSsc8sGzYV5vpFF8yIj26zHeJGRDajYRUY2omEXGVk/SPwi",
+	"I5taImGd17BDXmRkeSOusihyo3xjPQO6TLRuVlL3KNcsI5X1cczFhKsOKFsVT7bJ5xrRoIwyRn49BxTz",
+	"hEAC7zAwft++OlyrhHKtAEEQUZ/CNNtH1Po8dxZRr1XVeBFRv2/csdWMw0Bad4B1xBIHxWvVOXatFGFq",
+	"yLYhrlOdhGbGrhCrS353pcLRufuqKl4clc3sNMI34qch6RijMZmhmeBsgpSArnTr1jtegPfHdtu3hF52",
+	"unt2eM8O1y1mvIDsbZg9JThV09VFjYfve6+fv+8N0WxKU8uITYEX49AVVxr1LFoEcOkXmAf6af6DbLWL",
+	"3Ovnq1zRsNoY4g+K/AZrjrygV6QqD2xr9yKtbuwGKo2YSmmLbk3vpH7RL4SPao1dtb9qQwWNFDJYvpsq",
+	"T23Ek/mqzVnoukYjVAwVGEGoixakvJ2DQzTlhZC7tppYrdos2vl5HyV4DlVoC4hEO0JUoYRbLx5U1SG7",
+	"ldKkdUGgYu1J1ZEtt9goZmZYEpZoRtJ0gE6cvsaXhZlMHHccvjq9+Pjm5Ozs4vXbJx/fnv77u2dvT58M",
+	"Udm5x25PTrlQ/ZRekaSs8DGEmhYEG8XRWiEDLGybPVXd8N+ORa3sTXpu6xFboYKRWSnGVMd8z7ZuhW3V",
+	"epVWiLfDRR2rdttrBNaYl3+Z/QrsVgqlNWQsjVuAtROrc63EzAgVUrM8EGndwwdVAZ5hVCNnLtYa6g7y",
+	"SZ8yIEdBjH1FZr6GBZvaGv4GJrvL2LwYSXbsnS0U7HUHfI/Ut4LURkJcQlzbsDfHy3pVUagiBf18LeOz",
+	"DXK4QOZFq/sZWcZWeZN0wqBMDJZlOWhX8cEvPaxBZwqFwhcjTY+rAn8m55ZxBWUjRrbPzhTL6SLimlzj",
+	"NyfnW8LVcvxvhJ7e/MvxU1PXyhinD2yd/v8gV26AjfDdRvgIX66PkfDZpjhpV3sNrGzTRnzXT+XnOU3J",
+	"FVYaTFpT5IPZQe2ivaluuYcZZ/OMF3K9Yr2Mo1iQhDBFcSpLq205mi21BAhuUFohyiqBHTrcpFgRgUYE",
+	"lVHjioMuMClSLEqzKUwIxlj95V5CzCz0MxkO0JMyd4qlREqvJohNppDeosAbaxYBShBUBTblRo6NapCr",
+	"eflTZXlskgpT0/ukPLrtEIzGLB7Z2CaZsKFVFjFaa+rWzrSKb7smnfi543drl8a4o8heGYQUFsrTpCvT",
+	"bv2kV+IzyOGdPJgkvmyYeDW2cqvS66lLS6vlsQnRnForycYsa2V+EPXNE19DrlwihjdHZTVJ9zgD9OZj",
+	"UMLbsOxUT7Jlx0hgpm/EpIMraWfXZ6ZUMGXHfrRlZJupvHx64lkiTLVhJEnMWYLGUGMV2QqkV+RbMfg/",
+	"BfJuVi4/jMBc5QaJV7kyMZL0Uz+hE6qMd8UToFt7xIK4LHgxsRy1OemeKbM81EiuSQAMbKtdN6ofc0YG",
+	"6MJ5hfw2sYyXvNsJAP0idzX4o5pPtCrj1BaIb1Di9fmbU1v+cHsUwE3yjZB/teUbrgPKO4NcPsPze8H8",
+	"1tHd+mM5M2WFDXzTBTfNCvS2mNbduN7dAat4vQ/GSav3Nerufl1EzH/CBr4BepqJvxWHXikfl0z5nqfe",
+	"FE91kF3iXCdcczxXK4ZdeSr0lNkBrJhyYTjrbkfWugV2GFVF9Sf0ijCrr8o2NvnG2/L2EXJhtjvLOB2N",
+	"BsnsnoHeCQbq7kSjXAdcXmJsPv0U24BcjK5wSpMIFcywuCRsF/MU7NaaABbGt2YQLse/s5zMT50z7bMa",
+	"7e7vOdyNcbgNzLe8WIITF2bYWmBFZIpU1ZoCKzQiKWcTqCu+g53l3yWXQKRFgvAMz20PI4YzIv2Wwbuu",
+	"dAdO0yOkoXZolV7AxdqGoiW1+EzfI00RjLcHBmWEqikRgZUHIuHDpt0jNPw3OL09+G//DzlEEoaDKibW",
+	"5zjCgqChXsPrQu3sDsP04HWhtkgNXhfqlqy8yzmmlWB5oe4R/IYcODZ1ZzHZFdesdq0hrsspQZF3N/xa",
+	"b45fuy4KeE8sH5Kut2LiZFqtNZaicAa+WlPcrh7+VfJVIxSbUQysmjQyw+bqxEgiPPJLCvkFf0xEpC2F",
+	"5+TrJTajd/ltmY4bM91pdt5shljZFywItF3UNSnBZtLuX9chtNAr8ZrWZeUa+IapwttGt39oQ8gmKekX",
+	"khwhguOpC7GIsRCUOB8RZKJaZLXdNMtQDyqRzAlkAOARtDzTb48En0nwA2GFBI6JabZi53fOIdthmqop",
+	"ZS6AEk3g9ZwIyhOE0xQJEhN6RarPZAHiABcD9MasBkxaZh1OtrFuKKzcUFQiZbVuE3cyVlVJTz32bMrT",
+	"quE7OkFSQTNaX6OwvY1qHbVts27o5z1hXIScyfboq3TcmydS/hTfljq1J/wwMiNJxQspi9MicQF665Uc",
+	"vxdFmtTEKcgLkdaen7mT2gE/9+0Yy8iJkQLMVHZoiCZKHImpGsLXZJ2GvjKb0nhqBACjpmhiMXSRpzYL",
+	"r74l6seIJ0coTim08rskJLcxn1TZrvVUlXlIxhlaZrcHwjot+pitby2e05/l2wVy1lfRrik89bjGfbzm",
+	"rcRrvqqQtYFRRpGtYUNb7KbDYw3tS+xqLTp3bYqjxUd1j5J1MnGUcH+wB7JRx3o2JQIqyVT9mcsglWyA",
+	"TsB7/fbpY/S3/f2fIaekYNAkGsIdGtUwzDrKRA0vDmUZbsNxbBu19SR3NifQnBvjELhLhHEa/nVzb101",
+	"jQZ8u8BYWdYha8eylY7eQIqe8yIF5MsRT+bGVJBKUvUkbxc+I5MYJQSJVTq3VjbfQK4349kAMUq92oph",
+	"k1qbM3ibQqw3ww0aycgnnOUp6R31Xj8PVAZZgiNUGvvmvVy6TRMZxCk28wfb5VMwlVW5sAtt8rdd6X1V",
+	"kfcHkI45pqnNDLS6vdSy6uB6ALGtG6ldx/mCnX75XfjR2u0U8B+uRrc3dj3udZXho2yT4RoBjb1A8ip5",
+	"BIYySSEmrwE+S7DCixTtSbXyLTbw0UN7M91ZB7prLldJBuUFfTMP+l/NONgZSaFv8QIKhdMrVuCviVUz",
+	"1oPV0TO1sgUtoTS8TOG0qHxci5hxnnxo/GwlIazMYFyUEZDQ7cZUFrGVgso4HM0k0gThES+U1U0A3AIp",
+	"XzCXRsFtxsqU45vp7nBwqXd5332gzD11WJE4diIvNTLGVWWuOmPX+rlBqU4kQhKW9H3nUb9jxJ3Rq2pu",
+	"p1bK4btDah32aVXe3fkrjxFPEyIWRzb9Wp11YoBOKkOCGy5kNwBRgXHAjIDHkbDkn95Mt0JQgpPeWfpy",
+	"raJeIZry54mFKyGvv4gHeILpCo1nb7XbP9DUpzLB1/AejAvupzLStRK1+4JIomxL5AH6+7zstalWl7CM",
+	"cZqaF2astCq21K+suPOWffj+FHcWe65VrOs+dHXrvHXRcLFQ8bIjEu8BgnWpZBmMQ/dj2PGSKHYI3TH9",
+	"beeQji0XipKtVeTSi3iv2DR00KUKCXJFcFqWYji2EzmWkOFLLfIDvzbkJcCogzzXy5IkattMtzbZ98Rn",
+	"j20KRV2iR3QcrE96z5MhPr3B8JaHqVdG/mAZvnfSVXIHtmk4qk1qsehq8ccXAKKGVhzVYuY19pVcAda4",
+	"G5XVFlxxW+qqsiVUkFiBhX/o/nXOh7a6gvAiREz07lDNczJ0joX/KoiYe/ktdhu2AN0I+H4SWW3bDF4G",
+	"Cg2hHr0dFf5+Up1NWQXNG9xGIJryQKCj2Ng/QxQg5g/tAOnCysC11CshwlaR4TkpRf2cgNgOZGc38ovF",
+	"QJBihtMU5Rjyo7VCMSqUgpKLWZ4SFydpQosUyV2w9pvXZ+etPhA4ml6Huur2EMFvq6fx4CFCZDAZoCGp",
+	"8t2O/ve//2dYFkGHC/GqoLtJ24ugZ/jTC8Imato7enjwU9TLKCv/3VKQPRckNgzODLa4hUvKTP06Kw0+",
+	"M1FOxz6QUCVJOkYSzyWa6euhQJvGpkdBcDd6MVFHgmjO21CAxTryF1MiIMJM66fGgWbjzyAMbIZFIo9d",
+	"gAnCacpnJEGjuQeIbaussKhj8XlBe5F/DQf7hz8F+3KuYB6KfFJ7U5Wlda7RyXdVM/IA3O9UljaDMu4w",
+	"7Ksk2QWW8Gj/YJGu/R3Hl2W+acXTvLS1MnTAKBSA/3Wq0jOVNAFPvvRecDNEuPJljXSVNRyXkjDQZ5bT",
+	"oME6F7hwzNdglzfDr55yDbZ1hhIsWNqSKaJxUoVg44F09BDyJY4axBBrJNZTuzA9Q7mgRp4+NKTnG6Bn",
+	"yqYeN6TGFmgLKILmp3Ofxq0W7z71Z7NZX6+jX4iUMC0DJ2uUy/InfcpF1kXQu8eRm8eRP0c4t5UnGlIf",
+	"sH4trC2g3ipJcw8yoNsjtyCPxJ8Kp5J7sduVXliZgSDuGuA9goc54XnqBCNfzAJpr8R4K5BxU4BTEJyY",
+	"l6EgsDEEucpBZQ0LKOU7c4QHRoFHtZKbHmaUb814kSZoiq8IygulkUQfn4P4ZbUODAroty2Zum7lA0Ma",
+	"HptM9C1GvJTT3OnEEifsGdfcsa+CSGth/IYlEf66iSTvbJSYh/BN5XMprZGWz7RF1PzTvnJNAMRJQk1s",
+	"2Ruh51BUjzPGqSRRL/cefel5i2pGnacES4LsC8YwRmUVTzoqaAryRRX1tT94ONjvrdSGPHT7vVzAh/JF",
+	"PvqDxK3dBu37x7ZRIlQZvMGy9f/0t0uQKBjT1MwoL213u9xc4UISq5aQ40ZcoBcIST6pMlHGPB3N0aN9",
+	"lFFWKCL9sq0TTeOtYDOsBSsOy2hFSMTlQouRQ2NrRe+L/f1HMQwBf5JAdu5vRKq5oZjbDPDyplllhyvD",
+	"BNOqvloHAgYzbGRzhy/Xt7nDZ5t2sIOPV1jM4R2XALRYwNRE+AUAy1T1VwuVDz/r8TQgw0QaykMWlpMK",
+	"76XCmrpWEoD1WEm0M8zwJeDMcFfDVCHS3lFvqlR+tLf38OBvg/3B/uDh0eH+/n5PL9suISR2m4YKGqhR",
+	"QnFKYoUKlhDTR2o4QE8pSc2eZIRK2LXp9IBHIPZrCu30KjPmA4nyYpRSOTWNQZTAsUKSB9La9TAu32VC",
+	"mJ6DJEbKdEOVA2ipBxWs9CWVdg1DJ8It+S7oJc00k0Kn+s5zQSVBGlQJU85rGdj9UVUsXi+xtFraSurm",
+	"XpLIz2uoBVxDJ4hahiLY+RLupfpEEPtfGk79aTLM8IRkkIoIMGoyHIdfMhMMH0EAZiG/Dr1jmGWk5RAA",
+	"nus3bQVZwbk6crsazb0KmeVadn49e/0qQoVI+1Yn1cQuK1JFcywUKM67Vga2uYs1xICNO5G2orJWeAXx",
+	"Fkulzztq2JL1sqADiL8csBsPkCP45lj0siJUHk6CFf46RIRdkZTnRiC2h2RQsaUHcjGSxtStqkMzrgbT",
+	"ydUDELOt6r2zJ89NRCfkqYyw1jdwobjVkCAplTKpMIs1Ork/+zLmOUlMEKjeQTYiQk5pbkCKp+UbtdST",
+	"a+6/bx0osuUgTur48RsRHPZfAxpbFqoy8XsgwNDwP/qWgPaN8h7V3emlpx1w3VQRsLAZ1Qu8NuLsKhdD",
+	"LfIgBCOGgJEKfw4PDtDwy/veWP/wvneEfn/fs4f2vvfh6zCyYQD2E/0q/Klf9d6sYR3+HDhER8ht3AC0",
+	"LqVSWQpaByXTeNdSHBnZegHl+ZRAJauQYVwkVGn0GKDHcKDSpTJbz2ZGGZLQgdWVVq1lZmiteu5sYOZt",
+	"DWoNWmNITGROo4Su+uahJ+vi/l87bgGRFDmnTMkjZFo/WWKJE1o1+5GRs+cZUm8s8BpNFBGm3itKeFxo",
+	"iljd9xvBM6KmpJAoI0rQ2Ad0nsve1w9f/18AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

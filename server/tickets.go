@@ -53,6 +53,12 @@ var ticketKinds = map[string]ticketKind{
 // address change), and queues its mail, all through st. Older unused tickets of the same kind
 // for u stop working. The caller wakes the mailer once st commits.
 func (s *Server) mailTicket(ctx context.Context, st *store.Store, u *store.User, kind, to, redirectTo string) error {
+	return s.mailTicketLink(ctx, st, u, kind, to, redirectTo, nil)
+}
+
+// mailTicketLink is mailTicket with the mailed link made by link (nil: Nhost's /v1/verify link),
+// for dialects whose links lead to their own endpoints.
+func (s *Server) mailTicketLink(ctx context.Context, st *store.Store, u *store.User, kind, to, redirectTo string, link func(ticket secret) string) error {
 	k := ticketKinds[kind]
 	now := s.now()
 	ttl := k.ttl(s.cfg)
@@ -69,7 +75,11 @@ func (s *Server) mailTicket(ctx context.Context, st *store.Store, u *store.User,
 		}
 		ticket := secret(kind + ":" + string(tok))
 		t.TokenHash = hashSecret(ticket)
-		d.Link = s.ticketLink(ticket, kind, redirectTo)
+		if link != nil {
+			d.Link = link(ticket)
+		} else {
+			d.Link = s.ticketLink(ticket, kind, redirectTo)
+		}
 	}
 	code, err := newCode(k.codeLen)
 	if err != nil {

@@ -236,6 +236,7 @@ func contracts() []contract {
 			{"race-use-same-token", bothModes(sessionTokensRace)},
 		}},
 		{"contract=admin", adminCases()},
+		{"contract=az", azCases()},
 	}
 }
 
