@@ -237,6 +237,54 @@ func (e WmeMessageStatus) Valid() bool {
 	}
 }
 
+// Defines values for ZestyCreatedTokenResponseCode.
+const (
+	ZestyCreatedTokenResponseCodeN201 ZestyCreatedTokenResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyCreatedTokenResponseCode enum.
+func (e ZestyCreatedTokenResponseCode) Valid() bool {
+	switch e {
+	case ZestyCreatedTokenResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyInstanceListCode.
+const (
+	ZestyInstanceListCodeN200 ZestyInstanceListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyInstanceListCode enum.
+func (e ZestyInstanceListCode) Valid() bool {
+	switch e {
+	case ZestyInstanceListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyInstanceResponseCode.
+const (
+	ZestyInstanceResponseCodeN200 ZestyInstanceResponseCode = 200
+	ZestyInstanceResponseCodeN201 ZestyInstanceResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyInstanceResponseCode enum.
+func (e ZestyInstanceResponseCode) Valid() bool {
+	switch e {
+	case ZestyInstanceResponseCodeN200:
+		return true
+	case ZestyInstanceResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ZestyLoginResponseCode.
 const (
 	ZestyLoginResponseCodeN200 ZestyLoginResponseCode = 200
@@ -252,6 +300,39 @@ func (e ZestyLoginResponseCode) Valid() bool {
 	}
 }
 
+// Defines values for ZestyMemberListCode.
+const (
+	ZestyMemberListCodeN200 ZestyMemberListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyMemberListCode enum.
+func (e ZestyMemberListCode) Valid() bool {
+	switch e {
+	case ZestyMemberListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyMemberResponseCode.
+const (
+	ZestyMemberResponseCodeN200 ZestyMemberResponseCode = 200
+	ZestyMemberResponseCodeN201 ZestyMemberResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyMemberResponseCode enum.
+func (e ZestyMemberResponseCode) Valid() bool {
+	switch e {
+	case ZestyMemberResponseCodeN200:
+		return true
+	case ZestyMemberResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ZestyMessageCode.
 const (
 	ZestyMessageCodeN200 ZestyMessageCode = 200
@@ -261,6 +342,99 @@ const (
 func (e ZestyMessageCode) Valid() bool {
 	switch e {
 	case ZestyMessageCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyRoleListCode.
+const (
+	ZestyRoleListCodeN200 ZestyRoleListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyRoleListCode enum.
+func (e ZestyRoleListCode) Valid() bool {
+	switch e {
+	case ZestyRoleListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyRoleResponseCode.
+const (
+	ZestyRoleResponseCodeN200 ZestyRoleResponseCode = 200
+	ZestyRoleResponseCodeN201 ZestyRoleResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyRoleResponseCode enum.
+func (e ZestyRoleResponseCode) Valid() bool {
+	switch e {
+	case ZestyRoleResponseCodeN200:
+		return true
+	case ZestyRoleResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestySystemRole.
+const (
+	ZestySystemRoleAdmin       ZestySystemRole = "admin"
+	ZestySystemRoleContributor ZestySystemRole = "contributor"
+	ZestySystemRoleDeveloper   ZestySystemRole = "developer"
+	ZestySystemRoleOwner       ZestySystemRole = "owner"
+	ZestySystemRolePublisher   ZestySystemRole = "publisher"
+	ZestySystemRoleSeo         ZestySystemRole = "seo"
+)
+
+// Valid indicates whether the value is a known member of the ZestySystemRole enum.
+func (e ZestySystemRole) Valid() bool {
+	switch e {
+	case ZestySystemRoleAdmin:
+		return true
+	case ZestySystemRoleContributor:
+		return true
+	case ZestySystemRoleDeveloper:
+		return true
+	case ZestySystemRoleOwner:
+		return true
+	case ZestySystemRolePublisher:
+		return true
+	case ZestySystemRoleSeo:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyTokenListCode.
+const (
+	ZestyTokenListCodeN200 ZestyTokenListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyTokenListCode enum.
+func (e ZestyTokenListCode) Valid() bool {
+	switch e {
+	case ZestyTokenListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyTokenResponseCode.
+const (
+	ZestyTokenResponseCodeN200 ZestyTokenResponseCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyTokenResponseCode enum.
+func (e ZestyTokenResponseCode) Valid() bool {
+	switch e {
+	case ZestyTokenResponseCodeN200:
 		return true
 	default:
 		return false
@@ -762,6 +936,49 @@ type WmeTokenRevokeRequest struct {
 // Example: admin
 type WmeUsername = string
 
+// ZestyCreateInstanceRequest defines model for ZestyCreateInstanceRequest.
+type ZestyCreateInstanceRequest struct {
+	Name string `json:"name"`
+}
+
+// ZestyCreateRoleRequest defines model for ZestyCreateRoleRequest.
+type ZestyCreateRoleRequest struct {
+	Description    *string `json:"description,omitempty"`
+	InstanceZUID   string  `json:"instanceZUID"`
+	Name           string  `json:"name"`
+	SystemRoleZUID string  `json:"systemRoleZUID"`
+}
+
+// ZestyCreateTokenRequest defines model for ZestyCreateTokenRequest.
+type ZestyCreateTokenRequest struct {
+	Name     string `json:"name"`
+	RoleZUID string `json:"roleZUID"`
+}
+
+// ZestyCreatedToken defines model for ZestyCreatedToken.
+type ZestyCreatedToken struct {
+	ZUID              string    `json:"ZUID"`
+	CreatedAt         time.Time `json:"createdAt"`
+	CreatedByUserZUID string    `json:"createdByUserZUID"`
+	Expiry            time.Time `json:"expiry"`
+	InstanceZUID      string    `json:"instanceZUID"`
+	Name              string    `json:"name"`
+	RoleZUID          string    `json:"roleZUID"`
+
+	// Token The token's value; shown in this answer only.
+	Token string `json:"token"`
+}
+
+// ZestyCreatedTokenResponse defines model for ZestyCreatedTokenResponse.
+type ZestyCreatedTokenResponse struct {
+	Code    ZestyCreatedTokenResponseCode `json:"code"`
+	Data    ZestyCreatedToken             `json:"data"`
+	Message *string                       `json:"message,omitempty"`
+}
+
+// ZestyCreatedTokenResponseCode defines model for ZestyCreatedTokenResponse.Code.
+type ZestyCreatedTokenResponseCode int
+
 // ZestyError The Zesty error envelope.
 type ZestyError struct {
 	// Code The HTTP status, repeated.
@@ -771,6 +988,38 @@ type ZestyError struct {
 	Error   *string `json:"error,omitempty"`
 	Message string  `json:"message"`
 }
+
+// ZestyInstance defines model for ZestyInstance.
+type ZestyInstance struct {
+	// ID The instance's numeric id.
+	ID int64 `json:"ID"`
+
+	// ZUID Example: 8-3f2a9c1d0b4e7a61
+	ZUID      string    `json:"ZUID"`
+	CreatedAt time.Time `json:"createdAt"`
+	Name      string    `json:"name"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ZestyInstanceList defines model for ZestyInstanceList.
+type ZestyInstanceList struct {
+	Code    ZestyInstanceListCode `json:"code"`
+	Data    []ZestyInstance       `json:"data"`
+	Message *string               `json:"message,omitempty"`
+}
+
+// ZestyInstanceListCode defines model for ZestyInstanceList.Code.
+type ZestyInstanceListCode int
+
+// ZestyInstanceResponse defines model for ZestyInstanceResponse.
+type ZestyInstanceResponse struct {
+	Code    ZestyInstanceResponseCode `json:"code"`
+	Data    ZestyInstance             `json:"data"`
+	Message *string                   `json:"message,omitempty"`
+}
+
+// ZestyInstanceResponseCode defines model for ZestyInstanceResponse.Code.
+type ZestyInstanceResponseCode int
 
 // ZestyLoginRequest defines model for ZestyLoginRequest.
 type ZestyLoginRequest struct {
@@ -795,6 +1044,37 @@ type ZestyLoginResponse struct {
 // ZestyLoginResponseCode defines model for ZestyLoginResponse.Code.
 type ZestyLoginResponseCode int
 
+// ZestyMember defines model for ZestyMember.
+type ZestyMember struct {
+	// ZUID The user's ZUID.
+	ZUID      string      `json:"ZUID"`
+	Email     string      `json:"email"`
+	FirstName string      `json:"firstName"`
+	LastName  string      `json:"lastName"`
+	Role      ZestyRole   `json:"role"`
+	Roles     []ZestyRole `json:"roles"`
+}
+
+// ZestyMemberList defines model for ZestyMemberList.
+type ZestyMemberList struct {
+	Code    ZestyMemberListCode `json:"code"`
+	Data    []ZestyMember       `json:"data"`
+	Message *string             `json:"message,omitempty"`
+}
+
+// ZestyMemberListCode defines model for ZestyMemberList.Code.
+type ZestyMemberListCode int
+
+// ZestyMemberResponse defines model for ZestyMemberResponse.
+type ZestyMemberResponse struct {
+	Code    ZestyMemberResponseCode `json:"code"`
+	Data    ZestyMember             `json:"data"`
+	Message *string                 `json:"message,omitempty"`
+}
+
+// ZestyMemberResponseCode defines model for ZestyMemberResponse.Code.
+type ZestyMemberResponseCode int
+
 // ZestyMessage defines model for ZestyMessage.
 type ZestyMessage struct {
 	Code    ZestyMessageCode `json:"code"`
@@ -815,13 +1095,107 @@ type ZestyPasswordReset struct {
 	Token    string `json:"token"`
 }
 
+// ZestyRole defines model for ZestyRole.
+type ZestyRole struct {
+	// ZUID Example: 30-3f2a9c1d0b4e7a61
+	ZUID         string    `json:"ZUID"`
+	CreatedAt    time.Time `json:"createdAt"`
+	Custom       bool      `json:"custom"`
+	Description  string    `json:"description"`
+	InstanceZUID string    `json:"instanceZUID"`
+	Name         string    `json:"name"`
+
+	// SystemRole A built-in role, from most to least powerful.
+	SystemRole ZestySystemRole `json:"systemRole"`
+
+	// SystemRoleZUID The instance's system role this role grants what of (itself for a system role).
+	SystemRoleZUID string    `json:"systemRoleZUID"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// ZestyRoleList defines model for ZestyRoleList.
+type ZestyRoleList struct {
+	Code    ZestyRoleListCode `json:"code"`
+	Data    []ZestyRole       `json:"data"`
+	Message *string           `json:"message,omitempty"`
+}
+
+// ZestyRoleListCode defines model for ZestyRoleList.Code.
+type ZestyRoleListCode int
+
+// ZestyRoleResponse defines model for ZestyRoleResponse.
+type ZestyRoleResponse struct {
+	Code    ZestyRoleResponseCode `json:"code"`
+	Data    ZestyRole             `json:"data"`
+	Message *string               `json:"message,omitempty"`
+}
+
+// ZestyRoleResponseCode defines model for ZestyRoleResponse.Code.
+type ZestyRoleResponseCode int
+
+// ZestySetMemberRequest Exactly one of `email` and `userZUID`.
+type ZestySetMemberRequest struct {
+	Email    *openapi_types.Email `json:"email,omitempty"`
+	RoleZUID string               `json:"roleZUID"`
+	UserZUID *string              `json:"userZUID,omitempty"`
+}
+
+// ZestySystemRole A built-in role, from most to least powerful.
+type ZestySystemRole string
+
+// ZestyToken defines model for ZestyToken.
+type ZestyToken struct {
+	// ZUID Example: 42-3f2a9c1d0b4e7a61
+	ZUID              string     `json:"ZUID"`
+	CreatedAt         time.Time  `json:"createdAt"`
+	CreatedByUserZUID string     `json:"createdByUserZUID"`
+	Expiry            time.Time  `json:"expiry"`
+	InstanceZUID      string     `json:"instanceZUID"`
+	LastUsedAt        *time.Time `json:"lastUsedAt,omitempty"`
+	Name              string     `json:"name"`
+	RoleZUID          string     `json:"roleZUID"`
+}
+
+// ZestyTokenList defines model for ZestyTokenList.
+type ZestyTokenList struct {
+	Code    ZestyTokenListCode `json:"code"`
+	Data    []ZestyToken       `json:"data"`
+	Message *string            `json:"message,omitempty"`
+}
+
+// ZestyTokenListCode defines model for ZestyTokenList.Code.
+type ZestyTokenListCode int
+
+// ZestyTokenResponse defines model for ZestyTokenResponse.
+type ZestyTokenResponse struct {
+	Code    ZestyTokenResponseCode `json:"code"`
+	Data    ZestyToken             `json:"data"`
+	Message *string                `json:"message,omitempty"`
+}
+
+// ZestyTokenResponseCode defines model for ZestyTokenResponse.Code.
+type ZestyTokenResponseCode int
+
+// ZestyUpdateInstanceRequest defines model for ZestyUpdateInstanceRequest.
+type ZestyUpdateInstanceRequest struct {
+	Name string `json:"name"`
+}
+
+// ZestyUpdateRoleRequest defines model for ZestyUpdateRoleRequest.
+type ZestyUpdateRoleRequest struct {
+	Description *string `json:"description,omitempty"`
+	Name        *string `json:"name,omitempty"`
+}
+
 // ZestyUser defines model for ZestyUser.
 type ZestyUser struct {
 	// ZUID Example: 5-84d1e6d4ae-s3m974
-	ZUID      string              `json:"ZUID"`
-	Email     openapi_types.Email `json:"email"`
-	FirstName string              `json:"firstName"`
-	LastName  string              `json:"lastName"`
+	ZUID string `json:"ZUID"`
+
+	// Email The user's address; empty for an access token, which has no user.
+	Email     string `json:"email"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
 }
 
 // ZestyVerifyResponse defines model for ZestyVerifyResponse.
@@ -872,6 +1246,15 @@ type WmeUnauthorized = WmeError
 
 // WmeUnsupportedMediaType The Wikimedia Enterprise error body.
 type WmeUnsupportedMediaType = WmeError
+
+// ZestyAccountsConflict The Zesty error envelope.
+type ZestyAccountsConflict = ZestyError
+
+// ZestyAccountsForbidden The Zesty error envelope.
+type ZestyAccountsForbidden = ZestyError
+
+// ZestyAccountsNotFound The Zesty error envelope.
+type ZestyAccountsNotFound = ZestyError
 
 // ZestyBadRequest The Zesty error envelope.
 type ZestyBadRequest = ZestyError
@@ -934,6 +1317,15 @@ type WmeForgotPasswordJSONRequestBody = WmeForgotPasswordRequest
 // WmeForgotPasswordConfirmJSONRequestBody defines body for WmeForgotPasswordConfirm for application/json ContentType.
 type WmeForgotPasswordConfirmJSONRequestBody = WmeForgotPasswordConfirmRequest
 
+// ZestyCreateInstanceJSONRequestBody defines body for ZestyCreateInstance for application/json ContentType.
+type ZestyCreateInstanceJSONRequestBody = ZestyCreateInstanceRequest
+
+// ZestyUpdateInstanceJSONRequestBody defines body for ZestyUpdateInstance for application/json ContentType.
+type ZestyUpdateInstanceJSONRequestBody = ZestyUpdateInstanceRequest
+
+// ZestySetInstanceUserJSONRequestBody defines body for ZestySetInstanceUser for application/json ContentType.
+type ZestySetInstanceUserJSONRequestBody = ZestySetMemberRequest
+
 // WmeLoginJSONRequestBody defines body for WmeLogin for application/json ContentType.
 type WmeLoginJSONRequestBody = WmeLoginRequest
 
@@ -942,6 +1334,12 @@ type WmeNewPasswordRequiredJSONRequestBody = WmeNewPasswordRequiredRequest
 
 // CreatePATJSONRequestBody defines body for CreatePAT for application/json ContentType.
 type CreatePATJSONRequestBody = CreatePATRequest
+
+// ZestyCreateRoleJSONRequestBody defines body for ZestyCreateRole for application/json ContentType.
+type ZestyCreateRoleJSONRequestBody = ZestyCreateRoleRequest
+
+// ZestyUpdateRoleJSONRequestBody defines body for ZestyUpdateRole for application/json ContentType.
+type ZestyUpdateRoleJSONRequestBody = ZestyUpdateRoleRequest
 
 // SignInAnonymousJSONRequestBody defines body for SignInAnonymous for application/json ContentType.
 type SignInAnonymousJSONRequestBody = SignInAnonymousRequest
@@ -978,6 +1376,9 @@ type WmeTokenRevokeJSONRequestBody = WmeTokenRevokeRequest
 
 // VerifyTokenJSONRequestBody defines body for VerifyToken for application/json ContentType.
 type VerifyTokenJSONRequestBody = VerifyTokenRequest
+
+// ZestyCreateTokenJSONRequestBody defines body for ZestyCreateToken for application/json ContentType.
+type ZestyCreateTokenJSONRequestBody = ZestyCreateTokenRequest
 
 // DeanonymizeUserJSONRequestBody defines body for DeanonymizeUser for application/json ContentType.
 type DeanonymizeUserJSONRequestBody = UserDeanonymizeRequest
@@ -1274,6 +1675,107 @@ type ClientInterface interface {
 	// Corresponds with HEAD /v1/healthz (the `HealthCheckHead` operationId).
 	HealthCheckHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ZestyListInstances List the instances the caller can act on
+	//
+	// A user sees every instance they are a member of; an access token sees its own instance.
+	//
+	// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+	ZestyListInstances(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateInstanceWithBody Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstanceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateInstance Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstance(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyDeleteInstance Delete an instance
+	//
+	// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+	ZestyDeleteInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyGetInstance Read an instance
+	//
+	// Any member may read the instance; to anyone else it does not exist (404).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+	ZestyGetInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateInstanceWithBody Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstanceWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateInstance Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstance(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListInstanceRoles List the roles of an instance
+	//
+	// The six system roles and the custom roles; any member may list them.
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+	ZestyListInstanceRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListInstanceUsers List the members of an instance with their role
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+	ZestyListInstanceUsers(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestySetInstanceUserWithBody Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUserWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestySetInstanceUser Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUser(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListInstanceUserRoles List the members of an instance with their roles
+	//
+	// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+	ZestyListInstanceUserRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyRemoveInstanceUser Remove a member from an instance
+	//
+	// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+	ZestyRemoveInstanceUser(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WmeLoginWithBody Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -1327,6 +1829,54 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateRoleWithBody Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRoleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateRole Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRole(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyDeleteRole Delete a custom role
+	//
+	// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+	//
+	// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+	ZestyDeleteRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyGetRole Read a role
+	//
+	// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+	ZestyGetRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateRoleWithBody Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRoleWithBody(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateRole Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRole(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SignInAnonymousWithBody Start a session for a new anonymous user
 	//
@@ -1543,6 +2093,43 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/token/verify (the `VerifyToken` operationId).
 	VerifyToken(ctx context.Context, body VerifyTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListTokens List access tokens
+	//
+	// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+	//
+	// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+	ZestyListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateTokenWithBody Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateToken Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateToken(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyDeleteToken Revoke an access token
+	//
+	// Deletes the token; it stops working at once.
+	//
+	// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+	ZestyDeleteToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyGetToken Read an access token (without its value)
+	//
+	// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+	ZestyGetToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUser The signed-in user
 	//
@@ -2155,6 +2742,237 @@ func (c *Client) HealthCheckHead(ctx context.Context, reqEditors ...RequestEdito
 	return c.Client.Do(req)
 }
 
+// ZestyListInstances List the instances the caller can act on
+//
+// A user sees every instance they are a member of; an access token sees its own instance.
+//
+// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+func (c *Client) ZestyListInstances(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstancesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateInstanceWithBody Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *Client) ZestyCreateInstanceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateInstanceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateInstance Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *Client) ZestyCreateInstance(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateInstanceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyDeleteInstance Delete an instance
+//
+// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+func (c *Client) ZestyDeleteInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyDeleteInstanceRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyGetInstance Read an instance
+//
+// Any member may read the instance; to anyone else it does not exist (404).
+//
+// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+func (c *Client) ZestyGetInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyGetInstanceRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateInstanceWithBody Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *Client) ZestyUpdateInstanceWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateInstanceRequestWithBody(c.Server, instanceZUID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateInstance Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *Client) ZestyUpdateInstance(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateInstanceRequest(c.Server, instanceZUID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListInstanceRoles List the roles of an instance
+//
+// The six system roles and the custom roles; any member may list them.
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+func (c *Client) ZestyListInstanceRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstanceRolesRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListInstanceUsers List the members of an instance with their role
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+func (c *Client) ZestyListInstanceUsers(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstanceUsersRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestySetInstanceUserWithBody Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *Client) ZestySetInstanceUserWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestySetInstanceUserRequestWithBody(c.Server, instanceZUID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestySetInstanceUser Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *Client) ZestySetInstanceUser(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestySetInstanceUserRequest(c.Server, instanceZUID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListInstanceUserRoles List the members of an instance with their roles
+//
+// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+func (c *Client) ZestyListInstanceUserRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstanceUserRolesRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyRemoveInstanceUser Remove a member from an instance
+//
+// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+func (c *Client) ZestyRemoveInstanceUser(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyRemoveInstanceUserRequest(c.Server, instanceZUID, userZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WmeLoginWithBody Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -2259,6 +3077,114 @@ func (c *Client) CreatePATWithBody(ctx context.Context, contentType string, body
 // Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 func (c *Client) CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreatePATRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateRoleWithBody Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *Client) ZestyCreateRoleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateRoleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateRole Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *Client) ZestyCreateRole(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateRoleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyDeleteRole Delete a custom role
+//
+// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+//
+// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+func (c *Client) ZestyDeleteRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyDeleteRoleRequest(c.Server, roleZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyGetRole Read a role
+//
+// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+func (c *Client) ZestyGetRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyGetRoleRequest(c.Server, roleZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateRoleWithBody Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *Client) ZestyUpdateRoleWithBody(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateRoleRequestWithBody(c.Server, roleZUID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateRole Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *Client) ZestyUpdateRole(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateRoleRequest(c.Server, roleZUID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2715,6 +3641,93 @@ func (c *Client) VerifyTokenWithBody(ctx context.Context, contentType string, bo
 // Corresponds with POST /v1/token/verify (the `VerifyToken` operationId).
 func (c *Client) VerifyToken(ctx context.Context, body VerifyTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListTokens List access tokens
+//
+// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+//
+// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+func (c *Client) ZestyListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListTokensRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateTokenWithBody Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *Client) ZestyCreateTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateToken Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *Client) ZestyCreateToken(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyDeleteToken Revoke an access token
+//
+// Deletes the token; it stops working at once.
+//
+// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+func (c *Client) ZestyDeleteToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyDeleteTokenRequest(c.Server, tokenZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyGetToken Read an access token (without its value)
+//
+// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+func (c *Client) ZestyGetToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyGetTokenRequest(c.Server, tokenZUID)
 	if err != nil {
 		return nil, err
 	}
@@ -3632,6 +4645,378 @@ func NewHealthCheckHeadRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewZestyListInstancesRequest constructs an http.Request for the ZestyListInstances method
+func NewZestyListInstancesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyCreateInstanceRequest calls the generic ZestyCreateInstance builder with application/json body
+func NewZestyCreateInstanceRequest(server string, body ZestyCreateInstanceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyCreateInstanceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyCreateInstanceRequestWithBody constructs an http.Request for the ZestyCreateInstance method, with any body, and a specified content type
+func NewZestyCreateInstanceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyDeleteInstanceRequest constructs an http.Request for the ZestyDeleteInstance method
+func NewZestyDeleteInstanceRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyGetInstanceRequest constructs an http.Request for the ZestyGetInstance method
+func NewZestyGetInstanceRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyUpdateInstanceRequest calls the generic ZestyUpdateInstance builder with application/json body
+func NewZestyUpdateInstanceRequest(server string, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyUpdateInstanceRequestWithBody(server, instanceZUID, "application/json", bodyReader)
+}
+
+// NewZestyUpdateInstanceRequestWithBody constructs an http.Request for the ZestyUpdateInstance method, with any body, and a specified content type
+func NewZestyUpdateInstanceRequestWithBody(server string, instanceZUID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyListInstanceRolesRequest constructs an http.Request for the ZestyListInstanceRoles method
+func NewZestyListInstanceRolesRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/roles", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyListInstanceUsersRequest constructs an http.Request for the ZestyListInstanceUsers method
+func NewZestyListInstanceUsersRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestySetInstanceUserRequest calls the generic ZestySetInstanceUser builder with application/json body
+func NewZestySetInstanceUserRequest(server string, instanceZUID string, body ZestySetInstanceUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestySetInstanceUserRequestWithBody(server, instanceZUID, "application/json", bodyReader)
+}
+
+// NewZestySetInstanceUserRequestWithBody constructs an http.Request for the ZestySetInstanceUser method, with any body, and a specified content type
+func NewZestySetInstanceUserRequestWithBody(server string, instanceZUID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyListInstanceUserRolesRequest constructs an http.Request for the ZestyListInstanceUserRoles method
+func NewZestyListInstanceUserRolesRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users/roles", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyRemoveInstanceUserRequest constructs an http.Request for the ZestyRemoveInstanceUser method
+func NewZestyRemoveInstanceUserRequest(server string, instanceZUID string, userZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userZUID", userZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewWmeLoginRequest calls the generic WmeLogin builder with application/json body
 func NewWmeLoginRequest(server string, body WmeLoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -3743,6 +5128,161 @@ func NewCreatePATRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyCreateRoleRequest calls the generic ZestyCreateRole builder with application/json body
+func NewZestyCreateRoleRequest(server string, body ZestyCreateRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyCreateRoleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyCreateRoleRequestWithBody constructs an http.Request for the ZestyCreateRole method, with any body, and a specified content type
+func NewZestyCreateRoleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyDeleteRoleRequest constructs an http.Request for the ZestyDeleteRole method
+func NewZestyDeleteRoleRequest(server string, roleZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roleZUID", roleZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyGetRoleRequest constructs an http.Request for the ZestyGetRole method
+func NewZestyGetRoleRequest(server string, roleZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roleZUID", roleZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyUpdateRoleRequest calls the generic ZestyUpdateRole builder with application/json body
+func NewZestyUpdateRoleRequest(server string, roleZUID string, body ZestyUpdateRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyUpdateRoleRequestWithBody(server, roleZUID, "application/json", bodyReader)
+}
+
+// NewZestyUpdateRoleRequestWithBody constructs an http.Request for the ZestyUpdateRole method, with any body, and a specified content type
+func NewZestyUpdateRoleRequestWithBody(server string, roleZUID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roleZUID", roleZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -4228,6 +5768,141 @@ func NewVerifyTokenRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyListTokensRequest constructs an http.Request for the ZestyListTokens method
+func NewZestyListTokensRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyCreateTokenRequest calls the generic ZestyCreateToken builder with application/json body
+func NewZestyCreateTokenRequest(server string, body ZestyCreateTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyCreateTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyCreateTokenRequestWithBody constructs an http.Request for the ZestyCreateToken method, with any body, and a specified content type
+func NewZestyCreateTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyDeleteTokenRequest constructs an http.Request for the ZestyDeleteToken method
+func NewZestyDeleteTokenRequest(server string, tokenZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tokenZUID", tokenZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyGetTokenRequest constructs an http.Request for the ZestyGetToken method
+func NewZestyGetTokenRequest(server string, tokenZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tokenZUID", tokenZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4929,6 +6604,121 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with HEAD /v1/healthz (the `HealthCheckHead` operationId).
 	HealthCheckHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthCheckHeadResult, error)
 
+	// ZestyListInstancesWithResponse List the instances the caller can act on
+	//
+	// A user sees every instance they are a member of; an access token sees its own instance.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+	ZestyListInstancesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListInstancesResult, error)
+
+	// ZestyCreateInstanceWithBodyWithResponse Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstanceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error)
+
+	// ZestyCreateInstanceWithResponse Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstanceWithResponse(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error)
+
+	// ZestyDeleteInstanceWithResponse Delete an instance
+	//
+	// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+	ZestyDeleteInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteInstanceResult, error)
+
+	// ZestyGetInstanceWithResponse Read an instance
+	//
+	// Any member may read the instance; to anyone else it does not exist (404).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+	ZestyGetInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyGetInstanceResult, error)
+
+	// ZestyUpdateInstanceWithBodyWithResponse Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstanceWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error)
+
+	// ZestyUpdateInstanceWithResponse Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstanceWithResponse(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error)
+
+	// ZestyListInstanceRolesWithResponse List the roles of an instance
+	//
+	// The six system roles and the custom roles; any member may list them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+	ZestyListInstanceRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceRolesResult, error)
+
+	// ZestyListInstanceUsersWithResponse List the members of an instance with their role
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+	ZestyListInstanceUsersWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUsersResult, error)
+
+	// ZestySetInstanceUserWithBodyWithResponse Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUserWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error)
+
+	// ZestySetInstanceUserWithResponse Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUserWithResponse(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error)
+
+	// ZestyListInstanceUserRolesWithResponse List the members of an instance with their roles
+	//
+	// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+	ZestyListInstanceUserRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUserRolesResult, error)
+
+	// ZestyRemoveInstanceUserWithResponse Remove a member from an instance
+	//
+	// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+	ZestyRemoveInstanceUserWithResponse(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*ZestyRemoveInstanceUserResult, error)
+
 	// WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -4982,6 +6772,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePATWithResponse(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePATResult, error)
+
+	// ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRoleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error)
+
+	// ZestyCreateRoleWithResponse Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRoleWithResponse(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error)
+
+	// ZestyDeleteRoleWithResponse Delete a custom role
+	//
+	// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+	ZestyDeleteRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteRoleResult, error)
+
+	// ZestyGetRoleWithResponse Read a role
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+	ZestyGetRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyGetRoleResult, error)
+
+	// ZestyUpdateRoleWithBodyWithResponse Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRoleWithBodyWithResponse(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error)
+
+	// ZestyUpdateRoleWithResponse Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRoleWithResponse(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error)
 
 	// SignInAnonymousWithBodyWithResponse Start a session for a new anonymous user
 	//
@@ -5198,6 +7040,49 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/token/verify (the `VerifyToken` operationId).
 	VerifyTokenWithResponse(ctx context.Context, body VerifyTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyTokenResult, error)
+
+	// ZestyListTokensWithResponse List access tokens
+	//
+	// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+	ZestyListTokensWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListTokensResult, error)
+
+	// ZestyCreateTokenWithBodyWithResponse Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error)
+
+	// ZestyCreateTokenWithResponse Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateTokenWithResponse(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error)
+
+	// ZestyDeleteTokenWithResponse Revoke an access token
+	//
+	// Deletes the token; it stops working at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+	ZestyDeleteTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteTokenResult, error)
+
+	// ZestyGetTokenWithResponse Read an access token (without its value)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+	ZestyGetTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyGetTokenResult, error)
 
 	// GetUserWithResponse The signed-in user
 	//
@@ -6293,6 +8178,815 @@ func (r HealthCheckHeadResult) ContentType() string {
 	return ""
 }
 
+type ZestyListInstancesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyInstanceList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstancesResult) GetJSON200() *ZestyInstanceList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstancesResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstancesResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstancesResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstancesResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstancesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstancesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstancesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstancesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyCreateInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyInstanceResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON201() *ZestyInstanceResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyCreateInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyCreateInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyCreateInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyCreateInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyDeleteInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyDeleteInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyDeleteInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyDeleteInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyDeleteInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyGetInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyInstanceResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON200() *ZestyInstanceResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyGetInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyGetInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyGetInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyGetInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyUpdateInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyInstanceResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON200() *ZestyInstanceResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyUpdateInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyUpdateInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyUpdateInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyUpdateInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListInstanceRolesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyRoleList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON200() *ZestyRoleList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstanceRolesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstanceRolesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstanceRolesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstanceRolesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListInstanceUsersResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMemberList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON200() *ZestyMemberList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstanceUsersResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstanceUsersResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstanceUsersResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstanceUsersResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestySetInstanceUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMemberResponse
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyMemberResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON200() *ZestyMemberResponse {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON201() *ZestyMemberResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestySetInstanceUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestySetInstanceUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestySetInstanceUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestySetInstanceUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListInstanceUserRolesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMemberList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON200() *ZestyMemberList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstanceUserRolesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstanceUserRolesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstanceUserRolesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstanceUserRolesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyRemoveInstanceUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyRemoveInstanceUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyRemoveInstanceUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyRemoveInstanceUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyRemoveInstanceUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type WmeLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6536,6 +9230,359 @@ func (r CreatePATResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreatePATResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyCreateRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyRoleResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON201() *ZestyRoleResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyCreateRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyCreateRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyCreateRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyCreateRoleResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyDeleteRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyDeleteRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyDeleteRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyDeleteRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyDeleteRoleResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyGetRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyRoleResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyGetRoleResult) GetJSON200() *ZestyRoleResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyGetRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyGetRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyGetRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyGetRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyGetRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyGetRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyGetRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyGetRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyGetRoleResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyUpdateRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyRoleResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON200() *ZestyRoleResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyUpdateRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyUpdateRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyUpdateRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyUpdateRoleResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7469,6 +10516,317 @@ func (r VerifyTokenResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r VerifyTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListTokensResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyTokenList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListTokensResult) GetJSON200() *ZestyTokenList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListTokensResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListTokensResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListTokensResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListTokensResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListTokensResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListTokensResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListTokensResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListTokensResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyCreateTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyCreatedTokenResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON201() *ZestyCreatedTokenResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyCreateTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyCreateTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyCreateTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyCreateTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyDeleteTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyDeleteTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyDeleteTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyDeleteTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyDeleteTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyGetTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyTokenResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyGetTokenResult) GetJSON200() *ZestyTokenResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyGetTokenResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyGetTokenResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyGetTokenResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyGetTokenResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyGetTokenResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyGetTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyGetTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyGetTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyGetTokenResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8636,6 +11994,199 @@ func (c *ClientWithResponses) HealthCheckHeadWithResponse(ctx context.Context, r
 	return ParseHealthCheckHeadResult(rsp)
 }
 
+// ZestyListInstancesWithResponse List the instances the caller can act on
+//
+// A user sees every instance they are a member of; an access token sees its own instance.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+func (c *ClientWithResponses) ZestyListInstancesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListInstancesResult, error) {
+	rsp, err := c.ZestyListInstances(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstancesResult(rsp)
+}
+
+// ZestyCreateInstanceWithBodyWithResponse Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *ClientWithResponses) ZestyCreateInstanceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error) {
+	rsp, err := c.ZestyCreateInstanceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateInstanceResult(rsp)
+}
+
+// ZestyCreateInstanceWithResponse Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *ClientWithResponses) ZestyCreateInstanceWithResponse(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error) {
+	rsp, err := c.ZestyCreateInstance(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateInstanceResult(rsp)
+}
+
+// ZestyDeleteInstanceWithResponse Delete an instance
+//
+// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+func (c *ClientWithResponses) ZestyDeleteInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteInstanceResult, error) {
+	rsp, err := c.ZestyDeleteInstance(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyDeleteInstanceResult(rsp)
+}
+
+// ZestyGetInstanceWithResponse Read an instance
+//
+// Any member may read the instance; to anyone else it does not exist (404).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+func (c *ClientWithResponses) ZestyGetInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyGetInstanceResult, error) {
+	rsp, err := c.ZestyGetInstance(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyGetInstanceResult(rsp)
+}
+
+// ZestyUpdateInstanceWithBodyWithResponse Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *ClientWithResponses) ZestyUpdateInstanceWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error) {
+	rsp, err := c.ZestyUpdateInstanceWithBody(ctx, instanceZUID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateInstanceResult(rsp)
+}
+
+// ZestyUpdateInstanceWithResponse Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *ClientWithResponses) ZestyUpdateInstanceWithResponse(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error) {
+	rsp, err := c.ZestyUpdateInstance(ctx, instanceZUID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateInstanceResult(rsp)
+}
+
+// ZestyListInstanceRolesWithResponse List the roles of an instance
+//
+// The six system roles and the custom roles; any member may list them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+func (c *ClientWithResponses) ZestyListInstanceRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceRolesResult, error) {
+	rsp, err := c.ZestyListInstanceRoles(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstanceRolesResult(rsp)
+}
+
+// ZestyListInstanceUsersWithResponse List the members of an instance with their role
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+func (c *ClientWithResponses) ZestyListInstanceUsersWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUsersResult, error) {
+	rsp, err := c.ZestyListInstanceUsers(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstanceUsersResult(rsp)
+}
+
+// ZestySetInstanceUserWithBodyWithResponse Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *ClientWithResponses) ZestySetInstanceUserWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error) {
+	rsp, err := c.ZestySetInstanceUserWithBody(ctx, instanceZUID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestySetInstanceUserResult(rsp)
+}
+
+// ZestySetInstanceUserWithResponse Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *ClientWithResponses) ZestySetInstanceUserWithResponse(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error) {
+	rsp, err := c.ZestySetInstanceUser(ctx, instanceZUID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestySetInstanceUserResult(rsp)
+}
+
+// ZestyListInstanceUserRolesWithResponse List the members of an instance with their roles
+//
+// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+func (c *ClientWithResponses) ZestyListInstanceUserRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUserRolesResult, error) {
+	rsp, err := c.ZestyListInstanceUserRoles(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstanceUserRolesResult(rsp)
+}
+
+// ZestyRemoveInstanceUserWithResponse Remove a member from an instance
+//
+// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+func (c *ClientWithResponses) ZestyRemoveInstanceUserWithResponse(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*ZestyRemoveInstanceUserResult, error) {
+	rsp, err := c.ZestyRemoveInstanceUser(ctx, instanceZUID, userZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyRemoveInstanceUserResult(rsp)
+}
+
 // WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -8724,6 +12275,94 @@ func (c *ClientWithResponses) CreatePATWithResponse(ctx context.Context, body Cr
 		return nil, err
 	}
 	return ParseCreatePATResult(rsp)
+}
+
+// ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *ClientWithResponses) ZestyCreateRoleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error) {
+	rsp, err := c.ZestyCreateRoleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateRoleResult(rsp)
+}
+
+// ZestyCreateRoleWithResponse Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *ClientWithResponses) ZestyCreateRoleWithResponse(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error) {
+	rsp, err := c.ZestyCreateRole(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateRoleResult(rsp)
+}
+
+// ZestyDeleteRoleWithResponse Delete a custom role
+//
+// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+func (c *ClientWithResponses) ZestyDeleteRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteRoleResult, error) {
+	rsp, err := c.ZestyDeleteRole(ctx, roleZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyDeleteRoleResult(rsp)
+}
+
+// ZestyGetRoleWithResponse Read a role
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+func (c *ClientWithResponses) ZestyGetRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyGetRoleResult, error) {
+	rsp, err := c.ZestyGetRole(ctx, roleZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyGetRoleResult(rsp)
+}
+
+// ZestyUpdateRoleWithBodyWithResponse Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *ClientWithResponses) ZestyUpdateRoleWithBodyWithResponse(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error) {
+	rsp, err := c.ZestyUpdateRoleWithBody(ctx, roleZUID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateRoleResult(rsp)
+}
+
+// ZestyUpdateRoleWithResponse Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *ClientWithResponses) ZestyUpdateRoleWithResponse(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error) {
+	rsp, err := c.ZestyUpdateRole(ctx, roleZUID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateRoleResult(rsp)
 }
 
 // SignInAnonymousWithBodyWithResponse Start a session for a new anonymous user
@@ -9084,6 +12723,79 @@ func (c *ClientWithResponses) VerifyTokenWithResponse(ctx context.Context, body 
 		return nil, err
 	}
 	return ParseVerifyTokenResult(rsp)
+}
+
+// ZestyListTokensWithResponse List access tokens
+//
+// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+func (c *ClientWithResponses) ZestyListTokensWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListTokensResult, error) {
+	rsp, err := c.ZestyListTokens(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListTokensResult(rsp)
+}
+
+// ZestyCreateTokenWithBodyWithResponse Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *ClientWithResponses) ZestyCreateTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error) {
+	rsp, err := c.ZestyCreateTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateTokenResult(rsp)
+}
+
+// ZestyCreateTokenWithResponse Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *ClientWithResponses) ZestyCreateTokenWithResponse(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error) {
+	rsp, err := c.ZestyCreateToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateTokenResult(rsp)
+}
+
+// ZestyDeleteTokenWithResponse Revoke an access token
+//
+// Deletes the token; it stops working at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+func (c *ClientWithResponses) ZestyDeleteTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteTokenResult, error) {
+	rsp, err := c.ZestyDeleteToken(ctx, tokenZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyDeleteTokenResult(rsp)
+}
+
+// ZestyGetTokenWithResponse Read an access token (without its value)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+func (c *ClientWithResponses) ZestyGetTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyGetTokenResult, error) {
+	rsp, err := c.ZestyGetToken(ctx, tokenZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyGetTokenResult(rsp)
 }
 
 // GetUserWithResponse The signed-in user
@@ -10020,6 +13732,665 @@ func ParseHealthCheckHeadResult(rsp *http.Response) (*HealthCheckHeadResult, err
 	return response, nil
 }
 
+// ParseZestyListInstancesResult parses an HTTP response from a ZestyListInstancesWithResponse call
+func ParseZestyListInstancesResult(rsp *http.Response) (*ZestyListInstancesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstancesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyInstanceList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyCreateInstanceResult parses an HTTP response from a ZestyCreateInstanceWithResponse call
+func ParseZestyCreateInstanceResult(rsp *http.Response) (*ZestyCreateInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyCreateInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyInstanceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyDeleteInstanceResult parses an HTTP response from a ZestyDeleteInstanceWithResponse call
+func ParseZestyDeleteInstanceResult(rsp *http.Response) (*ZestyDeleteInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyDeleteInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyGetInstanceResult parses an HTTP response from a ZestyGetInstanceWithResponse call
+func ParseZestyGetInstanceResult(rsp *http.Response) (*ZestyGetInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyGetInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyInstanceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyUpdateInstanceResult parses an HTTP response from a ZestyUpdateInstanceWithResponse call
+func ParseZestyUpdateInstanceResult(rsp *http.Response) (*ZestyUpdateInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyUpdateInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyInstanceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyListInstanceRolesResult parses an HTTP response from a ZestyListInstanceRolesWithResponse call
+func ParseZestyListInstanceRolesResult(rsp *http.Response) (*ZestyListInstanceRolesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstanceRolesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyRoleList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyListInstanceUsersResult parses an HTTP response from a ZestyListInstanceUsersWithResponse call
+func ParseZestyListInstanceUsersResult(rsp *http.Response) (*ZestyListInstanceUsersResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstanceUsersResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMemberList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestySetInstanceUserResult parses an HTTP response from a ZestySetInstanceUserWithResponse call
+func ParseZestySetInstanceUserResult(rsp *http.Response) (*ZestySetInstanceUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestySetInstanceUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMemberResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyMemberResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyListInstanceUserRolesResult parses an HTTP response from a ZestyListInstanceUserRolesWithResponse call
+func ParseZestyListInstanceUserRolesResult(rsp *http.Response) (*ZestyListInstanceUserRolesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstanceUserRolesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMemberList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyRemoveInstanceUserResult parses an HTTP response from a ZestyRemoveInstanceUserWithResponse call
+func ParseZestyRemoveInstanceUserResult(rsp *http.Response) (*ZestyRemoveInstanceUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyRemoveInstanceUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseWmeLoginResult parses an HTTP response from a WmeLoginWithResponse call
 func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10214,6 +14585,299 @@ func ParseCreatePATResult(rsp *http.Response) (*CreatePATResult, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyCreateRoleResult parses an HTTP response from a ZestyCreateRoleWithResponse call
+func ParseZestyCreateRoleResult(rsp *http.Response) (*ZestyCreateRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyCreateRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyRoleResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyDeleteRoleResult parses an HTTP response from a ZestyDeleteRoleWithResponse call
+func ParseZestyDeleteRoleResult(rsp *http.Response) (*ZestyDeleteRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyDeleteRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyGetRoleResult parses an HTTP response from a ZestyGetRoleWithResponse call
+func ParseZestyGetRoleResult(rsp *http.Response) (*ZestyGetRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyGetRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyRoleResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyUpdateRoleResult parses an HTTP response from a ZestyUpdateRoleWithResponse call
+func ParseZestyUpdateRoleResult(rsp *http.Response) (*ZestyUpdateRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyUpdateRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyRoleResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10977,6 +15641,257 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 	return response, nil
 }
 
+// ParseZestyListTokensResult parses an HTTP response from a ZestyListTokensWithResponse call
+func ParseZestyListTokensResult(rsp *http.Response) (*ZestyListTokensResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListTokensResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyTokenList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyCreateTokenResult parses an HTTP response from a ZestyCreateTokenWithResponse call
+func ParseZestyCreateTokenResult(rsp *http.Response) (*ZestyCreateTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyCreateTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyCreatedTokenResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyDeleteTokenResult parses an HTTP response from a ZestyDeleteTokenWithResponse call
+func ParseZestyDeleteTokenResult(rsp *http.Response) (*ZestyDeleteTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyDeleteTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyGetTokenResult parses an HTTP response from a ZestyGetTokenWithResponse call
+func ParseZestyGetTokenResult(rsp *http.Response) (*ZestyGetTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyGetTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyTokenResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetUserResult parses an HTTP response from a GetUserWithResponse call
 func ParseGetUserResult(rsp *http.Response) (*GetUserResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11661,6 +16576,36 @@ type ServerInterface interface {
 	// HealthCheckHead Liveness probe without a body (Nhost path)
 	// (HEAD /v1/healthz)
 	HealthCheckHead(ctx echo.Context) error
+	// ZestyListInstances List the instances the caller can act on
+	// (GET /v1/instances)
+	ZestyListInstances(ctx echo.Context) error
+	// ZestyCreateInstance Create an instance
+	// (POST /v1/instances)
+	ZestyCreateInstance(ctx echo.Context) error
+	// ZestyDeleteInstance Delete an instance
+	// (DELETE /v1/instances/{instanceZUID})
+	ZestyDeleteInstance(ctx echo.Context, instanceZUID string) error
+	// ZestyGetInstance Read an instance
+	// (GET /v1/instances/{instanceZUID})
+	ZestyGetInstance(ctx echo.Context, instanceZUID string) error
+	// ZestyUpdateInstance Rename an instance
+	// (PUT /v1/instances/{instanceZUID})
+	ZestyUpdateInstance(ctx echo.Context, instanceZUID string) error
+	// ZestyListInstanceRoles List the roles of an instance
+	// (GET /v1/instances/{instanceZUID}/roles)
+	ZestyListInstanceRoles(ctx echo.Context, instanceZUID string) error
+	// ZestyListInstanceUsers List the members of an instance with their role
+	// (GET /v1/instances/{instanceZUID}/users)
+	ZestyListInstanceUsers(ctx echo.Context, instanceZUID string) error
+	// ZestySetInstanceUser Add a user to an instance, or change their role
+	// (POST /v1/instances/{instanceZUID}/users)
+	ZestySetInstanceUser(ctx echo.Context, instanceZUID string) error
+	// ZestyListInstanceUserRoles List the members of an instance with their roles
+	// (GET /v1/instances/{instanceZUID}/users/roles)
+	ZestyListInstanceUserRoles(ctx echo.Context, instanceZUID string) error
+	// ZestyRemoveInstanceUser Remove a member from an instance
+	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
+	ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID string, userZUID string) error
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx echo.Context) error
@@ -11670,6 +16615,18 @@ type ServerInterface interface {
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx echo.Context) error
+	// ZestyCreateRole Create a custom role on an instance
+	// (POST /v1/roles)
+	ZestyCreateRole(ctx echo.Context) error
+	// ZestyDeleteRole Delete a custom role
+	// (DELETE /v1/roles/{roleZUID})
+	ZestyDeleteRole(ctx echo.Context, roleZUID string) error
+	// ZestyGetRole Read a role
+	// (GET /v1/roles/{roleZUID})
+	ZestyGetRole(ctx echo.Context, roleZUID string) error
+	// ZestyUpdateRole Rename or describe a custom role
+	// (PUT /v1/roles/{roleZUID})
+	ZestyUpdateRole(ctx echo.Context, roleZUID string) error
 	// SignInAnonymous Start a session for a new anonymous user
 	// (POST /v1/signin/anonymous)
 	SignInAnonymous(ctx echo.Context) error
@@ -11706,6 +16663,18 @@ type ServerInterface interface {
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx echo.Context) error
+	// ZestyListTokens List access tokens
+	// (GET /v1/tokens)
+	ZestyListTokens(ctx echo.Context) error
+	// ZestyCreateToken Create an access token
+	// (POST /v1/tokens)
+	ZestyCreateToken(ctx echo.Context) error
+	// ZestyDeleteToken Revoke an access token
+	// (DELETE /v1/tokens/{tokenZUID})
+	ZestyDeleteToken(ctx echo.Context, tokenZUID string) error
+	// ZestyGetToken Read an access token (without its value)
+	// (GET /v1/tokens/{tokenZUID})
+	ZestyGetToken(ctx echo.Context, tokenZUID string) error
 	// GetUser The signed-in user
 	// (GET /v1/user)
 	GetUser(ctx echo.Context) error
@@ -11906,6 +16875,160 @@ func (w *ServerInterfaceWrapper) HealthCheckHead(ctx echo.Context) error {
 	return err
 }
 
+// ZestyListInstances converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstances(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstances(ctx)
+	return err
+}
+
+// ZestyCreateInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyCreateInstance(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyCreateInstance(ctx)
+	return err
+}
+
+// ZestyDeleteInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyDeleteInstance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyDeleteInstance(ctx, instanceZUID)
+	return err
+}
+
+// ZestyGetInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyGetInstance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyGetInstance(ctx, instanceZUID)
+	return err
+}
+
+// ZestyUpdateInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyUpdateInstance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyUpdateInstance(ctx, instanceZUID)
+	return err
+}
+
+// ZestyListInstanceRoles converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstanceRoles(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstanceRoles(ctx, instanceZUID)
+	return err
+}
+
+// ZestyListInstanceUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstanceUsers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstanceUsers(ctx, instanceZUID)
+	return err
+}
+
+// ZestySetInstanceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestySetInstanceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestySetInstanceUser(ctx, instanceZUID)
+	return err
+}
+
+// ZestyListInstanceUserRoles converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstanceUserRoles(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstanceUserRoles(ctx, instanceZUID)
+	return err
+}
+
+// ZestyRemoveInstanceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyRemoveInstanceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// ------------- Path parameter "userZUID" -------------
+	var userZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userZUID", ctx.Param("userZUID"), &userZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyRemoveInstanceUser(ctx, instanceZUID, userZUID)
+	return err
+}
+
 // WmeLogin converts echo context to params.
 func (w *ServerInterfaceWrapper) WmeLogin(ctx echo.Context) error {
 	var err error
@@ -11930,6 +17053,63 @@ func (w *ServerInterfaceWrapper) CreatePAT(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreatePAT(ctx)
+	return err
+}
+
+// ZestyCreateRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyCreateRole(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyCreateRole(ctx)
+	return err
+}
+
+// ZestyDeleteRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyDeleteRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "roleZUID" -------------
+	var roleZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleZUID", ctx.Param("roleZUID"), &roleZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter roleZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyDeleteRole(ctx, roleZUID)
+	return err
+}
+
+// ZestyGetRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyGetRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "roleZUID" -------------
+	var roleZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleZUID", ctx.Param("roleZUID"), &roleZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter roleZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyGetRole(ctx, roleZUID)
+	return err
+}
+
+// ZestyUpdateRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyUpdateRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "roleZUID" -------------
+	var roleZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleZUID", ctx.Param("roleZUID"), &roleZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter roleZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyUpdateRole(ctx, roleZUID)
 	return err
 }
 
@@ -12038,6 +17218,56 @@ func (w *ServerInterfaceWrapper) VerifyToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.VerifyToken(ctx)
+	return err
+}
+
+// ZestyListTokens converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListTokens(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListTokens(ctx)
+	return err
+}
+
+// ZestyCreateToken converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyCreateToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyCreateToken(ctx)
+	return err
+}
+
+// ZestyDeleteToken converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyDeleteToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tokenZUID" -------------
+	var tokenZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tokenZUID", ctx.Param("tokenZUID"), &tokenZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tokenZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyDeleteToken(ctx, tokenZUID)
+	return err
+}
+
+// ZestyGetToken converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyGetToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tokenZUID" -------------
+	var tokenZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tokenZUID", ctx.Param("tokenZUID"), &tokenZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tokenZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyGetToken(ctx, tokenZUID)
 	return err
 }
 
@@ -12246,6 +17476,24 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/logout", wrapper.ZestyLogout, options.OperationMiddlewares["zestyLogout"]...)
 	router.POST(options.BaseURL+"/password/request", wrapper.ZestyPasswordRequest, options.OperationMiddlewares["zestyPasswordRequest"]...)
 	router.POST(options.BaseURL+"/password/reset", wrapper.ZestyPasswordReset, options.OperationMiddlewares["zestyPasswordReset"]...)
+	router.GET(options.BaseURL+"/v1/instances", wrapper.ZestyListInstances, options.OperationMiddlewares["zestyListInstances"]...)
+	router.POST(options.BaseURL+"/v1/instances", wrapper.ZestyCreateInstance, options.OperationMiddlewares["zestyCreateInstance"]...)
+	router.DELETE(options.BaseURL+"/v1/instances/:instanceZUID", wrapper.ZestyDeleteInstance, options.OperationMiddlewares["zestyDeleteInstance"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID", wrapper.ZestyGetInstance, options.OperationMiddlewares["zestyGetInstance"]...)
+	router.PUT(options.BaseURL+"/v1/instances/:instanceZUID", wrapper.ZestyUpdateInstance, options.OperationMiddlewares["zestyUpdateInstance"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID/roles", wrapper.ZestyListInstanceRoles, options.OperationMiddlewares["zestyListInstanceRoles"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID/users", wrapper.ZestyListInstanceUsers, options.OperationMiddlewares["zestyListInstanceUsers"]...)
+	router.POST(options.BaseURL+"/v1/instances/:instanceZUID/users", wrapper.ZestySetInstanceUser, options.OperationMiddlewares["zestySetInstanceUser"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID/users/roles", wrapper.ZestyListInstanceUserRoles, options.OperationMiddlewares["zestyListInstanceUserRoles"]...)
+	router.DELETE(options.BaseURL+"/v1/instances/:instanceZUID/users/:userZUID", wrapper.ZestyRemoveInstanceUser, options.OperationMiddlewares["zestyRemoveInstanceUser"]...)
+	router.POST(options.BaseURL+"/v1/roles", wrapper.ZestyCreateRole, options.OperationMiddlewares["zestyCreateRole"]...)
+	router.DELETE(options.BaseURL+"/v1/roles/:roleZUID", wrapper.ZestyDeleteRole, options.OperationMiddlewares["zestyDeleteRole"]...)
+	router.GET(options.BaseURL+"/v1/roles/:roleZUID", wrapper.ZestyGetRole, options.OperationMiddlewares["zestyGetRole"]...)
+	router.PUT(options.BaseURL+"/v1/roles/:roleZUID", wrapper.ZestyUpdateRole, options.OperationMiddlewares["zestyUpdateRole"]...)
+	router.GET(options.BaseURL+"/v1/tokens", wrapper.ZestyListTokens, options.OperationMiddlewares["zestyListTokens"]...)
+	router.POST(options.BaseURL+"/v1/tokens", wrapper.ZestyCreateToken, options.OperationMiddlewares["zestyCreateToken"]...)
+	router.DELETE(options.BaseURL+"/v1/tokens/:tokenZUID", wrapper.ZestyDeleteToken, options.OperationMiddlewares["zestyDeleteToken"]...)
+	router.GET(options.BaseURL+"/v1/tokens/:tokenZUID", wrapper.ZestyGetToken, options.OperationMiddlewares["zestyGetToken"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -12281,6 +17529,12 @@ type WmePayloadTooLargeJSONResponse WmeError
 type WmeUnauthorizedJSONResponse WmeError
 
 type WmeUnsupportedMediaTypeJSONResponse WmeError
+
+type ZestyAccountsConflictJSONResponse ZestyError
+
+type ZestyAccountsForbiddenJSONResponse ZestyError
+
+type ZestyAccountsNotFoundJSONResponse ZestyError
 
 type ZestyBadRequestJSONResponse ZestyError
 
@@ -13302,6 +18556,1092 @@ func (response HealthCheckHead500Response) VisitHealthCheckHeadResponse(w http.R
 	return nil
 }
 
+type ZestyListInstancesRequestObject struct {
+}
+
+type ZestyListInstancesResponseObject interface {
+	VisitZestyListInstancesResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstances200JSONResponse ZestyInstanceList
+
+func (response ZestyListInstances200JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstances401JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstances403JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstances413JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstances500JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstanceRequestObject struct {
+	Body *ZestyCreateInstanceJSONRequestBody
+}
+
+type ZestyCreateInstanceResponseObject interface {
+	VisitZestyCreateInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyCreateInstance201JSONResponse ZestyInstanceResponse
+
+func (response ZestyCreateInstance201JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyCreateInstance400JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyCreateInstance401JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyCreateInstance403JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyCreateInstance413JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyCreateInstance415JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyCreateInstance500JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstanceRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyDeleteInstanceResponseObject interface {
+	VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyDeleteInstance200JSONResponse ZestyMessage
+
+func (response ZestyDeleteInstance200JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyDeleteInstance401JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyDeleteInstance403JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyDeleteInstance404JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyDeleteInstance413JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyDeleteInstance500JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstanceRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyGetInstanceResponseObject interface {
+	VisitZestyGetInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyGetInstance200JSONResponse ZestyInstanceResponse
+
+func (response ZestyGetInstance200JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyGetInstance401JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyGetInstance403JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyGetInstance404JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyGetInstance413JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyGetInstance500JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstanceRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+	Body         *ZestyUpdateInstanceJSONRequestBody
+}
+
+type ZestyUpdateInstanceResponseObject interface {
+	VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyUpdateInstance200JSONResponse ZestyInstanceResponse
+
+func (response ZestyUpdateInstance200JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyUpdateInstance400JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyUpdateInstance401JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyUpdateInstance403JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyUpdateInstance404JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyUpdateInstance413JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyUpdateInstance415JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyUpdateInstance500JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRolesRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyListInstanceRolesResponseObject interface {
+	VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstanceRoles200JSONResponse ZestyRoleList
+
+func (response ZestyListInstanceRoles200JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstanceRoles401JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstanceRoles403JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyListInstanceRoles404JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstanceRoles413JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstanceRoles500JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsersRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyListInstanceUsersResponseObject interface {
+	VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstanceUsers200JSONResponse ZestyMemberList
+
+func (response ZestyListInstanceUsers200JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstanceUsers401JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstanceUsers403JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyListInstanceUsers404JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstanceUsers413JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstanceUsers500JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUserRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+	Body         *ZestySetInstanceUserJSONRequestBody
+}
+
+type ZestySetInstanceUserResponseObject interface {
+	VisitZestySetInstanceUserResponse(w http.ResponseWriter) error
+}
+
+type ZestySetInstanceUser200JSONResponse ZestyMemberResponse
+
+func (response ZestySetInstanceUser200JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser201JSONResponse ZestyMemberResponse
+
+func (response ZestySetInstanceUser201JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestySetInstanceUser400JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestySetInstanceUser401JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestySetInstanceUser403JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestySetInstanceUser404JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestySetInstanceUser409JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestySetInstanceUser413JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestySetInstanceUser415JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestySetInstanceUser500JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRolesRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyListInstanceUserRolesResponseObject interface {
+	VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstanceUserRoles200JSONResponse ZestyMemberList
+
+func (response ZestyListInstanceUserRoles200JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstanceUserRoles401JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstanceUserRoles403JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyListInstanceUserRoles404JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstanceUserRoles413JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstanceUserRoles500JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUserRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+	UserZUID     string `json:"userZUID"`
+}
+
+type ZestyRemoveInstanceUserResponseObject interface {
+	VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error
+}
+
+type ZestyRemoveInstanceUser200JSONResponse ZestyMessage
+
+func (response ZestyRemoveInstanceUser200JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyRemoveInstanceUser401JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser403JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser404JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser409JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser413JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyRemoveInstanceUser500JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeLoginRequestObject struct {
 	Body *WmeLoginJSONRequestBody
 }
@@ -13617,6 +19957,507 @@ func (response CreatePAT415JSONResponse) VisitCreatePATResponse(w http.ResponseW
 type CreatePAT500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response CreatePAT500JSONResponse) VisitCreatePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRoleRequestObject struct {
+	Body *ZestyCreateRoleJSONRequestBody
+}
+
+type ZestyCreateRoleResponseObject interface {
+	VisitZestyCreateRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyCreateRole201JSONResponse ZestyRoleResponse
+
+func (response ZestyCreateRole201JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyCreateRole400JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyCreateRole401JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyCreateRole403JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyCreateRole404JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyCreateRole409JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyCreateRole413JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyCreateRole415JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyCreateRole500JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRoleRequestObject struct {
+	RoleZUID string `json:"roleZUID"`
+}
+
+type ZestyDeleteRoleResponseObject interface {
+	VisitZestyDeleteRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyDeleteRole200JSONResponse ZestyMessage
+
+func (response ZestyDeleteRole200JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyDeleteRole401JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyDeleteRole403JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyDeleteRole404JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyDeleteRole409JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyDeleteRole413JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyDeleteRole500JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRoleRequestObject struct {
+	RoleZUID string `json:"roleZUID"`
+}
+
+type ZestyGetRoleResponseObject interface {
+	VisitZestyGetRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyGetRole200JSONResponse ZestyRoleResponse
+
+func (response ZestyGetRole200JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyGetRole401JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyGetRole403JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyGetRole404JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyGetRole413JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyGetRole500JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRoleRequestObject struct {
+	RoleZUID string `json:"roleZUID"`
+	Body     *ZestyUpdateRoleJSONRequestBody
+}
+
+type ZestyUpdateRoleResponseObject interface {
+	VisitZestyUpdateRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyUpdateRole200JSONResponse ZestyRoleResponse
+
+func (response ZestyUpdateRole200JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyUpdateRole400JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyUpdateRole401JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyUpdateRole403JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyUpdateRole404JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyUpdateRole409JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyUpdateRole413JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyUpdateRole415JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyUpdateRole500JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -14818,6 +21659,411 @@ func (response VerifyToken500JSONResponse) VisitVerifyTokenResponse(w http.Respo
 	return err
 }
 
+type ZestyListTokensRequestObject struct {
+}
+
+type ZestyListTokensResponseObject interface {
+	VisitZestyListTokensResponse(w http.ResponseWriter) error
+}
+
+type ZestyListTokens200JSONResponse ZestyTokenList
+
+func (response ZestyListTokens200JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListTokens401JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListTokens403JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListTokens413JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListTokens500JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateTokenRequestObject struct {
+	Body *ZestyCreateTokenJSONRequestBody
+}
+
+type ZestyCreateTokenResponseObject interface {
+	VisitZestyCreateTokenResponse(w http.ResponseWriter) error
+}
+
+type ZestyCreateToken201JSONResponse ZestyCreatedTokenResponse
+
+func (response ZestyCreateToken201JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyCreateToken400JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyCreateToken401JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyCreateToken403JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyCreateToken404JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyCreateToken413JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyCreateToken415JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyCreateToken500JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteTokenRequestObject struct {
+	TokenZUID string `json:"tokenZUID"`
+}
+
+type ZestyDeleteTokenResponseObject interface {
+	VisitZestyDeleteTokenResponse(w http.ResponseWriter) error
+}
+
+type ZestyDeleteToken200JSONResponse ZestyMessage
+
+func (response ZestyDeleteToken200JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyDeleteToken401JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyDeleteToken403JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyDeleteToken404JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyDeleteToken413JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyDeleteToken500JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetTokenRequestObject struct {
+	TokenZUID string `json:"tokenZUID"`
+}
+
+type ZestyGetTokenResponseObject interface {
+	VisitZestyGetTokenResponse(w http.ResponseWriter) error
+}
+
+type ZestyGetToken200JSONResponse ZestyTokenResponse
+
+func (response ZestyGetToken200JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyGetToken401JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyGetToken403JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyGetToken404JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyGetToken413JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyGetToken500JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUserRequestObject struct {
 }
 
@@ -15809,6 +23055,36 @@ type StrictServerInterface interface {
 	// HealthCheckHead Liveness probe without a body (Nhost path)
 	// (HEAD /v1/healthz)
 	HealthCheckHead(ctx context.Context, request HealthCheckHeadRequestObject) (HealthCheckHeadResponseObject, error)
+	// ZestyListInstances List the instances the caller can act on
+	// (GET /v1/instances)
+	ZestyListInstances(ctx context.Context, request ZestyListInstancesRequestObject) (ZestyListInstancesResponseObject, error)
+	// ZestyCreateInstance Create an instance
+	// (POST /v1/instances)
+	ZestyCreateInstance(ctx context.Context, request ZestyCreateInstanceRequestObject) (ZestyCreateInstanceResponseObject, error)
+	// ZestyDeleteInstance Delete an instance
+	// (DELETE /v1/instances/{instanceZUID})
+	ZestyDeleteInstance(ctx context.Context, request ZestyDeleteInstanceRequestObject) (ZestyDeleteInstanceResponseObject, error)
+	// ZestyGetInstance Read an instance
+	// (GET /v1/instances/{instanceZUID})
+	ZestyGetInstance(ctx context.Context, request ZestyGetInstanceRequestObject) (ZestyGetInstanceResponseObject, error)
+	// ZestyUpdateInstance Rename an instance
+	// (PUT /v1/instances/{instanceZUID})
+	ZestyUpdateInstance(ctx context.Context, request ZestyUpdateInstanceRequestObject) (ZestyUpdateInstanceResponseObject, error)
+	// ZestyListInstanceRoles List the roles of an instance
+	// (GET /v1/instances/{instanceZUID}/roles)
+	ZestyListInstanceRoles(ctx context.Context, request ZestyListInstanceRolesRequestObject) (ZestyListInstanceRolesResponseObject, error)
+	// ZestyListInstanceUsers List the members of an instance with their role
+	// (GET /v1/instances/{instanceZUID}/users)
+	ZestyListInstanceUsers(ctx context.Context, request ZestyListInstanceUsersRequestObject) (ZestyListInstanceUsersResponseObject, error)
+	// ZestySetInstanceUser Add a user to an instance, or change their role
+	// (POST /v1/instances/{instanceZUID}/users)
+	ZestySetInstanceUser(ctx context.Context, request ZestySetInstanceUserRequestObject) (ZestySetInstanceUserResponseObject, error)
+	// ZestyListInstanceUserRoles List the members of an instance with their roles
+	// (GET /v1/instances/{instanceZUID}/users/roles)
+	ZestyListInstanceUserRoles(ctx context.Context, request ZestyListInstanceUserRolesRequestObject) (ZestyListInstanceUserRolesResponseObject, error)
+	// ZestyRemoveInstanceUser Remove a member from an instance
+	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
+	ZestyRemoveInstanceUser(ctx context.Context, request ZestyRemoveInstanceUserRequestObject) (ZestyRemoveInstanceUserResponseObject, error)
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx context.Context, request WmeLoginRequestObject) (WmeLoginResponseObject, error)
@@ -15818,6 +23094,18 @@ type StrictServerInterface interface {
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx context.Context, request CreatePATRequestObject) (CreatePATResponseObject, error)
+	// ZestyCreateRole Create a custom role on an instance
+	// (POST /v1/roles)
+	ZestyCreateRole(ctx context.Context, request ZestyCreateRoleRequestObject) (ZestyCreateRoleResponseObject, error)
+	// ZestyDeleteRole Delete a custom role
+	// (DELETE /v1/roles/{roleZUID})
+	ZestyDeleteRole(ctx context.Context, request ZestyDeleteRoleRequestObject) (ZestyDeleteRoleResponseObject, error)
+	// ZestyGetRole Read a role
+	// (GET /v1/roles/{roleZUID})
+	ZestyGetRole(ctx context.Context, request ZestyGetRoleRequestObject) (ZestyGetRoleResponseObject, error)
+	// ZestyUpdateRole Rename or describe a custom role
+	// (PUT /v1/roles/{roleZUID})
+	ZestyUpdateRole(ctx context.Context, request ZestyUpdateRoleRequestObject) (ZestyUpdateRoleResponseObject, error)
 	// SignInAnonymous Start a session for a new anonymous user
 	// (POST /v1/signin/anonymous)
 	SignInAnonymous(ctx context.Context, request SignInAnonymousRequestObject) (SignInAnonymousResponseObject, error)
@@ -15854,6 +23142,18 @@ type StrictServerInterface interface {
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx context.Context, request VerifyTokenRequestObject) (VerifyTokenResponseObject, error)
+	// ZestyListTokens List access tokens
+	// (GET /v1/tokens)
+	ZestyListTokens(ctx context.Context, request ZestyListTokensRequestObject) (ZestyListTokensResponseObject, error)
+	// ZestyCreateToken Create an access token
+	// (POST /v1/tokens)
+	ZestyCreateToken(ctx context.Context, request ZestyCreateTokenRequestObject) (ZestyCreateTokenResponseObject, error)
+	// ZestyDeleteToken Revoke an access token
+	// (DELETE /v1/tokens/{tokenZUID})
+	ZestyDeleteToken(ctx context.Context, request ZestyDeleteTokenRequestObject) (ZestyDeleteTokenResponseObject, error)
+	// ZestyGetToken Read an access token (without its value)
+	// (GET /v1/tokens/{tokenZUID})
+	ZestyGetToken(ctx context.Context, request ZestyGetTokenRequestObject) (ZestyGetTokenResponseObject, error)
 	// GetUser The signed-in user
 	// (GET /v1/user)
 	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
@@ -16481,6 +23781,322 @@ func (sh *strictHandler) HealthCheckHead(ctx echo.Context) error {
 	return nil
 }
 
+// ZestyListInstances operation middleware
+func (sh *strictHandler) ZestyListInstances(ctx echo.Context) error {
+	var request ZestyListInstancesRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstances(ctx.Request().Context(), request.(ZestyListInstancesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstances")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstancesResponseObject); ok {
+		return validResponse.VisitZestyListInstancesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyCreateInstance operation middleware
+func (sh *strictHandler) ZestyCreateInstance(ctx echo.Context) error {
+	var request ZestyCreateInstanceRequestObject
+
+	var body ZestyCreateInstanceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyCreateInstance(ctx.Request().Context(), request.(ZestyCreateInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyCreateInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyCreateInstanceResponseObject); ok {
+		return validResponse.VisitZestyCreateInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyDeleteInstance operation middleware
+func (sh *strictHandler) ZestyDeleteInstance(ctx echo.Context, instanceZUID string) error {
+	var request ZestyDeleteInstanceRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyDeleteInstance(ctx.Request().Context(), request.(ZestyDeleteInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyDeleteInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyDeleteInstanceResponseObject); ok {
+		return validResponse.VisitZestyDeleteInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyGetInstance operation middleware
+func (sh *strictHandler) ZestyGetInstance(ctx echo.Context, instanceZUID string) error {
+	var request ZestyGetInstanceRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyGetInstance(ctx.Request().Context(), request.(ZestyGetInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyGetInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyGetInstanceResponseObject); ok {
+		return validResponse.VisitZestyGetInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyUpdateInstance operation middleware
+func (sh *strictHandler) ZestyUpdateInstance(ctx echo.Context, instanceZUID string) error {
+	var request ZestyUpdateInstanceRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	var body ZestyUpdateInstanceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyUpdateInstance(ctx.Request().Context(), request.(ZestyUpdateInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyUpdateInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyUpdateInstanceResponseObject); ok {
+		return validResponse.VisitZestyUpdateInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyListInstanceRoles operation middleware
+func (sh *strictHandler) ZestyListInstanceRoles(ctx echo.Context, instanceZUID string) error {
+	var request ZestyListInstanceRolesRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstanceRoles(ctx.Request().Context(), request.(ZestyListInstanceRolesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstanceRoles")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstanceRolesResponseObject); ok {
+		return validResponse.VisitZestyListInstanceRolesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyListInstanceUsers operation middleware
+func (sh *strictHandler) ZestyListInstanceUsers(ctx echo.Context, instanceZUID string) error {
+	var request ZestyListInstanceUsersRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstanceUsers(ctx.Request().Context(), request.(ZestyListInstanceUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstanceUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstanceUsersResponseObject); ok {
+		return validResponse.VisitZestyListInstanceUsersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestySetInstanceUser operation middleware
+func (sh *strictHandler) ZestySetInstanceUser(ctx echo.Context, instanceZUID string) error {
+	var request ZestySetInstanceUserRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	var body ZestySetInstanceUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestySetInstanceUser(ctx.Request().Context(), request.(ZestySetInstanceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestySetInstanceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestySetInstanceUserResponseObject); ok {
+		return validResponse.VisitZestySetInstanceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyListInstanceUserRoles operation middleware
+func (sh *strictHandler) ZestyListInstanceUserRoles(ctx echo.Context, instanceZUID string) error {
+	var request ZestyListInstanceUserRolesRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstanceUserRoles(ctx.Request().Context(), request.(ZestyListInstanceUserRolesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstanceUserRoles")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstanceUserRolesResponseObject); ok {
+		return validResponse.VisitZestyListInstanceUserRolesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyRemoveInstanceUser operation middleware
+func (sh *strictHandler) ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID string, userZUID string) error {
+	var request ZestyRemoveInstanceUserRequestObject
+
+	request.InstanceZUID = instanceZUID
+	request.UserZUID = userZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyRemoveInstanceUser(ctx.Request().Context(), request.(ZestyRemoveInstanceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyRemoveInstanceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyRemoveInstanceUserResponseObject); ok {
+		return validResponse.VisitZestyRemoveInstanceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // WmeLogin operation middleware
 func (sh *strictHandler) WmeLogin(ctx echo.Context) error {
 	var request WmeLoginRequestObject
@@ -16613,6 +24229,150 @@ func (sh *strictHandler) CreatePAT(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreatePATResponseObject); ok {
 		return validResponse.VisitCreatePATResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyCreateRole operation middleware
+func (sh *strictHandler) ZestyCreateRole(ctx echo.Context) error {
+	var request ZestyCreateRoleRequestObject
+
+	var body ZestyCreateRoleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyCreateRole(ctx.Request().Context(), request.(ZestyCreateRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyCreateRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyCreateRoleResponseObject); ok {
+		return validResponse.VisitZestyCreateRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyDeleteRole operation middleware
+func (sh *strictHandler) ZestyDeleteRole(ctx echo.Context, roleZUID string) error {
+	var request ZestyDeleteRoleRequestObject
+
+	request.RoleZUID = roleZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyDeleteRole(ctx.Request().Context(), request.(ZestyDeleteRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyDeleteRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyDeleteRoleResponseObject); ok {
+		return validResponse.VisitZestyDeleteRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyGetRole operation middleware
+func (sh *strictHandler) ZestyGetRole(ctx echo.Context, roleZUID string) error {
+	var request ZestyGetRoleRequestObject
+
+	request.RoleZUID = roleZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyGetRole(ctx.Request().Context(), request.(ZestyGetRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyGetRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyGetRoleResponseObject); ok {
+		return validResponse.VisitZestyGetRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyUpdateRole operation middleware
+func (sh *strictHandler) ZestyUpdateRole(ctx echo.Context, roleZUID string) error {
+	var request ZestyUpdateRoleRequestObject
+
+	request.RoleZUID = roleZUID
+
+	var body ZestyUpdateRoleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyUpdateRole(ctx.Request().Context(), request.(ZestyUpdateRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyUpdateRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyUpdateRoleResponseObject); ok {
+		return validResponse.VisitZestyUpdateRoleResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -17180,6 +24940,125 @@ func (sh *strictHandler) VerifyToken(ctx echo.Context) error {
 	return nil
 }
 
+// ZestyListTokens operation middleware
+func (sh *strictHandler) ZestyListTokens(ctx echo.Context) error {
+	var request ZestyListTokensRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListTokens(ctx.Request().Context(), request.(ZestyListTokensRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListTokens")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListTokensResponseObject); ok {
+		return validResponse.VisitZestyListTokensResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyCreateToken operation middleware
+func (sh *strictHandler) ZestyCreateToken(ctx echo.Context) error {
+	var request ZestyCreateTokenRequestObject
+
+	var body ZestyCreateTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyCreateToken(ctx.Request().Context(), request.(ZestyCreateTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyCreateToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyCreateTokenResponseObject); ok {
+		return validResponse.VisitZestyCreateTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyDeleteToken operation middleware
+func (sh *strictHandler) ZestyDeleteToken(ctx echo.Context, tokenZUID string) error {
+	var request ZestyDeleteTokenRequestObject
+
+	request.TokenZUID = tokenZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyDeleteToken(ctx.Request().Context(), request.(ZestyDeleteTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyDeleteToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyDeleteTokenResponseObject); ok {
+		return validResponse.VisitZestyDeleteTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyGetToken operation middleware
+func (sh *strictHandler) ZestyGetToken(ctx echo.Context, tokenZUID string) error {
+	var request ZestyGetTokenRequestObject
+
+	request.TokenZUID = tokenZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyGetToken(ctx.Request().Context(), request.(ZestyGetTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyGetToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyGetTokenResponseObject); ok {
+		return validResponse.VisitZestyGetTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetUser operation middleware
 func (sh *strictHandler) GetUser(ctx echo.Context) error {
 	var request GetUserRequestObject
@@ -17588,176 +25467,218 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4mij+Kij9tirx71Cy4jg9HbtO1XoS90w61xM7k9nu5EQQ+UlCmwS4AGhFnXLVPs0+2D7JKXwA",
-	"SJAiJVm2nPR0/kk5FInLh+9+w5deLLJccOBa9Y6+9CSoXHAF+J9XM6H0X2nyFv6zAKXNo1hwDRz/pHme",
-	"sphqJvj+b0pw80zFM8io+evfJEx6R73/b78af9/+qvZPpRTyrZupd3V1FfUSULFkuRmsd9Q7nwGRdlLC",
-	"FMloOhEygyQiE8pSRfQMiFmJpLEmQpKxBHqhCCWySIHcHzF+SVOW9N0Yo4iMcqrUXMikr4Xoq5mQ+FSK",
-	"FPpc6D5NUzGHBJ9BwiTE+lw0f4GMsrRPUwk0WfQvQbIJw1/+57/+e2/Qu4osxJ4IPklZ/JXgFbvZFZkz",
-	"PUNQKZCXIO8pojTVYACmQGvGp4rcb2yK8X6hwGw2YYqOU0j6wJNcMK5HwRZ/EnLMkgT43e4xpmkKkmR0",
-	"QbjQJBFEz5jZhGJTXuR9v2az/olfYp9ywReZKFS4g2dcg+Q0xXnvbhcnnBQcPucQa0gQmwsJxyQBjYhN",
-	"JRDGg0MjqZiSgicg8WFJFEm1kzd0kQqanAvxgsop3O2JjEWyMCSamqnNGmlt9TSOIdeqWuw7Tgs9E5L9",
-	"DsndrfQlU4rxaUQcYzAkAJ9zJiEhsYQEuGY0VQHnsFThmYbBp4qnTCSoWV+LC+DhDznV4X81iy+g9kTo",
-	"vEZYhQJpHhTcsxL/qM5P3nFV5LmQGpKXkDB6vsi/0ikbolPAtcFRSjKzGKIXOeCRixwkrsCfOrk/aq5r",
-	"FBnQU2LYOZnPQILlSYnd7vsMdiBu3mdgqfwakmZJqvj13T7nW7c8Gsei4Lg8jzp+MbthYqsWdLv8630G",
-	"u+Je66B6Dcb1PoOdsK1VS3wvBZ+GvMkSDvccLCr5l5BEwqW4gIQgSzIPYpFAtfQdco9NoVwyDqrIMlPA",
-	"pf4CSi92QP047i3RP451+xxg/RK7eAB+uRsusHpRt8sHcK5dcYL10L0GL8DBdsINVi+zgx+QzGs2Bb/g",
-	"Ys5DzUaBUkYcI1sIV79DhrA5sA1L+Pns9atKIRj0zBduJDORMaSYzM5Rk/pJyAzXliTMDEfTN9KoHJoZ",
-	"Y3VCUwVRLw8eGWPWW3Lmf2YKqntHvUKyXtTL6OcXwKd61js6GB7+GPU0wqGntGR8aqBlNTjzafDug4Mf",
-	"o17GePn/tg8dRFcBym4KYW92bQjCHFrv6Fc/bxSu/2M5jRj/BrE20zyRQDW8OTkPWOY1oGPRRJ3gdw1s",
-	"m4GlACtRlBa5InMhLxifHpOsUJqMSwKfFLqQMOhFFYQTqqGvWQa9FuhkoGlCNe1erpYFRD34TLM8RUBy",
-	"mpkxEshTseiPha6gXMKjAcRqd2tA5zTf68GOJevO9927Z0/NTDlIZYY8iWNQ6tzAc7NPG/thSa99sLbt",
-	"1ZX6dVtbplE0OwiYUZBezeE2kMfLmoZYMOr8OAXUQAxRk1yKqaSZMkMALzKzlwQmtEh1H70vBpv6Y+gz",
-	"7l0t+Fz1ot6SCyJ8ZkwlM2aL+2LpsbevLI423QK9qMecCO1blt+32zPP28zB4AcnyHpRLxUxrTuTDNCW",
-	"vE7hQ8b7MzbO+4YaxhTX3e58Mj+IpcEbTo9e1GtYkuaJAmk/q+22tFhrWwkM2+B5yY5K0GcT2tdC572o",
-	"xwX+1VcQSwhHc7/jq4vcLn0iCm6WiV/4s6GxZpcQfIkGYS/qCSNk7Wr6EM8on0LfKBq4U/tjLsWEpdCf",
-	"gI5nLT9esqTlMO3KYsrNmhTwpK8yFdBRyKqUolYVWcJzMNIydkgOIk+RBZZMq/eMx0KaoySIPEbMBfiz",
-	"NJXZdaGWZzLk+Pfz8zfEvhARCbnhXUlttsNhJYcMLk9BLnEQN0O1q8hRcRsH+fn982vyjdccSF6MUxaT",
-	"C1gMyNuzE/OHIjGVckFGfEQoT8gIRscE0tR8F/fjQl4CPj9NDh49evC49kksL91Hn0fkPv6xGCHA3/QP",
-	"Hv2wt8yWaDpdBuEZm3JqZBSh6VRIpmdZ/ahOzw4e/dB2KLG8XB7uiVlzfQBcTtsALahj4OLgBJ8t6yf3",
-	"DfX/cFjIFPe0NMyFlTf1gZ7DghhDkCoviUcXLBmRGVCjZotJJcEVYZoYdmHRZnl8vWgf37zZgNWTtgF4",
-	"+z4zkRRpodbur1DQPn+hGtMrNm0b4HPHMREUG+Tz2hUsVg+wWDNAg9QMPCNERnt2docddHYG19XcDI2g",
-	"FqIhU+u0CUPJlbZEpaSL5fWaAduW9/KnkyczmqbAp95Tc821Vkp0HbpvJKBDAB349qUwYBELbszKWAtJ",
-	"tCATxpmaIQozPiWMrz8DN3Hbrl4/D3WjZX6LZokdlnzovX7+oRdqL6+ft8qK17k6K3n4NQAUzyC+WPHR",
-	"l+Wp6is+pfGMJJADT4DHC2SY8xnoGUhD9pSrORhz8P6Hnrj40DOCCNV2a7NHCHVRaGJFuArRuwJZJZ48",
-	"GMQFKhz0krLUqAUtQGkXQK0ngptRb2sG29aW3pIxI62HOkMFgaSMX5AUaKLImMYXRIvKpnHaFRkvAg9A",
-	"nQXNtM7V0f5+tujTPB+4H/bnkMYCLZ5rGppXLfB4a3Ux1PC3s+5kMMJWBkdtgLYzO7PuhWuqCSdODvUZ",
-	"Lx0U1EV0U2Y4wgVAbgRWi3Sv21DtA5Of359HlbPxxHlq0JlxRP4KVIIkH4rh8GGMshH/hFGrVAgmPLX2",
-	"5LOWmc+QWylScM1S3In9zlnPzhKtIdHj4TDAE8b1D4e9ZQUu2uIU698829hORXth3buqRa0MD6UDYo19",
-	"LC1xBXZtJ3RUhZqr9uMxuJUEjdb4jJ94s2k7KkyYylO6eIX+iy8BE/lZzDg5y5ieteGdtSXrXyDgQl5S",
-	"c0Md3MDRsuxI6QDGqWGgb5wRs6XTyQxR39hvYsYHyoDi393DQSyykI/aj1p2WBpUdR/do2ENNg/XCSY/",
-	"fjncx01BsJXzKJusdaO26V1GCt8aXr8+f4Nb+RZOUVjhv3ZXbMrf5U5T6DjDj2s3/A+QbLL4Jrat83b1",
-	"0/rOpMhKpaWugDw4eHiI5maA8g8P1nilG+CyPpB1QNvat3xbXs9NHZ5uuY4uU1Dqz4Tdrwsd7LTpEUkt",
-	"lqHLtUMpO+UJgUuQi1Ilc96DSlcz+gG5zwESRSixWTShmhOaDWMhUqB8OwWmi2e9y29B/BjSKhlrmw75",
-	"5vmTU0uAsX+N3D87ePTDHvqdjOmgvB1BFcmp1BZWTPmg5rELGEJClCB6RjWJCymNQmr96mdPn6uIzGcs",
-	"nmEqmwKeEKYjC1Wq0eXRDDktu5a+ASy9ewlcTX69g3d23VuMLIRA+7WHNhuqvx+jyqXSEdTzDpTIU5QZ",
-	"sX4KzvO+bLVvpAs2eHpOtQZpcPP//vrhQ/7lxZX59xX+e3ZFosG9/sf/9W+rdciGhJmLfgpmVJJSPi3o",
-	"FFy+SHQn2mYQ1pswqbSFBwKh10b76037wKxXaNd/s2Z9EPRt2QvVhPrNOI8YU4bthN4nqJQYL8BdmPwJ",
-	"hkhcXIjVhGFAWW9B1bxi1QEi+21hieY5YZwwrUhMueAspikx8JQxVeBC9yEoD+KHj8Y/TB7248Px4/7h",
-	"j/Cw//gvP9J+cpgMJw+SwwM4OOzVcXvYf0z7k49ffrzql38fbvD3g4OrVux/58zZ67AIDES9nJQJEbxI",
-	"rWerbicF7oFLqql8J9NWhhFjjDmx8fXNQuMNnrKOhXTLhPUMv8IjZpNYlmX35kFupko7uX2oihndhQUb",
-	"9fKZ4PCqyMYWC5YNx+r31TCQXmBsKhia3pESRUKEqJ90/VybRxPZ0H8I4hKeAYTa9+Q30CZODYk8BRsX",
-	"Zr/Dn16higXnEGtnXyeQS4jNeXkkq+/s2ZQLCckxuYBcm3WJNAHpfJiKKM3StDb/TYj1rrUzK0Oe8Zeg",
-	"ZyIJvf5LiRB5KGbWhwDCYVfZnwY5Ud+3Um075OQwP/0aWvJyNKMJh3JlK/d+BjyxpGxz8f5oNu16OKxG",
-	"gJvZehzmb7bG/66w5UmZxNGXRpNyilqEzMyWJ6kyoka9OT2oazs1Xexo8P//29pgZriX9dBSoP8kWGIV",
-	"YatWPxHJDYRYuysOU7bWOuQOfzx48PDx8C/XdMkFIqAl4ztJJDpX3IxkjtFyQe5PbCGAf8FmRkX4Ioc5",
-	"ERz26su7wRHeMJPVj4sAdqOtOMbto526PSZ43ozFaUEw3n5M5jPghI4VcG1hN7aRQfseU/a91nyZNsvu",
-	"fQZWUt2MZ9nFfiq3E6DT4fDxD2sRKpdwyUShPoWSf00BR8lYruxqhIJku+9bI4OffD7h8tra5vvYDtyy",
-	"tuGamazv2QWzdWqnXIPMJVOwMrH1+il/t5PKtyZ5r8rZW5FFYcvTpkL7I3GegW25In6MmscnzyKvx9+2",
-	"xMJCgeTOxl3z2Tv/ahNg5RjBKqKWPW0Ex+0AeKvb6FjnCzFlW/LMb+xwVm9wu1R2zH3ESpn7mFs2Km3Q",
-	"T2b60Z6XmqVFE1ipFI1IRUZOiRt1JaR80uszUpBntCejtKee1FcammCvTt9/enNydvb+9dunn96e/p93",
-	"z96ePm316LnMk0/sOkkruO3E543aIWr6xI8/HA6HbckqLNkIEpxmjE9xSoMHrbt3YaOu8d5CganobvVM",
-	"+yQbc9ToOMCCyHbuXMXQmyVtau7K0yokQLRhmlBNRvuXD/ZDXOl7lB4dW0Wxn7LL62gMLytZc70MqsIf",
-	"Fa7YmxsJ1XSlQFshqRxyHQyHH29NFr2qjJa37vOtLbltFZrgtK9ZxHUbfM7PHoUcr7abDtB1GK4Hj9ar",
-	"gO8zcIo0ktCNsgdbFdG7Al4AsvpyOmBW3/VWmTlNfr6Go16PJa628Ms3o6beHMy5eueG532N425PHF19",
-	"WO8CBFnWkv3RR8TgDMU2HVRBn3EFXDHNLiFdHBsr2NbWeFt4LuSFMfVE3QCmScaa8cxHh2uROKhlvb7h",
-	"gR87SwP4JaTCVlJs6nnY2FCIVtTiofcio/GMcehLoAkKTQlUCT7orS54Wn3IzqL377edMkLgBvrpnaQK",
-	"rueo22QqhFvfihF5vFgplqOej421OK7qtd/XOmobVbo9D0xtLYROKePHqGadPX1ukDHB8qQZSNigqqOD",
-	"qaxGTwcpt7HOE9tUH9vqrG6dtG4pEXcd6Wzsi20sSsFNDNJrKj23IrhKR9Va0t4iu+AXl11RMbNH/R8P",
-	"kwfwQ3JIoa8eZo//cnjDMGGQT9NC1Cnt/LEBCFxrVM5TDRsM0gkbn2B7F3xvbScKW7GwPfG5qVr5jYK4",
-	"kEwvzsyEdvknv5x1W5fEWP/AtQvmkV9AigZvLGMMo3/23Uh9VO7Cqs7RvjGmPzE+wtrPUWdJizGG31KW",
-	"qntkdO7c3xfA//eH3tK7H3rohTBqbc/OZAwVm5lVc1pUaEdz9hwwE+7EqFdntgC8I5aRYbWPeQP7E7Jp",
-	"YXQ665N5cXL+5O/PT//j08nTl89efTo7ffL29Lx7Of/s43z9M19xvrQeCxCzbLMc69f/yRPPz+/Pey3N",
-	"bGpRAqZUYZPFXlAdzy5gEZH5TKhKlDEf4TcWv1kqYh3mjuB01bJmWuf1RZ2mcGnzCrZa3ETIqtWachkQ",
-	"GTWKL1Wk1I8H5drLdmyUL1oSd1HwOkeKR2lbhY0V19r8PBESCOC6meB7BD4zpTfaNlJhN1E4NbmFCkb7",
-	"qdGfRhEZU4k9K1fi+rbYawiZ8UlLbmEJPqYwkJtO+gbUkBBap2OXTEjOZ0wRwYPOpHbAMSiXXJ0wmkKs",
-	"sRg7x95SAvsLEcX4FJtmmJ1O0PxRkYeKirwzzpwH5vMMiC36dOPZijnDN3KqZyoiEwZpQgwE7EfWDFEz",
-	"moMqU7tBXrIYzGJYxjTVYKYUaFSZ42V86ivyBE8XxKd+c5iTMVVA3r19MSCvK0w0xzSVosgt6RhIaDol",
-	"OUi/UHNIKYvByQV3Qi+fGaQvZBokYYocuBKFjGEg5HTffaT2zbsYndcoQv0Z9aLeJUiLY73h4MFgaOPP",
-	"wGnOeke9h4Ph4KGNwc+QUe8nIsY/pm0862xOp1OQ5N0zpDbMRfKHOiDPDCkpBdpueVywVBPGtbBhRMap",
-	"XBwTLsiTp68M8hTKGm4l0T5Leke917l6atYQ1VvuHgyHjV5MGj7r/ZnO0noTpqYYa+21lIi4yIBri6g5",
-	"nYLrsVRkGZUL7FKhQdrMR3Ly5lnji/sVJPYM7dCpwuKRXPU+mnEQjPtfEBpXAThbt3pi3sJDkDQDDdKM",
-	"9cVSrTmYimape7MSzDYDq9p9oOb9cFjPJD3p/0L7vw/7jwef2lOjrz6uhTnL6BT2cz6tw7zUwOwht/t5",
-	"zXHFSm355fJBb/zpb/SSWgS47gDtLefMIWDXsMPhYRtO5ill/JpI+UoQVcSzcvAaLmLzIM1i+6vnU8s4",
-	"3IqJM6Cpnv3eSdPWu6/IfMZSWw2eS4FSEPm3QofLseGGiQDbnUwLs1Rcg2vQ00rGf3czr8Wq7buqVb0F",
-	"2lrxWR2kDssX7BK42V0uxbgdYihf0e4SqgVgr3MUOVWRthE+oAuJ3URUQ2YzTkYGSrZfi/mfMbUHtkku",
-	"ua9Lj1hl85tnKRLunhGeUC+XJg+HJGO80EaETTT2MlDEmB+h/IUEW4SQE6fi/Hz2+lVECpn2gRtVPsHl",
-	"ZEWqGWaWYt/ZsUgYKOuCwE4sagYJLkwBT1T1+vJxV44dx55A6b+KZHG7/fNqTjNzVuF4n/vz+bxvNtIv",
-	"ZOq2edMJyi3v48Devtp+yKsm977aIXm0uNta6OSFmE4hwd4hyNSGXcOW69xv9iTF7x5s+F2tSyR++XDD",
-	"L6sOo+azB5t+1mygiR8/2ni1LV0hr6Leo43hVG9D2mBHYmqYAhp8S157Q6K01hzL8arfzbAVtxKFY1Mp",
-	"aFhWMzwWmNd2jWzeU9ghOz1vnFFFgCeQHCP3sgyOC5IKbrQqDFcM/nhYdSOccCYm6n516/DXj0Y1q5Dm",
-	"1JqfYU0qrYudDlzJQEtW0++XhPZL98pm6vc2qo6bwffmeiNFBnoGhSJmSOz9pdAtRqyC1pTgwQdZudhl",
-	"Ke6MnIFH4q4NG3F+8uaZEZA3pY7r9JJov8bB21KNLZ+HhhY6t9xyu7e9oFZfXrPt/zh5+eJ62/YDf5Vt",
-	"u+Uub9szyX0Z1Hu3qm8vy4tSxJxX7eBKnktc+jqyJNTPXMkhUpn9MWX8wulmLtWE2SEVzaDsMSWk1ZaD",
-	"0Q3fo9x3re5Qo5rxix0qVM2pdqFTLc9x9zrQGrEUNDr3FVU304X+FVSTl6iKLJV1rBAvARG6IFc7CZ6B",
-	"9l45l1xYNrhruPvtnKgUISkawrunytoS/ExUiV6YlVgvIhmRXMKEfa6ZUjYdQvAYjtvbO2BTB2PzrCXR",
-	"yiGzYwI1E+2WPO0M3xxxlkjCfE3HDYnzT2xunIF2nuo66ZXl9euJHJsTr3cnHQyHtpQEncSMK015DCSm",
-	"Li5AtKSTCYvJfUO03o/kxKkqc4x9Y0uMu1AJxEAWkr2IPBo+JMLI2TlTYB30+CMZ09RMJXEuTS/Qk2+4",
-	"g5gQKay7rNVf9dbu7Gu5q3D6gT3rh3cz5Suh0ee0OCYj225zRBRdKDKfUU1s2+imUmaWydZ40C4f7A/m",
-	"kKZ9vHph/7f5hWrq4R3NRd/DmDyHBTmr/Jx49C7K6BsWqyqI5yqe0zKcd+SSttF1H+APcVE7DMAws/E8",
-	"pTEkiDsukJQxriEhv9nuGBjdoyXS+NpljOMPyGmW64UrlwrChhZNXVq3Iy41w1S9v788eeKivcsI+DfQ",
-	"P79/rnaJfq6nbgefNSDynu2NuE3LdXENS63seq1sdboFXR1cAQJxM2CFQq61eZj90q5P2AKzhkrh9fpg",
-	"rnvKCnY8s9FS2dUIM+TZdKatrmDevacskyljjkYrOC7RqGUSojRdtOgNS4VwO1IbOgvu7li0B2n8uxDs",
-	"9RvRNvUUNW+s2lQdqN1vtqky0HKJ16aqQNf1VJuS5tIVaHXCtAjSooLTRk6FZ5m+rUSLL3KeQUWyE6wO",
-	"24BkKyvc2cKG0NAepySsRavuyxi1jN93r46uZYu7K6MwmN9OqPUit90Ransx3TdHqDcyj5cJ9Y9NO84s",
-	"bkfSum69IZV4LL6WwewvIsKpM6MMgY8cKo2yyWn0E9fW3PucSNlJs7KCozK4aAi+dquRizFSMoE5meNl",
-	"W1pilPC6hnNXEe5dkVej5ve7OPwuDje1ipeIvYuyN022GNnbE0YtWRfMJl4Y0nNk0UJLNrXiiTHZ/gY7",
-	"jeoFV0J0xvRcvpwiRX6L1kM9U4PctwmdOdWzvRabIcIEx+VQRwCpv5sX2kF1jV11v2ovTnJayOq8k6AT",
-	"Dl77t2ZzDrtukJhCeVm7HC1pefcPDslMFFLtuZCzq1TzPz8ekoQusNzKlhcf1dKB0D6Gvcpo4kbzwtBN",
-	"Z41aZGdqr1OjiswhTQfkxNtrwjasjGdCKGjS6tRLx1FrBfioUbpOw5rkqogdfVRAreGIlmmrCNtljkuz",
-	"bcHdi6i1uSJB54DuDgHfxdadiK1a7khFePeFrFPVXnciSU14tZbwb6CU1ogRo6Ql1U6dzbWWMiNSKN/8",
-	"oHx4L+gxEdXYmfe0KXT6TvuMIztqpdiWavvd0e+K0v5vkZobaqcCfRzAFsNwHsDfifpOiDpottHOXLuo",
-	"N6erkh4Y15ZW+NQJvqpoxr7obD+ryzh/rWJTjok6/iIimqaGSrE9SRBPNagzE3Nuc3pY2YBD8HRxXLnq",
-	"bTkGF3pmBhm7gO2Mqtky4ZYX0e6IVpfuCL5j8ly+aLeDPg13rZxxBmDsGnYh6pVbUCN+txU94pfXp0j8",
-	"bFuadKu9AVV2WSNhUl5bpVozNc8eqxG27oKOmqbdrdrbONU+DbtFdwQ7cAZVSlkj/bkIb0AvvbblaFgc",
-	"ZSWoI2lNGK8UdgyVplSDJGMgRsRiPrAWaAtMi5TK0m1qaxPNms2X+0nVKHk0IE/dTbik4Klv0uguiwdu",
-	"flHBorCayy7C331uO2PS1LWwyPWi/KnyPDZZReNCqh0xjI5rr64c39gRm2jc9tVVklKD6T1VtVe9EZ94",
-	"vOF3TwSfpCzWf3RirxxCmsqgS23g2q1Dei09N7pCr4hgQnzRcPEaahXOpDdTl55WJ2MTMJLaGMnWLet0",
-	"flT17ZPQQq5CIlY2R86xWz3OkLzFBI3wLiqrXTWzU0prvdTmjoX0qqvNWkjxzAb9fRcPd2BoLFNOXv50",
-	"EvZPw7yBxoWuyOa0rVr6KgL+X4J42ZRvUVPRTsBC5/tlo4lVoUxKFPvcT9iUubbIgQLdmWyM6rIUxdRJ",
-	"1Oak+zZhYmSI3LAAHNjlrThu4ZIYiOAwIO99VCjMN+ailN1eAegXuZW2wKNaTJQp4i5jINjcoosN+Evj",
-	"dsoBmlfx3THxr/d843FgbTvq5XO6+K6Y3zm5u3is4Pb2GIvfbClMs4a8HaVt7lzfPADr6t8dSRpS7oq+",
-	"RpuHX5cJ07aX+QrkWb848q4l9Fr9uBTK32XqbclUj9klzW1Ea+GFKJvKVLyRHNutVBcO7G0oWncgDqOq",
-	"UGHKLoE7e1V1icmlezd3SpCdt3x+c4LT82jUzL4L0G9CgPozMSS3AS2vcDaffo5dQq67DzUiBbciLmn3",
-	"iwUGdnAxTCtF7cwhvHSx7zcnycICasOroFk39V3C3ZqE28J966rw22nivR22llgRYaJcrZKbaTKGVPCp",
-	"whttqPf8p1il4TItEkLndOGqEWwvq6DvyN6A4GQjmqZHxGDtyBm9yy3O3Ao2uOHYDcqB6RnIlpW3ZMK3",
-	"u3aPyOjfEXr7+G//NzVy7UW4UZpdzBF7m42UvcP5/t6onR+8LvQOuUFwe/SOvbyrJabTYEWhvxP4LQVw",
-	"MHATfVluq0BrXrvOFNfVnKDIN3f8umhOmTtLOYrLZvTEySFlS2iY4QFWp8XmdF4VzjBWq9GqrKd/lXLV",
-	"KsWXweV5xF0oieK5xoyUuweqDCjhCm0mls2INE+ZLPXrFT6jxi3lOyTbjvvQv0lxXq9FOA78Cw4Fug7q",
-	"hpxgO233zxsQ8mFdXg+Dbu1dLtsyt3OFt6Ga4AsK+TSFfqHgiACNZz7FIqZSMvAxIiNBPbHmEvBiriRI",
-	"0sgBKwDoGLtdmrfHUswVxoGoJpLGRpWs1BQfHHJl80zPGPcJlGSKr+cgmUgITVMiIQZ2CdVn7j4WIQfk",
-	"jV0NurTsOrxu48JQVPuhmCLaWd0272RiOVCpc8xnIoWKo2F7vLRRhee6y9S6nPpewUwRZm+pXeZVDvTn",
-	"Tt/bBZMKp/i63Km74IfDHJJKFjIep0VSv53ouyqyLTfxBvJSpnUQZ97I7MCf+26MVezEagF2qtbrrHyV",
-	"UEPXadgr7iZpWx2dojNakJHPPHVVePUtsTBHPDkq74G+AMhdzifTG1xXtZTWGd5qs7t8zrYbg+4+kbP1",
-	"Bp8W2v0pkBrf8zXvJF/zVUWsDYqyhmyNGrpyNz0dG2xf4VfrsLlrUxwtP6pHlFyQSZBEhIPdU40uBvMZ",
-	"SGP/BJ0WyiSVbEBOMHr99qcn5C/D4WOsKSk4tnvAdAfvsLAE7NZRFmoEeSiraBvBsWvSDi+H+uZqAlc1",
-	"RvwT1t7a01oSm2WzmPJWuW4qWxvobSnR81GkFv1yLJKFdRWkCqruIt3KZ2QLo6SEWKcL52ULHeRmM4EP",
-	"kOJNCpWy2+ZS6woG71KJbbmZ+hacZNUlMK+fb9qPu9Qz0L/5XS/dpYsM8xSb9YPd+mnhrgNqbUL5N9Dv",
-	"rCttZwzW3nLTjjYuUzaXYsJSVxnobHtldNXBzRBiVyfysd4gs+mnX30WYbZ2Nwf8G7t0Hslq7Hre6zrH",
-	"R1Q6IfBWDt860yaSV8UjOJQtCrF1DfiZv621ji1Pq5WXWHP7XM0MHcz0zQbQEXJoWnnNoDygrxZB/7M5",
-	"Bzcm0kJyZJl1Emovr1hDvzZXzXoP1mfP1NoWdKTSiLKE05HycS1jxkfy8aYbpwlR2wDXaD0+AxKvcrGd",
-	"RVynoDIPxwiJNCF0LArtbBNEt5aSL5zLkOAuc2XK8e1033ByaXB4f/hEme/cYU3h2Im6MMQYV5256oLd",
-	"2OeWpDZiEQp40g+DR/0NM+6sXVULO3VyjjAcgv0ZA6LnQpMF6DJeeUxEmoBcHlmhe8J7JwbkpHIk+OHa",
-	"/AaoKnCBlNEScQSe/COY6U4YSuuk3yx/uVFTrzae8q+TC1diXn+ZDvCW3jUkuD7sj70TGm1MShd8je7R",
-	"ueB/KjNdl9tyY0fsAfnrgiQwoUWqy0jNihaWMU1T+8Kcl17Fjv6VlXTecQw/nOKbpZ4bNev6nrq6c9m6",
-	"7LhY6ni5IRGva2a/9j6JSnzSFVnsmLqjUBtfuC7ZzaZkN79wAlsdY+vjS6Bp2Yrh2E3kRUJGL4zKj/K6",
-	"uvCiIahbZW6tmfyuhW5tsj+SnD12JRR1jZ6wSWt/0u8yue0eitVp6pWTv7UN3zvlHFzh1S6uqMWRq6Of",
-	"UAGIGlZxVMuZN9RXSgVc415UdlvwzW2Z78qWMAkx3nxFRv5/52LkuivIIEPEZu+O9CKHkQ8s/GcBchHU",
-	"t7htuAZ0Y5T7SeSsbTt4mSg0wjtv3aj499MKNmUXtGBwl4Fo2wOhjeJy/yxTwJw/ch9ZF3V3dSizEpCu",
-	"i4zIoVT1c0C1HdnOXhQ2i8EkxYymKV5l6QyKcaE1tlzM8hR8nqRNLdKQ+2TtN6/PzjtjIAia5dtVW+II",
-	"Fojl3SMBPkQEBtMBGUFV73b0P//139Xlyngg1T2t2k+60UWtm9zHbxacS4itgLODtbRwZ9z2r3Pa4DOb",
-	"5XQcIgnTCtJJ0OafIW+aCNm5G7OYaEOGaOFtOYBddi0NHu/U1gIzvm0AzeWfYRrYnMpEHfsEE0LTVMzt",
-	"pckVInatsqKilXAvL30tJOtF4TEcDA9/3OZO3JvcQ1xz8iDe3688bZZkPDDcq5DsoUh4ODxY5mt/pfFF",
-	"WW9aybSgbK1MHbAGhb3/usZVepG7Khy3+0LYIdo7X9ZYV9nDcSULQ3tmNQ8aXOcAl8B8A3F5O/LqJ2HQ",
-	"ti5QWhuWdlSKGJrUbbhxT3l+iPUSRw1mSA0Rm6l9mp7lXNgjD693NfMNyDPtSo8bWmMHtrUYgvan85DH",
-	"rVfvbnhVUW3Sn4TMNlH0vtPI7dPIv0Y6t9MnGlofin6jrC2R3jpNcx8roLszt7COJJyKpkoEuduVXVi5",
-	"gTDv2l10Zh7mIPLUK0ahmoXaXknxTiETtgGnBJrYl7EhsHUE+c5BZQ8LbOU794wHR8FHtZabAWWUb81F",
-	"kSZkRi+B5IU2RGLA5zF+Va8DSwJ4dbVlUzftfGBZwxNbib7DjJdymm+6sMQrezY0dxyaIMpfTvT1WiL8",
-	"eQtJ3rkssYDgm8bnSl6j2IrbbP8G+h/ulZ3cZDuhqYKolwePvvSCRTWzzlOgCoh7wTrGWHBz17hgKeoX",
-	"VdbXcPBgMOyttYYCcvu1XMDHDW+bde8fE47prdhl8Bbb1v8j3C4QWXC8gMwaL11nu9pd4VMSyxI8RJkw",
-	"LzBIhITPuiyUsU/HC/JwSDLGCw0qbNs6NTzeKTajWrLiqMxWxEJcIY0aObK+VvKhGA4fxjgE/gmjjlsy",
-	"Lcfc+Z3jvgHNaj9cmSaYVv3Vvt8tvtzA1Gb4tSCW7eqvlzoflpdD4kQGy9s8LCcV3StNDXetNAAXsVLk",
-	"/iijF0gzoz2DU4VMe0e9mdb50f7+g4O/DIaD4eDB0eFwOOyZZbsltKnd9kIFg9QkYTSFWJOCJ2DvkRoN",
-	"yE8MUrsnFZESd105PdIRqv2GQ3u7yo55T5G8GKdMzezFIHg5NVGipazdDOPrXabAzRyQWC3TD1UOYLQe",
-	"UvAyllT6NSyfWHalmE2+ZxcsM0KKnJozzyVTQAyqAtc+atmy+6OqWbxZYum1dJ3U7bkkUVjXUEu4xpsg",
-	"ahWK6OdLRFDqE2Huf+k4DafJKKdTyLAUEXHUVjiOvmQ2GT7CBMxCXY0CMMwz6AAC4nP9pJ0iK4XQR35X",
-	"40XQIbNcy/2fz16/ikgh076zSQ2zy4pUs5xKjYbzntOBXe1ijTBw416lrbisU15RvaVKG3hHDV+yWRbe",
-	"ABIuB/3GA+IZvgWLWVZESuAkVNOrEQF+CanIrULsgGRJsR1Mqhir6lJNBzQbalDk5M2zEEHstqr3zp4+",
-	"txmdWKcypsbeoIUWzkLColR/xauKyj/7KhY5JDYJ1OwgG4NUM5ZblBJp+Uat9OSG+++7AIrqAMRJnT5+",
-	"ASlw/zWkcW2hKhd/gAKcjP7Zdwy0b433qB5OLyPtSOu2i4DDzaje4LWRZ1eFGGqZB204YhkYVPRzeHBA",
-	"Rl8+9Cbmhw+9I/Lrh54D2ofex6tR5NIA3CfmVfzTvBq8WaM6+nsLED0jd3kDNMkYZ0o7DlpHpX381XEc",
-	"Fbl+ASV8SqRSVcowLRKmDXkMyBMEqPKlzC6ymTHublH1rVVrlRnGql54H5h926Bag9dYFhNZaJTYVd+8",
-	"+bZl/6+9tMBMilwwrtURsVc/OWZZuyJXRd6fZ1m99cAbMtEg3T21iYgLwxGr834jRQZ6BoUiGWjJ4hDR",
-	"Ra56Vx+v/l8AAAD//w==",
+	"7L37cts4mij+Kij9tir271Cy4zg9HbtO1XqS9Ew6ncuJncnsdHIimPwkoU0CXAC0ok6lap9mH2yf5BQ+",
+	"ACRIkbrZsp1u/9PtUCSu3/36tReLLBccuFa9o689CSoXXAH+4/VEKP1XmryD/yxAafMoFlwDxz9pnqcs",
+	"ppoJvvebEtw8U/EEMmr++jcJo95R7//bq8bfs7+qvedSCvnOzdT79u1b1EtAxZLlZrDeUe9sAkTaSQlT",
+	"JKPpSMgMkoiMKEsV0RMgZiWSxpoISc4l0AtFKJFFCmRnyPglTVnSd2MMIzLMqVJTIZO+FqKvJkLiUylS",
+	"6HOh+zRNxRQSfAYJkxDrM9H8BTLK0j5NJdBk1r8EyUYMf/mf//rv3UHvW2RP7Kngo5TFt3ResZtdkSnT",
+	"EzwqBfIS5ANFlKYazIEp0JrxsSI7jU0x3i8UmM0mTNHzFJI+8CQXjOthsMWfhDxnSQL8ZvcY0zQFSTI6",
+	"I1xokgiiJ8xsQrExL/K+X7NZ/8gvsU+54LNMFCrcwQuuQXKa4rw3t4sTTgoOX3KINSQIzYWEY5KARsCm",
+	"EgjjwaWRVIxJwROQ+LBEiqTayVs6SwVNzoT4hcox3OyNnItkZlA0NVObNdLa6mkcQ65Vtdj3nBZ6IiT7",
+	"HZKbW+krphTj44g4wmBQAL7kTEJCYgkJcM1oqgLKYbHCEw0DTxVNGUlQk74WF8DDH3Kqw39qFl9A7YnQ",
+	"eQ2xCgXSPCi4JyX+UZ2evOeqyHMhNSSvIGH0bJbf0i0bpFPAtYFRSjKzGKJnOeCVixwkrsDfOtkZNtc1",
+	"jMzRU2LIOZlOQIKlSYnd7ocMtsBuPmRgsXwNTjPHVfz6rp/yLVsejWNRcFyeBx2/mO0QsUULul769SGD",
+	"bVGvZae6BuH6kMFWyNaiJX6Qgo9D2mQRh3sKFpX0S0gi4VJcQEKQJJkHsUigWvoWqceqp1wSDqrIPFHA",
+	"pf4LlJ6dWFhX1y5C4egLlxpPKB9Dm/jEuNKUx+AFqCNDEkQKhNMMwb1QEPlnSrM0JRNIE3I+Ixlk5yCV",
+	"uRO8HHuNZtCUKk3eTDlIMhWFedtgRyYu7ZUmkAntEL12MtdPf1Y4mlax68jsg0m7bcFrR+XvHLgoxpOo",
+	"wR84QGLoquF2RIFSyDR4YuDbIJ5SDpSnVCHY2AFwIoYEGWjSFzydETVTGjL8qTzaLoJZO8fXQv8kCp7c",
+	"0DG+FkQV8aQ8oMgtGY/AQwfuQHDLThuHrgDIDuK/O+HgHXfY1IEbESP/SMIl0NSzV1ziFhjscghancXi",
+	"WLcB5AuhZjuMdvGirpfV4lzbYrbLT3cNdouDbYXhLl5mB8slmVceCn7BxZSHyoMnXoi+4eq3yHNXP2xD",
+	"AX4+ffO6krkHPfOFG8lMZBgtk9kZKis/CZnh2pKEmeFo+lYaqq0ZqN7RiKYKol4ePPraq4wl5l9mCqp7",
+	"R71Csl7Uy+iXX4CP9aR3dLB/+GPU03gOPaUl42NzWlZJMp8G7z48+DHqZYyX/2770J3oooOym8KzN7s2",
+	"CGEurXf0q583Ctf/qZxGnP8GsTbTPJVANbw9OQtI5hqnY8FEneB3DWibgMUAy+mUFrkiUyEvGB8fk6xQ",
+	"2kgEDsFHhS4kDHpRdcIJ1dDXLINey+lkoGlCNe1erpYFRD34QrM8xYM0sowZFvJUzPrnQlenXJ5H4xCr",
+	"3S05Oqdcrnd2LFl2v+/fv3hmZspBKjPkCYoOZ+Y8V/u0sR+W9NoHa9teXW9etrV5HEXNnoAZBfHVXG4D",
+	"eDyvabAFI4Sep4BCvkFqkksxljRTZgjgRWb2ksCIFqnuo4HTQFP/HPqMe2smPle9qDdn5QufGeHEjNli",
+	"IZx77E0YFkablrde1GOOhfYtye/b7ZnnbRaX4AfHyHpRLxUxrdtrzaHNGXbDh4z3J+w87xtsOKe47nb7",
+	"rvlBzA3esCv2ol7DWGOeKJD2s9puS6NQbSuB7Sh4XpKj8uizEe1rofNe1OMC/+oriCWEo7nf8dVZbpc+",
+	"Qpk26uEX/m5orNklBF+iGtOLesIwWbuaPlgFqG8EDdyp/TGXYsRS6I9Ax5OWHy9Z0nKZdmUx5WZNCnjS",
+	"V5kK8CgkVUpRK4rMwTkYbhk7IAeRp0gCS6LVe8FjIc1VEgQew+YC+Jmbyuy6UPMzGXT8+9nZW2JfiIiE",
+	"3NCupDbb4X7Fhwwsj0HOURA3Q7WryGFxGwX5+cPLNenGGw4kL85TFpMLmA3Iu9MT84ciMZVyRoZ8iFrU",
+	"EIbHBNLUfBf340JeAj5/nhw8fvzwSe2TWF66j74MjX6RkOFsiAf+tn/w+IfdebJE0/H8EZ6yMaeGRxGa",
+	"joVkepLVr+r56cHjH9ouJZaX88M9NWuuD4DLaRugBXTMubhzgi+W9JMdg/0/HBYyxT3NDXNh+U19oJcw",
+	"IyyJCFWeEw8vWDIkE6CJ1bNKDq4I08SQCws28+PrWfv45s3GWT1tG4C37zMTSZEWaun+CgXt8xeqMb1i",
+	"47YBvnRcE0G2Qb4sXcFs8QCzJQM0UM2cZ4TAaO/O7rADz05hXcnN4AhKIRoytUyaMJhcSUtUSjqbX68Z",
+	"sG15r346eToxejwfe2PommuthOj66b6VgDY39JHZl0KfYCy4UStjjeYHMmKcqQmCMONjwvjyO3ATt+3q",
+	"zctQNpqnt6iW2GHJx96blx97ofTy5mUrr3iTq9OShq9xQPEE4osFH32dn6q+4uc0npAEcuAJ8HiGBHM6",
+	"AT0BadCecjUFow7ufOyJi489b4hyOnuEpy4KTSwLVyF4V0dWsSd/DOICBQ56SVlqxIKWQ2lnQK03gptR",
+	"72oK28aa3pwyI61FKkMBgaSMX5AUaKLIOY0viBaVTuOkK3I+CywAdRI00TpXR3t72axP83zgftibQhoL",
+	"1HjWVDS/tZzHOyuLoYS/mXYngxE2UjhqA7Td2ak1L6wpJpw4PtRnvLKuuqCJlBmKcAGQG4bVwt3rOlT7",
+	"wOTnD2dRZc8/cZYaNGYckb8ClSDJx2J//1GMvBH/hGErVwgmfG71yRctM58itVKk4Jql3shb2YmdJloD",
+	"oif7+wGcMK5/OOzNC3DRBrdY/+bFynoq6gvL3lUtYmV4KR0n1tjH3BIXQNdmTEdVoLloPx6CW1HQSI0v",
+	"+IlXmzbDwoSpPKWz12i/+BoQkZ/FhJPTjOlJG9xZXbL+BR5cSEtqZqiDKxha5g0pHYfx3BDQt06J2dDo",
+	"ZIaob+w3MeEDZY7i393DQSyykI7aj1p2WCpUdRvd4/3a2Txaxpj8+OVwn1Y9go2MR9loqRm1Te4yXPja",
+	"4PrN2Vvcyl24RWGZ/9JdsTF/nztJoeMOPy3d8D9AstHsTmxb5+3ip7WdSZGVQktdAHl48OgQ1c0A5B8d",
+	"LLFKN47L2kCWHdrGtuXrsnquavB0y3V4mYJSfyboflPoYKdNi0hqoQxNrh1C2XOeELgEOStFMmc9qGQ1",
+	"9AXveOe4DVQLxZxQbTgXIgXKNxNgumjW+/wa2I9BrZKwtsmQb18+fW4RMPavkZ3Tg8c/7KLdyagOyusR",
+	"VJGcSm3Piinv1Dx2DkNIiBJET6gmcSGlEUitXf302UsVkemExRP0oCvgCWE6sqdKNZo8mi6nedPSHYDS",
+	"m+fA1eTrXbzT696hZyE8tF97qLOh+PspqkwqHU49b0CJPEaZEeu34Czv81r7SrJgg6bnVGuQBjb/768f",
+	"P+Zff/lm/vsa/3v6jUSDB/1P/+vfFsuQDQ4zFf0UzKgkpXxc0DG4kKzoRqTNwK03YlJpex54CL023F+u",
+	"2gdqvUK9/s6q9YHTt2UvFKNk7GacRYwpQ3ZC6xNUQoxn4M5N/hRdJM4vxGrMMMCsd6BqVrHqApH8tpBE",
+	"85wwTphWJKZccBbTlJjzlDFV4Fz34VEexI8en/8wetSPD8+f9A9/hEf9J3/5kfaTw2R/9DA5PICDw14d",
+	"tvf7T2h/9Onrj9/65d+HK/z98OBbK/S/d+rsOiQCHVGvRmVABC9Sa9mq60mBeeCSairfy7SVYMToY06s",
+	"f30113iDpiwjId08YTnBr+CI2SCWed69upObqVJPbh+qIkY3ocFGvXwiOLwusnMLBfOKY/X74jOQnmGs",
+	"yhia1pESREKAqN90/V6bVxNZ1394xOV5BifUvie/gTZ2alDkGVi/MPsd/vQCVSw4h1g7/TqBXEJs7ssD",
+	"WX1nL8ZcSEiOyQXk2qxLpAlIZ8NULtI2nP8qyHrT0pnlIS/4K9ATkYRW/7lAiDxkM8tdAOGwi/RPA5wo",
+	"71uuthlwcpg+vw0ped6b0TyHcmUL934KPLGobGPxvjeddvk5LAaAq+l6HKZvN4b/LrflSRnE0ZdGknKC",
+	"WoTEzEY8q9KjRr06PahLOzVZ7Gjw///bUmdmuJflp6VA/0mgxArCVqx+KpIrMLF2UxyGbC01yB3+ePDw",
+	"0ZP9v6xpkgtYQEvEd5JINK64GckUveWC7Ixsro1/wUZG2SQEDlMiOOzWl3eFK7xiJKsfFw/YjbbgGjf3",
+	"dup2n+BZ0xenBUF/+zGZToATel4lcJxbz6B9jyn7Xmu8TJtm9yEDy6muRrPsYj+X2wnA6XD/yQ9LASqX",
+	"cMlEoT6HnH9JjlRJWL7Z1QgFyWbft3oGP/t4wvm1tc33qf1wy9yGNSNZP7ALZlNBn3MNMpdMwcLA1vVD",
+	"/q4nlG9J8F4Vs7cgisJmgI6F9lfiLAObUkX8GCWPz55ErkffNoTCQoHkTsdd8tl7/2rzwMoxglVELXta",
+	"6Rw3O8Br3UbHOn8RY7Yhzbxjl7N4g5uFsldZjTsYWzYsddDPZvrhrueapUYTaKkUlUhFhk6IG3YFpHzW",
+	"yyNSkGa0B6O0h57UVxqqYK+ff/j89uT09MObd88+v3v+f96/ePf8WatFz0WefGbrBK3gthMfN2qHqMkT",
+	"P/5wuL/fFqzCkpVOgtOM8TFOaeCgdffObdQ13jsoMBTdrZ5pH2RjrhoNB5hz3E6dKx96M6VNTV16WgUE",
+	"CDZME6rJcO/y4V4IK30P0sNjKyj2U3a5jsTwquI160VQFf6qcMVe3UiopgsZ2gJO5YDrYH//07XxoteV",
+	"0vLOfb6xJrepQBPc9ppJXNdB5/zsUUjxarvpOLoOxfXg8XIR8EMGTpBGFLpS9GCrIHpThxccWX05HWdW",
+	"3/VGkTlNer6Eoq5HEhdr+OWbUVNuDuZcvHND827jutsDRxdf1vsAQOalZH/1ETEwQ7ESDlXQZ1wBV0yz",
+	"S0hnx0YLtrk1XheeCnlhVD1RV4BpkrGmP/Px4VIgxlxWmyn4wiW2b0i/3EZrLsP99U61UwgMVvlOpBuu",
+	"sHYF9evfDyC7Ohuf6f8v5zQMvvhh+cm2HMjDpQcS9Ww9BbPLTaZtIly4A7ekuSmWHPgVLBYbwYR151zD",
+	"5j1dXXGfSRm/s8YO/TKvwzHqPvnrzNCNzoGRUs5WH7UJxJ1wuvAa5o1m3cYo/OmBIpc0LQClxim32Vus",
+	"FOcET2fL01vqYFuuJ2rC9fzJ1R2R7sz8qlcChA25q7chlLLmw09tPNM7fJeWGajBZj1bc/HZOXMkTtS5",
+	"4U0tTvixMzEBv4RU2BS6VU3OK1uIogVJ2Gi2zmg8YRz6EmiC2pIEqgQf9BZnuq50dv79zuPzHHNNGGkL",
+	"QTmrlzniRQaSxVg7ZKUkCo+olUDwY//R6IA+iR8m++eH8Bf6w8MFRGcdOtVJMIo8WW+sxrEj3tZxPsTi",
+	"avilF/IL29g/slBJrBB3pbTEOpC0xNddLzZXAtz1kK796MrkK9z89W72CkbBG8nPWK7GbhIeGm79mi55",
+	"4QW3eAvrBXfWIrM2lOf63F61tRA6powfo23r9NlLLFGGOeETkLBCKm2HaLCYNbiTchvrvLFX4KO0NpAt",
+	"21XHB4qYFxZH3cz9EkSjtvya0gU/ShewtxTnMd6rNaxs5U8Xhps5DuHxpdpSsAG33EWhYcHF3CV24UBl",
+	"68zCznOHWEW18eve6GoG6I3u99pFymvKPFzGtlYOPmksSsFVPHBrWnmvxVJXeuaXslUfkbwBia4EiUf7",
+	"2xK740JpkbVH8DZMW9doBKhsRSsh8Wn1eqsta6HSE5QSdbGx5q+xpFwrMp1QDJrdYVpBOkJfIw0/6ai6",
+	"ckWdpN3g4LSTcDe1o5rbenl9a6s0Zoi7xJ/aWfR1E21r5b0zvMlv+no3eQrac+HViH0jofELjXU6w3q1",
+	"YuSaY7haUoUzhLX489cIyd7UEGt9Y9dgwl1uuz2t0aemjei8YKnuM+5q/WJ4YyYUxhimQJUmuZiCHBVp",
+	"mH4kphyz27xLJQFr4TLPFAhzosV5ytQEn2AbFHZe6FqVsYaH5Sq25SAG82BrzOV2bM9GXn+vrsn8tMBe",
+	"vV27cidw4q3fJeJdmpG3S72v1YC+fzXSvSXL+Xvk3HfdZWpXuY7LNGM8fPrwyk7Ujdyg3zo3pDY2o1Rk",
+	"9HH/x8PkIfyQHFLoq0fZk78c9tYLXHcGGOeSPyaQ5XpGfNB6EIztM7YmVBEuumPBNrbLbGAb6YQWXzbk",
+	"TuCtrcO0uYbdicAYMBUXkunZqZnQLv/kX6fdMXPkpNAT4NqlKJF/gRQN42OZOTH8Z9+N1EfSE9aqHO4p",
+	"NuafGR9iRcthZ6EuIiR5R1mqHpDhmQvqvwD+vz/25t792EMZj5mV2pk8Zzvq1UIxK7CjOXsJSPZPjIRz",
+	"asvadmRoZFjDzLyBnTnYuJCQ2JDB4S8nZ0///vL5f3w+efbqxevPp8+fvnt+1r2cf/Zxvv6pr6M7tx57",
+	"IGbZZjk2W+EnLxX8/OGs11Kiv5b7wJQqbAr8L1THkwuYGQwUqrIVM5+3mDJb4RShDvVpnK5a1kTrvL6o",
+	"5ylc2mzJjRZn6EPZg0O5vM6MygtFbJsNG/UzKNde9nGifNZSjgQt2y481IO0rS2LdWS1+XkkJBDAdTPB",
+	"dwl8YUqvtG2nonQhhfMBt2DBcC8VY4Txcyqx2d1CWN8Uer+hgDlqqZhQHh+2KlGQjvrmqCEhtI7HrkQC",
+	"OZswhWpU2dLQDngOypWMSRhNIdZYYjbHjhkCuyYQxfgYS4FLVMIMgVeRPxUV+RBjcx9oih4QW8rSjWfr",
+	"ABq6kVM9UREZMUgT7GtjP7I+djWhOaiyYA3ISxaDWQzLmKYazJQCQ8XM9TI+9nUGsUWLL2jDYUrOqQLy",
+	"/t0vA/KmgkRzTWMpityiDjZAoWOSg/QLNZeUshgcX3A39OqFAfpCpkFpCZEDV6KQMQyEHO+5j9SeeRdz",
+	"DjXyYH9Hvah3CdLCWG9/8HCwb7PqgNOc9Y56jwb7g0c2s3CChHovETH+MW6jWadTOh6DJO9fILahFclf",
+	"6oC8MKikFGi7ZdQOCeNa2OQoxqmcHRs+/fTZawM8hbJRCSXSvkh6R703uXpm1hDVe3Ue7O83Okxo+KL3",
+	"JjpL660lmmystYNEIuIiA64toOZ0DK5zRJFl1OhgPeyIYus5kJO3Lxpf7FQnsWtwh44Vqra56n0y4+Ax",
+	"7n3F0/gWHGfrVk/MW3gJkmagQZqxvlqsNRdT4Sx1b1aM2eaVV7tvWAPC+hgn/X/R/u/7/SeDz+0FX759",
+	"WnrmLKNj2Mv5uH7mpWppL7k9et1cV6zUhl/OX/TKn/5GL6kFgHUHaG+kYy4Be6Ec7h+2wWSeUsbXBErf",
+	"P8kPXoNFbImgWWx/9XRqHoZbIXECNNWT3ztx2uYsKCNJp7bGbS4FckGk3wqjiY4NNUwE2J4rWpil4hpc",
+	"24FWNP67m3kpVG3eK6aqmNzWYMjKIPWz/IVdAje7y6U4bz8x5K/oXBGq5cDe5Mhyao29JOhCYo101eDZ",
+	"jJOhOSVrOTT/ykDTge2uSXZ0Ge5VOdVt+zSDuLuGeUK9CCx5tE8yxgttWNhIY4VmZdutBfwXEix8Tk6c",
+	"iPPz6ZvXESlk2gduRPkEl5MVqWZYLwMbVp6LhIGyPn5vg0twYQp4oqrX56+7ipxw5AmU/qtIZtfbFagW",
+	"lWLuKhzvS386nfbNRvqFTN02rzpBueU9HNjrV5sP+a1Jvb9tET1a4lla8OQXMR5DghXRkajtdw1brnOv",
+	"2WkNv3u44ne13lf45aMVv6z6ppnPHq76WbMtGH78eOXVtvS6+hb1Hq98TvXmag1yJMaGKKDCN5eLgC0D",
+	"ay0/HK363QxbUStRODKVgoZ5McNDgXlt28DmwwE6eKenjROqCPAEkmOkXpbAcUFSwcfYMVJeqMH3B1VX",
+	"ggmnYqLsV9cOf/1kRLMKaJ5b9TOstEnrbKcDVjLQktXk+zmm/cq9spr4vYmo42bwHUfeSpGBnkChiBkS",
+	"O5ooNIsRK6A1OXjwQVYudp6LOyVn4IG4a8OGnZ+8fWEY5FWxY50K2e2NSL0u1djyWahooXHLLbd72zNq",
+	"5eUl2/6Pk1e/rLdtP/CtbNstd37bnkjuyaCKbav49gq7S2LDVuxO66TpkuYSV5QHSRLKZ66QImKZ/TFl",
+	"/MLJZi7jgtkhFc2g7JwhpJWWg9EN3bM2bFHwLjGqGaS0RYGqOdU2ZKr5OW5eBlrCloL2rb5O3NVkoT+C",
+	"aPIKRZG5YlUL2EuAhC6SrR0FT0F7q5wrmVC27WmY++2cKBQhKhrEe6DKiln4majS17HWQr001pDkEkbs",
+	"S02Vskmegsdw3F60GktVG51nKYpWBpktI6iZaLvoaWe4c8hZAgnzlaquiJx/YnXjFLSzVNdRrywavBzJ",
+	"seXicnPSwf6+LZCFRuKyq3dMnV+AaElHIxZjxGFpR3LsVJWVU3y7LvS7UAnEnCwkuxF5vP+ICMNnp0yB",
+	"NdDjj+ScpmYqiXNpeoGWfEMdxIhIYc1lrfaqd3Znt2WuwukH9q4f3cyUr7GFOk1mx2Rom4gNiaIzFw5q",
+	"m2E2hTKzTLbEgnb5cG8whTTtY0Ppvd+mF6oph3e0TPsA5+QlzMhpZefEq3deRt+GUVVOPFfHNS3deUeu",
+	"FA2a7gP4Ic5rhw4YZjaepzSGBGHHOZIyxjUk5Ddb8xu9e7QEGl+RFf34A/IcoxJsEbjAbWjB1BWrccil",
+	"JliA4O+vTp46b+88AP4N9M8fXqptgp/rFNhBZ80Recv2StQGPayLqM3bspensjV37dHVjysAIG4GrEDI",
+	"NWwNQ9zb5QlbNq8hUni5PpjrgbKMHe9sOFdMboh1f9h4oq2s4MJQkMiUPkcjFRyXYNQyCVGazlrkhrny",
+	"flsSGzrLCN4waw+KE22DsX/IYAP744cMNrIT2XJuawoDWIRnM1EA13kFQeBDBosQ0wJIiwjeiK8qSaYv",
+	"lt1ii5xmUKHsCGverYCylRbudGGDaKiPUxJW2Ku6gA9bxu+7V4dr6eJ2QuvMb0fUeum+7SFqe4nAO4eo",
+	"V1KP5xH1+8Ydpxa3A2ldtl4RSzwUr6UwW9HadfrKjDAE3nOoNPImJ9GPXLNWb3MiZX+wSguOSueiQXil",
+	"RW4LIRnJyfoYKRnBlEyl4GOiJXoJ11Wcu0qL3hR6NSqZ3rPDe3a4qlY8h+xdmL1qsMXQ9oQetkRdMBt4",
+	"YVDPoUULLtnQiqdGZfsbbNWrFzS67vTpuXg5RYr8GrWHeqQG2bEBnTnVk90WnSHCAMd5V0dwUn83L7Qf",
+	"1Rq76n41ptzIGFYKWRx3EtT3PxfJbNnmHHR5K0p3gN6JJcAKytDK0vKiJ0YFRoU2w7Q4IkbHcwIffsk0",
+	"CmPlt13hHsxcoF/Stq2EteIzHaBYHtCN+Y5PLFdV350P2Rwj0p3yzKw4gf0n0HRGYyNHNK2AfSdHKMS5",
+	"Dn0ck7jQ01WCn6uCq4hiX8K8YkV23hi5PyIYvR6RZz4dMCKnz99E5K1PBozI0yoXcNfGL9GL+rrNBDjc",
+	"gLx2YbkOIfAYjubg3eGsTTsL4acV4uuVHLdp92+vGbmSzPJwO3i3jA2UN23EF+lKjt3xeKLrx95bNvSv",
+	"jv8WwEIUXYTpTQa09zXM5fxWjz5qhEsadFS2JCGpAcpYgKroAhKDCP+0/Ek9IGigrZwBNbuhz/0y2kql",
+	"rGjUZzrQ9xkusYa+t+jXChHGHl5yy2zLhjOv8flroX8SBU++F6ZnAWBVoI+6ZPiZl6AyOkP/SY2RHhMt",
+	"COUzo4NDqqAWOo1GJ7JzuH+42wGkfwN9YxC6Lm2/h8/twuc7A0srQ+fyfJFGwv3KaSOLs4c/Rb280J2U",
+	"3lBrlOWUww+zmBqGdEB+Pel7m9JVe3r5bcQ+rIqB9hSTJiZ+b6LV7WHwdyOYvbP4cj2C2V5ZJbDT7T6n",
+	"j1U+H6WFe3iMObIB10ud+pitYBuwHdO3jUllJacuDML80HsGdjNWBQtKYvQdcLNlKIRJx52h1HPQ/h5f",
+	"375uUVbW7IB3p0TdQ/wNQbw77wbMl5GtTBJXM/WOSnTtuY6tIh1NEm9Y2zmflaXRhAwqo0UEqgJqu96f",
+	"giUHnavQbwWbq43ZZWCZptwG3ZjXB+QNT2fmTHExuAAsWlg9sqNK5zUrnz9wqYzoEbVvOnPfOZAEMqEh",
+	"MarYk90BqcIWH1a+Vdwhw0I0kERhSKO/Tjdll73wFGpkYZsi7Vy1u9uJ5K1VvV1ImR6o8ASt6ePajZer",
+	"LcjfMxfTEgb/lAL2/pM1v34q+Chlsf7ziOcnFe1DM0+djMVlYNUK9H4lwWOJBP9hQi37KZPIHygyHNfp",
+	"jhqif0QdOZ+go7K2ypAZf1gK/SjX4zM1JDslQZ6INLE1XBBnc4Mv5b6VwDrw1L4AXMvZ7gpqgVnZzagG",
+	"98LS9yksqe9ZY9j76mWhVdwjc0azTAQC0bGtNFSTgfwr7llUoXCbuGPf9uJOO3K+w3fmBJZbdJFUjNln",
+	"hjfY8z2bvaN27Br42ny+O28JiFrnKqritNdMP65QZ8acZeJrYDZjGnYODslEFFLtugoSrp2m//nJPkno",
+	"DFuD2R7IRzUXFaa7wG6VA4H2SMzE7mykaalPRzNNqsgU0nRATnz6hSBZoTSJJ0IoaIbejX2w67C1TfWw",
+	"0V+bho2Tq07bCGtAbR4IOoxbI1K3WbKm2Vv95iNOl5Z+Cdqbd7cxv49CvZEo1FopmArxdoSsY9Vud12Y",
+	"Wixqa5/xFWLMa8iIRQ9KrB27FIqlmBmRQvkO7eXDB0Ej/KhGznzinMIcznGfcSRHrRjb0hJ8e/i7oP/4",
+	"XcTmRhS5An0cnK3lwu6A75H6RpDa2hUXENcu7M3pohomjGuLK3zsGF9VA9e+6FI5bGiyS79UbMyx7g6t",
+	"giYNlmLd7KA8ggGdrrayx1Xmra2uyoWemEHOXf2FCVWTecS14WZvT862hKvl+LeEnsH8i/HTUNcqt84c",
+	"GFsjThLDxDfARvxuI3zEL9fHSPxsU5x0q70CVnYlF4QqTFvh6a4oSZKDVILTtCZpd0fql0a7ddwqsZ/M",
+	"tWiiut6dic+5TupdnZR/fWdY74803G0zIGC9BRzUejsqX8rC6GfXgWnLkc9hU4XbiHqudUhaEFHw/Uc7",
+	"33sMbijSOgyoIajPrxPhgwi+99V301loUzwNaULo8sQgY7JzuP9o97hGZ0p7rGzUspiINGkfotOMaINs",
+	"SzJxm2W9HIL+EaKr//A2Qx+bHaLJStHZ7THUNwJ/q3KJe7/STcRNX0uATdCubMvh0jUqTSVgJkEf5TSk",
+	"0AujpLcthc23trqNeJJV8Ms1+Qzx7F4EuxfB2mKqhSw7z6zOZ5z8ZQuJ7VEu+CwTxQLlrsx+dXZTpieE",
+	"C6MlJMA1o2kVYl2O5jpoosnGGmk0YbxywWBCbko1SCOF6UJyzAXQAr074yKlsqxrY8M6zJrNl3sJ2FnY",
+	"7zAckGcMPT4JKXiKYp7LX8eqHeYXFSwK/dh2EZilzhQRua30e2ydPbmelT9VpWGadOuUjfkLflIe3Xbo",
+	"VmOWgG5tk045mHPY0dkzpHamD8omEVe0/DxZ8bu1Mf6Omm+qih2aSh34RqvaO/WT7rbQOHxGz8pKJeYg",
+	"vmjU4DHYKpyT1kxdlsJxVtMELlkMA3Li6uY4Lw46b+yT0OdZ1ayy1tbIVd6pHmeI3mKEbtUuLHtuJtly",
+	"5aqWmW5JSmhdSbe8cGqrMjJ+HNbPR/cn5eTVTyeBb9kWdiQKYsETMqKxFjYYGAtL3pbJ9g+BvGzMN2h6",
+	"0Y7AQud7ZSvRRbXmKFHsSz9hY6Zt+avAJdJZDR4dIFIUY8dRm5Pu2YqWQ4PkhgTgwK6wqKMWrsokERwG",
+	"5IMPLQ8LwnNR8m4vAPSL3HJb4FGtaF1lbiTYfbSLDLw5e/vcdSndHgXwk9wS8i8vTYTXgc0H0dMypbN7",
+	"V8uNo7srmCe4bTpu4ZvN1dFagt4O01YPl1q9Qp5rUOhQ0qByV3m8aPX6ePOIafv/3gJ6+sbDt8Ohl8rH",
+	"JVO+56nXxVM9ZJc4txKueZ5rFMNVeWrK+IXth4tReDjR7oqsdQvsMKo6SYzZJXCnr6ouNvk22PL2EXJu",
+	"tjvLOD2NRsnsnoHeCQbq78Sg3Aq4vCB86PkXl7ZIqO17HZGCWxaXtEc6BAp2abnowKithfiU499ZThZ2",
+	"uDO0CpqNbe453LVxuDUDcgxauDaJ7TjxwSUoh6HyEVYyrrXaY5qcQyr42MxIdqiP5UqxjYaLnU8IndKZ",
+	"axdhm40HjWF3BwQnG9I0PSIGaodO6Z3vQe9W0Fpq2baYMBTBxu/hoByYxlqJcytvaVXQbto9IsN/x9Pb",
+	"w//2f1ND1/+VG6HZRZFi8/mhWcObQu/sDtvpwZtCb5EavCn0DVl5F3NMJ8GKQt8j+DWF5KEPJ/o63/eS",
+	"1qx2nTXIF1OCIl/d8Ou8OWU9AMqRXTa9J44PKdvjhBkaYGVaozWWonCG0be2SGE9oafkq1YotqNYWMW2",
+	"JI7N1YmRIvRcgROUyxXa3BpbstplU3r5eoHN6H1+U6bjxkx3mp3Xm0UcB/YFBwJdF3VFSrCZtPvndQhV",
+	"5UxrbtCNrctWnOikCu9CMcF3fOLjFPqFgiMCNJ74oPmYSsnA+4gMB/XImkswyFsG7zNFVA7YooGeY260",
+	"eftciilWGzA6taSxESUrMcU7h1xfQ6YnjPuUODLG13OQTCSEpimREAO7hOozVaA4IOSAvLWrQZOWXYeX",
+	"bZwbimo/FFNEO63bZhKMLAUqZY7pRKRQUbQTojRNG22SXPvfE8fILAJNgCY25dfIa7LNmeyO/szJe9sg",
+	"UuEUt0udFpQDhCkkFS9kPE6LxKdcoUB4L4psTE28gjyXOxv4mVdSO/DnvhtjETmxUoCdyg2N+SGJJzG+",
+	"jUtD1mnoK7Ykcmbb16VojBa2KJNRQ1ybpPqWWJj1mxyROGXmuDC7x2XxMU0Krllq/vCNYqwzVMKluGjD",
+	"0g8ZOPSxW99ahl44y+2l5tVX0a0p/BRwjfsMvBvJwHtdIWsDo6wiW8OGrmw8j8cG2hfY1Tp07toUR/OP",
+	"6h4l52QSJBHhYA8a9c/JdALS6D9BK8wySCUbkBP0Xr/76Sn5y/7+E6wSUHDsx4nhDt5gYRHYraNMvQ/i",
+	"UBbhNh7HtlHbTHJnmzbZc6vqk6DT8M/bHM3e1hzbLLv5OqlmEZYtdfS29FDyXqQW+fJcJDNrKkgVVO1f",
+	"u4XPyJa6kBKweqG1soUGcrOZwAZISYqNZr2w22ZS63IGb1OIDWa4RiMZfKFZnkLvqPfmZW8+1n0BjjBl",
+	"7Zv3cuk2TWQYp9isCLNEPl1cH7rOdMSo2VcK2VCtB4+q8kyFtAmuZKexpCMzUrPPVGRR2XcDMSPVh9kd",
+	"EARoA0mFy5rgyAMxX31B0bkz32t4uwkLOM2iQnNl7xLX/8ua5+x27ptWrVQ/rqt79MrtqU5qPaGsZWMO",
+	"1ErZTaTwIGhgX0vUtpQNB6CxVtYaQnWZ4mmH9p8aFc7VXgqqLTxQ9vrR6NFWb4Hh6pQW0tpbqC2xQE5q",
+	"iFlvZNVV8SjIsN4m72lOc5uZ3HYZiVvH4rAHr0X7nkT2YnZsMQy8GcFj2L1vvvDH74rVwT+70oMswu19",
+	"xf8vTdC2ua6qCgxALG/EFa7QyqrC4VvMsi7Fu9IYdJ/sut1kNqtjrQ6jS1KlbwaKVifA9wB0M12m6kUj",
+	"vURa8r3dq6ZSl7Tw+ktnoou/qyXH30Bvu3gtjr+gaO0D7PM7YqmrUel8kkpTvUYxgFZFdluaZA1Ezubi",
+	"i7p1yGaWabfl5m/s0jG9aux6vt4yh21V5bhqMFMmwFZlzHAoW57MVtjCzxKq6Tw7fVatfIs9GszQwUx3",
+	"NvC3peKyv6Bbi/z9swU1rIykhcQqQg0Uak8LX4K/NsfGej2XR/3X+uF3pACIspioQ+XjWqS/j0DGehfO",
+	"gku1HUzIMnOrUJBYnI4LKTHUyecPGM6VJoSeOzuKb5ffUnwQ5zIouM0Y/3J8O90dTooLLu+7D/C/pw5L",
+	"ShieqAuDjFVnkgZjf6A8Sq1EIhTwpB8GvfVXzBSy/qBauFwn5QjDuCZYIrxCei40mYEu4yyPiUgTkPMj",
+	"q1pr6AE5qRygfrg2fyeKClwgZrRESgJP/hHMdCMEpXXSO0tf3FHUS4Jchab8cXJ4Ssjrz+MBHVPGl6Dg",
+	"8nBlrOLdKKhfhg7V8B6dov6nMkOvErX7EhRooll8AXpA/jojCYxokeoywuyBIrZNm7OkKwI8OQ5cQQ+s",
+	"e8cb2pWmM7WIO2859jic4s5iT1i/O2yNdp9ydzd467zDteSry6OKa0i8hwi2jHF25s+Gubd0QfYtphwo",
+	"lMZnWEbKYHWdQlgB27E/FnDE6QQQwYVEttvM1K3YtG8CJuESaFoWBT92E3mWkNELI/Ijv7bkpYVRt/Lc",
+	"oLoL6G0z3dpk3xOfPXap33WJnrBRLWna5jLc82SXV9tgeIvTa6vgpNaAiffKe3WQbVqO6pLxHbo6/AkF",
+	"gKihFUe1XF+DfSVXwDXuRmWVOOWIA/P9gRImIdYYmTT0/zoTQ9/sL4hst1mHQz3LYegDov6zADkL8vLd",
+	"NqoCwEYfj5y2bQcvExyGYM7YjYp/P6vOpuzHEwzuMqdsowrUUVzOkiUKmKtEdpB0UW3hWpmVgHRudpFD",
+	"KerngGI7kp3dKHSjY3JVRtOU5BTrOhmF4rzQWnBsaVS54mxKhIbcJ5m+fXN61hm7hUfTmzOEtzg17CFi",
+	"vCk2v6vgISIwGA9cB1077tH//Nd/YzYlWtTxQgKTup90JXv6w4MfV+h5lUAuIbYMzg42v4ULxm0nJScN",
+	"vrDZGcchkDCtIB0RRWeuYL0NXBgJ2bkbs5hoRYJoz9tSALvseh9MjEISmKlqA/9c3gymr0ypTNSxD4wn",
+	"NE3FFBJyPgsAsWuVFRYtPPeRkBnVvaNeIVkvCq/hYP/wx9aysEuYh4Yvem+is7TONVaKuasZeRDudypL",
+	"m0UZfxjuVUhsXMOj/YN5uvZXGl+UdXIqnhaU2yhDnq1Cgfhfpyq9qGcjLHG7vwg7RHvQWY10ld3EFpIw",
+	"1GcW06DBOhc4d8xXYJfXw69+EgZs6wylhVN1hT2VrWLnYOOB8vQQ87yPGsSQGiQ2U/v0Iku5MBTJHBox",
+	"8w3IC+1KJjWkxg5oa1EE7U9nIY1bLt596U+n075ZR7+QKXAjAydrNG4JJ/1JyGwVQe8eR64fR/4YaahO",
+	"nmhIfcj6jbA2h3rLJM09rNzUnXFi+zkHU9FUiSDntNILKzMQ5osivEf4MAeRp14wCsUslPZKjHcCmbCt",
+	"4CTQxL6MrSysIchXPC1r72FTyaknPDgKPqo1fwswo3xrKoo0IRN6CSQvtEESjAp2EL+oRlsVvefI1FUr",
+	"tlnS8NRW0NpipH45zZ1OiPfCnnXNHYcqiHIWxlss5fbnTYB/77JbAoRvKp8LaY1yfKYrouYf7pUrAiBN",
+	"EmZzYt5KM4dmZpwRTRVEvTx49LUXLKqZLZsCVUDcC9YwxlSVB3desBTliypbZX/wcLDfW6oNBej2a7mA",
+	"T+WL4vw3iDtj+937xy4lAaujD67vhv8RbheILDg31MwqL113u9hc4VOpytIhCDJhPlOQwAVfdJngb5+e",
+	"z8ijfZIxXmgIQ9rJ2NB4J9gMa0lWwzLLCgsICWnEyKG1tZKPxf7+oxiHwD9h2BH9ainm1kMWfeHMFWIW",
+	"DfVLq7rQ249d/O5yN1xmUgtg2f7Seq5iOwYdGkDGiQyUt1lYTiq8V5oa6lpJAM5jpcjOMKMXiDND7KtS",
+	"yLR31JtonR/t7T08+Mtgf7A/eHh0uL+/3zPLdktoE7sRTzFzkCSMphBrUvAEJBaIHg7ITwxSuycVkRJ2",
+	"XRkwxCMU+w2F9nqVHfOBInlxnjI1gcQIilrSWBMlWspxmWF8nv4YuJkDEitl+qHKAYzUQwpe+pJKu4al",
+	"E/OmFLPJD+yCZYZJkefmznPJFBADqsC191q27P6oaltsllhaLV1PX3svSRTmY9cSRbEnea2yCtr5EhGU",
+	"KIgwzrw0nIbTZJTTMWRYQgVh1GaIDb9mNoI9wgDMQn0bBscwzaDjEBCe6zftBFkphD7yuzqfBZX9y7Xs",
+	"/Hz65nVECpn2nU5qiF1WpJrlVGpUnHedDOxqrtQQAzfuRdqKyjrhFcVbqrQ576hhSzbLEoWuLwftxgPi",
+	"Cb49FrOsiJSHk1BNvw0J8EtIRW4FYndIFhXbj0kV58qaunV1aC5SmJy8fRECiN1W9d7ps5c2ohPz68+p",
+	"0TdooYXTkLCYjs+fUlH5Z1/FInc9f1Tku9dNWG5BSqTlG7VksSvuv4p/bj+Ikzp+/AukwP3XgMaVs61M",
+	"/AEIcDL8Z98R0L5V3qO6O730tCOu20xMB5tRvTFFI86ucjHUIg/aYMQSMKjw5/DggAy/fuyNzA8fe0fk",
+	"1489d2gfe5++DSMXBuA+Ma/in+bV4M0a1tHfWw7RE3IXN0CTjHGmtKOgdVDaw18dxVGRS6Qsz6cEKlWF",
+	"DNMiYdqgx4A8xQNVvgST82xmjBMFsTSKsW0JUQuRN1r1zNvA7NvYdKpOayyJiexplNBV37z5tmX/bzy3",
+	"wEiKXDCu1ZERmFIsZZWg0s24WVEuxTmoyNvzLKm3FniDJhqk7VNBEhEXhiJW9/1Wigz0BApFMtCSxSGg",
+	"i1z1vn369v8CAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -6,6 +6,19 @@ import (
 	"github.com/latchkey/latchkey/gen"
 )
 
+// Codes of the Zesty Accounts dialect (declared here rather than in errors.go: only Zesty tells
+// them; any other dialect would answer them with its generic 400).
+const (
+	// CodeForbidden: the caller is known but their role does not allow this (or the role is a
+	// read-only system role).
+	CodeForbidden Code = "forbidden"
+	// CodeConflict: the change collides with the instance's state (a name in use, a role still
+	// held, the last Owner).
+	CodeConflict Code = "conflict"
+	// CodeUserRequired: the operation needs a user session and an access token was sent.
+	CodeUserRequired Code = "user-required"
+)
+
 // zestyErrors tells Codes in Zesty's envelope.
 var zestyErrors = errorTable{
 	codes: map[Code]statusMessage{
@@ -21,6 +34,9 @@ var zestyErrors = errorTable{
 		CodeUnverifiedUser:       {http.StatusForbidden, "User is not verified"},
 		CodePasswordTooShort:     {http.StatusBadRequest, "Password is too short"},
 		CodeNewPasswordRequired:  {http.StatusForbidden, "A new password is required: reset your password to continue"},
+		CodeForbidden:            {http.StatusForbidden, "Your role does not allow this"},
+		CodeConflict:             {http.StatusConflict, "The change conflicts with the current state"},
+		CodeUserRequired:         {http.StatusForbidden, "This needs a user session: an access token cannot do it"},
 		CodeInternal:             {http.StatusInternalServerError, "Internal server error"},
 	},
 	// A wrong password at log-in, a bad reset token at reset, a bad session token elsewhere.
