@@ -8183,6 +8183,8 @@ type ZestyListInstancesResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyInstanceList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8196,6 +8198,11 @@ type ZestyListInstancesResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyListInstancesResult) GetJSON200() *ZestyInstanceList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstancesResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8335,6 +8342,8 @@ type ZestyDeleteInstanceResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8350,6 +8359,11 @@ type ZestyDeleteInstanceResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyDeleteInstanceResult) GetJSON200() *ZestyMessage {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8411,6 +8425,8 @@ type ZestyGetInstanceResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyInstanceResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8426,6 +8442,11 @@ type ZestyGetInstanceResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyGetInstanceResult) GetJSON200() *ZestyInstanceResponse {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8577,6 +8598,8 @@ type ZestyListInstanceRolesResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyRoleList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8592,6 +8615,11 @@ type ZestyListInstanceRolesResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyListInstanceRolesResult) GetJSON200() *ZestyRoleList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8653,6 +8681,8 @@ type ZestyListInstanceUsersResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyMemberList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8668,6 +8698,11 @@ type ZestyListInstanceUsersResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyListInstanceUsersResult) GetJSON200() *ZestyMemberList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8833,6 +8868,8 @@ type ZestyListInstanceUserRolesResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyMemberList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8848,6 +8885,11 @@ type ZestyListInstanceUserRolesResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyListInstanceUserRolesResult) GetJSON200() *ZestyMemberList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -8909,6 +8951,8 @@ type ZestyRemoveInstanceUserResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -8926,6 +8970,11 @@ type ZestyRemoveInstanceUserResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyRemoveInstanceUserResult) GetJSON200() *ZestyMessage {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -9338,6 +9387,8 @@ type ZestyDeleteRoleResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -9355,6 +9406,11 @@ type ZestyDeleteRoleResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyDeleteRoleResult) GetJSON200() *ZestyMessage {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -9421,6 +9477,8 @@ type ZestyGetRoleResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyRoleResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -9436,6 +9494,11 @@ type ZestyGetRoleResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyGetRoleResult) GetJSON200() *ZestyRoleResponse {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyGetRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -10527,6 +10590,8 @@ type ZestyListTokensResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyTokenList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -10540,6 +10605,11 @@ type ZestyListTokensResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyListTokensResult) GetJSON200() *ZestyTokenList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListTokensResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -10686,6 +10756,8 @@ type ZestyDeleteTokenResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -10701,6 +10773,11 @@ type ZestyDeleteTokenResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyDeleteTokenResult) GetJSON200() *ZestyMessage {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -10762,6 +10839,8 @@ type ZestyGetTokenResult struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ZestyTokenResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *ZestyUnauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -10777,6 +10856,11 @@ type ZestyGetTokenResult struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ZestyGetTokenResult) GetJSON200() *ZestyTokenResponse {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyGetTokenResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -13753,6 +13837,13 @@ func ParseZestyListInstancesResult(rsp *http.Response) (*ZestyListInstancesResul
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13875,6 +13966,13 @@ func ParseZestyDeleteInstanceResult(rsp *http.Response) (*ZestyDeleteInstanceRes
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13935,6 +14033,13 @@ func ParseZestyGetInstanceResult(rsp *http.Response) (*ZestyGetInstanceResult, e
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
@@ -14072,6 +14177,13 @@ func ParseZestyListInstanceRolesResult(rsp *http.Response) (*ZestyListInstanceRo
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14132,6 +14244,13 @@ func ParseZestyListInstanceUsersResult(rsp *http.Response) (*ZestyListInstanceUs
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
@@ -14283,6 +14402,13 @@ func ParseZestyListInstanceUserRolesResult(rsp *http.Response) (*ZestyListInstan
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14343,6 +14469,13 @@ func ParseZestyRemoveInstanceUserResult(rsp *http.Response) (*ZestyRemoveInstanc
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
@@ -14698,6 +14831,13 @@ func ParseZestyDeleteRoleResult(rsp *http.Response) (*ZestyDeleteRoleResult, err
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14765,6 +14905,13 @@ func ParseZestyGetRoleResult(rsp *http.Response) (*ZestyGetRoleResult, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
@@ -15662,6 +15809,13 @@ func ParseZestyListTokensResult(rsp *http.Response) (*ZestyListTokensResult, err
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15791,6 +15945,13 @@ func ParseZestyDeleteTokenResult(rsp *http.Response) (*ZestyDeleteTokenResult, e
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15851,6 +16012,13 @@ func ParseZestyGetTokenResult(rsp *http.Response) (*ZestyGetTokenResult, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ZestyUnauthorized
@@ -18577,6 +18745,20 @@ func (response ZestyListInstances200JSONResponse) VisitZestyListInstancesRespons
 	return err
 }
 
+type ZestyListInstances400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstances400JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListInstances401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
 
 func (response ZestyListInstances401JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
@@ -18771,6 +18953,20 @@ func (response ZestyDeleteInstance200JSONResponse) VisitZestyDeleteInstanceRespo
 	return err
 }
 
+type ZestyDeleteInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyDeleteInstance400JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyDeleteInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
 
 func (response ZestyDeleteInstance401JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
@@ -18865,6 +19061,20 @@ func (response ZestyGetInstance200JSONResponse) VisitZestyGetInstanceResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyGetInstance400JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -19096,6 +19306,20 @@ func (response ZestyListInstanceRoles200JSONResponse) VisitZestyListInstanceRole
 	return err
 }
 
+type ZestyListInstanceRoles400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstanceRoles400JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListInstanceRoles401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
 
 func (response ZestyListInstanceRoles401JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
@@ -19190,6 +19414,20 @@ func (response ZestyListInstanceUsers200JSONResponse) VisitZestyListInstanceUser
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstanceUsers400JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -19451,6 +19689,20 @@ func (response ZestyListInstanceUserRoles200JSONResponse) VisitZestyListInstance
 	return err
 }
 
+type ZestyListInstanceUserRoles400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstanceUserRoles400JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListInstanceUserRoles401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
 
 func (response ZestyListInstanceUserRoles401JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
@@ -19546,6 +19798,20 @@ func (response ZestyRemoveInstanceUser200JSONResponse) VisitZestyRemoveInstanceU
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyRemoveInstanceUser400JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -20134,6 +20400,20 @@ func (response ZestyDeleteRole200JSONResponse) VisitZestyDeleteRoleResponse(w ht
 	return err
 }
 
+type ZestyDeleteRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyDeleteRole400JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyDeleteRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
 
 func (response ZestyDeleteRole401JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
@@ -20244,6 +20524,20 @@ func (response ZestyGetRole200JSONResponse) VisitZestyGetRoleResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyGetRole400JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21680,6 +21974,20 @@ func (response ZestyListTokens200JSONResponse) VisitZestyListTokensResponse(w ht
 	return err
 }
 
+type ZestyListTokens400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListTokens400JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListTokens401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
 
 func (response ZestyListTokens401JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
@@ -21890,6 +22198,20 @@ func (response ZestyDeleteToken200JSONResponse) VisitZestyDeleteTokenResponse(w 
 	return err
 }
 
+type ZestyDeleteToken400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyDeleteToken400JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyDeleteToken401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
 
 func (response ZestyDeleteToken401JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
@@ -21984,6 +22306,20 @@ func (response ZestyGetToken200JSONResponse) VisitZestyGetTokenResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyGetToken400JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25467,218 +25803,218 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4mij+Kij9tir271Cy4zg9HbtO1XqS9Ew6ncuJncnsdHIimPwkoU0CXAC0ok6lap9mH2yf5BQ+",
-	"ACRIkbrZsp1u/9PtUCSu3/36tReLLBccuFa9o689CSoXXAH+4/VEKP1XmryD/yxAafMoFlwDxz9pnqcs",
-	"ppoJvvebEtw8U/EEMmr++jcJo95R7//bq8bfs7+qvedSCvnOzdT79u1b1EtAxZLlZrDeUe9sAkTaSQlT",
-	"JKPpSMgMkoiMKEsV0RMgZiWSxpoISc4l0AtFKJFFCmRnyPglTVnSd2MMIzLMqVJTIZO+FqKvJkLiUylS",
-	"6HOh+zRNxRQSfAYJkxDrM9H8BTLK0j5NJdBk1r8EyUYMf/mf//rv3UHvW2RP7Kngo5TFt3ResZtdkSnT",
-	"EzwqBfIS5ANFlKYazIEp0JrxsSI7jU0x3i8UmM0mTNHzFJI+8CQXjOthsMWfhDxnSQL8ZvcY0zQFSTI6",
-	"I1xokgiiJ8xsQrExL/K+X7NZ/8gvsU+54LNMFCrcwQuuQXKa4rw3t4sTTgoOX3KINSQIzYWEY5KARsCm",
-	"EgjjwaWRVIxJwROQ+LBEiqTayVs6SwVNzoT4hcox3OyNnItkZlA0NVObNdLa6mkcQ65Vtdj3nBZ6IiT7",
-	"HZKbW+krphTj44g4wmBQAL7kTEJCYgkJcM1oqgLKYbHCEw0DTxVNGUlQk74WF8DDH3Kqw39qFl9A7YnQ",
-	"eQ2xCgXSPCi4JyX+UZ2evOeqyHMhNSSvIGH0bJbf0i0bpFPAtYFRSjKzGKJnOeCVixwkrsDfOtkZNtc1",
-	"jMzRU2LIOZlOQIKlSYnd7ocMtsBuPmRgsXwNTjPHVfz6rp/yLVsejWNRcFyeBx2/mO0QsUULul769SGD",
-	"bVGvZae6BuH6kMFWyNaiJX6Qgo9D2mQRh3sKFpX0S0gi4VJcQEKQJJkHsUigWvoWqceqp1wSDqrIPFHA",
-	"pf4LlJ6dWFhX1y5C4egLlxpPKB9Dm/jEuNKUx+AFqCNDEkQKhNMMwb1QEPlnSrM0JRNIE3I+Ixlk5yCV",
-	"uRO8HHuNZtCUKk3eTDlIMhWFedtgRyYu7ZUmkAntEL12MtdPf1Y4mlax68jsg0m7bcFrR+XvHLgoxpOo",
-	"wR84QGLoquF2RIFSyDR4YuDbIJ5SDpSnVCHY2AFwIoYEGWjSFzydETVTGjL8qTzaLoJZO8fXQv8kCp7c",
-	"0DG+FkQV8aQ8oMgtGY/AQwfuQHDLThuHrgDIDuK/O+HgHXfY1IEbESP/SMIl0NSzV1ziFhjscghancXi",
-	"WLcB5AuhZjuMdvGirpfV4lzbYrbLT3cNdouDbYXhLl5mB8slmVceCn7BxZSHyoMnXoi+4eq3yHNXP2xD",
-	"AX4+ffO6krkHPfOFG8lMZBgtk9kZKis/CZnh2pKEmeFo+lYaqq0ZqN7RiKYKol4ePPraq4wl5l9mCqp7",
-	"R71Csl7Uy+iXX4CP9aR3dLB/+GPU03gOPaUl42NzWlZJMp8G7z48+DHqZYyX/2770J3oooOym8KzN7s2",
-	"CGEurXf0q583Ctf/qZxGnP8GsTbTPJVANbw9OQtI5hqnY8FEneB3DWibgMUAy+mUFrkiUyEvGB8fk6xQ",
-	"2kgEDsFHhS4kDHpRdcIJ1dDXLINey+lkoGlCNe1erpYFRD34QrM8xYM0sowZFvJUzPrnQlenXJ5H4xCr",
-	"3S05Oqdcrnd2LFl2v+/fv3hmZspBKjPkCYoOZ+Y8V/u0sR+W9NoHa9teXW9etrV5HEXNnoAZBfHVXG4D",
-	"eDyvabAFI4Sep4BCvkFqkksxljRTZgjgRWb2ksCIFqnuo4HTQFP/HPqMe2smPle9qDdn5QufGeHEjNli",
-	"IZx77E0YFkablrde1GOOhfYtye/b7ZnnbRaX4AfHyHpRLxUxrdtrzaHNGXbDh4z3J+w87xtsOKe47nb7",
-	"rvlBzA3esCv2ol7DWGOeKJD2s9puS6NQbSuB7Sh4XpKj8uizEe1rofNe1OMC/+oriCWEo7nf8dVZbpc+",
-	"Qpk26uEX/m5orNklBF+iGtOLesIwWbuaPlgFqG8EDdyp/TGXYsRS6I9Ax5OWHy9Z0nKZdmUx5WZNCnjS",
-	"V5kK8CgkVUpRK4rMwTkYbhk7IAeRp0gCS6LVe8FjIc1VEgQew+YC+Jmbyuy6UPMzGXT8+9nZW2JfiIiE",
-	"3NCupDbb4X7Fhwwsj0HOURA3Q7WryGFxGwX5+cPLNenGGw4kL85TFpMLmA3Iu9MT84ciMZVyRoZ8iFrU",
-	"EIbHBNLUfBf340JeAj5/nhw8fvzwSe2TWF66j74MjX6RkOFsiAf+tn/w+IfdebJE0/H8EZ6yMaeGRxGa",
-	"joVkepLVr+r56cHjH9ouJZaX88M9NWuuD4DLaRugBXTMubhzgi+W9JMdg/0/HBYyxT3NDXNh+U19oJcw",
-	"IyyJCFWeEw8vWDIkE6CJ1bNKDq4I08SQCws28+PrWfv45s3GWT1tG4C37zMTSZEWaun+CgXt8xeqMb1i",
-	"47YBvnRcE0G2Qb4sXcFs8QCzJQM0UM2cZ4TAaO/O7rADz05hXcnN4AhKIRoytUyaMJhcSUtUSjqbX68Z",
-	"sG15r346eToxejwfe2PommuthOj66b6VgDY39JHZl0KfYCy4UStjjeYHMmKcqQmCMONjwvjyO3ATt+3q",
-	"zctQNpqnt6iW2GHJx96blx97ofTy5mUrr3iTq9OShq9xQPEE4osFH32dn6q+4uc0npAEcuAJ8HiGBHM6",
-	"AT0BadCecjUFow7ufOyJi489b4hyOnuEpy4KTSwLVyF4V0dWsSd/DOICBQ56SVlqxIKWQ2lnQK03gptR",
-	"72oK28aa3pwyI61FKkMBgaSMX5AUaKLIOY0viBaVTuOkK3I+CywAdRI00TpXR3t72axP83zgftibQhoL",
-	"1HjWVDS/tZzHOyuLoYS/mXYngxE2UjhqA7Td2ak1L6wpJpw4PtRnvLKuuqCJlBmKcAGQG4bVwt3rOlT7",
-	"wOTnD2dRZc8/cZYaNGYckb8ClSDJx2J//1GMvBH/hGErVwgmfG71yRctM58itVKk4Jql3shb2YmdJloD",
-	"oif7+wGcMK5/OOzNC3DRBrdY/+bFynoq6gvL3lUtYmV4KR0n1tjH3BIXQNdmTEdVoLloPx6CW1HQSI0v",
-	"+IlXmzbDwoSpPKWz12i/+BoQkZ/FhJPTjOlJG9xZXbL+BR5cSEtqZqiDKxha5g0pHYfx3BDQt06J2dDo",
-	"ZIaob+w3MeEDZY7i393DQSyykI7aj1p2WCpUdRvd4/3a2Txaxpj8+OVwn1Y9go2MR9loqRm1Te4yXPja",
-	"4PrN2Vvcyl24RWGZ/9JdsTF/nztJoeMOPy3d8D9AstHsTmxb5+3ip7WdSZGVQktdAHl48OgQ1c0A5B8d",
-	"LLFKN47L2kCWHdrGtuXrsnquavB0y3V4mYJSfyboflPoYKdNi0hqoQxNrh1C2XOeELgEOStFMmc9qGQ1",
-	"9AXveOe4DVQLxZxQbTgXIgXKNxNgumjW+/wa2I9BrZKwtsmQb18+fW4RMPavkZ3Tg8c/7KLdyagOyusR",
-	"VJGcSm3Piinv1Dx2DkNIiBJET6gmcSGlEUitXf302UsVkemExRP0oCvgCWE6sqdKNZo8mi6nedPSHYDS",
-	"m+fA1eTrXbzT696hZyE8tF97qLOh+PspqkwqHU49b0CJPEaZEeu34Czv81r7SrJgg6bnVGuQBjb/768f",
-	"P+Zff/lm/vsa/3v6jUSDB/1P/+vfFsuQDQ4zFf0UzKgkpXxc0DG4kKzoRqTNwK03YlJpex54CL023F+u",
-	"2gdqvUK9/s6q9YHTt2UvFKNk7GacRYwpQ3ZC6xNUQoxn4M5N/hRdJM4vxGrMMMCsd6BqVrHqApH8tpBE",
-	"85wwTphWJKZccBbTlJjzlDFV4Fz34VEexI8en/8wetSPD8+f9A9/hEf9J3/5kfaTw2R/9DA5PICDw14d",
-	"tvf7T2h/9Onrj9/65d+HK/z98OBbK/S/d+rsOiQCHVGvRmVABC9Sa9mq60mBeeCSairfy7SVYMToY06s",
-	"f30113iDpiwjId08YTnBr+CI2SCWed69upObqVJPbh+qIkY3ocFGvXwiOLwusnMLBfOKY/X74jOQnmGs",
-	"yhia1pESREKAqN90/V6bVxNZ1394xOV5BifUvie/gTZ2alDkGVi/MPsd/vQCVSw4h1g7/TqBXEJs7ssD",
-	"WX1nL8ZcSEiOyQXk2qxLpAlIZ8NULtI2nP8qyHrT0pnlIS/4K9ATkYRW/7lAiDxkM8tdAOGwi/RPA5wo",
-	"71uuthlwcpg+vw0ped6b0TyHcmUL934KPLGobGPxvjeddvk5LAaAq+l6HKZvN4b/LrflSRnE0ZdGknKC",
-	"WoTEzEY8q9KjRr06PahLOzVZ7Gjw///bUmdmuJflp6VA/0mgxArCVqx+KpIrMLF2UxyGbC01yB3+ePDw",
-	"0ZP9v6xpkgtYQEvEd5JINK64GckUveWC7Ixsro1/wUZG2SQEDlMiOOzWl3eFK7xiJKsfFw/YjbbgGjf3",
-	"dup2n+BZ0xenBUF/+zGZToATel4lcJxbz6B9jyn7Xmu8TJtm9yEDy6muRrPsYj+X2wnA6XD/yQ9LASqX",
-	"cMlEoT6HnH9JjlRJWL7Z1QgFyWbft3oGP/t4wvm1tc33qf1wy9yGNSNZP7ALZlNBn3MNMpdMwcLA1vVD",
-	"/q4nlG9J8F4Vs7cgisJmgI6F9lfiLAObUkX8GCWPz55ErkffNoTCQoHkTsdd8tl7/2rzwMoxglVELXta",
-	"6Rw3O8Br3UbHOn8RY7Yhzbxjl7N4g5uFsldZjTsYWzYsddDPZvrhrueapUYTaKkUlUhFhk6IG3YFpHzW",
-	"yyNSkGa0B6O0h57UVxqqYK+ff/j89uT09MObd88+v3v+f96/ePf8WatFz0WefGbrBK3gthMfN2qHqMkT",
-	"P/5wuL/fFqzCkpVOgtOM8TFOaeCgdffObdQ13jsoMBTdrZ5pH2RjrhoNB5hz3E6dKx96M6VNTV16WgUE",
-	"CDZME6rJcO/y4V4IK30P0sNjKyj2U3a5jsTwquI160VQFf6qcMVe3UiopgsZ2gJO5YDrYH//07XxoteV",
-	"0vLOfb6xJrepQBPc9ppJXNdB5/zsUUjxarvpOLoOxfXg8XIR8EMGTpBGFLpS9GCrIHpThxccWX05HWdW",
-	"3/VGkTlNer6Eoq5HEhdr+OWbUVNuDuZcvHND827jutsDRxdf1vsAQOalZH/1ETEwQ7ESDlXQZ1wBV0yz",
-	"S0hnx0YLtrk1XheeCnlhVD1RV4BpkrGmP/Px4VIgxlxWmyn4wiW2b0i/3EZrLsP99U61UwgMVvlOpBuu",
-	"sHYF9evfDyC7Ohuf6f8v5zQMvvhh+cm2HMjDpQcS9Ww9BbPLTaZtIly4A7ekuSmWHPgVLBYbwYR151zD",
-	"5j1dXXGfSRm/s8YO/TKvwzHqPvnrzNCNzoGRUs5WH7UJxJ1wuvAa5o1m3cYo/OmBIpc0LQClxim32Vus",
-	"FOcET2fL01vqYFuuJ2rC9fzJ1R2R7sz8qlcChA25q7chlLLmw09tPNM7fJeWGajBZj1bc/HZOXMkTtS5",
-	"4U0tTvixMzEBv4RU2BS6VU3OK1uIogVJ2Gi2zmg8YRz6EmiC2pIEqgQf9BZnuq50dv79zuPzHHNNGGkL",
-	"QTmrlzniRQaSxVg7ZKUkCo+olUDwY//R6IA+iR8m++eH8Bf6w8MFRGcdOtVJMIo8WW+sxrEj3tZxPsTi",
-	"avilF/IL29g/slBJrBB3pbTEOpC0xNddLzZXAtz1kK796MrkK9z89W72CkbBG8nPWK7GbhIeGm79mi55",
-	"4QW3eAvrBXfWIrM2lOf63F61tRA6powfo23r9NlLLFGGOeETkLBCKm2HaLCYNbiTchvrvLFX4KO0NpAt",
-	"21XHB4qYFxZH3cz9EkSjtvya0gU/ShewtxTnMd6rNaxs5U8Xhps5DuHxpdpSsAG33EWhYcHF3CV24UBl",
-	"68zCznOHWEW18eve6GoG6I3u99pFymvKPFzGtlYOPmksSsFVPHBrWnmvxVJXeuaXslUfkbwBia4EiUf7",
-	"2xK740JpkbVH8DZMW9doBKhsRSsh8Wn1eqsta6HSE5QSdbGx5q+xpFwrMp1QDJrdYVpBOkJfIw0/6ai6",
-	"ckWdpN3g4LSTcDe1o5rbenl9a6s0Zoi7xJ/aWfR1E21r5b0zvMlv+no3eQrac+HViH0jofELjXU6w3q1",
-	"YuSaY7haUoUzhLX489cIyd7UEGt9Y9dgwl1uuz2t0aemjei8YKnuM+5q/WJ4YyYUxhimQJUmuZiCHBVp",
-	"mH4kphyz27xLJQFr4TLPFAhzosV5ytQEn2AbFHZe6FqVsYaH5Sq25SAG82BrzOV2bM9GXn+vrsn8tMBe",
-	"vV27cidw4q3fJeJdmpG3S72v1YC+fzXSvSXL+Xvk3HfdZWpXuY7LNGM8fPrwyk7Ujdyg3zo3pDY2o1Rk",
-	"9HH/x8PkIfyQHFLoq0fZk78c9tYLXHcGGOeSPyaQ5XpGfNB6EIztM7YmVBEuumPBNrbLbGAb6YQWXzbk",
-	"TuCtrcO0uYbdicAYMBUXkunZqZnQLv/kX6fdMXPkpNAT4NqlKJF/gRQN42OZOTH8Z9+N1EfSE9aqHO4p",
-	"NuafGR9iRcthZ6EuIiR5R1mqHpDhmQvqvwD+vz/25t792EMZj5mV2pk8Zzvq1UIxK7CjOXsJSPZPjIRz",
-	"asvadmRoZFjDzLyBnTnYuJCQ2JDB4S8nZ0///vL5f3w+efbqxevPp8+fvnt+1r2cf/Zxvv6pr6M7tx57",
-	"IGbZZjk2W+EnLxX8/OGs11Kiv5b7wJQqbAr8L1THkwuYGQwUqrIVM5+3mDJb4RShDvVpnK5a1kTrvL6o",
-	"5ylc2mzJjRZn6EPZg0O5vM6MygtFbJsNG/UzKNde9nGifNZSjgQt2y481IO0rS2LdWS1+XkkJBDAdTPB",
-	"dwl8YUqvtG2nonQhhfMBt2DBcC8VY4Txcyqx2d1CWN8Uer+hgDlqqZhQHh+2KlGQjvrmqCEhtI7HrkQC",
-	"OZswhWpU2dLQDngOypWMSRhNIdZYYjbHjhkCuyYQxfgYS4FLVMIMgVeRPxUV+RBjcx9oih4QW8rSjWfr",
-	"ABq6kVM9UREZMUgT7GtjP7I+djWhOaiyYA3ISxaDWQzLmKYazJQCQ8XM9TI+9nUGsUWLL2jDYUrOqQLy",
-	"/t0vA/KmgkRzTWMpityiDjZAoWOSg/QLNZeUshgcX3A39OqFAfpCpkFpCZEDV6KQMQyEHO+5j9SeeRdz",
-	"DjXyYH9Hvah3CdLCWG9/8HCwb7PqgNOc9Y56jwb7g0c2s3CChHovETH+MW6jWadTOh6DJO9fILahFclf",
-	"6oC8MKikFGi7ZdQOCeNa2OQoxqmcHRs+/fTZawM8hbJRCSXSvkh6R703uXpm1hDVe3Ue7O83Okxo+KL3",
-	"JjpL660lmmystYNEIuIiA64toOZ0DK5zRJFl1OhgPeyIYus5kJO3Lxpf7FQnsWtwh44Vqra56n0y4+Ax",
-	"7n3F0/gWHGfrVk/MW3gJkmagQZqxvlqsNRdT4Sx1b1aM2eaVV7tvWAPC+hgn/X/R/u/7/SeDz+0FX759",
-	"WnrmLKNj2Mv5uH7mpWppL7k9et1cV6zUhl/OX/TKn/5GL6kFgHUHaG+kYy4Be6Ec7h+2wWSeUsbXBErf",
-	"P8kPXoNFbImgWWx/9XRqHoZbIXECNNWT3ztx2uYsKCNJp7bGbS4FckGk3wqjiY4NNUwE2J4rWpil4hpc",
-	"24FWNP67m3kpVG3eK6aqmNzWYMjKIPWz/IVdAje7y6U4bz8x5K/oXBGq5cDe5Mhyao29JOhCYo101eDZ",
-	"jJOhOSVrOTT/ykDTge2uSXZ0Ge5VOdVt+zSDuLuGeUK9CCx5tE8yxgttWNhIY4VmZdutBfwXEix8Tk6c",
-	"iPPz6ZvXESlk2gduRPkEl5MVqWZYLwMbVp6LhIGyPn5vg0twYQp4oqrX56+7ipxw5AmU/qtIZtfbFagW",
-	"lWLuKhzvS386nfbNRvqFTN02rzpBueU9HNjrV5sP+a1Jvb9tET1a4lla8OQXMR5DghXRkajtdw1brnOv",
-	"2WkNv3u44ne13lf45aMVv6z6ppnPHq76WbMtGH78eOXVtvS6+hb1Hq98TvXmag1yJMaGKKDCN5eLgC0D",
-	"ay0/HK363QxbUStRODKVgoZ5McNDgXlt28DmwwE6eKenjROqCPAEkmOkXpbAcUFSwcfYMVJeqMH3B1VX",
-	"ggmnYqLsV9cOf/1kRLMKaJ5b9TOstEnrbKcDVjLQktXk+zmm/cq9spr4vYmo42bwHUfeSpGBnkChiBkS",
-	"O5ooNIsRK6A1OXjwQVYudp6LOyVn4IG4a8OGnZ+8fWEY5FWxY50K2e2NSL0u1djyWahooXHLLbd72zNq",
-	"5eUl2/6Pk1e/rLdtP/CtbNstd37bnkjuyaCKbav49gq7S2LDVuxO66TpkuYSV5QHSRLKZ66QImKZ/TFl",
-	"/MLJZi7jgtkhFc2g7JwhpJWWg9EN3bM2bFHwLjGqGaS0RYGqOdU2ZKr5OW5eBlrCloL2rb5O3NVkoT+C",
-	"aPIKRZG5YlUL2EuAhC6SrR0FT0F7q5wrmVC27WmY++2cKBQhKhrEe6DKiln4majS17HWQr001pDkEkbs",
-	"S02Vskmegsdw3F60GktVG51nKYpWBpktI6iZaLvoaWe4c8hZAgnzlaquiJx/YnXjFLSzVNdRrywavBzJ",
-	"seXicnPSwf6+LZCFRuKyq3dMnV+AaElHIxZjxGFpR3LsVJWVU3y7LvS7UAnEnCwkuxF5vP+ICMNnp0yB",
-	"NdDjj+ScpmYqiXNpeoGWfEMdxIhIYc1lrfaqd3Znt2WuwukH9q4f3cyUr7GFOk1mx2Rom4gNiaIzFw5q",
-	"m2E2hTKzTLbEgnb5cG8whTTtY0Ppvd+mF6oph3e0TPsA5+QlzMhpZefEq3deRt+GUVVOPFfHNS3deUeu",
-	"FA2a7gP4Ic5rhw4YZjaepzSGBGHHOZIyxjUk5Ddb8xu9e7QEGl+RFf34A/IcoxJsEbjAbWjB1BWrccil",
-	"JliA4O+vTp46b+88AP4N9M8fXqptgp/rFNhBZ80Recv2StQGPayLqM3bspensjV37dHVjysAIG4GrEDI",
-	"NWwNQ9zb5QlbNq8hUni5PpjrgbKMHe9sOFdMboh1f9h4oq2s4MJQkMiUPkcjFRyXYNQyCVGazlrkhrny",
-	"flsSGzrLCN4waw+KE22DsX/IYAP744cMNrIT2XJuawoDWIRnM1EA13kFQeBDBosQ0wJIiwjeiK8qSaYv",
-	"lt1ii5xmUKHsCGverYCylRbudGGDaKiPUxJW2Ku6gA9bxu+7V4dr6eJ2QuvMb0fUeum+7SFqe4nAO4eo",
-	"V1KP5xH1+8Ydpxa3A2ldtl4RSzwUr6UwW9HadfrKjDAE3nOoNPImJ9GPXLNWb3MiZX+wSguOSueiQXil",
-	"RW4LIRnJyfoYKRnBlEyl4GOiJXoJ11Wcu0qL3hR6NSqZ3rPDe3a4qlY8h+xdmL1qsMXQ9oQetkRdMBt4",
-	"YVDPoUULLtnQiqdGZfsbbNWrFzS67vTpuXg5RYr8GrWHeqQG2bEBnTnVk90WnSHCAMd5V0dwUn83L7Qf",
-	"1Rq76n41ptzIGFYKWRx3EtT3PxfJbNnmHHR5K0p3gN6JJcAKytDK0vKiJ0YFRoU2w7Q4IkbHcwIffsk0",
-	"CmPlt13hHsxcoF/Stq2EteIzHaBYHtCN+Y5PLFdV350P2Rwj0p3yzKw4gf0n0HRGYyNHNK2AfSdHKMS5",
-	"Dn0ck7jQ01WCn6uCq4hiX8K8YkV23hi5PyIYvR6RZz4dMCKnz99E5K1PBozI0yoXcNfGL9GL+rrNBDjc",
-	"gLx2YbkOIfAYjubg3eGsTTsL4acV4uuVHLdp92+vGbmSzPJwO3i3jA2UN23EF+lKjt3xeKLrx95bNvSv",
-	"jv8WwEIUXYTpTQa09zXM5fxWjz5qhEsadFS2JCGpAcpYgKroAhKDCP+0/Ek9IGigrZwBNbuhz/0y2kql",
-	"rGjUZzrQ9xkusYa+t+jXChHGHl5yy2zLhjOv8flroX8SBU++F6ZnAWBVoI+6ZPiZl6AyOkP/SY2RHhMt",
-	"COUzo4NDqqAWOo1GJ7JzuH+42wGkfwN9YxC6Lm2/h8/twuc7A0srQ+fyfJFGwv3KaSOLs4c/Rb280J2U",
-	"3lBrlOWUww+zmBqGdEB+Pel7m9JVe3r5bcQ+rIqB9hSTJiZ+b6LV7WHwdyOYvbP4cj2C2V5ZJbDT7T6n",
-	"j1U+H6WFe3iMObIB10ud+pitYBuwHdO3jUllJacuDML80HsGdjNWBQtKYvQdcLNlKIRJx52h1HPQ/h5f",
-	"375uUVbW7IB3p0TdQ/wNQbw77wbMl5GtTBJXM/WOSnTtuY6tIh1NEm9Y2zmflaXRhAwqo0UEqgJqu96f",
-	"giUHnavQbwWbq43ZZWCZptwG3ZjXB+QNT2fmTHExuAAsWlg9sqNK5zUrnz9wqYzoEbVvOnPfOZAEMqEh",
-	"MarYk90BqcIWH1a+Vdwhw0I0kERhSKO/Tjdll73wFGpkYZsi7Vy1u9uJ5K1VvV1ImR6o8ASt6ePajZer",
-	"LcjfMxfTEgb/lAL2/pM1v34q+Chlsf7ziOcnFe1DM0+djMVlYNUK9H4lwWOJBP9hQi37KZPIHygyHNfp",
-	"jhqif0QdOZ+go7K2ypAZf1gK/SjX4zM1JDslQZ6INLE1XBBnc4Mv5b6VwDrw1L4AXMvZ7gpqgVnZzagG",
-	"98LS9yksqe9ZY9j76mWhVdwjc0azTAQC0bGtNFSTgfwr7llUoXCbuGPf9uJOO3K+w3fmBJZbdJFUjNln",
-	"hjfY8z2bvaN27Br42ny+O28JiFrnKqritNdMP65QZ8acZeJrYDZjGnYODslEFFLtugoSrp2m//nJPkno",
-	"DFuD2R7IRzUXFaa7wG6VA4H2SMzE7mykaalPRzNNqsgU0nRATnz6hSBZoTSJJ0IoaIbejX2w67C1TfWw",
-	"0V+bho2Tq07bCGtAbR4IOoxbI1K3WbKm2Vv95iNOl5Z+Cdqbd7cxv49CvZEo1FopmArxdoSsY9Vud12Y",
-	"Wixqa5/xFWLMa8iIRQ9KrB27FIqlmBmRQvkO7eXDB0Ej/KhGznzinMIcznGfcSRHrRjb0hJ8e/i7oP/4",
-	"XcTmRhS5An0cnK3lwu6A75H6RpDa2hUXENcu7M3pohomjGuLK3zsGF9VA9e+6FI5bGiyS79UbMyx7g6t",
-	"giYNlmLd7KA8ggGdrrayx1Xmra2uyoWemEHOXf2FCVWTecS14WZvT862hKvl+LeEnsH8i/HTUNcqt84c",
-	"GFsjThLDxDfARvxuI3zEL9fHSPxsU5x0q70CVnYlF4QqTFvh6a4oSZKDVILTtCZpd0fql0a7ddwqsZ/M",
-	"tWiiut6dic+5TupdnZR/fWdY74803G0zIGC9BRzUejsqX8rC6GfXgWnLkc9hU4XbiHqudUhaEFHw/Uc7",
-	"33sMbijSOgyoIajPrxPhgwi+99V301loUzwNaULo8sQgY7JzuP9o97hGZ0p7rGzUspiINGkfotOMaINs",
-	"SzJxm2W9HIL+EaKr//A2Qx+bHaLJStHZ7THUNwJ/q3KJe7/STcRNX0uATdCubMvh0jUqTSVgJkEf5TSk",
-	"0AujpLcthc23trqNeJJV8Ms1+Qzx7F4EuxfB2mKqhSw7z6zOZ5z8ZQuJ7VEu+CwTxQLlrsx+dXZTpieE",
-	"C6MlJMA1o2kVYl2O5jpoosnGGmk0YbxywWBCbko1SCOF6UJyzAXQAr074yKlsqxrY8M6zJrNl3sJ2FnY",
-	"7zAckGcMPT4JKXiKYp7LX8eqHeYXFSwK/dh2EZilzhQRua30e2ydPbmelT9VpWGadOuUjfkLflIe3Xbo",
-	"VmOWgG5tk045mHPY0dkzpHamD8omEVe0/DxZ8bu1Mf6Omm+qih2aSh34RqvaO/WT7rbQOHxGz8pKJeYg",
-	"vmjU4DHYKpyT1kxdlsJxVtMELlkMA3Li6uY4Lw46b+yT0OdZ1ayy1tbIVd6pHmeI3mKEbtUuLHtuJtly",
-	"5aqWmW5JSmhdSbe8cGqrMjJ+HNbPR/cn5eTVTyeBb9kWdiQKYsETMqKxFjYYGAtL3pbJ9g+BvGzMN2h6",
-	"0Y7AQud7ZSvRRbXmKFHsSz9hY6Zt+avAJdJZDR4dIFIUY8dRm5Pu2YqWQ4PkhgTgwK6wqKMWrsokERwG",
-	"5IMPLQ8LwnNR8m4vAPSL3HJb4FGtaF1lbiTYfbSLDLw5e/vcdSndHgXwk9wS8i8vTYTXgc0H0dMypbN7",
-	"V8uNo7srmCe4bTpu4ZvN1dFagt4O01YPl1q9Qp5rUOhQ0qByV3m8aPX6ePOIafv/3gJ6+sbDt8Ohl8rH",
-	"JVO+56nXxVM9ZJc4txKueZ5rFMNVeWrK+IXth4tReDjR7oqsdQvsMKo6SYzZJXCnr6ouNvk22PL2EXJu",
-	"tjvLOD2NRsnsnoHeCQbq78Sg3Aq4vCB86PkXl7ZIqO17HZGCWxaXtEc6BAp2abnowKithfiU499ZThZ2",
-	"uDO0CpqNbe453LVxuDUDcgxauDaJ7TjxwSUoh6HyEVYyrrXaY5qcQyr42MxIdqiP5UqxjYaLnU8IndKZ",
-	"axdhm40HjWF3BwQnG9I0PSIGaodO6Z3vQe9W0Fpq2baYMBTBxu/hoByYxlqJcytvaVXQbto9IsN/x9Pb",
-	"w//2f1ND1/+VG6HZRZFi8/mhWcObQu/sDtvpwZtCb5EavCn0DVl5F3NMJ8GKQt8j+DWF5KEPJ/o63/eS",
-	"1qx2nTXIF1OCIl/d8Ou8OWU9AMqRXTa9J44PKdvjhBkaYGVaozWWonCG0be2SGE9oafkq1YotqNYWMW2",
-	"JI7N1YmRIvRcgROUyxXa3BpbstplU3r5eoHN6H1+U6bjxkx3mp3Xm0UcB/YFBwJdF3VFSrCZtPvndQhV",
-	"5UxrbtCNrctWnOikCu9CMcF3fOLjFPqFgiMCNJ74oPmYSsnA+4gMB/XImkswyFsG7zNFVA7YooGeY260",
-	"eftciilWGzA6taSxESUrMcU7h1xfQ6YnjPuUODLG13OQTCSEpimREAO7hOozVaA4IOSAvLWrQZOWXYeX",
-	"bZwbimo/FFNEO63bZhKMLAUqZY7pRKRQUbQTojRNG22SXPvfE8fILAJNgCY25dfIa7LNmeyO/szJe9sg",
-	"UuEUt0udFpQDhCkkFS9kPE6LxKdcoUB4L4psTE28gjyXOxv4mVdSO/DnvhtjETmxUoCdyg2N+SGJJzG+",
-	"jUtD1mnoK7Ykcmbb16VojBa2KJNRQ1ybpPqWWJj1mxyROGXmuDC7x2XxMU0Krllq/vCNYqwzVMKluGjD",
-	"0g8ZOPSxW99ahl44y+2l5tVX0a0p/BRwjfsMvBvJwHtdIWsDo6wiW8OGrmw8j8cG2hfY1Tp07toUR/OP",
-	"6h4l52QSJBHhYA8a9c/JdALS6D9BK8wySCUbkBP0Xr/76Sn5y/7+E6wSUHDsx4nhDt5gYRHYraNMvQ/i",
-	"UBbhNh7HtlHbTHJnmzbZc6vqk6DT8M/bHM3e1hzbLLv5OqlmEZYtdfS29FDyXqQW+fJcJDNrKkgVVO1f",
-	"u4XPyJa6kBKweqG1soUGcrOZwAZISYqNZr2w22ZS63IGb1OIDWa4RiMZfKFZnkLvqPfmZW8+1n0BjjBl",
-	"7Zv3cuk2TWQYp9isCLNEPl1cH7rOdMSo2VcK2VCtB4+q8kyFtAmuZKexpCMzUrPPVGRR2XcDMSPVh9kd",
-	"EARoA0mFy5rgyAMxX31B0bkz32t4uwkLOM2iQnNl7xLX/8ua5+x27ptWrVQ/rqt79MrtqU5qPaGsZWMO",
-	"1ErZTaTwIGhgX0vUtpQNB6CxVtYaQnWZ4mmH9p8aFc7VXgqqLTxQ9vrR6NFWb4Hh6pQW0tpbqC2xQE5q",
-	"iFlvZNVV8SjIsN4m72lOc5uZ3HYZiVvH4rAHr0X7nkT2YnZsMQy8GcFj2L1vvvDH74rVwT+70oMswu19",
-	"xf8vTdC2ua6qCgxALG/EFa7QyqrC4VvMsi7Fu9IYdJ/sut1kNqtjrQ6jS1KlbwaKVifA9wB0M12m6kUj",
-	"vURa8r3dq6ZSl7Tw+ktnoou/qyXH30Bvu3gtjr+gaO0D7PM7YqmrUel8kkpTvUYxgFZFdluaZA1Ezubi",
-	"i7p1yGaWabfl5m/s0jG9aux6vt4yh21V5bhqMFMmwFZlzHAoW57MVtjCzxKq6Tw7fVatfIs9GszQwUx3",
-	"NvC3peKyv6Bbi/z9swU1rIykhcQqQg0Uak8LX4K/NsfGej2XR/3X+uF3pACIspioQ+XjWqS/j0DGehfO",
-	"gku1HUzIMnOrUJBYnI4LKTHUyecPGM6VJoSeOzuKb5ffUnwQ5zIouM0Y/3J8O90dTooLLu+7D/C/pw5L",
-	"ShieqAuDjFVnkgZjf6A8Sq1EIhTwpB8GvfVXzBSy/qBauFwn5QjDuCZYIrxCei40mYEu4yyPiUgTkPMj",
-	"q1pr6AE5qRygfrg2fyeKClwgZrRESgJP/hHMdCMEpXXSO0tf3FHUS4Jchab8cXJ4Ssjrz+MBHVPGl6Dg",
-	"8nBlrOLdKKhfhg7V8B6dov6nMkOvErX7EhRooll8AXpA/jojCYxokeoywuyBIrZNm7OkKwI8OQ5cQQ+s",
-	"e8cb2pWmM7WIO2859jic4s5iT1i/O2yNdp9ydzd467zDteSry6OKa0i8hwi2jHF25s+Gubd0QfYtphwo",
-	"lMZnWEbKYHWdQlgB27E/FnDE6QQQwYVEttvM1K3YtG8CJuESaFoWBT92E3mWkNELI/Ijv7bkpYVRt/Lc",
-	"oLoL6G0z3dpk3xOfPXap33WJnrBRLWna5jLc82SXV9tgeIvTa6vgpNaAiffKe3WQbVqO6pLxHbo6/AkF",
-	"gKihFUe1XF+DfSVXwDXuRmWVOOWIA/P9gRImIdYYmTT0/zoTQ9/sL4hst1mHQz3LYegDov6zADkL8vLd",
-	"NqoCwEYfj5y2bQcvExyGYM7YjYp/P6vOpuzHEwzuMqdsowrUUVzOkiUKmKtEdpB0UW3hWpmVgHRudpFD",
-	"KerngGI7kp3dKHSjY3JVRtOU5BTrOhmF4rzQWnBsaVS54mxKhIbcJ5m+fXN61hm7hUfTmzOEtzg17CFi",
-	"vCk2v6vgISIwGA9cB1077tH//Nd/YzYlWtTxQgKTup90JXv6w4MfV+h5lUAuIbYMzg42v4ULxm0nJScN",
-	"vrDZGcchkDCtIB0RRWeuYL0NXBgJ2bkbs5hoRYJoz9tSALvseh9MjEISmKlqA/9c3gymr0ypTNSxD4wn",
-	"NE3FFBJyPgsAsWuVFRYtPPeRkBnVvaNeIVkvCq/hYP/wx9aysEuYh4Yvem+is7TONVaKuasZeRDudypL",
-	"m0UZfxjuVUhsXMOj/YN5uvZXGl+UdXIqnhaU2yhDnq1Cgfhfpyq9qGcjLHG7vwg7RHvQWY10ld3EFpIw",
-	"1GcW06DBOhc4d8xXYJfXw69+EgZs6wylhVN1hT2VrWLnYOOB8vQQ87yPGsSQGiQ2U/v0Iku5MBTJHBox",
-	"8w3IC+1KJjWkxg5oa1EE7U9nIY1bLt596U+n075ZR7+QKXAjAydrNG4JJ/1JyGwVQe8eR64fR/4YaahO",
-	"nmhIfcj6jbA2h3rLJM09rNzUnXFi+zkHU9FUiSDntNILKzMQ5osivEf4MAeRp14wCsUslPZKjHcCmbCt",
-	"4CTQxL6MrSysIchXPC1r72FTyaknPDgKPqo1fwswo3xrKoo0IRN6CSQvtEESjAp2EL+oRlsVvefI1FUr",
-	"tlnS8NRW0NpipH45zZ1OiPfCnnXNHYcqiHIWxlss5fbnTYB/77JbAoRvKp8LaY1yfKYrouYf7pUrAiBN",
-	"EmZzYt5KM4dmZpwRTRVEvTx49LUXLKqZLZsCVUDcC9YwxlSVB3desBTliypbZX/wcLDfW6oNBej2a7mA",
-	"T+WL4vw3iDtj+937xy4lAaujD67vhv8RbheILDg31MwqL113u9hc4VOpytIhCDJhPlOQwAVfdJngb5+e",
-	"z8ijfZIxXmgIQ9rJ2NB4J9gMa0lWwzLLCgsICWnEyKG1tZKPxf7+oxiHwD9h2BH9ainm1kMWfeHMFWIW",
-	"DfVLq7rQ249d/O5yN1xmUgtg2f7Seq5iOwYdGkDGiQyUt1lYTiq8V5oa6lpJAM5jpcjOMKMXiDND7KtS",
-	"yLR31JtonR/t7T08+Mtgf7A/eHh0uL+/3zPLdktoE7sRTzFzkCSMphBrUvAEJBaIHg7ITwxSuycVkRJ2",
-	"XRkwxCMU+w2F9nqVHfOBInlxnjI1gcQIilrSWBMlWspxmWF8nv4YuJkDEitl+qHKAYzUQwpe+pJKu4al",
-	"E/OmFLPJD+yCZYZJkefmznPJFBADqsC191q27P6oaltsllhaLV1PX3svSRTmY9cSRbEnea2yCtr5EhGU",
-	"KIgwzrw0nIbTZJTTMWRYQgVh1GaIDb9mNoI9wgDMQn0bBscwzaDjEBCe6zftBFkphD7yuzqfBZX9y7Xs",
-	"/Hz65nVECpn2nU5qiF1WpJrlVGpUnHedDOxqrtQQAzfuRdqKyjrhFcVbqrQ576hhSzbLEoWuLwftxgPi",
-	"Cb49FrOsiJSHk1BNvw0J8EtIRW4FYndIFhXbj0kV58qaunV1aC5SmJy8fRECiN1W9d7ps5c2ohPz68+p",
-	"0TdooYXTkLCYjs+fUlH5Z1/FInc9f1Tku9dNWG5BSqTlG7VksSvuv4p/bj+Ikzp+/AukwP3XgMaVs61M",
-	"/AEIcDL8Z98R0L5V3qO6O730tCOu20xMB5tRvTFFI86ucjHUIg/aYMQSMKjw5/DggAy/fuyNzA8fe0fk",
-	"1489d2gfe5++DSMXBuA+Ma/in+bV4M0a1tHfWw7RE3IXN0CTjHGmtKOgdVDaw18dxVGRS6Qsz6cEKlWF",
-	"DNMiYdqgx4A8xQNVvgST82xmjBMFsTSKsW0JUQuRN1r1zNvA7NvYdKpOayyJiexplNBV37z5tmX/bzy3",
-	"wEiKXDCu1ZERmFIsZZWg0s24WVEuxTmoyNvzLKm3FniDJhqk7VNBEhEXhiJW9/1Wigz0BApFMtCSxSGg",
-	"i1z1vn369v8CAAD//w==",
+	"7L37cts4mjj6KiidrYp9DiU7jrunY9epWk+SnkmnczmxM9mdSU4LIj9JaJMAFwCtaFKp2qfZB9sn+RU+",
+	"ACRIkbrZst0T/9PtUCSu3/36tReLLBccuFa9k689CSoXXAH+481UKP1nmryH/ypAafMoFlwDxz9pnqcs",
+	"ppoJfvC7Etw8U/EUMmr++jcJ495J7/86qMY/sL+qgxdSCvnezdT79u1b1EtAxZLlZrDeSe9iCkTaSQlT",
+	"JKPpWMgMkoiMKUsV0VMgZiWSxpoISUYS6KUilMgiBbI3ZPyKpizpuzGGERnmVKmZkElfC9FXUyHxqRQp",
+	"9LnQfZqmYgYJPoOESYj1hWj+AhllaZ+mEmgy71+BZGOGv/zvf//P/qD3LbIn9kzwccriOzqv2M2uyIzp",
+	"KR6VAnkF8pEiSlMN5sAUaM34RJG9xqYY7xcKzGYTpugohaQPPMkF43oYbPFnIUcsSYDf7h5jmqYgSUbn",
+	"hAtNEkH0lJlNKDbhRd73azbrH/sl9ikXfJ6JQoU7eMk1SE5TnPf2dnHGScHhSw6xhgShuZBwShLQCNhU",
+	"AmE8uDSSigkpeAISH5ZIkVQ7eUfnqaDJhRC/UjmB272RkUjmBkVTM7VZI62tnsYx5FpVi/3AaaGnQrJ/",
+	"QnJ7K33NlGJ8EhFHGAwKwJecSUhILCEBrhlNVUA5LFZ4omHgqaIpYwlq2tfiEnj4Q051+E/N4kuoPRE6",
+	"ryFWoUCaBwX3pMQ/qtOTD1wVeS6khuQ1JIxezPM7umWDdAq4NjBKSWYWQ/Q8B7xykYPEFfhbJ3vD5rqG",
+	"kTl6Sgw5J7MpSLA0KbHb/ZjBDtjNxwwslm/AaRa4il/fzVO+VcujcSwKjsvzoOMXsxsitmxBN0u/Pmaw",
+	"K+q16lQ3IFwfM9gJ2Vq2xI9S8ElImyzicE/BopJ+CUkkXIlLSAiSJPMgFglUS98h9Vj3lEvCQRVZJAq4",
+	"1L+D0vMzC+vqxkUoHH3pUuMp5RNoE58YV5ryGLwAdWJIgkiBcJohuBcKIv9MaZamZAppQkZzkkE2AqnM",
+	"neDl2Gs0g6ZUafJ2xkGSmSjM2wY7MnFlrzSBTGiH6LWTuXn6s8bRtIpdJ2YfTNptC147Kn/nwEUxmUYN",
+	"/sABEkNXDbcjCpRCpsETA98G8ZRyoDyjCsHGDoATMSTIQJO+4OmcqLnSkOFP5dF2EczaOb4R+mdR8OSW",
+	"jvGNIKqIp+UBRW7JeAQeOnAHglt22jh0BUD2EP/dCQfvuMOmDtyIGPtHEq6App694hJ3wGBXQ9D6LBbH",
+	"ugsgXwo1u2G0yxd1s6wW59oVs119uhuwWxxsJwx3+TI7WC7JvPJQ8EsuZjxUHjzxQvQNV79Dnrv+YRsK",
+	"8Mv52zeVzD3omS/cSGYiw2iZzC5QWflZyAzXliTMDEfTd9JQbc1A9U7GNFUQ9fLg0ddeZSwx/zJTUN07",
+	"6RWS9aJeRr/8Cnyip72To8Pjn6KexnPoKS0Zn5jTskqS+TR49/HRT1EvY7z8d9uH7kSXHZTdFJ692bVB",
+	"CHNpvZN/+HmjcP2fy2nE6HeItZnmmQSq4d3ZRUAyNzgdCybqDL9rQNsULAZYTqe0yBWZCXnJ+OSUZIXS",
+	"RiJwCD4udCFh0IuqE06ohr5mGfRaTicDTROqafdytSwg6sEXmuUpHqSRZcywkKdi3h8JXZ1yeR6NQ6x2",
+	"t+LonHK52dmxZNX9fvjw8rmZKQepzJBnKDpcmPNc79PGfljSax+sbXt1vXnV1hZxFDV7AmYUxFdzuQ3g",
+	"8bymwRaMEDpKAYV8g9Qkl2IiaabMEMCLzOwlgTEtUt1HA6eBpv4I+ox7ayY+V72ot2DlC58Z4cSM2WIh",
+	"XHjsTRgWRpuWt17UY46F9i3J79vtmedtFpfgB8fIelEvFTGt22vNoS0YdsOHjPenbJT3DTaMKK673b5r",
+	"fhALgzfsir2o1zDWmCcKpP2sttvSKFTbSmA7Cp6X5Kg8+mxM+1rovBf1uMC/+gpiCeFo7nd8dZ7bpY9R",
+	"po16+IW/GxprdgXBl6jG9KKeMEzWrqYPVgHqG0EDd2p/zKUYsxT6Y9DxtOXHK5a0XKZdWUy5WZMCnvRV",
+	"pgI8CkmVUtSKIgtwDoZbxg7IQeQpksCSaPVe8lhIc5UEgcewuQB+FqYyuy7U4kwGHf96cfGO2BciIiE3",
+	"tCupzXZ8WPEhA8sTkAsUxM1Q7SpyWNxGQX75+GpDuvGWA8mLUcpicgnzAXl/fmb+UCSmUs7JkA9RixrC",
+	"8JRAmprv4n5cyCvA5y+Sox9+ePy09kksr9xHX4ZGv0jIcD7EA3/XP/rhx/1FskTTyeIRnrMJp4ZHEZpO",
+	"hGR6mtWv6sX50Q8/tl1KLK8Wh3tm1lwfAJfTNkAL6JhzcecEXyzpJ3sG+388LmSKe1oY5tLym/pAr2BO",
+	"WBIRqjwnHl6yZEimQBOrZ5UcXBGmiSEXFmwWx9fz9vHNm42zetY2AG/fZyaSIi3Uyv0VCtrnL1RjesUm",
+	"bQN86bgmgmyDfFm5gvnyAeYrBmigmjnPCIHR3p3dYQeencOmkpvBEZRCNGRqlTRhMLmSlqiUdL64XjNg",
+	"2/Je/3z2bGr0eD7xxtAN11oJ0fXTfScBbW7oI7MvhT7BWHCjVsYazQ9kzDhTUwRhxieE8dV34CZu29Xb",
+	"V6FstEhvUS2xw5JPvbevPvVC6eXtq1Ze8TZX5yUN3+CA4inEl0s++ro4VX3FL2g8JQnkwBPg8RwJ5mwK",
+	"egrSoD3lagZGHdz71BOXn3reEOV09ghPXRSaWBauQvCujqxiT/4YxCUKHPSKstSIBS2H0s6AWm8EN6Pe",
+	"1xS2rTW9BWVGWotUhgICSRm/JCnQRJERjS+JFpVO46QrMpoHFoA6CZpqnauTg4Ns3qd5PnA/HMwgjQVq",
+	"PBsqmt9azuO9lcVQwt9Ou5PBCFspHLUB2u7s3JoXNhQTzhwf6jNeWVdd0ETKDEW4BMgNw2rh7nUdqn1g",
+	"8svHi6iy5585Sw0aM07In4FKkORTcXj4JEbeiH/CsJUrBBO+sPrky5aZz5FaKVJwzVJv5K3sxE4TrQHR",
+	"08PDAE4Y1z8e9xYFuGiLW6x/83JtPRX1hVXvqhaxMryUjhNr7GNhiUugazumoyrQXLYfD8GtKGikxpf8",
+	"zKtN22FhwlSe0vkbtF98DYjIL2LKyXnG9LQN7qwuWf8CDy6kJTUz1NE1DC2LhpSOw3hhCOg7p8RsaXQy",
+	"Q9Q39ruY8oEyR/Hv7uEgFllIR+1HLTssFaq6je6Hw9rZPFnFmPz45XCf1z2CrYxH2XilGbVN7jJc+Mbg",
+	"+u3FO9zKfbhFYZn/yl2xCf+QO0mh4w4/r9zw30Cy8fxebFvn7eKntZ1JkZVCS10AeXz05BjVzQDknxyt",
+	"sEo3jsvaQFYd2ta25Zuyeq5r8HTLdXiZglLfE3S/LXSw06ZFJLVQhibXDqHsBU8IXIGclyKZsx5Ushr6",
+	"gve8c9wGqoViTqg2jIRIgfLtBJgumvUhvwH2Y1CrJKxtMuS7V89eWASM/Wtk7/zohx/30e5kVAfl9Qiq",
+	"SE6ltmfFlHdqnjqHISRECaKnVJO4kNIIpNaufv78lYrIbMriKXrQFfCEMB3ZU6UaTR5Nl9OiaekeQOnt",
+	"c+Bq8s0u3ul179GzEB7aP3qos6H4+zmqTCodTj1vQIk8RpkR67fgLO+LWvtasmCDpudUa5AGNv//f3z6",
+	"lH/99Zv57xv87/k3Eg0e9T//P/+2XIZscJiZ6KdgRiUp5ZOCTsCFZEW3Im0Gbr0xk0rb88BD6LXh/mrV",
+	"PlDrFer191atD5y+LXuhGCVjN+MsYkwZshNan6ASYjwDd27yZ+gicX4hVmOGAWa9B1WzilUXiOS3hSSa",
+	"54RxwrQiMeWCs5imxJynjKkC57oPj/IofvLD6Mfxk358PHraP/4JnvSf/ukn2k+Ok8Px4+T4CI6Oe3XY",
+	"Puw/pf3x568/feuXfx+v8ffjo2+t0P/BqbObkAh0RL0elwERvEitZauuJwXmgSuqqfwg01aCEaOPObH+",
+	"9fVc4w2asoqEdPOE1QS/giNmg1gWeff6Tm6mSj25faiKGN2GBhv18qng8KbIRhYKFhXH6vflZyA9w1iX",
+	"MTStIyWIhABRv+n6vTavJrKu//CIy/MMTqh9T34DbezUoMhzsH5h9k/47gWqWHAOsXb6dQK5hNjclwey",
+	"+s5eTriQkJySS8i1WZdIE5DOhqlcpG04/3WQ9balM8tDXvLXoKciCa3+C4EQechmVrsAwmGX6Z8GOFHe",
+	"t1xtO+DkMHtxF1LyojejeQ7lypbu/Rx4YlHZxuL90XTa1eewHACup+txmL3bGv673JZnZRBHXxpJyglq",
+	"ERIzG/GsSo8a9er0oC7t1GSxk8H//W8rnZnhXlaflgL9nUCJFYStWP1MJNdgYu2mOAzZWmmQO/7p6PGT",
+	"p4d/2tAkF7CAlojvJJFoXHEzkhl6ywXZG9tcG/+CjYyySQgcZkRw2K8v7xpXeM1IVj8uHrAbbck1bu/t",
+	"1O0+wYumL04Lgv72UzKbAid0VCVwjKxn0L7HlH2vNV6mTbP7mIHlVNejWXaxv5XbCcDp+PDpjysBKpdw",
+	"xUShfgs5/4ocqZKwfLOrEQqS7b5v9Qz+5uMJF9fWNt/n9sMtcxs2jGT9yC6ZTQV9wTXIXDIFSwNbNw/5",
+	"u5lQvhXBe1XM3pIoCpsBOhHaX4mzDGxLFfFjlDx+8yRyM/q2JRQWCiR3Ou6Kzz74V5sHVo4RrCJq2dNa",
+	"57jdAd7oNjrW+auYsC1p5j27nOUb3C6Uvcpq3MPYsmGpg/5mph/ue65ZajSBlkpRiVRk6IS4YVdAym96",
+	"dUQK0oz2YJT20JP6SkMV7M2Lj7+9Ozs///j2/fPf3r/4/z68fP/ieatFz0We/MY2CVrBbSc+btQOUZMn",
+	"fvrx+PCwLViFJWudBKcZ4xOc0sBB6+6d26hrvPdQYCi6Wz3TPsjGXDUaDjDnuJ06Vz70Zkqbmrn0tAoI",
+	"EGyYJlST4cHV44MQVvoepIenVlDsp+xqE4nhdcVrNougKvxV4Yq9upFQTZcytCWcygHX0eHh5xvjRW8q",
+	"peW9+3xrTW5bgSa47Q2TuG6CzvnZo5Di1XbTcXQdiuvRD6tFwI8ZOEEaUeha0YOtguhtHV5wZPXldJxZ",
+	"fddbReY06fkKiroZSVyu4ZdvRk25OZhz+c4NzbuL624PHF1+WR8CAFmUkv3VR8TADMVKOFRBn3EFXDHN",
+	"riCdnxot2ObWeF14JuSlUfVEXQGmScaa/swfjlcCMeay2kzBly6xfUv65TZacxkebnaqnUJgsMr3It1y",
+	"hbUrqF//YQDZ1dn4TP+/O6dh8MWPq0+25UAerzyQqGfrKZhdbjNtE+HCHbglLUyx4sCvYbHYCiasO+cG",
+	"Nu/p6pr7TMr4nQ126Jd5E45R98mf54ZudA6MlHK+/qhNIO6E06XXsGg06zZG4U+PFLmiaQEoNc64zd5i",
+	"pTgneDpfnd5SB9tyPVETrhdPru6IdGfmV70WIGzJXb0NoZQ1H39u45ne4buyzEANNuvZmsvPzpkjcaLO",
+	"DW9rccKPnYkJ+BWkwqbQrWtyXttCFC1JwkazdUbjKePQl0AT1JYkUCX4oLc803Wts/Pvdx6f55gbwkhb",
+	"CMpFvcwRLzKQLMbaIWslUXhErQSCn/pPxkf0afw4ORwdw5/oj4+XEJ1N6FQnwSjyZLOxGseOeFvH+RCL",
+	"q+FXXsivbGv/yFIlsULctdIS60DSEl93s9hcCXA3Q7oOo2uTr3DzN7vZaxgFbyU/Y7Uau014aLj1G7rk",
+	"pRfc4i2sF9zZiMzaUJ6bc3vV1kLohDJ+irat8+evsEQZ5oRPQcIaqbQdosFy1uBOym2s88Zeg4/S2kK2",
+	"bFcdHyliXlgedbPwSxCN2vJrSpf8KF3A3kqcx3iv1rCytT9dGm7mOITHl2pLwQbccpeFhgUXc5/YhQOV",
+	"nTMLO889YhXVxm96o+sZoLe63xsXKW8o83AV21o7+KSxKAXX8cBtaOW9EUtd6ZlfyVZ9RPIWJLoSJJ4c",
+	"7krsjgulRdYewdswbd2gEaCyFa2FxOfV6622rKVKT1BK1MXGmr8mknKtyGxKMWh2j2kF6Rh9jTT8pKPq",
+	"yjV1knaDg9NOwt3Ujmph6+X1bazSmCHuE39qZ9E3TbStlffe8Ca/6Zvd5Dloz4XXI/aNhMYvNNbpHOvV",
+	"irFrjuFqSRXOENbiz98gJHtbQ6z1jd2ACXe17fa8Rp+aNqJRwVLdZ9zV+sXwxkwojDFMgSpNcjEDOS7S",
+	"MP1IzDhmt3mXSgLWwmWeKRDmRItRytQUn2AbFDYqdK3KWMPDch3bchCDebQz5nI3tmcjr39QN2R+WmKv",
+	"3q1duRM48dbvE/Euzci7pd43akA/vB7p3pHl/ANy7vvuMrWr3MRlmjEePn18bSfqVm7Qb50bUlubUSoy",
+	"+kP/p+PkMfyYHFPoqyfZ0z8d9zYLXHcGGOeSPyWQ5XpOfNB6EIztM7amVBEuumPBtrbLbGEb6YQWXzbk",
+	"XuCtrcO0vYbdicAYMBUXkun5uZnQLv/s7+fdMXPkrNBT4NqlKJG/gxQN42OZOTH8j74bqY+kJ6xVOTxQ",
+	"bMJ/Y3yIFS2HnYW6iJDkPWWpekSGFy6o/xL4//upt/Dupx7KeMys1M7kOdtJrxaKWYEdzdkrQLJ/ZiSc",
+	"c1vWtiNDI8MaZuYN7MzBJoWExIYMDn89u3j211cv/vO3s+evX7757fzFs/cvLrqX8x99nK9/7uvoLqzH",
+	"HohZtlmOzVb42UsFv3y86LWU6K/lPjClCpsC/yvV8fQS5gYDhapsxcznLabMVjhFqEN9GqerljXVOq8v",
+	"6kUKVzZbcqvFGfpQ9uBQLq8zo/JSEdtmw0b9DMq1l32cKJ+3lCNBy7YLD/UgbWvLYh1ZbX4eCwkEcN1M",
+	"8H0CX5jSa23bqShdSOF8wC1YMDxIxQRhfEQlNrtbCuvbQu83FDDHLRUTyuPDViUK0nHfHDUkhNbx2JVI",
+	"IBdTplCNKlsa2gFHoFzJmITRFGKNJWZz7JghsGsCUYxPsBS4RCXMEHgV+VNRkQ8xNveBpugBsaUs3Xi2",
+	"DqChGznVUxWRMYM0wb429iPrY1dTmoMqC9aAvGIxmMWwjGmqwUwpMFTMXC/jE19nEFu0+II2HGZkRBWQ",
+	"D+9/HZC3FSSaa5pIUeQWdbABCp2QHKRfqLmklMXg+IK7odcvDdAXMg1KS4gcuBKFjGEg5OTAfaQOzLuY",
+	"c6iRB/s76kW9K5AWxnqHg8eDQ5tVB5zmrHfSezI4HDyxmYVTJNQHiYjxj0kbzTqf0ckEJPnwErENrUj+",
+	"UgfkpUElpUDbLaN2SBjXwiZHMU7l/NTw6WfP3xjgKZSNSiiR9mXSO+m9zdVzs4ao3qvz6PCw0WFCwxd9",
+	"MNVZWm8t0WRjrR0kEhEXGXBtATWnE3CdI4oso0YH62FHFFvPgZy9e9n4Yq86iX2DO3SiULXNVe+zGQeP",
+	"8eArnsa34Dhbt3pm3sJLkDQDDdKM9dVirbmYCmepe7NizDavvNp9wxoQ1sc46/+d9v952H86+K294Mu3",
+	"zyvPnGV0Agc5n9TPvFQt7SW3R6+b64qV2vLLxYte+9Pf6RW1ALDpAO2NdMwlYC+U48PjNpjMU8r4hkDp",
+	"+yf5wWuwiC0RNIvtr55OLcJwKyROgaZ6+s9OnLY5C8pI0qmtcZtLgVwQ6bfCaKJTQw0TAbbnihZmqbgG",
+	"13agFY3/6mZeCVXb94qpKia3NRiyMkj9LH9lV8DN7nIpRu0nhvwVnStCtRzY2xxZTq2xlwRdSKyRrho8",
+	"m3EyNKdkLYfmXxloOrDdNcmeLsO9Kqe6bZ9mEHffME+oF4ElTw5JxnihDQsba6zQrGy7tYD/QoKFz8mZ",
+	"E3F+OX/7JiKFTPvAjSif4HKyItUM62Vgw8qRSBgo6+P3NrgEF6aAJ6p6ffG6q8gJR55A6T+LZH6zXYFq",
+	"USnmrsLxvvRns1nfbKRfyNRt87oTlFs+wIG9frX9kN+a1PvbDtGjJZ6lBU9+FZMJJFgRHYnaYdew5ToP",
+	"mp3W8LvHa35X632FXz5Z88uqb5r57PG6nzXbguHHP6y92pZeV9+i3g9rn1O9uVqDHImJIQqo8C3kImDL",
+	"wFrLD0er/mmGraiVKByZSkHDopjhocC8tmtg8+EAHbzT08YpVQR4AskpUi9L4LggqeAT7BgpL9XgjwdV",
+	"14IJp2Ki7FfXDv/x2YhmFdC8sOpnWGmT1tlOB6xkoCWryfcLTPu1e2U98XsbUcfN4DuOvJMiAz2FQhEz",
+	"JHY0UWgWI1ZAa3Lw4IOsXOwiF3dKzsADcdeGDTs/e/fSMMjrYscmFbLbG5F6Xaqx5YtQ0ULjlltu97bn",
+	"1MrLK7b9n2evf91s237gO9m2W+7itj2RPJBBFdtW8e01dpfEhq3YndZJ0yXNJa4oD5IklM9cIUXEMvtj",
+	"yvilk81cxgWzQyqaQdk5Q0grLQejG7pnbdii4F1iVDNIaYcCVXOqXchUi3Pcvgy0gi0F7Vt9nbjryUL/",
+	"CqLJaxRFFopVLWEvARK6SLZ2FDwH7a1yrmRC2banYe63c6JQhKhoEO+RKitm4WeiSl/HWgv10lhDkksY",
+	"sy81VcomeQoew2l70WosVW10npUoWhlkdoygZqLdoqed4d4hZwkkzFequiZyfsfqxjloZ6muo15ZNHg1",
+	"kmPLxdXmpKPDQ1sgC43EZVfvmDq/ANGSjscsxojD0o7k2KkqK6f4dl3od6ESiDlZSPYj8sPhEyIMn50x",
+	"BdZAjz+SEU3NVBLn0vQSLfmGOogxkcKay1rtVe/tzu7KXIXTD+xdP7mdKd9gC3WazE/J0DYRGxJF5y4c",
+	"1DbDbAplZplshQXt6vHBYAZp2seG0ge/zy5VUw7vaJn2EUbkFczJeWXnxKt3XkbfhlFVTjxXxzUt3Xkn",
+	"rhQNmu4D+CHOa4cOGGY2nqc0hgRhxzmSMsY1JOR3W/MbvXu0BBpfkRX9+APyAqMSbBG4wG1owdQVq3HI",
+	"paZYgOCvr8+eOW/vIgD+BfQvH1+pXYKf6xTYQWfNEXnL9lrUBj2sy6jNu7KXp7I1d+3R1Y8rACBuBqxA",
+	"yDVsDUPc2+UJWzavIVJ4uT6Y65GyjB3vbLhQTG6IdX/YZKqtrODCUJDIlD5HIxWclmDUMglRms5b5IaF",
+	"8n47Ehs6ywjeMmsPihPtgrF/zGAL++PHDLayE9lybhsKA1iEZztRANd5DUHgYwbLENMCSIsI3oivKkmm",
+	"L5bdYoucZVCh7Bhr3q2BspUW7nRhg2ioj1MSVtiruoAPW8bvu1eHG+nidkLrzG9H1Hrpvt0hanuJwHuH",
+	"qNdSjxcR9Y+NO04tbgfSumy9JpZ4KN5IYbaitev0lRlhCLznUGnkTU6iH7tmrd7mRMr+YJUWHJXORYPw",
+	"SovcFkIykpP1MVIyhhmZScEnREv0Em6qOHeVFr0t9GpUMn1ghw/scF2teAHZuzB73WCLoe0JPWyJumA2",
+	"8MKgnkOLFlyyoRXPjMr2F9ipVy9odN3p03PxcooU+Q1qD/VIDbJnAzpzqqf7LTpDhAGOi66O4KT+al5o",
+	"P6oNdtX9aky5kTGsFLI87iSo7z8SyXzV5hx0eStKd4DemSXACsrQytLyoqdGBUaFNsO0OCLGpwsCH37J",
+	"NApj5bdd4R7MXKBf0q6thLXiMx2gWB7QvY9kOLPcWP3hfM/m+JFelWdtxRDsW4EmNxob+aNpPew7+UMh",
+	"rnbo8Zj8hR6yEmxd9VxFFPsS5iMrsvfW6AsRwaj3iDz3aYQROX/xNiLvfBJhRJ5VOYT7Nu6JXtbXbSbA",
+	"4QbkjQvndYiEx3CygCcO1226Wgh3rZhSrwC5S39Be63JtWSdx7vB11Xso7xpI/ZIV6rsu8PeO3YQrI//",
+	"FsBCFF2G6U3GdfA1zAH9Vo9aaoRZGnRUtpQhqQHKRICq6AISgwj/tHxNPSJo2K2cCDV7o88ZM1pOpeRo",
+	"1IM60Pc5LrGGvnfoDwsRxh7eHxVhbPj0Bp+/EfpnUfDkj8IsLeCsiyxRl84w9xJbRufor6kx4FOiBaF8",
+	"bnR+SBXUQrXRyEX2jg+P9zuA+y+gbw2yN+UJD3B9P+H6vYHBtaF6dV5LozDA2ukty7OcP0e9vNCdnMVw",
+	"B5QdlcMrs5gaZnVgTD05fZfSXHsa/F3EaKyLufYUkwcM/pcXBN9bfLkZQfCgrGbYGR6woP9VvimlhXt4",
+	"irm8AbdMnbqarWHDsJ3dd41JZcWpLgzCPNYHtLnf1g8LgmL8B+CCq1APk6o7Q8UXsOQDvr57HaisHNqB",
+	"J07Ze8CUe44p7p4auFJG/DJJXC3ZeypBtueAtoqQNEm84XBvNC9LxgkZVIyLCFSF5fa9nwlLMToXqt8K",
+	"Np2bsKvAYk+5DUYyrw/IW57OzZniYnABWMyxemRHlc6bWD5/5FI80VNs33TmzBGQBDKhITEq49P9AanC",
+	"OR9XPmfcIcMCPZBEYainv043ZZc99Bxq5GSXIvRCFcC7iXCuVQNeStEeqfAErWnnxo2z6y3I3zMXsxIG",
+	"v0t6e/h0w6+fCT5OWay/H3XgrKJ9aI6qk7G4DDhbg96vJbCs0Bg+TqllP2Vy/SNFhpM63VFD9P+oE+cr",
+	"dVTWVl8y4w9LJQP1CHymhmSvJMhTkSa2tg3ibG7wpdy3Elgfn9oXgGs5319DDTErux1V5EHI+r6ELPVH",
+	"1lAOvnoZah230YJxLxOBIHVqKzfVZCf/insWVajfJibZt72Y1I7U7/GdBUHnDl1HFUP3mfYPbP1O2Pqt",
+	"2ehqYG/zKu+9xSJqnauoigTfMN25Rr0fc5aJr0XajBHZOzomU1FIte8qebi2pv7np4ckoXNs0WZ7UZ/U",
+	"XHeYdgT7VS4K2lsxI76zoamlWh1NTakiM0jTATnzaTCCZIXSJJ4KoaAZAjnxQcfD1nbhw0afcxo2sK46",
+	"niOsAbX5OOiAb40M3mXpoGaP+9uP/F1ZgidoM9/dTv4hGvhWooFrJXkqxNsTso5V+931eWoxwa393teI",
+	"9a8hIxafKLF24lJZVmJmRArlO+WXD40m5NEzqpEzn8CoMJd20mccyVErxra0Zt8d/i7pA38fsbkRza9A",
+	"nwZna7mwO+AHpL4VpLZ2zCXEtQt7c7qslgzj2uIKnzjGV9Uiti+6lBobIu7SYBWbcKx/RKsgVIOlWL88",
+	"KFNhQKerve9plQFtq9xyoadmkJGrgzGlarqIuDZ8793ZxY5wtRz/jtAzmH85fhrqWuU4mgNjG4TRYbj+",
+	"FtiI322Fj/jl5hiJn22Lk26118DKriSPUIVpKwDeFXVKcpBKcJrWJO3ujInSSLiJGyf2k7lWWVTXu2Tx",
+	"BVdNvbuW8q/vDet9qob7bYYHrHuBg1rvSuW7WRpN7jph7TiSPGxucRdR5LVOVUsiJv740eMPHopbilwP",
+	"A4YI6vObRDAhgh989V2Nltoiz0OaELpYMWib7B0fPtk/rdGZ0o4rGzVFpiJN2ofoND/a4OOSTNxleTWH",
+	"oN9ztPq/vK3Rx7qH6LVWtHt7TPqtwO263OXB/3Wf49BvJIAoaFO34/DzGlegEjCjo49yIXKEpVHnu5b6",
+	"Flua3UW8zDp46Zq7fr/4+SDyrRujLmTZcWh9/uTkPVtA7oByweeZKJYok2X2srPTMj0lXBitJAGuGU2r",
+	"kPVyNNc5FU1E1iikCeOVywcTqlOqQRqpTxeSY26FFuhNmhQplWU9Ixu2YtZsvjxIwM7C/gnDAXnO0MOU",
+	"kIKnKFa6ugVYrcX8ooJFob/dLgKrEzBFRG4rPJ9a51Ku5+VPVUmgJt06ZxP+kp+VR7cbutWYJaBbu6RT",
+	"DuYcdnT2iqmd6aOyOcg1LU1P1/xuY4y/p+aiqlKLplIHvtiq5lL9pLstQg6f0ZOzVmlBiC8btZcMtgrn",
+	"FDZTlyWQnJU2gSsWw4CcuXpJzmuEziL7JPSxVrXKrHU3chWXqscZorcYoxu3C8temEl2XLGsZaY7khJa",
+	"V9ItL5zbapyMn4Z9E9DdSjl5/fNZ4Mu2BT2JgljwhIxprIUNdsaCondlIv6XQF424Vs0O2lHYKHzg7KF",
+	"7LIag5Qo9qWfsAnTtuxZ4ILp7AKADhcpionjqM1JD2wl06FBckMCcGBXUNZRC1ddlAgOA/LRh86HjQC4",
+	"KHm3FwD6RW65LfCoVqywMm8S7DrbRQbeXrx74brT7o4C+EnuCPlXl6TC68Cmk+jZmdH5g2vn1tHdFUoU",
+	"3Dabt/DNFuqnrUBvh2nrh2etXxnRNaZ0KGlQuassYrR+XcRFxLR9n+8APX3D6bvh0Cvl45IpP/DUm+Kp",
+	"HrJLnFsL1zzPNYrhujw1ZfzS9kHGqD+caH9N1roDdhhVHUQm7Aq401dVF5t8F2x59wi5MNu9ZZyeRqNk",
+	"9sBA7wUD9XdiUG4NXF4SrvTii0vLJNT2O49IwS2LS9ojKwIFu7RcdGDUzkKKyvHvLScLOxsaWgXNhkYP",
+	"HO7GONyGAUAGLVx7zHac+OgSsMPQ/AgrWNdaLDJNRpAKPjEzkj3qY8dSbJ/iYvUTQmd07tqE2CbzQUPg",
+	"/QHByYY0TU+IgdqhU3oRF2sbcitoLbFtW4sYimDjBXFQDkxjrcuFlbe0qGg37Z6Q4b/j6R3gf/u/q6Hr",
+	"+8uN0OyiVkdUAhmaNbwt9N7+sJ0evC30DqnB20LfkpV3Ocd0Eqwo9AOC31AIIPpwoq+L/U5pzWrXWXt+",
+	"OSUo8vUNv86bU9Y7oBzZZdN74viQsr1tmKEBVqY1WmMpCmcY7WuLTNYTiEq+aoViO4qFVWxH49hcnRgp",
+	"QkcKnKBcrtDm8thS5S7r08vXS2xGH/LbMh03ZrrX7LzeJOQ0sC84EOi6qGtSgu2k3e/XIVSVo625Qbe2",
+	"LltxopMqvA/FBN/pi09S6BcKTgjQeOqD9GMqJQPvIzIc1CNrLsEgb5kswBRROWBrDjrCHG7z9kiKGVZT",
+	"MDq1pLERJSsxxTuHXD9LpqeM+xQ8MsHXc5BMJISmKZEQA7uC6jNVoDgg5IC8s6tBk5Zdh5dtnBuKaj8U",
+	"U0Q7rdtmLowtBSpljtlUpFBRtDOiNE0b7bFc2+czx8gsAk2BJjY12chrss2Z7I7+wsl7uyBS4RR3S52W",
+	"lFeEGSQVL2Q8TovEp3ihQPggimxNTbyCvJCrG/iZ11I78Oe+G2MZObFSgJ3KDY35KIknMb59T0PWaegr",
+	"tqR1ZtsWpmiMFrbolFFDXHus+pZYmGWcnJA4Zea4MJvIZQ0yTQquWWr+8A2CrDNUwpW4bMPSjxk49LFb",
+	"31lGYDjL3aUC1lfRrSn8HHCNh4y/W8n4e1MhawOjrCJbw4au7D+Pxwbal9jVOnTu2hQni4/qHiXnZBIk",
+	"EeFgjxr168lsCtLoP0EL1DJIJRuQM/Rev//5GfnT4eFTrEpQcOzDiuEO3mBhEdito0z1D+JQluE2Hseu",
+	"UdtMcm+bddlzq+qooNPw+22KZ29rgW2WXZydVLMMy1Y6elt6Z3kvUot8ORLJ3JoKUgVV299u4TOypTWk",
+	"BKzOaK1soYHcbCawAVKSYoNhL+y2mdS6nMG7FGKDGW7QSAZfaJan0DvpvX3VW4x1X4IjTFn75oNcuksT",
+	"GcYpNivQrJBPl9fbrjMdMW72E0M2VOuhpKq8ViFtQi3ZayzpxIzU7C8WWVT23VzMSPVh9gcEAdpAUuGy",
+	"JjjyQMyPX1JU78L3mN5twgJOs6yQXtl7xvV9s+Y5u52HZmU7rY/X1W187bZkZ7VeYNYisgCipcwnUnik",
+	"KjSpJZRbiogD0Fgra0WhukxFtUP7T43q52pEBVUhHikLNmgsaasLwXB1Sgtp7TTUloIgZzWErjcw66rM",
+	"FGSC75JnNae5y4xzu4zErWN5uITXvn0vKnsxe7ZoB96M4DHsP6QP/ut3Q+vgu11pRRbhDr7i/1cmktvc",
+	"WlUFFCCWN+IR12hhVuHwHWaDl2JhaUR6wI77mVxrdbr1YXtFSvftQN/6hPsB8O53d7F6MU0vOZd8dv+6",
+	"Kd8l7b35kqIYitDVUuUvoHddDBjHX1IE+BH2oR6z1NXudL5Tpan2KU7bKty70nhrIHKxEAfVres2s2G7",
+	"LUx/YVeOyVZj1/MKVzmWq6rRVYOgMlG3Ku+GQ9mybbbyGH6WUE0X2ffzauU77JVhhg5murcByi0VrP0F",
+	"3VmE8vcWfLE2khYSqys1UKg9fX0F/tpcIOudXZ2d4IKgrHm3I1VBlEVWHSqf1jISfKQ01uVwlmaq7WBC",
+	"lhlmhYLE4nRcSIkhWT7PwXCuNCF05Ow9xOFtS1FGnMug4C5zEcrx7XT3OHkvuLw/fCLCA3VYUdrxTF0a",
+	"ZKw6xDQY+yPlUWotEqGAJ/0wOK+/ZkaT9VvVwvo6KUcYbjbF0ukV0nOhyRx0GQ96SkSagFwcWdVakA/I",
+	"WeWo9cO1+WVRVOACMaMlohN48rdgplshKK2T3lv64o6iXrrkOjTlXyfXqIS8/iIe0AllfAUKrg6rxurm",
+	"jUYDZYhTDe/Reet/KjMJK1G7L0GBJprFl6AH5M9zksCYFqkuI+EeKWLb5TnLvSLAk9PAZfXIuqG8YV9p",
+	"OlfLuPOOY6TDKe4t9oR1zcMWdQ+pgfeDty46hku+ujr6uYbEB4hgqxhnZ55vmCNMl2QJY2qEQml8juWu",
+	"DFbXKYQVsB37YwFHnE0BEVxIZLvNjOKKTftmbBKugKZlsfRTN5FnCRm9NCI/8mtLXloYdSvPDarQgN41",
+	"061N9kfis6cuRb0u0RM2riV325yLB57s8n8bDG95GnAVRNUa2PFBeS8Ssk3LUV3RAIeuDn9CASBqaMVR",
+	"LSfZYF/JFXCN+1FZzU454sB836SESYg1RlAN/b8uxNA3XQwi8G125FDPcxj6wK3/KkDOg/oBbhtVYWSj",
+	"j0dO27aDl4kYQzBn7EbFv59XZ1P2KQoGdxletoEH6igut8oSBcypIntIuqi2cK3MSkA6t77IoRT1c0Cx",
+	"HcnOfhS67TEJLKNpSnKK9aeMQjEqtBYcWz1Vrj+buqEh98mw796eX3TGmOHR9BYM4S3OEHuIGBeLzQQr",
+	"eIgIDCYD18nYjnvyv//9P5j1iRZ1vJDApO4nXcue/vjopzV6gSWQS4gtg7ODLW7hknHbYcpJgy9tFslp",
+	"CCRMK0jHRNG5K+RvAyXGQnbuxiwmWpMg2vO2FMAuu96PFKOlBGbU2gBFl9+DaTYzKhN16gP4CU1TMYOE",
+	"jOYBIHatssKipec+FjKjunfSKyTrReE1HB0e/9RavnYF89DwRR9MdZbWucZasYE1Iw/C/V5labMo4w/D",
+	"vQqJjaN4cni0SNf+TOPLsp5PxdOCsiBlaLZVKBD/61SlF/VsJChu91dhh2gPjquRrrLL2lIShvrMcho0",
+	"2OQCF475GuzyZvjVz8KAbZ2htHCqrjCrsmXvAmw8Up4eYj76SYMYUoPEZmqfBmUpF4Y+mUMjZr4Beald",
+	"aaeG1NgBbS2KoP3pIqRxq8W7L/3ZbNY36+gXMgVuZOBkg4Y24aQ/C5mtI+g94MjN48i/RrqskycaUh+y",
+	"fiOsLaDeKknzACtMdWfG2L7awVQ0VSLIja30wsoMhHmtCO8RPsxB5KkXjEIxC6W9EuOdQCZsizwJNLEv",
+	"Y4sPawjylVnLGoHYbHPmCQ+Ogo9qTfECzCjfmokiTciUXgHJC22QBKOXHcQvqyVXRQs6MnXdynKWNDyz",
+	"lb52mFFQTnOvE/e9sGddc6ehCqKchfEOS859v4n6H1wWToDwTeVzKa1Rjs90RdT8zb1yTQCkScJs7s47",
+	"aebQzIwzpqmCqJcHj772gkU1s3pToAqIe8Eaxpiq8vVGBUtRvqiyag4HjweHvZXaUIBu/ygX8Ll8UYx+",
+	"h7gzB8G9f+pSJ7CK++Dmbvhv4XaByIJzQ82s8tJ1t8vNFT7lqyxxgiAT5l0FiWbwRZeFCOzT0Zw8OSQZ",
+	"44WGMISeTAyNd4LNsJYMNiyzwbDQkZBGjBxaWyv5VBwePolxCPwThh3RtpZi7jzU0Rf4XCPW0VC/tKpf",
+	"vfvYxT9crojLoGoBLNt3Wy9UlsegQwPIOJGB8jYLy1mF90pTQ10rCcB5rBTZG2b0EnFmiP1fCpn2TnpT",
+	"rfOTg4PHR38aHA4OB49Pjg8PD3tm2W4JbWI34ilmOJKE0RRiTQqegMRC1sMB+ZlBavekIlLCritXhniE",
+	"Yr+h0F6vsmM+UiQvRilTU0iMoKgljTVRoqVsmBnG1xOYADdzQGKlTD9UOYCRekjBS19SadewdGLRlGI2",
+	"+ZFdsswwKfLC3HkumQJiQBW49l7Llt2fVO2czRJLq6XrdWzvJYnCvPFaQiv2aq9VgEE7XyKCUgoRxrWX",
+	"htNwmoxyOoEMS70gjNpMtuHXzEbMRxiAWahvw+AYZhl0HALCc/2mnSArhdAnflejedCBoFzL3i/nb99E",
+	"pJBp3+mkhthlRapZTqVGxXnfycCuNkwNMXDjXqStqKwTXlG8pUqb844atmSzLFHo+nLQbjwgnuDbYzHL",
+	"ikh5OAnV9NuQAL+CVORWIHaHZFGx/ZhUMVLW1K2rQ3ORwuTs3csQQOy2qvfOn7+yEZ1YB2BEjb5BCy2c",
+	"hoRFf3y+lorKP/sqFrnrTaQi39VvynILUiIt36glp11z/1X8c/tBnNXx4+8gBe6/BjSu7G5l4g9AgJPh",
+	"f/QdAe1b5T2qu9NLTzvius0YdbAZ1RtoNOLsKhdDLfKgDUYsAYMKf46Pjsjw66fe2PzwqXdC/vGp5w7t",
+	"U+/zt2HkwgDcJ+ZV/NO8GrxZwzr6z5ZD9ITcxQ3QJGOcKe0oaB2UDvBXR3FU5BI+y/MpgUpVIcO0SJg2",
+	"6DEgz/BAlS8V5TybGeNEQSyNYmxbV9RC5I1WPfc2MPs2Nseq0xpLYiJ7GiV01Tdvvm3Z/1vPLTCSIheM",
+	"a3ViBKYUS24lqHQzblaUSzECFXl7niX11gJv0ESDtP00SCLiwlDE6r7fSZGBnkKhSAZasjgEdJGr3rfP",
+	"3/5PAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
