@@ -235,6 +235,7 @@ func contracts() []contract {
 			{"open-session-without-refresh-token-all-or-nothing", bothModes(sessionTokensOpenSessionNoRefreshAllOrNothing)},
 			{"race-use-same-token", bothModes(sessionTokensRace)},
 		}},
+		{"contract=instances", instanceCases()},
 	}
 }
 
