@@ -49,7 +49,7 @@ func TestZestySDKClient(t *testing.T) {
 	signUp(t, h, "zesty-sdk@example.com", "zesty-sdk-password")
 	session := zestyLoginAs(t, h, "zesty-sdk@example.com", "zesty-sdk-password")
 	inst := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", session, `{"name":"Token instance"}`))["ZUID"].(string)
-	roles := roleZUIDs(t, h, session, inst)
+	roles := zRoleZUIDs(t, h, session, inst)
 	tok := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/tokens", session, zJSON("name", "sdk-e2e", "roleZUID", roles["admin"])))
 	runNodeClient(t, "zestysdk", "@zesty-io/sdk",
 		"LATCHKEY_URL="+h.URL, "ZESTY_EMAIL=zesty-sdk@example.com", "ZESTY_PASSWORD=zesty-sdk-password",

@@ -68,7 +68,7 @@ func (s *Server) ZestyVerify(ctx context.Context, _ gen.ZestyVerifyRequestObject
 // ZestyLogout implements DELETE /logout (Zesty).
 func (s *Server) ZestyLogout(ctx context.Context, _ gen.ZestyLogoutRequestObject) (gen.ZestyLogoutResponseObject, error) {
 	// An access token has no session to end; it is revoked with DELETE /v1/tokens/{tokenZUID}.
-	if err := requireUser(principalFrom(ctx)); err != nil {
+	if err := requireUserSession(principalFrom(ctx)); err != nil {
 		return nil, err
 	}
 	if err := s.endSession(ctx, principalFrom(ctx).SessionID); err != nil {

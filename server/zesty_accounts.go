@@ -10,7 +10,7 @@ import (
 // The Zesty Accounts handlers under /v1: translate, call the core in zesty_accounts_core.go,
 // translate back. Every answer is a {code, message, data} envelope.
 
-func msg(s string) *string { return &s }
+func zestyText(s string) *string { return &s }
 
 func zestyInstance(i *store.Instance) gen.ZestyInstance {
 	return gen.ZestyInstance{ID: i.ID, ZUID: i.ZUID, Name: i.Name, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
@@ -67,7 +67,7 @@ func (s *Server) ZestyCreateInstance(ctx context.Context, req gen.ZestyCreateIns
 	if err != nil {
 		return nil, err
 	}
-	return gen.ZestyCreateInstance201JSONResponse{Code: gen.ZestyInstanceResponseCodeN201, Message: msg("Instance created"), Data: zestyInstance(inst)}, nil
+	return gen.ZestyCreateInstance201JSONResponse{Code: gen.ZestyInstanceResponseCodeN201, Message: zestyText("Instance created"), Data: zestyInstance(inst)}, nil
 }
 
 // ZestyGetInstance implements GET /v1/instances/{instanceZUID} (Zesty Accounts).
@@ -85,7 +85,7 @@ func (s *Server) ZestyUpdateInstance(ctx context.Context, req gen.ZestyUpdateIns
 	if err != nil {
 		return nil, err
 	}
-	return gen.ZestyUpdateInstance200JSONResponse{Code: gen.ZestyInstanceResponseCodeN200, Message: msg("Instance renamed"), Data: zestyInstance(inst)}, nil
+	return gen.ZestyUpdateInstance200JSONResponse{Code: gen.ZestyInstanceResponseCodeN200, Message: zestyText("Instance renamed"), Data: zestyInstance(inst)}, nil
 }
 
 // ZestyDeleteInstance implements DELETE /v1/instances/{instanceZUID} (Zesty Accounts).
@@ -113,8 +113,8 @@ func (s *Server) ZestyListInstanceRoles(ctx context.Context, req gen.ZestyListIn
 	return gen.ZestyListInstanceRoles200JSONResponse{Code: gen.ZestyRoleListCodeN200, Data: out}, nil
 }
 
-// members lists an instance's members for any member of it.
-func (s *Server) members(ctx context.Context, instanceZUID string) ([]gen.ZestyMember, error) {
+// zestyMembers lists an instance's members for any member of it.
+func (s *Server) zestyMembers(ctx context.Context, instanceZUID string) ([]gen.ZestyMember, error) {
 	a, err := s.instanceAccess(ctx, s.store, instanceZUID)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func (s *Server) members(ctx context.Context, instanceZUID string) ([]gen.ZestyM
 
 // ZestyListInstanceUsers implements GET /v1/instances/{instanceZUID}/users (Zesty Accounts).
 func (s *Server) ZestyListInstanceUsers(ctx context.Context, req gen.ZestyListInstanceUsersRequestObject) (gen.ZestyListInstanceUsersResponseObject, error) {
-	out, err := s.members(ctx, req.InstanceZUID)
+	out, err := s.zestyMembers(ctx, req.InstanceZUID)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (s *Server) ZestyListInstanceUsers(ctx context.Context, req gen.ZestyListIn
 // ZestyListInstanceUserRoles implements GET /v1/instances/{instanceZUID}/users/roles (Zesty
 // Accounts), which the Zesty SDK's getInstanceUsers calls.
 func (s *Server) ZestyListInstanceUserRoles(ctx context.Context, req gen.ZestyListInstanceUserRolesRequestObject) (gen.ZestyListInstanceUserRolesResponseObject, error) {
-	out, err := s.members(ctx, req.InstanceZUID)
+	out, err := s.zestyMembers(ctx, req.InstanceZUID)
 	if err != nil {
 		return nil, err
 	}
@@ -176,9 +176,9 @@ func (s *Server) ZestySetInstanceUser(ctx context.Context, req gen.ZestySetInsta
 	}
 	data := zestyMember(inst, m, roles)
 	if added {
-		return gen.ZestySetInstanceUser201JSONResponse{Code: gen.ZestyMemberResponseCodeN201, Message: msg("User added"), Data: data}, nil
+		return gen.ZestySetInstanceUser201JSONResponse{Code: gen.ZestyMemberResponseCodeN201, Message: zestyText("User added"), Data: data}, nil
 	}
-	return gen.ZestySetInstanceUser200JSONResponse{Code: gen.ZestyMemberResponseCodeN200, Message: msg("Role changed"), Data: data}, nil
+	return gen.ZestySetInstanceUser200JSONResponse{Code: gen.ZestyMemberResponseCodeN200, Message: zestyText("Role changed"), Data: data}, nil
 }
 
 // ZestyRemoveInstanceUser implements DELETE /v1/instances/{instanceZUID}/users/{userZUID} (Zesty
@@ -217,7 +217,7 @@ func (s *Server) ZestyCreateRole(ctx context.Context, req gen.ZestyCreateRoleReq
 	if err != nil {
 		return nil, err
 	}
-	return gen.ZestyCreateRole201JSONResponse{Code: gen.ZestyRoleResponseCodeN201, Message: msg("Role created"), Data: data}, nil
+	return gen.ZestyCreateRole201JSONResponse{Code: gen.ZestyRoleResponseCodeN201, Message: zestyText("Role created"), Data: data}, nil
 }
 
 // ZestyGetRole implements GET /v1/roles/{roleZUID} (Zesty Accounts).
@@ -243,7 +243,7 @@ func (s *Server) ZestyUpdateRole(ctx context.Context, req gen.ZestyUpdateRoleReq
 	if err != nil {
 		return nil, err
 	}
-	return gen.ZestyUpdateRole200JSONResponse{Code: gen.ZestyRoleResponseCodeN200, Message: msg("Role updated"), Data: data}, nil
+	return gen.ZestyUpdateRole200JSONResponse{Code: gen.ZestyRoleResponseCodeN200, Message: zestyText("Role updated"), Data: data}, nil
 }
 
 // ZestyDeleteRole implements DELETE /v1/roles/{roleZUID} (Zesty Accounts).
@@ -279,7 +279,7 @@ func (s *Server) ZestyCreateToken(ctx context.Context, req gen.ZestyCreateTokenR
 		roleZUID = r.ZUID
 	}
 	return gen.ZestyCreateToken201JSONResponse{Code: gen.ZestyCreatedTokenResponseCodeN201,
-		Message: msg("Access token created: store its value now, it is not shown again"),
+		Message: zestyText("Access token created: store its value now, it is not shown again"),
 		Data: gen.ZestyCreatedToken{ZUID: *t.ZUID, Name: t.Name, RoleZUID: roleZUID, InstanceZUID: a.Instance.ZUID,
 			CreatedByUserZUID: a.p.User.ZUID, CreatedAt: t.CreatedAt, Expiry: t.ExpiresAt, Token: string(tok)}}, nil
 }

@@ -49,8 +49,8 @@ type zestyAccessToken struct {
 	Role *store.InstanceRole
 }
 
-// systemRoles are the built-in roles every instance has, from most to least powerful.
-var systemRoles = []struct{ key, name string }{
+// zestySystemRoles are the built-in roles every instance has, from most to least powerful.
+var zestySystemRoles = []struct{ key, name string }{
 	{store.SystemRoleOwner, "Owner"},
 	{store.SystemRoleAdmin, "Admin"},
 	{store.SystemRoleDeveloper, "Developer"},
@@ -59,33 +59,33 @@ var systemRoles = []struct{ key, name string }{
 	{store.SystemRoleContributor, "Contributor"},
 }
 
-// power ranks what a role grants: a custom role grants what its system role grants.
-func power(r *store.InstanceRole) int {
-	for i, sr := range systemRoles {
+// rolePower ranks what a role grants: a custom role grants what its system role grants.
+func rolePower(r *store.InstanceRole) int {
+	for i, sr := range zestySystemRoles {
 		if sr.key == r.SystemRole {
-			return len(systemRoles) - i
+			return len(zestySystemRoles) - i
 		}
 	}
 	return 0
 }
 
 var (
-	powerOwner = power(&store.InstanceRole{SystemRole: store.SystemRoleOwner})
-	powerAdmin = power(&store.InstanceRole{SystemRole: store.SystemRoleAdmin})
+	powerOwner = rolePower(&store.InstanceRole{SystemRole: store.SystemRoleOwner})
+	powerAdmin = rolePower(&store.InstanceRole{SystemRole: store.SystemRoleAdmin})
 )
 
-// access is what a caller may do on one instance: the instance and the role the caller acts as.
-type access struct {
+// zestyGrant is what a caller may do on one instance: the instance and the role the caller acts as.
+type zestyGrant struct {
 	p        *principal
 	Instance *store.Instance
 	Role     *store.InstanceRole
 }
 
 // can reports whether the caller's role grants at least the power of min.
-func (a *access) can(min int) bool { return power(a.Role) >= min }
+func (a *zestyGrant) can(min int) bool { return rolePower(a.Role) >= min }
 
 // require answers 403 unless the caller's role grants at least min.
-func (a *access) require(min int) error {
+func (a *zestyGrant) require(min int) error {
 	if !a.can(min) {
 		return &Error{Code: CodeForbidden, Err: fmt.Errorf("role %s on instance %s is not enough", a.Role.ZUID, a.Instance.ZUID)}
 	}
@@ -94,15 +94,15 @@ func (a *access) require(min int) error {
 
 // event is an audit event for an action the caller takes on the instance: actions with an access
 // token are recorded under its name with no user; a user's, with the user as actor.
-func (a *access) event(action string, target uuid.UUID, detail store.JSONMap) auditEvent {
+func (a *zestyGrant) event(action string, target uuid.UUID, detail store.JSONMap) auditEvent {
 	if detail == nil {
 		detail = store.JSONMap{}
 	}
 	detail["instance_zuid"] = a.Instance.ZUID
-	return actorEvent(a.p, action, target, detail)
+	return zestyActorEvent(a.p, action, target, detail)
 }
 
-func actorEvent(p *principal, action string, target uuid.UUID, detail store.JSONMap) auditEvent {
+func zestyActorEvent(p *principal, action string, target uuid.UUID, detail store.JSONMap) auditEvent {
 	ev := auditEvent{Action: action, User: target, Detail: detail}
 	if p.Token != nil {
 		ev.TokenName = p.Token.Name
@@ -113,8 +113,8 @@ func actorEvent(p *principal, action string, target uuid.UUID, detail store.JSON
 	return ev
 }
 
-// requireUser refuses an access token where only a user may act (creating instances and tokens).
-func requireUser(p *principal) error {
+// requireUserSession refuses an access token where only a user may act (creating instances and tokens).
+func requireUserSession(p *principal) error {
 	if p == nil || p.User == nil {
 		return &Error{Code: CodeUserRequired}
 	}
@@ -124,7 +124,7 @@ func requireUser(p *principal) error {
 // instanceAccess loads an instance and the role the caller acts as there. An instance the caller
 // is not a member of (or, for an access token, not its own) is answered as not found, so its
 // existence is not revealed.
-func (s *Server) instanceAccess(ctx context.Context, st *store.Store, instanceZUID string) (*access, error) {
+func (s *Server) instanceAccess(ctx context.Context, st *store.Store, instanceZUID string) (*zestyGrant, error) {
 	p := principalFrom(ctx)
 	inst, err := st.InstanceByZUID(ctx, instanceZUID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -136,12 +136,12 @@ func (s *Server) instanceAccess(ctx context.Context, st *store.Store, instanceZU
 	return s.accessTo(ctx, st, p, inst)
 }
 
-func (s *Server) accessTo(ctx context.Context, st *store.Store, p *principal, inst *store.Instance) (*access, error) {
+func (s *Server) accessTo(ctx context.Context, st *store.Store, p *principal, inst *store.Instance) (*zestyGrant, error) {
 	if p.Token != nil {
 		if p.Token.Role.InstanceID != inst.ID {
 			return nil, &Error{Code: CodeNotFound, Err: errors.New("access token of another instance")}
 		}
-		return &access{p: p, Instance: inst, Role: p.Token.Role}, nil
+		return &zestyGrant{p: p, Instance: inst, Role: p.Token.Role}, nil
 	}
 	role, err := st.MemberRole(ctx, inst.ID, p.User.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -150,11 +150,11 @@ func (s *Server) accessTo(ctx context.Context, st *store.Store, p *principal, in
 	if err != nil {
 		return nil, fmt.Errorf("load member role: %w", err)
 	}
-	return &access{p: p, Instance: inst, Role: role}, nil
+	return &zestyGrant{p: p, Instance: inst, Role: role}, nil
 }
 
 // roleAccess loads a role and the caller's access to its instance.
-func (s *Server) roleAccess(ctx context.Context, st *store.Store, roleZUID string) (*store.InstanceRole, *access, error) {
+func (s *Server) roleAccess(ctx context.Context, st *store.Store, roleZUID string) (*store.InstanceRole, *zestyGrant, error) {
 	r, err := st.InstanceRoleByZUID(ctx, roleZUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, &Error{Code: CodeNotFound}
@@ -176,7 +176,7 @@ func (s *Server) roleAccess(ctx context.Context, st *store.Store, roleZUID strin
 // createInstance creates an instance with its system roles and makes the caller its Owner.
 func (s *Server) createInstance(ctx context.Context, name string) (*store.Instance, error) {
 	p := principalFrom(ctx)
-	if err := requireUser(p); err != nil {
+	if err := requireUserSession(p); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -186,7 +186,7 @@ func (s *Server) createInstance(ctx context.Context, name string) (*store.Instan
 			return err
 		}
 		var owner uuid.UUID
-		for _, sr := range systemRoles {
+		for _, sr := range zestySystemRoles {
 			r := &store.InstanceRole{ID: uuid.New(), ZUID: newZUID(zuidRole), InstanceID: inst.ID, Name: sr.name,
 				SystemRole: sr.key, CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateInstanceRole(ctx, r); err != nil {
@@ -199,7 +199,7 @@ func (s *Server) createInstance(ctx context.Context, name string) (*store.Instan
 		if err := tx.SetInstanceMember(ctx, &store.InstanceMember{InstanceID: inst.ID, UserID: p.User.ID, RoleID: owner, CreatedAt: now}); err != nil {
 			return err
 		}
-		a := &access{p: p, Instance: inst}
+		a := &zestyGrant{p: p, Instance: inst}
 		return s.record(ctx, tx, a.event(auditInstanceCreate, uuid.Nil, nil))
 	})
 	if err != nil {
@@ -309,12 +309,12 @@ func (s *Server) setMember(ctx context.Context, instanceZUID string, in memberIn
 		case err != nil:
 			return err
 		}
-		if power(role) >= powerOwner || (!added && power(current) >= powerOwner) {
+		if rolePower(role) >= powerOwner || (!added && rolePower(current) >= powerOwner) {
 			if err := a.require(powerOwner); err != nil {
 				return err
 			}
 		}
-		if !added && power(current) >= powerOwner && power(role) < powerOwner {
+		if !added && rolePower(current) >= powerOwner && rolePower(role) < powerOwner {
 			if err := lastOwnerGuard(ctx, tx, a.Instance.ID); err != nil {
 				return err
 			}
@@ -364,7 +364,7 @@ func (s *Server) removeMember(ctx context.Context, instanceZUID, userZUID string
 		if err != nil {
 			return err
 		}
-		if power(current) >= powerOwner {
+		if rolePower(current) >= powerOwner {
 			if err := a.require(powerOwner); err != nil {
 				return err
 			}
@@ -402,14 +402,14 @@ func (s *Server) createRole(ctx context.Context, in roleInput) (*store.InstanceR
 		if err != nil {
 			return err
 		}
-		if err := a.require(power(base)); err != nil {
+		if err := a.require(rolePower(base)); err != nil {
 			return err
 		}
 		now := s.now()
 		r = &store.InstanceRole{ID: uuid.New(), ZUID: newZUID(zuidRole), InstanceID: a.Instance.ID, Name: in.Name,
 			SystemRole: base.SystemRole, Custom: true, Description: in.Description, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateInstanceRole(ctx, r); err != nil {
-			return conflictAs(err, "a role of that name exists on the instance")
+			return zestyConflict(err, "a role of that name exists on the instance")
 		}
 		return s.record(ctx, tx, a.event(auditRoleCreate, uuid.Nil, store.JSONMap{"role_zuid": r.ZUID}))
 	})
@@ -420,12 +420,12 @@ func (s *Server) createRole(ctx context.Context, in roleInput) (*store.InstanceR
 func (s *Server) updateRole(ctx context.Context, roleZUID string, name, description *string) (*store.InstanceRole, error) {
 	var r *store.InstanceRole
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
-		var a *access
+		var a *zestyGrant
 		var err error
 		if r, a, err = s.roleAccess(ctx, tx, roleZUID); err != nil {
 			return err
 		}
-		if err := a.require(max(powerAdmin, power(r))); err != nil {
+		if err := a.require(max(powerAdmin, rolePower(r))); err != nil {
 			return err
 		}
 		if !r.Custom {
@@ -438,7 +438,7 @@ func (s *Server) updateRole(ctx context.Context, roleZUID string, name, descript
 			r.Description = *description
 		}
 		if err := tx.UpdateInstanceRole(ctx, r); err != nil {
-			return conflictAs(err, "a role of that name exists on the instance")
+			return zestyConflict(err, "a role of that name exists on the instance")
 		}
 		return s.record(ctx, tx, a.event(auditRoleUpdate, uuid.Nil, store.JSONMap{"role_zuid": r.ZUID}))
 	})
@@ -452,7 +452,7 @@ func (s *Server) deleteRole(ctx context.Context, roleZUID string) error {
 		if err != nil {
 			return err
 		}
-		if err := a.require(max(powerAdmin, power(r))); err != nil {
+		if err := a.require(max(powerAdmin, rolePower(r))); err != nil {
 			return err
 		}
 		if !r.Custom {
@@ -469,8 +469,8 @@ func (s *Server) deleteRole(ctx context.Context, roleZUID string) error {
 	})
 }
 
-// conflictAs turns a unique-key collision into a 409.
-func conflictAs(err error, why string) error {
+// zestyConflict turns a unique-key collision into a 409.
+func zestyConflict(err error, why string) error {
 	var ce *store.ConflictError
 	if errors.As(err, &ce) {
 		return &Error{Code: CodeConflict, Err: fmt.Errorf("%s: %w", why, err)}
@@ -489,9 +489,9 @@ func newZestyAccessToken() (secret, error) {
 
 // createZestyToken mints an access token for a role. Only a user who is Owner or Admin of the
 // role's instance may; the value is returned once and only its hash is kept.
-func (s *Server) createZestyToken(ctx context.Context, name, roleZUID string) (*store.APIToken, *access, secret, error) {
+func (s *Server) createZestyToken(ctx context.Context, name, roleZUID string) (*store.APIToken, *zestyGrant, secret, error) {
 	p := principalFrom(ctx)
-	if err := requireUser(p); err != nil {
+	if err := requireUserSession(p); err != nil {
 		return nil, nil, "", err
 	}
 	tok, err := newZestyAccessToken()
@@ -499,7 +499,7 @@ func (s *Server) createZestyToken(ctx context.Context, name, roleZUID string) (*
 		return nil, nil, "", err
 	}
 	var t *store.APIToken
-	var a *access
+	var a *zestyGrant
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
 		var r *store.InstanceRole
 		var err error
@@ -507,7 +507,7 @@ func (s *Server) createZestyToken(ctx context.Context, name, roleZUID string) (*
 			return err
 		}
 		// A token as powerful as an Owner is minted by an Owner only.
-		if err := a.require(max(powerAdmin, power(r))); err != nil {
+		if err := a.require(max(powerAdmin, rolePower(r))); err != nil {
 			return err
 		}
 		now := s.now()
@@ -539,7 +539,7 @@ func (s *Server) listZestyTokens(ctx context.Context) ([]zestyTokenView, error) 
 	p := principalFrom(ctx)
 	var ids []int64
 	if p.Token != nil {
-		if power(p.Token.Role) >= powerAdmin {
+		if rolePower(p.Token.Role) >= powerAdmin {
 			ids = append(ids, p.Token.Role.InstanceID)
 		}
 	} else {
@@ -574,7 +574,7 @@ func (s *Server) listZestyTokens(ctx context.Context) ([]zestyTokenView, error) 
 
 // zestyTokenAccess loads a token and the caller's access to its instance, which must be Owner or
 // Admin.
-func (s *Server) zestyTokenAccess(ctx context.Context, st *store.Store, tokenZUID string) (*store.APIToken, *access, error) {
+func (s *Server) zestyTokenAccess(ctx context.Context, st *store.Store, tokenZUID string) (*store.APIToken, *zestyGrant, error) {
 	t, err := st.ZestyTokenByZUID(ctx, tokenZUID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.RoleID == nil) {
 		return nil, nil, &Error{Code: CodeNotFound}
@@ -596,7 +596,7 @@ func (s *Server) zestyTokenAccess(ctx context.Context, st *store.Store, tokenZUI
 	return t, a, nil
 }
 
-// zestyToken reads one access token (without its value).
+// getZestyToken reads one access token (without its value).
 func (s *Server) getZestyToken(ctx context.Context, tokenZUID string) (zestyTokenView, error) {
 	t, _, err := s.zestyTokenAccess(ctx, s.store, tokenZUID)
 	if err != nil {

@@ -71,7 +71,7 @@ func zUser(t *testing.T, h *servertest.Harness, email string) (string, string) {
 }
 
 // roleZUIDs maps the system role names of an instance (and custom role names) to their ZUIDs.
-func roleZUIDs(t *testing.T, h *servertest.Harness, tok, inst string) map[string]string {
+func zRoleZUIDs(t *testing.T, h *servertest.Harness, tok, inst string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, r := range zWant(t, h, http.StatusOK, http.MethodGet, "/v1/instances/"+inst+"/roles", tok, "").([]any) {
@@ -101,7 +101,7 @@ func TestZestyAccountsFlow(t *testing.T) {
 		t.Fatalf("created instance: %v", inst)
 	}
 	base := "/v1/instances/" + instZUID
-	roles := roleZUIDs(t, h, owner, instZUID)
+	roles := zRoleZUIDs(t, h, owner, instZUID)
 	for _, sr := range []string{"owner", "admin", "developer", "seo", "publisher", "contributor"} {
 		if !strings.HasPrefix(roles[sr], "30-") {
 			t.Fatalf("system role %s missing: %v", sr, roles)
@@ -217,7 +217,7 @@ func TestZestyAccessTokens(t *testing.T) {
 	_, otherZUID := zUser(t, h, "tok-other@example.com")
 	instA := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", owner, `{"name":"A"}`))["ZUID"].(string)
 	instB := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", owner, `{"name":"B"}`))["ZUID"].(string)
-	rolesA, rolesB := roleZUIDs(t, h, owner, instA), roleZUIDs(t, h, owner, instB)
+	rolesA, rolesB := zRoleZUIDs(t, h, owner, instA), zRoleZUIDs(t, h, owner, instB)
 	zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances/"+instA+"/users", owner, zJSON("userZUID", contribZUID, "roleZUID", rolesA["contributor"]))
 
 	// A Contributor cannot mint; a stranger to the instance is told it does not exist.

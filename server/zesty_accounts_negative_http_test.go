@@ -31,7 +31,7 @@ func fxAccounts(t *testing.T, h *servertest.Harness, f *negFixture) {
 	f.set("userZUID", zObj(t, zWant(t, h, http.StatusOK, http.MethodGet, "/verify", owner, ""))["ZUID"].(string), false)
 	inst := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", owner, `{"name":"Neg"}`))["ZUID"].(string)
 	f.set("inst", inst, false)
-	roles := roleZUIDs(t, h, owner, inst)
+	roles := zRoleZUIDs(t, h, owner, inst)
 	for k, v := range roles {
 		f.set("r"+strings.ToUpper(k[:1])+k[1:], v, false)
 	}
@@ -45,7 +45,7 @@ func fxAccounts(t *testing.T, h *servertest.Harness, f *negFixture) {
 	}
 	inst2 := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", owner, `{"name":"Neg2"}`))["ZUID"].(string)
 	f.set("inst2", inst2, false)
-	f.set("r2Admin", roleZUIDs(t, h, owner, inst2)["admin"], false)
+	f.set("r2Admin", zRoleZUIDs(t, h, owner, inst2)["admin"], false)
 }
 
 // fxAccountsContrib adds {{takenEmail}} to {{inst}} as a Contributor: {{contrib}} is its Zesty
@@ -160,7 +160,11 @@ func TestZestyAccountsNegative(t *testing.T) {
 			negRows(
 				withSetup(zaRefused("stranger", zNotFound, "{{stranger}}", ""), stranger),
 				zaAs(func() negCase { c := zRow("unknown-instance", zNotFound); c.path = "/v1/instances/8-00"; return c }(), "{{zesty}}"),
-				zaAs(func() negCase { c := zRow("zuid-over-maximum", zInvalid); c.path = "/v1/instances/" + strings.Repeat("8", 65); return c }(), "{{zesty}}"),
+				zaAs(func() negCase {
+					c := zRow("zuid-over-maximum", zInvalid)
+					c.path = "/v1/instances/" + strings.Repeat("8", 65)
+					return c
+				}(), "{{zesty}}"),
 				zaAs(func() negCase {
 					c := zRow("token-of-other-instance", zNotFound)
 					c.path = "/v1/instances/{{inst2}}"
