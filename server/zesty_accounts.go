@@ -155,14 +155,14 @@ func (s *Server) ZestyListInstanceUserRoles(ctx context.Context, req gen.ZestyLi
 
 // ZestySetInstanceUser implements POST /v1/instances/{instanceZUID}/users (Zesty Accounts).
 func (s *Server) ZestySetInstanceUser(ctx context.Context, req gen.ZestySetInstanceUserRequestObject) (gen.ZestySetInstanceUserResponseObject, error) {
-	in := memberInput{RoleZUID: req.Body.RoleZUID}
+	in := zestyMemberInput{RoleZUID: req.Body.RoleZUID}
 	if req.Body.Email != nil {
 		in.Email = string(*req.Body.Email)
 	}
 	if req.Body.UserZUID != nil {
 		in.UserZUID = *req.Body.UserZUID
 	}
-	m, added, err := s.setMember(ctx, req.InstanceZUID, in)
+	m, added, err := s.setZestyMember(ctx, req.InstanceZUID, in)
 	if err != nil {
 		return nil, err
 	}
@@ -184,14 +184,14 @@ func (s *Server) ZestySetInstanceUser(ctx context.Context, req gen.ZestySetInsta
 // ZestyRemoveInstanceUser implements DELETE /v1/instances/{instanceZUID}/users/{userZUID} (Zesty
 // Accounts).
 func (s *Server) ZestyRemoveInstanceUser(ctx context.Context, req gen.ZestyRemoveInstanceUserRequestObject) (gen.ZestyRemoveInstanceUserResponseObject, error) {
-	if err := s.removeMember(ctx, req.InstanceZUID, req.UserZUID); err != nil {
+	if err := s.removeZestyMember(ctx, req.InstanceZUID, req.UserZUID); err != nil {
 		return nil, err
 	}
 	return gen.ZestyRemoveInstanceUser200JSONResponse{Code: gen.ZestyMessageCodeN200, Message: "User removed"}, nil
 }
 
-// roleAnswer shapes a role with its instance's roles at hand.
-func (s *Server) roleAnswer(ctx context.Context, r *store.InstanceRole) (gen.ZestyRole, error) {
+// zestyRoleAnswer shapes a role with its instance's roles at hand.
+func (s *Server) zestyRoleAnswer(ctx context.Context, r *store.InstanceRole) (gen.ZestyRole, error) {
 	inst, err := s.store.InstanceByID(ctx, r.InstanceID)
 	if err != nil {
 		return gen.ZestyRole{}, err
@@ -205,15 +205,15 @@ func (s *Server) roleAnswer(ctx context.Context, r *store.InstanceRole) (gen.Zes
 
 // ZestyCreateRole implements POST /v1/roles (Zesty Accounts).
 func (s *Server) ZestyCreateRole(ctx context.Context, req gen.ZestyCreateRoleRequestObject) (gen.ZestyCreateRoleResponseObject, error) {
-	in := roleInput{InstanceZUID: req.Body.InstanceZUID, Name: req.Body.Name, SystemRoleZUID: req.Body.SystemRoleZUID}
+	in := zestyRoleInput{InstanceZUID: req.Body.InstanceZUID, Name: req.Body.Name, SystemRoleZUID: req.Body.SystemRoleZUID}
 	if req.Body.Description != nil {
 		in.Description = *req.Body.Description
 	}
-	r, err := s.createRole(ctx, in)
+	r, err := s.createZestyRole(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.roleAnswer(ctx, r)
+	data, err := s.zestyRoleAnswer(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +222,11 @@ func (s *Server) ZestyCreateRole(ctx context.Context, req gen.ZestyCreateRoleReq
 
 // ZestyGetRole implements GET /v1/roles/{roleZUID} (Zesty Accounts).
 func (s *Server) ZestyGetRole(ctx context.Context, req gen.ZestyGetRoleRequestObject) (gen.ZestyGetRoleResponseObject, error) {
-	r, _, err := s.roleAccess(ctx, s.store, req.RoleZUID)
+	r, _, err := s.zestyRoleAccess(ctx, s.store, req.RoleZUID)
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.roleAnswer(ctx, r)
+	data, err := s.zestyRoleAnswer(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -235,11 +235,11 @@ func (s *Server) ZestyGetRole(ctx context.Context, req gen.ZestyGetRoleRequestOb
 
 // ZestyUpdateRole implements PUT /v1/roles/{roleZUID} (Zesty Accounts).
 func (s *Server) ZestyUpdateRole(ctx context.Context, req gen.ZestyUpdateRoleRequestObject) (gen.ZestyUpdateRoleResponseObject, error) {
-	r, err := s.updateRole(ctx, req.RoleZUID, req.Body.Name, req.Body.Description)
+	r, err := s.updateZestyRole(ctx, req.RoleZUID, req.Body.Name, req.Body.Description)
 	if err != nil {
 		return nil, err
 	}
-	data, err := s.roleAnswer(ctx, r)
+	data, err := s.zestyRoleAnswer(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (s *Server) ZestyUpdateRole(ctx context.Context, req gen.ZestyUpdateRoleReq
 
 // ZestyDeleteRole implements DELETE /v1/roles/{roleZUID} (Zesty Accounts).
 func (s *Server) ZestyDeleteRole(ctx context.Context, req gen.ZestyDeleteRoleRequestObject) (gen.ZestyDeleteRoleResponseObject, error) {
-	if err := s.deleteRole(ctx, req.RoleZUID); err != nil {
+	if err := s.deleteZestyRole(ctx, req.RoleZUID); err != nil {
 		return nil, err
 	}
 	return gen.ZestyDeleteRole200JSONResponse{Code: gen.ZestyMessageCodeN200, Message: "Role deleted"}, nil

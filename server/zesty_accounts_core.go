@@ -153,8 +153,8 @@ func (s *Server) accessTo(ctx context.Context, st *store.Store, p *principal, in
 	return &zestyGrant{p: p, Instance: inst, Role: role}, nil
 }
 
-// roleAccess loads a role and the caller's access to its instance.
-func (s *Server) roleAccess(ctx context.Context, st *store.Store, roleZUID string) (*store.InstanceRole, *zestyGrant, error) {
+// zestyRoleAccess loads a role and the caller's access to its instance.
+func (s *Server) zestyRoleAccess(ctx context.Context, st *store.Store, roleZUID string) (*store.InstanceRole, *zestyGrant, error) {
 	r, err := st.InstanceRoleByZUID(ctx, roleZUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, &Error{Code: CodeNotFound}
@@ -260,15 +260,15 @@ func (s *Server) deleteInstance(ctx context.Context, instanceZUID string) error 
 	})
 }
 
-// memberInput names a user by address or ZUID (exactly one) and the role to give them.
-type memberInput struct {
+// zestyMemberInput names a user by address or ZUID (exactly one) and the role to give them.
+type zestyMemberInput struct {
 	Email, UserZUID, RoleZUID string
 }
 
-// setMember adds a user to an instance or changes their role. Only an Owner may grant an Owner
+// setZestyMember adds a user to an instance or changes their role. Only an Owner may grant an Owner
 // role or change an Owner's role, and the last Owner keeps theirs. It reports whether the user
 // was added.
-func (s *Server) setMember(ctx context.Context, instanceZUID string, in memberInput) (store.Member, bool, error) {
+func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zestyMemberInput) (store.Member, bool, error) {
 	if (in.Email == "") == (in.UserZUID == "") {
 		return store.Member{}, false, &Error{Code: CodeInvalidRequest,
 			Fields: []FieldError{{Field: "/email", Reason: "give exactly one of email and userZUID"}}}
@@ -340,8 +340,8 @@ func lastOwnerGuard(ctx context.Context, tx *store.Store, instanceID int64) erro
 	return nil
 }
 
-// removeMember takes a user off an instance, with setMember's rules about Owners.
-func (s *Server) removeMember(ctx context.Context, instanceZUID, userZUID string) error {
+// removeZestyMember takes a user off an instance, with setZestyMember's rules about Owners.
+func (s *Server) removeZestyMember(ctx context.Context, instanceZUID, userZUID string) error {
 	return s.store.Tx(ctx, func(tx *store.Store) error {
 		a, err := s.instanceAccess(ctx, tx, instanceZUID)
 		if err != nil {
@@ -379,13 +379,13 @@ func (s *Server) removeMember(ctx context.Context, instanceZUID, userZUID string
 	})
 }
 
-// roleInput is a custom role to create.
-type roleInput struct {
+// zestyRoleInput is a custom role to create.
+type zestyRoleInput struct {
 	InstanceZUID, Name, SystemRoleZUID, Description string
 }
 
-// createRole creates a custom role (Owner or Admin; based on Owner: Owner only).
-func (s *Server) createRole(ctx context.Context, in roleInput) (*store.InstanceRole, error) {
+// createZestyRole creates a custom role (Owner or Admin; based on Owner: Owner only).
+func (s *Server) createZestyRole(ctx context.Context, in zestyRoleInput) (*store.InstanceRole, error) {
 	var r *store.InstanceRole
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
 		a, err := s.instanceAccess(ctx, tx, in.InstanceZUID)
@@ -416,13 +416,13 @@ func (s *Server) createRole(ctx context.Context, in roleInput) (*store.InstanceR
 	return r, err
 }
 
-// updateRole renames or describes a custom role.
-func (s *Server) updateRole(ctx context.Context, roleZUID string, name, description *string) (*store.InstanceRole, error) {
+// updateZestyRole renames or describes a custom role.
+func (s *Server) updateZestyRole(ctx context.Context, roleZUID string, name, description *string) (*store.InstanceRole, error) {
 	var r *store.InstanceRole
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
 		var a *zestyGrant
 		var err error
-		if r, a, err = s.roleAccess(ctx, tx, roleZUID); err != nil {
+		if r, a, err = s.zestyRoleAccess(ctx, tx, roleZUID); err != nil {
 			return err
 		}
 		if err := a.require(max(powerAdmin, rolePower(r))); err != nil {
@@ -445,10 +445,10 @@ func (s *Server) updateRole(ctx context.Context, roleZUID string, name, descript
 	return r, err
 }
 
-// deleteRole deletes a custom role nobody holds.
-func (s *Server) deleteRole(ctx context.Context, roleZUID string) error {
+// deleteZestyRole deletes a custom role nobody holds.
+func (s *Server) deleteZestyRole(ctx context.Context, roleZUID string) error {
 	return s.store.Tx(ctx, func(tx *store.Store) error {
-		r, a, err := s.roleAccess(ctx, tx, roleZUID)
+		r, a, err := s.zestyRoleAccess(ctx, tx, roleZUID)
 		if err != nil {
 			return err
 		}
@@ -503,7 +503,7 @@ func (s *Server) createZestyToken(ctx context.Context, name, roleZUID string) (*
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
 		var r *store.InstanceRole
 		var err error
-		if r, a, err = s.roleAccess(ctx, tx, roleZUID); err != nil {
+		if r, a, err = s.zestyRoleAccess(ctx, tx, roleZUID); err != nil {
 			return err
 		}
 		// A token as powerful as an Owner is minted by an Owner only.
@@ -586,7 +586,7 @@ func (s *Server) zestyTokenAccess(ctx context.Context, st *store.Store, tokenZUI
 	if err != nil {
 		return nil, nil, fmt.Errorf("load access token's role: %w", err)
 	}
-	_, a, err := s.roleAccess(ctx, st, r.ZUID)
+	_, a, err := s.zestyRoleAccess(ctx, st, r.ZUID)
 	if err != nil {
 		return nil, nil, err
 	}
