@@ -294,6 +294,54 @@ func (e WmeMessageStatus) Valid() bool {
 	}
 }
 
+// Defines values for ZestyCreatedTokenResponseCode.
+const (
+	ZestyCreatedTokenResponseCodeN201 ZestyCreatedTokenResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyCreatedTokenResponseCode enum.
+func (e ZestyCreatedTokenResponseCode) Valid() bool {
+	switch e {
+	case ZestyCreatedTokenResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyInstanceListCode.
+const (
+	ZestyInstanceListCodeN200 ZestyInstanceListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyInstanceListCode enum.
+func (e ZestyInstanceListCode) Valid() bool {
+	switch e {
+	case ZestyInstanceListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyInstanceResponseCode.
+const (
+	ZestyInstanceResponseCodeN200 ZestyInstanceResponseCode = 200
+	ZestyInstanceResponseCodeN201 ZestyInstanceResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyInstanceResponseCode enum.
+func (e ZestyInstanceResponseCode) Valid() bool {
+	switch e {
+	case ZestyInstanceResponseCodeN200:
+		return true
+	case ZestyInstanceResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ZestyLoginResponseCode.
 const (
 	ZestyLoginResponseCodeN200 ZestyLoginResponseCode = 200
@@ -309,6 +357,39 @@ func (e ZestyLoginResponseCode) Valid() bool {
 	}
 }
 
+// Defines values for ZestyMemberListCode.
+const (
+	ZestyMemberListCodeN200 ZestyMemberListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyMemberListCode enum.
+func (e ZestyMemberListCode) Valid() bool {
+	switch e {
+	case ZestyMemberListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyMemberResponseCode.
+const (
+	ZestyMemberResponseCodeN200 ZestyMemberResponseCode = 200
+	ZestyMemberResponseCodeN201 ZestyMemberResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyMemberResponseCode enum.
+func (e ZestyMemberResponseCode) Valid() bool {
+	switch e {
+	case ZestyMemberResponseCodeN200:
+		return true
+	case ZestyMemberResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ZestyMessageCode.
 const (
 	ZestyMessageCodeN200 ZestyMessageCode = 200
@@ -318,6 +399,99 @@ const (
 func (e ZestyMessageCode) Valid() bool {
 	switch e {
 	case ZestyMessageCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyRoleListCode.
+const (
+	ZestyRoleListCodeN200 ZestyRoleListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyRoleListCode enum.
+func (e ZestyRoleListCode) Valid() bool {
+	switch e {
+	case ZestyRoleListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyRoleResponseCode.
+const (
+	ZestyRoleResponseCodeN200 ZestyRoleResponseCode = 200
+	ZestyRoleResponseCodeN201 ZestyRoleResponseCode = 201
+)
+
+// Valid indicates whether the value is a known member of the ZestyRoleResponseCode enum.
+func (e ZestyRoleResponseCode) Valid() bool {
+	switch e {
+	case ZestyRoleResponseCodeN200:
+		return true
+	case ZestyRoleResponseCodeN201:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestySystemRole.
+const (
+	ZestySystemRoleAdmin       ZestySystemRole = "admin"
+	ZestySystemRoleContributor ZestySystemRole = "contributor"
+	ZestySystemRoleDeveloper   ZestySystemRole = "developer"
+	ZestySystemRoleOwner       ZestySystemRole = "owner"
+	ZestySystemRolePublisher   ZestySystemRole = "publisher"
+	ZestySystemRoleSeo         ZestySystemRole = "seo"
+)
+
+// Valid indicates whether the value is a known member of the ZestySystemRole enum.
+func (e ZestySystemRole) Valid() bool {
+	switch e {
+	case ZestySystemRoleAdmin:
+		return true
+	case ZestySystemRoleContributor:
+		return true
+	case ZestySystemRoleDeveloper:
+		return true
+	case ZestySystemRoleOwner:
+		return true
+	case ZestySystemRolePublisher:
+		return true
+	case ZestySystemRoleSeo:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyTokenListCode.
+const (
+	ZestyTokenListCodeN200 ZestyTokenListCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyTokenListCode enum.
+func (e ZestyTokenListCode) Valid() bool {
+	switch e {
+	case ZestyTokenListCodeN200:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ZestyTokenResponseCode.
+const (
+	ZestyTokenResponseCodeN200 ZestyTokenResponseCode = 200
+)
+
+// Valid indicates whether the value is a known member of the ZestyTokenResponseCode enum.
+func (e ZestyTokenResponseCode) Valid() bool {
+	switch e {
+	case ZestyTokenResponseCodeN200:
 		return true
 	default:
 		return false
@@ -1057,6 +1231,49 @@ type WmeTokenRevokeRequest struct {
 // Example: admin
 type WmeUsername = string
 
+// ZestyCreateInstanceRequest defines model for ZestyCreateInstanceRequest.
+type ZestyCreateInstanceRequest struct {
+	Name string `json:"name"`
+}
+
+// ZestyCreateRoleRequest defines model for ZestyCreateRoleRequest.
+type ZestyCreateRoleRequest struct {
+	Description    *string `json:"description,omitempty"`
+	InstanceZUID   string  `json:"instanceZUID"`
+	Name           string  `json:"name"`
+	SystemRoleZUID string  `json:"systemRoleZUID"`
+}
+
+// ZestyCreateTokenRequest defines model for ZestyCreateTokenRequest.
+type ZestyCreateTokenRequest struct {
+	Name     string `json:"name"`
+	RoleZUID string `json:"roleZUID"`
+}
+
+// ZestyCreatedToken defines model for ZestyCreatedToken.
+type ZestyCreatedToken struct {
+	ZUID              string    `json:"ZUID"`
+	CreatedAt         time.Time `json:"createdAt"`
+	CreatedByUserZUID string    `json:"createdByUserZUID"`
+	Expiry            time.Time `json:"expiry"`
+	InstanceZUID      string    `json:"instanceZUID"`
+	Name              string    `json:"name"`
+	RoleZUID          string    `json:"roleZUID"`
+
+	// Token The token's value; shown in this answer only.
+	Token string `json:"token"`
+}
+
+// ZestyCreatedTokenResponse defines model for ZestyCreatedTokenResponse.
+type ZestyCreatedTokenResponse struct {
+	Code    ZestyCreatedTokenResponseCode `json:"code"`
+	Data    ZestyCreatedToken             `json:"data"`
+	Message *string                       `json:"message,omitempty"`
+}
+
+// ZestyCreatedTokenResponseCode defines model for ZestyCreatedTokenResponse.Code.
+type ZestyCreatedTokenResponseCode int
+
 // ZestyError The Zesty error envelope.
 type ZestyError struct {
 	// Code The HTTP status, repeated.
@@ -1066,6 +1283,38 @@ type ZestyError struct {
 	Error   *string `json:"error,omitempty"`
 	Message string  `json:"message"`
 }
+
+// ZestyInstance defines model for ZestyInstance.
+type ZestyInstance struct {
+	// ID The instance's numeric id.
+	ID int64 `json:"ID"`
+
+	// ZUID Example: 8-3f2a9c1d0b4e7a61
+	ZUID      string    `json:"ZUID"`
+	CreatedAt time.Time `json:"createdAt"`
+	Name      string    `json:"name"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ZestyInstanceList defines model for ZestyInstanceList.
+type ZestyInstanceList struct {
+	Code    ZestyInstanceListCode `json:"code"`
+	Data    []ZestyInstance       `json:"data"`
+	Message *string               `json:"message,omitempty"`
+}
+
+// ZestyInstanceListCode defines model for ZestyInstanceList.Code.
+type ZestyInstanceListCode int
+
+// ZestyInstanceResponse defines model for ZestyInstanceResponse.
+type ZestyInstanceResponse struct {
+	Code    ZestyInstanceResponseCode `json:"code"`
+	Data    ZestyInstance             `json:"data"`
+	Message *string                   `json:"message,omitempty"`
+}
+
+// ZestyInstanceResponseCode defines model for ZestyInstanceResponse.Code.
+type ZestyInstanceResponseCode int
 
 // ZestyLoginRequest defines model for ZestyLoginRequest.
 type ZestyLoginRequest struct {
@@ -1090,6 +1339,37 @@ type ZestyLoginResponse struct {
 // ZestyLoginResponseCode defines model for ZestyLoginResponse.Code.
 type ZestyLoginResponseCode int
 
+// ZestyMember defines model for ZestyMember.
+type ZestyMember struct {
+	// ZUID The user's ZUID.
+	ZUID      string      `json:"ZUID"`
+	Email     string      `json:"email"`
+	FirstName string      `json:"firstName"`
+	LastName  string      `json:"lastName"`
+	Role      ZestyRole   `json:"role"`
+	Roles     []ZestyRole `json:"roles"`
+}
+
+// ZestyMemberList defines model for ZestyMemberList.
+type ZestyMemberList struct {
+	Code    ZestyMemberListCode `json:"code"`
+	Data    []ZestyMember       `json:"data"`
+	Message *string             `json:"message,omitempty"`
+}
+
+// ZestyMemberListCode defines model for ZestyMemberList.Code.
+type ZestyMemberListCode int
+
+// ZestyMemberResponse defines model for ZestyMemberResponse.
+type ZestyMemberResponse struct {
+	Code    ZestyMemberResponseCode `json:"code"`
+	Data    ZestyMember             `json:"data"`
+	Message *string                 `json:"message,omitempty"`
+}
+
+// ZestyMemberResponseCode defines model for ZestyMemberResponse.Code.
+type ZestyMemberResponseCode int
+
 // ZestyMessage defines model for ZestyMessage.
 type ZestyMessage struct {
 	Code    ZestyMessageCode `json:"code"`
@@ -1110,13 +1390,107 @@ type ZestyPasswordReset struct {
 	Token    string `json:"token"`
 }
 
+// ZestyRole defines model for ZestyRole.
+type ZestyRole struct {
+	// ZUID Example: 30-3f2a9c1d0b4e7a61
+	ZUID         string    `json:"ZUID"`
+	CreatedAt    time.Time `json:"createdAt"`
+	Custom       bool      `json:"custom"`
+	Description  string    `json:"description"`
+	InstanceZUID string    `json:"instanceZUID"`
+	Name         string    `json:"name"`
+
+	// SystemRole A built-in role, from most to least powerful.
+	SystemRole ZestySystemRole `json:"systemRole"`
+
+	// SystemRoleZUID The instance's system role this role grants what of (itself for a system role).
+	SystemRoleZUID string    `json:"systemRoleZUID"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// ZestyRoleList defines model for ZestyRoleList.
+type ZestyRoleList struct {
+	Code    ZestyRoleListCode `json:"code"`
+	Data    []ZestyRole       `json:"data"`
+	Message *string           `json:"message,omitempty"`
+}
+
+// ZestyRoleListCode defines model for ZestyRoleList.Code.
+type ZestyRoleListCode int
+
+// ZestyRoleResponse defines model for ZestyRoleResponse.
+type ZestyRoleResponse struct {
+	Code    ZestyRoleResponseCode `json:"code"`
+	Data    ZestyRole             `json:"data"`
+	Message *string               `json:"message,omitempty"`
+}
+
+// ZestyRoleResponseCode defines model for ZestyRoleResponse.Code.
+type ZestyRoleResponseCode int
+
+// ZestySetMemberRequest Exactly one of `email` and `userZUID`.
+type ZestySetMemberRequest struct {
+	Email    *openapi_types.Email `json:"email,omitempty"`
+	RoleZUID string               `json:"roleZUID"`
+	UserZUID *string              `json:"userZUID,omitempty"`
+}
+
+// ZestySystemRole A built-in role, from most to least powerful.
+type ZestySystemRole string
+
+// ZestyToken defines model for ZestyToken.
+type ZestyToken struct {
+	// ZUID Example: 42-3f2a9c1d0b4e7a61
+	ZUID              string     `json:"ZUID"`
+	CreatedAt         time.Time  `json:"createdAt"`
+	CreatedByUserZUID string     `json:"createdByUserZUID"`
+	Expiry            time.Time  `json:"expiry"`
+	InstanceZUID      string     `json:"instanceZUID"`
+	LastUsedAt        *time.Time `json:"lastUsedAt,omitempty"`
+	Name              string     `json:"name"`
+	RoleZUID          string     `json:"roleZUID"`
+}
+
+// ZestyTokenList defines model for ZestyTokenList.
+type ZestyTokenList struct {
+	Code    ZestyTokenListCode `json:"code"`
+	Data    []ZestyToken       `json:"data"`
+	Message *string            `json:"message,omitempty"`
+}
+
+// ZestyTokenListCode defines model for ZestyTokenList.Code.
+type ZestyTokenListCode int
+
+// ZestyTokenResponse defines model for ZestyTokenResponse.
+type ZestyTokenResponse struct {
+	Code    ZestyTokenResponseCode `json:"code"`
+	Data    ZestyToken             `json:"data"`
+	Message *string                `json:"message,omitempty"`
+}
+
+// ZestyTokenResponseCode defines model for ZestyTokenResponse.Code.
+type ZestyTokenResponseCode int
+
+// ZestyUpdateInstanceRequest defines model for ZestyUpdateInstanceRequest.
+type ZestyUpdateInstanceRequest struct {
+	Name string `json:"name"`
+}
+
+// ZestyUpdateRoleRequest defines model for ZestyUpdateRoleRequest.
+type ZestyUpdateRoleRequest struct {
+	Description *string `json:"description,omitempty"`
+	Name        *string `json:"name,omitempty"`
+}
+
 // ZestyUser defines model for ZestyUser.
 type ZestyUser struct {
 	// ZUID Example: 5-84d1e6d4ae-s3m974
-	ZUID      string              `json:"ZUID"`
-	Email     openapi_types.Email `json:"email"`
-	FirstName string              `json:"firstName"`
-	LastName  string              `json:"lastName"`
+	ZUID string `json:"ZUID"`
+
+	// Email The user's address; empty for an access token, which has no user.
+	Email     string `json:"email"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
 }
 
 // ZestyVerifyResponse defines model for ZestyVerifyResponse.
@@ -1215,6 +1589,15 @@ type WmeUnauthorized = WmeError
 
 // WmeUnsupportedMediaType The Wikimedia Enterprise error body.
 type WmeUnsupportedMediaType = WmeError
+
+// ZestyAccountsConflict The Zesty error envelope.
+type ZestyAccountsConflict = ZestyError
+
+// ZestyAccountsForbidden The Zesty error envelope.
+type ZestyAccountsForbidden = ZestyError
+
+// ZestyAccountsNotFound The Zesty error envelope.
+type ZestyAccountsNotFound = ZestyError
 
 // ZestyBadRequest The Zesty error envelope.
 type ZestyBadRequest = ZestyError
@@ -1398,6 +1781,15 @@ type WmeForgotPasswordJSONRequestBody = WmeForgotPasswordRequest
 // WmeForgotPasswordConfirmJSONRequestBody defines body for WmeForgotPasswordConfirm for application/json ContentType.
 type WmeForgotPasswordConfirmJSONRequestBody = WmeForgotPasswordConfirmRequest
 
+// ZestyCreateInstanceJSONRequestBody defines body for ZestyCreateInstance for application/json ContentType.
+type ZestyCreateInstanceJSONRequestBody = ZestyCreateInstanceRequest
+
+// ZestyUpdateInstanceJSONRequestBody defines body for ZestyUpdateInstance for application/json ContentType.
+type ZestyUpdateInstanceJSONRequestBody = ZestyUpdateInstanceRequest
+
+// ZestySetInstanceUserJSONRequestBody defines body for ZestySetInstanceUser for application/json ContentType.
+type ZestySetInstanceUserJSONRequestBody = ZestySetMemberRequest
+
 // WmeLoginJSONRequestBody defines body for WmeLogin for application/json ContentType.
 type WmeLoginJSONRequestBody = WmeLoginRequest
 
@@ -1406,6 +1798,12 @@ type WmeNewPasswordRequiredJSONRequestBody = WmeNewPasswordRequiredRequest
 
 // CreatePATJSONRequestBody defines body for CreatePAT for application/json ContentType.
 type CreatePATJSONRequestBody = CreatePATRequest
+
+// ZestyCreateRoleJSONRequestBody defines body for ZestyCreateRole for application/json ContentType.
+type ZestyCreateRoleJSONRequestBody = ZestyCreateRoleRequest
+
+// ZestyUpdateRoleJSONRequestBody defines body for ZestyUpdateRole for application/json ContentType.
+type ZestyUpdateRoleJSONRequestBody = ZestyUpdateRoleRequest
 
 // SignInAnonymousJSONRequestBody defines body for SignInAnonymous for application/json ContentType.
 type SignInAnonymousJSONRequestBody = SignInAnonymousRequest
@@ -1442,6 +1840,9 @@ type WmeTokenRevokeJSONRequestBody = WmeTokenRevokeRequest
 
 // VerifyTokenJSONRequestBody defines body for VerifyToken for application/json ContentType.
 type VerifyTokenJSONRequestBody = VerifyTokenRequest
+
+// ZestyCreateTokenJSONRequestBody defines body for ZestyCreateToken for application/json ContentType.
+type ZestyCreateTokenJSONRequestBody = ZestyCreateTokenRequest
 
 // DeanonymizeUserJSONRequestBody defines body for DeanonymizeUser for application/json ContentType.
 type DeanonymizeUserJSONRequestBody = UserDeanonymizeRequest
@@ -2146,6 +2547,107 @@ type ClientInterface interface {
 	// Corresponds with HEAD /v1/healthz (the `HealthCheckHead` operationId).
 	HealthCheckHead(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ZestyListInstances List the instances the caller can act on
+	//
+	// A user sees every instance they are a member of; an access token sees its own instance.
+	//
+	// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+	ZestyListInstances(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateInstanceWithBody Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstanceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateInstance Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstance(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyDeleteInstance Delete an instance
+	//
+	// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+	ZestyDeleteInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyGetInstance Read an instance
+	//
+	// Any member may read the instance; to anyone else it does not exist (404).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+	ZestyGetInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateInstanceWithBody Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstanceWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateInstance Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstance(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListInstanceRoles List the roles of an instance
+	//
+	// The six system roles and the custom roles; any member may list them.
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+	ZestyListInstanceRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListInstanceUsers List the members of an instance with their role
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+	ZestyListInstanceUsers(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestySetInstanceUserWithBody Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUserWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestySetInstanceUser Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUser(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListInstanceUserRoles List the members of an instance with their roles
+	//
+	// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+	ZestyListInstanceUserRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyRemoveInstanceUser Remove a member from an instance
+	//
+	// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+	ZestyRemoveInstanceUser(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WmeLoginWithBody Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -2199,6 +2701,54 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateRoleWithBody Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRoleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateRole Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRole(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyDeleteRole Delete a custom role
+	//
+	// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+	//
+	// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+	ZestyDeleteRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyGetRole Read a role
+	//
+	// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+	ZestyGetRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateRoleWithBody Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRoleWithBody(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyUpdateRole Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRole(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SignInAnonymousWithBody Start a session for a new anonymous user
 	//
@@ -2415,6 +2965,43 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/token/verify (the `VerifyToken` operationId).
 	VerifyToken(ctx context.Context, body VerifyTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyListTokens List access tokens
+	//
+	// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+	//
+	// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+	ZestyListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateTokenWithBody Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyCreateToken Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateToken(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyDeleteToken Revoke an access token
+	//
+	// Deletes the token; it stops working at once.
+	//
+	// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+	ZestyDeleteToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ZestyGetToken Read an access token (without its value)
+	//
+	// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+	ZestyGetToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUser The signed-in user
 	//
@@ -3935,6 +4522,237 @@ func (c *Client) HealthCheckHead(ctx context.Context, reqEditors ...RequestEdito
 	return c.Client.Do(req)
 }
 
+// ZestyListInstances List the instances the caller can act on
+//
+// A user sees every instance they are a member of; an access token sees its own instance.
+//
+// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+func (c *Client) ZestyListInstances(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstancesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateInstanceWithBody Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *Client) ZestyCreateInstanceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateInstanceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateInstance Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *Client) ZestyCreateInstance(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateInstanceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyDeleteInstance Delete an instance
+//
+// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+func (c *Client) ZestyDeleteInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyDeleteInstanceRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyGetInstance Read an instance
+//
+// Any member may read the instance; to anyone else it does not exist (404).
+//
+// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+func (c *Client) ZestyGetInstance(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyGetInstanceRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateInstanceWithBody Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *Client) ZestyUpdateInstanceWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateInstanceRequestWithBody(c.Server, instanceZUID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateInstance Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *Client) ZestyUpdateInstance(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateInstanceRequest(c.Server, instanceZUID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListInstanceRoles List the roles of an instance
+//
+// The six system roles and the custom roles; any member may list them.
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+func (c *Client) ZestyListInstanceRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstanceRolesRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListInstanceUsers List the members of an instance with their role
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+func (c *Client) ZestyListInstanceUsers(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstanceUsersRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestySetInstanceUserWithBody Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *Client) ZestySetInstanceUserWithBody(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestySetInstanceUserRequestWithBody(c.Server, instanceZUID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestySetInstanceUser Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *Client) ZestySetInstanceUser(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestySetInstanceUserRequest(c.Server, instanceZUID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListInstanceUserRoles List the members of an instance with their roles
+//
+// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+func (c *Client) ZestyListInstanceUserRoles(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListInstanceUserRolesRequest(c.Server, instanceZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyRemoveInstanceUser Remove a member from an instance
+//
+// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+func (c *Client) ZestyRemoveInstanceUser(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyRemoveInstanceUserRequest(c.Server, instanceZUID, userZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WmeLoginWithBody Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -4039,6 +4857,114 @@ func (c *Client) CreatePATWithBody(ctx context.Context, contentType string, body
 // Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 func (c *Client) CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreatePATRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateRoleWithBody Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *Client) ZestyCreateRoleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateRoleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateRole Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *Client) ZestyCreateRole(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateRoleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyDeleteRole Delete a custom role
+//
+// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+//
+// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+func (c *Client) ZestyDeleteRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyDeleteRoleRequest(c.Server, roleZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyGetRole Read a role
+//
+// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+func (c *Client) ZestyGetRole(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyGetRoleRequest(c.Server, roleZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateRoleWithBody Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *Client) ZestyUpdateRoleWithBody(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateRoleRequestWithBody(c.Server, roleZUID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyUpdateRole Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *Client) ZestyUpdateRole(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyUpdateRoleRequest(c.Server, roleZUID, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4495,6 +5421,93 @@ func (c *Client) VerifyTokenWithBody(ctx context.Context, contentType string, bo
 // Corresponds with POST /v1/token/verify (the `VerifyToken` operationId).
 func (c *Client) VerifyToken(ctx context.Context, body VerifyTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifyTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyListTokens List access tokens
+//
+// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+//
+// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+func (c *Client) ZestyListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyListTokensRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateTokenWithBody Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *Client) ZestyCreateTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyCreateToken Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *Client) ZestyCreateToken(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyCreateTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyDeleteToken Revoke an access token
+//
+// Deletes the token; it stops working at once.
+//
+// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+func (c *Client) ZestyDeleteToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyDeleteTokenRequest(c.Server, tokenZUID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ZestyGetToken Read an access token (without its value)
+//
+// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+func (c *Client) ZestyGetToken(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewZestyGetTokenRequest(c.Server, tokenZUID)
 	if err != nil {
 		return nil, err
 	}
@@ -6831,6 +7844,378 @@ func NewHealthCheckHeadRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewZestyListInstancesRequest constructs an http.Request for the ZestyListInstances method
+func NewZestyListInstancesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyCreateInstanceRequest calls the generic ZestyCreateInstance builder with application/json body
+func NewZestyCreateInstanceRequest(server string, body ZestyCreateInstanceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyCreateInstanceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyCreateInstanceRequestWithBody constructs an http.Request for the ZestyCreateInstance method, with any body, and a specified content type
+func NewZestyCreateInstanceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyDeleteInstanceRequest constructs an http.Request for the ZestyDeleteInstance method
+func NewZestyDeleteInstanceRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyGetInstanceRequest constructs an http.Request for the ZestyGetInstance method
+func NewZestyGetInstanceRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyUpdateInstanceRequest calls the generic ZestyUpdateInstance builder with application/json body
+func NewZestyUpdateInstanceRequest(server string, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyUpdateInstanceRequestWithBody(server, instanceZUID, "application/json", bodyReader)
+}
+
+// NewZestyUpdateInstanceRequestWithBody constructs an http.Request for the ZestyUpdateInstance method, with any body, and a specified content type
+func NewZestyUpdateInstanceRequestWithBody(server string, instanceZUID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyListInstanceRolesRequest constructs an http.Request for the ZestyListInstanceRoles method
+func NewZestyListInstanceRolesRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/roles", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyListInstanceUsersRequest constructs an http.Request for the ZestyListInstanceUsers method
+func NewZestyListInstanceUsersRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestySetInstanceUserRequest calls the generic ZestySetInstanceUser builder with application/json body
+func NewZestySetInstanceUserRequest(server string, instanceZUID string, body ZestySetInstanceUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestySetInstanceUserRequestWithBody(server, instanceZUID, "application/json", bodyReader)
+}
+
+// NewZestySetInstanceUserRequestWithBody constructs an http.Request for the ZestySetInstanceUser method, with any body, and a specified content type
+func NewZestySetInstanceUserRequestWithBody(server string, instanceZUID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyListInstanceUserRolesRequest constructs an http.Request for the ZestyListInstanceUserRoles method
+func NewZestyListInstanceUserRolesRequest(server string, instanceZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users/roles", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyRemoveInstanceUserRequest constructs an http.Request for the ZestyRemoveInstanceUser method
+func NewZestyRemoveInstanceUserRequest(server string, instanceZUID string, userZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "instanceZUID", instanceZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userZUID", userZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/instances/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewWmeLoginRequest calls the generic WmeLogin builder with application/json body
 func NewWmeLoginRequest(server string, body WmeLoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6942,6 +8327,161 @@ func NewCreatePATRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyCreateRoleRequest calls the generic ZestyCreateRole builder with application/json body
+func NewZestyCreateRoleRequest(server string, body ZestyCreateRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyCreateRoleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyCreateRoleRequestWithBody constructs an http.Request for the ZestyCreateRole method, with any body, and a specified content type
+func NewZestyCreateRoleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyDeleteRoleRequest constructs an http.Request for the ZestyDeleteRole method
+func NewZestyDeleteRoleRequest(server string, roleZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roleZUID", roleZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyGetRoleRequest constructs an http.Request for the ZestyGetRole method
+func NewZestyGetRoleRequest(server string, roleZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roleZUID", roleZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyUpdateRoleRequest calls the generic ZestyUpdateRole builder with application/json body
+func NewZestyUpdateRoleRequest(server string, roleZUID string, body ZestyUpdateRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyUpdateRoleRequestWithBody(server, roleZUID, "application/json", bodyReader)
+}
+
+// NewZestyUpdateRoleRequestWithBody constructs an http.Request for the ZestyUpdateRole method, with any body, and a specified content type
+func NewZestyUpdateRoleRequestWithBody(server string, roleZUID string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roleZUID", roleZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/roles/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -7427,6 +8967,141 @@ func NewVerifyTokenRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyListTokensRequest constructs an http.Request for the ZestyListTokens method
+func NewZestyListTokensRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyCreateTokenRequest calls the generic ZestyCreateToken builder with application/json body
+func NewZestyCreateTokenRequest(server string, body ZestyCreateTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewZestyCreateTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewZestyCreateTokenRequestWithBody constructs an http.Request for the ZestyCreateToken method, with any body, and a specified content type
+func NewZestyCreateTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewZestyDeleteTokenRequest constructs an http.Request for the ZestyDeleteToken method
+func NewZestyDeleteTokenRequest(server string, tokenZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tokenZUID", tokenZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewZestyGetTokenRequest constructs an http.Request for the ZestyGetToken method
+func NewZestyGetTokenRequest(server string, tokenZUID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tokenZUID", tokenZUID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8570,6 +10245,121 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with HEAD /v1/healthz (the `HealthCheckHead` operationId).
 	HealthCheckHeadWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthCheckHeadResult, error)
 
+	// ZestyListInstancesWithResponse List the instances the caller can act on
+	//
+	// A user sees every instance they are a member of; an access token sees its own instance.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+	ZestyListInstancesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListInstancesResult, error)
+
+	// ZestyCreateInstanceWithBodyWithResponse Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstanceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error)
+
+	// ZestyCreateInstanceWithResponse Create an instance
+	//
+	// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+	ZestyCreateInstanceWithResponse(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error)
+
+	// ZestyDeleteInstanceWithResponse Delete an instance
+	//
+	// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+	ZestyDeleteInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteInstanceResult, error)
+
+	// ZestyGetInstanceWithResponse Read an instance
+	//
+	// Any member may read the instance; to anyone else it does not exist (404).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+	ZestyGetInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyGetInstanceResult, error)
+
+	// ZestyUpdateInstanceWithBodyWithResponse Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstanceWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error)
+
+	// ZestyUpdateInstanceWithResponse Rename an instance
+	//
+	// Owners and Admins may rename the instance.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+	ZestyUpdateInstanceWithResponse(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error)
+
+	// ZestyListInstanceRolesWithResponse List the roles of an instance
+	//
+	// The six system roles and the custom roles; any member may list them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+	ZestyListInstanceRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceRolesResult, error)
+
+	// ZestyListInstanceUsersWithResponse List the members of an instance with their role
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+	ZestyListInstanceUsersWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUsersResult, error)
+
+	// ZestySetInstanceUserWithBodyWithResponse Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUserWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error)
+
+	// ZestySetInstanceUserWithResponse Add a user to an instance, or change their role
+	//
+	// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+	ZestySetInstanceUserWithResponse(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error)
+
+	// ZestyListInstanceUserRolesWithResponse List the members of an instance with their roles
+	//
+	// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+	ZestyListInstanceUserRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUserRolesResult, error)
+
+	// ZestyRemoveInstanceUserWithResponse Remove a member from an instance
+	//
+	// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+	ZestyRemoveInstanceUserWithResponse(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*ZestyRemoveInstanceUserResult, error)
+
 	// WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -8623,6 +10413,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePATWithResponse(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePATResult, error)
+
+	// ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRoleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error)
+
+	// ZestyCreateRoleWithResponse Create a custom role on an instance
+	//
+	// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+	ZestyCreateRoleWithResponse(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error)
+
+	// ZestyDeleteRoleWithResponse Delete a custom role
+	//
+	// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+	ZestyDeleteRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteRoleResult, error)
+
+	// ZestyGetRoleWithResponse Read a role
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+	ZestyGetRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyGetRoleResult, error)
+
+	// ZestyUpdateRoleWithBodyWithResponse Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRoleWithBodyWithResponse(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error)
+
+	// ZestyUpdateRoleWithResponse Rename or describe a custom role
+	//
+	// System roles are read-only (403).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+	ZestyUpdateRoleWithResponse(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error)
 
 	// SignInAnonymousWithBodyWithResponse Start a session for a new anonymous user
 	//
@@ -8839,6 +10681,49 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/token/verify (the `VerifyToken` operationId).
 	VerifyTokenWithResponse(ctx context.Context, body VerifyTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyTokenResult, error)
+
+	// ZestyListTokensWithResponse List access tokens
+	//
+	// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+	ZestyListTokensWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListTokensResult, error)
+
+	// ZestyCreateTokenWithBodyWithResponse Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error)
+
+	// ZestyCreateTokenWithResponse Create an access token
+	//
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+	ZestyCreateTokenWithResponse(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error)
+
+	// ZestyDeleteTokenWithResponse Revoke an access token
+	//
+	// Deletes the token; it stops working at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+	ZestyDeleteTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteTokenResult, error)
+
+	// ZestyGetTokenWithResponse Read an access token (without its value)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+	ZestyGetTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyGetTokenResult, error)
 
 	// GetUserWithResponse The signed-in user
 	//
@@ -12306,6 +14191,864 @@ func (r HealthCheckHeadResult) ContentType() string {
 	return ""
 }
 
+type ZestyListInstancesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyInstanceList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstancesResult) GetJSON200() *ZestyInstanceList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstancesResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstancesResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstancesResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstancesResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstancesResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstancesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstancesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstancesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstancesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyCreateInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyInstanceResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON201() *ZestyInstanceResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyCreateInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyCreateInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyCreateInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyCreateInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyDeleteInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyDeleteInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyDeleteInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyDeleteInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyDeleteInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyGetInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyInstanceResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON200() *ZestyInstanceResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyGetInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyGetInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyGetInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyGetInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyUpdateInstanceResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyInstanceResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON200() *ZestyInstanceResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyUpdateInstanceResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyUpdateInstanceResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyUpdateInstanceResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyUpdateInstanceResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListInstanceRolesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyRoleList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON200() *ZestyRoleList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstanceRolesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstanceRolesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstanceRolesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstanceRolesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListInstanceUsersResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMemberList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON200() *ZestyMemberList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstanceUsersResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstanceUsersResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstanceUsersResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstanceUsersResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestySetInstanceUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMemberResponse
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyMemberResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON200() *ZestyMemberResponse {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON201() *ZestyMemberResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestySetInstanceUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestySetInstanceUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestySetInstanceUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestySetInstanceUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListInstanceUserRolesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMemberList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON200() *ZestyMemberList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListInstanceUserRolesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListInstanceUserRolesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListInstanceUserRolesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListInstanceUserRolesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyRemoveInstanceUserResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyRemoveInstanceUserResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyRemoveInstanceUserResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyRemoveInstanceUserResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyRemoveInstanceUserResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type WmeLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12549,6 +15292,373 @@ func (r CreatePATResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreatePATResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyCreateRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyRoleResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON201() *ZestyRoleResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyCreateRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyCreateRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyCreateRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyCreateRoleResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyDeleteRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyDeleteRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyDeleteRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyDeleteRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyDeleteRoleResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyGetRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyRoleResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyGetRoleResult) GetJSON200() *ZestyRoleResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyGetRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyGetRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyGetRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyGetRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyGetRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyGetRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyGetRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyGetRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyGetRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyGetRoleResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyUpdateRoleResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyRoleResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ZestyAccountsConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON200() *ZestyRoleResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON409() *ZestyAccountsConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyUpdateRoleResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyUpdateRoleResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyUpdateRoleResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyUpdateRoleResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13482,6 +16592,338 @@ func (r VerifyTokenResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r VerifyTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyListTokensResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyTokenList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyListTokensResult) GetJSON200() *ZestyTokenList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyListTokensResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyListTokensResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyListTokensResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyListTokensResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyListTokensResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyListTokensResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyListTokensResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyListTokensResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyListTokensResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyCreateTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ZestyCreatedTokenResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ZestyUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON201() *ZestyCreatedTokenResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON415() *ZestyUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyCreateTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyCreateTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyCreateTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyCreateTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyDeleteTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyMessage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON200() *ZestyMessage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyDeleteTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyDeleteTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyDeleteTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyDeleteTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ZestyGetTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ZestyTokenResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ZestyBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ZestyUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ZestyAccountsForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ZestyAccountsNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ZestyPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *ZestyInternalError
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ZestyGetTokenResult) GetJSON200() *ZestyTokenResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ZestyGetTokenResult) GetJSON400() *ZestyBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ZestyGetTokenResult) GetJSON401() *ZestyUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ZestyGetTokenResult) GetJSON403() *ZestyAccountsForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ZestyGetTokenResult) GetJSON404() *ZestyAccountsNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ZestyGetTokenResult) GetJSON413() *ZestyPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ZestyGetTokenResult) GetJSON500() *ZestyInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ZestyGetTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ZestyGetTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ZestyGetTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ZestyGetTokenResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15391,6 +18833,199 @@ func (c *ClientWithResponses) HealthCheckHeadWithResponse(ctx context.Context, r
 	return ParseHealthCheckHeadResult(rsp)
 }
 
+// ZestyListInstancesWithResponse List the instances the caller can act on
+//
+// A user sees every instance they are a member of; an access token sees its own instance.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances (the `ZestyListInstances` operationId).
+func (c *ClientWithResponses) ZestyListInstancesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListInstancesResult, error) {
+	rsp, err := c.ZestyListInstances(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstancesResult(rsp)
+}
+
+// ZestyCreateInstanceWithBodyWithResponse Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *ClientWithResponses) ZestyCreateInstanceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error) {
+	rsp, err := c.ZestyCreateInstanceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateInstanceResult(rsp)
+}
+
+// ZestyCreateInstanceWithResponse Create an instance
+//
+// Creates an instance with its six system roles (Owner, Admin, Developer, SEO, Publisher, Contributor) and makes the caller its Owner. Needs a user session: an access token cannot create instances.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances (the `ZestyCreateInstance` operationId).
+func (c *ClientWithResponses) ZestyCreateInstanceWithResponse(ctx context.Context, body ZestyCreateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateInstanceResult, error) {
+	rsp, err := c.ZestyCreateInstance(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateInstanceResult(rsp)
+}
+
+// ZestyDeleteInstanceWithResponse Delete an instance
+//
+// Owners only. The instance goes with its roles, its members' places and its access tokens, which stop working at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID} (the `ZestyDeleteInstance` operationId).
+func (c *ClientWithResponses) ZestyDeleteInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteInstanceResult, error) {
+	rsp, err := c.ZestyDeleteInstance(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyDeleteInstanceResult(rsp)
+}
+
+// ZestyGetInstanceWithResponse Read an instance
+//
+// Any member may read the instance; to anyone else it does not exist (404).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID} (the `ZestyGetInstance` operationId).
+func (c *ClientWithResponses) ZestyGetInstanceWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyGetInstanceResult, error) {
+	rsp, err := c.ZestyGetInstance(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyGetInstanceResult(rsp)
+}
+
+// ZestyUpdateInstanceWithBodyWithResponse Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *ClientWithResponses) ZestyUpdateInstanceWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error) {
+	rsp, err := c.ZestyUpdateInstanceWithBody(ctx, instanceZUID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateInstanceResult(rsp)
+}
+
+// ZestyUpdateInstanceWithResponse Rename an instance
+//
+// Owners and Admins may rename the instance.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/instances/{instanceZUID} (the `ZestyUpdateInstance` operationId).
+func (c *ClientWithResponses) ZestyUpdateInstanceWithResponse(ctx context.Context, instanceZUID string, body ZestyUpdateInstanceJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateInstanceResult, error) {
+	rsp, err := c.ZestyUpdateInstance(ctx, instanceZUID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateInstanceResult(rsp)
+}
+
+// ZestyListInstanceRolesWithResponse List the roles of an instance
+//
+// The six system roles and the custom roles; any member may list them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/roles (the `ZestyListInstanceRoles` operationId).
+func (c *ClientWithResponses) ZestyListInstanceRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceRolesResult, error) {
+	rsp, err := c.ZestyListInstanceRoles(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstanceRolesResult(rsp)
+}
+
+// ZestyListInstanceUsersWithResponse List the members of an instance with their role
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users (the `ZestyListInstanceUsers` operationId).
+func (c *ClientWithResponses) ZestyListInstanceUsersWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUsersResult, error) {
+	rsp, err := c.ZestyListInstanceUsers(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstanceUsersResult(rsp)
+}
+
+// ZestySetInstanceUserWithBodyWithResponse Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *ClientWithResponses) ZestySetInstanceUserWithBodyWithResponse(ctx context.Context, instanceZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error) {
+	rsp, err := c.ZestySetInstanceUserWithBody(ctx, instanceZUID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestySetInstanceUserResult(rsp)
+}
+
+// ZestySetInstanceUserWithResponse Add a user to an instance, or change their role
+//
+// Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/instances/{instanceZUID}/users (the `ZestySetInstanceUser` operationId).
+func (c *ClientWithResponses) ZestySetInstanceUserWithResponse(ctx context.Context, instanceZUID string, body ZestySetInstanceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestySetInstanceUserResult, error) {
+	rsp, err := c.ZestySetInstanceUser(ctx, instanceZUID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestySetInstanceUserResult(rsp)
+}
+
+// ZestyListInstanceUserRolesWithResponse List the members of an instance with their roles
+//
+// What the Zesty SDK's `getInstanceUsers` calls: every member with `role` and the list `roles` (a member holds one role per instance, so it has one entry).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/instances/{instanceZUID}/users/roles (the `ZestyListInstanceUserRoles` operationId).
+func (c *ClientWithResponses) ZestyListInstanceUserRolesWithResponse(ctx context.Context, instanceZUID string, reqEditors ...RequestEditorFn) (*ZestyListInstanceUserRolesResult, error) {
+	rsp, err := c.ZestyListInstanceUserRoles(ctx, instanceZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListInstanceUserRolesResult(rsp)
+}
+
+// ZestyRemoveInstanceUserWithResponse Remove a member from an instance
+//
+// Owners and Admins may remove a member; only an Owner may remove an Owner, and the last Owner cannot be removed (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
+func (c *ClientWithResponses) ZestyRemoveInstanceUserWithResponse(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*ZestyRemoveInstanceUserResult, error) {
+	rsp, err := c.ZestyRemoveInstanceUser(ctx, instanceZUID, userZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyRemoveInstanceUserResult(rsp)
+}
+
 // WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -15479,6 +19114,94 @@ func (c *ClientWithResponses) CreatePATWithResponse(ctx context.Context, body Cr
 		return nil, err
 	}
 	return ParseCreatePATResult(rsp)
+}
+
+// ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *ClientWithResponses) ZestyCreateRoleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error) {
+	rsp, err := c.ZestyCreateRoleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateRoleResult(rsp)
+}
+
+// ZestyCreateRoleWithResponse Create a custom role on an instance
+//
+// Owners and Admins may create a role that grants what one of the instance's system roles grants (`systemRoleZUID`); only an Owner may base one on the Owner role.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/roles (the `ZestyCreateRole` operationId).
+func (c *ClientWithResponses) ZestyCreateRoleWithResponse(ctx context.Context, body ZestyCreateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateRoleResult, error) {
+	rsp, err := c.ZestyCreateRole(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateRoleResult(rsp)
+}
+
+// ZestyDeleteRoleWithResponse Delete a custom role
+//
+// System roles cannot be deleted (403); a role that members or access tokens hold cannot be deleted (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/roles/{roleZUID} (the `ZestyDeleteRole` operationId).
+func (c *ClientWithResponses) ZestyDeleteRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteRoleResult, error) {
+	rsp, err := c.ZestyDeleteRole(ctx, roleZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyDeleteRoleResult(rsp)
+}
+
+// ZestyGetRoleWithResponse Read a role
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/roles/{roleZUID} (the `ZestyGetRole` operationId).
+func (c *ClientWithResponses) ZestyGetRoleWithResponse(ctx context.Context, roleZUID string, reqEditors ...RequestEditorFn) (*ZestyGetRoleResult, error) {
+	rsp, err := c.ZestyGetRole(ctx, roleZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyGetRoleResult(rsp)
+}
+
+// ZestyUpdateRoleWithBodyWithResponse Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *ClientWithResponses) ZestyUpdateRoleWithBodyWithResponse(ctx context.Context, roleZUID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error) {
+	rsp, err := c.ZestyUpdateRoleWithBody(ctx, roleZUID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateRoleResult(rsp)
+}
+
+// ZestyUpdateRoleWithResponse Rename or describe a custom role
+//
+// System roles are read-only (403).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/roles/{roleZUID} (the `ZestyUpdateRole` operationId).
+func (c *ClientWithResponses) ZestyUpdateRoleWithResponse(ctx context.Context, roleZUID string, body ZestyUpdateRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyUpdateRoleResult, error) {
+	rsp, err := c.ZestyUpdateRole(ctx, roleZUID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyUpdateRoleResult(rsp)
 }
 
 // SignInAnonymousWithBodyWithResponse Start a session for a new anonymous user
@@ -15839,6 +19562,79 @@ func (c *ClientWithResponses) VerifyTokenWithResponse(ctx context.Context, body 
 		return nil, err
 	}
 	return ParseVerifyTokenResult(rsp)
+}
+
+// ZestyListTokensWithResponse List access tokens
+//
+// The access tokens of every instance where the caller is an Owner or Admin (an access token: of its own instance, when its role is Owner or Admin). Token values are never shown.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tokens (the `ZestyListTokens` operationId).
+func (c *ClientWithResponses) ZestyListTokensWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ZestyListTokensResult, error) {
+	rsp, err := c.ZestyListTokens(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyListTokensResult(rsp)
+}
+
+// ZestyCreateTokenWithBodyWithResponse Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *ClientWithResponses) ZestyCreateTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error) {
+	rsp, err := c.ZestyCreateTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateTokenResult(rsp)
+}
+
+// ZestyCreateTokenWithResponse Create an access token
+//
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens (the `ZestyCreateToken` operationId).
+func (c *ClientWithResponses) ZestyCreateTokenWithResponse(ctx context.Context, body ZestyCreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*ZestyCreateTokenResult, error) {
+	rsp, err := c.ZestyCreateToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyCreateTokenResult(rsp)
+}
+
+// ZestyDeleteTokenWithResponse Revoke an access token
+//
+// Deletes the token; it stops working at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/tokens/{tokenZUID} (the `ZestyDeleteToken` operationId).
+func (c *ClientWithResponses) ZestyDeleteTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyDeleteTokenResult, error) {
+	rsp, err := c.ZestyDeleteToken(ctx, tokenZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyDeleteTokenResult(rsp)
+}
+
+// ZestyGetTokenWithResponse Read an access token (without its value)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tokens/{tokenZUID} (the `ZestyGetToken` operationId).
+func (c *ClientWithResponses) ZestyGetTokenWithResponse(ctx context.Context, tokenZUID string, reqEditors ...RequestEditorFn) (*ZestyGetTokenResult, error) {
+	rsp, err := c.ZestyGetToken(ctx, tokenZUID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseZestyGetTokenResult(rsp)
 }
 
 // GetUserWithResponse The signed-in user
@@ -18796,6 +22592,714 @@ func ParseHealthCheckHeadResult(rsp *http.Response) (*HealthCheckHeadResult, err
 	return response, nil
 }
 
+// ParseZestyListInstancesResult parses an HTTP response from a ZestyListInstancesWithResponse call
+func ParseZestyListInstancesResult(rsp *http.Response) (*ZestyListInstancesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstancesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyInstanceList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyCreateInstanceResult parses an HTTP response from a ZestyCreateInstanceWithResponse call
+func ParseZestyCreateInstanceResult(rsp *http.Response) (*ZestyCreateInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyCreateInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyInstanceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyDeleteInstanceResult parses an HTTP response from a ZestyDeleteInstanceWithResponse call
+func ParseZestyDeleteInstanceResult(rsp *http.Response) (*ZestyDeleteInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyDeleteInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyGetInstanceResult parses an HTTP response from a ZestyGetInstanceWithResponse call
+func ParseZestyGetInstanceResult(rsp *http.Response) (*ZestyGetInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyGetInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyInstanceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyUpdateInstanceResult parses an HTTP response from a ZestyUpdateInstanceWithResponse call
+func ParseZestyUpdateInstanceResult(rsp *http.Response) (*ZestyUpdateInstanceResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyUpdateInstanceResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyInstanceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyListInstanceRolesResult parses an HTTP response from a ZestyListInstanceRolesWithResponse call
+func ParseZestyListInstanceRolesResult(rsp *http.Response) (*ZestyListInstanceRolesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstanceRolesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyRoleList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyListInstanceUsersResult parses an HTTP response from a ZestyListInstanceUsersWithResponse call
+func ParseZestyListInstanceUsersResult(rsp *http.Response) (*ZestyListInstanceUsersResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstanceUsersResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMemberList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestySetInstanceUserResult parses an HTTP response from a ZestySetInstanceUserWithResponse call
+func ParseZestySetInstanceUserResult(rsp *http.Response) (*ZestySetInstanceUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestySetInstanceUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMemberResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyMemberResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyListInstanceUserRolesResult parses an HTTP response from a ZestyListInstanceUserRolesWithResponse call
+func ParseZestyListInstanceUserRolesResult(rsp *http.Response) (*ZestyListInstanceUserRolesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListInstanceUserRolesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMemberList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyRemoveInstanceUserResult parses an HTTP response from a ZestyRemoveInstanceUserWithResponse call
+func ParseZestyRemoveInstanceUserResult(rsp *http.Response) (*ZestyRemoveInstanceUserResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyRemoveInstanceUserResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseWmeLoginResult parses an HTTP response from a WmeLoginWithResponse call
 func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18990,6 +23494,313 @@ func ParseCreatePATResult(rsp *http.Response) (*CreatePATResult, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyCreateRoleResult parses an HTTP response from a ZestyCreateRoleWithResponse call
+func ParseZestyCreateRoleResult(rsp *http.Response) (*ZestyCreateRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyCreateRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyRoleResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyDeleteRoleResult parses an HTTP response from a ZestyDeleteRoleWithResponse call
+func ParseZestyDeleteRoleResult(rsp *http.Response) (*ZestyDeleteRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyDeleteRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyGetRoleResult parses an HTTP response from a ZestyGetRoleWithResponse call
+func ParseZestyGetRoleResult(rsp *http.Response) (*ZestyGetRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyGetRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyRoleResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyUpdateRoleResult parses an HTTP response from a ZestyUpdateRoleWithResponse call
+func ParseZestyUpdateRoleResult(rsp *http.Response) (*ZestyUpdateRoleResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyUpdateRoleResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyRoleResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ZestyAccountsConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -19743,6 +24554,278 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyListTokensResult parses an HTTP response from a ZestyListTokensWithResponse call
+func ParseZestyListTokensResult(rsp *http.Response) (*ZestyListTokensResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyListTokensResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyTokenList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyCreateTokenResult parses an HTTP response from a ZestyCreateTokenWithResponse call
+func ParseZestyCreateTokenResult(rsp *http.Response) (*ZestyCreateTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyCreateTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ZestyCreatedTokenResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ZestyUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyDeleteTokenResult parses an HTTP response from a ZestyDeleteTokenWithResponse call
+func ParseZestyDeleteTokenResult(rsp *http.Response) (*ZestyDeleteTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyDeleteTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyMessage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseZestyGetTokenResult parses an HTTP response from a ZestyGetTokenWithResponse call
+func ParseZestyGetTokenResult(rsp *http.Response) (*ZestyGetTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ZestyGetTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ZestyTokenResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ZestyBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ZestyUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ZestyAccountsForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ZestyAccountsNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ZestyPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -20524,6 +25607,36 @@ type ServerInterface interface {
 	// HealthCheckHead Liveness probe without a body (Nhost path)
 	// (HEAD /v1/healthz)
 	HealthCheckHead(ctx echo.Context) error
+	// ZestyListInstances List the instances the caller can act on
+	// (GET /v1/instances)
+	ZestyListInstances(ctx echo.Context) error
+	// ZestyCreateInstance Create an instance
+	// (POST /v1/instances)
+	ZestyCreateInstance(ctx echo.Context) error
+	// ZestyDeleteInstance Delete an instance
+	// (DELETE /v1/instances/{instanceZUID})
+	ZestyDeleteInstance(ctx echo.Context, instanceZUID string) error
+	// ZestyGetInstance Read an instance
+	// (GET /v1/instances/{instanceZUID})
+	ZestyGetInstance(ctx echo.Context, instanceZUID string) error
+	// ZestyUpdateInstance Rename an instance
+	// (PUT /v1/instances/{instanceZUID})
+	ZestyUpdateInstance(ctx echo.Context, instanceZUID string) error
+	// ZestyListInstanceRoles List the roles of an instance
+	// (GET /v1/instances/{instanceZUID}/roles)
+	ZestyListInstanceRoles(ctx echo.Context, instanceZUID string) error
+	// ZestyListInstanceUsers List the members of an instance with their role
+	// (GET /v1/instances/{instanceZUID}/users)
+	ZestyListInstanceUsers(ctx echo.Context, instanceZUID string) error
+	// ZestySetInstanceUser Add a user to an instance, or change their role
+	// (POST /v1/instances/{instanceZUID}/users)
+	ZestySetInstanceUser(ctx echo.Context, instanceZUID string) error
+	// ZestyListInstanceUserRoles List the members of an instance with their roles
+	// (GET /v1/instances/{instanceZUID}/users/roles)
+	ZestyListInstanceUserRoles(ctx echo.Context, instanceZUID string) error
+	// ZestyRemoveInstanceUser Remove a member from an instance
+	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
+	ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID string, userZUID string) error
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx echo.Context) error
@@ -20533,6 +25646,18 @@ type ServerInterface interface {
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx echo.Context) error
+	// ZestyCreateRole Create a custom role on an instance
+	// (POST /v1/roles)
+	ZestyCreateRole(ctx echo.Context) error
+	// ZestyDeleteRole Delete a custom role
+	// (DELETE /v1/roles/{roleZUID})
+	ZestyDeleteRole(ctx echo.Context, roleZUID string) error
+	// ZestyGetRole Read a role
+	// (GET /v1/roles/{roleZUID})
+	ZestyGetRole(ctx echo.Context, roleZUID string) error
+	// ZestyUpdateRole Rename or describe a custom role
+	// (PUT /v1/roles/{roleZUID})
+	ZestyUpdateRole(ctx echo.Context, roleZUID string) error
 	// SignInAnonymous Start a session for a new anonymous user
 	// (POST /v1/signin/anonymous)
 	SignInAnonymous(ctx echo.Context) error
@@ -20569,6 +25694,18 @@ type ServerInterface interface {
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx echo.Context) error
+	// ZestyListTokens List access tokens
+	// (GET /v1/tokens)
+	ZestyListTokens(ctx echo.Context) error
+	// ZestyCreateToken Create an access token
+	// (POST /v1/tokens)
+	ZestyCreateToken(ctx echo.Context) error
+	// ZestyDeleteToken Revoke an access token
+	// (DELETE /v1/tokens/{tokenZUID})
+	ZestyDeleteToken(ctx echo.Context, tokenZUID string) error
+	// ZestyGetToken Read an access token (without its value)
+	// (GET /v1/tokens/{tokenZUID})
+	ZestyGetToken(ctx echo.Context, tokenZUID string) error
 	// GetUser The signed-in user
 	// (GET /v1/user)
 	GetUser(ctx echo.Context) error
@@ -21271,6 +26408,160 @@ func (w *ServerInterfaceWrapper) HealthCheckHead(ctx echo.Context) error {
 	return err
 }
 
+// ZestyListInstances converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstances(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstances(ctx)
+	return err
+}
+
+// ZestyCreateInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyCreateInstance(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyCreateInstance(ctx)
+	return err
+}
+
+// ZestyDeleteInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyDeleteInstance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyDeleteInstance(ctx, instanceZUID)
+	return err
+}
+
+// ZestyGetInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyGetInstance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyGetInstance(ctx, instanceZUID)
+	return err
+}
+
+// ZestyUpdateInstance converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyUpdateInstance(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyUpdateInstance(ctx, instanceZUID)
+	return err
+}
+
+// ZestyListInstanceRoles converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstanceRoles(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstanceRoles(ctx, instanceZUID)
+	return err
+}
+
+// ZestyListInstanceUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstanceUsers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstanceUsers(ctx, instanceZUID)
+	return err
+}
+
+// ZestySetInstanceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestySetInstanceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestySetInstanceUser(ctx, instanceZUID)
+	return err
+}
+
+// ZestyListInstanceUserRoles converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListInstanceUserRoles(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListInstanceUserRoles(ctx, instanceZUID)
+	return err
+}
+
+// ZestyRemoveInstanceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyRemoveInstanceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "instanceZUID" -------------
+	var instanceZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "instanceZUID", ctx.Param("instanceZUID"), &instanceZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter instanceZUID: %s", err))
+	}
+
+	// ------------- Path parameter "userZUID" -------------
+	var userZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userZUID", ctx.Param("userZUID"), &userZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyRemoveInstanceUser(ctx, instanceZUID, userZUID)
+	return err
+}
+
 // WmeLogin converts echo context to params.
 func (w *ServerInterfaceWrapper) WmeLogin(ctx echo.Context) error {
 	var err error
@@ -21295,6 +26586,63 @@ func (w *ServerInterfaceWrapper) CreatePAT(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreatePAT(ctx)
+	return err
+}
+
+// ZestyCreateRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyCreateRole(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyCreateRole(ctx)
+	return err
+}
+
+// ZestyDeleteRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyDeleteRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "roleZUID" -------------
+	var roleZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleZUID", ctx.Param("roleZUID"), &roleZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter roleZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyDeleteRole(ctx, roleZUID)
+	return err
+}
+
+// ZestyGetRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyGetRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "roleZUID" -------------
+	var roleZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleZUID", ctx.Param("roleZUID"), &roleZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter roleZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyGetRole(ctx, roleZUID)
+	return err
+}
+
+// ZestyUpdateRole converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyUpdateRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "roleZUID" -------------
+	var roleZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleZUID", ctx.Param("roleZUID"), &roleZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter roleZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyUpdateRole(ctx, roleZUID)
 	return err
 }
 
@@ -21403,6 +26751,56 @@ func (w *ServerInterfaceWrapper) VerifyToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.VerifyToken(ctx)
+	return err
+}
+
+// ZestyListTokens converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyListTokens(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyListTokens(ctx)
+	return err
+}
+
+// ZestyCreateToken converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyCreateToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyCreateToken(ctx)
+	return err
+}
+
+// ZestyDeleteToken converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyDeleteToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tokenZUID" -------------
+	var tokenZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tokenZUID", ctx.Param("tokenZUID"), &tokenZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tokenZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyDeleteToken(ctx, tokenZUID)
+	return err
+}
+
+// ZestyGetToken converts echo context to params.
+func (w *ServerInterfaceWrapper) ZestyGetToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tokenZUID" -------------
+	var tokenZUID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tokenZUID", ctx.Param("tokenZUID"), &tokenZUID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tokenZUID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ZestyGetToken(ctx, tokenZUID)
 	return err
 }
 
@@ -21611,6 +27009,24 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/logout", wrapper.ZestyLogout, options.OperationMiddlewares["zestyLogout"]...)
 	router.POST(options.BaseURL+"/password/request", wrapper.ZestyPasswordRequest, options.OperationMiddlewares["zestyPasswordRequest"]...)
 	router.POST(options.BaseURL+"/password/reset", wrapper.ZestyPasswordReset, options.OperationMiddlewares["zestyPasswordReset"]...)
+	router.GET(options.BaseURL+"/v1/instances", wrapper.ZestyListInstances, options.OperationMiddlewares["zestyListInstances"]...)
+	router.POST(options.BaseURL+"/v1/instances", wrapper.ZestyCreateInstance, options.OperationMiddlewares["zestyCreateInstance"]...)
+	router.DELETE(options.BaseURL+"/v1/instances/:instanceZUID", wrapper.ZestyDeleteInstance, options.OperationMiddlewares["zestyDeleteInstance"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID", wrapper.ZestyGetInstance, options.OperationMiddlewares["zestyGetInstance"]...)
+	router.PUT(options.BaseURL+"/v1/instances/:instanceZUID", wrapper.ZestyUpdateInstance, options.OperationMiddlewares["zestyUpdateInstance"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID/roles", wrapper.ZestyListInstanceRoles, options.OperationMiddlewares["zestyListInstanceRoles"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID/users", wrapper.ZestyListInstanceUsers, options.OperationMiddlewares["zestyListInstanceUsers"]...)
+	router.POST(options.BaseURL+"/v1/instances/:instanceZUID/users", wrapper.ZestySetInstanceUser, options.OperationMiddlewares["zestySetInstanceUser"]...)
+	router.GET(options.BaseURL+"/v1/instances/:instanceZUID/users/roles", wrapper.ZestyListInstanceUserRoles, options.OperationMiddlewares["zestyListInstanceUserRoles"]...)
+	router.DELETE(options.BaseURL+"/v1/instances/:instanceZUID/users/:userZUID", wrapper.ZestyRemoveInstanceUser, options.OperationMiddlewares["zestyRemoveInstanceUser"]...)
+	router.POST(options.BaseURL+"/v1/roles", wrapper.ZestyCreateRole, options.OperationMiddlewares["zestyCreateRole"]...)
+	router.DELETE(options.BaseURL+"/v1/roles/:roleZUID", wrapper.ZestyDeleteRole, options.OperationMiddlewares["zestyDeleteRole"]...)
+	router.GET(options.BaseURL+"/v1/roles/:roleZUID", wrapper.ZestyGetRole, options.OperationMiddlewares["zestyGetRole"]...)
+	router.PUT(options.BaseURL+"/v1/roles/:roleZUID", wrapper.ZestyUpdateRole, options.OperationMiddlewares["zestyUpdateRole"]...)
+	router.GET(options.BaseURL+"/v1/tokens", wrapper.ZestyListTokens, options.OperationMiddlewares["zestyListTokens"]...)
+	router.POST(options.BaseURL+"/v1/tokens", wrapper.ZestyCreateToken, options.OperationMiddlewares["zestyCreateToken"]...)
+	router.DELETE(options.BaseURL+"/v1/tokens/:tokenZUID", wrapper.ZestyDeleteToken, options.OperationMiddlewares["zestyDeleteToken"]...)
+	router.GET(options.BaseURL+"/v1/tokens/:tokenZUID", wrapper.ZestyGetToken, options.OperationMiddlewares["zestyGetToken"]...)
 	router.POST(options.BaseURL+"/sign_up", wrapper.AzSignUp, options.OperationMiddlewares["azSignUp"]...)
 	router.POST(options.BaseURL+"/sign_in", wrapper.AzSignIn, options.OperationMiddlewares["azSignIn"]...)
 	router.GET(options.BaseURL+"/sessions", wrapper.AzListSessions, options.OperationMiddlewares["azListSessions"]...)
@@ -21714,6 +27130,12 @@ type WmePayloadTooLargeJSONResponse WmeError
 type WmeUnauthorizedJSONResponse WmeError
 
 type WmeUnsupportedMediaTypeJSONResponse WmeError
+
+type ZestyAccountsConflictJSONResponse ZestyError
+
+type ZestyAccountsForbiddenJSONResponse ZestyError
+
+type ZestyAccountsNotFoundJSONResponse ZestyError
 
 type ZestyBadRequestJSONResponse ZestyError
 
@@ -25769,6 +31191,1190 @@ func (response HealthCheckHead500Response) VisitHealthCheckHeadResponse(w http.R
 	return nil
 }
 
+type ZestyListInstancesRequestObject struct {
+}
+
+type ZestyListInstancesResponseObject interface {
+	VisitZestyListInstancesResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstances200JSONResponse ZestyInstanceList
+
+func (response ZestyListInstances200JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstances400JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstances401JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstances403JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstances413JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstances500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstances500JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstanceRequestObject struct {
+	Body *ZestyCreateInstanceJSONRequestBody
+}
+
+type ZestyCreateInstanceResponseObject interface {
+	VisitZestyCreateInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyCreateInstance201JSONResponse ZestyInstanceResponse
+
+func (response ZestyCreateInstance201JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyCreateInstance400JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyCreateInstance401JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyCreateInstance403JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyCreateInstance413JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyCreateInstance415JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyCreateInstance500JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstanceRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyDeleteInstanceResponseObject interface {
+	VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyDeleteInstance200JSONResponse ZestyMessage
+
+func (response ZestyDeleteInstance200JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyDeleteInstance400JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyDeleteInstance401JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyDeleteInstance403JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyDeleteInstance404JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyDeleteInstance413JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyDeleteInstance500JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstanceRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyGetInstanceResponseObject interface {
+	VisitZestyGetInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyGetInstance200JSONResponse ZestyInstanceResponse
+
+func (response ZestyGetInstance200JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyGetInstance400JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyGetInstance401JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyGetInstance403JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyGetInstance404JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyGetInstance413JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyGetInstance500JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstanceRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+	Body         *ZestyUpdateInstanceJSONRequestBody
+}
+
+type ZestyUpdateInstanceResponseObject interface {
+	VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error
+}
+
+type ZestyUpdateInstance200JSONResponse ZestyInstanceResponse
+
+func (response ZestyUpdateInstance200JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyUpdateInstance400JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyUpdateInstance401JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyUpdateInstance403JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyUpdateInstance404JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyUpdateInstance413JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyUpdateInstance415JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateInstance500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyUpdateInstance500JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRolesRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyListInstanceRolesResponseObject interface {
+	VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstanceRoles200JSONResponse ZestyRoleList
+
+func (response ZestyListInstanceRoles200JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstanceRoles400JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstanceRoles401JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstanceRoles403JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyListInstanceRoles404JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstanceRoles413JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceRoles500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstanceRoles500JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsersRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyListInstanceUsersResponseObject interface {
+	VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstanceUsers200JSONResponse ZestyMemberList
+
+func (response ZestyListInstanceUsers200JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstanceUsers400JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstanceUsers401JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstanceUsers403JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyListInstanceUsers404JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstanceUsers413JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstanceUsers500JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUserRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+	Body         *ZestySetInstanceUserJSONRequestBody
+}
+
+type ZestySetInstanceUserResponseObject interface {
+	VisitZestySetInstanceUserResponse(w http.ResponseWriter) error
+}
+
+type ZestySetInstanceUser200JSONResponse ZestyMemberResponse
+
+func (response ZestySetInstanceUser200JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser201JSONResponse ZestyMemberResponse
+
+func (response ZestySetInstanceUser201JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestySetInstanceUser400JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestySetInstanceUser401JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestySetInstanceUser403JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestySetInstanceUser404JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestySetInstanceUser409JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestySetInstanceUser413JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestySetInstanceUser415JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestySetInstanceUser500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestySetInstanceUser500JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRolesRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+}
+
+type ZestyListInstanceUserRolesResponseObject interface {
+	VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error
+}
+
+type ZestyListInstanceUserRoles200JSONResponse ZestyMemberList
+
+func (response ZestyListInstanceUserRoles200JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListInstanceUserRoles400JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListInstanceUserRoles401JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListInstanceUserRoles403JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyListInstanceUserRoles404JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListInstanceUserRoles413JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListInstanceUserRoles500JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUserRequestObject struct {
+	InstanceZUID string `json:"instanceZUID"`
+	UserZUID     string `json:"userZUID"`
+}
+
+type ZestyRemoveInstanceUserResponseObject interface {
+	VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error
+}
+
+type ZestyRemoveInstanceUser200JSONResponse ZestyMessage
+
+func (response ZestyRemoveInstanceUser200JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyRemoveInstanceUser400JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyRemoveInstanceUser401JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser403JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser404JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser409JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyRemoveInstanceUser413JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyRemoveInstanceUser500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyRemoveInstanceUser500JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeLoginRequestObject struct {
 	Body *WmeLoginJSONRequestBody
 }
@@ -26084,6 +32690,535 @@ func (response CreatePAT415JSONResponse) VisitCreatePATResponse(w http.ResponseW
 type CreatePAT500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response CreatePAT500JSONResponse) VisitCreatePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRoleRequestObject struct {
+	Body *ZestyCreateRoleJSONRequestBody
+}
+
+type ZestyCreateRoleResponseObject interface {
+	VisitZestyCreateRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyCreateRole201JSONResponse ZestyRoleResponse
+
+func (response ZestyCreateRole201JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyCreateRole400JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyCreateRole401JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyCreateRole403JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyCreateRole404JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyCreateRole409JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyCreateRole413JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyCreateRole415JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyCreateRole500JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRoleRequestObject struct {
+	RoleZUID string `json:"roleZUID"`
+}
+
+type ZestyDeleteRoleResponseObject interface {
+	VisitZestyDeleteRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyDeleteRole200JSONResponse ZestyMessage
+
+func (response ZestyDeleteRole200JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyDeleteRole400JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyDeleteRole401JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyDeleteRole403JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyDeleteRole404JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyDeleteRole409JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyDeleteRole413JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyDeleteRole500JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRoleRequestObject struct {
+	RoleZUID string `json:"roleZUID"`
+}
+
+type ZestyGetRoleResponseObject interface {
+	VisitZestyGetRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyGetRole200JSONResponse ZestyRoleResponse
+
+func (response ZestyGetRole200JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyGetRole400JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyGetRole401JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyGetRole403JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyGetRole404JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyGetRole413JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyGetRole500JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRoleRequestObject struct {
+	RoleZUID string `json:"roleZUID"`
+	Body     *ZestyUpdateRoleJSONRequestBody
+}
+
+type ZestyUpdateRoleResponseObject interface {
+	VisitZestyUpdateRoleResponse(w http.ResponseWriter) error
+}
+
+type ZestyUpdateRole200JSONResponse ZestyRoleResponse
+
+func (response ZestyUpdateRole200JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyUpdateRole400JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyUpdateRole401JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyUpdateRole403JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyUpdateRole404JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole409JSONResponse struct {
+	ZestyAccountsConflictJSONResponse
+}
+
+func (response ZestyUpdateRole409JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyUpdateRole413JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyUpdateRole415JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyUpdateRole500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyUpdateRole500JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -27285,6 +34420,453 @@ func (response VerifyToken500JSONResponse) VisitVerifyTokenResponse(w http.Respo
 	return err
 }
 
+type ZestyListTokensRequestObject struct {
+}
+
+type ZestyListTokensResponseObject interface {
+	VisitZestyListTokensResponse(w http.ResponseWriter) error
+}
+
+type ZestyListTokens200JSONResponse ZestyTokenList
+
+func (response ZestyListTokens200JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyListTokens400JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyListTokens401JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyListTokens403JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyListTokens413JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyListTokens500JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateTokenRequestObject struct {
+	Body *ZestyCreateTokenJSONRequestBody
+}
+
+type ZestyCreateTokenResponseObject interface {
+	VisitZestyCreateTokenResponse(w http.ResponseWriter) error
+}
+
+type ZestyCreateToken201JSONResponse ZestyCreatedTokenResponse
+
+func (response ZestyCreateToken201JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyCreateToken400JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyCreateToken401JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyCreateToken403JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyCreateToken404JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyCreateToken413JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken415JSONResponse struct {
+	ZestyUnsupportedMediaTypeJSONResponse
+}
+
+func (response ZestyCreateToken415JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateToken500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyCreateToken500JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteTokenRequestObject struct {
+	TokenZUID string `json:"tokenZUID"`
+}
+
+type ZestyDeleteTokenResponseObject interface {
+	VisitZestyDeleteTokenResponse(w http.ResponseWriter) error
+}
+
+type ZestyDeleteToken200JSONResponse ZestyMessage
+
+func (response ZestyDeleteToken200JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyDeleteToken400JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyDeleteToken401JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyDeleteToken403JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyDeleteToken404JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyDeleteToken413JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyDeleteToken500JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetTokenRequestObject struct {
+	TokenZUID string `json:"tokenZUID"`
+}
+
+type ZestyGetTokenResponseObject interface {
+	VisitZestyGetTokenResponse(w http.ResponseWriter) error
+}
+
+type ZestyGetToken200JSONResponse ZestyTokenResponse
+
+func (response ZestyGetToken200JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken400JSONResponse struct{ ZestyBadRequestJSONResponse }
+
+func (response ZestyGetToken400JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken401JSONResponse struct{ ZestyUnauthorizedJSONResponse }
+
+func (response ZestyGetToken401JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken403JSONResponse struct {
+	ZestyAccountsForbiddenJSONResponse
+}
+
+func (response ZestyGetToken403JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken404JSONResponse struct {
+	ZestyAccountsNotFoundJSONResponse
+}
+
+func (response ZestyGetToken404JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken413JSONResponse struct {
+	ZestyPayloadTooLargeJSONResponse
+}
+
+func (response ZestyGetToken413JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetToken500JSONResponse struct{ ZestyInternalErrorJSONResponse }
+
+func (response ZestyGetToken500JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUserRequestObject struct {
 }
 
@@ -28363,6 +35945,36 @@ type StrictServerInterface interface {
 	// HealthCheckHead Liveness probe without a body (Nhost path)
 	// (HEAD /v1/healthz)
 	HealthCheckHead(ctx context.Context, request HealthCheckHeadRequestObject) (HealthCheckHeadResponseObject, error)
+	// ZestyListInstances List the instances the caller can act on
+	// (GET /v1/instances)
+	ZestyListInstances(ctx context.Context, request ZestyListInstancesRequestObject) (ZestyListInstancesResponseObject, error)
+	// ZestyCreateInstance Create an instance
+	// (POST /v1/instances)
+	ZestyCreateInstance(ctx context.Context, request ZestyCreateInstanceRequestObject) (ZestyCreateInstanceResponseObject, error)
+	// ZestyDeleteInstance Delete an instance
+	// (DELETE /v1/instances/{instanceZUID})
+	ZestyDeleteInstance(ctx context.Context, request ZestyDeleteInstanceRequestObject) (ZestyDeleteInstanceResponseObject, error)
+	// ZestyGetInstance Read an instance
+	// (GET /v1/instances/{instanceZUID})
+	ZestyGetInstance(ctx context.Context, request ZestyGetInstanceRequestObject) (ZestyGetInstanceResponseObject, error)
+	// ZestyUpdateInstance Rename an instance
+	// (PUT /v1/instances/{instanceZUID})
+	ZestyUpdateInstance(ctx context.Context, request ZestyUpdateInstanceRequestObject) (ZestyUpdateInstanceResponseObject, error)
+	// ZestyListInstanceRoles List the roles of an instance
+	// (GET /v1/instances/{instanceZUID}/roles)
+	ZestyListInstanceRoles(ctx context.Context, request ZestyListInstanceRolesRequestObject) (ZestyListInstanceRolesResponseObject, error)
+	// ZestyListInstanceUsers List the members of an instance with their role
+	// (GET /v1/instances/{instanceZUID}/users)
+	ZestyListInstanceUsers(ctx context.Context, request ZestyListInstanceUsersRequestObject) (ZestyListInstanceUsersResponseObject, error)
+	// ZestySetInstanceUser Add a user to an instance, or change their role
+	// (POST /v1/instances/{instanceZUID}/users)
+	ZestySetInstanceUser(ctx context.Context, request ZestySetInstanceUserRequestObject) (ZestySetInstanceUserResponseObject, error)
+	// ZestyListInstanceUserRoles List the members of an instance with their roles
+	// (GET /v1/instances/{instanceZUID}/users/roles)
+	ZestyListInstanceUserRoles(ctx context.Context, request ZestyListInstanceUserRolesRequestObject) (ZestyListInstanceUserRolesResponseObject, error)
+	// ZestyRemoveInstanceUser Remove a member from an instance
+	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
+	ZestyRemoveInstanceUser(ctx context.Context, request ZestyRemoveInstanceUserRequestObject) (ZestyRemoveInstanceUserResponseObject, error)
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx context.Context, request WmeLoginRequestObject) (WmeLoginResponseObject, error)
@@ -28372,6 +35984,18 @@ type StrictServerInterface interface {
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx context.Context, request CreatePATRequestObject) (CreatePATResponseObject, error)
+	// ZestyCreateRole Create a custom role on an instance
+	// (POST /v1/roles)
+	ZestyCreateRole(ctx context.Context, request ZestyCreateRoleRequestObject) (ZestyCreateRoleResponseObject, error)
+	// ZestyDeleteRole Delete a custom role
+	// (DELETE /v1/roles/{roleZUID})
+	ZestyDeleteRole(ctx context.Context, request ZestyDeleteRoleRequestObject) (ZestyDeleteRoleResponseObject, error)
+	// ZestyGetRole Read a role
+	// (GET /v1/roles/{roleZUID})
+	ZestyGetRole(ctx context.Context, request ZestyGetRoleRequestObject) (ZestyGetRoleResponseObject, error)
+	// ZestyUpdateRole Rename or describe a custom role
+	// (PUT /v1/roles/{roleZUID})
+	ZestyUpdateRole(ctx context.Context, request ZestyUpdateRoleRequestObject) (ZestyUpdateRoleResponseObject, error)
 	// SignInAnonymous Start a session for a new anonymous user
 	// (POST /v1/signin/anonymous)
 	SignInAnonymous(ctx context.Context, request SignInAnonymousRequestObject) (SignInAnonymousResponseObject, error)
@@ -28408,6 +36032,18 @@ type StrictServerInterface interface {
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx context.Context, request VerifyTokenRequestObject) (VerifyTokenResponseObject, error)
+	// ZestyListTokens List access tokens
+	// (GET /v1/tokens)
+	ZestyListTokens(ctx context.Context, request ZestyListTokensRequestObject) (ZestyListTokensResponseObject, error)
+	// ZestyCreateToken Create an access token
+	// (POST /v1/tokens)
+	ZestyCreateToken(ctx context.Context, request ZestyCreateTokenRequestObject) (ZestyCreateTokenResponseObject, error)
+	// ZestyDeleteToken Revoke an access token
+	// (DELETE /v1/tokens/{tokenZUID})
+	ZestyDeleteToken(ctx context.Context, request ZestyDeleteTokenRequestObject) (ZestyDeleteTokenResponseObject, error)
+	// ZestyGetToken Read an access token (without its value)
+	// (GET /v1/tokens/{tokenZUID})
+	ZestyGetToken(ctx context.Context, request ZestyGetTokenRequestObject) (ZestyGetTokenResponseObject, error)
 	// GetUser The signed-in user
 	// (GET /v1/user)
 	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
@@ -30140,6 +37776,322 @@ func (sh *strictHandler) HealthCheckHead(ctx echo.Context) error {
 	return nil
 }
 
+// ZestyListInstances operation middleware
+func (sh *strictHandler) ZestyListInstances(ctx echo.Context) error {
+	var request ZestyListInstancesRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstances(ctx.Request().Context(), request.(ZestyListInstancesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstances")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstancesResponseObject); ok {
+		return validResponse.VisitZestyListInstancesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyCreateInstance operation middleware
+func (sh *strictHandler) ZestyCreateInstance(ctx echo.Context) error {
+	var request ZestyCreateInstanceRequestObject
+
+	var body ZestyCreateInstanceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyCreateInstance(ctx.Request().Context(), request.(ZestyCreateInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyCreateInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyCreateInstanceResponseObject); ok {
+		return validResponse.VisitZestyCreateInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyDeleteInstance operation middleware
+func (sh *strictHandler) ZestyDeleteInstance(ctx echo.Context, instanceZUID string) error {
+	var request ZestyDeleteInstanceRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyDeleteInstance(ctx.Request().Context(), request.(ZestyDeleteInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyDeleteInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyDeleteInstanceResponseObject); ok {
+		return validResponse.VisitZestyDeleteInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyGetInstance operation middleware
+func (sh *strictHandler) ZestyGetInstance(ctx echo.Context, instanceZUID string) error {
+	var request ZestyGetInstanceRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyGetInstance(ctx.Request().Context(), request.(ZestyGetInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyGetInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyGetInstanceResponseObject); ok {
+		return validResponse.VisitZestyGetInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyUpdateInstance operation middleware
+func (sh *strictHandler) ZestyUpdateInstance(ctx echo.Context, instanceZUID string) error {
+	var request ZestyUpdateInstanceRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	var body ZestyUpdateInstanceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyUpdateInstance(ctx.Request().Context(), request.(ZestyUpdateInstanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyUpdateInstance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyUpdateInstanceResponseObject); ok {
+		return validResponse.VisitZestyUpdateInstanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyListInstanceRoles operation middleware
+func (sh *strictHandler) ZestyListInstanceRoles(ctx echo.Context, instanceZUID string) error {
+	var request ZestyListInstanceRolesRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstanceRoles(ctx.Request().Context(), request.(ZestyListInstanceRolesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstanceRoles")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstanceRolesResponseObject); ok {
+		return validResponse.VisitZestyListInstanceRolesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyListInstanceUsers operation middleware
+func (sh *strictHandler) ZestyListInstanceUsers(ctx echo.Context, instanceZUID string) error {
+	var request ZestyListInstanceUsersRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstanceUsers(ctx.Request().Context(), request.(ZestyListInstanceUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstanceUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstanceUsersResponseObject); ok {
+		return validResponse.VisitZestyListInstanceUsersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestySetInstanceUser operation middleware
+func (sh *strictHandler) ZestySetInstanceUser(ctx echo.Context, instanceZUID string) error {
+	var request ZestySetInstanceUserRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	var body ZestySetInstanceUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestySetInstanceUser(ctx.Request().Context(), request.(ZestySetInstanceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestySetInstanceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestySetInstanceUserResponseObject); ok {
+		return validResponse.VisitZestySetInstanceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyListInstanceUserRoles operation middleware
+func (sh *strictHandler) ZestyListInstanceUserRoles(ctx echo.Context, instanceZUID string) error {
+	var request ZestyListInstanceUserRolesRequestObject
+
+	request.InstanceZUID = instanceZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListInstanceUserRoles(ctx.Request().Context(), request.(ZestyListInstanceUserRolesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListInstanceUserRoles")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListInstanceUserRolesResponseObject); ok {
+		return validResponse.VisitZestyListInstanceUserRolesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyRemoveInstanceUser operation middleware
+func (sh *strictHandler) ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID string, userZUID string) error {
+	var request ZestyRemoveInstanceUserRequestObject
+
+	request.InstanceZUID = instanceZUID
+	request.UserZUID = userZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyRemoveInstanceUser(ctx.Request().Context(), request.(ZestyRemoveInstanceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyRemoveInstanceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyRemoveInstanceUserResponseObject); ok {
+		return validResponse.VisitZestyRemoveInstanceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // WmeLogin operation middleware
 func (sh *strictHandler) WmeLogin(ctx echo.Context) error {
 	var request WmeLoginRequestObject
@@ -30272,6 +38224,150 @@ func (sh *strictHandler) CreatePAT(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreatePATResponseObject); ok {
 		return validResponse.VisitCreatePATResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyCreateRole operation middleware
+func (sh *strictHandler) ZestyCreateRole(ctx echo.Context) error {
+	var request ZestyCreateRoleRequestObject
+
+	var body ZestyCreateRoleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyCreateRole(ctx.Request().Context(), request.(ZestyCreateRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyCreateRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyCreateRoleResponseObject); ok {
+		return validResponse.VisitZestyCreateRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyDeleteRole operation middleware
+func (sh *strictHandler) ZestyDeleteRole(ctx echo.Context, roleZUID string) error {
+	var request ZestyDeleteRoleRequestObject
+
+	request.RoleZUID = roleZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyDeleteRole(ctx.Request().Context(), request.(ZestyDeleteRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyDeleteRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyDeleteRoleResponseObject); ok {
+		return validResponse.VisitZestyDeleteRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyGetRole operation middleware
+func (sh *strictHandler) ZestyGetRole(ctx echo.Context, roleZUID string) error {
+	var request ZestyGetRoleRequestObject
+
+	request.RoleZUID = roleZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyGetRole(ctx.Request().Context(), request.(ZestyGetRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyGetRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyGetRoleResponseObject); ok {
+		return validResponse.VisitZestyGetRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyUpdateRole operation middleware
+func (sh *strictHandler) ZestyUpdateRole(ctx echo.Context, roleZUID string) error {
+	var request ZestyUpdateRoleRequestObject
+
+	request.RoleZUID = roleZUID
+
+	var body ZestyUpdateRoleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyUpdateRole(ctx.Request().Context(), request.(ZestyUpdateRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyUpdateRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyUpdateRoleResponseObject); ok {
+		return validResponse.VisitZestyUpdateRoleResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -30839,6 +38935,125 @@ func (sh *strictHandler) VerifyToken(ctx echo.Context) error {
 	return nil
 }
 
+// ZestyListTokens operation middleware
+func (sh *strictHandler) ZestyListTokens(ctx echo.Context) error {
+	var request ZestyListTokensRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyListTokens(ctx.Request().Context(), request.(ZestyListTokensRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyListTokens")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyListTokensResponseObject); ok {
+		return validResponse.VisitZestyListTokensResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyCreateToken operation middleware
+func (sh *strictHandler) ZestyCreateToken(ctx echo.Context) error {
+	var request ZestyCreateTokenRequestObject
+
+	var body ZestyCreateTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyCreateToken(ctx.Request().Context(), request.(ZestyCreateTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyCreateToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyCreateTokenResponseObject); ok {
+		return validResponse.VisitZestyCreateTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyDeleteToken operation middleware
+func (sh *strictHandler) ZestyDeleteToken(ctx echo.Context, tokenZUID string) error {
+	var request ZestyDeleteTokenRequestObject
+
+	request.TokenZUID = tokenZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyDeleteToken(ctx.Request().Context(), request.(ZestyDeleteTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyDeleteToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyDeleteTokenResponseObject); ok {
+		return validResponse.VisitZestyDeleteTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ZestyGetToken operation middleware
+func (sh *strictHandler) ZestyGetToken(ctx echo.Context, tokenZUID string) error {
+	var request ZestyGetTokenRequestObject
+
+	request.TokenZUID = tokenZUID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ZestyGetToken(ctx.Request().Context(), request.(ZestyGetTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ZestyGetToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ZestyGetTokenResponseObject); ok {
+		return validResponse.VisitZestyGetTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetUser operation middleware
 func (sh *strictHandler) GetUser(ctx echo.Context) error {
 	var request GetUserRequestObject
@@ -31247,255 +39462,297 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4nij8Kih9WxX7O5TsOO6ebru2aj2JM53OdWNnvNudnAgiIQltEuACoBUllap9mn2wfZJT+AEg",
-	"QQqUKNlynG7PHz0OReL6u1+/9GKe5ZwRpmTv6EtPEJlzJgn84yTJKPs7Tt6S/yqIVPpRzJkiDP7EeZ7S",
-	"GCvK2d4fkjP9TMZTkmH9178IMu4d9f6/vWr8PfOr3INxT4Xgovf169eolxAZC5rrkXpHvfMpQcLMiKhE",
-	"GU7HXGQkidAY01QiNSVIL0PgWCEu0EgQfCkRRqJICdoZUnaFU5r07RjD3UHva2T28pizcUrj29wJThJB",
-	"pNQLLSQRDGdE7wqnguBkjijTj9HOMLZL85f7lIsRTRLCbnO9cayXq/glYQ8krBklnEjEuEJTniZw/liP",
-	"gwSHAx+7Zfprf8aU3m1qJrud9Z8wVDDyKSexIglASyHIMUqIAsDBgujz1uuXRFwRgVI+QQVLiICHJdAl",
-	"AEVm/f6eXnH1lBcsuaXtvOJIFvEU7iBCkkhJOdOABJeDdoaMq/5YL8hf5Bs8TzlOzjl/gcWE3CLojLgG",
-	"aIlSPa8+Ulw7bA1ZuZJoZ5ibJfYV53142V//O4YLNeWCfia3eNAGoCWJBVEIswQxjoCM1BAi0qeP0Uxw",
-	"NnEv7wwLWDFhSq+NJPXNyCLPuVAkeUkSis/n+be4EY27kjCFsETD5oRD2EK5zn6mF9pX87y8ls/b4AGf",
-	"OzGAGDO9+JEm+VmeEo3YO+4G4kIIvascSznjIokQZsiSf5RSdunWvwVC+nkVFeUFA/6VUIlHqWZfBbsi",
-	"go4pSTQYZYXe3pRzSRBGjMy8bXCBJJ2wfpHrEeKUS5LYrWyJrn7ePlG1G7h5Ivp5JQV1tBNnGmxAgMBp",
-	"SsQDaRe1NaL5+QYopl3jdghj+wIvDI4JkmjShlNpqV9GpaRsouH5kvEZcCTCEpKUxwy0ctCLelOCEyJA",
-	"lry4uOifeGRSP1s8kHiq74VNSISG58DlBMFp9q/veyfVFt/3hnrwaoMKqGpPKkHZRG/FnlcuuKbdGv1u",
-	"8MCeUpImcGoydGzwMyLwe6QJ7lvAE6GPSGgxNeMJSR9I+0p5udtkFN2gkBGqpkSgX89ev0JM3zVDhUj7",
-	"hMVcX68Ww2G5r6Zcqi3wBFjlW6uB3IZqEKGhI7ogjMgpF/BUS7Z9LV7hNOUzksAzklBBYnXOm7+QDNO0",
-	"b0X6viPywwj973//z251Yjeufax1Xk7BkGhG1dQjMw8kkgorAlyHKEXZRAtp9U1R1i8k0Zt1/KxPWJJz",
-	"ypzGAlu8eUbbaY+GmqMMz0HUSThSU6o3oblokffdmvX6S22ljxln84wX0t/Bdvjryl3cLJeFnWyLp3W6",
-	"kTU4Gyx2K8xt5UpfOlbmhEbNyj7lVJDEZ3we5TBY4YiGhqeKpowFkdM+MD//hxwr/5+Kxpek9oSrvIZY",
-	"Wt/TDyp50T2q05Ot8oy1brnULyjTDE4vBmmmDFfOcyJgBZ4GuKCDWNlCk3M0mxJBDE1KzHYvMrIFdnOR",
-	"kbWNUAtcxa3v5infquUFdAy3mO0QsWULuln6dZGRbVGvVae6BuG6yMhWyNayJbYI5aXaG5X0iwskyBW/",
-	"JIm1F3GBtBxXLX2L1KPrKS83TMBSfyNSzbeA/TDuDeE/jHXzFGD1EttoAHy5HSqwfFE3Swdgrm1RgtWn",
-	"uwYtgMG2Qg2WL3MtJd1ShoaaXq1+iwSh+2FrkgAaaCkQDHr6CztS6Zc6KRKqTq/cypKE6sFw+kZogUNR",
-	"IntHY5xKEvVy79GXHo7NrAt2g0j/xAXYHV7hrMVEcfLmmSWoaooVwgDoO0MwIPeNTXiol+35SczTXbga",
-	"kuVqPuhFLZO/k0Q8A+DRO8eqd9QrCpr0oh4r0tRYMpQoSOh7VfsswYr0Fc1IaC6Dj+0HV5uCj/4gsdKf",
-	"0eDKFkanefB0eaFibo6VsCLrHf3ekwVY13tRz5KK3ofAeJYqmHNZ+NWC84anpjRuq2scuxbNTyYWDJuW",
-	"KLN2jXV6tzAgVr3IwWB1JvXrX4DExjr9TcNx+8vwz6u86Q+B22yg0Qsq10UlcuX8xlSRTHZyWHh4+7Vc",
-	"FBYCz/W/GfmkWkyDhZBcID4GxNLvoRxPyDHCI5AguKHNKZbmhwCONa7Drr71aB4LghXRR+7JHmucTkLG",
-	"uEjVW27Mjxn+9IKwiZr2jh7u70e9jLLy3yEUpTJP8dwRIu/rgx9+DLwPmmkNgs2TqP7pYdun/7S6pgfG",
-	"I85Tgpl+JeUxDmyjtouDwNAZUTjBCq9NapyKHQYGDe0PZOkxOYard/9COU9pPEfArYgcNI/gx5VnL3hK",
-	"6mC95uVl+NMz8ym83YRyRbKcCyzmb1bucomfCI3ImAuCJsZoh7Dj7AN0QdWUF6oybw71rwqEBc4gAmFC",
-	"mNbLSQLuTkFUIZiWb1nso44HAi58oXEcPx42TyPHSguevaPe//39pP8b7n/e7/88+Nj/8H/+ZTVOZkup",
-	"lY+S1jSxHk52PPnqcCqnnJyCHMXSuRFhqUSYyRkRQW6uT6sTPdSbWTgG+Lr1FEqBfunGF3cFHgcjaPEx",
-	"IldEzK2EUtpo9F4aNN5N1hD0kVSaL6IMx1PKSF8QnMADo2RGJY9vGN01r6o7zDX3L3WnqFdGNfSAfEx5",
-	"4tvbe1HPWbL1UpuRBDB6yJet+aTVh4IyxpiSNJHth/olJET5B/JG8FFKMolGcwSDoR1sBFmwkhOBKFMc",
-	"CBXcwMyiKFUSpQQnGoNliuXUSvA5Fjgj+juNdLsekFXQkBEp8YQEb4doqT0mIIrmhOcpCcKpVFgVMowF",
-	"v5yfv0HmBe9bvZlJAGbtSJGFmGp1rXB8ZsjVmigcAw1ITtYQd43mI9f55HqirpZCTmJFr8g6cxpoX7yL",
-	"X/jM6p1GcZthqTGWaWU/KC6D2WfJzDcu1NqV18VQkEur22qcin8r/ppXQcsGYqo9tzUFVQedC1JqE+7d",
-	"6EtWrhy72UyS9IWhNUWZkuF5Eqm79huUOAISw9dOx7ERF8+/Y+YNSt33TPIuKQsc/DDHaqhZXk6E1Juq",
-	"Bc7tap42/EykmuuXGKJMKqzZU+2t4GVoqvFOXo+eObn15mlliBrCCdlJ6xTQJ3nevjrRPwCcDagfHO2a",
-	"tM8A6SrKZ0duXfG7PPneFOg7pgVvVxFtpdDvLP1bQ784MbwDS6NRUKkEVlxIJAlBVC3qFfgKKyzeiTSI",
-	"lxtQvAa0hOABHCThq21AS7t5ZSWt6QBHXYVLeeJCVFrgEUt1Rgi7DmmsYPrmwJaRmS/wGHoR2kA+5Yy8",
-	"KrKRgbeVi13Eh0WBp2FrKYAIrQVJvqVj5ZI+FzTpKCV/Nvfs7HLlNHXoizzUKK/Hu4w6pLszacJd/Ww9",
-	"6K+DVfiu6kyrOsEaxH1YRj024lMKp2HlJ8NsDvRFogyr2ESvjWmq9BPKEE7TkIJqjnhN1mdEuhWcz4wb",
-	"2TUHT+Lzqb4PwwI3Y382vP2jL+0uD/MsjVpL7cELIOwm+FiG364zVXcL3udNDFcnDHlxw1r9/Y0IbmxZ",
-	"S6xVK8yM8Fp4kX587xJzUDsFyihzPHeRHDUC0IyJpDIaRYgMJgM0/PLeHOT73hH6/X1viquUsREhDCl8",
-	"Sdj73oevEAqdUeYv7mFwX2+WKJELe6hef0skuY6+2h1iKzDkbEw10FrjUPchJO22PeWUsBVvNsCm3NeH",
-	"pScMR7YZznfG2jWwzi3r29Gi68LDJmTpBuBpvdvvas1ctNTa5JRmqgBVAzS0zPej1q6pNNZiLCHugF5R",
-	"E0oQNBZ8xNuwdn60+axBwletdT1Z6yNuMTXanzutLiRwua9r09S2EfnHVdtByyXTCXvGtozbmyFMkCJE",
-	"K6GWTti7/E5u6OYxuOOZXEv9beLwMWLkyoa3lXbUhE6IVDeDu+UtbIrVm6Dt1RL9NoSJ7uSvKv1kHcR7",
-	"bO7/HGLnn3KRrQmpVe5O/UQEbQQH7B/+FBIXYN6m+eXgp9XWdxtDtwxezaYg2m7BwGbmjfz1B48HjvLN",
-	"yfmGeOzbihvxhVNi4mpMyJtUPJdoxsUlZZNj4ykYlSGd40IVAtyMnf1dnewL5BPOcmOjMGp5LyF5yuf9",
-	"EfeDiNx5NJG+3N2Ko9vIFUFXkrR37549AWJmDeMnYPEu3QCrPw3hU2iw0PbqaRzrhwxAookXOLB+fEDM",
-	"E+uEFnwicCb92ABryehDvp2Gpv6I9Clzzv6+s20sJJ35z8DfYklMI2Ft4bFHfwKJYF6QQN8E+fadMzuc",
-	"AOT9UIU3GJNNI2hhMc/Qf0hZf0pHeV9jwwjDusPphtbe03jUSHODIIha7pCVgMxntd2WOUq1rXipTN7z",
-	"khyVR5+NcV9xlUPYBvxlQ2D9r8zv8Oo8N0t38R3whbsbEGmJ9yWkAPWiHseFsqvpk3iK2YT0x5ianZof",
-	"c8HHNCX9MVHxNPDjFU0Cl2lWZmoM9CVhSV9mMhgesn6kRUm0es9YzIW+SgTAg/RrFfxsGpERIUFy4KC1",
-	"2Q73H3aP1HC7ipYYRH69eL4m3XjNCMqLUUpjdEnmA/T27ET/IVGMhZijIRtCyNmQDI8RSVP9XdyPC3FF",
-	"4PlpcvDDDw9/rn0Siyv70SfwHyZoODdR1m/6Bz/8uBtwL6STxSPUwi7WPArhdMIFVdOsflWnZwc//Bi6",
-	"lFhcLQ73WK+5PgAsJyilLX6uz8WeE/lkSD/a0dj/42Eh0rAz9JIGfK/PyRzRBJLNLSceXtJkiEz6vQuZ",
-	"Nd46RBXUlmiJHblU8/D4+s3GWT0ODcDC+8x4UqSFXLm/QpLw/IVsTC/pJDTAp5ZrMlFY6NPKFcyXDzBf",
-	"MUAD1fR5RgCM5u7MDlvw7GxtQ5vGkc7mbY3JqwzbMGBoeS+fnjx2ZhibkbOufb8UopuBcwQCuCEow7zk",
-	"p6jHnCVoDPHwSHE0pozKKYAwZRNE2eo7sBOHdvX6uS8bLdJbiN8zw6L3vdfP3/d86eX18yCveJ3Ls5KG",
-	"r2Njm5L48johiKc4nqKE5Fr3ZPEcCOZsSqCoA1U24IUkaOd9j1++7yGbpGJTL6IyJNGwcBmOOazYkzsG",
-	"fmliOq8wNa6yD6tuxI4RvBHYjHxbU9g21vQWlBlhcpIzEBCgRhAEX0o0wvElUrzSaax0hUZzL+erToKm",
-	"SuXyaG8vm/dxng/sD3szktqcjjUVzZA//q2RxUDC30y7E94IGykctQFCd7ax5RP4UB8ypEobKNTwSKmm",
-	"CJeE5DIcPFDXocIDo18vzqMqvfTE5uaBEekI/Z1gQQR6X+zvP4qBN8KfZNiSnFVOeGr0yWeBmc+AWklU",
-	"MEVTkwDmhTfZBDxZA6Kf9/c9OKFM/XgY9GSuf4v1b5511lO7BL8F4978S2k5scY+Fpa4BLo2YzqyAs1l",
-	"+yljPUMoaGy+pc98w1imenxJRUR+5VOGzjKqpr2l0RnVF3BwPi3ZVvxR+2GAb/t6Ma2l2bLa2B98ygZS",
-	"H8W/2YeDmGc+He1kX/aO5od6hNSjbm60FQbi4BFsZDzKxisTZ0NyV5X0eANw/fr8DWzlLtwiN8x/5a7A",
-	"Z2ElhTVcofUNQ6jM/E5sW+UtOY9gOxM8K4WWugDy8ODRIaibHsg/OlhhlW4cl7GBrDq0jW3LN2X17Grw",
-	"tMu1eJkSKf9K0P268OMOmhaRtJYDEBTKTlliE8PKerPGelDJauDo2mGEJBLhQJHU3XD64EZiaHCT7/Ib",
-	"YD8atR77cQVNGfLN88enBgHL8AO0c3bww4+7YHfSqoN0egSWKMdCmbOi0pWxOLYlIkiCJDflAlzJUmNX",
-	"P3vyXEZoNqXxFIqXScISRFVkThUr0shdBZdTuwPwG0Lp7XPgavI1yz8Yve6tiyQtD+33HuhsLnuje4Rp",
-	"I/C4ugVreV8Vmd4iCzZoup9V+/59/uXFV/3fV/Dfs68oGjwIJ9j6MmSDw8x4PyV6VJRiNinwxEvevAVp",
-	"03PrjamQypwHHEIvhPurVXtPrTdJlXdWrfecvoG9YIWw24y1iFGpyY5vfarifeeOgVs3+WNwkVi/EK0x",
-	"Qw+zTGBfyIAF5DdAEvVzRBkEIcWYcUZjnCJ9niLGkthiLf5RHsSPfhj9OH7Ujw9HP/cPfyKP+j//7Sfc",
-	"Tw6T/fHD5PCAHBz26rC93/8Z98cfvvz0tV/+fdjh74cHX4PQ3ymYY7FCzBV5OS5L4KyuvfINkhm6pSus",
-	"Jvid8xW6GA9WpyyEUmgOtlhHop5hsKg4Vr8vP4O1Uw+a1hEvqN+Prq8H89cTAZoh/XQxfD+UHxDak9tA",
-	"iJ1qFHlCjF+YfiZ/eYEq5oyRskpUQnJBTKGCYN7sswnjgiTH6JLkSq+LpwkR1oYpkVQ0TWvzXwdZb1s6",
-	"MzzkGXtZpqbX2I8fCJH7bGa1C8Afdpn+qYET5H3D1TYDTkZmp99CSl70ZjTPoVzZ0r2fEZYYVDY5EN+b",
-	"Trv6HJYDwPV0PS/FaX34b3NbnpRBHH2hJSkrqEVAzExBall61GqJ8p60U5PFjgb//+oCOf5eVp/W9fMQ",
-	"vhcoMYKwEasf8+QaTCxsioOQrZUGucOfDh4++nn/b2ua5DwW0N5Bys2IZuAt52hnbEq/uhdMZFRk66PN",
-	"EGembMyNXOE1I1nduHDAdrQl17i5t1OFfYLN1lb6/MDffoxmU8JsETlzdiPjGTTvUWneC8bLhDS7i4wY",
-	"TnU9mmUW+zGUqHS4//Pquh+5IFeUF7Jzxg7UXPZC7wXPuSTJZt8HPYMfXTzh4tpC830IH+6mxa8u6CU1",
-	"lclPmSIiF1SSpYGtt1dcqR7KtyJ4r4rZWxJFYQqST3hZaMVaBjalilX2xUdHItejbxtCoZ+JveKzd+7V",
-	"UK6uTbP24G1xT53OcbMDvNFttKzzBZ9Qdv3yQnfgcpZvcLNQdoh9hMpqOxBbNix10I96+uGu45qlRuNp",
-	"qRiUSImGVogbtgWkfFSrI1KAZoSDUcKhJ/WV+irYq9OLj29Ozs4uXr998vHt6b+/e/b29EnQomcjTz7S",
-	"dYJWYNuJixs1Q9TkiZ9+PPSKinjBKjTpdBIMZ9T249Jw0FLMDNxGbeO9JQWEotvVU+WCbPRVg+EA6uqE",
-	"qXPlQ2+mnMuZzdiqgADAhiqEFRruXT3c82Gl70B6eGwExX5Kr9aRGF5WvGa9CKrCXRWs2KkbCVZ4KUNb",
-	"wqkscB3s73+4MV70arHGxMaa3KYCjXfbayZx3QSdc7PXqn7UdtNydG82L/12kRErSAMKXSt6MCiI3tbh",
-	"eUdWX07LmdV3vVFkTpOer6Co65HEVZnLpaDckJu9OZfvXNO8b3Hd4cDR5Zf1zgOQcEFC/WsE/T8xNGbC",
-	"kvQpk4RJqugVSefHWgs2uTVOF55xcalVPV5XgKE2VaAk9gog9roXrK94wMdW0yDsiqTcZFJ0tTx0VhSi",
-	"Jbl4YL1YKNUrCJacDXrLE56WX7LV6JcVe4UTuIZ8eiuhgqsp6iaRCv7WNyJEDi6WsuWo53xjAcNVsynn",
-	"GldtvEo3Z4GprQXhCabMlG4/e/JcA2MC6UlTIjpU728jKsvB056U3VjrjXWVxza6qxtHrRsKxL2xkjON",
-	"RV2vftC69W5vgnGVhqqVqL1BdMFvNrqiImY/9H86TB6SH5NDTPryUfbz3w6v6Sb04mlaqlO3/Ng4CFhr",
-	"Vb2hGtYbpPVsXIDtbdC9lb2HXFm3TZHPThWkN5LEhaBqfqYnNMs/+e2sXbsMFjSr08bSxzD8j74dqQ/C",
-	"nZ/VOdzTyvRHyoaQ+zlsTWnRyjDUJXng2irDr//6vrfwrm2urMVa277ZVbI96tWMFhXY4Zw+J3OvvDMk",
-	"gLf4Mrw2+2CCmxRapjM2mRcn549/eX76nx9Pnrx89urj2enjt6fn7cv5jz7M1z9zGecL6zEHopetl2Ps",
-	"+k8d8vx6cd4LFJureQmolIUJFnuBVTy9JPMIzaZcVqyMOg+/1vjLttQQOwLTVcuaKpXXF3WakisTV7DR",
-	"4sZcVI0bpI2AyLAWfLFEpXw8KNdeNuDEbB4I3AXGaw0pDqRNFjZkXCv9M5T/JrBuytkuIp+oqWOzctuA",
-	"he1IYcXkABYM91ItPw0jNMICuhQvhfVNoVcjMmXjQGxheXxUgiM3Hff1UZME4Toe22BCdD6lEtqslL2o",
-	"zYAjIm1wdUJxSmIFydg5dBPk0FEOScomUDRD73Rsal5G7lRk5Ixx0LKFp0QOkEn6tOOZjDlTakhNZWQ7",
-	"UegTMB8ZNUROcU5kGdpNxBWNiV4MzajCiugpOShV+nopm7iMPCig7kK/GZmhEZYEvXv7YoBeV5Cor2ki",
-	"eJEb1NEnofAE5US4hepLSmlMLF+wN/TymQb6QqReECbPCZO8EDEZcDHZsx/JPf0ueOcVsFB3R6bEkIGx",
-	"3v7g4WDf+J8JwzntHfUeDfYHj4wPfgqEei/hMfwxCdGssxmeTIhA757Zlm5Ulpc6QM80KklJlNnyqKCp",
-	"8rp8UIbF/Bgxjh4/eaWBp5BGcSuR9lnSO+q9zuUTvQbNfgyrhPUc7O83uu8p8kntTVWW1tvuLXS/Dymh",
-	"CY+LjDBlANX0xwLWVWQZNAfoQbdIE/kIPe7qX+xUJ7EL3cgmEpJHctn7oMeBY9z7Aqfx1TvO4FZP9Ftw",
-	"CbbFiR7ri8FafTEVzmL7ZsWYTQRWtftGJ6L1eg99WHnmNMMTspezSf3MSwnMXHLYzquvKzal8jb4cvGi",
-	"O3/6B77CBgDWHSDcZFRfAvSJPNw/DMFknmLK1gTKVxzJIp6Wg9dgEYoHKRqbXx2dWoThICROCU7V9HMr",
-	"ThvrvkSzKU1NNnguOHBBoN8SDC7HmhomnJh+lIoXtuiwK9ATRONf7MwroWrzPppVbYFQ81Ujg9TP8gW9",
-	"IkzvLhd8FD4xCs1D1Xyv1DByTU4Xj+4VUH5luvFB2GXVYUMz5WaVUBA8h4t1PIeaR5JG4IpEWEH7MeN4",
-	"kqiqYeT5piBl34XGc+BZEo25ieq3feBseEE5/gQotL5JGgdu7uTzG73dU6vk2FjTv/NkfmPXFqwGrc/e",
-	"H/JTfzab9TWS9guREqY1kOTac3xtUs+vWwRPWzuxhZDYIn/W2Qf0ZL9txHKJeyefve7P8NHDLh/VmvHC",
-	"Z4+6fFZ1cdbfPOz0TbNDMXz5Q7dFBnru6s8PDrp9bkkXJCd8jXo/dDvQemdoX4UFRuwpr79/0EyyoiYm",
-	"tMmQAIhxfCAblvedN1qL84UE/Ln34WvUywv116EoBgvvSco9SbknKdclKU1SsiiyfLzyYuNbBb/zeuGf",
-	"IzSEj21hOWWsazuA78UopXJKklLmNA2sJE3sG45a2V5jXOwaAmTsFsb7qClPBIOD2lzJm46KlLYjVba0",
-	"DdESY0c9Ld1Ni0rTfxUExHmrNTlzbVBLCrUA/hqFB3J28JaBfuw8kITMpe7DLCpmh8uDo6lEjrRfgwxs",
-	"jJubI0mJBuaW/XhuMIpWeaD2LppclcuAon3y+YywpCpz4VCj67EC+oERCwLfZnj+JyeuW6dyL7EVNwyN",
-	"Q9jIHZDDZiFX+sRhKdEr5R/hnGstCptH8gxlmmiVlrLrkztTLU6/5jeyHdYTWoZachrTTwP0THlE8Thc",
-	"YgIKSxCWyFYVre5T3JZcVZ/lxkWq5vB/QmnqXizqQvHPiGr2Vw2Q/CUKlSX9zeq76bzkhY6aEFBZEGfk",
-	"GHGoB1n9gIUWW9IEzaZztHO4v78boYKlLuXIODVQrBEXpxLhOOYFU2ChI5HJnnGtxD3l6GD/sBJ9yuVw",
-	"ZlfiUqeaaG7B6Bsg+tZUqJZZOqD9bTDnvyDeASvGzfRNzY47Gi3+PFwVBnxTZcXcM9R7hvpnZ6hrSNZ7",
-	"JKGqqz1hADxvVm+YsgPoDolHljjsohkv0sRq/hKW7GY9ttZHxiEugKkQzp4mdIE/djAKrKuC35hJoLMu",
-	"XybcQmjKd6rGP56S+LKCuGaNgDYAhBAXUOTCQl0OUR9VnWSWIEFUIZhpCVcPm9GcKMEKG8uW/ldGFB74",
-	"zMlE21Rht2AIB995zZDlkqke7aOMskJpcXGsoJy460NXhcAYOjdAJzbK6Nez168iVIi0b4k6LCcrUkWh",
-	"uIsm+WjEE0qkNbOXHFMvTGqmVb2+iApVbPWWONdi3PoN867wBOWW92BgF+K4+ZC3yhADEe8B5viCTyYk",
-	"gfL9XdEcBt7AtGTCPzexLsGX63NVG/68GWO1qw3z1h86n9MyEvWCTzRRMKyxmTijURTX+tNYUvVZD1tR",
-	"K+4E45QosmiAdFCgX9s2sLlg/RYZzNHGKZZaDibAZV3II+Mo5WxChBGkB98fVF0LJnzjZT1As2m/PDUR",
-	"oL52getspwVWMqIErYXYLcTNvLSvdIuA2yTayM7g2uO8ETwjakoKifSQ0H5HQmQ6MjFSzSAa74OsXOxi",
-	"II2NMxw4IG7bsGbnJ2+eaQZ5XexYp5x7ED3KcMbGls/9WEdwxtvltm97jk3I2opt/+fJyxfrbdsN/E22",
-	"bZe7uG0/S+XGAqaWmg4CcQ/t7shTsAYYa1+bTSDSGFELST6uO2KlwvPV9vitWw62HOXQNs19oMN9oMN2",
-	"Ax1KQ8W2w6a+F7piUPCesNwTlnvCchOEJWRscr/tCa9XRNDu9BKameuB+YxVrSRLZRF5Zi1DMWy5clAP",
-	"KseKNSrZMjXUehZxRsr+dFyYSHtvdK2wYeYcji32n2bu8xYtQc2ptmEMWpzj9o03K/Rpe76QDWerMV/P",
-	"iPNnsKmEfYrL9GIPCV0MTxAFz4hyGX2+T6NyMZSpwmZOsObsuMDmB7KsS7uGZ7ElmHF9D2OgEsCtIOgW",
-	"/IzBGe4ccpZAQl0Q/DWR8y9sJ13pTlyN5NDYfHUq2sH+vnMcUokokwqzWDNzm1OMlMDjMY3RjkZal4Nm",
-	"2aks6xO6priQs40FQfpkSbIboR/2HxmJfUYlMcm98CMa4VRPJWAuhS8hC1hTBz5GgptUu2Cu21uzs2+V",
-	"6gbTD8xdP7qdKV9xBc6y+TEamla9QyTxXKLZFCtkWs43rUl6mXRF9p1L7l7qZy7lupRelUZYaWh/PaV8",
-	"B+oAROji5Wlk3Xwme9/kpO9GGqI1/4ZiHgM0tArAR6yGpWRmxn/gfHyxoldUzUP62gsq1ZnbwTWhoVMX",
-	"65PPZVPDhY4by+z/a9j2//TByPrSGvp4dYUL6oL7be8LTb7WnT4LzeNq8LNgBHD5WEeLTmuobQbl4vwa",
-	"B355Comk4jmII5RNBuiEGRuESZxwo0Xg0mKJCTZEpkJ6wS4ZnzFEgS8e7h+GIPkJ7OqsLNTYLWhhwbt0",
-	"62BmVrbqm1dcPeUFS+44ZJ4ye2/jbvAZtTHWm4WNfxDVChg3aaip+rUuI2X3IHYdEDub8tmaMNYIr1os",
-	"B2/JXWIr1vzj9ByVZLOqSFOvbUGTdQpbLERVAWU25Z/WixtyUiNVviOcls7RtopTA3RGrBPYfAK99dbp",
-	"rI4Cla87lKNa0EWr3F23LwgV4sIE4haskCSxBVtcAPsD6fhL3wyV0jFRNAtm75omslszPpvht2Z0bg7f",
-	"QUl9eOs0DALYc1OR0sAXLKUBex1LWrZj0UJkwL2B+26G7tIJ2yAoqZJRNSUs8nZK+Bha7mlaCOaq0oZW",
-	"Ugfbh8+U1YIZTWs9E7QIdvBVOXsD9Io34ZskR6CX680x8kkZalYaFGwtLYVSojWthwconmKBY81rjn3H",
-	"nNeuYmizbkzHGmhsmmEVTxFVAwjS0JTQD7t0fTlDZO5dvlUy9y7fKpnzh79lMrfMp+ZypKB8mjRsFi5G",
-	"kFwQ6WoY3WcEbJusGKz3vEgh2nH1cG8wI2naB0Vg74/ZpWxGcC1eMVznBRmh52SOzqoiVWB7syUi6YRh",
-	"VQgiqwqM1qGelrUYj2zHDai75hnwrNGGgKRKlYacFMckAeOd1YczyhRJ0B+mtTGUZsSl1c41noS08gE6",
-	"zXI1t72uako1Fq65u7NuyinUWf/l5cljW6pzkXj8g6hfL57LbWpDv148PyOt8Vv6iFxZsk6AAmaxZbDy",
-	"philNDYXWJH4ef24PPhhesAKhKC06R4uVmWMwBso5ZO6IS4CBjchCHo/a8H0CLhEvf6MfuOBREPNSYYu",
-	"0kNyMSylXVO4RgMRZyHZVq/yBZXqRC/j9EofUm+FggMZpQRetZCtwZVNDCcFk6GxLZaKTiNnBMeKC00v",
-	"n9VTUKo+2gUoQ4EUlPaVJBoxSjZ+8uaZ80Jrtd4rM7tbNpHVq1m6RBA5bXnjcH7L/v7KQtLL1oxHvFBm",
-	"Ma7hTTDHRhNeddMH5o4Bx6aioy2/V3Y1GrhiwrtLDslYQIKH8/C6h6PAIgPpJZ4fRLWtRlIWk/DxLGmt",
-	"vXwNlop2mR6U0BuY/hc+Qxlm5RIUt5k9+kAyLlsXkNKMqtoCrAhr25riTzQrsgpozb8ehpr6hOiUpTGW",
-	"rdUoUNuKDC26BvJ82KZxTdOEiuppGhjiLa8ZMXSYj+2NrCGl6Sk2URv1d5tpjvrLDaQ8/dnGtjf98Srz",
-	"m18I/PcPGsL8WtxBf4RhjMSxpFJMg5YtDTYLdZFb2awezlDY0qjFRWI6es3RjAiCbAd2CJRgaDRHNNld",
-	"ZMERMp1rcZrOTSUDBfzPckFXbI4zhSnY2RT5pKBCOJryNAFpLCWQ/amfaVFrh3G1ixIKUm6yhEG/gy12",
-	"Yc1moy1rAlJmlrWkg04bRq+uJLUJwS8XbE7JdHjnaStdEaY3/s1yHXcFdjU7WmOEaFi4Z8LMj1CwYgc6",
-	"FLSyRTdSL2B4GnGeEsyWEn6zgLtA98slgT3BiXiwNnlJ87YV8fHYRPYEluSv6OG++5+3sEC3rO3zAY1c",
-	"XThA/RxMMbdp7ZA0gcFpes8kbodJFJYqNrlDtIbZzyuxhlni0/jIszIO0DsmiULxlNOYSBMcU7MYanm5",
-	"X+TOcigH6ALaWCiS5VxgUUaLDaswObDWxVMOtLoeW+Q0eFa5yyf0ylgYs8qHc+w1lR96ZVEZ0aqYDdS3",
-	"udaGoECerZX9TQCuJnEtrMccGBi3tmQXrM/yrex3zVW0pyq7NnQQUids97XvCtv3f+742WPOximN1bVp",
-	"RDeLodnjNUL4tkBlnMUQrryTGLr3pQBNfWlojAkukRUhcJYLKsLdPUzUrnQht8a2YZQxKkwojHSxMC6s",
-	"xgbZOwOT1w3ExkE4hSaI+WaJJeZ3CX5xaGF2/d2hxWHHz9YPbLhjrNNcbTtQR+GUXZjlH8YS1bsNkWwZ",
-	"+b0HrjsKXP+AMOlWyFqqv55XtIkmLXEyhbODtnv5V9lFP0RtCdqPbaF4MJ1TkibQOEsZ/y/BVvwysdNy",
-	"gE5sUL0Jj05Nm3HXnsRzIJuAlPZsCUuwF9MkjXsH2AIjn5TjCDEWmgmYFvW281OYiptMw23Lb9Us3yqn",
-	"sQvJQFi69MZ76vGnldgMLG4kse1Z042p4HA36FRQjX1i1unJj9DMrY3IaAmxlcRoKlYzfqEYM6g4Z8JU",
-	"Iud6pgLlREitGgd8xoKMw/3MjDBpJrgTkoMmA5XB9Z4O3E0R1VzQZmhsrLV3EIsDmHHK7hRiWEP3PV7c",
-	"Ubww4LIZWtQLFN1h9nZm2yl55tDIM2VC1BKzFs5SPAfP3VILpy1V0pqu3LTX2qInVpDfvUmrbQubPDPK",
-	"9bbLndipvnFxgcVlLDe6+rnMVQfKexL15xPhz0oTQkvlkg7Ezk+jbatKCct6S674JTDg9rzVgL2znZY0",
-	"U//uIfTuMdFkUU9abQ1tRpXUMq9N0GY9hBNYUplgaOp4z4lCeSEmJGlkXi8P/bipnOoOBBkmavOGe6JB",
-	"I5H6HszvZhhV87rurlW2Cznf+2L/erZe7vmxxkMbBm3CuXEK1Rssftoq+5iZlvgt2LjAK66dF36PNXeR",
-	"OWgg6cYa7gLiREsAbtnUJSZtD21tlsSyBIgyVN+zZvIZA1eKja9o1igxScJXOC1svyqmuTmSUz5jK/jo",
-	"uUvb2C4XhWk68NBq8/f04LvgotWFfZ981Kx97wv8/woearidrFL8j5HQjxwbdRwUHm7AQ89tpaw128HY",
-	"6e4R5o4ijLlgDQZVFtZ3ykTLDSyb3KLSjeCsCSfo1yy14UBWL1ChNIy5cqyec+6BtPFlWhUdurQdrxC0",
-	"Rig6mdpEdHvQtWrOILAel8mngUnayjdfZMSsc8sGzYV5vpFF8yIj26zHeJGRDajYRUY2omEXGVk/SPwi",
-	"I5taImGd17BDXmRkeSOusihyo3xjPQO6TLRuVlL3KNcsI5X1cczFhKsOKFsVT7bJ5xrRoIwyRn49BxTz",
-	"hEAC7zAwft++OlyrhHKtAEEQUZ/CNNtH1Po8dxZRr1XVeBFRv2/csdWMw0Bad4B1xBIHxWvVOXatFGFq",
-	"yLYhrlOdhGbGrhCrS353pcLRufuqKl4clc3sNMI34qch6RijMZmhmeBsgpSArnTr1jtegPfHdtu3hF52",
-	"unt2eM8O1y1mvIDsbZg9JThV09VFjYfve6+fv+8N0WxKU8uITYEX49AVVxr1LFoEcOkXmAf6af6DbLWL",
-	"3Ovnq1zRsNoY4g+K/AZrjrygV6QqD2xr9yKtbuwGKo2YSmmLbk3vpH7RL4SPao1dtb9qQwWNFDJYvpsq",
-	"T23Ek/mqzVnoukYjVAwVGEGoixakvJ2DQzTlhZC7tppYrdos2vl5HyV4DlVoC4hEO0JUoYRbLx5U1SG7",
-	"ldKkdUGgYu1J1ZEtt9goZmZYEpZoRtJ0gE6cvsaXhZlMHHccvjq9+Pjm5Ozs4vXbJx/fnv77u2dvT58M",
-	"Udm5x25PTrlQ/ZRekaSs8DGEmhYEG8XRWiEDLGybPVXd8N+ORa3sTXpu6xFboYKRWSnGVMd8z7ZuhW3V",
-	"epVWiLfDRR2rdttrBNaYl3+Z/QrsVgqlNWQsjVuAtROrc63EzAgVUrM8EGndwwdVAZ5hVCNnLtYa6g7y",
-	"SZ8yIEdBjH1FZr6GBZvaGv4GJrvL2LwYSXbsnS0U7HUHfI/Ut4LURkJcQlzbsDfHy3pVUagiBf18LeOz",
-	"DXK4QOZFq/sZWcZWeZN0wqBMDJZlOWhX8cEvPaxBZwqFwhcjTY+rAn8m55ZxBWUjRrbPzhTL6SLimlzj",
-	"NyfnW8LVcvxvhJ7e/MvxU1PXyhinD2yd/v8gV26AjfDdRvgIX66PkfDZpjhpV3sNrGzTRnzXT+XnOU3J",
-	"FVYaTFpT5IPZQe2ivaluuYcZZ/OMF3K9Yr2Mo1iQhDBFcSpLq205mi21BAhuUFohyiqBHTrcpFgRgUYE",
-	"lVHjioMuMClSLEqzKUwIxlj95V5CzCz0MxkO0JMyd4qlREqvJohNppDeosAbaxYBShBUBTblRo6NapCr",
-	"eflTZXlskgpT0/ukPLrtEIzGLB7Z2CaZsKFVFjFaa+rWzrSKb7smnfi543drl8a4o8heGYQUFsrTpCvT",
-	"bv2kV+IzyOGdPJgkvmyYeDW2cqvS66lLS6vlsQnRnForycYsa2V+EPXNE19DrlwihjdHZTVJ9zgD9OZj",
-	"UMLbsOxUT7Jlx0hgpm/EpIMraWfXZ6ZUMGXHfrRlZJupvHx64lkiTLVhJEnMWYLGUGMV2QqkV+RbMfg/",
-	"BfJuVi4/jMBc5QaJV7kyMZL0Uz+hE6qMd8UToFt7xIK4LHgxsRy1OemeKbM81EiuSQAMbKtdN6ofc0YG",
-	"6MJ5hfw2sYyXvNsJAP0idzX4o5pPtCrj1BaIb1Di9fmbU1v+cHsUwE3yjZB/teUbrgPKO4NcPsPze8H8",
-	"1tHd+mM5M2WFDXzTBTfNCvS2mNbduN7dAat4vQ/GSav3Nerufl1EzH/CBr4BepqJvxWHXikfl0z5nqfe",
-	"FE91kF3iXCdcczxXK4ZdeSr0lNkBrJhyYTjrbkfWugV2GFVF9Sf0ijCrr8o2NvnG2/L2EXJhtjvLOB2N",
-	"BsnsnoHeCQbq7kSjXAdcXmJsPv0U24BcjK5wSpMIFcywuCRsF/MU7NaaABbGt2YQLse/s5zMT50z7bMa",
-	"7e7vOdyNcbgNzLe8WIITF2bYWmBFZIpU1ZoCKzQiKWcTqCu+g53l3yWXQKRFgvAMz20PI4YzIv2Wwbuu",
-	"dAdO0yOkoXZolV7AxdqGoiW1+EzfI00RjLcHBmWEqikRgZUHIuHDpt0jNPw3OL09+G//DzlEEoaDKibW",
-	"5zjCgqChXsPrQu3sDsP04HWhtkgNXhfqlqy8yzmmlWB5oe4R/IYcODZ1ZzHZFdesdq0hrsspQZF3N/xa",
-	"b45fuy4KeE8sH5Kut2LiZFqtNZaicAa+WlPcrh7+VfJVIxSbUQysmjQyw+bqxEgiPPJLCvkFf0xEpC2F",
-	"5+TrJTajd/ltmY4bM91pdt5shljZFywItF3UNSnBZtLuX9chtNAr8ZrWZeUa+IapwttGt39oQ8gmKekX",
-	"khwhguOpC7GIsRCUOB8RZKJaZLXdNMtQDyqRzAlkAOARtDzTb48En0nwA2GFBI6JabZi53fOIdthmqop",
-	"ZS6AEk3g9ZwIyhOE0xQJEhN6RarPZAHiABcD9MasBkxaZh1OtrFuKKzcUFQiZbVuE3cyVlVJTz32bMrT",
-	"quE7OkFSQTNaX6OwvY1qHbVts27o5z1hXIScyfboq3TcmydS/hTfljq1J/wwMiNJxQspi9MicQF665Uc",
-	"vxdFmtTEKcgLkdaen7mT2gE/9+0Yy8iJkQLMVHZoiCZKHImpGsLXZJ2GvjKb0nhqBACjpmhiMXSRpzYL",
-	"r74l6seIJ0coTim08rskJLcxn1TZrvVUlXlIxhlaZrcHwjot+pitby2e05/l2wVy1lfRrik89bjGfbzm",
-	"rcRrvqqQtYFRRpGtYUNb7KbDYw3tS+xqLTp3bYqjxUd1j5J1MnGUcH+wB7JRx3o2JQIqyVT9mcsglWyA",
-	"TsB7/fbpY/S3/f2fIaekYNAkGsIdGtUwzDrKRA0vDmUZbsNxbBu19SR3NifQnBvjELhLhHEa/nVzb101",
-	"jQZ8u8BYWdYha8eylY7eQIqe8yIF5MsRT+bGVJBKUvUkbxc+I5MYJQSJVTq3VjbfQK4349kAMUq92oph",
-	"k1qbM3ibQqw3ww0aycgnnOUp6R31Xj8PVAZZgiNUGvvmvVy6TRMZxCk28wfb5VMwlVW5sAtt8rdd6X1V",
-	"kfcHkI45pqnNDLS6vdSy6uB6ALGtG6ldx/mCnX75XfjR2u0U8B+uRrc3dj3udZXho2yT4RoBjb1A8ip5",
-	"BIYySSEmrwE+S7DCixTtSbXyLTbw0UN7M91ZB7prLldJBuUFfTMP+l/NONgZSaFv8QIKhdMrVuCviVUz",
-	"1oPV0TO1sgUtoTS8TOG0qHxci5hxnnxo/GwlIazMYFyUEZDQ7cZUFrGVgso4HM0k0gThES+U1U0A3AIp",
-	"XzCXRsFtxsqU45vp7nBwqXd5332gzD11WJE4diIvNTLGVWWuOmPX+rlBqU4kQhKW9H3nUb9jxJ3Rq2pu",
-	"p1bK4btDah32aVXe3fkrjxFPEyIWRzb9Wp11YoBOKkOCGy5kNwBRgXHAjIDHkbDkn95Mt0JQgpPeWfpy",
-	"raJeIZry54mFKyGvv4gHeILpCo1nb7XbP9DUpzLB1/AejAvupzLStRK1+4JIomxL5AH6+7zstalWl7CM",
-	"cZqaF2astCq21K+suPOWffj+FHcWe65VrOs+dHXrvHXRcLFQ8bIjEu8BgnWpZBmMQ/dj2PGSKHYI3TH9",
-	"beeQji0XipKtVeTSi3iv2DR00KUKCXJFcFqWYji2EzmWkOFLLfIDvzbkJcCogzzXy5IkattMtzbZ98Rn",
-	"j20KRV2iR3QcrE96z5MhPr3B8JaHqVdG/mAZvnfSVXIHtmk4qk1qsehq8ccXAKKGVhzVYuY19pVcAda4",
-	"G5XVFlxxW+qqsiVUkFiBhX/o/nXOh7a6gvAiREz07lDNczJ0joX/KoiYe/ktdhu2AN0I+H4SWW3bDF4G",
-	"Cg2hHr0dFf5+Up1NWQXNG9xGIJryQKCj2Ng/QxQg5g/tAOnCysC11CshwlaR4TkpRf2cgNgOZGc38ovF",
-	"QJBihtMU5Rjyo7VCMSqUgpKLWZ4SFydpQosUyV2w9pvXZ+etPhA4ml6Huur2EMFvq6fx4CFCZDAZoCGp",
-	"8t2O/ve//2dYFkGHC/GqoLtJ24ugZ/jTC8Imato7enjwU9TLKCv/3VKQPRckNgzODLa4hUvKTP06Kw0+",
-	"M1FOxz6QUCVJOkYSzyWa6euhQJvGpkdBcDd6MVFHgmjO21CAxTryF1MiIMJM66fGgWbjzyAMbIZFIo9d",
-	"gAnCacpnJEGjuQeIbaussKhj8XlBe5F/DQf7hz8F+3KuYB6KfFJ7U5Wlda7RyXdVM/IA3O9UljaDMu4w",
-	"7Ksk2QWW8Gj/YJGu/R3Hl2W+acXTvLS1MnTAKBSA/3Wq0jOVNAFPvvRecDNEuPJljXSVNRyXkjDQZ5bT",
-	"oME6F7hwzNdglzfDr55yDbZ1hhIsWNqSKaJxUoVg44F09BDyJY4axBBrJNZTuzA9Q7mgRp4+NKTnG6Bn",
-	"yqYeN6TGFmgLKILmp3Ofxq0W7z71Z7NZX6+jX4iUMC0DJ2uUy/InfcpF1kXQu8eRm8eRP0c4t5UnGlIf",
-	"sH4trC2g3ipJcw8yoNsjtyCPxJ8Kp5J7sduVXliZgSDuGuA9goc54XnqBCNfzAJpr8R4K5BxU4BTEJyY",
-	"l6EgsDEEucpBZQ0LKOU7c4QHRoFHtZKbHmaUb814kSZoiq8IygulkUQfn4P4ZbUODAroty2Zum7lA0Ma",
-	"HptM9C1GvJTT3OnEEifsGdfcsa+CSGth/IYlEf66iSTvbJSYh/BN5XMprZGWz7RF1PzTvnJNAMRJQk1s",
-	"2Ruh51BUjzPGqSRRL/cefel5i2pGnacES4LsC8YwRmUVTzoqaAryRRX1tT94ONjvrdSGPHT7vVzAh/JF",
-	"PvqDxK3dBu37x7ZRIlQZvMGy9f/0t0uQKBjT1MwoL213u9xc4UISq5aQ40ZcoBcIST6pMlHGPB3N0aN9",
-	"lFFWKCL9sq0TTeOtYDOsBSsOy2hFSMTlQouRQ2NrRe+L/f1HMQwBf5JAdu5vRKq5oZjbDPDyplllhyvD",
-	"BNOqvloHAgYzbGRzhy/Xt7nDZ5t2sIOPV1jM4R2XALRYwNRE+AUAy1T1VwuVDz/r8TQgw0QaykMWlpMK",
-	"76XCmrpWEoD1WEm0M8zwJeDMcFfDVCHS3lFvqlR+tLf38OBvg/3B/uDh0eH+/n5PL9suISR2m4YKGqhR",
-	"QnFKYoUKlhDTR2o4QE8pSc2eZIRK2LXp9IBHIPZrCu30KjPmA4nyYpRSOTWNQZTAsUKSB9La9TAu32VC",
-	"mJ6DJEbKdEOVA2ipBxWs9CWVdg1DJ8It+S7oJc00k0Kn+s5zQSVBGlQJU85rGdj9UVUsXi+xtFraSurm",
-	"XpLIz2uoBVxDJ4hahiLY+RLupfpEEPtfGk79aTLM8IRkkIoIMGoyHIdfMhMMH0EAZiG/Dr1jmGWk5RAA",
-	"nus3bQVZwbk6crsazb0KmeVadn49e/0qQoVI+1Yn1cQuK1JFcywUKM67Vga2uYs1xICNO5G2orJWeAXx",
-	"Fkulzztq2JL1sqADiL8csBsPkCP45lj0siJUHk6CFf46RIRdkZTnRiC2h2RQsaUHcjGSxtStqkMzrgbT",
-	"ydUDELOt6r2zJ89NRCfkqYyw1jdwobjVkCAplTKpMIs1Ork/+zLmOUlMEKjeQTYiQk5pbkCKp+UbtdST",
-	"a+6/bx0osuUgTur48RsRHPZfAxpbFqoy8XsgwNDwP/qWgPaN8h7V3emlpx1w3VQRsLAZ1Qu8NuLsKhdD",
-	"LfIgBCOGgJEKfw4PDtDwy/veWP/wvneEfn/fs4f2vvfh6zCyYQD2E/0q/Klf9d6sYR3+HDhER8ht3AC0",
-	"LqVSWQpaByXTeNdSHBnZegHl+ZRAJauQYVwkVGn0GKDHcKDSpTJbz2ZGGZLQgdWVVq1lZmiteu5sYOZt",
-	"DWoNWmNITGROo4Su+uahJ+vi/l87bgGRFDmnTMkjZFo/WWKJE1o1+5GRs+cZUm8s8BpNFBGm3itKeFxo",
-	"iljd9xvBM6KmpJAoI0rQ2Ad0nsve1w9f/18AAAD//w==",
+	"7L3rctvGmij6Kl08u8rSOSQl20pWLNWu2lq2kii+aSx5aSaxj9kEmmRHQDcG3RBNu1w1TzMPNk+yq7+v",
+	"G2iAAAlSpCQnWj+yZBDo63e/fu0EMk6kYEKrzuHXTspUIoVi8I/jMObinzR8x/4zY0qbR4EUmgn4kyZJ",
+	"xAOquRR7fyopzDMVTFhMzV//K2WjzmHn/9krxt/DX9UejHuSpjLtfPv2rdsJmQpSnpiROoediwkjKc5I",
+	"uCIxjUYyjVnYJSPKI0X0hBGzjJQGmsiUDFNGrxShJM0iRnYGXFzTiIc9O8Zgt9/51sW9PJdiFPHgNndC",
+	"wzBlSpmFZoqlgsbM7IpGKaPhjHBhHpOdQWCX5i/3Z5kOeRgycZvrDQKzXC2vmHikYM0klEwRITWZyCiE",
+	"86dmHJJKOPCRW6a/9lOhzW4jnOx21n8sSCbY54QFmoUALVnKjkjINAAOTZk5b7N+xdJrlpJIjkkmQpbC",
+	"wxzoQoAiXL+/pzdS/ywzEd7Sdt5IorJgAnfQJYopxaUwgASXQ3YGQureyCzIX+QZnUWShhdSvqLpmN0i",
+	"6AylAWhFIjOvOVJaOmwDWYlWZGeQ4BJ7WsoevOyv/72gmZ7IlH9ht3jQCNCKBSnThIqQCEmAjJQQomtO",
+	"n5JpKsXYvbwzyGDFTGizNhaWN6OyJJGpZuFrFnJ6MUvu4kYM7iomNKGKDKoTDmAL+Tp7sVloT8+S/Fq+",
+	"bIMHfGnFAAIqzOKHhuTHScQMYu+4GwiyNDW7SqhSU5mGXUIFseSfRFxcufVvgZB+WUZFZSaAf4Vc0WFk",
+	"2FcmrlnKR5yFBozizGxvIqVihBLBpt42ZEoUH4telpgRgkgqFtqtbImuftk+UbUb2DwR/bKUgjraSWMD",
+	"NiBA0Chi6SNlF7U1ovllAxTTrnE7hLF5gZeIYykLDWmjkbLUL+ZKcTE28Hwl5BQ4EhMhC/NjBlrZ73Q7",
+	"E0ZDloIseXl52Tv2yKR5Nn8gwcTcixizLhlcAJdLGY3i//2hc1xs8UNnYAYvNqiBqnaUTrkYm63Y80pS",
+	"aWi3Qb8NHtjPnEUhnJqqOzb4mTD4vWsI7jvAk9QcUWrE1FiGLHqk7Cv55W6TUbSDQsG4nrCU/Hb+9g0R",
+	"5q4FydKox0QgzfUaMRyW+2Yild4CT4BVvrMayG2oBl0ycEQXhBE1kSk8NZJtz4hXNIrklIXwjIU8ZYG+",
+	"kNVfWEx51LMifc8R+UGX/M9//fducWIb1z5WOi+nYCgy5XrikZlHiihNNQOuw7TmYmyEtPKmuOhlipnN",
+	"On7WYyJMJBdOY4Etbp7RttojUnMS0xmIOqEkesLNJgwXzZKeW7NZf66t9KiQYhbLTPk72A5/XbqLzXJZ",
+	"2Mm2eFqrG1mBs8Fit8Lclq70tWNlTmg0rOxzwlMW+ozPoxyIFY5oGHgqaMooZWrSA+bn/5BQ7f9T8+CK",
+	"lZ5InZQQy+h75kEhL7pHZXqyVZ6x0i3n+gUXhsGZxRDDlOHKZcJSWIGnAc7pIFa2MOScTCcsZUiTQtzu",
+	"Zcy2wG4uY7ayEWqOq7j1bZ7yLVtejY7hFrMdIrZoQZulX5cx2xb1WnaqKxCuy5hthWwtWmKDUJ6rvd2c",
+	"fsmUpOxaXrHQ2otkSowcVyx9i9Sj7SkvNkzAUn9nSs+OEdbVxkUoGH3hUoMJFWNWJz5xoTQVAXMC1KEh",
+	"CTJiBI28YNntumdK8ygiE6MbDGckZvHQaAPOmIfXaAaNqNLk7VSwlExlZt422BHLa7zSkMVSW0Qvnczm",
+	"6U+Lo6kVuw7NPniK25aidFTuzpmQ2XjSrfAHwVho6CoYnXOdXYQGvn0zHJlSBWCDA8BEHAgyo2FPimhG",
+	"1ExpFsNP+dE2EczSOW7cPLH4GJ2Fwh1Q1y4ZjsBBB+xACuZZLvJDV4yRHcB/e8LeO/awqQU3IkfuUcqu",
+	"GY0ce4UlboHBLoeg9iwWxroLIF8INdthtIsXtVlWC3Nti9kuP90V2C0MthWGu3iZK9nBLPOtWMKK1W+R",
+	"57Y/bEMBwMiTy9z9jvnCjpS7fo+zkOuTa7eyMORmMBqdpYZma85U53BEI8W6ncR79LVDA5x1zjTXNT/J",
+	"FEx7b2jcYAU8Pju1hF5PqCYUAH1nAD6aHrpdBmbZnisSn+7C1bA40bN+p9sw+XvF0lMAHrNzqjuHnSzj",
+	"YafbEVkUobFQpxmr+16XPgupZj3NY1Y3F+Jj88GVppDDP1mgzWe8dmVzo/Ok9nRlpgOJx8pEFncO/+io",
+	"DDhnp9uxpKLzsWY8SxXwXOZ+teC85qlpg9v6BsdumOHx2IJh1diLazdYZ3YLA1Ld6ToYLM6kfP1zkFhZ",
+	"p79pOG5/Gf555Tf9seY2K2j0iqtVUYldu9AMrlmsWvkEPbz9li+KpimdmX8L9lk3WN+zVEkQEwximfdI",
+	"QsfsiNAhCOlWmAMR1fxQg2OV67Crbzya5ymjmpkj92SPFU4nZCOaRfqdRAt/TD+/YmKsJ53Dx/v73U7M",
+	"Rf7vOhTlKonozBEi7+snP/xY8z4Yf0oQjE+65U8Pmj79lzXneGA8lDJiVJhXIhnQmm2UdvGkZuiYaRpS",
+	"TVcmNc6KVQ8MBtofqdwpeQRX7/5FEhnxYEaAWzHVrx7Bj0vP3oi5ZbBe8fJi+vkUP4W3q1CuWZzIlKaz",
+	"s6W7XOCKJUM2kikjY7SLE+o4e59ccj2RmS48CAPzqwZhwcjqXJExE0a1YSEoMSnTWSqMfCsCH3U8EHAR",
+	"QpXj+PGgehoJ1Ubw7Bx2/v8/jnu/096X/d6z/qfex//vfy3HyXghtfJR0lr/VsPJlidfHE7h91YTkKOM",
+	"AgcirFHqhJqytJabm9NqRQ/NZuaOAb5uPIVcoF+48fldgVMPBS05IuyapTMroeRqrtlLhca7ySqCPlHa",
+	"8EUS02DCBesZ9RYeoB2nm/P4il/L8KpyTIrh/rnu1O3kgUMdIB8TGfourU6346wdZqnVYB0YvS5cxPBJ",
+	"qw/VyhgjzqJQNR/q1zohyj+Qs1QOIxYrMpwRGIzsUBRkwRFlNF6hJRAquIGpRVGuFYkYDQ0Gq4iqiZXg",
+	"E5rSmJnvDNLtekBWQEPMlKJjVns7zEjtAQNRNGEyiVgtnCpNdabqseDXi4szgi9435rNjGtg1o7UtRBT",
+	"rK4Rjs+RXK2IwgHQgPB4BXEXNR+1yic3E3WNFHIcaH7NVpkToX3+Ln6VU6t3ouI2pcpgrDDKfq24DJbV",
+	"BTNvXKi1Ky+LoSCXFrdVORX/Vvw1L4OWNcRUe24rCqoOOuek1Crcu9EXrFw7drOeJOkLQyuKMjnD8yRS",
+	"d+0blDhqJIZvrY5jLS6efMfMG5S675nkXXFRc/CDhOqBYXkJS5XZVMkovmt42uALU3o2KFuES2/VXoah",
+	"Gu/VzeiZk1s3TyvrqCGckJ20TAF9kuftqxX9A8BZg/qhD2c12odAuozy2ZEbV/w+Cb83BfqeacHbVUQb",
+	"KfR7S/9W0C+OkXdQhRoFVzqlWqYKfEBcz+sV9Jpqmr5Po1q8XIPiVaClDh7AQVJ/tRVoaTavLKU1LeCo",
+	"rXCpjl0UWAM8UqXPGRM3IY0FTG8ObAWb+gIP0ou6DSQTKdibLB4ivC1d7Dw+zAs8FVtLBkRoJUjyLR1L",
+	"l/Ql42FLKfkL3rOzy+XTlKGv66FGfj3eZZQh3Z1JFe7KZ+tBfxms6u+qzLSKEyxB3MdF1GMtPqVpVK/8",
+	"xFTMgL4oElMdYITDiEfaPOGC0CiqU1DxiFdkfSjSLeF8OG7Xrrn2JL6cmPtAFrge+7MZJJ98aXdxJHVu",
+	"1FpoD54DYTfBpzzCfZWp2lvwvqxjuDoWxAvNN+rv7yyVaMtaYK1aYmaE1+oX6YfQLzAHNVOgmAvHc+fJ",
+	"USXGE00khdGoS1h/3CeDrx/wID90DskfHzoTWmRlDhkTRNMrJj50Pn6DbIOYC39xj2v3dbZAiZzbQ/H6",
+	"O6bYTfTV9hBbgKEUI26A1hqH2g+heLvtaaeELXmzAjb5vj4uPGE4svVwvjXWroB1bll3R4tuCg/rkKUN",
+	"wNNqt9/WmjlvqbWxZNVsHK77ZGCZ7yejXXOF1mKqIO6AX3MMJag1Fnyi27B2frIp47WEr1jrarLWJ9pg",
+	"arQ/t1pdncDlvi5NU9pG1z+u0g4aLpmPxanYMm6vhzC1FKG7FGr5WLxP7uWGNo/BLc/kRupvFYePiGDX",
+	"Nrwtt6OGfMyU3gzu5rewLlavg7bXC/TbOkx0J39d6CerIN5zvP8LSE/5WabxipBapMeVTyTlleCA/YOf",
+	"6sQFmLdqfnny03Lru42hWwSvuCmItpszsOG8XX/9tccDR3l2fLEmHvu24kp84YRhXA2GvCktE0WmMr3i",
+	"YnyEnoJhHtI5ynSWgpuxtb+rlX2BfaZxgjYKVMs7IUsiOesNpR9E5M6jivT57pYc3VquCL6UpL1/f/oC",
+	"iJk1jB+DxTt3Ayz/tA6f6gar2145U2r1kAHI5fICB1aPDwhkaJ3QqRynNFZ+bIC1ZPQgpdVAU2/Ielw4",
+	"Z3/P2Tbm8jr9Z+BvsSSmkhM699ijPzW5ll6QQA+DfHvOmV2fY+f9UIQ3oMmmErQwn8rrP+SiN+HDpGew",
+	"YUhh3fUZvdbeU3lUySSFIIhSep6VgPCz0m7zNMDSVrxsQe95To7yo49HtKelTiBsA/6yIbD+V/g7vDpL",
+	"cOkuvgO+cHcDIi3zvoTElU63I2mm7Wp6DFNeeiPKcaf4Y5LKEY9Yb8R0MKn58ZqHNZeJK8MyHj3FRNhT",
+	"saoND1k90iInWp1TEcjUXCUB4CHmtQJ+1o3I6JKUJcBBS7Md7D9uH6nhdtVdYBD57fLlinTjrWAkyYYR",
+	"D8gVm/XJu/Nj84ciAU3TGRmIAYScDdjgiLAoMt8FvSBLrxk8Pwmf/PDD42elT4L02n70GfyHIRnMMMr6",
+	"rPfkhx93a9wL0Xj+CI2wSw2PIjQay5TrSVy+qpPzJz/8WHcpQXo9P9xzs+byALCcWilt/nNzLvac2Gck",
+	"/WTHYP+PB1ka1TtDr3iN7/UlmxEeQj0Hy4kHVzwcEKxw4UJm0VtHuIbyLQ2xI1d6Vj++ebNyVs/rBhD1",
+	"+4xlmEWZWrq/TLH6+TNVmV7xcd0AnxuuCaOwyOelK5gtHmC2ZIAKqpnz7AIw4t3hDhvw7HxlQ5vBkdbm",
+	"bYPJywzbMGDd8l7/fPzcmWFsRs6q9v1ciK4GzjEI4IagDHzJrwIRSBGSEcTDEy3JiAuuJgDCXIwJF8vv",
+	"wE5ct6u3L33ZaJ7eQvweDks+dN6+/NDxpZe3L2t5xdtEnec0fBUb24QFVzcJQTyhwYSELDG6pwhmQDCn",
+	"EwZ1U7i2AS8sJDsfOvLqQ8elHtrUi24ekogsXNXHHBbsyR2DvMKYzmvK0VX2cdmN2DFqbwQ2o96VFLa1",
+	"Nb05ZSbFHMQYBAQowwXBl4oMaXBFtCx0GitdkeHMy/kqk6CJ1ok63NuLZz2aJH37w96URTanY0VFs84f",
+	"/w5lMZDw19PuUm+EtRSO0gB1d7a25RP4UA8ypHIbKKSIRtxQhCvGElUfPFDWoeoHJr9dXnSLDO5jm5sH",
+	"RqRD8k9GU5aSD9n+/tMAeCP8yQYNyVn5hCeoT57WzHwO1EqRTGgeubTeIjPYaqIlIHq2v+/BCRf6x4Na",
+	"T+bqt1j+5rS1ntom+K027s2/lIYTq+xjbokLoGs9pqMK0Fy0nzzWsw4F0eab+8zXjGUqx5cUROQ3ORHk",
+	"POZ60lkYnVF8AQfn05JtxR81Hwb4tm8W05qbLYuN/Sknoq/MUfwf+7AfyNino63sy97R/FCOkHrazo22",
+	"xEBcewRrGY/i0dLE2Tq5q0h63ABcv704g63ch1uUyPyX7gp8FlZSWMEVWt4whMrM7sW2ddKQ8wi2s1TG",
+	"udBSFkAeP3l6AOqmB/JPnyyxSleOC20gyw5tbdvypqyebQ2edrkWLyOm1N8Jut9mftxB1SISlXIAaoWy",
+	"ExHaxLC8pDNaDwpZDRxdO64cynwd4t369MG1xNDaTb5PNsB+DGo99+MKqjLk2cvnJ4iAefgB2Tl/8sOP",
+	"u2B3MqqDcnoEVSShqcaz4sqVsTiyJSJYSJTEcgGuKjDa1c9fvFRdMp3wYAI1UxQTIeG6i6dKNavkroLL",
+	"qdkBeIdQevscuJh8xfIPqNe9c5Gk+aH90QGdzWVvtI8wrQQeF7dgLe/LItMbZMEKTfezaj98SL6++mb+",
+	"+wb+e/6NdPuP6hNsfRmywmGmshcxMyqJqBhndOwlb96CtOm59UY8VRrPAw6hU4f7y1V7T63HpMp7q9Z7",
+	"Tt+avVCoi4SbsRYxrgzZ8a1PRbzvzDFw6yZ/Di4S6xfiJWboYRYG9tUZsID81pBE85xwAUFIARVS8IBG",
+	"xJxnGlDFbLEW/yifBE9/GP44etoLDobPegc/sae9Z//4ifbCg3B/9Dg8eMKeHHTKsL3fe0Z7o49ff/rW",
+	"y/8+aPH34yffaqG/VTDHfIWYa/Z6lJfAWV575Q6SGdqlKywn+K3zFdoYD5anLNSl0DzZYh2JcobBvOJY",
+	"/L74DFZOPahaR7ygfj+6vhzMX04EqIb08/nw/br8gLo9uQ3UsVODIi8Y+oX5F/a3F6gCKQTLq0SFLEkZ",
+	"FiqozZs9HQuZsvCIXLFEm3XJKGSptWEqW1vRn/8myHrb0hnykFPxOk9NL7EfPxAi8dnMcheAP+wi/dMA",
+	"J8j7yNXWA07Bpid3ISXPezOq55CvbOHez5kIEZUxB+J702mXn8NiALiZruelOK0O/01uy+M8iKOXGknK",
+	"CmpdIGZY41LlHrVSorwn7ZRkscP+/7u8QI6/l+WndfM8hO8FSlAQRrH6uQxvwMTqTXEQsrXUIHfw05PH",
+	"T5/t/2NFk5zHApqbtLkZyRS85ZLsjLC6snsBI6O6tj7alEiBZWM2coU3jGR148IB29EWXOP63k5d7xOs",
+	"do8z5wf+9iMynTBhi8jh2Q3RM4jvcYXv1cbL1Gl2lzFDTnUzmoWL/VSXqHSw/2x53Y8kZddcZqp1xg6U",
+	"NfdC71OZSMXC9b6v9Qx+cvGE82urm+9j/eGuW/zqkl9xLP5/IjRLk5QrtjCw9faKK5VD+ZYE7xUxewui",
+	"KLDm/1jmhVasZWBdqlhkX3xyJHI1+rYmFPqZ2Es+e+9ercvVtWnWHrzN76nVOa53gBvdRsM6X8kxFzcv",
+	"L3QPLmfxBtcLZS/q2O9AbNkg10E/mekHu45r5hqNp6VSUCIVGVghbtAUkPJJL49IAZpRH4xSH3pSXqmv",
+	"gr05ufx0dnx+fvn23YtP707+7f3pu5MXtRY9G3nyia8StALbDl3cKA5Rkid++vHAKyriBavwsNVJCBpz",
+	"2/LOwEFDMTNwGzWN945lEIpuV8+1C7IxVw2GA6irU0+dCx96NeVcTW3GVgEEADZcE6rJYO/68Z4PKz0H",
+	"0oMjFBR7Eb9eRWJ4XfCa1SKoMndVsGKnboRU04UMbQGnssD1ZH//48Z40Zv5GhNra3LrCjTeba+YxLUJ",
+	"OudmL1X9KO2m4ejO1i/9dhkzK0gDCt0oerBWEL2tw/OOrLychjMr73qtyJwqPV9CUVcjicsyl3NBuSI3",
+	"e3Mu3rmheXdx3fWBo4sv670HIPUFCc2vXWixS6H3GVWsx4ViQnHNr1k0OzJaMObWOF14KtMro+rJsgIM",
+	"talqSmIvAWLoXoCZgqe2cN2a9KumGNnSKl5VC1CTEOit8p2M2Lo117wrqJYb26+rCWAP5HfrNFxYGrqx",
+	"MN+KZc2wg47Z5TrTVhHO30Fetq8yxZIDv4HFYi2YQHfOBjbv6GrLfYbrlK90y9yEY9R+8s+ZoRuNAwOl",
+	"nK1Q/6ICxCsUkPSuobnMzDxhg58eKXJNo4wd2fqk5dKkUK50eXpLGWzz9XSrcD1/cjW1KWcdt+pWgLAm",
+	"d3U2hFzWfPyxjmc6h+/SxjIl2Cxnay4+O2uOhIkaN7yuxQk+tiYmJq5ZJDGFrq3JubWFqLsgCRvM1nM1",
+	"2lNGlRT9zuJM11Znt6jKt21DhWC4IozUhaBclBvbiSxmKQ+gW1SrJAqHqIVA8FPv6egJfRY8DveHB+wf",
+	"9MfHC4jOKnSqkWCsXI+wcuyAt2Wcry/Wt/RC1qjRN4e4+wsRt1VaYhlIauLrNovNhQC3GdK1370x+fI3",
+	"v9nN3sAoeCv5GcvV2HXCQ/2tb+iSF15wjbew3GJtJTKLoTybc3uV1kLomHKB/XLOX7yEppSQEz5haYuW",
+	"SU2iwWLWYE/Kbqzxxl4zF6W1hmzZ2CPIvNBfrW6SF43a0NvhzSJxsBXOQ7xXbVhZ608XhptZDuHwpdiS",
+	"twG73EWhYd7F3Cd2YUFl68wC57lHrKLY+KY32s4Avdb9blyk3FDm4cZqbFYWdbOCqas2+NiEpS73zC9l",
+	"qy4ieQ0SXQgST/e3JXYHmdIybijxXjZtbdAIUNiKWiHxefF6rS1rodLjNY+2sbHmr3FKhVZkOqEQNLvD",
+	"tWLRCHyN1P+koerKDXWSeoODq23u7aZ0VHNbz69vZZXGDHGf+FM9i9400UYr773hTW7Tm93kOdOOC7cj",
+	"9pWExs800NEMuh7KERkAEbe1pDJrCKvx568Qkr2uIRZ9Yxsw4S633Z6X6FPVRjTMeKR7XNju7hDeGEsF",
+	"MYYRg36qcsrSURb56UdyKiC7zblUQoYWrhS600pzotkw4moCTwIpdMqHmS5VGat4WG5iW/ZiMJ9sjbnc",
+	"je25RQOkjdirt2tXbgTOdfsabY14NzQ/2jRh26gBff9mpHtLlnOsOH/fXaa2Lv4KLtP5fgs3dKKu5Qb9",
+	"1rghtbYZpSCjP/R+Oggfsx/DA8p66mn87B8HndUC160Bxrrkj7D1PXFB614wtsvYmlBFhGyOBVvbLrOG",
+	"baQRWlzZkHuBt65ZzboadiMCQ8BUkKVcz87NhLj849/Pm2Pmatu0lI2PeebE4N97dqQekB6/VuVgT/Gx",
+	"+MTFACpaDhoLdRGZYrX1R2RwYYP6r5j43x86c+9+6ICMx81KcSbH2Q47pVDMAuxowl+ymde0EsraNmRo",
+	"xFDDzLxBILB4nKUsxJDBwavji+e/vjz5j0/HL16fvvl0fvL83clF83L+vQfz9c5dHd259eCBmGWb5WC2",
+	"ws9OKvjt8qJT00KnlPvAlcowBf4V1cHkis0MBkpV2Iq5y1uMOFY4BagDfRqmK5Y10TopL+okYteYLbnW",
+	"4gx9yNtRK5vXGdP0ShloyKN++vnabU6oIlTMasqRgGXbhoc6kMbaslBHVpufoakpg3VzKXYJ+8yxOv/S",
+	"bVsVpQkprA+4BgsGe5EcA4wPacqg5fMiWF8Xer+BgDmqqZiQHx9XkJ4WjXrmqFlIaBmPbYkEcjHhCtQo",
+	"kOVpoAkOOGTKlowJOY1YoKHEbMLolSLymoEBgosxlAJPQQmD7llddyqq60KMoRG9jJjqEyxlacfDOoDY",
+	"QEFPVNf21zYngB+hj11NaMJUXrCGpdc8YGYxPOaaamamlBAqZq6Xi7GrMwhtYV1BG8GmZEgVI+/fveqT",
+	"twUkmmsapzJLEHXMSWg6JglL3ULNJUU8YJYv2Bt6fWqAPksjr7SETJhQMksD1pfpeM9+pPbMu5BzqIEH",
+	"uzvCxgkIY539/uP+PmbVMUET3jnsPO3v959iZuEECPVeKAP4Y1xHs86ndDxmKXl/CtgGViR3qX1yalBJ",
+	"KaZxy6Ader3LuaDp7Mjw6ecv3hjgyRRGJeRIexp2DjtvE/XCrMGwH2SVsJ4n+/s2o0S7li/ss96b6BiE",
+	"CGRudWzsW12ERSiDLGZCI6AmdMz6yLqyOIaWx51ToVmK9RzI8dlp5Yud4iR2De7QsQLVNlGdj2YcOMa9",
+	"r3Aa37zjrN3qsXkLLsE2bjdjfUWsNRdT4Cy1bxaMGfPKi91XrAF+fYzj3u+092W/96z/qb7gy7ePS8+c",
+	"x3TM9hIxLp95rlriJddHr5vrCrAB0Bpfzl9060//pNcUAWDVAWphBy6hb/DoYP+gDiaTiGJw7wpA+UYS",
+	"lQWTfPASLEJLBM0D/NXRqXkYroXECaORnnxpxGnMWVBGko6wxm2SSuCCQL8VRBMdGWoYSmbEbE20zGwr",
+	"Rdd2oBaNf7UzL4UqmiSRZRp7fypZObvFib+uYnLNmR6jDFI+y1f8mgmzuySVw/oT46FhYnq2l6soiSGn",
+	"80f3Big/ZHvYYhJF33DDlKu9z0DwHMx3JxsYHskq6biKUMNgAptFpEjRmcHLuIFCxK7gjwSepchIYq2i",
+	"I3udmDSZjz8GCm1ukgc1N3f85cxs98QqObaCxj9lONvYtdX2uDRn7w/5uTedTnsGSXtZGjFhNJDwxnN8",
+	"q1LPb1sET9sRqoGQWPeEVVuBnuw3jZgvce/4yz9p7r+Ejx63+ei9oFbgYyF+9rTNZz+7XifwzeNW39hq",
+	"oxdSvqLpmOGXP7RbpMqSRKaaha9ZyLGMkvn8yZN2n1vSBSWXvnU7P7Q70FPbugXjNX0VFhixp7z+8dEw",
+	"yYKaYMI2kgCo3PBIVfIJds6MFucLCfRL5+O3bifJ9N+HoiAWPpCUB5LyQFJuSlKqpGReZPl07VX8aRT8",
+	"LsrtDA7LLk6N1rUdwHfrjwtzmXMX6I7ioX3DUasxEwza9+8iAUK7BeZUGcrThcFBbS7kTUdFctuRzm3A",
+	"dbQE7agneTznvNL0nxkDcd5qTc5cW6slQRbXnOJQP5ALdmkY6MfWAymox9Z+mHnF7GBxyReuiCPtNyAD",
+	"a+Pm+kiSowHesl+lBoyiRXVLexdVripVjaJ9/OWcibAo3u1Qo+2xAvqBEQvS+ad09hcnrluncq+pFTeQ",
+	"xhGKcgdU5rOQq3zisJDo5fJP6iLoGhQ2j+QhZRoblZaLm5M77IFjXnOp9FD3oVyma2AkpxH/3Cen2iOK",
+	"R/WFs6FcNhOhalTRyoGD25KryrNsXKSqDv8XlKYexKI2FP+caWtFzyup1JD8BQqVJf3VnoLRLOeFjpow",
+	"UFmIFOyISOhyVfxAUyO2RCGZTmZk52B/f7dLMhG5Qmro1CCBQVwaKUKDQGZCg4WOdbEmGKJzSTl6sn9Q",
+	"iD75cqSwK3EF4apobsHoDhB9aypUwywt0P42mPPfEO+AFdNqUUrDjlsaLf46XBUGPCtqfT0w1AeG+ldn",
+	"qCtI1nss5LqtPaEPPG9abgO/A+gO5dQscdglU5lFodX8FSzZzXpkrY9CQlyA0HU4exLyOf7Ywiiwqgq+",
+	"MZNAa10+LyMKoSnfqRr/fMKCqwLiqpWPmwAQQlxAkasX6hKI+ii6P4qQpExnKbQpVpWwGcOJQqopWrbM",
+	"v2Kmad9nThhtU+S1giEcfOclQ5YrEfd0n8RcZNqIiyMNTVIViajSfggM0rk+ObZRRr+dv33TJVka9SxR",
+	"h+XEWaQ5lKw3JJ8MZciZsmb2nGOahSnDtIrX51GhSF7eEueaTwzfMO+qnyDf8h4M7EIc1x/yVhliTUp5",
+	"DXN8JcdjFkJT4rZoDgOvYVrC8M91rEvw5epc1eY4rsdY7WrreesPrc9pEYl6JceGKCBrrJYDMyhKS133",
+	"Lan6YoYtqJV0gnHENJs3QDooMK9tG9hcRm6DDOZo44QqIwcz4LIu5FFIEkkxZikK0v3vD6puBBO+8bIc",
+	"oFm1X55gBKivXdAy22mAlZjplJdC7ObiZl7bV9pFwK0TbWRncE3/z1IZMz1hmSJmSMPmpILIdIIxUtUg",
+	"Gu+DOF/sfCCNjTPsOyBu2rBh58dnp4ZB3hQ7VmlSW4seeThjZcsXfqwjOOPtcpu3PaMYsrZk2/9x/PrV",
+	"att2A9/Jtu1y57ftp6JvLGBqoemgJu6h2R15AtYAtPY12QS6BiNKIclHZUes0nS23B6/dcvBlqMcmqZ5",
+	"CHR4CHTYbqBDbqjYdtjU90JXEAUfCMsDYXkgLJsgLHXGJvfbXup1wK61O72mPEI6A0UMHJ7nyiLxzFpI",
+	"MWwTVlAPCseKNSrZaq3cehZpzMh0woCSyBQj7b3RjcKG+a8yE032n2qBoy1agqpTbcMYND/H7RtvlujT",
+	"9nwhG872mLyZEeevYFOp9yku0os9JHQxPLUoeM60y+jzfRqFiyFPFcY5wZqz4wKbH6m8294KnsWGYMbV",
+	"PYw15b5uBUG34GesneHeIWcOJNwFwd8QOf/GdtKl7sTlSJ4yGs6Wp6I92d93jkOu8hJmJKA2p5jolI5G",
+	"PIBqZXkOmmWnKu+6hE3Mx5izTVNGzMmycLdLfth/ihL7lCuGyb3wIxnSyEyVwlyaXkEWsKEOckRSial2",
+	"tblu73Bnd5XqBtP38a6f3s6Ub6QGZ9nsiAyg0aEaEEVntpTcCECiak0yy+RLsu9ccvdCP3Mu10X8OjfC",
+	"KqT95ZTyHagD0CWXr0+61s2H2fuYk77bNRBt+DcU8+iTgVUAPlE9yCUzHP+R8/EFml9zPavT115xpc/d",
+	"Dm4IDa0KDx1/cXLwfGHXRfb/FWz7f/lgZHNpFX28uMI5dcH9tveVh9/KTp9KBTkRluBnzgjg8rEO553W",
+	"ULgfmuD4NQ788hSKKC0TEEe4GPfJsUAbhC2eY0frgktLhBhsSLCETiauBHSNAL54sH9QB8kvYFfnefup",
+	"dkELc96lWwczXNmyb95I/bPMRHjPIfNEhK4AYSv47DYx1s3Cxi9MNwLGJg01OWlbSMoeQOwmIHY+kdMV",
+	"YawSXjXf5NaSu9BWrPnl5ILkZLOoSFOubcHDVQpbzEVVAWXG8k+rxQ05qZFr3xHOc+doU8WpPjln1gmM",
+	"nwxpcAXW5toWnQ1lqKovtyhHNaeLFrm7bl8QKiRTDMTNRKZYaAu2uAD2R8rxlx4OFfER0zyuzd4952Nx",
+	"KrZmfMbht2Z0rg7fQkl9fOs0DALYE2z5gPAFS6nAXsueEc1YNBcZ8GDgvp+hu3ws1ghKKmRUQwmzpJkS",
+	"YuMrQwvBXJXb0HLqELIRzSKNZbVgxkgGNMLaATHYwZfl7PXJG1mFbxYegl5uNifYZ43ULDco2Fpa2pYP",
+	"fvyEBBOa0sDwmiPfMec14R7YrBvswx9nUPVNBxPCdR+CNAwl9MMuDS1pInPvk62SuffJVsmcP/wtk7lF",
+	"PjWXIwXl0xSyWbiYlCUpU66G0UNGwLbJCmK950Wqox3Xj/f6UxZFPVAE9v6cXqlqBNf8FcN1XrIheclm",
+	"5LwoUgW2N1siko8F1VnKVFGB0TrUo7wW46HtIw511zwDnjXaMJBUuTaQE9GAhWC8s/pwzIVmIfnTUIAh",
+	"lmakudXOJhgAnZr1yQmUlAW6UVaqacpcp3Fr3VQT6B776+vj57ZU5zzx+IXp3y5fqm1qQ79dvjxnjfFb",
+	"5ohcWbJWgAJmsUWwcpYNIx7gBRYkflY+Lg9+hBmwACEobbpHs2UZI/AGieS4bIjrAoMbM8MLKDGC6SFw",
+	"iXL9GfPGI0UGhpMMXKSHkukgl3axcI0BIinqZFuzyldc6WOzjJNrc0idJQoOZJQyeNVCtgFXMUZOCiZD",
+	"tC3mik4lZ4QGWqaGXp6WU1DyenRZBspQTQpK80pCgxg5Gz8+O3VeaKPWe2VmdxEzuYIqmAuXCCKnLW9c",
+	"n9/SotL0ojXTocw0LsaVbq7NsTGEV2/6wNwxmMuTguzY8ntk4KwKrpjw7oJDsq1J6g7n8U0PR4NFBtJL",
+	"PD+IblqN4iJg9cezsB/LojVYKtpmelBCNzD9r3JKYiryJWhpM3vMgcRSNS4g4jHXpQVYEbZz+MM+NO7m",
+	"cRYXQIv/ejxfRXt+TYZOWRpj2VqJAjWtCGnRDZDn4zaNa4YmFFQP2ijU8Ja3giEdliN7IytIaWaKddRG",
+	"8916mqP5cg0pz3y2tu3NfLzM/OYXAv/jo4EwvxZ3rT8CGSNzLCkX06BrSoXNQl3kRjZrhkMKmxu1ZBoC",
+	"WWEzMmUpI7btBgRKCDKcER7uzrPgLpEJRplDX5xoRjTwP8sFXbE5KTTlYGfT7LOGCuFkIqMQpLGIQfan",
+	"eWZErR0h9S4JOUi54QIG/R622IY140Yb1gSkDJdlbhMku4Aq1uMirxCOvbPXqyS1DsHPF4ynlPfmalqF",
+	"7b24Wa7jrsCuZsdojBANC/fMBP4IBSt2oENBI1t0I3VqDE95U7UFhB8XcB/ofr4ksCc4EQ/Wpq540rQi",
+	"ORphZE/NkvwVPd53//MWtl+zsK3zAYNcbThA+RywmNukdEiGwNAoemASt8MkMksVq9yhu4LZzyuxRkXo",
+	"0/iuZ2Xsk/dCMU2CieQBUxgcU7IYGnm5lyXOcqj65BLaWGgWJzKlaR4tNijC5MBaF0wk0OpybJHT4EXh",
+	"Lh/za7QwxoUP5ygP4KOFfXCAZgLlAvVtrjUSFMiztbI/BuAaEtfAevDAwLi1JbtgeZa7st9VV9Gcquwa",
+	"9EBIHYoN3xm27z9r+dlzKUYRD/SNaUQ7iyHu8QYhfFugMs5iCFfeSgzd+5qBpr4wNAaDS1RBCJzlgqf1",
+	"3T0wale5kFu0baAyxlMMhVEuFsaF1dgge2dg8rqB2DgIp9DUYj4uMcf8NsEvDi1w198dWhy0/Gz1wIZ7",
+	"xjrxapuBulufsguz/IKWqM5tiGSLyO8DcN1T4PoFwqQbIWuh/uo1v+NhQ5xM5uygzV7+ZXbRj92mBO3n",
+	"tlA8mM45i0JonKXR/8uoFb8wdlr1ybENqsfw6IhB0IlrT+I5kDEgpTlbwhLs+TRJdO8AWxDss3YcIaCp",
+	"YQITBiIjdn6qp+KYabht+a2Y5a5yGtuQDEKVS298oB5/WYkNYXEtiW3Pmm6wgsP9oFO1auwLXKcnP0Iz",
+	"tyYiYyTERhJjqFjJ+EUCKqDiHIapdJ3rmackYakyqnGNzzhlo/p+ZihM4gT3QnIwZKAwuD7QgfspouIF",
+	"rYfGaK29h1hcgxkn4l4hhjV0P+DFPcULBJf10KJcoOges7dz207JM4d2PVMmRC0Ja+HMxXPw3C20cNpS",
+	"JY3pylV7rS16YgX53U1abRvY5Dkq19sud2KnuuPiAvPLWGx09XOZiw6UDyTqryfCn+cmhIbKJS2InZ9G",
+	"21SVEpb1jl3LK2DAzXmrNfbOZlpSTf17gND7x0TDeT1puTW0GlVSyrzGoM1yCCewpDzBEOt4z5gmSZaO",
+	"WVjJvF4c+rGpnOoWBBkmavKGe6JBJZH6AczvZxhV9brur1W2DTnf+2r/Ol0t9/zI4KENg8ZwbhpB9QaL",
+	"n7bKPhXYEr8BG+d4xY3zwh+w5j4yBwMk7VjDfUCc7gKAWzR1jknbQ1ubJbEoASIP1fesmXIqwJVi4yuq",
+	"NUowSfiaRpntVyUMNydqIqdiCR+9cGkb2+WiME0LHlps/oEefBdctLiw75OP4tr3vsL/L+GhyO1UkeJ/",
+	"RFLzyLFRx0Hh4Ro89MJWylqxHYyd7gFh7inC4AUbMCiysL5TJppvYNHkFpU2grMYTtArWWrrA1m9QIXc",
+	"MObKsXrOuUfKxpcZVXTg0na8QtAGofh4YhPR7UGXqjmDwHqUJ5/WTNJUvvkyZrjOLRs05+a5I4vmZcy2",
+	"WY/xMmZrULHLmK1Fwy5jtnqQ+GXM1rVEwjpvYIe8jNniRlx5UeRK+cZyBnSeaF2tpO5RrmnMCuvjSKZj",
+	"qVugbFE82SafG0SDMsqU+PUcSCBDBgm8g5rxe/bVwUollEsFCGoR9WeYZvuIWp7n3iLqjaoazyPq9407",
+	"tppxPZCWHWAtscRB8Up1jl0rRZgasm2Y61SnoJmxK8Tqkt9dqXBy4b4qihd382Z2BuEr8dOQdEzJiE3J",
+	"NJViTHQKXelWrXc8B+/P7bZvCb3sdA/s8IEdrlrMeA7ZmzB7wmikJ8uLGg8+dN6+/NAZkOmER5YRY4EX",
+	"dOim1wb1LFrU4NKvMA/00/yFbbWL3NuXy1zRsNoA4g+yZIM1R17xa1aUB7a1e4lRN3ZrKo1gpbR5t6Z3",
+	"Ur+aF+qPaoVdNb9qQwVRCukv3k2RpzaU4WzZ5ix0ueLXzTbEYyTAijEX/JgXzIb8bgplcGIWD6FhxdGc",
+	"wAdfcg3CWP5tU3tRbi7QLWnbxd3dTIsMifkB3fvOmcfIjdV31+swL4+cn7VXKBQqpdPAyB/Vou89K3+o",
+	"NgmpBeghIcYC7p+JminNYptdsPPW6AtdAhaZLnnBrllkoLRLzk/edsmZ7eeUdslzKXTKh5mW6a4tWXdV",
+	"XreZAIbrE2wfRR0iwTEczuGJxXW0yftwV4spuDEHwdts81Ce6Y4SSEv4uox95De9TgrpXwZ777ivQ3v8",
+	"L6rG8QKcGzG9yrj2vro/f39/+mKhwR3QUdlgxRKgQCHbnC4AMejCn8jX1CMC5eCK3g+lAP2ukbmCSalg",
+	"ep4kWo++mCJYQt87bGPiI8zKyaX3CmHauAFKn6/sDrhjZulyS9shS2O99pmT2GI6gzYbJQZ8RLQkVMyM",
+	"zs8iBRURQ2kjrMDIRXYO9g92G4D7F6ZvDbJX5QkPcH0/4fqdgcHWUF3xaNWVe/eYwiqF35dWTKttEGo5",
+	"i+EOIDsqi1dmMSXMasAYTKq7DWmuPNNd9r1ri7l4iuEDBv/lBcF3iC+bEQT3QIpbGBo1p/8VvimlpX14",
+	"BMkmHreMrLoat7BhvIM1bBuTzCyLbBg2gf0Bbe619cMWOBh9B1xwGepV60UuwRJXe3HbOpBB4UV4YpW9",
+	"B0y555hi76mCK36NJ1vC8p5KkPW9g2pFSBqGznC4M5yRAVQIxc4+5qFZ26BL2GcaaKiZynadnwnqolgX",
+	"qtsKlEYd82vPYk9t6y4oCEqgVCcVaLiEBYxTCgmg9hGOmrq6LO75I3VUeIrxTWvOHDISslhC8deD/We7",
+	"fVJ04Xxc+JxdaSsahizs+h063XXaKZvsoeesRE62KUKfM4205G67RuMKFsvOeMmPlH+CaNrZuHG23YLc",
+	"PQs5zWHwb0lv2xQJLH29crHA714dOC5oH5ijymQsyAPOWtD7VgLLEo3hckKR/WCX1/MXLx8pMhiX6Y4a",
+	"gP9HHVpfqaWyQJMHZvxBrmSAHgHP1IDs5AR5IqMQ2jsgziYGX/J9K0m4hiQnMM0Jnc52W6ghUDnqVlSR",
+	"ByHr7yVkqe9ZQ8G0jbZuoznjXiw9QeoIC5mXZCf3in3WLVC/TkzCt52YVI/U7+CdOUHnDl1HBUMnkRRj",
+	"iOt7YOt3wNZvzUZXAnvswHrvLRbdr01pLduhO5Ecr9onFkvrYKRKiI7l7lyMyM6TAzKRWap2bZPGUhNv",
+	"svNsn4R0Bs29MyjwdVhy3UGzMrZb5KKAvZWrRb0quraLbaVHJEb6UkWmLIr65NilwchF1XvGLuh48Obk",
+	"8tPZ8fn55dt3Lz69O/m396fvTl4MjFAXRQw1yxB6o8lU9yJu6KJrnDQAWGMU83FscmdNZPAruIOtRQLD",
+	"8HcX+WunX6Bt2dAEG6st2DSPDi+O+SEa+FaigV/JcdFttUC8HZmWsWq3ufVqKSbYv8xeAXZLY/1LyJjn",
+	"DALWjm0qy1LM7JJMcTFGP4l7+KjoazbolsiZK2EJ7VzluMcFkKNajH3Dpn7iCmxqa/hbM9l9xub5Al1H",
+	"3tkiF7YH/IDUt4LUaMdcQFybsDehekEWG4fmfCBMW8aHvH0kU4Iv2pQaDBG3zTMVHwvovkWLIFTXSMfv",
+	"6G5AZ4KB2HMF/I6KvqnYykBIDd14hpmGoLcJVZN5xMXwvbPjiy3haj7+HaGnN/9i/DTUtchxNAfGVwij",
+	"g3D9NbARvlsLH+HL1TESPlsXJ+1qb4CVTUkevgpTpM+fROyaagMmjZ1HaosuN2dM5EbCVdw4gZsMbHqA",
+	"seBYUWQ6odrP+3b6zyNVDk2wr+8M8Ok7GYGKNNitMzwMqbLJ5OhdKXw3C6PJ36EVdcuR5GaWu4wix/mX",
+	"xByZa/ruo8cfPBS3FLnuBwwR0OdXiWACBN/7mlqUXmiLPPdpgu9ihaBtsnOw/3T3qERncjtuWqkqD80g",
+	"a4doND9i8HFOJu7Q7OgQ9O8crf6XtzXmfZQ89GoV7V4fk34rcNuWuzz4v+5zHPpGAogcQd9++HmJK2C3",
+	"EBr2QC4EjrAw6nzbUl8xy13Gy7TBS9u86O+Lnw8iX9sYdZkShJ/hCvzJynuKjwUXe1RIMYtltkCZrGun",
+	"K6TRSkImNKdREbKej2Z7oIOJCI1CmnBRuHwgoTqimqVG6svbOWgJ3qRxFtE0r2eEYStmzebLvZDhLPwL",
+	"G/TJi7ypkYhArMyb9douJ8pbFPjbcRFQnYCrvA/wETqXEj3LfypKAlXp1jkfi1NxnB/dduhWZRaPbm2T",
+	"TlmYs9jRRKTKZ1oUnr6hpelZy+9Wxvh7ai4qKrVommrPF1vUXCqfdLNFyOIzeHJalRZkwVWl9pLBVmmd",
+	"wmbqvASStdKG7JoHrE+Obb0k6zUCZxE+8X2sRa0ytO52bcWl4nEM6C1H4MZtwrITM8mWK5bVzHRHUkLt",
+	"SprlBfM6EM4jvww6uFupIK9/PvZ82RDJbCAskCIkIxpoicHOgebX7K5MxH8J5MUeenmlwXKMQqMztR6B",
+	"pU4QiZfVGKRE8c+9kI+5xrJnngsGyniCudUV8rSLAYdLKrOx5ajVSfeuWcpHs4FBckMCYOCU2boDWM4J",
+	"q4sSKVifXLrQeTfBhEIUluPdTgDoZQlyWya6pWKFhXmzqUMGosTbizPAiq1SADfJHSH/8pJUcB3mHAV4",
+	"dqZ09uDauXV0t4USpWA9zWOG8M3n6qctQW+Lae3Ds9pXRtTSR0loYNxQFrHbvi7iPGL+CzZwB+iJE98V",
+	"h14qH+dM+YGnboqnOsjOca4VrjmeaxTDtjw14uKK7ABWTGSKnHW3JWvdAjvs5qHukDEnrL6qmtjkmbfl",
+	"7SPk3Gz3lnE6Gg2S2QMDvRcM1N2JQbkWuLwgXOnks03LJJRc04iHXZIJZHFhfWSFp2A3Nuu0ML61kKJ8",
+	"/HvLyfyeVoZWsbAgR3CMDxxuYxxuxQAggxYyW4ATlzYB2w/N72L3eM9UQLgmQxZJMTYzkh3qYsdc1xeI",
+	"1Q8JndIZUZpHERE0tqVU7Ri7rqcujaJDYqB2YJVewMXShrrN/euBHrDQUASMF4RBBeMaal3OrbymRUW9",
+	"afeQDP4PnN4e/Lf3pxoQBcNBe2EbtTqkKSMDs4a3md7ZHdTTg7eZ3iI1eJvpW7LyLuaYVoKVmX5A8A2F",
+	"ANqeOvNd6GjJatdYe34xJciS9oZf683J6x1QAeyy6j2xfEgR0FO5oQEo0xqtMReFY4j2xSKT5QSinK+i",
+	"UIyjIKxifydkc2VipAgd+r2+/U7cWKrcZn06+XqBzeh9clum48pM95qdl5uEHHn2BQsCTRd1Q0qwnrT7",
+	"93UIFeVoS27Qta3LKE40UoV3vpiA0RuKi3HEeplih4TRYOKC9AOappw5HxG0iLPImqTMIG+eLMAVUQmD",
+	"1hx0CDnc5u1hKqdQTcHo1CkNjChZiCnOOYQjmD1z4VLwyBheT1jKZUhoFJGUBYxfs+IzlYE4INM+OcPV",
+	"gEkL1+FkG+uGotoNxRXRVuvGzIURUqBc5phOZMQKinZMlKZRpT0WR83/2DIyRKAJoyGmJht5La1zJtuj",
+	"L/rkbZ5I+VPcLXVaUF6RTVlY8EIugigLXYoXCIQPosja1MQpyHO5up6fuZXaAT/37BiLyAlKATiVHRry",
+	"UUJHYlz7noqsU9FXsKQ1CACophhiMXC5i7Y9VnlL3M8yDg9JEHFzXJBNZLMGuSaZ0Dwyf7gGQegMzdtO",
+	"1iQGWvTBrW8tI9Cf5e5SAcuraNYUfva4xkPG361k/L0pkLWCUajIlrChKfvP4bGB9gV2tQaduzTF4fyj",
+	"skfJOpkkCaU/2KNK/XoynbAUWjznCYBBHqQS98kxeK/f/fyc/GN//xlUJcjElZBTAeEOlTa1uI481d+L",
+	"Q1mE23Ac20ZtM8m9bdaF51bUUQGn4d+3KZ5rc1uBb5daaUF5IZYtdfTW9M5yXqQa+XIowxmaCiLF8n6t",
+	"C4TPLpbWSFMG1RnRyuYbyM1mPBsgJZERqXNht86k1uQM3qYQ682wQSMZ+0zjJGKdw87blzUtexfgCFdo",
+	"33yQS7dpIoM4xWoFmiXy6eJ622WmI0fVfmLAhko9lFSR1ypTTKglO5UlHZqRqv3FuojKrpuLGak8zG6f",
+	"AEAbSMps1oQAHgj58QuK6l249vTbTViAaRYV0st7z9i+b2iew+08NCvban28EiCv05bsuNQLDC0icyCa",
+	"y3wyYo9UgSalhHKkiDAADbRCKwrVeSoqDu0+NaqfrRHlVYV4pBBswFhSVxeCw+qUlinaaSiWgiDHJYQu",
+	"NzBrqszkZYJvk2dVp7nLjHNcRmjXsThcwmnfrhcVXswOFu2Am5EiYLsP6YN//W5oDXy3Ka0IEW7vK/z/",
+	"0kRyzK1VRUABYHklHrFFC7MCh+8wGzwXC3Mj0gN23M/kWtTp2sP2kpTu24G+9oT7AfDud3excjFNJznn",
+	"fHb3pinfOe3dfElRCEVoaqnyC9PbLgYM4y8oAvwI+lCPeGRrd1rfqdJUuxSndRXubWm8JRC5mIuDatZ1",
+	"q9mwzRamX/i1ZbLF2OW8wmWO5aJqdNEgKE/ULcq7wVBYtg0rj8FnIdV0nn2/KFa+xV4ZZmhvpnsboFxT",
+	"wdpd0J1FKP/dgi9aI2mWQnWlCgrVp68vwV/MBULv7PLsBBsEhebdhlQFmRdZtah8VMpIcJHSUJfDWpqp",
+	"xsFkmmeYZYqFiNNBlqYQkuXyHAznikJCh9beQyze1hRlhLkMCm4zFyEfH6e7x8l73uV994kID9RhSWnH",
+	"Y3VlkLHoEFNh7I+UQ6lWJEIxEfb84Lxey4wm9FuVwvoaKYcfbjaB0ukF0gupyYzpPB70iMgoZOn8yKrU",
+	"grxPjgtHrRuuzi8LooKQgBk1EZ1MhP/yZroVglI76b2lL/YoyqVLbkJT/jq5Rjnk9ebxgI4pF0tQcHlY",
+	"NVQ3rzQayEOcSngPzlv3U55JWIjavZQpponmwRXTffLPGQnZiGaRziPhHimC7fKs5V4RJsIjz2X1CN1Q",
+	"zrCvNJ2pRdx5yzHS/hT3Fnv8uuZ+i7qH1MD7wVvnHcM5X10e/VxC4j1AsGWMszHP188RpguyhCE1QoE0",
+	"PoNyVwaryxQCBWzL/rjHEacTBgguU2C71Yzigk27Zmwpu2Y0youlH9mJHEuI6ZUR+YFfI3mpYdS1PNer",
+	"QsP0tpluabLvic8e2RT1skRP+KiU3I05Fw882eb/Vhje4jTgIoiqNrDjvXJeJGCbyFFt0QCLrhZ/fAGg",
+	"W9GKu6WcZIN9OVeANe5282p2yhIH7vomhTxlgYYIqoH714UcuKaLXgQ+ZkcO9CxhAxe49Z8ZS2de/QC7",
+	"jaIwstHHu1bbxsHzRIwBM2dsR4W/XxRnk/cp8ga3GV7YwAN0FJtbhUQBcqrIDpAuqhGulVkJS61bXyYs",
+	"F/UTBmI7kJ3dru+2hySwmEYRSSjUnzIKxTDTWgpo9VS4/jB1Q7PEJcOevT2/aIwxg6PpzBnCa5wheIgQ",
+	"FwvNBAt46BLWH/dtJ2Mc9/B//uu/IesTLOpwIZ5J3U3ayp7++MlPLXqBhSxJWYAMDgeb38IVF9hhykqD",
+	"p5hFcuQDCdeKRSOi6MwW8sdAiZFMG3djFtNtSRDxvJEC4LLL/UghWkpCRi0GKNr8HkizmdI0VEcugJ/Q",
+	"KJJTFpLhzAPEplUWWLTw3EcyjanuHHaylHe6/jU82T/4qbZ87RLmodlnvTfRcVTmGq1iA0tGHoD7ncLS",
+	"hijjDsO+ykKMo3i6/2Serv2TBld5PZ+Cp3llQfLQbFQoAP/LVKXT7WAkKGz3lcQh6oPjSqQr77K2kISB",
+	"PrOYBvVXucC5Y74Bu9wMv/pZGrAtM5QaTtUUZpW37J2DjUfK0UPIRz+sEENqkNhM7dKgkHJB6JM5NGLm",
+	"65NTbUs7VaTGBmirUQTxpwufxi0X7z73ptNpz6yjl6URE0YGDldoaONP+rNM4zaC3gOObB5H/hrpslae",
+	"qEh9wPqNsDaHesskzT2oMNWcGYN9tb2paKSklxtb6IWFGQjyWgHeu/AwYTKJnGDki1kg7eUYbwUyiS3y",
+	"UkZDfBlafKAhyFVmzWsEQrPNqSM8MAo8KjXF8zAjf2sqsygkE3rNSJJpgyQQvWwhflEtuSJa0JKpm1aW",
+	"Q9LwHCt9bTGjIJ/mXifuO2EPXXNHvgqirIXxDkvO/X0T9d/bLBwP4avK50JaoyyfaYqo+Zd95YYASMOQ",
+	"Y+7OWWrm0NyMM6KRYt1O4j362vEWVc3qjRhVjNgX0DDGVZGvN8x4BPJFkVWz33/c3+8s1YY8dPsjX8DH",
+	"/EU5/JMFjTkI9v0jmzoBVdz7m7vhf/nbZSTNhDDUDJWXprtdbK5wKV95iRMAGT/vyks0Y591XogAnw5n",
+	"5Ok+ibnINPND6MnY0Hgr2AxKyWCDPBsMCh3J1IiRA7S1kg/Z/v7TAIaAP9mgIdoWKebWQx1dgc8WsY6G",
+	"+kVF/ertxy5+d7kiNoOqBrCw77aeqywPQYcGkGEiA+V1FpbjAu+Vpoa6FhKA9VgpsjOI6RXgzAD6v2Rp",
+	"1DnsTLRODvf2Hj/5R3+/v99/fHiwv7/fMcu2S6gTuwFPIcORhJxGLNAkEyFLoZD1oE9+5izCPakuyWHX",
+	"lisDPAKx31Bop1fhmI8USbJhxNWEhUZQ1CkNNFGypmyYGcbVExgzYeZgIUqZbqh8ACP1kEzkvqTcroF0",
+	"Yt6UYjZ5ya94bJgUOTF3nqRcMWJAlQntvJY1uz8s2jmbJeZWS9vrGO8l7Pp546WEVujVXqoAA3a+UHql",
+	"FLoQ154bTv1pYiromMVQ6gVgFDPZBl9jjJjvQgBmpr4NvGOYxqzhEACeyzdtBdlUSn3odjWceR0I8rXs",
+	"/Hb+9k2XZGnUszqpIXZxFmme0FSD4rxrZWBbG6aEGLBxJ9IWVNYKryDeUqXNeXcrtmSzLJnp8nLAbtwn",
+	"juDjsZhldUl+OCHV9NuAMHHNIpmgQGwPCVGx/phUNlRo6tbFodlIYXJ8duoDCG6reO/8xUuM6IQ6AENq",
+	"9A2aaWk1JCj64/K1VDf/s6cCmdjeRKrruvpNeIIgJaP8jVJy2g33X8Q/1x/EcRk/fmephP2XgMaW3S1M",
+	"/B4ICDL4954loD1U3rtld3ruaQdcx4xRC5vdcgONSpxd4WIoRR7UwQgSMFbgz8GTJ2Tw9UNnZH740Dkk",
+	"f3zo2EP70Pn4bdC1YQD2E/Mq/Gle9d4sYR39UnOIjpDbuAEaxlxwpS0FLYPSHvxqKY7q2oTP/HxyoFJF",
+	"yDDNQq4NevTJczhQ5UpFWc9mzAVRLEiNYoytK0oh8karnjkbGL4NzbHKtAZJTBdPI4eu8ubNtzX7f+u4",
+	"BURSJJILrQ6NwBRBya0QlG4uzIqSVA6Z6jp7HpJ6tMAbNNEsxX4aJJRBZihicd9nqYyZnrBMkZjplAc+",
+	"oMtEdb59/PZ/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

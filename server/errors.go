@@ -43,7 +43,13 @@ const (
 	// CodeNewPasswordRequired: the password is right, but an admin requires a new one before any
 	// session opens (WME answers with its challenge instead).
 	CodeNewPasswordRequired Code = "new-password-required"
-	CodeInternal            Code = "internal"
+	// CodeForbidden: the caller is authenticated but may not do this (no admin role, an instance
+	// role too weak, a read-only system role).
+	CodeForbidden Code = "forbidden"
+	// CodeConflict: the change collides with stored state (a username or role name in use, a role
+	// still held, the last Owner); Fields may say which.
+	CodeConflict Code = "conflict"
+	CodeInternal Code = "internal"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.
@@ -53,7 +59,7 @@ var Codes = []Code{
 	CodeInvalidPAT, CodeInvalidTicket, CodeDisabledUser, CodeUnverifiedUser, CodeEmailInUse, CodePasswordTooShort,
 	CodeRoleNotAllowed, CodeDefaultRoleNotAllowed, CodeLocaleNotAllowed, CodeSignupDisabled,
 	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeRedirectNotAllowed,
-	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeInternal,
+	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

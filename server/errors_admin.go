@@ -7,14 +7,6 @@ import (
 	"github.com/latchkey/latchkey/gen"
 )
 
-// Codes of the admin API that no other dialect uses.
-const (
-	// CodeForbidden: the caller is authenticated but does not hold the admin role.
-	CodeForbidden Code = "forbidden"
-	// CodeConflict: a unique value (a username) is already in use; Fields says which.
-	CodeConflict Code = "conflict"
-)
-
 // adminStatus is how the admin API tells one Code: a status, its wire code and a sentence.
 type adminStatus struct {
 	status  int

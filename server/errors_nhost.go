@@ -40,6 +40,8 @@ var nhostErrors = map[Code]nhostError{
 	CodeEmailAlreadyVerified:  {http.StatusBadRequest, gen.ErrorResponseErrorEmailAlreadyVerified, "User's email is already verified"},
 	CodeInvalidOTP:            {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidOtp, "Invalid or expired OTP"},
 	CodeNewPasswordRequired:   {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "A new password is required: reset the password to continue"},
+	CodeForbidden:             {http.StatusForbidden, gen.ErrorResponseErrorInvalidRequest, "Forbidden"},
+	CodeConflict:              {http.StatusConflict, gen.ErrorResponseErrorInvalidRequest, "The request conflicts with the current state"},
 	CodeInternal:              {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 }
 

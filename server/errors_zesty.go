@@ -6,6 +6,13 @@ import (
 	"github.com/latchkey/latchkey/gen"
 )
 
+// Codes of the Zesty Accounts dialect (declared here rather than in errors.go: only Zesty tells
+// them; any other dialect would answer them with its generic 400).
+const (
+	// CodeUserRequired: the operation needs a user session and an access token was sent.
+	CodeUserRequired Code = "user-required"
+)
+
 // zestyErrors tells Codes in Zesty's envelope.
 var zestyErrors = errorTable{
 	codes: map[Code]statusMessage{
@@ -21,6 +28,9 @@ var zestyErrors = errorTable{
 		CodeUnverifiedUser:       {http.StatusForbidden, "User is not verified"},
 		CodePasswordTooShort:     {http.StatusBadRequest, "Password is too short"},
 		CodeNewPasswordRequired:  {http.StatusForbidden, "A new password is required: reset your password to continue"},
+		CodeForbidden:            {http.StatusForbidden, "Your role does not allow this"},
+		CodeConflict:             {http.StatusConflict, "The change conflicts with the current state"},
+		CodeUserRequired:         {http.StatusForbidden, "This needs a user session: an access token cannot do it"},
 		CodeInternal:             {http.StatusInternalServerError, "Internal server error"},
 	},
 	// A wrong password at log-in, a bad reset token at reset, a bad session token elsewhere.

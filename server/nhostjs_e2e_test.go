@@ -41,12 +41,19 @@ func TestNhostJSClient(t *testing.T) {
 
 // TestZestySDKClient drives the Zesty Auth dialect with the published @zesty-io/sdk
 // (e2e/zestysdk): multipart log-in reading meta.token, verify with a Bearer token, a wrong
-// password and a garbage token.
+// password and a garbage token; then the SDK's Accounts calls (create, list and read instances,
+// the users of an instance with their roles), and the same reads with an access token this test
+// creates over HTTP.
 func TestZestySDKClient(t *testing.T) {
 	h := servertest.Start(t)
 	signUp(t, h, "zesty-sdk@example.com", "zesty-sdk-password")
+	session := zestyLoginAs(t, h, "zesty-sdk@example.com", "zesty-sdk-password")
+	inst := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", session, `{"name":"Token instance"}`))["ZUID"].(string)
+	roles := zRoleZUIDs(t, h, session, inst)
+	tok := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/tokens", session, zJSON("name", "sdk-e2e", "roleZUID", roles["admin"])))
 	runNodeClient(t, "zestysdk", "@zesty-io/sdk",
-		"LATCHKEY_URL="+h.URL, "ZESTY_EMAIL=zesty-sdk@example.com", "ZESTY_PASSWORD=zesty-sdk-password")
+		"LATCHKEY_URL="+h.URL, "ZESTY_EMAIL=zesty-sdk@example.com", "ZESTY_PASSWORD=zesty-sdk-password",
+		"ZESTY_ACCESS_TOKEN="+tok["token"].(string), "ZESTY_TOKEN_INSTANCE="+inst)
 }
 
 // runNodeClient runs e2e/<dir>/run.mjs with env added. It needs Node and the package's

@@ -15,10 +15,12 @@ type client struct {
 	RequestID string
 }
 
-// principal is an authenticated caller: a user acting through a session.
+// principal is an authenticated caller: a user acting through a session, or (Token set, User
+// nil) a Zesty access token acting as its role on its instance.
 type principal struct {
 	User      *store.User
 	SessionID uuid.UUID
+	Token     *zestyAccessToken
 }
 
 // reqState is everything request-scoped that middleware learns and handlers read. One pointer in

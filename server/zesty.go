@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	openapi_types "github.com/oapi-codegen/runtime/types"
-
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/store"
 )
@@ -51,18 +49,28 @@ func (s *Server) ZestyLogin(ctx context.Context, req gen.ZestyLoginRequestObject
 
 // ZestyVerify implements GET /verify (Zesty).
 func (s *Server) ZestyVerify(ctx context.Context, _ gen.ZestyVerifyRequestObject) (gen.ZestyVerifyResponseObject, error) {
-	u := principalFrom(ctx).User
+	p := principalFrom(ctx)
+	if t := p.Token; t != nil {
+		// An access token has no user: it is named by its own ZUID and name, with no address.
+		return gen.ZestyVerify200JSONResponse{Code: gen.ZestyVerifyResponseCodeN200, Message: "Valid access token",
+			Data: gen.ZestyUser{ZUID: t.ZUID, Email: "", FirstName: t.Name, LastName: ""}}, nil
+	}
+	u := p.User
 	first, last := splitName(u.DisplayName)
 	email := ""
 	if u.Email != nil {
 		email = *u.Email
 	}
 	return gen.ZestyVerify200JSONResponse{Code: gen.ZestyVerifyResponseCodeN200, Message: "Valid session",
-		Data: gen.ZestyUser{ZUID: u.ZUID, Email: openapi_types.Email(email), FirstName: first, LastName: last}}, nil
+		Data: gen.ZestyUser{ZUID: u.ZUID, Email: email, FirstName: first, LastName: last}}, nil
 }
 
 // ZestyLogout implements DELETE /logout (Zesty).
 func (s *Server) ZestyLogout(ctx context.Context, _ gen.ZestyLogoutRequestObject) (gen.ZestyLogoutResponseObject, error) {
+	// An access token has no session to end; it is revoked with DELETE /v1/tokens/{tokenZUID}.
+	if err := requireUserSession(principalFrom(ctx)); err != nil {
+		return nil, err
+	}
 	if err := s.endSession(ctx, principalFrom(ctx).SessionID); err != nil {
 		return nil, err
 	}
@@ -102,8 +110,12 @@ func (s *Server) ZestyPasswordReset(ctx context.Context, req gen.ZestyPasswordRe
 	return gen.ZestyPasswordReset200JSONResponse{Code: gen.ZestyMessageCodeN200, Message: "Password changed"}, nil
 }
 
-// authenticateZestyToken accepts a live Zesty session token and slides its expiry.
+// authenticateZestyToken accepts a live Zesty session token, and slides its expiry, or a live
+// Zesty access token (told apart by its prefix, so neither kind costs a lookup of the other).
 func (s *Server) authenticateZestyToken(ctx context.Context, raw string) (*principal, error) {
+	if isZestyAccessToken(raw) {
+		return s.authenticateZestyAccessToken(ctx, raw)
+	}
 	u, sid, err := s.store.UseSessionToken(ctx, store.SessionTokenZesty, hashSecret(secret(raw)), zestyIdle)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

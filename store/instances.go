@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm/clause"
 )
 
@@ -36,4 +39,262 @@ func (s *Store) SetInstanceMember(ctx context.Context, m *InstanceMember) error 
 		return fmt.Errorf("set instance member: %w", err)
 	}
 	return nil
+}
+
+// ErrInUse: the row is still referenced (a role that members or access tokens hold).
+var ErrInUse = errors.New("in use")
+
+// Member is one member of an instance: the user and the role they hold there.
+type Member struct {
+	User *User
+	Role *InstanceRole
+}
+
+// InstanceByZUID loads an instance.
+func (s *Store) InstanceByZUID(ctx context.Context, zuid string) (*Instance, error) {
+	var i Instance
+	if err := s.w(ctx).Where("zuid = ?", zuid).Take(&i).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &i, nil
+}
+
+// InstanceByID loads an instance.
+func (s *Store) InstanceByID(ctx context.Context, id int64) (*Instance, error) {
+	var i Instance
+	if err := s.w(ctx).Where("id = ?", id).Take(&i).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &i, nil
+}
+
+// InstancesOfUser lists the instances a user is a member of, oldest first.
+func (s *Store) InstancesOfUser(ctx context.Context, userID uuid.UUID) ([]Instance, error) {
+	var out []Instance
+	err := s.w(ctx).Where("id IN (?)", s.w(ctx).Model(&InstanceMember{}).Select("instance_id").Where("user_id = ?", userID)).
+		Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list instances of user: %w", err)
+	}
+	return out, nil
+}
+
+// RenameInstance sets an instance's name.
+func (s *Store) RenameInstance(ctx context.Context, id int64, name string) error {
+	res := s.w(ctx).Model(&Instance{}).Where("id = ?", id).Updates(map[string]any{"name": name, "updated_at": s.now()})
+	if res.Error != nil {
+		return fmt.Errorf("rename instance: %w", res.Error)
+	}
+	return notFoundIfNone(res)
+}
+
+// DeleteInstance deletes an instance with its members, roles and the access tokens of its roles.
+func (s *Store) DeleteInstance(ctx context.Context, id int64) error {
+	// Members first: their role reference is RESTRICT, which PostgreSQL checks at once.
+	if err := s.w(ctx).Where("instance_id = ?", id).Delete(&InstanceMember{}).Error; err != nil {
+		return fmt.Errorf("delete instance members: %w", err)
+	}
+	roles := s.w(ctx).Model(&InstanceRole{}).Select("id").Where("instance_id = ?", id)
+	if err := s.w(ctx).Where("role_id IN (?)", roles).Delete(&APIToken{}).Error; err != nil {
+		return fmt.Errorf("delete instance tokens: %w", err)
+	}
+	if err := s.w(ctx).Where("instance_id = ?", id).Delete(&InstanceRole{}).Error; err != nil {
+		return fmt.Errorf("delete instance roles: %w", err)
+	}
+	res := s.w(ctx).Where("id = ?", id).Delete(&Instance{})
+	if res.Error != nil {
+		return fmt.Errorf("delete instance: %w", res.Error)
+	}
+	return notFoundIfNone(res)
+}
+
+// InstanceRoles lists the roles of an instance: system roles from most to least powerful, then
+// custom roles by name.
+func (s *Store) InstanceRoles(ctx context.Context, instanceID int64) ([]InstanceRole, error) {
+	var out []InstanceRole
+	if err := s.w(ctx).Where("instance_id = ?", instanceID).Order("custom, name").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list instance roles: %w", err)
+	}
+	rank := map[string]int{SystemRoleOwner: 0, SystemRoleAdmin: 1, SystemRoleDeveloper: 2, SystemRoleSEO: 3, SystemRolePublisher: 4, SystemRoleContributor: 5}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Custom || out[j].Custom {
+			return !out[i].Custom && out[j].Custom
+		}
+		return rank[out[i].SystemRole] < rank[out[j].SystemRole]
+	})
+	return out, nil
+}
+
+// InstanceRoleByZUID loads a role.
+func (s *Store) InstanceRoleByZUID(ctx context.Context, zuid string) (*InstanceRole, error) {
+	var r InstanceRole
+	if err := s.w(ctx).Where("zuid = ?", zuid).Take(&r).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
+}
+
+// InstanceRoleByID loads a role.
+func (s *Store) InstanceRoleByID(ctx context.Context, id uuid.UUID) (*InstanceRole, error) {
+	var r InstanceRole
+	if err := s.w(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
+}
+
+// SystemInstanceRole loads the built-in role of an instance that is systemRole.
+func (s *Store) SystemInstanceRole(ctx context.Context, instanceID int64, systemRole string) (*InstanceRole, error) {
+	var r InstanceRole
+	err := s.w(ctx).Where("instance_id = ? AND system_role = ? AND custom = ?", instanceID, systemRole, false).Take(&r).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
+}
+
+// UpdateInstanceRole sets a role's name and description.
+func (s *Store) UpdateInstanceRole(ctx context.Context, r *InstanceRole) error {
+	r.UpdatedAt = s.now()
+	res := s.w(ctx).Model(&InstanceRole{}).Where("id = ?", r.ID).
+		Updates(map[string]any{"name": r.Name, "description": r.Description, "updated_at": r.UpdatedAt})
+	if err := translate(res.Error); err != nil {
+		return fmt.Errorf("update instance role: %w", err)
+	}
+	return notFoundIfNone(res)
+}
+
+// DeleteInstanceRole deletes a role that no member and no access token holds; otherwise
+// ErrInUse.
+func (s *Store) DeleteInstanceRole(ctx context.Context, id uuid.UUID) error {
+	var n int64
+	if err := s.w(ctx).Model(&InstanceMember{}).Where("role_id = ?", id).Count(&n).Error; err != nil {
+		return fmt.Errorf("count role members: %w", err)
+	}
+	if n == 0 {
+		if err := s.w(ctx).Model(&APIToken{}).Where("role_id = ?", id).Count(&n).Error; err != nil {
+			return fmt.Errorf("count role tokens: %w", err)
+		}
+	}
+	if n > 0 {
+		return ErrInUse
+	}
+	res := s.w(ctx).Where("id = ?", id).Delete(&InstanceRole{})
+	if res.Error != nil {
+		return fmt.Errorf("delete instance role: %w", res.Error)
+	}
+	return notFoundIfNone(res)
+}
+
+// MemberRole loads the role a user holds on an instance; ErrNotFound when they are not a member.
+func (s *Store) MemberRole(ctx context.Context, instanceID int64, userID uuid.UUID) (*InstanceRole, error) {
+	var r InstanceRole
+	err := s.w(ctx).Where("id = (?)", s.w(ctx).Model(&InstanceMember{}).Select("role_id").
+		Where("instance_id = ? AND user_id = ?", instanceID, userID)).Take(&r).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
+}
+
+// InstanceMembers lists the members of an instance with their roles, by when they joined.
+func (s *Store) InstanceMembers(ctx context.Context, instanceID int64) ([]Member, error) {
+	var ms []InstanceMember
+	if err := s.w(ctx).Where("instance_id = ?", instanceID).Order("created_at, user_id").Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("list instance members: %w", err)
+	}
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	userIDs, roleIDs := make([]uuid.UUID, len(ms)), make([]uuid.UUID, len(ms))
+	for i, m := range ms {
+		userIDs[i], roleIDs[i] = m.UserID, m.RoleID
+	}
+	var users []User
+	if err := s.w(ctx).Where("id IN ?", userIDs).Find(&users).Error; err != nil {
+		return nil, fmt.Errorf("load members: %w", err)
+	}
+	var roles []InstanceRole
+	if err := s.w(ctx).Where("id IN ?", roleIDs).Find(&roles).Error; err != nil {
+		return nil, fmt.Errorf("load member roles: %w", err)
+	}
+	byUser, byRole := map[uuid.UUID]*User{}, map[uuid.UUID]*InstanceRole{}
+	for i := range users {
+		byUser[users[i].ID] = &users[i]
+	}
+	for i := range roles {
+		byRole[roles[i].ID] = &roles[i]
+	}
+	out := make([]Member, 0, len(ms))
+	for _, m := range ms {
+		if u, r := byUser[m.UserID], byRole[m.RoleID]; u != nil && r != nil {
+			out = append(out, Member{User: u, Role: r})
+		}
+	}
+	return out, nil
+}
+
+// RemoveInstanceMember takes a user off an instance.
+func (s *Store) RemoveInstanceMember(ctx context.Context, instanceID int64, userID uuid.UUID) error {
+	res := s.w(ctx).Where("instance_id = ? AND user_id = ?", instanceID, userID).Delete(&InstanceMember{})
+	if res.Error != nil {
+		return fmt.Errorf("remove instance member: %w", res.Error)
+	}
+	return notFoundIfNone(res)
+}
+
+// CountInstanceOwners counts the members whose role grants Owner (the Owner role or a custom
+// role based on it).
+func (s *Store) CountInstanceOwners(ctx context.Context, instanceID int64) (int64, error) {
+	var n int64
+	err := s.w(ctx).Model(&InstanceMember{}).Where("instance_id = ? AND role_id IN (?)", instanceID,
+		s.w(ctx).Model(&InstanceRole{}).Select("id").Where("instance_id = ? AND system_role = ?", instanceID, SystemRoleOwner)).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count instance owners: %w", err)
+	}
+	return n, nil
+}
+
+// UserByZUID loads a user by ZUID.
+func (s *Store) UserByZUID(ctx context.Context, zuid string) (*User, error) {
+	var u User
+	if err := s.w(ctx).Where("zuid = ?", zuid).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// ZestyTokenByZUID loads a Zesty access token whatever its state.
+func (s *Store) ZestyTokenByZUID(ctx context.Context, zuid string) (*APIToken, error) {
+	var t APIToken
+	if err := s.w(ctx).Where("zuid = ? AND kind = ?", zuid, APITokenZesty).Take(&t).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
+// ZestyTokensOfInstances lists the Zesty access tokens whose roles belong to the instances, oldest
+// first.
+func (s *Store) ZestyTokensOfInstances(ctx context.Context, instanceIDs []int64) ([]APIToken, error) {
+	if len(instanceIDs) == 0 {
+		return nil, nil
+	}
+	var out []APIToken
+	err := s.w(ctx).Where("kind = ? AND role_id IN (?)", APITokenZesty,
+		s.w(ctx).Model(&InstanceRole{}).Select("id").Where("instance_id IN ?", instanceIDs)).
+		Order("created_at, id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list access tokens: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteAPIToken deletes an API token: it stops working at once.
+func (s *Store) DeleteAPIToken(ctx context.Context, id uuid.UUID) error {
+	res := s.w(ctx).Where("id = ?", id).Delete(&APIToken{})
+	if res.Error != nil {
+		return fmt.Errorf("delete api token: %w", res.Error)
+	}
+	return notFoundIfNone(res)
 }

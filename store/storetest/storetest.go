@@ -237,6 +237,7 @@ func contracts() []contract {
 		}},
 		{"contract=admin", adminCases()},
 		{"contract=az", azCases()},
+		{"contract=instances", instanceCases()},
 	}
 }
 
