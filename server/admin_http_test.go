@@ -154,6 +154,7 @@ type dialectTokens struct {
 	nhost        gen.Session
 	wmeRefresh   string
 	zestySession string
+	azToken      string
 }
 
 func tokensEverywhere(t *testing.T, h *servertest.Harness, email string) dialectTokens {
@@ -165,6 +166,7 @@ func tokensEverywhere(t *testing.T, h *servertest.Harness, email string) dialect
 	}
 	d.wmeRefresh = tok.RefreshToken
 	d.zestySession = zestyLoginAs(t, h, email, mailPassword)
+	_, d.azToken = azSignIn(t, h, email, mailPassword)
 	return d
 }
 
@@ -179,6 +181,9 @@ func (d dialectTokens) want(t *testing.T, h *servertest.Harness, live bool) {
 	}
 	if status, _ := zestyCall(t, h, http.MethodGet, "/verify", d.zestySession); (status == http.StatusOK) != live || (!live && status != http.StatusUnauthorized) {
 		t.Errorf("%s: Zesty /verify: %d, live=%v", d.email, status, live)
+	}
+	if a := azDo(t, h, http.MethodGet, "/sessions", bearer(d.azToken), nil); (a.status == http.StatusOK) != live || (!live && a.status != http.StatusUnauthorized) {
+		t.Errorf("%s: Authentication Zero GET /sessions: %d, live=%v", d.email, a.status, live)
 	}
 	// Last, as it spends the Nhost refresh token.
 	if r, err := refresh(t, h, d.nhost.RefreshToken); err != nil || (r.StatusCode() == http.StatusOK) != live || (!live && r.StatusCode() != http.StatusUnauthorized) {

@@ -79,6 +79,11 @@ func TestPersonalAccessTokens(t *testing.T) {
 	if len(events) != 1 || events[0].Detail["name"] != "deploy-bot" {
 		t.Fatalf("pat.create audit = %+v", events)
 	}
+	// Its use is audited under its name.
+	events, _ = h.Store.AuditEvents(ctx, "session.sign_in", 1)
+	if len(events) != 1 || events[0].Detail["method"] != "pat" || events[0].Detail["token_name"] != "deploy-bot" {
+		t.Fatalf("PAT sign-in audit = %+v", events)
+	}
 
 	h.Clock.Advance(25 * time.Hour)
 	in, _ = h.Client.SignInPATWithResponse(ctx, gen.SignInPATJSONRequestBody{PersonalAccessToken: pat})

@@ -44,6 +44,8 @@ type sessionSpec struct {
 	// ForReset opens a session for a user who must choose a new password: only the session of a
 	// password-reset ticket, whose next step (Nhost's) is setting that password, does.
 	ForReset bool
+	// APIToken is the personal access token the session is opened with, named in the audit event.
+	APIToken *store.APIToken
 }
 
 // nhostSession is the spec of sessions opened through the Nhost dialect (and the default).
@@ -79,8 +81,11 @@ func (s *Server) openSessionSpec(ctx context.Context, st *store.Store, u *store.
 	if err != nil {
 		return nil, err
 	}
-	ev := s.auditRow(ctx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID,
-		Detail: store.JSONMap{"method": spec.Method}})
+	detail := store.JSONMap{"method": spec.Method}
+	if spec.APIToken != nil { // the token used is part of the record: audited token use
+		detail["token_id"], detail["token_name"] = spec.APIToken.ID.String(), spec.APIToken.Name
+	}
+	ev := s.auditRow(ctx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID, Detail: detail})
 	if spec.TokenKind != "" {
 		err := st.Tx(ctx, func(tx *store.Store) error {
 			if err := tx.OpenSession(ctx, sess, nil, ev); err != nil {

@@ -105,7 +105,9 @@ func (s *Server) signInPAT(ctx context.Context, token secret) (*session, error) 
 		if err != nil {
 			return err
 		}
-		out, err = s.openSession(ctx, tx, u, methodPAT)
+		spec := s.nhostSpec(methodPAT)
+		spec.APIToken = t
+		out, err = s.openSessionSpec(ctx, tx, u, spec)
 		return err
 	})
 	var e *Error
