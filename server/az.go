@@ -41,10 +41,7 @@ func (s *Server) azSpec() sessionSpec {
 
 // AzSignUp implements POST /sign_up (Authentication Zero).
 func (s *Server) AzSignUp(ctx context.Context, req gen.AzSignUpRequestObject) (gen.AzSignUpResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	if err := s.azCheckNewPassword(b.Password, b.PasswordConfirmation); err != nil {
 		return nil, err
 	}
@@ -57,10 +54,7 @@ func (s *Server) AzSignUp(ctx context.Context, req gen.AzSignUpRequestObject) (g
 
 // AzSignIn implements POST /sign_in (Authentication Zero).
 func (s *Server) AzSignIn(ctx context.Context, req gen.AzSignInRequestObject) (gen.AzSignInResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	spec := s.azSpec()
 	res, err := s.signIn(ctx, signInInput{Email: string(b.Email), Password: secret(b.Password), Spec: &spec})
 	if err != nil {
@@ -111,10 +105,7 @@ func (s *Server) AzDeleteSession(ctx context.Context, req gen.AzDeleteSessionReq
 
 // AzUpdatePassword implements PUT /password (Authentication Zero).
 func (s *Server) AzUpdatePassword(ctx context.Context, req gen.AzUpdatePasswordRequestObject) (gen.AzUpdatePasswordResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	u, err := s.azUpdatePassword(ctx, b)
 	if err != nil {
 		return nil, err
@@ -124,10 +115,7 @@ func (s *Server) AzUpdatePassword(ctx context.Context, req gen.AzUpdatePasswordR
 
 // AzPatchPassword implements PATCH /password (Authentication Zero).
 func (s *Server) AzPatchPassword(ctx context.Context, req gen.AzPatchPasswordRequestObject) (gen.AzPatchPasswordResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	u, err := s.azUpdatePassword(ctx, b)
 	if err != nil {
 		return nil, err
@@ -137,10 +125,7 @@ func (s *Server) AzPatchPassword(ctx context.Context, req gen.AzPatchPasswordReq
 
 // AzUpdateEmail implements PUT /identity/email (Authentication Zero).
 func (s *Server) AzUpdateEmail(ctx context.Context, req gen.AzUpdateEmailRequestObject) (gen.AzUpdateEmailResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	u, err := s.azUpdateEmail(ctx, b)
 	if err != nil {
 		return nil, err
@@ -150,10 +135,7 @@ func (s *Server) AzUpdateEmail(ctx context.Context, req gen.AzUpdateEmailRequest
 
 // AzPatchEmail implements PATCH /identity/email (Authentication Zero).
 func (s *Server) AzPatchEmail(ctx context.Context, req gen.AzPatchEmailRequestObject) (gen.AzPatchEmailResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	u, err := s.azUpdateEmail(ctx, b)
 	if err != nil {
 		return nil, err
@@ -213,10 +195,7 @@ func (s *Server) AzVerifyEmail(ctx context.Context, req gen.AzVerifyEmailRequest
 
 // AzRequestPasswordReset implements POST /identity/password_reset (Authentication Zero).
 func (s *Server) AzRequestPasswordReset(ctx context.Context, req gen.AzRequestPasswordResetRequestObject) (gen.AzRequestPasswordResetResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	if err := s.azRequestPasswordReset(ctx, string(b.Email)); err != nil {
 		return nil, err
 	}
@@ -225,10 +204,7 @@ func (s *Server) AzRequestPasswordReset(ctx context.Context, req gen.AzRequestPa
 
 // AzResetPassword implements PUT /identity/password_reset (Authentication Zero).
 func (s *Server) AzResetPassword(ctx context.Context, req gen.AzResetPasswordRequestObject) (gen.AzResetPasswordResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	u, err := s.azResetPassword(ctx, b)
 	if err != nil {
 		return nil, err
@@ -238,10 +214,7 @@ func (s *Server) AzResetPassword(ctx context.Context, req gen.AzResetPasswordReq
 
 // AzPatchPasswordReset implements PATCH /identity/password_reset (Authentication Zero).
 func (s *Server) AzPatchPasswordReset(ctx context.Context, req gen.AzPatchPasswordResetRequestObject) (gen.AzPatchPasswordResetResponseObject, error) {
-	b := req.JSONBody
-	if b == nil {
-		b = req.FormdataBody
-	}
+	b := azBody(req.JSONBody, req.FormdataBody)
 	u, err := s.azResetPassword(ctx, b)
 	if err != nil {
 		return nil, err
@@ -597,4 +570,13 @@ func azUser(u *store.User) gen.AzUser {
 func azSession(s *store.Session) gen.AzSession {
 	return gen.AzSession{Id: openapi_types.UUID(s.ID), UserId: s.UserID, UserAgent: s.UserAgent, IpAddress: s.IP,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.LastActiveAt}
+}
+
+// azBody is the request body, whichever of JSON or a form it came as (the validator has made sure
+// one did).
+func azBody[T any](json, form *T) *T {
+	if json != nil {
+		return json
+	}
+	return form
 }
