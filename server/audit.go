@@ -25,6 +25,9 @@ const (
 	auditPasswordResetRequest = "user.password_reset_request"
 	auditPasswordReset        = "user.password_reset"
 	auditEmailChangeRequest   = "user.email_change_request"
+	// auditEmailChange: the address changed (a confirmed Nhost change, or Authentication Zero's
+	// immediate one, which leaves the new address unverified).
+	auditEmailChange = "user.email_change"
 )
 
 // auditEvent describes one audited action; record fills in who, when and from where.

@@ -30,10 +30,6 @@ const azPasswordMin = 12
 // azSlideGap is how stale a session's last activity may be before a use records it again.
 const azSlideGap = time.Minute
 
-// auditEmailChange: the address changed at once (Authentication Zero changes it without a
-// confirmation link; the new address is left unverified).
-const auditEmailChange = "user.email_change"
-
 // azSpec is how Authentication Zero sessions live.
 func (s *Server) azSpec() sessionSpec {
 	return sessionSpec{Method: methodPassword, Life: s.cfg.RefreshTokenTTL, TokenKind: store.SessionTokenAZ, TokenIdle: s.cfg.RefreshTokenTTL}

@@ -365,6 +365,9 @@ func TestMailEmailChange(t *testing.T) {
 		t.Fatalf("user after the change: %s", u.Body)
 	}
 	signIn(t, h, "new@example.com", mailPassword)
+	if events, _ := h.Store.AuditEvents(context.Background(), "user.email_change", 10); len(events) != 1 || events[0].TargetUserID == nil || events[0].TargetUserID.String() != string(u.JSON200.Id) {
+		t.Fatalf("user.email_change audit = %+v", events)
+	}
 	// The code's link is spent with it.
 	wantRedirectError(t, follow(t, h, linkOf(t, confirm).raw), "invalid-ticket")
 }

@@ -220,6 +220,9 @@ func (s *Server) completeTicket(ctx context.Context, tx *store.Store, t *store.T
 		if err != nil {
 			return nil, err
 		}
+		if err := s.record(ctx, tx, auditEvent{Action: auditEmailChange, User: t.UserID}); err != nil {
+			return nil, err
+		}
 	} else if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
 		if errors.Is(err, store.ErrEmailChanged) {
 			return nil, &Error{Code: CodeInvalidTicket, Err: err}
