@@ -80,9 +80,18 @@ func TestPersonalAccessTokens(t *testing.T) {
 		t.Fatalf("pat.create audit = %+v", events)
 	}
 	// Its use is audited under its name.
-	events, _ = h.Store.AuditEvents(ctx, "session.sign_in", 1)
-	if len(events) != 1 || events[0].Detail["method"] != "pat" || events[0].Detail["token_name"] != "deploy-bot" {
-		t.Fatalf("PAT sign-in audit = %+v", events)
+	events, _ = h.Store.AuditEvents(ctx, "session.sign_in", 10) // sign-up's and the PAT's, at one clock instant
+	var patSignIns int
+	for _, e := range events {
+		if e.Detail["method"] == "pat" {
+			patSignIns++
+			if e.Detail["token_name"] != "deploy-bot" {
+				t.Errorf("PAT sign-in audited without the token's name: %+v", e.Detail)
+			}
+		}
+	}
+	if patSignIns != 1 {
+		t.Fatalf("PAT sign-ins audited: %d of %+v", patSignIns, events)
 	}
 
 	h.Clock.Advance(25 * time.Hour)
