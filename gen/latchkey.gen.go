@@ -1506,6 +1506,9 @@ type ZestyVerifyResponseCode int
 // AdminBadRequest The error body of every admin operation.
 type AdminBadRequest = AdminError
 
+// AdminBreachCheckUnavailable The error body of every admin operation.
+type AdminBreachCheckUnavailable = AdminError
+
 // AdminConflict The error body of every admin operation.
 type AdminConflict = AdminError
 
@@ -1529,6 +1532,9 @@ type AdminUnsupportedMediaType = AdminError
 
 // AzBadRequest An Authentication Zero error.
 type AzBadRequest = AzError
+
+// AzBreachCheckUnavailable An Authentication Zero error.
+type AzBreachCheckUnavailable = AzError
 
 // AzForbidden An Authentication Zero error.
 type AzForbidden = AzError
@@ -1554,6 +1560,9 @@ type AzUnsupportedMediaType = AzError
 // NhostBadRequest The Nhost error body.
 type NhostBadRequest = ErrorResponse
 
+// NhostBreachCheckUnavailable The Nhost error body.
+type NhostBreachCheckUnavailable = ErrorResponse
+
 // NhostConflict The Nhost error body.
 type NhostConflict = ErrorResponse
 
@@ -1574,6 +1583,9 @@ type NhostUnsupportedMediaType = ErrorResponse
 
 // WmeBadRequest The Wikimedia Enterprise error body.
 type WmeBadRequest = WmeError
+
+// WmeBreachCheckUnavailable The Wikimedia Enterprise error body.
+type WmeBreachCheckUnavailable = WmeError
 
 // WmeForbidden The Wikimedia Enterprise error body.
 type WmeForbidden = WmeError
@@ -1601,6 +1613,9 @@ type ZestyAccountsNotFound = ZestyError
 
 // ZestyBadRequest The Zesty error envelope.
 type ZestyBadRequest = ZestyError
+
+// ZestyBreachCheckUnavailable The Zesty error envelope.
+type ZestyBreachCheckUnavailable = ZestyError
 
 // ZestyForbidden The Zesty error envelope.
 type ZestyForbidden = ZestyError
@@ -11017,6 +11032,8 @@ type AzPatchEmailResult struct {
 	JSON422 *AzUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchEmailResult401Headers
 }
@@ -11059,6 +11076,11 @@ func (r AzPatchEmailResult) GetJSON422() *AzUnprocessable {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzPatchEmailResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzPatchEmailResult) GetJSON503() *AzBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11114,6 +11136,8 @@ type AzUpdateEmailResult struct {
 	JSON422 *AzUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdateEmailResult401Headers
 }
@@ -11156,6 +11180,11 @@ func (r AzUpdateEmailResult) GetJSON422() *AzUnprocessable {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzUpdateEmailResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzUpdateEmailResult) GetJSON503() *AzBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11335,6 +11364,8 @@ type AzPatchPasswordResetResult struct {
 	JSON422 *AzUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11370,6 +11401,11 @@ func (r AzPatchPasswordResetResult) GetJSON422() *AzUnprocessable {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzPatchPasswordResetResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON503() *AzBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11487,6 +11523,8 @@ type AzResetPasswordResult struct {
 	JSON422 *AzUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11522,6 +11560,11 @@ func (r AzResetPasswordResult) GetJSON422() *AzUnprocessable {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzResetPasswordResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzResetPasswordResult) GetJSON503() *AzBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11900,6 +11943,8 @@ type AzPatchPasswordResult struct {
 	JSON422 *AzUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchPasswordResult401Headers
 }
@@ -11942,6 +11987,11 @@ func (r AzPatchPasswordResult) GetJSON422() *AzUnprocessable {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzPatchPasswordResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzPatchPasswordResult) GetJSON503() *AzBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11997,6 +12047,8 @@ type AzUpdatePasswordResult struct {
 	JSON422 *AzUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdatePasswordResult401Headers
 }
@@ -12039,6 +12091,11 @@ func (r AzUpdatePasswordResult) GetJSON422() *AzUnprocessable {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzUpdatePasswordResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON503() *AzBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12154,6 +12211,8 @@ type ZestyPasswordResetResult struct {
 	JSON415 *ZestyUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12184,6 +12243,11 @@ func (r ZestyPasswordResetResult) GetJSON415() *ZestyUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ZestyPasswordResetResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON503() *ZestyBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12619,6 +12683,8 @@ type AzSignUpResult struct {
 	JSON422 *AzUnprocessable
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzBreachCheckUnavailable
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12654,6 +12720,11 @@ func (r AzSignUpResult) GetJSON422() *AzUnprocessable {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzSignUpResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzSignUpResult) GetJSON503() *AzBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12904,6 +12975,8 @@ type AdminCreateUserResult struct {
 	JSON415 *AdminUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminBreachCheckUnavailable
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12944,6 +13017,11 @@ func (r AdminCreateUserResult) GetJSON415() *AdminUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AdminCreateUserResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminCreateUserResult) GetJSON503() *AdminBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13409,6 +13487,8 @@ type AdminSetUserPasswordResult struct {
 	JSON415 *AdminUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13449,6 +13529,11 @@ func (r AdminSetUserPasswordResult) GetJSON415() *AdminUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AdminSetUserPasswordResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminSetUserPasswordResult) GetJSON503() *AdminBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13891,6 +13976,8 @@ type WmeChangePasswordResult struct {
 	JSON415 *WmeUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *WmeBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13926,6 +14013,11 @@ func (r WmeChangePasswordResult) GetJSON415() *WmeUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r WmeChangePasswordResult) GetJSON500() *WmeInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r WmeChangePasswordResult) GetJSON503() *WmeBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14043,6 +14135,8 @@ type WmeForgotPasswordConfirmResult struct {
 	JSON415 *WmeUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *WmeBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14078,6 +14172,11 @@ func (r WmeForgotPasswordConfirmResult) GetJSON415() *WmeUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r WmeForgotPasswordConfirmResult) GetJSON500() *WmeInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON503() *WmeBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15149,6 +15248,8 @@ type WmeNewPasswordRequiredResult struct {
 	JSON415 *WmeUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *WmeBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15184,6 +15285,11 @@ func (r WmeNewPasswordRequiredResult) GetJSON415() *WmeUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r WmeNewPasswordRequiredResult) GetJSON500() *WmeInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON503() *WmeBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16228,6 +16334,8 @@ type SignUpEmailPasswordResult struct {
 	JSON415 *NhostUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16263,6 +16371,11 @@ func (r SignUpEmailPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r SignUpEmailPasswordResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignUpEmailPasswordResult) GetJSON503() *NhostBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17002,6 +17115,8 @@ type DeanonymizeUserResult struct {
 	JSON415 *NhostUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17037,6 +17152,11 @@ func (r DeanonymizeUserResult) GetJSON415() *NhostUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeanonymizeUserResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeanonymizeUserResult) GetJSON503() *NhostBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17244,6 +17364,8 @@ type ChangeUserPasswordResult struct {
 	JSON415 *NhostUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostBreachCheckUnavailable
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17279,6 +17401,11 @@ func (r ChangeUserPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ChangeUserPasswordResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ChangeUserPasswordResult) GetJSON503() *NhostBreachCheckUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -20031,6 +20158,13 @@ func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -20118,6 +20252,13 @@ func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) 
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -20313,6 +20454,13 @@ func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetR
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -20437,6 +20585,13 @@ func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, err
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -20746,6 +20901,13 @@ func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -20833,6 +20995,13 @@ func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, e
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -20961,6 +21130,13 @@ func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResul
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -21372,6 +21548,13 @@ func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -21601,6 +21784,13 @@ func ParseAdminCreateUserResult(rsp *http.Response) (*AdminCreateUserResult, err
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -22020,6 +22210,13 @@ func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordR
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -22416,6 +22613,13 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest WmeBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -22537,6 +22741,13 @@ func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPassword
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest WmeBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -23431,6 +23642,13 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest WmeBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -24315,6 +24533,13 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -24939,6 +25164,13 @@ func ParseDeanonymizeUserResult(rsp *http.Response) (*DeanonymizeUserResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -25135,6 +25367,13 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostBreachCheckUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -27068,6 +27307,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 type AdminBadRequestJSONResponse AdminError
 
+type AdminBreachCheckUnavailableJSONResponse AdminError
+
 type AdminConflictJSONResponse AdminError
 
 type AdminForbiddenJSONResponse AdminError
@@ -27083,6 +27324,8 @@ type AdminUnauthorizedJSONResponse AdminError
 type AdminUnsupportedMediaTypeJSONResponse AdminError
 
 type AzBadRequestJSONResponse AzError
+
+type AzBreachCheckUnavailableJSONResponse AzError
 
 type AzForbiddenJSONResponse AzError
 
@@ -27107,6 +27350,8 @@ type AzUnsupportedMediaTypeJSONResponse AzError
 
 type NhostBadRequestJSONResponse ErrorResponse
 
+type NhostBreachCheckUnavailableJSONResponse ErrorResponse
+
 type NhostConflictJSONResponse ErrorResponse
 
 type NhostForbiddenJSONResponse ErrorResponse
@@ -27120,6 +27365,8 @@ type NhostUnauthorizedJSONResponse ErrorResponse
 type NhostUnsupportedMediaTypeJSONResponse ErrorResponse
 
 type WmeBadRequestJSONResponse WmeError
+
+type WmeBreachCheckUnavailableJSONResponse WmeError
 
 type WmeForbiddenJSONResponse WmeError
 
@@ -27138,6 +27385,8 @@ type ZestyAccountsForbiddenJSONResponse ZestyError
 type ZestyAccountsNotFoundJSONResponse ZestyError
 
 type ZestyBadRequestJSONResponse ZestyError
+
+type ZestyBreachCheckUnavailableJSONResponse ZestyError
 
 type ZestyForbiddenJSONResponse ZestyError
 
@@ -27422,6 +27671,22 @@ func (response AzPatchEmail500JSONResponse) VisitAzPatchEmailResponse(w http.Res
 	return err
 }
 
+type AzPatchEmail503JSONResponse struct {
+	AzBreachCheckUnavailableJSONResponse
+}
+
+func (response AzPatchEmail503JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzUpdateEmailRequestObject struct {
 	JSONBody     *AzUpdateEmailJSONRequestBody
 	FormdataBody *AzUpdateEmailFormdataRequestBody
@@ -27544,6 +27809,22 @@ func (response AzUpdateEmail500JSONResponse) VisitAzUpdateEmailResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdateEmail503JSONResponse struct {
+	AzBreachCheckUnavailableJSONResponse
+}
+
+func (response AzUpdateEmail503JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -27803,6 +28084,22 @@ func (response AzPatchPasswordReset500JSONResponse) VisitAzPatchPasswordResetRes
 	return err
 }
 
+type AzPatchPasswordReset503JSONResponse struct {
+	AzBreachCheckUnavailableJSONResponse
+}
+
+func (response AzPatchPasswordReset503JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzRequestPasswordResetRequestObject struct {
 	JSONBody     *AzRequestPasswordResetJSONRequestBody
 	FormdataBody *AzRequestPasswordResetFormdataRequestBody
@@ -27997,6 +28294,22 @@ func (response AzResetPassword500JSONResponse) VisitAzResetPasswordResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzResetPassword503JSONResponse struct {
+	AzBreachCheckUnavailableJSONResponse
+}
+
+func (response AzResetPassword503JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28442,6 +28755,22 @@ func (response AzPatchPassword500JSONResponse) VisitAzPatchPasswordResponse(w ht
 	return err
 }
 
+type AzPatchPassword503JSONResponse struct {
+	AzBreachCheckUnavailableJSONResponse
+}
+
+func (response AzPatchPassword503JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzUpdatePasswordRequestObject struct {
 	JSONBody     *AzUpdatePasswordJSONRequestBody
 	FormdataBody *AzUpdatePasswordFormdataRequestBody
@@ -28564,6 +28893,22 @@ func (response AzUpdatePassword500JSONResponse) VisitAzUpdatePasswordResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzUpdatePassword503JSONResponse struct {
+	AzBreachCheckUnavailableJSONResponse
+}
+
+func (response AzUpdatePassword503JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28744,6 +29089,22 @@ func (response ZestyPasswordReset500JSONResponse) VisitZestyPasswordResetRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset503JSONResponse struct {
+	ZestyBreachCheckUnavailableJSONResponse
+}
+
+func (response ZestyPasswordReset503JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29290,6 +29651,22 @@ func (response AzSignUp500JSONResponse) VisitAzSignUpResponse(w http.ResponseWri
 	return err
 }
 
+type AzSignUp503JSONResponse struct {
+	AzBreachCheckUnavailableJSONResponse
+}
+
+func (response AzSignUp503JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetJWKsRequestObject struct {
 }
 
@@ -29633,6 +30010,22 @@ func (response AdminCreateUser500JSONResponse) VisitAdminCreateUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminCreateUser503JSONResponse struct {
+	AdminBreachCheckUnavailableJSONResponse
+}
+
+func (response AdminCreateUser503JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30313,6 +30706,22 @@ func (response AdminSetUserPassword500JSONResponse) VisitAdminSetUserPasswordRes
 	return err
 }
 
+type AdminSetUserPassword503JSONResponse struct {
+	AdminBreachCheckUnavailableJSONResponse
+}
+
+func (response AdminSetUserPassword503JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRevokeUserSessionsRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 }
@@ -30945,6 +31354,22 @@ func (response WmeChangePassword500JSONResponse) VisitWmeChangePasswordResponse(
 	return err
 }
 
+type WmeChangePassword503JSONResponse struct {
+	WmeBreachCheckUnavailableJSONResponse
+}
+
+func (response WmeChangePassword503JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeForgotPasswordRequestObject struct {
 	Body *WmeForgotPasswordJSONRequestBody
 }
@@ -31129,6 +31554,22 @@ func (response WmeForgotPasswordConfirm500JSONResponse) VisitWmeForgotPasswordCo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm503JSONResponse struct {
+	WmeBreachCheckUnavailableJSONResponse
+}
+
+func (response WmeForgotPasswordConfirm503JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32591,6 +33032,22 @@ func (response WmeNewPasswordRequired500JSONResponse) VisitWmeNewPasswordRequire
 	return err
 }
 
+type WmeNewPasswordRequired503JSONResponse struct {
+	WmeBreachCheckUnavailableJSONResponse
+}
+
+func (response WmeNewPasswordRequired503JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePATRequestObject struct {
 	Body *CreatePATJSONRequestBody
 }
@@ -34040,6 +34497,22 @@ func (response SignUpEmailPassword500JSONResponse) VisitSignUpEmailPasswordRespo
 	return err
 }
 
+type SignUpEmailPassword503JSONResponse struct {
+	NhostBreachCheckUnavailableJSONResponse
+}
+
+func (response SignUpEmailPassword503JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RefreshTokenRequestObject struct {
 	Body *RefreshTokenJSONRequestBody
 }
@@ -35026,6 +35499,22 @@ func (response DeanonymizeUser500JSONResponse) VisitDeanonymizeUserResponse(w ht
 	return err
 }
 
+type DeanonymizeUser503JSONResponse struct {
+	NhostBreachCheckUnavailableJSONResponse
+}
+
+func (response DeanonymizeUser503JSONResponse) VisitDeanonymizeUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserEmailRequestObject struct {
 	Body *ChangeUserEmailJSONRequestBody
 }
@@ -35338,6 +35827,22 @@ func (response ChangeUserPassword500JSONResponse) VisitChangeUserPasswordRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserPassword503JSONResponse struct {
+	NhostBreachCheckUnavailableJSONResponse
+}
+
+func (response ChangeUserPassword503JSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -39462,297 +39967,300 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rctvGmij6Kl08u8rSOSQl20pWLNWu2lq2kii+aSx5aSaxj9kEmmRHQDcG3RBNu1w1TzMPNk+yq7+v",
-	"G2iAAAlSpCQnWj+yZBDo63e/fu0EMk6kYEKrzuHXTspUIoVi8I/jMObinzR8x/4zY0qbR4EUmgn4kyZJ",
-	"xAOquRR7fyopzDMVTFhMzV//K2WjzmHn/9krxt/DX9UejHuSpjLtfPv2rdsJmQpSnpiROoediwkjKc5I",
-	"uCIxjUYyjVnYJSPKI0X0hBGzjJQGmsiUDFNGrxShJM0iRnYGXFzTiIc9O8Zgt9/51sW9PJdiFPHgNndC",
-	"wzBlSpmFZoqlgsbM7IpGKaPhjHBhHpOdQWCX5i/3Z5kOeRgycZvrDQKzXC2vmHikYM0klEwRITWZyCiE",
-	"86dmHJJKOPCRW6a/9lOhzW4jnOx21n8sSCbY54QFmoUALVnKjkjINAAOTZk5b7N+xdJrlpJIjkkmQpbC",
-	"wxzoQoAiXL+/pzdS/ywzEd7Sdt5IorJgAnfQJYopxaUwgASXQ3YGQureyCzIX+QZnUWShhdSvqLpmN0i",
-	"6AylAWhFIjOvOVJaOmwDWYlWZGeQ4BJ7WsoevOyv/72gmZ7IlH9ht3jQCNCKBSnThIqQCEmAjJQQomtO",
-	"n5JpKsXYvbwzyGDFTGizNhaWN6OyJJGpZuFrFnJ6MUvu4kYM7iomNKGKDKoTDmAL+Tp7sVloT8+S/Fq+",
-	"bIMHfGnFAAIqzOKHhuTHScQMYu+4GwiyNDW7SqhSU5mGXUIFseSfRFxcufVvgZB+WUZFZSaAf4Vc0WFk",
-	"2FcmrlnKR5yFBozizGxvIqVihBLBpt42ZEoUH4telpgRgkgqFtqtbImuftk+UbUb2DwR/bKUgjraSWMD",
-	"NiBA0Chi6SNlF7U1ovllAxTTrnE7hLF5gZeIYykLDWmjkbLUL+ZKcTE28Hwl5BQ4EhMhC/NjBlrZ73Q7",
-	"E0ZDloIseXl52Tv2yKR5Nn8gwcTcixizLhlcAJdLGY3i//2hc1xs8UNnYAYvNqiBqnaUTrkYm63Y80pS",
-	"aWi3Qb8NHtjPnEUhnJqqOzb4mTD4vWsI7jvAk9QcUWrE1FiGLHqk7Cv55W6TUbSDQsG4nrCU/Hb+9g0R",
-	"5q4FydKox0QgzfUaMRyW+2Yild4CT4BVvrMayG2oBl0ycEQXhBE1kSk8NZJtz4hXNIrklIXwjIU8ZYG+",
-	"kNVfWEx51LMifc8R+UGX/M9//fducWIb1z5WOi+nYCgy5XrikZlHiihNNQOuw7TmYmyEtPKmuOhlipnN",
-	"On7WYyJMJBdOY4Etbp7RttojUnMS0xmIOqEkesLNJgwXzZKeW7NZf66t9KiQYhbLTPk72A5/XbqLzXJZ",
-	"2Mm2eFqrG1mBs8Fit8Lclq70tWNlTmg0rOxzwlMW+ozPoxyIFY5oGHgqaMooZWrSA+bn/5BQ7f9T8+CK",
-	"lZ5InZQQy+h75kEhL7pHZXqyVZ6x0i3n+gUXhsGZxRDDlOHKZcJSWIGnAc7pIFa2MOScTCcsZUiTQtzu",
-	"Zcy2wG4uY7ayEWqOq7j1bZ7yLVtejY7hFrMdIrZoQZulX5cx2xb1WnaqKxCuy5hthWwtWmKDUJ6rvd2c",
-	"fsmUpOxaXrHQ2otkSowcVyx9i9Sj7SkvNkzAUn9nSs+OEdbVxkUoGH3hUoMJFWNWJz5xoTQVAXMC1KEh",
-	"CTJiBI28YNntumdK8ygiE6MbDGckZvHQaAPOmIfXaAaNqNLk7VSwlExlZt422BHLa7zSkMVSW0Qvnczm",
-	"6U+Lo6kVuw7NPniK25aidFTuzpmQ2XjSrfAHwVho6CoYnXOdXYQGvn0zHJlSBWCDA8BEHAgyo2FPimhG",
-	"1ExpFsNP+dE2EczSOW7cPLH4GJ2Fwh1Q1y4ZjsBBB+xACuZZLvJDV4yRHcB/e8LeO/awqQU3IkfuUcqu",
-	"GY0ce4UlboHBLoeg9iwWxroLIF8INdthtIsXtVlWC3Nti9kuP90V2C0MthWGu3iZK9nBLPOtWMKK1W+R",
-	"57Y/bEMBwMiTy9z9jvnCjpS7fo+zkOuTa7eyMORmMBqdpYZma85U53BEI8W6ncR79LVDA5x1zjTXNT/J",
-	"FEx7b2jcYAU8Pju1hF5PqCYUAH1nAD6aHrpdBmbZnisSn+7C1bA40bN+p9sw+XvF0lMAHrNzqjuHnSzj",
-	"YafbEVkUobFQpxmr+16XPgupZj3NY1Y3F+Jj88GVppDDP1mgzWe8dmVzo/Ok9nRlpgOJx8pEFncO/+io",
-	"DDhnp9uxpKLzsWY8SxXwXOZ+teC85qlpg9v6BsdumOHx2IJh1diLazdYZ3YLA1Ld6ToYLM6kfP1zkFhZ",
-	"p79pOG5/Gf555Tf9seY2K2j0iqtVUYldu9AMrlmsWvkEPbz9li+KpimdmX8L9lk3WN+zVEkQEwximfdI",
-	"QsfsiNAhCOlWmAMR1fxQg2OV67Crbzya5ymjmpkj92SPFU4nZCOaRfqdRAt/TD+/YmKsJ53Dx/v73U7M",
-	"Rf7vOhTlKonozBEi7+snP/xY8z4Yf0oQjE+65U8Pmj79lzXneGA8lDJiVJhXIhnQmm2UdvGkZuiYaRpS",
-	"TVcmNc6KVQ8MBtofqdwpeQRX7/5FEhnxYEaAWzHVrx7Bj0vP3oi5ZbBe8fJi+vkUP4W3q1CuWZzIlKaz",
-	"s6W7XOCKJUM2kikjY7SLE+o4e59ccj2RmS48CAPzqwZhwcjqXJExE0a1YSEoMSnTWSqMfCsCH3U8EHAR",
-	"QpXj+PGgehoJ1Ubw7Bx2/v8/jnu/096X/d6z/qfex//vfy3HyXghtfJR0lr/VsPJlidfHE7h91YTkKOM",
-	"AgcirFHqhJqytJabm9NqRQ/NZuaOAb5uPIVcoF+48fldgVMPBS05IuyapTMroeRqrtlLhca7ySqCPlHa",
-	"8EUS02DCBesZ9RYeoB2nm/P4il/L8KpyTIrh/rnu1O3kgUMdIB8TGfourU6346wdZqnVYB0YvS5cxPBJ",
-	"qw/VyhgjzqJQNR/q1zohyj+Qs1QOIxYrMpwRGIzsUBRkwRFlNF6hJRAquIGpRVGuFYkYDQ0Gq4iqiZXg",
-	"E5rSmJnvDNLtekBWQEPMlKJjVns7zEjtAQNRNGEyiVgtnCpNdabqseDXi4szgi9435rNjGtg1o7UtRBT",
-	"rK4Rjs+RXK2IwgHQgPB4BXEXNR+1yic3E3WNFHIcaH7NVpkToX3+Ln6VU6t3ouI2pcpgrDDKfq24DJbV",
-	"BTNvXKi1Ky+LoSCXFrdVORX/Vvw1L4OWNcRUe24rCqoOOuek1Crcu9EXrFw7drOeJOkLQyuKMjnD8yRS",
-	"d+0blDhqJIZvrY5jLS6efMfMG5S675nkXXFRc/CDhOqBYXkJS5XZVMkovmt42uALU3o2KFuES2/VXoah",
-	"Gu/VzeiZk1s3TyvrqCGckJ20TAF9kuftqxX9A8BZg/qhD2c12odAuozy2ZEbV/w+Cb83BfqeacHbVUQb",
-	"KfR7S/9W0C+OkXdQhRoFVzqlWqYKfEBcz+sV9Jpqmr5Po1q8XIPiVaClDh7AQVJ/tRVoaTavLKU1LeCo",
-	"rXCpjl0UWAM8UqXPGRM3IY0FTG8ObAWb+gIP0ou6DSQTKdibLB4ivC1d7Dw+zAs8FVtLBkRoJUjyLR1L",
-	"l/Ql42FLKfkL3rOzy+XTlKGv66FGfj3eZZQh3Z1JFe7KZ+tBfxms6u+qzLSKEyxB3MdF1GMtPqVpVK/8",
-	"xFTMgL4oElMdYITDiEfaPOGC0CiqU1DxiFdkfSjSLeF8OG7Xrrn2JL6cmPtAFrge+7MZJJ98aXdxJHVu",
-	"1FpoD54DYTfBpzzCfZWp2lvwvqxjuDoWxAvNN+rv7yyVaMtaYK1aYmaE1+oX6YfQLzAHNVOgmAvHc+fJ",
-	"USXGE00khdGoS1h/3CeDrx/wID90DskfHzoTWmRlDhkTRNMrJj50Pn6DbIOYC39xj2v3dbZAiZzbQ/H6",
-	"O6bYTfTV9hBbgKEUI26A1hqH2g+heLvtaaeELXmzAjb5vj4uPGE4svVwvjXWroB1bll3R4tuCg/rkKUN",
-	"wNNqt9/WmjlvqbWxZNVsHK77ZGCZ7yejXXOF1mKqIO6AX3MMJag1Fnyi27B2frIp47WEr1jrarLWJ9pg",
-	"arQ/t1pdncDlvi5NU9pG1z+u0g4aLpmPxanYMm6vhzC1FKG7FGr5WLxP7uWGNo/BLc/kRupvFYePiGDX",
-	"Nrwtt6OGfMyU3gzu5rewLlavg7bXC/TbOkx0J39d6CerIN5zvP8LSE/5WabxipBapMeVTyTlleCA/YOf",
-	"6sQFmLdqfnny03Lru42hWwSvuCmItpszsOG8XX/9tccDR3l2fLEmHvu24kp84YRhXA2GvCktE0WmMr3i",
-	"YnyEnoJhHtI5ynSWgpuxtb+rlX2BfaZxgjYKVMs7IUsiOesNpR9E5M6jivT57pYc3VquCL6UpL1/f/oC",
-	"iJk1jB+DxTt3Ayz/tA6f6gar2145U2r1kAHI5fICB1aPDwhkaJ3QqRynNFZ+bIC1ZPQgpdVAU2/Ielw4",
-	"Z3/P2Tbm8jr9Z+BvsSSmkhM699ijPzW5ll6QQA+DfHvOmV2fY+f9UIQ3oMmmErQwn8rrP+SiN+HDpGew",
-	"YUhh3fUZvdbeU3lUySSFIIhSep6VgPCz0m7zNMDSVrxsQe95To7yo49HtKelTiBsA/6yIbD+V/g7vDpL",
-	"cOkuvgO+cHcDIi3zvoTElU63I2mm7Wp6DFNeeiPKcaf4Y5LKEY9Yb8R0MKn58ZqHNZeJK8MyHj3FRNhT",
-	"saoND1k90iInWp1TEcjUXCUB4CHmtQJ+1o3I6JKUJcBBS7Md7D9uH6nhdtVdYBD57fLlinTjrWAkyYYR",
-	"D8gVm/XJu/Nj84ciAU3TGRmIAYScDdjgiLAoMt8FvSBLrxk8Pwmf/PDD42elT4L02n70GfyHIRnMMMr6",
-	"rPfkhx93a9wL0Xj+CI2wSw2PIjQay5TrSVy+qpPzJz/8WHcpQXo9P9xzs+byALCcWilt/nNzLvac2Gck",
-	"/WTHYP+PB1ka1TtDr3iN7/UlmxEeQj0Hy4kHVzwcEKxw4UJm0VtHuIbyLQ2xI1d6Vj++ebNyVs/rBhD1",
-	"+4xlmEWZWrq/TLH6+TNVmV7xcd0AnxuuCaOwyOelK5gtHmC2ZIAKqpnz7AIw4t3hDhvw7HxlQ5vBkdbm",
-	"bYPJywzbMGDd8l7/fPzcmWFsRs6q9v1ciK4GzjEI4IagDHzJrwIRSBGSEcTDEy3JiAuuJgDCXIwJF8vv",
-	"wE5ct6u3L33ZaJ7eQvweDks+dN6+/NDxpZe3L2t5xdtEnec0fBUb24QFVzcJQTyhwYSELDG6pwhmQDCn",
-	"EwZ1U7i2AS8sJDsfOvLqQ8elHtrUi24ekogsXNXHHBbsyR2DvMKYzmvK0VX2cdmN2DFqbwQ2o96VFLa1",
-	"Nb05ZSbFHMQYBAQowwXBl4oMaXBFtCx0GitdkeHMy/kqk6CJ1ok63NuLZz2aJH37w96URTanY0VFs84f",
-	"/w5lMZDw19PuUm+EtRSO0gB1d7a25RP4UA8ypHIbKKSIRtxQhCvGElUfPFDWoeoHJr9dXnSLDO5jm5sH",
-	"RqRD8k9GU5aSD9n+/tMAeCP8yQYNyVn5hCeoT57WzHwO1EqRTGgeubTeIjPYaqIlIHq2v+/BCRf6x4Na",
-	"T+bqt1j+5rS1ntom+K027s2/lIYTq+xjbokLoGs9pqMK0Fy0nzzWsw4F0eab+8zXjGUqx5cUROQ3ORHk",
-	"POZ60lkYnVF8AQfn05JtxR81Hwb4tm8W05qbLYuN/Sknoq/MUfwf+7AfyNino63sy97R/FCOkHrazo22",
-	"xEBcewRrGY/i0dLE2Tq5q0h63ABcv704g63ch1uUyPyX7gp8FlZSWMEVWt4whMrM7sW2ddKQ8wi2s1TG",
-	"udBSFkAeP3l6AOqmB/JPnyyxSleOC20gyw5tbdvypqyebQ2edrkWLyOm1N8Jut9mftxB1SISlXIAaoWy",
-	"ExHaxLC8pDNaDwpZDRxdO64cynwd4t369MG1xNDaTb5PNsB+DGo99+MKqjLk2cvnJ4iAefgB2Tl/8sOP",
-	"u2B3MqqDcnoEVSShqcaz4sqVsTiyJSJYSJTEcgGuKjDa1c9fvFRdMp3wYAI1UxQTIeG6i6dKNavkroLL",
-	"qdkBeIdQevscuJh8xfIPqNe9c5Gk+aH90QGdzWVvtI8wrQQeF7dgLe/LItMbZMEKTfezaj98SL6++mb+",
-	"+wb+e/6NdPuP6hNsfRmywmGmshcxMyqJqBhndOwlb96CtOm59UY8VRrPAw6hU4f7y1V7T63HpMp7q9Z7",
-	"Tt+avVCoi4SbsRYxrgzZ8a1PRbzvzDFw6yZ/Di4S6xfiJWboYRYG9tUZsID81pBE85xwAUFIARVS8IBG",
-	"xJxnGlDFbLEW/yifBE9/GP44etoLDobPegc/sae9Z//4ifbCg3B/9Dg8eMKeHHTKsL3fe0Z7o49ff/rW",
-	"y/8+aPH34yffaqG/VTDHfIWYa/Z6lJfAWV575Q6SGdqlKywn+K3zFdoYD5anLNSl0DzZYh2JcobBvOJY",
-	"/L74DFZOPahaR7ygfj+6vhzMX04EqIb08/nw/br8gLo9uQ3UsVODIi8Y+oX5F/a3F6gCKQTLq0SFLEkZ",
-	"FiqozZs9HQuZsvCIXLFEm3XJKGSptWEqW1vRn/8myHrb0hnykFPxOk9NL7EfPxAi8dnMcheAP+wi/dMA",
-	"J8j7yNXWA07Bpid3ISXPezOq55CvbOHez5kIEZUxB+J702mXn8NiALiZruelOK0O/01uy+M8iKOXGknK",
-	"CmpdIGZY41LlHrVSorwn7ZRkscP+/7u8QI6/l+WndfM8hO8FSlAQRrH6uQxvwMTqTXEQsrXUIHfw05PH",
-	"T5/t/2NFk5zHApqbtLkZyRS85ZLsjLC6snsBI6O6tj7alEiBZWM2coU3jGR148IB29EWXOP63k5d7xOs",
-	"do8z5wf+9iMynTBhi8jh2Q3RM4jvcYXv1cbL1Gl2lzFDTnUzmoWL/VSXqHSw/2x53Y8kZddcZqp1xg6U",
-	"NfdC71OZSMXC9b6v9Qx+cvGE82urm+9j/eGuW/zqkl9xLP5/IjRLk5QrtjCw9faKK5VD+ZYE7xUxewui",
-	"KLDm/1jmhVasZWBdqlhkX3xyJHI1+rYmFPqZ2Es+e+9ercvVtWnWHrzN76nVOa53gBvdRsM6X8kxFzcv",
-	"L3QPLmfxBtcLZS/q2O9AbNkg10E/mekHu45r5hqNp6VSUCIVGVghbtAUkPJJL49IAZpRH4xSH3pSXqmv",
-	"gr05ufx0dnx+fvn23YtP707+7f3pu5MXtRY9G3nyia8StALbDl3cKA5Rkid++vHAKyriBavwsNVJCBpz",
-	"2/LOwEFDMTNwGzWN945lEIpuV8+1C7IxVw2GA6irU0+dCx96NeVcTW3GVgEEADZcE6rJYO/68Z4PKz0H",
-	"0oMjFBR7Eb9eRWJ4XfCa1SKoMndVsGKnboRU04UMbQGnssD1ZH//48Z40Zv5GhNra3LrCjTeba+YxLUJ",
-	"OudmL1X9KO2m4ejO1i/9dhkzK0gDCt0oerBWEL2tw/OOrLychjMr73qtyJwqPV9CUVcjicsyl3NBuSI3",
-	"e3Mu3rmheXdx3fWBo4sv670HIPUFCc2vXWixS6H3GVWsx4ViQnHNr1k0OzJaMObWOF14KtMro+rJsgIM",
-	"talqSmIvAWLoXoCZgqe2cN2a9KumGNnSKl5VC1CTEOit8p2M2Lo117wrqJYb26+rCWAP5HfrNFxYGrqx",
-	"MN+KZc2wg47Z5TrTVhHO30Fetq8yxZIDv4HFYi2YQHfOBjbv6GrLfYbrlK90y9yEY9R+8s+ZoRuNAwOl",
-	"nK1Q/6ICxCsUkPSuobnMzDxhg58eKXJNo4wd2fqk5dKkUK50eXpLGWzz9XSrcD1/cjW1KWcdt+pWgLAm",
-	"d3U2hFzWfPyxjmc6h+/SxjIl2Cxnay4+O2uOhIkaN7yuxQk+tiYmJq5ZJDGFrq3JubWFqLsgCRvM1nM1",
-	"2lNGlRT9zuJM11Znt6jKt21DhWC4IozUhaBclBvbiSxmKQ+gW1SrJAqHqIVA8FPv6egJfRY8DveHB+wf",
-	"9MfHC4jOKnSqkWCsXI+wcuyAt2Wcry/Wt/RC1qjRN4e4+wsRt1VaYhlIauLrNovNhQC3GdK1370x+fI3",
-	"v9nN3sAoeCv5GcvV2HXCQ/2tb+iSF15wjbew3GJtJTKLoTybc3uV1kLomHKB/XLOX7yEppSQEz5haYuW",
-	"SU2iwWLWYE/Kbqzxxl4zF6W1hmzZ2CPIvNBfrW6SF43a0NvhzSJxsBXOQ7xXbVhZ608XhptZDuHwpdiS",
-	"twG73EWhYd7F3Cd2YUFl68wC57lHrKLY+KY32s4Avdb9blyk3FDm4cZqbFYWdbOCqas2+NiEpS73zC9l",
-	"qy4ieQ0SXQgST/e3JXYHmdIybijxXjZtbdAIUNiKWiHxefF6rS1rodLjNY+2sbHmr3FKhVZkOqEQNLvD",
-	"tWLRCHyN1P+koerKDXWSeoODq23u7aZ0VHNbz69vZZXGDHGf+FM9i9400UYr773hTW7Tm93kOdOOC7cj",
-	"9pWExs800NEMuh7KERkAEbe1pDJrCKvx568Qkr2uIRZ9Yxsw4S633Z6X6FPVRjTMeKR7XNju7hDeGEsF",
-	"MYYRg36qcsrSURb56UdyKiC7zblUQoYWrhS600pzotkw4moCTwIpdMqHmS5VGat4WG5iW/ZiMJ9sjbnc",
-	"je25RQOkjdirt2tXbgTOdfsabY14NzQ/2jRh26gBff9mpHtLlnOsOH/fXaa2Lv4KLtP5fgs3dKKu5Qb9",
-	"1rghtbYZpSCjP/R+Oggfsx/DA8p66mn87B8HndUC160Bxrrkj7D1PXFB614wtsvYmlBFhGyOBVvbLrOG",
-	"baQRWlzZkHuBt65ZzboadiMCQ8BUkKVcz87NhLj849/Pm2Pmatu0lI2PeebE4N97dqQekB6/VuVgT/Gx",
-	"+MTFACpaDhoLdRGZYrX1R2RwYYP6r5j43x86c+9+6ICMx81KcSbH2Q47pVDMAuxowl+ymde0EsraNmRo",
-	"xFDDzLxBILB4nKUsxJDBwavji+e/vjz5j0/HL16fvvl0fvL83clF83L+vQfz9c5dHd259eCBmGWb5WC2",
-	"ws9OKvjt8qJT00KnlPvAlcowBf4V1cHkis0MBkpV2Iq5y1uMOFY4BagDfRqmK5Y10TopL+okYteYLbnW",
-	"4gx9yNtRK5vXGdP0ShloyKN++vnabU6oIlTMasqRgGXbhoc6kMbaslBHVpufoakpg3VzKXYJ+8yxOv/S",
-	"bVsVpQkprA+4BgsGe5EcA4wPacqg5fMiWF8Xer+BgDmqqZiQHx9XkJ4WjXrmqFlIaBmPbYkEcjHhCtQo",
-	"kOVpoAkOOGTKlowJOY1YoKHEbMLolSLymoEBgosxlAJPQQmD7llddyqq60KMoRG9jJjqEyxlacfDOoDY",
-	"QEFPVNf21zYngB+hj11NaMJUXrCGpdc8YGYxPOaaamamlBAqZq6Xi7GrMwhtYV1BG8GmZEgVI+/fveqT",
-	"twUkmmsapzJLEHXMSWg6JglL3ULNJUU8YJYv2Bt6fWqAPksjr7SETJhQMksD1pfpeM9+pPbMu5BzqIEH",
-	"uzvCxgkIY539/uP+PmbVMUET3jnsPO3v959iZuEECPVeKAP4Y1xHs86ndDxmKXl/CtgGViR3qX1yalBJ",
-	"KaZxy6Ader3LuaDp7Mjw6ecv3hjgyRRGJeRIexp2DjtvE/XCrMGwH2SVsJ4n+/s2o0S7li/ss96b6BiE",
-	"CGRudWzsW12ERSiDLGZCI6AmdMz6yLqyOIaWx51ToVmK9RzI8dlp5Yud4iR2De7QsQLVNlGdj2YcOMa9",
-	"r3Aa37zjrN3qsXkLLsE2bjdjfUWsNRdT4Cy1bxaMGfPKi91XrAF+fYzj3u+092W/96z/qb7gy7ePS8+c",
-	"x3TM9hIxLp95rlriJddHr5vrCrAB0Bpfzl9060//pNcUAWDVAWphBy6hb/DoYP+gDiaTiGJw7wpA+UYS",
-	"lQWTfPASLEJLBM0D/NXRqXkYroXECaORnnxpxGnMWVBGko6wxm2SSuCCQL8VRBMdGWoYSmbEbE20zGwr",
-	"Rdd2oBaNf7UzL4UqmiSRZRp7fypZObvFib+uYnLNmR6jDFI+y1f8mgmzuySVw/oT46FhYnq2l6soiSGn",
-	"80f3Big/ZHvYYhJF33DDlKu9z0DwHMx3JxsYHskq6biKUMNgAptFpEjRmcHLuIFCxK7gjwSepchIYq2i",
-	"I3udmDSZjz8GCm1ukgc1N3f85cxs98QqObaCxj9lONvYtdX2uDRn7w/5uTedTnsGSXtZGjFhNJDwxnN8",
-	"q1LPb1sET9sRqoGQWPeEVVuBnuw3jZgvce/4yz9p7r+Ejx63+ei9oFbgYyF+9rTNZz+7XifwzeNW39hq",
-	"oxdSvqLpmOGXP7RbpMqSRKaaha9ZyLGMkvn8yZN2n1vSBSWXvnU7P7Q70FPbugXjNX0VFhixp7z+8dEw",
-	"yYKaYMI2kgCo3PBIVfIJds6MFucLCfRL5+O3bifJ9N+HoiAWPpCUB5LyQFJuSlKqpGReZPl07VX8aRT8",
-	"LsrtDA7LLk6N1rUdwHfrjwtzmXMX6I7ioX3DUasxEwza9+8iAUK7BeZUGcrThcFBbS7kTUdFctuRzm3A",
-	"dbQE7agneTznvNL0nxkDcd5qTc5cW6slQRbXnOJQP5ALdmkY6MfWAymox9Z+mHnF7GBxyReuiCPtNyAD",
-	"a+Pm+kiSowHesl+lBoyiRXVLexdVripVjaJ9/OWcibAo3u1Qo+2xAvqBEQvS+ad09hcnrluncq+pFTeQ",
-	"xhGKcgdU5rOQq3zisJDo5fJP6iLoGhQ2j+QhZRoblZaLm5M77IFjXnOp9FD3oVyma2AkpxH/3Cen2iOK",
-	"R/WFs6FcNhOhalTRyoGD25KryrNsXKSqDv8XlKYexKI2FP+caWtFzyup1JD8BQqVJf3VnoLRLOeFjpow",
-	"UFmIFOyISOhyVfxAUyO2RCGZTmZk52B/f7dLMhG5Qmro1CCBQVwaKUKDQGZCg4WOdbEmGKJzSTl6sn9Q",
-	"iD75cqSwK3EF4apobsHoDhB9aypUwywt0P42mPPfEO+AFdNqUUrDjlsaLf46XBUGPCtqfT0w1AeG+ldn",
-	"qCtI1nss5LqtPaEPPG9abgO/A+gO5dQscdglU5lFodX8FSzZzXpkrY9CQlyA0HU4exLyOf7Ywiiwqgq+",
-	"MZNAa10+LyMKoSnfqRr/fMKCqwLiqpWPmwAQQlxAkasX6hKI+ii6P4qQpExnKbQpVpWwGcOJQqopWrbM",
-	"v2Kmad9nThhtU+S1giEcfOclQ5YrEfd0n8RcZNqIiyMNTVIViajSfggM0rk+ObZRRr+dv33TJVka9SxR",
-	"h+XEWaQ5lKw3JJ8MZciZsmb2nGOahSnDtIrX51GhSF7eEueaTwzfMO+qnyDf8h4M7EIc1x/yVhliTUp5",
-	"DXN8JcdjFkJT4rZoDgOvYVrC8M91rEvw5epc1eY4rsdY7WrreesPrc9pEYl6JceGKCBrrJYDMyhKS133",
-	"Lan6YoYtqJV0gnHENJs3QDooMK9tG9hcRm6DDOZo44QqIwcz4LIu5FFIEkkxZikK0v3vD6puBBO+8bIc",
-	"oFm1X55gBKivXdAy22mAlZjplJdC7ObiZl7bV9pFwK0TbWRncE3/z1IZMz1hmSJmSMPmpILIdIIxUtUg",
-	"Gu+DOF/sfCCNjTPsOyBu2rBh58dnp4ZB3hQ7VmlSW4seeThjZcsXfqwjOOPtcpu3PaMYsrZk2/9x/PrV",
-	"att2A9/Jtu1y57ftp6JvLGBqoemgJu6h2R15AtYAtPY12QS6BiNKIclHZUes0nS23B6/dcvBlqMcmqZ5",
-	"CHR4CHTYbqBDbqjYdtjU90JXEAUfCMsDYXkgLJsgLHXGJvfbXup1wK61O72mPEI6A0UMHJ7nyiLxzFpI",
-	"MWwTVlAPCseKNSrZaq3cehZpzMh0woCSyBQj7b3RjcKG+a8yE032n2qBoy1agqpTbcMYND/H7RtvlujT",
-	"9nwhG872mLyZEeevYFOp9yku0os9JHQxPLUoeM60y+jzfRqFiyFPFcY5wZqz4wKbH6m8294KnsWGYMbV",
-	"PYw15b5uBUG34GesneHeIWcOJNwFwd8QOf/GdtKl7sTlSJ4yGs6Wp6I92d93jkOu8hJmJKA2p5jolI5G",
-	"PIBqZXkOmmWnKu+6hE3Mx5izTVNGzMmycLdLfth/ihL7lCuGyb3wIxnSyEyVwlyaXkEWsKEOckRSial2",
-	"tblu73Bnd5XqBtP38a6f3s6Ub6QGZ9nsiAyg0aEaEEVntpTcCECiak0yy+RLsu9ccvdCP3Mu10X8OjfC",
-	"KqT95ZTyHagD0CWXr0+61s2H2fuYk77bNRBt+DcU8+iTgVUAPlE9yCUzHP+R8/EFml9zPavT115xpc/d",
-	"Dm4IDa0KDx1/cXLwfGHXRfb/FWz7f/lgZHNpFX28uMI5dcH9tveVh9/KTp9KBTkRluBnzgjg8rEO553W",
-	"ULgfmuD4NQ788hSKKC0TEEe4GPfJsUAbhC2eY0frgktLhBhsSLCETiauBHSNAL54sH9QB8kvYFfnefup",
-	"dkELc96lWwczXNmyb95I/bPMRHjPIfNEhK4AYSv47DYx1s3Cxi9MNwLGJg01OWlbSMoeQOwmIHY+kdMV",
-	"YawSXjXf5NaSu9BWrPnl5ILkZLOoSFOubcHDVQpbzEVVAWXG8k+rxQ05qZFr3xHOc+doU8WpPjln1gmM",
-	"nwxpcAXW5toWnQ1lqKovtyhHNaeLFrm7bl8QKiRTDMTNRKZYaAu2uAD2R8rxlx4OFfER0zyuzd4952Nx",
-	"KrZmfMbht2Z0rg7fQkl9fOs0DALYE2z5gPAFS6nAXsueEc1YNBcZ8GDgvp+hu3ws1ghKKmRUQwmzpJkS",
-	"YuMrQwvBXJXb0HLqELIRzSKNZbVgxkgGNMLaATHYwZfl7PXJG1mFbxYegl5uNifYZ43ULDco2Fpa2pYP",
-	"fvyEBBOa0sDwmiPfMec14R7YrBvswx9nUPVNBxPCdR+CNAwl9MMuDS1pInPvk62SuffJVsmcP/wtk7lF",
-	"PjWXIwXl0xSyWbiYlCUpU66G0UNGwLbJCmK950Wqox3Xj/f6UxZFPVAE9v6cXqlqBNf8FcN1XrIheclm",
-	"5LwoUgW2N1siko8F1VnKVFGB0TrUo7wW46HtIw511zwDnjXaMJBUuTaQE9GAhWC8s/pwzIVmIfnTUIAh",
-	"lmakudXOJhgAnZr1yQmUlAW6UVaqacpcp3Fr3VQT6B776+vj57ZU5zzx+IXp3y5fqm1qQ79dvjxnjfFb",
-	"5ohcWbJWgAJmsUWwcpYNIx7gBRYkflY+Lg9+hBmwACEobbpHs2UZI/AGieS4bIjrAoMbM8MLKDGC6SFw",
-	"iXL9GfPGI0UGhpMMXKSHkukgl3axcI0BIinqZFuzyldc6WOzjJNrc0idJQoOZJQyeNVCtgFXMUZOCiZD",
-	"tC3mik4lZ4QGWqaGXp6WU1DyenRZBspQTQpK80pCgxg5Gz8+O3VeaKPWe2VmdxEzuYIqmAuXCCKnLW9c",
-	"n9/SotL0ojXTocw0LsaVbq7NsTGEV2/6wNwxmMuTguzY8ntk4KwKrpjw7oJDsq1J6g7n8U0PR4NFBtJL",
-	"PD+IblqN4iJg9cezsB/LojVYKtpmelBCNzD9r3JKYiryJWhpM3vMgcRSNS4g4jHXpQVYEbZz+MM+NO7m",
-	"cRYXQIv/ejxfRXt+TYZOWRpj2VqJAjWtCGnRDZDn4zaNa4YmFFQP2ijU8Ja3giEdliN7IytIaWaKddRG",
-	"8916mqP5cg0pz3y2tu3NfLzM/OYXAv/jo4EwvxZ3rT8CGSNzLCkX06BrSoXNQl3kRjZrhkMKmxu1ZBoC",
-	"WWEzMmUpI7btBgRKCDKcER7uzrPgLpEJRplDX5xoRjTwP8sFXbE5KTTlYGfT7LOGCuFkIqMQpLGIQfan",
-	"eWZErR0h9S4JOUi54QIG/R622IY140Yb1gSkDJdlbhMku4Aq1uMirxCOvbPXqyS1DsHPF4ynlPfmalqF",
-	"7b24Wa7jrsCuZsdojBANC/fMBP4IBSt2oENBI1t0I3VqDE95U7UFhB8XcB/ofr4ksCc4EQ/Wpq540rQi",
-	"ORphZE/NkvwVPd53//MWtl+zsK3zAYNcbThA+RywmNukdEiGwNAoemASt8MkMksVq9yhu4LZzyuxRkXo",
-	"0/iuZ2Xsk/dCMU2CieQBUxgcU7IYGnm5lyXOcqj65BLaWGgWJzKlaR4tNijC5MBaF0wk0OpybJHT4EXh",
-	"Lh/za7QwxoUP5ygP4KOFfXCAZgLlAvVtrjUSFMiztbI/BuAaEtfAevDAwLi1JbtgeZa7st9VV9Gcquwa",
-	"9EBIHYoN3xm27z9r+dlzKUYRD/SNaUQ7iyHu8QYhfFugMs5iCFfeSgzd+5qBpr4wNAaDS1RBCJzlgqf1",
-	"3T0wale5kFu0baAyxlMMhVEuFsaF1dgge2dg8rqB2DgIp9DUYj4uMcf8NsEvDi1w198dWhy0/Gz1wIZ7",
-	"xjrxapuBulufsguz/IKWqM5tiGSLyO8DcN1T4PoFwqQbIWuh/uo1v+NhQ5xM5uygzV7+ZXbRj92mBO3n",
-	"tlA8mM45i0JonKXR/8uoFb8wdlr1ybENqsfw6IhB0IlrT+I5kDEgpTlbwhLs+TRJdO8AWxDss3YcIaCp",
-	"YQITBiIjdn6qp+KYabht+a2Y5a5yGtuQDEKVS298oB5/WYkNYXEtiW3Pmm6wgsP9oFO1auwLXKcnP0Iz",
-	"tyYiYyTERhJjqFjJ+EUCKqDiHIapdJ3rmackYakyqnGNzzhlo/p+ZihM4gT3QnIwZKAwuD7QgfspouIF",
-	"rYfGaK29h1hcgxkn4l4hhjV0P+DFPcULBJf10KJcoOges7dz207JM4d2PVMmRC0Ja+HMxXPw3C20cNpS",
-	"JY3pylV7rS16YgX53U1abRvY5Dkq19sud2KnuuPiAvPLWGx09XOZiw6UDyTqryfCn+cmhIbKJS2InZ9G",
-	"21SVEpb1jl3LK2DAzXmrNfbOZlpSTf17gND7x0TDeT1puTW0GlVSyrzGoM1yCCewpDzBEOt4z5gmSZaO",
-	"WVjJvF4c+rGpnOoWBBkmavKGe6JBJZH6AczvZxhV9brur1W2DTnf+2r/Ol0t9/zI4KENg8ZwbhpB9QaL",
-	"n7bKPhXYEr8BG+d4xY3zwh+w5j4yBwMk7VjDfUCc7gKAWzR1jknbQ1ubJbEoASIP1fesmXIqwJVi4yuq",
-	"NUowSfiaRpntVyUMNydqIqdiCR+9cGkb2+WiME0LHlps/oEefBdctLiw75OP4tr3vsL/L+GhyO1UkeJ/",
-	"RFLzyLFRx0Hh4Ro89MJWylqxHYyd7gFh7inC4AUbMCiysL5TJppvYNHkFpU2grMYTtArWWrrA1m9QIXc",
-	"MObKsXrOuUfKxpcZVXTg0na8QtAGofh4YhPR7UGXqjmDwHqUJ5/WTNJUvvkyZrjOLRs05+a5I4vmZcy2",
-	"WY/xMmZrULHLmK1Fwy5jtnqQ+GXM1rVEwjpvYIe8jNniRlx5UeRK+cZyBnSeaF2tpO5RrmnMCuvjSKZj",
-	"qVugbFE82SafG0SDMsqU+PUcSCBDBgm8g5rxe/bVwUollEsFCGoR9WeYZvuIWp7n3iLqjaoazyPq9407",
-	"tppxPZCWHWAtscRB8Up1jl0rRZgasm2Y61SnoJmxK8Tqkt9dqXBy4b4qihd382Z2BuEr8dOQdEzJiE3J",
-	"NJViTHQKXelWrXc8B+/P7bZvCb3sdA/s8IEdrlrMeA7ZmzB7wmikJ8uLGg8+dN6+/NAZkOmER5YRY4EX",
-	"dOim1wb1LFrU4NKvMA/00/yFbbWL3NuXy1zRsNoA4g+yZIM1R17xa1aUB7a1e4lRN3ZrKo1gpbR5t6Z3",
-	"Ur+aF+qPaoVdNb9qQwVRCukv3k2RpzaU4WzZ5ix0ueLXzTbEYyTAijEX/JgXzIb8bgplcGIWD6FhxdGc",
-	"wAdfcg3CWP5tU3tRbi7QLWnbxd3dTIsMifkB3fvOmcfIjdV31+swL4+cn7VXKBQqpdPAyB/Vou89K3+o",
-	"NgmpBeghIcYC7p+JminNYptdsPPW6AtdAhaZLnnBrllkoLRLzk/edsmZ7eeUdslzKXTKh5mW6a4tWXdV",
-	"XreZAIbrE2wfRR0iwTEczuGJxXW0yftwV4spuDEHwdts81Ce6Y4SSEv4uox95De9TgrpXwZ777ivQ3v8",
-	"L6rG8QKcGzG9yrj2vro/f39/+mKhwR3QUdlgxRKgQCHbnC4AMejCn8jX1CMC5eCK3g+lAP2ukbmCSalg",
-	"ep4kWo++mCJYQt87bGPiI8zKyaX3CmHauAFKn6/sDrhjZulyS9shS2O99pmT2GI6gzYbJQZ8RLQkVMyM",
-	"zs8iBRURQ2kjrMDIRXYO9g92G4D7F6ZvDbJX5QkPcH0/4fqdgcHWUF3xaNWVe/eYwiqF35dWTKttEGo5",
-	"i+EOIDsqi1dmMSXMasAYTKq7DWmuPNNd9r1ri7l4iuEDBv/lBcF3iC+bEQT3QIpbGBo1p/8VvimlpX14",
-	"BMkmHreMrLoat7BhvIM1bBuTzCyLbBg2gf0Bbe619cMWOBh9B1xwGepV60UuwRJXe3HbOpBB4UV4YpW9",
-	"B0y555hi76mCK36NJ1vC8p5KkPW9g2pFSBqGznC4M5yRAVQIxc4+5qFZ26BL2GcaaKiZynadnwnqolgX",
-	"qtsKlEYd82vPYk9t6y4oCEqgVCcVaLiEBYxTCgmg9hGOmrq6LO75I3VUeIrxTWvOHDISslhC8deD/We7",
-	"fVJ04Xxc+JxdaSsahizs+h063XXaKZvsoeesRE62KUKfM4205G67RuMKFsvOeMmPlH+CaNrZuHG23YLc",
-	"PQs5zWHwb0lv2xQJLH29crHA714dOC5oH5ijymQsyAPOWtD7VgLLEo3hckKR/WCX1/MXLx8pMhiX6Y4a",
-	"gP9HHVpfqaWyQJMHZvxBrmSAHgHP1IDs5AR5IqMQ2jsgziYGX/J9K0m4hiQnMM0Jnc52W6ghUDnqVlSR",
-	"ByHr7yVkqe9ZQ8G0jbZuoznjXiw9QeoIC5mXZCf3in3WLVC/TkzCt52YVI/U7+CdOUHnDl1HBUMnkRRj",
-	"iOt7YOt3wNZvzUZXAnvswHrvLRbdr01pLduhO5Ecr9onFkvrYKRKiI7l7lyMyM6TAzKRWap2bZPGUhNv",
-	"svNsn4R0Bs29MyjwdVhy3UGzMrZb5KKAvZWrRb0quraLbaVHJEb6UkWmLIr65NilwchF1XvGLuh48Obk",
-	"8tPZ8fn55dt3Lz69O/m396fvTl4MjFAXRQw1yxB6o8lU9yJu6KJrnDQAWGMU83FscmdNZPAruIOtRQLD",
-	"8HcX+WunX6Bt2dAEG6st2DSPDi+O+SEa+FaigV/JcdFttUC8HZmWsWq3ufVqKSbYv8xeAXZLY/1LyJjn",
-	"DALWjm0qy1LM7JJMcTFGP4l7+KjoazbolsiZK2EJ7VzluMcFkKNajH3Dpn7iCmxqa/hbM9l9xub5Al1H",
-	"3tkiF7YH/IDUt4LUaMdcQFybsDehekEWG4fmfCBMW8aHvH0kU4Iv2pQaDBG3zTMVHwvovkWLIFTXSMfv",
-	"6G5AZ4KB2HMF/I6KvqnYykBIDd14hpmGoLcJVZN5xMXwvbPjiy3haj7+HaGnN/9i/DTUtchxNAfGVwij",
-	"g3D9NbARvlsLH+HL1TESPlsXJ+1qb4CVTUkevgpTpM+fROyaagMmjZ1HaosuN2dM5EbCVdw4gZsMbHqA",
-	"seBYUWQ6odrP+3b6zyNVDk2wr+8M8Ok7GYGKNNitMzwMqbLJ5OhdKXw3C6PJ36EVdcuR5GaWu4wix/mX",
-	"xByZa/ruo8cfPBS3FLnuBwwR0OdXiWACBN/7mlqUXmiLPPdpgu9ihaBtsnOw/3T3qERncjtuWqkqD80g",
-	"a4doND9i8HFOJu7Q7OgQ9O8crf6XtzXmfZQ89GoV7V4fk34rcNuWuzz4v+5zHPpGAogcQd9++HmJK2C3",
-	"EBr2QC4EjrAw6nzbUl8xy13Gy7TBS9u86O+Lnw8iX9sYdZkShJ/hCvzJynuKjwUXe1RIMYtltkCZrGun",
-	"K6TRSkImNKdREbKej2Z7oIOJCI1CmnBRuHwgoTqimqVG6svbOWgJ3qRxFtE0r2eEYStmzebLvZDhLPwL",
-	"G/TJi7ypkYhArMyb9douJ8pbFPjbcRFQnYCrvA/wETqXEj3LfypKAlXp1jkfi1NxnB/dduhWZRaPbm2T",
-	"TlmYs9jRRKTKZ1oUnr6hpelZy+9Wxvh7ai4qKrVommrPF1vUXCqfdLNFyOIzeHJalRZkwVWl9pLBVmmd",
-	"wmbqvASStdKG7JoHrE+Obb0k6zUCZxE+8X2sRa0ytO52bcWl4nEM6C1H4MZtwrITM8mWK5bVzHRHUkLt",
-	"SprlBfM6EM4jvww6uFupIK9/PvZ82RDJbCAskCIkIxpoicHOgebX7K5MxH8J5MUeenmlwXKMQqMztR6B",
-	"pU4QiZfVGKRE8c+9kI+5xrJnngsGyniCudUV8rSLAYdLKrOx5ajVSfeuWcpHs4FBckMCYOCU2boDWM4J",
-	"q4sSKVifXLrQeTfBhEIUluPdTgDoZQlyWya6pWKFhXmzqUMGosTbizPAiq1SADfJHSH/8pJUcB3mHAV4",
-	"dqZ09uDauXV0t4USpWA9zWOG8M3n6qctQW+Lae3Ds9pXRtTSR0loYNxQFrHbvi7iPGL+CzZwB+iJE98V",
-	"h14qH+dM+YGnboqnOsjOca4VrjmeaxTDtjw14uKK7ABWTGSKnHW3JWvdAjvs5qHukDEnrL6qmtjkmbfl",
-	"7SPk3Gz3lnE6Gg2S2QMDvRcM1N2JQbkWuLwgXOnks03LJJRc04iHXZIJZHFhfWSFp2A3Nuu0ML61kKJ8",
-	"/HvLyfyeVoZWsbAgR3CMDxxuYxxuxQAggxYyW4ATlzYB2w/N72L3eM9UQLgmQxZJMTYzkh3qYsdc1xeI",
-	"1Q8JndIZUZpHERE0tqVU7Ri7rqcujaJDYqB2YJVewMXShrrN/euBHrDQUASMF4RBBeMaal3OrbymRUW9",
-	"afeQDP4PnN4e/Lf3pxoQBcNBe2EbtTqkKSMDs4a3md7ZHdTTg7eZ3iI1eJvpW7LyLuaYVoKVmX5A8A2F",
-	"ANqeOvNd6GjJatdYe34xJciS9oZf683J6x1QAeyy6j2xfEgR0FO5oQEo0xqtMReFY4j2xSKT5QSinK+i",
-	"UIyjIKxifydkc2VipAgd+r2+/U7cWKrcZn06+XqBzeh9clum48pM95qdl5uEHHn2BQsCTRd1Q0qwnrT7",
-	"93UIFeVoS27Qta3LKE40UoV3vpiA0RuKi3HEeplih4TRYOKC9AOappw5HxG0iLPImqTMIG+eLMAVUQmD",
-	"1hx0CDnc5u1hKqdQTcHo1CkNjChZiCnOOYQjmD1z4VLwyBheT1jKZUhoFJGUBYxfs+IzlYE4INM+OcPV",
-	"gEkL1+FkG+uGotoNxRXRVuvGzIURUqBc5phOZMQKinZMlKZRpT0WR83/2DIyRKAJoyGmJht5La1zJtuj",
-	"L/rkbZ5I+VPcLXVaUF6RTVlY8EIugigLXYoXCIQPosja1MQpyHO5up6fuZXaAT/37BiLyAlKATiVHRry",
-	"UUJHYlz7noqsU9FXsKQ1CACophhiMXC5i7Y9VnlL3M8yDg9JEHFzXJBNZLMGuSaZ0Dwyf7gGQegMzdtO",
-	"1iQGWvTBrW8tI9Cf5e5SAcuraNYUfva4xkPG361k/L0pkLWCUajIlrChKfvP4bGB9gV2tQaduzTF4fyj",
-	"skfJOpkkCaU/2KNK/XoynbAUWjznCYBBHqQS98kxeK/f/fyc/GN//xlUJcjElZBTAeEOlTa1uI481d+L",
-	"Q1mE23Ac20ZtM8m9bdaF51bUUQGn4d+3KZ5rc1uBb5daaUF5IZYtdfTW9M5yXqQa+XIowxmaCiLF8n6t",
-	"C4TPLpbWSFMG1RnRyuYbyM1mPBsgJZERqXNht86k1uQM3qYQ682wQSMZ+0zjJGKdw87blzUtexfgCFdo",
-	"33yQS7dpIoM4xWoFmiXy6eJ622WmI0fVfmLAhko9lFSR1ypTTKglO5UlHZqRqv3FuojKrpuLGak8zG6f",
-	"AEAbSMps1oQAHgj58QuK6l249vTbTViAaRYV0st7z9i+b2iew+08NCvban28EiCv05bsuNQLDC0icyCa",
-	"y3wyYo9UgSalhHKkiDAADbRCKwrVeSoqDu0+NaqfrRHlVYV4pBBswFhSVxeCw+qUlinaaSiWgiDHJYQu",
-	"NzBrqszkZYJvk2dVp7nLjHNcRmjXsThcwmnfrhcVXswOFu2Am5EiYLsP6YN//W5oDXy3Ka0IEW7vK/z/",
-	"0kRyzK1VRUABYHklHrFFC7MCh+8wGzwXC3Mj0gN23M/kWtTp2sP2kpTu24G+9oT7AfDud3excjFNJznn",
-	"fHb3pinfOe3dfElRCEVoaqnyC9PbLgYM4y8oAvwI+lCPeGRrd1rfqdJUuxSndRXubWm8JRC5mIuDatZ1",
-	"q9mwzRamX/i1ZbLF2OW8wmWO5aJqdNEgKE/ULcq7wVBYtg0rj8FnIdV0nn2/KFa+xV4ZZmhvpnsboFxT",
-	"wdpd0J1FKP/dgi9aI2mWQnWlCgrVp68vwV/MBULv7PLsBBsEhebdhlQFmRdZtah8VMpIcJHSUJfDWpqp",
-	"xsFkmmeYZYqFiNNBlqYQkuXyHAznikJCh9beQyze1hRlhLkMCm4zFyEfH6e7x8l73uV994kID9RhSWnH",
-	"Y3VlkLHoEFNh7I+UQ6lWJEIxEfb84Lxey4wm9FuVwvoaKYcfbjaB0ukF0gupyYzpPB70iMgoZOn8yKrU",
-	"grxPjgtHrRuuzi8LooKQgBk1EZ1MhP/yZroVglI76b2lL/YoyqVLbkJT/jq5Rjnk9ebxgI4pF0tQcHlY",
-	"NVQ3rzQayEOcSngPzlv3U55JWIjavZQpponmwRXTffLPGQnZiGaRziPhHimC7fKs5V4RJsIjz2X1CN1Q",
-	"zrCvNJ2pRdx5yzHS/hT3Fnv8uuZ+i7qH1MD7wVvnHcM5X10e/VxC4j1AsGWMszHP188RpguyhCE1QoE0",
-	"PoNyVwaryxQCBWzL/rjHEacTBgguU2C71Yzigk27Zmwpu2Y0youlH9mJHEuI6ZUR+YFfI3mpYdS1PNer",
-	"QsP0tpluabLvic8e2RT1skRP+KiU3I05Fw882eb/Vhje4jTgIoiqNrDjvXJeJGCbyFFt0QCLrhZ/fAGg",
-	"W9GKu6WcZIN9OVeANe5282p2yhIH7vomhTxlgYYIqoH714UcuKaLXgQ+ZkcO9CxhAxe49Z8ZS2de/QC7",
-	"jaIwstHHu1bbxsHzRIwBM2dsR4W/XxRnk/cp8ga3GV7YwAN0FJtbhUQBcqrIDpAuqhGulVkJS61bXyYs",
-	"F/UTBmI7kJ3dru+2hySwmEYRSSjUnzIKxTDTWgpo9VS4/jB1Q7PEJcOevT2/aIwxg6PpzBnCa5wheIgQ",
-	"FwvNBAt46BLWH/dtJ2Mc9/B//uu/IesTLOpwIZ5J3U3ayp7++MlPLXqBhSxJWYAMDgeb38IVF9hhykqD",
-	"p5hFcuQDCdeKRSOi6MwW8sdAiZFMG3djFtNtSRDxvJEC4LLL/UghWkpCRi0GKNr8HkizmdI0VEcugJ/Q",
-	"KJJTFpLhzAPEplUWWLTw3EcyjanuHHaylHe6/jU82T/4qbZ87RLmodlnvTfRcVTmGq1iA0tGHoD7ncLS",
-	"hijjDsO+ykKMo3i6/2Serv2TBld5PZ+Cp3llQfLQbFQoAP/LVKXT7WAkKGz3lcQh6oPjSqQr77K2kISB",
-	"PrOYBvVXucC5Y74Bu9wMv/pZGrAtM5QaTtUUZpW37J2DjUfK0UPIRz+sEENqkNhM7dKgkHJB6JM5NGLm",
-	"65NTbUs7VaTGBmirUQTxpwufxi0X7z73ptNpz6yjl6URE0YGDldoaONP+rNM4zaC3gOObB5H/hrpslae",
-	"qEh9wPqNsDaHesskzT2oMNWcGYN9tb2paKSklxtb6IWFGQjyWgHeu/AwYTKJnGDki1kg7eUYbwUyiS3y",
-	"UkZDfBlafKAhyFVmzWsEQrPNqSM8MAo8KjXF8zAjf2sqsygkE3rNSJJpgyQQvWwhflEtuSJa0JKpm1aW",
-	"Q9LwHCt9bTGjIJ/mXifuO2EPXXNHvgqirIXxDkvO/X0T9d/bLBwP4avK50JaoyyfaYqo+Zd95YYASMOQ",
-	"Y+7OWWrm0NyMM6KRYt1O4j362vEWVc3qjRhVjNgX0DDGVZGvN8x4BPJFkVWz33/c3+8s1YY8dPsjX8DH",
-	"/EU5/JMFjTkI9v0jmzoBVdz7m7vhf/nbZSTNhDDUDJWXprtdbK5wKV95iRMAGT/vyks0Y591XogAnw5n",
-	"5Ok+ibnINPND6MnY0Hgr2AxKyWCDPBsMCh3J1IiRA7S1kg/Z/v7TAIaAP9mgIdoWKebWQx1dgc8WsY6G",
-	"+kVF/ertxy5+d7kiNoOqBrCw77aeqywPQYcGkGEiA+V1FpbjAu+Vpoa6FhKA9VgpsjOI6RXgzAD6v2Rp",
-	"1DnsTLRODvf2Hj/5R3+/v99/fHiwv7/fMcu2S6gTuwFPIcORhJxGLNAkEyFLoZD1oE9+5izCPakuyWHX",
-	"lisDPAKx31Bop1fhmI8USbJhxNWEhUZQ1CkNNFGypmyYGcbVExgzYeZgIUqZbqh8ACP1kEzkvqTcroF0",
-	"Yt6UYjZ5ya94bJgUOTF3nqRcMWJAlQntvJY1uz8s2jmbJeZWS9vrGO8l7Pp546WEVujVXqoAA3a+UHql",
-	"FLoQ154bTv1pYiromMVQ6gVgFDPZBl9jjJjvQgBmpr4NvGOYxqzhEACeyzdtBdlUSn3odjWceR0I8rXs",
-	"/Hb+9k2XZGnUszqpIXZxFmme0FSD4rxrZWBbG6aEGLBxJ9IWVNYKryDeUqXNeXcrtmSzLJnp8nLAbtwn",
-	"juDjsZhldUl+OCHV9NuAMHHNIpmgQGwPCVGx/phUNlRo6tbFodlIYXJ8duoDCG6reO/8xUuM6IQ6AENq",
-	"9A2aaWk1JCj64/K1VDf/s6cCmdjeRKrruvpNeIIgJaP8jVJy2g33X8Q/1x/EcRk/fmephP2XgMaW3S1M",
-	"/B4ICDL4954loD1U3rtld3ruaQdcx4xRC5vdcgONSpxd4WIoRR7UwQgSMFbgz8GTJ2Tw9UNnZH740Dkk",
-	"f3zo2EP70Pn4bdC1YQD2E/Mq/Gle9d4sYR39UnOIjpDbuAEaxlxwpS0FLYPSHvxqKY7q2oTP/HxyoFJF",
-	"yDDNQq4NevTJczhQ5UpFWc9mzAVRLEiNYoytK0oh8karnjkbGL4NzbHKtAZJTBdPI4eu8ubNtzX7f+u4",
-	"BURSJJILrQ6NwBRBya0QlG4uzIqSVA6Z6jp7HpJ6tMAbNNEsxX4aJJRBZihicd9nqYyZnrBMkZjplAc+",
-	"oMtEdb59/PZ/AwAA//8=",
+	"7L3rctvGuiD6Kl08U2XpHJKSbSUrlmqqRrGVRPFNY8lLexL7mE2gSXYEdGOjG6Jpl6vmaebB9pNM9fd1",
+	"Aw0QIEGKlORE60eWDAJ9/e7Xr51AxokUTGjVOfzaSZlKpFAM/nEcxlz8TMN37D8zprR5FEihmYA/aZJE",
+	"PKCaS7H3l5LCPFPBhMXU/PXfUjbqHHb+n71i/D38Ve3BuCdpKtPOt2/fup2QqSDliRmpc9i5mDCS4oyE",
+	"KxLTaCTTmIVdMqI8UkRPGDHLSGmgiUzJMGX0ShFK0ixiZGfAxTWNeNizYwx2+51vXbuXlNFg8nzCgqv3",
+	"gl5THtFhxG5xX0NYAAt7CVVqKtOQBGYxZp+BFCM+zlIWEi1hqySIpGIhoSKETePHJJBpkpn3sygkQmoy",
+	"ZISqKxYSLojmMTsyTydcjMmUKjJNudZM9MlFOiN0TLkgEdUsLU7luRSjiAe3eb80DFOmlLm+TLFU0JiZ",
+	"M6BRymg4MxvJlLnLwC7Nv8RfZDrkYcjEba43CMxytbxi4pGCNZNQMgXnP5ERXhA145BUAhiO3DL9tZ8K",
+	"bXYb4WS3s/5jQTLBPics0CwEwMpSdkRCpgGdaMoAcCaMKJZes5REckwyEbIUHuaoGAJu4fr9Pb2R+heZ",
+	"ifCWtvNGEpUFE7iDLlFMKS6FASS4HLIzEFL3RmZB/iLP6CySNLyQ8hVNx7eK8tIAtCKRmdccKS0dtoGs",
+	"RCuyM0hwiT0tZQ9e9tf/XtBMT2TKv7BbPGgEaMWClGkgQ0ISIK4lhOia06dkmkoxdi/vDDJYMRParI2F",
+	"5c2oLElkqln4moWcXsySu7gRg7uKCU2oIoPqhAPYQr7OXmwW2tOzJL+WL9vgjF9ascWACkv4zRgRM4i9",
+	"424gyNLU7MqxmC6hglimSCIurvL1b5kbfvm+WOGXLTCWL8u4iswESDkhV+bwwy7JxDVL+Yiz0KBVnJnr",
+	"nkipGKFEsKl3rTIlio9FL0vg0OCE7Fa2xGe+bJ/J2A1snql8WcpRHC+hsUEjEDNpFLH0kbKL2hoT+bIB",
+	"DmLXuB1G0bzAS6Q5KQsNqaeRstwg5kpxMTbwfCXkFDg0EyEL82MG3tHvdDsTRkOWgsZxeXnZO/bYhnk2",
+	"fyDBxNyLGLMuGVwA108ZjeL//qFzXGzxQ2dgBi82qIHLdJROuRibrdjzSlJpeNmGad8vnEUhnJqqOzb4",
+	"mTD4vWsY0DvAk9QcUWqUmViGLHqk7Cv55W6TcbaDQsG4nrCU/H7+9g0R5q4FydKox0QgzfUaZQ2W+2Yi",
+	"ld4Cj4RVvrN66m0okF0ycEQXhDM1kSk8NZJ+z4ibNIrklIXwjIU8ZYG+kNVfWEx51LMqTs8R+UGX/Nf/",
+	"/j+73oltlyu3Or37xpvhYDaupq4ESE4TVWTK9cSjv48UUZpqBuyYac3F2Ejz5dvmopcpZqDAMfoeE2Ei",
+	"uXCqLWxx8xJIqz0imyMxncFFhZLoCTebMOJFlvTcms36c7W2R4UUs1hmyt/BdgSPpbvYrPgBO9kWs2+H",
+	"gO1ZPix2K1x/6UpfOx7vtAvD4z8n3BAHTyLwSCpihaMqBp4KYjtKmZr0QCrwf0io9v+peXDFSk+kTkqI",
+	"lSmWmgeFIO0elQntVpnpSrecK6JcGM5vFkOMtAJXLhOWwgo8U8GcsmqFLsPnyHTCUoY0KcTtXsZsC3z4",
+	"MmYr23Dn2G2+vu1yvWVrvW8M7zJmm+cFyw6hRh11i9kOWV+0oM1S9MuYbYueLwWt9qT8MmZbIeSLltig",
+	"v+UWo25O0WVKUnYtrwARjNIlU2JE/mLpW6SnbU95sU0PlvoHU3p2jLCuNi5UwugLlxpMqBizOoGSC6Wp",
+	"CJgTKQ8NkZQRI+gfAadI1z1TmkcRmRg1cjgjMYuHRnF0dnC8RjNoRJUmb6eCpWQKpGlosCOW13ilIYul",
+	"toheOpnN058WR1MriB6affAUty1F6ajcnTMhs/GkW+GYgrHQcBrw1+TmHWFId8mCDQTZgA0OABNxYFGM",
+	"hj0pohlRM6VZDD/lR9tEMEvnuHFL1uJjdMYsd0Bdu2Q4AgcdsAMpmGfkyg9dMUZ2AP/tCXvv2MOmFtyI",
+	"HLlHKbtmNHICByxxCyLHcghqL3TgGrcrdixf730TPGDFd4H6C3FpO+LH4kVtVgCBubYlgrQAs/ZCCAy2",
+	"FTFk8TJXMiRbkaRiSi5Wv0VJpP1hG1QEK2mum/U75gs7Uh5hc5yFXJ9cu5WFITeD0egsNZxMc6Y6hyMa",
+	"KdbtJN6jrx0a4Kxztu2u+UmmYBt/Q+MGM/rx2allf3pCNaEA6DsDcPr20I87MMv2Yhvw6S5cDYsTPet3",
+	"ug2Tv1csPQXgMTununPYyTIedrodkUWWzOo0Y3Xf69JnIdWsZ+hY3VyIj80HV5pCDv9igTaf8dqVzY3O",
+	"k9rTlZkOJB4rE1ncOfyzozKQJzrdjiUVnY8141mqgOcy96sF5zVPTRvc1jc4diMiHI8tGFa9Jbh2g3Vm",
+	"tzAg1Z2ug8HiTMrXPweJlXX6m4bj9pfhn1d+0x9rbrOCRq+4WhWV2LWLgOOaxapVkIGHt9/yRdE0pTPz",
+	"b8E+6wb3VZYqCcKTQSzzHknomB0ROgTVxYq4ILibH2pwrHIddvWNR/M8ZVQzc+SeRLbC6YRsRLNIv5Mo",
+	"G8X08ysmxnrSOXy8v9/txFzk/65DUa6SiM4cIfK+fvLDjzXvg5GwBMH4pFv+9KDp039bs58HxkMpI0aF",
+	"eSWSAa3ZRmkXT2qGjpmmIdV0ZVLjJLt6YDDQ/kjlXv0juPpcGExkxIMZAW7FVL96BD8uPXsj/JfBesXL",
+	"i+nnU/wU3q5CuWZxIlOazs6W7nJBLAMZspFMGRmj/4RQx9n75JLricx04YIbmF81CAtGg+GKjJkwCp8V",
+	"jFOms1QYqV8EPup4IOBCDivH8eNB9TQSqo3g2Tns/P9/Hvf+oL0v+71n/U+9j//ff1uOk/FCauWjpLUS",
+	"r4aTLU++OJwicERNQI4yai2IsEbVFWpqVIAGttCKHprNzB0DfN14CrlAv3Dj87sCrzgKWnJE2DUzqgxI",
+	"KLnyb/ZSofFusoqgT5Q2fJHENJhwwXpG6YcHaN3q5jy+4hg2vKoc5Ga4f647dTt5JGIHyMdEhr5PuNPt",
+	"OBuQWWo1+g9Gr4s/M3zS6kO1MsaIsyhUzYf6tU6I8g/kLJXDiMWKDGcEBiM7FAVZcFiylHChJWqg5gam",
+	"FkW5ViRiNDQYrCKqJlaCT2hKY2a+M0i36wFZAQ0xU4qOWe3tMCO1BwxE0YTJJGK1cKo01Zmqx4LfLi7O",
+	"CL7gfWs2M66BWTtS10JMsbpGOD5HcrUiCgdAA8LjFcRd1HzUKp/cTNQ1UshxoPk1W2VOhPb5u/hNTq3e",
+	"iYrblCqDscIo+7XiMtibF8y8caHWrrwshoJcWtxW5VT8W/HXvAxa1hBT7bmtKKg66JyTUqtw70ZfsHLt",
+	"2M16kqQvDK0oyuQMz5NI3bVvUOKokRi+tTqOtbh48h0zb1DqvmeSd8VFzcEPEqoHhuUlLFVmUyVXwa7h",
+	"aYMvTOnZoGwnL71VexmGarxXN6NnTm7dPK2so4ZwQnbSMgX0SZ63r1b0DwBnDeqHnq3VaB8C6TLKZ0du",
+	"XPH7JPzeFOh7pgVvVxFtpNDvLf1bQb84Rt5BFWoUXOmUapkq8IxxPa9X0Guqafo+jWrxcg2KV4GWOngA",
+	"B0n91Vagpdm8spTWtICjtsKlOnbRgg3wSJU+Z0zchDQWML05sBVs6gs8SC/qNpBMpGBvsniI8LZ0sfP4",
+	"MC/wVGwtGRChlSDJt3QsXdKXjIctpeQveM/OLpdPU4a+roca+fV4l1GGdHcmVbgrn60H/WWwqr+rMtMq",
+	"TrAEcR8XUY+1+JSmUb3yE1MxA/qiSEx1gHEfIx5p84QLQqOoTkHFI16R9aFIt4Tz4bhdu+bak/hyYu4D",
+	"WeB67M+mpH3ypd3FqQi5UWuhPXgOhN0En/IUkVWmam/B+7KO4epYEC+3xai/f7BUoi1rgbVqiZkRXqtf",
+	"pJ+DssAc1EyBYi4cz50nR5VYYDSRFEajLmH9cZ8Mvn7Ag/zQOSR/fuhMaJHmPWRMEE2vmPjQ+fgN0nVi",
+	"LvzFPa7d19kCJXJuD8Xr75hiN9FX20NsAYZSjLgBWmscaj+E4u22p50StuTNCtjk+/q48IThyNbD+dZY",
+	"uwLWuWXdHS26KTysQ5Y2AE+r3X5ba+a8pdZG2FXT2bjuk4Flvp+Mds0VWoupgrgDfs0xlKDWWPCJbsPa",
+	"+cnWoKglfMVaV5O1PtEGU6P9udXq6gQu93VpmtI2uv5xlXbQcMl8LE7FlnF7PYSppQjdpVDLx+J9ci83",
+	"tHkMbnkmN1J/qzh8RAS7tuFtuR015GOm9GZwN7+FdbF6HbS9XqDf1mGiO/nrQj9ZBfGe4/1fQBrTLzKN",
+	"V4TUIr+0fCIprwQH7B/8VCcuwLxV88uTn5Zb320M3SJ4xU1BtN2cgQ3n7frrrz0eOMqz44s18di3FVfi",
+	"CycM42ow5E1pmSgylekVF+Mj9BQM85DOUaazFNyMrf1drewL7DONE7RRoFreCVkSyVlvKP0gInceVaTP",
+	"d7fk6NZyRfClJO39+9MXQMysYfwYLN65G2D5p3X4VDdY3fbKGXWrhwxAzp8XOLB6fEAgQ+uETuU4pbHy",
+	"YwOsJaMHOeEGmnpD1uPCOft7zrYxl//rPwN/iyUxldzhucce/anJyfWCBHoY5Ntzzuz6XEzvhyK8AU02",
+	"laCF+Vx4/yEXvQkfJj2DDUMK665Pibf2nsqjSsYxBEGU0jitBISflXabp4uWtuJllXrPc3KUH308oj0t",
+	"dQJhG/CXDYH1v8Lf4dVZgkt38R3whbsbEGmZ9yWk83S6HUkzbVfTY5gI1BtRjjvFH5NUjnjEeiOmg0nN",
+	"j9c8rLlMXBnWBeopJsKeilVteMjqkRY50eqcikCm5ioJAA8xrxXws25ERpekLAEOWprtYP9x+0gNt6vu",
+	"AoPI75cvV6QbbwUjSTaMeECu2KxP3p0fmz8UCWiazshADCDkbMAGR4RFkfku6AVZes3g+Un45IcfHj8r",
+	"fRKk1/ajz+A/DMlghlHWZ70nP/y4W+NeiMbzR2iEXWp4FKHRWKZcT+LyVZ2cP/nhx7pLCdLr+eGemzWX",
+	"B4Dl1Epp85+bc7HnxD4j6Sc7Bvt/PMjSqN4ZesVrfK8v2YzwEAqiWE48uOLhgGCJGBcyi946wjXUP2qI",
+	"HbnSs/rxzZuVs3peN4Co32cswyzK1NL9ZYrVz5+pyvSKj+sG+NxwTRiFRT4vXcFs8QCzJQNUUM2cZxeA",
+	"Ee8Od9iAZ+crG9oMjrQ2bxtMXmbYhgHrlvf6l+PnzgxjM3JWte/nQnQ1cI5BADcEZeBLfrWQQIqQjCAe",
+	"HjK6uOBqAiDMxZhwsfwO7MR1u3r70peN5uktxO/hsORD5+3LDx1fenn7spZXvE3UeU7DV7GxTVhwdZMQ",
+	"xBMaTEjIEqN7imAGBHM6YVB4iGsb8MJCsvOhI68+dFxCpk296OYhicjCVX3MYcGe3DHIK4zpzBMBPy67",
+	"ETtG7Y3AZtS7ksK2tqY3p8ykmJkZg4AAdf0g+FKRIQ2uiJaFTmOlKzKceTlfZRI00TpRh3t78axHk6Rv",
+	"f9ibssjmdKyoaNb549+hLAYS/nraXeqNsJbCURqg7s7WtnwCH+pBhlRuA4XE2YgbinDFWKLqgwfKOlT9",
+	"wOT3y4tukdd+bHPzwIh0SH5mNGUp+ZDt7z8NgDfCn2zQkJyVT3iC+uRpzcznQK0UyYTmkUt2LvKlrSZa",
+	"AqJn+/senHChfzyo9WSufovlb05b66ltgt9q4978S2k4sco+5pa4ALrWYzqqAM1F+8ljPetQEG2+uc98",
+	"zVimcnxJQUR+lxNBzmOuJ52F0RnFF3BwPi3ZVvxR82GAb/tmMa252bLY2F9yIvrKHMX/sA/7gYx9OtrK",
+	"vuwdzQ/lCKmn7dxoSwzEtUewlvEoHi1NnK2Tu4qkxw3A9duLM9jKfbhFicx/6a7AZ2ElhRVcoeUNQ6jM",
+	"7F5sWycNOY9gO0tlnAstZQHk8ZOnB6BueiD/9MkSq3TluNAGsuzQ1rYtb8rq2dbgaZdr8TJiSv2ToPtt",
+	"5scdVC0iUSkHoFYoOxGhTQzLa8Sj9aCQ1cDRteOKxMwXNt+tTx9cSwyt3eT7ZAPsx6DWcz+uoCpDnr18",
+	"foIImIcfkJ3zJz/8uAt2J6M6KKdHUEUSmmo8K65cGYsjWyKChURJLBfgyoyjXf38xUvVJdMJDyZQSUYx",
+	"ERKuu3iqVLNK7iq4nJodgHcIpbfPgYvJVyz/gHrdOxdJmh/anx3Q2Vz2RvsI00rgcXEL1vK+LDK9QRas",
+	"0HQ/q/bDh+Trq2/mv2/gv+ffSLf/qD7B1pchKxxmKnsRM6OSiIpxRsde8uYtSJueW2/EU6XxPOAQOnW4",
+	"v1y199R6TKq8t2q95/St2QuFalG4GWsR48qQHd/6VMT7zhwDt27y5+AisX4hXmKGHmZhYF+dAQvIbw1J",
+	"NM8JFxCEFFAhBQ9oRMx5pgFVzBZr8Y/ySfD0h+GPo6e94GD4rHfwE3vae/avn2gvPAj3R4/DgyfsyUGn",
+	"DNv7vWe0N/r49advvfzvgxZ/P37yrRb6WwVzzFeIuWavR3kJnOW1V+4gmaFdusJygt86X6GN8WB5ykJd",
+	"Cs2TLdaRKGcYzCuOxe+Lz2Dl1IOqdcQL6vej68vB/OVEgGpIP58P36/LD6jbk9tAHTs1KPKCoV+Yf2H/",
+	"eIEqkEKwvEpUyJKUYaGC2rzZ07GQKQuPyBVLtFmXjEKWWhumshUn/flvgqy3LZ0hDzkVr/PU9BL78QMh",
+	"Ep/NLHcB+MMu0j8NcIK8j1xtPeAUbHpyF1LyvDejeg75yhbu/ZyJEFEZcyC+N512+TksBoCb6XpeitPq",
+	"8N/ktjzOgzh6qZGkrKDWBWKGlT9V7lErJcp70k5JFjvs/7/LC+T4e1l+WjfPQ/heoAQFYRSrn8vwBkys",
+	"3hQHIVtLDXIHPz15/PTZ/r9WNMl5LKC566ObkUzBWy7JzghrTrsXMDKqa+ujTYkUWDZmI1d4w0hWNy4c",
+	"sB1twTWu7+3U9T7BajtKc37gbz8i0wkTtogcnt0QPYP4Hlf4Xm28TJ1mdxkz5FQ3o1m42E91iUoH+8+W",
+	"1/1IUnbNZaZaZ+xAsXcv9D6ViVQsXO/7Ws/gJxdPOL+2uvk+1h/uusWvLvkVxyYRJ0KzNEm5YgsDW2+v",
+	"uFI5lG9J8F4Rs7cgigI7IYxlXmjFWgbWpYpF9sUnRyJXo29rQqGfib3ks/fu1bpcXZtm7cHb/J5aneN6",
+	"B7jRbTSs85Ucc3Hz8kL34HIWb3C9UPaiuv8OxJYNch30k5l+sOu4pl9S3GmpFJRIRQZWiBs0BaR80ssj",
+	"UoBm1Aej1IeelFfqq2BvTi4/nR2fn1++fffi07uT//n+9N3Ji1qLno08+cRXCVqBbYcubhSHKMkTP/14",
+	"4BUV8YJVeNjqJASNue0ZaeCgoZgZuI2axnvHMghFt6vn2gXZmKsGwwHU1amnzoUPvZpyrqY2Y6sAAgAb",
+	"rgnVZLB3/XjPh5WeA+nBEQqKvYhfryIxvC54zWoRVJm7KlixUzdCqulChraAU1ngerK//3FjvOjNfI2J",
+	"tTW5dQUa77ZXTOLaBJ1zs5eqfpR203B0Z+uXfruMmRWkAYVuFD1YK4je1uF5R1ZeTsOZlXe9VmROlZ4v",
+	"oairkcRlmcu5oFyRm705F+/c0Ly7uO76wNHFl/XeA5D6goTm1y707KbQI48q1uNCMaG45tcsmh0ZLRhz",
+	"a5wuPJXplVH1ZFkBhtpUNSWxlwAxdC/ATMFTW7huTfpVU4xsaRWvqgWoSQj0VvlORmzdmmveFVTLje3X",
+	"1QSwB/KHdRouLA3dWJhvxbJm2FfI7HKdaasI5+8gL9tXmWLJgd/AYrEWTKA7ZwObd3S15T7DdcpXumVu",
+	"wjFqP/l5ZuhG48BAKWcr1L+oAPEKBSS9a2guMzNP2OCnR4pc0yhjR7Y+abk0KZQrXZ7eUgbbfD3dKlzP",
+	"n1xNbcpZx626FSCsyV2dDSGXNR9/rOOZzuG7tLFMCTbL2ZqLz86aI2Gixg2va3GCj62JiYlrFklMoWtr",
+	"cm5tIeouSMIGs/VcjfaUUSVFv7M407XV2S2q8m3bUCEYrggjdSEoF+V2fyKLWcoD6BbVKonCIWohEPzU",
+	"ezp6Qp8Fj8P94QH7F/3x8QKiswqdaiQYK9cjrBw74G0Z5+uL9S29kDVq9M0h7v5CxG2VllgGkpr4us1i",
+	"cyHAbYZ07XdvTL78zW92szcwCt5KfsZyNXad8FB/6xu65IUXXOMtLLdYW4nMYijP5txepbVg60Lsl3P+",
+	"4iW06oSc8AlLW7RMahINFrMGe1J2Y4039pq5KK01ZMvGHkHmhf5qdZO8aNSG3g5vFomDrXAe4r1qw8pa",
+	"f7ow3MxyCIcvxZa8DdjlLgoN8y7mPrELCypbZxY4zz1iFcXGN73Rdgbote534yLlhjIPN1Zjs7KomxVM",
+	"XbXBxyYsdblnfilbdRHJa5DoQpB4ur8tsTvIlJZxQ4n3smlrg0aAwlbUConPi9drbVkLlR6vpbaNjTV/",
+	"jVMqtCLTCYWg2R2uFYtG4Guk/icNVVduqJPUGxxcbXNvN6Wjmtt6fn0rqzRmiPvEn+pZ9KaJNlp57w1v",
+	"cpve7CbPmXZcuB2xryQ0fqaBjmbQ9VCOyACIuK0llVlDWI0/f4WQ7HUNsegb24AJd7nt9rxEn6o2omHG",
+	"I93jwva8h/DGWCqIMYwY9FOVU5aOsshPP5JTAdltzqUSMrRwpdCdVpoTzYYRVxN4EkihUz7MdKnKWMXD",
+	"chPbsheD+WRrzOVubM8tGiBtxF69XbtyI3Cu29doa8S7ofnRpgnbRg3o+zcj3VuynGPF+fvuMrV18Vdw",
+	"mc73W7ihE3UtN+i3xg2ptc0oBRn9offTQfiY/RgeUNZTT+Nn/zrorBa4bg0w1iV/hK3viQta94KxXcbW",
+	"hCoiZHMs2Np2mTVsI43Q4sqG3Au8dc1q1tWwGxEYAqaCLOV6dm4mxOUf/3HeHDNX26albHzMMycG/9Gz",
+	"I/WA9Pi1Kgd7io/FJy4GUNFy0Fioi8gUq60/IoMLG9R/xcR//9CZe/dDB2Q8blaKMznOdtgphWIWYEcT",
+	"/pLNvKaVUNa2IUMjhhpm5g0CgcXjLGUhhgwOXh1fPP/t5cn/+nT84vXpm0/nJ8/fnVw0L+c/ejBf79zV",
+	"0Z1bDx6IWbZZDmYr/OKkgt8vLzo1LXRKuQ9cqQxT4F9RHUyu2MxgoFSFrZi7vMWIY4VTgDrQp2G6YlkT",
+	"rZPyok4ido3ZkmstztCHvB21snmdMU2vlIGGPOqnn6/d5oQqQsWsphwJWLZteKgDaawtC3VktfkZmpoy",
+	"WDeXYpewzxyr8y/dtlVRmpDC+oBrsGCwF8kxwPiQpgxaPi+C9XWh9xsImKOaign58XEF6WnRqGeOmoWE",
+	"lvHYlkggFxOuQI0CWZ4GmuCAQ6ZsyZiQ04gFGkrMJoxeKSKvGRgguBhDKfAUlDDontV1p6K6LsQYGtHL",
+	"iKk+wVKWdjysA4gNFPREdW1/bXMC+BH62NWEJkzlBWtYes0DZhbDY66pZmZKCaFi5nq5GLs6g9AW1hW0",
+	"EWxKhlQx8v7dqz55W0CiuaZxKrMEUcechKZjkrDULdRcUsQDZvmCvaHXpwboszTySkvIhAklszRgfZmO",
+	"9+xHas+8CzmHGniwuyNsnIAw1tnvP+7vY1YdEzThncPO0/5+/ylmFk6AUO+FMoA/xnU063xKx2OWkven",
+	"gG1gRXKX2ienBpWUYhq3DNqh17ucC5rOjgyffv7ijQGeTGFUQo60p2HnsPM2US/MGgz7QVYJ63myv28z",
+	"SrRr+cI+672JjkGIQOZWx8a+1UVYhDLIYiY0AmpCx6yPrCuLY2h53DkVmqVYz4Ecn51WvtgpTmLX4A4d",
+	"K1BtE9X5aMaBY9z7CqfxzTvO2q0em7fgEmzjdjPWV8RaczEFzlL7ZsGYMa+82H3FGuDXxzju/UF7X/Z7",
+	"z/qf6gu+fPu49Mx5TMdsLxHj8pnnqiVecn30urmuABsArfHl/EW3/vQvek0RAFYdoBZ24BL6Bo8O9g/q",
+	"YDKJKAb3rgCUbyRRWTDJBy/BIrRE0DzAXx2dmofhWkicMBrpyZdGnMacBWUk6Qhr3CapBC4I9FtBNNGR",
+	"oYahZEbM1kTLzLZSdG0HatH4NzvzUqiiSRJZprH3l5KVs1uc+OsqJtec6THKIOWzfMWvmTC7S1I5rD8x",
+	"Hhompmd7uYqSGHI6f3RvgPJDtoctJlH0DTdMudr7DATPwXx3soHhkaySjqsINQwmsFlEihSdGbyMGyhE",
+	"7Ar+SOBZiowk1io6steJSZP5+GOg0OYmeVBzc8dfzsx2T6ySYyto/CzD2caurbbHpTl7f8jPvel02jNI",
+	"2svSiAmjgYQ3nuNblXp+2yJ42o5QDYTEuies2gr0ZL9pxHyJe8dffqa5/xI+etzmo/eCWoGPhfjZ0zaf",
+	"/eJ6ncA3j1t9Y6uNXkj5iqZjhl/+0G6RKksSmWoWvmYhxzJK5vMnT9p9bkkXlFz61u380O5AT23rFozX",
+	"hO9abfTnlNFg8nzCgqv3XhVzXwcGTu5pv39+NFy2IEeY8Y00BEo/PFKVhISdM6MG+lIG/dL5+K3bSTL9",
+	"zyFJiMYPNOmBJj3QpDunSVVaNC80fbr2ag41ip4X5YYKh2Unq0b73g4QDOsRDHOpdxcIl+KhfcORuzET",
+	"hnLIdBcpGFpOMKvLkK4uDA6KeyHxOjKUW690boWuI0ZoyT3JI0rn1bb/zBgoFFZvcwbjWj0N8sjmVJf6",
+	"gVy4TcNAP7YeSEFFuPbDzKuGB4uLznBFHG+4AR1ZG7nXw7KSpoC37NfJAbNsUV/T3kWVLUtVo+offzln",
+	"IizKhzvUaHusgH5gRoOCAlM6+5tT5/UvsCWVe02tvII0jlAUXKA2oIVc5ROHhUQvF6BSF8PXoDJ6JA8p",
+	"09go1VzcnNxhFx7zmkvmh8oT5UJhAyN6jfjnPjnVHlE8qi/dDQW7mQhVo5JYDl3clmBWnmXjMll1+L+h",
+	"OPYgV21TrsppyjnT1hGQF4Op4RkLVDrLO6ptEaNZzkwdOWKgNBEp2BGR0Kir+IGmRu6JQjKdzMjOwf7+",
+	"bpdkInK14NAvQwKD+TRShAaBzIQGIyPrYlkzpAcl9ezJ/kEhO+XLkcKuxNW0q9IJC4d3QCm2psQ1zNKC",
+	"btwGd/9nIO63OV5Oq3U1DT9vaTb5+7BlGPCsKFf2wJEfOPIDR17CkVeQ7fdYyHVbi0YfmOa03Ap/B+gF",
+	"lJSz1GWXTGUWhdb2oGDJbtYja0AVEmIjhK5D+pOQzzHYFmaJVY0AGzNKtLYm5KVUITznOzUkAIgWEFet",
+	"/twEgBDmA6pkvVSYQORL0QFThCRlOkuhVbOqhA4ZVhZSTdG2Zv4VM037PnfDiKMitxds+RA/UDKluTJ5",
+	"T/dJzEWmjbw50tAoVpGIKu2HASGh7JNjG2n1+/nbN12SpVHPcgVYTpxFmkPZfsMzyFCGnCnrKchZrlmY",
+	"MlyveH0eFYoE7i2xvvnk+A0zv/oJ8i3vwcAuzHP9IW+Vo9ak1ddw11dyPGYhNGZui+Yw8BrGLQyBXce+",
+	"BV+uzpZtnud6nNmutp45/9D6nBaRqFdybIgCssZqSTSDogVD8kjVFzNsQa2kk6wjptm8CdRBgXlt28Dm",
+	"spIbhDhHGydUGUGaAZd1YZ9CkkiKMUtREu9/f1B1I5jwzaflINWqBfUEo2B99YSW2U4DrMRMp7wUZjgX",
+	"O/TavtIuCnCdiCs7A5bOYuQslTHTE5YpYoY0bE4qiM4nGCdWDSTyPojzxc4HE9lYy74D4qYNG3Z+fHZq",
+	"GORNsWOVRr216JGHdFa2fOHHe0I8gV1u87ZnFMP2lmz7fx2/frXatt3Ad7Jtu9z5bfvp+BsLGltoe6gJ",
+	"3Wh2iJ6AOQHNhU1Gha7BiFJY9lHZFaw0nS33CGzd9LDlQI2maR5iNR5iNe55rEZu6dh26Nj3QpgQhx8o",
+	"0wNleqBM94Iy1Zm73G97qdeHvNby9ZryCAkVlJJwhCJXV4lnWEOSY1vhgoJS+IasWcvWzOXWOUpjRqYT",
+	"BqRIppjv4I1uVEbMQpaZaLJAVctMbdEWVZ1qG+ao+Tlu33y0RKO35ws5ibbT583MSH8Hq069W3SRZu4h",
+	"oYtjqkXBc6ZdXqXvVSmcHHnCNs4J9qQdFx3+SOU9D1dwjjYEdK7uJK0punYrCLoFV2ntDPcOOXMg4S6T",
+	"4IbI+c+y1Lbk2nhQG3GKLicUKaPhbHlS4ZP9fef+5CovRkcCarPDiU7paMQDqDuXZxNalqzy/lnYjn6M",
+	"2fc0ZcTcDgt3u+SH/aeoNky5YpimDT+SIY3MVCnMpekV5HMbCiNHJJWYNFmbtfgOd3ZXSYswfd+79O1P",
+	"+UZqcPnNjsgAWlaqAVF0ZosCjgAkqjYxs0y+JI/Spekv9JbnsmHEr3NTskL+US4OsAMVHbrk8vVJ1zor",
+	"sQ4DVhfY7RqINjIAlGXpk4HVQj5RPcilOxz/kfNUBppfcz2rUxpfcaXP3Q5uCA2tSkgdf3Gy9HyJ3kVe",
+	"jBU8FH/7oG5zaRWjQHGFcyqH+23vKw+/lV1XlVqAIizBz5wlwiXGHc673qEFA7Qz8qtV+IVGFFFaJiDS",
+	"cDHuk2OBhhBbBsmO1gXHnAgx5pJgMaRMXAno/wG89WD/oA6SX8CuzvNGYu1CL+Z8ZLcOZriyZd+8kfoX",
+	"mYnwnkPmiQhdKclW8NltYqybhY1fmW4EjE1ai3LStpCUPYDYTUDsfCKnK8JYJUhsvl2xJXehrT3068kF",
+	"yclmUVuoXKWEh6uUKJmLDQPKjIW8Vot+clIj1747n+cu3qbaYX1yzqwrGz8Z0uAKTN61zVYbCopVX25R",
+	"WGxOny2SqN2+IOBJphiPnIlMsdCW3nFx/I+U4y89HCriI6Z5XJtGfc7H4lRszQKOw2/N8l0dvoWi+/jW",
+	"aRjE8SfYvAPhC5ZSgb2W3T+asWguvuHByn4vUxMMzK4RWlXIqIYSZkkzJcQWZoYWgskrt8Pl1CFkI5pF",
+	"GgukwYyRDGiERRxisKUvy33skzeyCt8sPAS93GxOsM8aqVluULBV0bQtBP34CQkmNKWB4TVHvnfQa6c+",
+	"sMlHigndJXEG9ft0MCFc9yHUxFBCP3jU0JImMvc+2SqZe59slcz5w98ymVvk2HOpYlAITyGbhYtJWZIy",
+	"5apRPSRG3PvECCQbniurjvhcP97rT1kU9UCT2PtreqWqgWzzMALwcMmG5CWbkfOiXhkY72y1UD4WVGcp",
+	"U0UxThsWEOVlOQ9tS3kowedZAK3Vh4Goy7UBvYgGLATrn1WoYy40C8lfhoQMsUonzc1+Ns8CCN2sT06g",
+	"ujAQnrJWTlPmms5b86iaQCPh314fP7dVW+epz69M/375Um1Tnfr98uU5awxjM0fkKtS1gjSwqy3iYWfZ",
+	"MOIBXmDBI2bl4/LgR5gBCxCCKrd7NFuWOANvkEiOy5a8LnDIMTPMhBIj2R4CmylXEjJvPFJkYFjRwMWr",
+	"KJkOcnEZSxAZIJKiTjg2q3zFlT42yzi5NofUWaIhQWYug1ctZBtwFWNkxWBzRONkrilVUmdooGVqCO5p",
+	"ORMnL02YZaBN1WTiNK8kNIiRywHHZ6fOFS7TUsXhXcRMrqAg6sIlgsxqK13Xp/m0KDq+aM10KDONi3FV",
+	"vGtTjQzl1ps+MHcM5vKkIDu2EiMZOLOEqyu9u+CQbJeausN5fNPD0WDSgSwbz5Gim1ajuAhY/fEsbM2z",
+	"aA2WiraZHrTYDUz/m5ySmIp8CVraBCdzILFUjQuIeMx1aQFWBu4c/rAPPdx5nMUF0OK/Hs8XVJ9fk6FT",
+	"lsZYtlaiQE0rQlp0A+T5uE3rnKEJBdWDjho1vOWtYEiH5cjeyApinpliHb3TfLee6mm+XENMNJ+tbbwz",
+	"Hy+z3/k14f/8aCDML8te69BAxsgcS8rFNGigU2GzUCK7kc2a4ZDC5lYxmYZAVtiMTFnKiO3AAtEaggxn",
+	"hIe78yy4S2SCwfbQIimaEQ38z3JBVzZQCk05GOo0+6yhWDyZyCgEaSxikARrnhlRa0dIvUtCDmJyuIBB",
+	"v4cttmHNuNGGNQEpw2WZ2wTJLqCK9bjIi8VjG/X1SnqtQ/DzBeMp5W3amlZh23Buluu4K7Cr2TEqJ8T0",
+	"wj0zgT9C4Y8daFbRyBbdSJ0ay1XeX28B4ccF3Ae6ny8JDBJOxIO1qSueNK1IjkYYXlSzJH9Fj/fd/7yF",
+	"7dcsbOt8wCBXGw5QPgesqjcpHZIhMDSKHpjE7TCJzFLFKnformA39GrdURH6NL7rmSn75L1QTJNgInnA",
+	"FEbXlEyORl7uZYkzPao+uYSOJprFiUxpmoesDYpYPTD3BRMJtLocnOQ0eFH428f8Gk2UceEEOsqjCGlh",
+	"YBygmUC5dAObco4EBdKNreyPUcCGxDWwHjwwsI5tybBYnuWuDIDVVTRnbLteTRDXh2LDd4bt+89afvZc",
+	"ilHEA31jGtHO5Ih7vEEcYR2VaWtAhItpmwCwGqVyVkcAm1ai7N7XDLT9hfE5GOGiCmLirB88rW8Wg+HH",
+	"ysUOo30EFTqeYjyOcgE5LrbHZgs4I5XXXMYGYzilqJZ64BJz6tEmAsehFu76u0Otg5afrR5dcc/YL15t",
+	"M1B367OfYZZf0ZrVuQ2xbhEJfwCuewpcv0KsdiNkLdSBvV6KPGwI1smcLbU51GCZbfVjtynX/bltGwDm",
+	"d86iEPqwaXRCM2pFOAzgVn1ybLMDMEY7YhD54rrdeF5sjIppTvuwBHs+YRRdRMAWBPusHUcIaGqYwISB",
+	"2ImNxOqpOOZcblsGLGa5q+zONiSDUOUSPR+ox/2V+m5IfxAW15LY9qz5B4th3A86VasKv8B1evIj9AZs",
+	"IjJGQmwkMYaKlQxoJKACivdhrEzXua95ShKWKqNe1/idUzaqb4+HwiROcC8kB0MGCqPtAx24nyIqXtB6",
+	"aIwW33uIxTWYcSLuFWJYY/kDXtxTvEBwWQ8tyrWe7jF7O7fNtTyTatczh0Lkk7BW0lw8B+/fQiupLdrS",
+	"mHddtfna8i9WkN/dpOW3gU2eo3K97cIvdqo7rpIwv4zFhls/KbtoaPpAoh4Mt3WE8jw3QzSUcWlBMP18",
+	"4KYiobCsd+xaXgETb07ArbGZNtOjag7jA5TfP0Yczutayy2q1eiWUgo5Bo+WQ0mBreWZklhWfcY0SbJ0",
+	"zMJKCvniEJRNJYe3IOowUZNX3hMvKhnhD2B+P8O5qtd1fy27bcj53lf71+lqSfRHBg9tODaGldMIylBY",
+	"/LRND6ggzJx9AzbO8YobJ7g/YM19ZA4GSNqxhvuAON0FALdo6hyTtoe2NltjUSJGnjLgWUTlVIA7xsZ5",
+	"VIutYLbzNY0y239MGG5O1EROxRI+euHSR7bLRWGaFjy02PwDPfguuGhxYd8nH8W1732F/1/CQ5HbqaJW",
+	"wRFJzSPHRh0HhYdr8NALW/Jrxe48droHhLmnCIMXbMCgyAb7TplovoFFk1tU2gjOYkhCr2TtrQ+o9YId",
+	"cuOaq03rOfgeKRujZlTRgUsf8spqG4Ti44nNqLcHXaqNDQLrUZ4EWzNJUzHsy5jhOrdsFJ2b546sopcx",
+	"22ZxysuYrUHFLmO2Fg27jNnqweqXMVvXmgnrvIEt8zJm61kyzbG2SmIvakxXKlmWc7nzlPFqZXuP9k1j",
+	"VtgvRzIdS90C6Yta1DaN3qAqVKWmxC9tQQIZMkhFHtSM37OvDlaqSF2qxVCL6r/ANNtH9fI89xbVb1Qk",
+	"eh7VvzvsqysOXQ+kZTdcSyxxULxS2WjXGxOmhrwh5loPKmhv7WrSujR+V3mdXLivilrQ3bw7oUH4ShQ3",
+	"pE9TMmJTMk2lGBOdQpvBVctHz8H7c7vtW0IvO90DQ31gqBtnqEsrQ8+RiybaMGE00pPlFaIHHzpvX37o",
+	"DMh0wiPLyrFaDjqm02uDvBaxarDxN5gHtvUr22pjwbcvl7nUYbUBxFFkyQbrr7zi16yotWwLIROj8uzW",
+	"VF3BsnPzrlXvpH4zL9Qf1Qq7an7VhjyiHNNfvJsiZ28ow9myzVnocpXEm+2Yx0jCFWMuiDOvPg657hRK",
+	"AsUsHkIHkaM5kRG+5BrEufzbpo6z3FygW9K2q+27mRYZM/MDuvfNVI+Rn6vvrv1lXms6P2uv6iqUnaeB",
+	"kWCqFfR7VoJRbZJzC9BDQozV8D8TNVOaxTZLYuet0Ti6BKxCXfKCXbPIQGmXnJ+87ZIz26Er7ZLnUuiU",
+	"DzMt011b/++qvG4zAQzXJ9gQjDpEgmM4nMMTi+voF/DhrhZTcGMOgrfZd6M80x0l05bwdRn7yG96nXTa",
+	"vw323nHznPb4X1TQ4wU4N2J6lXHtfXV//vH+9MVCoz+go7JBlyVAgarAOV0AYtCFP5GvqUcESuMVjTRK",
+	"iQZdI3MFk1L1+TzZtR59MdWxhL532FfGR5iVk2TvFcK0cUWUPl/ZJXHHzNLlyLZDlsbi9zMnscV0Bj1L",
+	"Sgz4iGhJqJhJwQiLFFSHDKWN8gIzGdk52D/YbQDuX5m+NchelSc8wPX9hOt3BgZbQ3XFq1ZXO99jCqtU",
+	"0V9aPa625avlLIY7gOyoLF6ZxZQwqwFjMDnwNqS58kx32YiwLebiKYYPGPy3FwTfIb5sRhDcAyluYXjW",
+	"nP5XeLeUlvbhESTNeNwysupq3MKG8Q7WsG1MMrMssmHYRPwHtLnX1g9bqGH0HXDBZahXrZ25BEtcHcpt",
+	"60AGhRfhiVX2HjDlnmOKvacKrvi1qmw5z3sqQdY3YqoVIWkYOsPhznBGBlAtFdskmYdmbYMuYZ9poKF+",
+	"LNt1fiao72KdsG4rUCZ2zK89iz21fdCgOCqBsqVUoOESFjBOKSSy2kc4aurqy7jnj9RR4WvGN605c8hI",
+	"yGIJhXAP9p/t9knR0vRx4bV2JbpoGLKw67c7dddpp2yyh56zEjnZpgh9zjTSkrtt440rWCw74yU/Uv4J",
+	"omln48bZdgty9yzkNIfBfyS9bVMwsfT1yoUTv3t14LigfWCOKpOxIA9Za0HvWwksSzSGywlF9oMtc89f",
+	"vHykyGBcpjtqAP4fdWh9pZbKAk0emPEHuZIBegQ8UwOykxPkiYxCaHWBOJsYfMn3rSThGhKtwDQndDrb",
+	"baGGQAWsW1FFHoSsf5aQpb5nDQVTR9q6jeaMe7H0BKkjLOpekp3cK/ZZt0D9OjEJ33ZiUj1Sv4N35gSd",
+	"O3QdFQydRFKMITLwga3fAVu/NRtdCeyxne29t1h0vzal1myH7kRyvGrTXSwRhJEqITqWu3MxIjtPDshE",
+	"ZqnatR0vSx3Ryc6zfRLSGXRKz6BQ2WHJdQeN29hukQ8D9lauFvXt6NqWwJWGmxgrTBWZsijqk2OXiiMX",
+	"VSEau7DlwZuTy09nx+fnl2/fvfj07uR/vj99d/JiYIS6KGKoWYbQJ06muhdxQxddE6kBwBqjmBNkE0xr",
+	"YotfwR1sLZYYhr+72GE7/QJty4Ym2GhvwaZ5fHlxzA/xxLeSIvBKjovWtQXi7ci0jFW7zX1sSzHB/mX2",
+	"CrBbmi1QQsY8bxGwdmyTYZZiZpdkiosx+kncw0dFj7dBt0TOXClO6I0rxz0ugBzVYuwbNvVTX2BTW8Pf",
+	"msnuMzbPFxo78s4WubA94Aek/k6SBNASuoA8N+F/QvWCTDoOrQ5BHLesE6WDkUwJvmjTejDI3LYiVXws",
+	"oJcZLcJYXVsiv8G+Ab4JhnLPlTI8KrrQYlMHITX0NhpmGsLmJlRN5lEfAwDPji+2hO35+HeE4N78izHc",
+	"0Ociz9IcGF8hEA8C/tfAZ/huLYyGL1fHafhsXay2q70BXjelifhKUFEE4CRi11QbMGnswVJbfro55yI3",
+	"M67iCArcZGAVBIwF14wi0wnVfva606AeqXJwg319Z4BP38kIlKzBbp3pYkiVTYlH/0zh/VkYj/4O7bBb",
+	"jkU3s9xlHDrOvyRqyVzTdx9//uDjuKXYdz/kiIBFYJUYKEDwva+pRemF1sxznyb4TloI+yY7B/tPd49K",
+	"dCa3BKeV+vrQWrN2iEYDJoYv52TiDg2XDkH/yfHuf3trZd5RykOvVvHy9VHttwK3bbnLgwftPkeybyQE",
+	"yRH07Qewl7gC9k2hYQ/kQuAIC+PWty31FbPcZcRNG7y0bZz+ufj5IPK1jXKXKUH4Ga7An6y8p/hYcLFH",
+	"hRSzWGYLlMm65sRCGq0kZEJzGhVB7/lotqM8mIjQKKQJF4XTCFKyI6pZaqS+vLGFluCPGmcRTfOaShj4",
+	"YtZsvtwLGc7Cv7BBn7zI2zuJCMTKvPWx7feivEWBxx4XAfUNuMq7Kh+heyrRs/ynoixRlW6d87E4Fcf5",
+	"0W2HblVm8ejWNumUhTmLHU1EqnymRfnsG1qanrX8bmWMv6fmoqLWi6ap9ry5Rd2n8kk3W4QsPoMvqFWB",
+	"RBZcVeo/GWyV1q1sps7LMFkrbciuecD65NjWbLJ+J3A34RPfS1vUS0PrbtdWfSoex4DecgSO4CYsOzGT",
+	"bLlqWs1MdyQl1K6kWV4wrwPhPPKLuYPDlgry+pdjzxsOsdAGwgIpQjKigZYYLh1ofs3uykT8t0Be7CaY",
+	"VzssRzk0umPrEVjqBJF4WZ1DShT/3Av5mGssvea5YKAYKZhbXTlSuxhwuKQyG1uOWp1075qlfDQbGCQ3",
+	"JAAGTpmtXIAFobBGKpGC9cmlC753E0woxHE53u0EgF6WILdlolsqmFiYN5v6fCBKvL04A6zYKgVwk9wR",
+	"8i8vagXXYc5RgGdnSmcPrp1bR3dbrFEK1tM8ZgjffK4C2xL0tpjWPsCrfXVGLX2UhFbODaUZu+1rM84j",
+	"5r9hA3eAnjjxXXHopfJxzpQfeOqmeKqD7BznWuGa47lGMWzLUyMursgOYMVEpshZd1uy1i2ww24eLA85",
+	"d8Lqq6qJTZ55W94+Qs7Ndm8Zp6PRIJk9MNB7wUDdnRiUa4HLC8KVTj7bxE5CyTWNeNglmUAWF9ZHVngK",
+	"dmPbUgvjWwspyse/t5zM78xlaBULC3IEx/jA4TbG4VYMADJoIbMFOHFpU7j94P4u9tH3TAWEazJkkRRj",
+	"MyPZoS52zPWugWj/kNApnRGleRQRQWNbjNWOseu6C9MoOiQGagdW6QVcLG2o29zJH+gBCw1FwHhBGFQw",
+	"rqFa5tzKaxpt1Jt2D8ngf8Dp7cF/e3+pAVEwHDRatnGvQ5oyMjBreJvpnd1BPT14m+ktUoO3mb4lK+9i",
+	"jmklWJnpBwTfUAig7Qw030uPlqx2jfXvF1OCLGlv+LXenLxiAhXALqveE8uHFAE9lRsagDKt0RpzUTiG",
+	"aF8sU1lOQcr5KgrFOArCKnapQjZXJkaK0KHf9dzvSY7Fzm3eqJOvF9iM3ie3ZTquzHSv2Xm5UcmRZ1+w",
+	"INB0UTekBOtJu/8oh1DLzAA83lYdefKiuCVX6toWahRJGinLO1/UwAgQxcU4Yr1MsUNiFuwC/QOappw5",
+	"PxM0y7MIn6TMEIA84YArohIGLUboEDLJzdvDVE6hpoPRy1MaGHG0EHWcgwlHMHvmwiUCkjG8nrCUy5DQ",
+	"KCIpCxi/ZsVnKgORQqZ9coarAbMYrsPJR9aVRbUbiiuireaO2Q8jpGK53DKdyIgVVPGYKE2jSqMwjtaD",
+	"Y8sMEQknjIaYIG1kvrTOIW2PvugYuHlC509xtxRuQZFHNmVhwU+5CKIsdIlmIFQ+iDNr6ytOyZ7LGPZ8",
+	"1a1UF/i5Z8dYRE5QksCp7NCQ0xI6EuPaEFXkpYrOg4W1QYhAVccQi4HLoLRtvspb4n6uc3hIgoib44KM",
+	"JJu7yDXJhOaR+cM1OkKHat6AsyY90aIPbn1reYn+LHeXkFheRbO28YvHNR7yDm8lmfhNgawVjEJluIQN",
+	"TRmEDo8NtC+wzTXo7aUpDucflb1S1lElSSj9wR5VquiT6YSl0Ow6TyIM8kCXuE+OwQP+7pfn5F/7+8+g",
+	"NkImroScCgiZqDTsxXXkBQe8WJZFuA3HsW3UNpPc26ZjeG5FNRdwPP5zm/u5hr8V+HbpmRaUF2LZUmdx",
+	"TQcv54mqkS+HMpyhuSFSLO9cu0D47GKBjzRlUCMSLXW+kd1sxrMjUhIZkToXduvMck0O5W0Ksd4MGzS0",
+	"sc80TiLWOey8fVnTvHgBjnCFNtIHuXSbZjZQk6t1cJbIp4urfpeZjhxVu5oBGyp1clJFbqxMMSmX7FSW",
+	"dGhGqnY56yIqu54yZqTyMLt9AgBtICmzmRcCeCDk2C8o7XfhGvVvN+kBpllUzi/vgGO7z6GJD7fz0DJt",
+	"q1X6SoC8TnO041JHMrSIzIFoLvPJiD1SBZqUktKRIsIANNAKrShU5+msOLT71Kh+tlKVV1nikUKwAWNJ",
+	"XW0JDqtTWqZop6FYToIclxC63EatqT6Ul02+TZ5VneYus9ZxGaFdx+KQC6d9u45YeDE7WPgDbkaKgO0+",
+	"pCD+/XuyNfDdptQkRLi9r/D/S5PRMT9XFUEJgOWVmMYWjdQKHL7DjPJcLMyNSA/YcT8TdFGnaw/bS9LC",
+	"bwf62hPuB8C73z3OyiU9neSc89ndm6aN57R384VNIZyhqbHLr0xvuyQxjL+gFPEj6IY94pGtIGp9p0pT",
+	"7dKk1lW4t6XxlkDkYi6WqlnXrWbUNluYfuXXlskWY5dzE5c5lova1UWbojzZtygRB0Nh6TesXgafhVTT",
+	"efb9olj5Fjt2mKG9me5tkHNNHW13QXcW5fwQwLF6AEdrRM9SqPJUQcP6NPolNABzktDDuzxLwgZjoYm4",
+	"IWVC5uViLTk4KmVGuIhtqA9irdVU42AyzTPdMsVCpAtBlqYQGubyLQz3i0JCh9ZmRCzu1xSHhLkMGm8z",
+	"JyIfH6e7x0mE3uV99wkR/7iaAauWmDxWVwYZi143FeHgkXIo1YpEKCbCnh8k2GuZWYW+r1J4YSPl8EPW",
+	"JlAEvkB6ITWZMZ3HpR4RGYUsnR9ZlZqp98lx4ex1w9X5dkHcEBIwoyaylInw395Mt0JQaie9t/TFHkW5",
+	"hMpNaMrfJ+cph7zePB7QMeViCQouD++GOu2Vlgl5mFQJ78EB7H7KMxoLcb2XMsU00Ty4YrpPfp6RkI1o",
+	"Fuk8mu6RItj4z1r/FWEiPPLcXo/QleWcA0rTmVrEnbccq+1PcW+xx6/Q7jfbe0hR/K6l9xJ/nndQ57x5",
+	"eRR2iRDsAZIuY76NOct+vjNdkPEMaR4KJPoZlO4ylKFMZVBItyyUe1x1OmFAJGQKrLuaHV2weteaLmXX",
+	"jEZ54fcjO5FjKzG9MmoD8HwkUTXMvpZvexV1mN424y5N9j3x6iObbl/WCggflRLVMX/kga/bXOYK01yc",
+	"0lwEc9UGmLxXzpsFrBe5si2AYNHV4o8vRHQrmnW3lF9tsC/nLLDG3W5emU9Z4sBdF6mQpyzQEMk1cP+6",
+	"kAPXgtLLBMBMz4GeJWzgAsj+M2PpzKuFYLdRFHk2On3Xauw4eJ4QMmDmjO2o8PeL4mzyrk3e4DZbDduZ",
+	"gJ5j88SQKEB+GNkB0kU1wrUyK2GpDS+QCcvVhYSB6A9kZ7frhw9AQltMo4gkFGppGaVkmGktBTS+KlyQ",
+	"mEKiWeISe8/enl80xrrB0XTmDPI1Thk8RIjPhdaKBTx0CeuP+7avM457+F//+/9ABitY9uFCPNO+m7SV",
+	"Xf/xk59adEYLWZKyABkcDja/hSsusN+WlShPMZvlyAcSrhWLRkTRmW1KgAEbI5k27sYsptuSIOJ5IwXA",
+	"ZZe7s0LUloTsYAyUtHlGkO4zpWmojlwiAaFRJKcsJMOZB4hNqyywaOG5j2QaU9057GQp73T9a3iyf/BT",
+	"bSneJcxDs896b6LjqMw1WsUolgxFAPc7hbUOUcYdhn2VhRjP8XT/yTxd+5kGV3ltooKneSVO8hBxVEoA",
+	"/8tUpdPtYEQqbPeVxCHqg/RKpCvvObeQhIFOtJgG9Ve5wLljvgG73Ay/+kUasC0zlBpO1RTulTcwnoON",
+	"R8rRQ8itP6wQQ2qQ2Ezt0rGQckEIljk0Yubrk1Nty1RVpMYGaKtRJvGnC5/GLRfvPvem02nPrKOXpRET",
+	"RgYOV2jO40/6i0zjNoLeA45sHkf+FiLlcytPVKQ+YP1GWJtDvWWS5h5Uy2rO0MEu495UNFLSy9Et9MLC",
+	"lAT5tQDvXXiYMJlETjDyxSyQ9nKMtwKZxIaBKaMhvgztStCY5KrM5vUOofXo1BEeGAUelVoEepiRvzWV",
+	"WRSSCb1mJMm0QRKIorYQv6guXhG1aMnUTavkIWl4jlXLtpjZkE9zr4sQOGEP3XtHvgqirJXyDsvn/XOr",
+	"UL+32UAewleVz4W0Rlk+0xTZ82/7yg0BkIYhxxyis9TMobkZZ0QjxbqdxHv0teMtqppdHDGqGLEvoGGM",
+	"qyJvcJjxCOSLIrtnv/+4v99Zqg156PZnvoCP+Yty+BcLGnMh7PtHNoUDKtL3N3fD//a3y0iaCWGoGSov",
+	"TXe72FzhUs/yci0AMn7+l5fwxj7rvCACPh3OyNN9EnORaeaH8pOxofFWsBmUktIGeVYaFG2SqREjB2hr",
+	"JR+y/f2nAQwBf7JBQ9QvUsyth1y6YqUtYi4N9YuKWtzbj6H87nJWbCZXDWBhF3I9VyUfgh8NIMNEBsrr",
+	"LCzHBd4rTQ11LSQA6/VSZGcQ0yvAmQH0ssnSqHPYmWidHO7tPX7yr/5+f7//+PBgf3+/Y5Ztl1AndgOe",
+	"QqYlCTmNWKBJJkKWQlHuQZ/8wlmEe1JdksOuLb0GeARiv6HQTq/CMR8pkmTDiKsJC42gqFMaaKJkTQk0",
+	"M4yrazBmwszBQpQy3VD5AEbqIZnI/VG5XQPpxLwpxWzykl/x2DApcmLuPEm5YsSAKhPaeT5rdn9YNLc2",
+	"S8ytlrbzM95L2PXz10uJtdC5vlSJBux8ofRKOnQhvj43nPrTxFTQMYuh5AzAKGbUDb7GGLnfhUDQTH0b",
+	"eMcwjVnDIQA8l2/aCrKplPrQ7Wo487op5GvZ+f387ZsuydKoZ3VSQ+ziLNI8oakGxXnXysC2Rk0JMWDj",
+	"TqQtqKwVXkG8pUqb8+5WbMlmWTLT5eWA3bhPHMHHYzHL6pL8cEKq6bcBYeKaRTJBgdgeEqJi/TGpbKjQ",
+	"1K2LQ7MRy+T47NQHENxW8d75i5cYWQr1CIbU6Bs009JqSFB8yOWNqW7+Z08FMrF9llTXdSic8ARBSkb5",
+	"G6UkuRvuv4jDrj+I4zJ+/MFSCfsvAY0tIVyY+D0QEGTwHz1LQHuovHfLLvncWw+4jpmrFja75WYglVi9",
+	"wsVQil6ogxEkYKzAn4MnT8jg64fOyPzwoXNI/vzQsYf2ofPx26BrQwnsJ+ZV+NO86r1Zwjr6peYQHSG3",
+	"sQc0jLngSlsKWgalPfjVUhzVtYmn+fnkQKWK0GWahVwb9OiT53CgypWssp7NmAuiWJAaxRjbcJRC9Y1W",
+	"PXM2MHwbGn2VaQ2SmC6eRg5d5c2bb2v2/9ZxC4jGSCQXWh0agSmC0l8hKN1cmBUlqRwy1XX2PCT1aIE3",
+	"aKJZir1BSCiDzFDE4r7PUhkzPWGZIjHTKQ98QJeJ6nz7+O3/BgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

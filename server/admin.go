@@ -161,8 +161,8 @@ func (s *Server) createUser(ctx context.Context, by adminCaller, in CreateUserIn
 	switch {
 	case in.Password != nil:
 		password = secret(*in.Password)
-		if err := s.checkPassword(password); err != nil {
-			return nil, fieldError("/password", fmt.Sprintf("must be at least %d characters", s.cfg.PasswordMinLength))
+		if err := s.checkNewPassword(ctx, password); err != nil {
+			return nil, s.passwordFieldError(err, "/password", 0)
 		}
 	case in.TemporaryPassword:
 		var err error
@@ -354,8 +354,8 @@ func (s *Server) setPassword(ctx context.Context, by adminCaller, id uuid.UUID, 
 		}
 	} else {
 		pw = secret(*password)
-		if err := s.checkPassword(pw); err != nil {
-			return nil, "", fieldError("/password", fmt.Sprintf("must be at least %d characters", s.cfg.PasswordMinLength))
+		if err := s.checkNewPassword(ctx, pw); err != nil {
+			return nil, "", s.passwordFieldError(err, "/password", 0)
 		}
 	}
 	if _, err := adminUser(ctx, s.store, id); err != nil { // before the costly hash

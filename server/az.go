@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/google/uuid"
@@ -284,7 +283,7 @@ func (s *Server) azSignUp(ctx context.Context, email string, password secret) (*
 	if s.cfg.DisableSignup {
 		return nil, &Error{Code: CodeSignupDisabled}
 	}
-	if err := s.checkPassword(password); err != nil {
+	if err := s.checkNewPassword(ctx, password); err != nil {
 		return nil, err
 	}
 	p, err := s.resolveProfile(profileOptions{}, email)
@@ -405,7 +404,7 @@ func (s *Server) azResetPassword(ctx context.Context, b *gen.AzPasswordReset) (*
 	if err := s.azCheckNewPassword(b.Password, b.PasswordConfirmation); err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(secret(b.Password)); err != nil {
+	if err := s.checkNewPassword(ctx, secret(b.Password)); err != nil {
 		return nil, err
 	}
 	hash, err := s.passwords.Hash(ctx, b.Password)
@@ -484,15 +483,16 @@ func (s *Server) azCheckCurrent(ctx context.Context, userID uuid.UUID, current, 
 	return nil
 }
 
-// azCheckNewPassword applies the dialect's password rules: present, at least 12 characters (or
-// the server's minimum, when higher), and equal to password_confirmation when that is sent.
+// azCheckNewPassword applies the dialect's password rules: present, within the password policy
+// with 12 characters as the dialect's floor, and equal to password_confirmation when that is
+// sent. The breach check comes after, in the shared core.
 func (s *Server) azCheckNewPassword(password string, confirmation *string) error {
 	var fields []FieldError
-	switch n := utf8.RuneCountInString(password); {
-	case n == 0:
+	pp := s.passwordPolicy(azPasswordMin)
+	if password == "" {
 		fields = append(fields, FieldError{Field: "/password", Reason: azBlank})
-	case n < s.azPasswordMin():
-		fields = append(fields, FieldError{Field: "/password", Reason: s.azTooShort()})
+	} else if code := pp.check(password); code != "" {
+		fields = append(fields, FieldError{Field: "/password", Reason: pp.reason(code)})
 	}
 	if confirmation != nil && *confirmation != password {
 		fields = append(fields, FieldError{Field: "/password_confirmation", Reason: azConfirmation})
@@ -501,12 +501,6 @@ func (s *Server) azCheckNewPassword(password string, confirmation *string) error
 		return &Error{Code: CodeInvalidRequest, Fields: fields}
 	}
 	return nil
-}
-
-func (s *Server) azPasswordMin() int { return max(azPasswordMin, s.cfg.PasswordMinLength) }
-
-func (s *Server) azTooShort() string {
-	return fmt.Sprintf("is too short (minimum is %d characters)", s.azPasswordMin())
 }
 
 // azOwnSession loads one of the caller's live sessions; anything else is 404.

@@ -78,8 +78,8 @@ func renderAZ(s *Server, e *Error, operation string) rendered {
 		}
 	case CodeEmailInUse:
 		return rendered{Status: http.StatusUnprocessableEntity, Body: gen.AzFieldErrors{"email": {azTaken}}}
-	case CodePasswordTooShort:
-		return rendered{Status: http.StatusUnprocessableEntity, Body: gen.AzFieldErrors{"password": {s.azTooShort()}}}
+	case CodePasswordTooShort, CodePasswordTooLong, CodePasswordBreached:
+		return azPasswordRender(s, code)
 	case CodeInvalidTicket:
 		msg := "That password reset link is invalid"
 		if op == "azverifyemail" {

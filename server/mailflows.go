@@ -68,7 +68,7 @@ func (s *Server) resetPassword(ctx context.Context, ticket, password secret) err
 	if kind, ok := ticketKindOf(ticket); !ok || kind != store.TicketPasswordReset {
 		return &Error{Code: CodeInvalidTicket}
 	}
-	if err := s.checkPassword(password); err != nil {
+	if err := s.checkNewPassword(ctx, password); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(ctx, string(password))
@@ -87,7 +87,7 @@ func (s *Server) resetPassword(ctx context.Context, ticket, password secret) err
 // resetPasswordWithCode sets a new password with the code of a password-reset ticket mailed to
 // email (WME's confirmation code).
 func (s *Server) resetPasswordWithCode(ctx context.Context, email string, code, password secret) error {
-	if err := s.checkPassword(password); err != nil {
+	if err := s.checkNewPassword(ctx, password); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(ctx, string(password))

@@ -82,6 +82,17 @@ type Config struct {
 	EndedSessionRetention time.Duration
 	// PurgeInterval is how often each instance deletes what the retentions no longer keep.
 	PurgeInterval time.Duration
+
+	// Password policy beyond PasswordMinLength (see passwordpolicy.go) and the breached-password
+	// check against the Have I Been Pwned range API (see breach.go).
+	PasswordMaxLength int           // longest password, in characters (256)
+	PasswordMinBytes  int           // shortest password, in bytes (0: no bound beyond the characters)
+	PasswordMaxBytes  int           // longest password, in bytes (1024): bounds argon2's input
+	HIBPEnabled       bool          // refuse passwords found in the breach corpus (Nhost: off)
+	HIBPBaseURL       string        // the range API (https://api.pwnedpasswords.com)
+	HIBPTimeout       time.Duration // one range request's time limit (2s)
+	HIBPFailClosed    bool          // refuse (503) passwords that cannot be checked; by default they pass
+	HIBPMinCount      int           // breaches a password needs to be refused (1)
 }
 
 // Deps is what New needs from outside.
@@ -117,6 +128,7 @@ type Server struct {
 	mailWake      chan struct{}
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
+	breach        *breachChecker
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -169,6 +181,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.jwtParser = newJWTParser(cfg.JWT, now)
 	s.verified = newVerifiedTokens(8192)
 	s.metrics = newMetrics(s)
+	s.breach = newBreachChecker(cfg)
 
 	if s.redirects, err = compileRedirects(cfg.ClientURL, cfg.AllowedRedirectURLs); err != nil {
 		return nil, err
@@ -255,6 +268,12 @@ func DefaultConfig() Config {
 		SpentTokenRetention:   24 * time.Hour,
 		EndedSessionRetention: 7 * 24 * time.Hour,
 		PurgeInterval:         10 * time.Minute,
+
+		PasswordMaxLength: defaultPasswordMaxRunes,
+		PasswordMaxBytes:  defaultPasswordMaxBytes,
+		HIBPBaseURL:       DefaultHIBPBaseURL,
+		HIBPTimeout:       defaultHIBPTimeout,
+		HIBPMinCount:      1,
 	}
 }
 
@@ -342,6 +361,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MailMaxAttempts <= 0 {
 		c.MailMaxAttempts = def.MailMaxAttempts
+	}
+	if c.PasswordMaxLength <= 0 {
+		c.PasswordMaxLength = def.PasswordMaxLength
+	}
+	if c.PasswordMaxBytes <= 0 {
+		c.PasswordMaxBytes = def.PasswordMaxBytes
+	}
+	if c.HIBPBaseURL == "" {
+		c.HIBPBaseURL = def.HIBPBaseURL
+	}
+	if c.HIBPTimeout <= 0 {
+		c.HIBPTimeout = def.HIBPTimeout
+	}
+	if c.HIBPMinCount <= 0 {
+		c.HIBPMinCount = def.HIBPMinCount
 	}
 	return c
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/store"
@@ -76,14 +75,6 @@ func uniqueSorted(in []string) []string {
 	return slices.Compact(out)
 }
 
-// checkPassword applies the password policy that the contract's length bounds do not cover.
-func (s *Server) checkPassword(p secret) error {
-	if utf8.RuneCountInString(string(p)) < s.cfg.PasswordMinLength {
-		return &Error{Code: CodePasswordTooShort}
-	}
-	return nil
-}
-
 // signUpInput is an email/password sign-up.
 type signUpInput struct {
 	Email    string
@@ -97,7 +88,7 @@ func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 	if s.cfg.DisableSignup {
 		return nil, &Error{Code: CodeSignupDisabled}
 	}
-	if err := s.checkPassword(in.Password); err != nil {
+	if err := s.checkNewPassword(ctx, in.Password); err != nil {
 		return nil, err
 	}
 	p, err := s.resolveProfile(in.Options, in.Email)
@@ -217,7 +208,7 @@ func (s *Server) deanonymize(ctx context.Context, in deanonymizeInput) error {
 		return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: "/password", Reason: "required for email-password"}}}
 	}
 	if in.Password != nil {
-		if err := s.checkPassword(*in.Password); err != nil {
+		if err := s.checkNewPassword(ctx, *in.Password); err != nil {
 			return err
 		}
 	}
@@ -279,7 +270,7 @@ func (s *Server) changePassword(ctx context.Context, p *principal, password secr
 	if p.User.IsAnonymous {
 		return &Error{Code: CodeForbiddenAnonymous}
 	}
-	if err := s.checkPassword(password); err != nil {
+	if err := s.checkNewPassword(ctx, password); err != nil {
 		return err
 	}
 	hash, err := s.passwords.Hash(ctx, string(password))

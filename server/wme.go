@@ -225,7 +225,7 @@ func (s *Server) newPasswordChallenge(ctx context.Context, u *store.User) (secre
 // answerNewPasswordChallenge sets the new password of the challenge's user, who must be the one
 // login names, and opens a WME session.
 func (s *Server) answerNewPasswordChallenge(ctx context.Context, challenge secret, login string, password secret) (*session, error) {
-	if err := s.checkPassword(password); err != nil {
+	if err := s.checkNewPassword(ctx, password); err != nil {
 		return nil, err
 	}
 	hash, err := s.passwords.Hash(ctx, string(password))

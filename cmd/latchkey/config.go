@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -66,6 +67,15 @@ type config struct {
 	mailConfig
 
 	fileErrs []error // *_FILE variables that named unreadable files
+
+	PasswordMaxLength int64
+	PasswordMinBytes  int64
+	PasswordMaxBytes  int64
+	HIBPEnabled       bool
+	HIBPBaseURL       string
+	HIBPTimeout       time.Duration
+	HIBPFailClosed    bool
+	HIBPMinCount      int64
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -189,6 +199,22 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "time a client has to send its request headers"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),
 			Usage: "time in-flight requests get to finish on SIGTERM"},
+		&cli.Int64Flag{Name: "password-max-length", Value: int64(def.PasswordMaxLength), Destination: &c.PasswordMaxLength, Sources: c.env(false, "LATCHKEY_PASSWORD_MAX_LENGTH"),
+			Usage: "longest password accepted, in characters"},
+		&cli.Int64Flag{Name: "password-min-bytes", Value: int64(def.PasswordMinBytes), Destination: &c.PasswordMinBytes, Sources: c.env(false, "LATCHKEY_PASSWORD_MIN_BYTES"),
+			Usage: "shortest password accepted, in UTF-8 bytes (0: only the character minimum)"},
+		&cli.Int64Flag{Name: "password-max-bytes", Value: int64(def.PasswordMaxBytes), Destination: &c.PasswordMaxBytes, Sources: c.env(false, "LATCHKEY_PASSWORD_MAX_BYTES"),
+			Usage: "longest password accepted, in UTF-8 bytes (bounds the password hasher's input)"},
+		&cli.BoolFlag{Name: "hibp-enabled", Destination: &c.HIBPEnabled, Sources: c.env(false, "LATCHKEY_HIBP_ENABLED", "AUTH_PASSWORD_HIBP_ENABLED"),
+			Usage: "refuse new passwords found in Have I Been Pwned (only a 5-character SHA-1 prefix is sent)"},
+		&cli.StringFlag{Name: "hibp-base-url", Value: def.HIBPBaseURL, Destination: &c.HIBPBaseURL, Sources: c.env(false, "LATCHKEY_HIBP_BASE_URL"),
+			Usage: "base URL of the Pwned Passwords range API (a mirror or proxy may stand in)"},
+		&cli.DurationFlag{Name: "hibp-timeout", Value: def.HIBPTimeout, Destination: &c.HIBPTimeout, Sources: c.env(false, "LATCHKEY_HIBP_TIMEOUT"),
+			Usage: "time one breached-password check may take"},
+		&cli.BoolFlag{Name: "hibp-fail-closed", Destination: &c.HIBPFailClosed, Sources: c.env(false, "LATCHKEY_HIBP_FAIL_CLOSED"),
+			Usage: "refuse (503) a new password when the breach check cannot be made; by default it is accepted with a warning"},
+		&cli.Int64Flag{Name: "hibp-min-count", Value: int64(def.HIBPMinCount), Destination: &c.HIBPMinCount, Sources: c.env(false, "LATCHKEY_HIBP_MIN_COUNT"),
+			Usage: "breaches a password must appear in to be refused"},
 	), c.mailFlags(true)...)
 }
 
@@ -297,6 +323,24 @@ func (c *config) serverConfig() (server.Config, error) {
 	if err != nil || maxBody < 1024 {
 		bad("max-body", "LATCHKEY_MAX_BODY", "must be a size of at least 1KiB")
 	}
+	if c.PasswordMaxLength < c.PasswordMinLength || c.PasswordMaxLength > 4096 {
+		bad("password-max-length", "LATCHKEY_PASSWORD_MAX_LENGTH", "must be at least password-min-length and at most 4096")
+	}
+	if c.PasswordMinBytes < 0 || c.PasswordMinBytes > c.PasswordMaxBytes {
+		bad("password-min-bytes", "LATCHKEY_PASSWORD_MIN_BYTES", "must be between 0 and password-max-bytes")
+	}
+	if c.PasswordMaxBytes < c.PasswordMinLength || c.PasswordMaxBytes > 16384 {
+		bad("password-max-bytes", "LATCHKEY_PASSWORD_MAX_BYTES", "must be at least password-min-length and at most 16384 (the hasher's input stays bounded)")
+	}
+	if u, err := url.Parse(c.HIBPBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		bad("hibp-base-url", "LATCHKEY_HIBP_BASE_URL", "must be an http or https URL without a query")
+	}
+	if c.HIBPTimeout <= 0 || c.HIBPTimeout > 30*time.Second {
+		bad("hibp-timeout", "LATCHKEY_HIBP_TIMEOUT", "must be positive and at most 30s")
+	}
+	if c.HIBPMinCount < 1 {
+		bad("hibp-min-count", "LATCHKEY_HIBP_MIN_COUNT", "must be at least 1")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
@@ -349,6 +393,15 @@ func (c *config) serverConfig() (server.Config, error) {
 		TicketTTL:                    c.TicketTTL,
 		OTPTTL:                       c.OTPTTL,
 		CodeMaxAttempts:              int(c.CodeMaxAttempts),
+
+		PasswordMaxLength: int(c.PasswordMaxLength),
+		PasswordMinBytes:  int(c.PasswordMinBytes),
+		PasswordMaxBytes:  int(c.PasswordMaxBytes),
+		HIBPEnabled:       c.HIBPEnabled,
+		HIBPBaseURL:       c.HIBPBaseURL,
+		HIBPTimeout:       c.HIBPTimeout,
+		HIBPFailClosed:    c.HIBPFailClosed,
+		HIBPMinCount:      int(c.HIBPMinCount),
 	}, nil
 }
 
