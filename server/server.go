@@ -82,6 +82,12 @@ type Config struct {
 	EndedSessionRetention time.Duration
 	// PurgeInterval is how often each instance deletes what the retentions no longer keep.
 	PurgeInterval time.Duration
+
+	// Edges: trusted proxies, CORS, security headers.
+	TrustedProxies  []string      // IPs and CIDRs whose forwarding headers are believed; empty: none
+	CORSOrigins     []string      // origins browsers may call from; "*" any (no credentials); empty: no CORS
+	CORSCredentials bool          // allow credentialed cross-origin requests from the listed origins
+	HSTSMaxAge      time.Duration // Strict-Transport-Security max-age on HTTPS answers; 0: not sent
 }
 
 // Deps is what New needs from outside.
@@ -117,6 +123,7 @@ type Server struct {
 	mailWake      chan struct{}
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
+	edges         *edges // trusted proxies, CORS origins, HSTS
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -183,6 +190,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 	}
 	s.mailWake = make(chan struct{}, 1)
+	if s.edges, err = newEdges(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -255,6 +265,8 @@ func DefaultConfig() Config {
 		SpentTokenRetention:   24 * time.Hour,
 		EndedSessionRetention: 7 * 24 * time.Hour,
 		PurgeInterval:         10 * time.Minute,
+
+		HSTSMaxAge: 365 * 24 * time.Hour,
 	}
 }
 
