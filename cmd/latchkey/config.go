@@ -66,6 +66,11 @@ type config struct {
 	mailConfig
 
 	fileErrs []error // *_FILE variables that named unreadable files
+
+	TrustedProxies  []string
+	CORSOrigins     []string
+	CORSCredentials bool
+	HSTSMaxAge      time.Duration
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -189,6 +194,14 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "time a client has to send its request headers"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),
 			Usage: "time in-flight requests get to finish on SIGTERM"},
+		&cli.StringSliceFlag{Name: "trusted-proxies", Destination: &c.TrustedProxies, Sources: c.env(false, "LATCHKEY_TRUSTED_PROXIES"),
+			Usage: "IPs and CIDRs of proxies whose X-Forwarded-For, Forwarded, X-Real-IP and X-Forwarded-Proto are believed (comma-separated); empty: none"},
+		&cli.StringSliceFlag{Name: "cors-origins", Destination: &c.CORSOrigins, Sources: c.env(false, "LATCHKEY_CORS_ORIGINS"),
+			Usage: "browser origins allowed to call the API (comma-separated scheme://host[:port]), or * for any; empty: no CORS"},
+		&cli.BoolFlag{Name: "cors-credentials", Destination: &c.CORSCredentials, Sources: c.env(false, "LATCHKEY_CORS_CREDENTIALS"),
+			Usage: "allow credentialed cross-origin requests from the listed origins (not with *)"},
+		&cli.DurationFlag{Name: "hsts-max-age", Value: def.HSTSMaxAge, Destination: &c.HSTSMaxAge, Sources: c.env(false, "LATCHKEY_HSTS_MAX_AGE"),
+			Usage: "Strict-Transport-Security max-age on answers to HTTPS requests (direct, or via a trusted proxy); 0: not sent"},
 	), c.mailFlags(true)...)
 }
 
@@ -297,6 +310,21 @@ func (c *config) serverConfig() (server.Config, error) {
 	if err != nil || maxBody < 1024 {
 		bad("max-body", "LATCHKEY_MAX_BODY", "must be a size of at least 1KiB")
 	}
+	if _, err := server.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		bad("trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "is invalid: "+err.Error())
+	}
+	for _, o := range c.CORSOrigins {
+		if o = strings.TrimSpace(o); o == "*" {
+			if len(c.CORSOrigins) > 1 || c.CORSCredentials {
+				bad("cors-origins", "LATCHKEY_CORS_ORIGINS", "* must stand alone and cannot be combined with cors-credentials")
+			}
+		} else if _, err := server.NormalizeOrigin(o); err != nil {
+			bad("cors-origins", "LATCHKEY_CORS_ORIGINS", "is invalid: "+err.Error())
+		}
+	}
+	if c.HSTSMaxAge < 0 || c.HSTSMaxAge%time.Second != 0 {
+		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
@@ -349,6 +377,10 @@ func (c *config) serverConfig() (server.Config, error) {
 		TicketTTL:                    c.TicketTTL,
 		OTPTTL:                       c.OTPTTL,
 		CodeMaxAttempts:              int(c.CodeMaxAttempts),
+		TrustedProxies:               c.TrustedProxies,
+		CORSOrigins:                  c.CORSOrigins,
+		CORSCredentials:              c.CORSCredentials,
+		HSTSMaxAge:                   c.HSTSMaxAge,
 	}, nil
 }
 
