@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -330,6 +331,13 @@ func TestLeakDetection(t *testing.T) {
 	if got := servertest.FindLeaks(map[string]fmt.Stringer{"clean": &servertest.LogBuffer{}}, map[string]string{secret: "self-test"}); len(got) != 0 {
 		t.Errorf("FindLeaks on an empty log = %q", got)
 	}
+	// Mailed codes: found as words, not as the digits of a number, a duration or a timestamp.
+	var codes servertest.LogBuffer
+	codes.Write([]byte(`{"time":"2026-01-02T03:04:05.482913Z","elapsed":482913,"n":"9482913","msg":"otp 731904 sent"}` + "\n"))
+	found = servertest.FindLeaks(map[string]fmt.Stringer{"codes": &codes}, map[string]string{"731904": "self-test", "482913": "self-test"})
+	if len(found) != 1 || !strings.Contains(found[0], "731904") {
+		t.Errorf("FindLeaks of codes = %q, want exactly 731904", found)
+	}
 
 	h := servertest.Start(t)
 	s := signUp(t, h, "harvest@example.com", edgePw)
@@ -341,5 +349,24 @@ func TestLeakDetection(t *testing.T) {
 	_, tok := azSignIn(t, h, "harvest@example.com", edgePw)
 	if !servertest.Harvested(tok) {
 		t.Error("the X-Session-Token of a sign-in was not harvested")
+	}
+}
+
+// TestConfirmPagePolicy: the link-confirmation page may use its inline styles and post its form
+// (whose answer redirects to the application, so form-action stays open), and nothing else.
+func TestConfirmPagePolicy(t *testing.T) {
+	h := servertest.Start(t, func(c *server.Config) { c.ConfirmLinks = true })
+	email := "policy@example.com"
+	signUp(t, h, email, mailPassword)
+	requestReset(t, h, email)
+	u, _ := url.Parse(linkOf(t, h.Mail.Next(t, email)).raw)
+	hdr, status, body := h.Send(t, http.MethodGet, u.RequestURI(), nil, "")
+	if status != http.StatusOK || !strings.Contains(string(body), `style="`) || strings.Contains(string(body), "<script") {
+		t.Fatalf("confirm page: %d %s", status, body)
+	}
+	csp := hdr.Get("Content-Security-Policy")
+	if !strings.HasPrefix(csp, "default-src 'none'; style-src 'unsafe-inline'") || strings.Contains(csp, "form-action") ||
+		!strings.Contains(csp, "frame-ancestors 'none'") || hdr.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("confirm page policy %q, headers %v", csp, hdr)
 	}
 }

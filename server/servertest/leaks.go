@@ -19,9 +19,15 @@ import (
 // secrets, in requests and in answers) is harvested here, and every server's log is kept, so that
 // the end of a test run can check that no log line of any server holds any of them (Leaks).
 
-// MinSecretLen is the shortest value treated as a secret: shorter ones (a 6-digit code, a
-// deliberately short password in a negative test) would match by chance in ids and timings.
+// MinSecretLen is the shortest value treated as a secret: shorter ones (a deliberately short
+// password in a negative test) would match by chance in ids and timings. Mailed numeric codes
+// (6 or 7 digits) are the exception: they are matched as whole numbers that are not JSON numbers
+// (see FindLeaks).
 const MinSecretLen = 8
+
+func isShortCode(s string) bool {
+	return len(s) >= 6 && len(s) < MinSecretLen && strings.Trim(s, "0123456789") == ""
+}
 
 var (
 	leakMu   sync.Mutex
@@ -37,7 +43,7 @@ type namedLog struct {
 
 // RegisterSecret adds a value that must never appear in a server log.
 func RegisterSecret(where, s string) {
-	if len(s) < MinSecretLen {
+	if len(s) < MinSecretLen && !isShortCode(s) {
 		return
 	}
 	leakMu.Lock()
@@ -78,13 +84,19 @@ func Leaks() []string {
 }
 
 // FindLeaks reports every secret (value → where it came from) found in any of the logs. It looks
-// each log up once by 8-byte windows instead of searching it once per secret.
+// each log up once by 8-byte windows instead of searching it once per secret. A short numeric
+// code counts only as a whole digit run that is not a JSON number or a fraction (so a duration
+// of 123456ns or a timestamp's microseconds do not match a code by chance).
 func FindLeaks(logs map[string]fmt.Stringer, secrets map[string]string) []string {
 	byPrefix := map[uint64][]string{}
+	codes := map[string]bool{}
 	for s := range secrets {
-		if len(s) >= MinSecretLen {
+		switch {
+		case len(s) >= MinSecretLen:
 			k := binary.LittleEndian.Uint64([]byte(s[:8]))
 			byPrefix[k] = append(byPrefix[k], s)
+		case isShortCode(s):
+			codes[s] = true
 		}
 	}
 	var found []string
@@ -99,6 +111,23 @@ func FindLeaks(logs map[string]fmt.Stringer, secrets map[string]string) []string
 					found = append(found, fmt.Sprintf("log of %s holds a secret from %s: %q", name, secrets[s], s))
 				}
 			}
+		}
+		for i := 0; i < len(text); {
+			if !isDigit(text[i]) {
+				i++
+				continue
+			}
+			j := i
+			for j < len(text) && isDigit(text[j]) {
+				j++
+			}
+			run := text[i:j]
+			if codes[run] && !seen[run] && (i == 0 || !isAlnum(text[i-1]) && text[i-1] != ':' && text[i-1] != '.') &&
+				(j == len(text) || !isAlnum(text[j])) {
+				seen[run] = true
+				found = append(found, fmt.Sprintf("log of %s holds a code from %s: %q", name, secrets[run], run))
+			}
+			i = j
 		}
 	}
 	sort.Strings(found)
@@ -221,3 +250,7 @@ func (t *teeBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+func isAlnum(b byte) bool { return isDigit(b) || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
