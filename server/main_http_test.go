@@ -10,10 +10,18 @@ import (
 )
 
 // TestMain fails a full run of the HTTP suite when an operation of the contract was never called
-// with a successful answer: every operation must be exercised somewhere.
+// with a successful answer (every operation must be exercised somewhere), and any run in which a
+// server logged a secret that crossed its edge.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	// No server log of the whole run may hold a secret that any test sent or received.
+	if leaks := servertest.Leaks(); len(leaks) > 0 {
+		for _, l := range leaks {
+			fmt.Fprintln(os.Stderr, "FAIL: secret in log:", l)
+		}
+		code = 1
+	}
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
 		missing, err := servertest.Uncovered()
 		if err != nil {

@@ -111,6 +111,7 @@ func (w *leakWatch) addSecrets(name string, secrets []string) {
 	for _, s := range secrets {
 		if s != "" {
 			w.secrets[s] = name
+			servertest.RegisterSecret(name, s) // and the end-of-run check of every server's log
 		}
 	}
 }

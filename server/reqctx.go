@@ -35,6 +35,7 @@ type reqState struct {
 	refused   *Error        // the token was valid but its user may not act (disabled)
 	admin     bool          // the admin secret authenticated the request
 	request   *http.Request // for the few handlers that stream through a plain http.Handler
+	https     bool          // over TLS, or a trusted proxy says so
 }
 
 type reqStateKey struct{}

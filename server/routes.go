@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ func (s *Server) Handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError // the only place an error becomes a response body
 	e.Pre(s.begin)                     // request id, client facts, request state: before routing
+	e.Pre(s.edge)                      // security headers, CORS preflights: before routing too
 	e.Use(
 		s.route,     // the matched operation's dialect, for everything that follows
 		s.accessLog, // one line and the metrics per request, errors included
@@ -53,9 +53,11 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 			h.Set("Cache-Control", "no-store")
 		}
 		h.Set("Referrer-Policy", "no-referrer")
+		ip, https := s.edges.clientAddr(req)
 		st := &reqState{
-			client:  client{IP: clientIP(req), UserAgent: req.UserAgent(), RequestID: id},
+			client:  client{IP: ip, UserAgent: req.UserAgent(), RequestID: id},
 			dialect: dialectForPath(req.URL.Path),
+			https:   https,
 		}
 		req = req.WithContext(withState(req.Context(), st))
 		st.request = req
@@ -111,16 +113,6 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
-}
-
-// clientIP is the peer's address. (Trusted proxies and X-Forwarded-For come with the hardening
-// work; until then a forwarded header is never believed.)
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // validRequestID accepts a caller's request id only when it is short and plain, so it cannot

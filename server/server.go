@@ -93,6 +93,11 @@ type Config struct {
 	HIBPTimeout       time.Duration // one range request's time limit (2s)
 	HIBPFailClosed    bool          // refuse (503) passwords that cannot be checked; by default they pass
 	HIBPMinCount      int           // breaches a password needs to be refused (1)
+	// Edges: trusted proxies, CORS, security headers.
+	TrustedProxies  []string      // IPs and CIDRs whose forwarding headers are believed; empty: none
+	CORSOrigins     []string      // origins browsers may call from; "*" any (no credentials); empty: no CORS
+	CORSCredentials bool          // allow credentialed cross-origin requests from the listed origins
+	HSTSMaxAge      time.Duration // Strict-Transport-Security max-age on HTTPS answers; 0: not sent
 }
 
 // Deps is what New needs from outside.
@@ -129,6 +134,7 @@ type Server struct {
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
 	breach        *breachChecker
+	edges         *edges // trusted proxies, CORS origins, HSTS
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -196,6 +202,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 	}
 	s.mailWake = make(chan struct{}, 1)
+	if s.edges, err = newEdges(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -274,6 +283,7 @@ func DefaultConfig() Config {
 		HIBPBaseURL:       DefaultHIBPBaseURL,
 		HIBPTimeout:       defaultHIBPTimeout,
 		HIBPMinCount:      1,
+		HSTSMaxAge:        365 * 24 * time.Hour,
 	}
 }
 

@@ -76,6 +76,10 @@ type config struct {
 	HIBPTimeout       time.Duration
 	HIBPFailClosed    bool
 	HIBPMinCount      int64
+	TrustedProxies    []string
+	CORSOrigins       []string
+	CORSCredentials   bool
+	HSTSMaxAge        time.Duration
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -215,6 +219,14 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "refuse (503) a new password when the breach check cannot be made; by default it is accepted with a warning"},
 		&cli.Int64Flag{Name: "hibp-min-count", Value: int64(def.HIBPMinCount), Destination: &c.HIBPMinCount, Sources: c.env(false, "LATCHKEY_HIBP_MIN_COUNT"),
 			Usage: "breaches a password must appear in to be refused"},
+		&cli.StringSliceFlag{Name: "trusted-proxies", Destination: &c.TrustedProxies, Sources: c.env(false, "LATCHKEY_TRUSTED_PROXIES"),
+			Usage: "IPs and CIDRs of proxies whose X-Forwarded-For, Forwarded, X-Real-IP and X-Forwarded-Proto are believed (comma-separated); empty: none"},
+		&cli.StringSliceFlag{Name: "cors-origins", Destination: &c.CORSOrigins, Sources: c.env(false, "LATCHKEY_CORS_ORIGINS"),
+			Usage: "browser origins allowed to call the API (comma-separated scheme://host[:port]), or * for any; empty: no CORS"},
+		&cli.BoolFlag{Name: "cors-credentials", Destination: &c.CORSCredentials, Sources: c.env(false, "LATCHKEY_CORS_CREDENTIALS"),
+			Usage: "allow credentialed cross-origin requests from the listed origins (not with *)"},
+		&cli.DurationFlag{Name: "hsts-max-age", Value: def.HSTSMaxAge, Destination: &c.HSTSMaxAge, Sources: c.env(false, "LATCHKEY_HSTS_MAX_AGE"),
+			Usage: "Strict-Transport-Security max-age on answers to HTTPS requests (direct, or via a trusted proxy); 0: not sent"},
 	), c.mailFlags(true)...)
 }
 
@@ -341,6 +353,21 @@ func (c *config) serverConfig() (server.Config, error) {
 	if c.HIBPMinCount < 1 {
 		bad("hibp-min-count", "LATCHKEY_HIBP_MIN_COUNT", "must be at least 1")
 	}
+	if _, err := server.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		bad("trusted-proxies", "LATCHKEY_TRUSTED_PROXIES", "is invalid: "+err.Error())
+	}
+	for _, o := range c.CORSOrigins {
+		if o = strings.TrimSpace(o); o == "*" {
+			if len(c.CORSOrigins) > 1 || c.CORSCredentials {
+				bad("cors-origins", "LATCHKEY_CORS_ORIGINS", "* must stand alone and cannot be combined with cors-credentials")
+			}
+		} else if _, err := server.NormalizeOrigin(o); err != nil {
+			bad("cors-origins", "LATCHKEY_CORS_ORIGINS", "is invalid: "+err.Error())
+		}
+	}
+	if c.HSTSMaxAge < 0 || c.HSTSMaxAge%time.Second != 0 {
+		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
@@ -402,6 +429,10 @@ func (c *config) serverConfig() (server.Config, error) {
 		HIBPTimeout:       c.HIBPTimeout,
 		HIBPFailClosed:    c.HIBPFailClosed,
 		HIBPMinCount:      int(c.HIBPMinCount),
+		TrustedProxies:    c.TrustedProxies,
+		CORSOrigins:       c.CORSOrigins,
+		CORSCredentials:   c.CORSCredentials,
+		HSTSMaxAge:        c.HSTSMaxAge,
 	}, nil
 }
 

@@ -75,6 +75,7 @@ func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*se
 		o(&cfg)
 	}
 	logs := &LogBuffer{}
+	registerLog(t.Name(), logs)
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sink := StartMailSink(t)
 	mailer, err := mail.NewSMTP(mail.SMTPConfig{Host: sink.Host, Port: sink.Port, TLS: mail.TLSNone,
@@ -262,12 +263,21 @@ func contractChecked(t *testing.T, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		rec := httptest.NewRecorder()
+		tee := &teeBody{ReadCloser: req.Body}
+		req.Body = tee
 		next.ServeHTTP(rec, req)
 		res := rec.Result()
 		body := rec.Body.Bytes()
+		harvest(req, tee.buf.Bytes(), res.Header, body)
 
 		route, params, ferr := r.FindRoute(req)
 		switch {
+		case ferr != nil && req.Method == http.MethodOptions && req.Header.Get("Access-Control-Request-Method") != "" &&
+			res.StatusCode == http.StatusNoContent:
+			// A CORS preflight, answered before routing.
+			if len(body) != 0 {
+				t.Errorf("OPTIONS %s: preflight answer has a body: %s", req.URL.Path, body)
+			}
 		case ferr != nil:
 			// No operation: only Latchkey's own not-found and method answers may come back.
 			if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
