@@ -124,9 +124,6 @@ func runHostileCase(t *testing.T, spec *openapi3.T, h *servertest.Harness, o hos
 	before := h.Counts(t)
 	status, body := h.Do(t, o.method, c.path, c.header, c.body)
 	after := h.Counts(t)
-	if debugHostile {
-		fmt.Printf("HOSTILE %s %d %s\n", o.op.OperationID, status, c.name)
-	}
 	where := fmt.Sprintf("%s %s [%s]", o.method, o.path, c.name)
 	switch {
 	case status >= 500:
@@ -520,5 +517,3 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
-
-const debugHostile = false
