@@ -96,7 +96,11 @@ func renderPlain(e *Error) rendered {
 	case CodeUnauthenticated:
 		status, msg = http.StatusUnauthorized, "Authentication required"
 	}
-	return rendered{Status: status, Body: plainError{Status: status, Error: string(e.Code), Message: msg}}
+	name := string(e.Code)
+	if status == http.StatusInternalServerError {
+		name = string(CodeInternal) // a code this table does not know (or none) is not told
+	}
+	return rendered{Status: status, Body: plainError{Status: status, Error: name, Message: msg}}
 }
 
 // dialectForPath is the fallback for requests that match no operation: the prefix decides.

@@ -96,6 +96,9 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := checkFormFields(req, op.route.Operation.RequestBody); err != nil {
 			return err
 		}
+		if err := refuseNUL(req, params); err != nil {
+			return err
+		}
 		// An optional bearer token that failed for a reason other than the token itself (the
 		// database did not answer) must not pass as "no token".
 		if st := stateFrom(ctx); st.authErr != nil {
@@ -143,6 +146,51 @@ func checkFormFields(req *http.Request, body *openapi3.RequestBodyRef) error {
 		}
 	}
 	return nil
+}
+
+// refuseNUL answers 400 when a parameter or a string of the validated body holds U+0000: no
+// field of ours has a use for it, and PostgreSQL can neither store it in a text column nor
+// compare a column with it (the query fails), so it would otherwise surface as a 500.
+func refuseNUL(req *http.Request, params map[string]string) error {
+	nul := &Error{Code: CodeInvalidRequest, Err: errors.New("NUL character in the request")}
+	for name, v := range params {
+		if strings.IndexByte(v, 0) >= 0 {
+			return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: name, Reason: "must not contain NUL"}}, Err: nul.Err}
+		}
+	}
+	for name, vs := range req.URL.Query() {
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: name, Reason: "must not contain NUL"}}, Err: nul.Err}
+			}
+		}
+	}
+	body, ok := req.Body.(interface{ ValidatedValue() any })
+	if ok && holdsNUL(body.ValidatedValue()) {
+		return nul
+	}
+	return nil
+}
+
+// holdsNUL reports whether a decoded body holds U+0000 in any string or key.
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case map[string]any:
+		for k, x := range v {
+			if strings.IndexByte(k, 0) >= 0 || holdsNUL(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if holdsNUL(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fromValidation turns kin-openapi's verdict into an *Error. A failed security requirement wins
