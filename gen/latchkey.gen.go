@@ -114,6 +114,7 @@ const (
 	ErrorResponseErrorRedirectToNotAllowed            ErrorResponseError = "redirectTo-not-allowed"
 	ErrorResponseErrorRoleNotAllowed                  ErrorResponseError = "role-not-allowed"
 	ErrorResponseErrorSignupDisabled                  ErrorResponseError = "signup-disabled"
+	ErrorResponseErrorTooManyRequests                 ErrorResponseError = "too-many-requests"
 	ErrorResponseErrorTotpAlreadyActive               ErrorResponseError = "totp-already-active"
 	ErrorResponseErrorUnverifiedUser                  ErrorResponseError = "unverified-user"
 	ErrorResponseErrorUserNotAnonymous                ErrorResponseError = "user-not-anonymous"
@@ -177,6 +178,8 @@ func (e ErrorResponseError) Valid() bool {
 	case ErrorResponseErrorRoleNotAllowed:
 		return true
 	case ErrorResponseErrorSignupDisabled:
+		return true
+	case ErrorResponseErrorTooManyRequests:
 		return true
 	case ErrorResponseErrorTotpAlreadyActive:
 		return true
@@ -1542,6 +1545,9 @@ type AzNotFound = AzError
 // AzPayloadTooLarge An Authentication Zero error.
 type AzPayloadTooLarge = AzError
 
+// AzTooManyRequests An Authentication Zero error.
+type AzTooManyRequests = AzError
+
 // AzUnauthorized An Authentication Zero error.
 type AzUnauthorized = AzError
 
@@ -1566,6 +1572,9 @@ type NhostInternalError = ErrorResponse
 // NhostPayloadTooLarge The Nhost error body.
 type NhostPayloadTooLarge = ErrorResponse
 
+// NhostTooManyRequests The Nhost error body.
+type NhostTooManyRequests = ErrorResponse
+
 // NhostUnauthorized The Nhost error body.
 type NhostUnauthorized = ErrorResponse
 
@@ -1583,6 +1592,9 @@ type WmeInternalError = WmeError
 
 // WmePayloadTooLarge The Wikimedia Enterprise error body.
 type WmePayloadTooLarge = WmeError
+
+// WmeTooManyRequests The Wikimedia Enterprise error body.
+type WmeTooManyRequests = WmeError
 
 // WmeUnauthorized The Wikimedia Enterprise error body.
 type WmeUnauthorized = WmeError
@@ -1610,6 +1622,9 @@ type ZestyInternalError = ZestyError
 
 // ZestyPayloadTooLarge The Zesty error envelope.
 type ZestyPayloadTooLarge = ZestyError
+
+// ZestyTooManyRequests The Zesty error envelope.
+type ZestyTooManyRequests = ZestyError
 
 // ZestyUnauthorized The Zesty error envelope.
 type ZestyUnauthorized = ZestyError
@@ -2429,6 +2444,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
 	AdminEnableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClearUserLock Clear a user's sign-in lock
+	//
+	// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+	AdminClearUserLock(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminSetUserPasswordWithBody Set a user's password
 	//
@@ -4245,6 +4267,23 @@ func (c *Client) AdminDisableUser(ctx context.Context, userId openapi_types.UUID
 // Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
 func (c *Client) AdminEnableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminEnableUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClearUserLock Clear a user's sign-in lock
+//
+// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+func (c *Client) AdminClearUserLock(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClearUserLockRequest(c.Server, userId)
 	if err != nil {
 		return nil, err
 	}
@@ -7439,6 +7478,40 @@ func NewAdminEnableUserRequest(server string, userId openapi_types.UUID) (*http.
 	return req, nil
 }
 
+// NewAdminClearUserLockRequest constructs an http.Request for the AdminClearUserLock method
+func NewAdminClearUserLockRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/lock", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminSetUserPasswordRequest calls the generic AdminSetUserPassword builder with application/json body
 func NewAdminSetUserPasswordRequest(server string, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10114,6 +10187,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
 	AdminEnableUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminEnableUserResult, error)
 
+	// AdminClearUserLockWithResponse Clear a user's sign-in lock
+	//
+	// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+	AdminClearUserLockWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserLockResult, error)
+
 	// AdminSetUserPasswordWithBodyWithResponse Set a user's password
 	//
 	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
@@ -10998,6 +11080,11 @@ type AzPatchEmailResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzPatchEmailResult429Headers the declared response headers of an HTTP 429 response for AzPatchEmail
+type AzPatchEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type AzPatchEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11015,10 +11102,14 @@ type AzPatchEmailResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchEmailResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzPatchEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11054,6 +11145,11 @@ func (r AzPatchEmailResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzPatchEmailResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzPatchEmailResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11095,6 +11191,11 @@ type AzUpdateEmailResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzUpdateEmailResult429Headers the declared response headers of an HTTP 429 response for AzUpdateEmail
+type AzUpdateEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type AzUpdateEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11112,10 +11213,14 @@ type AzUpdateEmailResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdateEmailResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzUpdateEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11153,6 +11258,11 @@ func (r AzUpdateEmailResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzUpdateEmailResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzUpdateEmailResult) GetJSON500() *AzInternalError {
 	return r.JSON500
@@ -11187,6 +11297,11 @@ func (r AzUpdateEmailResult) ContentType() string {
 	return ""
 }
 
+// AzVerifyEmailResult429Headers the declared response headers of an HTTP 429 response for AzVerifyEmail
+type AzVerifyEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type AzVerifyEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11194,8 +11309,12 @@ type AzVerifyEmailResult struct {
 	JSON400 *AzBadRequest
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *AzPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzVerifyEmailResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11206,6 +11325,11 @@ func (r AzVerifyEmailResult) GetJSON400() *AzBadRequest {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AzVerifyEmailResult) GetJSON413() *AzPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzVerifyEmailResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11247,6 +11371,11 @@ type AzSendEmailVerificationResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzSendEmailVerificationResult429Headers the declared response headers of an HTTP 429 response for AzSendEmailVerification
+type AzSendEmailVerificationResult429Headers struct {
+	RetryAfter int
+}
+
 type AzSendEmailVerificationResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11258,10 +11387,14 @@ type AzSendEmailVerificationResult struct {
 	JSON403 *AzForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *AzPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzSendEmailVerificationResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzSendEmailVerificationResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11282,6 +11415,11 @@ func (r AzSendEmailVerificationResult) GetJSON403() *AzForbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AzSendEmailVerificationResult) GetJSON413() *AzPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11318,6 +11456,11 @@ func (r AzSendEmailVerificationResult) ContentType() string {
 	return ""
 }
 
+// AzPatchPasswordResetResult429Headers the declared response headers of an HTTP 429 response for AzPatchPasswordReset
+type AzPatchPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type AzPatchPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11333,8 +11476,12 @@ type AzPatchPasswordResetResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzPatchPasswordResetResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11365,6 +11512,11 @@ func (r AzPatchPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzPatchPasswordResetResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11401,6 +11553,11 @@ func (r AzPatchPasswordResetResult) ContentType() string {
 	return ""
 }
 
+// AzRequestPasswordResetResult429Headers the declared response headers of an HTTP 429 response for AzRequestPasswordReset
+type AzRequestPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type AzRequestPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11412,8 +11569,12 @@ type AzRequestPasswordResetResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzRequestPasswordResetResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11434,6 +11595,11 @@ func (r AzRequestPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzRequestPasswordResetResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11470,6 +11636,11 @@ func (r AzRequestPasswordResetResult) ContentType() string {
 	return ""
 }
 
+// AzResetPasswordResult429Headers the declared response headers of an HTTP 429 response for AzResetPassword
+type AzResetPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type AzResetPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11485,8 +11656,12 @@ type AzResetPasswordResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzResetPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11517,6 +11692,11 @@ func (r AzResetPasswordResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzResetPasswordResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzResetPasswordResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11553,6 +11733,11 @@ func (r AzResetPasswordResult) ContentType() string {
 	return ""
 }
 
+// AzEditPasswordResetResult429Headers the declared response headers of an HTTP 429 response for AzEditPasswordReset
+type AzEditPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type AzEditPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11560,8 +11745,12 @@ type AzEditPasswordResetResult struct {
 	JSON400 *AzBadRequest
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *AzPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzEditPasswordResetResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11572,6 +11761,11 @@ func (r AzEditPasswordResetResult) GetJSON400() *AzBadRequest {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AzEditPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11608,6 +11802,11 @@ func (r AzEditPasswordResetResult) ContentType() string {
 	return ""
 }
 
+// ZestyLoginResult429Headers the declared response headers of an HTTP 429 response for ZestyLogin
+type ZestyLoginResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11623,8 +11822,12 @@ type ZestyLoginResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ZestyUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyLoginResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11655,6 +11858,11 @@ func (r ZestyLoginResult) GetJSON413() *ZestyPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ZestyLoginResult) GetJSON415() *ZestyUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyLoginResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11881,6 +12089,11 @@ type AzPatchPasswordResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzPatchPasswordResult429Headers the declared response headers of an HTTP 429 response for AzPatchPassword
+type AzPatchPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type AzPatchPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11898,10 +12111,14 @@ type AzPatchPasswordResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchPasswordResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzPatchPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11937,6 +12154,11 @@ func (r AzPatchPasswordResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzPatchPasswordResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzPatchPasswordResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11978,6 +12200,11 @@ type AzUpdatePasswordResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzUpdatePasswordResult429Headers the declared response headers of an HTTP 429 response for AzUpdatePassword
+type AzUpdatePasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type AzUpdatePasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11995,10 +12222,14 @@ type AzUpdatePasswordResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdatePasswordResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzUpdatePasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12036,6 +12267,11 @@ func (r AzUpdatePasswordResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzUpdatePasswordResult) GetJSON500() *AzInternalError {
 	return r.JSON500
@@ -12070,6 +12306,11 @@ func (r AzUpdatePasswordResult) ContentType() string {
 	return ""
 }
 
+// ZestyPasswordRequestResult429Headers the declared response headers of an HTTP 429 response for ZestyPasswordRequest
+type ZestyPasswordRequestResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyPasswordRequestResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12081,8 +12322,12 @@ type ZestyPasswordRequestResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ZestyUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyPasswordRequestResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12103,6 +12348,11 @@ func (r ZestyPasswordRequestResult) GetJSON413() *ZestyPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ZestyPasswordRequestResult) GetJSON415() *ZestyUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -12139,6 +12389,11 @@ func (r ZestyPasswordRequestResult) ContentType() string {
 	return ""
 }
 
+// ZestyPasswordResetResult429Headers the declared response headers of an HTTP 429 response for ZestyPasswordReset
+type ZestyPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12152,8 +12407,12 @@ type ZestyPasswordResetResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ZestyUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyPasswordResetResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12179,6 +12438,11 @@ func (r ZestyPasswordResetResult) GetJSON413() *ZestyPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ZestyPasswordResetResult) GetJSON415() *ZestyUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -12508,6 +12772,11 @@ type AzSignInResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzSignInResult429Headers the declared response headers of an HTTP 429 response for AzSignIn
+type AzSignInResult429Headers struct {
+	RetryAfter int
+}
+
 type AzSignInResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12525,12 +12794,16 @@ type AzSignInResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *AzSignInResult201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzSignInResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzSignInResult429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12568,6 +12841,11 @@ func (r AzSignInResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzSignInResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzSignInResult) GetJSON500() *AzInternalError {
 	return r.JSON500
@@ -12602,6 +12880,11 @@ func (r AzSignInResult) ContentType() string {
 	return ""
 }
 
+// AzSignUpResult429Headers the declared response headers of an HTTP 429 response for AzSignUp
+type AzSignUpResult429Headers struct {
+	RetryAfter int
+}
+
 type AzSignUpResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12617,8 +12900,12 @@ type AzSignUpResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzSignUpResult429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12649,6 +12936,11 @@ func (r AzSignUpResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzSignUpResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzSignUpResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -13390,6 +13682,82 @@ func (r AdminEnableUserResult) ContentType() string {
 	return ""
 }
 
+type AdminClearUserLockResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClearUserLockResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClearUserLockResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminClearUserLockResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClearUserLockResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClearUserLockResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClearUserLockResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClearUserLockResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClearUserLockResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClearUserLockResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClearUserLockResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type AdminSetUserPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13874,6 +14242,11 @@ func (r AdminRevokeUserTokenResult) ContentType() string {
 	return ""
 }
 
+// WmeChangePasswordResult429Headers the declared response headers of an HTTP 429 response for WmeChangePassword
+type WmeChangePasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeChangePasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13889,8 +14262,12 @@ type WmeChangePasswordResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeChangePasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13921,6 +14298,11 @@ func (r WmeChangePasswordResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeChangePasswordResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeChangePasswordResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -13957,6 +14339,11 @@ func (r WmeChangePasswordResult) ContentType() string {
 	return ""
 }
 
+// WmeForgotPasswordResult429Headers the declared response headers of an HTTP 429 response for WmeForgotPassword
+type WmeForgotPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeForgotPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13968,8 +14355,12 @@ type WmeForgotPasswordResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeForgotPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13990,6 +14381,11 @@ func (r WmeForgotPasswordResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeForgotPasswordResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -14026,6 +14422,11 @@ func (r WmeForgotPasswordResult) ContentType() string {
 	return ""
 }
 
+// WmeForgotPasswordConfirmResult429Headers the declared response headers of an HTTP 429 response for WmeForgotPasswordConfirm
+type WmeForgotPasswordConfirmResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeForgotPasswordConfirmResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14041,8 +14442,12 @@ type WmeForgotPasswordConfirmResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeForgotPasswordConfirmResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14073,6 +14478,11 @@ func (r WmeForgotPasswordConfirmResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeForgotPasswordConfirmResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15049,6 +15459,11 @@ func (r ZestyRemoveInstanceUserResult) ContentType() string {
 	return ""
 }
 
+// WmeLoginResult429Headers the declared response headers of an HTTP 429 response for WmeLogin
+type WmeLoginResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15064,8 +15479,12 @@ type WmeLoginResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeLoginResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15096,6 +15515,11 @@ func (r WmeLoginResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeLoginResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeLoginResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15132,6 +15556,11 @@ func (r WmeLoginResult) ContentType() string {
 	return ""
 }
 
+// WmeNewPasswordRequiredResult429Headers the declared response headers of an HTTP 429 response for WmeNewPasswordRequired
+type WmeNewPasswordRequiredResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeNewPasswordRequiredResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15147,8 +15576,12 @@ type WmeNewPasswordRequiredResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeNewPasswordRequiredResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15179,6 +15612,11 @@ func (r WmeNewPasswordRequiredResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeNewPasswordRequiredResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15665,6 +16103,11 @@ func (r ZestyUpdateRoleResult) ContentType() string {
 	return ""
 }
 
+// SignInAnonymousResult429Headers the declared response headers of an HTTP 429 response for SignInAnonymous
+type SignInAnonymousResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInAnonymousResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15678,8 +16121,12 @@ type SignInAnonymousResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInAnonymousResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15705,6 +16152,11 @@ func (r SignInAnonymousResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInAnonymousResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInAnonymousResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15741,6 +16193,11 @@ func (r SignInAnonymousResult) ContentType() string {
 	return ""
 }
 
+// SignInEmailPasswordResult429Headers the declared response headers of an HTTP 429 response for SignInEmailPassword
+type SignInEmailPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInEmailPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15754,8 +16211,12 @@ type SignInEmailPasswordResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInEmailPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15781,6 +16242,11 @@ func (r SignInEmailPasswordResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInEmailPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInEmailPasswordResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15817,6 +16283,11 @@ func (r SignInEmailPasswordResult) ContentType() string {
 	return ""
 }
 
+// SignInOTPEmailResult429Headers the declared response headers of an HTTP 429 response for SignInOTPEmail
+type SignInOTPEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInOTPEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15832,8 +16303,12 @@ type SignInOTPEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInOTPEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15864,6 +16339,11 @@ func (r SignInOTPEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInOTPEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInOTPEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15900,6 +16380,11 @@ func (r SignInOTPEmailResult) ContentType() string {
 	return ""
 }
 
+// VerifySignInOTPEmailResult429Headers the declared response headers of an HTTP 429 response for VerifySignInOTPEmail
+type VerifySignInOTPEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifySignInOTPEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15913,8 +16398,12 @@ type VerifySignInOTPEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignInOTPEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15940,6 +16429,11 @@ func (r VerifySignInOTPEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r VerifySignInOTPEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15976,6 +16470,11 @@ func (r VerifySignInOTPEmailResult) ContentType() string {
 	return ""
 }
 
+// SignInPasswordlessEmailResult429Headers the declared response headers of an HTTP 429 response for SignInPasswordlessEmail
+type SignInPasswordlessEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInPasswordlessEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15991,8 +16490,12 @@ type SignInPasswordlessEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInPasswordlessEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16023,6 +16526,11 @@ func (r SignInPasswordlessEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInPasswordlessEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16059,6 +16567,11 @@ func (r SignInPasswordlessEmailResult) ContentType() string {
 	return ""
 }
 
+// SignInPATResult429Headers the declared response headers of an HTTP 429 response for SignInPAT
+type SignInPATResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInPATResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16072,8 +16585,12 @@ type SignInPATResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInPATResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16099,6 +16616,11 @@ func (r SignInPATResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInPATResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInPATResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16211,6 +16733,11 @@ func (r SignOutResult) ContentType() string {
 	return ""
 }
 
+// SignUpEmailPasswordResult429Headers the declared response headers of an HTTP 429 response for SignUpEmailPassword
+type SignUpEmailPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type SignUpEmailPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16226,8 +16753,12 @@ type SignUpEmailPasswordResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignUpEmailPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16258,6 +16789,11 @@ func (r SignUpEmailPasswordResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignUpEmailPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignUpEmailPasswordResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16294,6 +16830,11 @@ func (r SignUpEmailPasswordResult) ContentType() string {
 	return ""
 }
 
+// RefreshTokenResult429Headers the declared response headers of an HTTP 429 response for RefreshToken
+type RefreshTokenResult429Headers struct {
+	RetryAfter int
+}
+
 type RefreshTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16307,8 +16848,12 @@ type RefreshTokenResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RefreshTokenResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16334,6 +16879,11 @@ func (r RefreshTokenResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r RefreshTokenResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RefreshTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16370,6 +16920,11 @@ func (r RefreshTokenResult) ContentType() string {
 	return ""
 }
 
+// WmeTokenRefreshResult429Headers the declared response headers of an HTTP 429 response for WmeTokenRefresh
+type WmeTokenRefreshResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeTokenRefreshResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16385,8 +16940,12 @@ type WmeTokenRefreshResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeTokenRefreshResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16417,6 +16976,11 @@ func (r WmeTokenRefreshResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeTokenRefreshResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16522,6 +17086,11 @@ func (r WmeTokenRevokeResult) ContentType() string {
 	return ""
 }
 
+// VerifyTokenResult429Headers the declared response headers of an HTTP 429 response for VerifyToken
+type VerifyTokenResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifyTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16535,8 +17104,12 @@ type VerifyTokenResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyTokenResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16562,6 +17135,11 @@ func (r VerifyTokenResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r VerifyTokenResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17068,6 +17646,11 @@ func (r DeanonymizeUserResult) ContentType() string {
 	return ""
 }
 
+// ChangeUserEmailResult429Headers the declared response headers of an HTTP 429 response for ChangeUserEmail
+type ChangeUserEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type ChangeUserEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17085,8 +17668,12 @@ type ChangeUserEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangeUserEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17124,6 +17711,11 @@ func (r ChangeUserEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ChangeUserEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ChangeUserEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
@@ -17158,6 +17750,11 @@ func (r ChangeUserEmailResult) ContentType() string {
 	return ""
 }
 
+// SendVerificationEmailResult429Headers the declared response headers of an HTTP 429 response for SendVerificationEmail
+type SendVerificationEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SendVerificationEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17169,8 +17766,12 @@ type SendVerificationEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SendVerificationEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17191,6 +17792,11 @@ func (r SendVerificationEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SendVerificationEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendVerificationEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17227,6 +17833,11 @@ func (r SendVerificationEmailResult) ContentType() string {
 	return ""
 }
 
+// ChangeUserPasswordResult429Headers the declared response headers of an HTTP 429 response for ChangeUserPassword
+type ChangeUserPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type ChangeUserPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17242,8 +17853,12 @@ type ChangeUserPasswordResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangeUserPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17274,6 +17889,11 @@ func (r ChangeUserPasswordResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ChangeUserPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ChangeUserPasswordResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17310,6 +17930,11 @@ func (r ChangeUserPasswordResult) ContentType() string {
 	return ""
 }
 
+// SendPasswordResetEmailResult429Headers the declared response headers of an HTTP 429 response for SendPasswordResetEmail
+type SendPasswordResetEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SendPasswordResetEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17321,8 +17946,12 @@ type SendPasswordResetEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SendPasswordResetEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17343,6 +17972,11 @@ func (r SendPasswordResetEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SendPasswordResetEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17384,20 +18018,34 @@ type VerifyTicketResult302Headers struct {
 	Location string
 }
 
+// VerifyTicketResult429Headers the declared response headers of an HTTP 429 response for VerifyTicket
+type VerifyTicketResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifyTicketResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *NhostBadRequest
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *VerifyTicketResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyTicketResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r VerifyTicketResult) GetJSON400() *NhostBadRequest {
 	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyTicketResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17439,6 +18087,11 @@ type ConfirmTicketResult302Headers struct {
 	Location string
 }
 
+// ConfirmTicketResult429Headers the declared response headers of an HTTP 429 response for ConfirmTicket
+type ConfirmTicketResult429Headers struct {
+	RetryAfter int
+}
+
 type ConfirmTicketResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17448,10 +18101,14 @@ type ConfirmTicketResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *ConfirmTicketResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ConfirmTicketResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -17467,6 +18124,11 @@ func (r ConfirmTicketResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ConfirmTicketResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ConfirmTicketResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17503,6 +18165,11 @@ func (r ConfirmTicketResult) ContentType() string {
 	return ""
 }
 
+// VerifyTicketCodeResult429Headers the declared response headers of an HTTP 429 response for VerifyTicketCode
+type VerifyTicketCodeResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifyTicketCodeResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17518,8 +18185,12 @@ type VerifyTicketCodeResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyTicketCodeResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17550,6 +18221,11 @@ func (r VerifyTicketCodeResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r VerifyTicketCodeResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17644,6 +18320,11 @@ func (r GetVersionResult) ContentType() string {
 	return ""
 }
 
+// ZestyVerifyResult429Headers the declared response headers of an HTTP 429 response for ZestyVerify
+type ZestyVerifyResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyVerifyResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17655,8 +18336,12 @@ type ZestyVerifyResult struct {
 	JSON403 *ZestyForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *ZestyPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyVerifyResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17677,6 +18362,11 @@ func (r ZestyVerifyResult) GetJSON403() *ZestyForbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ZestyVerifyResult) GetJSON413() *ZestyPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyVerifyResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -18610,6 +19300,21 @@ func (c *ClientWithResponses) AdminEnableUserWithResponse(ctx context.Context, u
 		return nil, err
 	}
 	return ParseAdminEnableUserResult(rsp)
+}
+
+// AdminClearUserLockWithResponse Clear a user's sign-in lock
+//
+// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+func (c *ClientWithResponses) AdminClearUserLockWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserLockResult, error) {
+	rsp, err := c.AdminClearUserLock(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClearUserLockResult(rsp)
 }
 
 // AdminSetUserPasswordWithBodyWithResponse Set a user's password
@@ -20024,6 +20729,13 @@ func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20044,6 +20756,16 @@ func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzPatchEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20112,6 +20834,13 @@ func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) 
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20132,6 +20861,16 @@ func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzUpdateEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20168,6 +20907,13 @@ func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20175,6 +20921,19 @@ func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) 
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzVerifyEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20225,6 +20984,13 @@ func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerific
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20245,6 +21011,16 @@ func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerific
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzSendEmailVerificationResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20306,6 +21082,13 @@ func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20313,6 +21096,19 @@ func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetR
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzPatchPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20363,6 +21159,13 @@ func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordRe
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20370,6 +21173,19 @@ func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordRe
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzRequestPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20431,6 +21247,13 @@ func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20438,6 +21261,19 @@ func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzResetPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20474,6 +21310,13 @@ func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20481,6 +21324,19 @@ func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetRes
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzEditPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20542,6 +21398,13 @@ func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20549,6 +21412,19 @@ func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyLoginResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20739,6 +21615,13 @@ func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20759,6 +21642,16 @@ func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzPatchPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20827,6 +21720,13 @@ func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, e
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20847,6 +21747,16 @@ func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzUpdatePasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20894,6 +21804,13 @@ func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestR
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20901,6 +21818,19 @@ func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestR
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyPasswordRequestResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20955,6 +21885,13 @@ func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResul
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20962,6 +21899,19 @@ func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResul
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21274,6 +22224,13 @@ func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21304,6 +22261,16 @@ func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzSignInResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21365,6 +22332,13 @@ func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21372,6 +22346,19 @@ func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzSignUpResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21950,6 +22937,70 @@ func ParseAdminEnableUserResult(rsp *http.Response) (*AdminEnableUserResult, err
 	return response, nil
 }
 
+// ParseAdminClearUserLockResult parses an HTTP response from a AdminClearUserLockWithResponse call
+func ParseAdminClearUserLockResult(rsp *http.Response) (*AdminClearUserLockResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClearUserLockResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAdminSetUserPasswordResult parses an HTTP response from a AdminSetUserPasswordWithResponse call
 func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -22409,6 +23460,13 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22416,6 +23474,19 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeChangePasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -22463,6 +23534,13 @@ func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult,
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22470,6 +23548,19 @@ func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult,
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeForgotPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -22531,6 +23622,13 @@ func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPassword
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22538,6 +23636,19 @@ func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPassword
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeForgotPasswordConfirmResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -23356,6 +24467,13 @@ func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23363,6 +24481,19 @@ func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeLoginResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -23424,6 +24555,13 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23431,6 +24569,19 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeNewPasswordRequiredResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -23860,6 +25011,13 @@ func ParseSignInAnonymousResult(rsp *http.Response) (*SignInAnonymousResult, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23867,6 +25025,19 @@ func ParseSignInAnonymousResult(rsp *http.Response) (*SignInAnonymousResult, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInAnonymousResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -23921,6 +25092,13 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23928,6 +25106,19 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInEmailPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -23989,6 +25180,13 @@ func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23996,6 +25194,19 @@ func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInOTPEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24050,6 +25261,13 @@ func ParseVerifySignInOTPEmailResult(rsp *http.Response) (*VerifySignInOTPEmailR
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24057,6 +25275,19 @@ func ParseVerifySignInOTPEmailResult(rsp *http.Response) (*VerifySignInOTPEmailR
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignInOTPEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24118,6 +25349,13 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24125,6 +25363,19 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInPasswordlessEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24179,6 +25430,13 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24186,6 +25444,19 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInPATResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24308,6 +25579,13 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24315,6 +25593,19 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignUpEmailPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24369,6 +25660,13 @@ func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24376,6 +25674,19 @@ func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RefreshTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24437,6 +25748,13 @@ func ParseWmeTokenRefreshResult(rsp *http.Response) (*WmeTokenRefreshResult, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24444,6 +25762,19 @@ func ParseWmeTokenRefreshResult(rsp *http.Response) (*WmeTokenRefreshResult, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeTokenRefreshResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24552,6 +25883,13 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24559,6 +25897,19 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25007,6 +26358,13 @@ func ParseChangeUserEmailResult(rsp *http.Response) (*ChangeUserEmailResult, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25014,6 +26372,19 @@ func ParseChangeUserEmailResult(rsp *http.Response) (*ChangeUserEmailResult, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ChangeUserEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25061,6 +26432,13 @@ func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmai
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25068,6 +26446,19 @@ func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmai
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SendVerificationEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25129,6 +26520,13 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25136,6 +26534,19 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ChangeUserPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25183,6 +26594,13 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25190,6 +26608,19 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SendPasswordResetEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25219,6 +26650,13 @@ func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25239,6 +26677,16 @@ func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 			headers.Location = value
 		}
 		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyTicketResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25282,6 +26730,13 @@ func ParseConfirmTicketResult(rsp *http.Response) (*ConfirmTicketResult, error) 
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25302,6 +26757,16 @@ func ParseConfirmTicketResult(rsp *http.Response) (*ConfirmTicketResult, error) 
 			headers.Location = value
 		}
 		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers ConfirmTicketResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25363,6 +26828,13 @@ func ParseVerifyTicketCodeResult(rsp *http.Response) (*VerifyTicketCodeResult, e
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25370,6 +26842,19 @@ func ParseVerifyTicketCodeResult(rsp *http.Response) (*VerifyTicketCodeResult, e
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyTicketCodeResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25455,6 +26940,13 @@ func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25462,6 +26954,19 @@ func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyVerifyResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25574,6 +27079,9 @@ type ServerInterface interface {
 	// AdminEnableUser Enable a user
 	// (POST /v1/admin/users/{userId}/enable)
 	AdminEnableUser(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminClearUserLock Clear a user's sign-in lock
+	// (DELETE /v1/admin/users/{userId}/lock)
+	AdminClearUserLock(ctx echo.Context, userId openapi_types.UUID) error
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error
@@ -26248,6 +27756,22 @@ func (w *ServerInterfaceWrapper) AdminEnableUser(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminEnableUser(ctx, userId)
+	return err
+}
+
+// AdminClearUserLock converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClearUserLock(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClearUserLock(ctx, userId)
 	return err
 }
 
@@ -27056,6 +28580,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/admin/users/:userId/tokens", wrapper.AdminListUserTokens, options.OperationMiddlewares["adminListUserTokens"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/tokens/:tokenId", wrapper.AdminRevokeUserToken, options.OperationMiddlewares["adminRevokeUserToken"]...)
 	router.GET(options.BaseURL+"/v1/admin/audit", wrapper.AdminListAuditEvents, options.OperationMiddlewares["adminListAuditEvents"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/lock", wrapper.AdminClearUserLock, options.OperationMiddlewares["adminClearUserLock"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -27092,6 +28617,15 @@ type AzNotFoundJSONResponse AzError
 
 type AzPayloadTooLargeJSONResponse AzError
 
+type AzTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type AzTooManyRequestsJSONResponse struct {
+	Body AzError
+
+	Headers AzTooManyRequestsResponseHeaders
+}
+
 type AzUnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
 }
@@ -27115,6 +28649,15 @@ type NhostInternalErrorJSONResponse ErrorResponse
 
 type NhostPayloadTooLargeJSONResponse ErrorResponse
 
+type NhostTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type NhostTooManyRequestsJSONResponse struct {
+	Body ErrorResponse
+
+	Headers NhostTooManyRequestsResponseHeaders
+}
+
 type NhostUnauthorizedJSONResponse ErrorResponse
 
 type NhostUnsupportedMediaTypeJSONResponse ErrorResponse
@@ -27126,6 +28669,15 @@ type WmeForbiddenJSONResponse WmeError
 type WmeInternalErrorJSONResponse WmeError
 
 type WmePayloadTooLargeJSONResponse WmeError
+
+type WmeTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type WmeTooManyRequestsJSONResponse struct {
+	Body WmeError
+
+	Headers WmeTooManyRequestsResponseHeaders
+}
 
 type WmeUnauthorizedJSONResponse WmeError
 
@@ -27144,6 +28696,15 @@ type ZestyForbiddenJSONResponse ZestyError
 type ZestyInternalErrorJSONResponse ZestyError
 
 type ZestyPayloadTooLargeJSONResponse ZestyError
+
+type ZestyTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type ZestyTooManyRequestsJSONResponse struct {
+	Body ZestyError
+
+	Headers ZestyTooManyRequestsResponseHeaders
+}
 
 type ZestyUnauthorizedJSONResponse ZestyError
 
@@ -27408,6 +28969,21 @@ func (response AzPatchEmail422JSONResponse) VisitAzPatchEmailResponse(w http.Res
 	return err
 }
 
+type AzPatchEmail429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzPatchEmail429JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzPatchEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzPatchEmail500JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
@@ -27534,6 +29110,21 @@ func (response AzUpdateEmail422JSONResponse) VisitAzUpdateEmailResponse(w http.R
 	return err
 }
 
+type AzUpdateEmail429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzUpdateEmail429JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzUpdateEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzUpdateEmail500JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
@@ -27588,6 +29179,21 @@ func (response AzVerifyEmail413JSONResponse) VisitAzVerifyEmailResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmail429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzVerifyEmail429JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -27676,6 +29282,21 @@ func (response AzSendEmailVerification413JSONResponse) VisitAzSendEmailVerificat
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzSendEmailVerification429JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -27789,6 +29410,21 @@ func (response AzPatchPasswordReset422JSONResponse) VisitAzPatchPasswordResetRes
 	return err
 }
 
+type AzPatchPasswordReset429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzPatchPasswordReset429JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzPatchPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzPatchPasswordReset500JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
@@ -27874,6 +29510,21 @@ func (response AzRequestPasswordReset422JSONResponse) VisitAzRequestPasswordRese
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzRequestPasswordReset429JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -27987,6 +29638,21 @@ func (response AzResetPassword422JSONResponse) VisitAzResetPasswordResponse(w ht
 	return err
 }
 
+type AzResetPassword429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzResetPassword429JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzResetPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzResetPassword500JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
@@ -28041,6 +29707,21 @@ func (response AzEditPasswordReset413JSONResponse) VisitAzEditPasswordResetRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordReset429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzEditPasswordReset429JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28153,6 +29834,23 @@ func (response ZestyLogin415JSONResponse) VisitZestyLoginResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyLogin429JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28428,6 +30126,21 @@ func (response AzPatchPassword422JSONResponse) VisitAzPatchPasswordResponse(w ht
 	return err
 }
 
+type AzPatchPassword429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzPatchPassword429JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzPatchPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzPatchPassword500JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
@@ -28554,6 +30267,21 @@ func (response AzUpdatePassword422JSONResponse) VisitAzUpdatePasswordResponse(w 
 	return err
 }
 
+type AzUpdatePassword429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzUpdatePassword429JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzUpdatePassword500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzUpdatePassword500JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
@@ -28633,6 +30361,23 @@ func (response ZestyPasswordRequest415JSONResponse) VisitZestyPasswordRequestRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordRequest429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyPasswordRequest429JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28730,6 +30475,23 @@ func (response ZestyPasswordReset415JSONResponse) VisitZestyPasswordResetRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyPasswordReset429JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29167,6 +30929,21 @@ func (response AzSignIn422JSONResponse) VisitAzSignInResponse(w http.ResponseWri
 	return err
 }
 
+type AzSignIn429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzSignIn429JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzSignIn500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzSignIn500JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
@@ -29272,6 +31049,21 @@ func (response AzSignUp422JSONResponse) VisitAzSignUpResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzSignUp429JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30188,6 +31980,108 @@ func (response AdminEnableUser500JSONResponse) VisitAdminEnableUserResponse(w ht
 	return err
 }
 
+type AdminClearUserLockRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminClearUserLockResponseObject interface {
+	VisitAdminClearUserLockResponse(w http.ResponseWriter) error
+}
+
+type AdminClearUserLock204Response struct {
+}
+
+func (response AdminClearUserLock204Response) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminClearUserLock400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminClearUserLock400JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminClearUserLock401JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminClearUserLock403JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminClearUserLock404JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminClearUserLock413JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminClearUserLock500JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminSetUserPasswordRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 	Body   *AdminSetUserPasswordJSONRequestBody
@@ -30931,6 +32825,21 @@ func (response WmeChangePassword415JSONResponse) VisitWmeChangePasswordResponse(
 	return err
 }
 
+type WmeChangePassword429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeChangePassword429JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeChangePassword500JSONResponse struct{ WmeInternalErrorJSONResponse }
 
 func (response WmeChangePassword500JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
@@ -31007,6 +32916,21 @@ func (response WmeForgotPassword415JSONResponse) VisitWmeForgotPasswordResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPassword429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeForgotPassword429JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31115,6 +33039,21 @@ func (response WmeForgotPasswordConfirm415JSONResponse) VisitWmeForgotPasswordCo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeForgotPasswordConfirm429JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32469,6 +34408,21 @@ func (response WmeLogin415JSONResponse) VisitWmeLoginResponse(w http.ResponseWri
 	return err
 }
 
+type WmeLogin429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeLogin429JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeLogin500JSONResponse struct{ WmeInternalErrorJSONResponse }
 
 func (response WmeLogin500JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
@@ -32573,6 +34527,21 @@ func (response WmeNewPasswordRequired415JSONResponse) VisitWmeNewPasswordRequire
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeNewPasswordRequired429JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33312,6 +35281,23 @@ func (response SignInAnonymous415JSONResponse) VisitSignInAnonymousResponse(w ht
 	return err
 }
 
+type SignInAnonymous429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInAnonymous429JSONResponse) VisitSignInAnonymousResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInAnonymous500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignInAnonymous500JSONResponse) VisitSignInAnonymousResponse(w http.ResponseWriter) error {
@@ -33404,6 +35390,23 @@ func (response SignInEmailPassword415JSONResponse) VisitSignInEmailPasswordRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInEmailPassword429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInEmailPassword429JSONResponse) VisitSignInEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33518,6 +35521,23 @@ func (response SignInOTPEmail415JSONResponse) VisitSignInOTPEmailResponse(w http
 	return err
 }
 
+type SignInOTPEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInOTPEmail429JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInOTPEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignInOTPEmail500JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
@@ -33610,6 +35630,23 @@ func (response VerifySignInOTPEmail415JSONResponse) VisitVerifySignInOTPEmailRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignInOTPEmail429JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33724,6 +35761,23 @@ func (response SignInPasswordlessEmail415JSONResponse) VisitSignInPasswordlessEm
 	return err
 }
 
+type SignInPasswordlessEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInPasswordlessEmail429JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInPasswordlessEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignInPasswordlessEmail500JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
@@ -33816,6 +35870,23 @@ func (response SignInPAT415JSONResponse) VisitSignInPATResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPAT429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInPAT429JSONResponse) VisitSignInPATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34026,6 +36097,23 @@ func (response SignUpEmailPassword415JSONResponse) VisitSignUpEmailPasswordRespo
 	return err
 }
 
+type SignUpEmailPassword429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignUpEmailPassword429JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignUpEmailPassword500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignUpEmailPassword500JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
@@ -34118,6 +36206,23 @@ func (response RefreshToken415JSONResponse) VisitRefreshTokenResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response RefreshToken429JSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34226,6 +36331,21 @@ func (response WmeTokenRefresh415JSONResponse) VisitWmeTokenRefreshResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeTokenRefresh429JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34402,6 +36522,23 @@ func (response VerifyToken415JSONResponse) VisitVerifyTokenResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyToken429JSONResponse) VisitVerifyTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35136,6 +37273,23 @@ func (response ChangeUserEmail415JSONResponse) VisitChangeUserEmailResponse(w ht
 	return err
 }
 
+type ChangeUserEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response ChangeUserEmail429JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response ChangeUserEmail500JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
@@ -35214,6 +37368,23 @@ func (response SendVerificationEmail415JSONResponse) VisitSendVerificationEmailR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SendVerificationEmail429JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35328,6 +37499,23 @@ func (response ChangeUserPassword415JSONResponse) VisitChangeUserPasswordRespons
 	return err
 }
 
+type ChangeUserPassword429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response ChangeUserPassword429JSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserPassword500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response ChangeUserPassword500JSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
@@ -35410,6 +37598,23 @@ func (response SendPasswordResetEmail415JSONResponse) VisitSendPasswordResetEmai
 	return err
 }
 
+type SendPasswordResetEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SendPasswordResetEmail429JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SendPasswordResetEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SendPasswordResetEmail500JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
@@ -35476,6 +37681,23 @@ func (response VerifyTicket400JSONResponse) VisitVerifyTicketResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicket429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyTicket429JSONResponse) VisitVerifyTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35558,6 +37780,23 @@ func (response ConfirmTicket415JSONResponse) VisitConfirmTicketResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmTicket429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response ConfirmTicket429JSONResponse) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35668,6 +37907,23 @@ func (response VerifyTicketCode415JSONResponse) VisitVerifyTicketCodeResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyTicketCode429JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35787,6 +38043,23 @@ func (response ZestyVerify413JSONResponse) VisitZestyVerifyResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyVerify429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyVerify429JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35912,6 +38185,9 @@ type StrictServerInterface interface {
 	// AdminEnableUser Enable a user
 	// (POST /v1/admin/users/{userId}/enable)
 	AdminEnableUser(ctx context.Context, request AdminEnableUserRequestObject) (AdminEnableUserResponseObject, error)
+	// AdminClearUserLock Clear a user's sign-in lock
+	// (DELETE /v1/admin/users/{userId}/lock)
+	AdminClearUserLock(ctx context.Context, request AdminClearUserLockRequestObject) (AdminClearUserLockResponseObject, error)
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx context.Context, request AdminSetUserPasswordRequestObject) (AdminSetUserPasswordResponseObject, error)
@@ -37411,6 +39687,31 @@ func (sh *strictHandler) AdminEnableUser(ctx echo.Context, userId openapi_types.
 		return err
 	} else if validResponse, ok := response.(AdminEnableUserResponseObject); ok {
 		return validResponse.VisitAdminEnableUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminClearUserLock operation middleware
+func (sh *strictHandler) AdminClearUserLock(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminClearUserLockRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClearUserLock(ctx.Request().Context(), request.(AdminClearUserLockRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClearUserLock")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClearUserLockResponseObject); ok {
+		return validResponse.VisitAdminClearUserLockResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -39462,297 +41763,303 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rctvGmij6Kl08u8rSOSQl20pWLNWu2lq2kii+aSx5aSaxj9kEmmRHQDcG3RBNu1w1TzMPNk+yq7+v",
-	"G2iAAAlSpCQnWj+yZBDo63e/fu0EMk6kYEKrzuHXTspUIoVi8I/jMObinzR8x/4zY0qbR4EUmgn4kyZJ",
-	"xAOquRR7fyopzDMVTFhMzV//K2WjzmHn/9krxt/DX9UejHuSpjLtfPv2rdsJmQpSnpiROoediwkjKc5I",
-	"uCIxjUYyjVnYJSPKI0X0hBGzjJQGmsiUDFNGrxShJM0iRnYGXFzTiIc9O8Zgt9/51sW9PJdiFPHgNndC",
-	"wzBlSpmFZoqlgsbM7IpGKaPhjHBhHpOdQWCX5i/3Z5kOeRgycZvrDQKzXC2vmHikYM0klEwRITWZyCiE",
-	"86dmHJJKOPCRW6a/9lOhzW4jnOx21n8sSCbY54QFmoUALVnKjkjINAAOTZk5b7N+xdJrlpJIjkkmQpbC",
-	"wxzoQoAiXL+/pzdS/ywzEd7Sdt5IorJgAnfQJYopxaUwgASXQ3YGQureyCzIX+QZnUWShhdSvqLpmN0i",
-	"6AylAWhFIjOvOVJaOmwDWYlWZGeQ4BJ7WsoevOyv/72gmZ7IlH9ht3jQCNCKBSnThIqQCEmAjJQQomtO",
-	"n5JpKsXYvbwzyGDFTGizNhaWN6OyJJGpZuFrFnJ6MUvu4kYM7iomNKGKDKoTDmAL+Tp7sVloT8+S/Fq+",
-	"bIMHfGnFAAIqzOKHhuTHScQMYu+4GwiyNDW7SqhSU5mGXUIFseSfRFxcufVvgZB+WUZFZSaAf4Vc0WFk",
-	"2FcmrlnKR5yFBozizGxvIqVihBLBpt42ZEoUH4telpgRgkgqFtqtbImuftk+UbUb2DwR/bKUgjraSWMD",
-	"NiBA0Chi6SNlF7U1ovllAxTTrnE7hLF5gZeIYykLDWmjkbLUL+ZKcTE28Hwl5BQ4EhMhC/NjBlrZ73Q7",
-	"E0ZDloIseXl52Tv2yKR5Nn8gwcTcixizLhlcAJdLGY3i//2hc1xs8UNnYAYvNqiBqnaUTrkYm63Y80pS",
-	"aWi3Qb8NHtjPnEUhnJqqOzb4mTD4vWsI7jvAk9QcUWrE1FiGLHqk7Cv55W6TUbSDQsG4nrCU/Hb+9g0R",
-	"5q4FydKox0QgzfUaMRyW+2Yild4CT4BVvrMayG2oBl0ycEQXhBE1kSk8NZJtz4hXNIrklIXwjIU8ZYG+",
-	"kNVfWEx51LMifc8R+UGX/M9//fducWIb1z5WOi+nYCgy5XrikZlHiihNNQOuw7TmYmyEtPKmuOhlipnN",
-	"On7WYyJMJBdOY4Etbp7RttojUnMS0xmIOqEkesLNJgwXzZKeW7NZf66t9KiQYhbLTPk72A5/XbqLzXJZ",
-	"2Mm2eFqrG1mBs8Fit8Lclq70tWNlTmg0rOxzwlMW+ozPoxyIFY5oGHgqaMooZWrSA+bn/5BQ7f9T8+CK",
-	"lZ5InZQQy+h75kEhL7pHZXqyVZ6x0i3n+gUXhsGZxRDDlOHKZcJSWIGnAc7pIFa2MOScTCcsZUiTQtzu",
-	"Zcy2wG4uY7ayEWqOq7j1bZ7yLVtejY7hFrMdIrZoQZulX5cx2xb1WnaqKxCuy5hthWwtWmKDUJ6rvd2c",
-	"fsmUpOxaXrHQ2otkSowcVyx9i9Sj7SkvNkzAUn9nSs+OEdbVxkUoGH3hUoMJFWNWJz5xoTQVAXMC1KEh",
-	"CTJiBI28YNntumdK8ygiE6MbDGckZvHQaAPOmIfXaAaNqNLk7VSwlExlZt422BHLa7zSkMVSW0Qvnczm",
-	"6U+Lo6kVuw7NPniK25aidFTuzpmQ2XjSrfAHwVho6CoYnXOdXYQGvn0zHJlSBWCDA8BEHAgyo2FPimhG",
-	"1ExpFsNP+dE2EczSOW7cPLH4GJ2Fwh1Q1y4ZjsBBB+xACuZZLvJDV4yRHcB/e8LeO/awqQU3IkfuUcqu",
-	"GY0ce4UlboHBLoeg9iwWxroLIF8INdthtIsXtVlWC3Nti9kuP90V2C0MthWGu3iZK9nBLPOtWMKK1W+R",
-	"57Y/bEMBwMiTy9z9jvnCjpS7fo+zkOuTa7eyMORmMBqdpYZma85U53BEI8W6ncR79LVDA5x1zjTXNT/J",
-	"FEx7b2jcYAU8Pju1hF5PqCYUAH1nAD6aHrpdBmbZnisSn+7C1bA40bN+p9sw+XvF0lMAHrNzqjuHnSzj",
-	"YafbEVkUobFQpxmr+16XPgupZj3NY1Y3F+Jj88GVppDDP1mgzWe8dmVzo/Ok9nRlpgOJx8pEFncO/+io",
-	"DDhnp9uxpKLzsWY8SxXwXOZ+teC85qlpg9v6BsdumOHx2IJh1diLazdYZ3YLA1Ld6ToYLM6kfP1zkFhZ",
-	"p79pOG5/Gf555Tf9seY2K2j0iqtVUYldu9AMrlmsWvkEPbz9li+KpimdmX8L9lk3WN+zVEkQEwximfdI",
-	"QsfsiNAhCOlWmAMR1fxQg2OV67Crbzya5ymjmpkj92SPFU4nZCOaRfqdRAt/TD+/YmKsJ53Dx/v73U7M",
-	"Rf7vOhTlKonozBEi7+snP/xY8z4Yf0oQjE+65U8Pmj79lzXneGA8lDJiVJhXIhnQmm2UdvGkZuiYaRpS",
-	"TVcmNc6KVQ8MBtofqdwpeQRX7/5FEhnxYEaAWzHVrx7Bj0vP3oi5ZbBe8fJi+vkUP4W3q1CuWZzIlKaz",
-	"s6W7XOCKJUM2kikjY7SLE+o4e59ccj2RmS48CAPzqwZhwcjqXJExE0a1YSEoMSnTWSqMfCsCH3U8EHAR",
-	"QpXj+PGgehoJ1Ubw7Bx2/v8/jnu/096X/d6z/qfex//vfy3HyXghtfJR0lr/VsPJlidfHE7h91YTkKOM",
-	"AgcirFHqhJqytJabm9NqRQ/NZuaOAb5uPIVcoF+48fldgVMPBS05IuyapTMroeRqrtlLhca7ySqCPlHa",
-	"8EUS02DCBesZ9RYeoB2nm/P4il/L8KpyTIrh/rnu1O3kgUMdIB8TGfourU6346wdZqnVYB0YvS5cxPBJ",
-	"qw/VyhgjzqJQNR/q1zohyj+Qs1QOIxYrMpwRGIzsUBRkwRFlNF6hJRAquIGpRVGuFYkYDQ0Gq4iqiZXg",
-	"E5rSmJnvDNLtekBWQEPMlKJjVns7zEjtAQNRNGEyiVgtnCpNdabqseDXi4szgi9435rNjGtg1o7UtRBT",
-	"rK4Rjs+RXK2IwgHQgPB4BXEXNR+1yic3E3WNFHIcaH7NVpkToX3+Ln6VU6t3ouI2pcpgrDDKfq24DJbV",
-	"BTNvXKi1Ky+LoSCXFrdVORX/Vvw1L4OWNcRUe24rCqoOOuek1Crcu9EXrFw7drOeJOkLQyuKMjnD8yRS",
-	"d+0blDhqJIZvrY5jLS6efMfMG5S675nkXXFRc/CDhOqBYXkJS5XZVMkovmt42uALU3o2KFuES2/VXoah",
-	"Gu/VzeiZk1s3TyvrqCGckJ20TAF9kuftqxX9A8BZg/qhD2c12odAuozy2ZEbV/w+Cb83BfqeacHbVUQb",
-	"KfR7S/9W0C+OkXdQhRoFVzqlWqYKfEBcz+sV9Jpqmr5Po1q8XIPiVaClDh7AQVJ/tRVoaTavLKU1LeCo",
-	"rXCpjl0UWAM8UqXPGRM3IY0FTG8ObAWb+gIP0ou6DSQTKdibLB4ivC1d7Dw+zAs8FVtLBkRoJUjyLR1L",
-	"l/Ql42FLKfkL3rOzy+XTlKGv66FGfj3eZZQh3Z1JFe7KZ+tBfxms6u+qzLSKEyxB3MdF1GMtPqVpVK/8",
-	"xFTMgL4oElMdYITDiEfaPOGC0CiqU1DxiFdkfSjSLeF8OG7Xrrn2JL6cmPtAFrge+7MZJJ98aXdxJHVu",
-	"1FpoD54DYTfBpzzCfZWp2lvwvqxjuDoWxAvNN+rv7yyVaMtaYK1aYmaE1+oX6YfQLzAHNVOgmAvHc+fJ",
-	"USXGE00khdGoS1h/3CeDrx/wID90DskfHzoTWmRlDhkTRNMrJj50Pn6DbIOYC39xj2v3dbZAiZzbQ/H6",
-	"O6bYTfTV9hBbgKEUI26A1hqH2g+heLvtaaeELXmzAjb5vj4uPGE4svVwvjXWroB1bll3R4tuCg/rkKUN",
-	"wNNqt9/WmjlvqbWxZNVsHK77ZGCZ7yejXXOF1mKqIO6AX3MMJag1Fnyi27B2frIp47WEr1jrarLWJ9pg",
-	"arQ/t1pdncDlvi5NU9pG1z+u0g4aLpmPxanYMm6vhzC1FKG7FGr5WLxP7uWGNo/BLc/kRupvFYePiGDX",
-	"Nrwtt6OGfMyU3gzu5rewLlavg7bXC/TbOkx0J39d6CerIN5zvP8LSE/5WabxipBapMeVTyTlleCA/YOf",
-	"6sQFmLdqfnny03Lru42hWwSvuCmItpszsOG8XX/9tccDR3l2fLEmHvu24kp84YRhXA2GvCktE0WmMr3i",
-	"YnyEnoJhHtI5ynSWgpuxtb+rlX2BfaZxgjYKVMs7IUsiOesNpR9E5M6jivT57pYc3VquCL6UpL1/f/oC",
-	"iJk1jB+DxTt3Ayz/tA6f6gar2145U2r1kAHI5fICB1aPDwhkaJ3QqRynNFZ+bIC1ZPQgpdVAU2/Ielw4",
-	"Z3/P2Tbm8jr9Z+BvsSSmkhM699ijPzW5ll6QQA+DfHvOmV2fY+f9UIQ3oMmmErQwn8rrP+SiN+HDpGew",
-	"YUhh3fUZvdbeU3lUySSFIIhSep6VgPCz0m7zNMDSVrxsQe95To7yo49HtKelTiBsA/6yIbD+V/g7vDpL",
-	"cOkuvgO+cHcDIi3zvoTElU63I2mm7Wp6DFNeeiPKcaf4Y5LKEY9Yb8R0MKn58ZqHNZeJK8MyHj3FRNhT",
-	"saoND1k90iInWp1TEcjUXCUB4CHmtQJ+1o3I6JKUJcBBS7Md7D9uH6nhdtVdYBD57fLlinTjrWAkyYYR",
-	"D8gVm/XJu/Nj84ciAU3TGRmIAYScDdjgiLAoMt8FvSBLrxk8Pwmf/PDD42elT4L02n70GfyHIRnMMMr6",
-	"rPfkhx93a9wL0Xj+CI2wSw2PIjQay5TrSVy+qpPzJz/8WHcpQXo9P9xzs+byALCcWilt/nNzLvac2Gck",
-	"/WTHYP+PB1ka1TtDr3iN7/UlmxEeQj0Hy4kHVzwcEKxw4UJm0VtHuIbyLQ2xI1d6Vj++ebNyVs/rBhD1",
-	"+4xlmEWZWrq/TLH6+TNVmV7xcd0AnxuuCaOwyOelK5gtHmC2ZIAKqpnz7AIw4t3hDhvw7HxlQ5vBkdbm",
-	"bYPJywzbMGDd8l7/fPzcmWFsRs6q9v1ciK4GzjEI4IagDHzJrwIRSBGSEcTDEy3JiAuuJgDCXIwJF8vv",
-	"wE5ct6u3L33ZaJ7eQvweDks+dN6+/NDxpZe3L2t5xdtEnec0fBUb24QFVzcJQTyhwYSELDG6pwhmQDCn",
-	"EwZ1U7i2AS8sJDsfOvLqQ8elHtrUi24ekogsXNXHHBbsyR2DvMKYzmvK0VX2cdmN2DFqbwQ2o96VFLa1",
-	"Nb05ZSbFHMQYBAQowwXBl4oMaXBFtCx0GitdkeHMy/kqk6CJ1ok63NuLZz2aJH37w96URTanY0VFs84f",
-	"/w5lMZDw19PuUm+EtRSO0gB1d7a25RP4UA8ypHIbKKSIRtxQhCvGElUfPFDWoeoHJr9dXnSLDO5jm5sH",
-	"RqRD8k9GU5aSD9n+/tMAeCP8yQYNyVn5hCeoT57WzHwO1EqRTGgeubTeIjPYaqIlIHq2v+/BCRf6x4Na",
-	"T+bqt1j+5rS1ntom+K027s2/lIYTq+xjbokLoGs9pqMK0Fy0nzzWsw4F0eab+8zXjGUqx5cUROQ3ORHk",
-	"POZ60lkYnVF8AQfn05JtxR81Hwb4tm8W05qbLYuN/Sknoq/MUfwf+7AfyNino63sy97R/FCOkHrazo22",
-	"xEBcewRrGY/i0dLE2Tq5q0h63ABcv704g63ch1uUyPyX7gp8FlZSWMEVWt4whMrM7sW2ddKQ8wi2s1TG",
-	"udBSFkAeP3l6AOqmB/JPnyyxSleOC20gyw5tbdvypqyebQ2edrkWLyOm1N8Jut9mftxB1SISlXIAaoWy",
-	"ExHaxLC8pDNaDwpZDRxdO64cynwd4t369MG1xNDaTb5PNsB+DGo99+MKqjLk2cvnJ4iAefgB2Tl/8sOP",
-	"u2B3MqqDcnoEVSShqcaz4sqVsTiyJSJYSJTEcgGuKjDa1c9fvFRdMp3wYAI1UxQTIeG6i6dKNavkroLL",
-	"qdkBeIdQevscuJh8xfIPqNe9c5Gk+aH90QGdzWVvtI8wrQQeF7dgLe/LItMbZMEKTfezaj98SL6++mb+",
-	"+wb+e/6NdPuP6hNsfRmywmGmshcxMyqJqBhndOwlb96CtOm59UY8VRrPAw6hU4f7y1V7T63HpMp7q9Z7",
-	"Tt+avVCoi4SbsRYxrgzZ8a1PRbzvzDFw6yZ/Di4S6xfiJWboYRYG9tUZsID81pBE85xwAUFIARVS8IBG",
-	"xJxnGlDFbLEW/yifBE9/GP44etoLDobPegc/sae9Z//4ifbCg3B/9Dg8eMKeHHTKsL3fe0Z7o49ff/rW",
-	"y/8+aPH34yffaqG/VTDHfIWYa/Z6lJfAWV575Q6SGdqlKywn+K3zFdoYD5anLNSl0DzZYh2JcobBvOJY",
-	"/L74DFZOPahaR7ygfj+6vhzMX04EqIb08/nw/br8gLo9uQ3UsVODIi8Y+oX5F/a3F6gCKQTLq0SFLEkZ",
-	"FiqozZs9HQuZsvCIXLFEm3XJKGSptWEqW1vRn/8myHrb0hnykFPxOk9NL7EfPxAi8dnMcheAP+wi/dMA",
-	"J8j7yNXWA07Bpid3ISXPezOq55CvbOHez5kIEZUxB+J702mXn8NiALiZruelOK0O/01uy+M8iKOXGknK",
-	"CmpdIGZY41LlHrVSorwn7ZRkscP+/7u8QI6/l+WndfM8hO8FSlAQRrH6uQxvwMTqTXEQsrXUIHfw05PH",
-	"T5/t/2NFk5zHApqbtLkZyRS85ZLsjLC6snsBI6O6tj7alEiBZWM2coU3jGR148IB29EWXOP63k5d7xOs",
-	"do8z5wf+9iMynTBhi8jh2Q3RM4jvcYXv1cbL1Gl2lzFDTnUzmoWL/VSXqHSw/2x53Y8kZddcZqp1xg6U",
-	"NfdC71OZSMXC9b6v9Qx+cvGE82urm+9j/eGuW/zqkl9xLP5/IjRLk5QrtjCw9faKK5VD+ZYE7xUxewui",
-	"KLDm/1jmhVasZWBdqlhkX3xyJHI1+rYmFPqZ2Es+e+9ercvVtWnWHrzN76nVOa53gBvdRsM6X8kxFzcv",
-	"L3QPLmfxBtcLZS/q2O9AbNkg10E/mekHu45r5hqNp6VSUCIVGVghbtAUkPJJL49IAZpRH4xSH3pSXqmv",
-	"gr05ufx0dnx+fvn23YtP707+7f3pu5MXtRY9G3nyia8StALbDl3cKA5Rkid++vHAKyriBavwsNVJCBpz",
-	"2/LOwEFDMTNwGzWN945lEIpuV8+1C7IxVw2GA6irU0+dCx96NeVcTW3GVgEEADZcE6rJYO/68Z4PKz0H",
-	"0oMjFBR7Eb9eRWJ4XfCa1SKoMndVsGKnboRU04UMbQGnssD1ZH//48Z40Zv5GhNra3LrCjTeba+YxLUJ",
-	"OudmL1X9KO2m4ejO1i/9dhkzK0gDCt0oerBWEL2tw/OOrLychjMr73qtyJwqPV9CUVcjicsyl3NBuSI3",
-	"e3Mu3rmheXdx3fWBo4sv670HIPUFCc2vXWixS6H3GVWsx4ViQnHNr1k0OzJaMObWOF14KtMro+rJsgIM",
-	"talqSmIvAWLoXoCZgqe2cN2a9KumGNnSKl5VC1CTEOit8p2M2Lo117wrqJYb26+rCWAP5HfrNFxYGrqx",
-	"MN+KZc2wg47Z5TrTVhHO30Fetq8yxZIDv4HFYi2YQHfOBjbv6GrLfYbrlK90y9yEY9R+8s+ZoRuNAwOl",
-	"nK1Q/6ICxCsUkPSuobnMzDxhg58eKXJNo4wd2fqk5dKkUK50eXpLGWzz9XSrcD1/cjW1KWcdt+pWgLAm",
-	"d3U2hFzWfPyxjmc6h+/SxjIl2Cxnay4+O2uOhIkaN7yuxQk+tiYmJq5ZJDGFrq3JubWFqLsgCRvM1nM1",
-	"2lNGlRT9zuJM11Znt6jKt21DhWC4IozUhaBclBvbiSxmKQ+gW1SrJAqHqIVA8FPv6egJfRY8DveHB+wf",
-	"9MfHC4jOKnSqkWCsXI+wcuyAt2Wcry/Wt/RC1qjRN4e4+wsRt1VaYhlIauLrNovNhQC3GdK1370x+fI3",
-	"v9nN3sAoeCv5GcvV2HXCQ/2tb+iSF15wjbew3GJtJTKLoTybc3uV1kLomHKB/XLOX7yEppSQEz5haYuW",
-	"SU2iwWLWYE/Kbqzxxl4zF6W1hmzZ2CPIvNBfrW6SF43a0NvhzSJxsBXOQ7xXbVhZ608XhptZDuHwpdiS",
-	"twG73EWhYd7F3Cd2YUFl68wC57lHrKLY+KY32s4Avdb9blyk3FDm4cZqbFYWdbOCqas2+NiEpS73zC9l",
-	"qy4ieQ0SXQgST/e3JXYHmdIybijxXjZtbdAIUNiKWiHxefF6rS1rodLjNY+2sbHmr3FKhVZkOqEQNLvD",
-	"tWLRCHyN1P+koerKDXWSeoODq23u7aZ0VHNbz69vZZXGDHGf+FM9i9400UYr773hTW7Tm93kOdOOC7cj",
-	"9pWExs800NEMuh7KERkAEbe1pDJrCKvx568Qkr2uIRZ9Yxsw4S633Z6X6FPVRjTMeKR7XNju7hDeGEsF",
-	"MYYRg36qcsrSURb56UdyKiC7zblUQoYWrhS600pzotkw4moCTwIpdMqHmS5VGat4WG5iW/ZiMJ9sjbnc",
-	"je25RQOkjdirt2tXbgTOdfsabY14NzQ/2jRh26gBff9mpHtLlnOsOH/fXaa2Lv4KLtP5fgs3dKKu5Qb9",
-	"1rghtbYZpSCjP/R+Oggfsx/DA8p66mn87B8HndUC160Bxrrkj7D1PXFB614wtsvYmlBFhGyOBVvbLrOG",
-	"baQRWlzZkHuBt65ZzboadiMCQ8BUkKVcz87NhLj849/Pm2Pmatu0lI2PeebE4N97dqQekB6/VuVgT/Gx",
-	"+MTFACpaDhoLdRGZYrX1R2RwYYP6r5j43x86c+9+6ICMx81KcSbH2Q47pVDMAuxowl+ymde0EsraNmRo",
-	"xFDDzLxBILB4nKUsxJDBwavji+e/vjz5j0/HL16fvvl0fvL83clF83L+vQfz9c5dHd259eCBmGWb5WC2",
-	"ws9OKvjt8qJT00KnlPvAlcowBf4V1cHkis0MBkpV2Iq5y1uMOFY4BagDfRqmK5Y10TopL+okYteYLbnW",
-	"4gx9yNtRK5vXGdP0ShloyKN++vnabU6oIlTMasqRgGXbhoc6kMbaslBHVpufoakpg3VzKXYJ+8yxOv/S",
-	"bVsVpQkprA+4BgsGe5EcA4wPacqg5fMiWF8Xer+BgDmqqZiQHx9XkJ4WjXrmqFlIaBmPbYkEcjHhCtQo",
-	"kOVpoAkOOGTKlowJOY1YoKHEbMLolSLymoEBgosxlAJPQQmD7llddyqq60KMoRG9jJjqEyxlacfDOoDY",
-	"QEFPVNf21zYngB+hj11NaMJUXrCGpdc8YGYxPOaaamamlBAqZq6Xi7GrMwhtYV1BG8GmZEgVI+/fveqT",
-	"twUkmmsapzJLEHXMSWg6JglL3ULNJUU8YJYv2Bt6fWqAPksjr7SETJhQMksD1pfpeM9+pPbMu5BzqIEH",
-	"uzvCxgkIY539/uP+PmbVMUET3jnsPO3v959iZuEECPVeKAP4Y1xHs86ndDxmKXl/CtgGViR3qX1yalBJ",
-	"KaZxy6Ader3LuaDp7Mjw6ecv3hjgyRRGJeRIexp2DjtvE/XCrMGwH2SVsJ4n+/s2o0S7li/ss96b6BiE",
-	"CGRudWzsW12ERSiDLGZCI6AmdMz6yLqyOIaWx51ToVmK9RzI8dlp5Yud4iR2De7QsQLVNlGdj2YcOMa9",
-	"r3Aa37zjrN3qsXkLLsE2bjdjfUWsNRdT4Cy1bxaMGfPKi91XrAF+fYzj3u+092W/96z/qb7gy7ePS8+c",
-	"x3TM9hIxLp95rlriJddHr5vrCrAB0Bpfzl9060//pNcUAWDVAWphBy6hb/DoYP+gDiaTiGJw7wpA+UYS",
-	"lQWTfPASLEJLBM0D/NXRqXkYroXECaORnnxpxGnMWVBGko6wxm2SSuCCQL8VRBMdGWoYSmbEbE20zGwr",
-	"Rdd2oBaNf7UzL4UqmiSRZRp7fypZObvFib+uYnLNmR6jDFI+y1f8mgmzuySVw/oT46FhYnq2l6soiSGn",
-	"80f3Big/ZHvYYhJF33DDlKu9z0DwHMx3JxsYHskq6biKUMNgAptFpEjRmcHLuIFCxK7gjwSepchIYq2i",
-	"I3udmDSZjz8GCm1ukgc1N3f85cxs98QqObaCxj9lONvYtdX2uDRn7w/5uTedTnsGSXtZGjFhNJDwxnN8",
-	"q1LPb1sET9sRqoGQWPeEVVuBnuw3jZgvce/4yz9p7r+Ejx63+ei9oFbgYyF+9rTNZz+7XifwzeNW39hq",
-	"oxdSvqLpmOGXP7RbpMqSRKaaha9ZyLGMkvn8yZN2n1vSBSWXvnU7P7Q70FPbugXjNX0VFhixp7z+8dEw",
-	"yYKaYMI2kgCo3PBIVfIJds6MFucLCfRL5+O3bifJ9N+HoiAWPpCUB5LyQFJuSlKqpGReZPl07VX8aRT8",
-	"LsrtDA7LLk6N1rUdwHfrjwtzmXMX6I7ioX3DUasxEwza9+8iAUK7BeZUGcrThcFBbS7kTUdFctuRzm3A",
-	"dbQE7agneTznvNL0nxkDcd5qTc5cW6slQRbXnOJQP5ALdmkY6MfWAymox9Z+mHnF7GBxyReuiCPtNyAD",
-	"a+Pm+kiSowHesl+lBoyiRXVLexdVripVjaJ9/OWcibAo3u1Qo+2xAvqBEQvS+ad09hcnrluncq+pFTeQ",
-	"xhGKcgdU5rOQq3zisJDo5fJP6iLoGhQ2j+QhZRoblZaLm5M77IFjXnOp9FD3oVyma2AkpxH/3Cen2iOK",
-	"R/WFs6FcNhOhalTRyoGD25KryrNsXKSqDv8XlKYexKI2FP+caWtFzyup1JD8BQqVJf3VnoLRLOeFjpow",
-	"UFmIFOyISOhyVfxAUyO2RCGZTmZk52B/f7dLMhG5Qmro1CCBQVwaKUKDQGZCg4WOdbEmGKJzSTl6sn9Q",
-	"iD75cqSwK3EF4apobsHoDhB9aypUwywt0P42mPPfEO+AFdNqUUrDjlsaLf46XBUGPCtqfT0w1AeG+ldn",
-	"qCtI1nss5LqtPaEPPG9abgO/A+gO5dQscdglU5lFodX8FSzZzXpkrY9CQlyA0HU4exLyOf7Ywiiwqgq+",
-	"MZNAa10+LyMKoSnfqRr/fMKCqwLiqpWPmwAQQlxAkasX6hKI+ii6P4qQpExnKbQpVpWwGcOJQqopWrbM",
-	"v2Kmad9nThhtU+S1giEcfOclQ5YrEfd0n8RcZNqIiyMNTVIViajSfggM0rk+ObZRRr+dv33TJVka9SxR",
-	"h+XEWaQ5lKw3JJ8MZciZsmb2nGOahSnDtIrX51GhSF7eEueaTwzfMO+qnyDf8h4M7EIc1x/yVhliTUp5",
-	"DXN8JcdjFkJT4rZoDgOvYVrC8M91rEvw5epc1eY4rsdY7WrreesPrc9pEYl6JceGKCBrrJYDMyhKS133",
-	"Lan6YoYtqJV0gnHENJs3QDooMK9tG9hcRm6DDOZo44QqIwcz4LIu5FFIEkkxZikK0v3vD6puBBO+8bIc",
-	"oFm1X55gBKivXdAy22mAlZjplJdC7ObiZl7bV9pFwK0TbWRncE3/z1IZMz1hmSJmSMPmpILIdIIxUtUg",
-	"Gu+DOF/sfCCNjTPsOyBu2rBh58dnp4ZB3hQ7VmlSW4seeThjZcsXfqwjOOPtcpu3PaMYsrZk2/9x/PrV",
-	"att2A9/Jtu1y57ftp6JvLGBqoemgJu6h2R15AtYAtPY12QS6BiNKIclHZUes0nS23B6/dcvBlqMcmqZ5",
-	"CHR4CHTYbqBDbqjYdtjU90JXEAUfCMsDYXkgLJsgLHXGJvfbXup1wK61O72mPEI6A0UMHJ7nyiLxzFpI",
-	"MWwTVlAPCseKNSrZaq3cehZpzMh0woCSyBQj7b3RjcKG+a8yE032n2qBoy1agqpTbcMYND/H7RtvlujT",
-	"9nwhG872mLyZEeevYFOp9yku0os9JHQxPLUoeM60y+jzfRqFiyFPFcY5wZqz4wKbH6m8294KnsWGYMbV",
-	"PYw15b5uBUG34GesneHeIWcOJNwFwd8QOf/GdtKl7sTlSJ4yGs6Wp6I92d93jkOu8hJmJKA2p5jolI5G",
-	"PIBqZXkOmmWnKu+6hE3Mx5izTVNGzMmycLdLfth/ihL7lCuGyb3wIxnSyEyVwlyaXkEWsKEOckRSial2",
-	"tblu73Bnd5XqBtP38a6f3s6Ub6QGZ9nsiAyg0aEaEEVntpTcCECiak0yy+RLsu9ccvdCP3Mu10X8OjfC",
-	"KqT95ZTyHagD0CWXr0+61s2H2fuYk77bNRBt+DcU8+iTgVUAPlE9yCUzHP+R8/EFml9zPavT115xpc/d",
-	"Dm4IDa0KDx1/cXLwfGHXRfb/FWz7f/lgZHNpFX28uMI5dcH9tveVh9/KTp9KBTkRluBnzgjg8rEO553W",
-	"ULgfmuD4NQ788hSKKC0TEEe4GPfJsUAbhC2eY0frgktLhBhsSLCETiauBHSNAL54sH9QB8kvYFfnefup",
-	"dkELc96lWwczXNmyb95I/bPMRHjPIfNEhK4AYSv47DYx1s3Cxi9MNwLGJg01OWlbSMoeQOwmIHY+kdMV",
-	"YawSXjXf5NaSu9BWrPnl5ILkZLOoSFOubcHDVQpbzEVVAWXG8k+rxQ05qZFr3xHOc+doU8WpPjln1gmM",
-	"nwxpcAXW5toWnQ1lqKovtyhHNaeLFrm7bl8QKiRTDMTNRKZYaAu2uAD2R8rxlx4OFfER0zyuzd4952Nx",
-	"KrZmfMbht2Z0rg7fQkl9fOs0DALYE2z5gPAFS6nAXsueEc1YNBcZ8GDgvp+hu3ws1ghKKmRUQwmzpJkS",
-	"YuMrQwvBXJXb0HLqELIRzSKNZbVgxkgGNMLaATHYwZfl7PXJG1mFbxYegl5uNifYZ43ULDco2Fpa2pYP",
-	"fvyEBBOa0sDwmiPfMec14R7YrBvswx9nUPVNBxPCdR+CNAwl9MMuDS1pInPvk62SuffJVsmcP/wtk7lF",
-	"PjWXIwXl0xSyWbiYlCUpU66G0UNGwLbJCmK950Wqox3Xj/f6UxZFPVAE9v6cXqlqBNf8FcN1XrIheclm",
-	"5LwoUgW2N1siko8F1VnKVFGB0TrUo7wW46HtIw511zwDnjXaMJBUuTaQE9GAhWC8s/pwzIVmIfnTUIAh",
-	"lmakudXOJhgAnZr1yQmUlAW6UVaqacpcp3Fr3VQT6B776+vj57ZU5zzx+IXp3y5fqm1qQ79dvjxnjfFb",
-	"5ohcWbJWgAJmsUWwcpYNIx7gBRYkflY+Lg9+hBmwACEobbpHs2UZI/AGieS4bIjrAoMbM8MLKDGC6SFw",
-	"iXL9GfPGI0UGhpMMXKSHkukgl3axcI0BIinqZFuzyldc6WOzjJNrc0idJQoOZJQyeNVCtgFXMUZOCiZD",
-	"tC3mik4lZ4QGWqaGXp6WU1DyenRZBspQTQpK80pCgxg5Gz8+O3VeaKPWe2VmdxEzuYIqmAuXCCKnLW9c",
-	"n9/SotL0ojXTocw0LsaVbq7NsTGEV2/6wNwxmMuTguzY8ntk4KwKrpjw7oJDsq1J6g7n8U0PR4NFBtJL",
-	"PD+IblqN4iJg9cezsB/LojVYKtpmelBCNzD9r3JKYiryJWhpM3vMgcRSNS4g4jHXpQVYEbZz+MM+NO7m",
-	"cRYXQIv/ejxfRXt+TYZOWRpj2VqJAjWtCGnRDZDn4zaNa4YmFFQP2ijU8Ja3giEdliN7IytIaWaKddRG",
-	"8916mqP5cg0pz3y2tu3NfLzM/OYXAv/jo4EwvxZ3rT8CGSNzLCkX06BrSoXNQl3kRjZrhkMKmxu1ZBoC",
-	"WWEzMmUpI7btBgRKCDKcER7uzrPgLpEJRplDX5xoRjTwP8sFXbE5KTTlYGfT7LOGCuFkIqMQpLGIQfan",
-	"eWZErR0h9S4JOUi54QIG/R622IY140Yb1gSkDJdlbhMku4Aq1uMirxCOvbPXqyS1DsHPF4ynlPfmalqF",
-	"7b24Wa7jrsCuZsdojBANC/fMBP4IBSt2oENBI1t0I3VqDE95U7UFhB8XcB/ofr4ksCc4EQ/Wpq540rQi",
-	"ORphZE/NkvwVPd53//MWtl+zsK3zAYNcbThA+RywmNukdEiGwNAoemASt8MkMksVq9yhu4LZzyuxRkXo",
-	"0/iuZ2Xsk/dCMU2CieQBUxgcU7IYGnm5lyXOcqj65BLaWGgWJzKlaR4tNijC5MBaF0wk0OpybJHT4EXh",
-	"Lh/za7QwxoUP5ygP4KOFfXCAZgLlAvVtrjUSFMiztbI/BuAaEtfAevDAwLi1JbtgeZa7st9VV9Gcquwa",
-	"9EBIHYoN3xm27z9r+dlzKUYRD/SNaUQ7iyHu8QYhfFugMs5iCFfeSgzd+5qBpr4wNAaDS1RBCJzlgqf1",
-	"3T0wale5kFu0baAyxlMMhVEuFsaF1dgge2dg8rqB2DgIp9DUYj4uMcf8NsEvDi1w198dWhy0/Gz1wIZ7",
-	"xjrxapuBulufsguz/IKWqM5tiGSLyO8DcN1T4PoFwqQbIWuh/uo1v+NhQ5xM5uygzV7+ZXbRj92mBO3n",
-	"tlA8mM45i0JonKXR/8uoFb8wdlr1ybENqsfw6IhB0IlrT+I5kDEgpTlbwhLs+TRJdO8AWxDss3YcIaCp",
-	"YQITBiIjdn6qp+KYabht+a2Y5a5yGtuQDEKVS298oB5/WYkNYXEtiW3Pmm6wgsP9oFO1auwLXKcnP0Iz",
-	"tyYiYyTERhJjqFjJ+EUCKqDiHIapdJ3rmackYakyqnGNzzhlo/p+ZihM4gT3QnIwZKAwuD7QgfspouIF",
-	"rYfGaK29h1hcgxkn4l4hhjV0P+DFPcULBJf10KJcoOges7dz207JM4d2PVMmRC0Ja+HMxXPw3C20cNpS",
-	"JY3pylV7rS16YgX53U1abRvY5Dkq19sud2KnuuPiAvPLWGx09XOZiw6UDyTqryfCn+cmhIbKJS2InZ9G",
-	"21SVEpb1jl3LK2DAzXmrNfbOZlpSTf17gND7x0TDeT1puTW0GlVSyrzGoM1yCCewpDzBEOt4z5gmSZaO",
-	"WVjJvF4c+rGpnOoWBBkmavKGe6JBJZH6AczvZxhV9brur1W2DTnf+2r/Ol0t9/zI4KENg8ZwbhpB9QaL",
-	"n7bKPhXYEr8BG+d4xY3zwh+w5j4yBwMk7VjDfUCc7gKAWzR1jknbQ1ubJbEoASIP1fesmXIqwJVi4yuq",
-	"NUowSfiaRpntVyUMNydqIqdiCR+9cGkb2+WiME0LHlps/oEefBdctLiw75OP4tr3vsL/L+GhyO1UkeJ/",
-	"RFLzyLFRx0Hh4Ro89MJWylqxHYyd7gFh7inC4AUbMCiysL5TJppvYNHkFpU2grMYTtArWWrrA1m9QIXc",
-	"MObKsXrOuUfKxpcZVXTg0na8QtAGofh4YhPR7UGXqjmDwHqUJ5/WTNJUvvkyZrjOLRs05+a5I4vmZcy2",
-	"WY/xMmZrULHLmK1Fwy5jtnqQ+GXM1rVEwjpvYIe8jNniRlx5UeRK+cZyBnSeaF2tpO5RrmnMCuvjSKZj",
-	"qVugbFE82SafG0SDMsqU+PUcSCBDBgm8g5rxe/bVwUollEsFCGoR9WeYZvuIWp7n3iLqjaoazyPq9407",
-	"tppxPZCWHWAtscRB8Up1jl0rRZgasm2Y61SnoJmxK8Tqkt9dqXBy4b4qihd382Z2BuEr8dOQdEzJiE3J",
-	"NJViTHQKXelWrXc8B+/P7bZvCb3sdA/s8IEdrlrMeA7ZmzB7wmikJ8uLGg8+dN6+/NAZkOmER5YRY4EX",
-	"dOim1wb1LFrU4NKvMA/00/yFbbWL3NuXy1zRsNoA4g+yZIM1R17xa1aUB7a1e4lRN3ZrKo1gpbR5t6Z3",
-	"Ur+aF+qPaoVdNb9qQwVRCukv3k2RpzaU4WzZ5ix0ueLXzTbEYyTAijEX/JgXzIb8bgplcGIWD6FhxdGc",
-	"wAdfcg3CWP5tU3tRbi7QLWnbxd3dTIsMifkB3fvOmcfIjdV31+swL4+cn7VXKBQqpdPAyB/Vou89K3+o",
-	"NgmpBeghIcYC7p+JminNYptdsPPW6AtdAhaZLnnBrllkoLRLzk/edsmZ7eeUdslzKXTKh5mW6a4tWXdV",
-	"XreZAIbrE2wfRR0iwTEczuGJxXW0yftwV4spuDEHwdts81Ce6Y4SSEv4uox95De9TgrpXwZ777ivQ3v8",
-	"L6rG8QKcGzG9yrj2vro/f39/+mKhwR3QUdlgxRKgQCHbnC4AMejCn8jX1CMC5eCK3g+lAP2ukbmCSalg",
-	"ep4kWo++mCJYQt87bGPiI8zKyaX3CmHauAFKn6/sDrhjZulyS9shS2O99pmT2GI6gzYbJQZ8RLQkVMyM",
-	"zs8iBRURQ2kjrMDIRXYO9g92G4D7F6ZvDbJX5QkPcH0/4fqdgcHWUF3xaNWVe/eYwiqF35dWTKttEGo5",
-	"i+EOIDsqi1dmMSXMasAYTKq7DWmuPNNd9r1ri7l4iuEDBv/lBcF3iC+bEQT3QIpbGBo1p/8VvimlpX14",
-	"BMkmHreMrLoat7BhvIM1bBuTzCyLbBg2gf0Bbe619cMWOBh9B1xwGepV60UuwRJXe3HbOpBB4UV4YpW9",
-	"B0y555hi76mCK36NJ1vC8p5KkPW9g2pFSBqGznC4M5yRAVQIxc4+5qFZ26BL2GcaaKiZynadnwnqolgX",
-	"qtsKlEYd82vPYk9t6y4oCEqgVCcVaLiEBYxTCgmg9hGOmrq6LO75I3VUeIrxTWvOHDISslhC8deD/We7",
-	"fVJ04Xxc+JxdaSsahizs+h063XXaKZvsoeesRE62KUKfM4205G67RuMKFsvOeMmPlH+CaNrZuHG23YLc",
-	"PQs5zWHwb0lv2xQJLH29crHA714dOC5oH5ijymQsyAPOWtD7VgLLEo3hckKR/WCX1/MXLx8pMhiX6Y4a",
-	"gP9HHVpfqaWyQJMHZvxBrmSAHgHP1IDs5AR5IqMQ2jsgziYGX/J9K0m4hiQnMM0Jnc52W6ghUDnqVlSR",
-	"ByHr7yVkqe9ZQ8G0jbZuoznjXiw9QeoIC5mXZCf3in3WLVC/TkzCt52YVI/U7+CdOUHnDl1HBUMnkRRj",
-	"iOt7YOt3wNZvzUZXAnvswHrvLRbdr01pLduhO5Ecr9onFkvrYKRKiI7l7lyMyM6TAzKRWap2bZPGUhNv",
-	"svNsn4R0Bs29MyjwdVhy3UGzMrZb5KKAvZWrRb0quraLbaVHJEb6UkWmLIr65NilwchF1XvGLuh48Obk",
-	"8tPZ8fn55dt3Lz69O/m396fvTl4MjFAXRQw1yxB6o8lU9yJu6KJrnDQAWGMU83FscmdNZPAruIOtRQLD",
-	"8HcX+WunX6Bt2dAEG6st2DSPDi+O+SEa+FaigV/JcdFttUC8HZmWsWq3ufVqKSbYv8xeAXZLY/1LyJjn",
-	"DALWjm0qy1LM7JJMcTFGP4l7+KjoazbolsiZK2EJ7VzluMcFkKNajH3Dpn7iCmxqa/hbM9l9xub5Al1H",
-	"3tkiF7YH/IDUt4LUaMdcQFybsDehekEWG4fmfCBMW8aHvH0kU4Iv2pQaDBG3zTMVHwvovkWLIFTXSMfv",
-	"6G5AZ4KB2HMF/I6KvqnYykBIDd14hpmGoLcJVZN5xMXwvbPjiy3haj7+HaGnN/9i/DTUtchxNAfGVwij",
-	"g3D9NbARvlsLH+HL1TESPlsXJ+1qb4CVTUkevgpTpM+fROyaagMmjZ1HaosuN2dM5EbCVdw4gZsMbHqA",
-	"seBYUWQ6odrP+3b6zyNVDk2wr+8M8Ok7GYGKNNitMzwMqbLJ5OhdKXw3C6PJ36EVdcuR5GaWu4wix/mX",
-	"xByZa/ruo8cfPBS3FLnuBwwR0OdXiWACBN/7mlqUXmiLPPdpgu9ihaBtsnOw/3T3qERncjtuWqkqD80g",
-	"a4doND9i8HFOJu7Q7OgQ9O8crf6XtzXmfZQ89GoV7V4fk34rcNuWuzz4v+5zHPpGAogcQd9++HmJK2C3",
-	"EBr2QC4EjrAw6nzbUl8xy13Gy7TBS9u86O+Lnw8iX9sYdZkShJ/hCvzJynuKjwUXe1RIMYtltkCZrGun",
-	"K6TRSkImNKdREbKej2Z7oIOJCI1CmnBRuHwgoTqimqVG6svbOWgJ3qRxFtE0r2eEYStmzebLvZDhLPwL",
-	"G/TJi7ypkYhArMyb9douJ8pbFPjbcRFQnYCrvA/wETqXEj3LfypKAlXp1jkfi1NxnB/dduhWZRaPbm2T",
-	"TlmYs9jRRKTKZ1oUnr6hpelZy+9Wxvh7ai4qKrVommrPF1vUXCqfdLNFyOIzeHJalRZkwVWl9pLBVmmd",
-	"wmbqvASStdKG7JoHrE+Obb0k6zUCZxE+8X2sRa0ytO52bcWl4nEM6C1H4MZtwrITM8mWK5bVzHRHUkLt",
-	"SprlBfM6EM4jvww6uFupIK9/PvZ82RDJbCAskCIkIxpoicHOgebX7K5MxH8J5MUeenmlwXKMQqMztR6B",
-	"pU4QiZfVGKRE8c+9kI+5xrJnngsGyniCudUV8rSLAYdLKrOx5ajVSfeuWcpHs4FBckMCYOCU2boDWM4J",
-	"q4sSKVifXLrQeTfBhEIUluPdTgDoZQlyWya6pWKFhXmzqUMGosTbizPAiq1SADfJHSH/8pJUcB3mHAV4",
-	"dqZ09uDauXV0t4USpWA9zWOG8M3n6qctQW+Lae3Ds9pXRtTSR0loYNxQFrHbvi7iPGL+CzZwB+iJE98V",
-	"h14qH+dM+YGnboqnOsjOca4VrjmeaxTDtjw14uKK7ABWTGSKnHW3JWvdAjvs5qHukDEnrL6qmtjkmbfl",
-	"7SPk3Gz3lnE6Gg2S2QMDvRcM1N2JQbkWuLwgXOnks03LJJRc04iHXZIJZHFhfWSFp2A3Nuu0ML61kKJ8",
-	"/HvLyfyeVoZWsbAgR3CMDxxuYxxuxQAggxYyW4ATlzYB2w/N72L3eM9UQLgmQxZJMTYzkh3qYsdc1xeI",
-	"1Q8JndIZUZpHERE0tqVU7Ri7rqcujaJDYqB2YJVewMXShrrN/euBHrDQUASMF4RBBeMaal3OrbymRUW9",
-	"afeQDP4PnN4e/Lf3pxoQBcNBe2EbtTqkKSMDs4a3md7ZHdTTg7eZ3iI1eJvpW7LyLuaYVoKVmX5A8A2F",
-	"ANqeOvNd6GjJatdYe34xJciS9oZf683J6x1QAeyy6j2xfEgR0FO5oQEo0xqtMReFY4j2xSKT5QSinK+i",
-	"UIyjIKxifydkc2VipAgd+r2+/U7cWKrcZn06+XqBzeh9clum48pM95qdl5uEHHn2BQsCTRd1Q0qwnrT7",
-	"93UIFeVoS27Qta3LKE40UoV3vpiA0RuKi3HEeplih4TRYOKC9AOappw5HxG0iLPImqTMIG+eLMAVUQmD",
-	"1hx0CDnc5u1hKqdQTcHo1CkNjChZiCnOOYQjmD1z4VLwyBheT1jKZUhoFJGUBYxfs+IzlYE4INM+OcPV",
-	"gEkL1+FkG+uGotoNxRXRVuvGzIURUqBc5phOZMQKinZMlKZRpT0WR83/2DIyRKAJoyGmJht5La1zJtuj",
-	"L/rkbZ5I+VPcLXVaUF6RTVlY8EIugigLXYoXCIQPosja1MQpyHO5up6fuZXaAT/37BiLyAlKATiVHRry",
-	"UUJHYlz7noqsU9FXsKQ1CACophhiMXC5i7Y9VnlL3M8yDg9JEHFzXJBNZLMGuSaZ0Dwyf7gGQegMzdtO",
-	"1iQGWvTBrW8tI9Cf5e5SAcuraNYUfva4xkPG361k/L0pkLWCUajIlrChKfvP4bGB9gV2tQaduzTF4fyj",
-	"skfJOpkkCaU/2KNK/XoynbAUWjznCYBBHqQS98kxeK/f/fyc/GN//xlUJcjElZBTAeEOlTa1uI481d+L",
-	"Q1mE23Ac20ZtM8m9bdaF51bUUQGn4d+3KZ5rc1uBb5daaUF5IZYtdfTW9M5yXqQa+XIowxmaCiLF8n6t",
-	"C4TPLpbWSFMG1RnRyuYbyM1mPBsgJZERqXNht86k1uQM3qYQ682wQSMZ+0zjJGKdw87blzUtexfgCFdo",
-	"33yQS7dpIoM4xWoFmiXy6eJ622WmI0fVfmLAhko9lFSR1ypTTKglO5UlHZqRqv3FuojKrpuLGak8zG6f",
-	"AEAbSMps1oQAHgj58QuK6l249vTbTViAaRYV0st7z9i+b2iew+08NCvban28EiCv05bsuNQLDC0icyCa",
-	"y3wyYo9UgSalhHKkiDAADbRCKwrVeSoqDu0+NaqfrRHlVYV4pBBswFhSVxeCw+qUlinaaSiWgiDHJYQu",
-	"NzBrqszkZYJvk2dVp7nLjHNcRmjXsThcwmnfrhcVXswOFu2Am5EiYLsP6YN//W5oDXy3Ka0IEW7vK/z/",
-	"0kRyzK1VRUABYHklHrFFC7MCh+8wGzwXC3Mj0gN23M/kWtTp2sP2kpTu24G+9oT7AfDud3excjFNJznn",
-	"fHb3pinfOe3dfElRCEVoaqnyC9PbLgYM4y8oAvwI+lCPeGRrd1rfqdJUuxSndRXubWm8JRC5mIuDatZ1",
-	"q9mwzRamX/i1ZbLF2OW8wmWO5aJqdNEgKE/ULcq7wVBYtg0rj8FnIdV0nn2/KFa+xV4ZZmhvpnsboFxT",
-	"wdpd0J1FKP/dgi9aI2mWQnWlCgrVp68vwV/MBULv7PLsBBsEhebdhlQFmRdZtah8VMpIcJHSUJfDWpqp",
-	"xsFkmmeYZYqFiNNBlqYQkuXyHAznikJCh9beQyze1hRlhLkMCm4zFyEfH6e7x8l73uV994kID9RhSWnH",
-	"Y3VlkLHoEFNh7I+UQ6lWJEIxEfb84Lxey4wm9FuVwvoaKYcfbjaB0ukF0gupyYzpPB70iMgoZOn8yKrU",
-	"grxPjgtHrRuuzi8LooKQgBk1EZ1MhP/yZroVglI76b2lL/YoyqVLbkJT/jq5Rjnk9ebxgI4pF0tQcHlY",
-	"NVQ3rzQayEOcSngPzlv3U55JWIjavZQpponmwRXTffLPGQnZiGaRziPhHimC7fKs5V4RJsIjz2X1CN1Q",
-	"zrCvNJ2pRdx5yzHS/hT3Fnv8uuZ+i7qH1MD7wVvnHcM5X10e/VxC4j1AsGWMszHP188RpguyhCE1QoE0",
-	"PoNyVwaryxQCBWzL/rjHEacTBgguU2C71Yzigk27Zmwpu2Y0youlH9mJHEuI6ZUR+YFfI3mpYdS1PNer",
-	"QsP0tpluabLvic8e2RT1skRP+KiU3I05Fw882eb/Vhje4jTgIoiqNrDjvXJeJGCbyFFt0QCLrhZ/fAGg",
-	"W9GKu6WcZIN9OVeANe5282p2yhIH7vomhTxlgYYIqoH714UcuKaLXgQ+ZkcO9CxhAxe49Z8ZS2de/QC7",
-	"jaIwstHHu1bbxsHzRIwBM2dsR4W/XxRnk/cp8ga3GV7YwAN0FJtbhUQBcqrIDpAuqhGulVkJS61bXyYs",
-	"F/UTBmI7kJ3dru+2hySwmEYRSSjUnzIKxTDTWgpo9VS4/jB1Q7PEJcOevT2/aIwxg6PpzBnCa5wheIgQ",
-	"FwvNBAt46BLWH/dtJ2Mc9/B//uu/IesTLOpwIZ5J3U3ayp7++MlPLXqBhSxJWYAMDgeb38IVF9hhykqD",
-	"p5hFcuQDCdeKRSOi6MwW8sdAiZFMG3djFtNtSRDxvJEC4LLL/UghWkpCRi0GKNr8HkizmdI0VEcugJ/Q",
-	"KJJTFpLhzAPEplUWWLTw3EcyjanuHHaylHe6/jU82T/4qbZ87RLmodlnvTfRcVTmGq1iA0tGHoD7ncLS",
-	"hijjDsO+ykKMo3i6/2Serv2TBld5PZ+Cp3llQfLQbFQoAP/LVKXT7WAkKGz3lcQh6oPjSqQr77K2kISB",
-	"PrOYBvVXucC5Y74Bu9wMv/pZGrAtM5QaTtUUZpW37J2DjUfK0UPIRz+sEENqkNhM7dKgkHJB6JM5NGLm",
-	"65NTbUs7VaTGBmirUQTxpwufxi0X7z73ptNpz6yjl6URE0YGDldoaONP+rNM4zaC3gOObB5H/hrpslae",
-	"qEh9wPqNsDaHesskzT2oMNWcGYN9tb2paKSklxtb6IWFGQjyWgHeu/AwYTKJnGDki1kg7eUYbwUyiS3y",
-	"UkZDfBlafKAhyFVmzWsEQrPNqSM8MAo8KjXF8zAjf2sqsygkE3rNSJJpgyQQvWwhflEtuSJa0JKpm1aW",
-	"Q9LwHCt9bTGjIJ/mXifuO2EPXXNHvgqirIXxDkvO/X0T9d/bLBwP4avK50JaoyyfaYqo+Zd95YYASMOQ",
-	"Y+7OWWrm0NyMM6KRYt1O4j362vEWVc3qjRhVjNgX0DDGVZGvN8x4BPJFkVWz33/c3+8s1YY8dPsjX8DH",
-	"/EU5/JMFjTkI9v0jmzoBVdz7m7vhf/nbZSTNhDDUDJWXprtdbK5wKV95iRMAGT/vyks0Y591XogAnw5n",
-	"5Ok+ibnINPND6MnY0Hgr2AxKyWCDPBsMCh3J1IiRA7S1kg/Z/v7TAIaAP9mgIdoWKebWQx1dgc8WsY6G",
-	"+kVF/ertxy5+d7kiNoOqBrCw77aeqywPQYcGkGEiA+V1FpbjAu+Vpoa6FhKA9VgpsjOI6RXgzAD6v2Rp",
-	"1DnsTLRODvf2Hj/5R3+/v99/fHiwv7/fMcu2S6gTuwFPIcORhJxGLNAkEyFLoZD1oE9+5izCPakuyWHX",
-	"lisDPAKx31Bop1fhmI8USbJhxNWEhUZQ1CkNNFGypmyYGcbVExgzYeZgIUqZbqh8ACP1kEzkvqTcroF0",
-	"Yt6UYjZ5ya94bJgUOTF3nqRcMWJAlQntvJY1uz8s2jmbJeZWS9vrGO8l7Pp546WEVujVXqoAA3a+UHql",
-	"FLoQ154bTv1pYiromMVQ6gVgFDPZBl9jjJjvQgBmpr4NvGOYxqzhEACeyzdtBdlUSn3odjWceR0I8rXs",
-	"/Hb+9k2XZGnUszqpIXZxFmme0FSD4rxrZWBbG6aEGLBxJ9IWVNYKryDeUqXNeXcrtmSzLJnp8nLAbtwn",
-	"juDjsZhldUl+OCHV9NuAMHHNIpmgQGwPCVGx/phUNlRo6tbFodlIYXJ8duoDCG6reO/8xUuM6IQ6AENq",
-	"9A2aaWk1JCj64/K1VDf/s6cCmdjeRKrruvpNeIIgJaP8jVJy2g33X8Q/1x/EcRk/fmephP2XgMaW3S1M",
-	"/B4ICDL4954loD1U3rtld3ruaQdcx4xRC5vdcgONSpxd4WIoRR7UwQgSMFbgz8GTJ2Tw9UNnZH740Dkk",
-	"f3zo2EP70Pn4bdC1YQD2E/Mq/Gle9d4sYR39UnOIjpDbuAEaxlxwpS0FLYPSHvxqKY7q2oTP/HxyoFJF",
-	"yDDNQq4NevTJczhQ5UpFWc9mzAVRLEiNYoytK0oh8karnjkbGL4NzbHKtAZJTBdPI4eu8ubNtzX7f+u4",
-	"BURSJJILrQ6NwBRBya0QlG4uzIqSVA6Z6jp7HpJ6tMAbNNEsxX4aJJRBZihicd9nqYyZnrBMkZjplAc+",
-	"oMtEdb59/PZ/AwAA//8=",
+	"7L3rctu4uiD6KiidqYp9jiQ7ibtXx66pGq/E6eXOzRM7y3u6kxNBJCShTQLcBGhFSaVqnmYebD/JFL4P",
+	"IEGKlChZsp1urx+rHYrE9btfv3UCGSdSMKFV5/BbJ2UqkUIx+MdxGHPxTxq+Z/+ZMaXNo0AKzQT8SZMk",
+	"4gHVXIq9P5UU5pkKJiym5q//lrJR57Dz/+wV4+/hr2oPxj1JU5l2vn//3u2ETAUpT8xIncPOxYSRFGck",
+	"XJGYRiOZxizskhHlkSJ6wohZRkoDTWRKhimjV4pQkmYRIzsDLq5pxMOeHWOw2+987+Jenksxinhwmzuh",
+	"YZgypcxCM8VSQWNmdkWjlNFwRrgwj8nOILBL85f7UqZDHoZM3OZ6g8AsV8srJh4pWDMJJVNESE0mMgrh",
+	"/KkZh6QSDnzklumv/VRos9sIJ7ud9R8Lkgn2JWGBZiFAS5ayIxIyDYBDU2bO26xfsfSapSSSY5KJkKXw",
+	"MAe6EKAI1+/v6a3UL2UmwlvazltJVBZM4A66RDGluBQGkOByyM5ASN0bmQX5izyjs0jS8ELK1zQds1sE",
+	"naE0AK1IZOY1R0pLh20gK9GK7AwSXGJPS9mDl/31fxA00xOZ8q/sFg8aAVqxIGWaUBESIQmQkRJCdM3p",
+	"UzJNpRi7l3cGGayYCW3WxsLyZlSWJDLVLHzDQk4vZsld3IjBXcWEJlSRQXXCAWwhX2cvNgvt6VmSX8vX",
+	"bfCAr60YQECFWfzQkPw4iZhB7B13A0GWpmZXCVVqKtOwS6gglvyTiIsrt/4tENKvy6iozATwr5ArOowM",
+	"+8rENUv5iLPQgFGcme1NpFSMUCLY1NuGTIniY9HLEjNCEEnFQruVLdHVr9snqnYDmyeiX5dSUEc7aWzA",
+	"BgQIGkUsfaTsorZGNL9ugGLaNV5I+YaKmUVEdSt3T1KqGYl4zDWSPgBLLkgkgyuSslGmWOjf8xH8I2ZK",
+	"0TEjRtpRZDrhwaTf6XYmjIYshZW/Zzqd9Y5HmgEQl6c9Z4EUoSKZ0DwqQVFMZ4YW6NQgER1TLsy45lee",
+	"Gnah04x1vX1roLcdw8zHDLYIR7kdHtN8jpdIrlIWGi5BI2UZScyV4mJsSMOVkFNg7kyELMwhFthO5ewu",
+	"Ly97xx7HmT9AA1vBxIC4GLMuGVyAwJAyGsX//WPnuNjix87ADD53YEqnXIy980pSadigoWQbPLCXnEUh",
+	"nJqqOzb4mTD4vWt413sgOak5otRI/LEMWfRI2VcsnmyX57ZDaMG4nrCU/Hb+7i0R5q4FydKox0QgzfUa",
+	"jQaW+3Yild4Ce4VVvrfK3G1oWV0ycPwL5Do1kSk8NUpCz0iqNIrklIXwjIU8ZYG+kNVfWEx51LPaUc/x",
+	"y0GX/Nf//j+7xYltXJFb6bycrqbIlOuJR7EfKaK0oZiGgTOtuRgbebe8KS56mWJms0406DERJpILp/zB",
+	"Fjcvs7TaIzJGILRG8Aol0RNuNmEof5b03JrN+nPFr0eFFLNYZsrfwXZElaW72KzAAjvZlnjQ6kZWEBJg",
+	"sduSE5Yf/F9SWoAz3YrAsPRA3zjxwOk0Rjz4kpjF+8KER42R0jhCbHC0oNOjlKlJDwQK/4eEav+fmgdX",
+	"rPRE6qRErDLFUvOgUGfcozKN3iofXglzcvWXCyM0mMUQc9cALDJhKazAM1DMqchWXjMskkwnLGVI50Pc",
+	"7mXMtsDCL2O2so10jlO79W2emyxbXo0K7BazHcawaEGb5QmXMdsWR1h2qiswg8uYbYsVLDzqvyQXuIzZ",
+	"VnjAopNs0BpzE1c3ZwYyJSm7llfmXEHVkykxioaDg62S4rYgu9gICUv9nSk9O0bCoTYu48PoC5caTKgY",
+	"szr5ngulqQiYk/APDX2VEYKr9eJ03TOleRSRiVFehzMSs3ho1FVnuMdrNINGVGnybipYSqYyM28bqI3l",
+	"NV5pyGKpLdUsnczmiXmLo6nVCw7NPniK25aidFTuzpmQ2XjSrTBbwVhomBQ4mHL7nAgNfPsmdzKlCsAG",
+	"B4CJOHA3RsOeFNGMqJnSLIaf8qNt4j6lc9y4KXLxMTprpDugrl0yHIGDDtiBFMyzUuaHrhgjO4D/9oS9",
+	"d+xhUwtuRI7co5RdMxo5WQWWuAVpZTkEtZdXYKy7APKFULMdqWXxojYrt8Bc25Jclp/uCrILDLYt6WXJ",
+	"kf8l5RfY81YkmMWnuZLl20ozFdt3sfotCjHtodeQVDDr5hphv2O+sCPlcTPHWcj1ybVbWRhyMxiNzlLD",
+	"BDVnqnM4opFi3U7iPfrWoQHOOmeM75qfZArG/Lc0brD7H5+dWs6pJ1QTCpRjZwAO7h76rAdm2V4cBz7d",
+	"hathcaJnBsDqJ/+gWHoKwGN2TnXnsJNlPOx0OyKLInQPIEDOf69Ln4VUs57mMaubCwlc88GVppDDP1mg",
+	"zWe8dmVzo/Ok9nRlpgOJx8pEFncO/+ioDESRTrdjaW/nU814FlPxXOZ+teC85qlpQyz1DY7dSBfHYwuG",
+	"VfeOT0f+6MCAVHe6DgaLMylf/xwkVtbpbxqO21+Gf175TX+quc0KGr3malVUYtcuro1rFqtWARUe3n7P",
+	"F0XTlM7MvwX7ohv8bVmqJMhdBrHMeyShY3ZE6BC0Hisdg8xvfqjBscp12NU3Hs3zlFHNzJF7wtwKpxOy",
+	"Ec0i/V6iTy+mX14zMdaTzuHj/f1uJ+Yi/3cdinKVRHTmCJH39ZOffq55H0yTJQjGJ93ypwdNn/7bGhs9",
+	"MB5KGTEqzCuRDGjNNkq7eFIzdMw0DammK5MaZ2OtBwYD7Y9UHtGBEoL7F0lkxIMZAW7FVL96BD8vPXuj",
+	"N5TBesXLi+mXU/wU3q5CuWZxIlOazs6W7nJBHAsZspFMGRmjJ8xIUkgV+uSS64nMdOEzHJhfNQgLRvnh",
+	"ioyZMLqikXlESFKms1QYhUEEPup4IODCKyvH8fNB9TQSqo0k3zns/P9/HPd+p72v+71n/c+9T//ff1uO",
+	"k/FCauWjpLVNr4aTLU++OJwiaEhNQI4yGjHoBEZLFmrK0lpubk6rFT00m5k7Bvi68RRyDWnhxud3BW58",
+	"FLTkiLBrls6shJLbDcxeKjTeTVYV45U2fJHENJhwwXopoyE8QMNYN+fxFU+24VXlgD7D/XNltNvJoy47",
+	"QD4mMvSd2J1ux5mPzFKrkY4wel2sneGTVsGslTFGnEWhaj7Ub3VClH8gZ6kcRixWZDgjMBjZoSjIguuZ",
+	"pYQLLYFQwQ1MLYpyrUjEaGgwWEVUTawEn9CUxsx8Z5Bu1wOyAhqsTlR7O8xI7QEDUTRhMolYLZwqTXWm",
+	"6rHgXxcXZwRf8L4tFJ8yzNqRuhZiitU1wvE5kqsVUTgAGhAeryDuouajVvnkZqKukUKOA82v2SpzIrTP",
+	"38W/5NQq8qi4TakyGCtYWHul1lS9YOaNC7V25WUxFOTS4rYqp+Lfir/mZdCyhphqz21FQdVB55yUWoV7",
+	"N/qClWvHbtaTJH1haEVRJmd4nkTqrn2DEkeNxPC91XGsxcWTH5h5g1L3I5O8Ky5qDn6QUD0wLC9hqTKb",
+	"KnkZdg1PG3xlSs8GZRN76a3ayzBU44O6GT1zcuvmaWUdNYQTspOWKaBP8rx9taJ/ADhrUD90iq1G+xBI",
+	"l1E+O3Ljij8k4Y+mQN8zLXi7imgjhf5g6d8K+sUx8g6qUKPgSqdUy1SBU43reb2CXlNN0w9pVIuXa1C8",
+	"CrTUwQN4nOqvtgItzeaVpbSmBRy1FS7VsYv7bIBHqvQ5Y+ImpLGA6c2BrWBTX+BBelG3gWQiBXubxUOE",
+	"t6WLnceHeYGnYmvJgAitBEm+pWPpkr5mPGwpJX/Fe3Z2uXyaMvR1PdTIr8e7jDKkuzOpwl35bD3oL4NV",
+	"/V2VmVZxgiWI+7SIeqzFpzSN6pWfmIoZ0BdFYqoDDBkZ8UibJ1wQGkV1Cioe8YqsD0W6JZwPx+3aNdee",
+	"xNcTcx/IAtdjfzb97rMv7S7OnciNWgvtwXMg7Cb4nOe0rDJVewve13UMV8eCeMk4Rv39naUSbVkLrFVL",
+	"zIzwWv0i/aSZBeagZgoUc+F47jw5qkQgo4mkMBp1CeuP+2Tw7SMe5MfOIfnjY2dCi5T2IWOCaHrFxMfO",
+	"p++QXxRz4S/uce2+zhYokXN7KF5/zxS7ib7aHmILMJRixA3QWuNQ+yEUb7c97ZSwJW9WwCbf16eFJwxH",
+	"th7Ot8baFbDOLevuaNFN4WEdsrQBeFrt9ttaM+cttTY4r5p/x3WfDCzz/Wy0a67QWkwVxB3wa46hBLXG",
+	"gs90G9bOz7beRi3hK9a6mqz1mTaYGu3PrVZXJ3C5r0vTlLbR9Y+rtIOGS+ZjcSq2jNvrIUwtReguhVo+",
+	"Fh+Se7mhzWNwyzO5kfpbxeEjIti1jRfM7aghHzOlN4O7+S2si9XroO31Av22DhPdyV8X+skqiPcc7/8C",
+	"kqdeyjReEVKLhNjyiaS8Ehywf/BLnbgA81bNL09+WW59tzF0i+AVNwXRdnMGNpy366+/9njgKM+OL9bE",
+	"Y99WXIkvnDCMq8GQN6VloshUpldcjI/QUzDMY2RHmc5ScDO29ne1si+wLzRO0EaBanknZEkkZ72h9IOI",
+	"3HlUkT7f3ZKjW8sVwZeStA8fTl8AMbOG8WOweOdugOWf1uFT3WB12yvn8a0eMgCZhl7gwOrxAYEMrRM6",
+	"leOUxsqPDbCWjB4ksRto6g1Zjwvn7O8528ZcJrf/DPwtlsRUssDnHnv0pya72gsS6GHUdM85s+szQL0f",
+	"ivAGNNlUghbmk/f9h1z0JnyY9Aw2DCmsuz6H39p7Ko8queMQBFFKHrUSEH5W2m2epFraipfL6j3PyVF+",
+	"9PGI9rTUCYRtwF82BNb/Cn+HV2cJLt3Fd8AX7m5ApGXel5AJ1Ol2JM20XU2PYQ5Rb0Q57hR/TFI54hHr",
+	"jZgOJjU/XvOw5jJxZVgDqaeYCHsqRrOO7MVUzNylqtqQkdWjL3JC1jkVgUzN9RIAKGJeK2Bq3SiNLklZ",
+	"Aly1NNvB/uP20RtuV90FRpLfLl+tSEveCUaSbBjxgFyxWZ+8Pz82fygS0DSdkYEYQBjagA2OCIsi813Q",
+	"C7L0msHzk/DJTz89flb6JEiv7UdfwKcYksEMI6/Pek9++nm3xuUQjWsSA/hYUMO3CI3GMuV6Epev6uT8",
+	"yU8/111KkF7PD/fcrLk8ACynVnKb/9yciz0n9gXZAdkxFOHngyyN6h2kV7zGH/uKzQgPoaqL5c6DKx4O",
+	"COZLuDBa9OARriEJoyGe5ErP6sc3b1bO6nndAKJ+n7EMsyhTS/eXKVY/f6Yq0ys+rhvgS8M1YWQW+bJ0",
+	"BbPFA8yWDFBBNXOeXQBGvDvcYQOena9sfDM40trkbTB5mbEbBqxb3puXx8+dacamPa1q888F62owHYOg",
+	"bgjUwJf8WjCBFCEZQYw80ZKMuOBqAiDMxZhwsfwO7MR1u3r3ypeX5uktxPThsORj592rjx1fonn3qpZX",
+	"vEvUeU7DV7G7TVhwdZOwxBMaTEjIEqOPimAGBHM6YVA9iWsbBMNCsvOxI68+dlx+p03H6OZhisjWVX0c",
+	"YsGe3DHIK4zzvKYc3Weflt2IHaP2RmAz6n1JiVtb+5tTcFJM9IxBaIC6hhCQqciQBldEy0LPsRIXGc68",
+	"xLoyCZponajDvb141qNJ0rc/7E1ZZPM8VlQ+63z071E+A6l/PY0v9UZYSwkpDVB3Z2tbQ4EP9SBrKreL",
+	"Qh5uxA1FuGIsUfUBBWW9qn5g8tvlRbdIkz+2+XpgWDok/2Q0ZSn5mO3vPw2AN8KfbNCQsJVPeII65qlo",
+	"k3hYSr+22mkJiJ7t73twwoX++aDWu7n6LZa/OW2tu7YJiKuNhfMvpeHEKvuYW+IC6FqP6agCNBftJ4//",
+	"rENBtAPnfvQ145vKMScFEflNTgQ5j7medBZGbBRfwMH5tGRbMUnNhwH+7pvFueamzGJjf8qJ6CtzFP/D",
+	"PuwHMvbpaCubs3c0P5Wjpp62c60tMRrXHsFaBqV4tDSZtk7uKhIhNwDX7y7OYCv34RYlMv+luwI/hpUU",
+	"VnCPljcM4TOze7FtnTTkQYI9LZVxLrSUBZDHT54egLrpgfzTJ0ss1ZXjQrvIskNb2968KUtoWyOoXa7F",
+	"y4gp9XeC7neZH4tQtYhEpbyAWqHsRIQ2WSyvkY/Wg0JWA+fXjqs5M1/Yfbc+pXAtMbR2kx+SDbAfg1rP",
+	"/ViDqgx59ur5CSJgHpJAds6f/PTzLtidjOqgnB5BFUloqvGsuCqKWWAdDhYSJbGEgCuzjrb28xevVBfr",
+	"W0BpCsVESLju4qlSzSr5rOCGanYK3iGU3j4HLiZfsSQE6nXvXXRpfmh/dEBncxkd7aNOK8HIxS1Ya/yy",
+	"aPUGWbBC0/1M248fk2+vv5v/fwv/f/6ddPuP6pNufRmywmGmshcxMyqJqBhndOwldN6CtOm5+kY8VRrP",
+	"Aw6hU4f7y1V7T63HRMt7q9Z7juCavVAoPoWbsRYxrgzZ8a1PRQzwzDFw6zp/Dm4T6yviJWboYRYG+9UZ",
+	"sID81pBE85xwAYFJARVS8IBGxJxnGlDFbAEX/yifBE9/Gv48etoLDobPege/sKe9Z//4hfbCg3B/9Dg8",
+	"eMKeHHTKsL3fe0Z7o0/ffvney/8+aPH34yffa6G/VYDHfNWYa/ZmlJfFWV6P5Q4SHNqlMCwn+K1zGNoY",
+	"D5anMdSl1TzZYm2JctbBvOJY/L74DFZOR6haR7xAfz/ivhzgX04OqIb58/mQ/rqcgbo9uQ3UsVODIi8Y",
+	"+or5V/a3F6gCKQTLK0eFLEkZFi+ozaU9HQuZsvCIXLFEm3XJKGSptWEqW8DSn/8myHrb0hnykFPxJk9X",
+	"L7EfPzgi8dnMcheAP+wi/dMAJ8j7yNXWA07Bpid3ISXPezOq55CvbOHez5kIEZUxL+JH02mXn8NiALiZ",
+	"ruelPa0O/01uy+M8iKOXGknKCmpdIGZYSFTlHrVS8rwn7ZRkscP+/7u8aI6/l+WndfPchB8FSlAQRrH6",
+	"uQxvwMTqTXEQxrXUIHfwy5PHT5/t/2NFk5zHApq7XroZyRS85ZLsjLCEtXsBo6W6tmbalEiBpWQ2coU3",
+	"jG5148IB29EWXOP63k5d7xOstuM05wf+9iMynTBhC8vh2Q3RM4jvcYXv1cbL1Gl2lzFDTnUzmoWL/VyX",
+	"vHSw/2x5LZAkZddcZqp1Fg8U4vfC8VOZSMXC9b6v9Qx+djGG82urm+9T/eGuWxDrkl9xbFdxIjRLk5Qr",
+	"tjDY9fYKLpVD+ZYE7xUxewuiKLBLxVjmxVesZWBdqlhkZHx2JHI1+rYmFPrZ2Us+++BercvftanXHrzN",
+	"76nVOa53gBvdRsM6X8sxFzcvOXQPLmfxBtcLby+aBexAbNkg10E/m+kHu45r5hqNp6VSUCIVGVghbtAU",
+	"kPJZL49IAZpRH4xSH3pSXqmvgr09ufx8dnx+fvnu/YvP70/+54fT9ycvai16NvLkM18laAW2Hbq4URyi",
+	"JE/88vOBV2jEC1bhYauTEDTmtoeogYOGAmfgNmoa7z3LIDzdrp5rF2RjrhoMB1Brp546Fz70ahq6mtos",
+	"rgIIAGy4JlSTwd714z0fVnoOpAdHKCj2In69isTwpuA1q0VQZe6qYMVO3QippgsZ2gJOZYHryf7+p43x",
+	"orfzdSfW1uTWFWi8214xsWsTdM7NXqoEUtpNw9GdrV8ODpoWgSANKHSj6MFaQfS2Ds87svJyGs6svOu1",
+	"InOq9HwJRV2NJC7LZs4F5Yrc7M25eOeG5t3FddcHji6+rA8egNQXKTS/dqFnOYVufVSxHheKCcU1v2bR",
+	"7MhowZhb43ThqUyvjKonywow1KuqKZO9BIihowFmD57aYnZr0q+aAmVLK3tVLUBNQqC3yvcyYuvWYfOu",
+	"oFqCbL+uToA9kN+t03BhuejGYn0rljrDNkVml+tMW0U4fwd5Kb/KFEsO/AYWi7VgAt05G9i8o6st9xmu",
+	"U9LSLXMTjlH7yT9nhm40DgyUcrZCTYwKEK9QVNK7hubSM/OEDX56pMg1jTJ2ZGuWlsuVQgnT5ektZbDN",
+	"19OtwvX8ydXUq5x13KpbAcKa3NXZEHJZ8/GnOp7pHL5Lm82UYLOcrbn47Kw5EiZq3PC6Fif42JqYmLhm",
+	"kcQUurYm59YWou6CxGwwW8/VbU8ZVVL0O4szXVud3aLK37bXF4LhijBSF4JyUe4eKLKYpTyAllytkigc",
+	"ohYCwS+9p6Mn9FnwONwfHrB/0J8fLyA6q9CpRoKxco3CyrED3pZxvr6A39ILWaNu3xzi7i9E3FZpiWUg",
+	"qYmv2yw2FwLcZkjXfvfG5Mvf/GY3ewOj4K3kZyxXY9cJD/W3vqFLXnjBNd7Cctu1lcgshvJszu1VWgs2",
+	"vcMeOucvXkHnT8gJn7C0RRulJtFgMWuwJ2U31nhjb5iL0lpDtmzsG2Re6K9WS8mLRm3o9/B2kTjYCuch",
+	"3qs2rKz1pwvDzSyHcPhSbMnbgF3uotAw72LuE7uwoLJ1ZoHz3CNWUWx80xttZ4Be6343LlJuKPNwY3U3",
+	"K4u6WRHVVZt+bMJSl3vml7JVF5G8BokuBImn+9sSu4NMaRk3lH0vm7Y2aAQobEWtkPi8eL3WlrVQ6fE6",
+	"dNvYWPPXOKVCKzKdUAia3eFasWgEvkbqf9JQdeWGOkm9wcHVO/d2Uzqqua3n17eySmOGuE/8qZ5Fb5po",
+	"o5X33vAmt+nNbvKcaceF2xH7SkLjFxroaAadEOWIDICI21pSmTWE1fjzVwjJXtcQi76xDZhwl9tuz0v0",
+	"qWojGmY80j0ubAt9CG+MpYIYw4hBj1U5Zekoi/z0IzkVkN3mXCohQwtXCh1rpTnRbBhxNYEngRQ65cNM",
+	"l6qMVTwsN7EtezGYT7bGXO7G9tyiKdJG7NXbtSs3Aue6vY62RrwbGiJtmrBt1IC+fzPSvSXLOVahv+8u",
+	"U1srfwWX6XwPhhs6Uddyg35v3JBa24xSkNGfer8chI/Zz+EBZT31NH72j4POaoHr1gBjXfJH2A6fuKB1",
+	"LxjbZWxNqCJCNseCrW2XWcM20ggtrmzIvcBb18BmXQ27EYEhYCrIUq5n52ZCXP7x7+fNMXO1rVvKxsc8",
+	"c2LwHz07Ug9Ij1+rcrCn+Fh85mIAFS0HjYW6iEyxAvsjMriwQf1XTPz3j525dz92QMbjZqU4k+Nsh51S",
+	"KGYBdjThr9jMa2QJpW4bMjRiqGFm3iAQWDzOUhZiyODg9fHF83+9Ovlfn49fvDl9+/n85Pn7k4vm5fxH",
+	"D+brnbvaunPrwQMxyzbLwWyFl04q+O3yolPTVqeU+8CVyjAF/jXVweSKzQwGSlXYirnLW4w4VjgFqAN9",
+	"GqYrljXROikv6iRi15gtudbiDH3IW1Qrm9cZ0/RKGWjIo376+dptTqgiVMxqypGAZduGhzqQxtqyUEdW",
+	"m5+h0SmDdXMpdgn7wrFi/9JtWxWlCSmsD7gGCwZ7kRwDjA9pyqAN9CJYXxd6v4OAOaqpmJAfH1eQnhaN",
+	"euaoWUhoGY9tiQRyMeEK1CiQ5WmgCQ44ZMqWjAk5jVigocRswuiVIvKagQGCizGUB09BCYOOWl13Kqrr",
+	"QoyhOb2MmOoTLGVpx8M6gNhUQU9U1/bcNieAH6GPXU1owlResIal1zxgZjE85ppqZqaUECpmrpeLsasz",
+	"CK1iXUEbwaZkSBUjH96/7pN3BSSaaxqnMksQdcxJaDomCUvdQs0lRTxgli/YG3pzaoA+SyOvtIRMmFAy",
+	"SwPWl+l4z36k9sy7kHOogQe7O8JmCghjnf3+4/4+ZtUxQRPeOew87e/3n2Jm4QQI9V4oA/hjXEezzqd0",
+	"PGYp+XAK2AZWJHepfXJqUEkppnHLoB16/cy5oOnsyPDp5y/eGuDJFEYl5Eh7GnYOO+8S9cKswbAfZJWw",
+	"nif7+zajRLs2MOyL3pvoGIQIZG51bOx7XYRFKIMsZkIjoCZ0zPrIurI4hjbInVOhWYr1HMjx2Wnli53i",
+	"JHYN7tCxAtU2UZ1PZhw4xr1vcBrfveOs3eqxeQsuwTZzN2N9Q6w1F1PgLLVvFowZ88qL3VesAX59jOPe",
+	"77T3db/3rP+5vuDL909Lz5zHdMz2EjEun3muWuIl10evm+sKsCnQGl/OX3TrT/+k1xQBYNUBamEHLqFv",
+	"8Ohg/6AOJpOIYnDvCkD5VhKVBZN88BIsQpsEzQP81dGpeRiuhcQJo5GefG3EacxZUEaSjrDGbZJK4IJA",
+	"vxVEEx0ZahhKZsRsTbTMbHtF14qgFo3/ZWdeClU0SSLLNPb+VLJydosTf13F5JozPUYZpHyWr/k1E2Z3",
+	"SSqH9SfGQ8PE9GwvV1ESQ07nj+4tUH7I9rDFJIpe4oYpV/uhgeA5mO9YNjA8klXScRWhhsEENotIkaJb",
+	"g5dxA4WIXcEfCTxLkZHEWkVH9joxaTIffwwU2twkD2pu7vjrmdnuiVVybAWNf8pwtrFrq+17ac7eH/JL",
+	"bzqd9gyS9rI0YsJoIOGN5/hepZ7ftwietktUAyGx7gmrtgI92W8aMV/i3vHXf9LcfwkfPW7z0QdBrcDH",
+	"QvzsaZvPXrr+J/DN41bf2GqjF1K+pumY4Zc/tVukypJEppqFb1jIsYyS+fzJk3afW9IFJZfgu2dtvruQ",
+	"8g0VrqInlD35qd1VnNpGMBjp6Su/wMI9tfePT4a9FnQIU72ReEDNh0eqkomwc2b0P1+8oF87n753O0mm",
+	"/z60CPH3gRg9EKMHYnR3xKhKhObFpM/XXpWhRmHzotxC4bDsVtVo0dsBSmF9gGEu5+4CxVI8tG84Ojdm",
+	"wpAMme4i6UJbCeZxGZrVhcFBVS9kXEd/cnuVzu3OdVQIbbcneQzpvKL2nxkDFcJqas5EXKuZQebYnLJS",
+	"P5ALsGkY6OfWAymoAdd+mHll8GBxmRmuiGMKNyAg62P1HaBXjkAIH35NHTDhFrU47S1WOblUNWaB46/n",
+	"TIRFqXGHVG0vBBAXTG5QfGBKZ391gn5/KesbaoUjpKuEopQEFQgttiifIC0ktLm0lrpIwQbF1COzSA3H",
+	"RnXn4uYkFnv9mNdcyQCob1EuRzYwct6If+mTU+0R4qP6AuFQFpyJUDWqouUAyW1JgeVZNi4AVof/C8p+",
+	"D0LcdrnMOdPWz5DXmqlhMwsUR8tuql0Xo1nOuR0dYqCaESnYEZHQB6z4gaZGyIpCMp3MyM7B/v5ul2Qi",
+	"cqXm0O1DAoPyNFKEBoHMhAYbJuti1TQkBCUl8Mn+QSGo5cuRwq7ElcyrEgh7xHdAIramKjbM0oJg3IZA",
+	"8ICxK2AssH9aLfhpRICWZp2/DieHAc+KOmoPTPyBiT8w8SYmvoIesMdCrttaXPrAZ6flhv07QCigyJ0l",
+	"K7tkKrMotLYRBUt2sx5Zy66QEK0hdB22n4R8jie3MJusaqTYmNGktbUjL+4KAUN/O0PH8wkLrgpYrVay",
+	"bgJdCFkChbVeBE0giqfo5ilCkjKdpdB2WlXCoAz3C6mmaDU0/4qZpn2fIWL0VJGnDO4JiIUoGQldyb+n",
+	"+yTmItNGuB1paHqrSESV9kOakLb2ybGNGvvt/N3bLsnSqGcZCSwnziLNoQWBYTNkKEPOlHV+5FzaLEwZ",
+	"Rlm8Po9ERTL6lrjlfKL/hvll/QT5lvdgYBeyuv6Qt8qEa0oE1DDk13I8ZiE0mW5LIGDgNYxvGM67jv0N",
+	"vlydk9uc1fWYuV1tEz9/1nKEdYmbrZrRTN9ey7GhKMiRq7XhDH4XfNCjc1/NsAWpk06Sj5hm8/ZdB0Lm",
+	"tW1DqkvPbhAaHWGdUGUEdwbM3cW/CkkiKcYsRcm//+OB5I1gwrfwlqN1q0beEwwH9tUhWuZZDbASM53y",
+	"UrzlXBDVG/tKu3DIdULP7AxYQ4yRs1TGTE9YpogZ0vBIqSBNgWDAXDWiyvsgzhc7H1Vlg077DoibNmxk",
+	"geOzU8Ndb4odq3QsrkWPPLa1suULP/AV4ivscpu3PaMYv7hk2//r+M3r1bbtBr6Tbdvlzm/br0uwsei5",
+	"hbaOmlCWZj/xCZgv0LDZZMToGowoxacflT3kStPZcqfF1k0dWw5caZrmIXblIXblvsau5JaVbcfQ/SgU",
+	"CZH3gSQ9kKQHknS3JKnOOuZ+20u9Fuy1hrI3lEdIoaCKhqMQuYJKPDsc0hrbBRhUksL7ZK1gtlwwt45b",
+	"GjMynTCgQTLFVA9vdKMkYgK2zESTwapaYWuLpqvqVNuwXs3PcfvWpiU6vD1fSMe0TU5vZnX62xuB6r22",
+	"ixR5D4NdZFYt/p4z7fJRfd9P4YrJE91xTjA/7bjg+kcq7xW5gu+2ISx2dR9uTbG6W8HuLXhya2e4d5id",
+	"Awl3iRg3xOwHq/B6BGGpz3Y5hUgZDWfLszCf7O877yxXefU+ElCbTk90SkcjHkChvjz90jJylTccw/79",
+	"YyxXQFNGzLWwcLdLftp/ilrGlCuGee3wIxnSyEyVwlyaXkECvCEtckRSiVmmtWme73Fnd5XlCdP38a6f",
+	"3s6Ub6UGv+LsiAygx6caEEVntoriCECiajszy+RLEk9dXYOFzvxcooz4dW5yVsg4ytUUdqAERpdcvjnp",
+	"Wo8oFq7Acgy7XQPRRnKAOjZ9MrBKy2eqB7lMiOM/cu7QQPNrrmd1OuZrrvS528ENoaFVza3jr04Cn69p",
+	"vMjbsYIn4651q62rKubSKjaE4grnFBX32943Hn4vu7gqxRNFWIKfOcOFSyg8nPfvQ88K6P/kl/fwK7Mo",
+	"orRMQJbhYtwnxwLtJrZulB2tCw48EWIUKcHqUZm4EtAwBZjqwf5BHSS/gF2d553X2kWGzPnSbh3McGXL",
+	"vnkr9UuZifCeQ+aJCF3tzVbw2W1irJuFjV+ZbgSMTRqXctK2kJQ9gNhNQOx8Iqcrwlglhm2+v7Mld6Et",
+	"1vTryQXJyWZRjKlc1oWHq9R0mQtdA8qMlc9WC7FyUiPXvtuf567gpmJrfXLOrMsbPxnS4Aos5LXdaRsq",
+	"sFVfblGJbU6RLZLP3b4gqkqmGCediUyx0NYqcpkJj5TjLz0cKuIjpnlcm35+zsfiVGzNYI7Db81QXh2+",
+	"hYb7+NZpGGQmJNjtBOELllKBvZbtUpqxaC4O4sEo/1eLrOZjsUbwViHdGhqaJc00FLvFGSoKVrLcdJfT",
+	"lZCNaBZprEUHM0YyoBGWzYjBdr8sAbRP3soqZrDwEDR6sznBvmikg7kpwhag07bm9uMnJJjQlAaGSx35",
+	"bkivc/3AJmIpJnSXxBmUStTBhHDdh2AWQ0P92FZDhZoI5IdkqwTyQ7JVAukPf8sEcpEH0aXNQc1BhQwa",
+	"LiZlScqUK/z1kOpxfwkS0gvPZ1ZHda4f7/WnLIp6oHzs/Tm9UtUYuXngAEC4ZEPyis3IeVETDux9tiIr",
+	"Hwuqs5SpouCpDTyI8tKnh7ZtP5Q59IyG1lDEQDrm2sBcRAMWgsHQ6uAxF5qF5E9DO4ZYCZXmlkKbOQIU",
+	"btYnJ1DBGShOWZGnKXON/a1FVU2gWfO/3hw/t5Vx58nOr0z/dvlKbVMD++3y1TlrjJAzR+SqALYCFDDF",
+	"LYKVs2wY8QAvsGAOs/JxefAjzIAFCEEl4T2aLUsFgjdIJMdl418XWOOYGS5CiRGGD4G/lIs2mTceKTIw",
+	"PGjgImKUTAe5hI3VngwQSVEnT5tVvuZKH5tlnFybQ+osUaogPZnBqxayDbiKMfJgMFOiPTNXrirJQDTQ",
+	"MjWU9rScW5SXf8wyUMBqcouaVxIaxMgFgOOzU+dzl2mpqvMuYiZXUHR24RJBzLXVxOsTl1oUdl+0ZjqU",
+	"mcbFuErptclThmTrTR+YOwZzeVKQHVvtkgycJcPV7t5dcEi2E1Dd4Ty+6eFosAJB9o/ne9FNq1FcBKz+",
+	"eBa2P1q0BktF20wPiu8Gpv+XnJKYinwJWtrEK3MgsVSNC4h4zHVpAVb47Rz+tA998nmcxQXQ4r8ezxet",
+	"n1+ToVOWxli2VqJATStCWnQD5Pm0TYOeoQkF1YOuJTW85Z1gSIflyN7ICvKdmWIdVdV8t562ar5cQz40",
+	"n61t7zMfLzP5+XX3//hkIMwvfV/rA0HGyBxLysU0aFJUYbNQhryRzZrhkMLmhjSZhkBW2IxMWcqI7XID",
+	"kR2CDGeEh7vzLLhLZIJx/NCGKpoRDfzPckFXoVEKTTnY9jT7oqEgP5nIKARpLGKQ1mueGVFrR0i9S0IO",
+	"8nG4gEF/gC22Yc240YY1ASnDZZnbBMkuoIr1uMgL8mOr+vWKqK1D8PMF4ynlrfCaVmFbnW6W67grsKvZ",
+	"MbomRA3DPTOBP0L1kx1oCNLIFt1InRpjV97DcAHhxwXcB7qfLwksEU7Eg7WpK540rUiORhiKVLMkf0WP",
+	"993/vIXt1yxs63zAIFcbDlA+B6xjOCkdkiEwNIoemMTtMInMUsUqd+iuYDD0agRSEfo0vuvZJ/vkg1BM",
+	"k2AiecAUBuSUbI1GXu5libM5qj65hK4xmsWJTGmah7cNirg+sPMFEwm0uhzP5DR4Ubjox/wabZNx4Tc6",
+	"yiMOaWFZHKCZQLmEBpsKjwQF0qCt7I/hxobENbAePDAwi23Jolie5a4sf9VVNGeSu35YEAOIYsMPhu37",
+	"z1p+9lyKUcQDfWMa0c7WiHusNzfeFZVxFkO48lZi6N63DDT1heE4GNCiCkLgLBc8rW+mg2HGysUIo20D",
+	"lTGeYviNcvE3LpTHphQ4A5PXfMfGXjiFphbzcYk55rcJuHFogbv+4dDioOVnqwdT3DPWiVfbDNTd+qRo",
+	"mOVXtER1bkMkW0R+H4DrngLXrxCa3QhZC/VXr9ckDxticzJnB22OLFhmF/3UbUqBf267K4DpnLMohD51",
+	"Gj3HjFrxC+O1VZ8c2ywADMmOGAS6uG5AnusZg2Ca0zsswZ5PJ0X3DrAFwb5oxxECmhomMGEgMmKjtXoq",
+	"jhmZ25bfilnuKvezDckgVLk00Afq8ZeV2BAW15LY9qzpBmtk3A86VavGvsB1evIj9E5sIjJGQmwkMYaK",
+	"lYxfJKACSgligEvXuZ55ShKWKqMa1/iMUzaqbx+IwiROcC8kB0MGCoPrAx24nyIqXtB6aIzW2nuIxTWY",
+	"cSLuFWJYQ/cDXtxTvEBwWQ8tIhlcLTJKvJTp2KVDW7wYlauKEqo1i7FDc0giPrK9msH0yQUxM6BXLaCG",
+	"G3T9LLg8nhK8riyEYANYaN/M9tl8/DmIGE0HffLc/BdsGdY+MpGuxK15j4VEZUGAcZYizLuiCaknXIyb",
+	"jJlmULD1m5Noa9WATXFFYGkPqHFvUQNu18KLM8dbmLy/mugifC2XbLvH4ui57RnouS+6nusBogyF9Ujk",
+	"6jR42hd6JGwJpsZ6CFX/ii3mZBXv3U16WRoIyjkaw7ZdxslOdcelT+aXsdhJ4hdLKBo0P9DNv57KfZ6b",
+	"/BrqKrUQTvxU+6Y6vbCs9+xaXoHA3JzbXsPJm2lJNT34AULvn9Abzts1lnsvqlFgpeoMGGRdDrkGlpQn",
+	"IaO0OWOaJFk6NsJsqTrD4lCtTdVdaEGQYaKm6BVPNKgUW3gA8/sZ9li9rh9Tdi0KU9i/TlerT3Fk8NCm",
+	"LWD6BY2gwovFT6sLUkGYOfsGbJzjFTeuHfGANfeRORggacca7gPidBcA3KKpc0zaHtrarKZFCUt5ao3n",
+	"fZBTAa5PGw9VrWOEhQSuaZTZZoXCcHOiJnIqlvDRC5dmtV0uCtO04KHF5h/owQ/BRYsL+zH5KK597xv8",
+	"dwkPRW6nijIgRyQ1jxwbdRwUHq7BQy9sNb0V+3LZ6R4Q5p4iDF6wAYMia/IHZaL5BhZNblFpIziLfode",
+	"yVJbH3juBRblhjFXLNpzpj9Szt/BBBm4NDuvwL1BKD6e2JIT9qBLVepBYD3Kk8VrJmkqS38ZM1znlg2a",
+	"c/PckUXzMmbbLPh6GbM1qNhlzNaiYZcxWz2p4zJm61oiYZ03KBB7GbN1izxcxmxxS8S82nulOmy52EFe",
+	"U6HaXMIjetOYFYbLkUzHUrfA9qIqvK0zYXAU6sNT4hd9IYEMGeTqD2rG79lXByvVhi9VKanF8ZcwzfZx",
+	"vDzPvcXxG5Vrn8fxvy3a2SLt9fBddru1RDCHACuVb3eddGFqyMljrt2ogv75rkS0K5Hh2ieQC/dVUZO9",
+	"m3ckNbSikmUBpQkoGbEpmaZSjIlOobXoqmXc51Dlud32LWGmne6BCT8w4c1Rg6UV2ufoRBNRmDAa6cny",
+	"Su2Dj513rz52BmQ64ZFl/1h7Cj3Q6bXBWotRNWj4L5gH+in/yrbaCPTdq2W+c1htAAETWbLBokav+TUr",
+	"ap7bguTE6Ee7NaWMsPzjvB/WO6l/mRfqj2qFXTW/amORUfbpL95NkQg7lOFs2eYsdLmK/s1Gz2Ok3Yox",
+	"F12ddwGAUDcKdbZiFg+h/8/RnJgJX3INImD+bVN7aW4u0C1p2+0u3EyLLJ/5Ad37zsnHyMjVD9euNq/5",
+	"np+1V/0Y2j/QwIgu1U4WPSu6qDYZ7wXoISHGrhRfiJopzWKbvrTzzmgpXQImpC55wa5ZZKC0S85P3nXJ",
+	"mW2sl3bJcyl0yoeZlumuraZ5VV63mQCG6xPs40cdIsExHM7hicV1dCL4cFeLKbgxB8HbbHxTnumOMtRL",
+	"+LqMfeQ3vU6O+l8Ge2/e6eaW8L8oS8kLcG7E9Crj2vvm/vz9w+mLhR4CQEdloytLgALVuXO6AMSgC38i",
+	"X1OPCNSbLBralDKAukbmCialLhB5Fno9+mIOcgl977Cxk48wK2ev3yuEaeO3KH2+sv/ijpmlS15vhyyN",
+	"TShmTmKL6Qx6B5UY8BHRklAxk4IRFikouRpKGxIGpjWyc7B/sNsA3L8yfWuQvSpPeIDr+wnX7w0Mtobq",
+	"iguuroeFxxRW6WaxtCRjbadmy1kMdwDZUVm8MospYVYDxmDW7m1Ic+WZ7rKNaFvMxVMMHzD4Ly8Ivkd8",
+	"2YwguAdS3MJYrjn9r/CIKS3twyPIjvG4ZWTV1biFDeM9rGHbmGRmWWTDsBUyHtDmXls/bAWV0Q/ABZeh",
+	"XrUg7RIsccVdt60DGRRehCdW2XvAlHuOKfaeKrjiF5GzNXLvqQRZ3xCtVoSkYegMhzvDGRlACWJsV2Ye",
+	"mrUNuoR9oYGGosxs1/mZoPCS9b66rUDt5TG/9iz21PYjhIrDBGoBU4GGS1jAOKWQsWof4aipK/zknj9S",
+	"R4WTGd+05swhIyGLJVSXPth/ttsnRWvhx4W72tXOo2HIwq7fdthdp0tyb+C656xETrYpQp8zjbTkbpvw",
+	"4woWy854yY+Uf4Jo2tm4cbbdgtw9CznNYfBvSW/3n6349crVSH94deC4oH1gjiqTsSAPc2tB71sJLEs0",
+	"hssJRfaDravPX7x6pMhgXKY7agD+H3VofaWWygJNHpjxB7mSAXoEPFMDspMT5ImMQugfgzibGHzJ960k",
+	"4RqyssA0J3Q6222hhkBpultRRR6ErL+XkKV+ZA0F80zauo3mjHux9ASpI+yUUJKd3Cv2WbdA/ToxCd92",
+	"YlI9Ur+Hd+YEnTt0HRUMnURSjCEk8IGt3wFbvzUbXQnsscLVvbdYdL815eFsh+5Ecrxq82usBYSRKiE6",
+	"lrtzMSI7Tw7IRGap2rX9Y23naPfzs30S0pnqkpRlUEHwsOS6g26IbLdIngF7K1eLmuF0bWvuSvtaDBKm",
+	"ikxZFPXJcVGnbEG5oby+2uDtyeXns+Pz88t37198fn/yPz+cvj95MTBCXRQx1CxDaL4oU92LuKGLrjPb",
+	"AGCNUUwgstmoNUHFr+EOthZEDMPfXdCwnX6BtmVDE2yYt2DTPLC8OOaHQOL7Hkj8Wo6LHtIFzu7ItIyQ",
+	"u80NpUvhxD4c9AqIXZphUMLjPD8SEH5sc2+WInWXZIqLMbpY3MNHRc/FQbdECV15XWhSLcc9LoCS1SL7",
+	"Wzb1M21gU1tD/ZrJ7jMhmC9GduSdLTJwe8AP9OC+0wO0ni4g6U2In1C9IGOPQ89REOEtu0WJYiRTgi/a",
+	"HCAMTLc9gRUfC2gqSIvQV9cfDIWMPA0eql3U1Tk8KtpBY4cWW8SUDDMNoXYTqibzOI9Bg2fHF1tC83z8",
+	"O8Jsb/7FqG0Ic5HPaQ6MrxC8B0kCayAyfLcWKsOXqyMzfLYuOtvV3sCa2ZRa4itORZWBk4hdU23ApLGh",
+	"Um0t+eY8jdw0uYrzKHCTgSURMBbcOYpMJ1T76fFO63qkygER9vWdAT59LyNQzAa7deaOIVU25x59OoXH",
+	"aGEM+3u03W45ft3Mcpex6zj/kkgnc00/fMz6g1/kluLl/TAlAlaEVeKmAMH3vqUWpRdaQM99muA7diFU",
+	"nOwc7D/dPSrRmdx6nFaaZUCP29ohGo2eGPKck4k7NHY6BP07x8j/5S2ceXs4D71axdjXR8LfCty25S4P",
+	"Xrf7HP2+kbAlR9C3H/Re4grYBImGPZALgSMsjHXfttRXzHKXUTpt8NL2ZPv74ueDyNc2Ml6mBOFnuAJ/",
+	"svKe4mPBxR4VUsximS1QJuu6hAtptJKQCc1pVATK56PBKtB8a41CmnBROJogjTuimqVG6su7XmgJPqxx",
+	"FtE0r92EwTJmzebLvZDhLPwrG/TJi7xXm4hArMx7kNvmTcpbFHj5cRFQE4GrvL35Ebq0Ej3LfyrKH1Xp",
+	"1jkfi1NxnB/dduhWZRaPbm2TTlmYs9jRRKTKZ1rU576hpelZy+9WxvjtmYta2X9hhHUtwEvLmJxrmmrP",
+	"fVxUmCpfU7M5yRID8CC1Kt/IgqtKpSmD6tL6sc3UecEna+IN2TUPWJ8c2+pQ1lsFTip84ruFi6JuaBru",
+	"2vpSxeMYaIMcgee5CUVPzCRbLu1WM9MdiRi1K2kWNszrQHWP/FLz4CGmgrx5eey53yH42kBYIEVIRjTQ",
+	"EuOzA82v2V3Zlx8wH5uS5vUcyzEZjR7geuyXOkEKsKySIyWKf+mFfMw1VojznD9QZxUMva7Sql0MuHpS",
+	"mY0tL69OunfNUj6aDQyFMPQDBk6ZrbOA5auw/CuRgvXJpUsVcBNMKESdOanBiR69LEE+z0S3VBKyMKw2",
+	"tTBBfHp3cQYotVXy4Sa5I8qxvAQXXIc5RwE+pSmdPTiVfixaYQtSSsF6mscs7whYKTa3hDZYNG0fy9a+",
+	"AqWWPj5DO/mG8pPd9vUn57H637CBO8BtnPiuZIOlYn0uDjxw83vBzR1a5AjbClEdtzfKcFtuHnFxRXYA",
+	"pSYyRZ6+25Kpb4ERd/OkAshNFFZHV00M+szb8vaxeW62e8uyHYEHmfCBdf/4rDvv4cvFVQtCsCC+6+SL",
+	"axFNyTWNeNglmUDmGtaHonhGhcYmsBZBthaDlY9/b3mo3yvNEDoWFrQMjvGBt94P3rpiuJXBKZktQKhL",
+	"m2Tvp190ocC5b1shXJMhi6QYmxnJDnWReq4VEeRjhIRO6YwozaOICBrbcrl2jF3X6JlG0SExID+wij4g",
+	"cmlDdgW1FdgViHuGnGB0JgwqGNdQz3Ru5TV9U+oN6Ydk8D/g9Pbg/3t/qgFRMBz0vLbhxUOaMjIwa3iX",
+	"6Z3dQT0xeZfpLZKSd5m+JZv6Yl5tBW+Z6b8nddhCwKVt9DTfGpGWzJyNrQkWU4IsaW8pt76zvKYFFcBr",
+	"q74qy8QUAfWaGxqA0rRRdnMhPIbYaiwkWk4Sy5kyiuM4CsIqNh1DHlkmRorQod+A3m8Pj+XobWavk+wX",
+	"2Mk+JLdla6/MdK9lgXL7mSPPLGJBoOmibkgJ1pOzH9xva4kWRb3iksd6bXM8yiKNJOW9L2NgoI3iYhyx",
+	"XqbYIWE0mLh8ioCmKWfOIwdNDy2mJykzmJ/ndXBFVMKg7QsdQpK/eXuYyimU25hQTVIaGCG2kHGcKw5H",
+	"MHvmwuVokjG8nrCUy5DQKCIpCxi/ZsVnKgNZQqZ9coarATMersMJRtbpR7UbiiuirbEAk0xGSL5ygWU6",
+	"kREryOExUZpGlYZvHA0Wx5YLIvZNGA0xd90Ie2md398efdH5cfMUzp/ibknbgvqbbMrCgpFyEURZ6BL5",
+	"QJp80HLuhhQ5vX4uE9wLCWil8MDPPTvGIlqE8gdOZYeGvKPQ0SfXV6oiZVU0JSyYDqIHKkiG0gxceqtt",
+	"+VbeEvdz2MNDEkTcHBdkjdnEUq5JJjSPzB+ucxX6rfMurDW5oxb3cOtbSxr1Z7m7bNHyKpp1lJcey3lI",
+	"Cr3vSaFvCzyvICNq3yVEakoQdSTAIMoCS2KDoaA0xeH8o7L3zjr0JAmlP9ijSmMFMp2wFJql5zmiQR6K",
+	"FPfJMYQZvH/5nPxjf/8ZlMvIxJWQUwFBLZWGz7iOvAaFF220iCzAcWybKphJ7m0DOjy3osAPOGh/zB6R",
+	"m0A21zC6At8u+9aC8kIsW+pUr2nq5pxuNXLtUIYztG9EiuWdjxcIvV2s+ZKmDMqGomnQdwmYzXiGS0oi",
+	"I8rnQnadHbDJ8b5N4dmbYYOWPfaFxknEOoedd69qml8vwBGu0Cj7IA/frjy8glEQQlmrdZWWyMWLq8iX",
+	"OZYcVbvkAQ8rdQZTRd60TDFhm+xUlnRoRqp2zesiHXA9isxI5WF2+wSwwYBhZrNyBDBQqL+woFQklgva",
+	"eqIaTLOoPGTeUcl2M0SDJG7noQXfVqs+lgB5nWZ7x6UOd2jGmQPRXGCUEXukCjQpFSxAcgoD0EArNP1Q",
+	"nac649DuU6Ny2spnXtWRRwrBBiw8dXVHOKxOaZmicYliqRFyXELoclu+pnpjXqWBbTK86jR3WdEAlxHa",
+	"dSwOTXFav+uwhhezg0Vh4GakCNjuQ3rqX7/HXwPfbUpbQ4Tb+wb/XVqoAHO3VRF/AVheCRxt0ZivwOE7",
+	"rDaQy5S58eoBO+5n8jYqhO1he0nJgNuBvvaE+wHw7nfPvHKJWCc553x296YlBXLau/lCuRB80dQo6Fem",
+	"t13iGsZfUNr6EXRXH/HIVqS1Dl+lqXZZcOtq69vSeEsgcjEX+dWs61azrZvNU7/ya8tki7HLqafLvOFF",
+	"LfSi7VWeCF6UD4ShsCwgVraDz0Kq6Tz7flGsfIsdYMzQ3kz3Nhi8pi67u6A7iwb/AcNNbgdJsxSqd1VQ",
+	"qL48whL8xaQt9AovzwSxYV9oG25IC5F5/V+Lykel7A8XWA51X6yZmmocTKZ5HmGmWIg4HWRpCkFoLqfE",
+	"cK4oJHRo7T3E4m1N0U+Yy6DgNvM+8vFxunucould3g+f9PEQjLbNuqPH6spgctE0qSIVPFIOH1vRF8VE",
+	"2PNjGXstU8/QY1aKgmwkO36A3QS6CRQUQ0hNZkzn4bNHREYhS+dHVqWu/H1yXLiI3XB1HmGQM4QEtKoJ",
+	"gGUi/Lc3061Qo9pJ7y1xskdRrqtzE4L0kBSG9VMc2PbmkYiOKRdL8Hd5CDuU/K807siDukpEA3zO7qc8",
+	"X7QQ8nspU0wTzYMrpvvknzMSshHNIp0HDj5SBNtPWp+BIkyER56z7BE6wJxLQWk6U4vkgi3Ho/tT3FvU",
+	"84v9+y0fHxJA/wJcfd6fnXP05ZHmJQqwB9i5jGU3poL7aeR0QSI55LAoUCJmUAXOkIQyeUG9wDJe7vHi",
+	"6YQBdZApMPxq0nkhILjOiCm7ZjTKewgc2YkcM4rpldFUQFJA2lQjItRye6++EtPbZvelyX4kDn9kqxiU",
+	"FRHCR6X8f0yOeZAGNpEiXmG1izPFi6iz2mCWD8p5zoBhIy+3RSksrlvk80WPbsUS0C2lrRvUzfkRrHG3",
+	"m1eIVJaycNcBLeQpCzSEnA3cvy7kwLVP9VIlMAd2oGcJG7hIt//MWDrz6lPYbRTFxjPFwq61MODgecbM",
+	"gJkztqPC3y+Ks8k7jnmD2zw+7KcDqpXNoEOKAplzZAfoHtWIFMqshKU2lEEmLNdQEgbaBtCs3a4fqgCp",
+	"fjGNIpJQKMtm9KBhprUU0LStcHdijo1miUt5Pnt3ftEYlAdH05kz/tc4gPAQIZAY2oIW8NAlrD/u257k",
+	"OO7hf/3v/wO5veBFgAvx3Ahu0lY+hMdPfmnR1S9kScoC5I442PwWrrjAXnFWDj3FdJ8jH0i4ViwaEUVn",
+	"tjkGBoeMZNq4G7OYbktqiueN5AOXXe4sDBFiEvKmMaLTJmJBPtSUpqE6cskShEaRnLKQDGceIDatssCi",
+	"hec+kmlMdeewk6W80/Wv4cn+wS+1JaGXcB7Nvui9iY6jMstpFUxZMmwB3O8U1kVEGXcY9lUWYuzI0/0n",
+	"83TtnzS4yotNFQzRKzuTx7KjKgP4X6YqnW4HQ2dhu68lDlEfEFgiXXm/xIUkDDSpxTSov8oFzh3zTXjt",
+	"3TO7l9LAfJkb1bC5pri0vHP3HGA9Uo6YQsmCwwolpYYCmKldshuSPYgVMydOzHx9cqpt0bKKvNoAqjX6",
+	"K/504RPI5YLll950Ou2ZdfSyNGLCSN/hCh2m/ElfyjRuI2I+INgWEOwho9pKMhV5E4QOIybO4e0yGXcP",
+	"aqc1JzFhb35vKhop6aVPF+psYfqC1GdAli48TJhMIieS+QIeyJk5ubCioMRemSmjIb4MDXvQ+OVKJed1",
+	"N6Fh79RRLRgFHpW6Y3polb81lVkUkgm9ZiTJtMEwiBW36LKoxGIRm2lp3E0LLiJdeY417LaY/JFPc68L",
+	"QzgxEx2hR77yo6xV9Q4rMT743tYiWx9stpVHLao680JCpSyHawp++rd95YbQS8OQY47WWWrm0NyMM6KR",
+	"Yt1O4j361vEWVU38jhhVjNgX0BjIVZGXOcx4BJJNkT2133/c3+8sVeI8XP0jX8Cn/EU5/JMFjeki9v0j",
+	"m+UCDR36m7vhf/vbZSTNhDCkEHWuprtdbGVxqX15/R0AGT+/zksoZF90XugCnw5n5Ok+ibnINPOzHcjY",
+	"MAgrUg1KSX+DPOsPqnDJ1AiwA7Qvk4/Z/v7TAIaAP9mgITAaye3Wo1Jd0dwWYamGdEZFNfrth5luLq2n",
+	"FfGyUbrrEa8NhOxjplwNVEIvGsPBKvGEEFxqsAAmMihSZ1U6LoiG0tTQ9UL2sP5BRXYGMb0ChBtAH6ks",
+	"jTqHnYnWyeHe3uMn/+jv9/f7jw8P9vf3O2bZdgl12gIgOaTBkpDTiAWaZCJkKZSlH/TJS84i3JPqkhzw",
+	"bSE+QELQVgx5d+ogjvlIkSQbRlxNWGhEVJ3SQBMlawrimWFcvYoxE2YOFqJ864bKBzDyFslE7rnLbTlI",
+	"ZObNR2aTl/yKx4Y9khNz50nKFSMGzpnQzkdcs/vDoqO8WWJuqbXt1vFewq5fXKCU9ay6lX+jbTOUXqmO",
+	"LuQv5MZif5qYCjpmMdQhAhjFjMXBtxgzI7oQaJup7wPvGKYxazgEgOfyTVsROpVSH7pdDWdeM5J8LTu/",
+	"nb972yVZGvWsKm0oZZxFmic01aDv71rp2xYuKiEGbNwJ0wWJtmIzCNZUaXPe3Yr93CxLZrq8HLCV94nj",
+	"FngsZlldkh9OSDX9PiBMXLNIJiiK20NCVKw/JpUNFZr3dXFoNiKcHJ+d+gCC2yreO3/xCiN3oVjEkBpN",
+	"h2ZaWt0MKlK5vDzVzf/sqUAmtseZ6rruoBOeIEjJKH+jlIR4w/0Xce71B3Fcxo/fWSph/yWgsaWsC7eG",
+	"BwKCDP6jZwloD20O3XLwQh7XALiOmcEWNrvlXjqVeMrCrVKK86iDESRgrMCfgydPyODbx87I/PCxc0j+",
+	"+Nixh/ax8+n7oGuDLuwn5lX407zqvVnCOvq15hAdIbdRGjSMueBKWwpaBqU9+NVSHNW1ib35+eRApYrQ",
+	"cJqFXBv06JPncKDK1TGzruCYC6JYkBqVHLvYlFIhjD4/c6Y7fBua7JVpDZKYLp5GDl3lzZtva/b/znEL",
+	"iFtJJBdaHRppK4J6cCGo+1yYFSWpHDLVdWZIJPXodTBoolmKrXVIKIPMUMTivs9SGTM9YZkiMdMpD3xA",
+	"l4nqfP/0/f8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -82,6 +82,15 @@ type Config struct {
 	EndedSessionRetention time.Duration
 	// PurgeInterval is how often each instance deletes what the retentions no longer keep.
 	PurgeInterval time.Duration
+
+	// Rate limits and brute-force lockout (ratelimit.go).
+	RateLimits              bool                 // limit credential-accepting and mail-sending operations
+	RateLimitGroups         map[string]RateLimit // group → allowance per client address and per target
+	LockoutThreshold        int                  // wrong passwords from one address before a lock; 0: no lockout
+	LockoutDuration         time.Duration        // the first lock; each further failure doubles it
+	LockoutMaxDuration      time.Duration        // the longest lock of one address
+	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
+	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
 }
 
 // Deps is what New needs from outside.
@@ -117,6 +126,7 @@ type Server struct {
 	mailWake      chan struct{}
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
+	counter       store.Counter // rate-limit counters shared by every instance
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -138,7 +148,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	// Every time the server computes (expiries above all) is in UTC, whatever the host's zone:
 	// SQLite compares stored times as text.
 	now := func() time.Time { return clock().UTC() }
-	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now}
+	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now, counter: d.Store}
 
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -212,6 +222,11 @@ func (s *Server) Run(ctx context.Context) {
 func (s *Server) Purge(ctx context.Context) (int64, error) {
 	now := s.now()
 	n, err := s.store.Purge(ctx, now.Add(-s.cfg.SpentTokenRetention), now.Add(-s.cfg.EndedSessionRetention))
+	if err == nil {
+		var m int64
+		m, err = s.store.PurgeRateLimits(ctx, now)
+		n += m
+	}
 	if n > 0 {
 		s.log.InfoContext(ctx, "purged", "rows", n)
 	}
@@ -255,6 +270,14 @@ func DefaultConfig() Config {
 		SpentTokenRetention:   24 * time.Hour,
 		EndedSessionRetention: 7 * 24 * time.Hour,
 		PurgeInterval:         10 * time.Minute,
+
+		RateLimits:              true,
+		RateLimitGroups:         DefaultRateLimits(),
+		LockoutThreshold:        10,
+		LockoutDuration:         15 * time.Minute,
+		LockoutMaxDuration:      24 * time.Hour,
+		LockoutAccountThreshold: 50,
+		LockoutAccountDuration:  5 * time.Minute,
 	}
 }
 
