@@ -254,6 +254,11 @@ func init() {
 	wmeErrors.codes[CodeRateLimited] = tooMany
 	zestyErrors.codes[CodeRateLimited] = tooMany
 	azErrors[CodeRateLimited] = tooMany
+	// The operation reaches middleware as the contract spells it or as the handlers do
+	// (capitalised); index both.
+	for id, r := range limitedOps {
+		limitedOps[strings.ToUpper(id[:1])+id[1:]] = r
+	}
 	Codes = append(Codes, CodeRateLimited)
 }
 
