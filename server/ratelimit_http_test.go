@@ -273,8 +273,12 @@ func TestLockout(t *testing.T) {
 // TestLimitsAcrossInstances: two servers on one database share rate-limit counts and locks.
 func TestLimitsAcrossInstances(t *testing.T) {
 	t.Parallel()
-	h := servertest.Start(t, tightLimits(3, 3), func(c *server.Config) { c.LockoutThreshold, c.LockoutDuration, c.LockoutMaxDuration = 2, time.Minute, time.Hour })
-	other := h.Another(t, tightLimits(3, 3), func(c *server.Config) { c.LockoutThreshold, c.LockoutDuration, c.LockoutMaxDuration = 2, time.Minute, time.Hour })
+	h := servertest.Start(t, tightLimits(3, 3), func(c *server.Config) {
+		c.LockoutThreshold, c.LockoutDuration, c.LockoutMaxDuration = 2, time.Minute, time.Hour
+	})
+	other := h.Another(t, tightLimits(3, 3), func(c *server.Config) {
+		c.LockoutThreshold, c.LockoutDuration, c.LockoutMaxDuration = 2, time.Minute, time.Hour
+	})
 	signUp(t, h, "shared@example.com", "correct-horse-battery")
 	// Rate limit: two requests on A and one on B spend the allowance; B refuses the fourth.
 	for i, srv := range []*servertest.Harness{h, h, other} {
