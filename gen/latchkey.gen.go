@@ -114,6 +114,7 @@ const (
 	ErrorResponseErrorRedirectToNotAllowed            ErrorResponseError = "redirectTo-not-allowed"
 	ErrorResponseErrorRoleNotAllowed                  ErrorResponseError = "role-not-allowed"
 	ErrorResponseErrorSignupDisabled                  ErrorResponseError = "signup-disabled"
+	ErrorResponseErrorTooManyRequests                 ErrorResponseError = "too-many-requests"
 	ErrorResponseErrorTotpAlreadyActive               ErrorResponseError = "totp-already-active"
 	ErrorResponseErrorUnverifiedUser                  ErrorResponseError = "unverified-user"
 	ErrorResponseErrorUserNotAnonymous                ErrorResponseError = "user-not-anonymous"
@@ -177,6 +178,8 @@ func (e ErrorResponseError) Valid() bool {
 	case ErrorResponseErrorRoleNotAllowed:
 		return true
 	case ErrorResponseErrorSignupDisabled:
+		return true
+	case ErrorResponseErrorTooManyRequests:
 		return true
 	case ErrorResponseErrorTotpAlreadyActive:
 		return true
@@ -1548,6 +1551,9 @@ type AzNotFound = AzError
 // AzPayloadTooLarge An Authentication Zero error.
 type AzPayloadTooLarge = AzError
 
+// AzTooManyRequests An Authentication Zero error.
+type AzTooManyRequests = AzError
+
 // AzUnauthorized An Authentication Zero error.
 type AzUnauthorized = AzError
 
@@ -1575,6 +1581,9 @@ type NhostInternalError = ErrorResponse
 // NhostPayloadTooLarge The Nhost error body.
 type NhostPayloadTooLarge = ErrorResponse
 
+// NhostTooManyRequests The Nhost error body.
+type NhostTooManyRequests = ErrorResponse
+
 // NhostUnauthorized The Nhost error body.
 type NhostUnauthorized = ErrorResponse
 
@@ -1595,6 +1604,9 @@ type WmeInternalError = WmeError
 
 // WmePayloadTooLarge The Wikimedia Enterprise error body.
 type WmePayloadTooLarge = WmeError
+
+// WmeTooManyRequests The Wikimedia Enterprise error body.
+type WmeTooManyRequests = WmeError
 
 // WmeUnauthorized The Wikimedia Enterprise error body.
 type WmeUnauthorized = WmeError
@@ -1625,6 +1637,9 @@ type ZestyInternalError = ZestyError
 
 // ZestyPayloadTooLarge The Zesty error envelope.
 type ZestyPayloadTooLarge = ZestyError
+
+// ZestyTooManyRequests The Zesty error envelope.
+type ZestyTooManyRequests = ZestyError
 
 // ZestyUnauthorized The Zesty error envelope.
 type ZestyUnauthorized = ZestyError
@@ -2444,6 +2459,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
 	AdminEnableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClearUserLock Clear a user's sign-in lock
+	//
+	// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+	AdminClearUserLock(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminSetUserPasswordWithBody Set a user's password
 	//
@@ -4260,6 +4282,23 @@ func (c *Client) AdminDisableUser(ctx context.Context, userId openapi_types.UUID
 // Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
 func (c *Client) AdminEnableUser(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminEnableUserRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClearUserLock Clear a user's sign-in lock
+//
+// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+func (c *Client) AdminClearUserLock(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClearUserLockRequest(c.Server, userId)
 	if err != nil {
 		return nil, err
 	}
@@ -7454,6 +7493,40 @@ func NewAdminEnableUserRequest(server string, userId openapi_types.UUID) (*http.
 	return req, nil
 }
 
+// NewAdminClearUserLockRequest constructs an http.Request for the AdminClearUserLock method
+func NewAdminClearUserLockRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/lock", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminSetUserPasswordRequest calls the generic AdminSetUserPassword builder with application/json body
 func NewAdminSetUserPasswordRequest(server string, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10129,6 +10202,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/enable (the `AdminEnableUser` operationId).
 	AdminEnableUserWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminEnableUserResult, error)
 
+	// AdminClearUserLockWithResponse Clear a user's sign-in lock
+	//
+	// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+	AdminClearUserLockWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserLockResult, error)
+
 	// AdminSetUserPasswordWithBodyWithResponse Set a user's password
 	//
 	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
@@ -11028,6 +11110,11 @@ type AzPatchEmailResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzPatchEmailResult429Headers the declared response headers of an HTTP 429 response for AzPatchEmail
+type AzPatchEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type AzPatchEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11045,12 +11132,16 @@ type AzPatchEmailResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchEmailResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzPatchEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11086,6 +11177,11 @@ func (r AzPatchEmailResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzPatchEmailResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzPatchEmailResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11132,6 +11228,11 @@ type AzUpdateEmailResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzUpdateEmailResult429Headers the declared response headers of an HTTP 429 response for AzUpdateEmail
+type AzUpdateEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type AzUpdateEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11149,12 +11250,16 @@ type AzUpdateEmailResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdateEmailResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzUpdateEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11190,6 +11295,11 @@ func (r AzUpdateEmailResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzUpdateEmailResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzUpdateEmailResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11231,6 +11341,11 @@ func (r AzUpdateEmailResult) ContentType() string {
 	return ""
 }
 
+// AzVerifyEmailResult429Headers the declared response headers of an HTTP 429 response for AzVerifyEmail
+type AzVerifyEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type AzVerifyEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11238,8 +11353,12 @@ type AzVerifyEmailResult struct {
 	JSON400 *AzBadRequest
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *AzPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzVerifyEmailResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11250,6 +11369,11 @@ func (r AzVerifyEmailResult) GetJSON400() *AzBadRequest {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AzVerifyEmailResult) GetJSON413() *AzPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzVerifyEmailResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11291,6 +11415,11 @@ type AzSendEmailVerificationResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzSendEmailVerificationResult429Headers the declared response headers of an HTTP 429 response for AzSendEmailVerification
+type AzSendEmailVerificationResult429Headers struct {
+	RetryAfter int
+}
+
 type AzSendEmailVerificationResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11302,10 +11431,14 @@ type AzSendEmailVerificationResult struct {
 	JSON403 *AzForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *AzPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzSendEmailVerificationResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzSendEmailVerificationResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11326,6 +11459,11 @@ func (r AzSendEmailVerificationResult) GetJSON403() *AzForbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AzSendEmailVerificationResult) GetJSON413() *AzPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11362,6 +11500,11 @@ func (r AzSendEmailVerificationResult) ContentType() string {
 	return ""
 }
 
+// AzPatchPasswordResetResult429Headers the declared response headers of an HTTP 429 response for AzPatchPasswordReset
+type AzPatchPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type AzPatchPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11377,10 +11520,14 @@ type AzPatchPasswordResetResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *AzBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzPatchPasswordResetResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11411,6 +11558,11 @@ func (r AzPatchPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzPatchPasswordResetResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzPatchPasswordResetResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11452,6 +11604,11 @@ func (r AzPatchPasswordResetResult) ContentType() string {
 	return ""
 }
 
+// AzRequestPasswordResetResult429Headers the declared response headers of an HTTP 429 response for AzRequestPasswordReset
+type AzRequestPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type AzRequestPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11463,8 +11620,12 @@ type AzRequestPasswordResetResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzRequestPasswordResetResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11485,6 +11646,11 @@ func (r AzRequestPasswordResetResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzRequestPasswordResetResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11521,6 +11687,11 @@ func (r AzRequestPasswordResetResult) ContentType() string {
 	return ""
 }
 
+// AzResetPasswordResult429Headers the declared response headers of an HTTP 429 response for AzResetPassword
+type AzResetPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type AzResetPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11536,10 +11707,14 @@ type AzResetPasswordResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *AzBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzResetPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11570,6 +11745,11 @@ func (r AzResetPasswordResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzResetPasswordResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzResetPasswordResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11611,6 +11791,11 @@ func (r AzResetPasswordResult) ContentType() string {
 	return ""
 }
 
+// AzEditPasswordResetResult429Headers the declared response headers of an HTTP 429 response for AzEditPasswordReset
+type AzEditPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type AzEditPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11618,8 +11803,12 @@ type AzEditPasswordResetResult struct {
 	JSON400 *AzBadRequest
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *AzPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzEditPasswordResetResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11630,6 +11819,11 @@ func (r AzEditPasswordResetResult) GetJSON400() *AzBadRequest {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AzEditPasswordResetResult) GetJSON413() *AzPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11666,6 +11860,11 @@ func (r AzEditPasswordResetResult) ContentType() string {
 	return ""
 }
 
+// ZestyLoginResult429Headers the declared response headers of an HTTP 429 response for ZestyLogin
+type ZestyLoginResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11681,8 +11880,12 @@ type ZestyLoginResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ZestyUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyLoginResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11713,6 +11916,11 @@ func (r ZestyLoginResult) GetJSON413() *ZestyPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ZestyLoginResult) GetJSON415() *ZestyUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyLoginResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -11939,6 +12147,11 @@ type AzPatchPasswordResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzPatchPasswordResult429Headers the declared response headers of an HTTP 429 response for AzPatchPassword
+type AzPatchPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type AzPatchPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11956,12 +12169,16 @@ type AzPatchPasswordResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchPasswordResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzPatchPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11997,6 +12214,11 @@ func (r AzPatchPasswordResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzPatchPasswordResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzPatchPasswordResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -12043,6 +12265,11 @@ type AzUpdatePasswordResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzUpdatePasswordResult429Headers the declared response headers of an HTTP 429 response for AzUpdatePassword
+type AzUpdatePasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type AzUpdatePasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12060,12 +12287,16 @@ type AzUpdatePasswordResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *AzBreachCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdatePasswordResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzUpdatePasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12101,6 +12332,11 @@ func (r AzUpdatePasswordResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzUpdatePasswordResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzUpdatePasswordResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -12142,6 +12378,11 @@ func (r AzUpdatePasswordResult) ContentType() string {
 	return ""
 }
 
+// ZestyPasswordRequestResult429Headers the declared response headers of an HTTP 429 response for ZestyPasswordRequest
+type ZestyPasswordRequestResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyPasswordRequestResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12153,8 +12394,12 @@ type ZestyPasswordRequestResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ZestyUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyPasswordRequestResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12175,6 +12420,11 @@ func (r ZestyPasswordRequestResult) GetJSON413() *ZestyPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ZestyPasswordRequestResult) GetJSON415() *ZestyUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -12211,6 +12461,11 @@ func (r ZestyPasswordRequestResult) ContentType() string {
 	return ""
 }
 
+// ZestyPasswordResetResult429Headers the declared response headers of an HTTP 429 response for ZestyPasswordReset
+type ZestyPasswordResetResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12224,10 +12479,14 @@ type ZestyPasswordResetResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ZestyUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ZestyBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyPasswordResetResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12253,6 +12512,11 @@ func (r ZestyPasswordResetResult) GetJSON413() *ZestyPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ZestyPasswordResetResult) GetJSON415() *ZestyUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyPasswordResetResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -12587,6 +12851,11 @@ type AzSignInResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzSignInResult429Headers the declared response headers of an HTTP 429 response for AzSignIn
+type AzSignInResult429Headers struct {
+	RetryAfter int
+}
+
 type AzSignInResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12604,12 +12873,16 @@ type AzSignInResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *AzSignInResult201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzSignInResult401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzSignInResult429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12647,6 +12920,11 @@ func (r AzSignInResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzSignInResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzSignInResult) GetJSON500() *AzInternalError {
 	return r.JSON500
@@ -12681,6 +12959,11 @@ func (r AzSignInResult) ContentType() string {
 	return ""
 }
 
+// AzSignUpResult429Headers the declared response headers of an HTTP 429 response for AzSignUp
+type AzSignUpResult429Headers struct {
+	RetryAfter int
+}
+
 type AzSignUpResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12696,10 +12979,14 @@ type AzSignUpResult struct {
 	JSON415 *AzUnsupportedMediaType
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *AzUnprocessable
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *AzBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AzSignUpResult429Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12730,6 +13017,11 @@ func (r AzSignUpResult) GetJSON415() *AzUnsupportedMediaType {
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
 func (r AzSignUpResult) GetJSON422() *AzUnprocessable {
 	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AzSignUpResult) GetJSON429() *AzTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -13483,6 +13775,82 @@ func (r AdminEnableUserResult) ContentType() string {
 	return ""
 }
 
+type AdminClearUserLockResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClearUserLockResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClearUserLockResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminClearUserLockResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClearUserLockResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClearUserLockResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClearUserLockResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClearUserLockResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClearUserLockResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClearUserLockResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClearUserLockResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type AdminSetUserPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13974,6 +14342,11 @@ func (r AdminRevokeUserTokenResult) ContentType() string {
 	return ""
 }
 
+// WmeChangePasswordResult429Headers the declared response headers of an HTTP 429 response for WmeChangePassword
+type WmeChangePasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeChangePasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13989,10 +14362,14 @@ type WmeChangePasswordResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *WmeBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeChangePasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14023,6 +14400,11 @@ func (r WmeChangePasswordResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeChangePasswordResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeChangePasswordResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -14064,6 +14446,11 @@ func (r WmeChangePasswordResult) ContentType() string {
 	return ""
 }
 
+// WmeForgotPasswordResult429Headers the declared response headers of an HTTP 429 response for WmeForgotPassword
+type WmeForgotPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeForgotPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14075,8 +14462,12 @@ type WmeForgotPasswordResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeForgotPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14097,6 +14488,11 @@ func (r WmeForgotPasswordResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeForgotPasswordResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -14133,6 +14529,11 @@ func (r WmeForgotPasswordResult) ContentType() string {
 	return ""
 }
 
+// WmeForgotPasswordConfirmResult429Headers the declared response headers of an HTTP 429 response for WmeForgotPasswordConfirm
+type WmeForgotPasswordConfirmResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeForgotPasswordConfirmResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14148,10 +14549,14 @@ type WmeForgotPasswordConfirmResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *WmeBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeForgotPasswordConfirmResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14182,6 +14587,11 @@ func (r WmeForgotPasswordConfirmResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeForgotPasswordConfirmResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeForgotPasswordConfirmResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15163,6 +15573,11 @@ func (r ZestyRemoveInstanceUserResult) ContentType() string {
 	return ""
 }
 
+// WmeLoginResult429Headers the declared response headers of an HTTP 429 response for WmeLogin
+type WmeLoginResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15178,8 +15593,12 @@ type WmeLoginResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeLoginResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15210,6 +15629,11 @@ func (r WmeLoginResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeLoginResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeLoginResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15246,6 +15670,11 @@ func (r WmeLoginResult) ContentType() string {
 	return ""
 }
 
+// WmeNewPasswordRequiredResult429Headers the declared response headers of an HTTP 429 response for WmeNewPasswordRequired
+type WmeNewPasswordRequiredResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeNewPasswordRequiredResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15261,10 +15690,14 @@ type WmeNewPasswordRequiredResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *WmeBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeNewPasswordRequiredResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15295,6 +15728,11 @@ func (r WmeNewPasswordRequiredResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeNewPasswordRequiredResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeNewPasswordRequiredResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15786,6 +16224,11 @@ func (r ZestyUpdateRoleResult) ContentType() string {
 	return ""
 }
 
+// SignInAnonymousResult429Headers the declared response headers of an HTTP 429 response for SignInAnonymous
+type SignInAnonymousResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInAnonymousResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15799,8 +16242,12 @@ type SignInAnonymousResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInAnonymousResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15826,6 +16273,11 @@ func (r SignInAnonymousResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInAnonymousResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInAnonymousResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15862,6 +16314,11 @@ func (r SignInAnonymousResult) ContentType() string {
 	return ""
 }
 
+// SignInEmailPasswordResult429Headers the declared response headers of an HTTP 429 response for SignInEmailPassword
+type SignInEmailPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInEmailPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15875,8 +16332,12 @@ type SignInEmailPasswordResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInEmailPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15902,6 +16363,11 @@ func (r SignInEmailPasswordResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInEmailPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInEmailPasswordResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -15938,6 +16404,11 @@ func (r SignInEmailPasswordResult) ContentType() string {
 	return ""
 }
 
+// SignInOTPEmailResult429Headers the declared response headers of an HTTP 429 response for SignInOTPEmail
+type SignInOTPEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInOTPEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15953,8 +16424,12 @@ type SignInOTPEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInOTPEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15985,6 +16460,11 @@ func (r SignInOTPEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInOTPEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInOTPEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16021,6 +16501,11 @@ func (r SignInOTPEmailResult) ContentType() string {
 	return ""
 }
 
+// VerifySignInOTPEmailResult429Headers the declared response headers of an HTTP 429 response for VerifySignInOTPEmail
+type VerifySignInOTPEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifySignInOTPEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16034,8 +16519,12 @@ type VerifySignInOTPEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignInOTPEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16061,6 +16550,11 @@ func (r VerifySignInOTPEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r VerifySignInOTPEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16097,6 +16591,11 @@ func (r VerifySignInOTPEmailResult) ContentType() string {
 	return ""
 }
 
+// SignInPasswordlessEmailResult429Headers the declared response headers of an HTTP 429 response for SignInPasswordlessEmail
+type SignInPasswordlessEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInPasswordlessEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16112,8 +16611,12 @@ type SignInPasswordlessEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInPasswordlessEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16144,6 +16647,11 @@ func (r SignInPasswordlessEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInPasswordlessEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16180,6 +16688,11 @@ func (r SignInPasswordlessEmailResult) ContentType() string {
 	return ""
 }
 
+// SignInPATResult429Headers the declared response headers of an HTTP 429 response for SignInPAT
+type SignInPATResult429Headers struct {
+	RetryAfter int
+}
+
 type SignInPATResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16193,8 +16706,12 @@ type SignInPATResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInPATResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16220,6 +16737,11 @@ func (r SignInPATResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignInPATResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInPATResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16332,6 +16854,11 @@ func (r SignOutResult) ContentType() string {
 	return ""
 }
 
+// SignUpEmailPasswordResult429Headers the declared response headers of an HTTP 429 response for SignUpEmailPassword
+type SignUpEmailPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type SignUpEmailPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16347,10 +16874,14 @@ type SignUpEmailPasswordResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *NhostBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignUpEmailPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16381,6 +16912,11 @@ func (r SignUpEmailPasswordResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SignUpEmailPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignUpEmailPasswordResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16422,6 +16958,11 @@ func (r SignUpEmailPasswordResult) ContentType() string {
 	return ""
 }
 
+// RefreshTokenResult429Headers the declared response headers of an HTTP 429 response for RefreshToken
+type RefreshTokenResult429Headers struct {
+	RetryAfter int
+}
+
 type RefreshTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16435,8 +16976,12 @@ type RefreshTokenResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RefreshTokenResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16462,6 +17007,11 @@ func (r RefreshTokenResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r RefreshTokenResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RefreshTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16498,6 +17048,11 @@ func (r RefreshTokenResult) ContentType() string {
 	return ""
 }
 
+// WmeTokenRefreshResult429Headers the declared response headers of an HTTP 429 response for WmeTokenRefresh
+type WmeTokenRefreshResult429Headers struct {
+	RetryAfter int
+}
+
 type WmeTokenRefreshResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16513,8 +17068,12 @@ type WmeTokenRefreshResult struct {
 	JSON413 *WmePayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *WmeUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *WmeTokenRefreshResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16545,6 +17104,11 @@ func (r WmeTokenRefreshResult) GetJSON413() *WmePayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r WmeTokenRefreshResult) GetJSON415() *WmeUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON429() *WmeTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -16650,6 +17214,11 @@ func (r WmeTokenRevokeResult) ContentType() string {
 	return ""
 }
 
+// VerifyTokenResult429Headers the declared response headers of an HTTP 429 response for VerifyToken
+type VerifyTokenResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifyTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16663,8 +17232,12 @@ type VerifyTokenResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyTokenResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16690,6 +17263,11 @@ func (r VerifyTokenResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r VerifyTokenResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17203,6 +17781,11 @@ func (r DeanonymizeUserResult) ContentType() string {
 	return ""
 }
 
+// ChangeUserEmailResult429Headers the declared response headers of an HTTP 429 response for ChangeUserEmail
+type ChangeUserEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type ChangeUserEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17220,8 +17803,12 @@ type ChangeUserEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangeUserEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17259,6 +17846,11 @@ func (r ChangeUserEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ChangeUserEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ChangeUserEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
@@ -17293,6 +17885,11 @@ func (r ChangeUserEmailResult) ContentType() string {
 	return ""
 }
 
+// SendVerificationEmailResult429Headers the declared response headers of an HTTP 429 response for SendVerificationEmail
+type SendVerificationEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SendVerificationEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17304,8 +17901,12 @@ type SendVerificationEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SendVerificationEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17326,6 +17927,11 @@ func (r SendVerificationEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SendVerificationEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendVerificationEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17362,6 +17968,11 @@ func (r SendVerificationEmailResult) ContentType() string {
 	return ""
 }
 
+// ChangeUserPasswordResult429Headers the declared response headers of an HTTP 429 response for ChangeUserPassword
+type ChangeUserPasswordResult429Headers struct {
+	RetryAfter int
+}
+
 type ChangeUserPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17377,10 +17988,14 @@ type ChangeUserPasswordResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *NhostBreachCheckUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ChangeUserPasswordResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17411,6 +18026,11 @@ func (r ChangeUserPasswordResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ChangeUserPasswordResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ChangeUserPasswordResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17452,6 +18072,11 @@ func (r ChangeUserPasswordResult) ContentType() string {
 	return ""
 }
 
+// SendPasswordResetEmailResult429Headers the declared response headers of an HTTP 429 response for SendPasswordResetEmail
+type SendPasswordResetEmailResult429Headers struct {
+	RetryAfter int
+}
+
 type SendPasswordResetEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17463,8 +18088,12 @@ type SendPasswordResetEmailResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SendPasswordResetEmailResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17485,6 +18114,11 @@ func (r SendPasswordResetEmailResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r SendPasswordResetEmailResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17526,20 +18160,34 @@ type VerifyTicketResult302Headers struct {
 	Location string
 }
 
+// VerifyTicketResult429Headers the declared response headers of an HTTP 429 response for VerifyTicket
+type VerifyTicketResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifyTicketResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *NhostBadRequest
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *VerifyTicketResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyTicketResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
 func (r VerifyTicketResult) GetJSON400() *NhostBadRequest {
 	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyTicketResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17581,6 +18229,11 @@ type ConfirmTicketResult302Headers struct {
 	Location string
 }
 
+// ConfirmTicketResult429Headers the declared response headers of an HTTP 429 response for ConfirmTicket
+type ConfirmTicketResult429Headers struct {
+	RetryAfter int
+}
+
 type ConfirmTicketResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17590,10 +18243,14 @@ type ConfirmTicketResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *ConfirmTicketResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ConfirmTicketResult429Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -17609,6 +18266,11 @@ func (r ConfirmTicketResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r ConfirmTicketResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ConfirmTicketResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17645,6 +18307,11 @@ func (r ConfirmTicketResult) ContentType() string {
 	return ""
 }
 
+// VerifyTicketCodeResult429Headers the declared response headers of an HTTP 429 response for VerifyTicketCode
+type VerifyTicketCodeResult429Headers struct {
+	RetryAfter int
+}
+
 type VerifyTicketCodeResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17660,8 +18327,12 @@ type VerifyTicketCodeResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyTicketCodeResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17692,6 +18363,11 @@ func (r VerifyTicketCodeResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r VerifyTicketCodeResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -17786,6 +18462,11 @@ func (r GetVersionResult) ContentType() string {
 	return ""
 }
 
+// ZestyVerifyResult429Headers the declared response headers of an HTTP 429 response for ZestyVerify
+type ZestyVerifyResult429Headers struct {
+	RetryAfter int
+}
+
 type ZestyVerifyResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17797,8 +18478,12 @@ type ZestyVerifyResult struct {
 	JSON403 *ZestyForbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *ZestyPayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ZestyVerifyResult429Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17819,6 +18504,11 @@ func (r ZestyVerifyResult) GetJSON403() *ZestyForbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ZestyVerifyResult) GetJSON413() *ZestyPayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ZestyVerifyResult) GetJSON429() *ZestyTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -18752,6 +19442,21 @@ func (c *ClientWithResponses) AdminEnableUserWithResponse(ctx context.Context, u
 		return nil, err
 	}
 	return ParseAdminEnableUserResult(rsp)
+}
+
+// AdminClearUserLockWithResponse Clear a user's sign-in lock
+//
+// Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
+func (c *ClientWithResponses) AdminClearUserLockWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserLockResult, error) {
+	rsp, err := c.AdminClearUserLock(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClearUserLockResult(rsp)
 }
 
 // AdminSetUserPasswordWithBodyWithResponse Set a user's password
@@ -20180,6 +20885,13 @@ func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20207,6 +20919,16 @@ func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzPatchEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20275,6 +20997,13 @@ func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) 
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20302,6 +21031,16 @@ func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzUpdateEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20338,6 +21077,13 @@ func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20345,6 +21091,19 @@ func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) 
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzVerifyEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20395,6 +21154,13 @@ func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerific
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20415,6 +21181,16 @@ func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerific
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzSendEmailVerificationResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20476,6 +21252,13 @@ func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetR
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20490,6 +21273,19 @@ func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetR
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzPatchPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20540,6 +21336,13 @@ func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordRe
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20547,6 +21350,19 @@ func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordRe
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzRequestPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20608,6 +21424,13 @@ func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20622,6 +21445,19 @@ func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, err
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzResetPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20658,6 +21494,13 @@ func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20665,6 +21508,19 @@ func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetRes
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzEditPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20726,6 +21582,13 @@ func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20733,6 +21596,19 @@ func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyLoginResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -20923,6 +21799,13 @@ func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, err
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20950,6 +21833,16 @@ func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzPatchPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21018,6 +21911,13 @@ func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, e
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21045,6 +21945,16 @@ func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzUpdatePasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21092,6 +22002,13 @@ func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestR
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21099,6 +22016,19 @@ func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestR
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyPasswordRequestResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21153,6 +22083,13 @@ func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResul
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21167,6 +22104,19 @@ func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResul
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyPasswordResetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21479,6 +22429,13 @@ func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21509,6 +22466,16 @@ func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AzSignInResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -21570,6 +22537,13 @@ func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
 		}
 		response.JSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest AzTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest AzInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21584,6 +22558,19 @@ func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers AzSignUpResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -22169,6 +23156,70 @@ func ParseAdminEnableUserResult(rsp *http.Response) (*AdminEnableUserResult, err
 	return response, nil
 }
 
+// ParseAdminClearUserLockResult parses an HTTP response from a AdminClearUserLockWithResponse call
+func ParseAdminClearUserLockResult(rsp *http.Response) (*AdminClearUserLockResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClearUserLockResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAdminSetUserPasswordResult parses an HTTP response from a AdminSetUserPasswordWithResponse call
 func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -22635,6 +23686,13 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22649,6 +23707,19 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeChangePasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -22696,6 +23767,13 @@ func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult,
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22703,6 +23781,19 @@ func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult,
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeForgotPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -22764,6 +23855,13 @@ func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPassword
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22778,6 +23876,19 @@ func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPassword
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeForgotPasswordConfirmResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -23596,6 +24707,13 @@ func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23603,6 +24721,19 @@ func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeLoginResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -23664,6 +24795,13 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23678,6 +24816,19 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeNewPasswordRequiredResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24107,6 +25258,13 @@ func ParseSignInAnonymousResult(rsp *http.Response) (*SignInAnonymousResult, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24114,6 +25272,19 @@ func ParseSignInAnonymousResult(rsp *http.Response) (*SignInAnonymousResult, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInAnonymousResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24168,6 +25339,13 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24175,6 +25353,19 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInEmailPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24236,6 +25427,13 @@ func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24243,6 +25441,19 @@ func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInOTPEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24297,6 +25508,13 @@ func ParseVerifySignInOTPEmailResult(rsp *http.Response) (*VerifySignInOTPEmailR
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24304,6 +25522,19 @@ func ParseVerifySignInOTPEmailResult(rsp *http.Response) (*VerifySignInOTPEmailR
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignInOTPEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24365,6 +25596,13 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24372,6 +25610,19 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInPasswordlessEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24426,6 +25677,13 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24433,6 +25691,19 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInPATResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24555,6 +25826,13 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24569,6 +25847,19 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignUpEmailPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24623,6 +25914,13 @@ func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24630,6 +25928,19 @@ func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RefreshTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24691,6 +26002,13 @@ func ParseWmeTokenRefreshResult(rsp *http.Response) (*WmeTokenRefreshResult, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest WmeTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest WmeInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24698,6 +26016,19 @@ func ParseWmeTokenRefreshResult(rsp *http.Response) (*WmeTokenRefreshResult, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers WmeTokenRefreshResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -24806,6 +26137,13 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24813,6 +26151,19 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25268,6 +26619,13 @@ func ParseChangeUserEmailResult(rsp *http.Response) (*ChangeUserEmailResult, err
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25275,6 +26633,19 @@ func ParseChangeUserEmailResult(rsp *http.Response) (*ChangeUserEmailResult, err
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ChangeUserEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25322,6 +26693,13 @@ func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmai
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25329,6 +26707,19 @@ func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmai
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SendVerificationEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25390,6 +26781,13 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25404,6 +26802,19 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ChangeUserPasswordResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25451,6 +26862,13 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25458,6 +26876,19 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SendPasswordResetEmailResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25487,6 +26918,13 @@ func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 		}
 		response.JSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25507,6 +26945,16 @@ func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 			headers.Location = value
 		}
 		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyTicketResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25550,6 +26998,13 @@ func ParseConfirmTicketResult(rsp *http.Response) (*ConfirmTicketResult, error) 
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25570,6 +27025,16 @@ func ParseConfirmTicketResult(rsp *http.Response) (*ConfirmTicketResult, error) 
 			headers.Location = value
 		}
 		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers ConfirmTicketResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25631,6 +27096,13 @@ func ParseVerifyTicketCodeResult(rsp *http.Response) (*VerifyTicketCodeResult, e
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25638,6 +27110,19 @@ func ParseVerifyTicketCodeResult(rsp *http.Response) (*VerifyTicketCodeResult, e
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyTicketCodeResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25723,6 +27208,13 @@ func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ZestyTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ZestyInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25730,6 +27222,19 @@ func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
 		}
 		response.JSON500 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ZestyVerifyResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -25842,6 +27347,9 @@ type ServerInterface interface {
 	// AdminEnableUser Enable a user
 	// (POST /v1/admin/users/{userId}/enable)
 	AdminEnableUser(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminClearUserLock Clear a user's sign-in lock
+	// (DELETE /v1/admin/users/{userId}/lock)
+	AdminClearUserLock(ctx echo.Context, userId openapi_types.UUID) error
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error
@@ -26516,6 +28024,22 @@ func (w *ServerInterfaceWrapper) AdminEnableUser(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminEnableUser(ctx, userId)
+	return err
+}
+
+// AdminClearUserLock converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClearUserLock(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClearUserLock(ctx, userId)
 	return err
 }
 
@@ -27324,6 +28848,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/admin/users/:userId/tokens", wrapper.AdminListUserTokens, options.OperationMiddlewares["adminListUserTokens"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/tokens/:tokenId", wrapper.AdminRevokeUserToken, options.OperationMiddlewares["adminRevokeUserToken"]...)
 	router.GET(options.BaseURL+"/v1/admin/audit", wrapper.AdminListAuditEvents, options.OperationMiddlewares["adminListAuditEvents"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/lock", wrapper.AdminClearUserLock, options.OperationMiddlewares["adminClearUserLock"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.OpsReadyz, options.OperationMiddlewares["opsReadyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.OpsOpenAPIYAML, options.OperationMiddlewares["opsOpenAPIYAML"]...)
@@ -27364,6 +28889,15 @@ type AzNotFoundJSONResponse AzError
 
 type AzPayloadTooLargeJSONResponse AzError
 
+type AzTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type AzTooManyRequestsJSONResponse struct {
+	Body AzError
+
+	Headers AzTooManyRequestsResponseHeaders
+}
+
 type AzUnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
 }
@@ -27389,6 +28923,15 @@ type NhostInternalErrorJSONResponse ErrorResponse
 
 type NhostPayloadTooLargeJSONResponse ErrorResponse
 
+type NhostTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type NhostTooManyRequestsJSONResponse struct {
+	Body ErrorResponse
+
+	Headers NhostTooManyRequestsResponseHeaders
+}
+
 type NhostUnauthorizedJSONResponse ErrorResponse
 
 type NhostUnsupportedMediaTypeJSONResponse ErrorResponse
@@ -27402,6 +28945,15 @@ type WmeForbiddenJSONResponse WmeError
 type WmeInternalErrorJSONResponse WmeError
 
 type WmePayloadTooLargeJSONResponse WmeError
+
+type WmeTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type WmeTooManyRequestsJSONResponse struct {
+	Body WmeError
+
+	Headers WmeTooManyRequestsResponseHeaders
+}
 
 type WmeUnauthorizedJSONResponse WmeError
 
@@ -27422,6 +28974,15 @@ type ZestyForbiddenJSONResponse ZestyError
 type ZestyInternalErrorJSONResponse ZestyError
 
 type ZestyPayloadTooLargeJSONResponse ZestyError
+
+type ZestyTooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type ZestyTooManyRequestsJSONResponse struct {
+	Body ZestyError
+
+	Headers ZestyTooManyRequestsResponseHeaders
+}
 
 type ZestyUnauthorizedJSONResponse ZestyError
 
@@ -27704,6 +29265,21 @@ func (response AzPatchEmail422JSONResponse) VisitAzPatchEmailResponse(w http.Res
 	return err
 }
 
+type AzPatchEmail429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzPatchEmail429JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzPatchEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzPatchEmail500JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
@@ -27846,6 +29422,21 @@ func (response AzUpdateEmail422JSONResponse) VisitAzUpdateEmailResponse(w http.R
 	return err
 }
 
+type AzUpdateEmail429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzUpdateEmail429JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzUpdateEmail500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzUpdateEmail500JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
@@ -27916,6 +29507,21 @@ func (response AzVerifyEmail413JSONResponse) VisitAzVerifyEmailResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmail429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzVerifyEmail429JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28004,6 +29610,21 @@ func (response AzSendEmailVerification413JSONResponse) VisitAzSendEmailVerificat
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzSendEmailVerification429JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28117,6 +29738,21 @@ func (response AzPatchPasswordReset422JSONResponse) VisitAzPatchPasswordResetRes
 	return err
 }
 
+type AzPatchPasswordReset429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzPatchPasswordReset429JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzPatchPasswordReset500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzPatchPasswordReset500JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
@@ -28218,6 +29854,21 @@ func (response AzRequestPasswordReset422JSONResponse) VisitAzRequestPasswordRese
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzRequestPasswordReset429JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28331,6 +29982,21 @@ func (response AzResetPassword422JSONResponse) VisitAzResetPasswordResponse(w ht
 	return err
 }
 
+type AzResetPassword429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzResetPassword429JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzResetPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzResetPassword500JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
@@ -28401,6 +30067,21 @@ func (response AzEditPasswordReset413JSONResponse) VisitAzEditPasswordResetRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordReset429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzEditPasswordReset429JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28513,6 +30194,23 @@ func (response ZestyLogin415JSONResponse) VisitZestyLoginResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogin429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyLogin429JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28788,6 +30486,21 @@ func (response AzPatchPassword422JSONResponse) VisitAzPatchPasswordResponse(w ht
 	return err
 }
 
+type AzPatchPassword429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzPatchPassword429JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzPatchPassword500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzPatchPassword500JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
@@ -28930,6 +30643,21 @@ func (response AzUpdatePassword422JSONResponse) VisitAzUpdatePasswordResponse(w 
 	return err
 }
 
+type AzUpdatePassword429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzUpdatePassword429JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzUpdatePassword500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzUpdatePassword500JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
@@ -29029,6 +30757,23 @@ func (response ZestyPasswordRequest415JSONResponse) VisitZestyPasswordRequestRes
 	return err
 }
 
+type ZestyPasswordRequest429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyPasswordRequest429JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyPasswordRequest500JSONResponse struct{ ZestyInternalErrorJSONResponse }
 
 func (response ZestyPasswordRequest500JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
@@ -29122,6 +30867,23 @@ func (response ZestyPasswordReset415JSONResponse) VisitZestyPasswordResetRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordReset429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyPasswordReset429JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29575,6 +31337,21 @@ func (response AzSignIn422JSONResponse) VisitAzSignInResponse(w http.ResponseWri
 	return err
 }
 
+type AzSignIn429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzSignIn429JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzSignIn500JSONResponse struct{ AzInternalErrorJSONResponse }
 
 func (response AzSignIn500JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
@@ -29680,6 +31457,21 @@ func (response AzSignUp422JSONResponse) VisitAzSignUpResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSignUp429JSONResponse struct{ AzTooManyRequestsJSONResponse }
+
+func (response AzSignUp429JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30628,6 +32420,108 @@ func (response AdminEnableUser500JSONResponse) VisitAdminEnableUserResponse(w ht
 	return err
 }
 
+type AdminClearUserLockRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminClearUserLockResponseObject interface {
+	VisitAdminClearUserLockResponse(w http.ResponseWriter) error
+}
+
+type AdminClearUserLock204Response struct {
+}
+
+func (response AdminClearUserLock204Response) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminClearUserLock400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminClearUserLock400JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminClearUserLock401JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminClearUserLock403JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminClearUserLock404JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminClearUserLock413JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminClearUserLock500JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminSetUserPasswordRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 	Body   *AdminSetUserPasswordJSONRequestBody
@@ -31387,6 +33281,21 @@ func (response WmeChangePassword415JSONResponse) VisitWmeChangePasswordResponse(
 	return err
 }
 
+type WmeChangePassword429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeChangePassword429JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeChangePassword500JSONResponse struct{ WmeInternalErrorJSONResponse }
 
 func (response WmeChangePassword500JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
@@ -31479,6 +33388,21 @@ func (response WmeForgotPassword415JSONResponse) VisitWmeForgotPasswordResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPassword429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeForgotPassword429JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31587,6 +33511,21 @@ func (response WmeForgotPasswordConfirm415JSONResponse) VisitWmeForgotPasswordCo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPasswordConfirm429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeForgotPasswordConfirm429JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32957,6 +34896,21 @@ func (response WmeLogin415JSONResponse) VisitWmeLoginResponse(w http.ResponseWri
 	return err
 }
 
+type WmeLogin429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeLogin429JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeLogin500JSONResponse struct{ WmeInternalErrorJSONResponse }
 
 func (response WmeLogin500JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
@@ -33061,6 +35015,21 @@ func (response WmeNewPasswordRequired415JSONResponse) VisitWmeNewPasswordRequire
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeNewPasswordRequired429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeNewPasswordRequired429JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33816,6 +35785,23 @@ func (response SignInAnonymous415JSONResponse) VisitSignInAnonymousResponse(w ht
 	return err
 }
 
+type SignInAnonymous429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInAnonymous429JSONResponse) VisitSignInAnonymousResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInAnonymous500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignInAnonymous500JSONResponse) VisitSignInAnonymousResponse(w http.ResponseWriter) error {
@@ -33908,6 +35894,23 @@ func (response SignInEmailPassword415JSONResponse) VisitSignInEmailPasswordRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInEmailPassword429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInEmailPassword429JSONResponse) VisitSignInEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34022,6 +36025,23 @@ func (response SignInOTPEmail415JSONResponse) VisitSignInOTPEmailResponse(w http
 	return err
 }
 
+type SignInOTPEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInOTPEmail429JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInOTPEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignInOTPEmail500JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
@@ -34114,6 +36134,23 @@ func (response VerifySignInOTPEmail415JSONResponse) VisitVerifySignInOTPEmailRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignInOTPEmail429JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34228,6 +36265,23 @@ func (response SignInPasswordlessEmail415JSONResponse) VisitSignInPasswordlessEm
 	return err
 }
 
+type SignInPasswordlessEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInPasswordlessEmail429JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInPasswordlessEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignInPasswordlessEmail500JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
@@ -34320,6 +36374,23 @@ func (response SignInPAT415JSONResponse) VisitSignInPATResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPAT429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInPAT429JSONResponse) VisitSignInPATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34530,6 +36601,23 @@ func (response SignUpEmailPassword415JSONResponse) VisitSignUpEmailPasswordRespo
 	return err
 }
 
+type SignUpEmailPassword429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignUpEmailPassword429JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignUpEmailPassword500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SignUpEmailPassword500JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
@@ -34642,6 +36730,23 @@ func (response RefreshToken415JSONResponse) VisitRefreshTokenResponse(w http.Res
 	return err
 }
 
+type RefreshToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response RefreshToken429JSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RefreshToken500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response RefreshToken500JSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
@@ -34746,6 +36851,21 @@ func (response WmeTokenRefresh415JSONResponse) VisitWmeTokenRefreshResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRefresh429JSONResponse struct{ WmeTooManyRequestsJSONResponse }
+
+func (response WmeTokenRefresh429JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34922,6 +37042,23 @@ func (response VerifyToken415JSONResponse) VisitVerifyTokenResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyToken429JSONResponse) VisitVerifyTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35672,6 +37809,23 @@ func (response ChangeUserEmail415JSONResponse) VisitChangeUserEmailResponse(w ht
 	return err
 }
 
+type ChangeUserEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response ChangeUserEmail429JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response ChangeUserEmail500JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
@@ -35750,6 +37904,23 @@ func (response SendVerificationEmail415JSONResponse) VisitSendVerificationEmailR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SendVerificationEmail429JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35864,6 +38035,23 @@ func (response ChangeUserPassword415JSONResponse) VisitChangeUserPasswordRespons
 	return err
 }
 
+type ChangeUserPassword429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response ChangeUserPassword429JSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserPassword500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response ChangeUserPassword500JSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
@@ -35962,6 +38150,23 @@ func (response SendPasswordResetEmail415JSONResponse) VisitSendPasswordResetEmai
 	return err
 }
 
+type SendPasswordResetEmail429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SendPasswordResetEmail429JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SendPasswordResetEmail500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response SendPasswordResetEmail500JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
@@ -36028,6 +38233,23 @@ func (response VerifyTicket400JSONResponse) VisitVerifyTicketResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicket429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyTicket429JSONResponse) VisitVerifyTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36110,6 +38332,23 @@ func (response ConfirmTicket415JSONResponse) VisitConfirmTicketResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmTicket429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response ConfirmTicket429JSONResponse) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36220,6 +38459,23 @@ func (response VerifyTicketCode415JSONResponse) VisitVerifyTicketCodeResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyTicketCode429JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36339,6 +38595,23 @@ func (response ZestyVerify413JSONResponse) VisitZestyVerifyResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyVerify429JSONResponse struct {
+	ZestyTooManyRequestsJSONResponse
+}
+
+func (response ZestyVerify429JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36464,6 +38737,9 @@ type StrictServerInterface interface {
 	// AdminEnableUser Enable a user
 	// (POST /v1/admin/users/{userId}/enable)
 	AdminEnableUser(ctx context.Context, request AdminEnableUserRequestObject) (AdminEnableUserResponseObject, error)
+	// AdminClearUserLock Clear a user's sign-in lock
+	// (DELETE /v1/admin/users/{userId}/lock)
+	AdminClearUserLock(ctx context.Context, request AdminClearUserLockRequestObject) (AdminClearUserLockResponseObject, error)
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx context.Context, request AdminSetUserPasswordRequestObject) (AdminSetUserPasswordResponseObject, error)
@@ -37963,6 +40239,31 @@ func (sh *strictHandler) AdminEnableUser(ctx echo.Context, userId openapi_types.
 		return err
 	} else if validResponse, ok := response.(AdminEnableUserResponseObject); ok {
 		return validResponse.VisitAdminEnableUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminClearUserLock operation middleware
+func (sh *strictHandler) AdminClearUserLock(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminClearUserLockRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClearUserLock(ctx.Request().Context(), request.(AdminClearUserLockRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClearUserLock")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClearUserLockResponseObject); ok {
+		return validResponse.VisitAdminClearUserLockResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -40014,301 +42315,307 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3tcts42iB6KyidrYp9DiU7ibun266tWk/i7nEnnWTjZPzuTHIiiIQktEmALwFaUVKp2qvZC3uvZAvP",
-	"A5AgRUqULNlOt+dHj0OR+Hy+P7/2QpmkUjChVe/4ay9jKpVCMfjHaZRw8XcavWX/mTOlzaNQCs0E/EnT",
-	"NOYh1VyKgz+UFOaZCqcsoeav/5axce+49/8clOMf4K/qAMY9yzKZ9b59+xb0IqbCjKdmpN5x792UkQxn",
-	"JFyRhMZjmSUsCsiY8lgRPWXELCOjoSYyI6OM0StFKMnymJG9IRfXNOZR344x3B/0vgV2Lxmj4fTZlIVX",
-	"7wW9pjymo5jd4r5GsAAW9VOq1ExmEQnNYsw+QynGfJJnLCJawlZJGEvFIkJFBJvGj0koszQ37+dxRITU",
-	"ZMQIVVcsIlwQzRN2Yp5OuZiQGVVklnGtmRiQd9mc0AnlgsRUs6w8lWdSjGMe3ub90ijKmFLm+nLFMkET",
-	"Zs6Axhmj0dxsJFfmLkO7NP8Sf5HZiEcRE7e53jA0y9XyiolHCtZMIskUnP9UxnhB1IxDMglgOHbL9Nd+",
-	"LrTZbYyT3c76TwXJBfucslCzCAArz9gJiZgGdKIZA8CZMqJYds0yEssJyUXEMnhYoGIEuIXr9/f0Supf",
-	"ZC6iW9rOK0lUHk7hDgKimFJcCgNIcDlkbyik7o/NgvxFvqHzWNLonZQvaTa5VZSXBqAVic285khp5bAN",
-	"ZKVakb1hikvsayn78LK//veC5noqM/6F3eJBI0ArFmZMAxkSkgBxrSBEYE6fklkmxcS9vDfMYcVMaLM2",
-	"FlU3o/I0lZlm0e8s4vTdPL2LGzG4q5jQhCoyrE84hC0U6+wnZqF9PU+La/myC874pRNbDKmwhN+METOD",
-	"2HvuBsI8y8yuHIsJCBXEMkUSc3FVrH/H3PDL98UKv+yAsXxZxVVkLkDKibgyhx8FJBfXLONjziKDVklu",
-	"rnsqpWKEEsFm3rXKjCg+Ef08hUODE7Jb2RGf+bJ7JmM3sH2m8mUlR3G8hCYGjUDMpHHMskfKLmpnTOTL",
-	"FjiIXeNuGEX7Ai+R5mQsMqSexspyg4QrxcXEwPOVkDPg0ExELCqOGXjHoBf0poxGLAON4/Lysn/qsQ3z",
-	"bPFAwqm5FzFhARm+A66fMRon//1D77Tc4ofe0AxeblADl+kpnXExMVux55Vm0vCyLdO+XziLIzg11XRs",
-	"8DNh8HtgGNBbwJPMHFFmlJlERix+pOwrxeXuknF2g0LBuJ6yjPx28foVEeauBcmzuM9EKM31GmUNlvtq",
-	"KpXeAY+EVb61euptKJABGTqiC8KZmsoMnhpJv2/ETRrHcsYieMYinrFQv5P1X1hCedy3Kk7fEflhQP7r",
-	"f/+ffe/EdsuVO53efePNcDBbV1PXAiSniSoy43rq0d9HiihNNQN2zLTmYmKk+eptc9HPFTNQ4Bh9n4ko",
-	"lVw41Ra2uH0JpNMekc2RhM7hoiJJ9JSbTRjxIk/7bs1m/YVa26dCinkic+XvYDeCx8pdbFf8gJ3sitl3",
-	"Q8DuLB8WuxOuv3Klvzse77QLw+M/p9wQB08i8EgqYoWjKgaeSmI7zpia9kEq8H9Iqfb/qXl4xSpPpE4r",
-	"iJUrlpkHpSDtHlUJ7U6Z6Vq3XCiiXBjObxZDjLQCVy5TlsEKPFPBgrJqhS7D58hsyjKGNCnC7V4mbAd8",
-	"+DJha9twF9htsb7dcr1Va71vDO8yYdvnBasOoUEddYvZDVlftqDtUvTLhO2Knq8Ere6k/DJhOyHky5bY",
-	"or8VFqOgoOgyIxm7lleACEbpkhkxIn+59B3S066nvNymB0v9F1N6foqwrrYuVMLoS5caTqmYsCaBkgul",
-	"qQiZEymPDZGUMSPoHwGnSOCeKc3jmEyNGjmak4QlI6M4Ojs4XqMZNKZKk9czwTIyA9I0MtiRyGu80ogl",
-	"UltEr5zM9ulPh6NpFESPzT54htuWonJU7s6ZkPlkGtQ4pmAsMpwG/DWFeUcY0l2xYANBNmCDA8BEHFgU",
-	"o1FfinhO1FxplsBPxdG2EczKOW7dkrX8GJ0xyx1QYJcMR+CgA3YgBfOMXMWhK8bIHuC/PWHvHXvY1IIb",
-	"kWP3KGPXjMZO4IAl7kDkWA1B3YUOXONuxY7V671vgges+C5Qfyku7Ub8WL6o7QogMNeuRJAOYNZdCIHB",
-	"diKGLF/mWoZkK5LUTMnl6ncoiXQ/bIOKYCUtdLNBz3xhRyoibE7ziOuza7eyKOJmMBq/yQwn05yp3vGY",
-	"xooFvdR79LVHQ5x1wbYdmJ9kBrbxVzRpMaOfvjm37E9PqSYUAH1vCE7fPvpxh2bZXmwDPt2Hq2FJqueD",
-	"XtAy+XvFsnMAHrNzqnvHvTznUS/oiTy2ZFZnOWv6Xlc+i6hmfUPHmuZCfGw/uMoUcvQHC7X5jDeubGF0",
-	"njaersx1KPFYmciT3vG/eyoHeaIX9Cyp6H1sGM9SBTyXhV8tOG94atrgtr7BsRsR4XRiwbDuLcG1G6wz",
-	"u4UBqe4FDgbLM6le/wIk1tbpbxqO21+Gf17FTX9suM0aGr3kal1UYtcuAo5rlqhOQQYe3n4rFkWzjM7N",
-	"vwX7rFvcV3mmJAhPBrHMeySlE3ZC6AhUFyviguBufmjAsdp12NW3Hs2zjFHNzJF7EtkapxOxMc1j/Vai",
-	"bJTQzy+ZmOhp7/jx4WHQS7go/t2EolylMZ07QuR9/eSHHxveByNhBYLxSVD99Kjt039as58HxiMpY0aF",
-	"eSWWIW3YRmUXTxqGTpimEdV0bVLjJLtmYDDQ/kgVXv0TuPpCGExlzMM5AW7F1KB+BD+uPHsj/FfBes3L",
-	"S+jnc/wU3q5DuWZJKjOazd+s3OWSWAYyYmOZMTJB/wmhjrMPyCXXU5nr0gU3NL9qEBaMBsMVmTBhFD4r",
-	"GGdM55kwUr8IfdTxQMCFHNaO48ej+mmkVBvBs3fc+///fdr/F+1/Oez/PPjU//j//bfVOJkspVY+Slor",
-	"8Xo42fHky8MpA0fUFOQoo9aCCGtUXaFmRgVoYQud6KHZzMIxwNetp1AI9Es3vrgr8IqjoCXHhF0zo8qA",
-	"hFIo/2YvNRrvJqsJ+kRpwxdJQsMpF6xvlH54gNatoODxNcew4VXVIDfD/QvdKegVkYg9IB9TGfk+4V7Q",
-	"czYgs9R69B+M3hR/Zvik1YcaZYwxZ3Gk2g/1a5MQ5R/Im0yOYpYoMpoTGIzsURRkwWHJMsKFlqiBmhuY",
-	"WRTlWpGY0chgsIqpmloJPqUZTZj5ziDdvgdkJTQkTCk6YY23w4zUHjIQRVMm05g1wqnSVOeqGQv+8e7d",
-	"G4IveN+azUwaYNaOFFiIKVfXCscXSK7WROEQaEB0uoa4i5qPWueTm4m6Rgo5DTW/ZuvMidC+eBf/kDOr",
-	"d6LiNqPKYKwwyn6juAz25iUzb12otSuviqEgl5a3VTsV/1b8Na+Clg3EVHtuawqqDjoXpNQ63LvRl6xc",
-	"O3azmSTpC0NrijIFw/MkUnftW5Q4GiSGb52OYyMunn7HzBuUuu+Z5F1x0XDww5TqoWF5KcuU2VTFVbBv",
-	"eNrwC1N6PqzayStvNV6GoRrv1c3omZNbt08rm6ghnJCdtEoBfZLn7asT/QPA2YD6oWdrPdqHQLqK8tmR",
-	"W1f8Po2+NwX6nmnBu1VEWyn0e0v/1tAvTpF3UIUaBVc6o1pmCjxjXC/qFfSaapq9z+JGvNyA4tWgpQke",
-	"wEHSfLU1aGk3r6ykNR3gqKtwqU5dtGALPFKlLxgTNyGNJUxvD2wFm/kCD9KLpg2kUynYqzwZIbytXOwi",
-	"PiwKPDVbSw5EaC1I8i0dK5f0JedRRyn5C96zs8sV01ShL/BQo7ge7zKqkO7OpA531bP1oL8KVs13VWVa",
-	"5QlWIO7jMuqxEZ/SNG5WfhIq5kBfFEmoDjHuY8xjbZ5wQWgcNymoeMRrsj4U6VZwPhw3sGtuPIkvZ+Y+",
-	"kAVuxv5sStonX9pdnopQGLWW2oMXQNhN8KlIEVlnqu4WvC+bGK5OBfFyW4z6+y+WSbRlLbFWrTAzwmvN",
-	"i/RzUJaYg9opUMKF47mL5KgWC4wmktJoFBA2mAzI8OsHPMgPvWPy7w+9KS3TvEeMCaLpFRMfeh+/QbpO",
-	"woW/uMeN+3qzRIlc2EP5+lum2E301e4QW4KhFGNugNYah7oPoXi37WmnhK14swY2xb4+Lj1hOLLNcL4z",
-	"1q6BdW5Zd0eLbgoPm5ClLcDTerff1Zq5aKm1EXb1dDauB2Rome8no11zhdZiqiDugF9zDCVoNBZ8oruw",
-	"dn6yNSgaCV+51vVkrU+0xdRof+60uiaBy31dmaayjcA/rsoOWi6ZT8S52DFub4YwjRQhWAm1fCLep/dy",
-	"Q9vH4I5nciP1t47DJ0SwaxveVthRIz5hSm8Hd4tb2BSrN0Hb6yX6bRMmupO/LvWTdRDvGd7/O0hj+kVm",
-	"yZqQWuaXVk8k47XggMOjn5rEBZi3bn558tNq67uNoVsGr7gpiLZbMLDhvIG//sbjgaN8c/puQzz2bcW1",
-	"+MIpw7gaDHlTWqaKzGR2xcXkBD0FoyKkc5zrPAM3Y2d/Vyf7AvtMkxRtFKiW9yKWxnLeH0k/iMidRx3p",
-	"i92tOLqNXBF8JUl7//78ORAzaxg/BYt34QZY/WkTPjUN1rS9akbd+iEDkPPnBQ6sHx8Qysg6oTM5yWii",
-	"/NgAa8noQ064gab+iPW5cM7+vrNtLOT/+s/A32JJTC13eOGxR38acnK9IIE+Bvn2nTO7ORfT+6EMb0CT",
-	"TS1oYTEX3n/IRX/KR2nfYMOIwrqbU+Ktvaf2qJZxDEEQlTROKwHhZ5XdFumila14WaXe84IcFUefjGlf",
-	"S51C2Ab8ZUNg/a/wd3h1nuLSXXwHfOHuBkRa5n0J6Ty9oCdpru1q+gwTgfpjynGn+GOayTGPWX/MdDht",
-	"+PGaRw2XiSvDukB9xUTUV4lqDA9ZP9KiIFq9cxHKzFwlAeAh5rUSfjaNyAhIxlLgoJXZjg4fd4/UcLsK",
-	"lhhEfrt8sSbdeC0YSfNRzENyxeYD8vbi1PyhSEizbE6GYgghZ0M2PCEsjs13YT/Ms2sGz8+iJz/88Pjn",
-	"yidhdm0/+gz+w4gM5xhl/ab/5Icf9xvcC/Fk8QiNsEsNjyI0nsiM62lSvaqziyc//Nh0KWF2vTjcM7Pm",
-	"6gCwnEYpbfFzcy72nNhnJP1kz2D/j0d5Fjc7Q694g+/1BZsTHkFBFMuJh1c8GhIsEeNCZtFbR7iG+kct",
-	"sSNXet48vnmzdlbPmgYQzftMZJTHuVq5v1yx5vlzVZte8UnTAJ9brgmjsMjnlSuYLx9gvmKAGqqZ8wwA",
-	"GPHucIcteHaxtqHN4Ehn87bB5FWGbRiwaXm//3L6zJlhbEbOuvb9QoiuB84xCOCGoAx8ya8WEkoRkTHE",
-	"w0NGFxdcTQGEuZgQLlbfgZ24aVevX/iy0SK9hfg9HJZ86L1+8aHnSy+vXzTyitepuiho+Do2tikLr24S",
-	"gnhGwymJWGp0TxHOgWDOpgwKD3FtA15YRPY+9OTVh55LyLSpF0ERkogsXDXHHJbsyR2DvMKYziIR8OOq",
-	"G7FjNN4IbEa9rShsG2t6C8pMhpmZCQgIUNcPgi8VGdHwimhZ6jRWuiKjuZfzVSVBU61TdXxwkMz7NE0H",
-	"9oeDGYttTseaimaTP/4tymIg4W+m3WXeCBspHJUBmu5sY8sn8KE+ZEgVNlBInI25oQhXjKWqOXigqkM1",
-	"D0x+u3wXlHntpzY3D4xIx+TvjGYsIx/yw8OnIfBG+JMNW5KzignPUJ88b5j5AqiVIrnQPHbJzmW+tNVE",
-	"K0D08+GhBydc6B+PGj2Z699i9Zvzznpql+C3xrg3/1JaTqy2j4UlLoGuzZiOKkFz2X6KWM8mFESbb+Ez",
-	"3zCWqRpfUhKR3+RUkIuE62lvaXRG+QUcnE9LdhV/1H4Y4Nu+WUxrYbYsN/aHnIqBMkfxP+zDQSgTn452",
-	"si97R/NDNULqaTc32goDceMRbGQ8SsYrE2eb5K4y6XELcP363RvYyn24RYnMf+WuwGdhJYU1XKHVDUOo",
-	"zPxebFunLTmPYDvLZFIILVUB5PGTp0egbnog//TJCqt07bjQBrLq0Da2LW/L6tnV4GmXa/EyZkr9laD7",
-	"de7HHdQtInElB6BRKDsTkU0MK2rEo/WglNXA0bXnisQsFjbfb04f3EgMbdzk+3QL7Meg1jM/rqAuQ755",
-	"8ewMEbAIPyB7F09++HEf7E5GdVBOj6CKpDTTeFZcuTIWJ7ZEBIuIklguwJUZR7v6xfMXKiCzKQ+nUElG",
-	"MRERrgM8VapZLXcVXE7tDsA7hNLb58Dl5GuWf0C97q2LJC0O7d890Nlc9kb3CNNa4HF5C9byvioyvUUW",
-	"rNF0P6v2w4f068tv5r+v4L8X30gweNScYOvLkDUOM5P9mJlRSUzFJKcTL3nzFqRNz6035pnSeB5wCL0m",
-	"3F+t2ntqPSZV3lu13nP6NuyFQrUo3Iy1iHFlyI5vfSrjfeeOgVs3+TNwkVi/EK8wQw+zMLCvyYAF5LeB",
-	"JJrnhAsIQgqpkIKHNCbmPLOQKmaLtfhH+SR8+sPox/HTfng0+rl/9BN72v/5bz/RfnQUHY4fR0dP2JOj",
-	"XhW2D/s/0/7449efvvWLv486/P34ybdG6O8UzLFYIeaa/T4uSuCsrr1yB8kM3dIVVhP8zvkKXYwHq1MW",
-	"mlJonuywjkQ1w2BRcSx/X34Ga6ce1K0jXlC/H11fDeavJgLUQ/r5Yvh+U35A057cBprYqUGR5wz9wvwL",
-	"+8sLVKEUghVVoiKWZgwLFTTmzZ5PhMxYdEKuWKrNumQcsczaMJWtOOnPfxNkvW3pDHnIufi9SE2vsB8/",
-	"ECL12cxqF4A/7DL90wAnyPvI1TYDTsFmZ3chJS96M+rnUKxs6d4vmIgQlTEH4nvTaVefw3IAuJmu56U4",
-	"rQ//bW7L0yKIo58ZScoKagEQM6z8qQqPWiVR3pN2KrLY8eD/XV0gx9/L6tO6eR7C9wIlKAijWP1MRjdg",
-	"Ys2mOAjZWmmQO/rpyeOnPx/+bU2TnMcC2rs+uhnJDLzlkuyNsea0ewEjowJbH21GpMCyMVu5whtGsrpx",
-	"4YDtaEuucXNvp272CdbbUZrzA3/7CZlNmbBF5PDsRugZxPe4wvca42WaNLvLhCGnuhnNwsV+akpUOjr8",
-	"eXXdjzRj11zmqnPGDhR790LvM5lKxaLNvm/0DH5y8YSLa2ua72Pz4W5a/OqSX3FsEnEmNMvSjCu2NLD1",
-	"9oorVUP5VgTvlTF7S6IosBPCRBaFVqxlYFOqWGZffHIkcj36tiEU+pnYKz57715tytW1adYevC3uqdM5",
-	"bnaAW91GyzpfygkXNy8vdA8uZ/kGNwtlL6v770Fs2bDQQT+Z6Yf7jmv6JcWdlkpBiVRkaIW4YVtAyie9",
-	"OiIFaEZzMEpz6El1pb4K9urs8tOb04uLy9dvn396e/Y/35+/PXveaNGzkSef+DpBK7DtyMWN4hAVeeKn",
-	"H4+8oiJesAqPOp2EoAm3PSMNHLQUMwO3Udt4b1kOoeh29Vy7IBtz1WA4gLo6zdS59KHXU87VzGZslUAA",
-	"YMM1oZoMD64fH/iw0ncgPTxBQbEf8+t1JIbfS16zXgRV7q4KVuzUjYhqupShLeFUFrieHB5+3BoverVY",
-	"Y2JjTW5Tgca77TWTuLZB59zslaofld20HN2bzUu/XSbMCtKAQjeKHmwURG/r8Lwjqy6n5cyqu94oMqdO",
-	"z1dQ1PVI4qrM5UJQrsnN3pzLd25o3l1cd3Pg6PLLeu8BSHNBQvNrAD27KfTIo4r1uVBMKK75NYvnJ0YL",
-	"xtwapwvPZHZlVD1ZVYChNlVDSewVQAzdCzBT8NwWrtuQfjUUI1tZxatuAWoTAr1VvpUx27TmmncF9XJj",
-	"h001AeyB/Ms6DZeWhm4tzLdmWTPsK2R2ucm0dYTzd1CU7atNseLAb2Cx2Agm0J2zhc07utpxn9Em5Svd",
-	"MrfhGLWf/H1u6EbrwEAp52vUv6gB8RoFJL1raC8zs0jY4KdHilzTOGcntj5ptTQplCtdnd5SBdtiPUEd",
-	"rhdPrqE25bznVt0JEDbkrs6GUMiajz828Uzn8F3ZWKYCm9VszeVnZ82RMFHrhje1OMHH1sTExDWLJabQ",
-	"dTU5d7YQBUuSsMFsvVCjPWNUSTHoLc907XR2y6p82zZUCIZrwkhTCMq7ars/kScs4yF0i+qUROEQtRQI",
-	"fuo/HT+hP4ePo8PREfsb/fHxEqKzDp1qJRhr1yOsHTvgbRXnm4v1rbyQDWr0LSDu4VLE7ZSWWAWShvi6",
-	"7WJzKcBth3QdBjcmX/7mt7vZGxgFbyU/Y7Uau0l4qL/1LV3y0gtu8BZWW6ytRWYxlGd7bq/KWrB1IfbL",
-	"uXj+Alp1Qk74lGUdWia1iQbLWYM9Kbux1hv7nbkorQ1ky9YeQeaFwXp1k7xo1JbeDq+WiYOdcB7ivRrD",
-	"yjp/ujTczHIIhy/llrwN2OUuCw3zLuY+sQsLKjtnFjjPPWIV5ca3vdFuBuiN7nfrIuWWMg+3VmOztqib",
-	"FUxdt8HHNix1hWd+JVt1EckbkOhSkHh6uCuxO8yVlklLifeqaWuLRoDSVtQJiS/K1xttWUuVHq+lto2N",
-	"NX9NMiq0IrMphaDZPa4Vi8fga6T+Jy1VV26okzQbHFxtc283laNa2HpxfWurNGaI+8Sfmln0tok2Wnnv",
-	"DW9ym97uJi+Ydly4G7GvJTR+pqGO59D1UI7JEIi4rSWVW0NYgz9/jZDsTQ2x6Bvbggl3te32okKf6jai",
-	"Uc5j3efC9ryH8MZEKogxjBn0U5Uzlo3z2E8/kjMB2W3OpRIxtHBl0J1WmhPNRzFXU3gSSqEzPsp1pcpY",
-	"zcNyE9uyF4P5ZGfM5W5szx0aIG3FXr1bu3IrcG7a12hnxLul+dG2CdtWDeiHNyPdO7KcY8X5++4ytXXx",
-	"13CZLvZbuKETdSM36LfWDamNzSglGf2h/9NR9Jj9GB1R1ldPk5//dtRbL3DdGmCsS/4EW98TF7TuBWO7",
-	"jK0pVUTI9liwje0yG9hGWqHFlQ25F3jrmtVsqmG3IjAETIV5xvX8wkyIyz/910V7zFxjm5aq8bHInBj+",
-	"R9+O1AfS49eqHB4oPhGfuBhCRctha6EuIjOstv6IDN/ZoP4rJv77h97Cux96IONxs1KcyXG2414lFLME",
-	"O5ryF2zuNa2EsrYtGRoJ1DAzbxAILJ7kGYswZHD48vTds3+8OPtfn06f/37+6tPF2bO3Z+/al/MffZiv",
-	"f+Hq6C6sBw/ELNssB7MVfnFSwW+X73oNLXQquQ9cqRxT4F9SHU6v2NxgoFSlrZi7vMWYY4VTgDrQp2G6",
-	"cllTrdPqos5ido3ZkhstztCHoh21snmdCc2ulIGGIupnUKzd5oQqQsW8oRwJWLZteKgDaawtC3VktfkZ",
-	"mpoyWDeXYp+wzxyr86/ctlVR2pDC+oAbsGB4EMsJwPiIZgxaPi+D9U2h9xsImOOGignF8XEF6WnxuG+O",
-	"mkWEVvHYlkgg76ZcgRoFsjwNNcEBR0zZkjERpzELNZSYTRm9UkReMzBAcDGBUuAZKGHQPStwp6ICF2IM",
-	"jehlzNSAYClLOx7WAcQGCnqqAttf25wAfoQ+djWlKVNFwRqWXfOQmcXwhGuqmZlSQqiYuV4uJq7OILSF",
-	"dQVtBJuREVWMvH/7ckBel5BormmSyTxF1DEnoemEpCxzCzWXFPOQWb5gb+j3cwP0eRZ7pSVkyoSSeRay",
-	"gcwmB/YjdWDehZxDDTzY3RE2TkAY6x0OHg8OMauOCZry3nHv6eBw8BQzC6dAqA8iGcIfkyaadTGjkwnL",
-	"yPtzwDawIrlLHZBzg0pKMY1bBu3Q613OBc3mJ4ZPP3v+ygBPrjAqoUDa86h33HudqudmDYb9IKuE9Tw5",
-	"PLQZJdq1fGGf9cFUJyBEIHNrYmPfmiIsIhnmCRMaATWlEzZA1pUnCbQ87p0LzTKs50BO35zXvtgrT2Lf",
-	"4A6dKFBtU9X7aMaBYzz4CqfxzTvOxq2emrfgEmzjdjPWV8RaczElzlL7ZsmYMa+83H3NGuDXxzjt/4v2",
-	"vxz2fx58ai748u3jyjPnCZ2wg1RMqmdeqJZ4yc3R6+a6QmwAtMGXixfd+dM/6DVFAFh3gEbYgUsYGDw6",
-	"WjgfmqaxJX8Hfyik7OWE3TrOBR3j7bfXVb95nwbmDJoKqYFmGdnbbJ2EMo8jMqXXjOxZ2mqAjGRsnCum",
-	"CNf79niOmlA2jSkXa+LsK0lUHk6Ls6+gKnSM0Dy0y7NkfBHFGxF1ymisp19aSR6mdCijaMRYAjjNJAgJ",
-	"wN4UBFudGGYRSYaHpWVuO026rgyNVO4fduaVSLccqJbnRbuC0g1neooiWvUsX/JrJszu0kyOmk+MR4bH",
-	"6/lBocGlhtssHt0rYIyQDGNrbZRt1Y3MUm8NB3L5cLF529CIEKyWrawINWAZ2iQrRcrGFV5CEtRpdvWQ",
-	"JLB0RcYSSzmd2OvEnNJi/AkwMHOTPGy4udMvb8x2z6wOaAuM/F1G861dW2MLUHP2/pCf+7PZrG9oWD/P",
-	"YiaMghbdeI5vdebybYfgaRtmtdAf672xWn1JbptGLJZ4cPrl77Rw78JHj7t89F5QKw+zCD972uWzX1wr",
-	"GPjmcadvbDHWd1K+pNmE4Zc/dFukytNUZppFv7OIY5Up8/mTJ90+t6QLKlJ9C3o/dDvQc9vZBsNZ4btO",
-	"G/17xmg4fTZl4dV7r8i7byIAQcczDvz7oxFCSnKECfFIQ6AyxiNVy9fYe2O0ZF8Io196H78FvTTXfx2S",
-	"hGj8QJMeaNIDTbpzmlSnRYtC06drryRTq+j5rtpv4rjqg9Zo/kQJ3DpMo0Lq3QfCpXhk33DkbsKEoRwy",
-	"20cKhoYlTHozpCuAwcGuUUq8jgwVxj1dGOmbiBEaus+KgNtFrfY/cwb6llVrnT29UY2FNLsFza55IBeN",
-	"1DLQj50HUlAwr/swi5rz0fKaPFwRxxtuQEc2Ru7NsKyiKeAt+2WEwGpdlh+1d1Fny1I1WEJOv1wwEZXV",
-	"1R1qdD1WQD+wMkK9hRmd/8mp8+YX2JHK/U6tvII0jlAUXKB0ooVc5ROHpUSvEKAyF+LYojJ6JA8p08Qo",
-	"1VzcnNxhkyLzmqt1AIU5qnXUhkb0GvPPA3KuPaJ40lzZHOqZMxGpViWxGtm5K8GsOsvWZbL68H9CcexB",
-	"rtqlXFXQlAumrZ+kqJXTwDOWqHSWd9S7Rsbzgpk6csRAaSJSsBMioY9Z+QPNjNwTR2Q2nZO9o8PD/YDk",
-	"Inal8tBtRUKD+TRWhIahzIUGIyMLsOob0oOKevbk8KiUnYrlSGFX4kr+1emEhcM7oBQ7U+JaZulAN26D",
-	"u/81EPfbAi+n9bKjhp93NJv8edgyDPimrOb2wJEfOPIDR17BkdeQ7Q9YxHVXi8YAmCYw1KLPMNkDegEV",
-	"9yx12Scz8Dii7UHBkt2sJ9aAKiSEjgjdhPRnEV9gsB3MEusaAbZmlOhsTSgqzUL00ndqSAAQLSGuXhy7",
-	"DQAhCgpUyWapMIXAoLJBqIhIxnSeQSdrVYusMqwsopqibc38K2GaDnzuhgFZZeoz2PLB810xpbkqgk8P",
-	"ScJFro28OdbQR1eRmCrtR0khoRyQUxuI9tvF61cBybO4b7kCLCfJY82hq4HhGWQkI86U9RQULNcsTBmu",
-	"V76+iAplfvuOWN9i7YAtM7/mCYotH8DALgp28yFvlaM2VB1o4K4v5WTCIuhb3RXNYeANjFsYIbyJfQu+",
-	"XJ8t2zTYzTizXW0zc/6h8zktI1Ev5cQQBWSN9YpxBkVLhuSRqi9m2JJaSSdZx0yzRROogwLz2q6BzSVt",
-	"twhxjjZOqTKCNAMu66JihSSxFBOWoSQ++P6g6kYw4ZtPqzG8dQvqGQYJ++oJrbKdFlhJmM54JQpzIXbo",
-	"d/tKtyDJTSKu7AxYWYyRN5lMmJ6yXBEzpGFzUkHyAsEwunogkfdBUix2MZjIhqIOHBC3bdiw89M354ZB",
-	"3hQ71ulj3IgeRcRrbcvv/HBYiCewy23f9pxiVOOKbf+v099frrdtN/CdbNsud3HbfrWCrQWNLbU9NIRu",
-	"tDtEz8CcgObCNqNCYDCiErV+UnUFK03nqz0COzc97DhQo22ah1iNh1iNex6rUVg6dh069r0QJsThB8r0",
-	"QJkeKNO9oExN5i7320HmtWlvtHz9TnmMhAoqbThCUairxDOsIcmxnYJBQSl9Q9asZUsKc+scpQkjsykD",
-	"UiQzzHfwRjcqIyZpy1y0WaDqVbh2aIuqT7ULc9TiHLdvPlqh0dvzhZRN2wj1ZmakP4NVp9ktukwz95DQ",
-	"xTE1ouAF0y7t1PeqlE6OIp8d5wR70p6LDn+kipaQazhHWwI613eSNtSkuxUE3YGrtHGGe4ecBZBwl0lw",
-	"Q+T8a1lqO3JtPKitOEVXE4qM0Wi+OqnwyeGhc39yVdTqIyG1yfNEZ3Q85iGU5SuyCS1LVkV7MezWP8Hi",
-	"BDRjxNwOi/YD8sPhU1QbZlwxzGKHH8mIxmaqDObS9ArS3Q2FkWOSSUyabMxafIs7u6ukRZh+4F367qd8",
-	"JTW4/OYnZAgdPdWQKDq3NRPHABJ1m5hZJl+RR+mqGCz1lheyYcyvC1OyQv5RrZ2wBwUvAnL5+1lgnZVY",
-	"pgKLL+wHBqKNDABVawZkaLWQT1QPC+kOx3/kPJWh5tdcz5uUxpdc6Qu3gxtCQ6cKW6dfnCy9WMF4mRdj",
-	"DQ/Fnz6o21xazShQXuGCyuF+O/jKo29V11WtVKKIKvCzYIlwiXHHi6536FAB3Z78Yh5+HRZFlJYpiDRc",
-	"TAbkVKAhxFaJsqMF4JgTEcZcEqwVlYsrAe1RgLceHR41QfJz2NVF0WetW+jFgo/s1sEMV7bqm1dS/yJz",
-	"Ed1zyDwTkau02Qk+gzbGul3Y+JXpVsDYprWoIG1LSdkDiN0ExC6mcrYmjNWCxBa7OVtyF9nSTL+evSMF",
-	"2SxLL1WLuPBonQouC7FhQJmxztl60U9OauTad+fzwsXbVlptQC6YdWXjJyMaXoHJu7EXbUu9tfrLHequ",
-	"LeizZRK12xcEPMkM45FzkSsW2cpELo7/kXL8pY9DxXzMNE8a06gv+ESci51ZwHH4nVm+68N3UHQf3zoN",
-	"gzj+FHubIHzBUmqw17E5SjsWLcQ3PFjZ72VqgoHZDUKrShnVUMI8baeE2OHN0EIweRV2uII6RGxM81hj",
-	"/TiYMZYhjbGIQwK29FW5jwPyStbhm0XHoJebzQn2WSM1KwwKtmictnWyHz8h4ZRmNDS85sT3Dnrd5oc2",
-	"+UgxoQOS5FDeUIdTwvUAQk0MJfSDRw0taSNz79Odkrn36U7JnD/8LZO5ZY49lyoGdQIVslm4mIylGVOu",
-	"GtVDYsS9T4xAsuG5spqIz/Xjg8GMxXEfNImDP2ZXqh7ItggjAA+XbEResDm5KOuVgfHOFlPlE0F1njFV",
-	"1iq1YQFxUbX02HbchwqFngXQWn0YiLpcG9CLacgisP5ZhTrhQrOI/GFIyAiLmNLC7GfzLIDQzQfkDIov",
-	"A+GpauU0Y64nvzWPqin0Wf7H76fPbFHbRerzK9O/Xb5Qu1Snfrt8ccFaw9jMEbkCfp0gDexqy3jYm3wU",
-	"8xAvsOQR8+pxefAjzIAlCEER4AOar0qcgTdILCdVS14AHHLCDDOhxEi2x8BmqpWEzBuPFBkaVjR08SpK",
-	"ZsNCXMYSRAaIpGgSjs0qX3KlT80yzq7NIfVWaEiQmcvgVQvZBlzFBFkx2BzROFloSrXUGRpqmRmCe17N",
-	"xCkqN+Y5aFMNmTjtK4kMYhRywOmbc+cKl1mlIPM+YiZXUAlx6RJBZrWFwJvTfDrUZF+2ZjqSucbFuCLn",
-	"jalGhnLrbR+YOwZzeVKQPVuJkQydWcKV3d5fcki2iU/T4Ty+6eFoMOlAlo3nSNFtq1FchKz5eJZ2Llq2",
-	"BktFu0wPWuwWpv+HnJGEimIJWtoEJ3MgiVStC4h5wnVlAVYG7h3/cAgt7nmSJyXQ4r8eBw0VR5volKUx",
-	"lq1VKFDbipAW3QB5Pu7SOmdoQkn1oOFIA295LRjSYTm2N7KGmGem2ETvNN9tpnqaLzcQE81nGxvvzMer",
-	"7Hd+yfx/fzQQ5letb3RoIGNkjiUVYhr0F6qxWagg3spmzXBIYQurmMwiICtsTmYsY8Q2qIFoDUFGc8Kj",
-	"/UUWHBCZYrA9dJCK50QD/7Nc0JUNlEJTDoY6zT5rqKVPpjKOQBqLGSTBmmdG1NoTUu+TiIOYHC1h0O9h",
-	"i11YM260ZU1AynBZ5jZBsgupYn0uilr62GV+s5JemxD8YsF4SkUXu7ZV2C6l2+U67grsavaMygkxvXDP",
-	"TOCPUPhjD3p5tLJFN1KvwXJVtB9cQvhxAfeB7hdLAoOEE/FgbeqKp20rkuMxhhc1LMlf0eND9z9vYYcN",
-	"C9s5HzDI1YUDVM8Bq+pNK4dkCAyN4wcmcTtMIrdUsc4dgjXshl6tOyoin8YHnplyQN4LKJM+lTxkCqNr",
-	"KiZHIy/389SZHtWAXELDF82SVGY0K0LWhmWsHpj7wqkEWl0NTnIavCj97RN+jSbKpHQCnRRRhLQ0MA7R",
-	"TKBcuoFNOUeCAunGVvbHKGBD4lpYDx4YWMd2ZFisznJXBsD6Ktoztl0rK4jrQ7HhO8P2w587fvZMinHM",
-	"Q31jGtHN5Ih7vEEcYROV6WpAhIvpmgCwHqVyVkcAm06i7MHXHLT9pfE5GOGiSmLirB88a+6lg+HHysUO",
-	"o30EFTqeYTyOcgE5LrbHZgs4I5XXe8cGYzilqJF64BIL6tElAsehFu76u0Oto46frR9dcc/YL15tO1AH",
-	"zdnPMMuvaM3q3YZYt4yEPwDXPQWuXyFWuxWylurAXqtJHrUE6+TOltoearDKtvoxaMt1f2bbBoD5nbM4",
-	"gjZ1Gp3QjFoRDgO41YCc2uwAjNGOGUS+uG43nhcbo2La0z4swV5MGEUXEbAFwT5rxxFCmhkmMGUgdmKf",
-	"tWYqjjmXu5YBy1nuKruzC8kgVLlEzwfqcX+lvhvSH4TFjSS2A2v+wWIY94NONarCz3GdnvwIrRPbiIyR",
-	"EFtJjKFiFQMaCamA4n0YKxM49zXPSMoyZdTrBr8zthprs4LaBd8LycGQgdJo+0AH7qeIihe0GRqjxfce",
-	"YnEDZpyJe4UY1lj+gBf3FC8QXDZDi2qtp3vM3i5scy3PpBp45lCIfBLWSlqI5+D9W2oltUVbWvOu6zZf",
-	"W/7FCvL727T8trDJC1Sud134xU51x1USFpex3HDrJ2XX+r0+kKgHw209t6gwQ7SUcelAMP184LYiobCs",
-	"t+xaXgETb0/AbbCZttOjeg7jA5TfP0YcLepaqy2q9eiWSgo5Bo9WQ0mBrRWZklhWfc40SfNswqJaCvny",
-	"EJRtJYd3IOowUZtX3hMvahnhD2B+P8O56td1fy27Xcj5wVf71/l6SfQnBg9tODaGldMYylBY/LRND6gg",
-	"0OC9BRsXeMWNE9wfsOY+MgcDJN1Yw31AnGAJwC2busCk3aGtzdZYlohRpAx4FlE5E+COsXEe9WIrmO18",
-	"TePc9h8ThpsTNZUzsYKPvnPpI7vlojBNBx5abv6BHnwXXLS8sO+Tj+LaD77C/6/gocjtVFmr4IRk5pFj",
-	"o46DwsMNeOg7W/Jrze48droHhLmnCIMXbMCgzAb7TplosYFlk1tU2grOYkhCv2LtbQ6o9YIdCuOaq03r",
-	"OfgeKRujZlTRoUsf8spqG4Tik6nNqLcHXamNDQLrSZEE2zBJWzHsy4ThOndsFF2Y546sopcJ22VxysuE",
-	"bUDFLhO2EQ27TNj6weqXCdvUmgnrvIEt8zJhm1kyzbF2SmIva0zXKllWc7mLlPF6ZXuP9s0SVtovxzKb",
-	"SN0B6cta1DaN3qAqVKWmxC9tQUIZMUhFHjaM37evDteqSF2pxdCI6r/ANLtH9eo89xbVb1QkehHVvzvs",
-	"ayoO3QykVTdcRyxxULxW2WjXGxOmhrwh5loPKmhv7WrSujR+V3mdvHNflbWgg6I7oUH4WhQ3pE9TMmYz",
-	"MsukmBCdQZvBdctHL8D7M7vtW0IvO90DQ31gqFtnqCsrQy+QizbaMGU01tPVFaKHH3qvX3zoDclsymPL",
-	"yrFaDjqms2uDvBaxGrDxHzAPbOtXttPGgq9frHKpw2pDiKPI0y3WX3nJr1lZa9kWQiZG5dlvqLqCZecW",
-	"XaveSf3DvNB8VGvsqv1VG/KIcsxg+W7KnL2RjOarNmehy1USb7djniIJV4y5IM6i+jjkulMoCZSwZAQd",
-	"RE4WREb4kmsQ54pv2zrOcnOBbkm7rrbvZlpmzCwO6N43Uz1Ffq6+u/aXRa3p4qy9qqtQdp6GRoKpV9Dv",
-	"WwlGdUnOLUEPCTFWw/9M1Fxpltgsib3XRuMICFiFAvKcXbPYQGlALs5eB+SN7dCVBeSZFDrjo1zLbN/W",
-	"/7uqrttMAMMNCDYEow6R4BiOF/DE4jr6BXy4a8QU3JiD4F323ajOdEfJtBV8XcU+ipveJJ32T4O9d9w8",
-	"pzv+lxX0eAnOrZheZ1wHX92f/3p//nyp0R/QUdmgywqgQFXggi4AMQjgT+Rr6hGB0nhlI41KokFgZK5w",
-	"Wqk+XyS7NqMvpjpW0PcO+8r4CLN2kuy9QpgurojK52u7JO6YWboc2W7I0lr8fu4ktoTOoWdJhQGfEC0J",
-	"FXMpGGGxguqQkbRRXmAmI3tHh0f7LcD9K9O3Btnr8oQHuL6fcP3WwGBnqK551Zpq53tMYZ0q+iurxzW2",
-	"fLWcxXAHkB2VxSuzmApmtWAMJgfehjRXnekuGxF2xVw8xegBg//0guBbxJftCIIHIMUtDc9a0P9K75bS",
-	"0j48gaQZj1vGVl1NOtgw3sIado1JZpZlNgybiP+ANvfa+mELNYy/Ay64CvXqtTNXYImrQ7lrHcig8DI8",
-	"screA6bcc0yx91TDFb9WlS3neU8lyOZGTI0iJI0iZzjcG83JEKqlYpsk89CsbRgQ9pmGGurHsn3nZ4L6",
-	"LtYJ67YCZWIn/Nqz2FPbBw2KoxIoW0oFGi5hAZOMQiKrfYSjZq6+jHv+SJ2UvmZ805ozR4xELJFQCPfo",
-	"8Of9ASlbmj4uvdauRBeNIhYFfrtTd512yjZ76AWrkJNditAXTCMtuds23riC5bIzXvIj5Z8gmna2bpzt",
-	"tiB3z0LOChj8S9LbLgUTK1+vXTjxu1cHTkvaB+aoKhkLi5C1DvS+k8CyQmO4nFJkP9gy9+L5i0eKDCdV",
-	"uqOG4P9Rx9ZXaqks0OShGX9YKBmgR8AzNSR7BUGeyjiCVheIs6nBl2LfShKuIdEKTHNCZ/P9DmoIVMC6",
-	"FVXkQcj6awlZ6nvWUDB1pKvbaMG4l0hPkDrBou4V2cm9Yp8FJeo3iUn4thOTmpH6LbyzIOjcoeuoZOgk",
-	"lmICkYEPbP0O2Pqt2egqYI/tbO+9xSL42pZasxu6E8vJuk13sUQQRqpE6FgOFmJE9p4ckanMM7VvO15W",
-	"OqKTvZ8PSUTn0Ck9h0JlxxXXHTRuY/tlPgzYW7la1rcjsC2Baw03MVaYKjJjcTwgpy4VRy6rQjRxYcvD",
-	"V2eXn96cXlxcvn77/NPbs//5/vzt2fOhEerimKFmGUGfOJnpfswNXXRNpIYAa4xiTpBNMG2ILX4Jd7Cz",
-	"WGIY/u5ih+30S7QtG5pgo70FmxXx5eUxP8QT30qKwEs5KVvXloi3J7MqVu2397GtxAT7l9kvwW5ltkAF",
-	"GYu8RcDaiU2GWYmZAckVFxP0k7iHj8oeb8OgQs5cKU7ojSsnfS6AHDVi7Cs281NfYFM7w9+Gye4zNi8W",
-	"Gjvxzha5sD3gB6T+TpIE0BK6hDy34X9K9ZJMOg6tDkEct6wTpYOxzAi+aNN6MMjctiJVfCKglxktw1hd",
-	"WyK/wb4BvimGci+UMjwpu9BiUwchNfQ2GuUawuamVE0XUR8DAN+cvtsRthfj3xGCe/Mvx3BDn8s8S3Ng",
-	"fI1APAj43wCf4buNMBq+XB+n4bNNsdqu9gZ43ZYm4itBZRGAs5hdU23ApLUHS2P56faci8LMuI4jKHST",
-	"gVUQMBZcM4rMplT72etOg3qkqsEN9vW9IT59K2NQsob7TaaLEVU2JR79M6X3Z2k8+lu0w+44Ft3Mcpdx",
-	"6Dj/iqglc03fffz5g4/jlmLf/ZAjAhaBdWKgAMEPvmYWpZdaMy98muA7aSHsm+wdHT7dP6nQmcISnNXq",
-	"60NrzcYhWg2YGL5ckIk7NFw6BP0rx7v/6a2VRUcpD706xcs3R7XfCtx25S4PHrT7HMm+lRAkR9B3H8Be",
-	"4QrYN4VGfZALgSMsjVvftdRXznKXETdd8NK2cfrr4ueDyNc1yl1mBOFntAZ/svKe4hPBxQEVUswTmS9R",
-	"JpuaEwtptJKICc1pXAa9F6PZjvJgIkKjkCZclE4jSMmOqWaZkfqKxhZagj9qksc0K2oqYeCLWbP58iBi",
-	"OAv/woYD8rxo7yRiECuL1se234vyFgUee1wE1DfgquiqfILuqVTPi5/KskR1unXBJ+JcnBZHtxu6VZvF",
-	"o1u7pFMW5ix2tBGp6pmW5bNvaGn6ueN3a2P8PTUXlbVeNM20580t6z5VT7rdImTxGXxBnQoksvCqVv/J",
-	"YKu0bmUzdVGGyVppI3bNQzYgp7Zmk/U7gbsJn/he2rJeGlp3A1v1qXycAHrLMTiC27DszEyy46ppDTPd",
-	"kZTQuJJ2ecG8DoTzxC/mDg5bKsjvv5x63nCIhTYQFkoRkTENtcRw6VDza3ZXJuI/BfJiN8Gi2mE1yqHV",
-	"HduMwFKniMSr6hxSovjnfsQnXGPpNc8FA8VIwdzqypHaxYDDJZP5xHLU+qQH1yzj4/nQILkhATBwxmzl",
-	"AiwIhTVSiRRsQC5d8L2bYEohjsvxbicA9PMUuS0TQaVgYmnebOvzgSjx+t0bwIqdUgA3yR0h/+qiVnAd",
-	"5hwFeHZmdP7g2rl1dLfFGqVgfc0ThvDNFyqwrUBvi2ndA7y6V2fU0kdJaOXcUpox6F6bcREx/wkbuAP0",
-	"xInvikOvlI8LpvzAU7fFUx1kFzjXCdcczzWKYVeeGnNxRfYAK6YyQ86635G17oAdBkWwPOTcCauvqjY2",
-	"+cbb8u4RcmG2e8s4HY0GyeyBgd4LBuruxKBcB1xeEq509tkmdhJKrmnMo4DkAllc1BxZ4SnYrW1LLYzv",
-	"LKSoGP/ecjK/M5ehVSwqyREc4wOH2xqHWzMAyKCFzJfgxKVN4faD+wPso++ZCgjXZMRiKSZmRrJHXeyY",
-	"610D0f4RoTM6J0rzOCaCJrYYqx1j33UXpnF8TAzUDq3SC7hY2VDQ3skf6AGLDEXAeEEYVDCuoVrmwsob",
-	"Gm00m3aPyfB/wOkdwH/7f6ghUTAcNFq2ca8jmjEyNGt4neu9/WEzPXid6x1Sg9e5viUr73KOaSVYmesH",
-	"BN9SCKDtDLTYS49WrHat9e+XU4I87W74td6comICFcAu694Ty4cUAT2VGxqAMq3RGgtROIFoXyxTWU1B",
-	"KvgqCsU4CsIqdqlCNlclRorQkd/13O9JjsXObd6ok6+X2Izep7dlOq7NdK/ZebVRyYlnX7Ag0HZRN6QE",
-	"m0m7fymHUMfMADzeTh15iqK4FVfqxhZqFElaKctbX9TACBDFxSRm/VyxY2IW7AL9Q5plnDk/EzTLswif",
-	"ZswQgCLhgCuiUgYtRugIMsnN26NMzqCmg9HLMxoacbQUdZyDCUcwe+bCJQKSCbyesozLiNA4JhkLGb9m",
-	"5WcqB5FCZgPyBlcDZjFch5OPrCuLajcUV0RbzR2zH8ZIxQq5ZTaVMSup4ilRmsa1RmEcrQenlhkiEk4Z",
-	"jTBB2sh8WZND2h592TFw+4TOn+JuKdySIo9sxqKSn3IRxnnkEs1AqHwQZzbWV5ySvZAx7PmqO6ku8HPf",
-	"jrGMnKAkgVPZoSGnJXIkxrUhqslLNZ0HC2uDEIGqjiEWQ5dBadt8VbfE/Vzn6JiEMTfHBRlJNneRa5IL",
-	"zWPzh2t0hA7VogFnQ3qiRR/c+s7yEv1Z7i4hsbqKdm3jF49rPOQd3koy8asSWWsYhcpwBRvaMggdHhto",
-	"X2Kba9HbK1McLz6qeqWso0qSSPqDPapV0SezKcug2XWRRBgWgS7JgJyCB/ztL8/I3w4Pf4baCLm4EnIm",
-	"IGSi1rAX11EUHPBiWZbhNhzHrlHbTHJvm47huZXVXMDx+Ndt7uca/tbg26VnWlBeimUrncUNHbycJ6pB",
-	"vhzJaI7mhlixonPtEuEzwAIfWcagRiRa6nwju9mMZ0ekJDYidSHsNpnl2hzKuxRivRm2aGhjn2mSxqx3",
-	"3Hv9oqF58RIc4QptpA9y6S7NbKAm1+vgrJBPl1f9rjIdOa53NQM2VOnkpMrcWJlhUi7Zqy3p2IxU73IW",
-	"ICq7njJmpOow+wMCAG0gKbeZFwJ4IOTYLynt98416t9t0gNMs6ycX9EBx3afQxMfbuehZdpOq/RVAHmT",
-	"5minlY5kaBFZANFC5pMxe6RKNKkkpSNFhAFoqBVaUagu0llxaPepUf1spSqvssQjhWADxpKm2hIcVqe0",
-	"zNBOQ7GcBDmtIHS1jVpbfSgvm3yXPKs+zV1mreMyIruO5SEXTvt2HbHwYvaw8AfcjBQh239IQfzz92Rr",
-	"4bttqUmIcAdf4f9XJqNjfq4qgxIAy2sxjR0aqZU4fIcZ5YVYWBiRHrDjfibook7XHbZXpIXfDvR1J9wP",
-	"gHe/e5xVS3o6ybngs/s3TRsvaO/2C5tCOENbY5dfmd51SWIYf0kp4kfQDXvMY1tB1PpOlabapUltqnDv",
-	"SuOtgMi7hViqdl23nlHbbmH6lV9bJluOXc1NXOVYLmtXl22KimTfskQcDIWl37B6GXwWUU0X2ffzcuU7",
-	"7NhhhvZmurdBzg11tN0F3VmU80MAx/oBHJ0RPc+gylMNDZvT6FfQAMxJQg/v6iwJG4yFJuKWlAlZlIu1",
-	"5OCkkhnhIrahPoi1VlONg8msyHTLFYuQLoR5lkFomMu3MNwvjggdWZsRsbjfUBwS5jJovMuciGJ8nO4e",
-	"JxF6l/fdJ0T85WoGrFti8lRdGWQse93UhINHyqFUJxKhmIj6fpBgv2NmFfq+KuGFrZTDD1mbQhH4EumF",
-	"1GTOdBGXekJkHLFscWRVaaY+IKels9cN1+TbBXFDSMCMhshSJqJ/ejPdCkFpnPTe0hd7FNUSKjehKX+e",
-	"nKcC8vqLeEAnlIsVKLg6vBvqtNdaJhRhUhW8Bwew+6nIaCzF9X7GFNNE8/CK6QH5+5xEbEzzWBfRdI8U",
-	"wcZ/1vqvCBPRief2eoSuLOccUJrO1TLuvONYbX+Ke4s9foV2v9neQ4ridy29V/jzooO64M2ro7ArhOAA",
-	"kHQV823NWfbznemSjGdI81Ag0c+hdJehDFUqg0K6ZaHc46qzKQMiITNg3fXs6JLVu9Z0GbtmNC4Kv5/Y",
-	"iRxbSeiVURuA5yOJamD2jXzbq6jD9K4Zd2Wy74lXn9h0+6pWQPi4kqiO+SMPfN3mMteY5vKU5jKYqzHA",
-	"5L1y3ixgvciVbQEEi64Wf3whIqhp1kElv9pgX8FZYI37QVGZT1niwF0XqYhnLNQQyTV0/3onh64FpZcJ",
-	"gJmeQz1P2dAFkP1nzrK5VwvBbqMs8mx0+sBq7Dh4kRAyZOaM7ajw9/PybIquTd7gNlsN25mAnmPzxJAo",
-	"QH4Y2QPSRTXCtTIrYZkNL5ApK9SFlIHoD2RnP/DDByChLaFxTFIKtbSMUjLKtZYCGl+VLkhMIdEsdYm9",
-	"b15fvGuNdYOj6S0Y5BucMniIEJ8LrRVLeAgIG0wGtq8zjnv8X//7/0AGK1j24UI8076btJNd//GTnzp0",
-	"RotYmrEQGRwOtriFKy6w35aVKM8xm+XEBxKuFYvHRNG5bUqAARtjmbXuxiwm6EgQ8byRAuCyq91ZIWpL",
-	"QnYwBkraPCNI95nRLFInLpGA0DiWMxaR0dwDxLZVlli09NzHMkuo7h338oz3Av8anhwe/dRYincF89Ds",
-	"sz6Y6iSuco1OMYoVQxHA/V5prUOUcYdhX2URxnM8PXyySNf+TsOrojZRydO8EidFiDgqJYD/VarSC3oY",
-	"kQrbfSlxiOYgvQrpKnrOLSVhoBMtp0GDdS5w4ZhvwC63w69+kQZsqwylgVO1hXsVDYwXYOORcvQQcuuP",
-	"a8SQGiQ2U7t0LKRcEIJlDo2Y+QbkXNsyVTWpsQXaGpRJ/OmdT+NWi3ef+7PZrG/W0c+zmAkjA0drNOfx",
-	"J/1FZkkXQe8BR7aPI38KkfKZlSdqUh+wfiOsLaDeKknzAKpltWfoYJdxbyoaK+nl6JZ6YWlKgvxagPcA",
-	"HqZMprETjHwxC6S9AuOtQCaxYWDGaIQvQ7sSNCa5KrNFvUNoPTpzhAdGgUeVFoEeZhRvzWQeR2RKrxlJ",
-	"c22QBKKoLcQvq4tXRi1aMnXTKnlIGp5h1bIdZjYU09zrIgRO2EP33omvgihrpbzD8nl/3SrU7202kIfw",
-	"deVzKa1Rls+0Rfb8075yQwCkUcQxh+hNZubQ3IwzprFiQS/1Hn3teYuqZxfHjCpG7AtoGOOqzBsc5TwG",
-	"+aLM7jkcPB4c9lZqQx66/btYwMfiRTn6g4WtuRD2/RObwgEV6Qfbu+F/+ttlJMuFMNQMlZe2u11urnCp",
-	"Z0W5FgAZP//LS3hjn3VREAGfjubk6SFJuMg180P5ycTQeCvYDCtJacMiKw2KNsnMiJFDtLWSD/nh4dMQ",
-	"hoA/2bAl6hcp5s5DLl2x0g4xl4b6xWUt7t3HUH53OSs2k6sBsLALuV6okg/BjwaQYSID5U0WltMS75Wm",
-	"hrqWEoD1eimyN0zoFeDMEHrZ5FncO+5NtU6PDw4eP/nb4HBwOHh8fHR4eNgzy7ZLaBK7AU8h05JEnMYs",
-	"1CQXEcugKPdwQH7hLMY9qYAUsGtLrwEegdhvKLTTq3DMR4qk+SjmasoiIyjqjIaaKNlQAs0M4+oaTJgw",
-	"c7AIpUw3VDGAkXpILgp/VGHXQDqxaEoxm7zkVzwxTIqcmTtPM64YMaDKhHaez4bdH5fNrc0SC6ul7fyM",
-	"9xIFfv56JbEWOtdXKtGAnS+SXkmHAOLrC8OpP01CBZ2wBErOAIxiRt3wa4KR+wEEgubq29A7hlnCWg4B",
-	"4Ll601aQzaTUx25Xo7nXTaFYy95vF69fBSTP4r7VSQ2xS/JY85RmGhTnfSsD2xo1FcSAjTuRtqSyVngF",
-	"8ZYqbc47qNmSzbJkrqvLAbvxgDiCj8dilhWQ4nAiqum3IWHimsUyRYHYHhKiYvMxqXyk0NSty0OzEcvk",
-	"9M25DyC4rfK9i+cvMLIU6hGMqNE3aK6l1ZCg+JDLG1NB8WdfhTK1fZZU4DoUTnmKICXj4o1KktwN91/G",
-	"YTcfxGkVP/7FMgn7rwCNLSFcmvg9EBBk+B99S0D7qLwHVZd84a0HXMfMVQubQbUZSC1Wr3QxVKIXmmAE",
-	"CRgr8efoyRMy/PqhNzY/fOgdk39/6NlD+9D7+G0Y2FAC+4l5Ff40r3pvVrCOfmk4REfIbewBjRIuuNKW",
-	"glZB6QB+tRRHBTbxtDifAqhUGbpM84hrgx4D8gwOVLmSVdazmXBBFAszoxhjG45KqL7RqufOBoZvQ6Ov",
-	"Kq1BEhPgaRTQVd28+bZh/68dt4BojFRyodWxEZhiKP0VgdLNhVlRmskRU4Gz5yGpRwu8QRPNMuwNQiIZ",
-	"5oYilvf9JpMJ01OWK5IwnfHQB3SZqt63j9/+bwAAAP//",
+	"7L37cts43iD6KiidrYp9jiQ7ibunY9dWrSdxz6Rz3TgZfzudnAgiIQltEtAHgFaUVKr2afbBvifZwu8H",
+	"kCBFSpQs2U63549phyJx/d2v3zqRTKdSMGF05/hbRzE9lUIz+MdpnHLxdxq/Y/+ZMW3so0gKwwT8SafT",
+	"hEfUcCkO/tBS2Gc6mrCU2r/+m2KjznHn/zkoxj/AX/UBjHumlFSd79+/dzsx05HiUztS57jzfsKIwhkJ",
+	"1ySlyUiqlMVdMqI80cRMGLHLUDQyRCoyVIxeakKJyhJG9gZcXNGExz03xmC/3/nedXtRjEaTpxMWXX4Q",
+	"9IryhA4TdoP7GsICWNybUq1nUsUksoux+4ykGPFxplhMjIStkiiRmsWEihg2jR+TSKppZt/PkpgIaciQ",
+	"EaovWUy4IIan7MQ+nXAxJjOqyUxxY5jok/dqTuiYckESapgqTuWpFKOERzd5vzSOFdPaXl+mmRI0ZfYM",
+	"aKIYjed2I5m2dxm5pYWX+KtUQx7HTNzkeqPILtfISyYeaFgziSXTcP4TmeAFUTsOURLAcOSXGa79uTB2",
+	"twlOdjPrPxUkE+zLlEWGxQBYmWInJGYG0IkqBoAzYUQzdcUUSeSYZCJmCh7mqBgDbuH6wz29luZXmYn4",
+	"hrbzWhKdRRO4gy7RTGsuhQUkuByyNxDS9EZ2QeEi39J5Imn8XsqXVI1vFOWlBWhNEjuvPVJaOmwLWVOj",
+	"yd5gikvsGSl78HK4/g+CZmYiFf/KbvCgEaA1ixQzQIaEJEBcSwjRtadPyUxJMfYv7w0yWDETxq6NxeXN",
+	"6Gw6lcqw+BWLOX0/n97GjVjc1UwYQjUZVCccwBbydfZSu9CemU/za/m6C874tRVbjKhwhN+OkTCL2Hv+",
+	"BqJMKbsrz2K6hArimCJJuLjM179jbvj1x2KFX3fAWL6u4ioyEyDlxFzbw4+7JBNXTPERZ7FFqzSz1z2R",
+	"UjNCiWCz4FqlIpqPRS+bwqHBCbmt7IjPfN09k3Eb2D5T+bqSo3heQlOLRiBm0iRh6oF2i9oZE/m6BQ7i",
+	"1vheyldUzB1h0jdy90RRw0jCU26QFQBYWuyS0SVRbJRZ3A3u+QT+kTKt6ZgRK/1pMpvwaNLvdDsTRmOm",
+	"YOXvmFHz3unIMADi8rTnLJIi1iQThiclKErp3FICoywSAZ7bce2vXFn2aVTGusG+DfCfjhVuxgy2CEe5",
+	"G57bfI4XSL4Viy3XpIl2jDXlWnMxtqThUsgZCDtMxCzOIRbYcOXsLi4ueqcBB148QAtb0cSCuBizLhm8",
+	"BwFKMZqk//1j57TY4sfOwA6+cGDaKC7GwXlNlbRiwZbZyK+cJTGcmq47NviZMPi9a3n5OyA5yh6Rsnph",
+	"KmOWPNDuFYcnu5VB2iG0YNxMmCK/nb95TYS9a0EylfSYiKS9Xqv3wnJfT6Q2OxA3YJXvnMp/E7p4lww8",
+	"/wI5V0+kgqdWaepZyZ0miZyxGJ6xmCsWmfey+gtLKU96TlvseX456JL/+t//Zz84sd0KOK1O766JOXAw",
+	"W9f41wIkr9RrMuNmErCyB5poY1mJlWyYMVyMrWJUvm0ueplmFgq8zNRjIp5KLryVALa4fWGu1R5RYgAO",
+	"ZC8qlsRMuN2EZYnZtOfXbNefWwh6VEgxT2Wmwx3sRoZbuYvtSnKwk13JTe0QsL30BIvdlQC1+uD/lGIU",
+	"nOlOJKmVB/rKy01e+bVy05epXXwoZQVsCimNp9QWRwsGNlJMT3ogaYU/TKkJ/2l4dMlKT6SZlohVppmy",
+	"Dwo9zz8qM6+dCihrYU5uJ+HCSlN2McTeNQCLnDIFKwgsWQu2FCfIWtmBzCZMMaTzMW73ImU7kG0uUra2",
+	"i2FBhMnXt1tJYtVa75oQcZGy7fPXVYdQYy3xi9kNq1y2oO1yyYuU7YpHrgSt9uzxImW7Yo5Lj/pPyRcv",
+	"UrYTrrjsJBsMDLl1uJuzR6mIYlfyEqjKJQOTg9VJPRzslDm1Bdnl9ntY6r+ZNvNTJBx661oPjL50qdGE",
+	"ijGr03i40IaKiHmd59hyHJkguDoHaNc/04YnCZmwJCbDOUlZOmRK5z4vvEY7aEK1IW9mgikyAzo/tFCb",
+	"yiu80pil0jiqWTqZ7RPzFkdTqykd231whduWonRU/s6ZkNl40q2IH4Kx2LJt8M3mplxh+WDJWwXczYIN",
+	"DgATceD3jMY9KZI50XNtWAo/5UfbxH1K57h1q/XyY/SGa39AXbdkOAIPHbADKVhg0M4PXTNG9gD/3QkH",
+	"77jDpg7ciBz5R4pdMZp46Q2WuAP5bTUEtZfgcI27leFWr/euSXGw4ttA/aW4tBtZbvmitivNwVy7kuda",
+	"gFl7iQ4G25VMt+LI/5RSHex5J3Ld8tNcy3XkZLyK86hY/Q5Fu/bQa2kb+EVyy0G/Y79wI+XhiadZzM3Z",
+	"lV9ZHHM7GE3eKisaGM5053hEE826nWnw6FuHRjjrgjera3+SCrxhr2na4Dg7ffvcyRNmQg2hQDn2BhAx",
+	"08MgmIFddhAYhk/34WpYOjVzC2D1k3/QTD0H4LE7p6Zz3MkyHne6HZEljm8hQC5+b0qfxdSwnmUMdXMh",
+	"gWs+uNIUcvgHi4z9jNeubGF0Pq09XZmZSOKxMpGlnePfOzoDAa3T7Tja2/lUM57DVDyXhV8dOG94asYS",
+	"S3ONY7cy1+nYgWHVPxrSkd87MCA1na6HweJMyte/AImVdYabhuMOlxGeV37Tn2pus4JGL7leF5XYlQ8f",
+	"5oalulWEVoC33/NFUaXo3P5bsC+mwWGdKS1BGrWIZd8jUzpmJ4QOQRd0OgNoQvaHGhyrXIdbfePRPFWM",
+	"GmaPPBBx1zidmI1olph3EoXNlH55ycTYTDrHDw8Pu52Ui/zfdSjK9TShc0+Igq8f/fRzzftgwi5BMD7p",
+	"lj89avr0X84oHYDxUMqEUWFfSWREa7ZR2sWjmqFTZmhMDV2b1HhRuR4YLLQ/0HlIFEoIuXQ9lQmP5gS4",
+	"FdP96hH8vPLsrTZVBus1Ly+lX57jp/B2FcoNS6dSUTV/u3KXSwLByJCNpGJkjB5TK0khVeiTC24mMjOF",
+	"031gfzUgLFiVkGsyZsJq0E7TUMxkSlg1SkQh6gQg4OO1K8fx81H1NKbUWEm+c9z5/38/7f2b9r4e9p70",
+	"P/c+/X//bTVOpkupVYiSzoexHk62PPnicIqoOz0BOUokc9QJuCZU6JnVqRrYQit6aDezcAzwdeMp5BrS",
+	"0o0v7griYFDQkiPCrpjVDUFCya0pdi8VGu8nq4rx2li+SFIaTbhgPcVoDA/QXNjNeXwlFMTyqnKEsOX+",
+	"uTLa7eRh3B0gHxMZh1EgnW7HG9XsUquh0zB6XfCu5ZNOwayVMUacJbFuPtRvdUJUeCBvlRwmLNVkOCcw",
+	"GNmjKMhCiAJThAsjUaW3NzBzKMqNJgmjscVgnVA9cRL8lCqaMvudRbr9AMgKaHA6Ue3tMCu1RwxE0SmT",
+	"04TVwqk21GS6Hgv++f79W4IvBN8Wik8ZZt1IXQcxxeoa4fgcydWaKBwBDYhP1xB3UfPR63xyPVHXSiGn",
+	"keFXbJ05EdoX7+KfcuYUeVTcZlRbjBUsrr1SZ8BfMvPWhVq38rIYCnJpcVuVUwlvJVzzKmjZQEx157am",
+	"oOqhc0FKrcK9H33Jyo1nN5tJkqEwtKYokzO8QCL1175FiaNGYvje6jg24uLTH5h5g1L3I5O8Sy5qDn4w",
+	"pWZgWd6UKW03VfK97FueNvjKtJkPyo6H0lu1l2Gpxgd9PXrm5dbt08o6aggn5CYtU8CQ5AX7akX/AHA2",
+	"oH7oKlyP9iGQrqJ8buTGFX+Yxj+aAn3HtODdKqKNFPqDo39r6BenyDuoRo2Ca6OokUqDq5GbRb2CXlFD",
+	"1QeV1OLlBhSvAi118AAep/qrrUBLs3llJa1pAUdthUt96uODG+CRanPOmLgOaSxgentgK9gsFHiQXtRt",
+	"YDqRgr3O0iHC28rFLuLDosBTsbVkQITWgqTQ0rFySV8zHreUkr/iPXu7XD5NGfq6AWrk1xNcRhnS/ZlU",
+	"4a58tgH0l8Gq/q7KTKs4wRLEfVpGPTbiU4Ym9cpPSsUc6IsmKTURBtKMeGLsEy4ITZI6BRWPeE3WhyLd",
+	"Cs6H43bdmmtP4uuZvQ9kgZuxP5fP+zmUdpcnH+VGraX24AUQ9hN8zpPC1pmqvQXv6yaGq1NBgmw2q/7+",
+	"mymJtqwl1qoVZkZ4rX6RYdbZEnNQMwVKufA8d5EcVSLV0URSGI26hPXHfTL49hEP8mPnmPz+sTOhRY2M",
+	"IWOCGHrJxMfOp++QoJdyES7uYe2+3i5RIhf2ULz+jml2HX21PcQWYCjFiFugdcah9kNo3m57xithK96s",
+	"gE2+r09LTxiObDOcb421a2CdX9bt0aLrwsMmZGkL8LTe7be1Zi5aal3IYjWBlZs+GTjm+9lq11yjtZhq",
+	"iDvgVxxDCWqNBZ/pLqydn10Bn1rCV6x1PVnrM20wNbqfW62uTuDyX5emKW2jGx5XaQcNl8zH4rnYMW5v",
+	"hjC1FKG7Emr5WHyY3skNbR+DW57JtdTfKg6fEMGuXLxgbkeN+Zhpsx3czW9hU6zeBG2vlui3dZjoT/6q",
+	"0E/WQbyneP/vIcnuV6nSNSG1yCgvn4jileCAw6Nf6sQFmLdqfnn0y2rru4uhWwavuCmItlswsOG83XD9",
+	"tccDR/n29P2GeBzaiivxhROGcTUY8qaNnGoyk+qSi/EJegqGeYzsKDOZAjdja39XK/sC+0LTKdooUC3v",
+	"xGyayHlvKMMgIn8eVaTPd7fi6DZyRfCVJO3Dh+fPgJg5w/gpWLxzN8DqT+vwqW6wuu2V8z3XDxmAjNQg",
+	"cGD9+IBIxs4JreRY0VSHsQHOktGDKhAWmnpD1uPCO/t73raxkPEfPgN/iyMxlWoBC48D+lOThR8ECfQw",
+	"arrnndn1mcLBD0V4A5psKkELi9Uvwodc9CZ8OO1ZbBhSWHd9EQxn76k8qtQYgCCIUpKxk4Dws9Ju82Tm",
+	"0laCnOfgeU6O8qNPR7RnpJlC2Ab85UJgw6/wd3h1PsWl+/gO+MLfDYi0LPgS8qM63Y6kmXGr6THMrOqN",
+	"KMed4o9TJUc8Yb0RM9Gk5scrHtdcJq4Mi6r1NBNxT6do1pG9lIq5v1RdGzKyfvRFTsg6z0Uklb1eAgBF",
+	"7GsFTG0apdElik2Bq5ZmOzp82D56w++qu8RI8tvFizVpyRvByDQbJjwil2zeJ+/OT+0fmkRUqTkZiAGE",
+	"oQ3Y4ISwJLHfRb0oU1cMnp/Fj3766eGT0ieRunIffQGfYkwGc4y8ftt79NPP+zUuh2RckxjAx4JavkVo",
+	"MpaKm0lavqqz80c//Vx3KZG6WhzuqV1zeQBYTq3ktvi5PRd3TuwLsgOyZynCz0eZSuodpJe8xh/7gs0J",
+	"j6EskuPOg0seDwjmS/gwWvTgEW4gCaMhnuTSzOvHt29Wzupp3QCifp+pjLMk0yv3l2lWP3+mK9NrPq4b",
+	"4EvDNWFkFvmycgXz5QPMVwxQQTV7nl0ARrw73GEDnp2vbXyzONLa5G0xeZWxGwasW96rX0+fetOMS3ta",
+	"1+afC9bVYDoGQd0QqIEvhTWDIiliMoIYeUib44LrCYAwF2PCxeo7cBPX7erNi1BeWqS3ENOHw5KPnTcv",
+	"PnZCiebNi1pe8Waqz3Mavo7dbcKiy+uEJZ7RaEJiNrX6qIjmQDBnEwblx7hxQTAsJnsfO/LyY8dnvbp0",
+	"jG4epohsXdfHIRbsyR+DvMQ4zzzb8tOqG3Fj1N4IbEa/KylxG2t/CwqOwvTXFIQGKJQKAZmaDGl0SYws",
+	"9BwncZHhPEisK5OgiTFTfXxwkM57dDrtux8OZixxeR5rKp91Pvp3KJ+B1L+ZxqeCETZSQkoD1N3ZxtZQ",
+	"4EM9yJrK7aKQnZxwSxEuGZvq+oCCsl5VPzD57eJ9tygecOry9cCwdEz+zqhiinzMDg8fR8Ab4U82aEjY",
+	"yic8Qx3zuWiTeFhKSnfaaQmInhweBnDChfn5qNa7uf4tlr953lp3bRMQVxsLF15Kw4lV9rGwxCXQtRnT",
+	"0QVoLttPHv9Zh4JoB8796BvGN5VjTgoi8pucCHKecjPpLI3YKL6Agwtpya5ikpoPA/zd14tzzU2Zxcb+",
+	"kBPR1/Yo/od72I9kGtLRVjbn4Gh+KkdNPW7nWlthNK49go0MSuloZTJtndxVJEJuAa7fvH8LW7kLtyiR",
+	"+a/cFfgxnKSwhnu0vGEIn5nfiW2baUMeJNjTlExzoaUsgDx89PgI1M0A5B8/WmGprhwX2kVWHdrG9uZt",
+	"WULbGkHdch1eJkzrvxJ0v8nCWISqRSQp5QXUCmVnInbJYnnTDbQeFLIaOL/2fCWexU4R+/UphRuJobWb",
+	"/DDdAvuxqPU0jDWoypBvXzw9QwTMQxLI3vmjn37eB7uTVR201yOoJlOqDJ4V10UxC6zDwWKiJZYQ8H0b",
+	"0NZ+/uyF7mJ9CyhNoZmICTddPFVqWCWfFdxQzU7BW4TSm+fAxeRrloRAve6djy7ND+33DuhsPqOjfdRp",
+	"JRi5uAVnjV8Vrd4gC1Zoephp+/Hj9NvL7/b/X8P/n38n3f6D+qTbUIascJiZ7CXMjkoSKsYZHQcJnTcg",
+	"bQauvhFX2uB5wCF06nB/tWofqPWYaHln1frAEVyzFwoluXAzziLGtSU7ofWpiAGeewbuXOdPwW3ifEW8",
+	"xAwDzMJgvzoDFpDfGpJonxMuIDApokIKHtGE2PNUEdXMFXAJj/JR9Pin4c+jx73oaPikd/QLe9x78rdf",
+	"aC8+ig9HD+OjR+zRUacM24e9J7Q3+vTtl++9/O+jFn8/fPS9FvpbBXgsVo25Yq9GeVmc1fVYbiHBoV0K",
+	"w2qC3zqHoY3xYHUaQ11azaMd1pYoZx0sKo7F78vPYO10hKp1JAj0DyPuywH+5eSAapg/Xwzpr8sZqNuT",
+	"30AdO7Uo8oyhr5h/ZX95gSqSQrC8clTMpoph8YLaXNrnYyEVi0/IJZsauy6ZxEw5G6Z2ZT3D+a+DrDct",
+	"nSEPeS5e5enqJfYTBkdMQzaz2gUQDrtM/7TACfI+crXNgFOw2dltSMmL3ozqOeQrW7r3cyZiRGXMi/jR",
+	"dNrV57AcAK6n6wVpT+vDf5Pb8jQP4ugpK0k5Qa0LxAzLq+rco1ZKng+knZIsdtz/f1cXzQn3svq0rp+b",
+	"8KNACQrCKFY/lfE1mFi9KQ7CuFYa5I5+efTw8ZPDv61pkgtYQHMbXT8jmYG3XJK9ERb29i9gtFTX1Uyb",
+	"ESmwlMxWrvCa0a1+XDhgN9qSa9zc22nqfYLV/r72/MDffkJmEyZcYTk8uyF6BvE9rvG92niZOs3uImXI",
+	"qa5Hs3Cxn+uSl44On6yuBTJV7IrLTLfO4oH2BEE4vpJTqVm82fe1nsHPPsZwcW11832qP9xNC2Jd8EuO",
+	"bU3OhGFqqrhmS4Ndb67gUjmUb0XwXhGztySKAnt3jGVefMVZBjalikVGxmdPItejbxtCYZidveKzD/7V",
+	"uvxdl3odwNvinlqd42YHuNVtNKzzpRxzcf2SQ3fgcpZvcLPw9qKFwh7Elg1yHfSznX6w77lmWLfda6kU",
+	"lEhNBk6IGzQFpHw2qyNSgGbUB6PUh56UVxqqYK/PLj6/PT0/v3jz7tnnd2f/88Pzd2fPai16LvLkM18n",
+	"aAW2Hfu4URyiJE/88vNRUGgkCFbhcauTEDTlrgmvhYOGAmfgNmoa7x3LIDzdrZ4bH2RjrxoMB1Brp546",
+	"Fz70ahq6nrksrgIIAGy4IdSQwcHVw4MQVnoepAcnKCj2En61jsTwquA160VQZf6qYMVe3YipoUsZ2hJO",
+	"5YDr0eHhp63xoteLdSc21uQ2FWiC214zsWsbdM7PXqoEUtpNw9G93bwcHLRyAkEaUOha0YO1guhNHV5w",
+	"ZOXlNJxZedcbReZU6fkKiroeSVyVzZwLyhW5OZhz+c4tzbuN664PHF1+WR8CAKkvUmh/7RILMxS6OlLN",
+	"elxoJjQ3/Iol8xOrBWNujdeFZ1JdWlVPlhVgqFdVUyZ7BRBDRwPMHnzuitltSL9qCpStrOxVtQA1CYHB",
+	"Kt/JhG1ahy24gmoJssO6OgHuQP7tnIZLy0U3Futbs9QZNm+yu9xk2irChTvIS/lVplhx4NewWGwEE+jO",
+	"2cLmPV1tuc94k5KWfpnbcIy6T/4+t3SjcWCglPM1amJUgHiNopLBNTSXnlkkbPDTA02uaJKxE1eztFyu",
+	"FEqYrk5vKYNtvp5uFa4XT66mXuW841fdChA25K7ehpDLmg8/1fFM7/Bd2WymBJvlbM3lZ+fMkTBR44Y3",
+	"tTjBx87ExMQVSySm0LU1Obe2EHWXJGaD2XqhbrtiVEvR7yzPdG11dssqf7teXwiGa8JIXQjK+3JPRZGl",
+	"TPEIWnK1SqLwiFoIBL/0Ho8e0SfRw/hweMT+Rn9+uITorEOnGgnG2jUKK8cOeFvG+foCfisvZIO6fQuI",
+	"e7gUcVulJZaBpCa+brvYXAhw2yFdh91rk69w89vd7DWMgjeSn7Fajd0kPDTc+pYueekF13gLy23X1iKz",
+	"GMqzPbdXaS3Y9A576Jw/ewH9UCEnfMJUizZKTaLBctbgTsptrPHGXjEfpbWBbNnYN8i+0F+vllIQjdrQ",
+	"7+H1MnGwFc5DvFdtWFnrT5eGmzkO4fGl2FKwAbfcZaFhwcXcJXbhQGXnzALnuUOsotj4tjfazgC90f1u",
+	"XaTcUubh1upuVhZ1vSKq6zb92IalLvfMr2SrPiJ5AxJdCBKPD3cldkeZNjJtKPteNm1t0QhQ2IpaIfF5",
+	"8XqtLWup0hP0LXexsfavsaLCaDKbUAia3eNGs2QEvkYaftJQdeWaOkm9wcHXOw92Uzqqha3n17e2SmOH",
+	"uEv8qZ5Fb5too5X3zvAmv+ntbvKcGc+F2xH7SkLjFxqZZA6dEOWIDICIu1pSmTOE1fjz1wjJ3tQQi76x",
+	"LZhwV9tuz0v0qWojGmY8MT0ugEB0MbwxlRpiDBMGPVbljKlRloTpR3ImILvNu1RihhYuBR1rpT3RbJhw",
+	"PYEnkRRG8WFmSlXGKh6W69iWgxjMRztjLrdje27RFGkr9urd2pUbgXPTXkc7I94NDZG2Tdi2akA/vB7p",
+	"3pHlHKvQ33WXqauVv4bLdLEHwzWdqBu5Qb83bkhvbEYpyOhPvV+O4ofs5/iIsp5+nD7521FnvcB1Z4Bx",
+	"LvkTbIdPfNB6EIztM7YmVBMhm2PBNrbLbGAbaYQWXzbkTuCtb2CzqYbdiMAQMBVlipv5uZ0Ql3/67/Pm",
+	"mLna1i1l42OeOTH4j54bqQekJ6xVOTjQfCw+czGAipaDxkJdRCqswP6ADN67oP5LJv77x87Cux87IONx",
+	"u1KcyXO2404pFLMAOzrlL9g8aGQJpW4bMjRSqGFm3yAQWDzOFIsxZHDw8vT903++OPtfn0+fvXr++vP5",
+	"2dN3Z++bl/MfPZivd+5r6y6sBw/ELtsuB7MVfvVSwW8X7zs1bXVKuQ9c6wxT4F9SE00u2dxioNSFrZj7",
+	"vMWEY4VTgDrQp2G6YlkTY6blRZ0l7AqzJTdanKUPeYtq7fI6U6outYWGPOqnn6/d5YRqQsW8phwJWLZd",
+	"eKgHaawtC3Vkjf0ZGp0yWDeXYp+wLxwr9q/ctlNRmpDC+YBrsGBwkMgxwPiQKgZtoJfB+qbQ+x0EzFFN",
+	"xYT8+LiG9LRk1LNHzWJCy3jsSiSQ9xOuQY0CWZ5GhuCAQ6ZdyZiY04RFBkrMThm91EReMTBAcDGG8uAK",
+	"lDDoqNX1p6K7PsQYmtPLhOk+wVKWbjysA4hNFcxEd13PbXsC+BH62PWETpnOC9YwdcUjZhfDU26oYXZK",
+	"CaFi9nq5GPs6g9Aq1he0EWxGhlQz8uHdyz55U0CivaaxktkUUceehKFjMmXKL9ReUsIj5viCu6FXzy3Q",
+	"ZyoJSkvIKRNaZipifanGB+4jfWDfhZxDAzzY3xE2U0AY6xz2H/YPMauOCTrlnePO4/5h/zFmFk6AUB/E",
+	"MoI/xnU063xGx2OmyIfngG1gRfKX2ifPLSppzQxuGbTDoJ85F1TNTyyffvrstQWeTGNUQo60z+POcefN",
+	"VD+za7DsB1klrOfR4aHLKDG+DQz7Yg4mJgUhAplbHRv7XhdhEcsoS5kwCKhTOmZ9ZF1ZmkIb5M5zYZjC",
+	"eg7k9O3zyhd7xUnsW9yhYw2q7VR3Ptlx4BgPvsFpfA+Os3arp/YtuATXzN2O9Q2x1l5MgbPUvVkwZswr",
+	"L3ZfsQaE9TFOe/+mva+HvSf9z/UFX75/WnnmPKVjdjAV4/KZ56olXnJ99Lq9rgibAm3w5eJFt/70D3pF",
+	"EQDWHaAWduAS+haPjhbOh06niSN/B39opOzFhO260HVbxttvr9N+/T4tzFk0FdIAzbKyt906iWSWxGRC",
+	"rxjZc7TVAhlRbJRppgk3++54jupQdppQLtbE2deS6Cya5GdfQlXoImF45JbnyPgiitci6oTRxEy+NpI8",
+	"TOnQVtFIsATwVEkQEoC9aQi2OrHMIpYMD8vIzHWf9J0aaqncP93MK5FuOVAtz4v2BaVrzvQURbTyWb7k",
+	"V0zY3U2VHNafGI8tjzfzg1yDm1pus3h0r4ExQjKMq7VRtFq3Mku1XRzI5YPFhm4DK0KwSrayJtSCZeSS",
+	"rDQpmlkECUlQp9nXQ5LA0jUZSSzldOKuE3NK8/HHwMDsTfKo5uZOv7612z1zOqArMPJ3Gc+3dm21bUHt",
+	"2YdDfunNZrOepWG9TCVMWAUtvvYc36vM5fsOwdM10WqgP85747T6gtzWjZgv8eD0699p7t6Fjx62+eiD",
+	"oE4eZjF+9rjNZ7/69jDwzcNW37hirO+lfEnVmOGXP7VbpM6mU6kMi1+xmGOVKfv5o0ftPnekCypSwXdP",
+	"2nz3XspXVPiCp1AV5qd2V/Hc9cnBQFj4rtUR/V0xGk2eTlh0+SEoDx8aF0BECswKv3+y4ktByDCVHqkP",
+	"1NR4oCuZHntvrX4dim/0a+fT925nmpm/DjFDAnBPze6p2T01+4GpWZWKLQpqn6+CMlCN4u77co+L47Lf",
+	"26DJFaV+56SNc0l7H0ie5rF7wxPKMROW5ki1j7QPjVmYaGeJXhcGB1tKIWV7ApYbFE3uGKgjY2hcP8uD",
+	"fBc16f/MGOh4TpX2Nvxa1RlS+xa0yfqBfARUw0A/tx5IQ5G+9sMsautHy+sAcU08V7kGBdqcLNwwfpb0",
+	"GoSPsOgR2NiLYqnuFquigNQ1dpvTr+dMxEUteI9UbS8EEBdsolAdYkbnf3aOcAtX35KyvqJOukK6SiiK",
+	"WVAi0mGLDgnSUkKbi3vKh3I2qMYBmUVqOJYMerBdm8RiMyb7mq/pAAVIyvXiBlZQHPEvffLcBIT4pL6C",
+	"O9RtZyLWjcpwOYJ1V2JkeZatS5DV4f+EwuO9FHg3pcCcGp0z4zxJeTWhGj61RHV1/KraVzOZ56zfEzIG",
+	"yiGRgp0QCZ3eih+oslJaEpPZZE72jg4P97skE4kvJoiOPRJZmkETTWgUyUwYMMOyLtbFQ0pSUkMfHR4V",
+	"kl6+HCncSnxRxCqFcXd0CzRmZ8pqwywtKM5NSBT3KL+GYAnyA62WdLUyREvD0p9HFIAB3xaV8u6lgHsp",
+	"4F4K2JkUsIYmcsBibtrafPrAqIGJ592fyR5QGqiD6OjSPpmBHxitMxqW7Gc9ccZpISGgR5g6cnEW8wWm",
+	"3sJws66ZZGtmm9b2lrz+L8SU/eVMLQDcBaxWi503gS5EtYHKXC/DTiHQq2j4KmKimMkUdCbXlUg5yz5j",
+	"aijaLe2/UmZoP+SoGGBXpLKDhwUiGUpmSl8V8vEhSbnIjJWORwb6ImuSUG3CqDckzn1y6gILfzt/87pL",
+	"MpX0HCeC5aRZYjh0qbB8igxlzJl2/puczduFactpi9cXkaioV7AjdrtYC2LLDLd+gnzLBzCwj2refMgb",
+	"5eI1VSRqOPpLOR6zGPqQtyUQMPAG5j+M+N7EAghfri8KuLTmzaQBt9omgeBJyxE2JW6usEozfXspx5ai",
+	"IEeulg+0+F3wwYDOfbXDFqROelUgYYYtWpg9CNnXdg2pPoO/Qer0hHVCtZX8GTB3HyItJEmkGDOFqkP/",
+	"xwPJa8FEaGMuB3RXzcxnGDEe6lO0zLMaYCVlRvFSSO5CINkr90q7iNlNwu/cDFhmjpG3SqbMTFimiR3S",
+	"8kipIZOFYExlNaos+CDNF7sYWebikvseiJs2bGWB07fPLXe9Lnas09S6Fj3y8OfKlt+HsdEQIuKW27zt",
+	"OcUQ1xXb/l+nr16ut20/8K1s2y13cdth6YqtRRAuNZbUROM0e6rPwP6BltEmK0jXYkQpheGk7KPXhs5X",
+	"u012bivZcexN0zT34Tf34Td/2vCb3DSz6zjCH4WkIfbf07R7mnZP035wmlZnn/O/Haii1kG9qe4V5QmS",
+	"OCj14klMriKTwBKIxMq1qgalqHCgOTucq2nNne+ZpozMJgyImFSYcBOMbtVUrBIgM9FkMquWgduh8aw6",
+	"1S7sZ4tz3Ly9a4UVwZ0v5Ay7TrzXs3v95c1Q9Y7nZaaEAIN9dFot/p4z45OmQ+9T4QzKqzHgnGAA2/MZ",
+	"Cg903tB0DfdzQ2jw+m7omoqKN4LdO3BG185w5zA7BxLus1muidn3dunWBKGlvICnvBXP82oqoxiN56vz",
+	"aR8dHnofM9d5mUoSUVc3ghhFRyMeQUXKPJHWCQM676yn+VhwMca6HFQxYq+Wxftd8tPhY1R1ZlwzLOAA",
+	"P5IhTexUCuYy9BIqPVjyJEdEScwXrk3YfYc7u618XZi+H1z67qd8LQ14R+cnZADNbPWAaDp35UJHABJV",
+	"C6BdJl+RQuwLeCwNScil0oRf5YZzjcynXDZkD2q9dMnFq7Ou8+tihRasO7LftRBtpQ8o2NQnA6c5faZm",
+	"kMuVOP4D79SNDL/iZl6n6L7k2pz7HVwTGloVlzv96qX4xeLdy3w2a/hjblvB23mcv720iiGjuMIFZcf/",
+	"dvCNx9/LjrpKlVARl+BnwXriMzuPF6MUoDkLNDoL69iEJYg00UZOQR7iYtwnpwKNN65AmhutC25IEWMw",
+	"LcEyaZm4FNAZCBjz0eFRHSQ/g12d5y0G28W3LHgEbxzMcGWrvnktza8yE/Edh8wzEfsis63gs9vEWLcL",
+	"G/9gphEwtmnhyknbUlJ2D2LXAbHziZytCWOVSLzFRuaO3MWuKtk/zt6TnGwWVcfK9Yt4vE7xooUAPKDM",
+	"WOJvvUAxLzVyEwYv8Nyh3VRVsE/OmXPc4ydDGl2Cmb62DXNDqcHqyy1KDi4ow0UVAL8viA2TCsPFM5Fp",
+	"FruiXD5B44H2/KWHQyV8xAxPa+sAnPOxeC52ZrXH4Xdmra8O30JLfnjjNAwSNKbY1gfhC5ZSgb2WfYGa",
+	"sWghmuPeM/Anyzmx0L5BCFoh3Voamk2baSi2RbRUFCxtufkvpysxG9EsMVh0EWZMZEQTrF+Sgv1/VSJt",
+	"n7yWVcxg8TFo9HZzgn0xSAdzU4SrtGhccfmHj0g0oYpGlkudhL5QKUZcpYDLA5ePppkwXZJmUBPURBPC",
+	"TR9CciwNDSN0LRVqIpAfpjslkB+mOyWQ4fA3TCCXuTF99iAU19TIoOFiFJsqpn0Jt/uMlz9xxgsSnMBx",
+	"V0e2rh4e9GcsSXqgvRz8MbvU1VDBRegCSLpgQ/KCzcl5UR4QDIaudjEfC2oyxXRRGtiFTyR5keBjpF1Y",
+	"EDSwOjpLEwPxmhsLtAmNWAwWR6fEp1wYFpM/LPEZYs1gmpsaXQINkMh5n5xBrXMgWWVLAFU4L8tNsnoC",
+	"bc3/+er0qashvUi3/sHMbxcv9C5VuN8uXpyzxkBBe0S+XmYrSANb3jLu9zYbJjzCCyy4y7x8XAH8CDtg",
+	"AUJQc/uAZqsyouANkshx2XrYBd46ZpYNUWKl6WNgUOXyW/aNB5oMLBMb+LgeLdUgF9GxbpcFIinqBHK7",
+	"ypdcm1O7jLMre0idFVoZpHkzeNVBtgVXMUYmDnZONIjm2lklJ4pGRipLqp+XU6zyQqlZBhpcTYpV80pi",
+	"ixi5BHH69rl3/EtVqn++j5jJNRQeXbpEkJNd3f36/K0WLRCWrZkOZWZwMb6nQG0OmaX5ZtsH5o/BXp4U",
+	"ZM8VPiUDbwrxVe73lxyS65lVdzgPr3s4BsxIkAQVOG9M02o0FxGrP56ljcKWrcFR0TbTg+a8hen/KWck",
+	"pSJfgpEu/8weSCp14wISnnJTWoCTnjvHP9mboF94mqUF0OK/HnZrCvzW0SlHYxxbK1GgphUhLboG8nza",
+	"pUXQ0oSC6kF/nxre8kYwpMNy5G5kDQHRTrGJrmu/20zdtV9uIGDazzY2GNqPV9kMww4Vv3+yEBY2iah1",
+	"oiBjZJ4l5WIatPOqsFko2N/IZu1wSGFzS5xUMZAVNiczphhx/aAgvESQ4ZzweH+RBXeJnGI6AzRsS+bE",
+	"AP9zXNDX2pTCUA7GQcO+GGhdQSYyiUEaSxhkN9tnVtTaE9Lsk5iDgB0vYdAfYIttWDNutGFNQMpwWfY2",
+	"QbKLqGY9LvLWFcm8CaNXV7PbhODnC8ZTyptGNq3CNQXeLtfxV+BWs2eVVYh9hntmAn+EKjJ70DqnkS36",
+	"kTo11rK82+cSwo8LuAt0P18SmDK8iAdr05d82rQiORphPFTNksIVPTz0/wsWdlizsJ3zAYtcbThA+Ryw",
+	"oOSkdEiWwNAkuWcSN8MkMkcVq9yhu4bFMSjWSEUc0vhuYODskw8CuhJMJI+YxoiekrHSysu9bOqNlrpP",
+	"LqC/kmHpVCqq8hi7QRFcCIbCaCKBVpcDorwGLwof/5hfoXEzLRxPJ3nYIy1MkwM0E2ifluEqAiBBgWxw",
+	"J/tjzLMlcQ2sBw8M7Go7MkmWZ7kt02F1Fc0J9b5zHAQiotjwg2H74ZOWnz2VYpTwyFybRrQzVuIe6+2V",
+	"G1OZtgZEuJi26Q7rUSpvdQSwaSXKHnzLQNtfGhOEUTW6ICbe+sFVfesqjJfWPtgZ7SOo0HGFMUDaBwH5",
+	"eCKXG+GNVEGrKxcA4pWiWuqBS8ypR5uoH49auOsfDrWOWn62fkTHHWO/eLXNQN2tzy+HWf6B1qzOTYh1",
+	"y0j4PXDdUeD6B8SHN0LWUh046OzK44YAoczbUpvDG1bZVj91m6oJPHW9NsD8zlkSQ1dIg+5rRp0Ih0Hj",
+	"uk9OXToDxoUnDKJtfHOpwP+NkTjNeSqOYC8m1qKLCNiCYF+M5wgRVZYJTBiIndjWsJ6KY27qrmXAYpbb",
+	"yoJtQzII1T4h9p563F2p75r0B2FxI4ntwJl/sNzI3aBTtarwM1xnID9Cp9ImImMlxEYSY6lYyYBGIiqg",
+	"KiNG2XS9+5orMmVKW/W6xu+Mnf2arKBuwXdCcrBkoDDa3tOBuymi4gVthsZo8b2DWFyDGWfiTiGGM5bf",
+	"48UdxQsEl83QIpHR5TKjxK9SjX1et8OLUblAK6HGsBT7occk4SPXGR3Mp1wQOwN65iJquUE3TMXLgzrB",
+	"c8tiCFiAhfbtbJ/tx5+jhFE16JOn9r9gy3D2kYn01YLteywmOosiDPYUcd4jT0gz4WLcZBC1g4K/wJ5E",
+	"W6sGbIprAku7R407ixpwuw5evEnfweTd1USX4Wu5+t0dFkfPXQfJwAXSDdwXEKkonFcjV6fBW7/Uq+GK",
+	"UTUWdqj6aFxZK6d472/TU9NAUM7RGLbrglZuqluu4bK4jOWOlrDqQ6Ud+j3dvHe0VPMPc7NhQ5GpFgJO",
+	"WDOgqWwyLOsdu5KXIHQ3J+nXSAPN9Kia53wP5XdPcI4XbSOrPSDVaLRSmQkM9i6HfgNby7OpUWKdM0Om",
+	"mRpbgbhUZmJ5yNi2Cki0IOowUVMUTSBeVKpG3IP53Qy/rF7Xjyn/FhU23F/P1yu0cWLx0KVPYBoITaBU",
+	"jcNPp09SQZg9+wZsXOAV1y6CcY81d5E5WCBpxxruAuJ0lwDcsqlzTNod2rrsqmWJU3mKT+DBkDMB7lMX",
+	"l1UtyIQVEa5okrnmk8Jyc6InciZW8NH3Pt1rt1wUpmnBQ4vN39ODH4KLFhf2Y/JRXPvBN/jvCh6K3E4X",
+	"9UxOiLKPPBv1HBQebsBD37uygGu2SXPT3SPMHUUYvGALBkX25g/KRPMNLJvcodJWcBZ9F72Stbc+AD4I",
+	"TsqNa75yduCQf6C9z4QJMvDpfkG7AItQfDxxtTPcQZdq/oPAepInrddM0lTk/yJluM4dG0UX5rklq+hF",
+	"ynZZ/fYiZRtQsYuUbUTDLlK2fnLJRco2tWbCOq9RLfciZZtWq7hI2WZGUHsjrepVFMXzK4Vyy2Ub8uoQ",
+	"1WYfAdmcpawwfY6kGkvTgl4URfZdxQyL5VBun5Kw/g2JZMyg6sCgZvyee3WwVqn9UsGWWirxK0yzeypR",
+	"nufOUolrVb9fpBJ/JcStq3lfD99l519LBPMIsFY1fN8aGaaG7ELm+8dqAzzVVcv2xT58Nwry3n9VlLjv",
+	"5i1mLa2o5HpAkQVKRmxGZkqKMTEKesWuWxV/AVWeum3fEGa66e7Z+D0bv0tsfGW5+wVK00RWJowmZrK6",
+	"7P3gY+fNi4+dAZlNeOIECCzkhZ50dWXx3uFkDSL/E+aBbf2D7bQ37JsXq2IAYLURBH5k0y0WeHrJr1hR",
+	"QN5VdydWR9uvKeuEtTQXfcHBSf3TvlB/VGvsqvlVF1ON0lN/+W6KpOChjOerNuegy7dHaDa8niL114z5",
+	"KPG8pQKE7FGoOZaydAgNmU4WBFX4khsQIvNvmzqOc3uBfkm77j/iZ1pmfc0P6M430z5FUUD/cB2M8wL6",
+	"+VkHpaShlwaNrPBTbQvSc8KPbpP9X4AeEmJs8fGF6Lk2LHVpWHtvrJ7TJWDG6pJn7IolFkq75PzsTZe8",
+	"da0SVZc8lcIoPsyMVPuuNOlled12AhiuT7AzI/WIBMdwvIAnDtfRkRHCXS2m4MY8BO+yE1F5plvK1i/h",
+	"6yr2kd/0Jvn6fxrsvX7roRvC/6JEJy/AuRHTq4zr4Jv/898fnj9b6qUAdNQuSrQEKFDqPKcLQAy68Cfy",
+	"Nf2AQO3NojtQKZOpa2WuaFJqqZFn09ejL+ZSl9D3FjtthQizdhb+nUKYNr6T0udr+1BumVn6JPx2yNLY",
+	"0WPuJbaUzqERU4kBnxAjCRVzKRhhiYbys7F0YWlgnCN7R4dH+w3A/Q9mbgyy1+UJ93B9N+H6nYXB1lBd",
+	"cQPWNQQJmMI6rUFWlqes7b3tOIvlDiA7aodXdjElzGrAGMw+vglprjzTbfZ1bYu5eIrxPQb/6QXBd4gv",
+	"2xEED0CKWxpPtqD/FT41baR7eAJZPgG3TJy6mrawYbyDNewak+wsy2wYrtLHPdrcaeuHqwQz+gG44CrU",
+	"qxbnXYElvtDtrnUgi8LL8MQpe/eYcscxxd1TBVfCYniuXvAdlSDru8vVipA0jr3hcG84JwMox4y93+xD",
+	"u7ZBl7AvNDJQoJrtez8TFJBy/lu/FahDPeZXgcWeuuaOUH2ZQF1kKtBwCQsYKwqZt+4Rjqp8ASv//IE+",
+	"KdzU+KYzZw4ZiVkqodL20eGT/T4p+jQ/LBzevgYgjWMWd8Mezv46fbJ+A9c9ZyVysksR+pwZpCW3KT37",
+	"FSyXnfGSH+jwBNG0s3XjbLsF+XsWcpbD4F+S3h4+WfPrtSuz/vDqwGlB+8AcVSZjUR4o14LetxJYVmgM",
+	"FxOK7Af7gJ8/e/FAk8G4THf0APw/+tj5Sh2VBZo8sOMPciUD9Ah4pgdkLyfIE5nE0EsHcXZq8SXft5aE",
+	"G8gMA9OcMGq+30INgRJ7N6KK3AtZfy0hS//IGgrmurR1Gy0Y91IZCFIn2DWiJDv5V9yzboH6dWISvu3F",
+	"pHqkfgfvLAg6t+g6Khg6SaQYQ1DhPVu/BbZ+Yza6Ethjpa47b7HofmvKBdoN3UnkeN1O4ljTCCNVYnQs",
+	"dxdiRPYeHZGJzJTed814XRtu//OTQxLTue4SxTKohHhcct1BZ0i2XyTwgL2V62WNgbquz3mlFzCGGVNN",
+	"ZixJ+uS0qLe2pGxSXidu8Prs4vPb0/Pzizfvnn1+d/Y/Pzx/d/ZsYIW6JGGoWcbQiFIq00u4pYu+S90A",
+	"YI1RTGJyGbE1Yckv4Q52FoYMw99e2LGbfom25UITXKC4YLM8NL045vtQ5LuemPBSjouG3AXO7klVRsj9",
+	"5u7cpXDiEA56BcSuzFEo4XGeowkIP3bZOyuRuksyzcUYXSz+4YOi/+SgW6KEvkwwdPyW4x4XQMlqkf01",
+	"m4W5OrCpnaF+zWR3mRAsFlU7Cc4WGbg74Ht68OdPTUD76xKm0EQ6ptQsyRrk0MEVlADHsFEmGUlF8EWX",
+	"h4Sh7a7DsuZjAS0aaRE867utoZiSJ/NDzY66io8nRXNt7FXjyrmSYWYgWG9C9WSRamDY4dvT9zsiFPn4",
+	"t0QbgvmXEwdL2oucUntgfI3wP0gz2IAUwHcbEQP4cn1yAJ9tShDcaq9hD21KTglVr6JWwlnCrqixYNLY",
+	"Wqq2qn5zpkdu3FzH/RT5ycAWCRgLDiFNZhNqwiR/r7c90OWQCvf63gCfvpMJqHaD/TqDyZBqVzkAvUKF",
+	"z2lpFPw7tP7uOALeznKb0e84/4pYKXtNP3zU+71n5YYi7sNAJwJ2iHUirwDBD74ph9JLbajnIU0IXcMQ",
+	"bE72jg4f75+U6Exuf1aVtiHQMbh2iEazKQZN52TiFs2lHkH/ylH2f3obad4oL0CvVlH69bH0NwK3bbnL",
+	"vd/uLsfPbyXwyRP03YfNl7gCtoOicQ/kQuAIS6Pldy31FbPcZpxPG7x03en+uvh5L/K1ja2XiiD8DNfg",
+	"T07e03wsuDigQop5KrMlymRdz3UhrVYSM2E4TYpQ+3w0WAUagJ1RyBAuClcVJIIn1DBlpb68/4eR4AUb",
+	"ZwlVef0oDLexa7ZfHsQMZ+Ff2aBPnuVd60QCYmXe0d21sdLBoiBOABcBVRW4zpvFn6BTbGrm+U9FCaYq",
+	"3TrnY/FcnOZHtxu6VZkloFu7pFMO5hx2NBGp8pkWVcavaWl60vK7tTF+d+aiVhZkGGFTG/LKQijnhioT",
+	"OKCLKlfla2o2JzliAD6oVkUoWXRZqXZlUV06T7idOi865Uy8MbviEeuTU1ehyvm7wM2FT0LHclFYDk3D",
+	"XVfjqnicAm2QI/BdN6HomZ1kx+Xlama6JRGjdiXNwoZ9HajuSVgwH3zMVJBXv54GDnwI37YQFkkRkxGN",
+	"jMQI78jwK3Zb9uV7zMf2rHlNyXJUR6MPuR77pZkiBVhVTZISzb/0Yj7mBqvUBc4fqBYLhl5fL9YtBlw9",
+	"SmZjx8urkx5cMcVH84GlEJZ+wMCKuUoNWAALi9gSKVifXPhkAz/BhELcmpcavOjRy6bI55nolspSFobV",
+	"pkYsiE9v3r8FlNop+fCT3BLlWF3EC67DnqMAn9KMzu+dSj8WrXBFMaVgPcNTlvdGrJSrW0EbHJq2j4Zr",
+	"XwXTyBCfobF+QwnMbvsamItY/S/YwC3gNk58W7LBSrE+Fwfuufmd4OYeLXKEbYWonttbZbgtN0+4uCR7",
+	"gFITqZCn77dk6jtgxN08LQGyG4XT0XUTg34bbHn32Lww251l2Z7Ag0x4z7p/fNaddzPm4rIFIVgS33X2",
+	"xTfLpuSKJjzukkwgc43rQ1ECo0JjO1yHIDuLwcrHv7M8NOz4ZgkdiwtaBsd4z1vvBm9dM9zK4pTMliDU",
+	"hUvTDxM4ulBkPbStEG7IkCVSjO2MZI/6SD3fUAkyOmJCZ3ROtOFJQgRNXcFdN8a+b3lNk+SYWJAfOEUf",
+	"ELm0IbeC2irwGsQ9S04wOhMGFYwbqIi6sPKa7i/1hvRjMvgfcHoH8P+9P/SAaBgOun+7AOUhVYwM7Bre",
+	"ZGZvf1BPTN5kZoek5E1mbsimvpxXO8FbZuavSR12EHDp2lUtNnikJTNnY3uE5ZQgm7a3lDvfWV4Vgwrg",
+	"tVVflWNimoB6zS0NQGnaKru5EJ5CbDWWIi2nmeVMGcVxHAVhFVunIY8sEyNN6DBsxR82yseC9i432Ev2",
+	"S+xkH6Y3ZWuvzHSnZYFyC5yTwCziQKDpoq5JCTaTs+/db20pT8skDrybVo2i8qrJJa/3xiZ9lGcaydK7",
+	"UE7BYB3NxThhvUyzY2IX7HMyIqoUZ96rB+0fHbWYKmapR54bwjXRUwbta+gQSg3Yt4dKzqDox4Qaomhk",
+	"BeFCTvLuPBzB7pkLnylKxvD6lCkuY0KThCgWMX7Fis90BvKIVH3yFlcDpkBchxeunOOQGj8U18Q4gwMm",
+	"qoyQBOZCz2wiE1aQ1FOiDU0qre84Gj1OHSdFDJ4wGmMGvRUYVV3sgDv6ogfm9qlkOMXtksclVUDZjMUF",
+	"M+YiSrLYpxOCRHqvKd2OpuRtAwv56EFYQSulCX7uuTGW0SKUYXAqNzTkLsWePvn+WBVJraJtYdl2EF9Q",
+	"ybKUZuCTbF3ruvKWeJhJHx+TKOH2uCDzzKW3ckMyYXhi//AduND3nfejrclgdbiHW99Z6mo4y+3lrJZX",
+	"0azn/BqwnPvU1Lueqv66wPMKMqIGX0KkpiRTTwIsoiyxRjYYG0pTHC8+KnsAnVNQkliGgz2otHcgswlT",
+	"0DY+zzON8nCmtE9OIVTh3a9Pyd8OD59A0Y5MXAo5ExAYU2l9jevIK2EEEUvLyAIcx66pgp3kzjbSw3Mr",
+	"ygyBk/fH7HW5DWTzrbMr8O0zeB0oL8WylY75mtZy3nFXI9cOZTxHG0miWd4DeonQ28XKM0oxKF6K5sXQ",
+	"rWA3Exg/KUmsKJ8L2XW2xCbn/S6F52CGLVoH2ReaThPWOe68eVHTBnwJjnCNht17efhm5eE1DIug21er",
+	"O62Qi5fXsi9zLDmq9uoDHlbqT6aL3GupMOmb7FWWdGxHqvbu6yId8J2S7EjlYfb7BLDBgmHmMnsEMFCo",
+	"4bCkYCUWLdp5shtMs6xIZd7XyfVURKMmbue+EeBOa0+WAHmTln+npT57aMZZANFcYJQJe6ALNCkVPUBy",
+	"CgPQyGg0/VCTp0vj0P5Tq3K6+mtB5ZIHGsEGLDx1tUs4rE4bqdC4RLFcCTktIXS5OWBT1bOgWsEuGV51",
+	"mtusioDLiN06loe3eK3f93nDi9nDwjJwM1JEbP8+xfXP32mwge82pb4hwh18g/+uLHaA+d+6iOEALK8E",
+	"n7ZoD1jg8C1WLMhlytx4dY8ddzMBHBXC9rC9ouzAzUBfe8J9D3h3u3NfuVCtl5xzPrt/3bIEOe3dfrle",
+	"COBoalf0D2Z2XWgbxl9SYPsB9Hgf8cTVxXUOX22o8Zl0m2rru9J4SyDyfiF6rFnXrWZsN5un/sGvHJMt",
+	"xi6nr67yhhcV2YvmW3kyeVGCEIbC0oJYHQ8+i6mhi+z7WbHyHfahsUMHM93ZgPKa6vD+gm4tovwHDFm5",
+	"9aiT1oieKagiVkHD+jINK2gAJo+hZ3l1RooLP0P7ckN6iswrGTtycFLKQvEB7lB/xpm6qcHBpMrzGTPN",
+	"YqQLUaYUBMP53BbL/ZKY0KGzGRGH+zXFR2Eui8a7zD/Jx8fp7nCqaHB5P3zyyX1Q3C7rn57qS4vJRfun",
+	"imTxQHt8bEVfNBNxL4yp7LVMgUOvWykas5HshEF6E+iLUFAMIQ2ZM5OH8Z4QmcRMLY4MRsKpNyD0yWnh",
+	"ZvbD1XmVQVYREtCqJhCXifhfwUw3Qo1qJ72zxMkdRbm+z3UI0n1yGtZx8WDbW0QiOqZcrMDf1aH00Lyg",
+	"0oIkDwwrEQ3wW/uf8rzVQlHoKaaZIYZHl8z0yd/nJGYjmiUmDz58oAk20nR+B02YiE8Ch9sDdKJ5t4Q2",
+	"dK6XyQU7josPp7izqBe2LQibV94nov4VQt1bSAaLfvVcKlgd8V6iIgeA4avYfmNae5gST5ckxUM+jgZF",
+	"ZA4V7SxZKZMo1C0c8+YBP59NGFAYqUBoqCbQF0KG7xOp2BWjSd4P4cRN5BlaSi+ttgPSBtK3GjGjVmII",
+	"akUxs2uRoTTZjyQlnLiKDGVlhvBRqZYBJvrcSxTbSHevsOvlWe9F9FttUM0H7T14wPRRHnAFNhyuO+QL",
+	"xZduxZrQLaXgW9TNeRqscb+bV7vUjrJw3w8u5opFBkLfBv5f7+XAN5MNUjYwn3dg5lM28BF3/5kxNQ9q",
+	"bbhtFIXTM83irrNS4OB55s6A2TN2o8Lfz4qzyfuvBYO7nETsLgTqmcsGRIoCWYBkD+geNYgU2q6EKRdS",
+	"Iacs13KmDDQWoFn73TBkAtIWU5okZEqhxJzVpYaZMVJAC7vC7Yq5PoZNffr22zfn7xuDA+FoOgtOiBpH",
+	"FB4iBDRDk9QCHrqE9cd916Edxz3+r//9fyBPGbwZcCGBO8NP2sqX8fDRLy16HMZsqliE3BEHW9zCJRfY",
+	"Oc/Jss8x7egkBBJuNEtGRNO5a/SBQSojqRp3YxfTbUlN8byRfOCyy32WIVJNQg44Rpa6hDDIy5pRFesT",
+	"n7RBaJLIGYvJcB4AYtMqCyxaeu4jqVJqOsedTPFON7yGR4dHv9SWt17BeQz7Yg4mJk3KLKdVUGfJOAZw",
+	"v1dYKBFl/GG4V1mMMSyPDx8t0rW/0+gyL5xVMMSghE4eU4/qEOB/map0uh0M4YXtvpQ4RH1gYol05d0j",
+	"l5Iw0MaW06D+Ohe4cMzX4bW3z+x+lRbmy9yohs01xcflfcwXAOuB9sQUyi8cVygptRTATu2T7pDsQcya",
+	"PXFi5+uT58YVYKvIqw2gWqMD40/vQwK5WrD80pvNZj27jl6mEias9B2v0S0rnPRXqdI2IuY9gu0Awf7y",
+	"wuxTJ8lU5E0QOqyYuIC3q2TcA6gD15xMBZHi4VQ00TJI4y7U2cJ8BinYgCxdeDhlcpp4kSwU8EDOzMmF",
+	"EwUldg5VjMb4MjQfQgOaL/uc1xCF9sUzT7VgFHhU6hUaoFX+1kxmSUwm9IqRaWYshkHMukOXZeUiixhR",
+	"R+OuWzwS6cpTrMe3wySUfJo7XeTCi5noTD0JlR/tLLO3WFXy3n+3Edn64LK+AmpR1ZmXEirtOFxTENa/",
+	"3CvXhF4axxxzxd4qO4fhdpwRTTTrdqbBo2+dYFHVBPSEUc2IewGNgVwX+aHDjCcg2RRZXIf9h/3Dzkol",
+	"LsDV3/MFfMpflMM/WNSYtuLeP3HZNtCcor+9G/5XuF1GVCaEJYWoczXd7XIri08xzGsJAciEeX5BYiP7",
+	"YvKCG/h0OCePD0nKRWZYmHVBxpZBOJFqUEo+HOTZh1BRTCorwA7Qvkw+ZoeHjyMYAv5kg4YAbSS3O4+O",
+	"9QWAW4THWtKZFJX1dx/uur30olbEy0ULb0a8tpA6gBl7NVAJfXUsB6vENUKQq8UCmMiiSJ1V6bQgGtpQ",
+	"S9cL2cP5GDXZG6T0EhBuAD2xMpV0jjsTY6bHBwcPH/2tf9g/7D88Pjo8POzYZbsl1GkLgOSQjktiThMW",
+	"GZKJmCkosT/ok185S3BPuktywHdFBQEJQVux5N2rgzjmA02m2TDhesJiK6IaRSNDtKwp7meH8XUzxkzY",
+	"OViM8q0fKh/AylskE7n3L7flIJFZNB/ZTV7wS55a9kjO7J1PFdeMWDhnwng/c83uj4v++naJuaXWNZ/H",
+	"e4m7YZGDUva17lb+jbbNWAYlQ7qQR5Ebi8NpUiromKVQDwlgFDMnB99SzNDoQsBvpr8PgmOYpazhEACe",
+	"yzftRGglpTn2uxrOg8Yq+Vr2fjt/87pLMpX0nCptKWWaJYZPqTKg7+876dsVUCohBmzcC9MFiXZiMwjW",
+	"VBt73t2K/dwuS2amvBywlfeJ5xZ4LHZZXZIfTkwN/T4gTFyxRE5RFHeHhKhYf0w6G2o075vi0FxkOjl9",
+	"+zwEENxW8d75sxcYQQxFK4bUajo0M9LpZlAZy+cH6m7+Z09Hcur6temu73Q64VMEKZnkb5SSIa+5/yLe",
+	"vv4gTsv48W+mJOy/BDSuLHfh1ghAQJDBf/QcAe2hzaFbDoDIYyMA1zFD2cFmt9wXqBKTWbhVSrEidTCC",
+	"BIwV+HP06BEZfPvYGdkfPnaOye8fO+7QPnY+fR90XeCG+8S+Cn/aV4M3S1hHv9YcoifkLtKDxikXXBtH",
+	"QcugdAC/Ooqjuy7BOD+fHKh0EaJOs5gbix598hQOVPt6as4VnHJBNIuUVcmxI08pJcPq83NvusO3oWFg",
+	"mdYgieniaeTQVd68/bZm/288t4DYl6nkwuhjK20lUJcuBnWfC7uiqZJDprveDImkHr0OFk0MU9gmiMQy",
+	"yixFLO77rZIpMxOWaZIyo3gUArqc6s73T9//bwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -144,6 +144,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			slog.String("error", errString(e.Err)))
 	}
 	r := st.dialect.render(s, e, st.operation)
+	describeLimit(e, &r)
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			c.Response().Header().Add(k, v)

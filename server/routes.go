@@ -32,6 +32,7 @@ func (s *Server) Handler() http.Handler {
 		}),
 		middleware.BodyLimit(fmt.Sprintf("%dB", s.cfg.MaxBodyBytes)),
 		s.validate, // params, bodies and security schemes checked against the contract
+		s.limit,    // rate limits by client address and target (ratelimit.go)
 	)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	return e

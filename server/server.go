@@ -98,6 +98,14 @@ type Config struct {
 	CORSOrigins     []string      // origins browsers may call from; "*" any (no credentials); empty: no CORS
 	CORSCredentials bool          // allow credentialed cross-origin requests from the listed origins
 	HSTSMaxAge      time.Duration // Strict-Transport-Security max-age on HTTPS answers; 0: not sent
+	// Rate limits and brute-force lockout (ratelimit.go).
+	RateLimits              bool                 // limit credential-accepting and mail-sending operations
+	RateLimitGroups         map[string]RateLimit // group → allowance per client address and per target
+	LockoutThreshold        int                  // wrong passwords from one address before a lock; 0: no lockout
+	LockoutDuration         time.Duration        // the first lock; each further failure doubles it
+	LockoutMaxDuration      time.Duration        // the longest lock of one address
+	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
+	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
 }
 
 // Deps is what New needs from outside.
@@ -134,7 +142,8 @@ type Server struct {
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
 	breach        *breachChecker
-	edges         *edges // trusted proxies, CORS origins, HSTS
+	edges         *edges        // trusted proxies, CORS origins, HSTS
+	counter       store.Counter // rate-limit counters shared by every instance
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -156,7 +165,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	// Every time the server computes (expiries above all) is in UTC, whatever the host's zone:
 	// SQLite compares stored times as text.
 	now := func() time.Time { return clock().UTC() }
-	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now}
+	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now, counter: d.Store}
 
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -234,6 +243,11 @@ func (s *Server) Run(ctx context.Context) {
 func (s *Server) Purge(ctx context.Context) (int64, error) {
 	now := s.now()
 	n, err := s.store.Purge(ctx, now.Add(-s.cfg.SpentTokenRetention), now.Add(-s.cfg.EndedSessionRetention))
+	if err == nil {
+		var m int64
+		m, err = s.store.PurgeRateLimits(ctx, now)
+		n += m
+	}
 	if n > 0 {
 		s.log.InfoContext(ctx, "purged", "rows", n)
 	}
@@ -278,12 +292,19 @@ func DefaultConfig() Config {
 		EndedSessionRetention: 7 * 24 * time.Hour,
 		PurgeInterval:         10 * time.Minute,
 
-		PasswordMaxLength: defaultPasswordMaxRunes,
-		PasswordMaxBytes:  defaultPasswordMaxBytes,
-		HIBPBaseURL:       DefaultHIBPBaseURL,
-		HIBPTimeout:       defaultHIBPTimeout,
-		HIBPMinCount:      1,
-		HSTSMaxAge:        365 * 24 * time.Hour,
+		PasswordMaxLength:       defaultPasswordMaxRunes,
+		PasswordMaxBytes:        defaultPasswordMaxBytes,
+		HIBPBaseURL:             DefaultHIBPBaseURL,
+		HIBPTimeout:             defaultHIBPTimeout,
+		HIBPMinCount:            1,
+		HSTSMaxAge:              365 * 24 * time.Hour,
+		RateLimits:              true,
+		RateLimitGroups:         DefaultRateLimits(),
+		LockoutThreshold:        10,
+		LockoutDuration:         15 * time.Minute,
+		LockoutMaxDuration:      24 * time.Hour,
+		LockoutAccountThreshold: 50,
+		LockoutAccountDuration:  5 * time.Minute,
 	}
 }
 

@@ -45,12 +45,24 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
+	failures, err := s.checkLock(ctx, u.ID) // a locked account's password is not checked
+	if err != nil {
+		return nil, err
+	}
 	upgraded, err := s.passwords.Verify(ctx, string(in.Password), *u.PasswordHash)
 	if errors.Is(err, errPasswordMismatch) {
+		if err := s.failLock(ctx, u.ID); err != nil {
+			return nil, err
+		}
 		return nil, s.signInFailed(ctx, u.ID, "wrong-password")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("verify password: %w", err)
+	}
+	if failures {
+		if err := s.clearLock(ctx, u.ID); err != nil {
+			return nil, err
+		}
 	}
 	// Account state is checked only after the password, so it is told only to the owner.
 	switch {

@@ -68,18 +68,25 @@ type config struct {
 
 	fileErrs []error // *_FILE variables that named unreadable files
 
-	PasswordMaxLength int64
-	PasswordMinBytes  int64
-	PasswordMaxBytes  int64
-	HIBPEnabled       bool
-	HIBPBaseURL       string
-	HIBPTimeout       time.Duration
-	HIBPFailClosed    bool
-	HIBPMinCount      int64
-	TrustedProxies    []string
-	CORSOrigins       []string
-	CORSCredentials   bool
-	HSTSMaxAge        time.Duration
+	PasswordMaxLength       int64
+	PasswordMinBytes        int64
+	PasswordMaxBytes        int64
+	HIBPEnabled             bool
+	HIBPBaseURL             string
+	HIBPTimeout             time.Duration
+	HIBPFailClosed          bool
+	HIBPMinCount            int64
+	TrustedProxies          []string
+	CORSOrigins             []string
+	CORSCredentials         bool
+	HSTSMaxAge              time.Duration
+	RateLimits              bool
+	RateLimitGroups         map[string]*string // group → "N/window"
+	LockoutThreshold        int64
+	LockoutDuration         time.Duration
+	LockoutMaxDuration      time.Duration
+	LockoutAccountThreshold int64
+	LockoutAccountDuration  time.Duration
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -227,7 +234,7 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "allow credentialed cross-origin requests from the listed origins (not with *)"},
 		&cli.DurationFlag{Name: "hsts-max-age", Value: def.HSTSMaxAge, Destination: &c.HSTSMaxAge, Sources: c.env(false, "LATCHKEY_HSTS_MAX_AGE"),
 			Usage: "Strict-Transport-Security max-age on answers to HTTPS requests (direct, or via a trusted proxy); 0: not sent"},
-	), c.mailFlags(true)...)
+	), append(c.mailFlags(true), c.limitFlags(def)...)...)
 }
 
 // validateStore checks the settings storeFlags covers.
@@ -368,6 +375,7 @@ func (c *config) serverConfig() (server.Config, error) {
 	if c.HSTSMaxAge < 0 || c.HSTSMaxAge%time.Second != 0 {
 		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
 	}
+	limits := c.rateLimits(bad)
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
@@ -421,18 +429,25 @@ func (c *config) serverConfig() (server.Config, error) {
 		OTPTTL:                       c.OTPTTL,
 		CodeMaxAttempts:              int(c.CodeMaxAttempts),
 
-		PasswordMaxLength: int(c.PasswordMaxLength),
-		PasswordMinBytes:  int(c.PasswordMinBytes),
-		PasswordMaxBytes:  int(c.PasswordMaxBytes),
-		HIBPEnabled:       c.HIBPEnabled,
-		HIBPBaseURL:       c.HIBPBaseURL,
-		HIBPTimeout:       c.HIBPTimeout,
-		HIBPFailClosed:    c.HIBPFailClosed,
-		HIBPMinCount:      int(c.HIBPMinCount),
-		TrustedProxies:    c.TrustedProxies,
-		CORSOrigins:       c.CORSOrigins,
-		CORSCredentials:   c.CORSCredentials,
-		HSTSMaxAge:        c.HSTSMaxAge,
+		PasswordMaxLength:       int(c.PasswordMaxLength),
+		PasswordMinBytes:        int(c.PasswordMinBytes),
+		PasswordMaxBytes:        int(c.PasswordMaxBytes),
+		HIBPEnabled:             c.HIBPEnabled,
+		HIBPBaseURL:             c.HIBPBaseURL,
+		HIBPTimeout:             c.HIBPTimeout,
+		HIBPFailClosed:          c.HIBPFailClosed,
+		HIBPMinCount:            int(c.HIBPMinCount),
+		TrustedProxies:          c.TrustedProxies,
+		CORSOrigins:             c.CORSOrigins,
+		CORSCredentials:         c.CORSCredentials,
+		HSTSMaxAge:              c.HSTSMaxAge,
+		RateLimits:              c.RateLimits,
+		RateLimitGroups:         limits,
+		LockoutThreshold:        int(c.LockoutThreshold),
+		LockoutDuration:         c.LockoutDuration,
+		LockoutMaxDuration:      c.LockoutMaxDuration,
+		LockoutAccountThreshold: int(c.LockoutAccountThreshold),
+		LockoutAccountDuration:  c.LockoutAccountDuration,
 	}, nil
 }
 
@@ -500,4 +515,58 @@ func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
 	}
 	debug.SetMemoryLimit(limit)
 	log.Debug("memory limit", "bytes", limit)
+}
+
+// limitFlags are the rate-limit and lockout settings: one LATCHKEY_RATE_LIMIT_<GROUP> per group.
+func (c *config) limitFlags(def server.Config) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.BoolFlag{Name: "rate-limits", Value: def.RateLimits, Destination: &c.RateLimits, Sources: c.env(false, "LATCHKEY_RATE_LIMITS"),
+			Usage: "limit sign-ins, sign-ups, refreshes, mail and codes per client address and per account"},
+	}
+	c.RateLimitGroups = map[string]*string{}
+	for _, g := range server.LimitGroups {
+		v := new(string)
+		c.RateLimitGroups[g] = v
+		flags = append(flags, &cli.StringFlag{Name: "rate-limit-" + g, Value: def.RateLimitGroups[g].String(), Destination: v,
+			Sources: c.env(false, "LATCHKEY_RATE_LIMIT_"+strings.ToUpper(g)),
+			Usage:   "allowance of the " + g + " group per address and per account: N/window (10/1m), or off"})
+	}
+	return append(flags,
+		&cli.Int64Flag{Name: "lockout-threshold", Value: int64(def.LockoutThreshold), Destination: &c.LockoutThreshold, Sources: c.env(false, "LATCHKEY_LOCKOUT_THRESHOLD"),
+			Usage: "wrong passwords for one account from one address before it is locked for that address; 0: no lockout"},
+		&cli.DurationFlag{Name: "lockout-duration", Value: def.LockoutDuration, Destination: &c.LockoutDuration, Sources: c.env(false, "LATCHKEY_LOCKOUT_DURATION"),
+			Usage: "first lock; each further wrong password doubles it"},
+		&cli.DurationFlag{Name: "lockout-max-duration", Value: def.LockoutMaxDuration, Destination: &c.LockoutMaxDuration, Sources: c.env(false, "LATCHKEY_LOCKOUT_MAX_DURATION"),
+			Usage: "longest lock of one address"},
+		&cli.Int64Flag{Name: "lockout-account-threshold", Value: int64(def.LockoutAccountThreshold), Destination: &c.LockoutAccountThreshold, Sources: c.env(false, "LATCHKEY_LOCKOUT_ACCOUNT_THRESHOLD"),
+			Usage: "wrong passwords from all addresses that lock the account everywhere, briefly; 0: never"},
+		&cli.DurationFlag{Name: "lockout-account-duration", Value: def.LockoutAccountDuration, Destination: &c.LockoutAccountDuration, Sources: c.env(false, "LATCHKEY_LOCKOUT_ACCOUNT_DURATION"),
+			Usage: "the account-wide lock; keep it short, so no one can lock a user out for long"},
+	)
+}
+
+// rateLimits parses the per-group allowances and checks the lockout settings.
+func (c *config) rateLimits(bad func(name, env, why string)) map[string]server.RateLimit {
+	out := server.DefaultRateLimits()
+	for g, v := range c.RateLimitGroups {
+		if v == nil {
+			continue
+		}
+		l, err := server.ParseRateLimit(*v)
+		if err != nil {
+			bad("rate-limit-"+g, "LATCHKEY_RATE_LIMIT_"+strings.ToUpper(g), "must be N/window, e.g. 10/1m, or off: "+err.Error())
+			continue
+		}
+		out[g] = l
+	}
+	if c.LockoutThreshold < 0 || c.LockoutAccountThreshold < 0 {
+		bad("lockout-threshold", "LATCHKEY_LOCKOUT_THRESHOLD", "and the account threshold must not be negative")
+	}
+	if c.LockoutThreshold > 0 && (c.LockoutDuration < time.Second || c.LockoutMaxDuration < c.LockoutDuration) {
+		bad("lockout-duration", "LATCHKEY_LOCKOUT_DURATION", "must be at least 1s and at most the lockout max duration")
+	}
+	if c.LockoutAccountThreshold > 0 && (c.LockoutAccountDuration < time.Second || c.LockoutAccountDuration > time.Hour) {
+		bad("lockout-account-duration", "LATCHKEY_LOCKOUT_ACCOUNT_DURATION", "must be between 1s and 1h, so no one is locked out for long")
+	}
+	return out
 }

@@ -186,6 +186,7 @@ func contracts() []contract {
 			{"empty-store", purgeEmpty},
 			{"tickets-and-settled-mail", purgeTicketsAndMail},
 		}},
+		{"contract=ratelimit", []testCase{{"windows-count-and-reset", rateLimitWindows}, {"lockout-cycle", lockoutCycle}}},
 		{"contract=signing-keys", []testCase{
 			{"newest-first-with-limit", signingKeysNewestFirst},
 			{"same-time-orders-by-kid", signingKeysTie},

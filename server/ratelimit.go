@@ -1,0 +1,370 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/store"
+)
+
+// CodeRateLimited: a rate limit or a sign-in lock refused the request (429 with Retry-After).
+const CodeRateLimited Code = "rate-limited"
+
+// RateLimit allows Requests per Window to one key (a client address, or a target account or
+// recipient). Windows are fixed: a client may spend a window's allowance at its end and the next
+// one's at the start, so the burst is at most twice Requests.
+type RateLimit struct {
+	Requests int
+	Window   time.Duration
+}
+
+// String is the compact form ParseRateLimit reads: "10/1m0s".
+func (l RateLimit) String() string { return fmt.Sprintf("%d/%s", l.Requests, l.Window) }
+
+// ParseRateLimit reads "N/duration" ("10/1m", "300/1h"); "0" or "off" turns the group off.
+func ParseRateLimit(v string) (RateLimit, error) {
+	v = strings.TrimSpace(v)
+	if v == "0" || strings.EqualFold(v, "off") {
+		return RateLimit{}, nil
+	}
+	n, w, ok := strings.Cut(v, "/")
+	if !ok {
+		return RateLimit{}, fmt.Errorf("%q is not N/duration (e.g. 10/1m)", v)
+	}
+	req, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || req < 0 {
+		return RateLimit{}, fmt.Errorf("%q: the count must be a whole number", v)
+	}
+	win, err := time.ParseDuration(strings.TrimSpace(w))
+	if err != nil || win < time.Second {
+		return RateLimit{}, fmt.Errorf("%q: the window must be a duration of at least 1s", v)
+	}
+	return RateLimit{Requests: req, Window: win}, nil
+}
+
+// Rate-limit groups: each limited operation belongs to one.
+const (
+	LimitSignIn  = "signin"  // password, PAT and password-checking operations
+	LimitSignUp  = "signup"  // new accounts, anonymous ones included
+	LimitRefresh = "refresh" // refresh and token verification: frequent, so generous
+	LimitMail    = "mail"    // everything that sends mail to an address
+	LimitCode    = "code"    // mailed codes, tickets and reset links
+)
+
+// LimitGroups lists the groups, for configuration.
+var LimitGroups = []string{LimitSignIn, LimitSignUp, LimitRefresh, LimitMail, LimitCode}
+
+// DefaultRateLimits are generous enough for people and for the test suite, tight enough that a
+// script is stopped within a minute.
+func DefaultRateLimits() map[string]RateLimit {
+	return map[string]RateLimit{
+		LimitSignIn:  {Requests: 30, Window: time.Minute},
+		LimitSignUp:  {Requests: 20, Window: time.Minute},
+		LimitRefresh: {Requests: 300, Window: time.Minute},
+		LimitMail:    {Requests: 10, Window: time.Minute},
+		LimitCode:    {Requests: 30, Window: time.Minute},
+	}
+}
+
+// limitRule is how one operation is limited: its group, and where its target (the account or
+// recipient the request is about) comes from; a nil target limits by client address only.
+type limitRule struct {
+	group  string
+	what   string // how the refusal names the limit: "sign-in attempts"
+	target func(st *reqState, body map[string]any) string
+}
+
+// bodyField targets the first non-empty string among fields of the validated body.
+func bodyField(fields ...string) func(*reqState, map[string]any) string {
+	return func(_ *reqState, body map[string]any) string {
+		for _, f := range fields {
+			if v, ok := body[f].(string); ok && v != "" {
+				return strings.ToLower(strings.TrimSpace(v))
+			}
+		}
+		return ""
+	}
+}
+
+// caller targets the authenticated user.
+func caller(st *reqState, _ map[string]any) string {
+	if st.principal != nil && st.principal.User != nil {
+		return st.principal.User.ID.String()
+	}
+	return ""
+}
+
+// limitedOps maps every credential-accepting and mail-sending operation, by operationId, to its
+// limit. Operations not listed are not limited.
+var limitedOps = map[string]limitRule{
+	// Sign-in and password checks.
+	"signInEmailPassword":    {LimitSignIn, "sign-in attempts", bodyField("email")},
+	"signInPAT":              {LimitSignIn, "sign-in attempts", nil},
+	"wmeLogin":               {LimitSignIn, "sign-in attempts", bodyField("username")},
+	"wmeNewPasswordRequired": {LimitSignIn, "sign-in attempts", bodyField("username")},
+	"zestyLogin":             {LimitSignIn, "sign-in attempts", bodyField("email")},
+	"azSignIn":               {LimitSignIn, "sign-in attempts", bodyField("email")},
+	"wmeChangePassword":      {LimitSignIn, "password attempts", caller},
+	"azUpdatePassword":       {LimitSignIn, "password attempts", caller},
+	"azPatchPassword":        {LimitSignIn, "password attempts", caller},
+	"azUpdateEmail":          {LimitSignIn, "password attempts", caller},
+	"azPatchEmail":           {LimitSignIn, "password attempts", caller},
+	// New accounts.
+	"signUpEmailPassword": {LimitSignUp, "sign-ups", bodyField("email")},
+	"signInAnonymous":     {LimitSignUp, "sign-ups", nil},
+	"azSignUp":            {LimitSignUp, "sign-ups", bodyField("email")},
+	// Refresh and token checks.
+	"refreshToken":    {LimitRefresh, "token requests", nil},
+	"verifyToken":     {LimitRefresh, "token requests", nil},
+	"wmeTokenRefresh": {LimitRefresh, "token requests", bodyField("username")},
+	"zestyVerify":     {LimitRefresh, "token requests", nil},
+	// Mail to an address.
+	"sendPasswordResetEmail":  {LimitMail, "emails", bodyField("email")},
+	"sendVerificationEmail":   {LimitMail, "emails", bodyField("email")},
+	"signInPasswordlessEmail": {LimitMail, "emails", bodyField("email")},
+	"signInOTPEmail":          {LimitMail, "emails", bodyField("email")},
+	"changeUserEmail":         {LimitMail, "emails", bodyField("newEmail")},
+	"wmeForgotPassword":       {LimitMail, "emails", bodyField("username")},
+	"zestyPasswordRequest":    {LimitMail, "emails", bodyField("email")},
+	"azRequestPasswordReset":  {LimitMail, "emails", bodyField("email")},
+	"azSendEmailVerification": {LimitMail, "emails", caller},
+	// Codes, tickets and reset links.
+	"verifySignInOTPEmail":     {LimitCode, "code attempts", bodyField("email")},
+	"verifyTicketCode":         {LimitCode, "code attempts", bodyField("email")},
+	"verifyTicket":             {LimitCode, "code attempts", nil},
+	"confirmTicket":            {LimitCode, "code attempts", nil},
+	"changeUserPassword":       {LimitCode, "code attempts", caller},
+	"wmeForgotPasswordConfirm": {LimitCode, "code attempts", bodyField("username")},
+	"zestyPasswordReset":       {LimitCode, "code attempts", nil},
+	"azVerifyEmail":            {LimitCode, "code attempts", nil},
+	"azEditPasswordReset":      {LimitCode, "code attempts", nil},
+	"azResetPassword":          {LimitCode, "code attempts", nil},
+	"azPatchPasswordReset":     {LimitCode, "code attempts", nil},
+}
+
+// limited is the private cause of a CodeRateLimited error: which limit, and when to come back.
+type limited struct {
+	message    string
+	retryAfter time.Duration
+}
+
+func (l *limited) Error() string { return l.message }
+
+func rateLimited(message string, retryAfter time.Duration) *Error {
+	return &Error{Code: CodeRateLimited, Err: &limited{message: message, retryAfter: retryAfter}}
+}
+
+// limit refuses, before its handler runs, a request over its operation's limit by client address
+// or by target. It runs after validation, so the target is read from the validated body, and a
+// malformed request is refused without being counted.
+func (s *Server) limit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !s.cfg.RateLimits {
+			return next(c)
+		}
+		req := c.Request()
+		ctx := req.Context()
+		st := stateFrom(ctx)
+		rule, ok := limitedOps[st.operation]
+		if !ok {
+			return next(c)
+		}
+		lim := s.cfg.RateLimitGroups[rule.group]
+		if lim.Requests <= 0 || lim.Window <= 0 {
+			return next(c)
+		}
+		if err := s.hit(ctx, rule.group+"|ip:"+st.client.IP, lim, "too many "+rule.what+" from this address"); err != nil {
+			return err
+		}
+		if rule.target != nil {
+			var body map[string]any
+			if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok {
+				body, _ = vb.ValidatedValue().(map[string]any)
+			}
+			if t := rule.target(st, body); t != "" {
+				// Targets are hashed: the table holds no addresses.
+				sum := sha256.Sum256([]byte(t))
+				key := rule.group + "|to:" + hex.EncodeToString(sum[:16])
+				if err := s.hit(ctx, key, lim, "too many "+rule.what+" for this account"); err != nil {
+					return err
+				}
+			}
+		}
+		return next(c)
+	}
+}
+
+// hit counts one request on key and refuses it when the window's allowance is spent.
+func (s *Server) hit(ctx context.Context, key string, lim RateLimit, message string) error {
+	now := s.now()
+	n, reset, err := s.counter.Hit(ctx, key, lim.Window, now)
+	if err != nil {
+		return err
+	}
+	if n > int64(lim.Requests) {
+		return rateLimited(message, reset.Sub(now))
+	}
+	return nil
+}
+
+// describeLimit adds Retry-After to a refusal and names the limit in the dialect's message.
+func describeLimit(e *Error, r *rendered) {
+	var l *limited
+	if e.Code != CodeRateLimited || !errors.As(e.Err, &l) {
+		return
+	}
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	r.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(max(l.retryAfter, time.Second).Seconds()))))
+	msg := strings.ToUpper(l.message[:1]) + l.message[1:]
+	switch b := r.Body.(type) {
+	case gen.ErrorResponse:
+		b.Message = msg
+		r.Body = b
+	case gen.WmeError:
+		b.Message = msg
+		r.Body = b
+	case gen.ZestyError:
+		b.Message = msg
+		r.Body = b
+	case gen.AzError:
+		b.Error = msg
+		r.Body = b
+	case plainError:
+		r.Status, b.Status, b.Message = http.StatusTooManyRequests, http.StatusTooManyRequests, msg
+		r.Body = b
+	}
+}
+
+func init() {
+	tooMany := statusMessage{http.StatusTooManyRequests, "Too many requests"}
+	nhostErrors[CodeRateLimited] = nhostError{http.StatusTooManyRequests, gen.ErrorResponseErrorTooManyRequests, "Too many requests"}
+	wmeErrors.codes[CodeRateLimited] = tooMany
+	zestyErrors.codes[CodeRateLimited] = tooMany
+	azErrors[CodeRateLimited] = tooMany
+	// The operation reaches middleware as the contract spells it or as the handlers do
+	// (capitalised); index both.
+	for id, r := range limitedOps {
+		limitedOps[strings.ToUpper(id[:1])+id[1:]] = r
+	}
+	Codes = append(Codes, CodeRateLimited)
+}
+
+// Brute-force protection. Consecutive wrong passwords are counted per account and address, and
+// per account from any address:
+//
+//   - from one address, LockoutThreshold failures lock the account for that address for
+//     LockoutDuration, doubling with each further failure up to LockoutMaxDuration. The
+//     attacker's address is locked out; the owner, elsewhere, is not.
+//   - from all addresses together, every LockoutAccountThreshold failures lock the account for
+//     LockoutAccountDuration, short and fixed: many addresses can make the owner wait minutes,
+//     never lock them out for good, and each further lock costs the attacker another
+//     LockoutAccountThreshold guesses, which the per-address rate limits slow down.
+//
+// While a lock lasts the password is not checked, so the right one does not open it. A
+// successful sign-in forgets the failures; failures older than lockoutKeep are forgotten too.
+
+const lockoutKeep = 24 * time.Hour
+
+func lockKeys(userID uuid.UUID, ip string) (addr, account string) {
+	return "ip:" + userID.String() + "|" + ip, "acct:" + userID.String()
+}
+
+// checkLock refuses a sign-in to a locked account and reports whether failures are on record.
+func (s *Server) checkLock(ctx context.Context, userID uuid.UUID) (bool, error) {
+	if s.cfg.LockoutThreshold <= 0 {
+		return false, nil
+	}
+	addr, account := lockKeys(userID, clientFrom(ctx).IP)
+	ls, err := s.store.LockoutsOf(ctx, addr, account)
+	if err != nil || len(ls) == 0 {
+		return false, err
+	}
+	now := s.now().Unix()
+	for _, l := range ls {
+		if l.LockedUntil > now {
+			msg := "too many failed sign-ins for this account from this address"
+			if l.Key == account {
+				msg = "too many failed sign-ins for this account"
+			}
+			return true, rateLimited(msg, time.Duration(l.LockedUntil-now)*time.Second)
+		}
+	}
+	return true, nil
+}
+
+// failLock counts a wrong password and locks when a threshold is reached.
+func (s *Server) failLock(ctx context.Context, userID uuid.UUID) error {
+	if s.cfg.LockoutThreshold <= 0 {
+		return nil
+	}
+	now := s.now()
+	addr, account := lockKeys(userID, clientFrom(ctx).IP)
+	keep := max(lockoutKeep, 2*s.cfg.LockoutMaxDuration)
+	n, err := s.store.FailSignIn(ctx, addr, userID, now, keep)
+	if err != nil {
+		return err
+	}
+	if over := n - int64(s.cfg.LockoutThreshold); over >= 0 {
+		d := s.cfg.LockoutDuration
+		for i := int64(0); i < over && d < s.cfg.LockoutMaxDuration; i++ {
+			d *= 2
+		}
+		if err := s.store.LockUntil(ctx, addr, now.Add(min(d, s.cfg.LockoutMaxDuration))); err != nil {
+			return err
+		}
+	}
+	if s.cfg.LockoutAccountThreshold <= 0 {
+		return nil
+	}
+	n, err = s.store.FailSignIn(ctx, account, userID, now, keep)
+	if err != nil {
+		return err
+	}
+	if n%int64(s.cfg.LockoutAccountThreshold) == 0 {
+		return s.store.LockUntil(ctx, account, now.Add(s.cfg.LockoutAccountDuration))
+	}
+	return nil
+}
+
+// clearLock forgets an account's failures after the right password.
+func (s *Server) clearLock(ctx context.Context, userID uuid.UUID) error {
+	addr, account := lockKeys(userID, clientFrom(ctx).IP)
+	return s.store.ClearLockouts(ctx, addr, account)
+}
+
+const auditAdminLockClear = "admin.user_lock_clear"
+
+// AdminClearUserLock implements DELETE /v1/admin/users/{userId}/lock (admin).
+func (s *Server) AdminClearUserLock(ctx context.Context, req gen.AdminClearUserLockRequestObject) (gen.AdminClearUserLockResponseObject, error) {
+	by, err := s.admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Tx(ctx, func(tx *store.Store) error {
+		if _, err := adminUser(ctx, tx, req.UserId); err != nil {
+			return err
+		}
+		n, err := tx.ClearUserLockouts(ctx, req.UserId)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, by.event(auditAdminLockClear, req.UserId, store.JSONMap{"cleared": n}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gen.AdminClearUserLock204Response{}, nil
+}
