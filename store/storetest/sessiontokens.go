@@ -489,26 +489,3 @@ func sessionTokensRace(t *testing.T, e *env, inTx bool) {
 		}
 	}
 }
-
-// ---- known discrepancies
-
-// sessionTokenKnownDiscrepancies are cases that assert the correct behaviour where a backend does
-// not (yet) behave so, keyed by "<dialect>/<contract>/<case>". Each is skipped on that backend
-// with its reason; remove the entry when the store is fixed.
-var sessionTokenKnownDiscrepancies = map[string]string{
-	store.SQLite + "/session-tokens/expiry-kept-to-the-microsecond": "SQLite stores the nanoseconds of a time as " +
-		"written (PostgreSQL, through pgx, keeps microseconds), and the store compares them with its microsecond-" +
-		"truncated now: a token whose expiry was written with nanoseconds (as the server's clock gives them) is " +
-		"accepted for up to a microsecond past that microsecond on SQLite only",
-}
-
-// knownDiscrepancy wraps a case so that it is skipped on a backend listed for it in
-// sessionTokenKnownDiscrepancies.
-func knownDiscrepancy(name string, fn func(t *testing.T, e *env)) func(t *testing.T, e *env) {
-	return func(t *testing.T, e *env) {
-		if why, ok := sessionTokenKnownDiscrepancies[e.st.Dialect()+"/"+name]; ok {
-			t.Skipf("KNOWN DISCREPANCY on %s: %s", e.st.Dialect(), why)
-		}
-		fn(t, e)
-	}
-}

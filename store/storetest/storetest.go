@@ -224,7 +224,7 @@ func contracts() []contract {
 		{"contract=session-tokens", []testCase{
 			{"round-trip-through-use", sessionTokensRoundTrip},
 			{"expiry-in-other-zones-compares-by-instant", sessionTokensOtherZones},
-			{"expiry-kept-to-the-microsecond", knownDiscrepancy("session-tokens/expiry-kept-to-the-microsecond", sessionTokensSubMicrosecond)},
+			{"expiry-kept-to-the-microsecond", sessionTokensSubMicrosecond},
 			{"use-slides-expiry", sessionTokensSlide},
 			{"kind-mismatch-not-found-not-slid", sessionTokensKindMismatch},
 			{"revoked-or-expired-session-not-found", sessionTokensDeadSession},
