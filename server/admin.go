@@ -217,7 +217,7 @@ const passwordAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456
 // generatePassword returns a random password of at least 20 characters (over 110 bits), longer
 // when the policy asks for more.
 func (s *Server) generatePassword() (secret, error) {
-	n := max(20, s.cfg.PasswordMinLength)
+	n := max(20, s.cfg.PasswordMinLength, s.cfg.PasswordMinBytes) // ASCII: a character is a byte
 	b := make([]byte, n)
 	limit := big.NewInt(int64(len(passwordAlphabet)))
 	for i := range b {

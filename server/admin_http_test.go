@@ -51,12 +51,10 @@ func adminCreate(t *testing.T, h *servertest.Harness, body gen.AdminCreateUserRe
 	return *res.JSON201
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // adminUserToken creates a user holding roles and signs them in through Nhost.
 func adminUserToken(t *testing.T, h *servertest.Harness, email string, roles ...string) gen.Session {
 	t.Helper()
-	adminCreate(t, h, gen.AdminCreateUserRequest{Email: openapi_types.Email(email), Password: ptrTo(mailPassword), Roles: &roles})
+	adminCreate(t, h, gen.AdminCreateUserRequest{Email: openapi_types.Email(email), Password: ptr(mailPassword), Roles: &roles})
 	return signIn(t, h, email, mailPassword)
 }
 
@@ -216,12 +214,12 @@ func TestAdminEndsSessionsEverywhere(t *testing.T) {
 			return r.StatusCode(), r.Body
 		}},
 		{"default-role", func(id openapi_types.UUID) (int, []byte) {
-			r, err := h.Client.AdminUpdateUserWithResponse(ctx, id, gen.AdminUpdateUserRequest{DefaultRole: ptrTo("me")}, asAdmin)
+			r, err := h.Client.AdminUpdateUserWithResponse(ctx, id, gen.AdminUpdateUserRequest{DefaultRole: ptr("me")}, asAdmin)
 			mustNot(t, err)
 			return r.StatusCode(), r.Body
 		}},
 		{"password", func(id openapi_types.UUID) (int, []byte) {
-			r, err := h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{Temporary: ptrTo(false)}, asAdmin)
+			r, err := h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{Temporary: ptr(false)}, asAdmin)
 			mustNot(t, err)
 			return r.StatusCode(), r.Body
 		}},
@@ -245,7 +243,7 @@ func TestAdminEndsSessionsEverywhere(t *testing.T) {
 	// Editing other fields ends nothing.
 	d := tokensEverywhere(t, h, "profile@example.com")
 	r, err := h.Client.AdminUpdateUserWithResponse(ctx, uuid.MustParse(d.nhost.User.Id), gen.AdminUpdateUserRequest{
-		DisplayName: ptrTo("Pro File"), Metadata: &map[string]any{"plan": "gold"}, EmailVerified: ptrTo(true),
+		DisplayName: ptr("Pro File"), Metadata: &map[string]any{"plan": "gold"}, EmailVerified: ptr(true),
 		Roles: &[]string{"me", "user"}, // the same roles: no change
 	}, asAdmin)
 	if err != nil || r.JSON200 == nil || r.JSON200.DisplayName != "Pro File" || r.JSON200.Metadata["plan"] != "gold" || !r.JSON200.EmailVerified {
@@ -267,7 +265,7 @@ func mustNot(t *testing.T, err error) {
 func TestAdminTemporaryPassword(t *testing.T) {
 	h := servertest.Start(t, adminSecretOn)
 	ctx := context.Background()
-	created := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "temp@example.com", Username: ptrTo("Temp.User"), TemporaryPassword: ptrTo(true)})
+	created := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "temp@example.com", Username: ptr("Temp.User"), TemporaryPassword: ptr(true)})
 	if created.TemporaryPassword == nil || len(*created.TemporaryPassword) < 20 || !created.User.NewPasswordRequired {
 		t.Fatalf("create with a temporary password: %+v", created)
 	}
@@ -297,7 +295,7 @@ func TestAdminTemporaryPassword(t *testing.T) {
 
 	// An admin-set temporary password flags the user again and ends the session.
 	id := created.User.Id
-	pr, err := h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{Password: ptrTo("chosen-by-admin-1")}, asAdmin)
+	pr, err := h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{Password: ptr("chosen-by-admin-1")}, asAdmin)
 	if err != nil || pr.JSON200 == nil || pr.JSON200.Password != nil || !pr.JSON200.User.NewPasswordRequired {
 		t.Fatalf("set a temporary password: %v %d %s", err, pr.StatusCode(), pr.Body)
 	}
@@ -307,14 +305,14 @@ func TestAdminTemporaryPassword(t *testing.T) {
 	res, _ = h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{Email: "temp@example.com", Password: "chosen-by-admin-1"})
 	wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, "invalid-request")
 	// A permanent one clears the flag.
-	pr, err = h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{Temporary: ptrTo(false)}, asAdmin)
+	pr, err = h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{Temporary: ptr(false)}, asAdmin)
 	if err != nil || pr.JSON200 == nil || pr.JSON200.Password == nil || pr.JSON200.User.NewPasswordRequired {
 		t.Fatalf("set a generated permanent password: %v %d %s", err, pr.StatusCode(), pr.Body)
 	}
 	signIn(t, h, "temp@example.com", *pr.JSON200.Password)
 
 	// A temporary flag with a chosen password: the password is not returned.
-	withPw := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "temp2@example.com", Password: ptrTo("given-password-1"), TemporaryPassword: ptrTo(true)})
+	withPw := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "temp2@example.com", Password: ptr("given-password-1"), TemporaryPassword: ptr(true)})
 	if withPw.TemporaryPassword != nil || !withPw.User.NewPasswordRequired {
 		t.Errorf("temporary flag with a password: %+v", withPw)
 	}
@@ -325,15 +323,15 @@ func TestAdminTemporaryPassword(t *testing.T) {
 func TestAdminUsers(t *testing.T) {
 	h := servertest.Start(t, adminSecretOn)
 	ctx := context.Background()
-	a := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "Alice@Example.com", Password: ptrTo(mailPassword),
-		Roles: &[]string{"editor", "user"}, DefaultRole: ptrTo("editor"), EmailVerified: ptrTo(true), Metadata: &map[string]any{"team": "red"}})
+	a := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "Alice@Example.com", Password: ptr(mailPassword),
+		Roles: &[]string{"editor", "user"}, DefaultRole: ptr("editor"), EmailVerified: ptr(true), Metadata: &map[string]any{"team": "red"}})
 	if a.TemporaryPassword != nil || a.User.NewPasswordRequired || a.User.DefaultRole != "editor" || !a.User.EmailVerified ||
 		a.User.Metadata["team"] != "red" || !strings.HasPrefix(a.User.Zuid, "5-") {
 		t.Errorf("created user: %+v", a)
 	}
 	signIn(t, h, "alice@example.com", mailPassword)
 	h.Clock.Advance(time.Second)
-	b := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "bob@example.com", Username: ptrTo("bob")})
+	b := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "bob@example.com", Username: ptr("bob")})
 	h.Clock.Advance(time.Second)
 	c := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "carol@other.org"})
 
@@ -345,11 +343,11 @@ func TestAdminUsers(t *testing.T) {
 			code, fiel string
 		}{
 			"email-taken":               {gen.AdminCreateUserRequest{Email: "ALICE@example.com"}, 409, "conflict", "email"},
-			"username-taken":            {gen.AdminCreateUserRequest{Email: "new@example.com", Username: ptrTo("BOB")}, 409, "conflict", "username"},
-			"password-too-short":        {gen.AdminCreateUserRequest{Email: "new@example.com", Password: ptrTo("short")}, 400, "invalid-request", "password"},
-			"default-role-not-in-roles": {gen.AdminCreateUserRequest{Email: "new@example.com", Roles: &[]string{"user"}, DefaultRole: ptrTo("admin")}, 400, "invalid-request", "defaultRole"},
+			"username-taken":            {gen.AdminCreateUserRequest{Email: "new@example.com", Username: ptr("BOB")}, 409, "conflict", "username"},
+			"password-too-short":        {gen.AdminCreateUserRequest{Email: "new@example.com", Password: ptr("short")}, 400, "invalid-request", "password"},
+			"default-role-not-in-roles": {gen.AdminCreateUserRequest{Email: "new@example.com", Roles: &[]string{"user"}, DefaultRole: ptr("admin")}, 400, "invalid-request", "defaultRole"},
 			"no-roles":                  {gen.AdminCreateUserRequest{Email: "new@example.com", Roles: &[]string{}}, 400, "invalid-request", "roles"},
-			"locale-not-allowed":        {gen.AdminCreateUserRequest{Email: "new@example.com", Locale: ptrTo("xx")}, 400, "invalid-request", "locale"},
+			"locale-not-allowed":        {gen.AdminCreateUserRequest{Email: "new@example.com", Locale: ptr("xx")}, 400, "invalid-request", "locale"},
 		} {
 			res, err := h.Client.AdminCreateUserWithResponse(ctx, tc.body, asAdmin)
 			mustNot(t, err)
@@ -378,11 +376,11 @@ func TestAdminUsers(t *testing.T) {
 		total int
 	}{
 		"all-in-creation-order": {gen.AdminListUsersParams{}, []string{"Alice@Example.com", "bob@example.com", "carol@other.org"}, 3},
-		"email-substring-case":  {gen.AdminListUsersParams{Email: ptrTo("EXAMPLE.")}, []string{"Alice@Example.com", "bob@example.com"}, 2},
-		"email-like-wildcards":  {gen.AdminListUsersParams{Email: ptrTo("%")}, nil, 0},
-		"role":                  {gen.AdminListUsersParams{Role: ptrTo("editor")}, []string{"Alice@Example.com"}, 1},
-		"page":                  {gen.AdminListUsersParams{Limit: ptrTo(1), Offset: ptrTo(1)}, []string{"bob@example.com"}, 3},
-		"enabled":               {gen.AdminListUsersParams{Disabled: ptrTo(false)}, []string{"Alice@Example.com", "bob@example.com", "carol@other.org"}, 3},
+		"email-substring-case":  {gen.AdminListUsersParams{Email: ptr("EXAMPLE.")}, []string{"Alice@Example.com", "bob@example.com"}, 2},
+		"email-like-wildcards":  {gen.AdminListUsersParams{Email: ptr("%")}, nil, 0},
+		"role":                  {gen.AdminListUsersParams{Role: ptr("editor")}, []string{"Alice@Example.com"}, 1},
+		"page":                  {gen.AdminListUsersParams{Limit: ptr(1), Offset: ptr(1)}, []string{"bob@example.com"}, 3},
+		"enabled":               {gen.AdminListUsersParams{Disabled: ptr(false)}, []string{"Alice@Example.com", "bob@example.com", "carol@other.org"}, 3},
 	} {
 		got, total := listEmails(tc.p)
 		if !slices.Equal(got, tc.want) || total != tc.total {
@@ -394,7 +392,7 @@ func TestAdminUsers(t *testing.T) {
 	if err != nil || dr.JSON200 == nil || !dr.JSON200.Disabled {
 		t.Fatalf("disable: %v %d %s", err, dr.StatusCode(), dr.Body)
 	}
-	if got, _ := listEmails(gen.AdminListUsersParams{Disabled: ptrTo(true)}); !slices.Equal(got, []string{"bob@example.com"}) {
+	if got, _ := listEmails(gen.AdminListUsersParams{Disabled: ptr(true)}); !slices.Equal(got, []string{"bob@example.com"}) {
 		t.Errorf("disabled users: %v", got)
 	}
 	er, err := h.Client.AdminEnableUserWithResponse(ctx, b.User.Id, asAdmin)
@@ -406,10 +404,10 @@ func TestAdminUsers(t *testing.T) {
 	if err != nil || gr.JSON200 == nil || gr.JSON200.LastSeenAt != nil && gr.JSON200.LastSeenAt.IsZero() || !slices.Equal(gr.JSON200.Roles, []string{"editor", "user"}) {
 		t.Fatalf("get: %v %d %s", err, gr.StatusCode(), gr.Body)
 	}
-	ur, err := h.Client.AdminUpdateUserWithResponse(ctx, a.User.Id, gen.AdminUpdateUserRequest{DefaultRole: ptrTo("admin")}, asAdmin)
+	ur, err := h.Client.AdminUpdateUserWithResponse(ctx, a.User.Id, gen.AdminUpdateUserRequest{DefaultRole: ptr("admin")}, asAdmin)
 	mustNot(t, err)
 	adminErr(t, ur.StatusCode(), ur.Body, http.StatusBadRequest, "invalid-request")
-	ur, err = h.Client.AdminUpdateUserWithResponse(ctx, a.User.Id, gen.AdminUpdateUserRequest{Roles: &[]string{"admin", "user"}, DefaultRole: ptrTo("admin")}, asAdmin)
+	ur, err = h.Client.AdminUpdateUserWithResponse(ctx, a.User.Id, gen.AdminUpdateUserRequest{Roles: &[]string{"admin", "user"}, DefaultRole: ptr("admin")}, asAdmin)
 	if err != nil || ur.JSON200 == nil || ur.JSON200.DefaultRole != "admin" || !slices.Equal(ur.JSON200.Roles, []string{"admin", "user"}) {
 		t.Fatalf("update roles: %v %d %s", err, ur.StatusCode(), ur.Body)
 	}
@@ -430,7 +428,7 @@ func TestAdminUsers(t *testing.T) {
 			statuses["disable"] = r3.StatusCode()
 			r4, _ := h.Client.AdminEnableUserWithResponse(ctx, id, asAdmin)
 			statuses["enable"] = r4.StatusCode()
-			r5, _ := h.Client.AdminUpdateUserWithResponse(ctx, id, gen.AdminUpdateUserRequest{DisplayName: ptrTo("x")}, asAdmin)
+			r5, _ := h.Client.AdminUpdateUserWithResponse(ctx, id, gen.AdminUpdateUserRequest{DisplayName: ptr("x")}, asAdmin)
 			statuses["update"] = r5.StatusCode()
 			r6, _ := h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{}, asAdmin)
 			statuses["password"] = r6.StatusCode()
@@ -584,7 +582,7 @@ func TestAdminAudit(t *testing.T) {
 		}
 		return out
 	}
-	all := actions(list(gen.AdminListAuditEventsParams{Limit: ptrTo(200)}))
+	all := actions(list(gen.AdminListAuditEventsParams{Limit: ptr(200)}))
 	for _, want := range []string{"admin.user_create", "user.sign_up", "session.sign_in", "session.sign_in_failed", "admin.user_disable", "admin.user_enable"} {
 		if !slices.Contains(all, want) {
 			t.Errorf("audit log lacks %s: %v", want, all)
@@ -593,15 +591,15 @@ func TestAdminAudit(t *testing.T) {
 	if all[0] != "admin.user_enable" {
 		t.Errorf("newest first: %v", all)
 	}
-	if got := actions(list(gen.AdminListAuditEventsParams{ActorTokenName: ptrTo("admin-secret")})); !slices.Equal(got, []string{"admin.user_enable", "admin.user_create"}) {
+	if got := actions(list(gen.AdminListAuditEventsParams{ActorTokenName: ptr("admin-secret")})); !slices.Equal(got, []string{"admin.user_enable", "admin.user_create"}) {
 		t.Errorf("actorTokenName=admin-secret: %v", got)
 	}
 	adminID := uuid.MustParse(admin.User.Id)
-	byAdmin := list(gen.AdminListAuditEventsParams{ActorUserId: &adminID, Action: ptrTo("admin.user_disable")})
+	byAdmin := list(gen.AdminListAuditEventsParams{ActorUserId: &adminID, Action: ptr("admin.user_disable")})
 	if len(byAdmin.Events) != 1 || *byAdmin.Events[0].TargetUserId != uid {
 		t.Errorf("actorUserId + action: %+v", byAdmin)
 	}
-	signIns := list(gen.AdminListAuditEventsParams{TargetUserId: &uid, Action: ptrTo("session.sign_in")})
+	signIns := list(gen.AdminListAuditEventsParams{TargetUserId: &uid, Action: ptr("session.sign_in")})
 	if len(signIns.Events) != 3 { // Nhost sign-up, WME, Zesty
 		t.Errorf("sign-ins of the user: %v", actions(signIns))
 	}
@@ -614,7 +612,7 @@ func TestAdminAudit(t *testing.T) {
 	_ = start
 	// Paging walks every event once, newest first.
 	var paged []string
-	p := gen.AdminListAuditEventsParams{Limit: ptrTo(2)}
+	p := gen.AdminListAuditEventsParams{Limit: ptr(2)}
 	for range 20 {
 		page := list(p)
 		paged = append(paged, actions(page)...)
@@ -626,6 +624,6 @@ func TestAdminAudit(t *testing.T) {
 	if !slices.Equal(paged, all) {
 		t.Errorf("paged %v, want %v", paged, all)
 	}
-	r, _ := h.Client.AdminListAuditEventsWithResponse(ctx, &gen.AdminListAuditEventsParams{Cursor: ptrTo("bm90LWEtY3Vyc29y")}, asAdmin)
+	r, _ := h.Client.AdminListAuditEventsWithResponse(ctx, &gen.AdminListAuditEventsParams{Cursor: ptr("bm90LWEtY3Vyc29y")}, asAdmin)
 	adminErr(t, r.StatusCode(), r.Body, http.StatusBadRequest, "invalid-request")
 }

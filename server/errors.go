@@ -60,7 +60,7 @@ var Codes = []Code{
 	CodeRoleNotAllowed, CodeDefaultRoleNotAllowed, CodeLocaleNotAllowed, CodeSignupDisabled,
 	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeRedirectNotAllowed,
 	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
-	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable,
+	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

@@ -104,30 +104,12 @@ func (s *Server) passwordFieldError(err error, field string, floor int) error {
 
 // The policy's codes in every dialect's tables. They are added here rather than in each
 // errors_*.go so the tables there stay as their dialects wrote them.
-func init() {
-	const (
-		tooLong     = "Password is too long"
-		breached    = "Password has appeared in a data breach; choose another"
-		unavailable = "The breached-password check is unavailable; try again later"
-	)
-	nhostErrors[CodePasswordTooLong] = nhostError{http.StatusBadRequest, gen.ErrorResponseErrorInvalidRequest, tooLong}
-	nhostErrors[CodePasswordBreached] = nhostError{http.StatusBadRequest, gen.ErrorResponseErrorPasswordInHibpDatabase, "Password is in the HIBP database"}
-	nhostErrors[CodeBreachCheckUnavailable] = nhostError{http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, unavailable}
-
-	wmeErrors.codes[CodePasswordTooLong] = statusMessage{http.StatusBadRequest, "Password does not conform to policy: too long"}
-	wmeErrors.codes[CodePasswordBreached] = statusMessage{http.StatusBadRequest, "Password does not conform to policy: found in a data breach"}
-	wmeErrors.codes[CodeBreachCheckUnavailable] = statusMessage{http.StatusServiceUnavailable, unavailable}
-
-	zestyErrors.codes[CodePasswordTooLong] = statusMessage{http.StatusBadRequest, tooLong}
-	zestyErrors.codes[CodePasswordBreached] = statusMessage{http.StatusBadRequest, breached}
-	zestyErrors.codes[CodeBreachCheckUnavailable] = statusMessage{http.StatusServiceUnavailable, unavailable}
-
-	azErrors[CodeBreachCheckUnavailable] = statusMessage{http.StatusServiceUnavailable, unavailable}
-
-	adminErrors[CodePasswordTooLong] = adminStatus{http.StatusBadRequest, gen.AdminErrorErrorInvalidRequest, tooLong}
-	adminErrors[CodePasswordBreached] = adminStatus{http.StatusBadRequest, gen.AdminErrorErrorInvalidRequest, breached}
-	adminErrors[CodeBreachCheckUnavailable] = adminStatus{http.StatusServiceUnavailable, gen.AdminErrorErrorInternal, unavailable}
-}
+// How every dialect words the policy's refusals.
+const (
+	msgPasswordTooLong        = "Password is too long"
+	msgPasswordBreached       = "Password has appeared in a data breach; choose another"
+	msgBreachCheckUnavailable = "The breached-password check is unavailable; try again later"
+)
 
 // azPasswordRender renders the policy's failures in Authentication Zero's shape: Rails
 // validation messages on "password" (422).

@@ -249,17 +249,11 @@ func describeLimit(e *Error, r *rendered) {
 }
 
 func init() {
-	tooMany := statusMessage{http.StatusTooManyRequests, "Too many requests"}
-	nhostErrors[CodeRateLimited] = nhostError{http.StatusTooManyRequests, gen.ErrorResponseErrorTooManyRequests, "Too many requests"}
-	wmeErrors.codes[CodeRateLimited] = tooMany
-	zestyErrors.codes[CodeRateLimited] = tooMany
-	azErrors[CodeRateLimited] = tooMany
-	// The operation reaches middleware as the contract spells it or as the handlers do
-	// (capitalised); index both.
+	// The embedded spec the server routes by spells operationIds capitalised (SendPasswordResetEmail)
+	// while the table uses the contract's spelling: index both.
 	for id, r := range limitedOps {
 		limitedOps[strings.ToUpper(id[:1])+id[1:]] = r
 	}
-	Codes = append(Codes, CodeRateLimited)
 }
 
 // Brute-force protection. Consecutive wrong passwords are counted per account and address, and
