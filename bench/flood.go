@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/latchkey/latchkey/internal/proc"
+
 	"context"
 	"errors"
 	"fmt"
@@ -56,7 +58,7 @@ func (f *floodResult) healthzAnswered() bool {
 // connection, while one more worker calls GET /healthz every few
 // milliseconds on a kept-alive connection and records how long each answer
 // takes. It measures the server's peak RSS over the flood.
-func runFlood(ctx context.Context, a *api, srv *child, n int) (*floodResult, error) {
+func runFlood(ctx context.Context, a *api, srv *proc.Child, n int) (*floodResult, error) {
 	// The one existing user every sign-in is for.
 	setupClient := load.NewClient(1, time.Minute)
 	defer setupClient.CloseIdleConnections()
@@ -67,8 +69,8 @@ func runFlood(ctx context.Context, a *api, srv *child, n int) (*floodResult, err
 
 	res := &floodResult{Fired: n, Statuses: map[int]int64{}}
 	// Measure this flood's own peak, not what earlier scenarios left behind.
-	res.PeakRSSExact = srv.resetPeak() == nil
-	srv.resetSampled()
+	res.PeakRSSExact = srv.ResetPeak() == nil
+	srv.ResetSampled()
 
 	// The /healthz prober: opens its connection before the flood starts.
 	probeClient := load.NewClient(1, 30*time.Second)
@@ -147,8 +149,8 @@ func runFlood(ctx context.Context, a *api, srv *child, n int) (*floodResult, err
 	res.SignIn = hist.Summarize()
 	res.Health = probeHist.Summarize()
 	res.HealthLog = probeLog.Entries()
-	res.SampledRSS = srv.sampledMax()
-	peak, err := srv.peakRSS()
+	res.SampledRSS = srv.SampledMax()
+	peak, err := srv.PeakRSS()
 	if err != nil {
 		return res, fmt.Errorf("flood: reading the server's VmHWM: %w", err)
 	}

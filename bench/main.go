@@ -12,6 +12,8 @@
 package main
 
 import (
+	"github.com/latchkey/latchkey/internal/proc"
+
 	"context"
 	"errors"
 	"flag"
@@ -208,7 +210,7 @@ func serverBinary(path string) (string, error) {
 // run, so the floors measured before each database come from one process and
 // differ only by the machine's speed at the time.
 type floorServer struct {
-	srv *child
+	srv *proc.Child
 	api *api
 	err error // why there is no server to measure; nil when srv runs
 }
@@ -231,7 +233,7 @@ func startFloor(ctx context.Context, o *options, tmp string, rep *report) *floor
 
 // launchFloor builds the floor if needed, starts it on a free port and waits
 // until it answers; it returns the running child and its base URL.
-func launchFloor(ctx context.Context, o *options, tmp string) (*child, string, error) {
+func launchFloor(ctx context.Context, o *options, tmp string) (*proc.Child, string, error) {
 	bin := o.floorBin
 	if bin == "" {
 		bin = filepath.Join(tmp, "floor")
@@ -245,17 +247,17 @@ func launchFloor(ctx context.Context, o *options, tmp string) (*child, string, e
 			return nil, "", fmt.Errorf("go build ./bench/floor (run from inside the repository): %v\n%s", err, out)
 		}
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srv, err := startChild("floor", filepath.Join(tmp, "floor.log"), os.Environ(), bin, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	srv, err := proc.Start("floor", filepath.Join(tmp, "floor.log"), os.Environ(), bin, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return nil, "", err
 	}
-	if err := srv.waitReady(ctx, base+"/healthz", 10*time.Second); err != nil {
-		_ = srv.stop()
+	if err := srv.WaitReady(ctx, base+"/healthz", 10*time.Second); err != nil {
+		_ = srv.Stop()
 		return nil, "", err
 	}
 	return srv, base, nil
@@ -267,8 +269,8 @@ func (fl *floorServer) measure(ctx context.Context, o *options, b *baseline) err
 	if fl.err != nil {
 		return fmt.Errorf("no floor server: %w", fl.err)
 	}
-	if fl.srv.exited() {
-		return fmt.Errorf("the floor server exited (%v); last lines of its log:\n%s", fl.srv.waitErr, fl.srv.logTail(20))
+	if fl.srv.Exited() {
+		return fmt.Errorf("the floor server exited (%v); last lines of its log:\n%s", fl.srv.Err(), fl.srv.LogTail(20))
 	}
 	for _, c := range o.concs {
 		res, err := measure(ctx, o, "floor healthz", c, func(cl *http.Client) load.NewWorkerFunc {
@@ -290,8 +292,8 @@ func (fl *floorServer) stop(rep *report) {
 	if fl == nil || fl.srv == nil {
 		return
 	}
-	rep.FloorRSS, _ = fl.srv.peakRSS()
-	if err := fl.srv.stop(); err != nil {
+	rep.FloorRSS, _ = fl.srv.PeakRSS()
+	if err := fl.srv.Stop(); err != nil {
 		rep.Problems = append(rep.Problems, "floor: "+err.Error())
 	}
 }
@@ -347,7 +349,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		fail("%v", err)
 		return
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		fail("%v", err)
 		return
@@ -383,18 +385,18 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	// PostgreSQL run, so those are not passed on.
 	// Rate limits are off: every scenario comes from one address against a handful of accounts,
 	// which the limits exist to stop; the figures are the server's own throughput.
-	env := childEnv([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, "LATCHKEY_LOG_LEVEL=warn", "LATCHKEY_RATE_LIMITS=false")
-	srv, err := startChild("latchkey ("+db+")", filepath.Join(tmp, db+"-server.log"), env, bin, args...)
+	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, "LATCHKEY_LOG_LEVEL=warn", "LATCHKEY_RATE_LIMITS=false")
+	srv, err := proc.Start("latchkey ("+db+")", filepath.Join(tmp, db+"-server.log"), env, bin, args...)
 	if err != nil {
 		fail("%v", err)
 		return
 	}
 	defer func() {
-		if err := srv.stop(); err != nil {
+		if err := srv.Stop(); err != nil {
 			progress("%s: %v", db, err)
 		}
 	}()
-	if err := srv.waitReady(ctx, base+"/readyz", o.readyTimeout); err != nil {
+	if err := srv.WaitReady(ctx, base+"/readyz", o.readyTimeout); err != nil {
 		fail("%v", err)
 		return
 	}
@@ -432,11 +434,11 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 					progress("%s: settling before %s: %v", db, sc.name, err)
 				}
 			}
-			srv.resetSampled()
+			srv.ResetSampled()
 			res, err := measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
 				return sc.worker(a, cl, users)
 			})
-			rw.Res, rw.RSS = res, srv.sampledMax()
+			rw.Res, rw.RSS = res, srv.SampledMax()
 			if err != nil {
 				rw.Res, rw.Err = nil, err.Error()
 				progress("%s %s c=%d: not run: %v", db, sc.name, c, err)
@@ -444,12 +446,12 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				progressRow(db, sc.name, res)
 			}
 			rep.Rows = append(rep.Rows, rw)
-			if srv.exited() {
-				fail("the server exited during %s c=%d (%v); last lines of its log:\n%s", sc.name, c, srv.waitErr, srv.logTail(20))
+			if srv.Exited() {
+				fail("the server exited during %s c=%d (%v); last lines of its log:\n%s", sc.name, c, srv.Err(), srv.LogTail(20))
 				return
 			}
 		}
-		if hwm, err := srv.peakRSS(); err == nil {
+		if hwm, err := srv.PeakRSS(); err == nil {
 			d.HWMAfter = append(d.HWMAfter, namedBytes{sc.name, hwm})
 			d.PeakRSS = hwm
 		}
@@ -467,8 +469,8 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 			progress("  %d ok, %d errors in %v; peak RSS %s; /healthz max %s",
 				f.OK, f.Errors, f.Elapsed.Round(time.Millisecond), fmtMiB(f.PeakRSS), fmtDur(f.Health.Max))
 		}
-		if srv.exited() {
-			fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.waitErr, srv.logTail(20))
+		if srv.Exited() {
+			fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.Err(), srv.LogTail(20))
 		}
 	}
 }
@@ -504,3 +506,6 @@ func machine() string {
 	return fmt.Sprintf("%s, %d CPUs (GOMAXPROCS %d), %s %s/%s",
 		model, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
+
+// errMissingBinary marks a server binary that does not exist.
+var errMissingBinary = errors.New("server binary missing")
