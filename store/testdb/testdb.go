@@ -82,36 +82,7 @@ func Open(t testing.TB, o Options) *store.Store {
 	ctx := context.Background()
 	opts := store.Options{Now: o.Now}
 	if Backend() == store.Postgres {
-		requirePostgres(t)
-		schema := "lk_test_" + randomHex(6)
-		conn, err := pgx.Connect(ctx, PostgresURL())
-		if err != nil {
-			t.Fatalf("connect to PostgreSQL: %v", err)
-		}
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			conn.Close(ctx)
-			t.Fatalf("create schema: %v", err)
-		}
-		conn.Close(ctx)
-		t.Cleanup(func() {
-			conn, err := pgx.Connect(context.Background(), PostgresURL())
-			if err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-				return
-			}
-			defer conn.Close(context.Background())
-			if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-				t.Errorf("drop schema %s: %v", schema, err)
-			}
-		})
-		u, err := url.Parse(PostgresURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		opts.URL = u.String()
+		opts.URL = PostgresSchema(t)
 		opts.MaxOpenConns = 8
 	} else {
 		opts.DataDir = t.TempDir()
@@ -125,6 +96,43 @@ func Open(t testing.TB, o Options) *store.Store {
 		t.Fatalf("migrate: %v", err)
 	}
 	return st
+}
+
+// PostgresSchema creates an empty PostgreSQL schema, dropped at cleanup, and returns a URL whose
+// search_path is that schema: for tests that hand a database to a server process of their own.
+func PostgresSchema(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	requirePostgres(t)
+	schema := "lk_test_" + randomHex(6)
+	conn, err := pgx.Connect(ctx, PostgresURL())
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("create schema: %v", err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), PostgresURL())
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func randomHex(n int) string {
