@@ -1509,9 +1509,6 @@ type ZestyVerifyResponseCode int
 // AdminBadRequest The error body of every admin operation.
 type AdminBadRequest = AdminError
 
-// AdminBreachCheckUnavailable The error body of every admin operation.
-type AdminBreachCheckUnavailable = AdminError
-
 // AdminConflict The error body of every admin operation.
 type AdminConflict = AdminError
 
@@ -1530,14 +1527,14 @@ type AdminPayloadTooLarge = AdminError
 // AdminUnauthorized The error body of every admin operation.
 type AdminUnauthorized = AdminError
 
+// AdminUnavailable The error body of every admin operation.
+type AdminUnavailable = AdminError
+
 // AdminUnsupportedMediaType The error body of every admin operation.
 type AdminUnsupportedMediaType = AdminError
 
 // AzBadRequest An Authentication Zero error.
 type AzBadRequest = AzError
-
-// AzBreachCheckUnavailable An Authentication Zero error.
-type AzBreachCheckUnavailable = AzError
 
 // AzForbidden An Authentication Zero error.
 type AzForbidden = AzError
@@ -1557,6 +1554,9 @@ type AzTooManyRequests = AzError
 // AzUnauthorized An Authentication Zero error.
 type AzUnauthorized = AzError
 
+// AzUnavailable An Authentication Zero error.
+type AzUnavailable = AzError
+
 // AzUnprocessable Messages by field, e.g. `{"email": ["has already been taken"]}`.
 type AzUnprocessable = AzFieldErrors
 
@@ -1565,9 +1565,6 @@ type AzUnsupportedMediaType = AzError
 
 // NhostBadRequest The Nhost error body.
 type NhostBadRequest = ErrorResponse
-
-// NhostBreachCheckUnavailable The Nhost error body.
-type NhostBreachCheckUnavailable = ErrorResponse
 
 // NhostConflict The Nhost error body.
 type NhostConflict = ErrorResponse
@@ -1587,14 +1584,14 @@ type NhostTooManyRequests = ErrorResponse
 // NhostUnauthorized The Nhost error body.
 type NhostUnauthorized = ErrorResponse
 
+// NhostUnavailable The Nhost error body.
+type NhostUnavailable = ErrorResponse
+
 // NhostUnsupportedMediaType The Nhost error body.
 type NhostUnsupportedMediaType = ErrorResponse
 
 // WmeBadRequest The Wikimedia Enterprise error body.
 type WmeBadRequest = WmeError
-
-// WmeBreachCheckUnavailable The Wikimedia Enterprise error body.
-type WmeBreachCheckUnavailable = WmeError
 
 // WmeForbidden The Wikimedia Enterprise error body.
 type WmeForbidden = WmeError
@@ -1611,6 +1608,9 @@ type WmeTooManyRequests = WmeError
 // WmeUnauthorized The Wikimedia Enterprise error body.
 type WmeUnauthorized = WmeError
 
+// WmeUnavailable The Wikimedia Enterprise error body.
+type WmeUnavailable = WmeError
+
 // WmeUnsupportedMediaType The Wikimedia Enterprise error body.
 type WmeUnsupportedMediaType = WmeError
 
@@ -1626,9 +1626,6 @@ type ZestyAccountsNotFound = ZestyError
 // ZestyBadRequest The Zesty error envelope.
 type ZestyBadRequest = ZestyError
 
-// ZestyBreachCheckUnavailable The Zesty error envelope.
-type ZestyBreachCheckUnavailable = ZestyError
-
 // ZestyForbidden The Zesty error envelope.
 type ZestyForbidden = ZestyError
 
@@ -1643,6 +1640,9 @@ type ZestyTooManyRequests = ZestyError
 
 // ZestyUnauthorized The Zesty error envelope.
 type ZestyUnauthorized = ZestyError
+
+// ZestyUnavailable The Zesty error envelope.
+type ZestyUnavailable = ZestyError
 
 // ZestyUnsupportedMediaType The Zesty error envelope.
 type ZestyUnsupportedMediaType = ZestyError
@@ -11115,6 +11115,11 @@ type AzPatchEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// AzPatchEmailResult503Headers the declared response headers of an HTTP 503 response for AzPatchEmail
+type AzPatchEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzPatchEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11137,11 +11142,13 @@ type AzPatchEmailResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AzBreachCheckUnavailable
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchEmailResult401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzPatchEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzPatchEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11190,7 +11197,7 @@ func (r AzPatchEmailResult) GetJSON500() *AzInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AzPatchEmailResult) GetJSON503() *AzBreachCheckUnavailable {
+func (r AzPatchEmailResult) GetJSON503() *AzUnavailable {
 	return r.JSON503
 }
 
@@ -11233,6 +11240,11 @@ type AzUpdateEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// AzUpdateEmailResult503Headers the declared response headers of an HTTP 503 response for AzUpdateEmail
+type AzUpdateEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzUpdateEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11255,11 +11267,13 @@ type AzUpdateEmailResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AzBreachCheckUnavailable
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdateEmailResult401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzUpdateEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzUpdateEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11308,7 +11322,7 @@ func (r AzUpdateEmailResult) GetJSON500() *AzInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AzUpdateEmailResult) GetJSON503() *AzBreachCheckUnavailable {
+func (r AzUpdateEmailResult) GetJSON503() *AzUnavailable {
 	return r.JSON503
 }
 
@@ -11346,6 +11360,11 @@ type AzVerifyEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// AzVerifyEmailResult503Headers the declared response headers of an HTTP 503 response for AzVerifyEmail
+type AzVerifyEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzVerifyEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11357,8 +11376,12 @@ type AzVerifyEmailResult struct {
 	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzVerifyEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzVerifyEmailResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11379,6 +11402,11 @@ func (r AzVerifyEmailResult) GetJSON429() *AzTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzVerifyEmailResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzVerifyEmailResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11420,6 +11448,11 @@ type AzSendEmailVerificationResult429Headers struct {
 	RetryAfter int
 }
 
+// AzSendEmailVerificationResult503Headers the declared response headers of an HTTP 503 response for AzSendEmailVerification
+type AzSendEmailVerificationResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzSendEmailVerificationResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11435,10 +11468,14 @@ type AzSendEmailVerificationResult struct {
 	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzSendEmailVerificationResult401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzSendEmailVerificationResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzSendEmailVerificationResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11469,6 +11506,11 @@ func (r AzSendEmailVerificationResult) GetJSON429() *AzTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzSendEmailVerificationResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzSendEmailVerificationResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11505,6 +11547,11 @@ type AzPatchPasswordResetResult429Headers struct {
 	RetryAfter int
 }
 
+// AzPatchPasswordResetResult503Headers the declared response headers of an HTTP 503 response for AzPatchPasswordReset
+type AzPatchPasswordResetResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzPatchPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11525,9 +11572,11 @@ type AzPatchPasswordResetResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AzBreachCheckUnavailable
+	JSON503 *AzUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzPatchPasswordResetResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzPatchPasswordResetResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11571,7 +11620,7 @@ func (r AzPatchPasswordResetResult) GetJSON500() *AzInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AzPatchPasswordResetResult) GetJSON503() *AzBreachCheckUnavailable {
+func (r AzPatchPasswordResetResult) GetJSON503() *AzUnavailable {
 	return r.JSON503
 }
 
@@ -11609,6 +11658,11 @@ type AzRequestPasswordResetResult429Headers struct {
 	RetryAfter int
 }
 
+// AzRequestPasswordResetResult503Headers the declared response headers of an HTTP 503 response for AzRequestPasswordReset
+type AzRequestPasswordResetResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzRequestPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11624,8 +11678,12 @@ type AzRequestPasswordResetResult struct {
 	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzRequestPasswordResetResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzRequestPasswordResetResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11656,6 +11714,11 @@ func (r AzRequestPasswordResetResult) GetJSON429() *AzTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzRequestPasswordResetResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzRequestPasswordResetResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11692,6 +11755,11 @@ type AzResetPasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// AzResetPasswordResult503Headers the declared response headers of an HTTP 503 response for AzResetPassword
+type AzResetPasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzResetPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11712,9 +11780,11 @@ type AzResetPasswordResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AzBreachCheckUnavailable
+	JSON503 *AzUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzResetPasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzResetPasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11758,7 +11828,7 @@ func (r AzResetPasswordResult) GetJSON500() *AzInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AzResetPasswordResult) GetJSON503() *AzBreachCheckUnavailable {
+func (r AzResetPasswordResult) GetJSON503() *AzUnavailable {
 	return r.JSON503
 }
 
@@ -11796,6 +11866,11 @@ type AzEditPasswordResetResult429Headers struct {
 	RetryAfter int
 }
 
+// AzEditPasswordResetResult503Headers the declared response headers of an HTTP 503 response for AzEditPasswordReset
+type AzEditPasswordResetResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzEditPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11807,8 +11882,12 @@ type AzEditPasswordResetResult struct {
 	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzEditPasswordResetResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzEditPasswordResetResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11829,6 +11908,11 @@ func (r AzEditPasswordResetResult) GetJSON429() *AzTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzEditPasswordResetResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzEditPasswordResetResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11865,6 +11949,11 @@ type ZestyLoginResult429Headers struct {
 	RetryAfter int
 }
 
+// ZestyLoginResult503Headers the declared response headers of an HTTP 503 response for ZestyLogin
+type ZestyLoginResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11884,8 +11973,12 @@ type ZestyLoginResult struct {
 	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ZestyLoginResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyLoginResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11928,6 +12021,11 @@ func (r ZestyLoginResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyLoginResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyLoginResult) GetBody() []byte {
 	return r.Body
@@ -11957,6 +12055,11 @@ func (r ZestyLoginResult) ContentType() string {
 	return ""
 }
 
+// ZestyLogoutResult503Headers the declared response headers of an HTTP 503 response for ZestyLogout
+type ZestyLogoutResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyLogoutResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11970,6 +12073,10 @@ type ZestyLogoutResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyLogoutResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11995,6 +12102,11 @@ func (r ZestyLogoutResult) GetJSON413() *ZestyPayloadTooLarge {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ZestyLogoutResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyLogoutResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12152,6 +12264,11 @@ type AzPatchPasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// AzPatchPasswordResult503Headers the declared response headers of an HTTP 503 response for AzPatchPassword
+type AzPatchPasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzPatchPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12174,11 +12291,13 @@ type AzPatchPasswordResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AzBreachCheckUnavailable
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzPatchPasswordResult401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzPatchPasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzPatchPasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12227,7 +12346,7 @@ func (r AzPatchPasswordResult) GetJSON500() *AzInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AzPatchPasswordResult) GetJSON503() *AzBreachCheckUnavailable {
+func (r AzPatchPasswordResult) GetJSON503() *AzUnavailable {
 	return r.JSON503
 }
 
@@ -12270,6 +12389,11 @@ type AzUpdatePasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// AzUpdatePasswordResult503Headers the declared response headers of an HTTP 503 response for AzUpdatePassword
+type AzUpdatePasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzUpdatePasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12292,11 +12416,13 @@ type AzUpdatePasswordResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AzBreachCheckUnavailable
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzUpdatePasswordResult401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzUpdatePasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzUpdatePasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12345,7 +12471,7 @@ func (r AzUpdatePasswordResult) GetJSON500() *AzInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AzUpdatePasswordResult) GetJSON503() *AzBreachCheckUnavailable {
+func (r AzUpdatePasswordResult) GetJSON503() *AzUnavailable {
 	return r.JSON503
 }
 
@@ -12383,6 +12509,11 @@ type ZestyPasswordRequestResult429Headers struct {
 	RetryAfter int
 }
 
+// ZestyPasswordRequestResult503Headers the declared response headers of an HTTP 503 response for ZestyPasswordRequest
+type ZestyPasswordRequestResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyPasswordRequestResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12398,8 +12529,12 @@ type ZestyPasswordRequestResult struct {
 	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ZestyPasswordRequestResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyPasswordRequestResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12430,6 +12565,11 @@ func (r ZestyPasswordRequestResult) GetJSON429() *ZestyTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ZestyPasswordRequestResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyPasswordRequestResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12466,6 +12606,11 @@ type ZestyPasswordResetResult429Headers struct {
 	RetryAfter int
 }
 
+// ZestyPasswordResetResult503Headers the declared response headers of an HTTP 503 response for ZestyPasswordReset
+type ZestyPasswordResetResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyPasswordResetResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12484,9 +12629,11 @@ type ZestyPasswordResetResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *ZestyBreachCheckUnavailable
+	JSON503 *ZestyUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ZestyPasswordResetResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyPasswordResetResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12525,7 +12672,7 @@ func (r ZestyPasswordResetResult) GetJSON500() *ZestyInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r ZestyPasswordResetResult) GetJSON503() *ZestyBreachCheckUnavailable {
+func (r ZestyPasswordResetResult) GetJSON503() *ZestyUnavailable {
 	return r.JSON503
 }
 
@@ -12611,6 +12758,11 @@ type AzListSessionsResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzListSessionsResult503Headers the declared response headers of an HTTP 503 response for AzListSessions
+type AzListSessionsResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzListSessionsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12624,8 +12776,12 @@ type AzListSessionsResult struct {
 	JSON413 *AzPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzListSessionsResult401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzListSessionsResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12651,6 +12807,11 @@ func (r AzListSessionsResult) GetJSON413() *AzPayloadTooLarge {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzListSessionsResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzListSessionsResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12687,6 +12848,11 @@ type AzDeleteSessionResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzDeleteSessionResult503Headers the declared response headers of an HTTP 503 response for AzDeleteSession
+type AzDeleteSessionResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzDeleteSessionResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12700,8 +12866,12 @@ type AzDeleteSessionResult struct {
 	JSON413 *AzPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzDeleteSessionResult401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzDeleteSessionResult503Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -12727,6 +12897,11 @@ func (r AzDeleteSessionResult) GetJSON413() *AzPayloadTooLarge {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzDeleteSessionResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzDeleteSessionResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12763,6 +12938,11 @@ type AzGetSessionResult401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AzGetSessionResult503Headers the declared response headers of an HTTP 503 response for AzGetSession
+type AzGetSessionResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzGetSessionResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12778,8 +12958,12 @@ type AzGetSessionResult struct {
 	JSON413 *AzPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzGetSessionResult401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzGetSessionResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12810,6 +12994,11 @@ func (r AzGetSessionResult) GetJSON413() *AzPayloadTooLarge {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AzGetSessionResult) GetJSON500() *AzInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzGetSessionResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12856,6 +13045,11 @@ type AzSignInResult429Headers struct {
 	RetryAfter int
 }
 
+// AzSignInResult503Headers the declared response headers of an HTTP 503 response for AzSignIn
+type AzSignInResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzSignInResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12877,12 +13071,16 @@ type AzSignInResult struct {
 	JSON429 *AzTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AzUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *AzSignInResult201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AzSignInResult401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzSignInResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzSignInResult503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12930,6 +13128,11 @@ func (r AzSignInResult) GetJSON500() *AzInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AzSignInResult) GetJSON503() *AzUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AzSignInResult) GetBody() []byte {
 	return r.Body
@@ -12964,6 +13167,11 @@ type AzSignUpResult429Headers struct {
 	RetryAfter int
 }
 
+// AzSignUpResult503Headers the declared response headers of an HTTP 503 response for AzSignUp
+type AzSignUpResult503Headers struct {
+	RetryAfter *int
+}
+
 type AzSignUpResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12984,9 +13192,11 @@ type AzSignUpResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AzInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AzBreachCheckUnavailable
+	JSON503 *AzUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *AzSignUpResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AzSignUpResult503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13030,7 +13240,7 @@ func (r AzSignUpResult) GetJSON500() *AzInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AzSignUpResult) GetJSON503() *AzBreachCheckUnavailable {
+func (r AzSignUpResult) GetJSON503() *AzUnavailable {
 	return r.JSON503
 }
 
@@ -13063,6 +13273,11 @@ func (r AzSignUpResult) ContentType() string {
 	return ""
 }
 
+// GetJWKsResult503Headers the declared response headers of an HTTP 503 response for GetJWKs
+type GetJWKsResult503Headers struct {
+	RetryAfter *int
+}
+
 type GetJWKsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13070,6 +13285,10 @@ type GetJWKsResult struct {
 	JSON200 *JWKSet
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetJWKsResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13080,6 +13299,11 @@ func (r GetJWKsResult) GetJSON200() *JWKSet {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetJWKsResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetJWKsResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13111,6 +13335,11 @@ func (r GetJWKsResult) ContentType() string {
 	return ""
 }
 
+// AdminListAuditEventsResult503Headers the declared response headers of an HTTP 503 response for AdminListAuditEvents
+type AdminListAuditEventsResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminListAuditEventsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13126,6 +13355,10 @@ type AdminListAuditEventsResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListAuditEventsResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13158,6 +13391,11 @@ func (r AdminListAuditEventsResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListAuditEventsResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminListAuditEventsResult) GetBody() []byte {
 	return r.Body
@@ -13187,6 +13425,11 @@ func (r AdminListAuditEventsResult) ContentType() string {
 	return ""
 }
 
+// AdminListUsersResult503Headers the declared response headers of an HTTP 503 response for AdminListUsers
+type AdminListUsersResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminListUsersResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13202,6 +13445,10 @@ type AdminListUsersResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListUsersResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13234,6 +13481,11 @@ func (r AdminListUsersResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListUsersResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminListUsersResult) GetBody() []byte {
 	return r.Body
@@ -13263,6 +13515,11 @@ func (r AdminListUsersResult) ContentType() string {
 	return ""
 }
 
+// AdminCreateUserResult503Headers the declared response headers of an HTTP 503 response for AdminCreateUser
+type AdminCreateUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminCreateUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13283,7 +13540,9 @@ type AdminCreateUserResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AdminBreachCheckUnavailable
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminCreateUserResult503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13327,7 +13586,7 @@ func (r AdminCreateUserResult) GetJSON500() *AdminInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AdminCreateUserResult) GetJSON503() *AdminBreachCheckUnavailable {
+func (r AdminCreateUserResult) GetJSON503() *AdminUnavailable {
 	return r.JSON503
 }
 
@@ -13360,6 +13619,11 @@ func (r AdminCreateUserResult) ContentType() string {
 	return ""
 }
 
+// AdminDeleteUserResult503Headers the declared response headers of an HTTP 503 response for AdminDeleteUser
+type AdminDeleteUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminDeleteUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13375,6 +13639,10 @@ type AdminDeleteUserResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminDeleteUserResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13407,6 +13675,11 @@ func (r AdminDeleteUserResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminDeleteUserResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminDeleteUserResult) GetBody() []byte {
 	return r.Body
@@ -13436,6 +13709,11 @@ func (r AdminDeleteUserResult) ContentType() string {
 	return ""
 }
 
+// AdminGetUserResult503Headers the declared response headers of an HTTP 503 response for AdminGetUser
+type AdminGetUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminGetUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13453,6 +13731,10 @@ type AdminGetUserResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminGetUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13490,6 +13772,11 @@ func (r AdminGetUserResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminGetUserResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminGetUserResult) GetBody() []byte {
 	return r.Body
@@ -13519,6 +13806,11 @@ func (r AdminGetUserResult) ContentType() string {
 	return ""
 }
 
+// AdminUpdateUserResult503Headers the declared response headers of an HTTP 503 response for AdminUpdateUser
+type AdminUpdateUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminUpdateUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13538,6 +13830,10 @@ type AdminUpdateUserResult struct {
 	JSON415 *AdminUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminUpdateUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13580,6 +13876,11 @@ func (r AdminUpdateUserResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminUpdateUserResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminUpdateUserResult) GetBody() []byte {
 	return r.Body
@@ -13609,6 +13910,11 @@ func (r AdminUpdateUserResult) ContentType() string {
 	return ""
 }
 
+// AdminDisableUserResult503Headers the declared response headers of an HTTP 503 response for AdminDisableUser
+type AdminDisableUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminDisableUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13626,6 +13932,10 @@ type AdminDisableUserResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminDisableUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13663,6 +13973,11 @@ func (r AdminDisableUserResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminDisableUserResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminDisableUserResult) GetBody() []byte {
 	return r.Body
@@ -13692,6 +14007,11 @@ func (r AdminDisableUserResult) ContentType() string {
 	return ""
 }
 
+// AdminEnableUserResult503Headers the declared response headers of an HTTP 503 response for AdminEnableUser
+type AdminEnableUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminEnableUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13709,6 +14029,10 @@ type AdminEnableUserResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminEnableUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13746,6 +14070,11 @@ func (r AdminEnableUserResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminEnableUserResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminEnableUserResult) GetBody() []byte {
 	return r.Body
@@ -13775,6 +14104,11 @@ func (r AdminEnableUserResult) ContentType() string {
 	return ""
 }
 
+// AdminClearUserLockResult503Headers the declared response headers of an HTTP 503 response for AdminClearUserLock
+type AdminClearUserLockResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminClearUserLockResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13790,6 +14124,10 @@ type AdminClearUserLockResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminClearUserLockResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13822,6 +14160,11 @@ func (r AdminClearUserLockResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminClearUserLockResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminClearUserLockResult) GetBody() []byte {
 	return r.Body
@@ -13851,6 +14194,11 @@ func (r AdminClearUserLockResult) ContentType() string {
 	return ""
 }
 
+// AdminSetUserPasswordResult503Headers the declared response headers of an HTTP 503 response for AdminSetUserPassword
+type AdminSetUserPasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminSetUserPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13871,7 +14219,9 @@ type AdminSetUserPasswordResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *AdminBreachCheckUnavailable
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminSetUserPasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13915,7 +14265,7 @@ func (r AdminSetUserPasswordResult) GetJSON500() *AdminInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r AdminSetUserPasswordResult) GetJSON503() *AdminBreachCheckUnavailable {
+func (r AdminSetUserPasswordResult) GetJSON503() *AdminUnavailable {
 	return r.JSON503
 }
 
@@ -13948,6 +14298,11 @@ func (r AdminSetUserPasswordResult) ContentType() string {
 	return ""
 }
 
+// AdminRevokeUserSessionsResult503Headers the declared response headers of an HTTP 503 response for AdminRevokeUserSessions
+type AdminRevokeUserSessionsResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminRevokeUserSessionsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13963,6 +14318,10 @@ type AdminRevokeUserSessionsResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminRevokeUserSessionsResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13995,6 +14354,11 @@ func (r AdminRevokeUserSessionsResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminRevokeUserSessionsResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminRevokeUserSessionsResult) GetBody() []byte {
 	return r.Body
@@ -14024,6 +14388,11 @@ func (r AdminRevokeUserSessionsResult) ContentType() string {
 	return ""
 }
 
+// AdminListUserSessionsResult503Headers the declared response headers of an HTTP 503 response for AdminListUserSessions
+type AdminListUserSessionsResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminListUserSessionsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14041,6 +14410,10 @@ type AdminListUserSessionsResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListUserSessionsResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14078,6 +14451,11 @@ func (r AdminListUserSessionsResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListUserSessionsResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminListUserSessionsResult) GetBody() []byte {
 	return r.Body
@@ -14107,6 +14485,11 @@ func (r AdminListUserSessionsResult) ContentType() string {
 	return ""
 }
 
+// AdminRevokeUserSessionResult503Headers the declared response headers of an HTTP 503 response for AdminRevokeUserSession
+type AdminRevokeUserSessionResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminRevokeUserSessionResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14122,6 +14505,10 @@ type AdminRevokeUserSessionResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminRevokeUserSessionResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -14154,6 +14541,11 @@ func (r AdminRevokeUserSessionResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminRevokeUserSessionResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminRevokeUserSessionResult) GetBody() []byte {
 	return r.Body
@@ -14183,6 +14575,11 @@ func (r AdminRevokeUserSessionResult) ContentType() string {
 	return ""
 }
 
+// AdminListUserTokensResult503Headers the declared response headers of an HTTP 503 response for AdminListUserTokens
+type AdminListUserTokensResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminListUserTokensResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14200,6 +14597,10 @@ type AdminListUserTokensResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListUserTokensResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14237,6 +14638,11 @@ func (r AdminListUserTokensResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListUserTokensResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AdminListUserTokensResult) GetBody() []byte {
 	return r.Body
@@ -14266,6 +14672,11 @@ func (r AdminListUserTokensResult) ContentType() string {
 	return ""
 }
 
+// AdminRevokeUserTokenResult503Headers the declared response headers of an HTTP 503 response for AdminRevokeUserToken
+type AdminRevokeUserTokenResult503Headers struct {
+	RetryAfter *int
+}
+
 type AdminRevokeUserTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14281,6 +14692,10 @@ type AdminRevokeUserTokenResult struct {
 	JSON413 *AdminPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminRevokeUserTokenResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -14311,6 +14726,11 @@ func (r AdminRevokeUserTokenResult) GetJSON413() *AdminPayloadTooLarge {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r AdminRevokeUserTokenResult) GetJSON500() *AdminInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminRevokeUserTokenResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14347,6 +14767,11 @@ type WmeChangePasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// WmeChangePasswordResult503Headers the declared response headers of an HTTP 503 response for WmeChangePassword
+type WmeChangePasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type WmeChangePasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14367,9 +14792,11 @@ type WmeChangePasswordResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *WmeBreachCheckUnavailable
+	JSON503 *WmeUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *WmeChangePasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *WmeChangePasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14413,7 +14840,7 @@ func (r WmeChangePasswordResult) GetJSON500() *WmeInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r WmeChangePasswordResult) GetJSON503() *WmeBreachCheckUnavailable {
+func (r WmeChangePasswordResult) GetJSON503() *WmeUnavailable {
 	return r.JSON503
 }
 
@@ -14451,6 +14878,11 @@ type WmeForgotPasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// WmeForgotPasswordResult503Headers the declared response headers of an HTTP 503 response for WmeForgotPassword
+type WmeForgotPasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type WmeForgotPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14466,8 +14898,12 @@ type WmeForgotPasswordResult struct {
 	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *WmeUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *WmeForgotPasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *WmeForgotPasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14498,6 +14934,11 @@ func (r WmeForgotPasswordResult) GetJSON429() *WmeTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r WmeForgotPasswordResult) GetJSON500() *WmeInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r WmeForgotPasswordResult) GetJSON503() *WmeUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14534,6 +14975,11 @@ type WmeForgotPasswordConfirmResult429Headers struct {
 	RetryAfter int
 }
 
+// WmeForgotPasswordConfirmResult503Headers the declared response headers of an HTTP 503 response for WmeForgotPasswordConfirm
+type WmeForgotPasswordConfirmResult503Headers struct {
+	RetryAfter *int
+}
+
 type WmeForgotPasswordConfirmResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14554,9 +15000,11 @@ type WmeForgotPasswordConfirmResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *WmeBreachCheckUnavailable
+	JSON503 *WmeUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *WmeForgotPasswordConfirmResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *WmeForgotPasswordConfirmResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14600,7 +15048,7 @@ func (r WmeForgotPasswordConfirmResult) GetJSON500() *WmeInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r WmeForgotPasswordConfirmResult) GetJSON503() *WmeBreachCheckUnavailable {
+func (r WmeForgotPasswordConfirmResult) GetJSON503() *WmeUnavailable {
 	return r.JSON503
 }
 
@@ -14715,6 +15163,11 @@ func (r HealthCheckHeadResult) ContentType() string {
 	return ""
 }
 
+// ZestyListInstancesResult503Headers the declared response headers of an HTTP 503 response for ZestyListInstances
+type ZestyListInstancesResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyListInstancesResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14730,6 +15183,10 @@ type ZestyListInstancesResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyListInstancesResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14762,6 +15219,11 @@ func (r ZestyListInstancesResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyListInstancesResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyListInstancesResult) GetBody() []byte {
 	return r.Body
@@ -14791,6 +15253,11 @@ func (r ZestyListInstancesResult) ContentType() string {
 	return ""
 }
 
+// ZestyCreateInstanceResult503Headers the declared response headers of an HTTP 503 response for ZestyCreateInstance
+type ZestyCreateInstanceResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyCreateInstanceResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14808,6 +15275,10 @@ type ZestyCreateInstanceResult struct {
 	JSON415 *ZestyUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyCreateInstanceResult503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -14845,6 +15316,11 @@ func (r ZestyCreateInstanceResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyCreateInstanceResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyCreateInstanceResult) GetBody() []byte {
 	return r.Body
@@ -14874,6 +15350,11 @@ func (r ZestyCreateInstanceResult) ContentType() string {
 	return ""
 }
 
+// ZestyDeleteInstanceResult503Headers the declared response headers of an HTTP 503 response for ZestyDeleteInstance
+type ZestyDeleteInstanceResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyDeleteInstanceResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14891,6 +15372,10 @@ type ZestyDeleteInstanceResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyDeleteInstanceResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14928,6 +15413,11 @@ func (r ZestyDeleteInstanceResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyDeleteInstanceResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyDeleteInstanceResult) GetBody() []byte {
 	return r.Body
@@ -14957,6 +15447,11 @@ func (r ZestyDeleteInstanceResult) ContentType() string {
 	return ""
 }
 
+// ZestyGetInstanceResult503Headers the declared response headers of an HTTP 503 response for ZestyGetInstance
+type ZestyGetInstanceResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyGetInstanceResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14974,6 +15469,10 @@ type ZestyGetInstanceResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyGetInstanceResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15011,6 +15510,11 @@ func (r ZestyGetInstanceResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyGetInstanceResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyGetInstanceResult) GetBody() []byte {
 	return r.Body
@@ -15040,6 +15544,11 @@ func (r ZestyGetInstanceResult) ContentType() string {
 	return ""
 }
 
+// ZestyUpdateInstanceResult503Headers the declared response headers of an HTTP 503 response for ZestyUpdateInstance
+type ZestyUpdateInstanceResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyUpdateInstanceResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15059,6 +15568,10 @@ type ZestyUpdateInstanceResult struct {
 	JSON415 *ZestyUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyUpdateInstanceResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15101,6 +15614,11 @@ func (r ZestyUpdateInstanceResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyUpdateInstanceResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyUpdateInstanceResult) GetBody() []byte {
 	return r.Body
@@ -15130,6 +15648,11 @@ func (r ZestyUpdateInstanceResult) ContentType() string {
 	return ""
 }
 
+// ZestyListInstanceRolesResult503Headers the declared response headers of an HTTP 503 response for ZestyListInstanceRoles
+type ZestyListInstanceRolesResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyListInstanceRolesResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15147,6 +15670,10 @@ type ZestyListInstanceRolesResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyListInstanceRolesResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15184,6 +15711,11 @@ func (r ZestyListInstanceRolesResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyListInstanceRolesResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyListInstanceRolesResult) GetBody() []byte {
 	return r.Body
@@ -15213,6 +15745,11 @@ func (r ZestyListInstanceRolesResult) ContentType() string {
 	return ""
 }
 
+// ZestyListInstanceUsersResult503Headers the declared response headers of an HTTP 503 response for ZestyListInstanceUsers
+type ZestyListInstanceUsersResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyListInstanceUsersResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15230,6 +15767,10 @@ type ZestyListInstanceUsersResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyListInstanceUsersResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15267,6 +15808,11 @@ func (r ZestyListInstanceUsersResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyListInstanceUsersResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyListInstanceUsersResult) GetBody() []byte {
 	return r.Body
@@ -15296,6 +15842,11 @@ func (r ZestyListInstanceUsersResult) ContentType() string {
 	return ""
 }
 
+// ZestySetInstanceUserResult503Headers the declared response headers of an HTTP 503 response for ZestySetInstanceUser
+type ZestySetInstanceUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestySetInstanceUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15319,6 +15870,10 @@ type ZestySetInstanceUserResult struct {
 	JSON415 *ZestyUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestySetInstanceUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15371,6 +15926,11 @@ func (r ZestySetInstanceUserResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestySetInstanceUserResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestySetInstanceUserResult) GetBody() []byte {
 	return r.Body
@@ -15400,6 +15960,11 @@ func (r ZestySetInstanceUserResult) ContentType() string {
 	return ""
 }
 
+// ZestyListInstanceUserRolesResult503Headers the declared response headers of an HTTP 503 response for ZestyListInstanceUserRoles
+type ZestyListInstanceUserRolesResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyListInstanceUserRolesResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15417,6 +15982,10 @@ type ZestyListInstanceUserRolesResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyListInstanceUserRolesResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15454,6 +16023,11 @@ func (r ZestyListInstanceUserRolesResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyListInstanceUserRolesResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyListInstanceUserRolesResult) GetBody() []byte {
 	return r.Body
@@ -15483,6 +16057,11 @@ func (r ZestyListInstanceUserRolesResult) ContentType() string {
 	return ""
 }
 
+// ZestyRemoveInstanceUserResult503Headers the declared response headers of an HTTP 503 response for ZestyRemoveInstanceUser
+type ZestyRemoveInstanceUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyRemoveInstanceUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15502,6 +16081,10 @@ type ZestyRemoveInstanceUserResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyRemoveInstanceUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15544,6 +16127,11 @@ func (r ZestyRemoveInstanceUserResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyRemoveInstanceUserResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyRemoveInstanceUserResult) GetBody() []byte {
 	return r.Body
@@ -15578,6 +16166,11 @@ type WmeLoginResult429Headers struct {
 	RetryAfter int
 }
 
+// WmeLoginResult503Headers the declared response headers of an HTTP 503 response for WmeLogin
+type WmeLoginResult503Headers struct {
+	RetryAfter *int
+}
+
 type WmeLoginResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15597,8 +16190,12 @@ type WmeLoginResult struct {
 	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *WmeUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *WmeLoginResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *WmeLoginResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15641,6 +16238,11 @@ func (r WmeLoginResult) GetJSON500() *WmeInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r WmeLoginResult) GetJSON503() *WmeUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r WmeLoginResult) GetBody() []byte {
 	return r.Body
@@ -15675,6 +16277,11 @@ type WmeNewPasswordRequiredResult429Headers struct {
 	RetryAfter int
 }
 
+// WmeNewPasswordRequiredResult503Headers the declared response headers of an HTTP 503 response for WmeNewPasswordRequired
+type WmeNewPasswordRequiredResult503Headers struct {
+	RetryAfter *int
+}
+
 type WmeNewPasswordRequiredResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15695,9 +16302,11 @@ type WmeNewPasswordRequiredResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *WmeBreachCheckUnavailable
+	JSON503 *WmeUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *WmeNewPasswordRequiredResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *WmeNewPasswordRequiredResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15741,7 +16350,7 @@ func (r WmeNewPasswordRequiredResult) GetJSON500() *WmeInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r WmeNewPasswordRequiredResult) GetJSON503() *WmeBreachCheckUnavailable {
+func (r WmeNewPasswordRequiredResult) GetJSON503() *WmeUnavailable {
 	return r.JSON503
 }
 
@@ -15774,6 +16383,11 @@ func (r WmeNewPasswordRequiredResult) ContentType() string {
 	return ""
 }
 
+// CreatePATResult503Headers the declared response headers of an HTTP 503 response for CreatePAT
+type CreatePATResult503Headers struct {
+	RetryAfter *int
+}
+
 type CreatePATResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15791,6 +16405,10 @@ type CreatePATResult struct {
 	JSON415 *NhostUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreatePATResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15828,6 +16446,11 @@ func (r CreatePATResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreatePATResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreatePATResult) GetBody() []byte {
 	return r.Body
@@ -15857,6 +16480,11 @@ func (r CreatePATResult) ContentType() string {
 	return ""
 }
 
+// ZestyCreateRoleResult503Headers the declared response headers of an HTTP 503 response for ZestyCreateRole
+type ZestyCreateRoleResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyCreateRoleResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15878,6 +16506,10 @@ type ZestyCreateRoleResult struct {
 	JSON415 *ZestyUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyCreateRoleResult503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -15925,6 +16557,11 @@ func (r ZestyCreateRoleResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyCreateRoleResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyCreateRoleResult) GetBody() []byte {
 	return r.Body
@@ -15954,6 +16591,11 @@ func (r ZestyCreateRoleResult) ContentType() string {
 	return ""
 }
 
+// ZestyDeleteRoleResult503Headers the declared response headers of an HTTP 503 response for ZestyDeleteRole
+type ZestyDeleteRoleResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyDeleteRoleResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15973,6 +16615,10 @@ type ZestyDeleteRoleResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyDeleteRoleResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16015,6 +16661,11 @@ func (r ZestyDeleteRoleResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyDeleteRoleResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyDeleteRoleResult) GetBody() []byte {
 	return r.Body
@@ -16044,6 +16695,11 @@ func (r ZestyDeleteRoleResult) ContentType() string {
 	return ""
 }
 
+// ZestyGetRoleResult503Headers the declared response headers of an HTTP 503 response for ZestyGetRole
+type ZestyGetRoleResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyGetRoleResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16061,6 +16717,10 @@ type ZestyGetRoleResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyGetRoleResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16098,6 +16758,11 @@ func (r ZestyGetRoleResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyGetRoleResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyGetRoleResult) GetBody() []byte {
 	return r.Body
@@ -16127,6 +16792,11 @@ func (r ZestyGetRoleResult) ContentType() string {
 	return ""
 }
 
+// ZestyUpdateRoleResult503Headers the declared response headers of an HTTP 503 response for ZestyUpdateRole
+type ZestyUpdateRoleResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyUpdateRoleResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16148,6 +16818,10 @@ type ZestyUpdateRoleResult struct {
 	JSON415 *ZestyUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyUpdateRoleResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16195,6 +16869,11 @@ func (r ZestyUpdateRoleResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyUpdateRoleResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyUpdateRoleResult) GetBody() []byte {
 	return r.Body
@@ -16229,6 +16908,11 @@ type SignInAnonymousResult429Headers struct {
 	RetryAfter int
 }
 
+// SignInAnonymousResult503Headers the declared response headers of an HTTP 503 response for SignInAnonymous
+type SignInAnonymousResult503Headers struct {
+	RetryAfter *int
+}
+
 type SignInAnonymousResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16246,8 +16930,12 @@ type SignInAnonymousResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignInAnonymousResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInAnonymousResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16285,6 +16973,11 @@ func (r SignInAnonymousResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInAnonymousResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SignInAnonymousResult) GetBody() []byte {
 	return r.Body
@@ -16319,6 +17012,11 @@ type SignInEmailPasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// SignInEmailPasswordResult503Headers the declared response headers of an HTTP 503 response for SignInEmailPassword
+type SignInEmailPasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type SignInEmailPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16336,8 +17034,12 @@ type SignInEmailPasswordResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignInEmailPasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInEmailPasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16375,6 +17077,11 @@ func (r SignInEmailPasswordResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInEmailPasswordResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SignInEmailPasswordResult) GetBody() []byte {
 	return r.Body
@@ -16409,6 +17116,11 @@ type SignInOTPEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// SignInOTPEmailResult503Headers the declared response headers of an HTTP 503 response for SignInOTPEmail
+type SignInOTPEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type SignInOTPEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16428,8 +17140,12 @@ type SignInOTPEmailResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignInOTPEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInOTPEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16472,6 +17188,11 @@ func (r SignInOTPEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInOTPEmailResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SignInOTPEmailResult) GetBody() []byte {
 	return r.Body
@@ -16506,6 +17227,11 @@ type VerifySignInOTPEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// VerifySignInOTPEmailResult503Headers the declared response headers of an HTTP 503 response for VerifySignInOTPEmail
+type VerifySignInOTPEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type VerifySignInOTPEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16523,8 +17249,12 @@ type VerifySignInOTPEmailResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *VerifySignInOTPEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignInOTPEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16562,6 +17292,11 @@ func (r VerifySignInOTPEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignInOTPEmailResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r VerifySignInOTPEmailResult) GetBody() []byte {
 	return r.Body
@@ -16596,6 +17331,11 @@ type SignInPasswordlessEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// SignInPasswordlessEmailResult503Headers the declared response headers of an HTTP 503 response for SignInPasswordlessEmail
+type SignInPasswordlessEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type SignInPasswordlessEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16615,8 +17355,12 @@ type SignInPasswordlessEmailResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignInPasswordlessEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInPasswordlessEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16659,6 +17403,11 @@ func (r SignInPasswordlessEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInPasswordlessEmailResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SignInPasswordlessEmailResult) GetBody() []byte {
 	return r.Body
@@ -16693,6 +17442,11 @@ type SignInPATResult429Headers struct {
 	RetryAfter int
 }
 
+// SignInPATResult503Headers the declared response headers of an HTTP 503 response for SignInPAT
+type SignInPATResult503Headers struct {
+	RetryAfter *int
+}
+
 type SignInPATResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16710,8 +17464,12 @@ type SignInPATResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignInPATResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInPATResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16749,6 +17507,11 @@ func (r SignInPATResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInPATResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SignInPATResult) GetBody() []byte {
 	return r.Body
@@ -16778,6 +17541,11 @@ func (r SignInPATResult) ContentType() string {
 	return ""
 }
 
+// SignOutResult503Headers the declared response headers of an HTTP 503 response for SignOut
+type SignOutResult503Headers struct {
+	RetryAfter *int
+}
+
 type SignOutResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16793,6 +17561,10 @@ type SignOutResult struct {
 	JSON415 *NhostUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignOutResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16823,6 +17595,11 @@ func (r SignOutResult) GetJSON415() *NhostUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r SignOutResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignOutResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16859,6 +17636,11 @@ type SignUpEmailPasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// SignUpEmailPasswordResult503Headers the declared response headers of an HTTP 503 response for SignUpEmailPassword
+type SignUpEmailPasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type SignUpEmailPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16879,9 +17661,11 @@ type SignUpEmailPasswordResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *NhostBreachCheckUnavailable
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SignUpEmailPasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignUpEmailPasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16925,7 +17709,7 @@ func (r SignUpEmailPasswordResult) GetJSON500() *NhostInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r SignUpEmailPasswordResult) GetJSON503() *NhostBreachCheckUnavailable {
+func (r SignUpEmailPasswordResult) GetJSON503() *NhostUnavailable {
 	return r.JSON503
 }
 
@@ -16963,6 +17747,11 @@ type RefreshTokenResult429Headers struct {
 	RetryAfter int
 }
 
+// RefreshTokenResult503Headers the declared response headers of an HTTP 503 response for RefreshToken
+type RefreshTokenResult503Headers struct {
+	RetryAfter *int
+}
+
 type RefreshTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16980,8 +17769,12 @@ type RefreshTokenResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RefreshTokenResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshTokenResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17019,6 +17812,11 @@ func (r RefreshTokenResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RefreshTokenResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r RefreshTokenResult) GetBody() []byte {
 	return r.Body
@@ -17053,6 +17851,11 @@ type WmeTokenRefreshResult429Headers struct {
 	RetryAfter int
 }
 
+// WmeTokenRefreshResult503Headers the declared response headers of an HTTP 503 response for WmeTokenRefresh
+type WmeTokenRefreshResult503Headers struct {
+	RetryAfter *int
+}
+
 type WmeTokenRefreshResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17072,8 +17875,12 @@ type WmeTokenRefreshResult struct {
 	JSON429 *WmeTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *WmeUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *WmeTokenRefreshResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *WmeTokenRefreshResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17116,6 +17923,11 @@ func (r WmeTokenRefreshResult) GetJSON500() *WmeInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r WmeTokenRefreshResult) GetJSON503() *WmeUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r WmeTokenRefreshResult) GetBody() []byte {
 	return r.Body
@@ -17145,6 +17957,11 @@ func (r WmeTokenRefreshResult) ContentType() string {
 	return ""
 }
 
+// WmeTokenRevokeResult503Headers the declared response headers of an HTTP 503 response for WmeTokenRevoke
+type WmeTokenRevokeResult503Headers struct {
+	RetryAfter *int
+}
+
 type WmeTokenRevokeResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17158,6 +17975,10 @@ type WmeTokenRevokeResult struct {
 	JSON415 *WmeUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *WmeInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *WmeUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *WmeTokenRevokeResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17183,6 +18004,11 @@ func (r WmeTokenRevokeResult) GetJSON415() *WmeUnsupportedMediaType {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r WmeTokenRevokeResult) GetJSON500() *WmeInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r WmeTokenRevokeResult) GetJSON503() *WmeUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17219,6 +18045,11 @@ type VerifyTokenResult429Headers struct {
 	RetryAfter int
 }
 
+// VerifyTokenResult503Headers the declared response headers of an HTTP 503 response for VerifyToken
+type VerifyTokenResult503Headers struct {
+	RetryAfter *int
+}
+
 type VerifyTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17236,8 +18067,12 @@ type VerifyTokenResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *VerifyTokenResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyTokenResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17275,6 +18110,11 @@ func (r VerifyTokenResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyTokenResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r VerifyTokenResult) GetBody() []byte {
 	return r.Body
@@ -17304,6 +18144,11 @@ func (r VerifyTokenResult) ContentType() string {
 	return ""
 }
 
+// ZestyListTokensResult503Headers the declared response headers of an HTTP 503 response for ZestyListTokens
+type ZestyListTokensResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyListTokensResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17319,6 +18164,10 @@ type ZestyListTokensResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyListTokensResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17351,6 +18200,11 @@ func (r ZestyListTokensResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyListTokensResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyListTokensResult) GetBody() []byte {
 	return r.Body
@@ -17380,6 +18234,11 @@ func (r ZestyListTokensResult) ContentType() string {
 	return ""
 }
 
+// ZestyCreateTokenResult503Headers the declared response headers of an HTTP 503 response for ZestyCreateToken
+type ZestyCreateTokenResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyCreateTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17399,6 +18258,10 @@ type ZestyCreateTokenResult struct {
 	JSON415 *ZestyUnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyCreateTokenResult503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -17441,6 +18304,11 @@ func (r ZestyCreateTokenResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyCreateTokenResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyCreateTokenResult) GetBody() []byte {
 	return r.Body
@@ -17470,6 +18338,11 @@ func (r ZestyCreateTokenResult) ContentType() string {
 	return ""
 }
 
+// ZestyDeleteTokenResult503Headers the declared response headers of an HTTP 503 response for ZestyDeleteToken
+type ZestyDeleteTokenResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyDeleteTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17487,6 +18360,10 @@ type ZestyDeleteTokenResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyDeleteTokenResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17524,6 +18401,11 @@ func (r ZestyDeleteTokenResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyDeleteTokenResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyDeleteTokenResult) GetBody() []byte {
 	return r.Body
@@ -17553,6 +18435,11 @@ func (r ZestyDeleteTokenResult) ContentType() string {
 	return ""
 }
 
+// ZestyGetTokenResult503Headers the declared response headers of an HTTP 503 response for ZestyGetToken
+type ZestyGetTokenResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyGetTokenResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17570,6 +18457,10 @@ type ZestyGetTokenResult struct {
 	JSON413 *ZestyPayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyGetTokenResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17607,6 +18498,11 @@ func (r ZestyGetTokenResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyGetTokenResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ZestyGetTokenResult) GetBody() []byte {
 	return r.Body
@@ -17636,6 +18532,11 @@ func (r ZestyGetTokenResult) ContentType() string {
 	return ""
 }
 
+// GetUserResult503Headers the declared response headers of an HTTP 503 response for GetUser
+type GetUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type GetUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17645,6 +18546,10 @@ type GetUserResult struct {
 	JSON401 *NhostUnauthorized
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17660,6 +18565,11 @@ func (r GetUserResult) GetJSON401() *NhostUnauthorized {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r GetUserResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetUserResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17691,6 +18601,11 @@ func (r GetUserResult) ContentType() string {
 	return ""
 }
 
+// DeanonymizeUserResult503Headers the declared response headers of an HTTP 503 response for DeanonymizeUser
+type DeanonymizeUserResult503Headers struct {
+	RetryAfter *int
+}
+
 type DeanonymizeUserResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17709,7 +18624,9 @@ type DeanonymizeUserResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *NhostBreachCheckUnavailable
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeanonymizeUserResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17748,7 +18665,7 @@ func (r DeanonymizeUserResult) GetJSON500() *NhostInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r DeanonymizeUserResult) GetJSON503() *NhostBreachCheckUnavailable {
+func (r DeanonymizeUserResult) GetJSON503() *NhostUnavailable {
 	return r.JSON503
 }
 
@@ -17786,6 +18703,11 @@ type ChangeUserEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// ChangeUserEmailResult503Headers the declared response headers of an HTTP 503 response for ChangeUserEmail
+type ChangeUserEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type ChangeUserEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17807,8 +18729,12 @@ type ChangeUserEmailResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ChangeUserEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangeUserEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17856,6 +18782,11 @@ func (r ChangeUserEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ChangeUserEmailResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ChangeUserEmailResult) GetBody() []byte {
 	return r.Body
@@ -17890,6 +18821,11 @@ type SendVerificationEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// SendVerificationEmailResult503Headers the declared response headers of an HTTP 503 response for SendVerificationEmail
+type SendVerificationEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type SendVerificationEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17905,8 +18841,12 @@ type SendVerificationEmailResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SendVerificationEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SendVerificationEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17937,6 +18877,11 @@ func (r SendVerificationEmailResult) GetJSON429() *NhostTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r SendVerificationEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SendVerificationEmailResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17973,6 +18918,11 @@ type ChangeUserPasswordResult429Headers struct {
 	RetryAfter int
 }
 
+// ChangeUserPasswordResult503Headers the declared response headers of an HTTP 503 response for ChangeUserPassword
+type ChangeUserPasswordResult503Headers struct {
+	RetryAfter *int
+}
+
 type ChangeUserPasswordResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17993,9 +18943,11 @@ type ChangeUserPasswordResult struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
-	JSON503 *NhostBreachCheckUnavailable
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ChangeUserPasswordResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangeUserPasswordResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18039,7 +18991,7 @@ func (r ChangeUserPasswordResult) GetJSON500() *NhostInternalError {
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
-func (r ChangeUserPasswordResult) GetJSON503() *NhostBreachCheckUnavailable {
+func (r ChangeUserPasswordResult) GetJSON503() *NhostUnavailable {
 	return r.JSON503
 }
 
@@ -18077,6 +19029,11 @@ type SendPasswordResetEmailResult429Headers struct {
 	RetryAfter int
 }
 
+// SendPasswordResetEmailResult503Headers the declared response headers of an HTTP 503 response for SendPasswordResetEmail
+type SendPasswordResetEmailResult503Headers struct {
+	RetryAfter *int
+}
+
 type SendPasswordResetEmailResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18092,8 +19049,12 @@ type SendPasswordResetEmailResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SendPasswordResetEmailResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SendPasswordResetEmailResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18124,6 +19085,11 @@ func (r SendPasswordResetEmailResult) GetJSON429() *NhostTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r SendPasswordResetEmailResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SendPasswordResetEmailResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18165,6 +19131,11 @@ type VerifyTicketResult429Headers struct {
 	RetryAfter int
 }
 
+// VerifyTicketResult503Headers the declared response headers of an HTTP 503 response for VerifyTicket
+type VerifyTicketResult503Headers struct {
+	RetryAfter *int
+}
+
 type VerifyTicketResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18174,10 +19145,14 @@ type VerifyTicketResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *VerifyTicketResult302Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *VerifyTicketResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyTicketResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -18193,6 +19168,11 @@ func (r VerifyTicketResult) GetJSON429() *NhostTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r VerifyTicketResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyTicketResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18234,6 +19214,11 @@ type ConfirmTicketResult429Headers struct {
 	RetryAfter int
 }
 
+// ConfirmTicketResult503Headers the declared response headers of an HTTP 503 response for ConfirmTicket
+type ConfirmTicketResult503Headers struct {
+	RetryAfter *int
+}
+
 type ConfirmTicketResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18247,10 +19232,14 @@ type ConfirmTicketResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *ConfirmTicketResult302Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ConfirmTicketResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ConfirmTicketResult503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -18276,6 +19265,11 @@ func (r ConfirmTicketResult) GetJSON429() *NhostTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ConfirmTicketResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ConfirmTicketResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18312,6 +19306,11 @@ type VerifyTicketCodeResult429Headers struct {
 	RetryAfter int
 }
 
+// VerifyTicketCodeResult503Headers the declared response headers of an HTTP 503 response for VerifyTicketCode
+type VerifyTicketCodeResult503Headers struct {
+	RetryAfter *int
+}
+
 type VerifyTicketCodeResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18331,8 +19330,12 @@ type VerifyTicketCodeResult struct {
 	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *VerifyTicketCodeResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyTicketCodeResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18373,6 +19376,11 @@ func (r VerifyTicketCodeResult) GetJSON429() *NhostTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r VerifyTicketCodeResult) GetJSON500() *NhostInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyTicketCodeResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18467,6 +19475,11 @@ type ZestyVerifyResult429Headers struct {
 	RetryAfter int
 }
 
+// ZestyVerifyResult503Headers the declared response headers of an HTTP 503 response for ZestyVerify
+type ZestyVerifyResult503Headers struct {
+	RetryAfter *int
+}
+
 type ZestyVerifyResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18482,8 +19495,12 @@ type ZestyVerifyResult struct {
 	JSON429 *ZestyTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ZestyInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ZestyUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ZestyVerifyResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ZestyVerifyResult503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18514,6 +19531,11 @@ func (r ZestyVerifyResult) GetJSON429() *ZestyTooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ZestyVerifyResult) GetJSON500() *ZestyInternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ZestyVerifyResult) GetJSON503() *ZestyUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -20900,7 +21922,7 @@ func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AzBreachCheckUnavailable
+		var dest AzUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -20929,6 +21951,16 @@ func ParseAzPatchEmailResult(rsp *http.Response) (*AzPatchEmailResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzPatchEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21012,7 +22044,7 @@ func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) 
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AzBreachCheckUnavailable
+		var dest AzUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -21041,6 +22073,16 @@ func ParseAzUpdateEmailResult(rsp *http.Response) (*AzUpdateEmailResult, error) 
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzUpdateEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21091,6 +22133,13 @@ func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) 
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -21104,6 +22153,16 @@ func ParseAzVerifyEmailResult(rsp *http.Response) (*AzVerifyEmailResult, error) 
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzVerifyEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21168,6 +22227,13 @@ func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerific
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -21191,6 +22257,16 @@ func ParseAzSendEmailVerificationResult(rsp *http.Response) (*AzSendEmailVerific
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzSendEmailVerificationResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21267,7 +22343,7 @@ func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetR
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AzBreachCheckUnavailable
+		var dest AzUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -21286,6 +22362,16 @@ func ParseAzPatchPasswordResetResult(rsp *http.Response) (*AzPatchPasswordResetR
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzPatchPasswordResetResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21350,6 +22436,13 @@ func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordRe
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -21363,6 +22456,16 @@ func ParseAzRequestPasswordResetResult(rsp *http.Response) (*AzRequestPasswordRe
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzRequestPasswordResetResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21439,7 +22542,7 @@ func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, err
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AzBreachCheckUnavailable
+		var dest AzUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -21458,6 +22561,16 @@ func ParseAzResetPasswordResult(rsp *http.Response) (*AzResetPasswordResult, err
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzResetPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21508,6 +22621,13 @@ func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -21521,6 +22641,16 @@ func ParseAzEditPasswordResetResult(rsp *http.Response) (*AzEditPasswordResetRes
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzEditPasswordResetResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21596,6 +22726,13 @@ func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -21609,6 +22746,16 @@ func ParseZestyLoginResult(rsp *http.Response) (*ZestyLoginResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ZestyLoginResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21663,6 +22810,26 @@ func ParseZestyLogoutResult(rsp *http.Response) (*ZestyLogoutResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyLogoutResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21814,7 +22981,7 @@ func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, err
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AzBreachCheckUnavailable
+		var dest AzUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -21843,6 +23010,16 @@ func ParseAzPatchPasswordResult(rsp *http.Response) (*AzPatchPasswordResult, err
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzPatchPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21926,7 +23103,7 @@ func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, e
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AzBreachCheckUnavailable
+		var dest AzUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -21955,6 +23132,16 @@ func ParseAzUpdatePasswordResult(rsp *http.Response) (*AzUpdatePasswordResult, e
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzUpdatePasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22016,6 +23203,13 @@ func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestR
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -22029,6 +23223,16 @@ func ParseZestyPasswordRequestResult(rsp *http.Response) (*ZestyPasswordRequestR
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ZestyPasswordRequestResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22098,7 +23302,7 @@ func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResul
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest ZestyBreachCheckUnavailable
+		var dest ZestyUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -22117,6 +23321,16 @@ func ParseZestyPasswordResetResult(rsp *http.Response) (*ZestyPasswordResetResul
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ZestyPasswordResetResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22204,6 +23418,13 @@ func ParseAzListSessionsResult(rsp *http.Response) (*AzListSessionsResult, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -22217,6 +23438,16 @@ func ParseAzListSessionsResult(rsp *http.Response) (*AzListSessionsResult, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzListSessionsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22274,6 +23505,13 @@ func ParseAzDeleteSessionResult(rsp *http.Response) (*AzDeleteSessionResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -22287,6 +23525,16 @@ func ParseAzDeleteSessionResult(rsp *http.Response) (*AzDeleteSessionResult, err
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzDeleteSessionResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22348,6 +23596,13 @@ func ParseAzGetSessionResult(rsp *http.Response) (*AzGetSessionResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -22361,6 +23616,16 @@ func ParseAzGetSessionResult(rsp *http.Response) (*AzGetSessionResult, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzGetSessionResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22443,6 +23708,13 @@ func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AzUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -22476,6 +23748,16 @@ func ParseAzSignInResult(rsp *http.Response) (*AzSignInResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzSignInResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22552,7 +23834,7 @@ func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AzBreachCheckUnavailable
+		var dest AzUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -22571,6 +23853,16 @@ func ParseAzSignUpResult(rsp *http.Response) (*AzSignUpResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers AzSignUpResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22604,6 +23896,26 @@ func ParseGetJWKsResult(rsp *http.Response) (*GetJWKsResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetJWKsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22665,6 +23977,26 @@ func ParseAdminListAuditEventsResult(rsp *http.Response) (*AdminListAuditEventsR
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminListAuditEventsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22726,6 +24058,26 @@ func ParseAdminListUsersResult(rsp *http.Response) (*AdminListUsersResult, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminListUsersResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22802,12 +24154,25 @@ func ParseAdminCreateUserResult(rsp *http.Response) (*AdminCreateUserResult, err
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AdminBreachCheckUnavailable
+		var dest AdminUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminCreateUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22872,6 +24237,26 @@ func ParseAdminDeleteUserResult(rsp *http.Response) (*AdminDeleteUserResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminDeleteUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22940,6 +24325,26 @@ func ParseAdminGetUserResult(rsp *http.Response) (*AdminGetUserResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminGetUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23015,6 +24420,26 @@ func ParseAdminUpdateUserResult(rsp *http.Response) (*AdminUpdateUserResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminUpdateUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23083,6 +24508,26 @@ func ParseAdminDisableUserResult(rsp *http.Response) (*AdminDisableUserResult, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminDisableUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23151,6 +24596,26 @@ func ParseAdminEnableUserResult(rsp *http.Response) (*AdminEnableUserResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminEnableUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23215,6 +24680,26 @@ func ParseAdminClearUserLockResult(rsp *http.Response) (*AdminClearUserLockResul
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminClearUserLockResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23291,12 +24776,25 @@ func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordR
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest AdminBreachCheckUnavailable
+		var dest AdminUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminSetUserPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23361,6 +24859,26 @@ func ParseAdminRevokeUserSessionsResult(rsp *http.Response) (*AdminRevokeUserSes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminRevokeUserSessionsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23429,6 +24947,26 @@ func ParseAdminListUserSessionsResult(rsp *http.Response) (*AdminListUserSession
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminListUserSessionsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23493,6 +25031,26 @@ func ParseAdminRevokeUserSessionResult(rsp *http.Response) (*AdminRevokeUserSess
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminRevokeUserSessionResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23561,6 +25119,26 @@ func ParseAdminListUserTokensResult(rsp *http.Response) (*AdminListUserTokensRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminListUserTokensResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23625,6 +25203,26 @@ func ParseAdminRevokeUserTokenResult(rsp *http.Response) (*AdminRevokeUserTokenR
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminRevokeUserTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23701,7 +25299,7 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest WmeBreachCheckUnavailable
+		var dest WmeUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -23720,6 +25318,16 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers WmeChangePasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23781,6 +25389,13 @@ func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult,
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest WmeUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -23794,6 +25409,16 @@ func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult,
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers WmeForgotPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23870,7 +25495,7 @@ func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPassword
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest WmeBreachCheckUnavailable
+		var dest WmeUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -23889,6 +25514,16 @@ func ParseWmeForgotPasswordConfirmResult(rsp *http.Response) (*WmeForgotPassword
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers WmeForgotPasswordConfirmResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23999,6 +25634,26 @@ func ParseZestyListInstancesResult(rsp *http.Response) (*ZestyListInstancesResul
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyListInstancesResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24067,6 +25722,26 @@ func ParseZestyCreateInstanceResult(rsp *http.Response) (*ZestyCreateInstanceRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyCreateInstanceResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24135,6 +25810,26 @@ func ParseZestyDeleteInstanceResult(rsp *http.Response) (*ZestyDeleteInstanceRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyDeleteInstanceResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24203,6 +25898,26 @@ func ParseZestyGetInstanceResult(rsp *http.Response) (*ZestyGetInstanceResult, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyGetInstanceResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24278,6 +25993,26 @@ func ParseZestyUpdateInstanceResult(rsp *http.Response) (*ZestyUpdateInstanceRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyUpdateInstanceResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24346,6 +26081,26 @@ func ParseZestyListInstanceRolesResult(rsp *http.Response) (*ZestyListInstanceRo
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyListInstanceRolesResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24414,6 +26169,26 @@ func ParseZestyListInstanceUsersResult(rsp *http.Response) (*ZestyListInstanceUs
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyListInstanceUsersResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24503,6 +26278,26 @@ func ParseZestySetInstanceUserResult(rsp *http.Response) (*ZestySetInstanceUserR
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestySetInstanceUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24571,6 +26366,26 @@ func ParseZestyListInstanceUserRolesResult(rsp *http.Response) (*ZestyListInstan
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyListInstanceUserRolesResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24646,6 +26461,26 @@ func ParseZestyRemoveInstanceUserResult(rsp *http.Response) (*ZestyRemoveInstanc
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyRemoveInstanceUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24721,6 +26556,13 @@ func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest WmeUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -24734,6 +26576,16 @@ func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers WmeLoginResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24810,7 +26662,7 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest WmeBreachCheckUnavailable
+		var dest WmeUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -24829,6 +26681,16 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers WmeNewPasswordRequiredResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24897,6 +26759,26 @@ func ParseCreatePATResult(rsp *http.Response) (*CreatePATResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreatePATResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24979,6 +26861,26 @@ func ParseZestyCreateRoleResult(rsp *http.Response) (*ZestyCreateRoleResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyCreateRoleResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25054,6 +26956,26 @@ func ParseZestyDeleteRoleResult(rsp *http.Response) (*ZestyDeleteRoleResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyDeleteRoleResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25122,6 +27044,26 @@ func ParseZestyGetRoleResult(rsp *http.Response) (*ZestyGetRoleResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyGetRoleResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25204,6 +27146,26 @@ func ParseZestyUpdateRoleResult(rsp *http.Response) (*ZestyUpdateRoleResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyUpdateRoleResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25272,6 +27234,13 @@ func ParseSignInAnonymousResult(rsp *http.Response) (*SignInAnonymousResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -25285,6 +27254,16 @@ func ParseSignInAnonymousResult(rsp *http.Response) (*SignInAnonymousResult, err
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInAnonymousResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25353,6 +27332,13 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -25366,6 +27352,16 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInEmailPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25441,6 +27437,13 @@ func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -25454,6 +27457,16 @@ func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInOTPEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25522,6 +27535,13 @@ func ParseVerifySignInOTPEmailResult(rsp *http.Response) (*VerifySignInOTPEmailR
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -25535,6 +27555,16 @@ func ParseVerifySignInOTPEmailResult(rsp *http.Response) (*VerifySignInOTPEmailR
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignInOTPEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25610,6 +27640,13 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -25623,6 +27660,16 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInPasswordlessEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25691,6 +27738,13 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -25704,6 +27758,16 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInPATResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25765,6 +27829,26 @@ func ParseSignOutResult(rsp *http.Response) (*SignOutResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers SignOutResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25841,7 +27925,7 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest NhostBreachCheckUnavailable
+		var dest NhostUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -25860,6 +27944,16 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignUpEmailPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25928,6 +28022,13 @@ func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -25941,6 +28042,16 @@ func ParseRefreshTokenResult(rsp *http.Response) (*RefreshTokenResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefreshTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26016,6 +28127,13 @@ func ParseWmeTokenRefreshResult(rsp *http.Response) (*WmeTokenRefreshResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest WmeUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -26029,6 +28147,16 @@ func ParseWmeTokenRefreshResult(rsp *http.Response) (*WmeTokenRefreshResult, err
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers WmeTokenRefreshResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26083,6 +28211,26 @@ func ParseWmeTokenRevokeResult(rsp *http.Response) (*WmeTokenRevokeResult, error
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest WmeUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers WmeTokenRevokeResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26151,6 +28299,13 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -26164,6 +28319,16 @@ func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26225,6 +28390,26 @@ func ParseZestyListTokensResult(rsp *http.Response) (*ZestyListTokensResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyListTokensResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26300,6 +28485,26 @@ func ParseZestyCreateTokenResult(rsp *http.Response) (*ZestyCreateTokenResult, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyCreateTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26368,6 +28573,26 @@ func ParseZestyDeleteTokenResult(rsp *http.Response) (*ZestyDeleteTokenResult, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyDeleteTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26436,6 +28661,26 @@ func ParseZestyGetTokenResult(rsp *http.Response) (*ZestyGetTokenResult, error) 
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ZestyGetTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26476,6 +28721,26 @@ func ParseGetUserResult(rsp *http.Response) (*GetUserResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26545,12 +28810,25 @@ func ParseDeanonymizeUserResult(rsp *http.Response) (*DeanonymizeUserResult, err
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest NhostBreachCheckUnavailable
+		var dest NhostUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeanonymizeUserResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26633,6 +28911,13 @@ func ParseChangeUserEmailResult(rsp *http.Response) (*ChangeUserEmailResult, err
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -26646,6 +28931,16 @@ func ParseChangeUserEmailResult(rsp *http.Response) (*ChangeUserEmailResult, err
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ChangeUserEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26707,6 +29002,13 @@ func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmai
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -26720,6 +29022,16 @@ func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmai
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SendVerificationEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26796,7 +29108,7 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 		response.JSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest NhostBreachCheckUnavailable
+		var dest NhostUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -26815,6 +29127,16 @@ func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResul
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ChangeUserPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26876,6 +29198,13 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -26889,6 +29218,16 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SendPasswordResetEmailResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26932,6 +29271,13 @@ func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -26955,6 +29301,16 @@ func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyTicketResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -27012,6 +29368,13 @@ func ParseConfirmTicketResult(rsp *http.Response) (*ConfirmTicketResult, error) 
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -27035,6 +29398,16 @@ func ParseConfirmTicketResult(rsp *http.Response) (*ConfirmTicketResult, error) 
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ConfirmTicketResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -27110,6 +29483,13 @@ func ParseVerifyTicketCodeResult(rsp *http.Response) (*VerifyTicketCodeResult, e
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -27123,6 +29503,16 @@ func ParseVerifyTicketCodeResult(rsp *http.Response) (*VerifyTicketCodeResult, e
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyTicketCodeResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -27222,6 +29612,13 @@ func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ZestyUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -27235,6 +29632,16 @@ func ParseZestyVerifyResult(rsp *http.Response) (*ZestyVerifyResult, error) {
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ZestyVerifyResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -28861,8 +31268,6 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 type AdminBadRequestJSONResponse AdminError
 
-type AdminBreachCheckUnavailableJSONResponse AdminError
-
 type AdminConflictJSONResponse AdminError
 
 type AdminForbiddenJSONResponse AdminError
@@ -28875,11 +31280,18 @@ type AdminPayloadTooLargeJSONResponse AdminError
 
 type AdminUnauthorizedJSONResponse AdminError
 
+type AdminUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type AdminUnavailableJSONResponse struct {
+	Body AdminError
+
+	Headers AdminUnavailableResponseHeaders
+}
+
 type AdminUnsupportedMediaTypeJSONResponse AdminError
 
 type AzBadRequestJSONResponse AzError
-
-type AzBreachCheckUnavailableJSONResponse AzError
 
 type AzForbiddenJSONResponse AzError
 
@@ -28907,13 +31319,20 @@ type AzUnauthorizedJSONResponse struct {
 	Headers AzUnauthorizedResponseHeaders
 }
 
+type AzUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type AzUnavailableJSONResponse struct {
+	Body AzError
+
+	Headers AzUnavailableResponseHeaders
+}
+
 type AzUnprocessableJSONResponse AzFieldErrors
 
 type AzUnsupportedMediaTypeJSONResponse AzError
 
 type NhostBadRequestJSONResponse ErrorResponse
-
-type NhostBreachCheckUnavailableJSONResponse ErrorResponse
 
 type NhostConflictJSONResponse ErrorResponse
 
@@ -28934,11 +31353,18 @@ type NhostTooManyRequestsJSONResponse struct {
 
 type NhostUnauthorizedJSONResponse ErrorResponse
 
+type NhostUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type NhostUnavailableJSONResponse struct {
+	Body ErrorResponse
+
+	Headers NhostUnavailableResponseHeaders
+}
+
 type NhostUnsupportedMediaTypeJSONResponse ErrorResponse
 
 type WmeBadRequestJSONResponse WmeError
-
-type WmeBreachCheckUnavailableJSONResponse WmeError
 
 type WmeForbiddenJSONResponse WmeError
 
@@ -28957,6 +31383,15 @@ type WmeTooManyRequestsJSONResponse struct {
 
 type WmeUnauthorizedJSONResponse WmeError
 
+type WmeUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type WmeUnavailableJSONResponse struct {
+	Body WmeError
+
+	Headers WmeUnavailableResponseHeaders
+}
+
 type WmeUnsupportedMediaTypeJSONResponse WmeError
 
 type ZestyAccountsConflictJSONResponse ZestyError
@@ -28966,8 +31401,6 @@ type ZestyAccountsForbiddenJSONResponse ZestyError
 type ZestyAccountsNotFoundJSONResponse ZestyError
 
 type ZestyBadRequestJSONResponse ZestyError
-
-type ZestyBreachCheckUnavailableJSONResponse ZestyError
 
 type ZestyForbiddenJSONResponse ZestyError
 
@@ -28985,6 +31418,15 @@ type ZestyTooManyRequestsJSONResponse struct {
 }
 
 type ZestyUnauthorizedJSONResponse ZestyError
+
+type ZestyUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type ZestyUnavailableJSONResponse struct {
+	Body ZestyError
+
+	Headers ZestyUnavailableResponseHeaders
+}
 
 type ZestyUnsupportedMediaTypeJSONResponse ZestyError
 
@@ -29294,17 +31736,18 @@ func (response AzPatchEmail500JSONResponse) VisitAzPatchEmailResponse(w http.Res
 	return err
 }
 
-type AzPatchEmail503JSONResponse struct {
-	AzBreachCheckUnavailableJSONResponse
-}
+type AzPatchEmail503JSONResponse struct{ AzUnavailableJSONResponse }
 
 func (response AzPatchEmail503JSONResponse) VisitAzPatchEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -29451,17 +31894,18 @@ func (response AzUpdateEmail500JSONResponse) VisitAzUpdateEmailResponse(w http.R
 	return err
 }
 
-type AzUpdateEmail503JSONResponse struct {
-	AzBreachCheckUnavailableJSONResponse
-}
+type AzUpdateEmail503JSONResponse struct{ AzUnavailableJSONResponse }
 
 func (response AzUpdateEmail503JSONResponse) VisitAzUpdateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -29536,6 +31980,23 @@ func (response AzVerifyEmail500JSONResponse) VisitAzVerifyEmailResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzVerifyEmail503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzVerifyEmail503JSONResponse) VisitAzVerifyEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29639,6 +32100,23 @@ func (response AzSendEmailVerification500JSONResponse) VisitAzSendEmailVerificat
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzSendEmailVerification503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzSendEmailVerification503JSONResponse) VisitAzSendEmailVerificationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29767,17 +32245,18 @@ func (response AzPatchPasswordReset500JSONResponse) VisitAzPatchPasswordResetRes
 	return err
 }
 
-type AzPatchPasswordReset503JSONResponse struct {
-	AzBreachCheckUnavailableJSONResponse
-}
+type AzPatchPasswordReset503JSONResponse struct{ AzUnavailableJSONResponse }
 
 func (response AzPatchPasswordReset503JSONResponse) VisitAzPatchPasswordResetResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -29883,6 +32362,23 @@ func (response AzRequestPasswordReset500JSONResponse) VisitAzRequestPasswordRese
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzRequestPasswordReset503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzRequestPasswordReset503JSONResponse) VisitAzRequestPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30011,17 +32507,18 @@ func (response AzResetPassword500JSONResponse) VisitAzResetPasswordResponse(w ht
 	return err
 }
 
-type AzResetPassword503JSONResponse struct {
-	AzBreachCheckUnavailableJSONResponse
-}
+type AzResetPassword503JSONResponse struct{ AzUnavailableJSONResponse }
 
 func (response AzResetPassword503JSONResponse) VisitAzResetPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -30096,6 +32593,23 @@ func (response AzEditPasswordReset500JSONResponse) VisitAzEditPasswordResetRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzEditPasswordReset503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzEditPasswordReset503JSONResponse) VisitAzEditPasswordResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30229,6 +32743,23 @@ func (response ZestyLogin500JSONResponse) VisitZestyLoginResponse(w http.Respons
 	return err
 }
 
+type ZestyLogin503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyLogin503JSONResponse) VisitZestyLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyLogoutRequestObject struct {
 }
 
@@ -30304,6 +32835,23 @@ func (response ZestyLogout500JSONResponse) VisitZestyLogoutResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyLogout503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyLogout503JSONResponse) VisitZestyLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30515,17 +33063,18 @@ func (response AzPatchPassword500JSONResponse) VisitAzPatchPasswordResponse(w ht
 	return err
 }
 
-type AzPatchPassword503JSONResponse struct {
-	AzBreachCheckUnavailableJSONResponse
-}
+type AzPatchPassword503JSONResponse struct{ AzUnavailableJSONResponse }
 
 func (response AzPatchPassword503JSONResponse) VisitAzPatchPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -30672,17 +33221,18 @@ func (response AzUpdatePassword500JSONResponse) VisitAzUpdatePasswordResponse(w 
 	return err
 }
 
-type AzUpdatePassword503JSONResponse struct {
-	AzBreachCheckUnavailableJSONResponse
-}
+type AzUpdatePassword503JSONResponse struct{ AzUnavailableJSONResponse }
 
 func (response AzUpdatePassword503JSONResponse) VisitAzUpdatePasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -30784,6 +33334,23 @@ func (response ZestyPasswordRequest500JSONResponse) VisitZestyPasswordRequestRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyPasswordRequest503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyPasswordRequest503JSONResponse) VisitZestyPasswordRequestResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30902,17 +33469,18 @@ func (response ZestyPasswordReset500JSONResponse) VisitZestyPasswordResetRespons
 	return err
 }
 
-type ZestyPasswordReset503JSONResponse struct {
-	ZestyBreachCheckUnavailableJSONResponse
-}
+type ZestyPasswordReset503JSONResponse struct{ ZestyUnavailableJSONResponse }
 
 func (response ZestyPasswordReset503JSONResponse) VisitZestyPasswordResetResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -31033,6 +33601,23 @@ func (response AzListSessions500JSONResponse) VisitAzListSessionsResponse(w http
 	return err
 }
 
+type AzListSessions503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzListSessions503JSONResponse) VisitAzListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzDeleteSessionRequestObject struct {
 	Id string `json:"id"`
 }
@@ -31118,6 +33703,23 @@ func (response AzDeleteSession500JSONResponse) VisitAzDeleteSessionResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzDeleteSession503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzDeleteSession503JSONResponse) VisitAzDeleteSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31213,6 +33815,23 @@ func (response AzGetSession500JSONResponse) VisitAzGetSessionResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AzGetSession503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzGetSession503JSONResponse) VisitAzGetSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31366,6 +33985,23 @@ func (response AzSignIn500JSONResponse) VisitAzSignInResponse(w http.ResponseWri
 	return err
 }
 
+type AzSignIn503JSONResponse struct{ AzUnavailableJSONResponse }
+
+func (response AzSignIn503JSONResponse) VisitAzSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AzSignUpRequestObject struct {
 	JSONBody     *AzSignUpJSONRequestBody
 	FormdataBody *AzSignUpFormdataRequestBody
@@ -31490,17 +34126,18 @@ func (response AzSignUp500JSONResponse) VisitAzSignUpResponse(w http.ResponseWri
 	return err
 }
 
-type AzSignUp503JSONResponse struct {
-	AzBreachCheckUnavailableJSONResponse
-}
+type AzSignUp503JSONResponse struct{ AzUnavailableJSONResponse }
 
 func (response AzSignUp503JSONResponse) VisitAzSignUpResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -31537,6 +34174,23 @@ func (response GetJWKs500JSONResponse) VisitGetJWKsResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJWKs503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response GetJWKs503JSONResponse) VisitGetJWKsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31635,6 +34289,23 @@ func (response AdminListAuditEvents500JSONResponse) VisitAdminListAuditEventsRes
 	return err
 }
 
+type AdminListAuditEvents503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminListAuditEvents503JSONResponse) VisitAdminListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminListUsersRequestObject struct {
 	Params AdminListUsersParams
 }
@@ -31725,6 +34396,23 @@ func (response AdminListUsers500JSONResponse) VisitAdminListUsersResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUsers503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminListUsers503JSONResponse) VisitAdminListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31853,17 +34541,18 @@ func (response AdminCreateUser500JSONResponse) VisitAdminCreateUserResponse(w ht
 	return err
 }
 
-type AdminCreateUser503JSONResponse struct {
-	AdminBreachCheckUnavailableJSONResponse
-}
+type AdminCreateUser503JSONResponse struct{ AdminUnavailableJSONResponse }
 
 func (response AdminCreateUser503JSONResponse) VisitAdminCreateUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -31967,6 +34656,23 @@ func (response AdminDeleteUser500JSONResponse) VisitAdminDeleteUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDeleteUser503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminDeleteUser503JSONResponse) VisitAdminDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32075,6 +34781,23 @@ func (response AdminGetUser500JSONResponse) VisitAdminGetUserResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminGetUser503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminGetUser503JSONResponse) VisitAdminGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32204,6 +34927,23 @@ func (response AdminUpdateUser500JSONResponse) VisitAdminUpdateUserResponse(w ht
 	return err
 }
 
+type AdminUpdateUser503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminUpdateUser503JSONResponse) VisitAdminUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminDisableUserRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 }
@@ -32308,6 +35048,23 @@ func (response AdminDisableUser500JSONResponse) VisitAdminDisableUserResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUser503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminDisableUser503JSONResponse) VisitAdminDisableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32420,6 +35177,23 @@ func (response AdminEnableUser500JSONResponse) VisitAdminEnableUserResponse(w ht
 	return err
 }
 
+type AdminEnableUser503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminEnableUser503JSONResponse) VisitAdminEnableUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminClearUserLockRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 }
@@ -32518,6 +35292,23 @@ func (response AdminClearUserLock500JSONResponse) VisitAdminClearUserLockRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserLock503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminClearUserLock503JSONResponse) VisitAdminClearUserLockResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32647,17 +35438,18 @@ func (response AdminSetUserPassword500JSONResponse) VisitAdminSetUserPasswordRes
 	return err
 }
 
-type AdminSetUserPassword503JSONResponse struct {
-	AdminBreachCheckUnavailableJSONResponse
-}
+type AdminSetUserPassword503JSONResponse struct{ AdminUnavailableJSONResponse }
 
 func (response AdminSetUserPassword503JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -32761,6 +35553,23 @@ func (response AdminRevokeUserSessions500JSONResponse) VisitAdminRevokeUserSessi
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSessions503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminRevokeUserSessions503JSONResponse) VisitAdminRevokeUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32873,6 +35682,23 @@ func (response AdminListUserSessions500JSONResponse) VisitAdminListUserSessionsR
 	return err
 }
 
+type AdminListUserSessions503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminListUserSessions503JSONResponse) VisitAdminListUserSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRevokeUserSessionRequestObject struct {
 	UserId    openapi_types.UUID `json:"userId"`
 	SessionId openapi_types.UUID `json:"sessionId"`
@@ -32972,6 +35798,23 @@ func (response AdminRevokeUserSession500JSONResponse) VisitAdminRevokeUserSessio
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserSession503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminRevokeUserSession503JSONResponse) VisitAdminRevokeUserSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33084,6 +35927,23 @@ func (response AdminListUserTokens500JSONResponse) VisitAdminListUserTokensRespo
 	return err
 }
 
+type AdminListUserTokens503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminListUserTokens503JSONResponse) VisitAdminListUserTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRevokeUserTokenRequestObject struct {
 	UserId  openapi_types.UUID `json:"userId"`
 	TokenId openapi_types.UUID `json:"tokenId"`
@@ -33183,6 +36043,23 @@ func (response AdminRevokeUserToken500JSONResponse) VisitAdminRevokeUserTokenRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRevokeUserToken503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminRevokeUserToken503JSONResponse) VisitAdminRevokeUserTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33310,17 +36187,18 @@ func (response WmeChangePassword500JSONResponse) VisitWmeChangePasswordResponse(
 	return err
 }
 
-type WmeChangePassword503JSONResponse struct {
-	WmeBreachCheckUnavailableJSONResponse
-}
+type WmeChangePassword503JSONResponse struct{ WmeUnavailableJSONResponse }
 
 func (response WmeChangePassword503JSONResponse) VisitWmeChangePasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -33417,6 +36295,23 @@ func (response WmeForgotPassword500JSONResponse) VisitWmeForgotPasswordResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeForgotPassword503JSONResponse struct{ WmeUnavailableJSONResponse }
+
+func (response WmeForgotPassword503JSONResponse) VisitWmeForgotPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33544,17 +36439,18 @@ func (response WmeForgotPasswordConfirm500JSONResponse) VisitWmeForgotPasswordCo
 	return err
 }
 
-type WmeForgotPasswordConfirm503JSONResponse struct {
-	WmeBreachCheckUnavailableJSONResponse
-}
+type WmeForgotPasswordConfirm503JSONResponse struct{ WmeUnavailableJSONResponse }
 
 func (response WmeForgotPasswordConfirm503JSONResponse) VisitWmeForgotPasswordConfirmResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -33713,6 +36609,23 @@ func (response ZestyListInstances500JSONResponse) VisitZestyListInstancesRespons
 	return err
 }
 
+type ZestyListInstances503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyListInstances503JSONResponse) VisitZestyListInstancesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyCreateInstanceRequestObject struct {
 	Body *ZestyCreateInstanceJSONRequestBody
 }
@@ -33821,6 +36734,23 @@ func (response ZestyCreateInstance500JSONResponse) VisitZestyCreateInstanceRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyCreateInstance503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyCreateInstance503JSONResponse) VisitZestyCreateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33937,6 +36867,23 @@ func (response ZestyDeleteInstance500JSONResponse) VisitZestyDeleteInstanceRespo
 	return err
 }
 
+type ZestyDeleteInstance503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyDeleteInstance503JSONResponse) VisitZestyDeleteInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyGetInstanceRequestObject struct {
 	InstanceZUID string `json:"instanceZUID"`
 }
@@ -34045,6 +36992,23 @@ func (response ZestyGetInstance500JSONResponse) VisitZestyGetInstanceResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetInstance503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyGetInstance503JSONResponse) VisitZestyGetInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34178,6 +37142,23 @@ func (response ZestyUpdateInstance500JSONResponse) VisitZestyUpdateInstanceRespo
 	return err
 }
 
+type ZestyUpdateInstance503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyUpdateInstance503JSONResponse) VisitZestyUpdateInstanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListInstanceRolesRequestObject struct {
 	InstanceZUID string `json:"instanceZUID"`
 }
@@ -34290,6 +37271,23 @@ func (response ZestyListInstanceRoles500JSONResponse) VisitZestyListInstanceRole
 	return err
 }
 
+type ZestyListInstanceRoles503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyListInstanceRoles503JSONResponse) VisitZestyListInstanceRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListInstanceUsersRequestObject struct {
 	InstanceZUID string `json:"instanceZUID"`
 }
@@ -34398,6 +37396,23 @@ func (response ZestyListInstanceUsers500JSONResponse) VisitZestyListInstanceUser
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUsers503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyListInstanceUsers503JSONResponse) VisitZestyListInstanceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34561,6 +37576,23 @@ func (response ZestySetInstanceUser500JSONResponse) VisitZestySetInstanceUserRes
 	return err
 }
 
+type ZestySetInstanceUser503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestySetInstanceUser503JSONResponse) VisitZestySetInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListInstanceUserRolesRequestObject struct {
 	InstanceZUID string `json:"instanceZUID"`
 }
@@ -34669,6 +37701,23 @@ func (response ZestyListInstanceUserRoles500JSONResponse) VisitZestyListInstance
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListInstanceUserRoles503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyListInstanceUserRoles503JSONResponse) VisitZestyListInstanceUserRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34802,6 +37851,23 @@ func (response ZestyRemoveInstanceUser500JSONResponse) VisitZestyRemoveInstanceU
 	return err
 }
 
+type ZestyRemoveInstanceUser503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyRemoveInstanceUser503JSONResponse) VisitZestyRemoveInstanceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeLoginRequestObject struct {
 	Body *WmeLoginJSONRequestBody
 }
@@ -34921,6 +37987,23 @@ func (response WmeLogin500JSONResponse) VisitWmeLoginResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeLogin503JSONResponse struct{ WmeUnavailableJSONResponse }
+
+func (response WmeLogin503JSONResponse) VisitWmeLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35048,17 +38131,18 @@ func (response WmeNewPasswordRequired500JSONResponse) VisitWmeNewPasswordRequire
 	return err
 }
 
-type WmeNewPasswordRequired503JSONResponse struct {
-	WmeBreachCheckUnavailableJSONResponse
-}
+type WmeNewPasswordRequired503JSONResponse struct{ WmeUnavailableJSONResponse }
 
 func (response WmeNewPasswordRequired503JSONResponse) VisitWmeNewPasswordRequiredResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35170,6 +38254,23 @@ func (response CreatePAT500JSONResponse) VisitCreatePATResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePAT503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response CreatePAT503JSONResponse) VisitCreatePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35318,6 +38419,23 @@ func (response ZestyCreateRole500JSONResponse) VisitZestyCreateRoleResponse(w ht
 	return err
 }
 
+type ZestyCreateRole503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyCreateRole503JSONResponse) VisitZestyCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyDeleteRoleRequestObject struct {
 	RoleZUID string `json:"roleZUID"`
 }
@@ -35446,6 +38564,23 @@ func (response ZestyDeleteRole500JSONResponse) VisitZestyDeleteRoleResponse(w ht
 	return err
 }
 
+type ZestyDeleteRole503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyDeleteRole503JSONResponse) VisitZestyDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyGetRoleRequestObject struct {
 	RoleZUID string `json:"roleZUID"`
 }
@@ -35554,6 +38689,23 @@ func (response ZestyGetRole500JSONResponse) VisitZestyGetRoleResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyGetRole503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyGetRole503JSONResponse) VisitZestyGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35703,6 +38855,23 @@ func (response ZestyUpdateRole500JSONResponse) VisitZestyUpdateRoleResponse(w ht
 	return err
 }
 
+type ZestyUpdateRole503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyUpdateRole503JSONResponse) VisitZestyUpdateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInAnonymousRequestObject struct {
 	Body *SignInAnonymousJSONRequestBody
 }
@@ -35816,6 +38985,23 @@ func (response SignInAnonymous500JSONResponse) VisitSignInAnonymousResponse(w ht
 	return err
 }
 
+type SignInAnonymous503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInAnonymous503JSONResponse) VisitSignInAnonymousResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInEmailPasswordRequestObject struct {
 	Body *SignInEmailPasswordJSONRequestBody
 }
@@ -35925,6 +39111,23 @@ func (response SignInEmailPassword500JSONResponse) VisitSignInEmailPasswordRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInEmailPassword503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInEmailPassword503JSONResponse) VisitSignInEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36056,6 +39259,23 @@ func (response SignInOTPEmail500JSONResponse) VisitSignInOTPEmailResponse(w http
 	return err
 }
 
+type SignInOTPEmail503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInOTPEmail503JSONResponse) VisitSignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifySignInOTPEmailRequestObject struct {
 	Body *VerifySignInOTPEmailJSONRequestBody
 }
@@ -36165,6 +39385,23 @@ func (response VerifySignInOTPEmail500JSONResponse) VisitVerifySignInOTPEmailRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInOTPEmail503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignInOTPEmail503JSONResponse) VisitVerifySignInOTPEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36296,6 +39533,23 @@ func (response SignInPasswordlessEmail500JSONResponse) VisitSignInPasswordlessEm
 	return err
 }
 
+type SignInPasswordlessEmail503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInPasswordlessEmail503JSONResponse) VisitSignInPasswordlessEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInPATRequestObject struct {
 	Body *SignInPATJSONRequestBody
 }
@@ -36409,6 +39663,23 @@ func (response SignInPAT500JSONResponse) VisitSignInPATResponse(w http.ResponseW
 	return err
 }
 
+type SignInPAT503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInPAT503JSONResponse) VisitSignInPATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignOutRequestObject struct {
 	Body *SignOutJSONRequestBody
 }
@@ -36501,6 +39772,23 @@ func (response SignOut500JSONResponse) VisitSignOutResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignOut503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignOut503JSONResponse) VisitSignOutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36632,17 +39920,18 @@ func (response SignUpEmailPassword500JSONResponse) VisitSignUpEmailPasswordRespo
 	return err
 }
 
-type SignUpEmailPassword503JSONResponse struct {
-	NhostBreachCheckUnavailableJSONResponse
-}
+type SignUpEmailPassword503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response SignUpEmailPassword503JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36757,6 +40046,23 @@ func (response RefreshToken500JSONResponse) VisitRefreshTokenResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshToken503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response RefreshToken503JSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36884,6 +40190,23 @@ func (response WmeTokenRefresh500JSONResponse) VisitWmeTokenRefreshResponse(w ht
 	return err
 }
 
+type WmeTokenRefresh503JSONResponse struct{ WmeUnavailableJSONResponse }
+
+func (response WmeTokenRefresh503JSONResponse) VisitWmeTokenRefreshResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeTokenRevokeRequestObject struct {
 	Body *WmeTokenRevokeJSONRequestBody
 }
@@ -36960,6 +40283,23 @@ func (response WmeTokenRevoke500JSONResponse) VisitWmeTokenRevokeResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WmeTokenRevoke503JSONResponse struct{ WmeUnavailableJSONResponse }
+
+func (response WmeTokenRevoke503JSONResponse) VisitWmeTokenRevokeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37077,6 +40417,23 @@ func (response VerifyToken500JSONResponse) VisitVerifyTokenResponse(w http.Respo
 	return err
 }
 
+type VerifyToken503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyToken503JSONResponse) VisitVerifyTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyListTokensRequestObject struct {
 }
 
@@ -37168,6 +40525,23 @@ func (response ZestyListTokens500JSONResponse) VisitZestyListTokensResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyListTokens503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyListTokens503JSONResponse) VisitZestyListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37300,6 +40674,23 @@ func (response ZestyCreateToken500JSONResponse) VisitZestyCreateTokenResponse(w 
 	return err
 }
 
+type ZestyCreateToken503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyCreateToken503JSONResponse) VisitZestyCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ZestyDeleteTokenRequestObject struct {
 	TokenZUID string `json:"tokenZUID"`
 }
@@ -37408,6 +40799,23 @@ func (response ZestyDeleteToken500JSONResponse) VisitZestyDeleteTokenResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyDeleteToken503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyDeleteToken503JSONResponse) VisitZestyDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37524,6 +40932,23 @@ func (response ZestyGetToken500JSONResponse) VisitZestyGetTokenResponse(w http.R
 	return err
 }
 
+type ZestyGetToken503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyGetToken503JSONResponse) VisitZestyGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUserRequestObject struct {
 }
 
@@ -37569,6 +40994,23 @@ func (response GetUser500JSONResponse) VisitGetUserResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response GetUser503JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37683,17 +41125,18 @@ func (response DeanonymizeUser500JSONResponse) VisitDeanonymizeUserResponse(w ht
 	return err
 }
 
-type DeanonymizeUser503JSONResponse struct {
-	NhostBreachCheckUnavailableJSONResponse
-}
+type DeanonymizeUser503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response DeanonymizeUser503JSONResponse) VisitDeanonymizeUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37840,6 +41283,23 @@ func (response ChangeUserEmail500JSONResponse) VisitChangeUserEmailResponse(w ht
 	return err
 }
 
+type ChangeUserEmail503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ChangeUserEmail503JSONResponse) VisitChangeUserEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SendVerificationEmailRequestObject struct {
 	Body *SendVerificationEmailJSONRequestBody
 }
@@ -37935,6 +41395,23 @@ func (response SendVerificationEmail500JSONResponse) VisitSendVerificationEmailR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SendVerificationEmail503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SendVerificationEmail503JSONResponse) VisitSendVerificationEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -38066,17 +41543,18 @@ func (response ChangeUserPassword500JSONResponse) VisitChangeUserPasswordRespons
 	return err
 }
 
-type ChangeUserPassword503JSONResponse struct {
-	NhostBreachCheckUnavailableJSONResponse
-}
+type ChangeUserPassword503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response ChangeUserPassword503JSONResponse) VisitChangeUserPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38181,6 +41659,23 @@ func (response SendPasswordResetEmail500JSONResponse) VisitSendPasswordResetEmai
 	return err
 }
 
+type SendPasswordResetEmail503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SendPasswordResetEmail503JSONResponse) VisitSendPasswordResetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyTicketRequestObject struct {
 	Params VerifyTicketParams
 }
@@ -38264,6 +41759,23 @@ func (response VerifyTicket500JSONResponse) VisitVerifyTicketResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicket503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyTicket503JSONResponse) VisitVerifyTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -38363,6 +41875,23 @@ func (response ConfirmTicket500JSONResponse) VisitConfirmTicketResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmTicket503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ConfirmTicket503JSONResponse) VisitConfirmTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -38490,6 +42019,23 @@ func (response VerifyTicketCode500JSONResponse) VisitVerifyTicketCodeResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyTicketCode503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyTicketCode503JSONResponse) VisitVerifyTicketCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -38626,6 +42172,23 @@ func (response ZestyVerify500JSONResponse) VisitZestyVerifyResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ZestyVerify503JSONResponse struct{ ZestyUnavailableJSONResponse }
+
+func (response ZestyVerify503JSONResponse) VisitZestyVerifyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42315,307 +45878,309 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts43iD6KiidrYp9jiQ7ibunY9dWrSdxz6Rz3TgZfzudnAgiIQltEtAHgFaUVKr2afbBvifZwu8H",
-	"kCBFSpQs2U63549phyJx/d2v3zqRTKdSMGF05/hbRzE9lUIz+MdpnHLxdxq/Y/+ZMW3so0gKwwT8SafT",
-	"hEfUcCkO/tBS2Gc6mrCU2r/+m2KjznHn/zkoxj/AX/UBjHumlFSd79+/dzsx05HiUztS57jzfsKIwhkJ",
-	"1ySlyUiqlMVdMqI80cRMGLHLUDQyRCoyVIxeakKJyhJG9gZcXNGExz03xmC/3/nedXtRjEaTpxMWXX4Q",
-	"9IryhA4TdoP7GsICWNybUq1nUsUksoux+4ykGPFxplhMjIStkiiRmsWEihg2jR+TSKppZt/PkpgIaciQ",
-	"EaovWUy4IIan7MQ+nXAxJjOqyUxxY5jok/dqTuiYckESapgqTuWpFKOERzd5vzSOFdPaXl+mmRI0ZfYM",
-	"aKIYjed2I5m2dxm5pYWX+KtUQx7HTNzkeqPILtfISyYeaFgziSXTcP4TmeAFUTsOURLAcOSXGa79uTB2",
-	"twlOdjPrPxUkE+zLlEWGxQBYmWInJGYG0IkqBoAzYUQzdcUUSeSYZCJmCh7mqBgDbuH6wz29luZXmYn4",
-	"hrbzWhKdRRO4gy7RTGsuhQUkuByyNxDS9EZ2QeEi39J5Imn8XsqXVI1vFOWlBWhNEjuvPVJaOmwLWVOj",
-	"yd5gikvsGSl78HK4/g+CZmYiFf/KbvCgEaA1ixQzQIaEJEBcSwjRtadPyUxJMfYv7w0yWDETxq6NxeXN",
-	"6Gw6lcqw+BWLOX0/n97GjVjc1UwYQjUZVCccwBbydfZSu9CemU/za/m6C874tRVbjKhwhN+OkTCL2Hv+",
-	"BqJMKbsrz2K6hArimCJJuLjM179jbvj1x2KFX3fAWL6u4ioyEyDlxFzbw4+7JBNXTPERZ7FFqzSz1z2R",
-	"UjNCiWCz4FqlIpqPRS+bwqHBCbmt7IjPfN09k3Eb2D5T+bqSo3heQlOLRiBm0iRh6oF2i9oZE/m6BQ7i",
-	"1vheyldUzB1h0jdy90RRw0jCU26QFQBYWuyS0SVRbJRZ3A3u+QT+kTKt6ZgRK/1pMpvwaNLvdDsTRmOm",
-	"YOXvmFHz3unIMADi8rTnLJIi1iQThiclKErp3FICoywSAZ7bce2vXFn2aVTGusG+DfCfjhVuxgy2CEe5",
-	"G57bfI4XSL4Viy3XpIl2jDXlWnMxtqThUsgZCDtMxCzOIRbYcOXsLi4ueqcBB148QAtb0cSCuBizLhm8",
-	"BwFKMZqk//1j57TY4sfOwA6+cGDaKC7GwXlNlbRiwZbZyK+cJTGcmq47NviZMPi9a3n5OyA5yh6Rsnph",
-	"KmOWPNDuFYcnu5VB2iG0YNxMmCK/nb95TYS9a0EylfSYiKS9Xqv3wnJfT6Q2OxA3YJXvnMp/E7p4lww8",
-	"/wI5V0+kgqdWaepZyZ0miZyxGJ6xmCsWmfey+gtLKU96TlvseX456JL/+t//Zz84sd0KOK1O766JOXAw",
-	"W9f41wIkr9RrMuNmErCyB5poY1mJlWyYMVyMrWJUvm0ueplmFgq8zNRjIp5KLryVALa4fWGu1R5RYgAO",
-	"ZC8qlsRMuN2EZYnZtOfXbNefWwh6VEgxT2Wmwx3sRoZbuYvtSnKwk13JTe0QsL30BIvdlQC1+uD/lGIU",
-	"nOlOJKmVB/rKy01e+bVy05epXXwoZQVsCimNp9QWRwsGNlJMT3ogaYU/TKkJ/2l4dMlKT6SZlohVppmy",
-	"Dwo9zz8qM6+dCihrYU5uJ+HCSlN2McTeNQCLnDIFKwgsWQu2FCfIWtmBzCZMMaTzMW73ImU7kG0uUra2",
-	"i2FBhMnXt1tJYtVa75oQcZGy7fPXVYdQYy3xi9kNq1y2oO1yyYuU7YpHrgSt9uzxImW7Yo5Lj/pPyRcv",
-	"UrYTrrjsJBsMDLl1uJuzR6mIYlfyEqjKJQOTg9VJPRzslDm1Bdnl9ntY6r+ZNvNTJBx661oPjL50qdGE",
-	"ijGr03i40IaKiHmd59hyHJkguDoHaNc/04YnCZmwJCbDOUlZOmRK5z4vvEY7aEK1IW9mgikyAzo/tFCb",
-	"yiu80pil0jiqWTqZ7RPzFkdTqykd231whduWonRU/s6ZkNl40q2IH4Kx2LJt8M3mplxh+WDJWwXczYIN",
-	"DgATceD3jMY9KZI50XNtWAo/5UfbxH1K57h1q/XyY/SGa39AXbdkOAIPHbADKVhg0M4PXTNG9gD/3QkH",
-	"77jDpg7ciBz5R4pdMZp46Q2WuAP5bTUEtZfgcI27leFWr/euSXGw4ttA/aW4tBtZbvmitivNwVy7kuda",
-	"gFl7iQ4G25VMt+LI/5RSHex5J3Ld8tNcy3XkZLyK86hY/Q5Fu/bQa2kb+EVyy0G/Y79wI+XhiadZzM3Z",
-	"lV9ZHHM7GE3eKisaGM5053hEE826nWnw6FuHRjjrgjera3+SCrxhr2na4Dg7ffvcyRNmQg2hQDn2BhAx",
-	"08MgmIFddhAYhk/34WpYOjVzC2D1k3/QTD0H4LE7p6Zz3MkyHne6HZEljm8hQC5+b0qfxdSwnmUMdXMh",
-	"gWs+uNIUcvgHi4z9jNeubGF0Pq09XZmZSOKxMpGlnePfOzoDAa3T7Tja2/lUM57DVDyXhV8dOG94asYS",
-	"S3ONY7cy1+nYgWHVPxrSkd87MCA1na6HweJMyte/AImVdYabhuMOlxGeV37Tn2pus4JGL7leF5XYlQ8f",
-	"5oalulWEVoC33/NFUaXo3P5bsC+mwWGdKS1BGrWIZd8jUzpmJ4QOQRd0OgNoQvaHGhyrXIdbfePRPFWM",
-	"GmaPPBBx1zidmI1olph3EoXNlH55ycTYTDrHDw8Pu52Ui/zfdSjK9TShc0+Igq8f/fRzzftgwi5BMD7p",
-	"lj89avr0X84oHYDxUMqEUWFfSWREa7ZR2sWjmqFTZmhMDV2b1HhRuR4YLLQ/0HlIFEoIuXQ9lQmP5gS4",
-	"FdP96hH8vPLsrTZVBus1Ly+lX57jp/B2FcoNS6dSUTV/u3KXSwLByJCNpGJkjB5TK0khVeiTC24mMjOF",
-	"031gfzUgLFiVkGsyZsJq0E7TUMxkSlg1SkQh6gQg4OO1K8fx81H1NKbUWEm+c9z5/38/7f2b9r4e9p70",
-	"P/c+/X//bTVOpkupVYiSzoexHk62PPnicIqoOz0BOUokc9QJuCZU6JnVqRrYQit6aDezcAzwdeMp5BrS",
-	"0o0v7griYFDQkiPCrpjVDUFCya0pdi8VGu8nq4rx2li+SFIaTbhgPcVoDA/QXNjNeXwlFMTyqnKEsOX+",
-	"uTLa7eRh3B0gHxMZh1EgnW7HG9XsUquh0zB6XfCu5ZNOwayVMUacJbFuPtRvdUJUeCBvlRwmLNVkOCcw",
-	"GNmjKMhCiAJThAsjUaW3NzBzKMqNJgmjscVgnVA9cRL8lCqaMvudRbr9AMgKaHA6Ue3tMCu1RwxE0SmT",
-	"04TVwqk21GS6Hgv++f79W4IvBN8Wik8ZZt1IXQcxxeoa4fgcydWaKBwBDYhP1xB3UfPR63xyPVHXSiGn",
-	"keFXbJ05EdoX7+KfcuYUeVTcZlRbjBUsrr1SZ8BfMvPWhVq38rIYCnJpcVuVUwlvJVzzKmjZQEx157am",
-	"oOqhc0FKrcK9H33Jyo1nN5tJkqEwtKYokzO8QCL1175FiaNGYvje6jg24uLTH5h5g1L3I5O8Sy5qDn4w",
-	"pWZgWd6UKW03VfK97FueNvjKtJkPyo6H0lu1l2Gpxgd9PXrm5dbt08o6aggn5CYtU8CQ5AX7akX/AHA2",
-	"oH7oKlyP9iGQrqJ8buTGFX+Yxj+aAn3HtODdKqKNFPqDo39r6BenyDuoRo2Ca6OokUqDq5GbRb2CXlFD",
-	"1QeV1OLlBhSvAi118AAep/qrrUBLs3llJa1pAUdthUt96uODG+CRanPOmLgOaSxgentgK9gsFHiQXtRt",
-	"YDqRgr3O0iHC28rFLuLDosBTsbVkQITWgqTQ0rFySV8zHreUkr/iPXu7XD5NGfq6AWrk1xNcRhnS/ZlU",
-	"4a58tgH0l8Gq/q7KTKs4wRLEfVpGPTbiU4Ym9cpPSsUc6IsmKTURBtKMeGLsEy4ITZI6BRWPeE3WhyLd",
-	"Cs6H43bdmmtP4uuZvQ9kgZuxP5fP+zmUdpcnH+VGraX24AUQ9hN8zpPC1pmqvQXv6yaGq1NBgmw2q/7+",
-	"mymJtqwl1qoVZkZ4rX6RYdbZEnNQMwVKufA8d5EcVSLV0URSGI26hPXHfTL49hEP8mPnmPz+sTOhRY2M",
-	"IWOCGHrJxMfOp++QoJdyES7uYe2+3i5RIhf2ULz+jml2HX21PcQWYCjFiFugdcah9kNo3m57xithK96s",
-	"gE2+r09LTxiObDOcb421a2CdX9bt0aLrwsMmZGkL8LTe7be1Zi5aal3IYjWBlZs+GTjm+9lq11yjtZhq",
-	"iDvgVxxDCWqNBZ/pLqydn10Bn1rCV6x1PVnrM20wNbqfW62uTuDyX5emKW2jGx5XaQcNl8zH4rnYMW5v",
-	"hjC1FKG7Emr5WHyY3skNbR+DW57JtdTfKg6fEMGuXLxgbkeN+Zhpsx3czW9hU6zeBG2vlui3dZjoT/6q",
-	"0E/WQbyneP/vIcnuV6nSNSG1yCgvn4jileCAw6Nf6sQFmLdqfnn0y2rru4uhWwavuCmItlswsOG83XD9",
-	"tccDR/n29P2GeBzaiivxhROGcTUY8qaNnGoyk+qSi/EJegqGeYzsKDOZAjdja39XK/sC+0LTKdooUC3v",
-	"xGyayHlvKMMgIn8eVaTPd7fi6DZyRfCVJO3Dh+fPgJg5w/gpWLxzN8DqT+vwqW6wuu2V8z3XDxmAjNQg",
-	"cGD9+IBIxs4JreRY0VSHsQHOktGDKhAWmnpD1uPCO/t73raxkPEfPgN/iyMxlWoBC48D+lOThR8ECfQw",
-	"arrnndn1mcLBD0V4A5psKkELi9Uvwodc9CZ8OO1ZbBhSWHd9EQxn76k8qtQYgCCIUpKxk4Dws9Ju82Tm",
-	"0laCnOfgeU6O8qNPR7RnpJlC2Ab85UJgw6/wd3h1PsWl+/gO+MLfDYi0LPgS8qM63Y6kmXGr6THMrOqN",
-	"KMed4o9TJUc8Yb0RM9Gk5scrHtdcJq4Mi6r1NBNxT6do1pG9lIq5v1RdGzKyfvRFTsg6z0Uklb1eAgBF",
-	"7GsFTG0apdElik2Bq5ZmOzp82D56w++qu8RI8tvFizVpyRvByDQbJjwil2zeJ+/OT+0fmkRUqTkZiAGE",
-	"oQ3Y4ISwJLHfRb0oU1cMnp/Fj3766eGT0ieRunIffQGfYkwGc4y8ftt79NPP+zUuh2RckxjAx4JavkVo",
-	"MpaKm0lavqqz80c//Vx3KZG6WhzuqV1zeQBYTq3ktvi5PRd3TuwLsgOyZynCz0eZSuodpJe8xh/7gs0J",
-	"j6EskuPOg0seDwjmS/gwWvTgEW4gCaMhnuTSzOvHt29Wzupp3QCifp+pjLMk0yv3l2lWP3+mK9NrPq4b",
-	"4EvDNWFkFvmycgXz5QPMVwxQQTV7nl0ARrw73GEDnp2vbXyzONLa5G0xeZWxGwasW96rX0+fetOMS3ta",
-	"1+afC9bVYDoGQd0QqIEvhTWDIiliMoIYeUib44LrCYAwF2PCxeo7cBPX7erNi1BeWqS3ENOHw5KPnTcv",
-	"PnZCiebNi1pe8Waqz3Mavo7dbcKiy+uEJZ7RaEJiNrX6qIjmQDBnEwblx7hxQTAsJnsfO/LyY8dnvbp0",
-	"jG4epohsXdfHIRbsyR+DvMQ4zzzb8tOqG3Fj1N4IbEa/KylxG2t/CwqOwvTXFIQGKJQKAZmaDGl0SYws",
-	"9BwncZHhPEisK5OgiTFTfXxwkM57dDrtux8OZixxeR5rKp91Pvp3KJ+B1L+ZxqeCETZSQkoD1N3ZxtZQ",
-	"4EM9yJrK7aKQnZxwSxEuGZvq+oCCsl5VPzD57eJ9tygecOry9cCwdEz+zqhiinzMDg8fR8Ab4U82aEjY",
-	"yic8Qx3zuWiTeFhKSnfaaQmInhweBnDChfn5qNa7uf4tlr953lp3bRMQVxsLF15Kw4lV9rGwxCXQtRnT",
-	"0QVoLttPHv9Zh4JoB8796BvGN5VjTgoi8pucCHKecjPpLI3YKL6Agwtpya5ikpoPA/zd14tzzU2Zxcb+",
-	"kBPR1/Yo/od72I9kGtLRVjbn4Gh+KkdNPW7nWlthNK49go0MSuloZTJtndxVJEJuAa7fvH8LW7kLtyiR",
-	"+a/cFfgxnKSwhnu0vGEIn5nfiW2baUMeJNjTlExzoaUsgDx89PgI1M0A5B8/WmGprhwX2kVWHdrG9uZt",
-	"WULbGkHdch1eJkzrvxJ0v8nCWISqRSQp5QXUCmVnInbJYnnTDbQeFLIaOL/2fCWexU4R+/UphRuJobWb",
-	"/DDdAvuxqPU0jDWoypBvXzw9QwTMQxLI3vmjn37eB7uTVR201yOoJlOqDJ4V10UxC6zDwWKiJZYQ8H0b",
-	"0NZ+/uyF7mJ9CyhNoZmICTddPFVqWCWfFdxQzU7BW4TSm+fAxeRrloRAve6djy7ND+33DuhsPqOjfdRp",
-	"JRi5uAVnjV8Vrd4gC1Zoephp+/Hj9NvL7/b/X8P/n38n3f6D+qTbUIascJiZ7CXMjkoSKsYZHQcJnTcg",
-	"bQauvhFX2uB5wCF06nB/tWofqPWYaHln1frAEVyzFwoluXAzziLGtSU7ofWpiAGeewbuXOdPwW3ifEW8",
-	"xAwDzMJgvzoDFpDfGpJonxMuIDApokIKHtGE2PNUEdXMFXAJj/JR9Pin4c+jx73oaPikd/QLe9x78rdf",
-	"aC8+ig9HD+OjR+zRUacM24e9J7Q3+vTtl++9/O+jFn8/fPS9FvpbBXgsVo25Yq9GeVmc1fVYbiHBoV0K",
-	"w2qC3zqHoY3xYHUaQ11azaMd1pYoZx0sKo7F78vPYO10hKp1JAj0DyPuywH+5eSAapg/Xwzpr8sZqNuT",
-	"30AdO7Uo8oyhr5h/ZX95gSqSQrC8clTMpoph8YLaXNrnYyEVi0/IJZsauy6ZxEw5G6Z2ZT3D+a+DrDct",
-	"nSEPeS5e5enqJfYTBkdMQzaz2gUQDrtM/7TACfI+crXNgFOw2dltSMmL3ozqOeQrW7r3cyZiRGXMi/jR",
-	"dNrV57AcAK6n6wVpT+vDf5Pb8jQP4ugpK0k5Qa0LxAzLq+rco1ZKng+knZIsdtz/f1cXzQn3svq0rp+b",
-	"8KNACQrCKFY/lfE1mFi9KQ7CuFYa5I5+efTw8ZPDv61pkgtYQHMbXT8jmYG3XJK9ERb29i9gtFTX1Uyb",
-	"ESmwlMxWrvCa0a1+XDhgN9qSa9zc22nqfYLV/r72/MDffkJmEyZcYTk8uyF6BvE9rvG92niZOs3uImXI",
-	"qa5Hs3Cxn+uSl44On6yuBTJV7IrLTLfO4oH2BEE4vpJTqVm82fe1nsHPPsZwcW11832qP9xNC2Jd8EuO",
-	"bU3OhGFqqrhmS4Ndb67gUjmUb0XwXhGztySKAnt3jGVefMVZBjalikVGxmdPItejbxtCYZidveKzD/7V",
-	"uvxdl3odwNvinlqd42YHuNVtNKzzpRxzcf2SQ3fgcpZvcLPw9qKFwh7Elg1yHfSznX6w77lmWLfda6kU",
-	"lEhNBk6IGzQFpHw2qyNSgGbUB6PUh56UVxqqYK/PLj6/PT0/v3jz7tnnd2f/88Pzd2fPai16LvLkM18n",
-	"aAW2Hfu4URyiJE/88vNRUGgkCFbhcauTEDTlrgmvhYOGAmfgNmoa7x3LIDzdrZ4bH2RjrxoMB1Brp546",
-	"Fz70ahq6nrksrgIIAGy4IdSQwcHVw4MQVnoepAcnKCj2En61jsTwquA160VQZf6qYMVe3YipoUsZ2hJO",
-	"5YDr0eHhp63xoteLdSc21uQ2FWiC214zsWsbdM7PXqoEUtpNw9G93bwcHLRyAkEaUOha0YO1guhNHV5w",
-	"ZOXlNJxZedcbReZU6fkKiroeSVyVzZwLyhW5OZhz+c4tzbuN664PHF1+WR8CAKkvUmh/7RILMxS6OlLN",
-	"elxoJjQ3/Iol8xOrBWNujdeFZ1JdWlVPlhVgqFdVUyZ7BRBDRwPMHnzuitltSL9qCpStrOxVtQA1CYHB",
-	"Kt/JhG1ahy24gmoJssO6OgHuQP7tnIZLy0U3Futbs9QZNm+yu9xk2irChTvIS/lVplhx4NewWGwEE+jO",
-	"2cLmPV1tuc94k5KWfpnbcIy6T/4+t3SjcWCglPM1amJUgHiNopLBNTSXnlkkbPDTA02uaJKxE1eztFyu",
-	"FEqYrk5vKYNtvp5uFa4XT66mXuW841fdChA25K7ehpDLmg8/1fFM7/Bd2WymBJvlbM3lZ+fMkTBR44Y3",
-	"tTjBx87ExMQVSySm0LU1Obe2EHWXJGaD2XqhbrtiVEvR7yzPdG11dssqf7teXwiGa8JIXQjK+3JPRZGl",
-	"TPEIWnK1SqLwiFoIBL/0Ho8e0SfRw/hweMT+Rn9+uITorEOnGgnG2jUKK8cOeFvG+foCfisvZIO6fQuI",
-	"e7gUcVulJZaBpCa+brvYXAhw2yFdh91rk69w89vd7DWMgjeSn7Fajd0kPDTc+pYueekF13gLy23X1iKz",
-	"GMqzPbdXaS3Y9A576Jw/ewH9UCEnfMJUizZKTaLBctbgTsptrPHGXjEfpbWBbNnYN8i+0F+vllIQjdrQ",
-	"7+H1MnGwFc5DvFdtWFnrT5eGmzkO4fGl2FKwAbfcZaFhwcXcJXbhQGXnzALnuUOsotj4tjfazgC90f1u",
-	"XaTcUubh1upuVhZ1vSKq6zb92IalLvfMr2SrPiJ5AxJdCBKPD3cldkeZNjJtKPteNm1t0QhQ2IpaIfF5",
-	"8XqtLWup0hP0LXexsfavsaLCaDKbUAia3eNGs2QEvkYaftJQdeWaOkm9wcHXOw92Uzqqha3n17e2SmOH",
-	"uEv8qZ5Fb5too5X3zvAmv+ntbvKcGc+F2xH7SkLjFxqZZA6dEOWIDICIu1pSmTOE1fjz1wjJ3tQQi76x",
-	"LZhwV9tuz0v0qWojGmY8MT0ugEB0MbwxlRpiDBMGPVbljKlRloTpR3ImILvNu1RihhYuBR1rpT3RbJhw",
-	"PYEnkRRG8WFmSlXGKh6W69iWgxjMRztjLrdje27RFGkr9urd2pUbgXPTXkc7I94NDZG2Tdi2akA/vB7p",
-	"3pHlHKvQ33WXqauVv4bLdLEHwzWdqBu5Qb83bkhvbEYpyOhPvV+O4ofs5/iIsp5+nD7521FnvcB1Z4Bx",
-	"LvkTbIdPfNB6EIztM7YmVBMhm2PBNrbLbGAbaYQWXzbkTuCtb2CzqYbdiMAQMBVlipv5uZ0Ql3/67/Pm",
-	"mLna1i1l42OeOTH4j54bqQekJ6xVOTjQfCw+czGAipaDxkJdRCqswP6ADN67oP5LJv77x87Cux87IONx",
-	"u1KcyXO2404pFLMAOzrlL9g8aGQJpW4bMjRSqGFm3yAQWDzOFIsxZHDw8vT903++OPtfn0+fvXr++vP5",
-	"2dN3Z++bl/MfPZivd+5r6y6sBw/ELtsuB7MVfvVSwW8X7zs1bXVKuQ9c6wxT4F9SE00u2dxioNSFrZj7",
-	"vMWEY4VTgDrQp2G6YlkTY6blRZ0l7AqzJTdanKUPeYtq7fI6U6outYWGPOqnn6/d5YRqQsW8phwJWLZd",
-	"eKgHaawtC3Vkjf0ZGp0yWDeXYp+wLxwr9q/ctlNRmpDC+YBrsGBwkMgxwPiQKgZtoJfB+qbQ+x0EzFFN",
-	"xYT8+LiG9LRk1LNHzWJCy3jsSiSQ9xOuQY0CWZ5GhuCAQ6ZdyZiY04RFBkrMThm91EReMTBAcDGG8uAK",
-	"lDDoqNX1p6K7PsQYmtPLhOk+wVKWbjysA4hNFcxEd13PbXsC+BH62PWETpnOC9YwdcUjZhfDU26oYXZK",
-	"CaFi9nq5GPs6g9Aq1he0EWxGhlQz8uHdyz55U0CivaaxktkUUceehKFjMmXKL9ReUsIj5viCu6FXzy3Q",
-	"ZyoJSkvIKRNaZipifanGB+4jfWDfhZxDAzzY3xE2U0AY6xz2H/YPMauOCTrlnePO4/5h/zFmFk6AUB/E",
-	"MoI/xnU063xGx2OmyIfngG1gRfKX2ifPLSppzQxuGbTDoJ85F1TNTyyffvrstQWeTGNUQo60z+POcefN",
-	"VD+za7DsB1klrOfR4aHLKDG+DQz7Yg4mJgUhAplbHRv7XhdhEcsoS5kwCKhTOmZ9ZF1ZmkIb5M5zYZjC",
-	"eg7k9O3zyhd7xUnsW9yhYw2q7VR3Ptlx4BgPvsFpfA+Os3arp/YtuATXzN2O9Q2x1l5MgbPUvVkwZswr",
-	"L3ZfsQaE9TFOe/+mva+HvSf9z/UFX75/WnnmPKVjdjAV4/KZ56olXnJ99Lq9rgibAm3w5eJFt/70D3pF",
-	"EQDWHaAWduAS+haPjhbOh06niSN/B39opOzFhO260HVbxttvr9N+/T4tzFk0FdIAzbKyt906iWSWxGRC",
-	"rxjZc7TVAhlRbJRppgk3++54jupQdppQLtbE2deS6Cya5GdfQlXoImF45JbnyPgiitci6oTRxEy+NpI8",
-	"TOnQVtFIsATwVEkQEoC9aQi2OrHMIpYMD8vIzHWf9J0aaqncP93MK5FuOVAtz4v2BaVrzvQURbTyWb7k",
-	"V0zY3U2VHNafGI8tjzfzg1yDm1pus3h0r4ExQjKMq7VRtFq3Mku1XRzI5YPFhm4DK0KwSrayJtSCZeSS",
-	"rDQpmlkECUlQp9nXQ5LA0jUZSSzldOKuE3NK8/HHwMDsTfKo5uZOv7612z1zOqArMPJ3Gc+3dm21bUHt",
-	"2YdDfunNZrOepWG9TCVMWAUtvvYc36vM5fsOwdM10WqgP85747T6gtzWjZgv8eD0699p7t6Fjx62+eiD",
-	"oE4eZjF+9rjNZ7/69jDwzcNW37hirO+lfEnVmOGXP7VbpM6mU6kMi1+xmGOVKfv5o0ftPnekCypSwXdP",
-	"2nz3XspXVPiCp1AV5qd2V/Hc9cnBQFj4rtUR/V0xGk2eTlh0+SEoDx8aF0BECswKv3+y4ktByDCVHqkP",
-	"1NR4oCuZHntvrX4dim/0a+fT925nmpm/DjFDAnBPze6p2T01+4GpWZWKLQpqn6+CMlCN4u77co+L47Lf",
-	"26DJFaV+56SNc0l7H0ie5rF7wxPKMROW5ki1j7QPjVmYaGeJXhcGB1tKIWV7ApYbFE3uGKgjY2hcP8uD",
-	"fBc16f/MGOh4TpX2Nvxa1RlS+xa0yfqBfARUw0A/tx5IQ5G+9sMsautHy+sAcU08V7kGBdqcLNwwfpb0",
-	"GoSPsOgR2NiLYqnuFquigNQ1dpvTr+dMxEUteI9UbS8EEBdsolAdYkbnf3aOcAtX35KyvqJOukK6SiiK",
-	"WVAi0mGLDgnSUkKbi3vKh3I2qMYBmUVqOJYMerBdm8RiMyb7mq/pAAVIyvXiBlZQHPEvffLcBIT4pL6C",
-	"O9RtZyLWjcpwOYJ1V2JkeZatS5DV4f+EwuO9FHg3pcCcGp0z4zxJeTWhGj61RHV1/KraVzOZ56zfEzIG",
-	"yiGRgp0QCZ3eih+oslJaEpPZZE72jg4P97skE4kvJoiOPRJZmkETTWgUyUwYMMOyLtbFQ0pSUkMfHR4V",
-	"kl6+HCncSnxRxCqFcXd0CzRmZ8pqwywtKM5NSBT3KL+GYAnyA62WdLUyREvD0p9HFIAB3xaV8u6lgHsp",
-	"4F4K2JkUsIYmcsBibtrafPrAqIGJ592fyR5QGqiD6OjSPpmBHxitMxqW7Gc9ccZpISGgR5g6cnEW8wWm",
-	"3sJws66ZZGtmm9b2lrz+L8SU/eVMLQDcBaxWi503gS5EtYHKXC/DTiHQq2j4KmKimMkUdCbXlUg5yz5j",
-	"aijaLe2/UmZoP+SoGGBXpLKDhwUiGUpmSl8V8vEhSbnIjJWORwb6ImuSUG3CqDckzn1y6gILfzt/87pL",
-	"MpX0HCeC5aRZYjh0qbB8igxlzJl2/puczduFactpi9cXkaioV7AjdrtYC2LLDLd+gnzLBzCwj2refMgb",
-	"5eI1VSRqOPpLOR6zGPqQtyUQMPAG5j+M+N7EAghfri8KuLTmzaQBt9omgeBJyxE2JW6usEozfXspx5ai",
-	"IEeulg+0+F3wwYDOfbXDFqROelUgYYYtWpg9CNnXdg2pPoO/Qer0hHVCtZX8GTB3HyItJEmkGDOFqkP/",
-	"xwPJa8FEaGMuB3RXzcxnGDEe6lO0zLMaYCVlRvFSSO5CINkr90q7iNlNwu/cDFhmjpG3SqbMTFimiR3S",
-	"8kipIZOFYExlNaos+CDNF7sYWebikvseiJs2bGWB07fPLXe9Lnas09S6Fj3y8OfKlt+HsdEQIuKW27zt",
-	"OcUQ1xXb/l+nr16ut20/8K1s2y13cdth6YqtRRAuNZbUROM0e6rPwP6BltEmK0jXYkQpheGk7KPXhs5X",
-	"u012bivZcexN0zT34Tf34Td/2vCb3DSz6zjCH4WkIfbf07R7mnZP035wmlZnn/O/Haii1kG9qe4V5QmS",
-	"OCj14klMriKTwBKIxMq1qgalqHCgOTucq2nNne+ZpozMJgyImFSYcBOMbtVUrBIgM9FkMquWgduh8aw6",
-	"1S7sZ4tz3Ly9a4UVwZ0v5Ay7TrzXs3v95c1Q9Y7nZaaEAIN9dFot/p4z45OmQ+9T4QzKqzHgnGAA2/MZ",
-	"Cg903tB0DfdzQ2jw+m7omoqKN4LdO3BG185w5zA7BxLus1muidn3dunWBKGlvICnvBXP82oqoxiN56vz",
-	"aR8dHnofM9d5mUoSUVc3ghhFRyMeQUXKPJHWCQM676yn+VhwMca6HFQxYq+Wxftd8tPhY1R1ZlwzLOAA",
-	"P5IhTexUCuYy9BIqPVjyJEdEScwXrk3YfYc7u618XZi+H1z67qd8LQ14R+cnZADNbPWAaDp35UJHABJV",
-	"C6BdJl+RQuwLeCwNScil0oRf5YZzjcynXDZkD2q9dMnFq7Ou8+tihRasO7LftRBtpQ8o2NQnA6c5faZm",
-	"kMuVOP4D79SNDL/iZl6n6L7k2pz7HVwTGloVlzv96qX4xeLdy3w2a/hjblvB23mcv720iiGjuMIFZcf/",
-	"dvCNx9/LjrpKlVARl+BnwXriMzuPF6MUoDkLNDoL69iEJYg00UZOQR7iYtwnpwKNN65AmhutC25IEWMw",
-	"LcEyaZm4FNAZCBjz0eFRHSQ/g12d5y0G28W3LHgEbxzMcGWrvnktza8yE/Edh8wzEfsis63gs9vEWLcL",
-	"G/9gphEwtmnhyknbUlJ2D2LXAbHziZytCWOVSLzFRuaO3MWuKtk/zt6TnGwWVcfK9Yt4vE7xooUAPKDM",
-	"WOJvvUAxLzVyEwYv8Nyh3VRVsE/OmXPc4ydDGl2Cmb62DXNDqcHqyy1KDi4ow0UVAL8viA2TCsPFM5Fp",
-	"FruiXD5B44H2/KWHQyV8xAxPa+sAnPOxeC52ZrXH4Xdmra8O30JLfnjjNAwSNKbY1gfhC5ZSgb2WfYGa",
-	"sWghmuPeM/Anyzmx0L5BCFoh3Voamk2baSi2RbRUFCxtufkvpysxG9EsMVh0EWZMZEQTrF+Sgv1/VSJt",
-	"n7yWVcxg8TFo9HZzgn0xSAdzU4SrtGhccfmHj0g0oYpGlkudhL5QKUZcpYDLA5ePppkwXZJmUBPURBPC",
-	"TR9CciwNDSN0LRVqIpAfpjslkB+mOyWQ4fA3TCCXuTF99iAU19TIoOFiFJsqpn0Jt/uMlz9xxgsSnMBx",
-	"V0e2rh4e9GcsSXqgvRz8MbvU1VDBRegCSLpgQ/KCzcl5UR4QDIaudjEfC2oyxXRRGtiFTyR5keBjpF1Y",
-	"EDSwOjpLEwPxmhsLtAmNWAwWR6fEp1wYFpM/LPEZYs1gmpsaXQINkMh5n5xBrXMgWWVLAFU4L8tNsnoC",
-	"bc3/+er0qashvUi3/sHMbxcv9C5VuN8uXpyzxkBBe0S+XmYrSANb3jLu9zYbJjzCCyy4y7x8XAH8CDtg",
-	"AUJQc/uAZqsyouANkshx2XrYBd46ZpYNUWKl6WNgUOXyW/aNB5oMLBMb+LgeLdUgF9GxbpcFIinqBHK7",
-	"ypdcm1O7jLMre0idFVoZpHkzeNVBtgVXMUYmDnZONIjm2lklJ4pGRipLqp+XU6zyQqlZBhpcTYpV80pi",
-	"ixi5BHH69rl3/EtVqn++j5jJNRQeXbpEkJNd3f36/K0WLRCWrZkOZWZwMb6nQG0OmaX5ZtsH5o/BXp4U",
-	"ZM8VPiUDbwrxVe73lxyS65lVdzgPr3s4BsxIkAQVOG9M02o0FxGrP56ljcKWrcFR0TbTg+a8hen/KWck",
-	"pSJfgpEu/8weSCp14wISnnJTWoCTnjvHP9mboF94mqUF0OK/HnZrCvzW0SlHYxxbK1GgphUhLboG8nza",
-	"pUXQ0oSC6kF/nxre8kYwpMNy5G5kDQHRTrGJrmu/20zdtV9uIGDazzY2GNqPV9kMww4Vv3+yEBY2iah1",
-	"oiBjZJ4l5WIatPOqsFko2N/IZu1wSGFzS5xUMZAVNiczphhx/aAgvESQ4ZzweH+RBXeJnGI6AzRsS+bE",
-	"AP9zXNDX2pTCUA7GQcO+GGhdQSYyiUEaSxhkN9tnVtTaE9Lsk5iDgB0vYdAfYIttWDNutGFNQMpwWfY2",
-	"QbKLqGY9LvLWFcm8CaNXV7PbhODnC8ZTyptGNq3CNQXeLtfxV+BWs2eVVYh9hntmAn+EKjJ70DqnkS36",
-	"kTo11rK82+cSwo8LuAt0P18SmDK8iAdr05d82rQiORphPFTNksIVPTz0/wsWdlizsJ3zAYtcbThA+Ryw",
-	"oOSkdEiWwNAkuWcSN8MkMkcVq9yhu4bFMSjWSEUc0vhuYODskw8CuhJMJI+YxoiekrHSysu9bOqNlrpP",
-	"LqC/kmHpVCqq8hi7QRFcCIbCaCKBVpcDorwGLwof/5hfoXEzLRxPJ3nYIy1MkwM0E2ifluEqAiBBgWxw",
-	"J/tjzLMlcQ2sBw8M7Go7MkmWZ7kt02F1Fc0J9b5zHAQiotjwg2H74ZOWnz2VYpTwyFybRrQzVuIe6+2V",
-	"G1OZtgZEuJi26Q7rUSpvdQSwaSXKHnzLQNtfGhOEUTW6ICbe+sFVfesqjJfWPtgZ7SOo0HGFMUDaBwH5",
-	"eCKXG+GNVEGrKxcA4pWiWuqBS8ypR5uoH49auOsfDrWOWn62fkTHHWO/eLXNQN2tzy+HWf6B1qzOTYh1",
-	"y0j4PXDdUeD6B8SHN0LWUh046OzK44YAoczbUpvDG1bZVj91m6oJPHW9NsD8zlkSQ1dIg+5rRp0Ih0Hj",
-	"uk9OXToDxoUnDKJtfHOpwP+NkTjNeSqOYC8m1qKLCNiCYF+M5wgRVZYJTBiIndjWsJ6KY27qrmXAYpbb",
-	"yoJtQzII1T4h9p563F2p75r0B2FxI4ntwJl/sNzI3aBTtarwM1xnID9Cp9ImImMlxEYSY6lYyYBGIiqg",
-	"KiNG2XS9+5orMmVKW/W6xu+Mnf2arKBuwXdCcrBkoDDa3tOBuymi4gVthsZo8b2DWFyDGWfiTiGGM5bf",
-	"48UdxQsEl83QIpHR5TKjxK9SjX1et8OLUblAK6HGsBT7occk4SPXGR3Mp1wQOwN65iJquUE3TMXLgzrB",
-	"c8tiCFiAhfbtbJ/tx5+jhFE16JOn9r9gy3D2kYn01YLteywmOosiDPYUcd4jT0gz4WLcZBC1g4K/wJ5E",
-	"W6sGbIprAku7R407ixpwuw5evEnfweTd1USX4Wu5+t0dFkfPXQfJwAXSDdwXEKkonFcjV6fBW7/Uq+GK",
-	"UTUWdqj6aFxZK6d472/TU9NAUM7RGLbrglZuqluu4bK4jOWOlrDqQ6Ud+j3dvHe0VPMPc7NhQ5GpFgJO",
-	"WDOgqWwyLOsdu5KXIHQ3J+nXSAPN9Kia53wP5XdPcI4XbSOrPSDVaLRSmQkM9i6HfgNby7OpUWKdM0Om",
-	"mRpbgbhUZmJ5yNi2Cki0IOowUVMUTSBeVKpG3IP53Qy/rF7Xjyn/FhU23F/P1yu0cWLx0KVPYBoITaBU",
-	"jcNPp09SQZg9+wZsXOAV1y6CcY81d5E5WCBpxxruAuJ0lwDcsqlzTNod2rrsqmWJU3mKT+DBkDMB7lMX",
-	"l1UtyIQVEa5okrnmk8Jyc6InciZW8NH3Pt1rt1wUpmnBQ4vN39ODH4KLFhf2Y/JRXPvBN/jvCh6K3E4X",
-	"9UxOiLKPPBv1HBQebsBD37uygGu2SXPT3SPMHUUYvGALBkX25g/KRPMNLJvcodJWcBZ9F72Stbc+AD4I",
-	"TsqNa75yduCQf6C9z4QJMvDpfkG7AItQfDxxtTPcQZdq/oPAepInrddM0lTk/yJluM4dG0UX5rklq+hF",
-	"ynZZ/fYiZRtQsYuUbUTDLlK2fnLJRco2tWbCOq9RLfciZZtWq7hI2WZGUHsjrepVFMXzK4Vyy2Ub8uoQ",
-	"1WYfAdmcpawwfY6kGkvTgl4URfZdxQyL5VBun5Kw/g2JZMyg6sCgZvyee3WwVqn9UsGWWirxK0yzeypR",
-	"nufOUolrVb9fpBJ/JcStq3lfD99l519LBPMIsFY1fN8aGaaG7ELm+8dqAzzVVcv2xT58Nwry3n9VlLjv",
-	"5i1mLa2o5HpAkQVKRmxGZkqKMTEKesWuWxV/AVWeum3fEGa66e7Z+D0bv0tsfGW5+wVK00RWJowmZrK6",
-	"7P3gY+fNi4+dAZlNeOIECCzkhZ50dWXx3uFkDSL/E+aBbf2D7bQ37JsXq2IAYLURBH5k0y0WeHrJr1hR",
-	"QN5VdydWR9uvKeuEtTQXfcHBSf3TvlB/VGvsqvlVF1ON0lN/+W6KpOChjOerNuegy7dHaDa8niL114z5",
-	"KPG8pQKE7FGoOZaydAgNmU4WBFX4khsQIvNvmzqOc3uBfkm77j/iZ1pmfc0P6M430z5FUUD/cB2M8wL6",
-	"+VkHpaShlwaNrPBTbQvSc8KPbpP9X4AeEmJs8fGF6Lk2LHVpWHtvrJ7TJWDG6pJn7IolFkq75PzsTZe8",
-	"da0SVZc8lcIoPsyMVPuuNOlled12AhiuT7AzI/WIBMdwvIAnDtfRkRHCXS2m4MY8BO+yE1F5plvK1i/h",
-	"6yr2kd/0Jvn6fxrsvX7roRvC/6JEJy/AuRHTq4zr4Jv/898fnj9b6qUAdNQuSrQEKFDqPKcLQAy68Cfy",
-	"Nf2AQO3NojtQKZOpa2WuaFJqqZFn09ejL+ZSl9D3FjtthQizdhb+nUKYNr6T0udr+1BumVn6JPx2yNLY",
-	"0WPuJbaUzqERU4kBnxAjCRVzKRhhiYbys7F0YWlgnCN7R4dH+w3A/Q9mbgyy1+UJ93B9N+H6nYXB1lBd",
-	"cQPWNQQJmMI6rUFWlqes7b3tOIvlDiA7aodXdjElzGrAGMw+vglprjzTbfZ1bYu5eIrxPQb/6QXBd4gv",
-	"2xEED0CKWxpPtqD/FT41baR7eAJZPgG3TJy6mrawYbyDNewak+wsy2wYrtLHPdrcaeuHqwQz+gG44CrU",
-	"qxbnXYElvtDtrnUgi8LL8MQpe/eYcscxxd1TBVfCYniuXvAdlSDru8vVipA0jr3hcG84JwMox4y93+xD",
-	"u7ZBl7AvNDJQoJrtez8TFJBy/lu/FahDPeZXgcWeuuaOUH2ZQF1kKtBwCQsYKwqZt+4Rjqp8ASv//IE+",
-	"KdzU+KYzZw4ZiVkqodL20eGT/T4p+jQ/LBzevgYgjWMWd8Mezv46fbJ+A9c9ZyVysksR+pwZpCW3KT37",
-	"FSyXnfGSH+jwBNG0s3XjbLsF+XsWcpbD4F+S3h4+WfPrtSuz/vDqwGlB+8AcVSZjUR4o14LetxJYVmgM",
-	"FxOK7Af7gJ8/e/FAk8G4THf0APw/+tj5Sh2VBZo8sOMPciUD9Ah4pgdkLyfIE5nE0EsHcXZq8SXft5aE",
-	"G8gMA9OcMGq+30INgRJ7N6KK3AtZfy0hS//IGgrmurR1Gy0Y91IZCFIn2DWiJDv5V9yzboH6dWISvu3F",
-	"pHqkfgfvLAg6t+g6Khg6SaQYQ1DhPVu/BbZ+Yza6Ethjpa47b7HofmvKBdoN3UnkeN1O4ljTCCNVYnQs",
-	"dxdiRPYeHZGJzJTed814XRtu//OTQxLTue4SxTKohHhcct1BZ0i2XyTwgL2V62WNgbquz3mlFzCGGVNN",
-	"ZixJ+uS0qLe2pGxSXidu8Prs4vPb0/Pzizfvnn1+d/Y/Pzx/d/ZsYIW6JGGoWcbQiFIq00u4pYu+S90A",
-	"YI1RTGJyGbE1Yckv4Q52FoYMw99e2LGbfom25UITXKC4YLM8NL045vtQ5LuemPBSjouG3AXO7klVRsj9",
-	"5u7cpXDiEA56BcSuzFEo4XGeowkIP3bZOyuRuksyzcUYXSz+4YOi/+SgW6KEvkwwdPyW4x4XQMlqkf01",
-	"m4W5OrCpnaF+zWR3mRAsFlU7Cc4WGbg74Ht68OdPTUD76xKm0EQ6ptQsyRrk0MEVlADHsFEmGUlF8EWX",
-	"h4Sh7a7DsuZjAS0aaRE867utoZiSJ/NDzY66io8nRXNt7FXjyrmSYWYgWG9C9WSRamDY4dvT9zsiFPn4",
-	"t0QbgvmXEwdL2oucUntgfI3wP0gz2IAUwHcbEQP4cn1yAJ9tShDcaq9hD21KTglVr6JWwlnCrqixYNLY",
-	"Wqq2qn5zpkdu3FzH/RT5ycAWCRgLDiFNZhNqwiR/r7c90OWQCvf63gCfvpMJqHaD/TqDyZBqVzkAvUKF",
-	"z2lpFPw7tP7uOALeznKb0e84/4pYKXtNP3zU+71n5YYi7sNAJwJ2iHUirwDBD74ph9JLbajnIU0IXcMQ",
-	"bE72jg4f75+U6Exuf1aVtiHQMbh2iEazKQZN52TiFs2lHkH/ylH2f3obad4oL0CvVlH69bH0NwK3bbnL",
-	"vd/uLsfPbyXwyRP03YfNl7gCtoOicQ/kQuAIS6Pldy31FbPcZpxPG7x03en+uvh5L/K1ja2XiiD8DNfg",
-	"T07e03wsuDigQop5KrMlymRdz3UhrVYSM2E4TYpQ+3w0WAUagJ1RyBAuClcVJIIn1DBlpb68/4eR4AUb",
-	"ZwlVef0oDLexa7ZfHsQMZ+Ff2aBPnuVd60QCYmXe0d21sdLBoiBOABcBVRW4zpvFn6BTbGrm+U9FCaYq",
-	"3TrnY/FcnOZHtxu6VZkloFu7pFMO5hx2NBGp8pkWVcavaWl60vK7tTF+d+aiVhZkGGFTG/LKQijnhioT",
-	"OKCLKlfla2o2JzliAD6oVkUoWXRZqXZlUV06T7idOi865Uy8MbviEeuTU1ehyvm7wM2FT0LHclFYDk3D",
-	"XVfjqnicAm2QI/BdN6HomZ1kx+Xlama6JRGjdiXNwoZ9HajuSVgwH3zMVJBXv54GDnwI37YQFkkRkxGN",
-	"jMQI78jwK3Zb9uV7zMf2rHlNyXJUR6MPuR77pZkiBVhVTZISzb/0Yj7mBqvUBc4fqBYLhl5fL9YtBlw9",
-	"SmZjx8urkx5cMcVH84GlEJZ+wMCKuUoNWAALi9gSKVifXPhkAz/BhELcmpcavOjRy6bI55nolspSFobV",
-	"pkYsiE9v3r8FlNop+fCT3BLlWF3EC67DnqMAn9KMzu+dSj8WrXBFMaVgPcNTlvdGrJSrW0EbHJq2j4Zr",
-	"XwXTyBCfobF+QwnMbvsamItY/S/YwC3gNk58W7LBSrE+Fwfuufmd4OYeLXKEbYWonttbZbgtN0+4uCR7",
-	"gFITqZCn77dk6jtgxN08LQGyG4XT0XUTg34bbHn32Lww251l2Z7Ag0x4z7p/fNaddzPm4rIFIVgS33X2",
-	"xTfLpuSKJjzukkwgc43rQ1ECo0JjO1yHIDuLwcrHv7M8NOz4ZgkdiwtaBsd4z1vvBm9dM9zK4pTMliDU",
-	"hUvTDxM4ulBkPbStEG7IkCVSjO2MZI/6SD3fUAkyOmJCZ3ROtOFJQgRNXcFdN8a+b3lNk+SYWJAfOEUf",
-	"ELm0IbeC2irwGsQ9S04wOhMGFYwbqIi6sPKa7i/1hvRjMvgfcHoH8P+9P/SAaBgOun+7AOUhVYwM7Bre",
-	"ZGZvf1BPTN5kZoek5E1mbsimvpxXO8FbZuavSR12EHDp2lUtNnikJTNnY3uE5ZQgm7a3lDvfWV4Vgwrg",
-	"tVVflWNimoB6zS0NQGnaKru5EJ5CbDWWIi2nmeVMGcVxHAVhFVunIY8sEyNN6DBsxR82yseC9i432Ev2",
-	"S+xkH6Y3ZWuvzHSnZYFyC5yTwCziQKDpoq5JCTaTs+/db20pT8skDrybVo2i8qrJJa/3xiZ9lGcaydK7",
-	"UE7BYB3NxThhvUyzY2IX7HMyIqoUZ96rB+0fHbWYKmapR54bwjXRUwbta+gQSg3Yt4dKzqDox4Qaomhk",
-	"BeFCTvLuPBzB7pkLnylKxvD6lCkuY0KThCgWMX7Fis90BvKIVH3yFlcDpkBchxeunOOQGj8U18Q4gwMm",
-	"qoyQBOZCz2wiE1aQ1FOiDU0qre84Gj1OHSdFDJ4wGmMGvRUYVV3sgDv6ogfm9qlkOMXtksclVUDZjMUF",
-	"M+YiSrLYpxOCRHqvKd2OpuRtAwv56EFYQSulCX7uuTGW0SKUYXAqNzTkLsWePvn+WBVJraJtYdl2EF9Q",
-	"ybKUZuCTbF3ruvKWeJhJHx+TKOH2uCDzzKW3ckMyYXhi//AduND3nfejrclgdbiHW99Z6mo4y+3lrJZX",
-	"0azn/BqwnPvU1Lueqv66wPMKMqIGX0KkpiRTTwIsoiyxRjYYG0pTHC8+KnsAnVNQkliGgz2otHcgswlT",
-	"0DY+zzON8nCmtE9OIVTh3a9Pyd8OD59A0Y5MXAo5ExAYU2l9jevIK2EEEUvLyAIcx66pgp3kzjbSw3Mr",
-	"ygyBk/fH7HW5DWTzrbMr8O0zeB0oL8WylY75mtZy3nFXI9cOZTxHG0miWd4DeonQ28XKM0oxKF6K5sXQ",
-	"rWA3Exg/KUmsKJ8L2XW2xCbn/S6F52CGLVoH2ReaThPWOe68eVHTBnwJjnCNht17efhm5eE1DIug21er",
-	"O62Qi5fXsi9zLDmq9uoDHlbqT6aL3GupMOmb7FWWdGxHqvbu6yId8J2S7EjlYfb7BLDBgmHmMnsEMFCo",
-	"4bCkYCUWLdp5shtMs6xIZd7XyfVURKMmbue+EeBOa0+WAHmTln+npT57aMZZANFcYJQJe6ALNCkVPUBy",
-	"CgPQyGg0/VCTp0vj0P5Tq3K6+mtB5ZIHGsEGLDx1tUs4rE4bqdC4RLFcCTktIXS5OWBT1bOgWsEuGV51",
-	"mtusioDLiN06loe3eK3f93nDi9nDwjJwM1JEbP8+xfXP32mwge82pb4hwh18g/+uLHaA+d+6iOEALK8E",
-	"n7ZoD1jg8C1WLMhlytx4dY8ddzMBHBXC9rC9ouzAzUBfe8J9D3h3u3NfuVCtl5xzPrt/3bIEOe3dfrle",
-	"COBoalf0D2Z2XWgbxl9SYPsB9Hgf8cTVxXUOX22o8Zl0m2rru9J4SyDyfiF6rFnXrWZsN5un/sGvHJMt",
-	"xi6nr67yhhcV2YvmW3kyeVGCEIbC0oJYHQ8+i6mhi+z7WbHyHfahsUMHM93ZgPKa6vD+gm4tovwHDFm5",
-	"9aiT1oieKagiVkHD+jINK2gAJo+hZ3l1RooLP0P7ckN6iswrGTtycFLKQvEB7lB/xpm6qcHBpMrzGTPN",
-	"YqQLUaYUBMP53BbL/ZKY0KGzGRGH+zXFR2Eui8a7zD/Jx8fp7nCqaHB5P3zyyX1Q3C7rn57qS4vJRfun",
-	"imTxQHt8bEVfNBNxL4yp7LVMgUOvWykas5HshEF6E+iLUFAMIQ2ZM5OH8Z4QmcRMLY4MRsKpNyD0yWnh",
-	"ZvbD1XmVQVYREtCqJhCXifhfwUw3Qo1qJ72zxMkdRbm+z3UI0n1yGtZx8WDbW0QiOqZcrMDf1aH00Lyg",
-	"0oIkDwwrEQ3wW/uf8rzVQlHoKaaZIYZHl8z0yd/nJGYjmiUmDz58oAk20nR+B02YiE8Ch9sDdKJ5t4Q2",
-	"dK6XyQU7josPp7izqBe2LQibV94nov4VQt1bSAaLfvVcKlgd8V6iIgeA4avYfmNae5gST5ckxUM+jgZF",
-	"ZA4V7SxZKZMo1C0c8+YBP59NGFAYqUBoqCbQF0KG7xOp2BWjSd4P4cRN5BlaSi+ttgPSBtK3GjGjVmII",
-	"akUxs2uRoTTZjyQlnLiKDGVlhvBRqZYBJvrcSxTbSHevsOvlWe9F9FttUM0H7T14wPRRHnAFNhyuO+QL",
-	"xZduxZrQLaXgW9TNeRqscb+bV7vUjrJw3w8u5opFBkLfBv5f7+XAN5MNUjYwn3dg5lM28BF3/5kxNQ9q",
-	"bbhtFIXTM83irrNS4OB55s6A2TN2o8Lfz4qzyfuvBYO7nETsLgTqmcsGRIoCWYBkD+geNYgU2q6EKRdS",
-	"Iacs13KmDDQWoFn73TBkAtIWU5okZEqhxJzVpYaZMVJAC7vC7Yq5PoZNffr22zfn7xuDA+FoOgtOiBpH",
-	"FB4iBDRDk9QCHrqE9cd916Edxz3+r//9fyBPGbwZcCGBO8NP2sqX8fDRLy16HMZsqliE3BEHW9zCJRfY",
-	"Oc/Jss8x7egkBBJuNEtGRNO5a/SBQSojqRp3YxfTbUlN8byRfOCyy32WIVJNQg44Rpa6hDDIy5pRFesT",
-	"n7RBaJLIGYvJcB4AYtMqCyxaeu4jqVJqOsedTPFON7yGR4dHv9SWt17BeQz7Yg4mJk3KLKdVUGfJOAZw",
-	"v1dYKBFl/GG4V1mMMSyPDx8t0rW/0+gyL5xVMMSghE4eU4/qEOB/map0uh0M4YXtvpQ4RH1gYol05d0j",
-	"l5Iw0MaW06D+Ohe4cMzX4bW3z+x+lRbmy9yohs01xcflfcwXAOuB9sQUyi8cVygptRTATu2T7pDsQcya",
-	"PXFi5+uT58YVYKvIqw2gWqMD40/vQwK5WrD80pvNZj27jl6mEias9B2v0S0rnPRXqdI2IuY9gu0Awf7y",
-	"wuxTJ8lU5E0QOqyYuIC3q2TcA6gD15xMBZHi4VQ00TJI4y7U2cJ8BinYgCxdeDhlcpp4kSwU8EDOzMmF",
-	"EwUldg5VjMb4MjQfQgOaL/uc1xCF9sUzT7VgFHhU6hUaoFX+1kxmSUwm9IqRaWYshkHMukOXZeUiixhR",
-	"R+OuWzwS6cpTrMe3wySUfJo7XeTCi5noTD0JlR/tLLO3WFXy3n+3Edn64LK+AmpR1ZmXEirtOFxTENa/",
-	"3CvXhF4axxxzxd4qO4fhdpwRTTTrdqbBo2+dYFHVBPSEUc2IewGNgVwX+aHDjCcg2RRZXIf9h/3Dzkol",
-	"LsDV3/MFfMpflMM/WNSYtuLeP3HZNtCcor+9G/5XuF1GVCaEJYWoczXd7XIri08xzGsJAciEeX5BYiP7",
-	"YvKCG/h0OCePD0nKRWZYmHVBxpZBOJFqUEo+HOTZh1BRTCorwA7Qvkw+ZoeHjyMYAv5kg4YAbSS3O4+O",
-	"9QWAW4THWtKZFJX1dx/uur30olbEy0ULb0a8tpA6gBl7NVAJfXUsB6vENUKQq8UCmMiiSJ1V6bQgGtpQ",
-	"S9cL2cP5GDXZG6T0EhBuAD2xMpV0jjsTY6bHBwcPH/2tf9g/7D88Pjo8POzYZbsl1GkLgOSQjktiThMW",
-	"GZKJmCkosT/ok185S3BPuktywHdFBQEJQVux5N2rgzjmA02m2TDhesJiK6IaRSNDtKwp7meH8XUzxkzY",
-	"OViM8q0fKh/AylskE7n3L7flIJFZNB/ZTV7wS55a9kjO7J1PFdeMWDhnwng/c83uj4v++naJuaXWNZ/H",
-	"e4m7YZGDUva17lb+jbbNWAYlQ7qQR5Ebi8NpUiromKVQDwlgFDMnB99SzNDoQsBvpr8PgmOYpazhEACe",
-	"yzftRGglpTn2uxrOg8Yq+Vr2fjt/87pLMpX0nCptKWWaJYZPqTKg7+876dsVUCohBmzcC9MFiXZiMwjW",
-	"VBt73t2K/dwuS2amvBywlfeJ5xZ4LHZZXZIfTkwN/T4gTFyxRE5RFHeHhKhYf0w6G2o075vi0FxkOjl9",
-	"+zwEENxW8d75sxcYQQxFK4bUajo0M9LpZlAZy+cH6m7+Z09Hcur6temu73Q64VMEKZnkb5SSIa+5/yLe",
-	"vv4gTsv48W+mJOy/BDSuLHfh1ghAQJDBf/QcAe2hzaFbDoDIYyMA1zFD2cFmt9wXqBKTWbhVSrEidTCC",
-	"BIwV+HP06BEZfPvYGdkfPnaOye8fO+7QPnY+fR90XeCG+8S+Cn/aV4M3S1hHv9YcoifkLtKDxikXXBtH",
-	"QcugdAC/Ooqjuy7BOD+fHKh0EaJOs5gbix598hQOVPt6as4VnHJBNIuUVcmxI08pJcPq83NvusO3oWFg",
-	"mdYgieniaeTQVd68/bZm/288t4DYl6nkwuhjK20lUJcuBnWfC7uiqZJDprveDImkHr0OFk0MU9gmiMQy",
-	"yixFLO77rZIpMxOWaZIyo3gUArqc6s73T9//bwAAAP//",
+	"7L37ctu41if6KiidqYp9DiU7ibt3x66pGu/E3Tud68TJ9jfdyYkgEpLQJgF+AGhFSaVqnmYe7HuSKSwA",
+	"JEiRFCVLvqS1/9jtUCSu64aFtX7rWy/kScoZYUr2jr/1BJEpZ5LAP06jhLJ/4ugd+c+MSKUfhZwpwuBP",
+	"nKYxDbGinB38JTnTz2Q4JQnWf/03Qca9497/c1C0f2B+lQfQ7pkQXPS+f/8e9CIiQ0FT3VLvuPd+SpAw",
+	"PSIqUYLjMRcJiQI0xjSWSE0J0sMQOFSICzQSBF9KhJHIYoL2hpRd4ZhGfdvGcH/Q+x6YuTzlbBzT8CZn",
+	"gqNIECn1QDNJBMMJ0bPCsSA4miPK9GO0Nwzt0Pzh/srFiEYRYTc53jDUw1X8krAHEsaMIk4kYlyhKY8j",
+	"WH+s20GCw4KP3TD9sT9nSs82Np3dzPhPGcoY+ZKSUJEIqCUT5ARFRAHhYEH0euvxSyKuiEAxn6CMRUTA",
+	"w5zoIqAiM35/Tq+5+pVnLLqh6bzmSGbhFPYgQJJISTnThASbg/aGjKv+WA/IH+RbPI85jt5z/hKLCblB",
+	"0hlxTdASxbpfvaS4tNiaslIl0d4wNUPsK8778LI//g8MZ2rKBf1KbnChDUFLEgqiEGYRYhyBGCkxRKBX",
+	"H6OZ4GziXt4bZjBiwpQeG4kqk7nCNMaj+KY24iVW4fSSzFGImWZZWPwSeTM+gxnOBFdEs/WUsskxokqi",
+	"CCs8whIkVMYEweFUDz2A71Ms5YyLqD/FUn+C/jMjGbwac1bacC3L6CQTJEIRwVFMGUE4jvlMwgLqV0bQ",
+	"OIn6rlUUTkl4qVvzvlYcuBiFMZckglGHPIsjEEYjgrC8JNEADd8RJeb907EiYhig2ZQwlAoiCVMBkngu",
+	"0ZTPUILZXG8aZ5HeTjTDVA16QW9KcEQEKDyvHf3P8sqe208zpmhcWtEEz/VolKB6kBNMmW632E01T0nv",
+	"uKdFyoTArhX0IbM05UKR6BWJKH4Pb944xxpCYQphiYbVDodA4vk4+4keaF/PyVH6123YCF87GQiWykea",
+	"6JI0Jlrw7zkODTMh9KwcjQUIM2TNAxRTdunGvwVF+3WZluUZA/smolLzWBSgjF0RQceaiLhASaanN+Vc",
+	"EoQRIzNvGlwgSSesn6XAMMAddipb0rtft6907QQ2r2S/LtWwTrfiRJMNiDAcx0Q8kHZQW1OqXzegUe0Y",
+	"33P+CrO5ZUR5I3uPBFYExTShyqhGIEvKUMzDSyTIONNy29vnE/hHQqTEE4K0NSzRbErD6TYlsf6VCm1O",
+	"KJGR5ZL563ZskOZ1vDDiSpBIWxE4ltbQSKiUlE20aLhkfAbGH2ERiXKKBbOksnYXFxf9U88iWVxATVvh",
+	"VJM4m5AADd+DQSkIjpP//rF3WkzxY29Yq8qkEpRN/PXavJnzdWfj3Hsb5+sHlgquDegN08avlMQREIis",
+	"oxD4GRH4PdBWzTtQRkIzj5Cas3hE4gfSvmIl6HatsW6inhGqpkSg38/fvEZMSwGGMhH3CQu5ZvwxFwkM",
+	"9/WUS7UFwwtG+c66gW7CPxOgYc52+kQop1zAU8Fj0tdnXOArEsEzElFBQvWeV38hCaZx3/pV+s6SGgbo",
+	"v/73/9kvVmzjLqCV1st5eSSaUTX1dPkDiaTSulSbdkQpyib6pFyeFGX9TBI9WWc09gmLUk6ZcxvBFDdv",
+	"zXaaozGZQFBo0RVxpKZUT0LbBFnad2PW489dRn3MOJsnPJP+DLZjxC6dxWZNWZjJtgzHTjuygvkIg92W",
+	"Bbl84X9IOxLWdCum5NIFfeUMR3fa1Ybjl1QP3jczPWlsJI0TxJpHCzk9FkRO+2Bq+j+kWPn/VDS8JKUn",
+	"XKUlYZVJsF2GxUHXPSrL6G2Yk0uXbGdU3hOj0pLIFk21lYRr7jujTNuVejBIjxsmylMiYASe93vBv2YP",
+	"e9qK0lsgiDEFIsMRFwnZgpV3kZCVL+AWjDk3vs0bHMuGV+M/c4PZju3QNqDNmg0XCdmW0bBsVVewFy4S",
+	"si1roXWpf0hD4SIhWzET2layweWU+8eD3F7gAglyxS9BrVwScELps6ijg21o67aR7xT1PVHUQBtbVNNd",
+	"xVn77RaQ8R9EqvmpUSpy4y4CaL11qOEUswmpcw9QJhVmIXEOgmOte3lsRJkNHwncM6loHKMpiSM0mqOE",
+	"JCMiZB4xUNBmjKVCb2aMCDQDahvprU74lWH3iCRcWY1aWpnNK/oOS1PrVjjW86DCTJuz0lK5PSeMZ5Np",
+	"UDHEGCGRNmAgsiW/+GGa90p3/WiGJTIMBpygO6Jg+RAc9TmL50jOpSIJ/JQvbZNlUlrHjd9xtS+ju+Zy",
+	"CxTYIcMSOOqAGXBGvOuvfNElIWgPdINdYe8du9jYkhviY/dIkCuCY2fHwhC3YMkup6Dutiy0dRtE3ko1",
+	"27Fo2we1WZsW+tqWVbt8dVewa6GxbVm2S5b8h7RtYc5bsW7bV3OlK1Vr6VYuVb3Rb9zAbR/8zsS9Jyau",
+	"pY8tGrndpZteTrg1zL1Jg57+wraUB3SfZhFVZ1duZFFEdWM4fiu0kaQokb3jMY4lCXqp9+hbD4em14Uo",
+	"gED/xAVEEbzGSUPAwenb59ayUlOsEAbNsjeEyMu+CaYc6mF7Acbm6T4QHElSNddbUt/5B0nEcxAueuZY",
+	"9Y57WUajXtBjWWx51wisxe9V6bMIK9JXNCF1fRkF2LxwpS746C8SKv0ZrR3ZQus0rV1dnqmQm2UlLEt6",
+	"x3/2ZAamai/oWd3c+1TTnqVtsy4Lv1pxt+aqKa1M1TWWXVufpxNLhtW4El/P/NmDBrHqBY4GizUpb/8C",
+	"JVbG6U8altsfhr9e+U5/qtnNChu9pHJVViJXLuGCKpLITpGcHt9+zweFhcBz/W9GvqiGQJ9MSA52uWYs",
+	"/R5K8YScIDyCU7E9PcGZUP9Qw2OV7bCjb1yap4JgRfSSe8b+CqsTkTHOYvWOG4Wb4C8vCZuoae/44eFh",
+	"0Esoy/9dx6JUpjGeO0Hkff3op59r3oebrxIFmydB+dOjpk//be+yPDIecR4TzPQrMQ9xzTRKs3hU03RC",
+	"FNaafGVR43RxPTFoan8gczPgpGQUoJTHNJwj0FZEDqpL8PPStdfnyjJZr7h5Cf7y3HwKb1epXJEk5QKL",
+	"+duls2wJoEUjMuaCoIkJtNCWtpEKA3RB1ZRnqghJGepfFRiT+nBMJZoQRrSlbkwZQVQmmD5QstBnHY8E",
+	"XN5PZTl+PqquRoqVPun1jnv//5+n/T9w/+th/8ngc//T//fflvNk0iqtfJa091qr8WTHlS8Wp4hWllOw",
+	"s1k8N2dGKhFmckZErTbXq9VJHurJLCwDfN24CvkJunXii7OCKDFjaPExIldEzK2FkvuV9FwqMt51Vj3m",
+	"SaX1IkpwOKWM9AXBETwwTvUg1/GVQCmtq8qZJlr7586KoJenA/VAfEx55MdI9YKecy/qoVZTcKD1uiB/",
+	"rSetA6LWxhhTEkeyeVG/1RlR/oK8FXwUk0Si0RxBY2gPG0MWIpuIQJQpbg4cegdmlkX1WScmONIcLGMs",
+	"p/aEl2KBE6K/00y37xFZQQ32zFy7O0Rb7SEBUzQlPI1JLZ1KhVUm67ngX+/fv0XmBe/b4uhQplnbUmAp",
+	"phhdIx2fG3G1IguHIAOi0xXMXXMylqt8cj1TV1shp6GiV2SVPg21L+7Fv/jMOnrMwX6GpeZYRqLaLbXX",
+	"XC09b9yotSMvm6Fglxa7VVkVf1f8MS+jljXMVLtuKxqqjjoXrNQq3bvWW0aunLpZz5L0jaEVTZlc4XkW",
+	"qdv2DVocNRbD907LsZYWT++x8oZD3X0WeZeU1Sz8MMVqqFVeSoTUkyrdQu1rnTb8SqSaD8tXMKW3ajdD",
+	"S40P8nryzNmtm5eVddIQVsh2WpaAvsjz5tVJ/gHhrCH9zKXparLPEOkyyWdbbhzxhzS6bwfoO3YK3u5B",
+	"tFFCf7Dyb4XzxanRHViaEwWVSmDFhYRLV+Pcrrhhr7DC4oOIa/lyDYlXoZY6eoAbyfqtrVBLs3tlqazp",
+	"QEddjUt56tIKGugRS3VOCLuOaCxoenNky8jMN3iMvKibQDrljLzOkpGht6WDXeSHRYOn4mvJQAitREm+",
+	"p2PpkL5mNOpoJX81++z8cnk3ZeoLPNbIt8fbjDKluzWp0l15bT3qL5NV/V6VlVaxgiWK+9QmPdbSUwrH",
+	"9YcfuC7TyyVRglVoQorGNFb6CWUIx3HdAdUs8Yqqz5h0SzSfaTewY65dia9nej+MClxP/dm8/8++tdue",
+	"mpc7tVr9wQsk7Dr4nCfTrtJVdw/e13UcV6cMeVnA+vj7BxHc+LJavFVL3IzwWv0g/ZzMFndQswRKKHM6",
+	"d1EcVRJcjIukcBoFiAwmAzT89tEs5MfeMfrzY2+KC6ylESEMKXxJ2Mfep++Q2JxQ5g/uYe283rYcIhfm",
+	"ULz+jkhynfNqd4otyJCzMdVEa51D3ZuQtNv0lDuELXmzQjb5vD61rjAs2Xo835lrV+A6N6zbk0XXpYd1",
+	"xNIG6Gm13e/qzVz01NrgzWp6N1UDNLTK97M+XVNpvMVYQtwBvaImlKDWWfAZb8Pb+dkCwdUKvmKsq9la",
+	"n3GDq9H+3Gl0dQaX+7rUTWkagb9cpRk0bDKdsOdsy7y9HsPUSoRgKdXSCfuQ3skJbZ6DO67JtY6/VR4+",
+	"QYxc2XjS3I8a0QmRajO8m+/Culy9DttetZxv6zjRrfxVcT5ZhfGemv1/D7m5v3KRrEipBd5CeUUErQQH",
+	"HB79UmcuQL9V98ujX5Z7320MXRu9mklBtN2Cg830G/jjr10eWMq3p+/X5GPfV1yJP50SE1djQt6k4qlE",
+	"My4uKZucmJuCUR5DPc5UJuCasfN9Vyf/AvmCk9T4KMyxvBeRNObz/oj7QURuPapMn89uydKtdRVBl4q0",
+	"Dx+ePwNhZh3jp+Dxzq8Bln9ax091jdVNr5wDvHrIAGQpe4EDq8cHhDyyl9CCTwROpB8bYD0ZfcBI0dTU",
+	"H5E+Ze6yv+98GwtAIf4zuG+xIqYCMrLw2JM/NeAdXpBA30TV991ldj3AgPdDEd5gXDaVoIVFbBj/IWX9",
+	"KR2lfRf0XGL5SktVPJmePvaUoEkgCKKETWAtIPNZabY5BkJpKh5Ugvc8F0f50idj3FdcpRC2AX/ZEFj/",
+	"K/M7vDpPzdBdfAd84fYGTFrifQmZYr2gx3Gm7Gj6xOSY9ceYmpmaH1PBxzQm/TFR4bTmxysa1WymGZmJ",
+	"Tu9LwqK+TIxbh/cTzOZuU2VtyMjq0Re5IOs9ZyEXensREBTSrxU0tW6URoAESUGrlno7OnzYPXrDzSpo",
+	"cZL8fvFiRVnyhhGUZqOYhuiSzAfo3fmp/kOiEAsxR0M2hDC0IRmeIBLH+ruwH2biisDzs+jRTz89fFL6",
+	"JBRX9qMvcKcYoeHcRF6/7T/66ef9miuHeFITSk8nDGu9hXA84YKqaVLeqrPzRz/9XLcpobhabO6pHnO5",
+	"ARhOreW2+LleF7tO5ItRB2hPS4SfjzIR11+QXtKa+9gXZI5oBKBhVjsPL2k0RCbDwIXRmhs8RBUk6TTE",
+	"k1yqeX37+s3KWj2ta4DVzzPhURZncun8Mknq+89kpXtJJ3UNfGnYJhOZhb4sHcG8vYH5kgYqrKbXMwBi",
+	"NHtnZtjAZ+crO980j3R2eWtOXubshgbrhvfq19OnzjVj0+JW9fnnhnU1mA4yZkyghnnJhxoLOYvQGGLk",
+	"IS+HMiqnQMKUTRBly/fAdlw3qzcvfHtpUd5CTJ9pFn3svXnxsedbNG9e1OqKN6k8z2X4Kn63KQkvrxOW",
+	"eIbDKYpIqs+jLJybbKspAXA+qmwQDInQ3scev/zYczlRNh0jyMMUjVqX9XGIhXpyy8AvTZxnnnH2admO",
+	"2DZqdwQmI9+VDnFrn/4WDjjC5KQlYDQAoDIEZEo0wuElUrw451iLC43mXuJlWQRNlUrl8cFBMu/jNB3Y",
+	"Hw5mJLZ5HisePuvu6N8Z+wys/vVOfMJrYa1DSKmBuj1b2xsKeqgPWVO5XxQS+WKqJcIlIamsDygon6vq",
+	"G0a/X7wPChiFU5vPCY6lY/RPggUR6GN2ePg4BN0If5JhQ8JW3uGZOWM+Z11S9Urp+fZ0WiKiJ4eHHp1Q",
+	"pn4+qr3dXH0Xy98873x27RIQVxsL529Kw4pV5rEwxBbqWk/pyII02+aTx3/WsaDxA+f36GvGN5VjTgoh",
+	"8jufMnSeUDXttUZsFF/AwvmyZFsxSc2LAffd14tzzV2ZxcT+4lM2kHop/od9OAh54svRTj5nb2l+KkdN",
+	"Pe52tbbEaVy7BGs5lJLx0mTaOrurSITcAF2/ef8WpnIXdpEb5b90VnCPYS2FFa5HyxOG8Jn5nZi2Shvy",
+	"IMGfJniSGy1lA+Tho8dHcNz0SP7xoyWe6spyGb/IskVb29+8KU9oVyeoHa7ly5hI+Xei7jeZH4tQ9YjE",
+	"pbyAWqPsjEU2WSwv3mS8B4WtBpdfew6TaLHi0H59SuFaZmjtJD+kG1A/mrWe+rEGVRvy7YunZ4YB85AE",
+	"tHf+6Kef98HvpI8O0p0jsEQpFsqsFZUF2InBaSERktxACLj6LsbXfv7shQwM/gmAOUjCIkRVYFYVK1LJ",
+	"Z4VrqOZLwVuk0pvXwEXnK0JCmHPdOxddmi/anz04s7mMju5Rp5Vg5GIXrDd+WbR6gy1Ykel+pu3Hj+m3",
+	"l9/1/7+G/z//joLBg/qkW9+GrGiYGe/HRLeKYswmGZ54CZ03YG16V31jKqQy6wGL0Kvj/eVHe+9YbxIt",
+	"7+yx3rsIrpkLBnAyMxnrEaNSix3f+1TEAM+dArdX50/h2sTeFdGSMvQ4ywT71TmwQPzWiET9HFEGgUkh",
+	"ZpzREMdIr6cIsSQWwMVfykfh459GP48f98Oj0ZP+0S/kcf/JP37B/egoOhw/jI4ekUdHvTJtH/af4P74",
+	"07dfvvfzv486/P3w0fda6u8U4LGIGnNFXo1zWJzleCy3kODQLYVhucDvnMPQxXmwPI2hLq3m0RaxJcpZ",
+	"B4sHx+L39jVYOR2h6h3xAv39iPtygH85OaAa5k8XQ/rrcgbq5uQmUKdONYs8I+aumH4lf3uDKuSMkRw5",
+	"KiKpIAa8oDaX9vmEcUGiE3RJUqXHxeOICOvDlBbg1O//Osx609aZ0SHP2as8Xb2kfvzgiNRXM8uvAPxm",
+	"286fmjjB3jdabT3iZGR2dhtW8uJtRnUd8pG1zv2csMiwssmLuG9n2uXr0E4A1zvreWlPq9N/07XlaQFM",
+	"KLQlZQ21AISZAZqV+Y1aKXnes3ZKttjx4P9dDprjz2X5al0/N+G+UIkxhI1Z/ZRH11Bi9a44CONa6pA7",
+	"+uXRw8dPDv+xokvOUwHN5dhdj2gGt+Uc7Y0N/L17wURLBRYzbYY4M1AyG9nCa0a3unZhgW1rLdu4/m2n",
+	"qr8TrNaJ1+sH9+0nBrbTAMuZtRuZm0HzHpXmvdp4mbqT3UVCjKa6nswyg/1cl7x0dPhkORZIKsgV5Zns",
+	"nMUDRTy8cHzBUy5JtN73tTeDn12M4eLY6vr7VL+46wJiXdBLakrdnDFFRCqoJK3BrjcHuFQO5VsSvFfE",
+	"7LVEUZgKNxOeg69Yz8C6UrHIyPjsRORq8m1NKvSzs5d89sG9Wpe/a1OvPXpbnFOndVxvATc6jYZxvuQT",
+	"yq4POXQHNqd9guuFtxfFJPYgtmyYn0E/6+6H+05r+sDQ7pSK4RAp0dAaccOmgJTPanlECsiM+mCU+tCT",
+	"8kj9I9jrs4vPb0/Pzy/evHv2+d3Z//zw/N3Zs1qPno08+UxXCVqBaUcubtQ0UbInfvn5yAMa8YJVaNRp",
+	"JRhOqC1erumgAeAMro2a2ntHMghPt6OnygXZ6K0GxwFg7dRL5+IOvZqGLmc2i6sgAiAbqhBWaHhw9fDA",
+	"p5W+I+nhiTEU+zG9WsVieFXomtUiqDK3VTBid9yIsMKtCq1FU1nienR4+Gljuuj1Iu7E2ie5dQ0ab7dX",
+	"TOzahJxzvZeQQEqzaVi6t+vDwUHBMzCkgYWuFT1Ya4je1OJ5S1YeTsOalWe9VmROVZ4vkairicRl2cy5",
+	"oVyxm70+22euZd5tbHd94Gj7Zn3wCKQepFD/GiBNMxiKwWJJ+pRJwiRV9IrE8xN9Cja5Ne4sPOPiUh/1",
+	"ePkADHhVNTDZS4gYKhqY7MHnFsxuTflVA1C2FNmr6gFqMgK9Ub7jMVkXh83bgioE2WEdToBdkD/spWEr",
+	"XHQjWN+KUGemjJWe5TrdVhnOn0EO5VfpYsmCX8NjsRZNmOucDUzeydWO84zWgbR0w9zExaj95J9zLTca",
+	"GwZJOV8BE6NCxCuASnrb0Aw9syjY4KcHEl3hOCMnFrO0DFcKEKbL01vKZJuPJ6jS9eLK1eBVzntu1J0I",
+	"YU3t6nwIua358FOdznQXvkuLzZRos5yt2b521h0JHTVOeF2PE3xsXUyEXZGYmxS6ri7nzh6ioCUxG9zW",
+	"C7jtgmDJ2aDXnunaae3akL9tLThDhivSSF0IyvtydUmWJUTQEEq2dUqicIxaGAS/9B+PH+En4cPocHRE",
+	"/oF/ftgidFaRU40CY2WMwsqyA9+Web4ewG/phqyB27fAuIetjNspLbFMJDXxdZvl5sKA24zoOgyuLb78",
+	"yW92stdwCt5IfsbyY+w64aH+1De0ya0bXHNbWC7Lt5KYNaE8m7v2Ko3FlIkzNXTOn72AyrCQEz4lokMZ",
+	"pSbToF012JWyE2vcsVfERWmtYVs21g3SLwxWw1LyolEb6j28bjMHO/E8xHvVhpV1/rQ13MxqCMcvxZS8",
+	"CdjhtoWGeRtzl9SFJZWtKwvTzx1SFcXENz3Rbg7otfZ34yblhjIPN4a7WRnU9UBUVy36sQlPXX4zv1St",
+	"uojkNUR0YUg8PtyW2R1mUvGkAfa97NraoBOg8BV1YuLz4vVaX1brocer4G5jY/VfE4GZkmg2xRA0u0eV",
+	"JPEY7hqx/0kD6so1zyT1DgeHd+7NprRUC1PPt2/lI41u4i7pp3oVvWmhbby8d0Y3uUlvdpLnRDkt3E3Y",
+	"VxIav+BQxXOohMjHaAhC3GJJZdYRVnOfv0JI9rqOWHM3tgEX7nLf7XlJPlV9RKOMxqpPGQiIwIQ3JlxC",
+	"jGFMoMYqnxExzmI//YjPGGS3uSuViBgPl4CKtVyvaDaKqZzCk5AzJegoUyWUscoNy3V8y14M5qOtKZfb",
+	"8T13KIq0EX/1dv3KjcS5bq2jrQnvhoJImxZsG3WgH15PdG/Jc25Q6O/6lanFyl/hynSxBsM1L1HXugb9",
+	"3jghubYbpRCjP/V/OYoekp+jI0z68nHy5B9HvdUC160Dxl7Jn5hy+MgFrXvB2C5ja4olYrw5Fmxtv8wa",
+	"vpFGanGwIXeCb10Bm3VP2I0MDAFTYSaomp/rDs3wT/84b46Zqy3dUnY+5pkTw//o25b6IHp8rMrhgaQT",
+	"9pmyISBaDhuBuhAXBoH9ARq+t0H9l4T994+9hXc/9sDGo3qkpien2Y57pVDMguxwSl+QuVfIEqBuGzI0",
+	"EsAw028gCCyeZIJEJmRw+PL0/dN/vTj7X59Pn716/vrz+dnTd2fvm4fzH33or3/usHUXxmMWRA9bD8dk",
+	"K/zqrILfL973asrqlHIfqJSZSYF/iVU4vSRzzYFcFr5i6vIWY2oQToHq4DwN3RXDmiqVlgd1FpMrky25",
+	"1uC0fMhLVEub15lgcSk1NeRRP4N87DYnVCLM5jVwJODZtuGhjqQNtizgyCr9MxQ6JTBuytk+Il+oQexf",
+	"Om17RGliCnsHXMMFw4OYT4DGR1gQKAPdRuvrUu93MDDHNYgJ+fJRCelp8bivl5pECJf52EIkoPdTKuEY",
+	"BbY8DhUyDY6ItJAxEcUxCRVAzKYEX0rErwg4ICibADy4gEMYVNQK3KrIwIUYQ3F6HhM5QAbK0rZncABN",
+	"UQU1lYGtua1XwHxk7tjlFKdE5oA1RFzRkOjB0IQqrIjukkOomN5eyiYOZxBKxTpAG0ZmaIQlQR/evRyg",
+	"NwUl6m2aCJ6lhnX0Sig8QSkRbqB6k2IaEqsX7A69eq6JPhOxBy3BU8Ikz0RIBlxMDuxH8kC/CzmHCnSw",
+	"2yNTTMHQWO9w8HBwaLLqCMMp7R33Hg8OB49NZuEUBPVBxEP4Y1Ins85neDIhAn14DtwGXiS3qQP0XLOS",
+	"lESZKcPp0KtnThkW8xOtp58+e62JJ5MmKiFn2udR77j3JpXP9Bi0+jGqEsbz6PDQZpQoVwaGfFEHU5WA",
+	"EWGUW50a+14XYRHxMEsIU4ZQUzwhA6O6siSBMsi950wRYfAc0Onb55Uv9oqV2Ne8gycSjrap7H3S7cAy",
+	"HnyD1fjuLWftVE/1W7AJtpi7buub4Vq9MQXPYvtmoZhNXnkx+4o3wMfHOO3/gftfD/tPBp/rAV++f1q6",
+	"5jTBE3KQskl5zfOjpdnk+uh1vV2hKQq0xpeLG93507/wFTYEsGoDtbQDmzDQfHS0sD44TWMr/g7+kkay",
+	"Fx12q0IXdIy331yl/fp5aprTbMq4ApmlbW89dRTyLI7QFF8RtGdlqyYyJMg4k0Qiqvbt8hzVsWwaY8pW",
+	"5NnXHMksnOZrX2JVqCKhaGiHZ8X4IovXMuqU4FhNvzaKPJPSIfVBIzYQwKngYCSAepMQbHWilUXEiVks",
+	"xTNbfdJVaqiVcv+yPS9lunaias+LdoDSNWt6aky08lq+pFeE6dmlgo/qV4xGWser+UF+gku1tllcuteg",
+	"GCEZxmJtFKXWtc1SLRcHdvlwsaDbUJsQpJKtLBHWZBnaJCuJimIWXkIS4DQ7PCQOKl2iMTdQTid2O01O",
+	"ad7+BBSY3kka1uzc6de3erpn9gxoAUb+yaP5xrattiyoXnu/yS/92WzW1zKsn4mYMH1Ai67dx/eqcvm+",
+	"RfK0RbQa5I+9vbGn+kLc1rWYD/Hg9Os/cX69Cx897PLRB4atPUwi89njLp/96srDwDcPO31jwVjfc/4S",
+	"iwkxX/7UbZAyS1MuFIlekYgalCn9+aNH3T63ogsQqeC7J12+e8/5K8wc4CmgwvzUbSue2zo5JhAWvnvc",
+	"cTdyTHjfowB2kedL+POTtlkK6WXy543IASCNB7KS3rH3Vh+qfZsNf+19+h700kz9fSSY4fqdCNuJsJ0I",
+	"u28irCq6Fk2yz1ce4FOjYfu+XM3iuHzDrYxz1dj39jo2ym3qfZBzkkb2DScdJ4RpQcPFvhF4xm1lUuq0",
+	"pAugcfCaFPa0k1q561DlVwB1ssu40c/ycN7FM/N/ZgROc/bQ7Lz1tYdkSOJbODfWN+RinRoa+rlzQxLg",
+	"+Lo3s3guP2pH/KESOVVyDbGzviy4N0yZs52hKh8UCXzwBZiq3fuq1cBljV/n9Os5YVGBFe9Yses2AruD",
+	"zxTQI2Z4/qMrjx9Nir/C1nwzMhxhY8cB8KTlTOkLv1ahntuTwgWINhy4PZFuJO+EE6jsdm1xbko86dcc",
+	"UgTAmpRR6IbaEh3TLwP0XHlC/6QeFx7Q4AmLZOMRuxwXuy07tdzLxk3UavM/oHW6MzPvokY7J8peSuXA",
+	"RDUqreVAbFVbtURnPM9tCye9CBw5EWfkBHEoGlf8gIU2A+MIzaZztHd0eLgfoIzFDpfQ3BGiUAsKHEuE",
+	"w5BnTIFHlwQGYs+Ij9Lh9tHhUWFK5sPhzI7E4StWxYrdmFsQLFs7Ajf00kHM3ITxsePzrfM5mBq4iimr",
+	"zY2OTq4fx2qABt8WUH07g2FnMOwEyWYNhhVOKgckoqqr/2kAOh30fV5zGu2BeAH0RSuM9tEMbp+Np0jC",
+	"kF2vJ9Y7zjiEETFVJyPOIrqg/zs4kVZ12WzMhdTZ95OjDkMk287t04nmn05JeFlQeBWYvYngIQIPDuL1",
+	"RnIKQWlFcVoWIUFUJqCKuqxE9WlNG2GFjedV/yshCg985WuCAYu0e7gYgqiLkqPVIVg+PkQJZZnS5vdY",
+	"QQ1niWIslR+hZ+T4AJ3aIMjfz9+8DlAm4r5VWjCcJIsVhYoaWqWhEY8okfbaKbcI9MCkVsrF64usV2Ar",
+	"bEkzL+JWbFg313eQT/kAGnYR2Os3eaMKvwbxokb5v+STCYmgZnpXsQINr+GKNNHp63gj4cvVrQabgr2e",
+	"4WBH22Q7POnYwroi0YLArCMV3To3CMaXfKJFkTEAqhiJWjAUatcTkF91o4WM5O64ERNFFt3kjvb0a9sm",
+	"cQdT0GDZOok8xVKfLgjYEi4OnHEUczYhwhxPBvePlm+HmHxfeTncveouPzPx9P5hD5e1ZAORJUQJWgpY",
+	"Xgize2Vf6RZPvE5wou3BgPAR9FbwhKgpySTSTWqtzCXk+SATcVqNufM+SPLBLsbd2ajtgaP+pglr6+P0",
+	"7XOtz6/LVquU/K7lqzw4vDLl937kOMTS2OE2T3uOTQDwkmn/r9NXL1ebtmv4VqZth7s4bR/YY2Pxla2e",
+	"nJqwpebb/TNwzhhnb5OLJtAcUUrwOCnHNUiF58uvf7buyNlykFJTN7s4pV2c0o8Vp5T7jbYdZXlf5Jhh",
+	"+Z0g2wmynSC7j4KszvfnfjsQBeZDvRvwFaaxkWsAeePkSn6KRp6X0UgoW7Ibjj/FPZ718Vlsb2ovznFC",
+	"0GxKQHJxYRKPvNb1SdagJfCMNbnjqnB4W3TMVbvahm9usY+b96UtcTTY9YXcaVuR+Ho+tZ2La10XV/3F",
+	"eZu3wWN9F4hXy/jnRLmsc/8irbjXyuEsTJ/gXNtz2R4PZF4RdoXr84aI69Wv0WsgKW9ELGzhMr22hzsn",
+	"EnIioS4z6JoiYecsv2FJsvTmfLloEQRH8+VZyI8OD90dOZU5uCcKsUXbQErg8ZiGgOOZpx9b00Hm9Qgl",
+	"nTDKJgbNBAuC9H6SaD9APx0+NqehGZXEwF7Aj2iEY92VgL4UvgR8DC2T+BgJbrKsa9Oc35mZ3VaWM3Q/",
+	"8HZ6+12+5gruaecnaAglgOUQSTy3IKtjIImqZ1APky5JvHawJ60hFbkNG9Or3KEujcYpg63sAUJOgC5e",
+	"nQX2htng2hi0lv1AU7S2VQDmaoCG9nD1GathboWa9h+46+VQ0Suq5nVn4ZdUqnM3g2tSQydIvtOvzuZf",
+	"hDxvuwRa4YLnts+Ad/RIpbe64iEpNn7hQOV+O/hGo+/l+8IKIiuLSlS34JZxCbXHi1EWUAgHisr5mEE+",
+	"3JNEUvEUTCfKJgN0yoxXyILR2dYCuA1lkYk2RgaSLmOXDKowgQ4/Ojyqo/9nMKvzvJxjt6iehYvJGydO",
+	"M7Jl37zm6leeseiHpOczFjkY4E5UHTQp8c1S1G9ENZLTJh1uuRhtFZs7wrx5wjyf8tmKlFmJdVwsUG9F",
+	"a2TR5n47e49yEV2gyZVxqWi0CijVQogjaAED3bhaUJ2za6ny4zVofhXfhBY5QOfEhhyYT0Y4vIS7htry",
+	"2g0QktWXO0BJLpzRC6AHNy+Io+PCROFnLJMksmBrLlvmgXS6rG+aiumYKJrUQj2c0wl7zrZ29WCa39qV",
+	"Q7X5Dof3hzcu+SBbJjXlmgx9wVAqtNex3lMzFy3EoeyuN3Zx+1oJ0AlbI1avsL+15M3SZslrimRq2Qtu",
+	"w9yXmUujiIxxFisDwQk9xjzEsQG2SeAWZFkC9AC95lV+ItExeCr05Bj5ooz0zF0sFndT2VIDDx+hcIoF",
+	"DrVuO/GvgTkbU5GABBjalEJJmApQkgFCrAqniKoBhCBpyevHQGvZ1SRWP6RbFasf0q2KVb/5GxarbTe4",
+	"LgEUoFalUeuwMYKkgkgH6LdLP/rRxJiRMt6dZZ2sunp4MJiROO7D8ejgr9mlrMZDLpIUkM8FGaEXZI7O",
+	"C4RI8H5a+Go6YVhlgsgCHdqGi8Q5TvSxEVgGE9ZzoVq3GQFLnCpNqTEOSQTuU+tbSChTJEJ/aYkzMrDR",
+	"OPeb2mwmkIvzAToDuHuQU2UHBRamX5L7l+UUKtv/69XpUwsjviisfiPq94sXcptnxN8vXpyTxmhIvUQO",
+	"MrUTeYFjcj0Kg0+biextNoppaHa+0EXz8jp7hMd0cwXtAV77Ac6W5bXBGyjmk7IPNQBNPCFaaWGkLfZj",
+	"UGdlFDf9xgOJhlrlDV0AlORimB8DDPybpj7O6ox+PcqXVKpTPYyzK71EvSUnP8jrJ/CqZQlN52xiVD54",
+	"e41bOD8BVjLbcKi40IL9eTlRLgfZzTI4JdYkyjWPJNIcldsbp2+fu2AJLkrY+fuGpakE0NrWIYItbms2",
+	"1GfhdSif0TZmPOKZMoNx9ShqMwG1hlCbXjC3DHrzOEN7FjQXDZ2TxlVI2G9ZJFtvrW5xHl53cRQ4uCAp",
+	"zbvCUk2jkZSFpH55WovMtY3Bit8u3cPpfAPd/4vPUIJZPgTFbT6gXpCEy8YBxDShqjQAa2v3jn/SO4G/",
+	"0CRLCqI1/3oY1IBD18kpK2OsPixJoKYRGVl0Deb5tE1fpZYJhdSD2lA1SukNI0YO87HdkRXMSd3FOudp",
+	"/d16R2r95RrmqP5sbVem/nhNG89OtMWh6ZdF+fOTJk2/MkntbZLRqMTpstwwhBpyFf0MVSIa9bNuzojm",
+	"3E3IRQTyiMzRjAiCbBEyCMlhaDRHNNpf1N0B4qnJEoEqgfEcKVCcVn06rFfOFKbguVTki4J6KWjK4wjs",
+	"v5hAcrt+po27PcbVPooo2PFRi2b/AFPsotPNRBvGBDLQDEvvJdiSIZakT1leLyWeN4mC5cCK62iKfMBm",
+	"lfJKpU2jsJWoN6uu3BbY0ezpMzFEl8M+E2Z+BLyhPajX1KhPXUu9GldeXmK2RWOYAdwFhZEPCTwmzjaE",
+	"sclLmjaNiI/HJoasZkj+iB4euv95AzusGdjWFYhmri6qo7wOBtt0WlokLWBwHO+0yx3XLpkVp1W1Eqzg",
+	"EfWgQzGLfOUQeA7YAfrAoIbGlNOQSBNJVXKmagu9n6XOqSoH6AKqgSmSpFxgkQc0DotITnBkhlMOQr4c",
+	"iOacDayIkpjQK+N8TYrrtJM8xhQXrtOh8WhIlzFjMSGMJAI8AHvaMJHpWjY26CyzYOD325LLtNzLbbk2",
+	"q6NohlRwdQ4h6tPYG/dMTBw+6fjZU87GMQ3VtYVLN2eqmWO9P/XeiSfnFQVa6WT4HnzLwKnQGkplgpFk",
+	"IUGck4WK+upqJiJdunBy44Yx50YqTOiUdLFTLgzLpq04X5hXjc1GwLizV63IMEPMRUaXYCnHT2bW946f",
+	"jjp+tnpIy4+irA1NNHNDUI8OAL38ZrxtvZuwHtsE/o4qfzSq/A3C/xtJsvWM7pU7plFDdFXmnMTNsSHL",
+	"nMafgiYQiae2Fg3cK1ASR1AqVZlbfIKtpWhyAuQAndoUFRP2HxMIVXIV17wwABPG1Jx7ZFXEYmq1uTQD",
+	"RcTIF+V0UIiFVjtTAtatqfVZrzdMdvK2Tc2il9vKg+4iaxCWLiV6J3Z2xmVVcBkiXsu4PLB+LQNPczcE",
+	"XO1R/ZkZp2fqQt3fJumkjdlG2aTFX8kziELMAG3URCkFLhKACpQSIfXxv+YK39TJbHLv2gHfCVtFy4/C",
+	"G70TID+YNW12dj3+Nz7wO8j+NSx1xu4UR9nrgx1D/WgMZehsPX6KeXjZ5rH5lYuJgxWwDDUugxYjrBRJ",
+	"UmUjcOkY/pobhzJlSPdgLjlDrPVP4CeF5mG4cHtOIggagYEOdG+f9cefw5hgMRygp/q/4OixzqMpd7jb",
+	"+j0SIZmFoQnPZVFe7pJxNaVs0uQi1o3C1Yteia4uH5gUlQiGtuOpH4+ngCwsobnbEUvMd/e03cboZWDH",
+	"O2w5n9sqst5tUuDdBEF8KrMXRLnLACImWi+ILORaIyBJ9brLgrdZ58L+Ji+9GiTRufEUbhu2zXZ1y6BF",
+	"i8Nov7Py0UpcUO9O4O7cCgtwKFZ01WUedTCHfKyLJvxwGNY7csUvwbZvBpeosR2ahVA1035H2j+QfR4t",
+	"On2WXyZV4wdLuComrr8c5Q9KME/pN4bxnCiUZmKi7e4Srkp7kN+mEFM6qADoqCnuyTNGKjApO/74wSJt",
+	"q/t8P83sAlXG/vV8NXCZE83ANsXGpArhGECdLGPb8y5miOhNa2DjBe10beCXHbv9UOpIU1c3ZXQXOC5o",
+	"odS2rnMW3B6/29S9tqy8PH/MuwziMwZX2DYEr4p5ZiA9rnCc2VK2TNsPSE75jC3R3O9dLuF29TZ000Fr",
+	"F5PfCZIfW28XO30/NbcZ+8E3+O8SrW30qyyQfE6Q0I+c4nY6Gx6uobXfW8jOFUsw2u52nPajcZqhDE0/",
+	"RTLyPVXb+QTaOrc8uBFmN9dA/ZL/uz67wgtJy92NDjzfi6Z4IN31E2Fo6LJXvTIhmhPpZGqBY+xCl2p9",
+	"gG19koM31HTSVNzjIiFmnFt2Ey/0c0t+4ouEbBPH+iIha4i/i4SsJfwuErJ6ytNFQtb178I4r4F7fZGQ",
+	"daFaLhKynuw0a9tYNzcvmlGBvC5jluTQKNXKPp6snCWkcAaPuZhw1UFIFMU1LFyMZm0os4GRj/iEQh4R",
+	"QM4Y1rTft68OVyqxUYIoqhUNv0I32xcN5X7urGi4VtWLRdGw49bVuNVWuqhni/LVaUe+dHyzUg0MV9sd",
+	"uob8WOJKWUsF+tfC5TucG1e8Br13XxWFLYK82rUWMZX8I8AXwWhMZmgmOJsgJaBs9aq1MBY47Kmd9g0x",
+	"tO1up/J3Kv/WhcjSIhcL4qVJlkwJjtV0ebGL4cfemxcfe0M0m9LYGhsG5s4EH4grzeyWEWu491/QD5T4",
+	"/41stcT0mxfLwiZgtCHEymTp9ZDQynW66RUpykbYmg5IH+L2a2DMDD7t4k26t1L/0i/UL9UKs2p+1UbM",
+	"G0tr0D6bIiV9xKP5sslZ6nJFUZp9wadG5EtCXA5AXkgFwiMxgPMlJBlB0baTBaMWvqQKDM7824ZKSi+p",
+	"3kA3pG2XGnI9tTmE8wW688X8T43+l3+fQuh55Yx8kzxcdyi9g0NtKlWrCPWtqSS7gFYUNGskuKkI9AXJ",
+	"uVQksWl9e2/0YSpA4CAL0DNyRWJN3gE6P3sToLe2+KoI0FPOlKCjTHGxbxF/L8vj1h1AcwNkar1ix4Gw",
+	"DMcLDGaFhLmU8Qm2lsXMxBzpb7NaWbmnWwKZKDH6Mr2T7/Q6MBM/DNtfvzzZXRccBXouLfigUURUVeXB",
+	"N/fnHx+eP2u9cQE+ljaUt0RhULAgFyggRQL402hS+QABLG5RhayUGRdoKy+clorw5EAS9Xxv0ABKfH+L",
+	"Zfx8TlsZgOJOcVqXe6DS5yvfB91X9ezwJ7pxWWMZoLkzLhM8h0pxJZV/ghRHmM05I4jEEiClI27DCMHn",
+	"iPaODo/2G7jiN6JujCVW1UI7hvjBGOKdJt7O7FC5C60rJOSpoVVKCi2FnE0z1ajLtD4CM1dahtSDKbFk",
+	"A6uZ/PmbMDzLPd1mfeuuLG9WMdqx/s5mbRYewGibsVkPwOBsjf9bOOMWl5NScfvwBLLGPP0c2yN50sHB",
+	"8w7GsG0W1L20OXgsOs6O335M15CFXRrfA727jGerSN1L2MuhXm/7nKd5v43B7IF2x2I/KovZDa4wmQ+S",
+	"aVHH76ixW19As9baxVHk3LF7ozkaAqi7KW+pH+qxDQNEvuBQAcw92XfXfgDzZu/Q3VQAzX5Cr7wLFGyr",
+	"3gKGOwJ0dcyMOxgGMBEYcsftI9OqcDBz7vkDeVKECpg3rZN4RFBEEg54/UeHT/YHqCiW/7AIOnDYoDiK",
+	"SBT4hfTddjqcigY9f05Kcmib1v45UUYI3aah70bQbuabTX4g/RU0fq+Nu7y7DcjtM+OznAb/loK6Czxz",
+	"6euVYZr/vieX00Jogq+uLP/CPDiyg6LoZCItOdxcTLHRWzBqdP7sxQOJhpOywJJDuI6Tx/bO24pnEOZD",
+	"3f4wPw/BkQeeySHayyX5lMcR1AAzzJ5qRsvnLTmiCrIVwW/JlJjvdzgxAYLmjZyadmbdzqzrZNbJ+3yY",
+	"MmlUXW/xFjyfCfdMtxNT7aZkrblX7LOgkBl1hpl52xlm9dLgHbyzYFrd4k1eYUKgmLMJhJLuDIlbMCTu",
+	"vgOzxC8GT+/Oe2WCb01pZtsRWDGfUNYcKP4mBVzcPCq7qDBjQpUiEyAQLAQJ7T06QlOeCblvi5wLMhZE",
+	"Tt3PTw5RhOcyQIJkAHR6XLpJheK7ZL/IDQNnNJVtldCMuFuosW6i0rFEMxLHA3RaoCK2YJTlaI7D12cX",
+	"n9+enp9fvHn37PO7s//54fm7s2dDbUbGMTGH4Ahq/XKh+jHVAtXV8xwCrRFs8uNsendNFPtL2IOtRa1D",
+	"87cXpW67bzkY2hATm1fAyCzPZCiWeRe5/oNGrr/kE0SZc1vlrL7HRZmPnRxZlgvjk0+/IPSlmTAl9s+z",
+	"hkFOTGxq2VJZEKBMUjYx11bu4YOiwO8wKAlQhzquBWzMJ33KQADWyojXZOYnksGktiYxajq7y/JjEfjw",
+	"xFtbo/ftAu/EyA8qRoxbuUWBNMmLFKuWPFYKdbHhpGGVu7Ffxlwg86JNcTMJFLZuvaQTBvVrcRFp7UpR",
+	"GpMmB6MAsJo6KNYT9BKrcHpJ5rY0lwVoRqNMQYDmFMvpoqgwoaZvT99vSTrk7d+SQPD6b5cIWp4XWc56",
+	"wegKIZ+QzLIG/8N3a0kA+HJ1GQCfrSsF7Giv4eatS4HqyM5uqZrPdwXWx1lMrrDS9NVYgq+2pEdzIlLu",
+	"s13lOi50nYGLFVgdLsgkmk2x8kEq3OHwgSwHtdjX94bm6Tsew/lxuF/nzhlhaZEvzC1ZcQfXmmvxzji1",
+	"t5xnoXu5zRwL0/+SMDe9Tfc+t2J303TX8zr8GDUEXpJVguZAMhx8E1YWtLqGz31h4t+xQ0oD2js6fLx/",
+	"UhJQuVtdVIodQQH32iYavcEmwj6XL7foBXac/XfO5di5fpdlgvh82SkXpD5j40YIvqs+212A/pBZGhuJ",
+	"WXMqZPvJGSU9ZMrm4agPJizooNacjG0bqEUvtxmi1YWhbfnPvy9j76zTrWdwcIEM4Y1W0IjWNJV0wig7",
+	"wIyzecKzlgNzjl/gVaxnXJ+8IsIUxXGR0JG3BqMwLnHrMVOIsuLODyAVYqyI0AZqXrVIcbhOnGQxFjnc",
+	"m4mU0mPWXx5ExPRCv5LhAD3Ly4KyGCxgC3kC0FKmAGkxKIjUMIMAYBMqEYdZ4vjE3C6map7/VCCmVQXe",
+	"OZ2w5+w0X7rtCLxKL57A26aAszRn2apJupXXtChacE033JOO360sKrbnS+vkU4cW1vWqb9wRV0BLKSyU",
+	"FwJQwNKV97fZ12alCFzndUKYJeFlBZ5OywhuYxF01zlKnHWcR+SKhmSATi2knL06hBtD88S/2i8AJI3D",
+	"PbCgdMXjBIQKH0P0QBNvn+lOtgwjWdPTLRk1tSNpNm/06yCuT/zCHXDLjxl69eupF0IBsf6awkLOIjTG",
+	"oeImHSBU9Ircltd+JzLWFhmm4nYOOlsOyGm8x68XG1ylRnQsg5vFSNIv/YhOqDJ4lN5dHGBIg/vcoUjb",
+	"wcDNm+DZxFoP1U4Proig4/lQixYteKBhQSxYikG9M9DWiDMyQBcupcV1MMUQq+jsFGfs9LPUWBaEBSXc",
+	"2sJd3VSCyjDim/dvgRe3KndcJ7ckcpYj98F26HVkcMU3w/PdHd/fRMhY3FzOSF/RhOTFZyvglkuEiuXv",
+	"7hGQ3YFyFfcFgRYgTSi5QXeY3EVx8G+YwC0IBdPxbVkjS08guQGysx/ut/3g+Cnn9E4c7uwLfeDvaj/E",
+	"lF2iPeDFKRfGitjvaEZsQfUHefILZO0y64eQTSbBW2/K2xcDC73dWSPBaQawQnfGwt/YWMgL1FN22UGC",
+	"tEQGnn2xCekIoysc0yhAGTPqPKqPRfIcJ40Vzi1nbS16L2//zmptv7qmlpAkKoQgLONOm99zbb5ioJ5m",
+	"Rp61cOKFBbzw84sCKBnhO54QVWhEYs4muke0h11wqKtBBwlHEcIzPEdS0ThGDCcWSdy2sT9A0NkQx/Ex",
+	"0rwytM4MkAClCdkR1Na0kGCZajlkAoKhUUaoAsTmhZHX1L2qv544RsP/Aat3AP/f/0sOkYTmmD6W2ED4",
+	"ERYEDfUY3mRqb39YL4XeZGqLMuhNpm7opqLdOrBnBJ6pv6dYuUsxvrbC32IVXlxyHjdWiWkXIVna/f7B",
+	"XmXmwDSYgXavXh1atSkRuBCoFh7G8NcH+vy8kEAegIFKLqdP5maAOTmYVgyRmzKVRiuXpZhEeCSJPU3k",
+	"IzSZjKbEh02Wd4eQFifih/SmbjAqPd1p66NcQOzEc/1YEmjaqGuKkPWOBLvb0Js1Zgoo91LkwdqXHMb6",
+	"aZRF73yrxkRaScomMelnkhwjgsOpSxoKsRCUuAtSqK9rRUQqiBYZefISlUimBEp34REAbui3R4LPADNn",
+	"ihUSONT2dmFVuZtR04KeM2Uu7RlN4PWUCMojhOMYCRISekWKz2QG1gsXA/TWjAZ8nGYczhSzd7BYuaao",
+	"RMo6REwm1djIvdxEmk15TAo5eoqkwnGlRCg1TplTq3cN204JjgyOhDYvRV38hl36osjw5kWj38XtysQW",
+	"oGAyI1GhgSkL4yxySa5gv+4OZPdMhjnfxQIqgxfa0elsBj/3bRttQsxYPKYr2zRk5UVOsLmighW7rnKo",
+	"M0UowNgxZzktooYuZ9yWCS1Pifp4EtExCmOqFwtyKm22NlUoY4rG+g9XttDEH+SVwmsSsi3TmqlvLRPb",
+	"7+X2UrDLo2g+Tv3q6apdpvUPmmn9uhAPFR42/oUS/zVlXTvJofmrxcna4AopdXG8+Kh8lWpvVzmKuN/Y",
+	"g0qNGzSbEqFPl0XidZhHoiUDdArBIu9+fYr+cXj4BBBvMnbJ+IxBTJPzIxmRYceRw8h4wWZt0gSWY9vC",
+	"RHdyZ4uWmnUrwL3gtvx+liO+RR41m7yg310mvOWAVuZcGhhRUwjU3X/WmN8jHs2N/yaWJC/p32KbBwbt",
+	"SQgC2MbGZ+pfsujJeB5djGJ94sjPAnUO0qbgiW3a+F4PG3R5ki84SWPSO+69edFbTNtpYS0qjbd6Z7bf",
+	"E7N9BW8pRE5XodiWmO/tVTnKGpKPqyVZQWeWqknKAsOACwOegPYqQzrWLVVLtAZGgLjydLqlcjP7AwRs",
+	"pOk3s2lnDBQ2gKi04NkahLGtp3BCN20YtnkxPVs613hqzXR29V7vJjRtiQPWqex6WiqnavxbC7SdW7Y8",
+	"Jg9kwV8l1BEjwKEBHCppfGJY5bADpmn3qT5SW5RFD3PogTT0Bq6vOtQhCqOTigvjdcMGaAidliRBuQZs",
+	"E7ahBxeyTRVb7eY2YUnMMCI7jva4JOfVcFU5zcbsGUgo2BnOQrK/y/jepXY2FpRt0PRNCZ2GUw++wX+X",
+	"oo0YHAVZBN+AeKjEKXeoAlsw/y1ChuTmb+7V27HVDwakYA693ZliCe7HzZBtd1Wxo9gftEBrGTnbnQ5y",
+	"k2D/urggubTfPH44RN401Yj7jahtlwyA9ltKBTyQKBV8TGML1G0v7aXCyiWWruvKuHPugBJtvV8INGx2",
+	"BFQhE5qdfr/RK2sPFG2X08CXhUIURSmKUok5mkMBkApNGeBTg90Jn0VY4UVL41kx8i0W/9JNez3d2WyH",
+	"mgIZboNuLd3hHgYp3XHuzgTADFZ4rx4cZQnjmzxIExKwPEfKRhkaV31DwhTPEdWtDDgp5UW5zAmAi7K3",
+	"BliZxrjIc3ozSSIjDMJMCIh5dNlWWlfGEcIj60VDluFr8JChL82728yIyts33d3hdGlv8+59OtQu9vFO",
+	"QjKfykstAopCexU75IF0jNxJMEnCor4fc9vvmM1pbj5L0bqN8sqP55xCPZhC1DCu0JyoPMz7BPE4ImKx",
+	"ZXCbps4zMkCnRYSAa64uIAAsG8aBH2sCtQmL/u31dCNirLbTOyvV7FKU4biuI8l2IuJ6eZY5vfcXuQ9P",
+	"MGVLGH95jgaUbanUbMpjCEvSBoIO3E957nZxHukLIolCioaXRA3QP+coImOcxSoPcH0gkSmSbK9wJCIs",
+	"OvEuPR+Yi0x3wyMVnss2S2TLCRd+F3eWZ/2CLX5h4l0y9t/ZjlgMaMhtiOWpFCXRcQBsvcxIaMRz8LEg",
+	"cAsaBGR3STjvzAGuUsuSslwyRxir6qmn/WdTAmKFCzAxqsgRhUni6vcKckVwnFeCObEdOfWX4Et9qALb",
+	"xAi1GqOk1r7w8NyI2raBUersPtkUJxaKpHxmQnRcAvEwaWM7++NWcR4qyr0d7qEIdKwNg/og3Q0omAjG",
+	"erCQNFZIWK71jZ2g4u0IStgTmudzDQhj3A9yDFxpRRJ15TYjKkioIMpx6P71ng9ddXAvicjkow/VPCVD",
+	"F1z5nxkRcw+dxk6jqPyQSRIF1otiGs9zyYZEb45tFf5+VqxNXt7Sa9ymxpoqbHAKtEmpRhRBMiraA4GJ",
+	"leEmqUdChI1l4SnJD1MpgYMRCLv9wI9VgezZBMcxSjHgR+oj2yhTijOoEFpcW5vsM0VSBz/w9s35+8Y4",
+	"UFia3sKVSs19nFlECHmH4tUFPQSIDCYDNCQFRtbxf/3v/wN59nA3AxviXc64TjvdzDx89EuHErIRSQUJ",
+	"jVo1jS1O4ZIyU5jUWr7PTSLciU8kVEkSj5HEc1viyEQHjblonI0eTNBRDJv1NnLHDLtcOB9iCzlgGJgg",
+	"YpuiCJmCMywieeKygRCOYz4jERrNPUJsGmXBRa3rPuYiwap33MsE7QX+Njw6PPqlFi1/icpS5Is6mKok",
+	"LuuqTvG7Jecd0P1e4UE1LOMWw75KIhM89Pjw0aJc+ycOL3OMukKTeqBTedaFOTwB/5elSi/omWhtmO5L",
+	"bpqoDyUtia68OG+rCIOzW7sMGqyygQvLfB0lfY+15K9cM0tZjdXox6aIxgstCVQdRT6QTgoD7shxRQRj",
+	"LTp01y5/1MhLiDLUW4V0fwP0XFmQxIqF3EDjNUdt89N7X7IuN2W/9GezWV+Po5+JmDBt70crVCb0O/2V",
+	"i6SLUbvjzC1w5s58XhvdwNpOFQsXzBxtmC4w/DKr+gCwGpsT/CCbwO8Kx5J7UAbFybtw7wEMAXBZAA9T",
+	"wtPYGYG+SQmWbS5nrPHJTU1nQXBkXoZ6bcbB51Dkc2RhqEc/c+IOWoFHpSrOHj/mb814Fkdoiq8ISjOl",
+	"WRPyGiyftWHBFuHAVjheFxnWCKSnBjNzixlOeTd3Gt3FGbbmevnEP25J6zm+RcjY3Y3mzcq7DzYX0RMz",
+	"1eN9q4STVqc2Rb/9275yTbLHUURNBuNboftQVLczxrEkQS/1Hn3reYOqgjDEBEuC7AvG4Ullkew8ymgM",
+	"tlSRW3g4eDg47C09b3pM/mc+gE/5i3z0Fwkbc6Ls+yc2lQuq6wyuRRqlHf63P12CRMaYlqHmeNi0t+0O",
+	"IZf4mqNvAcn42adeui35onK0GvN0NEePD1FCWaaIn5mDJlqzWCNuWEqJHeY5sQDex4U2mYfGh44+ZoeH",
+	"j0NoAv4kw4ZYfCOntx7P7GDBOwQ0a5kbFxU+th+gvLnctU5Sz8Z3ryf1bjO9xOSR1pAzVBTTOrMSUAph",
+	"yZp9oCPNW3Wes9NC2kiFtSYprB176yrR3jDBl8CpQygjmIm4d9ybKpUeHxw8fPSPweHgcPDw+Ojw8LCn",
+	"h22HUHewAekA2eUoojgmoUIZi4iAUh/DAfqVktjMSQYo5xgL/AncCwcrrRfcydW0+UCiNBvFVE5JpI1i",
+	"JXCokOQ1AJy6GQc6MyFM90EiY1G7pvIGtIWHMpbfh+b+KiOdFl1kepIX9JImWiGjM00sqaCSIM0ghCl3",
+	"814z+2PkcHNgiLk3OuaTvgNrpVHgQ32UwARkUPm38d9G3MPbCSDXJneI+90kmOEJSQCFDIjb5PMOvyUm",
+	"iyeAEO1Mfh96yzBLSMMiAD2Xd9oa7YJzdexmNZp7laHysez9fv7mdYAyEfftqV+L2CSLFU2xUOCa2Lf2",
+	"voUtKzEGTNyZ74Vst4Y6mPJYKr3eQeWOQA+LZ6o8HLgPGCCnZsyy6GEFKF+cCCv8fYgIuyIxT43xbxfJ",
+	"sGL9MslsJM0VhioWzeYSoNO3z30CMdMq3jt/9sKEbgN0ywjrsxXOFLenQcCjc8mnMsj/7MuQp7bEpQxc",
+	"OeopTQ1J8Th/o5Rpe835FxkS9QtxWuaPP4jgMP8S0Viw/uLqxiMBhob/0bcCtG/cI0E5JCSPFgFeN3nz",
+	"ljaDcmGzSlxscXVUip6poxEjwEjBP0ePHqHht4+9sf7hY+8Y/fmxZxftY+/T92FgQ1nsJ/pV+FO/6r1Z",
+	"4jr8tWYRnSC3sS84SiijUlkJWialA/jVShwZ2LT3fH1yopJFbgDOIqo0ewzQU1hQ6VAM7T15QhmSJBRE",
+	"uZJipSSaEAsxd15G8zbUWC3LGiNiArMaOXWVJ6+/rZn/G6ctIBoo5ZQpeazNtBjQICNwMFCmR5QKPiIy",
+	"cB5TI+rNzYpmE0WEqXOGIh5mWiIW+/1W8ISoKckkSogSNPQJnaey9/3T9/8bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
