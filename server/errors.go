@@ -60,7 +60,7 @@ var Codes = []Code{
 	CodeRoleNotAllowed, CodeDefaultRoleNotAllowed, CodeLocaleNotAllowed, CodeSignupDisabled,
 	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeRedirectNotAllowed,
 	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
-	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited,
+	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited, CodeUnavailable,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.
@@ -145,6 +145,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	r := st.dialect.render(s, e, st.operation)
 	describeLimit(e, &r)
+	describeUnavailable(e, &r)
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			c.Response().Header().Add(k, v)

@@ -43,6 +43,7 @@ var adminErrors = map[Code]adminStatus{
 	CodePasswordTooLong:        {http.StatusBadRequest, gen.AdminErrorErrorInvalidRequest, msgPasswordTooLong},
 	CodePasswordBreached:       {http.StatusBadRequest, gen.AdminErrorErrorInvalidRequest, msgPasswordBreached},
 	CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, gen.AdminErrorErrorInternal, msgBreachCheckUnavailable},
+	CodeUnavailable:            {http.StatusServiceUnavailable, gen.AdminErrorErrorInternal, msgUnavailable},
 	CodeInternal:               adminInternal,
 }
 

@@ -49,6 +49,7 @@ var azErrors = map[Code]statusMessage{
 	codeAZUnknownEmail:         {http.StatusBadRequest, "Sorry, we didn't recognize that email address"},
 	codeAZResetUnverified:      {http.StatusBadRequest, "You can't reset your password until you verify your email"},
 	CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, msgBreachCheckUnavailable},
+	CodeUnavailable:            {http.StatusServiceUnavailable, msgUnavailable},
 	CodeRateLimited:            {http.StatusTooManyRequests, "Too many requests"},
 	CodeInternal:               {http.StatusInternalServerError, "Internal server error"},
 }

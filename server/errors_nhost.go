@@ -45,6 +45,7 @@ var nhostErrors = map[Code]nhostError{
 	CodePasswordTooLong:        {http.StatusBadRequest, gen.ErrorResponseErrorInvalidRequest, msgPasswordTooLong},
 	CodePasswordBreached:       {http.StatusBadRequest, gen.ErrorResponseErrorPasswordInHibpDatabase, "Password is in the HIBP database"},
 	CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, msgBreachCheckUnavailable},
+	CodeUnavailable:            {http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, msgUnavailable},
 	CodeRateLimited:            {http.StatusTooManyRequests, gen.ErrorResponseErrorTooManyRequests, "Too many requests"},
 	CodeInternal:               {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 }

@@ -26,6 +26,7 @@ var wmeErrors = errorTable{
 		CodePasswordTooLong:        {http.StatusBadRequest, "Password does not conform to policy: too long"},
 		CodePasswordBreached:       {http.StatusBadRequest, "Password does not conform to policy: found in a data breach"},
 		CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, msgBreachCheckUnavailable},
+		CodeUnavailable:            {http.StatusServiceUnavailable, msgUnavailable},
 		CodeRateLimited:            {http.StatusTooManyRequests, "Too many requests"},
 		CodeInternal:               {http.StatusInternalServerError, "Internal server error"},
 	},

@@ -34,6 +34,7 @@ var zestyErrors = errorTable{
 		CodePasswordTooLong:        {http.StatusBadRequest, msgPasswordTooLong},
 		CodePasswordBreached:       {http.StatusBadRequest, msgPasswordBreached},
 		CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, msgBreachCheckUnavailable},
+		CodeUnavailable:            {http.StatusServiceUnavailable, msgUnavailable},
 		CodeRateLimited:            {http.StatusTooManyRequests, "Too many requests"},
 		CodeInternal:               {http.StatusInternalServerError, "Internal server error"},
 	},
