@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/latchkey/latchkey/store"
@@ -85,11 +86,23 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// asError turns any error a handler or middleware returns into an *Error.
+// dbRetryAfter is the Retry-After of a 503 caused by a database outage: long enough not to
+// hammer a database that is coming back, short enough that clients notice it is back soon.
+const dbRetryAfter = 5 * time.Second
+
+// asError turns any error a handler or middleware returns into an *Error. A database outage
+// (store.IsUnavailable), whether returned bare or as the cause of an internal error, becomes
+// CodeUnavailable: the request wrote nothing, and the same request can succeed later.
 func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Code == CodeInternal && store.IsUnavailable(e.Err) {
+			return unavailable(e.Err, dbRetryAfter)
+		}
 		return e
+	}
+	if store.IsUnavailable(err) {
+		return unavailable(err, dbRetryAfter)
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
@@ -116,9 +129,6 @@ func asError(err error) *Error {
 	if errors.As(err, &ce) && ce.Field == "email" {
 		return &Error{Code: CodeEmailInUse, Err: err}
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Code: CodeInternal, Err: err}
-	}
 	return &Error{Code: CodeInternal, Err: err}
 }
 
@@ -139,6 +149,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 	st := stateFrom(ctx)
 	if e.Code == CodeInternal && !errors.Is(e.Err, context.Canceled) {
 		s.log.LogAttrs(ctx, slog.LevelError, "request failed",
+			slog.String("request_id", st.client.RequestID),
+			slog.String("operation", st.operation),
+			slog.String("error", errString(e.Err)))
+	}
+	if e.Code == CodeUnavailable {
+		// Why this instance could not serve (which database error, which queue), for operators;
+		// the client only learns to come back later.
+		s.log.LogAttrs(ctx, slog.LevelWarn, "request unavailable",
 			slog.String("request_id", st.client.RequestID),
 			slog.String("operation", st.operation),
 			slog.String("error", errString(e.Err)))

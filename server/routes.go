@@ -20,6 +20,7 @@ func (s *Server) Handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError // the only place an error becomes a response body
 	e.Pre(s.begin)                     // request id, client facts, request state: before routing
+	e.Pre(s.deadline)                  // a bound on the request's work, database calls included
 	e.Pre(s.edge)                      // security headers, CORS preflights: before routing too
 	e.Use(
 		s.route,     // the matched operation's dialect, for everything that follows

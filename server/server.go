@@ -48,6 +48,9 @@ type Config struct {
 	KeepSessionsOnPasswordChange bool
 
 	MaxBodyBytes int64 // request bodies above this are 413
+	// RequestTimeout bounds one request's work, database calls included: a request that cannot
+	// finish in it (the database stopped answering) is answered 503 instead of hanging.
+	RequestTimeout time.Duration
 
 	// Mail and mailed tickets.
 	AppName              string        // product name in mail ("Latchkey")
@@ -270,6 +273,7 @@ func DefaultConfig() Config {
 		DefaultLocale:       "en",
 		AllowedLocales:      []string{"en"},
 		MaxBodyBytes:        64 << 10,
+		RequestTimeout:      15 * time.Second,
 
 		AppName:              "Latchkey",
 		PublicURL:            "http://127.0.0.1:4000",
@@ -335,6 +339,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyReloadInterval == 0 {
 		c.KeyReloadInterval = time.Minute
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 15 * time.Second
 	}
 	if c.PasswordMinLength <= 0 {
 		c.PasswordMinLength = 9

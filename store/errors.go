@@ -1,10 +1,17 @@
 package store
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
+	sqlite "github.com/glebarez/go-sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
@@ -82,3 +89,59 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// IsUnavailable reports whether err says the database could not be reached or could not serve
+// the call now, rather than that the call itself was wrong: the server answers those with 503
+// and Retry-After, and succeeds again once the database is back (database/sql replaces broken
+// connections by itself). It is the one place that knows what an outage looks like in each
+// driver:
+//   - connections that could not be opened (pgconn's ConnectError, refused or timed out dials),
+//     or broke mid-exchange (reset, EOF, a closed pipe), and database/sql's ErrBadConn/ErrConnDone;
+//   - PostgreSQL refusing service: SQLSTATE class 08 (connection exception), 57P01..57P03
+//     (shutting down, cannot connect now), 53300 (too many connections);
+//   - a DB call that ran out of its deadline (pgconn reports it as a timeout), or a pool wait
+//     that did;
+//   - SQLite failing to open or read its file (CANTOPEN, IOERR), a full disk (FULL), or a lock
+//     it waited busy_timeout for (BUSY).
+//
+// A request whose own context was cancelled (the client left) is not an outage.
+func IsUnavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, errClosed) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08")
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary code; extended codes (IOERR_READ…) keep it in the low byte
+		case sqliteBusy, sqliteIOErr, sqliteFull, sqliteCantOpen:
+			return true
+		}
+		return false
+	}
+	// A connection that broke under a query: pgconn wraps the read or write error it got.
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// SQLite's primary result codes that IsUnavailable reads (sqlite3.h).
+const (
+	sqliteBusy     = 5
+	sqliteIOErr    = 10
+	sqliteFull     = 13
+	sqliteCantOpen = 14
+)

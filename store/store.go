@@ -159,7 +159,7 @@ func (s *Store) openPostgres(ctx context.Context, opts Options, cfg func(bool) *
 	// pgx hands out timestamptz values in the process's local zone; ask for UTC, as SQLite
 	// returns them, so every time the store hands out is UTC whatever the host's zone.
 	db, err := gorm.Open(postgres.New(postgres.Config{
-		DSN:          opts.URL,
+		DSN:          withConnectTimeout(opts.URL),
 		OptionOpenDB: []stdlib.OptionOpenDB{stdlib.OptionAfterConnect(scanTimesInUTC)},
 	}), cfg(false))
 	if err != nil {
@@ -176,6 +176,26 @@ func (s *Store) openPostgres(ctx context.Context, opts Options, cfg func(bool) *
 	s.db, s.rdb, s.dialect, s.pg = db, db, Postgres, sdb
 	s.startHotPaths(opts.MaxOpenConns)
 	return s.Ping(ctx)
+}
+
+// defaultConnectTimeout bounds opening one PostgreSQL connection when the URL does not say
+// (pgx waits as long as the caller's context otherwise, and background loops have none): a
+// database host that went silent must not hold a pool refill for minutes.
+const defaultConnectTimeout = "5"
+
+// withConnectTimeout adds connect_timeout to a postgres:// URL that has none.
+func withConnectTimeout(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // pgx reports the problem, with the password redacted
+	}
+	q := u.Query()
+	if q.Has("connect_timeout") {
+		return raw
+	}
+	q.Set("connect_timeout", defaultConnectTimeout)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // scanTimesInUTC makes a new PostgreSQL connection scan timestamptz values in UTC. It serves

@@ -63,6 +63,7 @@ type config struct {
 	PurgeInterval         time.Duration
 	ReadHeaderTimeout     time.Duration
 	ShutdownTimeout       time.Duration
+	RequestTimeout        time.Duration
 
 	mailConfig
 
@@ -210,6 +211,8 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "time a client has to send its request headers"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),
 			Usage: "time in-flight requests get to finish on SIGTERM"},
+		&cli.DurationFlag{Name: "request-timeout", Value: def.RequestTimeout, Destination: &c.RequestTimeout, Sources: c.env(false, "LATCHKEY_REQUEST_TIMEOUT"),
+			Usage: "time one request's work (database calls included) may take; past it the answer is 503"},
 		&cli.Int64Flag{Name: "password-max-length", Value: int64(def.PasswordMaxLength), Destination: &c.PasswordMaxLength, Sources: c.env(false, "LATCHKEY_PASSWORD_MAX_LENGTH"),
 			Usage: "longest password accepted, in characters"},
 		&cli.Int64Flag{Name: "password-min-bytes", Value: int64(def.PasswordMinBytes), Destination: &c.PasswordMinBytes, Sources: c.env(false, "LATCHKEY_PASSWORD_MIN_BYTES"),
@@ -330,6 +333,9 @@ func (c *config) serverConfig() (server.Config, error) {
 	if c.EndedSessionRetention <= 0 {
 		bad("ended-session-retention", "LATCHKEY_ENDED_SESSION_RETENTION", "must be positive")
 	}
+	if c.RequestTimeout < time.Second {
+		bad("request-timeout", "LATCHKEY_REQUEST_TIMEOUT", "must be at least 1s")
+	}
 	if c.PurgeInterval < time.Second {
 		bad("purge-interval", "LATCHKEY_PURGE_INTERVAL", "must be at least 1s")
 	}
@@ -419,6 +425,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		SpentTokenRetention:          c.SpentTokenRetention,
 		EndedSessionRetention:        c.EndedSessionRetention,
 		PurgeInterval:                c.PurgeInterval,
+		RequestTimeout:               c.RequestTimeout,
 		AppName:                      c.AppName,
 		PublicURL:                    c.publicURL(),
 		ClientURL:                    c.ClientURL,

@@ -63,6 +63,13 @@ func (h *Harness) Another(t *testing.T, opts ...func(*server.Config)) *Harness {
 	return startOn(t, h.Store, h.Clock, opts)
 }
 
+// StartOn is Start on a store the test opened itself (through a proxy it can cut, say), whose
+// clock is clock.
+func StartOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts ...func(*server.Config)) *Harness {
+	t.Helper()
+	return startOn(t, st, clock, opts)
+}
+
 func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*server.Config)) *Harness {
 	t.Helper()
 	cfg := server.DefaultConfig()
