@@ -43,6 +43,8 @@ type MailSink struct {
 	arrived   chan struct{}  // closed, and replaced, whenever a message arrives
 	rejectN   int
 	rejectErr *smtp.SMTPError
+	stall     chan struct{} // non-nil while stalled: closed by Unstall
+	stalled   int           // DATA commands waiting on stall
 }
 
 // Mail is one received message, decoded.
@@ -89,9 +91,57 @@ func (m *MailSink) serve(l net.Listener) {
 	}()
 }
 
-// Stop closes the listener and open connections (an SMTP outage: connections are refused).
-// Stopping a stopped sink does nothing.
+// Stall makes the sink stop answering in the middle of transactions: every DATA from now on
+// hangs, the message neither taken nor refused, until Unstall. A stalled transaction then fails
+// with 451 and its message is not kept, as with a server that never completed it: a sender
+// that gave up on it meanwhile must send it again, and nothing arrives twice.
+func (m *MailSink) Stall() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stall == nil {
+		m.stall = make(chan struct{})
+	}
+}
+
+// Unstall ends a Stall: waiting transactions fail, new ones go through.
+func (m *MailSink) Unstall() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stall != nil {
+		close(m.stall)
+		m.stall = nil
+	}
+}
+
+// Stalled is how many transactions wait in a Stall now.
+func (m *MailSink) Stalled() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stalled
+}
+
+// hold waits while the sink is stalled; true means the transaction was stalled and must fail.
+func (m *MailSink) hold() bool {
+	m.mu.Lock()
+	gate := m.stall
+	if gate != nil {
+		m.stalled++
+	}
+	m.mu.Unlock()
+	if gate == nil {
+		return false
+	}
+	<-gate
+	m.mu.Lock()
+	m.stalled--
+	m.mu.Unlock()
+	return true
+}
+
+// Stop closes the listener and open connections (an SMTP outage: connections are refused),
+// and ends a Stall. Stopping a stopped sink does nothing.
 func (m *MailSink) Stop() {
+	m.Unstall() // stalled sessions would otherwise outlive the server
 	m.mu.Lock()
 	srv, l, served := m.srv, m.listener, m.served
 	m.srv, m.listener, m.served = nil, nil, nil
@@ -280,6 +330,9 @@ func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *sinkSession) Data(r io.Reader) error {
+	if s.sink.hold() {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCodeNotSet, Message: "mail sink: stalled transaction abandoned"}
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
