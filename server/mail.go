@@ -77,15 +77,35 @@ func (s *Server) DeliverMail(ctx context.Context) (int, error) {
 	s.mailMu.Lock()
 	defer s.mailMu.Unlock()
 	sent := 0
-	for {
+	for ctx.Err() == nil {
 		batch, err := s.store.ClaimDueMail(ctx, 10, s.now().Add(mailLease))
 		if err != nil || len(batch) == 0 {
 			return sent, err
 		}
-		for _, m := range batch {
-			if s.deliver(ctx, m) {
+		for i, m := range batch {
+			if ctx.Err() != nil {
+				// Shutting down: what was claimed but not tried is due again at once, for this
+				// instance's successor or another instance, instead of waiting out its lease.
+				s.releaseMail(ctx, batch[i:])
+				return sent, nil
+			}
+			// An attempt under way is finished and recorded even when ctx ends meanwhile (the
+			// SMTP timeout bounds it): cut short, a message the server may already have taken
+			// would go out again, and its outcome would be lost.
+			if s.deliver(context.WithoutCancel(ctx), m) {
 				sent++
 			}
+		}
+	}
+	return sent, nil
+}
+
+// releaseMail gives up the claims on messages this instance will not try after all.
+func (s *Server) releaseMail(ctx context.Context, ms []store.OutboxMail) {
+	ctx = context.WithoutCancel(ctx)
+	for _, m := range ms {
+		if err := s.store.ReleaseMail(ctx, m.ID); err != nil {
+			s.log.WarnContext(ctx, "release mail claim; it is due again when its lease ends", "mail_id", m.ID, "error", err)
 		}
 	}
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	mail     *prometheus.CounterVec
+	inFlight *prometheus.GaugeVec
 	handler  http.Handler
 }
 
@@ -35,9 +36,13 @@ func newMetrics(s *Server) *metrics {
 			Name: "latchkey_mail_deliveries_total",
 			Help: "Delivery attempts from the outbox by outcome: sent, retry (temporary failure) or given_up.",
 		}, []string{"outcome"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "latchkey_http_requests_in_flight",
+			Help: "Requests being served now, by operation; a request leaves it just before it is counted in latchkey_http_requests_total.",
+		}, []string{"operation"}),
 	}
 	reg.MustRegister(
-		m.requests, m.duration, m.mail,
+		m.requests, m.duration, m.mail, m.inFlight,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

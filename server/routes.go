@@ -86,6 +86,12 @@ func (s *Server) route(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		op := stateFrom(c.Request().Context()).operation
+		if op == "" {
+			op = "unmatched"
+		}
+		inFlight := s.metrics.inFlight.WithLabelValues(op)
+		inFlight.Inc()
 		err := next(c)
 		if err != nil {
 			c.Error(err) // render now, so the status below is the one sent
@@ -94,10 +100,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		st := stateFrom(ctx)
 		status := c.Response().Status
 		elapsed := time.Since(start)
-		op := st.operation
-		if op == "" {
-			op = "unmatched"
-		}
+		inFlight.Dec() // before it is counted as done: in flight + done never counts it twice
 		s.metrics.observe(op, status, elapsed)
 		level := slog.LevelInfo
 		if status >= 500 {

@@ -224,9 +224,14 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 // from the outbox, and purging
 // spent refresh tokens and ended sessions past their retention. Every instance runs it; purges
 // are idempotent, so overlapping ones are harmless.
+//
+// It returns once all of that has stopped, so the caller may close the store after it: a mail
+// attempt under way when ctx ends is finished (within the SMTP timeout) and recorded first.
 func (s *Server) Run(ctx context.Context) {
-	go s.keys.run(ctx)
-	go s.runMailer(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.keys.run(ctx) })
+	wg.Go(func() { s.runMailer(ctx) })
 	t := time.NewTicker(s.cfg.PurgeInterval)
 	defer t.Stop()
 	for {

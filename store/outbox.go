@@ -47,6 +47,17 @@ func (s *Store) ClaimDueMail(ctx context.Context, limit int, leaseUntil time.Tim
 	return claimed, nil
 }
 
+// ReleaseMail undoes ClaimDueMail for a message that was not tried: it is due at once, and the
+// claim does not count as an attempt.
+func (s *Store) ReleaseMail(ctx context.Context, id uuid.UUID) error {
+	err := s.w(ctx).Exec(`UPDATE mail_outbox SET attempts = attempts - 1, next_attempt_at = ?
+		WHERE id = ? AND attempts > 0 AND sent_at IS NULL AND failed_at IS NULL`, s.now(), id).Error
+	if err != nil {
+		return fmt.Errorf("release mail: %w", err)
+	}
+	return nil
+}
+
 // MarkMailSent settles a delivered message and clears its bodies.
 func (s *Store) MarkMailSent(ctx context.Context, id uuid.UUID) error {
 	err := s.w(ctx).Model(&OutboxMail{}).Where("id = ?", id).Updates(map[string]any{

@@ -107,7 +107,10 @@ func withStore(ctx context.Context, cfg *config, logw io.Writer, fn func(*store.
 	return fn(st, log)
 }
 
-// serve runs the HTTP server until ctx ends, then drains in-flight requests.
+// serve runs the HTTP server until ctx ends (SIGTERM, SIGINT), then shuts down within
+// ShutdownTimeout: the listener closes at once (new connections are refused), in-flight
+// requests finish, and the background work (mail delivery, key reloads, purges) stops, a mail
+// attempt under way being finished and recorded; only then is the store closed.
 func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	scfg, err := cfg.serverConfig()
 	if err != nil {
@@ -123,9 +126,15 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// Background work stops when ctx ends, beside the drain of requests; it shares ctx's
+		// cancellation but the drain waits for it below.
 		bg, stopBG := context.WithCancel(ctx)
 		defer stopBG()
-		go srv.Run(bg)
+		ranOut := make(chan struct{})
+		go func() {
+			defer close(ranOut)
+			srv.Run(bg)
+		}()
 
 		if cfg.PprofAddr != "" {
 			go servePprof(bg, cfg.PprofAddr, log)
@@ -154,17 +163,26 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 
 		select {
 		case err := <-errc:
+			stopBG()
+			<-ranOut
 			return err
 		case <-ctx.Done():
 		}
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
+		stopBG()
+		// Shutdown closes the listener first, then waits for every request under way.
 		if err := hs.Shutdown(sctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
+		}
+		select {
+		case <-ranOut:
+		case <-sctx.Done():
+			return errors.New("shutdown: background work (mail delivery) still running at the shutdown timeout")
 		}
 		log.Info("stopped")
 		return nil
