@@ -270,3 +270,33 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestLeastPrivilege: the counter works as a Redis user allowed only keys under its prefix and
+// INCR, PEXPIRE, MULTI, EXEC and PING (the ACL docs/deployment.md gives); go-redis copes with
+// the connection commands it tries (HELLO, CLIENT SETINFO) being refused.
+func TestLeastPrivilege(t *testing.T) {
+	srv := startRedis(t)
+	admin := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.port)})
+	defer admin.Close()
+	ctx := context.Background()
+	if err := admin.Do(ctx, "ACL", "SETUSER", "latchkey", "on", ">counter-pw", "resetkeys", "~lk:*", "nocommands",
+		"+incr", "+pexpire", "+multi", "+exec", "+ping").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := open(t, redisctr.Options{URL: fmt.Sprintf("redis://latchkey:counter-pw@127.0.0.1:%d/0", srv.port), Prefix: "lk:"})
+	for want := int64(1); want <= 2; want++ {
+		if n, _, err := c.Hit(ctx, "ip:a", time.Minute, time.Now()); err != nil || n != want {
+			t.Fatalf("hit as the restricted user: %d %v", n, err)
+		}
+	}
+	if _, status, ok := c.Ready(ctx); status != "ok" || !ok {
+		t.Fatalf("ready as the restricted user: %q", status)
+	}
+	// Outside its prefix it is refused: the ACL above is what restricts it, not the test's luck.
+	other := redisctr.New(redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.port), Username: "latchkey", Password: "counter-pw"}),
+		redisctr.Options{Prefix: "other:"})
+	defer other.Close()
+	if _, _, err := other.Hit(ctx, "ip:a", time.Minute, time.Now()); err == nil {
+		t.Fatal("the restricted user counted outside its prefix")
+	}
+}
