@@ -18,6 +18,14 @@ func (s *Server) OpsHealthz(context.Context, gen.OpsHealthzRequestObject) (gen.O
 	return gen.OpsHealthz200JSONResponse{Status: gen.OpsStatusStatusOk}, nil
 }
 
+// ReadyCheck is a dependency besides the database that /readyz reports on (Redis, when the
+// rate-limit counters live there).
+type ReadyCheck interface {
+	// Ready names the dependency and says how it is ("ok", or what failed, without secrets), and
+	// whether the instance can serve as it is.
+	Ready(ctx context.Context) (name, status string, ok bool)
+}
+
 // OpsReadyz implements GET /readyz (ops).
 func (s *Server) OpsReadyz(ctx context.Context, _ gen.OpsReadyzRequestObject) (gen.OpsReadyzResponseObject, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -29,6 +37,11 @@ func (s *Server) OpsReadyz(ctx context.Context, _ gen.OpsReadyzRequestObject) (g
 	}
 	if s.keys.signer() == nil {
 		checks["signing_key"], ready = "missing", false
+	}
+	if rc, ok := s.counter.(ReadyCheck); ok {
+		name, status, ok := rc.Ready(ctx)
+		checks[name] = status
+		ready = ready && ok
 	}
 	if !ready {
 		return gen.OpsReadyz503JSONResponse{Status: gen.OpsStatusStatusUnavailable, Checks: &checks}, nil

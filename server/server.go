@@ -122,6 +122,9 @@ type Deps struct {
 	Mailer mail.Sender
 	// Templates renders mail; nil uses the built-in templates.
 	Templates *mail.Templates
+	// Counter holds the rate-limit counters; nil keeps them in Store. When it also reports its
+	// readiness (ReadyCheck), /readyz includes it.
+	Counter store.Counter
 }
 
 // Server implements every operation of the contract.
@@ -169,6 +172,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	// SQLite compares stored times as text.
 	now := func() time.Time { return clock().UTC() }
 	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now, counter: d.Store}
+	if d.Counter != nil {
+		s.counter = d.Counter
+	}
 
 	spec, err := gen.GetSpec()
 	if err != nil {

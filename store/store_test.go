@@ -26,6 +26,14 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestCounter runs the rate-limit counter contract on the database's counter (the Redis one
+// runs it in store/redisctr).
+func TestCounter(t *testing.T) {
+	t.Run(testdb.String(), func(t *testing.T) {
+		storetest.RunCounter(t, func(t *testing.T) store.Counter { return storetest.Open(t, storetest.Options{}) })
+	})
+}
+
 // TestSQLiteTxTakesWriteLockAtBegin checks that a transaction on SQLite holds the write lock from
 // its BEGIN (BEGIN IMMEDIATE). Within one process the single writer connection serialises
 // transactions anyway; this is about a second process on the same file, such as

@@ -122,7 +122,12 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		if err != nil {
 			return err
 		}
-		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg, Mailer: mailer, Templates: templates})
+		counter, closeCounter, err := cfg.counter(ctx, st, log)
+		if err != nil {
+			return err
+		}
+		defer closeCounter()
+		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg, Mailer: mailer, Templates: templates, Counter: counter})
 		if err != nil {
 			return err
 		}

@@ -88,6 +88,9 @@ type config struct {
 	LockoutMaxDuration      time.Duration
 	LockoutAccountThreshold int64
 	LockoutAccountDuration  time.Duration
+
+	RedisURL    string // rate-limit counters in Redis (redis.go)
+	RedisPrefix string
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -237,7 +240,7 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "allow credentialed cross-origin requests from the listed origins (not with *)"},
 		&cli.DurationFlag{Name: "hsts-max-age", Value: def.HSTSMaxAge, Destination: &c.HSTSMaxAge, Sources: c.env(false, "LATCHKEY_HSTS_MAX_AGE"),
 			Usage: "Strict-Transport-Security max-age on answers to HTTPS requests (direct, or via a trusted proxy); 0: not sent"},
-	), append(c.mailFlags(true), c.limitFlags(def)...)...)
+	), append(append(c.mailFlags(true), c.limitFlags(def)...), c.redisFlags()...)...)
 }
 
 // validateStore checks the settings storeFlags covers.
@@ -382,6 +385,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
 	}
 	limits := c.rateLimits(bad)
+	c.validateRedis(bad)
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
