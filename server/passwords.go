@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/crypto/bcrypt"
@@ -36,11 +38,47 @@ var errPasswordMismatch = errors.New("password mismatch")
 
 // passwords hashes and verifies passwords. At most len(slots) hashes run at once; the slots are
 // sized from a memory budget, so a flood of sign-ins queues here instead of exhausting memory.
+// With a queue deadline, a hash that cannot start within it is refused (503 with Retry-After)
+// instead of queueing: at once when the queue's predicted wait already exceeds the deadline,
+// else when the deadline passes.
 type passwords struct {
 	params *argon2id.Params
 	slots  chan struct{}
 	dummy  string // a real hash of a random password, verified when the user is unknown
+	queue  hashQueue
 }
+
+// hashQueue is the bookkeeping behind the deadline: how many callers wait for a slot, and how
+// long a slot is held on average (an exponentially weighted moving average of recent hashes).
+// The predicted wait of a newcomer is (waiting+1) / slots × mean: the callers ahead of it,
+// spread over the slots.
+type hashQueue struct {
+	deadline time.Duration // longest wait for a slot; 0: wait as long as the caller's context lives
+	now      func() time.Time
+	waiting  atomic.Int64 // callers waiting for a slot now
+	meanNs   atomic.Int64 // EWMA of the time a slot is held, in nanoseconds
+	refused  [2]atomic.Int64
+}
+
+// Why a hash was refused, for metrics: the prediction, or the deadline passing while queued.
+const (
+	refusedPredicted = iota
+	refusedDeadline
+)
+
+// DefaultHashQueueTimeout is how long a password hash may wait for a slot by default: long
+// enough to ride out a burst of sign-ins, short enough that a person is told to retry (503 with
+// Retry-After) before they give up, and far below the 30 s a flooded server without a deadline
+// makes everyone wait.
+const DefaultHashQueueTimeout = 3 * time.Second
+
+// errHashQueueFull is the private cause of a 503 from the hashing queue.
+var errHashQueueFull = errors.New("password hashing queue is full")
+
+// hashMeanWeight is the weight of the newest hash in the moving average: about the last ten
+// hashes count, so the estimate follows a machine that slows down under load within a fraction
+// of a second of sign-ins, yet one slow hash (a descheduled goroutine) does not swing it.
+const hashMeanWeight = 0.1
 
 // HashingMemory is the memory concurrent password hashing can hold at most with this budget and
 // these parameters: the slots times the memory of one hash.
@@ -66,33 +104,106 @@ func hashSlots(budget int64, p *argon2id.Params) int {
 	return n
 }
 
-func newPasswords(params *argon2id.Params, memoryBudget int64) (*passwords, error) {
+// newPasswords makes the hasher. queueDeadline is the longest a hash may wait for a slot
+// (0: no limit beyond the caller's context).
+func newPasswords(params *argon2id.Params, memoryBudget int64, queueDeadline time.Duration) (*passwords, error) {
 	p := &passwords{params: params, slots: make(chan struct{}, hashSlots(memoryBudget, params))}
+	p.queue.deadline, p.queue.now = max(queueDeadline, 0), time.Now
 	var random [32]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return nil, err
 	}
+	// The dummy hash is also the first measurement of how long a hash takes here.
+	start := time.Now()
 	dummy, err := argon2id.CreateHash(string(random[:]), params)
 	if err != nil {
 		return nil, fmt.Errorf("create dummy hash: %w", err)
 	}
+	p.queue.meanNs.Store(max(int64(time.Since(start)), 1))
 	p.dummy = dummy
 	return p, nil
 }
 
-// acquire waits for a hashing slot, or gives up when ctx ends.
+// mean is the moving average of how long a slot is held.
+func (q *hashQueue) mean() time.Duration { return time.Duration(q.meanNs.Load()) }
+
+// observe folds one hash's slot time into the moving average.
+func (q *hashQueue) observe(d time.Duration) {
+	for {
+		old := q.meanNs.Load()
+		next := int64(float64(old) + hashMeanWeight*(float64(d)-float64(old)))
+		if q.meanNs.CompareAndSwap(old, max(next, 1)) {
+			return
+		}
+	}
+}
+
+// predict is how long a caller arriving behind waiting others should expect to wait for one
+// of slots slots.
+func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
+	return time.Duration(float64(waiting+1) / float64(slots) * float64(q.mean()))
+}
+
+// refuse is the 503 for a hash that cannot start in time: Retry-After is the predicted wait,
+// at least a second, so a client that honours it comes back about when its turn would have come.
+func (q *hashQueue) refuse(why int, predicted time.Duration) *Error {
+	q.refused[why].Add(1)
+	return unavailable(errHashQueueFull, max(predicted, time.Second))
+}
+
+// acquire waits for a hashing slot. It gives up when ctx ends (returning ctx's error), and,
+// with a queue deadline, when the slot cannot be had within it (returning a CodeUnavailable
+// *Error with Retry-After): at once when the predicted wait exceeds the deadline, or when the
+// deadline passes while waiting. release must be called when the hash is done.
 func (p *passwords) acquire(ctx context.Context) (release func(), err error) {
+	q := &p.queue
 	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case p.slots <- struct{}{}: // a free slot: no queue at all
+	default:
+		if err := p.wait(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// The wait may have outlived the request: do not spend a hash on a caller who has left.
 	if err := ctx.Err(); err != nil {
 		<-p.slots
 		return nil, err
 	}
-	return func() { <-p.slots }, nil
+	start := q.now()
+	return func() {
+		q.observe(q.now().Sub(start))
+		<-p.slots
+	}, nil
+}
+
+// wait queues for a slot when none is free.
+func (p *passwords) wait(ctx context.Context) error {
+	q := &p.queue
+	waiting := q.waiting.Add(1)
+	defer q.waiting.Add(-1)
+	if q.deadline <= 0 {
+		select {
+		case p.slots <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// waiting counts this caller too: waiting-1 are ahead of it.
+	if predicted := q.predict(waiting-1, cap(p.slots)); predicted > q.deadline {
+		return q.refuse(refusedPredicted, predicted)
+	}
+	timer := time.NewTimer(q.deadline)
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		// The estimate was too hopeful; tell the client how long the queue now looks.
+		return q.refuse(refusedDeadline, q.predict(q.waiting.Load()-1, cap(p.slots)))
+	}
 }
 
 // Hash makes an argon2id hash of password.
@@ -156,7 +267,13 @@ func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade 
 }
 
 // VerifyDummy spends the same work as a real verification, so that answering for an unknown
-// account takes as long as answering for a known one.
-func (p *passwords) VerifyDummy(ctx context.Context) {
-	_, _ = p.Verify(ctx, "not the password", p.dummy)
+// account takes as long as answering for a known one. It queues like a real verification, and
+// fails like one when the queue refuses it (or the caller leaves): the caller must then answer
+// as it would for a known account, so a full queue does not tell accounts apart either.
+func (p *passwords) VerifyDummy(ctx context.Context) error {
+	_, err := p.Verify(ctx, "not the password", p.dummy)
+	if errors.Is(err, errPasswordMismatch) {
+		return nil
+	}
+	return err
 }

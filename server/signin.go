@@ -39,7 +39,11 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		u, err = s.store.UserByLogin(ctx, in.Login)
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == nil) {
-		s.passwords.VerifyDummy(ctx) // same cost as a real check, so timing reveals no accounts
+		// Same cost and the same queue as a real check, so neither timing nor a full hashing
+		// queue (503) tells an unknown account from a known one.
+		if err := s.passwords.VerifyDummy(ctx); err != nil {
+			return nil, fmt.Errorf("verify password: %w", err)
+		}
 		return nil, s.signInFailed(ctx, uuid.Nil, "unknown-account")
 	}
 	if err != nil {
