@@ -55,7 +55,14 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "latchkey_password_hash_mean_seconds",
 			Help: "Moving average of how long a hash holds its slot; the queue's wait estimate is built on it.",
-		}, func() float64 { return s.passwords.queue.mean().Seconds() }),
+		}, func() float64 { m, _ := s.passwords.queue.estimate(); return m.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latchkey_password_hash_queue_wait_seconds",
+			Help: "The wait a password check arriving now is predicted; above the queue deadline it is refused at once.",
+		}, func() float64 {
+			q := &s.passwords.queue
+			return q.predict(q.waiting.Load(), cap(s.passwords.slots)).Seconds()
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "latchkey_password_hash_refusals_total",
 			Help:        "Hashes refused with 503 because they could not start within the queue deadline, by reason: predicted (refused at once) or deadline (waited it out).",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,15 +50,19 @@ type passwords struct {
 }
 
 // hashQueue is the bookkeeping behind the deadline: how many callers wait for a slot, and how
-// long a slot is held on average (an exponentially weighted moving average of recent hashes).
-// The predicted wait of a newcomer is (waiting+1) / slots × mean: the callers ahead of it,
-// spread over the slots.
+// long a slot is held: exponentially weighted moving averages of recent hashes' time and of its
+// deviation, as TCP estimates a round trip. The predicted wait of a newcomer is the callers ahead
+// of it, spread over the slots, each taking the mean plus twice the deviation: a hash's time
+// swings with the machine's load, and a prediction that is too hopeful makes a caller wait out
+// the whole deadline before its 503, which the prediction is there to spare it.
 type hashQueue struct {
 	deadline time.Duration // longest wait for a slot; 0: wait as long as the caller's context lives
 	now      func() time.Time
 	waiting  atomic.Int64 // callers waiting for a slot now
-	meanNs   atomic.Int64 // EWMA of the time a slot is held, in nanoseconds
 	refused  [2]atomic.Int64
+
+	mu        sync.Mutex
+	mean, dev time.Duration
 }
 
 // Why a hash was refused, for metrics: the prediction, or the deadline passing while queued.
@@ -75,10 +80,14 @@ const DefaultHashQueueTimeout = 3 * time.Second
 // errHashQueueFull is the private cause of a 503 from the hashing queue.
 var errHashQueueFull = errors.New("password hashing queue is full")
 
-// hashMeanWeight is the weight of the newest hash in the moving average: about the last ten
-// hashes count, so the estimate follows a machine that slows down under load within a fraction
-// of a second of sign-ins, yet one slow hash (a descheduled goroutine) does not swing it.
-const hashMeanWeight = 0.1
+// The weights of the newest hash in the moving averages (TCP's for round trips: 1/8 and 1/4):
+// the mean follows a machine that slows down under load within a fraction of a second of
+// sign-ins, yet one slow hash (a descheduled goroutine) does not swing it; the deviation reacts
+// faster, so a suddenly noisy machine admits fewer callers at once.
+const (
+	hashMeanWeight = 0.125
+	hashDevWeight  = 0.25
+)
 
 // HashingMemory is the memory concurrent password hashing can hold at most with this budget and
 // these parameters: the slots times the memory of one hash.
@@ -119,29 +128,39 @@ func newPasswords(params *argon2id.Params, memoryBudget int64, queueDeadline tim
 	if err != nil {
 		return nil, fmt.Errorf("create dummy hash: %w", err)
 	}
-	p.queue.meanNs.Store(max(int64(time.Since(start)), 1))
+	first := max(time.Since(start), time.Nanosecond)
+	p.queue.set(first, first/2) // one sample: as unsure as TCP is of its first round trip
 	p.dummy = dummy
 	return p, nil
 }
 
-// mean is the moving average of how long a slot is held.
-func (q *hashQueue) mean() time.Duration { return time.Duration(q.meanNs.Load()) }
-
-// observe folds one hash's slot time into the moving average.
-func (q *hashQueue) observe(d time.Duration) {
-	for {
-		old := q.meanNs.Load()
-		next := int64(float64(old) + hashMeanWeight*(float64(d)-float64(old)))
-		if q.meanNs.CompareAndSwap(old, max(next, 1)) {
-			return
-		}
-	}
+// set replaces the estimate.
+func (q *hashQueue) set(mean, dev time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.mean, q.dev = mean, dev
 }
 
-// predict is how long a caller arriving behind waiting others should expect to wait for one
-// of slots slots.
+// estimate is the moving averages of a hash's time and of its deviation.
+func (q *hashQueue) estimate() (mean, dev time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mean, q.dev
+}
+
+// observe folds one hash's slot time into the moving averages.
+func (q *hashQueue) observe(d time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dev += time.Duration(hashDevWeight * float64((d-q.mean).Abs()-q.dev))
+	q.mean = max(q.mean+time.Duration(hashMeanWeight*float64(d-q.mean)), time.Nanosecond)
+}
+
+// predict is how long a caller arriving behind waiting others should expect to wait, at worst
+// within reason, for one of slots slots.
 func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
-	return time.Duration(float64(waiting+1) / float64(slots) * float64(q.mean()))
+	mean, dev := q.estimate()
+	return time.Duration(float64(waiting+1) / float64(slots) * float64(mean+2*dev))
 }
 
 // refuse is the 503 for a hash that cannot start in time: Retry-After is the predicted wait,

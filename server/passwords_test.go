@@ -107,8 +107,8 @@ func queueRefusal(t *testing.T, err error) time.Duration {
 	return b.retryAfter
 }
 
-// oneSlot is a hasher with one slot and the given queue deadline, whose moving average says a
-// hash takes mean.
+// oneSlot is a hasher with one slot and the given queue deadline, whose estimate says a hash
+// takes exactly mean.
 func oneSlot(t *testing.T, deadline, mean time.Duration) *passwords {
 	t.Helper()
 	p, err := newPasswords(cheap, int64(cheap.Memory)*1024, deadline)
@@ -118,7 +118,7 @@ func oneSlot(t *testing.T, deadline, mean time.Duration) *passwords {
 	if cap(p.slots) != 1 {
 		t.Fatalf("%d slots, want 1", cap(p.slots))
 	}
-	p.queue.meanNs.Store(int64(mean))
+	p.queue.set(mean, 0)
 	return p
 }
 
@@ -135,7 +135,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestHashQueueEstimate(t *testing.T) {
 	var q hashQueue
-	q.meanNs.Store(int64(100 * time.Millisecond))
+	q.set(100*time.Millisecond, 0)
 	for _, c := range []struct {
 		waiting int64
 		slots   int
@@ -150,17 +150,23 @@ func TestHashQueueEstimate(t *testing.T) {
 			t.Errorf("predict(%d waiting, %d slots) = %v, want %v", c.waiting, c.slots, got, c.want)
 		}
 	}
-	// The average follows what hashes take now: after a run of 10ms hashes it is near 10ms.
-	for range 100 {
+	// A noisy machine makes the prediction cautious: mean plus twice the deviation per hash.
+	q.set(100*time.Millisecond, 25*time.Millisecond)
+	if got := q.predict(3, 2); got != 300*time.Millisecond {
+		t.Errorf("predict with deviation = %v, want 2 × 150ms", got)
+	}
+	// The averages follow what hashes take now: after a run of 10ms hashes, mean 10ms, no deviation.
+	for range 200 {
 		q.observe(10 * time.Millisecond)
 	}
-	if m := q.mean(); m < 10*time.Millisecond || m > 11*time.Millisecond {
-		t.Errorf("mean after many 10ms hashes = %v", m)
+	if m, d := q.estimate(); m < 10*time.Millisecond || m > 10100*time.Microsecond || d > 100*time.Microsecond {
+		t.Errorf("after many 10ms hashes: mean %v, deviation %v", m, d)
 	}
-	// One outlier moves it by a tenth of the difference, not to the outlier.
-	q.observe(10*time.Millisecond + time.Second)
-	if m := q.mean(); m < 105*time.Millisecond || m > 115*time.Millisecond {
-		t.Errorf("mean after one 1s outlier = %v, want about 110ms", m)
+	// One outlier moves the mean by an eighth of the difference and the deviation by a quarter.
+	q.set(10*time.Millisecond, 0)
+	q.observe(10*time.Millisecond + 800*time.Millisecond)
+	if m, d := q.estimate(); m != 110*time.Millisecond || d != 200*time.Millisecond {
+		t.Errorf("after one 810ms outlier: mean %v, deviation %v; want 110ms, 200ms", m, d)
 	}
 }
 
@@ -170,14 +176,14 @@ func TestHashQueueLearnsHashTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.queue.mean() <= 0 {
-		t.Fatal("no initial estimate")
+	if m, d := p.queue.estimate(); m <= 0 || d <= 0 {
+		t.Fatalf("initial estimate: mean %v, deviation %v", m, d)
 	}
-	p.queue.meanNs.Store(int64(time.Hour))
+	p.queue.set(time.Hour, 0)
 	if _, err := p.Hash(context.Background(), "pw"); err != nil { // a free slot: no queue at all
 		t.Fatal(err)
 	}
-	if m := p.queue.mean(); m >= time.Hour {
+	if m, _ := p.queue.estimate(); m >= time.Hour {
 		t.Errorf("mean not updated by a hash: %v", m)
 	}
 }
