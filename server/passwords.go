@@ -61,8 +61,10 @@ type hashQueue struct {
 	waiting  atomic.Int64 // callers waiting for a slot now
 	refused  [2]atomic.Int64
 
-	mu        sync.Mutex
-	mean, dev time.Duration
+	mu          sync.Mutex
+	mean, dev   time.Duration // of the time a hash holds its slot
+	gap         time.Duration // moving average of the time between releases while callers wait
+	lastRelease time.Time
 }
 
 // Why a hash was refused, for metrics: the prediction, or the deadline passing while queued.
@@ -134,11 +136,11 @@ func newPasswords(params *argon2id.Params, memoryBudget int64, queueDeadline tim
 	return p, nil
 }
 
-// set replaces the estimate.
+// set replaces the estimate of a hash's time and forgets how fast the queue last drained.
 func (q *hashQueue) set(mean, dev time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.mean, q.dev = mean, dev
+	q.mean, q.dev, q.gap = mean, dev, 0
 }
 
 // estimate is the moving averages of a hash's time and of its deviation.
@@ -148,19 +150,30 @@ func (q *hashQueue) estimate() (mean, dev time.Duration) {
 	return q.mean, q.dev
 }
 
-// observe folds one hash's slot time into the moving averages.
-func (q *hashQueue) observe(d time.Duration) {
+// observe folds one hash's slot time into the moving averages. When callers were waiting as
+// the slot was released (the queue was draining), the time since the previous release is also
+// how long one place in the queue took, which includes what the slot time misses: a woken waiter
+// waiting for a CPU before its hash starts.
+func (q *hashQueue) observe(d time.Duration, released time.Time, draining bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.dev += time.Duration(hashDevWeight * float64((d-q.mean).Abs()-q.dev))
 	q.mean = max(q.mean+time.Duration(hashMeanWeight*float64(d-q.mean)), time.Nanosecond)
+	if draining && !q.lastRelease.IsZero() {
+		q.gap += time.Duration(hashMeanWeight * float64(released.Sub(q.lastRelease)-q.gap))
+	}
+	q.lastRelease = released
 }
 
 // predict is how long a caller arriving behind waiting others should expect to wait, at worst
-// within reason, for one of slots slots.
+// within reason, for one of slots slots: each place ahead takes a hash's mean time plus twice its
+// deviation, spread over the slots, or the time between releases last seen while the queue
+// drained, whichever is longer.
 func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
-	mean, dev := q.estimate()
-	return time.Duration(float64(waiting+1) / float64(slots) * float64(mean+2*dev))
+	q.mu.Lock()
+	perPlace := max((q.mean+2*q.dev)/time.Duration(slots), q.gap)
+	q.mu.Unlock()
+	return time.Duration(waiting+1) * perPlace
 }
 
 // refuse is the 503 for a hash that cannot start in time: Retry-After is the predicted wait,
@@ -190,9 +203,25 @@ func (p *passwords) acquire(ctx context.Context) (release func(), err error) {
 	}
 	start := q.now()
 	return func() {
-		q.observe(q.now().Sub(start))
+		now := q.now()
+		q.observe(now.Sub(start), now, q.waiting.Load() > 0)
 		<-p.slots
 	}, nil
+}
+
+// admit refuses at once, as acquire would, a password check that the queue already predicts
+// cannot start within the deadline; nil means it may go on to acquire. Sign-in calls it before
+// anything else, so that under a flood the refused majority costs neither a database round trip
+// nor time, and the hashing keeps the CPU. Known and unknown accounts pass through it alike.
+func (p *passwords) admit() error {
+	q := &p.queue
+	if q.deadline <= 0 || len(p.slots) < cap(p.slots) {
+		return nil
+	}
+	if predicted := q.predict(q.waiting.Load(), cap(p.slots)); predicted > q.deadline {
+		return q.refuse(refusedPredicted, predicted)
+	}
+	return nil
 }
 
 // wait queues for a slot when none is free.

@@ -156,17 +156,39 @@ func TestHashQueueEstimate(t *testing.T) {
 		t.Errorf("predict with deviation = %v, want 2 × 150ms", got)
 	}
 	// The averages follow what hashes take now: after a run of 10ms hashes, mean 10ms, no deviation.
+	var at time.Time
 	for range 200 {
-		q.observe(10 * time.Millisecond)
+		q.observe(10*time.Millisecond, at, false)
 	}
 	if m, d := q.estimate(); m < 10*time.Millisecond || m > 10100*time.Microsecond || d > 100*time.Microsecond {
 		t.Errorf("after many 10ms hashes: mean %v, deviation %v", m, d)
 	}
 	// One outlier moves the mean by an eighth of the difference and the deviation by a quarter.
 	q.set(10*time.Millisecond, 0)
-	q.observe(10*time.Millisecond + 800*time.Millisecond)
+	q.observe(10*time.Millisecond+800*time.Millisecond, at, false)
 	if m, d := q.estimate(); m != 110*time.Millisecond || d != 200*time.Millisecond {
 		t.Errorf("after one 810ms outlier: mean %v, deviation %v; want 110ms, 200ms", m, d)
+	}
+
+	// While the queue drains, the time between releases counts too: hashes of 10ms on two slots
+	// should free a place every 5ms, but woken waiters that wait 40ms for a CPU free one every
+	// 50ms, and that is what a place in the queue takes.
+	q = hashQueue{}
+	q.set(10*time.Millisecond, 0)
+	for i := range 100 {
+		q.observe(10*time.Millisecond, at.Add(time.Duration(i)*50*time.Millisecond), true)
+	}
+	if got := q.predict(9, 2); got < 490*time.Millisecond || got > 500*time.Millisecond {
+		t.Errorf("predict(9 waiting) while draining one place per 50ms = %v, want about 500ms", got)
+	}
+	// Releases with nobody waiting are idle time, not queue time.
+	q = hashQueue{}
+	q.set(10*time.Millisecond, 0)
+	for i := range 100 {
+		q.observe(10*time.Millisecond, at.Add(time.Duration(i)*time.Second), false)
+	}
+	if got := q.predict(9, 2); got != 50*time.Millisecond {
+		t.Errorf("predict(9 waiting) after idle releases = %v, want 10 × 5ms", got)
 	}
 }
 
@@ -286,5 +308,31 @@ func TestHashQueueWaitsWithinDeadline(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("deadline %v: queued hash: %v", deadline, err)
 		}
+	}
+}
+
+// admit, sign-in's early check, refuses exactly when a waiter would be refused at once, and lets
+// everything through while a slot is free or without a deadline.
+func TestHashQueueAdmit(t *testing.T) {
+	p := oneSlot(t, time.Second, 2*time.Second)
+	if err := p.admit(); err != nil {
+		t.Fatalf("free slot: %v", err)
+	}
+	release, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if ra := queueRefusal(t, p.admit()); ra != 2*time.Second {
+		t.Errorf("Retry-After %v, want the predicted 2s", ra)
+	}
+	p.queue.set(500*time.Millisecond, 0)
+	if err := p.admit(); err != nil {
+		t.Errorf("predicted 500ms within a 1s deadline: %v", err)
+	}
+	p.queue.deadline = 0
+	p.queue.set(time.Hour, 0)
+	if err := p.admit(); err != nil {
+		t.Errorf("no deadline: %v", err)
 	}
 }

@@ -31,6 +31,10 @@ func (*newPasswordChallenge) Error() string { return "new password required" }
 
 // signIn checks a password and opens a session; every dialect's password login ends here.
 func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
+	// A full hashing queue refuses before the account is even looked up (see passwords.admit).
+	if err := s.passwords.admit(); err != nil {
+		return nil, err
+	}
 	var u *store.User
 	var err error
 	if in.Email != "" {
