@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,35 +15,59 @@ import (
 	"github.com/latchkey/latchkey/bench/load"
 )
 
-// The flood's limits. floodRSSLimit is the target; a /healthz probe slower
-// than floodHealthzMaxLatency, or failing, counts as /healthz not answering.
+// The flood's limits. floodRSSLimit is the target; a /healthz probe slower than
+// floodHealthzMaxLatency, or failing, counts as /healthz not answering; a refresh prober whose
+// p99 is above floodRefreshMaxP99, or that failed, counts as refresh not answering.
+// floodRefusalMaxP99 is how fast the 503s of a full hashing queue must be ("milliseconds", not
+// the seconds of the queue); floodGoodputTarget is the share of the raw hash rate the server must
+// turn into sign-ins while it is refusing the excess.
 const (
 	floodRSSLimit          = 300 << 20 // bytes
 	floodHealthzMaxLatency = time.Second
-	floodHealthzEvery      = 5 * time.Millisecond
-	floodRequestTimeout    = 5 * time.Minute
+	floodRefreshMaxP99     = time.Second
+	floodRefusalMaxP99     = 100 * time.Millisecond
+	floodGoodputTarget     = 0.90
+	floodProbeEvery        = 5 * time.Millisecond
+	floodRequestTimeout    = 5 * time.Minute // one client's whole time, retries included
 )
+
+// probeResult is what one prober measured during the flood.
+type probeResult struct {
+	Latency load.Summary
+	Errors  int64
+	Log     []load.ErrorCount
+}
 
 // floodResult is what one flood measured.
 type floodResult struct {
-	Fired    int
-	OK       int64
-	Errors   int64
-	Statuses map[int]int64 // failed requests by HTTP status; 0 = no reply
-	ErrorLog []load.ErrorCount
-	Elapsed  time.Duration // from firing until the last sign-in finished
-	SignIn   load.Summary  // latency of the successful sign-ins
+	Fired        int           // clients, each signing in until it succeeds
+	QueueTimeout time.Duration // the server's hashing-queue deadline during the flood
+	Attempts     int64         // sign-in requests sent, retries included
+	OK           int64         // clients that signed in
+	Errors       int64         // clients that gave up (an answer other than 2xx or 503, or no answer)
+	Statuses     map[int]int64 // failures by HTTP status; 0 = no reply
+	ErrorLog     []load.ErrorCount
+	Elapsed      time.Duration // from firing until the last client finished
+	SignIn       load.Summary  // latency of the successful sign-in requests
+	Settled      load.Summary  // per client: from firing until its sign-in succeeded, waits included
 
-	Health       load.Summary // /healthz latency during the flood
-	HealthErrors int64
-	HealthLog    []load.ErrorCount
+	Refused      int64        // 503 answers (each followed by a retry after Retry-After)
+	NoRetryAfter int64        // 503 answers without a usable Retry-After
+	RefusedLate  int64        // 503 answers that came only after waiting out the queue deadline
+	Refusal      load.Summary // latency of the 503 answers
+	RetryAfter   load.Summary // the Retry-After values given (as durations)
+	Overload     time.Duration
+	OKInOverload int64 // successful sign-ins completed while the server was still refusing
+
+	Health  probeResult // GET /healthz during the flood
+	Refresh probeResult // POST /v1/token, chained, during the flood
 
 	PeakRSS      int64 // server VmHWM after the flood
 	PeakRSSExact bool  // VmHWM was reset before the flood, so PeakRSS is the flood's own
 	SampledRSS   int64 // largest VmRSS sampled during the flood
 }
 
-// Rate is completed sign-ins per second.
+// Rate is completed sign-ins per second over the whole flood, tail included.
 func (f *floodResult) Rate() float64 {
 	if f.Elapsed <= 0 {
 		return 0
@@ -49,106 +75,195 @@ func (f *floodResult) Rate() float64 {
 	return float64(f.OK) / f.Elapsed.Seconds()
 }
 
-// healthzAnswered tells whether /healthz kept answering during the flood.
-func (f *floodResult) healthzAnswered() bool {
-	return f.Health.Count > 0 && f.HealthErrors == 0 && f.Health.Max < floodHealthzMaxLatency
+// Goodput is successful sign-ins per second while the server was overloaded: from firing until
+// the last 503 was answered. After that, fewer clients are left than the hash slots can serve,
+// and the rate measures the clients (their Retry-After waits), not the server. With no 503 at
+// all it is the whole flood's rate.
+func (f *floodResult) Goodput() float64 {
+	if f.Refused == 0 || f.Overload <= 0 {
+		return f.Rate()
+	}
+	return float64(f.OKInOverload) / f.Overload.Seconds()
 }
 
-// runFlood fires n sign-ins for one user at the same instant, each on its own
-// connection, while one more worker calls GET /healthz every few
-// milliseconds on a kept-alive connection and records how long each answer
-// takes. It measures the server's peak RSS over the flood.
-func runFlood(ctx context.Context, a *api, srv *proc.Child, n int) (*floodResult, error) {
-	// The one existing user every sign-in is for.
+// healthzAnswered tells whether /healthz kept answering during the flood.
+func (f *floodResult) healthzAnswered() bool {
+	return f.Health.Latency.Count > 0 && f.Health.Errors == 0 && f.Health.Latency.Max < floodHealthzMaxLatency
+}
+
+// refreshAnswered tells whether refresh kept answering during the flood.
+func (f *floodResult) refreshAnswered() bool {
+	return f.Refresh.Latency.Count > 0 && f.Refresh.Errors == 0 && f.Refresh.Latency.P99 < floodRefreshMaxP99
+}
+
+// probe calls do every floodProbeEvery on its own kept-alive connection until stop closes, and
+// records how long each answer takes.
+func probe(ctx context.Context, stop <-chan struct{}, do func(context.Context) error) (wait func() probeResult) {
+	done := make(chan probeResult)
+	go func() {
+		var hist load.Histogram
+		var res probeResult
+		log := load.NewErrorLog(5)
+		for {
+			t0 := time.Now()
+			if err := do(ctx); err != nil {
+				res.Errors++
+				log.Add(err)
+			} else {
+				hist.Record(time.Since(t0))
+			}
+			select {
+			case <-stop:
+				res.Latency, res.Log = hist.Summarize(), log.Entries()
+				done <- res
+				return
+			case <-time.After(floodProbeEvery):
+			}
+		}
+	}()
+	return func() probeResult { return <-done }
+}
+
+// runFlood fires n sign-ins for one user at the same instant, each client on its own
+// connection. A client answered 503 waits what Retry-After says (plus up to a second of jitter:
+// the header is whole seconds) and tries again, until it signs in. Meanwhile one prober calls
+// GET /healthz and another refreshes a session (chained, Nhost dialect) every few milliseconds
+// on kept-alive connections. It measures the server's peak RSS over the flood.
+func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout time.Duration) (*floodResult, error) {
+	// The one existing user every sign-in is for, and the prober's session.
 	setupClient := load.NewClient(1, time.Minute)
 	defer setupClient.CloseIdleConnections()
 	email := a.freshEmail()
 	if _, err := a.signUp(ctx, setupClient, email); err != nil {
 		return nil, fmt.Errorf("flood setup: %w", err)
 	}
+	probeSession, err := a.signUp(ctx, setupClient, a.freshEmail())
+	if err != nil {
+		return nil, fmt.Errorf("flood setup: %w", err)
+	}
 
-	res := &floodResult{Fired: n, Statuses: map[int]int64{}}
+	res := &floodResult{Fired: n, QueueTimeout: queueTimeout, Statuses: map[int]int64{}}
 	// Measure this flood's own peak, not what earlier scenarios left behind.
 	res.PeakRSSExact = srv.ResetPeak() == nil
 	srv.ResetSampled()
 
-	// The /healthz prober: opens its connection before the flood starts.
-	probeClient := load.NewClient(1, 30*time.Second)
-	defer probeClient.CloseIdleConnections()
-	if err := a.healthz(ctx, probeClient); err != nil {
+	// The probers open their connections before the flood starts.
+	healthClient, refreshClient := load.NewClient(1, 30*time.Second), load.NewClient(1, 30*time.Second)
+	defer healthClient.CloseIdleConnections()
+	defer refreshClient.CloseIdleConnections()
+	if err := a.healthz(ctx, healthClient); err != nil {
 		return nil, fmt.Errorf("flood: /healthz before the flood: %w", err)
 	}
-	stopProbe := make(chan struct{})
-	probeDone := make(chan struct{})
-	var probeHist load.Histogram
-	probeLog := load.NewErrorLog(5)
-	go func() {
-		defer close(probeDone)
-		for {
-			t0 := time.Now()
-			if err := a.healthz(ctx, probeClient); err != nil {
-				res.HealthErrors++
-				probeLog.Add(err)
-			} else {
-				probeHist.Record(time.Since(t0))
-			}
-			select {
-			case <-stopProbe:
-				return
-			case <-time.After(floodHealthzEvery):
-			}
+	refreshToken := probeSession.RefreshToken
+	refresh := func(ctx context.Context) error {
+		s, err := a.refresh(ctx, refreshClient, refreshToken)
+		if err != nil {
+			return err // the same token again next time: within the reuse leeway that is safe
 		}
-	}()
+		refreshToken = s.RefreshToken
+		return nil
+	}
+	if err := refresh(ctx); err != nil {
+		return nil, fmt.Errorf("flood: refresh before the flood: %w", err)
+	}
+	stopProbes := make(chan struct{})
+	healthDone := probe(ctx, stopProbes, func(ctx context.Context) error { return a.healthz(ctx, healthClient) })
+	refreshDone := probe(ctx, stopProbes, refresh)
 
-	// The sign-ins: every goroutine is ready before any of them fires.
-	oneShot := load.NewOneShotClient(floodRequestTimeout)
+	// The clients: every goroutine is ready before any of them fires. One keep-alive connection
+	// per client: n connections at once, kept through the retries.
+	cl := load.NewClient(n, floodRequestTimeout)
+	defer cl.CloseIdleConnections()
 	errLog := load.NewErrorLog(5)
 	var (
-		ok, failed atomic.Int64
-		mu         sync.Mutex
-		hist       load.Histogram
-		wg, ready  sync.WaitGroup
+		attempts, refused, noRA, late    atomic.Int64
+		lastRefusal                      atomic.Int64 // ns since start
+		mu                               sync.Mutex
+		okHist, settled, refHist, raHist load.Histogram
+		okAt                             []time.Duration // since start
+		wg, ready                        sync.WaitGroup
 	)
 	fire := make(chan struct{})
+	var start time.Time
 	ready.Add(n)
 	for range n {
 		wg.Go(func() {
 			ready.Done()
 			<-fire
-			t0 := time.Now()
-			_, err := a.signIn(ctx, oneShot, email)
-			d := time.Since(t0)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed.Add(1)
-				errLog.Add(err)
+			giveUp := start.Add(floodRequestTimeout)
+			for {
+				attempts.Add(1)
+				t0 := time.Now()
+				_, err := a.signIn(ctx, cl, email)
+				t1 := time.Now()
+				if err == nil {
+					mu.Lock()
+					okHist.Record(t1.Sub(t0))
+					settled.Record(t1.Sub(start))
+					okAt = append(okAt, t1.Sub(start))
+					mu.Unlock()
+					return
+				}
 				var se *load.StatusError
+				if errors.As(err, &se) && se.Status == http.StatusServiceUnavailable && t1.Before(giveUp) {
+					refused.Add(1)
+					for since := int64(t1.Sub(start)); ; {
+						last := lastRefusal.Load()
+						if since <= last || lastRefusal.CompareAndSwap(last, since) {
+							break
+						}
+					}
+					if t1.Sub(t0) >= queueTimeout {
+						late.Add(1)
+					}
+					ra := se.RetryAfter
+					if ra <= 0 {
+						noRA.Add(1)
+						ra = time.Second
+					}
+					mu.Lock()
+					refHist.Record(t1.Sub(t0))
+					raHist.Record(ra)
+					mu.Unlock()
+					select {
+					case <-time.After(ra + rand.N(time.Second)): // a client honouring Retry-After
+						continue
+					case <-ctx.Done():
+						err = ctx.Err()
+					}
+				}
+				mu.Lock()
+				res.Errors++
+				errLog.Add(err)
 				if errors.As(err, &se) {
 					res.Statuses[se.Status]++
 				} else {
 					res.Statuses[0]++
 				}
+				mu.Unlock()
 				return
 			}
-			ok.Add(1)
-			hist.Record(d)
 		})
 	}
 	ready.Wait()
-	start := time.Now()
+	start = time.Now()
 	close(fire)
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	close(stopProbes)
+	res.Health, res.Refresh = healthDone(), refreshDone()
 
-	close(stopProbe)
-	<-probeDone
-
-	res.OK, res.Errors = ok.Load(), failed.Load()
+	res.Attempts, res.Refused, res.NoRetryAfter, res.RefusedLate = attempts.Load(), refused.Load(), noRA.Load(), late.Load()
+	res.OK = int64(len(okAt))
+	res.Overload = time.Duration(lastRefusal.Load())
+	for _, t := range okAt {
+		if t <= res.Overload {
+			res.OKInOverload++
+		}
+	}
 	res.ErrorLog = errLog.Entries()
-	res.SignIn = hist.Summarize()
-	res.Health = probeHist.Summarize()
-	res.HealthLog = probeLog.Entries()
+	res.SignIn, res.Settled = okHist.Summarize(), settled.Summarize()
+	res.Refusal, res.RetryAfter = refHist.Summarize(), raHist.Summarize()
 	res.SampledRSS = srv.SampledMax()
 	peak, err := srv.PeakRSS()
 	if err != nil {

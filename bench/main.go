@@ -14,6 +14,7 @@ package main
 import (
 	"github.com/latchkey/latchkey/internal/proc"
 
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bench/load"
+	"github.com/latchkey/latchkey/server"
 )
 
 // requestTimeout bounds one request of a scenario. Sign-in at high
@@ -38,7 +40,14 @@ import (
 const requestTimeout = time.Minute
 
 // allScenarios are the names -scenarios accepts, in the order they run.
-var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "getuser", "verify", "refresh", "flood"}
+var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "getuser", "verify", "refresh",
+	"wme-login", "wme-refresh", "zesty-login", "zesty-verify", "az-signin", "ratelimits", "instances", "flood"}
+
+// The issue-5 comparisons: rate limits on vs off, and two instances vs one (PostgreSQL).
+var (
+	rateLimitScenarios = []string{"signin", "refresh"}
+	instanceScenarios  = []string{"refresh", "getuser", "signin"}
+)
 
 // options are the parsed flags.
 type options struct {
@@ -49,6 +58,9 @@ type options struct {
 	hashDuration time.Duration
 	readyTimeout time.Duration
 	concs        []int
+	extraConcs   []int // the issue-5 parts: other dialects, rate limits, instances
+	repeat       int
+	queueTimeout time.Duration
 	dbs          []string
 	pgURL        string
 	scenarios    map[string]bool
@@ -95,6 +107,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.hashDuration, "hash-duration", 5*time.Second, "how long to measure raw argon2id hashes/s")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for the server's GET /readyz")
 	concs := fs.String("concurrency", "16,64", "comma-separated worker counts")
+	extraConcs := fs.String("extra-concurrency", "16", "worker counts of the other dialects' scenarios and of the rate-limit and two-instance comparisons")
+	fs.IntVar(&o.repeat, "repeat", 1, "measure each (db, scenario, concurrency) this many times and report the run with the median req/s")
+	fs.DurationVar(&o.queueTimeout, "queue-timeout", 3*time.Second, "the server's --hash-queue-timeout for the whole run (the flood's 503s come from it)")
 	dbs := fs.String("db", "sqlite,postgres", `comma-separated databases: sqlite, postgres ("" or "none": floor and hash only)`)
 	fs.StringVar(&o.pgURL, "postgres-url", defPG, "PostgreSQL admin URL; the harness (re)creates database "+benchDatabase+" there (env LATCHKEY_BENCH_POSTGRES_URL)")
 	scen := fs.String("scenarios", "all", "comma-separated subset of: "+strings.Join(allScenarios, ","))
@@ -109,12 +124,21 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-duration must be positive and -warmup not negative")
 	}
 
-	for f := range strings.SplitSeq(*concs, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-concurrency: %q is not a positive number", f)
+	if o.repeat < 1 || o.queueTimeout < 0 {
+		return nil, errors.New("-repeat must be at least 1 and -queue-timeout not negative")
+	}
+	for _, l := range []struct {
+		flag string
+		in   *string
+		out  *[]int
+	}{{"-concurrency", concs, &o.concs}, {"-extra-concurrency", extraConcs, &o.extraConcs}} {
+		for f := range strings.SplitSeq(*l.in, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("%s: %q is not a positive number", l.flag, f)
+			}
+			*l.out = append(*l.out, n)
 		}
-		o.concs = append(o.concs, n)
 	}
 
 	if d := strings.TrimSpace(*dbs); d != "" && d != "none" {
@@ -379,14 +403,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		return
 	}
 
-	progress("%s: starting %s %s", db, bin, strings.Join(args, " "))
-	// The database is chosen by the flags alone: the server also reads
-	// DATABASE_URL(_FILE), which would turn the SQLite run into another
-	// PostgreSQL run, so those are not passed on.
-	// Rate limits are off: every scenario comes from one address against a handful of accounts,
-	// which the limits exist to stop; the figures are the server's own throughput.
-	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, "LATCHKEY_LOG_LEVEL=warn", "LATCHKEY_RATE_LIMITS=false")
-	srv, err := proc.Start("latchkey ("+db+")", filepath.Join(tmp, db+"-server.log"), env, bin, args...)
+	srv, err := startLatchkey(ctx, o, tmp, bin, db, args, "")
 	if err != nil {
 		fail("%v", err)
 		return
@@ -396,78 +413,162 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 			progress("%s: %v", db, err)
 		}
 	}()
-	if err := srv.WaitReady(ctx, base+"/readyz", o.readyTimeout); err != nil {
-		fail("%v", err)
-		return
-	}
 
 	a := &api{base: base, run: o.runID + "-" + db}
+	settle := func(what string) {
+		if dbURL != "" {
+			if err := settlePostgres(ctx, dbURL); err != nil {
+				progress("%s: settling before %s: %v", db, what, err)
+			}
+		}
+	}
 
 	// Setup: every worker of the widest run gets its own user.
 	var users []*benchUser
 	var setupErr error
-	if slices.ContainsFunc(scenarios, func(s scenario) bool { return s.needUsers && o.want(s.name) }) {
+	widest := slices.Max(append(slices.Clone(o.concs), o.extraConcs...))
+	needUsers := o.want("ratelimits") || o.want("instances") ||
+		slices.ContainsFunc(append(slices.Clone(scenarios), dialectScenarios...), func(s scenario) bool { return s.needUsers && o.want(s.name) })
+	if needUsers {
 		cl := load.NewClient(8, requestTimeout)
-		users, setupErr = setupUsers(ctx, a, cl, slices.Max(o.concs))
+		users, setupErr = setupUsers(ctx, a, cl, widest)
 		cl.CloseIdleConnections()
 		if setupErr != nil {
 			progress("%s: %v", db, setupErr)
 		}
 	}
 
-	for _, sc := range scenarios {
-		if !o.want(sc.name) {
-			continue
-		}
-		for _, c := range o.concs {
-			if ctx.Err() != nil {
-				return
-			}
-			rw := row{DB: db, Scenario: sc.name, VsHash: sc.vsHash, Conc: c}
-			if sc.needUsers && setupErr != nil {
-				rw.Err = setupErr.Error()
-				rep.Rows = append(rep.Rows, rw)
+	// runRows measures each selected scenario of list at each concurrency into the main table.
+	runRows := func(list []scenario, concs []int) bool {
+		for _, sc := range list {
+			if !o.want(sc.name) {
 				continue
 			}
-			if dbURL != "" {
-				if err := settlePostgres(ctx, dbURL); err != nil {
-					progress("%s: settling before %s: %v", db, sc.name, err)
+			for _, c := range concs {
+				if ctx.Err() != nil {
+					return false
+				}
+				rw := row{DB: db, Scenario: sc.name, VsHash: sc.vsHash, Conc: c}
+				if sc.needUsers && setupErr != nil {
+					rw.Err = setupErr.Error()
+					rep.Rows = append(rep.Rows, rw)
+					continue
+				}
+				settle(sc.name)
+				srv.ResetSampled()
+				res, err := measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
+					return sc.worker(a, cl, users)
+				})
+				rw.Res, rw.RSS = res, srv.SampledMax()
+				if err != nil {
+					rw.Res, rw.Err = nil, err.Error()
+					progress("%s %s c=%d: not run: %v", db, sc.name, c, err)
+				} else {
+					progressRow(db, sc.name, res)
+				}
+				rep.Rows = append(rep.Rows, rw)
+				if srv.Exited() {
+					fail("the server exited during %s c=%d (%v); last lines of its log:\n%s", sc.name, c, srv.Err(), srv.LogTail(20))
+					return false
 				}
 			}
-			srv.ResetSampled()
-			res, err := measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
-				return sc.worker(a, cl, users)
-			})
-			rw.Res, rw.RSS = res, srv.SampledMax()
-			if err != nil {
-				rw.Res, rw.Err = nil, err.Error()
-				progress("%s %s c=%d: not run: %v", db, sc.name, c, err)
-			} else {
-				progressRow(db, sc.name, res)
-			}
-			rep.Rows = append(rep.Rows, rw)
-			if srv.Exited() {
-				fail("the server exited during %s c=%d (%v); last lines of its log:\n%s", sc.name, c, srv.Err(), srv.LogTail(20))
-				return
+			if hwm, err := srv.PeakRSS(); err == nil {
+				d.HWMAfter = append(d.HWMAfter, namedBytes{sc.name, hwm})
+				d.PeakRSS = hwm
 			}
 		}
-		if hwm, err := srv.PeakRSS(); err == nil {
-			d.HWMAfter = append(d.HWMAfter, namedBytes{sc.name, hwm})
-			d.PeakRSS = hwm
+		return true
+	}
+	if !runRows(scenarios, o.concs) || !runRows(dialectScenarios, o.extraConcs) {
+		return
+	}
+
+	// compare measures scenario name on the main server (limits off, one instance) and on alt
+	// (another process on the same database), back to back at each concurrency, so the machine's
+	// drift does not enter the ratio.
+	compare := func(kind, altName string, names []string, extraEnv []string, altAPIs func(alt *api) []*api) {
+		if setupErr != nil {
+			rep.Comparisons = append(rep.Comparisons, comparison{Kind: kind, DB: db, Err: setupErr.Error()})
+			return
 		}
+		port, err := proc.FreePort()
+		if err != nil {
+			rep.Comparisons = append(rep.Comparisons, comparison{Kind: kind, DB: db, Err: err.Error()})
+			return
+		}
+		altArgs := slices.Clone(args)
+		altArgs[2] = fmt.Sprintf("127.0.0.1:%d", port) // after "serve", "--addr"
+		alt, err := startLatchkey(ctx, o, tmp, bin, db+"-"+altName, altArgs, fmt.Sprintf("http://127.0.0.1:%d", port), extraEnv...)
+		if err != nil {
+			rep.Comparisons = append(rep.Comparisons, comparison{Kind: kind, DB: db, Err: err.Error()})
+			return
+		}
+		defer func() {
+			if err := alt.Stop(); err != nil {
+				progress("%s %s: %v", db, altName, err)
+			}
+		}()
+		altAPI := &api{base: fmt.Sprintf("http://127.0.0.1:%d", port), run: a.run}
+		for _, name := range names {
+			sc := scenarioNamed(name)
+			for _, c := range o.extraConcs {
+				if ctx.Err() != nil {
+					return
+				}
+				cm := comparison{Kind: kind, DB: db, Scenario: name, Conc: c}
+				settle(name)
+				cm.Base, err = measure(ctx, o, db+" "+name+" "+kind+" base", c, func(cl *http.Client) load.NewWorkerFunc {
+					return sc.worker(a, cl, users)
+				})
+				if err == nil {
+					progressRow(db, name+" ("+kind+": base)", cm.Base)
+					settle(name)
+					cm.Alt, err = measure(ctx, o, db+" "+name+" "+kind, c, func(cl *http.Client) load.NewWorkerFunc {
+						return roundRobin(sc, altAPIs(altAPI), cl, users)
+					})
+				}
+				if err != nil {
+					cm.Base, cm.Alt, cm.Err = nil, nil, err.Error()
+					progress("%s %s %s c=%d: not run: %v", db, kind, name, c, err)
+				} else {
+					progressRow(db, name+" ("+kind+")", cm.Alt)
+				}
+				rep.Comparisons = append(rep.Comparisons, cm)
+				if srv.Exited() || alt.Exited() {
+					fail("a server exited during the %s comparison (%v %v); last lines of the logs:\n%s\n%s",
+						kind, srv.Err(), alt.Err(), srv.LogTail(10), alt.LogTail(10))
+					return
+				}
+			}
+		}
+	}
+	if o.want("ratelimits") && ctx.Err() == nil {
+		// The same server with every limit on, allowances too large to refuse anything: what is
+		// measured is the counting itself (and the lockout bookkeeping of a sign-in).
+		env := []string{"LATCHKEY_RATE_LIMITS=true"}
+		for _, g := range server.LimitGroups {
+			env = append(env, "LATCHKEY_RATE_LIMIT_"+strings.ToUpper(g)+"=1000000000/1m")
+		}
+		progress("%s: rate limits off (base) vs on, back to back", db)
+		compare(kindRateLimits, "limits", rateLimitScenarios, env, func(alt *api) []*api { return []*api{alt} })
+	}
+	if o.want("instances") && db == "postgres" && ctx.Err() == nil {
+		progress("%s: one instance (base) vs two, back to back", db)
+		compare(kindInstances, "second", instanceScenarios, nil, func(alt *api) []*api { return []*api{a, alt} })
 	}
 
 	if o.want("flood") && o.flood > 0 && ctx.Err() == nil {
-		progress("%s: flood of %d concurrent sign-ins", db, o.flood)
-		f, err := runFlood(ctx, a, srv, o.flood)
+		progress("%s: flood of %d concurrent sign-ins (hash queue deadline %v)", db, o.flood, o.queueTimeout)
+		f, err := runFlood(ctx, a, srv, o.flood, o.queueTimeout)
 		d.Flood = f
 		if err != nil {
 			d.FloodErr = err.Error()
 			progress("%s flood: %v", db, err)
 		}
 		if f != nil {
-			progress("  %d ok, %d errors in %v; peak RSS %s; /healthz max %s",
-				f.OK, f.Errors, f.Elapsed.Round(time.Millisecond), fmtMiB(f.PeakRSS), fmtDur(f.Health.Max))
+			progress("  %d ok, %d errors, %d fast 503s (p99 %s) in %v; goodput %.1f sign-ins/s; peak RSS %s; /healthz max %s; refresh p99 %s",
+				f.OK, f.Errors, f.Refused, fmtDur(f.Refusal.P99), f.Elapsed.Round(time.Millisecond), f.Goodput(),
+				fmtMiB(f.PeakRSS), fmtDur(f.Health.Latency.Max), fmtDur(f.Refresh.Latency.P99))
 		}
 		if srv.Exited() {
 			fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.Err(), srv.LogTail(20))
@@ -475,11 +576,50 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	}
 }
 
-// measure runs one scenario at one concurrency with a fresh keep-alive client.
+// startLatchkey starts a Latchkey server child with args and waits until it is ready; base is
+// its URL ("" to read it from args' --addr). The database is chosen by the flags alone: the
+// server also reads DATABASE_URL(_FILE), which would turn the SQLite run into another PostgreSQL
+// run, so those are not passed on. Rate limits are off unless extraEnv turns them on: every
+// scenario comes from one address against a handful of accounts, which the limits exist to
+// stop; the figures are the server's own throughput. The hashing-queue deadline is the run's.
+func startLatchkey(ctx context.Context, o *options, tmp, bin, name string, args []string, base string, extraEnv ...string) (*proc.Child, error) {
+	if base == "" {
+		base = "http://" + args[2]
+	}
+	progress("%s: starting %s %s", name, bin, strings.Join(args, " "))
+	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append([]string{"LATCHKEY_LOG_LEVEL=warn",
+		"LATCHKEY_RATE_LIMITS=false", "LATCHKEY_HASH_QUEUE_TIMEOUT=" + o.queueTimeout.String()}, extraEnv...)...)
+	srv, err := proc.Start("latchkey ("+name+")", filepath.Join(tmp, name+"-server.log"), env, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.WaitReady(ctx, base+"/readyz", o.readyTimeout); err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// measure runs one scenario at one concurrency with a fresh keep-alive client, -repeat times,
+// and returns the run with the median req/s (its latencies and errors with it).
 func measure(ctx context.Context, o *options, name string, conc int, mk func(*http.Client) load.NewWorkerFunc) (*load.Result, error) {
-	cl := load.NewClient(conc, requestTimeout)
-	defer cl.CloseIdleConnections()
-	return load.Run(ctx, load.Config{Name: name, Concurrency: conc, Warmup: o.warmup, Duration: o.duration}, mk(cl))
+	var runs []*load.Result
+	for range o.repeat {
+		cl := load.NewClient(conc, requestTimeout)
+		res, err := load.Run(ctx, load.Config{Name: name, Concurrency: conc, Warmup: o.warmup, Duration: o.duration}, mk(cl))
+		cl.CloseIdleConnections()
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, res)
+	}
+	return medianRun(runs), nil
+}
+
+// medianRun is the run with the median req/s (the lower middle one of an even count).
+func medianRun(runs []*load.Result) *load.Result {
+	sorted := slices.SortedFunc(slices.Values(runs), func(a, b *load.Result) int { return cmp.Compare(a.RPS(), b.RPS()) })
+	return sorted[(len(sorted)-1)/2]
 }
 
 // progress prints a line to stderr (stdout is kept for the report).

@@ -22,7 +22,8 @@ func freshPostgres(ctx context.Context, adminURL string) (string, error) {
 		return "", fmt.Errorf("-postgres-url must be a postgres:// URL, got %q", adminURL)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// DROP DATABASE checkpoints; on a machine busy with other work that has taken 40s.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, adminURL)
 	if err != nil {

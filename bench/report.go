@@ -75,6 +75,31 @@ type namedBytes struct {
 	Bytes int64
 }
 
+// The kinds of comparison: the same scenario on the main server (Base) and on another process
+// on the same database (Alt), measured back to back.
+const (
+	kindRateLimits = "rate limits" // Base: limits off; Alt: limits on, allowances too large to refuse
+	kindInstances  = "instances"   // Base: one instance; Alt: workers round-robin over two
+)
+
+// comparison is one (kind, database, scenario, concurrency) pair of measurements.
+type comparison struct {
+	Kind      string
+	DB        string
+	Scenario  string
+	Conc      int
+	Base, Alt *load.Result
+	Err       string // why it could not be measured
+}
+
+// ratio is Alt's req/s over Base's, or 0 when either is missing.
+func (c *comparison) ratio() float64 {
+	if c.Base == nil || c.Alt == nil || c.Base.RPS() == 0 {
+		return 0
+	}
+	return c.Alt.RPS() / c.Base.RPS()
+}
+
 // report is everything one run measured.
 type report struct {
 	Started time.Time
@@ -82,10 +107,11 @@ type report struct {
 	Machine string
 	// Baselines are in the order measured: one per database that ran, or
 	// one for the whole run when none did.
-	Baselines []*baseline
-	FloorRSS  int64 // the floor server's VmHWM over the whole run
-	Rows      []row
-	DBs       []*dbRun
+	Baselines   []*baseline
+	FloorRSS    int64 // the floor server's VmHWM over the whole run
+	Rows        []row
+	Comparisons []comparison
+	DBs         []*dbRun
 	// Problems are failures of the harness itself (the floor would not
 	// build, no server binary); with a dbRun's Failed they make the exit
 	// status non-zero.
@@ -209,7 +235,8 @@ func (r *report) write(w io.Writer) {
 		}
 		p("\nreq/s counts successful requests only; latencies are of successful requests. " +
 			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. " +
-			"Ratios: HTTP scenarios against the floor at the same concurrency, signup and signin against raw argon2id hashes/s, " +
+			"Ratios: HTTP scenarios against the floor at the same concurrency; signup, signin and the other dialects' logins " +
+			"(wme-login, zesty-login, az-signin) against raw argon2id hashes/s; " +
 			"both measured just before the row's database (see Baselines).\n\n")
 	}
 
@@ -234,6 +261,8 @@ func (r *report) write(w io.Writer) {
 		p("\n")
 	}
 
+	r.writeComparisons(w)
+
 	// Floods.
 	var floods []*dbRun
 	for _, d := range r.DBs {
@@ -243,24 +272,37 @@ func (r *report) write(w io.Writer) {
 	}
 	if len(floods) > 0 {
 		p("## Flood: %d concurrent sign-ins, one user, one connection each\n\n", o.flood)
+		p("Every client signs in until it succeeds: answered 503, it waits what Retry-After says "+
+			"(plus up to 1 s of jitter, the header being whole seconds) and tries again. The server's hashing-queue "+
+			"deadline is %v. Goodput counts the sign-ins completed while the server was still refusing (from firing "+
+			"until the last 503), when demand exceeded what the hash slots could do.\n\n", o.queueTimeout)
 		for _, d := range floods {
 			if d.Flood == nil {
 				p("- %s: not run: %s\n", d.Name, firstLineOf(d.FloodErr))
 				continue
 			}
 			f := d.Flood
-			p("- %s: %d fired, %d ok, %d errors%s in %v: **%.1f sign-ins/s**; sign-in p50 %s, p99 %s, max %s\n",
-				d.Name, f.Fired, f.OK, f.Errors, fmtStatuses(f.Statuses), f.Elapsed.Round(time.Millisecond),
-				f.Rate(), fmtDur(f.SignIn.P50), fmtDur(f.SignIn.P99), fmtDur(f.SignIn.Max))
+			p("- %s: %d clients, %d signed in, %d gave up%s, %d requests in %v (%.1f sign-ins/s overall)\n",
+				d.Name, f.Fired, f.OK, f.Errors, fmtStatuses(f.Statuses), f.Attempts, f.Elapsed.Round(time.Millisecond), f.Rate())
+			p("  - goodput while overloaded: **%.1f sign-ins/s** (%d in the first %v)%s\n",
+				f.Goodput(), f.OKInOverload, f.Overload.Round(time.Millisecond), r.goodputRatio(d.Name, f))
+			p("  - 503s: **%d**, p50 %s, p99 **%s**, max %s; %d of them only after waiting out the deadline; Retry-After p50 %s, max %s; %d without Retry-After\n",
+				f.Refused, fmtDur(f.Refusal.P50), fmtDur(f.Refusal.P99), fmtDur(f.Refusal.Max), f.RefusedLate,
+				fmtDur(f.RetryAfter.P50), fmtDur(f.RetryAfter.Max), f.NoRetryAfter)
+			p("  - successful sign-in requests: p50 %s, p99 %s, max %s; time from firing to signed in: p50 %s, p99 %s, max %s\n",
+				fmtDur(f.SignIn.P50), fmtDur(f.SignIn.P99), fmtDur(f.SignIn.Max), fmtDur(f.Settled.P50), fmtDur(f.Settled.P99), fmtDur(f.Settled.Max))
 			p("  - GET /healthz during the flood: %d answered, %d errors; p50 %s, p99 %s, max %s\n",
-				f.Health.Count, f.HealthErrors, fmtDur(f.Health.P50), fmtDur(f.Health.P99), fmtDur(f.Health.Max))
+				f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.P50), fmtDur(f.Health.Latency.P99), fmtDur(f.Health.Latency.Max))
+			p("  - POST /v1/token (chained refresh) during the flood: %d answered, %d errors; p50 %s, p99 %s, max %s\n",
+				f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P50), fmtDur(f.Refresh.Latency.P99), fmtDur(f.Refresh.Latency.Max))
 			how := "VmHWM, reset just before the flood"
 			if !f.PeakRSSExact {
 				how = "VmHWM since the server started: could not reset it, so this includes the scenarios"
 			}
 			p("  - server peak RSS: **%s** (%s); largest sampled VmRSS %s\n", fmtMiB(f.PeakRSS), how, fmtMiB(f.SampledRSS))
 			writeErrors(w, "    ", "sign-in errors", f.ErrorLog)
-			writeErrors(w, "    ", "/healthz errors", f.HealthLog)
+			writeErrors(w, "    ", "/healthz errors", f.Health.Log)
+			writeErrors(w, "    ", "refresh errors", f.Refresh.Log)
 			if d.FloodErr != "" {
 				p("  - note: %s\n", firstLineOf(d.FloodErr))
 			}
@@ -352,6 +394,65 @@ func (r *report) writeBaselines(w io.Writer) {
 	}
 }
 
+// goodputRatio is ", = 0.NNN × raw hashes/s (…)" for a flood's goodput, or "" without a baseline.
+func (r *report) goodputRatio(db string, f *floodResult) string {
+	h := r.baselineFor(db).rate(true, 0)
+	if h == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" = **%.3f** × %.1f raw hashes/s measured just before %s", f.Goodput()/h, h, db)
+}
+
+// writeComparisons prints the rate-limit and two-instance comparisons.
+func (r *report) writeComparisons(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	for _, k := range []struct{ kind, title, base, alt, note string }{
+		{kindRateLimits, "Rate limits on vs off", "off", "on",
+			"The same database, two server processes measured back to back: base with `LATCHKEY_RATE_LIMITS=false`, " +
+				"then one with every limit on and allowances too large to refuse (`LATCHKEY_RATE_LIMIT_<GROUP>=1000000000/1m`), " +
+				"so the difference is the counting (and a sign-in's lockout bookkeeping). Overhead = 1 − on/off."},
+		{kindInstances, "Two instances vs one (PostgreSQL)", "1 instance", "2 instances",
+			"Two server processes on one database, measured back to back: base sends every worker to one, then workers " +
+				"alternate between the two (worker i to instance i mod 2). Both share this machine's CPUs, so the ratio shows " +
+				"what a second instance costs or gains here, not what it gains on its own machine."},
+	} {
+		var list []comparison
+		for _, c := range r.Comparisons {
+			if c.Kind == k.kind {
+				list = append(list, c)
+			}
+		}
+		if len(list) == 0 {
+			continue
+		}
+		p("## %s\n\n%s\n\n", k.title, k.note)
+		p("| db | scenario | conc | %s req/s | %s req/s | ratio | %s p99 | %s p99 | errors |\n", k.base, k.alt, k.base, k.alt)
+		p("|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, c := range list {
+			if c.Base == nil || c.Alt == nil {
+				p("| %s | %s | %d | — | — | — | — | — | not run: %s |\n", c.DB, c.Scenario, c.Conc, mdCell(firstLineOf(c.Err)))
+				continue
+			}
+			ratio := fmt.Sprintf("%.3f", c.ratio())
+			if k.kind == kindRateLimits {
+				ratio += fmt.Sprintf(" (overhead %.1f %%)", 100*(1-c.ratio()))
+			}
+			p("| %s | %s | %d | %s | %s | %s | %s | %s | %d + %d |\n", c.DB, c.Scenario, c.Conc,
+				fmtRate(c.Base.RPS()), fmtRate(c.Alt.RPS()), ratio, fmtDur(c.Base.Latency.P99), fmtDur(c.Alt.Latency.P99),
+				c.Base.Errors, c.Alt.Errors)
+		}
+		p("\n")
+		for _, c := range list {
+			if c.Base != nil && c.Base.Errors > 0 {
+				writeErrors(w, "", fmt.Sprintf("%s %s %s c=%d (%s)", c.DB, k.title, c.Scenario, c.Conc, k.base), c.Base.ErrorLog)
+			}
+			if c.Alt != nil && c.Alt.Errors > 0 {
+				writeErrors(w, "", fmt.Sprintf("%s %s %s c=%d (%s)", c.DB, k.title, c.Scenario, c.Conc, k.alt), c.Alt.ErrorLog)
+			}
+		}
+	}
+}
+
 // check is one target verdict: PASS, FAIL or SKIP (not measured).
 type check struct {
 	Status string
@@ -401,36 +502,87 @@ func (r *report) checks() []check {
 			out = append(out, ratioCheck(db, "signin", c, targetSignInVsHash, "raw hashes/s"))
 		}
 	}
+	// Issue 5: the figures without a target are INFO lines.
+	for _, c := range r.Comparisons {
+		if c.Base == nil || c.Alt == nil {
+			continue
+		}
+		switch c.Kind {
+		case kindRateLimits:
+			out = append(out, check{"INFO", fmt.Sprintf("rate-limit overhead on %s %s at c=%d: %.1f %% (%s req/s off, %s on)",
+				c.DB, c.Scenario, c.Conc, 100*(1-c.ratio()), fmtRate(c.Base.RPS()), fmtRate(c.Alt.RPS()))})
+		case kindInstances:
+			out = append(out, check{"INFO", fmt.Sprintf("two instances vs one on %s %s at c=%d: %.3f (%s req/s vs %s)",
+				c.DB, c.Scenario, c.Conc, c.ratio(), fmtRate(c.Alt.RPS()), fmtRate(c.Base.RPS()))})
+		}
+	}
 	for _, db := range o.dbs {
-		text := fmt.Sprintf("flood on %s: peak RSS under %d concurrent sign-ins < %s", db, o.flood, fmtMiB(floodRSSLimit))
-		text2 := fmt.Sprintf("flood on %s: GET /healthz kept answering (no error, none slower than %v)", db, floodHealthzMaxLatency)
-		d := r.db(db)
-		switch {
-		case !o.want("flood") || o.flood <= 0:
-			out = append(out, check{"SKIP", text + ": flood not selected"}, check{"SKIP", text2 + ": flood not selected"})
-			continue
-		case d == nil || d.Flood == nil:
-			reason := "not run"
-			if r.NoServer != "" {
-				reason = "no server binary"
-			}
-			if d != nil {
-				reason = firstLineOf(d.Skipped + d.Failed + d.FloodErr)
-			}
-			out = append(out, check{"SKIP", text + ": " + reason}, check{"SKIP", text2 + ": " + reason})
-			continue
+		out = append(out, r.floodChecks(db)...)
+	}
+	return out
+}
+
+// floodChecks judges one database's flood: peak RSS, /healthz and refresh kept answering (the
+// issue-2 flood targets and issue 5's refresh), fast 503s with Retry-After, and goodput.
+func (r *report) floodChecks(db string) []check {
+	o := r.Opts
+	texts := []string{
+		fmt.Sprintf("flood on %s: peak RSS under %d concurrent sign-ins < %s", db, o.flood, fmtMiB(floodRSSLimit)),
+		fmt.Sprintf("flood on %s: GET /healthz kept answering (no error, none slower than %v)", db, floodHealthzMaxLatency),
+		fmt.Sprintf("flood on %s: refresh kept answering (no error, p99 < %v)", db, floodRefreshMaxP99),
+		fmt.Sprintf("flood on %s: sign-ins that cannot start hashing within the queue deadline get a fast 503 with Retry-After (p99 < %v)", db, floodRefusalMaxP99),
+		fmt.Sprintf("flood on %s: sign-in goodput while overloaded >= %.2f × raw hashes/s", db, floodGoodputTarget),
+	}
+	skip := func(reason string) []check {
+		out := make([]check, len(texts))
+		for i, t := range texts {
+			out[i] = check{"SKIP", t + ": " + reason}
 		}
-		f := d.Flood
-		status := "PASS"
-		if f.PeakRSS >= floodRSSLimit {
-			status = "FAIL"
+		return out
+	}
+	d := r.db(db)
+	switch {
+	case !o.want("flood") || o.flood <= 0:
+		return skip("flood not selected")
+	case d == nil || d.Flood == nil:
+		reason := "not run"
+		if r.NoServer != "" {
+			reason = "no server binary"
 		}
-		out = append(out, check{status, fmt.Sprintf("%s: %s (%d ok, %d errors)", text, fmtMiB(f.PeakRSS), f.OK, f.Errors)})
-		status = "PASS"
-		if !f.healthzAnswered() {
-			status = "FAIL"
+		if d != nil {
+			reason = firstLineOf(d.Skipped + d.Failed + d.FloodErr)
 		}
-		out = append(out, check{status, fmt.Sprintf("%s: %d answered, %d errors, max %s", text2, f.Health.Count, f.HealthErrors, fmtDur(f.Health.Max))})
+		return skip(reason)
+	}
+	f := d.Flood
+	verdict := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "FAIL"
+	}
+	out := []check{
+		{verdict(f.PeakRSS < floodRSSLimit), fmt.Sprintf("%s: %s (%d signed in, %d gave up)", texts[0], fmtMiB(f.PeakRSS), f.OK, f.Errors)},
+		{verdict(f.healthzAnswered()), fmt.Sprintf("%s: %d answered, %d errors, max %s", texts[1], f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.Max))},
+		{verdict(f.refreshAnswered()), fmt.Sprintf("%s: %d answered, %d errors, p99 %s", texts[2], f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P99))},
+	}
+	switch {
+	case o.queueTimeout <= 0:
+		out = append(out, check{"SKIP", texts[3] + ": -queue-timeout 0 (no deadline)"})
+	case f.Refused == 0:
+		out = append(out, check{"SKIP", texts[3] + ": no sign-in was refused (the queue never outgrew the deadline)"})
+	default:
+		out = append(out, check{verdict(f.Refusal.P99 < floodRefusalMaxP99 && f.NoRetryAfter == 0),
+			fmt.Sprintf("%s: %d refused, p99 %s, %d after waiting out the deadline, %d without Retry-After",
+				texts[3], f.Refused, fmtDur(f.Refusal.P99), f.RefusedLate, f.NoRetryAfter)})
+	}
+	h := r.baselineFor(db).rate(true, 0)
+	if h == 0 {
+		out = append(out, check{"SKIP", texts[4] + ": raw hash rate not measured before " + db})
+	} else {
+		v := f.Goodput() / h
+		out = append(out, check{verdict(v >= floodGoodputTarget && f.Errors == 0),
+			fmt.Sprintf("%s: %.1f sign-ins/s vs %.1f raw hashes/s measured just before %s = %.3f (%d gave up)", texts[4], f.Goodput(), h, db, v, f.Errors)})
 	}
 	return out
 }

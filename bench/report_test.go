@@ -54,3 +54,52 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 		t.Error("ratio without a baseline for the row's database: ok = true")
 	}
 }
+
+// -repeat reports the run with the median req/s, latencies and all.
+func TestMedianRun(t *testing.T) {
+	runs := []*load.Result{rps(16, 30), rps(16, 10), rps(16, 20)}
+	runs[2].Latency.P99 = 7 * time.Millisecond
+	if m := medianRun(runs); m.OK != 20 || m.Latency.P99 != 7*time.Millisecond {
+		t.Errorf("median of 30, 10, 20 req/s = %d req/s, p99 %v", m.OK, m.Latency.P99)
+	}
+	if m := medianRun(runs[:2]); m.OK != 10 {
+		t.Errorf("median of two = %d req/s, want the lower", m.OK)
+	}
+}
+
+// Goodput counts only the sign-ins completed while the server was refusing, and the flood's
+// verdicts follow the targets.
+func TestFloodGoodputAndChecks(t *testing.T) {
+	f := &floodResult{Fired: 1000, OK: 1000, Elapsed: 20 * time.Second, Refused: 3000,
+		Overload: 15 * time.Second, OKInOverload: 900,
+		Refusal: load.Summary{Count: 3000, P99: 20 * time.Millisecond},
+		Health:  probeResult{Latency: load.Summary{Count: 100, Max: 50 * time.Millisecond}},
+		Refresh: probeResult{Latency: load.Summary{Count: 100, P99: 80 * time.Millisecond}},
+		PeakRSS: 200 << 20}
+	if g := f.Goodput(); g != 60 {
+		t.Fatalf("goodput = %v, want 900 / 15s = 60", g)
+	}
+	r := &report{
+		Opts:      &options{concs: []int{16}, dbs: []string{"postgres"}, scenarios: map[string]bool{"flood": true}, flood: 1000, queueTimeout: 3 * time.Second},
+		Baselines: []*baseline{{DB: "postgres", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 64, Elapsed: time.Second}}},
+		DBs:       []*dbRun{{Name: "postgres", Flood: f}},
+	}
+	verdicts := func() string {
+		var out []string
+		for _, c := range r.floodChecks("postgres") {
+			out = append(out, c.Status)
+		}
+		return strings.Join(out, " ")
+	}
+	if v := verdicts(); v != "PASS PASS PASS PASS PASS" {
+		t.Errorf("a good flood: %s", v) // goodput 60 / 64 = 0.94
+	}
+	f.Refusal.P99, f.OKInOverload, f.Refresh.Errors = 2*time.Second, 800, 1
+	if v := verdicts(); v != "PASS PASS FAIL FAIL FAIL" {
+		t.Errorf("slow 503s, goodput 0.83, a refresh error: %s", v)
+	}
+	f.Refused = 0 // nothing refused: the 503 check has nothing to judge, goodput is the whole rate
+	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL" || f.Goodput() != 50 {
+		t.Errorf("no refusals: %s, goodput %v", v, f.Goodput())
+	}
+}

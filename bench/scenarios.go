@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -298,4 +299,173 @@ var scenarios = []scenario{
 			}
 		},
 	},
+}
+
+// The other dialects' hot paths (issue 5). Every bench user signed up through the Nhost dialect;
+// the other dialects log in with the same address and password (WME takes the address as its
+// username).
+
+// wmeTokens is the part of a WME login answer the harness uses.
+type wmeTokens struct {
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// wmeLogin: POST /v1/login {"username","password"} -> tokens.
+func (a *api) wmeLogin(ctx context.Context, c *http.Client, email string) (*wmeTokens, error) {
+	req, err := load.NewRequest(ctx, http.MethodPost, a.base+"/v1/login",
+		map[string]string{"username": email, "password": benchPassword}, "")
+	if err != nil {
+		return nil, err
+	}
+	var out wmeTokens
+	if err := load.Send(c, req, &out); err != nil {
+		return nil, err
+	}
+	if out.AccessToken == "" || out.RefreshToken == "" {
+		return nil, errors.New("wme login: answer without access_token or refresh_token")
+	}
+	return &out, nil
+}
+
+// wmeRefresh: POST /v1/token-refresh {"username","refresh_token"} -> new access and id tokens;
+// the refresh token is not rotated, so the worker presents the same one every time.
+func (a *api) wmeRefresh(ctx context.Context, c *http.Client, email, refreshToken string) error {
+	req, err := load.NewRequest(ctx, http.MethodPost, a.base+"/v1/token-refresh",
+		map[string]string{"username": email, "refresh_token": refreshToken}, "")
+	if err != nil {
+		return err
+	}
+	var out wmeTokens
+	if err := load.Send(c, req, &out); err != nil {
+		return err
+	}
+	if out.AccessToken == "" || out.IDToken == "" {
+		return errors.New("wme token-refresh: answer without access_token or id_token")
+	}
+	return nil
+}
+
+// zestyLogin: POST /login {"email","password"} (JSON; the SDK's multipart costs the same once
+// decoded) -> the session token in meta.token.
+func (a *api) zestyLogin(ctx context.Context, c *http.Client, email string) (string, error) {
+	req, err := load.NewRequest(ctx, http.MethodPost, a.base+"/login", credentials{Email: email, Password: benchPassword}, "")
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Meta struct {
+			Token string `json:"token"`
+		} `json:"meta"`
+	}
+	if err := load.Send(c, req, &out); err != nil {
+		return "", err
+	}
+	if out.Meta.Token == "" {
+		return "", errors.New("zesty login: answer without meta.token")
+	}
+	return out.Meta.Token, nil
+}
+
+// zestyVerify: GET /verify with the session token as a bearer token (what @zesty-io/sdk sends);
+// each call also extends the token's sliding expiry, a write.
+func (a *api) zestyVerify(ctx context.Context, c *http.Client, token string) error {
+	req, err := load.NewRequest(ctx, http.MethodGet, a.base+"/verify", nil, token)
+	if err != nil {
+		return err
+	}
+	return load.Send(c, req, nil)
+}
+
+// azSignIn: POST /sign_in {"email","password"} -> 201, the session token in X-Session-Token.
+func (a *api) azSignIn(ctx context.Context, c *http.Client, email string) error {
+	req, err := load.NewRequest(ctx, http.MethodPost, a.base+"/sign_in", credentials{Email: email, Password: benchPassword}, "")
+	if err != nil {
+		return err
+	}
+	return load.Send(c, req, nil)
+}
+
+// dialectScenarios are the other dialects' hot paths; they run after the Nhost scenarios, at
+// -extra-concurrency.
+var dialectScenarios = []scenario{
+	{
+		name: "wme-login", vsHash: true, needUsers: true,
+		worker: func(a *api, c *http.Client, users []*benchUser) load.NewWorkerFunc {
+			return func(_ context.Context, i int) (load.Worker, error) {
+				u := users[i]
+				return load.WorkerFunc(func(ctx context.Context) error {
+					_, err := a.wmeLogin(ctx, c, u.email)
+					return err
+				}), nil
+			}
+		},
+	},
+	{
+		name: "wme-refresh", needUsers: true,
+		worker: func(a *api, c *http.Client, users []*benchUser) load.NewWorkerFunc {
+			return func(ctx context.Context, i int) (load.Worker, error) {
+				u := users[i]
+				t, err := a.wmeLogin(ctx, c, u.email) // untimed: the one reusable refresh token
+				if err != nil {
+					return nil, err
+				}
+				return load.WorkerFunc(func(ctx context.Context) error { return a.wmeRefresh(ctx, c, u.email, t.RefreshToken) }), nil
+			}
+		},
+	},
+	{
+		name: "zesty-login", vsHash: true, needUsers: true,
+		worker: func(a *api, c *http.Client, users []*benchUser) load.NewWorkerFunc {
+			return func(_ context.Context, i int) (load.Worker, error) {
+				u := users[i]
+				return load.WorkerFunc(func(ctx context.Context) error {
+					_, err := a.zestyLogin(ctx, c, u.email)
+					return err
+				}), nil
+			}
+		},
+	},
+	{
+		name: "zesty-verify", needUsers: true,
+		worker: func(a *api, c *http.Client, users []*benchUser) load.NewWorkerFunc {
+			return func(ctx context.Context, i int) (load.Worker, error) {
+				tok, err := a.zestyLogin(ctx, c, users[i].email) // untimed
+				if err != nil {
+					return nil, err
+				}
+				return load.WorkerFunc(func(ctx context.Context) error { return a.zestyVerify(ctx, c, tok) }), nil
+			}
+		},
+	},
+	{
+		name: "az-signin", vsHash: true, needUsers: true,
+		worker: func(a *api, c *http.Client, users []*benchUser) load.NewWorkerFunc {
+			return func(_ context.Context, i int) (load.Worker, error) {
+				u := users[i]
+				return load.WorkerFunc(func(ctx context.Context) error { return a.azSignIn(ctx, c, u.email) }), nil
+			}
+		},
+	},
+}
+
+// roundRobin builds sc's workers spread over several instances of one deployment: worker i
+// talks to apis[i % len(apis)], as a load balancer with sticky connections would send it.
+func roundRobin(sc scenario, apis []*api, c *http.Client, users []*benchUser) load.NewWorkerFunc {
+	mk := make([]load.NewWorkerFunc, len(apis))
+	for j, a := range apis {
+		mk[j] = sc.worker(a, c, users)
+	}
+	return func(ctx context.Context, i int) (load.Worker, error) { return mk[i%len(mk)](ctx, i) }
+}
+
+// scenarioNamed finds a scenario of either list by name.
+func scenarioNamed(name string) scenario {
+	for _, sc := range append(slices.Clone(scenarios), dialectScenarios...) {
+		if sc.name == name {
+			return sc
+		}
+	}
+	panic("bench: no scenario " + name)
 }

@@ -470,7 +470,9 @@ func (s *Server) azCheckCurrent(ctx context.Context, userID uuid.UUID, current, 
 		return fmt.Errorf("load user: %w", err)
 	}
 	if u.PasswordHash == nil {
-		s.passwords.VerifyDummy(ctx)
+		if err := s.passwords.VerifyDummy(ctx); err != nil {
+			return fmt.Errorf("verify password: %w", err)
+		}
 		return wrong
 	}
 	_, err = s.passwords.Verify(ctx, *given, *u.PasswordHash)

@@ -53,6 +53,31 @@ func newMetrics(s *Server) *metrics {
 			Name: "latchkey_password_hash_slots",
 			Help: "How many password hashes may run at once (sized from the memory budget).",
 		}, func() float64 { return float64(cap(s.passwords.slots)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latchkey_password_hash_queue_depth",
+			Help: "Password hashes waiting for a slot now.",
+		}, func() float64 { return float64(s.passwords.queue.waiting.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latchkey_password_hash_mean_seconds",
+			Help: "Moving average of how long a hash holds its slot; the queue's wait estimate is built on it.",
+		}, func() float64 { m, _ := s.passwords.queue.estimate(); return m.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latchkey_password_hash_queue_wait_seconds",
+			Help: "The wait a password check arriving now is predicted; above the queue deadline it is refused at once.",
+		}, func() float64 {
+			q := &s.passwords.queue
+			return q.predict(q.waiting.Load(), cap(s.passwords.slots)).Seconds()
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "latchkey_password_hash_refusals_total",
+			Help:        "Hashes refused with 503 because they could not start within the queue deadline, by reason: predicted (refused at once) or deadline (waited it out).",
+			ConstLabels: prometheus.Labels{"reason": "predicted"},
+		}, func() float64 { return float64(s.passwords.queue.refused[refusedPredicted].Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "latchkey_password_hash_refusals_total",
+			Help:        "Hashes refused with 503 because they could not start within the queue deadline, by reason: predicted (refused at once) or deadline (waited it out).",
+			ConstLabels: prometheus.Labels{"reason": "deadline"},
+		}, func() float64 { return float64(s.passwords.queue.refused[refusedDeadline].Load()) }),
 	)
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m

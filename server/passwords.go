@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/crypto/bcrypt"
@@ -36,11 +39,57 @@ var errPasswordMismatch = errors.New("password mismatch")
 
 // passwords hashes and verifies passwords. At most len(slots) hashes run at once; the slots are
 // sized from a memory budget, so a flood of sign-ins queues here instead of exhausting memory.
+// With a queue deadline, a hash that cannot start within it is refused (503 with Retry-After)
+// instead of queueing: at once when the queue's predicted wait already exceeds the deadline,
+// else when the deadline passes.
 type passwords struct {
 	params *argon2id.Params
 	slots  chan struct{}
 	dummy  string // a real hash of a random password, verified when the user is unknown
+	queue  hashQueue
 }
+
+// hashQueue is the bookkeeping behind the deadline: how many callers wait for a slot, and how
+// long a slot is held: exponentially weighted moving averages of recent hashes' time and of its
+// deviation, as TCP estimates a round trip. The predicted wait of a newcomer is the callers ahead
+// of it, spread over the slots, each taking the mean plus twice the deviation: a hash's time
+// swings with the machine's load, and a prediction that is too hopeful makes a caller wait out
+// the whole deadline before its 503, which the prediction is there to spare it.
+type hashQueue struct {
+	deadline time.Duration // longest wait for a slot; 0: wait as long as the caller's context lives
+	now      func() time.Time
+	waiting  atomic.Int64 // callers waiting for a slot now
+	refused  [2]atomic.Int64
+
+	mu          sync.Mutex
+	mean, dev   time.Duration // of the time a hash holds its slot
+	gap         time.Duration // moving average of the time between releases while callers wait
+	lastRelease time.Time
+}
+
+// Why a hash was refused, for metrics: the prediction, or the deadline passing while queued.
+const (
+	refusedPredicted = iota
+	refusedDeadline
+)
+
+// DefaultHashQueueTimeout is how long a password hash may wait for a slot by default: long
+// enough to ride out a burst of sign-ins, short enough that a person is told to retry (503 with
+// Retry-After) before they give up, and far below the 30 s a flooded server without a deadline
+// makes everyone wait.
+const DefaultHashQueueTimeout = 3 * time.Second
+
+// errHashQueueFull is the private cause of a 503 from the hashing queue.
+var errHashQueueFull = errors.New("password hashing queue is full")
+
+// The weights of the newest hash in the moving averages (TCP's for round trips: 1/8 and 1/4):
+// the mean follows a machine that slows down under load within a fraction of a second of
+// sign-ins, yet one slow hash (a descheduled goroutine) does not swing it; the deviation reacts
+// faster, so a suddenly noisy machine admits fewer callers at once.
+const (
+	hashMeanWeight = 0.125
+	hashDevWeight  = 0.25
+)
 
 // HashingMemory is the memory concurrent password hashing can hold at most with this budget and
 // these parameters: the slots times the memory of one hash.
@@ -66,33 +115,143 @@ func hashSlots(budget int64, p *argon2id.Params) int {
 	return n
 }
 
-func newPasswords(params *argon2id.Params, memoryBudget int64) (*passwords, error) {
+// newPasswords makes the hasher. queueDeadline is the longest a hash may wait for a slot
+// (0: no limit beyond the caller's context).
+func newPasswords(params *argon2id.Params, memoryBudget int64, queueDeadline time.Duration) (*passwords, error) {
 	p := &passwords{params: params, slots: make(chan struct{}, hashSlots(memoryBudget, params))}
+	p.queue.deadline, p.queue.now = max(queueDeadline, 0), time.Now
 	var random [32]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return nil, err
 	}
+	// The dummy hash is also the first measurement of how long a hash takes here.
+	start := time.Now()
 	dummy, err := argon2id.CreateHash(string(random[:]), params)
 	if err != nil {
 		return nil, fmt.Errorf("create dummy hash: %w", err)
 	}
+	first := max(time.Since(start), time.Nanosecond)
+	p.queue.set(first, first/2) // one sample: as unsure as TCP is of its first round trip
 	p.dummy = dummy
 	return p, nil
 }
 
-// acquire waits for a hashing slot, or gives up when ctx ends.
+// set replaces the estimate of a hash's time and forgets how fast the queue last drained.
+func (q *hashQueue) set(mean, dev time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.mean, q.dev, q.gap = mean, dev, 0
+}
+
+// estimate is the moving averages of a hash's time and of its deviation.
+func (q *hashQueue) estimate() (mean, dev time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mean, q.dev
+}
+
+// observe folds one hash's slot time into the moving averages. When callers were waiting as
+// the slot was released (the queue was draining), the time since the previous release is also
+// how long one place in the queue took, which includes what the slot time misses: a woken waiter
+// waiting for a CPU before its hash starts.
+func (q *hashQueue) observe(d time.Duration, released time.Time, draining bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dev += time.Duration(hashDevWeight * float64((d-q.mean).Abs()-q.dev))
+	q.mean = max(q.mean+time.Duration(hashMeanWeight*float64(d-q.mean)), time.Nanosecond)
+	if draining && !q.lastRelease.IsZero() {
+		q.gap += time.Duration(hashMeanWeight * float64(released.Sub(q.lastRelease)-q.gap))
+	}
+	q.lastRelease = released
+}
+
+// predict is how long a caller arriving behind waiting others should expect to wait, at worst
+// within reason, for one of slots slots: each place ahead takes a hash's mean time plus twice its
+// deviation, spread over the slots, or the time between releases last seen while the queue
+// drained, whichever is longer.
+func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
+	q.mu.Lock()
+	perPlace := max((q.mean+2*q.dev)/time.Duration(slots), q.gap)
+	q.mu.Unlock()
+	return time.Duration(waiting+1) * perPlace
+}
+
+// refuse is the 503 for a hash that cannot start in time: Retry-After is the predicted wait,
+// at least a second, so a client that honours it comes back about when its turn would have come.
+func (q *hashQueue) refuse(why int, predicted time.Duration) *Error {
+	q.refused[why].Add(1)
+	return unavailable(errHashQueueFull, max(predicted, time.Second))
+}
+
+// acquire waits for a hashing slot. It gives up when ctx ends (returning ctx's error), and,
+// with a queue deadline, when the slot cannot be had within it (returning a CodeUnavailable
+// *Error with Retry-After): at once when the predicted wait exceeds the deadline, or when the
+// deadline passes while waiting. release must be called when the hash is done.
 func (p *passwords) acquire(ctx context.Context) (release func(), err error) {
+	q := &p.queue
 	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	case p.slots <- struct{}{}: // a free slot: no queue at all
+	default:
+		if err := p.wait(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// The wait may have outlived the request: do not spend a hash on a caller who has left.
 	if err := ctx.Err(); err != nil {
 		<-p.slots
 		return nil, err
 	}
-	return func() { <-p.slots }, nil
+	start := q.now()
+	return func() {
+		now := q.now()
+		q.observe(now.Sub(start), now, q.waiting.Load() > 0)
+		<-p.slots
+	}, nil
+}
+
+// admit refuses at once, as acquire would, a password check that the queue already predicts
+// cannot start within the deadline; nil means it may go on to acquire. Sign-in calls it before
+// anything else, so that under a flood the refused majority costs neither a database round trip
+// nor time, and the hashing keeps the CPU. Known and unknown accounts pass through it alike.
+func (p *passwords) admit() error {
+	q := &p.queue
+	if q.deadline <= 0 || len(p.slots) < cap(p.slots) {
+		return nil
+	}
+	if predicted := q.predict(q.waiting.Load(), cap(p.slots)); predicted > q.deadline {
+		return q.refuse(refusedPredicted, predicted)
+	}
+	return nil
+}
+
+// wait queues for a slot when none is free.
+func (p *passwords) wait(ctx context.Context) error {
+	q := &p.queue
+	waiting := q.waiting.Add(1)
+	defer q.waiting.Add(-1)
+	if q.deadline <= 0 {
+		select {
+		case p.slots <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// waiting counts this caller too: waiting-1 are ahead of it.
+	if predicted := q.predict(waiting-1, cap(p.slots)); predicted > q.deadline {
+		return q.refuse(refusedPredicted, predicted)
+	}
+	timer := time.NewTimer(q.deadline)
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		// The estimate was too hopeful; tell the client how long the queue now looks.
+		return q.refuse(refusedDeadline, q.predict(q.waiting.Load()-1, cap(p.slots)))
+	}
 }
 
 // Hash makes an argon2id hash of password.
@@ -156,7 +315,13 @@ func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade 
 }
 
 // VerifyDummy spends the same work as a real verification, so that answering for an unknown
-// account takes as long as answering for a known one.
-func (p *passwords) VerifyDummy(ctx context.Context) {
-	_, _ = p.Verify(ctx, "not the password", p.dummy)
+// account takes as long as answering for a known one. It queues like a real verification, and
+// fails like one when the queue refuses it (or the caller leaves): the caller must then answer
+// as it would for a known account, so a full queue does not tell accounts apart either.
+func (p *passwords) VerifyDummy(ctx context.Context) error {
+	_, err := p.Verify(ctx, "not the password", p.dummy)
+	if errors.Is(err, errPasswordMismatch) {
+		return nil
+	}
+	return err
 }

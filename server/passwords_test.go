@@ -33,7 +33,7 @@ func TestHashSlots(t *testing.T) {
 
 func TestPasswordVerifyAndUpgrade(t *testing.T) {
 	ctx := context.Background()
-	p, err := newPasswords(cheap, 1<<30)
+	p, err := newPasswords(cheap, 1<<30, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestPasswordVerifyAndUpgrade(t *testing.T) {
 // TestHashingQueueHonoursContext: with every slot taken, a caller waits, and gives up when its
 // context ends instead of hashing for nobody.
 func TestHashingQueueHonoursContext(t *testing.T) {
-	p, err := newPasswords(cheap, int64(cheap.Memory)*1024) // one slot
+	p, err := newPasswords(cheap, int64(cheap.Memory)*1024, 0) // one slot, no deadline
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,5 +93,246 @@ func TestHashingQueueHonoursContext(t *testing.T) {
 	release()
 	if _, err := p.Hash(context.Background(), "now free"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// queueRefusal checks that err is the hashing queue's 503 and returns its Retry-After.
+func queueRefusal(t *testing.T, err error) time.Duration {
+	t.Helper()
+	var e *Error
+	var b *busy
+	if !errors.As(err, &e) || e.Code != CodeUnavailable || !errors.As(err, &b) || !errors.Is(err, errHashQueueFull) {
+		t.Fatalf("got %v, want a CodeUnavailable refusal from the hashing queue", err)
+	}
+	return b.retryAfter
+}
+
+// oneSlot is a hasher with one slot and the given queue deadline, whose estimate says a hash
+// takes exactly mean.
+func oneSlot(t *testing.T, deadline, mean time.Duration) *passwords {
+	t.Helper()
+	p, err := newPasswords(cheap, int64(cheap.Memory)*1024, deadline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(p.slots) != 1 {
+		t.Fatalf("%d slots, want 1", cap(p.slots))
+	}
+	p.queue.set(mean, 0)
+	return p
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestHashQueueEstimate(t *testing.T) {
+	var q hashQueue
+	q.set(100*time.Millisecond, 0)
+	for _, c := range []struct {
+		waiting int64
+		slots   int
+		want    time.Duration
+	}{
+		{0, 1, 100 * time.Millisecond}, // the hash in the slot
+		{0, 2, 50 * time.Millisecond},  // the first of two to finish
+		{3, 1, 400 * time.Millisecond}, // three ahead, then the one in the slot
+		{9, 2, 500 * time.Millisecond}, // ten hashes' worth spread over two slots
+	} {
+		if got := q.predict(c.waiting, c.slots); got != c.want {
+			t.Errorf("predict(%d waiting, %d slots) = %v, want %v", c.waiting, c.slots, got, c.want)
+		}
+	}
+	// A noisy machine makes the prediction cautious: mean plus twice the deviation per hash.
+	q.set(100*time.Millisecond, 25*time.Millisecond)
+	if got := q.predict(3, 2); got != 300*time.Millisecond {
+		t.Errorf("predict with deviation = %v, want 2 × 150ms", got)
+	}
+	// The averages follow what hashes take now: after a run of 10ms hashes, mean 10ms, no deviation.
+	var at time.Time
+	for range 200 {
+		q.observe(10*time.Millisecond, at, false)
+	}
+	if m, d := q.estimate(); m < 10*time.Millisecond || m > 10100*time.Microsecond || d > 100*time.Microsecond {
+		t.Errorf("after many 10ms hashes: mean %v, deviation %v", m, d)
+	}
+	// One outlier moves the mean by an eighth of the difference and the deviation by a quarter.
+	q.set(10*time.Millisecond, 0)
+	q.observe(10*time.Millisecond+800*time.Millisecond, at, false)
+	if m, d := q.estimate(); m != 110*time.Millisecond || d != 200*time.Millisecond {
+		t.Errorf("after one 810ms outlier: mean %v, deviation %v; want 110ms, 200ms", m, d)
+	}
+
+	// While the queue drains, the time between releases counts too: hashes of 10ms on two slots
+	// should free a place every 5ms, but woken waiters that wait 40ms for a CPU free one every
+	// 50ms, and that is what a place in the queue takes.
+	q = hashQueue{}
+	q.set(10*time.Millisecond, 0)
+	for i := range 100 {
+		q.observe(10*time.Millisecond, at.Add(time.Duration(i)*50*time.Millisecond), true)
+	}
+	if got := q.predict(9, 2); got < 490*time.Millisecond || got > 500*time.Millisecond {
+		t.Errorf("predict(9 waiting) while draining one place per 50ms = %v, want about 500ms", got)
+	}
+	// Releases with nobody waiting are idle time, not queue time.
+	q = hashQueue{}
+	q.set(10*time.Millisecond, 0)
+	for i := range 100 {
+		q.observe(10*time.Millisecond, at.Add(time.Duration(i)*time.Second), false)
+	}
+	if got := q.predict(9, 2); got != 50*time.Millisecond {
+		t.Errorf("predict(9 waiting) after idle releases = %v, want 10 × 5ms", got)
+	}
+}
+
+// The hasher measures its first mean on the dummy hash, and every hash after feeds it.
+func TestHashQueueLearnsHashTime(t *testing.T) {
+	p, err := newPasswords(cheap, 1<<30, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, d := p.queue.estimate(); m <= 0 || d <= 0 {
+		t.Fatalf("initial estimate: mean %v, deviation %v", m, d)
+	}
+	p.queue.set(time.Hour, 0)
+	if _, err := p.Hash(context.Background(), "pw"); err != nil { // a free slot: no queue at all
+		t.Fatal(err)
+	}
+	if m, _ := p.queue.estimate(); m >= time.Hour {
+		t.Errorf("mean not updated by a hash: %v", m)
+	}
+}
+
+// When the predicted wait already exceeds the deadline, the refusal is immediate: with an hour's
+// deadline, a caller that waited would hit the test's context timeout instead.
+func TestHashQueueRefusesAtOnce(t *testing.T) {
+	p := oneSlot(t, time.Hour, 2*time.Hour)
+	release, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = p.Hash(ctx, "pw")
+	if ra := queueRefusal(t, err); ra != 2*time.Hour {
+		t.Errorf("Retry-After = %v, want the predicted wait (2h)", ra)
+	}
+	if err := p.VerifyDummy(ctx); queueRefusal(t, err) <= 0 {
+		t.Error("dummy verification refused without Retry-After")
+	}
+	if n := p.queue.refused[refusedPredicted].Load(); n != 2 {
+		t.Errorf("%d predicted refusals counted, want 2", n)
+	}
+	if n := p.queue.waiting.Load(); n != 0 {
+		t.Errorf("%d callers still counted as waiting", n)
+	}
+}
+
+// The prediction counts the callers already queued: with one slot busy and a hash taking 1s, a
+// 2.5s deadline admits two waiters (predicted 1s and 2s) and refuses the third (3s) at once.
+func TestHashQueueRefusesByDepth(t *testing.T) {
+	p := oneSlot(t, 2500*time.Millisecond, time.Second)
+	release, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := p.Hash(ctx, "pw")
+			done <- err
+		}()
+		waitFor(t, "a waiter to queue", func() bool { return p.queue.waiting.Load() == int64(i+1) })
+	}
+	_, err = p.Hash(ctx, "pw")
+	if ra := queueRefusal(t, err); ra != 3*time.Second {
+		t.Errorf("third waiter: Retry-After %v, want the predicted 3s", ra)
+	}
+	release() // the two admitted waiters hash in turn
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Errorf("admitted waiter: %v", err)
+		}
+	}
+}
+
+// When the estimate is too hopeful, the wait is still capped at the deadline.
+func TestHashQueueDeadlineCapsWait(t *testing.T) {
+	p := oneSlot(t, 30*time.Millisecond, time.Nanosecond) // predicts no wait at all
+	release, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = p.Verify(ctx, "pw", p.dummy)
+	if ra := queueRefusal(t, err); ra != time.Second {
+		t.Errorf("Retry-After = %v, want the 1s floor", ra)
+	}
+	if waited := time.Since(start); waited < 30*time.Millisecond {
+		t.Errorf("refused after %v, before the deadline", waited)
+	}
+	if n := p.queue.refused[refusedDeadline].Load(); n != 1 {
+		t.Errorf("%d deadline refusals counted, want 1", n)
+	}
+}
+
+// Within the deadline a caller waits for its turn and hashes; with no deadline it waits for as
+// long as its context lives (TestHashingQueueHonoursContext).
+func TestHashQueueWaitsWithinDeadline(t *testing.T) {
+	for _, deadline := range []time.Duration{time.Hour, 0} {
+		p := oneSlot(t, deadline, time.Millisecond)
+		release, err := p.acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Hash(context.Background(), "pw")
+			done <- err
+		}()
+		waitFor(t, "the waiter to queue", func() bool { return p.queue.waiting.Load() == 1 })
+		release()
+		if err := <-done; err != nil {
+			t.Errorf("deadline %v: queued hash: %v", deadline, err)
+		}
+	}
+}
+
+// admit, sign-in's early check, refuses exactly when a waiter would be refused at once, and lets
+// everything through while a slot is free or without a deadline.
+func TestHashQueueAdmit(t *testing.T) {
+	p := oneSlot(t, time.Second, 2*time.Second)
+	if err := p.admit(); err != nil {
+		t.Fatalf("free slot: %v", err)
+	}
+	release, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if ra := queueRefusal(t, p.admit()); ra != 2*time.Second {
+		t.Errorf("Retry-After %v, want the predicted 2s", ra)
+	}
+	p.queue.set(500*time.Millisecond, 0)
+	if err := p.admit(); err != nil {
+		t.Errorf("predicted 500ms within a 1s deadline: %v", err)
+	}
+	p.queue.deadline = 0
+	p.queue.set(time.Hour, 0)
+	if err := p.admit(); err != nil {
+		t.Errorf("no deadline: %v", err)
 	}
 }

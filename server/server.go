@@ -33,6 +33,7 @@ type Config struct {
 	PasswordMinLength   int              // Nhost: 9
 	PasswordHashBudget  int64            // bytes of memory that concurrent password hashing may use
 	PasswordHashParams  *argon2id.Params // nil: DefaultArgon2Params
+	HashQueueTimeout    time.Duration    // longest wait for a hashing slot before a 503; 0: no limit
 	DefaultRole         string           // Nhost: "user"
 	DefaultAllowedRoles []string         // Nhost: ["user", "me"]
 	DefaultLocale       string           // "en"
@@ -196,7 +197,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if params == nil {
 		params = DefaultArgon2Params
 	}
-	if s.passwords, err = newPasswords(params, cfg.PasswordHashBudget); err != nil {
+	if s.passwords, err = newPasswords(params, cfg.PasswordHashBudget, cfg.HashQueueTimeout); err != nil {
 		return nil, err
 	}
 	if s.keys, err = newKeyring(ctx, d.Store, cfg.JWT, cfg.KeyReloadInterval, d.Logger); err != nil {
@@ -279,6 +280,7 @@ func DefaultConfig() Config {
 		KeyReloadInterval:   time.Minute,
 		PasswordMinLength:   9,
 		PasswordHashBudget:  128 << 20,
+		HashQueueTimeout:    DefaultHashQueueTimeout,
 		DefaultRole:         "user",
 		DefaultAllowedRoles: []string{"user", "me"},
 		DefaultLocale:       "en",

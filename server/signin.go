@@ -31,6 +31,10 @@ func (*newPasswordChallenge) Error() string { return "new password required" }
 
 // signIn checks a password and opens a session; every dialect's password login ends here.
 func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
+	// A full hashing queue refuses before the account is even looked up (see passwords.admit).
+	if err := s.passwords.admit(); err != nil {
+		return nil, err
+	}
 	var u *store.User
 	var err error
 	if in.Email != "" {
@@ -39,7 +43,11 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		u, err = s.store.UserByLogin(ctx, in.Login)
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == nil) {
-		s.passwords.VerifyDummy(ctx) // same cost as a real check, so timing reveals no accounts
+		// Same cost and the same queue as a real check, so neither timing nor a full hashing
+		// queue (503) tells an unknown account from a known one.
+		if err := s.passwords.VerifyDummy(ctx); err != nil {
+			return nil, fmt.Errorf("verify password: %w", err)
+		}
 		return nil, s.signInFailed(ctx, uuid.Nil, "unknown-account")
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,7 +47,8 @@ func NewOneShotClient(timeout time.Duration) *http.Client {
 type StatusError struct {
 	Method, Path string
 	Status       int
-	Body         string // the start of the reply body
+	Body         string        // the start of the reply body
+	RetryAfter   time.Duration // the reply's Retry-After in seconds; 0 when absent or malformed
 }
 
 func (e *StatusError) Error() string {
@@ -94,10 +96,11 @@ func Send(c *http.Client, req *http.Request, out any) error {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyInError))
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return &StatusError{
-			Method: req.Method,
-			Path:   req.URL.Path,
-			Status: resp.StatusCode,
-			Body:   strings.TrimSpace(string(b)),
+			Method:     req.Method,
+			Path:       req.URL.Path,
+			Status:     resp.StatusCode,
+			Body:       strings.TrimSpace(string(b)),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After")),
 		}
 	}
 	if out == nil {
@@ -109,4 +112,13 @@ func Send(c *http.Client, req *http.Request, out any) error {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
+}
+
+// retryAfter reads a Retry-After header given in seconds (the form Latchkey sends).
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }

@@ -43,6 +43,7 @@ type config struct {
 
 	PasswordMinLength   int64
 	PasswordHashMemory  string
+	HashQueueTimeout    time.Duration
 	DefaultRole         string
 	DefaultAllowedRoles []string
 	DefaultLocale       string
@@ -178,6 +179,8 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "shortest password accepted, in characters"},
 		&cli.StringFlag{Name: "password-hash-memory", Value: fmt.Sprintf("%dMiB", def.PasswordHashBudget>>20), Destination: &c.PasswordHashMemory, Sources: c.env(false, "LATCHKEY_PASSWORD_HASH_MEMORY"),
 			Usage: "memory that concurrent password hashing may use; sign-ins beyond it queue"},
+		&cli.DurationFlag{Name: "hash-queue-timeout", Value: def.HashQueueTimeout, Destination: &c.HashQueueTimeout, Sources: c.env(false, "LATCHKEY_HASH_QUEUE_TIMEOUT"),
+			Usage: "longest a password check may queue for hashing; one that cannot start in time gets 503 with Retry-After, at once when the queue is visibly too long (0: wait)"},
 		&cli.StringFlag{Name: "default-role", Value: def.DefaultRole, Destination: &c.DefaultRole, Sources: c.env(false, "LATCHKEY_DEFAULT_ROLE"),
 			Usage: "default role of new users"},
 		&cli.StringSliceFlag{Name: "default-allowed-roles", Value: def.DefaultAllowedRoles, Destination: &c.DefaultAllowedRoles, Sources: c.env(false, "LATCHKEY_DEFAULT_ALLOWED_ROLES"),
@@ -363,6 +366,9 @@ func (c *config) serverConfig() (server.Config, error) {
 	if u, err := url.Parse(c.HIBPBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
 		bad("hibp-base-url", "LATCHKEY_HIBP_BASE_URL", "must be an http or https URL without a query")
 	}
+	if c.HashQueueTimeout < 0 {
+		bad("hash-queue-timeout", "LATCHKEY_HASH_QUEUE_TIMEOUT", "must not be negative (0 waits without a limit)")
+	}
 	if c.HIBPTimeout <= 0 || c.HIBPTimeout > 30*time.Second {
 		bad("hibp-timeout", "LATCHKEY_HIBP_TIMEOUT", "must be positive and at most 30s")
 	}
@@ -415,6 +421,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		KeyReloadInterval:            c.KeyReloadInterval,
 		PasswordMinLength:            int(c.PasswordMinLength),
 		PasswordHashBudget:           hashMem,
+		HashQueueTimeout:             c.HashQueueTimeout,
 		DefaultRole:                  c.DefaultRole,
 		DefaultAllowedRoles:          c.DefaultAllowedRoles,
 		DefaultLocale:                c.DefaultLocale,

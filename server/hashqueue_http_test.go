@@ -1,0 +1,127 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	openapi_types "github.com/oapi-codegen/runtime/types"
+
+	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/server/servertest"
+)
+
+// oneHashSlot is a server with one password-hashing slot and the given queue deadline.
+func oneHashSlot(deadline time.Duration) func(*server.Config) {
+	return func(c *server.Config) {
+		c.PasswordHashBudget = int64(servertest.FastPasswordParams.Memory) * 1024
+		c.HashQueueTimeout = deadline
+	}
+}
+
+// TestHashQueueRefusesFast: when the hashing queue cannot start a hash within its deadline,
+// every password operation answers 503 with Retry-After in its dialect's shape at once, writes
+// nothing and opens no session; an unknown account gets the same answer as a known one.
+func TestHashQueueRefusesFast(t *testing.T) {
+	const pw = "j8BDWYrQwDF5u4Yu-queue"
+	// An hour's deadline: a caller that waited it out would hit the request context's timeout
+	// below instead. The queue predicts two hours, so it refuses at once.
+	h := servertest.Start(t, oneHashSlot(time.Hour))
+	wmeUser(t, h, "queued", "queued@example.com", pw)
+	release := server.HoldHashSlots(h.Server, 2*time.Hour)
+	defer func() { release() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	h.NoWrites(t, func() {
+		for _, email := range []string{"queued@example.com", "nobody@example.com"} {
+			res, err := h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{
+				Email: openapi_types.Email(email), Password: pw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode() != http.StatusServiceUnavailable || res.JSON503 == nil || res.JSON503.Status != http.StatusServiceUnavailable {
+				t.Fatalf("nhost sign-in %s with a full queue: %d %s", email, res.StatusCode(), res.Body)
+			}
+			if res.Headers503 == nil || res.Headers503.RetryAfter == nil || *res.Headers503.RetryAfter != 7200 {
+				t.Errorf("nhost sign-in %s: Retry-After %v, want the predicted wait, 7200", email, res.HTTPResponse.Header.Get("Retry-After"))
+			}
+		}
+
+		res, err := h.Client.SignUpEmailPasswordWithResponse(ctx, gen.SignUpEmailPasswordJSONRequestBody{
+			Email: "newcomer@example.com", Password: pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode() != http.StatusServiceUnavailable || res.HTTPResponse.Header.Get("Retry-After") != "7200" {
+			t.Errorf("nhost sign-up with a full queue: %d, Retry-After %q", res.StatusCode(), res.HTTPResponse.Header.Get("Retry-After"))
+		}
+
+		// WME: its {message, status} shape (the client checks it).
+		for _, user := range []string{"queued", "nobody"} {
+			_, status, e := newWMEClient(t, h).login(user, pw)
+			if status != http.StatusServiceUnavailable || int(e["status"].(float64)) != http.StatusServiceUnavailable {
+				t.Errorf("wme login %s with a full queue: %d %v", user, status, e)
+			}
+		}
+
+		// Authentication Zero: {"error": …} (azDo checks the shape) and the header.
+		a := azDo(t, h, http.MethodPost, "/sign_in", "", azJSONBody, "email", "queued@example.com", "password", pw)
+		a.want(t, "az sign in with a full queue", http.StatusServiceUnavailable)
+		if ra := a.header.Get("Retry-After"); ra != "7200" {
+			t.Errorf("az sign in: Retry-After %q, want 7200", ra)
+		}
+	})
+	if ctx.Err() != nil {
+		t.Fatal("the refusals waited instead of answering at once")
+	}
+	// Six refusals, all predicted; nobody is left waiting.
+	_, metrics := h.Do(t, http.MethodGet, "/metrics", nil, "")
+	for _, line := range []string{`latchkey_password_hash_refusals_total{reason="predicted"} 6`,
+		`latchkey_password_hash_refusals_total{reason="deadline"} 0`, "latchkey_password_hash_queue_depth 0"} {
+		if !strings.Contains(string(metrics), line+"\n") {
+			t.Errorf("GET /metrics lacks %q", line)
+		}
+	}
+
+	// Once the slots are free, the same sign-in works.
+	release()
+	release = func() {}
+	if s := signIn(t, h, "queued@example.com", pw); s.AccessToken == "" {
+		t.Fatal("sign-in after the queue drained: no session")
+	}
+}
+
+// TestHashQueueDeadline: when the estimate says the wait is short but the slot does not come,
+// the wait still ends at the deadline with a 503 and a Retry-After of at least a second.
+func TestHashQueueDeadline(t *testing.T) {
+	const pw = "j8BDWYrQwDF5u4Yu-deadline"
+	h := servertest.Start(t, oneHashSlot(20*time.Millisecond))
+	signUp(t, h, "waiter@example.com", pw)
+	release := server.HoldHashSlots(h.Server, time.Nanosecond) // predicts no wait at all
+	defer release()
+
+	h.NoWrites(t, func() {
+		res, err := h.Client.SignInEmailPasswordWithResponse(context.Background(), gen.SignInEmailPasswordJSONRequestBody{
+			Email: "waiter@example.com", Password: pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode() != http.StatusServiceUnavailable || res.JSON503 == nil {
+			t.Fatalf("sign-in past the deadline: %d %s", res.StatusCode(), res.Body)
+		}
+		if ra, _ := strconv.Atoi(res.HTTPResponse.Header.Get("Retry-After")); ra < 1 {
+			t.Errorf("Retry-After %q, want at least 1", res.HTTPResponse.Header.Get("Retry-After"))
+		}
+
+		// Zesty Auth: its {code, message, data} envelope.
+		status, out := zestyLogin(t, h, "json", "waiter@example.com", pw)
+		if status != http.StatusServiceUnavailable || out["code"] != float64(http.StatusServiceUnavailable) {
+			t.Errorf("zesty login past the deadline: %d %v", status, out)
+		}
+	})
+}
