@@ -338,6 +338,13 @@ func TestLeakDetection(t *testing.T) {
 	if len(found) != 1 || !strings.Contains(found[0], "731904") {
 		t.Errorf("FindLeaks of codes = %q, want exactly 731904", found)
 	}
+	// Eight-digit codes likewise: a latency in nanoseconds is not a code.
+	var long servertest.LogBuffer
+	long.Write([]byte(`{"latency_ns":38830877,"msg":"code 57120394 sent"}` + "\n"))
+	found = servertest.FindLeaks(map[string]fmt.Stringer{"long": &long}, map[string]string{"38830877": "self-test", "57120394": "self-test"})
+	if len(found) != 1 || !strings.Contains(found[0], "57120394") {
+		t.Errorf("FindLeaks of 8-digit codes = %q, want exactly 57120394", found)
+	}
 
 	h := servertest.Start(t)
 	s := signUp(t, h, "harvest@example.com", edgePw)

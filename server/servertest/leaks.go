@@ -25,8 +25,10 @@ import (
 // (see FindLeaks).
 const MinSecretLen = 8
 
+// isShortCode: a numeric code (6 digits or more). Codes are matched as whole digit runs only,
+// whatever their length: an 8-digit code would otherwise match inside a duration in nanoseconds.
 func isShortCode(s string) bool {
-	return len(s) >= 6 && len(s) < MinSecretLen && strings.Trim(s, "0123456789") == ""
+	return len(s) >= 6 && strings.Trim(s, "0123456789") == ""
 }
 
 var (
@@ -92,11 +94,11 @@ func FindLeaks(logs map[string]fmt.Stringer, secrets map[string]string) []string
 	codes := map[string]bool{}
 	for s := range secrets {
 		switch {
+		case isShortCode(s):
+			codes[s] = true
 		case len(s) >= MinSecretLen:
 			k := binary.LittleEndian.Uint64([]byte(s[:8]))
 			byPrefix[k] = append(byPrefix[k], s)
-		case isShortCode(s):
-			codes[s] = true
 		}
 	}
 	var found []string
