@@ -93,7 +93,9 @@ func scanSessionUser(row pgx.Row) (*User, uuid.UUID, error) {
 		}
 		return nil, uuid.Nil, err
 	}
-	if err := u.Metadata.Scan(md); err != nil {
+	if string(md) == "{}" { // nearly every user's: no JSON decoder needed
+		u.Metadata = JSONMap{}
+	} else if err := u.Metadata.Scan(md); err != nil {
 		return nil, uuid.Nil, err
 	}
 	return &u, sid, nil
@@ -111,15 +113,11 @@ func (s *Store) liveSessionUserPG(ctx context.Context, sessionID uuid.UUID) (*Us
 // every caller in the batch arrived, so it sees every revocation committed before any of them.
 func (s *Store) loadLiveSessions(ctx context.Context, ids []uuid.UUID) []result[*User] {
 	out := make([]result[*User], len(ids))
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = id.String()
-	}
 	found := make(map[uuid.UUID]*User, len(ids))
 	_, err := s.native(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT `+userColumns+`, `+pgRoles+`, s.id
 			FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > $2`, keys, s.now())
+			WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > $2`, ids, s.now())
 		if err != nil {
 			return err
 		}
