@@ -72,7 +72,7 @@ func (s *Server) route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		st := stateFrom(c.Request().Context())
 		if op := s.ops[c.Request().Method+" "+c.Path()]; op != nil {
-			st.dialect, st.operation = op.dialect, op.id
+			st.dialect, st.operation, st.op = op.dialect, op.id, op
 		} else if d, ok := s.pathDialects[c.Path()]; ok {
 			st.dialect = d // a method the path does not take: answered in the path's dialect
 		}
