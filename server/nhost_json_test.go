@@ -57,7 +57,9 @@ func testUsers() []gen.User {
 		u.Metadata = map[string]any{"b": []any{1.5, "x<y>", nil, true}, "a": map[string]any{"z": "é\u2028"}, "": "\x00"}
 	})
 	add(func(u *gen.User) { u.Roles = []string{} })
-	add(func(u *gen.User) { u.DisplayName = `Quote " backslash \ tab	 nl` + "\n" + ` <b>&amp;</b> é ☃ 🙂 ` + "\u2028\u2029\x7f\xff" })
+	add(func(u *gen.User) {
+		u.DisplayName = `Quote " backslash \ tab	 nl` + "\n" + ` <b>&amp;</b> é ☃ 🙂 ` + "\u2028\u2029\x7f\xff"
+	})
 	add(func(u *gen.User) { u.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 5*3600+30*60)) })
 	add(func(u *gen.User) { u.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })
 	add(func(u *gen.User) { u.CreatedAt = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) })
