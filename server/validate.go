@@ -252,25 +252,28 @@ func checkFormFields(req *http.Request, body *openapi3.RequestBodyRef) error {
 // field of ours has a use for it, and PostgreSQL can neither store it in a text column nor
 // compare a column with it (the query fails), so it would otherwise surface as a 500.
 func refuseNUL(req *http.Request, params map[string]string) error {
-	nul := &Error{Code: CodeInvalidRequest, Err: errors.New("NUL character in the request")}
 	for name, v := range params {
 		if strings.IndexByte(v, 0) >= 0 {
-			return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: name, Reason: "must not contain NUL"}}, Err: nul.Err}
+			return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: name, Reason: "must not contain NUL"}}, Err: errNUL}
 		}
 	}
-	for name, vs := range req.URL.Query() {
-		for _, v := range vs {
-			if strings.IndexByte(v, 0) >= 0 {
-				return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: name, Reason: "must not contain NUL"}}, Err: nul.Err}
+	if req.URL.RawQuery != "" { // most requests have none: no map for them
+		for name, vs := range req.URL.Query() {
+			for _, v := range vs {
+				if strings.IndexByte(v, 0) >= 0 {
+					return &Error{Code: CodeInvalidRequest, Fields: []FieldError{{Field: name, Reason: "must not contain NUL"}}, Err: errNUL}
+				}
 			}
 		}
 	}
 	body, ok := req.Body.(interface{ ValidatedValue() any })
 	if ok && holdsNUL(body.ValidatedValue()) {
-		return nul
+		return &Error{Code: CodeInvalidRequest, Err: errNUL}
 	}
 	return nil
 }
+
+var errNUL = errors.New("NUL character in the request")
 
 // holdsNUL reports whether a decoded body holds U+0000 in any string or key.
 func holdsNUL(v any) bool {
