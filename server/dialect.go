@@ -120,6 +120,7 @@ type operation struct {
 	dialect dialect
 	route   *routers.Route // for the request validator
 	hasBody bool
+	quick   *quickCheck // validate.go: the whole check of a bodiless request, when one suffices
 }
 
 // operations indexes the contract's operations by "METHOD /echo/path", the key Echo's router
@@ -136,11 +137,13 @@ func operations(spec *openapi3.T) (map[string]*operation, error) {
 			if !ok {
 				return nil, fmt.Errorf("%s %s: unknown dialect tag %q", method, path, op.Tags[0])
 			}
+			route := &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
 			out[method+" "+echoPath(path)] = &operation{
 				id:      op.OperationID,
 				dialect: d,
-				route:   &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				route:   route,
 				hasBody: op.RequestBody != nil,
+				quick:   newQuickCheck(route),
 			}
 		}
 	}

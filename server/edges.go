@@ -283,10 +283,8 @@ func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req, res := c.Request(), c.Response()
 		h := res.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Content-Security-Policy", cspJSON)
+		setHeaders(h, "X-Content-Type-Options", "nosniff", "X-Frame-Options", "DENY",
+			"Cross-Origin-Opener-Policy", "same-origin", "Content-Security-Policy", cspJSON)
 		if stateFrom(req.Context()).https && s.edges.hstsValue != "" {
 			h.Set("Strict-Transport-Security", s.edges.hstsValue)
 		}

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -36,34 +38,155 @@ type accessClaims struct {
 }
 
 // mintAccessToken signs an access token living ttl for a user's session.
+//
+// It is on every sign-in and refresh, so it writes the token itself rather than through
+// jwt.MapClaims: the same header and claims, byte for byte, that jwt.Token.SignedString makes of
+// them (json.Marshal of maps: keys sorted, HTML-safe strings; TestMintMatchesJWTLibrary holds the
+// two together), without reflection over two maps. The token goes into the verified-token cache
+// as it is made: the client's next request presents it, and a token this server just signed
+// needs no signature check to be known good.
 func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID, ttl time.Duration) (token string, expiresIn int64, err error) {
+	key := s.keys.signer()
+	if key == nil {
+		return "", 0, errors.New("sign access token: no signing key")
+	}
 	now := s.now()
+	exp := now.Add(ttl).Unix()
+	c := accessTokenClaims{sub: u.ID.String(), sid: sid.String(), iat: now.Unix(), exp: exp, iss: s.cfg.JWT.Issuer,
+		ns: s.cfg.JWT.ClaimsNamespace, defaultRole: u.DefaultRole, allowed: roles, anonymous: u.IsAnonymous}
+	if c.reservedNamespace() {
+		token, err = s.sign(c.mapClaims())
+	} else {
+		token, err = signJWT(key, c.appendJSON(make([]byte, 0, 384)))
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("sign access token: %w", err)
+	}
+	s.verified.put(tokenKey(token), verifiedToken{userID: u.ID, sessionID: sid, expires: time.Unix(exp, 0), kid: key.kid})
+	return token, int64(ttl / time.Second), nil
+}
+
+// accessTokenClaims are the claims of an access token.
+type accessTokenClaims struct {
+	sub, sid    string
+	iat, exp    int64
+	iss, ns     string
+	defaultRole string
+	allowed     []string
+	anonymous   bool
+}
+
+// reservedNamespace: a claims namespace named like a registered claim would replace it in a
+// map; such a configuration keeps the map.
+func (c *accessTokenClaims) reservedNamespace() bool {
+	switch c.ns {
+	case "exp", "iat", "iss", "sid", "sub":
+		return true
+	}
+	return false
+}
+
+// mapClaims are the claims as jwt.MapClaims.
+func (c *accessTokenClaims) mapClaims() jwt.MapClaims {
 	anonymous := "false"
-	if u.IsAnonymous {
+	if c.anonymous {
 		anonymous = "true"
 	}
-	allowed := roles
+	allowed := c.allowed
 	if allowed == nil {
 		allowed = []string{}
 	}
-	claims := jwt.MapClaims{
-		"sub": u.ID.String(),
-		"sid": sid.String(),
-		"iat": now.Unix(),
-		"exp": now.Add(ttl).Unix(),
-		"iss": s.cfg.JWT.Issuer,
-		s.cfg.JWT.ClaimsNamespace: map[string]any{
-			"x-hasura-user-id":           u.ID.String(),
-			"x-hasura-default-role":      u.DefaultRole,
+	return jwt.MapClaims{
+		"sub": c.sub,
+		"sid": c.sid,
+		"iat": c.iat,
+		"exp": c.exp,
+		"iss": c.iss,
+		c.ns: map[string]any{
+			"x-hasura-user-id":           c.sub,
+			"x-hasura-default-role":      c.defaultRole,
 			"x-hasura-allowed-roles":     allowed,
 			"x-hasura-user-is-anonymous": anonymous,
 		},
 	}
-	signed, err := s.sign(claims)
-	if err != nil {
-		return "", 0, fmt.Errorf("sign access token: %w", err)
+}
+
+// appendJSON appends the claims as json.Marshal(c.mapClaims()) writes them: keys in order, the
+// namespace in its sorted place among the registered claims.
+func (c *accessTokenClaims) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	nsDone := false
+	field := func(name string) {
+		if !nsDone && c.ns < name {
+			nsDone = true
+			b = c.appendNamespace(b)
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, name)
+		b = append(b, ':')
 	}
-	return signed, int64(ttl / time.Second), nil
+	field("exp")
+	b = strconv.AppendInt(b, c.exp, 10)
+	b = append(b, ',')
+	field("iat")
+	b = strconv.AppendInt(b, c.iat, 10)
+	b = append(b, ',')
+	field("iss")
+	b = appendJSONString(b, c.iss)
+	b = append(b, ',')
+	field("sid")
+	b = appendJSONString(b, c.sid)
+	b = append(b, ',')
+	field("sub")
+	b = appendJSONString(b, c.sub)
+	if !nsDone {
+		b = append(b, ',')
+		b = c.appendNamespace(b)
+	}
+	return append(b, '}')
+}
+
+func (c *accessTokenClaims) appendNamespace(b []byte) []byte {
+	b = appendJSONString(b, c.ns)
+	b = append(b, `:{"x-hasura-allowed-roles":[`...)
+	for i, r := range c.allowed {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, r)
+	}
+	b = append(b, `],"x-hasura-default-role":`...)
+	b = appendJSONString(b, c.defaultRole)
+	b = append(b, `,"x-hasura-user-id":`...)
+	b = appendJSONString(b, c.sub)
+	if c.anonymous {
+		b = append(b, `,"x-hasura-user-is-anonymous":"true"}`...)
+	} else {
+		b = append(b, `,"x-hasura-user-is-anonymous":"false"}`...)
+	}
+	return b
+}
+
+// signJWT signs claims (JSON) with key as jwt.Token.SignedString does, header included.
+func signJWT(key *signingKey, claims []byte) (string, error) {
+	header := `{"alg":` + string(appendJSONString(nil, key.method.Alg()))
+	if key.kid != "" {
+		header += `,"kid":` + string(appendJSONString(nil, key.kid))
+	}
+	header += `,"typ":"JWT"}`
+	enc := base64.RawURLEncoding
+	n := enc.EncodedLen(len(header)) + 1 + enc.EncodedLen(len(claims))
+	buf := make([]byte, 0, n+1+enc.EncodedLen(512)) // room for the largest signature (RS256 with a 4096-bit key)
+	buf = enc.AppendEncode(buf, []byte(header))
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, claims)
+	sig, err := key.method.Sign(string(buf), key.private)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
 }
 
 // sign signs claims with the current signing key.

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 
 	"github.com/latchkey/latchkey/gen"
 )
@@ -12,7 +14,35 @@ func (s *Server) RefreshToken(ctx context.Context, req gen.RefreshTokenRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return gen.RefreshToken200JSONResponse(nhostSession(res)), nil
+	return refreshAnswer(nhostSession(res)), nil
+}
+
+// refreshAnswer is POST /v1/token's 200, written by appendSessionJSON (see nhost_user.go).
+type refreshAnswer gen.Session
+
+func (a refreshAnswer) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+	ss := gen.Session(a)
+	return writeJSON200(w, func(b []byte) ([]byte, error) { return appendSessionJSON(b, &ss) })
+}
+
+// appendSessionJSON appends ss as encoding/json would marshal it.
+func appendSessionJSON(b []byte, ss *gen.Session) ([]byte, error) {
+	b = append(b, `{"accessToken":`...)
+	b = appendJSONString(b, ss.AccessToken)
+	b = append(b, `,"accessTokenExpiresIn":`...)
+	b = strconv.AppendInt(b, ss.AccessTokenExpiresIn, 10)
+	b = append(b, `,"refreshToken":`...)
+	b = appendJSONString(b, ss.RefreshToken)
+	b = append(b, `,"refreshTokenId":`...)
+	b = appendJSONString(b, ss.RefreshTokenId)
+	if ss.User != nil {
+		var err error
+		b = append(b, `,"user":`...)
+		if b, err = appendUserJSON(b, ss.User); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 // VerifyToken implements POST /v1/token/verify (Nhost): the token in the body, else the bearer.

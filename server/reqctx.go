@@ -29,7 +29,8 @@ type principal struct {
 type reqState struct {
 	client    client
 	dialect   dialect
-	operation string // operationId, "" when no operation matched
+	operation string     // operationId, "" when no operation matched
+	op        *operation // the matched operation, nil when none matched
 	principal *principal
 	authErr   error         // an authentication failure that must surface even when the token was optional
 	refused   *Error        // the token was valid but its user may not act (disabled)

@@ -48,13 +48,13 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 			id = newRequestID()
 		}
 		h := c.Response().Header()
-		h.Set(echo.HeaderXRequestID, id)
 		// Answers carry tokens, and mailed-link URLs carry tickets: nothing is cached, and no
 		// page of ours tells the next site where the browser came from.
 		if !strings.HasPrefix(req.URL.Path, "/docs") { // the documentation's static assets may be cached
-			h.Set("Cache-Control", "no-store")
+			setHeaders(h, echo.HeaderXRequestID, id, "Cache-Control", "no-store", "Referrer-Policy", "no-referrer")
+		} else {
+			setHeaders(h, echo.HeaderXRequestID, id, "Referrer-Policy", "no-referrer")
 		}
-		h.Set("Referrer-Policy", "no-referrer")
 		ip, https := s.edges.clientAddr(req)
 		st := &reqState{
 			client:  client{IP: ip, UserAgent: req.UserAgent(), RequestID: id},
@@ -73,7 +73,7 @@ func (s *Server) route(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		st := stateFrom(c.Request().Context())
 		if op := s.ops[c.Request().Method+" "+c.Path()]; op != nil {
-			st.dialect, st.operation = op.dialect, op.id
+			st.dialect, st.operation, st.op = op.dialect, op.id, op
 		} else if d, ok := s.pathDialects[c.Path()]; ok {
 			st.dialect = d // a method the path does not take: answered in the path's dialect
 		}
@@ -117,6 +117,17 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 				slog.String("ip", st.client.IP))
 		}
 		return nil
+	}
+}
+
+// setHeaders sets each header of kv (name, value, name, value, …; names in canonical form) to its
+// one value, as Header.Set would, with one allocation for all of them instead of one each: these
+// are on every answer.
+func setHeaders(h http.Header, kv ...string) {
+	vals := make([]string, len(kv)/2)
+	for i := range vals {
+		vals[i] = kv[2*i+1]
+		h[kv[2*i]] = vals[i : i+1 : i+1] // capacity 1: an Add copies instead of writing into the next
 	}
 }
 

@@ -19,6 +19,9 @@ import (
 // GET /user, this and reading roles as a native array are a fifth of the server's CPU. SQLite
 // and transaction-bound stores take the GORM path beside each.
 
+// UUIDs go to and come from pgx as [16]byte: uuid.UUID's driver.Valuer and sql.Scanner would
+// make pgx format and parse them as text (and first fail a binary encode) on every statement.
+
 // userColumns is every users column, in the order userDest reads them, for a users row aliased u.
 const userColumns = `u.id, u.zuid, u.created_at, u.updated_at, u.last_seen_at, u.email, u.email_lower,
 	u.username, u.phone_number, u.phone_number_verified, u.display_name, u.avatar_url, u.locale,
@@ -27,7 +30,7 @@ const userColumns = `u.id, u.zuid, u.created_at, u.updated_at, u.last_seen_at, u
 
 // userDest are scan destinations for userColumns; metadata arrives as JSON text in md.
 func userDest(u *User, md *[]byte) []any {
-	return []any{&u.ID, &u.ZUID, &u.CreatedAt, &u.UpdatedAt, &u.LastSeenAt, &u.Email, &u.EmailLower,
+	return []any{(*[16]byte)(&u.ID), &u.ZUID, &u.CreatedAt, &u.UpdatedAt, &u.LastSeenAt, &u.Email, &u.EmailLower,
 		&u.Username, &u.PhoneNumber, &u.PhoneNumberVerified, &u.DisplayName, &u.AvatarURL, &u.Locale,
 		md, &u.DefaultRole, &u.EmailVerified, &u.Disabled, &u.IsAnonymous, &u.NewPasswordRequired,
 		&u.PasswordHash, &u.TOTPSecret, &u.ActiveMFAType}
@@ -86,14 +89,16 @@ func scanSessionUser(row pgx.Row) (*User, uuid.UUID, error) {
 		md  []byte
 		sid uuid.UUID
 	)
-	dest := append(userDest(&u, &md), &u.Roles, &sid)
+	dest := append(userDest(&u, &md), &u.Roles, (*[16]byte)(&sid))
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, uuid.Nil, ErrNotFound
 		}
 		return nil, uuid.Nil, err
 	}
-	if err := u.Metadata.Scan(md); err != nil {
+	if string(md) == "{}" { // nearly every user's: no JSON decoder needed
+		u.Metadata = JSONMap{}
+	} else if err := u.Metadata.Scan(md); err != nil {
 		return nil, uuid.Nil, err
 	}
 	return &u, sid, nil
@@ -111,15 +116,15 @@ func (s *Store) liveSessionUserPG(ctx context.Context, sessionID uuid.UUID) (*Us
 // every caller in the batch arrived, so it sees every revocation committed before any of them.
 func (s *Store) loadLiveSessions(ctx context.Context, ids []uuid.UUID) []result[*User] {
 	out := make([]result[*User], len(ids))
-	keys := make([]string, len(ids))
+	keys := make([][16]byte, len(ids))
 	for i, id := range ids {
-		keys[i] = id.String()
+		keys[i] = id
 	}
 	found := make(map[uuid.UUID]*User, len(ids))
 	_, err := s.native(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, `SELECT `+userColumns+`, `+pgRoles+`, s.id
 			FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > $2`, keys, s.now())
+			WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > $2`, keys, s.now())
 		if err != nil {
 			return err
 		}
@@ -237,7 +242,7 @@ func (s *Store) runRotationPipeline(ctx context.Context, rs []rotation, order []
 		for _, i := range order {
 			r := rs[i]
 			b.Queue(rotateSQL, r.Hash, r.now, r.Sealed, r.SessionExpiresAt, r.now.Add(-sessionSlide),
-				r.Next.ID, r.Next.TokenHash, r.Next.ExpiresAt)
+				[16]byte(r.Next.ID), r.Next.TokenHash, r.Next.ExpiresAt)
 		}
 		br := c.SendBatch(ctx, b)
 		for i := range order {
@@ -325,15 +330,15 @@ func (s *Store) openSessionPG(ctx context.Context, sess *Session, rt *RefreshTok
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO sessions (id, user_id, method, created_at, last_active_at, expires_at, user_agent, ip)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			sess.ID, sess.UserID, sess.Method, sess.CreatedAt.UTC(), sess.LastActiveAt.UTC(), sess.ExpiresAt.UTC(),
+			[16]byte(sess.ID), [16]byte(sess.UserID), sess.Method, sess.CreatedAt.UTC(), sess.LastActiveAt.UTC(), sess.ExpiresAt.UTC(),
 			sess.UserAgent, sess.IP)
 		b.Queue(`INSERT INTO refresh_tokens (id, session_id, token_hash, rotates, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
-			rt.ID, rt.SessionID, rt.TokenHash, rt.Rotates, rt.CreatedAt.UTC(), rt.ExpiresAt.UTC())
+			[16]byte(rt.ID), [16]byte(rt.SessionID), rt.TokenHash, rt.Rotates, rt.CreatedAt.UTC(), rt.ExpiresAt.UTC())
 		b.Queue(`INSERT INTO audit_events (id, at, action, outcome, actor_user_id, actor_token_name,
 				target_user_id, session_id, ip, user_agent, request_id, detail)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			ev.ID, ev.At.UTC(), ev.Action, ev.Outcome, ev.ActorUserID, ev.ActorTokenName,
+			[16]byte(ev.ID), ev.At.UTC(), ev.Action, ev.Outcome, ev.ActorUserID, ev.ActorTokenName,
 			ev.TargetUserID, ev.SessionID, ev.IP, ev.UserAgent, ev.RequestID, md)
 		return c.SendBatch(ctx, b).Close()
 	})
