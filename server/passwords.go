@@ -65,6 +65,7 @@ type hashQueue struct {
 	mean, dev   time.Duration // of the time a hash holds its slot
 	gap         time.Duration // moving average of the time between releases while callers wait
 	lastRelease time.Time
+	wasDraining bool // callers were waiting at lastRelease too
 }
 
 // Why a hash was refused, for metrics: the prediction, or the deadline passing while queued.
@@ -159,10 +160,12 @@ func (q *hashQueue) observe(d time.Duration, released time.Time, draining bool) 
 	defer q.mu.Unlock()
 	q.dev += time.Duration(hashDevWeight * float64((d-q.mean).Abs()-q.dev))
 	q.mean = max(q.mean+time.Duration(hashMeanWeight*float64(d-q.mean)), time.Nanosecond)
-	if draining && !q.lastRelease.IsZero() {
+	// Only two releases in one stretch of draining measure a place in the queue: the first release
+	// after an idle spell would count the idle time (seconds between bursts) as one place.
+	if draining && q.wasDraining && !q.lastRelease.IsZero() {
 		q.gap += time.Duration(hashMeanWeight * float64(released.Sub(q.lastRelease)-q.gap))
 	}
-	q.lastRelease = released
+	q.lastRelease, q.wasDraining = released, draining
 }
 
 // predict is how long a caller arriving behind waiting others should expect to wait, at worst
@@ -178,6 +181,7 @@ func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
 
 // refuse is the 503 for a hash that cannot start in time: Retry-After is the predicted wait,
 // at least a second, so a client that honours it comes back about when its turn would have come.
+// (Half the predicted wait was tried: it doubled the 503s and did not raise a flood's goodput.)
 func (q *hashQueue) refuse(why int, predicted time.Duration) *Error {
 	q.refused[why].Add(1)
 	return unavailable(errHashQueueFull, max(predicted, time.Second))

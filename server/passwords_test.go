@@ -190,6 +190,21 @@ func TestHashQueueEstimate(t *testing.T) {
 	if got := q.predict(9, 2); got != 50*time.Millisecond {
 		t.Errorf("predict(9 waiting) after idle releases = %v, want 10 × 5ms", got)
 	}
+	// A burst after an idle spell: the first release of the burst is 20s after the last one of
+	// the previous burst, and that idle time is not a place in the queue (it once was, and the
+	// next burst of 16 sign-ins was refused as if each place took 2.5s).
+	q = hashQueue{}
+	q.set(10*time.Millisecond, 0)
+	q.observe(10*time.Millisecond, at, true)
+	q.observe(10*time.Millisecond, at.Add(5*time.Millisecond), false)
+	idle := at.Add(20 * time.Second)
+	q.observe(10*time.Millisecond, idle, true)
+	for i := 1; i < 4; i++ {
+		q.observe(10*time.Millisecond, idle.Add(time.Duration(i)*5*time.Millisecond), true)
+	}
+	if got := q.predict(15, 2); got > 100*time.Millisecond {
+		t.Errorf("predict(15 waiting) in a burst after 20s idle = %v, want 16 × 5ms", got)
+	}
 }
 
 // The hasher measures its first mean on the dummy hash, and every hash after feeds it.
