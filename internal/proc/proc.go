@@ -253,3 +253,17 @@ func BuildLatchkey(ctx context.Context, out string) error {
 	}
 	return nil
 }
+
+// ServerEnv is this process's environment without anything that configures Latchkey
+// (LATCHKEY_*, DATABASE_URL*, HASURA_*, GOMEMLIMIT), plus extra: a test's server runs with the
+// settings the test names and none that a developer's shell happens to hold.
+func ServerEnv(extra ...string) []string {
+	var drop []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "LATCHKEY_") || strings.HasPrefix(k, "DATABASE_URL") || strings.HasPrefix(k, "HASURA_") || k == "GOMEMLIMIT" {
+			drop = append(drop, k)
+		}
+	}
+	return Env(drop, extra...)
+}

@@ -123,7 +123,7 @@ func startCluster(t *testing.T, ctr counters, settings ...string) *cluster {
 		c.redisPrefix = redistest.Prefix(t)
 		env = append(env, "LATCHKEY_REDIS_URL="+redistest.Require(t), "LATCHKEY_REDIS_PREFIX="+c.redisPrefix)
 	}
-	c.env = append(cleanEnv(), append(env, settings...)...)
+	c.env = append(proc.ServerEnv(), append(env, settings...)...)
 	c.secrets = append(c.secrets, adminSecret)
 	// A migrates the fresh schema; B, started together with it, waits on the advisory lock and
 	// finds nothing left to do: the start of a real rollout.
@@ -135,20 +135,6 @@ func startCluster(t *testing.T, ctr counters, settings ...string) *cluster {
 	}
 	t.Cleanup(c.stop)
 	return c
-}
-
-// cleanEnv is this process's environment without any Latchkey setting, so a developer's shell
-// cannot change what the test runs.
-func cleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "LATCHKEY_") || k == "DATABASE_URL" || k == "HASURA_GRAPHQL_JWT_SECRET" || k == "GOMEMLIMIT" {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 func (c *cluster) start(name string) *node {
@@ -320,7 +306,7 @@ func (c *cluster) latchkeyCmd(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(cleanEnv(), "DATABASE_URL="+c.dbURL, "LATCHKEY_LOG_FORMAT=json")
+	cmd.Env = append(proc.ServerEnv(), "DATABASE_URL="+c.dbURL, "LATCHKEY_LOG_FORMAT=json")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -78,14 +77,7 @@ func startServer(t *testing.T, name string, db database, extra ...string) *serve
 		t.Fatal(err)
 	}
 	// Nothing of the test run's own environment configures the server.
-	var drop []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "LATCHKEY_") || strings.HasPrefix(k, "DATABASE_URL") || strings.HasPrefix(k, "HASURA_") {
-			drop = append(drop, k)
-		}
-	}
-	env := proc.Env(drop, append([]string{
+	env := proc.ServerEnv(append([]string{
 		fmt.Sprintf("LATCHKEY_ADDR=127.0.0.1:%d", port),
 		"LATCHKEY_LOG_FORMAT=json",
 		"LATCHKEY_LOG_LEVEL=warn",
