@@ -360,3 +360,50 @@ func declares2xx(op *openapi3.Operation) bool {
 	}
 	return false
 }
+
+// ContractTransport checks, on the client side, every answer that comes through next against the
+// contract (status declared, body matching its schema) and fails t when one does not: for tests
+// whose servers are other processes, which contractChecked cannot wrap.
+func ContractTransport(t testing.TB, next http.RoundTripper) http.RoundTripper {
+	return &contractTransport{t: t, next: next}
+}
+
+type contractTransport struct {
+	t    testing.TB
+	next http.RoundTripper
+}
+
+func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := c.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	r, err := router()
+	if err != nil {
+		c.t.Errorf("contract router: %v", err)
+		return res, nil
+	}
+	route, params, err := r.FindRoute(req)
+	if err != nil {
+		c.t.Errorf("%s %s matches no operation of the contract", req.Method, req.URL.Path)
+		return res, nil
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Options:                responseOptions,
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+		c.t.Errorf("%s %s: answer %d violates the contract (%s): %v\nbody: %.500s",
+			req.Method, req.URL.Path, res.StatusCode, route.Operation.OperationID, err, body)
+	}
+	return res, nil
+}

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,18 +19,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
-
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/internal/proc"
-	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/server/servertest"
 	"github.com/latchkey/latchkey/store"
 	"github.com/latchkey/latchkey/store/redisctr/redistest"
@@ -181,7 +173,7 @@ func (n *node) client(t *testing.T, ip string) *gen.ClientWithResponses {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
 	hc := &http.Client{
 		Timeout:   30 * time.Second,
-		Transport: &contractTransport{t: t, next: &http.Transport{DialContext: d.DialContext}},
+		Transport: servertest.ContractTransport(t, &http.Transport{DialContext: d.DialContext}),
 		// Redirects are answers to check, not to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -190,75 +182,6 @@ func (n *node) client(t *testing.T, ip string) *gen.ClientWithResponses {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// --- the contract, checked on the client side (the servers are other processes)
-
-var (
-	specOnce   sync.Once
-	specRouter routers.Router
-	specErr    error
-)
-
-func router() (routers.Router, error) {
-	specOnce.Do(func() {
-		var spec *openapi3.T
-		if spec, specErr = gen.GetSpec(); specErr != nil {
-			return
-		}
-		spec.Servers = openapi3.Servers{{URL: "/"}}
-		specRouter, specErr = gorillamux.NewRouter(spec)
-	})
-	return specRouter, specErr
-}
-
-var responseOptions = &openapi3filter.Options{
-	IncludeResponseStatus: true,
-	SchemaValidationOptions: []openapi3.SchemaValidationOption{
-		openapi3.WithStringFormatValidators(server.FormatValidators()),
-	},
-}
-
-// contractTransport fails the test when an answer's status or body is not what the contract
-// declares for the operation.
-type contractTransport struct {
-	t    *testing.T
-	next http.RoundTripper
-}
-
-func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := c.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	res.Body = io.NopCloser(bytes.NewReader(body))
-	r, err := router()
-	if err != nil {
-		c.t.Errorf("contract router: %v", err)
-		return res, nil
-	}
-	route, params, err := r.FindRoute(req)
-	if err != nil {
-		c.t.Errorf("%s %s matches no operation of the contract", req.Method, req.URL.Path)
-		return res, nil
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 res.StatusCode,
-		Header:                 res.Header,
-		Options:                responseOptions,
-	}
-	in.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
-		c.t.Errorf("%s %s: answer %d violates the contract (%s): %v\nbody: %.500s",
-			req.Method, req.URL.Path, res.StatusCode, route.Operation.OperationID, err, body)
-	}
-	return res, nil
 }
 
 // --- small helpers
