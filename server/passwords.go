@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latchkey/latchkey/internal/argon2"
 )
 
 // DefaultArgon2Params are OWASP's recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
@@ -42,11 +46,57 @@ var errPasswordMismatch = errors.New("password mismatch")
 // With a queue deadline, a hash that cannot start within it is refused (503 with Retry-After)
 // instead of queueing: at once when the queue's predicted wait already exceeds the deadline,
 // else when the deadline passes.
+//
+// Each slot owns its argon2id block memory and reuses it hash after hash: allocating 19 MiB per
+// hash made the Go heap churn through a gigabyte a second under a sign-in flood, and the zeroing,
+// page faults and TLB shootdowns of that churn took as much CPU as the hashing itself (measured:
+// goodput under a 1000-client flood went from 0.39-0.42 to 0.64-0.66 of the raw hash rate).
+// Memory a slot has not used for hashMemoryIdle is given back.
 type passwords struct {
 	params *argon2id.Params
 	slots  chan struct{}
-	dummy  string // a real hash of a random password, verified when the user is unknown
+	mem    chan *hashMemory // one per slot; a hash holding a slot takes one
+	dummy  string           // a real hash of a random password, verified when the user is unknown
 	queue  hashQueue
+}
+
+// hashMemoryIdle is how long a slot's hashing memory is kept unused before it is given back: a
+// server between bursts of sign-ins holds no hashing memory for long.
+const hashMemoryIdle = time.Minute
+
+// hashMemory is one slot's argon2id block memory, given back after hashMemoryIdle unused.
+type hashMemory struct {
+	mu    sync.Mutex
+	m     argon2.Memory
+	busy  bool
+	timer *time.Timer
+}
+
+// take marks h in use; put marks it idle again and starts the idle countdown.
+func (h *hashMemory) take() *argon2.Memory {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.busy = true
+	return &h.m
+}
+
+func (h *hashMemory) put() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.busy = false
+	if h.timer == nil {
+		h.timer = time.AfterFunc(hashMemoryIdle, h.freeIfIdle)
+	} else {
+		h.timer.Reset(hashMemoryIdle)
+	}
+}
+
+func (h *hashMemory) freeIfIdle() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.busy {
+		h.m.Free()
+	}
 }
 
 // hashQueue is the bookkeeping behind the deadline: how many callers wait for a slot, and how
@@ -65,7 +115,8 @@ type hashQueue struct {
 	mean, dev   time.Duration // of the time a hash holds its slot
 	gap         time.Duration // moving average of the time between releases while callers wait
 	lastRelease time.Time
-	wasDraining bool // callers were waiting at lastRelease too
+	wasDraining bool      // callers were waiting at lastRelease too
+	horizon     time.Time // until when the slots are spoken for, refused clients' returns included (see refuse)
 }
 
 // Why a hash was refused, for metrics: the prediction, or the deadline passing while queued.
@@ -119,29 +170,42 @@ func hashSlots(budget int64, p *argon2id.Params) int {
 // newPasswords makes the hasher. queueDeadline is the longest a hash may wait for a slot
 // (0: no limit beyond the caller's context).
 func newPasswords(params *argon2id.Params, memoryBudget int64, queueDeadline time.Duration) (*passwords, error) {
-	p := &passwords{params: params, slots: make(chan struct{}, hashSlots(memoryBudget, params))}
+	n := hashSlots(memoryBudget, params)
+	p := &passwords{params: params, slots: make(chan struct{}, n), mem: make(chan *hashMemory, n)}
+	for range n {
+		p.mem <- &hashMemory{}
+	}
 	p.queue.deadline, p.queue.now = max(queueDeadline, 0), time.Now
 	var random [32]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return nil, err
 	}
-	// The dummy hash is also the first measurement of how long a hash takes here.
-	start := time.Now()
-	dummy, err := argon2id.CreateHash(string(random[:]), params)
+	// Making the dummy faults one slot's memory in; hashing again in that memory is the first
+	// measurement of how long a hash takes here. (Timing the first hash, faults and all, made the
+	// estimate two to four times too long, and a flood right after start was refused and spread
+	// out by it.)
+	hm := <-p.mem
+	defer func() { hm.put(); p.mem <- hm }()
+	dummy, err := p.create(hm.take(), string(random[:]))
 	if err != nil {
 		return nil, fmt.Errorf("create dummy hash: %w", err)
 	}
+	p.dummy = dummy
+	start := time.Now()
+	if _, err := p.create(hm.take(), string(random[:])); err != nil {
+		return nil, fmt.Errorf("time a hash: %w", err)
+	}
 	first := max(time.Since(start), time.Nanosecond)
 	p.queue.set(first, first/2) // one sample: as unsure as TCP is of its first round trip
-	p.dummy = dummy
 	return p, nil
 }
 
-// set replaces the estimate of a hash's time and forgets how fast the queue last drained.
+// set replaces the estimate of a hash's time and forgets how fast the queue last drained and
+// whom it told to come back.
 func (q *hashQueue) set(mean, dev time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.mean, q.dev, q.gap = mean, dev, 0
+	q.mean, q.dev, q.gap, q.horizon = mean, dev, 0, time.Time{}
 }
 
 // estimate is the moving averages of a hash's time and of its deviation.
@@ -179,35 +243,67 @@ func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
 	return time.Duration(waiting+1) * perPlace
 }
 
-// refuse is the 503 for a hash that cannot start in time: Retry-After is the predicted wait,
-// at least a second, so a client that honours it comes back about when its turn would have come.
-// (Half the predicted wait was tried: it doubled the 503s and did not raise a flood's goodput.)
-func (q *hashQueue) refuse(why int, predicted time.Duration) *Error {
+// refuse is the 503 for a hash that cannot start in time, with a Retry-After that spreads the
+// refused clients over the time the slots need to serve them. Telling every refused client the
+// same wait (the queue's predicted wait, as before) brought them back together: the queue took a
+// deadline's worth of them, refused the rest with the same wait again, and sat empty in between;
+// under a 1000-client flood the slots were idle a quarter of the time.
+//
+// Instead the queue keeps a horizon: the time until which the slots are spoken for, by the
+// callers waiting now and by the clients already told to come back. Each refusal books one
+// more place past it (one place: the measured time between slot releases, or a hash's mean time
+// spread over the slots), and the client is told to return half a deadline before its place
+// comes, so it waits in the queue briefly instead of finding it empty. Retry-After is whole
+// seconds, rounded down (a client early by under a second still waits within the deadline), at
+// least 1 s and at most maxRetryAfter. The horizon only sets Retry-After: whether a caller is
+// admitted is decided by the real queue alone, so bookings of clients who never return cost
+// nothing but a later Retry-After for others while the queue is full.
+func (q *hashQueue) refuse(why int, waiting int64, slots int) *Error {
 	q.refused[why].Add(1)
-	return unavailable(errHashQueueFull, max(predicted, time.Second))
+	q.mu.Lock()
+	now := q.now()
+	per := q.gap
+	if per <= 0 {
+		per = q.mean / time.Duration(slots)
+	}
+	if drained := now.Add(time.Duration(waiting) * per); q.horizon.Before(drained) {
+		q.horizon = drained
+	}
+	q.horizon = q.horizon.Add(per)
+	wait := q.horizon.Sub(now) - q.deadline/2
+	q.mu.Unlock()
+	return unavailable(errHashQueueFull, min(max(wait.Truncate(time.Second), time.Second), maxRetryAfter))
 }
 
-// acquire waits for a hashing slot. It gives up when ctx ends (returning ctx's error), and,
-// with a queue deadline, when the slot cannot be had within it (returning a CodeUnavailable
-// *Error with Retry-After): at once when the predicted wait exceeds the deadline, or when the
-// deadline passes while waiting. release must be called when the hash is done.
-func (p *passwords) acquire(ctx context.Context) (release func(), err error) {
+// maxRetryAfter caps the hashing queue's Retry-After: a client told to wait longer comes back
+// sooner and is told again.
+const maxRetryAfter = time.Minute
+
+// acquire waits for a hashing slot and returns the slot's block memory. It gives up when ctx
+// ends (returning ctx's error), and, with a queue deadline, when the slot cannot be had within it
+// (returning a CodeUnavailable *Error with Retry-After): at once when the predicted wait exceeds
+// the deadline, or when the deadline passes while waiting. release must be called when the hash
+// is done, and the memory not used after it.
+func (p *passwords) acquire(ctx context.Context) (mem *argon2.Memory, release func(), err error) {
 	q := &p.queue
 	select {
 	case p.slots <- struct{}{}: // a free slot: no queue at all
 	default:
 		if err := p.wait(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// The wait may have outlived the request: do not spend a hash on a caller who has left.
 	if err := ctx.Err(); err != nil {
 		<-p.slots
-		return nil, err
+		return nil, nil, err
 	}
+	hm := <-p.mem // never waits: there is one per slot
 	start := q.now()
-	return func() {
+	return hm.take(), func() {
 		now := q.now()
+		hm.put()
+		p.mem <- hm
 		q.observe(now.Sub(start), now, q.waiting.Load() > 0)
 		<-p.slots
 	}, nil
@@ -222,8 +318,8 @@ func (p *passwords) admit() error {
 	if q.deadline <= 0 || len(p.slots) < cap(p.slots) {
 		return nil
 	}
-	if predicted := q.predict(q.waiting.Load(), cap(p.slots)); predicted > q.deadline {
-		return q.refuse(refusedPredicted, predicted)
+	if waiting := q.waiting.Load(); q.predict(waiting, cap(p.slots)) > q.deadline {
+		return q.refuse(refusedPredicted, waiting, cap(p.slots))
 	}
 	return nil
 }
@@ -242,8 +338,8 @@ func (p *passwords) wait(ctx context.Context) error {
 		}
 	}
 	// waiting counts this caller too: waiting-1 are ahead of it.
-	if predicted := q.predict(waiting-1, cap(p.slots)); predicted > q.deadline {
-		return q.refuse(refusedPredicted, predicted)
+	if q.predict(waiting-1, cap(p.slots)) > q.deadline {
+		return q.refuse(refusedPredicted, waiting-1, cap(p.slots))
 	}
 	timer := time.NewTimer(q.deadline)
 	defer timer.Stop()
@@ -253,33 +349,46 @@ func (p *passwords) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timer.C:
-		// The estimate was too hopeful; tell the client how long the queue now looks.
-		return q.refuse(refusedDeadline, q.predict(q.waiting.Load()-1, cap(p.slots)))
+		// The estimate was too hopeful.
+		return q.refuse(refusedDeadline, q.waiting.Load()-1, cap(p.slots))
 	}
 }
 
 // Hash makes an argon2id hash of password.
 func (p *passwords) Hash(ctx context.Context, password string) (string, error) {
-	release, err := p.acquire(ctx)
+	mem, release, err := p.acquire(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer release()
-	return argon2id.CreateHash(password, p.params)
+	return p.create(mem, password)
+}
+
+// create hashes password with the server's parameters in mem, in argon2id's usual encoding
+// ($argon2id$v=19$m=...,t=...,p=...$salt$key, unpadded base64), as alexedwards/argon2id writes it.
+func (p *passwords) create(mem *argon2.Memory, password string) (string, error) {
+	salt := make([]byte, p.params.SaltLength)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey(mem, []byte(password), salt, p.params.Iterations, p.params.Memory, p.params.Parallelism, p.params.KeyLength)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		p.params.Memory, p.params.Iterations, p.params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 // Verify checks password against hash. On a match it may return a replacement hash, for hashes
 // that are bcrypt (imported) or argon2id with other parameters; the caller stores it. A mismatch
 // is errPasswordMismatch.
 func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade string, err error) {
-	release, err := p.acquire(ctx)
+	mem, release, err := p.acquire(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer release()
 	switch {
 	case strings.HasPrefix(hash, "$argon2id$"):
-		params, _, _, err := argon2id.DecodeHash(hash)
+		params, salt, key, err := argon2id.DecodeHash(hash)
 		if err != nil {
 			return "", fmt.Errorf("decode password hash: %w", err)
 		}
@@ -287,15 +396,16 @@ func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade 
 			params.Parallelism > maxImportedArgon2Lanes {
 			return "", errors.New("password hash parameters exceed the allowed cost")
 		}
-		ok, err := argon2id.ComparePasswordAndHash(password, hash)
-		if err != nil {
-			return "", fmt.Errorf("compare password: %w", err)
+		own := *params == *p.params
+		hashMem := mem
+		if !own {
+			hashMem = nil // an imported hash's memory is its own, and not kept
 		}
-		if !ok {
+		if subtle.ConstantTimeCompare(argon2.IDKey(hashMem, []byte(password), salt, params.Iterations, params.Memory, params.Parallelism, uint32(len(key))), key) != 1 {
 			return "", errPasswordMismatch
 		}
-		if *params != *p.params {
-			return argon2id.CreateHash(password, p.params)
+		if !own {
+			return p.create(mem, password)
 		}
 		return "", nil
 	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
@@ -312,7 +422,7 @@ func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade 
 			}
 			return "", fmt.Errorf("compare bcrypt password: %w", err)
 		}
-		return argon2id.CreateHash(password, p.params)
+		return p.create(mem, password)
 	default:
 		return "", errors.New("unknown password hash format")
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latchkey/latchkey/internal/argon2"
 )
 
 var cheap = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -74,6 +77,57 @@ func TestPasswordVerifyAndUpgrade(t *testing.T) {
 	}
 }
 
+// Our hashes are argon2id's usual encoding: alexedwards/argon2id (what other Go services and
+// earlier Latchkey versions wrote) verifies ours, and ours verify its, with the default
+// parameters on slot memory reused from hash to hash.
+func TestPasswordHashesInteroperate(t *testing.T) {
+	ctx := context.Background()
+	p, err := newPasswords(DefaultArgon2Params, 1<<30, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"correct-horse", "", "ünïcödé pässwörd ✓", strings.Repeat("x", 200)} {
+		ours, err := p.Hash(ctx, pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := argon2id.ComparePasswordAndHash(pw, ours); err != nil || !ok {
+			t.Fatalf("%q: alexedwards/argon2id rejects our hash %s: %v", pw, ours, err)
+		}
+		if ok, _ := argon2id.ComparePasswordAndHash(pw+"!", ours); ok {
+			t.Fatalf("%q: our hash accepts another password", pw)
+		}
+		theirs, _ := argon2id.CreateHash(pw, DefaultArgon2Params)
+		if up, err := p.Verify(ctx, pw, theirs); err != nil || up != "" {
+			t.Fatalf("%q: its hash: upgrade %q, err %v; want a match without upgrade", pw, up, err)
+		}
+		if _, err := p.Verify(ctx, pw+"!", theirs); !errors.Is(err, errPasswordMismatch) {
+			t.Fatalf("%q: its hash accepts another password: %v", pw, err)
+		}
+	}
+}
+
+// A slot's hashing memory stays for the next hash, and is given back once idle, never while a
+// hash uses it.
+func TestHashMemoryIdle(t *testing.T) {
+	var h hashMemory
+	m := h.take()
+	argon2.IDKey(m, []byte("pw"), []byte("saltsaltsaltsalt"), 1, 64, 1, 32)
+	h.freeIfIdle() // the idle timer firing while a hash runs
+	if m.Size() == 0 {
+		t.Fatal("memory in use was given back")
+	}
+	h.put()
+	defer h.timer.Stop()
+	if m.Size() == 0 {
+		t.Fatal("memory given back as soon as the hash ended")
+	}
+	h.freeIfIdle()
+	if m.Size() != 0 {
+		t.Fatal("idle memory was kept")
+	}
+}
+
 // TestHashingQueueHonoursContext: with every slot taken, a caller waits, and gives up when its
 // context ends instead of hashing for nobody.
 func TestHashingQueueHonoursContext(t *testing.T) {
@@ -81,7 +135,7 @@ func TestHashingQueueHonoursContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, err := p.acquire(context.Background())
+	_, release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +283,7 @@ func TestHashQueueLearnsHashTime(t *testing.T) {
 // deadline, a caller that waited would hit the test's context timeout instead.
 func TestHashQueueRefusesAtOnce(t *testing.T) {
 	p := oneSlot(t, time.Hour, 2*time.Hour)
-	release, err := p.acquire(context.Background())
+	_, release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +291,8 @@ func TestHashQueueRefusesAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = p.Hash(ctx, "pw")
-	if ra := queueRefusal(t, err); ra != 2*time.Hour {
-		t.Errorf("Retry-After = %v, want the predicted wait (2h)", ra)
+	if ra := queueRefusal(t, err); ra != maxRetryAfter {
+		t.Errorf("Retry-After = %v, want the cap (%v) of a wait of hours", ra, maxRetryAfter)
 	}
 	if err := p.VerifyDummy(ctx); queueRefusal(t, err) <= 0 {
 		t.Error("dummy verification refused without Retry-After")
@@ -252,10 +306,12 @@ func TestHashQueueRefusesAtOnce(t *testing.T) {
 }
 
 // The prediction counts the callers already queued: with one slot busy and a hash taking 1s, a
-// 2.5s deadline admits two waiters (predicted 1s and 2s) and refuses the third (3s) at once.
+// 2.5s deadline admits two waiters (predicted 1s and 2s) and refuses the third (3s) at once. Its
+// place would come after the two waiters', in 3s; it is told to come back half a deadline
+// before: 1.75s, rounded down to 1s.
 func TestHashQueueRefusesByDepth(t *testing.T) {
 	p := oneSlot(t, 2500*time.Millisecond, time.Second)
-	release, err := p.acquire(context.Background())
+	_, release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,8 +326,8 @@ func TestHashQueueRefusesByDepth(t *testing.T) {
 		waitFor(t, "a waiter to queue", func() bool { return p.queue.waiting.Load() == int64(i+1) })
 	}
 	_, err = p.Hash(ctx, "pw")
-	if ra := queueRefusal(t, err); ra != 3*time.Second {
-		t.Errorf("third waiter: Retry-After %v, want the predicted 3s", ra)
+	if ra := queueRefusal(t, err); ra != time.Second {
+		t.Errorf("third waiter: Retry-After %v, want 1s", ra)
 	}
 	release() // the two admitted waiters hash in turn
 	for range 2 {
@@ -284,7 +340,7 @@ func TestHashQueueRefusesByDepth(t *testing.T) {
 // When the estimate is too hopeful, the wait is still capped at the deadline.
 func TestHashQueueDeadlineCapsWait(t *testing.T) {
 	p := oneSlot(t, 30*time.Millisecond, time.Nanosecond) // predicts no wait at all
-	release, err := p.acquire(context.Background())
+	_, release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +365,7 @@ func TestHashQueueDeadlineCapsWait(t *testing.T) {
 func TestHashQueueWaitsWithinDeadline(t *testing.T) {
 	for _, deadline := range []time.Duration{time.Hour, 0} {
 		p := oneSlot(t, deadline, time.Millisecond)
-		release, err := p.acquire(context.Background())
+		_, release, err := p.acquire(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,6 +382,45 @@ func TestHashQueueWaitsWithinDeadline(t *testing.T) {
 	}
 }
 
+// Refused clients are told to come back one place apart, so they return at the pace the slots
+// serve them instead of together; the bookings run down as time passes, and a newly measured pace
+// between releases replaces a hash's mean time as the place.
+func TestHashQueueSpreadsRetries(t *testing.T) {
+	p := oneSlot(t, 500*time.Millisecond, time.Second) // one place: 1s; told 0.25s early
+	now := time.Unix(1_000_000, 0)
+	p.queue.now = func() time.Time { return now }
+	_, release, err := p.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	var got []time.Duration
+	for range 5 {
+		got = append(got, queueRefusal(t, p.admit()))
+	}
+	if want := []time.Duration{1, 1, 2, 3, 4}; !slices.Equal(got, scaled(want, time.Second)) { // 0.75s, 1.75s, … rounded down, at least 1s
+		t.Errorf("Retry-After of five refusals in a row: %v, want %v s", got, want)
+	}
+	now = now.Add(3 * time.Second) // places booked until +5s; the sixth's is +6s
+	if ra := queueRefusal(t, p.admit()); ra != 2*time.Second {
+		t.Errorf("3s later: Retry-After %v, want 2s (2.75s rounded down)", ra)
+	}
+	p.queue.mu.Lock()
+	p.queue.gap = 3 * time.Second
+	p.queue.mu.Unlock()
+	if ra := queueRefusal(t, p.admit()); ra != 5*time.Second { // booked until +6s, the next place 3s on
+		t.Errorf("with releases 3s apart: Retry-After %v, want 5s", ra)
+	}
+}
+
+func scaled(ns []time.Duration, unit time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ns))
+	for i, n := range ns {
+		out[i] = n * unit
+	}
+	return out
+}
+
 // admit, sign-in's early check, refuses exactly when a waiter would be refused at once, and lets
 // everything through while a slot is free or without a deadline.
 func TestHashQueueAdmit(t *testing.T) {
@@ -333,13 +428,13 @@ func TestHashQueueAdmit(t *testing.T) {
 	if err := p.admit(); err != nil {
 		t.Fatalf("free slot: %v", err)
 	}
-	release, err := p.acquire(context.Background())
+	_, release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
-	if ra := queueRefusal(t, p.admit()); ra != 2*time.Second {
-		t.Errorf("Retry-After %v, want the predicted 2s", ra)
+	if ra := queueRefusal(t, p.admit()); ra != time.Second { // its place in 2s, less half the 1s deadline
+		t.Errorf("Retry-After %v, want 1s", ra)
 	}
 	p.queue.set(500*time.Millisecond, 0)
 	if err := p.admit(); err != nil {
