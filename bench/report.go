@@ -274,8 +274,9 @@ func (r *report) write(w io.Writer) {
 		p("## Flood: %d concurrent sign-ins, one user, one connection each\n\n", o.flood)
 		p("Every client signs in until it succeeds: answered 503, it waits what Retry-After says "+
 			"(plus up to 1 s of jitter, the header being whole seconds) and tries again. The server's hashing-queue "+
-			"deadline is %v. Goodput counts the sign-ins completed while the server was still refusing (from firing "+
-			"until the last 503), when demand exceeded what the hash slots could do.\n\n", o.queueTimeout)
+			"deadline is %v. Goodput is sign-ins per second from firing until 90%% of the clients had signed in, "+
+			"while most of the flood was pending and demand exceeded what the hash slots could do; the last tenth, when "+
+			"few clients remain and the rate measures their waits, is left out.\n\n", o.queueTimeout)
 		for _, d := range floods {
 			if d.Flood == nil {
 				p("- %s: not run: %s\n", d.Name, firstLineOf(d.FloodErr))
@@ -284,10 +285,10 @@ func (r *report) write(w io.Writer) {
 			f := d.Flood
 			p("- %s: %d clients, %d signed in, %d gave up%s, %d requests in %v (%.1f sign-ins/s overall)\n",
 				d.Name, f.Fired, f.OK, f.Errors, fmtStatuses(f.Statuses), f.Attempts, f.Elapsed.Round(time.Millisecond), f.Rate())
-			p("  - goodput while overloaded: **%.1f sign-ins/s** (%d in the first %v)%s\n",
-				f.Goodput(), f.OKInOverload, f.Overload.Round(time.Millisecond), r.goodputRatio(d.Name, f))
-			p("  - 503s: **%d**, p50 %s, p99 **%s**, max %s; %d of them only after waiting out the deadline; Retry-After p50 %s, max %s; %d without Retry-After\n",
-				f.Refused, fmtDur(f.Refusal.P50), fmtDur(f.Refusal.P99), fmtDur(f.Refusal.Max), f.RefusedLate,
+			p("  - goodput: **%.1f sign-ins/s** (the first %d in %v)%s\n",
+				f.Goodput(), f.ServedN, f.Served.Round(time.Millisecond), r.goodputRatio(d.Name, f))
+			p("  - 503s: **%d**, p50 %s, p99 **%s**, max %s, the last %v after firing; %d of them only after waiting out the deadline; Retry-After p50 %s, max %s; %d without Retry-After\n",
+				f.Refused, fmtDur(f.Refusal.P50), fmtDur(f.Refusal.P99), fmtDur(f.Refusal.Max), f.LastRefusal.Round(time.Millisecond), f.RefusedLate,
 				fmtDur(f.RetryAfter.P50), fmtDur(f.RetryAfter.Max), f.NoRetryAfter)
 			p("  - successful sign-in requests: p50 %s, p99 %s, max %s; time from firing to signed in: p50 %s, p99 %s, max %s\n",
 				fmtDur(f.SignIn.P50), fmtDur(f.SignIn.P99), fmtDur(f.SignIn.Max), fmtDur(f.Settled.P50), fmtDur(f.Settled.P99), fmtDur(f.Settled.Max))
@@ -355,8 +356,8 @@ func (r *report) writeBaselines(w io.Writer) {
 		}
 		if h := b.Hash; h != nil {
 			goroutines = h.Goroutines
-			hashes = append(hashes, fmt.Sprintf("| %s | **%.1f** | %d | %v | %s |\n",
-				b.label(), h.Rate(), h.Hashes, h.Elapsed.Round(time.Millisecond), fmtDur(h.Mean)))
+			hashes = append(hashes, fmt.Sprintf("| %s | **%.1f** | %d | %v | %s | %.1f |\n",
+				b.label(), h.Rate(), h.Hashes, h.Elapsed.Round(time.Millisecond), fmtDur(h.Mean), h.Upstream))
 		}
 		if b.FloorErr != "" {
 			notes = append(notes, fmt.Sprintf("- floor (%s): not measured: %s\n", b.label(), oneLine(b.FloorErr)))
@@ -382,11 +383,13 @@ func (r *report) writeBaselines(w io.Writer) {
 		p("\nFloor server peak RSS (VmHWM, whole run): %s.\n\n", fmtMiB(r.FloorRSS))
 	}
 	if len(hashes) > 0 {
-		p("Raw argon2id (m=%d KiB, t=%d, p=%d, salt %d B, key %d B) on %d goroutines in parallel.\n\n",
+		p("Raw argon2id (m=%d KiB, t=%d, p=%d, salt %d B, key %d B) on %d goroutines in parallel, each reusing its "+
+			"block memory as a server's hashing slot does (Latchkey's internal/argon2): the yardstick of the sign-in "+
+			"ratios. The last column is golang.org/x/crypto/argon2, which allocates 19 MiB per hash, for reference.\n\n",
 			passwordParams.Memory, passwordParams.Iterations, passwordParams.Parallelism,
 			passwordParams.SaltLength, passwordParams.KeyLength, goroutines)
-		p("| db | hashes/s | hashes | window | per hash |\n")
-		p("|---|--:|--:|--:|--:|\n")
+		p("| db | hashes/s | hashes | window | per hash | x/crypto hashes/s |\n")
+		p("|---|--:|--:|--:|--:|--:|\n")
 		p("%s\n", strings.Join(hashes, ""))
 	}
 	if len(notes) > 0 {
@@ -531,7 +534,7 @@ func (r *report) floodChecks(db string) []check {
 		fmt.Sprintf("flood on %s: GET /healthz kept answering (no error, none slower than %v)", db, floodHealthzMaxLatency),
 		fmt.Sprintf("flood on %s: refresh kept answering (no error, p99 < %v)", db, floodRefreshMaxP99),
 		fmt.Sprintf("flood on %s: sign-ins that cannot start hashing within the queue deadline get a fast 503 with Retry-After (p99 < %v)", db, floodRefusalMaxP99),
-		fmt.Sprintf("flood on %s: sign-in goodput while overloaded >= %.2f × raw hashes/s", db, floodGoodputTarget),
+		fmt.Sprintf("flood on %s: sign-in goodput (first 90%% of clients) >= %.2f × raw hashes/s", db, floodGoodputTarget),
 	}
 	skip := func(reason string) []check {
 		out := make([]check, len(texts))

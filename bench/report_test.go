@@ -67,11 +67,11 @@ func TestMedianRun(t *testing.T) {
 	}
 }
 
-// Goodput counts only the sign-ins completed while the server was refusing, and the flood's
-// verdicts follow the targets.
+// Goodput counts the sign-ins until 90% of the clients were served, and the flood's verdicts
+// follow the targets.
 func TestFloodGoodputAndChecks(t *testing.T) {
 	f := &floodResult{Fired: 1000, OK: 1000, Elapsed: 20 * time.Second, Refused: 3000,
-		Overload: 15 * time.Second, OKInOverload: 900,
+		ServedN: 900, Served: 15 * time.Second,
 		Refusal: load.Summary{Count: 3000, P99: 20 * time.Millisecond},
 		Health:  probeResult{Latency: load.Summary{Count: 100, Max: 50 * time.Millisecond}},
 		Refresh: probeResult{Latency: load.Summary{Count: 100, P99: 80 * time.Millisecond}},
@@ -94,12 +94,16 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 	if v := verdicts(); v != "PASS PASS PASS PASS PASS" {
 		t.Errorf("a good flood: %s", v) // goodput 60 / 64 = 0.94
 	}
-	f.Refusal.P99, f.OKInOverload, f.Refresh.Errors = 2*time.Second, 800, 1
+	f.Refusal.P99, f.Served, f.Refresh.Errors = 2*time.Second, 18*time.Second, 1
 	if v := verdicts(); v != "PASS PASS FAIL FAIL FAIL" {
 		t.Errorf("slow 503s, goodput 0.83, a refresh error: %s", v)
 	}
-	f.Refused = 0 // nothing refused: the 503 check has nothing to judge, goodput is the whole rate
+	f.Refused = 0 // nothing refused: the 503 check has nothing to judge
 	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL" || f.Goodput() != 50 {
 		t.Errorf("no refusals: %s, goodput %v", v, f.Goodput())
+	}
+	f.Served = 0 // fewer than 90% signed in: no goodput
+	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL" || f.Goodput() != 0 {
+		t.Errorf("most clients unserved: %s, goodput %v", v, f.Goodput())
 	}
 }
