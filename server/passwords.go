@@ -115,8 +115,9 @@ type hashQueue struct {
 	mean, dev   time.Duration // of the time a hash holds its slot
 	gap         time.Duration // moving average of the time between releases while callers wait
 	lastRelease time.Time
-	wasDraining bool      // callers were waiting at lastRelease too
-	horizon     time.Time // until when the slots are spoken for, refused clients' returns included (see refuse)
+	wasDraining bool          // callers were waiting at lastRelease too
+	horizon     time.Time     // until when the slots are spoken for, refused clients' returns included (see refuse)
+	fast        time.Duration // a hash's time when the machine is not swamped: falls at once, rises slowly (see refuse)
 }
 
 // Why a hash was refused, for metrics: the prediction, or the deadline passing while queued.
@@ -205,7 +206,15 @@ func newPasswords(params *argon2id.Params, memoryBudget int64, queueDeadline tim
 func (q *hashQueue) set(mean, dev time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.mean, q.dev, q.gap, q.horizon = mean, dev, 0, time.Time{}
+	q.mean, q.dev, q.gap, q.horizon, q.fast = mean, dev, 0, time.Time{}, mean
+}
+
+// spreadEstimate is the time between releases and the fast estimate of a hash's time, which
+// refuse books places with.
+func (q *hashQueue) spreadEstimate() (gap, fast time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.gap, q.fast
 }
 
 // estimate is the moving averages of a hash's time and of its deviation.
@@ -224,6 +233,11 @@ func (q *hashQueue) observe(d time.Duration, released time.Time, draining bool) 
 	defer q.mu.Unlock()
 	q.dev += time.Duration(hashDevWeight * float64((d-q.mean).Abs()-q.dev))
 	q.mean = max(q.mean+time.Duration(hashMeanWeight*float64(d-q.mean)), time.Nanosecond)
+	if d < q.fast {
+		q.fast = max(d, time.Nanosecond)
+	} else {
+		q.fast += time.Duration(hashFastRise * float64(d-q.fast))
+	}
 	// Only two releases in one stretch of draining measure a place in the queue: the first release
 	// after an idle spell would count the idle time (seconds between bursts) as one place.
 	if draining && q.wasDraining && !q.lastRelease.IsZero() {
@@ -251,9 +265,9 @@ func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
 //
 // Instead the queue keeps a horizon: the time until which the slots are spoken for, by the
 // callers waiting now and by the clients already told to come back. Each refusal books one
-// more place past it (one place: the measured time between slot releases, or a hash's mean time
-// spread over the slots), and the client is told to return half a deadline before its place
-// comes, so it waits in the queue briefly instead of finding it empty. Retry-After is whole
+// more place past it (one place: the fast estimate of a hash's time spread over the slots, or
+// the measured time between slot releases when that is shorter), and the client is told to return
+// half a deadline before its place comes, so it waits in the queue briefly instead of finding it empty. Retry-After is whole
 // seconds, rounded down (a client early by under a second still waits within the deadline), at
 // least 1 s and at most maxRetryAfter. The horizon only sets Retry-After: whether a caller is
 // admitted is decided by the real queue alone, so bookings of clients who never return cost
@@ -262,9 +276,9 @@ func (q *hashQueue) refuse(why int, waiting int64, slots int) *Error {
 	q.refused[why].Add(1)
 	q.mu.Lock()
 	now := q.now()
-	per := q.gap
-	if per <= 0 {
-		per = q.mean / time.Duration(slots)
+	per := q.fast / time.Duration(slots)
+	if q.gap > 0 {
+		per = min(per, q.gap)
 	}
 	if drained := now.Add(time.Duration(waiting) * per); q.horizon.Before(drained) {
 		q.horizon = drained
@@ -274,6 +288,17 @@ func (q *hashQueue) refuse(why int, waiting int64, slots int) *Error {
 	q.mu.Unlock()
 	return unavailable(errHashQueueFull, min(max(wait.Truncate(time.Second), time.Second), maxRetryAfter))
 }
+
+// hashFastRise is the weight of a slower hash in the fast estimate that books refused clients'
+// places. The hashes that run while a burst of connections arrives take two to five times as long
+// as the same hashes a second later, and the refusals of that burst were booked at that pace when
+// the mean set it: the clients came back too slowly, and the slots sat idle for half of a flood's
+// second half (a weight of 1/32 still let a burst's twenty slow hashes double the estimate). The
+// fast estimate takes a quicker hash at once and a slower one at 1/256 of the difference, so a
+// burst barely moves it and a machine that stays slower moves it over some hundreds of hashes.
+// Booked too early, a client finds the queue full and is refused and booked again, a fast 503;
+// booked too late, it leaves a slot idle, a lost hash.
+const hashFastRise = 1.0 / 256
 
 // maxRetryAfter caps the hashing queue's Retry-After: a client told to wait longer comes back
 // sooner and is told again.

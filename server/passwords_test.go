@@ -406,10 +406,21 @@ func TestHashQueueSpreadsRetries(t *testing.T) {
 		t.Errorf("3s later: Retry-After %v, want 2s (2.75s rounded down)", ra)
 	}
 	p.queue.mu.Lock()
-	p.queue.gap = 3 * time.Second
+	p.queue.gap = 500 * time.Millisecond // releases measured closer together than a hash's time
 	p.queue.mu.Unlock()
-	if ra := queueRefusal(t, p.admit()); ra != 5*time.Second { // booked until +6s, the next place 3s on
-		t.Errorf("with releases 3s apart: Retry-After %v, want 5s", ra)
+	if ra := queueRefusal(t, p.admit()); ra != 3*time.Second { // booked until +6s, the next place 0.5s on
+		t.Errorf("with releases 0.5s apart: Retry-After %v, want 3s (3.25s rounded down)", ra)
+	}
+	// Slower hashes barely move the pace the places are booked at; a faster one sets it at once.
+	for range 4 {
+		p.queue.observe(5*time.Second, now, false)
+	}
+	if _, fast := p.queue.spreadEstimate(); fast >= 1700*time.Millisecond {
+		t.Errorf("four 5s hashes moved the booking pace from 1s to %v", fast)
+	}
+	p.queue.observe(200*time.Millisecond, now, false)
+	if _, fast := p.queue.spreadEstimate(); fast != 200*time.Millisecond {
+		t.Errorf("a 200ms hash: booking pace %v, want 200ms", fast)
 	}
 }
 
