@@ -43,6 +43,29 @@ func (h *hashResult) Rate() float64 {
 // reference. It uses the same closed-loop runner and measurement window as the HTTP scenarios
 // (so sign-in and this rate are counted the same way), with a short warm-up.
 func measureHashRate(ctx context.Context, d time.Duration) (*hashResult, error) {
+	return measureHash(ctx, d, true)
+}
+
+// bracketDuration is how long each side of a bracket measures the raw hash rate.
+const bracketDuration = 3 * time.Second
+
+// bracket runs fn between two measurements of the raw hash rate (the server's argon2id, as in
+// measureHashRate, for bracketDuration each) and returns their mean: the yardstick of a row that
+// is judged against the hash rate. On this kind of shared machine the hash rate has drifted by
+// 15-25% within minutes, and a rate measured once before a database's scenarios put that drift
+// into the ratios of the rows that ran minutes later. 0 when either side failed.
+func bracket(ctx context.Context, fn func()) float64 {
+	before, err1 := measureHash(ctx, bracketDuration, false)
+	fn()
+	after, err2 := measureHash(ctx, bracketDuration, false)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (before.Rate() + after.Rate()) / 2
+}
+
+// measureHash is measureHashRate, with x/crypto's reference rate only when reference is set.
+func measureHash(ctx context.Context, d time.Duration, reference bool) (*hashResult, error) {
 	n := runtime.GOMAXPROCS(0)
 	pw, salt := []byte("correct-horse-battery"), make([]byte, passwordParams.SaltLength)
 	p := passwordParams
@@ -65,6 +88,9 @@ func measureHashRate(ctx context.Context, d time.Duration) (*hashResult, error) 
 		return nil, err
 	}
 	h := &hashResult{Goroutines: n, Hashes: res.OK, Elapsed: res.Elapsed, Mean: res.Latency.Mean}
+	if !reference {
+		return h, nil
+	}
 	up, err := run("x/crypto argon2id", func() load.Worker {
 		return load.WorkerFunc(func(context.Context) error {
 			xargon2.IDKey(pw, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)

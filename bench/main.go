@@ -456,9 +456,18 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				}
 				settle(sc.name)
 				srv.ResetSampled()
-				res, err := measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
-					return sc.worker(a, cl, users)
-				})
+				var res *load.Result
+				var err error
+				run := func() {
+					res, err = measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
+						return sc.worker(a, cl, users)
+					})
+				}
+				if sc.vsHash && o.want("hash") {
+					rw.Hash = bracket(ctx, run)
+				} else {
+					run()
+				}
 				rw.Res, rw.RSS = res, srv.SampledMax()
 				if err != nil {
 					rw.Res, rw.Err = nil, err.Error()
@@ -559,7 +568,14 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 
 	if o.want("flood") && o.flood > 0 && ctx.Err() == nil {
 		progress("%s: flood of %d concurrent sign-ins (hash queue deadline %v)", db, o.flood, o.queueTimeout)
-		f, err := runFlood(ctx, a, srv, o.flood, o.queueTimeout)
+		var f *floodResult
+		var err error
+		run := func() { f, err = runFlood(ctx, a, srv, o.flood, o.queueTimeout) }
+		if o.want("hash") {
+			d.FloodHash = bracket(ctx, run)
+		} else {
+			run()
+		}
 		d.Flood = f
 		if err != nil {
 			d.FloodErr = err.Error()

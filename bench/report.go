@@ -20,17 +20,19 @@ type row struct {
 	Res      *load.Result // nil when the scenario could not run
 	RSS      int64        // largest server VmRSS sampled during the row
 	Err      string       // why the scenario could not run
+	Hash     float64      // VsHash rows: raw hashes/s measured right before and after the row (mean; 0: not measured)
 }
 
 // dbRun is what happened to one database.
 type dbRun struct {
-	Name     string
-	Skipped  string // why the database was not benchmarked (PostgreSQL unreachable)
-	Failed   string // why the server phase broke off
-	HWMAfter []namedBytes
-	PeakRSS  int64 // VmHWM after the last scenario, before the flood
-	Flood    *floodResult
-	FloodErr string
+	Name      string
+	Skipped   string // why the database was not benchmarked (PostgreSQL unreachable)
+	Failed    string // why the server phase broke off
+	HWMAfter  []namedBytes
+	PeakRSS   int64 // VmHWM after the last scenario, before the flood
+	Flood     *floodResult
+	FloodErr  string
+	FloodHash float64 // raw hashes/s measured right before and after the flood (mean; 0: not measured)
 }
 
 // baseline is the floor and the raw hash rate measured just before one
@@ -167,6 +169,9 @@ func (r *report) ratio(rw row) (v, base float64, of string, ok bool) {
 		of = "hash"
 	}
 	base = r.baselineFor(rw.DB).rate(rw.VsHash, rw.Conc)
+	if rw.VsHash && rw.Hash > 0 {
+		base = rw.Hash // the bracket, nearer in time than the database's baseline
+	}
 	if base == 0 {
 		return 0, 0, of, false
 	}
@@ -236,8 +241,9 @@ func (r *report) write(w io.Writer) {
 		p("\nreq/s counts successful requests only; latencies are of successful requests. " +
 			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. " +
 			"Ratios: HTTP scenarios against the floor at the same concurrency; signup, signin and the other dialects' logins " +
-			"(wme-login, zesty-login, az-signin) against raw argon2id hashes/s; " +
-			"both measured just before the row's database (see Baselines).\n\n")
+			"(wme-login, zesty-login, az-signin) against raw argon2id hashes/s measured right before and right after the row " +
+			"(the mean of the two; the machine's speed drifts within minutes); the floor measured just before the row's " +
+			"database (see Baselines).\n\n")
 	}
 
 	r.writeBaselines(w)
@@ -397,13 +403,24 @@ func (r *report) writeBaselines(w io.Writer) {
 	}
 }
 
+// floodHash is the raw hash rate a database's flood is judged against: the one measured around
+// the flood, else the database's baseline; and how it was measured.
+func (r *report) floodHash(db string) (float64, string) {
+	for _, d := range r.DBs {
+		if d.Name == db && d.FloodHash > 0 {
+			return d.FloodHash, "measured around the flood"
+		}
+	}
+	return r.baselineFor(db).rate(true, 0), "measured just before " + db
+}
+
 // goodputRatio is ", = 0.NNN × raw hashes/s (…)" for a flood's goodput, or "" without a baseline.
 func (r *report) goodputRatio(db string, f *floodResult) string {
-	h := r.baselineFor(db).rate(true, 0)
+	h, how := r.floodHash(db)
 	if h == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" = **%.3f** × %.1f raw hashes/s measured just before %s", f.Goodput()/h, h, db)
+	return fmt.Sprintf(" = **%.3f** × %.1f raw hashes/s %s", f.Goodput()/h, h, how)
 }
 
 // writeComparisons prints the rate-limit and two-instance comparisons.
@@ -479,11 +496,14 @@ func (r *report) checks() []check {
 			return check{"SKIP", text + ": " + of + " not measured before " + db}
 		}
 		// Name the baseline: which one, and that it is this database's own.
-		used := "raw hashes/s"
-		if of == "floor" {
-			used = fmt.Sprintf("floor req/s at c=%d", conc)
+		used := "raw hashes/s measured just before " + db
+		switch {
+		case of == "floor":
+			used = fmt.Sprintf("floor req/s at c=%d measured just before %s", conc, db)
+		case rw.Hash > 0:
+			used = "raw hashes/s measured around the row"
 		}
-		detail := fmt.Sprintf("%s req/s vs %s %s measured just before %s = %.3f", fmtRate(rw.Res.RPS()), fmtRate(base), used, db, v)
+		detail := fmt.Sprintf("%s req/s vs %s %s = %.3f", fmtRate(rw.Res.RPS()), fmtRate(base), used, v)
 		switch {
 		case rw.Res.Errors > 0:
 			return check{"FAIL", fmt.Sprintf("%s: %s, but %d requests failed", text, detail, rw.Res.Errors)}
@@ -579,13 +599,12 @@ func (r *report) floodChecks(db string) []check {
 			fmt.Sprintf("%s: %d refused, p99 %s, %d after waiting out the deadline, %d without Retry-After",
 				texts[3], f.Refused, fmtDur(f.Refusal.P99), f.RefusedLate, f.NoRetryAfter)})
 	}
-	h := r.baselineFor(db).rate(true, 0)
-	if h == 0 {
+	if h, how := r.floodHash(db); h == 0 {
 		out = append(out, check{"SKIP", texts[4] + ": raw hash rate not measured before " + db})
 	} else {
 		v := f.Goodput() / h
 		out = append(out, check{verdict(v >= floodGoodputTarget && f.Errors == 0),
-			fmt.Sprintf("%s: %.1f sign-ins/s vs %.1f raw hashes/s measured just before %s = %.3f (%d gave up)", texts[4], f.Goodput(), h, db, v, f.Errors)})
+			fmt.Sprintf("%s: %.1f sign-ins/s vs %.1f raw hashes/s %s = %.3f (%d gave up)", texts[4], f.Goodput(), h, how, v, f.Errors)})
 	}
 	return out
 }

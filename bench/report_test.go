@@ -49,6 +49,18 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 		}
 	}
 
+	// A row measured between two hash-rate measurements is judged against their mean instead,
+	// and says so.
+	r.Rows[1].Hash = 80
+	if v, base, _, _ := r.ratio(r.Rows[1]); base != 80 || v != 0.9 {
+		t.Errorf("bracketed row: ratio %v against %v, want 0.9 against 80", v, base)
+	}
+	for _, c := range r.checks() {
+		if strings.HasPrefix(c.Text, "signin on postgres") && !strings.Contains(c.Text, "vs 80.0 raw hashes/s measured around the row = 0.900") {
+			t.Errorf("bracketed signin check: %s", c.Text)
+		}
+	}
+
 	// A database without baselines has no ratio.
 	if _, _, _, ok := r.ratio(row{DB: "other", Scenario: "refresh", Conc: 16, Res: rps(16, 1)}); ok {
 		t.Error("ratio without a baseline for the row's database: ok = true")
@@ -105,5 +117,13 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 	f.Served = 0 // fewer than 90% signed in: no goodput
 	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL" || f.Goodput() != 0 {
 		t.Errorf("most clients unserved: %s, goodput %v", v, f.Goodput())
+	}
+
+	// The hash rate measured around the flood is its yardstick when there is one.
+	f.Served, f.Refusal.P99, f.Refresh.Errors, f.Refused = 15*time.Second, 20*time.Millisecond, 0, 3000
+	r.DBs[0].FloodHash = 50
+	checks := r.floodChecks("postgres")
+	if last := checks[len(checks)-1]; last.Status != "PASS" || !strings.Contains(last.Text, "vs 50.0 raw hashes/s measured around the flood = 1.200") {
+		t.Errorf("flood against its own bracket: %s %s", last.Status, last.Text)
 	}
 }
