@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
@@ -58,7 +59,8 @@ func bracket(ctx context.Context, fn func()) float64 {
 	before, err1 := measureHash(ctx, bracketDuration, false)
 	fn()
 	after, err2 := measureHash(ctx, bracketDuration, false)
-	if err1 != nil || err2 != nil {
+	if err := errors.Join(err1, err2); err != nil {
+		progress("raw hash rate around the row not measured (the database's baseline stands in): %v", err)
 		return 0
 	}
 	return (before.Rate() + after.Rate()) / 2

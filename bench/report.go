@@ -344,8 +344,9 @@ func (r *report) baselineSentence() string {
 	if !r.perDB() {
 		return "No database ran, so the baselines (floor, raw argon2id hash rate) were measured once."
 	}
-	return "Ratios use the baselines (floor, raw argon2id hash rate) measured just before each database's scenarios, " +
-		"not once at the start, so the machine's speed drifting during the run does not enter them."
+	return "Ratios use the floor measured just before each database's scenarios, not once at the start, and the raw " +
+		"argon2id hash rate measured right before and right after each row judged against it (and the flood), falling " +
+		"back to the one measured before the database when that failed: the machine's speed drifts within minutes."
 }
 
 // writeBaselines prints the floor and the raw hash rate of each baseline,
