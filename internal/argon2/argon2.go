@@ -17,6 +17,7 @@ package argon2
 
 import (
 	"encoding/binary"
+	"runtime"
 	"sync"
 
 	"golang.org/x/crypto/blake2b"
@@ -227,6 +228,10 @@ func processBlocks(B []block, time, memory, threads uint32, mode int) {
 				go processSegment(n, slice, lane, &wg)
 			}
 			wg.Wait()
+			// Latchkey: a hash holds its thread for tens of milliseconds; between
+			// segments (a few milliseconds each) the goroutines that queued meanwhile
+			// run, instead of waiting for the scheduler to preempt the hash.
+			runtime.Gosched()
 		}
 	}
 
