@@ -83,7 +83,8 @@ func TestHashQueueRefusesFast(t *testing.T) {
 	// Six refusals, all predicted; nobody is left waiting.
 	_, metrics := h.Do(t, http.MethodGet, "/metrics", nil, "")
 	for _, line := range []string{`latchkey_password_hash_refusals_total{reason="predicted"} 6`,
-		`latchkey_password_hash_refusals_total{reason="deadline"} 0`, "latchkey_password_hash_queue_depth 0"} {
+		`latchkey_password_hash_refusals_total{reason="deadline"} 0`, "latchkey_password_hash_queue_depth 0",
+		`latchkey_http_unavailable_duration_seconds_count{operation="SignInEmailPassword"} 2`} {
 		if !strings.Contains(string(metrics), line+"\n") {
 			t.Errorf("GET /metrics lacks %q", line)
 		}

@@ -15,6 +15,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	refusals *prometheus.HistogramVec
 	mail     *prometheus.CounterVec
 	inFlight *prometheus.GaugeVec
 	handler  http.Handler
@@ -32,6 +33,11 @@ func newMetrics(s *Server) *metrics {
 			Help:    "Time from the first middleware to the last byte of the handler, by operation.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"operation"}),
+		refusals: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "latchkey_http_unavailable_duration_seconds",
+			Help:    "Of the requests answered 503 (a full hashing queue, the database unreachable), the time from the first middleware to the last byte, by operation: how fast an overloaded server turns callers away.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation"}),
 		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_mail_deliveries_total",
 			Help: "Delivery attempts from the outbox by outcome: sent, retry (temporary failure) or given_up.",
@@ -42,7 +48,7 @@ func newMetrics(s *Server) *metrics {
 		}, []string{"operation"}),
 	}
 	reg.MustRegister(
-		m.requests, m.duration, m.mail, m.inFlight,
+		m.requests, m.duration, m.refusals, m.mail, m.inFlight,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -55,7 +61,7 @@ func newMetrics(s *Server) *metrics {
 		}, func() float64 { return float64(cap(s.passwords.slots)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "latchkey_password_hash_queue_depth",
-			Help: "Password hashes waiting for a slot now.",
+			Help: "Password checks waiting for a hashing slot now, sign-ins admitted to the queue and still looking up their account included.",
 		}, func() float64 { return float64(s.passwords.queue.waiting.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "latchkey_password_hash_mean_seconds",
@@ -86,4 +92,7 @@ func newMetrics(s *Server) *metrics {
 func (m *metrics) observe(operation string, status int, elapsed time.Duration) {
 	m.requests.WithLabelValues(operation, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(operation).Observe(elapsed.Seconds())
+	if status == http.StatusServiceUnavailable {
+		m.refusals.WithLabelValues(operation).Observe(elapsed.Seconds())
+	}
 }

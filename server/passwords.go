@@ -305,6 +305,7 @@ func (p *passwords) acquire(ctx context.Context) (mem *argon2.Memory, release fu
 	q := &p.queue
 	select {
 	case p.slots <- struct{}{}: // a free slot: no queue at all
+		placeFrom(ctx).giveBack()
 	default:
 		if err := p.wait(ctx); err != nil {
 			return nil, nil, err
@@ -327,24 +328,71 @@ func (p *passwords) acquire(ctx context.Context) (mem *argon2.Memory, release fu
 }
 
 // admit refuses at once, as acquire would, a password check that the queue already predicts
-// cannot start within the deadline; nil means it may go on to acquire. Sign-in calls it before
-// anything else, so that under a flood the refused majority costs neither a database round trip
-// nor time, and the hashing keeps the CPU. Known and unknown accounts pass through it alike.
-func (p *passwords) admit() error {
+// cannot start within the deadline. Sign-in calls it before anything else, so that under a flood
+// the refused majority costs neither a database round trip nor time, and the hashing keeps the
+// CPU. Known and unknown accounts pass through it alike.
+//
+// A check it lets through holds a place in the queue from then on: it counts among the callers
+// waiting (the queue depth) while it looks up the account, and its place passes to its wait for a
+// slot, or is given back by done (call it when the check is over; it is a no-op once the place
+// was used). Without that, the 1000 sign-ins of a burst all passed admit before any of them
+// reached the queue, all went to the database, and most were refused only after it, with a
+// database pool's queue in their 503's time: half a second and more on PostgreSQL.
+//
+// The returned context carries the place to acquire; use it for the check.
+func (p *passwords) admit(ctx context.Context) (_ context.Context, done func(), err error) {
 	q := &p.queue
-	if q.deadline <= 0 || len(p.slots) < cap(p.slots) {
-		return nil
+	if q.deadline <= 0 {
+		return ctx, func() {}, nil
 	}
-	if waiting := q.waiting.Load(); q.predict(waiting, cap(p.slots)) > q.deadline {
-		return q.refuse(refusedPredicted, waiting, cap(p.slots))
+	waiting := q.waiting.Add(1)
+	// Ahead of this caller: the others holding places, less those a free slot awaits.
+	if ahead := waiting - 1 - int64(cap(p.slots)-len(p.slots)); ahead >= 0 && q.predict(ahead, cap(p.slots)) > q.deadline {
+		q.waiting.Add(-1)
+		return ctx, nil, q.refuse(refusedPredicted, ahead, cap(p.slots))
 	}
-	return nil
+	pl := &place{q: q}
+	return context.WithValue(ctx, placeKey{}, pl), pl.giveBack, nil
 }
 
-// wait queues for a slot when none is free.
+// place is a caller's place in the hashing queue, counted in waiting from admit until the caller
+// takes a slot, waits for one (its wait counts it from then on) or gives the place back.
+type place struct {
+	q    *hashQueue
+	used atomic.Bool
+}
+
+type placeKey struct{}
+
+// placeFrom is the place admit gave ctx's caller, or nil.
+func placeFrom(ctx context.Context) *place {
+	pl, _ := ctx.Value(placeKey{}).(*place)
+	return pl
+}
+
+// take marks the place used and reports whether it was held: a caller's wait then counts itself
+// with it instead of adding to waiting again.
+func (pl *place) take() bool {
+	return pl != nil && !pl.used.Swap(true)
+}
+
+// giveBack returns a place that was not used.
+func (pl *place) giveBack() {
+	if pl.take() {
+		pl.q.waiting.Add(-1)
+	}
+}
+
+// wait queues for a slot when none is free. A caller holding a place from admit is already
+// counted among the waiting.
 func (p *passwords) wait(ctx context.Context) error {
 	q := &p.queue
-	waiting := q.waiting.Add(1)
+	var waiting int64
+	if placeFrom(ctx).take() {
+		waiting = q.waiting.Load()
+	} else {
+		waiting = q.waiting.Add(1)
+	}
 	defer q.waiting.Add(-1)
 	if q.deadline <= 0 {
 		select {

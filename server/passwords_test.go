@@ -396,19 +396,19 @@ func TestHashQueueSpreadsRetries(t *testing.T) {
 	defer release()
 	var got []time.Duration
 	for range 5 {
-		got = append(got, queueRefusal(t, p.admit()))
+		got = append(got, queueRefusal(t, admitErr(p)))
 	}
 	if want := []time.Duration{1, 1, 2, 3, 4}; !slices.Equal(got, scaled(want, time.Second)) { // 0.75s, 1.75s, … rounded down, at least 1s
 		t.Errorf("Retry-After of five refusals in a row: %v, want %v s", got, want)
 	}
 	now = now.Add(3 * time.Second) // places booked until +5s; the sixth's is +6s
-	if ra := queueRefusal(t, p.admit()); ra != 2*time.Second {
+	if ra := queueRefusal(t, admitErr(p)); ra != 2*time.Second {
 		t.Errorf("3s later: Retry-After %v, want 2s (2.75s rounded down)", ra)
 	}
 	p.queue.mu.Lock()
 	p.queue.gap = 500 * time.Millisecond // releases measured closer together than a hash's time
 	p.queue.mu.Unlock()
-	if ra := queueRefusal(t, p.admit()); ra != 3*time.Second { // booked until +6s, the next place 0.5s on
+	if ra := queueRefusal(t, admitErr(p)); ra != 3*time.Second { // booked until +6s, the next place 0.5s on
 		t.Errorf("with releases 0.5s apart: Retry-After %v, want 3s (3.25s rounded down)", ra)
 	}
 	// Slower hashes barely move the pace the places are booked at; a faster one sets it at once.
@@ -437,11 +437,20 @@ func scaled(ns []time.Duration, unit time.Duration) []time.Duration {
 	return out
 }
 
+// admitErr is admit's refusal, or nil; a place it gives is given back at once.
+func admitErr(p *passwords) error {
+	_, done, err := p.admit(context.Background())
+	if err == nil {
+		done()
+	}
+	return err
+}
+
 // admit, sign-in's early check, refuses exactly when a waiter would be refused at once, and lets
-// everything through while a slot is free or without a deadline.
+// everything through without a deadline.
 func TestHashQueueAdmit(t *testing.T) {
 	p := oneSlot(t, time.Second, 2*time.Second)
-	if err := p.admit(); err != nil {
+	if err := admitErr(p); err != nil {
 		t.Fatalf("free slot: %v", err)
 	}
 	_, release, err := p.acquire(context.Background())
@@ -449,16 +458,73 @@ func TestHashQueueAdmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	if ra := queueRefusal(t, p.admit()); ra != time.Second { // its place in 2s, less half the 1s deadline
+	if ra := queueRefusal(t, admitErr(p)); ra != time.Second { // its place in 2s, less half the 1s deadline
 		t.Errorf("Retry-After %v, want 1s", ra)
 	}
 	p.queue.set(500*time.Millisecond, 0)
-	if err := p.admit(); err != nil {
+	if err := admitErr(p); err != nil {
 		t.Errorf("predicted 500ms within a 1s deadline: %v", err)
 	}
 	p.queue.deadline = 0
 	p.queue.set(time.Hour, 0)
-	if err := p.admit(); err != nil {
+	if err := admitErr(p); err != nil {
 		t.Errorf("no deadline: %v", err)
+	}
+}
+
+// A check admit lets through holds its place while it looks up the account: a burst that arrives
+// while the slot is still free is refused beyond the places the deadline holds, before any of it
+// reaches the queue. The place passes to the caller's wait or slot, and is given back once.
+func TestHashQueueAdmitHoldsPlaces(t *testing.T) {
+	p := oneSlot(t, time.Second, 300*time.Millisecond) // the free slot, then places of 300ms: four fit in 1s
+	var dones []func()
+	var ctxs []context.Context
+	for i := range 4 {
+		ctx, done, err := p.admit(context.Background())
+		if err != nil {
+			t.Fatalf("admit %d with the slot free: %v", i, err)
+		}
+		dones, ctxs = append(dones, done), append(ctxs, ctx)
+	}
+	if got := p.queue.waiting.Load(); got != 4 {
+		t.Errorf("four admitted: queue depth %d, want 4", got)
+	}
+	if queueRefusal(t, admitErr(p)) <= 0 { // behind three places of 300ms each
+		t.Error("a fifth, slot still free: admitted")
+	}
+
+	// The first takes the free slot with its place; the depth drops by one.
+	_, release, err := p.acquire(ctxs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.queue.waiting.Load(); got != 3 {
+		t.Errorf("one of four holds the slot: depth %d, want 3", got)
+	}
+	dones[0]() // a used place is not given back twice
+	if got := p.queue.waiting.Load(); got != 3 {
+		t.Errorf("done after the slot was taken: depth %d, want 3", got)
+	}
+
+	// The second waits for the slot, counted once with its place.
+	got := make(chan error, 1)
+	go func() {
+		_, rel, err := p.acquire(ctxs[1])
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	// The others give up their places (their lookups failed, say); twice is once.
+	dones[2]()
+	dones[2]()
+	dones[3]()
+	release()
+	if err := <-got; err != nil {
+		t.Fatalf("the second, waiting with its place: %v", err)
+	}
+	dones[1]()
+	if got := p.queue.waiting.Load(); got != 0 {
+		t.Errorf("all done: depth %d, want 0", got)
 	}
 }

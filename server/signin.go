@@ -32,11 +32,12 @@ func (*newPasswordChallenge) Error() string { return "new password required" }
 // signIn checks a password and opens a session; every dialect's password login ends here.
 func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 	// A full hashing queue refuses before the account is even looked up (see passwords.admit).
-	if err := s.passwords.admit(); err != nil {
+	ctx, done, err := s.passwords.admit(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	var u *store.User
-	var err error
 	if in.Email != "" {
 		u, err = s.store.UserByEmail(ctx, in.Email)
 	} else {
