@@ -53,14 +53,19 @@ type floodResult struct {
 	SignIn       load.Summary  // latency of the successful sign-in requests
 	Settled      load.Summary  // per client: from firing until its sign-in succeeded, waits included
 
-	Refused      int64         // 503 answers (each followed by a retry after Retry-After)
-	NoRetryAfter int64         // 503 answers without a usable Retry-After
-	RefusedLate  int64         // 503 answers that came only after waiting out the queue deadline
-	Refusal      load.Summary  // latency of the 503 answers
-	RetryAfter   load.Summary  // the Retry-After values given (as durations)
-	LastRefusal  time.Duration // from firing until the last 503 was answered
-	ServedN      int64         // goodputShare of the clients (rounded up)
-	Served       time.Duration // from firing until ServedN clients had signed in (0: fewer did)
+	Refused      int64        // 503 answers (each followed by a retry after Retry-After)
+	NoRetryAfter int64        // 503 answers without a usable Retry-After
+	RefusedLate  int64        // 503 answers that came only after waiting out the queue deadline
+	Refusal      load.Summary // latency of the 503 answers, as the clients saw it
+	// ServerRefusal: the server's own time to answer them (its refusal histogram, first
+	// middleware to last byte), read from GET /metrics before and after; ServerRefusalErr
+	// says why it is missing.
+	ServerRefusal    serverHist
+	ServerRefusalErr string
+	RetryAfter       load.Summary  // the Retry-After values given (as durations)
+	LastRefusal      time.Duration // from firing until the last 503 was answered
+	ServedN          int64         // goodputShare of the clients (rounded up)
+	Served           time.Duration // from firing until ServedN clients had signed in (0: fewer did)
 
 	Health  probeResult // GET /healthz during the flood
 	Refresh probeResult // POST /v1/token, chained, during the flood
@@ -253,11 +258,21 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 			}
 		})
 	}
+	refusedBefore, scrapeErr := scrapeRefusals(ctx, a, "SignInEmailPassword")
 	ready.Wait()
 	start = time.Now()
 	close(fire)
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	if scrapeErr == nil {
+		var after serverHist
+		if after, scrapeErr = scrapeRefusals(ctx, a, "SignInEmailPassword"); scrapeErr == nil {
+			res.ServerRefusal = after.since(refusedBefore)
+		}
+	}
+	if scrapeErr != nil {
+		res.ServerRefusalErr = scrapeErr.Error()
+	}
 	close(stopProbes)
 	res.Health, res.Refresh = healthDone(), refreshDone()
 

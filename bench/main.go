@@ -568,6 +568,16 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 
 	if o.want("flood") && o.flood > 0 && ctx.Err() == nil {
 		progress("%s: flood of %d concurrent sign-ins (hash queue deadline %v)", db, o.flood, o.queueTimeout)
+		if fl != nil && fl.srv != nil {
+			// The same burst of new connections at the floor, idle: the yardstick of the 503s.
+			if b, err := floorBurst(ctx, fl.api, o.flood); err != nil {
+				d.FloodFloorErr = err.Error()
+				progress("  floor burst: %v", err)
+			} else {
+				d.FloodFloor = b
+				progress("  floor, %d new connections at once: p50 %s, p99 %s", o.flood, fmtDur(b.P50), fmtDur(b.P99))
+			}
+		}
 		var f *floodResult
 		var err error
 		run := func() { f, err = runFlood(ctx, a, srv, o.flood, o.queueTimeout) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -84,10 +85,11 @@ func TestMedianRun(t *testing.T) {
 func TestFloodGoodputAndChecks(t *testing.T) {
 	f := &floodResult{Fired: 1000, OK: 1000, Elapsed: 20 * time.Second, Refused: 3000,
 		ServedN: 900, Served: 15 * time.Second,
-		Refusal: load.Summary{Count: 3000, P99: 20 * time.Millisecond},
-		Health:  probeResult{Latency: load.Summary{Count: 100, Max: 50 * time.Millisecond}},
-		Refresh: probeResult{Latency: load.Summary{Count: 100, P99: 80 * time.Millisecond}},
-		PeakRSS: 200 << 20}
+		Refusal:       load.Summary{Count: 3000, P99: 20 * time.Millisecond},
+		ServerRefusal: refusalHist(2900, 100, 0), // 99% within 25 ms
+		Health:        probeResult{Latency: load.Summary{Count: 100, Max: 50 * time.Millisecond}},
+		Refresh:       probeResult{Latency: load.Summary{Count: 100, P99: 80 * time.Millisecond}},
+		PeakRSS:       200 << 20}
 	if g := f.Goodput(); g != 60 {
 		t.Fatalf("goodput = %v, want 900 / 15s = 60", g)
 	}
@@ -106,9 +108,24 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 	if v := verdicts(); v != "PASS PASS PASS PASS PASS" {
 		t.Errorf("a good flood: %s", v) // goodput 60 / 64 = 0.94
 	}
-	f.Refusal.P99, f.Served, f.Refresh.Errors = 2*time.Second, 18*time.Second, 1
+	// The clients' view of the 503s includes the machine taking in a burst of connections; the
+	// server's own time is judged.
+	f.Refusal.P99 = 2 * time.Second
+	if v := verdicts(); v != "PASS PASS PASS PASS PASS" {
+		t.Errorf("503s slow to reach the clients, fast in the server: %s", v)
+	}
+	f.RefusedLate = 1
+	if v := verdicts(); v != "PASS PASS PASS FAIL PASS" {
+		t.Errorf("a 503 after waiting out the deadline: %s", v)
+	}
+	f.RefusedLate, f.ServerRefusalErr = 0, "GET /metrics: 500"
+	if v := verdicts(); v != "PASS PASS PASS FAIL PASS" {
+		t.Errorf("server's refusal times not read: %s", v)
+	}
+	f.ServerRefusalErr = ""
+	f.ServerRefusal, f.Served, f.Refresh.Errors = refusalHist(2900, 0, 100), 18*time.Second, 1
 	if v := verdicts(); v != "PASS PASS FAIL FAIL FAIL" {
-		t.Errorf("slow 503s, goodput 0.83, a refresh error: %s", v)
+		t.Errorf("slow 503s in the server, goodput 0.83, a refresh error: %s", v)
 	}
 	f.Refused = 0 // nothing refused: the 503 check has nothing to judge
 	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL" || f.Goodput() != 50 {
@@ -121,9 +138,53 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 
 	// The hash rate measured around the flood is its yardstick when there is one.
 	f.Served, f.Refusal.P99, f.Refresh.Errors, f.Refused = 15*time.Second, 20*time.Millisecond, 0, 3000
+	f.ServerRefusal = refusalHist(3000, 0, 0)
 	r.DBs[0].FloodHash = 50
 	checks := r.floodChecks("postgres")
 	if last := checks[len(checks)-1]; last.Status != "PASS" || !strings.Contains(last.Text, "vs 50.0 raw hashes/s measured around the flood = 1.200") {
 		t.Errorf("flood against its own bracket: %s %s", last.Status, last.Text)
+	}
+}
+
+// refusalHist is a server refusal histogram with fast answers within 1 ms, mid ones within 25 ms
+// and slow ones within 250 ms, as GET /metrics gives it (cumulative, +Inf last).
+func refusalHist(fast, mid, slow uint64) serverHist {
+	bounds := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, math.Inf(1)}
+	h := serverHist{Bounds: bounds, Counts: make([]uint64, len(bounds))}
+	for i, b := range bounds {
+		h.Counts[i] = fast
+		if b >= .025 {
+			h.Counts[i] += mid
+		}
+		if b >= .25 {
+			h.Counts[i] += slow
+		}
+	}
+	return h
+}
+
+// The server's histogram is read as the bucket bound that holds a quantile, and a flood's own
+// observations are what it adds to the histogram as read before it.
+func TestServerHist(t *testing.T) {
+	h := refusalHist(90, 9, 1)
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, time.Millisecond}, {0.9, time.Millisecond}, {0.91, 25 * time.Millisecond}, {0.99, 25 * time.Millisecond}, {1, 250 * time.Millisecond}} {
+		if got := h.Quantile(c.q); got != c.want {
+			t.Errorf("quantile %v = %v, want %v", c.q, got, c.want)
+		}
+	}
+	if got := (serverHist{}).Quantile(0.99); got != 0 {
+		t.Errorf("quantile of an empty histogram = %v", got)
+	}
+	past := refusalHist(0, 0, 0)
+	past.Counts[len(past.Counts)-1] = 5 // five beyond the last bucket
+	if got := past.Quantile(0.99); got != time.Duration(math.MaxInt64) || fmtBound(past, got) != "> 10.00 s" {
+		t.Errorf("past the last bucket: %v %q", got, fmtBound(past, got))
+	}
+	d := refusalHist(190, 9, 1).since(refusalHist(100, 0, 0))
+	if d.Count() != 100 || d.Quantile(0.99) != 25*time.Millisecond {
+		t.Errorf("since: %d observations, p99 %v", d.Count(), d.Quantile(0.99))
 	}
 }
