@@ -297,11 +297,7 @@ func (fl *floorServer) measure(ctx context.Context, o *options, b *baseline) err
 		return fmt.Errorf("the floor server exited (%v); last lines of its log:\n%s", fl.srv.Err(), fl.srv.LogTail(20))
 	}
 	for _, c := range o.concs {
-		res, err := measure(ctx, o, "floor healthz", c, func(cl *http.Client) load.NewWorkerFunc {
-			return func(context.Context, int) (load.Worker, error) {
-				return load.WorkerFunc(func(ctx context.Context) error { return fl.api.healthz(ctx, cl) }), nil
-			}
-		})
+		res, err := fl.drive(ctx, o, c)
 		if err != nil {
 			return err
 		}
@@ -309,6 +305,46 @@ func (fl *floorServer) measure(ctx context.Context, o *options, b *baseline) err
 		progressRow("floor", "healthz", res)
 	}
 	return nil
+}
+
+// drive measures GET /healthz on the floor at concurrency c, as Latchkey's scenarios are driven.
+func (fl *floorServer) drive(ctx context.Context, o *options, c int) (*load.Result, error) {
+	return measure(ctx, o, "floor healthz", c, func(cl *http.Client) load.NewWorkerFunc {
+		return func(context.Context, int) (load.Worker, error) {
+			return load.WorkerFunc(func(ctx context.Context) error { return fl.api.healthz(ctx, cl) }), nil
+		}
+	})
+}
+
+// floorTarget tells the scenarios whose target is a ratio to the floor.
+func floorTarget(scenario string) bool { return scenario == "refresh" || scenario == "getuser" }
+
+// bracket measures the floor at concurrency c for bracketDuration right before and right after fn,
+// as bracket does the raw hash rate, and returns the mean req/s: the yardstick of a row with a
+// floor target, nearer in time than the database's baseline (the machine's speed drifts within
+// minutes). 0 when either side failed; the database's baseline then stands in.
+func (fl *floorServer) bracket(ctx context.Context, o *options, c int, fn func()) float64 {
+	side := func() (float64, error) {
+		if fl.srv.Exited() {
+			return 0, fmt.Errorf("the floor server exited (%v)", fl.srv.Err())
+		}
+		short := *o
+		short.warmup, short.duration, short.repeat = min(o.warmup, 500*time.Millisecond), bracketDuration, 1
+		res, err := fl.drive(ctx, &short, c)
+		if err != nil {
+			return 0, err
+		}
+		return res.RPS(), nil
+	}
+	before, err1 := side()
+	fn()
+	after, err2 := side()
+	if err := errors.Join(err1, err2); err != nil {
+		progress("floor around the row not measured (the database's baseline stands in): %v", err)
+		return 0
+	}
+	progress("    floor at c=%d around the row: %s req/s before, %s after", c, fmtRate(before), fmtRate(after))
+	return (before + after) / 2
 }
 
 // stop records the floor server's peak RSS over the whole run and stops it.
@@ -463,9 +499,15 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 						return sc.worker(a, cl, users)
 					})
 				}
-				if sc.vsHash && o.want("hash") {
-					rw.Hash = bracket(ctx, run)
-				} else {
+				// A bracket's second measurement is taken on a settled database too, so the
+				// row's own background work does not slow the yardstick after it.
+				runSettled := func() { run(); settle(sc.name + " (after)") }
+				switch {
+				case sc.vsHash && o.want("hash"):
+					rw.Hash = bracket(ctx, runSettled)
+				case floorTarget(sc.name) && fl != nil && fl.err == nil:
+					rw.Floor = fl.bracket(ctx, o, c, runSettled)
+				default:
 					run()
 				}
 				rw.Res, rw.RSS = res, srv.SampledMax()

@@ -21,6 +21,7 @@ type row struct {
 	RSS      int64        // largest server VmRSS sampled during the row
 	Err      string       // why the scenario could not run
 	Hash     float64      // VsHash rows: raw hashes/s measured right before and after the row (mean; 0: not measured)
+	Floor    float64      // floor-target rows (refresh, getuser): floor req/s at Conc measured right before and after the row (mean; 0: not measured)
 }
 
 // dbRun is what happened to one database.
@@ -176,6 +177,9 @@ func (r *report) ratio(rw row) (v, base float64, of string, ok bool) {
 	if rw.VsHash && rw.Hash > 0 {
 		base = rw.Hash // the bracket, nearer in time than the database's baseline
 	}
+	if !rw.VsHash && rw.Floor > 0 {
+		base = rw.Floor // likewise
+	}
 	if base == 0 {
 		return 0, 0, of, false
 	}
@@ -246,8 +250,9 @@ func (r *report) write(w io.Writer) {
 			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. " +
 			"Ratios: HTTP scenarios against the floor at the same concurrency; signup, signin and the other dialects' logins " +
 			"(wme-login, zesty-login, az-signin) against raw argon2id hashes/s measured right before and right after the row " +
-			"(the mean of the two; the machine's speed drifts within minutes); the floor measured just before the row's " +
-			"database (see Baselines).\n\n")
+			"(the mean of the two; the machine's speed drifts within minutes); refresh and getuser, which have floor targets, " +
+			"against the floor measured likewise right before and right after the row; the other HTTP scenarios against the " +
+			"floor measured just before the row's database (see Baselines).\n\n")
 	}
 
 	r.writeBaselines(w)
@@ -350,9 +355,9 @@ func (r *report) baselineSentence() string {
 	if !r.perDB() {
 		return "No database ran, so the baselines (floor, raw argon2id hash rate) were measured once."
 	}
-	return "Ratios use the floor measured just before each database's scenarios, not once at the start, and the raw " +
-		"argon2id hash rate measured right before and right after each row judged against it (and the flood), falling " +
-		"back to the one measured before the database when that failed: the machine's speed drifts within minutes."
+	return "Ratios use the floor and the raw argon2id hash rate measured right before and right after each row judged " +
+		"against them by a target (and the flood), and otherwise, or when that failed, the ones measured just before " +
+		"each database's scenarios: the machine's speed drifts within minutes."
 }
 
 // writeBaselines prints the floor and the raw hash rate of each baseline,
@@ -505,6 +510,8 @@ func (r *report) checks() []check {
 		// Name the baseline: which one, and that it is this database's own.
 		used := "raw hashes/s measured just before " + db
 		switch {
+		case of == "floor" && rw.Floor > 0:
+			used = fmt.Sprintf("floor req/s at c=%d measured around the row", conc)
 		case of == "floor":
 			used = fmt.Sprintf("floor req/s at c=%d measured just before %s", conc, db)
 		case rw.Hash > 0:

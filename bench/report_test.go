@@ -62,6 +62,17 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 		}
 	}
 
+	// So is a floor-target row measured between two floor measurements.
+	r.Rows[2].Floor = 20000
+	if v, base, _, _ := r.ratio(r.Rows[2]); base != 20000 || v != 0.25 {
+		t.Errorf("bracketed refresh row: ratio %v against %v, want 0.25 against 20000", v, base)
+	}
+	for _, c := range r.checks() {
+		if strings.HasPrefix(c.Text, "refresh on postgres") && !strings.Contains(c.Text, "vs 20000 floor req/s at c=16 measured around the row = 0.250") {
+			t.Errorf("bracketed refresh check: %s", c.Text)
+		}
+	}
+
 	// A database without baselines has no ratio.
 	if _, _, _, ok := r.ratio(row{DB: "other", Scenario: "refresh", Conc: 16, Res: rps(16, 1)}); ok {
 		t.Error("ratio without a baseline for the row's database: ok = true")
