@@ -535,7 +535,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	}
 
 	// compare measures scenario name on the main server (limits off, one instance) and on alt
-	// (another process on the same database), back to back at each concurrency, so the machine's
+	// (another process on the same database), in turns at each concurrency, so the machine's
 	// drift does not enter the ratio.
 	compare := func(kind, altName string, names []string, extraEnv []string, altAPIs func(alt *api) []*api) {
 		if setupErr != nil {
@@ -567,21 +567,35 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 					return
 				}
 				cm := comparison{Kind: kind, DB: db, Scenario: name, Conc: c}
-				settle(name)
-				cm.Base, err = measure(ctx, o, db+" "+name+" "+kind+" base", c, func(cl *http.Client) load.NewWorkerFunc {
-					return sc.worker(a, cl, users)
-				})
-				if err == nil {
-					progressRow(db, name+" ("+kind+": base)", cm.Base)
+				// In turns, base, alt, alt, base, each for half the duration, each on a settled
+				// database: a drift of the machine's speed that is steady over the four cancels
+				// out between the two sides instead of landing on the second.
+				half := *o
+				half.duration = o.duration / 2
+				base := func() (*load.Result, error) {
 					settle(name)
-					cm.Alt, err = measure(ctx, o, db+" "+name+" "+kind, c, func(cl *http.Client) load.NewWorkerFunc {
+					return measure(ctx, &half, db+" "+name+" "+kind+" base", c, func(cl *http.Client) load.NewWorkerFunc {
+						return sc.worker(a, cl, users)
+					})
+				}
+				other := func() (*load.Result, error) {
+					settle(name)
+					return measure(ctx, &half, db+" "+name+" "+kind, c, func(cl *http.Client) load.NewWorkerFunc {
 						return roundRobin(sc, altAPIs(altAPI), cl, users)
 					})
 				}
+				var turns [4]*load.Result
+				for i, turn := range []func() (*load.Result, error){base, other, other, base} {
+					if turns[i], err = turn(); err != nil {
+						break
+					}
+				}
 				if err != nil {
-					cm.Base, cm.Alt, cm.Err = nil, nil, err.Error()
+					cm.Err = err.Error()
 					progress("%s %s %s c=%d: not run: %v", db, kind, name, c, err)
 				} else {
+					cm.Base, cm.Alt = load.Merge(turns[0], turns[3]), load.Merge(turns[1], turns[2])
+					progressRow(db, name+" ("+kind+": base)", cm.Base)
 					progressRow(db, name+" ("+kind+")", cm.Alt)
 				}
 				rep.Comparisons = append(rep.Comparisons, cm)
@@ -600,11 +614,11 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		for _, g := range server.LimitGroups {
 			env = append(env, "LATCHKEY_RATE_LIMIT_"+strings.ToUpper(g)+"=1000000000/1m")
 		}
-		progress("%s: rate limits off (base) vs on, back to back", db)
+		progress("%s: rate limits off (base) vs on, in turns", db)
 		compare(kindRateLimits, "limits", rateLimitScenarios, env, func(alt *api) []*api { return []*api{alt} })
 	}
 	if o.want("instances") && db == "postgres" && ctx.Err() == nil {
-		progress("%s: one instance (base) vs two, back to back", db)
+		progress("%s: one instance (base) vs two, in turns", db)
 		compare(kindInstances, "second", instanceScenarios, nil, func(alt *api) []*api { return []*api{a, alt} })
 	}
 

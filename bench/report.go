@@ -83,7 +83,7 @@ type namedBytes struct {
 }
 
 // The kinds of comparison: the same scenario on the main server (Base) and on another process
-// on the same database (Alt), measured back to back.
+// on the same database (Alt), measured in turns (base, alt, alt, base, each half the duration).
 const (
 	kindRateLimits = "rate limits" // Base: limits off; Alt: limits on, allowances too large to refuse
 	kindInstances  = "instances"   // Base: one instance; Alt: workers round-robin over two
@@ -440,11 +440,12 @@ func (r *report) writeComparisons(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	for _, k := range []struct{ kind, title, base, alt, note string }{
 		{kindRateLimits, "Rate limits on vs off", "off", "on",
-			"The same database, two server processes measured back to back: base with `LATCHKEY_RATE_LIMITS=false`, " +
+			"The same database, two server processes measured in turns (base, alt, alt, base, half the duration each; " +
+				"each figure is its two halves together): base with `LATCHKEY_RATE_LIMITS=false`, " +
 				"then one with every limit on and allowances too large to refuse (`LATCHKEY_RATE_LIMIT_<GROUP>=1000000000/1m`), " +
 				"so the difference is the counting (and a sign-in's lockout bookkeeping). Overhead = 1 − on/off."},
 		{kindInstances, "Two instances vs one (PostgreSQL)", "1 instance", "2 instances",
-			"Two server processes on one database, measured back to back: base sends every worker to one, then workers " +
+			"Two server processes on one database, measured in turns like the rate limits: base sends every worker to one, then workers " +
 				"alternate between the two (worker i to instance i mod 2). Both share this machine's CPUs, so the ratio shows " +
 				"what a second instance costs or gains here, not what it gains on its own machine."},
 	} {

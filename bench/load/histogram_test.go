@@ -78,3 +78,21 @@ func TestHistogramUnsortedAndMerge(t *testing.T) {
 		t.Fatalf("max after Record = %v, want 100ms", got)
 	}
 }
+
+// Merge adds up runs measured apart: requests over their windows, latencies together.
+func TestMergeResults(t *testing.T) {
+	mk := func(ok int64, elapsed time.Duration, lat ...time.Duration) *Result {
+		h := &Histogram{}
+		for _, d := range lat {
+			h.Record(d)
+		}
+		return &Result{Name: "x", Concurrency: 4, OK: ok, Elapsed: elapsed, Latency: h.Summarize(), latencies: h}
+	}
+	m := Merge(mk(100, time.Second, time.Millisecond), mk(300, time.Second, 3*time.Millisecond, 5*time.Millisecond))
+	if m.OK != 400 || m.Elapsed != 2*time.Second || m.RPS() != 200 {
+		t.Errorf("merged: %d ok in %v = %v req/s, want 400 in 2s = 200", m.OK, m.Elapsed, m.RPS())
+	}
+	if m.Latency.Count != 3 || m.Latency.Max != 5*time.Millisecond || m.Latency.P50 != 3*time.Millisecond {
+		t.Errorf("merged latencies: %+v", m.Latency)
+	}
+}

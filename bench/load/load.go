@@ -58,6 +58,25 @@ type Result struct {
 	Errors      int64         // failed requests
 	Latency     Summary       // of successful requests only
 	ErrorLog    []ErrorCount  // first distinct failure reasons, in order seen
+	latencies   *Histogram    // what Latency summarizes, for Merge
+}
+
+// Merge is runs of one scenario measured at different times (in turns with another, say) as one
+// result: their requests over their windows added up, and their latencies together. The error
+// log keeps the first run's reasons, then the others'.
+func Merge(runs ...*Result) *Result {
+	out := &Result{Name: runs[0].Name, Concurrency: runs[0].Concurrency, latencies: &Histogram{}}
+	for _, r := range runs {
+		out.Elapsed += r.Elapsed
+		out.OK += r.OK
+		out.Errors += r.Errors
+		out.ErrorLog = append(out.ErrorLog, r.ErrorLog...)
+		if r.latencies != nil {
+			out.latencies.Merge(r.latencies)
+		}
+	}
+	out.Latency = out.latencies.Summarize()
+	return out
 }
 
 // RPS is successful requests per second.
@@ -136,7 +155,7 @@ func Run(ctx context.Context, cfg Config, newWorker NewWorkerFunc) (*Result, err
 		res.Errors += t.errs
 		all.Merge(&t.hist)
 	}
-	res.Latency = all.Summarize()
+	res.Latency, res.latencies = all.Summarize(), &all
 	res.ErrorLog = errLog.Entries()
 	return res, ctx.Err()
 }
