@@ -41,14 +41,8 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 	}
 
 	// The check lines name the baseline they used.
-	for _, c := range r.checks() {
-		if strings.HasPrefix(c.Text, "refresh on postgres") && !strings.Contains(c.Text, "vs 25000 floor req/s at c=16 measured just before postgres") {
-			t.Errorf("refresh check does not name its baseline: %s", c.Text)
-		}
-		if strings.HasPrefix(c.Text, "signin on sqlite") && !strings.Contains(c.Text, "vs 90.0 raw hashes/s measured just before sqlite") {
-			t.Errorf("sqlite signin check does not name its baseline: %s", c.Text)
-		}
-	}
+	checkSays(t, r, "refresh on postgres", "vs 25000 floor req/s at c=16 measured just before postgres")
+	checkSays(t, r, "signin on sqlite", "vs 90.0 raw hashes/s measured just before sqlite")
 
 	// A row measured between two hash-rate measurements is judged against their mean instead,
 	// and says so.
@@ -56,26 +50,35 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 	if v, base, _, _ := r.ratio(r.Rows[1]); base != 80 || v != 0.9 {
 		t.Errorf("bracketed row: ratio %v against %v, want 0.9 against 80", v, base)
 	}
-	for _, c := range r.checks() {
-		if strings.HasPrefix(c.Text, "signin on postgres") && !strings.Contains(c.Text, "vs 80.0 raw hashes/s measured around the row = 0.900") {
-			t.Errorf("bracketed signin check: %s", c.Text)
-		}
-	}
+	checkSays(t, r, "signin on postgres", "vs 80.0 raw hashes/s measured around the row = 0.900")
 
 	// So is a floor-target row measured between two floor measurements.
 	r.Rows[2].Floor = 20000
 	if v, base, _, _ := r.ratio(r.Rows[2]); base != 20000 || v != 0.25 {
 		t.Errorf("bracketed refresh row: ratio %v against %v, want 0.25 against 20000", v, base)
 	}
-	for _, c := range r.checks() {
-		if strings.HasPrefix(c.Text, "refresh on postgres") && !strings.Contains(c.Text, "vs 20000 floor req/s at c=16 measured around the row = 0.250") {
-			t.Errorf("bracketed refresh check: %s", c.Text)
-		}
-	}
+	checkSays(t, r, "refresh on postgres", "vs 20000 floor req/s at c=16 measured around the row = 0.250")
 
 	// A database without baselines has no ratio.
 	if _, _, _, ok := r.ratio(row{DB: "other", Scenario: "refresh", Conc: 16, Res: rps(16, 1)}); ok {
 		t.Error("ratio without a baseline for the row's database: ok = true")
+	}
+}
+
+// checkSays fails unless r has a check whose text starts with prefix, and every such check says want.
+func checkSays(t *testing.T, r *report, prefix, want string) {
+	t.Helper()
+	found := false
+	for _, c := range r.checks() {
+		if strings.HasPrefix(c.Text, prefix) {
+			found = true
+			if !strings.Contains(c.Text, want) {
+				t.Errorf("%s check does not say %q: %s", prefix, want, c.Text)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no %s check", prefix)
 	}
 }
 
