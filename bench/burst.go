@@ -74,7 +74,7 @@ func scrapeRefusals(ctx context.Context, a *api, operation string) (serverHist, 
 	if err != nil {
 		return serverHist{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req) // a hung server must not hang the run
 	if err != nil {
 		return serverHist{}, fmt.Errorf("GET /metrics: %w", err)
 	}
