@@ -127,3 +127,43 @@ func TestHashQueueDeadline(t *testing.T) {
 		}
 	})
 }
+
+// TestHashSlotMetrics: every hash is counted in latchkey_password_hashes_total, and the time it
+// held its slot in latchkey_password_hash_slot_seconds_total (an operator's measure of the
+// slots' utilization).
+func TestHashSlotMetrics(t *testing.T) {
+	h := servertest.Start(t)
+	read := func() (hashes, seconds float64) {
+		_, body := h.Do(t, http.MethodGet, "/metrics", nil, "")
+		for line := range strings.Lines(string(body)) {
+			name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(value, 64)
+			switch name {
+			case "latchkey_password_hashes_total":
+				hashes = v
+			case "latchkey_password_hash_slot_seconds_total":
+				seconds = v
+			default:
+				continue
+			}
+			if err != nil {
+				t.Fatalf("GET /metrics: %q: %v", line, err)
+			}
+		}
+		return hashes, seconds
+	}
+	h0, s0 := read()
+	const pw = "j8BDWYrQwDF5u4Yu-count"
+	signUp(t, h, "counted@example.com", pw)
+	signIn(t, h, "counted@example.com", pw)
+	h1, s1 := read()
+	if h1-h0 != 2 {
+		t.Errorf("latchkey_password_hashes_total went from %v to %v over a sign-up and a sign-in, want +2", h0, h1)
+	}
+	if s1 <= s0 {
+		t.Errorf("latchkey_password_hash_slot_seconds_total went from %v to %v over two hashes", s0, s1)
+	}
+}

@@ -75,6 +75,14 @@ func newMetrics(s *Server) *metrics {
 			return q.predict(q.waiting.Load(), cap(s.passwords.slots)).Seconds()
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latchkey_password_hashes_total",
+			Help: "Password hashes done (sign-ins, sign-ups, changes, dummy checks).",
+		}, func() float64 { return float64(s.passwords.queue.hashes.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "latchkey_password_hash_slot_seconds_total",
+			Help: "Time hashing slots were held; its rate over latchkey_password_hash_slots is the slots' utilization, and over the rate of latchkey_password_hashes_total the time of one hash.",
+		}, func() float64 { return time.Duration(s.passwords.queue.held.Load()).Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "latchkey_password_hash_refusals_total",
 			Help:        "Hashes refused with 503 because they could not start within the queue deadline, by reason: predicted (refused at once) or deadline (waited it out).",
 			ConstLabels: prometheus.Labels{"reason": "predicted"},

@@ -110,6 +110,8 @@ type hashQueue struct {
 	now      func() time.Time
 	waiting  atomic.Int64 // callers waiting for a slot now
 	refused  [2]atomic.Int64
+	held     atomic.Int64 // nanoseconds slots were held, over the server's life
+	hashes   atomic.Int64 // slot holds completed, over the server's life
 
 	mu          sync.Mutex
 	mean, dev   time.Duration // of the time a hash holds its slot
@@ -323,6 +325,8 @@ func (p *passwords) acquire(ctx context.Context) (mem *argon2.Memory, release fu
 		hm.put()
 		p.mem <- hm
 		q.observe(now.Sub(start), now, q.waiting.Load() > 0)
+		q.held.Add(int64(now.Sub(start)))
+		q.hashes.Add(1)
 		<-p.slots
 	}, nil
 }
