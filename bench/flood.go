@@ -67,6 +67,11 @@ type floodResult struct {
 	ServedN          int64         // goodputShare of the clients (rounded up)
 	Served           time.Duration // from firing until ServedN clients had signed in (0: fewer did)
 
+	// Usage: the hashing slots and the machine's CPU from firing until ServedN had signed in
+	// (to the nearest usageEvery); UsageErr says why it is missing.
+	Usage    usageSplit
+	UsageErr string
+
 	Health  probeResult // GET /healthz during the flood
 	Refresh probeResult // POST /v1/token, chained, during the flood
 
@@ -261,9 +266,11 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 	refusedBefore, scrapeErr := scrapeRefusals(ctx, a, "SignInEmailPassword")
 	ready.Wait()
 	start = time.Now()
+	stopUsage := usageSampler(ctx, a, srv.Pid(), start)
 	close(fire)
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	samples, usageErr := stopUsage()
 	if scrapeErr == nil {
 		var after serverHist
 		if after, scrapeErr = scrapeRefusals(ctx, a, "SignInEmailPassword"); scrapeErr == nil {
@@ -282,6 +289,14 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 	res.ServedN = int64(math.Ceil(goodputShare * float64(n)))
 	if slices.Sort(okAt); res.ServedN > 0 && int64(len(okAt)) >= res.ServedN {
 		res.Served = okAt[res.ServedN-1]
+	}
+	switch u, ok := usageUntil(samples, res.Served); {
+	case usageErr != nil:
+		res.UsageErr = usageErr.Error()
+	case !ok || res.Served == 0:
+		res.UsageErr = "too few samples"
+	default:
+		res.Usage = u
 	}
 	res.ErrorLog = errLog.Entries()
 	res.SignIn, res.Settled = okHist.Summarize(), settled.Summarize()

@@ -494,10 +494,16 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				srv.ResetSampled()
 				var res *load.Result
 				var err error
+				// The hashing slots' and the machine's usage, for the rows judged against the hash
+				// rate: it tells idle slots from slower hashes.
+				var sample func() (usageSample, error)
+				if sc.vsHash {
+					sample = func() (usageSample, error) { return sampleUsage(ctx, a, srv.Pid()) }
+				}
 				run := func() {
-					res, err = measure(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
+					res, rw.Usage, err = measureUsage(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
 						return sc.worker(a, cl, users)
-					})
+					}, sample)
 				}
 				// A bracket's second measurement is taken on a settled database too, so the
 				// row's own background work does not slow the yardstick after it.
@@ -685,17 +691,50 @@ func startLatchkey(ctx context.Context, o *options, tmp, bin, name string, args 
 // measure runs one scenario at one concurrency with a fresh keep-alive client, -repeat times,
 // and returns the run with the median req/s (its latencies and errors with it).
 func measure(ctx context.Context, o *options, name string, conc int, mk func(*http.Client) load.NewWorkerFunc) (*load.Result, error) {
+	res, _, err := measureUsage(ctx, o, name, conc, mk, nil)
+	return res, err
+}
+
+// measureUsage is measure, and when sample is set, the usage over the reported run's window: a
+// sample as it opens and one as it closes. An error of sample is the usage's, not the run's.
+func measureUsage(ctx context.Context, o *options, name string, conc int, mk func(*http.Client) load.NewWorkerFunc,
+	sample func() (usageSample, error)) (*load.Result, *usageSplit, error) {
 	var runs []*load.Result
+	usage := map[*load.Result]*usageSplit{}
 	for range o.repeat {
 		cl := load.NewClient(conc, requestTimeout)
-		res, err := load.Run(ctx, load.Config{Name: name, Concurrency: conc, Warmup: o.warmup, Duration: o.duration}, mk(cl))
+		cfg := load.Config{Name: name, Concurrency: conc, Warmup: o.warmup, Duration: o.duration}
+		var opened, closed usageSample
+		var errs [2]error
+		if sample != nil {
+			start := time.Now()
+			cfg.Window = func(open bool) {
+				if open {
+					opened, errs[0] = sample()
+					opened.At = time.Since(start)
+				} else {
+					closed, errs[1] = sample()
+					closed.At = time.Since(start)
+				}
+			}
+		}
+		res, err := load.Run(ctx, cfg, mk(cl))
 		cl.CloseIdleConnections()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		runs = append(runs, res)
+		if sample != nil {
+			if err := errors.Join(errs[:]...); err != nil {
+				progress("%s: usage not sampled: %v", name, err)
+			} else {
+				u := opened.split(closed)
+				usage[res] = &u
+			}
+		}
 	}
-	return medianRun(runs), nil
+	res := medianRun(runs)
+	return res, usage[res], nil
 }
 
 // medianRun is the run with the median req/s (the lower middle one of an even count).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ type row struct {
 	Err      string       // why the scenario could not run
 	Hash     float64      // VsHash rows: raw hashes/s measured right before and after the row (mean; 0: not measured)
 	Floor    float64      // floor-target rows (refresh, getuser): floor req/s at Conc measured right before and after the row (mean; 0: not measured)
+	Usage    *usageSplit  // VsHash rows: the hashing slots and the machine's CPU over the measurement window (nil: not sampled)
 }
 
 // dbRun is what happened to one database.
@@ -255,6 +257,7 @@ func (r *report) write(w io.Writer) {
 			"floor measured just before the row's database (see Baselines).\n\n")
 	}
 
+	r.writeUsage(w)
 	r.writeBaselines(w)
 
 	// Peak RSS per database.
@@ -302,6 +305,9 @@ func (r *report) write(w io.Writer) {
 				d.Name, f.Fired, f.OK, f.Errors, fmtStatuses(f.Statuses), f.Attempts, f.Elapsed.Round(time.Millisecond), f.Rate())
 			p("  - goodput: **%.1f sign-ins/s** (the first %d in %v)%s\n",
 				f.Goodput(), f.ServedN, f.Served.Round(time.Millisecond), r.goodputRatio(d.Name, f))
+			for _, line := range r.usageLines(d.Name, f) {
+				p("    - %s\n", line)
+			}
 			p("  - 503s: **%d**, the last %v after firing; %d of them only after waiting out the deadline; Retry-After p50 %s, max %s; %d without Retry-After\n",
 				f.Refused, f.LastRefusal.Round(time.Millisecond), f.RefusedLate, fmtDur(f.RetryAfter.P50), fmtDur(f.RetryAfter.Max), f.NoRetryAfter)
 			p("    - the server's own time to answer them: %s\n", serverRefusalText(f))
@@ -435,6 +441,71 @@ func (r *report) goodputRatio(db string, f *floodResult) string {
 	return fmt.Sprintf(" = **%.3f** × %.1f raw hashes/s %s", f.Goodput()/h, h, how)
 }
 
+// usageLines is where a flood's goodput went: the hashing slots' busy share and the time a
+// hash held its slot against the raw measurement's time per hash (goodput over the raw rate is
+// their product, with as many slots as the raw measurement had goroutines), and the machine's CPU
+// split over the same window.
+func (r *report) usageLines(db string, f *floodResult) []string {
+	if f.UsageErr != "" {
+		return []string{"where the time went: not measured: " + firstLineOf(f.UsageErr)}
+	}
+	u := f.Usage
+	if u.Slots == 0 || u.Hashes == 0 {
+		return nil
+	}
+	slots := fmt.Sprintf("the %d hashing slots were held %.0f%% of the time, and a hash held its slot %s on average", u.Slots, 100*u.Busy, fmtDur(u.Held))
+	if h, _ := r.floodHash(db); h > 0 {
+		g := runtime.GOMAXPROCS(0) // the raw rate's goroutines
+		raw := time.Duration(float64(g) / h * float64(time.Second))
+		slots += fmt.Sprintf(" against %s per hash in the raw measurement (%d at once): goodput/raw ≈ %.2f busy × %d/%d slots × %s/%s = %.3f",
+			fmtDur(raw), g, u.Busy, u.Slots, g, fmtDur(raw), fmtDur(u.Held), u.Busy*float64(u.Slots)/float64(g)*raw.Seconds()/u.Held.Seconds())
+	}
+	return []string{
+		fmt.Sprintf("from firing until the first %d had signed in (%v sampled): %s", f.ServedN, u.Window.Round(10*time.Millisecond), slots),
+		fmt.Sprintf("the machine's %.1f CPUs over that time, in CPUs: Latchkey %.2f, PostgreSQL %.2f, this load generator %.2f, everything else %.2f, idle %.2f; "+
+			"the others left Latchkey %.3f of the machine, the most goodput/raw could have been had it done nothing but hash at the raw rate",
+			u.CPUs, u.Server, u.Postgres, u.Bench, u.Other, u.Idle, u.Ceiling()),
+	}
+}
+
+// writeUsage prints where the time of the rows judged against the hash rate went: each such
+// request hashes once, so its ratio is the hashing slots' busy share times the raw time of one
+// hash over the time a hash held its slot in the server (times slots over the raw measurement's
+// goroutines). Idle slots are the server not feeding its hashes; a longer hold is the hashes
+// running slower, on a CPU shared with the rest, which the CPU columns apportion.
+func (r *report) writeUsage(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	var rows []row
+	for _, rw := range r.Rows {
+		if rw.VsHash && rw.Res != nil && rw.Usage != nil && rw.Usage.Hashes > 0 {
+			rows = append(rows, rw)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("## Where the hash-judged rows' time went\n\n")
+	p("Over each row's measurement window, from the server's `latchkey_password_hashes_total` and "+
+		"`latchkey_password_hash_slot_seconds_total` and from /proc: ratio ≈ busy × slots/%d × raw/held. "+
+		"CPU columns are in CPUs (of the machine's %d). ceiling: the share of the machine PostgreSQL, the load generator and everything else "+
+		"left to Latchkey, the most its ratio could have been had it done nothing but hash at the raw rate.\n\n", runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0))
+	p("| db | scenario | conc | ratio | ceiling | slots | busy | held | raw | Latchkey | PostgreSQL | load generator | other | idle |\n")
+	p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, rw := range rows {
+		u := rw.Usage
+		ratio, raw := "n/a", "n/a"
+		if v, base, _, ok := r.ratio(rw); ok {
+			ratio = fmt.Sprintf("%.3f", v)
+			raw = fmtDur(time.Duration(float64(runtime.GOMAXPROCS(0)) / base * float64(time.Second)))
+		}
+		p("| %s | %s | %d | %s | %.3f | %d | %.0f%% | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+			rw.DB, rw.Scenario, rw.Conc, ratio, u.Ceiling(), u.Slots, 100*u.Busy, fmtDur(u.Held), raw,
+			u.Server, u.Postgres, u.Bench, u.Other, u.Idle)
+	}
+	p("\nbusy: share of the window the slots were held; held: mean time one hash held its slot; raw: time per hash " +
+		"in the raw measurement the row is judged against (goroutines over hashes/s).\n\n")
+}
+
 // writeComparisons prints the rate-limit and two-instance comparisons.
 func (r *report) writeComparisons(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
@@ -519,6 +590,9 @@ func (r *report) checks() []check {
 			used = "raw hashes/s measured around the row"
 		}
 		detail := fmt.Sprintf("%s req/s vs %s %s = %.3f", fmtRate(rw.Res.RPS()), fmtRate(base), used, v)
+		if u := rw.Usage; of == "hash" && u != nil && u.CPUs > 0 {
+			detail += fmt.Sprintf(" (ceiling %.3f: the share of the CPU PostgreSQL, the load generator and the rest left to Latchkey)", u.Ceiling())
+		}
 		switch {
 		case rw.Res.Errors > 0:
 			return check{"FAIL", fmt.Sprintf("%s: %s, but %d requests failed", text, detail, rw.Res.Errors)}
@@ -620,8 +694,12 @@ func (r *report) floodChecks(db string) []check {
 		out = append(out, check{"SKIP", texts[4] + ": raw hash rate not measured before " + db})
 	} else {
 		v := f.Goodput() / h
+		ceiling := ""
+		if f.UsageErr == "" && f.Usage.CPUs > 0 {
+			ceiling = fmt.Sprintf("; ceiling %.3f: the share of the CPU PostgreSQL, the load generator and the rest left to Latchkey", f.Usage.Ceiling())
+		}
 		out = append(out, check{verdict(v >= floodGoodputTarget && f.Errors == 0),
-			fmt.Sprintf("%s: %.1f sign-ins/s vs %.1f raw hashes/s %s = %.3f (%d gave up)", texts[4], f.Goodput(), h, how, v, f.Errors)})
+			fmt.Sprintf("%s: %.1f sign-ins/s vs %.1f raw hashes/s %s = %.3f (%d gave up%s)", texts[4], f.Goodput(), h, how, v, f.Errors, ceiling)})
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package load
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -94,5 +96,40 @@ func TestMergeResults(t *testing.T) {
 	}
 	if m.Latency.Count != 3 || m.Latency.Max != 5*time.Millisecond || m.Latency.P50 != 3*time.Millisecond {
 		t.Errorf("merged latencies: %+v", m.Latency)
+	}
+}
+
+// Run calls Window as its measurement window opens and as it closes, never before either, and
+// returns after both.
+func TestRunWindow(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls []bool
+		at    []time.Time
+	)
+	cfg := Config{Name: "window", Concurrency: 2, Warmup: 20 * time.Millisecond, Duration: 50 * time.Millisecond,
+		Window: func(open bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls, at = append(calls, open), append(at, time.Now())
+		}}
+	start := time.Now()
+	res, err := Run(context.Background(), cfg, func(context.Context, int) (Worker, error) {
+		return WorkerFunc(func(context.Context) error { return nil }), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 2 || !calls[0] || calls[1] {
+		t.Fatalf("Window calls %v, want [true false]", calls)
+	}
+	if at[0].Before(start.Add(cfg.Warmup)) || at[1].Before(start.Add(cfg.Warmup+cfg.Duration)) {
+		t.Errorf("Window called %v and %v after the start, before the window opened (%v) or closed (%v)",
+			at[0].Sub(start), at[1].Sub(start), cfg.Warmup, cfg.Warmup+cfg.Duration)
+	}
+	if res.OK == 0 {
+		t.Error("no request counted")
 	}
 }

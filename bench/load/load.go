@@ -47,6 +47,9 @@ type Config struct {
 	Concurrency int           // number of workers
 	Warmup      time.Duration // requests completing before this are not counted
 	Duration    time.Duration // length of the measurement window after Warmup
+	// Window, when set, is called as the measurement window opens (true) and as it closes
+	// (false), from a goroutine of its own; Run returns after both calls have returned.
+	Window func(open bool)
 }
 
 // Result is what one run measured.
@@ -122,6 +125,21 @@ func Run(ctx context.Context, cfg Config, newWorker NewWorkerFunc) (*Result, err
 
 	from := time.Now().Add(cfg.Warmup) // start of the measurement window
 	deadline := from.Add(cfg.Duration) // end of it
+	if cfg.Window != nil {
+		wg.Go(func() {
+			for _, at := range []struct {
+				t    time.Time
+				open bool
+			}{{from, true}, {deadline, false}} {
+				select {
+				case <-time.After(time.Until(at.t)):
+					cfg.Window(at.open)
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
 	for i, w := range workers {
 		wg.Go(func() {
 			t := &tallies[i]
