@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -225,7 +226,10 @@ func (q *hashQueue) estimate() (mean, dev time.Duration) {
 func (q *hashQueue) observe(d time.Duration, released time.Time, draining bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.dev += time.Duration(hashDevWeight * float64((d-q.mean).Abs()-q.dev))
+	// One hash's deviation counts at most as much as the mean itself: a single hash descheduled
+	// for a few hundred milliseconds must not make the queue refuse a burst of callers it would
+	// serve within a second.
+	q.dev += time.Duration(hashDevWeight * float64(min((d-q.mean).Abs(), q.mean)-q.dev))
 	q.mean = max(q.mean+time.Duration(hashMeanWeight*float64(d-q.mean)), time.Nanosecond)
 	if d < q.fast {
 		q.fast = max(d, time.Nanosecond)
@@ -241,15 +245,32 @@ func (q *hashQueue) observe(d time.Duration, released time.Time, draining bool) 
 }
 
 // predict is how long a caller arriving behind waiting others should expect to wait, at worst
-// within reason, for one of slots slots: each place ahead takes a hash's mean time plus twice its
-// deviation, spread over the slots, or the time between releases last seen while the queue
-// drained, whichever is longer.
+// within reason, for one of slots slots: the n = waiting+1 hashes to finish before it take n
+// times a hash's mean time plus twice the deviation of their sum (√n times one hash's, the
+// hashes' swings in part cancelling out), spread over the slots; or n times the time between
+// releases last seen while the queue drained, whichever is longer. (Twice one hash's deviation
+// for each of them, as before, had a closed loop of 64 sign-ins predict twice its real wait on a
+// noisy machine, and refuse hundreds of sign-ins it would have served within a second.)
 func (q *hashQueue) predict(waiting int64, slots int) time.Duration {
 	q.mu.Lock()
-	perPlace := max((q.mean+2*q.dev)/time.Duration(slots), q.gap)
+	mean, dev, gap := q.mean, q.dev, q.gap
 	q.mu.Unlock()
-	return time.Duration(waiting+1) * perPlace
+	n := float64(waiting + 1)
+	hashes := time.Duration((n*float64(mean) + 2*math.Sqrt(n)*float64(dev)) / float64(slots))
+	return max(hashes, time.Duration(n*float64(gap)))
 }
+
+// admissible reports whether a caller behind ahead others may queue: whether the predicted wait
+// fits in admitShare of the deadline. The rest of the deadline is headroom for hashes that slow
+// down while the caller waits (under a flood they do, as the burst's other work takes CPU): a
+// caller admitted at a prediction of the whole deadline waited it out and was refused after all,
+// the one 503 that is not fast.
+func (q *hashQueue) admissible(ahead int64, slots int) bool {
+	return q.predict(ahead, slots) <= time.Duration(admitShare*float64(q.deadline))
+}
+
+// admitShare is the share of the queue deadline a caller's predicted wait may take.
+const admitShare = 0.8
 
 // refuse is the 503 for a hash that cannot start in time, with a Retry-After that spreads the
 // refused clients over the time the slots need to serve them. Telling every refused client the
@@ -351,7 +372,7 @@ func (p *passwords) admit(ctx context.Context) (_ context.Context, done func(), 
 	}
 	waiting := q.waiting.Add(1)
 	// Ahead of this caller: the others holding places, less those a free slot awaits.
-	if ahead := waiting - 1 - int64(cap(p.slots)-len(p.slots)); ahead >= 0 && q.predict(ahead, cap(p.slots)) > q.deadline {
+	if ahead := waiting - 1 - int64(cap(p.slots)-len(p.slots)); ahead >= 0 && !q.admissible(ahead, cap(p.slots)) {
 		q.waiting.Add(-1)
 		return ctx, nil, q.refuse(refusedPredicted, ahead, cap(p.slots))
 	}
@@ -407,7 +428,7 @@ func (p *passwords) wait(ctx context.Context) error {
 		}
 	}
 	// waiting counts this caller too: waiting-1 are ahead of it.
-	if q.predict(waiting-1, cap(p.slots)) > q.deadline {
+	if !q.admissible(waiting-1, cap(p.slots)) {
 		return q.refuse(refusedPredicted, waiting-1, cap(p.slots))
 	}
 	timer := time.NewTimer(q.deadline)

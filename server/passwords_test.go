@@ -204,10 +204,16 @@ func TestHashQueueEstimate(t *testing.T) {
 			t.Errorf("predict(%d waiting, %d slots) = %v, want %v", c.waiting, c.slots, got, c.want)
 		}
 	}
-	// A noisy machine makes the prediction cautious: mean plus twice the deviation per hash.
+	// A noisy machine makes the prediction cautious: the hashes' mean plus twice the deviation of
+	// their sum, √n times one hash's.
 	q.set(100*time.Millisecond, 25*time.Millisecond)
-	if got := q.predict(3, 2); got != 300*time.Millisecond {
-		t.Errorf("predict with deviation = %v, want 2 × 150ms", got)
+	if got := q.predict(3, 2); got != 250*time.Millisecond {
+		t.Errorf("predict with deviation = %v, want (4 × 100ms + 2 × 2 × 25ms) / 2", got)
+	}
+	// A closed loop of 64 on two slots, hashes of 30±20ms: about a second, not two (64 × 70ms / 2).
+	q.set(30*time.Millisecond, 20*time.Millisecond)
+	if got := q.predict(63, 2); got != 1120*time.Millisecond {
+		t.Errorf("predict(63 waiting) with deviation = %v, want (64 × 30ms + 2 × 8 × 20ms) / 2", got)
 	}
 	// The averages follow what hashes take now: after a run of 10ms hashes, mean 10ms, no deviation.
 	var at time.Time
@@ -217,11 +223,18 @@ func TestHashQueueEstimate(t *testing.T) {
 	if m, d := q.estimate(); m < 10*time.Millisecond || m > 10100*time.Microsecond || d > 100*time.Microsecond {
 		t.Errorf("after many 10ms hashes: mean %v, deviation %v", m, d)
 	}
-	// One outlier moves the mean by an eighth of the difference and the deviation by a quarter.
+	// One outlier moves the mean by an eighth of the difference, and the deviation by a quarter of
+	// the difference up to the mean: a hash descheduled for 800ms does not make the queue refuse
+	// what it would serve in a second.
 	q.set(10*time.Millisecond, 0)
 	q.observe(10*time.Millisecond+800*time.Millisecond, at, false)
-	if m, d := q.estimate(); m != 110*time.Millisecond || d != 200*time.Millisecond {
-		t.Errorf("after one 810ms outlier: mean %v, deviation %v; want 110ms, 200ms", m, d)
+	if m, d := q.estimate(); m != 110*time.Millisecond || d != 2500*time.Microsecond {
+		t.Errorf("after one 810ms outlier: mean %v, deviation %v; want 110ms, 2.5ms", m, d)
+	}
+	q.set(100*time.Millisecond, 0)
+	q.observe(60*time.Millisecond, at, false)
+	if m, d := q.estimate(); m != 95*time.Millisecond || d != 10*time.Millisecond {
+		t.Errorf("after one 60ms hash: mean %v, deviation %v; want 95ms, 10ms", m, d)
 	}
 
 	// While the queue drains, the time between releases counts too: hashes of 10ms on two slots
@@ -465,6 +478,12 @@ func TestHashQueueAdmit(t *testing.T) {
 	if err := admitErr(p); err != nil {
 		t.Errorf("predicted 500ms within a 1s deadline: %v", err)
 	}
+	// A prediction of 900ms fits the 1s deadline, but not with the headroom kept for hashes that
+	// slow down while the caller waits.
+	p.queue.set(900*time.Millisecond, 0)
+	if queueRefusal(t, admitErr(p)) <= 0 {
+		t.Error("predicted 900ms, beyond 80% of a 1s deadline: admitted")
+	}
 	p.queue.deadline = 0
 	p.queue.set(time.Hour, 0)
 	if err := admitErr(p); err != nil {
@@ -476,7 +495,7 @@ func TestHashQueueAdmit(t *testing.T) {
 // while the slot is still free is refused beyond the places the deadline holds, before any of it
 // reaches the queue. The place passes to the caller's wait or slot, and is given back once.
 func TestHashQueueAdmitHoldsPlaces(t *testing.T) {
-	p := oneSlot(t, time.Second, 300*time.Millisecond) // the free slot, then places of 300ms: four fit in 1s
+	p := oneSlot(t, time.Second, 250*time.Millisecond) // the free slot, then places of 250ms: three fit in 80% of 1s
 	var dones []func()
 	var ctxs []context.Context
 	for i := range 4 {
@@ -489,7 +508,7 @@ func TestHashQueueAdmitHoldsPlaces(t *testing.T) {
 	if got := p.queue.waiting.Load(); got != 4 {
 		t.Errorf("four admitted: queue depth %d, want 4", got)
 	}
-	if queueRefusal(t, admitErr(p)) <= 0 { // behind three places of 300ms each
+	if queueRefusal(t, admitErr(p)) <= 0 { // behind three places of 250ms each
 		t.Error("a fifth, slot still free: admitted")
 	}
 
