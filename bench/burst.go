@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bench/load"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -67,26 +68,35 @@ type serverHist struct {
 	Counts []uint64
 }
 
-// scrapeRefusals reads the server's refusal-time histogram of one operation from GET /metrics;
-// an operation not refused yet has an empty histogram.
-func scrapeRefusals(ctx context.Context, a *api, operation string) (serverHist, error) {
+// scrapeMetrics reads the server's GET /metrics, by metric family name.
+func scrapeMetrics(ctx context.Context, a *api) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/metrics", nil)
 	if err != nil {
-		return serverHist{}, err
+		return nil, err
 	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req) // a hung server must not hang the run
 	if err != nil {
-		return serverHist{}, fmt.Errorf("GET /metrics: %w", err)
+		return nil, fmt.Errorf("GET /metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, resp.Body)
-		return serverHist{}, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return serverHist{}, fmt.Errorf("GET /metrics: %w", err)
+		return nil, fmt.Errorf("GET /metrics: %w", err)
+	}
+	return fams, nil
+}
+
+// scrapeRefusals reads the server's refusal-time histogram of one operation from GET /metrics;
+// an operation not refused yet has an empty histogram.
+func scrapeRefusals(ctx context.Context, a *api, operation string) (serverHist, error) {
+	fams, err := scrapeMetrics(ctx, a)
+	if err != nil {
+		return serverHist{}, err
 	}
 	fam, ok := fams[refusalMetric]
 	if !ok {

@@ -5,16 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // Where a flood's time goes. Goodput over the raw hash rate is exactly the hashing slots' busy
@@ -114,7 +110,9 @@ func usageSampler(ctx context.Context, a *api, serverPid int, start time.Time) (
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			first = cmpErr(first, err)
+			if first == nil {
+				first = err
+			}
 			return
 		}
 		samples = append(samples, s)
@@ -146,13 +144,6 @@ func usageSampler(ctx context.Context, a *api, serverPid int, start time.Time) (
 // a sample.
 const usageEvery = 250 * time.Millisecond
 
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}
-
 // usageUntil is the split from the first sample to the one nearest to until.
 func usageUntil(samples []usageSample, until time.Duration) (usageSplit, bool) {
 	if len(samples) < 2 {
@@ -170,22 +161,9 @@ func usageUntil(samples []usageSample, until time.Duration) (usageSplit, bool) {
 // scrapeValues reads the first sample of each named counter or gauge from GET /metrics; one
 // that is missing is an error.
 func scrapeValues(ctx context.Context, a *api, names ...string) ([]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/metrics", nil)
+	fams, err := scrapeMetrics(ctx, a)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET /metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET /metrics: %w", err)
 	}
 	out := make([]float64, len(names))
 	for i, n := range names {

@@ -69,7 +69,7 @@ func newMetrics(s *Server) *metrics {
 		}, func() float64 { m, _ := s.passwords.queue.estimate(); return m.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "latchkey_password_hash_queue_wait_seconds",
-			Help: "The wait a password check arriving now is predicted; above the queue deadline it is refused at once.",
+			Help: "The wait a password check arriving now is predicted; above 80% of the queue deadline it is refused at once.",
 		}, func() float64 {
 			q := &s.passwords.queue
 			return q.predict(q.waiting.Load(), cap(s.passwords.slots)).Seconds()
