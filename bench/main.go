@@ -494,10 +494,11 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				srv.ResetSampled()
 				var res *load.Result
 				var err error
-				// The hashing slots' and the machine's usage, for the rows judged against the hash
-				// rate: it tells idle slots from slower hashes.
+				// The hashing slots' and the machine's usage, for the rows with targets: for those
+				// judged against the hash rate it tells idle slots from slower hashes, for those
+				// judged against the floor whose CPU the requests took.
 				var sample func() (usageSample, error)
-				if sc.vsHash {
+				if sc.vsHash || floorTarget(sc.name) {
 					sample = func() (usageSample, error) { return sampleUsage(ctx, a, srv.Pid()) }
 				}
 				run := func() {

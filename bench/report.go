@@ -23,7 +23,7 @@ type row struct {
 	Err      string       // why the scenario could not run
 	Hash     float64      // VsHash rows: raw hashes/s measured right before and after the row (mean; 0: not measured)
 	Floor    float64      // floor-target rows (refresh, getuser): floor req/s at Conc measured right before and after the row (mean; 0: not measured)
-	Usage    *usageSplit  // VsHash rows: the hashing slots and the machine's CPU over the measurement window (nil: not sampled)
+	Usage    *usageSplit  // rows with targets: the hashing slots and the machine's CPU over the measurement window (nil: not sampled)
 }
 
 // dbRun is what happened to one database.
@@ -258,6 +258,7 @@ func (r *report) write(w io.Writer) {
 	}
 
 	r.writeUsage(w)
+	r.writeFloorUsage(w)
 	r.writeBaselines(w)
 
 	// Peak RSS per database.
@@ -504,6 +505,40 @@ func (r *report) writeUsage(w io.Writer) {
 	}
 	p("\nbusy: share of the window the slots were held; held: mean time one hash held its slot; raw: time per hash " +
 		"in the raw measurement the row is judged against (goroutines over hashes/s).\n\n")
+}
+
+// writeFloorUsage prints the machine's CPU split over the rows judged against the floor (refresh,
+// GET /user): whose CPU the requests took, and Latchkey's CPU time per request.
+func (r *report) writeFloorUsage(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	var rows []row
+	for _, rw := range r.Rows {
+		if !rw.VsHash && rw.Res != nil && rw.Usage != nil && rw.Usage.CPUs > 0 {
+			rows = append(rows, rw)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("## Where the floor-judged rows' CPU went\n\n")
+	p("Over each row's measurement window, from /proc, in CPUs (of the machine's %d); per request: Latchkey's CPU time over its successful requests.\n\n",
+		runtime.GOMAXPROCS(0))
+	p("| db | scenario | conc | ratio | Latchkey | per request | PostgreSQL | load generator | other | idle |\n")
+	p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, rw := range rows {
+		u := rw.Usage
+		ratio := "n/a"
+		if v, _, _, ok := r.ratio(rw); ok {
+			ratio = fmt.Sprintf("%.3f", v)
+		}
+		per := "n/a"
+		if rps := rw.Res.RPS(); rps > 0 {
+			per = fmtDur(time.Duration(u.Server / rps * float64(time.Second)))
+		}
+		p("| %s | %s | %d | %s | %.2f | %s | %.2f | %.2f | %.2f | %.2f |\n",
+			rw.DB, rw.Scenario, rw.Conc, ratio, u.Server, per, u.Postgres, u.Bench, u.Other, u.Idle)
+	}
+	p("\n")
 }
 
 // writeComparisons prints the rate-limit and two-instance comparisons.
