@@ -68,7 +68,7 @@ type floodResult struct {
 	Served           time.Duration // from firing until ServedN clients had signed in (0: fewer did)
 
 	// Usage: the hashing slots and the machine's CPU from firing until ServedN had signed in
-	// (to the nearest usageEvery); UsageErr says why it is missing.
+	// (sampled as the ServedN-th sign-in was answered); UsageErr says why it is missing.
 	Usage    usageSplit
 	UsageErr string
 
@@ -203,6 +203,14 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 	)
 	fire := make(chan struct{})
 	var start time.Time
+	// The usage is sampled at firing and again as the servedN-th client signs in: the goodput's
+	// window.
+	servedN := int(math.Ceil(goodputShare * float64(n)))
+	type sampled struct {
+		s   usageSample
+		err error
+	}
+	atServed := make(chan sampled, 1)
 	ready.Add(n)
 	for range n {
 		wg.Go(func() {
@@ -219,6 +227,13 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 					okHist.Record(t1.Sub(t0))
 					settled.Record(t1.Sub(start))
 					okAt = append(okAt, t1.Sub(start))
+					if len(okAt) == servedN {
+						go func() {
+							s, err := sampleUsage(ctx, a, srv.Pid())
+							s.At = time.Since(start)
+							atServed <- sampled{s, err}
+						}()
+					}
 					mu.Unlock()
 					return
 				}
@@ -265,12 +280,11 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 	}
 	refusedBefore, scrapeErr := scrapeRefusals(ctx, a, "SignInEmailPassword")
 	ready.Wait()
+	atFire, usageErr := sampleUsage(ctx, a, srv.Pid())
 	start = time.Now()
-	stopUsage := usageSampler(ctx, a, srv.Pid(), start)
 	close(fire)
 	wg.Wait()
 	res.Elapsed = time.Since(start)
-	samples, usageErr := stopUsage()
 	if scrapeErr == nil {
 		var after serverHist
 		if after, scrapeErr = scrapeRefusals(ctx, a, "SignInEmailPassword"); scrapeErr == nil {
@@ -286,17 +300,21 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 	res.Attempts, res.Refused, res.NoRetryAfter, res.RefusedLate = attempts.Load(), refused.Load(), noRA.Load(), late.Load()
 	res.OK = int64(len(okAt))
 	res.LastRefusal = time.Duration(lastRefusal.Load())
-	res.ServedN = int64(math.Ceil(goodputShare * float64(n)))
+	res.ServedN = int64(servedN)
 	if slices.Sort(okAt); res.ServedN > 0 && int64(len(okAt)) >= res.ServedN {
 		res.Served = okAt[res.ServedN-1]
 	}
-	switch u, ok := usageUntil(samples, res.Served); {
+	switch {
 	case usageErr != nil:
 		res.UsageErr = usageErr.Error()
-	case !ok || res.Served == 0:
-		res.UsageErr = "too few samples"
+	case len(okAt) < servedN || servedN == 0:
+		res.UsageErr = "too few clients signed in"
 	default:
-		res.Usage = u
+		if at := <-atServed; at.err != nil {
+			res.UsageErr = at.err.Error()
+		} else {
+			res.Usage = atFire.split(at.s)
+		}
 	}
 	res.ErrorLog = errLog.Entries()
 	res.SignIn, res.Settled = okHist.Summarize(), settled.Summarize()

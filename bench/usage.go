@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -92,70 +91,6 @@ func sampleUsage(ctx context.Context, a *api, serverPid int) (usageSample, error
 	s.Hashes, s.SlotSeconds, s.Slots = vals[0], vals[1], int(vals[2])
 	s.CPU, err = readCPUTimes(serverPid)
 	return s, err
-}
-
-// usageSampler samples every usageEvery from when it is started until stop is called, which
-// returns the samples (the first taken at start).
-func usageSampler(ctx context.Context, a *api, serverPid int, start time.Time) (stop func() ([]usageSample, error)) {
-	var (
-		mu      sync.Mutex
-		samples []usageSample
-		first   error
-		done    = make(chan struct{})
-		exited  = make(chan struct{})
-	)
-	take := func() {
-		s, err := sampleUsage(ctx, a, serverPid)
-		s.At = time.Since(start)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			if first == nil {
-				first = err
-			}
-			return
-		}
-		samples = append(samples, s)
-	}
-	take()
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(usageEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				take()
-			}
-		}
-	}()
-	return func() ([]usageSample, error) {
-		close(done)
-		<-exited
-		mu.Lock()
-		defer mu.Unlock()
-		return samples, first
-	}
-}
-
-// usageEvery is how often the flood's usage is sampled: the goodput window ends within this of
-// a sample.
-const usageEvery = 250 * time.Millisecond
-
-// usageUntil is the split from the first sample to the one nearest to until.
-func usageUntil(samples []usageSample, until time.Duration) (usageSplit, bool) {
-	if len(samples) < 2 {
-		return usageSplit{}, false
-	}
-	best := samples[1]
-	for _, s := range samples[1:] {
-		if (s.At - until).Abs() < (best.At - until).Abs() {
-			best = s
-		}
-	}
-	return samples[0].split(best), true
 }
 
 // scrapeValues reads the first sample of each named counter or gauge from GET /metrics; one

@@ -33,19 +33,6 @@ func TestUsageSplit(t *testing.T) {
 	if (usageSplit{}).Ceiling() != 0 {
 		t.Error("the ceiling of an empty split is not 0")
 	}
-
-	// usageUntil measures from the first sample to the one nearest the end of the window.
-	c := b
-	c.At, c.Hashes = 5*time.Second, 200
-	if u, ok := usageUntil([]usageSample{a, b, c}, 3400*time.Millisecond); !ok || u.Hashes != 100 {
-		t.Errorf("usageUntil 3.4s: %v hashes, %v; want the sample at 3s", u.Hashes, ok)
-	}
-	if u, ok := usageUntil([]usageSample{a, b, c}, 4200*time.Millisecond); !ok || u.Hashes != 190 {
-		t.Errorf("usageUntil 4.2s: %v hashes, %v; want the sample at 5s", u.Hashes, ok)
-	}
-	if _, ok := usageUntil([]usageSample{a}, time.Second); ok {
-		t.Error("usageUntil with one sample: ok")
-	}
 }
 
 // /proc/<pid>/stat: comm may hold spaces and parentheses; utime and stime are counted after it.
