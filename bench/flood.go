@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/latchkey/latchkey/internal/proc"
-
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bench/load"
+	"github.com/latchkey/latchkey/internal/proc"
 )
 
 // The flood's limits. floodRSSLimit is the target; a /healthz probe slower than

@@ -12,14 +12,13 @@
 package main
 
 import (
-	"github.com/latchkey/latchkey/internal/proc"
-
 	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"net/http"
+	_ "net/http/pprof" // served only with -pprof
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,6 +31,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bench/load"
+	"github.com/latchkey/latchkey/internal/proc"
 	"github.com/latchkey/latchkey/server"
 )
 
@@ -65,6 +65,7 @@ type options struct {
 	pgURL        string
 	scenarios    map[string]bool
 	flood        int
+	pprofAddr    string
 	runID        string
 }
 
@@ -80,6 +81,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "bench: pprof:", http.ListenAndServe(o.pprofAddr, nil)) }()
+	}
 
 	rep := run(ctx, o)
 	if ctx.Err() != nil {
@@ -114,6 +118,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pgURL, "postgres-url", defPG, "PostgreSQL admin URL; the harness (re)creates database "+benchDatabase+" there (env LATCHKEY_BENCH_POSTGRES_URL)")
 	scen := fs.String("scenarios", "all", "comma-separated subset of: "+strings.Join(allScenarios, ","))
 	fs.IntVar(&o.flood, "flood", 1000, "concurrent sign-ins in the flood (0: no flood)")
+	fs.StringVar(&o.pprofAddr, "pprof", "", "serve the harness's own net/http/pprof on this address, to profile the load generator (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
