@@ -62,7 +62,7 @@ type negCase struct {
 	wantBody     string                 // exact body of a 2xx answer, when set
 	wantLinkErr  gen.ErrorResponseError // for a 302 from a mailed link: the `error` its Location carries
 	wantNoWrites bool
-	except       []string // tables a rejected request may still write (the audit log)
+	except       []string // tables a rejected request may still write (the audit log, a code's tries, a session it revokes)
 	check        func(t *testing.T, h *servertest.Harness, f *negFixture, body []byte)
 	// errBody, when set, checks an error answer's body in place of the Nhost ErrorResponse (for
 	// another dialect's rows); wantCode then only says that an error is wanted.
@@ -1149,7 +1149,7 @@ func refreshTokenNegative() []negCase {
 		return c
 	}
 	replay := refused("spent-token-replayed", fxSteps(fxUser, fxSpendRefresh), valid)
-	replay.except = []string{"audit_events"} // the replay revokes the session and audits it
+	replay.except = []string{"audit_events", "sessions"} // the replay revokes the session and audits it
 	replay.check = checkRefreshRefused("next")
 	disabled := negRow("disabled-user", http.StatusUnauthorized, gen.ErrorResponseErrorDisabledUser)
 	disabled.setup, disabled.body = fxSteps(fxUser, fxDisableUser), valid
@@ -1674,18 +1674,24 @@ func verifyOTPNegative() []negCase {
 	const path = "/v1/signin/otp/email/verify"
 	body := func(email, otp string) string { return `{"email":"` + email + `","otp":"` + otp + `"}` }
 	valid := body("{{email}}", negWrongOTP)
-	// A failed code is audited; the try it costs is counted in place (an UPDATE, not a row).
+	// A failed code is audited; a wrong guess at a pending code also costs that code a try.
 	audit := []string{"audit_events"}
+	tried := []string{"audit_events", "tickets"}
 	failed := func(name string, setup negSetup, b string) negCase {
 		c := negRow(name, http.StatusUnauthorized, gen.ErrorResponseErrorInvalidOtp)
 		c.setup, c.body, c.except = setup, b, audit
+		return c
+	}
+	guessed := func(name, b string) negCase {
+		c := failed(name, nil, b)
+		c.except = tried
 		return c
 	}
 	// A link's code is not a sign-in code, and trying it as one does not spend it.
 	linkCode := failed("link-code-as-otp", fxSteps(fxUser, fxMailedMagicLink), body("{{email}}", "{{code}}"))
 	linkCode.check = checkCodeWorks("signinPasswordless")
 	concealWrong := negInvalid("conceal-wrong-code", valid)
-	concealWrong.opts, concealWrong.except = negOpts(concealErrors), audit
+	concealWrong.opts, concealWrong.except = negOpts(concealErrors), tried
 	concealUnknown := negInvalid("conceal-unknown-address", body("{{newEmail}}", negWrongOTP))
 	concealUnknown.opts, concealUnknown.except = negOpts(concealErrors), audit
 
@@ -1705,8 +1711,8 @@ func verifyOTPNegative() []negCase {
 			negInvalid("email-bad-format", body("owner-at-example.com", negWrongOTP)),
 			negInvalid("code-instead-of-otp", `{"email":"{{email}}","code":"`+negWrongOTP+`"}`),
 			negInvalid("unknown-field", `{"email":"{{email}}","otp":"`+negWrongOTP+`","type":"signinOTP"}`),
-			failed("wrong-code", nil, valid),
-			failed("wrong-code-email-other-case", nil, body("{{emailCased}}", negWrongOTP)),
+			guessed("wrong-code", valid),
+			guessed("wrong-code-email-other-case", body("{{emailCased}}", negWrongOTP)),
 			failed("unknown-address", nil, body("{{newEmail}}", negWrongOTP)),
 			failed("no-code-pending", fxUser, valid),
 			failed("code-expired", fxSteps(fxUser, fxMailedOTP, fxAdvance(server.DefaultConfig().OTPTTL+time.Second)), valid),
@@ -1721,8 +1727,9 @@ func verifyTicketCodeNegative() []negCase {
 		return `{"email":"` + email + `","code":"` + code + `","type":"` + kind + `"}`
 	}
 	valid := body("{{email}}", "{{code}}", "passwordReset")
-	// A failed code is audited; the try it costs is counted in place (an UPDATE, not a row).
+	// A failed code is audited; a wrong guess at a pending code also costs that code a try.
 	audit := []string{"audit_events"}
+	tried := []string{"audit_events", "tickets"}
 	failed := func(name string, setup negSetup, b string) negCase {
 		c := negRow(name, http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTicket)
 		c.setup, c.body, c.except = setup, b, audit
@@ -1730,7 +1737,9 @@ func verifyTicketCodeNegative() []negCase {
 	}
 	// A wrong guess costs a try, not the code.
 	wrong := failed("wrong-code", nil, body("{{email}}", negWrongCode, "passwordReset"))
-	wrong.check = checkCodeWorks("passwordReset")
+	wrong.check, wrong.except = checkCodeWorks("passwordReset"), tried
+	wrongCased := failed("wrong-code-email-other-case", nil, body("{{emailCased}}", negWrongCode, "passwordReset"))
+	wrongCased.except = tried
 	otherType := failed("code-of-another-type", nil, body("{{email}}", "{{code}}", "emailVerify"))
 	otherType.check = checkCodeWorks("passwordReset")
 	// {{code}} went to {{email}}; another account's address does not take it.
@@ -1740,7 +1749,7 @@ func verifyTicketCodeNegative() []negCase {
 	exhausted := failed("code-out-of-tries", fxSteps(fxUser, fxMailedReset, fxCodeOutOfTries), valid)
 	exhausted.check = checkLinkWorks
 	concealWrong := negInvalid("conceal-wrong-code", body("{{email}}", negWrongCode, "passwordReset"))
-	concealWrong.opts, concealWrong.except = negOpts(concealErrors), audit
+	concealWrong.opts, concealWrong.except = negOpts(concealErrors), tried
 	concealUnknown := negInvalid("conceal-unknown-address", body("{{newEmail}}", negWrongCode, "passwordReset"))
 	concealUnknown.opts, concealUnknown.except = negOpts(concealErrors), audit
 
@@ -1765,7 +1774,7 @@ func verifyTicketCodeNegative() []negCase {
 			negInvalid("ticket-instead-of-code", `{"email":"{{email}}","ticket":"{{ticket}}","type":"passwordReset"}`),
 			negInvalid("unknown-field", `{"email":"{{email}}","code":"{{code}}","type":"passwordReset","redirectTo":"`+servertest.ClientURL+`"}`),
 			wrong,
-			failed("wrong-code-email-other-case", nil, body("{{emailCased}}", negWrongCode, "passwordReset")),
+			wrongCased,
 			failed("unknown-address", nil, body("{{newEmail}}", negWrongCode, "passwordReset")),
 			failed("no-code-pending", fxUser, body("{{email}}", negWrongCode, "passwordReset")),
 			otherType, otherAddress, exhausted,

@@ -680,8 +680,10 @@ func wmeForgotPasswordNegative() []negCase {
 func wmeForgotPasswordConfirmNegative() []negCase {
 	const path = "/v1/forgot-password-confirm"
 	valid := wmeConfirmBody("{{username}}", pwNew, "{{code}}")
-	// A failed code is audited; the try it costs is counted in place (an UPDATE, not a row).
+	// A failed code is audited. Every try at a pending code is charged to that code before it is
+	// compared (tickets), even when the code is right and the user then refused.
 	audit := []string{"audit_events"}
+	tried := []string{"audit_events", "tickets"}
 	failed := func(name string, setup negSetup, b string) negCase {
 		c := wmeRow(name, http.StatusUnauthorized, wmeMsgTicket)
 		c.setup, c.body, c.except = setup, b, audit
@@ -689,15 +691,15 @@ func wmeForgotPasswordConfirmNegative() []negCase {
 	}
 	// A wrong guess costs a try, not the code.
 	wrong := failed("wrong-code", nil, wmeConfirmBody("{{username}}", pwNew, negWrongCode))
-	wrong.check = checkWMECodeWorks
+	wrong.check, wrong.except = checkWMECodeWorks, tried
 	wrongCased := failed("wrong-code-username-other-case", nil, wmeConfirmBody("{{usernameCased}}", pwNew, negWrongCode))
-	wrongCased.check = checkWMECodeWorks
+	wrongCased.check, wrongCased.except = checkWMECodeWorks, tried
 	// {{code}} went to {{username}}; another account does not take it.
 	otherUser := failed("code-for-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEForgot), wmeConfirmBody("{{takenUsername}}", pwNew, "{{code}}"))
 	otherUser.check = checkWMECodeWorks
 	// Another account's code does not work for this one.
 	othersCode := failed("code-of-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEForgot, fxWMEOtherForgot), wmeConfirmBody("{{username}}", pwNew, "{{otherCode}}"))
-	othersCode.check = checkWMECodeWorks
+	othersCode.check, othersCode.except = checkWMECodeWorks, tried
 	// A password under the server's minimum is refused before the code is looked at: the code
 	// is neither spent nor charged a try.
 	tooShort := wmeRow("password-under-server-minimum", http.StatusBadRequest, wmeMsgTooShort)
@@ -706,11 +708,11 @@ func wmeForgotPasswordConfirmNegative() []negCase {
 	// (the refusal rolls back).
 	disabledSetup := fxSteps(fxWMEUser, fxWMEForgot, fxDisableUser)
 	disabled := wmeRow("disabled-user", http.StatusForbidden, wmeMsgDisabled)
-	disabled.setup, disabled.body = disabledSetup, valid
+	disabled.setup, disabled.body, disabled.except = disabledSetup, valid, []string{"tickets"}
 	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgTicket)
-	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
+	concealDisabled.setup, concealDisabled.body, concealDisabled.opts, concealDisabled.except = disabledSetup, valid, negOpts(concealErrors), []string{"tickets"}
 	concealWrong := failed("conceal-wrong-code", nil, wmeConfirmBody("{{username}}", pwNew, negWrongCode))
-	concealWrong.opts = negOpts(concealErrors)
+	concealWrong.opts, concealWrong.except = negOpts(concealErrors), tried
 	concealUnknown := failed("conceal-unknown-user", nil, wmeConfirmBody("nobody", pwNew, negWrongCode))
 	concealUnknown.opts = negOpts(concealErrors)
 

@@ -91,6 +91,7 @@ func contracts() []contract {
 			{"schema-version-is-latest", lifecycleSchemaVersion},
 			{"row-counts-empty", lifecycleRowCountsEmpty},
 			{"row-counts-after-writes", lifecycleRowCounts},
+			{"watch-writes-counts-every-write", lifecycleWatchWrites},
 			{"close-then-ping-fails", lifecycleClose},
 		}},
 		{"contract=round-trip", []testCase{
@@ -434,6 +435,53 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
+	}
+}
+
+func lifecycleWatchWrites(t *testing.T, e *env) {
+	writes := func() map[string]int64 {
+		t.Helper()
+		w, err := e.st.Writes(e.ctx)
+		must(t, "Writes", err)
+		return w
+	}
+	changed := func(before, after map[string]int64) map[string]int64 {
+		out := map[string]int64{}
+		for _, table := range store.Tables {
+			if n := after[table] - before[table]; n != 0 {
+				out[table] = n
+			}
+		}
+		return out
+	}
+	u := e.user() // before watching: not counted
+	must(t, "WatchWrites", e.st.WatchWrites(e.ctx))
+	w0 := writes()
+	if got := changed(map[string]int64{}, w0); len(got) != 0 {
+		t.Errorf("Writes() right after WatchWrites = %v, want none", got)
+	}
+	// An update that keeps every count.
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, u.ID, true))
+	w1 := writes()
+	if got := changed(w0, w1); !reflect.DeepEqual(got, map[string]int64{"users": 1}) {
+		t.Errorf("after one user update, writes = %v, want users: 1", got)
+	}
+	// Watching again keeps the counts; inserts and deletes count too.
+	must(t, "WatchWrites", e.st.WatchWrites(e.ctx))
+	e.session(u.ID, time.Hour)
+	inst := &store.Instance{ZUID: "8-" + hex.EncodeToString(randomBytes(5)), Name: "acme"}
+	must(t, "CreateInstance", e.st.CreateInstance(e.ctx, inst))
+	must(t, "DeleteInstance", e.st.DeleteInstance(e.ctx, inst.ID))
+	w2 := writes()
+	if got := changed(w1, w2); !reflect.DeepEqual(got, map[string]int64{"sessions": 1, "instances": 2}) {
+		t.Errorf("after a session opened and an instance created and deleted, writes = %v, want sessions: 1, instances: 2", got)
+	}
+	// The deliverer's bookkeeping on the outbox is not counted; a new message is.
+	m := &store.OutboxMail{ID: uuid.New(), Kind: "password-reset", Recipient: *u.Email, Subject: "s", ExpiresAt: e.now().Add(time.Hour)}
+	must(t, "EnqueueMail", e.st.EnqueueMail(e.ctx, m))
+	must(t, "MarkMailSent", e.st.MarkMailSent(e.ctx, m.ID))
+	if got := changed(w2, writes()); !reflect.DeepEqual(got, map[string]int64{"mail_outbox": 1}) {
+		t.Errorf("after a message enqueued and sent, writes = %v, want mail_outbox: 1", got)
 	}
 }
 
