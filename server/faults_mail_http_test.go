@@ -29,8 +29,10 @@ const (
 // deliverer's attempts end within the SMTP timeout and are recorded with their error; once SMTP
 // is back, each message is delivered exactly once.
 func TestMailSMTPFaults(t *testing.T) {
+	t.Parallel() // most of its time is waiting out SMTP timeouts
 	for _, mode := range []string{"down", "stall"} {
 		t.Run("smtp="+mode, func(t *testing.T) {
+			t.Parallel()
 			h := servertest.Start(t, func(c *server.Config) { c.RequireVerifiedEmail = true })
 			ctx := context.Background()
 			email := "smtp-" + mode + "@example.com"

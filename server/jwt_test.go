@@ -40,6 +40,7 @@ func TestMintMatchesJWTLibrary(t *testing.T) {
 		for _, ns := range []string{DefaultClaimsNamespace, "a", "iss-x", "sid", "zzz", "<ns>&"} {
 			for _, issuer := range []string{"latchkey", "https://auth.example/<&>"} {
 				cfg := DefaultConfig()
+				cfg.PasswordHashParams = cheap // New hashes a dummy password: 19 MiB each time under -race
 				cfg.JWT.ClaimsNamespace, cfg.JWT.Issuer = ns, issuer
 				set(&cfg)
 				s, err := New(context.Background(), Deps{Store: st, Config: cfg, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
