@@ -28,7 +28,6 @@ const (
 	floodRefreshMaxP99     = time.Second
 	floodRefusalMaxP99     = 100 * time.Millisecond
 	floodGoodputTarget     = 0.90
-	floodProbeEvery        = 5 * time.Millisecond
 	floodRequestTimeout    = 5 * time.Minute // one client's whole time, retries included
 )
 
@@ -71,8 +70,9 @@ type floodResult struct {
 	Usage    usageSplit
 	UsageErr string
 
-	Health  probeResult // GET /healthz during the flood
-	Refresh probeResult // POST /v1/token, chained, during the flood
+	ProbeEvery time.Duration // the probers' pause between calls
+	Health     probeResult   // GET /healthz during the flood
+	Refresh    probeResult   // POST /v1/token, chained, during the flood
 
 	PeakRSS      int64 // server VmHWM after the flood
 	PeakRSSExact bool  // VmHWM was reset before the flood, so PeakRSS is the flood's own
@@ -113,9 +113,9 @@ func (f *floodResult) refreshAnswered() bool {
 	return f.Refresh.Latency.Count > 0 && f.Refresh.Errors == 0 && f.Refresh.Latency.P99 < floodRefreshMaxP99
 }
 
-// probe calls do every floodProbeEvery on its own kept-alive connection until stop closes, and
-// records how long each answer takes.
-func probe(ctx context.Context, stop <-chan struct{}, do func(context.Context) error) (wait func() probeResult) {
+// probe calls do, pausing every between calls, on its own kept-alive connection until stop
+// closes, and records how long each answer takes.
+func probe(ctx context.Context, stop <-chan struct{}, every time.Duration, do func(context.Context) error) (wait func() probeResult) {
 	done := make(chan probeResult)
 	go func() {
 		var hist load.Histogram
@@ -134,7 +134,7 @@ func probe(ctx context.Context, stop <-chan struct{}, do func(context.Context) e
 				res.Latency, res.Log = hist.Summarize(), log.Entries()
 				done <- res
 				return
-			case <-time.After(floodProbeEvery):
+			case <-time.After(every):
 			}
 		}
 	}()
@@ -146,7 +146,7 @@ func probe(ctx context.Context, stop <-chan struct{}, do func(context.Context) e
 // the header is whole seconds) and tries again, until it signs in. Meanwhile one prober calls
 // GET /healthz and another refreshes a session (chained, Nhost dialect) every few milliseconds
 // on kept-alive connections. It measures the server's peak RSS over the flood.
-func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout time.Duration) (*floodResult, error) {
+func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout, probeEvery time.Duration) (*floodResult, error) {
 	// The one existing user every sign-in is for, and the prober's session.
 	setupClient := load.NewClient(1, time.Minute)
 	defer setupClient.CloseIdleConnections()
@@ -159,7 +159,7 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 		return nil, fmt.Errorf("flood setup: %w", err)
 	}
 
-	res := &floodResult{Fired: n, QueueTimeout: queueTimeout, Statuses: map[int]int64{}}
+	res := &floodResult{Fired: n, QueueTimeout: queueTimeout, ProbeEvery: probeEvery, Statuses: map[int]int64{}}
 	// Measure this flood's own peak, not what earlier scenarios left behind.
 	res.PeakRSSExact = srv.ResetPeak() == nil
 	srv.ResetSampled()
@@ -184,8 +184,8 @@ func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout 
 		return nil, fmt.Errorf("flood: refresh before the flood: %w", err)
 	}
 	stopProbes := make(chan struct{})
-	healthDone := probe(ctx, stopProbes, func(ctx context.Context) error { return a.healthz(ctx, healthClient) })
-	refreshDone := probe(ctx, stopProbes, refresh)
+	healthDone := probe(ctx, stopProbes, probeEvery, func(ctx context.Context) error { return a.healthz(ctx, healthClient) })
+	refreshDone := probe(ctx, stopProbes, probeEvery, refresh)
 
 	// The clients: every goroutine is ready before any of them fires. One keep-alive connection
 	// per client: n connections at once, kept through the retries.

@@ -65,6 +65,7 @@ type options struct {
 	pgURL        string
 	scenarios    map[string]bool
 	flood        int
+	floodProbe   time.Duration
 	pprofAddr    string
 	runID        string
 }
@@ -118,6 +119,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.pgURL, "postgres-url", defPG, "PostgreSQL admin URL; the harness (re)creates database "+benchDatabase+" there (env LATCHKEY_BENCH_POSTGRES_URL)")
 	scen := fs.String("scenarios", "all", "comma-separated subset of: "+strings.Join(allScenarios, ","))
 	fs.IntVar(&o.flood, "flood", 1000, "concurrent sign-ins in the flood (0: no flood)")
+	fs.DurationVar(&o.floodProbe, "flood-probe-every", 5*time.Millisecond, "the flood's /healthz and refresh probers' pause between calls")
 	fs.StringVar(&o.pprofAddr, "pprof", "", "serve the harness's own net/http/pprof on this address, to profile the load generator (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -648,7 +650,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		}
 		var f *floodResult
 		var err error
-		run := func() { f, err = runFlood(ctx, a, srv, o.flood, o.queueTimeout) }
+		run := func() { f, err = runFlood(ctx, a, srv, o.flood, o.queueTimeout, o.floodProbe) }
 		if o.want("hash") {
 			d.FloodHash = bracket(ctx, run)
 		} else {

@@ -316,9 +316,9 @@ func (r *report) write(w io.Writer) {
 				fmtDur(f.Refusal.P50), fmtDur(f.Refusal.P99), fmtDur(f.Refusal.Max), floorBurstText(d, o.flood))
 			p("  - successful sign-in requests: p50 %s, p99 %s, max %s; time from firing to signed in: p50 %s, p99 %s, max %s\n",
 				fmtDur(f.SignIn.P50), fmtDur(f.SignIn.P99), fmtDur(f.SignIn.Max), fmtDur(f.Settled.P50), fmtDur(f.Settled.P99), fmtDur(f.Settled.Max))
-			p("  - GET /healthz during the flood: %d answered, %d errors; p50 %s, p99 %s, max %s\n",
-				f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.P50), fmtDur(f.Health.Latency.P99), fmtDur(f.Health.Latency.Max))
-			p("  - POST /v1/token (chained refresh) during the flood: %d answered, %d errors; p50 %s, p99 %s, max %s\n",
+			p("  - GET /healthz during the flood (a call, then a %s pause): %d answered, %d errors; p50 %s, p99 %s, max %s\n",
+				fmtDur(f.ProbeEvery), f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.P50), fmtDur(f.Health.Latency.P99), fmtDur(f.Health.Latency.Max))
+			p("  - POST /v1/token (chained refresh, paced likewise) during the flood: %d answered, %d errors; p50 %s, p99 %s, max %s\n",
 				f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P50), fmtDur(f.Refresh.Latency.P99), fmtDur(f.Refresh.Latency.Max))
 			how := "VmHWM, reset just before the flood"
 			if !f.PeakRSSExact {
