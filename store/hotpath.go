@@ -112,6 +112,18 @@ func (s *Store) liveSessionUserPG(ctx context.Context, sessionID uuid.UUID) (*Us
 	return u, true, err
 }
 
+// liveSessionsSQL looks up a batch of sessions by id, one primary-key probe per id. The plainer
+// "WHERE s.id = ANY($1) AND s.expires_at > $2" let PostgreSQL's generic plan, which cannot see
+// how many ids the array holds, walk the expires_at index over every live session and filter by
+// id: with 855 sessions, a batch of 8 read 570 buffers instead of 24, and that grows
+// with the table. The LIMIT keeps each lookup a subquery of its own, so no statistics (or their
+// absence) can turn it into a scan.
+const liveSessionsSQL = `SELECT ` + userColumns + `, ` + pgRoles + `, s.id
+	FROM unnest($1::uuid[]) AS k(id)
+	CROSS JOIN LATERAL (SELECT id, user_id FROM sessions
+		WHERE id = k.id AND revoked_at IS NULL AND expires_at > $2 LIMIT 1) s
+	JOIN users u ON u.id = s.user_id`
+
 // loadLiveSessions answers a batch of session checks with one query. The query starts after
 // every caller in the batch arrived, so it sees every revocation committed before any of them.
 func (s *Store) loadLiveSessions(ctx context.Context, ids []uuid.UUID) []result[*User] {
@@ -122,9 +134,7 @@ func (s *Store) loadLiveSessions(ctx context.Context, ids []uuid.UUID) []result[
 	}
 	found := make(map[uuid.UUID]*User, len(ids))
 	_, err := s.native(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT `+userColumns+`, `+pgRoles+`, s.id
-			FROM sessions s JOIN users u ON u.id = s.user_id
-			WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > $2`, keys, s.now())
+		rows, err := c.Query(ctx, liveSessionsSQL, keys, s.now())
 		if err != nil {
 			return err
 		}
