@@ -144,8 +144,8 @@ func probe(ctx context.Context, stop <-chan struct{}, every time.Duration, do fu
 // runFlood fires n sign-ins for one user at the same instant, each client on its own
 // connection. A client answered 503 waits what Retry-After says (plus up to a second of jitter:
 // the header is whole seconds) and tries again, until it signs in. Meanwhile one prober calls
-// GET /healthz and another refreshes a session (chained, Nhost dialect) every few milliseconds
-// on kept-alive connections. It measures the server's peak RSS over the flood.
+// GET /healthz and another refreshes a session (chained, Nhost dialect), each pausing probeEvery
+// between calls, on kept-alive connections. It measures the server's peak RSS over the flood.
 func runFlood(ctx context.Context, a *api, srv *proc.Child, n int, queueTimeout, probeEvery time.Duration) (*floodResult, error) {
 	// The one existing user every sign-in is for, and the prober's session.
 	setupClient := load.NewClient(1, time.Minute)
