@@ -4,12 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/store"
 	"github.com/latchkey/latchkey/store/storetest"
@@ -139,5 +140,57 @@ func TestConcurrentMigrationsOnPostgres(t *testing.T) {
 	}
 	if total != int(latest) {
 		t.Fatalf("migrations applied %d times in all (%v), want each of the %d once", total, applied, latest)
+	}
+}
+
+// TestSessionCheckSettlesOnGenericPlan runs the batched session check, the query behind every
+// authenticated request, a dozen times on one connection as the store does (pgx prepares and
+// caches it) and asks PostgreSQL how it planned them. After its first five executions a prepared
+// statement keeps its generic plan only if that plan looks no dearer than the custom ones; when
+// the query let each custom plan count the ids in its array, PostgreSQL planned every call anew,
+// and planning cost twice the execution.
+func TestSessionCheckSettlesOnGenericPlan(t *testing.T) {
+	if testdb.Backend() != store.Postgres {
+		t.Skip("PostgreSQL only: SQLite has no plan cache to settle")
+	}
+	ctx := context.Background()
+	dbURL := testdb.PostgresSchema(t)
+	st, err := store.Open(ctx, store.Options{URL: dbURL, MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	const runs = 12
+	for i := range runs {
+		ids := make([][16]byte, 1+i%3) // batches of 1-3 ids, as a lightly loaded server sends
+		for j := range ids {
+			ids[j][0], ids[j][1] = byte(i), byte(j)
+		}
+		rows, err := conn.Query(ctx, store.LiveSessionsSQL, ids, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generic, custom int64
+	if err := conn.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement = $1`, store.LiveSessionsSQL).Scan(&generic, &custom); err != nil {
+		t.Fatalf("reading the statement's plan counts: %v", err)
+	}
+	if custom > 5 || generic < runs-5 {
+		t.Fatalf("%d executions: %d custom plans, %d generic; want at most 5 custom (PostgreSQL's "+
+			"trial) and the rest generic", runs, custom, generic)
 	}
 }
