@@ -47,12 +47,13 @@ else
 	@echo "Node.js not found: the real-client tests (@nhost/nhost-js, @zesty-io/sdk) will be skipped"
 endif
 
-generate: ## regenerate gen/ from openapi/openapi.yaml
+generate: ## regenerate gen/ from openapi/openapi.yaml and docs/configuration.md from the flags
 	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi/openapi.yaml
+	$(GO) run ./cmd/latchkey config-reference --out docs/configuration.md
 
-check-generate: generate ## fail when gen/ is not what the contract generates
-	@git diff --exit-code --stat -- gen/ || { echo "gen/ is stale: run make generate and commit"; exit 1; }
-	@untracked=$$(git ls-files --others --exclude-standard -- gen/); \
+check-generate: generate ## fail when gen/ or docs/configuration.md is not what make generate writes
+	@git diff --exit-code --stat -- gen/ docs/configuration.md || { echo "generated files are stale: run make generate and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- gen/ docs/configuration.md); \
 	if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
 lint: ## gofmt, go vet and staticcheck (generated code excluded)

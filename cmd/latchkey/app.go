@@ -74,6 +74,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			},
 			mailCommand(stdout, stderr),
 			userCommand(stdout, stderr),
+			configReferenceCommand(stdout),
 			{
 				Name:  "version",
 				Usage: "print the version",
