@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,5 +81,37 @@ func TestConfigReferenceListsEverySetting(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), "`LATCHKEY_ADMIN_SECRET_FILE`") {
 		t.Errorf("a secret's _FILE variable is missing")
+	}
+}
+
+// TestConfigReferenceLinks: the sections the reference links to exist, so renaming a heading in
+// docs/ cannot leave the generated file pointing nowhere.
+func TestConfigReferenceLinks(t *testing.T) {
+	doc, err := configReference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := regexp.MustCompile(`\]\(([a-z-]+\.md)(#[a-z0-9-]+)?\)`).FindAllStringSubmatch(string(doc), -1)
+	if len(links) == 0 {
+		t.Fatal("the reference links to no other document")
+	}
+	for _, l := range links {
+		b, err := os.ReadFile(filepath.Join("..", "..", "docs", l[1]))
+		if err != nil {
+			t.Errorf("link %s%s: %v", l[1], l[2], err)
+			continue
+		}
+		if l[2] == "" {
+			continue
+		}
+		found := false
+		for _, line := range strings.Split(string(b), "\n") {
+			if h, ok := strings.CutPrefix(line, "#"); ok && "#"+anchor(strings.TrimLeft(h, "# ")) == l[2] {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("link %s%s: no such heading in docs/%s", l[1], l[2], l[1])
+		}
 	}
 }
