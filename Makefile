@@ -49,6 +49,7 @@ endif
 
 generate: ## regenerate gen/ from openapi/openapi.yaml and docs/configuration.md from the flags
 	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi/openapi.yaml
+	@# Last: it builds the server, which fails while handlers lag behind a contract change.
 	$(GO) run ./cmd/latchkey config-reference --out docs/configuration.md
 
 check-generate: generate ## fail when gen/ or docs/configuration.md is not what make generate writes
