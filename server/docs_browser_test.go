@@ -55,9 +55,17 @@ func TestDocsInBrowser(t *testing.T) {
 	defer cancelAlloc()
 	tab, cancelTab := chromedp.NewContext(alloc)
 	defer cancelTab()
-	// The first action starts the browser; its life is bound to tab, not to a step's deadline.
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start %s: %v", chrome, err)
+	// The first action starts the browser; its life is bound to tab, not to a step's deadline,
+	// so a browser that never comes up is waited for here.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(tab) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("start %s: %v", chrome, err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not start within a minute", chrome)
 	}
 
 	var (
