@@ -3,15 +3,23 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-# Node runs the published @nhost/nhost-js client against the server when it is installed.
+# Node runs the published @nhost/nhost-js and @zesty-io/sdk clients and our generated TypeScript
+# client against the server, and generates that client's types. Where Node is installed those
+# tests are required; LATCHKEY_TEST_REQUIRE_NODE=1 (as .ci/run sets) requires them everywhere, so
+# a missing Node fails instead of skipping.
 HAVE_NODE := $(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && echo 1)
+REQUIRE_NODE := $(if $(filter 1,$(LATCHKEY_TEST_REQUIRE_NODE)),1,$(HAVE_NODE))
+# The npm packages, each pinned by its package-lock.json and installed with npm ci.
+NODE_PACKAGES := e2e/nhostjs e2e/zestysdk clients/typescript
+# What make generate writes (from the contract and the flags); make check-generate fails when it differs.
+GENERATED := gen/ clients/typescript/src/latchkey.d.ts docs/configuration.md
 # The suite runs under the race detector, which also turns on checkptr, a check of every
 # unsafe.Pointer conversion. The pure-Go SQLite driver is C translated to Go, where nearly every
 # memory access is one: checkptr was a fifth of the SQLite suite's CPU. It stays on for our code.
 RACE := -race -gcflags=modernc.org/...=-d=checkptr=0 -gcflags=github.com/glebarez/...=-d=checkptr=0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-sqlite test-postgres e2e-deps generate check-generate lint build bench ci
+.PHONY: help run test test-sqlite test-postgres e2e-deps need-node generate generate-ts check-generate lint build bench ci
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,7 +30,7 @@ run: ## start Latchkey on 127.0.0.1:4000 with SQLite in ./data (no configuration
 test: test-sqlite test-postgres ## run the whole suite on SQLite, then on PostgreSQL
 
 test-sqlite: e2e-deps ## run the whole suite on SQLite
-	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(HAVE_NODE) $(GO) test $(RACE) -count=1 -timeout 20m ./...
+	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) $(GO) test $(RACE) -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -tags purego ./internal/argon2 # the portable code other architectures run
 
 # With no PostgreSQL answering, this prints one SKIPPED line and succeeds, unless
@@ -34,27 +42,42 @@ test-postgres: e2e-deps ## run the whole suite on PostgreSQL (at POSTGRES_URL)
 		if [ "$$LATCHKEY_TEST_REQUIRE_POSTGRES" = 1 ]; then echo "FAIL: PostgreSQL required but nothing answers on $$host:$$port"; exit 1; fi; \
 		echo "SKIPPED: PostgreSQL tests (nothing answers on $$host:$$port; set POSTGRES_URL)"; exit 0; \
 	fi; \
-	set -x; LATCHKEY_TEST_DB=postgres LATCHKEY_TEST_POSTGRES_URL='$(POSTGRES_URL)' LATCHKEY_TEST_REQUIRE_NODE=$(HAVE_NODE) \
+	set -x; LATCHKEY_TEST_DB=postgres LATCHKEY_TEST_POSTGRES_URL='$(POSTGRES_URL)' LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) \
 		$(GO) test $(RACE) -count=1 -timeout 20m ./...
 
-e2e-deps: ## install the Node clients used by the real-client tests (when Node is present)
+# npm ci in each package whose lock file is newer than what is installed there.
+npm_ci = if [ ! -f $(1)/node_modules/.package-lock.json ] || [ $(1)/package-lock.json -nt $(1)/node_modules/.package-lock.json ]; then \
+	npm ci --prefix $(1) --no-audit --no-fund --loglevel=error || exit 1; fi
+
+e2e-deps: need-node ## install the pinned npm packages: real-client tests and the TypeScript client
 ifeq ($(HAVE_NODE),1)
-	@for d in e2e/nhostjs e2e/zestysdk; do \
-		if [ ! -f $$d/node_modules/.package-lock.json ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
-			npm ci --prefix $$d --no-audit --no-fund --loglevel=error || exit 1; fi; \
-	done
-else
-	@echo "Node.js not found: the real-client tests (@nhost/nhost-js, @zesty-io/sdk) will be skipped"
+	@$(foreach d,$(NODE_PACKAGES),$(call npm_ci,$(d));)
 endif
 
-generate: ## regenerate gen/ from openapi/openapi.yaml and docs/configuration.md from the flags
+# Without Node, the Node steps are skipped with a notice, unless LATCHKEY_TEST_REQUIRE_NODE=1.
+need-node:
+ifneq ($(HAVE_NODE),1)
+ifeq ($(REQUIRE_NODE),1)
+	@echo "FAIL: Node.js and npm are required (LATCHKEY_TEST_REQUIRE_NODE=1) but not installed"; exit 1
+else
+	@echo "Node.js/npm not found: the Node steps are skipped (real-client tests, the TypeScript client's types and tests)"
+endif
+endif
+
+generate: generate-ts ## regenerate gen/ and the TypeScript client's types from the contract, docs/configuration.md from the flags
 	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi/openapi.yaml
 	@# Last: it builds the server, which fails while handlers lag behind a contract change.
 	$(GO) run ./cmd/latchkey config-reference --out docs/configuration.md
 
-check-generate: generate ## fail when gen/ or docs/configuration.md is not what make generate writes
-	@git diff --exit-code --stat -- gen/ docs/configuration.md || { echo "generated files are stale: run make generate and commit"; exit 1; }
-	@untracked=$$(git ls-files --others --exclude-standard -- gen/ docs/configuration.md); \
+generate-ts: need-node ## regenerate clients/typescript/src/latchkey.d.ts (needs Node; skipped without it)
+ifeq ($(HAVE_NODE),1)
+	@$(call npm_ci,clients/typescript)
+	cd clients/typescript && npx --no-install openapi-typescript ../../openapi/openapi.yaml --output src/latchkey.d.ts
+endif
+
+check-generate: generate ## fail when gen/, the TypeScript client's types or docs/configuration.md are stale
+	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
 	if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
 lint: ## gofmt, go vet and staticcheck (generated code excluded)

@@ -56,12 +56,20 @@ func TestZestySDKClient(t *testing.T) {
 		"ZESTY_ACCESS_TOKEN="+tok["token"].(string), "ZESTY_TOKEN_INSTANCE="+inst)
 }
 
-// runNodeClient runs e2e/<dir>/run.mjs with env added. It needs Node and the package's
-// node_modules (make e2e-deps); without them it skips, unless LATCHKEY_TEST_REQUIRE_NODE=1 (set
-// by make test when Node is installed), when it fails.
+// runNodeClient runs e2e/<dir>/run.mjs with env added, through the package pkg installed there.
 func runNodeClient(t *testing.T, dir, pkg string, env ...string) {
 	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("../e2e", dir))
+	node, abs := nodePackage(t, filepath.Join("..", "e2e", dir), pkg)
+	runNode(t, node, abs, pkg, env, "run.mjs")
+}
+
+// nodePackage finds node and the npm package dir (relative to server/), whose node_modules must
+// hold pkg (make e2e-deps installs them all). Without them the test skips, unless
+// LATCHKEY_TEST_REQUIRE_NODE=1 (make test sets it when Node is installed, .ci/run always), when
+// it fails.
+func nodePackage(t *testing.T, dir, pkg string) (node, abs string) {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,19 +77,26 @@ func runNodeClient(t *testing.T, dir, pkg string, env ...string) {
 	_, modErr := os.Stat(filepath.Join(abs, "node_modules", filepath.FromSlash(pkg)))
 	if lookErr != nil || modErr != nil {
 		if os.Getenv("LATCHKEY_TEST_REQUIRE_NODE") == "1" {
-			t.Fatalf("Node client %s required but unavailable (node: %v, node_modules: %v); run make e2e-deps", pkg, lookErr, modErr)
+			t.Fatalf("Node package %s required (LATCHKEY_TEST_REQUIRE_NODE=1) but unavailable (node: %v, node_modules: %v); run make e2e-deps", pkg, lookErr, modErr)
 		}
-		t.Skipf("SKIPPED: Node.js or e2e/%s/node_modules missing (make e2e-deps)", dir)
+		t.Skipf("SKIPPED: Node.js or %s/node_modules missing (make e2e-deps)", dir)
 	}
+	return node, abs
+}
+
+// runNode runs node with args in dir, env added, and fails the test when it exits non-zero;
+// what it printed goes to the test log under the name what.
+func runNode(t *testing.T, node, dir, what string, env []string, args ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "run.mjs")
-	cmd.Dir = abs
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
-	t.Logf("%s:\n%s", pkg, out)
+	t.Logf("%s:\n%s", what, out)
 	if err != nil {
-		t.Fatalf("%s run failed: %v", pkg, err)
+		t.Fatalf("%s run failed: %v", what, err)
 	}
 }
 

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"net/url"
+	"sync"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/openapi"
@@ -57,9 +62,32 @@ func (s *Server) OpsOpenAPIYAML(context.Context, gen.OpsOpenAPIYAMLRequestObject
 	}, nil
 }
 
-// OpsOpenAPIJSON implements GET /openapi.json (ops).
+// OpsOpenAPIJSON implements GET /openapi.json (ops): the committed contract in JSON (the spec
+// that oapi-codegen embeds has its operationIds rewritten to Go names, so it is not served), with
+// one server, this one: a URL relative to the document, holding the path of the public URL, so
+// that "Try it out" in /docs calls the server that served the page, whatever host it was opened
+// on.
 func (s *Server) OpsOpenAPIJSON(context.Context, gen.OpsOpenAPIJSONRequestObject) (gen.OpsOpenAPIJSONResponseObject, error) {
-	raw, err := gen.GetSpecJSON()
+	contract, err := contractJSON()
+	if err != nil {
+		return nil, err
+	}
+	doc := maps.Clone(contract)
+	base := "/"
+	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Path != "" {
+		base = u.Path
+	}
+	doc["servers"] = []map[string]string{{"url": base, "description": "This Latchkey"}}
+	return gen.OpsOpenAPIJSON200JSONResponse(doc), nil
+}
+
+// contractJSON is openapi.yaml as a JSON object, converted once.
+var contractJSON = sync.OnceValues(func() (map[string]any, error) {
+	spec, err := openapi3.NewLoader().LoadFromData(openapi.YAML)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := spec.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +95,8 @@ func (s *Server) OpsOpenAPIJSON(context.Context, gen.OpsOpenAPIJSONRequestObject
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	return gen.OpsOpenAPIJSON200JSONResponse(doc), nil
-}
+	return doc, nil
+})
 
 // docs is Swagger UI with its assets built into the binary (no CDN).
 var docs = swgui.NewHandler("Latchkey API", "/openapi.json", "/docs/")
