@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,10 @@ func ParseRateLimit(v string) (RateLimit, error) {
 	}
 	return RateLimit{Requests: req, Window: win}, nil
 }
+
+// DefaultIPv6Prefix is how much of an IPv6 client address limits key on: a /64 is the smallest
+// network a site is given, and whoever holds one holds all of its addresses.
+const DefaultIPv6Prefix = 64
 
 // Rate-limit groups: each limited operation belongs to one.
 const (
@@ -184,7 +189,7 @@ func (s *Server) limit(next echo.HandlerFunc) echo.HandlerFunc {
 		if lim.Requests <= 0 || lim.Window <= 0 {
 			return next(c)
 		}
-		if err := s.hit(ctx, rule.group+"|ip:"+st.client.IP, lim, "too many "+rule.what+" from this address"); err != nil {
+		if err := s.hit(ctx, rule.group+"|ip:"+s.addrKey(st.client.IP), lim, "too many "+rule.what+" from this address"); err != nil {
 			return err
 		}
 		if rule.target != nil {
@@ -203,6 +208,26 @@ func (s *Server) limit(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// addrKey is the part of a client address that limits and lockouts count by: an IPv4 address
+// (an IPv4-mapped IPv6 one too) as it is, an IPv6 address by its network of
+// RateLimitIPv6Prefix bits ("2001:db8:1:2::/64"), since whoever holds a network may use any of
+// its addresses.
+func (s *Server) addrKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip // not an address (a test transport's peer): counted as given
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(s.cfg.RateLimitIPv6Prefix)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
 }
 
 // hit counts one request on key and refuses it when the window's allowance is spent.
@@ -281,7 +306,7 @@ func (s *Server) checkLock(ctx context.Context, userID uuid.UUID) (bool, error) 
 	if s.cfg.LockoutThreshold <= 0 {
 		return false, nil
 	}
-	addr, account := lockKeys(userID, clientFrom(ctx).IP)
+	addr, account := lockKeys(userID, s.addrKey(clientFrom(ctx).IP))
 	ls, err := s.store.LockoutsOf(ctx, addr, account)
 	if err != nil || len(ls) == 0 {
 		return false, err
@@ -305,7 +330,7 @@ func (s *Server) failLock(ctx context.Context, userID uuid.UUID) error {
 		return nil
 	}
 	now := s.now()
-	addr, account := lockKeys(userID, clientFrom(ctx).IP)
+	addr, account := lockKeys(userID, s.addrKey(clientFrom(ctx).IP))
 	keep := max(lockoutKeep, 2*s.cfg.LockoutMaxDuration)
 	n, err := s.store.FailSignIn(ctx, addr, userID, now, keep)
 	if err != nil {
@@ -335,7 +360,7 @@ func (s *Server) failLock(ctx context.Context, userID uuid.UUID) error {
 
 // clearLock forgets an account's failures after the right password.
 func (s *Server) clearLock(ctx context.Context, userID uuid.UUID) error {
-	addr, account := lockKeys(userID, clientFrom(ctx).IP)
+	addr, account := lockKeys(userID, s.addrKey(clientFrom(ctx).IP))
 	return s.store.ClearLockouts(ctx, addr, account)
 }
 

@@ -44,6 +44,12 @@ type answer struct {
 // from sends a JSON body to h from the loopback address ip.
 func from(t *testing.T, h *servertest.Harness, ip, method, path string, body any) answer {
 	t.Helper()
+	return fromWith(t, h, ip, nil, method, path, body)
+}
+
+// fromWith is from with request headers (X-Forwarded-For, for a server that trusts loopback).
+func fromWith(t *testing.T, h *servertest.Harness, ip string, header map[string]string, method, path string, body any) answer {
+	t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
 	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
 	var rd io.Reader
@@ -57,6 +63,9 @@ func from(t *testing.T, h *servertest.Harness, ip, method, path string, body any
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	res, err := c.Do(req)
 	if err != nil {
@@ -331,4 +340,63 @@ func TestAdminClearUserLockNegative(t *testing.T) {
 	if st != http.StatusNoContent {
 		t.Fatalf("clear without a lock: %d %s", st, body)
 	}
+}
+
+// viaProxy trusts the loopback address the tests dial from, so X-Forwarded-For names the client.
+func viaProxy(c *server.Config) { c.TrustedProxies = []string{"127.0.0.1"} }
+
+// forwardedSignIn is a Nhost sign-in from client, as the trusted proxy on 127.0.0.1 reports it.
+func forwardedSignIn(t *testing.T, h *servertest.Harness, client, email, password string) answer {
+	t.Helper()
+	return fromWith(t, h, "127.0.0.1", map[string]string{"X-Forwarded-For": client}, http.MethodPost,
+		"/v1/signin/email-password", map[string]string{"email": email, "password": password})
+}
+
+// TestRateLimitIPv6Prefix: IPv6 clients are counted by their network (a /64 by default), so the
+// many addresses one network holds share one allowance and one lockout; another /64 has its own;
+// an IPv4-mapped address counts as its IPv4 address; a prefix of 128 counts every address alone.
+func TestRateLimitIPv6Prefix(t *testing.T) {
+	nhost := limitDialects[0]
+	fromAddr := "Too many sign-in attempts from this address"
+	t.Run("case=one-64-one-allowance", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, tightLimits(3, 3), viaProxy)
+		for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"} {
+			wantNotLimited(t, ip, forwardedSignIn(t, h, ip, "nobody"+strconv.Itoa(i)+"@example.com", "wrong-password"))
+		}
+		wantLimited(t, nhost, forwardedSignIn(t, h, "2001:db8:1:2:ffff:ffff:ffff:ffff", "other@example.com", "wrong-password"), fromAddr, 60)
+		wantNotLimited(t, "another /64", forwardedSignIn(t, h, "2001:db8:1:3::1", "other@example.com", "wrong-password"))
+	})
+	t.Run("case=ipv4-mapped-is-ipv4", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, tightLimits(3, 3), viaProxy)
+		for i, ip := range []string{"::ffff:192.0.2.1", "192.0.2.1", "::ffff:c000:201"} {
+			wantNotLimited(t, ip, forwardedSignIn(t, h, ip, "nobody"+strconv.Itoa(i)+"@example.com", "wrong-password"))
+		}
+		wantLimited(t, nhost, forwardedSignIn(t, h, "192.0.2.1", "other@example.com", "wrong-password"), fromAddr, 60)
+		wantNotLimited(t, "the next IPv4 address", forwardedSignIn(t, h, "192.0.2.2", "other@example.com", "wrong-password"))
+	})
+	t.Run("case=prefix-128", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, tightLimits(3, 3), viaProxy, func(c *server.Config) { c.RateLimitIPv6Prefix = 128 })
+		for i := range 5 {
+			ip := "2001:db8:1:2::" + strconv.Itoa(i+1)
+			wantNotLimited(t, ip, forwardedSignIn(t, h, ip, "nobody"+strconv.Itoa(i)+"@example.com", "wrong-password"))
+		}
+	})
+	t.Run("case=lockout-by-64", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, lockoutConfig, viaProxy)
+		const email, pw = "owner@example.com", "correct-horse-battery"
+		signUp(t, h, email, pw)
+		for _, ip := range []string{"2001:db8:9:9::1", "2001:db8:9:9::2", "2001:db8:9:9::3"} {
+			if a := forwardedSignIn(t, h, ip, email, "wrong-password"); a.status != http.StatusUnauthorized {
+				t.Fatalf("wrong password from %s: %d %s", ip, a.status, a.raw)
+			}
+		}
+		wantLimited(t, nhost, forwardedSignIn(t, h, "2001:db8:9:9::4", email, pw), "Too many failed sign-ins for this account from this address", 15*60)
+		if a := forwardedSignIn(t, h, "2001:db8:9:a::1", email, pw); a.status != http.StatusOK {
+			t.Fatalf("right password from another /64: %d %s", a.status, a.raw)
+		}
+	})
 }

@@ -105,6 +105,7 @@ type Config struct {
 	// Rate limits and brute-force lockout (ratelimit.go).
 	RateLimits              bool                 // limit credential-accepting and mail-sending operations
 	RateLimitGroups         map[string]RateLimit // group → allowance per client address and per target
+	RateLimitIPv6Prefix     int                  // leading bits of an IPv6 client address limits and lockouts key on (64)
 	LockoutThreshold        int                  // wrong passwords from one address before a lock; 0: no lockout
 	LockoutDuration         time.Duration        // the first lock; each further failure doubles it
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
@@ -317,6 +318,7 @@ func DefaultConfig() Config {
 		HSTSMaxAge:              365 * 24 * time.Hour,
 		RateLimits:              true,
 		RateLimitGroups:         DefaultRateLimits(),
+		RateLimitIPv6Prefix:     DefaultIPv6Prefix,
 		LockoutThreshold:        10,
 		LockoutDuration:         15 * time.Minute,
 		LockoutMaxDuration:      24 * time.Hour,
@@ -427,6 +429,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HIBPMinCount <= 0 {
 		c.HIBPMinCount = def.HIBPMinCount
+	}
+	if c.RateLimitIPv6Prefix <= 0 || c.RateLimitIPv6Prefix > 128 {
+		c.RateLimitIPv6Prefix = def.RateLimitIPv6Prefix
 	}
 	return c
 }

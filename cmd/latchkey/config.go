@@ -84,6 +84,7 @@ type config struct {
 	HSTSMaxAge              time.Duration
 	RateLimits              bool
 	RateLimitGroups         map[string]*string // group → "N/window"
+	RateLimitIPv6Prefix     int64
 	LockoutThreshold        int64
 	LockoutDuration         time.Duration
 	LockoutMaxDuration      time.Duration
@@ -461,6 +462,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		HSTSMaxAge:              c.HSTSMaxAge,
 		RateLimits:              c.RateLimits,
 		RateLimitGroups:         limits,
+		RateLimitIPv6Prefix:     int(c.RateLimitIPv6Prefix),
 		LockoutThreshold:        int(c.LockoutThreshold),
 		LockoutDuration:         c.LockoutDuration,
 		LockoutMaxDuration:      c.LockoutMaxDuration,
@@ -550,6 +552,11 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 			Usage:   "allowance of the " + g + " group per address and per account: N/window (10/1m), or off"})
 	}
 	return append(flags,
+		&cli.Int64Flag{Name: "rate-limit-ipv6-prefix", Value: int64(def.RateLimitIPv6Prefix), Destination: &c.RateLimitIPv6Prefix,
+			Sources: c.env(false, "LATCHKEY_RATE_LIMIT_IPV6_PREFIX"),
+			Usage: "rate limits and lockouts count an IPv6 client by this many leading bits of its address (1-128): " +
+				"64 treats a whole /64 network, which one holder uses at will, as one client; 128 counts every address alone. " +
+				"IPv4 addresses, IPv4-mapped ones included, always count one by one"},
 		&cli.Int64Flag{Name: "lockout-threshold", Value: int64(def.LockoutThreshold), Destination: &c.LockoutThreshold, Sources: c.env(false, "LATCHKEY_LOCKOUT_THRESHOLD"),
 			Usage: "wrong passwords for one account from one address before it is locked for that address; 0: no lockout"},
 		&cli.DurationFlag{Name: "lockout-duration", Value: def.LockoutDuration, Destination: &c.LockoutDuration, Sources: c.env(false, "LATCHKEY_LOCKOUT_DURATION"),
@@ -576,6 +583,9 @@ func (c *config) rateLimits(bad func(name, env, why string)) map[string]server.R
 			continue
 		}
 		out[g] = l
+	}
+	if c.RateLimitIPv6Prefix < 1 || c.RateLimitIPv6Prefix > 128 {
+		bad("rate-limit-ipv6-prefix", "LATCHKEY_RATE_LIMIT_IPV6_PREFIX", "must be a prefix length from 1 to 128")
 	}
 	if c.LockoutThreshold < 0 || c.LockoutAccountThreshold < 0 {
 		bad("lockout-threshold", "LATCHKEY_LOCKOUT_THRESHOLD", "and the account threshold must not be negative")
