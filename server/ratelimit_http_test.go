@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -399,4 +400,73 @@ func TestRateLimitIPv6Prefix(t *testing.T) {
 			t.Fatalf("right password from another /64: %d %s", a.status, a.raw)
 		}
 	})
+}
+
+// lockStep is one wrong sign-in of a sequence: from which address, after moving the clock.
+type lockStep struct {
+	ip      string
+	advance time.Duration
+}
+
+// seen is what a client can tell of one answer: status, body and Retry-After.
+func seen(a answer) string {
+	return fmt.Sprintf("%d %s Retry-After=%q", a.status, bytes.TrimSpace(a.raw), a.header.Get("Retry-After"))
+}
+
+// TestLockoutHidesAccounts: a lockout tells no one which addresses have accounts. In every
+// dialect's password sign-in, in conceal mode and out of it, wrong passwords for an address with
+// an account and for one without get the same answers at every step: the same status, body and
+// Retry-After, through the lock from one address, its doubling, the account-wide lock and their
+// ends.
+func TestLockoutHidesAccounts(t *testing.T) {
+	repeat := func(ip string, n int) []lockStep {
+		out := make([]lockStep, n)
+		for i := range out {
+			out[i] = lockStep{ip: ip}
+		}
+		return out
+	}
+	// Defaults: 12 wrong passwords from one address, the last two past the lock.
+	defaults := repeat("127.0.0.1", 12)
+	// lockoutConfig: 3 from one address lock it; the lock ends and doubles; 5 from anywhere lock
+	// the account briefly.
+	small := append(repeat("127.0.0.1", 4), lockStep{"127.0.0.1", 15*time.Minute + time.Second})
+	small = append(small, lockStep{"127.0.0.1", 0}, lockStep{"127.0.0.2", 0}, lockStep{"127.0.0.3", 0},
+		lockStep{"127.0.0.4", 0}, lockStep{"127.0.0.5", 0}, lockStep{"127.0.0.6", 2*time.Minute + time.Second},
+		lockStep{"127.0.0.6", 0})
+	for _, d := range limitDialects {
+		for _, conceal := range []bool{false, true} {
+			for _, c := range []struct {
+				name  string
+				opts  []func(*server.Config)
+				steps []lockStep
+			}{
+				{"defaults", nil, defaults},
+				{"small", []func(*server.Config){lockoutConfig}, small},
+			} {
+				t.Run(fmt.Sprintf("dialect=%s/conceal=%v/config=%s", d.name, conceal, c.name), func(t *testing.T) {
+					t.Parallel()
+					h := servertest.Start(t, append(c.opts, func(cfg *server.Config) { cfg.ConcealErrors = conceal })...)
+					signUp(t, h, "known@example.com", "correct-horse-battery")
+					var known, unknown []string
+					limited := false
+					for _, s := range c.steps {
+						h.Clock.Advance(s.advance)
+						k := from(t, h, s.ip, http.MethodPost, d.path, d.body("known@example.com", "wrong-password"))
+						u := from(t, h, s.ip, http.MethodPost, d.path, d.body("unknown@example.com", "wrong-password"))
+						known, unknown = append(known, seen(k)), append(unknown, seen(u))
+						limited = limited || k.status == http.StatusTooManyRequests
+					}
+					if !limited {
+						t.Fatalf("the sequence never met the lock: %q", known)
+					}
+					for i := range known {
+						if known[i] != unknown[i] {
+							t.Errorf("step %d (%s): an account answers %s\nno account answers %s", i+1, c.steps[i].ip, known[i], unknown[i])
+						}
+					}
+				})
+			}
+		}
+	}
 }
