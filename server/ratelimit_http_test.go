@@ -470,3 +470,130 @@ func TestLockoutHidesAccounts(t *testing.T) {
 		}
 	}
 }
+
+// wantStatus fails unless a has the status.
+func wantStatus(t *testing.T, what string, a answer, status int) {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("%s: status %d (%s), want %d", what, a.status, a.raw, status)
+	}
+}
+
+// wantLimitedAs checks a 429 whatever the dialect: Retry-After within (0, max] seconds and
+// message in the body's message (or, for Authentication Zero, its error).
+func wantLimitedAs(t *testing.T, what string, a answer, msg string, maxWait int) {
+	t.Helper()
+	if a.status != http.StatusTooManyRequests {
+		t.Fatalf("%s: status %d (%s), want 429", what, a.status, a.raw)
+	}
+	if ra, err := strconv.Atoi(a.header.Get("Retry-After")); err != nil || ra < 1 || ra > maxWait {
+		t.Errorf("%s: Retry-After %q, want 1..%d", what, a.header.Get("Retry-After"), maxWait)
+	}
+	if a.body["message"] != msg && a.body["error"] != msg {
+		t.Errorf("%s: body %s, want the message %q", what, a.raw, msg)
+	}
+}
+
+// passwordChecks are the operations that check the password of a caller named by a token, for
+// TestPasswordChecksShareLimits.
+type passwordChecks struct {
+	t       *testing.T
+	h       *servertest.Harness
+	wmeTok  string // a WME access token (it travels in the body)
+	azTok   string // an Authentication Zero session token
+	current string
+}
+
+func (p passwordChecks) wmeChange(ip, previous string) answer {
+	p.t.Helper()
+	return from(p.t, p.h, ip, http.MethodPost, "/v1/change-password", map[string]string{
+		"access_token": p.wmeTok, "previous_password": previous, "proposed_password": "a-new-password-0123"})
+}
+
+func (p passwordChecks) azChange(ip, current string) answer {
+	p.t.Helper()
+	return fromWith(p.t, p.h, ip, map[string]string{"Authorization": "Bearer " + p.azTok}, http.MethodPut, "/password",
+		map[string]string{"current_password": current, "password": "a-new-password-0123"})
+}
+
+func (p passwordChecks) azEmail(ip, current string) answer {
+	p.t.Helper()
+	return fromWith(p.t, p.h, ip, map[string]string{"Authorization": "Bearer " + p.azTok}, http.MethodPut, "/identity/email",
+		map[string]string{"current_password": current, "email": "moved@example.com"})
+}
+
+// startPasswordChecks makes the account editor / editor@example.com and signs it in through WME
+// and Authentication Zero from 127.0.0.1, then starts a new rate-limit window.
+func startPasswordChecks(t *testing.T, opts ...func(*server.Config)) passwordChecks {
+	const pw = "correct-horse-battery"
+	h := servertest.Start(t, opts...)
+	wmeUser(t, h, "editor", "editor@example.com", pw)
+	p := passwordChecks{t: t, h: h, current: pw}
+	w := from(t, h, "127.0.0.1", http.MethodPost, "/v1/login", map[string]string{"username": "editor", "password": pw})
+	wantStatus(t, "wme login", w, http.StatusOK)
+	p.wmeTok, _ = w.body["access_token"].(string)
+	a := from(t, h, "127.0.0.1", http.MethodPost, "/sign_in", map[string]string{"email": "editor@example.com", "password": pw})
+	wantStatus(t, "az sign in", a, http.StatusCreated)
+	p.azTok = a.header.Get("X-Session-Token")
+	if p.wmeTok == "" || p.azTok == "" {
+		t.Fatalf("no tokens: %q %q", w.raw, a.header)
+	}
+	h.Clock.Advance(time.Minute) // the sign-ins above counted in the window before
+	return p
+}
+
+// TestPasswordChecksShareLimits: every operation that checks a password counts against the
+// account's rate limit and lockout, whichever way it names the caller: WME's change-password
+// (its token travels in the body, out of the limiter's sight), Authentication Zero's password
+// and address changes (a session token), and the sign-ins of every dialect share one count.
+func TestPasswordChecksShareLimits(t *testing.T) {
+	const perAccount = "Too many password attempts for this account"
+	t.Run("case=wme-change-password-rate-limit", func(t *testing.T) {
+		t.Parallel()
+		p := startPasswordChecks(t, tightLimits(3, 3))
+		for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+			wantStatus(t, "wrong previous_password from "+ip, p.wmeChange(ip, "wrong-password"), http.StatusUnauthorized)
+		}
+		p.h.NoWrites(t, func() {
+			wantLimitedAs(t, "the fourth address", p.wmeChange("127.0.0.5", "wrong-password"), perAccount, 60)
+		})
+		// The count is the account's, under each of its names.
+		wantLimitedAs(t, "sign-in by address", nhostSignIn(t, p.h, "127.0.0.6", "editor@example.com", p.current),
+			"Too many sign-in attempts for this account", 60)
+		wantLimitedAs(t, "sign-in by username", from(t, p.h, "127.0.0.7", http.MethodPost, "/v1/login",
+			map[string]string{"username": "editor", "password": p.current}), "Too many sign-in attempts for this account", 60)
+	})
+	t.Run("case=one-count-across-dialects", func(t *testing.T) {
+		t.Parallel()
+		p := startPasswordChecks(t, tightLimits(3, 3))
+		wantStatus(t, "wrong sign-in", nhostSignIn(t, p.h, "127.0.0.2", "editor@example.com", "wrong-password"), http.StatusUnauthorized)
+		wantStatus(t, "az wrong current_password", p.azChange("127.0.0.3", "wrong-password"), http.StatusBadRequest)
+		wantStatus(t, "wme wrong previous_password", p.wmeChange("127.0.0.4", "wrong-password"), http.StatusUnauthorized)
+		wantLimitedAs(t, "az address change, fourth", p.azEmail("127.0.0.5", "wrong-password"), perAccount, 60)
+		wantLimitedAs(t, "az password change, right password", p.azChange("127.0.0.6", p.current), perAccount, 60)
+	})
+	t.Run("case=lockout", func(t *testing.T) {
+		t.Parallel()
+		p := startPasswordChecks(t, lockoutConfig)
+		fromHere := "Too many failed sign-ins for this account from this address"
+		for range 3 {
+			wantStatus(t, "wrong previous_password", p.wmeChange("127.0.0.2", "wrong-password"), http.StatusUnauthorized)
+		}
+		// The address is locked for the account, under each of its names, and the right password
+		// does not open it.
+		p.h.NoWrites(t, func() {
+			wantLimitedAs(t, "change with the right password", p.wmeChange("127.0.0.2", p.current), fromHere, 15*60)
+		})
+		wantLimitedAs(t, "sign-in by address", nhostSignIn(t, p.h, "127.0.0.2", "editor@example.com", p.current), fromHere, 15*60)
+		wantLimitedAs(t, "sign-in by username", from(t, p.h, "127.0.0.2", http.MethodPost, "/v1/login",
+			map[string]string{"username": "editor", "password": p.current}), fromHere, 15*60)
+		wantLimitedAs(t, "az change from there", p.azChange("127.0.0.2", p.current), fromHere, 15*60)
+		// Two more from elsewhere make five: the account is locked everywhere, briefly.
+		wantStatus(t, "az wrong current_password", p.azChange("127.0.0.3", "wrong-password"), http.StatusBadRequest)
+		wantStatus(t, "az wrong current_password", p.azEmail("127.0.0.4", "wrong-password"), http.StatusBadRequest)
+		wantLimitedAs(t, "sign-in elsewhere", nhostSignIn(t, p.h, "127.0.0.5", "editor@example.com", p.current),
+			"Too many failed sign-ins for this account", 120)
+		p.h.Clock.Advance(2*time.Minute + time.Second)
+		wantStatus(t, "sign-in elsewhere after the account lock", nhostSignIn(t, p.h, "127.0.0.5", "editor@example.com", p.current), http.StatusOK)
+	})
+}

@@ -112,6 +112,42 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 	return out, err
 }
 
+// checkCurrentPassword checks the password of a caller a token identifies (a password or address
+// change) as a sign-in checks one: within the account's per-account rate limit and lockout, and
+// a wrong one counts as a failed sign-in. The client typed no name, so every name of the account
+// is counted. A wrong password is errPasswordMismatch, for the dialect to tell its own way.
+func (s *Server) checkCurrentPassword(ctx context.Context, u *store.User, given string) error {
+	subjects := accountSubjects(u)
+	if err := s.limitAccount(ctx, LimitSignIn, "password attempts", subjects); err != nil {
+		return err
+	}
+	failures, err := s.checkLock(ctx, subjects...) // a locked account's password is not checked
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash == nil {
+		err = s.passwords.VerifyDummy(ctx)
+		if err == nil {
+			err = errPasswordMismatch
+		}
+	} else {
+		_, err = s.passwords.Verify(ctx, given, *u.PasswordHash)
+	}
+	if errors.Is(err, errPasswordMismatch) {
+		if err := s.failLock(ctx, subjects...); err != nil {
+			return err
+		}
+		return errPasswordMismatch
+	}
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	if failures {
+		return s.clearLock(ctx, subjects...)
+	}
+	return nil
+}
+
 // signInFailed audits a failed sign-in and returns the answer every failure gets.
 func (s *Server) signInFailed(ctx context.Context, userID uuid.UUID, why string) error {
 	if err := s.record(ctx, s.store, auditEvent{Action: auditSignInFailed, Failed: true, User: userID,

@@ -131,14 +131,11 @@ func (s *Server) WmeChangePassword(ctx context.Context, req gen.WmeChangePasswor
 	if err != nil {
 		return nil, err
 	}
-	if p.User.PasswordHash == nil {
-		return nil, &Error{Code: CodeInvalidCredentials}
-	}
-	if _, err := s.passwords.Verify(ctx, b.PreviousPassword, *p.User.PasswordHash); err != nil {
+	if err := s.checkCurrentPassword(ctx, p.User, b.PreviousPassword); err != nil {
 		if errors.Is(err, errPasswordMismatch) {
 			return nil, &Error{Code: CodeInvalidCredentials}
 		}
-		return nil, fmt.Errorf("verify password: %w", err)
+		return nil, err
 	}
 	if err := s.changePassword(ctx, p, secret(b.ProposedPassword)); err != nil {
 		return nil, err
