@@ -111,6 +111,7 @@ type Config struct {
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
+	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: no cap
 }
 
 // Deps is what New needs from outside.
@@ -324,6 +325,7 @@ func DefaultConfig() Config {
 		LockoutMaxDuration:      24 * time.Hour,
 		LockoutAccountThreshold: 50,
 		LockoutAccountDuration:  5 * time.Minute,
+		CodeGuessLimit:          RateLimit{Requests: 20, Window: time.Hour},
 	}
 }
 

@@ -110,14 +110,7 @@ func (s *Server) WmeForgotPassword(ctx context.Context, req gen.WmeForgotPasswor
 // WmeForgotPasswordConfirm implements POST /v1/forgot-password-confirm (WME).
 func (s *Server) WmeForgotPasswordConfirm(ctx context.Context, req gen.WmeForgotPasswordConfirmRequestObject) (gen.WmeForgotPasswordConfirmResponseObject, error) {
 	b := req.Body
-	email, ok, err := s.loginEmail(ctx, b.Username)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, &Error{Code: CodeInvalidTicket}
-	}
-	if err := s.resetPasswordWithCode(ctx, email, secret(b.ConfirmationCode), secret(b.Password)); err != nil {
+	if err := s.resetPasswordWithCode(ctx, b.Username, secret(b.ConfirmationCode), secret(b.Password)); err != nil {
 		return nil, err
 	}
 	return gen.WmeForgotPasswordConfirm200JSONResponse(wmeOK("Password changed")), nil

@@ -90,6 +90,7 @@ type config struct {
 	LockoutMaxDuration      time.Duration
 	LockoutAccountThreshold int64
 	LockoutAccountDuration  time.Duration
+	CodeGuessLimit          string // "N/window" or off
 
 	RedisURL    string // rate-limit counters in Redis (redis.go)
 	RedisPrefix string
@@ -392,6 +393,10 @@ func (c *config) serverConfig() (server.Config, error) {
 		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
 	}
 	limits := c.rateLimits(bad)
+	codeGuesses, err := server.ParseRateLimit(c.CodeGuessLimit)
+	if err != nil {
+		bad("code-guess-limit", "LATCHKEY_CODE_GUESS_LIMIT", "must be N/window, e.g. 20/1h, or off: "+err.Error())
+	}
 	c.validateRedis(bad)
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
@@ -468,6 +473,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		LockoutMaxDuration:      c.LockoutMaxDuration,
 		LockoutAccountThreshold: int(c.LockoutAccountThreshold),
 		LockoutAccountDuration:  c.LockoutAccountDuration,
+		CodeGuessLimit:          codeGuesses,
 	}, nil
 }
 
@@ -567,6 +573,10 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 			Usage: "wrong passwords from all addresses that lock the account everywhere, briefly; 0: never"},
 		&cli.DurationFlag{Name: "lockout-account-duration", Value: def.LockoutAccountDuration, Destination: &c.LockoutAccountDuration, Sources: c.env(false, "LATCHKEY_LOCKOUT_ACCOUNT_DURATION"),
 			Usage: "the account-wide lock; keep it short, so no one can lock a user out for long"},
+		&cli.StringFlag{Name: "code-guess-limit", Value: def.CodeGuessLimit.String(), Destination: &c.CodeGuessLimit, Sources: c.env(false, "LATCHKEY_CODE_GUESS_LIMIT"),
+			Usage: "guesses of mailed codes (sign-in codes, the codes of mailed links, WME confirmation codes) about one address " +
+				"or username, across all the codes it is sent: N/window (20/1h); the guess that reaches N locks it for the window, " +
+				"right code included; or off. Each code also dies after code-max-attempts wrong tries"},
 	)
 }
 
