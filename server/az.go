@@ -469,20 +469,11 @@ func (s *Server) azCheckCurrent(ctx context.Context, userID uuid.UUID, current, 
 	if err != nil {
 		return fmt.Errorf("load user: %w", err)
 	}
-	if u.PasswordHash == nil {
-		if err := s.passwords.VerifyDummy(ctx); err != nil {
-			return fmt.Errorf("verify password: %w", err)
-		}
-		return wrong
-	}
-	_, err = s.passwords.Verify(ctx, *given, *u.PasswordHash)
+	err = s.checkCurrentPassword(ctx, u, *given)
 	if errors.Is(err, errPasswordMismatch) {
 		return wrong
 	}
-	if err != nil {
-		return fmt.Errorf("verify password: %w", err)
-	}
-	return nil
+	return err
 }
 
 // azCheckNewPassword applies the dialect's password rules: present, within the password policy

@@ -85,8 +85,9 @@ func (s *Server) resetPassword(ctx context.Context, ticket, password secret) err
 }
 
 // resetPasswordWithCode sets a new password with the code of a password-reset ticket mailed to
-// email (WME's confirmation code).
-func (s *Server) resetPasswordWithCode(ctx context.Context, email string, code, password secret) error {
+// the account login names, by username or address (WME's confirmation code). The new password is
+// checked first, for every login alike, so the answer tells no one whether login has an account.
+func (s *Server) resetPasswordWithCode(ctx context.Context, login string, code, password secret) error {
 	if err := s.checkNewPassword(ctx, password); err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func (s *Server) resetPasswordWithCode(ctx context.Context, email string, code, 
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.spendTicketCode(ctx, email, store.TicketPasswordReset, code, CodeInvalidTicket,
+	return s.spendTicketCode(ctx, login, s.loginEmail, store.TicketPasswordReset, code, CodeInvalidTicket,
 		func(tx *store.Store, t *store.Ticket) error { return s.applyReset(ctx, tx, t, hash, CodeInvalidTicket) })
 }
 

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/store"
@@ -53,6 +54,10 @@ func ParseRateLimit(v string) (RateLimit, error) {
 	return RateLimit{Requests: req, Window: win}, nil
 }
 
+// DefaultIPv6Prefix is how much of an IPv6 client address limits key on: a /64 is the smallest
+// network a site is given, and whoever holds one holds all of its addresses.
+const DefaultIPv6Prefix = 64
+
 // Rate-limit groups: each limited operation belongs to one.
 const (
 	LimitSignIn  = "signin"  // password, PAT and password-checking operations
@@ -85,12 +90,13 @@ type limitRule struct {
 	target func(st *reqState, body map[string]any) string
 }
 
-// bodyField targets the first non-empty string among fields of the validated body.
+// bodyField targets the first non-empty string among fields of the validated body: a sign-in
+// name or an address, keyed as subject keys it.
 func bodyField(fields ...string) func(*reqState, map[string]any) string {
 	return func(_ *reqState, body map[string]any) string {
 		for _, f := range fields {
-			if v, ok := body[f].(string); ok && v != "" {
-				return strings.ToLower(strings.TrimSpace(v))
+			if v, ok := body[f].(string); ok && strings.TrimSpace(v) != "" {
+				return v
 			}
 		}
 		return ""
@@ -115,11 +121,14 @@ var limitedOps = map[string]limitRule{
 	"wmeNewPasswordRequired": {LimitSignIn, "sign-in attempts", bodyField("username")},
 	"zestyLogin":             {LimitSignIn, "sign-in attempts", bodyField("email")},
 	"azSignIn":               {LimitSignIn, "sign-in attempts", bodyField("email")},
-	"wmeChangePassword":      {LimitSignIn, "password attempts", caller},
-	"azUpdatePassword":       {LimitSignIn, "password attempts", caller},
-	"azPatchPassword":        {LimitSignIn, "password attempts", caller},
-	"azUpdateEmail":          {LimitSignIn, "password attempts", caller},
-	"azPatchEmail":           {LimitSignIn, "password attempts", caller},
+	// Checks of a signed-in caller's password: by address here, and per account in
+	// checkCurrentPassword, on the same counters as the sign-ins (WME's token is in the body,
+	// out of this table's sight).
+	"wmeChangePassword": {LimitSignIn, "password attempts", nil},
+	"azUpdatePassword":  {LimitSignIn, "password attempts", nil},
+	"azPatchPassword":   {LimitSignIn, "password attempts", nil},
+	"azUpdateEmail":     {LimitSignIn, "password attempts", nil},
+	"azPatchEmail":      {LimitSignIn, "password attempts", nil},
 	// New accounts.
 	"signUpEmailPassword": {LimitSignUp, "sign-ups", bodyField("email")},
 	"signInAnonymous":     {LimitSignUp, "sign-ups", nil},
@@ -184,7 +193,7 @@ func (s *Server) limit(next echo.HandlerFunc) echo.HandlerFunc {
 		if lim.Requests <= 0 || lim.Window <= 0 {
 			return next(c)
 		}
-		if err := s.hit(ctx, rule.group+"|ip:"+st.client.IP, lim, "too many "+rule.what+" from this address"); err != nil {
+		if err := s.hit(ctx, rule.group+"|ip:"+s.addrKey(st.client.IP), lim, "too many "+rule.what+" from this address"); err != nil {
 			return err
 		}
 		if rule.target != nil {
@@ -193,10 +202,7 @@ func (s *Server) limit(next echo.HandlerFunc) echo.HandlerFunc {
 				body, _ = vb.ValidatedValue().(map[string]any)
 			}
 			if t := rule.target(st, body); t != "" {
-				// Targets are hashed: the table holds no addresses.
-				sum := sha256.Sum256([]byte(t))
-				key := rule.group + "|to:" + hex.EncodeToString(sum[:16])
-				if err := s.hit(ctx, key, lim, "too many "+rule.what+" for this account"); err != nil {
+				if err := s.hit(ctx, targetKey(rule.group, subject(t)), lim, "too many "+rule.what+" for this account"); err != nil {
 					return err
 				}
 			}
@@ -204,6 +210,46 @@ func (s *Server) limit(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// addrKey is the part of a client address that limits and lockouts count by: an IPv4 address
+// (an IPv4-mapped IPv6 one too) as it is, an IPv6 address by its network of
+// RateLimitIPv6Prefix bits ("2001:db8:1:2::/64"), since whoever holds a network may use any of
+// its addresses.
+func (s *Server) addrKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip // not an address (a test transport's peer): counted as given
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(s.cfg.RateLimitIPv6Prefix)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
+// limitAccount counts a request about an account against its group's per-account allowance, on
+// each of the account's names (subjects): the same counters as a request whose body names the
+// account. It is for operations whose caller a token identifies, which the limiter cannot see.
+func (s *Server) limitAccount(ctx context.Context, group, what string, subjects []string) error {
+	lim := s.cfg.RateLimitGroups[group]
+	if !s.cfg.RateLimits || lim.Requests <= 0 || lim.Window <= 0 {
+		return nil
+	}
+	for _, subj := range subjects {
+		if err := s.hit(ctx, targetKey(group, subj), lim, "too many "+what+" for this account"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// targetKey is the counter of a group's requests about one subject (hashed: the counters hold
+// no addresses).
+func targetKey(group, subj string) string { return group + "|to:" + subj }
 
 // hit counts one request on key and refuses it when the window's allowance is spent.
 func (s *Server) hit(ctx context.Context, key string, lim RateLimit, message string) error {
@@ -256,87 +302,148 @@ func init() {
 	}
 }
 
-// Brute-force protection. Consecutive wrong passwords are counted per account and address, and
-// per account from any address:
+// Brute-force protection. Consecutive wrong passwords are counted per sign-in name (the address
+// or username a client gives) and address, and per name from any address:
 //
-//   - from one address, LockoutThreshold failures lock the account for that address for
+//   - from one address, LockoutThreshold failures lock the name for that address for
 //     LockoutDuration, doubling with each further failure up to LockoutMaxDuration. The
 //     attacker's address is locked out; the owner, elsewhere, is not.
-//   - from all addresses together, every LockoutAccountThreshold failures lock the account for
+//   - from all addresses together, every LockoutAccountThreshold failures lock the name for
 //     LockoutAccountDuration, short and fixed: many addresses can make the owner wait minutes,
 //     never lock them out for good, and each further lock costs the attacker another
 //     LockoutAccountThreshold guesses, which the per-address rate limits slow down.
 //
 // While a lock lasts the password is not checked, so the right one does not open it. A
 // successful sign-in forgets the failures; failures older than lockoutKeep are forgotten too.
+//
+// Names are counted whether or not an account has them, so that an address without an account
+// is locked exactly as one with an account is, and the lock tells no one which addresses have
+// accounts. The same holds for the names of one account: a username and an address are counted
+// apart, since counting them together would tell that they are one account's. A password
+// checked for a caller identified by a token (a password change) counts on every name of the
+// caller's account.
+//
+// Storage: each counted failure writes at most two rows, which expire lockoutKeep after the last
+// failure and are purged. Failures arrive no faster than passwords can be hashed (each one is an
+// argon2id verification, real or dummy, behind the hashing queue), and each client address no
+// faster than its sign-in rate limit allows, so a flood of made-up names leaves at most
+// 2 × hashes per second × lockoutKeep rows, and far fewer under the rate limits.
 
 const lockoutKeep = 24 * time.Hour
 
-func lockKeys(userID uuid.UUID, ip string) (addr, account string) {
-	return "ip:" + userID.String() + "|" + ip, "acct:" + userID.String()
+// identifier is a sign-in name as a client gave it (an address, or a WME username), normalised
+// the one way accounts are looked up. Every limit, lock and cap that counts per account keys on
+// it, through subject: a change of the normalisation made here reaches all of them.
+func identifier(name string) string { return store.NormalizeEmail(name) }
+
+// subject is the key form of a sign-in name: a hash of its identifier, so the tables hold no
+// addresses, computed alike on every instance.
+func subject(name string) string {
+	sum := sha256.Sum256([]byte(identifier(name)))
+	return hex.EncodeToString(sum[:16])
 }
 
-// checkLock refuses a sign-in to a locked account and reports whether failures are on record.
-func (s *Server) checkLock(ctx context.Context, userID uuid.UUID) (bool, error) {
-	if s.cfg.LockoutThreshold <= 0 {
+// accountSubjects are the subjects of every name u signs in with: its address and its username.
+func accountSubjects(u *store.User) []string {
+	var out []string
+	for _, n := range []*string{u.Email, u.Username} {
+		if n != nil && *n != "" && !slices.Contains(out, subject(*n)) {
+			out = append(out, subject(*n))
+		}
+	}
+	return out
+}
+
+// lockKeys are the lockout keys of one subject: from the caller's address, and from anywhere.
+func (s *Server) lockKeys(ctx context.Context, subj string) (addr, account string) {
+	return "pw:" + subj + "|" + s.addrKey(clientFrom(ctx).IP), "pw:" + subj
+}
+
+// checkLock refuses a password check for a locked subject and reports whether failures are on
+// record.
+func (s *Server) checkLock(ctx context.Context, subjects ...string) (bool, error) {
+	if s.cfg.LockoutThreshold <= 0 || len(subjects) == 0 {
 		return false, nil
 	}
-	addr, account := lockKeys(userID, clientFrom(ctx).IP)
-	ls, err := s.store.LockoutsOf(ctx, addr, account)
+	var keys []string
+	accounts := map[string]bool{}
+	for _, subj := range subjects {
+		addr, account := s.lockKeys(ctx, subj)
+		keys = append(keys, addr, account)
+		accounts[account] = true
+	}
+	ls, err := s.store.LockoutsOf(ctx, keys...)
 	if err != nil || len(ls) == 0 {
 		return false, err
 	}
 	now := s.now().Unix()
-	for _, l := range ls {
-		if l.LockedUntil > now {
-			msg := "too many failed sign-ins for this account from this address"
-			if l.Key == account {
-				msg = "too many failed sign-ins for this account"
-			}
-			return true, rateLimited(msg, time.Duration(l.LockedUntil-now)*time.Second)
+	var lock *store.Lockout
+	for i, l := range ls {
+		// The lock that ends last is the wait; of two ending together, the one from this address.
+		if l.LockedUntil > now && (lock == nil || l.LockedUntil > lock.LockedUntil ||
+			l.LockedUntil == lock.LockedUntil && accounts[lock.Key] && !accounts[l.Key]) {
+			lock = &ls[i]
 		}
+	}
+	if lock != nil {
+		msg := "too many failed sign-ins for this account from this address"
+		if accounts[lock.Key] {
+			msg = "too many failed sign-ins for this account"
+		}
+		return true, rateLimited(msg, time.Duration(lock.LockedUntil-now)*time.Second)
 	}
 	return true, nil
 }
 
-// failLock counts a wrong password and locks when a threshold is reached.
-func (s *Server) failLock(ctx context.Context, userID uuid.UUID) error {
+// failLock counts a wrong password on each subject and locks when a threshold is reached.
+func (s *Server) failLock(ctx context.Context, subjects ...string) error {
 	if s.cfg.LockoutThreshold <= 0 {
 		return nil
 	}
 	now := s.now()
-	addr, account := lockKeys(userID, clientFrom(ctx).IP)
 	keep := max(lockoutKeep, 2*s.cfg.LockoutMaxDuration)
-	n, err := s.store.FailSignIn(ctx, addr, userID, now, keep)
-	if err != nil {
-		return err
-	}
-	if over := n - int64(s.cfg.LockoutThreshold); over >= 0 {
-		d := s.cfg.LockoutDuration
-		for i := int64(0); i < over && d < s.cfg.LockoutMaxDuration; i++ {
-			d *= 2
-		}
-		if err := s.store.LockUntil(ctx, addr, now.Add(min(d, s.cfg.LockoutMaxDuration))); err != nil {
+	for _, subj := range subjects {
+		addr, account := s.lockKeys(ctx, subj)
+		n, err := s.store.FailSignIn(ctx, addr, subj, now, keep)
+		if err != nil {
 			return err
 		}
-	}
-	if s.cfg.LockoutAccountThreshold <= 0 {
-		return nil
-	}
-	n, err = s.store.FailSignIn(ctx, account, userID, now, keep)
-	if err != nil {
-		return err
-	}
-	if n%int64(s.cfg.LockoutAccountThreshold) == 0 {
-		return s.store.LockUntil(ctx, account, now.Add(s.cfg.LockoutAccountDuration))
+		if over := n - int64(s.cfg.LockoutThreshold); over >= 0 {
+			d := s.cfg.LockoutDuration
+			for i := int64(0); i < over && d < s.cfg.LockoutMaxDuration; i++ {
+				d *= 2
+			}
+			if err := s.store.LockUntil(ctx, addr, now.Add(min(d, s.cfg.LockoutMaxDuration))); err != nil {
+				return err
+			}
+		}
+		if s.cfg.LockoutAccountThreshold <= 0 {
+			continue
+		}
+		n, err = s.store.FailSignIn(ctx, account, subj, now, keep)
+		if err != nil {
+			return err
+		}
+		if n%int64(s.cfg.LockoutAccountThreshold) == 0 {
+			if err := s.store.LockUntil(ctx, account, now.Add(s.cfg.LockoutAccountDuration)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// clearLock forgets an account's failures after the right password.
-func (s *Server) clearLock(ctx context.Context, userID uuid.UUID) error {
-	addr, account := lockKeys(userID, clientFrom(ctx).IP)
-	return s.store.ClearLockouts(ctx, addr, account)
+// clearLock forgets the failures of subjects after the right password.
+func (s *Server) clearLock(ctx context.Context, subjects ...string) error {
+	var keys []string
+	for _, subj := range subjects {
+		addr, account := s.lockKeys(ctx, subj)
+		keys = append(keys, addr, account)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.store.ClearLockouts(ctx, keys...)
 }
 
 const auditAdminLockClear = "admin.user_lock_clear"
@@ -348,10 +455,11 @@ func (s *Server) AdminClearUserLock(ctx context.Context, req gen.AdminClearUserL
 		return nil, err
 	}
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if _, err := adminUser(ctx, tx, req.UserId); err != nil {
+		u, err := adminUser(ctx, tx, req.UserId)
+		if err != nil {
 			return err
 		}
-		n, err := tx.ClearUserLockouts(ctx, req.UserId)
+		n, err := tx.ClearSubjectLockouts(ctx, accountSubjects(u)...)
 		if err != nil {
 			return err
 		}

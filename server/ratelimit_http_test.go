@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -44,6 +45,12 @@ type answer struct {
 // from sends a JSON body to h from the loopback address ip.
 func from(t *testing.T, h *servertest.Harness, ip, method, path string, body any) answer {
 	t.Helper()
+	return fromWith(t, h, ip, nil, method, path, body)
+}
+
+// fromWith is from with request headers (X-Forwarded-For, for a server that trusts loopback).
+func fromWith(t *testing.T, h *servertest.Harness, ip string, header map[string]string, method, path string, body any) answer {
+	t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
 	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
 	var rd io.Reader
@@ -57,6 +64,9 @@ func from(t *testing.T, h *servertest.Harness, ip, method, path string, body any
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	res, err := c.Do(req)
 	if err != nil {
@@ -331,4 +341,259 @@ func TestAdminClearUserLockNegative(t *testing.T) {
 	if st != http.StatusNoContent {
 		t.Fatalf("clear without a lock: %d %s", st, body)
 	}
+}
+
+// viaProxy trusts the loopback address the tests dial from, so X-Forwarded-For names the client.
+func viaProxy(c *server.Config) { c.TrustedProxies = []string{"127.0.0.1"} }
+
+// forwardedSignIn is a Nhost sign-in from client, as the trusted proxy on 127.0.0.1 reports it.
+func forwardedSignIn(t *testing.T, h *servertest.Harness, client, email, password string) answer {
+	t.Helper()
+	return fromWith(t, h, "127.0.0.1", map[string]string{"X-Forwarded-For": client}, http.MethodPost,
+		"/v1/signin/email-password", map[string]string{"email": email, "password": password})
+}
+
+// TestRateLimitIPv6Prefix: IPv6 clients are counted by their network (a /64 by default), so the
+// many addresses one network holds share one allowance and one lockout; another /64 has its own;
+// an IPv4-mapped address counts as its IPv4 address; a prefix of 128 counts every address alone.
+func TestRateLimitIPv6Prefix(t *testing.T) {
+	nhost := limitDialects[0]
+	fromAddr := "Too many sign-in attempts from this address"
+	t.Run("case=one-64-one-allowance", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, tightLimits(3, 3), viaProxy)
+		for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"} {
+			wantNotLimited(t, ip, forwardedSignIn(t, h, ip, "nobody"+strconv.Itoa(i)+"@example.com", "wrong-password"))
+		}
+		wantLimited(t, nhost, forwardedSignIn(t, h, "2001:db8:1:2:ffff:ffff:ffff:ffff", "other@example.com", "wrong-password"), fromAddr, 60)
+		wantNotLimited(t, "another /64", forwardedSignIn(t, h, "2001:db8:1:3::1", "other@example.com", "wrong-password"))
+	})
+	t.Run("case=ipv4-mapped-is-ipv4", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, tightLimits(3, 3), viaProxy)
+		for i, ip := range []string{"::ffff:192.0.2.1", "192.0.2.1", "::ffff:c000:201"} {
+			wantNotLimited(t, ip, forwardedSignIn(t, h, ip, "nobody"+strconv.Itoa(i)+"@example.com", "wrong-password"))
+		}
+		wantLimited(t, nhost, forwardedSignIn(t, h, "192.0.2.1", "other@example.com", "wrong-password"), fromAddr, 60)
+		wantNotLimited(t, "the next IPv4 address", forwardedSignIn(t, h, "192.0.2.2", "other@example.com", "wrong-password"))
+	})
+	t.Run("case=prefix-128", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, tightLimits(3, 3), viaProxy, func(c *server.Config) { c.RateLimitIPv6Prefix = 128 })
+		for i := range 5 {
+			ip := "2001:db8:1:2::" + strconv.Itoa(i+1)
+			wantNotLimited(t, ip, forwardedSignIn(t, h, ip, "nobody"+strconv.Itoa(i)+"@example.com", "wrong-password"))
+		}
+	})
+	t.Run("case=lockout-by-64", func(t *testing.T) {
+		t.Parallel()
+		h := servertest.Start(t, lockoutConfig, viaProxy)
+		const email, pw = "owner@example.com", "correct-horse-battery"
+		signUp(t, h, email, pw)
+		for _, ip := range []string{"2001:db8:9:9::1", "2001:db8:9:9::2", "2001:db8:9:9::3"} {
+			if a := forwardedSignIn(t, h, ip, email, "wrong-password"); a.status != http.StatusUnauthorized {
+				t.Fatalf("wrong password from %s: %d %s", ip, a.status, a.raw)
+			}
+		}
+		wantLimited(t, nhost, forwardedSignIn(t, h, "2001:db8:9:9::4", email, pw), "Too many failed sign-ins for this account from this address", 15*60)
+		if a := forwardedSignIn(t, h, "2001:db8:9:a::1", email, pw); a.status != http.StatusOK {
+			t.Fatalf("right password from another /64: %d %s", a.status, a.raw)
+		}
+	})
+}
+
+// lockStep is one wrong sign-in of a sequence: from which address, after moving the clock.
+type lockStep struct {
+	ip      string
+	advance time.Duration
+}
+
+// seen is what a client can tell of one answer: status, body and Retry-After.
+func seen(a answer) string {
+	return fmt.Sprintf("%d %s Retry-After=%q", a.status, bytes.TrimSpace(a.raw), a.header.Get("Retry-After"))
+}
+
+// TestLockoutHidesAccounts: a lockout tells no one which addresses have accounts. In every
+// dialect's password sign-in, in conceal mode and out of it, wrong passwords for an address with
+// an account and for one without get the same answers at every step: the same status, body and
+// Retry-After, through the lock from one address, its doubling, the account-wide lock and their
+// ends.
+func TestLockoutHidesAccounts(t *testing.T) {
+	repeat := func(ip string, n int) []lockStep {
+		out := make([]lockStep, n)
+		for i := range out {
+			out[i] = lockStep{ip: ip}
+		}
+		return out
+	}
+	// Defaults: 12 wrong passwords from one address, the last two past the lock.
+	defaults := repeat("127.0.0.1", 12)
+	// lockoutConfig: 3 from one address lock it; the lock ends and doubles; 5 from anywhere lock
+	// the account briefly.
+	small := append(repeat("127.0.0.1", 4), lockStep{"127.0.0.1", 15*time.Minute + time.Second})
+	small = append(small, lockStep{"127.0.0.1", 0}, lockStep{"127.0.0.2", 0}, lockStep{"127.0.0.3", 0},
+		lockStep{"127.0.0.4", 0}, lockStep{"127.0.0.5", 0}, lockStep{"127.0.0.6", 2*time.Minute + time.Second},
+		lockStep{"127.0.0.6", 0})
+	for _, d := range limitDialects {
+		for _, conceal := range []bool{false, true} {
+			for _, c := range []struct {
+				name  string
+				opts  []func(*server.Config)
+				steps []lockStep
+			}{
+				{"defaults", nil, defaults},
+				{"small", []func(*server.Config){lockoutConfig}, small},
+			} {
+				t.Run(fmt.Sprintf("dialect=%s/conceal=%v/config=%s", d.name, conceal, c.name), func(t *testing.T) {
+					t.Parallel()
+					h := servertest.Start(t, append(c.opts, func(cfg *server.Config) { cfg.ConcealErrors = conceal })...)
+					signUp(t, h, "known@example.com", "correct-horse-battery")
+					var known, unknown []string
+					limited := false
+					for _, s := range c.steps {
+						h.Clock.Advance(s.advance)
+						k := from(t, h, s.ip, http.MethodPost, d.path, d.body("known@example.com", "wrong-password"))
+						u := from(t, h, s.ip, http.MethodPost, d.path, d.body("unknown@example.com", "wrong-password"))
+						known, unknown = append(known, seen(k)), append(unknown, seen(u))
+						limited = limited || k.status == http.StatusTooManyRequests
+					}
+					if !limited {
+						t.Fatalf("the sequence never met the lock: %q", known)
+					}
+					for i := range known {
+						if known[i] != unknown[i] {
+							t.Errorf("step %d (%s): an account answers %s\nno account answers %s", i+1, c.steps[i].ip, known[i], unknown[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// wantStatus fails unless a has the status.
+func wantStatus(t *testing.T, what string, a answer, status int) {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("%s: status %d (%s), want %d", what, a.status, a.raw, status)
+	}
+}
+
+// wantLimitedAs checks a 429 whatever the dialect: Retry-After within (0, max] seconds and
+// message in the body's message (or, for Authentication Zero, its error).
+func wantLimitedAs(t *testing.T, what string, a answer, msg string, maxWait int) {
+	t.Helper()
+	if a.status != http.StatusTooManyRequests {
+		t.Fatalf("%s: status %d (%s), want 429", what, a.status, a.raw)
+	}
+	if ra, err := strconv.Atoi(a.header.Get("Retry-After")); err != nil || ra < 1 || ra > maxWait {
+		t.Errorf("%s: Retry-After %q, want 1..%d", what, a.header.Get("Retry-After"), maxWait)
+	}
+	if a.body["message"] != msg && a.body["error"] != msg {
+		t.Errorf("%s: body %s, want the message %q", what, a.raw, msg)
+	}
+}
+
+// passwordChecks are the operations that check the password of a caller named by a token, for
+// TestPasswordChecksShareLimits.
+type passwordChecks struct {
+	t       *testing.T
+	h       *servertest.Harness
+	wmeTok  string // a WME access token (it travels in the body)
+	azTok   string // an Authentication Zero session token
+	current string
+}
+
+func (p passwordChecks) wmeChange(ip, previous string) answer {
+	p.t.Helper()
+	return from(p.t, p.h, ip, http.MethodPost, "/v1/change-password", map[string]string{
+		"access_token": p.wmeTok, "previous_password": previous, "proposed_password": "a-new-password-0123"})
+}
+
+func (p passwordChecks) azChange(ip, current string) answer {
+	p.t.Helper()
+	return fromWith(p.t, p.h, ip, map[string]string{"Authorization": "Bearer " + p.azTok}, http.MethodPut, "/password",
+		map[string]string{"current_password": current, "password": "a-new-password-0123"})
+}
+
+func (p passwordChecks) azEmail(ip, current string) answer {
+	p.t.Helper()
+	return fromWith(p.t, p.h, ip, map[string]string{"Authorization": "Bearer " + p.azTok}, http.MethodPut, "/identity/email",
+		map[string]string{"current_password": current, "email": "moved@example.com"})
+}
+
+// startPasswordChecks makes the account editor / editor@example.com and signs it in through WME
+// and Authentication Zero from 127.0.0.1, then starts a new rate-limit window.
+func startPasswordChecks(t *testing.T, opts ...func(*server.Config)) passwordChecks {
+	const pw = "correct-horse-battery"
+	h := servertest.Start(t, opts...)
+	wmeUser(t, h, "editor", "editor@example.com", pw)
+	p := passwordChecks{t: t, h: h, current: pw}
+	w := from(t, h, "127.0.0.1", http.MethodPost, "/v1/login", map[string]string{"username": "editor", "password": pw})
+	wantStatus(t, "wme login", w, http.StatusOK)
+	p.wmeTok, _ = w.body["access_token"].(string)
+	a := from(t, h, "127.0.0.1", http.MethodPost, "/sign_in", map[string]string{"email": "editor@example.com", "password": pw})
+	wantStatus(t, "az sign in", a, http.StatusCreated)
+	p.azTok = a.header.Get("X-Session-Token")
+	if p.wmeTok == "" || p.azTok == "" {
+		t.Fatalf("no tokens: %q %q", w.raw, a.header)
+	}
+	h.Clock.Advance(time.Minute) // the sign-ins above counted in the window before
+	return p
+}
+
+// TestPasswordChecksShareLimits: every operation that checks a password counts against the
+// account's rate limit and lockout, whichever way it names the caller: WME's change-password
+// (its token travels in the body, out of the limiter's sight), Authentication Zero's password
+// and address changes (a session token), and the sign-ins of every dialect share one count.
+func TestPasswordChecksShareLimits(t *testing.T) {
+	const perAccount = "Too many password attempts for this account"
+	t.Run("case=wme-change-password-rate-limit", func(t *testing.T) {
+		t.Parallel()
+		p := startPasswordChecks(t, tightLimits(3, 3))
+		for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+			wantStatus(t, "wrong previous_password from "+ip, p.wmeChange(ip, "wrong-password"), http.StatusUnauthorized)
+		}
+		p.h.NoWrites(t, func() {
+			wantLimitedAs(t, "the fourth address", p.wmeChange("127.0.0.5", "wrong-password"), perAccount, 60)
+		})
+		// The count is the account's, under each of its names.
+		wantLimitedAs(t, "sign-in by address", nhostSignIn(t, p.h, "127.0.0.6", "editor@example.com", p.current),
+			"Too many sign-in attempts for this account", 60)
+		wantLimitedAs(t, "sign-in by username", from(t, p.h, "127.0.0.7", http.MethodPost, "/v1/login",
+			map[string]string{"username": "editor", "password": p.current}), "Too many sign-in attempts for this account", 60)
+	})
+	t.Run("case=one-count-across-dialects", func(t *testing.T) {
+		t.Parallel()
+		p := startPasswordChecks(t, tightLimits(3, 3))
+		wantStatus(t, "wrong sign-in", nhostSignIn(t, p.h, "127.0.0.2", "editor@example.com", "wrong-password"), http.StatusUnauthorized)
+		wantStatus(t, "az wrong current_password", p.azChange("127.0.0.3", "wrong-password"), http.StatusBadRequest)
+		wantStatus(t, "wme wrong previous_password", p.wmeChange("127.0.0.4", "wrong-password"), http.StatusUnauthorized)
+		wantLimitedAs(t, "az address change, fourth", p.azEmail("127.0.0.5", "wrong-password"), perAccount, 60)
+		wantLimitedAs(t, "az password change, right password", p.azChange("127.0.0.6", p.current), perAccount, 60)
+	})
+	t.Run("case=lockout", func(t *testing.T) {
+		t.Parallel()
+		p := startPasswordChecks(t, lockoutConfig)
+		fromHere := "Too many failed sign-ins for this account from this address"
+		for range 3 {
+			wantStatus(t, "wrong previous_password", p.wmeChange("127.0.0.2", "wrong-password"), http.StatusUnauthorized)
+		}
+		// The address is locked for the account, under each of its names, and the right password
+		// does not open it.
+		p.h.NoWrites(t, func() {
+			wantLimitedAs(t, "change with the right password", p.wmeChange("127.0.0.2", p.current), fromHere, 15*60)
+		})
+		wantLimitedAs(t, "sign-in by address", nhostSignIn(t, p.h, "127.0.0.2", "editor@example.com", p.current), fromHere, 15*60)
+		wantLimitedAs(t, "sign-in by username", from(t, p.h, "127.0.0.2", http.MethodPost, "/v1/login",
+			map[string]string{"username": "editor", "password": p.current}), fromHere, 15*60)
+		wantLimitedAs(t, "az change from there", p.azChange("127.0.0.2", p.current), fromHere, 15*60)
+		// Two more from elsewhere make five: the account is locked everywhere, briefly.
+		wantStatus(t, "az wrong current_password", p.azChange("127.0.0.3", "wrong-password"), http.StatusBadRequest)
+		wantStatus(t, "az wrong current_password", p.azEmail("127.0.0.4", "wrong-password"), http.StatusBadRequest)
+		wantLimitedAs(t, "sign-in elsewhere", nhostSignIn(t, p.h, "127.0.0.5", "editor@example.com", p.current),
+			"Too many failed sign-ins for this account", 120)
+		p.h.Clock.Advance(2*time.Minute + time.Second)
+		wantStatus(t, "sign-in elsewhere after the account lock", nhostSignIn(t, p.h, "127.0.0.5", "editor@example.com", p.current), http.StatusOK)
+	})
 }

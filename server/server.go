@@ -105,11 +105,13 @@ type Config struct {
 	// Rate limits and brute-force lockout (ratelimit.go).
 	RateLimits              bool                 // limit credential-accepting and mail-sending operations
 	RateLimitGroups         map[string]RateLimit // group → allowance per client address and per target
+	RateLimitIPv6Prefix     int                  // leading bits of an IPv6 client address limits and lockouts key on (64)
 	LockoutThreshold        int                  // wrong passwords from one address before a lock; 0: no lockout
 	LockoutDuration         time.Duration        // the first lock; each further failure doubles it
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
+	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: no cap
 }
 
 // Deps is what New needs from outside.
@@ -317,11 +319,13 @@ func DefaultConfig() Config {
 		HSTSMaxAge:              365 * 24 * time.Hour,
 		RateLimits:              true,
 		RateLimitGroups:         DefaultRateLimits(),
+		RateLimitIPv6Prefix:     DefaultIPv6Prefix,
 		LockoutThreshold:        10,
 		LockoutDuration:         15 * time.Minute,
 		LockoutMaxDuration:      24 * time.Hour,
 		LockoutAccountThreshold: 50,
 		LockoutAccountDuration:  5 * time.Minute,
+		CodeGuessLimit:          RateLimit{Requests: 20, Window: time.Hour},
 	}
 }
 
@@ -427,6 +431,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HIBPMinCount <= 0 {
 		c.HIBPMinCount = def.HIBPMinCount
+	}
+	if c.RateLimitIPv6Prefix <= 0 || c.RateLimitIPv6Prefix > 128 {
+		c.RateLimitIPv6Prefix = def.RateLimitIPv6Prefix
 	}
 	return c
 }

@@ -37,6 +37,17 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		return nil, err
 	}
 	defer done()
+	name := in.Email
+	if name == "" {
+		name = in.Login
+	}
+	// The lock is on the name given, account or not, and is looked at before the account: an
+	// address without one is locked, and answered, exactly as one with an account.
+	subj := subject(name)
+	failures, err := s.checkLock(ctx, subj) // a locked name's password is not checked
+	if err != nil {
+		return nil, err
+	}
 	var u *store.User
 	if in.Email != "" {
 		u, err = s.store.UserByEmail(ctx, in.Email)
@@ -45,22 +56,21 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == nil) {
 		// Same cost and the same queue as a real check, so neither timing nor a full hashing
-		// queue (503) tells an unknown account from a known one.
+		// queue (503) tells an unknown account from a known one; and the same count toward a lock.
 		if err := s.passwords.VerifyDummy(ctx); err != nil {
 			return nil, fmt.Errorf("verify password: %w", err)
+		}
+		if err := s.failLock(ctx, subj); err != nil {
+			return nil, err
 		}
 		return nil, s.signInFailed(ctx, uuid.Nil, "unknown-account")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	failures, err := s.checkLock(ctx, u.ID) // a locked account's password is not checked
-	if err != nil {
-		return nil, err
-	}
 	upgraded, err := s.passwords.Verify(ctx, string(in.Password), *u.PasswordHash)
 	if errors.Is(err, errPasswordMismatch) {
-		if err := s.failLock(ctx, u.ID); err != nil {
+		if err := s.failLock(ctx, subj); err != nil {
 			return nil, err
 		}
 		return nil, s.signInFailed(ctx, u.ID, "wrong-password")
@@ -69,7 +79,7 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		return nil, fmt.Errorf("verify password: %w", err)
 	}
 	if failures {
-		if err := s.clearLock(ctx, u.ID); err != nil {
+		if err := s.clearLock(ctx, subj); err != nil {
 			return nil, err
 		}
 	}
@@ -100,6 +110,42 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		return err
 	})
 	return out, err
+}
+
+// checkCurrentPassword checks the password of a caller a token identifies (a password or address
+// change) as a sign-in checks one: within the account's per-account rate limit and lockout, and
+// a wrong one counts as a failed sign-in. The client typed no name, so every name of the account
+// is counted. A wrong password is errPasswordMismatch, for the dialect to tell its own way.
+func (s *Server) checkCurrentPassword(ctx context.Context, u *store.User, given string) error {
+	subjects := accountSubjects(u)
+	if err := s.limitAccount(ctx, LimitSignIn, "password attempts", subjects); err != nil {
+		return err
+	}
+	failures, err := s.checkLock(ctx, subjects...) // a locked account's password is not checked
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash == nil {
+		err = s.passwords.VerifyDummy(ctx)
+		if err == nil {
+			err = errPasswordMismatch
+		}
+	} else {
+		_, err = s.passwords.Verify(ctx, given, *u.PasswordHash)
+	}
+	if errors.Is(err, errPasswordMismatch) {
+		if err := s.failLock(ctx, subjects...); err != nil {
+			return err
+		}
+		return errPasswordMismatch
+	}
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	if failures {
+		return s.clearLock(ctx, subjects...)
+	}
+	return nil
 }
 
 // signInFailed audits a failed sign-in and returns the answer every failure gets.

@@ -159,7 +159,7 @@ func (s *Server) useTicket(ctx context.Context, ticket secret) (*session, string
 // for and signs its owner in.
 func (s *Server) useTicketCode(ctx context.Context, email, kind string, code secret, failure Code) (*session, error) {
 	var out *session
-	err := s.spendTicketCode(ctx, email, kind, code, failure, func(tx *store.Store, t *store.Ticket) error {
+	err := s.spendTicketCode(ctx, email, nil, kind, code, failure, func(tx *store.Store, t *store.Ticket) error {
 		var err error
 		out, err = s.completeTicket(ctx, tx, t)
 		return err
@@ -167,30 +167,54 @@ func (s *Server) useTicketCode(ctx context.Context, email, kind string, code sec
 	return out, err
 }
 
-// spendTicketCode finds the ticket of kind mailed to email whose code is code, and spends it and
-// runs fn in one transaction. Each try is counted before the code is compared, so concurrent
-// guesses cannot exceed CodeMaxAttempts; a code out of tries is dead (its link still works).
-func (s *Server) spendTicketCode(ctx context.Context, email, kind string, code secret, failure Code,
-	fn func(tx *store.Store, t *store.Ticket) error) error {
-	max := s.cfg.CodeMaxAttempts
-	pending, err := s.store.PendingCodeTickets(ctx, email, kind, max)
+// spendTicketCode finds the ticket of kind mailed to the account name names whose code is code,
+// and spends it and runs fn in one transaction. The guess counts against name's cap on code
+// guesses (guessCode) before anything else, account or not. The tickets are looked up by the
+// address lookup finds for name (nil: name is the address); none found, the code is wrong. Each
+// try of a ticket is counted before the code is compared, so concurrent guesses cannot exceed
+// CodeMaxAttempts; a code out of tries is dead (its link still works).
+func (s *Server) spendTicketCode(ctx context.Context, name string, lookup func(context.Context, string) (string, bool, error),
+	kind string, code secret, failure Code, fn func(tx *store.Store, t *store.Ticket) error) error {
+	var spent error // the answer of a right code: fn's
+	right, err := s.guessCode(ctx, kind, []string{subject(name)}, func() (bool, uuid.UUID, error) {
+		email := name
+		if lookup != nil {
+			e, ok, err := lookup(ctx, name)
+			if err != nil || !ok {
+				return false, uuid.Nil, err
+			}
+			email = e
+		}
+		max := s.cfg.CodeMaxAttempts
+		pending, err := s.store.PendingCodeTickets(ctx, email, kind, max)
+		if err != nil {
+			return false, uuid.Nil, err
+		}
+		var owner uuid.UUID
+		for _, t := range pending {
+			owner = t.UserID
+			ok, err := s.store.TakeTicketAttempt(ctx, t.ID, max)
+			if err != nil {
+				return false, owner, err
+			}
+			if !ok || subtle.ConstantTimeCompare(codeHash(t.ID, code), t.CodeHash) != 1 {
+				continue
+			}
+			spent = s.store.Tx(ctx, func(tx *store.Store) error {
+				if err := tx.SpendTicketByID(ctx, t.ID); err != nil {
+					return ticketError(err, failure)
+				}
+				return fn(tx, &t)
+			})
+			return true, owner, nil
+		}
+		return false, owner, nil
+	})
 	if err != nil {
 		return err
 	}
-	for _, t := range pending {
-		ok, err := s.store.TakeTicketAttempt(ctx, t.ID, max)
-		if err != nil {
-			return err
-		}
-		if !ok || subtle.ConstantTimeCompare(codeHash(t.ID, code), t.CodeHash) != 1 {
-			continue
-		}
-		return s.store.Tx(ctx, func(tx *store.Store) error {
-			if err := tx.SpendTicketByID(ctx, t.ID); err != nil {
-				return ticketError(err, failure)
-			}
-			return fn(tx, &t)
-		})
+	if right {
+		return spent
 	}
 	if err := s.record(ctx, s.store, auditEvent{Action: auditTicketCodeFailed, Failed: true,
 		Detail: store.JSONMap{"kind": kind}}); err != nil {

@@ -110,14 +110,7 @@ func (s *Server) WmeForgotPassword(ctx context.Context, req gen.WmeForgotPasswor
 // WmeForgotPasswordConfirm implements POST /v1/forgot-password-confirm (WME).
 func (s *Server) WmeForgotPasswordConfirm(ctx context.Context, req gen.WmeForgotPasswordConfirmRequestObject) (gen.WmeForgotPasswordConfirmResponseObject, error) {
 	b := req.Body
-	email, ok, err := s.loginEmail(ctx, b.Username)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, &Error{Code: CodeInvalidTicket}
-	}
-	if err := s.resetPasswordWithCode(ctx, email, secret(b.ConfirmationCode), secret(b.Password)); err != nil {
+	if err := s.resetPasswordWithCode(ctx, b.Username, secret(b.ConfirmationCode), secret(b.Password)); err != nil {
 		return nil, err
 	}
 	return gen.WmeForgotPasswordConfirm200JSONResponse(wmeOK("Password changed")), nil
@@ -131,14 +124,11 @@ func (s *Server) WmeChangePassword(ctx context.Context, req gen.WmeChangePasswor
 	if err != nil {
 		return nil, err
 	}
-	if p.User.PasswordHash == nil {
-		return nil, &Error{Code: CodeInvalidCredentials}
-	}
-	if _, err := s.passwords.Verify(ctx, b.PreviousPassword, *p.User.PasswordHash); err != nil {
+	if err := s.checkCurrentPassword(ctx, p.User, b.PreviousPassword); err != nil {
 		if errors.Is(err, errPasswordMismatch) {
 			return nil, &Error{Code: CodeInvalidCredentials}
 		}
-		return nil, fmt.Errorf("verify password: %w", err)
+		return nil, err
 	}
 	if err := s.changePassword(ctx, p, secret(b.ProposedPassword)); err != nil {
 		return nil, err

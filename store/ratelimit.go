@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Counter counts hits in fixed windows, shared by every instance. The store implements it over
@@ -39,10 +37,13 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, now t
 	return hits, time.Unix(end, 0).UTC(), nil
 }
 
-// Lockout is the failed-password state of one key (an account, or an account from one address).
+// Lockout is the failed-attempt state of one key. Keys name what is counted: the wrong passwords
+// given for one sign-in name (an address or a username), from one client address or from all,
+// or the code guesses about one. Subject is the hashed name the key is about, whether or not an
+// account has it: what an administrator clears an account's rows by.
 type Lockout struct {
 	Key         string
-	UserID      uuid.UUID
+	Subject     string
 	Failures    int64
 	LockedUntil int64 // Unix seconds; 0 when not locked
 	ExpiresAt   int64 // Unix seconds; the row is forgotten after it
@@ -58,12 +59,17 @@ func (s *Store) LockoutsOf(ctx context.Context, keys ...string) ([]Lockout, erro
 }
 
 // FailSignIn counts one more consecutive failure on key and returns the count. The row lives
-// until keep after now, so failures far apart are forgotten.
-func (s *Store) FailSignIn(ctx context.Context, key string, userID uuid.UUID, now time.Time, keep time.Duration) (int64, error) {
+// until keep after now, so failures far apart are forgotten; an expired row the purge has not
+// deleted yet starts again at 1.
+func (s *Store) FailSignIn(ctx context.Context, key, subject string, now time.Time, keep time.Duration) (int64, error) {
 	var n int64
-	err := s.w(ctx).Raw(`INSERT INTO lockouts (key, user_id, failures, locked_until, expires_at) VALUES (?, ?, 1, 0, ?)
-		ON CONFLICT (key) DO UPDATE SET failures = lockouts.failures + 1, expires_at = excluded.expires_at
-		RETURNING failures`, key, userID, now.Add(keep).Unix()).Scan(&n).Error
+	t := now.Unix()
+	err := s.w(ctx).Raw(`INSERT INTO lockouts (key, subject, failures, locked_until, expires_at) VALUES (?, ?, 1, 0, ?)
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN lockouts.expires_at <= ? THEN 1 ELSE lockouts.failures + 1 END,
+			locked_until = CASE WHEN lockouts.expires_at <= ? THEN 0 ELSE lockouts.locked_until END,
+			expires_at = CASE WHEN lockouts.locked_until > excluded.expires_at THEN lockouts.locked_until ELSE excluded.expires_at END
+		RETURNING failures`, key, subject, now.Add(keep).Unix(), t, t).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("count failure: %w", err)
 	}
@@ -81,6 +87,45 @@ func (s *Store) LockUntil(ctx context.Context, key string, until time.Time) erro
 	return nil
 }
 
+// TakeGuess takes one of the limit tries that key allows in any span of window, before the try
+// is judged, so concurrent tries cannot exceed it. It answers the tries taken so far, this one
+// included, or 0 when none is left, with the end of the lock that refuses it.
+//
+// The tries are counted in one guarded statement: the try that reaches limit locks key for
+// window, and a count with no try for window is forgotten. So no span of window holds more than
+// limit tries: within one, the count cannot be forgotten, and the lock that the limit-th try sets
+// outlasts it.
+func (s *Store) TakeGuess(ctx context.Context, key, subject string, limit int, window time.Duration, now time.Time) (int64, time.Time, error) {
+	t, end := now.Unix(), now.Add(window).Unix()
+	first := int64(0)
+	if limit <= 1 {
+		first = end
+	}
+	var n int64
+	err := s.w(ctx).Raw(`INSERT INTO lockouts (key, subject, failures, locked_until, expires_at) VALUES (?, ?, 1, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN lockouts.expires_at <= ? THEN 1 ELSE lockouts.failures + 1 END,
+			locked_until = CASE WHEN (CASE WHEN lockouts.expires_at <= ? THEN 1 ELSE lockouts.failures + 1 END) >= ? THEN ? ELSE 0 END,
+			expires_at = ?
+		WHERE lockouts.locked_until <= ?
+		RETURNING failures`, key, subject, first, end, t, t, limit, end, end, t).Scan(&n).Error
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("take guess: %w", err)
+	}
+	if n > 0 {
+		return n, time.Time{}, nil
+	}
+	ls, err := s.LockoutsOf(ctx, key)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	until := now.Add(window) // unlocked since: the statement saw a lock that has just ended
+	if len(ls) == 1 && ls[0].LockedUntil > t {
+		until = time.Unix(ls[0].LockedUntil, 0).UTC()
+	}
+	return 0, until, nil
+}
+
 // ClearLockouts forgets the failures of keys (a successful sign-in).
 func (s *Store) ClearLockouts(ctx context.Context, keys ...string) error {
 	if err := s.w(ctx).Exec(`DELETE FROM lockouts WHERE key IN ?`, keys).Error; err != nil {
@@ -89,11 +134,15 @@ func (s *Store) ClearLockouts(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// ClearUserLockouts forgets every failure and lock of one user and reports how many rows went.
-func (s *Store) ClearUserLockouts(ctx context.Context, userID uuid.UUID) (int64, error) {
-	res := s.w(ctx).Exec(`DELETE FROM lockouts WHERE user_id = ?`, userID)
+// ClearSubjectLockouts forgets every failure, lock and guess count about the subjects (the
+// names of one account) and reports how many rows went.
+func (s *Store) ClearSubjectLockouts(ctx context.Context, subjects ...string) (int64, error) {
+	if len(subjects) == 0 {
+		return 0, nil
+	}
+	res := s.w(ctx).Exec(`DELETE FROM lockouts WHERE subject IN ?`, subjects)
 	if res.Error != nil {
-		return 0, fmt.Errorf("clear user lockouts: %w", res.Error)
+		return 0, fmt.Errorf("clear lockouts: %w", res.Error)
 	}
 	return res.RowsAffected, nil
 }

@@ -84,11 +84,13 @@ type config struct {
 	HSTSMaxAge              time.Duration
 	RateLimits              bool
 	RateLimitGroups         map[string]*string // group → "N/window"
+	RateLimitIPv6Prefix     int64
 	LockoutThreshold        int64
 	LockoutDuration         time.Duration
 	LockoutMaxDuration      time.Duration
 	LockoutAccountThreshold int64
 	LockoutAccountDuration  time.Duration
+	CodeGuessLimit          string // "N/window" or off
 
 	RedisURL    string // rate-limit counters in Redis (redis.go)
 	RedisPrefix string
@@ -391,6 +393,10 @@ func (c *config) serverConfig() (server.Config, error) {
 		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
 	}
 	limits := c.rateLimits(bad)
+	codeGuesses, err := server.ParseRateLimit(c.CodeGuessLimit)
+	if err != nil {
+		bad("code-guess-limit", "LATCHKEY_CODE_GUESS_LIMIT", "must be N/window, e.g. 20/1h, or off: "+err.Error())
+	}
 	c.validateRedis(bad)
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
@@ -461,11 +467,13 @@ func (c *config) serverConfig() (server.Config, error) {
 		HSTSMaxAge:              c.HSTSMaxAge,
 		RateLimits:              c.RateLimits,
 		RateLimitGroups:         limits,
+		RateLimitIPv6Prefix:     int(c.RateLimitIPv6Prefix),
 		LockoutThreshold:        int(c.LockoutThreshold),
 		LockoutDuration:         c.LockoutDuration,
 		LockoutMaxDuration:      c.LockoutMaxDuration,
 		LockoutAccountThreshold: int(c.LockoutAccountThreshold),
 		LockoutAccountDuration:  c.LockoutAccountDuration,
+		CodeGuessLimit:          codeGuesses,
 	}, nil
 }
 
@@ -550,6 +558,11 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 			Usage:   "allowance of the " + g + " group per address and per account: N/window (10/1m), or off"})
 	}
 	return append(flags,
+		&cli.Int64Flag{Name: "rate-limit-ipv6-prefix", Value: int64(def.RateLimitIPv6Prefix), Destination: &c.RateLimitIPv6Prefix,
+			Sources: c.env(false, "LATCHKEY_RATE_LIMIT_IPV6_PREFIX"),
+			Usage: "rate limits and lockouts count an IPv6 client by this many leading bits of its address (1-128): " +
+				"64 treats a whole /64 network, which one holder uses at will, as one client; 128 counts every address alone. " +
+				"IPv4 addresses, IPv4-mapped ones included, always count one by one"},
 		&cli.Int64Flag{Name: "lockout-threshold", Value: int64(def.LockoutThreshold), Destination: &c.LockoutThreshold, Sources: c.env(false, "LATCHKEY_LOCKOUT_THRESHOLD"),
 			Usage: "wrong passwords for one account from one address before it is locked for that address; 0: no lockout"},
 		&cli.DurationFlag{Name: "lockout-duration", Value: def.LockoutDuration, Destination: &c.LockoutDuration, Sources: c.env(false, "LATCHKEY_LOCKOUT_DURATION"),
@@ -560,6 +573,10 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 			Usage: "wrong passwords from all addresses that lock the account everywhere, briefly; 0: never"},
 		&cli.DurationFlag{Name: "lockout-account-duration", Value: def.LockoutAccountDuration, Destination: &c.LockoutAccountDuration, Sources: c.env(false, "LATCHKEY_LOCKOUT_ACCOUNT_DURATION"),
 			Usage: "the account-wide lock; keep it short, so no one can lock a user out for long"},
+		&cli.StringFlag{Name: "code-guess-limit", Value: def.CodeGuessLimit.String(), Destination: &c.CodeGuessLimit, Sources: c.env(false, "LATCHKEY_CODE_GUESS_LIMIT"),
+			Usage: "guesses of mailed codes (sign-in codes, the codes of mailed links, WME confirmation codes) about one address " +
+				"or username, across all the codes it is sent: N/window (20/1h); the guess that reaches N locks it for the window, " +
+				"right code included; or off. Each code also dies after code-max-attempts wrong tries"},
 	)
 }
 
@@ -576,6 +593,9 @@ func (c *config) rateLimits(bad func(name, env, why string)) map[string]server.R
 			continue
 		}
 		out[g] = l
+	}
+	if c.RateLimitIPv6Prefix < 1 || c.RateLimitIPv6Prefix > 128 {
+		bad("rate-limit-ipv6-prefix", "LATCHKEY_RATE_LIMIT_IPV6_PREFIX", "must be a prefix length from 1 to 128")
 	}
 	if c.LockoutThreshold < 0 || c.LockoutAccountThreshold < 0 {
 		bad("lockout-threshold", "LATCHKEY_LOCKOUT_THRESHOLD", "and the account threshold must not be negative")

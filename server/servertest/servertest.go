@@ -83,6 +83,7 @@ func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*se
 	for _, g := range server.LimitGroups {
 		cfg.RateLimitGroups[g] = server.RateLimit{Requests: 1 << 30, Window: time.Minute}
 	}
+	cfg.CodeGuessLimit.Requests = 1 << 30  // likewise the cap on code guesses
 	ts := httptest.NewUnstartedServer(nil) // its address goes into mailed links
 	t.Cleanup(ts.Close)
 	cfg.PublicURL = "http://" + ts.Listener.Addr().String()

@@ -55,6 +55,10 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) *store.Stor
 			t.Parallel()
 			raceSpendTicket(t, newEnv(t, open), inTx)
 		})
+		t.Run("race=take-guess/"+modeName(inTx), func(t *testing.T) {
+			t.Parallel()
+			raceTakeGuess(t, newEnv(t, open), inTx)
+		})
 		t.Run("race=take-ticket-attempt/"+modeName(inTx), func(t *testing.T) {
 			t.Parallel()
 			raceTakeTicketAttempt(t, newEnv(t, open), inTx)
@@ -187,7 +191,7 @@ func contracts() []contract {
 			{"empty-store", purgeEmpty},
 			{"tickets-and-settled-mail", purgeTicketsAndMail},
 		}},
-		{"contract=ratelimit", []testCase{{"windows-count-and-reset", rateLimitWindows}, {"lockout-cycle", lockoutCycle}}},
+		{"contract=ratelimit", []testCase{{"windows-count-and-reset", rateLimitWindows}, {"lockout-cycle", lockoutCycle}, {"guess-cap", guessCap}}},
 		{"contract=signing-keys", []testCase{
 			{"newest-first-with-limit", signingKeysNewestFirst},
 			{"same-time-orders-by-kid", signingKeysTie},

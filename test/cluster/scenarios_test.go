@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
@@ -40,6 +42,7 @@ func TestTwoInstancesAsOne(t *testing.T) {
 			t.Run("case=refresh-race-within-leeway", func(t *testing.T) { refreshWithinLeeway(t, c, "127.0.0.12") })
 			t.Run("case=rate-limit-counts-across", func(t *testing.T) { rateLimitAcross(t, c, ctr, 13) })
 			t.Run("case=lockout-across-and-admin-clear", func(t *testing.T) { lockoutAcross(t, c, "127.0.0.14") })
+			t.Run("case=password-check-counts-per-account", func(t *testing.T) { passwordCheckAcross(t, c, ctr) })
 			t.Run("case=ticket-requested-on-A-spent-on-B", func(t *testing.T) { ticketAcross(t, c, "127.0.0.15") })
 			t.Run("case=readyz-reports-counters", func(t *testing.T) { readyz(t, c, ctr) })
 			// Last: it changes the key every later token would be signed with.
@@ -152,6 +155,56 @@ func rateLimitAcross(t *testing.T, c *cluster, ctr counters, lastOctet int) {
 			continue
 		}
 		wantCountedIn(t, c, ctr, "signin|ip:"+ip, 12)
+		return
+	}
+	t.Fatal("two attempts straddled window boundaries")
+}
+
+// passwordCheckAcross: wrong previous_passwords to WME's change-password, whose token travels in
+// the body, from nine addresses alternating between A and B, spend the account's sign-in
+// allowance of 10 together with its log-in; the next is refused on either instance, and the
+// count is the account's, kept where the configuration says.
+func passwordCheckAcross(t *testing.T, c *cluster, ctr counters) {
+	const window, pw = time.Hour, "correct-horse-battery-5"
+	net := map[counters]int{inDatabase: 1, inRedis: 2}[ctr] // 127.0.<net>.x: addresses no other case uses
+	for attempt := range 2 {
+		ip := func(host int) string { return fmt.Sprintf("127.0.%d.%d", net, 100*attempt+host) }
+		email := fmt.Sprintf("change-%d@example.com", attempt)
+		a := c.a.client(t, ip(1))
+		start := time.Now()
+		signUp(t, c, a, email, pw)
+		login, err := a.WmeLoginWithResponse(context.Background(), gen.WmeLoginJSONRequestBody{Username: email, Password: pw})
+		if err != nil || login.JSON200 == nil || login.JSON200.AccessToken == nil {
+			t.Fatalf("wme login: %v %d %s", err, login.StatusCode(), login.Body)
+		}
+		token := *login.JSON200.AccessToken
+		c.secret(token)
+		change := func(n *node, host int) *gen.WmeChangePasswordResult {
+			t.Helper()
+			r, err := n.client(t, ip(host)).WmeChangePasswordWithResponse(context.Background(), gen.WmeChangePasswordJSONRequestBody{
+				AccessToken: token, PreviousPassword: "wrong-password-x", ProposedPassword: "a-new-password-0123"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		for i := range 9 {
+			if r := change([]*node{c.a, c.b}[i%2], 10+i); r.StatusCode() != http.StatusUnauthorized {
+				t.Fatalf("wrong previous_password %d: %d %s, want 401 (not yet limited)", i+1, r.StatusCode(), r.Body)
+			}
+		}
+		for i, n := range []*node{c.a, c.b} {
+			r := change(n, 30+i)
+			if r.StatusCode() != http.StatusTooManyRequests || r.JSON429 == nil || r.JSON429.Message != "Too many password attempts for this account" {
+				t.Fatalf("on %s from a tenth address: %d %s, want 429 for the account", []string{"A", "B"}[i], r.StatusCode(), r.Body)
+			}
+		}
+		if start.Unix()/int64(window.Seconds()) != time.Now().Unix()/int64(window.Seconds()) {
+			t.Logf("the case straddled a window boundary; again with another account")
+			continue
+		}
+		sum := sha256.Sum256([]byte(email))
+		wantCountedIn(t, c, ctr, "signin|to:"+hex.EncodeToString(sum[:16]), 12)
 		return
 	}
 	t.Fatal("two attempts straddled window boundaries")
