@@ -1372,7 +1372,7 @@ export interface paths {
         post?: never;
         /**
          * Clear a user's sign-in lock
-         * @description Forgets the user's failed password attempts and lifts any sign-in lock they caused, from every address. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
+         * @description Forgets the failed password attempts and code guesses counted against the names the user signs in with (address and username), from every client address, and lifts the locks they caused. Audited as `admin.user_lock_clear`. Clearing a user who is not locked succeeds and changes nothing.
          */
         delete: operations["adminClearUserLock"];
         options?: never;
