@@ -276,7 +276,7 @@ func DefaultConfig() Config {
 		AccessTokenTTL:      15 * time.Minute,
 		RefreshTokenTTL:     30 * 24 * time.Hour,
 		RefreshReuseLeeway:  10 * time.Second,
-		JWT:                 JWTConfig{Algorithm: AlgES256, Issuer: "latchkey", ClaimsNamespace: DefaultClaimsNamespace},
+		JWT:                 JWTConfig{Algorithm: AlgES256, Issuer: "latchkey", ClaimsNamespace: DefaultClaimsNamespace, ClockSkew: 30 * time.Second},
 		KeyReloadInterval:   time.Minute,
 		PasswordMinLength:   9,
 		PasswordHashBudget:  128 << 20,
@@ -349,6 +349,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JWT.ClaimsNamespace == "" {
 		c.JWT.ClaimsNamespace = DefaultClaimsNamespace
+	}
+	if c.JWT.ClockSkew < 0 {
+		c.JWT.ClockSkew = 0
 	}
 	if c.KeyReloadInterval == 0 {
 		c.KeyReloadInterval = time.Minute

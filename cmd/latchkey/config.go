@@ -39,6 +39,7 @@ type config struct {
 	JWTAlgorithm       string
 	JWTSecret          string
 	JWTIssuer          string
+	ClockSkew          time.Duration
 	KeyReloadInterval  time.Duration
 
 	PasswordMinLength   int64
@@ -173,6 +174,8 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: `fixed key shared with Hasura, as Hasura's JSON ({"type":"HS256","key":"…"}); replaces managed keys`},
 		&cli.StringFlag{Name: "jwt-issuer", Value: def.JWT.Issuer, Destination: &c.JWTIssuer, Sources: c.env(false, "LATCHKEY_JWT_ISSUER"),
 			Usage: "iss claim of access tokens"},
+		&cli.DurationFlag{Name: "clock-skew", Value: def.JWT.ClockSkew, Destination: &c.ClockSkew, Sources: c.env(false, "LATCHKEY_CLOCK_SKEW"),
+			Usage: "how far a token's iat and nbf may be ahead of this instance's clock (other instances' clocks drift); exp is always exact"},
 		&cli.DurationFlag{Name: "key-reload-interval", Value: def.KeyReloadInterval, Destination: &c.KeyReloadInterval, Sources: c.env(false, "LATCHKEY_KEY_RELOAD_INTERVAL"),
 			Usage: "how often signing keys are re-read, so a rotation reaches every instance"},
 		&cli.Int64Flag{Name: "password-min-length", Value: int64(def.PasswordMinLength), Destination: &c.PasswordMinLength, Sources: c.env(false, "LATCHKEY_PASSWORD_MIN_LENGTH"),
@@ -309,6 +312,9 @@ func (c *config) serverConfig() (server.Config, error) {
 			bad("jwt-secret", "LATCHKEY_JWT_SECRET", "is not usable: "+err.Error())
 		}
 	}
+	if c.ClockSkew < 0 || c.ClockSkew > 5*time.Minute {
+		bad("clock-skew", "LATCHKEY_CLOCK_SKEW", "must be between 0s and 5m")
+	}
 	if c.KeyReloadInterval < time.Second {
 		bad("key-reload-interval", "LATCHKEY_KEY_RELOAD_INTERVAL", "must be at least 1s")
 	}
@@ -417,6 +423,7 @@ func (c *config) serverConfig() (server.Config, error) {
 			Secret:          secret,
 			Issuer:          issuer,
 			ClaimsNamespace: namespace,
+			ClockSkew:       c.ClockSkew,
 		},
 		KeyReloadInterval:            c.KeyReloadInterval,
 		PasswordMinLength:            int(c.PasswordMinLength),
