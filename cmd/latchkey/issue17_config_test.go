@@ -31,3 +31,18 @@ func TestClockSkewConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectGlobConfig: Nhost's `/**` form is accepted; glob syntax the rules do not honour is
+// refused at start, naming the setting.
+func TestRedirectGlobConfig(t *testing.T) {
+	got, _, err := parseServe(t, map[string]string{"LATCHKEY_ALLOWED_REDIRECT_URLS": "http://localhost:3000/**,https://*.example.com/cb-*"})
+	if err != nil || len(got.AllowedRedirectURLs) != 2 {
+		t.Fatalf("glob rules: %v %v", got.AllowedRedirectURLs, err)
+	}
+	for _, bad := range []string{"http://localhost:3000/a**", "https://**.example.com", "http://localhost:3000/[ab]"} {
+		_, _, err := parseServe(t, map[string]string{"LATCHKEY_ALLOWED_REDIRECT_URLS": bad})
+		if err == nil || !strings.Contains(err.Error(), "LATCHKEY_ALLOWED_REDIRECT_URLS") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("rule %s: %v, want an error naming the setting and the rule", bad, err)
+		}
+	}
+}
