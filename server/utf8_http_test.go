@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"context"
 	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/server/servertest"
 )
 
@@ -142,7 +140,7 @@ func TestInvalidUTF8PasswordRefused(t *testing.T) {
 
 // TestInvalidUTF8Shapes: the refusal in each dialect's own error shape, naming the field.
 func TestInvalidUTF8Shapes(t *testing.T) {
-	h := servertest.Start(t, func(c *server.Config) {})
+	h := servertest.Start(t)
 	jsonCT := map[string]string{"Content-Type": "application/json"}
 	for _, c := range []struct{ path, body, want string }{
 		{"/v1/signin/email-password", `{"email":"a@example.com","password":"` + badBytesPw + `"}`,
@@ -159,5 +157,4 @@ func TestInvalidUTF8Shapes(t *testing.T) {
 			t.Errorf("POST %s: %d %s, want 400 %s", c.path, status, body, c.want)
 		}
 	}
-	_ = context.Background()
 }
