@@ -856,6 +856,16 @@ type MFAChallengePayload struct {
 // OKResponse The JSON string "OK".
 type OKResponse string
 
+// OpsError The error body of the operations endpoints.
+type OpsError struct {
+	// Error A short machine-readable reason.
+	Error   string `json:"error"`
+	Message string `json:"message"`
+
+	// Status The HTTP status, repeated.
+	Status int `json:"status"`
+}
+
 // OpsStatus defines model for OpsStatus.
 type OpsStatus struct {
 	// Checks Each dependency and whether it answered ("ok" or the failure, without secrets).
@@ -2175,6 +2185,8 @@ type ClientInterface interface {
 	ZestyLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OpsMetrics Prometheus metrics
+	//
+	// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
 	//
 	// Corresponds with GET /metrics (the `OpsMetrics` operationId).
 	OpsMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3647,6 +3659,8 @@ func (c *Client) ZestyLogout(ctx context.Context, reqEditors ...RequestEditorFn)
 }
 
 // OpsMetrics Prometheus metrics
+//
+// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
 //
 // Corresponds with GET /metrics (the `OpsMetrics` operationId).
 func (c *Client) OpsMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9890,6 +9904,8 @@ type ClientWithResponsesInterface interface {
 
 	// OpsMetricsWithResponse Prometheus metrics
 	//
+	// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /metrics (the `OpsMetrics` operationId).
@@ -12138,9 +12154,30 @@ func (r ZestyLogoutResult) ContentType() string {
 	return ""
 }
 
+// OpsMetricsResult401Headers the declared response headers of an HTTP 401 response for OpsMetrics
+type OpsMetricsResult401Headers struct {
+	WWWAuthenticate *string
+}
+
 type OpsMetricsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OpsError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *OpsError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OpsMetricsResult401Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OpsMetricsResult) GetJSON401() *OpsError {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r OpsMetricsResult) GetJSON404() *OpsError {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -19938,6 +19975,8 @@ func (c *ClientWithResponses) ZestyLogoutWithResponse(ctx context.Context, reqEd
 
 // OpsMetricsWithResponse Prometheus metrics
 //
+// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /metrics (the `OpsMetrics` operationId).
@@ -22846,6 +22885,36 @@ func ParseOpsMetricsResult(rsp *http.Response) (*OpsMetricsResult, error) {
 	response := &OpsMetricsResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OpsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OpsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers OpsMetricsResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil
@@ -32871,6 +32940,44 @@ func (response OpsMetrics200TextResponse) VisitOpsMetricsResponse(w http.Respons
 	w.WriteHeader(200)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type OpsMetrics401ResponseHeaders struct {
+	WWWAuthenticate *string
+}
+
+type OpsMetrics401JSONResponse struct {
+	Body    OpsError
+	Headers OpsMetrics401ResponseHeaders
+}
+
+func (response OpsMetrics401JSONResponse) VisitOpsMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OpsMetrics404JSONResponse OpsError
+
+func (response OpsMetrics404JSONResponse) VisitOpsMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -45878,309 +45985,315 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37ctu41if6KiidqYp9DiU7ibt3x66pGu/E3Tud68TJ9jfdyYkgEpLQJgF+AGhFSaVqnmYe7HuSKSwA",
-	"JEiRFCVLvqS1/9jtUCSu64aFtX7rWy/kScoZYUr2jr/1BJEpZ5LAP06jhLJ/4ugd+c+MSKUfhZwpwuBP",
-	"nKYxDbGinB38JTnTz2Q4JQnWf/03Qca9497/c1C0f2B+lQfQ7pkQXPS+f/8e9CIiQ0FT3VLvuPd+SpAw",
-	"PSIqUYLjMRcJiQI0xjSWSE0J0sMQOFSICzQSBF9KhJHIYoL2hpRd4ZhGfdvGcH/Q+x6YuTzlbBzT8CZn",
-	"gqNIECn1QDNJBMMJ0bPCsSA4miPK9GO0Nwzt0Pzh/srFiEYRYTc53jDUw1X8krAHEsaMIk4kYlyhKY8j",
-	"WH+s20GCw4KP3TD9sT9nSs82Np3dzPhPGcoY+ZKSUJEIqCUT5ARFRAHhYEH0euvxSyKuiEAxn6CMRUTA",
-	"w5zoIqAiM35/Tq+5+pVnLLqh6bzmSGbhFPYgQJJISTnThASbg/aGjKv+WA/IH+RbPI85jt5z/hKLCblB",
-	"0hlxTdASxbpfvaS4tNiaslIl0d4wNUPsK8778LI//g8MZ2rKBf1KbnChDUFLEgqiEGYRYhyBGCkxRKBX",
-	"H6OZ4GziXt4bZjBiwpQeG4kqk7nCNMaj+KY24iVW4fSSzFGImWZZWPwSeTM+gxnOBFdEs/WUsskxokqi",
-	"CCs8whIkVMYEweFUDz2A71Ms5YyLqD/FUn+C/jMjGbwac1bacC3L6CQTJEIRwVFMGUE4jvlMwgLqV0bQ",
-	"OIn6rlUUTkl4qVvzvlYcuBiFMZckglGHPIsjEEYjgrC8JNEADd8RJeb907EiYhig2ZQwlAoiCVMBkngu",
-	"0ZTPUILZXG8aZ5HeTjTDVA16QW9KcEQEKDyvHf3P8sqe208zpmhcWtEEz/VolKB6kBNMmW632E01T0nv",
-	"uKdFyoTArhX0IbM05UKR6BWJKH4Pb944xxpCYQphiYbVDodA4vk4+4keaF/PyVH6123YCF87GQiWykea",
-	"6JI0Jlrw7zkODTMh9KwcjQUIM2TNAxRTdunGvwVF+3WZluUZA/smolLzWBSgjF0RQceaiLhASaanN+Vc",
-	"EoQRIzNvGlwgSSesn6XAMMAddipb0rtft6907QQ2r2S/LtWwTrfiRJMNiDAcx0Q8kHZQW1OqXzegUe0Y",
-	"33P+CrO5ZUR5I3uPBFYExTShyqhGIEvKUMzDSyTIONNy29vnE/hHQqTEE4K0NSzRbErD6TYlsf6VCm1O",
-	"KJGR5ZL563ZskOZ1vDDiSpBIWxE4ltbQSKiUlE20aLhkfAbGH2ERiXKKBbOksnYXFxf9U88iWVxATVvh",
-	"VJM4m5AADd+DQSkIjpP//rF3WkzxY29Yq8qkEpRN/PXavJnzdWfj3Hsb5+sHlgquDegN08avlMQREIis",
-	"oxD4GRH4PdBWzTtQRkIzj5Cas3hE4gfSvmIl6HatsW6inhGqpkSg38/fvEZMSwGGMhH3CQu5ZvwxFwkM",
-	"9/WUS7UFwwtG+c66gW7CPxOgYc52+kQop1zAU8Fj0tdnXOArEsEzElFBQvWeV38hCaZx3/pV+s6SGgbo",
-	"v/73/9kvVmzjLqCV1st5eSSaUTX1dPkDiaTSulSbdkQpyib6pFyeFGX9TBI9WWc09gmLUk6ZcxvBFDdv",
-	"zXaaozGZQFBo0RVxpKZUT0LbBFnad2PW489dRn3MOJsnPJP+DLZjxC6dxWZNWZjJtgzHTjuygvkIg92W",
-	"Bbl84X9IOxLWdCum5NIFfeUMR3fa1Ybjl1QP3jczPWlsJI0TxJpHCzk9FkRO+2Bq+j+kWPn/VDS8JKUn",
-	"XKUlYZVJsF2GxUHXPSrL6G2Yk0uXbGdU3hOj0pLIFk21lYRr7jujTNuVejBIjxsmylMiYASe93vBv2YP",
-	"e9qK0lsgiDEFIsMRFwnZgpV3kZCVL+AWjDk3vs0bHMuGV+M/c4PZju3QNqDNmg0XCdmW0bBsVVewFy4S",
-	"si1roXWpf0hD4SIhWzET2layweWU+8eD3F7gAglyxS9BrVwScELps6ijg21o67aR7xT1PVHUQBtbVNNd",
-	"xVn77RaQ8R9EqvmpUSpy4y4CaL11qOEUswmpcw9QJhVmIXEOgmOte3lsRJkNHwncM6loHKMpiSM0mqOE",
-	"JCMiZB4xUNBmjKVCb2aMCDQDahvprU74lWH3iCRcWY1aWpnNK/oOS1PrVjjW86DCTJuz0lK5PSeMZ5Np",
-	"UDHEGCGRNmAgsiW/+GGa90p3/WiGJTIMBpygO6Jg+RAc9TmL50jOpSIJ/JQvbZNlUlrHjd9xtS+ju+Zy",
-	"CxTYIcMSOOqAGXBGvOuvfNElIWgPdINdYe8du9jYkhviY/dIkCuCY2fHwhC3YMkup6Dutiy0dRtE3ko1",
-	"27Fo2we1WZsW+tqWVbt8dVewa6GxbVm2S5b8h7RtYc5bsW7bV3OlK1Vr6VYuVb3Rb9zAbR/8zsS9Jyau",
-	"pY8tGrndpZteTrg1zL1Jg57+wraUB3SfZhFVZ1duZFFEdWM4fiu0kaQokb3jMY4lCXqp9+hbD4em14Uo",
-	"gED/xAVEEbzGSUPAwenb59ayUlOsEAbNsjeEyMu+CaYc6mF7Acbm6T4QHElSNddbUt/5B0nEcxAueuZY",
-	"9Y57WUajXtBjWWx51wisxe9V6bMIK9JXNCF1fRkF2LxwpS746C8SKv0ZrR3ZQus0rV1dnqmQm2UlLEt6",
-	"x3/2ZAamai/oWd3c+1TTnqVtsy4Lv1pxt+aqKa1M1TWWXVufpxNLhtW4El/P/NmDBrHqBY4GizUpb/8C",
-	"JVbG6U8altsfhr9e+U5/qtnNChu9pHJVViJXLuGCKpLITpGcHt9+zweFhcBz/W9GvqiGQJ9MSA52uWYs",
-	"/R5K8YScIDyCU7E9PcGZUP9Qw2OV7bCjb1yap4JgRfSSe8b+CqsTkTHOYvWOG4Wb4C8vCZuoae/44eFh",
-	"0Esoy/9dx6JUpjGeO0Hkff3op59r3oebrxIFmydB+dOjpk//be+yPDIecR4TzPQrMQ9xzTRKs3hU03RC",
-	"FNaafGVR43RxPTFoan8gczPgpGQUoJTHNJwj0FZEDqpL8PPStdfnyjJZr7h5Cf7y3HwKb1epXJEk5QKL",
-	"+duls2wJoEUjMuaCoIkJtNCWtpEKA3RB1ZRnqghJGepfFRiT+nBMJZoQRrSlbkwZQVQmmD5QstBnHY8E",
-	"XN5PZTl+PqquRoqVPun1jnv//5+n/T9w/+th/8ngc//T//fflvNk0iqtfJa091qr8WTHlS8Wp4hWllOw",
-	"s1k8N2dGKhFmckZErTbXq9VJHurJLCwDfN24CvkJunXii7OCKDFjaPExIldEzK2FkvuV9FwqMt51Vj3m",
-	"SaX1IkpwOKWM9AXBETwwTvUg1/GVQCmtq8qZJlr7586KoJenA/VAfEx55MdI9YKecy/qoVZTcKD1uiB/",
-	"rSetA6LWxhhTEkeyeVG/1RlR/oK8FXwUk0Si0RxBY2gPG0MWIpuIQJQpbg4cegdmlkX1WScmONIcLGMs",
-	"p/aEl2KBE6K/00y37xFZQQ32zFy7O0Rb7SEBUzQlPI1JLZ1KhVUm67ngX+/fv0XmBe/b4uhQplnbUmAp",
-	"phhdIx2fG3G1IguHIAOi0xXMXXMylqt8cj1TV1shp6GiV2SVPg21L+7Fv/jMOnrMwX6GpeZYRqLaLbXX",
-	"XC09b9yotSMvm6Fglxa7VVkVf1f8MS+jljXMVLtuKxqqjjoXrNQq3bvWW0aunLpZz5L0jaEVTZlc4XkW",
-	"qdv2DVocNRbD907LsZYWT++x8oZD3X0WeZeU1Sz8MMVqqFVeSoTUkyrdQu1rnTb8SqSaD8tXMKW3ajdD",
-	"S40P8nryzNmtm5eVddIQVsh2WpaAvsjz5tVJ/gHhrCH9zKXparLPEOkyyWdbbhzxhzS6bwfoO3YK3u5B",
-	"tFFCf7Dyb4XzxanRHViaEwWVSmDFhYRLV+Pcrrhhr7DC4oOIa/lyDYlXoZY6eoAbyfqtrVBLs3tlqazp",
-	"QEddjUt56tIKGugRS3VOCLuOaCxoenNky8jMN3iMvKibQDrljLzOkpGht6WDXeSHRYOn4mvJQAitREm+",
-	"p2PpkL5mNOpoJX81++z8cnk3ZeoLPNbIt8fbjDKluzWp0l15bT3qL5NV/V6VlVaxgiWK+9QmPdbSUwrH",
-	"9YcfuC7TyyVRglVoQorGNFb6CWUIx3HdAdUs8Yqqz5h0SzSfaTewY65dia9nej+MClxP/dm8/8++tdue",
-	"mpc7tVr9wQsk7Dr4nCfTrtJVdw/e13UcV6cMeVnA+vj7BxHc+LJavFVL3IzwWv0g/ZzMFndQswRKKHM6",
-	"d1EcVRJcjIukcBoFiAwmAzT89tEs5MfeMfrzY2+KC6ylESEMKXxJ2Mfep++Q2JxQ5g/uYe283rYcIhfm",
-	"ULz+jkhynfNqd4otyJCzMdVEa51D3ZuQtNv0lDuELXmzQjb5vD61rjAs2Xo835lrV+A6N6zbk0XXpYd1",
-	"xNIG6Gm13e/qzVz01NrgzWp6N1UDNLTK97M+XVNpvMVYQtwBvaImlKDWWfAZb8Pb+dkCwdUKvmKsq9la",
-	"n3GDq9H+3Gl0dQaX+7rUTWkagb9cpRk0bDKdsOdsy7y9HsPUSoRgKdXSCfuQ3skJbZ6DO67JtY6/VR4+",
-	"QYxc2XjS3I8a0QmRajO8m+/Culy9DttetZxv6zjRrfxVcT5ZhfGemv1/D7m5v3KRrEipBd5CeUUErQQH",
-	"HB79UmcuQL9V98ujX5Z7320MXRu9mklBtN2Cg830G/jjr10eWMq3p+/X5GPfV1yJP50SE1djQt6k4qlE",
-	"My4uKZucmJuCUR5DPc5UJuCasfN9Vyf/AvmCk9T4KMyxvBeRNObz/oj7QURuPapMn89uydKtdRVBl4q0",
-	"Dx+ePwNhZh3jp+Dxzq8Bln9ax091jdVNr5wDvHrIAGQpe4EDq8cHhDyyl9CCTwROpB8bYD0ZfcBI0dTU",
-	"H5E+Ze6yv+98GwtAIf4zuG+xIqYCMrLw2JM/NeAdXpBA30TV991ldj3AgPdDEd5gXDaVoIVFbBj/IWX9",
-	"KR2lfRf0XGL5SktVPJmePvaUoEkgCKKETWAtIPNZabY5BkJpKh5Ugvc8F0f50idj3FdcpRC2AX/ZEFj/",
-	"K/M7vDpPzdBdfAd84fYGTFrifQmZYr2gx3Gm7Gj6xOSY9ceYmpmaH1PBxzQm/TFR4bTmxysa1WymGZmJ",
-	"Tu9LwqK+TIxbh/cTzOZuU2VtyMjq0Re5IOs9ZyEXensREBTSrxU0tW6URoAESUGrlno7OnzYPXrDzSpo",
-	"cZL8fvFiRVnyhhGUZqOYhuiSzAfo3fmp/kOiEAsxR0M2hDC0IRmeIBLH+ruwH2biisDzs+jRTz89fFL6",
-	"JBRX9qMvcKcYoeHcRF6/7T/66ef9miuHeFITSk8nDGu9hXA84YKqaVLeqrPzRz/9XLcpobhabO6pHnO5",
-	"ARhOreW2+LleF7tO5ItRB2hPS4SfjzIR11+QXtKa+9gXZI5oBKBhVjsPL2k0RCbDwIXRmhs8RBUk6TTE",
-	"k1yqeX37+s3KWj2ta4DVzzPhURZncun8Mknq+89kpXtJJ3UNfGnYJhOZhb4sHcG8vYH5kgYqrKbXMwBi",
-	"NHtnZtjAZ+crO980j3R2eWtOXubshgbrhvfq19OnzjVj0+JW9fnnhnU1mA4yZkyghnnJhxoLOYvQGGLk",
-	"IS+HMiqnQMKUTRBly/fAdlw3qzcvfHtpUd5CTJ9pFn3svXnxsedbNG9e1OqKN6k8z2X4Kn63KQkvrxOW",
-	"eIbDKYpIqs+jLJybbKspAXA+qmwQDInQ3scev/zYczlRNh0jyMMUjVqX9XGIhXpyy8AvTZxnnnH2admO",
-	"2DZqdwQmI9+VDnFrn/4WDjjC5KQlYDQAoDIEZEo0wuElUrw451iLC43mXuJlWQRNlUrl8cFBMu/jNB3Y",
-	"Hw5mJLZ5HisePuvu6N8Z+wys/vVOfMJrYa1DSKmBuj1b2xsKeqgPWVO5XxQS+WKqJcIlIamsDygon6vq",
-	"G0a/X7wPChiFU5vPCY6lY/RPggUR6GN2ePg4BN0If5JhQ8JW3uGZOWM+Z11S9Urp+fZ0WiKiJ4eHHp1Q",
-	"pn4+qr3dXH0Xy98873x27RIQVxsL529Kw4pV5rEwxBbqWk/pyII02+aTx3/WsaDxA+f36GvGN5VjTgoh",
-	"8jufMnSeUDXttUZsFF/AwvmyZFsxSc2LAffd14tzzV2ZxcT+4lM2kHop/od9OAh54svRTj5nb2l+KkdN",
-	"Pe52tbbEaVy7BGs5lJLx0mTaOrurSITcAF2/ef8WpnIXdpEb5b90VnCPYS2FFa5HyxOG8Jn5nZi2Shvy",
-	"IMGfJniSGy1lA+Tho8dHcNz0SP7xoyWe6spyGb/IskVb29+8KU9oVyeoHa7ly5hI+Xei7jeZH4tQ9YjE",
-	"pbyAWqPsjEU2WSwv3mS8B4WtBpdfew6TaLHi0H59SuFaZmjtJD+kG1A/mrWe+rEGVRvy7YunZ4YB85AE",
-	"tHf+6Kef98HvpI8O0p0jsEQpFsqsFZUF2InBaSERktxACLj6LsbXfv7shQwM/gmAOUjCIkRVYFYVK1LJ",
-	"Z4VrqOZLwVuk0pvXwEXnK0JCmHPdOxddmi/anz04s7mMju5Rp5Vg5GIXrDd+WbR6gy1Ykel+pu3Hj+m3",
-	"l9/1/7+G/z//joLBg/qkW9+GrGiYGe/HRLeKYswmGZ54CZ03YG16V31jKqQy6wGL0Kvj/eVHe+9YbxIt",
-	"7+yx3rsIrpkLBnAyMxnrEaNSix3f+1TEAM+dArdX50/h2sTeFdGSMvQ4ywT71TmwQPzWiET9HFEGgUkh",
-	"ZpzREMdIr6cIsSQWwMVfykfh459GP48f98Oj0ZP+0S/kcf/JP37B/egoOhw/jI4ekUdHvTJtH/af4P74",
-	"07dfvvfzv486/P3w0fda6u8U4LGIGnNFXo1zWJzleCy3kODQLYVhucDvnMPQxXmwPI2hLq3m0RaxJcpZ",
-	"B4sHx+L39jVYOR2h6h3xAv39iPtygH85OaAa5k8XQ/rrcgbq5uQmUKdONYs8I+aumH4lf3uDKuSMkRw5",
-	"KiKpIAa8oDaX9vmEcUGiE3RJUqXHxeOICOvDlBbg1O//Osx609aZ0SHP2as8Xb2kfvzgiNRXM8uvAPxm",
-	"286fmjjB3jdabT3iZGR2dhtW8uJtRnUd8pG1zv2csMiwssmLuG9n2uXr0E4A1zvreWlPq9N/07XlaQFM",
-	"KLQlZQ21AISZAZqV+Y1aKXnes3ZKttjx4P9dDprjz2X5al0/N+G+UIkxhI1Z/ZRH11Bi9a44CONa6pA7",
-	"+uXRw8dPDv+xokvOUwHN5dhdj2gGt+Uc7Y0N/L17wURLBRYzbYY4M1AyG9nCa0a3unZhgW1rLdu4/m2n",
-	"qr8TrNaJ1+sH9+0nBrbTAMuZtRuZm0HzHpXmvdp4mbqT3UVCjKa6nswyg/1cl7x0dPhkORZIKsgV5Zns",
-	"nMUDRTy8cHzBUy5JtN73tTeDn12M4eLY6vr7VL+46wJiXdBLakrdnDFFRCqoJK3BrjcHuFQO5VsSvFfE",
-	"7LVEUZgKNxOeg69Yz8C6UrHIyPjsRORq8m1NKvSzs5d89sG9Wpe/a1OvPXpbnFOndVxvATc6jYZxvuQT",
-	"yq4POXQHNqd9guuFtxfFJPYgtmyYn0E/6+6H+05r+sDQ7pSK4RAp0dAaccOmgJTPanlECsiM+mCU+tCT",
-	"8kj9I9jrs4vPb0/Pzy/evHv2+d3Z//zw/N3Zs1qPno08+UxXCVqBaUcubtQ0UbInfvn5yAMa8YJVaNRp",
-	"JRhOqC1erumgAeAMro2a2ntHMghPt6OnygXZ6K0GxwFg7dRL5+IOvZqGLmc2i6sgAiAbqhBWaHhw9fDA",
-	"p5W+I+nhiTEU+zG9WsVieFXomtUiqDK3VTBid9yIsMKtCq1FU1nienR4+Gljuuj1Iu7E2ie5dQ0ab7dX",
-	"TOzahJxzvZeQQEqzaVi6t+vDwUHBMzCkgYWuFT1Ya4je1OJ5S1YeTsOalWe9VmROVZ4vkairicRl2cy5",
-	"oVyxm70+22euZd5tbHd94Gj7Zn3wCKQepFD/GiBNMxiKwWJJ+pRJwiRV9IrE8xN9Cja5Ne4sPOPiUh/1",
-	"ePkADHhVNTDZS4gYKhqY7MHnFsxuTflVA1C2FNmr6gFqMgK9Ub7jMVkXh83bgioE2WEdToBdkD/spWEr",
-	"XHQjWN+KUGemjJWe5TrdVhnOn0EO5VfpYsmCX8NjsRZNmOucDUzeydWO84zWgbR0w9zExaj95J9zLTca",
-	"GwZJOV8BE6NCxCuASnrb0Aw9syjY4KcHEl3hOCMnFrO0DFcKEKbL01vKZJuPJ6jS9eLK1eBVzntu1J0I",
-	"YU3t6nwIua358FOdznQXvkuLzZRos5yt2b521h0JHTVOeF2PE3xsXUyEXZGYmxS6ri7nzh6ioCUxG9zW",
-	"C7jtgmDJ2aDXnunaae3akL9tLThDhivSSF0IyvtydUmWJUTQEEq2dUqicIxaGAS/9B+PH+En4cPocHRE",
-	"/oF/ftgidFaRU40CY2WMwsqyA9+Web4ewG/phqyB27fAuIetjNspLbFMJDXxdZvl5sKA24zoOgyuLb78",
-	"yW92stdwCt5IfsbyY+w64aH+1De0ya0bXHNbWC7Lt5KYNaE8m7v2Ko3FlIkzNXTOn72AyrCQEz4lokMZ",
-	"pSbToF012JWyE2vcsVfERWmtYVs21g3SLwxWw1LyolEb6j28bjMHO/E8xHvVhpV1/rQ13MxqCMcvxZS8",
-	"CdjhtoWGeRtzl9SFJZWtKwvTzx1SFcXENz3Rbg7otfZ34yblhjIPN4a7WRnU9UBUVy36sQlPXX4zv1St",
-	"uojkNUR0YUg8PtyW2R1mUvGkAfa97NraoBOg8BV1YuLz4vVaX1brocer4G5jY/VfE4GZkmg2xRA0u0eV",
-	"JPEY7hqx/0kD6so1zyT1DgeHd+7NprRUC1PPt2/lI41u4i7pp3oVvWmhbby8d0Y3uUlvdpLnRDkt3E3Y",
-	"VxIav+BQxXOohMjHaAhC3GJJZdYRVnOfv0JI9rqOWHM3tgEX7nLf7XlJPlV9RKOMxqpPGQiIwIQ3JlxC",
-	"jGFMoMYqnxExzmI//YjPGGS3uSuViBgPl4CKtVyvaDaKqZzCk5AzJegoUyWUscoNy3V8y14M5qOtKZfb",
-	"8T13KIq0EX/1dv3KjcS5bq2jrQnvhoJImxZsG3WgH15PdG/Jc25Q6O/6lanFyl/hynSxBsM1L1HXugb9",
-	"3jghubYbpRCjP/V/OYoekp+jI0z68nHy5B9HvdUC160Dxl7Jn5hy+MgFrXvB2C5ja4olYrw5Fmxtv8wa",
-	"vpFGanGwIXeCb10Bm3VP2I0MDAFTYSaomp/rDs3wT/84b46Zqy3dUnY+5pkTw//o25b6IHp8rMrhgaQT",
-	"9pmyISBaDhuBuhAXBoH9ARq+t0H9l4T994+9hXc/9sDGo3qkpien2Y57pVDMguxwSl+QuVfIEqBuGzI0",
-	"EsAw028gCCyeZIJEJmRw+PL0/dN/vTj7X59Pn716/vrz+dnTd2fvm4fzH33or3/usHUXxmMWRA9bD8dk",
-	"K/zqrILfL973asrqlHIfqJSZSYF/iVU4vSRzzYFcFr5i6vIWY2oQToHq4DwN3RXDmiqVlgd1FpMrky25",
-	"1uC0fMhLVEub15lgcSk1NeRRP4N87DYnVCLM5jVwJODZtuGhjqQNtizgyCr9MxQ6JTBuytk+Il+oQexf",
-	"Om17RGliCnsHXMMFw4OYT4DGR1gQKAPdRuvrUu93MDDHNYgJ+fJRCelp8bivl5pECJf52EIkoPdTKuEY",
-	"BbY8DhUyDY6ItJAxEcUxCRVAzKYEX0rErwg4ICibADy4gEMYVNQK3KrIwIUYQ3F6HhM5QAbK0rZncABN",
-	"UQU1lYGtua1XwHxk7tjlFKdE5oA1RFzRkOjB0IQqrIjukkOomN5eyiYOZxBKxTpAG0ZmaIQlQR/evRyg",
-	"NwUl6m2aCJ6lhnX0Sig8QSkRbqB6k2IaEqsX7A69eq6JPhOxBy3BU8Ikz0RIBlxMDuxH8kC/CzmHCnSw",
-	"2yNTTMHQWO9w8HBwaLLqCMMp7R33Hg8OB49NZuEUBPVBxEP4Y1Ins85neDIhAn14DtwGXiS3qQP0XLOS",
-	"lESZKcPp0KtnThkW8xOtp58+e62JJ5MmKiFn2udR77j3JpXP9Bi0+jGqEsbz6PDQZpQoVwaGfFEHU5WA",
-	"EWGUW50a+14XYRHxMEsIU4ZQUzwhA6O6siSBMsi950wRYfAc0Onb55Uv9oqV2Ne8gycSjrap7H3S7cAy",
-	"HnyD1fjuLWftVE/1W7AJtpi7buub4Vq9MQXPYvtmoZhNXnkx+4o3wMfHOO3/gftfD/tPBp/rAV++f1q6",
-	"5jTBE3KQskl5zfOjpdnk+uh1vV2hKQq0xpeLG93507/wFTYEsGoDtbQDmzDQfHS0sD44TWMr/g7+kkay",
-	"Fx12q0IXdIy331yl/fp5aprTbMq4ApmlbW89dRTyLI7QFF8RtGdlqyYyJMg4k0Qiqvbt8hzVsWwaY8pW",
-	"5NnXHMksnOZrX2JVqCKhaGiHZ8X4IovXMuqU4FhNvzaKPJPSIfVBIzYQwKngYCSAepMQbHWilUXEiVks",
-	"xTNbfdJVaqiVcv+yPS9lunaias+LdoDSNWt6aky08lq+pFeE6dmlgo/qV4xGWser+UF+gku1tllcuteg",
-	"GCEZxmJtFKXWtc1SLRcHdvlwsaDbUJsQpJKtLBHWZBnaJCuJimIWXkIS4DQ7PCQOKl2iMTdQTid2O01O",
-	"ad7+BBSY3kka1uzc6de3erpn9gxoAUb+yaP5xrattiyoXnu/yS/92WzW1zKsn4mYMH1Ai67dx/eqcvm+",
-	"RfK0RbQa5I+9vbGn+kLc1rWYD/Hg9Os/cX69Cx897PLRB4atPUwi89njLp/96srDwDcPO31jwVjfc/4S",
-	"iwkxX/7UbZAyS1MuFIlekYgalCn9+aNH3T63ogsQqeC7J12+e8/5K8wc4CmgwvzUbSue2zo5JhAWvnvc",
-	"cTdyTHjfowB2kedL+POTtlkK6WXy543IASCNB7KS3rH3Vh+qfZsNf+19+h700kz9fSSY4fqdCNuJsJ0I",
-	"u28irCq6Fk2yz1ce4FOjYfu+XM3iuHzDrYxz1dj39jo2ym3qfZBzkkb2DScdJ4RpQcPFvhF4xm1lUuq0",
-	"pAugcfCaFPa0k1q561DlVwB1ssu40c/ycN7FM/N/ZgROc/bQ7Lz1tYdkSOJbODfWN+RinRoa+rlzQxLg",
-	"+Lo3s3guP2pH/KESOVVyDbGzviy4N0yZs52hKh8UCXzwBZiq3fuq1cBljV/n9Os5YVGBFe9Yses2AruD",
-	"zxTQI2Z4/qMrjx9Nir/C1nwzMhxhY8cB8KTlTOkLv1ahntuTwgWINhy4PZFuJO+EE6jsdm1xbko86dcc",
-	"UgTAmpRR6IbaEh3TLwP0XHlC/6QeFx7Q4AmLZOMRuxwXuy07tdzLxk3UavM/oHW6MzPvokY7J8peSuXA",
-	"RDUqreVAbFVbtURnPM9tCye9CBw5EWfkBHEoGlf8gIU2A+MIzaZztHd0eLgfoIzFDpfQ3BGiUAsKHEuE",
-	"w5BnTIFHlwQGYs+Ij9Lh9tHhUWFK5sPhzI7E4StWxYrdmFsQLFs7Ajf00kHM3ITxsePzrfM5mBq4iimr",
-	"zY2OTq4fx2qABt8WUH07g2FnMOwEyWYNhhVOKgckoqqr/2kAOh30fV5zGu2BeAH0RSuM9tEMbp+Np0jC",
-	"kF2vJ9Y7zjiEETFVJyPOIrqg/zs4kVZ12WzMhdTZ95OjDkMk287t04nmn05JeFlQeBWYvYngIQIPDuL1",
-	"RnIKQWlFcVoWIUFUJqCKuqxE9WlNG2GFjedV/yshCg985WuCAYu0e7gYgqiLkqPVIVg+PkQJZZnS5vdY",
-	"QQ1niWIslR+hZ+T4AJ3aIMjfz9+8DlAm4r5VWjCcJIsVhYoaWqWhEY8okfbaKbcI9MCkVsrF64usV2Ar",
-	"bEkzL+JWbFg313eQT/kAGnYR2Os3eaMKvwbxokb5v+STCYmgZnpXsQINr+GKNNHp63gj4cvVrQabgr2e",
-	"4WBH22Q7POnYwroi0YLArCMV3To3CMaXfKJFkTEAqhiJWjAUatcTkF91o4WM5O64ERNFFt3kjvb0a9sm",
-	"cQdT0GDZOok8xVKfLgjYEi4OnHEUczYhwhxPBvePlm+HmHxfeTncveouPzPx9P5hD5e1ZAORJUQJWgpY",
-	"Xgize2Vf6RZPvE5wou3BgPAR9FbwhKgpySTSTWqtzCXk+SATcVqNufM+SPLBLsbd2ajtgaP+pglr6+P0",
-	"7XOtz6/LVquU/K7lqzw4vDLl937kOMTS2OE2T3uOTQDwkmn/r9NXL1ebtmv4VqZth7s4bR/YY2Pxla2e",
-	"nJqwpebb/TNwzhhnb5OLJtAcUUrwOCnHNUiF58uvf7buyNlykFJTN7s4pV2c0o8Vp5T7jbYdZXlf5Jhh",
-	"+Z0g2wmynSC7j4KszvfnfjsQBeZDvRvwFaaxkWsAeePkSn6KRp6X0UgoW7Ibjj/FPZ718Vlsb2ovznFC",
-	"0GxKQHJxYRKPvNb1SdagJfCMNbnjqnB4W3TMVbvahm9usY+b96UtcTTY9YXcaVuR+Ho+tZ2La10XV/3F",
-	"eZu3wWN9F4hXy/jnRLmsc/8irbjXyuEsTJ/gXNtz2R4PZF4RdoXr84aI69Wv0WsgKW9ELGzhMr22hzsn",
-	"EnIioS4z6JoiYecsv2FJsvTmfLloEQRH8+VZyI8OD90dOZU5uCcKsUXbQErg8ZiGgOOZpx9b00Hm9Qgl",
-	"nTDKJgbNBAuC9H6SaD9APx0+NqehGZXEwF7Aj2iEY92VgL4UvgR8DC2T+BgJbrKsa9Oc35mZ3VaWM3Q/",
-	"8HZ6+12+5gruaecnaAglgOUQSTy3IKtjIImqZ1APky5JvHawJ60hFbkNG9Or3KEujcYpg63sAUJOgC5e",
-	"nQX2htng2hi0lv1AU7S2VQDmaoCG9nD1GathboWa9h+46+VQ0Suq5nVn4ZdUqnM3g2tSQydIvtOvzuZf",
-	"hDxvuwRa4YLnts+Ad/RIpbe64iEpNn7hQOV+O/hGo+/l+8IKIiuLSlS34JZxCbXHi1EWUAgHisr5mEE+",
-	"3JNEUvEUTCfKJgN0yoxXyILR2dYCuA1lkYk2RgaSLmOXDKowgQ4/Ojyqo/9nMKvzvJxjt6iehYvJGydO",
-	"M7Jl37zm6leeseiHpOczFjkY4E5UHTQp8c1S1G9ENZLTJh1uuRhtFZs7wrx5wjyf8tmKlFmJdVwsUG9F",
-	"a2TR5n47e49yEV2gyZVxqWi0CijVQogjaAED3bhaUJ2za6ny4zVofhXfhBY5QOfEhhyYT0Y4vIS7htry",
-	"2g0QktWXO0BJLpzRC6AHNy+Io+PCROFnLJMksmBrLlvmgXS6rG+aiumYKJrUQj2c0wl7zrZ29WCa39qV",
-	"Q7X5Dof3hzcu+SBbJjXlmgx9wVAqtNex3lMzFy3EoeyuN3Zx+1oJ0AlbI1avsL+15M3SZslrimRq2Qtu",
-	"w9yXmUujiIxxFisDwQk9xjzEsQG2SeAWZFkC9AC95lV+ItExeCr05Bj5ooz0zF0sFndT2VIDDx+hcIoF",
-	"DrVuO/GvgTkbU5GABBjalEJJmApQkgFCrAqniKoBhCBpyevHQGvZ1SRWP6RbFasf0q2KVb/5GxarbTe4",
-	"LgEUoFalUeuwMYKkgkgH6LdLP/rRxJiRMt6dZZ2sunp4MJiROO7D8ejgr9mlrMZDLpIUkM8FGaEXZI7O",
-	"C4RI8H5a+Go6YVhlgsgCHdqGi8Q5TvSxEVgGE9ZzoVq3GQFLnCpNqTEOSQTuU+tbSChTJEJ/aYkzMrDR",
-	"OPeb2mwmkIvzAToDuHuQU2UHBRamX5L7l+UUKtv/69XpUwsjviisfiPq94sXcptnxN8vXpyTxmhIvUQO",
-	"MrUTeYFjcj0Kg0+biextNoppaHa+0EXz8jp7hMd0cwXtAV77Ac6W5bXBGyjmk7IPNQBNPCFaaWGkLfZj",
-	"UGdlFDf9xgOJhlrlDV0AlORimB8DDPybpj7O6ox+PcqXVKpTPYyzK71EvSUnP8jrJ/CqZQlN52xiVD54",
-	"e41bOD8BVjLbcKi40IL9eTlRLgfZzTI4JdYkyjWPJNIcldsbp2+fu2AJLkrY+fuGpakE0NrWIYItbms2",
-	"1GfhdSif0TZmPOKZMoNx9ShqMwG1hlCbXjC3DHrzOEN7FjQXDZ2TxlVI2G9ZJFtvrW5xHl53cRQ4uCAp",
-	"zbvCUk2jkZSFpH55WovMtY3Bit8u3cPpfAPd/4vPUIJZPgTFbT6gXpCEy8YBxDShqjQAa2v3jn/SO4G/",
-	"0CRLCqI1/3oY1IBD18kpK2OsPixJoKYRGVl0Deb5tE1fpZYJhdSD2lA1SukNI0YO87HdkRXMSd3FOudp",
-	"/d16R2r95RrmqP5sbVem/nhNG89OtMWh6ZdF+fOTJk2/MkntbZLRqMTpstwwhBpyFf0MVSIa9bNuzojm",
-	"3E3IRQTyiMzRjAiCbBEyCMlhaDRHNNpf1N0B4qnJEoEqgfEcKVCcVn06rFfOFKbguVTki4J6KWjK4wjs",
-	"v5hAcrt+po27PcbVPooo2PFRi2b/AFPsotPNRBvGBDLQDEvvJdiSIZakT1leLyWeN4mC5cCK62iKfMBm",
-	"lfJKpU2jsJWoN6uu3BbY0ezpMzFEl8M+E2Z+BLyhPajX1KhPXUu9GldeXmK2RWOYAdwFhZEPCTwmzjaE",
-	"sclLmjaNiI/HJoasZkj+iB4euv95AzusGdjWFYhmri6qo7wOBtt0WlokLWBwHO+0yx3XLpkVp1W1Eqzg",
-	"EfWgQzGLfOUQeA7YAfrAoIbGlNOQSBNJVXKmagu9n6XOqSoH6AKqgSmSpFxgkQc0DotITnBkhlMOQr4c",
-	"iOacDayIkpjQK+N8TYrrtJM8xhQXrtOh8WhIlzFjMSGMJAI8AHvaMJHpWjY26CyzYOD325LLtNzLbbk2",
-	"q6NohlRwdQ4h6tPYG/dMTBw+6fjZU87GMQ3VtYVLN2eqmWO9P/XeiSfnFQVa6WT4HnzLwKnQGkplgpFk",
-	"IUGck4WK+upqJiJdunBy44Yx50YqTOiUdLFTLgzLpq04X5hXjc1GwLizV63IMEPMRUaXYCnHT2bW946f",
-	"jjp+tnpIy4+irA1NNHNDUI8OAL38ZrxtvZuwHtsE/o4qfzSq/A3C/xtJsvWM7pU7plFDdFXmnMTNsSHL",
-	"nMafgiYQiae2Fg3cK1ASR1AqVZlbfIKtpWhyAuQAndoUFRP2HxMIVXIV17wwABPG1Jx7ZFXEYmq1uTQD",
-	"RcTIF+V0UIiFVjtTAtatqfVZrzdMdvK2Tc2il9vKg+4iaxCWLiV6J3Z2xmVVcBkiXsu4PLB+LQNPczcE",
-	"XO1R/ZkZp2fqQt3fJumkjdlG2aTFX8kziELMAG3URCkFLhKACpQSIfXxv+YK39TJbHLv2gHfCVtFy4/C",
-	"G70TID+YNW12dj3+Nz7wO8j+NSx1xu4UR9nrgx1D/WgMZehsPX6KeXjZ5rH5lYuJgxWwDDUugxYjrBRJ",
-	"UmUjcOkY/pobhzJlSPdgLjlDrPVP4CeF5mG4cHtOIggagYEOdG+f9cefw5hgMRygp/q/4OixzqMpd7jb",
-	"+j0SIZmFoQnPZVFe7pJxNaVs0uQi1o3C1Yteia4uH5gUlQiGtuOpH4+ngCwsobnbEUvMd/e03cboZWDH",
-	"O2w5n9sqst5tUuDdBEF8KrMXRLnLACImWi+ILORaIyBJ9brLgrdZ58L+Ji+9GiTRufEUbhu2zXZ1y6BF",
-	"i8Nov7Py0UpcUO9O4O7cCgtwKFZ01WUedTCHfKyLJvxwGNY7csUvwbZvBpeosR2ahVA1035H2j+QfR4t",
-	"On2WXyZV4wdLuComrr8c5Q9KME/pN4bxnCiUZmKi7e4Srkp7kN+mEFM6qADoqCnuyTNGKjApO/74wSJt",
-	"q/t8P83sAlXG/vV8NXCZE83ANsXGpArhGECdLGPb8y5miOhNa2DjBe10beCXHbv9UOpIU1c3ZXQXOC5o",
-	"odS2rnMW3B6/29S9tqy8PH/MuwziMwZX2DYEr4p5ZiA9rnCc2VK2TNsPSE75jC3R3O9dLuF29TZ000Fr",
-	"F5PfCZIfW28XO30/NbcZ+8E3+O8SrW30qyyQfE6Q0I+c4nY6Gx6uobXfW8jOFUsw2u52nPajcZqhDE0/",
-	"RTLyPVXb+QTaOrc8uBFmN9dA/ZL/uz67wgtJy92NDjzfi6Z4IN31E2Fo6LJXvTIhmhPpZGqBY+xCl2p9",
-	"gG19koM31HTSVNzjIiFmnFt2Ey/0c0t+4ouEbBPH+iIha4i/i4SsJfwuErJ6ytNFQtb178I4r4F7fZGQ",
-	"daFaLhKynuw0a9tYNzcvmlGBvC5jluTQKNXKPp6snCWkcAaPuZhw1UFIFMU1LFyMZm0os4GRj/iEQh4R",
-	"QM4Y1rTft68OVyqxUYIoqhUNv0I32xcN5X7urGi4VtWLRdGw49bVuNVWuqhni/LVaUe+dHyzUg0MV9sd",
-	"uob8WOJKWUsF+tfC5TucG1e8Br13XxWFLYK82rUWMZX8I8AXwWhMZmgmOJsgJaBs9aq1MBY47Kmd9g0x",
-	"tO1up/J3Kv/WhcjSIhcL4qVJlkwJjtV0ebGL4cfemxcfe0M0m9LYGhsG5s4EH4grzeyWEWu491/QD5T4",
-	"/41stcT0mxfLwiZgtCHEymTp9ZDQynW66RUpykbYmg5IH+L2a2DMDD7t4k26t1L/0i/UL9UKs2p+1UbM",
-	"G0tr0D6bIiV9xKP5sslZ6nJFUZp9wadG5EtCXA5AXkgFwiMxgPMlJBlB0baTBaMWvqQKDM7824ZKSi+p",
-	"3kA3pG2XGnI9tTmE8wW688X8T43+l3+fQuh55Yx8kzxcdyi9g0NtKlWrCPWtqSS7gFYUNGskuKkI9AXJ",
-	"uVQksWl9e2/0YSpA4CAL0DNyRWJN3gE6P3sToLe2+KoI0FPOlKCjTHGxbxF/L8vj1h1AcwNkar1ix4Gw",
-	"DMcLDGaFhLmU8Qm2lsXMxBzpb7NaWbmnWwKZKDH6Mr2T7/Q6MBM/DNtfvzzZXRccBXouLfigUURUVeXB",
-	"N/fnHx+eP2u9cQE+ljaUt0RhULAgFyggRQL402hS+QABLG5RhayUGRdoKy+clorw5EAS9Xxv0ABKfH+L",
-	"Zfx8TlsZgOJOcVqXe6DS5yvfB91X9ezwJ7pxWWMZoLkzLhM8h0pxJZV/ghRHmM05I4jEEiClI27DCMHn",
-	"iPaODo/2G7jiN6JujCVW1UI7hvjBGOKdJt7O7FC5C60rJOSpoVVKCi2FnE0z1ajLtD4CM1dahtSDKbFk",
-	"A6uZ/PmbMDzLPd1mfeuuLG9WMdqx/s5mbRYewGibsVkPwOBsjf9bOOMWl5NScfvwBLLGPP0c2yN50sHB",
-	"8w7GsG0W1L20OXgsOs6O335M15CFXRrfA727jGerSN1L2MuhXm/7nKd5v43B7IF2x2I/KovZDa4wmQ+S",
-	"aVHH76ixW19As9baxVHk3LF7ozkaAqi7KW+pH+qxDQNEvuBQAcw92XfXfgDzZu/Q3VQAzX5Cr7wLFGyr",
-	"3gKGOwJ0dcyMOxgGMBEYcsftI9OqcDBz7vkDeVKECpg3rZN4RFBEEg54/UeHT/YHqCiW/7AIOnDYoDiK",
-	"SBT4hfTddjqcigY9f05Kcmib1v45UUYI3aah70bQbuabTX4g/RU0fq+Nu7y7DcjtM+OznAb/loK6Czxz",
-	"6euVYZr/vieX00Jogq+uLP/CPDiyg6LoZCItOdxcTLHRWzBqdP7sxQOJhpOywJJDuI6Tx/bO24pnEOZD",
-	"3f4wPw/BkQeeySHayyX5lMcR1AAzzJ5qRsvnLTmiCrIVwW/JlJjvdzgxAYLmjZyadmbdzqzrZNbJ+3yY",
-	"MmlUXW/xFjyfCfdMtxNT7aZkrblX7LOgkBl1hpl52xlm9dLgHbyzYFrd4k1eYUKgmLMJhJLuDIlbMCTu",
-	"vgOzxC8GT+/Oe2WCb01pZtsRWDGfUNYcKP4mBVzcPCq7qDBjQpUiEyAQLAQJ7T06QlOeCblvi5wLMhZE",
-	"Tt3PTw5RhOcyQIJkAHR6XLpJheK7ZL/IDQNnNJVtldCMuFuosW6i0rFEMxLHA3RaoCK2YJTlaI7D12cX",
-	"n9+enp9fvHn37PO7s//54fm7s2dDbUbGMTGH4Ahq/XKh+jHVAtXV8xwCrRFs8uNsendNFPtL2IOtRa1D",
-	"87cXpW67bzkY2hATm1fAyCzPZCiWeRe5/oNGrr/kE0SZc1vlrL7HRZmPnRxZlgvjk0+/IPSlmTAl9s+z",
-	"hkFOTGxq2VJZEKBMUjYx11bu4YOiwO8wKAlQhzquBWzMJ33KQADWyojXZOYnksGktiYxajq7y/JjEfjw",
-	"xFtbo/ftAu/EyA8qRoxbuUWBNMmLFKuWPFYKdbHhpGGVu7Ffxlwg86JNcTMJFLZuvaQTBvVrcRFp7UpR",
-	"GpMmB6MAsJo6KNYT9BKrcHpJ5rY0lwVoRqNMQYDmFMvpoqgwoaZvT99vSTrk7d+SQPD6b5cIWp4XWc56",
-	"wegKIZ+QzLIG/8N3a0kA+HJ1GQCfrSsF7Giv4eatS4HqyM5uqZrPdwXWx1lMrrDS9NVYgq+2pEdzIlLu",
-	"s13lOi50nYGLFVgdLsgkmk2x8kEq3OHwgSwHtdjX94bm6Tsew/lxuF/nzhlhaZEvzC1ZcQfXmmvxzji1",
-	"t5xnoXu5zRwL0/+SMDe9Tfc+t2J303TX8zr8GDUEXpJVguZAMhx8E1YWtLqGz31h4t+xQ0oD2js6fLx/",
-	"UhJQuVtdVIodQQH32iYavcEmwj6XL7foBXac/XfO5di5fpdlgvh82SkXpD5j40YIvqs+212A/pBZGhuJ",
-	"WXMqZPvJGSU9ZMrm4agPJizooNacjG0bqEUvtxmi1YWhbfnPvy9j76zTrWdwcIEM4Y1W0IjWNJV0wig7",
-	"wIyzecKzlgNzjl/gVaxnXJ+8IsIUxXGR0JG3BqMwLnHrMVOIsuLODyAVYqyI0AZqXrVIcbhOnGQxFjnc",
-	"m4mU0mPWXx5ExPRCv5LhAD3Ly4KyGCxgC3kC0FKmAGkxKIjUMIMAYBMqEYdZ4vjE3C6map7/VCCmVQXe",
-	"OZ2w5+w0X7rtCLxKL57A26aAszRn2apJupXXtChacE033JOO360sKrbnS+vkU4cW1vWqb9wRV0BLKSyU",
-	"FwJQwNKV97fZ12alCFzndUKYJeFlBZ5OywhuYxF01zlKnHWcR+SKhmSATi2knL06hBtD88S/2i8AJI3D",
-	"PbCgdMXjBIQKH0P0QBNvn+lOtgwjWdPTLRk1tSNpNm/06yCuT/zCHXDLjxl69eupF0IBsf6awkLOIjTG",
-	"oeImHSBU9Ircltd+JzLWFhmm4nYOOlsOyGm8x68XG1ylRnQsg5vFSNIv/YhOqDJ4lN5dHGBIg/vcoUjb",
-	"wcDNm+DZxFoP1U4Proig4/lQixYteKBhQSxYikG9M9DWiDMyQBcupcV1MMUQq+jsFGfs9LPUWBaEBSXc",
-	"2sJd3VSCyjDim/dvgRe3KndcJ7ckcpYj98F26HVkcMU3w/PdHd/fRMhY3FzOSF/RhOTFZyvglkuEiuXv",
-	"7hGQ3YFyFfcFgRYgTSi5QXeY3EVx8G+YwC0IBdPxbVkjS08guQGysx/ut/3g+Cnn9E4c7uwLfeDvaj/E",
-	"lF2iPeDFKRfGitjvaEZsQfUHefILZO0y64eQTSbBW2/K2xcDC73dWSPBaQawQnfGwt/YWMgL1FN22UGC",
-	"tEQGnn2xCekIoysc0yhAGTPqPKqPRfIcJ40Vzi1nbS16L2//zmptv7qmlpAkKoQgLONOm99zbb5ioJ5m",
-	"Rp61cOKFBbzw84sCKBnhO54QVWhEYs4muke0h11wqKtBBwlHEcIzPEdS0ThGDCcWSdy2sT9A0NkQx/Ex",
-	"0rwytM4MkAClCdkR1Na0kGCZajlkAoKhUUaoAsTmhZHX1L2qv544RsP/Aat3AP/f/0sOkYTmmD6W2ED4",
-	"ERYEDfUY3mRqb39YL4XeZGqLMuhNpm7opqLdOrBnBJ6pv6dYuUsxvrbC32IVXlxyHjdWiWkXIVna/f7B",
-	"XmXmwDSYgXavXh1atSkRuBCoFh7G8NcH+vy8kEAegIFKLqdP5maAOTmYVgyRmzKVRiuXpZhEeCSJPU3k",
-	"IzSZjKbEh02Wd4eQFifih/SmbjAqPd1p66NcQOzEc/1YEmjaqGuKkPWOBLvb0Js1Zgoo91LkwdqXHMb6",
-	"aZRF73yrxkRaScomMelnkhwjgsOpSxoKsRCUuAtSqK9rRUQqiBYZefISlUimBEp34REAbui3R4LPADNn",
-	"ihUSONT2dmFVuZtR04KeM2Uu7RlN4PWUCMojhOMYCRISekWKz2QG1gsXA/TWjAZ8nGYczhSzd7BYuaao",
-	"RMo6REwm1djIvdxEmk15TAo5eoqkwnGlRCg1TplTq3cN204JjgyOhDYvRV38hl36osjw5kWj38XtysQW",
-	"oGAyI1GhgSkL4yxySa5gv+4OZPdMhjnfxQIqgxfa0elsBj/3bRttQsxYPKYr2zRk5UVOsLmighW7rnKo",
-	"M0UowNgxZzktooYuZ9yWCS1Pifp4EtExCmOqFwtyKm22NlUoY4rG+g9XttDEH+SVwmsSsi3TmqlvLRPb",
-	"7+X2UrDLo2g+Tv3q6apdpvUPmmn9uhAPFR42/oUS/zVlXTvJofmrxcna4AopdXG8+Kh8lWpvVzmKuN/Y",
-	"g0qNGzSbEqFPl0XidZhHoiUDdArBIu9+fYr+cXj4BBBvMnbJ+IxBTJPzIxmRYceRw8h4wWZt0gSWY9vC",
-	"RHdyZ4uWmnUrwL3gtvx+liO+RR41m7yg310mvOWAVuZcGhhRUwjU3X/WmN8jHs2N/yaWJC/p32KbBwbt",
-	"SQgC2MbGZ+pfsujJeB5djGJ94sjPAnUO0qbgiW3a+F4PG3R5ki84SWPSO+69edFbTNtpYS0qjbd6Z7bf",
-	"E7N9BW8pRE5XodiWmO/tVTnKGpKPqyVZQWeWqknKAsOACwOegPYqQzrWLVVLtAZGgLjydLqlcjP7AwRs",
-	"pOk3s2lnDBQ2gKi04NkahLGtp3BCN20YtnkxPVs613hqzXR29V7vJjRtiQPWqex6WiqnavxbC7SdW7Y8",
-	"Jg9kwV8l1BEjwKEBHCppfGJY5bADpmn3qT5SW5RFD3PogTT0Bq6vOtQhCqOTigvjdcMGaAidliRBuQZs",
-	"E7ahBxeyTRVb7eY2YUnMMCI7jva4JOfVcFU5zcbsGUgo2BnOQrK/y/jepXY2FpRt0PRNCZ2GUw++wX+X",
-	"oo0YHAVZBN+AeKjEKXeoAlsw/y1ChuTmb+7V27HVDwakYA693ZliCe7HzZBtd1Wxo9gftEBrGTnbnQ5y",
-	"k2D/urggubTfPH44RN401Yj7jahtlwyA9ltKBTyQKBV8TGML1G0v7aXCyiWWruvKuHPugBJtvV8INGx2",
-	"BFQhE5qdfr/RK2sPFG2X08CXhUIURSmKUok5mkMBkApNGeBTg90Jn0VY4UVL41kx8i0W/9JNez3d2WyH",
-	"mgIZboNuLd3hHgYp3XHuzgTADFZ4rx4cZQnjmzxIExKwPEfKRhkaV31DwhTPEdWtDDgp5UW5zAmAi7K3",
-	"BliZxrjIc3ozSSIjDMJMCIh5dNlWWlfGEcIj60VDluFr8JChL82728yIyts33d3hdGlv8+59OtQu9vFO",
-	"QjKfykstAopCexU75IF0jNxJMEnCor4fc9vvmM1pbj5L0bqN8sqP55xCPZhC1DCu0JyoPMz7BPE4ImKx",
-	"ZXCbps4zMkCnRYSAa64uIAAsG8aBH2sCtQmL/u31dCNirLbTOyvV7FKU4biuI8l2IuJ6eZY5vfcXuQ9P",
-	"MGVLGH95jgaUbanUbMpjCEvSBoIO3E957nZxHukLIolCioaXRA3QP+coImOcxSoPcH0gkSmSbK9wJCIs",
-	"OvEuPR+Yi0x3wyMVnss2S2TLCRd+F3eWZ/2CLX5h4l0y9t/ZjlgMaMhtiOWpFCXRcQBsvcxIaMRz8LEg",
-	"cAsaBGR3STjvzAGuUsuSslwyRxir6qmn/WdTAmKFCzAxqsgRhUni6vcKckVwnFeCObEdOfWX4Et9qALb",
-	"xAi1GqOk1r7w8NyI2raBUersPtkUJxaKpHxmQnRcAvEwaWM7++NWcR4qyr0d7qEIdKwNg/og3Q0omAjG",
-	"erCQNFZIWK71jZ2g4u0IStgTmudzDQhj3A9yDFxpRRJ15TYjKkioIMpx6P71ng9ddXAvicjkow/VPCVD",
-	"F1z5nxkRcw+dxk6jqPyQSRIF1otiGs9zyYZEb45tFf5+VqxNXt7Sa9ymxpoqbHAKtEmpRhRBMiraA4GJ",
-	"leEmqUdChI1l4SnJD1MpgYMRCLv9wI9VgezZBMcxSjHgR+oj2yhTijOoEFpcW5vsM0VSBz/w9s35+8Y4",
-	"UFia3sKVSs19nFlECHmH4tUFPQSIDCYDNCQFRtbxf/3v/wN59nA3AxviXc64TjvdzDx89EuHErIRSQUJ",
-	"jVo1jS1O4ZIyU5jUWr7PTSLciU8kVEkSj5HEc1viyEQHjblonI0eTNBRDJv1NnLHDLtcOB9iCzlgGJgg",
-	"YpuiCJmCMywieeKygRCOYz4jERrNPUJsGmXBRa3rPuYiwap33MsE7QX+Njw6PPqlFi1/icpS5Is6mKok",
-	"LuuqTvG7Jecd0P1e4UE1LOMWw75KIhM89Pjw0aJc+ycOL3OMukKTeqBTedaFOTwB/5elSi/omWhtmO5L",
-	"bpqoDyUtia68OG+rCIOzW7sMGqyygQvLfB0lfY+15K9cM0tZjdXox6aIxgstCVQdRT6QTgoD7shxRQRj",
-	"LTp01y5/1MhLiDLUW4V0fwP0XFmQxIqF3EDjNUdt89N7X7IuN2W/9GezWV+Po5+JmDBt70crVCb0O/2V",
-	"i6SLUbvjzC1w5s58XhvdwNpOFQsXzBxtmC4w/DKr+gCwGpsT/CCbwO8Kx5J7UAbFybtw7wEMAXBZAA9T",
-	"wtPYGYG+SQmWbS5nrPHJTU1nQXBkXoZ6bcbB51Dkc2RhqEc/c+IOWoFHpSrOHj/mb814Fkdoiq8ISjOl",
-	"WRPyGiyftWHBFuHAVjheFxnWCKSnBjNzixlOeTd3Gt3FGbbmevnEP25J6zm+RcjY3Y3mzcq7DzYX0RMz",
-	"1eN9q4STVqc2Rb/9275yTbLHUURNBuNboftQVLczxrEkQS/1Hn3reYOqgjDEBEuC7AvG4Ullkew8ymgM",
-	"tlSRW3g4eDg47C09b3pM/mc+gE/5i3z0Fwkbc6Ls+yc2lQuq6wyuRRqlHf63P12CRMaYlqHmeNi0t+0O",
-	"IZf4mqNvAcn42adeui35onK0GvN0NEePD1FCWaaIn5mDJlqzWCNuWEqJHeY5sQDex4U2mYfGh44+ZoeH",
-	"j0NoAv4kw4ZYfCOntx7P7GDBOwQ0a5kbFxU+th+gvLnctU5Sz8Z3ryf1bjO9xOSR1pAzVBTTOrMSUAph",
-	"yZp9oCPNW3Wes9NC2kiFtSYprB176yrR3jDBl8CpQygjmIm4d9ybKpUeHxw8fPSPweHgcPDw+Ojw8LCn",
-	"h22HUHewAekA2eUoojgmoUIZi4iAUh/DAfqVktjMSQYo5xgL/AncCwcrrRfcydW0+UCiNBvFVE5JpI1i",
-	"JXCokOQ1AJy6GQc6MyFM90EiY1G7pvIGtIWHMpbfh+b+KiOdFl1kepIX9JImWiGjM00sqaCSIM0ghCl3",
-	"814z+2PkcHNgiLk3OuaTvgNrpVHgQ32UwARkUPm38d9G3MPbCSDXJneI+90kmOEJSQCFDIjb5PMOvyUm",
-	"iyeAEO1Mfh96yzBLSMMiAD2Xd9oa7YJzdexmNZp7laHysez9fv7mdYAyEfftqV+L2CSLFU2xUOCa2Lf2",
-	"voUtKzEGTNyZ74Vst4Y6mPJYKr3eQeWOQA+LZ6o8HLgPGCCnZsyy6GEFKF+cCCv8fYgIuyIxT43xbxfJ",
-	"sGL9MslsJM0VhioWzeYSoNO3z30CMdMq3jt/9sKEbgN0ywjrsxXOFLenQcCjc8mnMsj/7MuQp7bEpQxc",
-	"OeopTQ1J8Th/o5Rpe835FxkS9QtxWuaPP4jgMP8S0Viw/uLqxiMBhob/0bcCtG/cI0E5JCSPFgFeN3nz",
-	"ljaDcmGzSlxscXVUip6poxEjwEjBP0ePHqHht4+9sf7hY+8Y/fmxZxftY+/T92FgQ1nsJ/pV+FO/6r1Z",
-	"4jr8tWYRnSC3sS84SiijUlkJWialA/jVShwZ2LT3fH1yopJFbgDOIqo0ewzQU1hQ6VAM7T15QhmSJBRE",
-	"uZJipSSaEAsxd15G8zbUWC3LGiNiArMaOXWVJ6+/rZn/G6ctIBoo5ZQpeazNtBjQICNwMFCmR5QKPiIy",
-	"cB5TI+rNzYpmE0WEqXOGIh5mWiIW+/1W8ISoKckkSogSNPQJnaey9/3T9/8bAAD//w==",
+	"7L39ctu40id8Kyi9WxX7fSXZSTxzJnY9VeuTeOZ48rlxcvzsTPJGEAlJGFOAHgC0oqRStVezF7ZXsoVu",
+	"gAQpUqJkyXYyOn+ccSgSn/2FRvevv7YiOZ5IwYTRreOvLcX0RArN4B+n8ZiLf9L4LfuvlGljH0VSGCbg",
+	"TzqZJDyihktx8JeWwj7T0YiNqf3rvyk2aB23/p+DvP0D/FUfQLtnSknV+vbtW7sVMx0pPrEttY5b70aM",
+	"KOyRcE3GNBlINWZxmwwoTzQxI0bsMBSNDJGK9BWjV5pQotKEkb0eF9c04XHHtdHb77a+tXEuT6UYJDy6",
+	"zZnQOFZMazvQVDMl6JjZWdFEMRrPCBf2MdnrRW5o4XB/larP45iJ2xxvFNnhGnnFxAMNYyaxZJoIachI",
+	"JjGsP7XtECVhwQd+mOHYz4Wxs02ws9sZ/6kgqWCfJywyLAZqSRU7ITEzQDhUMbvedvyaqWumSCKHJBUx",
+	"U/AwI7oYqAjHH87plTS/ylTEtzSdV5LoNBrBHrSJZlpzKSwhweaQvZ6QpjOwAwoH+YbOEknjd1K+oGrI",
+	"bpF0+tIStCaJ7dcuKS0stqWsidFkrzfBIXaMlB14ORz/e0FTM5KKf2G3uNBI0JpFihlCRUyEJCBGCgzR",
+	"tqtPyVRJMfQv7/VSGDETxo6NxaXJXFOe0H5yWxvxgppodMVmJKLCsiwsfoG8hZzCDKdKGmbZesTF8Jhw",
+	"o0lMDe1TDRIqFYrRaGSH3obvJ1TrqVRxZ0S1/YT8V8pSeDWRorDhVpbxYapYTGJG44QLRmiSyKmGBbSv",
+	"9KFxFnd8qyQasejKthZ8bSRwMYkSqVkMo45kmsQgjPqMUH3F4i7pvWVGzTqnA8NUr02mIybIRDHNhGkT",
+	"TWeajOSUjKmY2U2TIrbbSaaUm26r3RoxGjMFCi9ox/6zuLIX7tNUGJ4UVnRMZ3Y0RnE7yCHlwrab76aZ",
+	"TVjruGVFypDBruX0odPJRCrD4pcs5vQdvHnrHIuEIgyhmvTKHfaAxLNxdsZ2oB07J0/pX7ZhI3xpZCA4",
+	"Ku9bohtPEmYF/57n0ChVys7K01ibUEGceUASLq78+LegaL8s07IyFWDfxFxbHovbJBXXTPGBJSKpyDi1",
+	"0xtJqRmhRLBpMA2piOZD0UknwDDAHW4qW9K7X7avdN0ENq9kvyzVsF630rElGxBhNEmYeqDdoLamVL9s",
+	"QKO6Mb6T8iUVM8eI+lb2nihqGEn4mBtUjUCWXJBERldEsUFq5XawzyfwjzHTmg4ZsdawJtMRj0bblMT2",
+	"V66sOWFUypZL5i/bsUHq1/ESxZVisbUiaKKdoTHmWnMxtKLhSsgpGH9MxCzOKBbMktLaXV5edk4Di2R+",
+	"AS1tRSNL4mLI2qT3DgxKxWgy/o8PrdN8ih9avUpVpo3iYhiu1+bNnC87G+e7t3G+vBcTJa0BvWHa+JWz",
+	"JAYC0VUUAj8TBr+3rVXzFpSRssyjtOUsGbPkgXavOAm6XWusmagXjJsRU+T3i9eviLBSQJBUJR0mImkZ",
+	"fyDVGIb7aiS12YLhBaN869xAt+GfaZNexnb2RKhHUsFTJRPWsWdc4CsWwzMWc8Ui806Wf2FjypOO86t0",
+	"vCXVa5P/87/+936+Yht3Aa20Xt7Lo8mUm1Ggyx9ooo3Vpda0Y8ZwMbQn5eKkuOikmtnJeqOxw0Q8kVx4",
+	"txFMcfPWbKM5oskEgsKKrlgSM+J2EtYmSCcdP2Y7/sxl1KFCitlYpjqcwXaM2KWz2KwpCzPZluHYaEdW",
+	"MB9hsNuyIJcv/A9pR8KabsWUXLqgL73h6E+71nD8PLGDD83MQBqjpPGC2PJoLqcHiulRB0zN8IcJNeE/",
+	"DY+uWOGJNJOCsEo12C69/KDrHxVl9DbMyaVLtjMqvxOj0pHIFk21lYRr5jvjwtqVdjDEjhsmKidMwQgC",
+	"7/ecf80d9qwVZbdAMTQFYuSIyzHbgpV3OWYrX8DNGXN+fJs3OJYNr8J/5gezHdth0YA2azZcjtm2jIZl",
+	"q7qCvXA5ZtuyFhYu9Q9pKFyO2VbMhEUrWeNyyvzj7cxekIoodi2vQK1cMXBC2bOop4NtaOtFI98p6u9E",
+	"UQNtbFFNNxVni2+3gIz/YNrMTlGp6I27CKD1hUONRlQMWZV7gAttqIiYdxAcW90rExRlLnyk7Z9pw5OE",
+	"jFgSk/6MjNm4z5TOIgZy2kyoNuT1VDBFpkBtfbvVY3mN7B6zsTROoxZWZvOKvsHSVLoVju08uMJpS1FY",
+	"Kr/nTMh0OGqXDDHBWGwNGIhsyS5+hOW9wl0/mVJNkMGAE2xHHCwfRuOOFMmM6Jk2bAw/ZUtbZ5kU1nHj",
+	"d1yLl9Ffc/kFarshwxJ46oAZSMGC669s0TVjZA90g1vh4B232NSRG5ED/0ixa0YTb8fCELdgyS6noOa2",
+	"LLR1F0S+kGq2Y9EuHtRmbVroa1tW7fLVXcGuhca2ZdkuWfIf0raFOW/Ful28mitdqTpLt3SpGox+4wbu",
+	"4sHvTNzvxMR19LFFI7e5dLPLCbeGmTep27JfuJaygO7TNObm7NqPLI65bYwmb5Q1kgxnunU8oIlm7dYk",
+	"ePS1RSPsdS4KoG1/kgqiCF7RcU3Awembc2dZmRE1hIJm2etB5GUHgyl7dthBgDE+3QeCY+OJmdktqe78",
+	"vWbqHISLnTk1reNWmvK41W6JNHG8iwJr/ntT+CymhnUMH7OqvlAB1i9coQvZ/4tFxn7GK0c21zqfVK6u",
+	"TE0kcVmZSMet4z9bOgVTtdVuOd3c+ljRnqNtXJe5X524W3PVjFWm5gbLbq3P06Ejw3JcSahn/mxBg9S0",
+	"2p4G8zUpbv8cJZbGGU4aljscRrhe2U5/rNjNEhu94HpVVmLXPuGCGzbWjSI5A779lg2KKkVn9t+CfTY1",
+	"gT6p0hLscstY9j0yoUN2QmgfTsXu9ARnQvtDBY+VtsONvnZpnipGDbNLHhj7K6xOzAY0TcxbiQp3TD+/",
+	"YGJoRq3jh4eH7daYi+zfVSzK9SShMy+Igq8f/fRzxftw81WgYHzSLn56VPfpv91dVkDGfSkTRoV9JZER",
+	"rZhGYRaPKpoeM0OtJl9Z1HhdXE0Mltof6MwMOCkYBWQiEx7NCGgrprvlJfh56drbc2WRrFfcvDH9fI6f",
+	"wttlKjdsPJGKqtmbpbNcEEBL+mwgFSNDDLSwljZKhS655GYkU5OHpPTsrwaMSXs45poMmWDWUkdTRjGT",
+	"KmEPlCIKWScgAZ/3U1qOn4/KqzGhxp70Wset///P084ftPPlsPOk+6nz8f/7b8t5crxQWoUs6e61VuPJ",
+	"hiufL04eraxHYGeLZIZnRq4JFXrKVKU2t6vVSB7aycwtA3xduwrZCXrhxOdnBVFiaGjJAWHXTM2chZL5",
+	"lexcSjLed1Y+5mlj9SIZ02jEBesoRmN4gE71dqbjS4FSVlcVM02s9s+cFe1Wlg7UAvExknEYI9Vqt7x7",
+	"0Q61nIIDrVcF+Vs96RwQlTbGgLMk1vWL+rXKiAoX5I2S/YSNNenPCDRG9igashDZxBThwkg8cNgdmDoW",
+	"tWedhNHYcrBOqB65E96EKjpm9jvLdPsBkeXU4M7MlbvDrNUeMTBFJ0xOElZJp9pQk+pqLvjXu3dvCL4Q",
+	"fJsfHYo061pqO4rJR1dLxxcorlZk4QhkQHy6grmLJ2O9yic3M3WtFXIaGX7NVukTqX1+L/4lp87Rgwf7",
+	"KdWWYwWLK7fUXXMt6HnjRq0bedEMBbs0363SqoS7Eo55GbWsYaa6dVvRUPXUOWellunet75g5Marm/Us",
+	"ydAYWtGUyRReYJH6bd+gxVFhMXxrtBxrafHJd6y84VD3PYu8Ky4qFr43oaZnVd6EKW0nVbiF2rc6rfeF",
+	"aTPrFa9gCm9VboaVGu/1zeSZt1s3LyurpCGskOu0KAFDkRfMq5H8A8JZQ/rhpelqsg+JdJnkcy3Xjvj9",
+	"JP7eDtD37BS83YNorYR+7+TfCueLU9QdVOOJgmujqJFKw6UrOrdLbthraqh6r5JKvlxD4pWopYoe4Eay",
+	"emtL1FLvXlkqaxrQUVPjUp/6tIIaeqTaXDAmbiIac5reHNkKNg0NHpQXVROYjKRgr9JxH+lt6WDn+WHe",
+	"4Cn5WlIQQitRUujpWDqkLymPG1rJX3CfvV8u66ZIfe2ANbLtCTajSOl+Tcp0V1zbgPqLZFW9V0Wlla9g",
+	"geI+LpIea+kpQ5Pqww9cl9nl0mRMTYQhRQOeGPuEC0KTpOqAiku8oupDk26J5sN2227MlSvx5czuB6rA",
+	"9dSfy/v/FFq7i1PzMqfWQn/wHAn7Dj5lybSrdNXcg/dlHcfVqSBBFrA9/v7BlERf1gJv1RI3I7xWPcgw",
+	"J3OBO6heAo258Dp3XhyVElzQRZI7jdqEdYdd0vv6ARfyQ+uY/PmhNaI51lKfMUEMvWLiQ+vjN0hsHnMR",
+	"Du5h5bzeLDhEzs0hf/0t0+wm59XmFJuToRQDbonWOYeaN6F5s+kZfwhb8maJbLJ5fVy4wrBk6/F8Y65d",
+	"gev8sO5OFt2UHtYRSxugp9V2v6k3c95T64I3y+nd3HRJzynfT/Z0zTV6i6mGuAN+zTGUoNJZ8Iluw9v5",
+	"yQHBVQq+fKyr2VqfaI2r0f3caHRVBpf/utBNYRrtcLkKM6jZZD4U52LLvL0ew1RKhPZSquVD8X5yLye0",
+	"eQ5uuCY3Ov6WefiECHbt4kkzP2rMh0ybzfButgvrcvU6bHu94HxbxYl+5a/z88kqjPcU9/8d5Ob+KtV4",
+	"RUrN8RaKK6J4KTjg8OiXKnMB+i27Xx79stz77mLoFtErTgqi7eYcbNhvOxx/5fLAUr45fbcmH4e+4lL8",
+	"6YhhXA2GvGkjJ5pMpbriYniCNwX9LIZ6kJpUwTVj4/uuRv4F9pmOJ+ijwGN5K2aTRM46fRkGEfn1KDN9",
+	"NrslS7fWVQRfKtLevz9/BsLMOcZPweOdXQMs/7SKn6oaq5peMQd49ZAByFIOAgdWjw+IZOwuoZUcKjrW",
+	"YWyA82R0ACPFUlOnzzpc+Mv+jvdtzAGFhM/gvsWJmBLIyNzjQP5UgHcEQQIdjKrv+MvsaoCB4Ic8vAFd",
+	"NqWghXlsmPAhF50R7086Pui5wPKllsp4Mi177ClAk0AQRAGbwFlA+FlhthkGQmEqAVRC8DwTR9nSjwe0",
+	"Y6SZQNgG/OVCYMOv8Hd4dTbBofv4DvjC7w2YtCz4EjLFWu2WpKlxo+kwzDHrDCjHmeKPEyUHPGGdATPR",
+	"qOLHax5XbCaODKPTO5qJuKPH6NaRnTEVM7+pujJkZPXoi0yQtc5FJJXdXgIERexrOU2tG6XRJopNQKsW",
+	"ejs6fNg8esPPqr3ASfL75fMVZclrwcgk7Sc8Ilds1iVvL07tH5pEVKkZ6YkehKH1WO+EsCSx30WdKFXX",
+	"DJ6fxY9++unhk8Inkbp2H32GO8WY9GYYef2m8+inn/crrhySYUUoPR8KavUWoclQKm5G4+JWnV08+unn",
+	"qk2J1PV8c0/tmIsNwHAqLbf5z+26uHVin1EdkD0rEX4+SlVSfUF6xSvuY5+zGeExgIY57dy74nGPYIaB",
+	"D6PFGzzCDSTp1MSTXJlZdfv2zdJaPa1qQFTPcyzjNEn10vmlmlX3n+pS95oPqxr4XLNNGJlFPi8dwWxx",
+	"A7MlDZRYza5nG4gR9w5nWMNnFys73yyPNHZ5W05e5uyGBquG9/LX06feNePS4lb1+WeGdTmYDjJmMFAD",
+	"XwqhxiIpYjKAGHnIy+GC6xGQMBdDwsXyPXAdV83q9fPQXpqXtxDTh82SD63Xzz+0Qovm9fNKXfF6ojcT",
+	"tVnIAtbE20N6FcPMWh/zcZuKUS1Ft7VY021GNW0ylPD1RF9kY1jFpTli0dVNIj7PaDQiMZvYo76IZpjI",
+	"NmKAe8iNiy9iMdn70JJXH1o+3cxlurSzCFC0mHR1iGe+vJ7C5BWG0GbJfB+XEbtro3rxgI7eFs7Hax+s",
+	"586OCtP9xmCPAVY1xLpq0qfRFTEyP0I6Y5b0Z0FOa1G6j4yZ6OODg/GsQyeTrvvhYMoSl0Kz4rm+Kvzh",
+	"LZq+cKBa7zCtghbWOt8VGqjas7UdzaDiO5CQlrmcIUcy4VbYXjE20dWxGsUja3XD5PfLd+0coeLUpcqC",
+	"oDom/2RUMUU+pIeHjyMwO+BP1qvJhcs6PMPj+7lokgVZQD5wB/8CET05PAzohAvz81HlxfHqu1j85ryx",
+	"W6BJrGFlmGG4KTUrVprH3BAXUNd6+lznpLloPllobRULoos9C1FYM3SsGM6TC5Hf5UiQizE3o9bCYJj8",
+	"C1i4UJZsK9yrfjEglOBmIcSZlzif2F9yJLraLsV/dw+7kRyHcrSROz9Ymp+KAWmPm91aLvHHVy7BWr66",
+	"8WBpnnKVSZvnmG6Arl+/ewNTuQ+7KFH5L50VXBE5S2GFm+fihCEyaXYvpm0mNSmm4KpUcpwZLUUD5OGj",
+	"x0dwkg9I/vGjJZcApeVCl9OyRVvblb8pJ3NT/7IbruPLhGn9d6Lu12kY5lF2NiWFlItKo+xMxC4PL6uL",
+	"hUe83FaDe8U9D/c0X8xpvzpbcy0ztHKS7ycbUD+WtZ6GYRxlG/LN86dnyIBZtAfZu3j008/74NKzRwft",
+	"zxFUkwlVBteK6xxHBiFwWEy0RHQGXzoHrzEunj3XbYSWAZwMzURMuGnjqlLDSqnCcMNXf996h1R6+xo4",
+	"73xFtA081731gbvZov3ZgjObT5ZpHtBbivPOd8FddCxLBKixBUsyPUxi/vBh8vXFN/v/r+D/L76RdvdB",
+	"dT5zaEOWNMxUdhJmWyUJFcOUDoNc2VuwNoNb1AFX2uB6wCK0qnh/+dE+ONZjDuu9PdYHd+wVc6GA+4aT",
+	"cc5Grq3YCR17eXj1zCtwF5XwFG6k3DUcLyjDgLMwjrLKNwjit0Ik2ueEC4j5iqiQgkc0IXY9VUQ1c9g4",
+	"4VI+ih7/1P958LgTHfWfdI5+YY87T/7xC+3ER/Hh4GF89Ig9OmoVafuw84R2Bh+//vKtk/191ODvh4++",
+	"VVJ/o9iZeUCea/ZykCEOLYe6uYPckWbZIcsFfuP0kCbOg+UZIlUZS4+2CNtRTOiYPzjmvy9eg5UzPcre",
+	"kSCHIkxmKOZOFPMuyhkUfD5boiodo2pOfgJV6tSyyDOG1/D8C/vbG1SRFIJloFwxmyiGuBCVacrnQyEV",
+	"i0/IFZsYOy6ZxEw5H6Z22LFh/zdh1tu2zlCHnIuXGRJAQf2EcSeTUM0svwIIm110/rTECfY+arX1iFOw",
+	"6dldWMnztxnldchGtnDuF0zEyMqYcvK9nWmXr8NiArjZWS/IKFud/utuhE9zzEdlLSlnqLVBmCGGr85u",
+	"1Aq4BIG1U7DFjrv/73I8onAuy1fr5mkf3wuVoCGMZvVTGd9AiVW74vCOeplD7uiXRw8fPzn8x4ouuUAF",
+	"1Fe69z2SKQQiSLI3wMoC/gUMRGs7OLopkQJRejayhTcMHPbtwgK71hZs4/q3nab6TrBcgt+uH9y3nyAi",
+	"KmL24dr18WYQ3+Ma36sMRao62V2OGWqqm8ksHOynqrywo8Mny2FWJopdc5nqxglSUB8lyHRQciI1i9f7",
+	"vvJm8JMP35wfW1V/H6sXd92olUt+xbGK0JkwTE0U12xhHPHtYVmtFIqSh0MuiKLA4kFDmeHaOM/AulIx",
+	"T3b55EXkavJtTSoME9+XfPbev1qVGu2y2gN6m59To3VcbwE3Oo2acb6QQy5ujuZ0DzZn8QTXyxzI63Ts",
+	"QdheLzuDfrLd9/a91gwxt/0plcIhUpOeM+J6dQEpn8zyiBSQGdXBKNWhJ8WRhkewV2eXn96cXlxcvn77",
+	"7NPbs//x/vzt2bNKj56LPPnEVwlagWnHPiQXmyjYE7/8fBRguATBKjxutBKCjrmrC2/poAY7Dq6N6tp7",
+	"y1KI/Hej58YH2ditBscBwBhVS+f8Dr2c4a+nLkEuJwIgG24INaR3cP3wIKSVjifp3gkaip2EX69iMbzM",
+	"dc1qEVSp3yoYsT9uxNTQhQptgaZyxPXo8PDjxnTRq3lIj7VPcusaNMFur5gztwk553svgKwUZlOzdG/W",
+	"R9qDWnJgSAML3Sh6sNIQva3FC5asOJyaNSvOeq3InLI8XyJRVxOJyxLFM0O5ZDcHfS6euZV5d7Hd1YGj",
+	"izfrfUAg1fiP9tc2sTRDoc4u1azDhWZCc8OvWTI7sadgTFvyZ+GpVFf2qCeLB2CAAqtAIF9CxFAsAhMz",
+	"zx1O4JryqwL7bSloWtkDVGcEBqN8KxO2LsRdsAVldLfDKggGtyB/uEvDhUjctTiIK6LIYYUwO8t1ui0z",
+	"XDiDDCWx1MWSBb+Bx2ItmsDrnA1M3svVhvOM10EL9cPcxMWo++SfMys3ahsGSTlbAW6kRMQr4HUG21CP",
+	"6jMv2OCnB5pc0yRlJw4OtogEC+iwyzOHimSbjaddpuv5lauAAp21/KgbEcKa2tX7EDJb8+HHKp3pL3yX",
+	"1vEp0ObC9KDS2jl3JHRUO+F1PU7wsXMxMXHNEonZiU1dzo09RO3bSa2qXrtFmVCuzB6S4Yo0UhWC8q5Y",
+	"uFOkY6Z4BNXwGiVReEbNDYJfOo8Hj+iT6GF82D9i/6A/P1wgdFaRU7UCY2X4x9KyA98Web4aG3HphqwB",
+	"iTjHuIcLGbdRxmeRSCri6zbLzbkBtxnRddi+sfgKJ7/Zyd7AKXgr+RnLj7HrhIeGU9/QJi/c4IrbwmLF",
+	"wxUzWMdsUaDTqtdehbFgBT4sT3Tx7DkU3YV0+xFTDSpU1ZkGi1WDWyk3sdode8l8lNYatmVtSSb7Qnc1",
+	"mKogGrWmlMarReZgI56HeK/KsLLGny4MN3MawvNLPqVgAm64i0LDgo25T+rCkcrWlQX2c49URT7xTU+0",
+	"mQN6rf3duEm5oczDjUGalgZ1M3zaVeupbMJTl93ML1WrPiJ5DRGdGxKPD7dldkepNnJcg6hfdG1t0AmQ",
+	"+4oaMfFF/nqlL2vhoScoju9iY+1fQ0WF0WQ6ohA0u8eNZskA7hpp+EkNoM0NzyTVDgcPJR/MprBUc1PP",
+	"tm/lI41t4j7pp2oVvWmhjV7ee6Ob/KQ3O8kLZrwWbibsSwmNn2lkkhkUmZQD0gMh7mC6UucIq7jPXyEk",
+	"e11HLN6NbcCFu9x3e1GQT2UfUT/lielwAQKijeGNY6khxjBhUL5WTpkapEmYfiSnArLb/JVKzNDDpaAY",
+	"sLQrmvYTrkfwJJLCKN5PTQHArXTDchPfchCD+WhryuVufM8N6k1txF+9Xb9yLXGuW0Zqa8K7ptbUpgXb",
+	"Rh3ohzcT3VvynCPA/32/MnVlCFa4Mp0vb3HDS9S1rkG/1U5Ir+1GycXoT51fjuKH7Of4iLKOfjx+8o+j",
+	"1mqB684B467kTwgbT8yM+KD1IBjbZ2yNqCZC1seCre2XWcM3UkstHjbkXvCtrw207gm7loEhYCpKFTez",
+	"C9shDv/0j4v6mLnKqjhF52OWOdH7z45rqQOiJ4QB7R1oPhSfuOgBWGivFqiLSIXg9g9I750L6r9i4j8+",
+	"tObe/dACG4/bkWJPXrMdtwqhmDnZ0Ql/zmZBjVBAEa7J0BgDhpl9g0Bg8TBVLMaQwd6L03dP//X87H9+",
+	"On328vzVp4uzp2/P3tUP5z870F/nwsMWz40HF8QO2w4HsxV+9VbB75fvWhUViwq5D1zrFFPgX1ATja7Y",
+	"zHKg1LmvmPu8xYQjeCxQHZynobt8WCNjJsVBnSXsGrMl1xqclQ8BniTmdY6putKWGrKon242dpcTqgkV",
+	"swo4EvBsu/BQT9II2wsQvcb+DDVkGYybS7FP2GeOxRCWTvslM4pHdUh06H4HstAeMDSnh5dn796eP734",
+	"9O7187NXPS8E5YQJTXoHY2y5RySi5Z6+OScTqZoNy52c6njVXU1XMGfvIJFDYL0+VQwKfy9iwXWZ6hvY",
+	"vYMKIIdsV7mGrLlk0LEUwGJCi+LFITeQdyOu4XQHRwwaGYIN9pl2SDYxpwmLDIAKTxi90kReM/CLcDEE",
+	"QHgFZ0Ooodb2q6LbPvLZkgl4yLsEETZdewhPiGU0zEi3XZV1uwL4EV796xGdMJ3h6DB1zSNmB8PH3FDD",
+	"bJcSItgs1XEx9PCHUBzY4+wINiV9qhl5//ZFl7zOGcRu01DJdIIcbVfC0CGZMOUHajcp4RFz6srt0Mtz",
+	"y4upSgLEC6A9maqIdaUaHriP9IF9F1IhDZgGfo+wfAbSWOuw+7B7iMl+TNAJbx23HncPu48x4XEE+uMg",
+	"lhH8MawSpRdTOhwyRd6fgxAA55bf1C45txyuNTM4ZTi0BhXsuaBqdmLNh6fPXlniSTUGS2Sy5DxuHbde",
+	"T/QzOwarFVGDw3geHR66RBfjC/+wz+ZgZMZg26DOrdKu36oCP2IZpWMmDBLqhA5ZFzVqOh5D4evWuTBM",
+	"IcwEMHbxi718JfYt79ChhhP3RLc+2nZgGQ++wmp8C5azcqqn9i3YBFe+37b1FbnWbkzOs9S9mdsLmO6e",
+	"z77kpAhhO047f9DOl8POk+6nahyabx+Xrjkf0yE7mIhhcc2zEy9ucnVQvd2uCMtArfHl/EY3/vQvek2R",
+	"AFZtoJJ2YBO6lo+O5taHTiaJE38Hf2mU7HmHzeoONsVO3hwgcvU8Lc1ZNhXSgMyyRwI7dRLJNInJiF4z",
+	"sudkqyUyotgg1UwTbvbd8hxVsewkoVysyLOvJNFpNMrWvsCqUDfE8MgNz4nxeRavZNQRo4kZfakVeZhp",
+	"oq3qTxCZeKIk2C6g3jTEgJ1YZRFLhotlZOrqjfraHJVS7l+u56VMt5ioFqdre5zrijU9RcuxuJYv+DUT",
+	"dnYTJfvVK8Zjq+PN7CA7WE6stplfulegGCFHx0GA5MX1rc1SLhAIx4XefAm/njUhWCmJWhNqyTJyuV+a",
+	"5OVLgjwpgI/2ME0SVLomA4kIUyduOzHVNWt/CArM7iSPKnbu9MsbO90zdzR1uCf/lPFsY9tWWQjWrn3Y",
+	"5OfOdDrtWBnWSVXChD03xjfu41tZuXzbInm6smk18sddKjlnQy5uq1rMhnhw+uWfNLt1ho8eNvnovaDO",
+	"HmYxfva4yWe/+oJA8M3DRt84jNh3Ur6gasjwy5+aDVKnE3vCYPFLFnMEv7KfP3rU7HMnugAoC7570uS7",
+	"d1K+pMLjsAJYzU/NtuLcVUbC+Fz47nHD3cig6kNHB9hFgYvjz4/WZsmlF6b1o8gBfI8HupR1svfGnu1C",
+	"m41+aX381m5NUvP3kWDI9TsRthNhOxH2vYmwsuiaN8k+XQc4VLWG7btikY3j4sW7QZ8v2vfuljjObOp9",
+	"kHOax+4NLx2HTFhBI9U+Cjx0W2Gmn5V0bWgcvCa5Pe2lVubRNNnNRJXsQu/+WRZlPH9m/q+UwWnOHZr9",
+	"JULlIRlyC+fOjdUN+RCsmoZ+btyQBpTA5s3Mn8uPFgMRcU28KrmB2FlfFnw3TJmxHVJViNUEruAc49Xt",
+	"fdlqkLrCr3P65YKJOIew96zYdBuB3cFnCqAWUzr70ZXHjybFX1JnvqEMJxTtOMDDdJypQ+G3UKhn9qTy",
+	"cas1B+5ApKPkHUoGtfxuLM6x8pR9zQNYANpKERyvZy3RAf/cJecmEPon1XD1AFLPRKxrj9jFcN1t2anF",
+	"XjZuopab/wGt052ZeR812gUz7lIqw0uqUGkLDsROtZWLsiazzLbw0ovBkZNIwU6IhFp2+Q9UWTMwicl0",
+	"NCN7R4eH+22SisTDJeIdIYmsoKCJJjSKZCoMeHRZG5H/UHwUDrePDo9yUzIbjhRuJB72sSxW3MbcgWDZ",
+	"2hG4ppcGYuY2jI8dn2+dz8HUoGWoW2tuNHRy/ThWAzT4JkcQ3BkMO4NhJ0g2azCscFI5YDE3Tf1PXdDp",
+	"oO+zKuNkD8QLgEI6YbRPpnD7jJ4iDUP2vZ4477iQEEYkTJWMOIv5nP5v4ERa1WWzMRdSY99PBoYMAXY7",
+	"t08jmn86YtFVTuFlvPg6gocIPDiIVxvJECBI85q5IiaKmVRB3XxdiuqzmjamhqLn1f5rzAzthsoXgwFz",
+	"NAC4GIKoi4Kj1QNrPj4kYy5SY83vgYHS0pokVJswQg/leJecutjM3y9ev2qTVCUdp7RgOOM0MRwKfViV",
+	"Rvoy5ky7a6fMIrAD01Yp56/Ps14O+bAlzTwPp7Fh3VzdQTblA2jYB4av3+StKvwKII4K5f9CDocshir5",
+	"TcUKNLyGKxKD5tfxRsKXq1sNLjN8PcPBjbbOdnjSsIV1RaLDpllHKvp1rhGML+TQiiI0AMrQjVYw5Go3",
+	"EJBfbKO5jJT+uJEww+bd5J727GvbJnGPnlBj2XqJPKLani4Y2BI+PF1IkkgxZAqPJ93vj5bvhphCX3kx",
+	"3L3sLj/DMP/wsEeLWrKGyFwIfq2R6TiKgFNJQ/S1J0GgYo/dllDDRMSZxhtKOxZMEYGo8MweHlE94mKI",
+	"mtFyRMwSbo+pWFPmjZJjZkYs1aCVZ8SwJCEDtC00H4oOd8HqqWb+RIupKadvzgm1WqSNdbPYDDxn1pQF",
+	"PRsd59kULvDQjNiY2HmQhGtjD92uSa6InFrjeS6P4fTZs7e9Nnn46B/dw+5h9+Hx0eHhQ7sqrsTZvr+g",
+	"LeQzoJfNyKxmDlxjTKyNJExYj6NpIkWXXDp/ALTkPoNo8gkFgYMxl0eHR1W5FXORlC7Fo2HI+Drxp64H",
+	"hH9kwUYT26Q1vKSGDDOCQcWhjNhUJKdjyYpATuLYwK8kt3+ZnJSdtZVHqEZUqRlApaNBGtZTsSuMuSKw",
+	"iJeXl50gbawGCDGLdGpnqSiK0WT8Hx9abmwuv2vBmldGDG9nxfx2ehYDjpqn+z0hq5d2vzsv4Yp5RmUJ",
+	"F1DMOKPW+dhal5nR9VOtSxuwJ4zTN+fWZr+p6lyhVmO17swSQEomxLswOwTi5dxw66c9oxjkv2Ta//P0",
+	"5YvVpu0bvpNpu+HOTzvEFNpYDPVCb21FaGJ9BM8ZOGDxQqfODdu2IrGQxHVSjF3Shs6WX/Fu3Vm75UDE",
+	"um52sYi7WMQfKxYxs4W3HUn9vcgxZPmdINsJsp0g+x4FWZV/3/92oHK4mWpX/0vKE5RrgLaVH+qdp4wE",
+	"NwkoobAILbo48rt658d3ZQW4C46hY0amIwaSSypMLgxaH1HtgFpkKupc7mUkzi0638tdbcP/Pt/H7fvL",
+	"lzgT/XGb66wY+s385js39rpu7OrgmEUexYD1fbBtJeNfMOORJcLL8vzuOkPSwT7BXbjnM7oe6KwY9Qoh",
+	"MjVZFauHylSg4d6KWNhCwExlD/dOJGREwn323w1Fwu5C7JYlydLomOWiRTEaz5YjDTw6PPRxMFxnuMIk",
+	"og5RhxhFBwMeAYRwBjGQOc19KVTNh4KLIQIpUcWI3U8W77fJT4eP8TQ05ZohtA38SPo0sV0p6MvQK8DA",
+	"sTJJDoiSiKRQ6YB/izO7KyQD6L4b7PT2u3wlDcRizE5ID6qP6x7RdObwnfHKp+wZtMPkS8AVPLTRwrCp",
+	"zIZN+HV2aaZR4xQBlfYAnKtNLl+etV0UCV4KICLTfttStLVVAGGvS3rucPWJml5mhWL7D3wISWT4NTez",
+	"qrPwC67NhZ/BDamhERro6Rdv889XW1h00bvCJe5dnwHv6ZHKbnXJQ5Jv/NyByv928JXH34oxASUwaBEX",
+	"qG7OLeOT5o/nI6mgBhfUswxxwUKkOU20kRMwnbgYdsmpQK+Qw8F0rbUh4kHEmFFAEA0zFVcCCsCBDj86",
+	"PKqi/2cwq4uskmyzyL254INbJ04c2bJvXknzq0xF/EPS85mIPQJ5I6pu1ynxzVLUb8zUktMmHW6ZGF0o",
+	"NneEefuEeTGS0xUpsxTPPFdx0IvW2CFK/nb2jmQiOkeMLGLP8XgV4Lm5MGbQAogau1rgrLdruQljsngW",
+	"i1EHVNslF8zFP+AnfRpdwV1DZWX/GvTa8ssNUGznzug5mIufF8TKSoWZNqlINYsdoKLPiHugvS7rYFMJ",
+	"HzDDx5VwLhd8KM7F1q4esPmtXTmUm29weH9465IPMuImc9ExJdprWGqunouqg2J21xt/+9wcPhRrxOPm",
+	"9reVvOmkXvJifV4re8FtmPkyM2nkIgQRZhd6TGREE5bFQuqlIAdd8kqW+YnFx+CpsJMT7LNB6Zm5WBy2",
+	"rnFVTh4+ItGIKhpZ3XYSXgNLMeBqDBKg59KGNROmTcYpgFObaES46UIIkpW8YZ6DlV11YvX9ZKti9f1k",
+	"q2I1bP6WxeqiG1yf5A1wyhrVOmyMYi6q1LmadimGP5YYQykT3FlWyarrhwfdKUuSDhyPDv6aXulyPOQ8",
+	"SQH5XLI+ec5m5CJHgQXvp0PO50NBDcR0Z6HULlwkySDqj1FgIe5z4ELNYmmtJc6NpdSERizGcG30LYy5",
+	"MCwmf1mJ00fEepr5TV3GIsjFWZecQaUNkFNFBwVV2C/L/Mt6RBWLyb9enj51Uajzwuo3Zn6/fK63eUb8",
+	"/fL5BauNhsS4dNNtTF7gmFyPwuDTeiJ7A/HyuPO5LpoV1zkgPGGby2kP4vEPaLosdxXeIIkcFn2obdDE",
+	"Q2aVFiXWYj8GdVZEarRvPNCkZ1VezwdAaal62TEAIR4t9UlRZfTbUb7g2pzaYZxd2yVqLTn5AXYHg1cd",
+	"S1g6F0NU+eDtRbdwdgIsZa/SyEhlBft5MRk2A9JOUzglViTD1o8kthyV2Runb859sIRUhbId+8jSXAMw",
+	"9cIhgi3uysVUZ9o2qNyzaMy0j8kLCGKv6gZjrIYwm14wvwx286Qgew4Ym/S8k8YXZ9lfsEiu1GPV4jy8",
+	"6eIYcHBB4mlwhWXqRqO5iFj18iysb7loDE78NukeTucb6P5fckrGVGRDMNLl/NoFGUtdO4CEj7kpDMDZ",
+	"2q3jn+xO0M98nI5zosV/PWxXAMBXySknY5w+LEiguhGhLLoB83zcpq/SyoRc6kFZugql9FowlMNy4HZk",
+	"BXPSdrHOedp+t96R2n65hjlqP1vblWk/XtPGcxNd4NAMKzL9+dGSZlgUqfI2CTUq87osMwyhfGVJP0Ml",
+	"mFr9bJtD0Zy5CaWKQR6xGZkyxYirfwghOYL0Z4TH+/O6u03kBLNEoEBpMiMGFKdTnx7PWQpDIbUP0sGg",
+	"VBMZySQG+y9hAGBhn1njbk9Is09iDnZ8vECzv4cpNtHpONGaMYEMxGHZvQRbMqKadbjISjUlszpRsBw8",
+	"dR1NkQ0YVykrklw3ClcEf7Pqym+BG82ePRNDdDnsMxP4I2CK7UGpuFp96luqym/Lqlsv0Bg4gPugMLIh",
+	"gcfE24YwNn3FJ3UjkoMBxpBVDCkc0cND/79gYIcVA9u6ArHM1UR1FNcBUypHhUWyAoYmyU673HPtkjpx",
+	"WlYr7RU8ogE8MBVxqBzagQO2S94LqJMzkjxiGiOpCs5UyAVPJ96pqjEhmvQMG0+koioLaOzlkZzgyIxG",
+	"EoR8MRDNOxtEHiUx5FmKeHaddpLFmNLcddpDj4b2GTMO9wUlEWB+uNMGRqZb2Vijs3DBwO+3JZdpsZe7",
+	"cm2WR1EPm+JLrELUJ9ob35mYOHzS8LOnUgwSHpkbC5dmzlScY7U/9bsTT94rCrTSyPA9+JqCU2FhKBUG",
+	"I+lcgngnC1fVFRQxIl37cHJ0w3hICQyd0j52yodhubQV7wsLKi66CBh/9qoUGTjETGQ0CZby/ISz/u74",
+	"6ajhZ6uHtPwoyhppop4b2tXoANDLb+hta92G9bhI4O+o8kejyt8g/L+WJBee0YNK6zyuia5KvZO4PjZk",
+	"mdP4Y7sOROKpqzeFsEYsiaFKs8FbfEadpYg5AbpLTl2KCob9JwxClXxVxSAMAMOY6nOPnIqYT632GEdc",
+	"wZ2/10GISmM/t9Yt1vOt1huYnbxtUzPv5a7yoJvIGkK1T4neiZ2dcVkWXEjEaxmXB86vhfA090PAVR7V",
+	"n+E4A1MXanvXSSdrzNbKJiv+Cp5BElEBGFEYpZShanFFJkxpe/yvuMLHWrh17l034Hthq1j5kXujdwLk",
+	"B7OmcWfX43/0gd9D9q9gqTNxrzjKXR/sGOpHYyiks/X4KZHR1SKPza9SDT2sgGOoQRGYnFBj2HhiXAQu",
+	"H8BfMw8uSmwPeMkZUat/2mFSaBaGC7fnLIagERho1/b2yX78KUoYVb0ueWr/C44e5zwaSY+tb99jMdFp",
+	"FGF4roizkrZCmhEXwzoXsW0Url7sSjR1+cCkuCYwtB1P/Xg8BWThCM3fjjhivr+n7UWMXgR2vMeW84Wr",
+	"FB3cJrWDmyCITxXugihzGUDExMILIge5VgtIUr7ucuBtHoV4k5deNZLoAj2F24Ztc13dMWjR/DAW31mF",
+	"aCU+qHcncHduhTk4FCe6qjKPGphDIdZFXY0AGNZbdi2vwLavB5eosB3qhVA5035H2j+QfR7PO32WXyaV",
+	"4wcLuCoY11+M8gclmKX0o2E8Y4ZMUjW0dncBV2VxkN+mEFMaqADoqC7uKTBGSjApO/74wSJty/v8fZrZ",
+	"OaqM++t8NXCZE8vALsUGU4VoAqBOjrHdeZcKwuym1bDxnHa6MfDLjt1+KHVkqauZMroPHNdeQKmLus5Y",
+	"cHv87lL3FmXlZfljwWWQnAq4wnYheGXMM4T0uKZJ6spVC2s/ED2SU7FEc7/zuYTb1dvQTQOtnU9+J0h+",
+	"bL2d7/T3qblx7Adf4b9LtDbqV50j+ZwQZR95xe11NjxcQ2u/c5CdK5ZZdd3tOO1H4zSkDEs/eTLyd6q2",
+	"swks6tzx4EaYHa+BOgX/d3V2RRCSlrkbPXh+EE3xQPvrJyZIz2evBmVCLCfy4cgBx7iFLtT6ANv6JANv",
+	"qOikrrjH5ZjhOLfsJp7r5478xJdjtk0c68sxW0P8XY7ZWsLvcsxWT3m6HLN1/bswzhvgXl+O2bpQLZdj",
+	"tp7sxLWtrY2dFc0oQV4XMUsyaJRyZZ9AVk7HLHcGD6QaStNASOTFNRxcjGVtKLNBSYj4RCIZM0DO6FW0",
+	"33Gv9lYqsVGAKKoUDb9CN9sXDcV+7q1ouFHVi3nRsOPW1bjVVbqoZovi1WlDvvR8s1INDMStZ9g15Mcy",
+	"X65eG9C/Di7f49z44jXknf8qL2zRziraY63eQv4R4ItQMmBTMlVSDIlRUJp+1VoYcxz21E37lhjadbdT",
+	"+TuVf+dCZGmRiznxUidLRowmZrS82EXvQ+v18w+tHpmOeOKMDYS5w+ADdW2Z3TFiBff+C/p5OmLR1W9s",
+	"q2XkXz9fFjYBo40gViad3AwJrViLn1+zvGyEq+kAlbL3K2DMEJ92/iY9WKl/2Reql2qFWdW/6iLm0dLq",
+	"Lp5NnpLel/Fs2eQcdfmiKPW+4FMU+ZoxnwOQFVLJiqtTMmbjPhRtO5kzauFLbsDgzL6tqaT0gtsN9EPa",
+	"dqkh39Mih3C2QDesMvSwed2c1cU1fHmK+l9vrk7R3RQKCh1O8MbyyhnZJgW47lB6h0bWVCpXEeo4U0k3",
+	"Aa3IaRYlOFYE+kz0TBs2dml9e6/tYapNwEHWJs/YNUssebfJxdnrNnnjiq+qNnkqhVG8nxqp9h3i71Vx",
+	"3LYDaK5LsNYr9RwIy3A8x2BOSOClTEiwlSyGE/Okv81qZcWe7ghkosDoy/ROttPrwEz8MGx/8/Jk911w",
+	"5Oi5POeDWhFRVpUHX/2ff7w/f7bwxgX4WLtQ3gKFQcGCTKCAFGnDn6hJ9QMCsLh5FbJCZlzbWnnRqFCE",
+	"JwOSqOZ7RAMo8P0dlvELOW1lAIp7xWlN7oEKn698H/S9qmePP9GMy2rLAM28cTmmM6gUV1D5J8RIQsVM",
+	"CkZYogFSOpYujBB8jmTv6PBov4YrfmPm1lhiVS20Y4gfjCHeWuJtzA6lu9CqQkKBGlqlpNBSyNlJamp1",
+	"mdVHYOZqx5B2MAWWrGE1zJ+/DcOz2NNd1rduyvK4ivGO9Xc2a73wAEbbjM16AAbnwvi/uTNufjmpjXQP",
+	"TyBrLNDPiTuSjxs4eN7CGLbNgraXRQ4eh46z47cf0zXkYJcG34HeXcazZaTuJezlUa+3fc6zvL+IwdyB",
+	"dsdiPyqLuQ0uMVkIkulQx++psVtdQLPS2qVx7N2xe/0Z6QGoO5a3tA/t2Hptwj7TyADMPdv3134A8+bu",
+	"0P1UAM1+yK+DCxTqqt4ChjsBdHUq0B0MAxgqCrnj7hG2qjzMnH/+QJ/koQL4pnMS9xmJ2VgCXv/R4ZP9",
+	"LsmL5T/Mgw48NiiNYxa3w0L6fjs9TkWNnr9gBTm0TWv/ghkUQndp6PsRLDbzcZMf6HAF0e+1cZd3swH5",
+	"fRZymtHg31JQN4FnLny9Mkzz3/fkcpoLTfDVFeVflAVHNlAUjUykJYebyxFFvQWjJhfPnj/QpDcsCizd",
+	"g+s4fezuvJ14BmHes+33svMQHHngme6RvUySj2QSQw0wZPaJZbRs3loSbiBbEfyWwqjZfoMTEyBo3sqp",
+	"aWfW7cy6Rmad/p4PU5hG1fQWb87zOZaB6XaC1W4K1pp/xT1r5zKjyjDDt71hVi0N3sI7c6bVHd7k5SYE",
+	"SaQYQijpzpC4A0Pi/jswC/yCeHr33ivT/lqXZrYdgZXIIRf1geKvJ4CLm0Vl5xVmMFQpxgCB9lyQ0N6j",
+	"IzKSqdL7rsi5YgPF9Mj//OSQxHSm20SxFIBOjws3qVB8l+3nuWHgjOZ6USU0FHdzNdYxKp1qMmVJ0iWn",
+	"OSriAoyyDM2x9+rs8tOb04uLy9dvn316e/Y/3p+/PXvWs2ZkkjA8BMdQ61cq00m4Fai+nmcPaI1RzI9z",
+	"6d0VUewvYA+2FrUOzd9dlLrrfsHB0IWYuLwCwaZZJkO+zLvI9R80cv2FHBIuvNsqY/U9qYp87OXIslyY",
+	"kHw6OaEvzYQpsH+WNQxyYuhSy5bKgjZJNRdDvLbyDx/kBX577YIA9ajjVsAmctjhAgRgpYx4xaZhIhlM",
+	"amsSo6Kz+yw/5oEPT4K1Rb3vFngnRn5QMYJu5QUKpE5eTKhZkMfKoS42nDScckf7ZSAVwRddihsmULi6",
+	"9ZoPBdSvpXmktS9FiSZNBkYBYDVVUKwn5AU10eiKzVxpLgfQTPqpgQDNEdWjeVGBoaZvTt9tSTpk7d+R",
+	"QAj6XywRrDzPs5ztgvEVQj4hmWUN/ofv1pIA8OXqMgA+W1cKuNHewM1blQLVkJ39UtWf73Ksj7OEXVNj",
+	"6au2BF9lSY/6RKTMZ7vKdVzkOwMXK7A6XJBpMh1RE4JU+MPhA10ManGv7/Xw6VuZwPmxt1/lzulT7ZAv",
+	"8JYsv4NbmGvxFp3aW86zsL3cZY4F9r8kzM1u03efW7G7abrveR1hjBoBL8kqQXMgGQ6+KicLFrqGL0Jh",
+	"Et6xQ0oD2Ts6fLx/UhBQmVtdlYodQQH3yiZqvcEYYZ/Jlzv0AnvO/jvncuxcv8syQUK+bJQLUp2xcSsE",
+	"31Sf7S5Af8gsjY3ErHkVsv3kjIIewrJ5NO6ACQs6aGFOxrYN1LyXuwzRasLQrvzn35exd9bp1jM4pCJI",
+	"eP0VNKIzTTUfCi4OqJBiNpbpggNzhl8QVKwX0p68YiYMp0me0JG1BqNAl7jzmBnCRX7nB5AKCTVMWQM1",
+	"q1pkJFwnDtOEqgzuDSOl7Jjtlwcxw174F9brkmdZWVCRgAXsIE8AWgoLkOaDgkgNHAQAm3BNJMySJid4",
+	"uzgxs+ynHDGtLPAu+FCci9Ns6bYj8Eq9BAJvmwLO0ZxjqzrpVlzTvGjBDd1wTxp+t7Ko2J4vrZFPHVpY",
+	"16u+cUdcDi1lqDJBCEAOS1fc33pfm5MicJ3XCGGWRVcleDorI6SLRbBdZyhxznEes2sesS45dZBy7uoQ",
+	"bgzxSXi1nwNIosO97UDp8sdjECpyANEDdbx9ZjvZMoxkRU93ZNRUjqTevLGvg7g+CQt3wC0/FeTlr6dB",
+	"CAXE+lsKi6SIyYBGRmI6QGT4Nbsrr/1OZKwtMrDidgY6WwzIqb3HrxYb0kxQdCyDm6VE88+dmA+5QTzK",
+	"4C4OMKTBfe5RpN1g4OZNyXTorIdypwfXTPHBrGdFixU80LBiDiwFUe8Q2ppIwbrk0qe0+A5GFGIVvZ3i",
+	"jZ1OOkHLgol2Abc2d1fXlaBCRnz97g3w4lblju/kjkTOcuQ+2A67jgKu+KZ0trvj+5sIGYebKwXrGD5m",
+	"WfHZErjlEqHi+Lt5BGRzoFwjQ0FgBUgdSm67OUzuvDj4N0zgDoQCdnxX1sjSE0hmgOzsh+/bfvD8lHF6",
+	"Iw739oU98De1HxIursge8OJIKrQi9huaEVtQ/e0s+QWydoXzQ+g6k+BNMOXti4G53u6tkeA1A1ihO2Ph",
+	"b2wsZAXqubhqIEEWRAaefXYJ6YSSa5rwuE1Sgeo8ro5FChwntRXOHWdtLXova//eau2wuqaVkCzOhSAs",
+	"406bf+fafMVAPcuMMl3AiZcO8CLML2pDyYjQ8US4IX2WSDG0PZI96oNDfQ06SDiKCZ3SGdGGJwkRdOyQ",
+	"xF0b+10CnfVokhwTyys958wACVCYkBtBZU0LDZaplUMYEAyNCsYNIDbPjbyi7lX19cQx6f13WL0D+P/O",
+	"X7pHNDQn7LHEBcL3qWKkZ8fwOjV7+71qKfQ6NVuUQa9Tc0s3FYutA3dGkKn5e4qV+xTj6yr8zVfhpQXn",
+	"cW2VmMUiJJ00v39wV5kZMA0VoN3LV4dObWoCLgRuhQca/vZAn50XxpAHgFDJxfTJzAzAkwO2gkSOZSpR",
+	"KxelmCa0r5k7TWQjxExGLPHhkuX9IWSBE/H95LZuMEo93Wvro1hA7CRw/TgSqNuoG4qQ9Y4Eu9vQ2zVm",
+	"cij3QuTB2pccaP3UyqK3oVWDkVaai2HCOqlmx4TRaOSThiKqFGf+ghTq6zoRMVHMiowseYlroicMSnfR",
+	"PgBu2Lf7Sk4BM2dEDVE0svZ2blX5m1Fswc6ZC5/2TIbw+oQpLmNCk4QoFjF+zfLPdArWi1Rd8gZHAz5O",
+	"HIc3xdwdLDW+Ka6JcQ4RzKQaoNzLTKTpSCYsl6OnRBualEqEcnTKnDq9i2w7YjRGHAlrXqqq+A239HmR",
+	"4c2LxrCLu5WJC4CC2ZTFuQbmIkrS2Ce5gv26O5B9ZzLM+y7mUBmC0I5GZzP4uePaWCTE0OLBrlzTkJUX",
+	"e8HmiwqW7LrSoQ6LUICxg2c5K6J6PmfclQktTomHeBLxMYkSbhcLcipdtjY3JBWGJ/YPX7YQ4w+ySuEV",
+	"CdmOaXHqW8vEDnu5uxTs4ijqj1O/Brpql2n9g2Zav8rFQ4mH0b9Q4L+6rGsvOSx/LXCy1rhCCl0czz8q",
+	"XqW621VJYhk29qBU44ZMR0zZ02WeeB1lkWjjLjmFYJG3vz4l/zg8fAKIN6m4EnIqIKbJ+5FQZLhxZDAy",
+	"QbDZImkCy7FtYWI7ubdFS3HdcnAvuC3/PssR3yGP4ibP6XefCe84YCFzLg2MqCgE6u8/K8zvvoxn6L9J",
+	"NMtK+i+wzduI9qQUA2xj9JmGlyx2MoFHl5LEnjiys0CVg7QueGKbNn7QwwZdnuwzHU8S1jpuvX7emk/b",
+	"WcBaXKO3eme2fydm+wreUoicLkOxLTHfF1flKGpIOSiXZAWdWagmqXMMA6kQPIHslYZ0bFsql2htowDx",
+	"5elsS8Vm9rsE2MjSb+rSzgQobABRWYBniwhjW0/hhG4WYdhmxfRc6Vz01OJ0dvVe7yc0bYED1qnseloo",
+	"p4r+rTnazixbmbAHOuevAuoICnBogEZGo0+Mmgx2AJv2n9ojtUNZDDCHHmikN3B9VaEOcRidNlKh140i",
+	"0BA5LUiCYg3YOmzDAC5kmyq23M1dwpLgMGI3jsVxSd6r4aty4sbsISQU7IwUEdvfZXzvUjtrC8rWaPq6",
+	"hE7k1IOv8N+laCOIo6Dz4BsQD6U45QZVYHPmv0PIkMz8zbx6O7b6wYAU8NDbnCmW4H7cDtk2VxU7iv1B",
+	"C7QWkbP96SAzCfZviguSSfvN44dD5E1djbjfmNl2yQBof0GpgAeaTJQc8MQBdbtLe22o8Yml67oy7p07",
+	"oEBb7+YCDesdAWXIhHqn32/82tkDedvFNPBloRB5UYq8VGKG5pADpEJTCHyK2J3wWUwNnbc0nuUj32Lx",
+	"L9t00NO9zXaoKJDhN+jO0h2+wyCle87dqQKYwRLvVYOjLGF8zIPEkIDlOVIuyhBd9TUJUzJDVHcy4KSQ",
+	"F+UzJwAuyt0aUIONSZXl9KaaxSgMolQpiHn02VZWVyYxoX3nRSOO4SvwkKEvy7vbzIjK2sfu7nG6dLB5",
+	"33061C728V5CMp/qKysC8kJ7JTvkgfaM3EgwaSbiThhz22mYzYk3n4Vo3Vp5FcZzjqAeTC5qhDRkxkwW",
+	"5n1CZBIzNd8yuE0n3jPSJad5hIBvriogACwbIYEfKwK1mYj/HfR0K2KsstN7K9XcUhThuG4iyXYi4mZ5",
+	"lhm9d+a5jw4pF0sYf3mOBpRtKdVsymIIC9IGgg78T1nudn4e6SimmSGGR1fMdMk/ZyRmA5omJgtwfaAJ",
+	"Fkl2VziaMBGfBJeeD/Ai09/waENnepElsuWEi7CLe8uzYcGWsDDxLhn772xHzAc0ZDbE8lSKgug4ALZe",
+	"ZiTU4jmEWBB0ARoEZHdpOO/MAK7SypKiXMIjjFP1PND+0xEDsSIVmBhl5IjcJPH1exW7ZjTJKsGcuI68",
+	"+hvTK3uoAtsEhVqFUVJpXwR4bsxs28AodPY92RQnDoqkeGYifFAA8cC0sZ39cac4DyXlvhjuIQ90rAyD",
+	"eq/9DSiYCGg9OEgaJyQc14bGTrvk7WgXsCcsz2caEMa4384wcLUTSdyX24y5YpGBKMee/9c72fPVwYMk",
+	"IsxH75nZhPV8cOV/pUzNAnQaN4288kOqWdx2XhRsPMsl6zG7Oa5V+PtZvjZZecugcZcai1XY4BToklJR",
+	"FEEyKtkDgUkNcpO2I2HKxbLICcsOUxMGByMQdvvtMFYFsmfHNEnIhAJ+pD2y9VNjpIAKofm1NWafGTbx",
+	"8ANvXl+8q40DhaVpzV2pVNzH4SJCyDsUr87poU1Yd9glPZZjZB3/n//1vyHPHu5mYEOCyxnfaaObmYeP",
+	"fmlQQjZmE8UiVKvY2PwUrrjAwqTO8j3HRLiTkEi40SwZEE1nrsQRRgcNpKqdjR1Mu6EYxvVGuYPDLhbO",
+	"h9hCCRgGGETsUhQhU3BKVaxPfDYQoUkipywm/VlAiHWjzLlo4boPpBpT0zpupYq32uE2PDo8+qUSLX+J",
+	"yjLsszkYmXFS1FWN4ncLzjug+73cg4os4xfDvcpiDB56fPhoXq79k0ZXGUZdrkkD0Kks6wIPT8D/RanS",
+	"arcwWhum+0JiE9WhpAXRlRXnXSjC4Oy2WAZ1V9nAuWW+iZL+jrXkr9IyS1GNVejHuojGSysJTBVFPtBe",
+	"CgPuyHFJBFMrOmzXPn8U5SVEGdqtIra/Ljk3DiSxZCHX0HjFURt/ehdK1uWm7OfOdDrt2HF0UpUwYe39",
+	"eIXKhGGnv0o1bmLU7jhzC5y5M5/XRjdwtlPJwgUzxxqmcwy/zKo+AKzG+gQ/yCYIu6KJlgGUQX7yzt17",
+	"AEMAXNaGhxMmJ4k3AkOTEizbTM4441NiTWfFaIwvQ702dPB5FPkMWRjq0U+9uINW4FGhinPAj9lbU5km",
+	"MRnRa0YmqbGsCXkNjs8WYcHm4cBOON4UGRYF0lPEzNxihlPWzb1Gd/GGLV4vn4THLe08x3cIGbu70bxd",
+	"effe5SIGYqZ8vF8o4bTTqXXRb/92r9yQ7Gkcc8xgfKNsH4bbdgY00azdmgSPvraCQZVBGBJGNSPuBXR4",
+	"cp0nO/dTnoAtlecWHnYfdg9bS8+bAZP/mQ3gY/ai7P/FotqcKPf+iUvlguo63RuRRmGH/x1OlxGVCmFl",
+	"KB4P6/Z2sUPIJ75m6FtAMmH2aZBuyz6bDK0Gn/Zn5PEhGXORGhZm5pCh1SzOiOsVUmJ7WU4sgPdJZU3m",
+	"HvrQyYf08PBxBE3An6xXE4uPcnrr8cweFrxBQLOVuUle4WP7Acqby11rJPVcfPd6Uu8u00swj7SCnKGi",
+	"mNWZpYBSCEu27AMdWd6q8pyd5tJGG2o1SW7tuFtXTfZ6Y3oFnNqDMoKpSlrHrZExk+ODg4eP/tE97B52",
+	"Hx4fHR4etuyw3RCqDjYgHSC7nMScJiwyJBUxU1Dqo9clv3KW4Jx0m2Qc44A/gXvhYGX1gj+5YpsPNJmk",
+	"/YTrEYutUWwUjQzRsgKA0zbjQWeGTNg+WIwWtW8qa8BaeCQV2X1o5q9C6TTvIrOTvORXfGwVMjmzxDJR",
+	"XDNiGYQJ42/eK2Z/TDxuDgwx80YnctjxYK08bodQHwUwAd0u/Rv9t7EM8HbakGuTOcTDbsZU0CEbAwoZ",
+	"EDfm8/a+jjGLpw0h2qn+1guWYTpmNYsA9FzcaWe0KynNsZ9VfxZUhsrGsvf7xetXbZKqpONO/VbEjtPE",
+	"8AlVBlwT+87ed7BlBcaAiXvzPZftzlAHU55qY9e7XbojsMOSqSkOB+4DusSrGVwWO6w2yRYnpoZ+6xEm",
+	"rlkiJ2j8u0VCVqxeJp32NV5hmHzRXC4BOX1zHhIITit/7+LZcwzdBuiWPrVnK5oa6U6DgEfnk091O/uz",
+	"oyM5cSUudduXox7xCZKUTLI3Cpm2N5x/niFRvRCnRf74gykJ8y8QjQPrz69uAhIQpPefHSdAO+geaRdD",
+	"QrJoEeB1zJt3tNkuFjYrxcXmV0eF6JkqGkEBxnL+OXr0iPS+fmgN7A8fWsfkzw8tt2gfWh+/9doulMV9",
+	"Yl+FP+2rwZsFrqNfKhbRC3IX+0LjMRdcGydBi6R0AL86iaPbLu09W5+MqHSeG0DTmBvLHl3yFBZUexRD",
+	"d08+5oJoFilmfEmxQhJNRJWaeS8jvg01VouyBkVMG1cjo67i5O23FfN/7bUFRANNJBdGH1szLQE0yBgc",
+	"DFzYEU2U7DPd9h5TFPV4s2LZxDCFdc5ILKPUSsR8v98oOWZmxFJNxswoHoWELie69e3jt/8bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
