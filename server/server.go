@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,6 +111,10 @@ type Config struct {
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
+
+	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
+	// are not served there (404), only by MetricsHandler on a listener of their own.
+	MetricsToken string
 }
 
 // Deps is what New needs from outside.
@@ -151,6 +156,7 @@ type Server struct {
 	breach        *breachChecker
 	edges         *edges        // trusted proxies, CORS origins, HSTS
 	counter       store.Counter // rate-limit counters shared by every instance
+	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -206,6 +212,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.jwtParser = newJWTParser(cfg.JWT, now)
 	s.verified = newVerifiedTokens(8192)
 	s.metrics = newMetrics(s)
+	if cfg.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(cfg.MetricsToken))
+		s.metricsToken = sum[:]
+	}
 	s.breach = newBreachChecker(cfg)
 
 	if s.redirects, err = compileRedirects(cfg.ClientURL, cfg.AllowedRedirectURLs); err != nil {
