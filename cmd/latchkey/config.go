@@ -60,6 +60,8 @@ type config struct {
 	MaxBody               string
 	MemoryLimit           string
 	PprofAddr             string
+	MetricsAddr           string // "off": no listener of its own
+	MetricsToken          string
 	SpentTokenRetention   time.Duration
 	EndedSessionRetention time.Duration
 	PurgeInterval         time.Duration
@@ -216,6 +218,10 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "soft limit for the Go heap (GOMEMLIMIT); auto: 128MiB plus what password hashing may hold; off: none"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
+		&cli.StringFlag{Name: "metrics-addr", Value: defaultMetricsAddr, Destination: &c.MetricsAddr, Sources: c.env(false, "LATCHKEY_METRICS_ADDR"),
+			Usage: "serve Prometheus metrics (GET /metrics) on this address, apart from the API; each instance on a host needs its own; off: no such listener"},
+		&cli.StringFlag{Name: "metrics-token", Destination: &c.MetricsToken, Sources: c.env(true, "LATCHKEY_METRICS_TOKEN"),
+			Usage: "bearer secret (at least 32 characters) that opens GET /metrics on the API port too; empty: the API port answers 404 there"},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: 5 * time.Second, Destination: &c.ReadHeaderTimeout, Sources: c.env(false, "LATCHKEY_READ_HEADER_TIMEOUT"),
 			Usage: "time a client has to send its request headers"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),
@@ -393,6 +399,7 @@ func (c *config) serverConfig() (server.Config, error) {
 			bad("cors-origins", "LATCHKEY_CORS_ORIGINS", "is invalid: "+err.Error())
 		}
 	}
+	c.validateMetrics(bad)
 	if c.HSTSMaxAge < 0 || c.HSTSMaxAge%time.Second != 0 {
 		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
 	}
@@ -473,6 +480,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		LockoutMaxDuration:      c.LockoutMaxDuration,
 		LockoutAccountThreshold: int(c.LockoutAccountThreshold),
 		LockoutAccountDuration:  c.LockoutAccountDuration,
+		MetricsToken:            c.MetricsToken,
 	}, nil
 }
 

@@ -188,7 +188,8 @@ func TestMailTestCommand(t *testing.T) {
 	}
 }
 
-// TestServeZeroConfig starts `latchkey serve` with nothing configured but a free port: it creates
+// TestServeZeroConfig starts `latchkey serve` with nothing configured but free ports (the API's,
+// and the metrics listener's, whose default another process on the host may hold): it creates
 // ./data/latchkey.db, becomes ready, and stops cleanly when its context ends (SIGTERM).
 func TestServeZeroConfig(t *testing.T) {
 	t.Chdir(t.TempDir())
@@ -198,11 +199,12 @@ func TestServeZeroConfig(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	metricsAddr := freeAddr(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"latchkey", "serve", "--addr", addr, "--log-level", "warn"}, io.Discard, io.Discard)
+		done <- run(ctx, []string{"latchkey", "serve", "--addr", addr, "--metrics-addr", metricsAddr, "--log-level", "warn"}, io.Discard, io.Discard)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

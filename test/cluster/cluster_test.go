@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,7 +137,13 @@ func (c *cluster) start(name string) *node {
 		c.t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	child, err := proc.Start(name, filepath.Join(c.t.TempDir(), name+".log"), append(c.env, "LATCHKEY_ADDR="+addr), bin, "serve")
+	// Two instances on one host: each needs a metrics address of its own.
+	metricsPort, err := proc.FreePort()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	env := append(slices.Clip(c.env), "LATCHKEY_ADDR="+addr, fmt.Sprintf("LATCHKEY_METRICS_ADDR=127.0.0.1:%d", metricsPort))
+	child, err := proc.Start(name, filepath.Join(c.t.TempDir(), name+".log"), env, bin, "serve")
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -64,8 +64,9 @@ func newDatabase(t *testing.T) database {
 // server is one running latchkey process.
 type server struct {
 	*proc.Child
-	URL    string
-	Client *gen.ClientWithResponses
+	URL        string
+	MetricsURL string // the metrics listener's (LATCHKEY_METRICS_ADDR)
+	Client     *gen.ClientWithResponses
 }
 
 // startServer starts latchkey on db with extra settings, and waits until it is ready. The
@@ -76,9 +77,15 @@ func startServer(t *testing.T, name string, db database, extra ...string) *serve
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The metrics listener's default address is one per host: each process gets its own.
+	metricsPort, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Nothing of the test run's own environment configures the server.
 	env := proc.ServerEnv(append([]string{
 		fmt.Sprintf("LATCHKEY_ADDR=127.0.0.1:%d", port),
+		fmt.Sprintf("LATCHKEY_METRICS_ADDR=127.0.0.1:%d", metricsPort),
 		"LATCHKEY_LOG_FORMAT=json",
 		"LATCHKEY_LOG_LEVEL=warn",
 	}, append(db.env, extra...)...)...)
@@ -102,5 +109,5 @@ func startServer(t *testing.T, name string, db database, extra ...string) *serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{Child: c, URL: url, Client: client}
+	return &server{Child: c, URL: url, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d", metricsPort), Client: client}
 }

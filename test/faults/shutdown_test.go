@@ -111,7 +111,7 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	}()
 	poll(t, "every sign-in accepted", 30*time.Second, func() bool {
-		m = scrape(t, srv.URL)
+		m = scrape(t, srv.MetricsURL)
 		inFlight = m[`latchkey_http_requests_in_flight{operation="SignInEmailPassword"}`]
 		done := m[`latchkey_http_requests_total{code="200",operation="SignInEmailPassword"}`]
 		return inFlight+done >= signIns
@@ -209,7 +209,7 @@ func checkOutbox(t *testing.T, db database) {
 	}
 }
 
-// scrape reads the server's metrics as "name{labels}" → value.
+// scrape reads the metrics of the listener at url as "name{labels}" → value.
 func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
 	res, err := http.Get(url + "/metrics")
@@ -217,6 +217,9 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		t.Fatalf("GET /metrics: %v", err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", res.Status) // not an empty scrape that a poll waits out
+	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
