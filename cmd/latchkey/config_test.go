@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -193,13 +192,8 @@ func TestMailTestCommand(t *testing.T) {
 // ./data/latchkey.db, becomes ready, and stops cleanly when its context ends (SIGTERM).
 func TestServeZeroConfig(t *testing.T) {
 	t.Chdir(t.TempDir())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	metricsAddr := freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	addr, metricsAddr := addrs[0], addrs[1]
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

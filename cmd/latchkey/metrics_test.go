@@ -10,15 +10,20 @@ import (
 	"time"
 )
 
-// freeAddr is a loopback address nothing listens on (as far as the kernel knows now).
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n distinct loopback addresses nothing listens on (as far as the kernel
+// knows now): all are held open together, so none is handed out twice.
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	out := make([]string, n)
+	for i := range out {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return out
 }
 
 // startServe runs `latchkey serve` with args until the test ends, and waits until addr answers
@@ -84,7 +89,8 @@ func get(t *testing.T, url, bearer string) (int, string) {
 // another instance on the host already holds the metrics address.
 func TestServeMetricsListener(t *testing.T) {
 	t.Chdir(t.TempDir())
-	addr, metricsAddr, secret := freeAddr(t), freeAddr(t), strings.Repeat("s", 40)
+	addrs, secret := freeAddrs(t, 3), strings.Repeat("s", 40)
+	addr, metricsAddr := addrs[0], addrs[1]
 	startServe(t, addr, "--metrics-addr", metricsAddr, "--metrics-token", secret)
 
 	status, body := get(t, "http://"+metricsAddr+"/metrics", "")
@@ -102,7 +108,7 @@ func TestServeMetricsListener(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	t.Chdir(t.TempDir())
-	err := run(ctx, []string{"latchkey", "serve", "--addr", freeAddr(t), "--metrics-addr", metricsAddr, "--log-level", "warn"}, io.Discard, io.Discard)
+	err := run(ctx, []string{"latchkey", "serve", "--addr", addrs[2], "--metrics-addr", metricsAddr, "--log-level", "warn"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "LATCHKEY_METRICS_ADDR") || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("second instance on a taken metrics address: %v, want a start-up error naming LATCHKEY_METRICS_ADDR", err)
 	}

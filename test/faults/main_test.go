@@ -64,9 +64,8 @@ func newDatabase(t *testing.T) database {
 // server is one running latchkey process.
 type server struct {
 	*proc.Child
-	URL        string
-	MetricsURL string // the metrics listener's (LATCHKEY_METRICS_ADDR)
-	Client     *gen.ClientWithResponses
+	URL    string
+	Client *gen.ClientWithResponses
 }
 
 // startServer starts latchkey on db with extra settings, and waits until it is ready. The
@@ -77,15 +76,13 @@ func startServer(t *testing.T, name string, db database, extra ...string) *serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The metrics listener's default address is one per host: each process gets its own.
-	metricsPort, err := proc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Nothing of the test run's own environment configures the server.
 	env := proc.ServerEnv(append([]string{
 		fmt.Sprintf("LATCHKEY_ADDR=127.0.0.1:%d", port),
-		fmt.Sprintf("LATCHKEY_METRICS_ADDR=127.0.0.1:%d", metricsPort),
+		// Metrics on the API port, with their secret: a listener of their own would need a
+		// second free port per process, and another process may take it first.
+		"LATCHKEY_METRICS_ADDR=off",
+		"LATCHKEY_METRICS_TOKEN=" + metricsToken,
 		"LATCHKEY_LOG_FORMAT=json",
 		"LATCHKEY_LOG_LEVEL=warn",
 	}, append(db.env, extra...)...)...)
@@ -109,5 +106,5 @@ func startServer(t *testing.T, name string, db database, extra ...string) *serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{Child: c, URL: url, MetricsURL: fmt.Sprintf("http://127.0.0.1:%d", metricsPort), Client: client}
+	return &server{Child: c, URL: url, Client: client}
 }

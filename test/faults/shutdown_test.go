@@ -111,7 +111,7 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	}()
 	poll(t, "every sign-in accepted", 30*time.Second, func() bool {
-		m = scrape(t, srv.MetricsURL)
+		m = scrape(t, srv.URL)
 		inFlight = m[`latchkey_http_requests_in_flight{operation="SignInEmailPassword"}`]
 		done := m[`latchkey_http_requests_total{code="200",operation="SignInEmailPassword"}`]
 		return inFlight+done >= signIns
@@ -209,16 +209,24 @@ func checkOutbox(t *testing.T, db database) {
 	}
 }
 
-// scrape reads the metrics of the listener at url as "name{labels}" → value.
+// metricsToken is the metrics secret of the servers the tests start.
+const metricsToken = "faults-metrics-token-0123456789-abcdefghij"
+
+// scrape reads the server's metrics as "name{labels}" → value.
 func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	res, err := http.Get(url + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s", res.Status) // not an empty scrape that a poll waits out
+		t.Fatalf("GET /metrics: %s", res.Status) // not an empty scrape that the poll would wait out
 	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(res.Body)
