@@ -68,12 +68,16 @@ type serverHist struct {
 	Counts []uint64
 }
 
+// benchMetricsToken is the metrics secret the harness gives the servers it starts.
+const benchMetricsToken = "bench-metrics-token-0123456789-abcdefghij"
+
 // scrapeMetrics reads the server's GET /metrics, by metric family name.
 func scrapeMetrics(ctx context.Context, a *api) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+benchMetricsToken)
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req) // a hung server must not hang the run
 	if err != nil {
 		return nil, fmt.Errorf("GET /metrics: %w", err)

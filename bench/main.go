@@ -683,8 +683,11 @@ func startLatchkey(ctx context.Context, o *options, tmp, bin, name string, args 
 		base = "http://" + args[2]
 	}
 	progress("%s: starting %s %s", name, bin, strings.Join(args, " "))
+	// Metrics are read on the API port with their secret: servers started side by side would
+	// collide on the metrics listener's one default address, so it is off.
 	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append([]string{"LATCHKEY_LOG_LEVEL=warn",
-		"LATCHKEY_RATE_LIMITS=false", "LATCHKEY_HASH_QUEUE_TIMEOUT=" + o.queueTimeout.String()}, extraEnv...)...)
+		"LATCHKEY_RATE_LIMITS=false", "LATCHKEY_HASH_QUEUE_TIMEOUT=" + o.queueTimeout.String(),
+		"LATCHKEY_METRICS_ADDR=off", "LATCHKEY_METRICS_TOKEN=" + benchMetricsToken}, extraEnv...)...)
 	srv, err := proc.Start("latchkey ("+name+")", filepath.Join(tmp, name+"-server.log"), env, bin, args...)
 	if err != nil {
 		return nil, err

@@ -856,6 +856,16 @@ type MFAChallengePayload struct {
 // OKResponse The JSON string "OK".
 type OKResponse string
 
+// OpsError The error body of the operations endpoints.
+type OpsError struct {
+	// Error A short machine-readable reason.
+	Error   string `json:"error"`
+	Message string `json:"message"`
+
+	// Status The HTTP status, repeated.
+	Status int `json:"status"`
+}
+
 // OpsStatus defines model for OpsStatus.
 type OpsStatus struct {
 	// Checks Each dependency and whether it answered ("ok" or the failure, without secrets).
@@ -2175,6 +2185,8 @@ type ClientInterface interface {
 	ZestyLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OpsMetrics Prometheus metrics
+	//
+	// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
 	//
 	// Corresponds with GET /metrics (the `OpsMetrics` operationId).
 	OpsMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3647,6 +3659,8 @@ func (c *Client) ZestyLogout(ctx context.Context, reqEditors ...RequestEditorFn)
 }
 
 // OpsMetrics Prometheus metrics
+//
+// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
 //
 // Corresponds with GET /metrics (the `OpsMetrics` operationId).
 func (c *Client) OpsMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9890,6 +9904,8 @@ type ClientWithResponsesInterface interface {
 
 	// OpsMetricsWithResponse Prometheus metrics
 	//
+	// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /metrics (the `OpsMetrics` operationId).
@@ -12138,9 +12154,30 @@ func (r ZestyLogoutResult) ContentType() string {
 	return ""
 }
 
+// OpsMetricsResult401Headers the declared response headers of an HTTP 401 response for OpsMetrics
+type OpsMetricsResult401Headers struct {
+	WWWAuthenticate *string
+}
+
 type OpsMetricsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *OpsError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *OpsError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *OpsMetricsResult401Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r OpsMetricsResult) GetJSON401() *OpsError {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r OpsMetricsResult) GetJSON404() *OpsError {
+	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
@@ -19938,6 +19975,8 @@ func (c *ClientWithResponses) ZestyLogoutWithResponse(ctx context.Context, reqEd
 
 // OpsMetricsWithResponse Prometheus metrics
 //
+// Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /metrics (the `OpsMetrics` operationId).
@@ -22846,6 +22885,36 @@ func ParseOpsMetricsResult(rsp *http.Response) (*OpsMetricsResult, error) {
 	response := &OpsMetricsResult{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest OpsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest OpsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers OpsMetricsResult401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
 	}
 
 	return response, nil
@@ -32871,6 +32940,44 @@ func (response OpsMetrics200TextResponse) VisitOpsMetricsResponse(w http.Respons
 	w.WriteHeader(200)
 
 	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type OpsMetrics401ResponseHeaders struct {
+	WWWAuthenticate *string
+}
+
+type OpsMetrics401JSONResponse struct {
+	Body    OpsError
+	Headers OpsMetrics401ResponseHeaders
+}
+
+func (response OpsMetrics401JSONResponse) VisitOpsMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type OpsMetrics404JSONResponse OpsError
+
+func (response OpsMetrics404JSONResponse) VisitOpsMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -45878,310 +45985,316 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37ctu41if6KiidqYp9DiU7ibt3x66pGu/E3Tud68TJ9jfdyYkgEpLQJgF+AGhFSaVqnmYe7HuSKSwA",
-	"JEiRFCVLvqS1/9jtUCSu64aFtX7rWy/kScoZYUr2jr/1BJEpZ5LAP06jhLJ/4ugd+c+MSKUfhZwpwuBP",
-	"nKYxDbGinB38JTnTz2Q4JQnWf/03Qca9497/c1C0f2B+lQfQ7pkQXPS+f/8e9CIiQ0FT3VLvuPd+SpAw",
-	"PSIqUYLjMRcJiQI0xjSWSE0J0sMQOFSICzQSBF9KhJHIYoL2hpRd4ZhGfdvGcH/Q+x6YuTzlbBzT8CZn",
-	"gqNIECn1QDNJBMMJ0bPCsSA4miPK9GO0Nwzt0Pzh/srFiEYRYTc53jDUw1X8krAHEsaMIk4kYlyhKY8j",
-	"WH+s20GCw4KP3TD9sT9nSs82Np3dzPhPGcoY+ZKSUJEIqCUT5ARFRAHhYEH0euvxSyKuiEAxn6CMRUTA",
-	"w5zoIqAiM35/Tq+5+pVnLLqh6bzmSGbhFPYgQJJISTnThASbg/aGjKv+WA/IH+RbPI85jt5z/hKLCblB",
-	"0hlxTdASxbpfvaS4tNiaslIl0d4wNUPsK8778LI//g8MZ2rKBf1KbnChDUFLEgqiEGYRYhyBGCkxRKBX",
-	"H6OZ4GziXt4bZjBiwpQeG4kqk7nCNMaj+KY24iVW4fSSzFGImWZZWPwSeTM+gxnOBFdEs/WUsskxokqi",
-	"CCs8whIkVMYEweFUDz2A71Ms5YyLqD/FUn+C/jMjGbwac1bacC3L6CQTJEIRwVFMGUE4jvlMwgLqV0bQ",
-	"OIn6rlUUTkl4qVvzvlYcuBiFMZckglGHPIsjEEYjgrC8JNEADd8RJeb907EiYhig2ZQwlAoiCVMBkngu",
-	"0ZTPUILZXG8aZ5HeTjTDVA16QW9KcEQEKDyvHf3P8sqe208zpmhcWtEEz/VolKB6kBNMmW632E01T0nv",
-	"uKdFyoTArhX0IbM05UKR6BWJKH4Pb944xxpCYQphiYbVDodA4vk4+4keaF/PyVH6123YCF87GQiWykea",
-	"6JI0Jlrw7zkODTMh9KwcjQUIM2TNAxRTdunGvwVF+3WZluUZA/smolLzWBSgjF0RQceaiLhASaanN+Vc",
-	"EoQRIzNvGlwgSSesn6XAMMAddipb0rtft6907QQ2r2S/LtWwTrfiRJMNiDAcx0Q8kHZQW1OqXzegUe0Y",
-	"33P+CrO5ZUR5I3uPBFYExTShyqhGIEvKUMzDSyTIONNy29vnE/hHQqTEE4K0NSzRbErD6TYlsf6VCm1O",
-	"KJGR5ZL563ZskOZ1vDDiSpBIWxE4ltbQSKiUlE20aLhkfAbGH2ERiXKKBbOksnYXFxf9U88iWVxATVvh",
-	"VJM4m5AADd+DQSkIjpP//rF3WkzxY29Yq8qkEpRN/PXavJnzdWfj3Hsb5+sHlgquDegN08avlMQREIis",
-	"oxD4GRH4PdBWzTtQRkIzj5Cas3hE4gfSvmIl6HatsW6inhGqpkSg38/fvEZMSwGGMhH3CQu5ZvwxFwkM",
-	"9/WUS7UFwwtG+c66gW7CPxOgYc52+kQop1zAU8Fj0tdnXOArEsEzElFBQvWeV38hCaZx3/pV+s6SGgbo",
-	"v/73/9kvVmzjLqCV1st5eSSaUTX1dPkDiaTSulSbdkQpyib6pFyeFGX9TBI9WWc09gmLUk6ZcxvBFDdv",
-	"zXaaozGZQFBo0RVxpKZUT0LbBFnad2PW489dRn3MOJsnPJP+DLZjxC6dxWZNWZjJtgzHTjuygvkIg92W",
-	"Bbl84X9IOxLWdCum5NIFfeUMR3fa1Ybjl1QP3jczPWlsJI0TxJpHCzk9FkRO+2Bq+j+kWPn/VDS8JKUn",
-	"XKUlYZVJsF2GxUHXPSrL6G2Yk0uXbGdU3hOj0pLIFk21lYRr7jujTNuVejBIjxsmylMiYASe93vBv2YP",
-	"e9qK0lsgiDEFIsMRFwnZgpV3kZCVL+AWjDk3vs0bHMuGV+M/c4PZju3QNqDNmg0XCdmW0bBsVVewFy4S",
-	"si1roXWpf0hD4SIhWzET2layweWU+8eD3F7gAglyxS9BrVwScELps6ijg21o67aR7xT1PVHUQBtbVNNd",
-	"xVn77RaQ8R9EqvmpUSpy4y4CaL11qOEUswmpcw9QJhVmIXEOgmOte3lsRJkNHwncM6loHKMpiSM0mqOE",
-	"JCMiZB4xUNBmjKVCb2aMCDQDahvprU74lWH3iCRcWY1aWpnNK/oOS1PrVjjW86DCTJuz0lK5PSeMZ5Np",
-	"UDHEGCGRNmAgsiW/+GGa90p3/WiGJTIMBpygO6Jg+RAc9TmL50jOpSIJ/JQvbZNlUlrHjd9xtS+ju+Zy",
-	"CxTYIcMSOOqAGXBGvOuvfNElIWgPdINdYe8du9jYkhviY/dIkCuCY2fHwhC3YMkup6Dutiy0dRtE3ko1",
-	"27Fo2we1WZsW+tqWVbt8dVewa6GxbVm2S5b8h7RtYc5bsW7bV3OlK1Vr6VYuVb3Rb9zAbR/8zsS9Jyau",
-	"pY8tGrndpZteTrg1zL1Jg57+wraUB3SfZhFVZ1duZFFEdWM4fiu0kaQokb3jMY4lCXqp9+hbD4em14Uo",
-	"gED/xAVEEbzGSUPAwenb59ayUlOsEAbNsjeEyMu+CaYc6mF7Acbm6T4QHElSNddbUt/5B0nEcxAueuZY",
-	"9Y57WUajXtBjWWx51wisxe9V6bMIK9JXNCF1fRkF2LxwpS746C8SKv0ZrR3ZQus0rV1dnqmQm2UlLEt6",
-	"x3/2ZAamai/oWd3c+1TTnqVtsy4Lv1pxt+aqKa1M1TWWXVufpxNLhtW4El/P/NmDBrHqBY4GizUpb/8C",
-	"JVbG6U8altsfhr9e+U5/qtnNChu9pHJVViJXLuGCKpLITpGcHt9+zweFhcBz/W9GvqiGQJ9MSA52uWYs",
-	"/R5K8YScIDyCU7E9PcGZUP9Qw2OV7bCjb1yap4JgRfSSe8b+CqsTkTHOYvWOG4Wb4C8vCZuoae/44eFh",
-	"0Esoy/9dx6JUpjGeO0Hkff3op59r3oebrxIFmydB+dOjpk//be+yPDIecR4TzPQrMQ9xzTRKs3hU03RC",
-	"FNaafGVR43RxPTFoan8gczPgpGQUoJTHNJwj0FZEDqpL8PPStdfnyjJZr7h5Cf7y3HwKb1epXJEk5QKL",
-	"+duls2wJoEUjMuaCoIkJtNCWtpEKA3RB1ZRnqghJGepfFRiT+nBMJZoQRrSlbkwZQVQmmD5QstBnHY8E",
-	"XN5PZTl+PqquRoqVPun1jnv//5+n/T9w/+th/8ngc//T//fflvNk0iqtfJa091qr8WTHlS8Wp4hWllOw",
-	"s1k8N2dGKhFmckZErTbXq9VJHurJLCwDfN24CvkJunXii7OCKDFjaPExIldEzK2FkvuV9FwqMt51Vj3m",
-	"SaX1IkpwOKWM9AXBETwwTvUg1/GVQCmtq8qZJlr7586KoJenA/VAfEx55MdI9YKecy/qoVZTcKD1uiB/",
-	"rSetA6LWxhhTEkeyeVG/1RlR/oK8FXwUk0Si0RxBY2gPG0MWIpuIQJQpbg4cegdmlkX1WScmONIcLGMs",
-	"p/aEl2KBE6K/00y37xFZQQ32zFy7O0Rb7SEBUzQlPI1JLZ1KhVUm67ngX+/fv0XmBe/b4uhQplnbUmAp",
-	"phhdIx2fG3G1IguHIAOi0xXMXXMylqt8cj1TV1shp6GiV2SVPg21L+7Fv/jMOnrMwX6GpeZYRqLaLbXX",
-	"XC09b9yotSMvm6Fglxa7VVkVf1f8MS+jljXMVLtuKxqqjjoXrNQq3bvWW0aunLpZz5L0jaEVTZlc4XkW",
-	"qdv2DVocNRbD907LsZYWT++x8oZD3X0WeZeU1Sz8MMVqqFVeSoTUkyrdQu1rnTb8SqSaD8tXMKW3ajdD",
-	"S40P8nryzNmtm5eVddIQVsh2WpaAvsjz5tVJ/gHhrCH9zKXparLPEOkyyWdbbhzxhzS6bwfoO3YK3u5B",
-	"tFFCf7Dyb4XzxanRHViaEwWVSmDFhYRLV+Pcrrhhr7DC4oOIa/lyDYlXoZY6eoAbyfqtrVBLs3tlqazp",
-	"QEddjUt56tIKGugRS3VOCLuOaCxoenNky8jMN3iMvKibQDrljLzOkpGht6WDXeSHRYOn4mvJQAitREm+",
-	"p2PpkL5mNOpoJX81++z8cnk3ZeoLPNbIt8fbjDKluzWp0l15bT3qL5NV/V6VlVaxgiWK+9QmPdbSUwrH",
-	"9YcfuC7TyyVRglVoQorGNFb6CWUIx3HdAdUs8Yqqz5h0SzSfaTewY65dia9nej+MClxP/dm8/8++tdue",
-	"mpc7tVr9wQsk7Dr4nCfTrtJVdw/e13UcV6cMeVnA+vj7BxHc+LJavFVL3IzwWv0g/ZzMFndQswRKKHM6",
-	"d1EcVRJcjIukcBoFiAwmAzT89tEs5MfeMfrzY2+KC6ylESEMKXxJ2Mfep++Q2JxQ5g/uYe283rYcIhfm",
-	"ULz+jkhynfNqd4otyJCzMdVEa51D3ZuQtNv0lDuELXmzQjb5vD61rjAs2Xo835lrV+A6N6zbk0XXpYd1",
-	"xNIG6Gm13e/qzVz01NrgzWp6N1UDNLTK97M+XVNpvMVYQtwBvaImlKDWWfAZb8Pb+dkCwdUKvmKsq9la",
-	"n3GDq9H+3Gl0dQaX+7rUTWkagb9cpRk0bDKdsOdsy7y9HsPUSoRgKdXSCfuQ3skJbZ6DO67JtY6/VR4+",
-	"QYxc2XjS3I8a0QmRajO8m+/Culy9DttetZxv6zjRrfxVcT5ZhfGemv1/D7m5v3KRrEipBd5CeUUErQQH",
-	"HB79UmcuQL9V98ujX5Z7320MXRu9mklBtN2Cg830G/jjr10eWMq3p+/X5GPfV1yJP50SE1djQt6k4qlE",
-	"My4uKZucmJuCUR5DPc5UJuCasfN9Vyf/AvmCk9T4KMyxvBeRNObz/oj7QURuPapMn89uydKtdRVBl4q0",
-	"Dx+ePwNhZh3jp+Dxzq8Bln9ax091jdVNr5wDvHrIAGQpe4EDq8cHhDyyl9CCTwROpB8bYD0ZfcBI0dTU",
-	"H5E+Ze6yv+98GwtAIf4zuG+xIqYCMrLw2JM/NeAdXpBA30TV991ldj3AgPdDEd5gXDaVoIVFbBj/IWX9",
-	"KR2lfRf0XGL5SktVPJmePvaUoEkgCKKETWAtIPNZabY5BkJpKh5Ugvc8F0f50idj3FdcpRC2AX/ZEFj/",
-	"K/M7vDpPzdBdfAd84fYGTFrifQmZYr2gx3Gm7Gj6xOSY9ceYmpmaH1PBxzQm/TFR4bTmxysa1WymGZmJ",
-	"Tu9LwqK+TIxbh/cTzOZuU2VtyMjq0Re5IOs9ZyEXensREBTSrxU0tW6URoAESUGrlno7OnzYPXrDzSpo",
-	"cZL8fvFiRVnyhhGUZqOYhuiSzAfo3fmp/kOiEAsxR0M2hDC0IRmeIBLH+ruwH2biisDzs+jRTz89fFL6",
-	"JBRX9qMvcKcYoeHcRF6/7T/66ef9miuHeFITSk8nDGu9hXA84YKqaVLeqrPzRz/9XLcpobhabO6pHnO5",
-	"ARhOreW2+LleF7tO5ItRB2hPS4SfjzIR11+QXtKa+9gXZI5oBKBhVjsPL2k0RCbDwIXRmhs8RBUk6TTE",
-	"k1yqeX37+s3KWj2ta4DVzzPhURZncun8Mknq+89kpXtJJ3UNfGnYJhOZhb4sHcG8vYH5kgYqrKbXMwBi",
-	"NHtnZtjAZ+crO980j3R2eWtOXubshgbrhvfq19OnzjVj0+JW9fnnhnU1mA4yZkyghnnJhxoLOYvQGGLk",
-	"IS+HMiqnQMKUTRBly/fAdlw3qzcvfHtpUd5CTJ9pFn3svXnxsedbNG9e1OqKN6k8z2X4Kn63KQkvrxOW",
-	"eIbDKYpIqs+jLJybbKspAXA+qmwQDInQ3scev/zYczlRNh0jyMMUjVqX9XGIhXpyy8AvTZxnnnH2admO",
-	"2DZqdwQmI9+VDnFrn/4WDjjC5KQlYDQAoDIEZEo0wuElUrw451iLC43mXuJlWQRNlUrl8cFBMu/jNB3Y",
-	"Hw5mJLZ5HisePuvu6N8Z+wys/vVOfMJrYa1DSKmBuj1b2xsKeqgPWVO5XxQS+WKqJcIlIamsDygon6vq",
-	"G0a/X7wPChiFU5vPCY6lY/RPggUR6GN2ePg4BN0If5JhQ8JW3uGZOWM+Z11S9Urp+fZ0WiKiJ4eHHp1Q",
-	"pn4+qr3dXH0Xy98873x27RIQVxsL529Kw4pV5rEwxBbqWk/pyII02+aTx3/WsaDxA+f36GvGN5VjTgoh",
-	"8jufMnSeUDXttUZsFF/AwvmyZFsxSc2LAffd14tzzV2ZxcT+4lM2kHop/od9OAh54svRTj5nb2l+KkdN",
-	"Pe52tbbEaVy7BGs5lJLx0mTaOrurSITcAF2/ef8WpnIXdpEb5b90VnCPYS2FFa5HyxOG8Jn5nZi2Shvy",
-	"IMGfJniSGy1lA+Tho8dHcNz0SP7xoyWe6spyGb/IskVb29+8KU9oVyeoHa7ly5hI+Xei7jeZH4tQ9YjE",
-	"pbyAWqPsjEU2WSwv3mS8B4WtBpdfew6TaLHi0H59SuFaZmjtJD+kG1A/mrWe+rEGVRvy7YunZ4YB85AE",
-	"tHf+6Kef98HvpI8O0p0jsEQpFsqsFZUF2InBaSERktxACLj6LsbXfv7shQwM/gmAOUjCIkRVYFYVK1LJ",
-	"Z4VrqOZLwVuk0pvXwEXnK0JCmHPdOxddmi/anz04s7mMju5Rp5Vg5GIXrDd+WbR6gy1Ykel+pu3Hj+m3",
-	"l9/1/7+G/z//joLBg/qkW9+GrGiYGe/HRLeKYswmGZ54CZ03YG16V31jKqQy6wGL0Kvj/eVHe+9YbxIt",
-	"7+yx3rsIrpkLBnAyMxnrEaNSix3f+1TEAM+dArdX50/h2sTeFdGSMvQ4ywT71TmwQPzWiET9HFEGgUkh",
-	"ZpzREMdIr6cIsSQWwMVfykfh459GP48f98Oj0ZP+0S/kcf/JP37B/egoOhw/jI4ekUdHvTJtH/af4P74",
-	"07dfvvfzv486/P3w0fda6u8U4LGIGnNFXo1zWJzleCy3kODQLYVhucDvnMPQxXmwPI2hLq3m0RaxJcpZ",
-	"B4sHx+L39jVYOR2h6h3xAv39iPtygH85OaAa5k8XQ/rrcgbq5uQmUKdONYs8I+aumH4lf3uDKuSMkRw5",
-	"KiKpIAa8oDaX9vmEcUGiE3RJUqXHxeOICOvDlBbg1O//Osx609aZ0SHP2as8Xb2kfvzgiNRXM8uvAPxm",
-	"286fmjjB3jdabT3iZGR2dhtW8uJtRnUd8pG1zv2csMiwssmLuG9n2uXr0E4A1zvreWlPq9N/07XlaQFM",
-	"KLQlZQ21AISZAZqV+Y1aKXnes3ZKttjx4P9dDprjz2X5al0/N+G+UIkxhI1Z/ZRH11Bi9a44CONa6pA7",
-	"+uXRw8dPDv+xokvOUwHN5dhdj2gGt+Uc7Y0N/L17wURLBRYzbYY4M1AyG9nCa0a3unZhgW1rLdu4/m2n",
-	"qr8TrNaJ1+sH9+0nBrbTAMuZtRuZm0HzHpXmvdp4mbqT3UVCjKa6nswyg/1cl7x0dPhkORZIKsgV5Zns",
-	"nMUDRTy8cHzBUy5JtN73tTeDn12M4eLY6vr7VL+46wJiXdBLakrdnDFFRCqoJK3BrjcHuFQO5VsSvFfE",
-	"7LVEUZgKNxOeg69Yz8C6UrHIyPjsRORq8m1NKvSzs5d89sG9Wpe/a1OvPXpbnFOndVxvATc6jYZxvuQT",
-	"yq4POXQHNqd9guuFtxfFJPYgtmyYn0E/6+6H+05r+sDQ7pSK4RAp0dAaccOmgJTPanlECsiM+mCU+tCT",
-	"8kj9I9jrs4vPb0/Pzy/evHv2+d3Z//zw/N3Zs1qPno08+UxXCVqBaUcubtQ0UbInfvn5yAMa8YJVaNRp",
-	"JRhOqC1erumgAeAMro2a2ntHMghPt6OnygXZ6K0GxwFg7dRL5+IOvZqGLmc2i6sgAiAbqhBWaHhw9fDA",
-	"p5W+I+nhiTEU+zG9WsVieFXomtUiqDK3VTBid9yIsMKtCq1FU1nienR4+Gljuuj1Iu7E2ie5dQ0ab7dX",
-	"TOzahJxzvZeQQEqzaVi6t+vDwUHBMzCkgYWuFT1Ya4je1OJ5S1YeTsOalWe9VmROVZ4vkairicRl2cy5",
-	"oVyxm70+22euZd5tbHd94Gj7Zn3wCKQepFD/GiBNMxiKwWJJ+pRJwiRV9IrE8xN9Cja5Ne4sPOPiUh/1",
-	"ePkADHhVNTDZS4gYKhqY7MHnFsxuTflVA1C2FNmr6gFqMgK9Ub7jMVkXh83bgioE2WEdToBdkD/spWEr",
-	"XHQjWN+KUGemjJWe5TrdVhnOn0EO5VfpYsmCX8NjsRZNmOucDUzeydWO84zWgbR0w9zExaj95J9zLTca",
-	"GwZJOV8BE6NCxCuASnrb0Aw9syjY4KcHEl3hOCMnFrO0DFcKEKbL01vKZJuPJ6jS9eLK1eBVzntu1J0I",
-	"YU3t6nwIua358FOdznQXvkuLzZRos5yt2b521h0JHTVOeF2PE3xsXUyEXZGYmxS6ri7nzh6ioCUxG9zW",
-	"C7jtgmDJ2aDXnunaae3akL9tLThDhivSSF0IyvtydUmWJUTQEEq2dUqicIxaGAS/9B+PH+En4cPocHRE",
-	"/oF/ftgidFaRU40CY2WMwsqyA9+Web4ewG/phqyB27fAuIetjNspLbFMJDXxdZvl5sKA24zoOgyuLb78",
-	"yW92stdwCt5IfsbyY+w64aH+1De0ya0bXHNbWC7Lt5KYNaE8m7v2Ko3FlIkzNXTOn72AyrCQEz4lokMZ",
-	"pSbToF012JWyE2vcsVfERWmtYVs21g3SLwxWw1LyolEb6j28bjMHO/E8xHvVhpV1/rQ13MxqCMcvxZS8",
-	"CdjhtoWGeRtzl9SFJZWtKwvTzx1SFcXENz3Rbg7otfZ34yblhjIPN4a7WRnU9UBUVy36sQlPXX4zv1St",
-	"uojkNUR0YUg8PtyW2R1mUvGkAfa97NraoBOg8BV1YuLz4vVaX1brocer4G5jY/VfE4GZkmg2xRA0u0eV",
-	"JPEY7hqx/0kD6so1zyT1DgeHd+7NprRUC1PPt2/lI41u4i7pp3oVvWmhbby8d0Y3uUlvdpLnRDkt3E3Y",
-	"VxIav+BQxXOohMjHaAhC3GJJZdYRVnOfv0JI9rqOWHM3tgEX7nLf7XlJPlV9RKOMxqpPGQiIwIQ3JlxC",
-	"jGFMoMYqnxExzmI//YjPGGS3uSuViBgPl4CKtVyvaDaKqZzCk5AzJegoUyWUscoNy3V8y14M5qOtKZfb",
-	"8T13KIq0EX/1dv3KjcS5bq2jrQnvhoJImxZsG3WgH15PdG/Jc25Q6O/6lanFyl/hynSxBsM1L1HXugb9",
-	"3jghubYbpRCjP/V/OYoekp+jI0z68nHy5B9HvdUC160Dxl7Jn5hy+MgFrXvB2C5ja4olYrw5Fmxtv8wa",
-	"vpFGanGwIXeCb10Bm3VP2I0MDAFTYSaomp/rDs3wT/84b46Zqy3dUnY+5pkTw//o25b6IHp8rMrhgaQT",
-	"9pmyISBaDhuBuhAXBoH9ARq+t0H9l4T994+9hXc/9sDGo3qkpien2Y57pVDMguxwSl+QuVfIEqBuGzI0",
-	"EsAw028gCCyeZIJEJmRw+PL0/dN/vTj7X59Pn716/vrz+dnTd2fvm4fzH33or3/usHUXxmMWRA9bD8dk",
-	"K/zqrILfL973asrqlHIfqJSZSYF/iVU4vSRzzYFcFr5i6vIWY2oQToHq4DwN3RXDmiqVlgd1FpMrky25",
-	"1uC0fMhLVEub15lgcSk1NeRRP4N87DYnVCLM5jVwJODZtuGhjqQNtizgyCr9MxQ6JTBuytk+Il+oQexf",
-	"Om17RGliCnsHXMMFw4OYT4DGR1gQKAPdRuvrUu93MDDHNYgJ+fJRCelp8bivl5pECJf52EIkoPdTKuEY",
-	"BbY8DhUyDY6ItJAxEcUxCRVAzKYEX0rErwg4ICibADy4gEMYVNQK3KrIwIUYQ3F6HhM5QAbK0rZncABN",
-	"UQU1lYGtua1XwHxk7tjlFKdE5oA1RFzRkOjB0IQqrIjukkOomN5eyiYOZxBKxTpAG0ZmaIQlQR/evRyg",
-	"NwUl6m2aCJ6lhnX0Sig8QSkRbqB6k2IaEqsX7A69eq6JPhOxBy3BU8Ikz0RIBlxMDuxH8kC/CzmHCnSw",
-	"2yNTTMHQWO9w8HBwaLLqCMMp7R33Hg8OB49NZuEUBPVBxEP4Y1Ins85neDIhAn14DtwGXiS3qQP0XLOS",
-	"lESZKcPp0KtnThkW8xOtp58+e62JJ5MmKiFn2udR77j3JpXP9Bi0+jGqEsbz6PDQZpQoVwaGfFEHU5WA",
-	"EWGUW50a+14XYRHxMEsIU4ZQUzwhA6O6siSBMsi950wRYfAc0Onb55Uv9oqV2Ne8gycSjrap7H3S7cAy",
-	"HnyD1fjuLWftVE/1W7AJtpi7buub4Vq9MQXPYvtmoZhNXnkx+4o3wMfHOO3/gftfD/tPBp/rAV++f1q6",
-	"5jTBE3KQskl5zfOjpdnk+uh1vV2hKQq0xpeLG93507/wFTYEsGoDtbQDmzDQfHS0sD44TWMr/g7+kkay",
-	"Fx12q0IXdIy331yl/fp5aprTbMq4ApmlbW89dRTyLI7QFF8RtGdlqyYyJMg4k0Qiqvbt8hzVsWwaY8pW",
-	"5NnXHMksnOZrX2JVqCKhaGiHZ8X4IovXMuqU4FhNvzaKPJPSIfVBIzYQwKngYCSAepMQbHWilUXEiVks",
-	"xTNbfdJVaqiVcv+yPS9lunaias+LdoDSNWt6aky08lq+pFeE6dmlgo/qV4xGWser+UF+gku1tllcuteg",
-	"GCEZxmJtFKXWtc1SLRcHdvlwsaDbUJsQpJKtLBHWZBnaJCuJimIWXkIS4DQ7PCQOKl2iMTdQTid2O01O",
-	"ad7+BBSY3kka1uzc6de3erpn9gxoAUb+yaP5xrattiyoXnu/yS/92WzW1zKsn4mYMH1Ai67dx/eqcvm+",
-	"RfK0RbQa5I+9vbGn+kLc1rWYD/Hg9Os/cX69Cx897PLRB4atPUwi89njLp/96srDwDcPO31jwVjfc/4S",
-	"iwkxX/7UbZAyS1MuFIlekYgalCn9+aNH3T63ogsQqeC7J12+e8/5K8wc4CmgwvzUbSue2zo5JhAWvnvc",
-	"cTdyTHjfowB2kedL+POTtlkK6WXy543IASCNB7KS3rH3Vh+qfZsNf+19+h700kz9fSSY4fqdCNuJsJ0I",
-	"u28irCq6Fk2yz1ce4FOjYfu+XM3iuHzDrYxz1dj39jo2ym3qfZBzkkb2DScdJ4RpQcPFvhF4xm1lUuq0",
-	"pAugcfCaFPa0k1q561DlVwB1ssu40c/ycN7FM/N/ZgROc/bQ7Lz1tYdkSOJbODfWN+RinRoa+rlzQxLg",
-	"+Lo3s3guP2pH/KESOVVyDbGzviy4N0yZs52hKh8UCXzwBZiq3fuq1cBljV/n9Os5YVGBFe9Yses2AruD",
-	"zxTQI2Z4/qMrjx9Nir/C1nwzMhxhY8cB8KTlTOkLv1ahntuTwgWINhy4PZFuJO+EE6jsdm1xbko86dcc",
-	"UgTAmpRR6IbaEh3TLwP0XHlC/6QeFx7Q4AmLZOMRuxwXuy07tdzLxk3UavM/oHW6MzPvokY7J8peSuXA",
-	"RDUqreVAbFVbtURnPM9tCye9CBw5EWfkBHEoGlf8gIU2A+MIzaZztHd0eLgfoIzFDpfQ3BGiUAsKHEuE",
-	"w5BnTIFHlwQGYs+Ij9Lh9tHhUWFK5sPhzI7E4StWxYrdmFsQLFs7Ajf00kHM3ITxsePzrfM5mBq4iimr",
-	"zY2OTq4fx2qABt8WUH07g2FnMOwEyWYNhhVOKgckoqqr/2kAOh30fV5zGu2BeAH0RSuM9tEMbp+Np0jC",
-	"kF2vJ9Y7zjiEETFVJyPOIrqg/zs4kVZ12WzMhdTZ95OjDkMk287t04nmn05JeFlQeBWYvYngIQIPDuL1",
-	"RnIKQWlFcVoWIUFUJqCKuqxE9WlNG2GFjedV/yshCg985WuCAYu0e7gYgqiLkqPVIVg+PkQJZZnS5vdY",
-	"QQ1niWIslR+hZ+T4AJ3aIMjfz9+8DlAm4r5VWjCcJIsVhYoaWqWhEY8okfbaKbcI9MCkVsrF64usV2Ar",
-	"bEkzL+JWbFg313eQT/kAGnYR2Os3eaMKvwbxokb5v+STCYmgZnpXsQINr+GKNNHp63gj4cvVrQabgr2e",
-	"4WBH22Q7POnYwroi0YLArCMV3To3CMaXfKJFkTEAqhiJWjAUatcTkF91o4WM5O64ERNFFt3kjvb0a9sm",
-	"cQdT0GDZOok8xVKfLgjYEi4OnHEUczYhwhxPBvePlm+HmHxfeTncveouPzPx9P5hD5e1ZAORJUQJWgpY",
-	"Xgize2Vf6RZPvE5wou3BgPAR9FbwhKgpySTSTWqtzCXk+SATcVqNufM+SPLBLsbd2ajtgaP+pglr6+P0",
-	"7XOtz6/LVquU/K7lqzw4vDLl937kOMTS2OE2T3uOTQDwkmn/r9NXL1ebtmv4VqZth7s4bR/YY2Pxla2e",
-	"nJqwpebb/TNwzhhnb5OLJtAcUUrwOCnHNUiF58uvf7buyNlykFJTN7s4pV2c0o8Vp5T7jbYdZXlf5Jhh",
-	"+Z0g2wmynSC7j4KszvfnfjsQBeZDvRvwFaaxkWsAeePkSn6KRp6X0UgoW7Ibjj/FPZ718Vlsb2ovznFC",
-	"0GxKQHJxYRKPvNb1SdagJfCMNbnjqnB4W3TMVbvahm9usY+b96UtcTTY9YXcaVuR+Ho+tZ2La10XV/3F",
-	"eZu3wWN9F4hXy/jnRLmsc/8irbjXyuEsTJ/gXNtz2R4PZF4RdoXr84aI69Wv0WsgKW9ELGzhMr22hzsn",
-	"EnIioS4z6JoiYecsv2FJsvTmfLloEQRH8+VZyI8OD90dOZU5uCcKsUXbQErg8ZiGgOOZpx9b00Hm9Qgl",
-	"nTDKJgbNBAuC9H6SaD9APx0+NqehGZXEwF7Aj2iEY92VgL4UvgR8DC2T+BgJbrKsa9Oc35mZ3VaWM3Q/",
-	"8HZ6+12+5gruaecnaAglgOUQSTy3IKtjIImqZ1APky5JvHawJ60hFbkNG9Or3KEujcYpg63sAUJOgC5e",
-	"nQX2htng2hi0lv1AU7S2VQDmaoCG9nD1GathboWa9h+46+VQ0Suq5nVn4ZdUqnM3g2tSQydIvtOvzuZf",
-	"hDxvuwRa4YLnts+Ad/RIpbe64iEpNn7hQOV+O/hGo+/l+8IKIiuLSlS34JZxCbXHi1EWUAgHisr5mEE+",
-	"3JNEUvEUTCfKJgN0yoxXyILR2dYCuA1lkYk2RgaSLmOXDKowgQ4/Ojyqo/9nMKvzvJxjt6iehYvJGydO",
-	"M7Jl37zm6leeseiHpOczFjkY4E5UHTQp8c1S1G9ENZLTJh1uuRhtFZs7wrx5wjyf8tmKlFmJdVwsUG9F",
-	"a2TR5n47e49yEV2gyZVxqWi0CijVQogjaAED3bhaUJ2za6ny4zVofhXfhBY5QOfEhhyYT0Y4vIS7htry",
-	"2g0QktWXO0BJLpzRC6AHNy+Io+PCROFnLJMksmBrLlvmgXS6rG+aiumYKJrUQj2c0wl7zrZ29WCa39qV",
-	"Q7X5Dof3hzcu+SBbJjXlmgx9wVAqtNex3lMzFy3EoeyuN3Zx+1oJ0AlbI1avsL+15M3SZslrimRq2Qtu",
-	"w9yXmUujiIxxFisDwQk9xjzEsQG2SeAWZFkC9AC95lV+ItExeCr05Bj5ooz0zF0sFndT2VIDDx+hcIoF",
-	"DrVuO/GvgTkbU5GABBjalEJJmApQkgFCrAqniKoBhCBpyevHQGvZ1SRWP6RbFasf0q2KVb/5GxarbTe4",
-	"LgEUoFalUeuwMYKkgkgH6LdLP/rRxJiRMt6dZZ2sunp4MJiROO7D8ejgr9mlrMZDLpIUkM8FGaEXZI7O",
-	"C4RI8H5a+Go6YVhlgsgCHdqGi8Q5TvSxEVgGE9ZzoVq3GQFLnCpNqTEOSQTuU+tbSChTJEJ/aYkzMrDR",
-	"OPeb2mwmkIvzAToDuHuQU2UHBRamX5L7l+UUKtv/69XpUwsjviisfiPq94sXcptnxN8vXpyTxmhIvUQO",
-	"MrUTeYFjcj0Kg0+biextNoppaHa+0EXz8jp7hMd0cwXtAV77Ac6W5bXBGyjmk7IPNQBNPCFaaWGkLfZj",
-	"UGdlFDf9xgOJhlrlDV0AlORimB8DDPybpj7O6ox+PcqXVKpTPYyzK71EvSUnP8jrJ/CqZQlN52xiVD54",
-	"e41bOD8BVjLbcKi40IL9eTlRLgfZzTI4JdYkyjWPJNIcldsbp2+fu2AJLkrY+fuGpakE0NrWIYItbms2",
-	"1GfhdSif0TZmPOKZMoNx9ShqMwG1hlCbXjC3DHrzOEN7FjQXDZ2TxlVI2G9ZJFtvrW5xHl53cRQ4uCAp",
-	"zbvCUk2jkZSFpH55WovMtY3Bit8u3cPpfAPd/4vPUIJZPgTFbT6gXpCEy8YBxDShqjQAa2v3jn/SO4G/",
-	"0CRLCqI1/3oY1IBD18kpK2OsPixJoKYRGVl0Deb5tE1fpZYJhdSD2lA1SukNI0YO87HdkRXMSd3FOudp",
-	"/d16R2r95RrmqP5sbVem/nhNG89OtMWh6ZdF+fOTJk2/MkntbZLRqMTpstwwhBpyFf0MVSIa9bNuzojm",
-	"3E3IRQTyiMzRjAiCbBEyCMlhaDRHNNpf1N0B4qnJEoEqgfEcKVCcVn06rFfOFKbguVTki4J6KWjK4wjs",
-	"v5hAcrt+po27PcbVPooo2PFRi2b/AFPsotPNRBvGBDLQDEvvJdiSIZakT1leLyWeN4mC5cCK62iKfMBm",
-	"lfJKpU2jsJWoN6uu3BbY0ezpMzFEl8M+E2Z+BLyhPajX1KhPXUu9GldeXmK2RWOYAdwFhZEPCTwmzjaE",
-	"sclLmjaNiI/HJoasZkj+iB4euv95AzusGdjWFYhmri6qo7wOBtt0WlokLWBwHO+0yx3XLpkVp1W1Eqzg",
-	"EfWgQzGLfOUQeA7YAfrAoIbGlNOQSBNJVXKmagu9n6XOqSoH6AKqgSmSpFxgkQc0DotITnBkhlMOQr4c",
-	"iOacDayIkpjQK+N8TYrrtJM8xhQXrtOh8WhIlzFjMSGMJAI8AHvaMJHpWjY26CyzYOD325LLtNzLbbk2",
-	"q6NohlRwdQ4h6tPYG/dMTBw+6fjZU87GMQ3VtYVLN2eqmWO9P/XeiSfnFQVa6WT4HnzLwKnQGkplgpFk",
-	"IUGck4WK+upqJiJdunBy44Yx50YqTOiUdLFTLgzLpq04X5hXjc1GwLizV63IMEPMRUaXYCnHT2bW946f",
-	"jjp+tnpIy4+irA1NNHNDUI8OAL38ZrxtvZuwHtsE/o4qfzSq/A3C/xtJsvWM7pU7plFDdFXmnMTNsSHL",
-	"nMafgiYQiae2Fg3cK1ASR1AqVZlbfIKtpWhyAuQAndoUFRP2HxMIVXIV17wwABPG1Jx7ZFXEYmq1uTQD",
-	"RcTIF+V0UIiFVjtTAtatqfVZrzdMdvK2Tc2il9vKg+4iaxCWLiV6J3Z2xmVVcBkiXsu4PLB+LQNPczcE",
-	"XO1R/ZkZp2fqQt3fJumkjdlG2aTFX8kziELMAG3URCkFLhKACpQSIfXxv+YK39TJbHLv2gHfCVtFy4/C",
-	"G70TID+YNW12dj3+Nz7wO8j+NSx1xu4UR9nrgx1D/WgMZehsPX6KeXjZ5rH5lYuJgxUYl9GKEVaKJKky",
-	"npqQRwRNMlN9AwLpSITwBFNmk/JM9ftcHWrdJfP44T0/blj/rt/eD/z8UVv73r5odF5Mx3Zseh7S3KWG",
-	"GNQcggt5PQiJhjD3gW74s37zcxgTLIYD9FT/F3xH1h815Q7KW79HIiSzMDQRv3qS9tTCuJpSNmnyOutG",
-	"4TZHL25XL5LuD7yy+usdm/54bApkYQnNXbhQBvt+dw/wbbKjjBV5h43xc1uY1rugCrzLJQh5ZfbOKfdC",
-	"QBBG652TRXFrxDip3qBZPDjrr9jf5D1agyQ6N87HbSPB2a5uGQdpcRjt12A+AIqLE94J3J2nYgFhxYqu",
-	"umSmDhaWD5/RBEkOw3pHrvglHBea8SpqbIdmIVRN3t+R9g9k8keLfqTl91PVkMQSVItJFSgnDoASzFEC",
-	"jGE8JwqlmZiQqALV0h43uCkQlg4qADpqCqXyjJEK8sqOP36w4N3qPt9PM7sAqrF/PV8Nr+ZEM7DN2jHZ",
-	"RzgGnCjL2Pa8ixkietMa2HhBO10bS2bHbj+UOtLU1U0Z3QWOC1oota3rnAW3x+82G7At0S9PSfMcanzG",
-	"4FbcRvVVYdQMSsgVjjNbHZdp+wHJKZ+xJZr7vUtP3K7ehm46aO1i8jtB8mPr7WKn76fmNmM/+Ab/XaK1",
-	"jX6VBTjQCRL6kVPcTmfDwzW09nuLArpiVUfb3Y7TfjROM5Sh6afIb76najufQFvnlgc3wuzmGqhf8n/X",
-	"J2x4UW65u9Hh8XsBGg+ku34iDA1dQqxXeURzIp1MLRaNXehS+RCwrU9yPIiaTprqhVwkxIxzy27ihX5u",
-	"yU98kZBtQmNfJGQN8XeRkLWE30VCVs+iukjIuv5dGOc1oLQvErIu+stFQtaTnWZtG0vx5nU4KijaZRiU",
-	"HG2lWizIk5WzhBTO4DEXE646CImiXodFoNGsDZU7MPJBpMwV+5gLNKxpv29fHa5UtaOEelQrGn6FbrYv",
-	"Gsr93FnRcK1CGouiYcetq3GrLZ5Rzxblq9OOfOn4ZqWyGq5cPHQNKbfEVceWCvSvReB30DmuHg56774q",
-	"amUEeQFtLWIqKU0AWYLRmMzQTHA2QUpAJexVy2sscNhTO+0bYmjb3U7l71T+rQuRpXUzFsRLkyyZEhyr",
-	"6fL6GcOPvTcvPvaGaDalsTU2DHKeCT4QV5rZLSPWcO+/oJ+nUxJe/ka2WrX6zYtlYRMw2hBiZbL0euBq",
-	"5dLf9IoUlShsmQikD3H7NchoBvJ28SbdW6l/6Rfql2qFWTW/aoPwjaU1aJ9NkeU+4tF82eQsdbk6K82+",
-	"4FMbS0mISyvIa7NAKCQGvL+EJCOoA3eyYNTCl1SBwZl/21Cc6SXVG+iGtO3qRa6nNodwvkDXLFy0/Zrq",
-	"p0b/y79PbfW8GEe+SR5UPFTzwaE2laqFifrWVJJdcDAKmjUS3BQZ+oLkXCqS2EzBvTf6MBUgcJAF6Bm5",
-	"IrEm7wCdn70J0Ftbz1UE6ClnStBRprjYtyDCl+Vx6w6guQEy5WOx40BYhuMFBrNCwlzK+ARby2JmYo70",
-	"t1kArdzTLeFWlBh9md7Jd3od5Iofhu2vX/HsrguOApCXFnzQKCKqqvLgm/vzjw/Pn7XeuAAfSxvKW6Iw",
-	"qIGQCxSQIgH8aTSpfIAAabcobFZKtgu0lRdOS3V9cmyKer43AAMlvr/FyoA+p62MaXGnOK3LPVDp85Xv",
-	"g+6renaQFt24rLGy0NwZlwmeQ/G5kso/QYojzOacEURiCSjVEbdhhOBzRHtHh0f7DVzxG1E3xhKraqEd",
-	"Q/xgDPFOE29ndqjchdbVJvLU0CpVipai2KaZatRlWh+BmSstQ+rBlFiygdVMSv5NGJ7lnm6zZHZXljer",
-	"GO1Yf2ezNgsPYLTN2KwHYHC2xv8tnHGLy0mpuH14Alljnn6O7ZE86eDgeQdj2DYL6l7aHDwWcGfHbz+m",
-	"a8giOY3vgd5dxrNV8O8l7OWAtLd9ztO838Zg9kC7Y7EflcXsBleYzMfdtEDmd9TYra/JWWvt4ihy7ti9",
-	"0RwNASfeVMzUD/XYhgEiX3CoADmf7LtrP0COs3fobioAkD+hV94FCraFdAEWHgFgO2bGHQwDmAgMueP2",
-	"kWlVOOQ69/yBPClCBcyb1kk8IigiCYcSAEeHT/YHqKi//7AIOnBwoziKSBT4tfnddjqcigY9f05Kcmib",
-	"1v45UUYI3aah70bQbuabTX4g/RU0fq+Nu7y7DcjtM+OznAb/loK6C+Jz6euVkZ//vieX00Jogq+uLP/C",
-	"PDiyg6LoZCItOdxcTLHRWzBqdP7sxQOJhpOywJJDuI6Tx/bO24pnEOZD3f4wPw/BkQeeySHayyX5lMcR",
-	"lBUzzJ5qRsvnLTmiCrIVwW/JlJjvdzgxASjnjZyadmbdzqzrZNbJ+3yYMmlUXW/xFjyfCfdMtxNTQKdk",
-	"rblX7LOgkBl1hpl52xlm9dLgHbyzYFrd4k1eYUKgmLMJhJLuDIlbMCTuvgOzxC8Gd+/Oe2WCb01pZtsR",
-	"WDGfUNYcKP4mBajdPCq7KFpjQpUiEyAQLAQJ7T06QlOeCblv66YLMhZETt3PTw5RhOcyQIJkgJ16XLpJ",
-	"hXq+ZL/IDQNnNJVtxdWMuFso226i0rFEMxLHA3RaoCK2YJTlAJHD12cXn9+enp9fvHn37PO7s//54fm7",
-	"s2dDbUbGMTGH4AjKB3Oh+jHVAtWVCB0CrRFs8uNsendNFPtL2IOtRa1D87cXpW67bzkY2hATm1fAyCzP",
-	"ZCiWeRe5/oNGrr/kkxwyFResvsdFmY+dHFmWC+OTT78g9KWZMCX2z7OGQU5MbGrZUlkQoExSNjHXVu7h",
-	"g6Jm8DAoCVAHZK4FbMwnfcpAANbKiNdk5ieSwaS2JjFqOrvL8mMR+PDEW1uj9+0C78TIDypGjFu5RYE0",
-	"yYsUq5Y8VgqltuGkYZW7sV/GXCDzok1xMwkUthR+DgSNi0hrV93SmDQ5GAWA1dRBsZ6gl1iF00syt9W+",
-	"LEAzGmUKAjSnWE4XRYUJNX17+n5L0iFv/5YEgtd/u0TQ8rzIctYLRlcI+YRkljX4H75bSwLAl6vLAPhs",
-	"XSlgR3sNN29dClRHdnZL1Xy+K7A+zmJyhZWmr8aqfrVVQpoTkXKf7SrXcaHrDFyswOpwQSbRbIqVD1Lh",
-	"DocPZDmoxb6+NzRP3/EYzo/D/Tp3zghLi3xhbsmKO7jWXIt3xqm95TwL3ctt5liY/peEueltuve5Fbub",
-	"prue1+HHqCHwkqwSNAeS4eCbsLKg1TV87gsT/44dUhrQ3tHh4/2TkoDK3eqiUj8JasLXNtHoDTYR9rl8",
-	"uUUvsOPsv3Mux871uywTxOfLTrkg9RkbN0LwXfXZ7gL0h8zS2EjMmlMh20/OKOkhU4kPR30wYUEHteZk",
-	"bNtALXq5zRCtLgxtK4r+fRl7Z51uPYODC2QIb7SCRrSmqaQTRtkBZpzNE561HJhz/AKvCD7j+uQVEaYo",
-	"jouEjrw1GIVxiVuPmUKUFXd+AKkQY0WENlDzqkWKw3XiJIuxyOHeTKSUHrP+8iAiphf6lQwH6FleaZTF",
-	"YAFbyBOAljI1TYtBQaSGGQQAm1CJOMwSxyfmdjFV8/ynAjGtKvDO6YQ9Z6f50m1H4FV68QTeNgWcpTnL",
-	"Vk3SrbymRdGCa7rhnnT8bmVRsT1fWiefOrSwrld94464AlpKYaG8EIAClq68v82+NitF4DqvE8IssYUP",
-	"vbqMLELcxiLornOUOOs4j8gVDckAnVpIOXt1CDeG5ol/tV8ASBqHe2BB6YrHCQgVPobogSbePtOdbBlG",
-	"sqanWzJqakfSbN7o10Fcn/iFO+CWHzP06tdTL4QCYv01hYWcRWiMQ8VNOkCo6BW5La/9TmSsLTJMEe8c",
-	"dLYckNN4j18vNrhKjehYBjeLkaRf+hGdUGXwKL27OMCQBve5Q5G2g4GbN8GzibUeqp0eXBFBx/OhFi1a",
-	"8EDDgliwFIN6Z6CtEWdkgC5cSovrYIohVtHZKc7Y6WepsSwIC0q4tYW7uqkElWHEN+/fAi9uVe64Tm5J",
-	"5CxH7oPt0OvI4Ipvhue7O76/iZCxuLmckb6iCcmLz1bALZcIFcvf3SMguwPlKu4LAi1AmlByg+4wuYvi",
-	"4N8wgVsQCqbj27JGlp5AcgNkZz/cb/vB8VPO6Z043NkX+sDf1X6IKbtEe8CLUy6MFbHf0YzYguoP8uQX",
-	"yNpl1g8hm0yCt96Uty8GFnq7s0aC0wxghe6Mhb+xsZAXqKfssoMEaYkMPPtiE9IRRlc4plGAMmbUeVQf",
-	"i+Q5ThornFvO2lr0Xt7+ndXafnVNLSFJVAhBWMadNr/n2nzFQD3NjDxr4cQLC3jh5xcFUDLCdzwhqtCI",
-	"xJxNdI9oD7vgUFeDDhKOIoRneI6konGMGE4skrhtY3+AoLMhjuNjpHllaJ0ZIAFKE7IjqK1pIcEy1XLI",
-	"BARDo4xQBYjNCyOvqXtVfz1xjIb/A1bvAP6//5ccIgnNMX0ssYHwIywIGuoxvMnU3v6wXgq9ydQWZdCb",
-	"TN3QTUW7dWDPCDxTf0+xcpdifG2Fv8UqvLjkPG6sEtMuQrK0+/2DvcrMgWkwA+1evTq0alMicCFQLTyM",
-	"4a8P9Pl5IYE8AAOVXE6fzM0Ac3IwrRgiN2UqjVYuSzGJ8EgSe5rIR2gyGU2JD5ss7w4hLU7ED+lN3WBU",
-	"errT1ke5gNiJ5/qxJNC0UdcUIesdCXa3oTdrzBRQ7qXIg7UvOYz10yiL3vlWjYm0kpRNYtLPJDlGBIdT",
-	"lzQUYiEocRekUF/XiohUEC0y8uQlKpFMCZTuwiMA3NBvjwSfAWbOFCskcKjt7cKqcjejpgU9Z8pc2jOa",
-	"wOspEZRHCMcxEiQk9IoUn8kMrBcuBuitGQ34OM04nClm72Cxck1RiZR1iJhMqrGRe7mJNJvymBRy9BRJ",
-	"heNKiVBqnDKnVu8atp0SHBkcCW1eirr4Dbv0RZHhzYtGv4vblYktQMFkRqJCA1MWxlnkklzBft0dyO6Z",
-	"DHO+iwVUBi+0o9PZDH7u2zbahJixeExXtmnIyoucYHNFBSt2XeVQZ4pQgLFjznJaRA1dzrgtE1qeEvXx",
-	"JKJjFMZULxbkVNpsbapQxhSN9R+ubKGJP8grhdckZFumNVPfWia238vtpWCXR9F8nPrV01W7TOsfNNP6",
-	"dSEeKjxs/Asl/mvKunaSQ/NXi5O1wRVS6uJ48VH5KtXernIUcb+xB5UaN2g2JUKfLovE6zCPREsG6BSC",
-	"Rd79+hT94/DwCSDeZOyS8RmDmCbnRzIiw44jh5Hxgs3apAksx7aFie7kzhYtNetWgHvBbfn9LEd8izxq",
-	"NnlBv7tMeMsBrcy5NDCiphCou/+sMb9HPJob/00sSV7Sv8U2DwzakxAEsI2Nz9S/ZNGT8Ty6GMX6xJGf",
-	"BeocpE3BE9u08b0eNujyJF9wksakd9x786K3mLbTwlpUGm/1zmy/J2b7Ct5SiJyuQrEtMd/bq3KUNSQf",
-	"V0uygs4sVZOUBYYBFwY8Ae1VhnSsW6qWaA2MAHHl6XRL5Wb2BwjYSNNvZtPOGChsAFFpwbM1CGNbT+GE",
-	"btowbPNierZ0rvHUmuns6r3eTWjaEgesU9n1tFRO1fi3Fmg7t2x5TB7Igr9KqCNGgEMDOFTS+MSwymEH",
-	"TNPuU32ktiiLHubQA2noDVxfdahDFEYnFRfG64YN0BA6LUmCcg3YJmxDDy5kmyq22s1twpKYYUR2HO1x",
-	"Sc6r4apymo3ZM5BQsDOchWR/l/G9S+1sLCjboOmbEjoNpx58g/8uRRsxOAqyCL4B8VCJU+5QBbZg/luE",
-	"DMnN39yrt2OrHwxIwRx6uzPFEtyPmyHb7qpiR7E/aIHWMnK2Ox3kJsH+dXFBcmm/efxwiLxpqhH3G1Hb",
-	"LhkA7beUCnggUSr4mMYWqNte2kuFlUssXdeVcefcASXaer8QaNjsCKhCJjQ7/X6jV9YeKNoup4EvC4Uo",
-	"ilIUpRJzNIcCIBWaMsCnBrsTPouwwouWxrNi5Fss/qWb9nq6s9kONQUy3AbdWrrDPQxSuuPcnQmAGazw",
-	"Xj04yhLGN3mQJiRgeY6UjTI0rvqGhCmeI6pbGXBSyotymRMAF2VvDbAyjXGR5/RmkkRGGISZEBDz6LKt",
-	"tK6MI4RH1ouGLMPX4CFDX5p3t5kRlbdvurvD6dLe5t37dKhd7OOdhGQ+lZdaBBSF9ip2yAPpGLmTYJKE",
-	"RX0/5rbfMZvT3HyWonUb5ZUfzzmFejCFqGFcoTlReZj3CeJxRMRiy+A2TZ1nZIBOiwgB11xdQABYNowD",
-	"P9YEahMW/dvr6UbEWG2nd1aq2aUow3FdR5LtRMT18ixzeu8vch+eYMqWMP7yHA0o21Kp2ZTHEJakDQQd",
-	"uJ/y3O3iPNIXRBKFFA0viRqgf85RRMY4i1Ue4PpAIlMk2V7hSERYdOJdej4wF5nuhkcqPJdtlsiWEy78",
-	"Lu4sz/oFW/zCxLtk7L+zHbEY0JDbEMtTKUqi4wDYepmR0Ijn4GNB4BY0CMjuknDemQNcpZYlZblkjjBW",
-	"1VNP+8+mBMQKF2BiVJEjCpPE1e8V5IrgOK8Ec2I7cuovwZf6UAW2iRFqNUZJrX3h4bkRtW0Do9TZfbIp",
-	"TiwUSfnMhOi4BOJh0sZ29set4jxUlHs73EMR6FgbBvVBuhtQMBGM9WAhaayQsFzrGztBxdsRlLAnNM/n",
-	"GhDGuB/kGLjSiiTqym1GVJBQQZTj0P3rPR+66uBeEpHJRx+qeUqGLrjyPzMi5h46jZ1GUfkhkyQKrBfF",
-	"NJ7nkg2J3hzbKvz9rFibvLyl17hNjTVV2OAUaJNSjSiCZFS0BwITK8NNUo+ECBvLwlOSH6ZSAgcjEHb7",
-	"gR+rAtmzCY5jlGLAj9RHtlGmFGdQIbS4tjbZZ4qkDn7g7Zvz941xoLA0vYUrlZr7OLOIEPIOxasLeggQ",
-	"GUwGaEgKjKzj//rf/wfy7OFuBjbEu5xxnXa6mXn46JcOJWQjkgoSGrVqGlucwiVlpjCptXyfm0S4E59I",
-	"qJIkHiOJ57bEkYkOGnPROBs9mKCjGDbrbeSOGXa5cD7EFnLAMDBBxDZFETIFZ1hE8sRlAyEcx3xGIjSa",
-	"e4TYNMqCi1rXfcxFglXvuJcJ2gv8bXh0ePRLLVr+EpWlyBd1MFVJXNZVneJ3S847oPu9woNqWMYthn2V",
-	"RCZ46PHho0W59k8cXuYYdYUm9UCn8qwLc3gC/i9LlV7QM9HaMN2X3DRRH0paEl15cd5WEQZnt3YZNFhl",
-	"AxeW+TpK+h5ryV+5ZpayGqvRj00RjRdaEqg6inwgnRQG3JHjigjGWnTorl3+qJGXEGWotwrp/gboubIg",
-	"iRULuYHGa47a5qf3vmRdbsp+6c9ms74eRz8TMWHa3o9WqEzod/orF0kXo3bHmVvgzJ35vDa6gbWdKhYu",
-	"mDnaMF1g+GVW9QFgNTYn+EE2gd8VjiX3oAyKk3fh3gMYAuCyAB6mhKexMwJ9kxIs21zOWOOTm5rOguDI",
-	"vAz12oyDz6HI58jCUI9+5sQdtAKPSlWcPX7M35rxLI7QFF8RlGZKsybkNVg+a8OCLcKBrXC8LjKsEUhP",
-	"DWbmFjOc8m7uNLqLM2zN9fKJf9yS1nN8i5CxuxvNm5V3H2wuoidmqsf7VgknrU5tin77t33lmmSPo4ia",
-	"DMa3QvehqG5njGNJgl7qPfrW8wZVBWGICZYE2ReMw5PKItl5lNEYbKkit/Bw8HBw2Ft63vSY/M98AJ/y",
-	"F/noLxI25kTZ909sKhdU1xlcizRKO/xvf7oEiYwxLUPN8bBpb9sdQi7xNUffApLxs0+9dFvyReVoNebp",
-	"aI4eH6KEskwRPzMHTbRmsUbcsJQSO8xzYgG8jwttMg+NDx19zA4PH4fQBPxJhg2x+EZObz2e2cGCdwho",
-	"1jI3Lip8bD9AeXO5a52kno3vXk/q3WZ6ickjrSFnqCimdWYloBTCkjX7QEeat+o8Z6eFtJEKa01SWDv2",
-	"1lWivWGCL4FTh1BGMBNx77g3VSo9Pjh4+Ogfg8PB4eDh8dHh4WFPD9sOoe5gA9IBsstRRHFMQoUyFhEB",
-	"pT6GA/QrJbGZkwxQzjEW+BO4Fw5WWi+4k6tp84FEaTaKqZySSBvFSuBQIclrADh1Mw50ZkKY7oNExqJ2",
-	"TeUNaAsPZSy/D839VUY6LbrI9CQv6CVNtEJGZ5pYUkElQZpBCFPu5r1m9sfI4ebAEHNvdMwnfQfWSqPA",
-	"h/oogQnIoPJv47+NuIe3E0CuTe4Q97tJMMMTkgAKGRC3yecdfktMFk8AIdqZ/D70lmGWkIZFAHou77Q1",
-	"2gXn6tjNajT3KkPlY9n7/fzN6wBlIu7bU78WsUkWK5piocA1sW/tfQtbVmIMmLgz3wvZbg11MOWxVHq9",
-	"g8odgR4Wz1R5OHAfMEBOzZhl0cMKUL44EVb4+xARdkVinhrj3y6SYcX6ZZLZSJorDFUsms0lQKdvn/sE",
-	"YqZVvHf+7IUJ3QbolhHWZyucKW5Pg4BH55JPZZD/2ZchT22JSxm4ctRTmhqS4nH+RinT9przLzIk6hfi",
-	"tMwffxDBYf4lorFg/cXVjUcCDA3/o28FaN+4R4JySEgeLQK8bvLmLW0G5cJmlbjY4uqoFD1TRyNGgJGC",
-	"f44ePULDbx97Y/3Dx94x+vNjzy7ax96n78PAhrLYT/Sr8Kd+1XuzxHX4a80iOkFuY19wlFBGpbIStExK",
-	"B/CrlTgysGnv+frkRCWL3ACcRVRp9higp7Cg0qEY2nvyhDIkSSiIciXFSkk0IRZi7ryM5m2osVqWNUbE",
-	"BGY1cuoqT15/WzP/N05bQDRQyilT8libaTGgQUbgYKBMjygVfERk4DymRtSbmxXNJooIU+cMRTzMtEQs",
-	"9vut4AlRU5JJlBAlaOgTOk9l7/un7/83AAD//w==",
+	"7L39ctu40id8Kyi9WxX7fSXZSTxzJnY9VeuTeOZ48rlxcvzsTPJGEAlJGFOAHgC0oqRStVezF7ZXsoVu",
+	"gAQpUqJkyXYyOn+ccSgSn/2FRvevv7YiOZ5IwYTRreOvLcX0RArN4B+n8ZiLf9L4LfuvlGljH0VSGCbg",
+	"TzqZJDyihktx8JeWwj7T0YiNqf3rvyk2aB23/p+DvP0D/FUfQLtnSknV+vbtW7sVMx0pPrEttY5b70aM",
+	"KOyRcE3GNBlINWZxmwwoTzQxI0bsMBSNDJGK9BWjV5pQotKEkb0eF9c04XHHtdHb77a+tXEuT6UYJDy6",
+	"zZnQOFZMazvQVDMl6JjZWdFEMRrPCBf2MdnrRW5o4XB/larP45iJ2xxvFNnhGnnFxAMNYyaxZJoIachI",
+	"JjGsP7XtECVhwQd+mOHYz4Wxs02ws9sZ/6kgqWCfJywyLAZqSRU7ITEzQDhUMbvedvyaqWumSCKHJBUx",
+	"U/AwI7oYqAjHH87plTS/ylTEtzSdV5LoNBrBHrSJZlpzKSwhweaQvZ6QpjOwAwoH+YbOEknjd1K+oGrI",
+	"bpF0+tIStCaJ7dcuKS0stqWsidFkrzfBIXaMlB14ORz/e0FTM5KKf2G3uNBI0JpFihlCRUyEJCBGCgzR",
+	"tqtPyVRJMfQv7/VSGDETxo6NxaXJXFOe0H5yWxvxgppodMVmJKLCsiwsfoG8hZzCDKdKGmbZesTF8Jhw",
+	"o0lMDe1TDRIqFYrRaGSH3obvJ1TrqVRxZ0S1/YT8V8pSeDWRorDhVpbxYapYTGJG44QLRmiSyKmGBbSv",
+	"9KFxFnd8qyQasejKthZ8bSRwMYkSqVkMo45kmsQgjPqMUH3F4i7pvWVGzTqnA8NUr02mIybIRDHNhGkT",
+	"TWeajOSUjKmY2U2TIrbbSaaUm26r3RoxGjMFCi9ox/6zuLIX7tNUGJ4UVnRMZ3Y0RnE7yCHlwrab76aZ",
+	"TVjruGVFypDBruX0odPJRCrD4pcs5vQdvHnrHIuEIgyhmvTKHfaAxLNxdsZ2oB07J0/pX7ZhI3xpZCA4",
+	"Ku9bohtPEmYF/57n0ChVys7K01ibUEGceUASLq78+LegaL8s07IyFWDfxFxbHovbJBXXTPGBJSKpyDi1",
+	"0xtJqRmhRLBpMA2piOZD0UknwDDAHW4qW9K7X7avdN0ENq9kvyzVsF630rElGxBhNEmYeqDdoLamVL9s",
+	"QKO6Mb6T8iUVM8eI+lb2nihqGEn4mBtUjUCWXJBERldEsUFq5XawzyfwjzHTmg4ZsdawJtMRj0bblMT2",
+	"V66sOWFUypZL5i/bsUHq1/ESxZVisbUiaKKdoTHmWnMxtKLhSsgpGH9MxCzOKBbMktLaXV5edk4Di2R+",
+	"AS1tRSNL4mLI2qT3DgxKxWgy/o8PrdN8ih9avUpVpo3iYhiu1+bNnC87G+e7t3G+vBcTJa0BvWHa+JWz",
+	"JAYC0VUUAj8TBr+3rVXzFpSRssyjtOUsGbPkgXavOAm6XWusmagXjJsRU+T3i9eviLBSQJBUJR0mImkZ",
+	"fyDVGIb7aiS12YLhBaN869xAt+GfaZNexnb2RKhHUsFTJRPWsWdc4CsWwzMWc8Ui806Wf2FjypOO86t0",
+	"vCXVa5P/87/+936+Yht3Aa20Xt7Lo8mUm1Ggyx9ooo3Vpda0Y8ZwMbQn5eKkuOikmtnJeqOxw0Q8kVx4",
+	"txFMcfPWbKM5oskEgsKKrlgSM+J2EtYmSCcdP2Y7/sxl1KFCitlYpjqcwXaM2KWz2KwpCzPZluHYaEdW",
+	"MB9hsNuyIJcv/A9pR8KabsWUXLqgL73h6E+71nD8PLGDD83MQBqjpPGC2PJoLqcHiulRB0zN8IcJNeE/",
+	"DY+uWOGJNJOCsEo12C69/KDrHxVl9DbMyaVLtjMqvxOj0pHIFk21lYRr5jvjwtqVdjDEjhsmKidMwQgC",
+	"7/ecf80d9qwVZbdAMTQFYuSIyzHbgpV3OWYrX8DNGXN+fJs3OJYNr8J/5gezHdth0YA2azZcjtm2jIZl",
+	"q7qCvXA5ZtuyFhYu9Q9pKFyO2VbMhEUrWeNyyvzj7cxekIoodi2vQK1cMXBC2bOop4NtaOtFI98p6u9E",
+	"UQNtbFFNNxVni2+3gIz/YNrMTlGp6I27CKD1hUONRlQMWZV7gAttqIiYdxAcW90rExRlLnyk7Z9pw5OE",
+	"jFgSk/6MjNm4z5TOIgZy2kyoNuT1VDBFpkBtfbvVY3mN7B6zsTROoxZWZvOKvsHSVLoVju08uMJpS1FY",
+	"Kr/nTMh0OGqXDDHBWGwNGIhsyS5+hOW9wl0/mVJNkMGAE2xHHCwfRuOOFMmM6Jk2bAw/ZUtbZ5kU1nHj",
+	"d1yLl9Ffc/kFarshwxJ46oAZSMGC669s0TVjZA90g1vh4B232NSRG5ED/0ixa0YTb8fCELdgyS6noOa2",
+	"LLR1F0S+kGq2Y9EuHtRmbVroa1tW7fLVXcGuhca2ZdkuWfIf0raFOW/Ful28mitdqTpLt3SpGox+4wbu",
+	"4sHvTNzvxMR19LFFI7e5dLPLCbeGmTep27JfuJaygO7TNObm7NqPLI65bYwmb5Q1kgxnunU8oIlm7dYk",
+	"ePS1RSPsdS4KoG1/kgqiCF7RcU3Awembc2dZmRE1hIJm2etB5GUHgyl7dthBgDE+3QeCY+OJmdktqe78",
+	"vWbqHISLnTk1reNWmvK41W6JNHG8iwJr/ntT+CymhnUMH7OqvlAB1i9coQvZ/4tFxn7GK0c21zqfVK6u",
+	"TE0kcVmZSMet4z9bOgVTtdVuOd3c+ljRnqNtXJe5X524W3PVjFWm5gbLbq3P06Ejw3JcSahn/mxBg9S0",
+	"2p4G8zUpbv8cJZbGGU4aljscRrhe2U5/rNjNEhu94HpVVmLXPuGCGzbWjSI5A779lg2KKkVn9t+CfTY1",
+	"gT6p0hLscstY9j0yoUN2QmgfTsXu9ARnQvtDBY+VtsONvnZpnipGDbNLHhj7K6xOzAY0TcxbiQp3TD+/",
+	"YGJoRq3jh4eH7daYi+zfVSzK9SShMy+Igq8f/fRzxftw81WgYHzSLn56VPfpv91dVkDGfSkTRoV9JZER",
+	"rZhGYRaPKpoeM0OtJl9Z1HhdXE0Mltof6MwMOCkYBWQiEx7NCGgrprvlJfh56drbc2WRrFfcvDH9fI6f",
+	"wttlKjdsPJGKqtmbpbNcEEBL+mwgFSNDDLSwljZKhS655GYkU5OHpPTsrwaMSXs45poMmWDWUkdTRjGT",
+	"KmEPlCIKWScgAZ/3U1qOn4/KqzGhxp70Wset///P084ftPPlsPOk+6nz8f/7b8t5crxQWoUs6e61VuPJ",
+	"hiufL04eraxHYGeLZIZnRq4JFXrKVKU2t6vVSB7aycwtA3xduwrZCXrhxOdnBVFiaGjJAWHXTM2chZL5",
+	"lexcSjLed1Y+5mlj9SIZ02jEBesoRmN4gE71dqbjS4FSVlcVM02s9s+cFe1Wlg7UAvExknEYI9Vqt7x7",
+	"0Q61nIIDrVcF+Vs96RwQlTbGgLMk1vWL+rXKiAoX5I2S/YSNNenPCDRG9igashDZxBThwkg8cNgdmDoW",
+	"tWedhNHYcrBOqB65E96EKjpm9jvLdPsBkeXU4M7MlbvDrNUeMTBFJ0xOElZJp9pQk+pqLvjXu3dvCL4Q",
+	"fJsfHYo061pqO4rJR1dLxxcorlZk4QhkQHy6grmLJ2O9yic3M3WtFXIaGX7NVukTqX1+L/4lp87Rgwf7",
+	"KdWWYwWLK7fUXXMt6HnjRq0bedEMBbs0363SqoS7Eo55GbWsYaa6dVvRUPXUOWellunet75g5Marm/Us",
+	"ydAYWtGUyRReYJH6bd+gxVFhMXxrtBxrafHJd6y84VD3PYu8Ky4qFr43oaZnVd6EKW0nVbiF2rc6rfeF",
+	"aTPrFa9gCm9VboaVGu/1zeSZt1s3LyurpCGskOu0KAFDkRfMq5H8A8JZQ/rhpelqsg+JdJnkcy3Xjvj9",
+	"JP7eDtD37BS83YNorYR+7+TfCueLU9QdVOOJgmujqJFKw6UrOrdLbthraqh6r5JKvlxD4pWopYoe4Eay",
+	"emtL1FLvXlkqaxrQUVPjUp/6tIIaeqTaXDAmbiIac5reHNkKNg0NHpQXVROYjKRgr9JxH+lt6WDn+WHe",
+	"4Cn5WlIQQitRUujpWDqkLymPG1rJX3CfvV8u66ZIfe2ANbLtCTajSOl+Tcp0V1zbgPqLZFW9V0Wlla9g",
+	"geI+LpIea+kpQ5Pqww9cl9nl0mRMTYQhRQOeGPuEC0KTpOqAiku8oupDk26J5sN2227MlSvx5czuB6rA",
+	"9dSfy/v/FFq7i1PzMqfWQn/wHAn7Dj5lybSrdNXcg/dlHcfVqSBBFrA9/v7BlERf1gJv1RI3I7xWPcgw",
+	"J3OBO6heAo258Dp3XhyVElzQRZI7jdqEdYdd0vv6ARfyQ+uY/PmhNaI51lKfMUEMvWLiQ+vjN0hsHnMR",
+	"Du5h5bzeLDhEzs0hf/0t0+wm59XmFJuToRQDbonWOYeaN6F5s+kZfwhb8maJbLJ5fVy4wrBk6/F8Y65d",
+	"gev8sO5OFt2UHtYRSxugp9V2v6k3c95T64I3y+nd3HRJzynfT/Z0zTV6i6mGuAN+zTGUoNJZ8Iluw9v5",
+	"yQHBVQq+fKyr2VqfaI2r0f3caHRVBpf/utBNYRrtcLkKM6jZZD4U52LLvL0ew1RKhPZSquVD8X5yLye0",
+	"eQ5uuCY3Ov6WefiECHbt4kkzP2rMh0ybzfButgvrcvU6bHu94HxbxYl+5a/z88kqjPcU9/8d5Ob+KtV4",
+	"RUrN8RaKK6J4KTjg8OiXKnMB+i27Xx79stz77mLoFtErTgqi7eYcbNhvOxx/5fLAUr45fbcmH4e+4lL8",
+	"6YhhXA2GvGkjJ5pMpbriYniCNwX9LIZ6kJpUwTVj4/uuRv4F9pmOJ+ijwGN5K2aTRM46fRkGEfn1KDN9",
+	"NrslS7fWVQRfKtLevz9/BsLMOcZPweOdXQMs/7SKn6oaq5peMQd49ZAByFIOAgdWjw+IZOwuoZUcKjrW",
+	"YWyA82R0ACPFUlOnzzpc+Mv+jvdtzAGFhM/gvsWJmBLIyNzjQP5UgHcEQQIdjKrv+MvsaoCB4Ic8vAFd",
+	"NqWghXlsmPAhF50R7086Pui5wPKllsp4Mi177ClAk0AQRAGbwFlA+FlhthkGQmEqAVRC8DwTR9nSjwe0",
+	"Y6SZQNgG/OVCYMOv8Hd4dTbBofv4DvjC7w2YtCz4EjLFWu2WpKlxo+kwzDHrDCjHmeKPEyUHPGGdATPR",
+	"qOLHax5XbCaODKPTO5qJuKPH6NaRnTEVM7+pujJkZPXoi0yQtc5FJJXdXgIERexrOU2tG6XRJopNQKsW",
+	"ejs6fNg8esPPqr3ASfL75fMVZclrwcgk7Sc8Ilds1iVvL07tH5pEVKkZ6YkehKH1WO+EsCSx30WdKFXX",
+	"DJ6fxY9++unhk8Inkbp2H32GO8WY9GYYef2m8+inn/crrhySYUUoPR8KavUWoclQKm5G4+JWnV08+unn",
+	"qk2J1PV8c0/tmIsNwHAqLbf5z+26uHVin1EdkD0rEX4+SlVSfUF6xSvuY5+zGeExgIY57dy74nGPYIaB",
+	"D6PFGzzCDSTp1MSTXJlZdfv2zdJaPa1qQFTPcyzjNEn10vmlmlX3n+pS95oPqxr4XLNNGJlFPi8dwWxx",
+	"A7MlDZRYza5nG4gR9w5nWMNnFys73yyPNHZ5W05e5uyGBquG9/LX06feNePS4lb1+WeGdTmYDjJmMFAD",
+	"XwqhxiIpYjKAGHnIy+GC6xGQMBdDwsXyPXAdV83q9fPQXpqXtxDTh82SD63Xzz+0Qovm9fNKXfF6ojcT",
+	"tVnIAtbE20N6FcPMWh/zcZuKUS1Ft7VY021GNW0ylPD1RF9kY1jFpTli0dVNIj7PaDQiMZvYo76IZpjI",
+	"NmKAe8iNiy9iMdn70JJXH1o+3cxlurSzCFC0mHR1iGe+vJ7C5BWG0GbJfB+XEbtro3rxgI7eFs7Hax+s",
+	"586OCtP9xmCPAVY1xLpq0qfRFTEyP0I6Y5b0Z0FOa1G6j4yZ6OODg/GsQyeTrvvhYMoSl0Kz4rm+Kvzh",
+	"LZq+cKBa7zCtghbWOt8VGqjas7UdzaDiO5CQlrmcIUcy4VbYXjE20dWxGsUja3XD5PfLd+0coeLUpcqC",
+	"oDom/2RUMUU+pIeHjyMwO+BP1qvJhcs6PMPj+7lokgVZQD5wB/8CET05PAzohAvz81HlxfHqu1j85ryx",
+	"W6BJrGFlmGG4KTUrVprH3BAXUNd6+lznpLloPllobRULoos9C1FYM3SsGM6TC5Hf5UiQizE3o9bCYJj8",
+	"C1i4UJZsK9yrfjEglOBmIcSZlzif2F9yJLraLsV/dw+7kRyHcrSROz9Ymp+KAWmPm91aLvHHVy7BWr66",
+	"8WBpnnKVSZvnmG6Arl+/ewNTuQ+7KFH5L50VXBE5S2GFm+fihCEyaXYvpm0mNSmm4KpUcpwZLUUD5OGj",
+	"x0dwkg9I/vGjJZcApeVCl9OyRVvblb8pJ3NT/7IbruPLhGn9d6Lu12kY5lF2NiWFlItKo+xMxC4PL6uL",
+	"hUe83FaDe8U9D/c0X8xpvzpbcy0ztHKS7ycbUD+WtZ6GYRxlG/LN86dnyIBZtAfZu3j008/74NKzRwft",
+	"zxFUkwlVBteK6xxHBiFwWEy0RHQGXzoHrzEunj3XbYSWAZwMzURMuGnjqlLDSqnCcMNXf996h1R6+xo4",
+	"73xFtA081731gbvZov3ZgjObT5ZpHtBbivPOd8FddCxLBKixBUsyPUxi/vBh8vXFN/v/r+D/L76RdvdB",
+	"dT5zaEOWNMxUdhJmWyUJFcOUDoNc2VuwNoNb1AFX2uB6wCK0qnh/+dE+ONZjDuu9PdYHd+wVc6GA+4aT",
+	"cc5Grq3YCR17eXj1zCtwF5XwFG6k3DUcLyjDgLMwjrLKNwjit0Ik2ueEC4j5iqiQgkc0IXY9VUQ1c9g4",
+	"4VI+ih7/1P958LgTHfWfdI5+YY87T/7xC+3ER/Hh4GF89Ig9OmoVafuw84R2Bh+//vKtk/191ODvh4++",
+	"VVJ/o9iZeUCea/ZykCEOLYe6uYPckWbZIcsFfuP0kCbOg+UZIlUZS4+2CNtRTOiYPzjmvy9eg5UzPcre",
+	"kSCHIkxmKOZOFPMuyhkUfD5boiodo2pOfgJV6tSyyDOG1/D8C/vbG1SRFIJloFwxmyiGuBCVacrnQyEV",
+	"i0/IFZsYOy6ZxEw5H6Z22LFh/zdh1tu2zlCHnIuXGRJAQf2EcSeTUM0svwIIm110/rTECfY+arX1iFOw",
+	"6dldWMnztxnldchGtnDuF0zEyMqYcvK9nWmXr8NiArjZWS/IKFud/utuhE9zzEdlLSlnqLVBmCGGr85u",
+	"1Aq4BIG1U7DFjrv/73I8onAuy1fr5mkf3wuVoCGMZvVTGd9AiVW74vCOeplD7uiXRw8fPzn8x4ouuUAF",
+	"1Fe69z2SKQQiSLI3wMoC/gUMRGs7OLopkQJRejayhTcMHPbtwgK71hZs4/q3nab6TrBcgt+uH9y3nyAi",
+	"KmL24dr18WYQ3+Ma36sMRao62V2OGWqqm8ksHOynqrywo8Mny2FWJopdc5nqxglSUB8lyHRQciI1i9f7",
+	"vvJm8JMP35wfW1V/H6sXd92olUt+xbGK0JkwTE0U12xhHPHtYVmtFIqSh0MuiKLA4kFDmeHaOM/AulIx",
+	"T3b55EXkavJtTSoME9+XfPbev1qVGu2y2gN6m59To3VcbwE3Oo2acb6QQy5ujuZ0DzZn8QTXyxzI63Ts",
+	"QdheLzuDfrLd9/a91gwxt/0plcIhUpOeM+J6dQEpn8zyiBSQGdXBKNWhJ8WRhkewV2eXn96cXlxcvn77",
+	"7NPbs//x/vzt2bNKj56LPPnEVwlagWnHPiQXmyjYE7/8fBRguATBKjxutBKCjrmrC2/poAY7Dq6N6tp7",
+	"y1KI/Hej58YH2ditBscBwBhVS+f8Dr2c4a+nLkEuJwIgG24INaR3cP3wIKSVjifp3gkaip2EX69iMbzM",
+	"dc1qEVSp3yoYsT9uxNTQhQptgaZyxPXo8PDjxnTRq3lIj7VPcusaNMFur5gztwk553svgKwUZlOzdG/W",
+	"R9qDWnJgSAML3Sh6sNIQva3FC5asOJyaNSvOeq3InLI8XyJRVxOJyxLFM0O5ZDcHfS6euZV5d7Hd1YGj",
+	"izfrfUAg1fiP9tc2sTRDoc4u1azDhWZCc8OvWTI7sadgTFvyZ+GpVFf2qCeLB2CAAqtAIF9CxFAsAhMz",
+	"zx1O4JryqwL7bSloWtkDVGcEBqN8KxO2LsRdsAVldLfDKggGtyB/uEvDhUjctTiIK6LIYYUwO8t1ui0z",
+	"XDiDDCWx1MWSBb+Bx2ItmsDrnA1M3svVhvOM10EL9cPcxMWo++SfMys3ahsGSTlbAW6kRMQr4HUG21CP",
+	"6jMv2OCnB5pc0yRlJw4OtogEC+iwyzOHimSbjaddpuv5lauAAp21/KgbEcKa2tX7EDJb8+HHKp3pL3yX",
+	"1vEp0ObC9KDS2jl3JHRUO+F1PU7wsXMxMXHNEonZiU1dzo09RO3bSa2qXrtFmVCuzB6S4Yo0UhWC8q5Y",
+	"uFOkY6Z4BNXwGiVReEbNDYJfOo8Hj+iT6GF82D9i/6A/P1wgdFaRU7UCY2X4x9KyA98Web4aG3HphqwB",
+	"iTjHuIcLGbdRxmeRSCri6zbLzbkBtxnRddi+sfgKJ7/Zyd7AKXgr+RnLj7HrhIeGU9/QJi/c4IrbwmLF",
+	"wxUzWMdsUaDTqtdehbFgBT4sT3Tx7DkU3YV0+xFTDSpU1ZkGi1WDWyk3sdode8l8lNYatmVtSSb7Qnc1",
+	"mKogGrWmlMarReZgI56HeK/KsLLGny4MN3MawvNLPqVgAm64i0LDgo25T+rCkcrWlQX2c49URT7xTU+0",
+	"mQN6rf3duEm5oczDjUGalgZ1M3zaVeupbMJTl93ML1WrPiJ5DRGdGxKPD7dldkepNnJcg6hfdG1t0AmQ",
+	"+4oaMfFF/nqlL2vhoScoju9iY+1fQ0WF0WQ6ohA0u8eNZskA7hpp+EkNoM0NzyTVDgcPJR/MprBUc1PP",
+	"tm/lI41t4j7pp2oVvWmhjV7ee6Ob/KQ3O8kLZrwWbibsSwmNn2lkkhkUmZQD0gMh7mC6UucIq7jPXyEk",
+	"e11HLN6NbcCFu9x3e1GQT2UfUT/lielwAQKijeGNY6khxjBhUL5WTpkapEmYfiSnArLb/JVKzNDDpaAY",
+	"sLQrmvYTrkfwJJLCKN5PTQHArXTDchPfchCD+WhryuVufM8N6k1txF+9Xb9yLXGuW0Zqa8K7ptbUpgXb",
+	"Rh3ohzcT3VvynCPA/32/MnVlCFa4Mp0vb3HDS9S1rkG/1U5Ir+1GycXoT51fjuKH7Of4iLKOfjx+8o+j",
+	"1mqB684B467kTwgbT8yM+KD1IBjbZ2yNqCZC1seCre2XWcM3UkstHjbkXvCtrw207gm7loEhYCpKFTez",
+	"C9shDv/0j4v6mLnKqjhF52OWOdH7z45rqQOiJ4QB7R1oPhSfuOgBWGivFqiLSIXg9g9I750L6r9i4j8+",
+	"tObe/dACG4/bkWJPXrMdtwqhmDnZ0Ql/zmZBjVBAEa7J0BgDhpl9g0Bg8TBVLMaQwd6L03dP//X87H9+",
+	"On328vzVp4uzp2/P3tUP5z870F/nwsMWz40HF8QO2w4HsxV+9VbB75fvWhUViwq5D1zrFFPgX1ATja7Y",
+	"zHKg1LmvmPu8xYQjeCxQHZynobt8WCNjJsVBnSXsGrMl1xqclQ8BniTmdY6putKWGrKon242dpcTqgkV",
+	"swo4EvBsu/BQT9II2wsQvcb+DDVkGYybS7FP2GeOxRCWTvslM4pHdUh06H4HstAeMDSnh5dn796eP734",
+	"9O7187NXPS8E5YQJTXoHY2y5RySi5Z6+OScTqZoNy52c6njVXU1XMGfvIJFDYL0+VQwKfy9iwXWZ6hvY",
+	"vYMKIIdsV7mGrLlk0LEUwGJCi+LFITeQdyOu4XQHRwwaGYIN9pl2SDYxpwmLDIAKTxi90kReM/CLcDEE",
+	"QHgFZ0Ooodb2q6LbPvLZkgl4yLsEETZdewhPiGU0zEi3XZV1uwL4EV796xGdMJ3h6DB1zSNmB8PH3FDD",
+	"bJcSItgs1XEx9PCHUBzY4+wINiV9qhl5//ZFl7zOGcRu01DJdIIcbVfC0CGZMOUHajcp4RFz6srt0Mtz",
+	"y4upSgLEC6A9maqIdaUaHriP9IF9F1IhDZgGfo+wfAbSWOuw+7B7iMl+TNAJbx23HncPu48x4XEE+uMg",
+	"lhH8MawSpRdTOhwyRd6fgxAA55bf1C45txyuNTM4ZTi0BhXsuaBqdmLNh6fPXlniSTUGS2Sy5DxuHbde",
+	"T/QzOwarFVGDw3geHR66RBfjC/+wz+ZgZMZg26DOrdKu36oCP2IZpWMmDBLqhA5ZFzVqOh5D4evWuTBM",
+	"IcwEMHbxi718JfYt79ChhhP3RLc+2nZgGQ++wmp8C5azcqqn9i3YBFe+37b1FbnWbkzOs9S9mdsLmO6e",
+	"z77kpAhhO047f9DOl8POk+6nahyabx+Xrjkf0yE7mIhhcc2zEy9ucnVQvd2uCMtArfHl/EY3/vQvek2R",
+	"AFZtoJJ2YBO6lo+O5taHTiaJE38Hf2mU7HmHzeoONsVO3hwgcvU8Lc1ZNhXSgMyyRwI7dRLJNInJiF4z",
+	"sudkqyUyotgg1UwTbvbd8hxVsewkoVysyLOvJNFpNMrWvsCqUDfE8MgNz4nxeRavZNQRo4kZfakVeZhp",
+	"oq3qTxCZeKIk2C6g3jTEgJ1YZRFLhotlZOrqjfraHJVS7l+u56VMt5ioFqdre5zrijU9RcuxuJYv+DUT",
+	"dnYTJfvVK8Zjq+PN7CA7WE6stplfulegGCFHx0GA5MX1rc1SLhAIx4XefAm/njUhWCmJWhNqyTJyuV+a",
+	"5OVLgjwpgI/2ME0SVLomA4kIUyduOzHVNWt/CArM7iSPKnbu9MsbO90zdzR1uCf/lPFsY9tWWQjWrn3Y",
+	"5OfOdDrtWBnWSVXChD03xjfu41tZuXzbInm6smk18sddKjlnQy5uq1rMhnhw+uWfNLt1ho8eNvnovaDO",
+	"HmYxfva4yWe/+oJA8M3DRt84jNh3Ur6gasjwy5+aDVKnE3vCYPFLFnMEv7KfP3rU7HMnugAoC7570uS7",
+	"d1K+pMLjsAJYzU/NtuLcVUbC+Fz47nHD3cig6kNHB9hFgYvjz4/WZsmlF6b1o8gBfI8HupR1svfGnu1C",
+	"m41+aX381m5NUvP3kWDI9TsRthNhOxH2vYmwsuiaN8k+XQc4VLWG7btikY3j4sW7QZ8v2vfuljjObOp9",
+	"kHOax+4NLx2HTFhBI9U+Cjx0W2Gmn5V0bWgcvCa5Pe2lVubRNNnNRJXsQu/+WRZlPH9m/q+UwWnOHZr9",
+	"JULlIRlyC+fOjdUN+RCsmoZ+btyQBpTA5s3Mn8uPFgMRcU28KrmB2FlfFnw3TJmxHVJViNUEruAc49Xt",
+	"fdlqkLrCr3P65YKJOIew96zYdBuB3cFnCqAWUzr70ZXHjybFX1JnvqEMJxTtOMDDdJypQ+G3UKhn9qTy",
+	"cas1B+5ApKPkHUoGtfxuLM6x8pR9zQNYANpKERyvZy3RAf/cJecmEPon1XD1AFLPRKxrj9jFcN1t2anF",
+	"XjZuopab/wGt052ZeR812gUz7lIqw0uqUGkLDsROtZWLsiazzLbw0ovBkZNIwU6IhFp2+Q9UWTMwicl0",
+	"NCN7R4eH+22SisTDJeIdIYmsoKCJJjSKZCoMeHRZG5H/UHwUDrePDo9yUzIbjhRuJB72sSxW3MbcgWDZ",
+	"2hG4ppcGYuY2jI8dn2+dz8HUoGWoW2tuNHRy/ThWAzT4JkcQ3BkMO4NhJ0g2azCscFI5YDE3Tf1PXdDp",
+	"oO+zKuNkD8QLgEI6YbRPpnD7jJ4iDUP2vZ4477iQEEYkTJWMOIv5nP5v4ERa1WWzMRdSY99PBoYMAXY7",
+	"t08jmn86YtFVTuFlvPg6gocIPDiIVxvJECBI85q5IiaKmVRB3XxdiuqzmjamhqLn1f5rzAzthsoXgwFz",
+	"NAC4GIKoi4Kj1QNrPj4kYy5SY83vgYHS0pokVJswQg/leJecutjM3y9ev2qTVCUdp7RgOOM0MRwKfViV",
+	"Rvoy5ky7a6fMIrAD01Yp56/Ps14O+bAlzTwPp7Fh3VzdQTblA2jYB4av3+StKvwKII4K5f9CDocshir5",
+	"TcUKNLyGKxKD5tfxRsKXq1sNLjN8PcPBjbbOdnjSsIV1RaLDpllHKvp1rhGML+TQiiI0AMrQjVYw5Go3",
+	"EJBfbKO5jJT+uJEww+bd5J727GvbJnGPnlBj2XqJPKLani4Y2BI+PF1IkkgxZAqPJ93vj5bvhphCX3kx",
+	"3L3sLj/DMP/wsEeLWrKGyFwIfq2R6TiKgFNJQ/S1J0GgYo/dllDDRMSZxhtKOxZMEYGo8MweHlE94mKI",
+	"mtFyRMwSbo+pWFPmjZJjZkYs1aCVZ8SwJCEDtC00H4oOd8HqqWb+RIupKadvzgm1WqSNdbPYDDxn1pQF",
+	"PRsd59kULvDQjNiY2HmQhGtjD92uSa6InFrjeS6P4fTZs7e9Nnn46B/dw+5h9+Hx0eHhQ7sqrsTZvr+g",
+	"LeQzoJfNyKxmDlxjTKyNJExYj6NpIkWXXDp/ALTkPoNo8gkFgYMxl0eHR1W5FXORlC7Fo2HI+Drxp64H",
+	"hH9kwUYT26Q1vKSGDDOCQcWhjNhUJKdjyYpATuLYwK8kt3+ZnJSdtZVHqEZUqRlApaNBGtZTsSuMuSKw",
+	"iJeXl50gbawGCDGLdGpnqSiK0WT8Hx9abmwuv2vBmldGDG9nxfx2ehYDjpqn+z0hq5d2vzsv4Yp5RmUJ",
+	"F1DMOKPW+dhal5nR9VOtSxuwJ4zTN+fWZr+p6lyhVmO17swSQEomxLswOwTi5dxw66c9oxjkv2Ta//P0",
+	"5YvVpu0bvpNpu+HOTzvEFNpYDPVCb21FaGJ9BM8ZOGDxQqfODdu2IrGQxHVSjF3Shs6WX/Fu3Vm75UDE",
+	"um52sYi7WMQfKxYxs4W3HUn9vcgxZPmdINsJsp0g+x4FWZV/3/92oHK4mWpX/0vKE5RrgLaVH+qdp4wE",
+	"NwkoobAILbo48rt658d3ZQW4C46hY0amIwaSSypMLgxaH1HtgFpkKupc7mUkzi0638tdbcP/Pt/H7fvL",
+	"lzgT/XGb66wY+s385js39rpu7OrgmEUexYD1fbBtJeNfMOORJcLL8vzuOkPSwT7BXbjnM7oe6KwY9Qoh",
+	"MjVZFauHylSg4d6KWNhCwExlD/dOJGREwn323w1Fwu5C7JYlydLomOWiRTEaz5YjDTw6PPRxMFxnuMIk",
+	"og5RhxhFBwMeAYRwBjGQOc19KVTNh4KLIQIpUcWI3U8W77fJT4eP8TQ05ZohtA38SPo0sV0p6MvQK8DA",
+	"sTJJDoiSiKRQ6YB/izO7KyQD6L4b7PT2u3wlDcRizE5ID6qP6x7RdObwnfHKp+wZtMPkS8AVPLTRwrCp",
+	"zIZN+HV2aaZR4xQBlfYAnKtNLl+etV0UCV4KICLTfttStLVVAGGvS3rucPWJml5mhWL7D3wISWT4NTez",
+	"qrPwC67NhZ/BDamhERro6Rdv889XW1h00bvCJe5dnwHv6ZHKbnXJQ5Jv/NyByv928JXH34oxASUwaBEX",
+	"qG7OLeOT5o/nI6mgBhfUswxxwUKkOU20kRMwnbgYdsmpQK+Qw8F0rbUh4kHEmFFAEA0zFVcCCsCBDj86",
+	"PKqi/2cwq4uskmyzyL254INbJ04c2bJvXknzq0xF/EPS85mIPQJ5I6pu1ynxzVLUb8zUktMmHW6ZGF0o",
+	"NneEefuEeTGS0xUpsxTPPFdx0IvW2CFK/nb2jmQiOkeMLGLP8XgV4Lm5MGbQAogau1rgrLdruQljsngW",
+	"i1EHVNslF8zFP+AnfRpdwV1DZWX/GvTa8ssNUGznzug5mIufF8TKSoWZNqlINYsdoKLPiHugvS7rYFMJ",
+	"HzDDx5VwLhd8KM7F1q4esPmtXTmUm29weH9465IPMuImc9ExJdprWGqunouqg2J21xt/+9wcPhRrxOPm",
+	"9reVvOmkXvJifV4re8FtmPkyM2nkIgQRZhd6TGREE5bFQuqlIAdd8kqW+YnFx+CpsJMT7LNB6Zm5WBy2",
+	"rnFVTh4+ItGIKhpZ3XYSXgNLMeBqDBKg59KGNROmTcYpgFObaES46UIIkpW8YZ6DlV11YvX9ZKti9f1k",
+	"q2I1bP6WxeqiG1yf5A1wyhrVOmyMYi6q1LmadimGP5YYQykT3FlWyarrhwfdKUuSDhyPDv6aXulyPOQ8",
+	"SQH5XLI+ec5m5CJHgQXvp0PO50NBDcR0Z6HULlwkySDqj1FgIe5z4ELNYmmtJc6NpdSERizGcG30LYy5",
+	"MCwmf1mJ00fEepr5TV3GIsjFWZecQaUNkFNFBwVV2C/L/Mt6RBWLyb9enj51Uajzwuo3Zn6/fK63eUb8",
+	"/fL5BauNhsS4dNNtTF7gmFyPwuDTeiJ7A/HyuPO5LpoV1zkgPGGby2kP4vEPaLosdxXeIIkcFn2obdDE",
+	"Q2aVFiXWYj8GdVZEarRvPNCkZ1VezwdAaal62TEAIR4t9UlRZfTbUb7g2pzaYZxd2yVqLTn5AXYHg1cd",
+	"S1g6F0NU+eDtRbdwdgIsZa/SyEhlBft5MRk2A9JOUzglViTD1o8kthyV2Runb859sIRUhbId+8jSXAMw",
+	"9cIhgi3uysVUZ9o2qNyzaMy0j8kLCGKv6gZjrIYwm14wvwx286Qgew4Ym/S8k8YXZ9lfsEiu1GPV4jy8",
+	"6eIYcHBB4mlwhWXqRqO5iFj18iysb7loDE78NukeTucb6P5fckrGVGRDMNLl/NoFGUtdO4CEj7kpDMDZ",
+	"2q3jn+xO0M98nI5zosV/PWxXAMBXySknY5w+LEiguhGhLLoB83zcpq/SyoRc6kFZugql9FowlMNy4HZk",
+	"BXPSdrHOedp+t96R2n65hjlqP1vblWk/XtPGcxNd4NAMKzL9+dGSZlgUqfI2CTUq87osMwyhfGVJP0Ml",
+	"mFr9bJtD0Zy5CaWKQR6xGZkyxYirfwghOYL0Z4TH+/O6u03kBLNEoEBpMiMGFKdTnx7PWQpDIbUP0sGg",
+	"VBMZySQG+y9hAGBhn1njbk9Is09iDnZ8vECzv4cpNtHpONGaMYEMxGHZvQRbMqKadbjISjUlszpRsBw8",
+	"dR1NkQ0YVykrklw3ClcEf7Pqym+BG82ePRNDdDnsMxP4I2CK7UGpuFp96luqym/Lqlsv0Bg4gPugMLIh",
+	"gcfE24YwNn3FJ3UjkoMBxpBVDCkc0cND/79gYIcVA9u6ArHM1UR1FNcBUypHhUWyAoYmyU673HPtkjpx",
+	"WlYr7RU8ogE8MBVxqBzagQO2S94LqJMzkjxiGiOpCs5UyAVPJ96pqjEhmvQMG0+koioLaOzlkZzgyIxG",
+	"EoR8MRDNOxtEHiUx5FmKeHaddpLFmNLcddpDj4b2GTMO9wUlEWB+uNMGRqZb2Vijs3DBwO+3JZdpsZe7",
+	"cm2WR1EPm+JLrELUJ9ob35mYOHzS8LOnUgwSHpkbC5dmzlScY7U/9bsTT94rCrTSyPA9+JqCU2FhKBUG",
+	"I+lcgngnC1fVFRQxIl37cHJ0w3hICQyd0j52yodhubQV7wsLKi66CBh/9qoUGTjETGQ0CZby/ISz/u74",
+	"6ajhZ6uHtPwoyhppop4b2tXoANDLb+hta92G9bhI4O+o8kejyt8g/L+WJBee0YNK6zyuia5KvZO4PjZk",
+	"mdP4Y7sOROKpqzeFsEYsiaFKs8FbfEadpYg5AbpLTl2KCob9JwxClXxVxSAMAMOY6nOPnIqYT632GEdc",
+	"wZ2/10GISmM/t9Yt1vOt1huYnbxtUzPv5a7yoJvIGkK1T4neiZ2dcVkWXEjEaxmXB86vhfA090PAVR7V",
+	"n+E4A1MXanvXSSdrzNbKJiv+Cp5BElEBGFEYpZShanFFJkxpe/yvuMLHWrh17l034Hthq1j5kXujdwLk",
+	"B7OmcWfX43/0gd9D9q9gqTNxrzjKXR/sGOpHYyiks/X4KZHR1SKPza9SDT2swKCISE6oMWw8MeipiWTM",
+	"yDDFCjsQSMdiQoeUC5eUZ7kuUIdWd+ksfngvjBu2v9u399th/miUcDgg4Iuo8xI+cGOz89B4lxpRUHME",
+	"LuTtIDTpwdy7tuFP9s1PUcKo6nXJU/tf8B05f9RIerh++x6LiU6jCCN+7STdqUVIM+JiWOd1to3CbY5d",
+	"3KZeJNsfeGXt1zs2/fHYFMjCEZq/cOEC9v3+HuAXyY4iVuQ9NsYvXPHp4IKqHVwuQcircHdOmRcCgjAW",
+	"3jk5FLdajJPyDZrDg/PAxpu8R6uRRBfofNw2Epzr6o5xkOaHsfgaLARA8XHCO4G781TMIaw40VWVzNTA",
+	"wgrhM+rKDsCw3rJreQXHhXq8igrboV4IlZP3d6T9A5n88bwfafn9VDkksQDVgqkCxcQBUIIZSgAaxjNm",
+	"yCRVQxaXoFoWxw1uCoSlgQqAjupCqQJjpIS8suOPHyx4t7zP36eZnQPVuL/OV8OrObEM7LJ2MPuIJoAT",
+	"5RjbnXepIMxuWg0bz2mnG2PJ7Njth1JHlrqaKaP7wHHtBZS6qOuMBbfH7y4bcFGiX5aSFjjU5FTArbiL",
+	"6ivDqCFKyDVNUlcBW1j7geiRnIolmvudT0/crt6Gbhpo7XzyO0HyY+vtfKe/T82NYz/4Cv9dorVRv+oc",
+	"HOiEKPvIK26vs+HhGlr7nUMBXbFyq+tux2k/GqchZVj6yfObv1O1nU1gUeeOBzfC7HgN1Cn4v6sTNoIo",
+	"t8zd6PH4gwCNB9pfPzFBej4hNqg8YjmRD0cOi8YtdKF8CNjWJxkeREUndfVCLscMx7llN/FcP3fkJ74c",
+	"s21CY1+O2Rri73LM1hJ+l2O2ehbV5Zit69+Fcd4ASvtyzNZFf7kcs/VkJ65tbbntrA5HCUW7CIOSoa2U",
+	"iwUFsnI6ZrkzeCDVUJoGQiKv1+EQaCxrQ+UOSkIQKbxiH0hFehXtd9yrvZWqdhRQjypFw6/QzfZFQ7Gf",
+	"eysablRIY1407Lh1NW51xTOq2aJ4ddqQLz3frFRWA6HwGXYNKbfMV8DXBvSvQ+D30Dm+Hg5557/Ka2W0",
+	"syL5WP63kNIEkCWUDNiUTJUUQ2IUVLtftbzGHIc9ddO+JYZ23e1U/k7l37kQWVo3Y0681MmSEaOJGS2v",
+	"n9H70Hr9/EOrR6YjnjhjA5HzMPhAXVtmd4xYwb3/gn6ejlh09RvbamX618+XhU3AaCOIlUknNwNXK5b3",
+	"59csr0ThykRA8e39CmQ0hLydv0kPVupf9oXqpVphVvWvuiB8tLS6i2eTZ7n3ZTxbNjlHXb7OSr0v+NTF",
+	"UjLm0wqy2ixZvXZKxmzchzpwJ3NGLXzJDRic2bc1xZlecLuBfkjbrl7ke1rkEM4W6IaFix42L8WzuriG",
+	"L09R/+vNlT66m9pDocMJ3lhejCPbpAAqHqr50MiaSuXCRB1nKukmOBg5zaIExyJDn4meacPGLlNw77U9",
+	"TLUJOMja5Bm7Zokl7za5OHvdJm9cPVfVJk+lMIr3UyPVvgMRviqO23YAzXUJlo+lngNhGY7nGMwJCbyU",
+	"CQm2ksVwYp70t1kArdjTHeFWFBh9md7Jdnod5Iofhu1vXvHsvguOHJCX53xQKyLKqvLgq//zj/fnzxbe",
+	"uAAfaxfKW6AwqIGQCRSQIm34EzWpfkAAaTcvbFZItmtbKy8aFer6ZNgU1XyPAAMFvr/DyoAhp62MaXGv",
+	"OK3JPVDh85Xvg75X9ewhLZpxWW1loZk3Lsd0BsXnCir/hBhJqJhJwQhLNKBUx9KFEYLPkewdHR7t13DF",
+	"b8zcGkusqoV2DPGDMcRbS7yN2aF0F1pVmyhQQ6tUKVqKYjtJTa0us/oIzFztGNIOpsCSNayGKfm3YXgW",
+	"e7rLktlNWR5XMd6x/s5mrRcewGibsVkPwOBcGP83d8bNLye1ke7hCWSNBfo5cUfycQMHz1sYw7ZZ0Pay",
+	"yMHjAHd2/PZjuoYcktPgO9C7y3i2DP69hL08kPa2z3mW9xcxmDvQ7ljsR2Uxt8ElJgtxNx2Q+T01dqtr",
+	"clZauzSOvTt2rz8jPcCJx4qZ9qEdW69N2GcaGUDOZ/v+2g+Q49wdup8KAOQP+XVwgUJdIV2AhScA2E4F",
+	"uoNhAENFIXfcPcJWlUeu888f6JM8VADfdE7iPiMxG0soAXB0+GS/S/L6+w/zoAMPN0rjmMXtsDa/306P",
+	"U1Gj5y9YQQ5t09q/YAaF0F0a+n4Ei8183OQHOlxB9Htt3OXdbEB+n4WcZjT4txTUTRCfC1+vjPz89z25",
+	"nOZCE3x1RfkXZcGRDRRFIxNpyeHmckRRb8GoycWz5w806Q2LAkv34DpOH7s7byeeQZj3bPu97DwERx54",
+	"pntkL5PkI5nEUFYMmX1iGS2bt5aEG8hWBL+lMGq23+DEBKCct3Jq2pl1O7OukVmnv+fDFKZRNb3Fm/N8",
+	"jmVgup1gAZ2CteZfcc/aucyoMszwbW+YVUuDt/DOnGl1hzd5uQlBEimGEEq6MyTuwJC4/w7MAr8g7t69",
+	"98q0v9almW1HYCVyyEV9oPjrCUDtZlHZedEaDFWKMUCgPRcktPfoiIxkqvS+q5uu2EAxPfI/PzkkMZ3p",
+	"NlEsBezU48JNKtTzZft5bhg4o7leVFwNxd1c2XaMSqeaTFmSdMlpjoq4AKMsA4jsvTq7/PTm9OLi8vXb",
+	"Z5/env2P9+dvz571rBmZJAwPwTGUD5bKdBJuBaovEdoDWmMU8+NcendFFPsL2IOtRa1D83cXpe66X3Aw",
+	"dCEmLq9AsGmWyZAv8y5y/QeNXH8hhxlkKs1ZfU+qIh97ObIsFyYkn05O6EszYQrsn2UNg5wYutSypbKg",
+	"TVLNxRCvrfzDB3nN4F67IEA9kLkVsIkcdrgAAVgpI16xaZhIBpPamsSo6Ow+y4954MOTYG1R77sF3omR",
+	"H1SMoFt5gQKpkxcTahbksXIotQ0nDafc0X4ZSEXwRZfihgkUrhR+BgRN80hrX90STZoMjALAaqqgWE/I",
+	"C2qi0RWbuWpfDqCZ9FMDAZojqkfzogJDTd+cvtuSdMjavyOBEPS/WCJYeZ5nOdsF4yuEfEIyyxr8D9+t",
+	"JQHgy9VlAHy2rhRwo72Bm7cqBaohO/ulqj/f5VgfZwm7psbSV21Vv8oqIfWJSJnPdpXruMh3Bi5WYHW4",
+	"INNkOqImBKnwh8MHuhjU4l7f6+HTtzKB82Nvv8qd06faIV/gLVl+B7cw1+ItOrW3nGdhe7nLHAvsf0mY",
+	"m92m7z63YnfTdN/zOsIYNQJeklWC5kAyHHxVThYsdA1fhMIkvGOHlAayd3T4eP+kIKAyt7oq1U+CmvCV",
+	"TdR6gzHCPpMvd+gF9pz9d87l2Ll+l2WChHzZKBekOmPjVgi+qT7bXYD+kFkaG4lZ8ypk+8kZBT2Elfho",
+	"3AETFnTQwpyMbRuoeS93GaLVhKFdRdG/L2PvrNOtZ3BIRZDw+itoRGeaaj4UXBxQIcVsLNMFB+YMvyAo",
+	"gi+kPXnFTBhOkzyhI2sNRoEucecxM4SL/M4PIBUSapiyBmpWtchIuE4cpglVGdwbRkrZMdsvD2KGvfAv",
+	"rNclz7JKoyIBC9hBngC0FNY0zQcFkRo4CAA24ZpImCVNTvB2cWJm2U85YlpZ4F3woTgXp9nSbUfglXoJ",
+	"BN42BZyjOcdWddKtuKZ50YIbuuGeNPxuZVGxPV9aI586tLCuV33jjrgcWspQZYIQgByWrri/9b42J0Xg",
+	"Oq8RwixzhQ+DuowiJtLFItiuM5Q45ziP2TWPWJecOkg5d3UIN4b4JLzazwEk0eHedqB0+eMxCBU5gOiB",
+	"Ot4+s51sGUayoqc7MmoqR1Jv3tjXQVyfhIU74JafCvLy19MghAJi/S2FRVLEZEAjIzEdIDL8mt2V134n",
+	"MtYWGVjEOwOdLQbk1N7jV4sNaSYoOpbBzVKi+edOzIfcIB5lcBcHGNLgPvco0m4wcPOmZDp01kO504Nr",
+	"pvhg1rOixQoeaFgxB5aCqHcIbU2kYF1y6VNafAcjCrGK3k7xxk4nnaBlwUS7gFubu6vrSlAhI75+9wZ4",
+	"catyx3dyRyJnOXIfbIddRwFXfFM6293x/U2EjMPNlYJ1DB+zrPhsCdxyiVBx/N08ArI5UK6RoSCwAqQO",
+	"JbfdHCZ3Xhz8GyZwB0IBO74ra2TpCSQzQHb2w/dtP3h+yji9EYd7+8Ie+JvaDwkXV2QPeHEkFVoR+w3N",
+	"iC2o/naW/AJZu8L5IXSdSfAmmPL2xcBcb/fWSPCaAazQnbHwNzYWsgL1XFw1kCALIgPPPruEdELJNU14",
+	"3CapQHUeV8ciBY6T2grnjrO2Fr2XtX9vtXZYXdNKSBbnQhCWcafNv3NtvmKgnmVGmS7gxEsHeBHmF7Wh",
+	"ZEToeCLckD5LpBjaHske9cGhvgYdJBzFhE7pjGjDk4QIOnZI4q6N/S6Bzno0SY6J5ZWec2aABChMyI2g",
+	"sqaFBsvUyiEMCIZGBeMGEJvnRl5R96r6euKY9P47rN4B/H/nL90jGpoT9ljiAuH7VDHSs2N4nZq9/V61",
+	"FHqdmi3KoNepuaWbisXWgTsjyNT8PcXKfYrxdRX+5qvw0oLzuLZKzGIRkk6a3z+4q8wMmIYK0O7lq0On",
+	"NjUBFwK3wgMNf3ugz84LY8gDQKjkYvpkZgbgyQFbQSLHMpWolYtSTBPa18ydJrIRYiYjlvhwyfL+ELLA",
+	"ifh+cls3GKWe7rX1USwgdhK4fhwJ1G3UDUXIekeC3W3o7RozOZR7IfJg7UsOtH5qZdHb0KrBSCvNxTBh",
+	"nVSzY8JoNPJJQxFVijN/QQr1dZ2ImChmRUaWvMQ10RMGpbtoHwA37Nt9JaeAmTOihigaWXs7t6r8zSi2",
+	"YOfMhU97JkN4fcIUlzGhSUIUixi/ZvlnOgXrRaoueYOjAR8njsObYu4OlhrfFNfEOIcIZlINUO5lJtJ0",
+	"JBOWy9FTog1NSiVCOTplTp3eRbYdMRojjoQ1L1VV/IZb+rzI8OZFY9jF3crEBUDBbMriXANzESVp7JNc",
+	"wX7dHci+MxnmfRdzqAxBaEejsxn83HFtLBJiaPFgV65pyMqLvWDzRQVLdl3pUIdFKMDYwbOcFVE9nzPu",
+	"yoQWp8RDPIn4mEQJt4sFOZUuW5sbkgrDE/uHL1uI8QdZpfCKhGzHtDj1rWVih73cXQp2cRT1x6lfA121",
+	"y7T+QTOtX+XiocTD6F8o8F9d1rWXHJa/FjhZa1whhS6O5x8Vr1Ld7aoksQwbe1CqcUOmI6bs6TJPvI6y",
+	"SLRxl5xCsMjbX5+SfxwePgHEm1RcCTkVENPk/UgoMtw4MhiZINhskTSB5di2MLGd3NuipbhuObgX3JZ/",
+	"n+WI75BHcZPn9LvPhHccsJA5lwZGVBQC9fefFeZ3X8Yz9N8kmmUl/RfY5m1Ee1KKAbYx+kzDSxY7mcCj",
+	"S0liTxzZWaDKQVoXPLFNGz/oYYMuT/aZjicJax23Xj9vzaftLGAtrtFbvTPbvxOzfQVvKUROl6HYlpjv",
+	"i6tyFDWkHJRLsoLOLFST1DmGgVQInkD2SkM6ti2VS7S2UYD48nS2pWIz+10CbGTpN3VpZwIUNoCoLMCz",
+	"RYSxradwQjeLMGyzYnqudC56anE6u3qv9xOatsAB61R2PS2UU0X/1hxtZ5atTNgDnfNXAXUEBTg0QCOj",
+	"0SdGTQY7gE37T+2R2qEsBphDDzTSG7i+qlCHOIxOG6nQ60YRaIicFiRBsQZsHbZhABeyTRVb7uYuYUlw",
+	"GLEbx+K4JO/V8FU5cWP2EBIKdkaKiO3vMr53qZ21BWVrNH1dQidy6sFX+O9StBHEUdB58A2Ih1KccoMq",
+	"sDnz3yFkSGb+Zl69HVv9YEAKeOhtzhRLcD9uh2ybq4odxf6gBVqLyNn+dJCZBPs3xQXJpP3m8cMh8qau",
+	"RtxvzGy7ZAC0v6BUwANNJkoOeOKAut2lvTbU+MTSdV0Z984dUKCtd3OBhvWOgDJkQr3T7zd+7eyBvO1i",
+	"GviyUIi8KEVeKjFDc8gBUqEpBD5F7E74LKaGzlsaz/KRb7H4l2066OneZjtUFMjwG3Rn6Q7fYZDSPefu",
+	"VAHMYIn3qsFRljA+5kFiSMDyHCkXZYiu+pqEKZkhqjsZcFLIi/KZEwAX5W4NqMHGpMpyelPNYhQGUaoU",
+	"xDz6bCurK5OY0L7zohHH8BV4yNCX5d1tZkRl7WN39zhdOti87z4dahf7eC8hmU/1lRUBeaG9kh3yQHtG",
+	"biSYNBNxJ4y57TTM5sSbz0K0bq28CuM5R1APJhc1QhoyYyYL8z4hMomZmm8Z3KYT7xnpktM8QsA3VxUQ",
+	"AJaNkMCPFYHaTMT/Dnq6FTFW2em9lWpuKYpwXDeRZDsRcbM8y4zeO/PcR4eUiyWMvzxHA8q2lGo2ZTGE",
+	"BWkDQQf+pyx3Oz+PdBTTzBDDoytmuuSfMxKzAU0TkwW4PtAEiyS7KxxNmIhPgkvPB3iR6W94tKEzvcgS",
+	"2XLCRdjFveXZsGBLWJh4l4z9d7Yj5gMaMhtieSpFQXQcAFsvMxJq8RxCLAi6AA0Csrs0nHdmAFdpZUlR",
+	"LuERxql6Hmj/6YiBWJEKTIwyckRukvj6vYpdM5pklWBOXEde/Y3plT1UgW2CQq3CKKm0LwI8N2a2bWAU",
+	"OvuebIoTB0VSPDMRPiiAeGDa2M7+uFOch5JyXwz3kAc6VoZBvdf+BhRMBLQeHCSNExKOa0Njp13ydrQL",
+	"2BOW5zMNCGPcb2cYuNqJJO7LbcZcschAlGPP/+ud7Pnq4EESEeaj98xswno+uPK/UqZmATqNm0Ze+SHV",
+	"LG47Lwo2nuWS9ZjdHNcq/P0sX5usvGXQuEuNxSpscAp0SakoiiAZleyBwKQGuUnbkTDlYlnkhGWHqQmD",
+	"gxEIu/12GKsC2bNjmiRkQgE/0h7Z+qkxUkCF0PzaGrPPDJt4+IE3ry/e1caBwtK05q5UKu7jcBEh5B2K",
+	"V+f00CasO+ySHssxso7/z//635BnD3czsCHB5YzvtNHNzMNHvzQoIRuziWIRqlVsbH4KV1xgYVJn+Z5j",
+	"ItxJSCTcaJYMiKYzV+IIo4MGUtXOxg6m3VAM43qj3MFhFwvnQ2yhBAwDDCJ2KYqQKTilKtYnPhuI0CSR",
+	"UxaT/iwgxLpR5ly0cN0HUo2paR23UsVb7XAbHh0e/VKJlr9EZRn22RyMzDgp6qpG8bsF5x3Q/V7uQUWW",
+	"8YvhXmUxBg89Pnw0L9f+SaOrDKMu16QB6FSWdYGHJ+D/olRptVsYrQ3TfSGxiepQ0oLoyorzLhRhcHZb",
+	"LIO6q2zg3DLfREl/x1ryV2mZpajGKvRjXUTjpZUEpooiH2gvhQF35LgkgqkVHbZrnz+K8hKiDO1WEdtf",
+	"l5wbB5JYspBraLziqI0/vQsl63JT9nNnOp127Dg6qUqYsPZ+vEJlwrDTX6UaNzFqd5y5Bc7cmc9roxs4",
+	"26lk4YKZYw3TOYZfZlUfAFZjfYIfZBOEXdFEywDKID955+49gCEALmvDwwmTk8QbgaFJCZZtJmec8Smx",
+	"prNiNMaXoV4bOvg8inyGLAz16Kde3EEr8KhQxTngx+ytqUyTmIzoNSOT1FjWhLwGx2eLsGDzcGAnHG+K",
+	"DIsC6SliZm4xwynr5l6ju3jDFq+XT8Ljlnae4zuEjN3daN6uvHvvchEDMVM+3i+UcNrp1Lrot3+7V25I",
+	"9jSOOWYwvlG2D8NtOwOaaNZuTYJHX1vBoMogDAmjmhH3Ajo8uc6TnfspT8CWynMLD7sPu4etpefNgMn/",
+	"zAbwMXtR9v9iUW1OlHv/xKVyQXWd7o1Io7DD/w6ny4hKhbAyFI+HdXu72CHkE18z9C0gmTD7NEi3ZZ9N",
+	"hlaDT/sz8viQjLlIDQszc8jQahZnxPUKKbG9LCcWwPuksiZzD33o5EN6ePg4gibgT9aricVHOb31eGYP",
+	"C94goNnK3CSv8LH9AOXN5a41knouvns9qXeX6SWYR1pBzlBRzOrMUkAphCVb9oGOLG9Vec5Oc2mjDbWa",
+	"JLd23K2rJnu9Mb0CTu1BGcFUJa3j1siYyfHBwcNH/+gedg+7D4+PDg8PW3bYbghVBxuQDpBdTmJOExYZ",
+	"koqYKSj10euSXzlLcE66TTKOccCfwL1wsLJ6wZ9csc0HmkzSfsL1iMXWKDaKRoZoWQHAaZvxoDNDJmwf",
+	"LEaL2jeVNWAtPJKK7D4081ehdJp3kdlJXvIrPrYKmZxZYpkorhmxDMKE8TfvFbM/Jh43B4aYeaMTOex4",
+	"sFYet0OojwKYgG6X/o3+21gGeDttyLXJHOJhN2Mq6JCNAYUMiBvzeXtfx5jF04YQ7VR/6wXLMB2zmkUA",
+	"ei7utDPalZTm2M+qPwsqQ2Vj2fv94vWrNklV0nGnfitix2li+IQqA66JfWfvO9iyAmPAxL35nst2Z6iD",
+	"KU+1sevdLt0R2GHJ1BSHA/cBXeLVDC6LHVabZIsTU0O/9QgT1yyREzT+3SIhK1Yvk077Gq8wTL5oLpeA",
+	"nL45DwkEp5W/d/HsOYZuA3RLn9qzFU2NdKdBwKPzyae6nf3Z0ZGcuBKXuu3LUY/4BElKJtkbhUzbG84/",
+	"z5CoXojTIn/8wZSE+ReIxoH151c3AQkI0vvPjhOgHXSPtIshIVm0CPA65s072mwXC5uV4mLzq6NC9EwV",
+	"jaAAYzn/HD16RHpfP7QG9ocPrWPy54eWW7QPrY/fem0XyuI+sa/Cn/bV4M0C19EvFYvoBbmLfaHxmAuu",
+	"jZOgRVI6gF+dxNFtl/aerU9GVDrPDaBpzI1ljy55CguqPYqhuycfc0E0ixQzvqRYIYkmokrNvJcR34Ya",
+	"q0VZgyKmjauRUVdx8vbbivm/9toCooEmkgujj62ZlgAaZAwOBi7siCZK9plue48pinq8WbFsYpjCOmck",
+	"llFqJWK+32+UHDMzYqkmY2YUj0JClxPd+vbx2/8NAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

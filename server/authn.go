@@ -54,6 +54,8 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 		return s.authenticateAZ(ctx, in)
 	case "AdminSecret":
 		return s.authenticateAdminSecret(ctx, in)
+	case "MetricsToken":
+		return s.authenticateMetrics(in.RequestValidationInput.Request)
 	default:
 		return fmt.Errorf("unknown security scheme %q", in.SecuritySchemeName)
 	}

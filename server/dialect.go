@@ -66,6 +66,8 @@ func (d dialect) render(s *Server, e *Error, operation string) rendered {
 		return renderAZ(s, e, operation)
 	case dialectAdmin:
 		return renderAdmin(s, e)
+	case dialectOps:
+		return renderOps(e)
 	default:
 		return renderPlain(e)
 	}
@@ -101,6 +103,16 @@ func renderPlain(e *Error) rendered {
 		name = string(CodeInternal) // a code this table does not know (or none) is not told
 	}
 	return rendered{Status: status, Body: plainError{Status: status, Error: name, Message: msg}}
+}
+
+// renderOps renders errors of the operations endpoints in the plain shape (OpsError in the
+// contract); a 401 (GET /metrics without the metrics secret) carries its bearer challenge.
+func renderOps(e *Error) rendered {
+	r := renderPlain(e)
+	if r.Status == http.StatusUnauthorized {
+		r.Header = http.Header{"Www-Authenticate": {`Bearer realm="metrics"`}}
+	}
+	return r
 }
 
 // dialectForPath is the fallback for requests that match no operation: the prefix decides.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,6 +77,10 @@ func renderAZ(s *Server, e *Error, operation string) rendered {
 	}
 	switch code {
 	case CodeInvalidRequest:
+		if errors.Is(e.Err, errInvalidText) {
+			// Rails refuses parameters that are not valid UTF-8 with a 400 before any validation.
+			return rendered{Status: http.StatusBadRequest, Body: gen.AzError{Error: azTextMessage(e.Fields)}}
+		}
 		if fields := azFields(e.Fields); fields != nil {
 			return rendered{Status: http.StatusUnprocessableEntity, Body: fields}
 		}
@@ -153,4 +158,12 @@ func azReason(reason string) string {
 		}
 	}
 	return azInvalid
+}
+
+// azTextMessage names the field whose text is not valid UTF-8: "password must be valid UTF-8 text".
+func azTextMessage(fs []FieldError) string {
+	if len(fs) == 0 || fs[0].Field == "" {
+		return "The request body " + reasonInvalidText
+	}
+	return strings.TrimPrefix(fs[0].Field, "/") + " " + reasonInvalidText
 }

@@ -81,11 +81,11 @@ func TestHashQueueRefusesFast(t *testing.T) {
 		t.Fatal("the refusals waited instead of answering at once")
 	}
 	// Six refusals, all predicted; nobody is left waiting.
-	_, metrics := h.Do(t, http.MethodGet, "/metrics", nil, "")
+	metrics := h.Metrics(t)
 	for _, line := range []string{`latchkey_password_hash_refusals_total{reason="predicted"} 6`,
 		`latchkey_password_hash_refusals_total{reason="deadline"} 0`, "latchkey_password_hash_queue_depth 0",
 		`latchkey_http_unavailable_duration_seconds_count{operation="SignInEmailPassword"} 2`} {
-		if !strings.Contains(string(metrics), line+"\n") {
+		if !strings.Contains(metrics, line+"\n") {
 			t.Errorf("GET /metrics lacks %q", line)
 		}
 	}
@@ -134,8 +134,7 @@ func TestHashQueueDeadline(t *testing.T) {
 func TestHashSlotMetrics(t *testing.T) {
 	h := servertest.Start(t)
 	read := func() (hashes, seconds float64) {
-		_, body := h.Do(t, http.MethodGet, "/metrics", nil, "")
-		for line := range strings.Lines(string(body)) {
+		for line := range strings.Lines(h.Metrics(t)) {
 			name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
 			if !ok {
 				continue

@@ -119,6 +119,7 @@ func signInEverywhere(t *testing.T, h *servertest.Harness) hostileCreds {
 		"ZestySession":       zestyLoginAs(t, h, email, pwOwner),
 		"AZSession":          "Bearer " + az,
 		"AdminSecret":        hostileAdminSecret,
+		"MetricsToken":       "Bearer " + servertest.MetricsToken,
 	}
 }
 

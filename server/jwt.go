@@ -26,6 +26,9 @@ type JWTConfig struct {
 	Issuer string
 	// ClaimsNamespace is the claim that holds the x-hasura-* claims.
 	ClaimsNamespace string
+	// ClockSkew is how far ahead of this instance's clock a token's iat and nbf may be: another
+	// instance's clock (or Hasura's) may run ahead. exp gets no leeway.
+	ClockSkew time.Duration
 }
 
 // accessClaims are the claims Latchkey reads back from its own access tokens.
@@ -224,6 +227,11 @@ func (s *Server) parseAccessToken(ctx context.Context, raw string) (userID, sess
 	if err != nil {
 		return uuid.Nil, uuid.Nil, err
 	}
+	// The parser gives exp the clock-skew leeway too; exp itself is exact (the issuer's own
+	// clock set it, and a token must not outlive the life it was given).
+	if !s.now().Before(c.ExpiresAt.Time) {
+		return uuid.Nil, uuid.Nil, jwt.ErrTokenExpired
+	}
 	if c.TokenUse != "" {
 		return uuid.Nil, uuid.Nil, fmt.Errorf("a %q token is not an access token", c.TokenUse)
 	}
@@ -237,12 +245,17 @@ func (s *Server) parseAccessToken(ctx context.Context, raw string) (userID, sess
 	return userID, sessionID, nil
 }
 
+// newJWTParser checks signatures, the issuer, and the times with cfg.ClockSkew's leeway: a token
+// minted by another instance (or by Hasura's side of a shared secret) whose clock runs a little
+// ahead carries an iat, and perhaps an nbf, that this clock has not reached yet. The leeway also
+// applies to exp, which parseAccessToken checks again without it.
 func newJWTParser(cfg JWTConfig, now func() time.Time) *jwt.Parser {
 	return jwt.NewParser(
 		jwt.WithValidMethods([]string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "EdDSA", "HS256", "HS384", "HS512"}),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.ClockSkew),
 		jwt.WithTimeFunc(now),
 	)
 }

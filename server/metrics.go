@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"time"
@@ -96,6 +98,25 @@ func newMetrics(s *Server) *metrics {
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }
+
+// authenticateMetrics admits GET /metrics on the API port: the figures tell failed sign-ins and
+// admin API use apart, so they are shown only to the holder of the metrics secret, and not at
+// all (404) when none is set.
+func (s *Server) authenticateMetrics(r *http.Request) error {
+	if s.metricsToken == nil {
+		return &Error{Code: CodeNotFound}
+	}
+	raw, ok := bearerToken(r)
+	sum := sha256.Sum256([]byte(raw)) // equal lengths: the comparison tells nothing by its time
+	if !ok || subtle.ConstantTimeCompare(sum[:], s.metricsToken) != 1 {
+		return &Error{Code: CodeUnauthenticated}
+	}
+	return nil
+}
+
+// MetricsHandler serves the metrics in the Prometheus text format, without authentication: for
+// a listener of their own (LATCHKEY_METRICS_ADDR), never the API's.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 
 func (m *metrics) observe(operation string, status int, elapsed time.Duration) {
 	m.requests.WithLabelValues(operation, strconv.Itoa(status)).Inc()

@@ -624,10 +624,10 @@ func TestMailSMTPRejects(t *testing.T) {
 	if n := h.Mail.Count(email); n != 1 {
 		t.Fatalf("%d mails arrived; the refused one must not be retried", n)
 	}
-	_, body := h.Do(t, http.MethodGet, "/metrics", nil, "")
+	body := h.Metrics(t)
 	for _, want := range []string{`latchkey_mail_deliveries_total{outcome="sent"} 1`,
 		`latchkey_mail_deliveries_total{outcome="retry"} 1`, `latchkey_mail_deliveries_total{outcome="given_up"} 1`} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}

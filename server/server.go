@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,6 +113,10 @@ type Config struct {
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
 	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: no cap
+
+	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
+	// are not served there (404), only by MetricsHandler on a listener of their own.
+	MetricsToken string
 }
 
 // Deps is what New needs from outside.
@@ -153,6 +158,7 @@ type Server struct {
 	breach        *breachChecker
 	edges         *edges        // trusted proxies, CORS origins, HSTS
 	counter       store.Counter // rate-limit counters shared by every instance
+	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -208,6 +214,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.jwtParser = newJWTParser(cfg.JWT, now)
 	s.verified = newVerifiedTokens(8192)
 	s.metrics = newMetrics(s)
+	if cfg.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(cfg.MetricsToken))
+		s.metricsToken = sum[:]
+	}
 	s.breach = newBreachChecker(cfg)
 
 	if s.redirects, err = compileRedirects(cfg.ClientURL, cfg.AllowedRedirectURLs); err != nil {
@@ -278,7 +288,7 @@ func DefaultConfig() Config {
 		AccessTokenTTL:      15 * time.Minute,
 		RefreshTokenTTL:     30 * 24 * time.Hour,
 		RefreshReuseLeeway:  10 * time.Second,
-		JWT:                 JWTConfig{Algorithm: AlgES256, Issuer: "latchkey", ClaimsNamespace: DefaultClaimsNamespace},
+		JWT:                 JWTConfig{Algorithm: AlgES256, Issuer: "latchkey", ClaimsNamespace: DefaultClaimsNamespace, ClockSkew: 30 * time.Second},
 		KeyReloadInterval:   time.Minute,
 		PasswordMinLength:   9,
 		PasswordHashBudget:  128 << 20,
@@ -353,6 +363,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JWT.ClaimsNamespace == "" {
 		c.JWT.ClaimsNamespace = DefaultClaimsNamespace
+	}
+	if c.JWT.ClockSkew < 0 {
+		c.JWT.ClockSkew = 0
 	}
 	if c.KeyReloadInterval == 0 {
 		c.KeyReloadInterval = time.Minute

@@ -90,8 +90,13 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return next(c)
 		}
+		var raw []byte // a JSON body as sent: decoding hides text that is not UTF-8 (text.go)
 		if op.hasBody && req.ContentLength != 0 {
 			if err := checkContentType(req, op.route.Operation.RequestBody.Value); err != nil {
+				return err
+			}
+			var err error
+			if raw, err = readJSONBody(req); err != nil {
 				return err
 			}
 		}
@@ -115,6 +120,9 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		if err := refuseNUL(req, params); err != nil {
+			return err
+		}
+		if err := checkText(req, raw); err != nil {
 			return err
 		}
 		// An optional bearer token that failed for a reason other than the token itself (the

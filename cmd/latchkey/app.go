@@ -146,9 +146,22 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 			go servePprof(bg, cfg.PprofAddr, log)
 		}
 
-		ln, err := net.Listen("tcp", cfg.Addr)
+		mln, err := cfg.listenMetrics()
 		if err != nil {
 			return err
+		}
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			if mln != nil {
+				mln.Close()
+			}
+			return err
+		}
+		if mln != nil {
+			// The metrics outlive the drain below, so a scrape sees the shutdown through.
+			mctx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+			defer stopMetrics()
+			go serveMetrics(mctx, mln, srv.MetricsHandler(), log)
 		}
 		hs := &http.Server{
 			Handler:           srv.Handler(),

@@ -39,6 +39,7 @@ type config struct {
 	JWTAlgorithm       string
 	JWTSecret          string
 	JWTIssuer          string
+	ClockSkew          time.Duration
 	KeyReloadInterval  time.Duration
 
 	PasswordMinLength   int64
@@ -59,6 +60,8 @@ type config struct {
 	MaxBody               string
 	MemoryLimit           string
 	PprofAddr             string
+	MetricsAddr           string // "off": no listener of its own
+	MetricsToken          string
 	SpentTokenRetention   time.Duration
 	EndedSessionRetention time.Duration
 	PurgeInterval         time.Duration
@@ -175,6 +178,8 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: `fixed key shared with Hasura, as Hasura's JSON ({"type":"HS256","key":"…"}); replaces managed keys`},
 		&cli.StringFlag{Name: "jwt-issuer", Value: def.JWT.Issuer, Destination: &c.JWTIssuer, Sources: c.env(false, "LATCHKEY_JWT_ISSUER"),
 			Usage: "iss claim of access tokens"},
+		&cli.DurationFlag{Name: "clock-skew", Value: def.JWT.ClockSkew, Destination: &c.ClockSkew, Sources: c.env(false, "LATCHKEY_CLOCK_SKEW"),
+			Usage: "how far a token's iat and nbf may be ahead of this instance's clock (other instances' clocks drift); exp is always exact"},
 		&cli.DurationFlag{Name: "key-reload-interval", Value: def.KeyReloadInterval, Destination: &c.KeyReloadInterval, Sources: c.env(false, "LATCHKEY_KEY_RELOAD_INTERVAL"),
 			Usage: "how often signing keys are re-read, so a rotation reaches every instance"},
 		&cli.Int64Flag{Name: "password-min-length", Value: int64(def.PasswordMinLength), Destination: &c.PasswordMinLength, Sources: c.env(false, "LATCHKEY_PASSWORD_MIN_LENGTH"),
@@ -215,6 +220,10 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "soft limit for the Go heap (GOMEMLIMIT); auto: 128MiB plus what password hashing may hold; off: none"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
+		&cli.StringFlag{Name: "metrics-addr", Value: defaultMetricsAddr, Destination: &c.MetricsAddr, Sources: c.env(false, "LATCHKEY_METRICS_ADDR"),
+			Usage: "serve Prometheus metrics (GET /metrics) on this address, apart from the API; each instance on a host needs its own; off: no such listener"},
+		&cli.StringFlag{Name: "metrics-token", Destination: &c.MetricsToken, Sources: c.env(true, "LATCHKEY_METRICS_TOKEN"),
+			Usage: "bearer secret (at least 32 characters) that opens GET /metrics on the API port too; empty: the API port answers 404 there"},
 		&cli.DurationFlag{Name: "read-header-timeout", Value: 5 * time.Second, Destination: &c.ReadHeaderTimeout, Sources: c.env(false, "LATCHKEY_READ_HEADER_TIMEOUT"),
 			Usage: "time a client has to send its request headers"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 20 * time.Second, Destination: &c.ShutdownTimeout, Sources: c.env(false, "LATCHKEY_SHUTDOWN_TIMEOUT"),
@@ -311,6 +320,9 @@ func (c *config) serverConfig() (server.Config, error) {
 			bad("jwt-secret", "LATCHKEY_JWT_SECRET", "is not usable: "+err.Error())
 		}
 	}
+	if c.ClockSkew < 0 || c.ClockSkew > 5*time.Minute {
+		bad("clock-skew", "LATCHKEY_CLOCK_SKEW", "must be between 0s and 5m")
+	}
 	if c.KeyReloadInterval < time.Second {
 		bad("key-reload-interval", "LATCHKEY_KEY_RELOAD_INTERVAL", "must be at least 1s")
 	}
@@ -389,6 +401,7 @@ func (c *config) serverConfig() (server.Config, error) {
 			bad("cors-origins", "LATCHKEY_CORS_ORIGINS", "is invalid: "+err.Error())
 		}
 	}
+	c.validateMetrics(bad)
 	if c.HSTSMaxAge < 0 || c.HSTSMaxAge%time.Second != 0 {
 		bad("hsts-max-age", "LATCHKEY_HSTS_MAX_AGE", "must be 0 or a positive whole number of seconds")
 	}
@@ -423,6 +436,7 @@ func (c *config) serverConfig() (server.Config, error) {
 			Secret:          secret,
 			Issuer:          issuer,
 			ClaimsNamespace: namespace,
+			ClockSkew:       c.ClockSkew,
 		},
 		KeyReloadInterval:            c.KeyReloadInterval,
 		PasswordMinLength:            int(c.PasswordMinLength),
@@ -474,6 +488,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		LockoutAccountThreshold: int(c.LockoutAccountThreshold),
 		LockoutAccountDuration:  c.LockoutAccountDuration,
 		CodeGuessLimit:          codeGuesses,
+		MetricsToken:            c.MetricsToken,
 	}, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -188,21 +187,18 @@ func TestMailTestCommand(t *testing.T) {
 	}
 }
 
-// TestServeZeroConfig starts `latchkey serve` with nothing configured but a free port: it creates
+// TestServeZeroConfig starts `latchkey serve` with nothing configured but free ports (the API's,
+// and the metrics listener's, whose default another process on the host may hold): it creates
 // ./data/latchkey.db, becomes ready, and stops cleanly when its context ends (SIGTERM).
 func TestServeZeroConfig(t *testing.T) {
 	t.Chdir(t.TempDir())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addrs := freeAddrs(t, 2)
+	addr, metricsAddr := addrs[0], addrs[1]
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"latchkey", "serve", "--addr", addr, "--log-level", "warn"}, io.Discard, io.Discard)
+		done <- run(ctx, []string{"latchkey", "serve", "--addr", addr, "--metrics-addr", metricsAddr, "--log-level", "warn"}, io.Discard, io.Discard)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -74,7 +74,7 @@ func (c *config) mailFlags(serve bool) []cli.Flag {
 		&cli.StringFlag{Name: "client-url", Value: def.ClientURL, Destination: &c.ClientURL, Sources: c.env(false, "LATCHKEY_CLIENT_URL"),
 			Usage: "URL of the application; mailed links lead back to it unless redirectTo says otherwise"},
 		&cli.StringSliceFlag{Name: "allowed-redirect-urls", Destination: &c.AllowedRedirectURLs, Sources: c.env(false, "LATCHKEY_ALLOWED_REDIRECT_URLS"),
-			Usage: "further redirectTo targets (comma-separated): URLs, origins, or patterns such as https://*.example.com"},
+			Usage: "further redirectTo targets (comma-separated): URLs, origins, or patterns with * (within a host, or within one path segment) and ** (any path), e.g. https://*.example.com, http://localhost:3000/**"},
 		&cli.BoolFlag{Name: "confirm-links", Destination: &c.ConfirmLinks, Sources: c.env(false, "LATCHKEY_CONFIRM_LINKS"),
 			Usage: "mailed links open a page whose button completes them, so mail scanners that open links spend nothing"},
 		&cli.DurationFlag{Name: "email-verification-ttl", Value: def.EmailVerificationTTL, Destination: &c.EmailVerificationTTL, Sources: c.env(false, "LATCHKEY_EMAIL_VERIFICATION_TTL"),

@@ -35,6 +35,9 @@ import (
 // ClientURL is the application URL test servers redirect to by default.
 const ClientURL = "https://app.latchkey.test"
 
+// MetricsToken is the bearer secret that opens GET /metrics on test servers (see Metrics).
+const MetricsToken = "test-metrics-token-0123456789-abcdefghij"
+
 // FastPasswordParams make tests quick: argon2id with tiny costs. One test checks the defaults.
 var FastPasswordParams = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
@@ -77,6 +80,7 @@ func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*se
 	cfg := server.DefaultConfig()
 	cfg.Version, cfg.PasswordHashParams = "0.0.0-test", FastPasswordParams
 	cfg.ClientURL = ClientURL
+	cfg.MetricsToken = MetricsToken
 	// The suite sends far more from 127.0.0.1 than one person would; the limits still count
 	// every request, but only tests of the limits set allowances small enough to refuse.
 	cfg.RateLimitGroups = map[string]server.RateLimit{}
@@ -138,6 +142,16 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Metrics reads GET /metrics on the API port with the metrics secret, failing unless it answers 200.
+func (h *Harness) Metrics(t *testing.T) string {
+	t.Helper()
+	status, body := h.Do(t, http.MethodGet, "/metrics", map[string]string{"Authorization": "Bearer " + MetricsToken}, "")
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics with the metrics secret: %d %s", status, body)
+	}
+	return string(body)
 }
 
 // Bearer sends an access token.

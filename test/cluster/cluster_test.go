@@ -110,6 +110,9 @@ func startCluster(t *testing.T, ctr counters, settings ...string) *cluster {
 		"LATCHKEY_SMTP_TLS=none",
 		"LATCHKEY_SMTP_FROM=Latchkey Cluster <no-reply@latchkey.test>",
 		"LATCHKEY_PASSWORD_HASH_MEMORY=64MiB",
+		// Two instances on one host would collide on the metrics listener's address; these
+		// tests read no metrics.
+		"LATCHKEY_METRICS_ADDR=off",
 	}
 	if ctr == inRedis {
 		c.redisPrefix = redistest.Prefix(t)

@@ -79,6 +79,10 @@ func startServer(t *testing.T, name string, db database, extra ...string) *serve
 	// Nothing of the test run's own environment configures the server.
 	env := proc.ServerEnv(append([]string{
 		fmt.Sprintf("LATCHKEY_ADDR=127.0.0.1:%d", port),
+		// Metrics on the API port, with their secret: a listener of their own would need a
+		// second free port per process, and another process may take it first.
+		"LATCHKEY_METRICS_ADDR=off",
+		"LATCHKEY_METRICS_TOKEN=" + metricsToken,
 		"LATCHKEY_LOG_FORMAT=json",
 		"LATCHKEY_LOG_LEVEL=warn",
 	}, append(db.env, extra...)...)...)

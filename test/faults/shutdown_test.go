@@ -209,14 +209,25 @@ func checkOutbox(t *testing.T, db database) {
 	}
 }
 
+// metricsToken is the metrics secret of the servers the tests start.
+const metricsToken = "faults-metrics-token-0123456789-abcdefghij"
+
 // scrape reads the server's metrics as "name{labels}" → value.
 func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	res, err := http.Get(url + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", res.Status) // not an empty scrape that the poll would wait out
+	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

@@ -1498,7 +1498,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics */
+        /**
+         * Prometheus metrics
+         * @description Request counts by operation and status, latencies, and the figures of password hashing and mail delivery, for Prometheus. They tell failed sign-ins and use of the admin API apart, so they are not public: Latchkey serves them on a listener of their own (`LATCHKEY_METRICS_ADDR`, 127.0.0.1:4001 by default), and on the API port only to callers that present the bearer secret set with `LATCHKEY_METRICS_TOKEN`. Without that secret this path answers 404 on the API port.
+         */
         get: operations["opsMetrics"];
         put?: never;
         post?: never;
@@ -2323,6 +2326,14 @@ export interface components {
             events: components["schemas"]["AdminAuditEvent"][];
             /** @description The cursor of the next page; absent on the last page. */
             next?: string;
+        };
+        /** @description The error body of the operations endpoints. */
+        OpsError: {
+            /** @description The HTTP status, repeated. */
+            status: number;
+            /** @description A short machine-readable reason. */
+            error: string;
+            message: string;
         };
         OpsStatus: {
             /** @enum {string} */
@@ -5540,6 +5551,26 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description A metrics secret is set, and the request does not carry it as its bearer token. */
+            401: {
+                headers: {
+                    /** @description The challenge, `Bearer realm="metrics"`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsError"];
+                };
+            };
+            /** @description Metrics are not served on the API port (no metrics secret is set). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsError"];
                 };
             };
         };
