@@ -54,8 +54,8 @@ type referenceGroup struct {
 // appears, under "Other settings": add its name or prefix here when that happens.
 var referenceGroups = []referenceGroup{
 	{"Server and runtime", "Where Latchkey listens, how it logs, and the limits of one request and of the process. " +
-		"Failures and shutdown: [operations.md](operations.md#failures).",
-		[]string{"addr", "log-*", "max-body", "read-header-timeout", "request-timeout", "shutdown-timeout", "memory-limit", "pprof-*"}},
+		"Failures and shutdown: [operations.md](operations.md#failures); metrics: [deployment.md](deployment.md#metrics).",
+		[]string{"addr", "metrics-*", "log-*", "max-body", "read-header-timeout", "request-timeout", "shutdown-timeout", "memory-limit", "pprof-*"}},
 	{"Database", "SQLite in the data directory unless a PostgreSQL URL is set. " +
 		"Several instances on one PostgreSQL: [deployment.md](deployment.md).",
 		[]string{"data-dir", "database-*", "db-*"}},
@@ -64,7 +64,7 @@ var referenceGroups = []referenceGroup{
 		[]string{"access-token-*", "refresh-*", "wme-*", "zesty-*", "keep-sessions-*", "spent-token-*", "ended-session-*", "purge-*"}},
 	{"Signing keys", "Access tokens are signed with managed keys that live in the database, or with a fixed key shared with Hasura. " +
 		"Rotation: [deployment.md](deployment.md#signing-keys).",
-		[]string{"jwt-*", "key-*"}},
+		[]string{"jwt-*", "key-*", "clock-skew"}},
 	{"Users and sign-up", "Who may make an account, and what a new one gets.", []string{"default-*", "allowed-locales", "anonymous-*", "disable-*", "require-*", "conceal-*"}},
 	{"Passwords", "The password policy applies wherever a password is chosen. " +
 		"Hashing under load and the breach check: [operations.md](operations.md#passwords).",
