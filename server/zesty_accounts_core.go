@@ -125,8 +125,21 @@ func requireUserSession(p *principal) error {
 // is not a member of (or, for an access token, not its own) is answered as not found, so its
 // existence is not revealed.
 func (s *Server) instanceAccess(ctx context.Context, st *store.Store, instanceZUID string) (*zestyGrant, error) {
+	return s.instanceAccessLoad(ctx, st, instanceZUID, st.InstanceByZUID)
+}
+
+// memberAccess is instanceAccess for a change of membership, in tx: it locks the instance first,
+// so that the caller's role, the member's and the Owners counted are all read after any other
+// change of membership of the instance has committed. Without the lock, two Owners demoting
+// each other at once each counted two Owners under read committed, and both went through.
+func (s *Server) memberAccess(ctx context.Context, tx *store.Store, instanceZUID string) (*zestyGrant, error) {
+	return s.instanceAccessLoad(ctx, tx, instanceZUID, tx.LockInstanceByZUID)
+}
+
+func (s *Server) instanceAccessLoad(ctx context.Context, st *store.Store, instanceZUID string,
+	load func(context.Context, string) (*store.Instance, error)) (*zestyGrant, error) {
 	p := principalFrom(ctx)
-	inst, err := st.InstanceByZUID(ctx, instanceZUID)
+	inst, err := load(ctx, instanceZUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &Error{Code: CodeNotFound}
 	}
@@ -276,7 +289,7 @@ func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zes
 	var m store.Member
 	var added bool
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
-		a, err := s.instanceAccess(ctx, tx, instanceZUID)
+		a, err := s.memberAccess(ctx, tx, instanceZUID)
 		if err != nil {
 			return err
 		}
@@ -315,7 +328,7 @@ func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zes
 			}
 		}
 		if !added && rolePower(current) >= powerOwner && rolePower(role) < powerOwner {
-			if err := lastOwnerGuard(ctx, tx, a.Instance.ID); err != nil {
+			if err := lastOwnerGuard(ctx, tx, a.Instance.ID, u.ID); err != nil {
 				return err
 			}
 		}
@@ -328,13 +341,14 @@ func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zes
 	return m, added, err
 }
 
-// lastOwnerGuard refuses to take away the only Owner of an instance.
-func lastOwnerGuard(ctx context.Context, tx *store.Store, instanceID int64) error {
-	n, err := tx.CountInstanceOwners(ctx, instanceID)
+// lastOwnerGuard refuses to take ownership away from userID unless another Owner, whose account
+// is not disabled, stays to run the instance. It holds only under memberAccess's lock.
+func lastOwnerGuard(ctx context.Context, tx *store.Store, instanceID int64, userID uuid.UUID) error {
+	n, err := tx.CountOtherActiveOwners(ctx, instanceID, userID)
 	if err != nil {
 		return err
 	}
-	if n <= 1 {
+	if n < 1 {
 		return &Error{Code: CodeConflict, Err: errors.New("the last owner cannot be removed or demoted")}
 	}
 	return nil
@@ -343,7 +357,7 @@ func lastOwnerGuard(ctx context.Context, tx *store.Store, instanceID int64) erro
 // removeZestyMember takes a user off an instance, with setZestyMember's rules about Owners.
 func (s *Server) removeZestyMember(ctx context.Context, instanceZUID, userZUID string) error {
 	return s.store.Tx(ctx, func(tx *store.Store) error {
-		a, err := s.instanceAccess(ctx, tx, instanceZUID)
+		a, err := s.memberAccess(ctx, tx, instanceZUID)
 		if err != nil {
 			return err
 		}
@@ -368,7 +382,7 @@ func (s *Server) removeZestyMember(ctx context.Context, instanceZUID, userZUID s
 			if err := a.require(powerOwner); err != nil {
 				return err
 			}
-			if err := lastOwnerGuard(ctx, tx, a.Instance.ID); err != nil {
+			if err := lastOwnerGuard(ctx, tx, a.Instance.ID, u.ID); err != nil {
 				return err
 			}
 		}

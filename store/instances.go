@@ -59,6 +59,21 @@ func (s *Store) InstanceByZUID(ctx context.Context, zuid string) (*Instance, err
 	return &i, nil
 }
 
+// LockInstanceByZUID loads an instance and locks its row until the transaction ends (PostgreSQL's
+// SELECT ... FOR UPDATE): a transaction that changes the instance's membership under this lock
+// reads the members only after every other such transaction has committed, so a rule about the
+// members (at least one Owner remains) checked under it holds when it commits. SQLite has no row
+// locks and needs none: its one writer runs write transactions one at a time. Outside a
+// transaction the lock ends with the statement.
+func (s *Store) LockInstanceByZUID(ctx context.Context, zuid string) (*Instance, error) {
+	var i Instance
+	err := s.w(ctx).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("zuid = ?", zuid).Take(&i).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &i, nil
+}
+
 // InstanceByID loads an instance.
 func (s *Store) InstanceByID(ctx context.Context, id int64) (*Instance, error) {
 	var i Instance
@@ -252,6 +267,23 @@ func (s *Store) CountInstanceOwners(ctx context.Context, instanceID int64) (int6
 		Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("count instance owners: %w", err)
+	}
+	return n, nil
+}
+
+// CountOtherActiveOwners counts the members of an instance, other than userID, whose role grants
+// Owner and whose account is not disabled: the Owners who would be left to run the instance if
+// userID stopped being one.
+func (s *Store) CountOtherActiveOwners(ctx context.Context, instanceID int64, userID uuid.UUID) (int64, error) {
+	var n int64
+	err := s.w(ctx).Model(&InstanceMember{}).
+		Joins("JOIN instance_roles r ON r.id = instance_members.role_id").
+		Joins("JOIN users u ON u.id = instance_members.user_id").
+		Where("instance_members.instance_id = ? AND instance_members.user_id <> ? AND r.system_role = ? AND u.disabled = ?",
+			instanceID, userID, SystemRoleOwner, false).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count other active instance owners: %w", err)
 	}
 	return n, nil
 }

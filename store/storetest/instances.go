@@ -25,6 +25,8 @@ func instanceCases() []testCase {
 		{"update-role", instancesUpdateRole},
 		{"members-add-replace-remove", instancesMembers},
 		{"count-owners-counts-custom-owner-roles", instancesCountOwners},
+		{"count-other-active-owners", instancesCountOtherActiveOwners},
+		{"lock-instance-by-zuid", instancesLock},
 		{"delete-role-in-use", instancesDeleteRoleInUse},
 		{"delete-instance-takes-members-roles-tokens", instancesDeleteCascade},
 		{"access-tokens-by-zuid-and-instance", instancesTokens},
@@ -232,6 +234,49 @@ func instancesCountOwners(t *testing.T, e *env) {
 	if n := mustValue(e.st.CountInstanceOwners(e.ctx, inst.ID))(t, "CountInstanceOwners"); n != 2 {
 		t.Fatalf("owners = %d, want 2", n)
 	}
+}
+
+func instancesCountOtherActiveOwners(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	other, otherRoles := e.instance("b")
+	custom := e.role(inst.ID, "Co-owner", store.SystemRoleOwner, true)
+	owner, coOwner, disabled := e.user(), e.user(), e.user()
+	e.member(inst, owner, roles[store.SystemRoleOwner])
+	e.member(inst, coOwner, custom)
+	e.member(inst, disabled, roles[store.SystemRoleOwner])
+	e.member(inst, e.user(), roles[store.SystemRoleAdmin])
+	e.member(other, e.user(), otherRoles[store.SystemRoleOwner])
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, disabled.ID, true))
+	for _, c := range []struct {
+		name string
+		user uuid.UUID
+		want int64
+	}{
+		{"besides an owner", owner.ID, 1},       // the co-owner; the disabled one does not count
+		{"besides the co-owner", coOwner.ID, 1}, // the owner
+		{"besides the disabled one", disabled.ID, 2},
+		{"besides a stranger", uuid.New(), 2},
+	} {
+		if n := mustValue(e.st.CountOtherActiveOwners(e.ctx, inst.ID, c.user))(t, "CountOtherActiveOwners"); n != c.want {
+			t.Errorf("other active owners %s = %d, want %d", c.name, n, c.want)
+		}
+	}
+}
+
+func instancesLock(t *testing.T, e *env) {
+	inst, _ := e.instance("a")
+	must(t, "Tx", e.st.Tx(e.ctx, func(tx *store.Store) error {
+		got, err := tx.LockInstanceByZUID(e.ctx, inst.ZUID)
+		if err != nil {
+			return err
+		}
+		if got.ID != inst.ID || got.Name != inst.Name {
+			t.Errorf("LockInstanceByZUID = %+v, want %+v", got, inst)
+		}
+		_, err = tx.LockInstanceByZUID(e.ctx, "8-none")
+		wantErr(t, "LockInstanceByZUID(unknown)", err, store.ErrNotFound)
+		return nil
+	}))
 }
 
 func instancesDeleteRoleInUse(t *testing.T, e *env) {
