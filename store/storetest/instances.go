@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ func instanceCases() []testCase {
 		{"delete-role-in-use", instancesDeleteRoleInUse},
 		{"delete-instance-takes-members-roles-tokens", instancesDeleteCascade},
 		{"access-tokens-by-zuid-and-instance", instancesTokens},
+		{"usable-zesty-token-with-creator-standing", instancesUsableZestyToken},
+		{"usable-zesty-token-unusable", instancesUsableZestyTokenUnusable},
+		{"active-member-role", instancesActiveMemberRole},
 		{"user-by-zuid", instancesUserByZUID},
 	}
 }
@@ -344,6 +348,100 @@ func instancesTokens(t *testing.T, e *env) {
 	if _, err := e.st.UsableAPIToken(e.ctx, store.APITokenZesty, t3.TokenHash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted token usable: %v", err)
 	}
+}
+
+func instancesUsableZestyToken(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	other, otherRoles := e.instance("b")
+	creator := e.user()
+	e.member(inst, creator, roles[store.SystemRoleAdmin])
+	e.member(other, creator, otherRoles[store.SystemRoleOwner]) // standing elsewhere does not count
+	tok := e.zestyToken(roles[store.SystemRoleAdmin], creator)
+	use := func(step, wantCreatorRole string) {
+		t.Helper()
+		e.clock.Advance(time.Minute)
+		got := mustValue(e.st.UsableZestyToken(e.ctx, tok.TokenHash))(t, "UsableZestyToken "+step)
+		want := *tok
+		want.CreatedAt, want.LastUsedAt = e.t0, ptr(e.now())
+		wantEqual(t, "UsableZestyToken token "+step, &got.Token, &want)
+		wantEqual(t, "UsableZestyToken role "+step, &got.Role, roles[store.SystemRoleAdmin])
+		if got.CreatorRole != wantCreatorRole {
+			t.Errorf("UsableZestyToken %s: creator role %q, want %q", step, got.CreatorRole, wantCreatorRole)
+		}
+		if stored := mustValue(e.st.ZestyTokenByZUID(e.ctx, *tok.ZUID))(t, "ZestyTokenByZUID"); stored.LastUsedAt == nil || !stored.LastUsedAt.Equal(e.now()) {
+			t.Errorf("UsableZestyToken %s: last use stored %v, want %v", step, stored.LastUsedAt, e.now())
+		}
+	}
+	use("member", store.SystemRoleAdmin)
+	e.member(inst, creator, roles[store.SystemRoleDeveloper])
+	use("demoted", store.SystemRoleDeveloper)
+	custom := e.role(inst.ID, "Co-owner", store.SystemRoleOwner, true)
+	e.member(inst, creator, custom)
+	use("custom role", store.SystemRoleOwner)
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, creator.ID, true))
+	use("disabled", "")
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, creator.ID, false))
+	use("enabled again", store.SystemRoleOwner)
+	must(t, "RemoveInstanceMember", e.st.RemoveInstanceMember(e.ctx, inst.ID, creator.ID))
+	use("removed", "")
+	e.member(inst, creator, roles[store.SystemRoleSEO])
+	use("back", store.SystemRoleSEO)
+	must(t, "DeleteUser", e.st.DeleteUser(e.ctx, creator.ID))
+	use("deleted", "")
+	orphan := e.apiToken(func(t *store.APIToken) { // a token with no recorded creator
+		zuid := fmt.Sprintf("42-%06d", e.next())
+		t.Kind, t.UserID, t.RoleID, t.ZUID, t.CreatedBy = store.APITokenZesty, nil, &roles[store.SystemRoleAdmin].ID, &zuid, nil
+	})
+	got := mustValue(e.st.UsableZestyToken(e.ctx, orphan.TokenHash))(t, "UsableZestyToken without creator")
+	if got.CreatorRole != "" || got.Token.CreatedBy != nil {
+		t.Errorf("token without a creator: %+v", got)
+	}
+}
+
+func instancesUsableZestyTokenUnusable(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	creator := e.user()
+	e.member(inst, creator, roles[store.SystemRoleOwner])
+	revoked := e.zestyToken(roles[store.SystemRoleAdmin], creator)
+	if ok, err := e.st.RevokeUserAPIToken(e.ctx, creator.ID, revoked.ID); err != nil || !ok {
+		t.Fatalf("RevokeUserAPIToken = %v, %v", ok, err)
+	}
+	expired := e.apiToken(func(t *store.APIToken) {
+		zuid := fmt.Sprintf("42-%06d", e.next())
+		t.Kind, t.UserID, t.RoleID, t.ZUID, t.CreatedBy = store.APITokenZesty, nil, &roles[store.SystemRoleAdmin].ID, &zuid, &creator.ID
+		t.ExpiresAt = e.now()
+	})
+	pat := e.apiToken()
+	before := e.rowCounts()
+	for name, hash := range map[string][]byte{
+		"revoked": revoked.TokenHash, "expiring now": expired.TokenHash, "a PAT": pat.TokenHash,
+		"unknown": randomBytes(32), "empty": {},
+	} {
+		got, err := e.st.UsableZestyToken(e.ctx, hash)
+		wantErr(t, "UsableZestyToken("+name+")", err, store.ErrNotFound)
+		if got != nil {
+			t.Errorf("UsableZestyToken(%s) = %+v, want nil", name, got)
+		}
+	}
+	if after := e.rowCounts(); !maps.Equal(after, before) {
+		t.Errorf("row counts after refusals %v, before %v", after, before)
+	}
+}
+
+func instancesActiveMemberRole(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	other, _ := e.instance("b")
+	u := e.user()
+	e.member(inst, u, roles[store.SystemRoleAdmin])
+	got := mustValue(e.st.ActiveMemberRole(e.ctx, inst.ID, u.ID))(t, "ActiveMemberRole")
+	wantEqual(t, "ActiveMemberRole", got, roles[store.SystemRoleAdmin])
+	_, err := e.st.ActiveMemberRole(e.ctx, other.ID, u.ID)
+	wantErr(t, "ActiveMemberRole(other instance)", err, store.ErrNotFound)
+	_, err = e.st.ActiveMemberRole(e.ctx, inst.ID, uuid.New())
+	wantErr(t, "ActiveMemberRole(stranger)", err, store.ErrNotFound)
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, u.ID, true))
+	_, err = e.st.ActiveMemberRole(e.ctx, inst.ID, u.ID)
+	wantErr(t, "ActiveMemberRole(disabled)", err, store.ErrNotFound)
 }
 
 func instancesUserByZUID(t *testing.T, e *env) {
