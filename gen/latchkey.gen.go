@@ -765,7 +765,7 @@ type ConfirmTicketForm struct {
 
 // CreatePATRequest defines model for CreatePATRequest.
 type CreatePATRequest struct {
-	// ExpiresAt When the token stops working; must be in the future.
+	// ExpiresAt When the token stops working: in the future, and no further ahead than the server's maximum token life (one year unless configured otherwise).
 	ExpiresAt time.Time `json:"expiresAt"`
 
 	// Metadata Example: {"name":"deploy-bot"}
@@ -872,6 +872,35 @@ type OptionsRedirectTo struct {
 	//
 	// Example: https://my-app.example/welcome
 	RedirectTo *string `json:"redirectTo,omitempty"`
+}
+
+// PersonalAccessToken A personal access token as its owner sees it; the token itself is not included.
+type PersonalAccessToken struct {
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+
+	// Id A UUID in its canonical lowercase form.
+	//
+	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
+	Id UUID `json:"id"`
+
+	// LastUsedAt When the token last signed in; null when it never has.
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+
+	// Metadata The metadata the token was created with.
+	//
+	// Example: {"name":"deploy-bot"}
+	Metadata map[string]interface{} `json:"metadata"`
+
+	// Name The `name` of the metadata the token was created with; empty when it had none.
+	//
+	// Example: deploy-bot
+	Name string `json:"name"`
+}
+
+// PersonalAccessTokenList defines model for PersonalAccessTokenList.
+type PersonalAccessTokenList struct {
+	PersonalAccessTokens []PersonalAccessToken `json:"personalAccessTokens"`
 }
 
 // RefreshTokenRequest defines model for RefreshTokenRequest.
@@ -1574,6 +1603,9 @@ type NhostForbidden = ErrorResponse
 
 // NhostInternalError The Nhost error body.
 type NhostInternalError = ErrorResponse
+
+// NhostNotFound The Nhost error body.
+type NhostNotFound = ErrorResponse
 
 // NhostPayloadTooLarge The Nhost error body.
 type NhostPayloadTooLarge = ErrorResponse
@@ -2721,9 +2753,16 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
 	WmeNewPasswordRequired(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListPATs List the caller's personal access tokens
+	//
+	// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+	//
+	// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+	ListPATs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreatePATWithBody Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2732,12 +2771,19 @@ type ClientInterface interface {
 
 	// CreatePAT Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeletePAT End one of the caller's personal access tokens
+	//
+	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	//
+	// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+	DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ZestyCreateRoleWithBody Create a custom role on an instance
 	//
@@ -4883,9 +4929,26 @@ func (c *Client) WmeNewPasswordRequired(ctx context.Context, body WmeNewPassword
 	return c.Client.Do(req)
 }
 
+// ListPATs List the caller's personal access tokens
+//
+// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+//
+// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+func (c *Client) ListPATs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPATsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreatePATWithBody Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4904,13 +4967,30 @@ func (c *Client) CreatePATWithBody(ctx context.Context, contentType string, body
 
 // CreatePAT Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 func (c *Client) CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreatePATRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeletePAT End one of the caller's personal access tokens
+//
+// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+//
+// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+func (c *Client) DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeletePATRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -8384,6 +8464,33 @@ func NewWmeNewPasswordRequiredRequestWithBody(server string, contentType string,
 	return req, nil
 }
 
+// NewListPATsRequest constructs an http.Request for the ListPATs method
+func NewListPATsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/pat")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCreatePATRequest calls the generic CreatePAT builder with application/json body
 func NewCreatePATRequest(server string, body CreatePATJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8420,6 +8527,40 @@ func NewCreatePATRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeletePATRequest constructs an http.Request for the DeletePAT method
+func NewDeletePATRequest(server string, id UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/pat/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -10493,9 +10634,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
 	WmeNewPasswordRequiredWithResponse(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeNewPasswordRequiredResult, error)
 
+	// ListPATsWithResponse List the caller's personal access tokens
+	//
+	// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+	ListPATsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPATsResult, error)
+
 	// CreatePATWithBodyWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10504,12 +10654,21 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePATWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePATWithResponse(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePATResult, error)
+
+	// DeletePATWithResponse End one of the caller's personal access tokens
+	//
+	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+	DeletePATWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeletePATResult, error)
 
 	// ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
 	//
@@ -16383,6 +16542,75 @@ func (r WmeNewPasswordRequiredResult) ContentType() string {
 	return ""
 }
 
+// ListPATsResult503Headers the declared response headers of an HTTP 503 response for ListPATs
+type ListPATsResult503Headers struct {
+	RetryAfter *int
+}
+
+type ListPATsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PersonalAccessTokenList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPATsResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPATsResult) GetJSON200() *PersonalAccessTokenList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListPATsResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListPATsResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListPATsResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPATsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPATsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPATsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPATsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreatePATResult503Headers the declared response headers of an HTTP 503 response for CreatePAT
 type CreatePATResult503Headers struct {
 	RetryAfter *int
@@ -16474,6 +16702,89 @@ func (r CreatePATResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreatePATResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeletePATResult503Headers the declared response headers of an HTTP 503 response for DeletePAT
+type DeletePATResult503Headers struct {
+	RetryAfter *int
+}
+
+type DeletePATResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NhostNotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeletePATResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeletePATResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeletePATResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeletePATResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeletePATResult) GetJSON404() *NhostNotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeletePATResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeletePATResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeletePATResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeletePATResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeletePATResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeletePATResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20955,9 +21266,24 @@ func (c *ClientWithResponses) WmeNewPasswordRequiredWithResponse(ctx context.Con
 	return ParseWmeNewPasswordRequiredResult(rsp)
 }
 
+// ListPATsWithResponse List the caller's personal access tokens
+//
+// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+func (c *ClientWithResponses) ListPATsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPATsResult, error) {
+	rsp, err := c.ListPATs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPATsResult(rsp)
+}
+
 // CreatePATWithBodyWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20972,7 +21298,7 @@ func (c *ClientWithResponses) CreatePATWithBodyWithResponse(ctx context.Context,
 
 // CreatePATWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20983,6 +21309,21 @@ func (c *ClientWithResponses) CreatePATWithResponse(ctx context.Context, body Cr
 		return nil, err
 	}
 	return ParseCreatePATResult(rsp)
+}
+
+// DeletePATWithResponse End one of the caller's personal access tokens
+//
+// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+func (c *ClientWithResponses) DeletePATWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeletePATResult, error) {
+	rsp, err := c.DeletePAT(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeletePATResult(rsp)
 }
 
 // ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
@@ -26696,6 +27037,66 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 	return response, nil
 }
 
+// ParseListPATsResult parses an HTTP response from a ListPATsWithResponse call
+func ParseListPATsResult(rsp *http.Response) (*ListPATsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPATsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PersonalAccessTokenList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListPATsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreatePATResult parses an HTTP response from a CreatePATWithResponse call
 func ParseCreatePATResult(rsp *http.Response) (*CreatePATResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -26771,6 +27172,80 @@ func ParseCreatePATResult(rsp *http.Response) (*CreatePATResult, error) {
 	switch {
 	case rsp.StatusCode == 503:
 		var headers CreatePATResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeletePATResult parses an HTTP response from a DeletePATWithResponse call
+func ParseDeletePATResult(rsp *http.Response) (*DeletePATResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeletePATResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NhostNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeletePATResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -29826,9 +30301,15 @@ type ServerInterface interface {
 	// WmeNewPasswordRequired Answer the new-password challenge
 	// (POST /v1/new-password-required)
 	WmeNewPasswordRequired(ctx echo.Context) error
+	// ListPATs List the caller's personal access tokens
+	// (GET /v1/pat)
+	ListPATs(ctx echo.Context) error
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx echo.Context) error
+	// DeletePAT End one of the caller's personal access tokens
+	// (DELETE /v1/pat/{id})
+	DeletePAT(ctx echo.Context, id UUID) error
 	// ZestyCreateRole Create a custom role on an instance
 	// (POST /v1/roles)
 	ZestyCreateRole(ctx echo.Context) error
@@ -30779,12 +31260,37 @@ func (w *ServerInterfaceWrapper) WmeNewPasswordRequired(ctx echo.Context) error 
 	return err
 }
 
+// ListPATs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPATs(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPATs(ctx)
+	return err
+}
+
 // CreatePAT converts echo context to params.
 func (w *ServerInterfaceWrapper) CreatePAT(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreatePAT(ctx)
+	return err
+}
+
+// DeletePAT converts echo context to params.
+func (w *ServerInterfaceWrapper) DeletePAT(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeletePAT(ctx, id)
 	return err
 }
 
@@ -31180,7 +31686,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/signin/email-password", wrapper.SignInEmailPassword, options.OperationMiddlewares["signInEmailPassword"]...)
 	router.POST(options.BaseURL+"/v1/signin/anonymous", wrapper.SignInAnonymous, options.OperationMiddlewares["signInAnonymous"]...)
 	router.POST(options.BaseURL+"/v1/signin/pat", wrapper.SignInPAT, options.OperationMiddlewares["signInPAT"]...)
+	router.GET(options.BaseURL+"/v1/pat", wrapper.ListPATs, options.OperationMiddlewares["listPATs"]...)
 	router.POST(options.BaseURL+"/v1/pat", wrapper.CreatePAT, options.OperationMiddlewares["createPAT"]...)
+	router.DELETE(options.BaseURL+"/v1/pat/:id", wrapper.DeletePAT, options.OperationMiddlewares["deletePAT"]...)
 	router.POST(options.BaseURL+"/v1/token", wrapper.RefreshToken, options.OperationMiddlewares["refreshToken"]...)
 	router.POST(options.BaseURL+"/v1/token/verify", wrapper.VerifyToken, options.OperationMiddlewares["verifyToken"]...)
 	router.POST(options.BaseURL+"/v1/signout", wrapper.SignOut, options.OperationMiddlewares["signOut"]...)
@@ -31339,6 +31847,8 @@ type NhostConflictJSONResponse ErrorResponse
 type NhostForbiddenJSONResponse ErrorResponse
 
 type NhostInternalErrorJSONResponse ErrorResponse
+
+type NhostNotFoundJSONResponse ErrorResponse
 
 type NhostPayloadTooLargeJSONResponse ErrorResponse
 
@@ -38148,6 +38658,72 @@ func (response WmeNewPasswordRequired503JSONResponse) VisitWmeNewPasswordRequire
 	return err
 }
 
+type ListPATsRequestObject struct {
+}
+
+type ListPATsResponseObject interface {
+	VisitListPATsResponse(w http.ResponseWriter) error
+}
+
+type ListPATs200JSONResponse PersonalAccessTokenList
+
+func (response ListPATs200JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPATs401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ListPATs401JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPATs500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ListPATs500JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPATs503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ListPATs503JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePATRequestObject struct {
 	Body *CreatePATJSONRequestBody
 }
@@ -38261,6 +38837,101 @@ func (response CreatePAT500JSONResponse) VisitCreatePATResponse(w http.ResponseW
 type CreatePAT503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response CreatePAT503JSONResponse) VisitCreatePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePATRequestObject struct {
+	Id UUID `json:"id"`
+}
+
+type DeletePATResponseObject interface {
+	VisitDeletePATResponse(w http.ResponseWriter) error
+}
+
+type DeletePAT200JSONResponse OKResponse
+
+func (response DeletePAT200JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response DeletePAT400JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response DeletePAT401JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT404JSONResponse struct{ NhostNotFoundJSONResponse }
+
+func (response DeletePAT404JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response DeletePAT500JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response DeletePAT503JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -42372,9 +43043,15 @@ type StrictServerInterface interface {
 	// WmeNewPasswordRequired Answer the new-password challenge
 	// (POST /v1/new-password-required)
 	WmeNewPasswordRequired(ctx context.Context, request WmeNewPasswordRequiredRequestObject) (WmeNewPasswordRequiredResponseObject, error)
+	// ListPATs List the caller's personal access tokens
+	// (GET /v1/pat)
+	ListPATs(ctx context.Context, request ListPATsRequestObject) (ListPATsResponseObject, error)
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx context.Context, request CreatePATRequestObject) (CreatePATResponseObject, error)
+	// DeletePAT End one of the caller's personal access tokens
+	// (DELETE /v1/pat/{id})
+	DeletePAT(ctx context.Context, request DeletePATRequestObject) (DeletePATResponseObject, error)
 	// ZestyCreateRole Create a custom role on an instance
 	// (POST /v1/roles)
 	ZestyCreateRole(ctx context.Context, request ZestyCreateRoleRequestObject) (ZestyCreateRoleResponseObject, error)
@@ -44600,6 +45277,29 @@ func (sh *strictHandler) WmeNewPasswordRequired(ctx echo.Context) error {
 	return nil
 }
 
+// ListPATs operation middleware
+func (sh *strictHandler) ListPATs(ctx echo.Context) error {
+	var request ListPATsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPATs(ctx.Request().Context(), request.(ListPATsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPATs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPATsResponseObject); ok {
+		return validResponse.VisitListPATsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CreatePAT operation middleware
 func (sh *strictHandler) CreatePAT(ctx echo.Context) error {
 	var request CreatePATRequestObject
@@ -44640,6 +45340,31 @@ func (sh *strictHandler) CreatePAT(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreatePATResponseObject); ok {
 		return validResponse.VisitCreatePATResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeletePAT operation middleware
+func (sh *strictHandler) DeletePAT(ctx echo.Context, id UUID) error {
+	var request DeletePATRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePAT(ctx.Request().Context(), request.(DeletePATRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePAT")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeletePATResponseObject); ok {
+		return validResponse.VisitDeletePATResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -45878,309 +46603,320 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37ctu41if6KiidqYp9DiU7ibt3x66pGu/E3Tud68TJ9jfdyYkgEpLQJgF+AGhFSaVqnmYe7HuSKSwA",
-	"JEiRFCVLvqS1/9jtUCSu64aFtX7rWy/kScoZYUr2jr/1BJEpZ5LAP06jhLJ/4ugd+c+MSKUfhZwpwuBP",
-	"nKYxDbGinB38JTnTz2Q4JQnWf/03Qca9497/c1C0f2B+lQfQ7pkQXPS+f/8e9CIiQ0FT3VLvuPd+SpAw",
-	"PSIqUYLjMRcJiQI0xjSWSE0J0sMQOFSICzQSBF9KhJHIYoL2hpRd4ZhGfdvGcH/Q+x6YuTzlbBzT8CZn",
-	"gqNIECn1QDNJBMMJ0bPCsSA4miPK9GO0Nwzt0Pzh/srFiEYRYTc53jDUw1X8krAHEsaMIk4kYlyhKY8j",
-	"WH+s20GCw4KP3TD9sT9nSs82Np3dzPhPGcoY+ZKSUJEIqCUT5ARFRAHhYEH0euvxSyKuiEAxn6CMRUTA",
-	"w5zoIqAiM35/Tq+5+pVnLLqh6bzmSGbhFPYgQJJISTnThASbg/aGjKv+WA/IH+RbPI85jt5z/hKLCblB",
-	"0hlxTdASxbpfvaS4tNiaslIl0d4wNUPsK8778LI//g8MZ2rKBf1KbnChDUFLEgqiEGYRYhyBGCkxRKBX",
-	"H6OZ4GziXt4bZjBiwpQeG4kqk7nCNMaj+KY24iVW4fSSzFGImWZZWPwSeTM+gxnOBFdEs/WUsskxokqi",
-	"CCs8whIkVMYEweFUDz2A71Ms5YyLqD/FUn+C/jMjGbwac1bacC3L6CQTJEIRwVFMGUE4jvlMwgLqV0bQ",
-	"OIn6rlUUTkl4qVvzvlYcuBiFMZckglGHPIsjEEYjgrC8JNEADd8RJeb907EiYhig2ZQwlAoiCVMBkngu",
-	"0ZTPUILZXG8aZ5HeTjTDVA16QW9KcEQEKDyvHf3P8sqe208zpmhcWtEEz/VolKB6kBNMmW632E01T0nv",
-	"uKdFyoTArhX0IbM05UKR6BWJKH4Pb944xxpCYQphiYbVDodA4vk4+4keaF/PyVH6123YCF87GQiWykea",
-	"6JI0Jlrw7zkODTMh9KwcjQUIM2TNAxRTdunGvwVF+3WZluUZA/smolLzWBSgjF0RQceaiLhASaanN+Vc",
-	"EoQRIzNvGlwgSSesn6XAMMAddipb0rtft6907QQ2r2S/LtWwTrfiRJMNiDAcx0Q8kHZQW1OqXzegUe0Y",
-	"33P+CrO5ZUR5I3uPBFYExTShyqhGIEvKUMzDSyTIONNy29vnE/hHQqTEE4K0NSzRbErD6TYlsf6VCm1O",
-	"KJGR5ZL563ZskOZ1vDDiSpBIWxE4ltbQSKiUlE20aLhkfAbGH2ERiXKKBbOksnYXFxf9U88iWVxATVvh",
-	"VJM4m5AADd+DQSkIjpP//rF3WkzxY29Yq8qkEpRN/PXavJnzdWfj3Hsb5+sHlgquDegN08avlMQREIis",
-	"oxD4GRH4PdBWzTtQRkIzj5Cas3hE4gfSvmIl6HatsW6inhGqpkSg38/fvEZMSwGGMhH3CQu5ZvwxFwkM",
-	"9/WUS7UFwwtG+c66gW7CPxOgYc52+kQop1zAU8Fj0tdnXOArEsEzElFBQvWeV38hCaZx3/pV+s6SGgbo",
-	"v/73/9kvVmzjLqCV1st5eSSaUTX1dPkDiaTSulSbdkQpyib6pFyeFGX9TBI9WWc09gmLUk6ZcxvBFDdv",
-	"zXaaozGZQFBo0RVxpKZUT0LbBFnad2PW489dRn3MOJsnPJP+DLZjxC6dxWZNWZjJtgzHTjuygvkIg92W",
-	"Bbl84X9IOxLWdCum5NIFfeUMR3fa1Ybjl1QP3jczPWlsJI0TxJpHCzk9FkRO+2Bq+j+kWPn/VDS8JKUn",
-	"XKUlYZVJsF2GxUHXPSrL6G2Yk0uXbGdU3hOj0pLIFk21lYRr7jujTNuVejBIjxsmylMiYASe93vBv2YP",
-	"e9qK0lsgiDEFIsMRFwnZgpV3kZCVL+AWjDk3vs0bHMuGV+M/c4PZju3QNqDNmg0XCdmW0bBsVVewFy4S",
-	"si1roXWpf0hD4SIhWzET2layweWU+8eD3F7gAglyxS9BrVwScELps6ijg21o67aR7xT1PVHUQBtbVNNd",
-	"xVn77RaQ8R9EqvmpUSpy4y4CaL11qOEUswmpcw9QJhVmIXEOgmOte3lsRJkNHwncM6loHKMpiSM0mqOE",
-	"JCMiZB4xUNBmjKVCb2aMCDQDahvprU74lWH3iCRcWY1aWpnNK/oOS1PrVjjW86DCTJuz0lK5PSeMZ5Np",
-	"UDHEGCGRNmAgsiW/+GGa90p3/WiGJTIMBpygO6Jg+RAc9TmL50jOpSIJ/JQvbZNlUlrHjd9xtS+ju+Zy",
-	"CxTYIcMSOOqAGXBGvOuvfNElIWgPdINdYe8du9jYkhviY/dIkCuCY2fHwhC3YMkup6Dutiy0dRtE3ko1",
-	"27Fo2we1WZsW+tqWVbt8dVewa6GxbVm2S5b8h7RtYc5bsW7bV3OlK1Vr6VYuVb3Rb9zAbR/8zsS9Jyau",
-	"pY8tGrndpZteTrg1zL1Jg57+wraUB3SfZhFVZ1duZFFEdWM4fiu0kaQokb3jMY4lCXqp9+hbD4em14Uo",
-	"gED/xAVEEbzGSUPAwenb59ayUlOsEAbNsjeEyMu+CaYc6mF7Acbm6T4QHElSNddbUt/5B0nEcxAueuZY",
-	"9Y57WUajXtBjWWx51wisxe9V6bMIK9JXNCF1fRkF2LxwpS746C8SKv0ZrR3ZQus0rV1dnqmQm2UlLEt6",
-	"x3/2ZAamai/oWd3c+1TTnqVtsy4Lv1pxt+aqKa1M1TWWXVufpxNLhtW4El/P/NmDBrHqBY4GizUpb/8C",
-	"JVbG6U8altsfhr9e+U5/qtnNChu9pHJVViJXLuGCKpLITpGcHt9+zweFhcBz/W9GvqiGQJ9MSA52uWYs",
-	"/R5K8YScIDyCU7E9PcGZUP9Qw2OV7bCjb1yap4JgRfSSe8b+CqsTkTHOYvWOG4Wb4C8vCZuoae/44eFh",
-	"0Esoy/9dx6JUpjGeO0Hkff3op59r3oebrxIFmydB+dOjpk//be+yPDIecR4TzPQrMQ9xzTRKs3hU03RC",
-	"FNaafGVR43RxPTFoan8gczPgpGQUoJTHNJwj0FZEDqpL8PPStdfnyjJZr7h5Cf7y3HwKb1epXJEk5QKL",
-	"+duls2wJoEUjMuaCoIkJtNCWtpEKA3RB1ZRnqghJGepfFRiT+nBMJZoQRrSlbkwZQVQmmD5QstBnHY8E",
-	"XN5PZTl+PqquRoqVPun1jnv//5+n/T9w/+th/8ngc//T//fflvNk0iqtfJa091qr8WTHlS8Wp4hWllOw",
-	"s1k8N2dGKhFmckZErTbXq9VJHurJLCwDfN24CvkJunXii7OCKDFjaPExIldEzK2FkvuV9FwqMt51Vj3m",
-	"SaX1IkpwOKWM9AXBETwwTvUg1/GVQCmtq8qZJlr7586KoJenA/VAfEx55MdI9YKecy/qoVZTcKD1uiB/",
-	"rSetA6LWxhhTEkeyeVG/1RlR/oK8FXwUk0Si0RxBY2gPG0MWIpuIQJQpbg4cegdmlkX1WScmONIcLGMs",
-	"p/aEl2KBE6K/00y37xFZQQ32zFy7O0Rb7SEBUzQlPI1JLZ1KhVUm67ngX+/fv0XmBe/b4uhQplnbUmAp",
-	"phhdIx2fG3G1IguHIAOi0xXMXXMylqt8cj1TV1shp6GiV2SVPg21L+7Fv/jMOnrMwX6GpeZYRqLaLbXX",
-	"XC09b9yotSMvm6Fglxa7VVkVf1f8MS+jljXMVLtuKxqqjjoXrNQq3bvWW0aunLpZz5L0jaEVTZlc4XkW",
-	"qdv2DVocNRbD907LsZYWT++x8oZD3X0WeZeU1Sz8MMVqqFVeSoTUkyrdQu1rnTb8SqSaD8tXMKW3ajdD",
-	"S40P8nryzNmtm5eVddIQVsh2WpaAvsjz5tVJ/gHhrCH9zKXparLPEOkyyWdbbhzxhzS6bwfoO3YK3u5B",
-	"tFFCf7Dyb4XzxanRHViaEwWVSmDFhYRLV+Pcrrhhr7DC4oOIa/lyDYlXoZY6eoAbyfqtrVBLs3tlqazp",
-	"QEddjUt56tIKGugRS3VOCLuOaCxoenNky8jMN3iMvKibQDrljLzOkpGht6WDXeSHRYOn4mvJQAitREm+",
-	"p2PpkL5mNOpoJX81++z8cnk3ZeoLPNbIt8fbjDKluzWp0l15bT3qL5NV/V6VlVaxgiWK+9QmPdbSUwrH",
-	"9YcfuC7TyyVRglVoQorGNFb6CWUIx3HdAdUs8Yqqz5h0SzSfaTewY65dia9nej+MClxP/dm8/8++tdue",
-	"mpc7tVr9wQsk7Dr4nCfTrtJVdw/e13UcV6cMeVnA+vj7BxHc+LJavFVL3IzwWv0g/ZzMFndQswRKKHM6",
-	"d1EcVRJcjIukcBoFiAwmAzT89tEs5MfeMfrzY2+KC6ylESEMKXxJ2Mfep++Q2JxQ5g/uYe283rYcIhfm",
-	"ULz+jkhynfNqd4otyJCzMdVEa51D3ZuQtNv0lDuELXmzQjb5vD61rjAs2Xo835lrV+A6N6zbk0XXpYd1",
-	"xNIG6Gm13e/qzVz01NrgzWp6N1UDNLTK97M+XVNpvMVYQtwBvaImlKDWWfAZb8Pb+dkCwdUKvmKsq9la",
-	"n3GDq9H+3Gl0dQaX+7rUTWkagb9cpRk0bDKdsOdsy7y9HsPUSoRgKdXSCfuQ3skJbZ6DO67JtY6/VR4+",
-	"QYxc2XjS3I8a0QmRajO8m+/Culy9DttetZxv6zjRrfxVcT5ZhfGemv1/D7m5v3KRrEipBd5CeUUErQQH",
-	"HB79UmcuQL9V98ujX5Z7320MXRu9mklBtN2Cg830G/jjr10eWMq3p+/X5GPfV1yJP50SE1djQt6k4qlE",
-	"My4uKZucmJuCUR5DPc5UJuCasfN9Vyf/AvmCk9T4KMyxvBeRNObz/oj7QURuPapMn89uydKtdRVBl4q0",
-	"Dx+ePwNhZh3jp+Dxzq8Bln9ax091jdVNr5wDvHrIAGQpe4EDq8cHhDyyl9CCTwROpB8bYD0ZfcBI0dTU",
-	"H5E+Ze6yv+98GwtAIf4zuG+xIqYCMrLw2JM/NeAdXpBA30TV991ldj3AgPdDEd5gXDaVoIVFbBj/IWX9",
-	"KR2lfRf0XGL5SktVPJmePvaUoEkgCKKETWAtIPNZabY5BkJpKh5Ugvc8F0f50idj3FdcpRC2AX/ZEFj/",
-	"K/M7vDpPzdBdfAd84fYGTFrifQmZYr2gx3Gm7Gj6xOSY9ceYmpmaH1PBxzQm/TFR4bTmxysa1WymGZmJ",
-	"Tu9LwqK+TIxbh/cTzOZuU2VtyMjq0Re5IOs9ZyEXensREBTSrxU0tW6URoAESUGrlno7OnzYPXrDzSpo",
-	"cZL8fvFiRVnyhhGUZqOYhuiSzAfo3fmp/kOiEAsxR0M2hDC0IRmeIBLH+ruwH2biisDzs+jRTz89fFL6",
-	"JBRX9qMvcKcYoeHcRF6/7T/66ef9miuHeFITSk8nDGu9hXA84YKqaVLeqrPzRz/9XLcpobhabO6pHnO5",
-	"ARhOreW2+LleF7tO5ItRB2hPS4SfjzIR11+QXtKa+9gXZI5oBKBhVjsPL2k0RCbDwIXRmhs8RBUk6TTE",
-	"k1yqeX37+s3KWj2ta4DVzzPhURZncun8Mknq+89kpXtJJ3UNfGnYJhOZhb4sHcG8vYH5kgYqrKbXMwBi",
-	"NHtnZtjAZ+crO980j3R2eWtOXubshgbrhvfq19OnzjVj0+JW9fnnhnU1mA4yZkyghnnJhxoLOYvQGGLk",
-	"IS+HMiqnQMKUTRBly/fAdlw3qzcvfHtpUd5CTJ9pFn3svXnxsedbNG9e1OqKN6k8z2X4Kn63KQkvrxOW",
-	"eIbDKYpIqs+jLJybbKspAXA+qmwQDInQ3scev/zYczlRNh0jyMMUjVqX9XGIhXpyy8AvTZxnnnH2admO",
-	"2DZqdwQmI9+VDnFrn/4WDjjC5KQlYDQAoDIEZEo0wuElUrw451iLC43mXuJlWQRNlUrl8cFBMu/jNB3Y",
-	"Hw5mJLZ5HisePuvu6N8Z+wys/vVOfMJrYa1DSKmBuj1b2xsKeqgPWVO5XxQS+WKqJcIlIamsDygon6vq",
-	"G0a/X7wPChiFU5vPCY6lY/RPggUR6GN2ePg4BN0If5JhQ8JW3uGZOWM+Z11S9Urp+fZ0WiKiJ4eHHp1Q",
-	"pn4+qr3dXH0Xy98873x27RIQVxsL529Kw4pV5rEwxBbqWk/pyII02+aTx3/WsaDxA+f36GvGN5VjTgoh",
-	"8jufMnSeUDXttUZsFF/AwvmyZFsxSc2LAffd14tzzV2ZxcT+4lM2kHop/od9OAh54svRTj5nb2l+KkdN",
-	"Pe52tbbEaVy7BGs5lJLx0mTaOrurSITcAF2/ef8WpnIXdpEb5b90VnCPYS2FFa5HyxOG8Jn5nZi2Shvy",
-	"IMGfJniSGy1lA+Tho8dHcNz0SP7xoyWe6spyGb/IskVb29+8KU9oVyeoHa7ly5hI+Xei7jeZH4tQ9YjE",
-	"pbyAWqPsjEU2WSwv3mS8B4WtBpdfew6TaLHi0H59SuFaZmjtJD+kG1A/mrWe+rEGVRvy7YunZ4YB85AE",
-	"tHf+6Kef98HvpI8O0p0jsEQpFsqsFZUF2InBaSERktxACLj6LsbXfv7shQwM/gmAOUjCIkRVYFYVK1LJ",
-	"Z4VrqOZLwVuk0pvXwEXnK0JCmHPdOxddmi/anz04s7mMju5Rp5Vg5GIXrDd+WbR6gy1Ykel+pu3Hj+m3",
-	"l9/1/7+G/z//joLBg/qkW9+GrGiYGe/HRLeKYswmGZ54CZ03YG16V31jKqQy6wGL0Kvj/eVHe+9YbxIt",
-	"7+yx3rsIrpkLBnAyMxnrEaNSix3f+1TEAM+dArdX50/h2sTeFdGSMvQ4ywT71TmwQPzWiET9HFEGgUkh",
-	"ZpzREMdIr6cIsSQWwMVfykfh459GP48f98Oj0ZP+0S/kcf/JP37B/egoOhw/jI4ekUdHvTJtH/af4P74",
-	"07dfvvfzv486/P3w0fda6u8U4LGIGnNFXo1zWJzleCy3kODQLYVhucDvnMPQxXmwPI2hLq3m0RaxJcpZ",
-	"B4sHx+L39jVYOR2h6h3xAv39iPtygH85OaAa5k8XQ/rrcgbq5uQmUKdONYs8I+aumH4lf3uDKuSMkRw5",
-	"KiKpIAa8oDaX9vmEcUGiE3RJUqXHxeOICOvDlBbg1O//Osx609aZ0SHP2as8Xb2kfvzgiNRXM8uvAPxm",
-	"286fmjjB3jdabT3iZGR2dhtW8uJtRnUd8pG1zv2csMiwssmLuG9n2uXr0E4A1zvreWlPq9N/07XlaQFM",
-	"KLQlZQ21AISZAZqV+Y1aKXnes3ZKttjx4P9dDprjz2X5al0/N+G+UIkxhI1Z/ZRH11Bi9a44CONa6pA7",
-	"+uXRw8dPDv+xokvOUwHN5dhdj2gGt+Uc7Y0N/L17wURLBRYzbYY4M1AyG9nCa0a3unZhgW1rLdu4/m2n",
-	"qr8TrNaJ1+sH9+0nBrbTAMuZtRuZm0HzHpXmvdp4mbqT3UVCjKa6nswyg/1cl7x0dPhkORZIKsgV5Zns",
-	"nMUDRTy8cHzBUy5JtN73tTeDn12M4eLY6vr7VL+46wJiXdBLakrdnDFFRCqoJK3BrjcHuFQO5VsSvFfE",
-	"7LVEUZgKNxOeg69Yz8C6UrHIyPjsRORq8m1NKvSzs5d89sG9Wpe/a1OvPXpbnFOndVxvATc6jYZxvuQT",
-	"yq4POXQHNqd9guuFtxfFJPYgtmyYn0E/6+6H+05r+sDQ7pSK4RAp0dAaccOmgJTPanlECsiM+mCU+tCT",
-	"8kj9I9jrs4vPb0/Pzy/evHv2+d3Z//zw/N3Zs1qPno08+UxXCVqBaUcubtQ0UbInfvn5yAMa8YJVaNRp",
-	"JRhOqC1erumgAeAMro2a2ntHMghPt6OnygXZ6K0GxwFg7dRL5+IOvZqGLmc2i6sgAiAbqhBWaHhw9fDA",
-	"p5W+I+nhiTEU+zG9WsVieFXomtUiqDK3VTBid9yIsMKtCq1FU1nienR4+Gljuuj1Iu7E2ie5dQ0ab7dX",
-	"TOzahJxzvZeQQEqzaVi6t+vDwUHBMzCkgYWuFT1Ya4je1OJ5S1YeTsOalWe9VmROVZ4vkairicRl2cy5",
-	"oVyxm70+22euZd5tbHd94Gj7Zn3wCKQepFD/GiBNMxiKwWJJ+pRJwiRV9IrE8xN9Cja5Ne4sPOPiUh/1",
-	"ePkADHhVNTDZS4gYKhqY7MHnFsxuTflVA1C2FNmr6gFqMgK9Ub7jMVkXh83bgioE2WEdToBdkD/spWEr",
-	"XHQjWN+KUGemjJWe5TrdVhnOn0EO5VfpYsmCX8NjsRZNmOucDUzeydWO84zWgbR0w9zExaj95J9zLTca",
-	"GwZJOV8BE6NCxCuASnrb0Aw9syjY4KcHEl3hOCMnFrO0DFcKEKbL01vKZJuPJ6jS9eLK1eBVzntu1J0I",
-	"YU3t6nwIua358FOdznQXvkuLzZRos5yt2b521h0JHTVOeF2PE3xsXUyEXZGYmxS6ri7nzh6ioCUxG9zW",
-	"C7jtgmDJ2aDXnunaae3akL9tLThDhivSSF0IyvtydUmWJUTQEEq2dUqicIxaGAS/9B+PH+En4cPocHRE",
-	"/oF/ftgidFaRU40CY2WMwsqyA9+Web4ewG/phqyB27fAuIetjNspLbFMJDXxdZvl5sKA24zoOgyuLb78",
-	"yW92stdwCt5IfsbyY+w64aH+1De0ya0bXHNbWC7Lt5KYNaE8m7v2Ko3FlIkzNXTOn72AyrCQEz4lokMZ",
-	"pSbToF012JWyE2vcsVfERWmtYVs21g3SLwxWw1LyolEb6j28bjMHO/E8xHvVhpV1/rQ13MxqCMcvxZS8",
-	"CdjhtoWGeRtzl9SFJZWtKwvTzx1SFcXENz3Rbg7otfZ34yblhjIPN4a7WRnU9UBUVy36sQlPXX4zv1St",
-	"uojkNUR0YUg8PtyW2R1mUvGkAfa97NraoBOg8BV1YuLz4vVaX1brocer4G5jY/VfE4GZkmg2xRA0u0eV",
-	"JPEY7hqx/0kD6so1zyT1DgeHd+7NprRUC1PPt2/lI41u4i7pp3oVvWmhbby8d0Y3uUlvdpLnRDkt3E3Y",
-	"VxIav+BQxXOohMjHaAhC3GJJZdYRVnOfv0JI9rqOWHM3tgEX7nLf7XlJPlV9RKOMxqpPGQiIwIQ3JlxC",
-	"jGFMoMYqnxExzmI//YjPGGS3uSuViBgPl4CKtVyvaDaKqZzCk5AzJegoUyWUscoNy3V8y14M5qOtKZfb",
-	"8T13KIq0EX/1dv3KjcS5bq2jrQnvhoJImxZsG3WgH15PdG/Jc25Q6O/6lanFyl/hynSxBsM1L1HXugb9",
-	"3jghubYbpRCjP/V/OYoekp+jI0z68nHy5B9HvdUC160Dxl7Jn5hy+MgFrXvB2C5ja4olYrw5Fmxtv8wa",
-	"vpFGanGwIXeCb10Bm3VP2I0MDAFTYSaomp/rDs3wT/84b46Zqy3dUnY+5pkTw//o25b6IHp8rMrhgaQT",
-	"9pmyISBaDhuBuhAXBoH9ARq+t0H9l4T994+9hXc/9sDGo3qkpien2Y57pVDMguxwSl+QuVfIEqBuGzI0",
-	"EsAw028gCCyeZIJEJmRw+PL0/dN/vTj7X59Pn716/vrz+dnTd2fvm4fzH33or3/usHUXxmMWRA9bD8dk",
-	"K/zqrILfL973asrqlHIfqJSZSYF/iVU4vSRzzYFcFr5i6vIWY2oQToHq4DwN3RXDmiqVlgd1FpMrky25",
-	"1uC0fMhLVEub15lgcSk1NeRRP4N87DYnVCLM5jVwJODZtuGhjqQNtizgyCr9MxQ6JTBuytk+Il+oQexf",
-	"Om17RGliCnsHXMMFw4OYT4DGR1gQKAPdRuvrUu93MDDHNYgJ+fJRCelp8bivl5pECJf52EIkoPdTKuEY",
-	"BbY8DhUyDY6ItJAxEcUxCRVAzKYEX0rErwg4ICibADy4gEMYVNQK3KrIwIUYQ3F6HhM5QAbK0rZncABN",
-	"UQU1lYGtua1XwHxk7tjlFKdE5oA1RFzRkOjB0IQqrIjukkOomN5eyiYOZxBKxTpAG0ZmaIQlQR/evRyg",
-	"NwUl6m2aCJ6lhnX0Sig8QSkRbqB6k2IaEqsX7A69eq6JPhOxBy3BU8Ikz0RIBlxMDuxH8kC/CzmHCnSw",
-	"2yNTTMHQWO9w8HBwaLLqCMMp7R33Hg8OB49NZuEUBPVBxEP4Y1Ins85neDIhAn14DtwGXiS3qQP0XLOS",
-	"lESZKcPp0KtnThkW8xOtp58+e62JJ5MmKiFn2udR77j3JpXP9Bi0+jGqEsbz6PDQZpQoVwaGfFEHU5WA",
-	"EWGUW50a+14XYRHxMEsIU4ZQUzwhA6O6siSBMsi950wRYfAc0Onb55Uv9oqV2Ne8gycSjrap7H3S7cAy",
-	"HnyD1fjuLWftVE/1W7AJtpi7buub4Vq9MQXPYvtmoZhNXnkx+4o3wMfHOO3/gftfD/tPBp/rAV++f1q6",
-	"5jTBE3KQskl5zfOjpdnk+uh1vV2hKQq0xpeLG93507/wFTYEsGoDtbQDmzDQfHS0sD44TWMr/g7+kkay",
-	"Fx12q0IXdIy331yl/fp5aprTbMq4ApmlbW89dRTyLI7QFF8RtGdlqyYyJMg4k0Qiqvbt8hzVsWwaY8pW",
-	"5NnXHMksnOZrX2JVqCKhaGiHZ8X4IovXMuqU4FhNvzaKPJPSIfVBIzYQwKngYCSAepMQbHWilUXEiVks",
-	"xTNbfdJVaqiVcv+yPS9lunaias+LdoDSNWt6aky08lq+pFeE6dmlgo/qV4xGWser+UF+gku1tllcuteg",
-	"GCEZxmJtFKXWtc1SLRcHdvlwsaDbUJsQpJKtLBHWZBnaJCuJimIWXkIS4DQ7PCQOKl2iMTdQTid2O01O",
-	"ad7+BBSY3kka1uzc6de3erpn9gxoAUb+yaP5xrattiyoXnu/yS/92WzW1zKsn4mYMH1Ai67dx/eqcvm+",
-	"RfK0RbQa5I+9vbGn+kLc1rWYD/Hg9Os/cX69Cx897PLRB4atPUwi89njLp/96srDwDcPO31jwVjfc/4S",
-	"iwkxX/7UbZAyS1MuFIlekYgalCn9+aNH3T63ogsQqeC7J12+e8/5K8wc4CmgwvzUbSue2zo5JhAWvnvc",
-	"cTdyTHjfowB2kedL+POTtlkK6WXy543IASCNB7KS3rH3Vh+qfZsNf+19+h700kz9fSSY4fqdCNuJsJ0I",
-	"u28irCq6Fk2yz1ce4FOjYfu+XM3iuHzDrYxz1dj39jo2ym3qfZBzkkb2DScdJ4RpQcPFvhF4xm1lUuq0",
-	"pAugcfCaFPa0k1q561DlVwB1ssu40c/ycN7FM/N/ZgROc/bQ7Lz1tYdkSOJbODfWN+RinRoa+rlzQxLg",
-	"+Lo3s3guP2pH/KESOVVyDbGzviy4N0yZs52hKh8UCXzwBZiq3fuq1cBljV/n9Os5YVGBFe9Yses2AruD",
-	"zxTQI2Z4/qMrjx9Nir/C1nwzMhxhY8cB8KTlTOkLv1ahntuTwgWINhy4PZFuJO+EE6jsdm1xbko86dcc",
-	"UgTAmpRR6IbaEh3TLwP0XHlC/6QeFx7Q4AmLZOMRuxwXuy07tdzLxk3UavM/oHW6MzPvokY7J8peSuXA",
-	"RDUqreVAbFVbtURnPM9tCye9CBw5EWfkBHEoGlf8gIU2A+MIzaZztHd0eLgfoIzFDpfQ3BGiUAsKHEuE",
-	"w5BnTIFHlwQGYs+Ij9Lh9tHhUWFK5sPhzI7E4StWxYrdmFsQLFs7Ajf00kHM3ITxsePzrfM5mBq4iimr",
-	"zY2OTq4fx2qABt8WUH07g2FnMOwEyWYNhhVOKgckoqqr/2kAOh30fV5zGu2BeAH0RSuM9tEMbp+Np0jC",
-	"kF2vJ9Y7zjiEETFVJyPOIrqg/zs4kVZ12WzMhdTZ95OjDkMk287t04nmn05JeFlQeBWYvYngIQIPDuL1",
-	"RnIKQWlFcVoWIUFUJqCKuqxE9WlNG2GFjedV/yshCg985WuCAYu0e7gYgqiLkqPVIVg+PkQJZZnS5vdY",
-	"QQ1niWIslR+hZ+T4AJ3aIMjfz9+8DlAm4r5VWjCcJIsVhYoaWqWhEY8okfbaKbcI9MCkVsrF64usV2Ar",
-	"bEkzL+JWbFg313eQT/kAGnYR2Os3eaMKvwbxokb5v+STCYmgZnpXsQINr+GKNNHp63gj4cvVrQabgr2e",
-	"4WBH22Q7POnYwroi0YLArCMV3To3CMaXfKJFkTEAqhiJWjAUatcTkF91o4WM5O64ERNFFt3kjvb0a9sm",
-	"cQdT0GDZOok8xVKfLgjYEi4OnHEUczYhwhxPBvePlm+HmHxfeTncveouPzPx9P5hD5e1ZAORJUQJWgpY",
-	"Xgize2Vf6RZPvE5wou3BgPAR9FbwhKgpySTSTWqtzCXk+SATcVqNufM+SPLBLsbd2ajtgaP+pglr6+P0",
-	"7XOtz6/LVquU/K7lqzw4vDLl937kOMTS2OE2T3uOTQDwkmn/r9NXL1ebtmv4VqZth7s4bR/YY2Pxla2e",
-	"nJqwpebb/TNwzhhnb5OLJtAcUUrwOCnHNUiF58uvf7buyNlykFJTN7s4pV2c0o8Vp5T7jbYdZXlf5Jhh",
-	"+Z0g2wmynSC7j4KszvfnfjsQBeZDvRvwFaaxkWsAeePkSn6KRp6X0UgoW7Ibjj/FPZ718Vlsb2ovznFC",
-	"0GxKQHJxYRKPvNb1SdagJfCMNbnjqnB4W3TMVbvahm9usY+b96UtcTTY9YXcaVuR+Ho+tZ2La10XV/3F",
-	"eZu3wWN9F4hXy/jnRLmsc/8irbjXyuEsTJ/gXNtz2R4PZF4RdoXr84aI69Wv0WsgKW9ELGzhMr22hzsn",
-	"EnIioS4z6JoiYecsv2FJsvTmfLloEQRH8+VZyI8OD90dOZU5uCcKsUXbQErg8ZiGgOOZpx9b00Hm9Qgl",
-	"nTDKJgbNBAuC9H6SaD9APx0+NqehGZXEwF7Aj2iEY92VgL4UvgR8DC2T+BgJbrKsa9Oc35mZ3VaWM3Q/",
-	"8HZ6+12+5gruaecnaAglgOUQSTy3IKtjIImqZ1APky5JvHawJ60hFbkNG9Or3KEujcYpg63sAUJOgC5e",
-	"nQX2htng2hi0lv1AU7S2VQDmaoCG9nD1GathboWa9h+46+VQ0Suq5nVn4ZdUqnM3g2tSQydIvtOvzuZf",
-	"hDxvuwRa4YLnts+Ad/RIpbe64iEpNn7hQOV+O/hGo+/l+8IKIiuLSlS34JZxCbXHi1EWUAgHisr5mEE+",
-	"3JNEUvEUTCfKJgN0yoxXyILR2dYCuA1lkYk2RgaSLmOXDKowgQ4/Ojyqo/9nMKvzvJxjt6iehYvJGydO",
-	"M7Jl37zm6leeseiHpOczFjkY4E5UHTQp8c1S1G9ENZLTJh1uuRhtFZs7wrx5wjyf8tmKlFmJdVwsUG9F",
-	"a2TR5n47e49yEV2gyZVxqWi0CijVQogjaAED3bhaUJ2za6ny4zVofhXfhBY5QOfEhhyYT0Y4vIS7htry",
-	"2g0QktWXO0BJLpzRC6AHNy+Io+PCROFnLJMksmBrLlvmgXS6rG+aiumYKJrUQj2c0wl7zrZ29WCa39qV",
-	"Q7X5Dof3hzcu+SBbJjXlmgx9wVAqtNex3lMzFy3EoeyuN3Zx+1oJ0AlbI1avsL+15M3SZslrimRq2Qtu",
-	"w9yXmUujiIxxFisDwQk9xjzEsQG2SeAWZFkC9AC95lV+ItExeCr05Bj5ooz0zF0sFndT2VIDDx+hcIoF",
-	"DrVuO/GvgTkbU5GABBjalEJJmApQkgFCrAqniKoBhCBpyevHQGvZ1SRWP6RbFasf0q2KVb/5GxarbTe4",
-	"LgEUoFalUeuwMYKkgkgH6LdLP/rRxJiRMt6dZZ2sunp4MJiROO7D8ejgr9mlrMZDLpIUkM8FGaEXZI7O",
-	"C4RI8H5a+Go6YVhlgsgCHdqGi8Q5TvSxEVgGE9ZzoVq3GQFLnCpNqTEOSQTuU+tbSChTJEJ/aYkzMrDR",
-	"OPeb2mwmkIvzAToDuHuQU2UHBRamX5L7l+UUKtv/69XpUwsjviisfiPq94sXcptnxN8vXpyTxmhIvUQO",
-	"MrUTeYFjcj0Kg0+biextNoppaHa+0EXz8jp7hMd0cwXtAV77Ac6W5bXBGyjmk7IPNQBNPCFaaWGkLfZj",
-	"UGdlFDf9xgOJhlrlDV0AlORimB8DDPybpj7O6ox+PcqXVKpTPYyzK71EvSUnP8jrJ/CqZQlN52xiVD54",
-	"e41bOD8BVjLbcKi40IL9eTlRLgfZzTI4JdYkyjWPJNIcldsbp2+fu2AJLkrY+fuGpakE0NrWIYItbms2",
-	"1GfhdSif0TZmPOKZMoNx9ShqMwG1hlCbXjC3DHrzOEN7FjQXDZ2TxlVI2G9ZJFtvrW5xHl53cRQ4uCAp",
-	"zbvCUk2jkZSFpH55WovMtY3Bit8u3cPpfAPd/4vPUIJZPgTFbT6gXpCEy8YBxDShqjQAa2v3jn/SO4G/",
-	"0CRLCqI1/3oY1IBD18kpK2OsPixJoKYRGVl0Deb5tE1fpZYJhdSD2lA1SukNI0YO87HdkRXMSd3FOudp",
-	"/d16R2r95RrmqP5sbVem/nhNG89OtMWh6ZdF+fOTJk2/MkntbZLRqMTpstwwhBpyFf0MVSIa9bNuzojm",
-	"3E3IRQTyiMzRjAiCbBEyCMlhaDRHNNpf1N0B4qnJEoEqgfEcKVCcVn06rFfOFKbguVTki4J6KWjK4wjs",
-	"v5hAcrt+po27PcbVPooo2PFRi2b/AFPsotPNRBvGBDLQDEvvJdiSIZakT1leLyWeN4mC5cCK62iKfMBm",
-	"lfJKpU2jsJWoN6uu3BbY0ezpMzFEl8M+E2Z+BLyhPajX1KhPXUu9GldeXmK2RWOYAdwFhZEPCTwmzjaE",
-	"sclLmjaNiI/HJoasZkj+iB4euv95AzusGdjWFYhmri6qo7wOBtt0WlokLWBwHO+0yx3XLpkVp1W1Eqzg",
-	"EfWgQzGLfOUQeA7YAfrAoIbGlNOQSBNJVXKmagu9n6XOqSoH6AKqgSmSpFxgkQc0DotITnBkhlMOQr4c",
-	"iOacDayIkpjQK+N8TYrrtJM8xhQXrtOh8WhIlzFjMSGMJAI8AHvaMJHpWjY26CyzYOD325LLtNzLbbk2",
-	"q6NohlRwdQ4h6tPYG/dMTBw+6fjZU87GMQ3VtYVLN2eqmWO9P/XeiSfnFQVa6WT4HnzLwKnQGkplgpFk",
-	"IUGck4WK+upqJiJdunBy44Yx50YqTOiUdLFTLgzLpq04X5hXjc1GwLizV63IMEPMRUaXYCnHT2bW946f",
-	"jjp+tnpIy4+irA1NNHNDUI8OAL38ZrxtvZuwHtsE/o4qfzSq/A3C/xtJsvWM7pU7plFDdFXmnMTNsSHL",
-	"nMafgiYQiae2Fg3cK1ASR1AqVZlbfIKtpWhyAuQAndoUFRP2HxMIVXIV17wwABPG1Jx7ZFXEYmq1uTQD",
-	"RcTIF+V0UIiFVjtTAtatqfVZrzdMdvK2Tc2il9vKg+4iaxCWLiV6J3Z2xmVVcBkiXsu4PLB+LQNPczcE",
-	"XO1R/ZkZp2fqQt3fJumkjdlG2aTFX8kziELMAG3URCkFLhKACpQSIfXxv+YK39TJbHLv2gHfCVtFy4/C",
-	"G70TID+YNW12dj3+Nz7wO8j+NSx1xu4UR9nrgx1D/WgMZehsPX6KeXjZ5rH5lYuJgxWwDDUugxYjrBRJ",
-	"UmUjcOkY/pobhzJlSPdgLjlDrPVP4CeF5mG4cHtOIggagYEOdG+f9cefw5hgMRygp/q/4OixzqMpd7jb",
-	"+j0SIZmFoQnPZVFe7pJxNaVs0uQi1o3C1Yteia4uH5gUlQiGtuOpH4+ngCwsobnbEUvMd/e03cboZWDH",
-	"O2w5n9sqst5tUuDdBEF8KrMXRLnLACImWi+ILORaIyBJ9brLgrdZ58L+Ji+9GiTRufEUbhu2zXZ1y6BF",
-	"i8Nov7Py0UpcUO9O4O7cCgtwKFZ01WUedTCHfKyLJvxwGNY7csUvwbZvBpeosR2ahVA1035H2j+QfR4t",
-	"On2WXyZV4wdLuComrr8c5Q9KME/pN4bxnCiUZmKi7e4Srkp7kN+mEFM6qADoqCnuyTNGKjApO/74wSJt",
-	"q/t8P83sAlXG/vV8NXCZE83ANsXGpArhGECdLGPb8y5miOhNa2DjBe10beCXHbv9UOpIU1c3ZXQXOC5o",
-	"odS2rnMW3B6/29S9tqy8PH/MuwziMwZX2DYEr4p5ZiA9rnCc2VK2TNsPSE75jC3R3O9dLuF29TZ000Fr",
-	"F5PfCZIfW28XO30/NbcZ+8E3+O8SrW30qyyQfE6Q0I+c4nY6Gx6uobXfW8jOFUsw2u52nPajcZqhDE0/",
-	"RTLyPVXb+QTaOrc8uBFmN9dA/ZL/uz67wgtJy92NDjzfi6Z4IN31E2Fo6LJXvTIhmhPpZGqBY+xCl2p9",
-	"gG19koM31HTSVNzjIiFmnFt2Ey/0c0t+4ouEbBPH+iIha4i/i4SsJfwuErJ6ytNFQtb178I4r4F7fZGQ",
-	"daFaLhKynuw0a9tYNzcvmlGBvC5jluTQKNXKPp6snCWkcAaPuZhw1UFIFMU1LFyMZm0os4GRj/iEQh4R",
-	"QM4Y1rTft68OVyqxUYIoqhUNv0I32xcN5X7urGi4VtWLRdGw49bVuNVWuqhni/LVaUe+dHyzUg0MV9sd",
-	"uob8WOJKWUsF+tfC5TucG1e8Br13XxWFLYK82rUWMZX8I8AXwWhMZmgmOJsgJaBs9aq1MBY47Kmd9g0x",
-	"tO1up/J3Kv/WhcjSIhcL4qVJlkwJjtV0ebGL4cfemxcfe0M0m9LYGhsG5s4EH4grzeyWEWu491/QD5T4",
-	"/41stcT0mxfLwiZgtCHEymTp9ZDQynW66RUpykbYmg5IH+L2a2DMDD7t4k26t1L/0i/UL9UKs2p+1UbM",
-	"G0tr0D6bIiV9xKP5sslZ6nJFUZp9wadG5EtCXA5AXkgFwiMxgPMlJBlB0baTBaMWvqQKDM7824ZKSi+p",
-	"3kA3pG2XGnI9tTmE8wW688X8T43+l3+fQuh55Yx8kzxcdyi9g0NtKlWrCPWtqSS7gFYUNGskuKkI9AXJ",
-	"uVQksWl9e2/0YSpA4CAL0DNyRWJN3gE6P3sToLe2+KoI0FPOlKCjTHGxbxF/L8vj1h1AcwNkar1ix4Gw",
-	"DMcLDGaFhLmU8Qm2lsXMxBzpb7NaWbmnWwKZKDH6Mr2T7/Q6MBM/DNtfvzzZXRccBXouLfigUURUVeXB",
-	"N/fnHx+eP2u9cQE+ljaUt0RhULAgFyggRQL402hS+QABLG5RhayUGRdoKy+clorw5EAS9Xxv0ABKfH+L",
-	"Zfx8TlsZgOJOcVqXe6DS5yvfB91X9ezwJ7pxWWMZoLkzLhM8h0pxJZV/ghRHmM05I4jEEiClI27DCMHn",
-	"iPaODo/2G7jiN6JujCVW1UI7hvjBGOKdJt7O7FC5C60rJOSpoVVKCi2FnE0z1ajLtD4CM1dahtSDKbFk",
-	"A6uZ/PmbMDzLPd1mfeuuLG9WMdqx/s5mbRYewGibsVkPwOBsjf9bOOMWl5NScfvwBLLGPP0c2yN50sHB",
-	"8w7GsG0W1L20OXgsOs6O335M15CFXRrfA727jGerSN1L2MuhXm/7nKd5v43B7IF2x2I/KovZDa4wmQ+S",
-	"aVHH76ixW19As9baxVHk3LF7ozkaAqi7KW+pH+qxDQNEvuBQAcw92XfXfgDzZu/Q3VQAzX5Cr7wLFGyr",
-	"3gKGOwJ0dcyMOxgGMBEYcsftI9OqcDBz7vkDeVKECpg3rZN4RFBEEg54/UeHT/YHqCiW/7AIOnDYoDiK",
-	"SBT4hfTddjqcigY9f05Kcmib1v45UUYI3aah70bQbuabTX4g/RU0fq+Nu7y7DcjtM+OznAb/loK6Czxz",
-	"6euVYZr/vieX00Jogq+uLP/CPDiyg6LoZCItOdxcTLHRWzBqdP7sxQOJhpOywJJDuI6Tx/bO24pnEOZD",
-	"3f4wPw/BkQeeySHayyX5lMcR1AAzzJ5qRsvnLTmiCrIVwW/JlJjvdzgxAYLmjZyadmbdzqzrZNbJ+3yY",
-	"MmlUXW/xFjyfCfdMtxNT7aZkrblX7LOgkBl1hpl52xlm9dLgHbyzYFrd4k1eYUKgmLMJhJLuDIlbMCTu",
-	"vgOzxC8GT+/Oe2WCb01pZtsRWDGfUNYcKP4mBVzcPCq7qDBjQpUiEyAQLAQJ7T06QlOeCblvi5wLMhZE",
-	"Tt3PTw5RhOcyQIJkAHR6XLpJheK7ZL/IDQNnNJVtldCMuFuosW6i0rFEMxLHA3RaoCK2YJTlaI7D12cX",
-	"n9+enp9fvHn37PO7s//54fm7s2dDbUbGMTGH4Ahq/XKh+jHVAtXV8xwCrRFs8uNsendNFPtL2IOtRa1D",
-	"87cXpW67bzkY2hATm1fAyCzPZCiWeRe5/oNGrr/kE0SZc1vlrL7HRZmPnRxZlgvjk0+/IPSlmTAl9s+z",
-	"hkFOTGxq2VJZEKBMUjYx11bu4YOiwO8wKAlQhzquBWzMJ33KQADWyojXZOYnksGktiYxajq7y/JjEfjw",
-	"xFtbo/ftAu/EyA8qRoxbuUWBNMmLFKuWPFYKdbHhpGGVu7Ffxlwg86JNcTMJFLZuvaQTBvVrcRFp7UpR",
-	"GpMmB6MAsJo6KNYT9BKrcHpJ5rY0lwVoRqNMQYDmFMvpoqgwoaZvT99vSTrk7d+SQPD6b5cIWp4XWc56",
-	"wegKIZ+QzLIG/8N3a0kA+HJ1GQCfrSsF7Giv4eatS4HqyM5uqZrPdwXWx1lMrrDS9NVYgq+2pEdzIlLu",
-	"s13lOi50nYGLFVgdLsgkmk2x8kEq3OHwgSwHtdjX94bm6Tsew/lxuF/nzhlhaZEvzC1ZcQfXmmvxzji1",
-	"t5xnoXu5zRwL0/+SMDe9Tfc+t2J303TX8zr8GDUEXpJVguZAMhx8E1YWtLqGz31h4t+xQ0oD2js6fLx/",
-	"UhJQuVtdVIodQQH32iYavcEmwj6XL7foBXac/XfO5di5fpdlgvh82SkXpD5j40YIvqs+212A/pBZGhuJ",
-	"WXMqZPvJGSU9ZMrm4agPJizooNacjG0bqEUvtxmi1YWhbfnPvy9j76zTrWdwcIEM4Y1W0IjWNJV0wig7",
-	"wIyzecKzlgNzjl/gVaxnXJ+8IsIUxXGR0JG3BqMwLnHrMVOIsuLODyAVYqyI0AZqXrVIcbhOnGQxFjnc",
-	"m4mU0mPWXx5ExPRCv5LhAD3Ly4KyGCxgC3kC0FKmAGkxKIjUMIMAYBMqEYdZ4vjE3C6map7/VCCmVQXe",
-	"OZ2w5+w0X7rtCLxKL57A26aAszRn2apJupXXtChacE033JOO360sKrbnS+vkU4cW1vWqb9wRV0BLKSyU",
-	"FwJQwNKV97fZ12alCFzndUKYJeFlBZ5OywhuYxF01zlKnHWcR+SKhmSATi2knL06hBtD88S/2i8AJI3D",
-	"PbCgdMXjBIQKH0P0QBNvn+lOtgwjWdPTLRk1tSNpNm/06yCuT/zCHXDLjxl69eupF0IBsf6awkLOIjTG",
-	"oeImHSBU9Ircltd+JzLWFhmm4nYOOlsOyGm8x68XG1ylRnQsg5vFSNIv/YhOqDJ4lN5dHGBIg/vcoUjb",
-	"wcDNm+DZxFoP1U4Proig4/lQixYteKBhQSxYikG9M9DWiDMyQBcupcV1MMUQq+jsFGfs9LPUWBaEBSXc",
-	"2sJd3VSCyjDim/dvgRe3KndcJ7ckcpYj98F26HVkcMU3w/PdHd/fRMhY3FzOSF/RhOTFZyvglkuEiuXv",
-	"7hGQ3YFyFfcFgRYgTSi5QXeY3EVx8G+YwC0IBdPxbVkjS08guQGysx/ut/3g+Cnn9E4c7uwLfeDvaj/E",
-	"lF2iPeDFKRfGitjvaEZsQfUHefILZO0y64eQTSbBW2/K2xcDC73dWSPBaQawQnfGwt/YWMgL1FN22UGC",
-	"tEQGnn2xCekIoysc0yhAGTPqPKqPRfIcJ40Vzi1nbS16L2//zmptv7qmlpAkKoQgLONOm99zbb5ioJ5m",
-	"Rp61cOKFBbzw84sCKBnhO54QVWhEYs4muke0h11wqKtBBwlHEcIzPEdS0ThGDCcWSdy2sT9A0NkQx/Ex",
-	"0rwytM4MkAClCdkR1Na0kGCZajlkAoKhUUaoAsTmhZHX1L2qv544RsP/Aat3AP/f/0sOkYTmmD6W2ED4",
-	"ERYEDfUY3mRqb39YL4XeZGqLMuhNpm7opqLdOrBnBJ6pv6dYuUsxvrbC32IVXlxyHjdWiWkXIVna/f7B",
-	"XmXmwDSYgXavXh1atSkRuBCoFh7G8NcH+vy8kEAegIFKLqdP5maAOTmYVgyRmzKVRiuXpZhEeCSJPU3k",
-	"IzSZjKbEh02Wd4eQFifih/SmbjAqPd1p66NcQOzEc/1YEmjaqGuKkPWOBLvb0Js1Zgoo91LkwdqXHMb6",
-	"aZRF73yrxkRaScomMelnkhwjgsOpSxoKsRCUuAtSqK9rRUQqiBYZefISlUimBEp34REAbui3R4LPADNn",
-	"ihUSONT2dmFVuZtR04KeM2Uu7RlN4PWUCMojhOMYCRISekWKz2QG1gsXA/TWjAZ8nGYczhSzd7BYuaao",
-	"RMo6REwm1djIvdxEmk15TAo5eoqkwnGlRCg1TplTq3cN204JjgyOhDYvRV38hl36osjw5kWj38XtysQW",
-	"oGAyI1GhgSkL4yxySa5gv+4OZPdMhjnfxQIqgxfa0elsBj/3bRttQsxYPKYr2zRk5UVOsLmighW7rnKo",
-	"M0UowNgxZzktooYuZ9yWCS1Pifp4EtExCmOqFwtyKm22NlUoY4rG+g9XttDEH+SVwmsSsi3TmqlvLRPb",
-	"7+X2UrDLo2g+Tv3q6apdpvUPmmn9uhAPFR42/oUS/zVlXTvJofmrxcna4AopdXG8+Kh8lWpvVzmKuN/Y",
-	"g0qNGzSbEqFPl0XidZhHoiUDdArBIu9+fYr+cXj4BBBvMnbJ+IxBTJPzIxmRYceRw8h4wWZt0gSWY9vC",
-	"RHdyZ4uWmnUrwL3gtvx+liO+RR41m7yg310mvOWAVuZcGhhRUwjU3X/WmN8jHs2N/yaWJC/p32KbBwbt",
-	"SQgC2MbGZ+pfsujJeB5djGJ94sjPAnUO0qbgiW3a+F4PG3R5ki84SWPSO+69edFbTNtpYS0qjbd6Z7bf",
-	"E7N9BW8pRE5XodiWmO/tVTnKGpKPqyVZQWeWqknKAsOACwOegPYqQzrWLVVLtAZGgLjydLqlcjP7AwRs",
-	"pOk3s2lnDBQ2gKi04NkahLGtp3BCN20YtnkxPVs613hqzXR29V7vJjRtiQPWqex6WiqnavxbC7SdW7Y8",
-	"Jg9kwV8l1BEjwKEBHCppfGJY5bADpmn3qT5SW5RFD3PogTT0Bq6vOtQhCqOTigvjdcMGaAidliRBuQZs",
-	"E7ahBxeyTRVb7eY2YUnMMCI7jva4JOfVcFU5zcbsGUgo2BnOQrK/y/jepXY2FpRt0PRNCZ2GUw++wX+X",
-	"oo0YHAVZBN+AeKjEKXeoAlsw/y1ChuTmb+7V27HVDwakYA693ZliCe7HzZBtd1Wxo9gftEBrGTnbnQ5y",
-	"k2D/urggubTfPH44RN401Yj7jahtlwyA9ltKBTyQKBV8TGML1G0v7aXCyiWWruvKuHPugBJtvV8INGx2",
-	"BFQhE5qdfr/RK2sPFG2X08CXhUIURSmKUok5mkMBkApNGeBTg90Jn0VY4UVL41kx8i0W/9JNez3d2WyH",
-	"mgIZboNuLd3hHgYp3XHuzgTADFZ4rx4cZQnjmzxIExKwPEfKRhkaV31DwhTPEdWtDDgp5UW5zAmAi7K3",
-	"BliZxrjIc3ozSSIjDMJMCIh5dNlWWlfGEcIj60VDluFr8JChL82728yIyts33d3hdGlv8+59OtQu9vFO",
-	"QjKfykstAopCexU75IF0jNxJMEnCor4fc9vvmM1pbj5L0bqN8sqP55xCPZhC1DCu0JyoPMz7BPE4ImKx",
-	"ZXCbps4zMkCnRYSAa64uIAAsG8aBH2sCtQmL/u31dCNirLbTOyvV7FKU4biuI8l2IuJ6eZY5vfcXuQ9P",
-	"MGVLGH95jgaUbanUbMpjCEvSBoIO3E957nZxHukLIolCioaXRA3QP+coImOcxSoPcH0gkSmSbK9wJCIs",
-	"OvEuPR+Yi0x3wyMVnss2S2TLCRd+F3eWZ/2CLX5h4l0y9t/ZjlgMaMhtiOWpFCXRcQBsvcxIaMRz8LEg",
-	"cAsaBGR3STjvzAGuUsuSslwyRxir6qmn/WdTAmKFCzAxqsgRhUni6vcKckVwnFeCObEdOfWX4Et9qALb",
-	"xAi1GqOk1r7w8NyI2raBUersPtkUJxaKpHxmQnRcAvEwaWM7++NWcR4qyr0d7qEIdKwNg/og3Q0omAjG",
-	"erCQNFZIWK71jZ2g4u0IStgTmudzDQhj3A9yDFxpRRJ15TYjKkioIMpx6P71ng9ddXAvicjkow/VPCVD",
-	"F1z5nxkRcw+dxk6jqPyQSRIF1otiGs9zyYZEb45tFf5+VqxNXt7Sa9ymxpoqbHAKtEmpRhRBMiraA4GJ",
-	"leEmqUdChI1l4SnJD1MpgYMRCLv9wI9VgezZBMcxSjHgR+oj2yhTijOoEFpcW5vsM0VSBz/w9s35+8Y4",
-	"UFia3sKVSs19nFlECHmH4tUFPQSIDCYDNCQFRtbxf/3v/wN59nA3AxviXc64TjvdzDx89EuHErIRSQUJ",
-	"jVo1jS1O4ZIyU5jUWr7PTSLciU8kVEkSj5HEc1viyEQHjblonI0eTNBRDJv1NnLHDLtcOB9iCzlgGJgg",
-	"YpuiCJmCMywieeKygRCOYz4jERrNPUJsGmXBRa3rPuYiwap33MsE7QX+Njw6PPqlFi1/icpS5Is6mKok",
-	"LuuqTvG7Jecd0P1e4UE1LOMWw75KIhM89Pjw0aJc+ycOL3OMukKTeqBTedaFOTwB/5elSi/omWhtmO5L",
-	"bpqoDyUtia68OG+rCIOzW7sMGqyygQvLfB0lfY+15K9cM0tZjdXox6aIxgstCVQdRT6QTgoD7shxRQRj",
-	"LTp01y5/1MhLiDLUW4V0fwP0XFmQxIqF3EDjNUdt89N7X7IuN2W/9GezWV+Po5+JmDBt70crVCb0O/2V",
-	"i6SLUbvjzC1w5s58XhvdwNpOFQsXzBxtmC4w/DKr+gCwGpsT/CCbwO8Kx5J7UAbFybtw7wEMAXBZAA9T",
-	"wtPYGYG+SQmWbS5nrPHJTU1nQXBkXoZ6bcbB51Dkc2RhqEc/c+IOWoFHpSrOHj/mb814Fkdoiq8ISjOl",
-	"WRPyGiyftWHBFuHAVjheFxnWCKSnBjNzixlOeTd3Gt3FGbbmevnEP25J6zm+RcjY3Y3mzcq7DzYX0RMz",
-	"1eN9q4STVqc2Rb/9275yTbLHUURNBuNboftQVLczxrEkQS/1Hn3reYOqgjDEBEuC7AvG4Ullkew8ymgM",
-	"tlSRW3g4eDg47C09b3pM/mc+gE/5i3z0Fwkbc6Ls+yc2lQuq6wyuRRqlHf63P12CRMaYlqHmeNi0t+0O",
-	"IZf4mqNvAcn42adeui35onK0GvN0NEePD1FCWaaIn5mDJlqzWCNuWEqJHeY5sQDex4U2mYfGh44+ZoeH",
-	"j0NoAv4kw4ZYfCOntx7P7GDBOwQ0a5kbFxU+th+gvLnctU5Sz8Z3ryf1bjO9xOSR1pAzVBTTOrMSUAph",
-	"yZp9oCPNW3Wes9NC2kiFtSYprB176yrR3jDBl8CpQygjmIm4d9ybKpUeHxw8fPSPweHgcPDw+Ojw8LCn",
-	"h22HUHewAekA2eUoojgmoUIZi4iAUh/DAfqVktjMSQYo5xgL/AncCwcrrRfcydW0+UCiNBvFVE5JpI1i",
-	"JXCokOQ1AJy6GQc6MyFM90EiY1G7pvIGtIWHMpbfh+b+KiOdFl1kepIX9JImWiGjM00sqaCSIM0ghCl3",
-	"814z+2PkcHNgiLk3OuaTvgNrpVHgQ32UwARkUPm38d9G3MPbCSDXJneI+90kmOEJSQCFDIjb5PMOvyUm",
-	"iyeAEO1Mfh96yzBLSMMiAD2Xd9oa7YJzdexmNZp7laHysez9fv7mdYAyEfftqV+L2CSLFU2xUOCa2Lf2",
-	"voUtKzEGTNyZ74Vst4Y6mPJYKr3eQeWOQA+LZ6o8HLgPGCCnZsyy6GEFKF+cCCv8fYgIuyIxT43xbxfJ",
-	"sGL9MslsJM0VhioWzeYSoNO3z30CMdMq3jt/9sKEbgN0ywjrsxXOFLenQcCjc8mnMsj/7MuQp7bEpQxc",
-	"OeopTQ1J8Th/o5Rpe835FxkS9QtxWuaPP4jgMP8S0Viw/uLqxiMBhob/0bcCtG/cI0E5JCSPFgFeN3nz",
-	"ljaDcmGzSlxscXVUip6poxEjwEjBP0ePHqHht4+9sf7hY+8Y/fmxZxftY+/T92FgQ1nsJ/pV+FO/6r1Z",
-	"4jr8tWYRnSC3sS84SiijUlkJWialA/jVShwZ2LT3fH1yopJFbgDOIqo0ewzQU1hQ6VAM7T15QhmSJBRE",
-	"uZJipSSaEAsxd15G8zbUWC3LGiNiArMaOXWVJ6+/rZn/G6ctIBoo5ZQpeazNtBjQICNwMFCmR5QKPiIy",
-	"cB5TI+rNzYpmE0WEqXOGIh5mWiIW+/1W8ISoKckkSogSNPQJnaey9/3T9/8bAAD//w==",
+	"7L39cts41id8Kyi9WxX7fSXZSdw93XZt1XoSd08mX97YGT87nbwRTEIS2iSgBwCtKKlU7dXshT1XsoVz",
+	"ABKkSImSLdtJa/6YdigSn+cLB+f8ztdOJNOJFEwY3Tn82lFMT6TQDP5xHKdc/J3G79h/Zkwb+yiSwjAB",
+	"f9LJJOERNVyKvT+1FPaZjsYspfav/6bYsHPY+X/2ivb38Fe9B+2eKCVV59u3b91OzHSk+MS21DnsnI8Z",
+	"Udgj4ZqkNBlKlbK4S4aUJ5qYMSN2GIpGhkhFLhWjV5pQorKEkZ0BF9c04XHPtTHY7Xe+dXEuz6QYJjy6",
+	"y5nQOFZMazvQTDMlaMrsrGiiGI1nhAv7mOwMIje0cLi/SXXJ45iJuxxvFNnhGnnFxCMNYyaxZJoIachY",
+	"JjGsP7XtECVhwYd+mOHYXwhjZ5tgZ3cz/mNBMsE+T1hkWAzUkil2RGJmgHCoYna97fg1U9dMkUSOSCZi",
+	"puBhTnQxUBGOP5zTG2l+k5mI72g6byTRWTSGPegSzbTmUlhCgs0hOwMhTW9oBxQO8pTOEknjcylfUTVi",
+	"d0g6l9IStCaJ7dcuKS0ttqWsidFkZzDBIfaMlD14ORz/e0EzM5aKf2F3uNBI0JpFihlCRUyEJCBGSgzR",
+	"tatPyVRJMfIv7wwyGDETxo6NxZXJXFOe0MvkrjbiFTXR+IrNSESFZVlY/BJ5CzmFGU6VNMyy9ZiL0SHh",
+	"RpOYGnpJNUioTChGo7Edehe+n1Ctp1LFvTHV9hPynxnL4NVEitKGW1nGR5liMYkZjRMuGKFJIqcaFtC+",
+	"cgmNs7jnWyXRmEVXtrXgayOBi0mUSM1iGHUksyQGYXTJCNVXLO6TwTtm1Kx3PDRMDbpkOmaCTBTTTJgu",
+	"0XSmyVhOSUrFzG6aFLHdTjKl3PQ73c6Y0ZgpUHhBO/af5ZU9c59mwvCktKIpndnRGMXtIEeUC9tusZtm",
+	"NmGdw44VKSMGu1bQh84mE6kMi1+zmNNzePPOORYJRRhCNRlUOxwAiefj7KV2oD07J0/pXzZhI3xpZSA4",
+	"Kr+0RJdOEmYF/47n0ChTys7K01iXUEGceUASLq78+DegaL8s07IyE2DfxFxbHou7JBPXTPGhJSKpSJrZ",
+	"6Y2l1IxQItg0mIZURPOR6GUTYBjgDjeVDendL5tXum4Ct69kvyzVsF630tSSDYgwmiRMPdJuUBtTql9u",
+	"QaO6MZ5L+ZqKmWNEfSd7TxQ1jCQ85QZVI5AlFySR0RVRbJhZuR3s8xH8I2Va0xEj1hrWZDrm0XiTktj+",
+	"ypU1J4zK2HLJ/GUzNkjzOl6guFIstlYETbQzNFKuNRcjKxquhJyC8cdEzOKcYsEsqazdxcVF7ziwSOYX",
+	"0NJWNLYkLkasSwbnYFAqRpP0v3/oHBdT/NAZ1KoybRQXo3C9bt/M+bK1cb57G+fLezFR0hrQt0wbv3GW",
+	"xEAguo5C4GfC4PeutWregTJSlnmUtpwlY5Y80u4VJ0E3a421E/WCcTNmivzz7O0bIqwUECRTSY+JSFrG",
+	"H0qVwnDfjKU2GzC8YJTvnBvoLvwzXTLI2c6eCPVYKniqZMJ69owLfMVieMZirlhkzmX1F5ZSnvScX6Xn",
+	"LalBl/zX//4/u8WK3boLaKX18l4eTabcjANd/kgTbawutaYdM4aLkT0plyfFRS/TzE7WG409JuKJ5MK7",
+	"jWCKt2/NtpojmkwgKKzoiiUxY24nYW2CbNLzY7bjz11GPSqkmKUy0+EMNmPELp3F7ZqyMJNbt2aXTuIN",
+	"Kjsih1ZZgTfrklntBQqhsG0bPaUw7k0ZvK0oaQWzFwa7Kct3OcH8kPYvrOlGTOClC/raG7z+lG4N3s8T",
+	"O/jQPA5oFyWkVyBWthRUPVRMj3tgIoc/TKgJ/2l4dMVKT6SZlIRspsHmGhQHdP+orFs2YQYvXbKtMfyd",
+	"GMOORDZoYq4kXHOfHxfWHraDIXbcMFE5YQpGEHjt5/yC7pBqrT+7BYqhCRMjR1ykbAPW6UXKVr44nDNC",
+	"/fhu31BaNrwav58fzGZsnkUDul1z5yJlmzIalq3qCvbCRco2ZS0sXOof0lC4SNlGzIRFK9ngKsv9+t3c",
+	"XpCKKHYtr0CtXDFwntkztKeDTWjrRSPfKurvRFEDbWxQTbcVZ4tv5YCM/820mR2jUtG37tqA1hcONRpT",
+	"MWJ1bg0utKEiYt6xcWh1r0xQlLmwl65/pg1PEjJmSUwuZyRl6SVTOo90KGgzodqQt1PBFJkCtV3arU7l",
+	"NbJ7zFJpnEYtrcztK/oWS1PrDjm08+AKpy1Faan8njMhs9G4WzHEBGOxNWAgIie/sBKW90oxCmRKNUEG",
+	"A06wHXGwfBiNe1IkM6Jn2rAUfsqXtskyKa3jrXszFi+jv57zC9R1Q4Yl8NQBM5CCha4Nv+iaMbIDusGt",
+	"cPCOW2zqyI3IoX+k2DWjibdjYYgbsGSXU1B7Wxbaug8iX0g1m7FoFw/qdm1a6GtTVu3y1V3BroXGNmXZ",
+	"LlnyH9K2hTlvxLpdvJorXQU7S7dyGRyM/tYN3MWD35q434mJ6+hjg0Zue+lmlxNuO3NvUr9jv3At5YHo",
+	"x1nMzcm1H1kcc9sYTU6VNZIMZ7pzOKSJZt3OJHj0tUMj7HUueqFrf5IKoh/e0LQhUOL49IWzrOA+hYJm",
+	"2RlAxGgPg0AHdthBYDQ+3QWCY+nEzOyW1Hf+XjP1AoSLnTk1ncNOlvG40+2ILHG8iwJr/ntT+iymhvUM",
+	"T1ldX6gAmxeu1IW8/JNFxn7Ga0c21zqf1K6uzEwkcVmZyNLO4R8dnYGp2ul2nG7ufKxpz9E2rsvcr07c",
+	"rblqxipTc4Nlt9bn8ciRYTUeJtQzf3SgQWo6XU+DxZqUt3+OEivjDCcNyx0OI1yvfKc/1uxmhY1ecb0q",
+	"K7FrnyjCDUt1qwjUgG+/5YOiStGZ/bdgn01DgFKmtFR4j8mIfY9M6IgdEXoJp2J3eoIzof2hhscq2+FG",
+	"37g0zxSjhtklD4z9FVYnZkOaJeadRIWb0s+vmBiZcefw8f5+t5Nykf+7jkW5niR05gVR8PWTn36ueR9u",
+	"vkoUjE+65U8Pmj79l7vLCsj4UsqEUWFfSWREa6ZRmsWTmqZTZqjV5CuLGq+L64nBUvsjnZsBRyWjgExk",
+	"wqMZAW3FdL+6BD8vXXt7riyT9Yqbl9LPL/BTeLtK5YalE6momp0uneWCwF9yyYZSMTLCABFraaNU6JML",
+	"bsYyM0UozcD+asCYtIdjrsmICWYtdTRlFDOZEvZAKaKQdQIS8PlKleX4+aC6GhNq7Emvc9j5//847v2b",
+	"9r7s937tf+p9/P/+23KeTBdKq5Al3b3WajzZcuWLxSmirPUY7GyRzPDMyDWhQk+ZqtXmdrVayUM7mbll",
+	"gK8bVyE/QS+c+PysILoNDS05JOyaqZmzUHK/kp1LRcb7zqrHPG2sXiQpjcZcsJ5iNIYH6FTv5jq+ElZi",
+	"dVU5Q8Zq/9xZ0e3kaUwdEB9jGYexXZ1ux7sX7VCrqUPQel1ygtWTzgFRa2MMOUti3byoX+uMqHBBTpW8",
+	"TFiqyeWMQGNkh6IhCxFZTBEuXMQN7MDUsag96ySMxpaDdUL12J3wJlTRlNnvLNPtBkRWUIM7M9fuDrNW",
+	"e8TAFJ0wOUlYLZ1qQ02m67ngH+fnpwRfCL4tjg5lmnUtdR3FFKNrpOMzFFcrsnAEMiA+XsHcxZOxXuWT",
+	"m5m61go5jgy/Zqv0idQ+vxf/kFPn6MGD/ZRqy7GCxbVb6q65FvR860atG3nZDAW7tNityqqEuxKOeRm1",
+	"rGGmunVb0VD11DlnpVbp3re+YOTGq5v1LMnQGFrRlMkVXmCR+m2/RYujxmL41mo51tLik+9YecOh7nsW",
+	"eVdc1Cz8YELNwKq8CVPaTqp0C7VrddrgC9NmNihfwZTeqt0MKzXe65vJM2+33r6srJOGsEKu07IEDEVe",
+	"MK9W8g8IZw3ph5emq8k+JNJlks+13Dji95P4eztAP7BT8GYPoo0S+r2TfyucL45Rd1CNJwqujaJGKg2X",
+	"rujcrrhhr6mh6r1KavlyDYlXoZY6eoAbyfqtrVBLs3tlqaxpQUdtjUt97NMhGuiRanPGmLiJaCxo+vbI",
+	"VrBpaPCgvKibwGQsBXuTpZdIb0sHO88P8wZPxdeSgRBaiZJCT8fSIX3JeNzSSv6C++z9cnk3ZerrBqyR",
+	"b0+wGWVK92tSpbvy2gbUXyar+r0qK61iBUsU93GR9FhLTxma1B9+4LrMLpcmKTURhhQNeWLsEy4ITZK6",
+	"Ayou8YqqD026JZoP2+26MdeuxJcTux+oAtdTfw6v4FNo7S5OKcydWgv9wXMk7Dv4lCcBr9JVew/el3Uc",
+	"V8eCBNnL9vj7b6Yk+rIWeKuWuBnhtfpBhrmkC9xBzRIo5cLr3HlxVElwQRdJ4TTqEtYf9cng6wdcyA+d",
+	"Q/LHh86YFhhRl4wJYugVEx86H79BQnbKRTi4x7XzOl1wiJybQ/H6O6bZTc6r7Sm2IEMphtwSrXMOtW9C",
+	"83bTM/4QtuTNCtnk8/q4cIVhydbj+dZcuwLX+WHdnyy6KT2sI5ZugZ5W2/223sx5T60L3qympXPTJwOn",
+	"fD/Z0zXX6C2mGuIO+DXHUIJaZ8Enuglv5ycHYFcr+IqxrmZrfaINrkb3c6vR1Rlc/utSN6VpdMPlKs2g",
+	"YZP5SLwQG+bt9RimViJ0l1ItH4n3kwc5odvn4JZrcqPjb5WHj4hg1y6eNPejxnzEtLkd3s13YV2uXodt",
+	"rxecb+s40a/8dXE+WYXxnuH+n0Nu7m9SpStSaoETUV4RxSvBAfsHv9SZC9Bv1f3y5Jfl3ncXQ7eIXnFS",
+	"EG0352DDfrvh+GuXB5by9Ph8TT4OfcWV+NMxw7gaDHnTRk40mUp1hXGa+NswM5liXQ+UOMwUYJbQMaNx",
+	"NUz5kT3CfeZplromEz5kZEcKRmaMKpKJhOlS4KW0jU25xjvQ1jdprTwX7DNNJ+j9wAN/J2aTRM56lzIM",
+	"T/IrXRUn+bot2ZS1Ljn4UmH5/v2L5yAmncv9GHzp+QXD8k/rOLWusbrplbOLVw9GgPznICRh9ciDSMbu",
+	"elvJkaKpDqMOnI+kB6gxaaZN75L1uPBhBD3vNZmDTgmfwU2OE14V2JW5x4Fkq4EzCcIPesgIPX9NXg9d",
+	"EPxQBE6gM6gSDjGPlhM+5KI35peTng+nLgmTSktVhJ2OPVCVwFogvKKEeuBsK/ysNNscXaE0lQCEIXie",
+	"C7p86dMh7RlpJhAQAn+54NrwK/wdXp1NcOg+cgS+8HsDxjILvoQctE63I2lm3Gh6DLPXekPKcab440TJ",
+	"IU9Yb8hMNK758ZrHNZuJI8O4955mIu7pFB1GspdSMfObqmuDUVaP68gFWeeFiKSy20uAoIh9raCpdeM/",
+	"ukSxCejrUm8H+4/bx4X4WXUXuF/+efFyRVnyVjAyyS4THpErNuuTd2fH9g9NIqrUjAzEAPTSgA2OCEsS",
+	"+13UizJ1zeD5Sfzkp58e/1r6JFLX7qPPcFsZk8EMY7pPe09++nm35jIjGdUE6fORoFYzEpqMpOJmnJa3",
+	"6uTsyU8/121KpK7nm3tmx1xuAIZTaxPOf27Xxa0T+4zqgOxYifDzQaaS+qvXK15z0/uSzQiPAUbN6f/B",
+	"FY8HBHMXfIAu3g0SbiD9pyFS5crM6tu3b1bW6lldA6J+nqmMsyTTS+eXaVbff6Yr3Ws+qmvgc8M2YcwX",
+	"+bx0BLPFDcyWNFBhNbueXSBG3DucYQOfna3s1rM80tqZbjl5mRsdGqwb3uvfjp95p49LuFv1NiE32ath",
+	"epCLgyEg+FIIvhZJEZMhRN9Dxg8XXI+BhLkYES6W74HruG5Wb1+G9tK8vIVoQWyWfOi8ffmhE1o0b1/W",
+	"6oq3E32Wy/BVPHpjFl3dJODxhEZjErOJPemKaIZ5XGMGpj83LryGxWTnQ0defej4bCuX6NHNAyBRrev6",
+	"CMdCPfllkFcYQZrnsn1ctiOujdodgcnod6Xj4drnyrmjk8JstxSMBoCYhlBPTS5pdEWMPMJYq0uXksYg",
+	"3704K5VF0NiYiT7c20tnPTqZ9N0Pe1OWuAySFY+1dbf/p/UniZUcIbUBQKAtjCYSsvU1Y+gaKU6W3GiW",
+	"5DnXXERJFqPWuL9QqDZnr3J00sLDM/htURsSLo6IyJIEEwS5cU6iMdWNh9ylN9FtD73zgsd/GQx2SjVx",
+	"aw2cWqLFdqflIuxqvseB/WngjYUW/R9h5ly+XmMaEyFFRU0H42nlIHbX78HdeotorY/tGGeNK/Cas3d7",
+	"hVvHu8sUcG2HdfN7hwc3eGM9J5MKWljLO1FqoG6Ma1/AAEv2IFEzv4qB3OGEW1PhirGJro9hKovJ+obJ",
+	"Py/OuwVyy7FLIQdf9iH5O6OKKfIh299/GgHpw59s0JAjmnd4gsT5QrTJDi6JYkfWJc75dX8/EDtcmJ8P",
+	"agMqVt/F8jcvWgvWNjG4teG34aY0rFhlHnNDXEBd61mjuiDNRfPJQ87rhClePeWhO2uGVJbD3ArJ+U85",
+	"FuQs5WbcWRgkVnwBCxcaGZsKg2xeDAixuVlofX57UkzsTzkWfW2X4n+4h/1IpqFabnXNFSzNT+VAzaft",
+	"bvOX3FPVLsFanuZ0uDR/v+5AVuRe3wJdvz0/hak8hF2UeCpYOiu4OnVHiBUiMsoThoi92YOYtpk0pF6D",
+	"o13JND/NlK2ux0+eHoAfKiD5p0+WXI5VlgsdpssWbe0rrtu6Iml7O+KG6/gyYVr/laj7bRaGP1VdpUkp",
+	"FanWKDsRsctPzevc4UmhsNXgvn3Hw6DNF2fbrc9iXssMrZ3k+8ktqB/LWs/C8KaqDXn68tkJMmAeBUV2",
+	"zp789PMuOKQTLq60dzBQTSZUGVwrrgt8JYSGYjHRElFLfCksvIQ7e/5SdxFyCfBjNBMx4aaLq0oNq6TQ",
+	"w813cxzCPVLp3WvgovMVUWjQ4fPOB7Tni/ZHB46kPomsfaB7Jf+h2AV3TbcsQabBFqzI9DC5/8OHyddX",
+	"3+z/v4H/P/tGuv1H9Xn+oQ1Z0TBT2UuYbZUkVIwyOgpyyO/A2gy8GkOutMH1gEWodWos9/kF/j7M7X6w",
+	"/r4g9qRmLhTwEHEyzlXOtRU7oVu6SDuYeQXuonWewX2qu0TmJWUYcBbGF9d5tkH81ohE+5xwcBmSiAop",
+	"eEQTYtdTRVQzhxkVLuWT6OlPlz8Pn/aig8tfewe/sKe9X//2C+3FB/H+8HF88IQ9OeiUaXu/9yvtDT9+",
+	"/eVbL//7oMXfj598q6X+VjFl80BV1+z1MEfiWg4BdQ85Ve2yppYL/NZpU22cB8szp+oy+Z5sEM6mnOg0",
+	"f3Asfl+8BitnQFW9I0FuUejrLOcUlfORqplFfD6LqC5NqW5OfgJ16tSyyHOGQST8C/vLG1SRFILlYHUx",
+	"myiGeCm1fvwXIyEVi4/IFZsYOy6ZxEw5H6Z2mMph/zdh1ru2zlCHvBCvc4SMkvoJo6YmoZpZfjcYNrvo",
+	"/GmJE+x91GrrEadg05P7sJLnrzmr65CPbOHcz5iIkZUxFet7O9MuX4fFBHCzs16Qabk6/TfFMxwXWKjK",
+	"WlLOUOuCMENsa51ftZfwOgJrp2SLHfb/3+U4XeFclq/WzdOhvhcqQUMYzepnMr6BEqt3xUF851KH3MEv",
+	"Tx4//XX/byu65AIVUIPtjRkzeY9kCmE0kuwMseKGfwHDKLsOpnFKpMDI7VvZwhsG1Pt2YYFdawu2cf3b",
+	"TlN/J3hevYszEsGGj/BiG7Esce0u8WbQhUdofK82kK7uZHeRMtRUN5NZONhPdfmSB/u/Locfmih2zWWm",
+	"WycOQt2gIANIyYnULF7v+9qbwU8++Hh+bHX9faxf3HUx+C74FcfqWifCMDVRXLOFUfB3h/FWjvFdEtVb",
+	"BPMuCK/ColojmeM9Oc/AulKxSAL75EXkavJtTSoMASGWfPbev1oHGeDCTQJ6m59Tq3VcbwFvdRoN43wl",
+	"R1zcHOXsAWzO4gmul/dS1K/ZgaDTQX4G/QQBUbtea4ZY9P6USuEQqcnAGXGDpoCUT2Z5RArIjPpglPrQ",
+	"k/JIwyPYm5OLT6fHZ2cXb989//Tu5H++f/Hu5HmtR89FnnziqwStwLRjH1COTZTsiV9+PgiwjYJgFR63",
+	"WglBUy5G0KWlgwZMRbg2amrvHcsgb8WNnhsfZGO3GhwHAO9VL52LO/Qq8oWeusTRggiAbLgh1JDB3vXj",
+	"vZBWep6kB0doKPYSfr2KxfC60DWrRVBlfqtgxP64EVNDFyq0BZrKEdeT/f2Pt6aL3sxD3ax9klvXoAl2",
+	"e8Vc0tuQc773EvhQaTYNS3e6PgIl1FgEQxpY6EbRg7WG6F0tXrBk5eE0rFl51mtF5lTl+RKJuppIXBYf",
+	"mxvKFbs56HPxzK3Mu4/trg8cXbxZ7wMCqcdFtb92iaUZCvWnqWY9LjQTmht+zZLZkT0FY9KdPwtPpbqy",
+	"Rz1ZPgADRF4NMv8SIoYiKphW/MLhZ64pv2owEZeCCVY9QE1GYDDKdzJh60I/BltQRT3cr4vYdwvyb3dp",
+	"uBChvhEfdEV0RaycZ2e5TrdVhgtnkIemV7pYsuA38FisRRN4nXMLk/dyteU843VQdP0wb+Ni1H3y95mV",
+	"G40Ng6ScrZB2UiHiFXBsg21oRruaF2zw0yNNrmmSsSMHk1xGSAbU5OV5b2WyzcfTrdL1/MrVJF3MOn7U",
+	"rQhhTe3qfQi5rfn4Y53O9Be+S+tblWiznMa9eO2cOxI6apzwuh4n+Ni5mJi4ZonE3Nq2LufWHqLuAsQG",
+	"cFvPlYpQjGop+p3FKfCt1m5RsQFXfhLJcEUaqQtBOS8XtBVZyhSPoEpkqyQKz6iFQfBL7+nwCf01ehzv",
+	"Xx6wv9GfHy8QOqvIqUaBsTIsamXZgW/LPF+PGbp0Q9bIk5pj3P2FjNsqfapMJDXxdbfLzYUBdzuia797",
+	"Y/EVTv52J3sDp+Cd5GcsP8auEx4aTv2WNnnhBtfcFpYrga4kZjGU5/auvUpjwcqUmP979vwlFKMGsIgx",
+	"Uy0qtzWZBotVg1spN7HGHXvNfJTWGrZlY6ky+0J/Nfi2IBq1ocTMm0XmYCueh3iv2rCy1p8uDDdzGsLz",
+	"SzGlYAJuuItCw4KNeUjqwpHKxpUF9vOAVEUx8dueaDsH9Fr7e+sm5S1lHt4a1G9lUDfDbV61ztBteOry",
+	"m/mlatVHJK8hogtD4un+pszuKNNGpg2VJsqurVt0AhS+olZMfFa8XuvLWnjowdeJFdkuNtb+NVJUGE2m",
+	"YwpBszsO1WOIdeCLTxrgmG54Jql3OPgSC8FsSks1N/V8+1Y+0tgmHpJ+qlfRty200cv7YHSTn/TtTvKM",
+	"Ga+F2wn7SkLjZxqZZAbFV+WQDECIO5C5zDnCau7zVwjJXtcRi3djt+DCXe67PSvJp6qP6DLjielxAQKi",
+	"i+GNqdQQY5gwKOssp0wNsyRMPwJAoU43v1KJGXq4FBTJlnZFs8uE6zE8iaQwil9mpgQ/WLlhuYlvOYjB",
+	"fLIx5XI/vucWddhuxV+9Wb9yI3Gui9mzMeHdgOBz24LtVh3o+zcT3RvynGPhi4d+ZerKc6xwZTpf9uWG",
+	"l6hrXYN+a5yQXtuNUojRn3q/HMSP2c/xAWU9/TT99W8HndUC150Dxl3JexwxH7QeBGP7jK0x1UTI5liw",
+	"tf0ya/hGGqnFw4Y8CL71NbPWPWE3MjAETEWZ4mZ2ZjvE4R//+6w5Zq62WlTZ+ZhnTgz+o+da6oHoCUFs",
+	"B3uaj8QnLgYAdTtoBOoiUmHRh0dkcO6C+q+Y+O8fOnPvfuiAjcftSLEnr9kOO6VQzILs6IS/ZLOgdi5g",
+	"YDdkaKSAYWbfCAH0MdL01fH5s3+8PPlfn46fv37x5tPZybN3J+fNw/mPHvTXO/Og23PjwQWxw7bDwWyF",
+	"37xV8M+L805NJa9S7gPXOsMU+FfUROMrNrMcKHXhK+Y+bzHhCH0MVAfnaeiuGNbYmEl5UCcJu8ZsybUG",
+	"Z+VDXhVfu7zOlKorbakhj/rp52N3OaGaUDGrgSMBz7YLD/UkjaDTADBt7M9QW5nBuLkUu4R95lgkZOm0",
+	"3RGliSncHXANFwz2EjkCGr+kikHl+UW0vi71fgMDc1iDmJAvH9eQnpYMe3apWUxomY8dRAI5H3MNxyiw",
+	"5WlkCDZ4ybSDjIk5TVhkAHt6wuiVJvKagQOCixHUDVBwCIMifl2/KrrrQ4ztfoAruk8Q49a1hziAWMfF",
+	"jHXXlfm3K4Af4R27HtMJ0zlgDVPXPGJ2MDzlhhpmu5QQKma3l4uRxxmE6tQe0EawKbmkmpH37171yduC",
+	"Eu02jZTMJsg6diUMHZEJU36gdpMSHjGnF9wOvX5hiT5TSQAtISdMaJmpiPWlGu25j/SefRdyDg3oYL9H",
+	"WL8Faayz33/c38esOibohHcOO0/7+/2nmFk4BkG9F8sI/hjVyayzKR2NmCLvXwC3gRfJb2qfvLCspDUz",
+	"OGU4HRIujMTkKC6omh1ZPf3s+RtLPJnGqIScaV/EncPO24l+bsdg1Q+qShjPk/19l1FifOUp9tnsjU0K",
+	"RgQqtzo19q0uwiKWUZYyYZBQJ3TE+qi6sjSFyuudF8IwhXgO5Pj0ReWLnWIldi3v0JGGo+1Edz7admAZ",
+	"977CanwLlrN2qsf2LdgERVNmoP7lH1+Ra+3GFDxL3ZuFYsa88mL2FW9AiI9x3Ps37X3Z7/3a/1QP+PLt",
+	"49I15ykdsb2JGJXXPD9a4ibXR6/b7YqwDtkaX85vdOtP/6TXFAlg1QZqaQc2oW/56GBufehkkjjxt/en",
+	"RsledNiu8GW3Zbx92yIOvtBF8+VI/TwtzXl0ZyuzrO1tp04imSUxGdNrRnacbLVERhQbZhpgonfd8hzU",
+	"sewkoVysyLNvJNFZNM7XvsSqUF7G8MgNz4nxeRavZdQxo4kZf2kUeZjSoe1BI0Fs8ImSYCSAetMQbHVk",
+	"lUUsGS6WkZkreOtLuNRKuX+4npcy3WKiWpwX7ZHma9b0GE208lq+4tdM2NlNlLysXzEeWx1vZnv5CW5i",
+	"tc380r0BxQjJMA5rw98SoX1erVAJdvlgvobkwJoQrJKtrAm1ZBm5JCtNiio3QUISALh7PCQJKl2ToUQo",
+	"pyO3nZhTmrc/AgVmd5JHNTt3/OXUTvfEnQEdwMjfZTy7tW2rrURs1z5s8nNvOp32rAzrZSphwh7Q4hv3",
+	"8a2qXL5tkDxd3b4G+eNub9ypvhC3dS3mQ9w7/vJ3ml/vwkeP23z0XlBnD7MYP3va5rPffN0o+OZxq28c",
+	"GOu5lK+oGjH88qd2g9TZZCKVYfFrFnNEmbKfP3nS7nMnugCRCr77tc1351K+psIDngIqzE/ttuKFK6CF",
+	"gbDw3dOWu5EXiwg9CmAXBb6EPz5am6WQXpg/jyIHgDQe6Up6x86pPVSHNhv90vn4rduZZOavI8GQ67ci",
+	"bCvCtiLsexNhVdE1b5J9ug4AnxoN2/NymZvD8g23Qecq2vfuOjbObepdkHOax+4NLx1HTFhBI9UuCjxX",
+	"GARS6qykw4Kj4DUp7GkvtXLXocmvAOpkF7rRT/Jw3vkz839mDE5z7tDsvfW1h2RI4ps7N9Y35GOdGhr6",
+	"uXVDGuD42jczfy4/WIz4wzXxquQGYmd9WfDdMGXOdkhVISgS+OALMFW391WrQeoav87xlzMm4gIr3rNi",
+	"220EdgefKaBHTOnsR1ceP5oUf02d+YYynFC04wB40nGmDoXfQqGe25PKB4g2HLgDkY6SdyQZlHy8sTjH",
+	"2m/2NY8UAbAmZRS6gbVEh/xzn7wwgdA/qseFBzR4JmLdeMQux8Vuyk4t93LrJmq1+R/QOt2amQ9Ro50x",
+	"4y6lcmCiGpW24EDsVFu1dm8yy20LL70YHDmJFOwIa78HP1BlzcAkJtPxjOwc7O/vdn3F+AJGnURWUNBE",
+	"ExpFMhMGPLqsixB7KD5Kh9sn+weFKZkPRwo3Eo+vWBUrbmPuQbBs7Ajc0EsLMXMXxseWzzfO52Bq0Cqm",
+	"rDU3Wjq5fhyrARo8LaD6tgbD1mDYCpLbNRhWOKnssZibtv6nPuj0abn+7g6IF0BfdMJol0zh9hk9RRqG",
+	"7Hs9ct5xISGMSJg6GXES8zn938KJtKrL5tZcSK19PznqMESybd0+rWj+2ZhFVwWFV4HZmwgeIvDgIF5v",
+	"JE8gKK0oTitiopjJlMCS2uWoPqtpY2ooel7tv1JmaD9UvhgMWKTdw8UQRF2UHK0ewfLpPkm5yIw1v4cG",
+	"irtrrGUdROihHO+TYxcE+c+zt2+6JFNJzyktGE6aJYZDRQ2r0siljDnT7toptwjswLRVysXr86xXYCts",
+	"SDPP41bcsm6u7yCf8h407COw12/yThV+DeJFjfJ/JUcjKIHeXqxAw2u4IjE6fR1vJHy5utXgUrDXMxzc",
+	"aJtsh19btrCuSHQgMOtIRb/ODYLxlRxZUYQGQBUj0QqGQu0GAvKLbbSQkdIfNxJm2Lyb3NOefW3TJO5h",
+	"ChosWy+Rx1Tb0wUDW8LHgQtJEilGTOHxpP/90fL9EFPoKy+Hu1fd5ScYTx8e9mhZSzYQWcqM4qWA5bkw",
+	"u9fulXbxxOsEJ7oeEISPkVMlU2bGLNPENmm1stSQ50Mw4rQacxd8kOaDnY+7c1HbfU/9TRO21sfx6Qur",
+	"z2/KVquU/K7lqzw4vDLl8zByHGJp3HCbpz2jGAC8ZNr/6/j1q9Wm7Ru+l2m74c5POwT2uLX4yoWenJqw",
+	"pebb/RNwzqCzt8lF07UcUUrwOCrHNWhDZ8uvfzbuyNlwkFJTN9s4pW2c0o8Vp5T7jTYdZfm9yDFk+a0g",
+	"2wqyrSD7HgVZne/P/7anCsyHejfga8oTlGsAeePlSn6KJoGXESWUK9kNx5/iHs/5+By2N3cX5zRlZDpm",
+	"ILmkwsSjoHV7kkW0BJmJJndcFQ5vg465aleb8M3N93H3vrQljga3vpA77SoS38yntnVxreviqr84X+Rt",
+	"CFjfB+LVMv4ZMz7rPLxIK+61cjgL7BOcazs+2+ORzivCrnB93hBxvfo1eg0k5Z2IhQ1cptf28OBEQk4k",
+	"3GcG3VAkbJ3ldyxJlt6cLxctitF4tjwL+cn+vr8j5zoH9yQRdWgbxCg6HPIIcDzz9GNnOui8HqHmI8HF",
+	"CNFMqGLE7ieLd7vkp/2neBqacs0Q9gJ+JJc0sV0p6MvQK8DHsDJJDomSmGVdm+b8Dmd2X1nO0H0/2OnN",
+	"d/lGGrinnR2RAZQA1gOi6cyBrA6BJKqeQTtMviTx2sOeLAypyG3YhF/nDnWNGqcMtrIDCDldcvH6pOtu",
+	"mBHXBtFadruWoq2tAjBXfTJwh6tP1AxyKxTbf+SvlyPDr7mZ1Z2FX3FtzvwMbkgNrSD5jr94m38e8nzR",
+	"JdAKFzz3fQZ8oEcqu9UVD0mx8XMHKv/b3lcefyvfF1YQWUVcoro5t4xPqD2cj7KAQjhQVC7EDArhnjTR",
+	"Rk7AdOJi1CfHAr1CDozOtdaF21ARY7QxQUi6TFwJqMIEOvxg/6CO/p/DrM7yco7tonrmLibvnDhxZMu+",
+	"eSPNbzIT8Q9Jzyci9jDArai626TEb5eifmemkZxu0+GWi9GFYnNLmHdPmGdjOV2RMiuxjvMF6p1ojR3a",
+	"3O8n5yQX0QWaXBmXisergFLNhTiCFkDoxtWC6rxdy00Yr8Hzq/gmtMg+OWMu5AA/uaTRFdw11JbXboCQ",
+	"rL7cAkpy7oxeAD34eUEcnVQYhZ+JTLPYga35bJlH2uuyHjaV8CEzPK2FejjjI/FCbOzqAZvf2JVDtfkW",
+	"h/fHdy75IFtmguWakL5gKBXaa1nvqZmL5uJQttcb27h9qwT4SKwRq1fY31byZpNmyYtFMq3sBbdh7svM",
+	"pVHMhjRLDEJwQo+JjGiCwDYp3IIsS4Dukzeyyk8sPgRPhZ2cYJ8NSs/cxeJwN40rNfD4CYnGVNHI6raj",
+	"8BpYiiFXKUiAgUsp1EyYLkkzQIg10Zhw04cQJCt5wxhoK7uaxOr7yUbF6vvJRsVq2Pwdi9VFN7g+ARSg",
+	"VjWqddgYxSaKaQ/ot00/+tHEGEqZ4M6yTlZdP97rT1mS9OB4tPfn9EpX4yHnSQrI54JdkpdsRs4KhEjw",
+	"fjr4aj4S1GSK6QId2oWLJDlO9CEKLMSEDVyozm3GwBLnxlJqQiMWg/vU+RZSLgyLyZ9W4lwibDTN/aYu",
+	"mwnk4qxPTgDuHuRU2UFBFfbLcv+yHkNl+3+8Pn7mYMTnhdXvzPzz4qXe5Bnxnxcvz1hjNKRdIg+Z2oq8",
+	"wDG5HoXBp81EdppdJjzCnS900ay8zgHhCdtcQXuA175Hs2V5bfAGSeSo7EPtgiYeMau0KLEW+yGoszKK",
+	"m33jkSYDq/IGPgBKSzXIjwEI/2apT4o6o9+O8hXX5tgO4+TaLlFnyckP8voZvOpYwtK5GKHKB28vuoXz",
+	"E2Als41GRior2F+UE+VykN0sg1NiTaJc80hiy1G5vXF8+sIHS0hVws7fRZbmGkBrFw4RbHFXs6E+C69F",
+	"+YxFY6aXMjM4GF+PojYT0GoIc9sL5pfBbp4UZMeB5pKBd9L4Cgm7CxbJ1VurW5zHN10cAw4uSEoLrrBM",
+	"02g0FxGrX56FReYWjcGJ3zbdw+n8Frr/h5ySlIp8CEa6fEC7IKnUjQNIeMpNaQDO1u4c/mR3gn7maZYW",
+	"RIv/etytAYeuk1NOxjh9WJJATSNCWXQD5vm4SV+llQmF1IPaUDVK6a1gKIfl0O3ICuak7WKd87T9br0j",
+	"tf1yDXPUfra2K9N+vKaN5ya6wKEZlkX546MlzbAySe1tEmpU5nVZbhhCDbmKfoYqEY362TaHojl3E0oV",
+	"gzxiMzJlihFXhAxCcgS5nBEe787r7i6RE8wSgSqByYwYUJxOfXqsVykM5eC5NOyzgXopZCyTGOy/hEFy",
+	"u31mjbsdIc0uiTnY8fECzf4epthGp+NEG8YEMhCHZfcSbMmIatbjIq+XksyaRMFyYMV1NEU+YFylvFJp",
+	"0yhcJerbVVd+C9xoduyZGKLLYZ+ZwB8Bb2gH6jU16lPfUqfGlZeXmF2gMXAAD0Fh5EMCj4m3DWFs+opP",
+	"mkYkh0OMIasZUjiix/v+f8HA9msGtnEFYpmrjeoorwNim45Li2QFDE2SrXZ54Nolc+K0qla6K3hEA+hQ",
+	"KuJQOXQDB2yfvBdQQ2MsecQ0RlKVnKnWQu9lE+9U1X1yAdXADEsnUlGVBzQOikhOcGRGYwlCvhyI5p0N",
+	"ooiSGPFrdL6mxXXaUR5jSgvX6QA9GtpnzDhMCJREgAfgThsYmW5lY4POwgUDv9+GXKblXu7LtVkdRTOk",
+	"gq9zCFGfaG98Z2Ji/9eWnz2TYpjwyNxYuLRzpuIc6/2p35148l5RoJVWhu/e1wycCgtDqTAYSRcSxDtZ",
+	"uKqvroYR6dqHk6MbBs+NXGHolPaxUz4My6WteF9YUI3NRcD4s1etyMAh5iKjTbCU5yec9XfHTwctP1s9",
+	"pOVHUdZIE83c0K1HB4BefkdvW+curMdFAn9LlT8aVf4O4f+NJLnwjB6UO+ZxQ3RV5p3EzbEhy5zGH7tN",
+	"IBLPXC0auFfgLImhVKrBW3xGnaWIOQG6T45digqG/ScMQpV8xbUgDADDmJpzj5yKmE+txkszUESCfTZe",
+	"B0VUWbUzZmDdYq3Per2B2cmbNjWLXu4rD7qNrCFU+5TordjZGpdVwYVEvJZxuef8WghP8zAEXO1R/TmO",
+	"MzB1oe5vk3SyxmyjbLLir+QZJBEVgDaKUUpdHwnAFZkwpe3xv+YKH+tkNrl33YAfhK1i5Ufhjd4KkB/M",
+	"msadXY//0Qf+ANm/hqVOxIPiKHd9sGWoH42hkM7W46dERleLPDa/STXysAKOoYZl0GJCjWHpxLgIXD6E",
+	"v2boUOaC2B7wkjOiVv90w6TQPAwXbs9ZDEEjMNC+7e2T/fhTlDCqBn3yzP4XHD3OeTSWHnfbvsdiorMo",
+	"wvBcEeflLoU0Yy5GTS5i2yhcvdiVaOvygUlxTWBoW5768XgKyMIRmr8dccT8cE/bixi9DOz4gC3nM1dF",
+	"NrhN6gY3QRCfKtwFUe4ygIiJhRdEDnKtEZCket3lwNucc2H3Ni+9GiTRGXoKNw3b5rq6Z9Ci+WEsvrMK",
+	"0Up8UO9W4G7dCnNwKE501WUetTCHQqyLJvxwGNY7di2vwLZvBpeosR2ahVA1035L2j+QfR7PO32WXyZV",
+	"4wdLuCoY11+O8gclmKf0o2E8Y4ZMMjWydncJV2VxkN9tIaa0UAHQUVPcU2CMVGBStvzxg0XaVvf5+zSz",
+	"C1QZ99eL1cBljiwDuxQbTBWiCYA6OcZ2510qCLOb1sDGc9rpxsAvW3b7odSRpa52yughcFx3AaUu6jpn",
+	"wc3xu0vdW5SVl+ePBZdBcirgCtuF4FUxzxDS45ommStlK6z9QPRYTsUSzX3ucwk3q7ehmxZau5j8VpD8",
+	"2Hq72OnvU3Pj2Pe+wn+XaG3Ur7pA8jkiyj7yitvrbHi4htY+d5CdK5ZgdN1tOe1H4zSkDEs/RTLyd6q2",
+	"8wks6tzx4K0wO14D9Ur+7/rsiiAkLXc3evD8IJrikfbXT0yQgc9eDcqEWE7ko7EDjnELXar1Abb1UQ7e",
+	"UNNJU3GPi5ThODfsJp7r5578xBcp2ySO9UXK1hB/FylbS/hdpGz1lKeLlK3r34Vx3gD3+iJl60K1XKRs",
+	"PdmJa9tYNzcvmlGBvC5jluTQKNXKPoGsnKascAYPpRpJ00JIFMU1HFyMZW0os0FJiPhEIhkzQM4Y1LTf",
+	"c68OViqxUYIoqhUNv0E3mxcN5X4erGi4UdWLedGw5dbVuNVVuqhni/LVaUu+9HyzUg0MX9sduob8WOZL",
+	"WWsD+tfB5XucG1+8hpz7r4rCFt282rUVMZX8I8AXoWTIpmSqpBgRo6Bs9aq1MOY47Jmb9h0xtOtuq/K3",
+	"Kv/ehcjSIhdz4qVJlowZTcx4ebGLwYfO25cfOgMyHfPEGRsIc4fBB+raMrtjxBru/Qf0AyX+f2cbLTH9",
+	"9uWysAkYbQSxMtnkZkho5Trd/JoVZSNcTQdiD3G7NTBmiE87f5MerNQ/7Av1S7XCrJpfdRHzaGn1F8+m",
+	"SEm/lPFs2eQcdfmiKM2+4GMU+ZoxnwOQF1KB8EgK4HwpSy+haNvRnFELX3IDBmf+bUMlpVfcbqAf0qZL",
+	"DfmeFjmE8wV68MX8j1H/679OIfS8cka+SQGuO5TeoZE1lapVhHrOVNJtQCsKmkUJjhWBPhM904alLq1v",
+	"5609THUJOMi65Dm7Zokl7y45O3nbJaeu+KrqkmdSGMUvMyPVrkP8vSqP23YAzfUJ1nqlngNhGQ7nGMwJ",
+	"CbyUCQm2lsVwYp70N1mtrNzTPYFMlBh9md7Jd3odmIkfhu1vXp7soQuOAj2XF3zQKCKqqnLvq//z3+9f",
+	"PF944wJ8rF0ob4nCoGBBLlBAinThT9Sk+hEBWNyiClkpM65rrbxoXCrCkwNJ1PM9ogGU+P4ey/iFnLYy",
+	"AMWD4rQ290Clz1e+D/pe1bPHn2jHZY1lgGbeuEzpDCrFlVT+ETGSUDGTghGWaICUjqULIwSfI9k52D/Y",
+	"beCK35m5M5ZYVQttGeIHY4h3lnhbs0PlLrSukFCghlYpKbQUcnaSmUZdZvURmLnaMaQdTIklG1gN8+fv",
+	"wvAs93Sf9a3bsjyuYrxl/a3N2iw8gNFux2bdA4NzYfzf3Bm3uJzURrqHR5A1FujnxB3J0xYOnncwhk2z",
+	"oO1lkYPHoeNs+e3HdA052KXhd6B3l/FsFal7CXt51OtNn/Ms7y9iMHeg3bLYj8piboMrTBaCZDrU8Qdq",
+	"7NYX0Ky1dmkce3fszuWMDADUHctb2od2bIMuYZ9pZADmnu36az+AeXN36H4qgGY/4tfBBQp1VW8Bw50A",
+	"ujoV6A6GAYwUhdxx9whbVR5mzj9/pI+KUAF80zmJLxmJWSoBr/9g/9fdPimK5T8ugg48NiiNYxZ3w0L6",
+	"fjs9TkWDnj9jJTm0SWv/jBkUQvdp6PsRLDbzcZMf6XAF0e916y7vdgPy+yzkNKfBv6SgbgPPXPp6ZZjm",
+	"v+7J5bgQmuCrK8u/KA+ObKEoWplISw43F2OKegtGTc6ev3ykyWBUFlh6ANdx+tDdeTvxDMJ8YNsf5Och",
+	"OPLAMz0gO7kkH8skhhpgyOwTy2j5vLUk3EC2IvgthVGz3RYnJkDQvJNT09as25p1rcw6/T0fpjCNqu0t",
+	"3pznM5WB6XaE1W5K1pp/xT3rFjKjzjDDt71hVi8N3sE7c6bVPd7kFSYESaQYQSjp1pC4B0Pi4TswS/yC",
+	"eHoP3ivT/dqUZrYZgZXIERfNgeJvJ4CLm0dlFxVmMFQpxgCB7lyQ0M6TAzKWmdK7rsi5YkPF9Nj//Os+",
+	"ielMd4liGQCdHpZuUqH4LtstcsPAGc31okpoKO7maqxjVDrVZMqSpE+OC1TEBRhlOZrj4M3JxafT47Oz",
+	"i7fvnn96d/I/3794d/J8YM3IJGF4CI6h1q9UppdwK1B9Pc8B0BqjmB/n0rtrothfwR5sLGodmr+/KHXX",
+	"/YKDoQsxcXkFgk3zTIZimbeR6z9o5PorOSJceLdVzuo7UpX52MuRZbkwIfn0CkJfmglTYv88axjkxMil",
+	"li2VBV2SaS5GeG3lHz4qCvwOuiUB6lHHrYBN5KjHBQjAWhnxhk3DRDKY1MYkRk1nD1l+zAMfHgVri3rf",
+	"LfBWjPygYgTdygsUSJO8mNDF1eIbSgU41zoW/Leci/6mMTUQCK4NTxJfeYDsCMbBzY5ZcTERUiFu1O4c",
+	"po1HqkA4VM2S63lwG0JHlIsjwmg0Jq6uegylcI22NpkVMjiTS3yO52tDY2qotbOmNA84Bsk7L3Lssfz0",
+	"+Hyjnp9Tt7THsLJLsXIwXv2RJtbKatiXfmtOhXSVKq+unfbTkoR9p81nmqVIMiZcifpFqM0takjU5lD4",
+	"HY7SznpFA30oFcEXXQ4nZghpJHFL2FCgmRapBL7WakDDII3HmIczhzV8RF5RE42v2MzVnnMI5OQyM0DI",
+	"Y6rHffLC2A0fovFPJ5OCoPOinK5KLdmRgpEZo4pkInGllId8lFmOg2uuKddsFxIaBi4/9dgMyCWbSQh6",
+	"RnCYIcKv5+ymDBMsJponTJhk1ifvmxsPi4kSxTQzYNZC9dGUC66NosauLDPGGwoFfHNQ96R2Y8Oc2CNC",
+	"g2JPeZ/+ADXP0BiDfnp8viGzIW//niyFoP/FpoI19Ar4A5SY7c0C4OA1DINacXPQWmasbhzAZ+uaB260",
+	"N7j/uSMheZKwa6vFFtTmrGWl5gzFCTV7X3kLOEq6mEkrloFLlgAvRy49hSSpVKxPPJCs/dWjYskJyB1Q",
+	"dlKQTBieYAokgwoSVwihjvf3O4PTt2fnxE7Ati4zM3CXRzRJDollvgHKF2tV7PbJsRstiHMHvBWqli5i",
+	"angfKzhRuiSX4CwmB/sHwEFebDde0GNcvpc895bkm2ukFQE7b5njD1p+GXp5H7ZZ4pEyHeGvZZwsw+Hi",
+	"OcZUbatdqIiSs8CEGrwvHfx+EjyB0BduGtC0+GIgrUXE9/79i+eBTzW/D14l1Cfy8gqub4EtIfhGk+mY",
+	"mnCBveP5kS4HzLrXdwb49J1MwDc92K27Krqk2qFqYQROEd+zMI/zHV6YbziH0/Zyn/mb2P+SEHq7Td99",
+	"3uY2iuWh54yG8e8EbmBWCcgHybD3VTlZsNCqOQuFSRi/B+mSZOdg/+nuUUlA5Vf2quIdGcskrm+i8aYZ",
+	"rYRcvtzjDbPn7L9ynuj2WnlZlmnIl63yTOuzQe+E4Nvqs21w1Q+ZAXor8fBehWw+8bOkh7AkL417YMKC",
+	"DlqY77lpA7Xo5T7Dv9swtCst/tdl7K11uvHsUKnye6b2GtGZppqPBBd7VEgxS2W24MCcYyO5K3luxkRI",
+	"e/KKmTCcJkWyaN4ajAKv2527zRAuingiuKVLqGHKGqh5RUQjIVRplCVU5VCy6EizY7Zf7sUMe+Ff2KBP",
+	"nuclx/FaoLiZcKWEdTAoiALFQQBoGtdEwixpcoSRSxMzy38q0FirAu+Mj8QLcZwv3WYEXqWXQOBtUsA5",
+	"mnNs1STdymtaFES6oV/v15bfrSwqNueOb3VfDy2se2N/657FArbSUGWC8MIC8ra8v83ueidFIFSoFXo9",
+	"i64q0LdWRkgX52i7zhFo3Z1lzK55xPrk2MHVurAkiEbCJ2HYYAFOjZ7yrgO8LR6nIFTkEJzqTbx9YjvZ",
+	"MER1TU/3ZNTUjqTZvDmDuxXCxVFYFMxftb7+7TgIz4Q8QkthkRQxGdLISEw1jAy/Zvd1DbAVGWuLDBdT",
+	"4wHty8G+jTGC9WJDmgmKjmVQ9pRo/rkX8xE3iHUdhEFAfQpwn/sKFW4wEPSgZDZy1kO1071rpvhwNrCi",
+	"xQoeaFgxB8SGiLpYNoNIwfrkwqfL+g7GFPIgvJ3ijZ1eNkHLgoluCRO/cFc3lbdERnx7fgq8uFG54zu5",
+	"J5Gz/MIQtsOuo4AogSmdbcME/iJCxmHyS8F6hqcsL2xfAc5eIlQcf7fPrmgPwm9kKAisAGlC4O+2h+Cf",
+	"Fwf/ggncg1DAju/LGll6AskNkK398H3bD56fck5vxeHevrAH/rb2Q8LFFdkBXhxLhVbEbkszYgOqv5sn",
+	"1kJYhHB+CN1kEpwGU968GJjr7cEaCV4zgBW6NRb+wsaCpwTL6C0kiGkWGSefXSwdoeSaJjzukkz41IH6",
+	"oMPCcZL7wRr4eGMBwHn7D1Zrh5W7XXRlLgRhGbfa/DvX5ivG+rpQ2WZOvHBgWmHucjePo82JiRtyyRIp",
+	"RrZHskN9fLmvbwvJzDGhUzpzmUGCpq5KiWtjt08uqvG66MwACVCJdgwyBSr1ssphx65Rl35UM/Kampr1",
+	"1xOHZPA/YPX24P97f+oB0dCcsMcSl2R3SRUjAzuGt5nZ2R3US6G3mdmgDHqbmTu6qVhsHbgzgszMX1Os",
+	"PLig5e7X+bhlWnIeN1agWyxCskn7+wd3lZmD3lEB2r16dejUpibgQuBWeKDhbw/0+XkhhRQszCwoQzPk",
+	"ZgCeHLAVJHLMckKtXJZimtBLzdxpIh8hoiRg+TAHxOMPIQuciO8nd3WDUenpQVsf5eKkR4Hrx5FA00bd",
+	"UISsdyTY3oberTFTlIkpRR6sfcmB1k+jLHoXWjUYaaW5GCWsl2l2iMnFLl8zokpx5i9IoXa/ExETxazI",
+	"yPNGuSZ6wqAsKL2ENGn79qWS0zw/WtHI2tuFVeVvRrEFO2cuPKQKGcHrE6a4jAlNEqJYxPg1Kz7TGVgv",
+	"UvXJKY4GfJw4Dm+KuTtYanxTXBPjHCKYxDpEuZebSNOxTFghR4+JNjSplB/n6JQ5dnoX2XbMaIwYVda8",
+	"VHXxG27pz515ugnRGHZxvzJxQRECNmVxoYG5iJIs9nmxYL9uD2TfmQzzvos5xKcgtKPV2Qx+7rk2Fgkx",
+	"tHiwK9c0JPbGXrD5gsUVu65yqMMCV2Ds4FnOiqiBx6NxJcjLU+IhVlV8SKKE28WCdHaHBMONS9zkJi+J",
+	"jPEHil3LqzrZANAawLQ49Y2hvIS93B+8S3kUzcep3wJdtUVx+UFRXN4U4qHCw+hfKPFfE6KLlxyWvxY4",
+	"WRtcIaUuDucfla9S3e2qJLEMG3tUqZ9HpmOmAFAix7yI8ki0tE+OIVjk3W/PyN/2938FNL1MXAk5FRDT",
+	"5P1IKDLcOHKIuiDYbJE0geXYtDCxnTzYgui4bpWk9pvIkvtj73vkUdzkOf3uwTQcByxkzqWBETVFxv39",
+	"Z435fSnjGfpvEo3nAnvmWGCbdxFJUikGdRPQZxpestjJBB5diigM+VmgzkHaFDyxSRs/6OEWXZ7sM00n",
+	"Cescdt6+7Myn7SwGVwBv9dZs/07M9hW8pRA5XYV5XWK+L674NQeoVin3DjqzVKlaFxgGUiF4AtmpDOnQ",
+	"tlQt/95FAeJL39qWys3s9gmwkaXfbB5wbQFW/rlHtdhsxtdSdLS8UK8ry4+eWpzOtpb8w4S9bwJGaV01",
+	"/rhUqj0H86mwiLdsZcIe6YK/SqgjARoQjYxGnxg1OewANu0/tUdqh+AcwL090khv4PqqA3xDiDVtpEKv",
+	"G3UYb8clSVCuL9+EmxzAhWxSxVa7uU9YEhxG7MbRAu2oW1T8xo3ZQTQ+2BkpIra7zfjepnY2Fqtv0PRN",
+	"CZ3IqXtf4b9L0UYQR0EXwTcgHipxyi0qzBfMf4+QIbn5m3v1tmz1gwEp4KG3PVMswf24G7Jtryq2FPuD",
+	"Fn8vV+Xwp4PcJNi9KS5ILu1vvzYJRN401Z/9nZlNlyOC9heUIXqkyUTJIU9cERB3aa8NNeyHBqI+nws0",
+	"bHYEVCETmp1+v/NrZw8UbZfTwJeFQhQFr4oyzDmaQ4FNDU0h5nQImE4NrQMvzUe+wcKitumgpweb7VBT",
+	"fMtv0L2lO3yHQUoPnLszBTCDFd6rB0dZwviYB4khActzpFyUIbrqGxKmZF6txcmAo1JelM+cALgod2tA",
+	"DTYmVZ7Tm2kWozCIMqUg5tFnW1ldmcSEXjovGnEMXwOpDn1Z3t1kRlTePnb3gNOlg8377tOhtrGPDxLV",
+	"/VhfWRFQFPGt2CGPtGfkVoJJMxH3wpjbXstsTrz5LEXrNsqrMJ5zDLXmClEjpCEzZvIw7yMik5ip+ZbB",
+	"bTrxnpE+OS4iBHxzdQEBDqEd+LEmUJuJ+F9BT3cixmo7fbBSzS1FGY7rJpJsKyJulmeZ03tvnvugLNIS",
+	"xl+eowEl4Sr1IPMYwpK0gaAD/1Oeu12cR3pQAoYYHl0x0yd/n5GYDWmWmDzA9ZF2BRy0rwDBRHxUxtG3",
+	"PO5veLShM73IEtlwwkXYxYPl2bAYHGqKbYGXrR0xH9CQ2xDLUylKomMP2HqZkdCI5xBiQdAFaBCQ3aUl",
+	"1nyBonLMVOQSHmGcqueB9p+OGYgVKOJi5pAjCpOka3vghih2zWiSF+E6ch159ZfSK3uoAtsEhVqNUVJr",
+	"XwR4bsxs2sAodfY92RRHDoqkfGYifFgC8cC0sa39ca84DxXlvhjuoQh0rA2Deq/9DSiYCGg9OEgaJyQc",
+	"14bGTrfi7eiWsCcsz5dr0O12cwxc7UQS96W8Y65YZCDKceD/dS598SgVJBG5ijpmNmEDH1z5nxlTswCd",
+	"xk2jqPyAtfTQi4KN57lkA2Y3x7UKfz8v1iYvnR007lJjscIrnAJdUiqKIkhGJTsgMKlBbtJ2JEy5WBY5",
+	"YflhasKK0lW73TBWBbJnU5okZEIBP9Ie2S4zY6SA6uPFtTVmnxk28fADp2/PzhvjQGFpOi1qHblFhJB3",
+	"KNxZ0EOXsP6oTwaswMg6/K///X8GeUkj2JDgcsZ32upm5vGTX1qUp4/ZRLEI1So2Nj+FKy6wYJOzfF9g",
+	"ItxRSCTcaJYMiaYzV+IIo4OGUjXOxg6mbU0mXG+UOzjsErADxhZKwDDAIGKXogiZglOqYn3ks4EITRI5",
+	"rRaebBplwUUL130oVUpN57CTKd7phtvwZP/gl1q0/CUqy7DPZm9s0qSsq1rF75acd0D3O4UHFVnGL4Z7",
+	"lcUYPPR0/8m8XPs7ja5yjLpCkwagU3nWBR6egP/LUqXT7WC0Nkz3lcQm6kNJS6IrL/y/UITB2W2xDOqv",
+	"soFzy3wTJf0da8nfpGWWshpboSDthZUEpo4iH2kvhQF35LAigqkVHbZrnz+K8hKiDO1WEdtfn7wwDiSx",
+	"YiE30HjNURt/Og8l63JT9nNvOp327Dh6mUqYsPZ+vEJx07DT36RK2xi1W87cAGduzee10Q2c7VSxcMHM",
+	"sYbpHMMvs6r3AKuxOcEPsgnCrmiiZQBlUJy8C/cewBAAl3Xh4YTJSeKNwNCkBMs2lzPO+JTKvgn1avBl",
+	"qNeGDj6PIp8jC0Op5qkXd9AKPApxXEJ+zN+ayiyJyZheMzLJjGVNyGtwfLYIC7YIB3bC8abIsCiQniFm",
+	"5gYznPJuHjS6izds8Xr5KDxuaec5vkfI2O2N5t3Ku/cuFzEQM9Xj/UIJp51ObYp++5d75YZkT+OYYwbj",
+	"qbJ9GG7bGdJEs25nEjz62gkGVQVhSBjVjLgX0OHJdZHsfJnxBGypIrdwv/+4v99Zet4MmPyPfAAf8xfl",
+	"5Z8sasyJcu8fuVQuqK7TvxFplHb4X+F0GVGZEFaG4vGwaW8XO4R84muOvgUkE2afBum27LPJ0Wrw6eWM",
+	"PN0nKReZYWFmDhlZzeKMuEEpJXaQ58QCeJ9UUEoZfejkQ7a//zSCJuBPNmiIxUc5vfF4Zg8L3rLSd1JU",
+	"+Nh8gPLt5a61knouvns9qXef6SWYR1pDzlBRzOrMSkAphCVb9oGOLG/Vec6OC2mjDbWapLB23K2rJjuD",
+	"lF4Bpw6gjGCmks5hZ2zM5HBv7/GTv/X3+/v9x4cH+/v7HTtsN4S6gw1IB8guJzGnCYsMyUTMFJT6GPTJ",
+	"b5wlOCfdJTnHOOBP4F44WFm94E+u2OYjTSbZZcL1mMXWKDaKRoZoWQPAaZvxoDMjJmwfLEaL2jeVN2At",
+	"PJKJ/D4091ehdJp3kdlJXvArnlqFTE4ssUwU14xYBmHC+Jv3mtkfEo+bA0PMvdGJHPU8WCuPuyHURwlM",
+	"QHcr/0b/bSwDvJ0u5NrkDvGwm5QKOmIpoJABcWM+7+Brilk8XQjRzvS3QbAM05Q1LALQc3mnndGupDSH",
+	"flaXs6AyVD6WnX+evX3TJZlKeu7Ub0VsmiWGT6gy4JrYdfa+gy0rMQZM3JvvhWx3hjqY8lQbu97dyh2B",
+	"HZbMTHk4cB/QJ17N4LLYYXVJvjgxNfTbgDBxzRI5QePfLRKyYv0y6exS4xWGKRbN5RKQ49MXIYHgtIr3",
+	"zp6/xNBtgG65pPZsRTMj3WkQ8Oh88qnu5n/2dCQnrsSl7vpy1GM+QZKSSf5GKdP2hvMvMiTqF+K4zB//",
+	"ZkrC/EtE48D6i6ubgAQEGfxHzwnQHrpHuuWQkDxaBHgd8+YdbXbLhc0qcbHF1VEpeqaORlCAsYJ/Dp48",
+	"IYOvHzpD+8OHziH540PHLdqHzsdvg64LZXGf2FfhT/tq8GaJ6+iXmkX0gtzFvtA45YJr4yRomZT24Fcn",
+	"cXTXpb3n65MTlS5yA2gWc2PZo0+ewYJqj2Lo7slTLohmkWLGlxQrJdFEVKmZ9zLi21BjtSxrUMR0cTVy",
+	"6ipP3n5bM/+3XltANNBEcmH0oTXTEkCDjMHBwIUd0UTJS6a73mOKoh5vViybGKawzhmJZZRZiVjs96mS",
+	"KTNjlmmSMqN4FBK6nOjOt4/f/m8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

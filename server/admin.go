@@ -342,8 +342,10 @@ func (s *Server) deleteUser(ctx context.Context, by adminCaller, id uuid.UUID) e
 	})
 }
 
-// setPassword gives a user a new password (generated when password is nil, and then returned)
-// and ends every session of theirs; temporary makes them choose another before any new session.
+// setPassword gives a user a new password (generated when password is nil, and then returned),
+// ends every session of theirs and, unless configured otherwise, revokes their API tokens (an
+// administrator sets a password for someone who lost theirs, or lost control of the account);
+// temporary makes them choose another before any new session.
 func (s *Server) setPassword(ctx context.Context, by adminCaller, id uuid.UUID, password *string, temporary bool) (*store.User, secret, error) {
 	var pw secret
 	generated := password == nil
@@ -382,9 +384,11 @@ func (s *Server) setPassword(ctx context.Context, by adminCaller, id uuid.UUID, 
 		if err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, by.event(auditAdminPasswordSet, id, store.JSONMap{
-			"temporary": temporary, "generated": generated, "sessions_ended": n,
-		})); err != nil {
+		detail := store.JSONMap{"temporary": temporary, "generated": generated, "sessions_ended": n}
+		if err := s.revokeOnRecovery(ctx, tx, id, detail); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, by.event(auditAdminPasswordSet, id, detail)); err != nil {
 			return err
 		}
 		out, err = tx.UserWithRoles(ctx, id)

@@ -297,10 +297,12 @@ func (s *Store) UserByZUID(ctx context.Context, zuid string) (*User, error) {
 	return &u, nil
 }
 
-// ZestyTokenByZUID loads a Zesty access token whatever its state.
+// ZestyTokenByZUID loads a Zesty access token that is not revoked (Zesty's own revocation
+// deletes it; a revoked one, ended by its creator's account recovery or an administrator, is
+// gone for the Zesty dialect too), expired or not.
 func (s *Store) ZestyTokenByZUID(ctx context.Context, zuid string) (*APIToken, error) {
 	var t APIToken
-	if err := s.w(ctx).Where("zuid = ? AND kind = ?", zuid, APITokenZesty).Take(&t).Error; err != nil {
+	if err := s.w(ctx).Where("zuid = ? AND kind = ? AND revoked_at IS NULL", zuid, APITokenZesty).Take(&t).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &t, nil
@@ -377,13 +379,13 @@ func (s *Store) ActiveMemberRole(ctx context.Context, instanceID int64, userID u
 }
 
 // ZestyTokensOfInstances lists the Zesty access tokens whose roles belong to the instances, oldest
-// first.
+// first, leaving out revoked ones (see ZestyTokenByZUID).
 func (s *Store) ZestyTokensOfInstances(ctx context.Context, instanceIDs []int64) ([]APIToken, error) {
 	if len(instanceIDs) == 0 {
 		return nil, nil
 	}
 	var out []APIToken
-	err := s.w(ctx).Where("kind = ? AND role_id IN (?)", APITokenZesty,
+	err := s.w(ctx).Where("kind = ? AND revoked_at IS NULL AND role_id IN (?)", APITokenZesty,
 		s.w(ctx).Model(&InstanceRole{}).Select("id").Where("instance_id IN ?", instanceIDs)).
 		Order("created_at, id").Find(&out).Error
 	if err != nil {
