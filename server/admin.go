@@ -313,6 +313,9 @@ func (s *Server) setDisabled(ctx context.Context, by adminCaller, id uuid.UUID, 
 				return err
 			}
 			action, detail["sessions_ended"] = auditAdminUserDisable, n
+			if err := noteOwnerlessInstances(ctx, tx, id, detail); err != nil {
+				return err
+			}
 		}
 		if err := s.record(ctx, tx, by.event(action, id, detail)); err != nil {
 			return err
@@ -331,15 +334,35 @@ func (s *Server) deleteUser(ctx context.Context, by adminCaller, id uuid.UUID) e
 		if err != nil {
 			return err
 		}
+		detail := store.JSONMap{}
+		if err := noteOwnerlessInstances(ctx, tx, id, detail); err != nil {
+			return err
+		}
 		if err := tx.DeleteUser(ctx, id); err != nil {
 			return err
 		}
-		detail := store.JSONMap{}
 		if u.Email != nil {
 			detail["email"] = *u.Email
 		}
 		return s.record(ctx, tx, by.event(auditAdminUserDelete, id, detail))
 	})
+}
+
+// noteOwnerlessInstances puts into detail the ZUIDs of the Zesty instances that the user is
+// the last enabled Owner of, which deleting or disabling them leaves with no Owner who can act.
+// The administrator may do that (a departed or compromised Owner must be removable, and refusing
+// would leave no way out: only an Owner grants Owner); the audit log says where it happened.
+func noteOwnerlessInstances(ctx context.Context, tx *store.Store, userID uuid.UUID, detail store.JSONMap) error {
+	insts, err := tx.InstancesOwnedOnlyBy(ctx, userID)
+	if err != nil || len(insts) == 0 {
+		return err
+	}
+	zuids := make([]string, len(insts))
+	for i := range insts {
+		zuids[i] = insts[i].ZUID
+	}
+	detail["instances_left_without_owner"] = zuids
+	return nil
 }
 
 // setPassword gives a user a new password (generated when password is nil, and then returned),

@@ -45,15 +45,36 @@ func wantPAT(t *testing.T, h *servertest.Harness, pat string, works bool) {
 	}
 }
 
-// wantAuditCount fails unless the newest event of action has detail[key] == want.
-func wantAuditCount(t *testing.T, h *servertest.Harness, action, key string, want float64) {
+// auditOf is the one event of action about the user with that address.
+func auditOf(t *testing.T, h *servertest.Harness, action, email string) map[string]any {
 	t.Helper()
-	ev, err := h.Store.AuditEvents(context.Background(), action, 1)
-	if err != nil || len(ev) != 1 {
-		t.Fatalf("audit %s: %v %v", action, ev, err)
+	u, err := h.Store.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, ok := ev[0].Detail[key].(float64); !ok || got != want {
-		t.Fatalf("audit %s: %s = %v, want %v (%v)", action, key, ev[0].Detail[key], want, ev[0].Detail)
+	ev, err := h.Store.AuditEvents(context.Background(), action, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []map[string]any
+	for _, e := range ev {
+		if e.TargetUserID != nil && *e.TargetUserID == u.ID {
+			found = append(found, e.Detail)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("audit %s of %s: %d events, want 1", action, email, len(found))
+	}
+	return found[0]
+}
+
+// wantAuditCount fails unless the one event of action about the user with that address has
+// detail[key] == want.
+func wantAuditCount(t *testing.T, h *servertest.Harness, action, email, key string, want float64) {
+	t.Helper()
+	d := auditOf(t, h, action, email)
+	if got, ok := d[key].(float64); !ok || got != want {
+		t.Fatalf("audit %s of %s: %s = %v, want %v (%v)", action, email, key, d[key], want, d)
 	}
 }
 
@@ -177,7 +198,7 @@ func TestPATsEndWithAccountRecovery(t *testing.T) {
 			wantPAT(t, h, pat, false)
 			wantPAT(t, h, second, false)
 			wantPAT(t, h, theirs, true)
-			wantAuditCount(t, h, action, "pats_revoked", 2)
+			wantAuditCount(t, h, action, email, "pats_revoked", 2)
 		})
 	}
 }
@@ -193,12 +214,8 @@ func TestPATsKeptOnResetWhenConfigured(t *testing.T) {
 			_, pat := mintPAT(t, h, s.AccessToken, "kept")
 			action := r.run(t, h, email)
 			wantPAT(t, h, pat, true)
-			ev, err := h.Store.AuditEvents(context.Background(), action, 1)
-			if err != nil || len(ev) != 1 {
-				t.Fatalf("audit %s: %v %v", action, ev, err)
-			}
-			if _, ok := ev[0].Detail["pats_revoked"]; ok {
-				t.Fatalf("audit %s counts revoked PATs though none may be: %v", action, ev[0].Detail)
+			if d := auditOf(t, h, action, email); d["pats_revoked"] != nil {
+				t.Fatalf("audit %s counts revoked PATs though none may be: %v", action, d)
 			}
 		})
 	}
@@ -270,7 +287,7 @@ func TestZestyTokensEndWithCreatorsRecovery(t *testing.T) {
 	zWant(t, h, http.StatusOK, http.MethodPost, "/password/reset", "", zJSON("token", ticket, "password", "recovered-password-1"))
 
 	zWant(t, h, http.StatusUnauthorized, http.MethodGet, "/v1/instances/"+inst, tok, "")
-	wantAuditCount(t, h, "user.password_reset", "access_tokens_revoked", 1)
+	wantAuditCount(t, h, "user.password_reset", "recover-zesty-owner@example.com", "access_tokens_revoked", 1)
 	owner = zestyLoginAs(t, h, "recover-zesty-owner@example.com", "recovered-password-1")
 	if list := zWant(t, h, http.StatusOK, http.MethodGet, "/v1/tokens", owner, "").([]any); len(list) != 0 {
 		t.Fatalf("tokens after the reset: %v", list)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -172,4 +173,49 @@ func TestZestyLastActiveOwner(t *testing.T) {
 		t.Fatalf("enable: %v %v", err, res)
 	}
 	zWant(t, h, http.StatusOK, http.MethodPost, base+"/users", a, zJSON("userZUID", self, "roleZUID", roles["admin"]))
+}
+
+// TestZestyLastOwnerDeletedOrDisabled: an administrator may delete or disable the last Owner of
+// an instance (a departed or compromised account must go, and only an Owner could appoint
+// another), and the audit event names the instances left without an Owner who can act. An
+// Owner who leaves another enabled Owner behind leaves nothing to report.
+func TestZestyLastOwnerDeletedOrDisabled(t *testing.T) {
+	h := servertest.Start(t, adminSecretOn)
+	ctx := context.Background()
+	userOf := func(zuid string) uuid.UUID { return userIDOfZUID(t, h, zuid) }
+	lastEvent := func(action string) map[string]any {
+		t.Helper()
+		defer h.Clock.Advance(time.Second) // the next event is the newest by its time alone
+		ev, err := h.Store.AuditEvents(ctx, action, 1)
+		if err != nil || len(ev) != 1 {
+			t.Fatalf("audit %s: %v %v", action, ev, err)
+		}
+		return ev[0].Detail
+	}
+	sole, soleZUID := zUser(t, h, "sole-owner@example.com")
+	shared, sharedZUID := zUser(t, h, "shared-owner@example.com")
+	_, coZUID := zUser(t, h, "co-owner@example.com")
+	alone := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", sole, `{"name":"Alone"}`))["ZUID"].(string)
+	together := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", shared, `{"name":"Together"}`))["ZUID"].(string)
+	zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances/"+together+"/users", shared,
+		zJSON("userZUID", coZUID, "roleZUID", zRoleZUIDs(t, h, shared, together)["owner"]))
+
+	if res, err := h.Client.AdminDisableUserWithResponse(ctx, userOf(soleZUID), asAdmin); err != nil || res.StatusCode() != http.StatusOK {
+		t.Fatalf("disable: %v %v", err, res)
+	}
+	if got := lastEvent("admin.user_disable")["instances_left_without_owner"]; fmt.Sprint(got) != "["+alone+"]" {
+		t.Errorf("disabling the sole Owner: instances_left_without_owner = %v, want [%s]", got, alone)
+	}
+	if res, err := h.Client.AdminDeleteUserWithResponse(ctx, userOf(soleZUID), asAdmin); err != nil || res.StatusCode() != http.StatusNoContent {
+		t.Fatalf("delete: %v %v", err, res)
+	}
+	if got := lastEvent("admin.user_delete")["instances_left_without_owner"]; fmt.Sprint(got) != "["+alone+"]" {
+		t.Errorf("deleting the sole Owner: instances_left_without_owner = %v, want [%s]", got, alone)
+	}
+	if res, err := h.Client.AdminDeleteUserWithResponse(ctx, userOf(sharedZUID), asAdmin); err != nil || res.StatusCode() != http.StatusNoContent {
+		t.Fatalf("delete: %v %v", err, res)
+	}
+	if got, ok := lastEvent("admin.user_delete")["instances_left_without_owner"]; ok {
+		t.Errorf("deleting one of two Owners reports ownerless instances: %v", got)
+	}
 }

@@ -288,6 +288,25 @@ func (s *Store) CountOtherActiveOwners(ctx context.Context, instanceID int64, us
 	return n, nil
 }
 
+// InstancesOwnedOnlyBy lists, by ID, the instances where userID is an Owner and no other member
+// whose account is enabled is one: the instances that deleting or disabling the user leaves
+// without an Owner who can act.
+func (s *Store) InstancesOwnedOnlyBy(ctx context.Context, userID uuid.UUID) ([]Instance, error) {
+	var out []Instance
+	err := s.w(ctx).Raw(`SELECT i.* FROM instances i
+JOIN instance_members m ON m.instance_id = i.id AND m.user_id = ?
+JOIN instance_roles r ON r.id = m.role_id AND r.system_role = ?
+WHERE NOT EXISTS (SELECT 1 FROM instance_members m2
+	JOIN instance_roles r2 ON r2.id = m2.role_id
+	JOIN users u2 ON u2.id = m2.user_id
+	WHERE m2.instance_id = i.id AND m2.user_id <> ? AND r2.system_role = ? AND u2.disabled = ?)
+ORDER BY i.id`, userID, SystemRoleOwner, userID, SystemRoleOwner, false).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list instances owned only by a user: %w", err)
+	}
+	return out, nil
+}
+
 // UserByZUID loads a user by ZUID.
 func (s *Store) UserByZUID(ctx context.Context, zuid string) (*User, error) {
 	var u User

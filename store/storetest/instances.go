@@ -27,6 +27,7 @@ func instanceCases() []testCase {
 		{"members-add-replace-remove", instancesMembers},
 		{"count-owners-counts-custom-owner-roles", instancesCountOwners},
 		{"count-other-active-owners", instancesCountOtherActiveOwners},
+		{"instances-owned-only-by", instancesOwnedOnlyBy},
 		{"lock-instance-by-zuid", instancesLock},
 		{"delete-role-in-use", instancesDeleteRoleInUse},
 		{"delete-instance-takes-members-roles-tokens", instancesDeleteCascade},
@@ -264,6 +265,35 @@ func instancesCountOtherActiveOwners(t *testing.T, e *env) {
 		if n := mustValue(e.st.CountOtherActiveOwners(e.ctx, inst.ID, c.user))(t, "CountOtherActiveOwners"); n != c.want {
 			t.Errorf("other active owners %s = %d, want %d", c.name, n, c.want)
 		}
+	}
+}
+
+func instancesOwnedOnlyBy(t *testing.T, e *env) {
+	u, co, off := e.user(), e.user(), e.user()
+	alone, aloneRoles := e.instance("alone")
+	shared, sharedRoles := e.instance("shared")
+	besideDisabled, bdRoles := e.instance("beside a disabled owner")
+	custom, _ := e.instance("custom owner role")
+	admin, adminRoles := e.instance("admin only")
+	e.member(alone, u, aloneRoles[store.SystemRoleOwner])
+	e.member(alone, co, aloneRoles[store.SystemRoleAdmin])
+	e.member(shared, u, sharedRoles[store.SystemRoleOwner])
+	e.member(shared, co, e.role(shared.ID, "Co-owner", store.SystemRoleOwner, true))
+	e.member(besideDisabled, u, bdRoles[store.SystemRoleOwner])
+	e.member(besideDisabled, off, bdRoles[store.SystemRoleOwner])
+	e.member(custom, u, e.role(custom.ID, "Boss", store.SystemRoleOwner, true))
+	e.member(admin, u, adminRoles[store.SystemRoleAdmin])
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, off.ID, true))
+	got := mustValue(e.st.InstancesOwnedOnlyBy(e.ctx, u.ID))(t, "InstancesOwnedOnlyBy")
+	var names []string
+	for _, i := range got {
+		names = append(names, i.Name)
+	}
+	if want := []string{"alone", "beside a disabled owner", "custom owner role"}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("InstancesOwnedOnlyBy = %q, want %q", names, want)
+	}
+	if none := mustValue(e.st.InstancesOwnedOnlyBy(e.ctx, co.ID))(t, "InstancesOwnedOnlyBy(co-owner)"); len(none) != 0 {
+		t.Errorf("InstancesOwnedOnlyBy(co-owner of a shared instance) = %+v", none)
 	}
 }
 
