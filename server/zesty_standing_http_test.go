@@ -2,13 +2,18 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/server/servertest"
+	"github.com/latchkey/latchkey/store"
+	"github.com/latchkey/latchkey/store/testdb"
 )
 
 // TestZestyTokenCreatorStanding: an access token acts only while its creator is an enabled
@@ -120,5 +125,108 @@ func TestZestyTokenCreatorStanding(t *testing.T) {
 			zWant(t, h, http.StatusOK, http.MethodDelete, "/v1/tokens/"+tokZUID, owner, "")
 			zWant(t, h, http.StatusUnauthorized, http.MethodGet, f.base, tok, "")
 		})
+	}
+}
+
+// TestZestyTokenCreatorRemovedMidRequest: a token authenticated while its creator still stood
+// behind it, whose creator is removed while its request waits for the instance, is refused once
+// it gets there: membership changes check the creator's standing again under the instance lock,
+// so the token cannot re-add anyone (its creator included) a moment after the removal.
+// PostgreSQL only: the test holds the instance's row lock from its own connection, which SQLite
+// has no equivalent of (its one writer would hold the token's authentication back instead, which
+// then sees the removal).
+func TestZestyTokenCreatorRemovedMidRequest(t *testing.T) {
+	if testdb.Backend() != store.Postgres {
+		t.Skip("needs PostgreSQL's row locks; SQLite serialises authentication with the removal")
+	}
+	ctx := context.Background()
+	clock := testdb.NewClock()
+	dsn := testdb.PostgresSchema(t)
+	st, err := store.Open(ctx, store.Options{URL: dsn, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := servertest.StartOn(t, st, clock)
+	owner, _ := zUser(t, h, "midway-owner@example.com")
+	creator, creatorZUID := zUser(t, h, "midway-creator@example.com")
+	_, strangerZUID := zUser(t, h, "midway-stranger@example.com")
+	instZUID := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", owner, `{"name":"Midway"}`))["ZUID"].(string)
+	base := "/v1/instances/" + instZUID
+	roles := zRoleZUIDs(t, h, owner, instZUID)
+	zWant(t, h, http.StatusCreated, http.MethodPost, base+"/users", owner, zJSON("userZUID", creatorZUID, "roleZUID", roles["admin"]))
+	tok := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/tokens", creator, zJSON("name", "midway", "roleZUID", roles["admin"])))["token"].(string)
+	inst, err := st.InstanceByZUID(ctx, instZUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creatorID, strangerID := userIDOfZUID(t, h, creatorZUID), userIDOfZUID(t, h, strangerZUID)
+
+	// Take the instance's lock, as a concurrent removal of the creator would.
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	var pid int
+	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid() FROM instances WHERE id = $1 FOR UPDATE", inst.ID).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+
+	// The token's request authenticates (its creator still stands) and waits for the lock.
+	type answer struct {
+		status int
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		status, err := zRaw(h, http.MethodPost, base+"/users", tok, zJSON("userZUID", strangerZUID, "roleZUID", roles["admin"]))
+		done <- answer{status, err}
+	}()
+	watcher, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting := 0; waiting == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the token's request never waited for the instance lock")
+		}
+		select {
+		case a := <-done:
+			t.Fatalf("the token's request finished without waiting for the instance lock: %d %v", a.status, a.err)
+		default:
+		}
+		if err := watcher.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The creator is removed and the lock let go: the waiting request must now be refused.
+	if _, err := tx.Exec(ctx, "DELETE FROM instance_members WHERE instance_id = $1 AND user_id = $2", inst.ID, creatorID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-done:
+		if a.err != nil || a.status != http.StatusNotFound {
+			t.Fatalf("the token's request after its creator's removal: %d %v, want 404", a.status, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the token's request did not finish once the lock was let go")
+	}
+	if _, err := st.MemberRole(ctx, inst.ID, strangerID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the stranger was added by a token whose creator had been removed: %v", err)
 	}
 }
