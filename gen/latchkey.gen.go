@@ -765,7 +765,7 @@ type ConfirmTicketForm struct {
 
 // CreatePATRequest defines model for CreatePATRequest.
 type CreatePATRequest struct {
-	// ExpiresAt When the token stops working; must be in the future.
+	// ExpiresAt When the token stops working: in the future, and no further ahead than the server's maximum token life (one year unless configured otherwise).
 	ExpiresAt time.Time `json:"expiresAt"`
 
 	// Metadata Example: {"name":"deploy-bot"}
@@ -882,6 +882,35 @@ type OptionsRedirectTo struct {
 	//
 	// Example: https://my-app.example/welcome
 	RedirectTo *string `json:"redirectTo,omitempty"`
+}
+
+// PersonalAccessToken A personal access token as its owner sees it; the token itself is not included.
+type PersonalAccessToken struct {
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+
+	// Id A UUID in its canonical lowercase form.
+	//
+	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
+	Id UUID `json:"id"`
+
+	// LastUsedAt When the token last signed in; null when it never has.
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+
+	// Metadata The metadata the token was created with.
+	//
+	// Example: {"name":"deploy-bot"}
+	Metadata map[string]interface{} `json:"metadata"`
+
+	// Name The `name` of the metadata the token was created with; empty when it had none.
+	//
+	// Example: deploy-bot
+	Name string `json:"name"`
+}
+
+// PersonalAccessTokenList defines model for PersonalAccessTokenList.
+type PersonalAccessTokenList struct {
+	PersonalAccessTokens []PersonalAccessToken `json:"personalAccessTokens"`
 }
 
 // RefreshTokenRequest defines model for RefreshTokenRequest.
@@ -1584,6 +1613,9 @@ type NhostForbidden = ErrorResponse
 
 // NhostInternalError The Nhost error body.
 type NhostInternalError = ErrorResponse
+
+// NhostNotFound The Nhost error body.
+type NhostNotFound = ErrorResponse
 
 // NhostPayloadTooLarge The Nhost error body.
 type NhostPayloadTooLarge = ErrorResponse
@@ -2733,9 +2765,16 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
 	WmeNewPasswordRequired(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListPATs List the caller's personal access tokens
+	//
+	// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+	//
+	// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+	ListPATs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CreatePATWithBody Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2744,12 +2783,19 @@ type ClientInterface interface {
 
 	// CreatePAT Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeletePAT End one of the caller's personal access tokens
+	//
+	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	//
+	// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+	DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ZestyCreateRoleWithBody Create a custom role on an instance
 	//
@@ -3024,7 +3070,7 @@ type ClientInterface interface {
 
 	// ZestyCreateTokenWithBody Create an access token
 	//
-	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3033,7 +3079,7 @@ type ClientInterface interface {
 
 	// ZestyCreateToken Create an access token
 	//
-	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4897,9 +4943,26 @@ func (c *Client) WmeNewPasswordRequired(ctx context.Context, body WmeNewPassword
 	return c.Client.Do(req)
 }
 
+// ListPATs List the caller's personal access tokens
+//
+// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+//
+// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+func (c *Client) ListPATs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPATsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CreatePATWithBody Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4918,13 +4981,30 @@ func (c *Client) CreatePATWithBody(ctx context.Context, contentType string, body
 
 // CreatePAT Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 func (c *Client) CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreatePATRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeletePAT End one of the caller's personal access tokens
+//
+// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+//
+// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+func (c *Client) DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeletePATRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -5518,7 +5598,7 @@ func (c *Client) ZestyListTokens(ctx context.Context, reqEditors ...RequestEdito
 
 // ZestyCreateTokenWithBody Create an access token
 //
-// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5537,7 +5617,7 @@ func (c *Client) ZestyCreateTokenWithBody(ctx context.Context, contentType strin
 
 // ZestyCreateToken Create an access token
 //
-// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8398,6 +8478,33 @@ func NewWmeNewPasswordRequiredRequestWithBody(server string, contentType string,
 	return req, nil
 }
 
+// NewListPATsRequest constructs an http.Request for the ListPATs method
+func NewListPATsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/pat")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCreatePATRequest calls the generic CreatePAT builder with application/json body
 func NewCreatePATRequest(server string, body CreatePATJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8434,6 +8541,40 @@ func NewCreatePATRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeletePATRequest constructs an http.Request for the DeletePAT method
+func NewDeletePATRequest(server string, id UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/pat/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -10509,9 +10650,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/new-password-required (the `WmeNewPasswordRequired` operationId).
 	WmeNewPasswordRequiredWithResponse(ctx context.Context, body WmeNewPasswordRequiredJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeNewPasswordRequiredResult, error)
 
+	// ListPATsWithResponse List the caller's personal access tokens
+	//
+	// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+	ListPATsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPATsResult, error)
+
 	// CreatePATWithBodyWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10520,12 +10670,21 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePATWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/pat (the `CreatePAT` operationId).
 	CreatePATWithResponse(ctx context.Context, body CreatePATJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePATResult, error)
+
+	// DeletePATWithResponse End one of the caller's personal access tokens
+	//
+	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+	DeletePATWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeletePATResult, error)
 
 	// ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
 	//
@@ -10806,7 +10965,7 @@ type ClientWithResponsesInterface interface {
 
 	// ZestyCreateTokenWithBodyWithResponse Create an access token
 	//
-	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10815,7 +10974,7 @@ type ClientWithResponsesInterface interface {
 
 	// ZestyCreateTokenWithResponse Create an access token
 	//
-	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+	// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16420,6 +16579,75 @@ func (r WmeNewPasswordRequiredResult) ContentType() string {
 	return ""
 }
 
+// ListPATsResult503Headers the declared response headers of an HTTP 503 response for ListPATs
+type ListPATsResult503Headers struct {
+	RetryAfter *int
+}
+
+type ListPATsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PersonalAccessTokenList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListPATsResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPATsResult) GetJSON200() *PersonalAccessTokenList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListPATsResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListPATsResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListPATsResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPATsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPATsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPATsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPATsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreatePATResult503Headers the declared response headers of an HTTP 503 response for CreatePAT
 type CreatePATResult503Headers struct {
 	RetryAfter *int
@@ -16511,6 +16739,89 @@ func (r CreatePATResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreatePATResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeletePATResult503Headers the declared response headers of an HTTP 503 response for DeletePAT
+type DeletePATResult503Headers struct {
+	RetryAfter *int
+}
+
+type DeletePATResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NhostNotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeletePATResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeletePATResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeletePATResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeletePATResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeletePATResult) GetJSON404() *NhostNotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeletePATResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeletePATResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeletePATResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeletePATResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeletePATResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeletePATResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20994,9 +21305,24 @@ func (c *ClientWithResponses) WmeNewPasswordRequiredWithResponse(ctx context.Con
 	return ParseWmeNewPasswordRequiredResult(rsp)
 }
 
+// ListPATsWithResponse List the caller's personal access tokens
+//
+// The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/pat (the `ListPATs` operationId).
+func (c *ClientWithResponses) ListPATsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPATsResult, error) {
+	rsp, err := c.ListPATs(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPATsResult(rsp)
+}
+
 // CreatePATWithBodyWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21011,7 +21337,7 @@ func (c *ClientWithResponses) CreatePATWithBodyWithResponse(ctx context.Context,
 
 // CreatePATWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21022,6 +21348,21 @@ func (c *ClientWithResponses) CreatePATWithResponse(ctx context.Context, body Cr
 		return nil, err
 	}
 	return ParseCreatePATResult(rsp)
+}
+
+// DeletePATWithResponse End one of the caller's personal access tokens
+//
+// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
+func (c *ClientWithResponses) DeletePATWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeletePATResult, error) {
+	rsp, err := c.DeletePAT(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeletePATResult(rsp)
 }
 
 // ZestyCreateRoleWithBodyWithResponse Create a custom role on an instance
@@ -21489,7 +21830,7 @@ func (c *ClientWithResponses) ZestyListTokensWithResponse(ctx context.Context, r
 
 // ZestyCreateTokenWithBodyWithResponse Create an access token
 //
-// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21504,7 +21845,7 @@ func (c *ClientWithResponses) ZestyCreateTokenWithBodyWithResponse(ctx context.C
 
 // ZestyCreateTokenWithResponse Create an access token
 //
-// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+// A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -26765,6 +27106,66 @@ func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequi
 	return response, nil
 }
 
+// ParseListPATsResult parses an HTTP response from a ListPATsWithResponse call
+func ParseListPATsResult(rsp *http.Response) (*ListPATsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPATsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PersonalAccessTokenList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListPATsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreatePATResult parses an HTTP response from a CreatePATWithResponse call
 func ParseCreatePATResult(rsp *http.Response) (*CreatePATResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -26840,6 +27241,80 @@ func ParseCreatePATResult(rsp *http.Response) (*CreatePATResult, error) {
 	switch {
 	case rsp.StatusCode == 503:
 		var headers CreatePATResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeletePATResult parses an HTTP response from a DeletePATWithResponse call
+func ParseDeletePATResult(rsp *http.Response) (*DeletePATResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeletePATResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NhostNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeletePATResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -29895,9 +30370,15 @@ type ServerInterface interface {
 	// WmeNewPasswordRequired Answer the new-password challenge
 	// (POST /v1/new-password-required)
 	WmeNewPasswordRequired(ctx echo.Context) error
+	// ListPATs List the caller's personal access tokens
+	// (GET /v1/pat)
+	ListPATs(ctx echo.Context) error
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx echo.Context) error
+	// DeletePAT End one of the caller's personal access tokens
+	// (DELETE /v1/pat/{id})
+	DeletePAT(ctx echo.Context, id UUID) error
 	// ZestyCreateRole Create a custom role on an instance
 	// (POST /v1/roles)
 	ZestyCreateRole(ctx echo.Context) error
@@ -30848,12 +31329,37 @@ func (w *ServerInterfaceWrapper) WmeNewPasswordRequired(ctx echo.Context) error 
 	return err
 }
 
+// ListPATs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPATs(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPATs(ctx)
+	return err
+}
+
 // CreatePAT converts echo context to params.
 func (w *ServerInterfaceWrapper) CreatePAT(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreatePAT(ctx)
+	return err
+}
+
+// DeletePAT converts echo context to params.
+func (w *ServerInterfaceWrapper) DeletePAT(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeletePAT(ctx, id)
 	return err
 }
 
@@ -31249,7 +31755,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/signin/email-password", wrapper.SignInEmailPassword, options.OperationMiddlewares["signInEmailPassword"]...)
 	router.POST(options.BaseURL+"/v1/signin/anonymous", wrapper.SignInAnonymous, options.OperationMiddlewares["signInAnonymous"]...)
 	router.POST(options.BaseURL+"/v1/signin/pat", wrapper.SignInPAT, options.OperationMiddlewares["signInPAT"]...)
+	router.GET(options.BaseURL+"/v1/pat", wrapper.ListPATs, options.OperationMiddlewares["listPATs"]...)
 	router.POST(options.BaseURL+"/v1/pat", wrapper.CreatePAT, options.OperationMiddlewares["createPAT"]...)
+	router.DELETE(options.BaseURL+"/v1/pat/:id", wrapper.DeletePAT, options.OperationMiddlewares["deletePAT"]...)
 	router.POST(options.BaseURL+"/v1/token", wrapper.RefreshToken, options.OperationMiddlewares["refreshToken"]...)
 	router.POST(options.BaseURL+"/v1/token/verify", wrapper.VerifyToken, options.OperationMiddlewares["verifyToken"]...)
 	router.POST(options.BaseURL+"/v1/signout", wrapper.SignOut, options.OperationMiddlewares["signOut"]...)
@@ -31408,6 +31916,8 @@ type NhostConflictJSONResponse ErrorResponse
 type NhostForbiddenJSONResponse ErrorResponse
 
 type NhostInternalErrorJSONResponse ErrorResponse
+
+type NhostNotFoundJSONResponse ErrorResponse
 
 type NhostPayloadTooLargeJSONResponse ErrorResponse
 
@@ -38255,6 +38765,72 @@ func (response WmeNewPasswordRequired503JSONResponse) VisitWmeNewPasswordRequire
 	return err
 }
 
+type ListPATsRequestObject struct {
+}
+
+type ListPATsResponseObject interface {
+	VisitListPATsResponse(w http.ResponseWriter) error
+}
+
+type ListPATs200JSONResponse PersonalAccessTokenList
+
+func (response ListPATs200JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPATs401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ListPATs401JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPATs500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ListPATs500JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPATs503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ListPATs503JSONResponse) VisitListPATsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePATRequestObject struct {
 	Body *CreatePATJSONRequestBody
 }
@@ -38368,6 +38944,101 @@ func (response CreatePAT500JSONResponse) VisitCreatePATResponse(w http.ResponseW
 type CreatePAT503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response CreatePAT503JSONResponse) VisitCreatePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePATRequestObject struct {
+	Id UUID `json:"id"`
+}
+
+type DeletePATResponseObject interface {
+	VisitDeletePATResponse(w http.ResponseWriter) error
+}
+
+type DeletePAT200JSONResponse OKResponse
+
+func (response DeletePAT200JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response DeletePAT400JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response DeletePAT401JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT404JSONResponse struct{ NhostNotFoundJSONResponse }
+
+func (response DeletePAT404JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response DeletePAT500JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePAT503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response DeletePAT503JSONResponse) VisitDeletePATResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -42479,9 +43150,15 @@ type StrictServerInterface interface {
 	// WmeNewPasswordRequired Answer the new-password challenge
 	// (POST /v1/new-password-required)
 	WmeNewPasswordRequired(ctx context.Context, request WmeNewPasswordRequiredRequestObject) (WmeNewPasswordRequiredResponseObject, error)
+	// ListPATs List the caller's personal access tokens
+	// (GET /v1/pat)
+	ListPATs(ctx context.Context, request ListPATsRequestObject) (ListPATsResponseObject, error)
 	// CreatePAT Create a personal access token
 	// (POST /v1/pat)
 	CreatePAT(ctx context.Context, request CreatePATRequestObject) (CreatePATResponseObject, error)
+	// DeletePAT End one of the caller's personal access tokens
+	// (DELETE /v1/pat/{id})
+	DeletePAT(ctx context.Context, request DeletePATRequestObject) (DeletePATResponseObject, error)
 	// ZestyCreateRole Create a custom role on an instance
 	// (POST /v1/roles)
 	ZestyCreateRole(ctx context.Context, request ZestyCreateRoleRequestObject) (ZestyCreateRoleResponseObject, error)
@@ -44707,6 +45384,29 @@ func (sh *strictHandler) WmeNewPasswordRequired(ctx echo.Context) error {
 	return nil
 }
 
+// ListPATs operation middleware
+func (sh *strictHandler) ListPATs(ctx echo.Context) error {
+	var request ListPATsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPATs(ctx.Request().Context(), request.(ListPATsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPATs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPATsResponseObject); ok {
+		return validResponse.VisitListPATsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CreatePAT operation middleware
 func (sh *strictHandler) CreatePAT(ctx echo.Context) error {
 	var request CreatePATRequestObject
@@ -44747,6 +45447,31 @@ func (sh *strictHandler) CreatePAT(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreatePATResponseObject); ok {
 		return validResponse.VisitCreatePATResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeletePAT operation middleware
+func (sh *strictHandler) DeletePAT(ctx echo.Context, id UUID) error {
+	var request DeletePATRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePAT(ctx.Request().Context(), request.(DeletePATRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePAT")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeletePATResponseObject); ok {
+		return validResponse.VisitDeletePATResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -45985,316 +46710,329 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39ctu40id8Kyi9WxX7fSXZSTxzJnY9VeuTeOZ48rlxcvzsTPJGEAlJGFOAHgC0oqRStVezF7ZXsoVu",
-	"gAQpUqJkyXYyOn+ccSgSn/2FRvevv7YiOZ5IwYTRreOvLcX0RArN4B+n8ZiLf9L4LfuvlGljH0VSGCbg",
-	"TzqZJDyihktx8JeWwj7T0YiNqf3rvyk2aB23/p+DvP0D/FUfQLtnSknV+vbtW7sVMx0pPrEttY5b70aM",
-	"KOyRcE3GNBlINWZxmwwoTzQxI0bsMBSNDJGK9BWjV5pQotKEkb0eF9c04XHHtdHb77a+tXEuT6UYJDy6",
-	"zZnQOFZMazvQVDMl6JjZWdFEMRrPCBf2MdnrRW5o4XB/larP45iJ2xxvFNnhGnnFxAMNYyaxZJoIachI",
-	"JjGsP7XtECVhwQd+mOHYz4Wxs02ws9sZ/6kgqWCfJywyLAZqSRU7ITEzQDhUMbvedvyaqWumSCKHJBUx",
-	"U/AwI7oYqAjHH87plTS/ylTEtzSdV5LoNBrBHrSJZlpzKSwhweaQvZ6QpjOwAwoH+YbOEknjd1K+oGrI",
-	"bpF0+tIStCaJ7dcuKS0stqWsidFkrzfBIXaMlB14ORz/e0FTM5KKf2G3uNBI0JpFihlCRUyEJCBGCgzR",
-	"tqtPyVRJMfQv7/VSGDETxo6NxaXJXFOe0H5yWxvxgppodMVmJKLCsiwsfoG8hZzCDKdKGmbZesTF8Jhw",
-	"o0lMDe1TDRIqFYrRaGSH3obvJ1TrqVRxZ0S1/YT8V8pSeDWRorDhVpbxYapYTGJG44QLRmiSyKmGBbSv",
-	"9KFxFnd8qyQasejKthZ8bSRwMYkSqVkMo45kmsQgjPqMUH3F4i7pvWVGzTqnA8NUr02mIybIRDHNhGkT",
-	"TWeajOSUjKmY2U2TIrbbSaaUm26r3RoxGjMFCi9ox/6zuLIX7tNUGJ4UVnRMZ3Y0RnE7yCHlwrab76aZ",
-	"TVjruGVFypDBruX0odPJRCrD4pcs5vQdvHnrHIuEIgyhmvTKHfaAxLNxdsZ2oB07J0/pX7ZhI3xpZCA4",
-	"Ku9bohtPEmYF/57n0ChVys7K01ibUEGceUASLq78+LegaL8s07IyFWDfxFxbHovbJBXXTPGBJSKpyDi1",
-	"0xtJqRmhRLBpMA2piOZD0UknwDDAHW4qW9K7X7avdN0ENq9kvyzVsF630rElGxBhNEmYeqDdoLamVL9s",
-	"QKO6Mb6T8iUVM8eI+lb2nihqGEn4mBtUjUCWXJBERldEsUFq5XawzyfwjzHTmg4ZsdawJtMRj0bblMT2",
-	"V66sOWFUypZL5i/bsUHq1/ESxZVisbUiaKKdoTHmWnMxtKLhSsgpGH9MxCzOKBbMktLaXV5edk4Di2R+",
-	"AS1tRSNL4mLI2qT3DgxKxWgy/o8PrdN8ih9avUpVpo3iYhiu1+bNnC87G+e7t3G+vBcTJa0BvWHa+JWz",
-	"JAYC0VUUAj8TBr+3rVXzFpSRssyjtOUsGbPkgXavOAm6XWusmagXjJsRU+T3i9eviLBSQJBUJR0mImkZ",
-	"fyDVGIb7aiS12YLhBaN869xAt+GfaZNexnb2RKhHUsFTJRPWsWdc4CsWwzMWc8Ui806Wf2FjypOO86t0",
-	"vCXVa5P/87/+936+Yht3Aa20Xt7Lo8mUm1Ggyx9ooo3Vpda0Y8ZwMbQn5eKkuOikmtnJeqOxw0Q8kVx4",
-	"txFMcfPWbKM5oskEgsKKrlgSM+J2EtYmSCcdP2Y7/sxl1KFCitlYpjqcwXaM2KWz2KwpCzPZluHYaEdW",
-	"MB9hsNuyIJcv/A9pR8KabsWUXLqgL73h6E+71nD8PLGDD83MQBqjpPGC2PJoLqcHiulRB0zN8IcJNeE/",
-	"DY+uWOGJNJOCsEo12C69/KDrHxVl9DbMyaVLtjMqvxOj0pHIFk21lYRr5jvjwtqVdjDEjhsmKidMwQgC",
-	"7/ecf80d9qwVZbdAMTQFYuSIyzHbgpV3OWYrX8DNGXN+fJs3OJYNr8J/5gezHdth0YA2azZcjtm2jIZl",
-	"q7qCvXA5ZtuyFhYu9Q9pKFyO2VbMhEUrWeNyyvzj7cxekIoodi2vQK1cMXBC2bOop4NtaOtFI98p6u9E",
-	"UQNtbFFNNxVni2+3gIz/YNrMTlGp6I27CKD1hUONRlQMWZV7gAttqIiYdxAcW90rExRlLnyk7Z9pw5OE",
-	"jFgSk/6MjNm4z5TOIgZy2kyoNuT1VDBFpkBtfbvVY3mN7B6zsTROoxZWZvOKvsHSVLoVju08uMJpS1FY",
-	"Kr/nTMh0OGqXDDHBWGwNGIhsyS5+hOW9wl0/mVJNkMGAE2xHHCwfRuOOFMmM6Jk2bAw/ZUtbZ5kU1nHj",
-	"d1yLl9Ffc/kFarshwxJ46oAZSMGC669s0TVjZA90g1vh4B232NSRG5ED/0ixa0YTb8fCELdgyS6noOa2",
-	"LLR1F0S+kGq2Y9EuHtRmbVroa1tW7fLVXcGuhca2ZdkuWfIf0raFOW/Ful28mitdqTpLt3SpGox+4wbu",
-	"4sHvTNzvxMR19LFFI7e5dLPLCbeGmTep27JfuJaygO7TNObm7NqPLI65bYwmb5Q1kgxnunU8oIlm7dYk",
-	"ePS1RSPsdS4KoG1/kgqiCF7RcU3Awembc2dZmRE1hIJm2etB5GUHgyl7dthBgDE+3QeCY+OJmdktqe78",
-	"vWbqHISLnTk1reNWmvK41W6JNHG8iwJr/ntT+CymhnUMH7OqvlAB1i9coQvZ/4tFxn7GK0c21zqfVK6u",
-	"TE0kcVmZSMet4z9bOgVTtdVuOd3c+ljRnqNtXJe5X524W3PVjFWm5gbLbq3P06Ejw3JcSahn/mxBg9S0",
-	"2p4G8zUpbv8cJZbGGU4aljscRrhe2U5/rNjNEhu94HpVVmLXPuGCGzbWjSI5A779lg2KKkVn9t+CfTY1",
-	"gT6p0hLscstY9j0yoUN2QmgfTsXu9ARnQvtDBY+VtsONvnZpnipGDbNLHhj7K6xOzAY0TcxbiQp3TD+/",
-	"YGJoRq3jh4eH7daYi+zfVSzK9SShMy+Igq8f/fRzxftw81WgYHzSLn56VPfpv91dVkDGfSkTRoV9JZER",
-	"rZhGYRaPKpoeM0OtJl9Z1HhdXE0Mltof6MwMOCkYBWQiEx7NCGgrprvlJfh56drbc2WRrFfcvDH9fI6f",
-	"wttlKjdsPJGKqtmbpbNcEEBL+mwgFSNDDLSwljZKhS655GYkU5OHpPTsrwaMSXs45poMmWDWUkdTRjGT",
-	"KmEPlCIKWScgAZ/3U1qOn4/KqzGhxp70Wset///P084ftPPlsPOk+6nz8f/7b8t5crxQWoUs6e61VuPJ",
-	"hiufL04eraxHYGeLZIZnRq4JFXrKVKU2t6vVSB7aycwtA3xduwrZCXrhxOdnBVFiaGjJAWHXTM2chZL5",
-	"lexcSjLed1Y+5mlj9SIZ02jEBesoRmN4gE71dqbjS4FSVlcVM02s9s+cFe1Wlg7UAvExknEYI9Vqt7x7",
-	"0Q61nIIDrVcF+Vs96RwQlTbGgLMk1vWL+rXKiAoX5I2S/YSNNenPCDRG9igashDZxBThwkg8cNgdmDoW",
-	"tWedhNHYcrBOqB65E96EKjpm9jvLdPsBkeXU4M7MlbvDrNUeMTBFJ0xOElZJp9pQk+pqLvjXu3dvCL4Q",
-	"fJsfHYo061pqO4rJR1dLxxcorlZk4QhkQHy6grmLJ2O9yic3M3WtFXIaGX7NVukTqX1+L/4lp87Rgwf7",
-	"KdWWYwWLK7fUXXMt6HnjRq0bedEMBbs0363SqoS7Eo55GbWsYaa6dVvRUPXUOWellunet75g5Marm/Us",
-	"ydAYWtGUyRReYJH6bd+gxVFhMXxrtBxrafHJd6y84VD3PYu8Ky4qFr43oaZnVd6EKW0nVbiF2rc6rfeF",
-	"aTPrFa9gCm9VboaVGu/1zeSZt1s3LyurpCGskOu0KAFDkRfMq5H8A8JZQ/rhpelqsg+JdJnkcy3Xjvj9",
-	"JP7eDtD37BS83YNorYR+7+TfCueLU9QdVOOJgmujqJFKw6UrOrdLbthraqh6r5JKvlxD4pWopYoe4Eay",
-	"emtL1FLvXlkqaxrQUVPjUp/6tIIaeqTaXDAmbiIac5reHNkKNg0NHpQXVROYjKRgr9JxH+lt6WDn+WHe",
-	"4Cn5WlIQQitRUujpWDqkLymPG1rJX3CfvV8u66ZIfe2ANbLtCTajSOl+Tcp0V1zbgPqLZFW9V0Wlla9g",
-	"geI+LpIea+kpQ5Pqww9cl9nl0mRMTYQhRQOeGPuEC0KTpOqAiku8oupDk26J5sN2227MlSvx5czuB6rA",
-	"9dSfy/v/FFq7i1PzMqfWQn/wHAn7Dj5lybSrdNXcg/dlHcfVqSBBFrA9/v7BlERf1gJv1RI3I7xWPcgw",
-	"J3OBO6heAo258Dp3XhyVElzQRZI7jdqEdYdd0vv6ARfyQ+uY/PmhNaI51lKfMUEMvWLiQ+vjN0hsHnMR",
-	"Du5h5bzeLDhEzs0hf/0t0+wm59XmFJuToRQDbonWOYeaN6F5s+kZfwhb8maJbLJ5fVy4wrBk6/F8Y65d",
-	"gev8sO5OFt2UHtYRSxugp9V2v6k3c95T64I3y+nd3HRJzynfT/Z0zTV6i6mGuAN+zTGUoNJZ8Iluw9v5",
-	"yQHBVQq+fKyr2VqfaI2r0f3caHRVBpf/utBNYRrtcLkKM6jZZD4U52LLvL0ew1RKhPZSquVD8X5yLye0",
-	"eQ5uuCY3Ov6WefiECHbt4kkzP2rMh0ybzfButgvrcvU6bHu94HxbxYl+5a/z88kqjPcU9/8d5Ob+KtV4",
-	"RUrN8RaKK6J4KTjg8OiXKnMB+i27Xx79stz77mLoFtErTgqi7eYcbNhvOxx/5fLAUr45fbcmH4e+4lL8",
-	"6YhhXA2GvGkjJ5pMpbriYniCNwX9LIZ6kJpUwTVj4/uuRv4F9pmOJ+ijwGN5K2aTRM46fRkGEfn1KDN9",
-	"NrslS7fWVQRfKtLevz9/BsLMOcZPweOdXQMs/7SKn6oaq5peMQd49ZAByFIOAgdWjw+IZOwuoZUcKjrW",
-	"YWyA82R0ACPFUlOnzzpc+Mv+jvdtzAGFhM/gvsWJmBLIyNzjQP5UgHcEQQIdjKrv+MvsaoCB4Ic8vAFd",
-	"NqWghXlsmPAhF50R7086Pui5wPKllsp4Mi177ClAk0AQRAGbwFlA+FlhthkGQmEqAVRC8DwTR9nSjwe0",
-	"Y6SZQNgG/OVCYMOv8Hd4dTbBofv4DvjC7w2YtCz4EjLFWu2WpKlxo+kwzDHrDCjHmeKPEyUHPGGdATPR",
-	"qOLHax5XbCaODKPTO5qJuKPH6NaRnTEVM7+pujJkZPXoi0yQtc5FJJXdXgIERexrOU2tG6XRJopNQKsW",
-	"ejs6fNg8esPPqr3ASfL75fMVZclrwcgk7Sc8Ilds1iVvL07tH5pEVKkZ6YkehKH1WO+EsCSx30WdKFXX",
-	"DJ6fxY9++unhk8Inkbp2H32GO8WY9GYYef2m8+inn/crrhySYUUoPR8KavUWoclQKm5G4+JWnV08+unn",
-	"qk2J1PV8c0/tmIsNwHAqLbf5z+26uHVin1EdkD0rEX4+SlVSfUF6xSvuY5+zGeExgIY57dy74nGPYIaB",
-	"D6PFGzzCDSTp1MSTXJlZdfv2zdJaPa1qQFTPcyzjNEn10vmlmlX3n+pS95oPqxr4XLNNGJlFPi8dwWxx",
-	"A7MlDZRYza5nG4gR9w5nWMNnFys73yyPNHZ5W05e5uyGBquG9/LX06feNePS4lb1+WeGdTmYDjJmMFAD",
-	"XwqhxiIpYjKAGHnIy+GC6xGQMBdDwsXyPXAdV83q9fPQXpqXtxDTh82SD63Xzz+0Qovm9fNKXfF6ojcT",
-	"tVnIAtbE20N6FcPMWh/zcZuKUS1Ft7VY021GNW0ylPD1RF9kY1jFpTli0dVNIj7PaDQiMZvYo76IZpjI",
-	"NmKAe8iNiy9iMdn70JJXH1o+3cxlurSzCFC0mHR1iGe+vJ7C5BWG0GbJfB+XEbtro3rxgI7eFs7Hax+s",
-	"586OCtP9xmCPAVY1xLpq0qfRFTEyP0I6Y5b0Z0FOa1G6j4yZ6OODg/GsQyeTrvvhYMoSl0Kz4rm+Kvzh",
-	"LZq+cKBa7zCtghbWOt8VGqjas7UdzaDiO5CQlrmcIUcy4VbYXjE20dWxGsUja3XD5PfLd+0coeLUpcqC",
-	"oDom/2RUMUU+pIeHjyMwO+BP1qvJhcs6PMPj+7lokgVZQD5wB/8CET05PAzohAvz81HlxfHqu1j85ryx",
-	"W6BJrGFlmGG4KTUrVprH3BAXUNd6+lznpLloPllobRULoos9C1FYM3SsGM6TC5Hf5UiQizE3o9bCYJj8",
-	"C1i4UJZsK9yrfjEglOBmIcSZlzif2F9yJLraLsV/dw+7kRyHcrSROz9Ymp+KAWmPm91aLvHHVy7BWr66",
-	"8WBpnnKVSZvnmG6Arl+/ewNTuQ+7KFH5L50VXBE5S2GFm+fihCEyaXYvpm0mNSmm4KpUcpwZLUUD5OGj",
-	"x0dwkg9I/vGjJZcApeVCl9OyRVvblb8pJ3NT/7IbruPLhGn9d6Lu12kY5lF2NiWFlItKo+xMxC4PL6uL",
-	"hUe83FaDe8U9D/c0X8xpvzpbcy0ztHKS7ycbUD+WtZ6GYRxlG/LN86dnyIBZtAfZu3j008/74NKzRwft",
-	"zxFUkwlVBteK6xxHBiFwWEy0RHQGXzoHrzEunj3XbYSWAZwMzURMuGnjqlLDSqnCcMNXf996h1R6+xo4",
-	"73xFtA081731gbvZov3ZgjObT5ZpHtBbivPOd8FddCxLBKixBUsyPUxi/vBh8vXFN/v/r+D/L76RdvdB",
-	"dT5zaEOWNMxUdhJmWyUJFcOUDoNc2VuwNoNb1AFX2uB6wCK0qnh/+dE+ONZjDuu9PdYHd+wVc6GA+4aT",
-	"cc5Grq3YCR17eXj1zCtwF5XwFG6k3DUcLyjDgLMwjrLKNwjit0Ik2ueEC4j5iqiQgkc0IXY9VUQ1c9g4",
-	"4VI+ih7/1P958LgTHfWfdI5+YY87T/7xC+3ER/Hh4GF89Ig9OmoVafuw84R2Bh+//vKtk/191ODvh4++",
-	"VVJ/o9iZeUCea/ZykCEOLYe6uYPckWbZIcsFfuP0kCbOg+UZIlUZS4+2CNtRTOiYPzjmvy9eg5UzPcre",
-	"kSCHIkxmKOZOFPMuyhkUfD5boiodo2pOfgJV6tSyyDOG1/D8C/vbG1SRFIJloFwxmyiGuBCVacrnQyEV",
-	"i0/IFZsYOy6ZxEw5H6Z22LFh/zdh1tu2zlCHnIuXGRJAQf2EcSeTUM0svwIIm110/rTECfY+arX1iFOw",
-	"6dldWMnztxnldchGtnDuF0zEyMqYcvK9nWmXr8NiArjZWS/IKFud/utuhE9zzEdlLSlnqLVBmCGGr85u",
-	"1Aq4BIG1U7DFjrv/73I8onAuy1fr5mkf3wuVoCGMZvVTGd9AiVW74vCOeplD7uiXRw8fPzn8x4ouuUAF",
-	"1Fe69z2SKQQiSLI3wMoC/gUMRGs7OLopkQJRejayhTcMHPbtwgK71hZs4/q3nab6TrBcgt+uH9y3nyAi",
-	"KmL24dr18WYQ3+Ma36sMRao62V2OGWqqm8ksHOynqrywo8Mny2FWJopdc5nqxglSUB8lyHRQciI1i9f7",
-	"vvJm8JMP35wfW1V/H6sXd92olUt+xbGK0JkwTE0U12xhHPHtYVmtFIqSh0MuiKLA4kFDmeHaOM/AulIx",
-	"T3b55EXkavJtTSoME9+XfPbev1qVGu2y2gN6m59To3VcbwE3Oo2acb6QQy5ujuZ0DzZn8QTXyxzI63Ts",
-	"QdheLzuDfrLd9/a91gwxt/0plcIhUpOeM+J6dQEpn8zyiBSQGdXBKNWhJ8WRhkewV2eXn96cXlxcvn77",
-	"7NPbs//x/vzt2bNKj56LPPnEVwlagWnHPiQXmyjYE7/8fBRguATBKjxutBKCjrmrC2/poAY7Dq6N6tp7",
-	"y1KI/Hej58YH2ditBscBwBhVS+f8Dr2c4a+nLkEuJwIgG24INaR3cP3wIKSVjifp3gkaip2EX69iMbzM",
-	"dc1qEVSp3yoYsT9uxNTQhQptgaZyxPXo8PDjxnTRq3lIj7VPcusaNMFur5gztwk553svgKwUZlOzdG/W",
-	"R9qDWnJgSAML3Sh6sNIQva3FC5asOJyaNSvOeq3InLI8XyJRVxOJyxLFM0O5ZDcHfS6euZV5d7Hd1YGj",
-	"izfrfUAg1fiP9tc2sTRDoc4u1azDhWZCc8OvWTI7sadgTFvyZ+GpVFf2qCeLB2CAAqtAIF9CxFAsAhMz",
-	"zx1O4JryqwL7bSloWtkDVGcEBqN8KxO2LsRdsAVldLfDKggGtyB/uEvDhUjctTiIK6LIYYUwO8t1ui0z",
-	"XDiDDCWx1MWSBb+Bx2ItmsDrnA1M3svVhvOM10EL9cPcxMWo++SfMys3ahsGSTlbAW6kRMQr4HUG21CP",
-	"6jMv2OCnB5pc0yRlJw4OtogEC+iwyzOHimSbjaddpuv5lauAAp21/KgbEcKa2tX7EDJb8+HHKp3pL3yX",
-	"1vEp0ObC9KDS2jl3JHRUO+F1PU7wsXMxMXHNEonZiU1dzo09RO3bSa2qXrtFmVCuzB6S4Yo0UhWC8q5Y",
-	"uFOkY6Z4BNXwGiVReEbNDYJfOo8Hj+iT6GF82D9i/6A/P1wgdFaRU7UCY2X4x9KyA98Web4aG3HphqwB",
-	"iTjHuIcLGbdRxmeRSCri6zbLzbkBtxnRddi+sfgKJ7/Zyd7AKXgr+RnLj7HrhIeGU9/QJi/c4IrbwmLF",
-	"wxUzWMdsUaDTqtdehbFgBT4sT3Tx7DkU3YV0+xFTDSpU1ZkGi1WDWyk3sdode8l8lNYatmVtSSb7Qnc1",
-	"mKogGrWmlMarReZgI56HeK/KsLLGny4MN3MawvNLPqVgAm64i0LDgo25T+rCkcrWlQX2c49URT7xTU+0",
-	"mQN6rf3duEm5oczDjUGalgZ1M3zaVeupbMJTl93ML1WrPiJ5DRGdGxKPD7dldkepNnJcg6hfdG1t0AmQ",
-	"+4oaMfFF/nqlL2vhoScoju9iY+1fQ0WF0WQ6ohA0u8eNZskA7hpp+EkNoM0NzyTVDgcPJR/MprBUc1PP",
-	"tm/lI41t4j7pp2oVvWmhjV7ee6Ob/KQ3O8kLZrwWbibsSwmNn2lkkhkUmZQD0gMh7mC6UucIq7jPXyEk",
-	"e11HLN6NbcCFu9x3e1GQT2UfUT/lielwAQKijeGNY6khxjBhUL5WTpkapEmYfiSnArLb/JVKzNDDpaAY",
-	"sLQrmvYTrkfwJJLCKN5PTQHArXTDchPfchCD+WhryuVufM8N6k1txF+9Xb9yLXGuW0Zqa8K7ptbUpgXb",
-	"Rh3ohzcT3VvynCPA/32/MnVlCFa4Mp0vb3HDS9S1rkG/1U5Ir+1GycXoT51fjuKH7Of4iLKOfjx+8o+j",
-	"1mqB684B467kTwgbT8yM+KD1IBjbZ2yNqCZC1seCre2XWcM3UkstHjbkXvCtrw207gm7loEhYCpKFTez",
-	"C9shDv/0j4v6mLnKqjhF52OWOdH7z45rqQOiJ4QB7R1oPhSfuOgBWGivFqiLSIXg9g9I750L6r9i4j8+",
-	"tObe/dACG4/bkWJPXrMdtwqhmDnZ0Ql/zmZBjVBAEa7J0BgDhpl9g0Bg8TBVLMaQwd6L03dP//X87H9+",
-	"On328vzVp4uzp2/P3tUP5z870F/nwsMWz40HF8QO2w4HsxV+9VbB75fvWhUViwq5D1zrFFPgX1ATja7Y",
-	"zHKg1LmvmPu8xYQjeCxQHZynobt8WCNjJsVBnSXsGrMl1xqclQ8BniTmdY6putKWGrKon242dpcTqgkV",
-	"swo4EvBsu/BQT9II2wsQvcb+DDVkGYybS7FP2GeOxRCWTvslM4pHdUh06H4HstAeMDSnh5dn796eP734",
-	"9O7187NXPS8E5YQJTXoHY2y5RySi5Z6+OScTqZoNy52c6njVXU1XMGfvIJFDYL0+VQwKfy9iwXWZ6hvY",
-	"vYMKIIdsV7mGrLlk0LEUwGJCi+LFITeQdyOu4XQHRwwaGYIN9pl2SDYxpwmLDIAKTxi90kReM/CLcDEE",
-	"QHgFZ0Ooodb2q6LbPvLZkgl4yLsEETZdewhPiGU0zEi3XZV1uwL4EV796xGdMJ3h6DB1zSNmB8PH3FDD",
-	"bJcSItgs1XEx9PCHUBzY4+wINiV9qhl5//ZFl7zOGcRu01DJdIIcbVfC0CGZMOUHajcp4RFz6srt0Mtz",
-	"y4upSgLEC6A9maqIdaUaHriP9IF9F1IhDZgGfo+wfAbSWOuw+7B7iMl+TNAJbx23HncPu48x4XEE+uMg",
-	"lhH8MawSpRdTOhwyRd6fgxAA55bf1C45txyuNTM4ZTi0BhXsuaBqdmLNh6fPXlniSTUGS2Sy5DxuHbde",
-	"T/QzOwarFVGDw3geHR66RBfjC/+wz+ZgZMZg26DOrdKu36oCP2IZpWMmDBLqhA5ZFzVqOh5D4evWuTBM",
-	"IcwEMHbxi718JfYt79ChhhP3RLc+2nZgGQ++wmp8C5azcqqn9i3YBFe+37b1FbnWbkzOs9S9mdsLmO6e",
-	"z77kpAhhO047f9DOl8POk+6nahyabx+Xrjkf0yE7mIhhcc2zEy9ucnVQvd2uCMtArfHl/EY3/vQvek2R",
-	"AFZtoJJ2YBO6lo+O5taHTiaJE38Hf2mU7HmHzeoONsVO3hwgcvU8Lc1ZNhXSgMyyRwI7dRLJNInJiF4z",
-	"sudkqyUyotgg1UwTbvbd8hxVsewkoVysyLOvJNFpNMrWvsCqUDfE8MgNz4nxeRavZNQRo4kZfakVeZhp",
-	"oq3qTxCZeKIk2C6g3jTEgJ1YZRFLhotlZOrqjfraHJVS7l+u56VMt5ioFqdre5zrijU9RcuxuJYv+DUT",
-	"dnYTJfvVK8Zjq+PN7CA7WE6stplfulegGCFHx0GA5MX1rc1SLhAIx4XefAm/njUhWCmJWhNqyTJyuV+a",
-	"5OVLgjwpgI/2ME0SVLomA4kIUyduOzHVNWt/CArM7iSPKnbu9MsbO90zdzR1uCf/lPFsY9tWWQjWrn3Y",
-	"5OfOdDrtWBnWSVXChD03xjfu41tZuXzbInm6smk18sddKjlnQy5uq1rMhnhw+uWfNLt1ho8eNvnovaDO",
-	"HmYxfva4yWe/+oJA8M3DRt84jNh3Ur6gasjwy5+aDVKnE3vCYPFLFnMEv7KfP3rU7HMnugAoC7570uS7",
-	"d1K+pMLjsAJYzU/NtuLcVUbC+Fz47nHD3cig6kNHB9hFgYvjz4/WZsmlF6b1o8gBfI8HupR1svfGnu1C",
-	"m41+aX381m5NUvP3kWDI9TsRthNhOxH2vYmwsuiaN8k+XQc4VLWG7btikY3j4sW7QZ8v2vfuljjObOp9",
-	"kHOax+4NLx2HTFhBI9U+Cjx0W2Gmn5V0bWgcvCa5Pe2lVubRNNnNRJXsQu/+WRZlPH9m/q+UwWnOHZr9",
-	"JULlIRlyC+fOjdUN+RCsmoZ+btyQBpTA5s3Mn8uPFgMRcU28KrmB2FlfFnw3TJmxHVJViNUEruAc49Xt",
-	"fdlqkLrCr3P65YKJOIew96zYdBuB3cFnCqAWUzr70ZXHjybFX1JnvqEMJxTtOMDDdJypQ+G3UKhn9qTy",
-	"cas1B+5ApKPkHUoGtfxuLM6x8pR9zQNYANpKERyvZy3RAf/cJecmEPon1XD1AFLPRKxrj9jFcN1t2anF",
-	"XjZuopab/wGt052ZeR812gUz7lIqw0uqUGkLDsROtZWLsiazzLbw0ovBkZNIwU6IhFp2+Q9UWTMwicl0",
-	"NCN7R4eH+22SisTDJeIdIYmsoKCJJjSKZCoMeHRZG5H/UHwUDrePDo9yUzIbjhRuJB72sSxW3MbcgWDZ",
-	"2hG4ppcGYuY2jI8dn2+dz8HUoGWoW2tuNHRy/ThWAzT4JkcQ3BkMO4NhJ0g2azCscFI5YDE3Tf1PXdDp",
-	"oO+zKuNkD8QLgEI6YbRPpnD7jJ4iDUP2vZ4477iQEEYkTJWMOIv5nP5v4ERa1WWzMRdSY99PBoYMAXY7",
-	"t08jmn86YtFVTuFlvPg6gocIPDiIVxvJECBI85q5IiaKmVRB3XxdiuqzmjamhqLn1f5rzAzthsoXgwFz",
-	"NAC4GIKoi4Kj1QNrPj4kYy5SY83vgYHS0pokVJswQg/leJecutjM3y9ev2qTVCUdp7RgOOM0MRwKfViV",
-	"Rvoy5ky7a6fMIrAD01Yp56/Ps14O+bAlzTwPp7Fh3VzdQTblA2jYB4av3+StKvwKII4K5f9CDocshir5",
-	"TcUKNLyGKxKD5tfxRsKXq1sNLjN8PcPBjbbOdnjSsIV1RaLDpllHKvp1rhGML+TQiiI0AMrQjVYw5Go3",
-	"EJBfbKO5jJT+uJEww+bd5J727GvbJnGPnlBj2XqJPKLani4Y2BI+PF1IkkgxZAqPJ93vj5bvhphCX3kx",
-	"3L3sLj/DMP/wsEeLWrKGyFwIfq2R6TiKgFNJQ/S1J0GgYo/dllDDRMSZxhtKOxZMEYGo8MweHlE94mKI",
-	"mtFyRMwSbo+pWFPmjZJjZkYs1aCVZ8SwJCEDtC00H4oOd8HqqWb+RIupKadvzgm1WqSNdbPYDDxn1pQF",
-	"PRsd59kULvDQjNiY2HmQhGtjD92uSa6InFrjeS6P4fTZs7e9Nnn46B/dw+5h9+Hx0eHhQ7sqrsTZvr+g",
-	"LeQzoJfNyKxmDlxjTKyNJExYj6NpIkWXXDp/ALTkPoNo8gkFgYMxl0eHR1W5FXORlC7Fo2HI+Drxp64H",
-	"hH9kwUYT26Q1vKSGDDOCQcWhjNhUJKdjyYpATuLYwK8kt3+ZnJSdtZVHqEZUqRlApaNBGtZTsSuMuSKw",
-	"iJeXl50gbawGCDGLdGpnqSiK0WT8Hx9abmwuv2vBmldGDG9nxfx2ehYDjpqn+z0hq5d2vzsv4Yp5RmUJ",
-	"F1DMOKPW+dhal5nR9VOtSxuwJ4zTN+fWZr+p6lyhVmO17swSQEomxLswOwTi5dxw66c9oxjkv2Ta//P0",
-	"5YvVpu0bvpNpu+HOTzvEFNpYDPVCb21FaGJ9BM8ZOGDxQqfODdu2IrGQxHVSjF3Shs6WX/Fu3Vm75UDE",
-	"um52sYi7WMQfKxYxs4W3HUn9vcgxZPmdINsJsp0g+x4FWZV/3/92oHK4mWpX/0vKE5RrgLaVH+qdp4wE",
-	"NwkoobAILbo48rt658d3ZQW4C46hY0amIwaSSypMLgxaH1HtgFpkKupc7mUkzi0638tdbcP/Pt/H7fvL",
-	"lzgT/XGb66wY+s385js39rpu7OrgmEUexYD1fbBtJeNfMOORJcLL8vzuOkPSwT7BXbjnM7oe6KwY9Qoh",
-	"MjVZFauHylSg4d6KWNhCwExlD/dOJGREwn323w1Fwu5C7JYlydLomOWiRTEaz5YjDTw6PPRxMFxnuMIk",
-	"og5RhxhFBwMeAYRwBjGQOc19KVTNh4KLIQIpUcWI3U8W77fJT4eP8TQ05ZohtA38SPo0sV0p6MvQK8DA",
-	"sTJJDoiSiKRQ6YB/izO7KyQD6L4b7PT2u3wlDcRizE5ID6qP6x7RdObwnfHKp+wZtMPkS8AVPLTRwrCp",
-	"zIZN+HV2aaZR4xQBlfYAnKtNLl+etV0UCV4KICLTfttStLVVAGGvS3rucPWJml5mhWL7D3wISWT4NTez",
-	"qrPwC67NhZ/BDamhERro6Rdv889XW1h00bvCJe5dnwHv6ZHKbnXJQ5Jv/NyByv928JXH34oxASUwaBEX",
-	"qG7OLeOT5o/nI6mgBhfUswxxwUKkOU20kRMwnbgYdsmpQK+Qw8F0rbUh4kHEmFFAEA0zFVcCCsCBDj86",
-	"PKqi/2cwq4uskmyzyL254INbJ04c2bJvXknzq0xF/EPS85mIPQJ5I6pu1ynxzVLUb8zUktMmHW6ZGF0o",
-	"NneEefuEeTGS0xUpsxTPPFdx0IvW2CFK/nb2jmQiOkeMLGLP8XgV4Lm5MGbQAogau1rgrLdruQljsngW",
-	"i1EHVNslF8zFP+AnfRpdwV1DZWX/GvTa8ssNUGznzug5mIufF8TKSoWZNqlINYsdoKLPiHugvS7rYFMJ",
-	"HzDDx5VwLhd8KM7F1q4esPmtXTmUm29weH9465IPMuImc9ExJdprWGqunouqg2J21xt/+9wcPhRrxOPm",
-	"9reVvOmkXvJifV4re8FtmPkyM2nkIgQRZhd6TGREE5bFQuqlIAdd8kqW+YnFx+CpsJMT7LNB6Zm5WBy2",
-	"rnFVTh4+ItGIKhpZ3XYSXgNLMeBqDBKg59KGNROmTcYpgFObaES46UIIkpW8YZ6DlV11YvX9ZKti9f1k",
-	"q2I1bP6WxeqiG1yf5A1wyhrVOmyMYi6q1LmadimGP5YYQykT3FlWyarrhwfdKUuSDhyPDv6aXulyPOQ8",
-	"SQH5XLI+ec5m5CJHgQXvp0PO50NBDcR0Z6HULlwkySDqj1FgIe5z4ELNYmmtJc6NpdSERizGcG30LYy5",
-	"MCwmf1mJ00fEepr5TV3GIsjFWZecQaUNkFNFBwVV2C/L/Mt6RBWLyb9enj51Uajzwuo3Zn6/fK63eUb8",
-	"/fL5BauNhsS4dNNtTF7gmFyPwuDTeiJ7A/HyuPO5LpoV1zkgPGGby2kP4vEPaLosdxXeIIkcFn2obdDE",
-	"Q2aVFiXWYj8GdVZEarRvPNCkZ1VezwdAaal62TEAIR4t9UlRZfTbUb7g2pzaYZxd2yVqLTn5AXYHg1cd",
-	"S1g6F0NU+eDtRbdwdgIsZa/SyEhlBft5MRk2A9JOUzglViTD1o8kthyV2Runb859sIRUhbId+8jSXAMw",
-	"9cIhgi3uysVUZ9o2qNyzaMy0j8kLCGKv6gZjrIYwm14wvwx286Qgew4Ym/S8k8YXZ9lfsEiu1GPV4jy8",
-	"6eIYcHBB4mlwhWXqRqO5iFj18iysb7loDE78NukeTucb6P5fckrGVGRDMNLl/NoFGUtdO4CEj7kpDMDZ",
-	"2q3jn+xO0M98nI5zosV/PWxXAMBXySknY5w+LEiguhGhLLoB83zcpq/SyoRc6kFZugql9FowlMNy4HZk",
-	"BXPSdrHOedp+t96R2n65hjlqP1vblWk/XtPGcxNd4NAMKzL9+dGSZlgUqfI2CTUq87osMwyhfGVJP0Ml",
-	"mFr9bJtD0Zy5CaWKQR6xGZkyxYirfwghOYL0Z4TH+/O6u03kBLNEoEBpMiMGFKdTnx7PWQpDIbUP0sGg",
-	"VBMZySQG+y9hAGBhn1njbk9Is09iDnZ8vECzv4cpNtHpONGaMYEMxGHZvQRbMqKadbjISjUlszpRsBw8",
-	"dR1NkQ0YVykrklw3ClcEf7Pqym+BG82ePRNDdDnsMxP4I2CK7UGpuFp96luqym/Lqlsv0Bg4gPugMLIh",
-	"gcfE24YwNn3FJ3UjkoMBxpBVDCkc0cND/79gYIcVA9u6ArHM1UR1FNcBUypHhUWyAoYmyU673HPtkjpx",
-	"WlYr7RU8ogE8MBVxqBzagQO2S94LqJMzkjxiGiOpCs5UyAVPJ96pqjEhmvQMG0+koioLaOzlkZzgyIxG",
-	"EoR8MRDNOxtEHiUx5FmKeHaddpLFmNLcddpDj4b2GTMO9wUlEWB+uNMGRqZb2Vijs3DBwO+3JZdpsZe7",
-	"cm2WR1EPm+JLrELUJ9ob35mYOHzS8LOnUgwSHpkbC5dmzlScY7U/9bsTT94rCrTSyPA9+JqCU2FhKBUG",
-	"I+lcgngnC1fVFRQxIl37cHJ0w3hICQyd0j52yodhubQV7wsLKi66CBh/9qoUGTjETGQ0CZby/ISz/u74",
-	"6ajhZ6uHtPwoyhppop4b2tXoANDLb+hta92G9bhI4O+o8kejyt8g/L+WJBee0YNK6zyuia5KvZO4PjZk",
-	"mdP4Y7sOROKpqzeFsEYsiaFKs8FbfEadpYg5AbpLTl2KCob9JwxClXxVxSAMAMOY6nOPnIqYT632GEdc",
-	"wZ2/10GISmM/t9Yt1vOt1huYnbxtUzPv5a7yoJvIGkK1T4neiZ2dcVkWXEjEaxmXB86vhfA090PAVR7V",
-	"n+E4A1MXanvXSSdrzNbKJiv+Cp5BElEBGFEYpZShanFFJkxpe/yvuMLHWrh17l034Hthq1j5kXujdwLk",
-	"B7OmcWfX43/0gd9D9q9gqTNxrzjKXR/sGOpHYyiks/X4KZHR1SKPza9SDT2swKCISE6oMWw8MeipiWTM",
-	"yDDFCjsQSMdiQoeUC5eUZ7kuUIdWd+ksfngvjBu2v9u399th/miUcDgg4Iuo8xI+cGOz89B4lxpRUHME",
-	"LuTtIDTpwdy7tuFP9s1PUcKo6nXJU/tf8B05f9RIerh++x6LiU6jCCN+7STdqUVIM+JiWOd1to3CbY5d",
-	"3KZeJNsfeGXt1zs2/fHYFMjCEZq/cOEC9v3+HuAXyY4iVuQ9NsYvXPHp4IKqHVwuQcircHdOmRcCgjAW",
-	"3jk5FLdajJPyDZrDg/PAxpu8R6uRRBfofNw2Epzr6o5xkOaHsfgaLARA8XHCO4G781TMIaw40VWVzNTA",
-	"wgrhM+rKDsCw3rJreQXHhXq8igrboV4IlZP3d6T9A5n88bwfafn9VDkksQDVgqkCxcQBUIIZSgAaxjNm",
-	"yCRVQxaXoFoWxw1uCoSlgQqAjupCqQJjpIS8suOPHyx4t7zP36eZnQPVuL/OV8OrObEM7LJ2MPuIJoAT",
-	"5RjbnXepIMxuWg0bz2mnG2PJ7Njth1JHlrqaKaP7wHHtBZS6qOuMBbfH7y4bcFGiX5aSFjjU5FTArbiL",
-	"6ivDqCFKyDVNUlcBW1j7geiRnIolmvudT0/crt6Gbhpo7XzyO0HyY+vtfKe/T82NYz/4Cv9dorVRv+oc",
-	"HOiEKPvIK26vs+HhGlr7nUMBXbFyq+tux2k/GqchZVj6yfObv1O1nU1gUeeOBzfC7HgN1Cn4v6sTNoIo",
-	"t8zd6PH4gwCNB9pfPzFBej4hNqg8YjmRD0cOi8YtdKF8CNjWJxkeREUndfVCLscMx7llN/FcP3fkJ74c",
-	"s21CY1+O2Rri73LM1hJ+l2O2ehbV5Zit69+Fcd4ASvtyzNZFf7kcs/VkJ65tbbntrA5HCUW7CIOSoa2U",
-	"iwUFsnI6ZrkzeCDVUJoGQiKv1+EQaCxrQ+UOSkIQKbxiH0hFehXtd9yrvZWqdhRQjypFw6/QzfZFQ7Gf",
-	"eysablRIY1407Lh1NW51xTOq2aJ4ddqQLz3frFRWA6HwGXYNKbfMV8DXBvSvQ+D30Dm+Hg5557/Ka2W0",
-	"syL5WP63kNIEkCWUDNiUTJUUQ2IUVLtftbzGHIc9ddO+JYZ23e1U/k7l37kQWVo3Y0681MmSEaOJGS2v",
-	"n9H70Hr9/EOrR6YjnjhjA5HzMPhAXVtmd4xYwb3/gn6ejlh09RvbamX618+XhU3AaCOIlUknNwNXK5b3",
-	"59csr0ThykRA8e39CmQ0hLydv0kPVupf9oXqpVphVvWvuiB8tLS6i2eTZ7n3ZTxbNjlHXb7OSr0v+NTF",
-	"UjLm0wqy2ixZvXZKxmzchzpwJ3NGLXzJDRic2bc1xZlecLuBfkjbrl7ke1rkEM4W6IaFix42L8WzuriG",
-	"L09R/+vNlT66m9pDocMJ3lhejCPbpAAqHqr50MiaSuXCRB1nKukmOBg5zaIExyJDn4meacPGLlNw77U9",
-	"TLUJOMja5Bm7Zokl7za5OHvdJm9cPVfVJk+lMIr3UyPVvgMRviqO23YAzXUJlo+lngNhGY7nGMwJCbyU",
-	"CQm2ksVwYp70t1kArdjTHeFWFBh9md7Jdnod5Iofhu1vXvHsvguOHJCX53xQKyLKqvLgq//zj/fnzxbe",
-	"uAAfaxfKW6AwqIGQCRSQIm34EzWpfkAAaTcvbFZItmtbKy8aFer6ZNgU1XyPAAMFvr/DyoAhp62MaXGv",
-	"OK3JPVDh85Xvg75X9ewhLZpxWW1loZk3Lsd0BsXnCir/hBhJqJhJwQhLNKBUx9KFEYLPkewdHR7t13DF",
-	"b8zcGkusqoV2DPGDMcRbS7yN2aF0F1pVmyhQQ6tUKVqKYjtJTa0us/oIzFztGNIOpsCSNayGKfm3YXgW",
-	"e7rLktlNWR5XMd6x/s5mrRcewGibsVkPwOBcGP83d8bNLye1ke7hCWSNBfo5cUfycQMHz1sYw7ZZ0Pay",
-	"yMHjAHd2/PZjuoYcktPgO9C7y3i2DP69hL08kPa2z3mW9xcxmDvQ7ljsR2Uxt8ElJgtxNx2Q+T01dqtr",
-	"clZauzSOvTt2rz8jPcCJx4qZ9qEdW69N2GcaGUDOZ/v+2g+Q49wdup8KAOQP+XVwgUJdIV2AhScA2E4F",
-	"uoNhAENFIXfcPcJWlUeu888f6JM8VADfdE7iPiMxG0soAXB0+GS/S/L6+w/zoAMPN0rjmMXtsDa/306P",
-	"U1Gj5y9YQQ5t09q/YAaF0F0a+n4Ei8183OQHOlxB9Htt3OXdbEB+n4WcZjT4txTUTRCfC1+vjPz89z25",
-	"nOZCE3x1RfkXZcGRDRRFIxNpyeHmckRRb8GoycWz5w806Q2LAkv34DpOH7s7byeeQZj3bPu97DwERx54",
-	"pntkL5PkI5nEUFYMmX1iGS2bt5aEG8hWBL+lMGq23+DEBKCct3Jq2pl1O7OukVmnv+fDFKZRNb3Fm/N8",
-	"jmVgup1gAZ2CteZfcc/aucyoMszwbW+YVUuDt/DOnGl1hzd5uQlBEimGEEq6MyTuwJC4/w7MAr8g7t69",
-	"98q0v9almW1HYCVyyEV9oPjrCUDtZlHZedEaDFWKMUCgPRcktPfoiIxkqvS+q5uu2EAxPfI/PzkkMZ3p",
-	"NlEsBezU48JNKtTzZft5bhg4o7leVFwNxd1c2XaMSqeaTFmSdMlpjoq4AKMsA4jsvTq7/PTm9OLi8vXb",
-	"Z5/env2P9+dvz571rBmZJAwPwTGUD5bKdBJuBaovEdoDWmMU8+NcendFFPsL2IOtRa1D83cXpe66X3Aw",
-	"dCEmLq9AsGmWyZAv8y5y/QeNXH8hhxlkKs1ZfU+qIh97ObIsFyYkn05O6EszYQrsn2UNg5wYutSypbKg",
-	"TVLNxRCvrfzDB3nN4F67IEA9kLkVsIkcdrgAAVgpI16xaZhIBpPamsSo6Ow+y4954MOTYG1R77sF3omR",
-	"H1SMoFt5gQKpkxcTahbksXIotQ0nDafc0X4ZSEXwRZfihgkUrhR+BgRN80hrX90STZoMjALAaqqgWE/I",
-	"C2qi0RWbuWpfDqCZ9FMDAZojqkfzogJDTd+cvtuSdMjavyOBEPS/WCJYeZ5nOdsF4yuEfEIyyxr8D9+t",
-	"JQHgy9VlAHy2rhRwo72Bm7cqBaohO/ulqj/f5VgfZwm7psbSV21Vv8oqIfWJSJnPdpXruMh3Bi5WYHW4",
-	"INNkOqImBKnwh8MHuhjU4l7f6+HTtzKB82Nvv8qd06faIV/gLVl+B7cw1+ItOrW3nGdhe7nLHAvsf0mY",
-	"m92m7z63YnfTdN/zOsIYNQJeklWC5kAyHHxVThYsdA1fhMIkvGOHlAayd3T4eP+kIKAyt7oq1U+CmvCV",
-	"TdR6gzHCPpMvd+gF9pz9d87l2Ll+l2WChHzZKBekOmPjVgi+qT7bXYD+kFkaG4lZ8ypk+8kZBT2Elfho",
-	"3AETFnTQwpyMbRuoeS93GaLVhKFdRdG/L2PvrNOtZ3BIRZDw+itoRGeaaj4UXBxQIcVsLNMFB+YMvyAo",
-	"gi+kPXnFTBhOkzyhI2sNRoEucecxM4SL/M4PIBUSapiyBmpWtchIuE4cpglVGdwbRkrZMdsvD2KGvfAv",
-	"rNclz7JKoyIBC9hBngC0FNY0zQcFkRo4CAA24ZpImCVNTvB2cWJm2U85YlpZ4F3woTgXp9nSbUfglXoJ",
-	"BN42BZyjOcdWddKtuKZ50YIbuuGeNPxuZVGxPV9aI586tLCuV33jjrgcWspQZYIQgByWrri/9b42J0Xg",
-	"Oq8RwixzhQ+DuowiJtLFItiuM5Q45ziP2TWPWJecOkg5d3UIN4b4JLzazwEk0eHedqB0+eMxCBU5gOiB",
-	"Ot4+s51sGUayoqc7MmoqR1Jv3tjXQVyfhIU74JafCvLy19MghAJi/S2FRVLEZEAjIzEdIDL8mt2V134n",
-	"MtYWGVjEOwOdLQbk1N7jV4sNaSYoOpbBzVKi+edOzIfcIB5lcBcHGNLgPvco0m4wcPOmZDp01kO504Nr",
-	"pvhg1rOixQoeaFgxB5aCqHcIbU2kYF1y6VNafAcjCrGK3k7xxk4nnaBlwUS7gFubu6vrSlAhI75+9wZ4",
-	"catyx3dyRyJnOXIfbIddRwFXfFM6293x/U2EjMPNlYJ1DB+zrPhsCdxyiVBx/N08ArI5UK6RoSCwAqQO",
-	"JbfdHCZ3Xhz8GyZwB0IBO74ra2TpCSQzQHb2w/dtP3h+yji9EYd7+8Ie+JvaDwkXV2QPeHEkFVoR+w3N",
-	"iC2o/naW/AJZu8L5IXSdSfAmmPL2xcBcb/fWSPCaAazQnbHwNzYWsgL1XFw1kCALIgPPPruEdELJNU14",
-	"3CapQHUeV8ciBY6T2grnjrO2Fr2XtX9vtXZYXdNKSBbnQhCWcafNv3NtvmKgnmVGmS7gxEsHeBHmF7Wh",
-	"ZEToeCLckD5LpBjaHske9cGhvgYdJBzFhE7pjGjDk4QIOnZI4q6N/S6Bzno0SY6J5ZWec2aABChMyI2g",
-	"sqaFBsvUyiEMCIZGBeMGEJvnRl5R96r6euKY9P47rN4B/H/nL90jGpoT9ljiAuH7VDHSs2N4nZq9/V61",
-	"FHqdmi3KoNepuaWbisXWgTsjyNT8PcXKfYrxdRX+5qvw0oLzuLZKzGIRkk6a3z+4q8wMmIYK0O7lq0On",
-	"NjUBFwK3wgMNf3ugz84LY8gDQKjkYvpkZgbgyQFbQSLHMpWolYtSTBPa18ydJrIRYiYjlvhwyfL+ELLA",
-	"ifh+cls3GKWe7rX1USwgdhK4fhwJ1G3UDUXIekeC3W3o7RozOZR7IfJg7UsOtH5qZdHb0KrBSCvNxTBh",
-	"nVSzY8JoNPJJQxFVijN/QQr1dZ2ImChmRUaWvMQ10RMGpbtoHwA37Nt9JaeAmTOihigaWXs7t6r8zSi2",
-	"YOfMhU97JkN4fcIUlzGhSUIUixi/ZvlnOgXrRaoueYOjAR8njsObYu4OlhrfFNfEOIcIZlINUO5lJtJ0",
-	"JBOWy9FTog1NSiVCOTplTp3eRbYdMRojjoQ1L1VV/IZb+rzI8OZFY9jF3crEBUDBbMriXANzESVp7JNc",
-	"wX7dHci+MxnmfRdzqAxBaEejsxn83HFtLBJiaPFgV65pyMqLvWDzRQVLdl3pUIdFKMDYwbOcFVE9nzPu",
-	"yoQWp8RDPIn4mEQJt4sFOZUuW5sbkgrDE/uHL1uI8QdZpfCKhGzHtDj1rWVih73cXQp2cRT1x6lfA121",
-	"y7T+QTOtX+XiocTD6F8o8F9d1rWXHJa/FjhZa1whhS6O5x8Vr1Ld7aoksQwbe1CqcUOmI6bs6TJPvI6y",
-	"SLRxl5xCsMjbX5+SfxwePgHEm1RcCTkVENPk/UgoMtw4MhiZINhskTSB5di2MLGd3NuipbhuObgX3JZ/",
-	"n+WI75BHcZPn9LvPhHccsJA5lwZGVBQC9fefFeZ3X8Yz9N8kmmUl/RfY5m1Ee1KKAbYx+kzDSxY7mcCj",
-	"S0liTxzZWaDKQVoXPLFNGz/oYYMuT/aZjicJax23Xj9vzaftLGAtrtFbvTPbvxOzfQVvKUROl6HYlpjv",
-	"i6tyFDWkHJRLsoLOLFST1DmGgVQInkD2SkM6ti2VS7S2UYD48nS2pWIz+10CbGTpN3VpZwIUNoCoLMCz",
-	"RYSxradwQjeLMGyzYnqudC56anE6u3qv9xOatsAB61R2PS2UU0X/1hxtZ5atTNgDnfNXAXUEBTg0QCOj",
-	"0SdGTQY7gE37T+2R2qEsBphDDzTSG7i+qlCHOIxOG6nQ60YRaIicFiRBsQZsHbZhABeyTRVb7uYuYUlw",
-	"GLEbx+K4JO/V8FU5cWP2EBIKdkaKiO3vMr53qZ21BWVrNH1dQidy6sFX+O9StBHEUdB58A2Ih1KccoMq",
-	"sDnz3yFkSGb+Zl69HVv9YEAKeOhtzhRLcD9uh2ybq4odxf6gBVqLyNn+dJCZBPs3xQXJpP3m8cMh8qau",
-	"RtxvzGy7ZAC0v6BUwANNJkoOeOKAut2lvTbU+MTSdV0Z984dUKCtd3OBhvWOgDJkQr3T7zd+7eyBvO1i",
-	"GviyUIi8KEVeKjFDc8gBUqEpBD5F7E74LKaGzlsaz/KRb7H4l2066OneZjtUFMjwG3Rn6Q7fYZDSPefu",
-	"VAHMYIn3qsFRljA+5kFiSMDyHCkXZYiu+pqEKZkhqjsZcFLIi/KZEwAX5W4NqMHGpMpyelPNYhQGUaoU",
-	"xDz6bCurK5OY0L7zohHH8BV4yNCX5d1tZkRl7WN39zhdOti87z4dahf7eC8hmU/1lRUBeaG9kh3yQHtG",
-	"biSYNBNxJ4y57TTM5sSbz0K0bq28CuM5R1APJhc1QhoyYyYL8z4hMomZmm8Z3KYT7xnpktM8QsA3VxUQ",
-	"AJaNkMCPFYHaTMT/Dnq6FTFW2em9lWpuKYpwXDeRZDsRcbM8y4zeO/PcR4eUiyWMvzxHA8q2lGo2ZTGE",
-	"BWkDQQf+pyx3Oz+PdBTTzBDDoytmuuSfMxKzAU0TkwW4PtAEiyS7KxxNmIhPgkvPB3iR6W94tKEzvcgS",
-	"2XLCRdjFveXZsGBLWJh4l4z9d7Yj5gMaMhtieSpFQXQcAFsvMxJq8RxCLAi6AA0Csrs0nHdmAFdpZUlR",
-	"LuERxql6Hmj/6YiBWJEKTIwyckRukvj6vYpdM5pklWBOXEde/Y3plT1UgW2CQq3CKKm0LwI8N2a2bWAU",
-	"OvuebIoTB0VSPDMRPiiAeGDa2M7+uFOch5JyXwz3kAc6VoZBvdf+BhRMBLQeHCSNExKOa0Njp13ydrQL",
-	"2BOW5zMNCGPcb2cYuNqJJO7LbcZcschAlGPP/+ud7Pnq4EESEeaj98xswno+uPK/UqZmATqNm0Ze+SHV",
-	"LG47Lwo2nuWS9ZjdHNcq/P0sX5usvGXQuEuNxSpscAp0SakoiiAZleyBwKQGuUnbkTDlYlnkhGWHqQmD",
-	"gxEIu/12GKsC2bNjmiRkQgE/0h7Z+qkxUkCF0PzaGrPPDJt4+IE3ry/e1caBwtK05q5UKu7jcBEh5B2K",
-	"V+f00CasO+ySHssxso7/z//635BnD3czsCHB5YzvtNHNzMNHvzQoIRuziWIRqlVsbH4KV1xgYVJn+Z5j",
-	"ItxJSCTcaJYMiKYzV+IIo4MGUtXOxg6m3VAM43qj3MFhFwvnQ2yhBAwDDCJ2KYqQKTilKtYnPhuI0CSR",
-	"UxaT/iwgxLpR5ly0cN0HUo2paR23UsVb7XAbHh0e/VKJlr9EZRn22RyMzDgp6qpG8bsF5x3Q/V7uQUWW",
-	"8YvhXmUxBg89Pnw0L9f+SaOrDKMu16QB6FSWdYGHJ+D/olRptVsYrQ3TfSGxiepQ0oLoyorzLhRhcHZb",
-	"LIO6q2zg3DLfREl/x1ryV2mZpajGKvRjXUTjpZUEpooiH2gvhQF35LgkgqkVHbZrnz+K8hKiDO1WEdtf",
-	"l5wbB5JYspBraLziqI0/vQsl63JT9nNnOp127Dg6qUqYsPZ+vEJlwrDTX6UaNzFqd5y5Bc7cmc9roxs4",
-	"26lk4YKZYw3TOYZfZlUfAFZjfYIfZBOEXdFEywDKID955+49gCEALmvDwwmTk8QbgaFJCZZtJmec8Smx",
-	"prNiNMaXoV4bOvg8inyGLAz16Kde3EEr8KhQxTngx+ytqUyTmIzoNSOT1FjWhLwGx2eLsGDzcGAnHG+K",
-	"DIsC6SliZm4xwynr5l6ju3jDFq+XT8Ljlnae4zuEjN3daN6uvHvvchEDMVM+3i+UcNrp1Lrot3+7V25I",
-	"9jSOOWYwvlG2D8NtOwOaaNZuTYJHX1vBoMogDAmjmhH3Ajo8uc6TnfspT8CWynMLD7sPu4etpefNgMn/",
-	"zAbwMXtR9v9iUW1OlHv/xKVyQXWd7o1Io7DD/w6ny4hKhbAyFI+HdXu72CHkE18z9C0gmTD7NEi3ZZ9N",
-	"hlaDT/sz8viQjLlIDQszc8jQahZnxPUKKbG9LCcWwPuksiZzD33o5EN6ePg4gibgT9aricVHOb31eGYP",
-	"C94goNnK3CSv8LH9AOXN5a41knouvns9qXeX6SWYR1pBzlBRzOrMUkAphCVb9oGOLG9Vec5Oc2mjDbWa",
-	"JLd23K2rJnu9Mb0CTu1BGcFUJa3j1siYyfHBwcNH/+gedg+7D4+PDg8PW3bYbghVBxuQDpBdTmJOExYZ",
-	"koqYKSj10euSXzlLcE66TTKOccCfwL1wsLJ6wZ9csc0HmkzSfsL1iMXWKDaKRoZoWQHAaZvxoDNDJmwf",
-	"LEaL2jeVNWAtPJKK7D4081ehdJp3kdlJXvIrPrYKmZxZYpkorhmxDMKE8TfvFbM/Jh43B4aYeaMTOex4",
-	"sFYet0OojwKYgG6X/o3+21gGeDttyLXJHOJhN2Mq6JCNAYUMiBvzeXtfx5jF04YQ7VR/6wXLMB2zmkUA",
-	"ei7utDPalZTm2M+qPwsqQ2Vj2fv94vWrNklV0nGnfitix2li+IQqA66JfWfvO9iyAmPAxL35nst2Z6iD",
-	"KU+1sevdLt0R2GHJ1BSHA/cBXeLVDC6LHVabZIsTU0O/9QgT1yyREzT+3SIhK1Yvk077Gq8wTL5oLpeA",
-	"nL45DwkEp5W/d/HsOYZuA3RLn9qzFU2NdKdBwKPzyae6nf3Z0ZGcuBKXuu3LUY/4BElKJtkbhUzbG84/",
-	"z5CoXojTIn/8wZSE+ReIxoH151c3AQkI0vvPjhOgHXSPtIshIVm0CPA65s072mwXC5uV4mLzq6NC9EwV",
-	"jaAAYzn/HD16RHpfP7QG9ocPrWPy54eWW7QPrY/fem0XyuI+sa/Cn/bV4M0C19EvFYvoBbmLfaHxmAuu",
-	"jZOgRVI6gF+dxNFtl/aerU9GVDrPDaBpzI1ljy55CguqPYqhuycfc0E0ixQzvqRYIYkmokrNvJcR34Ya",
-	"q0VZgyKmjauRUVdx8vbbivm/9toCooEmkgujj62ZlgAaZAwOBi7siCZK9plue48pinq8WbFsYpjCOmck",
-	"llFqJWK+32+UHDMzYqkmY2YUj0JClxPd+vbx2/8NAAD//w==",
+	"7L39ctu40id8Kyi9WxX7fSXZSTxzJnY9VeuTeOZ48uWNneNnZ5I3gklIwpgC9ACgFSWVqr2avbC9ki10",
+	"AyRIkRIlS7aT0fnjjEOR+OwvNLp//bUVydFYCiaMbh1+bSmmx1JoBv84jkdc/JPG79h/pUwb+yiSwjAB",
+	"f9LxOOERNVyKvb+0FPaZjoZsRO1f/02xfuuw9f/s5e3v4a96D9o9UUqq1rdv39qtmOlI8bFtqXXYuhgy",
+	"orBHwjUZ0aQv1YjFbdKnPNHEDBmxw1A0MkQqcqUYvdaEEpUmjOz0uLihCY87ro3ebrf1rY1zeS5FP+HR",
+	"Xc6ExrFiWtuBppopQUfMzoomitF4Sriwj8lOL3JDC4f7q1RXPI6ZuMvxRpEdrpHXTDzSMGYSS6aJkIYM",
+	"ZRLD+lPbDlESFrzvhxmO/VQYO9sEO7ub8R8Lkgr2ecwiw2KgllSxIxIzA4RDFbPrbcevmbphiiRyQFIR",
+	"MwUPM6KLgYpw/OGc3kjzq0xFfEfTeSOJTqMh7EGbaKY1l8ISEmwO2ekJaTp9O6BwkGd0mkgaX0j5iqoB",
+	"u0PSuZKWoDVJbL92SWlhsS1ljY0mO70xDrFjpOzAy+H43wuamqFU/Au7w4VGgtYsUswQKmIiJAExUmCI",
+	"tl19SiZKioF/eaeXwoiZMHZsLC5N5obyhF4ld7URr6iJhtdsSiIqLMvC4hfIW8gJzHCipGGWrYdcDA4J",
+	"N5rE1NArqkFCpUIxGg3t0Nvw/ZhqPZEq7gyptp+Q/0pZCq8mUhQ23MoyPkgVi0nMaJxwwQhNEjnRsID2",
+	"lStonMUd3yqJhiy6tq0FXxsJXEyiRGoWw6gjmSYxCKMrRqi+ZnGX9N4xo6ad475hqtcmkyETZKyYZsK0",
+	"iaZTTYZyQkZUTO2mSRHb7SQTyk231W4NGY2ZAoUXtGP/WVzZc/dpKgxPCis6olM7GqO4HeSAcmHbzXfT",
+	"TMesddiyImXAYNdy+tDpeCyVYfFrFnN6AW/eOccioQhDqCa9coc9IPFsnJ2RHWjHzslT+pdN2AhfGhkI",
+	"jsqvLNGNxgmzgn/Hc2iUKmVn5WmsTaggzjwgCRfXfvwbULRfFmlZmQqwb2KuLY/FbZKKG6Z43xKRVGSU",
+	"2ukNpdSMUCLYJJiGVETzgeikY2AY4A43lQ3p3S+bV7puAutXsl8WalivW+nIkg2IMJokTD3SblAbU6pf",
+	"1qBR3RgvpHxNxdQxor6TvSeKGkYSPuIGVSOQJRckkdE1UayfWrkd7PMR/GPEtKYDRqw1rMlkyKPhJiWx",
+	"/ZUra04YlbLFkvnLZmyQ+nW8RHGlWGytCJpoZ2iMuNZcDKxouBZyAsYfEzGLM4oFs6S0dpeXl53jwCKZ",
+	"XUBLW9HQkrgYsDbpXYBBqRhNRv/xoXWcT/FDq1epyrRRXAzC9Vq/mfNla+N89zbOl/dirKQ1oNdMG79y",
+	"lsRAILqKQuBnwuD3trVq3oEyUpZ5lLacJWOWPNLuFSdBN2uNNRP1gnEzZIr8fv72DRFWCgiSqqTDRCQt",
+	"4/elGsFw3wylNhswvGCU75wb6C78M23Sy9jOngj1UCp4qmTCOvaMC3zFYnjGYq5YZC5k+Rc2ojzpOL9K",
+	"x1tSvTb5P//rf+/mK7Z2F9BS6+W9PJpMuBkGuvyRJtpYXWpNO2YMFwN7Ui5OiotOqpmdrDcaO0zEY8mF",
+	"dxvBFNdvzTaaI5pMICis6IolMUNuJ2FtgnTc8WO2489cRh0qpJiOZKrDGWzGiF04i/WasjCTtVuzCyfx",
+	"BpUdkX2rrMCbdcWs9gKFkNu2tZ5SGPemDN5GlLSE2QuD3ZTlu5hgfkj7F9Z0IybwwgV97Q1ef0q3Bu/n",
+	"sR18aB4HtIsS0isQK1tyqu4rpocdMJHDH8bUhP80PLpmhSfSjAtCNtVgc/XyA7p/VNQtmzCDFy7Z1hj+",
+	"ToxhRyIbNDGXEq6Zz48Law/bwRA7bpioHDMFIwi89jN+QXdItdaf3QLF0ISJkSMuR2wD1unliC19cThj",
+	"hPrxrd9QWjS8Cr+fH8xmbJ55A1qvuXM5YpsyGhat6hL2wuWIbcpamLvUP6ShcDliGzET5q1kjass8+u3",
+	"M3tBKqLYjbwGtXLNwHlmz9CeDjahreeNfKuovxNFDbSxQTXdVJzNv5UDMv6DaTM9RqWi1+7agNbnDjUa",
+	"UjFgVW4NLrShImLesXFoda9MUJS5sJe2f6YNTxIyZElMrqZkxEZXTOks0iGnzYRqQ95OBFNkAtR2Zbd6",
+	"JG+Q3WM2ksZp1MLKrF/RN1iaSnfIoZ0HVzhtKQpL5fecCZkOhu2SISYYi60BAxE52YWVsLxXiFEgE6oJ",
+	"Mhhwgu2Ig+XDaNyRIpkSPdWGjeCnbGnrLJPCOq7dmzF/Gf31nF+gthsyLIGnDpiBFCx0bfhF14yRHdAN",
+	"boWDd9xiU0duRPb9I8VuGE28HQtD3IAlu5iCmtuy0NZ9EPlcqtmMRTt/UOu1aaGvTVm1i1d3CbsWGtuU",
+	"ZbtgyX9I2xbmvBHrdv5qLnUV7Czd0mVwMPq1G7jzB781cb8TE9fRxwaN3ObSzS4n3HZm3qRuy37hWsoC",
+	"0Y/TmJuTGz+yOOa2MZqcKWskGc5067BPE83arXHw6GuLRtjrTPRC2/4kFUQ/vKGjmkCJ47NTZ1nBfQoF",
+	"zbLTg4jRDgaB9uywg8BofLoLBMdGYzO1W1Ld+XvN1CkIFztzalqHrTTlcavdEmnieBcF1uz3pvBZTA3r",
+	"GD5iVX2hAqxfuEIX8uovFhn7Ga8c2UzrfFy5ujI1kcRlZSIdtQ7/bOkUTNVWu+V0c+tjRXuOtnFdZn51",
+	"4m7FVTNWmZpbLLu1Po8HjgzL8TChnvmzBQ1S02p7GszXpLj9M5RYGmc4aVjucBjhemU7/bFiN0ts9Irr",
+	"ZVmJ3fhEEW7YSDeKQA349ls2KKoUndp/C/bZ1AQopUpLhfeYjNj3yJgO2BGhV3AqdqcnOBPaHyp4rLQd",
+	"bvS1S/NcMWqYXfLA2F9idWLWp2li3klUuCP6+RUTAzNsHT7e32+3Rlxk/65iUa7HCZ16QRR8/eSnnyve",
+	"h5uvAgXjk3bx04O6T//t7rICMr6SMmFU2FcSGdGKaRRm8aSi6REz1GrypUWN18XVxGCp/ZHOzICjglFA",
+	"xjLh0ZSAtmK6W16CnxeuvT1XFsl6yc0b0c+n+Cm8XaZyw0Zjqaiani2c5ZzAX3LF+lIxMsAAEWtpo1To",
+	"kktuhjI1eShNz/5qwJi0h2OuyYAJZi11NGUUM6kS9kApopB1AhLw+Uql5fj5oLwaY2rsSa912Pr//zzu",
+	"/EE7X/Y7z7qfOh//v/+2mCdHc6VVyJLuXms5nmy48vni5FHWegh2tkimeGbkmlChJ0xVanO7Wo3koZ3M",
+	"zDLA17WrkJ2g5058dlYQ3YaGluwTdsPU1FkomV/JzqUk431n5WOeNlYvkhGNhlywjmI0hgfoVG9nOr4U",
+	"VmJ1VTFDxmr/zFnRbmVpTC0QH0MZh7FdrXbLuxftUMupQ9B6VXKC1ZPOAVFpY/Q5S2Jdv6hfq4yocEHO",
+	"lLxK2EiTqymBxsgORUMWIrKYIly4iBvYgYljUXvWSRiNLQfrhOqhO+GNqaIjZr+zTLcbEFlODe7MXLk7",
+	"zFrtEQNTdMzkOGGVdKoNNamu5oJ/XVycEXwh+DY/OhRp1rXUdhSTj66Wjs9RXC3JwhHIgPh4CXMXT8Z6",
+	"mU9uZ+paK+Q4MvyGLdMnUvvsXvxLTpyjBw/2E6otxwoWV26pu+aa0/PajVo38qIZCnZpvlulVQl3JRzz",
+	"ImpZwUx167akoeqpc8ZKLdO9b33OyI1XN6tZkqExtKQpkym8wCL1275Gi6PCYvjWaDlW0uLj71h5w6Hu",
+	"exZ511xULHxvTE3PqrwxU9pOqnALtWt1Wu8L02baK17BFN6q3AwrNd7r28kzb7euX1ZWSUNYIddpUQKG",
+	"Ii+YVyP5B4SzgvTDS9PlZB8S6SLJ51quHfH7cfy9HaAf2Cl4swfRWgn93sm/Jc4Xx6g7qMYTBddGUSOV",
+	"hktXdG6X3LA31FD1XiWVfLmCxCtRSxU9wI1k9daWqKXevbJQ1jSgo6bGpT726RA19Ei1OWdM3EY05jS9",
+	"PrIVbBIaPCgvqiYwHkrB3qSjK6S3hYOd5YdZg6fka0lBCC1FSaGnY+GQvqQ8bmglf8F99n65rJsi9bUD",
+	"1si2J9iMIqX7NSnTXXFtA+ovklX1XhWVVr6CBYr7OE96rKSnDE2qDz9wXWaXS5MRNRGGFPV5YuwTLghN",
+	"kqoDKi7xkqoPTboFmg/bbbsxV67ElxO7H6gCV1N/Dq/gU2jtzk8pzJxac/3BMyTsO/iUJQEv01VzD96X",
+	"VRxXx4IE2cv2+PsHUxJ9WXO8VQvcjPBa9SDDXNI57qB6CTTiwuvcWXFUSnBBF0nuNGoT1h10Se/rB1zI",
+	"D61D8ueH1pDmGFFXjAli6DUTH1ofv0FC9oiLcHCPK+d1NucQOTOH/PV3TLPbnFebU2xOhlL0uSVa5xxq",
+	"3oTmzaZn/CFswZslssnm9XHuCsOSrcbzjbl2Ca7zw7o/WXRbelhFLK2Bnpbb/abezFlPrQveLKelc9Ml",
+	"Pad8P9nTNdfoLaYa4g74DcdQgkpnwSe6CW/nJwdgVyn48rEuZ2t9ojWuRvdzo9FVGVz+60I3hWm0w+Uq",
+	"zKBmk/lAnIoN8/ZqDFMpEdoLqZYPxPvxg5zQ+jm44Zrc6vhb5uEjItiNiyfN/KgxHzBt1sO72S6sytWr",
+	"sO3NnPNtFSf6lb/JzyfLMN5z3P8LyM39VarRkpSa40QUV0TxUnDA/sEvVeYC9Ft2vzz5ZbH33cXQzaNX",
+	"nBRE28042LDfdjj+yuWBpTw7vliRj0NfcSn+dMgwrgZD3rSRY00mUl1jnCb+1k9NqljbAyX2UwWYJXTI",
+	"aFwOU35kj3Cf+SgduSYT3mdkRwpGpowqkoqE6ULgpbSNTbjGO9DGN2mNPBfsMx2N0fuBB/5WzMaJnHau",
+	"ZBie5Fe6LE6ydVuwKStdcvCFwvL9+9MXICady/0YfOnZBcPiT6s4taqxqukVs4uXD0aA/OcgJGH5yINI",
+	"xu56W8mBoiMdRh04H0kHUGNGqTadK9bhwocRdLzXZAY6JXwGNzlOeJVgV2YeB5KtAs4kCD/oICN0/DV5",
+	"NXRB8EMeOIHOoFI4xCxaTviQi86QX407Ppy6IExKLZURdlr2QFUAa4HwigLqgbOt8LPCbDN0hcJUAhCG",
+	"4Hkm6LKlH/Vpx0gzhoAQ+MsF14Zf4e/w6nSMQ/eRI/CF3xswllnwJeSgtdotSVPjRtNhmL3W6VOOM8Uf",
+	"x0r2ecI6fWaiYcWPNzyu2EwcGca9dzQTcUeP0GEkOyMqpn5TdWUwyvJxHZkga52KSCq7vQQIitjXcppa",
+	"Nf6jTRQbg74u9Haw/7h5XIifVXuO++X3y5dLypK3gpFxepXwiFyzaZe8Oz+2f2gSUaWmpCd6oJd6rHdE",
+	"WJLY76JOlKobBs9P4ic//fT4WeGTSN24jz7DbWVMelOM6T7rPPnp592Ky4xkUBGkzweCWs1IaDKQipvh",
+	"qLhVJ+dPfvq5alMidTPb3HM75mIDMJxKm3D2c7subp3YZ1QHZMdKhJ8PUpVUX71e84qb3pdsSngMMGpO",
+	"//euedwjmLvgA3TxbpBwA+k/NZEq12Za3b59s7RWz6saENXzHMk4TVK9cH6pZtX9p7rUveaDqgY+12wT",
+	"xnyRzwtHMJ3fwHRBAyVWs+vZBmLEvcMZ1vDZ+dJuPcsjjZ3plpMXudGhwarhvf71+Ll3+riEu2VvEzKT",
+	"vRymB7k4GAKCL4Xga5EUMelD9D1k/HDB9RBImIsB4WLxHriOq2b19mVoL83KW4gWxGbJh9bblx9aoUXz",
+	"9mWlrng71uuJBy3kF2vi7SG9jGFmrY/ZiFDFqJai25qv6dajmtYZpPh2rM+zMSzjLB2y6Po2saQnNBqS",
+	"mI2ZiJmIppgiN2RwquLGRS6xmOx8aMnrDy2fyOZyaNpZbClaTLo6eDRfXk9h8hqDc7M0wY+LiN21Ub14",
+	"QEfvCifvlY/sM6dShYmEI7DHAL0bomg1uaLRNTHyCMPYrly2HwMogfwYWpTuQ2PG+nBvbzTt0PG4637Y",
+	"m7DEJecs6TGoCqw4qz6kLeVjqoytAkVsNJEAhKAZQ69TfmjnRrMkS2fnIkrSGJnl/qLMmhxri4Ffc/0S",
+	"4BJHQ4NwcUREmiSYe8mN878Nqa71Hyy85G/qT5gVVP7LYLATqolba+DUAi02c0TkEW2zPfbsTz0v0Rv0",
+	"f4RJidl6DWlMhBQlCygYTyPfu4tsCMIWGgTCfWzGOCtEF1S4NZrbMlW8u8i2qeywan7v8EwMb6zmv1NB",
+	"Cys5fgoNVI1x5bstYMkO5MBmt1yQlp1wa4VdMzbW1eFhRTFZ3TD5/fKinYPiHLvsfLBgDsk/GVVMkQ/p",
+	"/v7TCEgf/mS9mvTbrMMTJM5T0STxuiCKHVkXOOfZ/n4gdrgwPx9Uxqosv4vFb04bC9Ym4c2Vkc3hptSs",
+	"WGkeM0OcQ12rGfo6J81588mi+auEKd7qZVFRK0arFiMIc8n5uxwKcj7iZtiaG3+XfwELFxoZm4owrV8M",
+	"iF66XdZCdjGVT+wvORRdbZfiv7uH3UiOQrXc6AYxWJqfijGwT5sFSiy4AqxcgpWc+KP+QmiEqrNunta+",
+	"Brp+e3EGU3kIuyjxVLBwVnAr7Y4QSwS7FCcMwZDTBzFtM67Jaoc7DCVH2WmmaHU9fvL0AFx8Ack/fbLg",
+	"3rG0XOiLXrRoK98eruv2qenFkxuu48uEaf13ou63aRhZVvZCJ4Usr0qj7ETELvU3KyGIJ4XcVoNQhh2P",
+	"MDdb9263OkF8JTO0cpLvx2tQP5a1noeRY2Ub8uzl8xNkwCzAjOycP/np513w9SdcXGvvYKCajKkyuFZc",
+	"59BViLrFYqIlAsL4KmN4v3n+4qVuI5oVQPNoJmLCTRtXlRpWQieAoIL6EI97pNK718B550sC/KDD553P",
+	"FcgW7c8WHEl9fl7zHIJSakm+C+4GdFHuUY0tWJLpIW7Chw/jr6++2f9/A/9//o20u4+qIRRCG7KkYSay",
+	"kzDbKkmoGKR0EKTn34G1GXg1+lxpg+sBi1Dp1Fjs8wv8fZg2/2D9fUFYT8VcKEBN4mTcLQTXVuyEHv88",
+	"o2PqFbgLhHoOV9Xufp4XlGHAWRi6XXVpAOK3QiTa54SDy5BEVEjBI5oQu54qopo5OK5wKZ9ET3+6+rn/",
+	"tBMdXD3rHPzCnnae/eMX2okP4v3+4/jgCXty0CrS9n7nGe30P3795Vsn+/ugwd+Pn3yrpP5G4XqzGGA3",
+	"7HU/AzlbjK51D+lqzRLSFgv8xhlpTZwHi5PSqpIkn2wQKaiYQzZ7cMx/n78GSyeXlb0jQdpW6OsspmsV",
+	"U73KSVt8NkGrKgOsak5+AlXq1LLIC4bxOfwL+9sbVJEUgmU4gDEbK4ZQNJV+/NOBkIrFR+SajY0dl0xi",
+	"ppwPUzu46rD/2zDrXVtnqENOxesMfKSgfsKAtHGoZhbfDYbNzjt/WuIEex+12mrEKdjk5D6s5NlrzvI6",
+	"ZCObO/dzJmJkZcxy+97OtIvXYT4B3O6sFySxLk//daEixznMrLKWlDPU2iDMEDZcZ1ftBSiUwNop2GKH",
+	"3f93MQRaOJfFq3X7TLPvhUrQEEaz+rmMb6HEql1xGLyyyCF38MuTx0+f7f9jSZdcoAIqYNMxGSnrkUwg",
+	"QkmSnT4WM/EvYIRq2yFgTogUGBS/li28Za6CbxcW2LU2ZxtXv+001XeCF+W7OCMRx/kIL7YRJhTX7gpv",
+	"Bl14hMb3KmMUq052lyOGmup2MgsH+6kqFfVg/9liZKexYjdcprpxTiaUZAqSq5QcS83i1b6vvBn85OO6",
+	"Z8dW1d/H6sVdNZztkl9zLFx2IgxTY8U1m5tgcHfweUvFqOVx0nPCq7Be2UBmUFrOM7CqVMzz6z55Ebmc",
+	"fFuRCkOsjQWfvfevVqExuHCTgN5m59RoHVdbwLVOo2acr+SAi9sDyD2AzZk/wdVSivLSQDsQz9vLzqCf",
+	"ICBq12vNEObfn1IpHCI16TkjrlcXkPLJLI5IAZlRHYxSHXpSHGl4BHtzcvnp7Pj8/PLtuxef3p38j/en",
+	"705eVHr0XOTJJ75M0ApMO/ax+thEwZ745eeDADYqCFbhcaOVEHTExQC6tHRQA1cJ10Z17b1jKaQEudFz",
+	"44Ns7FaD4wCQ06qlc36HXgYV0ROXk5sTAZANN4Qa0tu7ebwX0krHk3TvCA3FTsJvlrEYXue6ZrkIqtRv",
+	"FYzYHzdiauhchTZHUznierK//3FtuujNLIrQyie5VQ2aYLeXTNNdh5zzvRdwnQqzqVm6s9XBPaF8JRjS",
+	"wEK3ih6sNETvavGCJSsOp2bNirNeKTKnLM8XSNTlROKi+NjMUC7ZzUGf82duZd59bHd14Oj8zXofEEg1",
+	"5Kz9tU0szVAo7U0163ChmdDc8BuWTI/sKRjzGf1ZeCLVtT3qyeIBGNAHK4oeLCBiqE+DGdunDpp0RflV",
+	"ATe5EKex7AGqMwKDUb6TCVsVVTPYgjKg5H5VxL5bkD/cpeFc8P9a6NUlgSuxKKGd5SrdlhkunEEWml7q",
+	"YsGC38JjsRJN4HXOGibv5WrDecarABT7Ya7jYtR98s+plRu1DYOknC6RdlIi4iUggoNtqAcSmxVs8NMj",
+	"TW5okrIjh0BdBJ8GQOrFKYVFss3G0y7T9ezKVSRdTFt+1I0IYUXt6n0Ima35+GOVzvQXvgtLhxVoc27e",
+	"YGntnDsSOqqd8KoeJ/jYuZiYuGGJxLTlpi7nxh6i9t3kXFav3bwUSVfZE8lwSRqpCkG5KNYKFumIKR5B",
+	"Ac5GSRSeUXOD4JfO0/4T+ix6HO9fHbB/0J8fzxE6y8ipWoGxNOJsadmBb4s8Xw3HunBDVsiTmmHc/bmM",
+	"2yh9qkgkFfF16+Xm3IBbj+jab99afIWTX+9kb+EUvJP8jMXH2FXCQ8Opr2mT525wxW1hscjqkqntIzYv",
+	"0GnZa6/CWLDoJ+b/nr94CXW+AYdjyFSDonh1psF81eBWyk2sdsdeMx+ltYJtWVsFzr7QXQ4ZL4hGrane",
+	"82aeOdiI5yHeqzKsrPGnc8PNnIbw/JJPKZiAG+680LBgYx6SunCksnFlgf08IFWRT3zdE23mgF5pf9du",
+	"Uq4p83BtKMqlQd0OEnvZEk7r8NRlN/ML1aqPSF5BROeGxNP9TZndUaqNHNUU8Si6ttboBMh9RY2Y+Dx/",
+	"vdKXNffQg68TK7JdbKz9a6CoMJpMhhSCZnccqkcfS+znn9QgXd3yTFLtcPDVK4LZFJZqZurZ9i19pLFN",
+	"PCT9VK2i1y200cv7YHSTn/R6J3nOjNfCzYR9KaHxM41MMoW6trJPeiDEHX5f6hxhFff5S4Rkr+qIxbux",
+	"NbhwF/tuzwvyqewjukp5YjpcgIBoY3jjSGqIMUwYVMyWE6b6aRKmHwGgUKudXanEDD1cCuqPS7ui6VXC",
+	"9RCeRFIYxa9SU0B2LN2w3Ma3HMRgPtmYcrkf33ODEndr8Vdv1q9cS5yrYvZsTHjXIPisW7Ct1YG+fzvR",
+	"vSHPOdYUeehXpq7yyRJXprMVdW55ibrSNei32gnpld0ouRj9qfPLQfyY/RwfUNbRT0fP/nHQWi5w3Tlg",
+	"3JW8xxHzQetBMLbP2BpSTYSsjwVb2S+zgm+kllo8bMiD4FtfjmzVE3YtA0PAVJQqbqbntkMc/vEf5/Ux",
+	"c5WFuIrOxyxzovefHddSB0RPiA/c29N8ID5x0QMU4V4tUBeRCutpPCK9CxfUf83Ef3xozbz7oQU2Hrcj",
+	"xZ68ZjtsFUIxc7KjY/6STYOyxAAvXpOhMQIMM/tGWJsAI01fHV88/9fLk//56fjF69M3n85Pnr87uagf",
+	"zn92oL/OuccznxkPLogdth0OZiv86q2C3y8vWhVF0gq5D1zrFFPgX1ETDa/Z1HKg1LmvmPu8xYQjqjRQ",
+	"HZynobt8WENjxsVBnSTsBrMlVxqclQ8B0CzmdY6outaWGrKon242dpcTqgkV0wo4EvBsu/BQT9KI5w3Y",
+	"3cb+DGWrGYybS7FL2GeO9VcWTvs1M4pHdUh06H4HstAeSTinh9cnF+9On59/unj78uRNzwtBOWZCk97e",
+	"CFvuEYlQlsdnp2QsVbNhuZNTHa+6q+kK5uztJXIArHdFFbMcNpcFV2Wqb2D39iuAHLJd5Rqy5pJ+x1IA",
+	"iwktiheH3EAuhlzD6Q6OGDQyBBu8Ytoh2cScJiwygDY+ZvRaE3nDwC/CxQAqRSg4G0LZxrZfFd32kc+W",
+	"TMBD3iUIvevaQ3hCrNxjhrqNNfqIXQH8CK/+9ZCOmc5wdJi64RGzg+EjbqhhtksJEWyW6rgYePhDqEfu",
+	"cXYEm5Arqhl5/+5Vl7zNGcRu00DJdIwcbVfC0AEZM+UHajcp4RFz6srt0OtTy4upSgLEC6A9maqIdaUa",
+	"7LmP9J59F1IhDZgGfo+wYg/SWGu/+7i7j8l+TNAxbx22nnb3u08x4XEI+mMvlhH8MagSpecTOhgwRd6f",
+	"ghAA55bf1C45tRyuNTM4ZTi0Ei6MxJwtLqiaHlnz4fmLN5Z4Uo3BEpksOY1bh623Y/3CjsFqRdTgMJ4n",
+	"+/su0cX4WmPss9kbmhHYNqhzq7Trt6rAj1hG6YgJg4Q6pgPWRY2ajkZQa791KgxTCDMBjF38YidfiV3L",
+	"O3Sg4cQ91q2Pth1Yxr2vsBrfguWsnOqxfQs2QdERM1Dx9M+vyLV2Y3Kepe7N3F7AdPd89iUnRQjbcdz5",
+	"g3a+7HeedT9V49B8+7hwzfmIDtjeWAyKa56deHGTq4Pq7XZFWHluhS9nN7rxp3/RG4oEsGwDlbQDm9C1",
+	"fHQwsz50PE6c+Nv7S6NkzztsVuq0Kaj6+pDSq+dpac6DTluZZY8EduokkmkSkyG9YWTHyVZLZESxfqoB",
+	"vXrXLc9BFcuOE8rFkjz7RhKdRsNs7QusCgWFDI/c8JwYn2XxSkYdMpqY4ZdakYeZJtqq/gQhy8dKgu0C",
+	"6k1DDNiRVRaxZLhYRqauxLEv2lMp5f7lel7IdPOJan66tgfAr1jTY7Qci2v5it8wYWc3VvKqesV4bHW8",
+	"me5lB8ux1TazS/cGFCPk6DgIEH95hceGck1SOC70ZquG9qwJwUpJ1JpQS5aRy/3SJK9rFORJAa68h2mS",
+	"oNI16UtEmDpy24mprln7A1Bgdid5VLFzx1/O7HRP3NHU4Z78U8bTtW1bZe1pu/Zhk587k8mkY2VYJ1UJ",
+	"E/bcGN+6j29l5fJtg+TpKjXWyB93qeScDbm4rWoxG+Le8Zd/0uzWGT563OSj94I6e5jF+NnTJp/96iuF",
+	"wTePG33jMGIvpHxF1YDhlz81G6ROx/aEweLXLOYIfmU/f/Kk2edOdAFQFnz3rMl3F1K+psLjsAJYzU/N",
+	"tuLUlUzD+Fz47mnD3chqWISODrCLAhfHnx+tzZJLL0zrR5ED+B6PdCnrZOfMnu1Cm41+aX381m6NU/P3",
+	"kWDI9VsRthVhWxH2vYmwsuiaNck+3QQ4VLWG7UWx+s5h8eLdoM8X7Xt3SxxnNvUuyDnNY/eGl44DJqyg",
+	"kWoXBZ6rVwKZflbSYYlZ8Jrk9rSXWplH02Q3E1WyC737J1mU8eyZ+b9SBqc5d2j2lwiVh2TILZw5N1Y3",
+	"5EOwahr6uXFDGlACmzczey4/mA9ExDXxquQWYmd1WfDdMGXGdkhVIVYTuIJzjFe392WrQeoKv87xl3Mm",
+	"4hzC3rNi020EdgefKYBaTOj0R1ceP5oUf02d+YYynFC04wAP03GmDoXfXKGe2ZPKx63WHLgDkY6SdyAZ",
+	"FPm8tTjHknT2NQ9gAWgrRXC8nrVE+/xzl5yaQOgfVcPVA0g9E7GuPWIXw3U3ZacWe1m7iVpu/ge0Trdm",
+	"5kPUaOfMuEupDC+pQqXNORA71Vau1pxMM9vCSy8GR04iBTvCav/BD1RZMzCJyWQ4JTsH+/u7bZKKxMMl",
+	"4h0hiaygoIkmNIpkKgx4dFkbkf9QfBQOt0/2D3JTMhuOFG4kHvaxLFbcxtyDYNnYEbimlwZi5i6Mjy2f",
+	"b5zPwdSgZahba240dHL9OFYDNHiWIwhuDYatwbAVJOs1GJY4qeyxmJum/qcu6PRJsSzwDogXAIV0wmiX",
+	"TOD2GT1FGobsez1y3nEhIYxImCoZcRLzGf3fwIm0rMtmbS6kxr6fDAwZAuy2bp9GNP98yKLrnMLLePF1",
+	"BA8ReHAQrzaSIUCQ5jVzRUwUM6kSWOm7GNVnNW1MDUXPq/3XiBnaDZUvBgPmaABwMQRRFwVHqwfWfLpP",
+	"RlykxprffQM15zWW2A4i9FCOd8mxi838/fztmzZJVdJxSguGM0oTw6HQh1Vp5ErGnGl37ZRZBHZg2irl",
+	"/PVZ1sshHzakmWfhNNasm6s7yKa8Bw37wPDVm7xThV8BxFGh/F/JwQAqszcXK9DwCq5IDJpfxRsJXy5v",
+	"NbjM8NUMBzfaOtvhWcMWVhWJDptmFano17lGML6SAyuK0AAoQzdawZCr3UBAfrGN5jJS+uNGwgybdZN7",
+	"2rOvbZrEPXpCjWXrJfKQanu6YGBL+PB0IUkixYApPJ50vz9avh9iCn3lxXD3srv8BMP8w8MeLWrJGiJz",
+	"Ifi1RqbjKAJOJQ3R154EgYo9dltCDRMRZxpvKO1YMEUEosIze3hI9ZCLAWpGyxExS7g9pmJNmTMlR8wM",
+	"WapBK0+JYUlC+mhbaD4QHe6C1VPN/IkWU1OOz04JtVqkjXWz2BQ8Z9aUBT0bHebZFC7w0AzZiNh5kIRr",
+	"Yw/drkmuiJxY43kmj+H4xYt3vTZ5/OQf3f3ufvfx4cH+/mO7Kq7E2a6/oC3kM6CXzcisZg5cY4ytjSRM",
+	"WI+jaSJFl1w6fwC05D6DaPIxBYGDMZcH+wdVuRUzkZQuxaNhyPgq8aeuB4R/ZMFGE9ukNbykhgwzgkHF",
+	"oYxYVySnY8mKQE7i2MCvJLd/mZyUnbWVR6hGVKkpQKWjQRrWU7ErjLkisIiXl5edIG2sBggxi3RqZ6ko",
+	"itFk9B8fWm5sLr9rzppXRgxvZsX8dnoWA46apfsdIauXdrc7K+GKeUZlCRdQzCij1tnYWpeZ0fVTrUsb",
+	"sCeM47NTa7PfVnUuUauxWndmCSAlE+IizA6BeDk33PppTykG+S+Y9v88fv1quWn7hu9l2m64s9MOMYXW",
+	"FkM911tbEZpYH8FzAg5YvNCpc8O2rUgsJHEdFWOXtKHTxVe8G3fWbjgQsa6bbSziNhbxx4pFzGzhTUdS",
+	"fy9yDFl+K8i2gmwryL5HQVbl3/e/7akcbqba1f+a8gTlGqBt5Yd65ykjwU0CSigsQosujvyu3vnxXVkB",
+	"7oJj6IiRyZCB5JIKkwuD1odUO6AWmYo6l3sZiXODzvdyV5vwv8/2cff+8gXORH/c5jorhn47v/nWjb2q",
+	"G7s6OGaeRzFgfR9sW8n458x4ZInwsjy/u86QdLBPcBfu+IyuRzorRr1EiExNVsXyoTIVaLh3IhY2EDBT",
+	"2cODEwkZkXCf/XdLkbC9ELtjSbIwOmaxaFGMxtPFSANP9vd9HAzXGa4wiahD1CFG0X6fRwAhnEEMZE5z",
+	"XwpV84HgYoBASlQxYveTxbtt8tP+UzwNTbhmCG0DP5IrmtiuFPRl6DVg4FiZJPtESURSqHTAv8OZ3ReS",
+	"AXTfDXZ6812+kQZiMaZHpAfVx3WPaDp1+M545VP2DNph8gXgCh7aaG7YVGbDJvwmuzTTqHGKgEo7AM7V",
+	"JpevT9ouigQvBRCRabdtKdraKoCw1yU9d7j6RE0vs0Kx/Uc+hCQy/IabadVZ+BXX5tzP4JbU0AgN9PiL",
+	"t/lnqy3Mu+hd4hL3vs+AD/RIZbe65CHJN37mQOV/2/vK42/FmIASGLSIC1Q345bxSfOHs5FUUIML6lmG",
+	"uGAh0pwm2sgxmE5cDLrkWKBXyOFgutbaEPEgYswoIIiGmYprAQXgQIcf7B9U0f8LmNV5Vkm2WeTeTPDB",
+	"nRMnjmzRN2+k+VWmIv4h6flExB6BvBFVt+uU+Hop6jdmaslpnQ63TIzOFZtbwrx7wjwfysmSlFmKZ56p",
+	"OOhFa+wQJX87uSCZiM4RI4vYczxeBnhuJowZtACixi4XOOvtWm7CmCyexWLUAdV2yTlz8Q/4yRWNruGu",
+	"obKyfw16bfnlBii2M2f0HMzFzwtiZaXCTJtUpJrFDlDRZ8Q90l6XdbCphPeZ4aNKOJdzPhCnYmNXD9j8",
+	"xq4cys03OLw/vnPJBxlx45nomBLtNSw1V89F1UEx2+uNv31uDh+IFeJxc/vbSt50XC95sT6vlb3gNsx8",
+	"mZk0chGCCLMLPSYyognLYiH1QpCDLnkjy/zE4kPwVNjJCfbZoPTMXCwOW9e4KiePn5BoSBWNrG47Cq+B",
+	"pehzNQIJ0HNpw5oJ0yajFMCpTTQk3HQhBMlK3jDPwcquOrH6frxRsfp+vFGxGjZ/x2J13g2uT/IGOGWN",
+	"ah02RjEXVepcTdsUwx9LjKGUCe4sq2TVzeO97oQlSQeOR3t/Ta51OR5ylqSAfC7ZFXnJpuQ8R4EF76dD",
+	"zucDQQ3EdGeh1C5cJMkg6g9RYCHuc+BCzWJprSXOjaXUhEYsxnBt9C2MuDAsJn9ZiXOFiPU085u6jEWQ",
+	"i9MuOYFKGyCnig4KqrBflvmX9ZAqFpN/vT5+7qJQZ4XVb8z8fvlSb/KM+Pvly3NWGw2Jcemm25i8wDG5",
+	"GoXBp/VEdgbx8rjzuS6aFtc5IDxhm8tpD+Lx92i6KHcV3iCJHBR9qG3QxANmlRYl1mI/BHVWRGq0bzzS",
+	"pGdVXs8HQGmpetkxACEeLfVJUWX021G+4toc22Gc3Nglai04+QF2B4NXHUtYOhcDVPng7UW3cHYCLGWv",
+	"0shIZQX7aTEZNgPSTlM4JVYkw9aPJLYcldkbx2enPlhCqkLZjl1kaa4BmHruEMEWd+ViqjNtG1TumTdm",
+	"eoXJCwhir+oGY6yGMOteML8MdvOkIDsOGJv0vJPGF2fZnbNIrtRj1eI8vu3iGHBwQeJpcIVl6kajuYhY",
+	"9fLMrW85bwxO/DbpHk7na+j+X3JCRlRkQzDS5fzaBRlJXTuAhI+4KQzA2dqtw5/sTtDPfJSOcqLFfz1u",
+	"VwDAV8kpJ2OcPixIoLoRoSy6BfN83KSv0sqEXOpBWboKpfRWMJTDsu92ZAlz0naxynnafrfakdp+uYI5",
+	"aj9b2ZVpP17RxnMTnePQDCsy/fnRkmZYFKnyNgk1KvO6LDMMoXxlST9DJZha/WybQ9GcuQmlikEesSmZ",
+	"MMWIq38IITmCXE0Jj3dndXebyDFmiUCB0mRKDChOpz49nrMUhkJqH6SDQakmMpRJDPZfwgDAwj6zxt2O",
+	"kGaXxBzs+HiOZn8PU2yi03GiNWMCGYjDsnsJtmRENetwkZVqSqZ1omAxeOoqmiIbMK5SViS5bhSuCP56",
+	"1ZXfAjeaHXsmhuhy2Gcm8EfAFNuBUnG1+tS3VJXfllW3nqMxcAAPQWFkQwKPibcNYWz6mo/rRiT7fYwh",
+	"qxhSOKLH+/5/wcD2Kwa2cQVimauJ6iiuA6ZUDguLZAUMTZKtdnng2iV14rSsVtpLeEQDeGAq4lA5tAMH",
+	"bJe8F1AnZyh5xDRGUhWcqZALno69U1VjQjTpGTYaS0VVFtDYyyM5wZEZDSUI+WIgmnc2iDxKYsCzFPHs",
+	"Ou0oizGlueu0hx4N7TNmHO4LSiLA/HCnDYxMt7KxRmfhgoHfb0Mu02Iv9+XaLI+iHjbFl1iFqE+0N74z",
+	"MbH/rOFnz6XoJzwytxYuzZypOMdqf+p3J568VxRopZHhu/c1BafC3FAqDEbSuQTxThauqisoYkS69uHk",
+	"6IbxkBIYOqV97JQPw3JpK94XFlRcdBEw/uxVKTJwiJnIaBIs5fkJZ/3d8dNBw8+WD2n5UZQ10kQ9N7Sr",
+	"0QGgl9/Q29a6C+txnsDfUuWPRpW/Qfh/LUnOPaMHldZ5XBNdlXoncX1syCKn8cd2HYjEc1dvCmGNWBJD",
+	"lWaDt/iMOksRcwJ0lxy7FBUM+08YhCr5qopBGACGMdXnHjkVMZta7TGOuII7f6+DEJXGfm6tW6znW603",
+	"MDt506Zm3st95UE3kTWEap8SvRU7W+OyLLiQiFcyLvecXwvhaR6GgKs8qr/AcQamLtT2rpNO1pitlU1W",
+	"/BU8gySiAjCiMEopQ9XiioyZ0vb4X3GFj7Vw69y7bsAPwlax8iP3Rm8FyA9mTePOrsb/6AN/gOxfwVIn",
+	"4kFxlLs+2DLUj8ZQSGer8VMio+t5HptfpRp4WIF+EZGcUGPYaGzQUxPJmJFBihV2IJCOxYQOKBcuKc9y",
+	"XaAOre7SWfzwThg3bH+3b++2w/zRKOFwQMAXUeclvO/GZueh8S41oqDmCFzI20Fo0oO5d23Dn+ybn6KE",
+	"UdXrkuf2v+A7cv6oofRw/fY9FhOdRhFG/NpJulOLkGbIxaDO62wbhdscu7hNvUi2P/DK2q+3bPrjsSmQ",
+	"hSM0f+HCBez7wz3Az5MdRazIB2yMn7vi08EFVTu4XIKQV+HunDIvBARhzL1zcihutRgn5Rs0hwfngY3X",
+	"eY9WI4nO0fm4aSQ419U94yDNDmP+NVgIgOLjhLcCd+upmEFYcaKrKpmpgYUVwmfUlR2AYb1jN/Iajgv1",
+	"eBUVtkO9ECon729J+wcy+eNZP9Li+6lySGIBqgVTBYqJA6AEM5QANIynzJBxqgYsLkG1zI8bXBcISwMV",
+	"AB3VhVIFxkgJeWXLHz9Y8G55n79PMzsHqnF/nS6HV3NkGdhl7WD2EU0AJ8oxtjvvUkGY3bQaNp7RTrfG",
+	"ktmy2w+ljix1NVNGD4Hj2nModV7XGQtujt9dNuC8RL8sJS1wqMmJgFtxF9VXhlFDlJAbmqSuAraw9gPR",
+	"QzkRCzT3hU9P3Kzehm4aaO188ltB8mPr7Xynv0/NjWPf+wr/XaC1Ub/qHBzoiCj7yCtur7Ph4Qpa+8Kh",
+	"gC5ZudV1t+W0H43TkDIs/eT5zd+p2s4mMK9zx4NrYXa8BuoU/N/VCRtBlFvmbvR4/EGAxiPtr5+YID2f",
+	"EBtUHrGcyAdDh0XjFrpQPgRs66MMD6Kik7p6IZcjhuPcsJt4pp978hNfjtgmobEvR2wF8Xc5YisJv8sR",
+	"Wz6L6nLEVvXvwjhvAaV9OWKror9cjthqshPXtrbcdlaHo4SiXYRBydBWysWCAlk5GbHcGdyXaiBNAyGR",
+	"1+twCDSWtaFyByUhiBResfelIr2K9jvu1d5SVTsKqEeVouFX6GbzoqHYz4MVDbcqpDErGrbcuhy3uuIZ",
+	"1WxRvDptyJeeb5Yqq4FQ+Ay7hpRb5ivgawP61yHwe+gcXw+HXPiv8loZ7axIPpb/LaQ0AWQJJX02IRMl",
+	"xYAYBdXuly2vMcNhz92074ihXXdblb9V+fcuRBbWzZgRL3WyZMhoYoaL62f0PrTevvzQ6pHJkCfO2EDk",
+	"PAw+UDeW2R0jVnDvv6Cf50MWXf/GNlqZ/u3LRWETMNoIYmXS8e3A1Yrl/fkNyytRuDIRUHx7twIZDSFv",
+	"Z2/Sg5X6l32heqmWmFX9qy4IHy2t7vzZ5FnuVzKeLpqcoy5fZ6XeF3zsYikZ82kFWW2WrF47JSM2uoI6",
+	"cEczRi18yQ0YnNm3NcWZXnG7gX5Im65e5Hua5xDOFuiWhYseNy/Fs7y4hi+PUf/r9ZU+up/aQ6HDCd5Y",
+	"XIwj26QAKh6q+dDImkrlwkQdZyrpJjgYOc2iBMciQ5+JnmrDRi5TcOetPUy1CTjI2uQFu2GJJe82OT95",
+	"2yZnrp6rapPnUhjFr1Ij1a4DEb4ujtt2AM11CZaPpZ4DYRkOZxjMCQm8lAkJtpLFcGKe9DdZAK3Y0z3h",
+	"VhQYfZHeyXZ6FeSKH4btb1/x7KELjhyQl+d8UCsiyqpy76v/84/3py/m3rgAH2sXylugMKiBkAkUkCJt",
+	"+BM1qX5EAGk3L2xWSLZrWysvGhbq+mTYFNV8jwADBb6/x8qAIactjWnxoDityT1Q4fOl74O+V/XsIS2a",
+	"cVltZaGpNy5HdArF5woq/4gYSaiYSsEISzSgVMfShRGCz5HsHOwf7NZwxW/M3BlLLKuFtgzxgzHEO0u8",
+	"jdmhdBdaVZsoUEPLVClaiGI7Tk2tLrP6CMxc7RjSDqbAkjWshin5d2F4Fnu6z5LZTVkeVzHesv7WZq0X",
+	"HsBo67FZ98DgnBv/N3PGzS8ntZHu4RFkjQX6OXFH8lEDB887GMOmWdD2Ms/B4wB3tvz2Y7qGHJJT/zvQ",
+	"u4t4tgz+vYC9PJD2ps95lvfnMZg70G5Z7EdlMbfBJSYLcTcdkPkDNXara3JWWrs0jr07dudqSnqAE48V",
+	"M+1DO7Zem7DPNDKAnM92/bUfIMe5O3Q/FQDIH/Cb4AKFukK6AAtPALCdCnQHwwAGikLuuHuErSqPXOef",
+	"P9JHeagAvumcxFeMxGwkoQTAwf6z3S7J6+8/zoMOPNwojWMWt8Pa/H47PU5FjZ4/ZwU5tElr/5wZFEL3",
+	"aej7Ecw383GTH+lwBdHvtXaXd7MB+X0WcpLR4N9SUDdBfC58vTTy89/35HKcC03w1RXlX5QFRzZQFI1M",
+	"pAWHm8shRb0FoybnL14+0qQ3KAos3YPrOH3o7rydeAZh3rPt97LzEBx54JnukZ1Mkg9lEkNZMWT2sWW0",
+	"bN5aEm4gWxH8lsKo6W6DExOAct7JqWlr1m3NukZmnf6eD1OYRtX0Fm/G8zmSgel2hAV0Ctaaf8U9a+cy",
+	"o8oww7e9YVYtDd7BOzOm1T3e5OUmBEmkGEAo6daQuAdD4uE7MAv8grh7D94r0/5al2a2GYGVyAEX9YHi",
+	"b8cAtZtFZedFazBUKcYAgfZMkNDOkwMylKnSu65uumJ9xfTQ//xsn8R0qttEsRSwUw8LN6lQz5ft5rlh",
+	"4Izmel5xNRR3M2XbMSqdajJhSdIlxzkq4hyMsgwgsvfm5PLT2fH5+eXbdy8+vTv5H+9P35286FkzMkkY",
+	"HoJjKB8slekk3ApUXyK0B7TGKObHufTuiij2V7AHG4tah+bvL0rddT/nYOhCTFxegWCTLJMhX+Zt5PoP",
+	"Grn+Sg4yyFSas/qOVEU+9nJkUS5MSD6dnNAXZsIU2D/LGgY5MXCpZQtlQZukmosBXlv5h4/ymsG9dkGA",
+	"eiBzK2ATOehwAQKwUka8YZMwkQwmtTGJUdHZQ5Yfs8CHR8Haot53C7wVIz+oGEG38hwFUicvxnR+Afqa",
+	"6gPOta75QLDYci76m4bUQCC4NjxJfDEDsiMYBzc7ZsXFREiFuFG7M5g2HqkC4VA1S25mwW0QhPqIMBoN",
+	"iSvVHkN1XaOtTWaFDM7kCp/j+drQmBpq7awJzQKOQfLOihx7LD87vtio5+fMLe0xrOxCrByMV3+kibWy",
+	"aval25hTIV2lzKsrp/00JGHfaf2ZZiGSjAlXonoRKnOLahK1OdSSh6O0s17RQO9LRfBFl8OJGUIaSTxD",
+	"Oqd5KoEv3xrQMEjjIebhzGANH5FX1ETDazZ15ewcAjm5Sg0Q8pDqYZecGrvhfTT+6XicE3RW59MVviU7",
+	"UjAyZVSRVCSuOnOfD1LLcXDNNeGa7UJCQ8/lpx6bHrliUwlBzwgOAxVF2jm7KcMEi4nmCRMmmXbJ+/rG",
+	"w/qkRDHNDJi1UNB0xAXXRlFjV5YZ4w2FHL45KKVSubFhTuwRoUH9qKxPf4CaZWiMQT87vtiQ2ZC1f0+W",
+	"QtD/fFPBGno5/AFKzOZmAXDwCoZBpbg5aCwzljcO4LNVzQM32lvc/9yRkDxJ2I3VYnPKfVayUn2G4pia",
+	"va+8ARwlnc+kJcvAJUuAlyOTnkKSkVSsSzyQrP3Vo2LJMcgdUHZSkFQYnmAKJIMyEdcIoY739zu9s7fn",
+	"F8ROwLYuU9Nzl0c0SQ6JZb4eyhdrVex2ybEbLYhzB7wVqpY2Ymp4Hys4Udokk+AsJgf7B8BBXmzXXtBj",
+	"XL6XPPeW5JtppCUBO9fM8QcNvwy9vA/bLPFImY7wVzJOFuFw8QxjqrLVNlREyVhgTA3el/Z+OwmeQOgL",
+	"NzVoWnw+kNY84nv//vRF4FPN7oOXCfWJvLyC61tgSwi+0WQypCZcYO94fqSLAbPu9Z0ePn0nE/BN93ar",
+	"roquqHaoWhiBk8f3zM3jfIcX5hvO4bS93Gf+Jva/IITebtN3n7e5jWJ56DmjYfw7gRuYZQLyQTLsfVVO",
+	"Fsy1as5DYRLG70G6JNk52H+6e1QQUNmVvSp5R4YyiaubqL1pRishky/3eMPsOfvvnCe6vVZelGUa8mWj",
+	"PNPqbNA7Ifim+mwbXPVDZoCuJR7eq5DNJ34W9BBW+aVxB0xY0EFz8z03baDmvdxn+HcThnbVyv++jL21",
+	"TjeeHSpVds/UXCM601TzgeBijwoppiOZzjkwZ9hI7kqemyER0p68YiYMp0meLJq1BqPA63bnbjOEizye",
+	"CG7pEmqYsgZqVhHRSAhVGqQJVRmULDrS7Jjtl3sxw174F9brkhdZFXO8FshvJlx1Yh0MCqJAcRAAmsY1",
+	"kTBLmhxh5NLYTLOfcjTWssA75wNxKo6zpduMwCv1Egi8TQo4R3OOreqkW3FN84JIt/TrPWv43dKiYnPu",
+	"+Eb39dDCqjf2a/cs5rCVhioThBfmkLfF/a131zspAqFCjdDrmSuqHNR8FjE423091QyB1t1ZxuyGR6xL",
+	"jh1crQtLgmgkfBKGDebg1OgpbzvA2/zxCISK7INTvY63T2wnG4aorujpnoyaypHUmzfncLdCuDgKi4L5",
+	"q9bXvx4H4ZmQR2gpLJIiJn0aGYmphpHhN+y+rgG2ImNlkeFiajygfTHYtzZGsFpsSDNG0bEIyp4SzT93",
+	"Yj7gBrGugzAIqE8B7nNfocINBoIelEwHznood7p3wxTvT3tWtFjBAw0r5oDYEFEXy2YQKViXXPp0Wd/B",
+	"kEIehLdTvLHTScdoWTDRLmDi5+7quvKWyIhvL86AFzcqd3wn9yRyFl8YwnbYdRQQJTCh022YwN9EyDhM",
+	"filYx/ARywrbl4CzFwgVx9/Nsyuag/AbGQoCK0DqEPjbzSH4Z8XBv2EC9yAUsOP7skYWnkAyA2RrP3zf",
+	"9oPnp4zTG3G4ty/sgb+p/ZBwcU12gBeHUqEVsdvQjNiA6m9nibUQFiGcH0LXmQRnwZQ3LwZmenuwRoLX",
+	"DGCFbo2Fv7Gx4CnBMnoDCWLqRcbJZxdLRyi5oQmP2yQVPnWgOugwd5xkfrAaPt5YAHDW/oPV2mHlbhdd",
+	"mQlBWMatNv/OtfmSsb4uVLaeEy8dmFaYu9zO4mgzYuKGXLFEioHtkexQH1/u69tCMnNM6IROXWaQoCNX",
+	"pcS1sdsll+V4XXRmgAQoRTsGmQKlelnFsGPXqEs/qhh5RU3N6uuJQ9L777B6e/D/nb90j2hoTthjiUuy",
+	"u6KKkZ4dw9vU7Oz2qqXQ29RsUAa9Tc0d3VTMtw7cGUGm5u8pVh5c0HL762zcMi04j2sr0M0XIem4+f2D",
+	"u8rMQO+oAO1evjp0alMTcCFwKzzQ8LcH+uy8MIIULMwsKEIzZGYAnhywFSRyzHJCrVyUYprQK83caSIb",
+	"IaIkYPkwB8TjDyFznIjvx3d1g1Hq6UFbH8XipEeB68eRQN1G3VKErHYk2N6G3q0xk5eJKUQerHzJgdZP",
+	"rSx6F1o1GGmluRgkrJNqdojJxS5fM6JKceYvSKF2vxMRY8WsyMjyRrkmesygLCi9gjRp+/aVkpMsP1rR",
+	"yNrbuVXlb0axBTtnLjykChnA62OmuIwJTRKiWMT4Dcs/0ylYL1J1yRmOBnycOA5virk7WGp8U1wT4xwi",
+	"mMTaR7mXmUiToUxYLkePiTY0KZUf5+iUOXZ6F9l2yGiMGFXWvFRV8Rtu6S+ceboJ0Rh2cb8ycU4RAjZh",
+	"ca6BuYiSNPZ5sWC/bg9k35kM876LGcSnILSj0dkMfu64NuYJMbR4sCvXNCT2xl6w+YLFJbuudKjDAldg",
+	"7OBZzoqonsejcSXIi1PiIVZVfEiihNvFgnR2hwTDjUvc5CYriYzxB4rdyOsq2QDQGsC0OPWNobyEvdwf",
+	"vEtxFPXHqV8DXbVFcflBUVze5OKhxMPoXyjwXx2ii5cclr/mOFlrXCGFLg5nHxWvUt3tqiSxDBt7VKqf",
+	"RyZDpgBQIsO8iLJItFGXHEOwyLtfn5N/7O8/AzS9VFwLOREQ0+T9SCgy3DgyiLog2GyeNIHl2LQwsZ08",
+	"2ILouG6lpPbbyJL7Y+975FHc5Bn97sE0HAfMZc6FgREVRcb9/WeF+X0l4yn6bxKN5wJ75phjm7cRSVIp",
+	"BnUT0GcaXrLYyQQeXYooDNlZoMpBWhc8sUkbP+hhjS5P9pmOxglrHbbevmzNpu3MB1cAb/XWbP9OzPYl",
+	"vKUQOV2GeV1gvs+v+DUDqFYq9w46s1CpWucYBlIheALZKQ3p0LZULv/eRgHiS9/alorN7HYJsJGl33QW",
+	"cG0OVv6FR7XYbMbXQnS0rFCvK8uPnlqczraW/MOEva8DRmlcNf64UKo9A/MpsYi3bGXCHumcvwqoIwEa",
+	"EI2MRp8YNRnsADbtP7VHaofgHMC9PdJIb+D6qgJ8Q4g1baRCrxt1GG/HBUlQrC/vTnwZYBGMDpJBJ0Nu",
+	"Wdm4yCbpBQSmXcUe97uEmuJ8qoYkjDo4PT94O9dDvEwBqZO36qDy21kxI2scTAg3bRL7/C/IhQPEgHbe",
+	"agExCWasjaJgfboQzmxcUDY4g3mihtjn4A1ztzo5nH+AADMLJuOgJxlzMJCQrs7Nkrh1GZqPW4SdBTB2",
+	"XGUN7LqDis6XQSNwVYaVMgdhZpP2Urmb+8SYwWHEbhwNoKvaefl25LIdhFYENrNEu7tN39/m6dagyNSa",
+	"bXXZuci2e1/hvwuhYxAUI2B4kPWloHO8p54L/5Iz/z3iv2SCO3PRbtnqB0PFQA9Gc6ZYAOJyN2TbXFVs",
+	"KfYHreRfLLHij3qZSbB7W5CXTNqvv9AMhFHVFRP+jZlN15aC9ufUlHqkyVjJvj1SQHyFi8DQhhr2Q6OK",
+	"X8xEjdZ7dcr4F/Ue3N/4jbMH8raLOf2L4lry405eUzuD5siBxqEpBBAP0e+poVVItNnIN1gl1jYd9PRg",
+	"U1cqKqn5Dbq33JXvMOLsgXN3qgAzssR71Ug3Cxgfk1oxvmNxwpsLGcV7l5rsN5mV3nEy4KiQ5ObTYJy7",
+	"xzuooDGpsgTtVLMYhUGUKgUBrD51zurKJCb0yrlEiWP4Cnx86Mvy7ibT27L2sbsHnPsebN53n9u2DWR9",
+	"kBD9x/raioC8InPJDnmkPSM3EkyaibgTBlB3Gqbm4jV2IfS6Vl6FwblDKByYixohDZkyk8XsHxGZxEzN",
+	"tgw+8LH3jHTJcR7u4Zuriu5wcPvAjxVR90zE/w56uhMxVtnpg5VqbimK2Gq3kWRbEXG7pNmM3juz3Ac1",
+	"rhYw/uKEG6jvVyrumQWEFqQNRJD4n7JE/Pw80sF7EcOja2a65J9TErM+TROTRSs/0q4ah/blPJiIj4pF",
+	"ESyP++s6behUz7NENpw9E3bxYHk2rOyHmmJbrWdrR8xGp2Q2xOK8mILo2AO2XmQk1IJzhMAedA60B6Tq",
+	"aenuQakVAqYkl/AI41Q9D7T/ZMhArEBFHjMDA5KbJG3bAzdEsRtGk6yi2pHryKu/Eb22hyqwTVCoVRgl",
+	"lfZFAM7HzKYNjEJn35NNceRwZYpnJsL7BUQWzAHc2h/3CtpRUu7zsTvyqNXKmLb32t+AgomA1oPDF3JC",
+	"wnFtaOy0S96OdgFIxPJ8MTBjt50BGmsnkrivyx5zxSIDIas9/68L6SuBqSAjzJVHMtMx6/lI2f9KmZoG",
+	"UENuGnkZDyyMiF4UbDxLDOwxuzmuVfj7Rb42WR30oHGX54zleuEU6DKMURRBZjHZAYFJDXKTtiNhygUm",
+	"yTHLDlNjltch222HgUcQcTOiSULGFMBA7ZHtKjVGCigln19bYyqhYWOPJXH29vyiNqgXlqbVoHCVW0TI",
+	"X4AqrDk9tAnrDrqkx3LAs8P/87/+dy+rTwUbElzO+E4b3cw8fvLLoquZth3wWLEI1So2NjuFay6w+paz",
+	"fE8xq/EoJBJuNEv6RNOpq1eFoV59qWpnYwfTtMAWrjfKHRx2AaUDA0UlAFJgRLjLN4W0zwlVsT7yqV2E",
+	"JomclKuI1o0y56K5696XakRN67CVKt5qh9vwZP/gl8rSBwtUlmGfzd7QjJKirmoUjF1w3gHd7+QeVGQZ",
+	"vxjuVRZj8NDT/Sezcu2fNLrOAAdzTRogiGUpNHh4Av4vSpVWu4Wh9zDdVxKbqI4LLoguLxznizA4u82X",
+	"Qd1lNnBmmW+jpL9jLfmrtMxSVGNLVBe+tJLAVFHkI+2lMIDIHJZEMLWiw3btk4FRXkIApd0qYvvrklPj",
+	"EC9LFnINjVcctfGni1CyLjZlP3cmk0nHjqOTqoQJa+/HS1SqDTv9VapRE6N2y5kb4Myt+bwyVIWznUoW",
+	"Lpg5EJFdZvhFVvUeAG/WZ2tCakjYFU20DHAp8pN37t4DTAngsjY8HDM5TrwRGJqUYNlmcsYZn1LZN6H4",
+	"EL4MxffQwedLAmQw0VB3e+LFHbQCj0JQnpAfs7cmMk1iMqQ3jIxTY1kTklQcn80D9s3DgZ1wvC3MLwqk",
+	"5wiAusF0taybBw3V4w1bvF4+Co9b2nmO7xH/d3ujebfy7r1LLA3ETPl4P1fCaadT66Lf/u1euSXZ0zjm",
+	"mI56pmwfhtt2+jTRrN0aB4++toJBlRE1EkY1I+4FdHhynWeuX6U8AVsqTxTd7z7u7rcWnjcDJv8zG8DH",
+	"7EV59ReLahPc3PtHLi8PSiV1b0UahR3+dzhdRlQqhJWheDys29v5DiGfxZxBqQHJhKnEQe40+2wy6CF8",
+	"ejUlT/fJiIvUsDDNigysZnFGXK+Q39zLEpwBiVEqqIuNPnTyId3ffxpBE/An69XE4qOc3ng8s8d4b1i2",
+	"PcnLtWw+QHl9iYiNpJ6L715N6t1negkmBVeQM5SHszqzFFAKYcmWfaAjy1tVnrPjXNpoQ60mya0dd+uq",
+	"yU5vRK+BU3tQEzJVSeuwNTRmfLi39/jJP7r73f3u48OD/f39lh22G0LVwQakA0AFkJjThEWGpCJmCuq2",
+	"9LrkV84SnJNuk4xjHIorcC8crKxe8CdXbPORJuP0KuF6yGJrFBtFI0O0rEBTtc14BKEBE7YPFqNF7ZvK",
+	"GrAWHklFdh+a+atQOs26yOwkL/k1H1mFTE4ssYwV14xYBmHC+Jv3itkfEg+CBEPMvNGJHHQ88i6P2yFu",
+	"SwEZQrdL/0b/bSwD8KQ25NpkDvGwmxEVdMBGACkHxI3J2b2vI8ziaUOIdqq/9YJlmIxYzSIAPRd32hnt",
+	"Skpz6Gd1NQ3KfGVj2fn9/O2bNklV0nGnfitiR2li+JgqA66JXWfvOwy6AmPAxL35nst2Z6iDKU+1sevd",
+	"Lt0R2GHJ1BSHA/cBXeLVDC6LHVabZIsTU0O/9QgTNyyRYzT+3SIhK1Yvk06vgiRQt2gul4Acn52GBILT",
+	"yt87f/ESQ7cBh+eK2rMVTY10p0EAF/QZrLqd/dnRkRy7eqW67WuLD/kYSUom2RuFtOlbzj/PkKheiOMi",
+	"f/zBlIT5F4jGVV7Ir24CEhCk958dJ0A76B5pF0NCsmgR4HUEQXC02S5WqSvFxeZXR4XomSoaQQHGcv45",
+	"ePKE9L5+aPXtDx9ah+TPDy23aB9aH7/12i6UxX1iX4U/7avBmwWuo18qFtELchf7EiQQ27EWSWkPfnUS",
+	"R7ddXnG2PhlRBanQNI25sezRJc9hQbWHpHT35CMuiGaRYsbXhysk0URUqan3MuLbUDC3KGtQxLRxNTLq",
+	"Kk7eflsx/7deW0A00FhyYfShNdMSgPaMwcHAhR3RWMkrptveY4qiHm9WLJsYprBoHYlllFqJmO/3mZIj",
+	"ZoYs1WTEjOJRSOhyrFvfPn77vwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -313,6 +313,9 @@ func (s *Server) setDisabled(ctx context.Context, by adminCaller, id uuid.UUID, 
 				return err
 			}
 			action, detail["sessions_ended"] = auditAdminUserDisable, n
+			if err := noteOwnerlessInstances(ctx, tx, id, detail); err != nil {
+				return err
+			}
 		}
 		if err := s.record(ctx, tx, by.event(action, id, detail)); err != nil {
 			return err
@@ -331,10 +334,13 @@ func (s *Server) deleteUser(ctx context.Context, by adminCaller, id uuid.UUID) e
 		if err != nil {
 			return err
 		}
+		detail := store.JSONMap{}
+		if err := noteOwnerlessInstances(ctx, tx, id, detail); err != nil {
+			return err
+		}
 		if err := tx.DeleteUser(ctx, id); err != nil {
 			return err
 		}
-		detail := store.JSONMap{}
 		if u.Email != nil {
 			detail["email"] = *u.Email
 		}
@@ -342,8 +348,27 @@ func (s *Server) deleteUser(ctx context.Context, by adminCaller, id uuid.UUID) e
 	})
 }
 
-// setPassword gives a user a new password (generated when password is nil, and then returned)
-// and ends every session of theirs; temporary makes them choose another before any new session.
+// noteOwnerlessInstances puts into detail the ZUIDs of the Zesty instances that the user is
+// the last enabled Owner of, which deleting or disabling them leaves with no Owner who can act.
+// The administrator may do that (a departed or compromised Owner must be removable, and refusing
+// would leave no way out: only an Owner grants Owner); the audit log says where it happened.
+func noteOwnerlessInstances(ctx context.Context, tx *store.Store, userID uuid.UUID, detail store.JSONMap) error {
+	insts, err := tx.InstancesOwnedOnlyBy(ctx, userID)
+	if err != nil || len(insts) == 0 {
+		return err
+	}
+	zuids := make([]string, len(insts))
+	for i := range insts {
+		zuids[i] = insts[i].ZUID
+	}
+	detail["instances_left_without_owner"] = zuids
+	return nil
+}
+
+// setPassword gives a user a new password (generated when password is nil, and then returned),
+// ends every session of theirs and, unless configured otherwise, revokes their API tokens (an
+// administrator sets a password for someone who lost theirs, or lost control of the account);
+// temporary makes them choose another before any new session.
 func (s *Server) setPassword(ctx context.Context, by adminCaller, id uuid.UUID, password *string, temporary bool) (*store.User, secret, error) {
 	var pw secret
 	generated := password == nil
@@ -382,9 +407,11 @@ func (s *Server) setPassword(ctx context.Context, by adminCaller, id uuid.UUID, 
 		if err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, by.event(auditAdminPasswordSet, id, store.JSONMap{
-			"temporary": temporary, "generated": generated, "sessions_ended": n,
-		})); err != nil {
+		detail := store.JSONMap{"temporary": temporary, "generated": generated, "sessions_ended": n}
+		if err := s.revokeOnRecovery(ctx, tx, id, detail); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, by.event(auditAdminPasswordSet, id, detail)); err != nil {
 			return err
 		}
 		out, err = tx.UserWithRoles(ctx, id)

@@ -17,6 +17,7 @@ const (
 	auditPasswordChange   = "user.password_change"
 	auditDeanonymize      = "user.deanonymize"
 	auditPATCreate        = "pat.create"
+	auditPATDelete        = "pat.delete"
 	auditPATSignInFailed  = "pat.sign_in_failed"
 	auditSessionsEndedAll = "session.sign_out_all"
 

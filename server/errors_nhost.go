@@ -18,7 +18,7 @@ var nhostErrors = map[Code]nhostError{
 	CodeInvalidRequest:         {http.StatusBadRequest, gen.ErrorResponseErrorInvalidRequest, "The request payload is incorrect"},
 	CodeUnsupportedMediaType:   {http.StatusUnsupportedMediaType, gen.ErrorResponseErrorInvalidRequest, "The request body is not in a media type this endpoint accepts"},
 	CodePayloadTooLarge:        {http.StatusRequestEntityTooLarge, gen.ErrorResponseErrorInvalidRequest, "The request body is too large"},
-	CodeNotFound:               {http.StatusNotFound, gen.ErrorResponseErrorInvalidRequest, "No such endpoint"},
+	CodeNotFound:               {http.StatusNotFound, gen.ErrorResponseErrorInvalidRequest, "Not found"},
 	CodeMethodNotAllowed:       {http.StatusMethodNotAllowed, gen.ErrorResponseErrorInvalidRequest, "Method not allowed on this endpoint"},
 	CodeUnauthenticated:        {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "A valid access token is required"},
 	CodeInvalidCredentials:     {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidEmailPassword, "Incorrect email or password"},

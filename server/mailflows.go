@@ -100,9 +100,9 @@ func (s *Server) resetPasswordWithCode(ctx context.Context, login string, code, 
 }
 
 // applyReset gives the owner of a spent reset ticket the new password hash and, unless
-// configured otherwise, ends every session of the user: whoever asked for the reset may not be
-// the one signed in elsewhere. The ticket proves its holder reads the address, which is then
-// verified.
+// configured otherwise, ends every session of the user and revokes their API tokens: whoever
+// asked for the reset may not be the one signed in elsewhere, or holding a token. The ticket
+// proves its holder reads the address, which is then verified.
 func (s *Server) applyReset(ctx context.Context, tx *store.Store, t *store.Ticket, hash string, failure Code) error {
 	if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
 		if errors.Is(err, store.ErrEmailChanged) {
@@ -123,8 +123,11 @@ func (s *Server) applyReset(ctx context.Context, tx *store.Store, t *store.Ticke
 			return err
 		}
 	}
-	return s.record(ctx, tx, auditEvent{Action: auditPasswordReset, User: t.UserID,
-		Detail: store.JSONMap{"sessions_ended": ended}})
+	detail := store.JSONMap{"sessions_ended": ended}
+	if err := s.revokeOnRecovery(ctx, tx, t.UserID, detail); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, auditEvent{Action: auditPasswordReset, User: t.UserID, Detail: detail})
 }
 
 // requestEmailChange mails a confirmation link to newEmail; the address changes when it is

@@ -414,6 +414,7 @@ func fxPAT(t *testing.T, h *servertest.Harness, f *negFixture) {
 		t.Fatalf("create PAT: %d %s", res.StatusCode(), res.Body)
 	}
 	f.set("pat", res.JSON200.PersonalAccessToken, true)
+	f.set("patId", res.JSON200.Id, false)
 }
 
 func fxAdvance(d time.Duration) negSetup {
@@ -1125,7 +1126,7 @@ func createPATNegative() []negCase {
 		negAuthCases(fxUser, valid, false),
 		negAuthed(negBodyShapeCases(true)...),
 		negAuthed(negMediaCases(valid)...),
-		negAuthed(negMethodCases("/v1/pat", http.MethodGet, http.MethodDelete)...),
+		negAuthed(negMethodCases("/v1/pat", http.MethodPut, http.MethodDelete)...),
 		negAuthed(
 			negInvalid("empty-object", `{}`),
 			negInvalid("missing-expires-at", `{"metadata":{"name":"ci"}}`),
@@ -1137,6 +1138,7 @@ func createPATNegative() []negCase {
 			negInvalid("unknown-field", `{"expiresAt":"{{future}}","scope":"admin"}`),
 			negInvalid("expires-at-in-the-past", `{"expiresAt":"{{past}}"}`),
 			negInvalid("expires-at-now", `{"expiresAt":"{{now}}"}`),
+			negInvalid("expires-at-beyond-the-longest-life", `{"expiresAt":"9999-12-31T23:59:59Z"}`),
 			anon, concealAnon,
 		))
 }

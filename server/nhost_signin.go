@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"github.com/latchkey/latchkey/gen"
 )
 
@@ -65,4 +66,34 @@ func (s *Server) CreatePAT(ctx context.Context, req gen.CreatePATRequestObject) 
 		return nil, err
 	}
 	return gen.CreatePAT200JSONResponse{Id: id.String(), PersonalAccessToken: string(tok)}, nil
+}
+
+// ListPATs implements GET /v1/pat (Nhost).
+func (s *Server) ListPATs(ctx context.Context, _ gen.ListPATsRequestObject) (gen.ListPATsResponseObject, error) {
+	toks, err := s.listPATs(ctx, principalFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := gen.ListPATs200JSONResponse{PersonalAccessTokens: make([]gen.PersonalAccessToken, len(toks))}
+	for i, t := range toks {
+		md := map[string]any(t.Metadata)
+		if md == nil {
+			md = map[string]any{}
+		}
+		out.PersonalAccessTokens[i] = gen.PersonalAccessToken{Id: t.ID.String(), Name: t.Name, Metadata: md,
+			CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
+	}
+	return out, nil
+}
+
+// DeletePAT implements DELETE /v1/pat/{id} (Nhost).
+func (s *Server) DeletePAT(ctx context.Context, req gen.DeletePATRequestObject) (gen.DeletePATResponseObject, error) {
+	id, err := uuid.Parse(req.Id)
+	if err != nil { // the contract's pattern admits only canonical UUIDs
+		return nil, &Error{Code: CodeInvalidRequest, Err: err}
+	}
+	if err := s.deletePAT(ctx, principalFrom(ctx), id); err != nil {
+		return nil, err
+	}
+	return gen.DeletePAT200JSONResponse(gen.OKResponseOK), nil
 }

@@ -48,6 +48,12 @@ type Config struct {
 	// KeepSessionsOnPasswordChange leaves the user's other sessions alive when the password
 	// changes; by default they end.
 	KeepSessionsOnPasswordChange bool
+	// KeepPATsOnReset leaves the user's personal access tokens, and the Zesty access tokens they
+	// created, alive when the password is reset with a mailed ticket or set by an administrator;
+	// by default they are revoked (whoever minted them may be who the reset locks out).
+	KeepPATsOnReset bool
+	// PATMaxTTL is the longest life a personal access token may ask for (one year).
+	PATMaxTTL time.Duration
 
 	MaxBodyBytes int64 // request bodies above this are 413
 	// RequestTimeout bounds one request's work, database calls included: a request that cannot
@@ -315,6 +321,7 @@ func DefaultConfig() Config {
 		WMERefreshTokenTTL:      90 * 24 * time.Hour,
 		NewPasswordChallengeTTL: 5 * time.Minute,
 		ZestyAccessTokenTTL:     90 * 24 * time.Hour,
+		PATMaxTTL:               DefaultPATMaxTTL,
 		AdminRole:               "admin",
 
 		SpentTokenRetention:   24 * time.Hour,
@@ -418,7 +425,7 @@ func (c Config) withDefaults() Config {
 		{&c.EmailVerificationTTL, &def.EmailVerificationTTL}, {&c.TicketTTL, &def.TicketTTL},
 		{&c.OTPTTL, &def.OTPTTL}, {&c.MailRetryBase, &def.MailRetryBase}, {&c.MailPollInterval, &def.MailPollInterval},
 		{&c.WMEAccessTokenTTL, &def.WMEAccessTokenTTL}, {&c.WMERefreshTokenTTL, &def.WMERefreshTokenTTL},
-		{&c.NewPasswordChallengeTTL, &def.NewPasswordChallengeTTL},
+		{&c.NewPasswordChallengeTTL, &def.NewPasswordChallengeTTL}, {&c.PATMaxTTL, &def.PATMaxTTL},
 	} {
 		if *d.v <= 0 {
 			*d.v = *d.def

@@ -31,6 +31,9 @@ const (
 	methodMagicLink = "magic-link"
 	methodEmailOTP  = "email-otp"
 	methodTicket    = "ticket"
+	// methodPasswordReset: the session of a password-reset link or code. Setting the password
+	// in it ends an account recovery (see changePassword).
+	methodPasswordReset = "password-reset"
 )
 
 // ticketKinds: every link also carries an 8-digit code for the same ticket, for people whose
@@ -43,7 +46,7 @@ var ticketKinds = map[string]ticketKind{
 		ttl: func(c Config) time.Duration { return c.TicketTTL }},
 	store.TicketSignInPasswordless: {mail: mail.KindSignInPasswordless, link: true, codeLen: 8, method: methodMagicLink,
 		ttl: func(c Config) time.Duration { return c.TicketTTL }},
-	store.TicketPasswordReset: {mail: mail.KindPasswordReset, link: true, codeLen: 8, method: methodTicket,
+	store.TicketPasswordReset: {mail: mail.KindPasswordReset, link: true, codeLen: 8, method: methodPasswordReset,
 		ttl: func(c Config) time.Duration { return c.TicketTTL }},
 	store.TicketSignInOTP: {mail: mail.KindSignInOTP, codeLen: 6, method: methodEmailOTP,
 		ttl: func(c Config) time.Duration { return c.OTPTTL }},

@@ -41,12 +41,25 @@ const (
 	auditZestyTokenDrop = "access_token.delete"
 )
 
-// zestyAccessToken is the principal of a request authenticated by a Zesty access token.
+// zestyAccessToken is the principal of a request authenticated by a Zesty access token. A token
+// lends its creator's standing: it acts only while the creator is an enabled member of the
+// instance with at least the token's role. When that stops (the creator is removed, demoted,
+// disabled or deleted), the token is lapsed: it is answered as a stranger to every instance, as
+// the creator now is (or could now be), until the standing comes back. The Owners and Admins of
+// the instance still see and delete it.
 type zestyAccessToken struct {
-	ID   uuid.UUID
-	ZUID string
-	Name string
-	Role *store.InstanceRole
+	ID        uuid.UUID
+	ZUID      string
+	Name      string
+	Role      *store.InstanceRole
+	CreatedBy *uuid.UUID
+	Lapsed    bool
+}
+
+// lendsStanding reports whether a creator holding creatorRole (a system role; "" for none) on the
+// token's instance stands behind a token acting as role.
+func lendsStanding(creatorRole string, role *store.InstanceRole) bool {
+	return creatorRole != "" && rolePower(&store.InstanceRole{SystemRole: creatorRole}) >= rolePower(role)
 }
 
 // zestySystemRoles are the built-in roles every instance has, from most to least powerful.
@@ -125,8 +138,36 @@ func requireUserSession(p *principal) error {
 // is not a member of (or, for an access token, not its own) is answered as not found, so its
 // existence is not revealed.
 func (s *Server) instanceAccess(ctx context.Context, st *store.Store, instanceZUID string) (*zestyGrant, error) {
+	return s.instanceAccessLoad(ctx, st, instanceZUID, st.InstanceByZUID)
+}
+
+// memberAccess is instanceAccess for a change of membership, in tx: it locks the instance first,
+// so that the caller's role, the member's and the Owners counted are all read after any other
+// change of membership of the instance has committed. Without the lock, two Owners demoting
+// each other at once each counted two Owners under read committed, and both went through.
+func (s *Server) memberAccess(ctx context.Context, tx *store.Store, instanceZUID string) (*zestyGrant, error) {
+	a, err := s.instanceAccessLoad(ctx, tx, instanceZUID, tx.LockInstanceByZUID)
+	if err != nil {
+		return nil, err
+	}
+	// A token's creator may have lost their standing since the token was authenticated: ask
+	// again under the lock, so that a token cannot re-add a creator removed a moment ago.
+	if t := a.p.Token; t != nil {
+		r, err := tx.ActiveMemberRole(ctx, a.Instance.ID, *t.CreatedBy)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("load access token creator's role: %w", err)
+		}
+		if err != nil || !lendsStanding(r.SystemRole, t.Role) {
+			return nil, &Error{Code: CodeNotFound, Err: errors.New("access token's creator no longer stands behind it")}
+		}
+	}
+	return a, nil
+}
+
+func (s *Server) instanceAccessLoad(ctx context.Context, st *store.Store, instanceZUID string,
+	load func(context.Context, string) (*store.Instance, error)) (*zestyGrant, error) {
 	p := principalFrom(ctx)
-	inst, err := st.InstanceByZUID(ctx, instanceZUID)
+	inst, err := load(ctx, instanceZUID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &Error{Code: CodeNotFound}
 	}
@@ -140,6 +181,9 @@ func (s *Server) accessTo(ctx context.Context, st *store.Store, p *principal, in
 	if p.Token != nil {
 		if p.Token.Role.InstanceID != inst.ID {
 			return nil, &Error{Code: CodeNotFound, Err: errors.New("access token of another instance")}
+		}
+		if p.Token.Lapsed {
+			return nil, &Error{Code: CodeNotFound, Err: errors.New("access token's creator no longer stands behind it")}
 		}
 		return &zestyGrant{p: p, Instance: inst, Role: p.Token.Role}, nil
 	}
@@ -212,6 +256,9 @@ func (s *Server) createInstance(ctx context.Context, name string) (*store.Instan
 func (s *Server) listInstances(ctx context.Context) ([]store.Instance, error) {
 	p := principalFrom(ctx)
 	if p.Token != nil {
+		if p.Token.Lapsed {
+			return nil, nil
+		}
 		inst, err := s.store.InstanceByID(ctx, p.Token.Role.InstanceID)
 		if err != nil {
 			return nil, fmt.Errorf("load token's instance: %w", err)
@@ -276,7 +323,7 @@ func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zes
 	var m store.Member
 	var added bool
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
-		a, err := s.instanceAccess(ctx, tx, instanceZUID)
+		a, err := s.memberAccess(ctx, tx, instanceZUID)
 		if err != nil {
 			return err
 		}
@@ -315,7 +362,7 @@ func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zes
 			}
 		}
 		if !added && rolePower(current) >= powerOwner && rolePower(role) < powerOwner {
-			if err := lastOwnerGuard(ctx, tx, a.Instance.ID); err != nil {
+			if err := lastOwnerGuard(ctx, tx, a.Instance.ID, u.ID); err != nil {
 				return err
 			}
 		}
@@ -328,13 +375,14 @@ func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zes
 	return m, added, err
 }
 
-// lastOwnerGuard refuses to take away the only Owner of an instance.
-func lastOwnerGuard(ctx context.Context, tx *store.Store, instanceID int64) error {
-	n, err := tx.CountInstanceOwners(ctx, instanceID)
+// lastOwnerGuard refuses to take ownership away from userID unless another Owner, whose account
+// is not disabled, stays to run the instance. It holds only under memberAccess's lock.
+func lastOwnerGuard(ctx context.Context, tx *store.Store, instanceID int64, userID uuid.UUID) error {
+	n, err := tx.CountOtherActiveOwners(ctx, instanceID, userID)
 	if err != nil {
 		return err
 	}
-	if n <= 1 {
+	if n < 1 {
 		return &Error{Code: CodeConflict, Err: errors.New("the last owner cannot be removed or demoted")}
 	}
 	return nil
@@ -343,7 +391,7 @@ func lastOwnerGuard(ctx context.Context, tx *store.Store, instanceID int64) erro
 // removeZestyMember takes a user off an instance, with setZestyMember's rules about Owners.
 func (s *Server) removeZestyMember(ctx context.Context, instanceZUID, userZUID string) error {
 	return s.store.Tx(ctx, func(tx *store.Store) error {
-		a, err := s.instanceAccess(ctx, tx, instanceZUID)
+		a, err := s.memberAccess(ctx, tx, instanceZUID)
 		if err != nil {
 			return err
 		}
@@ -368,7 +416,7 @@ func (s *Server) removeZestyMember(ctx context.Context, instanceZUID, userZUID s
 			if err := a.require(powerOwner); err != nil {
 				return err
 			}
-			if err := lastOwnerGuard(ctx, tx, a.Instance.ID); err != nil {
+			if err := lastOwnerGuard(ctx, tx, a.Instance.ID, u.ID); err != nil {
 				return err
 			}
 		}
@@ -539,7 +587,7 @@ func (s *Server) listZestyTokens(ctx context.Context) ([]zestyTokenView, error) 
 	p := principalFrom(ctx)
 	var ids []int64
 	if p.Token != nil {
-		if rolePower(p.Token.Role) >= powerAdmin {
+		if !p.Token.Lapsed && rolePower(p.Token.Role) >= powerAdmin {
 			ids = append(ids, p.Token.Role.InstanceID)
 		}
 	} else {
@@ -643,23 +691,20 @@ func (s *Server) zestyTokenView(ctx context.Context, st *store.Store, t *store.A
 }
 
 // authenticateZestyAccessToken accepts a live access token: known, unexpired, of a role that
-// still exists. Deleting the token or its role stops it at once (nothing is cached).
+// still exists. Deleting the token or its role stops it at once (nothing is cached). Its
+// creator's standing comes with it from the same query; a token without it authenticates, but
+// lapsed (see zestyAccessToken).
 func (s *Server) authenticateZestyAccessToken(ctx context.Context, raw string) (*principal, error) {
-	t, err := s.store.UsableAPIToken(ctx, store.APITokenZesty, hashSecret(secret(raw)))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (t.RoleID == nil || t.ZUID == nil)) {
-		return nil, &Error{Code: CodeUnauthenticated, Err: errors.New("unknown, expired or revoked access token")}
+	use, err := s.store.UsableZestyToken(ctx, hashSecret(secret(raw)))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && use.Token.ZUID == nil) {
+		return nil, &Error{Code: CodeUnauthenticated, Err: errors.New("unknown, expired or revoked access token, or its role is gone")}
 	}
 	if err != nil {
 		return nil, &Error{Code: CodeInternal, Err: err}
 	}
-	r, err := s.store.InstanceRoleByID(ctx, *t.RoleID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, &Error{Code: CodeUnauthenticated, Err: errors.New("access token's role is gone")}
-	}
-	if err != nil {
-		return nil, &Error{Code: CodeInternal, Err: err}
-	}
-	return &principal{Token: &zestyAccessToken{ID: t.ID, ZUID: *t.ZUID, Name: t.Name, Role: r}}, nil
+	t := use.Token
+	return &principal{Token: &zestyAccessToken{ID: t.ID, ZUID: *t.ZUID, Name: t.Name, Role: &use.Role,
+		CreatedBy: t.CreatedBy, Lapsed: t.CreatedBy == nil || !lendsStanding(use.CreatorRole, &use.Role)}}, nil
 }
 
 // isZestyAccessToken tells an access token from a session token by its prefix.

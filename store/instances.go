@@ -59,6 +59,21 @@ func (s *Store) InstanceByZUID(ctx context.Context, zuid string) (*Instance, err
 	return &i, nil
 }
 
+// LockInstanceByZUID loads an instance and locks its row until the transaction ends (PostgreSQL's
+// SELECT ... FOR UPDATE): a transaction that changes the instance's membership under this lock
+// reads the members only after every other such transaction has committed, so a rule about the
+// members (at least one Owner remains) checked under it holds when it commits. SQLite has no row
+// locks and needs none: its one writer runs write transactions one at a time. Outside a
+// transaction the lock ends with the statement.
+func (s *Store) LockInstanceByZUID(ctx context.Context, zuid string) (*Instance, error) {
+	var i Instance
+	err := s.w(ctx).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("zuid = ?", zuid).Take(&i).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &i, nil
+}
+
 // InstanceByID loads an instance.
 func (s *Store) InstanceByID(ctx context.Context, id int64) (*Instance, error) {
 	var i Instance
@@ -256,6 +271,42 @@ func (s *Store) CountInstanceOwners(ctx context.Context, instanceID int64) (int6
 	return n, nil
 }
 
+// CountOtherActiveOwners counts the members of an instance, other than userID, whose role grants
+// Owner and whose account is not disabled: the Owners who would be left to run the instance if
+// userID stopped being one.
+func (s *Store) CountOtherActiveOwners(ctx context.Context, instanceID int64, userID uuid.UUID) (int64, error) {
+	var n int64
+	err := s.w(ctx).Model(&InstanceMember{}).
+		Joins("JOIN instance_roles r ON r.id = instance_members.role_id").
+		Joins("JOIN users u ON u.id = instance_members.user_id").
+		Where("instance_members.instance_id = ? AND instance_members.user_id <> ? AND r.system_role = ? AND u.disabled = ?",
+			instanceID, userID, SystemRoleOwner, false).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count other active instance owners: %w", err)
+	}
+	return n, nil
+}
+
+// InstancesOwnedOnlyBy lists, by ID, the instances where userID is an Owner and no other member
+// whose account is enabled is one: the instances that deleting or disabling the user leaves
+// without an Owner who can act.
+func (s *Store) InstancesOwnedOnlyBy(ctx context.Context, userID uuid.UUID) ([]Instance, error) {
+	var out []Instance
+	err := s.w(ctx).Raw(`SELECT i.* FROM instances i
+JOIN instance_members m ON m.instance_id = i.id AND m.user_id = ?
+JOIN instance_roles r ON r.id = m.role_id AND r.system_role = ?
+WHERE NOT EXISTS (SELECT 1 FROM instance_members m2
+	JOIN instance_roles r2 ON r2.id = m2.role_id
+	JOIN users u2 ON u2.id = m2.user_id
+	WHERE m2.instance_id = i.id AND m2.user_id <> ? AND r2.system_role = ? AND u2.disabled = ?)
+ORDER BY i.id`, userID, SystemRoleOwner, userID, SystemRoleOwner, false).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list instances owned only by a user: %w", err)
+	}
+	return out, nil
+}
+
 // UserByZUID loads a user by ZUID.
 func (s *Store) UserByZUID(ctx context.Context, zuid string) (*User, error) {
 	var u User
@@ -265,23 +316,95 @@ func (s *Store) UserByZUID(ctx context.Context, zuid string) (*User, error) {
 	return &u, nil
 }
 
-// ZestyTokenByZUID loads a Zesty access token whatever its state.
+// ZestyTokenByZUID loads a Zesty access token that is not revoked (Zesty's own revocation
+// deletes it; a revoked one, ended by its creator's account recovery or an administrator, is
+// gone for the Zesty dialect too), expired or not.
 func (s *Store) ZestyTokenByZUID(ctx context.Context, zuid string) (*APIToken, error) {
 	var t APIToken
-	if err := s.w(ctx).Where("zuid = ? AND kind = ?", zuid, APITokenZesty).Take(&t).Error; err != nil {
+	if err := s.w(ctx).Where("zuid = ? AND kind = ? AND revoked_at IS NULL", zuid, APITokenZesty).Take(&t).Error; err != nil {
 		return nil, translate(err)
 	}
 	return &t, nil
 }
 
+// ZestyTokenUse is a live Zesty access token as authentication needs it: the token, the role it
+// acts as, and the system role its creator holds on that role's instance.
+type ZestyTokenUse struct {
+	Token APIToken
+	Role  InstanceRole
+	// CreatorRole is the system role (what it grants) of the role the token's creator holds on
+	// the instance; "" when the creator is not a member there, is disabled or no longer exists.
+	CreatorRole string
+}
+
+// zestyTokenUseSQL reads a live access token, its role and its creator's standing in one
+// statement: authentication pays no extra round trip for the creator. The creator's membership
+// is found through the instance_members primary key.
+const zestyTokenUseSQL = `SELECT t.id, t.kind, t.user_id, t.name, t.token_hash, t.metadata, t.created_at, t.expires_at,
+	t.last_used_at, t.revoked_at, t.zuid, t.role_id, t.created_by,
+	r.zuid AS r_zuid, r.instance_id AS r_instance_id, r.name AS r_name, r.system_role AS r_system_role,
+	r.custom AS r_custom, r.description AS r_description, r.created_at AS r_created_at, r.updated_at AS r_updated_at,
+	cr.system_role AS creator_role
+FROM api_tokens t
+JOIN instance_roles r ON r.id = t.role_id
+LEFT JOIN users u ON u.id = t.created_by AND u.disabled = ?
+LEFT JOIN instance_members m ON m.instance_id = r.instance_id AND m.user_id = u.id
+LEFT JOIN instance_roles cr ON cr.id = m.role_id
+WHERE t.token_hash = ? AND t.kind = ? AND t.revoked_at IS NULL AND t.expires_at > ?`
+
+// zestyTokenUseRow is one row of zestyTokenUseSQL.
+type zestyTokenUseRow struct {
+	APIToken
+	R           InstanceRole `gorm:"embedded;embeddedPrefix:r_"`
+	CreatorRole *string
+}
+
+// UsableZestyToken loads a Zesty access token that is neither revoked nor expired and whose role
+// still exists, with its role and its creator's standing, and records its use. Anything else is
+// ErrNotFound.
+func (s *Store) UsableZestyToken(ctx context.Context, hash []byte) (*ZestyTokenUse, error) {
+	now := s.now()
+	var rows []zestyTokenUseRow
+	if err := s.w(ctx).Raw(zestyTokenUseSQL, false, hash, APITokenZesty, now).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load access token: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	row := rows[0]
+	use := &ZestyTokenUse{Token: row.APIToken, Role: row.R}
+	use.Role.ID = *row.RoleID
+	if row.CreatorRole != nil {
+		use.CreatorRole = *row.CreatorRole
+	}
+	if err := s.w(ctx).Model(&APIToken{}).Where("id = ?", use.Token.ID).UpdateColumn("last_used_at", now).Error; err != nil {
+		return nil, fmt.Errorf("record api token use: %w", err)
+	}
+	use.Token.LastUsedAt = &now
+	return use, nil
+}
+
+// ActiveMemberRole loads the role an enabled user holds on an instance; ErrNotFound when they
+// are not a member or are disabled.
+func (s *Store) ActiveMemberRole(ctx context.Context, instanceID int64, userID uuid.UUID) (*InstanceRole, error) {
+	var r InstanceRole
+	err := s.w(ctx).Joins("JOIN instance_members m ON m.role_id = instance_roles.id").
+		Joins("JOIN users u ON u.id = m.user_id").
+		Where("m.instance_id = ? AND m.user_id = ? AND u.disabled = ?", instanceID, userID, false).Take(&r).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
+}
+
 // ZestyTokensOfInstances lists the Zesty access tokens whose roles belong to the instances, oldest
-// first.
+// first, leaving out revoked ones (see ZestyTokenByZUID).
 func (s *Store) ZestyTokensOfInstances(ctx context.Context, instanceIDs []int64) ([]APIToken, error) {
 	if len(instanceIDs) == 0 {
 		return nil, nil
 	}
 	var out []APIToken
-	err := s.w(ctx).Where("kind = ? AND role_id IN (?)", APITokenZesty,
+	err := s.w(ctx).Where("kind = ? AND revoked_at IS NULL AND role_id IN (?)", APITokenZesty,
 		s.w(ctx).Model(&InstanceRole{}).Select("id").Where("instance_id IN ?", instanceIDs)).
 		Order("created_at, id").Find(&out).Error
 	if err != nil {

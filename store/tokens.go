@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 )
 
 // CreateRefreshToken inserts the hash of a new refresh token.
@@ -121,6 +122,61 @@ func (s *Store) UsableAPIToken(ctx context.Context, kind string, hash []byte) (*
 	}
 	t.LastUsedAt = &now
 	return &t, nil
+}
+
+// UserPATs lists the personal access tokens of a user that still sign in (neither revoked nor
+// expired), newest first.
+func (s *Store) UserPATs(ctx context.Context, userID uuid.UUID) ([]APIToken, error) {
+	var out []APIToken
+	err := s.r(ctx).Where("user_id = ? AND kind = ? AND revoked_at IS NULL AND expires_at > ?", userID, APITokenPAT, s.now()).
+		Order("created_at DESC, id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list personal access tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeUserPAT revokes a personal access token of the user that still signs in, and returns it
+// as it was. Any other token (another user's, a Zesty one, one already revoked or expired, an
+// unknown id) is ErrNotFound, and nothing is written.
+func (s *Store) RevokeUserPAT(ctx context.Context, userID, id uuid.UUID) (*APIToken, error) {
+	now := s.now()
+	live := func() *gorm.DB {
+		return s.w(ctx).Model(&APIToken{}).
+			Where("id = ? AND user_id = ? AND kind = ? AND revoked_at IS NULL AND expires_at > ?", id, userID, APITokenPAT, now)
+	}
+	var t APIToken
+	if err := live().Take(&t).Error; err != nil {
+		return nil, translate(err)
+	}
+	// The same conditions guard the write: of concurrent revocations, one changes the row.
+	res := live().UpdateColumn("revoked_at", now)
+	if res.Error != nil {
+		return nil, fmt.Errorf("revoke personal access token: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, ErrNotFound
+	}
+	return &t, nil
+}
+
+// RevokeUserAPITokens revokes, for an account recovery, every API token the user could have
+// handed to someone: their personal access tokens and the Zesty access tokens they created. It
+// reports how many of each it revoked.
+func (s *Store) RevokeUserAPITokens(ctx context.Context, userID uuid.UUID) (pats, accessTokens int64, err error) {
+	now := s.now()
+	res := s.w(ctx).Model(&APIToken{}).Where("user_id = ? AND kind = ? AND revoked_at IS NULL", userID, APITokenPAT).
+		UpdateColumn("revoked_at", now)
+	if res.Error != nil {
+		return 0, 0, fmt.Errorf("revoke personal access tokens: %w", res.Error)
+	}
+	pats = res.RowsAffected
+	res = s.w(ctx).Model(&APIToken{}).Where("created_by = ? AND kind = ? AND revoked_at IS NULL", userID, APITokenZesty).
+		UpdateColumn("revoked_at", now)
+	if res.Error != nil {
+		return 0, 0, fmt.Errorf("revoke access tokens: %w", res.Error)
+	}
+	return pats, res.RowsAffected, nil
 }
 
 // Purge deletes what no longer serves a purpose: refresh tokens past their expiry or spent before

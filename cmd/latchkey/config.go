@@ -56,6 +56,8 @@ type config struct {
 	RequireVerifiedEmail         bool
 	ConcealErrors                bool
 	KeepSessionsOnPasswordChange bool
+	ResetRevokesPATs             bool
+	PATMaxTTL                    time.Duration
 
 	MaxBody               string
 	MemoryLimit           string
@@ -208,6 +210,10 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "answer account-revealing errors as invalid-request"},
 		&cli.BoolFlag{Name: "keep-sessions-on-password-change", Destination: &c.KeepSessionsOnPasswordChange, Sources: c.env(false, "LATCHKEY_KEEP_SESSIONS_ON_PASSWORD_CHANGE"),
 			Usage: "do not end a user's other sessions when the password changes"},
+		&cli.BoolFlag{Name: "reset-revokes-pats", Value: !def.KeepPATsOnReset, Destination: &c.ResetRevokesPATs, Sources: c.env(false, "LATCHKEY_RESET_REVOKES_PATS"),
+			Usage: "revoke a user's personal access tokens, and the Zesty access tokens they created, when their password is reset with a mailed link or code or set by an administrator (a change with the current password keeps them)"},
+		&cli.DurationFlag{Name: "pat-max-ttl", Value: def.PATMaxTTL, Destination: &c.PATMaxTTL, Sources: c.env(false, "LATCHKEY_PAT_MAX_TTL"),
+			Usage: "longest life a personal access token may ask for; POST /v1/pat refuses a later expiresAt"},
 		&cli.StringFlag{Name: "max-body", Value: fmt.Sprintf("%dKiB", def.MaxBodyBytes>>10), Destination: &c.MaxBody, Sources: c.env(false, "LATCHKEY_MAX_BODY"),
 			Usage: "largest request body accepted"},
 		&cli.DurationFlag{Name: "spent-token-retention", Value: def.SpentTokenRetention, Destination: &c.SpentTokenRetention, Sources: c.env(false, "LATCHKEY_SPENT_TOKEN_RETENTION"),
@@ -295,6 +301,9 @@ func (c *config) serverConfig() (server.Config, error) {
 	}
 	if c.ZestyTokenTTL < time.Hour {
 		bad("zesty-access-token-ttl", "LATCHKEY_ZESTY_ACCESS_TOKEN_TTL", "must be at least 1h")
+	}
+	if c.PATMaxTTL < time.Hour {
+		bad("pat-max-ttl", "LATCHKEY_PAT_MAX_TTL", "must be at least 1h")
 	}
 	if c.AdminSecret != "" && len(c.AdminSecret) < 32 {
 		bad("admin-secret", "LATCHKEY_ADMIN_SECRET", "must be at least 32 characters") // never echo the secret
@@ -452,6 +461,8 @@ func (c *config) serverConfig() (server.Config, error) {
 		RequireVerifiedEmail:         c.RequireVerifiedEmail,
 		ConcealErrors:                c.ConcealErrors,
 		KeepSessionsOnPasswordChange: c.KeepSessionsOnPasswordChange,
+		KeepPATsOnReset:              !c.ResetRevokesPATs,
+		PATMaxTTL:                    c.PATMaxTTL,
 		MaxBodyBytes:                 maxBody,
 		SpentTokenRetention:          c.SpentTokenRetention,
 		EndedSessionRetention:        c.EndedSessionRetention,

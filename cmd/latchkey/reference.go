@@ -61,7 +61,7 @@ var referenceGroups = []referenceGroup{
 		[]string{"data-dir", "database-*", "db-*"}},
 	{"Tokens and sessions", "Lifetimes of the tokens each dialect hands out, and how long spent tokens and ended sessions are kept. " +
 		"What each dialect does with them: [dialects.md](dialects.md).",
-		[]string{"access-token-*", "refresh-*", "wme-*", "zesty-*", "keep-sessions-*", "spent-token-*", "ended-session-*", "purge-*"}},
+		[]string{"access-token-*", "refresh-*", "wme-*", "zesty-*", "keep-sessions-*", "spent-token-*", "ended-session-*", "purge-*", "pat-*", "reset-revokes-pats"}},
 	{"Signing keys", "Access tokens are signed with managed keys that live in the database, or with a fixed key shared with Hasura. " +
 		"Rotation: [deployment.md](deployment.md#signing-keys).",
 		[]string{"jwt-*", "key-*", "clock-skew"}},

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -25,9 +26,15 @@ func instanceCases() []testCase {
 		{"update-role", instancesUpdateRole},
 		{"members-add-replace-remove", instancesMembers},
 		{"count-owners-counts-custom-owner-roles", instancesCountOwners},
+		{"count-other-active-owners", instancesCountOtherActiveOwners},
+		{"instances-owned-only-by", instancesOwnedOnlyBy},
+		{"lock-instance-by-zuid", instancesLock},
 		{"delete-role-in-use", instancesDeleteRoleInUse},
 		{"delete-instance-takes-members-roles-tokens", instancesDeleteCascade},
 		{"access-tokens-by-zuid-and-instance", instancesTokens},
+		{"usable-zesty-token-with-creator-standing", instancesUsableZestyToken},
+		{"usable-zesty-token-unusable", instancesUsableZestyTokenUnusable},
+		{"active-member-role", instancesActiveMemberRole},
 		{"user-by-zuid", instancesUserByZUID},
 	}
 }
@@ -234,6 +241,78 @@ func instancesCountOwners(t *testing.T, e *env) {
 	}
 }
 
+func instancesCountOtherActiveOwners(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	other, otherRoles := e.instance("b")
+	custom := e.role(inst.ID, "Co-owner", store.SystemRoleOwner, true)
+	owner, coOwner, disabled := e.user(), e.user(), e.user()
+	e.member(inst, owner, roles[store.SystemRoleOwner])
+	e.member(inst, coOwner, custom)
+	e.member(inst, disabled, roles[store.SystemRoleOwner])
+	e.member(inst, e.user(), roles[store.SystemRoleAdmin])
+	e.member(other, e.user(), otherRoles[store.SystemRoleOwner])
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, disabled.ID, true))
+	for _, c := range []struct {
+		name string
+		user uuid.UUID
+		want int64
+	}{
+		{"besides an owner", owner.ID, 1},       // the co-owner; the disabled one does not count
+		{"besides the co-owner", coOwner.ID, 1}, // the owner
+		{"besides the disabled one", disabled.ID, 2},
+		{"besides a stranger", uuid.New(), 2},
+	} {
+		if n := mustValue(e.st.CountOtherActiveOwners(e.ctx, inst.ID, c.user))(t, "CountOtherActiveOwners"); n != c.want {
+			t.Errorf("other active owners %s = %d, want %d", c.name, n, c.want)
+		}
+	}
+}
+
+func instancesOwnedOnlyBy(t *testing.T, e *env) {
+	u, co, off := e.user(), e.user(), e.user()
+	alone, aloneRoles := e.instance("alone")
+	shared, sharedRoles := e.instance("shared")
+	besideDisabled, bdRoles := e.instance("beside a disabled owner")
+	custom, _ := e.instance("custom owner role")
+	admin, adminRoles := e.instance("admin only")
+	e.member(alone, u, aloneRoles[store.SystemRoleOwner])
+	e.member(alone, co, aloneRoles[store.SystemRoleAdmin])
+	e.member(shared, u, sharedRoles[store.SystemRoleOwner])
+	e.member(shared, co, e.role(shared.ID, "Co-owner", store.SystemRoleOwner, true))
+	e.member(besideDisabled, u, bdRoles[store.SystemRoleOwner])
+	e.member(besideDisabled, off, bdRoles[store.SystemRoleOwner])
+	e.member(custom, u, e.role(custom.ID, "Boss", store.SystemRoleOwner, true))
+	e.member(admin, u, adminRoles[store.SystemRoleAdmin])
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, off.ID, true))
+	got := mustValue(e.st.InstancesOwnedOnlyBy(e.ctx, u.ID))(t, "InstancesOwnedOnlyBy")
+	var names []string
+	for _, i := range got {
+		names = append(names, i.Name)
+	}
+	if want := []string{"alone", "beside a disabled owner", "custom owner role"}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Errorf("InstancesOwnedOnlyBy = %q, want %q", names, want)
+	}
+	if none := mustValue(e.st.InstancesOwnedOnlyBy(e.ctx, co.ID))(t, "InstancesOwnedOnlyBy(co-owner)"); len(none) != 0 {
+		t.Errorf("InstancesOwnedOnlyBy(co-owner of a shared instance) = %+v", none)
+	}
+}
+
+func instancesLock(t *testing.T, e *env) {
+	inst, _ := e.instance("a")
+	must(t, "Tx", e.st.Tx(e.ctx, func(tx *store.Store) error {
+		got, err := tx.LockInstanceByZUID(e.ctx, inst.ZUID)
+		if err != nil {
+			return err
+		}
+		if got.ID != inst.ID || got.Name != inst.Name {
+			t.Errorf("LockInstanceByZUID = %+v, want %+v", got, inst)
+		}
+		_, err = tx.LockInstanceByZUID(e.ctx, "8-none")
+		wantErr(t, "LockInstanceByZUID(unknown)", err, store.ErrNotFound)
+		return nil
+	}))
+}
+
 func instancesDeleteRoleInUse(t *testing.T, e *env) {
 	inst, _ := e.instance("a")
 	held, tokened, free := e.role(inst.ID, "held", store.SystemRoleSEO, true), e.role(inst.ID, "tokened", store.SystemRoleSEO, true), e.role(inst.ID, "free", store.SystemRoleSEO, true)
@@ -299,6 +378,100 @@ func instancesTokens(t *testing.T, e *env) {
 	if _, err := e.st.UsableAPIToken(e.ctx, store.APITokenZesty, t3.TokenHash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted token usable: %v", err)
 	}
+}
+
+func instancesUsableZestyToken(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	other, otherRoles := e.instance("b")
+	creator := e.user()
+	e.member(inst, creator, roles[store.SystemRoleAdmin])
+	e.member(other, creator, otherRoles[store.SystemRoleOwner]) // standing elsewhere does not count
+	tok := e.zestyToken(roles[store.SystemRoleAdmin], creator)
+	use := func(step, wantCreatorRole string) {
+		t.Helper()
+		e.clock.Advance(time.Minute)
+		got := mustValue(e.st.UsableZestyToken(e.ctx, tok.TokenHash))(t, "UsableZestyToken "+step)
+		want := *tok
+		want.CreatedAt, want.LastUsedAt = e.t0, ptr(e.now())
+		wantEqual(t, "UsableZestyToken token "+step, &got.Token, &want)
+		wantEqual(t, "UsableZestyToken role "+step, &got.Role, roles[store.SystemRoleAdmin])
+		if got.CreatorRole != wantCreatorRole {
+			t.Errorf("UsableZestyToken %s: creator role %q, want %q", step, got.CreatorRole, wantCreatorRole)
+		}
+		if stored := mustValue(e.st.ZestyTokenByZUID(e.ctx, *tok.ZUID))(t, "ZestyTokenByZUID"); stored.LastUsedAt == nil || !stored.LastUsedAt.Equal(e.now()) {
+			t.Errorf("UsableZestyToken %s: last use stored %v, want %v", step, stored.LastUsedAt, e.now())
+		}
+	}
+	use("member", store.SystemRoleAdmin)
+	e.member(inst, creator, roles[store.SystemRoleDeveloper])
+	use("demoted", store.SystemRoleDeveloper)
+	custom := e.role(inst.ID, "Co-owner", store.SystemRoleOwner, true)
+	e.member(inst, creator, custom)
+	use("custom role", store.SystemRoleOwner)
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, creator.ID, true))
+	use("disabled", "")
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, creator.ID, false))
+	use("enabled again", store.SystemRoleOwner)
+	must(t, "RemoveInstanceMember", e.st.RemoveInstanceMember(e.ctx, inst.ID, creator.ID))
+	use("removed", "")
+	e.member(inst, creator, roles[store.SystemRoleSEO])
+	use("back", store.SystemRoleSEO)
+	must(t, "DeleteUser", e.st.DeleteUser(e.ctx, creator.ID))
+	use("deleted", "")
+	orphan := e.apiToken(func(t *store.APIToken) { // a token with no recorded creator
+		zuid := fmt.Sprintf("42-%06d", e.next())
+		t.Kind, t.UserID, t.RoleID, t.ZUID, t.CreatedBy = store.APITokenZesty, nil, &roles[store.SystemRoleAdmin].ID, &zuid, nil
+	})
+	got := mustValue(e.st.UsableZestyToken(e.ctx, orphan.TokenHash))(t, "UsableZestyToken without creator")
+	if got.CreatorRole != "" || got.Token.CreatedBy != nil {
+		t.Errorf("token without a creator: %+v", got)
+	}
+}
+
+func instancesUsableZestyTokenUnusable(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	creator := e.user()
+	e.member(inst, creator, roles[store.SystemRoleOwner])
+	revoked := e.zestyToken(roles[store.SystemRoleAdmin], creator)
+	if ok, err := e.st.RevokeUserAPIToken(e.ctx, creator.ID, revoked.ID); err != nil || !ok {
+		t.Fatalf("RevokeUserAPIToken = %v, %v", ok, err)
+	}
+	expired := e.apiToken(func(t *store.APIToken) {
+		zuid := fmt.Sprintf("42-%06d", e.next())
+		t.Kind, t.UserID, t.RoleID, t.ZUID, t.CreatedBy = store.APITokenZesty, nil, &roles[store.SystemRoleAdmin].ID, &zuid, &creator.ID
+		t.ExpiresAt = e.now()
+	})
+	pat := e.apiToken()
+	before := e.rowCounts()
+	for name, hash := range map[string][]byte{
+		"revoked": revoked.TokenHash, "expiring now": expired.TokenHash, "a PAT": pat.TokenHash,
+		"unknown": randomBytes(32), "empty": {},
+	} {
+		got, err := e.st.UsableZestyToken(e.ctx, hash)
+		wantErr(t, "UsableZestyToken("+name+")", err, store.ErrNotFound)
+		if got != nil {
+			t.Errorf("UsableZestyToken(%s) = %+v, want nil", name, got)
+		}
+	}
+	if after := e.rowCounts(); !maps.Equal(after, before) {
+		t.Errorf("row counts after refusals %v, before %v", after, before)
+	}
+}
+
+func instancesActiveMemberRole(t *testing.T, e *env) {
+	inst, roles := e.instance("a")
+	other, _ := e.instance("b")
+	u := e.user()
+	e.member(inst, u, roles[store.SystemRoleAdmin])
+	got := mustValue(e.st.ActiveMemberRole(e.ctx, inst.ID, u.ID))(t, "ActiveMemberRole")
+	wantEqual(t, "ActiveMemberRole", got, roles[store.SystemRoleAdmin])
+	_, err := e.st.ActiveMemberRole(e.ctx, other.ID, u.ID)
+	wantErr(t, "ActiveMemberRole(other instance)", err, store.ErrNotFound)
+	_, err = e.st.ActiveMemberRole(e.ctx, inst.ID, uuid.New())
+	wantErr(t, "ActiveMemberRole(stranger)", err, store.ErrNotFound)
+	must(t, "SetUserDisabled", e.st.SetUserDisabled(e.ctx, u.ID, true))
+	_, err = e.st.ActiveMemberRole(e.ctx, inst.ID, u.ID)
+	wantErr(t, "ActiveMemberRole(disabled)", err, store.ErrNotFound)
 }
 
 func instancesUserByZUID(t *testing.T, e *env) {

@@ -160,6 +160,9 @@ func contracts() []contract {
 			{"usable-records-use", apiTokensUsable},
 			{"unusable", apiTokensUnusable},
 			{"duplicate-hash-conflict", apiTokensDuplicateHash},
+			{"user-pats-live-newest-first", apiTokensUserPATs},
+			{"revoke-user-pat-guarded", apiTokensRevokeUserPAT},
+			{"revoke-user-api-tokens-for-recovery", apiTokensRevokeForRecovery},
 		}},
 		{"contract=tickets", []testCase{
 			{"create-retires-older-of-same-user-and-kind", ticketsCreateRetires},

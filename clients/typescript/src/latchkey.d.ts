@@ -149,14 +149,41 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List the caller's personal access tokens
+         * @description The personal access tokens of the signed-in user that can still sign in (neither expired nor ended), newest first. The tokens themselves are never shown again; each is named by its id and described by the metadata it was created with.
+         */
+        get: operations["listPATs"];
         put?: never;
         /**
          * Create a personal access token
-         * @description Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash.
+         * @description Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
          */
         post: operations["createPAT"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pat/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of the personal access token, as `POST /v1/pat` and `GET /v1/pat` give it. */
+                id: components["schemas"]["UUID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the caller's personal access tokens
+         * @description Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+         */
+        delete: operations["deletePAT"];
         options?: never;
         head?: never;
         patch?: never;
@@ -886,7 +913,7 @@ export interface paths {
         put?: never;
         /**
          * Create an access token
-         * @description A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens.
+         * @description A user session that is Owner or Admin of the role's instance may create a token that acts as that role on that instance for 90 days. The token's value is in this answer only; it is stored as a hash. Access tokens cannot create tokens. A token acts only while its creator is an enabled member of the instance with at least the token's role: once the creator is removed, demoted below it, disabled or deleted, the token is answered as a stranger to the instance (404) until that standing returns, and the instance's Owners and Admins still see and delete it. Unless configured otherwise, a password reset of the creator (or an administrator setting their password) revokes the tokens they created.
          */
         post: operations["zestyCreateToken"];
         delete?: never;
@@ -1670,7 +1697,7 @@ export interface components {
         CreatePATRequest: {
             /**
              * Format: date-time
-             * @description When the token stops working; must be in the future.
+             * @description When the token stops working: in the future, and no further ahead than the server's maximum token life (one year unless configured otherwise).
              */
             expiresAt: string;
             /**
@@ -1685,6 +1712,36 @@ export interface components {
         CreatePATResponse: {
             id: components["schemas"]["UUID"];
             personalAccessToken: components["schemas"]["UUID"];
+        };
+        /** @description A personal access token as its owner sees it; the token itself is not included. */
+        PersonalAccessToken: {
+            id: components["schemas"]["UUID"];
+            /**
+             * @description The `name` of the metadata the token was created with; empty when it had none.
+             * @example deploy-bot
+             */
+            name: string;
+            /**
+             * @description The metadata the token was created with.
+             * @example {
+             *       "name": "deploy-bot"
+             *     }
+             */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /**
+             * Format: date-time
+             * @description When the token last signed in; null when it never has.
+             */
+            lastUsedAt: string | null;
+        };
+        PersonalAccessTokenList: {
+            personalAccessTokens: components["schemas"]["PersonalAccessToken"][];
         };
         RefreshTokenRequest: {
             refreshToken: components["schemas"]["UUID"];
@@ -2372,6 +2429,15 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
+        /** @description Nothing of that id belongs to the caller (`invalid-request`). */
+        NhostNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description The request conflicts with the server's state or settings (`email-already-in-use`, `disabled-endpoint`). */
         NhostConflict: {
             headers: {
@@ -3016,6 +3082,29 @@ export interface operations {
             503: components["responses"]["NhostUnavailable"];
         };
     };
+    listPATs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's live personal access tokens. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalAccessTokenList"];
+                };
+            };
+            401: components["responses"]["NhostUnauthorized"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
     createPAT: {
         parameters: {
             query?: never;
@@ -3043,6 +3132,34 @@ export interface operations {
             403: components["responses"]["NhostForbidden"];
             413: components["responses"]["NhostPayloadTooLarge"];
             415: components["responses"]["NhostUnsupportedMediaType"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    deletePAT: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of the personal access token, as `POST /v1/pat` and `GET /v1/pat` give it. */
+                id: components["schemas"]["UUID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The token is ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OKResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            404: components["responses"]["NhostNotFound"];
             500: components["responses"]["NhostInternalError"];
             503: components["responses"]["NhostUnavailable"];
         };

@@ -1,0 +1,141 @@
+package storetest
+
+import (
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/store"
+)
+
+// The contract of the personal access tokens a user sees and ends, and of the revocation that
+// comes with an account recovery. Registered in contracts() under "contract=api-tokens".
+
+func apiTokensUserPATs(t *testing.T, e *env) {
+	u := e.user()
+	mine := func(mod func(*store.APIToken)) *store.APIToken {
+		return e.apiToken(func(a *store.APIToken) {
+			a.UserID = &u.ID
+			if mod != nil {
+				mod(a)
+			}
+		})
+	}
+	older := mine(nil)
+	e.clock.Advance(time.Second)
+	newer := mine(func(a *store.APIToken) { a.Name, a.Metadata = "named", store.JSONMap{"name": "named", "x": 1.0} })
+	mine(func(a *store.APIToken) { a.RevokedAt = ptr(e.now()) })
+	mine(func(a *store.APIToken) { a.ExpiresAt = e.now() }) // expires now: no longer live
+	e.apiToken()                                            // another user's
+	inst, roles := e.instance("a")
+	e.member(inst, u, roles[store.SystemRoleOwner])
+	e.zestyToken(roles[store.SystemRoleAdmin], u) // created by u, but not a PAT
+
+	got := mustValue(e.st.UserPATs(e.ctx, u.ID))(t, "UserPATs")
+	if len(got) != 2 {
+		t.Fatalf("UserPATs = %+v, want the two live PATs", got)
+	}
+	wantNewer, wantOlder := *newer, *older
+	wantNewer.CreatedAt, wantOlder.CreatedAt = e.now(), e.t0
+	wantEqual(t, "UserPATs[0]", &got[0], &wantNewer)
+	wantEqual(t, "UserPATs[1]", &got[1], &wantOlder)
+	if none := mustValue(e.st.UserPATs(e.ctx, uuid.New()))(t, "UserPATs(stranger)"); len(none) != 0 {
+		t.Fatalf("UserPATs of a stranger = %+v", none)
+	}
+}
+
+func apiTokensRevokeUserPAT(t *testing.T, e *env) {
+	u := e.user()
+	mine := e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID; a.Name = "mine" })
+	theirs := e.apiToken()
+	expired := e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID; a.ExpiresAt = e.now() })
+	inst, roles := e.instance("a")
+	e.member(inst, u, roles[store.SystemRoleOwner])
+	zesty := e.zestyToken(roles[store.SystemRoleAdmin], u)
+
+	before := e.rowCounts()
+	for name, id := range map[string]uuid.UUID{
+		"another user's": theirs.ID, "expired": expired.ID, "a Zesty token": zesty.ID, "unknown": uuid.New(),
+	} {
+		got, err := e.st.RevokeUserPAT(e.ctx, u.ID, id)
+		wantErr(t, "RevokeUserPAT("+name+")", err, store.ErrNotFound)
+		if got != nil {
+			t.Errorf("RevokeUserPAT(%s) = %+v", name, got)
+		}
+	}
+	if after := e.rowCounts(); !maps.Equal(after, before) {
+		t.Errorf("row counts after refusals %v, before %v", after, before)
+	}
+	e.clock.Advance(time.Minute)
+	got := mustValue(e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID))(t, "RevokeUserPAT")
+	if got.ID != mine.ID || got.Name != "mine" || got.RevokedAt != nil {
+		t.Fatalf("RevokeUserPAT returned %+v, want the token as it was", got)
+	}
+	_, err := e.st.UsableAPIToken(e.ctx, store.APITokenPAT, mine.TokenHash)
+	wantErr(t, "UsableAPIToken(revoked)", err, store.ErrNotFound)
+	_, err = e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID)
+	wantErr(t, "RevokeUserPAT(again)", err, store.ErrNotFound)
+	listed := mustValue(e.st.UserAPITokens(e.ctx, u.ID))(t, "UserAPITokens")
+	for _, l := range listed {
+		if l.ID == mine.ID && (l.RevokedAt == nil || !l.RevokedAt.Equal(e.now())) {
+			t.Errorf("revoked at %v, want %v", l.RevokedAt, e.now())
+		}
+	}
+	if _, err := e.st.UsableAPIToken(e.ctx, store.APITokenPAT, theirs.TokenHash); err != nil {
+		t.Errorf("another user's PAT after the refusal: %v", err)
+	}
+}
+
+func apiTokensRevokeForRecovery(t *testing.T, e *env) {
+	u, other := e.user(), e.user()
+	inst, roles := e.instance("a")
+	e.member(inst, u, roles[store.SystemRoleOwner])
+	e.member(inst, other, roles[store.SystemRoleAdmin])
+	pats := []*store.APIToken{
+		e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID }),
+		e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID }),
+	}
+	already := e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID; a.RevokedAt = ptr(e.at(-time.Hour)) })
+	minted := e.zestyToken(roles[store.SystemRoleAdmin], u)
+	theirPAT := e.apiToken(func(a *store.APIToken) { a.UserID = &other.ID })
+	theirToken := e.zestyToken(roles[store.SystemRoleSEO], other)
+
+	e.clock.Advance(time.Minute)
+	p, a, err := e.st.RevokeUserAPITokens(e.ctx, u.ID)
+	must(t, "RevokeUserAPITokens", err)
+	if p != 2 || a != 1 {
+		t.Fatalf("RevokeUserAPITokens = %d PATs, %d access tokens; want 2, 1", p, a)
+	}
+	for i, tok := range append(pats, minted) {
+		kind := tok.Kind
+		_, err := e.st.UsableAPIToken(e.ctx, kind, tok.TokenHash)
+		wantErr(t, fmt.Sprintf("UsableAPIToken(revoked %d)", i), err, store.ErrNotFound)
+	}
+	for _, l := range mustValue(e.st.UserAPITokens(e.ctx, u.ID))(t, "UserAPITokens") {
+		want := e.now()
+		if l.ID == already.ID {
+			want = e.at(-time.Hour - time.Minute) // kept its first revocation
+		}
+		if l.RevokedAt == nil || !l.RevokedAt.Equal(want) {
+			t.Errorf("token %s revoked at %v, want %v", l.ID, l.RevokedAt, want)
+		}
+	}
+	// Revoked access tokens are gone for the Zesty dialect, as deleted ones are.
+	_, err = e.st.ZestyTokenByZUID(e.ctx, *minted.ZUID)
+	wantErr(t, "ZestyTokenByZUID(revoked)", err, store.ErrNotFound)
+	if list := mustValue(e.st.ZestyTokensOfInstances(e.ctx, []int64{inst.ID}))(t, "ZestyTokensOfInstances"); len(list) != 1 || list[0].ID != theirToken.ID {
+		t.Errorf("tokens of the instance after the revocation = %+v, want only the other user's", list)
+	}
+	for _, tok := range []*store.APIToken{theirPAT, theirToken} {
+		if _, err := e.st.UsableAPIToken(e.ctx, tok.Kind, tok.TokenHash); err != nil {
+			t.Errorf("another user's %s token after the revocation: %v", tok.Kind, err)
+		}
+	}
+	p, a, err = e.st.RevokeUserAPITokens(e.ctx, u.ID)
+	if err != nil || p != 0 || a != 0 {
+		t.Errorf("RevokeUserAPITokens again = %d, %d, %v; want 0, 0", p, a, err)
+	}
+}
