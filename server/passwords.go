@@ -461,10 +461,15 @@ func (p *passwords) create(mem *argon2.Memory, password string) (string, error) 
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey(mem, []byte(password), salt, p.params.Iterations, p.params.Memory, p.params.Parallelism, p.params.KeyLength)
+	return encodeHash(mem, p.params, password, salt), nil
+}
+
+// encodeHash hashes password with params and salt, in the encoding create describes.
+func encodeHash(mem *argon2.Memory, params *argon2id.Params, password string, salt []byte) string {
+	key := argon2.IDKey(mem, []byte(password), salt, params.Iterations, params.Memory, params.Parallelism, params.KeyLength)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
-		p.params.Memory, p.params.Iterations, p.params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		params.Memory, params.Iterations, params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify checks password against hash. On a match it may return a replacement hash, for hashes

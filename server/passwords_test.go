@@ -107,6 +107,42 @@ func TestPasswordHashesInteroperate(t *testing.T) {
 	}
 }
 
+// Stored hashes are argon2id's reference encoding, byte for byte: these vectors come from the
+// reference implementation's command-line tool (Debian's argon2 package, `printf %s PASSWORD |
+// argon2 SALT -id -t T -k M -p P -l L -e`), not from any Go code, so they hold both our hashing
+// and our encoding to the format every earlier hash in a database was written in.
+func TestPasswordHashKnownVectors(t *testing.T) {
+	for _, v := range []struct {
+		password, salt string
+		params         *argon2id.Params
+		want           string
+	}{
+		{"correct-horse", "0123456789abcdef", DefaultArgon2Params,
+			"$argon2id$v=19$m=19456,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$Y7M1bhWqqijLLRFsFRE4eQcEvQVz3Bj9bWBHHIpCniI"},
+		{"ünïcödé pässwörd ✓", "0123456789abcdef", DefaultArgon2Params,
+			"$argon2id$v=19$m=19456,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$avnkgHm3s+Ll+CpfgxpfFvlGz8dyUaBSSEHBSqVFdBc"},
+		{"older", "saltsaltsaltsalt", &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+			"$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$sSl/iFMHplARvKq7UOMa/51kxfYrtaYIlQqJtIP+47k"},
+		{"lanes", "another salt 16b", &argon2id.Params{Memory: 256, Iterations: 3, Parallelism: 4, SaltLength: 16, KeyLength: 16},
+			"$argon2id$v=19$m=256,t=3,p=4$YW5vdGhlciBzYWx0IDE2Yg$fcAom0vdSJZG03huJ/+dqg"},
+	} {
+		if got := encodeHash(nil, v.params, v.password, []byte(v.salt)); got != v.want {
+			t.Errorf("%q with %+v:\n got %s\nwant %s", v.password, *v.params, got, v.want)
+		}
+		// The server verifies them: with its own parameters as they are, other ones upgraded.
+		p, err := newPasswords(v.params, 1<<30, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up, err := p.Verify(context.Background(), v.password, v.want); err != nil || up != "" {
+			t.Errorf("%q: verify the vector: upgrade %q, err %v", v.password, up, err)
+		}
+		if _, err := p.Verify(context.Background(), v.password+"!", v.want); !errors.Is(err, errPasswordMismatch) {
+			t.Errorf("%q: the vector accepts another password: %v", v.password, err)
+		}
+	}
+}
+
 // A slot's hashing memory stays for the next hash, and is given back once idle, never while a
 // hash uses it.
 func TestHashMemoryIdle(t *testing.T) {
