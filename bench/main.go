@@ -396,7 +396,7 @@ func measureBaseline(ctx context.Context, o *options, fl *floorServer, db string
 			rep.Problems = append(rep.Problems, "hash ("+b.label()+"): "+err.Error())
 		} else {
 			b.Hash = h
-			progress("  %.1f hashes/s (%s per hash); x/crypto/argon2, allocating: %.1f hashes/s", h.Rate(), fmtDur(h.Mean), h.Upstream)
+			progress("  %.1f hashes/s (%s per hash); with Go's default GC settings: %.1f hashes/s", h.Rate(), fmtDur(h.Mean), h.DefaultGC)
 		}
 	}
 }
