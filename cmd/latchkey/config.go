@@ -25,6 +25,7 @@ type config struct {
 	DataDir     string
 	DatabaseURL string
 	DBMaxConns  int64
+	DBMinConns  int64
 	LogFormat   string
 	LogLevel    string
 
@@ -138,6 +139,10 @@ func (c *config) storeFlags() []cli.Flag {
 			Usage: "PostgreSQL URL (postgres://…); empty means SQLite in the data directory"},
 		&cli.Int64Flag{Name: "db-max-conns", Value: 20, Destination: &c.DBMaxConns, Sources: c.env(false, "LATCHKEY_DB_MAX_CONNS"),
 			Usage: "most PostgreSQL connections one instance opens"},
+		&cli.Int64Flag{Name: "db-min-conns", Value: 0, Destination: &c.DBMinConns, Sources: c.env(false, "LATCHKEY_DB_MIN_CONNS"),
+			Usage: "PostgreSQL connections one instance opens at start and keeps open, so a burst of requests does not wait while the pool grows " +
+				"(0: opened as queries need them, closed after 5 idle minutes). The cost: each is a backend of the shared PostgreSQL, held by " +
+				"every instance even when idle, so N instances hold N times this many of its max_connections"},
 		&cli.StringFlag{Name: "log-format", Value: "auto", Destination: &c.LogFormat, Sources: c.env(false, "LATCHKEY_LOG_FORMAT"),
 			Usage: "json, text, or auto (text on a terminal, JSON otherwise)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Destination: &c.LogLevel, Sources: c.env(false, "LATCHKEY_LOG_LEVEL"),
@@ -258,6 +263,9 @@ func (c *config) validateStore() error {
 	}
 	if c.DBMaxConns < 1 {
 		errs = append(errs, errors.New("db-max-conns / LATCHKEY_DB_MAX_CONNS must be at least 1"))
+	}
+	if c.DBMinConns < 0 || c.DBMinConns > c.DBMaxConns {
+		errs = append(errs, fmt.Errorf("db-min-conns / LATCHKEY_DB_MIN_CONNS must be between 0 and db-max-conns (%d)", c.DBMaxConns))
 	}
 	if !slices.Contains([]string{"auto", "json", "text"}, c.LogFormat) {
 		errs = append(errs, fmt.Errorf("log-format / LATCHKEY_LOG_FORMAT must be auto, json or text, not %q", c.LogFormat))
@@ -471,7 +479,7 @@ func (c *config) serverConfig() (server.Config, error) {
 
 // storeOptions are the store's settings.
 func (c *config) storeOptions(log *slog.Logger) store.Options {
-	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Logger: log, MaxOpenConns: int(c.DBMaxConns)}
+	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Logger: log, MaxOpenConns: int(c.DBMaxConns), MinConns: int(c.DBMinConns)}
 }
 
 // logger builds the process logger: JSON in production, text on a terminal.
