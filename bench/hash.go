@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -49,43 +47,21 @@ func measureHashRate(ctx context.Context, d time.Duration) (*hashResult, error) 
 	return measureHash(ctx, d, true)
 }
 
-// bracketDuration is how long each side of a bracket measures the raw hash rate.
+// bracketDuration is how long the raw hash rate (or the floor) is measured between the runs of a
+// judged row and around each flood: its yardstick, measured next to it. On this kind of shared
+// machine the hash rate has drifted by 15-25% within minutes, and a rate measured once before a
+// database's scenarios put that drift into the ratios of the rows that ran minutes later.
 const bracketDuration = 3 * time.Second
 
-// bracket runs fn between two measurements of the raw hash rate (as in measureHashRate, for
-// bracketDuration each) and returns their mean: the yardstick of a row that is judged against the
-// hash rate. On this kind of shared machine the hash rate has drifted by 15-25% within minutes,
-// and a rate measured once before a database's scenarios put that drift into the ratios of the
-// rows that ran minutes later. 0 when either side failed.
-func bracket(ctx context.Context, fn func()) float64 {
-	before, err1 := measureHash(ctx, bracketDuration, false)
-	fn()
-	after, err2 := measureHash(ctx, bracketDuration, false)
-	if err := errors.Join(err1, err2); err != nil {
-		progress("raw hash rate around the row not measured (the database's baseline stands in): %v", err)
-		return 0
-	}
-	return (before.Rate() + after.Rate()) / 2
-}
-
-// serverGC sets this process's garbage collector as a Latchkey server with the default hashing
-// budget sets its own (server.GCPercent, server.MemoryLimit), the limit raised by this
-// process's own live heap, and returns a func that restores the previous settings. The raw rate
-// then pays for the hashes' allocation as the server does, no more and no less.
+// serverGC sets this process's garbage collector's heap growth to a Latchkey server's
+// (server.GCPercent) and returns a func that restores the previous setting. The raw rate then pays
+// for the hashes' allocation as the server does, no more and no less. The server's memory limit
+// (server.MemoryLimit: 128 MiB above what its hashes under way hold) is left out: with nothing but
+// hashes live, the heap's goal stays below it, in the server as here, and in this process, whose
+// own heap holds the load generator's leftovers, it would only make the scavenger work.
 func serverGC() (restore func()) {
-	runtime.GC()
-	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(live)
-	var own int64
-	if live[0].Value.Kind() == metrics.KindUint64 {
-		own = int64(min(live[0].Value.Uint64(), math.MaxInt64/2))
-	}
 	percent := debug.SetGCPercent(server.GCPercent)
-	limit := debug.SetMemoryLimit(server.MemoryLimit(server.DefaultConfig().PasswordHashBudget, passwordParams) + own)
-	return func() {
-		debug.SetGCPercent(percent)
-		debug.SetMemoryLimit(limit)
-	}
+	return func() { debug.SetGCPercent(percent) }
 }
 
 // measureHash is measureHashRate, with the default-settings reference only when reference is set.
