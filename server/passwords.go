@@ -75,7 +75,7 @@ const releaseMinHashMemory = 4 << 20
 // has gone idle. A burst of sign-ins leaves the heap as large as the hashing slots' churn made it
 // (the collector's goal stays where the burst's live hashes put it, and the runtime scavenges
 // what lies above it slowly, or only after its two-minute forced collection): RSS stayed at
-// 176-180 MiB after a burst, three times the idle server's. One debug.FreeOSMemory (a collection,
+// 176-180 MiB after a burst, four times the idle server's. One debug.FreeOSMemory (a collection,
 // then every free page back) once the slots have been idle for releaseAfterIdle brings it back
 // within seconds. It costs a hash nothing but a load of an atomic flag, and a burst one
 // collection of a heap that no longer holds any hash.
