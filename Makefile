@@ -31,7 +31,6 @@ test: test-sqlite test-postgres ## run the whole suite on SQLite, then on Postgr
 
 test-sqlite: e2e-deps ## run the whole suite on SQLite
 	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) $(GO) test $(RACE) -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -tags purego ./internal/argon2 # the portable code other architectures run
 
 # With no PostgreSQL answering, this prints one SKIPPED line and succeeds, unless
 # LATCHKEY_TEST_REQUIRE_POSTGRES=1 (as .ci/run sets), which makes it fail.

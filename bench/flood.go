@@ -20,8 +20,9 @@ import (
 // floodHealthzMaxLatency, or failing, counts as /healthz not answering; a refresh prober whose
 // p99 is above floodRefreshMaxP99, or that failed, counts as refresh not answering.
 // floodRefusalMaxP99 is how fast the 503s of a full hashing queue must be ("milliseconds", not
-// the seconds of the queue); floodGoodputTarget is the share of the raw hash rate the server must
-// turn into sign-ins while it is refusing the excess.
+// the seconds of the queue); floodGoodputTarget is the share of its ceiling (the raw hash rate
+// times the share of the CPU the rest of the machine left it) the server must turn into sign-ins
+// while it is refusing the excess.
 const (
 	floodRSSLimit          = 300 << 20 // bytes
 	floodHealthzMaxLatency = time.Second

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -59,8 +58,10 @@ type options struct {
 	readyTimeout time.Duration
 	concs        []int
 	extraConcs   []int // the issue-5 parts: other dialects, rate limits, instances
-	repeat       int
+	repeat       int   // runs of each judged row and of the flood
 	queueTimeout time.Duration
+	minConns     int           // the server's --db-min-conns on PostgreSQL
+	rssWait      time.Duration // how long the server's RSS is watched after the last flood
 	dbs          []string
 	pgURL        string
 	scenarios    map[string]bool
@@ -107,19 +108,21 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs.StringVar(&o.server, "server", "bin/latchkey", "path to the built latchkey binary")
 	fs.StringVar(&o.floorBin, "floor-bin", "", "path to a built floor server (default: go build ./bench/floor)")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario and concurrency")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per scenario and concurrency (each run of a judged row)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each measurement")
 	fs.DurationVar(&o.hashDuration, "hash-duration", 5*time.Second, "how long to measure raw argon2id hashes/s")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for the server's GET /readyz")
 	concs := fs.String("concurrency", "16,64", "comma-separated worker counts")
 	extraConcs := fs.String("extra-concurrency", "16", "worker counts of the other dialects' scenarios and of the rate-limit and two-instance comparisons")
-	fs.IntVar(&o.repeat, "repeat", 1, "measure each (db, scenario, concurrency) this many times and report the run with the median req/s")
+	fs.IntVar(&o.repeat, "repeat", 3, "runs of each row with a target and of the flood; most runs must pass (the median decides); the other rows run once")
 	fs.DurationVar(&o.queueTimeout, "queue-timeout", 3*time.Second, "the server's --hash-queue-timeout for the whole run (the flood's 503s come from it)")
 	dbs := fs.String("db", "sqlite,postgres", `comma-separated databases: sqlite, postgres ("" or "none": floor and hash only)`)
 	fs.StringVar(&o.pgURL, "postgres-url", defPG, "PostgreSQL admin URL; the harness (re)creates database "+benchDatabase+" there (env LATCHKEY_BENCH_POSTGRES_URL)")
 	scen := fs.String("scenarios", "all", "comma-separated subset of: "+strings.Join(allScenarios, ","))
 	fs.IntVar(&o.flood, "flood", 1000, "concurrent sign-ins in the flood (0: no flood)")
 	fs.DurationVar(&o.floodProbe, "flood-probe-every", 5*time.Millisecond, "the flood's /healthz and refresh probers' pause between calls")
+	fs.IntVar(&o.minConns, "db-min-conns", 20, "the server's --db-min-conns on PostgreSQL: connections opened at start and kept open, so the flood's burst does not wait while the pool grows (0: the server's default)")
+	fs.DurationVar(&o.rssWait, "rss-wait", 60*time.Second, "how long the server's RSS is watched after the last flood; the target is below 100 MiB by then")
 	fs.StringVar(&o.pprofAddr, "pprof", "", "serve the harness's own net/http/pprof on this address, to profile the load generator (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -131,8 +134,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-duration must be positive and -warmup not negative")
 	}
 
-	if o.repeat < 1 || o.queueTimeout < 0 {
-		return nil, errors.New("-repeat must be at least 1 and -queue-timeout not negative")
+	if o.repeat < 1 || o.queueTimeout < 0 || o.minConns < 0 || o.rssWait < 0 {
+		return nil, errors.New("-repeat must be at least 1, and -queue-timeout, -db-min-conns and -rss-wait not negative")
 	}
 	for _, l := range []struct {
 		flag string
@@ -326,32 +329,21 @@ func (fl *floorServer) drive(ctx context.Context, o *options, c int) (*load.Resu
 // floorTarget tells the scenarios whose target is a ratio to the floor.
 func floorTarget(scenario string) bool { return scenario == "refresh" || scenario == "getuser" }
 
-// bracket measures the floor at concurrency c for bracketDuration right before and right after fn,
-// as bracket does the raw hash rate, and returns the mean req/s: the yardstick of a row with a
-// floor target, nearer in time than the database's baseline (the machine's speed drifts within
-// minutes). 0 when either side failed; the database's baseline then stands in.
-func (fl *floorServer) bracket(ctx context.Context, o *options, c int, fn func()) float64 {
-	side := func() (float64, error) {
-		if fl.srv.Exited() {
-			return 0, fmt.Errorf("the floor server exited (%v)", fl.srv.Err())
-		}
-		short := *o
-		short.warmup, short.duration, short.repeat = min(o.warmup, 500*time.Millisecond), bracketDuration, 1
-		res, err := fl.drive(ctx, &short, c)
-		if err != nil {
-			return 0, err
-		}
-		return res.RPS(), nil
+// side measures the floor at concurrency c for bracketDuration: one side of the yardstick of a
+// row with a floor target, measured between its runs (see measureRuns), nearer in time than the
+// database's baseline (the machine's speed drifts within minutes).
+func (fl *floorServer) side(ctx context.Context, o *options, c int) (float64, error) {
+	if fl.srv.Exited() {
+		return 0, fmt.Errorf("the floor server exited (%v)", fl.srv.Err())
 	}
-	before, err1 := side()
-	fn()
-	after, err2 := side()
-	if err := errors.Join(err1, err2); err != nil {
-		progress("floor around the row not measured (the database's baseline stands in): %v", err)
-		return 0
+	short := *o
+	short.warmup, short.duration = min(o.warmup, 500*time.Millisecond), bracketDuration
+	res, err := fl.drive(ctx, &short, c)
+	if err != nil {
+		return 0, err
 	}
-	progress("    floor at c=%d around the row: %s req/s before, %s after", c, fmtRate(before), fmtRate(after))
-	return (before + after) / 2
+	progress("    floor at c=%d: %s req/s", c, fmtRate(res.RPS()))
+	return res.RPS(), nil
 }
 
 // stop records the floor server's peak RSS over the whole run and stops it.
@@ -396,7 +388,7 @@ func measureBaseline(ctx context.Context, o *options, fl *floorServer, db string
 			rep.Problems = append(rep.Problems, "hash ("+b.label()+"): "+err.Error())
 		} else {
 			b.Hash = h
-			progress("  %.1f hashes/s (%s per hash); x/crypto/argon2, allocating: %.1f hashes/s", h.Rate(), fmtDur(h.Mean), h.Upstream)
+			progress("  %.1f hashes/s (%s per hash); with Go's default GC settings: %.1f hashes/s", h.Rate(), fmtDur(h.Mean), h.DefaultGC)
 		}
 	}
 }
@@ -426,6 +418,9 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	// The server's command line: see bench/README.md.
 	args := []string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir}
 	if db == "postgres" {
+		if o.minConns > 0 {
+			args = append(args, "--db-min-conns", strconv.Itoa(o.minConns))
+		}
 		url, err := freshPostgres(ctx, o.pgURL)
 		if err != nil {
 			d.Skipped = oneLine(err.Error())
@@ -456,6 +451,9 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 			progress("%s: %v", db, err)
 		}
 	}()
+	if d.RSSStart, err = srv.RSS(); err != nil {
+		progress("%s: RSS at start: %v", db, err)
+	}
 
 	a := &api{base: base, run: o.runID + "-" + db}
 	settle := func(what string) {
@@ -497,10 +495,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 					rep.Rows = append(rep.Rows, rw)
 					continue
 				}
-				settle(sc.name)
 				srv.ResetSampled()
-				var res *load.Result
-				var err error
 				// The hashing slots' and the machine's usage, for the rows with targets: for those
 				// judged against the hash rate it tells idle slots from slower hashes, for those
 				// judged against the floor whose CPU the requests took.
@@ -508,23 +503,42 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				if sc.vsHash || floorTarget(sc.name) {
 					sample = func() (usageSample, error) { return sampleUsage(ctx, a, srv.Pid()) }
 				}
-				run := func() {
-					res, rw.Usage, err = measureUsage(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
+				one := func() (rowRun, error) {
+					settle(sc.name)
+					res, u, err := measureUsage(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
 						return sc.worker(a, cl, users)
 					}, sample)
+					return rowRun{Res: res, Usage: u}, err
 				}
-				// A bracket's second measurement is taken on a settled database too, so the
-				// row's own background work does not slow the yardstick after it.
-				runSettled := func() { run(); settle(sc.name + " (after)") }
-				switch {
-				case sc.vsHash && o.want("hash"):
-					rw.Hash = bracket(ctx, runSettled)
-				case floorTarget(sc.name) && fl != nil && fl.err == nil:
-					rw.Floor = fl.bracket(ctx, o, c, runSettled)
-				default:
-					run()
+				// A judged row runs -repeat times, each run between two measurements of its
+				// yardstick, each on a settled database, so the row's own background work does not
+				// slow the yardstick after it.
+				var yard func() (float64, error)
+				switch judged(db, sc.name) {
+				case judgedCeiling:
+					if o.want("hash") {
+						yard = func() (float64, error) {
+							settle(sc.name + " (raw hash rate)")
+							h, err := measureHash(ctx, bracketDuration, false)
+							if err != nil {
+								return 0, err
+							}
+							progress("    raw hash rate: %.1f hashes/s", h.Rate())
+							return h.Rate(), nil
+						}
+					}
+				case judgedFloor:
+					if fl != nil && fl.err == nil {
+						yard = func() (float64, error) { settle(sc.name + " (floor)"); return fl.side(ctx, o, c) }
+					}
 				}
-				rw.Res, rw.RSS = res, srv.SampledMax()
+				runs := 1
+				if judged(db, sc.name) != "" {
+					runs = o.repeat
+				}
+				err := rw.measureRuns(runs, one, yard)
+				res := rw.Res
+				rw.RSS = srv.SampledMax()
 				if err != nil {
 					rw.Res, rw.Err = nil, err.Error()
 					progress("%s %s c=%d: not run: %v", db, sc.name, c, err)
@@ -648,27 +662,54 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				progress("  floor, %d new connections at once: p50 %s, p99 %s", o.flood, fmtDur(b.P50), fmtDur(b.P99))
 			}
 		}
-		var f *floodResult
-		var err error
-		run := func() { f, err = runFlood(ctx, a, srv, o.flood, o.queueTimeout, o.floodProbe) }
-		if o.want("hash") {
-			d.FloodHash = bracket(ctx, run)
-		} else {
-			run()
+		// -repeat floods, each between two measurements of the raw hash rate (the server idle), so
+		// each is judged against the rate measured right before and right after it.
+		hashRate := func() float64 {
+			if !o.want("hash") {
+				return 0
+			}
+			h, err := measureHash(ctx, bracketDuration, false)
+			if err != nil {
+				progress("  raw hash rate around the flood not measured (the database's baseline stands in): %v", err)
+				return 0
+			}
+			progress("    raw hash rate: %.1f hashes/s", h.Rate())
+			return h.Rate()
 		}
-		d.Flood = f
-		if err != nil {
-			d.FloodErr = err.Error()
-			progress("%s flood: %v", db, err)
+		before := hashRate()
+		var ended time.Time
+		for i := range o.repeat {
+			if ctx.Err() != nil {
+				return
+			}
+			progress("  flood %d of %d", i+1, o.repeat)
+			f, err := runFlood(ctx, a, srv, o.flood, o.queueTimeout, o.floodProbe)
+			ended = time.Now()
+			run := floodRun{Result: f}
+			if err != nil {
+				run.Err = err.Error()
+				progress("%s flood: %v", db, err)
+			}
+			if f != nil {
+				progress("  %d ok, %d errors, %d fast 503s (p99 %s) in %v; goodput %.1f sign-ins/s; peak RSS %s; /healthz max %s; refresh p99 %s",
+					f.OK, f.Errors, f.Refused, fmtDur(f.Refusal.P99), f.Elapsed.Round(time.Millisecond), f.Goodput(),
+					fmtMiB(f.PeakRSS), fmtDur(f.Health.Latency.Max), fmtDur(f.Refresh.Latency.P99))
+			}
+			if srv.Exited() {
+				d.Floods = append(d.Floods, run)
+				fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.Err(), srv.LogTail(20))
+				return
+			}
+			after := hashRate()
+			if before > 0 && after > 0 {
+				run.Hash = (before + after) / 2
+			}
+			before = after
+			d.Floods = append(d.Floods, run)
 		}
-		if f != nil {
-			progress("  %d ok, %d errors, %d fast 503s (p99 %s) in %v; goodput %.1f sign-ins/s; peak RSS %s; /healthz max %s; refresh p99 %s",
-				f.OK, f.Errors, f.Refused, fmtDur(f.Refusal.P99), f.Elapsed.Round(time.Millisecond), f.Goodput(),
-				fmtMiB(f.PeakRSS), fmtDur(f.Health.Latency.Max), fmtDur(f.Refresh.Latency.P99))
-		}
-		if srv.Exited() {
-			fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.Err(), srv.LogTail(20))
-		}
+		// What the floods leave of the server's memory: watched from the last flood's end.
+		d.RSS = watchRSS(ctx, srv, ended, o.rssWait)
+		progress("  RSS %s after the flood: %s", o.rssWait, fmtMiB(d.RSS.After))
 	}
 }
 
@@ -699,59 +740,46 @@ func startLatchkey(ctx context.Context, o *options, tmp, bin, name string, args 
 	return srv, nil
 }
 
-// measure runs one scenario at one concurrency with a fresh keep-alive client, -repeat times,
-// and returns the run with the median req/s (its latencies and errors with it).
+// measure runs one scenario at one concurrency with a fresh keep-alive client.
 func measure(ctx context.Context, o *options, name string, conc int, mk func(*http.Client) load.NewWorkerFunc) (*load.Result, error) {
 	res, _, err := measureUsage(ctx, o, name, conc, mk, nil)
 	return res, err
 }
 
-// measureUsage is measure, and when sample is set, the usage over the reported run's window: a
-// sample as it opens and one as it closes. An error of sample is the usage's, not the run's.
+// measureUsage is measure, and when sample is set, the usage over the run's window: a sample as
+// it opens and one as it closes. An error of sample is the usage's (nil), not the run's.
 func measureUsage(ctx context.Context, o *options, name string, conc int, mk func(*http.Client) load.NewWorkerFunc,
 	sample func() (usageSample, error)) (*load.Result, *usageSplit, error) {
-	var runs []*load.Result
-	usage := map[*load.Result]*usageSplit{}
-	for range o.repeat {
-		cl := load.NewClient(conc, requestTimeout)
-		cfg := load.Config{Name: name, Concurrency: conc, Warmup: o.warmup, Duration: o.duration}
-		var opened, closed usageSample
-		var errs [2]error
-		if sample != nil {
-			start := time.Now()
-			cfg.Window = func(open bool) {
-				if open {
-					opened, errs[0] = sample()
-					opened.At = time.Since(start)
-				} else {
-					closed, errs[1] = sample()
-					closed.At = time.Since(start)
-				}
-			}
-		}
-		res, err := load.Run(ctx, cfg, mk(cl))
-		cl.CloseIdleConnections()
-		if err != nil {
-			return nil, nil, err
-		}
-		runs = append(runs, res)
-		if sample != nil {
-			if err := errors.Join(errs[:]...); err != nil {
-				progress("%s: usage not sampled: %v", name, err)
+	cl := load.NewClient(conc, requestTimeout)
+	defer cl.CloseIdleConnections()
+	cfg := load.Config{Name: name, Concurrency: conc, Warmup: o.warmup, Duration: o.duration}
+	var opened, closed usageSample
+	var errs [2]error
+	if sample != nil {
+		start := time.Now()
+		cfg.Window = func(open bool) {
+			if open {
+				opened, errs[0] = sample()
+				opened.At = time.Since(start)
 			} else {
-				u := opened.split(closed)
-				usage[res] = &u
+				closed, errs[1] = sample()
+				closed.At = time.Since(start)
 			}
 		}
 	}
-	res := medianRun(runs)
-	return res, usage[res], nil
-}
-
-// medianRun is the run with the median req/s (the lower middle one of an even count).
-func medianRun(runs []*load.Result) *load.Result {
-	sorted := slices.SortedFunc(slices.Values(runs), func(a, b *load.Result) int { return cmp.Compare(a.RPS(), b.RPS()) })
-	return sorted[(len(sorted)-1)/2]
+	res, err := load.Run(ctx, cfg, mk(cl))
+	if err != nil {
+		return nil, nil, err
+	}
+	if sample == nil {
+		return res, nil, nil
+	}
+	if err := errors.Join(errs[:]...); err != nil {
+		progress("%s: usage not sampled: %v", name, err)
+		return res, nil, nil
+	}
+	u := opened.split(closed)
+	return res, &u, nil
 }
 
 // progress prints a line to stderr (stdout is kept for the report).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bench/load"
+	"github.com/latchkey/latchkey/server"
 )
 
 // row is one (database, scenario, concurrency) measurement.
@@ -21,21 +22,24 @@ type row struct {
 	Res      *load.Result // nil when the scenario could not run
 	RSS      int64        // largest server VmRSS sampled during the row
 	Err      string       // why the scenario could not run
-	Hash     float64      // VsHash rows: raw hashes/s measured right before and after the row (mean; 0: not measured)
-	Floor    float64      // floor-target rows (refresh, getuser): floor req/s at Conc measured right before and after the row (mean; 0: not measured)
+	Hash     float64      // judged VsHash rows: raw hashes/s measured right before and after the median run (mean; 0: not measured)
+	Floor    float64      // judged floor rows: floor req/s at Conc measured right before and after the median run (mean; 0: not measured)
 	Usage    *usageSplit  // rows with targets: the hashing slots and the machine's CPU over the measurement window (nil: not sampled)
+	// Runs are the row's runs (-repeat of them for a judged row, else one); Res, Usage and Hash
+	// or Floor are the median run's.
+	Runs []rowRun
 }
 
 // dbRun is what happened to one database.
 type dbRun struct {
-	Name      string
-	Skipped   string // why the database was not benchmarked (PostgreSQL unreachable)
-	Failed    string // why the server phase broke off
-	HWMAfter  []namedBytes
-	PeakRSS   int64 // VmHWM after the last scenario, before the flood
-	Flood     *floodResult
-	FloodErr  string
-	FloodHash float64 // raw hashes/s measured right before and after the flood (mean; 0: not measured)
+	Name     string
+	Skipped  string // why the database was not benchmarked (PostgreSQL unreachable)
+	Failed   string // why the server phase broke off
+	HWMAfter []namedBytes
+	PeakRSS  int64 // VmHWM after the last scenario, before the flood
+	RSSStart int64 // VmRSS as the server was ready
+	Floods   []floodRun
+	RSS      rssWatch // after the last flood
 	// FloodFloor: the floor answering the flood's burst of new connections, just before the
 	// flood (Count 0: not measured; FloodFloorErr says why when it failed).
 	FloodFloor    load.Summary
@@ -150,7 +154,8 @@ func writeLoud(w io.Writer, what, msg string) {
 const (
 	targetRefreshVsFloor = 0.12 // refresh req/s over floor req/s, PostgreSQL
 	targetGetUserVsFloor = 0.33 // GET /user req/s over floor req/s, PostgreSQL
-	targetSignInVsHash   = 0.90 // sign-in req/s over raw argon2id hashes/s
+	// sign-in req/s over raw argon2id hashes/s times the run's ceiling (see judged)
+	targetSignInVsCeiling = 0.90
 )
 
 // baselineFor returns the baseline measured just before db's scenarios, or
@@ -211,10 +216,10 @@ func (r *report) write(w io.Writer) {
 	o := r.Opts
 
 	p("# Latchkey benchmark\n\n")
-	p("%s. %s. Each figure: %v warm-up, then %v measured, closed loop. Run id %s. "+
+	p("%s. %s. Each figure: %v warm-up, then %v measured, closed loop; rows with a target and the flood %d times, the median deciding. Run id %s. "+
 		"Before each PostgreSQL figure the database is settled (CHECKPOINT, autovacuum finished), "+
 		"so a figure does not include the previous scenario's background work. %s\n\n",
-		r.Started.Format("2006-01-02 15:04 MST"), r.Machine, o.warmup, o.duration, o.runID, r.baselineSentence())
+		r.Started.Format("2006-01-02 15:04 MST"), r.Machine, o.warmup, o.duration, o.repeat, o.runID, r.baselineSentence())
 	for _, pr := range r.Problems {
 		writeLoud(w, "PROBLEM", pr)
 	}
@@ -250,11 +255,12 @@ func (r *report) write(w io.Writer) {
 		}
 		p("\nreq/s counts successful requests only; latencies are of successful requests. " +
 			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. " +
-			"Ratios: HTTP scenarios against the floor at the same concurrency; signup, signin and the other dialects' logins " +
-			"(wme-login, zesty-login, az-signin) against raw argon2id hashes/s measured right before and right after the row " +
-			"(the mean of the two; the machine's speed drifts within minutes); refresh and getuser, which have floor targets, " +
-			"against the floor measured likewise right before and right after the row; the other HTTP scenarios against the " +
-			"floor measured just before the row's database (see Baselines).\n\n")
+			"Rows with a target (signin; refresh and getuser on PostgreSQL) ran -repeat times, each run between two measurements of " +
+			"its yardstick (raw argon2id hashes/s, or the floor at the row's concurrency), and show their median run (see Target " +
+			"checks for every run); the others ran once. Ratios: the judged rows against the yardstick measured right before and " +
+			"right after their median run (the mean of the two; the machine's speed drifts within minutes); signup and the other " +
+			"dialects' logins (wme-login, zesty-login, az-signin) against raw argon2id hashes/s, and the other HTTP scenarios against " +
+			"the floor at the same concurrency, measured just before the row's database (see Baselines).\n\n")
 	}
 
 	r.writeUsage(w)
@@ -279,13 +285,14 @@ func (r *report) write(w io.Writer) {
 		}
 		p("\n")
 	}
+	r.writeRSS(w)
 
 	r.writeComparisons(w)
 
 	// Floods.
 	var floods []*dbRun
 	for _, d := range r.DBs {
-		if d.Flood != nil || d.FloodErr != "" {
+		if len(d.Floods) > 0 {
 			floods = append(floods, d)
 		}
 	}
@@ -295,41 +302,11 @@ func (r *report) write(w io.Writer) {
 			"(plus up to 1 s of jitter, the header being whole seconds) and tries again. The server's hashing-queue "+
 			"deadline is %v. Goodput is sign-ins per second from firing until 90%% of the clients had signed in, "+
 			"while most of the flood was pending and demand exceeded what the hash slots could do; the last tenth, when "+
-			"few clients remain and the rate measures their waits, is left out.\n\n", o.queueTimeout)
+			"few clients remain and the rate measures their waits, is left out. Each database has %d floods, each "+
+			"between two measurements of the raw hash rate; most of them must pass each target.\n\n", o.queueTimeout, o.repeat)
 		for _, d := range floods {
-			if d.Flood == nil {
-				p("- %s: not run: %s\n", d.Name, firstLineOf(d.FloodErr))
-				continue
-			}
-			f := d.Flood
-			p("- %s: %d clients, %d signed in, %d gave up%s, %d requests in %v (%.1f sign-ins/s overall)\n",
-				d.Name, f.Fired, f.OK, f.Errors, fmtStatuses(f.Statuses), f.Attempts, f.Elapsed.Round(time.Millisecond), f.Rate())
-			p("  - goodput: **%.1f sign-ins/s** (the first %d in %v)%s\n",
-				f.Goodput(), f.ServedN, f.Served.Round(time.Millisecond), r.goodputRatio(d.Name, f))
-			for _, line := range r.usageLines(d.Name, f) {
-				p("    - %s\n", line)
-			}
-			p("  - 503s: **%d**, the last %v after firing; %d of them only after waiting out the deadline; Retry-After p50 %s, max %s; %d without Retry-After\n",
-				f.Refused, f.LastRefusal.Round(time.Millisecond), f.RefusedLate, fmtDur(f.RetryAfter.P50), fmtDur(f.RetryAfter.Max), f.NoRetryAfter)
-			p("    - the server's own time to answer them: %s\n", serverRefusalText(f))
-			p("    - as the clients saw them: p50 %s, p99 **%s**, max %s; %s\n",
-				fmtDur(f.Refusal.P50), fmtDur(f.Refusal.P99), fmtDur(f.Refusal.Max), floorBurstText(d, o.flood))
-			p("  - successful sign-in requests: p50 %s, p99 %s, max %s; time from firing to signed in: p50 %s, p99 %s, max %s\n",
-				fmtDur(f.SignIn.P50), fmtDur(f.SignIn.P99), fmtDur(f.SignIn.Max), fmtDur(f.Settled.P50), fmtDur(f.Settled.P99), fmtDur(f.Settled.Max))
-			p("  - GET /healthz during the flood (a call, then a %s pause): %d answered, %d errors; p50 %s, p99 %s, max %s\n",
-				fmtDur(f.ProbeEvery), f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.P50), fmtDur(f.Health.Latency.P99), fmtDur(f.Health.Latency.Max))
-			p("  - POST /v1/token (chained refresh, paced likewise) during the flood: %d answered, %d errors; p50 %s, p99 %s, max %s\n",
-				f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P50), fmtDur(f.Refresh.Latency.P99), fmtDur(f.Refresh.Latency.Max))
-			how := "VmHWM, reset just before the flood"
-			if !f.PeakRSSExact {
-				how = "VmHWM since the server started: could not reset it, so this includes the scenarios"
-			}
-			p("  - server peak RSS: **%s** (%s); largest sampled VmRSS %s\n", fmtMiB(f.PeakRSS), how, fmtMiB(f.SampledRSS))
-			writeErrors(w, "    ", "sign-in errors", f.ErrorLog)
-			writeErrors(w, "    ", "/healthz errors", f.Health.Log)
-			writeErrors(w, "    ", "refresh errors", f.Refresh.Log)
-			if d.FloodErr != "" {
-				p("  - note: %s\n", firstLineOf(d.FloodErr))
+			for i, run := range d.Floods {
+				r.writeFlood(w, d, i, run)
 			}
 		}
 		p("\n")
@@ -352,9 +329,103 @@ func (r *report) write(w io.Writer) {
 
 	// Target checks.
 	p("## Target checks\n\n")
+	p("Each verdict: the figure of the median run, its yardstick, the ratio and what it must be, and how many of the runs " +
+		"passed (each run's ratio; ✗ marks a failed run). Most runs must pass. Sign-in and flood goodput are judged against " +
+		"the ceiling: raw hashes/s measured right before and right after the run, times the share of the CPU PostgreSQL, the " +
+		"load generator and everything else left to Latchkey during it.\n\n")
+	p("| verdict | target | measured (median run) | yardstick | ratio | runs |\n")
+	p("|---|---|---|---|---|---|\n")
 	for _, c := range r.checks() {
-		p("- %s %s\n", c.Status, c.Text)
+		status := c.Status
+		if status == "PASS" || status == "FAIL" {
+			status = "**" + status + "**"
+		}
+		p("| %s | %s | %s | %s | %s | %s |\n", status, mdCell(c.Target), mdCell(c.Measured), mdCell(c.Yardstick), mdCell(c.Ratio), mdCell(c.Runs))
 	}
+}
+
+// writeFlood prints one flood run of a database.
+func (r *report) writeFlood(w io.Writer, d *dbRun, i int, run floodRun) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	o := r.Opts
+	f := run.Result
+	if f == nil {
+		p("- %s, flood %d of %d: not run: %s\n", d.Name, i+1, len(d.Floods), firstLineOf(run.Err))
+		return
+	}
+	p("- %s, flood %d of %d: %d clients, %d signed in, %d gave up%s, %d requests in %v (%.1f sign-ins/s overall)\n",
+		d.Name, i+1, len(d.Floods), f.Fired, f.OK, f.Errors, fmtStatuses(f.Statuses), f.Attempts, f.Elapsed.Round(time.Millisecond), f.Rate())
+	p("  - goodput: **%.1f sign-ins/s** (the first %d in %v)%s\n",
+		f.Goodput(), f.ServedN, f.Served.Round(time.Millisecond), r.goodputRatio(d.Name, run))
+	for _, line := range r.usageLines(d.Name, run) {
+		p("    - %s\n", line)
+	}
+	p("  - 503s: **%d**, the last %v after firing; %d of them only after waiting out the deadline; Retry-After p50 %s, max %s; %d without Retry-After\n",
+		f.Refused, f.LastRefusal.Round(time.Millisecond), f.RefusedLate, fmtDur(f.RetryAfter.P50), fmtDur(f.RetryAfter.Max), f.NoRetryAfter)
+	p("    - the server's own time to answer them: %s\n", serverRefusalText(f))
+	p("    - as the clients saw them: p50 %s, p99 **%s**, max %s; %s\n",
+		fmtDur(f.Refusal.P50), fmtDur(f.Refusal.P99), fmtDur(f.Refusal.Max), floorBurstText(d, o.flood))
+	p("  - successful sign-in requests: p50 %s, p99 %s, max %s; time from firing to signed in: p50 %s, p99 %s, max %s\n",
+		fmtDur(f.SignIn.P50), fmtDur(f.SignIn.P99), fmtDur(f.SignIn.Max), fmtDur(f.Settled.P50), fmtDur(f.Settled.P99), fmtDur(f.Settled.Max))
+	p("  - GET /healthz during the flood (a call, then a %s pause): %d answered, %d errors; p50 %s, p99 %s, max %s\n",
+		fmtDur(f.ProbeEvery), f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.P50), fmtDur(f.Health.Latency.P99), fmtDur(f.Health.Latency.Max))
+	p("  - POST /v1/token (chained refresh, paced likewise) during the flood: %d answered, %d errors; p50 %s, p99 %s, max %s\n",
+		f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P50), fmtDur(f.Refresh.Latency.P99), fmtDur(f.Refresh.Latency.Max))
+	how := "VmHWM, reset just before the flood"
+	if !f.PeakRSSExact {
+		how = "VmHWM since the server started: could not reset it, so this includes the scenarios"
+	}
+	p("  - server peak RSS: **%s** (%s); largest sampled VmRSS %s\n", fmtMiB(f.PeakRSS), how, fmtMiB(f.SampledRSS))
+	writeErrors(w, "    ", "sign-in errors", f.ErrorLog)
+	writeErrors(w, "    ", "/healthz errors", f.Health.Log)
+	writeErrors(w, "    ", "refresh errors", f.Refresh.Log)
+	if run.Err != "" {
+		p("  - note: %s\n", firstLineOf(run.Err))
+	}
+}
+
+// peakRSS is the largest resident set the server had: over the scenarios and over each flood.
+func (d *dbRun) peakRSS() int64 {
+	peak := d.PeakRSS
+	for _, f := range d.Floods {
+		if f.Result != nil {
+			peak = max(peak, f.Result.PeakRSS)
+		}
+	}
+	return peak
+}
+
+// writeRSS prints each database's server RSS at start, at its peak, and after the floods.
+func (r *report) writeRSS(w io.Writer) {
+	var lines []string
+	for _, d := range r.DBs {
+		if d.RSSStart == 0 && len(d.Floods) == 0 {
+			continue
+		}
+		line := fmt.Sprintf("- %s: at start %s, peak %s", d.Name, fmtMiB(d.RSSStart), fmtMiB(d.peakRSS()))
+		if len(d.Floods) > 0 {
+			line += ", " + rssAfterText(d.RSS)
+		}
+		lines = append(lines, line+"\n")
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## Server RSS: at start, peak, after the floods\n\nVmRSS as the server was ready; the largest VmHWM over the scenarios and each flood; "+
+		"VmRSS read every %v after the last flood's end, for %v.\n\n%s\n", rssEvery, r.Opts.rssWait, strings.Join(lines, ""))
+}
+
+// rssAfterText is what the floods left of the server's memory, in words.
+func rssAfterText(w rssWatch) string {
+	below := "never below " + fmtMiB(rssIdleLimit)
+	if w.Below >= 0 {
+		below = fmt.Sprintf("below %s %v after the flood's end", fmtMiB(rssIdleLimit), w.Below.Round(100*time.Millisecond))
+	}
+	text := fmt.Sprintf("**%s** %v after the last flood's end (%s)", fmtMiB(w.After), w.Watched.Round(time.Second), below)
+	if w.Err != "" {
+		text += "; the watch broke off: " + firstLineOf(w.Err)
+	}
+	return text
 }
 
 // baselineSentence tells the reader which baselines the ratios use.
@@ -362,8 +433,8 @@ func (r *report) baselineSentence() string {
 	if !r.perDB() {
 		return "No database ran, so the baselines (floor, raw argon2id hash rate) were measured once."
 	}
-	return "Ratios use the floor and the raw argon2id hash rate measured right before and right after each row judged " +
-		"against them by a target (and the flood), and otherwise, or when that failed, the ones measured just before " +
+	return "Ratios use the floor and the raw argon2id hash rate measured right before and right after each run of a row " +
+		"judged against them by a target (and each flood), and otherwise, or when that failed, the ones measured just before " +
 		"each database's scenarios: the machine's speed drifts within minutes."
 }
 
@@ -382,7 +453,7 @@ func (r *report) writeBaselines(w io.Writer) {
 		if h := b.Hash; h != nil {
 			goroutines = h.Goroutines
 			hashes = append(hashes, fmt.Sprintf("| %s | **%.1f** | %d | %v | %s | %.1f |\n",
-				b.label(), h.Rate(), h.Hashes, h.Elapsed.Round(time.Millisecond), fmtDur(h.Mean), h.Upstream))
+				b.label(), h.Rate(), h.Hashes, h.Elapsed.Round(time.Millisecond), fmtDur(h.Mean), h.DefaultGC))
 		}
 		if b.FloorErr != "" {
 			notes = append(notes, fmt.Sprintf("- floor (%s): not measured: %s\n", b.label(), oneLine(b.FloorErr)))
@@ -408,12 +479,13 @@ func (r *report) writeBaselines(w io.Writer) {
 		p("\nFloor server peak RSS (VmHWM, whole run): %s.\n\n", fmtMiB(r.FloorRSS))
 	}
 	if len(hashes) > 0 {
-		p("Raw argon2id (m=%d KiB, t=%d, p=%d, salt %d B, key %d B) on %d goroutines in parallel, each reusing its "+
-			"block memory as a server's hashing slot does (Latchkey's internal/argon2): the yardstick of the sign-in "+
-			"ratios. The last column is golang.org/x/crypto/argon2, which allocates 19 MiB per hash, for reference.\n\n",
+		p("Raw argon2id (golang.org/x/crypto/argon2, m=%d KiB, t=%d, p=%d, salt %d B, key %d B) on %d goroutines in parallel, "+
+			"each allocating its block memory afresh as the server's hashes do, with the server's garbage collector settings "+
+			"(GOGC %d): the yardstick of the sign-in ratios. The last column is the same with Go's default "+
+			"settings (GOGC 100, no limit), for reference.\n\n",
 			passwordParams.Memory, passwordParams.Iterations, passwordParams.Parallelism,
-			passwordParams.SaltLength, passwordParams.KeyLength, goroutines)
-		p("| db | hashes/s | hashes | window | per hash | x/crypto hashes/s |\n")
+			passwordParams.SaltLength, passwordParams.KeyLength, goroutines, server.GCPercent)
+		p("| db | hashes/s | hashes | window | per hash | default GC hashes/s |\n")
 		p("|---|--:|--:|--:|--:|--:|\n")
 		p("%s\n", strings.Join(hashes, ""))
 	}
@@ -422,31 +494,30 @@ func (r *report) writeBaselines(w io.Writer) {
 	}
 }
 
-// floodHash is the raw hash rate a database's flood is judged against: the one measured around
-// the flood, else the database's baseline; and how it was measured.
-func (r *report) floodHash(db string) (float64, string) {
-	for _, d := range r.DBs {
-		if d.Name == db && d.FloodHash > 0 {
-			return d.FloodHash, "measured around the flood"
-		}
+// floodHash is the raw hash rate a flood is judged against: the one measured around it, else the
+// database's baseline; and how it was measured.
+func (r *report) floodHash(db string, run floodRun) (float64, string) {
+	if run.Hash > 0 {
+		return run.Hash, "measured around the flood"
 	}
 	return r.baselineFor(db).rate(true, 0), "measured just before " + db
 }
 
-// goodputRatio is ", = 0.NNN × raw hashes/s (…)" for a flood's goodput, or "" without a baseline.
-func (r *report) goodputRatio(db string, f *floodResult) string {
-	h, how := r.floodHash(db)
+// goodputRatio is " = 0.NNN × raw hashes/s (…)" for a flood's goodput, or "" without a baseline.
+func (r *report) goodputRatio(db string, run floodRun) string {
+	h, how := r.floodHash(db, run)
 	if h == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" = **%.3f** × %.1f raw hashes/s %s", f.Goodput()/h, h, how)
+	return fmt.Sprintf(" = **%.3f** × %.1f raw hashes/s %s", run.Result.Goodput()/h, h, how)
 }
 
 // usageLines is where a flood's goodput went: the hashing slots' busy share and the time a
 // hash held its slot against the raw measurement's time per hash (goodput over the raw rate is
 // their product, with as many slots as the raw measurement had goroutines), and the machine's CPU
 // split over the same window.
-func (r *report) usageLines(db string, f *floodResult) []string {
+func (r *report) usageLines(db string, run floodRun) []string {
+	f := run.Result
 	if f.UsageErr != "" {
 		return []string{"where the time went: not measured: " + firstLineOf(f.UsageErr)}
 	}
@@ -455,7 +526,7 @@ func (r *report) usageLines(db string, f *floodResult) []string {
 		return nil
 	}
 	slots := fmt.Sprintf("the %d hashing slots were held %.0f%% of the time, and a hash held its slot %s on average", u.Slots, 100*u.Busy, fmtDur(u.Held))
-	if h, _ := r.floodHash(db); h > 0 {
+	if h, _ := r.floodHash(db, run); h > 0 {
 		g := runtime.GOMAXPROCS(0) // the raw rate's goroutines
 		raw := time.Duration(float64(g) / h * float64(time.Second))
 		slots += fmt.Sprintf(" against %s per hash in the raw measurement (%d at once): goodput/raw ≈ %.2f busy × %d/%d slots × %s/%s = %.3f",
@@ -590,153 +661,6 @@ func (r *report) writeComparisons(w io.Writer) {
 			}
 		}
 	}
-}
-
-// check is one target verdict: PASS, FAIL or SKIP (not measured).
-type check struct {
-	Status string
-	Text   string
-}
-
-// checks judges the run against the issue's targets.
-func (r *report) checks() []check {
-	var out []check
-	o := r.Opts
-
-	// ratioCheck compares a row against target × its baseline.
-	ratioCheck := func(db, scenario string, conc int, target float64, label string) check {
-		text := fmt.Sprintf("%s on %s at c=%d: %s >= %.2f × %s", scenario, db, conc, scenarioLabel(scenario), target, label)
-		rw := r.find(db, scenario, conc)
-		if reason := r.missing(db, scenario, rw); reason != "" {
-			return check{"SKIP", text + ": " + reason}
-		}
-		v, base, of, ok := r.ratio(*rw)
-		if !ok {
-			return check{"SKIP", text + ": " + of + " not measured before " + db}
-		}
-		// Name the baseline: which one, and that it is this database's own.
-		used := "raw hashes/s measured just before " + db
-		switch {
-		case of == "floor" && rw.Floor > 0:
-			used = fmt.Sprintf("floor req/s at c=%d measured around the row", conc)
-		case of == "floor":
-			used = fmt.Sprintf("floor req/s at c=%d measured just before %s", conc, db)
-		case rw.Hash > 0:
-			used = "raw hashes/s measured around the row"
-		}
-		detail := fmt.Sprintf("%s req/s vs %s %s = %.3f", fmtRate(rw.Res.RPS()), fmtRate(base), used, v)
-		if u := rw.Usage; of == "hash" && u != nil && u.CPUs > 0 {
-			detail += fmt.Sprintf(" (ceiling %.3f: the share of the CPU PostgreSQL, the load generator and the rest left to Latchkey)", u.Ceiling())
-		}
-		switch {
-		case rw.Res.Errors > 0:
-			return check{"FAIL", fmt.Sprintf("%s: %s, but %d requests failed", text, detail, rw.Res.Errors)}
-		case v >= target:
-			return check{"PASS", text + ": " + detail}
-		default:
-			return check{"FAIL", text + ": " + detail}
-		}
-	}
-
-	for _, c := range o.concs {
-		out = append(out, ratioCheck("postgres", "refresh", c, targetRefreshVsFloor, "floor"))
-	}
-	for _, c := range o.concs {
-		out = append(out, ratioCheck("postgres", "getuser", c, targetGetUserVsFloor, "floor"))
-	}
-	for _, db := range o.dbs {
-		for _, c := range o.concs {
-			out = append(out, ratioCheck(db, "signin", c, targetSignInVsHash, "raw hashes/s"))
-		}
-	}
-	// Issue 5: the figures without a target are INFO lines.
-	for _, c := range r.Comparisons {
-		if c.Base == nil || c.Alt == nil {
-			continue
-		}
-		switch c.Kind {
-		case kindRateLimits:
-			out = append(out, check{"INFO", fmt.Sprintf("rate-limit overhead on %s %s at c=%d: %.1f %% (%s req/s off, %s on)",
-				c.DB, c.Scenario, c.Conc, 100*(1-c.ratio()), fmtRate(c.Base.RPS()), fmtRate(c.Alt.RPS()))})
-		case kindInstances:
-			out = append(out, check{"INFO", fmt.Sprintf("two instances vs one on %s %s at c=%d: %.3f (%s req/s vs %s)",
-				c.DB, c.Scenario, c.Conc, c.ratio(), fmtRate(c.Alt.RPS()), fmtRate(c.Base.RPS()))})
-		}
-	}
-	for _, db := range o.dbs {
-		out = append(out, r.floodChecks(db)...)
-	}
-	return out
-}
-
-// floodChecks judges one database's flood: peak RSS, /healthz and refresh kept answering (the
-// issue-2 flood targets and issue 5's refresh), fast 503s with Retry-After, and goodput.
-func (r *report) floodChecks(db string) []check {
-	o := r.Opts
-	texts := []string{
-		fmt.Sprintf("flood on %s: peak RSS under %d concurrent sign-ins < %s", db, o.flood, fmtMiB(floodRSSLimit)),
-		fmt.Sprintf("flood on %s: GET /healthz kept answering (no error, none slower than %v)", db, floodHealthzMaxLatency),
-		fmt.Sprintf("flood on %s: refresh kept answering (no error, p99 < %v)", db, floodRefreshMaxP99),
-		fmt.Sprintf("flood on %s: sign-ins that cannot start hashing within the queue deadline get a fast 503 with Retry-After (none after waiting out the deadline; the server's own p99 <= %v)", db, floodRefusalMaxP99),
-		fmt.Sprintf("flood on %s: sign-in goodput (first 90%% of clients) >= %.2f × raw hashes/s", db, floodGoodputTarget),
-	}
-	skip := func(reason string) []check {
-		out := make([]check, len(texts))
-		for i, t := range texts {
-			out[i] = check{"SKIP", t + ": " + reason}
-		}
-		return out
-	}
-	d := r.db(db)
-	switch {
-	case !o.want("flood") || o.flood <= 0:
-		return skip("flood not selected")
-	case d == nil || d.Flood == nil:
-		reason := "not run"
-		if r.NoServer != "" {
-			reason = "no server binary"
-		}
-		if d != nil {
-			reason = firstLineOf(d.Skipped + d.Failed + d.FloodErr)
-		}
-		return skip(reason)
-	}
-	f := d.Flood
-	verdict := func(ok bool) string {
-		if ok {
-			return "PASS"
-		}
-		return "FAIL"
-	}
-	out := []check{
-		{verdict(f.PeakRSS < floodRSSLimit), fmt.Sprintf("%s: %s (%d signed in, %d gave up)", texts[0], fmtMiB(f.PeakRSS), f.OK, f.Errors)},
-		{verdict(f.healthzAnswered()), fmt.Sprintf("%s: %d answered, %d errors, max %s", texts[1], f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.Max))},
-		{verdict(f.refreshAnswered()), fmt.Sprintf("%s: %d answered, %d errors, p99 %s", texts[2], f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P99))},
-	}
-	switch {
-	case o.queueTimeout <= 0:
-		out = append(out, check{"SKIP", texts[3] + ": -queue-timeout 0 (no deadline)"})
-	case f.Refused == 0:
-		out = append(out, check{"SKIP", texts[3] + ": no sign-in was refused (the queue never outgrew the deadline)"})
-	default:
-		server := f.ServerRefusal.Quantile(0.99)
-		ok := f.ServerRefusalErr == "" && f.ServerRefusal.Count() > 0 && server <= floodRefusalMaxP99
-		out = append(out, check{verdict(ok && f.RefusedLate == 0 && f.NoRetryAfter == 0),
-			fmt.Sprintf("%s: %d refused, %d after waiting out the deadline, %d without Retry-After; the server's own: %s; clients saw p99 %s (%s)",
-				texts[3], f.Refused, f.RefusedLate, f.NoRetryAfter, serverRefusalText(f), fmtDur(f.Refusal.P99), floorBurstText(d, o.flood))})
-	}
-	if h, how := r.floodHash(db); h == 0 {
-		out = append(out, check{"SKIP", texts[4] + ": raw hash rate not measured before " + db})
-	} else {
-		v := f.Goodput() / h
-		ceiling := ""
-		if f.UsageErr == "" && f.Usage.CPUs > 0 {
-			ceiling = fmt.Sprintf("; ceiling %.3f: the share of the CPU PostgreSQL, the load generator and the rest left to Latchkey", f.Usage.Ceiling())
-		}
-		out = append(out, check{verdict(v >= floodGoodputTarget && f.Errors == 0),
-			fmt.Sprintf("%s: %.1f sign-ins/s vs %.1f raw hashes/s %s = %.3f (%d gave up%s)", texts[4], f.Goodput(), h, how, v, f.Errors, ceiling)})
-	}
-	return out
 }
 
 // missing says why a check's row has no measurement, or "" when it has one.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -14,8 +15,13 @@ func rps(conc int, n int64) *load.Result {
 	return &load.Result{Concurrency: conc, OK: n, Elapsed: time.Second}
 }
 
-// A row is judged against the baselines measured just before its own
-// database, not against another database's.
+// ceilingUsage is a usage split whose ceiling is c: the rest of a 2-CPU machine took 2(1-c) CPUs.
+func ceilingUsage(c float64) *usageSplit {
+	return &usageSplit{CPUs: 2, Server: 2 * c, Postgres: 2 * (1 - c)}
+}
+
+// A row is judged against the baselines measured just before its own database, not against
+// another database's, and a sign-in against the ceiling of its run.
 func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 	r := &report{
 		Opts: &options{concs: []int{16}, dbs: []string{"sqlite", "postgres"}, scenarios: map[string]bool{"refresh": true, "signin": true}},
@@ -24,8 +30,8 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 			{DB: "postgres", Floor: map[int]*load.Result{16: rps(16, 25000)}, Hash: &hashResult{Hashes: 72, Elapsed: time.Second}},
 		},
 		Rows: []row{
-			{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 81)},
-			{DB: "postgres", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 72)},
+			{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 81), Usage: ceilingUsage(0.95)},
+			{DB: "postgres", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 72), Usage: ceilingUsage(0.8)},
 			{DB: "postgres", Scenario: "refresh", Conc: 16, Res: rps(16, 5000)},
 		},
 	}
@@ -40,24 +46,29 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 		}
 	}
 
-	// The check lines name the baseline they used.
-	checkSays(t, r, "refresh on postgres", "vs 25000 floor req/s at c=16 measured just before postgres")
-	checkSays(t, r, "signin on sqlite", "vs 90.0 raw hashes/s measured just before sqlite")
+	// The checks name the yardstick they used, and judge sign-in against the ceiling:
+	// 81 / 90 = 0.900 of the raw rate, 0.947 of the ceiling 0.95.
+	checkSays(t, r, "refresh on postgres", "PASS", "floor 25000 req/s at c=16 measured just before postgres", "0.200 (>= 0.12)")
+	checkSays(t, r, "signin on sqlite", "PASS", "81.0 req/s = 0.900 × 90.0 raw hashes/s measured just before sqlite", "ceiling 0.950", "0.947 (>= 0.90)")
 
 	// A row measured between two hash-rate measurements is judged against their mean instead,
-	// and says so.
-	r.Rows[1].Hash = 80
+	// and says so: 72 / 80 = 0.900 of the raw rate, below 0.90 of the ceiling 1.0.
+	r.Rows[1].Hash, r.Rows[1].Usage = 80, ceilingUsage(1)
 	if v, base, _, _ := r.ratio(r.Rows[1]); base != 80 || v != 0.9 {
 		t.Errorf("bracketed row: ratio %v against %v, want 0.9 against 80", v, base)
 	}
-	checkSays(t, r, "signin on postgres", "vs 80.0 raw hashes/s measured around the row = 0.900")
+	checkSays(t, r, "signin on postgres", "PASS", "0.900 × 80.0 raw hashes/s measured around the run", "ceiling 1.000", "0.900 (>= 0.90)")
+	r.Rows[1].Res = rps(16, 71)
+	checkSays(t, r, "signin on postgres", "FAIL", "0.887 (>= 0.90)")
+	r.Rows[1].Usage = nil // no CPU split: no ceiling to judge against
+	checkSays(t, r, "signin on postgres", "SKIP", "no ceiling")
 
 	// So is a floor-target row measured between two floor measurements.
 	r.Rows[2].Floor = 20000
 	if v, base, _, _ := r.ratio(r.Rows[2]); base != 20000 || v != 0.25 {
 		t.Errorf("bracketed refresh row: ratio %v against %v, want 0.25 against 20000", v, base)
 	}
-	checkSays(t, r, "refresh on postgres", "vs 20000 floor req/s at c=16 measured around the row = 0.250")
+	checkSays(t, r, "refresh on postgres", "PASS", "floor 20000 req/s at c=16 measured around the run", "0.250 (>= 0.12)")
 
 	// A database without baselines has no ratio.
 	if _, _, _, ok := r.ratio(row{DB: "other", Scenario: "refresh", Conc: 16, Res: rps(16, 1)}); ok {
@@ -65,15 +76,21 @@ func TestRatioUsesOwnDatabaseBaseline(t *testing.T) {
 	}
 }
 
-// checkSays fails unless r has a check whose text starts with prefix, and every such check says want.
-func checkSays(t *testing.T, r *report, prefix, want string) {
+// checkSays fails unless r has a check whose target starts with prefix, and every such check has
+// status and says each of want.
+func checkSays(t *testing.T, r *report, prefix, status string, want ...string) {
 	t.Helper()
 	found := false
 	for _, c := range r.checks() {
-		if strings.HasPrefix(c.Text, prefix) {
+		if strings.HasPrefix(c.Target, prefix) {
 			found = true
-			if !strings.Contains(c.Text, want) {
-				t.Errorf("%s check does not say %q: %s", prefix, want, c.Text)
+			if c.Status != status {
+				t.Errorf("%s check: %s, want %s: %s", prefix, c.Status, status, c.Text())
+			}
+			for _, w := range want {
+				if !strings.Contains(c.Text(), w) {
+					t.Errorf("%s check does not say %q: %s", prefix, w, c.Text())
+				}
 			}
 		}
 	}
@@ -82,20 +99,63 @@ func checkSays(t *testing.T, r *report, prefix, want string) {
 	}
 }
 
-// -repeat reports the run with the median req/s, latencies and all.
-func TestMedianRun(t *testing.T) {
-	runs := []*load.Result{rps(16, 30), rps(16, 10), rps(16, 20)}
-	runs[2].Latency.P99 = 7 * time.Millisecond
-	if m := medianRun(runs); m.OK != 20 || m.Latency.P99 != 7*time.Millisecond {
-		t.Errorf("median of 30, 10, 20 req/s = %d req/s, p99 %v", m.OK, m.Latency.P99)
+// A judged row runs -repeat times, each run between two measurements of its yardstick (one shared
+// with the next run), and shows its median run.
+func TestMeasureRunsInterleavesYardstick(t *testing.T) {
+	yards := []float64{100, 80, 120, 60}
+	rates := []int64{45, 60, 30} // over yardsticks 90, 100, 90: 0.5, 0.6, 0.333
+	var calls []string
+	rw := row{DB: "postgres", Scenario: "signin", VsHash: true, Conc: 16}
+	err := rw.measureRuns(3, func() (rowRun, error) {
+		calls = append(calls, "run")
+		return rowRun{Res: rps(16, rates[len(rw.Runs)])}, nil
+	}, func() (float64, error) {
+		calls = append(calls, "yard")
+		return yards[strings.Count(strings.Join(calls, " "), "yard")-1], nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if m := medianRun(runs[:2]); m.OK != 10 {
-		t.Errorf("median of two = %d req/s, want the lower", m.OK)
+	if got := strings.Join(calls, " "); got != "yard run yard run yard run yard" {
+		t.Errorf("order: %s", got)
+	}
+	for i, want := range []float64{90, 100, 90} {
+		if rw.Runs[i].Yard != want {
+			t.Errorf("run %d: yardstick %v, want %v", i, rw.Runs[i].Yard, want)
+		}
+	}
+	if rw.Res.OK != 45 || rw.Hash != 90 {
+		t.Errorf("median run: %d req/s against %v, want 45 against 90 (0.5 of 0.333, 0.5, 0.6)", rw.Res.OK, rw.Hash)
+	}
+	if i := medianIndex(2, func(i int) float64 { return []float64{3, 1}[i] }); i != 1 {
+		t.Errorf("median of two = index %d, want the lower (1)", i)
 	}
 }
 
-// Goodput counts the sign-ins until 90% of the clients were served, and the flood's verdicts
-// follow the targets.
+// Most runs must pass; the cells are the median run's; runs that cannot be judged do not count.
+func TestVerdictOfRuns(t *testing.T) {
+	run := func(f float64) runVerdict {
+		return runVerdict{Pass: f >= 0.9, Figure: f, Short: fmt.Sprintf("%.2f", f), Ratio: fmt.Sprintf("%.2f", f)}
+	}
+	for _, c := range []struct {
+		runs         []runVerdict
+		status, cell string
+		runsText     string
+	}{
+		{[]runVerdict{run(0.95), run(0.85), run(0.91)}, "PASS", "0.91", "2 of 3 pass: 0.95, 0.85 ✗, 0.91"},
+		{[]runVerdict{run(0.95), run(0.85), run(0.89)}, "FAIL", "0.89", "1 of 3 pass: 0.95, 0.85 ✗, 0.89 ✗"},
+		{[]runVerdict{run(0.95), {Skip: "no ceiling"}, run(0.85)}, "FAIL", "0.85", "1 of 2 pass: 0.95, not judged, 0.85 ✗"},
+		{[]runVerdict{{Skip: "no ceiling"}}, "SKIP", "", ""},
+	} {
+		got := verdict("t", c.runs)
+		if got.Status != c.status || got.Ratio != c.cell || got.Runs != c.runsText {
+			t.Errorf("%+v: %s %q %q, want %s %q %q", c.runs, got.Status, got.Ratio, got.Runs, c.status, c.cell, c.runsText)
+		}
+	}
+}
+
+// Goodput counts the sign-ins until 90% of the clients were served and is judged against the
+// ceiling; the flood's verdicts follow the targets, and most floods decide.
 func TestFloodGoodputAndChecks(t *testing.T) {
 	f := &floodResult{Fired: 1000, OK: 1000, Elapsed: 20 * time.Second, Refused: 3000,
 		ServedN: 900, Served: 15 * time.Second,
@@ -103,14 +163,16 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 		ServerRefusal: refusalHist(2900, 100, 0), // 99% within 25 ms
 		Health:        probeResult{Latency: load.Summary{Count: 100, Max: 50 * time.Millisecond}},
 		Refresh:       probeResult{Latency: load.Summary{Count: 100, P99: 80 * time.Millisecond}},
+		Usage:         *ceilingUsage(0.98),
 		PeakRSS:       200 << 20}
 	if g := f.Goodput(); g != 60 {
 		t.Fatalf("goodput = %v, want 900 / 15s = 60", g)
 	}
 	r := &report{
-		Opts:      &options{concs: []int{16}, dbs: []string{"postgres"}, scenarios: map[string]bool{"flood": true}, flood: 1000, queueTimeout: 3 * time.Second},
+		Opts:      &options{concs: []int{16}, dbs: []string{"postgres"}, scenarios: map[string]bool{"flood": true}, flood: 1000, queueTimeout: 3 * time.Second, rssWait: time.Minute},
 		Baselines: []*baseline{{DB: "postgres", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 64, Elapsed: time.Second}}},
-		DBs:       []*dbRun{{Name: "postgres", Flood: f}},
+		DBs: []*dbRun{{Name: "postgres", Floods: []floodRun{{Result: f}}, RSSStart: 60 << 20,
+			RSS: rssWatch{Watched: time.Minute, After: 45 << 20, Below: 8 * time.Second}}},
 	}
 	verdicts := func() string {
 		var out []string
@@ -119,44 +181,83 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	if v := verdicts(); v != "PASS PASS PASS PASS PASS" {
-		t.Errorf("a good flood: %s", v) // goodput 60 / 64 = 0.94
+	if v := verdicts(); v != "PASS PASS PASS PASS PASS PASS" {
+		t.Errorf("a good flood: %s", v) // goodput 60 / 64 = 0.9375 raw, 0.957 of the ceiling 0.98
 	}
 	// The clients' view of the 503s includes the machine taking in a burst of connections; the
 	// server's own time is judged.
 	f.Refusal.P99 = 2 * time.Second
-	if v := verdicts(); v != "PASS PASS PASS PASS PASS" {
+	if v := verdicts(); v != "PASS PASS PASS PASS PASS PASS" {
 		t.Errorf("503s slow to reach the clients, fast in the server: %s", v)
 	}
 	f.RefusedLate = 1
-	if v := verdicts(); v != "PASS PASS PASS FAIL PASS" {
+	if v := verdicts(); v != "PASS PASS PASS FAIL PASS PASS" {
 		t.Errorf("a 503 after waiting out the deadline: %s", v)
 	}
 	f.RefusedLate, f.ServerRefusalErr = 0, "GET /metrics: 500"
-	if v := verdicts(); v != "PASS PASS PASS FAIL PASS" {
+	if v := verdicts(); v != "PASS PASS PASS FAIL PASS PASS" {
 		t.Errorf("server's refusal times not read: %s", v)
 	}
 	f.ServerRefusalErr = ""
-	f.ServerRefusal, f.Served, f.Refresh.Errors = refusalHist(2900, 0, 100), 18*time.Second, 1
-	if v := verdicts(); v != "PASS PASS FAIL FAIL FAIL" {
-		t.Errorf("slow 503s in the server, goodput 0.83, a refresh error: %s", v)
+	// A ceiling of 0.8 leaves the same goodput 1.17 of it; a raw ratio of 0.94 against a ceiling
+	// of 1.0 would not pass 0.90 of the raw rate itself were the rate lower: 45 / 64 = 0.70.
+	f.Usage = *ceilingUsage(0.8)
+	checkSays(t, r, "flood on postgres: sign-in goodput", "PASS", "60.0 sign-ins/s = 0.938 × 64.0 raw hashes/s measured just before postgres", "ceiling 0.800", "1.172 (>= 0.90)")
+	f.ServerRefusal, f.Served, f.Refresh.Errors, f.Usage = refusalHist(2900, 0, 100), 18*time.Second, 1, *ceilingUsage(0.98)
+	if v := verdicts(); v != "PASS PASS FAIL FAIL FAIL PASS" {
+		t.Errorf("slow 503s in the server, goodput 0.80 of the ceiling, a refresh error: %s", v)
 	}
 	f.Refused = 0 // nothing refused: the 503 check has nothing to judge
-	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL" || f.Goodput() != 50 {
+	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL PASS" || f.Goodput() != 50 {
 		t.Errorf("no refusals: %s, goodput %v", v, f.Goodput())
 	}
-	f.Served = 0 // fewer than 90% signed in: no goodput
-	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL" || f.Goodput() != 0 {
+	f.Served, f.Usage, f.UsageErr = 0, usageSplit{}, "too few clients signed in" // fewer than 90% signed in: no goodput
+	if v := verdicts(); v != "PASS PASS FAIL SKIP FAIL PASS" || f.Goodput() != 0 {
 		t.Errorf("most clients unserved: %s, goodput %v", v, f.Goodput())
 	}
 
 	// The hash rate measured around the flood is its yardstick when there is one.
-	f.Served, f.Refusal.P99, f.Refresh.Errors, f.Refused = 15*time.Second, 20*time.Millisecond, 0, 3000
+	f.Served, f.Refusal.P99, f.Refresh.Errors, f.Refused, f.Usage, f.UsageErr = 15*time.Second, 20*time.Millisecond, 0, 3000, *ceilingUsage(1), ""
 	f.ServerRefusal = refusalHist(3000, 0, 0)
-	r.DBs[0].FloodHash = 50
-	checks := r.floodChecks("postgres")
-	if last := checks[len(checks)-1]; last.Status != "PASS" || !strings.Contains(last.Text, "vs 50.0 raw hashes/s measured around the flood = 1.200") {
-		t.Errorf("flood against its own bracket: %s %s", last.Status, last.Text)
+	r.DBs[0].Floods[0].Hash = 50
+	checkSays(t, r, "flood on postgres: sign-in goodput", "PASS", "60.0 sign-ins/s = 1.200 × 50.0 raw hashes/s measured around the flood", "1.200 (>= 0.90)")
+
+	// Two more floods: most decide, the median's figures are shown.
+	bad := *f
+	bad.Served = 30 * time.Second // 30 sign-ins/s: 0.6 of the ceiling
+	r.DBs[0].Floods = append(r.DBs[0].Floods, floodRun{Result: &bad, Hash: 50}, floodRun{Result: &bad, Hash: 50})
+	checkSays(t, r, "flood on postgres: sign-in goodput", "FAIL", "1 of 3 pass: 1.200, 0.600 ✗, 0.600 ✗")
+	r.DBs[0].Floods[2].Result = f
+	checkSays(t, r, "flood on postgres: sign-in goodput", "PASS", "2 of 3 pass: 1.200, 0.600 ✗, 1.200")
+
+	// What the floods left of the memory: below 100 MiB by the end of the watch.
+	checkSays(t, r, "Latchkey's RSS on postgres", "PASS", "**45.0 MiB** 1m0s after the last flood's end (below 100.0 MiB 8s after", "at start 60.0 MiB, peak 200.0 MiB", "0.45 (< 1)")
+	r.DBs[0].RSS = rssWatch{Watched: time.Minute, After: 177 << 20, Below: -1}
+	checkSays(t, r, "Latchkey's RSS on postgres", "FAIL", "177.0 MiB", "never below 100.0 MiB")
+}
+
+// The report's verdict table shows, for each verdict, its ratio, its yardstick and PASS or FAIL.
+func TestReportShowsVerdicts(t *testing.T) {
+	r := &report{
+		Opts:      &options{concs: []int{16}, dbs: []string{"sqlite"}, scenarios: map[string]bool{"signin": true}, repeat: 3},
+		Baselines: []*baseline{{DB: "sqlite", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 90, Elapsed: time.Second}}},
+		Rows: []row{{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 81), Runs: []rowRun{
+			{Res: rps(16, 81), Usage: ceilingUsage(0.95), Yard: 90},
+			{Res: rps(16, 70), Usage: ceilingUsage(0.95), Yard: 90},
+			{Res: rps(16, 84), Usage: ceilingUsage(0.95), Yard: 90},
+		}}},
+	}
+	var b strings.Builder
+	r.write(&b)
+	out := b.String()
+	for _, want := range []string{
+		"| verdict | target | measured (median run) | yardstick | ratio | runs |",
+		"| **PASS** | signin on sqlite at c=16: signin req/s >= 0.90 × the ceiling | 81.0 req/s = 0.900 × 90.0 raw hashes/s measured around the run | ceiling 0.950",
+		"| 0.947 (>= 0.90) | 2 of 3 pass: 0.947, 0.819 ✗, 0.982 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }
 

@@ -74,7 +74,7 @@ func TestReportUsage(t *testing.T) {
 	if !strings.Contains(sb.String(), "| postgres | signin | 16 | 0.875 | 0.905 | 2 | 97% | 29.00 ms |") {
 		t.Errorf("usage table:\n%s", sb.String())
 	}
-	checkSays(t, r, "signin on postgres", "= 0.875 (ceiling 0.905")
+	checkSays(t, r, "signin on postgres", "PASS", "= 0.875 × 80.0 raw hashes/s", "ceiling 0.905", "0.967 (>= 0.90)") // 0.875 / 0.905
 
 	// A row without usage prints no table.
 	r.Rows[0].Usage = nil

@@ -9,15 +9,15 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/latchkey/latchkey/internal/argon2"
 )
 
 // DefaultArgon2Params are OWASP's recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
@@ -48,56 +48,69 @@ var errPasswordMismatch = errors.New("password mismatch")
 // instead of queueing: at once when the queue's predicted wait already exceeds the deadline,
 // else when the deadline passes.
 //
-// Each slot owns its argon2id block memory and reuses it hash after hash: allocating 19 MiB per
-// hash made the Go heap churn through a gigabyte a second under a sign-in flood, and the zeroing,
-// page faults and TLB shootdowns of that churn took as much CPU as the hashing itself (measured
-// on 2 cores under a 1000-client flood: 25-33 sign-ins/s before, 35-40 after).
-// Memory a slot has not used for hashMemoryIdle is given back.
+// Every hash allocates its argon2id block memory afresh (golang.org/x/crypto/argon2 owns it),
+// so under a sign-in flood the Go heap churns through a gigabyte a second: the slots bound how
+// much of it is live at once, the server's GC settings (cmd/latchkey: tuneGC) size the heap for
+// that, and the memory is handed back to the operating system once the slots go idle (see
+// memoryRelease).
 type passwords struct {
-	params *argon2id.Params
-	slots  chan struct{}
-	mem    chan *hashMemory // one per slot; a hash holding a slot takes one
-	dummy  string           // a real hash of a random password, verified when the user is unknown
-	queue  hashQueue
+	params  *argon2id.Params
+	slots   chan struct{}
+	dummy   string // a real hash of a random password, verified when the user is unknown
+	queue   hashQueue
+	release memoryRelease
 }
 
-// hashMemoryIdle is how long a slot's hashing memory is kept unused before it is given back: a
-// server between bursts of sign-ins holds no hashing memory for long.
-const hashMemoryIdle = time.Minute
+// releaseAfterIdle is how long the hashing slots must have stayed unused before the heap's free
+// memory is handed back to the operating system: long enough that a burst's retries (Retry-After
+// is whole seconds) and the next request of a steady trickle of sign-ins find the heap as they
+// left it, short enough that a server is back to its idle size well within a minute of a burst.
+const releaseAfterIdle = 5 * time.Second
 
-// hashMemory is one slot's argon2id block memory, given back after hashMemoryIdle unused.
-type hashMemory struct {
-	mu    sync.Mutex
-	m     argon2.Memory
-	busy  bool
-	timer *time.Timer
+// releaseMinHashMemory is the least memory one hash must take for its churn to be worth handing
+// back: below it (the tests' tiny parameters) the runtime's own scavenger is enough.
+const releaseMinHashMemory = 4 << 20
+
+// memoryRelease hands the heap's free memory back to the operating system once password hashing
+// has gone idle. A burst of sign-ins leaves the heap as large as the hashing slots' churn made it
+// (the collector's goal stays where the burst's live hashes put it, and the runtime scavenges
+// what lies above it slowly, or only after its two-minute forced collection): RSS stayed at
+// 176-180 MiB after a burst, four times the idle server's. One debug.FreeOSMemory (a collection,
+// then every free page back) once the slots have been idle for releaseAfterIdle brings it back
+// within seconds. It costs a hash nothing but a load of an atomic flag, and a burst one
+// collection of a heap that no longer holds any hash.
+type memoryRelease struct {
+	after time.Duration // 0: never
+	armed atomic.Bool   // a check is scheduled
+	seen  atomic.Int64  // hashes completed when the check was scheduled
+	// Hooks, replaced by tests: schedule runs f after d (time.AfterFunc); free hands the memory back.
+	schedule func(d time.Duration, f func())
+	free     func()
 }
 
-// take marks h in use; put marks it idle again and starts the idle countdown.
-func (h *hashMemory) take() *argon2.Memory {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.busy = true
-	return &h.m
-}
-
-func (h *hashMemory) put() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.busy = false
-	if h.timer == nil {
-		h.timer = time.AfterFunc(hashMemoryIdle, h.freeIfIdle)
-	} else {
-		h.timer.Reset(hashMemoryIdle)
+// hashDone schedules a check for idleness unless one is pending. It runs as a slot is released.
+func (p *passwords) hashDone() {
+	r := &p.release
+	if r.after <= 0 || r.armed.Load() || !r.armed.CompareAndSwap(false, true) {
+		return
 	}
+	r.seen.Store(p.queue.hashes.Load())
+	r.schedule(r.after, p.releaseIfIdle)
 }
 
-func (h *hashMemory) freeIfIdle() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.busy {
-		h.m.Free()
+// releaseIfIdle hands the memory back when no hash ran since the check was scheduled and none
+// runs now, and otherwise checks again releaseAfterIdle later.
+func (p *passwords) releaseIfIdle() {
+	r := &p.release
+	if n := p.queue.hashes.Load(); n != r.seen.Load() || len(p.slots) > 0 {
+		r.seen.Store(n)
+		r.schedule(r.after, p.releaseIfIdle)
+		return
 	}
+	// Disarmed before the release: a hash that ends from here on schedules the next check, so
+	// the memory of one that started meanwhile is handed back too.
+	r.armed.Store(false)
+	r.free()
 }
 
 // hashQueue is the bookkeeping behind the deadline: how many callers wait for a slot, and how
@@ -156,6 +169,18 @@ func HashingMemory(budget int64, p *argon2id.Params) int64 {
 	return int64(hashSlots(budget, p)) * int64(p.Memory) * 1024
 }
 
+// GCPercent is the garbage collector's heap growth a server runs with unless the operator set
+// GOGC: fewer collections than Go's default on paths that allocate per request (cmd/latchkey's
+// tuneGC says why these values; the benchmark's raw hash rate runs with them too).
+const GCPercent = 200
+
+// MemoryLimit is the soft heap limit a server runs with unless the operator set GOMEMLIMIT or
+// --memory-limit: 128 MiB for the server's own heap and for the garbage of the hashes between two
+// collections, plus what the hashes under way may hold with this budget and these parameters.
+func MemoryLimit(budget int64, p *argon2id.Params) int64 {
+	return 128<<20 + HashingMemory(budget, p)
+}
+
 // hashSlots is how many hashes may run at once within budget bytes: never below one, and never
 // above the usable CPUs. argon2id keeps a CPU and its caches busy for the whole hash: measured on
 // two cores, four concurrent 19 MiB hashes did 10-15% fewer sign-ins per second than two, while
@@ -174,33 +199,40 @@ func hashSlots(budget int64, p *argon2id.Params) int {
 // newPasswords makes the hasher. queueDeadline is the longest a hash may wait for a slot
 // (0: no limit beyond the caller's context).
 func newPasswords(params *argon2id.Params, memoryBudget int64, queueDeadline time.Duration) (*passwords, error) {
+	return newPasswordsReleasing(params, memoryBudget, queueDeadline,
+		func(d time.Duration, f func()) { time.AfterFunc(d, f) }, debug.FreeOSMemory)
+}
+
+// newPasswordsReleasing is newPasswords with memoryRelease's hooks.
+func newPasswordsReleasing(params *argon2id.Params, memoryBudget int64, queueDeadline time.Duration,
+	schedule func(time.Duration, func()), free func()) (*passwords, error) {
 	n := hashSlots(memoryBudget, params)
-	p := &passwords{params: params, slots: make(chan struct{}, n), mem: make(chan *hashMemory, n)}
-	for range n {
-		p.mem <- &hashMemory{}
-	}
+	p := &passwords{params: params, slots: make(chan struct{}, n)}
 	p.queue.deadline, p.queue.now = max(queueDeadline, 0), time.Now
+	p.release.schedule, p.release.free = schedule, free
+	if int64(params.Memory)*1024 >= releaseMinHashMemory {
+		p.release.after = releaseAfterIdle
+	}
 	var random [32]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return nil, err
 	}
-	// Making the dummy faults one slot's memory in; hashing again in that memory is the first
-	// measurement of how long a hash takes here. (Timing the first hash, faults and all, made the
-	// estimate two to four times too long, and a flood right after start was refused and spread
-	// out by it.)
-	hm := <-p.mem
-	defer func() { hm.put(); p.mem <- hm }()
-	dummy, err := p.create(hm.take(), string(random[:]))
+	// Making the dummy faults the heap's first hash memory in; hashing again, most likely in the
+	// pages the first hash left, is the first measurement of how long a hash takes here. (Timing
+	// the first hash, faults and all, made the estimate two to four times too long, and a flood
+	// right after start was refused and spread out by it.)
+	dummy, err := p.create(string(random[:]))
 	if err != nil {
 		return nil, fmt.Errorf("create dummy hash: %w", err)
 	}
 	p.dummy = dummy
 	start := time.Now()
-	if _, err := p.create(hm.take(), string(random[:])); err != nil {
+	if _, err := p.create(string(random[:])); err != nil {
 		return nil, fmt.Errorf("time a hash: %w", err)
 	}
 	first := max(time.Since(start), time.Nanosecond)
 	p.queue.set(first, first/2) // one sample: as unsure as TCP is of its first round trip
+	p.hashDone()                // the two hashes' memory goes back too, once the server is idle
 	return p, nil
 }
 
@@ -319,36 +351,33 @@ const hashFastRise = 1.0 / 256
 // sooner and is told again.
 const maxRetryAfter = time.Minute
 
-// acquire waits for a hashing slot and returns the slot's block memory. It gives up when ctx
-// ends (returning ctx's error), and, with a queue deadline, when the slot cannot be had within it
-// (returning a CodeUnavailable *Error with Retry-After): at once when the predicted wait exceeds
-// the deadline, or when the deadline passes while waiting. release must be called when the hash
-// is done, and the memory not used after it.
-func (p *passwords) acquire(ctx context.Context) (mem *argon2.Memory, release func(), err error) {
+// acquire waits for a hashing slot. It gives up when ctx ends (returning ctx's error), and, with
+// a queue deadline, when the slot cannot be had within it (returning a CodeUnavailable *Error
+// with Retry-After): at once when the predicted wait exceeds the deadline, or when the deadline
+// passes while waiting. release must be called when the hash is done.
+func (p *passwords) acquire(ctx context.Context) (release func(), err error) {
 	q := &p.queue
 	select {
 	case p.slots <- struct{}{}: // a free slot: no queue at all
 		placeFrom(ctx).giveBack()
 	default:
 		if err := p.wait(ctx); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	// The wait may have outlived the request: do not spend a hash on a caller who has left.
 	if err := ctx.Err(); err != nil {
 		<-p.slots
-		return nil, nil, err
+		return nil, err
 	}
-	hm := <-p.mem // never waits: there is one per slot
 	start := q.now()
-	return hm.take(), func() {
+	return func() {
 		now := q.now()
-		hm.put()
-		p.mem <- hm
 		q.observe(now.Sub(start), now, q.waiting.Load() > 0)
 		q.held.Add(int64(now.Sub(start)))
 		q.hashes.Add(1)
 		<-p.slots
+		p.hashDone()
 	}, nil
 }
 
@@ -446,32 +475,38 @@ func (p *passwords) wait(ctx context.Context) error {
 
 // Hash makes an argon2id hash of password.
 func (p *passwords) Hash(ctx context.Context, password string) (string, error) {
-	mem, release, err := p.acquire(ctx)
+	release, err := p.acquire(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer release()
-	return p.create(mem, password)
+	return p.create(password)
 }
 
-// create hashes password with the server's parameters in mem, in argon2id's usual encoding
-// ($argon2id$v=19$m=...,t=...,p=...$salt$key, unpadded base64), as alexedwards/argon2id writes it.
-func (p *passwords) create(mem *argon2.Memory, password string) (string, error) {
+// create hashes password with the server's parameters and a random salt, in argon2id's usual
+// encoding ($argon2id$v=19$m=...,t=...,p=...$salt$key, unpadded base64), as the reference
+// implementation and alexedwards/argon2id write it.
+func (p *passwords) create(password string) (string, error) {
 	salt := make([]byte, p.params.SaltLength)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey(mem, []byte(password), salt, p.params.Iterations, p.params.Memory, p.params.Parallelism, p.params.KeyLength)
+	return encodeHash(p.params, password, salt), nil
+}
+
+// encodeHash hashes password with params and salt, in the encoding create describes.
+func encodeHash(params *argon2id.Params, password string, salt []byte) string {
+	key := argon2.IDKey([]byte(password), salt, params.Iterations, params.Memory, params.Parallelism, params.KeyLength)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
-		p.params.Memory, p.params.Iterations, p.params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		params.Memory, params.Iterations, params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify checks password against hash. On a match it may return a replacement hash, for hashes
 // that are bcrypt (imported) or argon2id with other parameters; the caller stores it. A mismatch
 // is errPasswordMismatch.
 func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade string, err error) {
-	mem, release, err := p.acquire(ctx)
+	release, err := p.acquire(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -486,16 +521,11 @@ func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade 
 			params.Parallelism > maxImportedArgon2Lanes {
 			return "", errors.New("password hash parameters exceed the allowed cost")
 		}
-		own := *params == *p.params
-		hashMem := mem
-		if !own {
-			hashMem = nil // an imported hash's memory is its own, and not kept
-		}
-		if subtle.ConstantTimeCompare(argon2.IDKey(hashMem, []byte(password), salt, params.Iterations, params.Memory, params.Parallelism, uint32(len(key))), key) != 1 {
+		if subtle.ConstantTimeCompare(argon2.IDKey([]byte(password), salt, params.Iterations, params.Memory, params.Parallelism, uint32(len(key))), key) != 1 {
 			return "", errPasswordMismatch
 		}
-		if !own {
-			return p.create(mem, password)
+		if *params != *p.params {
+			return p.create(password)
 		}
 		return "", nil
 	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
@@ -512,7 +542,7 @@ func (p *passwords) Verify(ctx context.Context, password, hash string) (upgrade 
 			}
 			return "", fmt.Errorf("compare bcrypt password: %w", err)
 		}
-		return p.create(mem, password)
+		return p.create(password)
 	default:
 		return "", errors.New("unknown password hash format")
 	}

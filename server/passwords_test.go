@@ -11,8 +11,6 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/latchkey/latchkey/internal/argon2"
 )
 
 var cheap = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -79,7 +77,7 @@ func TestPasswordVerifyAndUpgrade(t *testing.T) {
 
 // Our hashes are argon2id's usual encoding: alexedwards/argon2id (what other Go services and
 // earlier Latchkey versions wrote) verifies ours, and ours verify its, with the default
-// parameters on slot memory reused from hash to hash.
+// parameters.
 func TestPasswordHashesInteroperate(t *testing.T) {
 	ctx := context.Background()
 	p, err := newPasswords(DefaultArgon2Params, 1<<30, 0)
@@ -107,24 +105,117 @@ func TestPasswordHashesInteroperate(t *testing.T) {
 	}
 }
 
-// A slot's hashing memory stays for the next hash, and is given back once idle, never while a
-// hash uses it.
-func TestHashMemoryIdle(t *testing.T) {
-	var h hashMemory
-	m := h.take()
-	argon2.IDKey(m, []byte("pw"), []byte("saltsaltsaltsalt"), 1, 64, 1, 32)
-	h.freeIfIdle() // the idle timer firing while a hash runs
-	if m.Size() == 0 {
-		t.Fatal("memory in use was given back")
+// Stored hashes are argon2id's reference encoding, byte for byte: these vectors come from the
+// reference implementation's command-line tool (Debian's argon2 package, `printf %s PASSWORD |
+// argon2 SALT -id -t T -k M -p P -l L -e`), not from any Go code, so they hold both our hashing
+// and our encoding to the format every earlier hash in a database was written in.
+func TestPasswordHashKnownVectors(t *testing.T) {
+	for _, v := range []struct {
+		password, salt string
+		params         *argon2id.Params
+		want           string
+	}{
+		{"correct-horse", "0123456789abcdef", DefaultArgon2Params,
+			"$argon2id$v=19$m=19456,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$Y7M1bhWqqijLLRFsFRE4eQcEvQVz3Bj9bWBHHIpCniI"},
+		{"ünïcödé pässwörd ✓", "0123456789abcdef", DefaultArgon2Params,
+			"$argon2id$v=19$m=19456,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$avnkgHm3s+Ll+CpfgxpfFvlGz8dyUaBSSEHBSqVFdBc"},
+		{"older", "saltsaltsaltsalt", &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+			"$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$sSl/iFMHplARvKq7UOMa/51kxfYrtaYIlQqJtIP+47k"},
+		{"lanes", "another salt 16b", &argon2id.Params{Memory: 256, Iterations: 3, Parallelism: 4, SaltLength: 16, KeyLength: 16},
+			"$argon2id$v=19$m=256,t=3,p=4$YW5vdGhlciBzYWx0IDE2Yg$fcAom0vdSJZG03huJ/+dqg"},
+	} {
+		if got := encodeHash(v.params, v.password, []byte(v.salt)); got != v.want {
+			t.Errorf("%q with %+v:\n got %s\nwant %s", v.password, *v.params, got, v.want)
+		}
+		// The server verifies them: with its own parameters as they are, other ones upgraded.
+		p, err := newPasswords(v.params, 1<<30, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up, err := p.Verify(context.Background(), v.password, v.want); err != nil || up != "" {
+			t.Errorf("%q: verify the vector: upgrade %q, err %v", v.password, up, err)
+		}
+		if _, err := p.Verify(context.Background(), v.password+"!", v.want); !errors.Is(err, errPasswordMismatch) {
+			t.Errorf("%q: the vector accepts another password: %v", v.password, err)
+		}
 	}
-	h.put()
-	defer h.timer.Stop()
-	if m.Size() == 0 {
-		t.Fatal("memory given back as soon as the hash ended")
+}
+
+// Once the hashing slots have been idle for a while, the heap's free memory goes back to the
+// operating system, once per idle spell, never while a hash runs or soon after one.
+func TestMemoryReleaseWhenHashingIdle(t *testing.T) {
+	var pending []func()
+	freed := 0
+	schedule := func(d time.Duration, f func()) {
+		if d != releaseAfterIdle {
+			t.Errorf("scheduled after %v, want %v", d, releaseAfterIdle)
+		}
+		pending = append(pending, f)
 	}
-	h.freeIfIdle()
-	if m.Size() != 0 {
-		t.Fatal("idle memory was kept")
+	p, err := newPasswordsReleasing(DefaultArgon2Params, 1<<30, 0, schedule, func() { freed++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fire runs the one check that must be pending.
+	fire := func(what string) {
+		t.Helper()
+		if len(pending) != 1 {
+			t.Fatalf("%s: %d checks pending, want 1", what, len(pending))
+		}
+		f := pending[0]
+		pending = pending[1:]
+		f()
+	}
+	// The start's two hashes (the dummy, and the timing of a hash) go back too.
+	fire("idle after the start")
+	if freed != 1 {
+		t.Fatalf("%d releases after the start, want 1", freed)
+	}
+
+	ctx := context.Background()
+	h, err := p.Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Verify(ctx, "pw", h); err != nil { // a second hash while the check is pending
+		t.Fatal(err)
+	}
+	fire("hashes since the check was scheduled")
+	if freed != 1 {
+		t.Fatal("memory released although hashes ran since the check was scheduled")
+	}
+	release, err := p.acquire(ctx) // a hash under way when the check comes
+	if err != nil {
+		t.Fatal(err)
+	}
+	fire("a hash under way")
+	if freed != 1 {
+		t.Fatal("memory released while a hash held a slot")
+	}
+	release()
+	fire("a hash ended since")
+	if freed != 1 {
+		t.Fatal("memory released right after a hash")
+	}
+	fire("idle since the last check")
+	if freed != 2 || len(pending) != 0 {
+		t.Fatalf("idle: %d releases, %d checks pending; want 2, 0", freed, len(pending))
+	}
+	if _, err := p.Hash(ctx, "again"); err != nil {
+		t.Fatal(err)
+	}
+	fire("idle after one more hash")
+	if freed != 3 || len(pending) != 0 {
+		t.Fatalf("%d releases, %d checks pending after one more hash; want 3, 0", freed, len(pending))
+	}
+
+	// Hashes too small to matter never schedule a release.
+	small, err := newPasswordsReleasing(cheap, 1<<30, 0, schedule, func() { freed++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.Hash(ctx, "pw"); err != nil || len(pending) != 0 {
+		t.Fatalf("64 KiB hashes: err %v, %d releases scheduled", err, len(pending))
 	}
 }
 
@@ -135,7 +226,7 @@ func TestHashingQueueHonoursContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, release, err := p.acquire(context.Background())
+	release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +387,7 @@ func TestHashQueueLearnsHashTime(t *testing.T) {
 // deadline, a caller that waited would hit the test's context timeout instead.
 func TestHashQueueRefusesAtOnce(t *testing.T) {
 	p := oneSlot(t, time.Hour, 2*time.Hour)
-	_, release, err := p.acquire(context.Background())
+	release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +415,7 @@ func TestHashQueueRefusesAtOnce(t *testing.T) {
 // before: 1.75s, rounded down to 1s.
 func TestHashQueueRefusesByDepth(t *testing.T) {
 	p := oneSlot(t, 2500*time.Millisecond, time.Second)
-	_, release, err := p.acquire(context.Background())
+	release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +444,7 @@ func TestHashQueueRefusesByDepth(t *testing.T) {
 // When the estimate is too hopeful, the wait is still capped at the deadline.
 func TestHashQueueDeadlineCapsWait(t *testing.T) {
 	p := oneSlot(t, 30*time.Millisecond, time.Nanosecond) // predicts no wait at all
-	_, release, err := p.acquire(context.Background())
+	release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +469,7 @@ func TestHashQueueDeadlineCapsWait(t *testing.T) {
 func TestHashQueueWaitsWithinDeadline(t *testing.T) {
 	for _, deadline := range []time.Duration{time.Hour, 0} {
 		p := oneSlot(t, deadline, time.Millisecond)
-		_, release, err := p.acquire(context.Background())
+		release, err := p.acquire(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -402,7 +493,7 @@ func TestHashQueueSpreadsRetries(t *testing.T) {
 	p := oneSlot(t, 500*time.Millisecond, time.Second) // one place: 1s; told 0.25s early
 	now := time.Unix(1_000_000, 0)
 	p.queue.now = func() time.Time { return now }
-	_, release, err := p.acquire(context.Background())
+	release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +557,7 @@ func TestHashQueueAdmit(t *testing.T) {
 	if err := admitErr(p); err != nil {
 		t.Fatalf("free slot: %v", err)
 	}
-	_, release, err := p.acquire(context.Background())
+	release, err := p.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +604,7 @@ func TestHashQueueAdmitHoldsPlaces(t *testing.T) {
 	}
 
 	// The first takes the free slot with its place; the depth drops by one.
-	_, release, err := p.acquire(ctxs[0])
+	release, err := p.acquire(ctxs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,7 +619,7 @@ func TestHashQueueAdmitHoldsPlaces(t *testing.T) {
 	// The second waits for the slot, counted once with its place.
 	got := make(chan error, 1)
 	go func() {
-		_, rel, err := p.acquire(ctxs[1])
+		rel, err := p.acquire(ctxs[1])
 		if err == nil {
 			rel()
 		}

@@ -40,6 +40,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxOpenConns bounds PostgreSQL connections (default 20). SQLite always writes through one.
 	MaxOpenConns int
+	// MinConns is how many PostgreSQL connections are opened at start and kept open, idle or not
+	// (default 0: opened as queries need them, closed after five idle minutes). SQLite ignores it.
+	MinConns int
 	// SlowQuery is the duration from which a query is logged at warn level (default 200ms).
 	SlowQuery time.Duration
 }
@@ -53,6 +56,7 @@ type Store struct {
 	closers []*sql.DB
 	pg      *sql.DB   // PostgreSQL outside transactions: the hot paths use pgx's native interface
 	hot     *hotPaths // PostgreSQL: batching of the hot statements
+	keeper  *minConns // PostgreSQL: the connections kept open (nil: none)
 }
 
 // Open connects to the database that opts names. It does not migrate; call Migrate.
@@ -65,6 +69,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.MaxOpenConns <= 0 {
 		opts.MaxOpenConns = 20
+	}
+	if opts.MinConns > opts.MaxOpenConns {
+		return nil, fmt.Errorf("%d connections to keep open exceed the %d the pool may open", opts.MinConns, opts.MaxOpenConns)
 	}
 	if opts.SlowQuery <= 0 {
 		opts.SlowQuery = 200 * time.Millisecond
@@ -172,10 +179,14 @@ func (s *Store) openPostgres(ctx context.Context, opts Options, cfg func(bool) *
 	s.closers = append(s.closers, sdb)
 	sdb.SetMaxOpenConns(opts.MaxOpenConns)
 	sdb.SetMaxIdleConns(opts.MaxOpenConns)
-	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	sdb.SetConnMaxIdleTime(connMaxIdle)
 	s.db, s.rdb, s.dialect, s.pg = db, db, Postgres, sdb
 	s.startHotPaths(opts.MaxOpenConns)
-	return s.Ping(ctx)
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	s.keeper, err = startMinConns(ctx, sdb, opts.MinConns)
+	return err
 }
 
 // defaultConnectTimeout bounds opening one PostgreSQL connection when the URL does not say
@@ -236,6 +247,8 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.hot.close()
 	s.hot = nil // Close may come twice (a test's own, then its cleanup's): stop the workers once
+	s.keeper.close()
+	s.keeper = nil
 	var errs []error
 	for _, db := range s.closers {
 		errs = append(errs, db.Close())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -192,5 +193,75 @@ func TestSessionCheckSettlesOnGenericPlan(t *testing.T) {
 	if custom > 5 || generic < runs-5 {
 		t.Fatalf("%d executions: %d custom plans, %d generic; want at most 5 custom (PostgreSQL's "+
 			"trial) and the rest generic", runs, custom, generic)
+	}
+}
+
+// TestMinConnsKeptOpen: with MinConns, the PostgreSQL pool opens that many connections at start,
+// before any query needs them, and a round of its keeper replaces those the database dropped.
+// Without it the pool opens one (the start's ping) and grows only under queries.
+func TestMinConnsKeptOpen(t *testing.T) {
+	if testdb.Backend() != store.Postgres {
+		t.Skip("PostgreSQL only: SQLite's connections are its own file handles")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, testdb.PostgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close(context.Background()) })
+	dbURL := testdb.PostgresSchema(t)
+	// open returns a store whose connections PostgreSQL lists under their own application name.
+	open := func(minConns int) (*store.Store, string) {
+		u, _ := url.Parse(dbURL)
+		q := u.Query()
+		app := fmt.Sprintf("lk_min_conns_%d_%d", minConns, time.Now().UnixNano())
+		q.Set("application_name", app)
+		u.RawQuery = q.Encode()
+		st, err := store.Open(ctx, store.Options{URL: u.String(), MaxOpenConns: 8, MinConns: minConns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st, app
+	}
+	backends := func(app string) int {
+		t.Helper()
+		var n int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	if _, app := open(0); backends(app) > 1 {
+		t.Errorf("MinConns 0: %d connections open at start, want at most the ping's one", backends(app))
+	}
+	st, app := open(3)
+	if n := backends(app); n < 3 {
+		t.Fatalf("MinConns 3: %d connections open at start, want 3", n)
+	}
+
+	// The database drops them all (a restart, a failover, an idle-session timeout).
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(10 * time.Second); backends(app) > 0; {
+		if time.Now().After(end) {
+			t.Fatalf("%d backends still there after pg_terminate_backend", backends(app))
+		}
+		runtime.Gosched()
+	}
+	if err := st.KeepMinConns(ctx); err != nil {
+		t.Fatalf("keeper round after the database dropped the connections: %v", err)
+	}
+	if n := backends(app); n < 3 {
+		t.Fatalf("after a keeper round: %d connections open, want 3", n)
+	}
+	if err := st.Ping(ctx); err != nil {
+		t.Fatalf("the store after its connections were replaced: %v", err)
+	}
+
+	if _, err := store.Open(ctx, store.Options{URL: dbURL, MaxOpenConns: 2, MinConns: 3}); err == nil {
+		t.Error("MinConns above MaxOpenConns accepted")
 	}
 }

@@ -161,6 +161,9 @@ func (c *Child) Stop() error {
 	}
 }
 
+// RSS is the Child's resident set size now (VmRSS).
+func (c *Child) RSS() (int64, error) { return readProcStatus(c.cmd.Process.Pid, "VmRSS") }
+
 // PeakRSS is the Child's VmHWM: the largest resident set it has had since it
 // started (or since ResetPeak).
 func (c *Child) PeakRSS() (int64, error) { return readProcStatus(c.cmd.Process.Pid, "VmHWM") }

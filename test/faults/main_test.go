@@ -1,6 +1,7 @@
 // Package faults holds process-level fault tests: a real latchkey binary is started, killed
 // with SIGKILL or stopped with SIGTERM while it serves load, restarted on the same database,
-// and what it acknowledged before is checked against what it holds after.
+// and what it acknowledged before is checked against what it holds after; and what a burst of
+// sign-ins leaves of its memory.
 package faults
 
 import (

@@ -1,0 +1,479 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/bench/load"
+	"github.com/latchkey/latchkey/internal/proc"
+)
+
+// How the rows with a target are judged. A sign-in hashes once, so its rate is bounded by the
+// raw hash rate times the ceiling: the share of the machine's CPU that PostgreSQL, the load
+// generator and everything else left to Latchkey over the run, the most its ratio could have
+// been had it done nothing but hash. On a 2-core machine shared by all three the ceiling read
+// 0.83-0.95, so a fixed 0.90 of the raw rate was out of reach of any server in some runs; the
+// targets are fractions of the ceiling instead. Refresh and GET /user on PostgreSQL are judged
+// against the floor, as before.
+const (
+	judgedCeiling = "ceiling"
+	judgedFloor   = "floor"
+)
+
+// judged tells how the row (db, scenario) is judged: judgedCeiling, judgedFloor, or "" when it
+// has no target (it then runs once).
+func judged(db, scenario string) string {
+	switch {
+	case scenario == "signin":
+		return judgedCeiling
+	case db == "postgres" && floorTarget(scenario):
+		return judgedFloor
+	}
+	return ""
+}
+
+// rowRun is one run of a row.
+type rowRun struct {
+	Res   *load.Result
+	Usage *usageSplit // nil: not sampled
+	// Yard is the row's yardstick around this run, raw hashes/s or floor req/s: the mean of the
+	// measurements right before and right after it (0: not measured; the database's baseline
+	// stands in).
+	Yard float64
+}
+
+// measureRuns runs one n times. With yard, it measures the yardstick before the first run and
+// after each, so each run has one right before and one right after it (n+1 measurements, not
+// 2n), and gives each run their mean. The row then shows its median run. An error of one ends
+// the row; an error of yard leaves the yardstick of the runs beside it unmeasured.
+func (rw *row) measureRuns(n int, one func() (rowRun, error), yard func() (float64, error)) error {
+	measureYard := func() float64 {
+		if yard == nil {
+			return 0
+		}
+		v, err := yard()
+		if err != nil {
+			progress("yardstick around the row not measured (the database's baseline stands in): %v", err)
+			return 0
+		}
+		return v
+	}
+	before := measureYard()
+	for range n {
+		run, err := one()
+		if err != nil {
+			return err
+		}
+		after := measureYard()
+		if before > 0 && after > 0 {
+			run.Yard = (before + after) / 2
+		}
+		before = after
+		rw.Runs = append(rw.Runs, run)
+	}
+	m := rw.Runs[medianIndex(len(rw.Runs), func(i int) float64 { return rw.figure(rw.Runs[i]) })]
+	rw.Res, rw.Usage = m.Res, m.Usage
+	if rw.VsHash {
+		rw.Hash = m.Yard
+	} else {
+		rw.Floor = m.Yard
+	}
+	return nil
+}
+
+// runs is the row's runs; a row measured without measureRuns is its one run.
+func (rw *row) runs() []rowRun {
+	if len(rw.Runs) > 0 {
+		return rw.Runs
+	}
+	yard := rw.Floor
+	if rw.VsHash {
+		yard = rw.Hash
+	}
+	return []rowRun{{Res: rw.Res, Usage: rw.Usage, Yard: yard}}
+}
+
+// figure is what orders a row's runs: req/s over the run's yardstick, and over its ceiling for
+// the rows judged against the hash rate.
+func (rw *row) figure(run rowRun) float64 {
+	v := run.Res.RPS()
+	if run.Yard > 0 {
+		v /= run.Yard
+	}
+	if rw.VsHash && run.Usage != nil && run.Usage.Ceiling() > 0 {
+		v /= run.Usage.Ceiling()
+	}
+	return v
+}
+
+// medianIndex is the index of the median of n values by key: the lower middle one of an even
+// count.
+func medianIndex(n int, key func(i int) float64) int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		ka, kb := key(a), key(b)
+		switch {
+		case ka < kb:
+			return -1
+		case ka > kb:
+			return 1
+		}
+		return 0
+	})
+	return idx[(n-1)/2]
+}
+
+// floodRun is one flood.
+type floodRun struct {
+	Result *floodResult // nil: it could not run (Err says why)
+	Err    string
+	Hash   float64 // raw hashes/s measured right before and right after it (mean; 0: not measured)
+}
+
+// rssIdleLimit is the target for what the floods leave of the server's memory: below it within
+// -rss-wait (60 s) of the last flood's end. The best-known peers idle at 37-59 MiB after a load
+// run; Latchkey stayed at 176-180 MiB once it had hashed.
+const rssIdleLimit = 100 << 20
+
+// rssWatch is what the floods left of the server's memory.
+type rssWatch struct {
+	Watched time.Duration // how long after the last flood's end it was watched
+	After   int64         // VmRSS at the end of the watch
+	Below   time.Duration // when VmRSS first read below rssIdleLimit after the flood's end (-1: never)
+	Err     string        // why the watch broke off
+}
+
+// rssEvery is how often the server's RSS is read while it is watched.
+const rssEvery = 100 * time.Millisecond
+
+// watchRSS reads the server's VmRSS every rssEvery from now until wait after from (the last
+// flood's end), and notes when it first fell below rssIdleLimit.
+func watchRSS(ctx context.Context, srv *proc.Child, from time.Time, wait time.Duration) rssWatch {
+	w := rssWatch{Below: -1}
+	t := time.NewTicker(rssEvery)
+	defer t.Stop()
+	for {
+		rss, err := srv.RSS()
+		if err != nil {
+			w.Err = err.Error()
+			return w
+		}
+		now := time.Now()
+		w.After, w.Watched = rss, now.Sub(from)
+		if rss < rssIdleLimit && w.Below < 0 {
+			w.Below = w.Watched
+		}
+		if w.Watched >= wait {
+			return w
+		}
+		select {
+		case <-ctx.Done():
+			w.Err = "interrupted"
+			return w
+		case <-t.C:
+		}
+	}
+}
+
+// check is one line of the report's verdicts: PASS, FAIL, SKIP (not measured, Measured says
+// why) or INFO (a figure without a target).
+type check struct {
+	Status    string
+	Target    string // what is judged, and the threshold
+	Measured  string // the median run's figure
+	Yardstick string // what the figure is divided by or held against
+	Ratio     string // the figure over the yardstick, and what it must be
+	Runs      string // how many runs passed, and each run's ratio
+}
+
+// Text is the check on one line.
+func (c check) Text() string {
+	parts := []string{c.Target}
+	for _, p := range []string{c.Measured, c.Yardstick, c.Ratio, c.Runs} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// runVerdict is one run's verdict on one target.
+type runVerdict struct {
+	Skip      string // why this run cannot be judged ("" when it can)
+	Pass      bool
+	Figure    float64 // orders the runs: the median run's cells are shown
+	Short     string  // this run's ratio in the Runs column
+	Measured  string
+	Yardstick string
+	Ratio     string
+}
+
+// verdict decides a target from its runs: PASS when most of the runs that could be judged pass
+// (with one figure per run and a threshold, the same as the median run passing, but a run with
+// failed requests fails whatever its figure), FAIL otherwise, SKIP when none could be judged. The
+// cells are the median run's.
+func verdict(target string, runs []runVerdict) check {
+	c := check{Target: target}
+	var judgedRuns []int
+	for i, r := range runs {
+		if r.Skip == "" {
+			judgedRuns = append(judgedRuns, i)
+		}
+	}
+	if len(judgedRuns) == 0 {
+		c.Status, c.Measured = "SKIP", "not measured"
+		if len(runs) > 0 {
+			c.Measured = runs[0].Skip
+		}
+		return c
+	}
+	m := runs[judgedRuns[medianIndex(len(judgedRuns), func(i int) float64 { return runs[judgedRuns[i]].Figure })]]
+	c.Measured, c.Yardstick, c.Ratio = m.Measured, m.Yardstick, m.Ratio
+	passes := 0
+	var shorts []string
+	for _, r := range runs {
+		switch {
+		case r.Skip != "":
+			shorts = append(shorts, "not judged")
+		case r.Pass:
+			passes++
+			shorts = append(shorts, r.Short)
+		default:
+			shorts = append(shorts, r.Short+" ✗")
+		}
+	}
+	c.Status = "FAIL"
+	if 2*passes > len(judgedRuns) {
+		c.Status = "PASS"
+	}
+	c.Runs = fmt.Sprintf("%d of %d pass: %s", passes, len(judgedRuns), strings.Join(shorts, ", "))
+	return c
+}
+
+// checks judges the run against the targets.
+func (r *report) checks() []check {
+	var out []check
+	o := r.Opts
+	for _, c := range o.concs {
+		out = append(out, r.rowCheck("postgres", "refresh", c, targetRefreshVsFloor))
+	}
+	for _, c := range o.concs {
+		out = append(out, r.rowCheck("postgres", "getuser", c, targetGetUserVsFloor))
+	}
+	for _, db := range o.dbs {
+		for _, c := range o.concs {
+			out = append(out, r.rowCheck(db, "signin", c, targetSignInVsCeiling))
+		}
+	}
+	// Issue 5: the figures without a target are INFO lines.
+	for _, c := range r.Comparisons {
+		if c.Base == nil || c.Alt == nil {
+			continue
+		}
+		switch c.Kind {
+		case kindRateLimits:
+			out = append(out, check{Status: "INFO", Target: fmt.Sprintf("rate-limit overhead on %s %s at c=%d", c.DB, c.Scenario, c.Conc),
+				Measured: fmt.Sprintf("%s req/s on", fmtRate(c.Alt.RPS())), Yardstick: fmt.Sprintf("%s req/s off", fmtRate(c.Base.RPS())),
+				Ratio: fmt.Sprintf("%.3f (overhead %.1f %%)", c.ratio(), 100*(1-c.ratio()))})
+		case kindInstances:
+			out = append(out, check{Status: "INFO", Target: fmt.Sprintf("two instances vs one on %s %s at c=%d", c.DB, c.Scenario, c.Conc),
+				Measured: fmt.Sprintf("%s req/s on two", fmtRate(c.Alt.RPS())), Yardstick: fmt.Sprintf("%s req/s on one", fmtRate(c.Base.RPS())),
+				Ratio: fmt.Sprintf("%.3f", c.ratio())})
+		}
+	}
+	for _, db := range o.dbs {
+		out = append(out, r.floodChecks(db)...)
+	}
+	return out
+}
+
+// rowCheck judges one row with a target: each run's req/s over its yardstick (raw hashes/s times
+// its ceiling, or the floor), against target.
+func (r *report) rowCheck(db, scenario string, conc int, target float64) check {
+	how := judged(db, scenario)
+	yardName := "the floor"
+	if how == judgedCeiling {
+		yardName = "the ceiling"
+	}
+	name := fmt.Sprintf("%s on %s at c=%d: %s >= %.2f × %s", scenario, db, conc, scenarioLabel(scenario), target, yardName)
+	rw := r.find(db, scenario, conc)
+	if reason := r.missing(db, scenario, rw); reason != "" {
+		return check{Status: "SKIP", Target: name, Measured: reason}
+	}
+	var runs []runVerdict
+	for _, run := range rw.runs() {
+		runs = append(runs, r.judgeRun(*rw, run, how, target))
+	}
+	return verdict(name, runs)
+}
+
+// judgeRun is one run's verdict on its row's target.
+func (r *report) judgeRun(rw row, run rowRun, how string, target float64) runVerdict {
+	rps := run.Res.RPS()
+	base, where := run.Yard, "measured around the run"
+	if base == 0 {
+		base, where = r.baselineFor(rw.DB).rate(rw.VsHash, rw.Conc), "measured just before "+rw.DB
+	}
+	var v runVerdict
+	switch {
+	case base == 0 && rw.VsHash:
+		return runVerdict{Skip: "raw hash rate not measured before " + rw.DB}
+	case base == 0:
+		return runVerdict{Skip: "floor not measured before " + rw.DB}
+	case how == judgedCeiling:
+		u := run.Usage
+		if u == nil || u.CPUs <= 0 || u.Ceiling() <= 0 {
+			return runVerdict{Skip: "no ceiling: the machine's CPU split was not sampled"}
+		}
+		raw := rps / base
+		v.Figure = raw / u.Ceiling()
+		v.Measured = fmt.Sprintf("%s req/s = %.3f × %.1f raw hashes/s %s", fmtRate(rps), raw, base, where)
+		v.Yardstick = fmt.Sprintf("ceiling %.3f: the share of the CPU PostgreSQL, the load generator and the rest left to Latchkey", u.Ceiling())
+	default:
+		v.Figure = rps / base
+		v.Measured = fmt.Sprintf("%s req/s", fmtRate(rps))
+		v.Yardstick = fmt.Sprintf("floor %s req/s at c=%d %s", fmtRate(base), rw.Conc, where)
+	}
+	v.Short = fmt.Sprintf("%.3f", v.Figure)
+	v.Ratio = fmt.Sprintf("%.3f (>= %.2f)", v.Figure, target)
+	v.Pass = v.Figure >= target && run.Res.Errors == 0
+	if n := run.Res.Errors; n > 0 {
+		v.Ratio += fmt.Sprintf(", but %d requests failed", n)
+	}
+	return v
+}
+
+// floodChecks judges one database's floods: peak RSS, /healthz and refresh kept answering, fast
+// 503s with Retry-After, and goodput against the ceiling (each by most of the floods); and what
+// the floods left of the server's memory.
+func (r *report) floodChecks(db string) []check {
+	o := r.Opts
+	names := []string{
+		fmt.Sprintf("flood on %s: peak RSS under %d concurrent sign-ins < %s", db, o.flood, fmtMiB(floodRSSLimit)),
+		fmt.Sprintf("flood on %s: GET /healthz kept answering (no error, none slower than %v)", db, floodHealthzMaxLatency),
+		fmt.Sprintf("flood on %s: refresh kept answering (no error, p99 < %v)", db, floodRefreshMaxP99),
+		fmt.Sprintf("flood on %s: sign-ins that cannot start hashing within the queue deadline get a fast 503 with Retry-After", db),
+		fmt.Sprintf("flood on %s: sign-in goodput (first 90%% of clients) >= %.2f × the ceiling", db, floodGoodputTarget),
+		fmt.Sprintf("Latchkey's RSS on %s below %s within %v of the last flood's end", db, fmtMiB(rssIdleLimit), o.rssWait),
+	}
+	skip := func(reason string) []check {
+		out := make([]check, len(names))
+		for i, t := range names {
+			out[i] = check{Status: "SKIP", Target: t, Measured: reason}
+		}
+		return out
+	}
+	d := r.db(db)
+	switch {
+	case !o.want("flood") || o.flood <= 0:
+		return skip("flood not selected")
+	case d == nil || len(d.Floods) == 0:
+		reason := "not run"
+		if r.NoServer != "" {
+			reason = "no server binary"
+		}
+		if d != nil {
+			reason = firstLineOf(d.Skipped + d.Failed)
+		}
+		return skip(reason)
+	}
+	per := make([][]runVerdict, 5)
+	for _, run := range d.Floods {
+		for i, v := range r.floodRunVerdicts(d, run) {
+			per[i] = append(per[i], v)
+		}
+	}
+	var out []check
+	for i := range per {
+		out = append(out, verdict(names[i], per[i]))
+	}
+	return append(out, rssCheck(names[5], d))
+}
+
+// floodRunVerdicts is one flood's verdicts on the five flood targets, in floodChecks' order.
+func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
+	o := r.Opts
+	f := run.Result
+	if f == nil {
+		v := runVerdict{Skip: "not run: " + firstLineOf(run.Err)}
+		return []runVerdict{v, v, v, v, v}
+	}
+	out := []runVerdict{
+		{Pass: f.PeakRSS < floodRSSLimit, Figure: float64(f.PeakRSS), Short: fmtMiB(f.PeakRSS),
+			Measured:  fmt.Sprintf("%s (%d signed in, %d gave up)", fmtMiB(f.PeakRSS), f.OK, f.Errors),
+			Yardstick: fmtMiB(floodRSSLimit), Ratio: fmt.Sprintf("%.2f (< 1)", float64(f.PeakRSS)/floodRSSLimit)},
+		{Pass: f.healthzAnswered(), Figure: f.Health.Latency.Max.Seconds(), Short: fmtDur(f.Health.Latency.Max),
+			Measured:  fmt.Sprintf("%d answered, %d errors, max %s", f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.Max)),
+			Yardstick: fmt.Sprintf("%v, no error", floodHealthzMaxLatency), Ratio: fmt.Sprintf("%.2f (< 1)", f.Health.Latency.Max.Seconds()/floodHealthzMaxLatency.Seconds())},
+		{Pass: f.refreshAnswered(), Figure: f.Refresh.Latency.P99.Seconds(), Short: fmtDur(f.Refresh.Latency.P99),
+			Measured:  fmt.Sprintf("%d answered, %d errors, p99 %s", f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P99)),
+			Yardstick: fmt.Sprintf("%v, no error", floodRefreshMaxP99), Ratio: fmt.Sprintf("%.2f (< 1)", f.Refresh.Latency.P99.Seconds()/floodRefreshMaxP99.Seconds())},
+	}
+	switch {
+	case o.queueTimeout <= 0:
+		out = append(out, runVerdict{Skip: "-queue-timeout 0 (no deadline)"})
+	case f.Refused == 0:
+		out = append(out, runVerdict{Skip: "no sign-in was refused (the queue never outgrew the deadline)"})
+	default:
+		server := f.ServerRefusal.Quantile(0.99)
+		ok := f.ServerRefusalErr == "" && f.ServerRefusal.Count() > 0 && server <= floodRefusalMaxP99
+		ratio := "n/a"
+		if f.ServerRefusalErr == "" && f.ServerRefusal.Count() > 0 {
+			ratio = fmt.Sprintf("%.2f (<= 1)", server.Seconds()/floodRefusalMaxP99.Seconds())
+		}
+		out = append(out, runVerdict{Pass: ok && f.RefusedLate == 0 && f.NoRetryAfter == 0, Figure: server.Seconds(),
+			Short: fmt.Sprintf("p99 %s, %d late", fmtBound(f.ServerRefusal, server), f.RefusedLate),
+			Measured: fmt.Sprintf("%d refused, %d after waiting out the deadline, %d without Retry-After; the server's own: %s; clients saw p99 %s (%s)",
+				f.Refused, f.RefusedLate, f.NoRetryAfter, serverRefusalText(f), fmtDur(f.Refusal.P99), floorBurstText(d, o.flood)),
+			Yardstick: fmt.Sprintf("the server's own p99 <= %v, none after waiting out the deadline, every one with Retry-After", floodRefusalMaxP99),
+			Ratio:     ratio})
+	}
+	h, how := r.floodHash(d.Name, run)
+	switch {
+	case h == 0:
+		out = append(out, runVerdict{Skip: "raw hash rate not measured before " + d.Name})
+	case f.Goodput() > 0 && (f.UsageErr != "" || f.Usage.CPUs <= 0 || f.Usage.Ceiling() <= 0):
+		out = append(out, runVerdict{Skip: "no ceiling: the machine's CPU split was not sampled: " + firstLineOf(f.UsageErr)})
+	default:
+		raw := f.Goodput() / h
+		v := runVerdict{Figure: 0, Measured: fmt.Sprintf("%.1f sign-ins/s = %.3f × %.1f raw hashes/s %s (%d gave up)", f.Goodput(), raw, h, how, f.Errors)}
+		if c := f.Usage.Ceiling(); c > 0 {
+			v.Figure = raw / c
+			v.Yardstick = fmt.Sprintf("ceiling %.3f: the share of the CPU PostgreSQL, the load generator and the rest left to Latchkey", c)
+		} else {
+			v.Yardstick = "no ceiling: fewer than 90% of the clients signed in"
+		}
+		v.Pass = v.Figure >= floodGoodputTarget && f.Errors == 0
+		v.Short = fmt.Sprintf("%.3f", v.Figure)
+		v.Ratio = fmt.Sprintf("%.3f (>= %.2f)", v.Figure, floodGoodputTarget)
+		if f.Errors > 0 {
+			v.Ratio += fmt.Sprintf(", but %d clients gave up", f.Errors)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// rssCheck judges what the floods left of the server's memory: its RSS at the end of the watch.
+func rssCheck(name string, d *dbRun) check {
+	w := d.RSS
+	c := check{Target: name, Yardstick: fmtMiB(rssIdleLimit), Runs: "one watch, after the last flood"}
+	c.Measured = fmt.Sprintf("%s; at start %s, peak %s", rssAfterText(w), fmtMiB(d.RSSStart), fmtMiB(d.peakRSS()))
+	switch {
+	case w.After <= 0:
+		c.Status, c.Measured = "SKIP", "not watched: "+firstLineOf(w.Err)
+		return c
+	case w.After < rssIdleLimit:
+		c.Status = "PASS"
+	default:
+		c.Status = "FAIL"
+	}
+	c.Ratio = fmt.Sprintf("%.2f (< 1)", float64(w.After)/rssIdleLimit)
+	return c
+}
