@@ -90,7 +90,7 @@ func bodyField(fields ...string) func(*reqState, map[string]any) string {
 	return func(_ *reqState, body map[string]any) string {
 		for _, f := range fields {
 			if v, ok := body[f].(string); ok && v != "" {
-				return strings.ToLower(strings.TrimSpace(v))
+				return store.NormalizeEmail(v) // an address or a username: its key
 			}
 		}
 		return ""
