@@ -683,11 +683,16 @@ type AdminUserList struct {
 	Users []AdminUser `json:"users"`
 }
 
+// AzEmail An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+type AzEmail = string
+
 // AzEmailUpdateRequest defines model for AzEmailUpdateRequest.
 type AzEmailUpdateRequest struct {
-	CurrentPassword   *AzPassword         `json:"current_password,omitempty"`
-	Email             openapi_types.Email `json:"email"`
-	PasswordChallenge *AzPassword         `json:"password_challenge,omitempty"`
+	CurrentPassword *AzPassword `json:"current_password,omitempty"`
+
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email             AzEmail     `json:"email"`
+	PasswordChallenge *AzPassword `json:"password_challenge,omitempty"`
 }
 
 // AzError An Authentication Zero error.
@@ -711,7 +716,8 @@ type AzPasswordReset struct {
 
 // AzPasswordResetRequest defines model for AzPasswordResetRequest.
 type AzPasswordResetRequest struct {
-	Email openapi_types.Email `json:"email"`
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email AzEmail `json:"email"`
 }
 
 // AzPasswordUpdateRequest defines model for AzPasswordUpdateRequest.
@@ -734,15 +740,17 @@ type AzSession struct {
 
 // AzSignInRequest defines model for AzSignInRequest.
 type AzSignInRequest struct {
-	Email    openapi_types.Email `json:"email"`
-	Password AzPassword          `json:"password"`
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email    AzEmail    `json:"email"`
+	Password AzPassword `json:"password"`
 }
 
 // AzSignUpRequest defines model for AzSignUpRequest.
 type AzSignUpRequest struct {
-	Email                openapi_types.Email `json:"email"`
-	Password             AzPassword          `json:"password"`
-	PasswordConfirmation *AzPassword         `json:"password_confirmation,omitempty"`
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email                AzEmail     `json:"email"`
+	Password             AzPassword  `json:"password"`
+	PasswordConfirmation *AzPassword `json:"password_confirmation,omitempty"`
 }
 
 // AzUser A user as Rails renders it; never the password digest.
@@ -2044,7 +2052,7 @@ type ClientInterface interface {
 
 	// AzVerifyEmail Verify an address with a mailed token
 	//
-	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
 	//
 	// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
 	AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2083,7 +2091,7 @@ type ClientInterface interface {
 
 	// AzRequestPasswordResetWithBody Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2092,7 +2100,7 @@ type ClientInterface interface {
 
 	// AzRequestPasswordReset Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2101,7 +2109,7 @@ type ClientInterface interface {
 
 	// AzRequestPasswordResetWithFormdataBody Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2354,7 +2362,7 @@ type ClientInterface interface {
 
 	// AzSignUpWithBody Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2363,7 +2371,7 @@ type ClientInterface interface {
 
 	// AzSignUp Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2372,7 +2380,7 @@ type ClientInterface interface {
 
 	// AzSignUpWithFormdataBody Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -3356,7 +3364,7 @@ func (c *Client) AzUpdateEmailWithFormdataBody(ctx context.Context, body AzUpdat
 
 // AzVerifyEmail Verify an address with a mailed token
 //
-// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
 //
 // Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
 func (c *Client) AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3445,7 +3453,7 @@ func (c *Client) AzPatchPasswordResetWithFormdataBody(ctx context.Context, body 
 
 // AzRequestPasswordResetWithBody Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3464,7 +3472,7 @@ func (c *Client) AzRequestPasswordResetWithBody(ctx context.Context, contentType
 
 // AzRequestPasswordReset Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3483,7 +3491,7 @@ func (c *Client) AzRequestPasswordReset(ctx context.Context, body AzRequestPassw
 
 // AzRequestPasswordResetWithFormdataBody Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -4046,7 +4054,7 @@ func (c *Client) AzSignInWithFormdataBody(ctx context.Context, body AzSignInForm
 
 // AzSignUpWithBody Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4065,7 +4073,7 @@ func (c *Client) AzSignUpWithBody(ctx context.Context, contentType string, body 
 
 // AzSignUp Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4084,7 +4092,7 @@ func (c *Client) AzSignUp(ctx context.Context, body AzSignUpJSONRequestBody, req
 
 // AzSignUpWithFormdataBody Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -9750,7 +9758,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzVerifyEmailWithResponse Verify an address with a mailed token
 	//
-	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9793,7 +9801,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9802,7 +9810,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzRequestPasswordResetWithResponse Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9811,7 +9819,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10082,7 +10090,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithBodyWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10091,7 +10099,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10100,7 +10108,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithFormdataBodyWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -19702,7 +19710,7 @@ func (c *ClientWithResponses) AzUpdateEmailWithFormdataBodyWithResponse(ctx cont
 
 // AzVerifyEmailWithResponse Verify an address with a mailed token
 //
-// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -19775,7 +19783,7 @@ func (c *ClientWithResponses) AzPatchPasswordResetWithFormdataBodyWithResponse(c
 
 // AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19790,7 +19798,7 @@ func (c *ClientWithResponses) AzRequestPasswordResetWithBodyWithResponse(ctx con
 
 // AzRequestPasswordResetWithResponse Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19805,7 +19813,7 @@ func (c *ClientWithResponses) AzRequestPasswordResetWithResponse(ctx context.Con
 
 // AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20262,7 +20270,7 @@ func (c *ClientWithResponses) AzSignInWithFormdataBodyWithResponse(ctx context.C
 
 // AzSignUpWithBodyWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20277,7 +20285,7 @@ func (c *ClientWithResponses) AzSignUpWithBodyWithResponse(ctx context.Context, 
 
 // AzSignUpWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20292,7 +20300,7 @@ func (c *ClientWithResponses) AzSignUpWithResponse(ctx context.Context, body AzS
 
 // AzSignUpWithFormdataBodyWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -45878,8 +45886,8 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37ctu41if6KiidqYp9DiU7ibt3x66pGu/E3Tud68TJ9jfdyYkgEpLQJgF+AGhFSaVqnmYe7HuSKSwA",
-	"JEiRFCVLvqS1/9jtUCSu64aFtX7rWy/kScoZYUr2jr/1BJEpZ5LAP06jhLJ/4ugd+c+MSKUfhZwpwuBP",
+	"7L37ctu41if6KiidqYp9DiU7ibt3x66pGu/E3Tud68TJ9vd1JyeCSEhCmwT4AaAVJZWqeZp5sHmSKSwA",
+	"JEiRFCVLvqS1/9jtUCSu64aFtX7rWy/kScoZYUr2jr/1BJEpZ5LAP06jhLJ/4ugd+a+MSKUfhZwpwuBP",
 	"nKYxDbGinB38JTnTz2Q4JQnWf/03Qca9497/c1C0f2B+lQfQ7pkQXPS+f/8e9CIiQ0FT3VLvuPd+SpAw",
 	"PSIqUYLjMRcJiQI0xjSWSE0J0sMQOFSICzQSBF9KhJHIYoL2hpRd4ZhGfdvGcH/Q+x6YuTzlbBzT8CZn",
 	"gqNIECn1QDNJBMMJ0bPCsSA4miPK9GO0Nwzt0Pzh/srFiEYRYTc53jDUw1X8krAHEsaMIk4kYlyhKY8j",
@@ -45887,7 +45895,7 @@ var swaggerSpec = []string{
 	"w5zoIqAiM35/Tq+5+pVnLLqh6bzmSGbhFPYgQJJISTnThASbg/aGjKv+WA/IH+RbPI85jt5z/hKLCblB",
 	"0hlxTdASxbpfvaS4tNiaslIl0d4wNUPsK8778LI//g8MZ2rKBf1KbnChDUFLEgqiEGYRYhyBGCkxRKBX",
 	"H6OZ4GziXt4bZjBiwpQeG4kqk7nCNMaj+KY24iVW4fSSzFGImWZZWPwSeTM+gxnOBFdEs/WUsskxokqi",
-	"CCs8whIkVMYEweFUDz2A71Ms5YyLqD/FUn+C/jMjGbwac1bacC3L6CQTJEIRwVFMGUE4jvlMwgLqV0bQ",
+	"CCs8whIkVMYEweFUDz2A71Ms5YyLqD/FUn+C/isjGbwac1bacC3L6CQTJEIRwVFMGUE4jvlMwgLqV0bQ",
 	"OIn6rlUUTkl4qVvzvlYcuBiFMZckglGHPIsjEEYjgrC8JNEADd8RJeb907EiYhig2ZQwlAoiCVMBkngu",
 	"0ZTPUILZXG8aZ5HeTjTDVA16QW9KcEQEKDyvHf3P8sqe208zpmhcWtEEz/VolKB6kBNMmW632E01T0nv",
 	"uKdFyoTArhX0IbM05UKR6BWJKH4Pb944xxpCYQphiYbVDodA4vk4+4keaF/PyVH6123YCF87GQiWykea",
@@ -45898,289 +45906,292 @@ var swaggerSpec = []string{
 	"VJM4m5AADd+DQSkIjpP//rF3WkzxY29Yq8qkEpRN/PXavJnzdWfj3Hsb5+sHlgquDegN08avlMQREIis",
 	"oxD4GRH4PdBWzTtQRkIzj5Cas3hE4gfSvmIl6HatsW6inhGqpkSg38/fvEZMSwGGMhH3CQu5ZvwxFwkM",
 	"9/WUS7UFwwtG+c66gW7CPxOgYc52+kQop1zAU8Fj0tdnXOArEsEzElFBQvWeV38hCaZx3/pV+s6SGgbo",
-	"v/73/9kvVmzjLqCV1st5eSSaUTX1dPkDiaTSulSbdkQpyib6pFyeFGX9TBI9WWc09gmLUk6ZcxvBFDdv",
-	"zXaaozGZQFBo0RVxpKZUT0LbBFnad2PW489dRn3MOJsnPJP+DLZjxC6dxWZNWZjJtgzHTjuygvkIg92W",
-	"Bbl84X9IOxLWdCum5NIFfeUMR3fa1Ybjl1QP3jczPWlsJI0TxJpHCzk9FkRO+2Bq+j+kWPn/VDS8JKUn",
-	"XKUlYZVJsF2GxUHXPSrL6G2Yk0uXbGdU3hOj0pLIFk21lYRr7jujTNuVejBIjxsmylMiYASe93vBv2YP",
-	"e9qK0lsgiDEFIsMRFwnZgpV3kZCVL+AWjDk3vs0bHMuGV+M/c4PZju3QNqDNmg0XCdmW0bBsVVewFy4S",
-	"si1roXWpf0hD4SIhWzET2layweWU+8eD3F7gAglyxS9BrVwScELps6ijg21o67aR7xT1PVHUQBtbVNNd",
-	"xVn77RaQ8R9EqvmpUSpy4y4CaL11qOEUswmpcw9QJhVmIXEOgmOte3lsRJkNHwncM6loHKMpiSM0mqOE",
-	"JCMiZB4xUNBmjKVCb2aMCDQDahvprU74lWH3iCRcWY1aWpnNK/oOS1PrVjjW86DCTJuz0lK5PSeMZ5Np",
-	"UDHEGCGRNmAgsiW/+GGa90p3/WiGJTIMBpygO6Jg+RAc9TmL50jOpSIJ/JQvbZNlUlrHjd9xtS+ju+Zy",
-	"CxTYIcMSOOqAGXBGvOuvfNElIWgPdINdYe8du9jYkhviY/dIkCuCY2fHwhC3YMkup6Dutiy0dRtE3ko1",
-	"27Fo2we1WZsW+tqWVbt8dVewa6GxbVm2S5b8h7RtYc5bsW7bV3OlK1Vr6VYuVb3Rb9zAbR/8zsS9Jyau",
-	"pY8tGrndpZteTrg1zL1Jg57+wraUB3SfZhFVZ1duZFFEdWM4fiu0kaQokb3jMY4lCXqp9+hbD4em14Uo",
-	"gED/xAVEEbzGSUPAwenb59ayUlOsEAbNsjeEyMu+CaYc6mF7Acbm6T4QHElSNddbUt/5B0nEcxAueuZY",
-	"9Y57WUajXtBjWWx51wisxe9V6bMIK9JXNCF1fRkF2LxwpS746C8SKv0ZrR3ZQus0rV1dnqmQm2UlLEt6",
-	"x3/2ZAamai/oWd3c+1TTnqVtsy4Lv1pxt+aqKa1M1TWWXVufpxNLhtW4El/P/NmDBrHqBY4GizUpb/8C",
-	"JVbG6U8altsfhr9e+U5/qtnNChu9pHJVViJXLuGCKpLITpGcHt9+zweFhcBz/W9GvqiGQJ9MSA52uWYs",
-	"/R5K8YScIDyCU7E9PcGZUP9Qw2OV7bCjb1yap4JgRfSSe8b+CqsTkTHOYvWOG4Wb4C8vCZuoae/44eFh",
-	"0Esoy/9dx6JUpjGeO0Hkff3op59r3oebrxIFmydB+dOjpk//be+yPDIecR4TzPQrMQ9xzTRKs3hU03RC",
-	"FNaafGVR43RxPTFoan8gczPgpGQUoJTHNJwj0FZEDqpL8PPStdfnyjJZr7h5Cf7y3HwKb1epXJEk5QKL",
-	"+duls2wJoEUjMuaCoIkJtNCWtpEKA3RB1ZRnqghJGepfFRiT+nBMJZoQRrSlbkwZQVQmmD5QstBnHY8E",
-	"XN5PZTl+PqquRoqVPun1jnv//5+n/T9w/+th/8ngc//T//fflvNk0iqtfJa091qr8WTHlS8Wp4hWllOw",
-	"s1k8N2dGKhFmckZErTbXq9VJHurJLCwDfN24CvkJunXii7OCKDFjaPExIldEzK2FkvuV9FwqMt51Vj3m",
-	"SaX1IkpwOKWM9AXBETwwTvUg1/GVQCmtq8qZJlr7586KoJenA/VAfEx55MdI9YKecy/qoVZTcKD1uiB/",
-	"rSetA6LWxhhTEkeyeVG/1RlR/oK8FXwUk0Si0RxBY2gPG0MWIpuIQJQpbg4cegdmlkX1WScmONIcLGMs",
-	"p/aEl2KBE6K/00y37xFZQQ32zFy7O0Rb7SEBUzQlPI1JLZ1KhVUm67ngX+/fv0XmBe/b4uhQplnbUmAp",
-	"phhdIx2fG3G1IguHIAOi0xXMXXMylqt8cj1TV1shp6GiV2SVPg21L+7Fv/jMOnrMwX6GpeZYRqLaLbXX",
-	"XC09b9yotSMvm6Fglxa7VVkVf1f8MS+jljXMVLtuKxqqjjoXrNQq3bvWW0aunLpZz5L0jaEVTZlc4XkW",
-	"qdv2DVocNRbD907LsZYWT++x8oZD3X0WeZeU1Sz8MMVqqFVeSoTUkyrdQu1rnTb8SqSaD8tXMKW3ajdD",
-	"S40P8nryzNmtm5eVddIQVsh2WpaAvsjz5tVJ/gHhrCH9zKXparLPEOkyyWdbbhzxhzS6bwfoO3YK3u5B",
-	"tFFCf7Dyb4XzxanRHViaEwWVSmDFhYRLV+Pcrrhhr7DC4oOIa/lyDYlXoZY6eoAbyfqtrVBLs3tlqazp",
-	"QEddjUt56tIKGugRS3VOCLuOaCxoenNky8jMN3iMvKibQDrljLzOkpGht6WDXeSHRYOn4mvJQAitREm+",
-	"p2PpkL5mNOpoJX81++z8cnk3ZeoLPNbIt8fbjDKluzWp0l15bT3qL5NV/V6VlVaxgiWK+9QmPdbSUwrH",
-	"9YcfuC7TyyVRglVoQorGNFb6CWUIx3HdAdUs8Yqqz5h0SzSfaTewY65dia9nej+MClxP/dm8/8++tdue",
-	"mpc7tVr9wQsk7Dr4nCfTrtJVdw/e13UcV6cMeVnA+vj7BxHc+LJavFVL3IzwWv0g/ZzMFndQswRKKHM6",
-	"d1EcVRJcjIukcBoFiAwmAzT89tEs5MfeMfrzY2+KC6ylESEMKXxJ2Mfep++Q2JxQ5g/uYe283rYcIhfm",
-	"ULz+jkhynfNqd4otyJCzMdVEa51D3ZuQtNv0lDuELXmzQjb5vD61rjAs2Xo835lrV+A6N6zbk0XXpYd1",
-	"xNIG6Gm13e/qzVz01NrgzWp6N1UDNLTK97M+XVNpvMVYQtwBvaImlKDWWfAZb8Pb+dkCwdUKvmKsq9la",
-	"n3GDq9H+3Gl0dQaX+7rUTWkagb9cpRk0bDKdsOdsy7y9HsPUSoRgKdXSCfuQ3skJbZ6DO67JtY6/VR4+",
-	"QYxc2XjS3I8a0QmRajO8m+/Culy9DttetZxv6zjRrfxVcT5ZhfGemv1/D7m5v3KRrEipBd5CeUUErQQH",
-	"HB79UmcuQL9V98ujX5Z7320MXRu9mklBtN2Cg830G/jjr10eWMq3p+/X5GPfV1yJP50SE1djQt6k4qlE",
-	"My4uKZucmJuCUR5DPc5UJuCasfN9Vyf/AvmCk9T4KMyxvBeRNObz/oj7QURuPapMn89uydKtdRVBl4q0",
-	"Dx+ePwNhZh3jp+Dxzq8Bln9ax091jdVNr5wDvHrIAGQpe4EDq8cHhDyyl9CCTwROpB8bYD0ZfcBI0dTU",
-	"H5E+Ze6yv+98GwtAIf4zuG+xIqYCMrLw2JM/NeAdXpBA30TV991ldj3AgPdDEd5gXDaVoIVFbBj/IWX9",
-	"KR2lfRf0XGL5SktVPJmePvaUoEkgCKKETWAtIPNZabY5BkJpKh5Ugvc8F0f50idj3FdcpRC2AX/ZEFj/",
-	"K/M7vDpPzdBdfAd84fYGTFrifQmZYr2gx3Gm7Gj6xOSY9ceYmpmaH1PBxzQm/TFR4bTmxysa1WymGZmJ",
-	"Tu9LwqK+TIxbh/cTzOZuU2VtyMjq0Re5IOs9ZyEXensREBTSrxU0tW6URoAESUGrlno7OnzYPXrDzSpo",
-	"cZL8fvFiRVnyhhGUZqOYhuiSzAfo3fmp/kOiEAsxR0M2hDC0IRmeIBLH+ruwH2biisDzs+jRTz89fFL6",
-	"JBRX9qMvcKcYoeHcRF6/7T/66ef9miuHeFITSk8nDGu9hXA84YKqaVLeqrPzRz/9XLcpobhabO6pHnO5",
-	"ARhOreW2+LleF7tO5ItRB2hPS4SfjzIR11+QXtKa+9gXZI5oBKBhVjsPL2k0RCbDwIXRmhs8RBUk6TTE",
-	"k1yqeX37+s3KWj2ta4DVzzPhURZncun8Mknq+89kpXtJJ3UNfGnYJhOZhb4sHcG8vYH5kgYqrKbXMwBi",
-	"NHtnZtjAZ+crO980j3R2eWtOXubshgbrhvfq19OnzjVj0+JW9fnnhnU1mA4yZkyghnnJhxoLOYvQGGLk",
-	"IS+HMiqnQMKUTRBly/fAdlw3qzcvfHtpUd5CTJ9pFn3svXnxsedbNG9e1OqKN6k8z2X4Kn63KQkvrxOW",
-	"eIbDKYpIqs+jLJybbKspAXA+qmwQDInQ3scev/zYczlRNh0jyMMUjVqX9XGIhXpyy8AvTZxnnnH2admO",
-	"2DZqdwQmI9+VDnFrn/4WDjjC5KQlYDQAoDIEZEo0wuElUrw451iLC43mXuJlWQRNlUrl8cFBMu/jNB3Y",
-	"Hw5mJLZ5HisePuvu6N8Z+wys/vVOfMJrYa1DSKmBuj1b2xsKeqgPWVO5XxQS+WKqJcIlIamsDygon6vq",
-	"G0a/X7wPChiFU5vPCY6lY/RPggUR6GN2ePg4BN0If5JhQ8JW3uGZOWM+Z11S9Urp+fZ0WiKiJ4eHHp1Q",
-	"pn4+qr3dXH0Xy98873x27RIQVxsL529Kw4pV5rEwxBbqWk/pyII02+aTx3/WsaDxA+f36GvGN5VjTgoh",
-	"8jufMnSeUDXttUZsFF/AwvmyZFsxSc2LAffd14tzzV2ZxcT+4lM2kHop/od9OAh54svRTj5nb2l+KkdN",
-	"Pe52tbbEaVy7BGs5lJLx0mTaOrurSITcAF2/ef8WpnIXdpEb5b90VnCPYS2FFa5HyxOG8Jn5nZi2Shvy",
-	"IMGfJniSGy1lA+Tho8dHcNz0SP7xoyWe6spyGb/IskVb29+8KU9oVyeoHa7ly5hI+Xei7jeZH4tQ9YjE",
-	"pbyAWqPsjEU2WSwv3mS8B4WtBpdfew6TaLHi0H59SuFaZmjtJD+kG1A/mrWe+rEGVRvy7YunZ4YB85AE",
-	"tHf+6Kef98HvpI8O0p0jsEQpFsqsFZUF2InBaSERktxACLj6LsbXfv7shQwM/gmAOUjCIkRVYFYVK1LJ",
-	"Z4VrqOZLwVuk0pvXwEXnK0JCmHPdOxddmi/anz04s7mMju5Rp5Vg5GIXrDd+WbR6gy1Ykel+pu3Hj+m3",
-	"l9/1/7+G/z//joLBg/qkW9+GrGiYGe/HRLeKYswmGZ54CZ03YG16V31jKqQy6wGL0Kvj/eVHe+9YbxIt",
-	"7+yx3rsIrpkLBnAyMxnrEaNSix3f+1TEAM+dArdX50/h2sTeFdGSMvQ4ywT71TmwQPzWiET9HFEGgUkh",
-	"ZpzREMdIr6cIsSQWwMVfykfh459GP48f98Oj0ZP+0S/kcf/JP37B/egoOhw/jI4ekUdHvTJtH/af4P74",
-	"07dfvvfzv486/P3w0fda6u8U4LGIGnNFXo1zWJzleCy3kODQLYVhucDvnMPQxXmwPI2hLq3m0RaxJcpZ",
-	"B4sHx+L39jVYOR2h6h3xAv39iPtygH85OaAa5k8XQ/rrcgbq5uQmUKdONYs8I+aumH4lf3uDKuSMkRw5",
-	"KiKpIAa8oDaX9vmEcUGiE3RJUqXHxeOICOvDlBbg1O//Osx609aZ0SHP2as8Xb2kfvzgiNRXM8uvAPxm",
-	"286fmjjB3jdabT3iZGR2dhtW8uJtRnUd8pG1zv2csMiwssmLuG9n2uXr0E4A1zvreWlPq9N/07XlaQFM",
-	"KLQlZQ21AISZAZqV+Y1aKXnes3ZKttjx4P9dDprjz2X5al0/N+G+UIkxhI1Z/ZRH11Bi9a44CONa6pA7",
-	"+uXRw8dPDv+xokvOUwHN5dhdj2gGt+Uc7Y0N/L17wURLBRYzbYY4M1AyG9nCa0a3unZhgW1rLdu4/m2n",
-	"qr8TrNaJ1+sH9+0nBrbTAMuZtRuZm0HzHpXmvdp4mbqT3UVCjKa6nswyg/1cl7x0dPhkORZIKsgV5Zns",
-	"nMUDRTy8cHzBUy5JtN73tTeDn12M4eLY6vr7VL+46wJiXdBLakrdnDFFRCqoJK3BrjcHuFQO5VsSvFfE",
-	"7LVEUZgKNxOeg69Yz8C6UrHIyPjsRORq8m1NKvSzs5d89sG9Wpe/a1OvPXpbnFOndVxvATc6jYZxvuQT",
-	"yq4POXQHNqd9guuFtxfFJPYgtmyYn0E/6+6H+05r+sDQ7pSK4RAp0dAaccOmgJTPanlECsiM+mCU+tCT",
-	"8kj9I9jrs4vPb0/Pzy/evHv2+d3Z//zw/N3Zs1qPno08+UxXCVqBaUcubtQ0UbInfvn5yAMa8YJVaNRp",
-	"JRhOqC1erumgAeAMro2a2ntHMghPt6OnygXZ6K0GxwFg7dRL5+IOvZqGLmc2i6sgAiAbqhBWaHhw9fDA",
-	"p5W+I+nhiTEU+zG9WsVieFXomtUiqDK3VTBid9yIsMKtCq1FU1nienR4+Gljuuj1Iu7E2ie5dQ0ab7dX",
-	"TOzahJxzvZeQQEqzaVi6t+vDwUHBMzCkgYWuFT1Ya4je1OJ5S1YeTsOalWe9VmROVZ4vkairicRl2cy5",
-	"oVyxm70+22euZd5tbHd94Gj7Zn3wCKQepFD/GiBNMxiKwWJJ+pRJwiRV9IrE8xN9Cja5Ne4sPOPiUh/1",
-	"ePkADHhVNTDZS4gYKhqY7MHnFsxuTflVA1C2FNmr6gFqMgK9Ub7jMVkXh83bgioE2WEdToBdkD/spWEr",
-	"XHQjWN+KUGemjJWe5TrdVhnOn0EO5VfpYsmCX8NjsRZNmOucDUzeydWO84zWgbR0w9zExaj95J9zLTca",
-	"GwZJOV8BE6NCxCuASnrb0Aw9syjY4KcHEl3hOCMnFrO0DFcKEKbL01vKZJuPJ6jS9eLK1eBVzntu1J0I",
-	"YU3t6nwIua358FOdznQXvkuLzZRos5yt2b521h0JHTVOeF2PE3xsXUyEXZGYmxS6ri7nzh6ioCUxG9zW",
-	"C7jtgmDJ2aDXnunaae3akL9tLThDhivSSF0IyvtydUmWJUTQEEq2dUqicIxaGAS/9B+PH+En4cPocHRE",
-	"/oF/ftgidFaRU40CY2WMwsqyA9+Web4ewG/phqyB27fAuIetjNspLbFMJDXxdZvl5sKA24zoOgyuLb78",
-	"yW92stdwCt5IfsbyY+w64aH+1De0ya0bXHNbWC7Lt5KYNaE8m7v2Ko3FlIkzNXTOn72AyrCQEz4lokMZ",
-	"pSbToF012JWyE2vcsVfERWmtYVs21g3SLwxWw1LyolEb6j28bjMHO/E8xHvVhpV1/rQ13MxqCMcvxZS8",
-	"CdjhtoWGeRtzl9SFJZWtKwvTzx1SFcXENz3Rbg7otfZ34yblhjIPN4a7WRnU9UBUVy36sQlPXX4zv1St",
-	"uojkNUR0YUg8PtyW2R1mUvGkAfa97NraoBOg8BV1YuLz4vVaX1brocer4G5jY/VfE4GZkmg2xRA0u0eV",
-	"JPEY7hqx/0kD6so1zyT1DgeHd+7NprRUC1PPt2/lI41u4i7pp3oVvWmhbby8d0Y3uUlvdpLnRDkt3E3Y",
-	"VxIav+BQxXOohMjHaAhC3GJJZdYRVnOfv0JI9rqOWHM3tgEX7nLf7XlJPlV9RKOMxqpPGQiIwIQ3JlxC",
-	"jGFMoMYqnxExzmI//YjPGGS3uSuViBgPl4CKtVyvaDaKqZzCk5AzJegoUyWUscoNy3V8y14M5qOtKZfb",
-	"8T13KIq0EX/1dv3KjcS5bq2jrQnvhoJImxZsG3WgH15PdG/Jc25Q6O/6lanFyl/hynSxBsM1L1HXugb9",
-	"3jghubYbpRCjP/V/OYoekp+jI0z68nHy5B9HvdUC160Dxl7Jn5hy+MgFrXvB2C5ja4olYrw5Fmxtv8wa",
-	"vpFGanGwIXeCb10Bm3VP2I0MDAFTYSaomp/rDs3wT/84b46Zqy3dUnY+5pkTw//o25b6IHp8rMrhgaQT",
-	"9pmyISBaDhuBuhAXBoH9ARq+t0H9l4T994+9hXc/9sDGo3qkpien2Y57pVDMguxwSl+QuVfIEqBuGzI0",
-	"EsAw028gCCyeZIJEJmRw+PL0/dN/vTj7X59Pn716/vrz+dnTd2fvm4fzH33or3/usHUXxmMWRA9bD8dk",
-	"K/zqrILfL973asrqlHIfqJSZSYF/iVU4vSRzzYFcFr5i6vIWY2oQToHq4DwN3RXDmiqVlgd1FpMrky25",
-	"1uC0fMhLVEub15lgcSk1NeRRP4N87DYnVCLM5jVwJODZtuGhjqQNtizgyCr9MxQ6JTBuytk+Il+oQexf",
-	"Om17RGliCnsHXMMFw4OYT4DGR1gQKAPdRuvrUu93MDDHNYgJ+fJRCelp8bivl5pECJf52EIkoPdTKuEY",
-	"BbY8DhUyDY6ItJAxEcUxCRVAzKYEX0rErwg4ICibADy4gEMYVNQK3KrIwIUYQ3F6HhM5QAbK0rZncABN",
-	"UQU1lYGtua1XwHxk7tjlFKdE5oA1RFzRkOjB0IQqrIjukkOomN5eyiYOZxBKxTpAG0ZmaIQlQR/evRyg",
-	"NwUl6m2aCJ6lhnX0Sig8QSkRbqB6k2IaEqsX7A69eq6JPhOxBy3BU8Ikz0RIBlxMDuxH8kC/CzmHCnSw",
-	"2yNTTMHQWO9w8HBwaLLqCMMp7R33Hg8OB49NZuEUBPVBxEP4Y1Ins85neDIhAn14DtwGXiS3qQP0XLOS",
-	"lESZKcPp0KtnThkW8xOtp58+e62JJ5MmKiFn2udR77j3JpXP9Bi0+jGqEsbz6PDQZpQoVwaGfFEHU5WA",
-	"EWGUW50a+14XYRHxMEsIU4ZQUzwhA6O6siSBMsi950wRYfAc0Onb55Uv9oqV2Ne8gycSjrap7H3S7cAy",
-	"HnyD1fjuLWftVE/1W7AJtpi7buub4Vq9MQXPYvtmoZhNXnkx+4o3wMfHOO3/gftfD/tPBp/rAV++f1q6",
-	"5jTBE3KQskl5zfOjpdnk+uh1vV2hKQq0xpeLG93507/wFTYEsGoDtbQDmzDQfHS0sD44TWMr/g7+kkay",
-	"Fx12q0IXdIy331yl/fp5aprTbMq4ApmlbW89dRTyLI7QFF8RtGdlqyYyJMg4k0Qiqvbt8hzVsWwaY8pW",
-	"5NnXHMksnOZrX2JVqCKhaGiHZ8X4IovXMuqU4FhNvzaKPJPSIfVBIzYQwKngYCSAepMQbHWilUXEiVks",
-	"xTNbfdJVaqiVcv+yPS9lunaias+LdoDSNWt6aky08lq+pFeE6dmlgo/qV4xGWser+UF+gku1tllcuteg",
-	"GCEZxmJtFKXWtc1SLRcHdvlwsaDbUJsQpJKtLBHWZBnaJCuJimIWXkIS4DQ7PCQOKl2iMTdQTid2O01O",
-	"ad7+BBSY3kka1uzc6de3erpn9gxoAUb+yaP5xrattiyoXnu/yS/92WzW1zKsn4mYMH1Ai67dx/eqcvm+",
-	"RfK0RbQa5I+9vbGn+kLc1rWYD/Hg9Os/cX69Cx897PLRB4atPUwi89njLp/96srDwDcPO31jwVjfc/4S",
-	"iwkxX/7UbZAyS1MuFIlekYgalCn9+aNH3T63ogsQqeC7J12+e8/5K8wc4CmgwvzUbSue2zo5JhAWvnvc",
-	"cTdyTHjfowB2kedL+POTtlkK6WXy543IASCNB7KS3rH3Vh+qfZsNf+19+h700kz9fSSY4fqdCNuJsJ0I",
-	"u28irCq6Fk2yz1ce4FOjYfu+XM3iuHzDrYxz1dj39jo2ym3qfZBzkkb2DScdJ4RpQcPFvhF4xm1lUuq0",
-	"pAugcfCaFPa0k1q561DlVwB1ssu40c/ycN7FM/N/ZgROc/bQ7Lz1tYdkSOJbODfWN+RinRoa+rlzQxLg",
-	"+Lo3s3guP2pH/KESOVVyDbGzviy4N0yZs52hKh8UCXzwBZiq3fuq1cBljV/n9Os5YVGBFe9Yses2AruD",
-	"zxTQI2Z4/qMrjx9Nir/C1nwzMhxhY8cB8KTlTOkLv1ahntuTwgWINhy4PZFuJO+EE6jsdm1xbko86dcc",
-	"UgTAmpRR6IbaEh3TLwP0XHlC/6QeFx7Q4AmLZOMRuxwXuy07tdzLxk3UavM/oHW6MzPvokY7J8peSuXA",
-	"RDUqreVAbFVbtURnPM9tCye9CBw5EWfkBHEoGlf8gIU2A+MIzaZztHd0eLgfoIzFDpfQ3BGiUAsKHEuE",
-	"w5BnTIFHlwQGYs+Ij9Lh9tHhUWFK5sPhzI7E4StWxYrdmFsQLFs7Ajf00kHM3ITxsePzrfM5mBq4iimr",
-	"zY2OTq4fx2qABt8WUH07g2FnMOwEyWYNhhVOKgckoqqr/2kAOh30fV5zGu2BeAH0RSuM9tEMbp+Np0jC",
-	"kF2vJ9Y7zjiEETFVJyPOIrqg/zs4kVZ12WzMhdTZ95OjDkMk287t04nmn05JeFlQeBWYvYngIQIPDuL1",
-	"RnIKQWlFcVoWIUFUJqCKuqxE9WlNG2GFjedV/yshCg985WuCAYu0e7gYgqiLkqPVIVg+PkQJZZnS5vdY",
-	"QQ1niWIslR+hZ+T4AJ3aIMjfz9+8DlAm4r5VWjCcJIsVhYoaWqWhEY8okfbaKbcI9MCkVsrF64usV2Ar",
-	"bEkzL+JWbFg313eQT/kAGnYR2Os3eaMKvwbxokb5v+STCYmgZnpXsQINr+GKNNHp63gj4cvVrQabgr2e",
-	"4WBH22Q7POnYwroi0YLArCMV3To3CMaXfKJFkTEAqhiJWjAUatcTkF91o4WM5O64ERNFFt3kjvb0a9sm",
-	"cQdT0GDZOok8xVKfLgjYEi4OnHEUczYhwhxPBvePlm+HmHxfeTncveouPzPx9P5hD5e1ZAORJUQJWgpY",
-	"Xgize2Vf6RZPvE5wou3BgPAR9FbwhKgpySTSTWqtzCXk+SATcVqNufM+SPLBLsbd2ajtgaP+pglr6+P0",
-	"7XOtz6/LVquU/K7lqzw4vDLl937kOMTS2OE2T3uOTQDwkmn/r9NXL1ebtmv4VqZth7s4bR/YY2Pxla2e",
-	"nJqwpebb/TNwzhhnb5OLJtAcUUrwOCnHNUiF58uvf7buyNlykFJTN7s4pV2c0o8Vp5T7jbYdZXlf5Jhh",
-	"+Z0g2wmynSC7j4KszvfnfjsQBeZDvRvwFaaxkWsAeePkSn6KRp6X0UgoW7Ibjj/FPZ718Vlsb2ovznFC",
-	"0GxKQHJxYRKPvNb1SdagJfCMNbnjqnB4W3TMVbvahm9usY+b96UtcTTY9YXcaVuR+Ho+tZ2La10XV/3F",
-	"eZu3wWN9F4hXy/jnRLmsc/8irbjXyuEsTJ/gXNtz2R4PZF4RdoXr84aI69Wv0WsgKW9ELGzhMr22hzsn",
-	"EnIioS4z6JoiYecsv2FJsvTmfLloEQRH8+VZyI8OD90dOZU5uCcKsUXbQErg8ZiGgOOZpx9b00Hm9Qgl",
-	"nTDKJgbNBAuC9H6SaD9APx0+NqehGZXEwF7Aj2iEY92VgL4UvgR8DC2T+BgJbrKsa9Oc35mZ3VaWM3Q/",
-	"8HZ6+12+5gruaecnaAglgOUQSTy3IKtjIImqZ1APky5JvHawJ60hFbkNG9Or3KEujcYpg63sAUJOgC5e",
-	"nQX2htng2hi0lv1AU7S2VQDmaoCG9nD1GathboWa9h+46+VQ0Suq5nVn4ZdUqnM3g2tSQydIvtOvzuZf",
-	"hDxvuwRa4YLnts+Ad/RIpbe64iEpNn7hQOV+O/hGo+/l+8IKIiuLSlS34JZxCbXHi1EWUAgHisr5mEE+",
-	"3JNEUvEUTCfKJgN0yoxXyILR2dYCuA1lkYk2RgaSLmOXDKowgQ4/Ojyqo/9nMKvzvJxjt6iehYvJGydO",
-	"M7Jl37zm6leeseiHpOczFjkY4E5UHTQp8c1S1G9ENZLTJh1uuRhtFZs7wrx5wjyf8tmKlFmJdVwsUG9F",
-	"a2TR5n47e49yEV2gyZVxqWi0CijVQogjaAED3bhaUJ2za6ny4zVofhXfhBY5QOfEhhyYT0Y4vIS7htry",
-	"2g0QktWXO0BJLpzRC6AHNy+Io+PCROFnLJMksmBrLlvmgXS6rG+aiumYKJrUQj2c0wl7zrZ29WCa39qV",
-	"Q7X5Dof3hzcu+SBbJjXlmgx9wVAqtNex3lMzFy3EoeyuN3Zx+1oJ0AlbI1avsL+15M3SZslrimRq2Qtu",
-	"w9yXmUujiIxxFisDwQk9xjzEsQG2SeAWZFkC9AC95lV+ItExeCr05Bj5ooz0zF0sFndT2VIDDx+hcIoF",
-	"DrVuO/GvgTkbU5GABBjalEJJmApQkgFCrAqniKoBhCBpyevHQGvZ1SRWP6RbFasf0q2KVb/5GxarbTe4",
-	"LgEUoFalUeuwMYKkgkgH6LdLP/rRxJiRMt6dZZ2sunp4MJiROO7D8ejgr9mlrMZDLpIUkM8FGaEXZI7O",
-	"C4RI8H5a+Go6YVhlgsgCHdqGi8Q5TvSxEVgGE9ZzoVq3GQFLnCpNqTEOSQTuU+tbSChTJEJ/aYkzMrDR",
-	"OPeb2mwmkIvzAToDuHuQU2UHBRamX5L7l+UUKtv/69XpUwsjviisfiPq94sXcptnxN8vXpyTxmhIvUQO",
-	"MrUTeYFjcj0Kg0+biextNoppaHa+0EXz8jp7hMd0cwXtAV77Ac6W5bXBGyjmk7IPNQBNPCFaaWGkLfZj",
-	"UGdlFDf9xgOJhlrlDV0AlORimB8DDPybpj7O6ox+PcqXVKpTPYyzK71EvSUnP8jrJ/CqZQlN52xiVD54",
-	"e41bOD8BVjLbcKi40IL9eTlRLgfZzTI4JdYkyjWPJNIcldsbp2+fu2AJLkrY+fuGpakE0NrWIYItbms2",
-	"1GfhdSif0TZmPOKZMoNx9ShqMwG1hlCbXjC3DHrzOEN7FjQXDZ2TxlVI2G9ZJFtvrW5xHl53cRQ4uCAp",
-	"zbvCUk2jkZSFpH55WovMtY3Bit8u3cPpfAPd/4vPUIJZPgTFbT6gXpCEy8YBxDShqjQAa2v3jn/SO4G/",
-	"0CRLCqI1/3oY1IBD18kpK2OsPixJoKYRGVl0Deb5tE1fpZYJhdSD2lA1SukNI0YO87HdkRXMSd3FOudp",
-	"/d16R2r95RrmqP5sbVem/nhNG89OtMWh6ZdF+fOTJk2/MkntbZLRqMTpstwwhBpyFf0MVSIa9bNuzojm",
-	"3E3IRQTyiMzRjAiCbBEyCMlhaDRHNNpf1N0B4qnJEoEqgfEcKVCcVn06rFfOFKbguVTki4J6KWjK4wjs",
-	"v5hAcrt+po27PcbVPooo2PFRi2b/AFPsotPNRBvGBDLQDEvvJdiSIZakT1leLyWeN4mC5cCK62iKfMBm",
-	"lfJKpU2jsJWoN6uu3BbY0ezpMzFEl8M+E2Z+BLyhPajX1KhPXUu9GldeXmK2RWOYAdwFhZEPCTwmzjaE",
-	"sclLmjaNiI/HJoasZkj+iB4euv95AzusGdjWFYhmri6qo7wOBtt0WlokLWBwHO+0yx3XLpkVp1W1Eqzg",
-	"EfWgQzGLfOUQeA7YAfrAoIbGlNOQSBNJVXKmagu9n6XOqSoH6AKqgSmSpFxgkQc0DotITnBkhlMOQr4c",
-	"iOacDayIkpjQK+N8TYrrtJM8xhQXrtOh8WhIlzFjMSGMJAI8AHvaMJHpWjY26CyzYOD325LLtNzLbbk2",
-	"q6NohlRwdQ4h6tPYG/dMTBw+6fjZU87GMQ3VtYVLN2eqmWO9P/XeiSfnFQVa6WT4HnzLwKnQGkplgpFk",
-	"IUGck4WK+upqJiJdunBy44Yx50YqTOiUdLFTLgzLpq04X5hXjc1GwLizV63IMEPMRUaXYCnHT2bW946f",
-	"jjp+tnpIy4+irA1NNHNDUI8OAL38ZrxtvZuwHtsE/o4qfzSq/A3C/xtJsvWM7pU7plFDdFXmnMTNsSHL",
-	"nMafgiYQiae2Fg3cK1ASR1AqVZlbfIKtpWhyAuQAndoUFRP2HxMIVXIV17wwABPG1Jx7ZFXEYmq1uTQD",
-	"RcTIF+V0UIiFVjtTAtatqfVZrzdMdvK2Tc2il9vKg+4iaxCWLiV6J3Z2xmVVcBkiXsu4PLB+LQNPczcE",
-	"XO1R/ZkZp2fqQt3fJumkjdlG2aTFX8kziELMAG3URCkFLhKACpQSIfXxv+YK39TJbHLv2gHfCVtFy4/C",
-	"G70TID+YNW12dj3+Nz7wO8j+NSx1xu4UR9nrgx1D/WgMZehsPX6KeXjZ5rH5lYuJgxWwDDUugxYjrBRJ",
-	"UmUjcOkY/pobhzJlSPdgLjlDrPVP4CeF5mG4cHtOIggagYEOdG+f9cefw5hgMRygp/q/4OixzqMpd7jb",
-	"+j0SIZmFoQnPZVFe7pJxNaVs0uQi1o3C1Yteia4uH5gUlQiGtuOpH4+ngCwsobnbEUvMd/e03cboZWDH",
-	"O2w5n9sqst5tUuDdBEF8KrMXRLnLACImWi+ILORaIyBJ9brLgrdZ58L+Ji+9GiTRufEUbhu2zXZ1y6BF",
-	"i8Nov7Py0UpcUO9O4O7cCgtwKFZ01WUedTCHfKyLJvxwGNY7csUvwbZvBpeosR2ahVA1035H2j+QfR4t",
-	"On2WXyZV4wdLuComrr8c5Q9KME/pN4bxnCiUZmKi7e4Srkp7kN+mEFM6qADoqCnuyTNGKjApO/74wSJt",
-	"q/t8P83sAlXG/vV8NXCZE83ANsXGpArhGECdLGPb8y5miOhNa2DjBe10beCXHbv9UOpIU1c3ZXQXOC5o",
-	"odS2rnMW3B6/29S9tqy8PH/MuwziMwZX2DYEr4p5ZiA9rnCc2VK2TNsPSE75jC3R3O9dLuF29TZ000Fr",
-	"F5PfCZIfW28XO30/NbcZ+8E3+O8SrW30qyyQfE6Q0I+c4nY6Gx6uobXfW8jOFUsw2u52nPajcZqhDE0/",
-	"RTLyPVXb+QTaOrc8uBFmN9dA/ZL/uz67wgtJy92NDjzfi6Z4IN31E2Fo6LJXvTIhmhPpZGqBY+xCl2p9",
-	"gG19koM31HTSVNzjIiFmnFt2Ey/0c0t+4ouEbBPH+iIha4i/i4SsJfwuErJ6ytNFQtb178I4r4F7fZGQ",
-	"daFaLhKynuw0a9tYNzcvmlGBvC5jluTQKNXKPp6snCWkcAaPuZhw1UFIFMU1LFyMZm0os4GRj/iEQh4R",
-	"QM4Y1rTft68OVyqxUYIoqhUNv0I32xcN5X7urGi4VtWLRdGw49bVuNVWuqhni/LVaUe+dHyzUg0MV9sd",
-	"uob8WOJKWUsF+tfC5TucG1e8Br13XxWFLYK82rUWMZX8I8AXwWhMZmgmOJsgJaBs9aq1MBY47Kmd9g0x",
-	"tO1up/J3Kv/WhcjSIhcL4qVJlkwJjtV0ebGL4cfemxcfe0M0m9LYGhsG5s4EH4grzeyWEWu491/QD5T4",
-	"/41stcT0mxfLwiZgtCHEymTp9ZDQynW66RUpykbYmg5IH+L2a2DMDD7t4k26t1L/0i/UL9UKs2p+1UbM",
-	"G0tr0D6bIiV9xKP5sslZ6nJFUZp9wadG5EtCXA5AXkgFwiMxgPMlJBlB0baTBaMWvqQKDM7824ZKSi+p",
-	"3kA3pG2XGnI9tTmE8wW688X8T43+l3+fQuh55Yx8kzxcdyi9g0NtKlWrCPWtqSS7gFYUNGskuKkI9AXJ",
-	"uVQksWl9e2/0YSpA4CAL0DNyRWJN3gE6P3sToLe2+KoI0FPOlKCjTHGxbxF/L8vj1h1AcwNkar1ix4Gw",
-	"DMcLDGaFhLmU8Qm2lsXMxBzpb7NaWbmnWwKZKDH6Mr2T7/Q6MBM/DNtfvzzZXRccBXouLfigUURUVeXB",
-	"N/fnHx+eP2u9cQE+ljaUt0RhULAgFyggRQL402hS+QABLG5RhayUGRdoKy+clorw5EAS9Xxv0ABKfH+L",
-	"Zfx8TlsZgOJOcVqXe6DS5yvfB91X9ezwJ7pxWWMZoLkzLhM8h0pxJZV/ghRHmM05I4jEEiClI27DCMHn",
-	"iPaODo/2G7jiN6JujCVW1UI7hvjBGOKdJt7O7FC5C60rJOSpoVVKCi2FnE0z1ajLtD4CM1dahtSDKbFk",
-	"A6uZ/PmbMDzLPd1mfeuuLG9WMdqx/s5mbRYewGibsVkPwOBsjf9bOOMWl5NScfvwBLLGPP0c2yN50sHB",
-	"8w7GsG0W1L20OXgsOs6O335M15CFXRrfA727jGerSN1L2MuhXm/7nKd5v43B7IF2x2I/KovZDa4wmQ+S",
-	"aVHH76ixW19As9baxVHk3LF7ozkaAqi7KW+pH+qxDQNEvuBQAcw92XfXfgDzZu/Q3VQAzX5Cr7wLFGyr",
-	"3gKGOwJ0dcyMOxgGMBEYcsftI9OqcDBz7vkDeVKECpg3rZN4RFBEEg54/UeHT/YHqCiW/7AIOnDYoDiK",
-	"SBT4hfTddjqcigY9f05Kcmib1v45UUYI3aah70bQbuabTX4g/RU0fq+Nu7y7DcjtM+OznAb/loK6Czxz",
-	"6euVYZr/vieX00Jogq+uLP/CPDiyg6LoZCItOdxcTLHRWzBqdP7sxQOJhpOywJJDuI6Tx/bO24pnEOZD",
-	"3f4wPw/BkQeeySHayyX5lMcR1AAzzJ5qRsvnLTmiCrIVwW/JlJjvdzgxAYLmjZyadmbdzqzrZNbJ+3yY",
-	"MmlUXW/xFjyfCfdMtxNT7aZkrblX7LOgkBl1hpl52xlm9dLgHbyzYFrd4k1eYUKgmLMJhJLuDIlbMCTu",
-	"vgOzxC8GT+/Oe2WCb01pZtsRWDGfUNYcKP4mBVzcPCq7qDBjQpUiEyAQLAQJ7T06QlOeCblvi5wLMhZE",
-	"Tt3PTw5RhOcyQIJkAHR6XLpJheK7ZL/IDQNnNJVtldCMuFuosW6i0rFEMxLHA3RaoCK2YJTlaI7D12cX",
-	"n9+enp9fvHn37PO7s//54fm7s2dDbUbGMTGH4Ahq/XKh+jHVAtXV8xwCrRFs8uNsendNFPtL2IOtRa1D",
-	"87cXpW67bzkY2hATm1fAyCzPZCiWeRe5/oNGrr/kE0SZc1vlrL7HRZmPnRxZlgvjk0+/IPSlmTAl9s+z",
-	"hkFOTGxq2VJZEKBMUjYx11bu4YOiwO8wKAlQhzquBWzMJ33KQADWyojXZOYnksGktiYxajq7y/JjEfjw",
-	"xFtbo/ftAu/EyA8qRoxbuUWBNMmLFKuWPFYKdbHhpGGVu7Ffxlwg86JNcTMJFLZuvaQTBvVrcRFp7UpR",
-	"GpMmB6MAsJo6KNYT9BKrcHpJ5rY0lwVoRqNMQYDmFMvpoqgwoaZvT99vSTrk7d+SQPD6b5cIWp4XWc56",
-	"wegKIZ+QzLIG/8N3a0kA+HJ1GQCfrSsF7Giv4eatS4HqyM5uqZrPdwXWx1lMrrDS9NVYgq+2pEdzIlLu",
-	"s13lOi50nYGLFVgdLsgkmk2x8kEq3OHwgSwHtdjX94bm6Tsew/lxuF/nzhlhaZEvzC1ZcQfXmmvxzji1",
-	"t5xnoXu5zRwL0/+SMDe9Tfc+t2J303TX8zr8GDUEXpJVguZAMhx8E1YWtLqGz31h4t+xQ0oD2js6fLx/",
-	"UhJQuVtdVIodQQH32iYavcEmwj6XL7foBXac/XfO5di5fpdlgvh82SkXpD5j40YIvqs+212A/pBZGhuJ",
-	"WXMqZPvJGSU9ZMrm4agPJizooNacjG0bqEUvtxmi1YWhbfnPvy9j76zTrWdwcIEM4Y1W0IjWNJV0wig7",
-	"wIyzecKzlgNzjl/gVaxnXJ+8IsIUxXGR0JG3BqMwLnHrMVOIsuLODyAVYqyI0AZqXrVIcbhOnGQxFjnc",
-	"m4mU0mPWXx5ExPRCv5LhAD3Ly4KyGCxgC3kC0FKmAGkxKIjUMIMAYBMqEYdZ4vjE3C6map7/VCCmVQXe",
-	"OZ2w5+w0X7rtCLxKL57A26aAszRn2apJupXXtChacE033JOO360sKrbnS+vkU4cW1vWqb9wRV0BLKSyU",
-	"FwJQwNKV97fZ12alCFzndUKYJeFlBZ5OywhuYxF01zlKnHWcR+SKhmSATi2knL06hBtD88S/2i8AJI3D",
-	"PbCgdMXjBIQKH0P0QBNvn+lOtgwjWdPTLRk1tSNpNm/06yCuT/zCHXDLjxl69eupF0IBsf6awkLOIjTG",
-	"oeImHSBU9Ircltd+JzLWFhmm4nYOOlsOyGm8x68XG1ylRnQsg5vFSNIv/YhOqDJ4lN5dHGBIg/vcoUjb",
-	"wcDNm+DZxFoP1U4Proig4/lQixYteKBhQSxYikG9M9DWiDMyQBcupcV1MMUQq+jsFGfs9LPUWBaEBSXc",
-	"2sJd3VSCyjDim/dvgRe3KndcJ7ckcpYj98F26HVkcMU3w/PdHd/fRMhY3FzOSF/RhOTFZyvglkuEiuXv",
-	"7hGQ3YFyFfcFgRYgTSi5QXeY3EVx8G+YwC0IBdPxbVkjS08guQGysx/ut/3g+Cnn9E4c7uwLfeDvaj/E",
-	"lF2iPeDFKRfGitjvaEZsQfUHefILZO0y64eQTSbBW2/K2xcDC73dWSPBaQawQnfGwt/YWMgL1FN22UGC",
-	"tEQGnn2xCekIoysc0yhAGTPqPKqPRfIcJ40Vzi1nbS16L2//zmptv7qmlpAkKoQgLONOm99zbb5ioJ5m",
-	"Rp61cOKFBbzw84sCKBnhO54QVWhEYs4muke0h11wqKtBBwlHEcIzPEdS0ThGDCcWSdy2sT9A0NkQx/Ex",
-	"0rwytM4MkAClCdkR1Na0kGCZajlkAoKhUUaoAsTmhZHX1L2qv544RsP/Aat3AP/f/0sOkYTmmD6W2ED4",
-	"ERYEDfUY3mRqb39YL4XeZGqLMuhNpm7opqLdOrBnBJ6pv6dYuUsxvrbC32IVXlxyHjdWiWkXIVna/f7B",
-	"XmXmwDSYgXavXh1atSkRuBCoFh7G8NcH+vy8kEAegIFKLqdP5maAOTmYVgyRmzKVRiuXpZhEeCSJPU3k",
-	"IzSZjKbEh02Wd4eQFifih/SmbjAqPd1p66NcQOzEc/1YEmjaqGuKkPWOBLvb0Js1Zgoo91LkwdqXHMb6",
-	"aZRF73yrxkRaScomMelnkhwjgsOpSxoKsRCUuAtSqK9rRUQqiBYZefISlUimBEp34REAbui3R4LPADNn",
-	"ihUSONT2dmFVuZtR04KeM2Uu7RlN4PWUCMojhOMYCRISekWKz2QG1gsXA/TWjAZ8nGYczhSzd7BYuaao",
-	"RMo6REwm1djIvdxEmk15TAo5eoqkwnGlRCg1TplTq3cN204JjgyOhDYvRV38hl36osjw5kWj38XtysQW",
-	"oGAyI1GhgSkL4yxySa5gv+4OZPdMhjnfxQIqgxfa0elsBj/3bRttQsxYPKYr2zRk5UVOsLmighW7rnKo",
-	"M0UowNgxZzktooYuZ9yWCS1Pifp4EtExCmOqFwtyKm22NlUoY4rG+g9XttDEH+SVwmsSsi3TmqlvLRPb",
-	"7+X2UrDLo2g+Tv3q6apdpvUPmmn9uhAPFR42/oUS/zVlXTvJofmrxcna4AopdXG8+Kh8lWpvVzmKuN/Y",
-	"g0qNGzSbEqFPl0XidZhHoiUDdArBIu9+fYr+cXj4BBBvMnbJ+IxBTJPzIxmRYceRw8h4wWZt0gSWY9vC",
-	"RHdyZ4uWmnUrwL3gtvx+liO+RR41m7yg310mvOWAVuZcGhhRUwjU3X/WmN8jHs2N/yaWJC/p32KbBwbt",
-	"SQgC2MbGZ+pfsujJeB5djGJ94sjPAnUO0qbgiW3a+F4PG3R5ki84SWPSO+69edFbTNtpYS0qjbd6Z7bf",
-	"E7N9BW8pRE5XodiWmO/tVTnKGpKPqyVZQWeWqknKAsOACwOegPYqQzrWLVVLtAZGgLjydLqlcjP7AwRs",
-	"pOk3s2lnDBQ2gKi04NkahLGtp3BCN20YtnkxPVs613hqzXR29V7vJjRtiQPWqex6WiqnavxbC7SdW7Y8",
-	"Jg9kwV8l1BEjwKEBHCppfGJY5bADpmn3qT5SW5RFD3PogTT0Bq6vOtQhCqOTigvjdcMGaAidliRBuQZs",
-	"E7ahBxeyTRVb7eY2YUnMMCI7jva4JOfVcFU5zcbsGUgo2BnOQrK/y/jepXY2FpRt0PRNCZ2GUw++wX+X",
-	"oo0YHAVZBN+AeKjEKXeoAlsw/y1ChuTmb+7V27HVDwakYA693ZliCe7HzZBtd1Wxo9gftEBrGTnbnQ5y",
-	"k2D/urggubTfPH44RN401Yj7jahtlwyA9ltKBTyQKBV8TGML1G0v7aXCyiWWruvKuHPugBJtvV8INGx2",
-	"BFQhE5qdfr/RK2sPFG2X08CXhUIURSmKUok5mkMBkApNGeBTg90Jn0VY4UVL41kx8i0W/9JNez3d2WyH",
-	"mgIZboNuLd3hHgYp3XHuzgTADFZ4rx4cZQnjmzxIExKwPEfKRhkaV31DwhTPEdWtDDgp5UW5zAmAi7K3",
-	"BliZxrjIc3ozSSIjDMJMCIh5dNlWWlfGEcIj60VDluFr8JChL82728yIyts33d3hdGlv8+59OtQu9vFO",
-	"QjKfykstAopCexU75IF0jNxJMEnCor4fc9vvmM1pbj5L0bqN8sqP55xCPZhC1DCu0JyoPMz7BPE4ImKx",
-	"ZXCbps4zMkCnRYSAa64uIAAsG8aBH2sCtQmL/u31dCNirLbTOyvV7FKU4biuI8l2IuJ6eZY5vfcXuQ9P",
-	"MGVLGH95jgaUbanUbMpjCEvSBoIO3E957nZxHukLIolCioaXRA3QP+coImOcxSoPcH0gkSmSbK9wJCIs",
-	"OvEuPR+Yi0x3wyMVnss2S2TLCRd+F3eWZ/2CLX5h4l0y9t/ZjlgMaMhtiOWpFCXRcQBsvcxIaMRz8LEg",
-	"cAsaBGR3STjvzAGuUsuSslwyRxir6qmn/WdTAmKFCzAxqsgRhUni6vcKckVwnFeCObEdOfWX4Et9qALb",
-	"xAi1GqOk1r7w8NyI2raBUersPtkUJxaKpHxmQnRcAvEwaWM7++NWcR4qyr0d7qEIdKwNg/og3Q0omAjG",
-	"erCQNFZIWK71jZ2g4u0IStgTmudzDQhj3A9yDFxpRRJ15TYjKkioIMpx6P71ng9ddXAvicjkow/VPCVD",
-	"F1z5nxkRcw+dxk6jqPyQSRIF1otiGs9zyYZEb45tFf5+VqxNXt7Sa9ymxpoqbHAKtEmpRhRBMiraA4GJ",
-	"leEmqUdChI1l4SnJD1MpgYMRCLv9wI9VgezZBMcxSjHgR+oj2yhTijOoEFpcW5vsM0VSBz/w9s35+8Y4",
-	"UFia3sKVSs19nFlECHmH4tUFPQSIDCYDNCQFRtbxf/3v/wN59nA3AxviXc64TjvdzDx89EuHErIRSQUJ",
-	"jVo1jS1O4ZIyU5jUWr7PTSLciU8kVEkSj5HEc1viyEQHjblonI0eTNBRDJv1NnLHDLtcOB9iCzlgGJgg",
-	"YpuiCJmCMywieeKygRCOYz4jERrNPUJsGmXBRa3rPuYiwap33MsE7QX+Njw6PPqlFi1/icpS5Is6mKok",
-	"LuuqTvG7Jecd0P1e4UE1LOMWw75KIhM89Pjw0aJc+ycOL3OMukKTeqBTedaFOTwB/5elSi/omWhtmO5L",
-	"bpqoDyUtia68OG+rCIOzW7sMGqyygQvLfB0lfY+15K9cM0tZjdXox6aIxgstCVQdRT6QTgoD7shxRQRj",
-	"LTp01y5/1MhLiDLUW4V0fwP0XFmQxIqF3EDjNUdt89N7X7IuN2W/9GezWV+Po5+JmDBt70crVCb0O/2V",
-	"i6SLUbvjzC1w5s58XhvdwNpOFQsXzBxtmC4w/DKr+gCwGpsT/CCbwO8Kx5J7UAbFybtw7wEMAXBZAA9T",
-	"wtPYGYG+SQmWbS5nrPHJTU1nQXBkXoZ6bcbB51Dkc2RhqEc/c+IOWoFHpSrOHj/mb814Fkdoiq8ISjOl",
-	"WRPyGiyftWHBFuHAVjheFxnWCKSnBjNzixlOeTd3Gt3FGbbmevnEP25J6zm+RcjY3Y3mzcq7DzYX0RMz",
-	"1eN9q4STVqc2Rb/9275yTbLHUURNBuNboftQVLczxrEkQS/1Hn3reYOqgjDEBEuC7AvG4Ullkew8ymgM",
-	"tlSRW3g4eDg47C09b3pM/mc+gE/5i3z0Fwkbc6Ls+yc2lQuq6wyuRRqlHf63P12CRMaYlqHmeNi0t+0O",
-	"IZf4mqNvAcn42adeui35onK0GvN0NEePD1FCWaaIn5mDJlqzWCNuWEqJHeY5sQDex4U2mYfGh44+ZoeH",
-	"j0NoAv4kw4ZYfCOntx7P7GDBOwQ0a5kbFxU+th+gvLnctU5Sz8Z3ryf1bjO9xOSR1pAzVBTTOrMSUAph",
-	"yZp9oCPNW3Wes9NC2kiFtSYprB176yrR3jDBl8CpQygjmIm4d9ybKpUeHxw8fPSPweHgcPDw+Ojw8LCn",
-	"h22HUHewAekA2eUoojgmoUIZi4iAUh/DAfqVktjMSQYo5xgL/AncCwcrrRfcydW0+UCiNBvFVE5JpI1i",
-	"JXCokOQ1AJy6GQc6MyFM90EiY1G7pvIGtIWHMpbfh+b+KiOdFl1kepIX9JImWiGjM00sqaCSIM0ghCl3",
-	"814z+2PkcHNgiLk3OuaTvgNrpVHgQ32UwARkUPm38d9G3MPbCSDXJneI+90kmOEJSQCFDIjb5PMOvyUm",
-	"iyeAEO1Mfh96yzBLSMMiAD2Xd9oa7YJzdexmNZp7laHysez9fv7mdYAyEfftqV+L2CSLFU2xUOCa2Lf2",
-	"voUtKzEGTNyZ74Vst4Y6mPJYKr3eQeWOQA+LZ6o8HLgPGCCnZsyy6GEFKF+cCCv8fYgIuyIxT43xbxfJ",
-	"sGL9MslsJM0VhioWzeYSoNO3z30CMdMq3jt/9sKEbgN0ywjrsxXOFLenQcCjc8mnMsj/7MuQp7bEpQxc",
-	"OeopTQ1J8Th/o5Rpe835FxkS9QtxWuaPP4jgMP8S0Viw/uLqxiMBhob/0bcCtG/cI0E5JCSPFgFeN3nz",
-	"ljaDcmGzSlxscXVUip6poxEjwEjBP0ePHqHht4+9sf7hY+8Y/fmxZxftY+/T92FgQ1nsJ/pV+FO/6r1Z",
-	"4jr8tWYRnSC3sS84SiijUlkJWialA/jVShwZ2LT3fH1yopJFbgDOIqo0ewzQU1hQ6VAM7T15QhmSJBRE",
-	"uZJipSSaEAsxd15G8zbUWC3LGiNiArMaOXWVJ6+/rZn/G6ctIBoo5ZQpeazNtBjQICNwMFCmR5QKPiIy",
-	"cB5TI+rNzYpmE0WEqXOGIh5mWiIW+/1W8ISoKckkSogSNPQJnaey9/3T9/8bAAD//w==",
+	"//yv/71frNjGXUArrZfz8kg0o2rq6fIHEkmldak27YhSlE30Sbk8Kcr6mSR6ss5o7BMWpZwy5zaCKW7e",
+	"mu00R2MygaDQoiviSE2pnoS2CbK078asx5+7jPqYcTZPeCb9GWzHiF06i82asjCTbRmOnXZkBfMRBrst",
+	"C3L5wv+QdiSs6VZMyaUL+soZju60qw3HL6kevG9metLYSBoniDWPFnJ6LIic9sHU9H9IsfL/qWh4SUpP",
+	"uEpLwiqTYLsMi4Oue1SW0dswJ5cu2c6ovCdGpSWRLZpqKwnX3HdGmbYr9WCQHjdMlKdEwAg87/eCf80e",
+	"9rQVpbdAEGMKRIYjLhKyBSvvIiErX8AtGHNufJs3OJYNr8Z/5gazHduhbUCbNRsuErIto2HZqq5gL1wk",
+	"ZFvWQutS/5CGwkVCtmImtK1kg8sp948Hub3ABRLkil+CWrkk4ITSZ1FHB9vQ1m0j3ynqe6KogTa2qKa7",
+	"irP22y0g4z+IVPNTo1Tkxl0E0HrrUMMpZhNS5x6gTCrMQuIcBMda9/LYiDIbPhK4Z1LROEZTEkdoNEcJ",
+	"SUZEyDxioKDNGEuF3swYEWgG1DbSW53wK8PuEUm4shq1tDKbV/QdlqbWrXCs50GFmTZnpaVye04YzybT",
+	"oGKIMUIibcBAZEt+8cM075Xu+tEMS2QYDDhBd0TB8iE46nMWz5GcS0US+Clf2ibLpLSOG7/jal9Gd83l",
+	"FiiwQ4YlcNQBM+CMeNdf+aJLQtAe6Aa7wt47drGxJTfEx+6RIFcEx86OhSFuwZJdTkHdbVlo6zaIvJVq",
+	"tmPRtg9qszYt9LUtq3b56q5g10Jj27Jslyz5D2nbwpy3Yt22r+ZKV6rW0q1cqnqj37iB2z74nYl7T0xc",
+	"Sx9bNHK7Sze9nHBrmHuTBj39hW0pD+g+zSKqzq7cyKKI6sZw/FZoI0lRInvHYxxLEvRS79G3Hg5NrwtR",
+	"AIH+iQuIIniNk4aAg9O3z61lpaZYIQyaZW8IkZd9E0w51MP2AozN030gOJKkaq63pL7zD5KI5yBc9Myx",
+	"6h33soxGvaDHstjyrhFYi9+r0mcRVqSvaELq+jIKsHnhSl3w0V8kVPozWjuyhdZpWru6PFMhN8tKWJb0",
+	"jv/syQxM1V7Qs7q596mmPUvbZl0WfrXibs1VU1qZqmssu7Y+TyeWDKtxJb6e+bMHDWLVCxwNFmtS3v4F",
+	"SqyM0580LLc/DH+98p3+VLObFTZ6SeWqrESuXMIFVSSRnSI5Pb79ng8KC4Hn+t+MfFENgT6ZkBzscs1Y",
+	"+j2U4gk5QXgEp2J7eoIzof6hhscq22FH37g0TwXBiugl94z9FVYnImOcxeodNwo3wV9eEjZR097xw8PD",
+	"oJdQlv+7jkWpTGM8d4LI+/rRTz/XvA83XyUKNk+C8qdHTZ/+295leWQ84jwmmOlXYh7immmUZvGopumE",
+	"KKw1+cqixuniemLQ1P5A5mbASckoQCmPaThHoK2IHFSX4Oela6/PlWWyXnHzEvzlufkU3q5SuSJJygUW",
+	"87dLZ9kSQItGZMwFQRMTaKEtbSMVBuiCqinPVBGSMtS/KjAm9eGYSjQhjGhL3ZgygqhMMH2gZKHPOh4J",
+	"uLyfynL8fFRdjRQrfdLrHff+/z9P+3/g/tfD/pPB5/6n/++/LefJpFVa+Sxp77VW48mOK18sThGtLKdg",
+	"Z7N4bs6MVCLM5IyIWm2uV6uTPNSTWVgG+LpxFfITdOvEF2cFUWLG0OJjRK6ImFsLJfcr6blUZLzrrHrM",
+	"k0rrRZTgcEoZ6QuCI3hgnOpBruMrgVJaV5UzTbT2z50VQS9PB+qB+JjyyI+R6gU9517UQ62m4EDrdUH+",
+	"Wk9aB0StjTGmJI5k86J+qzOi/AV5K/goJolEozmCxtAeNoYsRDYRgShT3Bw49A7MLIvqs05McKQ5WMZY",
+	"Tu0JL8UCJ0R/p5lu3yOyghrsmbl2d4i22kMCpmhKeBqTWjqVCqtM1nPBv96/f4vMC963xdGhTLO2pcBS",
+	"TDG6Rjo+N+JqRRYOQQZEpyuYu+ZkLFf55HqmrrZCTkNFr8gqfRpqX9yLf/GZdfSYg/0MS82xjES1W2qv",
+	"uVp63rhRa0deNkPBLi12q7Iq/q74Y15GLWuYqXbdVjRUHXUuWKlVunett4xcOXWzniXpG0MrmjK5wvMs",
+	"UrftG7Q4aiyG752WYy0tnt5j5Q2Huvss8i4pq1n4YYrVUKu8lAipJ1W6hdrXOm34lUg1H5avYEpv1W6G",
+	"lhof5PXkmbNbNy8r66QhrJDttCwBfZHnzauT/APCWUP6mUvT1WSfIdJlks+23DjiD2l03w7Qd+wUvN2D",
+	"aKOE/mDl3wrni1OjO7A0JwoqlcCKCwmXrsa5XXHDXmGFxQcR1/LlGhKvQi119AA3kvVbW6GWZvfKUlnT",
+	"gY66Gpfy1KUVNNAjluqcEHYd0VjQ9ObIlpGZb/AYeVE3gXTKGXmdJSNDb0sHu8gPiwZPxdeSgRBaiZJ8",
+	"T8fSIX3NaNTRSv5q9tn55fJuytQXeKyRb4+3GWVKd2tSpbvy2nrUXyar+r0qK61iBUsU96lNeqylpxSO",
+	"6w8/cF2ml0uiBKvQhBSNaaz0E8oQjuO6A6pZ4hVVnzHplmg+025gx1y7El/PnMRYCEmAnXKQOgGk/GNI",
+	"acCS9CmThEmqT0nxfIAuplQRJFOsbSXBMxYhCgEWdMK4IAAG4B5JpZ+gmM+I6OvGIkgaVIVNzMUDiT6A",
+	"kc8jEgMkzsD4XwxfpDiKiE2jKPtNHz86rKF+O02j6dfT8hbe4LNv1LdnIOa+O18uL0lahNc8v/LnPHF4",
+	"lf66eyu/ruOkO2XIy3jWR/0/iODGb9fimVviUoXX6gfp55+2uL6apW1CmbMvFkVvJZnHuIMKB1mAyGAy",
+	"QMNvH81Cfuwdoz8/9qa4wJUaEcKQwpeEfex9+g5J3All/uAe1s7rbcuBuYaGveMouc7ZvDvZFmTI2Zhq",
+	"5rOOsO5NSNptesodOJe8WSGbfF6fWlcYlmw9xl+NdVdgPTe225NK1yWKdWTTBohqNRLo6r5ddE3baNVq",
+	"PjtVAzS01sZnrIag5pQ0d7o4VPSKmtiJWu/IZ7wN9+5nq6ZrpV8x1tWMy8+4wbdqf+40ujoL031d6qY0",
+	"jcBfrtIMGjaZTthzdhMMvh7X1IqFYCnp0gn7kN7dWW2elzsuzLVO/lVuPkGMXNlQ2tyFHNEJkWozXJxv",
+	"xbr8vQ4DX7Uc7et40q38VXE0W4UFn5r9fw9pyb9ykaxIrgXURHlFBK3ERRwe/VJnPUC/Vc/To1+WXzzY",
+	"8ME2ejWTgkDDBd+i6Tfwx1+7PLCUb0/fr8nMvpu8Eno7JSakyET7ScVTiWZcXFI2OTGXJKM8fHycqUyQ",
+	"0lFq2VVfJ9cK+YKT1LhnjEeiF5E05vP+iPvxU249qkyfz27J0q11C0OXirQPH54/A2Fm7wROwdmf34As",
+	"/7SOn+oaq5teOf159WgJSND2YiZWD40IeWTv3wWfCJxIPyzCOnH6AA+jqak/0od/F+fQd26dBYwU/xlc",
+	"NVkRU8FXWXjsyZ8a3BIvPqJvEgr67h6/HlvB+6GI7DDeqkq8xiIsjv+Qsv6UjtK+i/cusXylpSqUTk+f",
+	"gkqoLBD/UYJlsLaQ+aw02xz+oTQVDyXCe56Lo3zpkzHuK65SiFiBv2z0r/+V+R1enadm6C60Bb5wewPG",
+	"LfG+hCS5XtDjOFN2NH1i0uv6Y0zNTM2PqeBjGpP+mKhwWvPjFY1qNtOMzATm9yVhUV8mxqPF+wlmc7ep",
+	"sjZaZvXAk1yQ9Z6zkAu9vdYPpl8raGrdAJUACZKCVi31dnT4sHvgiptV0OIz+f3ixYqy5A0jKM1GMQ3R",
+	"JZkP0LvzU/2HRCEWYo6GbAguvCEZniASx/q7sB9m4orA87Po0U8/PXxS+iQUV/ajL3CdGqHh3ASdv+0/",
+	"+unn/ZrblnhSk0VAJwxrvYVwPOGCqmlS3qqz80c//Vy3KaG4WmzuqR5zuQEYTq3ltvi5Xhe7TuSLUQdo",
+	"T0uEn48yEdffDV/SmqvoF2SOqHF9Wu08vKTREJnkChdBbC4vEVWQn9QQSnOp5vXt6zcra/W0rgFWP8+E",
+	"R1mcyaXzyySp7z+Tle4lndQ18KVhm0xQGvqydATz9gbmSxqosJpezwCI0eydmWEDn52v7IvTPNLZ2685",
+	"eZmfHxqsG96rX0+fOieNzQhc9bojN6yrcYSQLGRiVMxLPspayFmExpAeAClJlFE5BRKmbIIoW74HtuO6",
+	"Wb154dtLi/IWwhlNs+hj782Ljz3fonnzolZXvEnleS7DV/HATUl4eZ2IzDMcTlFEUn0eZeHcJJpNCeAS",
+	"UmXjf0iE9j72+OXHnksHs5koQR6hadS6rA/BLNSTWwZ+aUJc82S7T8t2xLZRuyMwGfmudIhb+/S3cMAR",
+	"Jh0vAaMBsKQhFlWiEQ4vkeLFOcdaXGg093JOyyJoqlQqjw8Oknkfp+nA/nAwI7FNcVnx8FkXnvDO2Gdg",
+	"9a934hNeC2sdQkoN1O3Z2n5R0EN9SBjLPaSQwxhTLREuCUllfSxF+VxV3zD6/eJ9UCBInNpUVnAsHaN/",
+	"EiyIQB+zw8PHIehG+JMMG3LV8g7PzBnzOeuSpVhCJrCn0xIRPTk89OiEMvXzUe3F7uq7WP7meeeza5dY",
+	"wNowQH9TGlasMo+FIbZQ13pKRxak2TafPPS1jgWNRzgPIVgztKscblMIkd/5lKHzhKpprzVYpfgCFs6X",
+	"JdsKx2peDPD1Xi/EN3dlFhP7i0/ZQOql+B/24SDkiS9HnWtxYYYNAcM/lQPGHnfLxlniNK5dgrUcSsl4",
+	"aR5xnd1V5IBugK7fvH8LU7kLu8iN8l86K7jMsJbCChel5QlD5ND8TkxbpQ0poOBPEzzJjZayAfLw0eMj",
+	"OG6WwlaWeKory2X8IssWbW1/86Y8oV2doHa4li9jIuXfibrfZH5oQtUjEpdSImqNsjMW2Ty5vG6V8R4U",
+	"thpcfu05OKbFYkv79dmUa5mhtZP8kG5A/WjWeupHHVRtyLcvnp4ZBsyDE9De+aOfft4Hv5M+Okh3jsAS",
+	"pVgos1ZUFjgvBqKGREhyg57gStsYX/v5sxcyMNAvgGMhCYS2BWZVsSKVVF64hmq+FLxFKr15DVx0viIa",
+	"hjnXvXOBtfmi/dmDM5tLZukecFuJwy52wXrjlwXqN9iCFZnuJxl//Jh+e/ld//9r+P/z7ygYPKjPN/Zt",
+	"yIqGmfF+THSrKMZskuGJl8t6A9amd9U3pkIqsx6wCL063l9+tPeO9SbH9M4e672L4Jq5YMBlM5OxHjEq",
+	"tdjxvU9F+PPcKXB7df4Urk3sXREtKUOPs0zsX50DC8RvjUjUzxFlEKIUYsYZDXFsom9DLInFrvGX8lH4",
+	"+KfRz+PH/fBo9KR/9At53H/yj19wPzqKDscPo6NH5NFRr0zbh/0nuD/+9O2X7/3876MOfz989L2W+jsF",
+	"eCwC5lyRV+McEWg5FM0t5HZ0y95YLvA7p290cR4sz+Coyyh6tEVYjXLCxeLBsfi9fQ1WzsSoeke8HAc/",
+	"2aCc21DOi6hmONDFbIa6dIm6ObkJ1KlTzSLPiLkrpl/J396gCjljJAfNikgqiMFtqE0jfm7yEk7QJUmV",
+	"HhePIyKsD1NabFe//+sw601bZ0aHPGev8kz9kvrxgyNSX80svwLwm207f2riBHvfaLX1iJOR2dltWMmL",
+	"txnVdchH1jr3c8Iiw8omTeK+nWmXr0M7AVzvrOdlfK1O/03XlqcFJqPQlpQ11AIQZgZjV+Y3aiXcAM/a",
+	"Kdlix4P/dzlekD+X5at1/VSF+0IlxhA2ZvVTHl1DidW74iCMa6lD7uiXRw8fPzn8x4ouOU8FNFeidz2i",
+	"GdyWc7Q3Nsj/7gUTLRVYuLgZ4syg6GxkC68Z3erahQW2rbVs4/q3nar+TrBaIl+vH9y3nxjEUoOpZ9Zu",
+	"ZG4GzXtUmvdq42XqTnYXCTGa6noyywz2c10u09Hhk+UwKKkgV5RnsnM+D9Qv8cLxBU+5JNF639feDH52",
+	"MYaLY6vr71P94q6LBXZBL6mp8nPGFBGpoJK0BrveHNZUOZRvSfBeEbPXEkVhivtMeI47Yz0D60rFIiPj",
+	"sxORq8m3NanQT0xf8tkH92pd6rLNOvfobXFOndZxvQXc6DQaxvmSTyi7PtrSHdic9gmuF95e1NHYg9iy",
+	"YX4G/ay7H+47reljYrtTqkk4l2hojbhhU0DKZ7U8IgVkRn0wSn3oSXmk/hHs9dnF57en5+cXb949+/zu",
+	"7H9+eP7u7FmtR89GnnymqwStwLQjFzdqmijZE7/8fORhrHjBKjTqtBIMJ9TWbdd00IDtBtdGTe29IxmE",
+	"p9vRU+WCbPRWg+MAYIbqpXNxh17NSpczm8VVEAGQDVUIKzQ8uHp44NNK35H08MQYiv2YXq1iMbwqdM1q",
+	"EVSZ2yoYsTtuRFjhVoXWoqkscT06PPy0MV30ehFyY+2T3LoGjbfbKyZ2bULOud5LICil2TQs3dv1kfCg",
+	"1hsY0sBC14oerDVEb2rxvCUrD6dhzcqzXisypyrPl0jU1UTisrzm3FCu2M1en+0z1zLvNra7PnC0fbM+",
+	"eARSj8+of20FjTnRp+ASxgykLeqjHi8fgAGqqwYhfAkRQzEHkz343OL4rSm/arDZloKaVT1ATUagN8p3",
+	"PCbrQtB5W1BFX6sDxHHAhn/YS8NWpOxGnMIVUd5MBS89y3W6rTKcP4McxbDSxZIFv4bHYi2aMNc5G5i8",
+	"k6sd5xmtg+bphrmJi1H7yT/nWm40NgyScr4COkaFiFfA0/S2oRmJZlGwwU8PJLrCcUZOLFxrGakV0FuX",
+	"p7eUyTYfT1Cl68WVq4HqnPfcqDsRwpra1fkQclvz4ac6nekufJfW2SnRZjlbs33trDsSOmqc8LoeJ/jY",
+	"upgIuyIxNyl0XV3OnT1EQUtiNritFyDrBcGSs0GvPdO109q1gZ7bMniGDFekkboQlPflwposS4igIVSr",
+	"65RE4Ri1MAh+6T8eP8JPwofR4eiI/AP//LBF6KwipxoFxsrwjJVlB74t83w9duHSDVkDsnCBcQ9bGbdT",
+	"WmKZSGri6zbLzYUBtxnRdRhcW3z5k9/sZK/hFLyR/Izlx9h1wkP9qW9ok1s3uOa2sFyRcCUxa0J5Nnft",
+	"VRqLqZBnygedP3sBRXEhJ3xKRIcKUk2mQbtqsCtlJ9a4Y6+Ii9Jaw7ZsLJmkXxishqXkRaM2lLp43WYO",
+	"duJ5iPeqDSvr/GlruJnVEI5fiil5E7DDbQsN8zbmLqkLSypbVxamnzukKoqJb3qi3RzQa+3vxk3KDWUe",
+	"LlNbnYNPKoO6HqbqqvVONuGpy2/ml6pVF5G8hoguDInHh9syu8NMKp40IN6XXVsbdAIUvqJOTHxevF7r",
+	"y2o99HjF621srP5rIjBTEs2mGIJm96iSJB7DXSP2P2lAXbnmmaTe4eCg3r3ZlJZqYer59q18pNFN3CX9",
+	"VK+iNy20jZf3zugmN+nNTvKcKKeFuwn7SkLjFxyqeA5FIPkYDUGIWyypzDrCau7zVwjJXtcRa+7GNuDC",
+	"Xe67PS/Jp6qPaJTRWPUpAwERmPDGhEuIMYwJlJflMyLGWeynH/EZg+w2d6USEePhElCsl+sVzUYxlVN4",
+	"EnKmBB1lqoQyVrlhuY5v2YvBfLQ15XI7vucO9aA24q/erl+5kTjXLfO0NeHdUAtq04Jtow70w+uJ7i15",
+	"zg0e/V2/MrWo+StcmS6WZLjmJepa16DfGyck13ajFGL0p/4vR9FD8nN0hElfPk6e/OOot1rgunXA2Cv5",
+	"E0SSVM2RC1r3grFdxtYUS8R4cyzY2n6ZNXwjjdTiYEPuBN+62j3rnrAbGRgCpsJMUDU/1x2a4Z/+cd4c",
+	"M1dbyaXsfMwzJ4b/0bct9UH0+FiVwwNJJ+wzZUNAtBw2AnUhLgwC+wM0fG+D+i8J++8fewvvfuyBjUf1",
+	"SE1PTrMd90qhmAXZ4ZS+IHOvhidA3TZkaCSAYabfQBBYPMkEiUzI4PDl6fun/3px9p+fT5+9ev768/nZ",
+	"03dn75uH8x996K9/7rB1F8ZjFkQPWw/HZCv86qyC3y/e92qq7JRyH6iUmUmBf4lVOL0kc82BXBa+Yury",
+	"FmNqEE6B6uA8Dd0Vw5oqlZYHdRaTK5MtudbgtHzIq3NLm9eZYHEpNTXkUT+DfOw2J1QizOY1cCTg2bbh",
+	"oY6kDbYs4Mgq/TPUeCUwbsrZPiJfqEHsXzpte0RpYgp7B1zDBcODmE+AxkdYEKiA3Ubr61LvdzAwxzWI",
+	"CfnyUQnpafG4r5eaRAiX+dhCJKD3UyrhGAW2PA4VMg2OiLSQMRHFMQkVQMymBF9KxK8IOCAomwA8uIBD",
+	"GBQTC9yqyMCFGENdfh4TOUAGytK2Z3AATVEFNZWBLTeuV8B8ZO7Y5RSnROaANURc0ZBApbCEKqyI7pJD",
+	"qJjeXsomDmcQquQ6QBtGZmiEJUEf3r0coDcFJeptmgiepYZ19EooPEEpEW6gepNiGhKrF+wOvXquiT4T",
+	"sQctwVPCJM9ESAZcTA7sR/JAvws5hwp0sNsjU0zB0FjvcPBwcGiy6gjDKe0d9x4PDgePTWbhFAT1QcRD",
+	"+GNSJ7POZ3gyIQJ9eA7cBl4kt6kD9FyzkpREmSnD6dAr5U4ZFvMTraefPnutiSeTJiohZ9rnUe+49yaV",
+	"z/QYtPoxqhLG8+jw0GaUKFcQhnxRB1OVgBFhlFudGvteF2ER8TBLCFOGUFM8IQOjurIkgQrQvedMEWHw",
+	"HNDp2+eVL/aKldjXvIMnEo62qex90u3AMh58g9X47i1n7VRP9VuwCbaOvW7rm+FavTEFz2L7ZqGYTV55",
+	"MfuKN8DHxzjt/4H7Xw/7Twaf6wFfvn9auuY0wRNykLJJec3zo6XZ5Prodb1doSkPtMaXixvd+dO/8BU2",
+	"BLBqA7W0A5sw0Hx0tLA+OE1jK/4O/pJGshcdditKF3SMt++K1e7w7JsvR+rnqWlOsynjCmSWtr311FHI",
+	"szhCU3xF0J6VrZrIkCDjTBKJqNq3y3NUx7JpjClbkWdfcySzcJqvfYlVoYqEoqEdnhXjiyxey6hTgmM1",
+	"/doo8kxKh9QHjdhAAKeCg5EA6k1CsNWJVhYRJ2axFM9s4U1XqaFWyv3L9ryU6dqJqj0v2gFK16zpqTHR",
+	"ymv5kl4RpmeXCj6qXzEaaR2v5gf5CS7V2mZx6V6DYoRkGIu1UVSZ1zZLtXAc2OXDxdJuQ21CkEq2skRY",
+	"k2Vok6wkKopZeAlJgNPs8JC4Lf455gbK6cRup8kpzdufgALTO0nDmp07/fpWT/fMngEtwMg/eTTf2LbV",
+	"lgrVa+83+aU/m836Wob1MxETpg9o0bX7+F5VLt+3SJ62iFaD/LG3N/ZUX4jbuhbzIR6cfv0nzq934aOH",
+	"XT76wLC1h0lkPnvc5bNfXXkY+OZhp28sGOt7zl9iMSHmy5+6DVJmacqFItErElGDMqU/f/So2+dWdAEi",
+	"FXz3pMt37zl/hZkDPAVUmJ+6bcVzWyfHBMLCd4877kaOCe97FMAu8nwJf37SNkshvUz+vBE5AKTxQFbS",
+	"O/be6kO1b7Phr71P34Nemqm/jwQzXL8TYTsRthNh902EVUXXokn2+coDfGo0bN+Xq1kcl2+4lXGuGvve",
+	"XsdGuU29D3JO0si+4aRjXjt9f5A3l+A5GhE00YYlVKBncxRiSdnECEXj2jJpd1oamjLt4FkpbG4n2XL3",
+	"osqvCerkm3G1n+Uhv4vn6v/KCJz47MHaefRrD9KQ6LdwtqxvyMVDNTT0c+eGJED2dW9m8ex+1I4KRCVy",
+	"6uYaoml9eXFvGDdnTUNVPnAS+OkLwFW791XLgssa38/p13PCogJP3rFr120EkQB+VUCYmOH5j65gfjRJ",
+	"/wpbE8/IeYSNrQfglJYzpS/8WgV/bnMKF0TacCj3xL6RvBNOoPrbtUW+KQOlX3NoEgB9UkaqG2prdUy/",
+	"DNBz5Qn9k3rseECMJyySjcfwcuzstmzZci8bN2Orzf+AFuzOFL2LGu2cKHtxlYMX1ai0lkOzVW3VMp7x",
+	"PLctnPQicCxFnJEBOgNe51Bezv4c+PXmpljaSA+eMaUlCuMqMMdauKHDCUFHh4do72PvP3mGQsweKGTA",
+	"NOc8K6qk2nP0nGdmPHPzM1h7H3v7QV42rCrMbCK1tCB/BeA7CrW4wrHMRwf1ZwMrv0on8EeHR4Utm68H",
+	"Z3YpHAhkVa5ZyrgFyba1c3pDLx3k3E1YPztBs3VBA7YOrgLfanunoyfuxzFboMG3BZ7gzmLZWSw7QbJZ",
+	"i2WFo9IBiajq6iQbgE7PTQJrHYF4AYhIK4z20QyuyI2rSsKQXa8n1oXPOMQ6MVUnI84iuqD/O3ixVvUZ",
+	"bcyH1dn5lEMjQ7jdzu/UieafTkl4WVB4FT2+ieAhTBA8AfVWegqRc0UFXRYhQVQmoNS7rIQeak0bYYWN",
+	"e1j/KyEKD3zlayIWC2wAuL2C0JB939PrYDYfH6KEskwRifBYgeEvUYyl8sMIjRwfoFMbqfn7+ZvXAcpE",
+	"3LdKC4aTZLGiUPZDqzQ04hEl0t6N5RaBHpjUSrl4fZH1CgCILWnmRXCNDevm+g7yKR9Awy5MfP0mb1Th",
+	"18By1Cj/l3wyIREUdu8qVqDhNXyhJoR+HXcofLm61WDzxNczHOxom2yHJx1bWFckWqSadaSiW+cGwfiS",
+	"T7QoMgZAFchRC4ZC7XoC8qtutJCR3B03YqLIop/e0Z5+bdsk7rAUGixbJ5GnWOrTBQFbwgWrM45iziZE",
+	"mOPJ4P7R8u0Qk++sL8fkV/31Zybo3z/s4bKWbCCyhChBS1HVC7GAr+wr3YKe14mgtD0YpECC3gqeEDUl",
+	"mUS6Sa2VuYRkJGTCYquBgd4HST7YxeBAG1o+cNTfNGFtfZy+fa71+XXZapW65LV8lUewV6b83g9vB1+h",
+	"HW7ztOfYRCkvmfZ/nr56udq0XcO3Mm073MVp++gjGwsCbfXk1MRWNYcg+H7mJhdNoDmilIVyUg6+kArP",
+	"l98/bd2Rs+VIqqZudsFUu2CqHyuYKvcbbTsU9L7IMcPyO0G2E2Q7QXYfBVmd78/9diAKYIp6N+ArTGMj",
+	"1wCXx8mV/BSNPC+jkVC2rjgcf4p7POvjswDk1Luodxf75hq/1Hr5or/BHVfF7NuiY67a1TZ8c4t93Lwv",
+	"bYmjwa4vJHjbssnX86ntXFzrurjqL87bvA0e67tIwFrGP3fRNOWLtOJeK8fcMH2Cc23PpaQ8kHnZ2hWu",
+	"z/frQ75Xv0avwc28EbGwhcv02h7unEjIiYS69KVrioSds/yGJcnSm/PlokUQHM2Xp0o/Ojx0d+RU5gik",
+	"KMQWEgQpgcdjGgLYaJ4j7ULu8qKJkk4YZRMDuYIFQXo/SbQfoJ8OH5vT0IxKYrA54Ec0wrHuSkBfCl8C",
+	"iIeWSXyMBDep4LW52O/MzG4rFRu6H3g7vf0uX3MF97TzEzSEOsVyiCSeWyTYMZBE1TOoh0mXZIc7bJbW",
+	"kIrcho3pVe5Ql0bjlBFh9gDGJ0AXr84Ce8NswHcMpMx+oCla2yqAxTVAQ3u4+ozVMLdCTfsP3PVyqOgV",
+	"VfO6s/BLKtW5m8E1qaETbuDpV2fzL+Kyt10CrXDBc9tnwDt6pNJbXfGQFBu/cKByvx18o9H38n1hBTaW",
+	"RSWqW3DLuKzf48UoC6jWA5XvfGAjH5NKIql4CqYTJNCdMuMVsoh5trUAbkNZZKKNkcHNy9glg1JRoMOP",
+	"Do/q6P8ZzOo8rznZLapn4WLyxonTjGzZN6+5+pVnLPoh6fmMRQ6ruBNVB01KfLMU9RtRjeS0SYdbLkZb",
+	"xeaOMG+eMM+nfLYiZVZiHRer6FvRGllIvN/O3qNcRBeQd2XwLBqtgpy1EOIIWsDgS64WVOfsWqr8eA2a",
+	"X8U3QVoO0DmxIQfmkxEOL+GuobYGeAPOZfXlDniXC2f0Ao3CzQvi6LgwUfgZyySJLCKcS5R5IJ0u65um",
+	"Yjomiia1eBTndMKes61dPZjmt3blUG2+w+H94Y1LPsiWSU1NKUNfMJQK7XUsStXMRQtxKLvrjV3cvlYC",
+	"dMLWiNUr7G8tebO0WfKaSp5a9oLbMPdl5tIoImOcxcrghEKPMQ9xbNB3ErgFWZaBXUbxASwKLkiENLWn",
+	"qQ1GjvmMiH6IJYkCe1bNr0XklM+gaJrkA/SaV3mTRMfg9dALxcgXZfrL3TUWaFTZ2goPH6FwigUOFSQq",
+	"elfKnI2pSECaDAPjipGEqQAlGUDiqnCKqBpAOJOW4n48tZaDTSL6Q7pVEf0h3aqI9pu/YRHddhvs8kgB",
+	"W1YaEwE2RpBUEOkQDHepTD+aSDQSy7v/rJN7Vw8PBjMSx304ah38NbuU1djKRZIC8rkgI/SCzNF5AYkJ",
+	"nlSL100nDKtMEFnAYdvQkzgHxj42ssuA4Hru2FysaaueKk2pMQ61vJPc+SkSyhSJ0F9a4owMTjbOfbA2",
+	"M8rkZA/QGeD7g5wqOzuwMP2S3Fctp1DK/1+vTp9a3PRFYfUbUb9fvJDbPG/+fvHinDRGVuolchixncgL",
+	"nJzrURh82kxkb7NRTEOz84Vem5fX2SM8ppsraA8A6g9wtixHDt5AMZ+U/bEBaPUJ0UoLI239H4M6K8PW",
+	"6TceSDTUKm/ogqkkF8P8SGHw7jT1cVZ3gNCjfEmlOtXDOLvSS9RbcooEkAICr1qW0HTOJsZ8AM+xcTHn",
+	"p8lKlhwOFRdasD8vJ93lqMJZBifOmqS75pFEmqNy2+X07XMXeMFFqVjAvmFpKgGlt3WIYNfbIhX1GX0d",
+	"6oW0jRmPeKbMYFwBjtqsQq0h1KYXzC2D3jzO0J5FCUZD5/BxJSH2WxbJFpirW5yH110cgK8wCW7edZhq",
+	"Go2kLCT1y9NaVa9tDFb8dukeTvob6P5ffIYSzPIhKG5zC/WCJFw2DiCmCVWlAVi7vXf8k94J/IUmWVIQ",
+	"rfnXw6AGDbtOTlkZY/VhSQI1jcjIomswz6dt+j21TCikHhTDqlFKbxgxcpiP7Y6sYE7qLtY5m+vv1jue",
+	"6y/XMEf1Z2u7RfXHa9p4dqItzlG/DsyfnzRp+qVYam+mjEYlTpflhiEUzavoZyiL0aifdXNGNOcuRy4i",
+	"kEdkjmZEEGSrrkF4D0OjOaLR/qLuDhBPTcYJlEWM50iB4rTq04HbcqYwBS+oIl8UFIhBUx5HYP/FBBLl",
+	"9TNt3O0xrvZRRMGOj1o0+weYYhedbibaMCaQgWZYei/BltRH9T5leYGYeN4kCpajRK6jKfIBm1XKS7M2",
+	"jcKW3t6sunJbYEezp8/EEKkO+0yY+RGwi/agQFWjPnUt9WrcgnlN3RaNYQZwFxRGPiTwmDjbEMYmL2na",
+	"NCI+Hpt4tJoh+SN6eOj+5w3ssGZgW1cgmrm6qI7yOhjv1rS0SADwGsc77XLHtUtmxWlVrQQreFc9HFTM",
+	"Il85BJ4zd4A+MCgaMuU0JNJEZZUcs9pC72epc9DKAbqA8meKJCkXWOTBkcMiKhQcmeGUg5AvB7U5ZwMr",
+	"Ii4m9Mo4cpPiau4kj1fFhet0aDwa0mXfWJeukUSALWBPG8adq2Vjg84yCwZ+vy25TMu93JZrszqKZngG",
+	"V9gRIkiNvXHPxMThk46fPeVsHNNQXVu4dHOmmjnW+1PvnXhyXlGglU6G78G3DJwKrWFZJrBJFhLEOVmo",
+	"qC8nZ6LbpQtNN24Yc26kwoRhSReH5UK67P2Q84V55edsNI07e9WKDDPEXGR0Cbxy/GRmfe/46ajjZ6uH",
+	"x/woytrQRDM3BPVIA9DLb8bb1rsJ67FN4O+o8kejyt8glaCRJFvP6F59Zxo1RGplzkncHGeyzGn8KWgC",
+	"pHhqi+/AvQIlcQS1YZW5uyfYWoomv0AO0KlNdzEpBDGBsCdXYs4LKTAhUc15TFZFLKZpm0szUESMfFFO",
+	"B4VYaLUzJWDdmuKm9XrDZDpv29QsermtnOousgZh6dKrd2JnZ1xWBZch4rWMywPr1zJQN3dDwNUe1Z+Z",
+	"cXqmLhQ6bpJO2phtlE1a/JU8gyjEDJBLTZRSHuBEBUqJkPr4X3OFbwqDNrl37YDvhK2i5Ufhjd4JkB/M",
+	"mjY7ux7/Gx/4HWT/GpY6Y3eKo+z1wY6hfjSGMnS2Hj/FPLxs89j8ykVe8MMy1LgMgIywUiRJlY3mpWP4",
+	"a24cypQh3YO55AxxBuG4XoJpHtILt+ckgqARGOhA9/ZZf/w5jAkWwwF6qv8Ljh7rPJpyh+Gt3yMRklkY",
+	"mvBcFuX1PRlXU8omTS5i3ShcveiV6OrygUlRiWBoO5768XgKyMISmrsdscR8d0/bbYxeBom8w5bzuS2b",
+	"690mBd5NEMSnMntBlLsMIGKi9YLIwrc1gptUr7ssEJx1Luxv8tKrQRKdG0/htiHgbFe3DIC0OIz2Oysf",
+	"+cQF9e4E7s6tsACtYkVXXRZTB3PIx81owiKHYb0jV/wSbPtmoIoa26FZCFWz9nek/QPZ59Gi02f5ZVI1",
+	"frCE0WLi+stR/qAEc3gAYxjPiUJpJiba7i5htLQH+W0KfaWDCoCOmuKePGOkArmy448fLNK2us/308wu",
+	"EGrsX89XA6o50QxsU2xMqhCOASDKMrY972KGiN60BjZe0E7XBpHZsdsPpY40dXVTRneB44IWSm3rOmfB",
+	"7fG7Td1ry8rL88e8yyA+Y3CFbUPwqvhpBh7kCscZMXc3TNsPkLjOlmju9y6XcLt6G7rpoLWLye8EyY+t",
+	"t4udvp+a24z94Bv8d4nWNvpVFqhAJ0joR05xO50ND9fQ2u8t/OeK5RxtdztO+9E4zVCGpp8iGfmequ18",
+	"Am2dWx7cCLOba6B+yf9dn13hhaTl7kYHxO9FUzyQ7vqJMDR02ateyRHNiXQytcAxdqFLdUPAtj7JwRtq",
+	"OmkqFHKREDPOLbuJF/q5JT/xRUK2iYl9kZA1xN9FQtYSfhcJWT3l6SIh6/p3YZzXwNC+SMi6UC0XCVlP",
+	"dpq1bazBmxfgqMBnlzFLcmiUapUgT1bOElI4g8dcTLjqICSKQh0WLkazNpTswMhHfEIhjwggZwxr2u/b",
+	"V4crlesoQRTVioZfoZvti4ZyP3dWNFyrgsaiaNhx62rcaqtm1LNF+eq0I186vlmpnoarEw9dQ34scWWx",
+	"pQL9a6H3Hc6NK4SD3ruviiIZQV45W4uYSv4R4ItgNCYzNBOcTZASUAJ71boaCxz21E77hhjadrdT+TuV",
+	"f+tCZGnBjAXx0iRLpgTHarq8cMbwY+/Ni4+9IZpNaWyNDQNzZ4IPxJVmdsuINdz7L+jn6ZSEl7+RrZar",
+	"fvNiWdgEjDaEWJksvR4SWrnmN70iRQkKWx8C6UPcfg2MmcG6XbxJ91bqX/qF+qVaYVbNr9qIeWNpDdpn",
+	"U6Skj3g0XzY5S12uwEqzL/jUiHxJiMsByIuyQHgkBnC+hCQjKAB3smDUwpdUgcGZf9tQlekl1RvohrTt",
+	"skWupzaHcL5A16xYtP1i6qdG/8u/T1H1vApHvkkeRjyU8cGhNpWqFYn61lSSXUArCpo1EtxUF/qC5Fwq",
+	"kti0vr03+jAVIHCQBegZuSKxJu8AnZ+9CdBbW8hVBOgpZ0rQUaa42LfowZflcesOoLkBMnVjseNAWIbj",
+	"BQazQsJcyvgEW8tiZmKO9LdZ+azc0y2BTJQYfZneyXd6HZiJH4btr1/q7K4LjgI9lxZ80Cgiqqry4Jv7",
+	"848Pz5+13rgAH0sbyluiMCh+kAsUkCIB/Gk0qXyAABa3qGhWyowLtJUXTksFfXIgiXq+N2gAJb6/xZKA",
+	"PqetDEBxpzityz1Q6fOV74Puq3p2+BPduKyxpNDcGZcJnkPVuZLKP0GKI8zmnBFEYgmQ0hG3YYTgc0R7",
+	"R4dH+w1c8RtRN8YSq2qhHUP8YAzxThNvZ3ao3IXWFSXy1NAq5YmWQs6mmWrUZVofgZkrLUPqwZRYsoHV",
+	"TP78TRie5Z5us1Z2V5Y3qxjtWH9nszYLD2C0zdisB2Bwtsb/LZxxi8tJqbh9eAJZY55+ju2RPOng4HkH",
+	"Y9g2C+pe2hw8Fh1nx28/pmvIwi6N74HeXcazVaTuJezlUK+3fc7TvN/GYPZAu2OxH5XF7AZXmMwHybSo",
+	"43fU2K0vxllr7eIocu7YvdEcDQHU3ZTK1A/12IYBIl9wqADmnuy7az+AebN36G4qgGY/oVfeBQq2FXQB",
+	"wx0Bujpmxh0MA5gIDLnj9pFpVTiYOff8gTwpQgXMm9ZJPCIoIgkHvP6jwyf7A1QU3n9YBB04bFAcRSQK",
+	"/KL8bjsdTkWDnj8nJTm0TWv/nCgjhG7T0HcjaDfzzSY/kP4KGr/Xxl3e3Qbk9pnxWU6Df0tB3QWeufT1",
+	"yjDNf9+Ty2khNMFXV5Z/YR4c2UFRdDKRlhxuLqbY6C0YNTp/9uKBRMNJWWDJIVzHyWN7523FMwjzoW5/",
+	"mJ+H4MgDz+QQ7eWSfMrjCGqAGWZPNaPl85YcUQXZiuC3ZErM9zucmABB80ZOTTuzbmfWdTLr5H0+TJk0",
+	"qq63eAuez4R7ptuJqXZTstbcK/ZZUdK31jAzbzvDrF4avIN3FkyrW7zJK0wIFHM2gVDSnSFxC4bE3Xdg",
+	"lvjF4Ondea9M8K0pzWw7AivmE8qaA8XfpICLm0dlFxVmTKhSZAIEgoUgob1HR2jKMyH3bcF0QcaCyKn7",
+	"+ckhivBcBkiQDIBOj0s3qVB8l+wXuWHgjKayrRKaEXcL9dpNVDqWaEbieIBOC1TEFoyyHM1x+Prs4vPb",
+	"0/Pzizfvnn1+d/Y/Pzx/d/ZsqM3IOCbmEBxBrV8uVD+mWqC6ep5DoDWCTX6cTe+uiWJ/CXuwtah1aP72",
+	"otRt9y0HQxtiYvMKGJnlmQzFMu8i13/QyPWXfIIoc26rnNX3uCjzsZMjy3JhfPLpF4S+NBOmxP551jDI",
+	"iYlNLVsqCwKUScom5trKPXxQFPgdBiUB6lDHtYCN+aRPGQjAWhnxmsz8RDKY1NYkRk1nd1l+LAIfnnhr",
+	"a/S+XeCdGPlBxYhxK7cokCZ5kWLVksdKoS42nDSscjf2y5gLZF60KW4mgcLWrZd0wqB+LS4irV0pSmPS",
+	"5GAUAFZTB8V6gl5iFU4vydyW5rIAzWiUKQjQnGI5XRQVJtT07en7LUmHvP1bEghe/+0SQcvzIstZLxhd",
+	"IeQTklnW4H/4bi0JAF+uLgPgs3WlgB3tNdy8dSlQHdnZLVXz+a7A+jiLyRVWmr4aS/DVlvRoTkTKfbar",
+	"XMeFrjNwsQKrwwWZRLMpVj5IhTscPpDloBb7+t7QPH3HYzg/Dvfr3DkjLC3yhbklK+7gWnMt3hmn9pbz",
+	"LHQvt5ljYfpfEuamt+ne51bsbpruel6HH6OGwEuyStAcSIaDb8LKglbX8LkvTPw7dkhpQHtHh4/3T0oC",
+	"Kneri0qxIyjgXttEozfYRNjn8uUWvcCOs//OuRw71++yTBCfLzvlgtRnbNwIwXfVZ7sL0B8yS2MjMWtO",
+	"hWw/OaOkh0zZPBz1wYQFHdSak7FtA7Xo5TZDtLowtC3/+fdl7J11uvUMDi6QIbzRChrRmqaSThhlB5hx",
+	"Nk941nJgzvELvIr1jOuTV0SYojguEjry1mAUxiVuPWYKUVbc+QGkQowVEdpAzasWKQ7XiZMsxiKHezOR",
+	"UnrM+suDiJhe6FcyHKBneVlQFoMFbCFPAFrKFCAtBgWRGmYQAGxCJeIwSxyfmNvFVM3znwrEtKrAO6cT",
+	"9pyd5ku3HYFX6cUTeNsUcJbmLFs1SbfymhZFC67phnvS8buVRcX2fGmdfOrQwrpe9Y074gpoKYWF8kIA",
+	"Cli68v42+9qsFIHrvE4IsyS8rMDTaRnBbSyC7jpHibOO84hc0ZAM0KmFlLNXh3BjaJ74V/sFgKRxuAcW",
+	"lK54nIBQ4WOIHmji7TPdyZZhJGt6uiWjpnYkzeaNfh3E9YlfuANu+TFDr3499UIoINZfU1jIWYTGOFTc",
+	"pAOEil6R2/La70TG2iLDVNzOQWfLATmN9/j1YoOr1IiOZXCzGEn6pR/RCVUGj9K7iwMMaXCfOxRpOxi4",
+	"eRM8m1jrodrpwRURdDwfatGiBQ80LIgFSzGodwbaGnFGBujCpbS4DqYYYhWdneKMnX6WGsuCsKCEW1u4",
+	"q5tKUBlGfPP+LfDiVuWO6+SWRM5y5D7YDr2ODK74Zni+u+P7mwgZi5vLGekrmpC8+GwF3HKJULH83T0C",
+	"sjtQruK+INACpAklN+gOk7soDv4NE7gFoWA6vi1rZOkJJDdAdvbD/bYfHD/lnN6Jw519oQ/8Xe2HmLJL",
+	"tAe8OOXCWBH7Hc2ILaj+IE9+gaxdZv0QsskkeOtNeftiYKG3O2skOM0AVujOWPgbGwt5gXrKLjtIkJbI",
+	"wLMvNiEdYXSFYxoFKGNGnUf1sUie46SxwrnlrK1F7+Xt31mt7VfX1BKSRIUQhGXcafN7rs1XDNTTzMiz",
+	"Fk68sIAXfn5RACUjfMcTogqNSMzZRPeI9rALDnU16CDhKEJ4hudIKhrHiOHEIonbNvYHCDob4jg+RppX",
+	"htaZARKgNCE7gtqaFhIsUy2HTEAwNMoIVYDYvDDymrpX9dcTx2j4P2D1DuD/+3/JIZLQHNPHEhsIP8KC",
+	"oKEew5tM7e0P66XQm0xtUQa9ydQN3VS0Wwf2jMAz9fcUK3cpxtdW+FuswotLzuPGKjHtIiRLu98/2KvM",
+	"HJgGM9Du1atDqzYlAhcC1cLDGP76QJ+fFxLIAzBQyeX0ydwMMCcH04ohclOm0mjlshSTCI8ksaeJfIQm",
+	"k9GU+LDJ8u4Q0uJE/JDe1A1Gpac7bX2UC4ideK4fSwJNG3VNEbLekWB3G3qzxkwB5V6KPFj7ksNYP42y",
+	"6J1v1ZhIK0nZJCb9TJJjRHA4dUlDIRaCEndBCvV1rYhIBdEiI09eohLJlEDpLjwCwA399kjwGWDmTLFC",
+	"Aofa3i6sKnczalrQc6bMpT2jCbyeEkF5hHAcI0FCQq9I8ZnMwHrhYoDemtGAj9OMw5li9g4WK9cUlUhZ",
+	"h4jJpBobuZebSLMpj0khR0+RVDiulAilxilzavWuYdspwZHBkdDmpaiL37BLXxQZ3rxo9Lu4XZnYAhRM",
+	"ZiQqNDBlYZxFLskV7NfdgeyeyTDnu1hAZfBCOzqdzeDnvm2jTYgZi8d0ZZuGrLzICTZXVLBi11UOdaYI",
+	"BRg75iynRdTQ5YzbMqHlKVEfTyI6RmFM9WJBTqXN1qYKZUzRWP/hyhaa+IO8UnhNQrZlWjP1rWVi+73c",
+	"Xgp2eRTNx6lfPV21y7T+QTOtXxfiocLDxr9Q4r+mrGsnOTR/tThZG1whpS6OFx+Vr1Lt7SpHEfcbe1Cp",
+	"cYNmUyL06bJIvA7zSLRkgE4hWOTdr0/RPw4PnwDiTcYuGZ8xiGlyfiQjMuw4chgZL9isTZrAcmxbmOhO",
+	"7mzRUrNuBbgX3Jbfz3LEt8ijZpMX9LvLhLcc0MqcSwMjagqBuvvPGvN7xKO58d/EkuQl/Vts88CgPQlB",
+	"ANvY+Ez9SxY9Gc+ji1GsTxz5WaDOQdoUPLFNG9/rYYMuT/IFJ2lMese9Ny96i2k7LaxFpfFW78z2e2K2",
+	"r+AthcjpKhTbEvO9vSpHWUPycbUkK+jMUjVJWWAYcGHAE9BeZUjHuqVqidbACBBXnk63VG5mf4CAjTT9",
+	"ZjbtjIHCBhCVFjxbgzC29RRO6KYNwzYvpmdL5xpPrZnOrt7r3YSmLXHAOpVdT0vlVI1/a4G2c8uWx+SB",
+	"LPirhDpiBDg0gEMljU8Mqxx2wDTtPtVHaouy6GEOPZCG3sD1VYc6RGF0UnFhvG7YAA2h05IkKNeAbcI2",
+	"9OBCtqliq93cJiyJGUZkx9Eel+S8Gq4qp9mYPQMJBTvDWUj2dxnfu9TOxoKyDZq+KaHTcOrBN/jvUrQR",
+	"g6Mgi+AbEA+VOOUOVWAL5r9FyJDc/M29eju2+sGAFMyhtztTLMH9uBmy7a4qdhT7gxZoLSNnu9NBbhLs",
+	"XxcXJJf2m8cPh8ibphpxvxG17ZIB0H5LqYAHEqWCj2lsgbrtpb1UWLnE0nVdGXfOHVCirfcLgYbNjoAq",
+	"ZEKz0+83emXtgaLtchr4slCIoihFUSoxR3MoAFKhKQN8arA74bMIK7xoaTwrRr7F4l+6aa+nO5vtUFMg",
+	"w23QraU73MMgpTvO3ZkAmMEK79WDoyxhfJMHaUICludI2ShD46pvSJjiOaK6lQEnpbwolzkBcFH21gAr",
+	"0xgXeU5vJklkhEGYCQExjy7bSuvKOEJ4ZL1oyDJ8DR4y9KV5d5sZUXn7prs7nC7tbd69T4faxT7eSUjm",
+	"U3mpRUBRaK9ihzyQjpE7CSZJWNT3Y277HbM5zc1nKVq3UV758ZxTqAdTiBrGFZoTlYd5nyAeR0Qstgxu",
+	"09R5RgbotIgQcM3VBQSAZcM48GNNoDZh0b+9nm5EjNV2emelml2KMhzXdSTZTkRcL88yp/f+IvfhCaZs",
+	"CeMvz9GAsi2Vmk15DGFJ2kDQgfspz90uziN9QSRRSNHwkqgB+uccRWSMs1jlAa4PJDJFku0VjkSERSfe",
+	"pecDc5HpbnikwnPZZolsOeHC7+LO8qxfsMUvTLxLxv472xGLAQ25DbE8laIkOg6ArZcZCY14Dj4WBG5B",
+	"g4DsLgnnnTnAVWpZUpZL5ghjVT31tP9sSkCscAEmRhU5ojBJXP1eQa4IjvNKMCe2I6f+EnypD1Vgmxih",
+	"VmOU1NoXHp4bUds2MEqd3Seb4sRCkZTPTIiOSyAeJm1sZ3/cKs5DRbm3wz0UgY61YVAfpLsBBRPBWA8W",
+	"ksYKCcu1vrETVLwdQQl7QvN8rgFhjPtBjoErrUiirtxmRAUJFUQ5Dt2/3vOhqw7uJRGZfPShmqdk6IIr",
+	"/ysjYu6h09hpFJUfMkmiwHpRTON5LtmQ6M2xrcLfz4q1yctbeo3b1FhThQ1OgTYp1YgiSEZFeyAwsTLc",
+	"JPVIiLCxLDwl+WEqJXAwAmG3H/ixKpA9m+A4RikG/Eh9ZBtlSnEGFUKLa2uTfaZI6uAH3r45f98YBwpL",
+	"01u4Uqm5jzOLCCHvULy6oIcAkcFkgIakwMg6/j//639Dnj3czcCGeJczrtNONzMPH/3SoYRsRFJBQqNW",
+	"TWOLU7ikzBQmtZbvc5MId+ITCVWSxGMk8dyWODLRQWMuGmejBxN0FMNmvY3cMcMuF86H2EIOGAYmiNim",
+	"KEKm4AyLSJ64bCCE45jPSIRGc48Qm0ZZcFHruo+5SLDqHfcyQXuBvw2PDo9+qUXLX6KyFPmiDqYqicu6",
+	"qlP8bsl5B3S/V3hQDcu4xbCvksgEDz0+fLQo1/6Jw8sco67QpB7oVJ51YQ5PwP9lqdILeiZaG6b7kpsm",
+	"6kNJS6IrL87bKsLg7NYugwarbODCMl9HSd9jLfkr18xSVmM1+rEpovFCSwJVR5EPpJPCgDtyXBHBWIsO",
+	"3bXLHzXyEqIM9VYh3d8APVcWJLFiITfQeM1R2/z03pesy03ZL/3ZbNbX4+hnIiZM2/vRCpUJ/U5/5SLp",
+	"YtTuOHMLnLkzn9dGN7C2U8XCBTNHG6YLDL/Mqj4ArMbmBD/IJvC7wrHkHpRBcfIu3HsAQwBcFsDDlPA0",
+	"dkagb1KCZZvLGWt8clPTWRAcmZehXptx8DkU+RxZGOrRz5y4g1bgUamKs8eP+VsznsURmuIrgtJMadaE",
+	"vAbLZ21YsEU4sBWO10WGNQLpqcHM3GKGU97NnUZ3cYatuV4+8Y9b0nqObxEydnejebPy7oPNRfTETPV4",
+	"3yrhpNWpTdFv/7avXJPscRRRk8H4Vug+FNXtjHEsSdBLvUffet6gqiAMMcGSIPuCcXhSWSQ7jzIagy1V",
+	"5BYeDh4ODntLz5sek/+ZD+BT/iIf/UXCxpwo+/6JTeWC6jqDa5FGaYf/7U+XIJExpmWoOR427W27Q8gl",
+	"vuboW0Ayfvapl25LvqgcrcY8Hc3R40OUUJYp4mfmoInWLNaIG5ZSYod5TiyA93GhTeah8aGjj9nh4eMQ",
+	"moA/ybAhFt/I6a3HMztY8A4BzVrmxkWFj+0HKG8ud62T1LPx3etJvdtMLzF5pDXkDBXFtM6sBJRCWLJm",
+	"H+hI81ad5+y0kDZSYa1JCmvH3rpKtDdM8CVw6hDKCGYi7h33pkqlxwcHDx/9Y3A4OBw8PD46PDzs6WHb",
+	"IdQdbEA6QHY5iiiOSahQxiIioNTHcIB+pSQ2c5IByjnGAn8C98LBSusFd3I1bT6QKM1GMZVTEmmjWAkc",
+	"KiR5DQCnbsaBzkwI032QyFjUrqm8AW3hoYzl96G5v8pIp0UXmZ7kBb2kiVbI6EwTSyqoJEgzCGHK3bzX",
+	"zP4YOdwcGGLujY75pO/AWmkU+FAfJTABGVT+bfy3EffwdgLItckd4n43CWZ4QhJAIQPiNvm8w2+JyeIJ",
+	"IEQ7k9+H3jLMEtKwCEDP5Z22RrvgXB27WY3mXmWofCx7v5+/eR2gTMR9e+rXIjbJYkVTLBS4JvatvW9h",
+	"y0qMARN35nsh262hDqY8lkqvd1C5I9DD4pkqDwfuAwbIqRmzLHpYAcoXJ8IKfx8iwq5IzFNj/NtFMqxY",
+	"v0wyG0lzhaGKRbO5BOj07XOfQMy0ivfOn70wodsA3TLC+myFM8XtaRDw6FzyqQzyP/sy5KktcSkDV456",
+	"SlNDUjzO3yhl2l5z/kWGRP1CnJb54w8iOMy/RDQWrL+4uvFIgKHhf/StAO0b90hQDgnJo0WA103evKXN",
+	"oFzYrBIXW1wdlaJn6mjECDBS8M/Ro0do+O1jb6x/+Ng7Rn9+7NlF+9j79H0Y2FAW+4l+Ff7Ur3pvlrgO",
+	"f61ZRCfIbewLjhLKqFRWgpZJ6QB+tRJHBjbtPV+fnKhkkRuAs4gqzR4D9BQWVDoUQ3tPnlCGJAkFUa6k",
+	"WCmJJsRCzJ2X0bwNNVbLssaImMCsRk5d5cnrb2vm/8ZpC4gGSjllSh5rMy0GNMgIHAyU6RGlgo+IDJzH",
+	"1Ih6c7Oi2UQRYeqcoYiHmZaIxX6/FTwhakoyiRKiBA19Quep7H3/9P3/BgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

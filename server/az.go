@@ -278,8 +278,10 @@ func azToken(header string) (string, bool) {
 }
 
 // azSignUp creates an account as the Nhost sign-up does (default roles and locale, closed
-// sign-up, new users disabled) and mails a verification link; it opens no session.
+// sign-up, new users disabled) and mails a verification link; it opens no session. The address
+// is stored stripped and lower-cased, as the generator's User model normalizes it.
 func (s *Server) azSignUp(ctx context.Context, email string, password secret) (*store.User, error) {
+	email = store.NormalizeEmail(email)
 	if s.cfg.DisableSignup {
 		return nil, &Error{Code: CodeSignupDisabled}
 	}
@@ -343,9 +345,9 @@ func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest)
 	if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	email := string(b.Email)
-	if u.Email != nil && *u.Email == email {
-		return u, nil // nothing changes, as a Rails update with the same value
+	email := store.NormalizeEmail(b.Email) // stored stripped and lower-cased, as the generator does
+	if u.EmailLower != nil && *u.EmailLower == email {
+		return u, nil // the same address: nothing changes, as a Rails update with the same value
 	}
 	err = s.inMailTx(ctx, func(tx *store.Store) error {
 		if err := tx.SetUnverifiedEmail(ctx, u.ID, email); err != nil {
@@ -357,7 +359,7 @@ func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest)
 		if err := s.mailTicketLink(ctx, tx, u, store.TicketEmailVerify, email, s.cfg.ClientURL, s.azVerifyLink(email)); err != nil {
 			return err
 		}
-		if u.Email == nil || store.NormalizeEmail(*u.Email) == store.NormalizeEmail(email) {
+		if u.Email == nil {
 			return nil
 		}
 		return s.queueMail(ctx, tx, mail.KindEmailChangeNotice, u.Locale,
@@ -373,18 +375,17 @@ func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest)
 	return s.store.UserByID(ctx, u.ID)
 }
 
-// azRequestPasswordReset mails a reset link to a verified address. Unknown, disabled and
-// unverified addresses are told so, as the generator does, unless the server conceals account
-// state: then every address gets the same answer and only verified ones get mail.
+// azRequestPasswordReset mails a reset link to a verified address. Every other address, unknown,
+// disabled or unverified, gets one answer, as the current generator (which looks up verified
+// users only) gives it, so the answer does not tell which addresses have accounts. When the server
+// conceals account state, that answer is the success one; only verified addresses get mail.
 func (s *Server) azRequestPasswordReset(ctx context.Context, email string) error {
 	u, err := s.store.UserByEmail(ctx, email)
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || u.Email == nil)):
-		return s.concealed(&Error{Code: codeAZUnknownEmail})
+	case errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || u.Email == nil || !u.EmailVerified)):
+		return s.concealed(&Error{Code: codeAZResetUnverified})
 	case err != nil:
 		return err
-	case !u.EmailVerified:
-		return s.concealed(&Error{Code: codeAZResetUnverified})
 	}
 	return s.inMailTx(ctx, func(tx *store.Store) error {
 		if err := s.record(ctx, tx, auditEvent{Action: auditPasswordResetRequest, User: u.ID}); err != nil {

@@ -41,7 +41,10 @@ func (s *Server) validationOptions() *openapi3filter.Options {
 func FormatValidators() map[string]openapi3.StringFormatValidator {
 	return map[string]openapi3.StringFormatValidator{
 		"email": openapi3.NewCallbackValidator(validateEmail),
-		"uri":   openapi3.NewCallbackValidator(validateURI),
+		// padded-email is an address that may come with white space around it, which the
+		// handler strips (Authentication Zero strips it, as the generator's User model does).
+		"padded-email": openapi3.NewCallbackValidator(func(v string) error { return validateEmail(strings.TrimSpace(v)) }),
+		"uri":          openapi3.NewCallbackValidator(validateURI),
 	}
 }
 
