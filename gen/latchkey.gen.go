@@ -1998,7 +1998,7 @@ type ClientInterface interface {
 
 	// AzPatchEmailWithBody Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2007,7 +2007,7 @@ type ClientInterface interface {
 
 	// AzPatchEmail Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2016,7 +2016,7 @@ type ClientInterface interface {
 
 	// AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2025,7 +2025,7 @@ type ClientInterface interface {
 
 	// AzUpdateEmailWithBody Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2034,7 +2034,7 @@ type ClientInterface interface {
 
 	// AzUpdateEmail Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2043,7 +2043,7 @@ type ClientInterface interface {
 
 	// AzUpdateEmailWithFormdataBody Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2052,7 +2052,7 @@ type ClientInterface interface {
 
 	// AzVerifyEmail Verify an address with a mailed token
 	//
-	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 	//
 	// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
 	AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2362,7 +2362,7 @@ type ClientInterface interface {
 
 	// AzSignUpWithBody Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2371,7 +2371,7 @@ type ClientInterface interface {
 
 	// AzSignUp Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2380,7 +2380,7 @@ type ClientInterface interface {
 
 	// AzSignUpWithFormdataBody Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2923,7 +2923,7 @@ type ClientInterface interface {
 
 	// SignUpEmailPasswordWithBody Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2932,7 +2932,7 @@ type ClientInterface interface {
 
 	// SignUpEmailPassword Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3073,7 +3073,7 @@ type ClientInterface interface {
 
 	// ChangeUserEmailWithBody Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3082,7 +3082,7 @@ type ClientInterface interface {
 
 	// ChangeUserEmail Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3250,7 +3250,7 @@ func (c *Client) OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // AzPatchEmailWithBody Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3269,7 +3269,7 @@ func (c *Client) AzPatchEmailWithBody(ctx context.Context, contentType string, b
 
 // AzPatchEmail Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3288,7 +3288,7 @@ func (c *Client) AzPatchEmail(ctx context.Context, body AzPatchEmailJSONRequestB
 
 // AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -3307,7 +3307,7 @@ func (c *Client) AzPatchEmailWithFormdataBody(ctx context.Context, body AzPatchE
 
 // AzUpdateEmailWithBody Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3326,7 +3326,7 @@ func (c *Client) AzUpdateEmailWithBody(ctx context.Context, contentType string, 
 
 // AzUpdateEmail Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3345,7 +3345,7 @@ func (c *Client) AzUpdateEmail(ctx context.Context, body AzUpdateEmailJSONReques
 
 // AzUpdateEmailWithFormdataBody Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -3364,7 +3364,7 @@ func (c *Client) AzUpdateEmailWithFormdataBody(ctx context.Context, body AzUpdat
 
 // AzVerifyEmail Verify an address with a mailed token
 //
-// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 //
 // Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
 func (c *Client) AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4054,7 +4054,7 @@ func (c *Client) AzSignInWithFormdataBody(ctx context.Context, body AzSignInForm
 
 // AzSignUpWithBody Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4073,7 +4073,7 @@ func (c *Client) AzSignUpWithBody(ctx context.Context, contentType string, body 
 
 // AzSignUp Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4092,7 +4092,7 @@ func (c *Client) AzSignUp(ctx context.Context, body AzSignUpJSONRequestBody, req
 
 // AzSignUpWithFormdataBody Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -5305,7 +5305,7 @@ func (c *Client) SignOut(ctx context.Context, body SignOutJSONRequestBody, reqEd
 
 // SignUpEmailPasswordWithBody Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5324,7 +5324,7 @@ func (c *Client) SignUpEmailPasswordWithBody(ctx context.Context, contentType st
 
 // SignUpEmailPassword Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5635,7 +5635,7 @@ func (c *Client) DeanonymizeUser(ctx context.Context, body DeanonymizeUserJSONRe
 
 // ChangeUserEmailWithBody Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes any type of body and a specified content type.
 //
@@ -5654,7 +5654,7 @@ func (c *Client) ChangeUserEmailWithBody(ctx context.Context, contentType string
 
 // ChangeUserEmail Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9704,7 +9704,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9713,7 +9713,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzPatchEmailWithResponse Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9722,7 +9722,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9731,7 +9731,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzUpdateEmailWithBodyWithResponse Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9740,7 +9740,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzUpdateEmailWithResponse Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9749,7 +9749,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9758,7 +9758,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzVerifyEmailWithResponse Verify an address with a mailed token
 	//
-	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10090,7 +10090,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithBodyWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10099,7 +10099,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10108,7 +10108,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithFormdataBodyWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10699,7 +10699,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignUpEmailPasswordWithBodyWithResponse Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10708,7 +10708,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignUpEmailPasswordWithResponse Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10857,7 +10857,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserEmailWithBodyWithResponse Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10866,7 +10866,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserEmailWithResponse Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -19620,7 +19620,7 @@ func (c *ClientWithResponses) OpsHealthzWithResponse(ctx context.Context, reqEdi
 
 // AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19635,7 +19635,7 @@ func (c *ClientWithResponses) AzPatchEmailWithBodyWithResponse(ctx context.Conte
 
 // AzPatchEmailWithResponse Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19650,7 +19650,7 @@ func (c *ClientWithResponses) AzPatchEmailWithResponse(ctx context.Context, body
 
 // AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19665,7 +19665,7 @@ func (c *ClientWithResponses) AzPatchEmailWithFormdataBodyWithResponse(ctx conte
 
 // AzUpdateEmailWithBodyWithResponse Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19680,7 +19680,7 @@ func (c *ClientWithResponses) AzUpdateEmailWithBodyWithResponse(ctx context.Cont
 
 // AzUpdateEmailWithResponse Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19695,7 +19695,7 @@ func (c *ClientWithResponses) AzUpdateEmailWithResponse(ctx context.Context, bod
 
 // AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19710,7 +19710,7 @@ func (c *ClientWithResponses) AzUpdateEmailWithFormdataBodyWithResponse(ctx cont
 
 // AzVerifyEmailWithResponse Verify an address with a mailed token
 //
-// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's.
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -20270,7 +20270,7 @@ func (c *ClientWithResponses) AzSignInWithFormdataBodyWithResponse(ctx context.C
 
 // AzSignUpWithBodyWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20285,7 +20285,7 @@ func (c *ClientWithResponses) AzSignUpWithBodyWithResponse(ctx context.Context, 
 
 // AzSignUpWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20300,7 +20300,7 @@ func (c *ClientWithResponses) AzSignUpWithResponse(ctx context.Context, body AzS
 
 // AzSignUpWithFormdataBodyWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21293,7 +21293,7 @@ func (c *ClientWithResponses) SignOutWithResponse(ctx context.Context, body Sign
 
 // SignUpEmailPasswordWithBodyWithResponse Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21308,7 +21308,7 @@ func (c *ClientWithResponses) SignUpEmailPasswordWithBodyWithResponse(ctx contex
 
 // SignUpEmailPasswordWithResponse Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21559,7 +21559,7 @@ func (c *ClientWithResponses) DeanonymizeUserWithResponse(ctx context.Context, b
 
 // ChangeUserEmailWithBodyWithResponse Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21574,7 +21574,7 @@ func (c *ClientWithResponses) ChangeUserEmailWithBodyWithResponse(ctx context.Co
 
 // ChangeUserEmailWithResponse Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -45886,312 +45886,316 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37ctu41if6KiidqYp9DiU7ibt3x66pGu/E3Tud68TJ9vd1JyeCSEhCmwT4AaAVJZWqeZp5sHmSKSwA",
-	"JEiRFCVLvqS1/9jtUCSu64aFtX7rWy/kScoZYUr2jr/1BJEpZ5LAP06jhLJ/4ugd+a+MSKUfhZwpwuBP",
-	"nKYxDbGinB38JTnTz2Q4JQnWf/03Qca9497/c1C0f2B+lQfQ7pkQXPS+f/8e9CIiQ0FT3VLvuPd+SpAw",
-	"PSIqUYLjMRcJiQI0xjSWSE0J0sMQOFSICzQSBF9KhJHIYoL2hpRd4ZhGfdvGcH/Q+x6YuTzlbBzT8CZn",
-	"gqNIECn1QDNJBMMJ0bPCsSA4miPK9GO0Nwzt0Pzh/srFiEYRYTc53jDUw1X8krAHEsaMIk4kYlyhKY8j",
-	"WH+s20GCw4KP3TD9sT9nSs82Np3dzPhPGcoY+ZKSUJEIqCUT5ARFRAHhYEH0euvxSyKuiEAxn6CMRUTA",
-	"w5zoIqAiM35/Tq+5+pVnLLqh6bzmSGbhFPYgQJJISTnThASbg/aGjKv+WA/IH+RbPI85jt5z/hKLCblB",
-	"0hlxTdASxbpfvaS4tNiaslIl0d4wNUPsK8778LI//g8MZ2rKBf1KbnChDUFLEgqiEGYRYhyBGCkxRKBX",
-	"H6OZ4GziXt4bZjBiwpQeG4kqk7nCNMaj+KY24iVW4fSSzFGImWZZWPwSeTM+gxnOBFdEs/WUsskxokqi",
-	"CCs8whIkVMYEweFUDz2A71Ms5YyLqD/FUn+C/isjGbwac1bacC3L6CQTJEIRwVFMGUE4jvlMwgLqV0bQ",
-	"OIn6rlUUTkl4qVvzvlYcuBiFMZckglGHPIsjEEYjgrC8JNEADd8RJeb907EiYhig2ZQwlAoiCVMBkngu",
-	"0ZTPUILZXG8aZ5HeTjTDVA16QW9KcEQEKDyvHf3P8sqe208zpmhcWtEEz/VolKB6kBNMmW632E01T0nv",
-	"uKdFyoTArhX0IbM05UKR6BWJKH4Pb944xxpCYQphiYbVDodA4vk4+4keaF/PyVH6123YCF87GQiWykea",
-	"6JI0Jlrw7zkODTMh9KwcjQUIM2TNAxRTdunGvwVF+3WZluUZA/smolLzWBSgjF0RQceaiLhASaanN+Vc",
-	"EoQRIzNvGlwgSSesn6XAMMAddipb0rtft6907QQ2r2S/LtWwTrfiRJMNiDAcx0Q8kHZQW1OqXzegUe0Y",
-	"33P+CrO5ZUR5I3uPBFYExTShyqhGIEvKUMzDSyTIONNy29vnE/hHQqTEE4K0NSzRbErD6TYlsf6VCm1O",
-	"KJGR5ZL563ZskOZ1vDDiSpBIWxE4ltbQSKiUlE20aLhkfAbGH2ERiXKKBbOksnYXFxf9U88iWVxATVvh",
-	"VJM4m5AADd+DQSkIjpP//rF3WkzxY29Yq8qkEpRN/PXavJnzdWfj3Hsb5+sHlgquDegN08avlMQREIis",
-	"oxD4GRH4PdBWzTtQRkIzj5Cas3hE4gfSvmIl6HatsW6inhGqpkSg38/fvEZMSwGGMhH3CQu5ZvwxFwkM",
-	"9/WUS7UFwwtG+c66gW7CPxOgYc52+kQop1zAU8Fj0tdnXOArEsEzElFBQvWeV38hCaZx3/pV+s6SGgbo",
-	"//yv/71frNjGXUArrZfz8kg0o2rq6fIHEkmldak27YhSlE30Sbk8Kcr6mSR6ss5o7BMWpZwy5zaCKW7e",
-	"mu00R2MygaDQoiviSE2pnoS2CbK078asx5+7jPqYcTZPeCb9GWzHiF06i82asjCTbRmOnXZkBfMRBrst",
-	"C3L5wv+QdiSs6VZMyaUL+soZju60qw3HL6kevG9metLYSBoniDWPFnJ6LIic9sHU9H9IsfL/qWh4SUpP",
-	"uEpLwiqTYLsMi4Oue1SW0dswJ5cu2c6ovCdGpSWRLZpqKwnX3HdGmbYr9WCQHjdMlKdEwAg87/eCf80e",
-	"9rQVpbdAEGMKRIYjLhKyBSvvIiErX8AtGHNufJs3OJYNr8Z/5gazHduhbUCbNRsuErIto2HZqq5gL1wk",
-	"ZFvWQutS/5CGwkVCtmImtK1kg8sp948Hub3ABRLkil+CWrkk4ITSZ1FHB9vQ1m0j3ynqe6KogTa2qKa7",
-	"irP22y0g4z+IVPNTo1Tkxl0E0HrrUMMpZhNS5x6gTCrMQuIcBMda9/LYiDIbPhK4Z1LROEZTEkdoNEcJ",
-	"SUZEyDxioKDNGEuF3swYEWgG1DbSW53wK8PuEUm4shq1tDKbV/QdlqbWrXCs50GFmTZnpaVye04YzybT",
-	"oGKIMUIibcBAZEt+8cM075Xu+tEMS2QYDDhBd0TB8iE46nMWz5GcS0US+Clf2ibLpLSOG7/jal9Gd83l",
-	"FiiwQ4YlcNQBM+CMeNdf+aJLQtAe6Aa7wt47drGxJTfEx+6RIFcEx86OhSFuwZJdTkHdbVlo6zaIvJVq",
-	"tmPRtg9qszYt9LUtq3b56q5g10Jj27Jslyz5D2nbwpy3Yt22r+ZKV6rW0q1cqnqj37iB2z74nYl7T0xc",
-	"Sx9bNHK7Sze9nHBrmHuTBj39hW0pD+g+zSKqzq7cyKKI6sZw/FZoI0lRInvHYxxLEvRS79G3Hg5NrwtR",
-	"AIH+iQuIIniNk4aAg9O3z61lpaZYIQyaZW8IkZd9E0w51MP2AozN030gOJKkaq63pL7zD5KI5yBc9Myx",
-	"6h33soxGvaDHstjyrhFYi9+r0mcRVqSvaELq+jIKsHnhSl3w0V8kVPozWjuyhdZpWru6PFMhN8tKWJb0",
-	"jv/syQxM1V7Qs7q596mmPUvbZl0WfrXibs1VU1qZqmssu7Y+TyeWDKtxJb6e+bMHDWLVCxwNFmtS3v4F",
-	"SqyM0580LLc/DH+98p3+VLObFTZ6SeWqrESuXMIFVSSRnSI5Pb79ng8KC4Hn+t+MfFENgT6ZkBzscs1Y",
-	"+j2U4gk5QXgEp2J7eoIzof6hhscq22FH37g0TwXBiugl94z9FVYnImOcxeodNwo3wV9eEjZR097xw8PD",
-	"oJdQlv+7jkWpTGM8d4LI+/rRTz/XvA83XyUKNk+C8qdHTZ/+295leWQ84jwmmOlXYh7immmUZvGopumE",
-	"KKw1+cqixuniemLQ1P5A5mbASckoQCmPaThHoK2IHFSX4Oela6/PlWWyXnHzEvzlufkU3q5SuSJJygUW",
-	"87dLZ9kSQItGZMwFQRMTaKEtbSMVBuiCqinPVBGSMtS/KjAm9eGYSjQhjGhL3ZgygqhMMH2gZKHPOh4J",
-	"uLyfynL8fFRdjRQrfdLrHff+/z9P+3/g/tfD/pPB5/6n/++/LefJpFVa+Sxp77VW48mOK18sThGtLKdg",
-	"Z7N4bs6MVCLM5IyIWm2uV6uTPNSTWVgG+LpxFfITdOvEF2cFUWLG0OJjRK6ImFsLJfcr6blUZLzrrHrM",
-	"k0rrRZTgcEoZ6QuCI3hgnOpBruMrgVJaV5UzTbT2z50VQS9PB+qB+JjyyI+R6gU9517UQ62m4EDrdUH+",
-	"Wk9aB0StjTGmJI5k86J+qzOi/AV5K/goJolEozmCxtAeNoYsRDYRgShT3Bw49A7MLIvqs05McKQ5WMZY",
-	"Tu0JL8UCJ0R/p5lu3yOyghrsmbl2d4i22kMCpmhKeBqTWjqVCqtM1nPBv96/f4vMC963xdGhTLO2pcBS",
-	"TDG6Rjo+N+JqRRYOQQZEpyuYu+ZkLFf55HqmrrZCTkNFr8gqfRpqX9yLf/GZdfSYg/0MS82xjES1W2qv",
-	"uVp63rhRa0deNkPBLi12q7Iq/q74Y15GLWuYqXbdVjRUHXUuWKlVunett4xcOXWzniXpG0MrmjK5wvMs",
-	"UrftG7Q4aiyG752WYy0tnt5j5Q2Huvss8i4pq1n4YYrVUKu8lAipJ1W6hdrXOm34lUg1H5avYEpv1W6G",
-	"lhof5PXkmbNbNy8r66QhrJDttCwBfZHnzauT/APCWUP6mUvT1WSfIdJlks+23DjiD2l03w7Qd+wUvN2D",
-	"aKOE/mDl3wrni1OjO7A0JwoqlcCKCwmXrsa5XXHDXmGFxQcR1/LlGhKvQi119AA3kvVbW6GWZvfKUlnT",
-	"gY66Gpfy1KUVNNAjluqcEHYd0VjQ9ObIlpGZb/AYeVE3gXTKGXmdJSNDb0sHu8gPiwZPxdeSgRBaiZJ8",
-	"T8fSIX3NaNTRSv5q9tn55fJuytQXeKyRb4+3GWVKd2tSpbvy2nrUXyar+r0qK61iBUsU96lNeqylpxSO",
-	"6w8/cF2ml0uiBKvQhBSNaaz0E8oQjuO6A6pZ4hVVnzHplmg+025gx1y7El/PnMRYCEmAnXKQOgGk/GNI",
-	"acCS9CmThEmqT0nxfIAuplQRJFOsbSXBMxYhCgEWdMK4IAAG4B5JpZ+gmM+I6OvGIkgaVIVNzMUDiT6A",
-	"kc8jEgMkzsD4XwxfpDiKiE2jKPtNHz86rKF+O02j6dfT8hbe4LNv1LdnIOa+O18uL0lahNc8v/LnPHF4",
-	"lf66eyu/ruOkO2XIy3jWR/0/iODGb9fimVviUoXX6gfp55+2uL6apW1CmbMvFkVvJZnHuIMKB1mAyGAy",
-	"QMNvH81Cfuwdoz8/9qa4wJUaEcKQwpeEfex9+g5J3All/uAe1s7rbcuBuYaGveMouc7ZvDvZFmTI2Zhq",
-	"5rOOsO5NSNptesodOJe8WSGbfF6fWlcYlmw9xl+NdVdgPTe225NK1yWKdWTTBohqNRLo6r5ddE3baNVq",
-	"PjtVAzS01sZnrIag5pQ0d7o4VPSKmtiJWu/IZ7wN9+5nq6ZrpV8x1tWMy8+4wbdqf+40ujoL031d6qY0",
-	"jcBfrtIMGjaZTthzdhMMvh7X1IqFYCnp0gn7kN7dWW2elzsuzLVO/lVuPkGMXNlQ2tyFHNEJkWozXJxv",
-	"xbr8vQ4DX7Uc7et40q38VXE0W4UFn5r9fw9pyb9ykaxIrgXURHlFBK3ERRwe/VJnPUC/Vc/To1+WXzzY",
-	"8ME2ejWTgkDDBd+i6Tfwx1+7PLCUb0/fr8nMvpu8Eno7JSakyET7ScVTiWZcXFI2OTGXJKM8fHycqUyQ",
-	"0lFq2VVfJ9cK+YKT1LhnjEeiF5E05vP+iPvxU249qkyfz27J0q11C0OXirQPH54/A2Fm7wROwdmf34As",
-	"/7SOn+oaq5teOf159WgJSND2YiZWD40IeWTv3wWfCJxIPyzCOnH6AA+jqak/0od/F+fQd26dBYwU/xlc",
-	"NVkRU8FXWXjsyZ8a3BIvPqJvEgr67h6/HlvB+6GI7DDeqkq8xiIsjv+Qsv6UjtK+i/cusXylpSqUTk+f",
-	"gkqoLBD/UYJlsLaQ+aw02xz+oTQVDyXCe56Lo3zpkzHuK65SiFiBv2z0r/+V+R1enadm6C60Bb5wewPG",
-	"LfG+hCS5XtDjOFN2NH1i0uv6Y0zNTM2PqeBjGpP+mKhwWvPjFY1qNtOMzATm9yVhUV8mxqPF+wlmc7ep",
-	"sjZaZvXAk1yQ9Z6zkAu9vdYPpl8raGrdAJUACZKCVi31dnT4sHvgiptV0OIz+f3ixYqy5A0jKM1GMQ3R",
-	"JZkP0LvzU/2HRCEWYo6GbAguvCEZniASx/q7sB9m4orA87Po0U8/PXxS+iQUV/ajL3CdGqHh3ASdv+0/",
-	"+unn/ZrblnhSk0VAJwxrvYVwPOGCqmlS3qqz80c//Vy3KaG4WmzuqR5zuQEYTq3ltvi5Xhe7TuSLUQdo",
-	"T0uEn48yEdffDV/SmqvoF2SOqHF9Wu08vKTREJnkChdBbC4vEVWQn9QQSnOp5vXt6zcra/W0rgFWP8+E",
-	"R1mcyaXzyySp7z+Tle4lndQ18KVhm0xQGvqydATz9gbmSxqosJpezwCI0eydmWEDn52v7IvTPNLZ2685",
-	"eZmfHxqsG96rX0+fOieNzQhc9bojN6yrcYSQLGRiVMxLPspayFmExpAeAClJlFE5BRKmbIIoW74HtuO6",
-	"Wb154dtLi/IWwhlNs+hj782Ljz3fonnzolZXvEnleS7DV/HATUl4eZ2IzDMcTlFEUn0eZeHcJJpNCeAS",
-	"UmXjf0iE9j72+OXHnksHs5koQR6hadS6rA/BLNSTWwZ+aUJc82S7T8t2xLZRuyMwGfmudIhb+/S3cMAR",
-	"Jh0vAaMBsKQhFlWiEQ4vkeLFOcdaXGg093JOyyJoqlQqjw8Oknkfp+nA/nAwI7FNcVnx8FkXnvDO2Gdg",
-	"9a934hNeC2sdQkoN1O3Z2n5R0EN9SBjLPaSQwxhTLREuCUllfSxF+VxV3zD6/eJ9UCBInNpUVnAsHaN/",
-	"EiyIQB+zw8PHIehG+JMMG3LV8g7PzBnzOeuSpVhCJrCn0xIRPTk89OiEMvXzUe3F7uq7WP7meeeza5dY",
-	"wNowQH9TGlasMo+FIbZQ13pKRxak2TafPPS1jgWNRzgPIVgztKscblMIkd/5lKHzhKpprzVYpfgCFs6X",
-	"JdsKx2peDPD1Xi/EN3dlFhP7i0/ZQOql+B/24SDkiS9HnWtxYYYNAcM/lQPGHnfLxlniNK5dgrUcSsl4",
-	"aR5xnd1V5IBugK7fvH8LU7kLu8iN8l86K7jMsJbCChel5QlD5ND8TkxbpQ0poOBPEzzJjZayAfLw0eMj",
-	"OG6WwlaWeKory2X8IssWbW1/86Y8oV2doHa4li9jIuXfibrfZH5oQtUjEpdSImqNsjMW2Ty5vG6V8R4U",
-	"thpcfu05OKbFYkv79dmUa5mhtZP8kG5A/WjWeupHHVRtyLcvnp4ZBsyDE9De+aOfft4Hv5M+Okh3jsAS",
-	"pVgos1ZUFjgvBqKGREhyg57gStsYX/v5sxcyMNAvgGMhCYS2BWZVsSKVVF64hmq+FLxFKr15DVx0viIa",
-	"hjnXvXOBtfmi/dmDM5tLZukecFuJwy52wXrjlwXqN9iCFZnuJxl//Jh+e/ld//9r+P/z7ygYPKjPN/Zt",
-	"yIqGmfF+THSrKMZskuGJl8t6A9amd9U3pkIqsx6wCL063l9+tPeO9SbH9M4e672L4Jq5YMBlM5OxHjEq",
-	"tdjxvU9F+PPcKXB7df4Urk3sXREtKUOPs0zsX50DC8RvjUjUzxFlEKIUYsYZDXFsom9DLInFrvGX8lH4",
-	"+KfRz+PH/fBo9KR/9At53H/yj19wPzqKDscPo6NH5NFRr0zbh/0nuD/+9O2X7/3876MOfz989L2W+jsF",
-	"eCwC5lyRV+McEWg5FM0t5HZ0y95YLvA7p290cR4sz+Coyyh6tEVYjXLCxeLBsfi9fQ1WzsSoeke8HAc/",
-	"2aCc21DOi6hmONDFbIa6dIm6ObkJ1KlTzSLPiLkrpl/J396gCjljJAfNikgqiMFtqE0jfm7yEk7QJUmV",
-	"HhePIyKsD1NabFe//+sw601bZ0aHPGev8kz9kvrxgyNSX80svwLwm207f2riBHvfaLX1iJOR2dltWMmL",
-	"txnVdchH1jr3c8Iiw8omTeK+nWmXr0M7AVzvrOdlfK1O/03XlqcFJqPQlpQ11AIQZgZjV+Y3aiXcAM/a",
-	"Kdlix4P/dzlekD+X5at1/VSF+0IlxhA2ZvVTHl1DidW74iCMa6lD7uiXRw8fPzn8x4ouOU8FNFeidz2i",
-	"GdyWc7Q3Nsj/7gUTLRVYuLgZ4syg6GxkC68Z3erahQW2rbVs4/q3nar+TrBaIl+vH9y3nxjEUoOpZ9Zu",
-	"ZG4GzXtUmvdq42XqTnYXCTGa6noyywz2c10u09Hhk+UwKKkgV5RnsnM+D9Qv8cLxBU+5JNF639feDH52",
-	"MYaLY6vr71P94q6LBXZBL6mp8nPGFBGpoJK0BrveHNZUOZRvSfBeEbPXEkVhivtMeI47Yz0D60rFIiPj",
-	"sxORq8m3NanQT0xf8tkH92pd6rLNOvfobXFOndZxvQXc6DQaxvmSTyi7PtrSHdic9gmuF95e1NHYg9iy",
-	"YX4G/ay7H+47reljYrtTqkk4l2hojbhhU0DKZ7U8IgVkRn0wSn3oSXmk/hHs9dnF57en5+cXb949+/zu",
-	"7H9+eP7u7FmtR89GnnymqwStwLQjFzdqmijZE7/8fORhrHjBKjTqtBIMJ9TWbdd00IDtBtdGTe29IxmE",
-	"p9vRU+WCbPRWg+MAYIbqpXNxh17NSpczm8VVEAGQDVUIKzQ8uHp44NNK35H08MQYiv2YXq1iMbwqdM1q",
-	"EVSZ2yoYsTtuRFjhVoXWoqkscT06PPy0MV30ehFyY+2T3LoGjbfbKyZ2bULOud5LICil2TQs3dv1kfCg",
-	"1hsY0sBC14oerDVEb2rxvCUrD6dhzcqzXisypyrPl0jU1UTisrzm3FCu2M1en+0z1zLvNra7PnC0fbM+",
-	"eARSj8+of20FjTnRp+ASxgykLeqjHi8fgAGqqwYhfAkRQzEHkz343OL4rSm/arDZloKaVT1ATUagN8p3",
-	"PCbrQtB5W1BFX6sDxHHAhn/YS8NWpOxGnMIVUd5MBS89y3W6rTKcP4McxbDSxZIFv4bHYi2aMNc5G5i8",
-	"k6sd5xmtg+bphrmJi1H7yT/nWm40NgyScr4COkaFiFfA0/S2oRmJZlGwwU8PJLrCcUZOLFxrGakV0FuX",
-	"p7eUyTYfT1Cl68WVq4HqnPfcqDsRwpra1fkQclvz4ac6nekufJfW2SnRZjlbs33trDsSOmqc8LoeJ/jY",
-	"upgIuyIxNyl0XV3OnT1EQUtiNritFyDrBcGSs0GvPdO109q1gZ7bMniGDFekkboQlPflwposS4igIVSr",
-	"65RE4Ri1MAh+6T8eP8JPwofR4eiI/AP//LBF6KwipxoFxsrwjJVlB74t83w9duHSDVkDsnCBcQ9bGbdT",
-	"WmKZSGri6zbLzYUBtxnRdRhcW3z5k9/sZK/hFLyR/Izlx9h1wkP9qW9ok1s3uOa2sFyRcCUxa0J5Nnft",
-	"VRqLqZBnygedP3sBRXEhJ3xKRIcKUk2mQbtqsCtlJ9a4Y6+Ii9Jaw7ZsLJmkXxishqXkRaM2lLp43WYO",
-	"duJ5iPeqDSvr/GlruJnVEI5fiil5E7DDbQsN8zbmLqkLSypbVxamnzukKoqJb3qi3RzQa+3vxk3KDWUe",
-	"LlNbnYNPKoO6HqbqqvVONuGpy2/ml6pVF5G8hoguDInHh9syu8NMKp40IN6XXVsbdAIUvqJOTHxevF7r",
-	"y2o99HjF621srP5rIjBTEs2mGIJm96iSJB7DXSP2P2lAXbnmmaTe4eCg3r3ZlJZqYer59q18pNFN3CX9",
-	"VK+iNy20jZf3zugmN+nNTvKcKKeFuwn7SkLjFxyqeA5FIPkYDUGIWyypzDrCau7zVwjJXtcRa+7GNuDC",
-	"Xe67PS/Jp6qPaJTRWPUpAwERmPDGhEuIMYwJlJflMyLGWeynH/EZg+w2d6USEePhElCsl+sVzUYxlVN4",
-	"EnKmBB1lqoQyVrlhuY5v2YvBfLQ15XI7vucO9aA24q/erl+5kTjXLfO0NeHdUAtq04Jtow70w+uJ7i15",
-	"zg0e/V2/MrWo+StcmS6WZLjmJepa16DfGyck13ajFGL0p/4vR9FD8nN0hElfPk6e/OOot1rgunXA2Cv5",
-	"E0SSVM2RC1r3grFdxtYUS8R4cyzY2n6ZNXwjjdTiYEPuBN+62j3rnrAbGRgCpsJMUDU/1x2a4Z/+cd4c",
-	"M1dbyaXsfMwzJ4b/0bct9UH0+FiVwwNJJ+wzZUNAtBw2AnUhLgwC+wM0fG+D+i8J++8fewvvfuyBjUf1",
-	"SE1PTrMd90qhmAXZ4ZS+IHOvhidA3TZkaCSAYabfQBBYPMkEiUzI4PDl6fun/3px9p+fT5+9ev768/nZ",
-	"03dn75uH8x996K9/7rB1F8ZjFkQPWw/HZCv86qyC3y/e92qq7JRyH6iUmUmBf4lVOL0kc82BXBa+Yury",
-	"FmNqEE6B6uA8Dd0Vw5oqlZYHdRaTK5MtudbgtHzIq3NLm9eZYHEpNTXkUT+DfOw2J1QizOY1cCTg2bbh",
-	"oY6kDbYs4Mgq/TPUeCUwbsrZPiJfqEHsXzpte0RpYgp7B1zDBcODmE+AxkdYEKiA3Ubr61LvdzAwxzWI",
-	"CfnyUQnpafG4r5eaRAiX+dhCJKD3UyrhGAW2PA4VMg2OiLSQMRHFMQkVQMymBF9KxK8IOCAomwA8uIBD",
-	"GBQTC9yqyMCFGENdfh4TOUAGytK2Z3AATVEFNZWBLTeuV8B8ZO7Y5RSnROaANURc0ZBApbCEKqyI7pJD",
-	"qJjeXsomDmcQquQ6QBtGZmiEJUEf3r0coDcFJeptmgiepYZ19EooPEEpEW6gepNiGhKrF+wOvXquiT4T",
-	"sQctwVPCJM9ESAZcTA7sR/JAvws5hwp0sNsjU0zB0FjvcPBwcGiy6gjDKe0d9x4PDgePTWbhFAT1QcRD",
-	"+GNSJ7POZ3gyIQJ9eA7cBl4kt6kD9FyzkpREmSnD6dAr5U4ZFvMTraefPnutiSeTJiohZ9rnUe+49yaV",
-	"z/QYtPoxqhLG8+jw0GaUKFcQhnxRB1OVgBFhlFudGvteF2ER8TBLCFOGUFM8IQOjurIkgQrQvedMEWHw",
-	"HNDp2+eVL/aKldjXvIMnEo62qex90u3AMh58g9X47i1n7VRP9VuwCbaOvW7rm+FavTEFz2L7ZqGYTV55",
-	"MfuKN8DHxzjt/4H7Xw/7Twaf6wFfvn9auuY0wRNykLJJec3zo6XZ5Prodb1doSkPtMaXixvd+dO/8BU2",
-	"BLBqA7W0A5sw0Hx0tLA+OE1jK/4O/pJGshcdditKF3SMt++K1e7w7JsvR+rnqWlOsynjCmSWtr311FHI",
-	"szhCU3xF0J6VrZrIkCDjTBKJqNq3y3NUx7JpjClbkWdfcySzcJqvfYlVoYqEoqEdnhXjiyxey6hTgmM1",
-	"/doo8kxKh9QHjdhAAKeCg5EA6k1CsNWJVhYRJ2axFM9s4U1XqaFWyv3L9ryU6dqJqj0v2gFK16zpqTHR",
-	"ymv5kl4RpmeXCj6qXzEaaR2v5gf5CS7V2mZx6V6DYoRkGIu1UVSZ1zZLtXAc2OXDxdJuQ21CkEq2skRY",
-	"k2Vok6wkKopZeAlJgNPs8JC4Lf455gbK6cRup8kpzdufgALTO0nDmp07/fpWT/fMngEtwMg/eTTf2LbV",
-	"lgrVa+83+aU/m836Wob1MxETpg9o0bX7+F5VLt+3SJ62iFaD/LG3N/ZUX4jbuhbzIR6cfv0nzq934aOH",
-	"XT76wLC1h0lkPnvc5bNfXXkY+OZhp28sGOt7zl9iMSHmy5+6DVJmacqFItErElGDMqU/f/So2+dWdAEi",
-	"FXz3pMt37zl/hZkDPAVUmJ+6bcVzWyfHBMLCd4877kaOCe97FMAu8nwJf37SNkshvUz+vBE5AKTxQFbS",
-	"O/be6kO1b7Phr71P34Nemqm/jwQzXL8TYTsRthNh902EVUXXokn2+coDfGo0bN+Xq1kcl2+4lXGuGvve",
-	"XsdGuU29D3JO0si+4aRjXjt9f5A3l+A5GhE00YYlVKBncxRiSdnECEXj2jJpd1oamjLt4FkpbG4n2XL3",
-	"osqvCerkm3G1n+Uhv4vn6v/KCJz47MHaefRrD9KQ6LdwtqxvyMVDNTT0c+eGJED2dW9m8ex+1I4KRCVy",
-	"6uYaoml9eXFvGDdnTUNVPnAS+OkLwFW791XLgssa38/p13PCogJP3rFr120EkQB+VUCYmOH5j65gfjRJ",
-	"/wpbE8/IeYSNrQfglJYzpS/8WgV/bnMKF0TacCj3xL6RvBNOoPrbtUW+KQOlX3NoEgB9UkaqG2prdUy/",
-	"DNBz5Qn9k3rseECMJyySjcfwcuzstmzZci8bN2Orzf+AFuzOFL2LGu2cKHtxlYMX1ai0lkOzVW3VMp7x",
-	"PLctnPQicCxFnJEBOgNe51Bezv4c+PXmpljaSA+eMaUlCuMqMMdauKHDCUFHh4do72PvP3mGQsweKGTA",
-	"NOc8K6qk2nP0nGdmPHPzM1h7H3v7QV42rCrMbCK1tCB/BeA7CrW4wrHMRwf1ZwMrv0on8EeHR4Utm68H",
-	"Z3YpHAhkVa5ZyrgFyba1c3pDLx3k3E1YPztBs3VBA7YOrgLfanunoyfuxzFboMG3BZ7gzmLZWSw7QbJZ",
-	"i2WFo9IBiajq6iQbgE7PTQJrHYF4AYhIK4z20QyuyI2rSsKQXa8n1oXPOMQ6MVUnI84iuqD/O3ixVvUZ",
-	"bcyH1dn5lEMjQ7jdzu/UieafTkl4WVB4FT2+ieAhTBA8AfVWegqRc0UFXRYhQVQmoNS7rIQeak0bYYWN",
-	"e1j/KyEKD3zlayIWC2wAuL2C0JB939PrYDYfH6KEskwRifBYgeEvUYyl8sMIjRwfoFMbqfn7+ZvXAcpE",
-	"3LdKC4aTZLGiUPZDqzQ04hEl0t6N5RaBHpjUSrl4fZH1CgCILWnmRXCNDevm+g7yKR9Awy5MfP0mb1Th",
-	"18By1Cj/l3wyIREUdu8qVqDhNXyhJoR+HXcofLm61WDzxNczHOxom2yHJx1bWFckWqSadaSiW+cGwfiS",
-	"T7QoMgZAFchRC4ZC7XoC8qtutJCR3B03YqLIop/e0Z5+bdsk7rAUGixbJ5GnWOrTBQFbwgWrM45iziZE",
-	"mOPJ4P7R8u0Qk++sL8fkV/31Zybo3z/s4bKWbCCyhChBS1HVC7GAr+wr3YKe14mgtD0YpECC3gqeEDUl",
-	"mUS6Sa2VuYRkJGTCYquBgd4HST7YxeBAG1o+cNTfNGFtfZy+fa71+XXZapW65LV8lUewV6b83g9vB1+h",
-	"HW7ztOfYRCkvmfZ/nr56udq0XcO3Mm073MVp++gjGwsCbfXk1MRWNYcg+H7mJhdNoDmilIVyUg6+kArP",
-	"l98/bd2Rs+VIqqZudsFUu2CqHyuYKvcbbTsU9L7IMcPyO0G2E2Q7QXYfBVmd78/9diAKYIp6N+ArTGMj",
-	"1wCXx8mV/BSNPC+jkVC2rjgcf4p7POvjswDk1Luodxf75hq/1Hr5or/BHVfF7NuiY67a1TZ8c4t93Lwv",
-	"bYmjwa4vJHjbssnX86ntXFzrurjqL87bvA0e67tIwFrGP3fRNOWLtOJeK8fcMH2Cc23PpaQ8kHnZ2hWu",
-	"z/frQ75Xv0avwc28EbGwhcv02h7unEjIiYS69KVrioSds/yGJcnSm/PlokUQHM2Xp0o/Ojx0d+RU5gik",
-	"KMQWEgQpgcdjGgLYaJ4j7ULu8qKJkk4YZRMDuYIFQXo/SbQfoJ8OH5vT0IxKYrA54Ec0wrHuSkBfCl8C",
-	"iIeWSXyMBDep4LW52O/MzG4rFRu6H3g7vf0uX3MF97TzEzSEOsVyiCSeWyTYMZBE1TOoh0mXZIc7bJbW",
-	"kIrcho3pVe5Ql0bjlBFh9gDGJ0AXr84Ce8NswHcMpMx+oCla2yqAxTVAQ3u4+ozVMLdCTfsP3PVyqOgV",
-	"VfO6s/BLKtW5m8E1qaETbuDpV2fzL+Kyt10CrXDBc9tnwDt6pNJbXfGQFBu/cKByvx18o9H38n1hBTaW",
-	"RSWqW3DLuKzf48UoC6jWA5XvfGAjH5NKIql4CqYTJNCdMuMVsoh5trUAbkNZZKKNkcHNy9glg1JRoMOP",
-	"Do/q6P8ZzOo8rznZLapn4WLyxonTjGzZN6+5+pVnLPoh6fmMRQ6ruBNVB01KfLMU9RtRjeS0SYdbLkZb",
-	"xeaOMG+eMM+nfLYiZVZiHRer6FvRGllIvN/O3qNcRBeQd2XwLBqtgpy1EOIIWsDgS64WVOfsWqr8eA2a",
-	"X8U3QVoO0DmxIQfmkxEOL+GuobYGeAPOZfXlDniXC2f0Ao3CzQvi6LgwUfgZyySJLCKcS5R5IJ0u65um",
-	"Yjomiia1eBTndMKes61dPZjmt3blUG2+w+H94Y1LPsiWSU1NKUNfMJQK7XUsStXMRQtxKLvrjV3cvlYC",
-	"dMLWiNUr7G8tebO0WfKaSp5a9oLbMPdl5tIoImOcxcrghEKPMQ9xbNB3ErgFWZaBXUbxASwKLkiENLWn",
-	"qQ1GjvmMiH6IJYkCe1bNr0XklM+gaJrkA/SaV3mTRMfg9dALxcgXZfrL3TUWaFTZ2goPH6FwigUOFSQq",
-	"elfKnI2pSECaDAPjipGEqQAlGUDiqnCKqBpAOJOW4n48tZaDTSL6Q7pVEf0h3aqI9pu/YRHddhvs8kgB",
-	"W1YaEwE2RpBUEOkQDHepTD+aSDQSy7v/rJN7Vw8PBjMSx304ah38NbuU1djKRZIC8rkgI/SCzNF5AYkJ",
-	"nlSL100nDKtMEFnAYdvQkzgHxj42ssuA4Hru2FysaaueKk2pMQ61vJPc+SkSyhSJ0F9a4owMTjbOfbA2",
-	"M8rkZA/QGeD7g5wqOzuwMP2S3Fctp1DK/1+vTp9a3PRFYfUbUb9fvJDbPG/+fvHinDRGVuolchixncgL",
-	"nJzrURh82kxkb7NRTEOz84Vem5fX2SM8ppsraA8A6g9wtixHDt5AMZ+U/bEBaPUJ0UoLI239H4M6K8PW",
-	"6TceSDTUKm/ogqkkF8P8SGHw7jT1cVZ3gNCjfEmlOtXDOLvSS9RbcooEkAICr1qW0HTOJsZ8AM+xcTHn",
-	"p8lKlhwOFRdasD8vJ93lqMJZBifOmqS75pFEmqNy2+X07XMXeMFFqVjAvmFpKgGlt3WIYNfbIhX1GX0d",
-	"6oW0jRmPeKbMYFwBjtqsQq0h1KYXzC2D3jzO0J5FCUZD5/BxJSH2WxbJFpirW5yH110cgK8wCW7edZhq",
-	"Go2kLCT1y9NaVa9tDFb8dukeTvob6P5ffIYSzPIhKG5zC/WCJFw2DiCmCVWlAVi7vXf8k94J/IUmWVIQ",
-	"rfnXw6AGDbtOTlkZY/VhSQI1jcjIomswz6dt+j21TCikHhTDqlFKbxgxcpiP7Y6sYE7qLtY5m+vv1jue",
-	"6y/XMEf1Z2u7RfXHa9p4dqItzlG/DsyfnzRp+qVYam+mjEYlTpflhiEUzavoZyiL0aifdXNGNOcuRy4i",
-	"kEdkjmZEEGSrrkF4D0OjOaLR/qLuDhBPTcYJlEWM50iB4rTq04HbcqYwBS+oIl8UFIhBUx5HYP/FBBLl",
-	"9TNt3O0xrvZRRMGOj1o0+weYYhedbibaMCaQgWZYei/BltRH9T5leYGYeN4kCpajRK6jKfIBm1XKS7M2",
-	"jcKW3t6sunJbYEezp8/EEKkO+0yY+RGwi/agQFWjPnUt9WrcgnlN3RaNYQZwFxRGPiTwmDjbEMYmL2na",
-	"NCI+Hpt4tJoh+SN6eOj+5w3ssGZgW1cgmrm6qI7yOhjv1rS0SADwGsc77XLHtUtmxWlVrQQreFc9HFTM",
-	"Il85BJ4zd4A+MCgaMuU0JNJEZZUcs9pC72epc9DKAbqA8meKJCkXWOTBkcMiKhQcmeGUg5AvB7U5ZwMr",
-	"Ii4m9Mo4cpPiau4kj1fFhet0aDwa0mXfWJeukUSALWBPG8adq2Vjg84yCwZ+vy25TMu93JZrszqKZngG",
-	"V9gRIkiNvXHPxMThk46fPeVsHNNQXVu4dHOmmjnW+1PvnXhyXlGglU6G78G3DJwKrWFZJrBJFhLEOVmo",
-	"qC8nZ6LbpQtNN24Yc26kwoRhSReH5UK67P2Q84V55edsNI07e9WKDDPEXGR0Cbxy/GRmfe/46ajjZ6uH",
-	"x/woytrQRDM3BPVIA9DLb8bb1rsJ67FN4O+o8kejyt8glaCRJFvP6F59Zxo1RGplzkncHGeyzGn8KWgC",
-	"pHhqi+/AvQIlcQS1YZW5uyfYWoomv0AO0KlNdzEpBDGBsCdXYs4LKTAhUc15TFZFLKZpm0szUESMfFFO",
-	"B4VYaLUzJWDdmuKm9XrDZDpv29QsermtnOousgZh6dKrd2JnZ1xWBZch4rWMywPr1zJQN3dDwNUe1Z+Z",
-	"cXqmLhQ6bpJO2phtlE1a/JU8gyjEDJBLTZRSHuBEBUqJkPr4X3OFbwqDNrl37YDvhK2i5Ufhjd4JkB/M",
-	"mjY7ux7/Gx/4HWT/GpY6Y3eKo+z1wY6hfjSGMnS2Hj/FPLxs89j8ykVe8MMy1LgMgIywUiRJlY3mpWP4",
-	"a24cypQh3YO55AxxBuG4XoJpHtILt+ckgqARGOhA9/ZZf/w5jAkWwwF6qv8Ljh7rPJpyh+Gt3yMRklkY",
-	"mvBcFuX1PRlXU8omTS5i3ShcveiV6OrygUlRiWBoO5768XgKyMISmrsdscR8d0/bbYxeBom8w5bzuS2b",
-	"690mBd5NEMSnMntBlLsMIGKi9YLIwrc1gptUr7ssEJx1Luxv8tKrQRKdG0/htiHgbFe3DIC0OIz2Oysf",
-	"+cQF9e4E7s6tsACtYkVXXRZTB3PIx81owiKHYb0jV/wSbPtmoIoa26FZCFWz9nek/QPZ59Gi02f5ZVI1",
-	"frCE0WLi+stR/qAEc3gAYxjPiUJpJiba7i5htLQH+W0KfaWDCoCOmuKePGOkArmy448fLNK2us/308wu",
-	"EGrsX89XA6o50QxsU2xMqhCOASDKMrY972KGiN60BjZe0E7XBpHZsdsPpY40dXVTRneB44IWSm3rOmfB",
-	"7fG7Td1ry8rL88e8yyA+Y3CFbUPwqvhpBh7kCscZMXc3TNsPkLjOlmju9y6XcLt6G7rpoLWLye8EyY+t",
-	"t4udvp+a24z94Bv8d4nWNvpVFqhAJ0joR05xO50ND9fQ2u8t/OeK5RxtdztO+9E4zVCGpp8iGfmequ18",
-	"Am2dWx7cCLOba6B+yf9dn13hhaTl7kYHxO9FUzyQ7vqJMDR02ateyRHNiXQytcAxdqFLdUPAtj7JwRtq",
-	"OmkqFHKREDPOLbuJF/q5JT/xRUK2iYl9kZA1xN9FQtYSfhcJWT3l6SIh6/p3YZzXwNC+SMi6UC0XCVlP",
-	"dpq1bazBmxfgqMBnlzFLcmiUapUgT1bOElI4g8dcTLjqICSKQh0WLkazNpTswMhHfEIhjwggZwxr2u/b",
-	"V4crlesoQRTVioZfoZvti4ZyP3dWNFyrgsaiaNhx62rcaqtm1LNF+eq0I186vlmpnoarEw9dQ34scWWx",
-	"pQL9a6H3Hc6NK4SD3ruviiIZQV45W4uYSv4R4ItgNCYzNBOcTZASUAJ71boaCxz21E77hhjadrdT+TuV",
-	"f+tCZGnBjAXx0iRLpgTHarq8cMbwY+/Ni4+9IZpNaWyNDQNzZ4IPxJVmdsuINdz7L+jn6ZSEl7+RrZar",
-	"fvNiWdgEjDaEWJksvR4SWrnmN70iRQkKWx8C6UPcfg2MmcG6XbxJ91bqX/qF+qVaYVbNr9qIeWNpDdpn",
-	"U6Skj3g0XzY5S12uwEqzL/jUiHxJiMsByIuyQHgkBnC+hCQjKAB3smDUwpdUgcGZf9tQlekl1RvohrTt",
-	"skWupzaHcL5A16xYtP1i6qdG/8u/T1H1vApHvkkeRjyU8cGhNpWqFYn61lSSXUArCpo1EtxUF/qC5Fwq",
-	"kti0vr03+jAVIHCQBegZuSKxJu8AnZ+9CdBbW8hVBOgpZ0rQUaa42LfowZflcesOoLkBMnVjseNAWIbj",
-	"BQazQsJcyvgEW8tiZmKO9LdZ+azc0y2BTJQYfZneyXd6HZiJH4btr1/q7K4LjgI9lxZ80Cgiqqry4Jv7",
-	"848Pz5+13rgAH0sbyluiMCh+kAsUkCIB/Gk0qXyAABa3qGhWyowLtJUXTksFfXIgiXq+N2gAJb6/xZKA",
-	"PqetDEBxpzityz1Q6fOV74Puq3p2+BPduKyxpNDcGZcJnkPVuZLKP0GKI8zmnBFEYgmQ0hG3YYTgc0R7",
-	"R4dH+w1c8RtRN8YSq2qhHUP8YAzxThNvZ3ao3IXWFSXy1NAq5YmWQs6mmWrUZVofgZkrLUPqwZRYsoHV",
-	"TP78TRie5Z5us1Z2V5Y3qxjtWH9nszYLD2C0zdisB2Bwtsb/LZxxi8tJqbh9eAJZY55+ju2RPOng4HkH",
-	"Y9g2C+pe2hw8Fh1nx28/pmvIwi6N74HeXcazVaTuJezlUK+3fc7TvN/GYPZAu2OxH5XF7AZXmMwHybSo",
-	"43fU2K0vxllr7eIocu7YvdEcDQHU3ZTK1A/12IYBIl9wqADmnuy7az+AebN36G4qgGY/oVfeBQq2FXQB",
-	"wx0Bujpmxh0MA5gIDLnj9pFpVTiYOff8gTwpQgXMm9ZJPCIoIgkHvP6jwyf7A1QU3n9YBB04bFAcRSQK",
-	"/KL8bjsdTkWDnj8nJTm0TWv/nCgjhG7T0HcjaDfzzSY/kP4KGr/Xxl3e3Qbk9pnxWU6Df0tB3QWeufT1",
-	"yjDNf9+Ty2khNMFXV5Z/YR4c2UFRdDKRlhxuLqbY6C0YNTp/9uKBRMNJWWDJIVzHyWN7523FMwjzoW5/",
-	"mJ+H4MgDz+QQ7eWSfMrjCGqAGWZPNaPl85YcUQXZiuC3ZErM9zucmABB80ZOTTuzbmfWdTLr5H0+TJk0",
-	"qq63eAuez4R7ptuJqXZTstbcK/ZZUdK31jAzbzvDrF4avIN3FkyrW7zJK0wIFHM2gVDSnSFxC4bE3Xdg",
-	"lvjF4Ondea9M8K0pzWw7AivmE8qaA8XfpICLm0dlFxVmTKhSZAIEgoUgob1HR2jKMyH3bcF0QcaCyKn7",
-	"+ckhivBcBkiQDIBOj0s3qVB8l+wXuWHgjKayrRKaEXcL9dpNVDqWaEbieIBOC1TEFoyyHM1x+Prs4vPb",
-	"0/Pzizfvnn1+d/Y/Pzx/d/ZsqM3IOCbmEBxBrV8uVD+mWqC6ep5DoDWCTX6cTe+uiWJ/CXuwtah1aP72",
-	"otRt9y0HQxtiYvMKGJnlmQzFMu8i13/QyPWXfIIoc26rnNX3uCjzsZMjy3JhfPLpF4S+NBOmxP551jDI",
-	"iYlNLVsqCwKUScom5trKPXxQFPgdBiUB6lDHtYCN+aRPGQjAWhnxmsz8RDKY1NYkRk1nd1l+LAIfnnhr",
-	"a/S+XeCdGPlBxYhxK7cokCZ5kWLVksdKoS42nDSscjf2y5gLZF60KW4mgcLWrZd0wqB+LS4irV0pSmPS",
-	"5GAUAFZTB8V6gl5iFU4vydyW5rIAzWiUKQjQnGI5XRQVJtT07en7LUmHvP1bEghe/+0SQcvzIstZLxhd",
-	"IeQTklnW4H/4bi0JAF+uLgPgs3WlgB3tNdy8dSlQHdnZLVXz+a7A+jiLyRVWmr4aS/DVlvRoTkTKfbar",
-	"XMeFrjNwsQKrwwWZRLMpVj5IhTscPpDloBb7+t7QPH3HYzg/Dvfr3DkjLC3yhbklK+7gWnMt3hmn9pbz",
-	"LHQvt5ljYfpfEuamt+ne51bsbpruel6HH6OGwEuyStAcSIaDb8LKglbX8LkvTPw7dkhpQHtHh4/3T0oC",
-	"Kneri0qxIyjgXttEozfYRNjn8uUWvcCOs//OuRw71++yTBCfLzvlgtRnbNwIwXfVZ7sL0B8yS2MjMWtO",
-	"hWw/OaOkh0zZPBz1wYQFHdSak7FtA7Xo5TZDtLowtC3/+fdl7J11uvUMDi6QIbzRChrRmqaSThhlB5hx",
-	"Nk941nJgzvELvIr1jOuTV0SYojguEjry1mAUxiVuPWYKUVbc+QGkQowVEdpAzasWKQ7XiZMsxiKHezOR",
-	"UnrM+suDiJhe6FcyHKBneVlQFoMFbCFPAFrKFCAtBgWRGmYQAGxCJeIwSxyfmNvFVM3znwrEtKrAO6cT",
-	"9pyd5ku3HYFX6cUTeNsUcJbmLFs1SbfymhZFC67phnvS8buVRcX2fGmdfOrQwrpe9Y074gpoKYWF8kIA",
-	"Cli68v42+9qsFIHrvE4IsyS8rMDTaRnBbSyC7jpHibOO84hc0ZAM0KmFlLNXh3BjaJ74V/sFgKRxuAcW",
-	"lK54nIBQ4WOIHmji7TPdyZZhJGt6uiWjpnYkzeaNfh3E9YlfuANu+TFDr3499UIoINZfU1jIWYTGOFTc",
-	"pAOEil6R2/La70TG2iLDVNzOQWfLATmN9/j1YoOr1IiOZXCzGEn6pR/RCVUGj9K7iwMMaXCfOxRpOxi4",
-	"eRM8m1jrodrpwRURdDwfatGiBQ80LIgFSzGodwbaGnFGBujCpbS4DqYYYhWdneKMnX6WGsuCsKCEW1u4",
-	"q5tKUBlGfPP+LfDiVuWO6+SWRM5y5D7YDr2ODK74Zni+u+P7mwgZi5vLGekrmpC8+GwF3HKJULH83T0C",
-	"sjtQruK+INACpAklN+gOk7soDv4NE7gFoWA6vi1rZOkJJDdAdvbD/bYfHD/lnN6Jw519oQ/8Xe2HmLJL",
-	"tAe8OOXCWBH7Hc2ILaj+IE9+gaxdZv0QsskkeOtNeftiYKG3O2skOM0AVujOWPgbGwt5gXrKLjtIkJbI",
-	"wLMvNiEdYXSFYxoFKGNGnUf1sUie46SxwrnlrK1F7+Xt31mt7VfX1BKSRIUQhGXcafN7rs1XDNTTzMiz",
-	"Fk68sIAXfn5RACUjfMcTogqNSMzZRPeI9rALDnU16CDhKEJ4hudIKhrHiOHEIonbNvYHCDob4jg+RppX",
-	"htaZARKgNCE7gtqaFhIsUy2HTEAwNMoIVYDYvDDymrpX9dcTx2j4P2D1DuD/+3/JIZLQHNPHEhsIP8KC",
-	"oKEew5tM7e0P66XQm0xtUQa9ydQN3VS0Wwf2jMAz9fcUK3cpxtdW+FuswotLzuPGKjHtIiRLu98/2KvM",
-	"HJgGM9Du1atDqzYlAhcC1cLDGP76QJ+fFxLIAzBQyeX0ydwMMCcH04ohclOm0mjlshSTCI8ksaeJfIQm",
-	"k9GU+LDJ8u4Q0uJE/JDe1A1Gpac7bX2UC4ideK4fSwJNG3VNEbLekWB3G3qzxkwB5V6KPFj7ksNYP42y",
-	"6J1v1ZhIK0nZJCb9TJJjRHA4dUlDIRaCEndBCvV1rYhIBdEiI09eohLJlEDpLjwCwA399kjwGWDmTLFC",
-	"Aofa3i6sKnczalrQc6bMpT2jCbyeEkF5hHAcI0FCQq9I8ZnMwHrhYoDemtGAj9OMw5li9g4WK9cUlUhZ",
-	"h4jJpBobuZebSLMpj0khR0+RVDiulAilxilzavWuYdspwZHBkdDmpaiL37BLXxQZ3rxo9Lu4XZnYAhRM",
-	"ZiQqNDBlYZxFLskV7NfdgeyeyTDnu1hAZfBCOzqdzeDnvm2jTYgZi8d0ZZuGrLzICTZXVLBi11UOdaYI",
-	"BRg75iynRdTQ5YzbMqHlKVEfTyI6RmFM9WJBTqXN1qYKZUzRWP/hyhaa+IO8UnhNQrZlWjP1rWVi+73c",
-	"Xgp2eRTNx6lfPV21y7T+QTOtXxfiocLDxr9Q4r+mrGsnOTR/tThZG1whpS6OFx+Vr1Lt7SpHEfcbe1Cp",
-	"cYNmUyL06bJIvA7zSLRkgE4hWOTdr0/RPw4PnwDiTcYuGZ8xiGlyfiQjMuw4chgZL9isTZrAcmxbmOhO",
-	"7mzRUrNuBbgX3Jbfz3LEt8ijZpMX9LvLhLcc0MqcSwMjagqBuvvPGvN7xKO58d/EkuQl/Vts88CgPQlB",
-	"ANvY+Ez9SxY9Gc+ji1GsTxz5WaDOQdoUPLFNG9/rYYMuT/IFJ2lMese9Ny96i2k7LaxFpfFW78z2e2K2",
-	"r+AthcjpKhTbEvO9vSpHWUPycbUkK+jMUjVJWWAYcGHAE9BeZUjHuqVqidbACBBXnk63VG5mf4CAjTT9",
-	"ZjbtjIHCBhCVFjxbgzC29RRO6KYNwzYvpmdL5xpPrZnOrt7r3YSmLXHAOpVdT0vlVI1/a4G2c8uWx+SB",
-	"LPirhDpiBDg0gEMljU8Mqxx2wDTtPtVHaouy6GEOPZCG3sD1VYc6RGF0UnFhvG7YAA2h05IkKNeAbcI2",
-	"9OBCtqliq93cJiyJGUZkx9Eel+S8Gq4qp9mYPQMJBTvDWUj2dxnfu9TOxoKyDZq+KaHTcOrBN/jvUrQR",
-	"g6Mgi+AbEA+VOOUOVWAL5r9FyJDc/M29eju2+sGAFMyhtztTLMH9uBmy7a4qdhT7gxZoLSNnu9NBbhLs",
-	"XxcXJJf2m8cPh8ibphpxvxG17ZIB0H5LqYAHEqWCj2lsgbrtpb1UWLnE0nVdGXfOHVCirfcLgYbNjoAq",
-	"ZEKz0+83emXtgaLtchr4slCIoihFUSoxR3MoAFKhKQN8arA74bMIK7xoaTwrRr7F4l+6aa+nO5vtUFMg",
-	"w23QraU73MMgpTvO3ZkAmMEK79WDoyxhfJMHaUICludI2ShD46pvSJjiOaK6lQEnpbwolzkBcFH21gAr",
-	"0xgXeU5vJklkhEGYCQExjy7bSuvKOEJ4ZL1oyDJ8DR4y9KV5d5sZUXn7prs7nC7tbd69T4faxT7eSUjm",
-	"U3mpRUBRaK9ihzyQjpE7CSZJWNT3Y277HbM5zc1nKVq3UV758ZxTqAdTiBrGFZoTlYd5nyAeR0Qstgxu",
-	"09R5RgbotIgQcM3VBQSAZcM48GNNoDZh0b+9nm5EjNV2emelml2KMhzXdSTZTkRcL88yp/f+IvfhCaZs",
-	"CeMvz9GAsi2Vmk15DGFJ2kDQgfspz90uziN9QSRRSNHwkqgB+uccRWSMs1jlAa4PJDJFku0VjkSERSfe",
-	"pecDc5HpbnikwnPZZolsOeHC7+LO8qxfsMUvTLxLxv472xGLAQ25DbE8laIkOg6ArZcZCY14Dj4WBG5B",
-	"g4DsLgnnnTnAVWpZUpZL5ghjVT31tP9sSkCscAEmRhU5ojBJXP1eQa4IjvNKMCe2I6f+EnypD1Vgmxih",
-	"VmOU1NoXHp4bUds2MEqd3Seb4sRCkZTPTIiOSyAeJm1sZ3/cKs5DRbm3wz0UgY61YVAfpLsBBRPBWA8W",
-	"ksYKCcu1vrETVLwdQQl7QvN8rgFhjPtBjoErrUiirtxmRAUJFUQ5Dt2/3vOhqw7uJRGZfPShmqdk6IIr",
-	"/ysjYu6h09hpFJUfMkmiwHpRTON5LtmQ6M2xrcLfz4q1yctbeo3b1FhThQ1OgTYp1YgiSEZFeyAwsTLc",
-	"JPVIiLCxLDwl+WEqJXAwAmG3H/ixKpA9m+A4RikG/Eh9ZBtlSnEGFUKLa2uTfaZI6uAH3r45f98YBwpL",
-	"01u4Uqm5jzOLCCHvULy6oIcAkcFkgIakwMg6/j//639Dnj3czcCGeJczrtNONzMPH/3SoYRsRFJBQqNW",
-	"TWOLU7ikzBQmtZbvc5MId+ITCVWSxGMk8dyWODLRQWMuGmejBxN0FMNmvY3cMcMuF86H2EIOGAYmiNim",
-	"KEKm4AyLSJ64bCCE45jPSIRGc48Qm0ZZcFHruo+5SLDqHfcyQXuBvw2PDo9+qUXLX6KyFPmiDqYqicu6",
-	"qlP8bsl5B3S/V3hQDcu4xbCvksgEDz0+fLQo1/6Jw8sco67QpB7oVJ51YQ5PwP9lqdILeiZaG6b7kpsm",
-	"6kNJS6IrL87bKsLg7NYugwarbODCMl9HSd9jLfkr18xSVmM1+rEpovFCSwJVR5EPpJPCgDtyXBHBWIsO",
-	"3bXLHzXyEqIM9VYh3d8APVcWJLFiITfQeM1R2/z03pesy03ZL/3ZbNbX4+hnIiZM2/vRCpUJ/U5/5SLp",
-	"YtTuOHMLnLkzn9dGN7C2U8XCBTNHG6YLDL/Mqj4ArMbmBD/IJvC7wrHkHpRBcfIu3HsAQwBcFsDDlPA0",
-	"dkagb1KCZZvLGWt8clPTWRAcmZehXptx8DkU+RxZGOrRz5y4g1bgUamKs8eP+VsznsURmuIrgtJMadaE",
-	"vAbLZ21YsEU4sBWO10WGNQLpqcHM3GKGU97NnUZ3cYatuV4+8Y9b0nqObxEydnejebPy7oPNRfTETPV4",
-	"3yrhpNWpTdFv/7avXJPscRRRk8H4Vug+FNXtjHEsSdBLvUffet6gqiAMMcGSIPuCcXhSWSQ7jzIagy1V",
-	"5BYeDh4ODntLz5sek/+ZD+BT/iIf/UXCxpwo+/6JTeWC6jqDa5FGaYf/7U+XIJExpmWoOR427W27Q8gl",
-	"vuboW0Ayfvapl25LvqgcrcY8Hc3R40OUUJYp4mfmoInWLNaIG5ZSYod5TiyA93GhTeah8aGjj9nh4eMQ",
-	"moA/ybAhFt/I6a3HMztY8A4BzVrmxkWFj+0HKG8ud62T1LPx3etJvdtMLzF5pDXkDBXFtM6sBJRCWLJm",
-	"H+hI81ad5+y0kDZSYa1JCmvH3rpKtDdM8CVw6hDKCGYi7h33pkqlxwcHDx/9Y3A4OBw8PD46PDzs6WHb",
-	"IdQdbEA6QHY5iiiOSahQxiIioNTHcIB+pSQ2c5IByjnGAn8C98LBSusFd3I1bT6QKM1GMZVTEmmjWAkc",
-	"KiR5DQCnbsaBzkwI032QyFjUrqm8AW3hoYzl96G5v8pIp0UXmZ7kBb2kiVbI6EwTSyqoJEgzCGHK3bzX",
-	"zP4YOdwcGGLujY75pO/AWmkU+FAfJTABGVT+bfy3EffwdgLItckd4n43CWZ4QhJAIQPiNvm8w2+JyeIJ",
-	"IEQ7k9+H3jLMEtKwCEDP5Z22RrvgXB27WY3mXmWofCx7v5+/eR2gTMR9e+rXIjbJYkVTLBS4JvatvW9h",
-	"y0qMARN35nsh262hDqY8lkqvd1C5I9DD4pkqDwfuAwbIqRmzLHpYAcoXJ8IKfx8iwq5IzFNj/NtFMqxY",
-	"v0wyG0lzhaGKRbO5BOj07XOfQMy0ivfOn70wodsA3TLC+myFM8XtaRDw6FzyqQzyP/sy5KktcSkDV456",
-	"SlNDUjzO3yhl2l5z/kWGRP1CnJb54w8iOMy/RDQWrL+4uvFIgKHhf/StAO0b90hQDgnJo0WA103evKXN",
-	"oFzYrBIXW1wdlaJn6mjECDBS8M/Ro0do+O1jb6x/+Ng7Rn9+7NlF+9j79H0Y2FAW+4l+Ff7Ur3pvlrgO",
-	"f61ZRCfIbewLjhLKqFRWgpZJ6QB+tRJHBjbtPV+fnKhkkRuAs4gqzR4D9BQWVDoUQ3tPnlCGJAkFUa6k",
-	"WCmJJsRCzJ2X0bwNNVbLssaImMCsRk5d5cnrb2vm/8ZpC4gGSjllSh5rMy0GNMgIHAyU6RGlgo+IDJzH",
-	"1Ih6c7Oi2UQRYeqcoYiHmZaIxX6/FTwhakoyiRKiBA19Quep7H3/9P3/BgAA//8=",
+	"7L37ctu41if6KiidqYp9jiQ7ibt3x66pGu/E3Z3OdeJk+/t2JyeCSEhCmwT4EaAVJZWqeZp5sHmSKawF",
+	"kCBFSpQs+ZLW/mO3Q5G4rhsW1vqtb51AxokUTGjVOf7WSZlKpFAM/nEaxlz8k4bv2H9lTGnzKJBCMwF/",
+	"0iSJeEA1l+LgLyWFeaaCCYup+eu/pWzUOe78PwdF+wf4qzqAds/SVKad79+/dzshU0HKE9NS57jzfsJI",
+	"ij0SrkhMo5FMYxZ2yYjySBE9YcQMI6WBJjIlw5TRS0UoSbOIkb0BF1c04mHPtjHY73e+d3EuT6UYRTy4",
+	"yZnQMEyZUmagmWKpoDEzs6JRymg4I1yYx2RvENih+cP9VaZDHoZM3OR4g8AMV8tLJh4oGDMJJVNESE0m",
+	"Mgph/alph6QSFnzkhumP/bnQZrYRdnYz4z8VJBPsS8ICzUKglixlJyRkGgiHpsystxm/YukVS0kkxyQT",
+	"IUvhYU50IVARjt+f02upf5WZCG9oOq8lUVkwgT3oEsWU4lIYQoLNIXsDIXVvZAbkD/ItnUWShu+lfEnT",
+	"MbtB0hlKQ9CKRKZfs6S0tNiGshKtyN4gwSH2tJQ9eNkf/wdBMz2RKf/KbnChkaAVC1KmCRUhEZKAGCkx",
+	"RNesPiXTVIqxe3lvkMGImdBmbCysTOaK8ogOo5vaiJdUB5NLNiMBFYZlYfFL5C3kFGY4TaVmhq0nXIyP",
+	"CdeKhFTTIVUgoTKRMhpMzNC78H1ClZrKNOxNqDKfkP/KWAavRlKUNtzIMj7OUhaSkNEw4oIRGkVyqmAB",
+	"zStDaJyFPdcqCSYsuDSteV9rCVxMgkgqFsKoA5lFIQijISNUXbKwTwbvmE5nvdORZumgS6YTJkiSMsWE",
+	"7hJFZ4pM5JTEVMzMpkkRmu0kU8p1v9PtTBgNWQoKz2vH/LO8suf200xoHpVWNKYzMxqdcjPIMeXCtFvs",
+	"pp4lrHPcMSJlzGDXCvpQWZLIVLPwFQs5fQ9v3jjHIqEITagig2qHAyDxfJy92Ay0Z+bkKP3rNmyEr60M",
+	"BEvlQ0N0cRIxI/j3HIcGWZqaWTka6xIqiDUPSMTFpRv/FhTt12VaVmYC7JuQK8NjYZdk4oqlfGSISKYk",
+	"zsz0JlIqRigRbOpNQ6ZE8bHoZQkwDHCHncqW9O7X7StdO4HNK9mvSzWs0600NmQDIoxGEUsfKDuorSnV",
+	"rxvQqHaM76V8RcXMMqK6kb0nKdWMRDzmGlUjkCUXJJLBJUnZKDNy29vnE/hHzJSiY0aMNazIdMKDyTYl",
+	"sfmVp8ac0GnGlkvmr9uxQZrX8QLFVcpCY0XQSFlDI+ZKcTE2ouFSyCkYf0yELMwpFsySytpdXFz0Tj2L",
+	"ZH4BDW0FE0PiYsy6ZPAeDMqU0Sj+7x87p8UUP3YGtapM6ZSLsb9emzdzvu5snHtv43z9IJJUGgN6w7Tx",
+	"K2dRCASi6igEfiYMfu8aq+YdKKPUME+qDGfJkEUPlH3FStDtWmPtRL1gXE9YSv44f/OaCCMFBMnSqMdE",
+	"IA3jj2Qaw3BfT6TSWzC8YJTvrBvoJvwzXTLI2c6cCNVEpvA0lRHrmTMu8BUL4RkLecoC/V5Wf2Ex5VHP",
+	"+lV6zpIadMn/+V//e79YsY27gFZaL+flUWTK9cTT5Q8UUdroUmPaMa25GJuTcnlSXPQyxcxkndHYYyJM",
+	"JBfObQRT3Lw122qOaDKBoDCiK5RET7iZhLEJsqTnxmzGn7uMelRIMYtlpvwZbMeIXTqLzZqyMJNtGY6t",
+	"dmQF8xEGuy0LcvnC/5B2JKzpVkzJpQv6yhmO7rRrDMcviRm8b2Z60hgljRPEhkcLOT1KmZr0wNT0f0io",
+	"9v+peXDJSk+kTkrCKlNguwyKg657VJbR2zAnly7Zzqi8J0alJZEtmmorCdfcd8aFsSvNYIgZN0xUJiyF",
+	"EXje7zn/mj3sGSvKbEHK0BQIkSMuYrYFK+8iZitfwM0Zc258mzc4lg2vxn/mBrMd22HRgDZrNlzEbFtG",
+	"w7JVXcFeuIjZtqyFhUv9QxoKFzHbipmwaCUbXE65f7yb2wsyJSm7kpegVi4ZOKHMWdTRwTa09aKR7xT1",
+	"PVHUQBtbVNNtxdni2y0g438zpWenqFTUxl0E0PrCoQYTKsaszj3AhdJUBMw5CI6N7pURijIbPtJ1z5Tm",
+	"UUQmLArJcEZiFg9ZqvKIgYI2I6o0eTMVLCVToLah2epYXiG7hyyW2mrU0spsXtG3WJpat8KxmQdPcdpS",
+	"lJbK7TkTMhtPuhVDTDAWGgMGIlvyix9heK9010+mVBFkMOAE0xEHy4fRsCdFNCNqpjSL4ad8aZssk9I6",
+	"bvyOa/Eyumsut0BdO2RYAkcdMAMpmHf9lS+6YozsgW6wK+y9YxebWnIjcuQepeyK0cjZsTDELViyyymo",
+	"vS0Lbd0GkS+kmu1YtIsHtVmbFvrallW7fHVXsGuhsW1ZtkuW/Ie0bWHOW7FuF6/mSleq1tKtXKp6o9+4",
+	"gbt48DsT956YuJY+tmjktpduZjnh1jD3JvU75gvbUh7QfZqFXJ9duZGFITeN0ehtaowkzZnqHI9opFi3",
+	"k3iPvnVogL3ORQF0zU8yhSiC1zRuCDg4ffvcWlZ6QjWhoFn2BhB52cNgyoEZthdgjE/3geBYnOiZ2ZL6",
+	"zj8olj4H4WJmTnXnuJNlPOx0OyKLLO+iwJr/Xpc+C6lmPc1jVtcXKsDmhSt1IYd/sUCbz3jtyOZa50nt",
+	"6spMBxKXlYks7hz/2VEZmKqdbsfq5s6nmvYsbeO6zP1qxd2aq6aNMtXXWHZjfZ6OLRlW40p8PfNnBxqk",
+	"utN1NFisSXn75yixMk5/0rDc/jD89cp3+lPNblbY6CVXq7ISu3IJF1yzWLWK5PT49ns+KJqmdGb+LdgX",
+	"3RDok6VKgl1uGMu8RxI6ZieEDuFUbE9PcCY0P9TwWGU77Ogbl+ZpyqhmZsk9Y3+F1QnZiGaRfidR4cb0",
+	"y0smxnrSOX54eNjtxFzk/65jUa6SiM6cIPK+fvTTzzXvw81XiYLxSbf86VHTp/+yd1keGQ+ljBgV5pVI",
+	"BrRmGqVZPKppOmaaGk2+sqhxurieGAy1P1C5GXBSMgpIIiMezAhoK6b61SX4eenam3NlmaxX3LyYfnmO",
+	"n8LbVSrXLE5kStPZ26WzXBBAS4ZsJFNGxhhoYSxtlAp9csH1RGa6CEkZmF81GJPmcMwVGTPBjKWOpkzK",
+	"dJYKc6AUgc86Hgm4vJ/Kcvx8VF2NhGpz0uscd/7/P097/6a9r4e9J/3PvU//339bzpPxQmnls6S911qN",
+	"J1uufLE4RbSymoCdLaIZnhm5IlSoKUtrtblZrVby0Exmbhng68ZVyE/QCyc+PyuIEkNDS44Iu2LpzFoo",
+	"uV/JzKUi411n1WOe0kYvkpgGEy5YL2U0hAfoVO/mOr4SKGV0VTnTxGj/3FnR7eTpQB0QHxMZ+jFSnW7H",
+	"uRfNUKspONB6XZC/0ZPWAVFrY4w4i0LVvKjf6owof0HepnIYsViR4YxAY2SPoiELkU0sJVxoiQcOswNT",
+	"y6LmrBMxGhoOVhFVE3vCS2hKY2a+M0y37xFZQQ32zFy7O8xY7QEDUzRhMolYLZ0qTXWm6rng9/fv3xJ8",
+	"wfu2ODqUada21LUUU4yukY7PUVytyMIByIDwdAVzF0/GapVPrmfqGivkNND8iq3SJ1L7/F78LqfW0YMH",
+	"+ylVhmMFC2u31F5zLeh540atHXnZDAW7tNityqr4u+KPeRm1rGGm2nVb0VB11DlnpVbp3rW+YOTaqZv1",
+	"LEnfGFrRlMkVnmeRum3foMVRYzF8b7Uca2nx5B4rbzjU3WeRd8lFzcIPEqoHRuUlLFVmUqVbqH2j0wZf",
+	"mdKzQfkKpvRW7WYYqfFBXU+eObt187KyThrCCtlOyxLQF3nevFrJPyCcNaQfXpquJvuQSJdJPtty44g/",
+	"JOF9O0DfsVPwdg+ijRL6g5V/K5wvTlF3UIUnCq50SrVMFVy6onO74oa9opqmH9Koli/XkHgVaqmjB7iR",
+	"rN/aCrU0u1eWypoWdNTWuFSnLq2ggR6p0ueMieuIxoKmN0e2gk19gwflRd0EkokU7HUWD5Helg52nh/m",
+	"DZ6KryUDIbQSJfmejqVD+prxsKWV/BX32fnl8m7K1Nf1WCPfHm8zypTu1qRKd+W19ai/TFb1e1VWWsUK",
+	"liju0yLpsZae0jSqP/zAdZlZLkViqgMMKRrxSJsnXBAaRXUHVFziFVUfmnRLNB+227Vjrl2Jr2dOYsyF",
+	"JMBOOUidLqT8U0hpoIr1uFBMKG5OSdGsTy4mXDOiEmpspVRmIiQcAiz4WMiUARiAe6S0eUIiOWVpzzQW",
+	"QtKgLmximT5Q5AMY+TJkEUDi9NH/gnyR0DBkNo2i7Dd9/OiwhvrtNFHTr6flLbzBZ9+oX5yBmPvufLm8",
+	"JGkRXvP8yp/zxOFV+mvvrfy6jpPuVBAv49kc9f/NUol+uwWeuSUuVXitfpB+/ukC11eztI25cPbFvOit",
+	"JPOgO6hwkHUJ64/7ZPDtIy7kx84x+fNjZ0ILXKkhY4JoesnEx86n75DEHXPhD+5h7bzeLjgw19Cwdxxl",
+	"1zmbtyfbggylGHHDfNYR1r4JxdtNT7sD55I3K2STz+vTwhWGJVuP8Vdj3RVYz43t9qTSdYliHdm0AaJa",
+	"jQTaum/nXdM2WrWaz851nwystfGZ6gGoOa3wTpcGml9xjJ2o9Y58pttw7362arpW+hVjXc24/EwbfKv2",
+	"51ajq7Mw3delbkrT6PrLVZpBwybzsXguboLB1+OaWrHQXUq6fCw+JHd3Vpvn5ZYLc62Tf5WbT4hgVzaU",
+	"Nnchh3zMlN4MF+dbsS5/r8PAVwuO9nU86Vb+qjiarcKCT3H/30Na8q8yjVck1wJqorwiKa/ERRwe/VJn",
+	"PUC/Vc/To1+WXzzY8MFF9IqTgkDDOd8i9tv1x1+7PLCUb0/fr8nMvpu8Eno7YRhShNF+SstEkalML7kY",
+	"n+AlyTAPHx9lOktZ6Si17KqvlWuFfaFxgu4Z9Eh0QpZEctYbSj9+yq1Hlenz2S1ZurVuYfhSkfbhw/Nn",
+	"IMzsncApOPvzG5Dln9bxU11jddMrpz+vHi0BCdpezMTqoRGBDO39eyrHKY2VHxZhnTg9gIcx1NQbmsO/",
+	"i3PoObfOHEaK/wyumqyIqeCrzD325E8NbokXH9HDhIKeu8evx1bwfigiO9BbVYnXmIfF8R9y0ZvwYdJz",
+	"8d4llq+0VIXS6ZhTUAmVBeI/SrAM1hbCz0qzzeEfSlPxUCK857k4ypc+HtGeljqBiBX4y0b/+l/h7/Dq",
+	"LMGhu9AW+MLtDRi3zPsSkuQ63Y6kmbaj6TFMr+uNKMeZ4o9JKkc8Yr0R08Gk5scrHtZsJo4MA/N7iomw",
+	"p2L0aMleTMXMbaqqjZZZPfAkF2Sd5yKQqdle6wczrxU0tW6ASpekLAGtWurt6PBh+8AVN6vuAp/JHxcv",
+	"VpQlbwQjSTaMeEAu2axP3p2fmj8UCWiazshADMCFN2CDE8KiyHwX9IIsvWLw/Cx89NNPD5+UPgnSK/vR",
+	"F7hODclghkHnb3uPfvp5v+a2JRrXZBHwsaBGbxEajWXK9SQub9XZ+aOffq7blCC9mm/uqRlzuQEYTq3l",
+	"Nv+5WRe7TuwLqgOyZyTCz0dZGtXfDV/ymqvoF2xGOLo+rXYeXPJwQDC5wkUQ4+Ul4RrykxpCaS71rL59",
+	"82ZlrZ7WNSDq5xnLMIsytXR+mWL1/Weq0r3i47oGvjRsEwalkS9LRzBb3MBsSQMVVjPr2QVixL3DGTbw",
+	"2fnKvjjDI629/YaTl/n5ocG64b369fSpc9LYjMBVrztyw7oaRwjJQhijgi/5KGuBFCEZQXoApCRxwdUE",
+	"SJiLMeFi+R7Yjutm9eaFby/Ny1sIZ8RmycfOmxcfO75F8+ZFra54k6jzXIav4oGbsODyOhGZZzSYkJAl",
+	"5jwqghkmmk0Y4BJybeN/WEj2Pnbk5ceOSwezmSjdPEIT1bqqD8Es1JNbBnmJIa55st2nZTti26jdEZiM",
+	"elc6xK19+ps74KSYjheD0QBY0hCLqsiQBpdEy+KcYy0uMpx5OadlETTROlHHBwfxrEeTpG9/OJiyyKa4",
+	"rHj4rAtPeIf2GVj96534Uq+FtQ4hpQbq9mxtvyjooR4kjOUeUshhjLiRCJeMJao+lqJ8rqpvmPxx8b5b",
+	"IEic2lRWcCwdk38ymrKUfMwODx8HoBvhTzZoyFXLOzzDM+Zz0SZLsYRMYE+nJSJ6cnjo0QkX+uej2ovd",
+	"1Xex/M3z1mfXNrGAtWGA/qY0rFhlHnNDXEBd6ykdVZDmovnkoa91LIge4TyEYM3QrnK4TSFE/pATQc5j",
+	"riedhcEqxRewcL4s2VY4VvNigK/3eiG+uSuzmNhfciL6yizF/7AP+4GMfTnqXItzM2wIGP6pHDD2uF02",
+	"zhKnce0SrOVQikdL84jr7K4iB3QDdP3m/VuYyl3YRYnKf+ms4DLDWgorXJSWJwyRQ7M7MW2dNKSAgj8t",
+	"lXFutJQNkIePHh/BcbMUtrLEU11ZLvSLLFu0tf3Nm/KEtnWC2uFavoyYUn8n6n6T+aEJVY9IVEqJqDXK",
+	"zkRo8+TyulXoPShsNbj82nNwTPPFlvbrsynXMkNrJ/kh2YD6Maz11I86qNqQb188PUMGzIMTyN75o59+",
+	"3ge/kzk6KHeOoIokNNW4VlwVOC8IUcNCoiSiJ7jSNuhrP3/2QnUR+gVwLBSD0LYurirVrJLKC9dQzZeC",
+	"t0ilN6+Bi85XRMPAc907F1ibL9qfHTizuWSW9gG3lTjsYhesN35ZoH6DLViR6X6S8cePybeX383/v4b/",
+	"P/9Ouv0H9fnGvg1Z0TBT2YuYaZVEVIwzOvZyWW/A2vSu+kY8VRrXAxahU8f7y4/23rEec0zv7LHeuwiu",
+	"mQsFXDacjPWIcWXEju99KsKfZ06B26vzp3BtYu+KeEkZepyFsX91DiwQvzUi0TwnXECIUkCFFDygEUbf",
+	"BlQxi13jL+Wj4PFPw59Hj3vB0fBJ7+gX9rj35B+/0F54FB6OHoZHj9ijo06Ztg97T2hv9OnbL997+d9H",
+	"Lf5++Oh7LfW3CvCYB8y5Yq9GOSLQciiaW8jtaJe9sVzgt07faOM8WJ7BUZdR9GiLsBrlhIv5g2Px++I1",
+	"WDkTo+od8XIc/GSDcm5DOS+imuHA57MZ6tIl6ubkJlCnTg2LPGN4V8y/sr+9QRVIIVgOmhWyJGWI21Cb",
+	"Rvwc8xJOyCVLtBmXjEKWWh+mstiufv/XYdabts5QhzwXr/JM/ZL68YMjEl/NLL8C8JtddP40xAn2Pmq1",
+	"9YhTsOnZbVjJ87cZ1XXIR7Zw7udMhMjKmCZx3860y9dhMQFc76znZXytTv9N15anBSZjaiwpa6h1QZgh",
+	"xq7Kb9RKuAGetVOyxY77/+9yvCB/LstX6/qpCveFStAQRrP6qQyvocTqXXEQxrXUIXf0y6OHj58c/mNF",
+	"l5ynApor0bseyRRuyyXZGyHyv3sBo6W6Fi5uSqRAFJ2NbOE1o1tdu7DAtrUF27j+baeuvxOslsg36wf3",
+	"7SeIWIqYerh2Q7wZxPe4wvdq42XqTnYXMUNNdT2ZhYP9XJfLdHT4ZDkMSpKyKy4z1TqfB+qXeOH4qUyk",
+	"YuF639feDH52MYbzY6vr71P94q6LBXbBLzlW+TkTmqVJyhVbGOx6c1hT5VC+JcF7RczegigKLO4zljnu",
+	"jPUMrCsVi4yMz05Eribf1qRCPzF9yWcf3Kt1qcs269yjt/k5tVrH9RZwo9NoGOdLOebi+mhLd2BzFk9w",
+	"vfD2oo7GHsSWDfIz6GfT/WDfaU0fE9udUjHhXJGBNeIGTQEpn/XyiBSQGfXBKPWhJ+WR+kew12cXn9+e",
+	"np9fvHn37PO7s//54fm7s2e1Hj0befKZrxK0AtMOXdwoNlGyJ375+cjDWPGCVXjYaiUEjbmt227ooAHb",
+	"Da6Nmtp7xzIIT7ej59oF2ZitBscBwAzVS+fiDr2ala6mNourIAIgG64J1WRwcPXwwKeVniPpwQkair2I",
+	"X61iMbwqdM1qEVSZ2yoYsTtuhFTThQptgaayxPXo8PDTxnTR63nIjbVPcusaNN5ur5jYtQk553ovgaCU",
+	"ZtOwdG/XR8KDWm9gSAMLXSt6sNYQvanF85asPJyGNSvPeq3InKo8XyJRVxOJy/Kac0O5Yjd7fS6euZF5",
+	"t7Hd9YGjizfrg0cg9fiM5teFoDEn5hRcwpiBtEVz1JPlAzBAddUghC8hYijmgNmDzy2O35ryqwabbSmo",
+	"WdUD1GQEeqN8JyO2LgSdtwVV9LU6QBwHbPhve2m4ECm7EadwRZQ3rOBlZrlOt1WG82eQoxhWuliy4Nfw",
+	"WKxFE3ids4HJO7nacp7hOmiebpibuBi1n/xzZuRGY8MgKWcroGNUiHgFPE1vG5qRaOYFG/z0QJErGmXs",
+	"xMK1lpFaAb11eXpLmWzz8XSrdD2/cjVQnbOOG3UrQlhTuzofQm5rPvxUpzPdhe/SOjsl2ixnay5eO+uO",
+	"hI4aJ7yuxwk+ti4mJq5YJDGFrq3LubWHqLsgMRvc1nOQ9SmjSop+Z3Gma6u1WwR6bsvgIRmuSCN1ISjv",
+	"y4U1RRazlAdQra5VEoVj1MIg+KX3ePSIPgkehofDI/YP+vPDBUJnFTnVKDBWhmesLDvwbZnn67ELl27I",
+	"GpCFc4x7uJBxW6UllomkJr5us9xcGHCbEV2H3WuLL3/ym53sNZyCN5KfsfwYu054qD/1DW3ywg2uuS0s",
+	"VyRcScxiKM/mrr1KY8EKeVg+6PzZCyiKCznhE5a2qCDVZBosVg12pezEGnfsFXNRWmvYlo0lk8wL/dWw",
+	"lLxo1IZSF68XmYOteB7ivWrDylp/ujDczGoIxy/FlLwJ2OEuCg3zNuYuqQtLKltXFtjPHVIVxcQ3PdF2",
+	"Dui19nfjJuWGMg+Xqa3WwSeVQV0PU3XVeieb8NTlN/NL1aqLSF5DRBeGxOPDbZndQaa0jBsQ78uurQ06",
+	"AQpfUSsmPi9er/VlLTz0eMXrbWys+WucUqEVmU4oBM3uca1YNIK7Rup/0oC6cs0zSb3DwUG9e7MpLdXc",
+	"1PPtW/lIY5q4S/qpXkVvWmijl/fO6CY36c1O8pxpp4XbCftKQuMXGuhoBkUg5YgMQIhbLKnMOsJq7vNX",
+	"CMle1xGLd2MbcOEu992el+RT1Uc0zHike1yAgOhieGMsFcQYRgzKy8opS0dZ5KcfyamA7DZ3pRIy9HCl",
+	"UKxXmhXNhhFXE3gSSKFTPsx0CWWscsNyHd+yF4P5aGvK5XZ8zy3qQW3EX71dv3Ijca5b5mlrwruhFtSm",
+	"BdtGHeiH1xPdW/KcIx79Xb8ytaj5K1yZzpdkuOYl6lrXoN8bJ6TWdqMUYvSn3i9H4UP2c3hEWU89jp/8",
+	"46izWuC6dcDYK/kTwuJEz4gLWveCsV3G1oQqImRzLNjafpk1fCON1OJgQ+4E37raPeuesBsZGAKmgizl",
+	"enZuOsThn/77vDlmrraSS9n5mGdODP6jZ1vqgejxsSoHB4qPxWcuBoBoOWgE6iIyRQT2B2Tw3gb1XzLx",
+	"3z925t792AEbj5uRYk9Osx13SqGYBdnRhL9gM6+GJ0DdNmRoxIBhZt4gEFg8zlIWYsjg4OXp+6e/vzj7",
+	"z8+nz149f/35/Ozpu7P3zcP5jx701zt32Lpz48EFMcM2w8FshV+dVfDHxftOTZWdUu4DVyrDFPiXVAeT",
+	"SzYzHChV4SvmLm8x4ohwClQH52norhjWROukPKiziF1htuRagzPyIa/OrWxeZ0zTS2WoIY/66edjtzmh",
+	"ilAxq4EjAc+2DQ91JI3YsoAjq83PUOOVwbi5FPuEfeGI2L902vaI0sQU9g64hgsGB5EcA40PacqgAvYi",
+	"Wl+Xer+DgTmqQUzIl48rSE+LRj2z1CwktMzHFiKBvJ9wBccosOVpoAk2OGTKQsaEnEYs0AAxmzB6qYi8",
+	"YuCA4GIM8OApHMKgmFjXrYrquhBjqMsvI6b6BKEsbXuIA4hFFfREdW25cbMC+BHesasJTZjKAWtYesUD",
+	"BpXCYq6pZqZLCaFiZnu5GDucQaiS6wBtBJuSIVWMfHj3sk/eFJRotmmcyixB1jEroemYJCx1AzWbFPGA",
+	"Wb1gd+jVc0P0WRp50BIyYULJLA1YX6bjA/uROjDvQs6hBh3s9giLKSCNdQ77D/uHmFXHBE1457jzuH/Y",
+	"f4yZhRMQ1AehDOCPcZ3MOp/S8Zil5MNz4DbwIrlN7ZPnhpWUYhqnDKdDr5Q7FzSdnRg9/fTZa0M8mcKo",
+	"hJxpn4ed486bRD0zYzDqB1UljOfR4aHNKNGuIAz7og8mOgYjApVbnRr7XhdhEcogi5nQSKgJHbM+qq4s",
+	"jqECdOe50CxFPAdy+vZ55Yu9YiX2De/QsYKjbaI6n0w7sIwH32A1vnvLWTvVU/MWbIKtY2/a+oZcazam",
+	"4Flq3ywUM+aVF7OveAN8fIzT3r9p7+th70n/cz3gy/dPS9ecx3TMDhIxLq95frTETa6PXjfbFWB5oDW+",
+	"nN/o1p/+Ra8oEsCqDdTSDmxC3/DR0dz60CSJrPg7+EuhZC86bFeUrtsy3r4tVrvDs2++HKmfp6E5w6ZC",
+	"apBZxvY2UyeBzKKQTOgVI3tWthoiIykbZYopwvW+XZ6jOpZNIsrFijz7WhKVBZN87UusClUkNA/s8KwY",
+	"n2fxWkadMBrpyddGkYcpHcocNCKEAE5SCUYCqDcFwVYnRlmEkuFiaZnZwpuuUkOtlPvd9ryU6RYT1eK8",
+	"aAcoXbOmp2iildfyJb9iwswuSeWwfsV4aHS8nh3kJ7jEaJv5pXsNihGSYSzWRlFl3tgs1cJxYJcP5ku7",
+	"DYwJUaQz15bvNNrH5jErQg3BBjb9SpGizIWXqgQIzg4pSdqyoCOJIE8ndqMx2zTveQyqzewxD1if5GVv",
+	"0NAxmjBgNFLGipSZ0ECWrGvadiMDg2GK31GNg/D6xRKlkEmFgZxc5UlOANIPbYrQGiRY7zEf3h6a4uBf",
+	"hS9lBAaHmeU+iaS8VCTil4xQMkoZM0w9T5inX9+a3TyzR1yLn/JPGc42RpW1lVANaflNfulNp9OeEdG9",
+	"LI2YMOfP8Np9fK/qzu9b5D5bI6xBvNrLKeu0KLRJXYv5EA9Ov/6T5rfX8NHDNh99ENSa+yzEzx63+exX",
+	"V/0GvnnY6huLNfteypc0HTP88qd2g1RZkshUs/AVCzmCaJnPHz1q97mVzAC4Bd89afPdeylfUeHwXAH0",
+	"5qd2W/HclgHCOF/47nHL3cgh732HCZh9nqvkz0/GJCuEM8IDoEQFnJAHqpK9svf29P3T332TlH7tfPre",
+	"7SSZ3gnoH0RAo1DbSeidhN5J6PsmoauSed6g/nzlwXU1Hkvel2uRHJfjEzS6xvF0Zi/Tw/xEtA9iXPHQ",
+	"vuGEf175fr+fNxfTGRkyMjbHAsIFuEoDqrgYo8xHxyQmTRrpigLSSlF3YiopBh5Fuch8oE4IRSFbC0lE",
+	"9qzIhiL8+ySml0yVmixaqpOUeOVylod+z/tX/itjcPK3DhZ3s1PrUIGEzzkfQ31DLi6uoaGfWzekALqx",
+	"fTPzPpyjxehQXBGnfa8h5NaXPPdGBORMjlTlUyvc1xTAu3bvqyaYVDU+wNOv50yERV0Bx/httxGEC/jX",
+	"AWlkSmc/uqr60XTGK2otXtQYTiCC/Wk5syTzFqqQ3DhPXTBxg3PGUyAow8eSQRXAaysPLAdmXnOoIgCB",
+	"U0YsHBjjfcS/wLGgUB8n9TUEwLxmIlSN/opyDPW2rOJyLxs3iKvN/4C28M6ovYsa7Zxpe4GZg1jVqLQF",
+	"3gWr2qrlXKNZbls46cXglA5HW3IGvC6hzKD9uevXHZxQZSN+4LQuU3Oy7+IpH471NGbk6PCQ7H3s/KfM",
+	"SEDFA00QVHUms6JarnUrzGSG45nhz2Dtfezsd/PycVVhZo/56sT5BJb6ElB+lRwSjw6PCqs4Xw8p7FI4",
+	"MNCqXLOUcQuSbWsn/oZeWsi5m7B+doJm64IGbB1aBUA29k5Ll+WPY7ZAg28LXMmdxbKzWHaCZLMWywpH",
+	"pQMWct3W3dYHnZ6bBNY6AvECUKFWGO2TKYRKoNNLwZBdryf2RkNIiHkTuk5GnIV8Tv+38GKt6jPamA+r",
+	"tfMph8iGsMud36kVzT+dsOCyoPBqFYEmgodwUfAE1FvpCURQFpWURUhSprMUSv6rSgiq0bQh1RQdzeZf",
+	"MdO07ytfjFwtMCLgMg9ChPZ9n7GDW318SGIuMs0UoSMNhr8iEVXaDydFOd4npzZi94/zN6+7JEujnlVa",
+	"MJw4izSH8i9GpZGhDDlT9qowtwjMwJRRysXr86xXAIFsSTPPg6xsWDfXd5BP+QAadukC6zd5owq/Bp6l",
+	"Rvm/lOMxC6HAf1uxAg2v4QvFVIp13KHw5epWg8ULWM9wsKNtsh2etGxhXZFoEYvWkYpunRsE40s5NqII",
+	"DYAqoKcRDIXa9QTkV9NoISOlO25ETLN5P72jPfPatkncYWo0WLZOIk+oMqcLBraES1oQkkRSjFmKx5P+",
+	"/aPl2yEm31lfzs2o+uvPbASId9ijZS3ZQGQx0ykvRdfPxYS+sq+0C35fJ5LW9oCIkYy8TWXM9IRlipgm",
+	"jVaWCpLSCIZHVwNEvQ/ifLDzQaI2xaDvqL9pwsb6OH373Ojz67LVKvXpa/kqz2SoTPm9n+YAvkI73OZp",
+	"zyhGqy+Z9n+evnq52rRdw7cybTvc+Wn7KDQbCwZe6MmpCUJrDmbw/cxNLpqu4YhSNtJJOYxDaTpbfv+0",
+	"dUfOlmOymrrZhWXtwrJ+rLCs3G+07ZjZ+yLHkOV3gmwnyHaC7D4Ksjrfn/vtIC0ASurdgK8oj1CuYXi6",
+	"lSv5KZp4XkaUULa+PBx/ins86+Mrh8fDRb272Mdr/FLr5Yv+BndcFbtxi465alfb8M3N93HzvrQljga7",
+	"vpDob8tnX8+ntnNxreviqr84X+Rt8FjfRQLWMv65i6YpX6QV91o59gr2Cc61PZeh80Dl5YtXuD7frw8e",
+	"X/0avQY/9UbEwhYu02t7uHMiIScS7mL0rykSds7yG5YkS2/Ol4uWlNFwtjxl/tHhobsj5ypHoiUBtdAw",
+	"RKd0NOIBgM7mufIu5C4vnqn4WHAxRugdmjJi9pOF+13y0+FjPA1NuWI24878SIY0Ml2l0JemlwDmYmSS",
+	"HJFUIiRAbU7+O5zZbaXkQ/d9b6e33+VrqeGednZCBlCvWg2IojOLCDwCkqh6Bs0w+RKUAIfRszCkIrdh",
+	"I36VO9QVapwyMtAewDl1ycWrs669YcZMTIQW2u8aija2CmCy9cnAHq4+Uz3IrVBs/4G7Xg40v+J6VncW",
+	"fsmVPnczuCY1tMKPPP3qbP55fP5Fl0ArXPDc9hnwjh6pzFZXPCTFxs8dqNxvB994+L18X1iBDxZhierm",
+	"3DIuCfp4PsoCqjZBBUQf4MrHJoMM6wRMJ0jFOxXoFbLIiba1LtyGihCjjQlm2GXiUkDJMNDhR4dHdfT/",
+	"DGZ1ntcebRfVM3cxeePEiSNb9s1rqX+VmQh/SHo+E6HDrG5F1d0mJb5ZivqN6UZy2qTDLRejC8XmjjBv",
+	"njDPJ3K6ImVWYh3natQ50RpaaMTfzt6TXEQX0IdlEDUeroKgNhfiCFoAcUZXC6pzdi3XfrwGz6/im6BN",
+	"++Sc2ZAD/GRIg0u4a6itBd+Ad1p9uQXu6dwZvQDncPOCODqZYhR+JjLFQosM6BJlHiiny3rYVMRHTPO4",
+	"FtninI/Fc7G1qwdsfmtXDtXmWxzeH9645INsmQRriyF9wVAqtNeyOFkzF83FoeyuN3Zx+0YJ8LFYI1av",
+	"sL+N5M2SZsmLFV2N7AW3Ye7LzKVRyEY0izTixUKPkQxohGBEMdyCLMvAboI7MtSeJDYY2cM+mkMNUhM5",
+	"RbAg2SevZZU3WXgMXg+zUIJ90e2RjKqIQ+VUSds7VR7AULe0UugY4iHOnSsizJnFzq+bu2RqEYxwVXKn",
+	"koXF1bYSyMNHJJjQlAYa0im9i28pRjyNQeYNuugwUkzoLokzAHDWwYRw3YegK6Nr/KhvI62bFMmHZKuK",
+	"5EOyVUXiN3/DimTRnbWjN0BCVmjIwMakLEmZcnibu4SrH01wo1z1bmnrpPPVw4P+lEVRDw6EB39NL1U1",
+	"AnSepIB8LtiQvGAzcl4AuIK/16LL87GgOkuZKsDbbYBMlMO4H6OERchmz2mcC19z9uDaUGpEAyPOlHTe",
+	"lJgLzULyl5E4Q0R1p7mn2OZvYeZ4n5xBNQqQU2WXDE2xX5Z71NWEGr3w+6vTpxblf15Y/cb0Hxcv1DZP",
+	"xX9cvDhnjfGfZokconEr8gJX7HoUBp82E9nbbBjxAHe+0L6z8jp7hCdMcwXtQTmFA5oty+SDN0gkx2Wv",
+	"cRdsjzEzSosSc0Y5BnVWxho0bzxQZGAU88CFfCmZDvKDD4IFGuqrB/Azo3zJlT41wzi7MkvUWXLWBSgF",
+	"Bq9aljB0LsaousG/jY7w/MxbyeWjgZapEezPy6mBOQZ2lsG5uCY1sHkkoeGo3MI6ffvchYfItFTaYh9Z",
+	"2pgTNF48RDh92JIq9XmHLarbLBozHcpM42BcuZja3EejIfSmF8wtg9k8KciexbQmA+eWcgVM9hcski2H",
+	"WLc4D6+7OACygWl43qWdbhqN4iJg9cuzsAbkojFY8dume/BHbKD73+WUxFTkQ9DSZkCaBYmlahxAxGOu",
+	"SwOwp4vO8U9mJ+gXHmdxQbT4r4fdGuz2OjllZYzVhyUJ1DQilEXXYJ5P2/TOGplQSD0o3VajlN4IhnJY",
+	"juyOrGBOmi7W8SCY79ZzIpgv1zBHzWdrO2/Nx2vaeHaiC1y4ftWiPz8Z0vQLB9Xen6FGZU6X5YYhlHis",
+	"6Gco4tKon01zKJpzx6hMQ5BHbEamLGXE1giEICRhTp883J/X3V0iE8yLgSKe0YxoUJxWfTqcSSk05eCr",
+	"1eyLhnJGZGJOtdRWtZQpPDPG3Z6Qep+EHOz4cIFm/wBTbKPTcaINYwIZiMMyewm2ZEAV63GRlzOKZk2i",
+	"YDmW5TqaIh8wrlJeSLhpFLZQ/GbVldsCO5o9cyaGeHrYZybwR0BY2oNyao361LXUqXFe5hWgF2gMHMBd",
+	"UBj5kMBj4mxDGJu65EnTiORohFFzNUPyR/Tw0P3PG9hhzcC2rkAMc7VRHeV1QOfVpLRIAGgbRTvtcse1",
+	"S2bFaVWtdFfwAXtorVSEvnLoei7nPvkgoMTNRPKAKYwdK7mPjYXeyxLnRlZ9cgHF+jSLE5nSNA/hHBSx",
+	"q+DIDCYShHw59M45G0QRFzLmV+hujosLxJM8qpYWrtMBejSUyxGyjmeURICAYE8b6PY1srFBZ+GCgd9v",
+	"Sy7Tci+35dqsjqIZRMKVIYU4V7Q37pmYOHzS8rOnUowiHuhrC5d2zlScY70/9d6JJ+cVBVppZfgefMvA",
+	"qbAweAzDr7zSEs7JwtP64ocYg69cAD26YfDcyFMMFlMuWswFntlbLOcL84ol2pgfd/aqFRk4xFxktAkP",
+	"c/yEs753/HTU8rPVg3h+FGWNNNHMDd16PATo5Tf0tnVuwnpcJPB3VPmjUeVvkPDQSJILz+heNXIeNsST",
+	"Zc5J3BwNs8xp/KnbBJvx1NYlgnsFzqIQKhlrjDBg1FqKmAWh+uTUFc6ARIeIQXCWK4joBT5g4FZztpVV",
+	"EfPJ5HhpBopIsC/a6aCApkbtTBhYt1iKt15vYD72tk3NopfbyvxuI2sIVS4JfCd2dsZlVXAhEa9lXB5Y",
+	"vxYC8twNAVd7VH+G4/SrqImwWToZY7ZRNhnxV/IMkoAKwFfFWKo8DIunJGGpMsf/mit8LGPb5N61A74T",
+	"toqRH4U3eidAfjBrGnd2Pf5HH/gdZP8aljoTd4qj7PXBjqF+NIZCOluPnyIZXC7y2Pwq0zzW1jLUqAzT",
+	"TKjWLE60jTnmI/hrhg5lLojpAS85A5pB0LCXBpsHHsPtOQshaAQG2je9fTYffw4iRtNBnzw1/wVHj3Ue",
+	"TaRDGjfvsZCoLAgwPFeEeelTIfWEi3GTi9g0ClcvZiXaunxgUlwRGNqOp348ngKysITmbkcsMd/d0/Yi",
+	"Ri9DWd5hy/nc1jr2bpO63k0QxKcKe0GUuwwgYmLhBZEFmWuEYKled1m4Outc2N/kpVeDJDpHT+G2geps",
+	"V7cM0zQ/jMV3Vj4+iwvq3QncnVthDgDGiq66XKsW5pCP7tGEmA7Deseu5CXY9s1wGjW2Q7MQqmIL7Ej7",
+	"B7LPw3mnz/LLpGr8YAlJBuP6y1H+oARzEAM0jGdMkyRLx8buLiHJLA7y2xRGTAsVAB01xT15xkgFGGbH",
+	"Hz9YpG11n++nmV3g6Ni/nq8Gp3NiGNim2GCqEI0Axsoytj3vUkGY2bQGNp7TTteGutmx2w+ljgx1tVNG",
+	"d4HjugsodVHXOQtuj99t6t6irLw8f8y7DJJTAVfYNgSvivKGICZXNMoY3t3YdPWJnIolmvu9yyXcrt6G",
+	"blpo7WLyO0HyY+vtYqfvp+bGsR98g/8u0dqoX1WBXXRCUvPIKW6ns+HhGlr7vQUpXbHopO1ux2k/Gqch",
+	"ZRj6KZKR76naziewqHPLgxthdrwG6pX83/XZFV5IWu5udOUCvGiKB8pdPzFBBi571SuMYjiRjycaA5Ht",
+	"Qpeqm4BtfZKDN9R00lTO5CJmOM4tu4nn+rklP/FFzLaJ3H0RszXE30XM1hJ+FzFbPeXpImbr+ndhnNdA",
+	"+r6I2bpQLRcxW0924to2VgrOy4RUQL7LmCU5NEq1lpEnK6cxK5zBI5mOpW4hJIpyIhYu5oFDjaLER3wi",
+	"gQwZIGcMatrv2VcHKxUVKUEU1YqGX6Gb7YuGcj93VjRcq87HvGjYcetq3Gpre9SzRfnqtCVfOr5ZqeqH",
+	"g5iDriE/lrni3UqD/rUFAhzOjSvXQ967r4pSHt28vrcRMZX8I8AXoWTEpmSaSjEmOoVC3atW/5jjsKd2",
+	"2jfE0La7ncrfqfxbFyJLy3rMiZcmWTJhNNKT5eU9Bh87b1587AzIdMIja2wgzB0GH6RXhtktI9Zw7+/Q",
+	"z9MJCy5/Y1stqv3mxbKwCRhtALEyWXI9JLRyZXJ+xYpCGbaKBTGHuP0aGDNE5J2/SfdW6nfzQv1SrTCr",
+	"5ldtxDxaWv3FsylS0ocynC2bnKUuVwam2Rd8iiJfMeZyAPLSMRAeSQGcL2bxEMrUncwZtfClhSnNv22o",
+	"HfWSmw10Q9p2cSXX0yKHcL5A16yrtP2S76eo/9Xfp/R7Xisk3yQPyR6KDdHAmErVukk9ayqpNqAVBc2i",
+	"BMcaSF+IminNYpvWt/fGHKa6BBxkXfKMXbHIkHeXnJ+96ZK3ttxs2iVPpdApH2ZapvsW4/iyPG7TATTX",
+	"J1jdljoOhGU4nmMwKyTwUsYn2FoWw4k50t9mfbZyT7cEMlFi9GV6J9/pdWAmfhi2v35BtrsuOAr0XF7w",
+	"QaOIqKrKg2/uz39/eP5s4Y0L8LGyobwlCoMSDblAASnShT9Rk6oHBGBxi7prpcy4rrHygkmp7FAOJFHP",
+	"94gGUOL7Wyxc6HPaygAUd4rT2twDlT5f+T7ovqpnhz/RjssaCx/NnHEZ0xnUxiup/BOiJaFiJgUjLFIA",
+	"KR1KG0YIPkeyd3R4tN/AFb8xfWMssaoW2jHED8YQ7wzxtmaHyl1oXekkTw2tUkRpKeRskulGXWb0EZi5",
+	"yjKkGUyJJRtYDfPnb8LwLPd0mxW927I8rmK4Y/2dzdosPAQWjdmEzXoABufC+L+5M25xOam0tA9PIGvM",
+	"08+RPZLHLRw872AM22ZB08siB49Fx9nx24/pGrKwS6N7oHeX8WwVqXsJeznU622f8wzvL2Iwe6DdsdiP",
+	"ymJ2gytM5oNkWtTxO2rs1pcMrbV2aRg6d+zecEYGAOqOBT3NQzO2QZewLzTQAHPP9t21H8C82Tt0NxVA",
+	"sx/zK+8Chdo6v4DhTgBdnQp0B8MAximF3HH7CFtNHcyce/5AnRShAvimdRIPGQlZLAGv/+jwyX6fuPvD",
+	"R4cPi6ADhw1Kw5CFXfLo8DD/zW6nw6lo0PPnrCSHtmntnzONQug2DX03gsVmPm7yA+WvIPq9Nu7ybjcg",
+	"t89CTnMa/FsK6jbwzKWvV4Zp/vueXE4LoQm+urL8C/LgyBaKopWJtORwczGhqLdg1OT82YsHigzGZYGl",
+	"BnAdp47tnbcVzyDMB6b9QX4egiMPPFMDspdL8omMQqgBhsyeGEbL560k4RqyFcFvKXQ6229xYgIEzRs5",
+	"Ne3Mup1Z18qsU/f5MIVpVG1v8eY8n7H0TLcTrHZTstbcK/ZZUXi41jDDt51hVi8N3sE7c6bVLd7kFSYE",
+	"iaQYQyjpzpC4BUPi7jswS/yCeHp33ivT/daUZrYdgRXJMRfNgeJvEsDFzaOyiwozGKoUYoBAdy5IaO/R",
+	"EZnILFX7tqx7ykYpUxP385NDEtKZ6pKUZQB0ely6SYXiu2y/yA0DZzRXiyqhobibqyqPUelUkSmLoj45",
+	"LVARF2CU5WiOg9dnF5/fnp6fX7x59+zzu7P/+eH5u7NnA2NGRhHDQ3AItX5lqnsRNwLV1fMcAK0xivlx",
+	"Nr27Jor9JezB1qLWofnbi1K33S84GNoQE5tXINg0z2QolnkXuf6DRq6/lGPChXNb5ay+J9MyHzs5siwX",
+	"xiefXkHoSzNhSuyfZw2DnBjb1LKlsqBLMsXFGK+t3MMHRYHfQbckQB3quBGwkRz3uAABWCsjXrOpn0gG",
+	"k9qaxKjp7C7Lj3ngwxNvbVHv2wXeiZEfVIygW3mBAmmSFwnVC/JYOdTFhpOGVe5ov4xkSvBFm+KGCRS2",
+	"br3iYwH1a2kRae1KUaJJk4NRAFhNHRTrCXlJdTC5ZDNbmssCNJNhpiFAc0LVZF5UYKjp29P3W5IOefu3",
+	"JBC8/hdLBCPPiyxns2B8hZBPSGZZg//hu7UkAHy5ugyAz9aVAna013Dz1qVAtWRnt1TN57sC6+MsYldU",
+	"G/pqLMFXW9KjOREp99much0XuM7AxQqsDhdkikwnVPsgFe5w+ECVg1rs63sDfPpORnB+HOzXuXOGVFnk",
+	"C7wlK+7gFuZavEOn9pbzLEwvt5ljgf0vCXMz23Tvcyt2N013Pa/Dj1Ej4CVZJWgOJMPBt9TKgoWu4XNf",
+	"mPh37JDSQPaODh/vn5QEVO5WTyvFjqCAe20Tjd5gjLDP5csteoEdZ/+dczl2rt9lmSA+X7bKBanP2LgR",
+	"gm+rz3YXoD9klsZGYtacCtl+ckZJD2HZPBr2wIQFHbQwJ2PbBmrRy22GaLVhaFv+8+/L2DvrdOsZHDIl",
+	"SHjDFTSiNU0VHwsuDqiQYhbLbMGBOccv8CrWC2lOXiETmtOoSOjIW4NRoEvcesw04aK48wNIhYhqlhoD",
+	"Na9apCVcJ46ziKY53BtGSpkxmy8PQoa98K9s0CfP8rKgIgIL2EKeALQUFiAtBgWRGjgIADbhikiYJY1O",
+	"8HYx0bP8pwIxrSrwzvlYPBen+dJtR+BVevEE3jYFnKU5y1ZN0q28pkXRgmu64Z60/G5lUbE9X1ornzq0",
+	"sK5XfeOOuAJaStNUeyEABSxdeX+bfW1WisB1XiuEWRZcVuDpjIyQNhbBdJ2jxFnHeciueMD65NRCytmr",
+	"Q7gxxCf+1X4BIIkO964FpSsexyBU5AiiB5p4+8x0smUYyZqebsmoqR1Js3ljXgdxfeIX7oBbfirIq19P",
+	"vRAKiPU3FBZIEZIRDbTEdIBA8yt2W177nchYW2Rgxe0cdLYckNN4j18vNqROUHQsg5ulRPEvvZCPuUY8",
+	"Su8uDjCkwX3uUKTtYODmLZXZ2FoP1U4PrljKR7OBES1G8EDDKbNgKYh6h9DWRArWJxcupcV1MKEQq+js",
+	"FGfs9LIELQsmuiXc2sJd3VSCChnxzfu3wItblTuuk1sSOcuR+2A7zDoKuOKb0tnuju9vImQsbq4UrKd5",
+	"zPLisxVwyyVCxfJ3+wjI9kC5WvqCwAiQJpTcbnuY3Hlx8C+YwC0IBez4tqyRpSeQ3ADZ2Q/3235w/JRz",
+	"eisOd/aFOfC3tR8iLi7JHvDiRKZoRey3NCO2oPq7efILZO0K64dQTSbBW2/K2xcDc73dWSPBaQawQnfG",
+	"wt/YWMgL1HNx2UKCLIgMPPtiE9IJJVc04mGXZALVeVgfi+Q5ThornFvO2lr0Xt7+ndXafnVNIyFZWAhB",
+	"WMadNr/n2nzFQD3DjDJbwIkXFvDCzy/qQskI3/FEuCZDFkkxNj2SPeqCQ10NOkg4Cgmd0hlRmkcRETS2",
+	"SOK2jf0+gc4GNIqOieGVgXVmgAQoTciOoLamhQLL1MghDAiGRgXjGhCb50ZeU/eq/nrimAz+B6zeAfx/",
+	"7y81IAqaE+ZYYgPhhzRlZGDG8CbTe/uDein0JtNblEFvMn1DNxWLrQN7RpCZ/nuKlbsU42sr/M1X4aUl",
+	"53FjlZjFIiRL2t8/2KvMHJiGCtDu1atDqzYVARcCN8IDDX9zoM/PCzHkASBUcjl9MjcD8OSArSCRY5lK",
+	"1MplKaYIHSpmTxP5CDGTEUt82GR5dwixtXLzw4kdfGDGA7ey9vChjPzrznUWTelsrk97IIPjUnEwwsxs",
+	"cUIo0RRkqx0CVNzPMyq9exeyZ+s02LJeMgrJcAbN7wNohS7KfmFtX82iSOVlv7gmU8jwYaxein1IbuqO",
+	"ptLTnbavyiXSTjznliXyJlK8ppBc79Czu++9WXOtAKsvxVasfY2D9l2jtH3n220YS6a4GEeslyl2TBgN",
+	"Jk4EBDRNOXNXwFBB2AqkJGVGQOXpWVwRlTAoTkaHACli3h6mcgqoQBOqSUoDc6Io7EYnmrAFM2cuXGI3",
+	"GcPrCUu5DAmNIpKygPErVnymMrDPZNonb3E04MXFcThj094yU+2aMlLPunwwV2yEUjY3AqcTGbFCU5wa",
+	"OR1ViqBylOyn1rJAtp0wGqJYNQZ0WhehYpe+KKO8edHod3G7MnEBFDKbsrCwMbgIoix0abxgoe+OnPdM",
+	"hjnvzBzuhBe80ur0CT/3bBuLhBjadNiVbRryDkMn2FzZxIrlWjm2YpkNMOfwtGpE1MBlxdtCqOUpcR8x",
+	"IzwmQcTNYkHWqM1H55pkQvPI/OEKM2KERV4LvSbl3DItTn1rueZ+L7eXZF4eRfOB8VdPV+1yyX/QXPLX",
+	"hXio8DB6UEr815RX7iSH4a8FbuQGZ0+pi+P5R+XLYnt/LEko/cYeVKr4mHNTCseoPLU8yGPt4j45hXCY",
+	"d78+Jf84PHwCmD6ZuBRyKiBqy3nKUGTYcdQd6xZJE1iObQsT08mdLcuK61bAl0E8wP0suHyLPIqbPKff",
+	"Xa6/5YCFzLk09KOm1Km74a0xv4cynKGHKlJ4LjBnjgW2eRfxrNKUAXozeoX9ayQzGc9nTUlkThz5WaDO",
+	"BdwUHrJNG9/rYYNOXfaFxknEOsedNy8684lJC1iLK/TH78z2e2K2r+APhtjwKtjcEvN9cd2RsoaUo2rR",
+	"WdCZpXqZqkBpkCnCQ5C9ypCOTUvVIrRdFCCuAJ9pqdzMfp8AGxn6zWxiHfo9ASZmAWIvYqhtPUkVulmE",
+	"0puXC7TFgdEXjdPZVbS9m+C7JQ5Yp3btaalgLPq35mg7t2xlxB6ogr9KuCoowKEBGmiFPjGqc2AFbNp9",
+	"ao7UFkfSQ1V6oJDewPVVh6vEYXRKyxS9bhShlMhpSRKUq9w2oTd6gCjbVLHVbm4TeAWHEdpxLI68cl4N",
+	"V3cUN2YPQa9gZ6QI2P4up32XvNpYMrdB0zelrCKnHnyD/y7FU0GkCFWEF4F4qERit6hzWzD/LYKi5OZv",
+	"7tXbsdUPBhWBh972TLEE2eRmyLa9qthR7A9agraMDe5OB7lJsH9d5JNc2m8eIR1ii5qq4P3G9LaLIkD7",
+	"C4ohPFAkSeWIRxaK3I/n6V/PlXHn3AEl2no/F0rZ7AiogkI0O/1+41fWHijaLie6LwuFKMpuFMUgc7yK",
+	"AgIWmkJoV0Qnhc9Cqum8pfGsGPkWy5uZpr2e7mw+R00JELdBt5bQcQ+DlO44d2cpAClWeK8e/mUJ42Om",
+	"J4YELM8Cs3GU6KpvSAmTOWa8lQEnpcwvlxsCgFj21oBqbEymedZypliIwiDI0hQiLF0+mY2GpEPrRSOW",
+	"4dtHclajMGsDMMH9MUoZXlY0h2P6lSzGTNvYJjOfGqivpzB7I022mYWWt4/d3eEUdY+c7n0K2i4a807C",
+	"YJ+qSyOUiuKGFcvogXJyoJWoVEyEPT8KuNcygxbvYkvxw40S1I8wnUANnkL4CanJjOk8tP6EyChk6XzL",
+	"4MhNnK+mT06LmIXFgk+Exn4ws6oJHWci/JfX042IsdpO76xUs0tRhkC7jiTbiYjr5bbm9N6b5z46plws",
+	"YfzleTFQKqdSJyuPaixJGwiDcD/l+fLFCamXMsU00Ty4ZLpP/jkjIRvRLNJ5yO0DRbAwtb1UUoSJ8MS7",
+	"hn2AV6vuzklpOlOLLJEtp4D4XdxZnvWL5PjFoHcJ8H9nO2I+xCK3IZYnd5RExwGw9TIjoRFDw8ffoAsQ",
+	"OCCjDpPDZgARamRJWS7hocqqeu5pf5c5JlMwMapoHYVJ4momp+wKDle2+s6J7cipv5hemmMe2CYo1GqM",
+	"klr7wsPQY3rbBkaps/tkU5xY+JfymYnwUQk4BRPZdvbHrWJrVJT7YoiNIvSyNjDrg3J3smAioPXgZ53u",
+	"Oa71jZ1uxf/SLeF9GJ7PNSCMcb+b4w7nbg9X4jTkKQs0xF0O3L/ey4GryO6lNSEGwEDPEjZw4Z7/lbF0",
+	"5rlq7DSKahuZYmHX+nWw8Ty7bcDM5thW4e9nxdrkJUXn/UBY+Q5OgTYRGEURJACTPRCYVCM3KTMSltro",
+	"Gpmw/DCVMDgYgbDb7/rRM5CxHNMoIgkFzE5zZBtmWksBVVmLi3TMh9MscZAPb9+cv2+MTIWl6cxd8tTc",
+	"EOIiQhB+JQu5S1h/3CcDVuCSHf+f//W/AdsAbotgQ7zrItdpq7uih49+aVG2N2RJygJUq9jY/BQuucBi",
+	"sNbyfY6peSc+kXCtWDQiis5sWSmMVxrJtHE2ZjDdlmIY1xvlDg67BKaB0Y4ScCMwrNkmTULu4pSmoTpx",
+	"+UmERpGcMnASFoTYNMqCixau+0imMdWd406W8k7X34ZHh0e/1FYoWKKyNPuiDyY6jsq6qlVEccl5B3S/",
+	"V/h0kWXcYthXWYjhTI8PH83LtX/S4DLHBSw0qQf0leeB4OEJ+L8sVTrdDsaPw3RfSmyiPri1JLrygsgL",
+	"RRic3RbLoP4qGzi3zNdR0vdYS/4qDbOU1ViNfmyKsbwwkkDXUeQD5aQwYL0cV0QwNaLDdO0yWlFeouNf",
+	"pjEx/fXJc22BKSsWcgON1xy18af3vmRdbsp+6U2n054ZRy9LIyaMvR+uUA3S7/RXmcZtjNodZ26BM3fm",
+	"89p4C9Z2qli4YOYYw3SO4ZdZ1QeAj9mccgj5DX5XNFLSA1coTt6Few+AEYDLuvAwYTKJnBHom5Rg2eZy",
+	"xhqfEutop4yG+DLUyEMHn0Puz9GcQ8ms4ZO3Ao9KlbM9fszfmsosCsmEXjGSZNqwJmRaWD5bhL9bBChb",
+	"4XhdNF4USE8Rp3SLOVd5N3cab8YZtnjhfUJKt8zqtmF6dzeaNyvvPtjsSE/MVI/3CyWcsjq1KR7vX/aV",
+	"a5I9DUOOOZVvU9OH5qadEY0U63YS79G3jjeoKixExKhixL6ADk+uivTrYcYjsKWKbMfD/sP+YWfpedNj",
+	"8j/zAXzKX5TDv1jQmKVl3z+xyWVQ0ah/LdIo7fC//OkykmZCGBmKx8OmvV3sEHKpuDnOGJCMnw/rJQCz",
+	"LzrHz8Gnwxl5fEhiLjLN/FwhMjaaxRpxg1KS7iDP0gXARAmxMgP0oZOP2eHh4wCagD/ZoCE7AOX01iOs",
+	"HRR7ixBrI3OjoqrK9kOmN5dN10rq2Yjz9aTebSa8YGZrDTlDFTejMyshrhAobdgHOjK8Vec5Oy2kjdLU",
+	"aJLC2rG3rorsDWJ6CZw6gHiuLI06x52J1snxwcHDR//oH/YP+w+Pjw4PDztm2HYIdQcbkA6Q705CTiMW",
+	"aJKJkKVQXmXQJ79yFuGcVJfkHGPBVoF74WBl9II7uWKbDxRJsmHE1YSFxijWKQ00UbIG9NQ042BwxkyY",
+	"PliIFrVrKm/AWHgkE/l9aO6vQuk07yIzk7zglzw2CpmcGWJJUq4YMQzChHY37zWzPyYOyQeGmHujIznu",
+	"OYBcHnZ98JESvIHqVv6N/ttQeghAXcj+yR3ifjcxFXTMYsBFA+LGDOPBtxjziroQOpip7wNvGaYxa1gE",
+	"oOfyTlujPZVSH7tZDWdeNa58LHt/nL953SVZGvXsqd+I2DiLNE9oqsE1sW/tfQukVmIMmLgz3wvZbg11",
+	"MOWp0ma9u5U7AjMsmenycOA+oE+cmsFlMcPqknxxQqrp9wFh4opFMkHj3y4SsmL9MqlsqPAKQxeLZrMb",
+	"yOnb5z6B4LSK986fvcBgcgCTGVJztqKZlvY0CAh5Lh1WdfM/eyqQiS0rqrquBPiEJ0hSMsrfKOX+XnP+",
+	"Rc5G/UKclvnj3yyVMP8S0dgCCcXVjUcCggz+o2cFaA/dI91ySEgeLQK8jpn8lja75WJylUjd4uqoFD1T",
+	"RyMowFjBP0ePHpHBt4+dkfnhY+eY/PmxYxftY+fT90HXhrLYT8yr8Kd51XuzxHX0a80iOkFuY19oGHPB",
+	"lbYStExKB/CrlTiqaxPx8/XJiUoV2Qo0C7k27NEnT2FBlcNVtPfkMRdEsSBl2pVxK6X1BDRNZ87LiG9D",
+	"XduyrEER08XVyKmrPHnzbc383zhtAdFAieRCq2NjpkWATxmCg4ELM6IklUOmus5jiqIeb1YMm2iWYm05",
+	"EsogMxKx2O+3qYyZnrBMkZjplAc+octEdb5/+v5/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

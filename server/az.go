@@ -165,18 +165,23 @@ func (s *Server) AzVerifyEmail(ctx context.Context, req gen.AzVerifyEmailRequest
 	if raw == "" {
 		return nil, &Error{Code: CodeInvalidTicket, Err: errors.New("no token")}
 	}
-	ticket := azTicket(raw, store.TicketEmailVerify)
+	// The link of an address change made in conceal mode carries its own kind; any other token is
+	// a verification's, with or without its prefix.
+	ticket := secret(raw)
+	if kind, ok := ticketKindOf(ticket); !ok || kind != store.TicketEmailConfirmChange {
+		ticket = azTicket(raw, store.TicketEmailVerify)
+	}
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
-		t, err := tx.SpendTicket(ctx, hashSecret(ticket), store.TicketEmailVerify)
+		t, err := tx.SpendTicket(ctx, hashSecret(ticket), store.TicketEmailVerify, store.TicketEmailConfirmChange)
 		if err != nil {
 			return ticketError(err, CodeInvalidTicket)
 		}
 		if p.Email != nil && store.NormalizeEmail(*p.Email) != store.NormalizeEmail(t.Email) {
 			return &Error{Code: CodeInvalidTicket, Err: errors.New("the link's address is not the ticket's")}
 		}
-		if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
-			if errors.Is(err, store.ErrEmailChanged) {
-				return &Error{Code: CodeInvalidTicket, Err: err}
+		if err := s.applyTicketAddress(ctx, tx, t); err != nil {
+			if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeEmailInUse {
+				return &Error{Code: CodeInvalidTicket, Err: e} // taken meanwhile: the link is dead
 			}
 			return err
 		}
@@ -313,6 +318,12 @@ func (s *Server) azSignUp(ctx context.Context, email string, password secret) (*
 	})
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Field == "email" {
+		if s.cfg.ConcealErrors {
+			// The answer a free address gets: this user, who was never stored. The owner of
+			// the address is told instead.
+			return u, s.addressTaken(ctx, email, auditEvent{Action: auditSignUp, Failed: true,
+				Detail: store.JSONMap{"method": methodPassword, "reason": "email-in-use"}})
+		}
 		return nil, &Error{Code: CodeEmailInUse, Err: err}
 	}
 	return u, err
@@ -335,7 +346,10 @@ func (s *Server) azUpdatePassword(ctx context.Context, b *gen.AzPasswordUpdateRe
 }
 
 // azUpdateEmail checks the caller's current password and changes the address at once, leaving
-// it unverified: a verification link goes to the new address, a notice to the old one.
+// it unverified: a verification link goes to the new address, a notice to the old one. In
+// conceal mode an immediate change would tell the caller, in this answer or the next, whether
+// the address was taken; the change then waits for the link mailed to the new address, as
+// Nhost's does, and the answer is the caller as they stand, whatever the address.
 func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest) (*store.User, error) {
 	p := principalFrom(ctx)
 	if err := s.azCheckCurrent(ctx, p.User.ID, b.CurrentPassword, b.PasswordChallenge); err != nil {
@@ -348,6 +362,12 @@ func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest)
 	email := store.NormalizeEmail(b.Email) // stored stripped and lower-cased, as the generator does
 	if u.EmailLower != nil && *u.EmailLower == email {
 		return u, nil // the same address: nothing changes, as a Rails update with the same value
+	}
+	if s.cfg.ConcealErrors {
+		if err := s.requestEmailChange(ctx, p, email, nil, s.azVerifyLink(email)); err != nil {
+			return nil, err
+		}
+		return u, nil
 	}
 	err = s.inMailTx(ctx, func(tx *store.Store) error {
 		if err := tx.SetUnverifiedEmail(ctx, u.ID, email); err != nil {
