@@ -683,11 +683,16 @@ type AdminUserList struct {
 	Users []AdminUser `json:"users"`
 }
 
+// AzEmail An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+type AzEmail = string
+
 // AzEmailUpdateRequest defines model for AzEmailUpdateRequest.
 type AzEmailUpdateRequest struct {
-	CurrentPassword   *AzPassword         `json:"current_password,omitempty"`
-	Email             openapi_types.Email `json:"email"`
-	PasswordChallenge *AzPassword         `json:"password_challenge,omitempty"`
+	CurrentPassword *AzPassword `json:"current_password,omitempty"`
+
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email             AzEmail     `json:"email"`
+	PasswordChallenge *AzPassword `json:"password_challenge,omitempty"`
 }
 
 // AzError An Authentication Zero error.
@@ -711,7 +716,8 @@ type AzPasswordReset struct {
 
 // AzPasswordResetRequest defines model for AzPasswordResetRequest.
 type AzPasswordResetRequest struct {
-	Email openapi_types.Email `json:"email"`
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email AzEmail `json:"email"`
 }
 
 // AzPasswordUpdateRequest defines model for AzPasswordUpdateRequest.
@@ -734,15 +740,17 @@ type AzSession struct {
 
 // AzSignInRequest defines model for AzSignInRequest.
 type AzSignInRequest struct {
-	Email    openapi_types.Email `json:"email"`
-	Password AzPassword          `json:"password"`
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email    AzEmail    `json:"email"`
+	Password AzPassword `json:"password"`
 }
 
 // AzSignUpRequest defines model for AzSignUpRequest.
 type AzSignUpRequest struct {
-	Email                openapi_types.Email `json:"email"`
-	Password             AzPassword          `json:"password"`
-	PasswordConfirmation *AzPassword         `json:"password_confirmation,omitempty"`
+	// Email An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+	Email                AzEmail     `json:"email"`
+	Password             AzPassword  `json:"password"`
+	PasswordConfirmation *AzPassword `json:"password_confirmation,omitempty"`
 }
 
 // AzUser A user as Rails renders it; never the password digest.
@@ -2032,7 +2040,7 @@ type ClientInterface interface {
 
 	// AzPatchEmailWithBody Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2041,7 +2049,7 @@ type ClientInterface interface {
 
 	// AzPatchEmail Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2050,7 +2058,7 @@ type ClientInterface interface {
 
 	// AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2059,7 +2067,7 @@ type ClientInterface interface {
 
 	// AzUpdateEmailWithBody Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2068,7 +2076,7 @@ type ClientInterface interface {
 
 	// AzUpdateEmail Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2077,7 +2085,7 @@ type ClientInterface interface {
 
 	// AzUpdateEmailWithFormdataBody Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2086,7 +2094,7 @@ type ClientInterface interface {
 
 	// AzVerifyEmail Verify an address with a mailed token
 	//
-	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 	//
 	// Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
 	AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2125,7 +2133,7 @@ type ClientInterface interface {
 
 	// AzRequestPasswordResetWithBody Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2134,7 +2142,7 @@ type ClientInterface interface {
 
 	// AzRequestPasswordReset Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2143,7 +2151,7 @@ type ClientInterface interface {
 
 	// AzRequestPasswordResetWithFormdataBody Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2398,7 +2406,7 @@ type ClientInterface interface {
 
 	// AzSignUpWithBody Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2407,7 +2415,7 @@ type ClientInterface interface {
 
 	// AzSignUp Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2416,7 +2424,7 @@ type ClientInterface interface {
 
 	// AzSignUpWithFormdataBody Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -2973,7 +2981,7 @@ type ClientInterface interface {
 
 	// SignUpEmailPasswordWithBody Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2982,7 +2990,7 @@ type ClientInterface interface {
 
 	// SignUpEmailPassword Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3123,7 +3131,7 @@ type ClientInterface interface {
 
 	// ChangeUserEmailWithBody Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3132,7 +3140,7 @@ type ClientInterface interface {
 
 	// ChangeUserEmail Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3300,7 +3308,7 @@ func (c *Client) OpsHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // AzPatchEmailWithBody Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3319,7 +3327,7 @@ func (c *Client) AzPatchEmailWithBody(ctx context.Context, contentType string, b
 
 // AzPatchEmail Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3338,7 +3346,7 @@ func (c *Client) AzPatchEmail(ctx context.Context, body AzPatchEmailJSONRequestB
 
 // AzPatchEmailWithFormdataBody Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -3357,7 +3365,7 @@ func (c *Client) AzPatchEmailWithFormdataBody(ctx context.Context, body AzPatchE
 
 // AzUpdateEmailWithBody Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3376,7 +3384,7 @@ func (c *Client) AzUpdateEmailWithBody(ctx context.Context, contentType string, 
 
 // AzUpdateEmail Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3395,7 +3403,7 @@ func (c *Client) AzUpdateEmail(ctx context.Context, body AzUpdateEmailJSONReques
 
 // AzUpdateEmailWithFormdataBody Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -3414,7 +3422,7 @@ func (c *Client) AzUpdateEmailWithFormdataBody(ctx context.Context, body AzUpdat
 
 // AzVerifyEmail Verify an address with a mailed token
 //
-// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 //
 // Corresponds with GET /identity/email_verification (the `AzVerifyEmail` operationId).
 func (c *Client) AzVerifyEmail(ctx context.Context, params *AzVerifyEmailParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3503,7 +3511,7 @@ func (c *Client) AzPatchPasswordResetWithFormdataBody(ctx context.Context, body 
 
 // AzRequestPasswordResetWithBody Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3522,7 +3530,7 @@ func (c *Client) AzRequestPasswordResetWithBody(ctx context.Context, contentType
 
 // AzRequestPasswordReset Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3541,7 +3549,7 @@ func (c *Client) AzRequestPasswordReset(ctx context.Context, body AzRequestPassw
 
 // AzRequestPasswordResetWithFormdataBody Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -4106,7 +4114,7 @@ func (c *Client) AzSignInWithFormdataBody(ctx context.Context, body AzSignInForm
 
 // AzSignUpWithBody Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4125,7 +4133,7 @@ func (c *Client) AzSignUpWithBody(ctx context.Context, contentType string, body 
 
 // AzSignUp Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4144,7 +4152,7 @@ func (c *Client) AzSignUp(ctx context.Context, body AzSignUpJSONRequestBody, req
 
 // AzSignUpWithFormdataBody Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -5391,7 +5399,7 @@ func (c *Client) SignOut(ctx context.Context, body SignOutJSONRequestBody, reqEd
 
 // SignUpEmailPasswordWithBody Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5410,7 +5418,7 @@ func (c *Client) SignUpEmailPasswordWithBody(ctx context.Context, contentType st
 
 // SignUpEmailPassword Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5721,7 +5729,7 @@ func (c *Client) DeanonymizeUser(ctx context.Context, body DeanonymizeUserJSONRe
 
 // ChangeUserEmailWithBody Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes any type of body and a specified content type.
 //
@@ -5740,7 +5748,7 @@ func (c *Client) ChangeUserEmailWithBody(ctx context.Context, contentType string
 
 // ChangeUserEmail Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9851,7 +9859,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9860,7 +9868,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzPatchEmailWithResponse Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9869,7 +9877,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9878,7 +9886,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzUpdateEmailWithBodyWithResponse Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9887,7 +9895,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzUpdateEmailWithResponse Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9896,7 +9904,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
 	//
-	// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+	// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9905,7 +9913,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzVerifyEmailWithResponse Verify an address with a mailed token
 	//
-	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+	// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9948,7 +9956,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9957,7 +9965,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzRequestPasswordResetWithResponse Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9966,7 +9974,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
 	//
-	// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+	// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10239,7 +10247,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithBodyWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10248,7 +10256,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10257,7 +10265,7 @@ type ClientWithResponsesInterface interface {
 
 	// AzSignUpWithFormdataBodyWithResponse Create an account
 	//
-	// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+	// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10866,7 +10874,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignUpEmailPasswordWithBodyWithResponse Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10875,7 +10883,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignUpEmailPasswordWithResponse Create an account with an email address and a password
 	//
-	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+	// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11024,7 +11032,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserEmailWithBodyWithResponse Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11033,7 +11041,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserEmailWithResponse Ask to change the signed-in user's address
 	//
-	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+	// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -19960,7 +19968,7 @@ func (c *ClientWithResponses) OpsHealthzWithResponse(ctx context.Context, reqEdi
 
 // AzPatchEmailWithBodyWithResponse Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19975,7 +19983,7 @@ func (c *ClientWithResponses) AzPatchEmailWithBodyWithResponse(ctx context.Conte
 
 // AzPatchEmailWithResponse Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19990,7 +19998,7 @@ func (c *ClientWithResponses) AzPatchEmailWithResponse(ctx context.Context, body
 
 // AzPatchEmailWithFormdataBodyWithResponse Change the caller's email address (PATCH)
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20005,7 +20013,7 @@ func (c *ClientWithResponses) AzPatchEmailWithFormdataBodyWithResponse(ctx conte
 
 // AzUpdateEmailWithBodyWithResponse Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20020,7 +20028,7 @@ func (c *ClientWithResponses) AzUpdateEmailWithBodyWithResponse(ctx context.Cont
 
 // AzUpdateEmailWithResponse Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20035,7 +20043,7 @@ func (c *ClientWithResponses) AzUpdateEmailWithResponse(ctx context.Context, bod
 
 // AzUpdateEmailWithFormdataBodyWithResponse Change the caller's email address
 //
-// Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+// Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20050,7 +20058,7 @@ func (c *ClientWithResponses) AzUpdateEmailWithFormdataBodyWithResponse(ctx cont
 
 // AzVerifyEmailWithResponse Verify an address with a mailed token
 //
-// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+// The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -20123,7 +20131,7 @@ func (c *ClientWithResponses) AzPatchPasswordResetWithFormdataBodyWithResponse(c
 
 // AzRequestPasswordResetWithBodyWithResponse Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20138,7 +20146,7 @@ func (c *ClientWithResponses) AzRequestPasswordResetWithBodyWithResponse(ctx con
 
 // AzRequestPasswordResetWithResponse Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20153,7 +20161,7 @@ func (c *ClientWithResponses) AzRequestPasswordResetWithResponse(ctx context.Con
 
 // AzRequestPasswordResetWithFormdataBodyWithResponse Mail a password-reset link
 //
-// Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+// Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20612,7 +20620,7 @@ func (c *ClientWithResponses) AzSignInWithFormdataBodyWithResponse(ctx context.C
 
 // AzSignUpWithBodyWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20627,7 +20635,7 @@ func (c *ClientWithResponses) AzSignUpWithBodyWithResponse(ctx context.Context, 
 
 // AzSignUpWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20642,7 +20650,7 @@ func (c *ClientWithResponses) AzSignUpWithResponse(ctx context.Context, body AzS
 
 // AzSignUpWithFormdataBodyWithResponse Create an account
 //
-// Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+// Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21665,7 +21673,7 @@ func (c *ClientWithResponses) SignOutWithResponse(ctx context.Context, body Sign
 
 // SignUpEmailPasswordWithBodyWithResponse Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21680,7 +21688,7 @@ func (c *ClientWithResponses) SignUpEmailPasswordWithBodyWithResponse(ctx contex
 
 // SignUpEmailPasswordWithResponse Create an account with an email address and a password
 //
-// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+// Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21931,7 +21939,7 @@ func (c *ClientWithResponses) DeanonymizeUserWithResponse(ctx context.Context, b
 
 // ChangeUserEmailWithBodyWithResponse Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21946,7 +21954,7 @@ func (c *ClientWithResponses) ChangeUserEmailWithBodyWithResponse(ctx context.Co
 
 // ChangeUserEmailWithResponse Ask to change the signed-in user's address
 //
-// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+// Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -46710,329 +46718,336 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39ctu40id8Kyi9WxX7fSXZSTxzJnY9VeuTeOZ48uWNneNnZ5I3gklIwpgC9ACgFSWVqr2avbC9ki10",
-	"AyRIkRIlS7aT0fnjjEOR+OwvNLp//bUVydFYCiaMbh1+bSmmx1JoBv84jkdc/JPG79h/pUwb+yiSwjAB",
-	"f9LxOOERNVyKvb+0FPaZjoZsRO1f/02xfuuw9f/s5e3v4a96D9o9UUqq1rdv39qtmOlI8bFtqXXYuhgy",
-	"orBHwjUZ0aQv1YjFbdKnPNHEDBmxw1A0MkQqcqUYvdaEEpUmjOz0uLihCY87ro3ebrf1rY1zeS5FP+HR",
-	"Xc6ExrFiWtuBppopQUfMzoomitF4Sriwj8lOL3JDC4f7q1RXPI6ZuMvxRpEdrpHXTDzSMGYSS6aJkIYM",
-	"ZRLD+lPbDlESFrzvhxmO/VQYO9sEO7ub8R8Lkgr2ecwiw2KgllSxIxIzA4RDFbPrbcevmbphiiRyQFIR",
-	"MwUPM6KLgYpw/OGc3kjzq0xFfEfTeSOJTqMh7EGbaKY1l8ISEmwO2ekJaTp9O6BwkGd0mkgaX0j5iqoB",
-	"u0PSuZKWoDVJbL92SWlhsS1ljY0mO70xDrFjpOzAy+H43wuamqFU/Au7w4VGgtYsUswQKmIiJAExUmCI",
-	"tl19SiZKioF/eaeXwoiZMHZsLC5N5obyhF4ld7URr6iJhtdsSiIqLMvC4hfIW8gJzHCipGGWrYdcDA4J",
-	"N5rE1NArqkFCpUIxGg3t0Nvw/ZhqPZEq7gyptp+Q/0pZCq8mUhQ23MoyPkgVi0nMaJxwwQhNEjnRsID2",
-	"lStonMUd3yqJhiy6tq0FXxsJXEyiRGoWw6gjmSYxCKMrRqi+ZnGX9N4xo6ad475hqtcmkyETZKyYZsK0",
-	"iaZTTYZyQkZUTO2mSRHb7SQTyk231W4NGY2ZAoUXtGP/WVzZc/dpKgxPCis6olM7GqO4HeSAcmHbzXfT",
-	"TMesddiyImXAYNdy+tDpeCyVYfFrFnN6AW/eOccioQhDqCa9coc9IPFsnJ2RHWjHzslT+pdN2AhfGhkI",
-	"jsqvLNGNxgmzgn/Hc2iUKmVn5WmsTaggzjwgCRfXfvwbULRfFmlZmQqwb2KuLY/FbZKKG6Z43xKRVGSU",
-	"2ukNpdSMUCLYJJiGVETzgeikY2AY4A43lQ3p3S+bV7puAutXsl8WalivW+nIkg2IMJokTD3SblAbU6pf",
-	"1qBR3RgvpHxNxdQxor6TvSeKGkYSPuIGVSOQJRckkdE1UayfWrkd7PMR/GPEtKYDRqw1rMlkyKPhJiWx",
-	"/ZUra04YlbLFkvnLZmyQ+nW8RHGlWGytCJpoZ2iMuNZcDKxouBZyAsYfEzGLM4oFs6S0dpeXl53jwCKZ",
-	"XUBLW9HQkrgYsDbpXYBBqRhNRv/xoXWcT/FDq1epyrRRXAzC9Vq/mfNla+N89zbOl/dirKQ1oNdMG79y",
-	"lsRAILqKQuBnwuD3trVq3oEyUpZ5lLacJWOWPNLuFSdBN2uNNRP1gnEzZIr8fv72DRFWCgiSqqTDRCQt",
-	"4/elGsFw3wylNhswvGCU75wb6C78M23Sy9jOngj1UCp4qmTCOvaMC3zFYnjGYq5YZC5k+Rc2ojzpOL9K",
-	"x1tSvTb5P//rf+/mK7Z2F9BS6+W9PJpMuBkGuvyRJtpYXWpNO2YMFwN7Ui5OiotOqpmdrDcaO0zEY8mF",
-	"dxvBFNdvzTaaI5pMICis6IolMUNuJ2FtgnTc8WO2489cRh0qpJiOZKrDGWzGiF04i/WasjCTtVuzCyfx",
-	"BpUdkX2rrMCbdcWs9gKFkNu2tZ5SGPemDN5GlLSE2QuD3ZTlu5hgfkj7F9Z0IybwwgV97Q1ef0q3Bu/n",
-	"sR18aB4HtIsS0isQK1tyqu4rpocdMJHDH8bUhP80PLpmhSfSjAtCNtVgc/XyA7p/VNQtmzCDFy7Z1hj+",
-	"ToxhRyIbNDGXEq6Zz48Law/bwRA7bpioHDMFIwi89jN+QXdItdaf3QLF0ISJkSMuR2wD1unliC19cThj",
-	"hPrxrd9QWjS8Cr+fH8xmbJ55A1qvuXM5YpsyGhat6hL2wuWIbcpamLvUP6ShcDliGzET5q1kjass8+u3",
-	"M3tBKqLYjbwGtXLNwHlmz9CeDjahreeNfKuovxNFDbSxQTXdVJzNv5UDMv6DaTM9RqWi1+7agNbnDjUa",
-	"UjFgVW4NLrShImLesXFoda9MUJS5sJe2f6YNTxIyZElMrqZkxEZXTOks0iGnzYRqQ95OBFNkAtR2Zbd6",
-	"JG+Q3WM2ksZp1MLKrF/RN1iaSnfIoZ0HVzhtKQpL5fecCZkOhu2SISYYi60BAxE52YWVsLxXiFEgE6oJ",
-	"Mhhwgu2Ig+XDaNyRIpkSPdWGjeCnbGnrLJPCOq7dmzF/Gf31nF+gthsyLIGnDpiBFCx0bfhF14yRHdAN",
-	"boWDd9xiU0duRPb9I8VuGE28HQtD3IAlu5iCmtuy0NZ9EPlcqtmMRTt/UOu1aaGvTVm1i1d3CbsWGtuU",
-	"ZbtgyX9I2xbmvBHrdv5qLnUV7Czd0mVwMPq1G7jzB781cb8TE9fRxwaN3ObSzS4n3HZm3qRuy37hWsoC",
-	"0Y/TmJuTGz+yOOa2MZqcKWskGc5067BPE83arXHw6GuLRtjrTPRC2/4kFUQ/vKGjmkCJ47NTZ1nBfQoF",
-	"zbLTg4jRDgaB9uywg8BofLoLBMdGYzO1W1Ld+XvN1CkIFztzalqHrTTlcavdEmnieBcF1uz3pvBZTA3r",
-	"GD5iVX2hAqxfuEIX8uovFhn7Ga8c2UzrfFy5ujI1kcRlZSIdtQ7/bOkUTNVWu+V0c+tjRXuOtnFdZn51",
-	"4m7FVTNWmZpbLLu1Po8HjgzL8TChnvmzBQ1S02p7GszXpLj9M5RYGmc4aVjucBjhemU7/bFiN0ts9Irr",
-	"ZVmJ3fhEEW7YSDeKQA349ls2KKoUndp/C/bZ1AQopUpLhfeYjNj3yJgO2BGhV3AqdqcnOBPaHyp4rLQd",
-	"bvS1S/NcMWqYXfLA2F9idWLWp2li3klUuCP6+RUTAzNsHT7e32+3Rlxk/65iUa7HCZ16QRR8/eSnnyve",
-	"h5uvAgXjk3bx04O6T//t7rICMr6SMmFU2FcSGdGKaRRm8aSi6REz1GrypUWN18XVxGCp/ZHOzICjglFA",
-	"xjLh0ZSAtmK6W16CnxeuvT1XFsl6yc0b0c+n+Cm8XaZyw0Zjqaiani2c5ZzAX3LF+lIxMsAAEWtpo1To",
-	"kktuhjI1eShNz/5qwJi0h2OuyYAJZi11NGUUM6kS9kApopB1AhLw+Uql5fj5oLwaY2rsSa912Pr//zzu",
-	"/EE7X/Y7z7qfOh//v/+2mCdHc6VVyJLuXms5nmy48vni5FHWegh2tkimeGbkmlChJ0xVanO7Wo3koZ3M",
-	"zDLA17WrkJ2g5058dlYQ3YaGluwTdsPU1FkomV/JzqUk431n5WOeNlYvkhGNhlywjmI0hgfoVG9nOr4U",
-	"VmJ1VTFDxmr/zFnRbmVpTC0QH0MZh7FdrXbLuxftUMupQ9B6VXKC1ZPOAVFpY/Q5S2Jdv6hfq4yocEHO",
-	"lLxK2EiTqymBxsgORUMWIrKYIly4iBvYgYljUXvWSRiNLQfrhOqhO+GNqaIjZr+zTLcbEFlODe7MXLk7",
-	"zFrtEQNTdMzkOGGVdKoNNamu5oJ/XVycEXwh+DY/OhRp1rXUdhSTj66Wjs9RXC3JwhHIgPh4CXMXT8Z6",
-	"mU9uZ+paK+Q4MvyGLdMnUvvsXvxLTpyjBw/2E6otxwoWV26pu+aa0/PajVo38qIZCnZpvlulVQl3JRzz",
-	"ImpZwUx167akoeqpc8ZKLdO9b33OyI1XN6tZkqExtKQpkym8wCL1275Gi6PCYvjWaDlW0uLj71h5w6Hu",
-	"exZ511xULHxvTE3PqrwxU9pOqnALtWt1Wu8L02baK17BFN6q3AwrNd7r28kzb7euX1ZWSUNYIddpUQKG",
-	"Ii+YVyP5B4SzgvTDS9PlZB8S6SLJ51quHfH7cfy9HaAf2Cl4swfRWgn93sm/Jc4Xx6g7qMYTBddGUSOV",
-	"hktXdG6X3LA31FD1XiWVfLmCxCtRSxU9wI1k9daWqKXevbJQ1jSgo6bGpT726RA19Ei1OWdM3EY05jS9",
-	"PrIVbBIaPCgvqiYwHkrB3qSjK6S3hYOd5YdZg6fka0lBCC1FSaGnY+GQvqQ8bmglf8F99n65rJsi9bUD",
-	"1si2J9iMIqX7NSnTXXFtA+ovklX1XhWVVr6CBYr7OE96rKSnDE2qDz9wXWaXS5MRNRGGFPV5YuwTLghN",
-	"kqoDKi7xkqoPTboFmg/bbbsxV67ElxO7H6gCV1N/Dq/gU2jtzk8pzJxac/3BMyTsO/iUJQEv01VzD96X",
-	"VRxXx4IE2cv2+PsHUxJ9WXO8VQvcjPBa9SDDXNI57qB6CTTiwuvcWXFUSnBBF0nuNGoT1h10Se/rB1zI",
-	"D61D8ueH1pDmGFFXjAli6DUTH1ofv0FC9oiLcHCPK+d1NucQOTOH/PV3TLPbnFebU2xOhlL0uSVa5xxq",
-	"3oTmzaZn/CFswZslssnm9XHuCsOSrcbzjbl2Ca7zw7o/WXRbelhFLK2Bnpbb/abezFlPrQveLKelc9Ml",
-	"Pad8P9nTNdfoLaYa4g74DcdQgkpnwSe6CW/nJwdgVyn48rEuZ2t9ojWuRvdzo9FVGVz+60I3hWm0w+Uq",
-	"zKBmk/lAnIoN8/ZqDFMpEdoLqZYPxPvxg5zQ+jm44Zrc6vhb5uEjItiNiyfN/KgxHzBt1sO72S6sytWr",
-	"sO3NnPNtFSf6lb/JzyfLMN5z3P8LyM39VarRkpSa40QUV0TxUnDA/sEvVeYC9Ft2vzz5ZbH33cXQzaNX",
-	"nBRE28042LDfdjj+yuWBpTw7vliRj0NfcSn+dMgwrgZD3rSRY00mUl1jnCb+1k9NqljbAyX2UwWYJXTI",
-	"aFwOU35kj3Cf+SgduSYT3mdkRwpGpowqkoqE6ULgpbSNTbjGO9DGN2mNPBfsMx2N0fuBB/5WzMaJnHau",
-	"ZBie5Fe6LE6ydVuwKStdcvCFwvL9+9MXICady/0YfOnZBcPiT6s4taqxqukVs4uXD0aA/OcgJGH5yINI",
-	"xu56W8mBoiMdRh04H0kHUGNGqTadK9bhwocRdLzXZAY6JXwGNzlOeJVgV2YeB5KtAs4kCD/oICN0/DV5",
-	"NXRB8EMeOIHOoFI4xCxaTviQi86QX407Ppy6IExKLZURdlr2QFUAa4HwigLqgbOt8LPCbDN0hcJUAhCG",
-	"4Hkm6LKlH/Vpx0gzhoAQ+MsF14Zf4e/w6nSMQ/eRI/CF3xswllnwJeSgtdotSVPjRtNhmL3W6VOOM8Uf",
-	"x0r2ecI6fWaiYcWPNzyu2EwcGca9dzQTcUeP0GEkOyMqpn5TdWUwyvJxHZkga52KSCq7vQQIitjXcppa",
-	"Nf6jTRQbg74u9Haw/7h5XIifVXuO++X3y5dLypK3gpFxepXwiFyzaZe8Oz+2f2gSUaWmpCd6oJd6rHdE",
-	"WJLY76JOlKobBs9P4ic//fT4WeGTSN24jz7DbWVMelOM6T7rPPnp592Ky4xkUBGkzweCWs1IaDKQipvh",
-	"qLhVJ+dPfvq5alMidTPb3HM75mIDMJxKm3D2c7subp3YZ1QHZMdKhJ8PUpVUX71e84qb3pdsSngMMGpO",
-	"//euedwjmLvgA3TxbpBwA+k/NZEq12Za3b59s7RWz6saENXzHMk4TVK9cH6pZtX9p7rUveaDqgY+12wT",
-	"xnyRzwtHMJ3fwHRBAyVWs+vZBmLEvcMZ1vDZ+dJuPcsjjZ3plpMXudGhwarhvf71+Ll3+riEu2VvEzKT",
-	"vRymB7k4GAKCL4Xga5EUMelD9D1k/HDB9RBImIsB4WLxHriOq2b19mVoL83KW4gWxGbJh9bblx9aoUXz",
-	"9mWlrng71uuJBy3kF2vi7SG9jGFmrY/ZiFDFqJai25qv6dajmtYZpPh2rM+zMSzjLB2y6Po2saQnNBqS",
-	"mI2ZiJmIppgiN2RwquLGRS6xmOx8aMnrDy2fyOZyaNpZbClaTLo6eDRfXk9h8hqDc7M0wY+LiN21Ub14",
-	"QEfvCifvlY/sM6dShYmEI7DHAL0bomg1uaLRNTHyCMPYrly2HwMogfwYWpTuQ2PG+nBvbzTt0PG4637Y",
-	"m7DEJecs6TGoCqw4qz6kLeVjqoytAkVsNJEAhKAZQ69TfmjnRrMkS2fnIkrSGJnl/qLMmhxri4Ffc/0S",
-	"4BJHQ4NwcUREmiSYe8mN878Nqa71Hyy85G/qT5gVVP7LYLATqolba+DUAi02c0TkEW2zPfbsTz0v0Rv0",
-	"f4RJidl6DWlMhBQlCygYTyPfu4tsCMIWGgTCfWzGOCtEF1S4NZrbMlW8u8i2qeywan7v8EwMb6zmv1NB",
-	"Cys5fgoNVI1x5bstYMkO5MBmt1yQlp1wa4VdMzbW1eFhRTFZ3TD5/fKinYPiHLvsfLBgDsk/GVVMkQ/p",
-	"/v7TCEgf/mS9mvTbrMMTJM5T0STxuiCKHVkXOOfZ/n4gdrgwPx9Uxqosv4vFb04bC9Ym4c2Vkc3hptSs",
-	"WGkeM0OcQ12rGfo6J81588mi+auEKd7qZVFRK0arFiMIc8n5uxwKcj7iZtiaG3+XfwELFxoZm4owrV8M",
-	"iF66XdZCdjGVT+wvORRdbZfiv7uH3UiOQrXc6AYxWJqfijGwT5sFSiy4AqxcgpWc+KP+QmiEqrNunta+",
-	"Brp+e3EGU3kIuyjxVLBwVnAr7Y4QSwS7FCcMwZDTBzFtM67Jaoc7DCVH2WmmaHU9fvL0AFx8Ack/fbLg",
-	"3rG0XOiLXrRoK98eruv2qenFkxuu48uEaf13ou63aRhZVvZCJ4Usr0qj7ETELvU3KyGIJ4XcVoNQhh2P",
-	"MDdb9263OkF8JTO0cpLvx2tQP5a1noeRY2Ub8uzl8xNkwCzAjOycP/np513w9SdcXGvvYKCajKkyuFZc",
-	"59BViLrFYqIlAsL4KmN4v3n+4qVuI5oVQPNoJmLCTRtXlRpWQieAoIL6EI97pNK718B550sC/KDD553P",
-	"FcgW7c8WHEl9fl7zHIJSakm+C+4GdFHuUY0tWJLpIW7Chw/jr6++2f9/A/9//o20u4+qIRRCG7KkYSay",
-	"kzDbKkmoGKR0EKTn34G1GXg1+lxpg+sBi1Dp1Fjs8wv8fZg2/2D9fUFYT8VcKEBN4mTcLQTXVuyEHv88",
-	"o2PqFbgLhHoOV9Xufp4XlGHAWRi6XXVpAOK3QiTa54SDy5BEVEjBI5oQu54qopo5OK5wKZ9ET3+6+rn/",
-	"tBMdXD3rHPzCnnae/eMX2okP4v3+4/jgCXty0CrS9n7nGe30P3795Vsn+/ugwd+Pn3yrpP5G4XqzGGA3",
-	"7HU/AzlbjK51D+lqzRLSFgv8xhlpTZwHi5PSqpIkn2wQKaiYQzZ7cMx/n78GSyeXlb0jQdpW6OsspmsV",
-	"U73KSVt8NkGrKgOsak5+AlXq1LLIC4bxOfwL+9sbVJEUgmU4gDEbK4ZQNJV+/NOBkIrFR+SajY0dl0xi",
-	"ppwPUzu46rD/2zDrXVtnqENOxesMfKSgfsKAtHGoZhbfDYbNzjt/WuIEex+12mrEKdjk5D6s5NlrzvI6",
-	"ZCObO/dzJmJkZcxy+97OtIvXYT4B3O6sFySxLk//daEixznMrLKWlDPU2iDMEDZcZ1ftBSiUwNop2GKH",
-	"3f93MQRaOJfFq3X7TLPvhUrQEEaz+rmMb6HEql1xGLyyyCF38MuTx0+f7f9jSZdcoAIqYNMxGSnrkUwg",
-	"QkmSnT4WM/EvYIRq2yFgTogUGBS/li28Za6CbxcW2LU2ZxtXv+001XeCF+W7OCMRx/kIL7YRJhTX7gpv",
-	"Bl14hMb3KmMUq052lyOGmup2MgsH+6kqFfVg/9liZKexYjdcprpxTiaUZAqSq5QcS83i1b6vvBn85OO6",
-	"Z8dW1d/H6sVdNZztkl9zLFx2IgxTY8U1m5tgcHfweUvFqOVx0nPCq7Be2UBmUFrOM7CqVMzz6z55Ebmc",
-	"fFuRCkOsjQWfvfevVqExuHCTgN5m59RoHVdbwLVOo2acr+SAi9sDyD2AzZk/wdVSivLSQDsQz9vLzqCf",
-	"ICBq12vNEObfn1IpHCI16TkjrlcXkPLJLI5IAZlRHYxSHXpSHGl4BHtzcvnp7Pj8/PLtuxef3p38j/en",
-	"705eVHr0XOTJJ75M0ApMO/ax+thEwZ745eeDADYqCFbhcaOVEHTExQC6tHRQA1cJ10Z17b1jKaQEudFz",
-	"44Ns7FaD4wCQ06qlc36HXgYV0ROXk5sTAZANN4Qa0tu7ebwX0krHk3TvCA3FTsJvlrEYXue6ZrkIqtRv",
-	"FYzYHzdiauhchTZHUznierK//3FtuujNLIrQyie5VQ2aYLeXTNNdh5zzvRdwnQqzqVm6s9XBPaF8JRjS",
-	"wEK3ih6sNETvavGCJSsOp2bNirNeKTKnLM8XSNTlROKi+NjMUC7ZzUGf82duZd59bHd14Oj8zXofEEg1",
-	"5Kz9tU0szVAo7U0163ChmdDc8BuWTI/sKRjzGf1ZeCLVtT3qyeIBGNAHK4oeLCBiqE+DGdunDpp0RflV",
-	"ATe5EKex7AGqMwKDUb6TCVsVVTPYgjKg5H5VxL5bkD/cpeFc8P9a6NUlgSuxKKGd5SrdlhkunEEWml7q",
-	"YsGC38JjsRJN4HXOGibv5WrDecarABT7Ya7jYtR98s+plRu1DYOknC6RdlIi4iUggoNtqAcSmxVs8NMj",
-	"TW5okrIjh0BdBJ8GQOrFKYVFss3G0y7T9ezKVSRdTFt+1I0IYUXt6n0Ima35+GOVzvQXvgtLhxVoc27e",
-	"YGntnDsSOqqd8KoeJ/jYuZiYuGGJxLTlpi7nxh6i9t3kXFav3bwUSVfZE8lwSRqpCkG5KNYKFumIKR5B",
-	"Ac5GSRSeUXOD4JfO0/4T+ix6HO9fHbB/0J8fzxE6y8ipWoGxNOJsadmBb4s8Xw3HunBDVsiTmmHc/bmM",
-	"2yh9qkgkFfF16+Xm3IBbj+jab99afIWTX+9kb+EUvJP8jMXH2FXCQ8Opr2mT525wxW1hscjqkqntIzYv",
-	"0GnZa6/CWLDoJ+b/nr94CXW+AYdjyFSDonh1psF81eBWyk2sdsdeMx+ltYJtWVsFzr7QXQ4ZL4hGrane",
-	"82aeOdiI5yHeqzKsrPGnc8PNnIbw/JJPKZiAG+680LBgYx6SunCksnFlgf08IFWRT3zdE23mgF5pf9du",
-	"Uq4p83BtKMqlQd0OEnvZEk7r8NRlN/ML1aqPSF5BROeGxNP9TZndUaqNHNUU8Si6ttboBMh9RY2Y+Dx/",
-	"vdKXNffQg68TK7JdbKz9a6CoMJpMhhSCZnccqkcfS+znn9QgXd3yTFLtcPDVK4LZFJZqZurZ9i19pLFN",
-	"PCT9VK2i1y200cv7YHSTn/R6J3nOjNfCzYR9KaHxM41MMoW6trJPeiDEHX5f6hxhFff5S4Rkr+qIxbux",
-	"NbhwF/tuzwvyqewjukp5YjpcgIBoY3jjSGqIMUwYVMyWE6b6aRKmHwGgUKudXanEDD1cCuqPS7ui6VXC",
-	"9RCeRFIYxa9SU0B2LN2w3Ma3HMRgPtmYcrkf33ODEndr8Vdv1q9cS5yrYvZsTHjXIPisW7Ct1YG+fzvR",
-	"vSHPOdYUeehXpq7yyRJXprMVdW55ibrSNei32gnpld0ouRj9qfPLQfyY/RwfUNbRT0fP/nHQWi5w3Tlg",
-	"3JW8xxHzQetBMLbP2BpSTYSsjwVb2S+zgm+kllo8bMiD4FtfjmzVE3YtA0PAVJQqbqbntkMc/vEf5/Ux",
-	"c5WFuIrOxyxzovefHddSB0RPiA/c29N8ID5x0QMU4V4tUBeRCutpPCK9CxfUf83Ef3xozbz7oQU2Hrcj",
-	"xZ68ZjtsFUIxc7KjY/6STYOyxAAvXpOhMQIMM/tGWJsAI01fHV88/9fLk//56fjF69M3n85Pnr87uagf",
-	"zn92oL/OuccznxkPLogdth0OZiv86q2C3y8vWhVF0gq5D1zrFFPgX1ETDa/Z1HKg1LmvmPu8xYQjqjRQ",
-	"HZynobt8WENjxsVBnSTsBrMlVxqclQ8B0CzmdY6outaWGrKon242dpcTqgkV0wo4EvBsu/BQT9KI5w3Y",
-	"3cb+DGWrGYybS7FL2GeO9VcWTvs1M4pHdUh06H4HstAeSTinh9cnF+9On59/unj78uRNzwtBOWZCk97e",
-	"CFvuEYlQlsdnp2QsVbNhuZNTHa+6q+kK5uztJXIArHdFFbMcNpcFV2Wqb2D39iuAHLJd5Rqy5pJ+x1IA",
-	"iwktiheH3EAuhlzD6Q6OGDQyBBu8Ytoh2cScJiwygDY+ZvRaE3nDwC/CxQAqRSg4G0LZxrZfFd32kc+W",
-	"TMBD3iUIvevaQ3hCrNxjhrqNNfqIXQH8CK/+9ZCOmc5wdJi64RGzg+EjbqhhtksJEWyW6rgYePhDqEfu",
-	"cXYEm5Arqhl5/+5Vl7zNGcRu00DJdIwcbVfC0AEZM+UHajcp4RFz6srt0OtTy4upSgLEC6A9maqIdaUa",
-	"7LmP9J59F1IhDZgGfo+wYg/SWGu/+7i7j8l+TNAxbx22nnb3u08x4XEI+mMvlhH8MagSpecTOhgwRd6f",
-	"ghAA55bf1C45tRyuNTM4ZTi0Ei6MxJwtLqiaHlnz4fmLN5Z4Uo3BEpksOY1bh623Y/3CjsFqRdTgMJ4n",
-	"+/su0cX4WmPss9kbmhHYNqhzq7Trt6rAj1hG6YgJg4Q6pgPWRY2ajkZQa791KgxTCDMBjF38YidfiV3L",
-	"O3Sg4cQ91q2Pth1Yxr2vsBrfguWsnOqxfQs2QdERM1Dx9M+vyLV2Y3Kepe7N3F7AdPd89iUnRQjbcdz5",
-	"g3a+7HeedT9V49B8+7hwzfmIDtjeWAyKa56deHGTq4Pq7XZFWHluhS9nN7rxp3/RG4oEsGwDlbQDm9C1",
-	"fHQwsz50PE6c+Nv7S6NkzztsVuq0Kaj6+pDSq+dpac6DTluZZY8EduokkmkSkyG9YWTHyVZLZESxfqoB",
-	"vXrXLc9BFcuOE8rFkjz7RhKdRsNs7QusCgWFDI/c8JwYn2XxSkYdMpqY4ZdakYeZJtqq/gQhy8dKgu0C",
-	"6k1DDNiRVRaxZLhYRqauxLEv2lMp5f7lel7IdPOJan66tgfAr1jTY7Qci2v5it8wYWc3VvKqesV4bHW8",
-	"me5lB8ux1TazS/cGFCPk6DgIEH95hceGck1SOC70ZquG9qwJwUpJ1JpQS5aRy/3SJK9rFORJAa68h2mS",
-	"oNI16UtEmDpy24mprln7A1Bgdid5VLFzx1/O7HRP3NHU4Z78U8bTtW1bZe1pu/Zhk587k8mkY2VYJ1UJ",
-	"E/bcGN+6j29l5fJtg+TpKjXWyB93qeScDbm4rWoxG+Le8Zd/0uzWGT563OSj94I6e5jF+NnTJp/96iuF",
-	"wTePG33jMGIvpHxF1YDhlz81G6ROx/aEweLXLOYIfmU/f/Kk2edOdAFQFnz3rMl3F1K+psLjsAJYzU/N",
-	"tuLUlUzD+Fz47mnD3chqWISODrCLAhfHnx+tzZJLL0zrR5ED+B6PdCnrZOfMnu1Cm41+aX381m6NU/P3",
-	"kWDI9VsRthVhWxH2vYmwsuiaNck+3QQ4VLWG7UWx+s5h8eLdoM8X7Xt3SxxnNvUuyDnNY/eGl44DJqyg",
-	"kWoXBZ6rVwKZflbSYYlZ8Jrk9rSXWplH02Q3E1WyC737J1mU8eyZ+b9SBqc5d2j2lwiVh2TILZw5N1Y3",
-	"5EOwahr6uXFDGlACmzczey4/mA9ExDXxquQWYmd1WfDdMGXGdkhVIVYTuIJzjFe392WrQeoKv87xl3Mm",
-	"4hzC3rNi020EdgefKYBaTOj0R1ceP5oUf02d+YYynFC04wAP03GmDoXfXKGe2ZPKx63WHLgDkY6SdyAZ",
-	"FPm8tTjHknT2NQ9gAWgrRXC8nrVE+/xzl5yaQOgfVcPVA0g9E7GuPWIXw3U3ZacWe1m7iVpu/ge0Trdm",
-	"5kPUaOfMuEupDC+pQqXNORA71Vau1pxMM9vCSy8GR04iBTvCav/BD1RZMzCJyWQ4JTsH+/u7bZKKxMMl",
-	"4h0hiaygoIkmNIpkKgx4dFkbkf9QfBQOt0/2D3JTMhuOFG4kHvaxLFbcxtyDYNnYEbimlwZi5i6Mjy2f",
-	"b5zPwdSgZahba240dHL9OFYDNHiWIwhuDYatwbAVJOs1GJY4qeyxmJum/qcu6PRJsSzwDogXAIV0wmiX",
-	"TOD2GT1FGobsez1y3nEhIYxImCoZcRLzGf3fwIm0rMtmbS6kxr6fDAwZAuy2bp9GNP98yKLrnMLLePF1",
-	"BA8ReHAQrzaSIUCQ5jVzRUwUM6kSWOm7GNVnNW1MDUXPq/3XiBnaDZUvBgPmaABwMQRRFwVHqwfWfLpP",
-	"RlykxprffQM15zWW2A4i9FCOd8mxi838/fztmzZJVdJxSguGM0oTw6HQh1Vp5ErGnGl37ZRZBHZg2irl",
-	"/PVZ1sshHzakmWfhNNasm6s7yKa8Bw37wPDVm7xThV8BxFGh/F/JwQAqszcXK9DwCq5IDJpfxRsJXy5v",
-	"NbjM8NUMBzfaOtvhWcMWVhWJDptmFano17lGML6SAyuK0AAoQzdawZCr3UBAfrGN5jJS+uNGwgybdZN7",
-	"2rOvbZrEPXpCjWXrJfKQanu6YGBL+PB0IUkixYApPJ50vz9avh9iCn3lxXD3srv8BMP8w8MeLWrJGiJz",
-	"Ifi1RqbjKAJOJQ3R154EgYo9dltCDRMRZxpvKO1YMEUEosIze3hI9ZCLAWpGyxExS7g9pmJNmTMlR8wM",
-	"WapBK0+JYUlC+mhbaD4QHe6C1VPN/IkWU1OOz04JtVqkjXWz2BQ8Z9aUBT0bHebZFC7w0AzZiNh5kIRr",
-	"Yw/drkmuiJxY43kmj+H4xYt3vTZ5/OQf3f3ufvfx4cH+/mO7Kq7E2a6/oC3kM6CXzcisZg5cY4ytjSRM",
-	"WI+jaSJFl1w6fwC05D6DaPIxBYGDMZcH+wdVuRUzkZQuxaNhyPgq8aeuB4R/ZMFGE9ukNbykhgwzgkHF",
-	"oYxYVySnY8mKQE7i2MCvJLd/mZyUnbWVR6hGVKkpQKWjQRrWU7ErjLkisIiXl5edIG2sBggxi3RqZ6ko",
-	"itFk9B8fWm5sLr9rzppXRgxvZsX8dnoWA46apfsdIauXdrc7K+GKeUZlCRdQzCij1tnYWpeZ0fVTrUsb",
-	"sCeM47NTa7PfVnUuUauxWndmCSAlE+IizA6BeDk33PppTykG+S+Y9v88fv1quWn7hu9l2m64s9MOMYXW",
-	"FkM911tbEZpYH8FzAg5YvNCpc8O2rUgsJHEdFWOXtKHTxVe8G3fWbjgQsa6bbSziNhbxx4pFzGzhTUdS",
-	"fy9yDFl+K8i2gmwryL5HQVbl3/e/7akcbqba1f+a8gTlGqBt5Yd65ykjwU0CSigsQosujvyu3vnxXVkB",
-	"7oJj6IiRyZCB5JIKkwuD1odUO6AWmYo6l3sZiXODzvdyV5vwv8/2cff+8gXORH/c5jorhn47v/nWjb2q",
-	"G7s6OGaeRzFgfR9sW8n458x4ZInwsjy/u86QdLBPcBfu+IyuRzorRr1EiExNVsXyoTIVaLh3IhY2EDBT",
-	"2cODEwkZkXCf/XdLkbC9ELtjSbIwOmaxaFGMxtPFSANP9vd9HAzXGa4wiahD1CFG0X6fRwAhnEEMZE5z",
-	"XwpV84HgYoBASlQxYveTxbtt8tP+UzwNTbhmCG0DP5IrmtiuFPRl6DVg4FiZJPtESURSqHTAv8OZ3ReS",
-	"AXTfDXZ6812+kQZiMaZHpAfVx3WPaDp1+M545VP2DNph8gXgCh7aaG7YVGbDJvwmuzTTqHGKgEo7AM7V",
-	"JpevT9ouigQvBRCRabdtKdraKoCw1yU9d7j6RE0vs0Kx/Uc+hCQy/IabadVZ+BXX5tzP4JbU0AgN9PiL",
-	"t/lnqy3Mu+hd4hL3vs+AD/RIZbe65CHJN37mQOV/2/vK42/FmIASGLSIC1Q345bxSfOHs5FUUIML6lmG",
-	"uGAh0pwm2sgxmE5cDLrkWKBXyOFgutbaEPEgYswoIIiGmYprAQXgQIcf7B9U0f8LmNV5Vkm2WeTeTPDB",
-	"nRMnjmzRN2+k+VWmIv4h6flExB6BvBFVt+uU+Hop6jdmaslpnQ63TIzOFZtbwrx7wjwfysmSlFmKZ56p",
-	"OOhFa+wQJX87uSCZiM4RI4vYczxeBnhuJowZtACixi4XOOvtWm7CmCyexWLUAdV2yTlz8Q/4yRWNruGu",
-	"obKyfw16bfnlBii2M2f0HMzFzwtiZaXCTJtUpJrFDlDRZ8Q90l6XdbCphPeZ4aNKOJdzPhCnYmNXD9j8",
-	"xq4cys03OLw/vnPJBxlx45nomBLtNSw1V89F1UEx2+uNv31uDh+IFeJxc/vbSt50XC95sT6vlb3gNsx8",
-	"mZk0chGCCLMLPSYyognLYiH1QpCDLnkjy/zE4kPwVNjJCfbZoPTMXCwOW9e4KiePn5BoSBWNrG47Cq+B",
-	"pehzNQIJ0HNpw5oJ0yajFMCpTTQk3HQhBMlK3jDPwcquOrH6frxRsfp+vFGxGjZ/x2J13g2uT/IGOGWN",
-	"ah02RjEXVepcTdsUwx9LjKGUCe4sq2TVzeO97oQlSQeOR3t/Ta51OR5ylqSAfC7ZFXnJpuQ8R4EF76dD",
-	"zucDQQ3EdGeh1C5cJMkg6g9RYCHuc+BCzWJprSXOjaXUhEYsxnBt9C2MuDAsJn9ZiXOFiPU085u6jEWQ",
-	"i9MuOYFKGyCnig4KqrBflvmX9ZAqFpN/vT5+7qJQZ4XVb8z8fvlSb/KM+Pvly3NWGw2Jcemm25i8wDG5",
-	"GoXBp/VEdgbx8rjzuS6aFtc5IDxhm8tpD+Lx92i6KHcV3iCJHBR9qG3QxANmlRYl1mI/BHVWRGq0bzzS",
-	"pGdVXs8HQGmpetkxACEeLfVJUWX021G+4toc22Gc3Nglai04+QF2B4NXHUtYOhcDVPng7UW3cHYCLGWv",
-	"0shIZQX7aTEZNgPSTlM4JVYkw9aPJLYcldkbx2enPlhCqkLZjl1kaa4BmHruEMEWd+ViqjNtG1TumTdm",
-	"eoXJCwhir+oGY6yGMOteML8MdvOkIDsOGJv0vJPGF2fZnbNIrtRj1eI8vu3iGHBwQeJpcIVl6kajuYhY",
-	"9fLMrW85bwxO/DbpHk7na+j+X3JCRlRkQzDS5fzaBRlJXTuAhI+4KQzA2dqtw5/sTtDPfJSOcqLFfz1u",
-	"VwDAV8kpJ2OcPixIoLoRoSy6BfN83KSv0sqEXOpBWboKpfRWMJTDsu92ZAlz0naxynnafrfakdp+uYI5",
-	"aj9b2ZVpP17RxnMTnePQDCsy/fnRkmZYFKnyNgk1KvO6LDMMoXxlST9DJZha/WybQ9GcuQmlikEesSmZ",
-	"MMWIq38IITmCXE0Jj3dndXebyDFmiUCB0mRKDChOpz49nrMUhkJqH6SDQakmMpRJDPZfwgDAwj6zxt2O",
-	"kGaXxBzs+HiOZn8PU2yi03GiNWMCGYjDsnsJtmRENetwkZVqSqZ1omAxeOoqmiIbMK5SViS5bhSuCP56",
-	"1ZXfAjeaHXsmhuhy2Gcm8EfAFNuBUnG1+tS3VJXfllW3nqMxcAAPQWFkQwKPibcNYWz6mo/rRiT7fYwh",
-	"qxhSOKLH+/5/wcD2Kwa2cQVimauJ6iiuA6ZUDguLZAUMTZKtdnng2iV14rSsVtpLeEQDeGAq4lA5tAMH",
-	"bJe8F1AnZyh5xDRGUhWcqZALno69U1VjQjTpGTYaS0VVFtDYyyM5wZEZDSUI+WIgmnc2iDxKYsCzFPHs",
-	"Ou0oizGlueu0hx4N7TNmHO4LSiLA/HCnDYxMt7KxRmfhgoHfb0Mu02Iv9+XaLI+iHjbFl1iFqE+0N74z",
-	"MbH/rOFnz6XoJzwytxYuzZypOMdqf+p3J568VxRopZHhu/c1BafC3FAqDEbSuQTxThauqisoYkS69uHk",
-	"6IbxkBIYOqV97JQPw3JpK94XFlRcdBEw/uxVKTJwiJnIaBIs5fkJZ/3d8dNBw8+WD2n5UZQ10kQ9N7Sr",
-	"0QGgl9/Q29a6C+txnsDfUuWPRpW/Qfh/LUnOPaMHldZ5XBNdlXoncX1syCKn8cd2HYjEc1dvCmGNWBJD",
-	"lWaDt/iMOksRcwJ0lxy7FBUM+08YhCr5qopBGACGMdXnHjkVMZta7TGOuII7f6+DEJXGfm6tW6znW603",
-	"MDt506Zm3st95UE3kTWEap8SvRU7W+OyLLiQiFcyLvecXwvhaR6GgKs8qr/AcQamLtT2rpNO1pitlU1W",
-	"/BU8gySiAjCiMEopQ9XiioyZ0vb4X3GFj7Vw69y7bsAPwlax8iP3Rm8FyA9mTePOrsb/6AN/gOxfwVIn",
-	"4kFxlLs+2DLUj8ZQSGer8VMio+t5HptfpRp4WIF+EZGcUGPYaGzQUxPJmJFBihV2IJCOxYQOKBcuKc9y",
-	"XaAOre7SWfzwThg3bH+3b++2w/zRKOFwQMAXUeclvO/GZueh8S41oqDmCFzI20Fo0oO5d23Dn+ybn6KE",
-	"UdXrkuf2v+A7cv6oofRw/fY9FhOdRhFG/NpJulOLkGbIxaDO62wbhdscu7hNvUi2P/DK2q+3bPrjsSmQ",
-	"hSM0f+HCBez7wz3Az5MdRazIB2yMn7vi08EFVTu4XIKQV+HunDIvBARhzL1zcihutRgn5Rs0hwfngY3X",
-	"eY9WI4nO0fm4aSQ419U94yDNDmP+NVgIgOLjhLcCd+upmEFYcaKrKpmpgYUVwmfUlR2AYb1jN/Iajgv1",
-	"eBUVtkO9ECon729J+wcy+eNZP9Li+6lySGIBqgVTBYqJA6AEM5QANIynzJBxqgYsLkG1zI8bXBcISwMV",
-	"AB3VhVIFxkgJeWXLHz9Y8G55n79PMzsHqnF/nS6HV3NkGdhl7WD2EU0AJ8oxtjvvUkGY3bQaNp7RTrfG",
-	"ktmy2w+ljix1NVNGD4Hj2nModV7XGQtujt9dNuC8RL8sJS1wqMmJgFtxF9VXhlFDlJAbmqSuAraw9gPR",
-	"QzkRCzT3hU9P3Kzehm4aaO188ltB8mPr7Xynv0/NjWPf+wr/XaC1Ub/qHBzoiCj7yCtur7Ph4Qpa+8Kh",
-	"gC5ZudV1t+W0H43TkDIs/eT5zd+p2s4mMK9zx4NrYXa8BuoU/N/VCRtBlFvmbvR4/EGAxiPtr5+YID2f",
-	"EBtUHrGcyAdDh0XjFrpQPgRs66MMD6Kik7p6IZcjhuPcsJt4pp978hNfjtgmobEvR2wF8Xc5YisJv8sR",
-	"Wz6L6nLEVvXvwjhvAaV9OWKror9cjthqshPXtrbcdlaHo4SiXYRBydBWysWCAlk5GbHcGdyXaiBNAyGR",
-	"1+twCDSWtaFyByUhiBResfelIr2K9jvu1d5SVTsKqEeVouFX6GbzoqHYz4MVDbcqpDErGrbcuhy3uuIZ",
-	"1WxRvDptyJeeb5Yqq4FQ+Ay7hpRb5ivgawP61yHwe+gcXw+HXPiv8loZ7axIPpb/LaQ0AWQJJX02IRMl",
-	"xYAYBdXuly2vMcNhz92074ihXXdblb9V+fcuRBbWzZgRL3WyZMhoYoaL62f0PrTevvzQ6pHJkCfO2EDk",
-	"PAw+UDeW2R0jVnDvv6Cf50MWXf/GNlqZ/u3LRWETMNoIYmXS8e3A1Yrl/fkNyytRuDIRUHx7twIZDSFv",
-	"Z2/Sg5X6l32heqmWmFX9qy4IHy2t7vzZ5FnuVzKeLpqcoy5fZ6XeF3zsYikZ82kFWW2WrF47JSM2uoI6",
-	"cEczRi18yQ0YnNm3NcWZXnG7gX5Im65e5Hua5xDOFuiWhYseNy/Fs7y4hi+PUf/r9ZU+up/aQ6HDCd5Y",
-	"XIwj26QAKh6q+dDImkrlwkQdZyrpJjgYOc2iBMciQ5+JnmrDRi5TcOetPUy1CTjI2uQFu2GJJe82OT95",
-	"2yZnrp6rapPnUhjFr1Ij1a4DEb4ujtt2AM11CZaPpZ4DYRkOZxjMCQm8lAkJtpLFcGKe9DdZAK3Y0z3h",
-	"VhQYfZHeyXZ6FeSKH4btb1/x7KELjhyQl+d8UCsiyqpy76v/84/3py/m3rgAH2sXylugMKiBkAkUkCJt",
-	"+BM1qX5EAGk3L2xWSLZrWysvGhbq+mTYFNV8jwADBb6/x8qAIactjWnxoDityT1Q4fOl74O+V/XsIS2a",
-	"cVltZaGpNy5HdArF5woq/4gYSaiYSsEISzSgVMfShRGCz5HsHOwf7NZwxW/M3BlLLKuFtgzxgzHEO0u8",
-	"jdmhdBdaVZsoUEPLVClaiGI7Tk2tLrP6CMxc7RjSDqbAkjWshin5d2F4Fnu6z5LZTVkeVzHesv7WZq0X",
-	"HsBo67FZ98DgnBv/N3PGzS8ntZHu4RFkjQX6OXFH8lEDB887GMOmWdD2Ms/B4wB3tvz2Y7qGHJJT/zvQ",
-	"u4t4tgz+vYC9PJD2ps95lvfnMZg70G5Z7EdlMbfBJSYLcTcdkPkDNXara3JWWrs0jr07dudqSnqAE48V",
-	"M+1DO7Zem7DPNDKAnM92/bUfIMe5O3Q/FQDIH/Cb4AKFukK6AAtPALCdCnQHwwAGikLuuHuErSqPXOef",
-	"P9JHeagAvumcxFeMxGwkoQTAwf6z3S7J6+8/zoMOPNwojWMWt8Pa/H47PU5FjZ4/ZwU5tElr/5wZFEL3",
-	"aej7Ecw383GTH+lwBdHvtXaXd7MB+X0WcpLR4N9SUDdBfC58vTTy89/35HKcC03w1RXlX5QFRzZQFI1M",
-	"pAWHm8shRb0FoybnL14+0qQ3KAos3YPrOH3o7rydeAZh3rPt97LzEBx54JnukZ1Mkg9lEkNZMWT2sWW0",
-	"bN5aEm4gWxH8lsKo6W6DExOAct7JqWlr1m3NukZmnf6eD1OYRtX0Fm/G8zmSgel2hAV0Ctaaf8U9a+cy",
-	"o8oww7e9YVYtDd7BOzOm1T3e5OUmBEmkGEAo6daQuAdD4uE7MAv8grh7D94r0/5al2a2GYGVyAEX9YHi",
-	"b8cAtZtFZedFazBUKcYAgfZMkNDOkwMylKnSu65uumJ9xfTQ//xsn8R0qttEsRSwUw8LN6lQz5ft5rlh",
-	"4Izmel5xNRR3M2XbMSqdajJhSdIlxzkq4hyMsgwgsvfm5PLT2fH5+eXbdy8+vTv5H+9P35286FkzMkkY",
-	"HoJjKB8slekk3ApUXyK0B7TGKObHufTuiij2V7AHG4tah+bvL0rddT/nYOhCTFxegWCTLJMhX+Zt5PoP",
-	"Grn+Sg4yyFSas/qOVEU+9nJkUS5MSD6dnNAXZsIU2D/LGgY5MXCpZQtlQZukmosBXlv5h4/ymsG9dkGA",
-	"eiBzK2ATOehwAQKwUka8YZMwkQwmtTGJUdHZQ5Yfs8CHR8Haot53C7wVIz+oGEG38hwFUicvxnR+Afqa",
-	"6gPOta75QLDYci76m4bUQCC4NjxJfDEDsiMYBzc7ZsXFREiFuFG7M5g2HqkC4VA1S25mwW0QhPqIMBoN",
-	"iSvVHkN1XaOtTWaFDM7kCp/j+drQmBpq7awJzQKOQfLOihx7LD87vtio5+fMLe0xrOxCrByMV3+kibWy",
-	"aval25hTIV2lzKsrp/00JGHfaf2ZZiGSjAlXonoRKnOLahK1OdSSh6O0s17RQO9LRfBFl8OJGUIaSTxD",
-	"Oqd5KoEv3xrQMEjjIebhzGANH5FX1ETDazZ15ewcAjm5Sg0Q8pDqYZecGrvhfTT+6XicE3RW59MVviU7",
-	"UjAyZVSRVCSuOnOfD1LLcXDNNeGa7UJCQ8/lpx6bHrliUwlBzwgOAxVF2jm7KcMEi4nmCRMmmXbJ+/rG",
-	"w/qkRDHNDJi1UNB0xAXXRlFjV5YZ4w2FHL45KKVSubFhTuwRoUH9qKxPf4CaZWiMQT87vtiQ2ZC1f0+W",
-	"QtD/fFPBGno5/AFKzOZmAXDwCoZBpbg5aCwzljcO4LNVzQM32lvc/9yRkDxJ2I3VYnPKfVayUn2G4pia",
-	"va+8ARwlnc+kJcvAJUuAlyOTnkKSkVSsSzyQrP3Vo2LJMcgdUHZSkFQYnmAKJIMyEdcIoY739zu9s7fn",
-	"F8ROwLYuU9Nzl0c0SQ6JZb4eyhdrVex2ybEbLYhzB7wVqpY2Ymp4Hys4Udokk+AsJgf7B8BBXmzXXtBj",
-	"XL6XPPeW5JtppCUBO9fM8QcNvwy9vA/bLPFImY7wVzJOFuFw8QxjqrLVNlREyVhgTA3el/Z+OwmeQOgL",
-	"NzVoWnw+kNY84nv//vRF4FPN7oOXCfWJvLyC61tgSwi+0WQypCZcYO94fqSLAbPu9Z0ePn0nE/BN93ar",
-	"roquqHaoWhiBk8f3zM3jfIcX5hvO4bS93Gf+Jva/IITebtN3n7e5jWJ56DmjYfw7gRuYZQLyQTLsfVVO",
-	"Fsy1as5DYRLG70G6JNk52H+6e1QQUNmVvSp5R4YyiaubqL1pRishky/3eMPsOfvvnCe6vVZelGUa8mWj",
-	"PNPqbNA7Ifim+mwbXPVDZoCuJR7eq5DNJ34W9BBW+aVxB0xY0EFz8z03baDmvdxn+HcThnbVyv++jL21",
-	"TjeeHSpVds/UXCM601TzgeBijwoppiOZzjkwZ9hI7kqemyER0p68YiYMp0meLJq1BqPA63bnbjOEizye",
-	"CG7pEmqYsgZqVhHRSAhVGqQJVRmULDrS7Jjtl3sxw174F9brkhdZFXO8FshvJlx1Yh0MCqJAcRAAmsY1",
-	"kTBLmhxh5NLYTLOfcjTWssA75wNxKo6zpduMwCv1Egi8TQo4R3OOreqkW3FN84JIt/TrPWv43dKiYnPu",
-	"+Eb39dDCqjf2a/cs5rCVhioThBfmkLfF/a131zspAqFCjdDrmSuqHNR8FjE423091QyB1t1ZxuyGR6xL",
-	"jh1crQtLgmgkfBKGDebg1OgpbzvA2/zxCISK7INTvY63T2wnG4aorujpnoyaypHUmzfncLdCuDgKi4L5",
-	"q9bXvx4H4ZmQR2gpLJIiJn0aGYmphpHhN+y+rgG2ImNlkeFiajygfTHYtzZGsFpsSDNG0bEIyp4SzT93",
-	"Yj7gBrGugzAIqE8B7nNfocINBoIelEwHznood7p3wxTvT3tWtFjBAw0r5oDYEFEXy2YQKViXXPp0Wd/B",
-	"kEIehLdTvLHTScdoWTDRLmDi5+7quvKWyIhvL86AFzcqd3wn9yRyFl8YwnbYdRQQJTCh022YwN9EyDhM",
-	"filYx/ARywrbl4CzFwgVx9/Nsyuag/AbGQoCK0DqEPjbzSH4Z8XBv2EC9yAUsOP7skYWnkAyA2RrP3zf",
-	"9oPnp4zTG3G4ty/sgb+p/ZBwcU12gBeHUqEVsdvQjNiA6m9nibUQFiGcH0LXmQRnwZQ3LwZmenuwRoLX",
-	"DGCFbo2Fv7Gx4CnBMnoDCWLqRcbJZxdLRyi5oQmP2yQVPnWgOugwd5xkfrAaPt5YAHDW/oPV2mHlbhdd",
-	"mQlBWMatNv/OtfmSsb4uVLaeEy8dmFaYu9zO4mgzYuKGXLFEioHtkexQH1/u69tCMnNM6IROXWaQoCNX",
-	"pcS1sdsll+V4XXRmgAQoRTsGmQKlelnFsGPXqEs/qhh5RU3N6uuJQ9L777B6e/D/nb90j2hoTthjiUuy",
-	"u6KKkZ4dw9vU7Oz2qqXQ29RsUAa9Tc0d3VTMtw7cGUGm5u8pVh5c0HL762zcMi04j2sr0M0XIem4+f2D",
-	"u8rMQO+oAO1evjp0alMTcCFwKzzQ8LcH+uy8MIIULMwsKEIzZGYAnhywFSRyzHJCrVyUYprQK83caSIb",
-	"IaIkYPkwB8TjDyFznIjvx3d1g1Hq6UFbH8XipEeB68eRQN1G3VKErHYk2N6G3q0xk5eJKUQerHzJgdZP",
-	"rSx6F1o1GGmluRgkrJNqdojJxS5fM6JKceYvSKF2vxMRY8WsyMjyRrkmesygLCi9gjRp+/aVkpMsP1rR",
-	"yNrbuVXlb0axBTtnLjykChnA62OmuIwJTRKiWMT4Dcs/0ylYL1J1yRmOBnycOA5virk7WGp8U1wT4xwi",
-	"mMTaR7mXmUiToUxYLkePiTY0KZUf5+iUOXZ6F9l2yGiMGFXWvFRV8Rtu6S+ceboJ0Rh2cb8ycU4RAjZh",
-	"ca6BuYiSNPZ5sWC/bg9k35kM876LGcSnILSj0dkMfu64NuYJMbR4sCvXNCT2xl6w+YLFJbuudKjDAldg",
-	"7OBZzoqonsejcSXIi1PiIVZVfEiihNvFgnR2hwTDjUvc5CYriYzxB4rdyOsq2QDQGsC0OPWNobyEvdwf",
-	"vEtxFPXHqV8DXbVFcflBUVze5OKhxMPoXyjwXx2ii5cclr/mOFlrXCGFLg5nHxWvUt3tqiSxDBt7VKqf",
-	"RyZDpgBQIsO8iLJItFGXHEOwyLtfn5N/7O8/AzS9VFwLOREQ0+T9SCgy3DgyiLog2GyeNIHl2LQwsZ08",
-	"2ILouG6lpPbbyJL7Y+975FHc5Bn97sE0HAfMZc6FgREVRcb9/WeF+X0l4yn6bxKN5wJ75phjm7cRSVIp",
-	"BnUT0GcaXrLYyQQeXYooDNlZoMpBWhc8sUkbP+hhjS5P9pmOxglrHbbevmzNpu3MB1cAb/XWbP9OzPYl",
-	"vKUQOV2GeV1gvs+v+DUDqFYq9w46s1CpWucYBlIheALZKQ3p0LZULv/eRgHiS9/alorN7HYJsJGl33QW",
-	"cG0OVv6FR7XYbMbXQnS0rFCvK8uPnlqczraW/MOEva8DRmlcNf64UKo9A/MpsYi3bGXCHumcvwqoIwEa",
-	"EI2MRp8YNRnsADbtP7VHaofgHMC9PdJIb+D6qgJ8Q4g1baRCrxt1GG/HBUlQrC/vTnwZYBGMDpJBJ0Nu",
-	"Wdm4yCbpBQSmXcUe97uEmuJ8qoYkjDo4PT94O9dDvEwBqZO36qDy21kxI2scTAg3bRL7/C/IhQPEgHbe",
-	"agExCWasjaJgfboQzmxcUDY4g3mihtjn4A1ztzo5nH+AADMLJuOgJxlzMJCQrs7Nkrh1GZqPW4SdBTB2",
-	"XGUN7LqDis6XQSNwVYaVMgdhZpP2Urmb+8SYwWHEbhwNoKvaefl25LIdhFYENrNEu7tN39/m6dagyNSa",
-	"bXXZuci2e1/hvwuhYxAUI2B4kPWloHO8p54L/5Iz/z3iv2SCO3PRbtnqB0PFQA9Gc6ZYAOJyN2TbXFVs",
-	"KfYHreRfLLHij3qZSbB7W5CXTNqvv9AMhFHVFRP+jZlN15aC9ufUlHqkyVjJvj1SQHyFi8DQhhr2Q6OK",
-	"X8xEjdZ7dcr4F/Ue3N/4jbMH8raLOf2L4lry405eUzuD5siBxqEpBBAP0e+poVVItNnIN1gl1jYd9PRg",
-	"U1cqKqn5Dbq33JXvMOLsgXN3qgAzssR71Ug3Cxgfk1oxvmNxwpsLGcV7l5rsN5mV3nEy4KiQ5ObTYJy7",
-	"xzuooDGpsgTtVLMYhUGUKgUBrD51zurKJCb0yrlEiWP4Cnx86Mvy7ibT27L2sbsHnPsebN53n9u2DWR9",
-	"kBD9x/raioC8InPJDnmkPSM3EkyaibgTBlB3Gqbm4jV2IfS6Vl6FwblDKByYixohDZkyk8XsHxGZxEzN",
-	"tgw+8LH3jHTJcR7u4Zuriu5wcPvAjxVR90zE/w56uhMxVtnpg5VqbimK2Gq3kWRbEXG7pNmM3juz3Ac1",
-	"rhYw/uKEG6jvVyrumQWEFqQNRJD4n7JE/Pw80sF7EcOja2a65J9TErM+TROTRSs/0q4ah/blPJiIj4pF",
-	"ESyP++s6behUz7NENpw9E3bxYHk2rOyHmmJbrWdrR8xGp2Q2xOK8mILo2AO2XmQk1IJzhMAedA60B6Tq",
-	"aenuQakVAqYkl/AI41Q9D7T/ZMhArEBFHjMDA5KbJG3bAzdEsRtGk6yi2pHryKu/Eb22hyqwTVCoVRgl",
-	"lfZFAM7HzKYNjEJn35NNceRwZYpnJsL7BUQWzAHc2h/3CtpRUu7zsTvyqNXKmLb32t+AgomA1oPDF3JC",
-	"wnFtaOy0S96OdgFIxPJ8MTBjt50BGmsnkrivyx5zxSIDIas9/68L6SuBqSAjzJVHMtMx6/lI2f9KmZoG",
-	"UENuGnkZDyyMiF4UbDxLDOwxuzmuVfj7Rb42WR30oHGX54zleuEU6DKMURRBZjHZAYFJDXKTtiNhygUm",
-	"yTHLDlNjltch222HgUcQcTOiSULGFMBA7ZHtKjVGCigln19bYyqhYWOPJXH29vyiNqgXlqbVoHCVW0TI",
-	"X4AqrDk9tAnrDrqkx3LAs8P/87/+dy+rTwUbElzO+E4b3cw8fvLLoquZth3wWLEI1So2NjuFay6w+paz",
-	"fE8xq/EoJBJuNEv6RNOpq1eFoV59qWpnYwfTtMAWrjfKHRx2AaUDA0UlAFJgRLjLN4W0zwlVsT7yqV2E",
-	"JomclKuI1o0y56K5696XakRN67CVKt5qh9vwZP/gl8rSBwtUlmGfzd7QjJKirmoUjF1w3gHd7+QeVGQZ",
-	"vxjuVRZj8NDT/Sezcu2fNLrOAAdzTRogiGUpNHh4Av4vSpVWu4Wh9zDdVxKbqI4LLoguLxznizA4u82X",
-	"Qd1lNnBmmW+jpL9jLfmrtMxSVGNLVBe+tJLAVFHkI+2lMIDIHJZEMLWiw3btk4FRXkIApd0qYvvrklPj",
-	"EC9LFnINjVcctfGni1CyLjZlP3cmk0nHjqOTqoQJa+/HS1SqDTv9VapRE6N2y5kb4Myt+bwyVIWznUoW",
-	"Lpg5EJFdZvhFVvUeAG/WZ2tCakjYFU20DHAp8pN37t4DTAngsjY8HDM5TrwRGJqUYNlmcsYZn1LZN6H4",
-	"EL4MxffQwedLAmQw0VB3e+LFHbQCj0JQnpAfs7cmMk1iMqQ3jIxTY1kTklQcn80D9s3DgZ1wvC3MLwqk",
-	"5wiAusF0taybBw3V4w1bvF4+Co9b2nmO7xH/d3ujebfy7r1LLA3ETPl4P1fCaadT66Lf/u1euSXZ0zjm",
-	"mI56pmwfhtt2+jTRrN0aB4++toJBlRE1EkY1I+4FdHhynWeuX6U8AVsqTxTd7z7u7rcWnjcDJv8zG8DH",
-	"7EV59ReLahPc3PtHLi8PSiV1b0UahR3+dzhdRlQqhJWheDys29v5DiGfxZxBqQHJhKnEQe40+2wy6CF8",
-	"ejUlT/fJiIvUsDDNigysZnFGXK+Q39zLEpwBiVEqqIuNPnTyId3ffxpBE/An69XE4qOc3ng8s8d4b1i2",
-	"PcnLtWw+QHl9iYiNpJ6L715N6t1negkmBVeQM5SHszqzFFAKYcmWfaAjy1tVnrPjXNpoQ60mya0dd+uq",
-	"yU5vRK+BU3tQEzJVSeuwNTRmfLi39/jJP7r73f3u48OD/f39lh22G0LVwQakA0AFkJjThEWGpCJmCuq2",
-	"9LrkV84SnJNuk4xjHIorcC8crKxe8CdXbPORJuP0KuF6yGJrFBtFI0O0rEBTtc14BKEBE7YPFqNF7ZvK",
-	"GrAWHklFdh+a+atQOs26yOwkL/k1H1mFTE4ssYwV14xYBmHC+Jv3itkfEg+CBEPMvNGJHHQ88i6P2yFu",
-	"SwEZQrdL/0b/bSwD8KQ25NpkDvGwmxEVdMBGACkHxI3J2b2vI8ziaUOIdqq/9YJlmIxYzSIAPRd32hnt",
-	"Skpz6Gd1NQ3KfGVj2fn9/O2bNklV0nGnfitiR2li+JgqA66JXWfvOwy6AmPAxL35nst2Z6iDKU+1sevd",
-	"Lt0R2GHJ1BSHA/cBXeLVDC6LHVabZIsTU0O/9QgTNyyRYzT+3SIhK1Yvk06vgiRQt2gul4Acn52GBILT",
-	"yt87f/ESQ7cBh+eK2rMVTY10p0EAF/QZrLqd/dnRkRy7eqW67WuLD/kYSUom2RuFtOlbzj/PkKheiOMi",
-	"f/zBlIT5F4jGVV7Ir24CEhCk958dJ0A76B5pF0NCsmgR4HUEQXC02S5WqSvFxeZXR4XomSoaQQHGcv45",
-	"ePKE9L5+aPXtDx9ah+TPDy23aB9aH7/12i6UxX1iX4U/7avBmwWuo18qFtELchf7EiQQ27EWSWkPfnUS",
-	"R7ddXnG2PhlRBanQNI25sezRJc9hQbWHpHT35CMuiGaRYsbXhysk0URUqan3MuLbUDC3KGtQxLRxNTLq",
-	"Kk7eflsx/7deW0A00FhyYfShNdMSgPaMwcHAhR3RWMkrptveY4qiHm9WLJsYprBoHYlllFqJmO/3mZIj",
-	"ZoYs1WTEjOJRSOhyrFvfPn77vwEAAP//",
+	"7L39cts4ti/6KijdUxX7Xkl2EndPx65ddTyJu8edL5/YGe89ndwIJiEJbRLgEKAVJZWq8zTnwfaTnMJa",
+	"AAlSpETJku2kNX9MOxSJz/WFhbV+62snkHEiBRNadQ6/dlKmEikUg38chzEXf6fhO/bvjCltHgVSaCbg",
+	"T5okEQ+o5lLs/amkMM9UMGYxNX/9j5QNO4ed/2evaH8Pf1V70O5Jmsq08+3bt24nZCpIeWJa6hx2LsaM",
+	"pNgj4YrENBrKNGZhlwwpjxTRY0bMMFIaaCJTcpUyeq0IJWkWMbIz4OKGRjzs2TYGu/3Oty7O5bkUw4gH",
+	"dzkTGoYpU8oMNFMsFTRmZlY0ShkNp4QL85jsDAI7NH+4v8r0iochE3c53iAww9XymolHCsZMQskUEVKT",
+	"sYxCWH9q2iGphAUfumH6Yz8V2sw2ws7uZvzHgmSCfU5YoFkI1JKl7IiETAPh0JSZ9TbjVyy9YSmJ5Ihk",
+	"ImQpPMyJLgQqwvH7c3oj9a8yE+EdTeeNJCoLxrAHXaKYUlwKQ0iwOWRnIKTuDc2A/EGe0WkkaXgh5Sua",
+	"jtgdks6VNAStSGT6NUtKS4ttKCvRiuwMEhxiT0vZg5f98b8XNNNjmfIv7A4XGglasSBlmlAREiEJiJES",
+	"Q3TN6lMySaUYuZd3BhmMmAltxsbCymRuKI/oVXRXG/GK6mB8zaYkoMKwLCx+ibyFnMAMJ6nUzLD1mIvR",
+	"IeFakZBqekUVSKhMpIwGYzP0LnyfUKUmMg17Y6rMJ+TfGcvg1UiK0oYbWcZHWcpCEjIaRlwwQqNIThQs",
+	"oHnlChpnYc+1SoIxC65Na97XWgIXkyCSioUw6kBmUQjC6IoRqq5Z2CeDd0yn097xULN00CWTMRMkSZli",
+	"QneJolNFxnJCYiqmZtOkCM12kgnlut/pdsaMhiwFhee1Y/5ZXtlz+2kmNI9KKxrTqRmNTrkZ5IhyYdot",
+	"dlNPE9Y57BiRMmKwawV9qCxJZKpZ+JqFnF7Am3fOsUgoQhOqyKDa4QBIPB9nLzYD7Zk5OUr/sgkb4Usr",
+	"A8FS+ZUhujiJmBH8O45DgyxNzawcjXUJFcSaByTi4tqNfwOK9ssiLSszAfZNyJXhsbBLMnHDUj40RCRT",
+	"EmdmemMpFSOUCDbxpiFTovhI9LIEGAa4w05lQ3r3y+aVrp3A+pXsl4Ua1ulWGhuyARFGo4ilj5Qd1MaU",
+	"6pc1aFQ7xgspX1MxtYyo7mTvSUo1IxGPuUbVCGTJBYlkcE1SNsyM3Pb2+Qj+ETOl6IgRYw0rMhnzYLxJ",
+	"SWx+5akxJ3SascWS+ctmbJDmdbxEcZWy0FgRNFLW0Ii5UlyMjGi4FnICxh8TIQtzigWzpLJ2l5eXvWPP",
+	"IpldQENbwdiQuBixLhlcgEGZMhrF//Ghc1xM8UNnUKvKlE65GPnrtX4z58vWxvnubZwv70WSSmNAr5k2",
+	"fuUsCoFAVB2FwM+Ewe9dY9W8A2WUGuZJleEsGbLokbKvWAm6WWusnagXjOsxS8nv52/fEGGkgCBZGvWY",
+	"CKRh/KFMYxjum7FUegOGF4zynXUD3YV/pksGOduZE6EayxSepjJiPXPGBb5iITxjIU9ZoC9k9RcWUx71",
+	"rF+l5yypQZf89//+P7vFiq3dBbTUejkvjyITrseeLn+kiNJGlxrTjmnNxciclMuT4qKXKWYm64zGHhNh",
+	"IrlwbiOY4vqt2VZzRJMJBIURXaEkeszNJIxNkCU9N2Yz/txl1KNCimksM+XPYDNG7MJZrNeUhZms3Zpd",
+	"OIk3qOyIHBplBd6sK2a0FyiEwrZt9JTCuDdl8LaipCXMXhjspizfxQTzQ9q/sKYbMYEXLuhrZ/C6U7ox",
+	"eD8nZvC+eezRLkpIp0CMbCmoepgyNe6Biez/kFDt/1Pz4JqVnkidlIRspsDmGhQHdPeorFs2YQYvXLKt",
+	"MfydGMOWRDZoYi4lXHOfHxfGHjaDIWbcMFGZsBRG4HntZ/yC9pBqrD+zBSlDEyZEjriM2Qas08uYLX1x",
+	"OGOEuvGt31BaNLwav58bzGZsnnkDWq+5cxmzTRkNi1Z1CXvhMmabshbmLvUPaShcxmwjZsK8lWxwleV+",
+	"/W5uL8iUpOxGXoNauWbgPDNnaEcHm9DW80a+VdTfiaIG2tigmm4rzubfygEZ/4spPT1GpaLW7tqA1ucO",
+	"NRhTMWJ1bg0ulKYiYM6xcWh0r4xQlNmwl657pjSPIjJmUUiupiRm8RVLVR7pUNBmRJUmbyeCpWQC1HZl",
+	"tjqWN8juIYulthq1tDLrV/QtlqbWHXJo5sFTnLYUpaVye86EzEbjbsUQE4yFxoCBiJz8wkoY3ivFKJAJ",
+	"VQQZDDjBdMTB8mE07EkRTYmaKs1i+Clf2ibLpLSOa/dmzF9Gdz3nFqhrhwxL4KgDZiAF810bbtEVY2QH",
+	"dINdYe8du9jUkhuRQ/coZTeMRs6OhSFuwJJdTEHtbVlo6z6IfC7VbMainT+o9dq00NemrNrFq7uEXQuN",
+	"bcqyXbDkP6RtC3PeiHU7fzWXugq2lm7lMtgb/doN3PmD35q434mJa+ljg0Zue+lmlhNuO3NvUr9jvrAt",
+	"5YHox1nI9cmNG1kYctMYjc5SYyRpzlTncEgjxbqdxHv0tUMD7HUmeqFrfpIpRD+8oXFDoMTx2am1rOA+",
+	"hYJm2RlAxGgPg0AHZtheYDQ+3QWCY3Gip2ZL6jt/r1h6CsLFzJzqzmEny3jY6XZEFlneRYE1+70ufRZS",
+	"zXqax6yuL1SAzQtX6kJe/ckCbT7jtSObaZ0ntasrMx1IXFYmsrhz+EdHZWCqdrodq5s7H2vas7SN6zLz",
+	"qxV3K66aNspU32LZjfV5PLJkWI2H8fXMHx1okOpO19FgsSbl7Z+hxMo4/UnDcvvD8Ncr3+mPNbtZYaNX",
+	"XC3LSuzGJYpwzWLVKgLV49tv+aBomtKp+bdgn3VDgFKWKpniPSYj5j2S0BE7IvQKTsX29ARnQvNDDY9V",
+	"tsOOvnFpnqeMamaW3DP2l1idkA1pFul3EhVuTD+/YmKkx53Dx/v73U7MRf7vOhblKono1Aki7+snP/1c",
+	"8z7cfJUoGJ90y58eNH36T3uX5ZHxlZQRo8K8EsmA1kyjNIsnNU3HTFOjyZcWNU4X1xODofZHKjcDjkpG",
+	"AUlkxIMpAW3FVL+6BD8vXHtzriyT9ZKbF9PPp/gpvF2lcs3iRKY0nZ4tnOWcwF9yxYYyZWSEASLG0kap",
+	"0CeXXI9lpotQmoH5VYMxaQ7HXJERE8xY6mjKpExnqTAHShH4rOORgMtXqizHzwfV1UioNie9zmHn///j",
+	"uPcv2vuy33vW/9T7+P/9j8U8Gc+VVj5L2nut5Xiy5coXi1NEWasx2NkimuKZkStChZqwtFabm9VqJQ/N",
+	"ZGaWAb5uXIX8BD134rOzgug2NLTkkLAblk6thZL7lcxcKjLedVY95ilt9CKJaTDmgvVSRkN4gE71bq7j",
+	"K2ElRleVM2SM9s+dFd1OnsbUAfExlqEf29Xpdpx70Qy1mjoErdclJxg9aR0QtTbGkLMoVM2L+rXOiPIX",
+	"5CyVVxGLFbmaEmiM7FA0ZCEii6WECxtxAzswsSxqzjoRo6HhYBVRNbYnvISmNGbmO8N0ux6RFdRgz8y1",
+	"u8OM1R4wMEUTJpOI1dKp0lRnqp4L/nFxcUbwBe/b4uhQplnbUtdSTDG6Rjo+R3G1JAsHIAPC4yXMXTwZ",
+	"q2U+uZ2pa6yQ40DzG7ZMn0jts3vxDzmxjh482E+oMhwrWFi7pfaaa07Pazdq7cjLZijYpcVuVVbF3xV/",
+	"zIuoZQUz1a7bkoaqo84ZK7VK9671OSPXTt2sZkn6xtCSpkyu8DyL1G37Gi2OGovhW6vlWEmLJ9+x8oZD",
+	"3fcs8q65qFn4QUL1wKi8hKXKTKp0C7VrdNrgC1N6OihfwZTeqt0MIzXeq9vJM2e3rl9W1klDWCHbaVkC",
+	"+iLPm1cr+QeEs4L0w0vT5WQfEukiyWdbbhzx+yT83g7QD+wUvNmDaKOEfm/l3xLni2PUHVThiYIrnVIt",
+	"UwWXrujcrrhhb6im6fs0quXLFSRehVrq6AFuJOu3tkItze6VhbKmBR21NS7VsUuHaKBHqvQ5Y+I2orGg",
+	"6fWRrWAT3+BBeVE3gWQsBXuTxVdIbwsHO8sPswZPxdeSgRBaipJ8T8fCIX3JeNjSSv6C++z8cnk3Zerr",
+	"eqyRb4+3GWVKd2tSpbvy2nrUXyar+r0qK61iBUsU93Ge9FhJT2ka1R9+4LrMLJciMdUBhhQNeaTNEy4I",
+	"jaK6Ayou8ZKqD026BZoP2+3aMdeuxJcTJzFmQhJgpxwUUBegCiikNFDFelwoJhQ3p6Ro2ieXY64ZUQk1",
+	"tlIqMxESDgEWfCRkygDEwD1S2jwhkZywtGcaCyHZURc2sUwfKfIejHwZsgigfProf0G+SGgYMptGUfab",
+	"Pn2yX0P9dpqo6VfT8haW4ZNv1M/PnMx9d75cXpBsCa95fuVPecLzMv2191Z+WcVJdyyIl6ltjvr/YqlE",
+	"v90cz9wClyq8Vj9IP292juurWdrGXDj7Ylb0VpJ50B1UOMi6hPVHfTL4+gEX8kPnkPzxoTOmBR7WFWOC",
+	"aHrNxIfOx2+QfB5z4Q/uce28zuYcmGto2DuOstuczduTbUGGUgy5YT7rCGvfhOLtpqfdgXPBmxWyyef1",
+	"ce4Kw5KtxvjLse4SrOfGdn9S6bZEsYpsWgNRLUcCbd23s65pG61azcPnuk8G1tr4RPUA1JxWeKdLA81v",
+	"OMZO1HpHPtFNuHc/WTVdK/2KsS5nXH6iDb5V+3Or0dVZmO7rUjelaXT95SrNoGGT+Uicirtg8NW4plYs",
+	"dBeSLh+J98nDndX6ebnlwtzq5F/l5iMi2I0Npc1dyCEfMaXXw8X5VqzK36sw8M2co30dT7qVvymOZsuw",
+	"4HPc/wtIS/5VpvGS5FpAZJRXJOWVuIj9g1/qrAfot+p5evLL4osHGz44j15xUhBoOONbxH67/vhrlweW",
+	"8uz4YkVm9t3kldDbMcOQIoz2U1omikxkeo0hqvjbMNNZyroOI3KYpQDXQseMhtUI7Ufm9PqZx1lsm4z4",
+	"kJEdKRiZMpqSTERMlWJOpWlswhVe/7a+RGzltGGfaZyg4wd9HZ2QJZGc9q6kH5nlVroqTvJ1W7ApK93v",
+	"8IXC8v370xcgJu1twzFcI+R3K4s/rePUusbqpldOrF4+DgNSv71ojOWDLgIZ2pv9VI5SGis/4MK6h3oA",
+	"mBNnSveuWI8LF0HRcw6jGdQY/xlcYlnhVUGcmXnsSbYaJBcv8qKHjNBzEQL1qA3eD0XMCPrBKpEgs0BB",
+	"/kMuemN+lfRcJHlJmFRaqoILdcz5qoRTA5ElJcAHa2XhZ6XZ5sASpal4+BPe81zQ5UsfD2lPS51ALAz8",
+	"ZeOK/a/wd3h1muDQXdAMfOH2Bsxm5n0J6XedbkfSTNvR9Bgm7vWGlONM8ccklUMesd6Q6WBc8+MND2s2",
+	"E0eGIf89xUTYUzH6ymQvpmLqNlXVxuEsH9KSC7LOqQhkarbXetjMawVNrRr60iUpS0Bfl3o72H/cPiTG",
+	"zao7xxvz++XLJWXJW8FIkl1FPCDXbNon786PzR+KBDRNp2QgBqCXBmxwRFgUme+CXpClNwyen4RPfvrp",
+	"8bPSJ0F6Yz/6DBe1IRlMMZz9rPfkp593a+5xolFNfgIfCWo0I6HRSKZcj+PyVp2cP/np57pNCdKb2eae",
+	"mzGXG4Dh1NqEs5+bdbHrxD6jOiA7RiL8fJClUf2t8zWvueR+yaaEo1PV6v/BNQ8HBNM2XGwyXosSriHz",
+	"qSFI51pP69s3b1bW6nldA6J+nrEMsyhTC+eXKVbff6Yq3Ss+qmvgc8M2Ybgb+bxwBNP5DUwXNFBhNbOe",
+	"XSBG3DucYQOfnS/t5TM80voewXDyohsEaLBueK9/PX7u3D8213DZi5TcZK9GKEIaEka/4Es+7lwgRUiG",
+	"kHgAyU5ccDUGEuZiRLhYvAe247pZvX3p20uz8hYCJbFZ8qHz9uWHjm/RvH1ZqyveJmo9obCl1GpFnD2k",
+	"ljHMjPUxGwybMqqk6Hfma7r1qKZ1xme+TdR5PoZl3KZjFlzfJoz2hAZjErKEiZCJYIrZgWMGpyqubdAW",
+	"C8nOh468/tBxOXw2faibh9WixaTq42aL5XUUJq8xLjnPkPy4iNhtG/WLB3T0rnTyXvnIPnMqTTGHMgZ7",
+	"DIDLIYBYkSsaXBMtjzCC78omOjJAUSiOoWXpPtY6UYd7e/G0R5Okb3/Ym7DI5iUt6TGoiyk5qz+kLeVj",
+	"qg0rA0WsFZGAAaEYQ69TcWjnWrEoz+TnIoiyEJnl/gLs2hxryzFvc/0S4BxHQ4NwcUREFkWYdsq19b+N",
+	"qWr0HyyMb2jrT5gVVO5Lb7ATqohda+DUEi22c0QUwXyzPQ7MTwMn0Vv0f4T5mPl6jWlIhBQVC8gbTysv",
+	"vA3q8CI2WsQAfmzHOCsEVtS4NdrbMnW8u8i2qe2wbn7v8EwMb6zmv0u9FlZy/JQaqBvjyrdcwJI9SP/N",
+	"77sgIz3ixgq7ZixR9ZFxZTFZ3zD5/fKiW+ABHVtgArBgDsnfGU1ZSj5k+/tPAyB9+JMNGjKP8w5PkDhP",
+	"RZuc85IotmRd4pxn+/ue2OFC/3xQG6az/C6WvzltLVjbRHbXBnX7m9KwYpV5zAxxDnWtZuirgjTnzSdP",
+	"ZKgTpni/lweErRioWw6eLCTn73IsyHnM9bgzN/Sw+AIWzjcyNhVc27wYcHN3u4SN/GKqmNifciz6yizF",
+	"/7QP+4GMfbXsLopmZtiQ/vFTOfz3abvcygVXgLVLsJITPx4uRIWoO+sWGf1roOu3F2cwlYewixJPBQtn",
+	"BVfT9gixRNhLecIQBzp9ENPWSUNCP9xhpDLOTzNlq+vxk6cH4OIrBSEuuHesLBf6ohct2sq3h+u6fWp7",
+	"8WSHa/kyYkr9laj7beYHmlW90FEpwa3WKDsRoc16zqsn4kmhsNUglGHHgevNlvzbrc+NX8kMrZ3k+2QN",
+	"6sew1nM/hqxqQ569fH6CDJiHmpGd8yc//bwLvv6Ii2vlHAxUkYSmGteKqwK1CwHHWEiURCwcV2AN7zfP",
+	"X7xUXQTyAlQixSBQuYurSjWrADNAUEFziMc9Uunda+Ci8yWxjdDh886lSeSL9kcHjqQuNbF9+kQlq6bY",
+	"BXsDuijtqsEWrMh0HzLiw4fk66tv5v/fwP+ffyPd/qN69AjfhqxomInsRcy0SiIqRhkdecgEd2Btel6N",
+	"IU+VxvWARah1aiz2+Xn+PkQMeLD+Pi+sp2YuFFA2cTL2FoIrI3Z8j3+RzDJ1CtwGQj2Hq2p7P89LytDj",
+	"LIzkrrs0APFbIxLNc8LBZUgCKqTgAY0wlyKgilkkMn8pnwRPf7r6efi0FxxcPesd/MKe9p797RfaCw/C",
+	"/eHj8OAJe3LQKdP2fu8Z7Q0/fv3lWy//+6DF34+ffKul/lbherPwZzfs9TDHd1sMLHYPmXrtcvEWC/zW",
+	"yXhtnAeL8/Hq8kOfbBAkqZw+N3twLH6fvwZL59VVvSNexprv6yxnqpWz3Kr5anw2N60u+a1uTm4CderU",
+	"sMgLhvE5/Av7yxtUgRSC5RCIIUtShig8tX78U8wyOyLXLNFmXDIKWWp9mMoidfv934ZZ79o6Qx1yKl7n",
+	"uCsl9eMHpCW+mll8N+g3O+/8aYgT7H3UaqsRp2CTk/uwkmevOavrkI9s7tzPmQiRlTHp7Xs70y5eh/kE",
+	"cLuznpe/uzz9N4WKHBcIu6mxpKyh1gVhhojpKr9qL6HAeNZOyRY77P+/i9Hf/LksXq3bJ559L1SChjCa",
+	"1c9leAslVu+Kw+CVRQ65g1+ePH76bP9vS7rkPBVQgxiPaUl5j2QCEUqS7Ayxjot7ASNUuxb8c0KkwKD4",
+	"tWzhLXMVXLuwwLa1Odu4+m2nrr8TvKjexWmJENZHeLGNCKm4dld4M2jDIxS+VxujWHeyu4wZaqrbySwc",
+	"7Ke6zNSD/WeLQa2SlN1wmanW2ZlQjcpLrkplIhULV/u+9mbwk4vrnh1bXX8f6xd31XC2S37NsWbbidAs",
+	"TVKu2NwEg7tDDlwqRq2Ik54TXoWl2kYyRxGznoFVpWKRX/fJicjl5NuKVOjDjCz47L17tQ6IwoabePQ2",
+	"O6dW67jaAq51Gg3jfCVHXNweO+8BbM78Ca6WUlRURdqBeN5Bfgb9BAFRu05r+hUO3CkV4UMUGVgjbtAU",
+	"kPJJL45IAZlRH4xSH3pSHql/BHtzcvnp7Pj8/PLtuxef3p38r/en705e1Hr0bOTJJ75M0ApMO3Sx+thE",
+	"yZ745ecDDzHLC1bhYauVEDTmYgRdGjpoQOqEa6Om9t6xDFKC7Oi5dkE2ZqvBcQCgcfXSubhDr2KMqInN",
+	"yS2IAMiGa0I1GezdPN7zaaXnSHpwhIZiL+I3y1gMrwtds1wEVea2Ckbsjhsh1XSuQpujqSxxPdnf/7g2",
+	"XfRmFkBp5ZPcqgaNt9tLpumuQ8653kuQVqXZNCzd2eq4plC5EwxpYKFbRQ/WGqJ3tXjekpWH07Bm5Vmv",
+	"FJlTlecLJOpyInFRfGxuKFfsZq/P+TM3Mu8+trs+cHT+Zr33CKQebdf8OhcC7MicgkuIYZCEbo56snwA",
+	"BuDFmnoPC4gYSvNgxvapRWVdUX7VIG0uhKiseoCajEBvlO9kxFYFFPW2oIqlWQdv5mBq/2UvDefWPWhE",
+	"nV0SsxPrMZpZrtJtleH8GeSh6ZUuFiz4LTwWK9EEXuesYfJOrracZ7gKNrMb5jouRu0nf58audHYMEjK",
+	"6RJpJxUiXgId2duGZlyxWcEGPz1S5IZGGTuy4Ntl3G3A4l6cUlgm23w83Spdz65cTdLFtONG3YoQVtSu",
+	"zoeQ25qPP9bpTHfhu7BqWok25+YNVtbOuiOho8YJr+pxgo+ti4mJGxZJTFtu63Ju7SHq3k3OZf3azUuR",
+	"tEVNkQyXpJG6EJSLcplkkcUs5QHUHm2VROEYtTAIfuk9HT6hz4LH4f7VAfsb/fnxHKGzjJxqFBhLg+1W",
+	"lh34tszz9Ui0CzdkhTypGcbdn8u4rdKnykRSE1+3Xm4uDLj1iK797q3Flz/59U72Fk7BO8nPWHyMXSU8",
+	"1J/6mjZ57gbX3BaW68sumdoes3mBTstee5XGgvVOMf/3/MVLKHEOOBxjlraoB9hkGsxXDXal7MQad+w1",
+	"c1FaK9iWjQXwzAv95ZDxvGjUhsJFb+aZg614HuK9asPKWn86N9zMagjHL8WUvAnY4c4LDfM25iGpC0sq",
+	"G1cW2M8DUhXFxNc90XYO6JX2d+0m5ZoyDxeprdbBJ5VB3Q4he9nqVevw1OU38wvVqotIXkFEF4bE0/1N",
+	"md1BprSMG+qXlF1ba3QCFL6iVkx8Xrxe68uae+jB14kR2TY21vw1SqnQikzGFIJmdyyqB0QI+Z80IF3d",
+	"8kxS73BwhTu82ZSWambq+fYtfaQxTTwk/VSvotcttNHL+2B0k5v0eid5zrTTwu2EfSWh8TMNdDSFkr5y",
+	"SAYgxC1+X2YdYTX3+UuEZK/qiMW7sTW4cBf7bs9L8qnqI7rKeKR7XICA6GJ4YywVxBhGDIqFywlLh1nk",
+	"px8BoFCnm1+phAw9XCmUXpdmRbOriKsxPAmk0Cm/ynQJ2bFyw3Ib37IXg/lkY8rlfnzPLar7rcVfvVm/",
+	"ciNxrorZszHh3YDgs27BtlYH+v7tRPeGPOdYXeShX5naGihLXJnOFti55SXqSteg3xonpFZ2oxRi9Kfe",
+	"LwfhY/ZzeEBZTz2Nn/3toLNc4Lp1wNgreYcj5oLWvWBsl7E1pooI2RwLtrJfZgXfSCO1ONiQB8G3rhLb",
+	"qifsRgaGgKkgS7menpsOcfjH/zpvjpmrrctVdj7mmROD/+zZlnogenx84MGe4iPxiYsBoAgPGoG6iEyx",
+	"nsYjMriwQf3XTPzHh87Mux86YONxM1LsyWm2w04pFLMgO5rwl2zqVWQGePGGDI0YMMzMG35tAow0fXV8",
+	"8fwfL0/+69Pxi9enbz6dnzx/d3LRPJz/7EF/vXOHZz4zHlwQM2wzHMxW+NVZBb9fXnRqaqaVch+4Uhmm",
+	"wL+iOhhfs6nhQKkKXzF3eYsRR1RpoDo4T0N3xbDGWiflQZ1E7AazJVcanJEPHtAs5nXGNL1WhhryqJ9+",
+	"PnabE6oIFdMaOBLwbNvwUEfSiOcN2N3a/AwVuxmMm0uxS9hnjvVXFk77NdMpD5qQ6ND9DmShHJJwQQ+v",
+	"Ty7enT4//3Tx9uXJm4ETgjJhQpHBXowtD4hEKMvjs1OSyLTdsOzJqYlX7dV0DXMO9iI5Ata7oikzHDaX",
+	"BVdlqm9g9w5rgBzyXeUKsuaiYc9QAAsJLYsXi9xALsZcwekOjhg00AQbvGLKItmEnEYs0IA2njB6rYi8",
+	"YeAX4WIElSJSOBtCxcquWxXVdZHPhkzAQ94nCL1r20N4Qqzco8eqiyX7iFkB/Aiv/tWYJkzlODosveEB",
+	"g3KUMddUM9OlhAg2Q3VcjBz8IZRidzg7gk3IFVWMvH/3qk/eFgxitmmUyixBjjYroemIJCx1AzWbFPGA",
+	"WXVld+j1qeHFLI08xAugPZmlAevLdLRnP1J75l1IhdRgGrg9woo9SGOd/f7j/j4m+zFBE9457Dzt7/ef",
+	"YsLjGPTHXigD+GNUJ0rPJ3Q0Yil5fwpCAJxbblP75NRwuFJM45Th0Eq40BJztrig6fTImA/PX7wxxJMp",
+	"DJbIZclp2DnsvE3UCzMGoxVRg8N4nuzv20QX7aqOsc96b6xjsG1Q59Zp1291gR+hDLKYCY2EmtAR66NG",
+	"zeKYmqNh51RoliLMBDB2+YudYiV2De/QkYITd6I6H007sIx7X2E1vnnLWTvVY/MWbEJKY6ah2OsfX5Fr",
+	"zcYUPEvtm4W9gOnuxewrTgoftuO49y/a+7Lfe9b/VI9D8+3jwjXnMR2xvUSMymuen3hxk+uD6s12BViD",
+	"boUvZze69ad/0huKBLBsA7W0A5vQN3x0MLM+NEkiK/72/lQo2YsO21U+bQuqvj6k9Pp5GppzoNNGZpkj",
+	"gZk6CWQWhWRMbxjZsbLVEBlJ2TBTgF69a5fnoI5lk4hysSTPvpFEZcE4X/sSq0JBIc0DOzwrxmdZvJZR",
+	"x4xGevylUeRhpokyqj9CyPIklWC7gHpTEAN2ZJRFKBkulpaZre7sivbUSrl/2J4XMt18opqfru0A8GvW",
+	"9Bgtx/JavuI3TJjZJam8ql8xHhodr6d7+cEyMdpmdunegGKEHB0LAeIur/DYUK1OCseFwWz90IExIYos",
+	"69oa0Ub72PRqRagh2MBmhSlSVDzyMqgAcd4BOElbe3ooEXvqyG40JsHmPY9AtZk95gHrkxzDHA0dowkD",
+	"RiNljFuZCQ1kybqmbTcyMBgm+B3VOAivXyzBBgleGF/KVZ57hTDxpk0RWoMEiwrnw9vBEwLiyJsvZQQG",
+	"h5nlLomkvFYk4teMUDJMGSMWIrxMmMdfzsxuntiTt4V1+bsMp2ujytpy24a0/CY/9yaTSc+I6F6WRkyY",
+	"Y3F46z6+VXXntw1yny1E2SBe7Z2Z9aUU2qSuxXyIe8df/k7zS3X46HGbj94Las19FuJnT9t89qsrhAbf",
+	"PG71jYXAvZDyFU1HDL/8qd0gVZaYAxQLX7OQI7aX+fzJk3afW8kMOGDw3bM2311I+ZoKBzMLWDw/tduK",
+	"U1sRDsOP4bunLXcjL9Hh+3HA7PM8OH98NCZZIZwRtQAlKsCXPFKVpJqdM3N09U1S+qXz8Vu3k2R6K6B/",
+	"EAGNQm0robcSeiuhvzcJXZXMswb1pxsPRazxWHJRrp10WA6b0Oixx9OZveMP8xPRLohxxUP7hhP+IyaM",
+	"oJHpbj9vLqZTcsXIyBwLCBfgwQ2o4mKEMt9WpIFcTiNdUUBaKepOTCXFwKMoF5mP1BGhKGRrkZLIjhXZ",
+	"JJYh2yUxvWaq1GTRUp2kxJugkzwifda/8u+MwcnfOljchVOtQwXyUGd8DPUNuXC9hoZ+bt2QAkTJ9s3M",
+	"+nAO5oNWcUWc9r2FkFtd8nw3IiBncqQqn1rh2qDAA7Z7XzXBpKrxAR5/OWciLModOMZvu40gXMC/DgAo",
+	"Ezr90VXVj6YzXlNr8aLGcAIR7E/LmSWZN1eF5MZ56mKcG5wzngJBGT6SDArC3lp5YPlC85oDOwFknjKQ",
+	"4sAY70P+GY4Fhfo4qi9tAOY1E6Fq9FeUQ7s3ZRWXe1m7QVxt/ge0hbdG7UPUaOdM2wvMHFurRqXN8S5Y",
+	"1Vat7B1Nc9vCSS8Gp3Q42pIT4HUJZVHtz12/TuqYKhuIBKd1mZqTfRdP+XCspzEjB/v7ZOdD579kRgIq",
+	"HmmCWK9TmRWF061bYSozHM8UfwZr70Nnt5tXtasKM3vMV0fOJ7DQl4Dyq+SQeLJ/UFjF+XpIYZfCYZRW",
+	"5ZqljHuQbBs78Tf00kLO3YX1sxU0Gxc0YOvQKi6zsXdauix/HLMFGjwr4C63FsvWYtkKkvVaLEsclfZY",
+	"yHVbd1sfdPqkXMN6B8QLIJhaYbRLJhAqgU4vBUN2vR7ZGw0hIeZN6DoZcRLyGf3fwou1rM9obT6s1s6n",
+	"HLkbokG3fqdWNP98zILrgsKrxQ2aCB7CRcETUG+lQzQrLQo8i5CkTGepwLL05RBUo2lDqik6ms2/YqZp",
+	"31e+GLlaQFfAZR6ECO36PmOHAvt0n8RcZJopQocaDH+F9eC9cFKU431ybAOJfz9/+6ZLsjTqWaUFw4mz",
+	"SHOoSmNUGrmSIWfKXhXmFoEZmDJKuXh9lvUKfJINaeZZ7Jc16+b6DvIp70HDLoth9SbvVOHXoMbUKP9X",
+	"cjRihjbbixVoeAVfKGZ4rOIOhS+XtxosjMFqhoMdbZPt8KxlC6uKRAuktIpUdOvcIBhfyZERRWgAVHFG",
+	"jWAo1K4nIL+YRgsZKd1xI2KazfrpHe2Z1zZN4g7qo8GydRJ5TJU5XTCwJVwuhZAkkmLEUjye9L8/Wr4f",
+	"YvKd9eXcjKq//sRGgHiHPVrWkg1EZvNFGo1My1EE/EkKUgUcCQIVO6DBiGomAs5UEY2C+UyQwpDbw2Oq",
+	"xlyMUDMajghZxM0xFQsgnaUyZnrMMgVaeUo0iyIyRNtC8ZHocZtZkSnmTrSYR3V8dkqo0SJdLPLGphDw",
+	"b0xZ0LPBYZH6Y6Nk9ZjFxMyDRFxpc+i2TfKUyIkxnmeSbo5fvHg36JLHT/7W3+/v9x8fHuzvPzarYuvx",
+	"7bq75lLyDXrZtMwLPME9SmJsJKH94jFts3765NL6A6Al+xmkPiQUBA4GCB/sH9QlAs2E/dp8pJb5DasE",
+	"S9seEKuUeRtNTJPG8JIK0iEJRsD7MmJdYceWJWuijollA7eS3PylC1K21lYRTh3QNJ0Crj8apH7xH7PC",
+	"mNgEi3h5ednzchwbUDvzuLVunjeVMhrF//GhY8dmkxHnrHltePtmVsxtp2Mx4KhZut8Rsn5pd/uzEq6c",
+	"FFeVcB7FxDm1zgaC2zSivptqU46LOWEcn50am/22qnOJwqL1ujPPVqqYEBd+KhPcB9jhNk97SjEjZcG0",
+	"/+v49avlpu0avpdp2+HOTtsHwFpbwP9cb21NoGlzwJJ/l9Tkhu0akVjKODwqh2opTaeL75g37qzdcNxl",
+	"Uzfb0Mtt6OWPFXqZ28Kbjov/XuQYsvxWkG0F2VaQfY+CrM6/737bSwtspHpX/2vKI5RrmIKSH+qtp4x4",
+	"NwkoobBiMro4irt668cvp8BAMI4L3sFQnVLr5WCeBpd7FTZ2g873aleb8L/P9nH3/vIFzkR33ObKorQs",
+	"EwZe5zffurFXdWPXB8fM8yh6rO+ifWsZ/9xFzJUvy4u76xz2CfsEd+GOy8J7pPLK6UuEyOzWJ4gsHypT",
+	"A918J2JhAwEztT08OJGQEwl3eTi3FAnbC7E7liQLo2MWi5aU0XC6GBbjyf6+i4PhKgfBJgG18E9Ep3Q4",
+	"5AHgXed4GLnT3NXtVXwkuBgh6hdNGTH7ycLdLvlp/ymehiZcMZtVa34kVzQyXaXQl6bXANhkZJIcklQi",
+	"7EetA/4dzuy+YDeg+76305vv8o3UEIsxPSIDKJWvBkTRqQUjxyufqmfQDJMvQAJxOFxzw6ZyGzbiN/ml",
+	"mUKNU0b/2gEkuS65fH3StVEkeCmA8GG7XUPRxlYBOMg+GdjD1SeqB7kViu0/ciEkgeY3XE/rzsKvuNLn",
+	"bga3pIZW0LXHX5zNP1saZN5F7xKXuPd9BnygRyqz1RUPSbHxMwcq99veVx5+K8cEVJDLRViiuhm3jAM6",
+	"OJyNpIKCcVB81Qex82ERAUUhAdMJ0m2PBXqFLGirba0LEQ8ixIwCglm0mbgWUK0QdPjB/kEd/b+AWZ3n",
+	"ZY/bRe7NBB/cOXHiyBZ980bqX2Umwh+Snk9E6ODyW1F1t0mJr5eifmO6kZzW6XDLxehcsbklzLsnzPOx",
+	"nCxJmZV45pnymE60hhb+9LeTC5KL6ALetAyUyMNlUBJnwphBCyDE8XKBs86u5dqPyeJ5LEYTqnKfnDMb",
+	"/4CfXNHgGu4aSjCth2Qu1HL15RaQyzNn9AKAx80LYmVlipk2mcgUCy36p0uGe6ScLuthUxEfMs3jWvSa",
+	"cz4Sp2JjVw/Y/MauHKrNtzi8P75zyQcZcclMdEyF9lrWRWzmovqgmO31xl8+N4ePxArxuIX9bSRvljRL",
+	"XiwmbWQvuA1zX2YujWyEIGJCQ4+RDGjE8lhItRBloQnSzFB7ktiEAw/fbAYZTI3lBAHBZJ+8kVXeZOEh",
+	"eD3MQgn2WbdHK6uiipXToW3vVHkgYt3SSqFjiIc4d66IMGcWO79u7pKpRSnDVcmdShb6WtsiRI+fkGBM",
+	"UxpoSJn2Lr6lGPI0BpkHMOpMEMWE7pI4A+x4HYwJ130IujK6xs/sMNK6SZG8TzaqSN4nG1UkfvN3rEjm",
+	"3Vk7egO0c4WGDGxMymwcrXWubZMqfyzBjXLVu6Wtk843j/f6ExZFPTgQ7v05uVbVCNBZkgLyuWRX5CWb",
+	"kvMCpBn8vbawBR8JqiGKPQ8etwEyUV5B4hAlLMKye07jXPiaswfXhlIjGhhxpqTzpsRcaBaSP43EucKC",
+	"EjT3FNscTUSH6JMTKIQDcqrskqEp9styj7oaU6MX/vH6+LmNu50VVr8x/fvlS7XJU/Hvly/PWWP8J0bi",
+	"635r8gJX7GoUBp82E9kZZAjgzhfad1peZ4/whGmuoD3IQNij2aJsXXiDRHJU9hp3wfYYMaO0KDFnlENQ",
+	"Z2U8UfPGI0UGRjEPXMiXkukgP/ggIKihvnqQTjPKV1zpYzOMkxuzRJ0FZ12AS2HwqmUJQ+dihKob/Nvo",
+	"CM/PvJV8XRpomRrBflpO/81x7rMMzsU16b/NIwkNR+UW1vHZqQsPkWmpqs4usrQxJ2g8f4hw+rDVnOpz",
+	"i1sU1po3ZnqF6RpYYyJtGow2GkKve8HcMpjNk4LsWNx6MnBuKVc7aXfOItlKrHWL8/i2iwNAOphq613a",
+	"6abRKC4CVr88c8vPzhuDFb9tugd/xBq6/4eckJiKfAha2ixnsyCxVI0DiHjMdWkA9nTROfzJ7AT9zOMs",
+	"LogW//W4W1OfoU5OWRlj9WFJAjWNCGXRLZjn4ya9s0YmFFIPqkbWKKW3gqEclkO7I0uYk6aLVTwI5rvV",
+	"nAjmyxXMUfPZys5b8/GKNp6d6BwXrl8w7Y+PhjT9mmW192eoUZnTZblhCNVlK/oZCjU16mfTHIrm3DEq",
+	"0xDkEZuSCUsZseVJIQhJmNMnD3dndXeXyATzYqB+cDQlGhSnVZ8OS1YKTSGZERLgoJIaGZtTLbUFdWUK",
+	"z4xxtyOk3iUhBzs+nKPZ38MU2+h0nGjDmEAG4rDMXoItGVDFelzkldSiaZMoWIxXu4qmyAeMq5TXMG8a",
+	"RWprha9VXbktsKPZMWdiiKeHfWYCfwQUtR2o5NioT11LdRl9efH5ORoDB/AQFEY+JPCYONsQxqauedI0",
+	"IjkcYtRczZD8ET3ed//zBrZfM7CNKxDDXG1UR3kd0Hk1Li0SgFZH0Va7PHDtkllxWlUr3SV8wB4iMxWh",
+	"rxy6nsu5T94LKGM1ljxgCmPHSu5jyH7PEudGVpgCTgaaxYlMaZqHcA6K2FVwZAZjCUK+HHrnnA2iiAsZ",
+	"8TwpPr9APMqjamnhOh2gR0O5HCHreEZJBCgn9rSBbl8jGxt0Fi4Y+P025DIt93Jfrs3qKJqBYlwFZIhz",
+	"RXvjOxMT+89afvZcimHEA31r4dLOmYpzrPenfnfiyXlFgVZaGb57XzNwKswNHsPwK698jHOy8LS+wCnG",
+	"4CsXQI9uGAeigcFiykWLucAze4vlfGFeQVQb8+POXrUiA4eYi4w24WGOn3DW3x0/HbT8bPkgnh9FWSNN",
+	"NHNDtx4PAXr5Db1tnbuwHucJ/C1V/mhU+RskPDSS5Nwz+kUhDXnYEE+WOSdxczTMIqfxx24TbMZzW3sM",
+	"gZxYFEIRdY0RBoxaSxGzIFSfHLviOJDoEDEIznJFT73ABwzcas62sipiNpncoTrxFCITnA5CHB7zubFu",
+	"sdx2vd7AfOxNm5pFL/eV+d1G1hCqXBL4Vuxsjcuq4EIiXsm43LN+LQTkeRgCrvao/gLH6VdKFGGzdDLG",
+	"bKNsMuKv5BkkARWAioWxVHkYFk9JwlJljv81V/hYqrrJvWsH/CBsFSM/Cm/0VoD8YNY07uxq/I8+8AfI",
+	"/jUsdSIeFEfZ64MtQ/1oDIV0tho/RTK4nuex+VWmeaztsIzBTqjWLE40emoCGTIyyrDaEQTSsZDQEeXC",
+	"piEarvPUodFdKo+Y3vEjpc3v5u3drp8xG0QcDgiuZhKcFPjQjs3MQ+FdakBBzRG4kDeDUGQAc++bhj+Z",
+	"Nz8FEaPpoE+em/+C78j6o8bSFSgw77GQqCwIMOLXTNKeWoTUYy5GTV5n0yjc5pjFbetFMv2BV9Z8vWXT",
+	"H49NgSwsobkLFy5g3x/uAX6e7CijYz5gY/zclkj3Lqi63uUShLwKe+eUeyEgCGPunZPFrWtEdaneoFkE",
+	"PAflvM57tAZJdI7Ox01j39mu7hn5aXYY86/BfMgXFye8FbhbT8UMpowVXXXpWy0sLB8wpKnQAgzrHbuR",
+	"13BcaEboqLEdmoVQFa5gS9o/kMkfzvqRFt9PVUMSS+A0mCpQThwAJZjjIqBhPGWaJFk6YmEFnGZ+3OC6",
+	"YGdaqADoqCmUyjNGKlgzW/74wYJ3q/v8fZrZBTSP/et0OYSeI8PANmsHs49oBMhYlrHteZcKwsymNbDx",
+	"jHa6NXrOlt1+KHVkqKudMnoIHNedQ6nzus5ZcHP8brMB5yX65SlpnkNNTgTcituovipwHOKi3NAoY7as",
+	"CmbAj+VELNDcFy49cbN6G7ppobWLyW8FyY+tt4ud/j41N4597yv8d4HWRv2qCjikI5KaR05xO50ND1fQ",
+	"2hcW93TJWrW2uy2n/WichpRh6KfIb/5O1XY+gXmdWx5cC7PjNVCv5P+uT9jwotxyd6OrQOAFaDxS7vqJ",
+	"CTJwCbFerRXDiXw01hjbbBe6VDAFbOujHA+ippOmCimXMcNxbthNPNPPPfmJL2O2STDwy5itIP4uY7aS",
+	"8LuM2fJZVJcxW9W/C+O8BXj4ZcxWRX+5jNlqshPXtrHAeF55pIIbXoZBydFWquWRPFk5iVnhDB7KdCR1",
+	"CyFRVCixCDSPHBAVJT6IFF6xD2VKBjXt9+yrg6XqlJRQj2pFw6/QzeZFQ7mfBysablU6ZFY0bLl1OW61",
+	"5ULq2aJ8ddqSLx3fLFVIxKHWQdeQcstczX+lQf/amgMOOsdVACIX7quiOkiXsM8JTy1oXyWlCSBLKBmy",
+	"CZmkUoyITqG+/7IFRWY47Lmd9h0xtO1uq/K3Kv/ehcjCSiEz4qVJlowZjfR4ccWQwYfO25cfOgMyGfPI",
+	"GhuInIfBB+mNYXbLiDXc+w/o5/mYBde/sY3W4n/7clHYBIw2gFiZLLkduNq3suvnhhW1N2xhDCg3vluD",
+	"jIYgv7M36d5K/cO8UL9US8yq+VUbhI+WVn/+bIos9ysZThdNzlKXqyzT7As+trGUjLm0grwaTV6hnpKY",
+	"xVdQ+e5oxqiFLy3yaf5tQzmqV9xsoBvSpus1uZ7mOYTzBbplqabH7YsPLS+u4ctj1P9qfcWe7qfaku9w",
+	"gjcWlx/JN8kDx4f6RTQwplK1FFPPmkqqDQ5GQbMowbGs0meipkqz2GYK7rw1h6kuAQdZl7xgNywy5N0l",
+	"5ydvu+TMVrBNu+S5FDrlV5mW6a6FTb4uj9t0AM31CRbMpY4DYRkOZxjMCgm8lPEJtpbFcGKO9DdZ8q3c",
+	"0z3hVpQYfZHeyXd6FeSKH4btb1/j7aELjgKQlxd80Cgiqqpy76v781/vT1/MvXEBPlY2lLdEYVD1IRco",
+	"IEW68CdqUvWIANJuUcqtlGzXNVZeMC5VMsqxKer5HgEGSnx/j7UQfU5bGtPiQXFam3ug0udL3wd9r+rZ",
+	"QVq047LGWkpTZ1zGdArl9koq/4hoSaiYSsEIixSgVIfShhGCz5HsHOwf7DZwxW9M3xlLLKuFtgzxgzHE",
+	"O0O8rdmhchdaV43JU0PL1GVaiGKbZLpRlxl9BGausgxpBlNiyQZWw5T8uzA8yz3dZ5HwtiyPqxhuWX9r",
+	"szYLD4F1aNZhs+6BwTk3/m/mjFtcTiot7cMjyBrz9HNkj+RxCwfPOxjDplnQ9DLPwWMBd7b89mO6hiyS",
+	"0/A70LuLeLYK/r2AvRyQ9qbPeYb35zGYPdBuWexHZTG7wRUm83E3LZD5AzV266uQ1lq7NAydO3bnakoG",
+	"gBOPNULNQzO2QZewzzTQgJzPdt21HyDH2Tt0NxUAyB/xG+8ChdrSwQALTwCwnQp0B8MARimF3HH7CFtN",
+	"HXKde/5IHRWhAvimdRJfMRKyWEIJgIP9Z7t94u4Pn+w/LoIOHNwoDUMWdsmT/f38N7udDqeiQc+fs5Ic",
+	"2qS1f840CqH7NPTdCOab+bjJj5S/guj3WrvLu92A3D4LOclp8C8pqNsgPpe+Xhr5+a97cjkuhCb46sry",
+	"L8iDI1soilYm0oLDzeWYot6CUZPzFy8fKTIYlQWWGsB1nDq0d95WPIMwH5j2B/l5CI488EwNyE4uyccy",
+	"CqGsGDJ7Yhgtn7eShGvIVgS/pdDpdLfFiQlAOe/k1LQ167ZmXSuzTn3PhylMo2p7izfj+YylZ7odYQGd",
+	"krXmXrHPilrGtYYZvu0Ms3pp8A7emTGt7vEmrzAhSCTFCEJJt4bEPRgSD9+BWeIXxN178F6Z7temNLPN",
+	"CKxIjrhoDhR/mwDUbh6VXRStwVClEAMEujNBQjtPDshYZqnatZXiUzZMmRq7n5/tk5BOVZekLAPs1MPS",
+	"TSrU82W7RW4YOKO5mldcDcXdTKF6jEqnikxYFPXJcYGKOAejLAeIHLw5ufx0dnx+fvn23YtP707+1/vT",
+	"dycvBsaMjCKGh+AQygfLVPcibgSqKxE6AFpjFPPjbHp3TRT7K9iDjUWtQ/P3F6Vuu59zMLQhJjavQLBJ",
+	"nslQLPM2cv0HjVx/JUc5ZCotWH1HpmU+dnJkUS6MTz69gtAXZsKU2D/PGgY5MbKpZQtlQZdkiosRXlu5",
+	"h4+KmsGDbkmAOiBzI2AjOepxAQKwVka8YRM/kQwmtTGJUdPZQ5Yfs8CHR97aot63C7wVIz+oGEG38hwF",
+	"0iQvEjq/AH1D9QHrWld8JFhoOBf9TWOqIRBcaR5FrpgB2RGMg5sds+JCImSKuFG7M5g2DqkC4VAVi25m",
+	"wW0QhPqIMBqMiS3VHkJ1Xa2MTWaEDM7kCp/j+VrTkGpq7KwJzQOOQfLOihxzLD87vtio5+fMLu0xrOxC",
+	"rByMV3+kiLGyGval35pTIV2lyqsrp/20JGHXafOZZiGSjPZXon4RanOLGhK1OdSSh6O0tV7RQB/KlOCL",
+	"NocTM4QUkniOdE6LVAJXvtWjYZDGY8zDmcEaPiKvqA7G12xqy9lZBHJylWkg5DFV4z451WbDh2j80yQp",
+	"CDqv82kL35IdKRiZMpqSTES2OvOQjzLDcXDNNeGK7UJCw8Dmpx7rAbliUwlBzwgOAxVFugW7pZoJFhLF",
+	"IyZ0NO2T982N+/VJScoU02DWQkHTmAuudEq1WVmmtTMUCvhmr5RK7cb6ObFHhHr1o/I+3QFqlqExBv3s",
+	"+GJDZkPe/j1ZCl7/800FY+gV8AcoMdubBcDBKxgGteLmoLXMWN44gM9WNQ/saG9x/3NHQvIkYjdGi80p",
+	"91nLSs0ZignVe195CzhKOp9JK5aBTZYAL0cuPYUksUxZnzggWfOrQ8WSCcgdUHZSkExoHmEKJIMyEdcI",
+	"oY739zuDs7fnF8RMwLQuMz2wl0c0ig6JYb4ByhdjVez2ybEdLYhzC7zlq5YuYmo4Hys4Ubokl+AsJAf7",
+	"B8BBTmw3XtBjXL6TPPeW5JtrpCUBO9fM8Qctv/S9vA/bLHFImZbwVzJOFuFw8RxjqrbVLlREyVkgoRrv",
+	"Swe/nXhPIPSF6wY0LT4fSGse8b1/f/rC86nm98HLhPoETl7B9S2wJQTfKDIZU+0vsHM8P1LlgFn7+s4A",
+	"n76TEfimB7t1V0VXVFlULYzAKeJ75uZxvsML8w3ncJpe7jN/E/tfEEJvtum7z9vcRrE89JxRP/6dwA3M",
+	"MgH5IBn2vqZWFsy1as59YeLH70G6JNk52H+6e1QSUPmVfVrxjoxlFNY30XjTjFZCLl/u8YbZcfZfOU90",
+	"e628KMvU58tWeab12aB3QvBt9dk2uOqHzABdSzy8UyGbT/ws6SGs8kvDHpiwoIPm5ntu2kAternP8O82",
+	"DG2rlf91GXtrnW48O1Sm+T1Te41oTVPFR4KLPSqkmMYym3NgzrGR7JU812MipDl5hUxoTqMiWTRvDUaB",
+	"1+3W3aYJF0U8EdzSRVSz1BioeUVELSFUaZRFNM2hZNGRZsZsvtwLGfbCv7BBn7zIq5jjtUBxM2GrEytv",
+	"UBAFioMA0DSuiIRZ0ugII5cSPc1/KtBYqwLvnI/EqTjOl24zAq/SiyfwNingLM1ZtmqSbuU1LQoi3dKv",
+	"96zld0uLis2541vd10MLq97Yr92zWMBWappqL7ywgLwt72+zu95KEQgVaoVez2xRZa/mswjB2e7qqeYI",
+	"tPbOMmQ3PGB9cmzham1YEkQj4RM/bLAAp0ZPedcC3haPYxAqcghO9SbePjGdbBiiuqanezJqakfSbN6c",
+	"w90K4eLILwrmrlpf/3rshWdCHqGhsECKkAxpoCWmGgaa37D7ugbYioyVRYaNqXGA9uVg38YYwXqxIXWC",
+	"omMRlD0lin/uhXzENWJde2EQUJ8C3OeuQoUdDAQ9pDIbWeuh2uneDUv5cDowosUIHmg4ZRaIDRF1sWwG",
+	"kYL1yaVLl3UdjCnkQTg7xRk7vSxBy4KJbgkTv3BXN5W3REZ8e3EGvLhRueM6uSeRs/jCELbDrKOAKIEJ",
+	"nW7DBP4iQsZi8kvBeprHLC9sXwHOXiBULH+3z65oD8KvpS8IjABpQuDvtofgnxUH/4QJ3INQwI7vyxpZ",
+	"eALJDZCt/fB92w+On3JOb8Xhzr4wB/629kPExTXZAV4cyxStiN2WZsQGVH83T6yFsAhh/RCqySQ486a8",
+	"eTEw09uDNRKcZgArdGss/IWNBUcJhtFbSBDdLDJOPttYOkLJDY142CWZcKkD9UGHheMk94M18PHGAoDz",
+	"9h+s1vYrd9voylwIwjJutfl3rs2XjPW1obLNnHhpwbT83OVuHkebExPX5IpFUoxMj2SHuvhyV98WkplD",
+	"Qid0ajODBI1tlRLbxm6fXFbjddGZARKgEu3oZQpU6mWVw45tozb9qGbkNTU1668nDsngf8Lq7cH/9/5U",
+	"A6KgOWGOJTbJ7oqmjAzMGN5memd3UC+F3mZ6gzLobabv6KZivnVgzwgy039NsfLggpa7X2fjlmnJedxY",
+	"gW6+CMmS9vcP9iozB72jArR79erQqk1FwIXAjfBAw98c6PPzQgwpWJhZUIZmyM0APDlgK0jkmOWEWrks",
+	"xRShV4rZ00Q+QkRJwPJhFojHHUJszmJ+OLGDD8x44FbWHj6UkX/dmc6iCZ3O9GkPZHBcKg5GiPoijggl",
+	"moJstUPQpu8crcG7dyE7tgaULRkqI0gcM83vAiCWLkqKYq6XZlGk8pKiNktymDJWL8XeJ3d1R1Pp6UHb",
+	"V+Xyq0eec8sSeRMp3lJIrnbo2d733q25VhTCKcVWrHyNg/Zdo7R959ttGEumuBhFrJcpdojp01YEBDRN",
+	"OXNXwMakcQIpSZkRUHlmLFdEJQwKn9IrSAQ3b1+lcpJngKc0MCeKwm50oglbMHPmwoHGkBG8nrCUy5DQ",
+	"KCIpCxi/YcVnKgP7TKZ9coajAS8ujsMZm/aWmWrXlJF61uWDabpDlLK5ETgZy4gVmuLYyOmoUmCdo2Q/",
+	"tpYFsu2Y0RDFqjGg07oIFbv0F9YA34Ro9Lu4X5k4p8wCm7CwsDG4CKIsdJm/YKFvj5zfmQxz3pkZTCsv",
+	"eKXV6RN+7tk25gkxtOmwK9s0pC6HTrC5kswVy7VybMUSXmDO4WnViKiBQ9yxRdbLU+I+Gld4SIKIm8WC",
+	"hH2LdcO1TU3lOi/6jBEWKbuR13WyAcBDgGlx6hvDsfF7uT8Am/Iomg+Mv3q6aotT84Pi1LwpxEOFh9GD",
+	"UuK/JswaJzkMf81xIzc4e0pdHM4+Kl8W2/tjSULpN/aoUiHQnJtSOEblqB5BHmsX98kxhMO8+/U5+dv+",
+	"/jPAC8zEtZATAVFbzlOGIsOOo+5YN0+awHJsWpiYTh5syXdct0ra/m1kyf2x9z3yKG7yjH53cCGWA+Yy",
+	"58LQj5oy6u6Gt8b8vpLhFD1UkcJzgTlzzLHNu4iVmaYMKkOgV9i/RjKT8XzWFHEm8rNAnQu4KTxkkza+",
+	"18ManbrsM42TiHUOO29fdmYTk+bDR4A/fmu2fydm+xL+YIgNrwLZLjDf59c0m4GMqxS0B51ZqsWtCpQG",
+	"mSI8BNmpDOnQtFQtcN9FAeKK+5qWys3s9gmwkaHfbBZSbk41gAuH27HZnLaF+G95KWKuxzLT1heN09lW",
+	"y3+YwP5N0C+t6+Ifl4rR53BFFRZxlq2M2CNV8FcJV8XDO6KBVugTozoHVsCm3afmSG0xqj1Au0cK6Q1c",
+	"X3WQdggip7RM0etGLYrdcUkSlCvo2xNfDskEo4N018mYG1bWNnZLOgGBiWWhQzav4MJYn6omEaMWMNAN",
+	"3sz1EK+LQOoUrdpiAN28XJMxDiaE6y4JXYYbZPsBJkK3aLWECQUzVjqlYH3aINV8XFAYOQeyonAvJMAb",
+	"Zu+tioIFHsbNLFyOBddkzAJdQkI+10si8+V4RXYRdhYA9fE0b2DXHlRUsQwKoblyNJg5GDqbtJeq3dwn",
+	"ig4OI7TjaAHO1S0K1COX7SB4JLCZIdrdLUDBNhO5ASen0Wxryj9Gtt37Cv9dCI6DsB8ew4Osr4TV4038",
+	"XICbgvnvEeEmF9y5i3bLVj8Y7gd6MNozxQKYmrsh2/aqYkuxPyRSTbWIjDvq5SbB7m1hbHJpv/5SOhAo",
+	"1lQu+TemN109C9qfUzXrkSJJKofmSAHxFX5w1g+Nm34xExfb7NWpInw0e3B/4zfWHijaLqMWLIprKY47",
+	"RdXwHHykgFKHphAi3cf3p5rWYe3mI99gHVzTtNfTg03OqakV5zbo3rJzvsOIswfO3VkKqJgV3qvH8lnA",
+	"+Ji2i/Edi1P6bFAs3rs05PfJvLiQlQFHpTQ+l+hj3T3OQQWNyTRPQc8UC1EYBFmaQrisSw60oa30yrpE",
+	"iWX49mG51ZDa2mha8OwMU4Y3T82xtX7Js5F1nmDyYw1u23OYvZEmm0wpzNvH7h4w3oBHTt99PuE2tPZB",
+	"lkU4VtdGKBVVsCuW0SPl5EArUamYCHt+SHevZTo0XqyXgsEbJagfLjyGYo2F8BNSkynTeZ7EEZFRyNLZ",
+	"lsErnzhfTZ8cFwEo8wUflDgAfqzJA2Ai/KfX052IsdpOH6xUs0tRxrO7jSTbiojbJSrn9N6b5T6oK7aA",
+	"8RcnOUFNxUpB1TxEtSRtIKbF/ZSDHxQnpB7e1GgeXDPdJ3+fkpANaRbpPH76kbIVUJQrocJEeFQuRGF4",
+	"3F0gKk2nap4lsuF8Hr+LB8uzfjVF1BTbCklbO2I2Xia3IRZn6pRExx6w9SIjoREQxQdToXPgVCA9EjP9",
+	"pliVkemKXMJDlVX13NP+Lg0QqiDpGeiVwiSBXEKuScpu4HBlyyEd2Y6c+ovptTnmgW2CQq3GKKm1LzxA",
+	"RKY3bWCUOvuebIoji+VTPjMRPiyh4GBW4tb+uFeglIpyn4+XUsTR1kbZvVfuThZMBLQe/BTiHce1vrHT",
+	"rfhfuiXwFsPz5VCR3W4OIp27PVwt/JCnLNAQRDtw/7qQrvpa6uWo2ZJUepqwgYvd/XfG0qnnqrHTKEqn",
+	"YDFK9Otg43mq4oCZzbGtwt8virXJa8/P+oGwRDKcAm1WN4oiyOYmOyAwqUZuUmYkLLWhUjJh+WEqYUXt",
+	"t92uHwoFMUAxjSKSUABgNUe2q0xrKaB8f3GRjsmNmiUOv+Ps7flFY5gxLE2nRbEwu4iQUVFJKe8S1h/1",
+	"yYAVIHOH//2//88grwkGG+JdF7lOW90VPX7yy6LLoq4ZcJKyANUqNjY7hWsusOKZtXxPMc/yyCcSrhWL",
+	"hkTRqa0RhsFnQ5k2zsYMpm1RM1xvlDs47BIyCoauSgABwRh1mwELiagTmobqyCWbERpFclKt3No0yoKL",
+	"5q77UKYx1Z3DTpbyTtffhif7B7/UlptYoLI0+6z3xjqOyrqqVXh4yXkHdL9T+HSRZdxi2FdZiOFMT/ef",
+	"zMq1v9PgOgd5LDSph9qWJ/Xg4Qn4vyxVOt0OJgPAdF9JbKI+UrkkupxwnC/C4Ow2Xwb1l9nAmWW+jZL+",
+	"jrXkr9IwS1mNLVHR+dJIAl1HkY+Uk8IA3HNYEcHUiA7TtUtPRnmJjn+ZxsT01yen2qKMVizkBhqvOWrj",
+	"Txe+ZF1syn7uTSaTnhlHL0sjJoy9Hy5RHdjv9FeZxm2M2i1nboAzt+bzyuAZ1naqWLhg5kCMeJXhF1nV",
+	"ewB22pw/Cskqflc0UtJDyihO3oV7D1AugMu68DBhMomcEeiblGDZ5nLGGp8yNW9CwSd8GQoeooPPlWHI",
+	"obmh1vnEiTtoBR75QEg+P+ZvTWQWhWRMbxhJMm1YE9JmLJ/NA1MuApStcLwttDIKpOcIOrvBBLq8mwcN",
+	"HuQMW7zwPiKlW2Z135jL2xvNu5V3722qqydmqsf7uRJOWZ3aFI/3T/vKLcmehiHHBNmz1PShuWlnSCPF",
+	"up3Ee/S14w2qivERMaoYsS+gw5OrIpf+KuMR2FJF6up+/3F/v7PwvOkx+R/5AD7mL8qrP1nQmHJn3z+y",
+	"mYJQnqp/K9Io7fA//ekykmZCGBmKx8OmvZ3vEHJ51TloHJCMn9zsZXOzzzoHQ8KnV1PydJ/EXGSa+Ylf",
+	"ZGQ0izXiBqWM60Gecg3olxJiZQboQycfsv39pwE0AX+yQUN2AMrpjUdYO1z9lqXyo6JEzuZDpteXGtlK",
+	"6tmI89Wk3n0mvGCacg05Q0k+ozMrIa4QKG3YBzoyvFXnOTsupI3S1GiSwtqxt66K7Axieg2cOoB4riyN",
+	"OoedsdbJ4d7e4yd/6+/39/uPDw/29/c7Zth2CHUHG5AOAF5AQk4jFmiSiZClUCtn0Ce/chbhnFSX5Bxj",
+	"kXOBe+FgZfSCO7lim48USbKriKsxC41RrFMaaKJkDYKtacZhGo2YMH2wEC1q11TegLHwSCby+9DcX4XS",
+	"adZFZiZ5ya95bBQyOTHEkqRcMWIYhAntbt5rZn9IHCwTDDH3Rkdy1HNoxzzs+kgyJawK1a38G/23ofTg",
+	"nLqQ/ZM7xP1uYiroiMUAcgfEjenig68x5hV1IXQwU98G3jJMYtawCEDP5Z22RnsqpT50s7qaeqXV8rHs",
+	"/H7+9k2XZGnUs6d+I2LjLNI8oakG18SutfctKl6JMWDiznwvZLs11MGUp0qb9e5W7gjMsGSmy8OB+4A+",
+	"cWoGl8UMq0vyxQmppt8GhIkbFskEjX+7SMiK9cuksisvLdUums1uIMdnpz6B4LSK985fvMRgckAGuqLm",
+	"bEUzLe1pEOAOXU6t6uZ/9lQgE1sjVnVdPfcxT5CkZJS/UUrkvuX8i5yN+oU4LvPHv1gqYf4lorHVLoqr",
+	"G48EBBn8Z88K0B66R7rlkJA8WgR4HWEZLG12y5UBK5G6xdVRKXqmjkZQgLGCfw6ePCGDrx86Q/PDh84h",
+	"+eNDxy7ah87Hb4OuDWWxn5hX4U/zqvdmievol5pFdILcxr54Kc1mrGVS2oNfrcRRXZvpnK9PTlRecjbN",
+	"Qq4Ne/TJc1hQ5UAy7T15zAVRLEiZdjX5Smk9AU3TqfMy4ttQpLgsa1DEdHE1cuoqT958WzP/t05bQDRQ",
+	"IrnQ6tCYaRGAjYbgYODCjChJ5RVTXecxRVGPNyuGTTRLsVAgCWWQGYlY7PdZKmOmxyxTJGY65YFP6DJR",
+	"nW8fv/3fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

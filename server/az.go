@@ -165,18 +165,23 @@ func (s *Server) AzVerifyEmail(ctx context.Context, req gen.AzVerifyEmailRequest
 	if raw == "" {
 		return nil, &Error{Code: CodeInvalidTicket, Err: errors.New("no token")}
 	}
-	ticket := azTicket(raw, store.TicketEmailVerify)
+	// The link of an address change made in conceal mode carries its own kind; any other token is
+	// a verification's, with or without its prefix.
+	ticket := secret(raw)
+	if kind, ok := ticketKindOf(ticket); !ok || kind != store.TicketEmailConfirmChange {
+		ticket = azTicket(raw, store.TicketEmailVerify)
+	}
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
-		t, err := tx.SpendTicket(ctx, hashSecret(ticket), store.TicketEmailVerify)
+		t, err := tx.SpendTicket(ctx, hashSecret(ticket), store.TicketEmailVerify, store.TicketEmailConfirmChange)
 		if err != nil {
 			return ticketError(err, CodeInvalidTicket)
 		}
 		if p.Email != nil && store.NormalizeEmail(*p.Email) != store.NormalizeEmail(t.Email) {
 			return &Error{Code: CodeInvalidTicket, Err: errors.New("the link's address is not the ticket's")}
 		}
-		if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
-			if errors.Is(err, store.ErrEmailChanged) {
-				return &Error{Code: CodeInvalidTicket, Err: err}
+		if err := s.applyTicketAddress(ctx, tx, t); err != nil {
+			if e := (*Error)(nil); errors.As(err, &e) && e.Code == CodeEmailInUse {
+				return &Error{Code: CodeInvalidTicket, Err: e} // taken meanwhile: the link is dead
 			}
 			return err
 		}
@@ -278,8 +283,10 @@ func azToken(header string) (string, bool) {
 }
 
 // azSignUp creates an account as the Nhost sign-up does (default roles and locale, closed
-// sign-up, new users disabled) and mails a verification link; it opens no session.
+// sign-up, new users disabled) and mails a verification link; it opens no session. The address
+// is stored stripped and lower-cased, as the generator's User model normalizes it.
 func (s *Server) azSignUp(ctx context.Context, email string, password secret) (*store.User, error) {
+	email = store.NormalizeEmail(email)
 	if s.cfg.DisableSignup {
 		return nil, &Error{Code: CodeSignupDisabled}
 	}
@@ -311,6 +318,12 @@ func (s *Server) azSignUp(ctx context.Context, email string, password secret) (*
 	})
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Field == "email" {
+		if s.cfg.ConcealErrors {
+			// The answer a free address gets: this user, who was never stored. The owner of
+			// the address is told instead.
+			return u, s.addressTaken(ctx, email, auditEvent{Action: auditSignUp, Failed: true,
+				Detail: store.JSONMap{"method": methodPassword, "reason": "email-in-use"}})
+		}
 		return nil, &Error{Code: CodeEmailInUse, Err: err}
 	}
 	return u, err
@@ -333,7 +346,10 @@ func (s *Server) azUpdatePassword(ctx context.Context, b *gen.AzPasswordUpdateRe
 }
 
 // azUpdateEmail checks the caller's current password and changes the address at once, leaving
-// it unverified: a verification link goes to the new address, a notice to the old one.
+// it unverified: a verification link goes to the new address, a notice to the old one. In
+// conceal mode an immediate change would tell the caller, in this answer or the next, whether
+// the address was taken; the change then waits for the link mailed to the new address, as
+// Nhost's does, and the answer is the caller as they stand, whatever the address.
 func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest) (*store.User, error) {
 	p := principalFrom(ctx)
 	if err := s.azCheckCurrent(ctx, p.User.ID, b.CurrentPassword, b.PasswordChallenge); err != nil {
@@ -343,9 +359,15 @@ func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest)
 	if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	email := string(b.Email)
-	if u.Email != nil && *u.Email == email {
-		return u, nil // nothing changes, as a Rails update with the same value
+	email := store.NormalizeEmail(b.Email) // stored stripped and lower-cased, as the generator does
+	if u.EmailLower != nil && *u.EmailLower == email {
+		return u, nil // the same address: nothing changes, as a Rails update with the same value
+	}
+	if s.cfg.ConcealErrors {
+		if err := s.requestEmailChange(ctx, p, email, nil, s.azVerifyLink(email)); err != nil {
+			return nil, err
+		}
+		return u, nil
 	}
 	err = s.inMailTx(ctx, func(tx *store.Store) error {
 		if err := tx.SetUnverifiedEmail(ctx, u.ID, email); err != nil {
@@ -357,7 +379,7 @@ func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest)
 		if err := s.mailTicketLink(ctx, tx, u, store.TicketEmailVerify, email, s.cfg.ClientURL, s.azVerifyLink(email)); err != nil {
 			return err
 		}
-		if u.Email == nil || store.NormalizeEmail(*u.Email) == store.NormalizeEmail(email) {
+		if u.Email == nil {
 			return nil
 		}
 		return s.queueMail(ctx, tx, mail.KindEmailChangeNotice, u.Locale,
@@ -373,18 +395,17 @@ func (s *Server) azUpdateEmail(ctx context.Context, b *gen.AzEmailUpdateRequest)
 	return s.store.UserByID(ctx, u.ID)
 }
 
-// azRequestPasswordReset mails a reset link to a verified address. Unknown, disabled and
-// unverified addresses are told so, as the generator does, unless the server conceals account
-// state: then every address gets the same answer and only verified ones get mail.
+// azRequestPasswordReset mails a reset link to a verified address. Every other address, unknown,
+// disabled or unverified, gets one answer, as the current generator (which looks up verified
+// users only) gives it, so the answer does not tell which addresses have accounts. When the server
+// conceals account state, that answer is the success one; only verified addresses get mail.
 func (s *Server) azRequestPasswordReset(ctx context.Context, email string) error {
 	u, err := s.store.UserByEmail(ctx, email)
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || u.Email == nil)):
-		return s.concealed(&Error{Code: codeAZUnknownEmail})
+	case errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || u.Email == nil || !u.EmailVerified)):
+		return s.concealed(&Error{Code: codeAZResetUnverified})
 	case err != nil:
 		return err
-	case !u.EmailVerified:
-		return s.concealed(&Error{Code: codeAZResetUnverified})
 	}
 	return s.inMailTx(ctx, func(tx *store.Store) error {
 		if err := s.record(ctx, tx, auditEvent{Action: auditPasswordResetRequest, User: u.ID}); err != nil {

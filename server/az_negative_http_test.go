@@ -258,7 +258,7 @@ func TestAZNegative(t *testing.T) {
 				azField{"email-invalid", "email", []string{"email", "nope"}},
 				azField{"unknown-field", "redirect", []string{"email", "{{email}}", "redirect", "https://evil.example"}},
 			), negRows(
-				zJSONEnc.with(azRow("unknown-address", http.StatusBadRequest, "", "Sorry, we didn't recognize that email address"), "email", "nobody@example.com"),
+				zJSONEnc.with(azRow("unknown-address", http.StatusBadRequest, "", "You can't reset your password until you verify your email"), "email", "nobody@example.com"),
 				zFormEnc.with(azRow("unverified-address", http.StatusBadRequest, "", "You can't reset your password until you verify your email"), "email", "{{email}}"),
 				withOpts(zJSONEnc.with(negCase{name: "conceal-unknown-address", wantStatus: http.StatusNoContent, wantNoWrites: true}, "email", "nobody@example.com"), concealErrors),
 				withOpts(zJSONEnc.with(negCase{name: "conceal-unverified-address", wantStatus: http.StatusNoContent, wantNoWrites: true}, "email", "{{email}}"), concealErrors),

@@ -13,9 +13,8 @@ import (
 const (
 	// codeAZWrongPassword: current_password is wrong (the published document answers 400).
 	codeAZWrongPassword Code = "az-wrong-password"
-	// codeAZUnknownEmail: a password reset for an address with no (enabled) account.
-	codeAZUnknownEmail Code = "az-unknown-email"
-	// codeAZResetUnverified: a password reset for an address that is not verified.
+	// codeAZResetUnverified: a password reset for an address that is not a verified account's
+	// (unknown, disabled or unverified: one answer, as the current generator gives).
 	codeAZResetUnverified Code = "az-reset-unverified"
 )
 
@@ -47,7 +46,6 @@ var azErrors = map[Code]statusMessage{
 	CodeSignupDisabled:         {http.StatusForbidden, "Sign up is disabled"},
 	CodeForbiddenAnonymous:     {http.StatusForbidden, "Anonymous users cannot do this"},
 	codeAZWrongPassword:        {http.StatusBadRequest, "The password you entered is incorrect"},
-	codeAZUnknownEmail:         {http.StatusBadRequest, "Sorry, we didn't recognize that email address"},
 	codeAZResetUnverified:      {http.StatusBadRequest, "You can't reset your password until you verify your email"},
 	CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, msgBreachCheckUnavailable},
 	CodeUnavailable:            {http.StatusServiceUnavailable, msgUnavailable},

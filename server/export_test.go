@@ -17,3 +17,6 @@ func HoldHashSlots(s *Server, perHash time.Duration) (release func()) {
 		}
 	}
 }
+
+// Conceals reports whether s runs in conceal mode, for test helpers whose flow depends on it.
+func Conceals(s *Server) bool { return s.cfg.ConcealErrors }

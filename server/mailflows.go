@@ -130,10 +130,12 @@ func (s *Server) applyReset(ctx context.Context, tx *store.Store, t *store.Ticke
 	return s.record(ctx, tx, auditEvent{Action: auditPasswordReset, User: t.UserID, Detail: detail})
 }
 
-// requestEmailChange mails a confirmation link to newEmail; the address changes when it is
-// used. The current address gets a notice, so a hijacked session cannot move an account away
-// silently.
-func (s *Server) requestEmailChange(ctx context.Context, p *principal, newEmail string, redirectTo *string) error {
+// requestEmailChange mails a confirmation link to newEmail (made by link; nil: Nhost's
+// /v1/verify link); the address changes when it is used. The current address gets a notice, so
+// a hijacked session cannot move an account away silently. A taken address is email-in-use,
+// except in conceal mode: then the caller gets the answer, and the current address the notice, a
+// free address gets, and the taken address's owner is told that someone tried instead.
+func (s *Server) requestEmailChange(ctx context.Context, p *principal, newEmail string, redirectTo *string, link func(secret) string) error {
 	if p.User.IsAnonymous {
 		return &Error{Code: CodeForbiddenAnonymous}
 	}
@@ -141,18 +143,30 @@ func (s *Server) requestEmailChange(ctx context.Context, p *principal, newEmail 
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UserByEmail(ctx, newEmail); err == nil {
+	owner, err := s.store.UserByEmail(ctx, newEmail)
+	switch {
+	case err == nil && !s.cfg.ConcealErrors:
 		return &Error{Code: CodeEmailInUse}
-	} else if !errors.Is(err, store.ErrNotFound) {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return err
 	}
 	u := p.User
 	return s.inMailTx(ctx, func(tx *store.Store) error {
-		if err := s.mailTicket(ctx, tx, u, store.TicketEmailConfirmChange, newEmail, target); err != nil {
-			return err
-		}
-		if err := s.record(ctx, tx, auditEvent{Action: auditEmailChangeRequest, User: u.ID, Session: p.SessionID}); err != nil {
-			return err
+		if owner != nil {
+			if err := s.record(ctx, tx, auditEvent{Action: auditEmailChangeRequest, User: u.ID, Session: p.SessionID,
+				Failed: true, Detail: store.JSONMap{"reason": "email-in-use"}}); err != nil {
+				return err
+			}
+			if err := s.queueAddressTaken(ctx, tx, owner); err != nil {
+				return err
+			}
+		} else {
+			if err := s.mailTicketLink(ctx, tx, u, store.TicketEmailConfirmChange, newEmail, target, link); err != nil {
+				return err
+			}
+			if err := s.record(ctx, tx, auditEvent{Action: auditEmailChangeRequest, User: u.ID, Session: p.SessionID}); err != nil {
+				return err
+			}
 		}
 		if u.Email == nil {
 			return nil
@@ -210,6 +224,35 @@ func (s *Server) mailSignIn(ctx context.Context, kind, email string, o profileOp
 		return s.mailSignIn(ctx, kind, email, o) // created meanwhile by a concurrent request: mail that account
 	}
 	return err
+}
+
+// addressTaken is conceal mode's answer to a sign-up whose address is taken, recorded as ev: the
+// caller gets the answer a free address gets (nothing to tell it apart), and the address's owner,
+// who may be the caller having forgotten the account, is told by mail that someone tried.
+func (s *Server) addressTaken(ctx context.Context, email string, ev auditEvent) error {
+	owner, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile: nobody to tell
+	}
+	if err != nil {
+		return err
+	}
+	return s.inMailTx(ctx, func(tx *store.Store) error {
+		if err := s.record(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.queueAddressTaken(ctx, tx, owner)
+	})
+}
+
+// queueAddressTaken queues, through st, the notice that someone tried to use owner's address for
+// a new account or another one. A disabled account gets no mail, as in every other mail flow.
+func (s *Server) queueAddressTaken(ctx context.Context, st *store.Store, owner *store.User) error {
+	if owner.Disabled || owner.Email == nil {
+		return nil
+	}
+	return s.queueMail(ctx, st, mail.KindAccountExists, owner.Locale,
+		mail.Data{DisplayName: owner.DisplayName, Email: *owner.Email}, s.now().Add(s.cfg.TicketTTL))
 }
 
 // concealed is nil in conceal mode, so a mail request about an account that cannot receive one

@@ -33,7 +33,7 @@ func (s *Server) ChangeUserEmail(ctx context.Context, req gen.ChangeUserEmailReq
 	if err != nil {
 		return nil, err
 	}
-	if err := s.requestEmailChange(ctx, p, string(req.Body.NewEmail), redirectOption(req.Body.Options)); err != nil {
+	if err := s.requestEmailChange(ctx, p, string(req.Body.NewEmail), redirectOption(req.Body.Options), nil); err != nil {
 		return nil, err
 	}
 	return gen.ChangeUserEmail200JSONResponse(gen.OKResponseOK), nil

@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // redirectRules decides where mailed links may send a browser (and its fresh refresh token).
@@ -51,9 +54,13 @@ func compileRedirects(clientURL string, allowed []string) (*redirectRules, error
 		if strings.Contains(host, "**") {
 			return nil, fmt.Errorf("allowed redirect URL %q: a host takes `*` (any run of host characters), not `**`", raw)
 		}
+		key, ok := hostKey(host)
+		if !ok {
+			return nil, fmt.Errorf("allowed redirect URL %q: the host is not a valid domain name (a `*` pattern must be plain ASCII)", raw)
+		}
 		rule := redirectRule{
 			scheme: strings.ToLower(u.Scheme),
-			host:   strings.ToLower(host),
+			host:   key,
 			port:   port,
 			path:   strings.TrimRight(u.Path, "/"),
 		}
@@ -104,7 +111,10 @@ func (r *redirectRules) allowed(raw string) bool {
 		}
 	}
 	host, port := splitHostPort(u)
-	host = strings.ToLower(host)
+	host, ok := hostKey(host)
+	if !ok {
+		return false
+	}
 	for _, rule := range r.rules {
 		if strings.ToLower(u.Scheme) != rule.scheme || port != rule.port || !hostMatches(rule.host, host) {
 			continue
@@ -115,6 +125,20 @@ func (r *redirectRules) allowed(raw string) bool {
 		}
 	}
 	return false
+}
+
+// hostKey is how hosts are compared: as a browser resolves them. A plain ASCII host has its letters
+// lower-cased; any other goes through IDNA (UTS #46) to its ASCII form, and ok is false when IDNA
+// refuses it. Unicode lower-casing would not do: it maps İ to i, so app.İbm.com, a domain of its
+// own (app.xn--ibm-8dc.com), would pass for app.ibm.com.
+func hostKey(host string) (key string, ok bool) {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			a, err := idna.Lookup.ToASCII(host)
+			return a, err == nil
+		}
+	}
+	return strings.ToLower(host), true // all ASCII: its letters lower-cased, as DNS compares them
 }
 
 // splitHostPort returns the host and the port, the scheme's default port when none is given.

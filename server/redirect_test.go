@@ -185,3 +185,31 @@ func TestWildMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectLookAlikeHosts: a target's host is compared as a browser resolves it, through IDNA
+// to its ASCII form. Unicode lower-casing maps İ to i, so https://app.İbm.com, a domain of its own
+// (app.xn--ibm-8dc.com), passed for the allowed https://app.ibm.com and the mailed link's
+// redirect carried a fresh refresh token there.
+func TestRedirectLookAlikeHosts(t *testing.T) {
+	r, err := compileRedirects("https://app.ibm.com", []string{"https://*.preview.ibm.com", "https://bücher.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]bool{
+		"https://app.İbm.com/x":             false,
+		"https://app.%C4%B0bm.com/x":        false, // the same, percent-encoded
+		"https://pr-1.preview.İbm.com/x":    false,
+		"https://app.i\u0307bm.com/x":       false, // what IDNA makes of İ: still app.xn--ibm-8dc.com
+		"https://app.\u212Abm.com/x":        false, // the Kelvin sign: app.kbm.com, not listed
+		"https://APP.IBM.COM/x":             true,
+		"https://ａｐｐ.ibm.com/x":             true, // full-width letters: a browser goes to app.ibm.com
+		"https://bücher.example/":           true,
+		"https://BÜCHER.example/":           true,
+		"https://xn--bcher-kva.example/":    true,
+		"https://b\u00fccher.example.evil/": false,
+	} {
+		if got := r.allowed(target); got != want {
+			t.Errorf("allowed(%q) = %v, want %v", target, got, want)
+		}
+	}
+}

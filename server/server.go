@@ -44,7 +44,7 @@ type Config struct {
 	DisableSignup        bool // no new accounts through sign-up
 	DisableNewUsers      bool // new accounts start disabled
 	RequireVerifiedEmail bool // unverified users cannot sign in and sign-up returns no session
-	ConcealErrors        bool // account-revealing errors become invalid-request
+	ConcealErrors        bool // no answer tells which addresses have accounts (errors, sign-up, address change)
 	// KeepSessionsOnPasswordChange leaves the user's other sessions alive when the password
 	// changes; by default they end.
 	KeepSessionsOnPasswordChange bool

@@ -83,7 +83,10 @@ type signUpInput struct {
 }
 
 // signUp creates an account and, unless addresses must be verified first or new users start
-// disabled, signs it in. A nil session with a nil error means "created, no session yet".
+// disabled, signs it in. A nil session with a nil error means "created, no session yet". In
+// conceal mode a taken address gets that answer too, and its owner a notice; so that the
+// answers match, a new account then gets no session either, but the verification link, which
+// signs it in.
 func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 	if s.cfg.DisableSignup {
 		return nil, &Error{Code: CodeSignupDisabled}
@@ -119,7 +122,7 @@ func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 		if u.Disabled {
 			return nil
 		}
-		if s.cfg.RequireVerifiedEmail {
+		if s.cfg.RequireVerifiedEmail || s.cfg.ConcealErrors {
 			return s.mailTicket(ctx, tx, u, store.TicketEmailVerify, in.Email, target)
 		}
 		out, err = s.openSession(ctx, tx, u, methodPassword)
@@ -130,6 +133,10 @@ func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 	}
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Field == "email" {
+		if s.cfg.ConcealErrors {
+			return nil, s.addressTaken(ctx, in.Email, auditEvent{Action: auditSignUp, Failed: true,
+				Detail: store.JSONMap{"method": methodPassword, "reason": "email-in-use"}})
+		}
 		return nil, &Error{Code: CodeEmailInUse, Err: err}
 	}
 	return out, err

@@ -238,22 +238,7 @@ func ticketError(err error, code Code) error {
 // Every ticket proves its holder reads the mailbox it went to, so each verifies that address
 // (an address change makes the new address the user's).
 func (s *Server) completeTicket(ctx context.Context, tx *store.Store, t *store.Ticket) (*session, error) {
-	if t.Kind == store.TicketEmailConfirmChange {
-		err := tx.ChangeEmail(ctx, t.UserID, t.Email)
-		var ce *store.ConflictError
-		if errors.As(err, &ce) && ce.Field == "email" {
-			return nil, &Error{Code: CodeEmailInUse, Err: err}
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := s.record(ctx, tx, auditEvent{Action: auditEmailChange, User: t.UserID}); err != nil {
-			return nil, err
-		}
-	} else if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
-		if errors.Is(err, store.ErrEmailChanged) {
-			return nil, &Error{Code: CodeInvalidTicket, Err: err}
-		}
+	if err := s.applyTicketAddress(ctx, tx, t); err != nil {
 		return nil, err
 	}
 	u, err := loadUsableUser(ctx, tx, t.UserID)
@@ -266,6 +251,28 @@ func (s *Server) completeTicket(ctx context.Context, tx *store.Store, t *store.T
 	spec := s.nhostSpec(ticketKinds[t.Kind].method)
 	spec.ForReset = t.Kind == store.TicketPasswordReset
 	return s.openSessionSpec(ctx, tx, u, spec)
+}
+
+// applyTicketAddress does, in tx, what a spent ticket proves about its owner's address: an
+// address change makes the new address the user's, verified (email-in-use when it was taken
+// meanwhile); any other ticket verifies the address it went to, if that is still the user's.
+func (s *Server) applyTicketAddress(ctx context.Context, tx *store.Store, t *store.Ticket) error {
+	if t.Kind != store.TicketEmailConfirmChange {
+		err := tx.MarkEmailVerified(ctx, t.UserID, t.Email)
+		if errors.Is(err, store.ErrEmailChanged) {
+			return &Error{Code: CodeInvalidTicket, Err: err}
+		}
+		return err
+	}
+	err := tx.ChangeEmail(ctx, t.UserID, t.Email)
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Field == "email" {
+		return &Error{Code: CodeEmailInUse, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	return s.record(ctx, tx, auditEvent{Action: auditEmailChange, User: t.UserID})
 }
 
 // inMailTx runs fn in one transaction and, once it has committed, wakes the mailer for the mail

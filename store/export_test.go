@@ -7,3 +7,22 @@ const LiveSessionsSQL = liveSessionsSQL
 
 // KeepMinConns runs one round of the keeper of the connections kept open, as its ticker does.
 func (s *Store) KeepMinConns(ctx context.Context) error { return s.keeper.keep(ctx) }
+
+// EmailKeysVersion is the migration that re-keys addresses stored under the old lower-casing.
+const EmailKeysVersion = 7
+
+// MigrateDownTo rolls the schema back to version, for tests of data migrations.
+func (s *Store) MigrateDownTo(ctx context.Context, version int64) error {
+	p, err := s.migrator(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}
+
+// Exec runs one raw statement on the write connection, for tests that plant rows the store's
+// own methods would never write.
+func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
+	return s.w(ctx).Exec(sql, args...).Error
+}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/store"
@@ -265,3 +267,75 @@ func TestMinConnsKeptOpen(t *testing.T) {
 		t.Error("MinConns above MaxOpenConns accepted")
 	}
 }
+
+// TestMigrationRekeysLookAlikes: addresses stored under the old key (full Unicode lower-casing)
+// whose key the one address rule computes differently are re-keyed by the migration, so a row
+// stored as ceo@İbm.com no longer answers for ceo@ibm.com, whose owner can then sign up; every
+// other row, ASCII or not, keeps its key, and the tickets pending for the look-alike follow it.
+func TestMigrationRekeysLookAlikes(t *testing.T) {
+	ctx := t.Context()
+	clock := testdb.NewClock()
+	st := testdb.Open(t, testdb.Options{Now: clock.Now})
+	if err := st.MigrateDownTo(ctx, store.EmailKeysVersion-1); err != nil {
+		t.Fatalf("migrate down: %v", err)
+	}
+	// Rows as the old code stored them: email as given, email_lower = strings.ToLower(email).
+	legacy := map[string]string{
+		"ceo@İbm.com":       "ceo@ibm.com",
+		"\u212Aate@ibm.com": "kate@ibm.com",
+		"ZOË@Example.org":   "zoë@example.org",
+		"Ada@Example.com":   "ada@example.com",
+		"Zoë@Müller.de":     "zoë@müller.de",
+		"plain@example.net": "plain@example.net",
+	}
+	ids := map[string]uuid.UUID{}
+	n := 0
+	for email, oldKey := range legacy {
+		n++
+		u := &store.User{ID: uuid.New(), ZUID: fmt.Sprintf("5-legacy-%d", n), CreatedAt: clock.Now(), UpdatedAt: clock.Now(),
+			Locale: "en", DefaultRole: "user", Metadata: store.JSONMap{}, Email: ptrTo(fmt.Sprintf("placeholder-%d@example.com", n))}
+		if err := st.CreateUser(ctx, u, nil); err != nil {
+			t.Fatalf("create user: %v", err)
+		}
+		if err := st.Exec(ctx, "UPDATE users SET email = ?, email_lower = ? WHERE id = ?", email, oldKey, u.ID); err != nil {
+			t.Fatalf("plant %q: %v", email, err)
+		}
+		ids[email] = u.ID
+		ticket := &store.Ticket{ID: uuid.New(), Kind: store.TicketSignInOTP, UserID: u.ID, Email: email, CreatedAt: clock.Now(),
+			ExpiresAt: clock.Now().Add(time.Hour), CodeHash: []byte{byte(n)}}
+		if err := st.CreateTicket(ctx, ticket); err != nil {
+			t.Fatalf("create ticket: %v", err)
+		}
+		if err := st.Exec(ctx, "UPDATE tickets SET email_lower = ? WHERE id = ?", oldKey, ticket.ID); err != nil {
+			t.Fatalf("plant ticket of %q: %v", email, err)
+		}
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+
+	for email, oldKey := range legacy {
+		key := store.NormalizeEmail(email)
+		u, err := st.UserByEmail(ctx, email)
+		if err != nil || u.ID != ids[email] || *u.EmailLower != key || *u.Email != email {
+			t.Errorf("UserByEmail(%q) after the migration = %v, %v; want the row stored as it, keyed %q", email, u, err, key)
+		}
+		if key != oldKey {
+			if u, err := st.UserByEmail(ctx, oldKey); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("UserByEmail(%q) after the migration = %v, %v: the row stored as %q still answers for it", oldKey, u, err, email)
+			}
+		}
+		pending, err := st.PendingCodeTickets(ctx, email, store.TicketSignInOTP, 5)
+		if err != nil || len(pending) != 1 || pending[0].UserID != ids[email] {
+			t.Errorf("PendingCodeTickets(%q) after the migration = %v, %v; want the planted one", email, pending, err)
+		}
+	}
+	// The owner of the real address can now have an account of their own.
+	real := &store.User{ID: uuid.New(), ZUID: "5-real", CreatedAt: clock.Now(), UpdatedAt: clock.Now(), Locale: "en",
+		DefaultRole: "user", Metadata: store.JSONMap{}, Email: ptrTo("ceo@ibm.com")}
+	if err := st.CreateUser(ctx, real, nil); err != nil {
+		t.Fatalf("create ceo@ibm.com after the migration: %v", err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -3,14 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 )
-
-// NormalizeEmail is the form addresses are compared in: trimmed and lower-cased.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 // CreateUser inserts u and its global roles. A taken address is *ConflictError{Field: "email"},
 // a taken username *ConflictError{Field: "username"}.
@@ -19,7 +15,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User, roles []string) error {
 		lower := NormalizeEmail(*u.Email)
 		u.EmailLower = &lower
 	}
-	if u.Username != nil { // stored as logins are compared: trimmed and lower-cased
+	if u.Username != nil { // stored as logins are compared (NormalizeEmail)
 		name := NormalizeEmail(*u.Username)
 		u.Username = &name
 	}

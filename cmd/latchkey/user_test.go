@@ -51,6 +51,7 @@ func TestUserCreateCommand(t *testing.T) {
 	for name, args := range map[string][]string{
 		"email-taken":        {"--email", "ops@example.com"},
 		"email-malformed":    {"--email", "not-an-address"},
+		"email-look-alike":   {"--email", "ceo@İbm.com"}, // the one address rule (store.CheckEmail)
 		"default-role-alone": {"--email", "x@example.com", "--role", "user", "--default-role", "admin"},
 		"password-too-short": {"--email", "y@example.com", "--password-file", writeFile(t, dir, "short", "short")},
 		"no-email":           {"--role", "user"},

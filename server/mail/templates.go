@@ -27,13 +27,14 @@ const (
 	KindPasswordReset      Kind = "password-reset"       // (Link, Code)
 	KindSignInPasswordless Kind = "signin-passwordless"  // magic link (Link, Code)
 	KindSignInOTP          Kind = "signin-otp"           // 6-digit one-time code (Code; no link)
+	KindAccountExists      Kind = "account-exists"       // in conceal mode, to an address someone tried to sign up or move an account to (no link)
 	KindTest               Kind = "test"                 // `latchkey mail test`
 )
 
 // Kinds lists every kind.
 func Kinds() []Kind {
 	return []Kind{KindEmailVerify, KindEmailConfirmChange, KindEmailChangeNotice, KindPasswordReset,
-		KindSignInPasswordless, KindSignInOTP, KindTest}
+		KindSignInPasswordless, KindSignInOTP, KindAccountExists, KindTest}
 }
 
 // Data is what templates see.

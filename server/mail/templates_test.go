@@ -20,7 +20,7 @@ func sampleData(kind mail.Kind) mail.Data {
 		d.Code, d.ExpiresIn = "482913", 10*time.Minute
 	case mail.KindEmailChangeNotice:
 		d.NewEmail = "ada@example.org"
-	case mail.KindTest:
+	case mail.KindTest, mail.KindAccountExists:
 	default:
 		d.Link = "https://auth.example.com/v1/verify?ticket=T0K3N&type=" + string(kind) + "&redirectTo=https%3A%2F%2Fapp.example.com"
 		d.Code, d.ExpiresIn = "73914258", time.Hour
@@ -99,6 +99,8 @@ func TestRenderEveryKindInEveryBuiltInLocale(t *testing.T) {
 					wantText = append(wantText, "\n"+d.Code+"\n", l.tenMinutes, l.ignore)
 				case mail.KindEmailChangeNotice:
 					wantText = append(wantText, d.Email, d.NewEmail)
+				case mail.KindAccountExists:
+					wantText = append(wantText, d.Email, l.ignore)
 				case mail.KindTest:
 				default:
 					wantText = append(wantText, "\n"+d.Link+"\n", d.Code, l.hour, l.ignore)

@@ -39,7 +39,7 @@ type MailSink struct {
 	listener  net.Listener
 	served    chan struct{} // closed when the running server's Serve returns
 	mails     []*Mail
-	returned  map[string]int // per recipient (lower case), how many Next has returned
+	returned  map[string]int // per recipient (mailboxKey), how many Next has returned
 	arrived   chan struct{}  // closed, and replaced, whenever a message arrives
 	rejectN   int
 	rejectErr *smtp.SMTPError
@@ -210,7 +210,7 @@ func (m *MailSink) Next(t *testing.T, to string) *Mail {
 // Wait is Next for callers that are not the test goroutine (a handler serving mail to a
 // client under test): it waits until ctx ends and reports failure as an error.
 func (m *MailSink) Wait(ctx context.Context, to string) (*Mail, error) {
-	key := strings.ToLower(to)
+	key := mailboxKey(to)
 	for {
 		m.mu.Lock()
 		seen := 0
@@ -237,7 +237,7 @@ func (m *MailSink) Wait(ctx context.Context, to string) (*Mail, error) {
 
 // Count is how many messages to `to` have arrived so far (returned or not).
 func (m *MailSink) Count(to string) int {
-	key := strings.ToLower(to)
+	key := mailboxKey(to)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -258,14 +258,27 @@ func (m *MailSink) add(ml *Mail) {
 	m.arrived = make(chan struct{})
 }
 
-// sentTo reports whether the lower-case address is one of the envelope recipients.
-func (ml *Mail) sentTo(lower string) bool {
+// sentTo reports whether one of the envelope recipients has the mailbox key key.
+func (ml *Mail) sentTo(key string) bool {
 	for _, r := range ml.To {
-		if strings.ToLower(r) == lower {
+		if mailboxKey(r) == key {
 			return true
 		}
 	}
 	return false
+}
+
+// mailboxKey is how the sink tells mailboxes apart: by the address with its ASCII letters
+// lower-cased and nothing else changed, as mail systems do. Full Unicode lower-casing would count a
+// mail to ceo@İbm.com as one to ceo@ibm.com, a different mailbox.
+func mailboxKey(addr string) string {
+	b := []byte(addr)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // urlPattern finds http(s) URLs in plain text.

@@ -783,6 +783,10 @@ func usersNormalizeEmail(t *testing.T, _ *env) {
 		{"Alice@Example.COM", "alice@example.com"},
 		{"  ALICE@EXAMPLE.COM\t\n", "alice@example.com"},
 		{"Zoë@Exämple.com", "zoë@exämple.com"},
+		// Only ASCII letters are folded: these are other mailboxes than their ASCII look-alikes.
+		{"ceo@İbm.com", "ceo@İbm.com"},
+		{"CEO@\u212Abm.com", "ceo@\u212Abm.com"},
+		{"ZOË@Example.com", "zoË@example.com"},
 		{"", ""},
 	} {
 		if got := store.NormalizeEmail(tc.in); got != tc.want {

@@ -73,7 +73,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account with an email address and a password
-         * @description Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first.
+         * @description Creates the user and, unless the server requires verified addresses, signs them in at once and returns a session. When verification is required the session is absent and the user must confirm their address first. When the server conceals account state, the session is always absent and the mailed link signs the user in; a taken address then gets the same answer (its owner is told by mail), so the answer never tells whether it was free.
          */
         post: operations["signUpEmailPassword"];
         delete?: never;
@@ -357,7 +357,7 @@ export interface paths {
         put?: never;
         /**
          * Ask to change the signed-in user's address
-         * @description Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request.
+         * @description Mails a confirmation link (and short code) to the new address; the address changes only when that link or code is used. The current address is told about the request. When the server conceals account state, a taken address gets the same answer as a free one (its owner is told by mail instead of getting a link).
          */
         post: operations["changeUserEmail"];
         delete?: never;
@@ -956,7 +956,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description Creates a user with the server's default roles and locale and mails a link that verifies the address. No session is opened: sign in next. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
+         * @description Creates a user with the server's default roles and locale and mails a link that verifies the address. The address is stored stripped and lower-cased, and the answer shows it so. No session is opened: sign in next. When the server conceals account state, a taken address gets the same answer as a free one, a user with a new id that is never stored, and its owner is told by mail. The password needs at least 12 characters; `password_confirmation`, when sent, must match it. JSON or url-encoded form.
          */
         post: operations["azSignUp"];
         delete?: never;
@@ -1066,7 +1066,7 @@ export interface paths {
         get?: never;
         /**
          * Change the caller's email address
-         * @description Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+         * @description Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
          */
         put: operations["azUpdateEmail"];
         post?: never;
@@ -1075,7 +1075,7 @@ export interface paths {
         head?: never;
         /**
          * Change the caller's email address (PATCH)
-         * @description Needs the current password, as `current_password` or `password_challenge`. The address changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice.
+         * @description Needs the current password, as `current_password` or `password_challenge`. The address is stored lower-cased. It changes at once and is unverified until the link mailed to it is followed; the previous address gets a notice. When the server conceals account state, it changes only when that link is followed, and the answer is the user as it stands, so a taken address (whose owner is told by mail) looks like a free one.
          */
         patch: operations["azPatchEmail"];
         trace?: never;
@@ -1089,7 +1089,7 @@ export interface paths {
         };
         /**
          * Verify an address with a mailed token
-         * @description The mailed link: `email` and `token` (the published document) or `sid` (the current generator). The token works once, and only while the address is still the user's.
+         * @description The mailed link: `email` and `token` (the published document) or `sid` (the current generator). `email` may be given in any casing. The token works once, and only while the address is still the user's; a link for an address change (conceal mode) makes the address the user's.
          */
         get: operations["azVerifyEmail"];
         put?: never;
@@ -1116,7 +1116,7 @@ export interface paths {
         put: operations["azResetPassword"];
         /**
          * Mail a password-reset link
-         * @description Only verified addresses get one; other addresses are told why (400), unless the server conceals account state, when every address gets 204 and only verified ones get mail.
+         * @description Only verified addresses get one. Every other address, whether it has an account or not, gets the same 400 ("You can't reset your password until you verify your email"), as the current generator answers; when the server conceals account state, every address gets 204 and only verified ones get mail.
          */
         post: operations["azRequestPasswordReset"];
         delete?: never;
@@ -2193,15 +2193,18 @@ export interface components {
             updated_at: string;
         };
         AzPassword: string;
+        /**
+         * Format: padded-email
+         * @description An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
+         */
+        AzEmail: string;
         AzSignUpRequest: {
-            /** Format: email */
-            email: string;
+            email: components["schemas"]["AzEmail"];
             password: components["schemas"]["AzPassword"];
             password_confirmation?: components["schemas"]["AzPassword"];
         };
         AzSignInRequest: {
-            /** Format: email */
-            email: string;
+            email: components["schemas"]["AzEmail"];
             password: components["schemas"]["AzPassword"];
         };
         AzPasswordUpdateRequest: {
@@ -2213,12 +2216,10 @@ export interface components {
         AzEmailUpdateRequest: {
             current_password?: components["schemas"]["AzPassword"];
             password_challenge?: components["schemas"]["AzPassword"];
-            /** Format: email */
-            email: string;
+            email: components["schemas"]["AzEmail"];
         };
         AzPasswordResetRequest: {
-            /** Format: email */
-            email: string;
+            email: components["schemas"]["AzEmail"];
         };
         AzPasswordReset: {
             token?: string;

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"errors"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
+)
+
+// The one rule for email addresses, which every dialect, every lookup and every write follows:
+//
+//   - White space around an address is not part of it.
+//   - Two addresses are the same account's when their keys are equal (NormalizeEmail): the address
+//     with its ASCII letters A-Z lower-cased and nothing else changed. This is how mail systems
+//     compare addresses in practice, so a key never stands for two mailboxes.
+//   - An address is accepted (CheckEmail) only when every other character is already in the form
+//     it would be compared in: composed (Unicode NFC), without upper-case or title-case letters,
+//     and, in a domain that is not plain ASCII, exactly as IDNA (UTS #46, the form a resolver
+//     looks up) maps it. Anything else is refused, rather than folded into an address that
+//     may be someone else's: ceo@İbm.com, whose İ Unicode lower-cases to i, or ceo@Kbm.com with
+//     the Kelvin sign K, which IDNA maps to k, would otherwise take over ceo@ibm.com or
+//     ceo@kbm.com while mail to them went to another domain.
+//
+// Plain ASCII addresses compare exactly as before, case-insensitively; so do addresses whose
+// other characters are already lower case and composed (zoë@müller.de, Zoë@Müller.de).
+
+// maxEmailBytes is the longest address accepted (RFC 5321's path limit, less the angle brackets).
+const maxEmailBytes = 254
+
+// Why CheckEmail refuses an address. The messages reach clients as field errors.
+var (
+	ErrEmailTooLong      = errors.New("email address is too long")
+	ErrEmailInvalid      = errors.New("not a valid email address")
+	ErrEmailNotCanonical = errors.New("letters outside ASCII must be written in lower case and composed (NFC)")
+	ErrEmailDomain       = errors.New("the domain is not a valid internationalized domain name in its IDNA form")
+)
+
+// NormalizeEmail is the key an address is compared by: surrounding white space removed and the
+// ASCII letters lower-cased, nothing else changed. It never folds a non-ASCII character, so two
+// addresses that CheckEmail accepts have the same key only when they name the same mailbox.
+// Usernames (ASCII by contract) are compared by the same key, so a log-in that is either finds both.
+func NormalizeEmail(email string) string {
+	s := strings.TrimSpace(email)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// CheckEmail reports why email cannot be accepted as an address, or nil: it must be a bare
+// address (no display name, no surrounding white space) of at most 254 bytes, and every character
+// outside ASCII must already be in the form NormalizeEmail compares it in (see the rule above).
+func CheckEmail(email string) error {
+	if len(email) > maxEmailBytes {
+		return ErrEmailTooLong
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || !utf8.ValidString(email) {
+		return ErrEmailInvalid
+	}
+	if isASCII(email) {
+		return nil
+	}
+	if !norm.NFC.IsNormalString(email) {
+		return ErrEmailNotCanonical
+	}
+	for _, r := range email {
+		if r >= utf8.RuneSelf && unicode.ToLower(r) != r {
+			return ErrEmailNotCanonical
+		}
+	}
+	domain := email[strings.LastIndexByte(email, '@')+1:]
+	if isASCII(domain) {
+		return nil // compared as DNS compares it: ASCII letters case-insensitively
+	}
+	mapped, err := idna.Lookup.ToUnicode(domain)
+	if err != nil {
+		return ErrEmailDomain
+	}
+	if mapped != NormalizeEmail(domain) {
+		return ErrEmailNotCanonical // full-width letters, say, which IDNA maps to ASCII ones
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
