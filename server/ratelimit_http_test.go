@@ -129,8 +129,8 @@ func wantNotLimited(t *testing.T, what string, a answer) {
 }
 
 // TestRateLimitSignIn: in each dialect's sign-in, an address is limited whatever accounts it
-// tries, an account is limited whatever addresses try it, a refused request writes nothing, and
-// the next window lets both through again.
+// tries, an account is limited whatever addresses try it, a refused request writes nothing but
+// its count (servertest.Counters), and the next window lets both through again.
 func TestRateLimitSignIn(t *testing.T) {
 	for _, d := range limitDialects {
 		t.Run("dialect="+d.name, func(t *testing.T) {

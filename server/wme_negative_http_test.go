@@ -411,8 +411,13 @@ func wmeLoginNegative() []negCase {
 		c.setup, c.body, c.except = setup, b, audit
 		return c
 	}
+	wrongPassword := func(name string, setup negSetup, b string) negCase {
+		c := failed(name, setup, b)
+		c.except = negWrongPassword
+		return c
+	}
 	// A wrong password and an unknown user must be indistinguishable, byte for byte.
-	wrong := failed("wrong-password", nil, body("{{username}}", pwWrong))
+	wrong := wrongPassword("wrong-password", nil, body("{{username}}", pwWrong))
 	wrong.check = func(t *testing.T, h *servertest.Harness, _ *negFixture, b []byte) {
 		t.Helper()
 		_, other := h.Do(t, http.MethodPost, path, negHeaders("Content-Type", "application/json"), body("nobody", pwWrong))
@@ -426,17 +431,17 @@ func wmeLoginNegative() []negCase {
 	disabledByAddress := wmeRow("disabled-user-by-address", http.StatusForbidden, wmeMsgDisabled)
 	disabledByAddress.setup, disabledByAddress.body = disabledSetup, body("{{emailCased}}", pwOwner)
 	// Account state is told only to whoever knows the password.
-	disabledWrong := failed("disabled-user-wrong-password", disabledSetup, body("{{username}}", pwWrong))
+	disabledWrong := wrongPassword("disabled-user-wrong-password", disabledSetup, body("{{username}}", pwWrong))
 	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgCredentials)
 	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
-	concealWrong := failed("conceal-wrong-password", nil, body("{{username}}", pwWrong))
+	concealWrong := wrongPassword("conceal-wrong-password", nil, body("{{username}}", pwWrong))
 	concealWrong.opts = negOpts(concealErrors)
 	concealUnknown := failed("conceal-unknown-user", nil, body("nobody", pwWrong))
 	concealUnknown.opts = negOpts(concealErrors)
 	// A flagged user with a wrong password gets no challenge.
-	flaggedWrong := failed("new-password-required-wrong-password", fxSteps(fxWMEUser, fxWMEChallenge), body("{{username}}", pwWrong))
+	flaggedWrong := wrongPassword("new-password-required-wrong-password", fxSteps(fxWMEUser, fxWMEChallenge), body("{{username}}", pwWrong))
 	// Another user's password does not open this account, and the other account is untouched.
-	othersPassword := failed("another-users-password", fxSteps(fxWMEUser, fxWMEOther), body("{{username}}", pwOther))
+	othersPassword := wrongPassword("another-users-password", fxSteps(fxWMEUser, fxWMEOther), body("{{username}}", pwOther))
 	unknownSibling := negRow("unknown-sibling-path", http.StatusNotFound, gen.ErrorResponseErrorInvalidRequest)
 	unknownSibling.method, unknownSibling.path, unknownSibling.body = http.MethodPost, "/v1/logins", valid
 	// nhost-style clients may attach a stale bearer; WME takes none and ignores it.
@@ -467,10 +472,10 @@ func wmeLoginNegative() []negCase {
 			wrong,
 			failed("unknown-user", nil, body("nobody", pwOwner)),
 			failed("unknown-address", nil, body("nobody@example.com", pwOwner)),
-			failed("wrong-password-username-other-case", nil, body("{{usernameCased}}", pwWrong)),
-			failed("wrong-password-by-address", nil, body("{{emailCased}}", pwWrong)),
+			wrongPassword("wrong-password-username-other-case", nil, body("{{usernameCased}}", pwWrong)),
+			wrongPassword("wrong-password-by-address", nil, body("{{emailCased}}", pwWrong)),
 			// The server's minimum length is a rule for new passwords: at log-in a short one is just wrong.
-			failed("short-password-is-just-wrong", nil, body("{{username}}", pwUnderPolicy)),
+			wrongPassword("short-password-is-just-wrong", nil, body("{{username}}", pwUnderPolicy)),
 			othersPassword, flaggedWrong,
 			disabled, disabledByAddress, disabledWrong,
 			concealDisabled, concealWrong, concealUnknown,

@@ -58,7 +58,9 @@ func lockoutCycle(t *testing.T, e *env) {
 		t.Fatalf("purge during the lock: %d %v", n, err)
 	}
 	must(t, "clear", e.st.ClearLockouts(e.ctx, key))
-	if ls, _ := e.st.LockoutsOf(e.ctx, key); len(ls) != 0 {
+	ls, err = e.st.LockoutsOf(e.ctx, key)
+	must(t, "load after clear", err)
+	if len(ls) != 0 {
 		t.Fatalf("cleared, still %+v", ls)
 	}
 	_, err = e.st.FailSignIn(e.ctx, key, u.ID, now, time.Hour)
