@@ -195,17 +195,27 @@ func TestSignOutBearerOnly(t *testing.T) {
 	}
 }
 
-// TestPurge: spent refresh tokens go after their retention (a replay is then refused, no longer
-// recognised), live ones stay; ended sessions go after theirs.
+// TestPurge: spent refresh tokens go after their retention, live ones stay; ended sessions go
+// after theirs. A spent token replayed after the purge is refused as unknown: no longer
+// recognised as a replay, it ends nothing, and the session's live token still refreshes.
 func TestPurge(t *testing.T) {
 	h := servertest.Start(t)
 	ctx := context.Background()
 	s := signUp(t, h, "purge@example.com", "correct-horse")
-	r, _ := refresh(t, h, s.RefreshToken)
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.JSON200 == nil {
+		t.Fatalf("refresh: %d %s", r.StatusCode(), r.Body)
+	}
 	gone := signUp(t, h, "gone@example.com", "correct-horse")
-	so, _ := h.Client.SignOutWithResponse(ctx, gen.SignOutJSONRequestBody{RefreshToken: &gone.RefreshToken})
+	so, err := h.Client.SignOutWithResponse(ctx, gen.SignOutJSONRequestBody{RefreshToken: &gone.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if so.StatusCode() != http.StatusOK {
-		t.Fatal(so.StatusCode())
+		t.Fatalf("sign out: %d %s", so.StatusCode(), so.Body)
 	}
 	before := h.Counts(t)
 	if n, err := h.Server.Purge(ctx); err != nil || n != 0 {
@@ -219,8 +229,23 @@ func TestPurge(t *testing.T) {
 	if after["refresh_tokens"] != before["refresh_tokens"]-1 {
 		t.Fatalf("refresh tokens %d → %d, want the one spent token gone", before["refresh_tokens"], after["refresh_tokens"])
 	}
-	if rr, _ := refresh(t, h, r.JSON200.RefreshToken); rr.JSON200 == nil {
-		t.Fatalf("live token after purge: %d %s", rr.StatusCode(), rr.Body)
+	// The replay: a spent token still on record (past the leeway) would end the session here.
+	replay, err := refresh(t, h, s.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replay.StatusCode() != http.StatusUnauthorized {
+		t.Fatalf("spent token replayed after the purge: %d %s, want 401", replay.StatusCode(), replay.Body)
+	}
+	if e := servertest.NhostError(t, replay.Body); e.Error != gen.ErrorResponseErrorInvalidRefreshToken {
+		t.Fatalf("spent token replayed after the purge: error %q, want %q", e.Error, gen.ErrorResponseErrorInvalidRefreshToken)
+	}
+	rr, err := refresh(t, h, r.JSON200.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.JSON200 == nil {
+		t.Fatalf("live token after the purge and the replay: %d %s", rr.StatusCode(), rr.Body)
 	}
 	h.Clock.Advance(7 * 24 * time.Hour)
 	if _, err := h.Server.Purge(ctx); err != nil {
