@@ -389,7 +389,7 @@ func TestAZEmailChange(t *testing.T) {
 				}
 				link := azMailedPath(t, h, newEmail, "/identity/email_verification")
 				if i%2 == 0 { // the current generator's form: sid alone
-					u, _ := url.Parse(link)
+					u := must(url.Parse(link))(t)
 					link = "/identity/email_verification?sid=" + url.QueryEscape(u.Query().Get("token"))
 				}
 				azDo(t, h, http.MethodGet, "/identity/email_verification?email=other%40example.com&token=x", "", nil).
@@ -437,7 +437,7 @@ func TestAZPasswordReset(t *testing.T) {
 		azDo(t, h, http.MethodPost, "/identity/password_reset", "", enc, "email", "reset@example.com").want(t, "request", http.StatusNoContent)
 		path := azMailedPath(t, h, "reset@example.com", "/identity/password_reset/edit")
 		azDo(t, h, http.MethodGet, path, "", nil).want(t, "edit", http.StatusNoContent)
-		u, _ := url.Parse(path)
+		u := must(url.Parse(path))(t)
 		full = u.Query().Get("sid")
 		bare, ok := strings.CutPrefix(full, "passwordReset:")
 		if !ok {

@@ -223,7 +223,9 @@ func hostileCases(spec *openapi3.T, o hostileOp, creds hostileCreds) []hostileCa
 	}
 	for i, hs := range hostileStrings {
 		var s string
-		_ = json.Unmarshal([]byte(hs), &s)
+		if err := json.Unmarshal([]byte(hs), &s); err != nil {
+			panic(fmt.Sprintf("hostile string %s is not a JSON string: %v", hs, err)) // a typo in the table
+		}
 		if len(params) == 0 {
 			break
 		}

@@ -63,7 +63,10 @@ func from(t *testing.T, h *servertest.Harness, ip, method, path string, body any
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s from %s: %v", method, path, ip, err)
+	}
 	a := answer{status: res.StatusCode, header: res.Header, raw: raw}
 	_ = json.Unmarshal(raw, &a.body)
 	return a

@@ -98,7 +98,7 @@ func TestRefreshRaceWithoutLeeway(t *testing.T) {
 		if won == nil {
 			t.Fatalf("run %d: nobody won", run)
 		}
-		if r, _ := refresh(t, h, won.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+		if r := must(refresh(t, h, won.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 			t.Fatalf("run %d: winner's token after reuse: %d, want 401 (session revoked)", run, r.StatusCode())
 		}
 		if u := getUser(t, h, won.AccessToken); u.StatusCode() != http.StatusUnauthorized {
@@ -112,21 +112,21 @@ func TestRefreshRaceWithoutLeeway(t *testing.T) {
 func TestRefreshReuseAfterLeeway(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "reuse@example.com", "correct-horse")
-	first, _ := refresh(t, h, s.RefreshToken)
+	first := must(refresh(t, h, s.RefreshToken))(t)
 	if first.JSON200 == nil {
 		t.Fatalf("refresh: %d %s", first.StatusCode(), first.Body)
 	}
 	h.Clock.Advance(9 * time.Second)
-	again, _ := refresh(t, h, s.RefreshToken)
+	again := must(refresh(t, h, s.RefreshToken))(t)
 	if again.JSON200 == nil || again.JSON200.RefreshToken != first.JSON200.RefreshToken {
 		t.Fatalf("within leeway: %d %s, want the same successor", again.StatusCode(), again.Body)
 	}
 	h.Clock.Advance(2 * time.Second) // 11s after the rotation
-	late, _ := refresh(t, h, s.RefreshToken)
+	late := must(refresh(t, h, s.RefreshToken))(t)
 	if late.JSON401 == nil || late.JSON401.Error != gen.ErrorResponseErrorInvalidRefreshToken {
 		t.Fatalf("after leeway: %d %s, want 401 invalid-refresh-token", late.StatusCode(), late.Body)
 	}
-	if r, _ := refresh(t, h, first.JSON200.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+	if r := must(refresh(t, h, first.JSON200.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("successor after reuse: %d, want 401 (session revoked)", r.StatusCode())
 	}
 	events, err := h.Store.AuditEvents(context.Background(), "refresh_token.reuse", 10)
@@ -140,12 +140,12 @@ func TestRefreshReuseAfterLeeway(t *testing.T) {
 func TestRefreshWithinLeewayFollowsChain(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "chain@example.com", "correct-horse")
-	r1, _ := refresh(t, h, s.RefreshToken)
-	r2, _ := refresh(t, h, r1.JSON200.RefreshToken)
+	r1 := must(refresh(t, h, s.RefreshToken))(t)
+	r2 := must(refresh(t, h, r1.JSON200.RefreshToken))(t)
 	if r2.JSON200 == nil {
 		t.Fatalf("second refresh: %d %s", r2.StatusCode(), r2.Body)
 	}
-	late, _ := refresh(t, h, s.RefreshToken)
+	late := must(refresh(t, h, s.RefreshToken))(t)
 	if late.JSON200 == nil || late.JSON200.RefreshToken != r2.JSON200.RefreshToken {
 		t.Fatalf("grandparent within leeway: %d %s, want the live token %s", late.StatusCode(), late.Body, r2.JSON200.RefreshToken)
 	}
@@ -155,12 +155,12 @@ func TestRefreshWithinLeewayFollowsChain(t *testing.T) {
 func TestRefreshWithinLeewayAfterSignOut(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "out@example.com", "correct-horse")
-	r1, _ := refresh(t, h, s.RefreshToken)
-	so, _ := h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &r1.JSON200.RefreshToken})
+	r1 := must(refresh(t, h, s.RefreshToken))(t)
+	so := must(h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &r1.JSON200.RefreshToken}))(t)
 	if so.StatusCode() != http.StatusOK {
 		t.Fatalf("sign out: %d", so.StatusCode())
 	}
-	if r, _ := refresh(t, h, s.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+	if r := must(refresh(t, h, s.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("spent token of an ended session within leeway: %d, want 401", r.StatusCode())
 	}
 }
@@ -170,8 +170,8 @@ func TestRefreshWithinLeewayAfterSignOut(t *testing.T) {
 func TestSignOutWithSpentRefreshToken(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "spent@example.com", "correct-horse")
-	r1, _ := refresh(t, h, s.RefreshToken)
-	so, _ := h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &s.RefreshToken})
+	r1 := must(refresh(t, h, s.RefreshToken))(t)
+	so := must(h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &s.RefreshToken}))(t)
 	if so.StatusCode() != http.StatusOK {
 		t.Fatalf("sign out: %d %s", so.StatusCode(), so.Body)
 	}

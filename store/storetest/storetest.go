@@ -1922,13 +1922,14 @@ func txRollbackPanic(t *testing.T, e *env) {
 				t.Errorf("recovered %v from Tx, want the panic of fn (\"boom\")", r)
 			}
 		}()
-		_ = e.st.Tx(e.ctx, func(tx *store.Store) error {
+		err := e.st.Tx(e.ctx, func(tx *store.Store) error {
 			u = e.newUser()
 			if err := tx.CreateUser(e.ctx, u, nil); err != nil {
 				return err
 			}
 			panic("boom")
 		})
+		t.Errorf("Tx returned (%v) instead of passing fn's panic on", err)
 	}()
 	wantErr(t, "UserByID after a panicking Tx", errOnly(e.st.UserByID(e.ctx, u.ID)), store.ErrNotFound)
 	// The store still works: the connection went back to the pool.
