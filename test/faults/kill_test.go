@@ -122,6 +122,9 @@ func TestKillDuringLoad(t *testing.T) {
 	}
 	t.Logf("killed after %d acknowledged operations: %d accounts, %d sessions, %d refreshes in flight; interrupted: %v",
 		acked.Load(), len(accounts), len(chains), inFlight, interrupted)
+	if len(accounts) == 0 || len(chains) == 0 {
+		t.Fatalf("the load acknowledged %d accounts and %d sessions: the restart checks would check nothing", len(accounts), len(chains))
+	}
 	if len(interrupted) == 0 {
 		t.Fatalf("no request was in flight at the kill (none written before it went unanswered): the restart checks would prove nothing about interrupted work")
 	}
