@@ -242,7 +242,11 @@ func TestMailTicketFailures(t *testing.T) {
 		vt := linkOf(t, vm).ticket
 		status, body := resetWithTicket(t, h, "passwordReset:"+strings.TrimPrefix(vt, "emailVerify:"), "whatever-password")
 		wantNhostError(t, status, body, http.StatusUnauthorized, "invalid-ticket")
-		// One user's code does not work for another address, nor as another kind of code.
+		// One user's code does not work for another address, nor as another kind of code. The
+		// other address has a reset code of its own pending, so that only the code can be wrong:
+		// without one, any code would be refused for want of a ticket.
+		requestReset(t, h, other)
+		om := h.Mail.Next(t, other)
 		for _, c := range []gen.VerifyTicketCodeRequest{
 			{Email: openapi_types.Email(other), Code: m.Code(t, 8), Type: gen.TicketTypePasswordReset},
 			{Email: openapi_types.Email(other), Code: vm.Code(t, 8), Type: gen.TicketTypePasswordReset},
@@ -252,6 +256,15 @@ func TestMailTicketFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, "invalid-ticket")
+		}
+		// The control: the other address's own code is accepted.
+		res, err := h.Client.VerifyTicketCodeWithResponse(context.Background(), gen.VerifyTicketCodeRequest{
+			Email: openapi_types.Email(other), Code: om.Code(t, 8), Type: gen.TicketTypePasswordReset})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.JSON200 == nil {
+			t.Fatalf("the other address's own reset code: %d %s", res.StatusCode(), res.Body)
 		}
 	})
 	t.Run("disallowed-redirect", func(t *testing.T) {

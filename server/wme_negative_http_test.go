@@ -337,6 +337,16 @@ func checkWMECodeWorks(t *testing.T, h *servertest.Harness, f *negFixture, _ []b
 	}
 }
 
+// checkWMEOtherCodeWorks asserts that {{otherCode}}, mailed to {{takenUsername}}, still works.
+func checkWMEOtherCodeWorks(t *testing.T, h *servertest.Harness, f *negFixture, _ []byte) {
+	t.Helper()
+	status, body := h.Do(t, http.MethodPost, "/v1/forgot-password-confirm", negHeaders("Content-Type", "application/json"),
+		wmeConfirmBody(f.get(t, "takenUsername"), pwWMEChosen, f.get(t, "otherCode")))
+	if status != http.StatusOK {
+		t.Errorf("the other account's mailed code no longer works after a rejected request: %d %s", status, body)
+	}
+}
+
 // checkWMEChallengeWorks asserts that {{session}} can still be answered: the rejected request did
 // not spend it.
 func checkWMEChallengeWorks(t *testing.T, h *servertest.Harness, f *negFixture, _ []byte) {
@@ -699,9 +709,10 @@ func wmeForgotPasswordConfirmNegative() []negCase {
 	wrong.check, wrong.except = checkWMECodeWorks, tried
 	wrongCased := failed("wrong-code-username-other-case", nil, wmeConfirmBody("{{usernameCased}}", pwNew, negWrongCode))
 	wrongCased.check, wrongCased.except = checkWMECodeWorks, tried
-	// {{code}} went to {{username}}; another account does not take it.
-	otherUser := failed("code-for-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEForgot), wmeConfirmBody("{{takenUsername}}", pwNew, "{{code}}"))
-	otherUser.check = checkWMECodeWorks
+	// {{code}} went to {{username}}; another account does not take it, though a code of its own
+	// is pending (so that only the code can be wrong: with none, any code is refused).
+	otherUser := failed("code-for-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEOtherForgot, fxWMEForgot), wmeConfirmBody("{{takenUsername}}", pwNew, "{{code}}"))
+	otherUser.check, otherUser.except = checkSteps(checkWMECodeWorks, checkWMEOtherCodeWorks), tried
 	// Another account's code does not work for this one.
 	othersCode := failed("code-of-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEForgot, fxWMEOtherForgot), wmeConfirmBody("{{username}}", pwNew, "{{otherCode}}"))
 	othersCode.check, othersCode.except = checkWMECodeWorks, tried
