@@ -70,4 +70,13 @@ func lockoutCycle(t *testing.T, e *env) {
 	if n, err := e.st.ClearUserLockouts(e.ctx, u.ID); err != nil || n != 2 {
 		t.Fatalf("clear user: %d %v", n, err)
 	}
+	// Deleting the user deletes its rows (ON DELETE CASCADE).
+	_, err = e.st.FailSignIn(e.ctx, key, u.ID, now, time.Hour)
+	must(t, "fail", err)
+	must(t, "DeleteUser", e.st.DeleteUser(e.ctx, u.ID))
+	ls, err = e.st.LockoutsOf(e.ctx, key)
+	must(t, "load after the user is deleted", err)
+	if len(ls) != 0 {
+		t.Fatalf("the user is deleted, its lockout rows are not: %+v", ls)
+	}
 }
