@@ -116,7 +116,7 @@ func TestAdminPermissions(t *testing.T) {
 	if err != nil || dres.JSON200 == nil || !dres.JSON200.Disabled {
 		t.Fatalf("disable with an admin token: %v %d %s", err, dres.StatusCode(), dres.Body)
 	}
-	events, _ := h.Store.AuditEvents(ctx, "admin.user_disable", 5)
+	events := must(h.Store.AuditEvents(ctx, "admin.user_disable", 5))(t)
 	if len(events) != 1 || events[0].ActorUserID == nil || events[0].ActorUserID.String() != admin.User.Id ||
 		events[0].TargetUserID == nil || events[0].TargetUserID.String() != plain.User.Id {
 		t.Errorf("admin.user_disable audit = %+v", events)
@@ -302,7 +302,7 @@ func TestAdminTemporaryPassword(t *testing.T) {
 	if u := getUser(t, h, tok.AccessToken); u.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("WME access token after the admin set the password: %d", u.StatusCode())
 	}
-	res, _ = h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{Email: "temp@example.com", Password: "chosen-by-admin-1"})
+	res = must(h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{Email: "temp@example.com", Password: "chosen-by-admin-1"}))(t)
 	wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, "invalid-request")
 	// A permanent one clears the flag.
 	pr, err = h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{Temporary: ptr(false)}, asAdmin)
@@ -420,27 +420,27 @@ func TestAdminUsers(t *testing.T) {
 	h.NoWrites(t, func() {
 		for _, id := range []openapi_types.UUID{c.User.Id, uuid.New()} {
 			statuses := map[string]int{}
-			r1, _ := h.Client.AdminGetUserWithResponse(ctx, id, asAdmin)
+			r1 := must(h.Client.AdminGetUserWithResponse(ctx, id, asAdmin))(t)
 			statuses["get"] = r1.StatusCode()
-			r2, _ := h.Client.AdminDeleteUserWithResponse(ctx, id, asAdmin)
+			r2 := must(h.Client.AdminDeleteUserWithResponse(ctx, id, asAdmin))(t)
 			statuses["delete"] = r2.StatusCode()
-			r3, _ := h.Client.AdminDisableUserWithResponse(ctx, id, asAdmin)
+			r3 := must(h.Client.AdminDisableUserWithResponse(ctx, id, asAdmin))(t)
 			statuses["disable"] = r3.StatusCode()
-			r4, _ := h.Client.AdminEnableUserWithResponse(ctx, id, asAdmin)
+			r4 := must(h.Client.AdminEnableUserWithResponse(ctx, id, asAdmin))(t)
 			statuses["enable"] = r4.StatusCode()
-			r5, _ := h.Client.AdminUpdateUserWithResponse(ctx, id, gen.AdminUpdateUserRequest{DisplayName: ptr("x")}, asAdmin)
+			r5 := must(h.Client.AdminUpdateUserWithResponse(ctx, id, gen.AdminUpdateUserRequest{DisplayName: ptr("x")}, asAdmin))(t)
 			statuses["update"] = r5.StatusCode()
-			r6, _ := h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{}, asAdmin)
+			r6 := must(h.Client.AdminSetUserPasswordWithResponse(ctx, id, gen.AdminSetPasswordRequest{}, asAdmin))(t)
 			statuses["password"] = r6.StatusCode()
-			r7, _ := h.Client.AdminListUserSessionsWithResponse(ctx, id, asAdmin)
+			r7 := must(h.Client.AdminListUserSessionsWithResponse(ctx, id, asAdmin))(t)
 			statuses["sessions"] = r7.StatusCode()
-			r8, _ := h.Client.AdminRevokeUserSessionsWithResponse(ctx, id, asAdmin)
+			r8 := must(h.Client.AdminRevokeUserSessionsWithResponse(ctx, id, asAdmin))(t)
 			statuses["revoke-sessions"] = r8.StatusCode()
-			r9, _ := h.Client.AdminListUserTokensWithResponse(ctx, id, asAdmin)
+			r9 := must(h.Client.AdminListUserTokensWithResponse(ctx, id, asAdmin))(t)
 			statuses["tokens"] = r9.StatusCode()
-			r10, _ := h.Client.AdminRevokeUserTokenWithResponse(ctx, id, uuid.New(), asAdmin)
+			r10 := must(h.Client.AdminRevokeUserTokenWithResponse(ctx, id, uuid.New(), asAdmin))(t)
 			statuses["revoke-token"] = r10.StatusCode()
-			r11, _ := h.Client.AdminRevokeUserSessionWithResponse(ctx, id, uuid.New(), asAdmin)
+			r11 := must(h.Client.AdminRevokeUserSessionWithResponse(ctx, id, uuid.New(), asAdmin))(t)
 			statuses["revoke-session"] = r11.StatusCode()
 			for op, st := range statuses {
 				if st != http.StatusNotFound {
@@ -484,7 +484,7 @@ func TestAdminSessionsAndTokens(t *testing.T) {
 		t.Fatalf("revoke session: %v %d %s", err, r.StatusCode(), r.Body)
 	}
 	h.Clock.Advance(time.Second)
-	s3 := signIn(t, h, "sess@example.com", mailPassword)
+	signIn(t, h, "sess@example.com", mailPassword) // a third session, live
 	ss = sessions()
 	if len(ss) != 3 || ss[2].Id != older || ss[2].RevokedAt == nil || ss[0].RevokedAt != nil || ss[1].RevokedAt != nil {
 		t.Fatalf("sessions after revoking one: %+v", ss)
@@ -496,17 +496,16 @@ func TestAdminSessionsAndTokens(t *testing.T) {
 		t.Errorf("other session's access token: %d", u.StatusCode())
 	}
 	// Ending it again is fine and records nothing new.
-	before, _ := h.Store.AuditEvents(ctx, "admin.session_revoke", 10)
-	r, _ = h.Client.AdminRevokeUserSessionWithResponse(ctx, id, older, asAdmin)
-	after, _ := h.Store.AuditEvents(ctx, "admin.session_revoke", 10)
+	before := must(h.Store.AuditEvents(ctx, "admin.session_revoke", 10))(t)
+	r = must(h.Client.AdminRevokeUserSessionWithResponse(ctx, id, older, asAdmin))(t)
+	after := must(h.Store.AuditEvents(ctx, "admin.session_revoke", 10))(t)
 	if r.StatusCode() != http.StatusNoContent || len(before) != 1 || len(after) != 1 {
 		t.Errorf("revoke again: %d, audit %d → %d", r.StatusCode(), len(before), len(after))
 	}
 	// Another user's session through this user: 404.
-	otherSessions, _ := h.Client.AdminListUserSessionsWithResponse(ctx, uuid.MustParse(other.User.Id), asAdmin)
-	r, _ = h.Client.AdminRevokeUserSessionWithResponse(ctx, id, otherSessions.JSON200.Sessions[0].Id, asAdmin)
+	otherSessions := must(h.Client.AdminListUserSessionsWithResponse(ctx, uuid.MustParse(other.User.Id), asAdmin))(t)
+	r = must(h.Client.AdminRevokeUserSessionWithResponse(ctx, id, otherSessions.JSON200.Sessions[0].Id, asAdmin))(t)
 	adminErr(t, r.StatusCode(), r.Body, http.StatusNotFound, "not-found")
-	_ = s3
 
 	// API tokens.
 	md := map[string]any{"name": "ci-bot"}
@@ -523,17 +522,17 @@ func TestAdminSessionsAndTokens(t *testing.T) {
 		t.Error("the token listing shows the token's value")
 	}
 	tokID := tr.JSON200.Tokens[0].Id
-	rt, _ := h.Client.AdminRevokeUserTokenWithResponse(ctx, uuid.MustParse(other.User.Id), tokID, asAdmin)
+	rt := must(h.Client.AdminRevokeUserTokenWithResponse(ctx, uuid.MustParse(other.User.Id), tokID, asAdmin))(t)
 	adminErr(t, rt.StatusCode(), rt.Body, http.StatusNotFound, "not-found")
 	rt, err = h.Client.AdminRevokeUserTokenWithResponse(ctx, id, tokID, asAdmin)
 	if err != nil || rt.StatusCode() != http.StatusNoContent {
 		t.Fatalf("revoke token: %v %d %s", err, rt.StatusCode(), rt.Body)
 	}
-	in, _ := h.Client.SignInPATWithResponse(ctx, gen.SignInPATJSONRequestBody{PersonalAccessToken: cr.JSON200.PersonalAccessToken})
+	in := must(h.Client.SignInPATWithResponse(ctx, gen.SignInPATJSONRequestBody{PersonalAccessToken: cr.JSON200.PersonalAccessToken}))(t)
 	if in.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("revoked PAT signs in: %d", in.StatusCode())
 	}
-	tr, _ = h.Client.AdminListUserTokensWithResponse(ctx, id, asAdmin)
+	tr = must(h.Client.AdminListUserTokensWithResponse(ctx, id, asAdmin))(t)
 	if tr.JSON200 == nil || tr.JSON200.Tokens[0].RevokedAt == nil {
 		t.Errorf("revoked token listed as %s", tr.Body)
 	}
@@ -550,7 +549,7 @@ func TestAdminAudit(t *testing.T) {
 	mid := h.Clock.Now()
 	u := signUp(t, h, "audited@example.com", mailPassword)
 	uid := uuid.MustParse(u.User.Id)
-	res, _ := h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{Email: "audited@example.com", Password: "wrong-password-9"})
+	res := must(h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{Email: "audited@example.com", Password: "wrong-password-9"}))(t)
 	wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, "invalid-email-password")
 	h.Clock.Advance(time.Second) // events of one instant are ordered by id: keep these apart
 	if _, status, _ := newWMEClient(t, h).login("audited@example.com", mailPassword); status != http.StatusOK {
@@ -609,7 +608,10 @@ func TestAdminAudit(t *testing.T) {
 	if got := list(gen.AdminListAuditEventsParams{Since: &mid, TargetUserId: &adminID}); len(got.Events) != 0 {
 		t.Errorf("since: %v", actions(got))
 	}
-	_ = start
+	// Since is inclusive: from the first event's instant, every event.
+	if got := actions(list(gen.AdminListAuditEventsParams{Since: &start, Limit: ptr(200)})); !slices.Equal(got, all) {
+		t.Errorf("since the start: %v, want %v", got, all)
+	}
 	// Paging walks every event once, newest first.
 	var paged []string
 	p := gen.AdminListAuditEventsParams{Limit: ptr(2)}
@@ -624,6 +626,6 @@ func TestAdminAudit(t *testing.T) {
 	if !slices.Equal(paged, all) {
 		t.Errorf("paged %v, want %v", paged, all)
 	}
-	r, _ := h.Client.AdminListAuditEventsWithResponse(ctx, &gen.AdminListAuditEventsParams{Cursor: ptr("bm90LWEtY3Vyc29y")}, asAdmin)
+	r := must(h.Client.AdminListAuditEventsWithResponse(ctx, &gen.AdminListAuditEventsParams{Cursor: ptr("bm90LWEtY3Vyc29y")}, asAdmin))(t)
 	adminErr(t, r.StatusCode(), r.Body, http.StatusBadRequest, "invalid-request")
 }

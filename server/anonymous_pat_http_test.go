@@ -43,7 +43,7 @@ func TestAnonymousToRegular(t *testing.T) {
 		t.Fatalf("deanonymize: %v %d %s", err, dr.StatusCode(), dr.Body)
 	}
 	// The session lives on; its next refresh carries the regular roles.
-	r, _ := refresh(t, h, anon.RefreshToken)
+	r := must(refresh(t, h, anon.RefreshToken))(t)
 	if r.JSON200 == nil || r.JSON200.User.IsAnonymous || r.JSON200.User.DefaultRole != "user" || r.JSON200.User.DisplayName != "Guest" {
 		t.Fatalf("refresh after deanonymize: %d %s", r.StatusCode(), r.Body)
 	}
@@ -75,12 +75,12 @@ func TestPersonalAccessTokens(t *testing.T) {
 	if u := getUser(t, h, in.JSON200.Session.AccessToken); u.StatusCode() != http.StatusOK {
 		t.Fatalf("PAT session access token: %d", u.StatusCode())
 	}
-	events, _ := h.Store.AuditEvents(ctx, "pat.create", 10)
+	events := must(h.Store.AuditEvents(ctx, "pat.create", 10))(t)
 	if len(events) != 1 || events[0].Detail["name"] != "deploy-bot" {
 		t.Fatalf("pat.create audit = %+v", events)
 	}
 	// Its use is audited under its name.
-	events, _ = h.Store.AuditEvents(ctx, "session.sign_in", 10) // sign-up's and the PAT's, at one clock instant
+	events = must(h.Store.AuditEvents(ctx, "session.sign_in", 10))(t) // sign-up's and the PAT's, at one clock instant
 	var patSignIns int
 	for _, e := range events {
 		if e.Detail["method"] == "pat" {
@@ -95,7 +95,7 @@ func TestPersonalAccessTokens(t *testing.T) {
 	}
 
 	h.Clock.Advance(25 * time.Hour)
-	in, _ = h.Client.SignInPATWithResponse(ctx, gen.SignInPATJSONRequestBody{PersonalAccessToken: pat})
+	in = must(h.Client.SignInPATWithResponse(ctx, gen.SignInPATJSONRequestBody{PersonalAccessToken: pat}))(t)
 	if in.JSON401 == nil || in.JSON401.Error != gen.ErrorResponseErrorInvalidPat {
 		t.Fatalf("expired PAT: %d %s", in.StatusCode(), in.Body)
 	}

@@ -334,7 +334,7 @@ func TestAZPasswordChange(t *testing.T) {
 				azDo(t, h, g.method, "/password", bearer(tok), enc, g.field, azPw, "password", "Short1*2*3").want(t, what+" short", http.StatusUnprocessableEntity, "password", "is too short (minimum is 12 characters)")
 				azDo(t, h, g.method, "/password", bearer(tok), enc, g.field, azPw, "password", azNewPw, "password_confirmation", "x").want(t, what+" confirmation", http.StatusUnprocessableEntity, "password_confirmation", "doesn't match Password")
 				azDo(t, h, g.method, "/password", "", enc, g.field, azPw, "password", azNewPw).want(t, what+" no token", http.StatusUnauthorized)
-			})
+			}, "lockouts") // the wrong current password counts toward the account's lock, as a failed sign-in does
 			a := azDo(t, h, g.method, "/password", bearer(tok), enc, g.field, azPw, "password", azNewPw, "password_confirmation", azNewPw)
 			a.want(t, what, http.StatusOK)
 			if a.obj()["email"] != email || len(a.obj()) != 5 {
@@ -389,7 +389,7 @@ func TestAZEmailChange(t *testing.T) {
 				}
 				link := azMailedPath(t, h, newEmail, "/identity/email_verification")
 				if i%2 == 0 { // the current generator's form: sid alone
-					u, _ := url.Parse(link)
+					u := must(url.Parse(link))(t)
 					link = "/identity/email_verification?sid=" + url.QueryEscape(u.Query().Get("token"))
 				}
 				azDo(t, h, http.MethodGet, "/identity/email_verification?email=other%40example.com&token=x", "", nil).
@@ -437,7 +437,7 @@ func TestAZPasswordReset(t *testing.T) {
 		azDo(t, h, http.MethodPost, "/identity/password_reset", "", enc, "email", "reset@example.com").want(t, "request", http.StatusNoContent)
 		path := azMailedPath(t, h, "reset@example.com", "/identity/password_reset/edit")
 		azDo(t, h, http.MethodGet, path, "", nil).want(t, "edit", http.StatusNoContent)
-		u, _ := url.Parse(path)
+		u := must(url.Parse(path))(t)
 		full = u.Query().Get("sid")
 		bare, ok := strings.CutPrefix(full, "passwordReset:")
 		if !ok {

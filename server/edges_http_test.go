@@ -366,7 +366,7 @@ func TestConfirmPagePolicy(t *testing.T) {
 	email := "policy@example.com"
 	signUp(t, h, email, mailPassword)
 	requestReset(t, h, email)
-	u, _ := url.Parse(linkOf(t, h.Mail.Next(t, email)).raw)
+	u := must(url.Parse(linkOf(t, h.Mail.Next(t, email)).raw))(t)
 	hdr, status, body := h.Send(t, http.MethodGet, u.RequestURI(), nil, "")
 	if status != http.StatusOK || !strings.Contains(string(body), `style="`) || strings.Contains(string(body), "<script") {
 		t.Fatalf("confirm page: %d %s", status, body)

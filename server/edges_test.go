@@ -87,7 +87,10 @@ func TestEdgesConfig(t *testing.T) {
 			}
 		})
 	}
-	e, _ := newEdges(Config{HSTSMaxAge: 24 * time.Hour})
+	e, err := newEdges(Config{HSTSMaxAge: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if e.hstsValue != "max-age=86400" {
 		t.Errorf("HSTS = %q", e.hstsValue)
 	}

@@ -118,7 +118,7 @@ func TestMailSMTPFaults(t *testing.T) {
 			if n := h.Mail.Count(email); n != 2 {
 				t.Errorf("%d messages to %s after SMTP recovered, want 2 (verification and reset, once each)", n, email)
 			}
-			if pending, _ := h.Store.UndeliveredMail(ctx, 10); len(pending) != 0 {
+			if pending := must(h.Store.UndeliveredMail(ctx, 10))(t); len(pending) != 0 {
 				t.Errorf("still undelivered after SMTP recovered: %+v", pending)
 			}
 			if status, body := h.Do(t, http.MethodGet, "/readyz", nil, ""); status != http.StatusOK {

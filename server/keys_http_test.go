@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"math/big"
 	"net/http"
 	"strings"
@@ -100,7 +103,10 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 	}
 	a2 := a.Another(t) // a fresh instance loads the new key at start
 	s2 := signIn(t, a2, "rot@example.com", "correct-horse")
-	tok, _, _ := jwt.NewParser().ParseUnverified(s2.AccessToken, jwt.MapClaims{})
+	tok, _, err := jwt.NewParser().ParseUnverified(s2.AccessToken, jwt.MapClaims{})
+	if err != nil {
+		t.Fatalf("read the new instance's token: %v", err)
+	}
 	if tok.Header["kid"] != kid {
 		t.Fatalf("new instance signs with %v, want the rotated key %s", tok.Header["kid"], kid)
 	}
@@ -112,14 +118,56 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 			t.Fatalf("token of the previous key: %d %s", u.StatusCode(), u.Body)
 		}
 	}
-	set, _ := a2.Client.GetJWKsWithResponse(context.Background())
-	if len(set.JSON200.Keys) != 2 {
+	set, err := a2.Client.GetJWKsWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.JSON200 == nil || len(set.JSON200.Keys) != 2 {
 		t.Fatalf("JWKS has %d keys, want the current and the previous", len(set.JSON200.Keys))
 	}
 }
 
+// reSign signs the claims of a real access token again with method and key, keeping its kid and
+// adding a jti so that the result is never the token the server minted (and cached as verified):
+// a token made this way is checked afresh, and differs from a genuine one only in how it is signed.
+func reSign(t *testing.T, token string, method jwt.SigningMethod, key any) string {
+	t.Helper()
+	claims := jwt.MapClaims{}
+	orig, _, err := jwt.NewParser().ParseUnverified(token, claims)
+	if err != nil {
+		t.Fatalf("read the access token: %v", err)
+	}
+	claims["jti"] = "re-signed"
+	tok := jwt.NewWithClaims(method, claims)
+	if kid, ok := orig.Header["kid"]; ok {
+		tok.Header["kid"] = kid
+	}
+	out, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatalf("sign %s: %v", method.Alg(), err)
+	}
+	return out
+}
+
+// wantAccepted and wantRefused send an access token to GET /v1/user.
+func wantAccepted(t *testing.T, h *servertest.Harness, what, token string) {
+	t.Helper()
+	if u := getUser(t, h, token); u.StatusCode() != http.StatusOK {
+		t.Fatalf("%s: GET /user %d %s, want 200", what, u.StatusCode(), u.Body)
+	}
+}
+
+func wantRefused(t *testing.T, h *servertest.Harness, what, token string) {
+	t.Helper()
+	if u := getUser(t, h, token); u.StatusCode() != http.StatusUnauthorized {
+		t.Fatalf("%s: GET /user %d %s, want 401", what, u.StatusCode(), u.Body)
+	}
+}
+
 // TestHasuraSharedSecret: with Hasura's HS256 JWT secret, tokens are signed with it, the JWKS is
-// empty, and Latchkey accepts its own tokens.
+// empty, and Latchkey accepts its own tokens. A token with the real claims (a live session's sid)
+// signed with another secret is refused: only the signature can refuse it, which the same claims
+// signed with the shared secret, accepted, show.
 func TestHasuraSharedSecret(t *testing.T) {
 	secret := strings.Repeat("k", 40)
 	h := servertest.Start(t, func(c *server.Config) {
@@ -130,34 +178,77 @@ func TestHasuraSharedSecret(t *testing.T) {
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(h.Clock.Now)); err != nil {
 		t.Fatalf("token does not verify with the shared secret: %v", err)
 	}
-	if u := getUser(t, h, s.AccessToken); u.StatusCode() != http.StatusOK {
-		t.Fatalf("GET /user: %d", u.StatusCode())
+	wantAccepted(t, h, "the minted token", s.AccessToken)
+	set, err := h.Client.GetJWKsWithResponse(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	set, _ := h.Client.GetJWKsWithResponse(context.Background())
 	if set.JSON200 == nil || len(set.JSON200.Keys) != 0 {
-		t.Fatalf("JWKS with a shared secret: %s", set.Body)
+		t.Fatalf("JWKS with a shared secret: %d %s", set.StatusCode(), set.Body)
 	}
-	// A token signed with another HMAC secret is refused.
-	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": s.User.Id, "sid": "00000000-0000-4000-8000-000000000000", "iss": "latchkey",
-		"iat": h.Clock.Now().Unix(), "exp": h.Clock.Now().Add(time.Minute).Unix(),
-	}).SignedString([]byte(strings.Repeat("x", 40)))
-	if u := getUser(t, h, forged); u.StatusCode() != http.StatusUnauthorized {
-		t.Fatalf("forged HS256 token: %d", u.StatusCode())
-	}
+	wantAccepted(t, h, "real claims signed with the shared secret", reSign(t, s.AccessToken, jwt.SigningMethodHS256, []byte(secret)))
+	wantRefused(t, h, "real claims signed with another secret", reSign(t, s.AccessToken, jwt.SigningMethodHS256, []byte(strings.Repeat("x", 40))))
 }
 
-// TestAlgorithmConfusion: with ES256 keys, an HS256 token "signed" with the public key is refused.
+// TestAlgorithmConfusion: a token is verified only with the algorithm of the key it names. Each
+// case signs a live session's claims with the configured key under another algorithm that key
+// can also compute (HS384 with the HS256 secret, RS384 with the RS256 key), which the library
+// would verify if the server did not hold the algorithm to the key's; the same claims under the
+// key's own algorithm, accepted, show that nothing else refuses them.
 func TestAlgorithmConfusion(t *testing.T) {
-	h := servertest.Start(t)
-	s := signUp(t, h, "conf@example.com", "correct-horse")
-	set, _ := h.Client.GetJWKsWithResponse(context.Background())
-	k := set.JSON200.Keys[0]
-	claims := verifyOffline(t, h, s.AccessToken)
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	tok.Header["kid"] = k.Kid
-	forged, _ := tok.SignedString([]byte(*k.X + *k.Y))
-	if u := getUser(t, h, forged); u.StatusCode() != http.StatusUnauthorized {
-		t.Fatalf("HS256 token under an ES256 kid: %d, want 401", u.StatusCode())
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
 	}
+	der, err := x509.MarshalPKCS8PrivateKey(rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hmacSecret := strings.Repeat("k", 40)
+	for _, c := range []struct {
+		name        string
+		secret      *server.HasuraJWTSecret
+		key         any
+		own, forged jwt.SigningMethod
+	}{
+		{"hs384-under-hs256-secret", &server.HasuraJWTSecret{Type: "HS256", Key: hmacSecret},
+			[]byte(hmacSecret), jwt.SigningMethodHS256, jwt.SigningMethodHS384},
+		{"hs512-under-hs256-secret", &server.HasuraJWTSecret{Type: "HS256", Key: hmacSecret},
+			[]byte(hmacSecret), jwt.SigningMethodHS256, jwt.SigningMethodHS512},
+		{"rs384-under-rs256-key", &server.HasuraJWTSecret{Type: "RS256",
+			Key:        string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
+			SigningKey: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))},
+			rsaKey, jwt.SigningMethodRS256, jwt.SigningMethodRS384},
+	} {
+		t.Run("case="+c.name, func(t *testing.T) {
+			h := servertest.Start(t, func(cfg *server.Config) { cfg.JWT.Secret = c.secret })
+			s := signUp(t, h, "conf@example.com", "correct-horse")
+			wantAccepted(t, h, c.own.Alg()+" with the configured key", reSign(t, s.AccessToken, c.own, c.key))
+			wantRefused(t, h, c.forged.Alg()+" with the configured "+c.own.Alg()+" key", reSign(t, s.AccessToken, c.forged, c.key))
+		})
+	}
+	// The textbook confusion: with managed ES256 keys, an HS256 token keyed with the public key
+	// (its PEM, what a naive verifier would hand HMAC) is refused. The key's type refuses it too,
+	// so this case guards against a verifier that hands out key bytes, not the algorithm check.
+	t.Run("case=hs256-keyed-with-es256-public-key", func(t *testing.T) {
+		h := servertest.Start(t)
+		s := signUp(t, h, "conf@example.com", "correct-horse")
+		set, err := h.Client.GetJWKsWithResponse(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set.JSON200 == nil || len(set.JSON200.Keys) != 1 {
+			t.Fatalf("JWKS: %d %s, want one key", set.StatusCode(), set.Body)
+		}
+		pub, err := x509.MarshalPKIXPublicKey(publicKey(t, set.JSON200.Keys[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRefused(t, h, "HS256 under an ES256 kid", reSign(t, s.AccessToken, jwt.SigningMethodHS256,
+			pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})))
+	})
 }

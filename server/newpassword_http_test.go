@@ -39,9 +39,9 @@ func TestNewPasswordRequiredAcrossDialects(t *testing.T) {
 		t.Errorf("Zesty login of a flagged user: %d %v", status, body)
 	}
 	// A wrong password is still just a wrong password: the flag is told only to the owner.
-	res, _ = h.Client.SignInEmailPasswordWithResponse(context.Background(), gen.SignInEmailPasswordJSONRequestBody{
+	res = must(h.Client.SignInEmailPasswordWithResponse(context.Background(), gen.SignInEmailPasswordJSONRequestBody{
 		Email: openapi_types.Email(email), Password: mailPassword + "x",
-	})
+	}))(t)
 	wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, "invalid-email-password")
 
 	// The reset link opens the session whose next step sets the password.

@@ -117,7 +117,7 @@ func TestNhostLifeCycle(t *testing.T) {
 	if u := getUser(t, h, next.AccessToken); u.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("other session's access token after password change: %d, want 401", u.StatusCode())
 	}
-	if r, _ := refresh(t, h, next.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+	if r := must(refresh(t, h, next.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("other session's refresh token after password change: %d, want 401", r.StatusCode())
 	}
 	if u := getUser(t, h, s.AccessToken); u.StatusCode() != http.StatusOK {
@@ -125,7 +125,7 @@ func TestNhostLifeCycle(t *testing.T) {
 	}
 
 	// Old password fails, new one works.
-	old, _ := h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{Email: "ada@example.com", Password: "correct-horse"})
+	old := must(h.Client.SignInEmailPasswordWithResponse(ctx, gen.SignInEmailPasswordJSONRequestBody{Email: "ada@example.com", Password: "correct-horse"}))(t)
 	if old.JSON401 == nil || old.JSON401.Error != gen.ErrorResponseErrorInvalidEmailPassword {
 		t.Errorf("old password: %d %s", old.StatusCode(), old.Body)
 	}
@@ -139,14 +139,14 @@ func TestNhostLifeCycle(t *testing.T) {
 	if u := getUser(t, h, s3.AccessToken); u.StatusCode() != http.StatusUnauthorized {
 		t.Errorf("access token after sign-out: %d, want 401", u.StatusCode())
 	}
-	if r, _ := refresh(t, h, s3.RefreshToken); r.JSON401 == nil || r.JSON401.Error != gen.ErrorResponseErrorInvalidRefreshToken {
+	if r := must(refresh(t, h, s3.RefreshToken))(t); r.JSON401 == nil || r.JSON401.Error != gen.ErrorResponseErrorInvalidRefreshToken {
 		t.Errorf("refresh after sign-out: %d %s", r.StatusCode(), r.Body)
 	}
 
 	// Sign out everywhere needs an access token and ends every session.
 	s4 := signIn(t, h, "ada@example.com", "battery-staple")
 	all := true
-	so, _ = h.Client.SignOutWithResponse(ctx, gen.SignOutJSONRequestBody{All: &all}, servertest.Bearer(s4.AccessToken))
+	so = must(h.Client.SignOutWithResponse(ctx, gen.SignOutJSONRequestBody{All: &all}, servertest.Bearer(s4.AccessToken)))(t)
 	if so.StatusCode() != http.StatusOK {
 		t.Fatalf("sign out all: %d %s", so.StatusCode(), so.Body)
 	}
@@ -165,7 +165,7 @@ func TestAccessTokenExpiry(t *testing.T) {
 	if u := getUser(t, h, s.AccessToken); u.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("expired access token: %d, want 401", u.StatusCode())
 	}
-	r, _ := refresh(t, h, s.RefreshToken)
+	r := must(refresh(t, h, s.RefreshToken))(t)
 	if r.JSON200 == nil {
 		t.Fatalf("refresh after access expiry: %d %s", r.StatusCode(), r.Body)
 	}
@@ -174,7 +174,7 @@ func TestAccessTokenExpiry(t *testing.T) {
 	}
 	// An idle session ends when its refresh token expires.
 	h.Clock.Advance(30*24*time.Hour + time.Minute)
-	if r, _ := refresh(t, h, r.JSON200.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+	if r := must(refresh(t, h, r.JSON200.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("refresh after 30 idle days: %d, want 401", r.StatusCode())
 	}
 }
@@ -185,5 +185,17 @@ func TestConfiguredLifetimes(t *testing.T) {
 	s := signUp(t, h, "ttl@example.com", "correct-horse")
 	if s.AccessTokenExpiresIn != 300 {
 		t.Fatalf("accessTokenExpiresIn = %d, want 300", s.AccessTokenExpiresIn)
+	}
+}
+
+// must unwraps a call's (result, error) and fails t on the error, so that a test neither reads a
+// nil result nor passes for want of one: r := must(h.Client.GetUserWithResponse(ctx))(t).
+func must[R any](r R, err error) func(t *testing.T) R {
+	return func(t *testing.T) R {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
 }

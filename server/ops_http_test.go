@@ -65,7 +65,7 @@ func TestOpsEndpoints(t *testing.T) {
 	}
 
 	// Request ids: a plain caller-supplied id is echoed, anything else replaced.
-	req, _ := http.NewRequest(http.MethodGet, h.URL+"/healthz", nil)
+	req := must(http.NewRequest(http.MethodGet, h.URL+"/healthz", nil))(t)
 	req.Header.Set("X-Request-Id", "abc-123")
 	res, err := h.HTTP.Do(req)
 	if err != nil || res.Header.Get("X-Request-Id") != "abc-123" {

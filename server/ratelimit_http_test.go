@@ -73,7 +73,10 @@ func fromWith(t *testing.T, h *servertest.Harness, ip string, header map[string]
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s from %s: %v", method, path, ip, err)
+	}
 	a := answer{status: res.StatusCode, header: res.Header, raw: raw}
 	_ = json.Unmarshal(raw, &a.body)
 	return a
@@ -139,8 +142,8 @@ func wantNotLimited(t *testing.T, what string, a answer) {
 }
 
 // TestRateLimitSignIn: in each dialect's sign-in, an address is limited whatever accounts it
-// tries, an account is limited whatever addresses try it, a refused request writes nothing, and
-// the next window lets both through again.
+// tries, an account is limited whatever addresses try it, a refused request writes nothing but
+// its count (servertest.Counters), and the next window lets both through again.
 func TestRateLimitSignIn(t *testing.T) {
 	for _, d := range limitDialects {
 		t.Run("dialect="+d.name, func(t *testing.T) {

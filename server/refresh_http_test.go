@@ -98,7 +98,7 @@ func TestRefreshRaceWithoutLeeway(t *testing.T) {
 		if won == nil {
 			t.Fatalf("run %d: nobody won", run)
 		}
-		if r, _ := refresh(t, h, won.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+		if r := must(refresh(t, h, won.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 			t.Fatalf("run %d: winner's token after reuse: %d, want 401 (session revoked)", run, r.StatusCode())
 		}
 		if u := getUser(t, h, won.AccessToken); u.StatusCode() != http.StatusUnauthorized {
@@ -112,21 +112,21 @@ func TestRefreshRaceWithoutLeeway(t *testing.T) {
 func TestRefreshReuseAfterLeeway(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "reuse@example.com", "correct-horse")
-	first, _ := refresh(t, h, s.RefreshToken)
+	first := must(refresh(t, h, s.RefreshToken))(t)
 	if first.JSON200 == nil {
 		t.Fatalf("refresh: %d %s", first.StatusCode(), first.Body)
 	}
 	h.Clock.Advance(9 * time.Second)
-	again, _ := refresh(t, h, s.RefreshToken)
+	again := must(refresh(t, h, s.RefreshToken))(t)
 	if again.JSON200 == nil || again.JSON200.RefreshToken != first.JSON200.RefreshToken {
 		t.Fatalf("within leeway: %d %s, want the same successor", again.StatusCode(), again.Body)
 	}
 	h.Clock.Advance(2 * time.Second) // 11s after the rotation
-	late, _ := refresh(t, h, s.RefreshToken)
+	late := must(refresh(t, h, s.RefreshToken))(t)
 	if late.JSON401 == nil || late.JSON401.Error != gen.ErrorResponseErrorInvalidRefreshToken {
 		t.Fatalf("after leeway: %d %s, want 401 invalid-refresh-token", late.StatusCode(), late.Body)
 	}
-	if r, _ := refresh(t, h, first.JSON200.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+	if r := must(refresh(t, h, first.JSON200.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("successor after reuse: %d, want 401 (session revoked)", r.StatusCode())
 	}
 	events, err := h.Store.AuditEvents(context.Background(), "refresh_token.reuse", 10)
@@ -140,12 +140,12 @@ func TestRefreshReuseAfterLeeway(t *testing.T) {
 func TestRefreshWithinLeewayFollowsChain(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "chain@example.com", "correct-horse")
-	r1, _ := refresh(t, h, s.RefreshToken)
-	r2, _ := refresh(t, h, r1.JSON200.RefreshToken)
+	r1 := must(refresh(t, h, s.RefreshToken))(t)
+	r2 := must(refresh(t, h, r1.JSON200.RefreshToken))(t)
 	if r2.JSON200 == nil {
 		t.Fatalf("second refresh: %d %s", r2.StatusCode(), r2.Body)
 	}
-	late, _ := refresh(t, h, s.RefreshToken)
+	late := must(refresh(t, h, s.RefreshToken))(t)
 	if late.JSON200 == nil || late.JSON200.RefreshToken != r2.JSON200.RefreshToken {
 		t.Fatalf("grandparent within leeway: %d %s, want the live token %s", late.StatusCode(), late.Body, r2.JSON200.RefreshToken)
 	}
@@ -155,12 +155,12 @@ func TestRefreshWithinLeewayFollowsChain(t *testing.T) {
 func TestRefreshWithinLeewayAfterSignOut(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "out@example.com", "correct-horse")
-	r1, _ := refresh(t, h, s.RefreshToken)
-	so, _ := h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &r1.JSON200.RefreshToken})
+	r1 := must(refresh(t, h, s.RefreshToken))(t)
+	so := must(h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &r1.JSON200.RefreshToken}))(t)
 	if so.StatusCode() != http.StatusOK {
 		t.Fatalf("sign out: %d", so.StatusCode())
 	}
-	if r, _ := refresh(t, h, s.RefreshToken); r.StatusCode() != http.StatusUnauthorized {
+	if r := must(refresh(t, h, s.RefreshToken))(t); r.StatusCode() != http.StatusUnauthorized {
 		t.Fatalf("spent token of an ended session within leeway: %d, want 401", r.StatusCode())
 	}
 }
@@ -170,8 +170,8 @@ func TestRefreshWithinLeewayAfterSignOut(t *testing.T) {
 func TestSignOutWithSpentRefreshToken(t *testing.T) {
 	h := servertest.Start(t)
 	s := signUp(t, h, "spent@example.com", "correct-horse")
-	r1, _ := refresh(t, h, s.RefreshToken)
-	so, _ := h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &s.RefreshToken})
+	r1 := must(refresh(t, h, s.RefreshToken))(t)
+	so := must(h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &s.RefreshToken}))(t)
 	if so.StatusCode() != http.StatusOK {
 		t.Fatalf("sign out: %d %s", so.StatusCode(), so.Body)
 	}
@@ -195,17 +195,27 @@ func TestSignOutBearerOnly(t *testing.T) {
 	}
 }
 
-// TestPurge: spent refresh tokens go after their retention (a replay is then refused, no longer
-// recognised), live ones stay; ended sessions go after theirs.
+// TestPurge: spent refresh tokens go after their retention, live ones stay; ended sessions go
+// after theirs. A spent token replayed after the purge is refused as unknown: no longer
+// recognised as a replay, it ends nothing, and the session's live token still refreshes.
 func TestPurge(t *testing.T) {
 	h := servertest.Start(t)
 	ctx := context.Background()
 	s := signUp(t, h, "purge@example.com", "correct-horse")
-	r, _ := refresh(t, h, s.RefreshToken)
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.JSON200 == nil {
+		t.Fatalf("refresh: %d %s", r.StatusCode(), r.Body)
+	}
 	gone := signUp(t, h, "gone@example.com", "correct-horse")
-	so, _ := h.Client.SignOutWithResponse(ctx, gen.SignOutJSONRequestBody{RefreshToken: &gone.RefreshToken})
+	so, err := h.Client.SignOutWithResponse(ctx, gen.SignOutJSONRequestBody{RefreshToken: &gone.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if so.StatusCode() != http.StatusOK {
-		t.Fatal(so.StatusCode())
+		t.Fatalf("sign out: %d %s", so.StatusCode(), so.Body)
 	}
 	before := h.Counts(t)
 	if n, err := h.Server.Purge(ctx); err != nil || n != 0 {
@@ -219,8 +229,23 @@ func TestPurge(t *testing.T) {
 	if after["refresh_tokens"] != before["refresh_tokens"]-1 {
 		t.Fatalf("refresh tokens %d → %d, want the one spent token gone", before["refresh_tokens"], after["refresh_tokens"])
 	}
-	if rr, _ := refresh(t, h, r.JSON200.RefreshToken); rr.JSON200 == nil {
-		t.Fatalf("live token after purge: %d %s", rr.StatusCode(), rr.Body)
+	// The replay: a spent token still on record (past the leeway) would end the session here.
+	replay, err := refresh(t, h, s.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replay.StatusCode() != http.StatusUnauthorized {
+		t.Fatalf("spent token replayed after the purge: %d %s, want 401", replay.StatusCode(), replay.Body)
+	}
+	if e := servertest.NhostError(t, replay.Body); e.Error != gen.ErrorResponseErrorInvalidRefreshToken {
+		t.Fatalf("spent token replayed after the purge: error %q, want %q", e.Error, gen.ErrorResponseErrorInvalidRefreshToken)
+	}
+	rr, err := refresh(t, h, r.JSON200.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.JSON200 == nil {
+		t.Fatalf("live token after the purge and the replay: %d %s", rr.StatusCode(), rr.Body)
 	}
 	h.Clock.Advance(7 * 24 * time.Hour)
 	if _, err := h.Server.Purge(ctx); err != nil {

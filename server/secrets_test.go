@@ -28,8 +28,14 @@ func TestOpaqueTokens(t *testing.T) {
 }
 
 func TestSealedSuccessor(t *testing.T) {
-	a, _ := newOpaqueToken()
-	b, _ := newOpaqueToken()
+	a, err := newOpaqueToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newOpaqueToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	sealed, err := sealSuccessor(a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,10 @@ func TestSealedSuccessor(t *testing.T) {
 	if err != nil || got != b {
 		t.Fatalf("open with the right token: %q, %v", got, err)
 	}
-	other, _ := newOpaqueToken()
+	other, err := newOpaqueToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := openSuccessor(other, sealed); err == nil {
 		t.Fatal("a different token opened the sealed successor")
 	}

@@ -337,6 +337,16 @@ func checkWMECodeWorks(t *testing.T, h *servertest.Harness, f *negFixture, _ []b
 	}
 }
 
+// checkWMEOtherCodeWorks asserts that {{otherCode}}, mailed to {{takenUsername}}, still works.
+func checkWMEOtherCodeWorks(t *testing.T, h *servertest.Harness, f *negFixture, _ []byte) {
+	t.Helper()
+	status, body := h.Do(t, http.MethodPost, "/v1/forgot-password-confirm", negHeaders("Content-Type", "application/json"),
+		wmeConfirmBody(f.get(t, "takenUsername"), pwWMEChosen, f.get(t, "otherCode")))
+	if status != http.StatusOK {
+		t.Errorf("the other account's mailed code no longer works after a rejected request: %d %s", status, body)
+	}
+}
+
 // checkWMEChallengeWorks asserts that {{session}} can still be answered: the rejected request did
 // not spend it.
 func checkWMEChallengeWorks(t *testing.T, h *servertest.Harness, f *negFixture, _ []byte) {
@@ -411,8 +421,13 @@ func wmeLoginNegative() []negCase {
 		c.setup, c.body, c.except = setup, b, audit
 		return c
 	}
+	wrongPassword := func(name string, setup negSetup, b string) negCase {
+		c := failed(name, setup, b)
+		c.except = negWrongPassword
+		return c
+	}
 	// A wrong password and an unknown user must be indistinguishable, byte for byte.
-	wrong := failed("wrong-password", nil, body("{{username}}", pwWrong))
+	wrong := wrongPassword("wrong-password", nil, body("{{username}}", pwWrong))
 	wrong.check = func(t *testing.T, h *servertest.Harness, _ *negFixture, b []byte) {
 		t.Helper()
 		_, other := h.Do(t, http.MethodPost, path, negHeaders("Content-Type", "application/json"), body("nobody", pwWrong))
@@ -426,17 +441,17 @@ func wmeLoginNegative() []negCase {
 	disabledByAddress := wmeRow("disabled-user-by-address", http.StatusForbidden, wmeMsgDisabled)
 	disabledByAddress.setup, disabledByAddress.body = disabledSetup, body("{{emailCased}}", pwOwner)
 	// Account state is told only to whoever knows the password.
-	disabledWrong := failed("disabled-user-wrong-password", disabledSetup, body("{{username}}", pwWrong))
+	disabledWrong := wrongPassword("disabled-user-wrong-password", disabledSetup, body("{{username}}", pwWrong))
 	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgCredentials)
 	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
-	concealWrong := failed("conceal-wrong-password", nil, body("{{username}}", pwWrong))
+	concealWrong := wrongPassword("conceal-wrong-password", nil, body("{{username}}", pwWrong))
 	concealWrong.opts = negOpts(concealErrors)
-	concealUnknown := failed("conceal-unknown-user", nil, body("nobody", pwWrong))
+	concealUnknown := wrongPassword("conceal-unknown-user", nil, body("nobody", pwWrong))
 	concealUnknown.opts = negOpts(concealErrors)
 	// A flagged user with a wrong password gets no challenge.
-	flaggedWrong := failed("new-password-required-wrong-password", fxSteps(fxWMEUser, fxWMEChallenge), body("{{username}}", pwWrong))
+	flaggedWrong := wrongPassword("new-password-required-wrong-password", fxSteps(fxWMEUser, fxWMEChallenge), body("{{username}}", pwWrong))
 	// Another user's password does not open this account, and the other account is untouched.
-	othersPassword := failed("another-users-password", fxSteps(fxWMEUser, fxWMEOther), body("{{username}}", pwOther))
+	othersPassword := wrongPassword("another-users-password", fxSteps(fxWMEUser, fxWMEOther), body("{{username}}", pwOther))
 	unknownSibling := negRow("unknown-sibling-path", http.StatusNotFound, gen.ErrorResponseErrorInvalidRequest)
 	unknownSibling.method, unknownSibling.path, unknownSibling.body = http.MethodPost, "/v1/logins", valid
 	// nhost-style clients may attach a stale bearer; WME takes none and ignores it.
@@ -465,12 +480,12 @@ func wmeLoginNegative() []negCase {
 			wmeInvalid("field-names-case-folded", `{"Username":"{{username}}","Password":"`+pwOwner+`"}`),
 			wmeInvalid("email-instead-of-username", `{"email":"{{email}}","password":"`+pwOwner+`"}`),
 			wrong,
-			failed("unknown-user", nil, body("nobody", pwOwner)),
-			failed("unknown-address", nil, body("nobody@example.com", pwOwner)),
-			failed("wrong-password-username-other-case", nil, body("{{usernameCased}}", pwWrong)),
-			failed("wrong-password-by-address", nil, body("{{emailCased}}", pwWrong)),
+			wrongPassword("unknown-user", nil, body("nobody", pwOwner)),
+			wrongPassword("unknown-address", nil, body("nobody@example.com", pwOwner)),
+			wrongPassword("wrong-password-username-other-case", nil, body("{{usernameCased}}", pwWrong)),
+			wrongPassword("wrong-password-by-address", nil, body("{{emailCased}}", pwWrong)),
 			// The server's minimum length is a rule for new passwords: at log-in a short one is just wrong.
-			failed("short-password-is-just-wrong", nil, body("{{username}}", pwUnderPolicy)),
+			wrongPassword("short-password-is-just-wrong", nil, body("{{username}}", pwUnderPolicy)),
 			othersPassword, flaggedWrong,
 			disabled, disabledByAddress, disabledWrong,
 			concealDisabled, concealWrong, concealUnknown,
@@ -680,10 +695,10 @@ func wmeForgotPasswordNegative() []negCase {
 func wmeForgotPasswordConfirmNegative() []negCase {
 	const path = "/v1/forgot-password-confirm"
 	valid := wmeConfirmBody("{{username}}", pwNew, "{{code}}")
-	// A failed code is audited. Every try at a pending code is charged to that code before it is
-	// compared (tickets), even when the code is right and the user then refused.
-	audit := []string{"audit_events"}
-	tried := []string{"audit_events", "tickets"}
+	// A failed code is audited and counted against the name's guess cap (lockouts). Every try at
+	// a pending code is charged to that code before it is compared (tickets), even when the code
+	// is right and the user then refused.
+	audit, tried := negCodeGuess, negCodeTried
 	failed := func(name string, setup negSetup, b string) negCase {
 		c := wmeRow(name, http.StatusUnauthorized, wmeMsgTicket)
 		c.setup, c.body, c.except = setup, b, audit
@@ -694,9 +709,10 @@ func wmeForgotPasswordConfirmNegative() []negCase {
 	wrong.check, wrong.except = checkWMECodeWorks, tried
 	wrongCased := failed("wrong-code-username-other-case", nil, wmeConfirmBody("{{usernameCased}}", pwNew, negWrongCode))
 	wrongCased.check, wrongCased.except = checkWMECodeWorks, tried
-	// {{code}} went to {{username}}; another account does not take it.
-	otherUser := failed("code-for-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEForgot), wmeConfirmBody("{{takenUsername}}", pwNew, "{{code}}"))
-	otherUser.check = checkWMECodeWorks
+	// {{code}} went to {{username}}; another account does not take it, though a code of its own
+	// is pending (so that only the code can be wrong: with none, any code is refused).
+	otherUser := failed("code-for-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEOtherForgot, fxWMEForgot), wmeConfirmBody("{{takenUsername}}", pwNew, "{{code}}"))
+	otherUser.check, otherUser.except = checkSteps(checkWMECodeWorks, checkWMEOtherCodeWorks), tried
 	// Another account's code does not work for this one.
 	othersCode := failed("code-of-another-user", fxSteps(fxWMEUser, fxWMEOther, fxWMEForgot, fxWMEOtherForgot), wmeConfirmBody("{{username}}", pwNew, "{{otherCode}}"))
 	othersCode.check, othersCode.except = checkWMECodeWorks, tried
@@ -708,9 +724,9 @@ func wmeForgotPasswordConfirmNegative() []negCase {
 	// (the refusal rolls back).
 	disabledSetup := fxSteps(fxWMEUser, fxWMEForgot, fxDisableUser)
 	disabled := wmeRow("disabled-user", http.StatusForbidden, wmeMsgDisabled)
-	disabled.setup, disabled.body, disabled.except = disabledSetup, valid, []string{"tickets"}
+	disabled.setup, disabled.body, disabled.except = disabledSetup, valid, []string{"tickets", "lockouts"}
 	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgTicket)
-	concealDisabled.setup, concealDisabled.body, concealDisabled.opts, concealDisabled.except = disabledSetup, valid, negOpts(concealErrors), []string{"tickets"}
+	concealDisabled.setup, concealDisabled.body, concealDisabled.opts, concealDisabled.except = disabledSetup, valid, negOpts(concealErrors), []string{"tickets", "lockouts"}
 	concealWrong := failed("conceal-wrong-code", nil, wmeConfirmBody("{{username}}", pwNew, negWrongCode))
 	concealWrong.opts, concealWrong.except = negOpts(concealErrors), tried
 	concealUnknown := failed("conceal-unknown-user", nil, wmeConfirmBody("nobody", pwNew, negWrongCode))
@@ -763,15 +779,18 @@ func wmeChangePasswordNegative() []negCase {
 		return c
 	}
 	forged := fxSteps(fxWMEUser, fxWMELogin, fxForgedTokens)
-	// A wrong previous password changes nothing: no password, no session, not even an audit row.
+	// A wrong previous password changes nothing (no password, no session, not even an audit row)
+	// but the account's lockout rows, where it counts as a failed sign-in: a password check is one
+	// wherever it happens.
 	wrongPrevious := wmeRow("wrong-previous-password", http.StatusUnauthorized, wmeMsgCredentials)
-	wrongPrevious.body = body("{{access}}", pwWrong, pwNew)
+	wrongPrevious.body, wrongPrevious.except = body("{{access}}", pwWrong, pwNew), []string{"lockouts"}
 	wrongPrevious.check = checkSteps(checkWMERefreshWorks, checkWMELoginWith(pwOwner))
 	othersPrevious := wmeRow("another-users-password-as-previous", http.StatusUnauthorized, wmeMsgCredentials)
 	othersPrevious.setup, othersPrevious.body = fxSteps(fxWMEUser, fxWMELogin, fxWMEOther), body("{{access}}", pwOther, pwNew)
+	othersPrevious.except = []string{"lockouts"}
 	othersToken := wmeRow("another-users-token-with-own-password", http.StatusUnauthorized, wmeMsgCredentials)
 	othersToken.setup, othersToken.body = fxSteps(fxWMEUser, fxWMELogin, fxWMEOther), body("{{otherAccess}}", pwOwner, pwNew)
-	othersToken.check = checkWMELoginWith(pwOwner)
+	othersToken.check, othersToken.except = checkWMELoginWith(pwOwner), []string{"lockouts"}
 	tooShort := wmeRow("proposed-password-under-server-minimum", http.StatusBadRequest, wmeMsgTooShort)
 	tooShort.body = body("{{access}}", pwOwner, pwUnderPolicy)
 	tooShort.check = checkSteps(checkWMERefreshWorks, checkWMELoginWith(pwOwner))

@@ -571,11 +571,16 @@ func zestyLoginNegative() []negCase {
 			c.setup, c.except = setup, audit
 			return e.with(c, kv...)
 		}
+		wrongPassword := func(name string, setup negSetup, kv ...string) negCase {
+			c := failed(name, setup, kv...)
+			c.except = negWrongPassword
+			return c
+		}
 		unknown := func(email string) (map[string]string, string) {
 			return negHeaders("Content-Type", e.ctype), e.body("email", email, "password", pwWrong)
 		}
 		// A wrong password and an unknown address must be indistinguishable, byte for byte.
-		wrong := failed("wrong-password", nil, "email", "{{email}}", "password", pwWrong)
+		wrong := wrongPassword("wrong-password", nil, "email", "{{email}}", "password", pwWrong)
 		hs, b := unknown("nobody@example.com")
 		wrong.check = checkSameAnswer("an unknown address", http.MethodPost, path, hs, b)
 		disabled := e.with(zRow("disabled-user", zDisabled), "email", "{{email}}", "password", pwOwner)
@@ -598,14 +603,14 @@ func zestyLoginNegative() []negCase {
 			inv("username-instead-of-email", "username", "{{email}}", "password", pwOwner),
 			inv("field-names-capitalised", "Email", "{{email}}", "Password", pwOwner),
 			wrong,
-			failed("unknown-address", nil, "email", "nobody@example.com", "password", pwOwner),
-			failed("wrong-password-address-other-case", nil, "email", "{{emailCased}}", "password", pwWrong),
+			wrongPassword("unknown-address", nil, "email", "nobody@example.com", "password", pwOwner),
+			wrongPassword("wrong-password-address-other-case", nil, "email", "{{emailCased}}", "password", pwWrong),
 			// The server's minimum length is a rule for new passwords: at log-in a short one is just wrong.
-			failed("short-password-is-just-wrong", nil, "email", "{{email}}", "password", pwUnderPolicy),
+			wrongPassword("short-password-is-just-wrong", nil, "email", "{{email}}", "password", pwUnderPolicy),
 			// Another user's password does not open this account.
-			failed("another-users-password", fxSteps(fxUser, fxOtherUser), "email", "{{email}}", "password", pwOther),
+			wrongPassword("another-users-password", fxSteps(fxUser, fxOtherUser), "email", "{{email}}", "password", pwOther),
 			// Account state is told only to whoever knows the password.
-			failed("disabled-user-wrong-password", fxSteps(fxUser, fxDisableUser), "email", "{{email}}", "password", pwWrong),
+			wrongPassword("disabled-user-wrong-password", fxSteps(fxUser, fxDisableUser), "email", "{{email}}", "password", pwWrong),
 			disabled,
 			accepted,
 		)
@@ -623,7 +628,7 @@ func zestyLoginNegative() []negCase {
 	concealDisabled.body = wmeJSON("email", "{{email}}", "password", pwOwner)
 	concealDisabled.check = checkSameAnswer("a wrong password", http.MethodPost, path, jsonCT, wmeJSON("email", "{{email}}", "password", pwWrong))
 	concealWrong := zRow("conceal-wrong-password", zCredentials)
-	concealWrong.opts, concealWrong.except = negOpts(concealErrors), audit
+	concealWrong.opts, concealWrong.except = negOpts(concealErrors), negWrongPassword
 	concealWrong.body = wmeJSON("email", "{{email}}", "password", pwWrong)
 	concealWrong.check = checkSameAnswer("an unknown address", http.MethodPost, path, jsonCT, wmeJSON("email", "nobody@example.com", "password", pwWrong))
 	// Unverified addresses, where the server requires verified ones.

@@ -77,11 +77,11 @@ func TestUserCreateCommand(t *testing.T) {
 	if err != nil || !tu.NewPasswordRequired || tu.DefaultRole != "user" || !slices.Equal(tu.Roles, []string{"me", "user"}) {
 		t.Fatalf("temporary user: %v %+v", err, tu)
 	}
-	if ok, _ := argon2id.ComparePasswordAndHash(temp, *tu.PasswordHash); !ok {
-		t.Error("the printed temporary password does not match")
+	if ok, err := argon2id.ComparePasswordAndHash(temp, *tu.PasswordHash); err != nil || !ok {
+		t.Errorf("the printed temporary password does not match: %v", err)
 	}
-	if n, _ := st.CountUsers(ctx); n != 2 {
-		t.Errorf("%d users, want 2 (refusals write nothing)", n)
+	if n, err := st.CountUsers(ctx); err != nil || n != 2 {
+		t.Errorf("%d users (%v), want 2 (refusals write nothing)", n, err)
 	}
 	events, err := st.AuditEvents(ctx, "admin.user_create", 10)
 	if err != nil || len(events) != 2 || events[0].ActorTokenName != "latchkey-cli" {

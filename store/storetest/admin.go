@@ -66,7 +66,8 @@ func adminListUsers(t *testing.T, e *env) {
 			t.Errorf("%s: %v (total %d), want %v (total %d)", name, got, total, tc.want, tc.total)
 		}
 	}
-	users, _, _ := e.st.ListUsers(e.ctx, store.UserFilter{Limit: 1})
+	users, _, err := e.st.ListUsers(e.ctx, store.UserFilter{Limit: 1})
+	must(t, "ListUsers", err)
 	if len(users) != 1 || !slices.Equal(users[0].Roles, []string{"admin", "user"}) {
 		t.Errorf("roles of listed users: %+v", users)
 	}

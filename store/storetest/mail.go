@@ -852,12 +852,17 @@ func outboxOtherZones(t *testing.T, e *env) {
 	}
 	retryAt := e.now().Add(3 * time.Minute).In(east)
 	must(t, "MarkMailFailed(retry)", e.st.MarkMailFailed(e.ctx, dueEast.ID, "451", retryAt))
+	listed := false
 	for _, m := range e.undelivered(10) {
 		if m.ID == dueEast.ID {
+			listed = true
 			if d := diffTime(m.NextAttemptAt, retryAt); d != "" {
 				t.Errorf("UndeliveredMail: retry NextAttemptAt: %s", d)
 			}
 		}
+	}
+	if !listed {
+		t.Errorf("UndeliveredMail does not list the message waiting for its retry (%s)", dueEast.ID)
 	}
 	e.clock.Advance(3*time.Minute - time.Microsecond)
 	wantIDs(t, "ClaimDueMail a microsecond before the retry written east of UTC", mailIDs(e.claim(10, time.Hour)), nil)

@@ -93,6 +93,7 @@ func contracts() []contract {
 			{"now-is-clock-in-utc-microseconds", lifecycleNow},
 			{"migrate-again-applies-nothing", lifecycleMigrateIdempotent},
 			{"schema-version-is-latest", lifecycleSchemaVersion},
+			{"tables-are-the-schema", lifecycleTablesAreTheSchema},
 			{"row-counts-empty", lifecycleRowCountsEmpty},
 			{"row-counts-after-writes", lifecycleRowCounts},
 			{"watch-writes-counts-every-write", lifecycleWatchWrites},
@@ -401,6 +402,17 @@ func lifecycleSchemaVersion(t *testing.T, e *env) {
 	}
 }
 
+// lifecycleTablesAreTheSchema: store.Tables, which row counts and write watching go over, names
+// every table of a migrated database, so a negative test cannot miss a write for want of a table.
+func lifecycleTablesAreTheSchema(t *testing.T, e *env) {
+	got, err := e.st.SchemaTables(e.ctx)
+	must(t, "SchemaTables", err)
+	want := slices.Sorted(slices.Values(store.Tables))
+	if !slices.Equal(got, want) {
+		t.Errorf("the migrated database has tables %v; store.Tables = %v", got, store.Tables)
+	}
+}
+
 func lifecycleRowCountsEmpty(t *testing.T, e *env) {
 	got := e.rowCounts()
 	want := map[string]int64{}
@@ -435,10 +447,16 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	role := &store.InstanceRole{ID: uuid.New(), ZUID: "30-" + hex.EncodeToString(randomBytes(5)), InstanceID: inst.ID, Name: "Owner", SystemRole: store.SystemRoleOwner}
 	must(t, "CreateInstanceRole", e.st.CreateInstanceRole(e.ctx, role))
 	must(t, "SetInstanceMember", e.st.SetInstanceMember(e.ctx, &store.InstanceMember{InstanceID: inst.ID, UserID: u.ID, RoleID: role.ID}))
+	for _, key := range []string{"ip:a", "ip:b"} {
+		_, _, err := e.st.Hit(e.ctx, key, time.Minute, e.now())
+		must(t, "Hit", err)
+	}
+	_, err := e.st.FailSignIn(e.ctx, "acct:"+u.ID.String(), "subject-"+u.ID.String(), e.now(), time.Hour)
+	must(t, "FailSignIn", err)
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
 		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
-		"instances": 1, "instance_roles": 1, "instance_members": 1,
+		"instances": 1, "instance_roles": 1, "instance_members": 1, "rate_limits": 2, "lockouts": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -487,8 +505,19 @@ func lifecycleWatchWrites(t *testing.T, e *env) {
 	m := &store.OutboxMail{ID: uuid.New(), Kind: "password-reset", Recipient: *u.Email, Subject: "s", ExpiresAt: e.now().Add(time.Hour)}
 	must(t, "EnqueueMail", e.st.EnqueueMail(e.ctx, m))
 	must(t, "MarkMailSent", e.st.MarkMailSent(e.ctx, m.ID))
-	if got := changed(w2, writes()); !reflect.DeepEqual(got, map[string]int64{"mail_outbox": 1}) {
+	w3 := writes()
+	if got := changed(w2, w3); !reflect.DeepEqual(got, map[string]int64{"mail_outbox": 1}) {
 		t.Errorf("after a message enqueued and sent, writes = %v, want mail_outbox: 1", got)
+	}
+	// Rate-limit counters and lockouts count too: a lock that is set or extended is a write.
+	_, _, err := e.st.Hit(e.ctx, "ip:a", time.Minute, e.now())
+	must(t, "Hit", err)
+	key := "acct:" + u.ID.String()
+	_, err = e.st.FailSignIn(e.ctx, key, "subject-"+u.ID.String(), e.now(), time.Hour)
+	must(t, "FailSignIn", err)
+	must(t, "LockUntil", e.st.LockUntil(e.ctx, key, e.now().Add(time.Hour)))
+	if got := changed(w3, writes()); !reflect.DeepEqual(got, map[string]int64{"rate_limits": 1, "lockouts": 2}) {
+		t.Errorf("after a hit, a failure and a lock, writes = %v, want rate_limits: 1, lockouts: 2", got)
 	}
 }
 
@@ -1870,6 +1899,12 @@ func txRollback(t *testing.T, e *env) {
 		if err := tx.SetInstanceMember(e.ctx, &store.InstanceMember{InstanceID: inst.ID, UserID: u.ID, RoleID: role.ID}); err != nil {
 			return err
 		}
+		if _, _, err := tx.Hit(e.ctx, "ip:a", time.Minute, e.now()); err != nil {
+			return err
+		}
+		if _, err := tx.FailSignIn(e.ctx, "acct:"+u.ID.String(), "subject-"+u.ID.String(), e.now(), time.Hour); err != nil {
+			return err
+		}
 		inside, err := tx.RowCounts(e.ctx)
 		if err != nil {
 			return err
@@ -1898,13 +1933,14 @@ func txRollbackPanic(t *testing.T, e *env) {
 				t.Errorf("recovered %v from Tx, want the panic of fn (\"boom\")", r)
 			}
 		}()
-		_ = e.st.Tx(e.ctx, func(tx *store.Store) error {
+		err := e.st.Tx(e.ctx, func(tx *store.Store) error {
 			u = e.newUser()
 			if err := tx.CreateUser(e.ctx, u, nil); err != nil {
 				return err
 			}
 			panic("boom")
 		})
+		t.Errorf("Tx returned (%v) instead of passing fn's panic on", err)
 	}()
 	wantErr(t, "UserByID after a panicking Tx", errOnly(e.st.UserByID(e.ctx, u.ID)), store.ErrNotFound)
 	// The store still works: the connection went back to the pool.

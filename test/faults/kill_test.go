@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,9 @@ type worker struct {
 	accounts []account
 	chains   []*chain
 	problems []string
+	// interrupted names the operation the kill cut short, if any: its request was written
+	// before the kill and never answered.
+	interrupted string
 }
 
 // TestKillDuringLoad kills the server with SIGKILL in the middle of a load of sign-ups, sign-ins
@@ -51,7 +55,8 @@ type worker struct {
 // every user has its roles, its default role among them, its password and its sign-up record;
 // every session has its user, its sign-in record and exactly one live refresh token; every
 // refresh token has its session; every acknowledged refresh spent its parent, and its successor
-// works exactly once.
+// works exactly once. The kill must interrupt work: at least one request was written before it
+// and never answered, or the test would show nothing about half-done work.
 func TestKillDuringLoad(t *testing.T) {
 	db := newDatabase(t)
 	settings := []string{
@@ -101,6 +106,7 @@ func TestKillDuringLoad(t *testing.T) {
 	}
 	var accounts []account
 	var chains []*chain
+	var interrupted []string
 	inFlight := 0
 	for _, w := range workers {
 		accounts = append(accounts, w.accounts...)
@@ -110,9 +116,18 @@ func TestKillDuringLoad(t *testing.T) {
 				inFlight++
 			}
 		}
+		if w.interrupted != "" {
+			interrupted = append(interrupted, w.interrupted)
+		}
 	}
-	t.Logf("killed after %d acknowledged operations: %d accounts, %d sessions, %d refreshes in flight",
-		acked.Load(), len(accounts), len(chains), inFlight)
+	t.Logf("killed after %d acknowledged operations: %d accounts, %d sessions, %d refreshes in flight; interrupted: %v",
+		acked.Load(), len(accounts), len(chains), inFlight, interrupted)
+	if len(accounts) == 0 || len(chains) == 0 {
+		t.Fatalf("the load acknowledged %d accounts and %d sessions: the restart checks would check nothing", len(accounts), len(chains))
+	}
+	if len(interrupted) == 0 {
+		t.Fatalf("no request was in flight at the kill (none written before it went unanswered): the restart checks would prove nothing about interrupted work")
+	}
 
 	srv = startServer(t, "after-kill", db, settings...)
 	checkWhole(t, db, chains)
@@ -131,13 +146,25 @@ func TestKillDuringLoad(t *testing.T) {
 
 // load runs a mix of operations until the server is gone.
 func (w *worker) load(c *gen.ClientWithResponses, killed *atomic.Bool, ack func()) {
-	ctx := context.Background()
+	// wroteBeforeKill: the current request was written whole while killed was still false. One
+	// that then gets no answer was in the server's hands when it died.
+	var wroteBeforeKill atomic.Bool
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil && !killed.Load() {
+				wroteBeforeKill.Store(true)
+			}
+		},
+	})
 	// failed reports whether an operation got no 200; res is read only when err is nil.
 	failed := func(op string, err error, res interface {
 		StatusCode() int
 	}, body func() []byte) bool {
 		switch {
 		case err != nil && killed.Load():
+			if wroteBeforeKill.Load() {
+				w.interrupted = op
+			}
 			return true // the server is gone: the end of this worker's load
 		case err != nil:
 			w.problems = append(w.problems, fmt.Sprintf("worker %d: %s before the kill: %v", w.id, op, err))
@@ -149,6 +176,7 @@ func (w *worker) load(c *gen.ClientWithResponses, killed *atomic.Bool, ack func(
 		return false
 	}
 	for n := 0; ; n++ {
+		wroteBeforeKill.Store(false)
 		live := slices.IndexFunc(w.chains, func(c *chain) bool { return !c.inFlight })
 		switch r := rand.IntN(10); {
 		case len(w.accounts) == 0 || r < 3:

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -78,9 +79,11 @@ func TestGracefulShutdown(t *testing.T) {
 	// Each sign-in on its own connection, as separate clients would.
 	statuses := make([]int, signIns)
 	errs := make([]error, signIns)
+	var answered atomic.Int32 // sign-ins whose call has returned, answer or error
 	var wg sync.WaitGroup
 	for i := range signIns {
 		wg.Go(func() {
+			defer answered.Add(1)
 			c, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(&http.Client{
 				Timeout: 2 * shutdownTimeout, Transport: &http.Transport{DisableKeepAlives: true}}))
 			if err != nil {
@@ -125,7 +128,10 @@ func TestGracefulShutdown(t *testing.T) {
 	sent := time.Now()
 	t.Logf("SIGTERM with %v sign-ins in flight", inFlight)
 
+	// The refusal must be seen while the drain is under way: with a sign-in still unanswered.
+	var unanswered int32
 	poll(t, "new connections refused", 5*time.Second, func() bool {
+		pending := signIns - answered.Load()
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(srv.URL, "http://"), time.Second)
 		if err == nil {
 			c.Close()
@@ -137,11 +143,13 @@ func TestGracefulShutdown(t *testing.T) {
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("a new connection after SIGTERM: %v, want refused", err)
 		}
+		unanswered = pending
 		return true
 	})
-	if srv.Exited() {
-		t.Log("the process had exited before a new connection was refused; the refusal was not seen mid-drain")
+	if unanswered == 0 {
+		t.Error("every sign-in had been answered before a new connection was refused: the refusal was not seen during the drain")
 	}
+	t.Logf("a new connection was refused with %d sign-ins unanswered", unanswered)
 
 	wg.Wait()
 	for i := range signIns {
