@@ -26,7 +26,8 @@ import (
 //     ceo@kbm.com while mail to them went to another domain.
 //
 // Plain ASCII addresses compare exactly as before, case-insensitively; so do addresses whose
-// other characters are already lower case and composed (zoë@müller.de, Zoë@Müller.de).
+// other characters are already lower case and composed (zoë@müller.de, Zoë@Müller.de). Addresses
+// stored before the rule are brought under it by migration 9 (emailkeys.go).
 
 // maxEmailBytes is the longest address accepted (RFC 5321's path limit, less the angle brackets).
 const maxEmailBytes = 254
@@ -102,4 +103,56 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// canonicalLegacyEmail is what an address stored before the rule above becomes under it: trimmed,
+// Unicode lower-cased and composed (NFC). ok is false when that form would not name the mailbox
+// the stored address named, so the row may not take it: a letter outside ASCII would become an
+// ASCII one (İ lower-cases to i; the Kelvin sign is K by Unicode equivalence), the form is not one
+// CheckEmail accepts, or mail to the stored address went to another domain (IDNA maps ｉｂｍ to
+// ibm and ẞ to ss, while lower case keeps ｉｂｍ and makes ẞ ß).
+func canonicalLegacyEmail(email string) (canonical string, ok bool) {
+	stored := strings.TrimSpace(email)
+	if !utf8.ValidString(stored) {
+		return "", false
+	}
+	for _, r := range stored {
+		if r >= utf8.RuneSelf && !keepsItsLetter(r) {
+			return "", false
+		}
+	}
+	canonical = norm.NFC.String(strings.ToLower(stored))
+	if CheckEmail(canonical) != nil {
+		return "", false
+	}
+	// CheckEmail found an @ in canonical, and the loop above let no character become an ASCII
+	// one, so stored has its @ at the same place among its ASCII characters.
+	domain := stored[strings.LastIndexByte(stored, '@')+1:]
+	if !isASCII(domain) {
+		mapped, err := idna.Lookup.ToUnicode(domain)
+		if err != nil || mapped != canonical[strings.LastIndexByte(canonical, '@')+1:] {
+			return "", false
+		}
+	}
+	return canonical, true
+}
+
+// keepsItsLetter reports whether Unicode lower case leaves r (a character outside ASCII) a
+// character that still has a part outside ASCII in its canonical decomposition, and whose ASCII
+// part is r's own, lower-cased: Ë becomes ë (e and a diaeresis, as Ë is E and one), while İ (I
+// and a dot) becomes the bare i, and the Kelvin sign (K by decomposition) the bare k.
+func keepsItsLetter(r rune) bool {
+	lower := norm.NFD.String(string(unicode.ToLower(r)))
+	return !isASCII(lower) && asciiPart(lower) == strings.ToLower(asciiPart(norm.NFD.String(string(r))))
+}
+
+// asciiPart is the ASCII characters of s, in order (so strings.ToLower folds ASCII letters only).
+func asciiPart(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] < utf8.RuneSelf {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
 }

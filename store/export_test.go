@@ -8,8 +8,9 @@ const LiveSessionsSQL = liveSessionsSQL
 // KeepMinConns runs one round of the keeper of the connections kept open, as its ticker does.
 func (s *Store) KeepMinConns(ctx context.Context) error { return s.keeper.keep(ctx) }
 
-// EmailKeysVersion is the migration that re-keys addresses stored under the old lower-casing.
-const EmailKeysVersion = 7
+// EmailKeysVersion is the migration that brings addresses stored under the old lower-casing
+// under the one address rule.
+const EmailKeysVersion = emailKeysVersion
 
 // MigrateDownTo rolls the schema back to version, for tests of data migrations.
 func (s *Store) MigrateDownTo(ctx context.Context, version int64) error {
@@ -25,4 +26,17 @@ func (s *Store) MigrateDownTo(ctx context.Context, version int64) error {
 // own methods would never write.
 func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
 	return s.w(ctx).Exec(sql, args...).Error
+}
+
+// MigrationVersions lists the versions of every migration the store knows, in order.
+func (s *Store) MigrationVersions(ctx context.Context) ([]int64, error) {
+	p, err := s.migrator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, src := range p.ListSources() {
+		out = append(out, src.Version)
+	}
+	return out, nil
 }

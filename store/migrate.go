@@ -85,6 +85,6 @@ func (s *Store) migrator(ctx context.Context) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, goose.WithDisableGlobalRegistry(true))
+	opts = append(opts, goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(s.emailKeysMigration()))
 	return goose.NewProvider(dialect, sqlDB, sub, opts...)
 }

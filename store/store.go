@@ -57,6 +57,7 @@ type Store struct {
 	pg      *sql.DB   // PostgreSQL outside transactions: the hot paths use pgx's native interface
 	hot     *hotPaths // PostgreSQL: batching of the hot statements
 	keeper  *minConns // PostgreSQL: the connections kept open (nil: none)
+	log     *slog.Logger
 }
 
 // Open connects to the database that opts names. It does not migrate; call Migrate.
@@ -92,7 +93,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			DisableNestedTransaction: false,
 		}
 	}
-	s := &Store{now: now}
+	s := &Store{now: now, log: opts.Logger.With("component", "store")}
 	var err error
 	switch {
 	case opts.URL == "":
@@ -261,7 +262,7 @@ func (s *Store) Now() time.Time { return s.now() }
 
 // with returns a Store bound to db for both reads and writes (a transaction).
 func (s *Store) with(db *gorm.DB) *Store {
-	return &Store{db: db, rdb: db, dialect: s.dialect, now: s.now}
+	return &Store{db: db, rdb: db, dialect: s.dialect, now: s.now, log: s.log}
 }
 
 // Tx runs fn inside one transaction. fn must use tx, not the receiver: with SQLite's single

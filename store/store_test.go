@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,19 +133,20 @@ func TestConcurrentMigrationsOnPostgres(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	total := 0
+	var all []int64
 	for i := range n {
 		if errs[i] != nil {
 			t.Fatalf("instance %d: %v", i, errs[i])
 		}
-		total += len(applied[i])
+		all = append(all, applied[i]...)
 	}
-	_, latest, err := stores[0].SchemaVersion(ctx)
+	slices.Sort(all)
+	known, err := stores[0].MigrationVersions(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != int(latest) {
-		t.Fatalf("migrations applied %d times in all (%v), want each of the %d once", total, applied, latest)
+	if !slices.Equal(all, known) {
+		t.Fatalf("migrations applied %v in all, want each of %v once", applied, known)
 	}
 }
 
@@ -268,74 +272,219 @@ func TestMinConnsKeptOpen(t *testing.T) {
 	}
 }
 
-// TestMigrationRekeysLookAlikes: addresses stored under the old key (full Unicode lower-casing)
-// whose key the one address rule computes differently are re-keyed by the migration, so a row
-// stored as ceo@İbm.com no longer answers for ceo@ibm.com, whose owner can then sign up; every
-// other row, ASCII or not, keeps its key, and the tickets pending for the look-alike follow it.
-func TestMigrationRekeysLookAlikes(t *testing.T) {
-	ctx := t.Context()
-	clock := testdb.NewClock()
-	st := testdb.Open(t, testdb.Options{Now: clock.Now})
-	if err := st.MigrateDownTo(ctx, store.EmailKeysVersion-1); err != nil {
-		t.Fatalf("migrate down: %v", err)
-	}
-	// Rows as the old code stored them: email as given, email_lower = strings.ToLower(email).
-	legacy := map[string]string{
-		"ceo@İbm.com":       "ceo@ibm.com",
-		"\u212Aate@ibm.com": "kate@ibm.com",
-		"ZOË@Example.org":   "zoë@example.org",
-		"Ada@Example.com":   "ada@example.com",
-		"Zoë@Müller.de":     "zoë@müller.de",
-		"plain@example.net": "plain@example.net",
-	}
-	ids := map[string]uuid.UUID{}
-	n := 0
-	for email, oldKey := range legacy {
-		n++
-		u := &store.User{ID: uuid.New(), ZUID: fmt.Sprintf("5-legacy-%d", n), CreatedAt: clock.Now(), UpdatedAt: clock.Now(),
-			Locale: "en", DefaultRole: "user", Metadata: store.JSONMap{}, Email: ptrTo(fmt.Sprintf("placeholder-%d@example.com", n))}
-		if err := st.CreateUser(ctx, u, nil); err != nil {
-			t.Fatalf("create user: %v", err)
-		}
-		if err := st.Exec(ctx, "UPDATE users SET email = ?, email_lower = ? WHERE id = ?", email, oldKey, u.ID); err != nil {
-			t.Fatalf("plant %q: %v", email, err)
-		}
-		ids[email] = u.ID
-		ticket := &store.Ticket{ID: uuid.New(), Kind: store.TicketSignInOTP, UserID: u.ID, Email: email, CreatedAt: clock.Now(),
-			ExpiresAt: clock.Now().Add(time.Hour), CodeHash: []byte{byte(n)}}
-		if err := st.CreateTicket(ctx, ticket); err != nil {
-			t.Fatalf("create ticket: %v", err)
-		}
-		if err := st.Exec(ctx, "UPDATE tickets SET email_lower = ? WHERE id = ?", oldKey, ticket.ID); err != nil {
-			t.Fatalf("plant ticket of %q: %v", email, err)
-		}
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate up: %v", err)
-	}
+// legacyAddress is an account stored before the one address rule (store/email.go), when an
+// address was keyed by strings.ToLower, and what the upgrade must make of it.
+type legacyAddress struct {
+	stored string // the address as the old code stored it
+	want   string // the address afterwards; "" leaves it as stored
+	// typed are what the owner types afterwards (lower case and composed, as the rule asks): each
+	// passes the address check and finds the account.
+	typed []string
+	// isolated: the row's old key named another mailbox, or the address it would be rewritten to
+	// is another row's. It then answers only for its stored address, which no dialect accepts any
+	// more, and never for notFor, which (when free) a new account can then take.
+	isolated bool
+	why      string // look-alike or collision, as the audit log says
+	notFor   string
+	free     bool
+}
 
-	for email, oldKey := range legacy {
-		key := store.NormalizeEmail(email)
-		u, err := st.UserByEmail(ctx, email)
-		if err != nil || u.ID != ids[email] || *u.EmailLower != key || *u.Email != email {
-			t.Errorf("UserByEmail(%q) after the migration = %v, %v; want the row stored as it, keyed %q", email, u, err, key)
-		}
-		if key != oldKey {
-			if u, err := st.UserByEmail(ctx, oldKey); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("UserByEmail(%q) after the migration = %v, %v: the row stored as %q still answers for it", oldKey, u, err, email)
+var legacyAddresses = []legacyAddress{
+	// Letters outside ASCII in upper case, title case or decomposed: the owner keeps the account,
+	// under the address written as the rule writes it, and the key it always had.
+	{stored: "Åsa@x.se", want: "åsa@x.se", typed: []string{"åsa@x.se", "åsa@X.SE"}},
+	{stored: "ZOË@Example.org", want: "zoë@example.org", typed: []string{"zoë@example.org", "Zoë@Example.org"}},
+	{stored: "Élodie@example.fr", want: "élodie@example.fr", typed: []string{"élodie@example.fr"}},
+	{stored: "Zoe\u0308@example.net", want: "zoë@example.net", typed: []string{"zoë@example.net"}},
+	{stored: "Bob@MÜLLER.DE", want: "bob@müller.de", typed: []string{"bob@müller.de", "Bob@müller.DE"}},
+	{stored: "\u01c5ungla@example.com", want: "\u01c6ungla@example.com", typed: []string{"\u01c6ungla@example.com"}},
+	{stored: "\u212Bngstr\u00f6m@example.se", want: "\u00e5ngstr\u00f6m@example.se", typed: []string{"\u00e5ngstr\u00f6m@example.se"}}, // the Ångström sign is Å
+	// Already as the rule writes them: nothing changes.
+	{stored: "Zoë@Müller.de", typed: []string{"zoë@müller.de", "Zoë@Müller.de"}},
+	{stored: "Ada@Example.com", typed: []string{"ada@example.com"}},
+	{stored: "plain@example.net", typed: []string{"plain@example.net"}},
+	// Lower-casing made the key another mailbox's: İ and the Kelvin sign became ASCII letters, and
+	// mail to the stored address went elsewhere (IDNA maps ｉｂｍ to ibm, ẞ to ss).
+	{stored: "ceo@İbm.com", isolated: true, why: "look-alike", notFor: "ceo@ibm.com", free: true},
+	{stored: "\u212Aate@ibm.com", isolated: true, why: "look-alike", notFor: "kate@ibm.com", free: true},
+	{stored: "boss@ｉｂｍ.com", isolated: true, why: "look-alike", notFor: "boss@ibm.com", free: true},
+	{stored: "hans@STRA\u1E9EE.de", isolated: true, why: "look-alike", notFor: "hans@straße.de", free: true},
+	// Written as the rule writes them, these would be another row's address: ZOË@Example.org's,
+	// which keeps it, and one that neither of the last two holds, so neither gets it.
+	{stored: "Zoe\u0308@example.org", isolated: true, why: "collision", notFor: "zoë@example.org"},
+	{stored: "Ze\u0301\u0323@example.org", isolated: true, why: "collision", notFor: "z\u1eb9\u0301@example.org", free: true},
+	{stored: "Ze\u0323\u0301@example.org", isolated: true, why: "collision", notFor: "z\u1eb9\u0301@example.org", free: true},
+}
+
+// TestMigrationRekeysLookAlikes: accounts stored under the old key (full Unicode lower-casing)
+// are brought under the one address rule. A row whose old key named another mailbox is isolated
+// (ceo@İbm.com no longer answers for ceo@ibm.com, whose owner can then sign up), and so is one
+// whose rewritten address would be another row's; every other row keeps working for its owner,
+// who types the address lower case and composed, as the rule asks; the tickets pending for an
+// address follow it; and the log names the rows changed by id, never by address. It runs on a
+// database upgraded from before the first version of migration 7 and on one that ran it (it
+// keyed every row with letters outside ASCII by its stored address, locking such owners out).
+func TestMigrationRekeysLookAlikes(t *testing.T) {
+	for _, sc := range []struct {
+		name   string
+		downTo int64
+		oldKey func(stored string) string
+	}{
+		{"from-old-keys", 6, func(e string) string { return strings.ToLower(e) }},
+		{"after-first-version-of-7", store.EmailKeysVersion - 1, store.NormalizeEmail},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			ctx := t.Context()
+			clock := testdb.NewClock()
+			var logs strings.Builder
+			var logMu sync.Mutex
+			st := testdb.Open(t, testdb.Options{Now: clock.Now, Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))})
+			if err := st.MigrateDownTo(ctx, sc.downTo); err != nil {
+				t.Fatalf("migrate down: %v", err)
 			}
-		}
-		pending, err := st.PendingCodeTickets(ctx, email, store.TicketSignInOTP, 5)
-		if err != nil || len(pending) != 1 || pending[0].UserID != ids[email] {
-			t.Errorf("PendingCodeTickets(%q) after the migration = %v, %v; want the planted one", email, pending, err)
-		}
+			ids := map[string]uuid.UUID{}
+			for n, la := range legacyAddresses {
+				u := &store.User{ID: uuid.New(), ZUID: fmt.Sprintf("5-legacy-%d", n), CreatedAt: clock.Now(), UpdatedAt: clock.Now(),
+					Locale: "en", DefaultRole: "user", Metadata: store.JSONMap{}, Email: ptrTo(fmt.Sprintf("placeholder-%d@example.com", n))}
+				if err := st.CreateUser(ctx, u, nil); err != nil {
+					t.Fatalf("create user: %v", err)
+				}
+				if err := st.Exec(ctx, "UPDATE users SET email = ?, email_lower = ? WHERE id = ?", la.stored, sc.oldKey(la.stored), u.ID); err != nil {
+					t.Fatalf("plant %q: %v", la.stored, err)
+				}
+				ids[la.stored] = u.ID
+				ticket := &store.Ticket{ID: uuid.New(), Kind: store.TicketSignInOTP, UserID: u.ID, Email: la.stored, CreatedAt: clock.Now(),
+					ExpiresAt: clock.Now().Add(time.Hour), CodeHash: []byte{byte(n)}}
+				if err := st.CreateTicket(ctx, ticket); err != nil {
+					t.Fatalf("create ticket: %v", err)
+				}
+				if err := st.Exec(ctx, "UPDATE tickets SET email_lower = ? WHERE id = ?", sc.oldKey(la.stored), ticket.ID); err != nil {
+					t.Fatalf("plant ticket of %q: %v", la.stored, err)
+				}
+			}
+			// A pending change of plain@example.net to a new address written in capitals.
+			change := &store.Ticket{ID: uuid.New(), Kind: store.TicketEmailConfirmChange, UserID: ids["plain@example.net"],
+				Email: "ÜNAL@example.org", CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour), TokenHash: []byte("change")}
+			if err := st.CreateTicket(ctx, change); err != nil {
+				t.Fatalf("create ticket: %v", err)
+			}
+			if err := st.Exec(ctx, "UPDATE tickets SET email_lower = ? WHERE id = ?", sc.oldKey(change.Email), change.ID); err != nil {
+				t.Fatalf("plant change ticket: %v", err)
+			}
+
+			clock.Advance(time.Minute)
+			upgradeAt := clock.Now()
+			if _, err := st.Migrate(ctx); err != nil {
+				t.Fatalf("migrate up: %v", err)
+			}
+
+			logMu.Lock()
+			logged := logs.String()
+			logMu.Unlock()
+			for _, la := range legacyAddresses {
+				id := ids[la.stored]
+				want := la.stored
+				if la.want != "" {
+					want = la.want
+				}
+				u, err := st.UserByID(ctx, id)
+				if err != nil {
+					t.Fatalf("load %q: %v", la.stored, err)
+				}
+				if *u.Email != want || *u.EmailLower != store.NormalizeEmail(want) {
+					t.Errorf("%q after the upgrade: stored %q keyed %q, want %q keyed %q", la.stored, *u.Email, *u.EmailLower, want, store.NormalizeEmail(want))
+				}
+				if listed := strings.Contains(logged, id.String()); listed != (la.want != "" || la.isolated) {
+					t.Errorf("%q (id %s) listed in the log: %v, want %v", la.stored, id, listed, !listed)
+				}
+				evs, err := st.ListAudit(ctx, store.AuditFilter{TargetUserID: &id, Action: "user.email_migrated", Since: &upgradeAt, Limit: 5})
+				wantEvs := 0
+				if la.want != "" || la.isolated {
+					wantEvs = 1
+				}
+				if err != nil || len(evs) != wantEvs {
+					t.Errorf("audit events of %q's upgrade: %v, %v; want %d", la.stored, evs, err, wantEvs)
+				} else if wantEvs == 1 {
+					wantResult, wantOutcome := "rewritten", store.OutcomeSuccess
+					if la.isolated {
+						wantResult, wantOutcome = "isolated", store.OutcomeFailure
+					}
+					if ev := evs[0]; ev.Outcome != wantOutcome || ev.Detail["result"] != wantResult || (ev.Detail["reason"] != nil || la.why != "") && ev.Detail["reason"] != la.why {
+						t.Errorf("audit event of %q's upgrade: %s %v; want %s, result %s, reason %q", la.stored, ev.Outcome, ev.Detail, wantOutcome, wantResult, la.why)
+					}
+				}
+				if la.isolated {
+					if err := store.CheckEmail(la.stored); err == nil {
+						t.Errorf("CheckEmail(%q) accepts the isolated address", la.stored)
+					}
+					if u, err := st.UserByEmail(ctx, la.notFor); err == nil && u.ID == id {
+						t.Errorf("UserByEmail(%q) after the upgrade = the row stored as %q", la.notFor, la.stored)
+					} else if la.free && !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("UserByEmail(%q) after the upgrade = %v, %v; want it free", la.notFor, u, err)
+					}
+					pending, err := st.PendingCodeTickets(ctx, la.stored, store.TicketSignInOTP, 5)
+					if err != nil || len(pending) != 1 || pending[0].UserID != id {
+						t.Errorf("PendingCodeTickets(%q) after the upgrade = %v, %v; want its own", la.stored, pending, err)
+					}
+					continue
+				}
+				for _, typed := range la.typed {
+					if err := store.CheckEmail(typed); err != nil {
+						t.Errorf("CheckEmail(%q), as %q's owner types it: %v", typed, la.stored, err)
+					}
+					if u, err := st.UserByEmail(ctx, typed); err != nil || u.ID != id {
+						t.Errorf("UserByEmail(%q) after the upgrade = %v, %v; want the row stored as %q", typed, u, err, la.stored)
+					}
+				}
+				pending, err := st.PendingCodeTickets(ctx, la.typed[0], store.TicketSignInOTP, 5)
+				if err != nil || len(pending) != 1 || pending[0].UserID != id || pending[0].Email != want {
+					t.Errorf("PendingCodeTickets(%q) after the upgrade = %v, %v; want the planted one, mailed to %q", la.typed[0], pending, err, want)
+				} else if err := st.MarkEmailVerified(ctx, id, pending[0].Email); err != nil {
+					t.Errorf("verify %q with its pending ticket: %v", want, err)
+				}
+			}
+			for _, la := range legacyAddresses {
+				for _, a := range []string{la.stored, la.want} {
+					for _, part := range []string{a, strings.SplitN(a, "@", 2)[0]} {
+						if len(part) > 2 && strings.Contains(logged, part) {
+							t.Errorf("the log names %q:\n%s", part, logged)
+						}
+					}
+				}
+			}
+			if got, err := st.UsableTicket(ctx, change.TokenHash, store.TicketEmailConfirmChange); err != nil ||
+				got.Email != "ünal@example.org" || got.EmailLower != "ünal@example.org" {
+				t.Errorf("the pending change to %q after the upgrade: %+v, %v; want it to ünal@example.org", change.Email, got, err)
+			}
+
+			// The owners of the addresses the look-alikes answered for can now have accounts of
+			// their own.
+			created := map[string]bool{}
+			for n, la := range legacyAddresses {
+				if !la.free || created[la.notFor] {
+					continue
+				}
+				created[la.notFor] = true
+				real := &store.User{ID: uuid.New(), ZUID: fmt.Sprintf("5-real-%d", n), CreatedAt: clock.Now(), UpdatedAt: clock.Now(),
+					Locale: "en", DefaultRole: "user", Metadata: store.JSONMap{}, Email: ptrTo(la.notFor)}
+				if err := st.CreateUser(ctx, real, nil); err != nil {
+					t.Errorf("create %q after the upgrade: %v", la.notFor, err)
+				}
+			}
+		})
 	}
-	// The owner of the real address can now have an account of their own.
-	real := &store.User{ID: uuid.New(), ZUID: "5-real", CreatedAt: clock.Now(), UpdatedAt: clock.Now(), Locale: "en",
-		DefaultRole: "user", Metadata: store.JSONMap{}, Email: ptrTo("ceo@ibm.com")}
-	if err := st.CreateUser(ctx, real, nil); err != nil {
-		t.Fatalf("create ceo@ibm.com after the migration: %v", err)
-	}
+}
+
+// lockedWriter serialises writes to a builder the test reads.
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
 
 func ptrTo[T any](v T) *T { return &v }

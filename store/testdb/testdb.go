@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sync"
@@ -72,6 +73,9 @@ func redacted() string {
 // Options tunes a test store.
 type Options struct {
 	Now func() time.Time
+	// Logger receives what the store logs (nothing by default): for tests of what a migration
+	// reports.
+	Logger *slog.Logger
 }
 
 // Open returns a migrated, empty store on the chosen backend, closed and removed at cleanup:
@@ -80,7 +84,7 @@ type Options struct {
 func Open(t testing.TB, o Options) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	opts := store.Options{Now: o.Now}
+	opts := store.Options{Now: o.Now, Logger: o.Logger}
 	if Backend() == store.Postgres {
 		opts.URL = PostgresSchema(t)
 		opts.MaxOpenConns = 8
