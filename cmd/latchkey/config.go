@@ -146,10 +146,6 @@ func (c *config) storeFlags() []cli.Flag {
 			Usage: "PostgreSQL URL (postgres://…); empty means SQLite in the data directory"},
 		&cli.Int64Flag{Name: "db-max-conns", Value: 20, Destination: &c.DBMaxConns, Sources: c.env(false, "LATCHKEY_DB_MAX_CONNS"),
 			Usage: "most PostgreSQL connections one instance opens"},
-		&cli.Int64Flag{Name: "db-min-conns", Value: 0, Destination: &c.DBMinConns, Sources: c.env(false, "LATCHKEY_DB_MIN_CONNS"),
-			Usage: "PostgreSQL connections one instance opens at start and keeps open, so a burst of requests does not wait while the pool grows " +
-				"(0: opened as queries need them, closed after 5 idle minutes). The cost: each is a backend of the shared PostgreSQL, held by " +
-				"every instance even when idle, so N instances hold N times this many of its max_connections"},
 		&cli.StringFlag{Name: "log-format", Value: "auto", Destination: &c.LogFormat, Sources: c.env(false, "LATCHKEY_LOG_FORMAT"),
 			Usage: "json, text, or auto (text on a terminal, JSON otherwise)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Destination: &c.LogLevel, Sources: c.env(false, "LATCHKEY_LOG_LEVEL"),
@@ -157,10 +153,19 @@ func (c *config) storeFlags() []cli.Flag {
 	}
 }
 
+// serverOnlyFlags are the settings of serve that the commands reading every other setting of serve
+// (user create) do not read: a one-off job has no use for them.
+var serverOnlyFlags = []string{"db-min-conns"}
+
 // serveFlags are every setting of `latchkey serve`.
 func (c *config) serveFlags() []cli.Flag {
 	def := server.DefaultConfig()
 	return append(append(c.storeFlags(),
+		&cli.Int64Flag{Name: "db-min-conns", Value: 0, Destination: &c.DBMinConns, Sources: c.env(false, "LATCHKEY_DB_MIN_CONNS"),
+			Usage: "PostgreSQL connections the server opens at start and keeps open, so a burst of requests does not wait while the pool grows " +
+				"(0: opened as queries need them, closed after 5 idle minutes). The cost: each is a backend of the shared PostgreSQL, held by " +
+				"every instance even when idle, so N instances hold N times this many of its max_connections. The other commands open " +
+				"connections only as they need them"},
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4000", Destination: &c.Addr, Sources: c.env(false, "LATCHKEY_ADDR"),
 			Usage: "address to listen on"},
 		&cli.DurationFlag{Name: "access-token-ttl", Value: def.AccessTokenTTL, Destination: &c.AccessTokenTTL, Sources: c.env(false, "LATCHKEY_ACCESS_TOKEN_TTL"),
@@ -268,7 +273,13 @@ func (c *config) serveFlags() []cli.Flag {
 	), append(append(c.mailFlags(true), c.limitFlags(def)...), c.redisFlags()...)...)
 }
 
-// validateStore checks the settings storeFlags covers.
+// jobFlags are serve's settings but the server-only ones: those of a command that runs one job
+// with the server's rules (user create).
+func (c *config) jobFlags() []cli.Flag {
+	return slices.DeleteFunc(c.serveFlags(), func(f cli.Flag) bool { return slices.Contains(serverOnlyFlags, f.Names()[0]) })
+}
+
+// validateStore checks the settings storeFlags covers (and db-min-conns, which only serve has).
 func (c *config) validateStore() error {
 	var errs []error
 	errs = append(errs, c.fileErrs...)
