@@ -393,7 +393,7 @@ func (r *report) floodChecks(db string) []check {
 	for i := range per {
 		out = append(out, verdict(names[i], per[i]))
 	}
-	return append(out, rssCheck(names[5], d))
+	return append(out, rssCheck(names[5], d, o.rssWait))
 }
 
 // floodRunVerdicts is one flood's verdicts on the five flood targets, in floodChecks' order.
@@ -404,10 +404,14 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 		v := runVerdict{Skip: "not run: " + firstLineOf(run.Err)}
 		return []runVerdict{v, v, v, v, v}
 	}
+	peak := runVerdict{Pass: f.PeakRSS < floodRSSLimit, Figure: float64(f.PeakRSS), Short: fmtMiB(f.PeakRSS),
+		Measured:  fmt.Sprintf("%s (%d signed in, %d gave up)", fmtMiB(f.PeakRSS), f.OK, f.Errors),
+		Yardstick: fmtMiB(floodRSSLimit), Ratio: fmt.Sprintf("%.2f (< 1)", float64(f.PeakRSS)/floodRSSLimit)}
+	if f.PeakRSS <= 0 { // its reading failed: nothing to judge, not a peak of nothing
+		peak = runVerdict{Skip: "VmHWM not read: " + firstLineOf(run.Err)}
+	}
 	out := []runVerdict{
-		{Pass: f.PeakRSS < floodRSSLimit, Figure: float64(f.PeakRSS), Short: fmtMiB(f.PeakRSS),
-			Measured:  fmt.Sprintf("%s (%d signed in, %d gave up)", fmtMiB(f.PeakRSS), f.OK, f.Errors),
-			Yardstick: fmtMiB(floodRSSLimit), Ratio: fmt.Sprintf("%.2f (< 1)", float64(f.PeakRSS)/floodRSSLimit)},
+		peak,
 		{Pass: f.healthzAnswered(), Figure: f.Health.Latency.Max.Seconds(), Short: fmtDur(f.Health.Latency.Max),
 			Measured:  fmt.Sprintf("%d answered, %d errors, max %s", f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.Max)),
 			Yardstick: fmt.Sprintf("%v, no error", floodHealthzMaxLatency), Ratio: fmt.Sprintf("%.2f (< 1)", f.Health.Latency.Max.Seconds()/floodHealthzMaxLatency.Seconds())},
@@ -460,14 +464,22 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 	return out
 }
 
-// rssCheck judges what the floods left of the server's memory: its RSS at the end of the watch.
-func rssCheck(name string, d *dbRun) check {
+// rssCheck judges what the floods left of the server's memory: its RSS at the end of a watch of
+// wait. A watch that broke off or ended early is not judged: the RSS at the end of the wait is
+// what the target is about, and a server that died reads as no memory at all.
+func rssCheck(name string, d *dbRun, wait time.Duration) check {
 	w := d.RSS
 	c := check{Target: name, Yardstick: fmtMiB(rssIdleLimit), Runs: "one watch, after the last flood"}
 	c.Measured = fmt.Sprintf("%s; at start %s, peak %s", rssAfterText(w), fmtMiB(d.RSSStart), fmtMiB(d.peakRSS()))
 	switch {
+	case w.Err != "":
+		c.Status, c.Measured = "SKIP", fmt.Sprintf("not judged: the watch broke off after %v: %s", w.Watched.Round(time.Second), firstLineOf(w.Err))
+		return c
 	case w.After <= 0:
-		c.Status, c.Measured = "SKIP", "not watched: "+firstLineOf(w.Err)
+		c.Status, c.Measured = "SKIP", "not watched"
+		return c
+	case w.Watched < wait:
+		c.Status, c.Measured = "SKIP", fmt.Sprintf("not judged: watched %v of %v", w.Watched.Round(time.Second), wait)
 		return c
 	case w.After < rssIdleLimit:
 		c.Status = "PASS"

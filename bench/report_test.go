@@ -236,6 +236,28 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 	checkSays(t, r, "Latchkey's RSS on postgres", "FAIL", "177.0 MiB", "never below 100.0 MiB")
 }
 
+// The memory verdicts need their readings: a watch that broke off, or ended before -rss-wait,
+// says nothing of the RSS at the end of the wait, and a flood whose VmHWM could not be read has
+// no peak to judge; neither passes.
+func TestRSSVerdictsNeedTheirReadings(t *testing.T) {
+	f := &floodResult{Fired: 10, OK: 10, Health: probeResult{Latency: load.Summary{Count: 1}}, Refresh: probeResult{Latency: load.Summary{Count: 1}},
+		PeakRSS: 200 << 20}
+	r := &report{
+		Opts: &options{concs: []int{16}, dbs: []string{"sqlite"}, scenarios: map[string]bool{"flood": true}, flood: 10, rssWait: time.Minute},
+		DBs:  []*dbRun{{Name: "sqlite", Floods: []floodRun{{Result: f}}, RSS: rssWatch{Watched: time.Minute, After: 45 << 20, Below: time.Second}}},
+	}
+	checkSays(t, r, "Latchkey's RSS on sqlite", "PASS", "0.45 (< 1)")
+	r.DBs[0].RSS = rssWatch{Watched: 20 * time.Second, After: 45 << 20, Below: time.Second, Err: "open /proc/42/status: no such file or directory"}
+	checkSays(t, r, "Latchkey's RSS on sqlite", "SKIP", "the watch broke off after 20s", "no such file")
+	r.DBs[0].RSS = rssWatch{Watched: 30 * time.Second, After: 45 << 20, Below: time.Second}
+	checkSays(t, r, "Latchkey's RSS on sqlite", "SKIP", "watched 30s of 1m0s")
+
+	checkSays(t, r, "flood on sqlite: peak RSS", "PASS", "200.0 MiB")
+	f.PeakRSS = 0
+	r.DBs[0].Floods[0].Err = "flood: reading the server's VmHWM: open /proc/42/status: no such file or directory"
+	checkSays(t, r, "flood on sqlite: peak RSS", "SKIP", "VmHWM not read")
+}
+
 // The report's verdict table shows, for each verdict, its ratio, its yardstick and PASS or FAIL.
 func TestReportShowsVerdicts(t *testing.T) {
 	r := &report{
