@@ -190,6 +190,11 @@ type check struct {
 	Yardstick string // what the figure is divided by or held against
 	Ratio     string // the figure over the yardstick, and what it must be
 	Runs      string // how many runs passed, and each run's ratio
+	// Quiet marks a SKIP the run chose: a target it did not select (-db, -scenarios, -flood 0),
+	// one of a database that was unreachable (the report's SKIPPED line says so), or one its
+	// settings leave nothing to judge (-queue-timeout 0). Any other SKIP is a selected target
+	// the run could not judge: a problem (see unjudged).
+	Quiet bool
 }
 
 // Text is the check on one line.
@@ -206,6 +211,7 @@ func (c check) Text() string {
 // runVerdict is one run's verdict on one target.
 type runVerdict struct {
 	Skip      string // why this run cannot be judged ("" when it can)
+	Quiet     bool   // the Skip is the run's choice (see check.Quiet)
 	Pass      bool
 	Figure    float64 // orders the runs: the median run's cells are shown
 	Short     string  // this run's ratio in the Runs column
@@ -230,6 +236,7 @@ func verdict(target string, runs []runVerdict) check {
 		c.Status, c.Measured = "SKIP", "not measured"
 		if len(runs) > 0 {
 			c.Measured = runs[0].Skip
+			c.Quiet = !slices.ContainsFunc(runs, func(r runVerdict) bool { return !r.Quiet })
 		}
 		return c
 	}
@@ -303,8 +310,8 @@ func (r *report) rowCheck(db, scenario string, conc int, target float64) check {
 	}
 	name := fmt.Sprintf("%s on %s at c=%d: %s >= %.2f × %s", scenario, db, conc, scenarioLabel(scenario), target, yardName)
 	rw := r.find(db, scenario, conc)
-	if reason := r.missing(db, scenario, rw); reason != "" {
-		return check{Status: "SKIP", Target: name, Measured: reason}
+	if reason, quiet := r.missing(db, scenario, rw); reason != "" {
+		return check{Status: "SKIP", Target: name, Measured: reason, Quiet: quiet}
 	}
 	var runs []runVerdict
 	for _, run := range rw.runs() {
@@ -322,6 +329,10 @@ func (r *report) judgeRun(rw row, run rowRun, how string, target float64) runVer
 	}
 	var v runVerdict
 	switch {
+	case base == 0 && rw.VsHash && !r.Opts.want("hash"):
+		return runVerdict{Skip: "hash not selected: no raw hash rate to judge against", Quiet: true}
+	case base == 0 && !rw.VsHash && !r.Opts.want("floor"):
+		return runVerdict{Skip: "floor not selected: no floor to judge against", Quiet: true}
 	case base == 0 && rw.VsHash:
 		return runVerdict{Skip: "raw hash rate not measured before " + rw.DB}
 	case base == 0:
@@ -362,26 +373,28 @@ func (r *report) floodChecks(db string) []check {
 		fmt.Sprintf("flood on %s: sign-in goodput (first 90%% of clients) >= %.2f × the ceiling", db, floodGoodputTarget),
 		fmt.Sprintf("Latchkey's RSS on %s below %s within %v of the last flood's end", db, fmtMiB(rssIdleLimit), o.rssWait),
 	}
-	skip := func(reason string) []check {
+	skip := func(reason string, quiet bool) []check {
 		out := make([]check, len(names))
 		for i, t := range names {
-			out[i] = check{Status: "SKIP", Target: t, Measured: reason}
+			out[i] = check{Status: "SKIP", Target: t, Measured: reason, Quiet: quiet}
 		}
 		return out
 	}
 	d := r.db(db)
 	switch {
 	case !o.want("flood") || o.flood <= 0:
-		return skip("flood not selected")
+		return skip("flood not selected", true)
+	case d != nil && d.Skipped != "":
+		return skip(db+" skipped: "+firstLineOf(d.Skipped), true)
 	case d == nil || len(d.Floods) == 0:
 		reason := "not run"
-		if r.NoServer != "" {
+		switch {
+		case r.NoServer != "":
 			reason = "no server binary"
+		case d != nil && d.Failed != "":
+			reason = "server phase failed: " + firstLineOf(d.Failed)
 		}
-		if d != nil {
-			reason = firstLineOf(d.Skipped + d.Failed)
-		}
-		return skip(reason)
+		return skip(reason, false)
 	}
 	per := make([][]runVerdict, 5)
 	for _, run := range d.Floods {
@@ -421,7 +434,7 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 	}
 	switch {
 	case o.queueTimeout <= 0:
-		out = append(out, runVerdict{Skip: "-queue-timeout 0 (no deadline)"})
+		out = append(out, runVerdict{Skip: "-queue-timeout 0 (no deadline)", Quiet: true})
 	case f.Refused == 0:
 		out = append(out, runVerdict{Skip: "no sign-in was refused (the queue never outgrew the deadline)"})
 	default:
@@ -440,6 +453,8 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 	}
 	h, how := r.floodHash(d.Name, run)
 	switch {
+	case h == 0 && !o.want("hash"):
+		out = append(out, runVerdict{Skip: "hash not selected: no raw hash rate to judge against", Quiet: true})
 	case h == 0:
 		out = append(out, runVerdict{Skip: "raw hash rate not measured before " + d.Name})
 	case f.Goodput() > 0 && (f.UsageErr != "" || f.Usage.CPUs <= 0 || f.Usage.Ceiling() <= 0):
@@ -488,4 +503,29 @@ func rssCheck(name string, d *dbRun, wait time.Duration) check {
 	}
 	c.Ratio = fmt.Sprintf("%.2f (< 1)", float64(w.After)/rssIdleLimit)
 	return c
+}
+
+// unjudged are the checks of selected targets that could not be judged (SKIP, not Quiet): no
+// ceiling because the CPU split was not sampled, a setup that failed, a yardstick not measured.
+// Each is a problem of the run, as a harness failure is.
+func (r *report) unjudged() []check {
+	var out []check
+	for _, c := range r.checks() {
+		if c.Status == "SKIP" && !c.Quiet {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tally counts the verdicts, for the line the harness prints on stderr at the end.
+func (r *report) tally() string {
+	n, quiet := map[string]int{}, 0
+	for _, c := range r.checks() {
+		n[c.Status]++
+		if c.Status == "SKIP" && c.Quiet {
+			quiet++
+		}
+	}
+	return fmt.Sprintf("%d PASS, %d FAIL, %d SKIP (%d not selected or not applicable)", n["PASS"], n["FAIL"], n["SKIP"], quiet)
 }

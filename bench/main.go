@@ -6,9 +6,10 @@
 //	go build -o bin/latchkey ./cmd/latchkey && go run ./bench
 //
 // Progress goes to stderr, the report to stdout. The exit status is 0 when a
-// report was produced, whatever it says; 1 when the harness could not do its
-// job (no server binary, a server that would not start, the floor would not
-// build); 2 for bad flags; 130 when interrupted. See bench/README.md.
+// report was produced and every selected target judged, PASS or FAIL; 1 when
+// the harness could not do its job (no server binary, a server that would not
+// start, the floor would not build) or left a selected target unjudged
+// (SKIP); 2 for bad flags; 130 when interrupted. See bench/README.md.
 package main
 
 import (
@@ -93,8 +94,9 @@ func main() {
 		os.Exit(130)
 	}
 	rep.write(os.Stdout)
+	fmt.Fprintln(os.Stderr, "\nbench: target checks: "+rep.tally())
 	if rep.failed() {
-		fmt.Fprintln(os.Stderr, "\nbench: the harness could not do all of its job (see PROBLEM / FAILED above)")
+		fmt.Fprintln(os.Stderr, "bench: the harness could not do all of its job (see PROBLEM / FAILED above)")
 		os.Exit(1)
 	}
 }

@@ -132,9 +132,10 @@ type report struct {
 	NoServer string // why no Latchkey server could be run at all
 }
 
-// failed reports whether the harness could not do all of its job.
+// failed reports whether the harness could not do all of its job: a problem, a database whose
+// server phase failed, or a selected target it could not judge.
 func (r *report) failed() bool {
-	if len(r.Problems) > 0 {
+	if len(r.Problems) > 0 || len(r.unjudged()) > 0 {
 		return true
 	}
 	return slices.ContainsFunc(r.DBs, func(d *dbRun) bool { return d.Failed != "" })
@@ -222,6 +223,13 @@ func (r *report) write(w io.Writer) {
 		r.Started.Format("2006-01-02 15:04 MST"), r.Machine, o.warmup, o.duration, o.repeat, o.runID, r.baselineSentence())
 	for _, pr := range r.Problems {
 		writeLoud(w, "PROBLEM", pr)
+	}
+	if n := len(r.unjudged()); n > 0 {
+		what := fmt.Sprintf("%d selected targets", n)
+		if n == 1 {
+			what = "1 selected target"
+		}
+		writeLoud(w, "PROBLEM", what+" not judged: SKIP in Target checks, with why")
 	}
 	for _, d := range r.DBs {
 		if d.Skipped != "" {
@@ -663,31 +671,32 @@ func (r *report) writeComparisons(w io.Writer) {
 	}
 }
 
-// missing says why a check's row has no measurement, or "" when it has one.
-func (r *report) missing(db, scenario string, rw *row) string {
+// missing says why a check's row has no measurement, or "" when it has one; quiet when that was
+// the run's choice (see check.Quiet).
+func (r *report) missing(db, scenario string, rw *row) (reason string, quiet bool) {
 	o := r.Opts
 	switch {
 	case !slices.Contains(o.dbs, db):
-		return db + " not selected"
+		return db + " not selected", true
 	case !o.want(scenario):
-		return scenario + " not selected"
+		return scenario + " not selected", true
 	}
 	if r.NoServer != "" {
-		return "no server binary"
+		return "no server binary", false
 	}
 	if d := r.db(db); d != nil && d.Skipped != "" {
-		return db + " skipped"
+		return db + " skipped", true
 	}
 	if d := r.db(db); d != nil && d.Failed != "" && (rw == nil || rw.Res == nil) {
-		return "server phase failed: " + firstLineOf(d.Failed)
+		return "server phase failed: " + firstLineOf(d.Failed), false
 	}
 	if rw == nil {
-		return "not measured"
+		return "not measured", false
 	}
 	if rw.Res == nil {
-		return "not run: " + firstLineOf(rw.Err)
+		return "not run: " + firstLineOf(rw.Err), false
 	}
-	return ""
+	return "", false
 }
 
 // db returns the run of the named database, or nil.

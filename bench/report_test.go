@@ -258,6 +258,82 @@ func TestRSSVerdictsNeedTheirReadings(t *testing.T) {
 	checkSays(t, r, "flood on sqlite: peak RSS", "SKIP", "VmHWM not read")
 }
 
+// A selected target that could not be judged (no ceiling, a failed setup, a missing yardstick) is
+// a problem: the report says so at the top and the exit status is 1. Targets the run did not
+// select (-db, -scenarios, -flood 0) and those of a database that was unreachable stay quiet
+// SKIPs.
+func TestUnjudgedTargetIsAProblem(t *testing.T) {
+	good := []rowRun{{Res: rps(16, 85), Usage: ceilingUsage(0.95), Yard: 90}}
+	r := &report{
+		Opts:      &options{concs: []int{16}, dbs: []string{"sqlite", "postgres"}, scenarios: map[string]bool{"signin": true}, repeat: 1},
+		Baselines: []*baseline{{DB: "sqlite", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 90, Elapsed: time.Second}}},
+		Rows:      []row{{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 85), Runs: good}},
+		DBs:       []*dbRun{{Name: "sqlite"}, {Name: "postgres", Skipped: "connection refused"}},
+	}
+	// Sign-in on SQLite passes; refresh and GET /user were not selected, PostgreSQL was
+	// unreachable (its loud SKIPPED line stands), the flood was not selected.
+	checkSays(t, r, "signin on sqlite", "PASS")
+	checkSays(t, r, "signin on postgres", "SKIP", "postgres skipped")
+	checkSays(t, r, "refresh on postgres", "SKIP", "refresh not selected")
+	if r.failed() {
+		t.Errorf("a run whose unselected targets are SKIP failed: %v", r.unjudged())
+	}
+
+	// The CPU split was not sampled: no ceiling to judge sign-in against.
+	r.Rows[0].Runs = []rowRun{{Res: rps(16, 85), Yard: 90}}
+	checkSays(t, r, "signin on sqlite", "SKIP", "no ceiling")
+	if !r.failed() {
+		t.Error("a selected target left unjudged (no ceiling) did not fail the run")
+	}
+	var b strings.Builder
+	r.write(&b)
+	if !strings.Contains(b.String(), "**PROBLEM: 1 selected target not judged") {
+		t.Errorf("the report does not say a selected target went unjudged:\n%s", b.String())
+	}
+
+	// No yardstick: a problem when the raw hash rate was selected and not measured, quiet when
+	// the run left it out (-scenarios without hash).
+	r.Rows[0].Runs, r.Baselines[0].Hash = []rowRun{{Res: rps(16, 85), Usage: ceilingUsage(0.95)}}, nil
+	checkSays(t, r, "signin on sqlite", "SKIP", "hash not selected")
+	if r.failed() {
+		t.Errorf("a run without the hash phase failed for lack of its yardstick: %v", r.unjudged())
+	}
+	r.Opts.scenarios["hash"] = true
+	checkSays(t, r, "signin on sqlite", "SKIP", "raw hash rate not measured before sqlite")
+	if !r.failed() {
+		t.Error("a selected target left unjudged (its yardstick not measured) did not fail the run")
+	}
+	r.Baselines[0].Hash = &hashResult{Hashes: 90, Elapsed: time.Second}
+
+	// Setup failed: the row did not run.
+	r.Rows[0] = row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Err: "setup: sign-up answered 500"}
+	checkSays(t, r, "signin on sqlite", "SKIP", "not run: setup")
+	if !r.failed() {
+		t.Error("a selected target left unjudged (setup failed) did not fail the run")
+	}
+
+	// A flood selected: its 503 target is not judged with -queue-timeout 0 (the run chose no
+	// deadline), but is a problem when the flood refused nobody.
+	r.Rows[0] = row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 85), Runs: good}
+	r.Opts.scenarios["flood"], r.Opts.flood, r.Opts.rssWait, r.Opts.queueTimeout = true, 10, time.Minute, 3*time.Second
+	f := &floodResult{Fired: 10, OK: 10, ServedN: 9, Served: 100 * time.Millisecond, Usage: *ceilingUsage(1), PeakRSS: 100 << 20,
+		Health: probeResult{Latency: load.Summary{Count: 1}}, Refresh: probeResult{Latency: load.Summary{Count: 1}}}
+	r.DBs[0].Floods = []floodRun{{Result: f}}
+	r.DBs[0].RSS = rssWatch{Watched: time.Minute, After: 50 << 20, Below: time.Second}
+	checkSays(t, r, "flood on sqlite: sign-ins that cannot start", "SKIP", "no sign-in was refused")
+	if !r.failed() {
+		t.Error("a flood that refused nobody left its 503 target unjudged without failing the run")
+	}
+	r.Opts.queueTimeout = 0
+	checkSays(t, r, "flood on sqlite: sign-ins that cannot start", "SKIP", "-queue-timeout 0")
+	if r.failed() {
+		t.Errorf("-queue-timeout 0 left the 503 target unjudged, which the run chose: %v", r.unjudged())
+	}
+	if got := r.tally(); got != "6 PASS, 0 FAIL, 10 SKIP (10 not selected or not applicable)" {
+		t.Errorf("tally: %s", got)
+	}
+}
+
 // The report's verdict table shows, for each verdict, its ratio, its yardstick and PASS or FAIL.
 func TestReportShowsVerdicts(t *testing.T) {
 	r := &report{
