@@ -338,7 +338,7 @@ func (r *report) write(w io.Writer) {
 	// Target checks.
 	p("## Target checks\n\n")
 	p("Each verdict: the figure of the median run, its yardstick, the ratio and what it must be, and how many of the runs " +
-		"passed (each run's ratio; ✗ marks a failed run). Most runs must pass. Sign-in and flood goodput are judged against " +
+		"passed (each run's ratio; ✗ marks a failed run). The median run decides: more than half must pass. Sign-in and flood goodput are judged against " +
 		"the ceiling: raw hashes/s measured right before and right after the run, times the share of the CPU PostgreSQL, the " +
 		"load generator and everything else left to Latchkey during it.\n\n")
 	p("| verdict | target | measured (median run) | yardstick | ratio | runs |\n")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -112,7 +113,7 @@ func TestMeasureRunsInterleavesYardstick(t *testing.T) {
 	}, func() (float64, error) {
 		calls = append(calls, "yard")
 		return yards[strings.Count(strings.Join(calls, " "), "yard")-1], nil
-	})
+	}, (&report{Opts: &options{}}).medianRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,40 @@ func TestMeasureRunsInterleavesYardstick(t *testing.T) {
 	}
 	if i := medianIndex(2, func(i int) float64 { return []float64{3, 1}[i] }); i != 1 {
 		t.Errorf("median of two = index %d, want the lower (1)", i)
+	}
+}
+
+// The table shows the run the verdict calls the median, by the verdict's own figure: a run whose
+// yardstick was not measured around it is judged against its database's baseline, and sorts
+// among the others by that ratio, not by its bare req/s.
+func TestTableShowsTheVerdictsMedianRun(t *testing.T) {
+	r := &report{
+		Opts:      &options{concs: []int{16}, dbs: []string{"sqlite"}, scenarios: map[string]bool{"signin": true, "hash": true}, repeat: 3},
+		Baselines: []*baseline{{DB: "sqlite", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 90, Elapsed: time.Second}}},
+	}
+	// The second yardstick measurement fails: the first two runs have none of their own.
+	yards := []float64{90, 0, 90, 110}
+	rates := []int64{81, 72, 95} // over 90 (the baseline), 90 (the baseline), 100: 0.9, 0.8, 0.95
+	calls := 0
+	rw := row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16}
+	err := rw.measureRuns(3, func() (rowRun, error) {
+		return rowRun{Res: rps(16, rates[len(rw.Runs)]), Usage: ceilingUsage(1)}, nil
+	}, func() (float64, error) {
+		calls++
+		if yards[calls-1] == 0 {
+			return 0, errors.New("the hash measurement failed")
+		}
+		return yards[calls-1], nil
+	}, r.medianRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Rows = []row{rw}
+	checkSays(t, r, "signin on sqlite", "PASS", "81.0 req/s = 0.900 × 90.0 raw hashes/s measured just before sqlite", "2 of 3 pass: 0.900, 0.800 ✗, 0.950")
+	var b strings.Builder
+	r.write(&b)
+	if !strings.Contains(b.String(), "| sqlite | signin | 16 | 81.0 |") {
+		t.Errorf("the table does not show the verdict's median run (81 req/s):\n%s", b.String())
 	}
 }
 
@@ -151,6 +186,37 @@ func TestVerdictOfRuns(t *testing.T) {
 		if got.Status != c.status || got.Ratio != c.cell || got.Runs != c.runsText {
 			t.Errorf("%+v: %s %q %q, want %s %q %q", c.runs, got.Status, got.Ratio, got.Runs, c.status, c.cell, c.runsText)
 		}
+	}
+}
+
+// The median run decides, and it is the run that more than half pass against: with an even count
+// of judged runs (one could not be judged) the worse of the two middle ones, whichever way the
+// figure runs (a peak RSS is better lower), and a run with failed requests counts as failed
+// whatever its figure.
+func TestMedianRunDecides(t *testing.T) {
+	flood := func(peak int64) floodRun {
+		return floodRun{Result: &floodResult{Fired: 10, OK: 10, PeakRSS: peak,
+			Health: probeResult{Latency: load.Summary{Count: 1}}, Refresh: probeResult{Latency: load.Summary{Count: 1}}}}
+	}
+	r := &report{
+		Opts: &options{concs: []int{16}, dbs: []string{"sqlite"}, scenarios: map[string]bool{"flood": true, "signin": true}, flood: 10, rssWait: time.Minute},
+		DBs: []*dbRun{{Name: "sqlite", Floods: []floodRun{flood(100 << 20), {Err: "flood setup: 500"}, flood(350 << 20)},
+			RSS: rssWatch{Watched: time.Minute, After: 50 << 20}}},
+		Baselines: []*baseline{{DB: "sqlite", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 100, Elapsed: time.Second}}},
+	}
+	checkSays(t, r, "flood on sqlite: peak RSS", "FAIL", "350.0 MiB (10 signed in", "1 of 2 pass: 100.0 MiB, not judged, 350.0 MiB ✗")
+
+	// Sign-in: the fastest run had a failed request; the median is then the slowest passing one.
+	bad := rps(16, 99)
+	bad.Errors = 1
+	r.Rows = []row{{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 95), Runs: []rowRun{
+		{Res: rps(16, 95), Usage: ceilingUsage(1), Yard: 100},
+		{Res: bad, Usage: ceilingUsage(1), Yard: 100},
+		{Res: rps(16, 92), Usage: ceilingUsage(1), Yard: 100},
+	}}}
+	checkSays(t, r, "signin on sqlite", "PASS", "92.0 req/s", "2 of 3 pass: 0.950, 0.990 ✗, 0.920")
+	if m := r.medianRun(r.Rows[0]); m != 2 {
+		t.Errorf("the table's median run is %d, want the verdict's (2)", m)
 	}
 }
 
