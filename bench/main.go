@@ -481,6 +481,17 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		}
 	}
 
+	// hashSide measures the raw hash rate for bracketDuration, the server idle: one side of the
+	// yardstick of a sign-in run or of a flood.
+	hashSide := func() (float64, error) {
+		h, err := measureHash(ctx, bracketDuration, false)
+		if err != nil {
+			return 0, err
+		}
+		progress("    raw hash rate: %.1f hashes/s", h.Rate())
+		return h.Rate(), nil
+	}
+
 	// runRows measures each selected scenario of list at each concurrency into the main table.
 	runRows := func(list []scenario, concs []int) bool {
 		for _, sc := range list {
@@ -519,15 +530,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				switch judged(db, sc.name) {
 				case judgedCeiling:
 					if o.want("hash") {
-						yard = func() (float64, error) {
-							settle(sc.name + " (raw hash rate)")
-							h, err := measureHash(ctx, bracketDuration, false)
-							if err != nil {
-								return 0, err
-							}
-							progress("    raw hash rate: %.1f hashes/s", h.Rate())
-							return h.Rate(), nil
-						}
+						yard = func() (float64, error) { settle(sc.name + " (raw hash rate)"); return hashSide() }
 					}
 				case judgedFloor:
 					if fl != nil && fl.err == nil {
@@ -665,20 +668,13 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 			}
 		}
 		// -repeat floods, each between two measurements of the raw hash rate (the server idle), so
-		// each is judged against the rate measured right before and right after it.
-		hashRate := func() float64 {
-			if !o.want("hash") {
-				return 0
-			}
-			h, err := measureHash(ctx, bracketDuration, false)
-			if err != nil {
-				progress("  raw hash rate around the flood not measured (the database's baseline stands in): %v", err)
-				return 0
-			}
-			progress("    raw hash rate: %.1f hashes/s", h.Rate())
-			return h.Rate()
+		// each is judged against the rate measured right before and right after it, as the runs
+		// of a sign-in row are.
+		y := yardstick{what: "around the flood"}
+		if o.want("hash") {
+			y.measure = hashSide
 		}
-		before := hashRate()
+		y.start()
 		var ended time.Time
 		for i := range o.repeat {
 			if ctx.Err() != nil {
@@ -702,11 +698,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.Err(), srv.LogTail(20))
 				return
 			}
-			after := hashRate()
-			if before > 0 && after > 0 {
-				run.Hash = (before + after) / 2
-			}
-			before = after
+			run.Hash = y.next()
 			d.Floods = append(d.Floods, run)
 		}
 		// What the floods leave of the server's memory: watched from the last flood's end.
