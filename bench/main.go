@@ -420,9 +420,6 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	// The server's command line: see bench/README.md.
 	args := []string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir}
 	if db == "postgres" {
-		if o.minConns > 0 {
-			args = append(args, "--db-min-conns", strconv.Itoa(o.minConns))
-		}
 		url, err := freshPostgres(ctx, o.pgURL)
 		if err != nil {
 			d.Skipped = oneLine(err.Error())
@@ -443,7 +440,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		return
 	}
 
-	srv, err := startLatchkey(ctx, o, tmp, bin, db, args, "")
+	srv, err := startLatchkey(ctx, o, tmp, bin, db, db, args, "")
 	if err != nil {
 		fail("%v", err)
 		return
@@ -582,7 +579,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		}
 		altArgs := slices.Clone(args)
 		altArgs[2] = fmt.Sprintf("127.0.0.1:%d", port) // after "serve", "--addr"
-		alt, err := startLatchkey(ctx, o, tmp, bin, db+"-"+altName, altArgs, fmt.Sprintf("http://127.0.0.1:%d", port), extraEnv...)
+		alt, err := startLatchkey(ctx, o, tmp, bin, db, db+"-"+altName, altArgs, fmt.Sprintf("http://127.0.0.1:%d", port), extraEnv...)
 		if err != nil {
 			rep.Comparisons = append(rep.Comparisons, comparison{Kind: kind, DB: db, Err: err.Error()})
 			return
@@ -707,22 +704,57 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	}
 }
 
-// startLatchkey starts a Latchkey server child with args and waits until it is ready; base is
-// its URL ("" to read it from args' --addr). The database is chosen by the flags alone: the
+// serverSetting is one setting the harness gives the servers it starts, in their environment.
+type serverSetting struct {
+	env, value string
+	db         string // only on this database ("": every server)
+	isDefault  bool   // the server's default, set to be sure: the report's header leaves it out
+	shown      string // what the header shows for the value ("": the value)
+}
+
+// serverSettings are the settings every server of the run gets beyond the address, data directory
+// and database URL (its command line) and the harness's own environment: rate limits off (every
+// scenario comes from one address against a handful of accounts, which the limits exist to stop;
+// the figures are the server's own throughput), the run's hashing-queue deadline, metrics read on
+// the API port with the harness's token (servers started side by side would collide on the
+// metrics listener's one default address, so it is off), and on PostgreSQL the connections kept
+// open. The report's header lists those that differ from the defaults.
+func serverSettings(o *options) []serverSetting {
+	out := []serverSetting{
+		{env: "LATCHKEY_LOG_LEVEL", value: "warn"},
+		{env: "LATCHKEY_RATE_LIMITS", value: "false"},
+		{env: "LATCHKEY_HASH_QUEUE_TIMEOUT", value: o.queueTimeout.String(), isDefault: o.queueTimeout == server.DefaultHashQueueTimeout},
+		{env: "LATCHKEY_METRICS_ADDR", value: "off"},
+		{env: "LATCHKEY_METRICS_TOKEN", value: benchMetricsToken, shown: "(the harness's)"},
+	}
+	if o.minConns > 0 {
+		out = append(out, serverSetting{env: "LATCHKEY_DB_MIN_CONNS", value: strconv.Itoa(o.minConns), db: "postgres"})
+	}
+	return out
+}
+
+// serverEnv is the environment serverSettings gives a server on db, as NAME=value.
+func serverEnv(o *options, db string) []string {
+	var env []string
+	for _, s := range serverSettings(o) {
+		if s.db == "" || s.db == db {
+			env = append(env, s.env+"="+s.value)
+		}
+	}
+	return env
+}
+
+// startLatchkey starts a Latchkey server child on db with args and waits until it is ready; base
+// is its URL ("" to read it from args' --addr). The database is chosen by the flags alone: the
 // server also reads DATABASE_URL(_FILE), which would turn the SQLite run into another PostgreSQL
-// run, so those are not passed on. Rate limits are off unless extraEnv turns them on: every
-// scenario comes from one address against a handful of accounts, which the limits exist to
-// stop; the figures are the server's own throughput. The hashing-queue deadline is the run's.
-func startLatchkey(ctx context.Context, o *options, tmp, bin, name string, args []string, base string, extraEnv ...string) (*proc.Child, error) {
+// run, so those are not passed on. Its settings are serverEnv's, then extraEnv's (the
+// comparisons turn rate limits on).
+func startLatchkey(ctx context.Context, o *options, tmp, bin, db, name string, args []string, base string, extraEnv ...string) (*proc.Child, error) {
 	if base == "" {
 		base = "http://" + args[2]
 	}
 	progress("%s: starting %s %s", name, bin, strings.Join(args, " "))
-	// Metrics are read on the API port with their secret: servers started side by side would
-	// collide on the metrics listener's one default address, so it is off.
-	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append([]string{"LATCHKEY_LOG_LEVEL=warn",
-		"LATCHKEY_RATE_LIMITS=false", "LATCHKEY_HASH_QUEUE_TIMEOUT=" + o.queueTimeout.String(),
-		"LATCHKEY_METRICS_ADDR=off", "LATCHKEY_METRICS_TOKEN=" + benchMetricsToken}, extraEnv...)...)
+	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append(serverEnv(o, db), extraEnv...)...)
 	srv, err := proc.Start("latchkey ("+name+")", filepath.Join(tmp, name+"-server.log"), env, bin, args...)
 	if err != nil {
 		return nil, err

@@ -221,6 +221,9 @@ func (r *report) write(w io.Writer) {
 		"Before each PostgreSQL figure the database is settled (CHECKPOINT, autovacuum finished), "+
 		"so a figure does not include the previous scenario's background work. %s\n\n",
 		r.Started.Format("2006-01-02 15:04 MST"), r.Machine, o.warmup, o.duration, o.repeat, o.runID, r.baselineSentence())
+	if set := r.settingsText(); set != "" {
+		p("Server settings that differ from the defaults: %s.\n\n", set)
+	}
 	for _, pr := range r.Problems {
 		writeLoud(w, "PROBLEM", pr)
 	}
@@ -350,6 +353,38 @@ func (r *report) write(w io.Writer) {
 		}
 		p("| %s | %s | %s | %s | %s | %s |\n", status, mdCell(c.Target), mdCell(c.Measured), mdCell(c.Yardstick), mdCell(c.Ratio), mdCell(c.Runs))
 	}
+}
+
+// settingsText lists the settings the servers ran with that differ from the defaults (see
+// serverSettings), those of one database after it; "" when no database ran.
+func (r *report) settingsText() string {
+	o := r.Opts
+	if len(o.dbs) == 0 {
+		return ""
+	}
+	var all []string
+	per := map[string][]string{}
+	for _, s := range serverSettings(o) {
+		if s.isDefault || s.db != "" && !slices.Contains(o.dbs, s.db) {
+			continue
+		}
+		v := s.value
+		if s.shown != "" {
+			v = s.shown
+		}
+		if s.db == "" {
+			all = append(all, "`"+s.env+"="+v+"`")
+		} else {
+			per[s.db] = append(per[s.db], "`"+s.env+"="+v+"`")
+		}
+	}
+	text := strings.Join(all, ", ")
+	for _, db := range o.dbs {
+		if len(per[db]) > 0 {
+			text += "; on " + db + ": " + strings.Join(per[db], ", ")
+		}
+	}
+	return text
 }
 
 // writeFlood prints one flood run of a database.

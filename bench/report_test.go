@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bench/load"
+	"github.com/latchkey/latchkey/server"
 )
 
 // rps returns a result of n requests in one second.
@@ -421,6 +422,42 @@ func TestReportShowsVerdicts(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The report's header lists the settings the servers ran with that differ from the defaults, from
+// the same list the harness starts them with.
+func TestReportHeaderListsServerSettings(t *testing.T) {
+	o := &options{dbs: []string{"sqlite", "postgres"}, scenarios: map[string]bool{}, queueTimeout: server.DefaultHashQueueTimeout, minConns: 20, repeat: 3}
+	header := func() string {
+		var b strings.Builder
+		(&report{Opts: o}).write(&b)
+		head, _, _ := strings.Cut(b.String(), "## Target checks")
+		return head
+	}
+	h := header()
+	for _, want := range []string{"LATCHKEY_RATE_LIMITS=false", "LATCHKEY_METRICS_ADDR=off", "LATCHKEY_METRICS_TOKEN", "LATCHKEY_LOG_LEVEL=warn",
+		"on postgres: `LATCHKEY_DB_MIN_CONNS=20`"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("the header does not list %s:\n%s", want, h)
+		}
+	}
+	if strings.Contains(h, "HASH_QUEUE_TIMEOUT") || strings.Contains(h, benchMetricsToken) {
+		t.Errorf("the header lists the default queue timeout or the metrics token itself:\n%s", h)
+	}
+	o.queueTimeout, o.minConns = 5*time.Second, 0
+	if h := header(); !strings.Contains(h, "LATCHKEY_HASH_QUEUE_TIMEOUT=5s") || strings.Contains(h, "DB_MIN_CONNS") {
+		t.Errorf("-queue-timeout 5s -db-min-conns 0:\n%s", h)
+	}
+
+	// The servers get what the header says.
+	o.minConns = 20
+	for db, want := range map[string]bool{"sqlite": false, "postgres": true} {
+		env := strings.Join(serverEnv(o, db), " ")
+		if strings.Contains(env, "LATCHKEY_DB_MIN_CONNS=20") != want || !strings.Contains(env, "LATCHKEY_RATE_LIMITS=false") ||
+			!strings.Contains(env, "LATCHKEY_HASH_QUEUE_TIMEOUT=5s") {
+			t.Errorf("%s server's environment: %s", db, env)
 		}
 	}
 }
