@@ -233,7 +233,8 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "purge-interval", Value: def.PurgeInterval, Destination: &c.PurgeInterval, Sources: c.env(false, "LATCHKEY_PURGE_INTERVAL"),
 			Usage: "how often expired tokens and ended sessions are deleted"},
 		&cli.StringFlag{Name: "memory-limit", Value: "auto", Destination: &c.MemoryLimit, Sources: c.env(false, "LATCHKEY_MEMORY_LIMIT"),
-			Usage: "soft limit for the Go heap (GOMEMLIMIT); auto: 128MiB plus what password hashing may hold; off: none"},
+			Usage: "soft limit for the Go heap: auto (128MiB plus what password hashing may hold), a size of at least 64MiB, or off (none); " +
+				"GOMEMLIMIT in the environment wins over it"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
 		&cli.StringFlag{Name: "metrics-addr", Value: defaultMetricsAddr, Destination: &c.MetricsAddr, Sources: c.env(false, "LATCHKEY_METRICS_ADDR"),
@@ -602,7 +603,7 @@ func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
 func (c *config) limitFlags(def server.Config) []cli.Flag {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: "rate-limits", Value: def.RateLimits, Destination: &c.RateLimits, Sources: c.env(false, "LATCHKEY_RATE_LIMITS"),
-			Usage: "limit sign-ins, sign-ups, refreshes, mail and codes per client address and per account"},
+			Usage: "limit sign-ins, sign-ups, refreshes, mail and codes by client address and, most of them, by the account or recipient they are about"},
 	}
 	c.RateLimitGroups = map[string]*string{}
 	for _, g := range server.LimitGroups {
@@ -610,7 +611,7 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 		c.RateLimitGroups[g] = v
 		flags = append(flags, &cli.StringFlag{Name: "rate-limit-" + g, Value: def.RateLimitGroups[g].String(), Destination: v,
 			Sources: c.env(false, "LATCHKEY_RATE_LIMIT_"+strings.ToUpper(g)),
-			Usage:   "allowance of the " + g + " group per address and per account: N/window (10/1m), or off"})
+			Usage:   limitGroupUsage[g] + ": N/window (10/1m), or off"})
 	}
 	return append(flags,
 		&cli.Int64Flag{Name: "rate-limit-ipv6-prefix", Value: int64(def.RateLimitIPv6Prefix), Destination: &c.RateLimitIPv6Prefix,
@@ -633,6 +634,18 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 				"or username, across all the codes it is sent: N/window (20/1h); the guess that reaches N locks it for the window, " +
 				"right code included; or off. Each code also dies after code-max-attempts wrong tries"},
 	)
+}
+
+// limitGroupUsage says what each rate-limit group allows, and per what (server.limitedOps).
+var limitGroupUsage = map[string]string{
+	server.LimitSignIn: "password and PAT sign-ins, and checks of a signed-in user's current password, allowed per client address " +
+		"and per account (the name in the body, or the signed-in user; PAT sign-ins per address only)",
+	server.LimitSignUp:  "sign-ups allowed per client address and per address signed up (anonymous ones per client address only)",
+	server.LimitRefresh: "refreshes and token checks allowed per client address (the WME dialect's /v1/token-refresh also per username)",
+	server.LimitMail: "mail (resets, verifications, sign-in links and codes, address changes) allowed per client address " +
+		"and per recipient (the address or username in the body, or the signed-in user)",
+	server.LimitCode: "tries of mailed codes, tickets and reset links allowed per client address, and per account " +
+		"when the body names one or the user is signed in",
 }
 
 // rateLimits parses the per-group allowances and checks the lockout settings.
