@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -35,6 +36,20 @@ func judged(db, scenario string) string {
 	return ""
 }
 
+// rowTarget is how the row (db, scenario) is judged (see judged) and the ratio it must reach.
+func rowTarget(db, scenario string) (how string, target float64) {
+	how = judged(db, scenario)
+	switch {
+	case how == judgedCeiling:
+		return how, targetSignInVsCeiling
+	case how == judgedFloor && scenario == "refresh":
+		return how, targetRefreshVsFloor
+	case how == judgedFloor && scenario == "getuser":
+		return how, targetGetUserVsFloor
+	}
+	return "", 0
+}
+
 // rowRun is one run of a row.
 type rowRun struct {
 	Res   *load.Result
@@ -47,41 +62,68 @@ type rowRun struct {
 
 // measureRuns runs one n times. With yard, it measures the yardstick before the first run and
 // after each, so each run has one right before and one right after it (n+1 measurements, not
-// 2n), and gives each run their mean. The row then shows its median run. An error of one ends
-// the row; an error of yard leaves the yardstick of the runs beside it unmeasured.
-func (rw *row) measureRuns(n int, one func() (rowRun, error), yard func() (float64, error)) error {
-	measureYard := func() float64 {
-		if yard == nil {
-			return 0
-		}
-		v, err := yard()
-		if err != nil {
-			progress("yardstick around the row not measured (the database's baseline stands in): %v", err)
-			return 0
-		}
-		return v
-	}
-	before := measureYard()
+// 2n), and gives each run their mean. The row then shows the run median picks: the report's
+// medianRun, the run its verdict calls the median. An error of one ends the row; an error of yard
+// leaves the yardstick of the runs beside it unmeasured.
+func (rw *row) measureRuns(n int, one func() (rowRun, error), yard func() (float64, error), median func(row) int) error {
+	y := yardstick{what: "around the row", measure: yard}
+	y.start()
 	for range n {
 		run, err := one()
 		if err != nil {
 			return err
 		}
-		after := measureYard()
-		if before > 0 && after > 0 {
-			run.Yard = (before + after) / 2
-		}
-		before = after
+		run.Yard = y.next()
 		rw.Runs = append(rw.Runs, run)
 	}
-	m := rw.Runs[medianIndex(len(rw.Runs), func(i int) float64 { return rw.figure(rw.Runs[i]) })]
+	rw.show(median(*rw))
+	return nil
+}
+
+// show makes run i the one the row's table cells show.
+func (rw *row) show(i int) {
+	m := rw.Runs[i]
 	rw.Res, rw.Usage = m.Res, m.Usage
 	if rw.VsHash {
 		rw.Hash = m.Yard
 	} else {
 		rw.Floor = m.Yard
 	}
-	return nil
+}
+
+// yardstick is what the runs of a row, or the floods, are held against, measured before the first
+// and after each: run i's is the mean of the measurements right before and right after it.
+type yardstick struct {
+	what    string                  // where, for the progress line of a failed measurement
+	measure func() (float64, error) // nil: not measured (0)
+	before  float64                 // the last measurement (0: failed or none)
+}
+
+func (y *yardstick) take() float64 {
+	if y.measure == nil {
+		return 0
+	}
+	v, err := y.measure()
+	if err != nil {
+		progress("yardstick %s not measured (the database's baseline stands in): %v", y.what, err)
+		return 0
+	}
+	return v
+}
+
+// start measures the yardstick before the first run.
+func (y *yardstick) start() { y.before = y.take() }
+
+// next measures the yardstick after a run and returns the run's: the mean of this measurement
+// and the one before the run, or 0 when either failed.
+func (y *yardstick) next() float64 {
+	after := y.take()
+	mean := 0.0
+	if y.before > 0 && after > 0 {
+		mean = (y.before + after) / 2
+	}
+	y.before = after
+	return mean
 }
 
 // runs is the row's runs; a row measured without measureRuns is its one run.
@@ -96,17 +138,21 @@ func (rw *row) runs() []rowRun {
 	return []rowRun{{Res: rw.Res, Usage: rw.Usage, Yard: yard}}
 }
 
-// figure is what orders a row's runs: req/s over the run's yardstick, and over its ceiling for
-// the rows judged against the hash rate.
-func (rw *row) figure(run rowRun) float64 {
-	v := run.Res.RPS()
-	if run.Yard > 0 {
-		v /= run.Yard
+// medianRun is the index of the run of rw its verdict calls the median (see medianOf), by the
+// same figures; for a row without a target, or none of whose runs can be judged, the median by
+// req/s.
+func (r *report) medianRun(rw row) int {
+	runs := rw.runs()
+	if how, target := rowTarget(rw.DB, rw.Scenario); how != "" {
+		var vs []runVerdict
+		for _, run := range runs {
+			vs = append(vs, r.judgeRun(rw, run, how, target))
+		}
+		if m := medianOf(vs); m >= 0 {
+			return m
+		}
 	}
-	if rw.VsHash && run.Usage != nil && run.Usage.Ceiling() > 0 {
-		v /= run.Usage.Ceiling()
-	}
-	return v
+	return medianIndex(len(runs), func(i int) float64 { return runs[i].Res.RPS() })
 }
 
 // medianIndex is the index of the median of n values by key: the lower middle one of an even
@@ -190,6 +236,11 @@ type check struct {
 	Yardstick string // what the figure is divided by or held against
 	Ratio     string // the figure over the yardstick, and what it must be
 	Runs      string // how many runs passed, and each run's ratio
+	// Quiet marks a SKIP the run chose: a target it did not select (-db, -scenarios, -flood 0),
+	// one of a database that was unreachable (the report's SKIPPED line says so), or one its
+	// settings leave nothing to judge (-queue-timeout 0). Any other SKIP is a selected target
+	// the run could not judge: a problem (see unjudged).
+	Quiet bool
 }
 
 // Text is the check on one line.
@@ -206,38 +257,64 @@ func (c check) Text() string {
 // runVerdict is one run's verdict on one target.
 type runVerdict struct {
 	Skip      string // why this run cannot be judged ("" when it can)
+	Quiet     bool   // the Skip is the run's choice (see check.Quiet)
 	Pass      bool
-	Figure    float64 // orders the runs: the median run's cells are shown
+	Figure    float64 // orders the runs, higher is better: the median run's cells are shown
 	Short     string  // this run's ratio in the Runs column
 	Measured  string
 	Yardstick string
 	Ratio     string
 }
 
-// verdict decides a target from its runs: PASS when most of the runs that could be judged pass
-// (with one figure per run and a threshold, the same as the median run passing, but a run with
-// failed requests fails whatever its figure), FAIL otherwise, SKIP when none could be judged. The
-// cells are the median run's.
-func verdict(target string, runs []runVerdict) check {
-	c := check{Target: target}
-	var judgedRuns []int
+// medianOf is the index in runs of the median of those that could be judged, -1 when none could:
+// ordered worst first (the failed runs, then by figure), the lower middle one. The median run
+// therefore passes exactly when more than half of the judged runs pass, whatever their count (an
+// even one when a run could not be judged): "most runs pass" and "the median decides" are one
+// rule, a run with failed requests included.
+func medianOf(runs []runVerdict) int {
+	var judged []int
 	for i, r := range runs {
 		if r.Skip == "" {
-			judgedRuns = append(judgedRuns, i)
+			judged = append(judged, i)
 		}
 	}
-	if len(judgedRuns) == 0 {
+	if len(judged) == 0 {
+		return -1
+	}
+	slices.SortStableFunc(judged, func(a, b int) int {
+		if pa, pb := runs[a].Pass, runs[b].Pass; pa != pb {
+			if pa {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(runs[a].Figure, runs[b].Figure)
+	})
+	return judged[(len(judged)-1)/2]
+}
+
+// verdict decides a target from its runs: PASS when the median run passes (see medianOf: the same
+// as more than half of the runs that could be judged passing), FAIL otherwise, SKIP when none
+// could be judged. The cells are the median run's.
+func verdict(target string, runs []runVerdict) check {
+	c := check{Target: target}
+	mi := medianOf(runs)
+	if mi < 0 {
 		c.Status, c.Measured = "SKIP", "not measured"
 		if len(runs) > 0 {
 			c.Measured = runs[0].Skip
+			c.Quiet = !slices.ContainsFunc(runs, func(r runVerdict) bool { return !r.Quiet })
 		}
 		return c
 	}
-	m := runs[judgedRuns[medianIndex(len(judgedRuns), func(i int) float64 { return runs[judgedRuns[i]].Figure })]]
+	m := runs[mi]
 	c.Measured, c.Yardstick, c.Ratio = m.Measured, m.Yardstick, m.Ratio
-	passes := 0
+	passes, judged := 0, 0
 	var shorts []string
 	for _, r := range runs {
+		if r.Skip == "" {
+			judged++
+		}
 		switch {
 		case r.Skip != "":
 			shorts = append(shorts, "not judged")
@@ -249,10 +326,10 @@ func verdict(target string, runs []runVerdict) check {
 		}
 	}
 	c.Status = "FAIL"
-	if 2*passes > len(judgedRuns) {
+	if m.Pass {
 		c.Status = "PASS"
 	}
-	c.Runs = fmt.Sprintf("%d of %d pass: %s", passes, len(judgedRuns), strings.Join(shorts, ", "))
+	c.Runs = fmt.Sprintf("%d of %d pass: %s", passes, judged, strings.Join(shorts, ", "))
 	return c
 }
 
@@ -261,14 +338,14 @@ func (r *report) checks() []check {
 	var out []check
 	o := r.Opts
 	for _, c := range o.concs {
-		out = append(out, r.rowCheck("postgres", "refresh", c, targetRefreshVsFloor))
+		out = append(out, r.rowCheck("postgres", "refresh", c))
 	}
 	for _, c := range o.concs {
-		out = append(out, r.rowCheck("postgres", "getuser", c, targetGetUserVsFloor))
+		out = append(out, r.rowCheck("postgres", "getuser", c))
 	}
 	for _, db := range o.dbs {
 		for _, c := range o.concs {
-			out = append(out, r.rowCheck(db, "signin", c, targetSignInVsCeiling))
+			out = append(out, r.rowCheck(db, "signin", c))
 		}
 	}
 	// Issue 5: the figures without a target are INFO lines.
@@ -294,17 +371,17 @@ func (r *report) checks() []check {
 }
 
 // rowCheck judges one row with a target: each run's req/s over its yardstick (raw hashes/s times
-// its ceiling, or the floor), against target.
-func (r *report) rowCheck(db, scenario string, conc int, target float64) check {
-	how := judged(db, scenario)
+// its ceiling, or the floor), against its target.
+func (r *report) rowCheck(db, scenario string, conc int) check {
+	how, target := rowTarget(db, scenario)
 	yardName := "the floor"
 	if how == judgedCeiling {
 		yardName = "the ceiling"
 	}
 	name := fmt.Sprintf("%s on %s at c=%d: %s >= %.2f × %s", scenario, db, conc, scenarioLabel(scenario), target, yardName)
 	rw := r.find(db, scenario, conc)
-	if reason := r.missing(db, scenario, rw); reason != "" {
-		return check{Status: "SKIP", Target: name, Measured: reason}
+	if reason, quiet := r.missing(db, scenario, rw); reason != "" {
+		return check{Status: "SKIP", Target: name, Measured: reason, Quiet: quiet}
 	}
 	var runs []runVerdict
 	for _, run := range rw.runs() {
@@ -322,6 +399,10 @@ func (r *report) judgeRun(rw row, run rowRun, how string, target float64) runVer
 	}
 	var v runVerdict
 	switch {
+	case base == 0 && rw.VsHash && !r.Opts.want("hash"):
+		return runVerdict{Skip: "hash not selected: no raw hash rate to judge against", Quiet: true}
+	case base == 0 && !rw.VsHash && !r.Opts.want("floor"):
+		return runVerdict{Skip: "floor not selected: no floor to judge against", Quiet: true}
 	case base == 0 && rw.VsHash:
 		return runVerdict{Skip: "raw hash rate not measured before " + rw.DB}
 	case base == 0:
@@ -362,26 +443,28 @@ func (r *report) floodChecks(db string) []check {
 		fmt.Sprintf("flood on %s: sign-in goodput (first 90%% of clients) >= %.2f × the ceiling", db, floodGoodputTarget),
 		fmt.Sprintf("Latchkey's RSS on %s below %s within %v of the last flood's end", db, fmtMiB(rssIdleLimit), o.rssWait),
 	}
-	skip := func(reason string) []check {
+	skip := func(reason string, quiet bool) []check {
 		out := make([]check, len(names))
 		for i, t := range names {
-			out[i] = check{Status: "SKIP", Target: t, Measured: reason}
+			out[i] = check{Status: "SKIP", Target: t, Measured: reason, Quiet: quiet}
 		}
 		return out
 	}
 	d := r.db(db)
 	switch {
 	case !o.want("flood") || o.flood <= 0:
-		return skip("flood not selected")
+		return skip("flood not selected", true)
+	case d != nil && d.Skipped != "":
+		return skip(db+" skipped: "+firstLineOf(d.Skipped), true)
 	case d == nil || len(d.Floods) == 0:
 		reason := "not run"
-		if r.NoServer != "" {
+		switch {
+		case r.NoServer != "":
 			reason = "no server binary"
+		case d != nil && d.Failed != "":
+			reason = "server phase failed: " + firstLineOf(d.Failed)
 		}
-		if d != nil {
-			reason = firstLineOf(d.Skipped + d.Failed)
-		}
-		return skip(reason)
+		return skip(reason, false)
 	}
 	per := make([][]runVerdict, 5)
 	for _, run := range d.Floods {
@@ -393,7 +476,7 @@ func (r *report) floodChecks(db string) []check {
 	for i := range per {
 		out = append(out, verdict(names[i], per[i]))
 	}
-	return append(out, rssCheck(names[5], d))
+	return append(out, rssCheck(names[5], d, o.rssWait))
 }
 
 // floodRunVerdicts is one flood's verdicts on the five flood targets, in floodChecks' order.
@@ -404,20 +487,24 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 		v := runVerdict{Skip: "not run: " + firstLineOf(run.Err)}
 		return []runVerdict{v, v, v, v, v}
 	}
+	peak := runVerdict{Pass: f.PeakRSS < floodRSSLimit, Figure: -float64(f.PeakRSS), Short: fmtMiB(f.PeakRSS),
+		Measured:  fmt.Sprintf("%s (%d signed in, %d gave up)", fmtMiB(f.PeakRSS), f.OK, f.Errors),
+		Yardstick: fmtMiB(floodRSSLimit), Ratio: fmt.Sprintf("%.2f (< 1)", float64(f.PeakRSS)/floodRSSLimit)}
+	if f.PeakRSS <= 0 { // its reading failed: nothing to judge, not a peak of nothing
+		peak = runVerdict{Skip: "VmHWM not read: " + firstLineOf(run.Err)}
+	}
 	out := []runVerdict{
-		{Pass: f.PeakRSS < floodRSSLimit, Figure: float64(f.PeakRSS), Short: fmtMiB(f.PeakRSS),
-			Measured:  fmt.Sprintf("%s (%d signed in, %d gave up)", fmtMiB(f.PeakRSS), f.OK, f.Errors),
-			Yardstick: fmtMiB(floodRSSLimit), Ratio: fmt.Sprintf("%.2f (< 1)", float64(f.PeakRSS)/floodRSSLimit)},
-		{Pass: f.healthzAnswered(), Figure: f.Health.Latency.Max.Seconds(), Short: fmtDur(f.Health.Latency.Max),
+		peak,
+		{Pass: f.healthzAnswered(), Figure: -f.Health.Latency.Max.Seconds(), Short: fmtDur(f.Health.Latency.Max),
 			Measured:  fmt.Sprintf("%d answered, %d errors, max %s", f.Health.Latency.Count, f.Health.Errors, fmtDur(f.Health.Latency.Max)),
 			Yardstick: fmt.Sprintf("%v, no error", floodHealthzMaxLatency), Ratio: fmt.Sprintf("%.2f (< 1)", f.Health.Latency.Max.Seconds()/floodHealthzMaxLatency.Seconds())},
-		{Pass: f.refreshAnswered(), Figure: f.Refresh.Latency.P99.Seconds(), Short: fmtDur(f.Refresh.Latency.P99),
+		{Pass: f.refreshAnswered(), Figure: -f.Refresh.Latency.P99.Seconds(), Short: fmtDur(f.Refresh.Latency.P99),
 			Measured:  fmt.Sprintf("%d answered, %d errors, p99 %s", f.Refresh.Latency.Count, f.Refresh.Errors, fmtDur(f.Refresh.Latency.P99)),
 			Yardstick: fmt.Sprintf("%v, no error", floodRefreshMaxP99), Ratio: fmt.Sprintf("%.2f (< 1)", f.Refresh.Latency.P99.Seconds()/floodRefreshMaxP99.Seconds())},
 	}
 	switch {
 	case o.queueTimeout <= 0:
-		out = append(out, runVerdict{Skip: "-queue-timeout 0 (no deadline)"})
+		out = append(out, runVerdict{Skip: "-queue-timeout 0 (no deadline)", Quiet: true})
 	case f.Refused == 0:
 		out = append(out, runVerdict{Skip: "no sign-in was refused (the queue never outgrew the deadline)"})
 	default:
@@ -427,7 +514,7 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 		if f.ServerRefusalErr == "" && f.ServerRefusal.Count() > 0 {
 			ratio = fmt.Sprintf("%.2f (<= 1)", server.Seconds()/floodRefusalMaxP99.Seconds())
 		}
-		out = append(out, runVerdict{Pass: ok && f.RefusedLate == 0 && f.NoRetryAfter == 0, Figure: server.Seconds(),
+		out = append(out, runVerdict{Pass: ok && f.RefusedLate == 0 && f.NoRetryAfter == 0, Figure: -server.Seconds(),
 			Short: fmt.Sprintf("p99 %s, %d late", fmtBound(f.ServerRefusal, server), f.RefusedLate),
 			Measured: fmt.Sprintf("%d refused, %d after waiting out the deadline, %d without Retry-After; the server's own: %s; clients saw p99 %s (%s)",
 				f.Refused, f.RefusedLate, f.NoRetryAfter, serverRefusalText(f), fmtDur(f.Refusal.P99), floorBurstText(d, o.flood)),
@@ -436,6 +523,8 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 	}
 	h, how := r.floodHash(d.Name, run)
 	switch {
+	case h == 0 && !o.want("hash"):
+		out = append(out, runVerdict{Skip: "hash not selected: no raw hash rate to judge against", Quiet: true})
 	case h == 0:
 		out = append(out, runVerdict{Skip: "raw hash rate not measured before " + d.Name})
 	case f.Goodput() > 0 && (f.UsageErr != "" || f.Usage.CPUs <= 0 || f.Usage.Ceiling() <= 0):
@@ -460,14 +549,22 @@ func (r *report) floodRunVerdicts(d *dbRun, run floodRun) []runVerdict {
 	return out
 }
 
-// rssCheck judges what the floods left of the server's memory: its RSS at the end of the watch.
-func rssCheck(name string, d *dbRun) check {
+// rssCheck judges what the floods left of the server's memory: its RSS at the end of a watch of
+// wait. A watch that broke off or ended early is not judged: the RSS at the end of the wait is
+// what the target is about, and a server that died reads as no memory at all.
+func rssCheck(name string, d *dbRun, wait time.Duration) check {
 	w := d.RSS
 	c := check{Target: name, Yardstick: fmtMiB(rssIdleLimit), Runs: "one watch, after the last flood"}
 	c.Measured = fmt.Sprintf("%s; at start %s, peak %s", rssAfterText(w), fmtMiB(d.RSSStart), fmtMiB(d.peakRSS()))
 	switch {
+	case w.Err != "":
+		c.Status, c.Measured = "SKIP", fmt.Sprintf("not judged: the watch broke off after %v: %s", w.Watched.Round(time.Second), firstLineOf(w.Err))
+		return c
 	case w.After <= 0:
-		c.Status, c.Measured = "SKIP", "not watched: "+firstLineOf(w.Err)
+		c.Status, c.Measured = "SKIP", "not watched"
+		return c
+	case w.Watched < wait:
+		c.Status, c.Measured = "SKIP", fmt.Sprintf("not judged: watched %v of %v", w.Watched.Round(time.Second), wait)
 		return c
 	case w.After < rssIdleLimit:
 		c.Status = "PASS"
@@ -476,4 +573,29 @@ func rssCheck(name string, d *dbRun) check {
 	}
 	c.Ratio = fmt.Sprintf("%.2f (< 1)", float64(w.After)/rssIdleLimit)
 	return c
+}
+
+// unjudged are the checks of selected targets that could not be judged (SKIP, not Quiet): no
+// ceiling because the CPU split was not sampled, a setup that failed, a yardstick not measured.
+// Each is a problem of the run, as a harness failure is.
+func (r *report) unjudged() []check {
+	var out []check
+	for _, c := range r.checks() {
+		if c.Status == "SKIP" && !c.Quiet {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// tally counts the verdicts, for the line the harness prints on stderr at the end.
+func (r *report) tally() string {
+	n, quiet := map[string]int{}, 0
+	for _, c := range r.checks() {
+		n[c.Status]++
+		if c.Status == "SKIP" && c.Quiet {
+			quiet++
+		}
+	}
+	return fmt.Sprintf("%d PASS, %d FAIL, %d SKIP (%d not selected or not applicable)", n["PASS"], n["FAIL"], n["SKIP"], quiet)
 }

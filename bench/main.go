@@ -6,9 +6,10 @@
 //	go build -o bin/latchkey ./cmd/latchkey && go run ./bench
 //
 // Progress goes to stderr, the report to stdout. The exit status is 0 when a
-// report was produced, whatever it says; 1 when the harness could not do its
-// job (no server binary, a server that would not start, the floor would not
-// build); 2 for bad flags; 130 when interrupted. See bench/README.md.
+// report was produced and every selected target judged, PASS or FAIL; 1 when
+// the harness could not do its job (no server binary, a server that would not
+// start, the floor would not build) or left a selected target unjudged
+// (SKIP); 2 for bad flags; 130 when interrupted. See bench/README.md.
 package main
 
 import (
@@ -93,8 +94,9 @@ func main() {
 		os.Exit(130)
 	}
 	rep.write(os.Stdout)
+	fmt.Fprintln(os.Stderr, "\nbench: target checks: "+rep.tally())
 	if rep.failed() {
-		fmt.Fprintln(os.Stderr, "\nbench: the harness could not do all of its job (see PROBLEM / FAILED above)")
+		fmt.Fprintln(os.Stderr, "bench: the harness could not do all of its job (see PROBLEM / FAILED above)")
 		os.Exit(1)
 	}
 }
@@ -114,7 +116,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for the server's GET /readyz")
 	concs := fs.String("concurrency", "16,64", "comma-separated worker counts")
 	extraConcs := fs.String("extra-concurrency", "16", "worker counts of the other dialects' scenarios and of the rate-limit and two-instance comparisons")
-	fs.IntVar(&o.repeat, "repeat", 3, "runs of each row with a target and of the flood; most runs must pass (the median decides); the other rows run once")
+	fs.IntVar(&o.repeat, "repeat", 3, "runs of each row with a target and of the flood; the median run decides, so more than half must pass; the other rows run once")
 	fs.DurationVar(&o.queueTimeout, "queue-timeout", 3*time.Second, "the server's --hash-queue-timeout for the whole run (the flood's 503s come from it)")
 	dbs := fs.String("db", "sqlite,postgres", `comma-separated databases: sqlite, postgres ("" or "none": floor and hash only)`)
 	fs.StringVar(&o.pgURL, "postgres-url", defPG, "PostgreSQL admin URL; the harness (re)creates database "+benchDatabase+" there (env LATCHKEY_BENCH_POSTGRES_URL)")
@@ -418,9 +420,6 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	// The server's command line: see bench/README.md.
 	args := []string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dataDir}
 	if db == "postgres" {
-		if o.minConns > 0 {
-			args = append(args, "--db-min-conns", strconv.Itoa(o.minConns))
-		}
 		url, err := freshPostgres(ctx, o.pgURL)
 		if err != nil {
 			d.Skipped = oneLine(err.Error())
@@ -441,7 +440,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		return
 	}
 
-	srv, err := startLatchkey(ctx, o, tmp, bin, db, args, "")
+	srv, err := startLatchkey(ctx, o, tmp, bin, db, db, args, "")
 	if err != nil {
 		fail("%v", err)
 		return
@@ -477,6 +476,17 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		if setupErr != nil {
 			progress("%s: %v", db, setupErr)
 		}
+	}
+
+	// hashSide measures the raw hash rate for bracketDuration, the server idle: one side of the
+	// yardstick of a sign-in run or of a flood.
+	hashSide := func() (float64, error) {
+		h, err := measureHash(ctx, bracketDuration, false)
+		if err != nil {
+			return 0, err
+		}
+		progress("    raw hash rate: %.1f hashes/s", h.Rate())
+		return h.Rate(), nil
 	}
 
 	// runRows measures each selected scenario of list at each concurrency into the main table.
@@ -517,15 +527,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				switch judged(db, sc.name) {
 				case judgedCeiling:
 					if o.want("hash") {
-						yard = func() (float64, error) {
-							settle(sc.name + " (raw hash rate)")
-							h, err := measureHash(ctx, bracketDuration, false)
-							if err != nil {
-								return 0, err
-							}
-							progress("    raw hash rate: %.1f hashes/s", h.Rate())
-							return h.Rate(), nil
-						}
+						yard = func() (float64, error) { settle(sc.name + " (raw hash rate)"); return hashSide() }
 					}
 				case judgedFloor:
 					if fl != nil && fl.err == nil {
@@ -536,7 +538,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				if judged(db, sc.name) != "" {
 					runs = o.repeat
 				}
-				err := rw.measureRuns(runs, one, yard)
+				err := rw.measureRuns(runs, one, yard, rep.medianRun)
 				res := rw.Res
 				rw.RSS = srv.SampledMax()
 				if err != nil {
@@ -577,7 +579,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		}
 		altArgs := slices.Clone(args)
 		altArgs[2] = fmt.Sprintf("127.0.0.1:%d", port) // after "serve", "--addr"
-		alt, err := startLatchkey(ctx, o, tmp, bin, db+"-"+altName, altArgs, fmt.Sprintf("http://127.0.0.1:%d", port), extraEnv...)
+		alt, err := startLatchkey(ctx, o, tmp, bin, db, db+"-"+altName, altArgs, fmt.Sprintf("http://127.0.0.1:%d", port), extraEnv...)
 		if err != nil {
 			rep.Comparisons = append(rep.Comparisons, comparison{Kind: kind, DB: db, Err: err.Error()})
 			return
@@ -663,20 +665,13 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 			}
 		}
 		// -repeat floods, each between two measurements of the raw hash rate (the server idle), so
-		// each is judged against the rate measured right before and right after it.
-		hashRate := func() float64 {
-			if !o.want("hash") {
-				return 0
-			}
-			h, err := measureHash(ctx, bracketDuration, false)
-			if err != nil {
-				progress("  raw hash rate around the flood not measured (the database's baseline stands in): %v", err)
-				return 0
-			}
-			progress("    raw hash rate: %.1f hashes/s", h.Rate())
-			return h.Rate()
+		// each is judged against the rate measured right before and right after it, as the runs
+		// of a sign-in row are.
+		y := yardstick{what: "around the flood"}
+		if o.want("hash") {
+			y.measure = hashSide
 		}
-		before := hashRate()
+		y.start()
 		var ended time.Time
 		for i := range o.repeat {
 			if ctx.Err() != nil {
@@ -700,11 +695,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				fail("the server exited during the flood (%v); last lines of its log:\n%s", srv.Err(), srv.LogTail(20))
 				return
 			}
-			after := hashRate()
-			if before > 0 && after > 0 {
-				run.Hash = (before + after) / 2
-			}
-			before = after
+			run.Hash = y.next()
 			d.Floods = append(d.Floods, run)
 		}
 		// What the floods leave of the server's memory: watched from the last flood's end.
@@ -713,22 +704,57 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 	}
 }
 
-// startLatchkey starts a Latchkey server child with args and waits until it is ready; base is
-// its URL ("" to read it from args' --addr). The database is chosen by the flags alone: the
+// serverSetting is one setting the harness gives the servers it starts, in their environment.
+type serverSetting struct {
+	env, value string
+	db         string // only on this database ("": every server)
+	isDefault  bool   // the server's default, set to be sure: the report's header leaves it out
+	shown      string // what the header shows for the value ("": the value)
+}
+
+// serverSettings are the settings every server of the run gets beyond the address, data directory
+// and database URL (its command line) and the harness's own environment: rate limits off (every
+// scenario comes from one address against a handful of accounts, which the limits exist to stop;
+// the figures are the server's own throughput), the run's hashing-queue deadline, metrics read on
+// the API port with the harness's token (servers started side by side would collide on the
+// metrics listener's one default address, so it is off), and on PostgreSQL the connections kept
+// open. The report's header lists those that differ from the defaults.
+func serverSettings(o *options) []serverSetting {
+	out := []serverSetting{
+		{env: "LATCHKEY_LOG_LEVEL", value: "warn"},
+		{env: "LATCHKEY_RATE_LIMITS", value: "false"},
+		{env: "LATCHKEY_HASH_QUEUE_TIMEOUT", value: o.queueTimeout.String(), isDefault: o.queueTimeout == server.DefaultHashQueueTimeout},
+		{env: "LATCHKEY_METRICS_ADDR", value: "off"},
+		{env: "LATCHKEY_METRICS_TOKEN", value: benchMetricsToken, shown: "(the harness's)"},
+	}
+	if o.minConns > 0 {
+		out = append(out, serverSetting{env: "LATCHKEY_DB_MIN_CONNS", value: strconv.Itoa(o.minConns), db: "postgres"})
+	}
+	return out
+}
+
+// serverEnv is the environment serverSettings gives a server on db, as NAME=value.
+func serverEnv(o *options, db string) []string {
+	var env []string
+	for _, s := range serverSettings(o) {
+		if s.db == "" || s.db == db {
+			env = append(env, s.env+"="+s.value)
+		}
+	}
+	return env
+}
+
+// startLatchkey starts a Latchkey server child on db with args and waits until it is ready; base
+// is its URL ("" to read it from args' --addr). The database is chosen by the flags alone: the
 // server also reads DATABASE_URL(_FILE), which would turn the SQLite run into another PostgreSQL
-// run, so those are not passed on. Rate limits are off unless extraEnv turns them on: every
-// scenario comes from one address against a handful of accounts, which the limits exist to
-// stop; the figures are the server's own throughput. The hashing-queue deadline is the run's.
-func startLatchkey(ctx context.Context, o *options, tmp, bin, name string, args []string, base string, extraEnv ...string) (*proc.Child, error) {
+// run, so those are not passed on. Its settings are serverEnv's, then extraEnv's (the
+// comparisons turn rate limits on).
+func startLatchkey(ctx context.Context, o *options, tmp, bin, db, name string, args []string, base string, extraEnv ...string) (*proc.Child, error) {
 	if base == "" {
 		base = "http://" + args[2]
 	}
 	progress("%s: starting %s %s", name, bin, strings.Join(args, " "))
-	// Metrics are read on the API port with their secret: servers started side by side would
-	// collide on the metrics listener's one default address, so it is off.
-	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append([]string{"LATCHKEY_LOG_LEVEL=warn",
-		"LATCHKEY_RATE_LIMITS=false", "LATCHKEY_HASH_QUEUE_TIMEOUT=" + o.queueTimeout.String(),
-		"LATCHKEY_METRICS_ADDR=off", "LATCHKEY_METRICS_TOKEN=" + benchMetricsToken}, extraEnv...)...)
+	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append(serverEnv(o, db), extraEnv...)...)
 	srv, err := proc.Start("latchkey ("+name+")", filepath.Join(tmp, name+"-server.log"), env, bin, args...)
 	if err != nil {
 		return nil, err

@@ -132,9 +132,10 @@ type report struct {
 	NoServer string // why no Latchkey server could be run at all
 }
 
-// failed reports whether the harness could not do all of its job.
+// failed reports whether the harness could not do all of its job: a problem, a database whose
+// server phase failed, or a selected target it could not judge.
 func (r *report) failed() bool {
-	if len(r.Problems) > 0 {
+	if len(r.Problems) > 0 || len(r.unjudged()) > 0 {
 		return true
 	}
 	return slices.ContainsFunc(r.DBs, func(d *dbRun) bool { return d.Failed != "" })
@@ -220,8 +221,18 @@ func (r *report) write(w io.Writer) {
 		"Before each PostgreSQL figure the database is settled (CHECKPOINT, autovacuum finished), "+
 		"so a figure does not include the previous scenario's background work. %s\n\n",
 		r.Started.Format("2006-01-02 15:04 MST"), r.Machine, o.warmup, o.duration, o.repeat, o.runID, r.baselineSentence())
+	if set := r.settingsText(); set != "" {
+		p("Server settings that differ from the defaults: %s.\n\n", set)
+	}
 	for _, pr := range r.Problems {
 		writeLoud(w, "PROBLEM", pr)
+	}
+	if n := len(r.unjudged()); n > 0 {
+		what := fmt.Sprintf("%d selected targets", n)
+		if n == 1 {
+			what = "1 selected target"
+		}
+		writeLoud(w, "PROBLEM", what+" not judged: SKIP in Target checks, with why")
 	}
 	for _, d := range r.DBs {
 		if d.Skipped != "" {
@@ -330,7 +341,7 @@ func (r *report) write(w io.Writer) {
 	// Target checks.
 	p("## Target checks\n\n")
 	p("Each verdict: the figure of the median run, its yardstick, the ratio and what it must be, and how many of the runs " +
-		"passed (each run's ratio; ✗ marks a failed run). Most runs must pass. Sign-in and flood goodput are judged against " +
+		"passed (each run's ratio; ✗ marks a failed run). The median run decides: more than half must pass. Sign-in and flood goodput are judged against " +
 		"the ceiling: raw hashes/s measured right before and right after the run, times the share of the CPU PostgreSQL, the " +
 		"load generator and everything else left to Latchkey during it.\n\n")
 	p("| verdict | target | measured (median run) | yardstick | ratio | runs |\n")
@@ -342,6 +353,38 @@ func (r *report) write(w io.Writer) {
 		}
 		p("| %s | %s | %s | %s | %s | %s |\n", status, mdCell(c.Target), mdCell(c.Measured), mdCell(c.Yardstick), mdCell(c.Ratio), mdCell(c.Runs))
 	}
+}
+
+// settingsText lists the settings the servers ran with that differ from the defaults (see
+// serverSettings), those of one database after it; "" when no database ran.
+func (r *report) settingsText() string {
+	o := r.Opts
+	if len(o.dbs) == 0 {
+		return ""
+	}
+	var all []string
+	per := map[string][]string{}
+	for _, s := range serverSettings(o) {
+		if s.isDefault || s.db != "" && !slices.Contains(o.dbs, s.db) {
+			continue
+		}
+		v := s.value
+		if s.shown != "" {
+			v = s.shown
+		}
+		if s.db == "" {
+			all = append(all, "`"+s.env+"="+v+"`")
+		} else {
+			per[s.db] = append(per[s.db], "`"+s.env+"="+v+"`")
+		}
+	}
+	text := strings.Join(all, ", ")
+	for _, db := range o.dbs {
+		if len(per[db]) > 0 {
+			text += "; on " + db + ": " + strings.Join(per[db], ", ")
+		}
+	}
+	return text
 }
 
 // writeFlood prints one flood run of a database.
@@ -663,31 +706,32 @@ func (r *report) writeComparisons(w io.Writer) {
 	}
 }
 
-// missing says why a check's row has no measurement, or "" when it has one.
-func (r *report) missing(db, scenario string, rw *row) string {
+// missing says why a check's row has no measurement, or "" when it has one; quiet when that was
+// the run's choice (see check.Quiet).
+func (r *report) missing(db, scenario string, rw *row) (reason string, quiet bool) {
 	o := r.Opts
 	switch {
 	case !slices.Contains(o.dbs, db):
-		return db + " not selected"
+		return db + " not selected", true
 	case !o.want(scenario):
-		return scenario + " not selected"
+		return scenario + " not selected", true
 	}
 	if r.NoServer != "" {
-		return "no server binary"
+		return "no server binary", false
 	}
 	if d := r.db(db); d != nil && d.Skipped != "" {
-		return db + " skipped"
+		return db + " skipped", true
 	}
 	if d := r.db(db); d != nil && d.Failed != "" && (rw == nil || rw.Res == nil) {
-		return "server phase failed: " + firstLineOf(d.Failed)
+		return "server phase failed: " + firstLineOf(d.Failed), false
 	}
 	if rw == nil {
-		return "not measured"
+		return "not measured", false
 	}
 	if rw.Res == nil {
-		return "not run: " + firstLineOf(rw.Err)
+		return "not run: " + firstLineOf(rw.Err), false
 	}
-	return ""
+	return "", false
 }
 
 // db returns the run of the named database, or nil.

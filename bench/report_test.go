@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bench/load"
+	"github.com/latchkey/latchkey/server"
 )
 
 // rps returns a result of n requests in one second.
@@ -112,7 +114,7 @@ func TestMeasureRunsInterleavesYardstick(t *testing.T) {
 	}, func() (float64, error) {
 		calls = append(calls, "yard")
 		return yards[strings.Count(strings.Join(calls, " "), "yard")-1], nil
-	})
+	}, (&report{Opts: &options{}}).medianRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +131,40 @@ func TestMeasureRunsInterleavesYardstick(t *testing.T) {
 	}
 	if i := medianIndex(2, func(i int) float64 { return []float64{3, 1}[i] }); i != 1 {
 		t.Errorf("median of two = index %d, want the lower (1)", i)
+	}
+}
+
+// The table shows the run the verdict calls the median, by the verdict's own figure: a run whose
+// yardstick was not measured around it is judged against its database's baseline, and sorts
+// among the others by that ratio, not by its bare req/s.
+func TestTableShowsTheVerdictsMedianRun(t *testing.T) {
+	r := &report{
+		Opts:      &options{concs: []int{16}, dbs: []string{"sqlite"}, scenarios: map[string]bool{"signin": true, "hash": true}, repeat: 3},
+		Baselines: []*baseline{{DB: "sqlite", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 90, Elapsed: time.Second}}},
+	}
+	// The second yardstick measurement fails: the first two runs have none of their own.
+	yards := []float64{90, 0, 90, 110}
+	rates := []int64{81, 72, 95} // over 90 (the baseline), 90 (the baseline), 100: 0.9, 0.8, 0.95
+	calls := 0
+	rw := row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16}
+	err := rw.measureRuns(3, func() (rowRun, error) {
+		return rowRun{Res: rps(16, rates[len(rw.Runs)]), Usage: ceilingUsage(1)}, nil
+	}, func() (float64, error) {
+		calls++
+		if yards[calls-1] == 0 {
+			return 0, errors.New("the hash measurement failed")
+		}
+		return yards[calls-1], nil
+	}, r.medianRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Rows = []row{rw}
+	checkSays(t, r, "signin on sqlite", "PASS", "81.0 req/s = 0.900 × 90.0 raw hashes/s measured just before sqlite", "2 of 3 pass: 0.900, 0.800 ✗, 0.950")
+	var b strings.Builder
+	r.write(&b)
+	if !strings.Contains(b.String(), "| sqlite | signin | 16 | 81.0 |") {
+		t.Errorf("the table does not show the verdict's median run (81 req/s):\n%s", b.String())
 	}
 }
 
@@ -151,6 +187,37 @@ func TestVerdictOfRuns(t *testing.T) {
 		if got.Status != c.status || got.Ratio != c.cell || got.Runs != c.runsText {
 			t.Errorf("%+v: %s %q %q, want %s %q %q", c.runs, got.Status, got.Ratio, got.Runs, c.status, c.cell, c.runsText)
 		}
+	}
+}
+
+// The median run decides, and it is the run that more than half pass against: with an even count
+// of judged runs (one could not be judged) the worse of the two middle ones, whichever way the
+// figure runs (a peak RSS is better lower), and a run with failed requests counts as failed
+// whatever its figure.
+func TestMedianRunDecides(t *testing.T) {
+	flood := func(peak int64) floodRun {
+		return floodRun{Result: &floodResult{Fired: 10, OK: 10, PeakRSS: peak,
+			Health: probeResult{Latency: load.Summary{Count: 1}}, Refresh: probeResult{Latency: load.Summary{Count: 1}}}}
+	}
+	r := &report{
+		Opts: &options{concs: []int{16}, dbs: []string{"sqlite"}, scenarios: map[string]bool{"flood": true, "signin": true}, flood: 10, rssWait: time.Minute},
+		DBs: []*dbRun{{Name: "sqlite", Floods: []floodRun{flood(100 << 20), {Err: "flood setup: 500"}, flood(350 << 20)},
+			RSS: rssWatch{Watched: time.Minute, After: 50 << 20}}},
+		Baselines: []*baseline{{DB: "sqlite", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 100, Elapsed: time.Second}}},
+	}
+	checkSays(t, r, "flood on sqlite: peak RSS", "FAIL", "350.0 MiB (10 signed in", "1 of 2 pass: 100.0 MiB, not judged, 350.0 MiB ✗")
+
+	// Sign-in: the fastest run had a failed request; the median is then the slowest passing one.
+	bad := rps(16, 99)
+	bad.Errors = 1
+	r.Rows = []row{{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 95), Runs: []rowRun{
+		{Res: rps(16, 95), Usage: ceilingUsage(1), Yard: 100},
+		{Res: bad, Usage: ceilingUsage(1), Yard: 100},
+		{Res: rps(16, 92), Usage: ceilingUsage(1), Yard: 100},
+	}}}
+	checkSays(t, r, "signin on sqlite", "PASS", "92.0 req/s", "2 of 3 pass: 0.950, 0.990 ✗, 0.920")
+	if m := r.medianRun(r.Rows[0]); m != 2 {
+		t.Errorf("the table's median run is %d, want the verdict's (2)", m)
 	}
 }
 
@@ -236,6 +303,104 @@ func TestFloodGoodputAndChecks(t *testing.T) {
 	checkSays(t, r, "Latchkey's RSS on postgres", "FAIL", "177.0 MiB", "never below 100.0 MiB")
 }
 
+// The memory verdicts need their readings: a watch that broke off, or ended before -rss-wait,
+// says nothing of the RSS at the end of the wait, and a flood whose VmHWM could not be read has
+// no peak to judge; neither passes.
+func TestRSSVerdictsNeedTheirReadings(t *testing.T) {
+	f := &floodResult{Fired: 10, OK: 10, Health: probeResult{Latency: load.Summary{Count: 1}}, Refresh: probeResult{Latency: load.Summary{Count: 1}},
+		PeakRSS: 200 << 20}
+	r := &report{
+		Opts: &options{concs: []int{16}, dbs: []string{"sqlite"}, scenarios: map[string]bool{"flood": true}, flood: 10, rssWait: time.Minute},
+		DBs:  []*dbRun{{Name: "sqlite", Floods: []floodRun{{Result: f}}, RSS: rssWatch{Watched: time.Minute, After: 45 << 20, Below: time.Second}}},
+	}
+	checkSays(t, r, "Latchkey's RSS on sqlite", "PASS", "0.45 (< 1)")
+	r.DBs[0].RSS = rssWatch{Watched: 20 * time.Second, After: 45 << 20, Below: time.Second, Err: "open /proc/42/status: no such file or directory"}
+	checkSays(t, r, "Latchkey's RSS on sqlite", "SKIP", "the watch broke off after 20s", "no such file")
+	r.DBs[0].RSS = rssWatch{Watched: 30 * time.Second, After: 45 << 20, Below: time.Second}
+	checkSays(t, r, "Latchkey's RSS on sqlite", "SKIP", "watched 30s of 1m0s")
+
+	checkSays(t, r, "flood on sqlite: peak RSS", "PASS", "200.0 MiB")
+	f.PeakRSS = 0
+	r.DBs[0].Floods[0].Err = "flood: reading the server's VmHWM: open /proc/42/status: no such file or directory"
+	checkSays(t, r, "flood on sqlite: peak RSS", "SKIP", "VmHWM not read")
+}
+
+// A selected target that could not be judged (no ceiling, a failed setup, a missing yardstick) is
+// a problem: the report says so at the top and the exit status is 1. Targets the run did not
+// select (-db, -scenarios, -flood 0) and those of a database that was unreachable stay quiet
+// SKIPs.
+func TestUnjudgedTargetIsAProblem(t *testing.T) {
+	good := []rowRun{{Res: rps(16, 85), Usage: ceilingUsage(0.95), Yard: 90}}
+	r := &report{
+		Opts:      &options{concs: []int{16}, dbs: []string{"sqlite", "postgres"}, scenarios: map[string]bool{"signin": true}, repeat: 1},
+		Baselines: []*baseline{{DB: "sqlite", Floor: map[int]*load.Result{}, Hash: &hashResult{Hashes: 90, Elapsed: time.Second}}},
+		Rows:      []row{{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 85), Runs: good}},
+		DBs:       []*dbRun{{Name: "sqlite"}, {Name: "postgres", Skipped: "connection refused"}},
+	}
+	// Sign-in on SQLite passes; refresh and GET /user were not selected, PostgreSQL was
+	// unreachable (its loud SKIPPED line stands), the flood was not selected.
+	checkSays(t, r, "signin on sqlite", "PASS")
+	checkSays(t, r, "signin on postgres", "SKIP", "postgres skipped")
+	checkSays(t, r, "refresh on postgres", "SKIP", "refresh not selected")
+	if r.failed() {
+		t.Errorf("a run whose unselected targets are SKIP failed: %v", r.unjudged())
+	}
+
+	// The CPU split was not sampled: no ceiling to judge sign-in against.
+	r.Rows[0].Runs = []rowRun{{Res: rps(16, 85), Yard: 90}}
+	checkSays(t, r, "signin on sqlite", "SKIP", "no ceiling")
+	if !r.failed() {
+		t.Error("a selected target left unjudged (no ceiling) did not fail the run")
+	}
+	var b strings.Builder
+	r.write(&b)
+	if !strings.Contains(b.String(), "**PROBLEM: 1 selected target not judged") {
+		t.Errorf("the report does not say a selected target went unjudged:\n%s", b.String())
+	}
+
+	// No yardstick: a problem when the raw hash rate was selected and not measured, quiet when
+	// the run left it out (-scenarios without hash).
+	r.Rows[0].Runs, r.Baselines[0].Hash = []rowRun{{Res: rps(16, 85), Usage: ceilingUsage(0.95)}}, nil
+	checkSays(t, r, "signin on sqlite", "SKIP", "hash not selected")
+	if r.failed() {
+		t.Errorf("a run without the hash phase failed for lack of its yardstick: %v", r.unjudged())
+	}
+	r.Opts.scenarios["hash"] = true
+	checkSays(t, r, "signin on sqlite", "SKIP", "raw hash rate not measured before sqlite")
+	if !r.failed() {
+		t.Error("a selected target left unjudged (its yardstick not measured) did not fail the run")
+	}
+	r.Baselines[0].Hash = &hashResult{Hashes: 90, Elapsed: time.Second}
+
+	// Setup failed: the row did not run.
+	r.Rows[0] = row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Err: "setup: sign-up answered 500"}
+	checkSays(t, r, "signin on sqlite", "SKIP", "not run: setup")
+	if !r.failed() {
+		t.Error("a selected target left unjudged (setup failed) did not fail the run")
+	}
+
+	// A flood selected: its 503 target is not judged with -queue-timeout 0 (the run chose no
+	// deadline), but is a problem when the flood refused nobody.
+	r.Rows[0] = row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16, Res: rps(16, 85), Runs: good}
+	r.Opts.scenarios["flood"], r.Opts.flood, r.Opts.rssWait, r.Opts.queueTimeout = true, 10, time.Minute, 3*time.Second
+	f := &floodResult{Fired: 10, OK: 10, ServedN: 9, Served: 100 * time.Millisecond, Usage: *ceilingUsage(1), PeakRSS: 100 << 20,
+		Health: probeResult{Latency: load.Summary{Count: 1}}, Refresh: probeResult{Latency: load.Summary{Count: 1}}}
+	r.DBs[0].Floods = []floodRun{{Result: f}}
+	r.DBs[0].RSS = rssWatch{Watched: time.Minute, After: 50 << 20, Below: time.Second}
+	checkSays(t, r, "flood on sqlite: sign-ins that cannot start", "SKIP", "no sign-in was refused")
+	if !r.failed() {
+		t.Error("a flood that refused nobody left its 503 target unjudged without failing the run")
+	}
+	r.Opts.queueTimeout = 0
+	checkSays(t, r, "flood on sqlite: sign-ins that cannot start", "SKIP", "-queue-timeout 0")
+	if r.failed() {
+		t.Errorf("-queue-timeout 0 left the 503 target unjudged, which the run chose: %v", r.unjudged())
+	}
+	if got := r.tally(); got != "6 PASS, 0 FAIL, 10 SKIP (10 not selected or not applicable)" {
+		t.Errorf("tally: %s", got)
+	}
+}
+
 // The report's verdict table shows, for each verdict, its ratio, its yardstick and PASS or FAIL.
 func TestReportShowsVerdicts(t *testing.T) {
 	r := &report{
@@ -257,6 +422,42 @@ func TestReportShowsVerdicts(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// The report's header lists the settings the servers ran with that differ from the defaults, from
+// the same list the harness starts them with.
+func TestReportHeaderListsServerSettings(t *testing.T) {
+	o := &options{dbs: []string{"sqlite", "postgres"}, scenarios: map[string]bool{}, queueTimeout: server.DefaultHashQueueTimeout, minConns: 20, repeat: 3}
+	header := func() string {
+		var b strings.Builder
+		(&report{Opts: o}).write(&b)
+		head, _, _ := strings.Cut(b.String(), "## Target checks")
+		return head
+	}
+	h := header()
+	for _, want := range []string{"LATCHKEY_RATE_LIMITS=false", "LATCHKEY_METRICS_ADDR=off", "LATCHKEY_METRICS_TOKEN", "LATCHKEY_LOG_LEVEL=warn",
+		"on postgres: `LATCHKEY_DB_MIN_CONNS=20`"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("the header does not list %s:\n%s", want, h)
+		}
+	}
+	if strings.Contains(h, "HASH_QUEUE_TIMEOUT") || strings.Contains(h, benchMetricsToken) {
+		t.Errorf("the header lists the default queue timeout or the metrics token itself:\n%s", h)
+	}
+	o.queueTimeout, o.minConns = 5*time.Second, 0
+	if h := header(); !strings.Contains(h, "LATCHKEY_HASH_QUEUE_TIMEOUT=5s") || strings.Contains(h, "DB_MIN_CONNS") {
+		t.Errorf("-queue-timeout 5s -db-min-conns 0:\n%s", h)
+	}
+
+	// The servers get what the header says.
+	o.minConns = 20
+	for db, want := range map[string]bool{"sqlite": false, "postgres": true} {
+		env := strings.Join(serverEnv(o, db), " ")
+		if strings.Contains(env, "LATCHKEY_DB_MIN_CONNS=20") != want || !strings.Contains(env, "LATCHKEY_RATE_LIMITS=false") ||
+			!strings.Contains(env, "LATCHKEY_HASH_QUEUE_TIMEOUT=5s") {
+			t.Errorf("%s server's environment: %s", db, env)
 		}
 	}
 }

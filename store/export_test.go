@@ -8,6 +8,17 @@ const LiveSessionsSQL = liveSessionsSQL
 // KeepMinConns runs one round of the keeper of the connections kept open, as its ticker does.
 func (s *Store) KeepMinConns(ctx context.Context) error { return s.keeper.keep(ctx) }
 
+// KickMinConns makes the keeper run a round now, in its own goroutine as its ticker does; it
+// returns as the round begins.
+func (s *Store) KickMinConns() { s.keeper.kick <- struct{}{} }
+
+// CloseIdleConns closes the PostgreSQL pool's idle connections, as its idle timeout does.
+func (s *Store) CloseIdleConns() {
+	n := s.pg.Stats().MaxOpenConnections
+	s.pg.SetMaxIdleConns(0)
+	s.pg.SetMaxIdleConns(n)
+}
+
 // EmailKeysVersion is the migration that brings addresses stored under the old lower-casing
 // under the one address rule.
 const EmailKeysVersion = emailKeysVersion

@@ -146,10 +146,6 @@ func (c *config) storeFlags() []cli.Flag {
 			Usage: "PostgreSQL URL (postgres://…); empty means SQLite in the data directory"},
 		&cli.Int64Flag{Name: "db-max-conns", Value: 20, Destination: &c.DBMaxConns, Sources: c.env(false, "LATCHKEY_DB_MAX_CONNS"),
 			Usage: "most PostgreSQL connections one instance opens"},
-		&cli.Int64Flag{Name: "db-min-conns", Value: 0, Destination: &c.DBMinConns, Sources: c.env(false, "LATCHKEY_DB_MIN_CONNS"),
-			Usage: "PostgreSQL connections one instance opens at start and keeps open, so a burst of requests does not wait while the pool grows " +
-				"(0: opened as queries need them, closed after 5 idle minutes). The cost: each is a backend of the shared PostgreSQL, held by " +
-				"every instance even when idle, so N instances hold N times this many of its max_connections"},
 		&cli.StringFlag{Name: "log-format", Value: "auto", Destination: &c.LogFormat, Sources: c.env(false, "LATCHKEY_LOG_FORMAT"),
 			Usage: "json, text, or auto (text on a terminal, JSON otherwise)"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Destination: &c.LogLevel, Sources: c.env(false, "LATCHKEY_LOG_LEVEL"),
@@ -157,10 +153,19 @@ func (c *config) storeFlags() []cli.Flag {
 	}
 }
 
+// serverOnlyFlags are the settings of serve that the commands reading every other setting of serve
+// (user create) do not read: a one-off job has no use for them.
+var serverOnlyFlags = []string{"db-min-conns"}
+
 // serveFlags are every setting of `latchkey serve`.
 func (c *config) serveFlags() []cli.Flag {
 	def := server.DefaultConfig()
 	return append(append(c.storeFlags(),
+		&cli.Int64Flag{Name: "db-min-conns", Value: 0, Destination: &c.DBMinConns, Sources: c.env(false, "LATCHKEY_DB_MIN_CONNS"),
+			Usage: "PostgreSQL connections the server opens at start and keeps open, so a burst of requests does not wait while the pool grows " +
+				"(0: opened as queries need them, closed after 5 idle minutes). The cost: each is a backend of the shared PostgreSQL, held by " +
+				"every instance even when idle, so N instances hold N times this many of its max_connections. The other commands open " +
+				"connections only as they need them"},
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4000", Destination: &c.Addr, Sources: c.env(false, "LATCHKEY_ADDR"),
 			Usage: "address to listen on"},
 		&cli.DurationFlag{Name: "access-token-ttl", Value: def.AccessTokenTTL, Destination: &c.AccessTokenTTL, Sources: c.env(false, "LATCHKEY_ACCESS_TOKEN_TTL"),
@@ -228,7 +233,8 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "purge-interval", Value: def.PurgeInterval, Destination: &c.PurgeInterval, Sources: c.env(false, "LATCHKEY_PURGE_INTERVAL"),
 			Usage: "how often expired tokens and ended sessions are deleted"},
 		&cli.StringFlag{Name: "memory-limit", Value: "auto", Destination: &c.MemoryLimit, Sources: c.env(false, "LATCHKEY_MEMORY_LIMIT"),
-			Usage: "soft limit for the Go heap (GOMEMLIMIT); auto: 128MiB plus what password hashing may hold; off: none"},
+			Usage: "soft limit for the Go heap: auto (128MiB plus what password hashing may hold), a size of at least 64MiB, or off (none); " +
+				"GOMEMLIMIT in the environment wins over it"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
 		&cli.StringFlag{Name: "metrics-addr", Value: defaultMetricsAddr, Destination: &c.MetricsAddr, Sources: c.env(false, "LATCHKEY_METRICS_ADDR"),
@@ -268,7 +274,13 @@ func (c *config) serveFlags() []cli.Flag {
 	), append(append(c.mailFlags(true), c.limitFlags(def)...), c.redisFlags()...)...)
 }
 
-// validateStore checks the settings storeFlags covers.
+// jobFlags are serve's settings but the server-only ones: those of a command that runs one job
+// with the server's rules (user create).
+func (c *config) jobFlags() []cli.Flag {
+	return slices.DeleteFunc(c.serveFlags(), func(f cli.Flag) bool { return slices.Contains(serverOnlyFlags, f.Names()[0]) })
+}
+
+// validateStore checks the settings storeFlags covers (and db-min-conns, which only serve has).
 func (c *config) validateStore() error {
 	var errs []error
 	errs = append(errs, c.fileErrs...)
@@ -591,7 +603,7 @@ func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
 func (c *config) limitFlags(def server.Config) []cli.Flag {
 	flags := []cli.Flag{
 		&cli.BoolFlag{Name: "rate-limits", Value: def.RateLimits, Destination: &c.RateLimits, Sources: c.env(false, "LATCHKEY_RATE_LIMITS"),
-			Usage: "limit sign-ins, sign-ups, refreshes, mail and codes per client address and per account"},
+			Usage: "limit sign-ins, sign-ups, refreshes, mail and codes by client address and, most of them, by the account or recipient they are about"},
 	}
 	c.RateLimitGroups = map[string]*string{}
 	for _, g := range server.LimitGroups {
@@ -599,7 +611,7 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 		c.RateLimitGroups[g] = v
 		flags = append(flags, &cli.StringFlag{Name: "rate-limit-" + g, Value: def.RateLimitGroups[g].String(), Destination: v,
 			Sources: c.env(false, "LATCHKEY_RATE_LIMIT_"+strings.ToUpper(g)),
-			Usage:   "allowance of the " + g + " group per address and per account: N/window (10/1m), or off"})
+			Usage:   limitGroupUsage[g] + ": N/window (10/1m), or off"})
 	}
 	return append(flags,
 		&cli.Int64Flag{Name: "rate-limit-ipv6-prefix", Value: int64(def.RateLimitIPv6Prefix), Destination: &c.RateLimitIPv6Prefix,
@@ -622,6 +634,18 @@ func (c *config) limitFlags(def server.Config) []cli.Flag {
 				"or username, across all the codes it is sent: N/window (20/1h); the guess that reaches N locks it for the window, " +
 				"right code included; or off. Each code also dies after code-max-attempts wrong tries"},
 	)
+}
+
+// limitGroupUsage says what each rate-limit group allows, and per what (server.limitedOps).
+var limitGroupUsage = map[string]string{
+	server.LimitSignIn: "password and PAT sign-ins, and checks of a signed-in user's current password, allowed per client address " +
+		"and per account (the name in the body, or the signed-in user; PAT sign-ins per address only)",
+	server.LimitSignUp:  "sign-ups allowed per client address and per address signed up (anonymous ones per client address only)",
+	server.LimitRefresh: "refreshes and token checks allowed per client address (the WME dialect's /v1/token-refresh also per username)",
+	server.LimitMail: "mail (resets, verifications, sign-in links and codes, address changes) allowed per client address " +
+		"and per recipient (the address or username in the body, or the signed-in user)",
+	server.LimitCode: "tries of mailed codes, tickets and reset links allowed per client address, and per account " +
+		"when the body names one or the user is signed in",
 }
 
 // rateLimits parses the per-group allowances and checks the lockout settings.

@@ -58,3 +58,13 @@ func TestCodeGuessLimitConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitUsageNamesEveryGroup: every rate-limit group's flag says what it allows and per
+// what; a group added to the server without a line here would print a bare ": N/window".
+func TestRateLimitUsageNamesEveryGroup(t *testing.T) {
+	for _, g := range server.LimitGroups {
+		if limitGroupUsage[g] == "" {
+			t.Errorf("rate-limit-%s: no usage text in limitGroupUsage", g)
+		}
+	}
+}

@@ -159,16 +159,17 @@ lists comma-separated (or the flag repeated), switches ` + "`true`" + ` or ` + "
 
 	b.WriteString("\n## Commands\n\n")
 	b.WriteString("`latchkey` alone runs `serve`. The other commands take the settings they share with `serve` from the same flags and variables.\n")
-	serveNames := map[string]bool{}
+	var serveNames []string
 	for _, f := range flags {
-		serveNames[f.Names()[0]] = true
+		serveNames = append(serveNames, f.Names()[0])
 	}
 	writeCommands(&b, app.Commands, "latchkey", serveNames)
 	return b.Bytes(), nil
 }
 
-// writeCommands lists every visible command under prefix, with the flags it has beyond serve's.
-func writeCommands(b *bytes.Buffer, cmds []*cli.Command, prefix string, serveNames map[string]bool) {
+// writeCommands lists every visible command under prefix, with the flags it has beyond serve's
+// (serveNames, in serve's order) and those of serve it reads.
+func writeCommands(b *bytes.Buffer, cmds []*cli.Command, prefix string, serveNames []string) {
 	for _, c := range cmds {
 		if c.Hidden {
 			continue
@@ -183,10 +184,12 @@ func writeCommands(b *bytes.Buffer, cmds []*cli.Command, prefix string, serveNam
 			continue
 		}
 		var own, shared []string
+		reads := map[string]bool{}
 		for _, f := range visibleFlags(c.Flags) {
 			name := f.Names()[0]
-			if serveNames[name] {
+			if slices.Contains(serveNames, name) {
 				shared = append(shared, "`--"+name+"`")
+				reads[name] = true
 				continue
 			}
 			line := "- `--" + name + "`"
@@ -200,9 +203,17 @@ func writeCommands(b *bytes.Buffer, cmds []*cli.Command, prefix string, serveNam
 		if len(own) > 0 {
 			b.WriteString("\n" + strings.Join(own, "\n") + "\n")
 		}
+		var unread []string
+		for _, name := range serveNames {
+			if !reads[name] {
+				unread = append(unread, "`--"+name+"`")
+			}
+		}
 		switch {
-		case len(shared) == len(serveNames):
+		case len(unread) == 0:
 			b.WriteString("\nIt also reads every setting of `serve`.\n")
+		case len(unread) < len(shared):
+			b.WriteString("\nIt also reads every setting of `serve` but " + strings.Join(unread, ", ") + ".\n")
 		case len(shared) > 0:
 			b.WriteString("\nSettings shared with `serve`: " + strings.Join(shared, ", ") + ".\n")
 		}

@@ -45,7 +45,7 @@ func userCommand(stdout, stderr io.Writer) *cli.Command {
 				&cli.BoolFlag{Name: "temporary-password", Destination: &temporary,
 					Usage: "the user must choose a new password before getting a session (one is generated without --password-file)"},
 				&cli.StringFlag{Name: "password-file", Destination: &passwordFile, Usage: "file holding the user's password"},
-			}, cfg.serveFlags()...),
+			}, cfg.jobFlags()...),
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				in := server.CreateUserInput{Email: email, TemporaryPassword: temporary}
 				if len(roles) > 0 {

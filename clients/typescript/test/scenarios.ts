@@ -40,7 +40,8 @@ async function step(name: string, fn: () => Promise<void>): Promise<void> {
   console.log(`ok  ${name}`);
 }
 
-const suffix = crypto.randomUUID().slice(0, 8);
+// Math.random, not crypto.randomUUID: the global crypto is Node 19's; Node 18 modules have none.
+const suffix = Math.random().toString(36).slice(2, 10).padEnd(8, "0");
 const nhostEmail = `ts-nhost-${suffix}@example.com`;
 const email = `ts-${suffix}@example.com`;
 const username = `ts-${suffix}`;
