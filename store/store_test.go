@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/latchkey/latchkey/internal/tcpproxy"
 	"github.com/latchkey/latchkey/store"
 	"github.com/latchkey/latchkey/store/storetest"
 	"github.com/latchkey/latchkey/store/testdb"
@@ -203,8 +204,9 @@ func TestSessionCheckSettlesOnGenericPlan(t *testing.T) {
 }
 
 // TestMinConnsKeptOpen: with MinConns, the PostgreSQL pool opens that many connections at start,
-// before any query needs them, and a round of its keeper replaces those the database dropped.
-// Without it the pool opens one (the start's ping) and grows only under queries.
+// before any query needs them, and once the pool has closed some (its idle timeout), a round of
+// its keeper opens the missing ones. Without it the pool opens one (the start's ping) and grows
+// only under queries.
 func TestMinConnsKeptOpen(t *testing.T) {
 	if testdb.Backend() != store.Postgres {
 		t.Skip("PostgreSQL only: SQLite's connections are its own file handles")
@@ -247,28 +249,72 @@ func TestMinConnsKeptOpen(t *testing.T) {
 		t.Fatalf("MinConns 3: %d connections open at start, want 3", n)
 	}
 
-	// The database drops them all (a restart, a failover, an idle-session timeout).
-	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app); err != nil {
-		t.Fatal(err)
-	}
+	// The pool closes its idle connections, as its idle timeout does after five unused minutes.
+	st.CloseIdleConns()
 	for end := time.Now().Add(10 * time.Second); backends(app) > 0; {
 		if time.Now().After(end) {
-			t.Fatalf("%d backends still there after pg_terminate_backend", backends(app))
+			t.Fatalf("%d backends still there after the pool closed its idle connections", backends(app))
 		}
 		runtime.Gosched()
 	}
 	if err := st.KeepMinConns(ctx); err != nil {
-		t.Fatalf("keeper round after the database dropped the connections: %v", err)
+		t.Fatalf("keeper round after the pool closed its connections: %v", err)
 	}
 	if n := backends(app); n < 3 {
 		t.Fatalf("after a keeper round: %d connections open, want 3", n)
 	}
 	if err := st.Ping(ctx); err != nil {
-		t.Fatalf("the store after its connections were replaced: %v", err)
+		t.Fatalf("the store after its connections were reopened: %v", err)
 	}
 
 	if _, err := store.Open(ctx, store.Options{URL: dbURL, MaxOpenConns: 2, MinConns: 3}); err == nil {
 		t.Error("MinConns above MaxOpenConns accepted")
+	}
+}
+
+// TestMinConnsKeeperStaysOutOfTheWay: the keeper never takes a connection that queries could use
+// while the pool holds its minimum (with the whole pool kept open, one that did would make a
+// flood's queries wait for its round), and closing the store ends a round under way at once
+// rather than after it has given up on a database that went silent. A proxy between the store
+// and PostgreSQL, stalled, stands for the silent database: any connection the keeper took or
+// opened would hang there.
+func TestMinConnsKeeperStaysOutOfTheWay(t *testing.T) {
+	if testdb.Backend() != store.Postgres {
+		t.Skip("PostgreSQL only: SQLite's connections are its own file handles")
+	}
+	ctx := context.Background()
+	u, err := url.Parse(testdb.PostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	u.Host = proxy.Addr
+	st, err := store.Open(ctx, store.Options{URL: u.String(), MaxOpenConns: 2, MinConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+
+	proxy.Stall()
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := st.KeepMinConns(rctx); err != nil {
+		t.Errorf("a round with the pool at its minimum touched a connection (it hung on the stalled database): %v", err)
+	}
+
+	// The pool lost its connections; the next round opens new ones through the silent proxy.
+	st.CloseIdleConns()
+	st.KickMinConns()
+	start := time.Now()
+	if err := st.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close waited %v for the keeper's round against a silent database", d.Round(time.Millisecond))
 	}
 }
 
