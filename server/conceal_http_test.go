@@ -2,14 +2,18 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/server/servertest"
 )
 
@@ -131,4 +135,112 @@ func TestConcealTakenAddress(t *testing.T) {
 	if n := h.Mail.Count("owner@example.com"); n != 5 { // the verification link, then four notices
 		t.Fatalf("%d mails to the owner, want 5", n)
 	}
+}
+
+// seenAll is what a client can tell of one refusal: seen's status, body and Retry-After, and
+// the headers a dialect may set on one.
+func seenAll(a answer) string {
+	return fmt.Sprintf("%s Content-Type=%q WWW-Authenticate=%q", seen(a), a.header.Get("Content-Type"), a.header.Get("Www-Authenticate"))
+}
+
+// TestConcealSignInAfterSignUp (issue 17.9): in conceal mode, signing a free and a taken address
+// up with a password of one's own, then signing in with it, tells them apart no more than the
+// sign-up did. An account whose address is not verified yet, or that is disabled, is refused and
+// counted toward the lockout exactly as a wrong password is, in every dialect: the free address,
+// now an account of the caller's, answers as the taken one at every step, lockout included,
+// whether addresses must be verified or not and whether new accounts start disabled or not. The
+// new account gets in once the link mailed to its address is followed.
+func TestConcealSignInAfterSignUp(t *testing.T) {
+	const pw, ownerPw = "the-callers-own-password", "the-owners-password-0"
+	// lockoutConfig: the fourth try from one address meets its lock; the fifth failure from
+	// anywhere locks the account for two minutes.
+	steps := []lockStep{{"127.0.0.1", 0}, {"127.0.0.1", 0}, {"127.0.0.1", 0}, {"127.0.0.1", 0},
+		{"127.0.0.2", 0}, {"127.0.0.3", 0}, {"127.0.0.4", 0}, {"127.0.0.4", 2*time.Minute + time.Second}}
+	for _, d := range limitDialects {
+		for _, c := range []struct {
+			name   string
+			opt    func(*server.Config)
+			mailed bool // the free address gets a verification link
+		}{
+			{"defaults", func(*server.Config) {}, true},
+			{"require-verified", func(c *server.Config) { c.RequireVerifiedEmail = true }, true},
+			{"new-users-disabled", func(c *server.Config) { c.DisableNewUsers = true }, false},
+		} {
+			t.Run(fmt.Sprintf("dialect=%s/config=%s", d.name, c.name), func(t *testing.T) {
+				t.Parallel()
+				h := servertest.Start(t, lockoutConfig, concealErrors, c.opt)
+				adminCreate(t, h, gen.AdminCreateUserRequest{Email: "owner@example.com", Password: ptr(ownerPw), EmailVerified: ptr(true)})
+				// Authentication Zero's accounts sign up through its own /sign_up, the others' through Nhost.
+				verify := func() {
+					t.Helper()
+					if q := follow(t, h, linkOf(t, h.Mail.Next(t, "free@example.com")).raw).Query(); q.Get("refreshToken") == "" {
+						t.Fatalf("the verification link did not sign in: %v", q)
+					}
+				}
+				if d.name == "az" {
+					f := azDo(t, h, http.MethodPost, "/sign_up", "", azJSONBody, "email", "free@example.com", "password", pw, "password_confirmation", pw)
+					k := azDo(t, h, http.MethodPost, "/sign_up", "", azJSONBody, "email", "owner@example.com", "password", pw, "password_confirmation", pw)
+					sameAnswer(t, "sign-up, free and taken", f.status, f.header, f.raw, k.status, k.header, k.raw, "id", "email")
+					verify = func() {
+						t.Helper()
+						azDo(t, h, http.MethodGet, azMailedPath(t, h, "free@example.com", "/identity/email_verification"), "", nil).want(t, "verify", http.StatusNoContent)
+					}
+				} else {
+					hdr := negHeaders("Content-Type", "application/json")
+					fh, fs, fb := h.Send(t, http.MethodPost, "/v1/signup/email-password", hdr, wmeJSON("email", "free@example.com", "password", pw))
+					th, ts, tb := h.Send(t, http.MethodPost, "/v1/signup/email-password", hdr, wmeJSON("email", "owner@example.com", "password", pw))
+					sameAnswer(t, "sign-up, free and taken", fs, fh, fb, ts, th, tb)
+				}
+
+				var free, taken []string
+				limited := false
+				for _, s := range steps {
+					h.Clock.Advance(s.advance)
+					f := from(t, h, s.ip, http.MethodPost, d.path, d.body("free@example.com", pw))
+					k := from(t, h, s.ip, http.MethodPost, d.path, d.body("owner@example.com", pw))
+					free, taken = append(free, seenAll(f)), append(taken, seenAll(k))
+					limited = limited || k.status == http.StatusTooManyRequests
+				}
+				for i := range free {
+					if free[i] != taken[i] {
+						t.Errorf("step %d (%s): the free address answers %s\nthe taken one answers %s", i+1, steps[i].ip, free[i], taken[i])
+					}
+				}
+				if !limited {
+					t.Fatalf("the sequence never met the lock: %q", taken)
+				}
+				if !c.mailed {
+					return
+				}
+				verify()
+				h.Clock.Advance(16 * time.Minute) // past the locks the sequence left
+				if a := from(t, h, "127.0.0.9", http.MethodPost, d.path, d.body("free@example.com", pw)); a.status != http.StatusOK && a.status != http.StatusCreated {
+					t.Fatalf("sign-in once the address is verified: %d %s", a.status, a.raw)
+				}
+			})
+		}
+	}
+}
+
+// TestConcealAdminCreatedUnverified: in conceal mode a user an administrator created with a
+// password but an unverified address is refused as a wrong password is, until a mailed link
+// proves the address (here the verification link Nhost's send-verification-email mails; a
+// password reset does as well). One created verified signs in at once.
+func TestConcealAdminCreatedUnverified(t *testing.T) {
+	h := servertest.Start(t, concealErrors, func(c *server.Config) { c.AdminSecret = testAdminSecret })
+	adminCreate(t, h, gen.AdminCreateUserRequest{Email: "made@example.com", Password: ptr(mailPassword)})
+	adminCreate(t, h, gen.AdminCreateUserRequest{Email: "made-verified@example.com", Password: ptr(mailPassword), EmailVerified: ptr(true)})
+	signIn(t, h, "made-verified@example.com", mailPassword)
+
+	right := nhostSignIn(t, h, "127.0.0.1", "made@example.com", mailPassword)
+	wrong := nhostSignIn(t, h, "127.0.0.1", "made@example.com", "not-the-password")
+	if seenAll(right) != seenAll(wrong) {
+		t.Fatalf("unverified, the right password answers %s\na wrong one answers %s", seenAll(right), seenAll(wrong))
+	}
+	hdr := negHeaders("Content-Type", "application/json")
+	if _, status, body := h.Send(t, http.MethodPost, "/v1/user/email/send-verification-email", hdr, wmeJSON("email", "made@example.com")); status != http.StatusOK {
+		t.Fatalf("send-verification-email: %d %s", status, body)
+	}
+	follow(t, h, linkOf(t, h.Mail.Next(t, "made@example.com")).raw)
+	signIn(t, h, "made@example.com", mailPassword)
 }

@@ -1065,8 +1065,10 @@ func signInNegative() []negCase {
 	concealWrong.opts, concealWrong.except = negOpts(concealErrors), negWrongPassword
 	concealUnknown := negInvalid("conceal-unknown-email", `{"email":"nobody@example.com","password":"`+pwWrong+`"}`)
 	concealUnknown.opts, concealUnknown.except = negOpts(concealErrors), negWrongPassword
+	// Concealed, a disabled account's right password is answered, and counted toward a lock,
+	// as a wrong one (TestConcealSignInAfterSignUp).
 	concealDisabled := negInvalid("conceal-disabled-user", valid)
-	concealDisabled.setup, concealDisabled.opts, concealDisabled.except = fxSteps(fxUser, fxDisableUser), negOpts(concealErrors), audit
+	concealDisabled.setup, concealDisabled.opts, concealDisabled.except = fxSteps(fxUser, fxDisableUser), negOpts(concealErrors), negWrongPassword
 	stale := negCase{name: "stale-bearer-ignored", setup: fxSteps(fxUser, fxExpireAccess), headers: negBearer("{{access}}"),
 		body: valid, wantStatus: http.StatusOK, check: checkSessionPayload}
 	ended := negCase{name: "signed-out-bearer-ignored", setup: fxSteps(fxUser, fxEndSession), headers: negBearer("{{access}}"),
