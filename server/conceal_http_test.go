@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -243,4 +244,83 @@ func TestConcealAdminCreatedUnverified(t *testing.T) {
 	}
 	follow(t, h, linkOf(t, h.Mail.Next(t, "made@example.com")).raw)
 	signIn(t, h, "made@example.com", mailPassword)
+}
+
+// anonSession signs a new anonymous user in through Nhost.
+func anonSession(t *testing.T, h *servertest.Harness) gen.Session {
+	t.Helper()
+	res, err := h.Client.SignInAnonymousWithResponse(context.Background(), gen.SignInAnonymousJSONRequestBody{})
+	if err != nil || res.JSON200 == nil || res.JSON200.Session == nil {
+		t.Fatalf("anonymous sign-in: %v %s", err, res.Body)
+	}
+	return *res.JSON200.Session
+}
+
+// TestConcealDeanonymize (issue 17.9): in conceal mode an anonymous user who deanonymizes with a
+// taken address cannot tell it from a free one: the answer is the same, and so is the account
+// afterwards (a regular one, with no address yet), in GET /v1/user and in the next refresh. The
+// address becomes the account's, verified, when the link mailed to it is followed, as in an
+// address change; the owner of a taken address is told that someone tried, and their account
+// does not change. With a password or passwordless alike.
+func TestConcealDeanonymize(t *testing.T) {
+	const pw, ownerPw = "the-callers-new-password", "the-owners-password-0"
+	for _, method := range []string{"email-password", "passwordless"} {
+		t.Run("method="+method, func(t *testing.T) {
+			t.Parallel()
+			h := servertest.Start(t, concealErrors, anonymousOn, func(c *server.Config) { c.AdminSecret = testAdminSecret })
+			owner := adminCreate(t, h, gen.AdminCreateUserRequest{Email: "owner@example.com", Password: ptr(ownerPw), EmailVerified: ptr(true)})
+			free, taken := anonSession(t, h), anonSession(t, h)
+			deanonymize := func(s gen.Session, email string) (http.Header, int, []byte) {
+				t.Helper()
+				body := wmeJSON("signInMethod", method, "email", email, "password", pw)
+				if method == "passwordless" {
+					body = wmeJSON("signInMethod", method, "email", email)
+				}
+				return h.Send(t, http.MethodPost, "/v1/user/deanonymize",
+					negHeaders("Content-Type", "application/json", "Authorization", "Bearer "+s.AccessToken), body)
+			}
+			fh, fs, fb := deanonymize(free, "new@example.com")
+			th, ts, tb := deanonymize(taken, "Owner@Example.com")
+			sameAnswer(t, "deanonymize, free and taken", fs, fh, fb, ts, th, tb)
+			if fs != http.StatusOK {
+				t.Fatalf("deanonymize: %d %s", fs, fb)
+			}
+
+			// What each caller sees of itself, after a refresh: the same but for its id.
+			me := func(s gen.Session) (http.Header, int, []byte) {
+				t.Helper()
+				r := must(refresh(t, h, s.RefreshToken))(t)
+				if r.JSON200 == nil {
+					t.Fatalf("refresh: %d %s", r.StatusCode(), r.Body)
+				}
+				return h.Send(t, http.MethodGet, "/v1/user", negHeaders("Authorization", "Bearer "+r.JSON200.AccessToken), "")
+			}
+			fh, fs, fb = me(free)
+			th, ts, tb = me(taken)
+			sameAnswer(t, "the user afterwards, free and taken", fs, fh, fb, ts, th, tb, "id", "createdAt")
+			if strings.Contains(string(fb), "example.com") || !strings.Contains(string(fb), `"isAnonymous":false`) {
+				t.Fatalf("the user afterwards: %s, want a regular user with no address yet", fb)
+			}
+
+			if m := h.Mail.Next(t, "owner@example.com"); !strings.Contains(m.Subject, "tried to use your email address") {
+				t.Fatalf("notice to the owner: %q", m.Subject)
+			}
+			q := follow(t, h, linkOf(t, h.Mail.Next(t, "new@example.com")).raw).Query()
+			u := getUser(t, h, must(refresh(t, h, q.Get("refreshToken")))(t).JSON200.AccessToken)
+			if u.JSON200 == nil || u.JSON200.Id != free.User.Id || u.JSON200.Email == nil || *u.JSON200.Email != "new@example.com" || !u.JSON200.EmailVerified {
+				t.Fatalf("after the link: %d %s", u.StatusCode(), u.Body)
+			}
+			if method == "email-password" {
+				if s := signIn(t, h, "new@example.com", pw); s.User.Id != free.User.Id {
+					t.Fatalf("signed in as %s, want %s", s.User.Id, free.User.Id)
+				}
+			}
+			if s := signIn(t, h, "owner@example.com", ownerPw); s.User.Id != owner.User.Id.String() {
+				t.Fatalf("the owner signs in as %s, want %s", s.User.Id, owner.User.Id)
+			}
+			if n := h.Mail.Count("owner@example.com"); n != 1 {
+				t.Fatalf("%d mails to the owner, want the one notice", n)
+			}
+		})
+	}
 }
