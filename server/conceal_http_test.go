@@ -324,3 +324,34 @@ func TestConcealDeanonymize(t *testing.T) {
 		})
 	}
 }
+
+// TestConcealZestyMemberByEmail (issue 17.9): in conceal mode adding a member to a Zesty instance
+// by address would tell any user, who may create an instance of their own, which addresses have
+// accounts. It is refused alike for every address, with a 400 that says to name members by
+// their ZUID, and writes nothing; adding by ZUID works.
+func TestConcealZestyMemberByEmail(t *testing.T) {
+	h := servertest.Start(t, concealErrors)
+	signUp(t, h, "owner@example.com", mailPassword)
+	signUp(t, h, "member@example.com", mailPassword)
+	owner := zestyLoginAs(t, h, "owner@example.com", mailPassword)
+	inst := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", owner, `{"name":"Probe"}`))["ZUID"].(string)
+	seo := zRoleZUIDs(t, h, owner, inst)["seo"]
+	add := func(kv ...string) (http.Header, int, []byte) {
+		t.Helper()
+		return h.Send(t, http.MethodPost, "/v1/instances/"+inst+"/users",
+			negHeaders("Content-Type", "application/json", "Authorization", "Bearer "+owner), zJSON(append(kv, "roleZUID", seo)...))
+	}
+	var kh, uh http.Header
+	var ks, us int
+	var kb, ub []byte
+	h.NoWrites(t, func() {
+		kh, ks, kb = add("email", "member@example.com")
+		uh, us, ub = add("email", "nobody@example.com")
+	})
+	sameAnswer(t, "add by address, an account and none", ks, kh, kb, us, uh, ub)
+	if ks != http.StatusBadRequest || !strings.Contains(string(kb), "userZUID") {
+		t.Fatalf("add by address: %d %s, want 400 naming userZUID", ks, kb)
+	}
+	zuid := zObj(t, zWant(t, h, http.StatusOK, http.MethodGet, "/verify", zestyLoginAs(t, h, "member@example.com", mailPassword), ""))["ZUID"].(string)
+	zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances/"+inst+"/users", owner, zJSON("userZUID", zuid, "roleZUID", seo))
+}
