@@ -263,7 +263,7 @@ func TestAZNegative(t *testing.T) {
 				zJSONEnc.with(azRow("unknown-address", http.StatusBadRequest, "", "You can't reset your password until you verify your email"), "email", "nobody@example.com"),
 				zFormEnc.with(azRow("unverified-address", http.StatusBadRequest, "", "You can't reset your password until you verify your email"), "email", "{{email}}"),
 				withOpts(zJSONEnc.with(negCase{name: "conceal-unknown-address", wantStatus: http.StatusNoContent, wantNoWrites: true}, "email", "nobody@example.com"), concealErrors),
-				withOpts(zJSONEnc.with(negCase{name: "conceal-unverified-address", wantStatus: http.StatusNoContent, wantNoWrites: true}, "email", "{{email}}"), concealErrors),
+				withOpts(zJSONEnc.with(negCase{name: "conceal-unverified-address", setup: fxUnverifiedUser, wantStatus: http.StatusNoContent, wantNoWrites: true}, "email", "{{email}}"), concealErrors),
 			)))},
 		{"azResetPassword", azBodyOp(http.MethodPut, "/identity/password_reset", false, resetSetup, resetValid, resetFields())},
 		{"azPatchPasswordReset", azBodyOp(http.MethodPatch, "/identity/password_reset", false, resetSetup, resetValid, resetFields())},

@@ -78,6 +78,14 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify password: %w", err)
 	}
+	if why := s.concealedState(u); why != "" {
+		// Refused, audited and counted toward the lock as a wrong password, and the lock is not
+		// cleared: nothing, now or after more tries, sets it apart from one.
+		if err := s.failLock(ctx, subj); err != nil {
+			return nil, err
+		}
+		return nil, s.signInFailed(ctx, u.ID, why)
+	}
 	if failures {
 		if err := s.clearLock(ctx, subj); err != nil {
 			return nil, err
@@ -110,6 +118,27 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		return err
 	})
 	return out, err
+}
+
+// concealedState is why, in conceal mode, the right password of u opens no session and is
+// answered as a wrong one ("" when it opens one, and always outside conceal mode). Anyone may
+// sign an address up with a password of their own, and the sign-up answers a taken and a free
+// address alike; were the new account, its address not yet proven, to sign in with that password,
+// the next sign-in would tell the two apart. So an account whose address is unverified must
+// follow a mailed link first (the verification link a sign-up mails, a password reset, a sign-in
+// link), whether or not verified addresses are required. Accounts with no address (a username
+// only) are not concerned: there is no address to tell about. A disabled account is refused the
+// same way: when new accounts start disabled, its sign-up made one too.
+func (s *Server) concealedState(u *store.User) string {
+	switch {
+	case !s.cfg.ConcealErrors:
+		return ""
+	case u.Disabled:
+		return "disabled"
+	case u.Email != nil && !u.EmailVerified:
+		return "unverified-address"
+	}
+	return ""
 }
 
 // checkCurrentPassword checks the password of a caller a token identifies (a password or address

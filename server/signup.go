@@ -243,6 +243,9 @@ func (s *Server) deanonymize(ctx context.Context, in deanonymizeInput) error {
 	if in.Options.Metadata != nil {
 		upd.Metadata = p.Metadata
 	}
+	if s.cfg.ConcealErrors {
+		return s.deanonymizeConcealed(ctx, in, &upd, p.Roles, target)
+	}
 	err = s.store.Tx(ctx, func(tx *store.Store) error {
 		if err := tx.Deanonymize(ctx, &upd, p.Roles); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -269,6 +272,43 @@ func (s *Server) deanonymize(ctx context.Context, in deanonymizeInput) error {
 		return &Error{Code: CodeEmailInUse, Err: err}
 	}
 	return err
+}
+
+// deanonymizeConcealed is deanonymize in conceal mode, where neither its answer nor the account
+// the caller has afterwards may tell whether the address was taken. The caller becomes a regular
+// account at once, with the password and profile asked for but no address yet, whatever the
+// address; the address then follows as in an address change: a free one gets a confirmation link
+// that makes it the account's, verified, and signs in (which covers passwordless
+// deanonymization), and the owner of a taken one is told that someone tried, their account
+// untouched. The anonymous account's address is known to no one, so no notice goes elsewhere.
+func (s *Server) deanonymizeConcealed(ctx context.Context, in deanonymizeInput, upd *store.User, roles []string, target string) error {
+	upd.Email, upd.EmailVerified = nil, false
+	return s.inMailTx(ctx, func(tx *store.Store) error {
+		owner, err := tx.UserByEmail(ctx, in.Email)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.Deanonymize(ctx, upd, roles); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return &Error{Code: CodeUserNotAnonymous}
+			}
+			return err
+		}
+		if err := s.record(ctx, tx, auditEvent{Action: auditDeanonymize, User: upd.ID, Session: in.Principal.SessionID}); err != nil {
+			return err
+		}
+		if owner != nil {
+			if err := s.record(ctx, tx, auditEvent{Action: auditEmailChangeRequest, User: upd.ID, Session: in.Principal.SessionID,
+				Failed: true, Detail: store.JSONMap{"reason": "email-in-use"}}); err != nil {
+				return err
+			}
+			return s.queueAddressTaken(ctx, tx, owner)
+		}
+		if err := s.mailTicket(ctx, tx, upd, store.TicketEmailConfirmChange, in.Email, target); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, auditEvent{Action: auditEmailChangeRequest, User: upd.ID, Session: in.Principal.SessionID})
+	})
 }
 
 // changePassword sets a new password for the signed-in user and, unless configured otherwise,

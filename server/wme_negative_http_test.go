@@ -442,8 +442,10 @@ func wmeLoginNegative() []negCase {
 	disabledByAddress.setup, disabledByAddress.body = disabledSetup, body("{{emailCased}}", pwOwner)
 	// Account state is told only to whoever knows the password.
 	disabledWrong := wrongPassword("disabled-user-wrong-password", disabledSetup, body("{{username}}", pwWrong))
+	// Concealed, the right password of a disabled account is answered, and counted toward a lock,
+	// as a wrong one.
 	concealDisabled := wmeRow("conceal-disabled-user", http.StatusUnauthorized, wmeMsgCredentials)
-	concealDisabled.setup, concealDisabled.body, concealDisabled.opts = disabledSetup, valid, negOpts(concealErrors)
+	concealDisabled.setup, concealDisabled.body, concealDisabled.opts, concealDisabled.except = disabledSetup, valid, negOpts(concealErrors), negWrongPassword
 	concealWrong := wrongPassword("conceal-wrong-password", nil, body("{{username}}", pwWrong))
 	concealWrong.opts = negOpts(concealErrors)
 	concealUnknown := wrongPassword("conceal-unknown-user", nil, body("nobody", pwWrong))

@@ -312,6 +312,9 @@ type zestyMemberInput struct {
 	Email, UserZUID, RoleZUID string
 }
 
+// reasonMemberByAddress is why conceal mode refuses to add a member by address.
+const reasonMemberByAddress = "this server does not tell which addresses have accounts, so members are added by userZUID only"
+
 // setZestyMember adds a user to an instance or changes their role. Only an Owner may grant an Owner
 // role or change an Owner's role, and the last Owner keeps theirs. It reports whether the user
 // was added.
@@ -319,6 +322,13 @@ func (s *Server) setZestyMember(ctx context.Context, instanceZUID string, in zes
 	if (in.Email == "") == (in.UserZUID == "") {
 		return store.Member{}, false, &Error{Code: CodeInvalidRequest,
 			Fields: []FieldError{{Field: "/email", Reason: "give exactly one of email and userZUID"}}}
+	}
+	if in.Email != "" && s.cfg.ConcealErrors {
+		// Any user may create an instance and add members to it: by address, the answer would
+		// tell them which addresses have accounts. So, for every address alike and before any
+		// lookup, members are named by ZUID only (a user reads theirs from GET /verify).
+		return store.Member{}, false, &Error{Code: CodeInvalidRequest,
+			Fields: []FieldError{{Field: "/email", Reason: reasonMemberByAddress}}}
 	}
 	var m store.Member
 	var added bool

@@ -622,9 +622,10 @@ func zestyLoginNegative() []negCase {
 		return c
 	}
 	jsonCT := negHeaders("Content-Type", zJSONEnc.ctype)
-	// Conceal mode: a disabled user with the right password gets what a wrong password gets.
+	// Conceal mode: a disabled user with the right password gets what a wrong password gets, and
+	// is counted toward a lock as one.
 	concealDisabled := zRow("conceal-disabled-user", zCredentials)
-	concealDisabled.setup, concealDisabled.opts = fxSteps(fxUser, fxDisableUser), negOpts(concealErrors)
+	concealDisabled.setup, concealDisabled.opts, concealDisabled.except = fxSteps(fxUser, fxDisableUser), negOpts(concealErrors), negWrongPassword
 	concealDisabled.body = wmeJSON("email", "{{email}}", "password", pwOwner)
 	concealDisabled.check = checkSameAnswer("a wrong password", http.MethodPost, path, jsonCT, wmeJSON("email", "{{email}}", "password", pwWrong))
 	concealWrong := zRow("conceal-wrong-password", zCredentials)
@@ -636,7 +637,7 @@ func zestyLoginNegative() []negCase {
 	unverified.setup, unverified.opts = fxUnverifiedUser, negOpts(verifiedEmailRequired)
 	unverified.body = wmeJSON("email", "{{email}}", "password", pwOwner)
 	concealUnverified := zRow("conceal-unverified-user", zCredentials)
-	concealUnverified.setup, concealUnverified.opts = fxUnverifiedUser, negOpts(verifiedEmailRequired, concealErrors)
+	concealUnverified.setup, concealUnverified.opts, concealUnverified.except = fxUnverifiedUser, negOpts(verifiedEmailRequired, concealErrors), negWrongPassword
 	concealUnverified.body = wmeJSON("email", "{{email}}", "password", pwOwner)
 	concealUnverified.check = checkSameAnswer("a wrong password", http.MethodPost, path, jsonCT, wmeJSON("email", "{{email}}", "password", pwWrong))
 

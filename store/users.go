@@ -114,10 +114,15 @@ func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) 
 	return nil
 }
 
-// Deanonymize gives an anonymous user an address, a password hash (may be nil) and regular
-// roles. Only an anonymous user changes: a user who is not anonymous is ErrNotFound.
+// Deanonymize gives an anonymous user an address (may be nil: none yet), a password hash (may be
+// nil) and regular roles. Only an anonymous user changes: a user who is not anonymous is
+// ErrNotFound.
 func (s *Store) Deanonymize(ctx context.Context, u *User, roles []string) error {
-	lower := NormalizeEmail(*u.Email)
+	var lower *string
+	if u.Email != nil {
+		l := NormalizeEmail(*u.Email)
+		lower = &l
+	}
 	res := s.w(ctx).Model(&User{}).Where("id = ? AND is_anonymous", u.ID).Updates(map[string]any{
 		"email":          u.Email,
 		"email_lower":    lower,

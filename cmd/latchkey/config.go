@@ -217,7 +217,7 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "require-verified-email", Destination: &c.RequireVerifiedEmail, Sources: c.env(false, "LATCHKEY_REQUIRE_VERIFIED_EMAIL"),
 			Usage: "users must verify their address before signing in; sign-up then mails a verification link instead of signing in"},
 		&cli.BoolFlag{Name: "conceal-errors", Destination: &c.ConcealErrors, Sources: c.env(false, "LATCHKEY_CONCEAL_ERRORS"),
-			Usage: "hide which addresses have accounts: account-revealing errors become generic, and sign-up and address changes answer a taken address as a free one (its owner is mailed instead); sign-up then opens no session, the mailed link does"},
+			Usage: "hide which addresses have accounts: account-revealing errors become generic; sign-up, address changes and deanonymization answer a taken address as a free one (its owner is mailed instead); a password signs in only once a mailed link has proven the address (until then it is answered and counted as a wrong one); Zesty members are added by userZUID only"},
 		&cli.BoolFlag{Name: "keep-sessions-on-password-change", Destination: &c.KeepSessionsOnPasswordChange, Sources: c.env(false, "LATCHKEY_KEEP_SESSIONS_ON_PASSWORD_CHANGE"),
 			Usage: "do not end a user's other sessions when the password changes"},
 		&cli.BoolFlag{Name: "reset-revokes-pats", Value: !def.KeepPATsOnReset, Destination: &c.ResetRevokesPATs, Sources: c.env(false, "LATCHKEY_RESET_REVOKES_PATS"),

@@ -22,14 +22,14 @@ func userCommand(stdout, stderr io.Writer) *cli.Command {
 	cfg := &config{}
 	var email, passwordFile string
 	var roles []string
-	var temporary bool
+	var temporary, verified bool
 	return &cli.Command{
 		Name:  "user",
 		Usage: "manage users",
 		Commands: []*cli.Command{{
 			Name:      "create",
 			Usage:     "create a user and print its id",
-			UsageText: "latchkey user create --email ADDRESS [--role ROLE]... [--default-role ROLE] [--temporary-password] [--password-file PATH]",
+			UsageText: "latchkey user create --email ADDRESS [--role ROLE]... [--default-role ROLE] [--temporary-password] [--password-file PATH] [--email-verified]",
 			Description: "Creates a user directly in the database (SQLite in --data-dir, or DATABASE_URL), with the\n" +
 				"server's rules: the password policy, default roles and locales come from the same flags and\n" +
 				"environment as `latchkey serve`. The new user's id is printed on the first line.\n\n" +
@@ -38,6 +38,8 @@ func userCommand(stdout, stderr io.Writer) *cli.Command {
 				"trailing newline dropped) so it never appears in the shell history or the process list.\n" +
 				"--temporary-password makes the user choose a new password before any sign-in gives them a\n" +
 				"session; without --password-file a strong password is generated and printed once.\n" +
+				"--email-verified records the address as verified: you vouch for it. Without it the user\n" +
+				"proves it through a mailed link, and with --conceal-errors no password signs in until then.\n" +
 				"The creation is recorded in the audit log with the actor \"latchkey-cli\".",
 			Flags: append([]cli.Flag{
 				&cli.StringFlag{Name: "email", Required: true, Destination: &email, Usage: "the user's address"},
@@ -45,9 +47,11 @@ func userCommand(stdout, stderr io.Writer) *cli.Command {
 				&cli.BoolFlag{Name: "temporary-password", Destination: &temporary,
 					Usage: "the user must choose a new password before getting a session (one is generated without --password-file)"},
 				&cli.StringFlag{Name: "password-file", Destination: &passwordFile, Usage: "file holding the user's password"},
+				&cli.BoolFlag{Name: "email-verified", Destination: &verified,
+					Usage: "record the address as verified (otherwise the user proves it through a mailed link)"},
 			}, cfg.jobFlags()...),
 			Action: func(ctx context.Context, cmd *cli.Command) error {
-				in := server.CreateUserInput{Email: email, TemporaryPassword: temporary}
+				in := server.CreateUserInput{Email: email, TemporaryPassword: temporary, EmailVerified: verified}
 				if len(roles) > 0 {
 					in.Roles = roles
 				}

@@ -30,7 +30,7 @@ func TestUserCreateCommand(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte("a-long-cli-password\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := create("--email", "Ops@Example.com", "--role", "admin", "--role", "user", "--default-role", "admin", "--password-file", pwFile)
+	out, err := create("--email", "Ops@Example.com", "--role", "admin", "--role", "user", "--default-role", "admin", "--password-file", pwFile, "--email-verified")
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -67,14 +67,14 @@ func TestUserCreateCommand(t *testing.T) {
 	}
 	defer st.Close()
 	ops, err := st.UserByEmail(ctx, "ops@example.com")
-	if err != nil || ops.ID != opsID || ops.DefaultRole != "admin" || !slices.Equal(ops.Roles, []string{"admin", "user"}) || ops.NewPasswordRequired {
+	if err != nil || ops.ID != opsID || ops.DefaultRole != "admin" || !slices.Equal(ops.Roles, []string{"admin", "user"}) || ops.NewPasswordRequired || !ops.EmailVerified {
 		t.Fatalf("ops user: %v %+v", err, ops)
 	}
 	if ok, err := argon2id.ComparePasswordAndHash("a-long-cli-password", *ops.PasswordHash); err != nil || !ok {
 		t.Errorf("the password file's password does not match: %v", err)
 	}
 	tu, err := st.UserByEmail(ctx, "temp@example.com")
-	if err != nil || !tu.NewPasswordRequired || tu.DefaultRole != "user" || !slices.Equal(tu.Roles, []string{"me", "user"}) {
+	if err != nil || !tu.NewPasswordRequired || tu.DefaultRole != "user" || !slices.Equal(tu.Roles, []string{"me", "user"}) || tu.EmailVerified {
 		t.Fatalf("temporary user: %v %+v", err, tu)
 	}
 	if ok, err := argon2id.ComparePasswordAndHash(temp, *tu.PasswordHash); err != nil || !ok {
@@ -104,7 +104,7 @@ func TestUserCreateHelp(t *testing.T) {
 	if err := run(context.Background(), []string{"latchkey", "user", "create", "--help"}, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"--email", "--role", "--default-role", "--temporary-password", "--password-file", "printed once"} {
+	for _, want := range []string{"--email", "--role", "--default-role", "--temporary-password", "--password-file", "--email-verified", "printed once"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}

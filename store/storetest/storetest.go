@@ -130,6 +130,7 @@ func contracts() []contract {
 			{"set-password-hash", usersSetPasswordHash},
 			{"set-password-hash-unknown", usersSetPasswordHashUnknown},
 			{"deanonymize", usersDeanonymize},
+			{"deanonymize-without-address", usersDeanonymizeWithoutAddress},
 			{"deanonymize-not-anonymous", usersDeanonymizeNotAnonymous},
 			{"deanonymize-unknown", usersDeanonymizeUnknown},
 			{"deanonymize-taken-email-conflict", usersDeanonymizeTakenEmail},
@@ -1023,6 +1024,25 @@ func usersDeanonymize(t *testing.T, e *env) {
 	again.Email = ptr("other@example.com")
 	wantErr(t, "second Deanonymize", e.st.Deanonymize(e.ctx, &again, []string{"admin"}), store.ErrNotFound)
 	wantEqual(t, "user after second Deanonymize", e.userByID(anon.ID), &want)
+}
+
+// usersDeanonymizeWithoutAddress: a user may become a regular one before it has an address (in
+// conceal mode the address comes later, with the link mailed to it).
+func usersDeanonymizeWithoutAddress(t *testing.T, e *env) {
+	anon := e.newUser(anonymous)
+	must(t, "CreateUser", e.st.CreateUser(e.ctx, anon, []string{"anonymous"}))
+	e.clock.Advance(time.Hour)
+	upd := &store.User{ID: anon.ID, PasswordHash: ptr("hash"), DefaultRole: "user", DisplayName: "Known", Locale: "fr",
+		Metadata: store.JSONMap{"plan": "free"}}
+	must(t, "Deanonymize", e.st.Deanonymize(e.ctx, upd, []string{"user"}))
+	want := *anon
+	want.PasswordHash, want.IsAnonymous = upd.PasswordHash, false
+	want.DefaultRole, want.DisplayName, want.Locale, want.Metadata = "user", "Known", "fr", upd.Metadata
+	want.UpdatedAt = e.now()
+	wantEqual(t, "user after Deanonymize", e.userByID(anon.ID), &want)
+	if got := e.roles(anon.ID); !slices.Equal(got, []string{"user"}) {
+		t.Errorf("UserRoles after Deanonymize = %q, want [\"user\"]", got)
+	}
 }
 
 func usersDeanonymizeNotAnonymous(t *testing.T, e *env) {

@@ -277,7 +277,7 @@ export interface paths {
         put?: never;
         /**
          * Turn an anonymous user into a regular account
-         * @description Gives the signed-in anonymous user an email address and a password, and the roles of a regular user. The user keeps its id and data.
+         * @description Gives the signed-in anonymous user an email address and a password, and the roles of a regular user. The user keeps its id and data. When the server conceals which addresses have accounts, the user becomes a regular one at once, with no address yet, and the address follows when the link mailed to it is used (as in an address change); a taken address gets the same answer, and its owner a notice instead of the link.
          */
         post: operations["deanonymizeUser"];
         delete?: never;
@@ -797,7 +797,7 @@ export interface paths {
         put?: never;
         /**
          * Add a user to an instance, or change their role
-         * @description Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes.
+         * @description Owners and Admins may add a user (by `email` or `userZUID`, exactly one) with a role of the instance, or give a member another role. Only an Owner may grant an Owner role or change an Owner's; the last Owner cannot be demoted (409). Answers 201 when the user is added, 200 when their role changes. When the server conceals which addresses have accounts, members are named by `userZUID` only: a request with `email` is refused (400) alike for every address.
          */
         post: operations["zestySetInstanceUser"];
         delete?: never;
