@@ -452,19 +452,19 @@ func (s *Server) revokeSessions(ctx context.Context, by adminCaller, id uuid.UUI
 	})
 }
 
-// revokeToken revokes an API token the user owns or created.
+// revokeToken revokes an API token the user owns or created, and ends the sessions opened with it.
 func (s *Server) revokeToken(ctx context.Context, by adminCaller, id, tokenID uuid.UUID) error {
 	return s.store.Tx(ctx, func(tx *store.Store) error {
 		if _, err := adminUser(ctx, tx, id); err != nil {
 			return err
 		}
-		revoked, err := tx.RevokeUserAPIToken(ctx, id, tokenID)
+		revoked, ended, err := tx.RevokeUserAPIToken(ctx, id, tokenID)
 		if errors.Is(err, store.ErrNotFound) {
 			return &Error{Code: CodeNotFound, Err: err}
 		}
 		if err != nil || !revoked {
 			return err
 		}
-		return s.record(ctx, tx, by.event(auditAdminTokenRevoke, id, store.JSONMap{"token_id": tokenID.String()}))
+		return s.record(ctx, tx, by.event(auditAdminTokenRevoke, id, store.JSONMap{"token_id": tokenID.String(), "sessions_ended": ended}))
 	})
 }

@@ -443,3 +443,96 @@ func TestPATMaxTTL(t *testing.T) {
 		})
 	}
 }
+
+// patSession signs in with a PAT and refreshes once, as a client holding the PAT does, and
+// returns the session as it stands after the refresh.
+func patSession(t *testing.T, h *servertest.Harness, pat string) gen.Session {
+	t.Helper()
+	res, err := h.Client.SignInPATWithResponse(context.Background(), gen.SignInPATJSONRequestBody{PersonalAccessToken: pat})
+	if err != nil || res.JSON200 == nil || res.JSON200.Session == nil {
+		t.Fatalf("PAT sign-in: %v %d %s", err, res.StatusCode(), res.Body)
+	}
+	return wantSessionLive(t, h, *res.JSON200.Session)
+}
+
+// wantSessionLive fails unless the session's access token reads the user and its refresh token
+// refreshes; it returns the session as the refresh left it.
+func wantSessionLive(t *testing.T, h *servertest.Harness, s gen.Session) gen.Session {
+	t.Helper()
+	if u := getUser(t, h, s.AccessToken); u.StatusCode() != http.StatusOK {
+		t.Fatalf("GET /v1/user with the session's access token: %d %s, want 200", u.StatusCode(), u.Body)
+	}
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil || r.JSON200 == nil {
+		t.Fatalf("refresh: %v %d %s, want 200", err, r.StatusCode(), r.Body)
+	}
+	return *r.JSON200
+}
+
+// wantSessionEnded fails unless both the session's refresh token and its access token are
+// refused.
+func wantSessionEnded(t *testing.T, h *servertest.Harness, s gen.Session) {
+	t.Helper()
+	if u := getUser(t, h, s.AccessToken); u.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("GET /v1/user with the ended session's access token: %d %s, want 401", u.StatusCode(), u.Body)
+	}
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.JSON401 == nil || r.JSON401.Error != gen.ErrorResponseErrorInvalidRefreshToken {
+		t.Errorf("refresh of the ended session: %d %s, want 401 invalid-refresh-token", r.StatusCode(), r.Body)
+	}
+}
+
+// TestPATSessionsEndWithThePAT: a thief who exchanged a stolen PAT for a session kept refreshing
+// it for the session's whole life after the owner deleted the PAT, or after a reset revoked it
+// (sessions are otherwise kept across a reset when so configured). Ending a PAT now ends the
+// sessions it opened, at once and only those: the owner's own session and the sessions of the
+// owner's other PATs go on.
+func TestPATSessionsEndWithThePAT(t *testing.T) {
+	h := servertest.Start(t, adminSecretOn, func(c *server.Config) { c.KeepSessionsOnPasswordChange = true })
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		end  func(t *testing.T, email string, own gen.Session, id string)
+		all  bool // every PAT of the user ends, not just the one given
+	}{
+		{"delete", func(t *testing.T, _ string, own gen.Session, id string) {
+			res, err := h.Client.DeletePATWithResponse(ctx, id, servertest.Bearer(own.AccessToken))
+			if err != nil || res.StatusCode() != http.StatusOK {
+				t.Fatalf("delete the PAT: %v %d %s", err, res.StatusCode(), res.Body)
+			}
+		}, false},
+		{"admin-revoke", func(t *testing.T, _ string, own gen.Session, id string) {
+			res, err := h.Client.AdminRevokeUserTokenWithResponse(ctx, uuid.MustParse(own.User.Id), uuid.MustParse(id), asAdmin)
+			if err != nil || res.StatusCode() != http.StatusNoContent {
+				t.Fatalf("admin revokes the PAT: %v %d %s", err, res.StatusCode(), res.Body)
+			}
+		}, false},
+		{"reset-keeping-sessions", func(t *testing.T, email string, _ gen.Session, _ string) {
+			requestReset(t, h, email)
+			if status, body := resetWithTicket(t, h, linkOf(t, h.Mail.Next(t, email)).ticket, "recovered-password-1"); status != http.StatusOK {
+				t.Fatalf("reset with the ticket: %d %s", status, body)
+			}
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			email := "pat-sessions-" + c.name + "@example.com"
+			own := recoveryUser(t, h, email)
+			stolenID, stolen := mintPAT(t, h, own.AccessToken, "stolen")
+			_, kept := mintPAT(t, h, own.AccessToken, "kept")
+			thief := patSession(t, h, stolen)
+			other := patSession(t, h, kept)
+
+			c.end(t, email, own, stolenID)
+			wantSessionEnded(t, h, thief)
+			if c.all {
+				wantSessionEnded(t, h, other)
+			} else {
+				wantSessionLive(t, h, other)
+			}
+			wantSessionLive(t, h, own)
+		})
+	}
+}

@@ -344,10 +344,10 @@ func (s *Store) openSessionPG(ctx context.Context, sess *Session, rt *RefreshTok
 			return err
 		}
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO sessions (id, user_id, method, created_at, last_active_at, expires_at, user_agent, ip)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		b.Queue(`INSERT INTO sessions (id, user_id, method, created_at, last_active_at, expires_at, user_agent, ip, api_token_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			[16]byte(sess.ID), [16]byte(sess.UserID), sess.Method, sess.CreatedAt.UTC(), sess.LastActiveAt.UTC(), sess.ExpiresAt.UTC(),
-			sess.UserAgent, sess.IP)
+			sess.UserAgent, sess.IP, sess.APITokenID)
 		b.Queue(`INSERT INTO refresh_tokens (id, session_id, token_hash, rotates, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			[16]byte(rt.ID), [16]byte(rt.SessionID), rt.TokenHash, rt.Rotates, rt.CreatedAt.UTC(), rt.ExpiresAt.UTC())

@@ -433,7 +433,7 @@ func instancesUsableZestyTokenUnusable(t *testing.T, e *env) {
 	creator := e.user()
 	e.member(inst, creator, roles[store.SystemRoleOwner])
 	revoked := e.zestyToken(roles[store.SystemRoleAdmin], creator)
-	if ok, err := e.st.RevokeUserAPIToken(e.ctx, creator.ID, revoked.ID); err != nil || !ok {
+	if ok, _, err := e.st.RevokeUserAPIToken(e.ctx, creator.ID, revoked.ID); err != nil || !ok {
 		t.Fatalf("RevokeUserAPIToken = %v, %v", ok, err)
 	}
 	expired := e.apiToken(func(t *store.APIToken) {

@@ -164,6 +164,7 @@ func contracts() []contract {
 			{"user-pats-live-newest-first", apiTokensUserPATs},
 			{"revoke-user-pat-guarded", apiTokensRevokeUserPAT},
 			{"revoke-user-api-tokens-for-recovery", apiTokensRevokeForRecovery},
+			{"revocation-ends-the-sessions-a-token-opened", apiTokensRevocationEndsSessions},
 		}},
 		{"contract=tickets", []testCase{
 			{"create-retires-older-of-same-user-and-kind", ticketsCreateRetires},
@@ -2379,6 +2380,8 @@ func (e *env) openSession(inTx bool, sess *store.Session, rt *store.RefreshToken
 func sessionsOpenEveryColumn(t *testing.T, e *env, inTx bool) {
 	u := e.user()
 	sess, rt, ev := e.openSessionRows(u.ID)
+	tok := e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID })
+	sess.APITokenID = &tok.ID
 	must(t, "OpenSession", e.openSession(inTx, sess, rt, ev))
 	if rt.SessionID != sess.ID {
 		t.Fatalf("refresh token's session = %s, want %s", rt.SessionID, sess.ID)
