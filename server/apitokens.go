@@ -110,9 +110,11 @@ func (s *Server) revokeOnRecovery(ctx context.Context, tx *store.Store, userID u
 	return nil
 }
 
-// revokeIfResetSession is revokeOnRecovery when the caller's session was opened by a
-// password-reset ticket.
-func (s *Server) revokeIfResetSession(ctx context.Context, tx *store.Store, p *principal, detail store.JSONMap) error {
+// revokeIfMailedSession is revokeOnRecovery when the caller's session was opened by a mailed
+// ticket or code (a password-reset, sign-in or verification link, or a one-time code): setting
+// a password without the current one in such a session is an account recovery by whoever reads
+// the mail, as a reset by ticket is.
+func (s *Server) revokeIfMailedSession(ctx context.Context, tx *store.Store, p *principal, detail store.JSONMap) error {
 	if s.cfg.KeepPATsOnReset || p.SessionID == uuid.Nil {
 		return nil
 	}
@@ -120,8 +122,18 @@ func (s *Server) revokeIfResetSession(ctx context.Context, tx *store.Store, p *p
 	if err != nil {
 		return fmt.Errorf("load the caller's session: %w", err)
 	}
-	if sess.Method != methodPasswordReset {
+	if !mailedMethod(sess.Method) {
 		return nil
 	}
 	return s.revokeOnRecovery(ctx, tx, p.User.ID, detail)
+}
+
+// mailedMethod tells whether a session opened by method was opened with a mailed ticket or code.
+func mailedMethod(method string) bool {
+	for _, k := range ticketKinds {
+		if k.method == method {
+			return true
+		}
+	}
+	return false
 }

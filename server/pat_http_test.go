@@ -121,6 +121,16 @@ var recoveries = []struct {
 		}
 		return "user.password_change"
 	}},
+	{"nhost-magic-link-then-change", func(t *testing.T, h *servertest.Harness, email string) string {
+		// POST /v1/user/password asks for no current password: setting one in a session that
+		// a mailed sign-in link opened is a recovery by whoever reads the mail.
+		changeInSession(t, h, magicLinkSession(t, h, email))
+		return "user.password_change"
+	}},
+	{"nhost-email-otp-then-change", func(t *testing.T, h *servertest.Harness, email string) string {
+		changeInSession(t, h, emailOTPSession(t, h, email))
+		return "user.password_change"
+	}},
 	{"zesty", func(t *testing.T, h *servertest.Harness, email string) string {
 		zWant(t, h, http.StatusOK, http.MethodPost, "/password/request", "", zJSON("email", email))
 		ticket := linkOf(t, h.Mail.Next(t, email)).ticket
@@ -168,6 +178,42 @@ var recoveries = []struct {
 		}
 		return "admin.password_set"
 	}},
+}
+
+// magicLinkSession signs in with a mailed sign-in link and returns the session's access token.
+func magicLinkSession(t *testing.T, h *servertest.Harness, email string) string {
+	t.Helper()
+	res, err := h.Client.SignInPasswordlessEmailWithResponse(context.Background(), gen.SignInPasswordlessEmailJSONRequestBody{Email: openapi_types.Email(email)})
+	if err != nil || res.StatusCode() != http.StatusOK {
+		t.Fatalf("ask for a sign-in link: %v %d %s", err, res.StatusCode(), res.Body)
+	}
+	return wantRedirectSession(t, h, follow(t, h, linkOf(t, h.Mail.Next(t, email)).raw), "signinPasswordless")
+}
+
+// emailOTPSession signs in with a mailed one-time code and returns the session's access token.
+func emailOTPSession(t *testing.T, h *servertest.Harness, email string) string {
+	t.Helper()
+	res, err := h.Client.SignInOTPEmailWithResponse(context.Background(), gen.SignInOTPEmailJSONRequestBody{Email: openapi_types.Email(email)})
+	if err != nil || res.StatusCode() != http.StatusOK {
+		t.Fatalf("ask for a code: %v %d %s", err, res.StatusCode(), res.Body)
+	}
+	code := h.Mail.Next(t, email).Code(t, 6)
+	v, err := h.Client.VerifySignInOTPEmailWithResponse(context.Background(), gen.VerifySignInOTPEmailJSONRequestBody{Email: openapi_types.Email(email), Otp: code})
+	if err != nil || v.JSON200 == nil || v.JSON200.Session == nil {
+		t.Fatalf("sign in with the code: %v %d %s", err, v.StatusCode(), v.Body)
+	}
+	return v.JSON200.Session.AccessToken
+}
+
+// changeInSession sets a new password through Nhost's POST /v1/user/password, which asks for
+// no current password, with the access token of a session.
+func changeInSession(t *testing.T, h *servertest.Harness, access string) {
+	t.Helper()
+	res, err := h.Client.ChangeUserPasswordWithResponse(context.Background(),
+		gen.ChangeUserPasswordJSONRequestBody{NewPassword: "recovered-password-1"}, servertest.Bearer(access))
+	if err != nil || res.StatusCode() != http.StatusOK {
+		t.Fatalf("set the password in the session: %v %d %s", err, res.StatusCode(), res.Body)
+	}
 }
 
 // recoveryUser signs up a user whose address is verified (Authentication Zero resets only
@@ -250,6 +296,15 @@ func TestPATsSurvivePasswordChange(t *testing.T) {
 				t.Fatalf("login: %d %v", status, e)
 			}
 			if status, e := c.post("/change-password", map[string]string{"access_token": tok.AccessToken, "previous_password": azPw, "proposed_password": "changed-password-1"}, nil); status != http.StatusOK {
+				t.Fatalf("change-password: %d %v", status, e)
+			}
+		}},
+		{"wme-in-a-mailed-session", func(t *testing.T, email string, _ gen.Session) {
+			// WME's change asks for the current password: made with it, even in a session a
+			// sign-in link opened, it is no recovery.
+			access := magicLinkSession(t, h, email)
+			c := newWMEClient(t, h)
+			if status, e := c.post("/change-password", map[string]string{"access_token": access, "previous_password": azPw, "proposed_password": "changed-password-1"}, nil); status != http.StatusOK {
 				t.Fatalf("change-password: %d %v", status, e)
 			}
 		}},

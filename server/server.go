@@ -49,8 +49,10 @@ type Config struct {
 	// changes; by default they end.
 	KeepSessionsOnPasswordChange bool
 	// KeepPATsOnReset leaves the user's personal access tokens, and the Zesty access tokens they
-	// created, alive when the password is reset with a mailed ticket or set by an administrator;
-	// by default they are revoked (whoever minted them may be who the reset locks out).
+	// created, alive when the password is reset with a mailed ticket, set without the current
+	// password in a session a mailed link or code opened, or set by an administrator; by default
+	// they are revoked with the sessions they opened (whoever minted them may be who the reset
+	// locks out).
 	KeepPATsOnReset bool
 	// PATMaxTTL is the longest life a personal access token may ask for (one year).
 	PATMaxTTL time.Duration
