@@ -60,19 +60,24 @@ func (s *Store) InstanceByZUID(ctx context.Context, zuid string) (*Instance, err
 }
 
 // LockInstanceByZUID loads an instance and locks its row until the transaction ends (PostgreSQL's
-// SELECT ... FOR UPDATE): a transaction that changes the instance's membership under this lock
-// reads the members only after every other such transaction has committed, so a rule about the
-// members (at least one Owner remains) checked under it holds when it commits. SQLite has no row
-// locks and needs none: its one writer runs write transactions one at a time. Outside a
+// SELECT ... FOR NO KEY UPDATE): a transaction that changes the instance's membership under this
+// lock reads the members only after every other such transaction has committed, so a rule about
+// the members (at least one Owner remains) checked under it holds when it commits. SQLite has no
+// row locks and needs none: its one writer runs write transactions one at a time. Outside a
 // transaction the lock ends with the statement.
 func (s *Store) LockInstanceByZUID(ctx context.Context, zuid string) (*Instance, error) {
 	var i Instance
-	err := s.w(ctx).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Where("zuid = ?", zuid).Take(&i).Error
+	err := s.w(ctx).Clauses(instanceLock).Where("zuid = ?", zuid).Take(&i).Error
 	if err != nil {
 		return nil, translate(err)
 	}
 	return &i, nil
 }
+
+// instanceLock is the row lock on instances. NO KEY UPDATE is enough to order changes of
+// membership with one another, and unlike UPDATE it lets rows that reference the instance be
+// inserted meanwhile (their foreign key check takes KEY SHARE). SQLite's dialect drops it.
+var instanceLock = clause.Locking{Strength: "NO KEY UPDATE"}
 
 // InstanceByID loads an instance.
 func (s *Store) InstanceByID(ctx context.Context, id int64) (*Instance, error) {
