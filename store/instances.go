@@ -74,6 +74,23 @@ func (s *Store) LockInstanceByZUID(ctx context.Context, zuid string) (*Instance,
 	return &i, nil
 }
 
+// LockInstancesOwnedBy takes LockInstanceByZUID's lock on every instance where the user holds a
+// role that grants Owner, in the order of their ids (so that two such transactions cannot each
+// wait for the other), and returns them: a change to the user's account made under these locks
+// is ordered with every change of those instances' membership.
+func (s *Store) LockInstancesOwnedBy(ctx context.Context, userID uuid.UUID) ([]Instance, error) {
+	var out []Instance
+	err := s.w(ctx).Clauses(instanceLock).
+		Where("id IN (?)", s.w(ctx).Model(&InstanceMember{}).Select("instance_members.instance_id").
+			Joins("JOIN instance_roles r ON r.id = instance_members.role_id").
+			Where("instance_members.user_id = ? AND r.system_role = ?", userID, SystemRoleOwner)).
+		Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("lock the instances a user owns: %w", err)
+	}
+	return out, nil
+}
+
 // instanceLock is the row lock on instances. NO KEY UPDATE is enough to order changes of
 // membership with one another, and unlike UPDATE it lets rows that reference the instance be
 // inserted meanwhile (their foreign key check takes KEY SHARE). SQLite's dialect drops it.
