@@ -196,7 +196,9 @@ func contracts() []contract {
 			{"empty-store", purgeEmpty},
 			{"tickets-and-settled-mail", purgeTicketsAndMail},
 		}},
-		{"contract=ratelimit", []testCase{{"windows-count-and-reset", rateLimitWindows}, {"lockout-cycle", lockoutCycle}, {"guess-cap", guessCap}}},
+		{"contract=ratelimit", []testCase{{"windows-count-and-reset", rateLimitWindows}, {"lockout-cycle", lockoutCycle}, {"guess-cap", guessCap},
+			{"windows-count-and-reset-after-2038", after2038(rateLimitWindows)}, {"lockout-cycle-after-2038", after2038(lockoutCycle)},
+			{"guess-cap-after-2038", after2038(guessCap)}}},
 		{"contract=signing-keys", []testCase{
 			{"newest-first-with-limit", signingKeysNewestFirst},
 			{"same-time-orders-by-kid", signingKeysTie},
@@ -1336,6 +1338,15 @@ func (e *env) rotate(inTx bool, r store.Rotation) (u *store.User, sid uuid.UUID,
 
 // bothModes runs a rotation case on the store itself and inside a transaction, each on a store
 // of its own.
+// after2038 runs fn with the clock past 2038-01-19, when Unix seconds no longer fit in 32 bits:
+// the counters keep them as BIGINT, and no statement may pass one through a 32-bit integer.
+func after2038(fn func(t *testing.T, e *env)) func(t *testing.T, e *env) {
+	return func(t *testing.T, e *env) {
+		e.clock.Advance(time.Date(2040, 2, 29, 12, 0, 0, 0, time.UTC).Sub(e.now()))
+		fn(t, e)
+	}
+}
+
 func bothModes(fn func(t *testing.T, e *env, inTx bool)) func(t *testing.T, e *env) {
 	return func(t *testing.T, e *env) {
 		t.Run(modeName(false), func(t *testing.T) { fn(t, e.with(t), false) })
