@@ -120,7 +120,7 @@ type Config struct {
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
-	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: no cap
+	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
 
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
@@ -456,6 +456,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateLimitIPv6Prefix <= 0 || c.RateLimitIPv6Prefix > 128 {
 		c.RateLimitIPv6Prefix = def.RateLimitIPv6Prefix
+	}
+	if c.CodeGuessLimit == (RateLimit{}) { // not set; RateLimitOff turns the cap off
+		c.CodeGuessLimit = def.CodeGuessLimit
 	}
 	return c
 }
