@@ -280,19 +280,6 @@ func (s *Store) RemoveInstanceMember(ctx context.Context, instanceID int64, user
 	return notFoundIfNone(res)
 }
 
-// CountInstanceOwners counts the members whose role grants Owner (the Owner role or a custom
-// role based on it).
-func (s *Store) CountInstanceOwners(ctx context.Context, instanceID int64) (int64, error) {
-	var n int64
-	err := s.w(ctx).Model(&InstanceMember{}).Where("instance_id = ? AND role_id IN (?)", instanceID,
-		s.w(ctx).Model(&InstanceRole{}).Select("id").Where("instance_id = ? AND system_role = ?", instanceID, SystemRoleOwner)).
-		Count(&n).Error
-	if err != nil {
-		return 0, fmt.Errorf("count instance owners: %w", err)
-	}
-	return n, nil
-}
-
 // CountOtherActiveOwners counts the members of an instance, other than userID, whose role grants
 // Owner and whose account is not disabled: the Owners who would be left to run the instance if
 // userID stopped being one.
