@@ -386,10 +386,9 @@ func (s *Store) UsableZestyToken(ctx context.Context, hash []byte) (*ZestyTokenU
 	if row.CreatorRole != nil {
 		use.CreatorRole = *row.CreatorRole
 	}
-	if err := s.w(ctx).Model(&APIToken{}).Where("id = ?", use.Token.ID).UpdateColumn("last_used_at", now).Error; err != nil {
-		return nil, fmt.Errorf("record api token use: %w", err)
+	if err := s.recordTokenUse(ctx, &use.Token, now); err != nil {
+		return nil, err
 	}
-	use.Token.LastUsedAt = &now
 	return use, nil
 }
 

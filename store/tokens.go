@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 )
 
 // CreateRefreshToken inserts the hash of a new refresh token.
@@ -117,11 +116,19 @@ func (s *Store) UsableAPIToken(ctx context.Context, kind string, hash []byte) (*
 	if err != nil {
 		return nil, translate(err)
 	}
+	if err := s.recordTokenUse(ctx, &t, now); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// recordTokenUse marks an API token, and t, as used at now.
+func (s *Store) recordTokenUse(ctx context.Context, t *APIToken, now time.Time) error {
 	if err := s.w(ctx).Model(&APIToken{}).Where("id = ?", t.ID).UpdateColumn("last_used_at", now).Error; err != nil {
-		return nil, fmt.Errorf("record api token use: %w", err)
+		return fmt.Errorf("record api token use: %w", err)
 	}
 	t.LastUsedAt = &now
-	return &t, nil
+	return nil
 }
 
 // UserPATs lists the personal access tokens of a user that still sign in (neither revoked nor
@@ -137,39 +144,33 @@ func (s *Store) UserPATs(ctx context.Context, userID uuid.UUID) ([]APIToken, err
 }
 
 // RevokeUserPAT revokes a personal access token of the user that still signs in, ends the
-// sessions it opened, and returns the token as it was with the number of sessions that ended.
-// Any other token (another user's, a Zesty one, one already revoked or expired, an unknown id)
-// is ErrNotFound, and nothing is written.
+// sessions it opened, and returns the revoked token with the number of sessions that ended. Any
+// other token (another user's, a Zesty one, one already revoked or expired, an unknown id) is
+// ErrNotFound, and nothing is written.
 func (s *Store) RevokeUserPAT(ctx context.Context, userID, id uuid.UUID) (*APIToken, int64, error) {
 	now := s.now()
-	live := func(tx *Store) *gorm.DB {
-		return tx.w(ctx).Model(&APIToken{}).
-			Where("id = ? AND user_id = ? AND kind = ? AND revoked_at IS NULL AND expires_at > ?", id, userID, APITokenPAT, now)
-	}
 	var (
-		t     APIToken
-		ended int64
+		revoked []APIToken
+		ended   int64
 	)
 	err := s.Tx(ctx, func(tx *Store) error {
-		if err := live(tx).Take(&t).Error; err != nil {
-			return translate(err)
+		// One guarded statement: of concurrent revocations, one changes the row and gets it.
+		err := tx.w(ctx).Raw(`UPDATE api_tokens SET revoked_at = ?
+			WHERE id = ? AND user_id = ? AND kind = ? AND revoked_at IS NULL AND expires_at > ?
+			RETURNING *`, now, id, userID, APITokenPAT, now).Scan(&revoked).Error
+		if err != nil {
+			return fmt.Errorf("revoke personal access token: %w", err)
 		}
-		// The same conditions guard the write: of concurrent revocations, one changes the row.
-		res := live(tx).UpdateColumn("revoked_at", now)
-		if res.Error != nil {
-			return fmt.Errorf("revoke personal access token: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
+		if len(revoked) == 0 {
 			return ErrNotFound
 		}
-		var err error
 		ended, err = tx.endTokenSessions(ctx, "api_token_id = ?", id)
 		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	return &t, ended, nil
+	return &revoked[0], ended, nil
 }
 
 // RevokedTokens counts what a revocation of a user's API tokens ended.

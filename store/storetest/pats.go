@@ -72,9 +72,9 @@ func apiTokensRevokeUserPAT(t *testing.T, e *env) {
 	e.clock.Advance(time.Minute)
 	got, _, err := e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID)
 	must(t, "RevokeUserPAT", err)
-	if got.ID != mine.ID || got.Name != "mine" || got.RevokedAt != nil {
-		t.Fatalf("RevokeUserPAT returned %+v, want the token as it was", got)
-	}
+	want := *mine
+	want.CreatedAt, want.RevokedAt = e.t0, ptr(e.now())
+	wantEqual(t, "RevokeUserPAT", got, &want)
 	_, err = e.st.UsableAPIToken(e.ctx, store.APITokenPAT, mine.TokenHash)
 	wantErr(t, "UsableAPIToken(revoked)", err, store.ErrNotFound)
 	_, _, err = e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID)
