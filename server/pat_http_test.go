@@ -591,3 +591,32 @@ func TestPATSessionsEndWithThePAT(t *testing.T) {
 		})
 	}
 }
+
+// TestPATSessionsEndWhenThePATExpires: a session opened with a PAT lives no longer than the PAT.
+// Refreshing slid its expiry 30 days past each refresh, so a token minted to die in a day kept
+// its holder signed in for as long as they kept refreshing. The session now ends when the PAT
+// expires, refreshed or not; a session opened otherwise still slides.
+func TestPATSessionsEndWhenThePATExpires(t *testing.T) {
+	h := servertest.Start(t)
+	own := signUp(t, h, "pat-expiry@example.com", "pat-expiry-password-1")
+	_, pat := mintPAT(t, h, own.AccessToken, "one day") // expires in 24 hours
+	s := patSession(t, h, pat)
+	for _, step := range []time.Duration{12 * time.Hour, 11*time.Hour + 50*time.Minute} { // to 23h50m
+		h.Clock.Advance(step)
+		own = refreshed(t, h, own)
+		s = refreshed(t, h, s)
+	}
+	h.Clock.Advance(11 * time.Minute) // the PAT expired a minute ago; the access token lives on
+	wantSessionEnded(t, h, s)
+	wantSessionLive(t, h, own)
+}
+
+// refreshed refreshes a session and returns it as the refresh left it.
+func refreshed(t *testing.T, h *servertest.Harness, s gen.Session) gen.Session {
+	t.Helper()
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil || r.JSON200 == nil {
+		t.Fatalf("refresh: %v %d %s, want 200", err, r.StatusCode(), r.Body)
+	}
+	return *r.JSON200
+}

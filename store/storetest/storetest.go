@@ -153,6 +153,7 @@ func contracts() []contract {
 			{"duplicate-hash-conflict", refreshDuplicateHash},
 			{"rotate", bothModes(refreshRotate)},
 			{"rotate-twice-already-used", bothModes(refreshRotateTwice)},
+			{"rotate-slides-no-further-than-the-api-token", bothModes(refreshRotateCappedByToken)},
 			{"rotate-refused-changes-nothing", bothModes(refreshRotateRefused)},
 			{"rotate-successor-hash-taken-conflict", bothModes(refreshRotateSuccessorConflict)},
 			{"rotate-rolled-back-stays-unspent", refreshRotateRolledBack},
@@ -1317,6 +1318,36 @@ func (e *env) rotation(hash []byte) store.Rotation {
 		Sealed:           randomBytes(60),
 		Next:             &store.RefreshToken{ID: uuid.New(), TokenHash: randomBytes(32), ExpiresAt: e.now().Add(time.Hour)},
 		SessionExpiresAt: e.now().Add(2 * time.Hour),
+	}
+}
+
+// refreshRotateCappedByToken: a session opened with an API token slides no further than the
+// token's expiry; one opened otherwise slides to where it is asked to.
+func refreshRotateCappedByToken(t *testing.T, e *env, inTx bool) {
+	u := e.user()
+	tok := e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID; a.ExpiresAt = e.now().Add(90 * time.Minute) })
+	now := e.now()
+	capped := &store.Session{ID: uuid.New(), UserID: u.ID, Method: "pat", CreatedAt: now, LastActiveAt: now,
+		ExpiresAt: now.Add(time.Hour), APITokenID: &tok.ID}
+	must(t, "CreateSession", e.st.CreateSession(e.ctx, capped))
+	free := e.session(u.ID, time.Hour)
+	rtCapped, rtFree := e.refreshToken(capped.ID, true, time.Hour), e.refreshToken(free.ID, true, time.Hour)
+	e.clock.Advance(2 * time.Minute) // both slide
+	for _, c := range []struct {
+		name string
+		rt   *store.RefreshToken
+		sid  uuid.UUID
+		want func(r store.Rotation) time.Time
+	}{
+		{"opened with a token", rtCapped, capped.ID, func(store.Rotation) time.Time { return tok.ExpiresAt }},
+		{"opened otherwise", rtFree, free.ID, func(r store.Rotation) time.Time { return r.SessionExpiresAt }},
+	} {
+		r := e.rotation(c.rt.TokenHash) // asks for two hours from now, past the token's expiry
+		must(t, "RotateRefreshToken", errOnly4(e.rotate(inTx, r)))
+		got := e.sessionByID(c.sid)
+		if want := c.want(r).UTC().Truncate(time.Microsecond); !got.ExpiresAt.Equal(want) {
+			t.Errorf("session %s: expires %v after the rotation, want %v", c.name, got.ExpiresAt, want)
+		}
 	}
 }
 
