@@ -2565,7 +2565,7 @@ type ClientInterface interface {
 
 	// AdminRevokeUserToken Revoke an API token of a user
 	//
-	// Revokes the token; revoking one already revoked is not an error.
+	// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 	//
 	// Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
 	AdminRevokeUserToken(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2782,7 +2782,7 @@ type ClientInterface interface {
 
 	// CreatePATWithBody Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2791,7 +2791,7 @@ type ClientInterface interface {
 
 	// CreatePAT Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2800,7 +2800,7 @@ type ClientInterface interface {
 
 	// DeletePAT End one of the caller's personal access tokens
 	//
-	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 	//
 	// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
 	DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2945,7 +2945,7 @@ type ClientInterface interface {
 
 	// SignInPATWithBody Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2954,7 +2954,7 @@ type ClientInterface interface {
 
 	// SignInPAT Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3167,7 +3167,7 @@ type ClientInterface interface {
 
 	// ChangeUserPasswordWithBody Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3176,7 +3176,7 @@ type ClientInterface interface {
 
 	// ChangeUserPassword Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3251,7 +3251,7 @@ type ClientInterface interface {
 
 	// ZestyVerify Check a session token and name its user
 	//
-	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 	//
 	// Corresponds with GET /verify (the `ZestyVerify` operationId).
 	ZestyVerify(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4483,7 +4483,7 @@ func (c *Client) AdminListUserTokens(ctx context.Context, userId openapi_types.U
 
 // AdminRevokeUserToken Revoke an API token of a user
 //
-// Revokes the token; revoking one already revoked is not an error.
+// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 //
 // Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
 func (c *Client) AdminRevokeUserToken(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4970,7 +4970,7 @@ func (c *Client) ListPATs(ctx context.Context, reqEditors ...RequestEditorFn) (*
 
 // CreatePATWithBody Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4989,7 +4989,7 @@ func (c *Client) CreatePATWithBody(ctx context.Context, contentType string, body
 
 // CreatePAT Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5008,7 +5008,7 @@ func (c *Client) CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, r
 
 // DeletePAT End one of the caller's personal access tokens
 //
-// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 //
 // Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
 func (c *Client) DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5323,7 +5323,7 @@ func (c *Client) SignInPasswordlessEmail(ctx context.Context, body SignInPasswor
 
 // SignInPATWithBody Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5342,7 +5342,7 @@ func (c *Client) SignInPATWithBody(ctx context.Context, contentType string, body
 
 // SignInPAT Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5805,7 +5805,7 @@ func (c *Client) SendVerificationEmail(ctx context.Context, body SendVerificatio
 
 // ChangeUserPasswordWithBody Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5824,7 +5824,7 @@ func (c *Client) ChangeUserPasswordWithBody(ctx context.Context, contentType str
 
 // ChangeUserPassword Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5989,7 +5989,7 @@ func (c *Client) GetVersion(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // ZestyVerify Check a session token and name its user
 //
-// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 //
 // Corresponds with GET /verify (the `ZestyVerify` operationId).
 func (c *Client) ZestyVerify(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10430,7 +10430,7 @@ type ClientWithResponsesInterface interface {
 
 	// AdminRevokeUserTokenWithResponse Revoke an API token of a user
 	//
-	// Revokes the token; revoking one already revoked is not an error.
+	// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10669,7 +10669,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePATWithBodyWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10678,7 +10678,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePATWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10687,7 +10687,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeletePATWithResponse End one of the caller's personal access tokens
 	//
-	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10838,7 +10838,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignInPATWithBodyWithResponse Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10847,7 +10847,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignInPATWithResponse Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11068,7 +11068,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserPasswordWithBodyWithResponse Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11077,7 +11077,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserPasswordWithResponse Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11156,7 +11156,7 @@ type ClientWithResponsesInterface interface {
 
 	// ZestyVerifyWithResponse Check a session token and name its user
 	//
-	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -20929,7 +20929,7 @@ func (c *ClientWithResponses) AdminListUserTokensWithResponse(ctx context.Contex
 
 // AdminRevokeUserTokenWithResponse Revoke an API token of a user
 //
-// Revokes the token; revoking one already revoked is not an error.
+// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -21330,7 +21330,7 @@ func (c *ClientWithResponses) ListPATsWithResponse(ctx context.Context, reqEdito
 
 // CreatePATWithBodyWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21345,7 +21345,7 @@ func (c *ClientWithResponses) CreatePATWithBodyWithResponse(ctx context.Context,
 
 // CreatePATWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21360,7 +21360,7 @@ func (c *ClientWithResponses) CreatePATWithResponse(ctx context.Context, body Cr
 
 // DeletePATWithResponse End one of the caller's personal access tokens
 //
-// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -21613,7 +21613,7 @@ func (c *ClientWithResponses) SignInPasswordlessEmailWithResponse(ctx context.Co
 
 // SignInPATWithBodyWithResponse Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21628,7 +21628,7 @@ func (c *ClientWithResponses) SignInPATWithBodyWithResponse(ctx context.Context,
 
 // SignInPATWithResponse Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21999,7 +21999,7 @@ func (c *ClientWithResponses) SendVerificationEmailWithResponse(ctx context.Cont
 
 // ChangeUserPasswordWithBodyWithResponse Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22014,7 +22014,7 @@ func (c *ClientWithResponses) ChangeUserPasswordWithBodyWithResponse(ctx context
 
 // ChangeUserPasswordWithResponse Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22147,7 +22147,7 @@ func (c *ClientWithResponses) GetVersionWithResponse(ctx context.Context, reqEdi
 
 // ZestyVerifyWithResponse Check a session token and name its user
 //
-// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -46718,336 +46718,339 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39cts4ti/6KijdUxX7Xkl2EndPx65ddTyJu8edL5/YGe89ndwIJiEJbRLgEKAVJZWq8zTnwfaTnMJa",
-	"AAlSpETJku2kNX9MOxSJz/WFhbV+62snkHEiBRNadQ6/dlKmEikUg38chzEXf6fhO/bvjCltHgVSaCbg",
-	"T5okEQ+o5lLs/amkMM9UMGYxNX/9j5QNO4ed/2evaH8Pf1V70O5Jmsq08+3bt24nZCpIeWJa6hx2LsaM",
-	"pNgj4YrENBrKNGZhlwwpjxTRY0bMMFIaaCJTcpUyeq0IJWkWMbIz4OKGRjzs2TYGu/3Oty7O5bkUw4gH",
-	"dzkTGoYpU8oMNFMsFTRmZlY0ShkNp4QL85jsDAI7NH+4v8r0iochE3c53iAww9XymolHCsZMQskUEVKT",
-	"sYxCWH9q2iGphAUfumH6Yz8V2sw2ws7uZvzHgmSCfU5YoFkI1JKl7IiETAPh0JSZ9TbjVyy9YSmJ5Ihk",
-	"ImQpPMyJLgQqwvH7c3oj9a8yE+EdTeeNJCoLxrAHXaKYUlwKQ0iwOWRnIKTuDc2A/EGe0WkkaXgh5Sua",
-	"jtgdks6VNAStSGT6NUtKS4ttKCvRiuwMEhxiT0vZg5f98b8XNNNjmfIv7A4XGglasSBlmlAREiEJiJES",
-	"Q3TN6lMySaUYuZd3BhmMmAltxsbCymRuKI/oVXRXG/GK6mB8zaYkoMKwLCx+ibyFnMAMJ6nUzLD1mIvR",
-	"IeFakZBqekUVSKhMpIwGYzP0LnyfUKUmMg17Y6rMJ+TfGcvg1UiK0oYbWcZHWcpCEjIaRlwwQqNIThQs",
-	"oHnlChpnYc+1SoIxC65Na97XWgIXkyCSioUw6kBmUQjC6IoRqq5Z2CeDd0yn097xULN00CWTMRMkSZli",
-	"QneJolNFxnJCYiqmZtOkCM12kgnlut/pdsaMhiwFhee1Y/5ZXtlz+2kmNI9KKxrTqRmNTrkZ5IhyYdot",
-	"dlNPE9Y57BiRMmKwawV9qCxJZKpZ+JqFnF7Am3fOsUgoQhOqyKDa4QBIPB9nLzYD7Zk5OUr/sgkb4Usr",
-	"A8FS+ZUhujiJmBH8O45DgyxNzawcjXUJFcSaByTi4tqNfwOK9ssiLSszAfZNyJXhsbBLMnHDUj40RCRT",
-	"EmdmemMpFSOUCDbxpiFTovhI9LIEGAa4w05lQ3r3y+aVrp3A+pXsl4Ua1ulWGhuyARFGo4ilj5Qd1MaU",
-	"6pc1aFQ7xgspX1MxtYyo7mTvSUo1IxGPuUbVCGTJBYlkcE1SNsyM3Pb2+Qj+ETOl6IgRYw0rMhnzYLxJ",
-	"SWx+5akxJ3SascWS+ctmbJDmdbxEcZWy0FgRNFLW0Ii5UlyMjGi4FnICxh8TIQtzigWzpLJ2l5eXvWPP",
-	"IpldQENbwdiQuBixLhlcgEGZMhrF//Ghc1xM8UNnUKvKlE65GPnrtX4z58vWxvnubZwv70WSSmNAr5k2",
-	"fuUsCoFAVB2FwM+Ewe9dY9W8A2WUGuZJleEsGbLokbKvWAm6WWusnagXjOsxS8nv52/fEGGkgCBZGvWY",
-	"CKRh/KFMYxjum7FUegOGF4zynXUD3YV/pksGOduZE6EayxSepjJiPXPGBb5iITxjIU9ZoC9k9RcWUx71",
-	"rF+l5yypQZf89//+P7vFiq3dBbTUejkvjyITrseeLn+kiNJGlxrTjmnNxciclMuT4qKXKWYm64zGHhNh",
-	"IrlwbiOY4vqt2VZzRJMJBIURXaEkeszNJIxNkCU9N2Yz/txl1KNCimksM+XPYDNG7MJZrNeUhZms3Zpd",
-	"OIk3qOyIHBplBd6sK2a0FyiEwrZt9JTCuDdl8LaipCXMXhjspizfxQTzQ9q/sKYbMYEXLuhrZ/C6U7ox",
-	"eD8nZvC+eezRLkpIp0CMbCmoepgyNe6Biez/kFDt/1Pz4JqVnkidlIRspsDmGhQHdPeorFs2YQYvXLKt",
-	"MfydGMOWRDZoYi4lXHOfHxfGHjaDIWbcMFGZsBRG4HntZ/yC9pBqrD+zBSlDEyZEjriM2Qas08uYLX1x",
-	"OGOEuvGt31BaNLwav58bzGZsnnkDWq+5cxmzTRkNi1Z1CXvhMmabshbmLvUPaShcxmwjZsK8lWxwleV+",
-	"/W5uL8iUpOxGXoNauWbgPDNnaEcHm9DW80a+VdTfiaIG2tigmm4rzubfygEZ/4spPT1GpaLW7tqA1ucO",
-	"NRhTMWJ1bg0ulKYiYM6xcWh0r4xQlNmwl657pjSPIjJmUUiupiRm8RVLVR7pUNBmRJUmbyeCpWQC1HZl",
-	"tjqWN8juIYulthq1tDLrV/QtlqbWHXJo5sFTnLYUpaVye86EzEbjbsUQE4yFxoCBiJz8wkoY3ivFKJAJ",
-	"VQQZDDjBdMTB8mE07EkRTYmaKs1i+Clf2ibLpLSOa/dmzF9Gdz3nFqhrhwxL4KgDZiAF810bbtEVY2QH",
-	"dINdYe8du9jUkhuRQ/coZTeMRs6OhSFuwJJdTEHtbVlo6z6IfC7VbMainT+o9dq00NemrNrFq7uEXQuN",
-	"bcqyXbDkP6RtC3PeiHU7fzWXugq2lm7lMtgb/doN3PmD35q434mJa+ljg0Zue+lmlhNuO3NvUr9jvrAt",
-	"5YHox1nI9cmNG1kYctMYjc5SYyRpzlTncEgjxbqdxHv0tUMD7HUmeqFrfpIpRD+8oXFDoMTx2am1rOA+",
-	"hYJm2RlAxGgPg0AHZtheYDQ+3QWCY3Gip2ZL6jt/r1h6CsLFzJzqzmEny3jY6XZEFlneRYE1+70ufRZS",
-	"zXqax6yuL1SAzQtX6kJe/ckCbT7jtSObaZ0ntasrMx1IXFYmsrhz+EdHZWCqdrodq5s7H2vas7SN6zLz",
-	"qxV3K66aNspU32LZjfV5PLJkWI2H8fXMHx1okOpO19FgsSbl7Z+hxMo4/UnDcvvD8Ncr3+mPNbtZYaNX",
-	"XC3LSuzGJYpwzWLVKgLV49tv+aBomtKp+bdgn3VDgFKWKpniPSYj5j2S0BE7IvQKTsX29ARnQvNDDY9V",
-	"tsOOvnFpnqeMamaW3DP2l1idkA1pFul3EhVuTD+/YmKkx53Dx/v73U7MRf7vOhblKono1Aki7+snP/1c",
-	"8z7cfJUoGJ90y58eNH36T3uX5ZHxlZQRo8K8EsmA1kyjNIsnNU3HTFOjyZcWNU4X1xODofZHKjcDjkpG",
-	"AUlkxIMpAW3FVL+6BD8vXHtzriyT9ZKbF9PPp/gpvF2lcs3iRKY0nZ4tnOWcwF9yxYYyZWSEASLG0kap",
-	"0CeXXI9lpotQmoH5VYMxaQ7HXJERE8xY6mjKpExnqTAHShH4rOORgMtXqizHzwfV1UioNie9zmHn///j",
-	"uPcv2vuy33vW/9T7+P/9j8U8Gc+VVj5L2nut5Xiy5coXi1NEWasx2NkimuKZkStChZqwtFabm9VqJQ/N",
-	"ZGaWAb5uXIX8BD134rOzgug2NLTkkLAblk6thZL7lcxcKjLedVY95ilt9CKJaTDmgvVSRkN4gE71bq7j",
-	"K2ElRleVM2SM9s+dFd1OnsbUAfExlqEf29Xpdpx70Qy1mjoErdclJxg9aR0QtTbGkLMoVM2L+rXOiPIX",
-	"5CyVVxGLFbmaEmiM7FA0ZCEii6WECxtxAzswsSxqzjoRo6HhYBVRNbYnvISmNGbmO8N0ux6RFdRgz8y1",
-	"u8OM1R4wMEUTJpOI1dKp0lRnqp4L/nFxcUbwBe/b4uhQplnbUtdSTDG6Rjo+R3G1JAsHIAPC4yXMXTwZ",
-	"q2U+uZ2pa6yQ40DzG7ZMn0jts3vxDzmxjh482E+oMhwrWFi7pfaaa07Pazdq7cjLZijYpcVuVVbF3xV/",
-	"zIuoZQUz1a7bkoaqo84ZK7VK9671OSPXTt2sZkn6xtCSpkyu8DyL1G37Gi2OGovhW6vlWEmLJ9+x8oZD",
-	"3fcs8q65qFn4QUL1wKi8hKXKTKp0C7VrdNrgC1N6OihfwZTeqt0MIzXeq9vJM2e3rl9W1klDWCHbaVkC",
-	"+iLPm1cr+QeEs4L0w0vT5WQfEukiyWdbbhzx+yT83g7QD+wUvNmDaKOEfm/l3xLni2PUHVThiYIrnVIt",
-	"UwWXrujcrrhhb6im6fs0quXLFSRehVrq6AFuJOu3tkItze6VhbKmBR21NS7VsUuHaKBHqvQ5Y+I2orGg",
-	"6fWRrWAT3+BBeVE3gWQsBXuTxVdIbwsHO8sPswZPxdeSgRBaipJ8T8fCIX3JeNjSSv6C++z8cnk3Zerr",
-	"eqyRb4+3GWVKd2tSpbvy2nrUXyar+r0qK61iBUsU93Ge9FhJT2ka1R9+4LrMLJciMdUBhhQNeaTNEy4I",
-	"jaK6Ayou8ZKqD026BZoP2+3aMdeuxJcTJzFmQhJgpxwUUBegCiikNFDFelwoJhQ3p6Ro2ieXY64ZUQk1",
-	"tlIqMxESDgEWfCRkygDEwD1S2jwhkZywtGcaCyHZURc2sUwfKfIejHwZsgigfProf0G+SGgYMptGUfab",
-	"Pn2yX0P9dpqo6VfT8haW4ZNv1M/PnMx9d75cXpBsCa95fuVPecLzMv2191Z+WcVJdyyIl6ltjvr/YqlE",
-	"v90cz9wClyq8Vj9IP292juurWdrGXDj7Ylb0VpJ50B1UOMi6hPVHfTL4+gEX8kPnkPzxoTOmBR7WFWOC",
-	"aHrNxIfOx2+QfB5z4Q/uce28zuYcmGto2DuOstuczduTbUGGUgy5YT7rCGvfhOLtpqfdgXPBmxWyyef1",
-	"ce4Kw5KtxvjLse4SrOfGdn9S6bZEsYpsWgNRLUcCbd23s65pG61azcPnuk8G1tr4RPUA1JxWeKdLA81v",
-	"OMZO1HpHPtFNuHc/WTVdK/2KsS5nXH6iDb5V+3Or0dVZmO7rUjelaXT95SrNoGGT+Uicirtg8NW4plYs",
-	"dBeSLh+J98nDndX6ebnlwtzq5F/l5iMi2I0Npc1dyCEfMaXXw8X5VqzK36sw8M2co30dT7qVvymOZsuw",
-	"4HPc/wtIS/5VpvGS5FpAZJRXJOWVuIj9g1/qrAfot+p5evLL4osHGz44j15xUhBoOONbxH67/vhrlweW",
-	"8uz4YkVm9t3kldDbMcOQIoz2U1omikxkeo0hqvjbMNNZyroOI3KYpQDXQseMhtUI7Ufm9PqZx1lsm4z4",
-	"kJEdKRiZMpqSTERMlWJOpWlswhVe/7a+RGzltGGfaZyg4wd9HZ2QJZGc9q6kH5nlVroqTvJ1W7ApK93v",
-	"8IXC8v370xcgJu1twzFcI+R3K4s/rePUusbqpldOrF4+DgNSv71ojOWDLgIZ2pv9VI5SGis/4MK6h3oA",
-	"mBNnSveuWI8LF0HRcw6jGdQY/xlcYlnhVUGcmXnsSbYaJBcv8qKHjNBzEQL1qA3eD0XMCPrBKpEgs0BB",
-	"/kMuemN+lfRcJHlJmFRaqoILdcz5qoRTA5ElJcAHa2XhZ6XZ5sASpal4+BPe81zQ5UsfD2lPS51ALAz8",
-	"ZeOK/a/wd3h1muDQXdAMfOH2Bsxm5n0J6XedbkfSTNvR9Bgm7vWGlONM8ccklUMesd6Q6WBc8+MND2s2",
-	"E0eGIf89xUTYUzH6ymQvpmLqNlXVxuEsH9KSC7LOqQhkarbXetjMawVNrRr60iUpS0Bfl3o72H/cPiTG",
-	"zao7xxvz++XLJWXJW8FIkl1FPCDXbNon786PzR+KBDRNp2QgBqCXBmxwRFgUme+CXpClNwyen4RPfvrp",
-	"8bPSJ0F6Yz/6DBe1IRlMMZz9rPfkp593a+5xolFNfgIfCWo0I6HRSKZcj+PyVp2cP/np57pNCdKb2eae",
-	"mzGXG4Dh1NqEs5+bdbHrxD6jOiA7RiL8fJClUf2t8zWvueR+yaaEo1PV6v/BNQ8HBNM2XGwyXosSriHz",
-	"qSFI51pP69s3b1bW6nldA6J+nrEMsyhTC+eXKVbff6Yq3Ss+qmvgc8M2Ybgb+bxwBNP5DUwXNFBhNbOe",
-	"XSBG3DucYQOfnS/t5TM80voewXDyohsEaLBueK9/PX7u3D8213DZi5TcZK9GKEIaEka/4Es+7lwgRUiG",
-	"kHgAyU5ccDUGEuZiRLhYvAe247pZvX3p20uz8hYCJbFZ8qHz9uWHjm/RvH1ZqyveJmo9obCl1GpFnD2k",
-	"ljHMjPUxGwybMqqk6Hfma7r1qKZ1xme+TdR5PoZl3KZjFlzfJoz2hAZjErKEiZCJYIrZgWMGpyqubdAW",
-	"C8nOh468/tBxOXw2faibh9WixaTq42aL5XUUJq8xLjnPkPy4iNhtG/WLB3T0rnTyXvnIPnMqTTGHMgZ7",
-	"DIDLIYBYkSsaXBMtjzCC78omOjJAUSiOoWXpPtY6UYd7e/G0R5Okb3/Ym7DI5iUt6TGoiyk5qz+kLeVj",
-	"qg0rA0WsFZGAAaEYQ69TcWjnWrEoz+TnIoiyEJnl/gLs2hxryzFvc/0S4BxHQ4NwcUREFkWYdsq19b+N",
-	"qWr0HyyMb2jrT5gVVO5Lb7ATqohda+DUEi22c0QUwXyzPQ7MTwMn0Vv0f4T5mPl6jWlIhBQVC8gbTysv",
-	"vA3q8CI2WsQAfmzHOCsEVtS4NdrbMnW8u8i2qe2wbn7v8EwMb6zmv0u9FlZy/JQaqBvjyrdcwJI9SP/N",
-	"77sgIz3ixgq7ZixR9ZFxZTFZ3zD5/fKiW+ABHVtgArBgDsnfGU1ZSj5k+/tPAyB9+JMNGjKP8w5PkDhP",
-	"RZuc85IotmRd4pxn+/ue2OFC/3xQG6az/C6WvzltLVjbRHbXBnX7m9KwYpV5zAxxDnWtZuirgjTnzSdP",
-	"ZKgTpni/lweErRioWw6eLCTn73IsyHnM9bgzN/Sw+AIWzjcyNhVc27wYcHN3u4SN/GKqmNifciz6yizF",
-	"/7QP+4GMfbXsLopmZtiQ/vFTOfz3abvcygVXgLVLsJITPx4uRIWoO+sWGf1roOu3F2cwlYewixJPBQtn",
-	"BVfT9gixRNhLecIQBzp9ENPWSUNCP9xhpDLOTzNlq+vxk6cH4OIrBSEuuHesLBf6ohct2sq3h+u6fWp7",
-	"8WSHa/kyYkr9laj7beYHmlW90FEpwa3WKDsRoc16zqsn4kmhsNUglGHHgevNlvzbrc+NX8kMrZ3k+2QN",
-	"6sew1nM/hqxqQ569fH6CDJiHmpGd8yc//bwLvv6Ii2vlHAxUkYSmGteKqwK1CwHHWEiURCwcV2AN7zfP",
-	"X7xUXQTyAlQixSBQuYurSjWrADNAUEFziMc9Uunda+Ci8yWxjdDh886lSeSL9kcHjqQuNbF9+kQlq6bY",
-	"BXsDuijtqsEWrMh0HzLiw4fk66tv5v/fwP+ffyPd/qN69AjfhqxomInsRcy0SiIqRhkdecgEd2Btel6N",
-	"IU+VxvWARah1aiz2+Xn+PkQMeLD+Pi+sp2YuFFA2cTL2FoIrI3Z8j3+RzDJ1CtwGQj2Hq2p7P89LytDj",
-	"LIzkrrs0APFbIxLNc8LBZUgCKqTgAY0wlyKgilkkMn8pnwRPf7r6efi0FxxcPesd/MKe9p797RfaCw/C",
-	"/eHj8OAJe3LQKdP2fu8Z7Q0/fv3lWy//+6DF34+ffKul/lbherPwZzfs9TDHd1sMLHYPmXrtcvEWC/zW",
-	"yXhtnAeL8/Hq8kOfbBAkqZw+N3twLH6fvwZL59VVvSNexprv6yxnqpWz3Kr5anw2N60u+a1uTm4CderU",
-	"sMgLhvE5/Av7yxtUgRSC5RCIIUtShig8tX78U8wyOyLXLNFmXDIKWWp9mMoidfv934ZZ79o6Qx1yKl7n",
-	"uCsl9eMHpCW+mll8N+g3O+/8aYgT7H3UaqsRp2CTk/uwkmevOavrkI9s7tzPmQiRlTHp7Xs70y5eh/kE",
-	"cLuznpe/uzz9N4WKHBcIu6mxpKyh1gVhhojpKr9qL6HAeNZOyRY77P+/i9Hf/LksXq3bJ559L1SChjCa",
-	"1c9leAslVu+Kw+CVRQ65g1+ePH76bP9vS7rkPBVQgxiPaUl5j2QCEUqS7Ayxjot7ASNUuxb8c0KkwKD4",
-	"tWzhLXMVXLuwwLa1Odu4+m2nrr8TvKjexWmJENZHeLGNCKm4dld4M2jDIxS+VxujWHeyu4wZaqrbySwc",
-	"7Ke6zNSD/WeLQa2SlN1wmanW2ZlQjcpLrkplIhULV/u+9mbwk4vrnh1bXX8f6xd31XC2S37NsWbbidAs",
-	"TVKu2NwEg7tDDlwqRq2Ik54TXoWl2kYyRxGznoFVpWKRX/fJicjl5NuKVOjDjCz47L17tQ6IwoabePQ2",
-	"O6dW67jaAq51Gg3jfCVHXNweO+8BbM78Ca6WUlRURdqBeN5Bfgb9BAFRu05r+hUO3CkV4UMUGVgjbtAU",
-	"kPJJL45IAZlRH4xSH3pSHql/BHtzcvnp7Pj8/PLtuxef3p38r/en705e1Hr0bOTJJ75M0ApMO3Sx+thE",
-	"yZ745ecDDzHLC1bhYauVEDTmYgRdGjpoQOqEa6Om9t6xDFKC7Oi5dkE2ZqvBcQCgcfXSubhDr2KMqInN",
-	"yS2IAMiGa0I1GezdPN7zaaXnSHpwhIZiL+I3y1gMrwtds1wEVea2Ckbsjhsh1XSuQpujqSxxPdnf/7g2",
-	"XfRmFkBp5ZPcqgaNt9tLpumuQ8653kuQVqXZNCzd2eq4plC5EwxpYKFbRQ/WGqJ3tXjekpWH07Bm5Vmv",
-	"FJlTlecLJOpyInFRfGxuKFfsZq/P+TM3Mu8+trs+cHT+Zr33CKQebdf8OhcC7MicgkuIYZCEbo56snwA",
-	"BuDFmnoPC4gYSvNgxvapRWVdUX7VIG0uhKiseoCajEBvlO9kxFYFFPW2oIqlWQdv5mBq/2UvDefWPWhE",
-	"nV0SsxPrMZpZrtJtleH8GeSh6ZUuFiz4LTwWK9EEXuesYfJOrracZ7gKNrMb5jouRu0nf58audHYMEjK",
-	"6RJpJxUiXgId2duGZlyxWcEGPz1S5IZGGTuy4Ntl3G3A4l6cUlgm23w83Spdz65cTdLFtONG3YoQVtSu",
-	"zoeQ25qPP9bpTHfhu7BqWok25+YNVtbOuiOho8YJr+pxgo+ti4mJGxZJTFtu63Ju7SHq3k3OZf3azUuR",
-	"tEVNkQyXpJG6EJSLcplkkcUs5QHUHm2VROEYtTAIfuk9HT6hz4LH4f7VAfsb/fnxHKGzjJxqFBhLg+1W",
-	"lh34tszz9Ui0CzdkhTypGcbdn8u4rdKnykRSE1+3Xm4uDLj1iK797q3Flz/59U72Fk7BO8nPWHyMXSU8",
-	"1J/6mjZ57gbX3BaW68sumdoes3mBTstee5XGgvVOMf/3/MVLKHEOOBxjlraoB9hkGsxXDXal7MQad+w1",
-	"c1FaK9iWjQXwzAv95ZDxvGjUhsJFb+aZg614HuK9asPKWn86N9zMagjHL8WUvAnY4c4LDfM25iGpC0sq",
-	"G1cW2M8DUhXFxNc90XYO6JX2d+0m5ZoyDxeprdbBJ5VB3Q4he9nqVevw1OU38wvVqotIXkFEF4bE0/1N",
-	"md1BprSMG+qXlF1ba3QCFL6iVkx8Xrxe68uae+jB14kR2TY21vw1SqnQikzGFIJmdyyqB0QI+Z80IF3d",
-	"8kxS73BwhTu82ZSWambq+fYtfaQxTTwk/VSvotcttNHL+2B0k5v0eid5zrTTwu2EfSWh8TMNdDSFkr5y",
-	"SAYgxC1+X2YdYTX3+UuEZK/qiMW7sTW4cBf7bs9L8qnqI7rKeKR7XICA6GJ4YywVxBhGDIqFywlLh1nk",
-	"px8BoFCnm1+phAw9XCmUXpdmRbOriKsxPAmk0Cm/ynQJ2bFyw3Ib37IXg/lkY8rlfnzPLar7rcVfvVm/",
-	"ciNxrorZszHh3YDgs27BtlYH+v7tRPeGPOdYXeShX5naGihLXJnOFti55SXqSteg3xonpFZ2oxRi9Kfe",
-	"LwfhY/ZzeEBZTz2Nn/3toLNc4Lp1wNgreYcj5oLWvWBsl7E1pooI2RwLtrJfZgXfSCO1ONiQB8G3rhLb",
-	"qifsRgaGgKkgS7menpsOcfjH/zpvjpmrrctVdj7mmROD/+zZlnogenx84MGe4iPxiYsBoAgPGoG6iEyx",
-	"nsYjMriwQf3XTPzHh87Mux86YONxM1LsyWm2w04pFLMgO5rwl2zqVWQGePGGDI0YMMzMG35tAow0fXV8",
-	"8fwfL0/+69Pxi9enbz6dnzx/d3LRPJz/7EF/vXOHZz4zHlwQM2wzHMxW+NVZBb9fXnRqaqaVch+4Uhmm",
-	"wL+iOhhfs6nhQKkKXzF3eYsRR1RpoDo4T0N3xbDGWiflQZ1E7AazJVcanJEPHtAs5nXGNL1WhhryqJ9+",
-	"PnabE6oIFdMaOBLwbNvwUEfSiOcN2N3a/AwVuxmMm0uxS9hnjvVXFk77NdMpD5qQ6ND9DmShHJJwQQ+v",
-	"Ty7enT4//3Tx9uXJm4ETgjJhQpHBXowtD4hEKMvjs1OSyLTdsOzJqYlX7dV0DXMO9iI5Ata7oikzHDaX",
-	"BVdlqm9g9w5rgBzyXeUKsuaiYc9QAAsJLYsXi9xALsZcwekOjhg00AQbvGLKItmEnEYs0IA2njB6rYi8",
-	"YeAX4WIElSJSOBtCxcquWxXVdZHPhkzAQ94nCL1r20N4Qqzco8eqiyX7iFkB/Aiv/tWYJkzlODosveEB",
-	"g3KUMddUM9OlhAg2Q3VcjBz8IZRidzg7gk3IFVWMvH/3qk/eFgxitmmUyixBjjYroemIJCx1AzWbFPGA",
-	"WXVld+j1qeHFLI08xAugPZmlAevLdLRnP1J75l1IhdRgGrg9woo9SGOd/f7j/j4m+zFBE9457Dzt7/ef",
-	"YsLjGPTHXigD+GNUJ0rPJ3Q0Yil5fwpCAJxbblP75NRwuFJM45Th0Eq40BJztrig6fTImA/PX7wxxJMp",
-	"DJbIZclp2DnsvE3UCzMGoxVRg8N4nuzv20QX7aqOsc96b6xjsG1Q59Zp1291gR+hDLKYCY2EmtAR66NG",
-	"zeKYmqNh51RoliLMBDB2+YudYiV2De/QkYITd6I6H007sIx7X2E1vnnLWTvVY/MWbEJKY6ah2OsfX5Fr",
-	"zcYUPEvtm4W9gOnuxewrTgoftuO49y/a+7Lfe9b/VI9D8+3jwjXnMR2xvUSMymuen3hxk+uD6s12BViD",
-	"boUvZze69ad/0huKBLBsA7W0A5vQN3x0MLM+NEkiK/72/lQo2YsO21U+bQuqvj6k9Pp5GppzoNNGZpkj",
-	"gZk6CWQWhWRMbxjZsbLVEBlJ2TBTgF69a5fnoI5lk4hysSTPvpFEZcE4X/sSq0JBIc0DOzwrxmdZvJZR",
-	"x4xGevylUeRhpokyqj9CyPIklWC7gHpTEAN2ZJRFKBkulpaZre7sivbUSrl/2J4XMt18opqfru0A8GvW",
-	"9Bgtx/JavuI3TJjZJam8ql8xHhodr6d7+cEyMdpmdunegGKEHB0LAeIur/DYUK1OCseFwWz90IExIYos",
-	"69oa0Ub72PRqRagh2MBmhSlSVDzyMqgAcd4BOElbe3ooEXvqyG40JsHmPY9AtZk95gHrkxzDHA0dowkD",
-	"RiNljFuZCQ1kybqmbTcyMBgm+B3VOAivXyzBBgleGF/KVZ57hTDxpk0RWoMEiwrnw9vBEwLiyJsvZQQG",
-	"h5nlLomkvFYk4teMUDJMGSMWIrxMmMdfzsxuntiTt4V1+bsMp2ujytpy24a0/CY/9yaTSc+I6F6WRkyY",
-	"Y3F46z6+VXXntw1yny1E2SBe7Z2Z9aUU2qSuxXyIe8df/k7zS3X46HGbj94Las19FuJnT9t89qsrhAbf",
-	"PG71jYXAvZDyFU1HDL/8qd0gVZaYAxQLX7OQI7aX+fzJk3afW8kMOGDw3bM2311I+ZoKBzMLWDw/tduK",
-	"U1sRDsOP4bunLXcjL9Hh+3HA7PM8OH98NCZZIZwRtQAlKsCXPFKVpJqdM3N09U1S+qXz8Vu3k2R6K6B/",
-	"EAGNQm0robcSeiuhvzcJXZXMswb1pxsPRazxWHJRrp10WA6b0Oixx9OZveMP8xPRLohxxUP7hhP+IyaM",
-	"oJHpbj9vLqZTcsXIyBwLCBfgwQ2o4mKEMt9WpIFcTiNdUUBaKepOTCXFwKMoF5mP1BGhKGRrkZLIjhXZ",
-	"JJYh2yUxvWaq1GTRUp2kxJugkzwifda/8u+MwcnfOljchVOtQwXyUGd8DPUNuXC9hoZ+bt2QAkTJ9s3M",
-	"+nAO5oNWcUWc9r2FkFtd8nw3IiBncqQqn1rh2qDAA7Z7XzXBpKrxAR5/OWciLModOMZvu40gXMC/DgAo",
-	"Ezr90VXVj6YzXlNr8aLGcAIR7E/LmSWZN1eF5MZ56mKcG5wzngJBGT6SDArC3lp5YPlC85oDOwFknjKQ",
-	"4sAY70P+GY4Fhfo4qi9tAOY1E6Fq9FeUQ7s3ZRWXe1m7QVxt/ge0hbdG7UPUaOdM2wvMHFurRqXN8S5Y",
-	"1Vat7B1Nc9vCSS8Gp3Q42pIT4HUJZVHtz12/TuqYKhuIBKd1mZqTfRdP+XCspzEjB/v7ZOdD579kRgIq",
-	"HmmCWK9TmRWF061bYSozHM8UfwZr70Nnt5tXtasKM3vMV0fOJ7DQl4Dyq+SQeLJ/UFjF+XpIYZfCYZRW",
-	"5ZqljHuQbBs78Tf00kLO3YX1sxU0Gxc0YOvQKi6zsXdauix/HLMFGjwr4C63FsvWYtkKkvVaLEsclfZY",
-	"yHVbd1sfdPqkXMN6B8QLIJhaYbRLJhAqgU4vBUN2vR7ZGw0hIeZN6DoZcRLyGf3fwou1rM9obT6s1s6n",
-	"HLkbokG3fqdWNP98zILrgsKrxQ2aCB7CRcETUG+lQzQrLQo8i5CkTGepwLL05RBUo2lDqik6ms2/YqZp",
-	"31e+GLlaQFfAZR6ECO36PmOHAvt0n8RcZJopQocaDH+F9eC9cFKU431ybAOJfz9/+6ZLsjTqWaUFw4mz",
-	"SHOoSmNUGrmSIWfKXhXmFoEZmDJKuXh9lvUKfJINaeZZ7Jc16+b6DvIp70HDLoth9SbvVOHXoMbUKP9X",
-	"cjRihjbbixVoeAVfKGZ4rOIOhS+XtxosjMFqhoMdbZPt8KxlC6uKRAuktIpUdOvcIBhfyZERRWgAVHFG",
-	"jWAo1K4nIL+YRgsZKd1xI2KazfrpHe2Z1zZN4g7qo8GydRJ5TJU5XTCwJVwuhZAkkmLEUjye9L8/Wr4f",
-	"YvKd9eXcjKq//sRGgHiHPVrWkg1EZvNFGo1My1EE/EkKUgUcCQIVO6DBiGomAs5UEY2C+UyQwpDbw2Oq",
-	"xlyMUDMajghZxM0xFQsgnaUyZnrMMgVaeUo0iyIyRNtC8ZHocZtZkSnmTrSYR3V8dkqo0SJdLPLGphDw",
-	"b0xZ0LPBYZH6Y6Nk9ZjFxMyDRFxpc+i2TfKUyIkxnmeSbo5fvHg36JLHT/7W3+/v9x8fHuzvPzarYuvx",
-	"7bq75lLyDXrZtMwLPME9SmJsJKH94jFts3765NL6A6Al+xmkPiQUBA4GCB/sH9QlAs2E/dp8pJb5DasE",
-	"S9seEKuUeRtNTJPG8JIK0iEJRsD7MmJdYceWJWuijollA7eS3PylC1K21lYRTh3QNJ0Crj8apH7xH7PC",
-	"mNgEi3h5ednzchwbUDvzuLVunjeVMhrF//GhY8dmkxHnrHltePtmVsxtp2Mx4KhZut8Rsn5pd/uzEq6c",
-	"FFeVcB7FxDm1zgaC2zSivptqU46LOWEcn50am/22qnOJwqL1ujPPVqqYEBd+KhPcB9jhNk97SjEjZcG0",
-	"/+v49avlpu0avpdp2+HOTtsHwFpbwP9cb21NoGlzwJJ/l9Tkhu0akVjKODwqh2opTaeL75g37qzdcNxl",
-	"Uzfb0Mtt6OWPFXqZ28Kbjov/XuQYsvxWkG0F2VaQfY+CrM6/737bSwtspHpX/2vKI5RrmIKSH+qtp4x4",
-	"NwkoobBiMro4irt668cvp8BAMI4L3sFQnVLr5WCeBpd7FTZ2g873aleb8L/P9nH3/vIFzkR33ObKorQs",
-	"EwZe5zffurFXdWPXB8fM8yh6rO+ifWsZ/9xFzJUvy4u76xz2CfsEd+GOy8J7pPLK6UuEyOzWJ4gsHypT",
-	"A918J2JhAwEztT08OJGQEwl3eTi3FAnbC7E7liQLo2MWi5aU0XC6GBbjyf6+i4PhKgfBJgG18E9Ep3Q4",
-	"5AHgXed4GLnT3NXtVXwkuBgh6hdNGTH7ycLdLvlp/ymehiZcMZtVa34kVzQyXaXQl6bXANhkZJIcklQi",
-	"7EetA/4dzuy+YDeg+76305vv8o3UEIsxPSIDKJWvBkTRqQUjxyufqmfQDJMvQAJxOFxzw6ZyGzbiN/ml",
-	"mUKNU0b/2gEkuS65fH3StVEkeCmA8GG7XUPRxlYBOMg+GdjD1SeqB7kViu0/ciEkgeY3XE/rzsKvuNLn",
-	"bga3pIZW0LXHX5zNP1saZN5F7xKXuPd9BnygRyqz1RUPSbHxMwcq99veVx5+K8cEVJDLRViiuhm3jAM6",
-	"OJyNpIKCcVB81Qex82ERAUUhAdMJ0m2PBXqFLGirba0LEQ8ixIwCglm0mbgWUK0QdPjB/kEd/b+AWZ3n",
-	"ZY/bRe7NBB/cOXHiyBZ980bqX2Umwh+Snk9E6ODyW1F1t0mJr5eifmO6kZzW6XDLxehcsbklzLsnzPOx",
-	"nCxJmZV45pnymE60hhb+9LeTC5KL6ALetAyUyMNlUBJnwphBCyDE8XKBs86u5dqPyeJ5LEYTqnKfnDMb",
-	"/4CfXNHgGu4aSjCth2Qu1HL15RaQyzNn9AKAx80LYmVlipk2mcgUCy36p0uGe6ScLuthUxEfMs3jWvSa",
-	"cz4Sp2JjVw/Y/MauHKrNtzi8P75zyQcZcclMdEyF9lrWRWzmovqgmO31xl8+N4ePxArxuIX9bSRvljRL",
-	"XiwmbWQvuA1zX2YujWyEIGJCQ4+RDGjE8lhItRBloQnSzFB7ktiEAw/fbAYZTI3lBAHBZJ+8kVXeZOEh",
-	"eD3MQgn2WbdHK6uiipXToW3vVHkgYt3SSqFjiIc4d66IMGcWO79u7pKpRSnDVcmdShb6WtsiRI+fkGBM",
-	"UxpoSJn2Lr6lGPI0BpkHMOpMEMWE7pI4A+x4HYwJ130IujK6xs/sMNK6SZG8TzaqSN4nG1UkfvN3rEjm",
-	"3Vk7egO0c4WGDGxMymwcrXWubZMqfyzBjXLVu6Wtk843j/f6ExZFPTgQ7v05uVbVCNBZkgLyuWRX5CWb",
-	"kvMCpBn8vbawBR8JqiGKPQ8etwEyUV5B4hAlLMKye07jXPiaswfXhlIjGhhxpqTzpsRcaBaSP43EucKC",
-	"EjT3FNscTUSH6JMTKIQDcqrskqEp9styj7oaU6MX/vH6+LmNu50VVr8x/fvlS7XJU/Hvly/PWWP8J0bi",
-	"635r8gJX7GoUBp82E9kZZAjgzhfad1peZ4/whGmuoD3IQNij2aJsXXiDRHJU9hp3wfYYMaO0KDFnlENQ",
-	"Z2U8UfPGI0UGRjEPXMiXkukgP/ggIKihvnqQTjPKV1zpYzOMkxuzRJ0FZ12AS2HwqmUJQ+dihKob/Nvo",
-	"CM/PvJV8XRpomRrBflpO/81x7rMMzsU16b/NIwkNR+UW1vHZqQsPkWmpqs4usrQxJ2g8f4hw+rDVnOpz",
-	"i1sU1po3ZnqF6RpYYyJtGow2GkKve8HcMpjNk4LsWNx6MnBuKVc7aXfOItlKrHWL8/i2iwNAOphq613a",
-	"6abRKC4CVr88c8vPzhuDFb9tugd/xBq6/4eckJiKfAha2ixnsyCxVI0DiHjMdWkA9nTROfzJ7AT9zOMs",
-	"LogW//W4W1OfoU5OWRlj9WFJAjWNCGXRLZjn4ya9s0YmFFIPqkbWKKW3gqEclkO7I0uYk6aLVTwI5rvV",
-	"nAjmyxXMUfPZys5b8/GKNp6d6BwXrl8w7Y+PhjT9mmW192eoUZnTZblhCNVlK/oZCjU16mfTHIrm3DEq",
-	"0xDkEZuSCUsZseVJIQhJmNMnD3dndXeXyATzYqB+cDQlGhSnVZ8OS1YKTSGZERLgoJIaGZtTLbUFdWUK",
-	"z4xxtyOk3iUhBzs+nKPZ38MU2+h0nGjDmEAG4rDMXoItGVDFelzkldSiaZMoWIxXu4qmyAeMq5TXMG8a",
-	"RWprha9VXbktsKPZMWdiiKeHfWYCfwQUtR2o5NioT11LdRl9efH5ORoDB/AQFEY+JPCYONsQxqauedI0",
-	"IjkcYtRczZD8ET3ed//zBrZfM7CNKxDDXG1UR3kd0Hk1Li0SgFZH0Va7PHDtkllxWlUr3SV8wB4iMxWh",
-	"rxy6nsu5T94LKGM1ljxgCmPHSu5jyH7PEudGVpgCTgaaxYlMaZqHcA6K2FVwZAZjCUK+HHrnnA2iiAsZ",
-	"8TwpPr9APMqjamnhOh2gR0O5HCHreEZJBCgn9rSBbl8jGxt0Fi4Y+P025DIt93Jfrs3qKJqBYlwFZIhz",
-	"RXvjOxMT+89afvZcimHEA31r4dLOmYpzrPenfnfiyXlFgVZaGb57XzNwKswNHsPwK698jHOy8LS+wCnG",
-	"4CsXQI9uGAeigcFiykWLucAze4vlfGFeQVQb8+POXrUiA4eYi4w24WGOn3DW3x0/HbT8bPkgnh9FWSNN",
-	"NHNDtx4PAXr5Db1tnbuwHucJ/C1V/mhU+RskPDSS5Nwz+kUhDXnYEE+WOSdxczTMIqfxx24TbMZzW3sM",
-	"gZxYFEIRdY0RBoxaSxGzIFSfHLviOJDoEDEIznJFT73ABwzcas62sipiNpncoTrxFCITnA5CHB7zubFu",
-	"sdx2vd7AfOxNm5pFL/eV+d1G1hCqXBL4Vuxsjcuq4EIiXsm43LN+LQTkeRgCrvao/gLH6VdKFGGzdDLG",
-	"bKNsMuKv5BkkARWAioWxVHkYFk9JwlJljv81V/hYqrrJvWsH/CBsFSM/Cm/0VoD8YNY07uxq/I8+8AfI",
-	"/jUsdSIeFEfZ64MtQ/1oDIV0tho/RTK4nuex+VWmeaztsIzBTqjWLE40emoCGTIyyrDaEQTSsZDQEeXC",
-	"piEarvPUodFdKo+Y3vEjpc3v5u3drp8xG0QcDgiuZhKcFPjQjs3MQ+FdakBBzRG4kDeDUGQAc++bhj+Z",
-	"Nz8FEaPpoE+em/+C78j6o8bSFSgw77GQqCwIMOLXTNKeWoTUYy5GTV5n0yjc5pjFbetFMv2BV9Z8vWXT",
-	"H49NgSwsobkLFy5g3x/uAX6e7CijYz5gY/zclkj3Lqi63uUShLwKe+eUeyEgCGPunZPFrWtEdaneoFkE",
-	"PAflvM57tAZJdI7Ox01j39mu7hn5aXYY86/BfMgXFye8FbhbT8UMpowVXXXpWy0sLB8wpKnQAgzrHbuR",
-	"13BcaEboqLEdmoVQFa5gS9o/kMkfzvqRFt9PVUMSS+A0mCpQThwAJZjjIqBhPGWaJFk6YmEFnGZ+3OC6",
-	"YGdaqADoqCmUyjNGKlgzW/74wYJ3q/v8fZrZBTSP/et0OYSeI8PANmsHs49oBMhYlrHteZcKwsymNbDx",
-	"jHa6NXrOlt1+KHVkqKudMnoIHNedQ6nzus5ZcHP8brMB5yX65SlpnkNNTgTcituovipwHOKi3NAoY7as",
-	"CmbAj+VELNDcFy49cbN6G7ppobWLyW8FyY+tt4ud/j41N4597yv8d4HWRv2qCjikI5KaR05xO50ND1fQ",
-	"2hcW93TJWrW2uy2n/WichpRh6KfIb/5O1XY+gXmdWx5cC7PjNVCv5P+uT9jwotxyd6OrQOAFaDxS7vqJ",
-	"CTJwCbFerRXDiXw01hjbbBe6VDAFbOujHA+ippOmCimXMcNxbthNPNPPPfmJL2O2STDwy5itIP4uY7aS",
-	"8LuM2fJZVJcxW9W/C+O8BXj4ZcxWRX+5jNlqshPXtrHAeF55pIIbXoZBydFWquWRPFk5iVnhDB7KdCR1",
-	"CyFRVCixCDSPHBAVJT6IFF6xD2VKBjXt9+yrg6XqlJRQj2pFw6/QzeZFQ7mfBysablU6ZFY0bLl1OW61",
-	"5ULq2aJ8ddqSLx3fLFVIxKHWQdeQcstczX+lQf/amgMOOsdVACIX7quiOkiXsM8JTy1oXyWlCSBLKBmy",
-	"CZmkUoyITqG+/7IFRWY47Lmd9h0xtO1uq/K3Kv/ehcjCSiEz4qVJlowZjfR4ccWQwYfO25cfOgMyGfPI",
-	"GhuInIfBB+mNYXbLiDXc+w/o5/mYBde/sY3W4n/7clHYBIw2gFiZLLkduNq3suvnhhW1N2xhDCg3vluD",
-	"jIYgv7M36d5K/cO8UL9US8yq+VUbhI+WVn/+bIos9ysZThdNzlKXqyzT7As+trGUjLm0grwaTV6hnpKY",
-	"xVdQ+e5oxqiFLy3yaf5tQzmqV9xsoBvSpus1uZ7mOYTzBbplqabH7YsPLS+u4ctj1P9qfcWe7qfaku9w",
-	"gjcWlx/JN8kDx4f6RTQwplK1FFPPmkqqDQ5GQbMowbGs0meipkqz2GYK7rw1h6kuAQdZl7xgNywy5N0l",
-	"5ydvu+TMVrBNu+S5FDrlV5mW6a6FTb4uj9t0AM31CRbMpY4DYRkOZxjMCgm8lPEJtpbFcGKO9DdZ8q3c",
-	"0z3hVpQYfZHeyXd6FeSKH4btb1/j7aELjgKQlxd80Cgiqqpy76v781/vT1/MvXEBPlY2lLdEYVD1IRco",
-	"IEW68CdqUvWIANJuUcqtlGzXNVZeMC5VMsqxKer5HgEGSnx/j7UQfU5bGtPiQXFam3ug0udL3wd9r+rZ",
-	"QVq047LGWkpTZ1zGdArl9koq/4hoSaiYSsEIixSgVIfShhGCz5HsHOwf7DZwxW9M3xlLLKuFtgzxgzHE",
-	"O0O8rdmhchdaV43JU0PL1GVaiGKbZLpRlxl9BGausgxpBlNiyQZWw5T8uzA8yz3dZ5HwtiyPqxhuWX9r",
-	"szYLD4F1aNZhs+6BwTk3/m/mjFtcTiot7cMjyBrz9HNkj+RxCwfPOxjDplnQ9DLPwWMBd7b89mO6hiyS",
-	"0/A70LuLeLYK/r2AvRyQ9qbPeYb35zGYPdBuWexHZTG7wRUm83E3LZD5AzV266uQ1lq7NAydO3bnakoG",
-	"gBOPNULNQzO2QZewzzTQgJzPdt21HyDH2Tt0NxUAyB/xG+8ChdrSwQALTwCwnQp0B8MARimF3HH7CFtN",
-	"HXKde/5IHRWhAvimdRJfMRKyWEIJgIP9Z7t94u4Pn+w/LoIOHNwoDUMWdsmT/f38N7udDqeiQc+fs5Ic",
-	"2qS1f840CqH7NPTdCOab+bjJj5S/guj3WrvLu92A3D4LOclp8C8pqNsgPpe+Xhr5+a97cjkuhCb46sry",
-	"L8iDI1soilYm0oLDzeWYot6CUZPzFy8fKTIYlQWWGsB1nDq0d95WPIMwH5j2B/l5CI488EwNyE4uyccy",
-	"CqGsGDJ7Yhgtn7eShGvIVgS/pdDpdLfFiQlAOe/k1LQ167ZmXSuzTn3PhylMo2p7izfj+YylZ7odYQGd",
-	"krXmXrHPilrGtYYZvu0Ms3pp8A7emTGt7vEmrzAhSCTFCEJJt4bEPRgSD9+BWeIXxN178F6Z7temNLPN",
-	"CKxIjrhoDhR/mwDUbh6VXRStwVClEAMEujNBQjtPDshYZqnatZXiUzZMmRq7n5/tk5BOVZekLAPs1MPS",
-	"TSrU82W7RW4YOKO5mldcDcXdTKF6jEqnikxYFPXJcYGKOAejLAeIHLw5ufx0dnx+fvn23YtP707+1/vT",
-	"dycvBsaMjCKGh+AQygfLVPcibgSqKxE6AFpjFPPjbHp3TRT7K9iDjUWtQ/P3F6Vuu59zMLQhJjavQLBJ",
-	"nslQLPM2cv0HjVx/JUc5ZCotWH1HpmU+dnJkUS6MTz69gtAXZsKU2D/PGgY5MbKpZQtlQZdkiosRXlu5",
-	"h4+KmsGDbkmAOiBzI2AjOepxAQKwVka8YRM/kQwmtTGJUdPZQ5Yfs8CHR97aot63C7wVIz+oGEG38hwF",
-	"0iQvEjq/AH1D9QHrWld8JFhoOBf9TWOqIRBcaR5FrpgB2RGMg5sds+JCImSKuFG7M5g2DqkC4VAVi25m",
-	"wW0QhPqIMBqMiS3VHkJ1Xa2MTWaEDM7kCp/j+VrTkGpq7KwJzQOOQfLOihxzLD87vtio5+fMLu0xrOxC",
-	"rByMV3+kiLGyGval35pTIV2lyqsrp/20JGHXafOZZiGSjPZXon4RanOLGhK1OdSSh6O0tV7RQB/KlOCL",
-	"NocTM4QUkniOdE6LVAJXvtWjYZDGY8zDmcEaPiKvqA7G12xqy9lZBHJylWkg5DFV4z451WbDh2j80yQp",
-	"CDqv82kL35IdKRiZMpqSTES2OvOQjzLDcXDNNeGK7UJCw8Dmpx7rAbliUwlBzwgOAxVFugW7pZoJFhLF",
-	"IyZ0NO2T982N+/VJScoU02DWQkHTmAuudEq1WVmmtTMUCvhmr5RK7cb6ObFHhHr1o/I+3QFqlqExBv3s",
-	"+GJDZkPe/j1ZCl7/800FY+gV8AcoMdubBcDBKxgGteLmoLXMWN44gM9WNQ/saG9x/3NHQvIkYjdGi80p",
-	"91nLSs0ZignVe195CzhKOp9JK5aBTZYAL0cuPYUksUxZnzggWfOrQ8WSCcgdUHZSkExoHmEKJIMyEdcI",
-	"oY739zuDs7fnF8RMwLQuMz2wl0c0ig6JYb4ByhdjVez2ybEdLYhzC7zlq5YuYmo4Hys4Ubokl+AsJAf7",
-	"B8BBTmw3XtBjXL6TPPeW5JtrpCUBO9fM8Qctv/S9vA/bLHFImZbwVzJOFuFw8RxjqrbVLlREyVkgoRrv",
-	"Swe/nXhPIPSF6wY0LT4fSGse8b1/f/rC86nm98HLhPoETl7B9S2wJQTfKDIZU+0vsHM8P1LlgFn7+s4A",
-	"n76TEfimB7t1V0VXVFlULYzAKeJ75uZxvsML8w3ncJpe7jN/E/tfEEJvtum7z9vcRrE89JxRP/6dwA3M",
-	"MgH5IBn2vqZWFsy1as59YeLH70G6JNk52H+6e1QSUPmVfVrxjoxlFNY30XjTjFZCLl/u8YbZcfZfOU90",
-	"e628KMvU58tWeab12aB3QvBt9dk2uOqHzABdSzy8UyGbT/ws6SGs8kvDHpiwoIPm5ntu2kAternP8O82",
-	"DG2rlf91GXtrnW48O1Sm+T1Te41oTVPFR4KLPSqkmMYym3NgzrGR7JU812MipDl5hUxoTqMiWTRvDUaB",
-	"1+3W3aYJF0U8EdzSRVSz1BioeUVELSFUaZRFNM2hZNGRZsZsvtwLGfbCv7BBn7zIq5jjtUBxM2GrEytv",
-	"UBAFioMA0DSuiIRZ0ugII5cSPc1/KtBYqwLvnI/EqTjOl24zAq/SiyfwNingLM1ZtmqSbuU1LQoi3dKv",
-	"96zld0uLis2541vd10MLq97Yr92zWMBWappqL7ywgLwt72+zu95KEQgVaoVez2xRZa/mswjB2e7qqeYI",
-	"tPbOMmQ3PGB9cmzham1YEkQj4RM/bLAAp0ZPedcC3haPYxAqcghO9SbePjGdbBiiuqanezJqakfSbN6c",
-	"w90K4eLILwrmrlpf/3rshWdCHqGhsECKkAxpoCWmGgaa37D7ugbYioyVRYaNqXGA9uVg38YYwXqxIXWC",
-	"omMRlD0lin/uhXzENWJde2EQUJ8C3OeuQoUdDAQ9pDIbWeuh2uneDUv5cDowosUIHmg4ZRaIDRF1sWwG",
-	"kYL1yaVLl3UdjCnkQTg7xRk7vSxBy4KJbgkTv3BXN5W3REZ8e3EGvLhRueM6uSeRs/jCELbDrKOAKIEJ",
-	"nW7DBP4iQsZi8kvBeprHLC9sXwHOXiBULH+3z65oD8KvpS8IjABpQuDvtofgnxUH/4QJ3INQwI7vyxpZ",
-	"eALJDZCt/fB92w+On3JOb8Xhzr4wB/629kPExTXZAV4cyxStiN2WZsQGVH83T6yFsAhh/RCqySQ486a8",
-	"eTEw09uDNRKcZgArdGss/IWNBUcJhtFbSBDdLDJOPttYOkLJDY142CWZcKkD9UGHheMk94M18PHGAoDz",
-	"9h+s1vYrd9voylwIwjJutfl3rs2XjPW1obLNnHhpwbT83OVuHkebExPX5IpFUoxMj2SHuvhyV98WkplD",
-	"Qid0ajODBI1tlRLbxm6fXFbjddGZARKgEu3oZQpU6mWVw45tozb9qGbkNTU1668nDsngf8Lq7cH/9/5U",
-	"A6KgOWGOJTbJ7oqmjAzMGN5memd3UC+F3mZ6gzLobabv6KZivnVgzwgy039NsfLggpa7X2fjlmnJedxY",
-	"gW6+CMmS9vcP9iozB72jArR79erQqk1FwIXAjfBAw98c6PPzQgwpWJhZUIZmyM0APDlgK0jkmOWEWrks",
-	"xRShV4rZ00Q+QkRJwPJhFojHHUJszmJ+OLGDD8x44FbWHj6UkX/dmc6iCZ3O9GkPZHBcKg5GiPoijggl",
-	"moJstUPQpu8crcG7dyE7tgaULRkqI0gcM83vAiCWLkqKYq6XZlGk8pKiNktymDJWL8XeJ3d1R1Pp6UHb",
-	"V+Xyq0eec8sSeRMp3lJIrnbo2d733q25VhTCKcVWrHyNg/Zdo7R959ttGEumuBhFrJcpdojp01YEBDRN",
-	"OXNXwMakcQIpSZkRUHlmLFdEJQwKn9IrSAQ3b1+lcpJngKc0MCeKwm50oglbMHPmwoHGkBG8nrCUy5DQ",
-	"KCIpCxi/YcVnKgP7TKZ9coajAS8ujsMZm/aWmWrXlJF61uWDabpDlLK5ETgZy4gVmuLYyOmoUmCdo2Q/",
-	"tpYFsu2Y0RDFqjGg07oIFbv0F9YA34Ro9Lu4X5k4p8wCm7CwsDG4CKIsdJm/YKFvj5zfmQxz3pkZTCsv",
-	"eKXV6RN+7tk25gkxtOmwK9s0pC6HTrC5kswVy7VybMUSXmDO4WnViKiBQ9yxRdbLU+I+Gld4SIKIm8WC",
-	"hH2LdcO1TU3lOi/6jBEWKbuR13WyAcBDgGlx6hvDsfF7uT8Am/Iomg+Mv3q6aotT84Pi1LwpxEOFh9GD",
-	"UuK/JswaJzkMf81xIzc4e0pdHM4+Kl8W2/tjSULpN/aoUiHQnJtSOEblqB5BHmsX98kxhMO8+/U5+dv+",
-	"/jPAC8zEtZATAVFbzlOGIsOOo+5YN0+awHJsWpiYTh5syXdct0ra/m1kyf2x9z3yKG7yjH53cCGWA+Yy",
-	"58LQj5oy6u6Gt8b8vpLhFD1UkcJzgTlzzLHNu4iVmaYMKkOgV9i/RjKT8XzWFHEm8rNAnQu4KTxkkza+",
-	"18ManbrsM42TiHUOO29fdmYTk+bDR4A/fmu2fydm+xL+YIgNrwLZLjDf59c0m4GMqxS0B51ZqsWtCpQG",
-	"mSI8BNmpDOnQtFQtcN9FAeKK+5qWys3s9gmwkaHfbBZSbk41gAuH27HZnLaF+G95KWKuxzLT1heN09lW",
-	"y3+YwP5N0C+t6+Ifl4rR53BFFRZxlq2M2CNV8FcJV8XDO6KBVugTozoHVsCm3afmSG0xqj1Au0cK6Q1c",
-	"X3WQdggip7RM0etGLYrdcUkSlCvo2xNfDskEo4N018mYG1bWNnZLOgGBiWWhQzav4MJYn6omEaMWMNAN",
-	"3sz1EK+LQOoUrdpiAN28XJMxDiaE6y4JXYYbZPsBJkK3aLWECQUzVjqlYH3aINV8XFAYOQeyonAvJMAb",
-	"Zu+tioIFHsbNLFyOBddkzAJdQkI+10si8+V4RXYRdhYA9fE0b2DXHlRUsQwKoblyNJg5GDqbtJeq3dwn",
-	"ig4OI7TjaAHO1S0K1COX7SB4JLCZIdrdLUDBNhO5ASen0Wxryj9Gtt37Cv9dCI6DsB8ew4Osr4TV4038",
-	"XICbgvnvEeEmF9y5i3bLVj8Y7gd6MNozxQKYmrsh2/aqYkuxPyRSTbWIjDvq5SbB7m1hbHJpv/5SOhAo",
-	"1lQu+TemN109C9qfUzXrkSJJKofmSAHxFX5w1g+Nm34xExfb7NWpInw0e3B/4zfWHijaLqMWLIprKY47",
-	"RdXwHHykgFKHphAi3cf3p5rWYe3mI99gHVzTtNfTg03OqakV5zbo3rJzvsOIswfO3VkKqJgV3qvH8lnA",
-	"+Ji2i/Edi1P6bFAs3rs05PfJvLiQlQFHpTQ+l+hj3T3OQQWNyTRPQc8UC1EYBFmaQrisSw60oa30yrpE",
-	"iWX49mG51ZDa2mha8OwMU4Y3T82xtX7Js5F1nmDyYw1u23OYvZEmm0wpzNvH7h4w3oBHTt99PuE2tPZB",
-	"lkU4VtdGKBVVsCuW0SPl5EArUamYCHt+SHevZTo0XqyXgsEbJagfLjyGYo2F8BNSkynTeZ7EEZFRyNLZ",
-	"lsErnzhfTZ8cFwEo8wUflDgAfqzJA2Ai/KfX052IsdpOH6xUs0tRxrO7jSTbiojbJSrn9N6b5T6oK7aA",
-	"8RcnOUFNxUpB1TxEtSRtIKbF/ZSDHxQnpB7e1GgeXDPdJ3+fkpANaRbpPH76kbIVUJQrocJEeFQuRGF4",
-	"3F0gKk2nap4lsuF8Hr+LB8uzfjVF1BTbCklbO2I2Xia3IRZn6pRExx6w9SIjoREQxQdToXPgVCA9EjP9",
-	"pliVkemKXMJDlVX13NP+Lg0QqiDpGeiVwiSBXEKuScpu4HBlyyEd2Y6c+ovptTnmgW2CQq3GKKm1LzxA",
-	"RKY3bWCUOvuebIoji+VTPjMRPiyh4GBW4tb+uFeglIpyn4+XUsTR1kbZvVfuThZMBLQe/BTiHce1vrHT",
-	"rfhfuiXwFsPz5VCR3W4OIp27PVwt/JCnLNAQRDtw/7qQrvpa6uWo2ZJUepqwgYvd/XfG0qnnqrHTKEqn",
-	"YDFK9Otg43mq4oCZzbGtwt8virXJa8/P+oGwRDKcAm1WN4oiyOYmOyAwqUZuUmYkLLWhUjJh+WEqYUXt",
-	"t92uHwoFMUAxjSKSUABgNUe2q0xrKaB8f3GRjsmNmiUOv+Ps7flFY5gxLE2nRbEwu4iQUVFJKe8S1h/1",
-	"yYAVIHOH//2//88grwkGG+JdF7lOW90VPX7yy6LLoq4ZcJKyANUqNjY7hWsusOKZtXxPMc/yyCcSrhWL",
-	"hkTRqa0RhsFnQ5k2zsYMpm1RM1xvlDs47BIyCoauSgABwRh1mwELiagTmobqyCWbERpFclKt3No0yoKL",
-	"5q77UKYx1Z3DTpbyTtffhif7B7/UlptYoLI0+6z3xjqOyrqqVXh4yXkHdL9T+HSRZdxi2FdZiOFMT/ef",
-	"zMq1v9PgOgd5LDSph9qWJ/Xg4Qn4vyxVOt0OJgPAdF9JbKI+UrkkupxwnC/C4Ow2Xwb1l9nAmWW+jZL+",
-	"jrXkr9IwS1mNLVHR+dJIAl1HkY+Uk8IA3HNYEcHUiA7TtUtPRnmJjn+ZxsT01yen2qKMVizkBhqvOWrj",
-	"Txe+ZF1syn7uTSaTnhlHL0sjJoy9Hy5RHdjv9FeZxm2M2i1nboAzt+bzyuAZ1naqWLhg5kCMeJXhF1nV",
-	"ewB22pw/Cskqflc0UtJDyihO3oV7D1AugMu68DBhMomcEeiblGDZ5nLGGp8yNW9CwSd8GQoeooPPlWHI",
-	"obmh1vnEiTtoBR75QEg+P+ZvTWQWhWRMbxhJMm1YE9JmLJ/NA1MuApStcLwttDIKpOcIOrvBBLq8mwcN",
-	"HuQMW7zwPiKlW2Z135jL2xvNu5V3722qqydmqsf7uRJOWZ3aFI/3T/vKLcmehiHHBNmz1PShuWlnSCPF",
-	"up3Ee/S14w2qivERMaoYsS+gw5OrIpf+KuMR2FJF6up+/3F/v7PwvOkx+R/5AD7mL8qrP1nQmHJn3z+y",
-	"mYJQnqp/K9Io7fA//ekykmZCGBmKx8OmvZ3vEHJ51TloHJCMn9zsZXOzzzoHQ8KnV1PydJ/EXGSa+Ylf",
-	"ZGQ0izXiBqWM60Gecg3olxJiZQboQycfsv39pwE0AX+yQUN2AMrpjUdYO1z9lqXyo6JEzuZDpteXGtlK",
-	"6tmI89Wk3n0mvGCacg05Q0k+ozMrIa4QKG3YBzoyvFXnOTsupI3S1GiSwtqxt66K7Axieg2cOoB4riyN",
-	"OoedsdbJ4d7e4yd/6+/39/uPDw/29/c7Zth2CHUHG5AOAF5AQk4jFmiSiZClUCtn0Ce/chbhnFSX5Bxj",
-	"kXOBe+FgZfSCO7lim48USbKriKsxC41RrFMaaKJkDYKtacZhGo2YMH2wEC1q11TegLHwSCby+9DcX4XS",
-	"adZFZiZ5ya95bBQyOTHEkqRcMWIYhAntbt5rZn9IHCwTDDH3Rkdy1HNoxzzs+kgyJawK1a38G/23ofTg",
-	"nLqQ/ZM7xP1uYiroiMUAcgfEjenig68x5hV1IXQwU98G3jJMYtawCEDP5Z22RnsqpT50s7qaeqXV8rHs",
-	"/H7+9k2XZGnUs6d+I2LjLNI8oakG18SutfctKl6JMWDiznwvZLs11MGUp0qb9e5W7gjMsGSmy8OB+4A+",
-	"cWoGl8UMq0vyxQmppt8GhIkbFskEjX+7SMiK9cuksisvLdUums1uIMdnpz6B4LSK985fvMRgckAGuqLm",
-	"bEUzLe1pEOAOXU6t6uZ/9lQgE1sjVnVdPfcxT5CkZJS/UUrkvuX8i5yN+oU4LvPHv1gqYf4lorHVLoqr",
-	"G48EBBn8Z88K0B66R7rlkJA8WgR4HWEZLG12y5UBK5G6xdVRKXqmjkZQgLGCfw6ePCGDrx86Q/PDh84h",
-	"+eNDxy7ah87Hb4OuDWWxn5hX4U/zqvdmievol5pFdILcxr54Kc1mrGVS2oNfrcRRXZvpnK9PTlRecjbN",
-	"Qq4Ne/TJc1hQ5UAy7T15zAVRLEiZdjX5Smk9AU3TqfMy4ttQpLgsa1DEdHE1cuoqT958WzP/t05bQDRQ",
-	"IrnQ6tCYaRGAjYbgYODCjChJ5RVTXecxRVGPNyuGTTRLsVAgCWWQGYlY7PdZKmOmxyxTJGY65YFP6DJR",
-	"nW8fv/3fAAAA//8=",
+	"7P39ctu4si8M3wpK76mK/T6U7CSeWRO7dtXxSjyzPPnyiZ3lvWeSJ4JJSMKYBLQJ0IqSStW5mnNh50qe",
+	"QjdAghQpUbJkOxmtP9Y4FInP/kKj+9dfO6FMxlIwoVXn8GsnZWoshWLwj+Mo4eKfNHrH/jtjSptHoRSa",
+	"CfiTjscxD6nmUuz9paQwz1Q4Ygk1f/2PlA06h53/317R/h7+qvag3ZM0lWnn27dvQSdiKkz52LTUOexc",
+	"jBhJsUfCFUloPJBpwqKADCiPFdEjRswwUhpqIlNylTJ6rQglaRYzstPn4obGPOraNvq7vc63AOfyXIpB",
+	"zMO7nAmNopQpZQaaKZYKmjAzKxqnjEZTwoV5THb6oR2aP9xfZXrFo4iJuxxvGJrhannNxCMFYyaRZIoI",
+	"qclIxhGsPzXtkFTCgg/cMP2xnwptZhtjZ3cz/mNBMsE+j1moWQTUkqXsiERMA+HQlJn1NuNXLL1hKYnl",
+	"kGQiYik8zIkuAirC8ftzeiP1rzIT0R1N540kKgtHsAcBUUwpLoUhJNgcstMXUncHZkD+IM/oNJY0upDy",
+	"FU2H7A5J50oaglYkNv2aJaWlxTaUNdaK7PTHOMSulrILL/vjfy9opkcy5V/YHS40ErRiYco0oSIiQhIQ",
+	"IyWGCMzqUzJJpRi6l3f6GYyYCW3GxqLKZG4oj+lVfFcb8YrqcHTNpiSkwrAsLH6JvIWcwAwnqdTMsPWI",
+	"i+Eh4VqRiGp6RRVIqEykjIYjM/QAvh9TpSYyjbojqswn5L8zlsGrsRSlDTeyjA+zlEUkYjSKuWCExrGc",
+	"KFhA88oVNM6irmuVhCMWXpvWvK+1BC4mYSwVi2DUocziCITRFSNUXbOoR/rvmE6n3eOBZmk/IJMRE2Sc",
+	"MsWEDoiiU0VGckISKqZm06SIzHaSCeW61wk6I0YjloLC89ox/yyv7Ln9NBOax6UVTejUjEan3AxySLkw",
+	"7Ra7qadj1jnsGJEyZLBrBX2obDyWqWbRaxZxegFv3jnHIqEITagi/WqHfSDxfJzdxAy0a+bkKP3LJmyE",
+	"L60MBEvlV4boknHMjODfcRwaZmlqZuVoLCBUEGsekJiLazf+DSjaL4u0rMwE2DcRV4bHooBk4oalfGCI",
+	"SKYkycz0RlIqRigRbOJNQ6ZE8aHoZmNgGOAOO5UN6d0vm1e6dgLrV7JfFmpYp1tpYsgGRBiNY5Y+UnZQ",
+	"G1OqX9agUe0YL6R8TcXUMqK6k70nKdWMxDzhGlUjkCUXJJbhNUnZIDNy29vnI/hHwpSiQ0aMNazIZMTD",
+	"0SYlsfmVp8ac0GnGFkvmL5uxQZrX8RLFVcoiY0XQWFlDI+FKcTE0ouFayAkYf0xELMopFsySytpdXl52",
+	"jz2LZHYBDW2FI0PiYsgC0r8AgzJlNE7+40PnuJjih06/VpUpnXIx9Ndr/WbOl62N893bOF/ei3EqjQG9",
+	"Ztr4lbM4AgJRdRQCPxMGvwfGqnkHyig1zJMqw1kyYvEjZV+xEnSz1lg7US8Y1yOWkt/P374hwkgBQbI0",
+	"7jIRSsP4A5kmMNw3I6n0BgwvGOU76wa6C/9MQPo525kToRrJFJ6mMmZdc8YFvmIRPGMRT1moL2T1F5ZQ",
+	"HnetX6XrLKl+QP7v//4/u8WKrd0FtNR6OS+PIhOuR54uf6SI0kaXGtOOac3F0JyUy5PiopspZibrjMYu",
+	"E9FYcuHcRjDF9VuzreaIJhMICiO6Ikn0iJtJGJsgG3fdmM34c5dRlwopponMlD+DzRixC2exXlMWZrJ2",
+	"a3bhJN6gsiNyYJQVeLOumNFeoBAK27bRUwrj3pTB24qSljB7YbCbsnwXE8wPaf/Cmm7EBF64oK+dwetO",
+	"6cbg/Tw2g/fNY492UUI6BWJkS0HVg5SpURdMZP+HMdX+PzUPr1npidTjkpDNFNhc/eKA7h6VdcsmzOCF",
+	"S7Y1hr8TY9iSyAZNzKWEa+7z48LYw2YwxIwbJirHLIUReF77Gb+gPaQa689sQcrQhImQIy4TtgHr9DJh",
+	"S18czhihbnzrN5QWDa/G7+cGsxmbZ96A1mvuXCZsU0bDolVdwl64TNimrIW5S/1DGgqXCduImTBvJRtc",
+	"ZblfP8jtBZmSlN3Ia1Ar1wycZ+YM7ehgE9p63si3ivo7UdRAGxtU023F2fxbOSDjP5jS02NUKmrtrg1o",
+	"fe5QwxEVQ1bn1uBCaSpC5hwbh0b3yhhFmQ17CdwzpXkckxGLI3I1JQlLrliq8kiHgjZjqjR5OxEsJROg",
+	"tiuz1Ym8QXaPWCK11aillVm/om+xNLXukEMzD57itKUoLZXbcyZkNhwFFUNMMBYZAwYicvILK2F4rxSj",
+	"QCZUEWQw4ATTEQfLh9GoK0U8JWqqNEvgp3xpmyyT0jqu3Zsxfxnd9ZxboMAOGZbAUQfMQArmuzbcoivG",
+	"yA7oBrvC3jt2saklNyIH7lHKbhiNnR0LQ9yAJbuYgtrbstDWfRD5XKrZjEU7f1DrtWmhr01ZtYtXdwm7",
+	"FhrblGW7YMl/SNsW5rwR63b+ai51FWwt3cplsDf6tRu48we/NXG/ExPX0scGjdz20s0sJ9x25t6kXsd8",
+	"YVvKA9GPs4jrkxs3sijipjEan6XGSNKcqc7hgMaKBZ2x9+hrh4bY60z0QmB+kilEP7yhSUOgxPHZqbWs",
+	"4D6FgmbZ6UPEaBeDQPtm2F5gND7dBYJjyVhPzZbUd/5esfQUhIuZOdWdw06W8agTdEQWW95FgTX7vS59",
+	"FlHNuponrK4vVIDNC1fqQl79xUJtPuO1I5tpnY9rV1dmOpS4rExkSefwz47KwFTtBB2rmzsfa9qztI3r",
+	"MvOrFXcrrpo2ylTfYtmN9Xk8tGRYjYfx9cyfHWiQ6k7gaLBYk/L2z1BiZZz+pGG5/WH465Xv9Mea3ayw",
+	"0SuulmUlduMSRbhmiWoVgerx7bd8UDRN6dT8W7DPuiFAKUuVTPEekxHzHhnTITsi9ApOxfb0BGdC80MN",
+	"j1W2w46+cWmep4xqZpbcM/aXWJ2IDWgW63cSFW5CP79iYqhHncPH+/tBJ+Ei/3cdi3I1junUCSLv6yc/",
+	"/VzzPtx8lSgYnwTlTw+aPv23vcvyyPhKyphRYV6JZUhrplGaxZOaphOmqdHkS4sap4vricFQ+yOVmwFH",
+	"JaOAjGXMwykBbcVUr7oEPy9ce3OuLJP1kpuX0M+n+Cm8XaVyzZKxTGk6PVs4yzmBv+SKDWTKyBADRIyl",
+	"jVKhRy65HslMF6E0ffOrBmPSHI65IkMmmLHU0ZRJmc5SYQ6UIvRZxyMBl69UWY6fD6qrMabanPQ6h53/",
+	"98/j7h+0+2W/+6z3qfvx//kfi3kymSutfJa091rL8WTLlS8Wp4iyViOws0U8xTMjV4QKNWFprTY3q9VK",
+	"HprJzCwDfN24CvkJeu7EZ2cF0W1oaMkBYTcsnVoLJfcrmblUZLzrrHrMU9roRZLQcMQF66aMRvAAnepB",
+	"ruMrYSVGV5UzZIz2z50VQSdPY+qA+BjJyI/t6gQd5140Q62mDkHrdckJRk9aB0StjTHgLI5U86J+rTOi",
+	"/AU5S+VVzBJFrqYEGiM7FA1ZiMhiKeHCRtzADkwsi5qzTsxoZDhYxVSN7AlvTFOaMPOdYbpdj8gKarBn",
+	"5trdYcZqDxmYomMmxzGrpVOlqc5UPRf86+LijOAL3rfF0aFMs7alwFJMMbpGOj5HcbUkC4cgA6LjJcxd",
+	"PBmrZT65nalrrJDjUPMbtkyfSO2ze/EvObGOHjzYT6gyHCtYVLul9pprTs9rN2rtyMtmKNilxW5VVsXf",
+	"FX/Mi6hlBTPVrtuShqqjzhkrtUr3rvU5I9dO3axmSfrG0JKmTK7wPIvUbfsaLY4ai+Fbq+VYSYuPv2Pl",
+	"DYe671nkXXNRs/D9MdV9o/LGLFVmUqVbqF2j0/pfmNLTfvkKpvRW7WYYqfFe3U6eObt1/bKyThrCCtlO",
+	"yxLQF3nevFrJPyCcFaQfXpouJ/uQSBdJPtty44jfj6Pv7QD9wE7Bmz2INkro91b+LXG+OEbdQRWeKLjS",
+	"KdUyVXDpis7tihv2hmqavk/jWr5cQeJVqKWOHuBGsn5rK9TS7F5ZKGta0FFb41Idu3SIBnqkSp8zJm4j",
+	"GguaXh/ZCjbxDR6UF3UTGI+kYG+y5ArpbeFgZ/lh1uCp+FoyEEJLUZLv6Vg4pC8Zj1payV9wn51fLu+m",
+	"TH2Bxxr59nibUaZ0tyZVuiuvrUf9ZbKq36uy0ipWsERxH+dJj5X0lKZx/eEHrsvMcimSUB1iSNGAx9o8",
+	"4YLQOK47oOISL6n60KRboPmw3cCOuXYlvpw4iTETkgA75aCAAoAqoJDSQBXrcqGYUNyckuJpj1yOuGZE",
+	"jamxlVKZiYhwCLDgQyFTBiAG7pHS5gmJ5YSlXdNYBMmOurCJZfpIkfdg5MuIxQDl00P/C/LFmEYRs2kU",
+	"Zb/p0yf7NdRvp4mafjUtb2EZPvlG/fzMydx358vlBcmW8JrnV/6UJzwv0197b+WXVZx0x4J4mdrmqP8H",
+	"SyX67eZ45ha4VOG1+kH6ebNzXF/N0jbhwtkXs6K3ksyD7qDCQRYQ1hv2SP/rB1zID51D8ueHzogWeFhX",
+	"jAmi6TUTHzofv0HyecKFP7jHtfM6m3NgrqFh7zjKbnM2b0+2BRlKMeCG+awjrH0TirebnnYHzgVvVsgm",
+	"n9fHuSsMS7Ya4y/Hukuwnhvb/Uml2xLFKrJpDUS1HAm0dd/OuqZttGo1D5/rHulba+MT1X1Qc1rhnS4N",
+	"Nb/hGDtR6x35RDfh3v1k1XSt9CvGupxx+Yk2+Fbtz61GV2dhuq9L3ZSmEfjLVZpBwybzoTgVd8Hgq3FN",
+	"rVgIFpIuH4r344c7q/XzcsuFudXJv8rNR0SwGxtKm7uQIz5kSq+Hi/OtWJW/V2HgmzlH+zqedCt/UxzN",
+	"lmHB57j/F5CW/KtMkyXJtYDIKK9IyitxEfsHv9RZD9Bv1fP05JfFFw82fHAeveKkINBwxreI/Qb++GuX",
+	"B5by7PhiRWb23eSV0NsRw5AijPZTWo4Vmcj0GkNU8bdBprOUBQ4jcpClANdCR4xG1QjtR+b0+pknWWKb",
+	"jPmAkR0pGJkympJMxEyVYk6laWzCFV7/tr5EbOW0YZ9pMkbHD/o6OhEbx3LavZJ+ZJZb6ao4yddtwaas",
+	"dL/DFwrL9+9PX4CYtLcNx3CNkN+tLP60jlPrGqubXjmxevk4DEj99qIxlg+6CGVkb/ZTOUxpovyAC+se",
+	"6gJgTpIp3b1iXS5cBEXXOYxmUGP8Z3CJZYVXBXFm5rEn2WqQXLzIiy4yQtdFCNSjNng/FDEj6AerRILM",
+	"AgX5D7nojvjVuOsiyUvCpNJSFVyoY85XJZwaiCwpAT5YKws/K802B5YoTcXDn/Ce54IuX/pkQLta6jHE",
+	"wsBfNq7Y/wp/h1enYxy6C5qBL9zegNnMvC8h/a4TdCTNtB1Nl2HiXndAOc4UfxyncsBj1h0wHY5qfrzh",
+	"Uc1m4sgw5L+rmIi6KkFfmewmVEzdpqraOJzlQ1pyQdY5FaFMzfZaD5t5raCpVUNfApKyMejrUm8H+4/b",
+	"h8S4WQVzvDG/X75cUpa8FYyMs6uYh+SaTXvk3fmx+UORkKbplPRFH/RSn/WPCItj813YDbP0hsHzk+jJ",
+	"Tz89flb6JExv7Eef4aI2Iv0phrOfdZ/89PNuzT1OPKzJT+BDQY1mJDQeypTrUVLeqpPzJz/9XLcpYXoz",
+	"29xzM+ZyAzCcWptw9nOzLnad2GdUB2THSISfD7I0rr91vuY1l9wv2ZRwdKpa/d+/5lGfYNqGi03Ga1HC",
+	"NWQ+NQTpXOtpffvmzcpaPa9rQNTPM5FRFmdq4fwyxer7z1Sle8WHdQ18btgmDHcjnxeOYDq/gemCBiqs",
+	"ZtYzAGLEvcMZNvDZ+dJePsMjre8RDCcvukGABuuG9/rX4+fO/WNzDZe9SMlN9mqEIqQhYfQLvuTjzoVS",
+	"RGQAiQeQ7MQFVyMgYS6GhIvFe2A7rpvV25e+vTQrbyFQEpslHzpvX37o+BbN25e1uuLtWK0nFLaUWq2I",
+	"s4fUMoaZsT5mg2FTRpUUvc58Tbce1bTO+My3Y3Wej2EZt+mIhde3CaM9oeGIRGzMRMREOMXswBGDUxXX",
+	"NmiLRWTnQ0def+i4HD6bPhTkYbVoMan6uNlieR2FyWuMS84zJD8uInbbRv3iAR29K528Vz6yz5xKU8yh",
+	"TMAeA+ByCCBW5IqG10TLI4zgu7KJjgxQFIpjaFm6j7Qeq8O9vWTapeNxz/6wN2GxzUta0mNQF1NyVn9I",
+	"W8rHVBtWBopYKyIBA0Ixhl6n4tDOtWJxnsnPRRhnETLL/QXYtTnWlmPe5volwDmOhgbh4oiILI4x7ZRr",
+	"638bUdXoP1gY39DWnzArqNyX3mAnVBG71sCpJVps54gogvlme+ybn/pOorfo/wjzMfP1GtGICCkqFpA3",
+	"nlZeeBvU4UVstIgB/NiOcVYIrKhxa7S3Zep4d5FtU9th3fze4ZkY3ljNf5d6Lazk+Ck1UDfGlW+5gCW7",
+	"kP6b33dBRnrMjRV2zdhY1UfGlcVkfcPk98uLoMADOrbABGDBHJJ/MpqylHzI9vefhkD68CfrN2Qe5x2e",
+	"IHGeijY55yVRbMm6xDnP9vc9scOF/vmgNkxn+V0sf3PaWrC2ieyuDer2N6VhxSrzmBniHOpazdBXBWnO",
+	"m0+eyFAnTPF+Lw8IWzFQtxw8WUjO3+VIkPOE61Fnbuhh8QUsnG9kbCq4tnkx4Obudgkb+cVUMbG/5Ej0",
+	"lFmK/2kf9kKZ+GrZXRTNzLAh/eOncvjv03a5lQuuAGuXYCUnfjJYiApRd9YtMvrXQNdvL85gKg9hFyWe",
+	"ChbOCq6m7RFiibCX8oQhDnT6IKatxw0J/XCHkcokP82Ura7HT54egIuvFIS44N6xslzoi160aCvfHq7r",
+	"9qntxZMdruXLmCn1d6Lut5kfaFb1QselBLdao+xERDbrOa+eiCeFwlaDUIYdB643W/Jvtz43fiUztHaS",
+	"78drUD+GtZ77MWRVG/Ls5fMTZMA81IzsnD/56edd8PXHXFwr52CgioxpqnGtuCpQuxBwjEVEScTCcQXW",
+	"8H7z/MVLFSCQF6ASKQaBygGuKtWsAswAQQXNIR73SKV3r4GLzpfENkKHzzuXJpEv2p8dOJK61MT26ROV",
+	"rJpiF+wN6KK0qwZbsCLTfciIDx/GX199M///Bv7//BsJeo/q0SN8G7KiYSayGzPTKompGGZ06CET3IG1",
+	"6Xk1BjxVGtcDFqHWqbHY5+f5+xAx4MH6+7ywnpq5UEDZxMnYWwiujNjxPf5FMsvUKXAbCPUcrqrt/Twv",
+	"KUOPszCSu+7SAMRvjUg0zwkHlyEJqZCChzTGXIqQKmaRyPylfBI+/enq58HTbnhw9ax78At72n32j19o",
+	"NzqI9gePo4Mn7MlBp0zb+91ntDv4+PWXb93874MWfz9+8q2W+luF683Cn92w14Mc320xsNg9ZOq1y8Vb",
+	"LPBbJ+O1cR4szseryw99skGQpHL63OzBsfh9/hosnVdX9Y54GWu+r7OcqVbOcqvmq/HZ3LS65Le6ObkJ",
+	"1KlTwyIvGMbn8C/sb29QhVIIlkMgRmycMkThqfXjn2KW2RG5ZmNtxiXjiKXWh6ksUrff/22Y9a6tM9Qh",
+	"p+J1jrtSUj9+QNrYVzOL7wb9ZuedPw1xgr2PWm014hRscnIfVvLsNWd1HfKRzZ37ORMRsjImvX1vZ9rF",
+	"6zCfAG531vPyd5en/6ZQkeMCYTc1lpQ11AIQZoiYrvKr9hIKjGftlGyxw97/fzH6mz+Xxat1+8Sz74VK",
+	"0BBGs/q5jG6hxOpdcRi8ssghd/DLk8dPn+3/Y0mXnKcCahDjMS0p75FMIEJJkp0B1nFxL2CEamDBPydE",
+	"CgyKX8sW3jJXwbULC2xbm7ONq9926vo7wYvqXZyWCGF9hBfbiJCKa3eFN4M2PELhe7UxinUnu8uEoaa6",
+	"nczCwX6qy0w92H+2GNRqnLIbLjPVOjsTqlF5yVWpHEvFotW+r70Z/OTiumfHVtffx/rFXTWc7ZJfc6zZ",
+	"diI0S8cpV2xugsHdIQcuFaNWxEnPCa/CUm1DmaOIWc/AqlKxyK/75ETkcvJtRSr0YUYWfPbevVoHRGHD",
+	"TTx6m51Tq3VcbQHXOo2Gcb6SQy5uj533ADZn/gRXSykqqiLtQDxvPz+DfoKAqF2nNf0KB+6UivAhivSt",
+	"EddvCkj5pBdHpIDMqA9GqQ89KY/UP4K9Obn8dHZ8fn759t2LT+9O/tf703cnL2o9ejby5BNfJmgFph25",
+	"WH1somRP/PLzgYeY5QWr8KjVSgiacDGELg0dNCB1wrVRU3vvWAYpQXb0XLsgG7PV4DgA0Lh66VzcoVcx",
+	"RtTE5uQWRABkwzWhmvT3bh7v+bTSdSTdP0JDsRvzm2UshteFrlkugipzWwUjdseNiGo6V6HN0VSWuJ7s",
+	"739cmy56MwugtPJJblWDxtvtJdN01yHnXO8lSKvSbBqW7mx1XFOo3AmGNLDQraIHaw3Ru1o8b8nKw2lY",
+	"s/KsV4rMqcrzBRJ1OZG4KD42N5QrdrPX5/yZG5l3H9tdHzg6f7PeewRSj7Zrfp0LAXZkTsElxDBIQjdH",
+	"PVk+AAPwYk29hwVEDKV5MGP71KKyrii/apA2F0JUVj1ATUagN8p3MmarAop6W1DF0qyDN3MwtX/YS8O5",
+	"dQ8aUWeXxOzEeoxmlqt0W2U4fwZ5aHqliwULfguPxUo0gdc5a5i8k6st5xmtgs3shrmOi1H7yT+nRm40",
+	"NgyScrpE2kmFiJdAR/a2oRlXbFawwU+PFLmhccaOLPh2GXcbsLgXpxSWyTYfT1Cl69mVq0m6mHbcqFsR",
+	"wora1fkQclvz8cc6nekufBdWTSvR5ty8wcraWXckdNQ44VU9TvCxdTExccNiiWnLbV3OrT1Ewd3kXNav",
+	"3bwUSVvUFMlwSRqpC0G5KJdJFlnCUh5C7dFWSRSOUQuD4Jfu08ET+ix8HO1fHbB/0J8fzxE6y8ipRoGx",
+	"NNhuZdmBb8s8X49Eu3BDVsiTmmHc/bmM2yp9qkwkNfF16+XmwoBbj+jaD24tvvzJr3eyt3AK3kl+xuJj",
+	"7Crhof7U17TJcze45rawXF92ydT2hM0LdFr22qs0Fqx3ivm/5y9eQolzwOEYsbRFPcAm02C+arArZSfW",
+	"uGOvmYvSWsG2bCyAZ17oLYeM50WjNhQuejPPHGzF8xDvVRtW1vrTueFmVkM4fimm5E3ADndeaJi3MQ9J",
+	"XVhS2biywH4ekKooJr7uibZzQK+0v2s3KdeUebhIbbUOPqkM6nYI2ctWr1qHpy6/mV+oVl1E8goiujAk",
+	"nu5vyuwOM6Vl0lC/pOzaWqMToPAVtWLi8+L1Wl/W3EMPvk6MyLaxseavYUqFVmQyohA0u2NRPSBCyP+k",
+	"AenqlmeSeoeDK9zhzaa0VDNTz7dv6SONaeIh6ad6Fb1uoY1e3gejm9yk1zvJc6adFm4n7CsJjZ9pqOMp",
+	"lPSVA9IHIW7x+zLrCKu5z18iJHtVRyzeja3BhbvYd3tekk9VH9FVxmPd5QIERIDhjYlUEGMYMygWLics",
+	"HWSxn34EgEKdIL9SiRh6uFIovS7NimZXMVcjeBJKoVN+lekSsmPlhuU2vmUvBvPJxpTL/fieW1T3W4u/",
+	"erN+5UbiXBWzZ2PCuwHBZ92Cba0O9P3bie4Nec6xushDvzK1NVCWuDKdLbBzy0vUla5BvzVOSK3sRinE",
+	"6E/dXw6ix+zn6ICyrnqaPPvHQWe5wHXrgLFX8g5HzAWte8HYLmNrRBURsjkWbGW/zAq+kUZqcbAhD4Jv",
+	"XSW2VU/YjQwMAVNhlnI9PTcd4vCP/zhvjpmrrctVdj7mmRP9/+zalrogenx84P6e4kPxiYs+oAj3G4G6",
+	"iEyxnsYj0r+wQf3XTPzHh87Mux86YONxM1LsyWm2w04pFLMgOzrmL9nUq8gM8OINGRoJYJiZN/zaBBhp",
+	"+ur44vm/Xp7816fjF69P33w6P3n+7uSieTj/2YX+uucOz3xmPLggZthmOJit8KuzCn6/vOjU1Ewr5T5w",
+	"pTJMgX9FdTi6ZlPDgVIVvmLu8hZjjqjSQHVwnobuimGNtB6XB3USsxvMllxpcEY+eECzmNeZ0PRaGWrI",
+	"o356+dhtTqgiVExr4EjAs23DQx1JI543YHdr8zNU7GYwbi7FLmGfOdZfWTjt10ynPGxCokP3O5CFckjC",
+	"BT28Prl4d/r8/NPF25cnb/pOCMoxE4r09xJsuU8kQlken52SsUzbDcuenJp41V5N1zBnfy+WQ2C9K5oy",
+	"w2FzWXBVpvoGdu+gBsgh31WuIGsuHnQNBbCI0LJ4scgN5GLEFZzu4IhBQ02wwSumLJJNxGnMQg1o42NG",
+	"rxWRNwz8IlwMoVJECmdDqFgZuFVRgYt8NmQCHvIeQehd2x7CE2LlHj1SAZbsI2YF8CO8+lcjOmYqx9Fh",
+	"6Q0PGZSjTLimmpkuJUSwGarjYujgD6EUu8PZEWxCrqhi5P27Vz3ytmAQs03DVGZj5GizEpoOyZilbqBm",
+	"k2IeMquu7A69PjW8mKWxh3gBtCezNGQ9mQ737Edqz7wLqZAaTAO3R1ixB2mss9973NvHZD8m6Jh3DjtP",
+	"e/u9p5jwOAL9sRfJEP4Y1onS8wkdDllK3p+CEADnltvUHjk1HK4U0zhlOLQSLrTEnC0uaDo9MubD8xdv",
+	"DPFkCoMlcllyGnUOO2/H6oUZg9GKqMFhPE/2922ii3ZVx9hnvTfSCdg2qHPrtOu3usCPSIZZwoRGQh3T",
+	"IeuhRs2ShJqjYedUaJYizAQwdvmLnWIldg3v0KGCE/dYdT6admAZ977CanzzlrN2qsfmLdiElCZMQ7HX",
+	"P78i15qNKXiW2jcLewHT3YvZV5wUPmzHcfcP2v2y333W+1SPQ/Pt48I15wkdsr2xGJbXPD/x4ibXB9Wb",
+	"7QqxBt0KX85udOtP/6I3FAlg2QZqaQc2oWf46GBmfeh4HFvxt/eXQsledNiu8mlbUPX1IaXXz9PQnAOd",
+	"NjLLHAnM1EkoszgiI3rDyI6VrYbISMoGmQL06l27PAd1LDuOKRdL8uwbSVQWjvK1L7EqFBTSPLTDs2J8",
+	"lsVrGXXEaKxHXxpFHmaaKKP6Y4QsH6cSbBdQbwpiwI6Msogkw8XSMrPVnV3Rnlop9y/b80Kmm09U89O1",
+	"HQB+zZoeo+VYXstX/IYJM7txKq/qV4xHRsfr6V5+sBwbbTO7dG9AMUKOjoUAcZdXeGyoVieF40J/tn5o",
+	"35gQRZZ1bY1oo31serUi1BBsaLPCFCkqHnkZVIA47wCcpK09PZCIPXVkNxqTYPOeh6DazB7zkPVIjmGO",
+	"ho7RhCGjsTLGrcyEBrJkgWnbjQwMhgl+RzUOwusXS7BBghfGl3KV514hTLxpU0TWIMGiwvnwdvCEgDjy",
+	"5ksZg8FhZrlLYimvFYn5NSOUDFLGiIUILxPm8Zczs5sn9uRtYV3+KaPp2qiytty2IS2/yc/dyWTSNSK6",
+	"m6UxE+ZYHN26j29V3fltg9xnC1E2iFd7Z2Z9KYU2qWsxH+Le8Zd/0vxSHT563Oaj94Jac59F+NnTNp/9",
+	"6gqhwTePW31jIXAvpHxF0yHDL39qN0iVjc0BikWvWcQR28t8/uRJu8+tZAYcMPjuWZvvLqR8TYWDmQUs",
+	"np/abcWprQiH4cfw3dOWu5GX6PD9OGD2eR6cPz8ak6wQzohagBIV4EseqUpSzc6ZObr6Jin90vn4LeiM",
+	"M70V0D+IgEahtpXQWwm9ldDfm4SuSuZZg/rTjYci1ngsuSjXTjosh01o9Njj6cze8Uf5iWgXxLjikX3D",
+	"Cf8hE0bQyHS3lzeX0Cm5YmRojgWEC/DghlRxMUSZbyvSQC6nka4oIK0UdSemkmLgcZyLzEfqiFAUsrVI",
+	"SWTHimySyIjtkoReM1VqsmipTlLiTdBJHpE+61/574zByd86WNyFU61DBfJQZ3wM9Q25cL2Ghn5u3ZAC",
+	"RMn2zcz6cA7mg1ZxRZz2vYWQW13yfDciIGdypCqfWuHaoMADtntfNcGkqvEBHn85ZyIqyh04xm+7jSBc",
+	"wL8OACgTOv3RVdWPpjNeU2vxosZwAhHsT8uZJZk3V4XkxnnqYpwbnDOeAkEZPpQMCsLeWnlg+ULzmgM7",
+	"AWSeMpBi3xjvA/4ZjgWF+jiqL20A5jUTkWr0V5RDuzdlFZd7WbtBXG3+B7SFt0btQ9Ro50zbC8wcW6tG",
+	"pc3xLljVVq3sHU9z28JJLwandDjakhPgdQllUe3PgV8ndUSVDUSC07pMzck+wFM+HOtpwsjB/j7Z+dD5",
+	"L5mRkIpHmiDW61RmReF061aYygzHM8Wfwdr70NkN8qp2VWFmj/nqyPkEFvoSUH6VHBJP9g8KqzhfDyns",
+	"UjiM0qpcs5RxD5JtYyf+hl5ayLm7sH62gmbjggZsHVrFZTb2TkuX5Y9jtkCDZwXc5dZi2VosW0GyXotl",
+	"iaPSHou4butu64FOn5RrWO+AeAEEUyuMdskEQiXQ6aVgyK7XI3ujISTEvAldJyNOIj6j/1t4sZb1Ga3N",
+	"h9Xa+ZQjd0M06Nbv1Irmn49YeF1QeLW4QRPBQ7goeALqrXSIZqVFgWcRkZTpLBVYlr4cgmo0bUQ1RUez",
+	"+VfCNO35yhcjVwvoCrjMgxChXd9n7FBgn+6ThItMM0XoQIPhr7AevBdOinK8R45tIPHv52/fBCRL465V",
+	"WjCcJIs1h6o0RqWRKxlxpuxVYW4RmIEpo5SL12dZr8An2ZBmnsV+WbNuru8gn/IeNOyyGFZv8k4Vfg1q",
+	"TI3yfyWHQ2Zos71YgYZX8IVihscq7lD4cnmrwcIYrGY42NE22Q7PWrawqki0QEqrSEW3zg2C8ZUcGlGE",
+	"BkAVZ9QIhkLtegLyi2m0kJHSHTdiptmsn97Rnnlt0yTuoD4aLFsnkUdUmdMFA1vC5VIISWIphizF40nv",
+	"+6Pl+yEm31lfzs2o+utPbASId9ijZS3ZQGQ2X6TRyLQcRcCfpCBVwJEgULEDGoypZiLkTBXRKJjPBCkM",
+	"uT08omrExRA1o+GIiMXcHFOxANJZKhOmRyxToJWnRLM4JgO0LRQfii63mRWZYu5Ei3lUx2enhBotEmCR",
+	"NzaFgH9jyoKeDQ+L1B8bJatHLCFmHiTmSptDt22Sp0ROjPE8k3Rz/OLFu35AHj/5R2+/t997fHiwv//Y",
+	"rIqtx7fr7ppLyTfoZdMyL/AE9yhjYyMJ7RePaZv10yOX1h8ALdnPIPVhTEHgYIDwwf5BXSLQTNivzUdq",
+	"md+wSrC07QGxSpm30cQ0aQwvqSAdkmAEvC8j1hV2bFmyJuqYWDZwK8nNX7ogZWttFeHUIU3TKeD6o0Hq",
+	"F/8xK4yJTbCIl5eXXS/HsQG1M49bC/K8qZTROPmPDx07NpuMOGfNa8PbN7NibjsdiwFHzdL9jpD1S7vb",
+	"m5Vw5aS4qoTzKCbJqXU2ENymEfXcVJtyXMwJ4/js1Njst1WdSxQWrdedebZSxYS48FOZ4D7ADrd52lOK",
+	"GSkLpv1fx69fLTdt1/C9TNsOd3baPgDW2gL+53prawJNmwOW/LukJjdsYERiKePwqByqpTSdLr5j3riz",
+	"dsNxl03dbEMvt6GXP1boZW4Lbzou/nuRY8jyW0G2FWRbQfY9CrI6/777bS8tsJHqXf2vKY9RrmEKSn6o",
+	"t54y4t0koITCisno4iju6q0fv5wCA8E4LngHQ3VKrZeDeRpc7lXY2A0636tdbcL/PtvH3fvLFzgT3XGb",
+	"K4vSskwYeJ3ffOvGXtWNXR8cM8+j6LG+i/atZfxzFzFXviwv7q5z2CfsE9yFOy4L75HKK6cvESKzW58g",
+	"snyoTA10852IhQ0EzNT28OBEQk4k3OXh3FIkbC/E7liSLIyOWSxaUkaj6WJYjCf7+y4OhqscBJuE1MI/",
+	"EZ3SwYCHgHed42HkTnNXt1fxoeBiiKhfNGXE7CeLdgPy0/5TPA1NuGI2q9b8SK5obLpKoS9NrwGwycgk",
+	"OSCpRNiPWgf8O5zZfcFuQPc9b6c33+UbqSEWY3pE+lAqX/WJolMLRo5XPlXPoBkmX4AE4nC45oZN5TZs",
+	"zG/ySzOFGqeM/rUDSHIBuXx9EtgoErwUQPiw3cBQtLFVAA6yR/r2cPWJ6n5uhWL7j1wISaj5DdfTurPw",
+	"K670uZvBLamhFXTt8Rdn88+WBpl30bvEJe59nwEf6JHKbHXFQ1Js/MyByv2295VH38oxARXkchGVqG7G",
+	"LeOADg5nI6mgYBwUX/VB7HxYREBRGIPpBOm2xwK9Qha01bYWQMSDiDCjgGAWbSauBVQrBB1+sH9QR/8v",
+	"YFbnednjdpF7M8EHd06cOLJF37yR+leZieiHpOcTETm4/FZUHTQp8fVS1G9MN5LTOh1uuRidKza3hHn3",
+	"hHk+kpMlKbMSzzxTHtOJ1sjCn/52ckFyEV3Am5aBEnm0DEriTBgzaAGEOF4ucNbZtVz7MVk8j8VoQlXu",
+	"kXNm4x/wkysaXsNdQwmm9ZDMhVquvtwCcnnmjF4A8Lh5QaysTDHTJhOZYpFF/3TJcI+U02VdbCrmA6Z5",
+	"Uotec86H4lRs7OoBm9/YlUO1+RaH98d3LvkgI248Ex1Tob2WdRGbuag+KGZ7vfG3z83hQ7FCPG5hfxvJ",
+	"m42bJS8WkzayF9yGuS8zl0Y2QhAxoaHHWIY0ZnkspFqIstAEaWaofTy2CQcevtkMMpgayQkCgskeeSOr",
+	"vMmiQ/B6mIUS7LNuj1ZWRRUrp0Pb3qnyQMSC0kqhY4hHOHeuiDBnFju/IHfJ1KKU4arkTiULfa1tEaLH",
+	"T0g4oikNNaRMexffUgx4moDMAxh1JohiQgckyQA7XocjwnUPgq6MrvEzO4y0blIk78cbVSTvxxtVJH7z",
+	"d6xI5t1ZO3oDtHOFhgxsTMpsHK11rm2TKn8swY1y1bulrZPON4/3ehMWx104EO79NblW1QjQWZIC8rlk",
+	"V+Qlm5LzAqQZ/L22sAUfCqohij0PHrcBMnFeQeIQJSzCsntO41z4mrMH14ZSYxoacaak86YkXGgWkb+M",
+	"xLnCghI09xTbHE1Eh+iREyiEA3Kq7JKhKfbLco+6GlGjF/71+vi5jbudFVa/Mf375Uu1yVPx75cvz1lj",
+	"/CdG4utea/ICV+xqFAafNhPZGWQI4M4X2ndaXmeP8IRprqA9yEDYo9mibF14g8RyWPYaB2B7DJlRWpSY",
+	"M8ohqLMynqh545EifaOY+y7kS8m0nx98EBDUUF89SKcZ5Suu9LEZxsmNWaLOgrMuwKUweNWyhKFzMUTV",
+	"Df5tdITnZ95Kvi4NtUyNYD8tp//mOPdZBufimvTf5pFEhqNyC+v47NSFh8i0VFVnF1namBM0mT9EOH3Y",
+	"ak71ucUtCmvNGzO9wnQNrDGRNg1GGw2h171gbhnM5klBdixuPek7t5SrnbQ7Z5FsJda6xXl828UBIB1M",
+	"tfUu7XTTaBQXIatfnrnlZ+eNwYrfNt2DP2IN3f9LTkhCRT4ELW2Ws1mQRKrGAcQ84bo0AHu66Bz+ZHaC",
+	"fuZJlhREi/96HNTUZ6iTU1bGWH1YkkBNI0JZdAvm+bhJ76yRCYXUg6qRNUrprWAoh+XA7sgS5qTpYhUP",
+	"gvluNSeC+XIFc9R8trLz1ny8oo1nJzrHhesXTPvzoyFNv2ZZ7f0ZalTmdFluGEJ12Yp+hkJNjfrZNIei",
+	"OXeMyjQCecSmZMJSRmx5UghCEub0yaPdWd0dEDnGvBioHxxPiQbFadWnw5KVQlNIZoQEOKikRkbmVEtt",
+	"QV2ZwjNj3O0IqXdJxMGOj+Zo9vcwxTY6HSfaMCaQgTgss5dgS4ZUsS4XeSW1eNokChbj1a6iKfIB4yrl",
+	"NcybRpHaWuFrVVduC+xodsyZGOLpYZ+ZwB8BRW0HKjk26lPXUl1GX158fo7GwAE8BIWRDwk8Js42hLGp",
+	"az5uGpEcDDBqrmZI/oge77v/eQPbrxnYxhWIYa42qqO8Dui8GpUWCUCr43irXR64dsmsOK2qlWAJH7CH",
+	"yExF5CuHwHM598h7AWWsRpKHTGHsWMl9DNnv2di5kRWmgJO+ZslYpjTNQzj7RewqODLDkQQhXw69c84G",
+	"UcSFDHmeFJ9fIB7lUbW0cJ320aOhXI6QdTyjJAKUE3vaQLevkY0NOgsXDPx+G3KZlnu5L9dmdRTNQDGu",
+	"AjLEuaK98Z2Jif1nLT97LsUg5qG+tXBp50zFOdb7U7878eS8okArrQzfva8ZOBXmBo9h+JVXPsY5WXha",
+	"X+AUY/CVC6BHN4wD0cBgMeWixVzgmb3Fcr4wryCqjflxZ69akYFDzEVGm/Awx0846++Onw5afrZ8EM+P",
+	"oqyRJpq5IajHQ4BefkNvW+curMd5An9LlT8aVf4GCQ+NJDn3jH5RSEMeNcSTZc5J3BwNs8hp/DFogs14",
+	"bmuPIZATiyMooq4xwoBRayliFoTqkWNXHAcSHWIGwVmu6KkX+ICBW83ZVlZFzCaTO1QnnkJkgtNBiMNj",
+	"PjfWLZbbrtcbmI+9aVOz6OW+Mr/byBpClUsC34qdrXFZFVxIxCsZl3vWr4WAPA9DwNUe1V/gOP1KiSJq",
+	"lk7GmG2UTUb8lTyDJKQCULEwlioPw+IpGbNUmeN/zRU+lqpucu/aAT8IW8XIj8IbvRUgP5g1jTu7Gv+j",
+	"D/wBsn8NS52IB8VR9vpgy1A/GkMhna3GT7EMr+d5bH6VaR5rOyhjsBOqNUvGGj01oYwYGWZY7QgC6VhE",
+	"6JByYdMQDdd56tDoLpVHTO/4kdLmd/P2buBnzIYxhwOCq5kEJwU+sGMz81B4lxpSUHMELuTNIBTpw9x7",
+	"puFP5s1PYcxo2u+R5+a/4Duy/qiRdAUKzHssIioLQ4z4NZO0pxYh9YiLYZPX2TQKtzlmcdt6kUx/4JU1",
+	"X2/Z9MdjUyALS2juwoUL2PeHe4CfJzvK6JgP2Bg/tyXSvQuqwLtcgpBXYe+cci8EBGHMvXOyuHWNqC7V",
+	"GzSLgOegnNd5j9Ygic7R+bhp7Dvb1T0jP80OY/41mA/54uKEtwJ366mYwZSxoqsufauFheUDhjQVWoBh",
+	"vWM38hqOC80IHTW2Q7MQqsIVbEn7BzL5o1k/0uL7qWpIYgmcBlMFyokDoARzXAQ0jKdMk3GWDllUAaeZ",
+	"Hze4LtiZFioAOmoKpfKMkQrWzJY/frDg3eo+f59mdgHNY/86XQ6h58gwsM3awewjGgMylmVse96lgjCz",
+	"aQ1sPKOdbo2es2W3H0odGepqp4weAscFcyh1Xtc5C26O32024LxEvzwlzXOoyYmAW3Eb1VcFjkNclBsa",
+	"Z8yWVcEM+JGciAWa+8KlJ25Wb0M3LbR2MfmtIPmx9Xax09+n5sax732F/y7Q2qhflQeHlF8Ye7ocwDUQ",
+	"SuOIpOYTp9idToeHK2j1C4uLumQtW9vdlhN/NE5EyjD0U+Q/f6dqPZ/AvM4tj65FGOA1UbfkH69P6PCi",
+	"4HJ3pKtQ4AVwPFLueooJ0ncJs14tFsOJfDjSGPtsF7pUUAVs76McL6Kmk6YKKpcJw3Fu2I080889+ZEv",
+	"E7ZJsPDLhK0g/i4TtpLwu0zY8llWlwlb1f8L47wFuPhlwlZFh7lM2GqyE9e2sQB5XpmkgitehknJ0Viq",
+	"5ZM8WTlJWOEsHsh0KHULIVFUMLEINY8cUBUlPsgUXsEPZEr6Ne137av9peqYlFCRakXDr9DN5kVDuZ8H",
+	"KxpuVVpkVjRsuXU5brXlROrZony12pIvHd8sVWjEodpB15CSa5U8ALQb/WtrEjhoHVchiFy4r4rqIQFh",
+	"n8c8taB+lZQngDShZMAmZJJKMSQ6hfr/yxYcmeGw53bad8TQtrutyt+q/HsXIgsricyIlyZZMmI01qPF",
+	"FUX6HzpvX37o9MlkxGNrbCCyHgYnpDeG2S0j1nDvv6Cf5yMWXv/GNlqr/+3LRWEVMNoQYmmy8e3A176V",
+	"XUM3rKjNYQtnQDny3RrkNAQBnr1p91bqX+aF+qVaYlbNr9ogfbS0evNnU2TBX8loumhylrpc5ZlmX/Gx",
+	"jbVkzKUd5NVq8gr2lCQsuYLKeEczRi18aZFR828bylW94mYD3ZA2Xc/J9TTPYZwv0C1LOT1uX5xoeXEN",
+	"Xx6j/lfrKwZ1P9WYfIcTvLG4PEm+SR54PtQ3oqExlaqlmrrWVFJtcDIKmkUJjmWXPhM1VZolNpNw5605",
+	"TAUEHGQBecFuWGzIOyDnJ28DcmYr3KYBeS6FTvlVpmW6a2GVr8vjNh1Acz2CBXWp40BYhsMZBrNCAi9t",
+	"fIKtZTGcmCP9TZaEK/d0T7gWJUZfpHfynV4F2eKHYfvb14B76IKjAOzlBR80ioiqqtz76v784/3pi7k3",
+	"MsDHyob6ligMqkLkAgWkSAB/oiZVjwgg8Ral3krJeIGx8sJRqdJRjl1Rz/cIQFDi+3uslehz2tKYFw+K",
+	"09rcA5U+X/o+6HtVzw7yoh2XNdZamjrjMqFTKMdXUvlHREtCxVQKRlisAMU6kjbMEHyOZOdg/2C3gSt+",
+	"Y/rOWGJZLbRliB+MId4Z4m3NDpW70LpqTZ4aWqZu00KU23GmG3WZ0Udg5irLkGYwJZZsYDVM2b8Lw7Pc",
+	"030WEW/L8riK0Zb1tzZrs/AQWKdmHTbrHhicc+MDZ864xeWk0tI+PIKsMk8/x/ZInrRw8LyDMWyaBU0v",
+	"8xw8FpBny28/pmvIIj0NvgO9u4hnq+DgC9jLAW1v+pxneH8eg9kD7ZbFflQWsxtcYTIfl9MCnT9QY7e+",
+	"SmmttUujyLljd66mpA848lhD1Dw0Y+sHhH2moQZkfbbrrv0AWc7eobupAID+kN94FyjUlhYG2HgCgO5U",
+	"oDsYBjBMKeSW20fYauqQ7dzzR+qoCBXAN62T+IqRiCUSSgQc7D/b7RF3f/hk/3ERdODgSGkUsSggT/b3",
+	"89/sdjociwY9f85KcmiT1v450yiE7tPQdyOYb+bjJj9S/gqi32vtLu92A3L7LOQkp8G/paBugwhd+npp",
+	"ZOi/78nluBCa4Ksry78wD45soShamUgLDjeXI4p6C0ZNzl+8fKRIf1gWWKoP13Hq0N55W/EMwrxv2u/n",
+	"5yE48sAz1Sc7uSQfyTiCsmPI7GPDaPm8lSRcQzYj+C2FTqe7LU5MANp5J6emrVm3NetamXXqez5MYZpV",
+	"21u8Gc9nIj3T7QgL7JSsNfeKfVbUOq41zPBtZ5jVS4N38M6MaXWPN3mFCUFiKYYQSro1JO7BkHj4DswS",
+	"vyAu34P3ygRfm9LMNiOwYjnkojlQ/O0YoHjzqOyiqA2GKkUYIBDMBAntPDkgI5mlatdWkk/ZIGVq5H5+",
+	"tk8iOlUBSVkG2KqHpZtUqPfLdovcMHBGczWv+BqKu5lC9hiVThWZsDjukeMCNXEOhlkOINl/c3L56ez4",
+	"/Pzy7bsXn96d/K/3p+9OXvSNGRnHDA/BEZQXlqnuxtwIVFdCtA+0xijmx9n075oo9lewBxuLWofm7y9K",
+	"3XY/52BoQ0xsXoFgkzyToVjmbeT6Dxq5/koOc0hVWrD6jkzLfOzkyKJcGJ98ugWhL8yEKbF/njUMcmJo",
+	"U8sWyoKAZIqLIV5buYePiprC/aAkQB3QuRGwsRx2uQABWCsj3rCJn0gGk9qYxKjp7CHLj1lgxCNvbVHv",
+	"2wXeipEfVIygW3mOAmmSF2M6v0B9Q3UC61pXfChYZDgX/U0jqiEQXGkex67YAdkRjIObHbPiIiJkirhS",
+	"uzOYNw6pAuFSFYtvZsFvEKT6iDAajogt5R5B9V2tjE1mhAzO5Aqf4/la04hqauysCc0DjkHyzooccyw/",
+	"O77YqOfnzC7tMazsQiwdjFd/pIixshr2pdeaUyFdpcqrK6f9tCRh12nzmWYh0oz2V6J+EWpzixoStTnU",
+	"moejtLVe0UAfyJTgizaHEzOEFJJ4joROi1QCV97Vo2GQxiPMw5nBIj4ir6gOR9dsasvdWYRycpVpIOQR",
+	"VaMeOdVmwwdo/NPxuCDovA6oLYxLdqRgZMpoSjIR2+rNAz7MDMfBNdeEK7YLCQ19m596rPvkik0lBD0j",
+	"OAxUHAkKdks1EywiisdM6HjaI++bG3fnIMhAT1kowZm7U1gtJGWK6UpuHlYMBOe0jNBL7X3h3peZLiXr",
+	"A/iz8M5miJPnGo25uHZNWvgdKMsMxVcTLrjSKdVml5nWzmjJO/WqvtTSmJ+eG+Q+ugK4A1K1HOgP9Sph",
+	"ldMTq/Nx579ZeYQh9GfHFxuyevL278nQ8fqfb+kYO7VAb0CB396qAQG0gl1TKy0PWou85W0b+GxV68aO",
+	"9hbXV3ck409idmOU8JxqprXs15xgOaZ67ytvgbZJ5zN2xbDJCz0B25Yz9XN4L3Dh5KpBSJLIlDkntFSF",
+	"eHiUe4PgTNdY9okc20GBaLPwYL4CDBD5w3mCwdUTkFzPsIgc7B9AJ065NIYRYPaAEzD3loqc680lYUfX",
+	"zNgHLb/0fdEP23hyeJ+WvlcyoRahhfEcCau21QDqupy9Pb8gllXxVrf/24n3BAJ0uG7A/OLz4b7mEd/7",
+	"96cvPM9vfmu9TEBS6MQSXDIDW0KIkCKTEdX+Ajv3+CNVDuu1r+/08ek7GYMHvb9bd6F1RZXF/sI4oSIK",
+	"aW626Tu81t9wpqnp5T6zTLH/BYH+Zpu+++zSbazNQ89s9aP0CdwTLZM2AJJh72tqZcFc4+XcFyZ+lCEk",
+	"dZKdg/2nu0clAZUHFqQVU2Mk46i+icb7cLQScvlyj/fgjrP/ztms28vvRbmwPl+2yoatz1m9E4Jvq8+2",
+	"IWA/ZJ7qWqL2nQrZfHpqSQ/hoZVGXTBhQQfNzUrdtIFa9HKfQeptGNrWXP/7MvbWOt14DqtM89uw9hrR",
+	"mqaKDwUXe1RIMU1kNufAnCM42cABrkdESHPyipjQnMZFSmveGowCPWTWb6YJF0XUE9wlxlSz1BioeV1H",
+	"LSGgapjFNM2vGzBW3IzZfLkXMeyFf2H9HnmR12LHy4vi/sTWWFbeoCBWFQcB0G5cEQmzpPERxleN9TT/",
+	"qcCMrQq8cz4Up+I4X7rNCLxKL57A26SAszRn2apJupXXtCjrdEu/3rOW3y0tKjbndW8VVQAtrBpXsHbP",
+	"YgGuqWmqvYu2Api3vL/NXnkrRSCgqRXGPrOlob3K1SICN7urCpvj5Nqb1Yjd8JD1yLEF1bXBUxAzhU/8",
+	"4MYCQhs95YGF5S0eJyBU5ACc6k28fWI62TCQdk1P92TU1I6k2bw5hysUwsWRfzca2EvY178ee0GkkO1o",
+	"KCyUIiIDGmqJCZGh5jfsvq4BtiJjZZFhI38c7H45JLkxkrFebEg9RtGxCHCfEsU/dyM+5Brv/b1gDaii",
+	"Ae5zV0fDDgZCM1KZDa31UO1074alfDDtG9FiBA80nDILF4e4v1jcg0jBeuTSJfW6DkYUsjWcneKMnW42",
+	"RsuCiaCE3F+4q5uKdCIjvr04A17cqNxxndyTyFl8YQjbYdZRQDDAhE630QB/EyFjKwdIwbqaJywvz1+B",
+	"914gVCx/t88BaV8qQEtfEBgB0lQnIGhfKGBWHPwbJnAPQgE7vi9rZOEJJDdAtvbD920/OH7KOb0Vhzv7",
+	"whz429oPEDW4A7w4kilaEbstzYgNqH4vtHDIb5iwfgjVZBKceVPevBiY6e3BGglOM4AVujUW/sbGgqME",
+	"w+gtJIhuFhknn20sHaHkhsY8CkgmXIJDfWxh4ThxfjDiV9uO+Q3zE7v1iIqiuGhARnICQdlyoJko4rVT",
+	"pkYsCorio7nMwF5ze6UcW2fO4Xkp0AZxsrFw47z9B2s8+BuD4Z2Vdd0aFd+5UbFkZLGRCTKbIxAuLfKY",
+	"n+gdzJQDNnx7xQyHmx7JDnXR7K4YMGR+R4RO6NSmUQma2JIuto3dHoHO+jSOD4nhlb71qYAgqgRderkM",
+	"leJi5SBn26jN1aoZeU0B0vpbkkPS/5+wenvw/92/VJ8oaE6Y05HNSLyiKSN9M4a3md7Z7ddLobeZ3qAM",
+	"epvpO7owmW+k2KOKzPTfU6w8uNjp4Ots+DQt+bAby/XNFyHZuP01iL1RzRECqQAjo3qDadWmIuDJ4EZ4",
+	"4PmDqaA4tiSQLYV5DGUci8IagQMMtoJEjiYGauWyFFOEXilmDzX5CBFSAmutWdQidxayCZ75GckOPjTj",
+	"gcthewZSRv4FM53FEzqd6dPP9SrOZwiRI44IJZqCbLVD0KbvHNrCu/4hO7Zglq2vKmPIsjPN7wJ6mC7q",
+	"r2JinGZxrPL6qzaldJAyVi/F3o/v6qqo0tODtq/KtWqPPB+bJfImUrylkFzt7LW9dr5bc62oGlQK8Vj5",
+	"Ngntu0Zp+8632zCkTXExjFk3U+wQc82tCAhpmnLmbqKNSeME0jhlRkDlacRcETVmUCWWXkHWvHn7KpWT",
+	"PF0+paE5URR2oxNN9vTG9QjTXMEhNYTXxyzlMiI0jknKQsZvWPGZysA+k2mPnOFowJmM43DGpr3spto1",
+	"ZaSe9TxhTvNAFwdK0/ZkJGNWaIpjI6fjSjV6jpL92FoWyLYjRiMUq8aATutOm3bpL6wBvgnR6HdxvzJx",
+	"Tk0KNmFRYWNwEcZZ5FKTwULfHjm/MxnmnEQzAGBeDE2r0yf83LVtzBNiaNPZ7FJsGhKlIyfYXP3qiuVa",
+	"ObZivTMw5/C0akRU38ET2Yr05SlxH7osOiRhzM1iAbqBBQbimmRC89j84SpkY6BHoycKkFaAaXHqGwP9",
+	"8Xu5P7Sf8iiaD4y/erpqC+rzg4L6vCnEQ4WH0YNS4r8mgB8nOQx/zfFmNzh7Sl0czj4q31nba2xJIuk3",
+	"9qhSTtGcm1I4RuUQKGEe8pf0yDFE5bz79Tn5x/7+MwAVycS1kBMBwWPOU4Yiw46j7lg3T5rAcmxamJhO",
+	"Hmx9fFy3CnrAbWTJ/bH3PfIobvKMfnfgJJYD5jLnwgiUmprz7qK5xvy+ktEUPVSxwnOBhcppss0DBBZN",
+	"UwZlNNAr7N9mmcl4PmuKCFSlO6yqC7gpSmWTNr7XwxqduuwzTcYx6xx23r7szOZHzUexAH/81mz/Tsz2",
+	"JfzBEKJeRf1dYL7PLwA3g69Xqf4POrNUuFwVYBEyRZQKslMZ0qFpyTo3vYIIIEBcJWTTUrmZ3R4BNjL0",
+	"m83i780pnXDh4EM2m1q3ECwvr9tcIIfx1E7nb1hj/LuogtCEQFOXCVuvJ0uV+3PUpAqLOMtWxuyRKvir",
+	"BO/iwS7RUCv0iVGd4ztg0+5Tc6S2gN4e+t8jhfQGrq86/D+M4FBapuh1oxby77gkCSxAgx2aPfHlyFAw",
+	"Osi6nYy4YWVtQ8ikExCY3xY5GPgKPI31qWoSM2rRFd3gzVwP8boIpE7Rqq2cEOS1rYxxMCFcByRyiXaQ",
+	"dAjQDEE5+CSHpoIZK51SDHaR5XFBFWnrLcD4O00FeMPsvVVR3cGD2plF7bFIpIxZVFDABeB6EYxhFbHQ",
+	"wSbZRdhZgCTI07yBXXtQUcUyWHzAHJRmDpTPJu2lajf3CeaDw4jsOFpghAVFNX/ksh1E2gQ2M0S7u8VJ",
+	"2CZEN8D1NJptTWnQyLZ7X+G/CzF6EH3EY3iQ9ZXofryJn4uzUzD/PQLt5II7d9Fu2eoHgx9BD0Z7pliA",
+	"lnM3ZNteVWwp9ocEzKlW3HFHvdwk2L0tmk4u7ddfdwgCxZpqS//G9KZLjUH7c0qMPVJknMqBOVJYjNoi",
+	"OOuHBpm/mImLbfbqVIFGmj24v0FofznmtgyesCiupTjuFCXWcwyUAncemkI8eb8YAtW0DvI3H/kGiwab",
+	"pr2eHmyOUE1hPbdB95Yk9B1GnD1w7s5SAOes8F49pNACxsfsYYzvWJxZaINi8d6lIc1Q5pWYrAw4KmUT",
+	"unwj6+5xDqpSpQMOM4pQGLjSAnmOog1tpVeumIJl+PZhudWQ2tpoWvDsDFKGN0/NsbV+fbihdZ5gDmYN",
+	"fNxzmL2RJpvMbMzbx+4eMOyBR07ffVrjNrT2QRZhOFbXRigVJcMrltEj5eRAK1GpmIi6fkh3t2VWNl6s",
+	"l4LBGyWoHy4MRRc84SekJlOm8zyJIyLjiKWzLYNXfux8NT1yXASgzBd8UGkB+LEmD4CJ6N9eT3cixmo7",
+	"fbBSzS5FGVbvNpJsKyJuly+d03t3lvugCNsCxl+c5AQFKCvVZ/MQ1ZK0gZgW91OOwVCckLp4U4PVpHrk",
+	"n1MSsQHNYp3HTz9SeMdT1GliIjoq18MwPO4uEJWGG703Mrek/DqLVF0zGCtkCNVUrAKLshgSjH+5ilVk",
+	"xzYR5InrskZcBT4KDkhCWwRmphbX4bzSYIG/UA11/9whFBw0ld/8Sy0LCQwe4wUFsuaZehtOmPK7eLBC",
+	"0ac5VMXbgldbQ202ICk30hanQpVk8x5ImEVWWCPwjQ+aQ+fA5kD+KaZSTrFGKNMVwY+nVmtLcc+8cnmW",
+	"UO1Kz0DsFIIORDE38u4GTq+27NWR7cjZFwm9NudoMP5QRNdYfbUGnAd8yfSmLbhSZ9+T0XZktVr5UEr4",
+	"oIR2hGmfWwPvXgFxKtbTfFycIlC5NozxvXKX3rai56Bi3ew4rvVNmKDi4ApKID2G58uxOLtBDhae+5WE",
+	"zWiPeMpCDVHKffevC9m34OCplwRoS4/p6Zj1XXD0f2csnXq+MDuNokQOlkZFxxk2nueC9pnZHNsq/P2i",
+	"WJu+83TNOtqwYDccs23aPIoiSJcnOyAwqUZuUmYkLLWxaMZ6cnJrzIoaf7uBH2sGQVYJjWMypgC0a87E",
+	"V5nWUhBDNkWkAmaPajZ2xuvZ2/OLxjhuWJpOi6JwdhEhZaWSsx8Q1hv2SJ8VYIKH//d//59+XvsNNsS7",
+	"j3OdtrqMe/zkl0W3cYEZ8DhlIapVbGx2CtdcYGU7e7Q4xUTWI59IuFYsHhBFp7YWHEb3DWTaOBszmLbF",
+	"63C9Ue7gsEvQMxgbLAFlBZMAbIoxZPpOaBqpI5fNR2gcy0m1jnDTKAsumrvuA5kmVHcOO1nKO4G/DU/2",
+	"D36pLSuyQGVp9lnvjXQSl3VVq/j7kncU6H6ncJojy7jFsK+yCOPFnu4/mZVr/6ThdQ7mWWjS2XMNsadT",
+	"4P+yVOkEHcy2gOm+kthEfSh4SXQ54ThfhMHhcr4M6i2zgTPLfBsl/R1ryV+lYZayGluivvilkQS6jiIf",
+	"KSeFARnpsCKCqREdpmuX/23P+eAOlWlCTH89cqotmmzFQm6g8ZqjNv504UvWxabs5+5kMumacXSzNGbC",
+	"2PvREsWe/U5/lWnSxqjdcuYGOHNrPq+MTmJtp4qFC2YOBOFXGX6RVb0HoLbNCbqQDeR3RWMlPSiS4uRd",
+	"+E8BRsQ6H83DMZPj2BmBvkkJlm0uZ6zxKVPzJhT2wpehsCV6UF25jRyCHUrXT5y4g1bgkY805fNj/tZE",
+	"ZnFERvSGkXGmDWtCXpLls3mg2UUEuBWOt4XQRoH0HMGFN5ihmHfzoNGZnGGLEQVHpHSNr+4bW3t7ZXy3",
+	"8u69zSX2xEz1eD9XwimrU5sCHv9tX7kl2dMo4piBfJaaPjQ37QxorFjQGXuPvna8QVVBVGJGFSP2BXR4",
+	"clWAFVxlPAZbqsgN3u897u13Fp43PSb/Mx/Ax/xFefUXCxtzGu37RzYVE8qQ9W5FGqUd/rc/XUbSTAgj",
+	"Q/F42LS38x1CLnE9R+UDkvGzx710efZZ52hT+PRqSp7uk4SLTDM/s44MjWaxRly/lNLez3PaAV5UQjBS",
+	"H33o5EO2v/80hCbgT9aHq/0856ycTe+lql1N8xzaP96fvsB7fnRMV5PuIE1NkSs24gABgGrpYP8xGu9F",
+	"IIHNYoL8Or+BIv7Q6M+G/BBUJBuPsXcFHloE2Zv1iotaTZsPml9fcmwrsWxzDlYTy/eZ8oSJ6jX8BgRs",
+	"KK8S5Ayh8oa/oSPD/HWuveNCHCpNjaorzDF7767ITj+h1yBK+hDRl6Vx57Az0np8uLf3+Mk/evu9/d7j",
+	"w4P9/f2OGbYdQt3JC8QXwFeQiNOYhZpkImIpFG3q98ivnMU4JxWQnGMsdjKIFzj5GcXljtbY5iNFxtlV",
+	"zNWIRcZq1ykNNVGyBsPYNONQrYZMmD5YhCa/aypvwJigJBP5hW3uUEPxOevDM5O85Nc8MRYDOTHEMk65",
+	"YsQwCBPaXfjXzP6QOGAuGGLuLo/lsOvwrnkU+FhCJbQSFVT+jQ7mSHqAXgHc5ucee7+bhAo6ZAnAHAJx",
+	"I2BA/2uCmWUBBI9m6lvfW4ZJwhoWAUMLSjttTxWplPrQzepq6tX4y8ey8/v52zcBydK4a90SRgckWaz5",
+	"mKYafCe79kBicRFLjAETd+eLQvnYkwScNajSZr2DyiWGGZbMdHk4cGFhlIx1xcOymGEFJF+ciGr6rU+Y",
+	"uGGxHKPIt4uErFi/TCq78hKT7aLZ/BZyfHbqEwhOq3jv/MVLjOQAbKgrag5/NNPSHlcB8NJpRRXkf3ZV",
+	"KMe2WLEKbEa5GvExkpSM8zdKgSG3nH+RtVO/EMdl/viDpRLmXyIaW3aluFvySECQ/n92rQDtov8mKAcF",
+	"5WErwOsIzGFpMyiXqKzEahd3W6WgnToaQQHGCv45ePKE9L9+6AzMDx86h+TPDx27aB86H7/1AxvMZD8x",
+	"r8Kf5lXvzRLX0S81i+gEuY1+8pLazVjLpLQHv1qJowKb656vT05UXno+zSKuDXv0yHNYUOVgUu1FfsIF",
+	"USxMbYhUNbErpGk6dW5QfBuqZZdlDYqYAFcjp67y5M23NfN/67QFxIONJRdaHRo7Mga42Qg8IFyYEY1T",
+	"ecVU4Fy6KOrx6sewiWYpVqwkkQwzIxGL/T5LZcL0iGWKJEynPPQJXY5V59vHb/9fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
