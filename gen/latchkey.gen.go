@@ -2565,7 +2565,7 @@ type ClientInterface interface {
 
 	// AdminRevokeUserToken Revoke an API token of a user
 	//
-	// Revokes the token; revoking one already revoked is not an error.
+	// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 	//
 	// Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
 	AdminRevokeUserToken(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2782,7 +2782,7 @@ type ClientInterface interface {
 
 	// CreatePATWithBody Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2791,7 +2791,7 @@ type ClientInterface interface {
 
 	// CreatePAT Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2800,7 +2800,7 @@ type ClientInterface interface {
 
 	// DeletePAT End one of the caller's personal access tokens
 	//
-	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 	//
 	// Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
 	DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2945,7 +2945,7 @@ type ClientInterface interface {
 
 	// SignInPATWithBody Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2954,7 +2954,7 @@ type ClientInterface interface {
 
 	// SignInPAT Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3167,7 +3167,7 @@ type ClientInterface interface {
 
 	// ChangeUserPasswordWithBody Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3176,7 +3176,7 @@ type ClientInterface interface {
 
 	// ChangeUserPassword Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3251,7 +3251,7 @@ type ClientInterface interface {
 
 	// ZestyVerify Check a session token and name its user
 	//
-	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 	//
 	// Corresponds with GET /verify (the `ZestyVerify` operationId).
 	ZestyVerify(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4483,7 +4483,7 @@ func (c *Client) AdminListUserTokens(ctx context.Context, userId openapi_types.U
 
 // AdminRevokeUserToken Revoke an API token of a user
 //
-// Revokes the token; revoking one already revoked is not an error.
+// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 //
 // Corresponds with DELETE /v1/admin/users/{userId}/tokens/{tokenId} (the `AdminRevokeUserToken` operationId).
 func (c *Client) AdminRevokeUserToken(ctx context.Context, userId openapi_types.UUID, tokenId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4970,7 +4970,7 @@ func (c *Client) ListPATs(ctx context.Context, reqEditors ...RequestEditorFn) (*
 
 // CreatePATWithBody Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4989,7 +4989,7 @@ func (c *Client) CreatePATWithBody(ctx context.Context, contentType string, body
 
 // CreatePAT Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5008,7 +5008,7 @@ func (c *Client) CreatePAT(ctx context.Context, body CreatePATJSONRequestBody, r
 
 // DeletePAT End one of the caller's personal access tokens
 //
-// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 //
 // Corresponds with DELETE /v1/pat/{id} (the `DeletePAT` operationId).
 func (c *Client) DeletePAT(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5323,7 +5323,7 @@ func (c *Client) SignInPasswordlessEmail(ctx context.Context, body SignInPasswor
 
 // SignInPATWithBody Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5342,7 +5342,7 @@ func (c *Client) SignInPATWithBody(ctx context.Context, contentType string, body
 
 // SignInPAT Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5805,7 +5805,7 @@ func (c *Client) SendVerificationEmail(ctx context.Context, body SendVerificatio
 
 // ChangeUserPasswordWithBody Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5824,7 +5824,7 @@ func (c *Client) ChangeUserPasswordWithBody(ctx context.Context, contentType str
 
 // ChangeUserPassword Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5989,7 +5989,7 @@ func (c *Client) GetVersion(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // ZestyVerify Check a session token and name its user
 //
-// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 //
 // Corresponds with GET /verify (the `ZestyVerify` operationId).
 func (c *Client) ZestyVerify(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -10430,7 +10430,7 @@ type ClientWithResponsesInterface interface {
 
 	// AdminRevokeUserTokenWithResponse Revoke an API token of a user
 	//
-	// Revokes the token; revoking one already revoked is not an error.
+	// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10669,7 +10669,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePATWithBodyWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10678,7 +10678,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePATWithResponse Create a personal access token
 	//
-	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+	// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10687,7 +10687,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeletePATWithResponse End one of the caller's personal access tokens
 	//
-	// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+	// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10838,7 +10838,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignInPATWithBodyWithResponse Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10847,7 +10847,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignInPATWithResponse Sign in with a personal access token
 	//
-	// Exchanges a valid, unexpired personal access token for a new session.
+	// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11068,7 +11068,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserPasswordWithBodyWithResponse Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11077,7 +11077,7 @@ type ClientWithResponsesInterface interface {
 
 	// ChangeUserPasswordWithResponse Change the password
 	//
-	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+	// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11156,7 +11156,7 @@ type ClientWithResponsesInterface interface {
 
 	// ZestyVerifyWithResponse Check a session token and name its user
 	//
-	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+	// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -20929,7 +20929,7 @@ func (c *ClientWithResponses) AdminListUserTokensWithResponse(ctx context.Contex
 
 // AdminRevokeUserTokenWithResponse Revoke an API token of a user
 //
-// Revokes the token; revoking one already revoked is not an error.
+// Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -21330,7 +21330,7 @@ func (c *ClientWithResponses) ListPATsWithResponse(ctx context.Context, reqEdito
 
 // CreatePATWithBodyWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21345,7 +21345,7 @@ func (c *ClientWithResponses) CreatePATWithBodyWithResponse(ctx context.Context,
 
 // CreatePATWithResponse Create a personal access token
 //
-// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+// Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21360,7 +21360,7 @@ func (c *ClientWithResponses) CreatePATWithResponse(ctx context.Context, body Cr
 
 // DeletePATWithResponse End one of the caller's personal access tokens
 //
-// Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+// Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -21613,7 +21613,7 @@ func (c *ClientWithResponses) SignInPasswordlessEmailWithResponse(ctx context.Co
 
 // SignInPATWithBodyWithResponse Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21628,7 +21628,7 @@ func (c *ClientWithResponses) SignInPATWithBodyWithResponse(ctx context.Context,
 
 // SignInPATWithResponse Sign in with a personal access token
 //
-// Exchanges a valid, unexpired personal access token for a new session.
+// Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -21999,7 +21999,7 @@ func (c *ClientWithResponses) SendVerificationEmailWithResponse(ctx context.Cont
 
 // ChangeUserPasswordWithBodyWithResponse Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22014,7 +22014,7 @@ func (c *ClientWithResponses) ChangeUserPasswordWithBodyWithResponse(ctx context
 
 // ChangeUserPasswordWithResponse Change the password
 //
-// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+// Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22147,7 +22147,7 @@ func (c *ClientWithResponses) GetVersionWithResponse(ctx context.Context, reqEdi
 
 // ZestyVerifyWithResponse Check a session token and name its user
 //
-// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+// Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -46718,338 +46718,341 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cts4ti8M3wpK76mK/T6U7CTunm67dtXxJO6ZTOfrxM547+nkiWASkjAmAW4CtKKkUnWu5lzYuZKn",
-	"sBZAghQpUbJkO2nNH9MOReJzfWFhrd/62gtlkkrBhFa946+9jKlUCsXgH6dRwsVfafSO/XfOlDaPQik0",
-	"E/AnTdOYh1RzKQ7+raQwz1Q4YQk1f/2PjI16x73/30HZ/gH+qg6g3bMsk1nv27dvQS9iKsx4alrqHfcu",
-	"Joxk2CPhiiQ0HsksYVFARpTHiugJI2YYGQ01kRm5yhi9VoSSLI8Z2RtycUNjHvVtG8P9Qe9bgHN5JsUo",
-	"5uFdzoRGUcaUMgPNFcsETZiZFY0zRqMZ4cI8JnvD0A7NH+5vMrviUcTEXY43DM1wtbxm4pGCMZNIMkWE",
-	"1GQi4wjWn5p2SCZhwUdumP7YXwhtZhtjZ3cz/lNBcsE+pyzULAJqyTN2QiKmgXBoxsx6m/Erlt2wjMRy",
-	"THIRsQweFkQXARXh+P05vZb6N5mL6I6m81oSlYcT2IOAKKYUl8IQEmwO2RsKqfsjMyB/kG/pLJY0upDy",
-	"Jc3G7A5J50oaglYkNv2aJaWVxTaUlWpF9oYpDrGvpezDy/743wua64nM+Bd2hwuNBK1YmDFNqIiIkATE",
-	"SIUhArP6lEwzKcbu5b1hDiNmQpuxsag2mRvKY3oV39VGvKQ6nFyzGQmpMCwLi18hbyGnMMNpJjUzbD3h",
-	"YnxMuFYkoppeUQUSKhcZo+HEDD2A71Oq1FRmUX9ClfmE/HfOcng1lqKy4UaW8XGesYhEjEYxF4zQOJZT",
-	"BQtoXrmCxlnUd62ScMLCa9Oa97WWwMUkjKViEYw6lHkcgTC6YoSqaxYNyPAd09msfzrSLBsGZDphgqQZ",
-	"U0zogCg6U2QipyShYmY2TYrIbCeZUq4HvaA3YTRiGSg8rx3zz+rKnttPc6F5XFnRhM7MaHTGzSDHlAvT",
-	"brmbepay3nHPiJQxg10r6UPlaSozzaJXLOL0At68c45FQhGaUEWG9Q6HQOLFOPuJGWjfzMlR+pdt2Ahf",
-	"OhkIlsqvDNElacyM4N9zHBrmWWZm5WgsIFQQax6QmItrN/4tKNovy7SszAXYNxFXhseigOTihmV8ZIhI",
-	"ZiTJzfQmUipGKBFs6k1DZkTxsejnKTAMcIedypb07pftK107gc0r2S9LNazTrTQxZAMijMYxyx4pO6it",
-	"KdUvG9CodowXUr6iYmYZUd3J3pOMakZinnCNqhHIkgsSy/CaZGyUG7nt7fMJ/CNhStExI8YaVmQ64eFk",
-	"m5LY/MozY07oLGfLJfOX7dgg7et4ieIqY5GxImisrKGRcKW4GBvRcC3kFIw/JiIWFRQLZklt7S4vL/un",
-	"nkUyv4CGtsKJIXExZgEZXoBBmTEaJ//xoXdaTvFDb9ioypTOuBj767V5M+fLzsb57m2cL+9FmkljQG+Y",
-	"Nn7jLI6AQFQThcDPhMHvgbFq3oEyygzzZMpwloxY/EjZV6wE3a411k3UC8b1hGXkH+dvXhNhpIAgeRb3",
-	"mQilYfyRzBIY7uuJVHoLhheM8p11A92FfyYgw4LtzIlQTWQGTzMZs7454wJfsQiesYhnLNQXsv4LSyiP",
-	"+9av0neW1DAg//d//5/9csU27gJaab2cl0eRKdcTT5c/UkRpo0uNace05mJsTsrVSXHRzxUzk3VGY5+J",
-	"KJVcOLcRTHHz1mynOaLJBILCiK5IEj3hZhLGJsjTvhuzGX/hMupTIcUskbnyZ7AdI3bpLDZrysJMNm7N",
-	"Lp3Ea1R2RI6MsgJv1hUz2gsUQmnbtnpKYdzbMng7UdIKZi8MdluW73KC+SHtX1jTrZjASxf0lTN43Snd",
-	"GLyfUzN43zz2aBclpFMgRraUVD3KmJr0wUT2f0ip9v+peXjNKk+kTitCNldgcw3LA7p7VNUt2zCDly7Z",
-	"zhj+ToxhSyJbNDFXEq6Fz48LYw+bwRAzbpioTFkGI/C89nN+QXtINdaf2YKMoQkTIUdcJmwL1ullwla+",
-	"OJwzQt34Nm8oLRteg9/PDWY7Ns+iAW3W3LlM2LaMhmWruoK9cJmwbVkLC5f6hzQULhO2FTNh0Uq2uMoK",
-	"v35Q2AsyIxm7kdegVq4ZOM/MGdrRwTa09aKR7xT1d6KogTa2qKa7irPFt3JAxv9iSs9OUamojbs2oPWF",
-	"Qw0nVIxZk1uDC6WpCJlzbBwb3StjFGU27CVwz5TmcUwmLI7I1YwkLLlimSoiHUrajKnS5M1UsIxMgdqu",
-	"zFYn8gbZPWKJ1FajVlZm84q+w9I0ukOOzTx4htOWorJUbs+ZkPl4EtQMMcFYZAwYiMgpLqyE4b1KjAKZ",
-	"UkWQwYATTEccLB9Go74U8YyomdIsgZ+KpW2zTCrruHFvxuJldNdzboECO2RYAkcdMAMpmO/acIuuGCN7",
-	"oBvsCnvv2MWmltyIHLlHGbthNHZ2LAxxC5bscgrqbstCW/dB5AupZjsW7eJBbdamhb62ZdUuX90V7Fpo",
-	"bFuW7ZIl/yFtW5jzVqzbxau50lWwtXRrl8He6Ddu4C4e/M7E/U5MXEsfWzRyu0s3s5xw21l4kwY984Vt",
-	"qQhEP80jrs9u3MiiiJvGaPw2M0aS5kz1jkc0Vizopd6jrz0aYq9z0QuB+UlmEP3wmiYtgRKnb19Yywru",
-	"Uyholr0hRIz2MQh0aIbtBUbj030gOJakema2pLnz94plL0C4mJlT3Tvu5TmPekFP5LHlXRRY89/rymcR",
-	"1ayvecKa+kIF2L5wlS7k1b9ZqM1nvHFkc63ztHF1Za5DicvKRJ70jv/oqRxM1V7Qs7q597GhPUvbuC5z",
-	"v1pxt+aqaaNM9S2W3Vifp2NLhvV4GF/P/NGDBqnuBY4GyzWpbv8cJdbG6U8altsfhr9exU5/bNjNGhu9",
-	"5GpVVmI3LlGEa5aoThGoHt9+KwZFs4zOzL8F+6xbApTyTMkM7zEZMe+RlI7ZCaFXcCq2pyc4E5ofGnis",
-	"th129K1L8yxjVDOz5J6xv8LqRGxE81i/k6hwE/r5JRNjPekdPz48DHoJF8W/m1iUqzSmMyeIvK+f/PRz",
-	"w/tw81WhYHwSVD89avv0n/YuyyPjKyljRoV5JZYhbZhGZRZPGppOmKZGk68sapwubiYGQ+2PVGEGnFSM",
-	"ApLKmIczAtqKqUF9CX5euvbmXFkl6xU3L6GfX+Cn8HadyjVLUpnRbPZ26SwXBP6SKzaSGSNjDBAxljZK",
-	"hQG55Hoic12G0gzNrxqMSXM45oqMmWDGUkdTJmM6z4Q5UIrQZx2PBFy+Um05fj6qr0ZKtTnp9Y57/+8f",
-	"p/1/0f6Xw/6vg0/9j//P/1jOk8lCaeWzpL3XWo0nO658uThllLWagJ0t4hmeGbkiVKgpyxq1uVmtTvLQ",
-	"TGZuGeDr1lUoTtALJz4/K4huQ0NLjgi7YdnMWiiFX8nMpSbjXWf1Y57SRi+ShIYTLlg/YzSCB+hUDwod",
-	"XwsrMbqqmiFjtH/hrAh6RRpTD8THREZ+bFcv6Dn3ohlqPXUIWm9KTjB60jogGm2MEWdxpNoX9WuTEeUv",
-	"yNtMXsUsUeRqRqAxskfRkIWILJYRLmzEDezA1LKoOevEjEaGg1VM1cSe8FKa0YSZ7wzT7XtEVlKDPTM3",
-	"7g4zVnvIwBRNmUxj1kinSlOdq2Yu+PvFxVuCL3jflkeHKs3algJLMeXoWun4HMXViiwcggyITlcwd/Fk",
-	"rFb55HamrrFCTkPNb9gqfSK1z+/F3+XUOnrwYD+lynCsYFHjltprrgU9b9yotSOvmqFgl5a7VVsVf1f8",
-	"MS+jljXMVLtuKxqqjjrnrNQ63bvWF4xcO3WzniXpG0MrmjKFwvMsUrftG7Q4GiyGb52WYy0tnn7HyhsO",
-	"dd+zyLvmomHhhynVQ6PyUpYpM6nKLdS+0WnDL0zp2bB6BVN5q3EzjNR4r24nz5zdunlZ2SQNYYVsp1UJ",
-	"6Is8b16d5B8QzhrSDy9NV5N9SKTLJJ9tuXXE79PoeztAP7BT8HYPoq0S+r2VfyucL05Rd1CFJwqudEa1",
-	"zBRcuqJzu+aGvaGaZu+zuJEv15B4NWppoge4kWze2hq1tLtXlsqaDnTU1bhUpy4dooUeqdLnjInbiMaS",
-	"pjdHtoJNfYMH5UXTBNKJFOx1nlwhvS0d7Dw/zBs8NV9LDkJoJUryPR1Lh/Ql51FHK/kL7rPzyxXdVKkv",
-	"8Fij2B5vM6qU7takTnfVtfWov0pWzXtVVVrlClYo7uMi6bGWntI0bj78wHWZWS5FEqpDDCka8VibJ1wQ",
-	"GsdNB1Rc4hVVH5p0SzQfthvYMTeuxJczJzHmQhJgpxwUUABQBRRSGqhifS4UE4qbU1I8G5DLCdeMqJQa",
-	"WymTuYgIhwALPhYyYwBi4B4pbZ6QWE5Z1jeNRZDsqEubWGaPFHkPRr6MWAxQPgP0vyBfpDSKmE2jqPpN",
-	"nz45bKB+O03U9OtpeQvL8Mk36hdnTha+O18uL0m2hNc8v/KnIuF5lf66eyu/rOOkOxXEy9Q2R/1/sUyi",
-	"326BZ26JSxVeax6knze7wPXVLm0TLpx9MS96a8k86A4qHWQBYYPxgAy/fsCF/NA7Jn986E1oiYd1xZgg",
-	"ml4z8aH38Rsknydc+IN73DivtwsOzA007B1H2W3O5t3JtiRDKUbcMJ91hHVvQvFu09PuwLnkzRrZFPP6",
-	"uHCFYcnWY/zVWHcF1nNjuz+pdFuiWEc2bYCoViOBru7bede0jVat5+FzPSBDa218onoIak4rvNOloeY3",
-	"HGMnGr0jn+g23LufrJpulH7lWFczLj/RFt+q/bnT6JosTPd1pZvKNAJ/uSozaNlkPhYvxF0w+Hpc0ygW",
-	"gqWky8fiffpwZ7V5Xu64MLc6+de5+YQIdmNDaQsXcsTHTOnNcHGxFevy9zoMfLPgaN/Ek27lb8qj2Sos",
-	"+Az3/wLSkn+TWbIiuZYQGdUVyXgtLuLw6Jcm6wH6rXuenvyy/OLBhg8uolecFAQazvkWsd/AH3/j8sBS",
-	"vj29WJOZfTd5LfR2wjCkCKP9lJapIlOZXWOIKv42ynWescBhRI7yDOBa6ITRqB6h/cicXj/zJE9skzEf",
-	"MbInBSMzRjOSi5ipSsypNI1NucLr386XiJ2cNuwzTVJ0/KCvoxexNJaz/pX0I7PcStfFSbFuSzZlrfsd",
-	"vlRYvn//4jmISXvbcArXCMXdyvJPmzi1qbGm6VUTq1ePw4DUby8aY/Wgi1BG9mY/k+OMJsoPuLDuoT4A",
-	"5iS50v0r1ufCRVD0ncNoDjXGfwaXWFZ41RBn5h57kq0BycWLvOgjI/RdhEAzaoP3Qxkzgn6wWiTIPFCQ",
-	"/5CL/oRfpX0XSV4RJrWW6uBCPXO+quDUQGRJBfDBWln4WWW2BbBEZSoe/oT3vBB0xdInI9rXUqcQCwN/",
-	"2bhi/yv8HV6dpTh0FzQDX7i9AbOZeV9C+l0v6EmaazuaPsPEvf6Icpwp/phmcsRj1h8xHU4afrzhUcNm",
-	"4sgw5L+vmIj6KkFfmewnVMzcpqrGOJzVQ1oKQdZ7IUKZme21HjbzWklT64a+BCRjKejrSm9Hh4+7h8S4",
-	"WQULvDH/uPx9RVnyRjCS5lcxD8k1mw3Iu/NT84ciIc2yGRmKIeilIRueEBbH5ruwH+bZDYPnZ9GTn356",
-	"/GvlkzC7sR99hovaiAxnGM7+tv/kp5/3G+5x4nFDfgIfC2o0I6HxWGZcT5LqVp2dP/np56ZNCbOb+eae",
-	"mTFXG4DhNNqE85+bdbHrxD6jOiB7RiL8fJRncfOt8zVvuOT+nc0IR6eq1f/Dax4NCaZtuNhkvBYlXEPm",
-	"U0uQzrWeNbdv3qyt1bOmBkTzPBMZ5XGuls4vV6y5/1zVuld83NTA55ZtwnA38nnpCGaLG5gtaaDGamY9",
-	"AyBG3DucYQufna/s5TM80vkewXDyshsEaLBpeK9+O33m3D8213DVi5TCZK9HKEIaEka/4Es+7lwoRURG",
-	"kHgAyU5ccDUBEuZiTLhYvge246ZZvfndt5fm5S0ESmKz5EPvze8fer5F8+b3Rl3xJlWbCYWtpFYr4uwh",
-	"tYphZqyP+WDYjFElxaC3WNNtRjVtMj7zTarOizGs4jadsPD6NmG0ZzSckIilTERMhDPMDpwwOFVxbYO2",
-	"WET2PvTk9Yeey+Gz6UNBEVaLFpNqjpstl9dRmLzGuOQiQ/LjMmK3bTQvHtDRu8rJe+0j+9ypNMMcygTs",
-	"MQAuhwBiRa5oeE20PMEIviub6MgARaE8hlal+0TrVB0fHCSzPk3Tgf3hYMpim5e0osegKabkbfMhbSUf",
-	"U2NYGShirYgEDAjFGHqdykM714rFRSY/F2GcR8gs9xdg1+VYW415W+iXAOc4GhqEixMi8jjGtFOurf9t",
-	"QlWr/2BpfENXf8K8oHJfeoOdUkXsWgOnVmixmyOiDOab73Fofho6id6h/xPMxyzWa0IjIqSoWUDeeDp5",
-	"4W1Qhxex0SEG8GM3xlkjsKLBrdHdlmni3WW2TWOHTfN7h2dieGM9/13mtbCW46fSQNMY177lApbsQ/pv",
-	"cd8FGekxN1bYNWOpao6Mq4rJ5obJPy4vghIP6NQCE4AFc0z+ymjGMvIhPzx8GgLpw59s2JJ5XHR4hsT5",
-	"QnTJOa+IYkvWFc759fDQEztc6J+PGsN0Vt/F6jcvOgvWLpHdjUHd/qa0rFhtHnNDXEBd6xn6qiTNRfMp",
-	"EhmahCne7xUBYWsG6laDJ0vJ+Q85EeQ84XrSWxh6WH4BC+cbGdsKrm1fDLi5u13CRnExVU7s33IiBsos",
-	"xf+0DwehTHy17C6K5mbYkv7xUzX892m33MolV4CNS7CWEz8ZLUWFaDrrlhn9G6DrNxdvYSoPYRclngqW",
-	"zgqupu0RYoWwl+qEIQ509iCmrdOWhH64w8hkUpxmqlbX4ydPj8DFVwlCXHLvWFsu9EUvW7S1bw83dfvU",
-	"9eLJDtfyZcyU+jNR95vcDzSre6HjSoJbo1F2JiKb9VxUT8STQmmrQSjDngPXmy/5t9+cG7+WGdo4yffp",
-	"BtSPYa1nfgxZ3YZ8+/uzM2TAItSM7J0/+ennffD1x1xcK+dgoIqkNNO4VlyVqF0IOMYioiRi4bgCa3i/",
-	"ef78dxUgkBegEikGgcoBrirVrAbMAEEF7SEe90ild6+By85XxDZCh887lyZRLNofPTiSutTE7ukTtaya",
-	"chfsDeiytKsWW7Am033IiA8f0q8vv5n/fw3/f/6NBINHzegRvg1Z0zBT2Y+ZaZXEVIxzOvaQCe7A2vS8",
-	"GiOeKY3rAYvQ6NRY7vPz/H2IGPBg/X1eWE/DXCigbOJk7C0EV0bs+B7/Mpll5hS4DYR6BlfV9n6eV5Sh",
-	"x1kYyd10aQDit0EkmueEg8uQhFRIwUMaYy5FSBWzSGT+Uj4Jn/509fPoaT88uvq1f/QLe9r/9S+/0H50",
-	"FB2OHkdHT9iTo16Vtg/7v9L+6OPXX771i7+POvz9+Mm3RurvFK43D392w16NCny35cBi95Cp1y0Xb7nA",
-	"75yM18V5sDwfryk/9MkWQZKq6XPzB8fy98VrsHJeXd074mWs+b7OaqZaNcutnq/G53PTmpLfmubkJtCk",
-	"Tg2LPGcYn8O/sD+9QRVKIVgBgRixNGOIwtPox3+BWWYn5Jql2oxLxhHLrA9TWaRuv//bMOtdW2eoQ16I",
-	"VwXuSkX9+AFpqa9mlt8N+s0uOn8a4gR7H7XaesQp2PTsPqzk+WvO+joUI1s493MmImRlTHr73s60y9dh",
-	"MQHc7qzn5e+uTv9toSKnJcJuZiwpa6gFIMwQMV0VV+0VFBjP2qnYYseD//9y9Dd/LstX6/aJZ98LlaAh",
-	"jGb1MxndQok1u+IweGWZQ+7olyePn/56+JcVXXKeCmhAjMe0pKJHMoUIJUn2RljHxb2AEaqBBf+cEikw",
-	"KH4jW3jLXAXXLiywbW3BNq5/26mb7wQv6ndxWiKE9QlebCNCKq7dFd4M2vAIhe81xig2newuE4aa6nYy",
-	"Cwf7qSkz9ejw1+WgVmnGbrjMVefsTKhG5SVXZTKVikXrfd94M/jJxXXPj62pv4/Ni7tuONslv+ZYs+1M",
-	"aJalGVdsYYLB3SEHrhSjVsZJLwivwlJtY1mgiFnPwLpSscyv++RE5GrybU0q9GFGlnz23r3aBERhw008",
-	"epufU6d1XG8BNzqNlnG+lGMubo+d9wA2Z/EE10spKqsi7UE877A4g36CgKh9pzX9CgfulIrwIYoMrRE3",
-	"bAtI+aSXR6SAzGgORmkOPamO1D+CvT67/PT29Pz88s2755/enf2v9y/enT1v9OjZyJNPfJWgFZh25GL1",
-	"sYmKPfHLz0ceYpYXrMKjTishaMLFGLo0dNCC1AnXRm3tvWM5pATZ0XPtgmzMVoPjAEDjmqVzeYdexxhR",
-	"U5uTWxIBkA3XhGoyPLh5fODTSt+R9PAEDcV+zG9WsRhelbpmtQiq3G0VjNgdNyKq6UKFtkBTWeJ6cnj4",
-	"cWO66PU8gNLaJ7l1DRpvt1dM092EnHO9VyCtKrNpWbq36+OaQuVOMKSBhW4VPdhoiN7V4nlLVh1Oy5pV",
-	"Z71WZE5dni+RqKuJxGXxsYWhXLObvT4Xz9zIvPvY7ubA0cWb9d4jkGa0XfPrQgiwE3MKriCGQRK6OerJ",
-	"6gEYgBcb6j0sIWIozYMZ2y8sKuua8qsBaXMpRGXdA9RmBHqjfCdjti6gqLcFdSzNJngzB1P7L3tpuLDu",
-	"QSvq7IqYnViP0cxynW7rDOfPoAhNr3WxZMFv4bFYiybwOmcDk3dyteM8o3Wwmd0wN3Exaj/568zIjdaG",
-	"QVLOVkg7qRHxCujI3ja044rNCzb46ZEiNzTO2YkF367ibgMW9/KUwirZFuMJ6nQ9v3INSReznht1J0JY",
-	"U7s6H0Jhaz7+2KQz3YXv0qppFdpcmDdYWzvrjoSOWie8rscJPrYuJiZuWCwxbbmry7mzhyi4m5zL5rVb",
-	"lCJpi5oiGa5II00hKBfVMskiT1jGQ6g92imJwjFqaRD80n86ekJ/DR9Hh1dH7C/058cLhM4qcqpVYKwM",
-	"tltbduDbKs83I9Eu3ZA18qTmGPdwIeN2Sp+qEklDfN1mubk04DYjug6DW4svf/KbnewtnIJ3kp+x/Bi7",
-	"TnioP/UNbfLCDW64LazWl10xtT1hiwKdVr32qowF651i/u/589+hxDngcExY1qEeYJtpsFg12JWyE2vd",
-	"sVfMRWmtYVu2FsAzLwxWQ8bzolFbChe9XmQOduJ5iPdqDCvr/OnCcDOrIRy/lFPyJmCHuyg0zNuYh6Qu",
-	"LKlsXVlgPw9IVZQT3/REuzmg19rfjZuUG8o8XKa2Ogef1AZ1O4TsVatXbcJTV9zML1WrLiJ5DRFdGhJP",
-	"D7dldoe50jJpqV9SdW1t0AlQ+oo6MfF5+XqjL2vhoQdfJ0Zk29hY89c4o0IrMp1QCJrds6geECHkf9KC",
-	"dHXLM0mzw8EV7vBmU1mquakX27fykcY08ZD0U7OK3rTQRi/vg9FNbtKbneQ5004LdxP2tYTGzzTU8QxK",
-	"+soRGYIQt/h9uXWENdznrxCSva4jFu/GNuDCXe67Pa/Ip7qP6Crnse5zAQIiwPDGRCqIMYwZFAuXU5aN",
-	"8thPPwJAoV5QXKlEDD1cGZRel2ZF86uYqwk8CaXQGb/KdQXZsXbDchvfsheD+WRryuV+fM8dqvttxF+9",
-	"Xb9yK3Gui9mzNeHdguCzacG2UQf64e1E95Y851hd5KFfmdoaKCtcmc4X2LnlJepa16DfWiek1najlGL0",
-	"p/4vR9Fj9nN0RFlfPU1+/ctRb7XAdeuAsVfyDkfMBa17wdguY2tCFRGyPRZsbb/MGr6RVmpxsCEPgm9d",
-	"JbZ1T9itDAwBU2GecT07Nx3i8E//dd4eM9dYl6vqfCwyJ4b/2bct9UH0+PjAwwPFx+ITF0NAER62AnUR",
-	"mWE9jUdkeGGD+q+Z+I8Pvbl3P/TAxuNmpNiT02zHvUooZkl2NOW/s5lXkRngxVsyNBLAMDNv+LUJMNL0",
-	"5enFs7//fvZfn06fv3rx+tP52bN3Zxftw/nPPvTXP3d45nPjwQUxwzbDwWyF35xV8I/Li15DzbRK7gNX",
-	"KscU+JdUh5NrNjMcKFXpK+YubzHmiCoNVAfnaeiuHNZE67Q6qLOY3WC25FqDM/LBA5rFvM6EZtfKUEMR",
-	"9TMoxm5zQhWhYtYARwKebRse6kga8bwBu1ubn6FiN4Nxcyn2CfvMsf7K0mm/YjrjYRsSHbrfgSyUQxIu",
-	"6eHV2cW7F8/OP128+f3s9dAJQZkyocjwIMGWh0QilOXp2xcklVm3YdmTUxuv2qvpBuYcHsRyDKx3RTNm",
-	"OGwhC67LVN/A7h01ADkUu8oVZM3Fo76hABYRWhUvFrmBXEy4gtMdHDFoqAk2eMWURbKJOI1ZqAFtPGX0",
-	"WhF5w8AvwsUYKkVkcDaEipWBWxUVuMhnQybgIR8QhN617SE8IVbu0RMVYMk+YlYAP8KrfzWhKVMFjg7L",
-	"bnjIoBxlwjXVzHQpIYLNUB0XYwd/CKXYHc6OYFNyRRUj79+9HJA3JYOYbRpnMk+Ro81KaDomKcvcQM0m",
-	"xTxkVl3ZHXr1wvBinsUe4gXQnsyzkA1kNj6wH6kD8y6kQmowDdweYcUepLHe4eDx4BCT/ZigKe8d954O",
-	"DgdPMeFxAvrjIJIh/DFuEqXnUzoes4y8fwFCAJxbblMH5IXhcKWYxinDoZVwoSXmbHFBs9mJMR+ePX9t",
-	"iCdXGCxRyJIXUe+49yZVz80YjFZEDQ7jeXJ4aBNdtKs6xj7rg4lOwLZBndukXb81BX5EMswTJjQSakrH",
-	"bIAaNU8Sao6GvRdCswxhJoCxq1/slSuxb3iHjhWcuFPV+2jagWU8+Aqr8c1bzsapnpq3YBMymjANxV7/",
-	"+Ipcazam5Flq3yztBUx3L2dfc1L4sB2n/X/R/pfD/q+DT804NN8+Ll1zntAxO0jFuLrmxYkXN7k5qN5s",
-	"V4g16Nb4cn6jO3/6b3pDkQBWbaCRdmATBoaPjubWh6ZpbMXfwb8VSvayw26VT7uCqm8OKb15nobmHOi0",
-	"kVnmSGCmTkKZxxGZ0BtG9qxsNURGMjbKFaBX79vlOWpi2TSmXKzIs68lUXk4Kda+wqpQUEjz0A7PivF5",
-	"Fm9k1AmjsZ58aRV5mGmijOqPEbI8zSTYLqDeFMSAnRhlEUmGi6Vlbqs7u6I9jVLu77bnpUy3mKgWp2s7",
-	"APyGNT1Fy7G6li/5DRNmdmkmr5pXjEdGx+vZQXGwTI22mV+616AYIUfHQoC4yys8NtSrk8JxYThfP3Ro",
-	"TIgyy7qxRrTRPja9WhFqCDa0WWGKlBWPvAwqQJx3AE7S1p4eScSeOrEbjUmwRc9jUG1mj3nIBqTAMEdD",
-	"x2jCkNFYGeNW5kIDWbLAtO1GBgbDFL+jGgfh9Ysl2CDBC+NLuSpyrxAm3rQpImuQYFHhYnh7eEJAHHnz",
-	"pYzB4DCz3CexlNeKxPyaEUpGGWPEQoRXCfP0y1uzm2f25G1hXf4qo9nGqLKx3LYhLb/Jz/3pdNo3Irqf",
-	"ZzET5lgc3bqPb3Xd+W2L3GcLUbaIV3tnZn0ppTZparEY4sHpl7/S4lIdPnrc5aP3glpzn0X42dMun/3m",
-	"CqHBN487fWMhcC+kfEmzMcMvf+o2SJWn5gDFolcs4ojtZT5/8qTb51YyAw4YfPdrl+8upHxFhYOZBSye",
-	"n7ptxQtbEQ7Dj+G7px13oyjR4ftxwOzzPDh/fDQmWSmcEbUAJSrAlzxStaSavbfm6OqbpPRL7+O3oJfm",
-	"eiegfxABjUJtJ6F3Enonob83CV2XzPMG9acbD0Ws9VhyUa2ddFwNm9DoscfTmb3jj4oT0T6IccUj+4YT",
-	"/mMmjKCR2f6gaC6hM3LFyNgcCwgX4MENqeJijDLfVqSBXE4jXVFAWinqTkwVxcDjuBCZj9QJoShkG5GS",
-	"yJ4V2SSREdsnCb1mqtJk2VKTpMSboLMiIn3ev/LfOYOTv3WwuAunRocK5KHO+RiaG3Lhei0N/dy5IQWI",
-	"kt2bmffhHC0GreKKOO17CyG3vuT5bkRAweRIVT61wrVBiQds975ugknV4AM8/XLORFSWO3CM33UbQbiA",
-	"fx0AUKZ09qOrqh9NZ7yi1uJFjeEEItifljMrMm+hCimM88zFOLc4ZzwFgjJ8LBkUhL218sDyheY1B3YC",
-	"yDxVIMWhMd5H/DMcC0r1cdJc2gDMayYi1eqvqIZ2b8sqrvaycYO43vwPaAvvjNqHqNHOmbYXmAW2VoNK",
-	"W+BdsKqtXtk7nhW2hZNeDE7pcLQlZ8DrEsqi2p8Dv07qhCobiASndZmZk32Ap3w41tOEkaPDQ7L3ofdf",
-	"MichFY80QazXmczLwunWrTCTOY5nhj+Dtfehtx8UVe3qwswe89WJ8wks9SWg/Ko4JJ4cHpVWcbEeUtil",
-	"cBildblmKeMeJNvWTvwtvXSQc3dh/ewEzdYFDdg6tI7LbOydji7LH8dsgQbflnCXO4tlZ7HsBMlmLZYV",
-	"jkoHLOK6q7ttADp9Wq1hvQfiBRBMrTDaJ1MIlUCnl4Ihu15P7I2GkBDzJnSTjDiL+Jz+7+DFWtVntDEf",
-	"VmfnU4HcDdGgO79TJ5p/NmHhdUnh9eIGbQQP4aLgCWi20iGalZYFnkVEMqbzTGBZ+moIqtG0EdUUHc3m",
-	"XwnTdOArX4xcLaEr4DIPQoT2fZ+xQ4F9ekgSLnLNFKEjDYa/wnrwXjgpyvEBObWBxP84f/M6IHkW963S",
-	"guEkeaw5VKUxKo1cyYgzZa8KC4vADEwZpVy+Ps96JT7JljTzPPbLhnVzcwfFlA+gYZfFsH6Td6rwG1Bj",
-	"GpT/SzkeM0Ob3cUKNLyGLxQzPNZxh8KXq1sNFsZgPcPBjrbNdvi1YwvrikQLpLSOVHTr3CIYX8qxEUVo",
-	"ANRxRo1gKNWuJyC/mEZLGSndcSNmms376R3tmde2TeIO6qPFsnUSeUKVOV0wsCVcLoWQJJZizDI8ngy+",
-	"P1q+H2LynfXV3Iy6v/7MRoB4hz1a1ZItRGbzRVqNTMtRBPxJClIFHAkCFTugwZhqJkLOVBmNgvlMkMJQ",
-	"2MMTqiZcjFEzGo6IWMzNMRULIL3NZML0hOUKtPKMaBbHZIS2heJj0ec2syJXzJ1oMY/q9O0LQo0WCbDI",
-	"G5tBwL8xZUHPhsdl6o+NktUTlhAzDxJzpc2h2zbJMyKnxnieS7o5ff783TAgj5/8ZXA4OBw8Pj46PHxs",
-	"VsXW49t3d82V5Bv0smlZFHiCe5TU2EhC+8Vjumb9DMil9QdAS/YzSH1IKQgcDBA+OjxqSgSaC/u1+Ugd",
-	"8xvWCZa2PSBWKfM2mpgmjeElFaRDEoyA92XEpsKOLUs2RB0TywZuJbn5S5ekbK2tMpw6pFk2A1x/NEj9",
-	"4j9mhTGxCRbx8vKy7+U4tqB2FnFrQZE3lTEaJ//xoWfHZpMRF6x5Y3j7dlbMbadjMeCoebrfE7J5afcH",
-	"8xKumhRXl3AexSQFtc4Hgts0ooGbaluOizlhnL59YWz226rOFQqLNuvOIlupZkJc+KlMcB9gh9s+7RnF",
-	"jJQl0/6v01cvV5u2a/hepm2HOz9tHwBrYwH/C721DYGm7QFL/l1Smxs2MCKxknF4Ug3VUprOlt8xb91Z",
-	"u+W4y7ZudqGXu9DLHyv0srCFtx0X/73IMWT5nSDbCbKdIPseBVmTf9/9dpCV2EjNrv5XlMco1zAFpTjU",
-	"W08Z8W4SUEJhxWR0cZR39daPX02BgWAcF7yDoTqV1qvBPC0u9zps7Bad7/WutuF/n+/j7v3lS5yJ7rjN",
-	"lUVpWSUMvMlvvnNjr+vGbg6OWeRR9FjfRfs2Mv65i5irXpaXd9cF7BP2Ce7CPZeF90gVldNXCJHZb04Q",
-	"WT1UpgG6+U7EwhYCZhp7eHAioSAS7vJwbikSdhdidyxJlkbHLBctGaPRbDksxpPDQxcHw1UBgk1CauGf",
-	"iM7oaMRDwLsu8DAKp7mr26v4WHAxRtQvmjFi9pNF+wH56fApnoamXDGbVWt+JFc0Nl1l0Jem1wDYZGSS",
-	"HJFMIuxHowP+Hc7svmA3oPuBt9Pb7/K11BCLMTshQyiVr4ZE0ZkFI8crn7pn0AyTL0ECcThcC8OmChs2",
-	"5jfFpZlCjVNF/9oDJLmAXL46C2wUCV4KIHzYfmAo2tgqAAc5IEN7uPpE9bCwQrH9Ry6EJNT8hutZ01n4",
-	"JVf63M3gltTQCbr29Iuz+edLgyy66F3hEve+z4AP9EhltrrmISk3fu5A5X47+Mqjb9WYgBpyuYgqVDfn",
-	"lnFAB8fzkVRQMA6Kr/ogdj4sIqAopGA6QbrtqUCvkAVtta0FEPEgIswoIJhFm4trAdUKQYcfHR410f9z",
-	"mNV5Ufa4W+TeXPDBnRMnjmzZN6+l/k3mIvoh6flMRA4uvxNVB21KfLMU9TemW8lpkw63QowuFJs7wrx7",
-	"wjyfyOmKlFmLZ54rj+lEa2ThT/92dkEKEV3Cm1aBEnm0CkriXBgzaAGEOF4tcNbZtVz7MVm8iMVoQ1Ue",
-	"kHNm4x/wkysaXsNdQwWm9ZgshFquv9wBcnnujF4C8Lh5QayszDDTJhe5YpFF/3TJcI+U02V9bCrmI6Z5",
-	"0ohec87H4oXY2tUDNr+1K4d68x0O74/vXPJBRlw6Fx1To72OdRHbuag5KGZ3vfGnz83hY7FGPG5pfxvJ",
-	"m6ftkheLSRvZC27DwpdZSCMbIYiY0NBjLEMasyIWUi1FWWiDNDPUnqY24cDDN5tDBlMTOUVAMDkgr2Wd",
-	"N1l0DF4Ps1CCfdbd0crqqGLVdGjbO1UeiFhQWSl0DPEI584VEebMYucXFC6ZRpQyXJXCqWShr7UtQvT4",
-	"CQknNKOhhpRp7+JbihHPEpB5AKPOBFFM6IAkOWDH63BCuB5A0JXRNX5mh5HWbYrkfbpVRfI+3aoi8Zu/",
-	"Y0Wy6M7a0RugnSs0ZGBjMmbjaK1zbZdU+WMJbpSr3i1tk3S+eXwwmLI47sOB8ODf02tVjwCdJykgn0t2",
-	"RX5nM3JegjSDv9cWtuBjQTVEsRfB4zZAJi4qSByjhEVYds9pXAhfc/bg2lBqTEMjzpR03pSEC80i8m8j",
-	"ca6woAQtPMU2RxPRIQbkDArhgJyqumRohv2ywqOuJtTohb+/On1m427nhdXfmP7H5e9qm6fif1z+fs5a",
-	"4z8xEl8POpMXuGLXozD4tJ3I3kKGAO58qX1n1XX2CE+Y5kragwyEA5ovy9aFN0gsx1WvcQC2x5gZpUWJ",
-	"OaMcgzqr4omaNx4pMjSKeehCvpTMhsXBBwFBDfU1g3SaUb7kSp+aYZzdmCXqLTnrAlwKg1ctSxg6F2NU",
-	"3eDfRkd4ceat5evSUMvMCPYX1fTfAuc+z+Fc3JD+2z6SyHBUYWGdvn3hwkNkVqmqs48sbcwJmiweIpw+",
-	"bDWn5tziDoW1Fo2ZXmG6BtaYyNoGo42G0JteMLcMZvOkIHsWt54MnVvK1U7aX7BIthJr0+I8vu3iAJAO",
-	"ptp6l3a6bTSKi5A1L8/C8rOLxmDFb5fuwR+xge7/LqckoaIYgpY2y9ksSCJV6wBinnBdGYA9XfSOfzI7",
-	"QT/zJE9KosV/PQ4a6jM0ySkrY6w+rEigthGhLLoF83zcpnfWyIRS6kHVyAal9EYwlMNyZHdkBXPSdLGO",
-	"B8F8t54TwXy5hjlqPlvbeWs+XtPGsxNd4ML1C6b98dGQpl+zrPH+DDUqc7qsMAyhumxNP0Ohplb9bJpD",
-	"0Vw4RmUWgTxiMzJlGSO2PCkEIQlz+uTR/rzuDohMMS8G6gfHM6JBcVr16bBkpdAUkhkhAQ4qqZGJOdVS",
-	"W1BXZvDMGHd7Qup9EnGw46MFmv09TLGLTseJtowJZCAOy+wl2JIhVazPRVFJLZ61iYLleLXraIpiwLhK",
-	"RQ3ztlFktlb4RtWV2wI7mj1zJoZ4ethnJvBHQFHbg0qOrfrUtdSU0VcUn1+gMXAAD0FhFEMCj4mzDWFs",
-	"6pqnbSOSoxFGzTUMyR/R40P3P29ghw0D27oCMczVRXVU1wGdV5PKIgFodRzvtMsD1y65Fad1tRKs4AP2",
-	"EJmpiHzlEHgu5wF5L6CM1UTykCmMHau4jyH7PU+dG1lhCjgZapakMqNZEcI5LGNXwZEZTiQI+WronXM2",
-	"iDIuZMyLpPjiAvGkiKqlpet0iB4N5XKErOMZJRGgnNjTBrp9jWxs0Vm4YOD325LLtNrLfbk266NoB4px",
-	"FZAhzhXtje9MTBz+2vGzZ1KMYh7qWwuXbs5UnGOzP/W7E0/OKwq00snwPfiag1NhYfAYhl955WOck4Vn",
-	"zQVOMQZfuQB6dMM4EA0MFlMuWswFntlbLOcL8wqi2pgfd/ZqFBk4xEJkdAkPc/yEs/7u+Omo42erB/H8",
-	"KMoaaaKdG4JmPATo5W/obevdhfW4SODvqPJHo8q/QcJDK0kuPKNflNKQRy3xZLlzErdHwyxzGn8M2mAz",
-	"ntnaYwjkxOIIiqhrjDBg1FqKmAWhBuTUFceBRIeYQXCWK3rqBT5g4FZ7tpVVEfPJ5A7ViWcQmeB0EOLw",
-	"mM+NdYvltpv1BuZjb9vULHu5r8zvLrKGUOWSwHdiZ2dc1gUXEvFaxuWB9WshIM/DEHCNR/XnOE6/UqKI",
-	"2qWTMWZbZZMRfxXPIAmpAFQsjKUqwrB4RlKWKXP8b7jCx1LVbe5dO+AHYasY+VF6o3cC5AezpnFn1+N/",
-	"9IE/QPZvYKkz8aA4yl4f7BjqR2MopLP1+CmW4fUij81vMitibUdVDHZCtWZJqtFTE8qIkXGO1Y4gkI5F",
-	"hI4pFzYN0XCdpw6N7lJFxPSeHyltfjdv7wd+xmwYczgguJpJcFLgIzs2Mw+Fd6khBTVH4ELeDEKRIcx9",
-	"YBr+ZN78FMaMZsMBeWb+C74j64+aSFegwLzHIqLyMMSIXzNJe2oRUk+4GLd5nU2jcJtjFrerF8n0B15Z",
-	"8/WOTX88NgWysITmLly4gH1/uAf4RbKjio75gI3xc1si3bugCrzLJQh5FfbOqfBCQBDGwjsni1vXiupS",
-	"v0GzCHgOynmT92gtkugcnY/bxr6zXd0z8tP8MBZfg/mQLy5OeCdwd56KOUwZK7qa0rc6WFg+YEhboQUY",
-	"1jt2I6/huNCO0NFgO7QLoTpcwY60fyCTP5r3Iy2/n6qHJFbAaTBVoJo4AEqwwEVAw3jGNEnzbMyiGjjN",
-	"4rjBTcHOdFAB0FFbKJVnjNSwZnb88YMF79b3+fs0s0toHvvXi9UQek4MA9usHcw+ojEgY1nGtuddKggz",
-	"m9bCxnPa6dboOTt2+6HUkaGubsroIXBcsIBSF3VdsOD2+N1mAy5K9CtS0jyHmpwKuBW3UX114DjERbmh",
-	"cc5sWRXMgJ/IqViiuS9ceuJ29TZ000Frl5PfCZIfW2+XO/19am4c+8FX+O8SrY36VZVwSCckM4+c4nY6",
-	"Gx6uobUvLO7pirVqbXc7TvvROA0pw9BPmd/8nartYgKLOrc8uBFmx2ugfsX/3Zyw4UW5Fe5GV4HAC9B4",
-	"pNz1ExNk6BJivVorhhP5eKIxttkudKVgCtjWJwUeREMnbRVSLhOG49yym3iun3vyE18mbJtg4JcJW0P8",
-	"XSZsLeF3mbDVs6guE7aufxfGeQvw8MuErYv+cpmw9WQnrm1rgfGi8kgNN7wKg1KgrdTLI3mycpqw0hk8",
-	"ktlY6g5CoqxQYhFoHjkgKkp8ECm8Yh/JjAwb2u/bV4cr1SmpoB41iobfoJvti4ZqPw9WNNyqdMi8aNhx",
-	"62rcasuFNLNF9eq0I186vlmpkIhDrYOuIeWWuZr/SoP+tTUHHHSOqwBELtxXZXWQgLDPKc8saF8tpQkg",
-	"SygZsSmZZlKMic6gvv+qBUXmOOyZnfYdMbTtbqfydyr/3oXI0kohc+KlTZZMGI31ZHnFkOGH3pvfP/SG",
-	"ZDrhsTU2EDkPgw+yG8PslhEbuPfv0M+zCQuv/8a2Wov/ze/LwiZgtCHEyuTp7cDVvlVdPzesrL1hC2NA",
-	"ufH9BmQ0BPmdv0n3Vurv5oXmpVphVu2v2iB8tLQGi2dTZrlfyWi2bHKWulxlmXZf8KmNpWTMpRUU1WiK",
-	"CvWUJCy5gsp3J3NGLXxpkU+Lb1vKUb3kZgPdkLZdr8n1tMghXCzQLUs1Pe5efGh1cQ1fnqL+V5sr9nQ/",
-	"1ZZ8hxO8sbz8SLFJHjg+1C+ioTGV6qWY+tZUUl1wMEqaRQmOZZU+EzVTmiU2U3DvjTlMBQQcZAF5zm5Y",
-	"bMg7IOdnbwLy1lawzQLyTAqd8atcy2zfwiZfV8dtOoDmBgQL5lLHgbAMx3MMZoUEXsr4BNvIYjgxR/rb",
-	"LPlW7emecCsqjL5M7xQ7vQ5yxQ/D9rev8fbQBUcJyMtLPmgVEXVVefDV/fmv9y+eL7xxAT5WNpS3QmFQ",
-	"9aEQKCBFAvgTNal6RABptyzlVkm2C4yVF04qlYwKbIpmvkeAgQrf32MtRJ/TVsa0eFCc1uUeqPL5yvdB",
-	"36t6dpAW3bistZbSzBmXCZ1Bub2Kyj8hWhIqZlIwwmIFKNWRtGGE4HMke0eHR/stXPE3pu+MJVbVQjuG",
-	"+MEY4p0h3s7sULsLbarG5KmhVeoyLUWxTXPdqsuMPgIzV1mGNIOpsGQLq2FK/l0YntWe7rNIeFeWx1WM",
-	"dqy/s1nbhYfAOjSbsFkPwOBcGP83d8YtLyeVlvbhCWSNefo5tkfypIOD5x2MYdssaHpZ5OCxgDs7fvsx",
-	"XUMWyWn0HejdZTxbB/9ewl4OSHvb5zzD+4sYzB5odyz2o7KY3eAak/m4mxbI/IEau81VSButXRpFzh27",
-	"dzUjQ8CJxxqh5qEZ2zAg7DMNNSDns3137QfIcfYO3U0FAPLH/Ma7QKG2dDDAwhMAbKcC3cEwgHFGIXfc",
-	"PsJWM4dc554/UidlqAC+aZ3EV4xELJFQAuDo8Nf9AXH3h08OH5dBBw5ulEYRiwLy5PCw+M1up8OpWFBf",
-	"D11UFkyDKTKhN0WUggoKsoFEAbB+zYoWywhOs2OzcjYcBhbSrTiEDQPWlJnH4T6hMb/GEA28pHLlBpvN",
-	"kHNWEZPbPIycM40y8j7PIW4Ei08huCOPlL/B6JbbuEe+24AcGQo5LVjkT6lHugBSV75eGZj6z3uwOi1l",
-	"OrgSq+I5LGI3O+ixThbckrPX5YSiWoVRk/Pnvz9SZDiuCiw1hNtCdWylndUeKCJN+8PiuAYnMnimhmSv",
-	"UDQTGUdQ9QyZPTWMVsxbScI1JFOCW1XobLbf4UAHmKF3cqjbWZ07q7OT1am+57MeZnl1vWScc8wm0rMs",
-	"T7C+T8WYdK/YZ2Wp5Ua7Ed92dmOzNHgH78yZVvd40ViaECSWYgyRrjtD4h4MiYfvX63wC8ICPninUfC1",
-	"LQtuOwIrlmMu2uPY36SABFwEjZc1dTCSKsL4hWAuhmnvyRGZyDxT+7aQfcZGGVMT9/OvhySiMxWQjOUA",
-	"7XpcueiFcsNsv0xdA185V4tqv6G4m6ujj0HzVJEpi+MBOS1BGxdAqBX4lcPXZ5ef3p6en1++eff807uz",
-	"//X+xbuz50NjRsYxwzN6BNWNZab7MTcC1VUwHQKtMYrpezb7vCHI/iXswdaC6qH5+wuit90vOBjaCBib",
-	"9iDYtEi0KJd5F1j/gwbWv5TjAtGVlqy+J7MqHzs5sixVxyeffknoSxN1KuxfJDWDnBjbzLelsiAgueJi",
-	"jLdq7uGjsqTxMKgIUIezbgRsLMd9LkAANsqI12zq57nBpLYmMRo6e8jyYx6X8cRbW9T7doF3YuQHFSPo",
-	"9V6gQNrkRUoX18dvKY5gPf+KjwWLDOeiv2lCNcSpK83j2NVaIHuCcbgFwKS9iAiZIazV/hzkjgPSQLRW",
-	"xeKbeewdxMg+IYyGE2IryYO3nWtlbDIjZHAmV/gcz9eaRlRTY2dNaREPDZJ3XuSYY/nb04uten7e2qU9",
-	"hZVdCuWD4fSPFDFWVsu+DDpzKmTT1Hl17aykjiTsOm0/0ywFutH+SjQvQmPqU0seOYdS93CUttYrGugj",
-	"mRF80aaYYgKTQhIvgNhpmengqst6NAzSeIJpQnNQyCfkJdXh5JrNbLU9C5BOrnINhDyhajIgL7TZ8BEa",
-	"/zRNS4IuypDaurxkTwpGZoxmJBexLR494uPccBzcwk25YvuQbzG06bOnekiu2ExCTLZ3CRWU7JZpJlhE",
-	"FI+Z0PFsQN63N+6XTyUZU0yDWQv1VhMuuNIZ1WZlmdbOUCjRpb1KL40b66fsnhDqlbcq+nQHqHmGxhD5",
-	"t6cXWzIbivbvyVLw+l9sKhhDr0RnQInZ3SwADl7DMGgUN0edZcbqxgF8tq55YEd7i/ufOxKSZzG7MVps",
-	"QTXSRlZqT6BMqT74yjugZdLFTFqzDGwuB3g5CukpJElkxgbE4dyaXx1ol0xB7oCyk4LkQvMYMzQZVLG4",
-	"RoR3DC/YG759c35BzARM6zLXQ3t5ROP4mBjmG6J8MVbF/oCc2tGCOLe4YL5qCRDyw/lYwYkSkEKCs4gc",
-	"HR4BBzmx7eIH5iQPpg04yXNvOciFRloRT3TDHH/U8Uvfy/uwzRIH5GkJfy3jZBlMGC8gsBpbDaBgS8EC",
-	"KdV4Xzr825n3BCJzuG4B++KLcb4WEd/79y+eez7V4j54lUik0MkruL4FtoTYIEWmE6r9BXaO50eqGs9r",
-	"X98b4tN3Mgbf9HC/6aroiioL+oWxPmX40cI003d4Yb7lFFPTy32ml2L/SyL8zTZ992mluyiWh57S6ofn",
-	"E7iBWSVfACTDwdfMyoKFVs25L0z88ELI5iR7R4dP908qAqq4ss9q3pGJjKPmJlpvmtFKKOTLPd4wO87+",
-	"M6ex7q6VlyXB+nzZKQ22OVn1Tgi+qz7bBVf9kAmqGwnXdypk+3mpFT2ERYhp1AcTFnTQwnTUbRuoZS/3",
-	"Gf7dhaFtMfU/L2PvrNOtJ6/KrLhn6q4RrWmq+FhwcUCFFLNE5gsOzAV0k72S53pChDQnr4gJzWlc5rIW",
-	"rcEo8Lrduts04aKMJ4JbuphqlhkDtSjYqCWEKo3zmGYF0i060syYzZcHEcNe+Bc2HJDnRZF1vBbwEmew",
-	"eLLyBgVRoDgIwHTjikiYJY1PMHIp1bPipxIsti7wzvlYvBCnxdJtR+DVevEE3jYFnKU5y1Zt0q26pmW9",
-	"plv69X7t+N3KomJ77vhO9/XQwro39hv3LJaomppm2gsvLBF5q/vb7q63UgRChTqB6zNb89krSS0icLa7",
-	"cq8FQK69s4zYDQ/ZgJxaNF0blgTRSPjEDxsssbPRUx5YPN7ycQJCRY7Aqd7G22emky0jaDf0dE9GTeNI",
-	"2s2bc7hbIVyc+DXL3FXrq99OvfBMSHM0FBZKEZERDbXETMhQ8xt2X9cAO5GxtsiwMTUOb78a7NsaI9gs",
-	"NqROUXQsQ9qnRPHP/YiPuUYobi8MAspngPvcFdCwg4Ggh0zmY2s91Ds9uGEZH82GRrQYwQMNZ8zixCHg",
-	"L1b1IFIwLzHXdTChkAfh7BRn7PTzFC0LJoIKZH/prm6rvomM+ObiLfDiVuWO6+SeRM7yC0PYDrOOAqIE",
-	"pnS2CxP4kwgZWzJACtbXPGFF3f0arvcSoWL5u3t2RfcaAVr6gsAIkLYCAUH3CgHz4uCfMIF7EArY8X1Z",
-	"I0tPIIUBsrMfvm/7wfFTwemdONzZF+bA39V+iLm4JnvAixOZoRWx39GM2ILqD4rEWgiLENYPodpMgrfe",
-	"lLcvBuZ6e7BGgtMMYIXujIU/sbHgKMEwegcJottFxtlnG0tHKLmhMY8CkguXOtAcdFg6Tgo/WAsfby0A",
-	"uGj/wWptv7C4ja4shCAs406bf+fafMVYXxsq286Jlxbry89dDoo42oKYuCZXLJZibHoke9TFl7vyu5DM",
-	"HBE6pTObGSRoYouo2Db2B+SyHq+LzgyQALVoRy9ToFbOqxp2bBu16UcNI28o+dl8PXFMhv8TVu8A/r//",
-	"bzUkCpoT5lhik+yuaMbI0IzhTa739ofNUuhNrrcog97k+o5uKhZbB/aMIHP95xQrDy5oOfg6H7dMK87j",
-	"1gJ5i0VInna/f7BXmQUmHxWg3etXh1ZtKgIuBG6Eh4PdC8rzQgIpWJhZUIVmKMwAPDlgK0jkmOWEWrkq",
-	"xRShV4rZ00QxQkRJwOpmFojHHUJszmIrYKA7fCgj/4K5zuIpnc31aQ9kcFwqD0aI+iJOCCWagmy1Q9Cm",
-	"7wKtwbt3IXu2RJWtaCpjSBwzze8DIJYuK55irpdmMYAcYsVTmyU5yhhrlmLv07u6o6n19KDtq2p12BPP",
-	"uWWJvI0Ubykk1zv07O5779ZcK+v0VGIr1r7GQfuuVdq+8+02jCVTXIxj1s8VO8b0aSsCQpplnLkrYGPS",
-	"OIGUZswIqCIzliuiUgZ1WekVJIKbt68yOS0ywDMamhNFaTc60YQtmDlz4UBjyBheT1nGZURoHJOMhYzf",
-	"sPIzlYN9JrMBeYujAS8ujsMZm/aWmWrXlJF61uWDabojlLKFETidyJiVmuLUyOm4Vv+do2Q/tZYFsu2E",
-	"0QjFqjGgs6YIFbv0F9YA34Zo9Lu4X5m4oAoEm7KotDG4COM8cpm/YKHvjpzfmQxz3pk5TCsveKXT6RN+",
-	"7ts2FgkxtOmwK9s0pC5HTrC5itE1y7V2bEX4ZjDn8LRqRNTQIe7YGvDVKXEfjSs6JmHMzWJBwr7FuuHa",
-	"pqZyXdSkxgiLjN3I6ybZAOAhwLQ49a3h2Pi93B+ATXUU7QfG3zxdtcOp+UFxal6X4qHGw+hBqfBfG2aN",
-	"kxyGvxa4kVucPZUujucfVS+L7f2xJJH0G3tUK2Bozk0ZHKMKVI+wiLVLBuQUwmHe/faM/OXw8FfAC8zF",
-	"tZBTAVFbzlOGIsOOo+lYt0iawHJsW5iYTh5sRXpct1ra/m1kyf2x9z3yKG7ynH53cCGWAxYy59LQj4Yq",
-	"7+6Gt8H8vpLRDD1UscJzgTlzLLDNA8TKzDIGhSvQK+xfI5nJeD5rijgTxVmgyQXcFh6yTRvf62GDTl32",
-	"mSZpzHrHvTe/9+YTkxbDR4A/fme2fydm+wr+YIgNrwPZLjHfF5dcm4OMq9XbB51ZKRWuSpQGmSE8BNmr",
-	"DenYtFSvvx+gAHG1h01L1Wb2BwTYyNBvPg8pt6AawIXD7dhuTttS/LeiUjLXE5lr64vG6eyK+T9MYP82",
-	"6JfOZftPK7XyC7iiGos4y1bG7JEq+auCq+LhHdFQK/SJUV0AK2DT7lNzpLYY1R6g3SOF9AauryZIOwSR",
-	"U1pm6HWjFsXutCIJqgX+7YmvgGSC0UG663TCDStrG7slnYDAxLLIIZvXcGGsT1WTmFELGOgGb+Z6jNdF",
-	"IHXKVm0xgKCoJmWMgynhOiCRy3CDbD/ARAjKViuYUDBjpTMK1qcNUi3GBXWbCyArCvdCArxh9t6qLFjg",
-	"YdzMw+VYcE3GLNAlJORzvSIyX4FXZBdhbwlQH8+KBvbtQUWVy6AQmqtAg1mAobNNe6nezX2i6OAwIjuO",
-	"DuBcQVk/H7lsD8Ejgc0M0e7vAAp2mcgtODmtZltb/jGy7cFX+O9ScByE/fAYHmR9Laweb+IXAtyUzH+P",
-	"CDeF4C5ctDu2+sFwP9CD0Z0plsDU3A3ZdlcVO4r9IZFq6kVk3FGvMAn2bwtjU0j7zZfSgUCxtmrOf2N6",
-	"29WzoP0FVbMeKZJmcmSOFBBf4Qdn/dC46RdzcbHtXp06wke7B/dv/MbaA2XbVdSCZXEt5XGnLGpegI+U",
-	"UOrQFEKk+/j+VNP1a/UWMXVXLJQJxL24jiH2RdskQoe14iYwY7ocdREGKONYTlXpwobgvTJTEQ/FWNuX",
-	"Imx8GcCHl+n785F9Tbc/QeGEx8A+SoTUPGSVQkt2AE1AxMW2brFIsGna6+nBZi41FNJz1HtvqUvfYTje",
-	"Axd9eYbcVhVMzUBHS6Qi5jQjvy7Pd7QRw3gp1ZL8KIvKS5bpTypyxWVBWV+Y895BYzIr8vONYEFJGeZZ",
-	"BrHELnPSxv3SK+svdrXHu8csd5FK6PYaZQyv5doDj30xNbaeJcwMbQC1ewazN9Jkm/mWRfvY3QMGY/DI",
-	"6btPttzFHT/ImhGn6toIpbJEeM1sfKScHOgkKhUTUd+Pd+93zBXHqINKpHyrBPVjqSdQybIUfkJqY7EV",
-	"SSQnRMYRy+ZbhiuL1DmyBuS0jM5ZLPig/gPwY0OSBBPRP72e7kSMNXb6YKWaXYoq2N9tJNlORNwui7ug",
-	"9/4890HRtSWMvzwDDApO1qrNFvG7FWkDAT/upwIZojw+9vEaS/PwmukB+euMRGxE81gXp7tHypaHUa6+",
-	"DBPRSbVKh+Fxd7uqNJ2pRZbIlpOd/C4eLM/6pSZRU+zKR+3siPlgosKGWJ7GVBEdB8DWy4yEVrQYH2mG",
-	"LsCagdxRTIOcYclKpmtyCQ9VVtVzT/u7HEkoEaXncGlKkwQSLbkmGbuBw5WtFXViO3LqL6HX5pgHtgkK",
-	"tQajpNG+8NAimd62gVHp7HuyKU4s0FH1zET4qAIRhCmbO/vjXlFkasp9MZhMGWTcGIL4XrkLazAR0Hrw",
-	"86v3HNf6xk5Q878EFWQbw/PVOJr9oEDYLtwewmajRzxjoYYI46H714V0pekyL4HP1uvSs5QNXWDzf+cs",
-	"m3muGjuNsq4MVupEvw42XuRxDpnZHNsq/P28XJuiMP+8HwjrR8Mp0Ka8oyiCVHeyBwKTauQmZUbCMhtH",
-	"JlNWHKZSVhbG2w/8ODEIkEpoHJOUAjqtObJd5VpLQQzZlFEGmPmpWerATd6+Ob9ojcGGpel1qKRmFxHS",
-	"TWr59gFhg/GADFmJwHf8f//3/xkWBdNgQ7y7NNdpp4u0x09+WXaTFpgBpxkLUa1iY/NTuOYCPf3W8n2B",
-	"SagnPpFwrVg8IorObAE1vIQYyax1NmYwXSu+4Xqj3MFhV2BjMK5XAkIKBvDb9GDI0p3SLFInLhOP0DiW",
-	"03pZ27ZRlly0cN1HMkuo7h338oz3An8bnhwe/dJYi2OJytLssz6Y6CSu6qpOsfMV5x3Q/V7p00WWcYth",
-	"X2URxno9PXwyL9f+SsPrAgGz1KQepF2R8YSHJ+D/qlTpBT3MlIDpvpTYRHMYd0V0OeG4WITB2W2xDBqs",
-	"soFzy3wbJf0da8nf4KqxqsZWKHd9aSSBbqLIR8pJYUA1Oq6JYOpuOV3uNspLdPzLLCGmvwF5oS0Ea81C",
-	"bqHxhqM2/nThS9blpuzn/nQ67Ztx9PMsZsLY+9EKpZP9Tn+TWdLFqN1x5hY4c2c+r40sYm2nmoULZg4E",
-	"0NcZfplVfQBIsO3JtZDJ43dFYyU9GJHy5F269wACBLgsgIcpk2nsjEDfpMRgiSKUAo1PmZk3oRoWvgzV",
-	"INHB52pUFLjlUAh+6sQdtAKPfJQonx+Lt6YyjyMMF0lzbVgTcoosny1Cmi6jt61wvC3uNAqkZ4jIu8Xs",
-	"wqKbB42s5AxbvPA+IZVbZnXfgNS7G827lXfvbR6wJ2bqx/uFEk5ZndoWrPhP+8otyZ5GEcfs4beZ6UNz",
-	"086IxooFvdR79LXnDaoOgBIzqhixL6DDk6sSaOAq5zHYUmVe7+Hg8eCwt/S86TH5H8UAPhYvyqt/s7A1",
-	"H9G+f2LTKKF21+BWpFHZ4X/602Uky4UwMhSPh217u9gh5JLOi+g/IBk/89tLdWefdYEUhU+vZuTpIUm4",
-	"yDXzs+LI2GgWa8QNK+nowyIfHaBBJcTKDNGHTj7kh4dPQ2gC/mTDltQJlNNbDz93RQc6xJ8bmRuX9YO2",
-	"H0++ubzRTlLPhuOvJ/XuMxsIc7gbyBnqFRqdWYv/hShywz7QkeGtJs/ZaSltlKZGk5TWjr11VWRvmNBr",
-	"4NQhxHPlWdw77k20To8PDh4/+cvgcHA4eHx8dHh42DPDtkNoOtiAdABkBxJxGrNQk1xELINCQsMB+Y2z",
-	"GOekAlJwjIUVBu6Fg5XRC+7kim0+UiTNr2KuJiwyRrHOaKiJkg3wvqYZB/g0ZsL0wSK0qF1TRQPGwiO5",
-	"KO5DC38VSqd5F5mZ5CW/5olRyOTMEEuaccWIYRAmtLt5b5j9MXGYVTDEwhsdy3HfQUHzKPBhdipAHiqo",
-	"/Rv9t5H0sK4CSI0qHOJ+NwkVdMwSQAAE4sZc+uHXBJOuAggdzNW3obcM04S1LALQc3WnrdGeSamP3ayu",
-	"Zl7duWIse/84f/M6IHkW9+2p34jYJI81T2mmwTWxb+19CxlYYQyYuDPfS9luDXUw5anSZr2D2h2BGZbM",
-	"dXU4cB8wIE7N4LKYYQWkWJyIavptSJi4YbFM0fi3i4Ss2LxMKr/ycnbtotlwdnL69oVPIDit8r3z579j",
-	"zDrAJl1Rc7aiuZb2NAhYkC7hWAXFn30VytQW0FWBK3Y/4SmSlIyLNypZ7recf5nQ0rwQp1X++BfLJMy/",
-	"QjS2FEh5deORgCDD/+xbAdpH90hQDQkpokWA1xGzwtJmUC2bWIvULa+OKtEzTTSCAoyV/HP05AkZfv3Q",
-	"G5kfPvSOyR8fenbRPvQ+fhsGNpTFfmJehT/Nq96bFa6jXxoW0QlyG/vi5XubsVZJ6QB+tRIH0ya4F01T",
-	"EJWXuU7ziGvDHgPyDBZUOQRRe0+ecEEUCzOmXcHCSs5TSLNs5ryM+DZUcK7KGhQxAa5GQV3VyZtvG+b/",
-	"xmkLiAZKJRdaHRszLQYk1ggcDFyYEaWZvGI2W6QQ9XizYthEswyrKJJIhrmRiOV+v81kwvSE5YokTGc8",
-	"9Aldpqr37eO3/y8AAP//",
+	"7P39cts4ti8M3wpK76mK/T6U7CTunm67dtXxJO4eTz5P7Iz3nk6eCCIhCW0S0CZAK0oqVedqzoWdK3kK",
+	"awEkSJESJUu2k9b8Me1QJD7XFxbW+q2vnVAmEymY0Kpz/LWTMjWRQjH4x2mUcPF3Gr1j/50xpc2jUArN",
+	"BPxJJ5OYh1RzKQ7+VFKYZyocs4Sav/5Hyoad487/76Bo/wB/VQfQ7lmayrTz7du3oBMxFaZ8YlrqHHcu",
+	"x4yk2CPhiiQ0Hso0YVFAhpTHiugxI2YYKQ01kSkZpIxeK0JJmsWM7PW5uKExj7q2jf5+r/MtwLk8k2IY",
+	"8/AuZ0KjKGVKmYFmiqWCJszMisYpo9GMcGEek71+aIfmD/c3mQ54FDFxl+MNQzNcLa+ZeKRgzCSSTBEh",
+	"NRnLOIL1p6YdkkpY8KEbpj/2c6HNbGPs7G7GfypIJtjnCQs1i4BaspSdkIhpIByaMrPeZvyKpTcsJbEc",
+	"kUxELIWHOdFFQEU4fn9Or6X+TWYiuqPpvJZEZeEY9iAgiinFpTCEBJtD9vpC6u7QDMgf5Fs6iyWNLqV8",
+	"SdMRu0PSGUhD0IrEpl+zpLS02IayJlqRvf4Eh9jVUnbhZX/87wXN9Fim/Au7w4VGglYsTJkmVERESAJi",
+	"pMQQgVl9SqapFCP38l4/gxEzoc3YWFSZzA3lMR3Ed7URL6kOx9dsRkIqDMvC4pfIW8gpzHCaSs0MW4+5",
+	"GB0TrhWJqKYDqkBCZSJlNByboQfw/YQqNZVp1B1TZT4h/52xDF6NpShtuJFlfJSlLCIRo1HMBSM0juVU",
+	"wQKaVwbQOIu6rlUSjll4bVrzvtYSuJiEsVQsglGHMosjEEYDRqi6ZlGP9N8xnc66p0PN0n5ApmMmyCRl",
+	"igkdEEVniozllCRUzMymSRGZ7SRTynWvE3TGjEYsBYXntWP+WV7ZC/tpJjSPSyua0JkZjU65GeSIcmHa",
+	"LXZTzyasc9wxImXEYNcK+lDZZCJTzaJXLOL0Et68c45FQhGaUEX61Q77QOL5OLuJGWjXzMlR+pdt2Ahf",
+	"WhkIlsoHhuiSScyM4N9zHBpmaWpm5WgsIFQQax6QmItrN/4tKNovy7SszATYNxFXhseigGTihqV8aIhI",
+	"piTJzPTGUipGKBFs6k1DpkTxkehmE2AY4A47lS3p3S/bV7p2AptXsl+WalinW2liyAZEGI1jlj5SdlBb",
+	"U6pfNqBR7RgvpXxFxcwyorqTvScp1YzEPOEaVSOQJRckluE1SdkwM3Lb2+cT+EfClKIjRow1rMh0zMPx",
+	"NiWx+ZWnxpzQacaWS+Yv27FBmtfxCsVVyiJjRdBYWUMj4UpxMTKi4VrIKRh/TEQsyikWzJLK2l1dXXVP",
+	"PYtkfgENbYVjQ+JixALSvwSDMmU0Tv7jQ+e0mOKHTr9WlSmdcjHy12vzZs6XnY3z3ds4X96LSSqNAb1h",
+	"2viNszgCAlF1FAI/Ewa/B8aqeQfKKDXMkyrDWTJi8SNlX7ESdLvWWDtRLxjXY5aSf168eU2EkQKCZGnc",
+	"ZSKUhvGHMk1guK/HUuktGF4wynfWDXQX/pmA9HO2MydCNZYpPE1lzLrmjAt8xSJ4xiKeslBfyuovLKE8",
+	"7lq/StdZUv2A/N///X/2ixXbuAtopfVyXh5FplyPPV3+SBGljS41ph3TmouROSmXJ8VFN1PMTNYZjV0m",
+	"oonkwrmNYIqbt2ZbzRFNJhAURnRFkugxN5MwNkE26boxm/HnLqMuFVLMEpkpfwbbMWKXzmKzpizMZOPW",
+	"7NJJvEZlR+TQKCvwZg2Y0V6gEArbttFTCuPelsHbipJWMHthsNuyfJcTzA9p/8KabsUEXrqgr5zB607p",
+	"xuD9PDGD981jj3ZRQjoFYmRLQdXDlKlxF0xk/4cJ1f4/NQ+vWemJ1JOSkM0U2Fz94oDuHpV1yzbM4KVL",
+	"tjOGvxNj2JLIFk3MlYRr7vPjwtjDZjDEjBsmKicshRF4Xvs5v6A9pBrrz2xBytCEiZAjrhK2Bev0KmEr",
+	"XxzOGaFufJs3lJYNr8bv5wazHZtn0YA2a+5cJWxbRsOyVV3BXrhK2LashYVL/UMaClcJ24qZsGglG1xl",
+	"uV8/yO0FmZKU3chrUCvXDJxn5gzt6GAb2nrRyHeK+jtR1EAbW1TTbcXZ4ls5ION/M6Vnp6hU1MZdG9D6",
+	"wqGGYypGrM6twYXSVITMOTaOje6VMYoyG/YSuGdK8zgmYxZHZDAjCUsGLFV5pENBmzFVmryZCpaSKVDb",
+	"wGx1Im+Q3SOWSG01amllNq/oWyxNrTvk2MyDpzhtKUpL5facCZmNxkHFEBOMRcaAgYic/MJKGN4rxSiQ",
+	"KVUEGQw4wXTEwfJhNOpKEc+IminNEvgpX9omy6S0jhv3ZixeRnc95xYosEOGJXDUATOQgvmuDbfoijGy",
+	"B7rBrrD3jl1sasmNyKF7lLIbRmNnx8IQt2DJLqeg9rYstHUfRL6QarZj0S4e1GZtWuhrW1bt8tVdwa6F",
+	"xrZl2S5Z8h/StoU5b8W6XbyaK10FW0u3chnsjX7jBu7iwe9M3O/ExLX0sUUjt710M8sJt525N6nXMV/Y",
+	"lvJA9NMs4vrsxo0sirhpjMZvU2Mkac5U53hIY8WCzsR79LVDQ+x1LnohMD/JFKIfXtOkIVDi9O25tazg",
+	"PoWCZtnrQ8RoF4NA+2bYXmA0Pt0HgmPJRM/MltR3/l6x9ByEi5k51Z3jTpbxqBN0RBZb3kWBNf+9Ln0W",
+	"Uc26miesri9UgM0LV+pCDv5koTaf8dqRzbXOJ7WrKzMdSlxWJrKkc/xHR2VgqnaCjtXNnY817VnaxnWZ",
+	"+9WKuzVXTRtlqm+x7Mb6PB1ZMqzGw/h65o8ONEh1J3A0WKxJefvnKLEyTn/SsNz+MPz1ynf6Y81uVtjo",
+	"JVershK7cYkiXLNEtYpA9fj2Wz4omqZ0Zv4t2GfdEKCUpUqmeI/JiHmPTOiInRA6gFOxPT3BmdD8UMNj",
+	"le2wo29cmmcpo5qZJfeM/RVWJ2JDmsX6nUSFm9DPL5kY6XHn+PHhYdBJuMj/XceiXE1iOnOCyPv6yU8/",
+	"17wPN18lCsYnQfnTo6ZP/2XvsjwyHkgZMyrMK7EMac00SrN4UtN0wjQ1mnxlUeN0cT0xGGp/pHIz4KRk",
+	"FJCJjHk4I6CtmOpVl+DnpWtvzpVlsl5x8xL6+Rw/hberVK5ZMpEpTWdvl85yQeAvGbChTBkZYYCIsbRR",
+	"KvTIFddjmekilKZvftVgTJrDMVdkxAQzljqaMinTWSrMgVKEPut4JODylSrL8fNRdTUmVJuTXue48//+",
+	"cdr9N+1+Oez+2vvU/fj//I/lPJkslFY+S9p7rdV4suXKF4tTRFmrMdjZIp7hmZErQoWasrRWm5vVaiUP",
+	"zWTmlgG+blyF/AS9cOLzs4LoNjS05JCwG5bOrIWS+5XMXCoy3nVWPeYpbfQiSWg45oJ1U0YjeIBO9SDX",
+	"8ZWwEqOryhkyRvvnzoqgk6cxdUB8jGXkx3Z1go5zL5qhVlOHoPW65ASjJ60DotbGGHIWR6p5Ub/WGVH+",
+	"grxN5SBmiSKDGYHGyB5FQxYislhKuLARN7ADU8ui5qwTMxoZDlYxVWN7wpvQlCbMfGeYbt8jsoIa7Jm5",
+	"dneYsdpDBqbohMlJzGrpVGmqM1XPBf+4vHxL8AXv2+LoUKZZ21JgKaYYXSMdX6C4WpGFQ5AB0ekK5i6e",
+	"jNUqn9zO1DVWyGmo+Q1bpU+k9vm9+IecWkcPHuynVBmOFSyq3VJ7zbWg540btXbkZTMU7NJityqr4u+K",
+	"P+Zl1LKGmWrXbUVD1VHnnJVapXvX+oKRa6du1rMkfWNoRVMmV3ieReq2fYMWR43F8K3VcqylxSffsfKG",
+	"Q933LPKuuahZ+P6E6r5ReROWKjOp0i3UvtFp/S9M6Vm/fAVTeqt2M4zUeK9uJ8+c3bp5WVknDWGFbKdl",
+	"CeiLPG9ereQfEM4a0g8vTVeTfUikyySfbblxxO8n0fd2gH5gp+DtHkQbJfR7K/9WOF+cou6gCk8UXOmU",
+	"apkquHRF53bFDXtDNU3fp3EtX64h8SrUUkcPcCNZv7UVaml2ryyVNS3oqK1xqU5dOkQDPVKlLxgTtxGN",
+	"BU1vjmwFm/oGD8qLuglMxlKw11kyQHpbOth5fpg3eCq+lgyE0EqU5Hs6lg7pS8ajllbyF9xn55fLuylT",
+	"X+CxRr493maUKd2tSZXuymvrUX+ZrOr3qqy0ihUsUdzHRdJjLT2laVx/+IHrMrNciiRUhxhSNOSxNk+4",
+	"IDSO6w6ouMQrqj406ZZoPmw3sGOuXYkvZ05izIUkwE45KKAAoAoopDRQxbpcKCYUN6ekeNYjV2OuGVET",
+	"amylVGYiIhwCLPhIyJQBiIF7pLR5QmI5ZWnXNBZBsqMubGKZPlLkPRj5MmIxQPn00P+CfDGhUcRsGkXZ",
+	"b/r0yWEN9dtpoqZfT8tbWIZPvlG/OHMy9935cnlJsiW85vmVP+UJz6v0195b+WUdJ92pIF6mtjnq/5ul",
+	"Ev12CzxzS1yq8Fr9IP282QWur2Zpm3Dh7It50VtJ5kF3UOEgCwjrjXqk//UDLuSHzjH540NnTAs8rAFj",
+	"gmh6zcSHzsdvkHyecOEP7nHtvN4uODDX0LB3HGW3OZu3J9uCDKUYcsN81hHWvgnF201PuwPnkjcrZJPP",
+	"6+PCFYYlW4/xV2PdFVjPje3+pNJtiWId2bQBolqNBNq6b+dd0zZatZqHz3WP9K218YnqPqg5rfBOl4aa",
+	"33CMnaj1jnyi23DvfrJqulb6FWNdzbj8RBt8q/bnVqOrszDd16VuStMI/OUqzaBhk/lInIu7YPD1uKZW",
+	"LARLSZePxPvJw53V5nm55cLc6uRf5eYTItiNDaXNXcgRHzGlN8PF+Vasy9/rMPDNgqN9HU+6lb8pjmar",
+	"sOAz3P9LSEv+TabJiuRaQGSUVyTllbiIw6Nf6qwH6LfqeXryy/KLBxs+uIhecVIQaDjnW8R+A3/8tcsD",
+	"S/n29HJNZvbd5JXQ2zHDkCKM9lNaThSZyvQaQ1Txt2Gms5QFDiNymKUA10LHjEbVCO1H5vT6mSdZYpuM",
+	"+ZCRPSkYmTGakkzETJViTqVpbMoVXv+2vkRs5bRhn2kyQccP+jo6EZvEctYdSD8yy610VZzk67ZkU9a6",
+	"3+FLheX79+fPQUza24ZTuEbI71aWf1rHqXWN1U2vnFi9ehwGpH570RirB12EMrI3+6kcpTRRfsCFdQ91",
+	"ATAnyZTuDliXCxdB0XUOoznUGP8ZXGJZ4VVBnJl77Em2GiQXL/Kii4zQdREC9agN3g9FzAj6wSqRIPNA",
+	"Qf5DLrpjPph0XSR5SZhUWqqCC3XM+aqEUwORJSXAB2tl4Wel2ebAEqWpePgT3vNc0OVLnwxpV0s9gVgY",
+	"+MvGFftf4e/w6myCQ3dBM/CF2xswm5n3JaTfdYKOpJm2o+kyTNzrDinHmeKPk1QOecy6Q6bDcc2PNzyq",
+	"2UwcGYb8dxUTUVcl6CuT3YSKmdtUVRuHs3pISy7IOucilKnZXuthM68VNLVu6EtAUjYBfV3q7ejwcfuQ",
+	"GDerYIE35p9XL1aUJW8EI5NsEPOQXLNZj7y7ODV/KBLSNJ2RvuiDXuqz/glhcWy+C7thlt4weH4WPfnp",
+	"p8e/lj4J0xv70We4qI1If4bh7G+7T376eb/mHice1eQn8JGgRjMSGo9kyvU4KW/V2cWTn36u25QwvZlv",
+	"7pkZc7kBGE6tTTj/uVkXu07sM6oDsmckws9HWRrX3zpf85pL7hdsRjg6Va3+71/zqE8wbcPFJuO1KOEa",
+	"Mp8agnSu9ay+ffNmZa2e1TUg6ueZyCiLM7V0fpli9f1nqtK94qO6Bj43bBOGu5HPS0cwW9zAbEkDFVYz",
+	"6xkAMeLe4Qwb+OxiZS+f4ZHW9wiGk5fdIECDdcN79dvpM+f+sbmGq16k5CZ7NUIR0pAw+gVf8nHnQiki",
+	"MoTEA0h24oKrMZAwFyPCxfI9sB3XzerNC99empe3ECiJzZIPnTcvPnR8i+bNi1pd8WaiNhMKW0qtVsTZ",
+	"Q2oVw8xYH/PBsCmjSopeZ7Gm24xq2mR85puJusjHsIrbdMzC69uE0Z7RcEwiNmEiYiKcYXbgmMGpimsb",
+	"tMUisvehI68/dFwOn00fCvKwWrSYVH3cbLG8jsLkNcYl5xmSH5cRu22jfvGAjt6VTt5rH9nnTqUp5lAm",
+	"YI8BcDkEECsyoOE10fIEI/gGNtGRAYpCcQwtS/ex1hN1fHCQzLp0MunZHw6mLLZ5SSt6DOpiSt7WH9JW",
+	"8jHVhpWBItaKSMCAUIyh16k4tHOtWJxn8nMRxlmEzHJ/AXZtjrXlmLeFfglwjqOhQbg4ISKLY0w75dr6",
+	"38ZUNfoPlsY3tPUnzAsq96U32ClVxK41cGqJFts5Iopgvvke++anvpPoLfo/wXzMfL3GNCJCiooF5I2n",
+	"lRfeBnV4ERstYgA/tmOcNQIratwa7W2ZOt5dZtvUdlg3v3d4JoY31vPfpV4Lazl+Sg3UjXHtWy5gyS6k",
+	"/+b3XZCRHnNjhV0zNlH1kXFlMVnfMPnn1WVQ4AGdWmACsGCOyd8ZTVlKPmSHh09DIH34k/UbMo/zDs+Q",
+	"OM9Fm5zzkii2ZF3inF8PDz2xw4X++ag2TGf1XSx/c95asLaJ7K4N6vY3pWHFKvOYG+IC6lrP0FcFaS6a",
+	"T57IUCdM8X4vDwhbM1C3HDxZSM5/yrEgFwnX487C0MPiC1g438jYVnBt82LAzd3tEjbyi6liYn/Ksegp",
+	"sxT/0z7shTLx1bK7KJqbYUP6x0/l8N+n7XIrl1wB1i7BWk78ZLgUFaLurFtk9G+Art9cvoWpPIRdlHgq",
+	"WDoruJq2R4gVwl7KE4Y40NmDmLaeNCT0wx1GKpP8NFO2uh4/eXoELr5SEOKSe8fKcqEvetmirX17uKnb",
+	"p7YXT3a4li9jptRfibrfZH6gWdULHZcS3GqNsjMR2aznvHoinhQKWw1CGfYcuN58yb/9+tz4tczQ2km+",
+	"n2xA/RjWeubHkFVtyLcvnp0hA+ahZmTv4slPP++Drz/m4lo5BwNVZEJTjWvFVYHahYBjLCJKIhaOK7CG",
+	"95sXz1+oAIG8AJVIMQhUDnBVqWYVYAYIKmgO8bhHKr17DVx0viK2ETp83rk0iXzR/ujAkdSlJrZPn6hk",
+	"1RS7YG9Al6VdNdiCFZnuQ0Z8+DD5+vKb+f/X8P8X30jQe1SPHuHbkBUNM5XdmJlWSUzFKKMjD5ngDqxN",
+	"z6sx5KnSuB6wCLVOjeU+P8/fh4gBD9bf54X11MyFAsomTsbeQnBlxI7v8S+SWWZOgdtAqGdwVW3v53lJ",
+	"GXqchZHcdZcGIH5rRKJ5Tji4DElIhRQ8pDHmUoRUMYtE5i/lk/DpT4Ofh0+74dHg1+7RL+xp99e//UK7",
+	"0VF0OHwcHT1hT446Zdo+7P5Ku8OPX3/51s3/Pmrx9+Mn32qpv1W43jz82Q17Nczx3ZYDi91Dpl67XLzl",
+	"Ar91Ml4b58HyfLy6/NAnWwRJKqfPzR8ci98Xr8HKeXVV74iXseb7OsuZauUst2q+Gp/PTatLfqubk5tA",
+	"nTo1LPKcYXwO/8L+8gZVKIVgOQRixCYpQxSeWj/+OWaZnZBrNtFmXDKOWGp9mMoidfv934ZZ79o6Qx1y",
+	"Ll7luCsl9eMHpE18NbP8btBvdtH50xAn2Puo1dYjTsGmZ/dhJc9fc1bXIR/ZwrlfMBEhK2PS2/d2pl2+",
+	"DosJ4HZnPS9/d3X6bwoVOS0QdlNjSVlDLQBhhojpKr9qL6HAeNZOyRY77v3/l6O/+XNZvlq3Tzz7XqgE",
+	"DWE0q5/J6BZKrN4Vh8EryxxyR788efz018O/reiS81RADWI8piXlPZIpRChJsjfEOi7uBYxQDSz455RI",
+	"gUHxG9nCW+YquHZhgW1rC7Zx/dtOXX8neFm9i9MSIaxP8GIbEVJx7QZ4M2jDIxS+VxujWHeyu0oYaqrb",
+	"ySwc7Ke6zNSjw1+Xg1pNUnbDZaZaZ2dCNSovuSqVE6lYtN73tTeDn1xc9/zY6vr7WL+464azXfFrjjXb",
+	"zoRm6STlii1MMLg75MCVYtSKOOkF4VVYqm0kcxQx6xlYVyoW+XWfnIhcTb6tSYU+zMiSz967V+uAKGy4",
+	"iUdv83NqtY7rLeBGp9EwzpdyxMXtsfMewOYsnuB6KUVFVaQ9iOft52fQTxAQte+0pl/hwJ1SET5Ekb41",
+	"4vpNASmf9PKIFJAZ9cEo9aEn5ZH6R7DXZ1ef3p5eXFy9eff807uz//X+/N3Z81qPno08+cRXCVqBaUcu",
+	"Vh+bKNkTv/x85CFmecEqPGq1EoImXIygS0MHDUidcG3U1N47lkFKkB091y7Ixmw1OA4ANK5eOhd36FWM",
+	"ETW1ObkFEQDZcE2oJv2Dm8cHPq10HUn3T9BQ7Mb8ZhWL4VWha1aLoMrcVsGI3XEjopouVGgLNJUlrieH",
+	"hx83potezwMorX2SW9eg8XZ7xTTdTcg513sJ0qo0m4ale7s+rilU7gRDGljoVtGDtYboXS2et2Tl4TSs",
+	"WXnWa0XmVOX5Eom6mkhcFh+bG8oVu9nrc/HMjcy7j+2uDxxdvFnvPQKpR9s1vy6EADsxp+ASYhgkoZuj",
+	"niwfgAF4sabewxIihtI8mLF9blFZ15RfNUibSyEqqx6gJiPQG+U7GbN1AUW9LahiadbBmzmY2n/bS8OF",
+	"dQ8aUWdXxOzEeoxmlut0W2U4fwZ5aHqliyULfguPxVo0gdc5G5i8k6st5xmtg83shrmJi1H7yd9nRm40",
+	"NgyScrZC2kmFiFdAR/a2oRlXbF6wwU+PFLmhccZOLPh2GXcbsLiXpxSWyTYfT1Cl6/mVq0m6mHXcqFsR",
+	"wpra1fkQclvz8cc6nekufJdWTSvR5sK8wcraWXckdNQ44XU9TvCxdTExccNiiWnLbV3OrT1Ewd3kXNav",
+	"3aIUSVvUFMlwRRqpC0G5LJdJFlnCUh5C7dFWSRSOUQuD4Jfu0+ET+mv4ODocHLG/0Z8fLxA6q8ipRoGx",
+	"MthuZdmBb8s8X49Eu3RD1siTmmPcw4WM2yp9qkwkNfF1m+XmwoDbjOg6DG4tvvzJb3ayt3AK3kl+xvJj",
+	"7Drhof7UN7TJCze45rawXF92xdT2hC0KdFr12qs0Fqx3ivm/F89fQIlzwOEYs7RFPcAm02CxarArZSfW",
+	"uGOvmIvSWsO2bCyAZ17orYaM50WjNhQuer3IHGzF8xDvVRtW1vrTheFmVkM4fimm5E3ADndRaJi3MQ9J",
+	"XVhS2bqywH4ekKooJr7pibZzQK+1vxs3KTeUebhMbbUOPqkM6nYI2atWr9qEpy6/mV+qVl1E8hoiujAk",
+	"nh5uy+wOM6Vl0lC/pOza2qAToPAVtWLii+L1Wl/WwkMPvk6MyLaxseavUUqFVmQ6phA0u2dRPSBCyP+k",
+	"AenqlmeSeoeDK9zhzaa0VHNTz7dv5SONaeIh6ad6Fb1poY1e3gejm9ykNzvJC6adFm4n7CsJjZ9pqOMZ",
+	"lPSVQ9IHIW7x+zLrCKu5z18hJHtdRyzejW3Ahbvcd3tRkk9VH9Eg47HucgECIsDwxkQqiDGMGRQLl1OW",
+	"DrPYTz8CQKFOkF+pRAw9XCmUXpdmRbNBzNUYnoRS6JQPMl1CdqzcsNzGt+zFYD7ZmnK5H99zi+p+G/FX",
+	"b9ev3Eic62L2bE14NyD4bFqwbdSBfng70b0lzzlWF3noV6a2BsoKV6bzBXZueYm61jXot8YJqbXdKIUY",
+	"/an7y1H0mP0cHVHWVU+TX/921FktcN06YOyVvMMRc0HrXjC2y9gaU0WEbI4FW9svs4ZvpJFaHGzIg+Bb",
+	"V4lt3RN2IwNDwFSYpVzPLkyHOPzTf180x8zV1uUqOx/zzIn+f3ZtS10QPT4+cP9A8ZH4xEUfUIT7jUBd",
+	"RKZYT+MR6V/aoP5rJv7jQ2fu3Q8dsPG4GSn25DTbcacUilmQHZ3wF2zmVWQGePGGDI0EMMzMG35tAow0",
+	"fXl6+ewfL87+69Pp81fnrz9dnD17d3bZPJz/7EJ/3QuHZz43HlwQM2wzHMxW+M1ZBf+8uuzU1Ewr5T5w",
+	"pTJMgX9JdTi+ZjPDgVIVvmLu8hZjjqjSQHVwnobuimGNtZ6UB3UWsxvMllxrcEY+eECzmNeZ0PRaGWrI",
+	"o356+dhtTqgiVMxq4EjAs23DQx1JI543YHdr8zNU7GYwbi7FPmGfOdZfWTrtV0ynPGxCokP3O5CFckjC",
+	"BT28Ort8d/7s4tPlmxdnr/tOCMoJE4r0DxJsuU8kQlmevj0nE5m2G5Y9OTXxqr2armHO/kEsR8B6A5oy",
+	"w2ELWXBdpvoGdu+wBsgh31WuIGsuHnYNBbCI0LJ4scgN5HLMFZzu4IhBQ02wwQFTFskm4jRmoQa08Qmj",
+	"14rIGwZ+ES5GUCkihbMhVKwM3KqowEU+GzIBD3mPIPSubQ/hCbFyjx6rAEv2EbMC+BFe/asxnTCV4+iw",
+	"9IaHDMpRJlxTzUyXEiLYDNVxMXLwh1CK3eHsCDYlA6oYef/uZY+8KRjEbNMoldkEOdqshKYjMmGpG6jZ",
+	"pJiHzKoru0Ovzg0vZmnsIV4A7cksDVlPpqMD+5E6MO9CKqQG08DtEVbsQRrrHPYe9w4x2Y8JOuGd487T",
+	"3mHvKSY8jkF/HEQyhD9GdaL0YkpHI5aS9+cgBMC55Ta1R84NhyvFNE4ZDq2ECy0xZ4sLms5OjPnw7Plr",
+	"QzyZwmCJXJacR53jzpuJem7GYLQianAYz5PDQ5vool3VMfZZH4x1ArYN6tw67fqtLvAjkmGWMKGRUCd0",
+	"xHqoUbMkoeZo2DkXmqUIMwGMXf5ir1iJfcM7dKTgxD1RnY+mHVjGg6+wGt+85ayd6ql5CzYhpQnTUOz1",
+	"j6/ItWZjCp6l9s3CXsB092L2FSeFD9tx2v037X457P7a+1SPQ/Pt49I15wkdsYOJGJXXPD/x4ibXB9Wb",
+	"7QqxBt0aX85vdOtP/6Q3FAlg1QZqaQc2oWf46GhufehkElvxd/CnQsledNiu8mlbUPXNIaXXz9PQnAOd",
+	"NjLLHAnM1EkoszgiY3rDyJ6VrYbISMqGmQL06n27PEd1LDuJKRcr8uxrSVQWjvO1L7EqFBTSPLTDs2J8",
+	"nsVrGXXMaKzHXxpFHmaaKKP6Y4Qsn6QSbBdQbwpiwE6Msogkw8XSMrPVnV3Rnlop9w/b81KmW0xUi9O1",
+	"HQB+zZqeouVYXsuX/IYJM7tJKgf1K8Yjo+P17CA/WE6MtplfutegGCFHx0KAuMsrPDZUq5PCcaE/Xz+0",
+	"b0yIIsu6tka00T42vVoRagg2tFlhihQVj7wMKkCcdwBO0taeHkrEnjqxG41JsHnPI1BtZo95yHokxzBH",
+	"Q8dowpDRWBnjVmZCA1mywLTtRgYGwxS/oxoH4fWLJdggwQvjS7nKc68QJt60KSJrkGBR4Xx4e3hCQBx5",
+	"86WMweAws9wnsZTXisT8mhFKhiljxEKElwnz9Mtbs5tn9uRtYV3+LqPZxqiytty2IS2/yc/d6XTaNSK6",
+	"m6UxE+ZYHN26j29V3flti9xnC1E2iFd7Z2Z9KYU2qWsxH+LB6Ze/0/xSHT563Oaj94Jac59F+NnTNp/9",
+	"5gqhwTePW31jIXAvpXxJ0xHDL39qN0iVTcwBikWvWMQR28t8/uRJu8+tZAYcMPju1zbfXUr5igoHMwtY",
+	"PD+124pzWxEOw4/hu6ctdyMv0eH7ccDs8zw4f3w0JlkhnBG1ACUqwJc8UpWkmr235ujqm6T0S+fjt6Az",
+	"yfROQP8gAhqF2k5C7yT0TkJ/bxK6KpnnDepPNx6KWOOx5LJcO+m4HDah0WOPpzN7xx/lJ6J9EOOKR/YN",
+	"J/xHTBhBI9P9Xt5cQmdkwMjIHAsIF+DBDaniYoQy31akgVxOI11RQFop6k5MJcXA4zgXmY/UCaEoZGuR",
+	"ksieFdkkkRHbJwm9ZqrUZNFSnaTEm6CzPCJ93r/y3xmDk791sLgLp1qHCuShzvkY6hty4XoNDf3cuiEF",
+	"iJLtm5n34RwtBq3iijjtewsht77k+W5EQM7kSFU+tcK1QYEHbPe+aoJJVeMDPP1ywURUlDtwjN92G0G4",
+	"gH8dAFCmdPajq6ofTWe8otbiRY3hBCLYn5YzSzJvoQrJjfPUxTg3OGc8BYIyfCQZFIS9tfLA8oXmNQd2",
+	"Asg8ZSDFvjHeh/wzHAsK9XFSX9oAzGsmItXoryiHdm/LKi73snGDuNr8D2gL74zah6jRLpi2F5g5tlaN",
+	"SlvgXbCqrVrZO57ltoWTXgxO6XC0JWfA6xLKotqfA79O6pgqG4gEp3WZmpN9gKd8ONbThJGjw0Oy96Hz",
+	"XzIjIRWPNEGs15nMisLp1q0wkxmOZ4Y/g7X3obMf5FXtqsLMHvPVifMJLPUloPwqOSSeHB4VVnG+HlLY",
+	"pXAYpVW5ZinjHiTb1k78Db20kHN3Yf3sBM3WBQ3YOrSKy2zsnZYuyx/HbIEG3xZwlzuLZWex7ATJZi2W",
+	"FY5KByziuq27rQc6fVquYb0H4gUQTK0w2idTCJVAp5eCIbteT+yNhpAQ8yZ0nYw4i/ic/m/hxVrVZ7Qx",
+	"H1Zr51OO3A3RoDu/UyuafzZm4XVB4dXiBk0ED+Gi4Amot9IhmpUWBZ5FRFKms1RgWfpyCKrRtBHVFB3N",
+	"5l8J07TnK1+MXC2gK+AyD0KE9n2fsUOBfXpIEi4yzRShQw2Gv8J68F44KcrxHjm1gcT/vHjzOiBZGnet",
+	"0oLhJFmsOVSlMSqNDGTEmbJXhblFYAamjFIuXp9nvQKfZEuaeR77ZcO6ub6DfMoH0LDLYli/yTtV+DWo",
+	"MTXK/6UcjZihzfZiBRpewxeKGR7ruEPhy9WtBgtjsJ7hYEfbZDv82rKFdUWiBVJaRyq6dW4QjC/lyIgi",
+	"NACqOKNGMBRq1xOQX0yjhYyU7rgRM83m/fSO9sxr2yZxB/XRYNk6iTymypwuGNgSLpdCSBJLMWIpHk96",
+	"3x8t3w8x+c76cm5G1V9/ZiNAvMMeLWvJBiKz+SKNRqblKAL+JAWpAo4EgYod0GBMNRMhZ6qIRsF8Jkhh",
+	"yO3hMVVjLkaoGQ1HRCzm5piKBZDepjJheswyBVp5RjSLYzJE20Lxkehym1mRKeZOtJhHdfr2nFCjRQIs",
+	"8sZmEPBvTFnQs+Fxkfpjo2T1mCXEzIPEXGlz6LZN8pTIqTGe55JuTp8/f9cPyOMnf+sd9g57j4+PDg8f",
+	"m1Wx9fj23V1zKfkGvWxa5gWe4B5lYmwkof3iMW2zfnrkyvoDoCX7GaQ+TCgIHAwQPjo8qksEmgv7tflI",
+	"LfMb1gmWtj0gVinzNpqYJo3hJRWkQxKMgPdlxKbCji1L1kQdE8sGbiW5+UsXpGytrSKcOqRpOgNcfzRI",
+	"/eI/ZoUxsQkW8erqquvlODagduZxa0GeN5UyGif/8aFjx2aTEReseW14+3ZWzG2nYzHgqHm63xOyfmn3",
+	"e/MSrpwUV5VwHsUkObXOB4LbNKKem2pTjos5YZy+PTc2+21V5wqFRet1Z56tVDEhLv1UJrgPsMNtnvaM",
+	"YkbKkmn/1+mrl6tN2zV8L9O2w52ftg+AtbGA/4Xe2ppA0+aAJf8uqckNGxiRWMo4PCmHailNZ8vvmLfu",
+	"rN1y3GVTN7vQy13o5Y8VepnbwtuOi/9e5Biy/E6Q7QTZTpB9j4Kszr/vfjtIC2ykelf/K8pjlGuYgpIf",
+	"6q2njHg3CSihsGIyujiKu3rrxy+nwEAwjgvewVCdUuvlYJ4Gl3sVNnaLzvdqV9vwv8/3cff+8iXORHfc",
+	"5sqitKwSBl7nN9+5sdd1Y9cHxyzyKHqs76J9axn/wkXMlS/Li7vrHPYJ+wR34Z7Lwnuk8srpK4TI7Ncn",
+	"iKweKlMD3XwnYmELATO1PTw4kZATCXd5OLcUCbsLsTuWJEujY5aLlpTRaLYcFuPJ4aGLg+EqB8EmIbXw",
+	"T0SndDjkIeBd53gYudPc1e1VfCS4GCHqF00ZMfvJov2A/HT4FE9DU66Yzao1P5IBjU1XKfSl6TUANhmZ",
+	"JIcklQj7UeuAf4czuy/YDei+5+309rt8LTXEYsxOSB9K5as+UXRmwcjxyqfqGTTD5EuQQBwO18KwqdyG",
+	"jflNfmmmUOOU0b/2AEkuIFevzgIbRYKXAggfth8Yija2CsBB9kjfHq4+Ud3PrVBs/5ELIQk1v+F6VncW",
+	"fsmVvnAzuCU1tIKuPf3ibP750iCLLnpXuMS97zPgAz1Sma2ueEiKjZ87ULnfDr7y6Fs5JqCCXC6iEtXN",
+	"uWUc0MHxfCQVFIyD4qs+iJ0PiwgoChMwnSDd9lSgV8iCttrWAoh4EBFmFBDMos3EtYBqhaDDjw6P6uj/",
+	"OczqIi973C5yby744M6JE0e27JvXUv8mMxH9kPR8JiIHl9+KqoMmJb5Zivqd6UZy2qTDLRejC8XmjjDv",
+	"njAvxnK6ImVW4pnnymM60RpZ+NPfzy5JLqILeNMyUCKPVkFJnAtjBi2AEMerBc46u5ZrPyaL57EYTajK",
+	"PXLBbPwDfjKg4TXcNZRgWo/JQqjl6sstIJfnzugFAI+bF8TKyhQzbTKRKRZZ9E+XDPdIOV3WxaZiPmSa",
+	"J7XoNRd8JM7F1q4esPmtXTlUm29xeH9855IPMuImc9ExFdprWRexmYvqg2J21xt/+dwcPhJrxOMW9reR",
+	"vNmkWfJiMWkje8FtmPsyc2lkIwQRExp6jGVIY5bHQqqlKAtNkGaG2icTm3Dg4ZvNIYOpsZwiIJjskdey",
+	"ypssOgavh1kowT7r9mhlVVSxcjq07Z0qD0QsKK0UOoZ4hHPnighzZrHzC3KXTC1KGa5K7lSy0NfaFiF6",
+	"/ISEY5rSUEPKtHfxLcWQpwnIPIBRZ4IoJnRAkgyw43U4Jlz3IOjK6Bo/s8NI6yZF8n6yVUXyfrJVReI3",
+	"f8eKZNGdtaM3QDtXaMjAxqTMxtFa59ouqfLHEtwoV71b2jrpfPP4oDdlcdyFA+HBn9NrVY0AnScpIJ8r",
+	"NiAv2IxcFCDN4O+1hS34SFANUex58LgNkInzChLHKGERlt1zGufC15w9uDaUGtPQiDMlnTcl4UKziPxp",
+	"JM4AC0rQ3FNsczQRHaJHzqAQDsipskuGptgvyz3qakyNXvjHq9NnNu52Xlj9zvQ/r16obZ6K/3n14oI1",
+	"xn9iJL7utSYvcMWuR2HwaTORvYUMAdz5QvvOyuvsEZ4wzRW0BxkIBzRblq0Lb5BYjspe4wBsjxEzSosS",
+	"c0Y5BnVWxhM1bzxSpG8Uc9+FfCmZ9vODDwKCGuqrB+k0o3zJlT41wzi7MUvUWXLWBbgUBq9aljB0Lkao",
+	"usG/jY7w/MxbydeloZapEezn5fTfHOc+y+BcXJP+2zySyHBUbmGdvj134SEyLVXV2UeWNuYETRYPEU4f",
+	"tppTfW5xi8Jai8ZMB5iugTUm0qbBaKMh9KYXzC2D2TwpyJ7FrSd955ZytZP2FyySrcRatziPb7s4AKSD",
+	"qbbepZ1uGo3iImT1y7Ow/OyiMVjx26Z78EdsoPt/yClJqMiHoKXNcjYLkkjVOICYJ1yXBmBPF53jn8xO",
+	"0M88yZKCaPFfj4Oa+gx1csrKGKsPSxKoaUQoi27BPB+36Z01MqGQelA1skYpvREM5bAc2h1ZwZw0Xazj",
+	"QTDfredEMF+uYY6az9Z23pqP17Tx7EQXuHD9gml/fDSk6dcsq70/Q43KnC7LDUOoLlvRz1CoqVE/m+ZQ",
+	"NOeOUZlGII/YjExZyogtTwpBSMKcPnm0P6+7AyInmBcD9YPjGdGgOK36dFiyUmgKyYyQAAeV1MjYnGqp",
+	"LagrU3hmjLs9IfU+iTjY8dECzf4epthGp+NEG8YEMhCHZfYSbMmQKtblIq+kFs+aRMFyvNp1NEU+YFyl",
+	"vIZ50yhSWyt8o+rKbYEdzZ45E0M8PewzE/gjoKjtQSXHRn3qWqrL6MuLzy/QGDiAh6Aw8iGBx8TZhjA2",
+	"dc0nTSOSwyFGzdUMyR/R40P3P29ghzUD27oCMczVRnWU1wGdV+PSIgFodRzvtMsD1y6ZFadVtRKs4AP2",
+	"EJmpiHzlEHgu5x55L6CM1VjykCmMHSu5jyH7PZs4N7LCFHDS1yyZyJSmeQhnv4hdBUdmOJYg5Muhd87Z",
+	"IIq4kBHPk+LzC8STPKqWFq7TPno0lMsRso5nlESAcmJPG+j2NbKxQWfhgoHfb0su03Iv9+XarI6iGSjG",
+	"VUCGOFe0N74zMXH4a8vPnkkxjHmoby1c2jlTcY71/tTvTjw5ryjQSivD9+BrBk6FhcFjGH7llY9xThae",
+	"1hc4xRh85QLo0Q3jQDQwWEy5aDEXeGZvsZwvzCuIamN+3NmrVmTgEHOR0SY8zPETzvq746ejlp+tHsTz",
+	"oyhrpIlmbgjq8RCgl9/R29a5C+txkcDfUeWPRpW/Q8JDI0kuPKNfFtKQRw3xZJlzEjdHwyxzGn8MmmAz",
+	"ntnaYwjkxOIIiqhrjDBg1FqKmAWheuTUFceBRIeYQXCWK3rqBT5g4FZztpVVEfPJ5A7ViacQmeB0EOLw",
+	"mM+NdYvltuv1BuZjb9vULHq5r8zvNrKGUOWSwHdiZ2dcVgUXEvFaxuWB9WshIM/DEHC1R/XnOE6/UqKI",
+	"mqWTMWYbZZMRfyXPIAmpAFQsjKXKw7B4SiYsVeb4X3OFj6Wqm9y7dsAPwlYx8qPwRu8EyA9mTePOrsf/",
+	"6AN/gOxfw1Jn4kFxlL0+2DHUj8ZQSGfr8VMsw+tFHpvfZJrH2g7LGOyEas2SiUZPTSgjRkYZVjuCQDoW",
+	"ETqiXNg0RMN1njo0ukvlEdN7fqS0+d28vR/4GbNhzOGA4GomwUmBD+3YzDwU3qWGFNQcgQt5MwhF+jD3",
+	"nmn4k3nzUxgzmvZ75Jn5L/iOrD9qLF2BAvMei4jKwhAjfs0k7alFSD3mYtTkdTaNwm2OWdy2XiTTH3hl",
+	"zdc7Nv3x2BTIwhKau3DhAvb94R7gF8mOMjrmAzbGL2yJdO+CKvAulyDkVdg7p9wLAUEYC++cLG5dI6pL",
+	"9QbNIuA5KOdN3qM1SKILdD5uG/vOdnXPyE/zw1h8DeZDvrg44Z3A3Xkq5jBlrOiqS99qYWH5gCFNhRZg",
+	"WO/YjbyG40IzQkeN7dAshKpwBTvS/oFM/mjej7T8fqoaklgCp8FUgXLiACjBHBcBDeMZ02SSpSMWVcBp",
+	"FscNbgp2poUKgI6aQqk8Y6SCNbPjjx8seLe6z9+nmV1A89i/zldD6DkxDGyzdjD7iMaAjGUZ2553qSDM",
+	"bFoDG89pp1uj5+zY7YdSR4a62imjh8BxwQJKXdR1zoLb43ebDbgo0S9PSfMcanIq4FbcRvVVgeMQF+WG",
+	"xhmzZVUwA34sp2KJ5r506Ynb1dvQTQutXUx+J0h+bL1d7PT3qblx7Adf4b9LtDbqV+XBIeUXxp4uB3AN",
+	"hNI4Ian5xCl2p9Ph4Rpa/dLioq5Yy9Z2t+PEH40TkTIM/RT5z9+pWs8nsKhzy6MbEQZ4TdQt+cfrEzq8",
+	"KLjcHekqFHgBHI+Uu55igvRdwqxXi8VwIh+NNcY+24UuFVQB2/skx4uo6aSpgspVwnCcW3Yjz/VzT37k",
+	"q4RtEyz8KmFriL+rhK0l/K4StnqW1VXC1vX/wjhvAS5+lbB10WGuErae7MS1bSxAnlcmqeCKl2FScjSW",
+	"avkkT1ZOE1Y4i4cyHUndQkgUFUwsQs0jB1RFiQ8yhVfwQ5mSfk37Xftqf6U6JiVUpFrR8Bt0s33RUO7n",
+	"wYqGW5UWmRcNO25djVttOZF6tihfrbbkS8c3KxUacah20DWk5FolDwDtRv/amgQOWsdVCCKX7quiekhA",
+	"2OcJTy2oXyXlCSBNKBmyKZmmUoyITqH+/6oFR+Y47Jmd9h0xtO1up/J3Kv/ehcjSSiJz4qVJlowZjfV4",
+	"eUWR/ofOmxcfOn0yHfPYGhuIrIfBCemNYXbLiDXc+w/o59mYhde/s63W6n/zYllYBYw2hFiabHI78LVv",
+	"ZdfQDStqc9jCGVCOfL8GOQ1BgOdv2r2V+od5oX6pVphV86s2SB8trd7i2RRZ8AMZzZZNzlKXqzzT7Cs+",
+	"tbGWjLm0g7xaTV7BnpKEJQOojHcyZ9TClxYZNf+2oVzVS2420A1p2/WcXE+LHMb5At2ylNPj9sWJVhfX",
+	"8OUp6n+1uWJQ91ONyXc4wRvLy5Pkm+SB50N9IxoaU6laqqlrTSXVBiejoFmU4Fh26TNRM6VZYjMJ996Y",
+	"w1RAwEEWkOfshsWGvANycfYmIG9thds0IM+k0CkfZFqm+xZW+bo8btMBNNcjWFCXOg6EZTieYzArJPDS",
+	"xifYWhbDiTnS32ZJuHJP94RrUWL0ZXon3+l1kC1+GLa/fQ24hy44CsBeXvBBo4ioqsqDr+7Pf78/f77w",
+	"Rgb4WNlQ3xKFQVWIXKCAFAngT9Sk6hEBJN6i1FspGS8wVl44LlU6yrEr6vkeAQhKfH+PtRJ9TlsZ8+JB",
+	"cVqbe6DS5yvfB32v6tlBXrTjssZaSzNnXCZ0BuX4Sir/hGhJqJhJwQiLFaBYR9KGGYLPkewdHR7tN3DF",
+	"70zfGUusqoV2DPGDMcQ7Q7yt2aFyF1pXrclTQ6vUbVqKcjvJdKMuM/oIzFxlGdIMpsSSDayGKft3YXiW",
+	"e7rPIuJtWR5XMdqx/s5mbRYeAuvUbMJmPQCDc2F84NwZt7icVFrahyeQVebp59geyZMWDp53MIZts6Dp",
+	"ZZGDxwLy7Pjtx3QNWaSn4Xegd5fxbBUcfAl7OaDtbZ/zDO8vYjB7oN2x2I/KYnaDK0zm43JaoPMHauzW",
+	"VymttXZpFDl37N5gRvqAI481RM1DM7Z+QNhnGmpA1mf77toPkOXsHbqbCgDoj/iNd4FCbWlhgI0nAOhO",
+	"BbqDYQCjlEJuuX2EraYO2c49f6ROilABfNM6iQeMRCyRUCLg6PDX/R5x94dPDh8XQQcOjpRGEYsC8uTw",
+	"MP/NbqfDsVhQfw9dVBZsgykypjd5lIIKcrKBRAKwfs2K5ssITrNjs3I2HAYW0q04hA0DFpWZx+E+oTG/",
+	"xhANvKRy5QjrzZALVhKT2zyMXDCNMvI+zyFuBItPIbgjj5S/weiW27hHvt2AHBkKOc1Z5C+pR9oAVpe+",
+	"Xhm4+q97sDotZDq4EsviOcxjN1vosVYW3JKz19WYolqFUZOL5y8eKdIflQWW6sNtoTq20s5qDxSRpv1+",
+	"flyDExk8U32ylyuasYwjqIqGzD4xjJbPW0nCNSRbgltV6HS23+JAB5iid3Ko21mdO6uzldWpvuezHmaB",
+	"tb1knHPMJtKzLE+w/k/JmHSv2GdFKeZauxHfdnZjvTR4B+/MmVb3eNFYmBAklmIEka47Q+IeDImH718t",
+	"8QvCBj54p1HwtSkLbjsCK5YjLprj2N9MACk4Dxovau5gJFWE8QvBXAzT3pMjMpZZqvZtofuUDVOmxu7n",
+	"Xw9JRGcqICnLAPr1uHTRC+WI2X6Ruga+cq4W1YZDcTdXZx+D5qkiUxbHPXJagDougFjL8S37r8+uPr09",
+	"vbi4evPu+ad3Z//r/fm7s+d9Y0bGMcMzegTVj2WquzE3AtVVOO0DrTGK6Xs2O70myP4l7MHWguqh+fsL",
+	"orfdLzgY2ggYm/Yg2DRPtCiWeRdY/4MG1r+UoxzxlRasvifTMh87ObIsVccnn25B6EsTdUrsnyc1g5wY",
+	"2cy3pbIgIJniYoS3au7ho6LkcT8oCVCHw24EbCxHXS5AANbKiNds6ue5waS2JjFqOnvI8mMet/HEW1vU",
+	"+3aBd2LkBxUj6PVeoECa5MWELq6f31A8wXr+FR8JFhnORX/TmGqIU1eax7GrxUD2BONwC4BJexERMkXY",
+	"q/05SB4HpIFororFN/PYPIihfUIYDcfEVpoHbzvXythkRsjgTAb4HM/XmkZUU2NnTWkeDw2Sd17kmGP5",
+	"29PLrXp+3tqlPYWVXQr1g+H0jxQxVlbDvvRacypk01R5de2spJYk7DptPtMsBcLR/krUL0Jt6lNDHjmH",
+	"UvhwlLbWKxroQ5kSfNGmmGICk0ISz4HaaZHp4KrPejQM0niMaUJzUMkn5CXV4fiazWw1PgugTgaZBkIe",
+	"UzXukXNtNnyIxj+dTAqCzsuU2rq9ZE8KRmaMpiQTsS0uPeSjzHAc3MJNuWL7kG/Rt+mzp7pPBmwmISbb",
+	"u4QKCnZLNRMsIorHTOh41iPvmxt35yBIkE9ZKMGZu1dYLSRliulK6iAWNATntIzQS+194d6XmS5hCQA2",
+	"tfDOZgjj5xqNubh2TVp0IKgaDbVhEy640inVZpeZ1s5oyTv1itLU0pifPRzkProCVwQyyRwmEfUKdZWz",
+	"J6vzcee/eXmEEf5vTy+3ZPXk7d+ToeP1v9jSMXZqAS6BAr+9VQMCaA27plZaHrUWeavbNvDZutaNHe0t",
+	"rq/uSMafxezGKOEFxVZr2a85/3NC9cFX3gIMlC5m7Iphk9ehArYtAwnk6GPgwslVg5AkkSlzTmipCvHw",
+	"KPcGwZmusSoVObWDAtFm0ct8BRggMInzBIOrJyC5nmEROTo8gk6ccnFRDnMCBpMbnIC5t0zpXG+uiIq6",
+	"YcY+avml74t+2MaTgyO19L2WCbUMzIznQF21rQZQdubtm4tLYlkVb3X7v595TyB+iOsGSDK+GI1sEfG9",
+	"f3/+3PP85rfWq8RLhU4swSUzsCVEMCkyHVPtL7Bzjz9S5ahj+/peH5++kzF40Pv7dRdaA6osNBlGJBVB",
+	"UguTYd/htf6WE2FNL/eZBIv9L8lDMNv03Se/7mJtHnrirZ9EQOCeaJWsBpAMB19TKwsWGi8XvjDxgyAh",
+	"55TsHR0+3T8pCag8sCCtmBpjGUf1TTTeh6OVkMuXe7wHd5z9V0623V1+L0vV9fmyVbJufUrtnRB8W322",
+	"CwH7IdNoN5JU4FTI9rNnS3oID6006oIJCzpoYdLstg3Uopf7DFJvw9C2JPxfl7F31unWU2xlmt+GtdeI",
+	"1jRVfCS4OKBCilkiswUH5hxgygYOcD0mQpqTV8SE5jQuMm7z1mAU6CGzfjNNuCiinuAuMaaapcZAzctO",
+	"agkBVaMspml+3YCx4mbM5suDiGEv/Avr98jzvFQ8Xl546T1YAlp5g4JYVRwEIM9xRSTMksYnGF810bP8",
+	"pwLStirwLvhInIvTfOm2I/AqvXgCb5sCztKcZasm6VZe06Lq1C39er+2/G5lUbE9r3urqAJoYd24go17",
+	"FgvsT01T7V20FbjB5f1t9spbKQIBTa1KADBbudorrC0icLO7orU5jK+9WY3YDQ9Zj5xazF8bPAUxU/jE",
+	"D24sEL7RUx5Y1ODicQJCRQ7Bqd7E22emky3jfNf0dE9GTe1Ims2bC7hCIVyc+Hejgb2EffXbqRdECsmY",
+	"hsJCKSIypKGWmK8Zan7D7usaYCcy1hYZNvLHVQUohyQ3RjLWiw2pJyg6ltUDoETxz92Ij7jGe38vWAOK",
+	"fID73JX5sIOB0IxUZiNrPVQ7PbhhKR/O+ka0GMEDDafMotkhLDHWHiFSMC992HUwppCt4ewUZ+x0swla",
+	"FkwEpcIChbu6qYYoMuKby7fAi1uVO66TexI5yy8MYTvMOgoIBpjS2S4a4C8iZGxhAylYV/ME7+y7fA59",
+	"fIlQsfzdPgekfSUDLX1BYARIUxmDoH0dg3lx8C+YwD0IBez4vqyRpSeQ3ADZ2Q/ft/3g+Cnn9FYc7uwL",
+	"c+Bvaz9A1OAe8OJYpmhF7Lc0I7ag+r3QwhG/YcL6IVSTSfDWm/L2xcBcbw/WSHCaAazQnbHwFzYWHCUY",
+	"Rm8hQXSzyDj7bGPpCCU3NOZRQDLhEhzqYwsLx4nzgxG/GHjMb5if2K3HVBS1TwMyllMIypZDzUQRr50y",
+	"NWZRUNRGzWUG9prbK+XYOnMOzyuVNoiTrYUb5+0/WOPB3xgM76ys686o+M6NihUji41MkNkCgXBlgdH8",
+	"RO9grlqx4dsBMxxueiR71EWzu1rFkPkdETqlM5tGJWhiK87YNvZ7BDrr0zg+JoZX+tanAoKoEnTp5TJU",
+	"ap+Vg5xtozZXq2bkNfVR629Jjkn/f8LqHcD/d/9UfaKgOWFORzYjcUBTRvpmDG8yvbffr5dCbzK9RRn0",
+	"JtN3dGGy2EixRxWZ6b+mWHlwsdPB1/nwaVryYTdWE1wsQrJJ+2sQe6OaAxhSAUZG9QbTqk1FwJPBjfBw",
+	"GIVBcWxJIFsK8xjKOBaFNQIHGGwFiRxNDNTKZSmmCB0oZg81+QgRUgJLwVnUIncWsgmejeiK7gykjPwL",
+	"5jqLp3Q216ef61WczxAiR5wQSjQF2WqHoE3fObSFd/1D9mw9L1v+VcaQZWea3wf0MF2Uh8XEOM1iQITE",
+	"8rA2pXSYMlYvxd5P7uqqqNLTg7avyqV0TzwfmyXyJlK8pZBc7+y1u3a+W3OtKGpUCvFY+zYJ7btGafvO",
+	"t9swpE1xMYpZN1PsGHPNrQgIaZpy5m6ijUnjBNIkZUZA5WnEXBE1YVDElg4ga968PUjlNE+XT2loThSF",
+	"3ehEkz29cT3GNFdwSI3g9QlLuYwIjWOSspDxG1Z8pjKwz2TaI29xNOBMxnE4Y9NedlPtmjJSz3qeMKd5",
+	"qIsDpWl7OpYxKzTFqZHTcaVYPkfJfmotC2TbMaMRilVjQKd1p0279JfWAN+GaPS7uF+ZuKBkBpuyqLAx",
+	"uAjjLHKpyWCh746c35kMc06iOQAwL4am1ekTfu7aNhYJMbTpbHYpNg2J0pETbK68dsVyrRxbEesazDk8",
+	"rRoR1XfwRLZgfnlK3Icui45JGHOzWIBuYIGBuCaZ0Dw2f7gC3hjo0eiJAqQVYFqc+tZAf/xe7g/tpzyK",
+	"5gPjb56u2oH6/KCgPq8L8VDhYfSglPivCeDHSQ7DXwu82Q3OnlIXx/OPynfW9hpbkkj6jT2qVHs056YU",
+	"jlE5BEqYh/wlPXIKUTnvfntG/nZ4+CuAimTiWsipgOAx5ylDkWHHUXesWyRNYDm2LUxMJw+2fD+uWwU9",
+	"4Day5P7Y+x55FDd5Tr87cBLLAQuZc2kESk1JfHfRXGN+D2Q0Qw9VrPBcYKFymmzzAIFF05RBlQ/0Cvu3",
+	"WWYyns+aIgJV6Q6r6gJuilLZpo3v9bBBpy77TJNJzDrHnTcvOvP5UYtRLMAfvzPbvxOzfQV/MISoV1F/",
+	"l5jvi+vTzeHroYO5AII3OrNUV10VYBEyRZQKslcZ0rFpyTo3vYIIIEBcoWbTUrmZ/R4BNjL0m83j7y0o",
+	"nXDp4EO2m1q3FCwvLytdIIfx1E7nL1gC/buogtCEQFOXCVuvJ9H1XwKEm6Pt3LKVMXukCv4qwbt4sEs0",
+	"1Ap9YlTn+A7YtPvUHKktoLeH/vdIIb2B66sO/w8jOJSWKXrdqIX8Oy1JAgvQYIdmT3w5MhSMDrJup2Nu",
+	"WFnbEDLpBATmt0UOBr4CT2N9qprEjFp0RTd4M9djvC4CqVO0aisnBHnpLWMcTAnXAYlcoh0kHQI0Q1AO",
+	"PsmhqWDGSqcUg11keVxQ5Np6CzD+TlMB3jB7b1VUd/CgduZReywSKWMWFRRwAbheBmNYRSx0sEl2EfaW",
+	"IAnyNG9g3x5UVLEMFh8wB6VZAOWzTXup2s19gvngMCI7jhYYYTY00tA7ctkeIm0Cmxmi3d/hJOwSohvg",
+	"ehrNtqY0aGTbg6/w36UYPYg+4jE8yPpKdD/exC/E2SmY/x6BdnLBnbtod2z1g8GPoAejPVMsQcu5G7Jt",
+	"ryp2FPtDAuZUK+64o15uEuzfFk0nl/abrzsEgWJNpa9/Z3rbpcag/QUlxh4pMknl0BwpLEZtEZz1Q4PM",
+	"X87FxTZ7dapAI80e3N8htL8cc1sGT1gW11Icd4oK8DkGSoE7D00hnrxfDIFqun5h4zymbsBCmUDci+sY",
+	"Yl9K2MhC5hOYMV2MOg8DlHEsp6pwYUPwXpEwiYdiLIRMEWO/CODDy/T9+ci+utufIHfCY2AfJUJqHrJS",
+	"VSo7gDo85Hxbt1hR2TTt9fRgE6hqqg466r23DKrvMBzvgYu+LEVuKwumerylJVIRU6uRX5enXdqIYbyU",
+	"asjBlHmZKsv0JyW54pKxrC/Mee9KZSCsYEFJ6eou5AmcNu6XDlylCcvw7WOW20gldHsNU4bXcs2Bx76Y",
+	"GlnPEiao1mDrPYPZG2myzbTPvH3s7gFjQnjk9N3nfO7ijh9khYpTdW2EUlFPvWI2PlJODrQSlYqJqOvH",
+	"u3dbpqxj1EEpUr5Rgvqx1FCRwhN+QmpjseVJJCdExhFL51uGK4uJc2T1yGkRnbNY8EEZCuDHmiQJJqJ/",
+	"eT3diRir7fTBSjW7FGXMwdtIsp2IuF0yeU7v3Xnugwp1Sxh/eQYYVOeslObN43dL0gYCftxPOUBFcXzs",
+	"4jUWltrqkb/PSMSGNIt1frp7pPACrChixUR0Ui4WYnjc3a4qDdedr2VuSflFKKm6ZjBWSJ+qKecFFmUx",
+	"JBj/auW8yJ5tIsiz+mWNuAp8iCCQhLZCzlyhsuNFddMCf6EaiiK6sy54ryq/+Td+Fi8Z3OlLqoctMvW2",
+	"nE3md/FghaJPc6iKd9XAdobafLRWbqQtzxMryeYDkDDLrLBGVCAfUYguwBSC5FzMM51hAVWmK4IfT63W",
+	"luKeeeWSUKEUmJ7DHyoEHYhibuTdDZxebU2wE9uRsy8Sem3O0WD8oYiusfpqDTgPFZTpbVtwpc6+J6Pt",
+	"xGq18qGU8GEJCgpzYncG3r2iBVWsp8WgQUUUd22M53vlIgJsudNhxbrZc1zrmzBBxcEVlBCMDM+XA5X2",
+	"gxxJPfcrCZvuH/GUhRpCuPvuX5eyb5HTUy9D0tZl07MJ67vI8f/OWDrzfGF2GkX9IKwbi44zbDxPlO0z",
+	"szm2Vfj7ebE2fefpmne0YTVzOGZbTAEURYAlQPZAYFKN3KTMSFhqA/WM9eTk1oQVBRD3Az8QDyLQEhrH",
+	"ZEIBhdiciQeZ1lIQQzZFGAem1mo2ccbr2zcXl41B7rA0nRYV8+wiQj5PBdAgIKw36pE+K5AWj//v//4/",
+	"/bwwHmyId1npOm11U/n4yS/LrioDM+BJykJUq9jY/BSuucCrFHu0OMcs3xOfSLhWLB4SRWe2UB7e8gxl",
+	"2jgbM5i2lf1wvVHu4LBLuDwYOC0BggYzJGz+NaRBT2kaqROX6khoHMtptchy0ygLLlq47kOZJlR3jjtZ",
+	"yjuBvw1PDo9+qa25skRlafZZH4x1Epd1VavkhJJ3FOh+r3CaI8u4xbCvsgiD6Z4ePpmXa3+n4XWOdFpo",
+	"0vlzDbGnU+D/slTpBB1MRYHpvpTYRH2cfEl0OeG4WITB4XKxDOqtsoFzy3wbJf0da8nf4C63rMZWKL5+",
+	"ZSSBrqPIR8pJYYCNOq6IYOqukV1yvD3ngztUpgkx/fXIubZQuxULuYHGa47a+NOlL1mXm7Kfu9PptGvG",
+	"0c3SmAlj70crVML2O/1Npkkbo3bHmVvgzJ35vDZ0i7WdKhYumDmQoVBl+GVW9QEg/jZnL0OqlN8VjZX0",
+	"cFqKk3fhPwWMFet8NA8nTE5iZwT6JiVGo+SxKmh8ytS8CVXP8GWo+okeVFeLJMenh7r+UyfuoBV45MNw",
+	"+fyYvzWVWRxhPM4k04Y1IWnL8tkiRPEiPN4Kx9vii6NAeobIy1tM38y7edDQVc6wxYiCE1K6xlf3DTy+",
+	"uzK+W3n33iZae2KmerxfKOGU1alN0aD/sq/ckuxpFHFMz36bmj40N+0MaaxY0Jl4j752vEFVEWZiRhUj",
+	"9gV0eHJVIDkMMh6DLVUkTh/2HvcOO0vPmx6T/5EP4GP+ohz8ycLGhE/7/onNU4Uabb1bkUZph//lT5eR",
+	"NBPCyFA8Hjbt7WKHkMvqz8MrgWT81HoPS4B91jkUFz4dzMjTQ5JwkWnmpx2SkdEs1ojrl/L9+3nCP2Cv",
+	"SghG6qMPnXzIDg+fhtAE/Mn6cLWfJ+SVoQa8PL7BLE8w/vf78+d4z4+O6WpGIuTwKTJgYw6hmaiWjg4f",
+	"o/FeBBLYFC9IPvQbKOIPjf5sSJ5BRbL1BARX/aJFBoJZr7goZLX9jILNZQ63Ess2IWM9sXyf+WCYxV/D",
+	"b0DAhvIqEeCQR2D4GzoyzF/n2jstxKHS1Ki6whyz9+6K7PUTeg2ipA8RfVkad447Y60nxwcHj5/8rXfY",
+	"O+w9Pj46PDzsmGHbIdSdvEB8AbYHiTiNWahJJiKWQkWrfo/8xlmMc1IByTnGAkuDeIGTn1Fc7miNbT5S",
+	"ZJINYq7GLDJWu05pqImSNQDPphkH+TViwvTBIjT5XVN5A8YEJZnIL2xzhxqKz3kfnpnkFb/mibEYyJkh",
+	"lknKFSOGQZjQ7sK/ZvbHxKGWwRBzd3ksR10HBs6jwAdaKkG5qKDyb3QwR9JDOwvgNj/32PvdJFTQEUsA",
+	"AxKIG9EU+l8TTLsLIHg0U9/63jJME9awCBhaUNppe6pIpdTHblaDmVcAMR/L3j8v3rwOSJbGXeuWMDog",
+	"yWLNJzTV4DvZtwcSCxpZYgyYuDtfFMrHniTgrEGVNusdVC4xzLBkpsvDgQsLo2SsKx6WxQwrIPniRFTT",
+	"b33CxA2L5QRFvl0kZMX6ZVLZwMvatotmExrI6dtzn0BwWsV7F89fYCQHAGcNqDn80UxLe1wFNFCnFVWQ",
+	"/9lVoZzYSs4qsOn2aswnSFIyzt8oBYbccv5FSlP9QpyW+ePfLJUw/xLR2Jo0xd2SRwKC9P+zawVoF/03",
+	"QTkoKA9bAV5H1BJLm0G5fmclVru42yoF7dTRCAowVvDP0ZMnpP/1Q2dofvjQOSZ/fOjYRfvQ+fitH9hg",
+	"JvuJeRX+NK96b5a4jn6pWUQnyG30k5fxb8ZaJqUD+NVKHEyc4V48VU5UHnYBzSKuDXv0yDNYUOUwZO1F",
+	"fsIFUSxMbYhUNestpGk6c25QfBtKiZdlDYqYAFcjp67y5M23NfN/47QFxINNJBdaHRs7MgYs3gg8IFyY",
+	"EU1SOWA2XygX9Xj1Y9hEsxTLeZJIhpmRiMV+v01lwvSYZYokTKc89AldTlTn28dv/18AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

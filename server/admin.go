@@ -301,10 +301,15 @@ func (s *Server) setDisabled(ctx context.Context, by adminCaller, id uuid.UUID, 
 		if _, err := adminUser(ctx, tx, id); err != nil {
 			return err
 		}
+		action, detail := auditAdminUserEnable, store.JSONMap{}
+		if disabled {
+			if err := noteOwnerlessInstances(ctx, tx, id, detail); err != nil {
+				return err
+			}
+		}
 		if err := tx.SetUserDisabled(ctx, id, disabled); err != nil {
 			return err
 		}
-		action, detail := auditAdminUserEnable, store.JSONMap{}
 		if disabled {
 			// Personal access tokens stay: a disabled user's are refused at sign-in
 			// (loadUsableUser), and work again if the user is enabled again.
@@ -313,9 +318,6 @@ func (s *Server) setDisabled(ctx context.Context, by adminCaller, id uuid.UUID, 
 				return err
 			}
 			action, detail["sessions_ended"] = auditAdminUserDisable, n
-			if err := noteOwnerlessInstances(ctx, tx, id, detail); err != nil {
-				return err
-			}
 		}
 		if err := s.record(ctx, tx, by.event(action, id, detail)); err != nil {
 			return err
@@ -352,7 +354,15 @@ func (s *Server) deleteUser(ctx context.Context, by adminCaller, id uuid.UUID) e
 // the last enabled Owner of, which deleting or disabling them leaves with no Owner who can act.
 // The administrator may do that (a departed or compromised Owner must be removable, and refusing
 // would leave no way out: only an Owner grants Owner); the audit log says where it happened.
+//
+// It first locks the instances the user owns, as a change of their membership does, and must
+// run before tx changes the user: an Owner demoting themselves at the same moment then either
+// commits first (and is counted here) or waits and finds the user gone or disabled (and is
+// refused as the last Owner). Without the lock each counted the other as an Owner who stays.
 func noteOwnerlessInstances(ctx context.Context, tx *store.Store, userID uuid.UUID, detail store.JSONMap) error {
+	if owned, err := tx.LockInstancesOwnedBy(ctx, userID); err != nil || len(owned) == 0 {
+		return err
+	}
 	insts, err := tx.InstancesOwnedOnlyBy(ctx, userID)
 	if err != nil || len(insts) == 0 {
 		return err
@@ -452,19 +462,19 @@ func (s *Server) revokeSessions(ctx context.Context, by adminCaller, id uuid.UUI
 	})
 }
 
-// revokeToken revokes an API token the user owns or created.
+// revokeToken revokes an API token the user owns or created, and ends the sessions opened with it.
 func (s *Server) revokeToken(ctx context.Context, by adminCaller, id, tokenID uuid.UUID) error {
 	return s.store.Tx(ctx, func(tx *store.Store) error {
 		if _, err := adminUser(ctx, tx, id); err != nil {
 			return err
 		}
-		revoked, err := tx.RevokeUserAPIToken(ctx, id, tokenID)
+		revoked, ended, err := tx.RevokeUserAPIToken(ctx, id, tokenID)
 		if errors.Is(err, store.ErrNotFound) {
 			return &Error{Code: CodeNotFound, Err: err}
 		}
 		if err != nil || !revoked {
 			return err
 		}
-		return s.record(ctx, tx, by.event(auditAdminTokenRevoke, id, store.JSONMap{"token_id": tokenID.String()}))
+		return s.record(ctx, tx, by.event(auditAdminTokenRevoke, id, store.JSONMap{"token_id": tokenID.String(), "sessions_ended": ended}))
 	})
 }

@@ -73,11 +73,12 @@ func (s *Server) listPATs(ctx context.Context, p *principal) ([]store.APIToken, 
 	return s.store.UserPATs(ctx, p.User.ID)
 }
 
-// deletePAT ends one of the caller's personal access tokens. A token that is not the caller's,
+// deletePAT ends one of the caller's personal access tokens and the sessions opened with it
+// (whoever holds it may have exchanged it for a session already). A token that is not the caller's,
 // or no longer signs in, is not found, whoever it belongs to.
 func (s *Server) deletePAT(ctx context.Context, p *principal, id uuid.UUID) error {
 	return s.store.Tx(ctx, func(tx *store.Store) error {
-		t, err := tx.RevokeUserPAT(ctx, p.User.ID, id)
+		t, ended, err := tx.RevokeUserPAT(ctx, p.User.ID, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return &Error{Code: CodeNotFound, Err: errors.New("no live personal access token of the caller has that id")}
 		}
@@ -85,13 +86,14 @@ func (s *Server) deletePAT(ctx context.Context, p *principal, id uuid.UUID) erro
 			return err
 		}
 		return s.record(ctx, tx, auditEvent{Action: auditPATDelete, User: p.User.ID, Session: p.SessionID,
-			Detail: store.JSONMap{"token_id": t.ID.String(), "name": t.Name}})
+			Detail: store.JSONMap{"token_id": t.ID.String(), "name": t.Name, "sessions_ended": ended}})
 	})
 }
 
 // revokeOnRecovery revokes, in tx and unless configured otherwise, every API token the user
 // could have handed to someone else: their personal access tokens and the Zesty access tokens
-// they created. It runs when the password is reset (account recovery) or set by an
+// they created, with the sessions opened with them (kept otherwise when sessions survive a
+// password change). It runs when the password is reset (account recovery) or set by an
 // administrator: whoever minted those tokens may be the one the new password locks out, and
 // would otherwise keep the account. The counts go into detail, the audit event's. A change of
 // password with the current one is no recovery and keeps them.
@@ -99,17 +101,20 @@ func (s *Server) revokeOnRecovery(ctx context.Context, tx *store.Store, userID u
 	if s.cfg.KeepPATsOnReset {
 		return nil
 	}
-	pats, accessTokens, err := tx.RevokeUserAPITokens(ctx, userID)
+	n, err := tx.RevokeUserAPITokens(ctx, userID)
 	if err != nil {
 		return err
 	}
-	detail["pats_revoked"], detail["access_tokens_revoked"] = pats, accessTokens
+	detail["pats_revoked"], detail["access_tokens_revoked"] = n.PATs, n.AccessTokens
+	detail["pat_sessions_ended"] = n.Sessions // those the recovery did not end already
 	return nil
 }
 
-// revokeIfResetSession is revokeOnRecovery when the caller's session was opened by a
-// password-reset ticket.
-func (s *Server) revokeIfResetSession(ctx context.Context, tx *store.Store, p *principal, detail store.JSONMap) error {
+// revokeIfMailedSession is revokeOnRecovery when the caller's session was opened by a mailed
+// ticket or code (a password-reset, sign-in or verification link, or a one-time code): setting
+// a password without the current one in such a session is an account recovery by whoever reads
+// the mail, as a reset by ticket is.
+func (s *Server) revokeIfMailedSession(ctx context.Context, tx *store.Store, p *principal, detail store.JSONMap) error {
 	if s.cfg.KeepPATsOnReset || p.SessionID == uuid.Nil {
 		return nil
 	}
@@ -117,8 +122,18 @@ func (s *Server) revokeIfResetSession(ctx context.Context, tx *store.Store, p *p
 	if err != nil {
 		return fmt.Errorf("load the caller's session: %w", err)
 	}
-	if sess.Method != methodPasswordReset {
+	if !mailedMethod(sess.Method) {
 		return nil
 	}
 	return s.revokeOnRecovery(ctx, tx, p.User.ID, detail)
+}
+
+// mailedMethod tells whether a session opened by method was opened with a mailed ticket or code.
+func mailedMethod(method string) bool {
+	for _, k := range ticketKinds {
+		if k.method == method {
+			return true
+		}
+	}
+	return false
 }

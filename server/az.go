@@ -339,7 +339,7 @@ func (s *Server) azUpdatePassword(ctx context.Context, b *gen.AzPasswordUpdateRe
 	if err := s.azCheckNewPassword(b.Password, b.PasswordConfirmation); err != nil {
 		return nil, err
 	}
-	if err := s.changePassword(ctx, p, secret(b.Password)); err != nil {
+	if err := s.changePassword(ctx, p, secret(b.Password), true); err != nil {
 		return nil, err
 	}
 	return s.store.UserByID(ctx, p.User.ID)

@@ -222,7 +222,7 @@ func (s *Server) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPassw
 	if err != nil {
 		return nil, err
 	}
-	if err := s.changePassword(ctx, p, secret(req.Body.NewPassword)); err != nil {
+	if err := s.changePassword(ctx, p, secret(req.Body.NewPassword), false); err != nil {
 		return nil, err
 	}
 	return gen.ChangeUserPassword200JSONResponse(gen.OKResponseOK), nil

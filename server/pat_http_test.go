@@ -121,6 +121,16 @@ var recoveries = []struct {
 		}
 		return "user.password_change"
 	}},
+	{"nhost-magic-link-then-change", func(t *testing.T, h *servertest.Harness, email string) string {
+		// POST /v1/user/password asks for no current password: setting one in a session that
+		// a mailed sign-in link opened is a recovery by whoever reads the mail.
+		changeInSession(t, h, magicLinkSession(t, h, email))
+		return "user.password_change"
+	}},
+	{"nhost-email-otp-then-change", func(t *testing.T, h *servertest.Harness, email string) string {
+		changeInSession(t, h, emailOTPSession(t, h, email))
+		return "user.password_change"
+	}},
 	{"zesty", func(t *testing.T, h *servertest.Harness, email string) string {
 		zWant(t, h, http.StatusOK, http.MethodPost, "/password/request", "", zJSON("email", email))
 		ticket := linkOf(t, h.Mail.Next(t, email)).ticket
@@ -168,6 +178,42 @@ var recoveries = []struct {
 		}
 		return "admin.password_set"
 	}},
+}
+
+// magicLinkSession signs in with a mailed sign-in link and returns the session's access token.
+func magicLinkSession(t *testing.T, h *servertest.Harness, email string) string {
+	t.Helper()
+	res, err := h.Client.SignInPasswordlessEmailWithResponse(context.Background(), gen.SignInPasswordlessEmailJSONRequestBody{Email: openapi_types.Email(email)})
+	if err != nil || res.StatusCode() != http.StatusOK {
+		t.Fatalf("ask for a sign-in link: %v %d %s", err, res.StatusCode(), res.Body)
+	}
+	return wantRedirectSession(t, h, follow(t, h, linkOf(t, h.Mail.Next(t, email)).raw), "signinPasswordless")
+}
+
+// emailOTPSession signs in with a mailed one-time code and returns the session's access token.
+func emailOTPSession(t *testing.T, h *servertest.Harness, email string) string {
+	t.Helper()
+	res, err := h.Client.SignInOTPEmailWithResponse(context.Background(), gen.SignInOTPEmailJSONRequestBody{Email: openapi_types.Email(email)})
+	if err != nil || res.StatusCode() != http.StatusOK {
+		t.Fatalf("ask for a code: %v %d %s", err, res.StatusCode(), res.Body)
+	}
+	code := h.Mail.Next(t, email).Code(t, 6)
+	v, err := h.Client.VerifySignInOTPEmailWithResponse(context.Background(), gen.VerifySignInOTPEmailJSONRequestBody{Email: openapi_types.Email(email), Otp: code})
+	if err != nil || v.JSON200 == nil || v.JSON200.Session == nil {
+		t.Fatalf("sign in with the code: %v %d %s", err, v.StatusCode(), v.Body)
+	}
+	return v.JSON200.Session.AccessToken
+}
+
+// changeInSession sets a new password through Nhost's POST /v1/user/password, which asks for
+// no current password, with the access token of a session.
+func changeInSession(t *testing.T, h *servertest.Harness, access string) {
+	t.Helper()
+	res, err := h.Client.ChangeUserPasswordWithResponse(context.Background(),
+		gen.ChangeUserPasswordJSONRequestBody{NewPassword: "recovered-password-1"}, servertest.Bearer(access))
+	if err != nil || res.StatusCode() != http.StatusOK {
+		t.Fatalf("set the password in the session: %v %d %s", err, res.StatusCode(), res.Body)
+	}
 }
 
 // recoveryUser signs up a user whose address is verified (Authentication Zero resets only
@@ -250,6 +296,15 @@ func TestPATsSurvivePasswordChange(t *testing.T) {
 				t.Fatalf("login: %d %v", status, e)
 			}
 			if status, e := c.post("/change-password", map[string]string{"access_token": tok.AccessToken, "previous_password": azPw, "proposed_password": "changed-password-1"}, nil); status != http.StatusOK {
+				t.Fatalf("change-password: %d %v", status, e)
+			}
+		}},
+		{"wme-in-a-mailed-session", func(t *testing.T, email string, _ gen.Session) {
+			// WME's change asks for the current password: made with it, even in a session a
+			// sign-in link opened, it is no recovery.
+			access := magicLinkSession(t, h, email)
+			c := newWMEClient(t, h)
+			if status, e := c.post("/change-password", map[string]string{"access_token": access, "previous_password": azPw, "proposed_password": "changed-password-1"}, nil); status != http.StatusOK {
 				t.Fatalf("change-password: %d %v", status, e)
 			}
 		}},
@@ -442,4 +497,126 @@ func TestPATMaxTTL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// patSession signs in with a PAT and refreshes once, as a client holding the PAT does, and
+// returns the session as it stands after the refresh.
+func patSession(t *testing.T, h *servertest.Harness, pat string) gen.Session {
+	t.Helper()
+	res, err := h.Client.SignInPATWithResponse(context.Background(), gen.SignInPATJSONRequestBody{PersonalAccessToken: pat})
+	if err != nil || res.JSON200 == nil || res.JSON200.Session == nil {
+		t.Fatalf("PAT sign-in: %v %d %s", err, res.StatusCode(), res.Body)
+	}
+	return wantSessionLive(t, h, *res.JSON200.Session)
+}
+
+// wantSessionLive fails unless the session's access token reads the user and its refresh token
+// refreshes; it returns the session as the refresh left it.
+func wantSessionLive(t *testing.T, h *servertest.Harness, s gen.Session) gen.Session {
+	t.Helper()
+	if u := getUser(t, h, s.AccessToken); u.StatusCode() != http.StatusOK {
+		t.Fatalf("GET /v1/user with the session's access token: %d %s, want 200", u.StatusCode(), u.Body)
+	}
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil || r.JSON200 == nil {
+		t.Fatalf("refresh: %v %d %s, want 200", err, r.StatusCode(), r.Body)
+	}
+	return *r.JSON200
+}
+
+// wantSessionEnded fails unless both the session's refresh token and its access token are
+// refused.
+func wantSessionEnded(t *testing.T, h *servertest.Harness, s gen.Session) {
+	t.Helper()
+	if u := getUser(t, h, s.AccessToken); u.StatusCode() != http.StatusUnauthorized {
+		t.Errorf("GET /v1/user with the ended session's access token: %d %s, want 401", u.StatusCode(), u.Body)
+	}
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.JSON401 == nil || r.JSON401.Error != gen.ErrorResponseErrorInvalidRefreshToken {
+		t.Errorf("refresh of the ended session: %d %s, want 401 invalid-refresh-token", r.StatusCode(), r.Body)
+	}
+}
+
+// TestPATSessionsEndWithThePAT: a thief who exchanged a stolen PAT for a session kept refreshing
+// it for the session's whole life after the owner deleted the PAT, or after a reset revoked it
+// (sessions are otherwise kept across a reset when so configured). Ending a PAT now ends the
+// sessions it opened, at once and only those: the owner's own session and the sessions of the
+// owner's other PATs go on.
+func TestPATSessionsEndWithThePAT(t *testing.T) {
+	h := servertest.Start(t, adminSecretOn, func(c *server.Config) { c.KeepSessionsOnPasswordChange = true })
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		end  func(t *testing.T, email string, own gen.Session, id string)
+		all  bool // every PAT of the user ends, not just the one given
+	}{
+		{"delete", func(t *testing.T, _ string, own gen.Session, id string) {
+			res, err := h.Client.DeletePATWithResponse(ctx, id, servertest.Bearer(own.AccessToken))
+			if err != nil || res.StatusCode() != http.StatusOK {
+				t.Fatalf("delete the PAT: %v %d %s", err, res.StatusCode(), res.Body)
+			}
+		}, false},
+		{"admin-revoke", func(t *testing.T, _ string, own gen.Session, id string) {
+			res, err := h.Client.AdminRevokeUserTokenWithResponse(ctx, uuid.MustParse(own.User.Id), uuid.MustParse(id), asAdmin)
+			if err != nil || res.StatusCode() != http.StatusNoContent {
+				t.Fatalf("admin revokes the PAT: %v %d %s", err, res.StatusCode(), res.Body)
+			}
+		}, false},
+		{"reset-keeping-sessions", func(t *testing.T, email string, _ gen.Session, _ string) {
+			requestReset(t, h, email)
+			if status, body := resetWithTicket(t, h, linkOf(t, h.Mail.Next(t, email)).ticket, "recovered-password-1"); status != http.StatusOK {
+				t.Fatalf("reset with the ticket: %d %s", status, body)
+			}
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			email := "pat-sessions-" + c.name + "@example.com"
+			own := recoveryUser(t, h, email)
+			stolenID, stolen := mintPAT(t, h, own.AccessToken, "stolen")
+			_, kept := mintPAT(t, h, own.AccessToken, "kept")
+			thief := patSession(t, h, stolen)
+			other := patSession(t, h, kept)
+
+			c.end(t, email, own, stolenID)
+			wantSessionEnded(t, h, thief)
+			if c.all {
+				wantSessionEnded(t, h, other)
+			} else {
+				wantSessionLive(t, h, other)
+			}
+			wantSessionLive(t, h, own)
+		})
+	}
+}
+
+// TestPATSessionsEndWhenThePATExpires: a session opened with a PAT lives no longer than the PAT.
+// Refreshing slid its expiry 30 days past each refresh, so a token minted to die in a day kept
+// its holder signed in for as long as they kept refreshing. The session now ends when the PAT
+// expires, refreshed or not; a session opened otherwise still slides.
+func TestPATSessionsEndWhenThePATExpires(t *testing.T) {
+	h := servertest.Start(t)
+	own := signUp(t, h, "pat-expiry@example.com", "pat-expiry-password-1")
+	_, pat := mintPAT(t, h, own.AccessToken, "one day") // expires in 24 hours
+	s := patSession(t, h, pat)
+	for _, step := range []time.Duration{12 * time.Hour, 11*time.Hour + 50*time.Minute} { // to 23h50m
+		h.Clock.Advance(step)
+		own = refreshed(t, h, own)
+		s = refreshed(t, h, s)
+	}
+	h.Clock.Advance(11 * time.Minute) // the PAT expired a minute ago; the access token lives on
+	wantSessionEnded(t, h, s)
+	wantSessionLive(t, h, own)
+}
+
+// refreshed refreshes a session and returns it as the refresh left it.
+func refreshed(t *testing.T, h *servertest.Harness, s gen.Session) gen.Session {
+	t.Helper()
+	r, err := refresh(t, h, s.RefreshToken)
+	if err != nil || r.JSON200 == nil {
+		t.Fatalf("refresh: %v %d %s, want 200", err, r.StatusCode(), r.Body)
+	}
+	return *r.JSON200
 }

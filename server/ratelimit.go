@@ -30,14 +30,25 @@ type RateLimit struct {
 	Window   time.Duration
 }
 
-// String is the compact form ParseRateLimit reads: "10/1m0s".
-func (l RateLimit) String() string { return fmt.Sprintf("%d/%s", l.Requests, l.Window) }
+// RateLimitOff turns a limit off. It is not the zero RateLimit, which a Config field with a
+// default (CodeGuessLimit) reads as not set (see Config.withDefaults); any RateLimit without a
+// positive Requests and Window limits nothing.
+var RateLimitOff = RateLimit{Requests: -1}
 
-// ParseRateLimit reads "N/duration" ("10/1m", "300/1h"); "0" or "off" turns the group off.
+// String is the compact form ParseRateLimit reads: "10/1m0s", or "off".
+func (l RateLimit) String() string {
+	if l == RateLimitOff {
+		return "off"
+	}
+	return fmt.Sprintf("%d/%s", l.Requests, l.Window)
+}
+
+// ParseRateLimit reads "N/duration" ("10/1m", "300/1h"); "0" or "off" turns the group off
+// (RateLimitOff).
 func ParseRateLimit(v string) (RateLimit, error) {
 	v = strings.TrimSpace(v)
 	if v == "0" || strings.EqualFold(v, "off") {
-		return RateLimit{}, nil
+		return RateLimitOff, nil
 	}
 	n, w, ok := strings.Cut(v, "/")
 	if !ok {

@@ -10,8 +10,8 @@ func TestParseRateLimit(t *testing.T) {
 	for in, want := range map[string]RateLimit{
 		"10/1m":    {10, time.Minute},
 		" 300/1h ": {300, time.Hour},
-		"0":        {},
-		"off":      {},
+		"0":        RateLimitOff,
+		"off":      RateLimitOff,
 		"5/1m30s":  {5, 90 * time.Second},
 		"1/1s":     {1, time.Second},
 	} {
@@ -25,7 +25,9 @@ func TestParseRateLimit(t *testing.T) {
 			t.Errorf("ParseRateLimit(%q) accepted", in)
 		}
 	}
-	if l, _ := ParseRateLimit(DefaultRateLimits()[LimitSignIn].String()); l != DefaultRateLimits()[LimitSignIn] {
-		t.Errorf("String does not round-trip: %v", l)
+	for _, l := range []RateLimit{DefaultRateLimits()[LimitSignIn], RateLimitOff} {
+		if got, err := ParseRateLimit(l.String()); err != nil || got != l {
+			t.Errorf("String does not round-trip: %v → %q → %v, %v", l, l.String(), got, err)
+		}
 	}
 }

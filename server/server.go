@@ -49,8 +49,10 @@ type Config struct {
 	// changes; by default they end.
 	KeepSessionsOnPasswordChange bool
 	// KeepPATsOnReset leaves the user's personal access tokens, and the Zesty access tokens they
-	// created, alive when the password is reset with a mailed ticket or set by an administrator;
-	// by default they are revoked (whoever minted them may be who the reset locks out).
+	// created, alive when the password is reset with a mailed ticket, set without the current
+	// password in a session a mailed link or code opened, or set by an administrator; by default
+	// they are revoked with the sessions they opened (whoever minted them may be who the reset
+	// locks out).
 	KeepPATsOnReset bool
 	// PATMaxTTL is the longest life a personal access token may ask for (one year).
 	PATMaxTTL time.Duration
@@ -118,7 +120,7 @@ type Config struct {
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
-	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: no cap
+	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
 
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
@@ -454,6 +456,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateLimitIPv6Prefix <= 0 || c.RateLimitIPv6Prefix > 128 {
 		c.RateLimitIPv6Prefix = def.RateLimitIPv6Prefix
+	}
+	if c.CodeGuessLimit == (RateLimit{}) { // not set; RateLimitOff turns the cap off
+		c.CodeGuessLimit = def.CodeGuessLimit
 	}
 	return c
 }

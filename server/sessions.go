@@ -44,7 +44,8 @@ type sessionSpec struct {
 	// ForReset opens a session for a user who must choose a new password: only the session of a
 	// password-reset ticket, whose next step (Nhost's) is setting that password, does.
 	ForReset bool
-	// APIToken is the personal access token the session is opened with, named in the audit event.
+	// APIToken is the personal access token the session is opened with: named in the audit
+	// event and recorded on the session, which ends when the token is revoked.
 	APIToken *store.APIToken
 }
 
@@ -84,6 +85,7 @@ func (s *Server) openSessionSpec(ctx context.Context, st *store.Store, u *store.
 	detail := store.JSONMap{"method": spec.Method}
 	if spec.APIToken != nil { // the token used is part of the record: audited token use
 		detail["token_id"], detail["token_name"] = spec.APIToken.ID.String(), spec.APIToken.Name
+		sess.APITokenID = &spec.APIToken.ID
 	}
 	ev := s.auditRow(ctx, auditEvent{Action: auditSignIn, User: u.ID, Session: sess.ID, Detail: detail})
 	if spec.TokenKind != "" {

@@ -203,6 +203,9 @@ func (s *Server) signInPAT(ctx context.Context, token secret) (*session, error) 
 		}
 		spec := s.nhostSpec(methodPAT)
 		spec.APIToken = t
+		// The session lives no longer than the token (nor does it slide past it: the store
+		// caps each refresh's slide at the token's expiry).
+		spec.Life = min(spec.Life, t.ExpiresAt.Sub(s.now()))
 		out, err = s.openSessionSpec(ctx, tx, u, spec)
 		return err
 	})

@@ -312,10 +312,11 @@ func (s *Server) deanonymizeConcealed(ctx context.Context, in deanonymizeInput, 
 }
 
 // changePassword sets a new password for the signed-in user and, unless configured otherwise,
-// ends the user's other sessions (the caller's stays). Done in a session that a password-reset
-// ticket opened (Nhost's reset: the mailed link or code signs in, then the password is set), it
-// is the end of an account recovery and revokes the user's API tokens as applyReset does.
-func (s *Server) changePassword(ctx context.Context, p *principal, password secret) error {
+// ends the user's other sessions (the caller's stays). withCurrent says the caller gave the
+// current password. Without it, in a session that a mailed ticket or code opened (Nhost's reset:
+// the mailed link or code signs in, then the password is set; or a magic link or one-time code),
+// it is an account recovery and revokes the user's API tokens as applyReset does.
+func (s *Server) changePassword(ctx context.Context, p *principal, password secret, withCurrent bool) error {
 	if p.User.IsAnonymous {
 		return &Error{Code: CodeForbiddenAnonymous}
 	}
@@ -337,8 +338,10 @@ func (s *Server) changePassword(ctx context.Context, p *principal, password secr
 			}
 		}
 		detail := store.JSONMap{"other_sessions_ended": ended}
-		if err := s.revokeIfResetSession(ctx, tx, p, detail); err != nil {
-			return err
+		if !withCurrent {
+			if err := s.revokeIfMailedSession(ctx, tx, p, detail); err != nil {
+				return err
+			}
 		}
 		return s.record(ctx, tx, auditEvent{Action: auditPasswordChange, User: p.User.ID, Session: p.SessionID, Detail: detail})
 	})

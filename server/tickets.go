@@ -32,7 +32,8 @@ const (
 	methodEmailOTP  = "email-otp"
 	methodTicket    = "ticket"
 	// methodPasswordReset: the session of a password-reset link or code. Setting the password
-	// in it ends an account recovery (see changePassword).
+	// in it (as in any session a mailed ticket opened) ends an account recovery (see
+	// changePassword).
 	methodPasswordReset = "password-reset"
 )
 

@@ -130,7 +130,7 @@ func (s *Server) WmeChangePassword(ctx context.Context, req gen.WmeChangePasswor
 		}
 		return nil, err
 	}
-	if err := s.changePassword(ctx, p, secret(b.ProposedPassword)); err != nil {
+	if err := s.changePassword(ctx, p, secret(b.ProposedPassword), true); err != nil {
 		return nil, err
 	}
 	return gen.WmeChangePassword200JSONResponse(wmeOK("Password changed")), nil

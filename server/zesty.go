@@ -51,6 +51,12 @@ func (s *Server) ZestyLogin(ctx context.Context, req gen.ZestyLoginRequestObject
 func (s *Server) ZestyVerify(ctx context.Context, _ gen.ZestyVerifyRequestObject) (gen.ZestyVerifyResponseObject, error) {
 	p := principalFrom(ctx)
 	if t := p.Token; t != nil {
+		if t.Lapsed {
+			// Its creator no longer stands behind it, so it can act for nothing: it verifies as
+			// an unknown token does. (Elsewhere it is answered as a stranger to its instance,
+			// and acts again if its creator's standing comes back.)
+			return nil, &Error{Code: CodeUnauthenticated, Err: errors.New("access token whose creator lost standing")}
+		}
 		// An access token has no user: it is named by its own ZUID and name, with no address.
 		return gen.ZestyVerify200JSONResponse{Code: gen.ZestyVerifyResponseCodeN200, Message: "Valid access token",
 			Data: gen.ZestyUser{ZUID: t.ZUID, Email: "", FirstName: t.Name, LastName: ""}}, nil

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/server/servertest"
+	"github.com/latchkey/latchkey/store"
+	"github.com/latchkey/latchkey/store/testdb"
 )
 
 // zRaw sends a Zesty Accounts request from any goroutine: it reports a transport failure as an
@@ -97,10 +100,7 @@ func TestZestyLastOwnerRace(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		n, err := h.Store.CountInstanceOwners(ctx, inst.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := ownersOf(t, h, inst.ID)
 		if n < 1 {
 			t.Fatalf("round %d (remove=%v): no Owner left; answers %v", round, remove, statuses)
 		}
@@ -130,6 +130,22 @@ func TestZestyLastOwnerRace(t *testing.T) {
 			t.Fatalf("round %d: no owner found among the three, yet %d counted", round, n)
 		}
 	}
+}
+
+// ownersOf counts the members of an instance whose role grants Owner.
+func ownersOf(t *testing.T, h *servertest.Harness, instanceID int64) int {
+	t.Helper()
+	ms, err := h.Store.InstanceMembers(context.Background(), instanceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range ms {
+		if m.Role.SystemRole == store.SystemRoleOwner {
+			n++
+		}
+	}
+	return n
 }
 
 // userIDOfZUID is the id of the user with a ZUID.
@@ -217,5 +233,135 @@ func TestZestyLastOwnerDeletedOrDisabled(t *testing.T) {
 	}
 	if got, ok := lastEvent("admin.user_delete")["instances_left_without_owner"]; ok {
 		t.Errorf("deleting one of two Owners reports ownerless instances: %v", got)
+	}
+}
+
+// TestAdminOwnerRemovalWaitsForInstance: an administrator disabling or deleting one of two
+// Owners while the other demotes themselves must not leave the instance without an Owner
+// unnoticed. The demotion's guard counted the first Owner as still able to act; unless the
+// administrator's transaction waits for the instance's lock, it counts the second Owner as still
+// one and reports no ownerless instance, and both commit. Here the demotion holds the instance's
+// lock (from the test's own connection) until the administrator's request waits for it: that
+// request must then see the demotion and name the instance in its audit event.
+// PostgreSQL only: SQLite's one writer runs the two transactions one after the other anyway.
+func TestAdminOwnerRemovalWaitsForInstance(t *testing.T) {
+	if testdb.Backend() != store.Postgres {
+		t.Skip("needs PostgreSQL's row locks; SQLite runs one write transaction at a time")
+	}
+	ctx := context.Background()
+	clock := testdb.NewClock()
+	dsn := testdb.PostgresSchema(t)
+	st, err := store.Open(ctx, store.Options{URL: dsn, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := servertest.StartOn(t, st, clock, adminSecretOn)
+	for _, c := range []struct {
+		name, action string
+		remove       func(id uuid.UUID) (int, error)
+	}{
+		{"disable", "admin.user_disable", func(id uuid.UUID) (int, error) {
+			res, err := h.Client.AdminDisableUserWithResponse(ctx, id, asAdmin)
+			if err != nil {
+				return 0, err
+			}
+			return res.StatusCode(), nil
+		}},
+		{"delete", "admin.user_delete", func(id uuid.UUID) (int, error) {
+			res, err := h.Client.AdminDeleteUserWithResponse(ctx, id, asAdmin)
+			if err != nil {
+				return 0, err
+			}
+			return res.StatusCode(), nil
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			first, firstZUID := zUser(t, h, "removed-owner-"+c.name+"@example.com")
+			_, secondZUID := zUser(t, h, "demoted-owner-"+c.name+"@example.com")
+			instZUID := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances", first, `{"name":"Both"}`))["ZUID"].(string)
+			roles := zRoleZUIDs(t, h, first, instZUID)
+			zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/instances/"+instZUID+"/users", first, zJSON("userZUID", secondZUID, "roleZUID", roles["owner"]))
+			inst, err := st.InstanceByZUID(ctx, instZUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			adminRole, err := st.InstanceRoleByZUID(ctx, roles["admin"])
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// The second Owner's demotion: it holds the instance's lock, has passed its guard
+			// (the first Owner can still act) and has written, but not committed.
+			holder, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer holder.Close(ctx)
+			tx, err := holder.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(ctx) }()
+			var pid int
+			if err := tx.QueryRow(ctx, "SELECT pg_backend_pid() FROM instances WHERE id = $1 FOR NO KEY UPDATE", inst.ID).Scan(&pid); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, "UPDATE instance_members SET role_id = $1 WHERE instance_id = $2 AND user_id = $3",
+				adminRole.ID, inst.ID, userIDOfZUID(t, h, secondZUID)); err != nil {
+				t.Fatal(err)
+			}
+
+			type answer struct {
+				status int
+				err    error
+			}
+			done := make(chan answer, 1)
+			firstID := userIDOfZUID(t, h, firstZUID)
+			go func() {
+				status, err := c.remove(firstID)
+				done <- answer{status, err}
+			}()
+			watcher, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer watcher.Close(ctx)
+			deadline := time.Now().Add(10 * time.Second)
+			for waiting := 0; waiting == 0; {
+				if time.Now().After(deadline) {
+					t.Fatal("the administrator's request never waited for the instance lock")
+				}
+				select {
+				case a := <-done:
+					t.Fatalf("the administrator's request finished without waiting for the instance lock: %d %v", a.status, a.err)
+				default:
+				}
+				if err := watcher.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case a := <-done:
+				if a.err != nil || a.status/100 != 2 {
+					t.Fatalf("the administrator's request: %d %v", a.status, a.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the administrator's request did not finish once the lock was let go")
+			}
+			ev, err := st.AuditEvents(ctx, c.action, 1)
+			if err != nil || len(ev) != 1 {
+				t.Fatalf("audit %s: %v %v", c.action, ev, err)
+			}
+			if got := ev[0].Detail["instances_left_without_owner"]; fmt.Sprint(got) != "["+instZUID+"]" {
+				t.Errorf("instances_left_without_owner = %v, want [%s]", got, instZUID)
+			}
+		})
 	}
 }

@@ -89,10 +89,17 @@ func TestZestyTokenCreatorStanding(t *testing.T) {
 			created := zObj(t, zWant(t, h, http.StatusCreated, http.MethodPost, "/v1/tokens", creator, zJSON("name", "ci-"+c.name, "roleZUID", f.roles["admin"])))
 			tok, tokZUID := created["token"].(string), created["ZUID"].(string)
 			zWant(t, h, http.StatusOK, http.MethodGet, f.base, tok, "")
+			zWant(t, h, http.StatusOK, http.MethodGet, "/verify", tok, "")
 
 			c.lapse(t, f)
 			// Only the token's last use is recorded; membership, roles and the instance stay.
 			h.NoWrites(t, func() {
+				// It can act for nothing, so it verifies as an unknown token does.
+				status, lapsed := zAcc(t, h, http.MethodGet, "/verify", tok, "")
+				_, unknown := zAcc(t, h, http.MethodGet, "/verify", tok[:len(tok)-1]+otherDigit(tok[len(tok)-1]), "")
+				if status != http.StatusUnauthorized || fmt.Sprint(lapsed) != fmt.Sprint(unknown) {
+					t.Errorf("GET /verify with a lapsed token: %d %v, want 401 as an unknown token gets: %v", status, lapsed, unknown)
+				}
 				zWant(t, h, http.StatusNotFound, http.MethodGet, f.base, tok, "")
 				zWant(t, h, http.StatusNotFound, http.MethodGet, f.base+"/users/roles", tok, "")
 				zWant(t, h, http.StatusNotFound, http.MethodPut, f.base, tok, `{"name":"pwned"}`)
@@ -121,6 +128,7 @@ func TestZestyTokenCreatorStanding(t *testing.T) {
 			if c.restore != nil {
 				c.restore(t, f)
 				zWant(t, h, http.StatusOK, http.MethodGet, f.base, tok, "")
+				zWant(t, h, http.StatusOK, http.MethodGet, "/verify", tok, "")
 			}
 			zWant(t, h, http.StatusOK, http.MethodDelete, "/v1/tokens/"+tokZUID, owner, "")
 			zWant(t, h, http.StatusUnauthorized, http.MethodGet, f.base, tok, "")
@@ -229,4 +237,12 @@ func TestZestyTokenCreatorRemovedMidRequest(t *testing.T) {
 	if _, err := st.MemberRole(ctx, inst.ID, strangerID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the stranger was added by a token whose creator had been removed: %v", err)
 	}
+}
+
+// otherDigit is a digit other than c: a token with its last character swapped for it is unknown.
+func otherDigit(c byte) string {
+	if c == '0' {
+		return "1"
+	}
+	return "0"
 }

@@ -152,22 +152,34 @@ func (s *Store) UserAPITokens(ctx context.Context, userID uuid.UUID) ([]APIToken
 	return out, nil
 }
 
-// RevokeUserAPIToken revokes an API token the user owns or created and reports whether it was
-// unrevoked. Any other token is ErrNotFound.
-func (s *Store) RevokeUserAPIToken(ctx context.Context, userID, tokenID uuid.UUID) (bool, error) {
-	var n int64
-	err := s.w(ctx).Model(&APIToken{}).Where("id = ? AND (user_id = ? OR created_by = ?)", tokenID, userID, userID).Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("find user api token: %w", err)
-	}
-	if n == 0 {
-		return false, ErrNotFound
-	}
-	res := s.w(ctx).Model(&APIToken{}).Where("id = ? AND revoked_at IS NULL", tokenID).UpdateColumn("revoked_at", s.now())
-	if res.Error != nil {
-		return false, fmt.Errorf("revoke api token: %w", res.Error)
-	}
-	return res.RowsAffected > 0, nil
+// RevokeUserAPIToken revokes an API token the user owns or created, ends the sessions opened
+// with it, and reports whether it was unrevoked and how many sessions ended. Any other token is
+// ErrNotFound.
+func (s *Store) RevokeUserAPIToken(ctx context.Context, userID, tokenID uuid.UUID) (bool, int64, error) {
+	var (
+		revoked bool
+		ended   int64
+	)
+	err := s.Tx(ctx, func(tx *Store) error {
+		var n int64
+		err := tx.w(ctx).Model(&APIToken{}).Where("id = ? AND (user_id = ? OR created_by = ?)", tokenID, userID, userID).Count(&n).Error
+		if err != nil {
+			return fmt.Errorf("find user api token: %w", err)
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		res := tx.w(ctx).Model(&APIToken{}).Where("id = ? AND revoked_at IS NULL", tokenID).UpdateColumn("revoked_at", tx.now())
+		if res.Error != nil {
+			return fmt.Errorf("revoke api token: %w", res.Error)
+		}
+		if revoked = res.RowsAffected > 0; !revoked {
+			return nil
+		}
+		ended, err = tx.endTokenSessions(ctx, "api_token_id = ?", tokenID)
+		return err
+	})
+	return revoked, ended, err
 }
 
 // AuditFilter narrows ListAudit. Zero values filter nothing.

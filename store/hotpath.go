@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
 )
 
 // The two queries behind nearly every request (the session check of an authenticated call and
@@ -174,10 +175,18 @@ func (s *Store) loadLiveSessions(ctx context.Context, ids []uuid.UUID) []result[
 // server's hottest write.
 const sessionSlide = time.Minute
 
+// slideSQL is the expiry a session slides to, given the one asked for (the SQL expression to):
+// no further than the expiry of the API token it was opened with, if any. A token that lapses
+// ends its sessions with it; most sessions have none, and pay for no lookup.
+func slideSQL(to string) string {
+	return `CASE WHEN api_token_id IS NULL THEN ` + to + ` ELSE (SELECT CASE WHEN t.expires_at < ` + to +
+		` THEN t.expires_at ELSE ` + to + ` END FROM api_tokens t WHERE t.id = sessions.api_token_id) END`
+}
+
 // rotateSQL rotates one refresh token in one statement, atomic on its own: spend the token
 // (only while its session lives and its user is enabled), slide the session, store the successor,
 // and return the user with roles. It is the server's hottest write.
-const rotateSQL = `WITH live AS (
+var rotateSQL = `WITH live AS (
 		SELECT s.id FROM refresh_tokens rt
 		JOIN sessions s ON s.id = rt.session_id
 		JOIN users u ON u.id = s.user_id
@@ -188,7 +197,7 @@ const rotateSQL = `WITH live AS (
 		  AND session_id IN (SELECT id FROM live)
 		RETURNING session_id
 	), slid AS (
-		UPDATE sessions SET last_active_at = $2, expires_at = $4
+		UPDATE sessions SET last_active_at = $2, expires_at = ` + slideSQL("$4") + `
 		WHERE id IN (SELECT session_id FROM spent) AND last_active_at < $5
 	), ins AS (
 		INSERT INTO refresh_tokens (id, session_id, token_hash, rotates, created_at, expires_at)
@@ -297,8 +306,9 @@ func (s *Store) rotateGORM(ctx context.Context, r Rotation, now time.Time) (*Use
 			return ErrNotFound
 		}
 		sid = spent[0].SessionID
+		exp := r.SessionExpiresAt
 		if err := tx.w(ctx).Model(&Session{}).Where("id = ? AND last_active_at < ?", sid, now.Add(-sessionSlide)).
-			Updates(map[string]any{"last_active_at": now, "expires_at": r.SessionExpiresAt}).Error; err != nil {
+			Updates(map[string]any{"last_active_at": now, "expires_at": gorm.Expr(slideSQL("?"), exp, exp, exp)}).Error; err != nil {
 			return err
 		}
 		r.Next.SessionID = sid
@@ -344,10 +354,10 @@ func (s *Store) openSessionPG(ctx context.Context, sess *Session, rt *RefreshTok
 			return err
 		}
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO sessions (id, user_id, method, created_at, last_active_at, expires_at, user_agent, ip)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		b.Queue(`INSERT INTO sessions (id, user_id, method, created_at, last_active_at, expires_at, user_agent, ip, api_token_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			[16]byte(sess.ID), [16]byte(sess.UserID), sess.Method, sess.CreatedAt.UTC(), sess.LastActiveAt.UTC(), sess.ExpiresAt.UTC(),
-			sess.UserAgent, sess.IP)
+			sess.UserAgent, sess.IP, sess.APITokenID)
 		b.Queue(`INSERT INTO refresh_tokens (id, session_id, token_hash, rotates, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			[16]byte(rt.ID), [16]byte(rt.SessionID), rt.TokenHash, rt.Rotates, rt.CreatedAt.UTC(), rt.ExpiresAt.UTC())

@@ -66,6 +66,9 @@ type Session struct {
 	RevokeReason string
 	UserAgent    string
 	IP           string `gorm:"column:ip"`
+	// APITokenID is the API token the session was opened with (a personal access token's
+	// sign-in), nil for every other way in. Revoking the token ends the session.
+	APITokenID *uuid.UUID `gorm:"column:api_token_id"`
 }
 
 // TableName is the sessions table.

@@ -102,10 +102,12 @@ func (s *Store) TakeGuess(ctx context.Context, key, subject string, limit int, w
 		first = end
 	}
 	var n int64
+	// The CAST: beside the 0, PostgreSQL would type the parameter int4, which no Unix time after
+	// 2038-01-19 fits.
 	err := s.w(ctx).Raw(`INSERT INTO lockouts (key, subject, failures, locked_until, expires_at) VALUES (?, ?, 1, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN lockouts.expires_at <= ? THEN 1 ELSE lockouts.failures + 1 END,
-			locked_until = CASE WHEN (CASE WHEN lockouts.expires_at <= ? THEN 1 ELSE lockouts.failures + 1 END) >= ? THEN ? ELSE 0 END,
+			locked_until = CASE WHEN (CASE WHEN lockouts.expires_at <= ? THEN 1 ELSE lockouts.failures + 1 END) >= ? THEN CAST(? AS BIGINT) ELSE 0 END,
 			expires_at = ?
 		WHERE lockouts.locked_until <= ?
 		RETURNING failures`, key, subject, first, end, t, t, limit, end, end, t).Scan(&n).Error

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 )
 
 // CreateRefreshToken inserts the hash of a new refresh token.
@@ -117,11 +116,19 @@ func (s *Store) UsableAPIToken(ctx context.Context, kind string, hash []byte) (*
 	if err != nil {
 		return nil, translate(err)
 	}
+	if err := s.recordTokenUse(ctx, &t, now); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// recordTokenUse marks an API token, and t, as used at now.
+func (s *Store) recordTokenUse(ctx context.Context, t *APIToken, now time.Time) error {
 	if err := s.w(ctx).Model(&APIToken{}).Where("id = ?", t.ID).UpdateColumn("last_used_at", now).Error; err != nil {
-		return nil, fmt.Errorf("record api token use: %w", err)
+		return fmt.Errorf("record api token use: %w", err)
 	}
 	t.LastUsedAt = &now
-	return &t, nil
+	return nil
 }
 
 // UserPATs lists the personal access tokens of a user that still sign in (neither revoked nor
@@ -136,47 +143,84 @@ func (s *Store) UserPATs(ctx context.Context, userID uuid.UUID) ([]APIToken, err
 	return out, nil
 }
 
-// RevokeUserPAT revokes a personal access token of the user that still signs in, and returns it
-// as it was. Any other token (another user's, a Zesty one, one already revoked or expired, an
-// unknown id) is ErrNotFound, and nothing is written.
-func (s *Store) RevokeUserPAT(ctx context.Context, userID, id uuid.UUID) (*APIToken, error) {
+// RevokeUserPAT revokes a personal access token of the user that still signs in, ends the
+// sessions it opened, and returns the revoked token with the number of sessions that ended. Any
+// other token (another user's, a Zesty one, one already revoked or expired, an unknown id) is
+// ErrNotFound, and nothing is written.
+func (s *Store) RevokeUserPAT(ctx context.Context, userID, id uuid.UUID) (*APIToken, int64, error) {
 	now := s.now()
-	live := func() *gorm.DB {
-		return s.w(ctx).Model(&APIToken{}).
-			Where("id = ? AND user_id = ? AND kind = ? AND revoked_at IS NULL AND expires_at > ?", id, userID, APITokenPAT, now)
+	var (
+		revoked []APIToken
+		ended   int64
+	)
+	err := s.Tx(ctx, func(tx *Store) error {
+		// One guarded statement: of concurrent revocations, one changes the row and gets it.
+		err := tx.w(ctx).Raw(`UPDATE api_tokens SET revoked_at = ?
+			WHERE id = ? AND user_id = ? AND kind = ? AND revoked_at IS NULL AND expires_at > ?
+			RETURNING *`, now, id, userID, APITokenPAT, now).Scan(&revoked).Error
+		if err != nil {
+			return fmt.Errorf("revoke personal access token: %w", err)
+		}
+		if len(revoked) == 0 {
+			return ErrNotFound
+		}
+		ended, err = tx.endTokenSessions(ctx, "api_token_id = ?", id)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	var t APIToken
-	if err := live().Take(&t).Error; err != nil {
-		return nil, translate(err)
-	}
-	// The same conditions guard the write: of concurrent revocations, one changes the row.
-	res := live().UpdateColumn("revoked_at", now)
-	if res.Error != nil {
-		return nil, fmt.Errorf("revoke personal access token: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, ErrNotFound
-	}
-	return &t, nil
+	return &revoked[0], ended, nil
+}
+
+// RevokedTokens counts what a revocation of a user's API tokens ended.
+type RevokedTokens struct {
+	PATs         int64 // personal access tokens
+	AccessTokens int64 // Zesty access tokens the user created
+	Sessions     int64 // live sessions opened with any of them
 }
 
 // RevokeUserAPITokens revokes, for an account recovery, every API token the user could have
-// handed to someone: their personal access tokens and the Zesty access tokens they created. It
-// reports how many of each it revoked.
-func (s *Store) RevokeUserAPITokens(ctx context.Context, userID uuid.UUID) (pats, accessTokens int64, err error) {
+// handed to someone: their personal access tokens and the Zesty access tokens they created; and
+// it ends every session opened with one of them.
+func (s *Store) RevokeUserAPITokens(ctx context.Context, userID uuid.UUID) (RevokedTokens, error) {
 	now := s.now()
-	res := s.w(ctx).Model(&APIToken{}).Where("user_id = ? AND kind = ? AND revoked_at IS NULL", userID, APITokenPAT).
-		UpdateColumn("revoked_at", now)
-	if res.Error != nil {
-		return 0, 0, fmt.Errorf("revoke personal access tokens: %w", res.Error)
+	var out RevokedTokens
+	err := s.Tx(ctx, func(tx *Store) error {
+		res := tx.w(ctx).Model(&APIToken{}).Where("user_id = ? AND kind = ? AND revoked_at IS NULL", userID, APITokenPAT).
+			UpdateColumn("revoked_at", now)
+		if res.Error != nil {
+			return fmt.Errorf("revoke personal access tokens: %w", res.Error)
+		}
+		out.PATs = res.RowsAffected
+		res = tx.w(ctx).Model(&APIToken{}).Where("created_by = ? AND kind = ? AND revoked_at IS NULL", userID, APITokenZesty).
+			UpdateColumn("revoked_at", now)
+		if res.Error != nil {
+			return fmt.Errorf("revoke access tokens: %w", res.Error)
+		}
+		out.AccessTokens = res.RowsAffected
+		// A session is its user's; the user's sessions opened with a token were opened with
+		// one of the PATs just revoked (or revoked before, whose sessions already ended).
+		var err error
+		out.Sessions, err = tx.endTokenSessions(ctx, "user_id = ?", userID)
+		return err
+	})
+	if err != nil {
+		return RevokedTokens{}, err
 	}
-	pats = res.RowsAffected
-	res = s.w(ctx).Model(&APIToken{}).Where("created_by = ? AND kind = ? AND revoked_at IS NULL", userID, APITokenZesty).
-		UpdateColumn("revoked_at", now)
+	return out, nil
+}
+
+// endTokenSessions ends the live sessions opened with an API token that also match where, as
+// RevokeSession ends one (every token of a session stops working with it), and reports how many
+// ended.
+func (s *Store) endTokenSessions(ctx context.Context, where string, args ...any) (int64, error) {
+	res := s.w(ctx).Model(&Session{}).Where("api_token_id IS NOT NULL AND revoked_at IS NULL").Where(where, args...).
+		Updates(map[string]any{"revoked_at": s.now(), "revoke_reason": "api-token-revoked"})
 	if res.Error != nil {
-		return 0, 0, fmt.Errorf("revoke access tokens: %w", res.Error)
+		return 0, fmt.Errorf("end the sessions of revoked api tokens: %w", res.Error)
 	}
-	return pats, res.RowsAffected, nil
+	return res.RowsAffected, nil
 }
 
 // Purge deletes what no longer serves a purpose: refresh tokens past their expiry or spent before

@@ -37,7 +37,7 @@ func TestRateLimitIPv6PrefixConfig(t *testing.T) {
 // environment as N/window, may be off, and refuses anything else.
 func TestCodeGuessLimitConfig(t *testing.T) {
 	def := server.DefaultConfig().CodeGuessLimit
-	for env, want := range map[string]server.RateLimit{"": def, "5/10m": {Requests: 5, Window: 10 * time.Minute}, "off": {}, "0": {}} {
+	for env, want := range map[string]server.RateLimit{"": def, "5/10m": {Requests: 5, Window: 10 * time.Minute}, "off": server.RateLimitOff, "0": server.RateLimitOff} {
 		t.Run("env="+env, func(t *testing.T) {
 			vars := map[string]string{}
 			if env != "" {

@@ -174,16 +174,16 @@ func adminUserAPITokens(t *testing.T, e *env) {
 		t.Errorf("UserAPITokens = %+v", got)
 	}
 	for _, id := range []uuid.UUID{owned.ID, created.ID} {
-		revoked, err := e.st.RevokeUserAPIToken(e.ctx, u.ID, id)
+		revoked, _, err := e.st.RevokeUserAPIToken(e.ctx, u.ID, id)
 		if err != nil || !revoked {
 			t.Errorf("revoke %s: %v %v", id, revoked, err)
 		}
-		revoked, err = e.st.RevokeUserAPIToken(e.ctx, u.ID, id)
+		revoked, _, err = e.st.RevokeUserAPIToken(e.ctx, u.ID, id)
 		if err != nil || revoked {
 			t.Errorf("revoke %s again: %v %v", id, revoked, err)
 		}
 	}
-	_, err = e.st.RevokeUserAPIToken(e.ctx, u.ID, foreign.ID)
+	_, _, err = e.st.RevokeUserAPIToken(e.ctx, u.ID, foreign.ID)
 	wantErr(t, "RevokeUserAPIToken of a foreign token", err, store.ErrNotFound)
 	if _, err := e.st.UsableAPIToken(e.ctx, store.APITokenPAT, foreign.TokenHash); err != nil {
 		t.Errorf("the foreign token stopped working: %v", err)

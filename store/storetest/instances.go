@@ -25,10 +25,10 @@ func instanceCases() []testCase {
 		{"role-name-conflict-per-instance", instancesRoleNameConflict},
 		{"update-role", instancesUpdateRole},
 		{"members-add-replace-remove", instancesMembers},
-		{"count-owners-counts-custom-owner-roles", instancesCountOwners},
 		{"count-other-active-owners", instancesCountOtherActiveOwners},
 		{"instances-owned-only-by", instancesOwnedOnlyBy},
 		{"lock-instance-by-zuid", instancesLock},
+		{"lock-instances-owned-by", instancesLockOwnedBy},
 		{"delete-role-in-use", instancesDeleteRoleInUse},
 		{"delete-instance-takes-members-roles-tokens", instancesDeleteCascade},
 		{"access-tokens-by-zuid-and-instance", instancesTokens},
@@ -228,19 +228,6 @@ func instancesMembers(t *testing.T, e *env) {
 	}
 }
 
-func instancesCountOwners(t *testing.T, e *env) {
-	inst, roles := e.instance("a")
-	other, otherRoles := e.instance("b")
-	custom := e.role(inst.ID, "Co-owner", store.SystemRoleOwner, true)
-	e.member(inst, e.user(), roles[store.SystemRoleOwner])
-	e.member(inst, e.user(), custom)
-	e.member(inst, e.user(), roles[store.SystemRoleAdmin])
-	e.member(other, e.user(), otherRoles[store.SystemRoleOwner])
-	if n := mustValue(e.st.CountInstanceOwners(e.ctx, inst.ID))(t, "CountInstanceOwners"); n != 2 {
-		t.Fatalf("owners = %d, want 2", n)
-	}
-}
-
 func instancesCountOtherActiveOwners(t *testing.T, e *env) {
 	inst, roles := e.instance("a")
 	other, otherRoles := e.instance("b")
@@ -309,6 +296,38 @@ func instancesLock(t *testing.T, e *env) {
 		}
 		_, err = tx.LockInstanceByZUID(e.ctx, "8-none")
 		wantErr(t, "LockInstanceByZUID(unknown)", err, store.ErrNotFound)
+		return nil
+	}))
+}
+
+// instancesLockOwnedBy: the instances where the user's role grants Owner (a custom role based
+// on Owner included), in id order; not those where the user holds a lesser role.
+func instancesLockOwnedBy(t *testing.T, e *env) {
+	u := e.user()
+	first, firstRoles := e.instance("first")
+	admin, adminRoles := e.instance("admin only")
+	custom, _ := e.instance("custom owner role")
+	e.instance("not a member")
+	e.member(first, u, firstRoles[store.SystemRoleOwner])
+	e.member(first, e.user(), firstRoles[store.SystemRoleOwner])
+	e.member(admin, u, adminRoles[store.SystemRoleAdmin])
+	e.member(custom, u, e.role(custom.ID, "Boss", store.SystemRoleOwner, true))
+	must(t, "Tx", e.st.Tx(e.ctx, func(tx *store.Store) error {
+		got, err := tx.LockInstancesOwnedBy(e.ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, i := range got {
+			names = append(names, i.Name)
+		}
+		if want := []string{"first", "custom owner role"}; fmt.Sprint(names) != fmt.Sprint(want) {
+			t.Errorf("LockInstancesOwnedBy = %q, want %q", names, want)
+		}
+		none, err := tx.LockInstancesOwnedBy(e.ctx, uuid.New())
+		if err != nil || len(none) != 0 {
+			t.Errorf("LockInstancesOwnedBy(stranger) = %+v, %v", none, err)
+		}
 		return nil
 	}))
 }
@@ -433,7 +452,7 @@ func instancesUsableZestyTokenUnusable(t *testing.T, e *env) {
 	creator := e.user()
 	e.member(inst, creator, roles[store.SystemRoleOwner])
 	revoked := e.zestyToken(roles[store.SystemRoleAdmin], creator)
-	if ok, err := e.st.RevokeUserAPIToken(e.ctx, creator.ID, revoked.ID); err != nil || !ok {
+	if ok, _, err := e.st.RevokeUserAPIToken(e.ctx, creator.ID, revoked.ID); err != nil || !ok {
 		t.Fatalf("RevokeUserAPIToken = %v, %v", ok, err)
 	}
 	expired := e.apiToken(func(t *store.APIToken) {

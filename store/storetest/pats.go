@@ -60,7 +60,7 @@ func apiTokensRevokeUserPAT(t *testing.T, e *env) {
 	for name, id := range map[string]uuid.UUID{
 		"another user's": theirs.ID, "expired": expired.ID, "a Zesty token": zesty.ID, "unknown": uuid.New(),
 	} {
-		got, err := e.st.RevokeUserPAT(e.ctx, u.ID, id)
+		got, _, err := e.st.RevokeUserPAT(e.ctx, u.ID, id)
 		wantErr(t, "RevokeUserPAT("+name+")", err, store.ErrNotFound)
 		if got != nil {
 			t.Errorf("RevokeUserPAT(%s) = %+v", name, got)
@@ -70,13 +70,14 @@ func apiTokensRevokeUserPAT(t *testing.T, e *env) {
 		t.Errorf("row counts after refusals %v, before %v", after, before)
 	}
 	e.clock.Advance(time.Minute)
-	got := mustValue(e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID))(t, "RevokeUserPAT")
-	if got.ID != mine.ID || got.Name != "mine" || got.RevokedAt != nil {
-		t.Fatalf("RevokeUserPAT returned %+v, want the token as it was", got)
-	}
-	_, err := e.st.UsableAPIToken(e.ctx, store.APITokenPAT, mine.TokenHash)
+	got, _, err := e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID)
+	must(t, "RevokeUserPAT", err)
+	want := *mine
+	want.CreatedAt, want.RevokedAt = e.t0, ptr(e.now())
+	wantEqual(t, "RevokeUserPAT", got, &want)
+	_, err = e.st.UsableAPIToken(e.ctx, store.APITokenPAT, mine.TokenHash)
 	wantErr(t, "UsableAPIToken(revoked)", err, store.ErrNotFound)
-	_, err = e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID)
+	_, _, err = e.st.RevokeUserPAT(e.ctx, u.ID, mine.ID)
 	wantErr(t, "RevokeUserPAT(again)", err, store.ErrNotFound)
 	listed := mustValue(e.st.UserAPITokens(e.ctx, u.ID))(t, "UserAPITokens")
 	for _, l := range listed {
@@ -104,10 +105,10 @@ func apiTokensRevokeForRecovery(t *testing.T, e *env) {
 	theirToken := e.zestyToken(roles[store.SystemRoleSEO], other)
 
 	e.clock.Advance(time.Minute)
-	p, a, err := e.st.RevokeUserAPITokens(e.ctx, u.ID)
+	n, err := e.st.RevokeUserAPITokens(e.ctx, u.ID)
 	must(t, "RevokeUserAPITokens", err)
-	if p != 2 || a != 1 {
-		t.Fatalf("RevokeUserAPITokens = %d PATs, %d access tokens; want 2, 1", p, a)
+	if n != (store.RevokedTokens{PATs: 2, AccessTokens: 1}) {
+		t.Fatalf("RevokeUserAPITokens = %+v; want 2 PATs, 1 access token, no session", n)
 	}
 	for i, tok := range append(pats, minted) {
 		kind := tok.Kind
@@ -134,8 +135,75 @@ func apiTokensRevokeForRecovery(t *testing.T, e *env) {
 			t.Errorf("another user's %s token after the revocation: %v", tok.Kind, err)
 		}
 	}
-	p, a, err = e.st.RevokeUserAPITokens(e.ctx, u.ID)
-	if err != nil || p != 0 || a != 0 {
-		t.Errorf("RevokeUserAPITokens again = %d, %d, %v; want 0, 0", p, a, err)
+	n, err = e.st.RevokeUserAPITokens(e.ctx, u.ID)
+	if err != nil || n != (store.RevokedTokens{}) {
+		t.Errorf("RevokeUserAPITokens again = %+v, %v; want nothing", n, err)
 	}
+}
+
+// apiTokensRevocationEndsSessions: every way of revoking a personal access token ends the live
+// sessions opened with it, as RevokeSession ends one, and no other session.
+func apiTokensRevocationEndsSessions(t *testing.T, e *env) {
+	u, other := e.user(), e.user()
+	pat := func(owner *store.User) *store.APIToken {
+		return e.apiToken(func(a *store.APIToken) { a.UserID = &owner.ID })
+	}
+	opened := func(owner *store.User, tok *store.APIToken) *store.Session {
+		now := e.now()
+		s := &store.Session{ID: uuid.New(), UserID: owner.ID, Method: "pat", CreatedAt: now, LastActiveAt: now,
+			ExpiresAt: now.Add(time.Hour)}
+		if tok != nil {
+			s.APITokenID = &tok.ID
+		}
+		must(t, "CreateSession", e.st.CreateSession(e.ctx, s))
+		return s
+	}
+	wantEnded := func(what string, s *store.Session, ended bool) {
+		t.Helper()
+		got := e.sessionByID(s.ID)
+		switch {
+		case ended && (got.RevokedAt == nil || !got.RevokedAt.Equal(e.now()) || got.RevokeReason != "api-token-revoked"):
+			t.Errorf("%s: revoked at %v (%q), want now, api-token-revoked", what, got.RevokedAt, got.RevokeReason)
+		case !ended && got.RevokedAt != nil:
+			t.Errorf("%s ended (%q)", what, got.RevokeReason)
+		}
+		_, err := e.st.LiveSessionUser(e.ctx, s.ID)
+		if ended {
+			wantErr(t, what+": LiveSessionUser", err, store.ErrNotFound)
+		} else {
+			must(t, what+": LiveSessionUser", err)
+		}
+	}
+	a, b, c := pat(u), pat(u), pat(u)
+	sA, sA2, sB, sC := opened(u, a), opened(u, a), opened(u, b), opened(u, c)
+	own := opened(u, nil)
+	theirs := pat(other)
+	sTheirs := opened(other, theirs)
+
+	e.clock.Advance(time.Minute)
+	_, ended, err := e.st.RevokeUserPAT(e.ctx, u.ID, a.ID)
+	must(t, "RevokeUserPAT", err)
+	if ended != 2 {
+		t.Errorf("RevokeUserPAT ended %d sessions, want 2", ended)
+	}
+	wantEnded("first session of the deleted PAT", sA, true)
+	wantEnded("second session of the deleted PAT", sA2, true)
+	wantEnded("session of another PAT", sB, false)
+
+	e.clock.Advance(time.Minute)
+	revoked, ended, err := e.st.RevokeUserAPIToken(e.ctx, u.ID, b.ID)
+	if err != nil || !revoked || ended != 1 {
+		t.Errorf("RevokeUserAPIToken = %v, %d, %v; want revoked, 1 session ended", revoked, ended, err)
+	}
+	wantEnded("session of the PAT an administrator revoked", sB, true)
+	wantEnded("session of the last PAT", sC, false)
+
+	e.clock.Advance(time.Minute)
+	n, err := e.st.RevokeUserAPITokens(e.ctx, u.ID)
+	if err != nil || n != (store.RevokedTokens{PATs: 1, Sessions: 1}) {
+		t.Errorf("RevokeUserAPITokens = %+v, %v; want 1 PAT, 1 session", n, err)
+	}
+	wantEnded("session of a PAT revoked by a recovery", sC, true)
+	wantEnded("session opened without a token", own, false)
+	wantEnded("another user's PAT session", sTheirs, false)
 }

@@ -154,6 +154,7 @@ func contracts() []contract {
 			{"duplicate-hash-conflict", refreshDuplicateHash},
 			{"rotate", bothModes(refreshRotate)},
 			{"rotate-twice-already-used", bothModes(refreshRotateTwice)},
+			{"rotate-slides-no-further-than-the-api-token", bothModes(refreshRotateCappedByToken)},
 			{"rotate-refused-changes-nothing", bothModes(refreshRotateRefused)},
 			{"rotate-successor-hash-taken-conflict", bothModes(refreshRotateSuccessorConflict)},
 			{"rotate-rolled-back-stays-unspent", refreshRotateRolledBack},
@@ -165,6 +166,7 @@ func contracts() []contract {
 			{"user-pats-live-newest-first", apiTokensUserPATs},
 			{"revoke-user-pat-guarded", apiTokensRevokeUserPAT},
 			{"revoke-user-api-tokens-for-recovery", apiTokensRevokeForRecovery},
+			{"revocation-ends-the-sessions-a-token-opened", apiTokensRevocationEndsSessions},
 		}},
 		{"contract=tickets", []testCase{
 			{"create-retires-older-of-same-user-and-kind", ticketsCreateRetires},
@@ -196,7 +198,9 @@ func contracts() []contract {
 			{"empty-store", purgeEmpty},
 			{"tickets-and-settled-mail", purgeTicketsAndMail},
 		}},
-		{"contract=ratelimit", []testCase{{"windows-count-and-reset", rateLimitWindows}, {"lockout-cycle", lockoutCycle}, {"guess-cap", guessCap}}},
+		{"contract=ratelimit", []testCase{{"windows-count-and-reset", rateLimitWindows}, {"lockout-cycle", lockoutCycle}, {"guess-cap", guessCap},
+			{"windows-count-and-reset-after-2038", after2038(rateLimitWindows)}, {"lockout-cycle-after-2038", after2038(lockoutCycle)},
+			{"guess-cap-after-2038", after2038(guessCap)}}},
 		{"contract=signing-keys", []testCase{
 			{"newest-first-with-limit", signingKeysNewestFirst},
 			{"same-time-orders-by-kid", signingKeysTie},
@@ -1337,6 +1341,36 @@ func (e *env) rotation(hash []byte) store.Rotation {
 	}
 }
 
+// refreshRotateCappedByToken: a session opened with an API token slides no further than the
+// token's expiry; one opened otherwise slides to where it is asked to.
+func refreshRotateCappedByToken(t *testing.T, e *env, inTx bool) {
+	u := e.user()
+	tok := e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID; a.ExpiresAt = e.now().Add(90 * time.Minute) })
+	now := e.now()
+	capped := &store.Session{ID: uuid.New(), UserID: u.ID, Method: "pat", CreatedAt: now, LastActiveAt: now,
+		ExpiresAt: now.Add(time.Hour), APITokenID: &tok.ID}
+	must(t, "CreateSession", e.st.CreateSession(e.ctx, capped))
+	free := e.session(u.ID, time.Hour)
+	rtCapped, rtFree := e.refreshToken(capped.ID, true, time.Hour), e.refreshToken(free.ID, true, time.Hour)
+	e.clock.Advance(2 * time.Minute) // both slide
+	for _, c := range []struct {
+		name string
+		rt   *store.RefreshToken
+		sid  uuid.UUID
+		want func(r store.Rotation) time.Time
+	}{
+		{"opened with a token", rtCapped, capped.ID, func(store.Rotation) time.Time { return tok.ExpiresAt }},
+		{"opened otherwise", rtFree, free.ID, func(r store.Rotation) time.Time { return r.SessionExpiresAt }},
+	} {
+		r := e.rotation(c.rt.TokenHash) // asks for two hours from now, past the token's expiry
+		must(t, "RotateRefreshToken", errOnly4(e.rotate(inTx, r)))
+		got := e.sessionByID(c.sid)
+		if want := c.want(r).UTC().Truncate(time.Microsecond); !got.ExpiresAt.Equal(want) {
+			t.Errorf("session %s: expires %v after the rotation, want %v", c.name, got.ExpiresAt, want)
+		}
+	}
+}
+
 // rotate calls RotateRefreshToken on the store itself (on PostgreSQL the single-statement hot
 // path) or, with inTx, inside a transaction that then commits (the GORM path, on both databases).
 func (e *env) rotate(inTx bool, r store.Rotation) (u *store.User, sid uuid.UUID, spent *store.RefreshToken, err error) {
@@ -1355,6 +1389,15 @@ func (e *env) rotate(inTx bool, r store.Rotation) (u *store.User, sid uuid.UUID,
 
 // bothModes runs a rotation case on the store itself and inside a transaction, each on a store
 // of its own.
+// after2038 runs fn with the clock past 2038-01-19, when Unix seconds no longer fit in 32 bits:
+// the counters keep them as BIGINT, and no statement may pass one through a 32-bit integer.
+func after2038(fn func(t *testing.T, e *env)) func(t *testing.T, e *env) {
+	return func(t *testing.T, e *env) {
+		e.clock.Advance(time.Date(2040, 2, 29, 12, 0, 0, 0, time.UTC).Sub(e.now()))
+		fn(t, e)
+	}
+}
+
 func bothModes(fn func(t *testing.T, e *env, inTx bool)) func(t *testing.T, e *env) {
 	return func(t *testing.T, e *env) {
 		t.Run(modeName(false), func(t *testing.T) { fn(t, e.with(t), false) })
@@ -2399,6 +2442,8 @@ func (e *env) openSession(inTx bool, sess *store.Session, rt *store.RefreshToken
 func sessionsOpenEveryColumn(t *testing.T, e *env, inTx bool) {
 	u := e.user()
 	sess, rt, ev := e.openSessionRows(u.ID)
+	tok := e.apiToken(func(a *store.APIToken) { a.UserID = &u.ID })
+	sess.APITokenID = &tok.ID
 	must(t, "OpenSession", e.openSession(inTx, sess, rt, ev))
 	if rt.SessionID != sess.ID {
 		t.Fatalf("refresh token's session = %s, want %s", rt.SessionID, sess.ID)

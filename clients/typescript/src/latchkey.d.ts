@@ -133,7 +133,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with a personal access token
-         * @description Exchanges a valid, unexpired personal access token for a new session.
+         * @description Exchanges a valid, unexpired personal access token for a new session. The session lives no longer than the token, however often it is refreshed, and ends with the token when the token is ended or revoked.
          */
         post: operations["signInPAT"];
         delete?: never;
@@ -157,7 +157,7 @@ export interface paths {
         put?: never;
         /**
          * Create a personal access token
-         * @description Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, a password reset, or an administrator setting the password, ends every personal access token of the user; a change of password does not.
+         * @description Mints a long-lived token for scripts and services that signs in as the calling user. The token is shown in this answer only; Latchkey keeps nothing but its hash. Its life is capped by the server's maximum (one year unless configured otherwise): an `expiresAt` beyond it is refused, never shortened silently. Unless configured otherwise, an account recovery (a password reset with a mailed ticket or code, or a password set without the current one in a session that a mailed link or code opened) or an administrator setting the password ends every personal access token of the user, with the sessions they opened; a change of password with the current one does not.
          */
         post: operations["createPAT"];
         delete?: never;
@@ -181,7 +181,7 @@ export interface paths {
         post?: never;
         /**
          * End one of the caller's personal access tokens
-         * @description Ends a personal access token of the signed-in user at once: it signs in no more. Sessions it already opened live on until they end like any other (`POST /v1/signout` with `all: true` ends them). A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
+         * @description Ends a personal access token of the signed-in user at once, with every session it opened: it signs in no more, and those sessions' refresh and access tokens are refused. A token that is not the caller's, or no longer works, is answered 404 and nothing changes.
          */
         delete: operations["deletePAT"];
         options?: never;
@@ -297,7 +297,7 @@ export interface paths {
         put?: never;
         /**
          * Change the password
-         * @description Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays.
+         * @description Sets a new password for the signed-in user, or for the owner of a password-reset ticket. By default the user's other sessions end; the caller's own session stays. No current password is asked for, so a password set with a reset ticket, or in a session that a mailed link or code opened (a reset, sign-in or verification link, a one-time code), is an account recovery: unless configured otherwise, the user's personal access tokens and the Zesty access tokens they created are revoked, with the sessions they opened.
          */
         post: operations["changeUserPassword"];
         delete?: never;
@@ -639,7 +639,7 @@ export interface paths {
         };
         /**
          * Check a session token and name its user
-         * @description Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`.
+         * @description Answers the user of a live session token and extends the token by 30 minutes. The token goes in the `Authorization` header, bare or as `Bearer <token>`. An instance access token is answered by its own ZUID and name while its creator stands behind it, and 401, as an unknown token, once its creator no longer does.
          */
         get: operations["zestyVerify"];
         put?: never;
@@ -1356,7 +1356,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API token of a user
-         * @description Revokes the token; revoking one already revoked is not an error.
+         * @description Revokes the token and ends the sessions it opened; revoking one already revoked is not an error.
          */
         delete: operations["adminRevokeUserToken"];
         options?: never;
