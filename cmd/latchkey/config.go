@@ -221,7 +221,7 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "keep-sessions-on-password-change", Destination: &c.KeepSessionsOnPasswordChange, Sources: c.env(false, "LATCHKEY_KEEP_SESSIONS_ON_PASSWORD_CHANGE"),
 			Usage: "do not end a user's other sessions when the password changes"},
 		&cli.BoolFlag{Name: "reset-revokes-pats", Value: !def.KeepPATsOnReset, Destination: &c.ResetRevokesPATs, Sources: c.env(false, "LATCHKEY_RESET_REVOKES_PATS"),
-			Usage: "revoke a user's personal access tokens, and the Zesty access tokens they created, when their password is reset with a mailed link or code or set by an administrator (a change with the current password keeps them)"},
+			Usage: "revoke a user's personal access tokens, and the Zesty access tokens they created, with the sessions opened with them, when their password is reset with a mailed link or code, set without the current password in a session a mailed link or code opened, or set by an administrator (a change with the current password keeps them)"},
 		&cli.DurationFlag{Name: "pat-max-ttl", Value: def.PATMaxTTL, Destination: &c.PATMaxTTL, Sources: c.env(false, "LATCHKEY_PAT_MAX_TTL"),
 			Usage: "longest life a personal access token may ask for; POST /v1/pat refuses a later expiresAt"},
 		&cli.StringFlag{Name: "max-body", Value: fmt.Sprintf("%dKiB", def.MaxBodyBytes>>10), Destination: &c.MaxBody, Sources: c.env(false, "LATCHKEY_MAX_BODY"),
