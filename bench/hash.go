@@ -56,7 +56,7 @@ const bracketDuration = 3 * time.Second
 // serverGC sets this process's garbage collector's heap growth to a Latchkey server's
 // (server.GCPercent) and returns a func that restores the previous setting. The raw rate then pays
 // for the hashes' allocation as the server does, no more and no less. The server's memory limit
-// (server.MemoryLimit: 128 MiB above what its hashes under way hold) is left out: with nothing but
+// (server.MemoryLimit: 192 MiB above what its hashes under way hold) is left out: with nothing but
 // hashes live, the heap's goal stays below it, in the server as here, and in this process, whose
 // own heap holds the load generator's leftovers, it would only make the scavenger work.
 func serverGC() (restore func()) {

@@ -175,10 +175,11 @@ func HashingMemory(budget int64, p *argon2id.Params) int64 {
 const GCPercent = 200
 
 // MemoryLimit is the soft heap limit a server runs with unless the operator set GOMEMLIMIT or
-// --memory-limit: 128 MiB for the server's own heap and for the garbage of the hashes between two
-// collections, plus what the hashes under way may hold with this budget and these parameters.
+// --memory-limit: 192 MiB for the server's own heap (a flood's connections included) and for the
+// garbage of the hashes between two collections, plus what the hashes under way may hold with
+// this budget and these parameters.
 func MemoryLimit(budget int64, p *argon2id.Params) int64 {
-	return 128<<20 + HashingMemory(budget, p)
+	return 192<<20 + HashingMemory(budget, p)
 }
 
 // hashSlots is how many hashes may run at once within budget bytes: never below one, and never

@@ -233,7 +233,7 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "purge-interval", Value: def.PurgeInterval, Destination: &c.PurgeInterval, Sources: c.env(false, "LATCHKEY_PURGE_INTERVAL"),
 			Usage: "how often expired tokens and ended sessions are deleted"},
 		&cli.StringFlag{Name: "memory-limit", Value: "auto", Destination: &c.MemoryLimit, Sources: c.env(false, "LATCHKEY_MEMORY_LIMIT"),
-			Usage: "soft limit for the Go heap: auto (128MiB plus what password hashing may hold), a size of at least 64MiB, or off (none); " +
+			Usage: "soft limit for the Go heap: auto (192MiB plus what password hashing may hold), a size of at least 64MiB, or off (none); " +
 				"GOMEMLIMIT in the environment wins over it"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
@@ -576,12 +576,17 @@ func parseBytes(s string) (int64, error) {
 // Each password hash allocates its 19 MiB afresh, so under a flood the heap churns through
 // about a gigabyte a second, and the live heap at any collection is the server's own few MiB
 // plus the hashes under way, which the hashing slots bound (HashingMemory). The limit leaves
-// 128 MiB above that: about six hashes between collections. Measured during a burst of
-// sign-ins at 16 concurrent clients on 2 cores (GODEBUG=gctrace=1): collections took 3 % of
-// the CPU with these settings (heap goal 139 MB, 44 MB live with two hashes under way), 5 %
-// with Go's defaults (GOGC 100, no limit), and 1 % with GOGC 400 and a 400 MiB limit, whose
-// 100 MiB more of peak RSS would bring a 1000-client flood near its 300 MiB target. The
-// memory goes back to the operating system once hashing is idle (server: memoryRelease).
+// 192 MiB above that. Measured during a burst of sign-ins at 16 concurrent clients on 2 cores
+// (GODEBUG=gctrace=1): collections took 3 % of the CPU with GOGC 200 (heap goal 139 MB, 44 MB
+// live with two hashes under way), 5 % with Go's defaults (GOGC 100, no limit), and 1 % with
+// GOGC 400 and a 400 MiB limit, whose peak RSS would bring a 1000-client flood near its 300 MiB
+// target. A limit of only 128 MiB above the hashes bound during such a flood (1000 connections'
+// buffers and stacks, and the 19 MiB spans fragment the heap): the runtime then handed freed
+// hash memory back to the operating system between hashes (62 MB released mid-flood), and each
+// next hash faulted it in again, holding its slot 1.14-1.37 times as long as a hash in a quiet
+// process against 1.05-1.18 with 192 MiB (bench flood, 1000 clients, SQLite; peak RSS 235-253
+// MiB against 200-217). The memory goes back to the operating system once hashing is idle
+// (server: memoryRelease).
 func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(server.GCPercent)
