@@ -296,64 +296,18 @@ func TestAdminOwnerRemovalWaitsForInstance(t *testing.T) {
 
 			// The second Owner's demotion: it holds the instance's lock, has passed its guard
 			// (the first Owner can still act) and has written, but not committed.
-			holder, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer holder.Close(ctx)
-			tx, err := holder.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = tx.Rollback(ctx) }()
-			var pid int
-			if err := tx.QueryRow(ctx, "SELECT pg_backend_pid() FROM instances WHERE id = $1 FOR NO KEY UPDATE", inst.ID).Scan(&pid); err != nil {
-				t.Fatal(err)
-			}
+			tx, pid := holdInstanceLock(t, ctx, dsn, inst.ID)
 			if _, err := tx.Exec(ctx, "UPDATE instance_members SET role_id = $1 WHERE instance_id = $2 AND user_id = $3",
 				adminRole.ID, inst.ID, userIDOfZUID(t, h, secondZUID)); err != nil {
 				t.Fatal(err)
 			}
-
-			type answer struct {
-				status int
-				err    error
-			}
-			done := make(chan answer, 1)
 			firstID := userIDOfZUID(t, h, firstZUID)
-			go func() {
-				status, err := c.remove(firstID)
-				done <- answer{status, err}
-			}()
-			watcher, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer watcher.Close(ctx)
-			deadline := time.Now().Add(10 * time.Second)
-			for waiting := 0; waiting == 0; {
-				if time.Now().After(deadline) {
-					t.Fatal("the administrator's request never waited for the instance lock")
-				}
-				select {
-				case a := <-done:
-					t.Fatalf("the administrator's request finished without waiting for the instance lock: %d %v", a.status, a.err)
-				default:
-				}
-				if err := watcher.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid).Scan(&waiting); err != nil {
-					t.Fatal(err)
-				}
-			}
+			answer := blockedBy(t, ctx, dsn, pid, "the administrator's request", func() (int, error) { return c.remove(firstID) })
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case a := <-done:
-				if a.err != nil || a.status/100 != 2 {
-					t.Fatalf("the administrator's request: %d %v", a.status, a.err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the administrator's request did not finish once the lock was let go")
+			if status, err := answer(); err != nil || status/100 != 2 {
+				t.Fatalf("the administrator's request: %d %v", status, err)
 			}
 			ev, err := st.AuditEvents(ctx, c.action, 1)
 			if err != nil || len(ev) != 1 {
@@ -363,5 +317,70 @@ func TestAdminOwnerRemovalWaitsForInstance(t *testing.T) {
 				t.Errorf("instances_left_without_owner = %v, want [%s]", got, instZUID)
 			}
 		})
+	}
+}
+
+// holdInstanceLock takes the lock a membership change takes on instance id's row, on a
+// connection of its own, and returns its open transaction and the backend's pid.
+func holdInstanceLock(t *testing.T, ctx context.Context, dsn string, id int64) (pgx.Tx, int) {
+	t.Helper()
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Close(context.Background()) })
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	var pid int
+	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid() FROM instances WHERE id = $1 FOR NO KEY UPDATE", id).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	return tx, pid
+}
+
+// blockedBy starts do in the background and returns once PostgreSQL shows it waiting for a lock
+// that backend pid holds; it fails the test if do finishes first, or never waits. The returned
+// func waits (at most 10 s) for do's answer once the lock is let go.
+func blockedBy(t *testing.T, ctx context.Context, dsn string, pid int, what string, do func() (int, error)) (answer func() (int, error)) {
+	t.Helper()
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		status, err := do()
+		done <- result{status, err}
+	}()
+	watcher, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting := 0; waiting == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never waited for the instance lock", what)
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("%s finished without waiting for the instance lock: %d %v", what, r.status, r.err)
+		default:
+		}
+		if err := watcher.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() (int, error) {
+		select {
+		case r := <-done:
+			return r.status, r.err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not finish once the lock was let go", what)
+			return 0, nil
+		}
 	}
 }

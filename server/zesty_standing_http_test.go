@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/server/servertest"
 	"github.com/latchkey/latchkey/store"
@@ -173,51 +171,12 @@ func TestZestyTokenCreatorRemovedMidRequest(t *testing.T) {
 	}
 	creatorID, strangerID := userIDOfZUID(t, h, creatorZUID), userIDOfZUID(t, h, strangerZUID)
 
-	// Take the instance's lock, as a concurrent removal of the creator would.
-	holder, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	tx, err := holder.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	var pid int
-	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid() FROM instances WHERE id = $1 FOR UPDATE", inst.ID).Scan(&pid); err != nil {
-		t.Fatal(err)
-	}
-
-	// The token's request authenticates (its creator still stands) and waits for the lock.
-	type answer struct {
-		status int
-		err    error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		status, err := zRaw(h, http.MethodPost, base+"/users", tok, zJSON("userZUID", strangerZUID, "roleZUID", roles["admin"]))
-		done <- answer{status, err}
-	}()
-	watcher, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer watcher.Close(ctx)
-	deadline := time.Now().Add(10 * time.Second)
-	for waiting := 0; waiting == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the token's request never waited for the instance lock")
-		}
-		select {
-		case a := <-done:
-			t.Fatalf("the token's request finished without waiting for the instance lock: %d %v", a.status, a.err)
-		default:
-		}
-		if err := watcher.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Take the instance's lock, as a concurrent removal of the creator would. The token's request
+	// authenticates (its creator still stands) and waits for the lock.
+	tx, pid := holdInstanceLock(t, ctx, dsn, inst.ID)
+	answer := blockedBy(t, ctx, dsn, pid, "the token's request", func() (int, error) {
+		return zRaw(h, http.MethodPost, base+"/users", tok, zJSON("userZUID", strangerZUID, "roleZUID", roles["admin"]))
+	})
 
 	// The creator is removed and the lock let go: the waiting request must now be refused.
 	if _, err := tx.Exec(ctx, "DELETE FROM instance_members WHERE instance_id = $1 AND user_id = $2", inst.ID, creatorID); err != nil {
@@ -226,13 +185,8 @@ func TestZestyTokenCreatorRemovedMidRequest(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case a := <-done:
-		if a.err != nil || a.status != http.StatusNotFound {
-			t.Fatalf("the token's request after its creator's removal: %d %v, want 404", a.status, a.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the token's request did not finish once the lock was let go")
+	if status, err := answer(); err != nil || status != http.StatusNotFound {
+		t.Fatalf("the token's request after its creator's removal: %d %v, want 404", status, err)
 	}
 	if _, err := st.MemberRole(ctx, inst.ID, strangerID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the stranger was added by a token whose creator had been removed: %v", err)
