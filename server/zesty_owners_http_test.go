@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/server/servertest"
 	"github.com/latchkey/latchkey/store"
 	"github.com/latchkey/latchkey/store/testdb"
@@ -249,17 +250,7 @@ func TestAdminOwnerRemovalWaitsForInstance(t *testing.T) {
 		t.Skip("needs PostgreSQL's row locks; SQLite runs one write transaction at a time")
 	}
 	ctx := context.Background()
-	clock := testdb.NewClock()
-	dsn := testdb.PostgresSchema(t)
-	st, err := store.Open(ctx, store.Options{URL: dsn, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := servertest.StartOn(t, st, clock, adminSecretOn)
+	h, st, dsn := startOnOwnSchema(t, adminSecretOn)
 	for _, c := range []struct {
 		name, action string
 		remove       func(id uuid.UUID) (int, error)
@@ -383,4 +374,22 @@ func blockedBy(t *testing.T, ctx context.Context, dsn string, pid int, what stri
 			return 0, nil
 		}
 	}
+}
+
+// startOnOwnSchema starts a server on a PostgreSQL schema of the test's own and returns the
+// schema's URL too, for tests that hold locks from connections of their own.
+func startOnOwnSchema(t *testing.T, opts ...func(*server.Config)) (*servertest.Harness, *store.Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	clock := testdb.NewClock()
+	dsn := testdb.PostgresSchema(t)
+	st, err := store.Open(ctx, store.Options{URL: dsn, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return servertest.StartOn(t, st, clock, opts...), st, dsn
 }

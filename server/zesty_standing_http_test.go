@@ -146,17 +146,7 @@ func TestZestyTokenCreatorRemovedMidRequest(t *testing.T) {
 		t.Skip("needs PostgreSQL's row locks; SQLite serialises authentication with the removal")
 	}
 	ctx := context.Background()
-	clock := testdb.NewClock()
-	dsn := testdb.PostgresSchema(t)
-	st, err := store.Open(ctx, store.Options{URL: dsn, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := servertest.StartOn(t, st, clock)
+	h, st, dsn := startOnOwnSchema(t)
 	owner, _ := zUser(t, h, "midway-owner@example.com")
 	creator, creatorZUID := zUser(t, h, "midway-creator@example.com")
 	_, strangerZUID := zUser(t, h, "midway-stranger@example.com")
