@@ -975,26 +975,12 @@ func raceSpendTicket(t *testing.T, e *env, inTx bool) {
 	u := e.user()
 	for i := range raceIterations {
 		tk := e.ticket(u, store.TicketSignInPasswordless, time.Hour)
-		errs := make([]error, racers)
 		got := make([]*store.Ticket, racers)
-		startLine := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range racers {
-			wg.Go(func() {
-				<-startLine
-				if inTx {
-					errs[g] = e.st.Tx(e.ctx, func(tx *store.Store) error {
-						var err error
-						got[g], err = tx.SpendTicket(e.ctx, tk.TokenHash, tk.Kind)
-						return err
-					})
-				} else {
-					got[g], errs[g] = e.st.SpendTicket(e.ctx, tk.TokenHash, tk.Kind)
-				}
-			})
-		}
-		close(startLine)
-		wg.Wait()
+		errs := e.atOnce(racers, inTx, func(g int, st *store.Store) error {
+			var err error
+			got[g], err = st.SpendTicket(e.ctx, tk.TokenHash, tk.Kind)
+			return err
+		})
 
 		var winners, used int
 		var others []string
@@ -1028,25 +1014,11 @@ func raceTakeTicketAttempt(t *testing.T, e *env, inTx bool) {
 	for i := range raceIterations / 2 {
 		tk := e.ticket(u, store.TicketSignInOTP, time.Hour)
 		oks := make([]bool, racers)
-		errs := make([]error, racers)
-		startLine := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range racers {
-			wg.Go(func() {
-				<-startLine
-				if inTx {
-					errs[g] = e.st.Tx(e.ctx, func(tx *store.Store) error {
-						var err error
-						oks[g], err = tx.TakeTicketAttempt(e.ctx, tk.ID, maxAttempts)
-						return err
-					})
-				} else {
-					oks[g], errs[g] = e.st.TakeTicketAttempt(e.ctx, tk.ID, maxAttempts)
-				}
-			})
-		}
-		close(startLine)
-		wg.Wait()
+		errs := e.atOnce(racers, inTx, func(g int, st *store.Store) error {
+			var err error
+			oks[g], err = st.TakeTicketAttempt(e.ctx, tk.ID, maxAttempts)
+			return err
+		})
 
 		var taken int
 		var others []string

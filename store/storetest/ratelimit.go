@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -156,25 +155,11 @@ func raceTakeGuess(t *testing.T, e *env, inTx bool) {
 		key := fmt.Sprintf("code:race-%d", i)
 		now := e.now()
 		taken := make([]int64, racers)
-		errs := make([]error, racers)
-		startLine := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range racers {
-			wg.Go(func() {
-				<-startLine
-				if inTx {
-					errs[g] = e.st.Tx(e.ctx, func(tx *store.Store) error {
-						var err error
-						taken[g], _, err = tx.TakeGuess(e.ctx, key, key, limit, time.Hour, now)
-						return err
-					})
-				} else {
-					taken[g], _, errs[g] = e.st.TakeGuess(e.ctx, key, key, limit, time.Hour, now)
-				}
-			})
-		}
-		close(startLine)
-		wg.Wait()
+		errs := e.atOnce(racers, inTx, func(g int, st *store.Store) error {
+			var err error
+			taken[g], _, err = st.TakeGuess(e.ctx, key, key, limit, time.Hour, now)
+			return err
+		})
 		var got []int64
 		var others []string
 		for g := range racers {

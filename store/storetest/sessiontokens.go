@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sync"
 	"testing"
 	"time"
 
@@ -437,29 +436,17 @@ func sessionTokensRace(t *testing.T, e *env, inTx bool) {
 			err error
 		}
 		results := make([]result, 2*racers)
-		startLine := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range results {
+		for g, err := range e.atOnce(len(results), inTx, func(g int, st *store.Store) error {
 			hash := a.TokenHash
 			if g%2 == 1 {
 				hash = b.TokenHash
 			}
-			wg.Go(func() {
-				<-startLine
-				res := &results[g]
-				if inTx {
-					res.err = e.st.Tx(e.ctx, func(tx *store.Store) error {
-						var err error
-						_, res.sid, err = tx.UseSessionToken(e.ctx, store.SessionTokenZesty, hash, stIdle)
-						return err
-					})
-				} else {
-					_, res.sid, res.err = e.st.UseSessionToken(e.ctx, store.SessionTokenZesty, hash, stIdle)
-				}
-			})
+			var err error
+			_, results[g].sid, err = st.UseSessionToken(e.ctx, store.SessionTokenZesty, hash, stIdle)
+			return err
+		}) {
+			results[g].err = err
 		}
-		close(startLine)
-		wg.Wait()
 		var failed []string
 		for g, r := range results {
 			switch {

@@ -2103,27 +2103,15 @@ func raceSpendRefreshToken(t *testing.T, e *env, inTx bool) {
 			results[g].r = e.rotation(rt.TokenHash)
 		}
 		before := e.rowCounts()["refresh_tokens"]
-		startLine := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range racers {
-			wg.Go(func() {
-				<-startLine
-				res := &results[g]
-				if inTx {
-					// Each spender in its own transaction, which fails (and rolls back)
-					// with the spend, as handlers that group writes do.
-					res.err = e.st.Tx(e.ctx, func(tx *store.Store) error {
-						var err error
-						_, _, res.spent, err = tx.RotateRefreshToken(e.ctx, res.r)
-						return err
-					})
-				} else {
-					_, _, res.spent, res.err = e.st.RotateRefreshToken(e.ctx, res.r)
-				}
-			})
+		// With inTx, each spender in its own transaction, which fails (and rolls back) with the
+		// spend, as handlers that group writes do.
+		for g, err := range e.atOnce(racers, inTx, func(g int, st *store.Store) error {
+			var err error
+			_, _, results[g].spent, err = st.RotateRefreshToken(e.ctx, results[g].r)
+			return err
+		}) {
+			results[g].err = err
 		}
-		close(startLine)
-		wg.Wait()
 
 		var winners, used int
 		var winner *result
@@ -2221,27 +2209,13 @@ func raceCreateUserSameEmail(t *testing.T, e *env, inTx bool) {
 	for i := range raceIterations / 2 {
 		email := fmt.Sprintf("Race%d@Example.com", i)
 		variants := []string{email, strings.ToLower(email), strings.ToUpper(email), " " + email + " "}
-		errs := make([]error, racers)
 		users := make([]*store.User, racers)
 		for g := range racers {
 			users[g] = e.newUser(func(u *store.User) { u.Email = ptr(variants[g%len(variants)]) })
 		}
-		startLine := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := range racers {
-			wg.Go(func() {
-				<-startLine
-				if inTx {
-					errs[g] = e.st.Tx(e.ctx, func(tx *store.Store) error {
-						return tx.CreateUser(e.ctx, users[g], []string{"user", "me"})
-					})
-				} else {
-					errs[g] = e.st.CreateUser(e.ctx, users[g], []string{"user", "me"})
-				}
-			})
-		}
-		close(startLine)
-		wg.Wait()
+		errs := e.atOnce(racers, inTx, func(g int, st *store.Store) error {
+			return st.CreateUser(e.ctx, users[g], []string{"user", "me"})
+		})
 
 		var winners, conflicts int
 		var winner *store.User
@@ -2277,6 +2251,27 @@ func raceCreateUserSameEmail(t *testing.T, e *env, inTx bool) {
 }
 
 // ---- assertions ----
+
+// atOnce runs op in n goroutines released together, each on the store itself or, with inTx,
+// inside a transaction of its own that op's error rolls back, and returns each one's error.
+func (e *env) atOnce(n int, inTx bool, op func(g int, st *store.Store) error) []error {
+	errs := make([]error, n)
+	startLine := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Go(func() {
+			<-startLine
+			if inTx {
+				errs[g] = e.st.Tx(e.ctx, func(tx *store.Store) error { return op(g, tx) })
+			} else {
+				errs[g] = op(g, e.st)
+			}
+		})
+	}
+	close(startLine)
+	wg.Wait()
+	return errs
+}
 
 const timeFormat = "2006-01-02T15:04:05.000000Z07:00 (MST)"
 
