@@ -267,6 +267,24 @@ func (e UserDeanonymizeRequestSignInMethod) Valid() bool {
 	}
 }
 
+// Defines values for UserMfaRequestActiveMfaType.
+const (
+	UserMfaRequestActiveMfaTypeEmpty UserMfaRequestActiveMfaType = ""
+	UserMfaRequestActiveMfaTypeTotp  UserMfaRequestActiveMfaType = "totp"
+)
+
+// Valid indicates whether the value is a known member of the UserMfaRequestActiveMfaType enum.
+func (e UserMfaRequestActiveMfaType) Valid() bool {
+	switch e {
+	case UserMfaRequestActiveMfaTypeEmpty:
+		return true
+	case UserMfaRequestActiveMfaTypeTotp:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WmeLoginResponseChallengeName.
 const (
 	WmeLoginResponseChallengeNameNEWPASSWORDREQUIRED WmeLoginResponseChallengeName = "NEW_PASSWORD_REQUIRED"
@@ -671,9 +689,12 @@ type AdminUser struct {
 	NewPasswordRequired bool                   `json:"newPasswordRequired"`
 	PhoneNumber         *string                `json:"phoneNumber"`
 	Roles               []string               `json:"roles"`
-	UpdatedAt           time.Time              `json:"updatedAt"`
-	Username            *string                `json:"username"`
-	Zuid                string                 `json:"zuid"`
+
+	// TotpActive The user signs in with a TOTP code as a second factor.
+	TotpActive bool      `json:"totpActive"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	Username   *string   `json:"username"`
+	Zuid       string    `json:"zuid"`
 }
 
 // AdminUserList defines model for AdminUserList.
@@ -861,6 +882,18 @@ type MFAChallengePayload struct {
 	Ticket string `json:"ticket"`
 }
 
+// MfaRecoveryCodesRequest defines model for MfaRecoveryCodesRequest.
+type MfaRecoveryCodesRequest struct {
+	// Code A current code of the active authenticator.
+	Code string `json:"code"`
+}
+
+// MfaRecoveryCodesResponse defines model for MfaRecoveryCodesResponse.
+type MfaRecoveryCodesResponse struct {
+	// RecoveryCodes Ten one-time codes; shown this once.
+	RecoveryCodes []string `json:"recoveryCodes"`
+}
+
 // OKResponse The JSON string "OK".
 type OKResponse string
 
@@ -953,6 +986,8 @@ type Session struct {
 
 // SessionPayload defines model for SessionPayload.
 type SessionPayload struct {
+	Mfa *MFAChallengePayload `json:"mfa,omitempty"`
+
 	// Session A signed-in session as the client keeps it.
 	Session *Session `json:"session,omitempty"`
 }
@@ -980,6 +1015,15 @@ type SignInEmailPasswordResponse struct {
 
 	// Session A signed-in session as the client keeps it.
 	Session *Session `json:"session,omitempty"`
+}
+
+// SignInMfaTotpRequest defines model for SignInMfaTotpRequest.
+type SignInMfaTotpRequest struct {
+	// Otp A current code of the authenticator, or an unused recovery code.
+	Otp string `json:"otp"`
+
+	// Ticket The ticket of the sign-in's MFA challenge.
+	Ticket string `json:"ticket"`
 }
 
 // SignInOTPEmailRequest defines model for SignInOTPEmailRequest.
@@ -1065,6 +1109,17 @@ type SignUpOptions struct {
 // TicketType What a mailed ticket is for.
 type TicketType string
 
+// TotpGenerateResponse defines model for TotpGenerateResponse.
+type TotpGenerateResponse struct {
+	// ImageUrl A QR code of the `otpauth://` URI, as a `data:image/png;base64,` URL.
+	ImageUrl string `json:"imageUrl"`
+
+	// TotpSecret The secret in base32, for typing into an authenticator app.
+	//
+	// Example: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+	TotpSecret string `json:"totpSecret"`
+}
+
 // UUID A UUID in its canonical lowercase form.
 //
 // Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
@@ -1122,6 +1177,20 @@ type UserEmailSendVerificationEmailRequest struct {
 	Email   openapi_types.Email `json:"email"`
 	Options *OptionsRedirectTo  `json:"options,omitempty"`
 }
+
+// UserMfaRequest defines model for UserMfaRequest.
+type UserMfaRequest struct {
+	// ActiveMfaType `totp` turns TOTP on; empty turns it off.
+	ActiveMfaType *UserMfaRequestActiveMfaType `json:"activeMfaType,omitempty"`
+
+	// Code A current code of the authenticator.
+	//
+	// Example: 123456
+	Code string `json:"code"`
+}
+
+// UserMfaRequestActiveMfaType `totp` turns TOTP on; empty turns it off.
+type UserMfaRequestActiveMfaType string
 
 // UserPasswordRequest defines model for UserPasswordRequest.
 type UserPasswordRequest struct {
@@ -1891,6 +1960,9 @@ type SignInAnonymousJSONRequestBody = SignInAnonymousRequest
 // SignInEmailPasswordJSONRequestBody defines body for SignInEmailPassword for application/json ContentType.
 type SignInEmailPasswordJSONRequestBody = SignInEmailPasswordRequest
 
+// VerifySignInMfaTotpJSONRequestBody defines body for VerifySignInMfaTotp for application/json ContentType.
+type VerifySignInMfaTotpJSONRequestBody = SignInMfaTotpRequest
+
 // SignInOTPEmailJSONRequestBody defines body for SignInOTPEmail for application/json ContentType.
 type SignInOTPEmailJSONRequestBody = SignInOTPEmailRequest
 
@@ -1932,6 +2004,12 @@ type ChangeUserEmailJSONRequestBody = UserEmailChangeRequest
 
 // SendVerificationEmailJSONRequestBody defines body for SendVerificationEmail for application/json ContentType.
 type SendVerificationEmailJSONRequestBody = UserEmailSendVerificationEmailRequest
+
+// VerifyChangeUserMfaJSONRequestBody defines body for VerifyChangeUserMfa for application/json ContentType.
+type VerifyChangeUserMfaJSONRequestBody = UserMfaRequest
+
+// CreateMfaRecoveryCodesJSONRequestBody defines body for CreateMfaRecoveryCodes for application/json ContentType.
+type CreateMfaRecoveryCodesJSONRequestBody = MfaRecoveryCodesRequest
 
 // ChangeUserPasswordJSONRequestBody defines body for ChangeUserPassword for application/json ContentType.
 type ChangeUserPasswordJSONRequestBody = UserPasswordRequest
@@ -2519,6 +2597,13 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
 	AdminClearUserLock(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminDisableUserTotp Turn a user's TOTP off
+	//
+	// For a user who lost their authenticator and their recovery codes: turns TOTP off, drops the secret and the recovery codes, and ends every session of the user. Audited. A user without TOTP is answered as is.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/mfa/totp (the `AdminDisableUserTotp` operationId).
+	AdminDisableUserTotp(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminSetUserPasswordWithBody Set a user's password
 	//
 	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
@@ -2755,6 +2840,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/login (the `WmeLogin` operationId).
 	WmeLogin(ctx context.Context, body WmeLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ChangeUserMfa Start setting up a TOTP authenticator
+	//
+	// Makes a new TOTP secret for the signed-in user and answers it in base32, with a QR code (a PNG data URL) of its `otpauth://` URI for authenticator apps. The secret stays pending, and signs nobody in, until a code of it activates it through `POST /v1/user/mfa`; a new call replaces a pending secret. Answers 409 `disabled-endpoint` when the server has MFA turned off, and 400 `totp-already-active` while TOTP is active.
+	//
+	// Corresponds with GET /v1/mfa/totp/generate (the `ChangeUserMfa` operationId).
+	ChangeUserMfa(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WmeNewPasswordRequiredWithBody Answer the new-password challenge
 	//
 	// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
@@ -2888,6 +2980,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPassword(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInMfaTotpWithBody Finish a sign-in with a TOTP code
+	//
+	// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+	VerifySignInMfaTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInMfaTotp Finish a sign-in with a TOTP code
+	//
+	// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+	VerifySignInMfaTotp(ctx context.Context, body VerifySignInMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SignInOTPEmailWithBody Mail a one-time sign-in code
 	//
@@ -3164,6 +3274,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
 	SendVerificationEmail(ctx context.Context, body SendVerificationEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyChangeUserMfaWithBody Turn TOTP on or off
+	//
+	// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+	VerifyChangeUserMfaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyChangeUserMfa Turn TOTP on or off
+	//
+	// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+	VerifyChangeUserMfa(ctx context.Context, body VerifyChangeUserMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateMfaRecoveryCodesWithBody Make new TOTP recovery codes
+	//
+	// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+	CreateMfaRecoveryCodesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateMfaRecoveryCodes Make new TOTP recovery codes
+	//
+	// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+	CreateMfaRecoveryCodes(ctx context.Context, body CreateMfaRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ChangeUserPasswordWithBody Change the password
 	//
@@ -4377,6 +4523,23 @@ func (c *Client) AdminClearUserLock(ctx context.Context, userId openapi_types.UU
 	return c.Client.Do(req)
 }
 
+// AdminDisableUserTotp Turn a user's TOTP off
+//
+// For a user who lost their authenticator and their recovery codes: turns TOTP off, drops the secret and the recovery codes, and ends every session of the user. Audited. A user without TOTP is answered as is.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/mfa/totp (the `AdminDisableUserTotp` operationId).
+func (c *Client) AdminDisableUserTotp(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDisableUserTotpRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminSetUserPasswordWithBody Set a user's password
 //
 // Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
@@ -4913,6 +5076,23 @@ func (c *Client) WmeLogin(ctx context.Context, body WmeLoginJSONRequestBody, req
 	return c.Client.Do(req)
 }
 
+// ChangeUserMfa Start setting up a TOTP authenticator
+//
+// Makes a new TOTP secret for the signed-in user and answers it in base32, with a QR code (a PNG data URL) of its `otpauth://` URI for authenticator apps. The secret stays pending, and signs nobody in, until a code of it activates it through `POST /v1/user/mfa`; a new call replaces a pending secret. Answers 409 `disabled-endpoint` when the server has MFA turned off, and 400 `totp-already-active` while TOTP is active.
+//
+// Corresponds with GET /v1/mfa/totp/generate (the `ChangeUserMfa` operationId).
+func (c *Client) ChangeUserMfa(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewChangeUserMfaRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WmeNewPasswordRequiredWithBody Answer the new-password challenge
 //
 // Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
@@ -5197,6 +5377,44 @@ func (c *Client) SignInEmailPasswordWithBody(ctx context.Context, contentType st
 // Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 func (c *Client) SignInEmailPassword(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignInEmailPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInMfaTotpWithBody Finish a sign-in with a TOTP code
+//
+// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+func (c *Client) VerifySignInMfaTotpWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInMfaTotpRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInMfaTotp Finish a sign-in with a TOTP code
+//
+// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+func (c *Client) VerifySignInMfaTotp(ctx context.Context, body VerifySignInMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInMfaTotpRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5793,6 +6011,82 @@ func (c *Client) SendVerificationEmailWithBody(ctx context.Context, contentType 
 // Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
 func (c *Client) SendVerificationEmail(ctx context.Context, body SendVerificationEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendVerificationEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyChangeUserMfaWithBody Turn TOTP on or off
+//
+// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+func (c *Client) VerifyChangeUserMfaWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyChangeUserMfaRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyChangeUserMfa Turn TOTP on or off
+//
+// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+func (c *Client) VerifyChangeUserMfa(ctx context.Context, body VerifyChangeUserMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyChangeUserMfaRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateMfaRecoveryCodesWithBody Make new TOTP recovery codes
+//
+// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+func (c *Client) CreateMfaRecoveryCodesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMfaRecoveryCodesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateMfaRecoveryCodes Make new TOTP recovery codes
+//
+// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+func (c *Client) CreateMfaRecoveryCodes(ctx context.Context, body CreateMfaRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateMfaRecoveryCodesRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7629,6 +7923,40 @@ func NewAdminClearUserLockRequest(server string, userId openapi_types.UUID) (*ht
 	return req, nil
 }
 
+// NewAdminDisableUserTotpRequest constructs an http.Request for the AdminDisableUserTotp method
+func NewAdminDisableUserTotpRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/mfa/totp", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminSetUserPasswordRequest calls the generic AdminSetUserPassword builder with application/json body
 func NewAdminSetUserPasswordRequest(server string, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8446,6 +8774,33 @@ func NewWmeLoginRequestWithBody(server string, contentType string, body io.Reade
 	return req, nil
 }
 
+// NewChangeUserMfaRequest constructs an http.Request for the ChangeUserMfa method
+func NewChangeUserMfaRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/mfa/totp/generate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewWmeNewPasswordRequiredRequest calls the generic WmeNewPasswordRequired builder with application/json body
 func NewWmeNewPasswordRequiredRequest(server string, body WmeNewPasswordRequiredJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8803,6 +9158,46 @@ func NewSignInEmailPasswordRequestWithBody(server string, contentType string, bo
 	}
 
 	operationPath := fmt.Sprintf("/v1/signin/email-password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignInMfaTotpRequest calls the generic VerifySignInMfaTotp builder with application/json body
+func NewVerifySignInMfaTotpRequest(server string, body VerifySignInMfaTotpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignInMfaTotpRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignInMfaTotpRequestWithBody constructs an http.Request for the VerifySignInMfaTotp method, with any body, and a specified content type
+func NewVerifySignInMfaTotpRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/mfa/totp")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9485,6 +9880,86 @@ func NewSendVerificationEmailRequestWithBody(server string, contentType string, 
 	}
 
 	operationPath := fmt.Sprintf("/v1/user/email/send-verification-email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifyChangeUserMfaRequest calls the generic VerifyChangeUserMfa builder with application/json body
+func NewVerifyChangeUserMfaRequest(server string, body VerifyChangeUserMfaJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyChangeUserMfaRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyChangeUserMfaRequestWithBody constructs an http.Request for the VerifyChangeUserMfa method, with any body, and a specified content type
+func NewVerifyChangeUserMfaRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/mfa")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateMfaRecoveryCodesRequest calls the generic CreateMfaRecoveryCodes builder with application/json body
+func NewCreateMfaRecoveryCodesRequest(server string, body CreateMfaRecoveryCodesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateMfaRecoveryCodesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateMfaRecoveryCodesRequestWithBody constructs an http.Request for the CreateMfaRecoveryCodes method, with any body, and a specified content type
+func NewCreateMfaRecoveryCodesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/mfa/recovery-codes")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10376,6 +10851,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/admin/users/{userId}/lock (the `AdminClearUserLock` operationId).
 	AdminClearUserLockWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserLockResult, error)
 
+	// AdminDisableUserTotpWithResponse Turn a user's TOTP off
+	//
+	// For a user who lost their authenticator and their recovery codes: turns TOTP off, drops the secret and the recovery codes, and ends every session of the user. Audited. A user without TOTP is answered as is.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/mfa/totp (the `AdminDisableUserTotp` operationId).
+	AdminDisableUserTotpWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminDisableUserTotpResult, error)
+
 	// AdminSetUserPasswordWithBodyWithResponse Set a user's password
 	//
 	// Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
@@ -10640,6 +11124,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/login (the `WmeLogin` operationId).
 	WmeLoginWithResponse(ctx context.Context, body WmeLoginJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeLoginResult, error)
 
+	// ChangeUserMfaWithResponse Start setting up a TOTP authenticator
+	//
+	// Makes a new TOTP secret for the signed-in user and answers it in base32, with a QR code (a PNG data URL) of its `otpauth://` URI for authenticator apps. The secret stays pending, and signs nobody in, until a code of it activates it through `POST /v1/user/mfa`; a new call replaces a pending secret. Answers 409 `disabled-endpoint` when the server has MFA turned off, and 400 `totp-already-active` while TOTP is active.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/mfa/totp/generate (the `ChangeUserMfa` operationId).
+	ChangeUserMfaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ChangeUserMfaResult, error)
+
 	// WmeNewPasswordRequiredWithBodyWithResponse Answer the new-password challenge
 	//
 	// Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
@@ -10781,6 +11274,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPasswordWithResponse(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInEmailPasswordResult, error)
+
+	// VerifySignInMfaTotpWithBodyWithResponse Finish a sign-in with a TOTP code
+	//
+	// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+	VerifySignInMfaTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInMfaTotpResult, error)
+
+	// VerifySignInMfaTotpWithResponse Finish a sign-in with a TOTP code
+	//
+	// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+	VerifySignInMfaTotpWithResponse(ctx context.Context, body VerifySignInMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInMfaTotpResult, error)
 
 	// SignInOTPEmailWithBodyWithResponse Mail a one-time sign-in code
 	//
@@ -11065,6 +11576,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/user/email/send-verification-email (the `SendVerificationEmail` operationId).
 	SendVerificationEmailWithResponse(ctx context.Context, body SendVerificationEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SendVerificationEmailResult, error)
+
+	// VerifyChangeUserMfaWithBodyWithResponse Turn TOTP on or off
+	//
+	// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+	VerifyChangeUserMfaWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyChangeUserMfaResult, error)
+
+	// VerifyChangeUserMfaWithResponse Turn TOTP on or off
+	//
+	// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+	VerifyChangeUserMfaWithResponse(ctx context.Context, body VerifyChangeUserMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyChangeUserMfaResult, error)
+
+	// CreateMfaRecoveryCodesWithBodyWithResponse Make new TOTP recovery codes
+	//
+	// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+	CreateMfaRecoveryCodesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMfaRecoveryCodesResult, error)
+
+	// CreateMfaRecoveryCodesWithResponse Make new TOTP recovery codes
+	//
+	// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+	CreateMfaRecoveryCodesWithResponse(ctx context.Context, body CreateMfaRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMfaRecoveryCodesResult, error)
 
 	// ChangeUserPasswordWithBodyWithResponse Change the password
 	//
@@ -14398,6 +14945,96 @@ func (r AdminClearUserLockResult) ContentType() string {
 	return ""
 }
 
+// AdminDisableUserTotpResult503Headers the declared response headers of an HTTP 503 response for AdminDisableUserTotp
+type AdminDisableUserTotpResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminDisableUserTotpResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminDisableUserTotpResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminDisableUserTotpResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminDisableUserTotpResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminDisableUserTotpResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminDisableUserTotpResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminDisableUserTotpResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminDisableUserTotpResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminDisableUserTotpResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDisableUserTotpResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDisableUserTotpResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDisableUserTotpResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDisableUserTotpResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminSetUserPasswordResult503Headers the declared response headers of an HTTP 503 response for AdminSetUserPassword
 type AdminSetUserPasswordResult503Headers struct {
 	RetryAfter *int
@@ -16476,6 +17113,96 @@ func (r WmeLoginResult) ContentType() string {
 	return ""
 }
 
+// ChangeUserMfaResult503Headers the declared response headers of an HTTP 503 response for ChangeUserMfa
+type ChangeUserMfaResult503Headers struct {
+	RetryAfter *int
+}
+
+type ChangeUserMfaResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TotpGenerateResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ChangeUserMfaResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ChangeUserMfaResult) GetJSON200() *TotpGenerateResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ChangeUserMfaResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ChangeUserMfaResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ChangeUserMfaResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ChangeUserMfaResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ChangeUserMfaResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ChangeUserMfaResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ChangeUserMfaResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ChangeUserMfaResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ChangeUserMfaResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ChangeUserMfaResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WmeNewPasswordRequiredResult429Headers the declared response headers of an HTTP 429 response for WmeNewPasswordRequired
 type WmeNewPasswordRequiredResult429Headers struct {
 	RetryAfter int
@@ -17461,6 +18188,117 @@ func (r SignInEmailPasswordResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SignInEmailPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifySignInMfaTotpResult429Headers the declared response headers of an HTTP 429 response for VerifySignInMfaTotp
+type VerifySignInMfaTotpResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifySignInMfaTotpResult503Headers the declared response headers of an HTTP 503 response for VerifySignInMfaTotp
+type VerifySignInMfaTotpResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifySignInMfaTotpResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignInMfaTotpResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignInMfaTotpResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignInMfaTotpResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignInMfaTotpResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignInMfaTotpResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignInMfaTotpResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignInMfaTotpResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19269,6 +20107,242 @@ func (r SendVerificationEmailResult) ContentType() string {
 	return ""
 }
 
+// VerifyChangeUserMfaResult429Headers the declared response headers of an HTTP 429 response for VerifyChangeUserMfa
+type VerifyChangeUserMfaResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifyChangeUserMfaResult503Headers the declared response headers of an HTTP 503 response for VerifyChangeUserMfa
+type VerifyChangeUserMfaResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyChangeUserMfaResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyChangeUserMfaResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyChangeUserMfaResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyChangeUserMfaResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyChangeUserMfaResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyChangeUserMfaResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyChangeUserMfaResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyChangeUserMfaResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateMfaRecoveryCodesResult429Headers the declared response headers of an HTTP 429 response for CreateMfaRecoveryCodes
+type CreateMfaRecoveryCodesResult429Headers struct {
+	RetryAfter int
+}
+
+// CreateMfaRecoveryCodesResult503Headers the declared response headers of an HTTP 503 response for CreateMfaRecoveryCodes
+type CreateMfaRecoveryCodesResult503Headers struct {
+	RetryAfter *int
+}
+
+type CreateMfaRecoveryCodesResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MfaRecoveryCodesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateMfaRecoveryCodesResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateMfaRecoveryCodesResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON200() *MfaRecoveryCodesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateMfaRecoveryCodesResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateMfaRecoveryCodesResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateMfaRecoveryCodesResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateMfaRecoveryCodesResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateMfaRecoveryCodesResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ChangeUserPasswordResult429Headers the declared response headers of an HTTP 429 response for ChangeUserPassword
 type ChangeUserPasswordResult429Headers struct {
 	RetryAfter int
@@ -20839,6 +21913,21 @@ func (c *ClientWithResponses) AdminClearUserLockWithResponse(ctx context.Context
 	return ParseAdminClearUserLockResult(rsp)
 }
 
+// AdminDisableUserTotpWithResponse Turn a user's TOTP off
+//
+// For a user who lost their authenticator and their recovery codes: turns TOTP off, drops the secret and the recovery codes, and ends every session of the user. Audited. A user without TOTP is answered as is.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/mfa/totp (the `AdminDisableUserTotp` operationId).
+func (c *ClientWithResponses) AdminDisableUserTotpWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminDisableUserTotpResult, error) {
+	rsp, err := c.AdminDisableUserTotp(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDisableUserTotpResult(rsp)
+}
+
 // AdminSetUserPasswordWithBodyWithResponse Set a user's password
 //
 // Sets a new password, generated when none is sent and then returned in this answer only. Every session of the user ends. With `temporary` (the default) the user must choose a new password before any dialect gives them a session.
@@ -21283,6 +22372,21 @@ func (c *ClientWithResponses) WmeLoginWithResponse(ctx context.Context, body Wme
 	return ParseWmeLoginResult(rsp)
 }
 
+// ChangeUserMfaWithResponse Start setting up a TOTP authenticator
+//
+// Makes a new TOTP secret for the signed-in user and answers it in base32, with a QR code (a PNG data URL) of its `otpauth://` URI for authenticator apps. The secret stays pending, and signs nobody in, until a code of it activates it through `POST /v1/user/mfa`; a new call replaces a pending secret. Answers 409 `disabled-endpoint` when the server has MFA turned off, and 400 `totp-already-active` while TOTP is active.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/mfa/totp/generate (the `ChangeUserMfa` operationId).
+func (c *ClientWithResponses) ChangeUserMfaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ChangeUserMfaResult, error) {
+	rsp, err := c.ChangeUserMfa(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseChangeUserMfaResult(rsp)
+}
+
 // WmeNewPasswordRequiredWithBodyWithResponse Answer the new-password challenge
 //
 // Sets the new password of a user who got the `NEW_PASSWORD_REQUIRED` challenge, using the challenge's `session`, and returns tokens as a log-in does.
@@ -21519,6 +22623,36 @@ func (c *ClientWithResponses) SignInEmailPasswordWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseSignInEmailPasswordResult(rsp)
+}
+
+// VerifySignInMfaTotpWithBodyWithResponse Finish a sign-in with a TOTP code
+//
+// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+func (c *ClientWithResponses) VerifySignInMfaTotpWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInMfaTotpResult, error) {
+	rsp, err := c.VerifySignInMfaTotpWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInMfaTotpResult(rsp)
+}
+
+// VerifySignInMfaTotpWithResponse Finish a sign-in with a TOTP code
+//
+// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/mfa/totp (the `VerifySignInMfaTotp` operationId).
+func (c *ClientWithResponses) VerifySignInMfaTotpWithResponse(ctx context.Context, body VerifySignInMfaTotpJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInMfaTotpResult, error) {
+	rsp, err := c.VerifySignInMfaTotp(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInMfaTotpResult(rsp)
 }
 
 // SignInOTPEmailWithBodyWithResponse Mail a one-time sign-in code
@@ -21995,6 +23129,66 @@ func (c *ClientWithResponses) SendVerificationEmailWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseSendVerificationEmailResult(rsp)
+}
+
+// VerifyChangeUserMfaWithBodyWithResponse Turn TOTP on or off
+//
+// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+func (c *ClientWithResponses) VerifyChangeUserMfaWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyChangeUserMfaResult, error) {
+	rsp, err := c.VerifyChangeUserMfaWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyChangeUserMfaResult(rsp)
+}
+
+// VerifyChangeUserMfaWithResponse Turn TOTP on or off
+//
+// With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/mfa (the `VerifyChangeUserMfa` operationId).
+func (c *ClientWithResponses) VerifyChangeUserMfaWithResponse(ctx context.Context, body VerifyChangeUserMfaJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyChangeUserMfaResult, error) {
+	rsp, err := c.VerifyChangeUserMfa(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyChangeUserMfaResult(rsp)
+}
+
+// CreateMfaRecoveryCodesWithBodyWithResponse Make new TOTP recovery codes
+//
+// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+func (c *ClientWithResponses) CreateMfaRecoveryCodesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateMfaRecoveryCodesResult, error) {
+	rsp, err := c.CreateMfaRecoveryCodesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateMfaRecoveryCodesResult(rsp)
+}
+
+// CreateMfaRecoveryCodesWithResponse Make new TOTP recovery codes
+//
+// Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/mfa/recovery-codes (the `CreateMfaRecoveryCodes` operationId).
+func (c *ClientWithResponses) CreateMfaRecoveryCodesWithResponse(ctx context.Context, body CreateMfaRecoveryCodesJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateMfaRecoveryCodesResult, error) {
+	rsp, err := c.CreateMfaRecoveryCodes(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateMfaRecoveryCodesResult(rsp)
 }
 
 // ChangeUserPasswordWithBodyWithResponse Change the password
@@ -25123,6 +26317,87 @@ func ParseAdminClearUserLockResult(rsp *http.Response) (*AdminClearUserLockResul
 	return response, nil
 }
 
+// ParseAdminDisableUserTotpResult parses an HTTP response from a AdminDisableUserTotpWithResponse call
+func ParseAdminDisableUserTotpResult(rsp *http.Response) (*AdminDisableUserTotpResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDisableUserTotpResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminDisableUserTotpResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdminSetUserPasswordResult parses an HTTP response from a AdminSetUserPasswordWithResponse call
 func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -27009,6 +28284,87 @@ func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 	return response, nil
 }
 
+// ParseChangeUserMfaResult parses an HTTP response from a ChangeUserMfaWithResponse call
+func ParseChangeUserMfaResult(rsp *http.Response) (*ChangeUserMfaResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ChangeUserMfaResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TotpGenerateResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ChangeUserMfaResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseWmeNewPasswordRequiredResult parses an HTTP response from a WmeNewPasswordRequiredWithResponse call
 func ParseWmeNewPasswordRequiredResult(rsp *http.Response) (*WmeNewPasswordRequiredResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -27906,6 +29262,111 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers SignInEmailPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignInMfaTotpResult parses an HTTP response from a VerifySignInMfaTotpWithResponse call
+func ParseVerifySignInMfaTotpResult(rsp *http.Response) (*VerifySignInMfaTotpResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignInMfaTotpResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignInMfaTotpResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignInMfaTotpResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -29589,6 +31050,230 @@ func ParseSendVerificationEmailResult(rsp *http.Response) (*SendVerificationEmai
 	return response, nil
 }
 
+// ParseVerifyChangeUserMfaResult parses an HTTP response from a VerifyChangeUserMfaWithResponse call
+func ParseVerifyChangeUserMfaResult(rsp *http.Response) (*VerifyChangeUserMfaResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyChangeUserMfaResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyChangeUserMfaResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyChangeUserMfaResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateMfaRecoveryCodesResult parses an HTTP response from a CreateMfaRecoveryCodesWithResponse call
+func ParseCreateMfaRecoveryCodesResult(rsp *http.Response) (*CreateMfaRecoveryCodesResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateMfaRecoveryCodesResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MfaRecoveryCodesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateMfaRecoveryCodesResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateMfaRecoveryCodesResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseChangeUserPasswordResult parses an HTTP response from a ChangeUserPasswordWithResponse call
 func ParseChangeUserPasswordResult(rsp *http.Response) (*ChangeUserPasswordResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30309,6 +31994,9 @@ type ServerInterface interface {
 	// AdminClearUserLock Clear a user's sign-in lock
 	// (DELETE /v1/admin/users/{userId}/lock)
 	AdminClearUserLock(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminDisableUserTotp Turn a user's TOTP off
+	// (DELETE /v1/admin/users/{userId}/mfa/totp)
+	AdminDisableUserTotp(ctx echo.Context, userId openapi_types.UUID) error
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error
@@ -30375,6 +32063,9 @@ type ServerInterface interface {
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx echo.Context) error
+	// ChangeUserMfa Start setting up a TOTP authenticator
+	// (GET /v1/mfa/totp/generate)
+	ChangeUserMfa(ctx echo.Context) error
 	// WmeNewPasswordRequired Answer the new-password challenge
 	// (POST /v1/new-password-required)
 	WmeNewPasswordRequired(ctx echo.Context) error
@@ -30405,6 +32096,9 @@ type ServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx echo.Context) error
+	// VerifySignInMfaTotp Finish a sign-in with a TOTP code
+	// (POST /v1/signin/mfa/totp)
+	VerifySignInMfaTotp(ctx echo.Context) error
 	// SignInOTPEmail Mail a one-time sign-in code
 	// (POST /v1/signin/otp/email)
 	SignInOTPEmail(ctx echo.Context) error
@@ -30459,6 +32153,12 @@ type ServerInterface interface {
 	// SendVerificationEmail Mail an address-verification link again
 	// (POST /v1/user/email/send-verification-email)
 	SendVerificationEmail(ctx echo.Context) error
+	// VerifyChangeUserMfa Turn TOTP on or off
+	// (POST /v1/user/mfa)
+	VerifyChangeUserMfa(ctx echo.Context) error
+	// CreateMfaRecoveryCodes Make new TOTP recovery codes
+	// (POST /v1/user/mfa/recovery-codes)
+	CreateMfaRecoveryCodes(ctx echo.Context) error
 	// ChangeUserPassword Change the password
 	// (POST /v1/user/password)
 	ChangeUserPassword(ctx echo.Context) error
@@ -31008,6 +32708,22 @@ func (w *ServerInterfaceWrapper) AdminClearUserLock(ctx echo.Context) error {
 	return err
 }
 
+// AdminDisableUserTotp converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminDisableUserTotp(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminDisableUserTotp(ctx, userId)
+	return err
+}
+
 // AdminSetUserPassword converts echo context to params.
 func (w *ServerInterfaceWrapper) AdminSetUserPassword(ctx echo.Context) error {
 	var err error
@@ -31328,6 +33044,15 @@ func (w *ServerInterfaceWrapper) WmeLogin(ctx echo.Context) error {
 	return err
 }
 
+// ChangeUserMfa converts echo context to params.
+func (w *ServerInterfaceWrapper) ChangeUserMfa(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ChangeUserMfa(ctx)
+	return err
+}
+
 // WmeNewPasswordRequired converts echo context to params.
 func (w *ServerInterfaceWrapper) WmeNewPasswordRequired(ctx echo.Context) error {
 	var err error
@@ -31443,6 +33168,15 @@ func (w *ServerInterfaceWrapper) SignInEmailPassword(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.SignInEmailPassword(ctx)
+	return err
+}
+
+// VerifySignInMfaTotp converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignInMfaTotp(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignInMfaTotp(ctx)
 	return err
 }
 
@@ -31622,6 +33356,24 @@ func (w *ServerInterfaceWrapper) SendVerificationEmail(ctx echo.Context) error {
 	return err
 }
 
+// VerifyChangeUserMfa converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyChangeUserMfa(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyChangeUserMfa(ctx)
+	return err
+}
+
+// CreateMfaRecoveryCodes converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateMfaRecoveryCodes(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateMfaRecoveryCodes(ctx)
+	return err
+}
+
 // ChangeUserPassword converts echo context to params.
 func (w *ServerInterfaceWrapper) ChangeUserPassword(ctx echo.Context) error {
 	var err error
@@ -31781,6 +33533,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/verify", wrapper.VerifyTicket, options.OperationMiddlewares["verifyTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify", wrapper.ConfirmTicket, options.OperationMiddlewares["confirmTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify/code", wrapper.VerifyTicketCode, options.OperationMiddlewares["verifyTicketCode"]...)
+	router.GET(options.BaseURL+"/v1/mfa/totp/generate", wrapper.ChangeUserMfa, options.OperationMiddlewares["changeUserMfa"]...)
+	router.POST(options.BaseURL+"/v1/user/mfa", wrapper.VerifyChangeUserMfa, options.OperationMiddlewares["verifyChangeUserMfa"]...)
+	router.POST(options.BaseURL+"/v1/user/mfa/recovery-codes", wrapper.CreateMfaRecoveryCodes, options.OperationMiddlewares["createMfaRecoveryCodes"]...)
+	router.POST(options.BaseURL+"/v1/signin/mfa/totp", wrapper.VerifySignInMfaTotp, options.OperationMiddlewares["verifySignInMfaTotp"]...)
 	router.POST(options.BaseURL+"/v1/login", wrapper.WmeLogin, options.OperationMiddlewares["wmeLogin"]...)
 	router.POST(options.BaseURL+"/v1/new-password-required", wrapper.WmeNewPasswordRequired, options.OperationMiddlewares["wmeNewPasswordRequired"]...)
 	router.POST(options.BaseURL+"/v1/token-refresh", wrapper.WmeTokenRefresh, options.OperationMiddlewares["wmeTokenRefresh"]...)
@@ -31832,6 +33588,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminGetUser, options.OperationMiddlewares["adminGetUser"]...)
 	router.PATCH(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminUpdateUser, options.OperationMiddlewares["adminUpdateUser"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/disable", wrapper.AdminDisableUser, options.OperationMiddlewares["adminDisableUser"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/mfa/totp", wrapper.AdminDisableUserTotp, options.OperationMiddlewares["adminDisableUserTotp"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/enable", wrapper.AdminEnableUser, options.OperationMiddlewares["adminEnableUser"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/password", wrapper.AdminSetUserPassword, options.OperationMiddlewares["adminSetUserPassword"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/sessions", wrapper.AdminRevokeUserSessions, options.OperationMiddlewares["adminRevokeUserSessions"]...)
@@ -35938,6 +37695,115 @@ func (response AdminClearUserLock503JSONResponse) VisitAdminClearUserLockRespons
 	return err
 }
 
+type AdminDisableUserTotpRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminDisableUserTotpResponseObject interface {
+	VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error
+}
+
+type AdminDisableUserTotp200JSONResponse AdminUser
+
+func (response AdminDisableUserTotp200JSONResponse) VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUserTotp400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminDisableUserTotp400JSONResponse) VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUserTotp401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminDisableUserTotp401JSONResponse) VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUserTotp403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminDisableUserTotp403JSONResponse) VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUserTotp404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminDisableUserTotp404JSONResponse) VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUserTotp500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminDisableUserTotp500JSONResponse) VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDisableUserTotp503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminDisableUserTotp503JSONResponse) VisitAdminDisableUserTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminSetUserPasswordRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 	Body   *AdminSetUserPasswordJSONRequestBody
@@ -38633,6 +40499,114 @@ func (response WmeLogin503JSONResponse) VisitWmeLoginResponse(w http.ResponseWri
 	return err
 }
 
+type ChangeUserMfaRequestObject struct {
+}
+
+type ChangeUserMfaResponseObject interface {
+	VisitChangeUserMfaResponse(w http.ResponseWriter) error
+}
+
+type ChangeUserMfa200JSONResponse TotpGenerateResponse
+
+func (response ChangeUserMfa200JSONResponse) VisitChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserMfa400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response ChangeUserMfa400JSONResponse) VisitChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserMfa401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ChangeUserMfa401JSONResponse) VisitChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserMfa403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response ChangeUserMfa403JSONResponse) VisitChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserMfa409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response ChangeUserMfa409JSONResponse) VisitChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserMfa500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ChangeUserMfa500JSONResponse) VisitChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangeUserMfa503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ChangeUserMfa503JSONResponse) VisitChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeNewPasswordRequiredRequestObject struct {
 	Body *WmeNewPasswordRequiredJSONRequestBody
 }
@@ -39904,6 +41878,150 @@ func (response SignInEmailPassword500JSONResponse) VisitSignInEmailPasswordRespo
 type SignInEmailPassword503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response SignInEmailPassword503JSONResponse) VisitSignInEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotpRequestObject struct {
+	Body *VerifySignInMfaTotpJSONRequestBody
+}
+
+type VerifySignInMfaTotpResponseObject interface {
+	VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error
+}
+
+type VerifySignInMfaTotp200JSONResponse SessionPayload
+
+func (response VerifySignInMfaTotp200JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignInMfaTotp400JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignInMfaTotp401JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifySignInMfaTotp409JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignInMfaTotp413JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignInMfaTotp415JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignInMfaTotp429JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignInMfaTotp500JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInMfaTotp503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignInMfaTotp503JSONResponse) VisitVerifySignInMfaTotpResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -42202,6 +44320,322 @@ func (response SendVerificationEmail503JSONResponse) VisitSendVerificationEmailR
 	return err
 }
 
+type VerifyChangeUserMfaRequestObject struct {
+	Body *VerifyChangeUserMfaJSONRequestBody
+}
+
+type VerifyChangeUserMfaResponseObject interface {
+	VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error
+}
+
+type VerifyChangeUserMfa200JSONResponse OKResponse
+
+func (response VerifyChangeUserMfa200JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifyChangeUserMfa400JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifyChangeUserMfa401JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response VerifyChangeUserMfa403JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifyChangeUserMfa409JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifyChangeUserMfa413JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyChangeUserMfa415JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyChangeUserMfa429JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifyChangeUserMfa500JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyChangeUserMfa503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyChangeUserMfa503JSONResponse) VisitVerifyChangeUserMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodesRequestObject struct {
+	Body *CreateMfaRecoveryCodesJSONRequestBody
+}
+
+type CreateMfaRecoveryCodesResponseObject interface {
+	VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error
+}
+
+type CreateMfaRecoveryCodes200JSONResponse MfaRecoveryCodesResponse
+
+func (response CreateMfaRecoveryCodes200JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response CreateMfaRecoveryCodes400JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response CreateMfaRecoveryCodes401JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response CreateMfaRecoveryCodes403JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response CreateMfaRecoveryCodes409JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response CreateMfaRecoveryCodes413JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateMfaRecoveryCodes415JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response CreateMfaRecoveryCodes429JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response CreateMfaRecoveryCodes500JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateMfaRecoveryCodes503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response CreateMfaRecoveryCodes503JSONResponse) VisitCreateMfaRecoveryCodesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangeUserPasswordRequestObject struct {
 	Body *ChangeUserPasswordJSONRequestBody
 }
@@ -43089,6 +45523,9 @@ type StrictServerInterface interface {
 	// AdminClearUserLock Clear a user's sign-in lock
 	// (DELETE /v1/admin/users/{userId}/lock)
 	AdminClearUserLock(ctx context.Context, request AdminClearUserLockRequestObject) (AdminClearUserLockResponseObject, error)
+	// AdminDisableUserTotp Turn a user's TOTP off
+	// (DELETE /v1/admin/users/{userId}/mfa/totp)
+	AdminDisableUserTotp(ctx context.Context, request AdminDisableUserTotpRequestObject) (AdminDisableUserTotpResponseObject, error)
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx context.Context, request AdminSetUserPasswordRequestObject) (AdminSetUserPasswordResponseObject, error)
@@ -43155,6 +45592,9 @@ type StrictServerInterface interface {
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx context.Context, request WmeLoginRequestObject) (WmeLoginResponseObject, error)
+	// ChangeUserMfa Start setting up a TOTP authenticator
+	// (GET /v1/mfa/totp/generate)
+	ChangeUserMfa(ctx context.Context, request ChangeUserMfaRequestObject) (ChangeUserMfaResponseObject, error)
 	// WmeNewPasswordRequired Answer the new-password challenge
 	// (POST /v1/new-password-required)
 	WmeNewPasswordRequired(ctx context.Context, request WmeNewPasswordRequiredRequestObject) (WmeNewPasswordRequiredResponseObject, error)
@@ -43185,6 +45625,9 @@ type StrictServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx context.Context, request SignInEmailPasswordRequestObject) (SignInEmailPasswordResponseObject, error)
+	// VerifySignInMfaTotp Finish a sign-in with a TOTP code
+	// (POST /v1/signin/mfa/totp)
+	VerifySignInMfaTotp(ctx context.Context, request VerifySignInMfaTotpRequestObject) (VerifySignInMfaTotpResponseObject, error)
 	// SignInOTPEmail Mail a one-time sign-in code
 	// (POST /v1/signin/otp/email)
 	SignInOTPEmail(ctx context.Context, request SignInOTPEmailRequestObject) (SignInOTPEmailResponseObject, error)
@@ -43239,6 +45682,12 @@ type StrictServerInterface interface {
 	// SendVerificationEmail Mail an address-verification link again
 	// (POST /v1/user/email/send-verification-email)
 	SendVerificationEmail(ctx context.Context, request SendVerificationEmailRequestObject) (SendVerificationEmailResponseObject, error)
+	// VerifyChangeUserMfa Turn TOTP on or off
+	// (POST /v1/user/mfa)
+	VerifyChangeUserMfa(ctx context.Context, request VerifyChangeUserMfaRequestObject) (VerifyChangeUserMfaResponseObject, error)
+	// CreateMfaRecoveryCodes Make new TOTP recovery codes
+	// (POST /v1/user/mfa/recovery-codes)
+	CreateMfaRecoveryCodes(ctx context.Context, request CreateMfaRecoveryCodesRequestObject) (CreateMfaRecoveryCodesResponseObject, error)
 	// ChangeUserPassword Change the password
 	// (POST /v1/user/password)
 	ChangeUserPassword(ctx context.Context, request ChangeUserPasswordRequestObject) (ChangeUserPasswordResponseObject, error)
@@ -44625,6 +47074,31 @@ func (sh *strictHandler) AdminClearUserLock(ctx echo.Context, userId openapi_typ
 	return nil
 }
 
+// AdminDisableUserTotp operation middleware
+func (sh *strictHandler) AdminDisableUserTotp(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminDisableUserTotpRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminDisableUserTotp(ctx.Request().Context(), request.(AdminDisableUserTotpRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminDisableUserTotp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminDisableUserTotpResponseObject); ok {
+		return validResponse.VisitAdminDisableUserTotpResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdminSetUserPassword operation middleware
 func (sh *strictHandler) AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error {
 	var request AdminSetUserPasswordRequestObject
@@ -45346,6 +47820,29 @@ func (sh *strictHandler) WmeLogin(ctx echo.Context) error {
 	return nil
 }
 
+// ChangeUserMfa operation middleware
+func (sh *strictHandler) ChangeUserMfa(ctx echo.Context) error {
+	var request ChangeUserMfaRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangeUserMfa(ctx.Request().Context(), request.(ChangeUserMfaRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangeUserMfa")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ChangeUserMfaResponseObject); ok {
+		return validResponse.VisitChangeUserMfaResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // WmeNewPasswordRequired operation middleware
 func (sh *strictHandler) WmeNewPasswordRequired(ctx echo.Context) error {
 	var request WmeNewPasswordRequiredRequestObject
@@ -45719,6 +48216,52 @@ func (sh *strictHandler) SignInEmailPassword(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(SignInEmailPasswordResponseObject); ok {
 		return validResponse.VisitSignInEmailPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignInMfaTotp operation middleware
+func (sh *strictHandler) VerifySignInMfaTotp(ctx echo.Context) error {
+	var request VerifySignInMfaTotpRequestObject
+
+	var body VerifySignInMfaTotpJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignInMfaTotp(ctx.Request().Context(), request.(VerifySignInMfaTotpRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignInMfaTotp")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignInMfaTotpResponseObject); ok {
+		return validResponse.VisitVerifySignInMfaTotpResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -46471,6 +49014,98 @@ func (sh *strictHandler) SendVerificationEmail(ctx echo.Context) error {
 	return nil
 }
 
+// VerifyChangeUserMfa operation middleware
+func (sh *strictHandler) VerifyChangeUserMfa(ctx echo.Context) error {
+	var request VerifyChangeUserMfaRequestObject
+
+	var body VerifyChangeUserMfaJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyChangeUserMfa(ctx.Request().Context(), request.(VerifyChangeUserMfaRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyChangeUserMfa")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyChangeUserMfaResponseObject); ok {
+		return validResponse.VisitVerifyChangeUserMfaResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateMfaRecoveryCodes operation middleware
+func (sh *strictHandler) CreateMfaRecoveryCodes(ctx echo.Context) error {
+	var request CreateMfaRecoveryCodesRequestObject
+
+	var body CreateMfaRecoveryCodesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateMfaRecoveryCodes(ctx.Request().Context(), request.(CreateMfaRecoveryCodesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateMfaRecoveryCodes")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateMfaRecoveryCodesResponseObject); ok {
+		return validResponse.VisitCreateMfaRecoveryCodesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ChangeUserPassword operation middleware
 func (sh *strictHandler) ChangeUserPassword(ctx echo.Context) error {
 	var request ChangeUserPasswordRequestObject
@@ -46718,341 +49353,362 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cts4ti8M3wpK76mK/T6U7CTunm67dtXxJO4eTz5P7Iz3nk6eCCIhCW0S0CZAK0oqVedqzoWdK3kK",
-	"awEkSJESJUu2k9b8Me1QJD7XFxbW+q2vnVAmEymY0Kpz/LWTMjWRQjH4x2mUcPF3Gr1j/50xpc2jUArN",
-	"BPxJJ5OYh1RzKQ7+VFKYZyocs4Sav/5Hyoad487/76Bo/wB/VQfQ7lmayrTz7du3oBMxFaZ8YlrqHHcu",
-	"x4yk2CPhiiQ0Hso0YVFAhpTHiugxI2YYKQ01kSkZpIxeK0JJmsWM7PW5uKExj7q2jf5+r/MtwLk8k2IY",
-	"8/AuZ0KjKGVKmYFmiqWCJszMisYpo9GMcGEek71+aIfmD/c3mQ54FDFxl+MNQzNcLa+ZeKRgzCSSTBEh",
-	"NRnLOIL1p6YdkkpY8KEbpj/2c6HNbGPs7G7GfypIJtjnCQs1i4BaspSdkIhpIByaMrPeZvyKpTcsJbEc",
-	"kUxELIWHOdFFQEU4fn9Or6X+TWYiuqPpvJZEZeEY9iAgiinFpTCEBJtD9vpC6u7QDMgf5Fs6iyWNLqV8",
-	"SdMRu0PSGUhD0IrEpl+zpLS02IayJlqRvf4Eh9jVUnbhZX/87wXN9Fim/Au7w4VGglYsTJkmVERESAJi",
-	"pMQQgVl9SqapFCP38l4/gxEzoc3YWFSZzA3lMR3Ed7URL6kOx9dsRkIqDMvC4pfIW8gpzHCaSs0MW4+5",
-	"GB0TrhWJqKYDqkBCZSJlNByboQfw/YQqNZVp1B1TZT4h/52xDF6NpShtuJFlfJSlLCIRo1HMBSM0juVU",
-	"wQKaVwbQOIu6rlUSjll4bVrzvtYSuJiEsVQsglGHMosjEEYDRqi6ZlGP9N8xnc66p0PN0n5ApmMmyCRl",
-	"igkdEEVniozllCRUzMymSRGZ7SRTynWvE3TGjEYsBYXntWP+WV7ZC/tpJjSPSyua0JkZjU65GeSIcmHa",
-	"LXZTzyasc9wxImXEYNcK+lDZZCJTzaJXLOL0Et68c45FQhGaUEX61Q77QOL5OLuJGWjXzMlR+pdt2Ahf",
-	"WhkIlsoHhuiSScyM4N9zHBpmaWpm5WgsIFQQax6QmItrN/4tKNovy7SszATYNxFXhseigGTihqV8aIhI",
-	"piTJzPTGUipGKBFs6k1DpkTxkehmE2AY4A47lS3p3S/bV7p2AptXsl+WalinW2liyAZEGI1jlj5SdlBb",
-	"U6pfNqBR7RgvpXxFxcwyorqTvScp1YzEPOEaVSOQJRckluE1SdkwM3Lb2+cT+EfClKIjRow1rMh0zMPx",
-	"NiWx+ZWnxpzQacaWS+Yv27FBmtfxCsVVyiJjRdBYWUMj4UpxMTKi4VrIKRh/TEQsyikWzJLK2l1dXXVP",
-	"PYtkfgENbYVjQ+JixALSvwSDMmU0Tv7jQ+e0mOKHTr9WlSmdcjHy12vzZs6XnY3z3ds4X96LSSqNAb1h",
-	"2viNszgCAlF1FAI/Ewa/B8aqeQfKKDXMkyrDWTJi8SNlX7ESdLvWWDtRLxjXY5aSf168eU2EkQKCZGnc",
-	"ZSKUhvGHMk1guK/HUuktGF4wynfWDXQX/pmA9HO2MydCNZYpPE1lzLrmjAt8xSJ4xiKeslBfyuovLKE8",
-	"7lq/StdZUv2A/N///X/2ixXbuAtopfVyXh5FplyPPV3+SBGljS41ph3TmouROSmXJ8VFN1PMTNYZjV0m",
-	"oonkwrmNYIqbt2ZbzRFNJhAURnRFkugxN5MwNkE26boxm/HnLqMuFVLMEpkpfwbbMWKXzmKzpizMZOPW",
-	"7NJJvEZlR+TQKCvwZg2Y0V6gEArbttFTCuPelsHbipJWMHthsNuyfJcTzA9p/8KabsUEXrqgr5zB607p",
-	"xuD9PDGD981jj3ZRQjoFYmRLQdXDlKlxF0xk/4cJ1f4/NQ+vWemJ1JOSkM0U2Fz94oDuHpV1yzbM4KVL",
-	"tjOGvxNj2JLIFk3MlYRr7vPjwtjDZjDEjBsmKicshRF4Xvs5v6A9pBrrz2xBytCEiZAjrhK2Bev0KmEr",
-	"XxzOGaFufJs3lJYNr8bv5wazHZtn0YA2a+5cJWxbRsOyVV3BXrhK2LashYVL/UMaClcJ24qZsGglG1xl",
-	"uV8/yO0FmZKU3chrUCvXDJxn5gzt6GAb2nrRyHeK+jtR1EAbW1TTbcXZ4ls5ION/M6Vnp6hU1MZdG9D6",
-	"wqGGYypGrM6twYXSVITMOTaOje6VMYoyG/YSuGdK8zgmYxZHZDAjCUsGLFV5pENBmzFVmryZCpaSKVDb",
-	"wGx1Im+Q3SOWSG01amllNq/oWyxNrTvk2MyDpzhtKUpL5facCZmNxkHFEBOMRcaAgYic/MJKGN4rxSiQ",
-	"KVUEGQw4wXTEwfJhNOpKEc+IminNEvgpX9omy6S0jhv3ZixeRnc95xYosEOGJXDUATOQgvmuDbfoijGy",
-	"B7rBrrD3jl1sasmNyKF7lLIbRmNnx8IQt2DJLqeg9rYstHUfRL6QarZj0S4e1GZtWuhrW1bt8tVdwa6F",
-	"xrZl2S5Z8h/StoU5b8W6XbyaK10FW0u3chnsjX7jBu7iwe9M3O/ExLX0sUUjt710M8sJt525N6nXMV/Y",
-	"lvJA9NMs4vrsxo0sirhpjMZvU2Mkac5U53hIY8WCzsR79LVDQ+x1LnohMD/JFKIfXtOkIVDi9O25tazg",
-	"PoWCZtnrQ8RoF4NA+2bYXmA0Pt0HgmPJRM/MltR3/l6x9ByEi5k51Z3jTpbxqBN0RBZb3kWBNf+9Ln0W",
-	"Uc26miesri9UgM0LV+pCDv5koTaf8dqRzbXOJ7WrKzMdSlxWJrKkc/xHR2VgqnaCjtXNnY817VnaxnWZ",
-	"+9WKuzVXTRtlqm+x7Mb6PB1ZMqzGw/h65o8ONEh1J3A0WKxJefvnKLEyTn/SsNz+MPz1ynf6Y81uVtjo",
-	"JVershK7cYkiXLNEtYpA9fj2Wz4omqZ0Zv4t2GfdEKCUpUqmeI/JiHmPTOiInRA6gFOxPT3BmdD8UMNj",
-	"le2wo29cmmcpo5qZJfeM/RVWJ2JDmsX6nUSFm9DPL5kY6XHn+PHhYdBJuMj/XceiXE1iOnOCyPv6yU8/",
-	"17wPN18lCsYnQfnTo6ZP/2XvsjwyHkgZMyrMK7EMac00SrN4UtN0wjQ1mnxlUeN0cT0xGGp/pHIz4KRk",
-	"FJCJjHk4I6CtmOpVl+DnpWtvzpVlsl5x8xL6+Rw/hberVK5ZMpEpTWdvl85yQeAvGbChTBkZYYCIsbRR",
-	"KvTIFddjmekilKZvftVgTJrDMVdkxAQzljqaMinTWSrMgVKEPut4JODylSrL8fNRdTUmVJuTXue48//+",
-	"cdr9N+1+Oez+2vvU/fj//I/lPJkslFY+S9p7rdV4suXKF4tTRFmrMdjZIp7hmZErQoWasrRWm5vVaiUP",
-	"zWTmlgG+blyF/AS9cOLzs4LoNjS05JCwG5bOrIWS+5XMXCoy3nVWPeYpbfQiSWg45oJ1U0YjeIBO9SDX",
-	"8ZWwEqOryhkyRvvnzoqgk6cxdUB8jGXkx3Z1go5zL5qhVlOHoPW65ASjJ60DotbGGHIWR6p5Ub/WGVH+",
-	"grxN5SBmiSKDGYHGyB5FQxYislhKuLARN7ADU8ui5qwTMxoZDlYxVWN7wpvQlCbMfGeYbt8jsoIa7Jm5",
-	"dneYsdpDBqbohMlJzGrpVGmqM1XPBf+4vHxL8AXv2+LoUKZZ21JgKaYYXSMdX6C4WpGFQ5AB0ekK5i6e",
-	"jNUqn9zO1DVWyGmo+Q1bpU+k9vm9+IecWkcPHuynVBmOFSyq3VJ7zbWg540btXbkZTMU7NJityqr4u+K",
-	"P+Zl1LKGmWrXbUVD1VHnnJVapXvX+oKRa6du1rMkfWNoRVMmV3ieReq2fYMWR43F8K3VcqylxSffsfKG",
-	"Q933LPKuuahZ+P6E6r5ReROWKjOp0i3UvtFp/S9M6Vm/fAVTeqt2M4zUeK9uJ8+c3bp5WVknDWGFbKdl",
-	"CeiLPG9ereQfEM4a0g8vTVeTfUikyySfbblxxO8n0fd2gH5gp+DtHkQbJfR7K/9WOF+cou6gCk8UXOmU",
-	"apkquHRF53bFDXtDNU3fp3EtX64h8SrUUkcPcCNZv7UVaml2ryyVNS3oqK1xqU5dOkQDPVKlLxgTtxGN",
-	"BU1vjmwFm/oGD8qLuglMxlKw11kyQHpbOth5fpg3eCq+lgyE0EqU5Hs6lg7pS8ajllbyF9xn55fLuylT",
-	"X+CxRr493maUKd2tSZXuymvrUX+ZrOr3qqy0ihUsUdzHRdJjLT2laVx/+IHrMrNciiRUhxhSNOSxNk+4",
-	"IDSO6w6ouMQrqj406ZZoPmw3sGOuXYkvZ05izIUkwE45KKAAoAoopDRQxbpcKCYUN6ekeNYjV2OuGVET",
-	"amylVGYiIhwCLPhIyJQBiIF7pLR5QmI5ZWnXNBZBsqMubGKZPlLkPRj5MmIxQPn00P+CfDGhUcRsGkXZ",
-	"b/r0yWEN9dtpoqZfT8tbWIZPvlG/OHMy9935cnlJsiW85vmVP+UJz6v0195b+WUdJ92pIF6mtjnq/5ul",
-	"Ev12CzxzS1yq8Fr9IP282QWur2Zpm3Dh7It50VtJ5kF3UOEgCwjrjXqk//UDLuSHzjH540NnTAs8rAFj",
-	"gmh6zcSHzsdvkHyecOEP7nHtvN4uODDX0LB3HGW3OZu3J9uCDKUYcsN81hHWvgnF201PuwPnkjcrZJPP",
-	"6+PCFYYlW4/xV2PdFVjPje3+pNJtiWId2bQBolqNBNq6b+dd0zZatZqHz3WP9K218YnqPqg5rfBOl4aa",
-	"33CMnaj1jnyi23DvfrJqulb6FWNdzbj8RBt8q/bnVqOrszDd16VuStMI/OUqzaBhk/lInIu7YPD1uKZW",
-	"LARLSZePxPvJw53V5nm55cLc6uRf5eYTItiNDaXNXcgRHzGlN8PF+Vasy9/rMPDNgqN9HU+6lb8pjmar",
-	"sOAz3P9LSEv+TabJiuRaQGSUVyTllbiIw6Nf6qwH6LfqeXryy/KLBxs+uIhecVIQaDjnW8R+A3/8tcsD",
-	"S/n29HJNZvbd5JXQ2zHDkCKM9lNaThSZyvQaQ1Txt2Gms5QFDiNymKUA10LHjEbVCO1H5vT6mSdZYpuM",
-	"+ZCRPSkYmTGakkzETJViTqVpbMoVXv+2vkRs5bRhn2kyQccP+jo6EZvEctYdSD8yy610VZzk67ZkU9a6",
-	"3+FLheX79+fPQUza24ZTuEbI71aWf1rHqXWN1U2vnFi9ehwGpH570RirB12EMrI3+6kcpTRRfsCFdQ91",
-	"ATAnyZTuDliXCxdB0XUOoznUGP8ZXGJZ4VVBnJl77Em2GiQXL/Kii4zQdREC9agN3g9FzAj6wSqRIPNA",
-	"Qf5DLrpjPph0XSR5SZhUWqqCC3XM+aqEUwORJSXAB2tl4Wel2ebAEqWpePgT3vNc0OVLnwxpV0s9gVgY",
-	"+MvGFftf4e/w6myCQ3dBM/CF2xswm5n3JaTfdYKOpJm2o+kyTNzrDinHmeKPk1QOecy6Q6bDcc2PNzyq",
-	"2UwcGYb8dxUTUVcl6CuT3YSKmdtUVRuHs3pISy7IOucilKnZXuthM68VNLVu6EtAUjYBfV3q7ejwcfuQ",
-	"GDerYIE35p9XL1aUJW8EI5NsEPOQXLNZj7y7ODV/KBLSNJ2RvuiDXuqz/glhcWy+C7thlt4weH4WPfnp",
-	"p8e/lj4J0xv70We4qI1If4bh7G+7T376eb/mHice1eQn8JGgRjMSGo9kyvU4KW/V2cWTn36u25QwvZlv",
-	"7pkZc7kBGE6tTTj/uVkXu07sM6oDsmckws9HWRrX3zpf85pL7hdsRjg6Va3+71/zqE8wbcPFJuO1KOEa",
-	"Mp8agnSu9ay+ffNmZa2e1TUg6ueZyCiLM7V0fpli9f1nqtK94qO6Bj43bBOGu5HPS0cwW9zAbEkDFVYz",
-	"6xkAMeLe4Qwb+OxiZS+f4ZHW9wiGk5fdIECDdcN79dvpM+f+sbmGq16k5CZ7NUIR0pAw+gVf8nHnQiki",
-	"MoTEA0h24oKrMZAwFyPCxfI9sB3XzerNC99empe3ECiJzZIPnTcvPnR8i+bNi1pd8WaiNhMKW0qtVsTZ",
-	"Q2oVw8xYH/PBsCmjSopeZ7Gm24xq2mR85puJusjHsIrbdMzC69uE0Z7RcEwiNmEiYiKcYXbgmMGpimsb",
-	"tMUisvehI68/dFwOn00fCvKwWrSYVH3cbLG8jsLkNcYl5xmSH5cRu22jfvGAjt6VTt5rH9nnTqUp5lAm",
-	"YI8BcDkEECsyoOE10fIEI/gGNtGRAYpCcQwtS/ex1hN1fHCQzLp0MunZHw6mLLZ5SSt6DOpiSt7WH9JW",
-	"8jHVhpWBItaKSMCAUIyh16k4tHOtWJxn8nMRxlmEzHJ/AXZtjrXlmLeFfglwjqOhQbg4ISKLY0w75dr6",
-	"38ZUNfoPlsY3tPUnzAsq96U32ClVxK41cGqJFts5Iopgvvke++anvpPoLfo/wXzMfL3GNCJCiooF5I2n",
-	"lRfeBnV4ERstYgA/tmOcNQIratwa7W2ZOt5dZtvUdlg3v3d4JoY31vPfpV4Lazl+Sg3UjXHtWy5gyS6k",
-	"/+b3XZCRHnNjhV0zNlH1kXFlMVnfMPnn1WVQ4AGdWmACsGCOyd8ZTVlKPmSHh09DIH34k/UbMo/zDs+Q",
-	"OM9Fm5zzkii2ZF3inF8PDz2xw4X++ag2TGf1XSx/c95asLaJ7K4N6vY3pWHFKvOYG+IC6lrP0FcFaS6a",
-	"T57IUCdM8X4vDwhbM1C3HDxZSM5/yrEgFwnX487C0MPiC1g438jYVnBt82LAzd3tEjbyi6liYn/Ksegp",
-	"sxT/0z7shTLx1bK7KJqbYUP6x0/l8N+n7XIrl1wB1i7BWk78ZLgUFaLurFtk9G+Art9cvoWpPIRdlHgq",
-	"WDoruJq2R4gVwl7KE4Y40NmDmLaeNCT0wx1GKpP8NFO2uh4/eXoELr5SEOKSe8fKcqEvetmirX17uKnb",
-	"p7YXT3a4li9jptRfibrfZH6gWdULHZcS3GqNsjMR2aznvHoinhQKWw1CGfYcuN58yb/9+tz4tczQ2km+",
-	"n2xA/RjWeubHkFVtyLcvnp0hA+ahZmTv4slPP++Drz/m4lo5BwNVZEJTjWvFVYHahYBjLCJKIhaOK7CG",
-	"95sXz1+oAIG8AJVIMQhUDnBVqWYVYAYIKmgO8bhHKr17DVx0viK2ETp83rk0iXzR/ujAkdSlJrZPn6hk",
-	"1RS7YG9Al6VdNdiCFZnuQ0Z8+DD5+vKb+f/X8P8X30jQe1SPHuHbkBUNM5XdmJlWSUzFKKMjD5ngDqxN",
-	"z6sx5KnSuB6wCLVOjeU+P8/fh4gBD9bf54X11MyFAsomTsbeQnBlxI7v8S+SWWZOgdtAqGdwVW3v53lJ",
-	"GXqchZHcdZcGIH5rRKJ5Tji4DElIhRQ8pDHmUoRUMYtE5i/lk/DpT4Ofh0+74dHg1+7RL+xp99e//UK7",
-	"0VF0OHwcHT1hT446Zdo+7P5Ku8OPX3/51s3/Pmrx9+Mn32qpv1W43jz82Q17Nczx3ZYDi91Dpl67XLzl",
-	"Ar91Ml4b58HyfLy6/NAnWwRJKqfPzR8ci98Xr8HKeXVV74iXseb7OsuZauUst2q+Gp/PTatLfqubk5tA",
-	"nTo1LPKcYXwO/8L+8gZVKIVgOQRixCYpQxSeWj/+OWaZnZBrNtFmXDKOWGp9mMoidfv934ZZ79o6Qx1y",
-	"Ll7luCsl9eMHpE18NbP8btBvdtH50xAn2Puo1dYjTsGmZ/dhJc9fc1bXIR/ZwrlfMBEhK2PS2/d2pl2+",
-	"DosJ4HZnPS9/d3X6bwoVOS0QdlNjSVlDLQBhhojpKr9qL6HAeNZOyRY77v3/l6O/+XNZvlq3Tzz7XqgE",
-	"DWE0q5/J6BZKrN4Vh8EryxxyR788efz018O/reiS81RADWI8piXlPZIpRChJsjfEOi7uBYxQDSz455RI",
-	"gUHxG9nCW+YquHZhgW1rC7Zx/dtOXX8neFm9i9MSIaxP8GIbEVJx7QZ4M2jDIxS+VxujWHeyu0oYaqrb",
-	"ySwc7Ke6zNSjw1+Xg1pNUnbDZaZaZ2dCNSovuSqVE6lYtN73tTeDn1xc9/zY6vr7WL+464azXfFrjjXb",
-	"zoRm6STlii1MMLg75MCVYtSKOOkF4VVYqm0kcxQx6xlYVyoW+XWfnIhcTb6tSYU+zMiSz967V+uAKGy4",
-	"iUdv83NqtY7rLeBGp9EwzpdyxMXtsfMewOYsnuB6KUVFVaQ9iOft52fQTxAQte+0pl/hwJ1SET5Ekb41",
-	"4vpNASmf9PKIFJAZ9cEo9aEn5ZH6R7DXZ1ef3p5eXFy9eff807uz//X+/N3Z81qPno08+cRXCVqBaUcu",
-	"Vh+bKNkTv/x85CFmecEqPGq1EoImXIygS0MHDUidcG3U1N47lkFKkB091y7Ixmw1OA4ANK5eOhd36FWM",
-	"ETW1ObkFEQDZcE2oJv2Dm8cHPq10HUn3T9BQ7Mb8ZhWL4VWha1aLoMrcVsGI3XEjopouVGgLNJUlrieH",
-	"hx83potezwMorX2SW9eg8XZ7xTTdTcg513sJ0qo0m4ale7s+rilU7gRDGljoVtGDtYboXS2et2Tl4TSs",
-	"WXnWa0XmVOX5Eom6mkhcFh+bG8oVu9nrc/HMjcy7j+2uDxxdvFnvPQKpR9s1vy6EADsxp+ASYhgkoZuj",
-	"niwfgAF4sabewxIihtI8mLF9blFZ15RfNUibSyEqqx6gJiPQG+U7GbN1AUW9LahiadbBmzmY2n/bS8OF",
-	"dQ8aUWdXxOzEeoxmlut0W2U4fwZ5aHqliyULfguPxVo0gdc5G5i8k6st5xmtg83shrmJi1H7yd9nRm40",
-	"NgyScrZC2kmFiFdAR/a2oRlXbF6wwU+PFLmhccZOLPh2GXcbsLiXpxSWyTYfT1Cl6/mVq0m6mHXcqFsR",
-	"wpra1fkQclvz8cc6nekufJdWTSvR5sK8wcraWXckdNQ44XU9TvCxdTExccNiiWnLbV3OrT1Ewd3kXNav",
-	"3aIUSVvUFMlwRRqpC0G5LJdJFlnCUh5C7dFWSRSOUQuD4Jfu0+ET+mv4ODocHLG/0Z8fLxA6q8ipRoGx",
-	"MthuZdmBb8s8X49Eu3RD1siTmmPcw4WM2yp9qkwkNfF1m+XmwoDbjOg6DG4tvvzJb3ayt3AK3kl+xvJj",
-	"7Drhof7UN7TJCze45rawXF92xdT2hC0KdFr12qs0Fqx3ivm/F89fQIlzwOEYs7RFPcAm02CxarArZSfW",
-	"uGOvmIvSWsO2bCyAZ17orYaM50WjNhQuer3IHGzF8xDvVRtW1vrTheFmVkM4fimm5E3ADndRaJi3MQ9J",
-	"XVhS2bqywH4ekKooJr7pibZzQK+1vxs3KTeUebhMbbUOPqkM6nYI2atWr9qEpy6/mV+qVl1E8hoiujAk",
-	"nh5uy+wOM6Vl0lC/pOza2qAToPAVtWLii+L1Wl/WwkMPvk6MyLaxseavUUqFVmQ6phA0u2dRPSBCyP+k",
-	"AenqlmeSeoeDK9zhzaa0VHNTz7dv5SONaeIh6ad6Fb1poY1e3gejm9ykNzvJC6adFm4n7CsJjZ9pqOMZ",
-	"lPSVQ9IHIW7x+zLrCKu5z18hJHtdRyzejW3Ahbvcd3tRkk9VH9Eg47HucgECIsDwxkQqiDGMGRQLl1OW",
-	"DrPYTz8CQKFOkF+pRAw9XCmUXpdmRbNBzNUYnoRS6JQPMl1CdqzcsNzGt+zFYD7ZmnK5H99zi+p+G/FX",
-	"b9ev3Eic62L2bE14NyD4bFqwbdSBfng70b0lzzlWF3noV6a2BsoKV6bzBXZueYm61jXot8YJqbXdKIUY",
-	"/an7y1H0mP0cHVHWVU+TX/921FktcN06YOyVvMMRc0HrXjC2y9gaU0WEbI4FW9svs4ZvpJFaHGzIg+Bb",
-	"V4lt3RN2IwNDwFSYpVzPLkyHOPzTf180x8zV1uUqOx/zzIn+f3ZtS10QPT4+cP9A8ZH4xEUfUIT7jUBd",
-	"RKZYT+MR6V/aoP5rJv7jQ2fu3Q8dsPG4GSn25DTbcacUilmQHZ3wF2zmVWQGePGGDI0EMMzMG35tAow0",
-	"fXl6+ewfL87+69Pp81fnrz9dnD17d3bZPJz/7EJ/3QuHZz43HlwQM2wzHMxW+M1ZBf+8uuzU1Ewr5T5w",
-	"pTJMgX9JdTi+ZjPDgVIVvmLu8hZjjqjSQHVwnobuimGNtZ6UB3UWsxvMllxrcEY+eECzmNeZ0PRaGWrI",
-	"o356+dhtTqgiVMxq4EjAs23DQx1JI543YHdr8zNU7GYwbi7FPmGfOdZfWTrtV0ynPGxCokP3O5CFckjC",
-	"BT28Ort8d/7s4tPlmxdnr/tOCMoJE4r0DxJsuU8kQlmevj0nE5m2G5Y9OTXxqr2armHO/kEsR8B6A5oy",
-	"w2ELWXBdpvoGdu+wBsgh31WuIGsuHnYNBbCI0LJ4scgN5HLMFZzu4IhBQ02wwQFTFskm4jRmoQa08Qmj",
-	"14rIGwZ+ES5GUCkihbMhVKwM3KqowEU+GzIBD3mPIPSubQ/hCbFyjx6rAEv2EbMC+BFe/asxnTCV4+iw",
-	"9IaHDMpRJlxTzUyXEiLYDNVxMXLwh1CK3eHsCDYlA6oYef/uZY+8KRjEbNMoldkEOdqshKYjMmGpG6jZ",
-	"pJiHzKoru0Ovzg0vZmnsIV4A7cksDVlPpqMD+5E6MO9CKqQG08DtEVbsQRrrHPYe9w4x2Y8JOuGd487T",
-	"3mHvKSY8jkF/HEQyhD9GdaL0YkpHI5aS9+cgBMC55Ta1R84NhyvFNE4ZDq2ECy0xZ4sLms5OjPnw7Plr",
-	"QzyZwmCJXJacR53jzpuJem7GYLQianAYz5PDQ5vool3VMfZZH4x1ArYN6tw67fqtLvAjkmGWMKGRUCd0",
-	"xHqoUbMkoeZo2DkXmqUIMwGMXf5ir1iJfcM7dKTgxD1RnY+mHVjGg6+wGt+85ayd6ql5CzYhpQnTUOz1",
-	"j6/ItWZjCp6l9s3CXsB092L2FSeFD9tx2v037X457P7a+1SPQ/Pt49I15wkdsYOJGJXXPD/x4ibXB9Wb",
-	"7QqxBt0aX85vdOtP/6Q3FAlg1QZqaQc2oWf46GhufehkElvxd/CnQsledNiu8mlbUPXNIaXXz9PQnAOd",
-	"NjLLHAnM1EkoszgiY3rDyJ6VrYbISMqGmQL06n27PEd1LDuJKRcr8uxrSVQWjvO1L7EqFBTSPLTDs2J8",
-	"nsVrGXXMaKzHXxpFHmaaKKP6Y4Qsn6QSbBdQbwpiwE6Msogkw8XSMrPVnV3Rnlop9w/b81KmW0xUi9O1",
-	"HQB+zZqeouVYXsuX/IYJM7tJKgf1K8Yjo+P17CA/WE6MtplfutegGCFHx0KAuMsrPDZUq5PCcaE/Xz+0",
-	"b0yIIsu6tka00T42vVoRagg2tFlhihQVj7wMKkCcdwBO0taeHkrEnjqxG41JsHnPI1BtZo95yHokxzBH",
-	"Q8dowpDRWBnjVmZCA1mywLTtRgYGwxS/oxoH4fWLJdggwQvjS7nKc68QJt60KSJrkGBR4Xx4e3hCQBx5",
-	"86WMweAws9wnsZTXisT8mhFKhiljxEKElwnz9Mtbs5tn9uRtYV3+LqPZxqiytty2IS2/yc/d6XTaNSK6",
-	"m6UxE+ZYHN26j29V3flti9xnC1E2iFd7Z2Z9KYU2qWsxH+LB6Ze/0/xSHT563Oaj94Jac59F+NnTNp/9",
-	"5gqhwTePW31jIXAvpXxJ0xHDL39qN0iVTcwBikWvWMQR28t8/uRJu8+tZAYcMPju1zbfXUr5igoHMwtY",
-	"PD+124pzWxEOw4/hu6ctdyMv0eH7ccDs8zw4f3w0JlkhnBG1ACUqwJc8UpWkmr235ujqm6T0S+fjt6Az",
-	"yfROQP8gAhqF2k5C7yT0TkJ/bxK6KpnnDepPNx6KWOOx5LJcO+m4HDah0WOPpzN7xx/lJ6J9EOOKR/YN",
-	"J/xHTBhBI9P9Xt5cQmdkwMjIHAsIF+DBDaniYoQy31akgVxOI11RQFop6k5MJcXA4zgXmY/UCaEoZGuR",
-	"ksieFdkkkRHbJwm9ZqrUZNFSnaTEm6CzPCJ93r/y3xmDk791sLgLp1qHCuShzvkY6hty4XoNDf3cuiEF",
-	"iJLtm5n34RwtBq3iijjtewsht77k+W5EQM7kSFU+tcK1QYEHbPe+aoJJVeMDPP1ywURUlDtwjN92G0G4",
-	"gH8dAFCmdPajq6ofTWe8otbiRY3hBCLYn5YzSzJvoQrJjfPUxTg3OGc8BYIyfCQZFIS9tfLA8oXmNQd2",
-	"Asg8ZSDFvjHeh/wzHAsK9XFSX9oAzGsmItXoryiHdm/LKi73snGDuNr8D2gL74zah6jRLpi2F5g5tlaN",
-	"SlvgXbCqrVrZO57ltoWTXgxO6XC0JWfA6xLKotqfA79O6pgqG4gEp3WZmpN9gKd8ONbThJGjw0Oy96Hz",
-	"XzIjIRWPNEGs15nMisLp1q0wkxmOZ4Y/g7X3obMf5FXtqsLMHvPVifMJLPUloPwqOSSeHB4VVnG+HlLY",
-	"pXAYpVW5ZinjHiTb1k78Db20kHN3Yf3sBM3WBQ3YOrSKy2zsnZYuyx/HbIEG3xZwlzuLZWex7ATJZi2W",
-	"FY5KByziuq27rQc6fVquYb0H4gUQTK0w2idTCJVAp5eCIbteT+yNhpAQ8yZ0nYw4i/ic/m/hxVrVZ7Qx",
-	"H1Zr51OO3A3RoDu/UyuafzZm4XVB4dXiBk0ED+Gi4Amot9IhmpUWBZ5FRFKms1RgWfpyCKrRtBHVFB3N",
-	"5l8J07TnK1+MXC2gK+AyD0KE9n2fsUOBfXpIEi4yzRShQw2Gv8J68F44KcrxHjm1gcT/vHjzOiBZGnet",
-	"0oLhJFmsOVSlMSqNDGTEmbJXhblFYAamjFIuXp9nvQKfZEuaeR77ZcO6ub6DfMoH0LDLYli/yTtV+DWo",
-	"MTXK/6UcjZihzfZiBRpewxeKGR7ruEPhy9WtBgtjsJ7hYEfbZDv82rKFdUWiBVJaRyq6dW4QjC/lyIgi",
-	"NACqOKNGMBRq1xOQX0yjhYyU7rgRM83m/fSO9sxr2yZxB/XRYNk6iTymypwuGNgSLpdCSBJLMWIpHk96",
-	"3x8t3w8x+c76cm5G1V9/ZiNAvMMeLWvJBiKz+SKNRqblKAL+JAWpAo4EgYod0GBMNRMhZ6qIRsF8Jkhh",
-	"yO3hMVVjLkaoGQ1HRCzm5piKBZDepjJheswyBVp5RjSLYzJE20Lxkehym1mRKeZOtJhHdfr2nFCjRQIs",
-	"8sZmEPBvTFnQs+Fxkfpjo2T1mCXEzIPEXGlz6LZN8pTIqTGe55JuTp8/f9cPyOMnf+sd9g57j4+PDg8f",
-	"m1Wx9fj23V1zKfkGvWxa5gWe4B5lYmwkof3iMW2zfnrkyvoDoCX7GaQ+TCgIHAwQPjo8qksEmgv7tflI",
-	"LfMb1gmWtj0gVinzNpqYJo3hJRWkQxKMgPdlxKbCji1L1kQdE8sGbiW5+UsXpGytrSKcOqRpOgNcfzRI",
-	"/eI/ZoUxsQkW8erqquvlODagduZxa0GeN5UyGif/8aFjx2aTEReseW14+3ZWzG2nYzHgqHm63xOyfmn3",
-	"e/MSrpwUV5VwHsUkObXOB4LbNKKem2pTjos5YZy+PTc2+21V5wqFRet1Z56tVDEhLv1UJrgPsMNtnvaM",
-	"YkbKkmn/1+mrl6tN2zV8L9O2w52ftg+AtbGA/4Xe2ppA0+aAJf8uqckNGxiRWMo4PCmHailNZ8vvmLfu",
-	"rN1y3GVTN7vQy13o5Y8VepnbwtuOi/9e5Biy/E6Q7QTZTpB9j4Kszr/vfjtIC2ykelf/K8pjlGuYgpIf",
-	"6q2njHg3CSihsGIyujiKu3rrxy+nwEAwjgvewVCdUuvlYJ4Gl3sVNnaLzvdqV9vwv8/3cff+8iXORHfc",
-	"5sqitKwSBl7nN9+5sdd1Y9cHxyzyKHqs76J9axn/wkXMlS/Li7vrHPYJ+wR34Z7Lwnuk8srpK4TI7Ncn",
-	"iKweKlMD3XwnYmELATO1PTw4kZATCXd5OLcUCbsLsTuWJEujY5aLlpTRaLYcFuPJ4aGLg+EqB8EmIbXw",
-	"T0SndDjkIeBd53gYudPc1e1VfCS4GCHqF00ZMfvJov2A/HT4FE9DU66Yzao1P5IBjU1XKfSl6TUANhmZ",
-	"JIcklQj7UeuAf4czuy/YDei+5+309rt8LTXEYsxOSB9K5as+UXRmwcjxyqfqGTTD5EuQQBwO18KwqdyG",
-	"jflNfmmmUOOU0b/2AEkuIFevzgIbRYKXAggfth8Yija2CsBB9kjfHq4+Ud3PrVBs/5ELIQk1v+F6VncW",
-	"fsmVvnAzuCU1tIKuPf3ibP750iCLLnpXuMS97zPgAz1Sma2ueEiKjZ87ULnfDr7y6Fs5JqCCXC6iEtXN",
-	"uWUc0MHxfCQVFIyD4qs+iJ0PiwgoChMwnSDd9lSgV8iCttrWAoh4EBFmFBDMos3EtYBqhaDDjw6P6uj/",
-	"OczqIi973C5yby744M6JE0e27JvXUv8mMxH9kPR8JiIHl9+KqoMmJb5Zivqd6UZy2qTDLRejC8XmjjDv",
-	"njAvxnK6ImVW4pnnymM60RpZ+NPfzy5JLqILeNMyUCKPVkFJnAtjBi2AEMerBc46u5ZrPyaL57EYTajK",
-	"PXLBbPwDfjKg4TXcNZRgWo/JQqjl6sstIJfnzugFAI+bF8TKyhQzbTKRKRZZ9E+XDPdIOV3WxaZiPmSa",
-	"J7XoNRd8JM7F1q4esPmtXTlUm29xeH9855IPMuImc9ExFdprWRexmYvqg2J21xt/+dwcPhJrxOMW9reR",
-	"vNmkWfJiMWkje8FtmPsyc2lkIwQRExp6jGVIY5bHQqqlKAtNkGaG2icTm3Dg4ZvNIYOpsZwiIJjskdey",
-	"ypssOgavh1kowT7r9mhlVVSxcjq07Z0qD0QsKK0UOoZ4hHPnighzZrHzC3KXTC1KGa5K7lSy0NfaFiF6",
-	"/ISEY5rSUEPKtHfxLcWQpwnIPIBRZ4IoJnRAkgyw43U4Jlz3IOjK6Bo/s8NI6yZF8n6yVUXyfrJVReI3",
-	"f8eKZNGdtaM3QDtXaMjAxqTMxtFa59ouqfLHEtwoV71b2jrpfPP4oDdlcdyFA+HBn9NrVY0AnScpIJ8r",
-	"NiAv2IxcFCDN4O+1hS34SFANUex58LgNkInzChLHKGERlt1zGufC15w9uDaUGtPQiDMlnTcl4UKziPxp",
-	"JM4AC0rQ3FNsczQRHaJHzqAQDsipskuGptgvyz3qakyNXvjHq9NnNu52Xlj9zvQ/r16obZ6K/3n14oI1",
-	"xn9iJL7utSYvcMWuR2HwaTORvYUMAdz5QvvOyuvsEZ4wzRW0BxkIBzRblq0Lb5BYjspe4wBsjxEzSosS",
-	"c0Y5BnVWxhM1bzxSpG8Uc9+FfCmZ9vODDwKCGuqrB+k0o3zJlT41wzi7MUvUWXLWBbgUBq9aljB0Lkao",
-	"usG/jY7w/MxbydeloZapEezn5fTfHOc+y+BcXJP+2zySyHBUbmGdvj134SEyLVXV2UeWNuYETRYPEU4f",
-	"tppTfW5xi8Jai8ZMB5iugTUm0qbBaKMh9KYXzC2D2TwpyJ7FrSd955ZytZP2FyySrcRatziPb7s4AKSD",
-	"qbbepZ1uGo3iImT1y7Ow/OyiMVjx26Z78EdsoPt/yClJqMiHoKXNcjYLkkjVOICYJ1yXBmBPF53jn8xO",
-	"0M88yZKCaPFfj4Oa+gx1csrKGKsPSxKoaUQoi27BPB+36Z01MqGQelA1skYpvREM5bAc2h1ZwZw0Xazj",
-	"QTDfredEMF+uYY6az9Z23pqP17Tx7EQXuHD9gml/fDSk6dcsq70/Q43KnC7LDUOoLlvRz1CoqVE/m+ZQ",
-	"NOeOUZlGII/YjExZyogtTwpBSMKcPnm0P6+7AyInmBcD9YPjGdGgOK36dFiyUmgKyYyQAAeV1MjYnGqp",
-	"LagrU3hmjLs9IfU+iTjY8dECzf4epthGp+NEG8YEMhCHZfYSbMmQKtblIq+kFs+aRMFyvNp1NEU+YFyl",
-	"vIZ50yhSWyt8o+rKbYEdzZ45E0M8PewzE/gjoKjtQSXHRn3qWqrL6MuLzy/QGDiAh6Aw8iGBx8TZhjA2",
-	"dc0nTSOSwyFGzdUMyR/R40P3P29ghzUD27oCMczVRnWU1wGdV+PSIgFodRzvtMsD1y6ZFadVtRKs4AP2",
-	"EJmpiHzlEHgu5x55L6CM1VjykCmMHSu5jyH7PZs4N7LCFHDS1yyZyJSmeQhnv4hdBUdmOJYg5Muhd87Z",
-	"IIq4kBHPk+LzC8STPKqWFq7TPno0lMsRso5nlESAcmJPG+j2NbKxQWfhgoHfb0su03Iv9+XarI6iGSjG",
-	"VUCGOFe0N74zMXH4a8vPnkkxjHmoby1c2jlTcY71/tTvTjw5ryjQSivD9+BrBk6FhcFjGH7llY9xThae",
-	"1hc4xRh85QLo0Q3jQDQwWEy5aDEXeGZvsZwvzCuIamN+3NmrVmTgEHOR0SY8zPETzvq746ejlp+tHsTz",
-	"oyhrpIlmbgjq8RCgl9/R29a5C+txkcDfUeWPRpW/Q8JDI0kuPKNfFtKQRw3xZJlzEjdHwyxzGn8MmmAz",
-	"ntnaYwjkxOIIiqhrjDBg1FqKmAWheuTUFceBRIeYQXCWK3rqBT5g4FZztpVVEfPJ5A7ViacQmeB0EOLw",
-	"mM+NdYvltuv1BuZjb9vULHq5r8zvNrKGUOWSwHdiZ2dcVgUXEvFaxuWB9WshIM/DEHC1R/XnOE6/UqKI",
-	"mqWTMWYbZZMRfyXPIAmpAFQsjKXKw7B4SiYsVeb4X3OFj6Wqm9y7dsAPwlYx8qPwRu8EyA9mTePOrsf/",
-	"6AN/gOxfw1Jn4kFxlL0+2DHUj8ZQSGfr8VMsw+tFHpvfZJrH2g7LGOyEas2SiUZPTSgjRkYZVjuCQDoW",
-	"ETqiXNg0RMN1njo0ukvlEdN7fqS0+d28vR/4GbNhzOGA4GomwUmBD+3YzDwU3qWGFNQcgQt5MwhF+jD3",
-	"nmn4k3nzUxgzmvZ75Jn5L/iOrD9qLF2BAvMei4jKwhAjfs0k7alFSD3mYtTkdTaNwm2OWdy2XiTTH3hl",
-	"zdc7Nv3x2BTIwhKau3DhAvb94R7gF8mOMjrmAzbGL2yJdO+CKvAulyDkVdg7p9wLAUEYC++cLG5dI6pL",
-	"9QbNIuA5KOdN3qM1SKILdD5uG/vOdnXPyE/zw1h8DeZDvrg44Z3A3Xkq5jBlrOiqS99qYWH5gCFNhRZg",
-	"WO/YjbyG40IzQkeN7dAshKpwBTvS/oFM/mjej7T8fqoaklgCp8FUgXLiACjBHBcBDeMZ02SSpSMWVcBp",
-	"FscNbgp2poUKgI6aQqk8Y6SCNbPjjx8seLe6z9+nmV1A89i/zldD6DkxDGyzdjD7iMaAjGUZ2553qSDM",
-	"bFoDG89pp1uj5+zY7YdSR4a62imjh8BxwQJKXdR1zoLb43ebDbgo0S9PSfMcanIq4FbcRvVVgeMQF+WG",
-	"xhmzZVUwA34sp2KJ5r506Ynb1dvQTQutXUx+J0h+bL1d7PT3qblx7Adf4b9LtDbqV+XBIeUXxp4uB3AN",
-	"hNI4Ian5xCl2p9Ph4Rpa/dLioq5Yy9Z2t+PEH40TkTIM/RT5z9+pWs8nsKhzy6MbEQZ4TdQt+cfrEzq8",
-	"KLjcHekqFHgBHI+Uu55igvRdwqxXi8VwIh+NNcY+24UuFVQB2/skx4uo6aSpgspVwnCcW3Yjz/VzT37k",
-	"q4RtEyz8KmFriL+rhK0l/K4StnqW1VXC1vX/wjhvAS5+lbB10WGuErae7MS1bSxAnlcmqeCKl2FScjSW",
-	"avkkT1ZOE1Y4i4cyHUndQkgUFUwsQs0jB1RFiQ8yhVfwQ5mSfk37Xftqf6U6JiVUpFrR8Bt0s33RUO7n",
-	"wYqGW5UWmRcNO25djVttOZF6tihfrbbkS8c3KxUacah20DWk5FolDwDtRv/amgQOWsdVCCKX7quiekhA",
-	"2OcJTy2oXyXlCSBNKBmyKZmmUoyITqH+/6oFR+Y47Jmd9h0xtO1up/J3Kv/ehcjSSiJz4qVJlowZjfV4",
-	"eUWR/ofOmxcfOn0yHfPYGhuIrIfBCemNYXbLiDXc+w/o59mYhde/s63W6n/zYllYBYw2hFiabHI78LVv",
-	"ZdfQDStqc9jCGVCOfL8GOQ1BgOdv2r2V+od5oX6pVphV86s2SB8trd7i2RRZ8AMZzZZNzlKXqzzT7Cs+",
-	"tbGWjLm0g7xaTV7BnpKEJQOojHcyZ9TClxYZNf+2oVzVS2420A1p2/WcXE+LHMb5At2ylNPj9sWJVhfX",
-	"8OUp6n+1uWJQ91ONyXc4wRvLy5Pkm+SB50N9IxoaU6laqqlrTSXVBiejoFmU4Fh26TNRM6VZYjMJ996Y",
-	"w1RAwEEWkOfshsWGvANycfYmIG9thds0IM+k0CkfZFqm+xZW+bo8btMBNNcjWFCXOg6EZTieYzArJPDS",
-	"xifYWhbDiTnS32ZJuHJP94RrUWL0ZXon3+l1kC1+GLa/fQ24hy44CsBeXvBBo4ioqsqDr+7Pf78/f77w",
-	"Rgb4WNlQ3xKFQVWIXKCAFAngT9Sk6hEBJN6i1FspGS8wVl44LlU6yrEr6vkeAQhKfH+PtRJ9TlsZ8+JB",
-	"cVqbe6DS5yvfB32v6tlBXrTjssZaSzNnXCZ0BuX4Sir/hGhJqJhJwQiLFaBYR9KGGYLPkewdHR7tN3DF",
-	"70zfGUusqoV2DPGDMcQ7Q7yt2aFyF1pXrclTQ6vUbVqKcjvJdKMuM/oIzFxlGdIMpsSSDayGKft3YXiW",
-	"e7rPIuJtWR5XMdqx/s5mbRYeAuvUbMJmPQCDc2F84NwZt7icVFrahyeQVebp59geyZMWDp53MIZts6Dp",
-	"ZZGDxwLy7Pjtx3QNWaSn4Xegd5fxbBUcfAl7OaDtbZ/zDO8vYjB7oN2x2I/KYnaDK0zm43JaoPMHauzW",
-	"VymttXZpFDl37N5gRvqAI481RM1DM7Z+QNhnGmpA1mf77toPkOXsHbqbCgDoj/iNd4FCbWlhgI0nAOhO",
-	"BbqDYQCjlEJuuX2EraYO2c49f6ROilABfNM6iQeMRCyRUCLg6PDX/R5x94dPDh8XQQcOjpRGEYsC8uTw",
-	"MP/NbqfDsVhQfw9dVBZsgykypjd5lIIKcrKBRAKwfs2K5ssITrNjs3I2HAYW0q04hA0DFpWZx+E+oTG/",
-	"xhANvKRy5QjrzZALVhKT2zyMXDCNMvI+zyFuBItPIbgjj5S/weiW27hHvt2AHBkKOc1Z5C+pR9oAVpe+",
-	"Xhm4+q97sDotZDq4EsviOcxjN1vosVYW3JKz19WYolqFUZOL5y8eKdIflQWW6sNtoTq20s5qDxSRpv1+",
-	"flyDExk8U32ylyuasYwjqIqGzD4xjJbPW0nCNSRbgltV6HS23+JAB5iid3Ko21mdO6uzldWpvuezHmaB",
-	"tb1knHPMJtKzLE+w/k/JmHSv2GdFKeZauxHfdnZjvTR4B+/MmVb3eNFYmBAklmIEka47Q+IeDImH718t",
-	"8QvCBj54p1HwtSkLbjsCK5YjLprj2N9MACk4Dxovau5gJFWE8QvBXAzT3pMjMpZZqvZtofuUDVOmxu7n",
-	"Xw9JRGcqICnLAPr1uHTRC+WI2X6Ruga+cq4W1YZDcTdXZx+D5qkiUxbHPXJagDougFjL8S37r8+uPr09",
-	"vbi4evPu+ad3Z//r/fm7s+d9Y0bGMcMzegTVj2WquzE3AtVVOO0DrTGK6Xs2O70myP4l7MHWguqh+fsL",
-	"orfdLzgY2ggYm/Yg2DRPtCiWeRdY/4MG1r+UoxzxlRasvifTMh87ObIsVccnn25B6EsTdUrsnyc1g5wY",
-	"2cy3pbIgIJniYoS3au7ho6LkcT8oCVCHw24EbCxHXS5AANbKiNds6ue5waS2JjFqOnvI8mMet/HEW1vU",
-	"+3aBd2LkBxUj6PVeoECa5MWELq6f31A8wXr+FR8JFhnORX/TmGqIU1eax7GrxUD2BONwC4BJexERMkXY",
-	"q/05SB4HpIFororFN/PYPIihfUIYDcfEVpoHbzvXythkRsjgTAb4HM/XmkZUU2NnTWkeDw2Sd17kmGP5",
-	"29PLrXp+3tqlPYWVXQr1g+H0jxQxVlbDvvRacypk01R5de2spJYk7DptPtMsBcLR/krUL0Jt6lNDHjmH",
-	"UvhwlLbWKxroQ5kSfNGmmGICk0ISz4HaaZHp4KrPejQM0niMaUJzUMkn5CXV4fiazWw1PgugTgaZBkIe",
-	"UzXukXNtNnyIxj+dTAqCzsuU2rq9ZE8KRmaMpiQTsS0uPeSjzHAc3MJNuWL7kG/Rt+mzp7pPBmwmISbb",
-	"u4QKCnZLNRMsIorHTOh41iPvmxt35yBIkE9ZKMGZu1dYLSRliulK6iAWNATntIzQS+194d6XmS5hCQA2",
-	"tfDOZgjj5xqNubh2TVp0IKgaDbVhEy640inVZpeZ1s5oyTv1itLU0pifPRzkProCVwQyyRwmEfUKdZWz",
-	"J6vzcee/eXmEEf5vTy+3ZPXk7d+ToeP1v9jSMXZqAS6BAr+9VQMCaA27plZaHrUWeavbNvDZutaNHe0t",
-	"rq/uSMafxezGKOEFxVZr2a85/3NC9cFX3gIMlC5m7Iphk9ehArYtAwnk6GPgwslVg5AkkSlzTmipCvHw",
-	"KPcGwZmusSoVObWDAtFm0ct8BRggMInzBIOrJyC5nmEROTo8gk6ccnFRDnMCBpMbnIC5t0zpXG+uiIq6",
-	"YcY+avml74t+2MaTgyO19L2WCbUMzIznQF21rQZQdubtm4tLYlkVb3X7v595TyB+iOsGSDK+GI1sEfG9",
-	"f3/+3PP85rfWq8RLhU4swSUzsCVEMCkyHVPtL7Bzjz9S5ahj+/peH5++kzF40Pv7dRdaA6osNBlGJBVB",
-	"UguTYd/htf6WE2FNL/eZBIv9L8lDMNv03Se/7mJtHnrirZ9EQOCeaJWsBpAMB19TKwsWGi8XvjDxgyAh",
-	"55TsHR0+3T8pCag8sCCtmBpjGUf1TTTeh6OVkMuXe7wHd5z9V0623V1+L0vV9fmyVbJufUrtnRB8W322",
-	"CwH7IdNoN5JU4FTI9rNnS3oID6006oIJCzpoYdLstg3Uopf7DFJvw9C2JPxfl7F31unWU2xlmt+GtdeI",
-	"1jRVfCS4OKBCilkiswUH5hxgygYOcD0mQpqTV8SE5jQuMm7z1mAU6CGzfjNNuCiinuAuMaaapcZAzctO",
-	"agkBVaMspml+3YCx4mbM5suDiGEv/Avr98jzvFQ8Xl546T1YAlp5g4JYVRwEIM9xRSTMksYnGF810bP8",
-	"pwLStirwLvhInIvTfOm2I/AqvXgCb5sCztKcZasm6VZe06Lq1C39er+2/G5lUbE9r3urqAJoYd24go17",
-	"FgvsT01T7V20FbjB5f1t9spbKQIBTa1KADBbudorrC0icLO7orU5jK+9WY3YDQ9Zj5xazF8bPAUxU/jE",
-	"D24sEL7RUx5Y1ODicQJCRQ7Bqd7E22emky3jfNf0dE9GTe1Ims2bC7hCIVyc+Hejgb2EffXbqRdECsmY",
-	"hsJCKSIypKGWmK8Zan7D7usaYCcy1hYZNvLHVQUohyQ3RjLWiw2pJyg6ltUDoETxz92Ij7jGe38vWAOK",
-	"fID73JX5sIOB0IxUZiNrPVQ7PbhhKR/O+ka0GMEDDafMotkhLDHWHiFSMC992HUwppCt4ewUZ+x0swla",
-	"FkwEpcIChbu6qYYoMuKby7fAi1uVO66TexI5yy8MYTvMOgoIBpjS2S4a4C8iZGxhAylYV/ME7+y7fA59",
-	"fIlQsfzdPgekfSUDLX1BYARIUxmDoH0dg3lx8C+YwD0IBez4vqyRpSeQ3ADZ2Q/ft/3g+Cnn9FYc7uwL",
-	"c+Bvaz9A1OAe8OJYpmhF7Lc0I7ag+r3QwhG/YcL6IVSTSfDWm/L2xcBcbw/WSHCaAazQnbHwFzYWHCUY",
-	"Rm8hQXSzyDj7bGPpCCU3NOZRQDLhEhzqYwsLx4nzgxG/GHjMb5if2K3HVBS1TwMyllMIypZDzUQRr50y",
-	"NWZRUNRGzWUG9prbK+XYOnMOzyuVNoiTrYUb5+0/WOPB3xgM76ys686o+M6NihUji41MkNkCgXBlgdH8",
-	"RO9grlqx4dsBMxxueiR71EWzu1rFkPkdETqlM5tGJWhiK87YNvZ7BDrr0zg+JoZX+tanAoKoEnTp5TJU",
-	"ap+Vg5xtozZXq2bkNfVR629Jjkn/f8LqHcD/d/9UfaKgOWFORzYjcUBTRvpmDG8yvbffr5dCbzK9RRn0",
-	"JtN3dGGy2EixRxWZ6b+mWHlwsdPB1/nwaVryYTdWE1wsQrJJ+2sQe6OaAxhSAUZG9QbTqk1FwJPBjfBw",
-	"GIVBcWxJIFsK8xjKOBaFNQIHGGwFiRxNDNTKZSmmCB0oZg81+QgRUgJLwVnUIncWsgmejeiK7gykjPwL",
-	"5jqLp3Q216ef61WczxAiR5wQSjQF2WqHoE3fObSFd/1D9mw9L1v+VcaQZWea3wf0MF2Uh8XEOM1iQITE",
-	"8rA2pXSYMlYvxd5P7uqqqNLTg7avyqV0TzwfmyXyJlK8pZBc7+y1u3a+W3OtKGpUCvFY+zYJ7btGafvO",
-	"t9swpE1xMYpZN1PsGHPNrQgIaZpy5m6ijUnjBNIkZUZA5WnEXBE1YVDElg4ga968PUjlNE+XT2loThSF",
-	"3ehEkz29cT3GNFdwSI3g9QlLuYwIjWOSspDxG1Z8pjKwz2TaI29xNOBMxnE4Y9NedlPtmjJSz3qeMKd5",
-	"qIsDpWl7OpYxKzTFqZHTcaVYPkfJfmotC2TbMaMRilVjQKd1p0279JfWAN+GaPS7uF+ZuKBkBpuyqLAx",
-	"uAjjLHKpyWCh746c35kMc06iOQAwL4am1ekTfu7aNhYJMbTpbHYpNg2J0pETbK68dsVyrRxbEesazDk8",
-	"rRoR1XfwRLZgfnlK3Icui45JGHOzWIBuYIGBuCaZ0Dw2f7gC3hjo0eiJAqQVYFqc+tZAf/xe7g/tpzyK",
-	"5gPjb56u2oH6/KCgPq8L8VDhYfSglPivCeDHSQ7DXwu82Q3OnlIXx/OPynfW9hpbkkj6jT2qVHs056YU",
-	"jlE5BEqYh/wlPXIKUTnvfntG/nZ4+CuAimTiWsipgOAx5ylDkWHHUXesWyRNYDm2LUxMJw+2fD+uWwU9",
-	"4Day5P7Y+x55FDd5Tr87cBLLAQuZc2kESk1JfHfRXGN+D2Q0Qw9VrPBcYKFymmzzAIFF05RBlQ/0Cvu3",
-	"WWYyns+aIgJV6Q6r6gJuilLZpo3v9bBBpy77TJNJzDrHnTcvOvP5UYtRLMAfvzPbvxOzfQV/MISoV1F/",
-	"l5jvi+vTzeHroYO5AII3OrNUV10VYBEyRZQKslcZ0rFpyTo3vYIIIEBcoWbTUrmZ/R4BNjL0m83j7y0o",
-	"nXDp4EO2m1q3FCwvLytdIIfx1E7nL1gC/buogtCEQFOXCVuvJ9H1XwKEm6Pt3LKVMXukCv4qwbt4sEs0",
-	"1Ap9YlTn+A7YtPvUHKktoLeH/vdIIb2B66sO/w8jOJSWKXrdqIX8Oy1JAgvQYIdmT3w5MhSMDrJup2Nu",
-	"WFnbEDLpBATmt0UOBr4CT2N9qprEjFp0RTd4M9djvC4CqVO0aisnBHnpLWMcTAnXAYlcoh0kHQI0Q1AO",
-	"PsmhqWDGSqcUg11keVxQ5Np6CzD+TlMB3jB7b1VUd/CgduZReywSKWMWFRRwAbheBmNYRSx0sEl2EfaW",
-	"IAnyNG9g3x5UVLEMFh8wB6VZAOWzTXup2s19gvngMCI7jhYYYTY00tA7ctkeIm0Cmxmi3d/hJOwSohvg",
-	"ehrNtqY0aGTbg6/w36UYPYg+4jE8yPpKdD/exC/E2SmY/x6BdnLBnbtod2z1g8GPoAejPVMsQcu5G7Jt",
-	"ryp2FPtDAuZUK+64o15uEuzfFk0nl/abrzsEgWJNpa9/Z3rbpcag/QUlxh4pMknl0BwpLEZtEZz1Q4PM",
-	"X87FxTZ7dapAI80e3N8htL8cc1sGT1gW11Icd4oK8DkGSoE7D00hnrxfDIFqun5h4zymbsBCmUDci+sY",
-	"Yl9K2MhC5hOYMV2MOg8DlHEsp6pwYUPwXpEwiYdiLIRMEWO/CODDy/T9+ci+utufIHfCY2AfJUJqHrJS",
-	"VSo7gDo85Hxbt1hR2TTt9fRgE6hqqg466r23DKrvMBzvgYu+LEVuKwumerylJVIRU6uRX5enXdqIYbyU",
-	"asjBlHmZKsv0JyW54pKxrC/Mee9KZSCsYEFJ6eou5AmcNu6XDlylCcvw7WOW20gldHsNU4bXcs2Bx76Y",
-	"GlnPEiao1mDrPYPZG2myzbTPvH3s7gFjQnjk9N3nfO7ijh9khYpTdW2EUlFPvWI2PlJODrQSlYqJqOvH",
-	"u3dbpqxj1EEpUr5Rgvqx1FCRwhN+QmpjseVJJCdExhFL51uGK4uJc2T1yGkRnbNY8EEZCuDHmiQJJqJ/",
-	"eT3diRir7fTBSjW7FGXMwdtIsp2IuF0yeU7v3Xnugwp1Sxh/eQYYVOeslObN43dL0gYCftxPOUBFcXzs",
-	"4jUWltrqkb/PSMSGNIt1frp7pPACrChixUR0Ui4WYnjc3a4qDdedr2VuSflFKKm6ZjBWSJ+qKecFFmUx",
-	"JBj/auW8yJ5tIsiz+mWNuAp8iCCQhLZCzlyhsuNFddMCf6EaiiK6sy54ryq/+Td+Fi8Z3OlLqoctMvW2",
-	"nE3md/FghaJPc6iKd9XAdobafLRWbqQtzxMryeYDkDDLrLBGVCAfUYguwBSC5FzMM51hAVWmK4IfT63W",
-	"luKeeeWSUKEUmJ7DHyoEHYhibuTdDZxebU2wE9uRsy8Sem3O0WD8oYiusfpqDTgPFZTpbVtwpc6+J6Pt",
-	"xGq18qGU8GEJCgpzYncG3r2iBVWsp8WgQUUUd22M53vlIgJsudNhxbrZc1zrmzBBxcEVlBCMDM+XA5X2",
-	"gxxJPfcrCZvuH/GUhRpCuPvuX5eyb5HTUy9D0tZl07MJ67vI8f/OWDrzfGF2GkX9IKwbi44zbDxPlO0z",
-	"szm2Vfj7ebE2fefpmne0YTVzOGZbTAEURYAlQPZAYFKN3KTMSFhqA/WM9eTk1oQVBRD3Az8QDyLQEhrH",
-	"ZEIBhdiciQeZ1lIQQzZFGAem1mo2ccbr2zcXl41B7rA0nRYV8+wiQj5PBdAgIKw36pE+K5AWj//v//4/",
-	"/bwwHmyId1npOm11U/n4yS/LrioDM+BJykJUq9jY/BSuucCrFHu0OMcs3xOfSLhWLB4SRWe2UB7e8gxl",
-	"2jgbM5i2lf1wvVHu4LBLuDwYOC0BggYzJGz+NaRBT2kaqROX6khoHMtptchy0ygLLlq47kOZJlR3jjtZ",
-	"yjuBvw1PDo9+qa25skRlafZZH4x1Epd1VavkhJJ3FOh+r3CaI8u4xbCvsgiD6Z4ePpmXa3+n4XWOdFpo",
-	"0vlzDbGnU+D/slTpBB1MRYHpvpTYRH2cfEl0OeG4WITB4XKxDOqtsoFzy3wbJf0da8nf4C63rMZWKL5+",
-	"ZSSBrqPIR8pJYYCNOq6IYOqukV1yvD3ngztUpgkx/fXIubZQuxULuYHGa47a+NOlL1mXm7Kfu9PptGvG",
-	"0c3SmAlj70crVML2O/1Npkkbo3bHmVvgzJ35vDZ0i7WdKhYumDmQoVBl+GVW9QEg/jZnL0OqlN8VjZX0",
-	"cFqKk3fhPwWMFet8NA8nTE5iZwT6JiVGo+SxKmh8ytS8CVXP8GWo+okeVFeLJMenh7r+UyfuoBV45MNw",
-	"+fyYvzWVWRxhPM4k04Y1IWnL8tkiRPEiPN4Kx9vii6NAeobIy1tM38y7edDQVc6wxYiCE1K6xlf3DTy+",
-	"uzK+W3n33iZae2KmerxfKOGU1alN0aD/sq/ckuxpFHFMz36bmj40N+0MaaxY0Jl4j752vEFVEWZiRhUj",
-	"9gV0eHJVIDkMMh6DLVUkTh/2HvcOO0vPmx6T/5EP4GP+ohz8ycLGhE/7/onNU4Uabb1bkUZph//lT5eR",
-	"NBPCyFA8Hjbt7WKHkMvqz8MrgWT81HoPS4B91jkUFz4dzMjTQ5JwkWnmpx2SkdEs1ojrl/L9+3nCP2Cv",
-	"SghG6qMPnXzIDg+fhtAE/Mn6cLWfJ+SVoQa8PL7BLE8w/vf78+d4z4+O6WpGIuTwKTJgYw6hmaiWjg4f",
-	"o/FeBBLYFC9IPvQbKOIPjf5sSJ5BRbL1BARX/aJFBoJZr7goZLX9jILNZQ63Ess2IWM9sXyf+WCYxV/D",
-	"b0DAhvIqEeCQR2D4GzoyzF/n2jstxKHS1Ki6whyz9+6K7PUTeg2ipA8RfVkad447Y60nxwcHj5/8rXfY",
-	"O+w9Pj46PDzsmGHbIdSdvEB8AbYHiTiNWahJJiKWQkWrfo/8xlmMc1IByTnGAkuDeIGTn1Fc7miNbT5S",
-	"ZJINYq7GLDJWu05pqImSNQDPphkH+TViwvTBIjT5XVN5A8YEJZnIL2xzhxqKz3kfnpnkFb/mibEYyJkh",
-	"lknKFSOGQZjQ7sK/ZvbHxKGWwRBzd3ksR10HBs6jwAdaKkG5qKDyb3QwR9JDOwvgNj/32PvdJFTQEUsA",
-	"AxKIG9EU+l8TTLsLIHg0U9/63jJME9awCBhaUNppe6pIpdTHblaDmVcAMR/L3j8v3rwOSJbGXeuWMDog",
-	"yWLNJzTV4DvZtwcSCxpZYgyYuDtfFMrHniTgrEGVNusdVC4xzLBkpsvDgQsLo2SsKx6WxQwrIPniRFTT",
-	"b33CxA2L5QRFvl0kZMX6ZVLZwMvatotmExrI6dtzn0BwWsV7F89fYCQHAGcNqDn80UxLe1wFNFCnFVWQ",
-	"/9lVoZzYSs4qsOn2aswnSFIyzt8oBYbccv5FSlP9QpyW+ePfLJUw/xLR2Jo0xd2SRwKC9P+zawVoF/03",
-	"QTkoKA9bAV5H1BJLm0G5fmclVru42yoF7dTRCAowVvDP0ZMnpP/1Q2dofvjQOSZ/fOjYRfvQ+fitH9hg",
-	"JvuJeRX+NK96b5a4jn6pWUQnyG30k5fxb8ZaJqUD+NVKHEyc4V48VU5UHnYBzSKuDXv0yDNYUOUwZO1F",
-	"fsIFUSxMbYhUNestpGk6c25QfBtKiZdlDYqYAFcjp67y5M23NfN/47QFxINNJBdaHRs7MgYs3gg8IFyY",
-	"EU1SOWA2XygX9Xj1Y9hEsxTLeZJIhpmRiMV+v01lwvSYZYokTKc89AldTlTn28dv/18AAAD//w==",
+	"7L39ctu4li/6KijdqYp9LyU7ibt3t11TdbwTp7c7X57Y2Z7ZndwIFiEJbRLgEKAVJZWq8zTnweZJTmEt",
+	"gAQpUqJkyXbS2n/sdiQRX1zfWOu3vnYGMk6kYEKrzuHXTspUIoVi8I/jMObi7zR8x/47Y0qbjwZSaCbg",
+	"T5okER9QzaXY+1NJYT5TgzGLqfnr31I27Bx2/p+9Yvw9/FbtwbgnaSrTzrdv34JOyNQg5YkZqXPYuRgz",
+	"kuKMhCsS02go05iFARlSHimix4yYZaR0oIlMyVXK6LUilKRZxMhOn4sbGvGwa8fo7/Y63wLcyzMphhEf",
+	"3OVOaBimTCmz0EyxVNCYmV3RKGU0nBIuzMdkpz+wS/OX+0KmVzwMmbjL9Q4GZrlaXjPxSMGaSSiZIkJq",
+	"MpZRCOdPzTgklXDgQ7dMf+2nQpvdRjjZ3az/WJBMsM8JG2gWArVkKTsiIdNAODRl5rzN+hVLb1hKIjki",
+	"mQhZCh/mRBcCFeH6/T29kfqFzER4R9t5I4nKBmN4BwFRTCkuhSEkeDlkpy+k7g7NgvxFntFpJGl4IeUr",
+	"mo7YHZLOlTQErUhk5jVHSkuHbSgr0Yrs9BNcYldL2YUf++t/L2imxzLlX9gdHjQStGKDlGlCRUiEJCBG",
+	"SgwRmNOnZJJKMXI/3ulnsGImtFkbCyubuaE8olfRXb2IV1QPxtdsSgZUGJaFwy+Rt5AT2OEklZoZth5z",
+	"MTokXCsSUk2vqAIJlYmU0cHYLD2A5xOq1ESmYXdMlXmE/HfGMvhpJEXphRtZxkdZykISMhpGXDBCo0hO",
+	"FByg+ckVDM7CrhuVDMZscG1G857WEriYDCKpWAirHsgsCkEYXTFC1TULe6T/jul02j0eapb2AzIZM0GS",
+	"lCkmdEAUnSoylhMSUzE1L02K0LxOMqFc9zpBZ8xoyFJQeN445p/lkz23j2ZC86h0ojGdmtXolJtFjigX",
+	"ZtzibeppwjqHHSNSRgzeWkEfKksSmWoWvmYhpxfwyzvnWCQUoQlVpF+dsA8knq+zG5uFds2eHKV/2YSN",
+	"8KWVgWCp/MoQXZxEzAj+HcehgyxNza4cjQWECmLNAxJxce3WvwFF+2WRlpWZAPsm5MrwWBiQTNywlA8N",
+	"EcmUxJnZ3lhKxQglgk28bciUKD4S3SwBhgHusFvZkN79snmlazewfiX7ZaGGdbqVxoZsQITRKGLpI2UX",
+	"tTGl+mUNGtWu8ULK11RMLSOqO3n3JKWakYjHXKNqBLLkgkRycE1SNsyM3Pbe8xH8I2ZK0REjxhpWZDLm",
+	"g/EmJbH5lqfGnNBpxhZL5i+bsUGaz/ESxVXKQmNF0EhZQyPmSnExMqLhWsgJGH9MhCzMKRbMksrZXV5e",
+	"do89i2T2AA1tDcaGxMWIBaR/AQZlymgU//uHznGxxQ+dfq0qUzrlYuSf1/rNnC9bG+e7t3G+vBdJKo0B",
+	"vWbaeMFZFAKBqDoKga8Jg+8DY9W8A2WUGuZJleEsGbLokbI/sRJ0s9ZYO1EvGNdjlpLfz9++IcJIAUGy",
+	"NOoyMZCG8YcyjWG5b8ZS6Q0YXrDKdzYMdBfxmYD0c7YzHqEayxQ+TWXEusbHBb5iIXzGQp6ygb6Q1W9Y",
+	"THnUtXGVrrOk+gH5n//9f3aLE1t7CGip83JRHkUmXI89Xf5IEaWNLjWmHdOai5HxlMub4qKbKWY264zG",
+	"LhNhIrlwYSPY4vqt2VZ7RJMJBIURXaEkeszNJoxNkCVdt2az/jxk1KVCimksM+XvYDNG7MJdrNeUhZ2s",
+	"3ZpduIk3qOyIHBplBdGsK2a0FyiEwrZtjJTCujdl8LaipCXMXljspizfxQTzQ9q/cKYbMYEXHuhrZ/A6",
+	"L90YvJ8Ts3jfPPZoFyWkUyBGthRUPUyZGnfBRPa/SKj2/6n54JqVPpE6KQnZTIHN1S8cdPdRWbdswgxe",
+	"eGRbY/g7MYYtiWzQxFxKuOYxPy6MPWwWQ8y6YaMyYSmswIvaz8QFrZNqrD/zClKGJkyIHHEZsw1Yp5cx",
+	"W/ricMYIdetbv6G0aHk1cT+3mM3YPPMWtF5z5zJmmzIaFp3qEvbCZcw2ZS3MPeof0lC4jNlGzIR5J9kQ",
+	"Ksvj+kFuL8iUpOxGXoNauWYQPDM+tKODTWjreSvfKurvRFEDbWxQTbcVZ/Nv5YCM/8WUnh6jUlFrD23A",
+	"6HOXOhhTMWJ1YQ0ulKZiwFxg49DoXhmhKLNpL4H7TGkeRWTMopBcTUnM4iuWqjzToaDNiCpN3k4ES8kE",
+	"qO3KvOpY3iC7hyyW2mrU0smsX9G3OJracMih2QdPcdtSlI7KvXMmZDYaBxVDTDAWGgMGMnLyCytheK+U",
+	"o0AmVBFkMOAEMxEHy4fRsCtFNCVqqjSL4av8aJssk9I5rj2aMf8Y3fWcO6DALhmOwFEH7EAK5oc23KEr",
+	"xsgO6AZ7wt5v7GFTS25EDt1HKbthNHJ2LCxxA5bsYgpqb8vCWPdB5HOpZjMW7fxFrdemhbk2ZdUuPt0l",
+	"7FoYbFOW7YIj/yFtW9jzRqzb+ae51FWwtXQrl8He6tdu4M5f/NbE/U5MXEsfGzRy20s3c5xw25lHk3od",
+	"84QdKU9EP85Crk9u3MrCkJvBaHSWGiNJc6Y6h0MaKRZ0Eu+jrx06wFlnshcC85VMIfvhDY0bEiWOz06t",
+	"ZQX3KRQ0y04fMka7mATaN8v2EqPx010gOBYnempeSf3k7xVLT0G4mJ1T3TnsZBkPO0FHZJHlXRRYs8/r",
+	"0mMh1ayreczq5kIF2HxwpSnk1Z9soM1jvHZlM6PzpPZ0ZaYHEo+ViSzuHP7RURmYqp2gY3Vz52PNeJa2",
+	"8VxmvrXibsVT00aZ6lscu7E+j0eWDKv5ML6e+aMDA1LdCRwNFmdSfv0zlFhZp79pOG5/Gf555W/6Y83b",
+	"rLDRK66WZSV24wpFuGaxapWB6vHtt3xRNE3p1PxbsM+6IUEpS5VM8R6TEfM7ktAROyL0Crxi6z2BT2i+",
+	"qOGxyuuwq288mmcpo5qZI/eM/SVOJ2RDmkX6nUSFG9PPr5gY6XHn8PH+ftCJucj/XceiXCURnTpB5D39",
+	"5Kefa34PN18lCsZPgvKjB02P/tPeZXlkfCVlxKgwP4nkgNZso7SLJzVDx0xTo8mXFjVOF9cTg6H2Ryo3",
+	"A45KRgFJZMQHUwLaiqle9Qh+Xnj2xq8sk/WSLy+mn0/xUfh1lco1ixOZ0nR6tnCXcxJ/yRUbypSRESaI",
+	"GEsbpUKPXHI9lpkuUmn65lsNxqRxjrkiIyaYsdTRlEmZzlJhHEox8FnHIwFXr1Q5jp8PqqeRUG08vc5h",
+	"5///47j7L9r9st/9tfep+/H/+7fFPBnPlVY+S9p7reV4suXJF4dTZFmrMdjZIpqiz8gVoUJNWFqrzc1p",
+	"tZKHZjMzxwBPN55C7kHP3fjsriC7DQ0tOSTshqVTa6HkcSWzl4qMd5NV3TyljV4kMR2MuWDdlNEQPsCg",
+	"epDr+EpaidFV5QoZo/3zYEXQycuYOiA+xjL0c7s6QceFF81Sq6VDMHpdcYLRkzYAUWtjDDmLQtV8qF/r",
+	"jCj/QM5SeRWxWJGrKYHByA5FQxYyslhKuLAZN/AGJpZFja8TMRoaDlYRVWPr4SU0pTEzzxmm2/WIrKAG",
+	"6zPXvh1mrPYBA1M0YTKJWC2dKk11puq54B8XF2cEf+A9W7gOZZq1IwWWYorVNdLxOYqrJVl4ADIgPF7C",
+	"3EXPWC3zyO1MXWOFHA80v2HLzInUPvsu/iEnNtCDjv2EKsOxgoW1r9Rec82Zee1GrV152QwFu7R4W5VT",
+	"8d+Kv+ZF1LKCmWrPbUlD1VHnjJVapXs3+pyVa6duVrMkfWNoSVMmV3ieRepe+xotjhqL4Vur41hJiyff",
+	"sfIGp+57FnnXXNQcfD+hum9UXsJSZTZVuoXaNTqt/4UpPe2Xr2BKv6p9GUZqvFe3k2fObl2/rKyThnBC",
+	"dtKyBPRFnrevVvIPCGcF6YeXpsvJPiTSRZLPjty44vdJ+L050A/MC96sI9oood9b+beEf3GMuoMq9Ci4",
+	"0inVMlVw6YrB7UoY9oZqmr5Po1q+XEHiVailjh7gRrL+1VaopTm8slDWtKCjtsalOnblEA30SJU+Z0zc",
+	"RjQWNL0+shVs4hs8KC/qNpCMpWBvsvgK6W3hYmf5YdbgqcZapE7Q6JwTZFF8JJSxDCBhhZKLtxdn4MgC",
+	"QdubGjKEqGxDdARk3VIE6wdUFu78S8bDlsb4FyQnF/7LpykTeeBxYE4F3jsvM5Q7+ip5l1+hx2Rl6q0n",
+	"ibJuLE6wRNilN/hxnsRaSTdqGtU7XHBFZ85OkZjqAaYxDXmkzSdcEBpFdU4xnveS6hbNyAXaFscN7Jpr",
+	"T+LLiZNSM2kQ8Noc/FAA8AgUyiioYl0uFBOKmyOOpj1yOeaaEZVQY5+lMhMh4ZDUwUdCpgyAE9xHSptP",
+	"SCQnLO2awUIosNSFHS7TR4q8B8dChiwC+KAexnyQSRIahsyWbpRjtU+f7Newgt0mWherWRYWCuKT70jM",
+	"r9bM44W+LlhQ4Ak/82LZn/Ii62Xmax8h/bJKYPBYEK86nEtB/sVSibHCOdHABWFc+Fn9Iv1a3TnhtmYJ",
+	"H3PhbJpZcV8pIMIQVBGUCwjrjXqk//UDHuSHziH540NnTAsMrivGBNH0mokPnY/foOA95sJf3OPafZ3N",
+	"cdJraNhzgdlt4gHtybYgQymG3DCfDb61H0LxdtvTzsld8MsK2eT7+jj3hOHIVmP85Vh3CdZza7s/qXRb",
+	"olhFNq2BqJYjgbYh49lwuM2Qrdb+c90jfWt6fKK6D2pOK7xHpsbq4JivURuR+UQ3EVL+ZNV0rfQr1rqc",
+	"pfmJNsRz7detVldnbrqnS9OUthH4x1XaQcNL5iNxKu6CwVfjmlqxECwkXT4S75OHu6v183LLg7lVtKHK",
+	"zUdEsBubvpuHrUM+Ykqvh4vzV7Eqf6/CwDdzwgl1POlO/qbw05ZhwWf4/i+gFPqFTOMlybWA5SifSMor",
+	"uRj7B7/UWQ8wbzXa9eSXxZcdNmVxHr3ipiC5cSaeifMG/vprjweO8uz4YkVm9kPzlXTfMcM0JswwVFom",
+	"ikxkeo1psfjdMNNZygKHSznMUoCIoWNGw2pW+CPjvX7mcRbbISM+ZGRHCkamjKYkExFTpTxXaQabcIVX",
+	"zq0vLlsFithnGicYbMLARydkSSSn3SvpZ4O5k66Kk/zcFryUle6U+EJh+f796XMQk/aG4xiuLvL7nMWP",
+	"1nFq3WB12ysXcy+f+wHl5l4GyPKJHhAOg2yCVI5SGis/ycPGiroA0hNnSnevWJcLl7XRddGjGaQa/zO4",
+	"OLPCq4JyM/OxJ9lq0GO8bI8uMkLXZSXUI0V4XxR5KhgUq2SfzIIT+R9y0R3zq6TrstdLwqQyUhXQqGP8",
+	"qxI2DmSzlEAmrJWFj5V2m4NZlLbiYV54n+eCLj/6eEi7WuoE8m/gL5vL7D+F38NPpwku3SXqwBPu3VAM",
+	"1hVPQslfJ+hImmm7mi7DYsHukHLcKX6ZpHLII9YdMj0Y13x5w8Oal4krwzKDrmIi7KoYY2WyG1MxdS9V",
+	"1eb+LJ9GkwuyzqkYyNS8XhthMz8raGrVdJuApCwBfV2a7WD/cfs0HLerYE405vfLl0vKkreCkSS7iviA",
+	"XLNpj7w7PzZ/KDKgaTolfdEHvdRn/SPCosg8N+gOsvSGwecn4ZOffnr8a+mRQXpjH/oMl8Mh6U8xhf6s",
+	"++Snn3dr7o6iUU1NBB8JajQjodFIplyP4/KrOjl/8tPPdS9lkN7MDvfMrLk8ACyn1iacfdyciz0n9hnV",
+	"AdkxEuHngyyN6m+6r3nNxfpLNiUcg6pW//evedgnWCri8qHxKpZwDVcZDYlB13paP775ZeWsntUNIOr3",
+	"GcswizK1cH+ZYvXzZ6oyveKjugE+N7wmTLEjnxeuYDp/gOmCASqsZs4zAGLEd4c7bOCz86WjfIZHWt8j",
+	"GE5edIMAA9Yt7/WL42cu/GPrG5e9SMlN9mpWJJQ+YcYN/sjHuvOu1aDAiguuxkDCXIwIF4vfgZ24dldD",
+	"+o4N5A1Lp89kyNSKQTkZ1moGhyYNZpHlQlR8xMtuxRh66UpjgRdT2R9M3253K5m9qT9GjV5igkiBlj9s",
+	"VR3ZXCp4oy5bfE6w3ktAKIXu9xcQa3lhdSfw9qW/51l9Csm3uBLyofP25YeOb7G+fVlrC7xN1HrSq0vl",
+	"+oo4e1ctY3gb63I2wTplVEnR68y3ZNZjeqwz5/dtos7zNSzDgWM2uL5NavYJHYxJyBImQiYGU6w4HTPw",
+	"mrm2iYAsJDsfOvL6Q8fVhdqStCBP1UaLWNXnYhfH6yhMXmOue151+3ERs9sx6g8P6OhdKbKyckhmJuqQ",
+	"Yl1uDPY2gOFDUroiV3RwTbQ8wqzQK1s8ywCZowgzlLX3WOtEHe7txdMuTZKe/WJvwiJb67ZkRKguT+ms",
+	"3glfKoZYm6oIhpZWRAKuiGIMo4pFUIZrxaIcHYKLQZSFyCz3l7TZJmxRzqOcG3eCyw80JAkXR0RkUYSl",
+	"zFzb+OqYqsb40MJklrbxollB5Z70FjuhitizBk4t0WK7QFORIDo7Y9981XcSvcX8R1jjm5/XmIZESFGx",
+	"cL31tLplsRk8XnpOi7zSj+0YZ4XEmZqwVXtbtY53F9mutRPW7e8dxjzgF6tZfKk3wkqBvdIAdWtc+RYT",
+	"WLILJeX5fSagHETc2KLXjCWqPtuyLCbrBya/X14EBcbUsQW7AAvmkPyd0ZSl5EO2v/90AKQPf7J+QzV7",
+	"PuEJEuepaINjUBLFlqxLnPPr/r4ndrjQPx/UpmEt/xbLz5y2FqxtqgVqCwX8l9JwYpV9zCxxDnWt5sjF",
+	"w4VYDnXeYlGHv+jpvKymTgzjzW+eN7hi2ng5lbeQub/LsSDnMdfjztxE2OIJOHLfPNlUqnfzYcCd7u3K",
+	"h/Iry2Jjf8qx6ClzFP/LftgbyNhX6O4KcWaHDcVIP5WT0Z+2q/RdcDlcewQr+bkPga5fD+mF1CumAEid",
+	"tA5D+PEHB4iZCcBdcm51Xqa7TGwiaIzzGEvJhnfsIizq0yNFXr84LtrLVKaEW12vYDzGIzrs/b//1jb0",
+	"E8DRNFPP24szIKCHwDsSvbiFtASpItblWyINrbxhSNKePoht19EugHrAnWIq49z7LFvJj588PYCQ+y0i",
+	"aHg3tOjQVr7NX9dtcNuLYLtcKw0jptRfibrfZn7iZ/VWKCoVudYa0ScitMgHeQfVQl6hbQ2pRTsOYHO2",
+	"7edufQXISm5D7SbfJ2tQ+oa1nvk5nVXNcfby2QkyYC6cyc75k59+3oW7t4iLa+UCQlSRhKZWtnNVIPch",
+	"6CALiZKIh+X0EeYbnD9/qQIE8wNkMsWgcCDAU6W6Vh00p1zdI5Xevd1TTL4kvhkG6N65Uqn80P7oQAjB",
+	"lSe3L6GqVNYVb8FmJCwqvWywwCsy3YeN+fAh+frqm/n/N/D/599I0HtUjyDjW+4VDTOR3YiZUUlExSij",
+	"Iw+d5A5sfC8KNeSp0ngecAi1QajFMVovPouoIQ82Puul2dXshQLSLm7Gmo1cGbHj39AUlWZTp8BtYuIz",
+	"SB2x+TK8pAw9zsLKirpLHmNi/mZRAlZNF4vpiNnq1apk/Y93JXO8L3ViTPLDvb0+ef/uNMCiwr4hoUMY",
+	"Zy8RoyO8eQ7MT17VhlS01Mk5JuXUGlO2AzUXxAz19EmAMITTBO9StQRsaN83IOb1l0jj97+fX/7X0+dn",
+	"J/84e/n07D/Pqv9eHKx051Jab52MAx1Yc3rmc7MJrhUZUCEFH9AIC8wGVDELCekv+sng6U9XPw+fdgcH",
+	"V792D35hT7u//u0X2g0Pwv3h4/DgCXty0CkLmP3ur7Q7/Pj1l2/d/O+DFn8/fvKtVgS1ymGexaG8YcYn",
+	"tEyyGOHxHkqm2xVFL9a6raui20TcFhdG1xXqP9kgWl25jnk2ZlJ8P/8Mli5wroYUvZpe/4KgXMtbrgOu",
+	"VvTy2erduvLguj25DdTyu2Lpc4ZJi/wL+8tbtQMpBMuxaEOWpAzh0Govv06x9PaIXLNEm3XJKGSpDfwr",
+	"2zLBn/82zHrXJjIq8lPxOgfAKtkAfpZu4uv6xRfq/rDzggCGOMHpQtNiNeIUbHJyH67KbG5A9Rzylc3d",
+	"+zkTIbIyVgJ/b4GFxecwnwAgpWqV3c6o8go2krGE+kRnqVAILSGFuyXGD7kRQkPf+LXJ1rXm61IpadVc",
+	"tMXBtRUT0swJ3i5k4WFELC9BmiLTxwVYfGocAutvoHGMzT9UnuFTAjTz7MWSS9EqOO3vZfFp3b6e+Xvh",
+	"M/Tn0Dt8JkO2zqRMcIIgZ25RXPnglyePn/66/7el7z9YPcAGND/Batd8RjKBxFdJdoZ4A+N+gIUPgcWx",
+	"nhApsNZqLa/wliVwblw4YDvanNe4epKFrk9FuKimAGiJ3RiOMJ8Gwb7x7K4wIcFmZSn8XW3qe12A4jJm",
+	"qOtvJ7NwsZ/qAA8O9n9djM+YpOyGy0y1LvqHxopezW4qE6lYuNrztQkJn1y50Oza6ub7WH+4q2bRXvJr",
+	"ju1HT4RmaZJyxebWrd0dCO5SqbFF+c2crE7sOjqSOSCmDXCtKhWLsu1PTkQuJ99WpEIfymrBY+/dT+vw",
+	"jWyWm0dvs3tqdY6rHeBat9GwzldyxMXtYWAfwMuZv8HVKlWLBn87UCbSz734T5CHueu0pt+sx/n5iEql",
+	"SN8acf2mPLhPenEiHMiM+hy4+oy38kp9J/bNyeWns+Pz88u3755/enfyH+9P3508r7XsbcLbJ75Mrhxs",
+	"O3QlYDhEyZ745ecDD/zRy5HjYauTEDTmYgRTGjpoAJ2G28+m8d6xDCpN7eq5drl95lVD6AXwT+ulc5GA",
+	"U4WuUhML9VAQAZAN14Rq0t+7ebzn00rXkXT/CA3FbsRvlrEYXhe6ZrnEzcy9KlixczdCqulchTZHU1ni",
+	"erK//3FtuujNLEjfyp7cqgaN97aXRH9Yh5xzs5dgE0u7aTi6s9UhuqEJNRjSwEK3SlquNUTv6vC8Iysv",
+	"p+HMyrte6RquKs8XSNTlROKitPzcUK7Yzd6c83duZN59vO76fPX5L+u9RyD1KKrm27nIkkfGCy4BUQK2",
+	"iXH1ZNkBBgzhmtZFC4gYuswhEMipBRhfUX7VgEYvRFuuRoCajEBvle9kxFbFxvZeQRUWug410yGu/8te",
+	"u85t4dMIoL4k/DS2Fja7XGXaKsP5O8grYipTLDjwW0QsVqIJvBBbw+adXG25z3CVNgNumeu4WraP/H1q",
+	"5EbjwCApp0tUu1WIeAmgf+81NMNV1iQ1m68eKXJDo4y52udyCwloK7G4Ur1Mtvl6gipdz55cTa3XtONW",
+	"3YoQVtSuLoaQ25qPP9bpTHdlvrABaIk255Yr11062IkaN7xqxAketiEmJm5YJBENo23IuXWEKLibUu/6",
+	"s5tXmW37cyMZLkkjdUk8F+WO/yKLWcoH0Ea7Ve2WY9TCIPil+3T4hP46eBzuXx2wv9GfH88ROsvIqUaB",
+	"sTSge+XYgW/LPF+Pdr7whaxQnjnDuPtzGbdV1WaZSGrSRNfLzYUBtx7RtR/cWnz5m1/vZm8RFLyT4q7F",
+	"buwqWc7+1tf0kue+4LqUyVKr9CURNWI2L1Vs2Wuv0lqwdTfCDpw/f2kUQQhpAmOWtmht22QazFcN9qTs",
+	"xhrf2Gvm8txWsC0be7maH/SWA1z1kqobevC9mWcOtuJ5yJirTcxr/ejchD2rIRy/FFvyNmCXOy+5znsx",
+	"D0ldWFLZuLLAeR6Qqig2vu6NtgtAr/R+125SrqlseZHaap18UlnU7RovLNuIcR2RuvxmfqFadTndK4jo",
+	"wpB4ur8ps3uQKS3jhlZc5dDWGoMARayoFROfFz+vjWXNdXrw58SIbJtdbP4apVRoRSZjCmnHOxZMCDKE",
+	"/EcaABRv6ZPUBxxccyhvN6Wjmtl6/vqWdmnMEA9JP9Wr6HULbYzyPhjd5Da93k2eM+20cDthX6nL/UwH",
+	"OppCd3o5JH0Q4hYWNrOBsJr7/CWS2lcNxOLd2BpCuItjt+cl+VSNEV1lPNJdLkBABJjeGEsFOYYRo0qT",
+	"RE5YOswiP5EYcMw6QX6lEjKMcJnPFJPmRLOriKsxfDKQQqf8KtMlwODKDcttYsteDuaTjSmX+4k9t2hU",
+	"u5Z49Wbjyo3EuSpU2MaEdwNw2LoF21oD6Pu3E90bipxj06qHfmVqW2stcWU627ftlpeoK12DfmvckFo5",
+	"jFKI0Z+6vxyEj9nP4QFlXfU0/vVvB53lEtdtAMZeybvCFJe07iVju5q3MVVEyOZcsJXjMivERhqpxaHf",
+	"PAi+dQ0+V/WwGxkYEqYGWcr19NxMiMs//td5c85cbbvHcvAxr5zo/2fXjtQF0ePDzvf3FB+JT1z0oaC9",
+	"34gPSGSKbZoekf6FTeq/ZuLfP3RmfvuhAzYeNyvFmZxmO+yUUjELsqMJf8mmeSPYeQXyYAK5Mnmv5Q1m",
+	"mr46vnj2j5cn//Xp+Pnr0zefzk+evTu5aF7Of3Zhvu65a5Mxsx48ELNssxysVnjhrILfLy86Na04S7UP",
+	"XKkMkRxeUT0YX7Op4UCpilgxd5WfEcdmBUB14E/DdMWyxlon5UWdROwG601XWpyRDx6+NVbGxjS9VoYa",
+	"8qyfXr52W1WrCBXTGlQdiGzb9FBH0tgmAlpCaPP1UKaMMFg3l2KXsM8c23ot3PZrplM+aALA9NATlAOo",
+	"L+jh9cnFu9Nn558u3r48edN3QlAmTCjS34tx5D6RiKB7fHZKEpm2W5b1nJp41V5N1zBnfy+SI2C9K5oy",
+	"gHibx4KrMtU3sHuHNXgk+Vvl2CA7GnYNBbDQrzg0i7YAJOQC8eIZAReDDjTBAa+YsoBMIacRG2hoYpEw",
+	"eq2IvGEQF+FiBA2IUvANoRFy4E5FBS7z2ZAJRMh7BBG/7XiIiooN4fRYBdgJlpgTwIfw6l+NacJUDgfF",
+	"0hs+YNDlOOaaamamBAgNoDouRg51VYpoShxclGATgN8AFA/ytmAQ85pGqcwS5GhzEpqOSMJSt1DzkiI+",
+	"YFZd2Tf0+tTwYpZGHnAL0J7M0gHryXS0Zx9Se+a3UAqpwTRw7wgbwSGNdfZ7j3v7WOzHBE1457DztLff",
+	"e4oFj2PQH3uhHMAfozpRej6hoxFLyftTBBgxL9a91B45NRyuFNO4ZXBaEX0Eara4oOn0yJgPz56/McST",
+	"KUyWyGXJadg57LxN1HOzBqMVUYPDep7s79tCF+2aWbLPem+sY7BtUOfWaddvdYkfoRxkMRMaCTWhI9ZD",
+	"jZrFMTWuYedUaJbarg6GsctP7BQnsWt4h44UeNyJ6nw048Ax7n2F0/jmHWftVo/Nr+AlpDRmGnqI//EV",
+	"uda8mIJnqf1lYS8gYECx+0qQwgc+Oe7+i3a/7Hd/7X2qh1P69nHhmeeYNeUzzz1efMn1SfXmdQ2wtekK",
+	"T86+6NaP/klvKBLAsgPU0g68hJ7ho4OZ86FJElnxt/enQsleTNiuoXbbXg7ra9BQv09Dcw7r3sgs4xKY",
+	"rZOBzKKQjOkNIztWthoiIykbZgpA83ft8RzUsWwSUS6W5Nk3kqhsMM7PvsSq0KdO84FdnhXjsyxey6hj",
+	"RiM9/tIo8rDSRBnVH2GnhCSVYLuAelOQA3ZklEUoGR6WlmapsAbbC65Wyv3DzryQ6eYT1fxybdd3o+ZM",
+	"j9FyLJ/lK37DhNldksqr+hPjodHxerqXO5aJ0TazR/cGFCPU6Fh4And5hW5Dtek1uAv92bbUfWNCFFXW",
+	"YPlKY70DMlR3QI0eIafallcrQjW0p8HyKEWKRnpeBRU0unA4ZBKUvSJDiRBqR/ZFYxFsPvMIVJt5x3zA",
+	"eiRvnYCGjtGEA0YjZYxbmQkNZMkCM7ZbGRgME3yOalyENy929oQCL8wv5SqvvcLuFGZMEVqDBHvV58vb",
+	"QQ8B21eYJ2UEBofZ5S6JpLxWJOLXjFAyTBkjtjNBmTCPv5yZt3liPW8LjPN3GU7XRpW2W3G5X7ohLX/I",
+	"z93JZNI1IrqbpRETxi0Obz3Ht6ru/LZB7rP9jRvEq70zs7GUQpvUjZgvce/4y99pfqkODz1u89B7Qa25",
+	"z0J87Gmbx164/prwzONWz1j87AspX9F0xPDJn9otUmWJcaBY+JqFHCFVzONPnrR73EpmQFKD535t89yF",
+	"lK+pcGjJgGb0U7tXcWobjWL6MTz3tOXbyDsD+XEcMPu8CM4fH41JVghnRC1AiQrwJY9Upahm58y4rr5J",
+	"Sr90Pn4LOkmmtwL6BxHQKNS2EnorobcS+nuT0FXJPGtQf7rxcNga3ZKLcsu2w3LahMaIPXpn9o4/zD2i",
+	"XRDjiof2F074jxAXV6a7vXy4mE7JFSMj4xYQLiCCO6CKixHKfNsIC2o5jXRFAWmlqPOYSoqBR1EuMh+p",
+	"I0JRyNYiJZEdK7JJLEO2S2J6zVRpyGKkOkmJN0EneUb6bHzlvzMGnr8NsLgLp9qACtShzsQY6gdy6XoN",
+	"A/3ceiAFmJzth5mN4RzMB63iijjtewsht7rk+W5EQM7kSFU+tcK1QQFrbd991QSTqiYGePzlnImw6Nrh",
+	"GL/tawThAvF1AECZ0OmPrqp+NJ3xmlqLFzWGE4hgf1rOLMm8uSokN85Tl+PcEJzxFAjK8JFk0Gf81soD",
+	"u6aanzmwE0DmKQMp9o3xPuSfwS0o1MdRfYcOMK+ZCFVjvKKc2r0pq7g8y9oN4urwP6AtvDVqH6JGO2fa",
+	"XmDm2Fo1Km1OdMGqtjLdvDVWYO7ZW+nFwEsH15acAK9L6MZsvw789sxjqmwiEnjrMjWefYBePrj1NGbk",
+	"YH+f7Hzo/JfMyICKR5og1utUZmmxGwwrTGWG65ni12DtfejsBnkzzaows26+OnIxgYWxBJRfpYDEk/2D",
+	"wirOz0MKexQOo7Qq1yxl3INk25jH3zBLCzl3F9bPVtBsXNCArUOruMzG3mkZsvxxzBYY8KyAu9xaLFuL",
+	"ZStI1muxLOEq7bGQ67bhth7o9Em5df4OiBdAMLXCaJdMIFUCg14KluxmPbI3GkJCzpvQdTLiJOQz+r9F",
+	"FGvZmNHaYlitg085cjdkg27jTq1o/tmYDa4LCq82N2gieEgXhUhAvZUO2ay06CsvQpIy15xCVVJQjaYN",
+	"qaYYaDb/ipmmPV/5YuZqAV0Bl3mQIrTrx4wdCuzTfRJzkWmmCB1qMPwViajSfjopyvEeObaJxL+fv30T",
+	"kCyNulZpwXLiLNIc+voYlUauZMiZsleFuUVgFqaMUi5+Pst6BT7JhjTzLPbLmnVz/QT5lvdgYFfFsPqQ",
+	"d6rwa1BjapT/KzkaMUOb7cUKDLxCLBQrPFYJh8KTy1sNFsZgNcPBrrbJdvi15QirikQLpLSKVHTn3CAY",
+	"X8mREUVoAFRxRo1gKNSuJyC/mEELGSmduxExzWbj9I72zM82TeIO6qPBsnUSeUyV8S4Y2BKulkJIEkkx",
+	"Yim6J73vj5bvh5j8YH25NqMarz+xGSCes0fLWrKByGy9SKORaTmKQDxJQamAI0GgYgc0GFHNxIAzVWSj",
+	"YD0TlDDk9vCYqjEXI9SMhiNCFnHjpmIDpLNUxkyPWaZAK0+JZlFEhmhb2Bb+yD2ZKnpKQR3V8dkpoUaL",
+	"BNgmj00h4d+YsqBnB4dF6Y/NktVjFhOzDxJxpY3TbYfkKZETYzzPFN0cP3/+rh+Qx0/+1tvv7fceHx7s",
+	"7z82p2I7Gu66u+ZS8Q1G2bTMGzzBPUpibCSh/eYxbat+euTSxgNgJPsYlD4kFAQOJggf7B/UFQLNpP3a",
+	"eqSW9Q2rJEvbGRCrlHkvmpghjeElFZRDEsyA92XEutKOLUvWZB0TywZ501rzly5I2VpbRTr1gKbpFHD9",
+	"0SD1m/+YE8bCJjjEy8vLrlfj2IDameetBXndVMpoFP/7h45dmy1GnHPmtentmzkx9zodiwFHzdL9jpD1",
+	"R7vbm5Vw5aK4qoTzKCbOqXU2EdyWEfXcVptqXIyHcXx2amz226rOJVqz1uvOvFqpYkJc+KVMcB9gl9u8",
+	"7SnFipQF2/6v49evltu2G/hetm2XO7ttHwBrbQn/c6O1NYmmzQlL/l1SUxg2MCKxVHF4VE7VUppOF98x",
+	"bzxYu+G8y6ZptqmX29TLHyv1MreFN50X/73IMWT5rSDbCrKtIPseBVldfN99t5cW2Ej1of7XlEco17AE",
+	"JXfqbaSMeDcJKKGwYzKGOIq7ehvHL5fAQDKOS97BVJ3S6OVknoaQexU2doPB9+pUm4i/z85x9/HyBcFE",
+	"525zZVFalkkDr4ubb8PYq4ax65Nj5kUUPdZ32b61jH/uMubKl+XF3XUO+4RzQrhwx1XhPVJ55/QlUmR2",
+	"6wtElk+VqYFuvhOxsIGEmdoZHpxIyImEuzqcW4qE7YXYHUuShdkxi0VLymg4XQyL8WR/3+XBcJWDYJMB",
+	"tfBPRKd0OOQDwLvO8TDyoLnr26v4SHAxQtQvmjJi3icLdwPy0/5T9IYmXDFbVWu+JFc0MlOlMJem1wDY",
+	"ZGSSHJJUIuxHbQD+He7svmA3YPqe96Y3P+UbqSEXY3pE+tAqX/WJolMLRo5XPtXIoFkmX4AE4nC45qZN",
+	"5TZsxG/ySzOFGqeM/rUDSHIBuXx9EtgsErwUQPiw3cBQtLFVAA6yR/rWufpEdT+3QnH8Ry6FZKD5DdfT",
+	"Ol/4FVf63O3gltTQCrr2+Iuz+Wdbg8y76F3iEve+fcAH6lKZV12JkBQvfsahct/tfeXht3JOQAW5XIQl",
+	"qpsJyzigg8PZTCpoGAfNV30QOx8WEVAUEjCdoNz2WGBUyIK22tECyHgQIVYUEKyizcS1gG6FoMMP9g/q",
+	"6P857Oo8b3vcLnNvJvngzokTV7bomTdSv5CZCH9Iej4RoYPLb0XVQZMSXy9F/cZ0IzmtM+CWi9G5YnNL",
+	"mHdPmOdjOVmSMiv5zDPtMZ1oDS386W8nFyQX0QW8aRkokYfLoCTOpDGDFkCI4+USZ51dy7Wfk8XzXIwm",
+	"VOUeOWc2/wEfuaKDa7hrKMG0HpK5UMvVH7eAXJ7x0QsAHrcvyJWVKVbaZCJTLLTon64Y7pFyuqyLQ0V8",
+	"yDSPa9FrzvlInIqNXT3g8Bu7cqgO38J5f3znkg8q4pKZ7JgK7bXsi9jMRfVJMdvrjb98bQ4fiRXycQv7",
+	"20jeLGmWvNhM2sheCBvmscxcGtkMQcSEhhkjOaARy3Mh1UKUhSZIM0PtSWILDjx8sxlkMDWWEwQEkz3y",
+	"RlZ5k4WHEPUwByXYZ90erayKKlYuh7azU+WBiAWlk8LAEA9x71wRYXwWu78gD8nUopThqeRBJQt9rW0T",
+	"osdPyGBMUzrQUDLtXXxLMeRpDDIPYNSZIIoJHZA4A+x4PRgTrnuQdGV0jV/ZYaR1kyJ5n2xUkbxPNqpI",
+	"/OHvWJHMu7N29AZo5woNGXgxKbN5tDa4ti2q/LEEN8pV75a2TjrfPN7rTVgUdcEh3Ptzcq2qGaCzJAXk",
+	"c8muyEs2JecFSDPEe21jCz4SVEMWe548bhNkoryDxCFKWIRl94LGufA1vgfXhlIjOjDiTEkXTYm50Cwk",
+	"fxqJc4UNJWgeKbY1mogO0SMn0AgH5FQ5JENTnJflEXU1pkYv/OP18TObdzsrrH5j+vfLl2qTXvHvly/P",
+	"WWP+J2bi615r8oJQ7GoUBo82E9kZVAjgmy+077R8zh7hCTNcQXtQgbBHs0XVuvALEslROWocgO0xYkZp",
+	"UWJ8lENQZ2U8UfOLR4r0jWLuu5QvJdN+7vggIKihvnqQTrPKV1zpY7OMkxtzRJ0Fvi7ApTD4qWUJQ+di",
+	"hKob4tsYCM993kq9Lh1omRrBflou/81x7rMM/OKa8t/mlYSGo3IL6/js1KWHyLTUVWcXWdqYEzSev0Tw",
+	"Pmw3p/ra4haNteatmV5huQb2mEibFqONhtDrPjB3DOblSUF2LG496buwlOudtDvnkGwn1rrDeXzbwwEg",
+	"HSy19S7tdNNqFBcDVn88c9vPzluDFb9tpod4xBqm/4eckJiKfAla2ipncyCxVI0LiHjMdWkB1rvoHP5k",
+	"3gT9zOMsLogW//U4qOnPUCenrIyx+rAkgZpWhLLoFszzcZPRWSMTCqkHXSNrlNJbwVAOy6F9I0uYk2aK",
+	"VSII5rnVggjmyRXMUfPYysFb8/CKNp7d6JwQrt8w7Y+PhjT9nmW192eoUZnTZblhCN1lK/oZGjU16mcz",
+	"HIrmPDAq0xDkEZuSCUsZse1JIQlJGO+Th7uzujsgMsG6GOgfHE2JBsVp1afDkpVCUyhmhAI46KRGxsar",
+	"pbahrkzhM2Pc7Qipd0nIwY4P52j297DFNjodN9qwJpCBuCzzLsGWHFDFulzkndSiaZMoWIxXu4qmyBeM",
+	"p5T3MG9aRWp7ha9VXblXYFezY3xiyKeH98wEfgkoajvQybFRn7qR6ir68ubzczQGLuAhKIx8SRAxcbYh",
+	"rE1d86RpRXI4xKy5miX5K3q87/7nLWy/ZmEbVyCGudqojvI5YPBqXDokAK2Ooq12eeDaJbPitKpWgiVi",
+	"wB4iMxWhrxwCL+TcI+8FtLEaSz5gCnPHSuFjqH7PEhdGVlgCTvqaxYlMaZqncPaL3FUIZA7GEoR8OfXO",
+	"BRtEkRcy4nlRfH6BeJRn1dIidNrHiIZyNUI28IySCFBOrLeBYV8jGxt0Fh4YxP02FDItz3Jfoc3qKpqB",
+	"YlwHZMhzRXvjOxMT+7+2fOyZFMOID/SthUu7YCrusT6e+t2JJxcVBVppZfjufc0gqDA3eQzTr7z2MS7I",
+	"wtP6BqeYg69cAj2GYRyIBiaLKZct5hLP7C2Wi4V5DVFtzo/zvWpFBi4xFxlt0sMcP+Guvzt+Omj52PJJ",
+	"PD+KskaaaOaGoB4PAWb5DaNtnbuwHucJ/C1V/mhU+RsUPDSS5Fwf/aKQhjxsyCfLXJC4ORtmUdD4Y9AE",
+	"m/HM9h5DICcWhdBEXWOGAaPWUsQqCNUjx645DhQ6RAySs1zTUy/xARO3mqutrIqYLSZ3qE48hcwEp4MQ",
+	"h8c8bqxbbLddrzewHnvTpmYxy31VfreRNYQqVwS+FTtb47IquJCIVzIu92xcCwF5HoaAq3XVn+M6/U6J",
+	"ImyWTsaYbZRNRvyVIoNkQAWgYmEuVZ6GxVOSsFQZ97/mCh9bVTeFd+2CH4StYuRHEY3eCpAfzJrGN7sa",
+	"/2MM/AGyfw1LnYgHxVH2+mDLUD8aQyGdrcZPkRxcz4vYvJBpnms7LGOwE6o1ixONkZqBDBkZZdjtCBLp",
+	"WEjoiHJhyxAN13nq0OgulWdM7/iZ0uZ78+vdwK+YHUQcHATXMwk8BT60azP7UHiXOqCg5ghcyJtFKNKH",
+	"vffMwJ/MLz8NIkbTfo88M/+F2JGNR42la1BgfsdCorLBADN+zSat1yKkHnMxaoo6m0HhNsccbtsokpkP",
+	"orLm6S2b/nhsCmRhCc1duHAB7/3hOvDzZEc8pHta6mSB/PB5K5IoDXjqdzqQqWfBpmwgkeFlyNQhwa4M",
+	"F28vzogcDgMSpjJxFciA+FqA6PoPBvMNboyJORlhLOw8Hi0zjdPlV0woRLhabDpfmOO4b2Uf5Kf1VxAi",
+	"350cuIB8Cse97lV9nyKgDJD7gP1xQIMq31EH3v0yZL0Le+2cByIhD2vutbOFrmwEdqpeolsQTIfmvs6r",
+	"9AbhdI73D5uGv7RT3TP42+wy5t+E+6hPrlRga3Ntg5UzsFJWdNVVcLZwsnzMoKZeK7Csd+xGXoMh0QzS",
+	"U+M+NAuhKmLJlrR/IK8/nLVsF19RV7OSS/hUWC1Urh0CJZhDo6BvPGWaJFk6YmEFn2p+6vC6kKdaqACY",
+	"qCmb0jNGKnBTW/74wfL3q+/5+zSzC3Qu+9fpciBdR4aBbeEeFiDSCMDxLGPbkBcVhJmX1sDGM9rp1gBa",
+	"W3b7odSRoa52yughcFwwh1LnTZ2z4Ob43RYEz6v1zatSvZi6nAhIjLGJvVXsSIRGuqFRxmxnJQTBGMuJ",
+	"WKC5L1yF8mb1NkzTQmsXm98Kkh9bbxdv+vvU3Lj2va/w3wVaG/Wr8hDR8hC2p8sBXwfRdI5Iah5xit3p",
+	"dPhwBa1+YaGRl2xnbafbcuKPxolIGYZ+CgiE71St5xuYN7nl0bUIA7wp7pbi4/U1XV4ibB6OdE1KvByu",
+	"R8rdojFB+q5m3mvHZDiRj8Yayx/sQZd6KoHtfZRDxtRM0tRE6TJmuM4Nh5Fn5rmnOPJlzDbZL+AyZiuI",
+	"v8uYrST8LmO2fKHlZcxWjf/COm/RX+AyZqsCRF3GbDXZiWfbBBFVNCeqtBYoIyXlN9HVDmqerJzErAgW",
+	"D2U6krqFkCiaGFmQqkcOq44SH2cOs3CGMiX9mvG79qf9pVoZlYDRakXDC5hm86KhPM+DFQ236i40Kxq2",
+	"3Loct9qOQvVsUb5abcmXjm+W6jXkgC1haqjKt0oeejQY/Wvbkjh0LdckjFy4p4oGQgFhnxOeWlzPStUj",
+	"oBpRMmQTMkmlGBGdcqaW7zk0w2HP7LbviKHtdFuVv1X59y5EFjYTmhEvTbJkzGikx4ubCvU/dN6+/NDp",
+	"k8mYR9bYQHBNTE5IbwyzW0as4d5/wDzPxmxw/ZvtFrapTj8vF6VVwGoHkEuTJbfDX/xWDg3dsKI9j+2d",
+	"Q4wTt1sDnog44LM37d5J/cP8oP6olthV809tnQ5aWr35uymAMK5kOF20OUtdrvlUc6zYJjYqxlwiZN6w",
+	"CrKlKUCCxiy+guaYRzNGLTxpwZHzZxs61r3i5gW6JW26pZubaV7AOD+gW3Zze9y+P9ny4hqePEb9r9bX",
+	"D+5+GrL5ASf4xeIORflL8vpnQIszOjCmUrVbW9eaSqoNVE5BsyjBsfPaZ6KmSrPYFhPvvDXOVEAgQBaQ",
+	"5+yGRYa8A3J+8jYgZ7bJdRqQZ1LolF9lWqa7Fln9urxuMwEM1yPYU5s6DoRjOJxhMCsk8NLGJ9haFsON",
+	"OdLfZFfI8kz3BG1TYvRFeid/06uA2/wwbH/7NpAPXXAUmN284INGEVFVlXtf3Z//en/6fO6NDPCxsqm+",
+	"JQqDxjC5QAEpEsCfqEnVIwJg3EW3x1I9bmCsvMG41Owsh6+p53vEICnx/T22S/U5bWnYmwfFaW3ugUqP",
+	"L30f9L2qZ4d6047LGtutTZ1xGdMpdOQsqfwjoiWhYioFIyxSAGQfSptmCDFHsnOwf7DbwBW/MX1nLLGs",
+	"FtoyxA/GEO8M8bZmh8pdaF3DNk8NLdO6bSHQdZLpRl1m9BGYucoypFlMiSUbWA1RO+7C8CzPdE/xwKVY",
+	"Hk8x3LL+1mZtFh4CW1Wtw2bdA4Nzbn7gjI9bXE4qLe2HR1BV5unnyLrkcYsAzztYw6ZZ0MwyL8BjMbm2",
+	"/PZjhoYs2NvwO9C7i3i22h9gAXs5rP1N+3mG9+cxmHVotyz2o7KYfcEVJvOheW2vgwdq7NY3Kq61dmkY",
+	"unDsztWU9KGVBLYRNh+atfUDwj7TgYbmGmzXXfsBuKS9Q3dbgR4aI37jXaBQ210cOkcQ6OlABYaDYQGj",
+	"lEJtuf0IR00duKX7/JE6KlIF8Jc2SHzFSMhiCV1CDvZ/3e0Rd3/4ZP9xkXTgEIlpGLIwIE/29/Pv7Ot0",
+	"UDZzWnBiiMri7TBFxvQmz1JQQU42UEgA1q850fwYIWh2aE7OpsPAQboTh7RhgKMz+9jfJTTi15iigZdU",
+	"riNpvRlyzkpicpPOyDnTKCPv0w9xK5jvheAbeaT8F4xhubVH5NstyJGhkJOcRf6SeqQNZn3p6aWx6/+6",
+	"jtVxIdMhlFgWz4M8d7OFHmtlwS3wvS7HFNUqrJqcP3/5SJH+qCywVB9uC9WhlXZWe6CINOP3c3cNPDL4",
+	"TPXJTq5oxjIKoTEiMntiGC3ft5KEayi2hLCq0Ol0t4VDB7DCd+LUba3OrdXZyupU37Ovh1VgbS8ZZwKz",
+	"sfQsyyNsAVYyJt1P7GdFN/ZauxF/7ezGemnwDn4zY1rd40VjYUKQSIoRZLpuDYl7MCQefny1xC+IHPrg",
+	"g0bB16YquM0IrEiOuGjOY3+bAFh4njRetN3CTKoQ8xeCmRymnScHZCyzVGFSlPH6hilTY/f1r/skpFMV",
+	"kJRlAJZ4WLrohY7kbLcoXYNYOVfz2kOiuKOCgEuZN0HDpHmqyIRFUYHrOJbzINZyiNv+m5PLT2fH5+eX",
+	"b989//Tu5D/en747ed43ZmQUMfTRQ2iALlPdjbgRqK7JcR9ojVEs37PV6TVJ9q/gHWwsqR6Gv78kejv9",
+	"HMfQZsDYsgfBJnmhRXHM28T6HzSx/pUc5aDPtGD1HZmW+djJkUWlOg6Dds9hOTY6Zq8hURMZH0A3LXys",
+	"q79RfCRY2OWiaNdAbWyNa7PmK6rY0yeBW/t/vMMqnR1Kzt78RkKqKXn/7hX0hOdakb7UiaGww729Pnn/",
+	"7hTrj8qgt0miUObZtUD5LUkQrAcFHOJkCwlJ4VwEBJqDQ4FTyHAuaLt+A+mu3BjXqcxGY9I/e3t+QcwZ",
+	"mf2Yg+of2e0b35OkzGWouQntKoqY4sH+r6TvGjF0mQgTyYXuF3FGGzI0nubrF8fEAmUCTK9Z+8H+Pumb",
+	"t9O10ARdWClzRQ45yi58OisssfDSmKGvh3STluiF1MlvloAWYkaWDivP77Pk0F5wQX7/CqILnltJeMGT",
+	"yzdThMd8O3LlYo6WAsTtsNkUnAvYqGmqiWJaQ4/chFCksxLrNVdU+PqoW2jOhZV/JXsiR0kAw2NkS2kX",
+	"GhcByZRZNFzTuw8fqcLCCEoWmevtYlg4kiMjuoxFVWt0vGETv3AWNrUxE6RmsodskMwCwR55Z4uOhD3g",
+	"rV3yg9olqPLmWKRNBkhC9dw8nIaGTPYqsWJ0ADTfgAqiNI8i19+J7AjG4VoRq4BDImSKOHq7MxhfDpkH",
+	"4aEVi25mwb6wL8cRYXQwhuCKu74zioxjt2XcyRV+jgE7TcHI4ZpMaF5gAebQrMh5xZU+O77YaCj5zB7t",
+	"MZzsQuwwrM95pIhx2xreS+92avhha8Y89pqfRP0h1NZSNgBTcKFR/YiRdYfR4zfGLv7Q1qxjRaRCEs+b",
+	"v9CidMp1tPdoGKTxGOsOZ7DXj8grqgfjaza1HX5tUxZylWkg5DFV4x451eaFDzGaQJOkIOi89XlMP/M4",
+	"i8mOFIxMGU1JJiJzHFDkO8oMx8G1/oQrtgsFXH1bj3+s++SKTSUYgd6tdlCwW6qZMYoVj5jQ0bRH3jcP",
+	"7gIrgLiR97PYKdwgkjLFdKUWGZskw22XDPHay3vC/V5mugROAmD3wgv2IC6oGzTi4toNaeHGdmFkQQDv",
+	"iSudghPjLK0S/IHXd6OWxnw4giAP+hdARVCa6kDOqNf8s1yOXd2PCyjVuBIgrc6OLzZk9eTj35Oh480/",
+	"39IxdmqBVoMC/ztzWh63fWxV68au9hb34Xck408iZvz+cE4D91r2a3Z/Eqr3vvIW6MJ0PmNXoymutyWw",
+	"bRmZJIczhJhwrhqEJLFMmbvVkqoQD4/y8DJEaRo7XZJjuygQbRYO0VeAASIduasliB0Hpb4/B/sHMIlT",
+	"Li5takbAYLWUEzD3Br2Q680lYZbXzNgHLZ9cupHPvRlPDt/Y0vdKJtQidESeI//VjhpAK7s8rJdQjWki",
+	"/d9OvE8gIZHrBoxDPh/ecB7xvX9/+ty7SsrTYJZJwBw4sQRZK8CWkBKpyGRMtX/A7r7tkSqXMdif7/Tx",
+	"03cygiu5/m7dDfkVVRbrEOOVRdbl3Or6d5gntOHKejPLfVbV4/wLCpvMa/ruq+m3yXsPvZLfr0oicPG8",
+	"TJkUSIa9r6mVBXONl3NfmPhZ1VDETnYO9p/uHpUEVJ6plFZMjbGMwvohGhNs0ErI5cs9JtY4zv4rV+9v",
+	"s2kW1f77fNmq+r++Rv9OCL6tPtvmlP6QdflrqVJyKmTz5fglPYROKw27YMKCDppbhb9pA7WY5T6rXtow",
+	"dAYrDf+6jL21Tjdesy/T/DasvUa0pqniI8HFHhVSTGOZzXGYc8S6ohM1EdJ4XiETmtOoKOHPR4NV+HlC",
+	"kKlUpFHCXWJENUuNgZr3sdUSMjRHWUTT/LoBi0/yfKGQ4Sz8C+v3iG1xHbqbES/5hwnzjfIWBcnvuAjM",
+	"WlJEwi5pdIQJm4me5l8VGNlVgXfOR+JUHOdHtxmBV5nFE3ibFHCW5ixbNUm38pkWbexuGddbJennnqPu",
+	"rbIKYIRV8wrWHlmsZCQVF20FEHn5/TZH5a0UgQzJVj1F2OC6AkhuZIS06d1m6hwX3N6shuyGD1iPHFsQ",
+	"cZuNCUmY+ImfLV20DMBIeWBhyIuPYxAqcghB9SbePjGTbLhxQM1M92TU1K6k2bw5hysUwsWRfzca2EvY",
+	"1y+Ovax0yMg0FDaQIiRDOtAy9TMr7+caYCsyVhYZNvPHtRkp1zg0pkbXiw2XI90sMI7BfOhy4Wcumqkx",
+	"cxKIKM+GpoL04yHtYdpBqeqhaEZPLsag9i3PE21hcql26Qo2h8Fd37t0ZrBvSlnSO0jwmQC4gDwrwjyw",
+	"64k1j0dsComdx+uiEEHf/KHZTcxFpl1DhSy9gW/8LgpmfHXkEq1dbzVnrcCAXsLHrIT7J0v5cIo8/3pI",
+	"L8wL2KSEs3Pcl2xbaM/k4uzeLiW3Zs+dyrAXXHBlWNzJFsvxIFMqLRPqBZfUCdo8izojmTk+d0M+4laQ",
+	"eFlm0O4M7v2cdLFSFHLKbK1E3aR7N8DBfWMTQdWEGTivmsAGDdiFjUjBPCAVN8GYQt2qc7Ccl9bNEnSJ",
+	"mAhKLZaKe7amburI6W8vzsCI2Kg4cZPckzxZnOkAr8Oco4AspgmdbtOY/iKSxbZ4koJ1NY9ZLmCWEyqW",
+	"v9tXw7bv6aSlLwiMAGlq6BS07+g038S4U6GAE29Nja3js1nHx/FTzumtONw5RhFTqq39AOnOO8CLY5lq",
+	"6120MyM2oPq9nOgRv2HCBlBVk0lw5m1582JgZrYHayQ4zQDu89ZY+AsbC44SDKO3kCC6WWScfLZJwISS",
+	"GxrxMCCZcJVZ9UnRRcS3FKFwhgWGJYo8ZD2mougCH5CxnEA1iRxqJopCk5SpMQuDokt8LjNw1txeKScF",
+	"E5kWPdsbxMnG6iTy8R+s8eC/GMxLr5zr1qj4zo2KJUsijEyQ2RyBcGkhYn3ImwA50gtKGr69YobDzYxk",
+	"h7oyHBtZRAyckNAJndr6T0Fj23vPjrHbIzBZn0bRITG80rfBYBBElWxxrwir0gW2XJ1hB7VFpjUrr+kU",
+	"X3+9e0j6/wtObw/+v/un6hMFwwnjHdlS6iuaMtI3a3ib6Z3dfr0UepvpDcqgt5m+o5ve+UaKdVVkpv+a",
+	"YuXBFX0EX2frPmjp8q2xr/J8EZIl7e9vbSpIDuVMBRgZ1dQLqzYVgUgGN8LDoTUHhdsSQ5knFmCVEb0K",
+	"awQcGBwFiRxNDNTKZSmmCL1SzDo1+QoRXAub4lr8RucL2cr0Rpxp5wMpI/+CmcmiCZ3OzOkXqRb+GYIF",
+	"iiNC4b5J5EvQZu4c5Mu7tyY7trOpbYQvIygPNsPvAo6qLhrlY0WvZhFgY2OjfFsLP0wZq5di75O7uuOu",
+	"zPSg7Sv3yqHBF1yyuTduibyJFG8pJO8QJGdrrq1srhXtHUu5aStfg6N91yht3/l2G+biKi5GEetmih0i",
+	"SIYVAQOapjxHETMmjRNIScqMgMrxD7giKmHQzp9eAdyH+fVVKic5zkdKB8ajKOxGJ5qs98b1GOvzISA1",
+	"gp8nLOUyJIjfNWD8hhWPqQzsM5n2yBmuBoLJuA5nbNosHardUEbq2cgTgjEMdeFQmrEnYxl5N+vHRk5H",
+	"ZWMQr9IYObaWBbLtmNEQxaoxoNM6b9Me/YU1wDchGv0p7lcmzmkexiYsLGwMLgZRFjpMBbDQty7ndybD",
+	"XJBoBgrVS/5r5X3C1107xjwhhjadLYvHoQHhIXSCLQc6LFuuFbcVu36AOYfeqhFRfQfU2Ee/r7wl7oO4",
+	"hodkEHFzWADLYhHNuLa4hVy7my+CGWqNkSiAiAKmxa1vDK3Mn+X+YMrKq2h2GF94umqLRvaDopG9KcRD",
+	"hYcxglLivyZkMic5DH/NiWY3BHtKUxzOflS+s7bX2JKE0h/sUaXvtfGbUnCjcuymQZ6rHPfIMWTlvHvx",
+	"jPxtf//XANP+roWcCMh6dZEyFBl2HXVu3TxpAsexaWFiJrk/WbKg9BfPrQJ7chtZcn/sfY88ii95Rr87",
+	"VCXLAXOZc2EGigPi7X/ovH35oeMh79aZ31cynGKEKlLoF1iMrybbPECI9TRl0O8Mo8L+bZbZjBezpgid",
+	"V7rDqoaAm7JUNmnjezOsMajLPtM4iVjnsPP2ZWe2sHM+/A7E47dm+3diti8RD4bammr/gwXm+/xOvTPA",
+	"oBhgLlriGJ3pgQ4hPpXFspEpwuuQncqSDh0OOcInutZQIEDMxw7/oTzMbo8AGxn6zWaBQ+c0kbpwuEeb",
+	"rQleiPKpbXsBD/KQp3Y732mB8A/fD6oJOquuhL+hfgVC/yUkyxnazi1bGbFHquCvEi6VhxdHB1phTIzq",
+	"HJgGh3aPGpfatjbxYEsfKaQ3CH3VAZdiBofSMsWoG7VYpcclSWCRZezSrMeXQ9rB6gAuALH0DU/DT6UT",
+	"EFiYG7qGOBVcLRtT1SRi1MLCusWbvR7idRFInWJU20MqyJuQGuNgQrgOiGsTgNXSgCkTlJNPckw92LHS",
+	"KcVkF1le187B/sGujRZg/p2miLhv762KPlceRtgs3JiFUGbMwhkDoAnXi/BXq1CrDu/NHsLOAghUnuYD",
+	"7FpHRRXHYIFNczStORhkm7SXqtPcJwoZLiO062gBbmhTIw29I5ftIEQwsJkh2t0twMsWyaEBZ6zRbGvC",
+	"b0C23fsK/10ILoawSR7Dg6yvZPfjTfxcgLCC+e8RISwX3HmIdstWPxhuEkYw2jPFApivuyHb9qpiS7E/",
+	"JNJXtfegc/Vyk2D3tjBgubRffwdGSBQrwgFlRvqN6U03XYXx5zRbfaRIksqhcSksuHaRnPVDd8e4mMmL",
+	"bY7qVBGSmiO4v0Fqfznntoz6siivpXB3ECsOYBYceFPRMAOGwkYYfhcXqumc1Du87M2TBsmY3uTJWSoo",
+	"cuqu2EDGkPfiJobclxKou5D5BqZMF6vO0wBlFMmJKkLYkLxXFEyiUwwYDzsUm4MUCXx4mb47m9lXd/sT",
+	"5EF4TOyjREjNB6zUn9MuoA7IPX+tOS+u3wUzQ3szPdgCqpr+y456tzgO33Gac1n0ZSlyW1kw1QPFLZCK",
+	"WFqN/Lq47NJmDOOlVEMNpsz761mmPyrJFVeMZWNhLnpX6l9jBQtKSoc4kxdw2rxfeuVa5FiGb5+z3EYq",
+	"YdhrmDK8lmtOPPbF1MhGlrBAdXdei8xNln3m4+N0DxgTwiOn777mc5t3/CBb6xyrayOUbH7fbDnVI+Xk",
+	"QCtRqZgIu36+e7dlyTpmHZQy5RslqJ9LDa10POEnpDYWW15EckRkFLJ0dmS4skhcIKtHjovsnPmCD/rn",
+	"AD/WFEkwEf7Tm+lOxFjtpA9WqtmjKIOl3kaSbUXE7YrJc3rvznIftNZcwPjxkC6oJu0j5t7rIZxaH7to",
+	"9wOv07eeaUV95JVJJHo6M8YO9LoSbDcgmCsMQFxyOOyRv0uo/2RhG0C+wxwRFNKLFDnYf0z6XEDKSxcW",
+	"miPeeCTrChrMQ0/3uxaqUmmWENvdVPFixrw54yCSg2v06MDCq4+dYwbQbL/wzciQ10P6MIWF7acu5ITY",
+	"YkXzerdWz1ak3c43REkhLEEtlm57DqWzCyiazcLOpQGjzcQRKhQdPlg2CTmN2EDbEvUG6YT4pLNd3gMS",
+	"I+woEwWEUAlA1AbbbJqlHrM4KC6SbUcxvNUfUzW2CVHXLLHxLSqmhNE04pB8UrnpM0KwNFlJGtrOt30j",
+	"Ls1Gir5uFdRWP+mzhIvKFYmksispoMWaep+C0MLVPIOXshn5WJ3mngTl7DIWt0UtU8ZWbG7F5upi8zW9",
+	"RqICqVSmrAXyczE+wDnTrgY1z1bKq7tKvijYAO6rHL6suFzoYpITQiX3yN+nJGRDmkU6j/0/UpgeVfRm",
+	"ZiI8KvfANB6gy71TGpLh3shcVOdLNOJPXTNYKxTX13SphnhjsSRY/3JdqsmOHSIoQK1rnNnAB5AEP9k2",
+	"fp3pv304rx144B9UQ69/dxMCd5uV7/x8MNsGCJItFjTFnhcI3DDWgD/Fg3WZfZrDQM22yfU2jDeby5+H",
+	"8BajCJRk8x5ImEUxukbMSB9vks5BnAToFkQhmUIvHyMZy4If7zRspI17wTcHUQJev55BpywEHYhibuTd",
+	"Ddxt2FbXR3YiF31CUxpDgyiia2KCteE9r9kF05uO75Um+55CekdWq5WvLAgfloBCETFlG/67VyzJivU0",
+	"H1KyqPGrrQB6r1y+KLarAPPMt252HNf6JkxQuf4MSviWhufLaey7Qd4gLL91FBYMKuQpG2go8Ou7f13I",
+	"vm0Ilnr4GbbduIZwoq0r/O+MpVPvptRuo2iLmylXCeAGz2FU+sy8HDsq/P28OJu8scjsNSxXIAi1zBGn",
+	"UBQB0hTZAYFJNXKTMitB555qsJ6c3EpY0dd/N/DLNKA+IaZRRBIKzXWkYuQq01oKYsimSPJF4BXNEme8",
+	"Gi++sQQSjqbTohG8PUSo9q7AXQWE9UY90mcFDvfh//zv/9PP+73DC/FS2dykrfLYHj/5ZVEiW2AWnKRs",
+	"gGoVB5vdwjUXmGhjXYtTxIA58omEa8WiIVF0avu/Yw7QUKaNuzGLaduwHs8b5Q4uuxRnx7I6CQCFWD9r",
+	"0XkAJGdC01AdOSAMQqNIThjc0ReE2LTKgovmnvtQpjHVncNOlvJO4L+GJ/sHv9S2El2gsjT7rPfGOo7K",
+	"uqpV6Wrp7hzofqdIqUCWcYdhf8pCLLV4uv9kVq79nQ6ucxz8QpPO+jXEeqfA/2Wp0gk6WKgM230lcYj6",
+	"KsqS6HLCcb4IA+dyvgzqLfMCZ475Nkr6e278Apl+ZTVWox+bivkuoUlUHUU+Uk4KA6joYUUEU5dk6KCT",
+	"rJ8Pl+UyjYmZr0dOXU+oioXcQOM1rjZ+deFL1sWm7OfuZDLpmnV0szRiwtj7YXubsjTpC5nGbYzaLWdu",
+	"gDO35vPKwH7WdqpYuGDmQP1qleEXWdV70A+iGdsGYq7+VDRS0kPxKzzvIn4KCHw2+Gg+TJhMImcE+iYl",
+	"5irnmcxofMrU/BKaeeOPJaRVgpxxLTbz7kWhZNbwyUeBj3yQVp8f819NZBaFmK2dZNqwJpT0Wz6b12+m",
+	"KJ60wvG23WdQID3DvhwbBPfIp3nQwKbOsMV80yNSSvJU2w54fy15997C8Hhipurez5VwyurUplqhf9qf",
+	"3JLs3c07jc5SM4fmZpwhjRQLOon30deOt6gq/mDEqGLE/gADnlwVOF9XGY/AlipgdfZ7j3v7nYX+psfk",
+	"f+QL+Jj/UF79yQaNcCD290cWxQQyo3q3Io3SG/6nv11G0kwITMgy7mHTu50fEDoukhEwDR9Ixgde8pCm",
+	"2GedA7Xip1dT8nTfdTf1QCnIyGgWa8T1S2hQ/RwOCpD5JaSq9zGGTj5k+/tPBzAE/Mn6kPiZwzWUgag8",
+	"lIeraQ4/86/3p88xCxQD01W8CkB4UOSKjTkU7qBaOth/jMZ7kWZqAQCw96o3QFGdYvRnQ2k1KpKNl6e6",
+	"3mgt6lMhhaPoz7z5etP14cq0Esu2XHc1sXyfaAGI8VTDb0DAhvIq9YFQZWr4GyYyzF8X2jsuxKHSNHVJ",
+	"kTCgvXdXZKcf02sQJX2o98jSqHPYGWudHO7tPX7yt95+b7/3+PBgf3+/Y5Ztl1DneWEKleF1l0dFMhGy",
+	"FPqd9nvkBWcR7kkFXq9mbDsC4gU8P0yUQtcax3ykSJJdRVyNWWisdp3SgSZK1rT/MMM4QNgRE2YOFqLJ",
+	"74bKBzAmKMlEfmGbB9RQfM7G8MwmL/k1j43FQE4MsSQpV6VMKbOjmt0fEodpC0vMw+WRHOW9ankY+DCc",
+	"JaA/FVT+jQHmUHpYuAHc5ucRe3+amAo6YjEghANxY2pZ/2uMoAwBlBZl6lvfO4ZJzBoOAVMLSm/aehWp",
+	"lPrQ7epq6vX1z9ey8/v52zcBydKoa8MSRgfEWaR5QlMNsZNd65BYSPESY8DGnX9RKB/rSYCvQZU25x1U",
+	"LjHMsmSmy8uBCwujZGwoHo7FLCsg+eGEVNNvfcLEDYtkgiLfHhKyYv0xqezKw/Sxh2bLXcnx2alPILZZ",
+	"ef678+cvMZMDYFWvqHH+aKaldVcBK95pRRXkf3bVQCYsxOLdwIIxqTFPkKRklP+ilBhyy/0XBe/1B3Fc",
+	"5o9/sVTC/ktEYzsWFndLHgkI0v/PrhWgXYzfBOWkoDxtBXgdMe0sbQbFy4Yb8HIlX3G3VUraqaMRFGCs",
+	"4J+DJ09I/+uHztB88aFzSP740LGH9qHz8Vs/sMlM9hHzU/jT/NT7ZYnr6JeaQ/QSV7H+JceDMmstk9Ie",
+	"fGslDpZVcy+fKicqD9mKZiHXhj165BkcqHIdBuxFfsyFTfuHWFkVE2FA03TqwqD4a0NqFVmDIibA08ip",
+	"q7x582zN/t86bQH5YInkQqtDY0dGUIIQQgSEC7OiJJVXzFaT56Ier34Mm2iW2gTeUA4yIxGL932Wypjp",
+	"McsUiZlO+cAndJmozreP3/5vAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

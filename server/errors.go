@@ -51,6 +51,15 @@ const (
 	// still held, the last Owner); Fields may say which.
 	CodeConflict Code = "conflict"
 	CodeInternal Code = "internal"
+
+	// TOTP second factor (Nhost's codes).
+	CodeInvalidTOTP       Code = "invalid-totp"        // a wrong, stale or replayed TOTP or recovery code
+	CodeDisabledMFATOTP   Code = "disabled-mfa-totp"   // the user has no active TOTP
+	CodeNoTOTPSecret      Code = "no-totp-secret"      // activation with no pending secret
+	CodeTOTPAlreadyActive Code = "totp-already-active" // a new secret or activation while TOTP is active
+	// CodeMFARequired: the first factor was right, but the user has a second factor and this
+	// dialect has no way to ask for it (WME, Zesty, Authentication Zero): no session.
+	CodeMFARequired Code = "mfa-required"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.
@@ -62,6 +71,7 @@ var Codes = []Code{
 	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeRedirectNotAllowed,
 	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
 	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited, CodeUnavailable,
+	CodeInvalidTOTP, CodeDisabledMFATOTP, CodeNoTOTPSecret, CodeTOTPAlreadyActive, CodeMFARequired,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

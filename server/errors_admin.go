@@ -36,6 +36,7 @@ var adminErrors = map[Code]adminStatus{
 	CodeDisabledUser:           adminUnauthenticated,
 	CodeUnverifiedUser:         adminUnauthenticated,
 	CodeNewPasswordRequired:    adminUnauthenticated,
+	CodeMFARequired:            adminUnauthenticated,
 	CodeForbidden:              {http.StatusForbidden, "forbidden", "The caller does not hold the admin role"},
 	CodeForbiddenAnonymous:     {http.StatusForbidden, "forbidden", "The caller does not hold the admin role"},
 	CodeEmailInUse:             {http.StatusConflict, "conflict", "The email address is already in use"},

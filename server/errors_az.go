@@ -43,6 +43,7 @@ var azErrors = map[Code]statusMessage{
 	CodeDisabledUser:           {http.StatusForbidden, "Your account is disabled"},
 	CodeUnverifiedUser:         {http.StatusForbidden, "You must verify your email before signing in"},
 	CodeNewPasswordRequired:    {http.StatusForbidden, "You must choose a new password: reset your password to continue"},
+	CodeMFARequired:            {http.StatusForbidden, msgMFARequired},
 	CodeSignupDisabled:         {http.StatusForbidden, "Sign up is disabled"},
 	CodeForbiddenAnonymous:     {http.StatusForbidden, "Anonymous users cannot do this"},
 	codeAZWrongPassword:        {http.StatusBadRequest, "The password you entered is incorrect"},

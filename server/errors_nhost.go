@@ -48,7 +48,18 @@ var nhostErrors = map[Code]nhostError{
 	CodeUnavailable:            {http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, msgUnavailable},
 	CodeRateLimited:            {http.StatusTooManyRequests, gen.ErrorResponseErrorTooManyRequests, "Too many requests"},
 	CodeInternal:               {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
+	// TOTP, with hasura-auth's statuses.
+	CodeInvalidTOTP:       {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTotp, "Invalid TOTP code"},
+	CodeDisabledMFATOTP:   {http.StatusUnauthorized, gen.ErrorResponseErrorDisabledMfaTotp, "User does not have TOTP MFA enabled"},
+	CodeNoTOTPSecret:      {http.StatusBadRequest, gen.ErrorResponseErrorNoTotpSecret, "User does not have a TOTP secret: generate one first"},
+	CodeTOTPAlreadyActive: {http.StatusBadRequest, gen.ErrorResponseErrorTotpAlreadyActive, "TOTP MFA is already active"},
+	// Nhost operations always answer a second factor with an MFA challenge; this is only for
+	// completeness (every Code renders in every dialect).
+	CodeMFARequired: {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, msgMFARequired},
 }
+
+// msgMFARequired is what dialects without an MFA step say to a user with a second factor.
+const msgMFARequired = "A second factor (TOTP) is required for this account: sign in with a client that supports it"
 
 // nhostSensitive are the codes that reveal whether an account exists or what state it is in.
 // In conceal mode they are all answered as invalid-request, as hasura-auth does. Unlike
@@ -59,6 +70,7 @@ var nhostSensitive = map[Code]bool{
 	CodeDisabledUser: true, CodeUnverifiedUser: true, CodeEmailInUse: true,
 	CodeRoleNotAllowed: true, CodeSignupDisabled: true, CodeForbiddenAnonymous: true,
 	CodeEmailAlreadyVerified: true, CodeInvalidOTP: true,
+	CodeInvalidTOTP: true, CodeDisabledMFATOTP: true, CodeNoTOTPSecret: true, // as hasura-auth
 }
 
 func renderNhost(s *Server, e *Error) rendered {

@@ -22,6 +22,7 @@ var wmeErrors = errorTable{
 		CodeDisabledUser:           {http.StatusForbidden, "User is disabled"},
 		CodeUnverifiedUser:         {http.StatusForbidden, "User is not confirmed"},
 		CodeNewPasswordRequired:    {http.StatusForbidden, "A new password is required"},
+		CodeMFARequired:            {http.StatusForbidden, msgMFARequired},
 		CodePasswordTooShort:       {http.StatusBadRequest, "Password does not conform to policy: too short"},
 		CodePasswordTooLong:        {http.StatusBadRequest, "Password does not conform to policy: too long"},
 		CodePasswordBreached:       {http.StatusBadRequest, "Password does not conform to policy: found in a data breach"},

@@ -31,6 +31,7 @@ var zestyErrors = errorTable{
 		CodeForbidden:              {http.StatusForbidden, "Your role does not allow this"},
 		CodeConflict:               {http.StatusConflict, "The change conflicts with the current state"},
 		CodeUserRequired:           {http.StatusForbidden, "This needs a user session: an access token cannot do it"},
+		CodeMFARequired:            {http.StatusForbidden, msgMFARequired},
 		CodePasswordTooLong:        {http.StatusBadRequest, msgPasswordTooLong},
 		CodePasswordBreached:       {http.StatusBadRequest, msgPasswordBreached},
 		CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, msgBreachCheckUnavailable},

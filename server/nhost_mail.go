@@ -113,6 +113,11 @@ func (s *Server) ticketRedirect(ctx context.Context, ticket secret, redirectTo s
 	q := url.Values{}
 	var e *Error
 	switch {
+	case err == nil && sess.MFATicket != "":
+		// A user with a second factor: the link proved the mailbox, and the application
+		// finishes the sign-in with POST /v1/signin/mfa/totp. No refresh token travels.
+		q.Set("mfaTicket", string(sess.MFATicket))
+		q.Set("type", kind)
 	case err == nil:
 		q.Set("refreshToken", string(sess.RefreshToken))
 		q.Set("type", kind)

@@ -25,6 +25,9 @@ func nhostSessionPayload(s *session) gen.SessionPayload {
 	if s == nil {
 		return gen.SessionPayload{}
 	}
+	if s.MFATicket != "" {
+		return gen.SessionPayload{Mfa: &gen.MFAChallengePayload{Ticket: string(s.MFATicket)}}
+	}
 	ns := nhostSession(s)
 	return gen.SessionPayload{Session: &ns}
 }

@@ -22,9 +22,13 @@ func (s *Server) SignUpEmailPassword(ctx context.Context, req gen.SignUpEmailPas
 
 // SignInEmailPassword implements POST /v1/signin/email-password (Nhost).
 func (s *Server) SignInEmailPassword(ctx context.Context, req gen.SignInEmailPasswordRequestObject) (gen.SignInEmailPasswordResponseObject, error) {
-	res, err := s.signIn(ctx, signInInput{Email: string(req.Body.Email), Password: secret(req.Body.Password)})
+	res, err := s.signIn(ctx, signInInput{Email: string(req.Body.Email), Password: secret(req.Body.Password), MFAChallenge: true})
 	if err != nil {
 		return nil, err
+	}
+	if res.MFATicket != "" {
+		// hasura-auth leaves the session out (not null) beside the challenge; nhost-js reads mfa.
+		return gen.SignInEmailPassword200JSONResponse{Mfa: &gen.MFAChallengePayload{Ticket: string(res.MFATicket)}}, nil
 	}
 	ns := nhostSession(res)
 	return gen.SignInEmailPassword200JSONResponse{Session: &ns}, nil

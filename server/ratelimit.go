@@ -171,6 +171,11 @@ var limitedOps = map[string]limitRule{
 	"azEditPasswordReset":      {LimitCode, "code attempts", nil},
 	"azResetPassword":          {LimitCode, "code attempts", nil},
 	"azPatchPasswordReset":     {LimitCode, "code attempts", nil},
+	// TOTP codes: a sign-in's by address (its ticket names the account, which guessCode caps),
+	// a signed-in user's per account too.
+	"verifySignInMfaTotp":    {LimitCode, "code attempts", nil},
+	"verifyChangeUserMfa":    {LimitCode, "code attempts", caller},
+	"createMfaRecoveryCodes": {LimitCode, "code attempts", caller},
 }
 
 // limited is the private cause of a CodeRateLimited error: which limit, and when to come back.

@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/internal/sealed"
 	"github.com/latchkey/latchkey/server/mail"
 	"github.com/latchkey/latchkey/store"
 )
@@ -122,6 +123,10 @@ type Config struct {
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
 	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
 
+	// MFAEnabled turns on the TOTP second factor (Nhost's AUTH_MFA_ENABLED); off, its operations
+	// answer disabled-endpoint and no sign-in asks for a second factor.
+	MFAEnabled bool
+
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
 	MetricsToken string
@@ -141,6 +146,9 @@ type Deps struct {
 	// Counter holds the rate-limit counters; nil keeps them in Store. When it also reports its
 	// readiness (ReadyCheck), /readyz includes it.
 	Counter store.Counter
+	// Secrets seals the secrets the server must read back (TOTP secrets). Required when MFA is
+	// enabled; every instance of a deployment must hold the same key.
+	Secrets *sealed.Keyring
 }
 
 // Server implements every operation of the contract.
@@ -167,6 +175,7 @@ type Server struct {
 	edges         *edges        // trusted proxies, CORS origins, HSTS
 	counter       store.Counter // rate-limit counters shared by every instance
 	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+	secrets       *sealed.Keyring
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -188,7 +197,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	// Every time the server computes (expiries above all) is in UTC, whatever the host's zone:
 	// SQLite compares stored times as text.
 	now := func() time.Time { return clock().UTC() }
-	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now, counter: d.Store}
+	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now, counter: d.Store, secrets: d.Secrets}
+	if cfg.MFAEnabled && d.Secrets == nil {
+		return nil, errors.New("MFA is enabled but no secrets key is set (LATCHKEY_SECRETS_KEY)")
+	}
 	if d.Counter != nil {
 		s.counter = d.Counter
 	}

@@ -28,6 +28,9 @@ type session struct {
 	RefreshToken    secret
 	RefreshTokenID  uuid.UUID
 	SessionToken    secret // for sessions whose credential is a session token (Zesty)
+	// MFATicket, when set, means no session was opened: the first factor passed and the user
+	// must present the second with this ticket (secondFactorGate). Nothing else is set but User.
+	MFATicket secret
 }
 
 // sessionSpec is how a dialect's sessions live: Nhost's refresh tokens rotate and live as long

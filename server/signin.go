@@ -19,6 +19,9 @@ type signInInput struct {
 	// Challenge: a user who must choose a new password gets *newPasswordChallenge instead of a
 	// session.
 	Challenge bool
+	// MFAChallenge: the dialect can ask for a second factor, so a user with one gets a session
+	// holding only an MFA ticket; without it such a user gets CodeMFARequired.
+	MFAChallenge bool
 }
 
 // newPasswordChallenge is the answer to a sign-in with the right password by a user who must
@@ -103,6 +106,18 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 	spec := s.nhostSpec(methodPassword)
 	if in.Spec != nil {
 		spec = *in.Spec
+	}
+	ticket, err := s.secondFactorGate(ctx, s.store, u, spec.Method, in.MFAChallenge)
+	if err != nil {
+		return nil, err
+	}
+	if ticket != "" {
+		if upgraded != "" {
+			if err := s.store.SetPasswordHash(ctx, u.ID, upgraded); err != nil {
+				return nil, err
+			}
+		}
+		return mfaChallenge(u, ticket), nil
 	}
 	if upgraded == "" {
 		return s.openSessionSpec(ctx, s.store, u, spec) // the common case: no transaction of ours

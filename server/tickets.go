@@ -249,7 +249,17 @@ func (s *Server) completeTicket(ctx context.Context, tx *store.Store, t *store.T
 	if err := s.record(ctx, tx, auditEvent{Action: auditTicketUsed, User: u.ID, Detail: store.JSONMap{"kind": t.Kind}}); err != nil {
 		return nil, err
 	}
-	spec := s.nhostSpec(ticketKinds[t.Kind].method)
+	// Every mailed ticket that opens a session is a first factor (the mailbox): a user with a
+	// second factor proves it too, password reset included, or a mailbox alone would be enough.
+	method := ticketKinds[t.Kind].method
+	ticket, err := s.secondFactorGate(ctx, tx, u, method, true)
+	if err != nil {
+		return nil, err
+	}
+	if ticket != "" {
+		return mfaChallenge(u, ticket), nil
+	}
+	spec := s.nhostSpec(method)
 	spec.ForReset = t.Kind == store.TicketPasswordReset
 	return s.openSessionSpec(ctx, tx, u, spec)
 }

@@ -405,3 +405,32 @@ func (m *JSONMap) Scan(src any) error {
 	*m = out
 	return nil
 }
+
+// MFATicket is a sign-in waiting for its second factor: the first factor passed, and the ticket
+// (stored as its SHA-256) is what the client presents with the TOTP code. Method is how the
+// session it opens will be recorded (the first factor's).
+type MFATicket struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	TokenHash []byte `json:"-"`
+	Method    string
+	Attempts  int
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+// TableName is the mfa_tickets table.
+func (MFATicket) TableName() string { return "mfa_tickets" }
+
+// RecoveryCode is one of a user's one-time TOTP recovery codes, stored as a salted SHA-256.
+type RecoveryCode struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	CodeHash  []byte `json:"-"`
+	CreatedAt time.Time
+	UsedAt    *time.Time
+}
+
+// TableName is the recovery_codes table.
+func (RecoveryCode) TableName() string { return "recovery_codes" }

@@ -72,6 +72,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 					},
 				}},
 			},
+			secretsCommand(stdout, stderr),
 			mailCommand(stdout, stderr),
 			userCommand(stdout, stderr),
 			configReferenceCommand(stdout),
@@ -128,7 +129,12 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 			return err
 		}
 		defer closeCounter()
-		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg, Mailer: mailer, Templates: templates, Counter: counter})
+		secrets, err := cfg.secretsKeyring(st, log)
+		if err != nil {
+			return err
+		}
+		srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg, Mailer: mailer, Templates: templates, Counter: counter,
+			Secrets: secrets})
 		if err != nil {
 			return err
 		}

@@ -80,6 +80,9 @@ var referenceGroups = []referenceGroup{
 	{"Redis", "Optional: the rate-limit counters in Redis instead of the database. " +
 		"What happens when Redis fails: [deployment.md](deployment.md#redis-optional).",
 		[]string{"redis-*"}},
+	{"Second factor (TOTP) and sealed secrets", "TOTP sign-in, recovery codes, and the key that encrypts TOTP secrets at rest: " +
+		"[mfa.md](mfa.md).",
+		[]string{"mfa-*", "secrets-*"}},
 }
 
 // rank is the index of the first pattern that matches name, or -1: flags are listed in the order

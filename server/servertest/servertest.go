@@ -26,6 +26,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/latchkey/latchkey/gen"
+	"github.com/latchkey/latchkey/internal/sealed"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/server/mail"
 	"github.com/latchkey/latchkey/store"
@@ -40,6 +41,16 @@ const MetricsToken = "test-metrics-token-0123456789-abcdefghij"
 
 // FastPasswordParams make tests quick: argon2id with tiny costs. One test checks the defaults.
 var FastPasswordParams = &argon2id.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Secrets is the secrets keyring of every test server: one fixed key, so the instances of a test
+// (Harness.Another) share it as a deployment's must.
+var Secrets = func() *sealed.Keyring {
+	k, err := sealed.NewKey([]byte("latchkey test secrets key 32 by!"))
+	if err != nil {
+		panic(err)
+	}
+	return sealed.NewKeyring(k)
+}()
 
 // Harness is one running server and the means to talk to it.
 type Harness struct {
@@ -106,7 +117,8 @@ func startOn(t *testing.T, st *store.Store, clock *testdb.Clock, opts []func(*se
 	if err := st.WatchWrites(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(context.Background(), server.Deps{Store: st, Logger: log, Now: clock.Now, Config: cfg, Mailer: mailer})
+	srv, err := server.New(context.Background(), server.Deps{Store: st, Logger: log, Now: clock.Now, Config: cfg, Mailer: mailer,
+		Secrets: Secrets})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}

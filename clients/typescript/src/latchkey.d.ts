@@ -470,6 +470,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/mfa/totp/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start setting up a TOTP authenticator
+         * @description Makes a new TOTP secret for the signed-in user and answers it in base32, with a QR code (a PNG data URL) of its `otpauth://` URI for authenticator apps. The secret stays pending, and signs nobody in, until a code of it activates it through `POST /v1/user/mfa`; a new call replaces a pending secret. Answers 409 `disabled-endpoint` when the server has MFA turned off, and 400 `totp-already-active` while TOTP is active.
+         */
+        get: operations["changeUserMfa"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turn TOTP on or off
+         * @description With `activeMfaType` `totp`, activates the pending secret; with an empty `activeMfaType` (or none), turns TOTP off. Both need a current code of the authenticator: a wrong one is 401 `invalid-totp`. A code is accepted within one 30-second step either side of the server's clock, and only once.
+         */
+        post: operations["verifyChangeUserMfa"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make new TOTP recovery codes
+         * @description Latchkey's addition to the Nhost dialect. With a current code of the active TOTP authenticator, makes ten one-time recovery codes and answers them, this once; only their hashes are kept, and any earlier set stops working. A recovery code is accepted as the `otp` of `POST /v1/signin/mfa/totp` when the authenticator is lost, and works once.
+         */
+        post: operations["createMfaRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signin/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a sign-in with a TOTP code
+         * @description A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
+         */
+        post: operations["verifySignInMfaTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/login": {
         parameters: {
             query?: never;
@@ -1224,6 +1304,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users/{userId}/mfa/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Turn a user's TOTP off
+         * @description For a user who lost their authenticator and their recovery codes: turns TOTP off, drops the secret and the recovery codes, and ends every session of the user. Audited. A user without TOTP is answered as is.
+         */
+        delete: operations["adminDisableUserTotp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users/{userId}/enable": {
         parameters: {
             query?: never;
@@ -1626,6 +1729,42 @@ export interface components {
         };
         SessionPayload: {
             session?: components["schemas"]["Session"];
+            mfa?: components["schemas"]["MFAChallengePayload"];
+        };
+        TotpGenerateResponse: {
+            /** @description A QR code of the `otpauth://` URI, as a `data:image/png;base64,` URL. */
+            imageUrl: string;
+            /**
+             * @description The secret in base32, for typing into an authenticator app.
+             * @example JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+             */
+            totpSecret: string;
+        };
+        UserMfaRequest: {
+            /**
+             * @description A current code of the authenticator.
+             * @example 123456
+             */
+            code: string;
+            /**
+             * @description `totp` turns TOTP on; empty turns it off.
+             * @enum {string}
+             */
+            activeMfaType?: "totp" | "";
+        };
+        SignInMfaTotpRequest: {
+            /** @description The ticket of the sign-in's MFA challenge. */
+            ticket: string;
+            /** @description A current code of the authenticator, or an unused recovery code. */
+            otp: string;
+        };
+        MfaRecoveryCodesRequest: {
+            /** @description A current code of the active authenticator. */
+            code: string;
+        };
+        MfaRecoveryCodesResponse: {
+            /** @description Ten one-time codes; shown this once. */
+            recoveryCodes: string[];
         };
         SignInEmailPasswordResponse: {
             session?: components["schemas"]["Session"];
@@ -2269,6 +2408,8 @@ export interface components {
             updatedAt: string;
             /** Format: date-time */
             lastSeenAt: string | null;
+            /** @description The user signs in with a TOTP code as a second factor. */
+            totpActive: boolean;
         };
         AdminUserList: {
             users: components["schemas"]["AdminUser"][];
@@ -3618,6 +3759,130 @@ export interface operations {
         };
         responses: {
             /** @description The ticket is used; its owner is signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    changeUserMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pending secret and its QR code. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpGenerateResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    verifyChangeUserMfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserMfaRequest"];
+            };
+        };
+        responses: {
+            /** @description TOTP is now on, or off. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OKResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    createMfaRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaRecoveryCodesRequest"];
+            };
+        };
+        responses: {
+            /** @description The new recovery codes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaRecoveryCodesResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    verifySignInMfaTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInMfaTotpRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5205,6 +5470,35 @@ export interface operations {
             403: components["responses"]["AdminForbidden"];
             404: components["responses"]["AdminNotFound"];
             413: components["responses"]["AdminPayloadTooLarge"];
+            500: components["responses"]["AdminInternalError"];
+            503: components["responses"]["AdminUnavailable"];
+        };
+    };
+    adminDisableUserTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, TOTP off. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["AdminBadRequest"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["AdminNotFound"];
             500: components["responses"]["AdminInternalError"];
             503: components["responses"]["AdminUnavailable"];
         };
