@@ -21,7 +21,7 @@ func (c *config) mfaFlags() []cli.Flag {
 				"(Nhost answers an MFA ticket; dialects with no MFA step refuse the sign-in). Off, the MFA operations answer 409 disabled-endpoint"},
 		&cli.StringFlag{Name: "secrets-key", Destination: &c.SecretsKey, Sources: c.env(true, "LATCHKEY_SECRETS_KEY"),
 			Usage: "32 random bytes in base64 (openssl rand -base64 32) that encrypt, with AES-256-GCM, the secrets Latchkey must read back " +
-				"(TOTP secrets). Every instance needs the same key. Unset on SQLite: generated once into secrets.key in the data directory " +
+				"(TOTP secrets). Every instance needs the same key. Unset on SQLite with MFA enabled: generated once into secrets.key in the data directory " +
 				"(mode 0600). Unset on PostgreSQL with MFA enabled: the server refuses to start. Rotate with `latchkey secrets rotate`"},
 		&cli.StringFlag{Name: "secrets-old-key", Destination: &c.SecretsOldKey, Sources: c.env(true, "LATCHKEY_SECRETS_OLD_KEY"),
 			Usage: "during a key rotation, the previous secrets key: values sealed with it still open, new ones are sealed with secrets-key. " +
@@ -53,8 +53,8 @@ func (c *config) validateSecrets(bad func(name, env, why string)) {
 	}
 }
 
-// secretsKeyring is the keyring serve hands the server: the configured key; else, on SQLite,
-// the key generated once into the data directory; else (PostgreSQL without MFA) none.
+// secretsKeyring is the keyring serve hands the server: the configured key; else, on SQLite
+// with MFA enabled, the key generated once into the data directory; else none.
 func (c *config) secretsKeyring(st *store.Store, log *slog.Logger) (*sealed.Keyring, error) {
 	if c.SecretsKey != "" {
 		k, err := sealed.ParseKey(c.SecretsKey)
@@ -69,8 +69,10 @@ func (c *config) secretsKeyring(st *store.Store, log *slog.Logger) (*sealed.Keyr
 		}
 		return sealed.NewKeyring(k, old), nil
 	}
-	if st.Dialect() == store.Postgres {
-		return nil, nil // validateSecrets refused MFA without a key
+	if st.Dialect() == store.Postgres || !c.MFAEnabled {
+		// Nothing sealed is read without MFA (validateSecrets refused MFA on PostgreSQL without
+		// a key). A later feature that seals secrets of its own widens this condition.
+		return nil, nil
 	}
 	k, created, err := sealed.LoadOrCreateKeyFile(c.DataDir)
 	if err != nil {

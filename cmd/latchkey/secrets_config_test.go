@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +97,35 @@ func TestRotateSecrets(t *testing.T) {
 	}
 	if _, err := rotateSecrets(ctx, st, sealed.NewKeyring(mk())); err == nil {
 		t.Error("rotation with a keyring that opens nothing succeeded")
+	}
+}
+
+// TestSecretsKeyFile: on SQLite with MFA enabled and no key, serve generates one into the data
+// directory (mode 0600) and reads the same one next time; without MFA it writes nothing.
+func TestSecretsKeyFile(t *testing.T) {
+	if testdb.Backend() != store.SQLite {
+		t.Skip("the generated key is the SQLite default")
+	}
+	st := testdb.Open(t, testdb.Options{})
+	dir := t.TempDir()
+	off := &config{DataDir: dir}
+	if r, err := off.secretsKeyring(st, slog.New(slog.DiscardHandler)); err != nil || r != nil {
+		t.Fatalf("MFA off: %v %v, want no keyring", r, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, sealed.KeyFileName)); !os.IsNotExist(err) {
+		t.Fatalf("MFA off wrote a key file: %v", err)
+	}
+	on := &config{DataDir: dir, MFAEnabled: true}
+	r1, err := on.secretsKeyring(st, slog.New(slog.DiscardHandler))
+	if err != nil || r1 == nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, sealed.KeyFileName))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v, want mode 0600", fi, err)
+	}
+	r2, err := on.secretsKeyring(st, slog.New(slog.DiscardHandler))
+	if err != nil || r2.PrimaryID() != r1.PrimaryID() {
+		t.Fatalf("second start: %v, same key %v", err, r2 != nil && r2.PrimaryID() == r1.PrimaryID())
 	}
 }

@@ -77,7 +77,11 @@ func userCommand(stdout, stderr io.Writer) *cli.Command {
 					in.Password = &pw
 				}
 				return withStore(ctx, cfg, stderr, func(st *store.Store, log *slog.Logger) error {
-					srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg})
+					secrets, err := cfg.secretsKeyring(st, log)
+					if err != nil {
+						return err
+					}
+					srv, err := server.New(ctx, server.Deps{Store: st, Logger: log, Config: scfg, Secrets: secrets})
 					if err != nil {
 						return err
 					}
