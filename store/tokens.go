@@ -224,7 +224,7 @@ func (s *Store) endTokenSessions(ctx context.Context, where string, args ...any)
 }
 
 // Purge deletes what no longer serves a purpose: refresh tokens past their expiry or spent before
-// spentBefore (reuse of those is no longer detected, only refused), tickets spent or expired
+// spentBefore (reuse of those is no longer detected, only refused), tickets (mailed and MFA) spent or expired
 // before spentBefore, sessions that ended and mail that was settled (sent or given up) before
 // endedBefore. It reports how many rows went.
 func (s *Store) Purge(ctx context.Context, spentBefore, endedBefore time.Time) (int64, error) {
@@ -244,6 +244,11 @@ func (s *Store) Purge(ctx context.Context, spentBefore, endedBefore time.Time) (
 	res = s.w(ctx).Where("expires_at <= ? OR used_at < ?", spentBefore, spentBefore).Delete(&Ticket{})
 	if res.Error != nil {
 		return n, fmt.Errorf("purge tickets: %w", res.Error)
+	}
+	n += res.RowsAffected
+	res = s.w(ctx).Where("expires_at <= ? OR used_at < ?", spentBefore, spentBefore).Delete(&MFATicket{})
+	if res.Error != nil {
+		return n, fmt.Errorf("purge mfa tickets: %w", res.Error)
 	}
 	n += res.RowsAffected
 	res = s.w(ctx).Where("sent_at < ? OR failed_at < ?", endedBefore, endedBefore).Delete(&OutboxMail{})

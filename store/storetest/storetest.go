@@ -67,6 +67,14 @@ func Run(t *testing.T, open func(t *testing.T, now func() time.Time) *store.Stor
 			t.Parallel()
 			raceClaimDueMail(t, newEnv(t, open), inTx)
 		})
+		t.Run("race=accept-totp-step/"+modeName(inTx), func(t *testing.T) {
+			t.Parallel()
+			raceAcceptTOTPStep(t, newEnv(t, open), inTx)
+		})
+		t.Run("race=spend-recovery-code/"+modeName(inTx), func(t *testing.T) {
+			t.Parallel()
+			raceSpendRecoveryCode(t, newEnv(t, open), inTx)
+		})
 	}
 }
 
@@ -88,6 +96,7 @@ type testCase struct {
 
 func contracts() []contract {
 	return []contract{
+		{"contract=mfa", mfaCases()},
 		{"contract=lifecycle", []testCase{
 			{"dialect-and-ping", lifecycleDialectAndPing},
 			{"now-is-clock-in-utc-microseconds", lifecycleNow},
@@ -458,10 +467,14 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	}
 	_, err := e.st.FailSignIn(e.ctx, "acct:"+u.ID.String(), "subject-"+u.ID.String(), e.now(), time.Hour)
 	must(t, "FailSignIn", err)
+	must(t, "CreateMFATicket", e.st.CreateMFATicket(e.ctx, &store.MFATicket{ID: uuid.New(), UserID: u.ID, TokenHash: randomBytes(32),
+		Method: "password", ExpiresAt: e.now().Add(time.Hour)}))
+	must(t, "ReplaceRecoveryCodes", e.st.ReplaceRecoveryCodes(e.ctx, u.ID, []store.RecoveryCode{{ID: uuid.New(), UserID: u.ID, CodeHash: randomBytes(32)}}))
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
 		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
 		"instances": 1, "instance_roles": 1, "instance_members": 1, "rate_limits": 2, "lockouts": 1,
+		"mfa_tickets": 1, "recovery_codes": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -1966,6 +1979,13 @@ func txRollback(t *testing.T, e *env) {
 			return err
 		}
 		if _, err := tx.FailSignIn(e.ctx, "acct:"+u.ID.String(), "subject-"+u.ID.String(), e.now(), time.Hour); err != nil {
+			return err
+		}
+		if err := tx.CreateMFATicket(e.ctx, &store.MFATicket{ID: uuid.New(), UserID: u.ID, TokenHash: randomBytes(32),
+			Method: "password", ExpiresAt: e.at(time.Hour)}); err != nil {
+			return err
+		}
+		if err := tx.ReplaceRecoveryCodes(e.ctx, u.ID, []store.RecoveryCode{{ID: uuid.New(), UserID: u.ID, CodeHash: randomBytes(32)}}); err != nil {
 			return err
 		}
 		inside, err := tx.RowCounts(e.ctx)
