@@ -67,6 +67,27 @@ func TestTOTPOtherDialects(t *testing.T) {
 			}
 		})
 	}
+	// A user who must choose a new password gets no WME challenge either: answering it would
+	// open a session with the password alone.
+	u, err := h.Store.UserByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Store.SetNewPasswordRequired(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	h.NoWrites(t, func() {
+		r, err := h.Client.WmeLoginWithResponse(ctx, gen.WmeLoginJSONRequestBody{Username: email, Password: password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.StatusCode() != http.StatusForbidden || !strings.Contains(string(r.Body), "second factor") {
+			t.Errorf("WME login of a TOTP user who must choose a new password: %d %s, want 403 naming the second factor", r.StatusCode(), r.Body)
+		}
+	}, "audit_events")
+	if err := h.Store.SetNewPasswordRequired(ctx, u.ID, false); err != nil {
+		t.Fatal(err)
+	}
 	// A wrong password is still a wrong password (the gate comes after the first factor).
 	r, _ := h.Client.WmeLoginWithResponse(ctx, gen.WmeLoginJSONRequestBody{Username: email, Password: "wrong-password"})
 	if r.StatusCode() != http.StatusUnauthorized {

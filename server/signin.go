@@ -100,13 +100,13 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 		return nil, &Error{Code: CodeDisabledUser}
 	case s.cfg.RequireVerifiedEmail && !u.EmailVerified:
 		return nil, &Error{Code: CodeUnverifiedUser}
-	case in.Challenge && u.NewPasswordRequired:
-		return nil, &newPasswordChallenge{User: u}
 	}
 	spec := s.nhostSpec(methodPassword)
 	if in.Spec != nil {
 		spec = *in.Spec
 	}
+	// The second factor comes before a new-password challenge: answering that challenge opens a
+	// session, which must not be had with the password alone.
 	ticket, err := s.secondFactorGate(ctx, s.store, u, spec.Method, in.MFAChallenge)
 	if err != nil {
 		return nil, err
@@ -118,6 +118,9 @@ func (s *Server) signIn(ctx context.Context, in signInInput) (*session, error) {
 			}
 		}
 		return mfaChallenge(u, ticket), nil
+	}
+	if in.Challenge && u.NewPasswordRequired {
+		return nil, &newPasswordChallenge{User: u}
 	}
 	if upgraded == "" {
 		return s.openSessionSpec(ctx, s.store, u, spec) // the common case: no transaction of ours

@@ -239,6 +239,11 @@ func (s *Server) answerNewPasswordChallenge(ctx context.Context, challenge secre
 			return err
 		}
 		u.NewPasswordRequired = false
+		// The challenge is issued only past the second factor's gate; TOTP turned on since then
+		// is caught here (WME has no MFA step).
+		if s.cfg.MFAEnabled && hasTOTP(u) {
+			return &Error{Code: CodeMFARequired}
+		}
 		if err := s.record(ctx, tx, auditEvent{Action: auditPasswordChange, User: u.ID,
 			Detail: store.JSONMap{"reason": "new-password-required"}}); err != nil {
 			return err
