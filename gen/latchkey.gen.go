@@ -626,6 +626,15 @@ type AdminSetPasswordResponse struct {
 	User AdminUser `json:"user"`
 }
 
+// AdminSetPhoneRequest defines model for AdminSetPhoneRequest.
+type AdminSetPhoneRequest struct {
+	// PhoneNumber Example: +4915123456789
+	PhoneNumber string `json:"phoneNumber"`
+
+	// Verified Whether the number counts as verified; a code texted to it verifies it too.
+	Verified *bool `json:"verified,omitempty"`
+}
+
 // AdminToken defines model for AdminToken.
 type AdminToken struct {
 	CreatedAt time.Time          `json:"createdAt"`
@@ -670,6 +679,7 @@ type AdminUser struct {
 	Metadata            map[string]interface{} `json:"metadata"`
 	NewPasswordRequired bool                   `json:"newPasswordRequired"`
 	PhoneNumber         *string                `json:"phoneNumber"`
+	PhoneNumberVerified bool                   `json:"phoneNumberVerified"`
 	Roles               []string               `json:"roles"`
 	UpdatedAt           time.Time              `json:"updatedAt"`
 	Username            *string                `json:"username"`
@@ -1013,6 +1023,37 @@ type SignInPasswordlessEmailRequest struct {
 	// Email Example: john.smith@example.com
 	Email   openapi_types.Email `json:"email"`
 	Options *SignUpOptions      `json:"options,omitempty"`
+}
+
+// SignInPasswordlessSmsOtpRequest defines model for SignInPasswordlessSmsOtpRequest.
+type SignInPasswordlessSmsOtpRequest struct {
+	// Otp The code from the text.
+	//
+	// Example: 123456
+	Otp string `json:"otp"`
+
+	// PhoneNumber The phone number the code was texted to, in any form the request took.
+	//
+	// Example: +4915123456789
+	PhoneNumber string `json:"phoneNumber"`
+}
+
+// SignInPasswordlessSmsOtpResponse defines model for SignInPasswordlessSmsOtpResponse.
+type SignInPasswordlessSmsOtpResponse struct {
+	Mfa *MFAChallengePayload `json:"mfa,omitempty"`
+
+	// Session A signed-in session as the client keeps it.
+	Session *Session `json:"session,omitempty"`
+}
+
+// SignInPasswordlessSmsRequest defines model for SignInPasswordlessSmsRequest.
+type SignInPasswordlessSmsRequest struct {
+	Options *SignUpOptions `json:"options,omitempty"`
+
+	// PhoneNumber The phone number, international (`+4915123456789`) or national with a default region configured.
+	//
+	// Example: +4915123456789
+	PhoneNumber string `json:"phoneNumber"`
 }
 
 // SignOutRequest defines model for SignOutRequest.
@@ -1852,6 +1893,9 @@ type AdminUpdateUserJSONRequestBody = AdminUpdateUserRequest
 // AdminSetUserPasswordJSONRequestBody defines body for AdminSetUserPassword for application/json ContentType.
 type AdminSetUserPasswordJSONRequestBody = AdminSetPasswordRequest
 
+// AdminSetUserPhoneJSONRequestBody defines body for AdminSetUserPhone for application/json ContentType.
+type AdminSetUserPhoneJSONRequestBody = AdminSetPhoneRequest
+
 // WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
 type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
 
@@ -1899,6 +1943,12 @@ type VerifySignInOTPEmailJSONRequestBody = SignInOTPEmailVerifyRequest
 
 // SignInPasswordlessEmailJSONRequestBody defines body for SignInPasswordlessEmail for application/json ContentType.
 type SignInPasswordlessEmailJSONRequestBody = SignInPasswordlessEmailRequest
+
+// SignInPasswordlessSmsJSONRequestBody defines body for SignInPasswordlessSms for application/json ContentType.
+type SignInPasswordlessSmsJSONRequestBody = SignInPasswordlessSmsRequest
+
+// VerifySignInPasswordlessSmsJSONRequestBody defines body for VerifySignInPasswordlessSms for application/json ContentType.
+type VerifySignInPasswordlessSmsJSONRequestBody = SignInPasswordlessSmsOtpRequest
 
 // SignInPATJSONRequestBody defines body for SignInPAT for application/json ContentType.
 type SignInPATJSONRequestBody = SignInPATRequest
@@ -2537,6 +2587,31 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
 	AdminSetUserPassword(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminClearUserPhone Remove a user's phone number
+	//
+	// The user no longer has a phone number, and cannot sign in by SMS until given one.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+	AdminClearUserPhone(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSetUserPhoneWithBody Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhoneWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSetUserPhone Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhone(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminRevokeUserSessions End every session of a user
 	//
 	// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -2942,6 +3017,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
 	SignInPasswordlessEmail(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInPasswordlessSmsWithBody Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInPasswordlessSms Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSms(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInPasswordlessSmsWithBody Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInPasswordlessSms Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSms(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SignInPATWithBody Sign in with a personal access token
 	//
@@ -4415,6 +4526,61 @@ func (c *Client) AdminSetUserPassword(ctx context.Context, userId openapi_types.
 	return c.Client.Do(req)
 }
 
+// AdminClearUserPhone Remove a user's phone number
+//
+// The user no longer has a phone number, and cannot sign in by SMS until given one.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+func (c *Client) AdminClearUserPhone(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClearUserPhoneRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSetUserPhoneWithBody Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *Client) AdminSetUserPhoneWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSetUserPhoneRequestWithBody(c.Server, userId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSetUserPhone Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *Client) AdminSetUserPhone(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSetUserPhoneRequest(c.Server, userId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminRevokeUserSessions End every session of a user
 //
 // Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -5311,6 +5477,82 @@ func (c *Client) SignInPasswordlessEmailWithBody(ctx context.Context, contentTyp
 // Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
 func (c *Client) SignInPasswordlessEmail(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignInPasswordlessEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInPasswordlessSmsWithBody Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *Client) SignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInPasswordlessSmsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInPasswordlessSms Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *Client) SignInPasswordlessSms(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInPasswordlessSmsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInPasswordlessSmsWithBody Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *Client) VerifySignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInPasswordlessSmsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInPasswordlessSms Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *Client) VerifySignInPasswordlessSms(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInPasswordlessSmsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7676,6 +7918,87 @@ func NewAdminSetUserPasswordRequestWithBody(server string, userId openapi_types.
 	return req, nil
 }
 
+// NewAdminClearUserPhoneRequest constructs an http.Request for the AdminClearUserPhone method
+func NewAdminClearUserPhoneRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/phone", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminSetUserPhoneRequest calls the generic AdminSetUserPhone builder with application/json body
+func NewAdminSetUserPhoneRequest(server string, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminSetUserPhoneRequestWithBody(server, userId, "application/json", bodyReader)
+}
+
+// NewAdminSetUserPhoneRequestWithBody constructs an http.Request for the AdminSetUserPhone method, with any body, and a specified content type
+func NewAdminSetUserPhoneRequestWithBody(server string, userId openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/phone", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewAdminRevokeUserSessionsRequest constructs an http.Request for the AdminRevokeUserSessions method
 func NewAdminRevokeUserSessionsRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
 	var err error
@@ -8923,6 +9246,86 @@ func NewSignInPasswordlessEmailRequestWithBody(server string, contentType string
 	}
 
 	operationPath := fmt.Sprintf("/v1/signin/passwordless/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSignInPasswordlessSmsRequest calls the generic SignInPasswordlessSms builder with application/json body
+func NewSignInPasswordlessSmsRequest(server string, body SignInPasswordlessSmsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInPasswordlessSmsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInPasswordlessSmsRequestWithBody constructs an http.Request for the SignInPasswordlessSms method, with any body, and a specified content type
+func NewSignInPasswordlessSmsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/passwordless/sms")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignInPasswordlessSmsRequest calls the generic VerifySignInPasswordlessSms builder with application/json body
+func NewVerifySignInPasswordlessSmsRequest(server string, body VerifySignInPasswordlessSmsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignInPasswordlessSmsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignInPasswordlessSmsRequestWithBody constructs an http.Request for the VerifySignInPasswordlessSms method, with any body, and a specified content type
+func NewVerifySignInPasswordlessSmsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/passwordless/sms/otp")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10394,6 +10797,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
 	AdminSetUserPasswordWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPasswordResult, error)
 
+	// AdminClearUserPhoneWithResponse Remove a user's phone number
+	//
+	// The user no longer has a phone number, and cannot sign in by SMS until given one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+	AdminClearUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserPhoneResult, error)
+
+	// AdminSetUserPhoneWithBodyWithResponse Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhoneWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error)
+
+	// AdminSetUserPhoneWithResponse Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error)
+
 	// AdminRevokeUserSessionsWithResponse End every session of a user
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10835,6 +11265,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
 	SignInPasswordlessEmailWithResponse(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessEmailResult, error)
+
+	// SignInPasswordlessSmsWithBodyWithResponse Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error)
+
+	// SignInPasswordlessSmsWithResponse Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSmsWithResponse(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error)
+
+	// VerifySignInPasswordlessSmsWithBodyWithResponse Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error)
+
+	// VerifySignInPasswordlessSmsWithResponse Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSmsWithResponse(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error)
 
 	// SignInPATWithBodyWithResponse Sign in with a personal access token
 	//
@@ -14502,6 +14968,214 @@ func (r AdminSetUserPasswordResult) ContentType() string {
 	return ""
 }
 
+// AdminClearUserPhoneResult503Headers the declared response headers of an HTTP 503 response for AdminClearUserPhone
+type AdminClearUserPhoneResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminClearUserPhoneResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminClearUserPhoneResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClearUserPhoneResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClearUserPhoneResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClearUserPhoneResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClearUserPhoneResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminSetUserPhoneResult503Headers the declared response headers of an HTTP 503 response for AdminSetUserPhone
+type AdminSetUserPhoneResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminSetUserPhoneResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *AdminConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AdminUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminSetUserPhoneResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON409() *AdminConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON415() *AdminUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminSetUserPhoneResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminSetUserPhoneResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminSetUserPhoneResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminSetUserPhoneResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminRevokeUserSessionsResult503Headers the declared response headers of an HTTP 503 response for AdminRevokeUserSessions
 type AdminRevokeUserSessionsResult503Headers struct {
 	RetryAfter *int
@@ -17793,6 +18467,235 @@ func (r SignInPasswordlessEmailResult) ContentType() string {
 	return ""
 }
 
+// SignInPasswordlessSmsResult429Headers the declared response headers of an HTTP 429 response for SignInPasswordlessSms
+type SignInPasswordlessSmsResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInPasswordlessSmsResult503Headers the declared response headers of an HTTP 503 response for SignInPasswordlessSms
+type SignInPasswordlessSmsResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInPasswordlessSmsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInPasswordlessSmsResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInPasswordlessSmsResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInPasswordlessSmsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInPasswordlessSmsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInPasswordlessSmsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInPasswordlessSmsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifySignInPasswordlessSmsResult429Headers the declared response headers of an HTTP 429 response for VerifySignInPasswordlessSms
+type VerifySignInPasswordlessSmsResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifySignInPasswordlessSmsResult503Headers the declared response headers of an HTTP 503 response for VerifySignInPasswordlessSms
+type VerifySignInPasswordlessSmsResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifySignInPasswordlessSmsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SignInPasswordlessSmsOtpResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignInPasswordlessSmsResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignInPasswordlessSmsResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON200() *SignInPasswordlessSmsOtpResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignInPasswordlessSmsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignInPasswordlessSmsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignInPasswordlessSmsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignInPasswordlessSmsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // SignInPATResult429Headers the declared response headers of an HTTP 429 response for SignInPAT
 type SignInPATResult429Headers struct {
 	RetryAfter int
@@ -20869,6 +21772,51 @@ func (c *ClientWithResponses) AdminSetUserPasswordWithResponse(ctx context.Conte
 	return ParseAdminSetUserPasswordResult(rsp)
 }
 
+// AdminClearUserPhoneWithResponse Remove a user's phone number
+//
+// The user no longer has a phone number, and cannot sign in by SMS until given one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+func (c *ClientWithResponses) AdminClearUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserPhoneResult, error) {
+	rsp, err := c.AdminClearUserPhone(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClearUserPhoneResult(rsp)
+}
+
+// AdminSetUserPhoneWithBodyWithResponse Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *ClientWithResponses) AdminSetUserPhoneWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error) {
+	rsp, err := c.AdminSetUserPhoneWithBody(ctx, userId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSetUserPhoneResult(rsp)
+}
+
+// AdminSetUserPhoneWithResponse Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *ClientWithResponses) AdminSetUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error) {
+	rsp, err := c.AdminSetUserPhone(ctx, userId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSetUserPhoneResult(rsp)
+}
+
 // AdminRevokeUserSessionsWithResponse End every session of a user
 //
 // Returns a wrapper object for the known response body format(s).
@@ -21609,6 +22557,66 @@ func (c *ClientWithResponses) SignInPasswordlessEmailWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseSignInPasswordlessEmailResult(rsp)
+}
+
+// SignInPasswordlessSmsWithBodyWithResponse Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) SignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error) {
+	rsp, err := c.SignInPasswordlessSmsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInPasswordlessSmsResult(rsp)
+}
+
+// SignInPasswordlessSmsWithResponse Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) SignInPasswordlessSmsWithResponse(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error) {
+	rsp, err := c.SignInPasswordlessSms(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInPasswordlessSmsResult(rsp)
+}
+
+// VerifySignInPasswordlessSmsWithBodyWithResponse Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) VerifySignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error) {
+	rsp, err := c.VerifySignInPasswordlessSmsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInPasswordlessSmsResult(rsp)
+}
+
+// VerifySignInPasswordlessSmsWithResponse Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) VerifySignInPasswordlessSmsWithResponse(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error) {
+	rsp, err := c.VerifySignInPasswordlessSms(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInPasswordlessSmsResult(rsp)
 }
 
 // SignInPATWithBodyWithResponse Sign in with a personal access token
@@ -25218,6 +26226,196 @@ func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordR
 	return response, nil
 }
 
+// ParseAdminClearUserPhoneResult parses an HTTP response from a AdminClearUserPhoneWithResponse call
+func ParseAdminClearUserPhoneResult(rsp *http.Response) (*AdminClearUserPhoneResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClearUserPhoneResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminClearUserPhoneResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminSetUserPhoneResult parses an HTTP response from a AdminSetUserPhoneWithResponse call
+func ParseAdminSetUserPhoneResult(rsp *http.Response) (*AdminSetUserPhoneResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminSetUserPhoneResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest AdminConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AdminUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminSetUserPhoneResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdminRevokeUserSessionsResult parses an HTTP response from a AdminRevokeUserSessionsWithResponse call
 func ParseAdminRevokeUserSessionsResult(rsp *http.Response) (*AdminRevokeUserSessionsResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -28227,6 +29425,223 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 	return response, nil
 }
 
+// ParseSignInPasswordlessSmsResult parses an HTTP response from a SignInPasswordlessSmsWithResponse call
+func ParseSignInPasswordlessSmsResult(rsp *http.Response) (*SignInPasswordlessSmsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInPasswordlessSmsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInPasswordlessSmsResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInPasswordlessSmsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignInPasswordlessSmsResult parses an HTTP response from a VerifySignInPasswordlessSmsWithResponse call
+func ParseVerifySignInPasswordlessSmsResult(rsp *http.Response) (*VerifySignInPasswordlessSmsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignInPasswordlessSmsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SignInPasswordlessSmsOtpResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignInPasswordlessSmsResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignInPasswordlessSmsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSignInPATResult parses an HTTP response from a SignInPATWithResponse call
 func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30312,6 +31727,12 @@ type ServerInterface interface {
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminClearUserPhone Remove a user's phone number
+	// (DELETE /v1/admin/users/{userId}/phone)
+	AdminClearUserPhone(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminSetUserPhone Set a user's phone number
+	// (PUT /v1/admin/users/{userId}/phone)
+	AdminSetUserPhone(ctx echo.Context, userId openapi_types.UUID) error
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error
@@ -30414,6 +31835,12 @@ type ServerInterface interface {
 	// SignInPasswordlessEmail Mail a sign-in link
 	// (POST /v1/signin/passwordless/email)
 	SignInPasswordlessEmail(ctx echo.Context) error
+	// SignInPasswordlessSms Text a one-time sign-in code
+	// (POST /v1/signin/passwordless/sms)
+	SignInPasswordlessSms(ctx echo.Context) error
+	// VerifySignInPasswordlessSms Sign in with a texted one-time code
+	// (POST /v1/signin/passwordless/sms/otp)
+	VerifySignInPasswordlessSms(ctx echo.Context) error
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx echo.Context) error
@@ -31024,6 +32451,38 @@ func (w *ServerInterfaceWrapper) AdminSetUserPassword(ctx echo.Context) error {
 	return err
 }
 
+// AdminClearUserPhone converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClearUserPhone(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClearUserPhone(ctx, userId)
+	return err
+}
+
+// AdminSetUserPhone converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminSetUserPhone(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminSetUserPhone(ctx, userId)
+	return err
+}
+
 // AdminRevokeUserSessions converts echo context to params.
 func (w *ServerInterfaceWrapper) AdminRevokeUserSessions(ctx echo.Context) error {
 	var err error
@@ -31473,6 +32932,24 @@ func (w *ServerInterfaceWrapper) SignInPasswordlessEmail(ctx echo.Context) error
 	return err
 }
 
+// SignInPasswordlessSms converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInPasswordlessSms(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInPasswordlessSms(ctx)
+	return err
+}
+
+// VerifySignInPasswordlessSms converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignInPasswordlessSms(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignInPasswordlessSms(ctx)
+	return err
+}
+
 // SignInPAT converts echo context to params.
 func (w *ServerInterfaceWrapper) SignInPAT(ctx echo.Context) error {
 	var err error
@@ -31778,6 +33255,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/signin/passwordless/email", wrapper.SignInPasswordlessEmail, options.OperationMiddlewares["signInPasswordlessEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email", wrapper.SignInOTPEmail, options.OperationMiddlewares["signInOTPEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email/verify", wrapper.VerifySignInOTPEmail, options.OperationMiddlewares["verifySignInOTPEmail"]...)
+	router.POST(options.BaseURL+"/v1/signin/passwordless/sms", wrapper.SignInPasswordlessSms, options.OperationMiddlewares["signInPasswordlessSms"]...)
+	router.POST(options.BaseURL+"/v1/signin/passwordless/sms/otp", wrapper.VerifySignInPasswordlessSms, options.OperationMiddlewares["verifySignInPasswordlessSms"]...)
 	router.GET(options.BaseURL+"/v1/verify", wrapper.VerifyTicket, options.OperationMiddlewares["verifyTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify", wrapper.ConfirmTicket, options.OperationMiddlewares["confirmTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify/code", wrapper.VerifyTicketCode, options.OperationMiddlewares["verifyTicketCode"]...)
@@ -31832,6 +33311,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminGetUser, options.OperationMiddlewares["adminGetUser"]...)
 	router.PATCH(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminUpdateUser, options.OperationMiddlewares["adminUpdateUser"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/disable", wrapper.AdminDisableUser, options.OperationMiddlewares["adminDisableUser"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/phone", wrapper.AdminClearUserPhone, options.OperationMiddlewares["adminClearUserPhone"]...)
+	router.PUT(options.BaseURL+"/v1/admin/users/:userId/phone", wrapper.AdminSetUserPhone, options.OperationMiddlewares["adminSetUserPhone"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/enable", wrapper.AdminEnableUser, options.OperationMiddlewares["adminEnableUser"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/password", wrapper.AdminSetUserPassword, options.OperationMiddlewares["adminSetUserPassword"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/sessions", wrapper.AdminRevokeUserSessions, options.OperationMiddlewares["adminRevokeUserSessions"]...)
@@ -36066,6 +37547,287 @@ func (response AdminSetUserPassword500JSONResponse) VisitAdminSetUserPasswordRes
 type AdminSetUserPassword503JSONResponse struct{ AdminUnavailableJSONResponse }
 
 func (response AdminSetUserPassword503JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhoneRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminClearUserPhoneResponseObject interface {
+	VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error
+}
+
+type AdminClearUserPhone200JSONResponse AdminUser
+
+func (response AdminClearUserPhone200JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminClearUserPhone400JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminClearUserPhone401JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminClearUserPhone403JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminClearUserPhone404JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminClearUserPhone413JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminClearUserPhone500JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminClearUserPhone503JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhoneRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+	Body   *AdminSetUserPhoneJSONRequestBody
+}
+
+type AdminSetUserPhoneResponseObject interface {
+	VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error
+}
+
+type AdminSetUserPhone200JSONResponse AdminUser
+
+func (response AdminSetUserPhone200JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminSetUserPhone400JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminSetUserPhone401JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminSetUserPhone403JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminSetUserPhone404JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone409JSONResponse struct{ AdminConflictJSONResponse }
+
+func (response AdminSetUserPhone409JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminSetUserPhone413JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone415JSONResponse struct {
+	AdminUnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminSetUserPhone415JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminSetUserPhone500JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminSetUserPhone503JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -40336,6 +42098,308 @@ func (response SignInPasswordlessEmail503JSONResponse) VisitSignInPasswordlessEm
 	return err
 }
 
+type SignInPasswordlessSmsRequestObject struct {
+	Body *SignInPasswordlessSmsJSONRequestBody
+}
+
+type SignInPasswordlessSmsResponseObject interface {
+	VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error
+}
+
+type SignInPasswordlessSms200JSONResponse OKResponse
+
+func (response SignInPasswordlessSms200JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInPasswordlessSms400JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInPasswordlessSms401JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignInPasswordlessSms403JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInPasswordlessSms409JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInPasswordlessSms413JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInPasswordlessSms415JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInPasswordlessSms429JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInPasswordlessSms500JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInPasswordlessSms503JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSmsRequestObject struct {
+	Body *VerifySignInPasswordlessSmsJSONRequestBody
+}
+
+type VerifySignInPasswordlessSmsResponseObject interface {
+	VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error
+}
+
+type VerifySignInPasswordlessSms200JSONResponse SignInPasswordlessSmsOtpResponse
+
+func (response VerifySignInPasswordlessSms200JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignInPasswordlessSms400JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignInPasswordlessSms401JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifySignInPasswordlessSms409JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignInPasswordlessSms413JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignInPasswordlessSms415JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignInPasswordlessSms429JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignInPasswordlessSms500JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignInPasswordlessSms503JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInPATRequestObject struct {
 	Body *SignInPATJSONRequestBody
 }
@@ -43092,6 +45156,12 @@ type StrictServerInterface interface {
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx context.Context, request AdminSetUserPasswordRequestObject) (AdminSetUserPasswordResponseObject, error)
+	// AdminClearUserPhone Remove a user's phone number
+	// (DELETE /v1/admin/users/{userId}/phone)
+	AdminClearUserPhone(ctx context.Context, request AdminClearUserPhoneRequestObject) (AdminClearUserPhoneResponseObject, error)
+	// AdminSetUserPhone Set a user's phone number
+	// (PUT /v1/admin/users/{userId}/phone)
+	AdminSetUserPhone(ctx context.Context, request AdminSetUserPhoneRequestObject) (AdminSetUserPhoneResponseObject, error)
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx context.Context, request AdminRevokeUserSessionsRequestObject) (AdminRevokeUserSessionsResponseObject, error)
@@ -43194,6 +45264,12 @@ type StrictServerInterface interface {
 	// SignInPasswordlessEmail Mail a sign-in link
 	// (POST /v1/signin/passwordless/email)
 	SignInPasswordlessEmail(ctx context.Context, request SignInPasswordlessEmailRequestObject) (SignInPasswordlessEmailResponseObject, error)
+	// SignInPasswordlessSms Text a one-time sign-in code
+	// (POST /v1/signin/passwordless/sms)
+	SignInPasswordlessSms(ctx context.Context, request SignInPasswordlessSmsRequestObject) (SignInPasswordlessSmsResponseObject, error)
+	// VerifySignInPasswordlessSms Sign in with a texted one-time code
+	// (POST /v1/signin/passwordless/sms/otp)
+	VerifySignInPasswordlessSms(ctx context.Context, request VerifySignInPasswordlessSmsRequestObject) (VerifySignInPasswordlessSmsResponseObject, error)
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx context.Context, request SignInPATRequestObject) (SignInPATResponseObject, error)
@@ -44673,6 +46749,79 @@ func (sh *strictHandler) AdminSetUserPassword(ctx echo.Context, userId openapi_t
 	return nil
 }
 
+// AdminClearUserPhone operation middleware
+func (sh *strictHandler) AdminClearUserPhone(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminClearUserPhoneRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClearUserPhone(ctx.Request().Context(), request.(AdminClearUserPhoneRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClearUserPhone")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClearUserPhoneResponseObject); ok {
+		return validResponse.VisitAdminClearUserPhoneResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminSetUserPhone operation middleware
+func (sh *strictHandler) AdminSetUserPhone(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminSetUserPhoneRequestObject
+
+	request.UserId = userId
+
+	var body AdminSetUserPhoneJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminSetUserPhone(ctx.Request().Context(), request.(AdminSetUserPhoneRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminSetUserPhone")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminSetUserPhoneResponseObject); ok {
+		return validResponse.VisitAdminSetUserPhoneResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdminRevokeUserSessions operation middleware
 func (sh *strictHandler) AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error {
 	var request AdminRevokeUserSessionsRequestObject
@@ -45863,6 +48012,98 @@ func (sh *strictHandler) SignInPasswordlessEmail(ctx echo.Context) error {
 	return nil
 }
 
+// SignInPasswordlessSms operation middleware
+func (sh *strictHandler) SignInPasswordlessSms(ctx echo.Context) error {
+	var request SignInPasswordlessSmsRequestObject
+
+	var body SignInPasswordlessSmsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInPasswordlessSms(ctx.Request().Context(), request.(SignInPasswordlessSmsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInPasswordlessSms")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInPasswordlessSmsResponseObject); ok {
+		return validResponse.VisitSignInPasswordlessSmsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignInPasswordlessSms operation middleware
+func (sh *strictHandler) VerifySignInPasswordlessSms(ctx echo.Context) error {
+	var request VerifySignInPasswordlessSmsRequestObject
+
+	var body VerifySignInPasswordlessSmsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignInPasswordlessSms(ctx.Request().Context(), request.(VerifySignInPasswordlessSmsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignInPasswordlessSms")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignInPasswordlessSmsResponseObject); ok {
+		return validResponse.VisitVerifySignInPasswordlessSmsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // SignInPAT operation middleware
 func (sh *strictHandler) SignInPAT(ctx echo.Context) error {
 	var request SignInPATRequestObject
@@ -46718,341 +48959,353 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cts4ti8M3wpK76mK/T6U7CTunm67dtXxJO4eTz5P7Iz3nk6eCCIhCW0S0CZAK0oqVedqzoWdK3kK",
-	"awEkSJESJUu2k9b8Me1QJD7XFxbW+q2vnVAmEymY0Kpz/LWTMjWRQjH4x2mUcPF3Gr1j/50xpc2jUArN",
-	"BPxJJ5OYh1RzKQ7+VFKYZyocs4Sav/5Hyoad487/76Bo/wB/VQfQ7lmayrTz7du3oBMxFaZ8YlrqHHcu",
-	"x4yk2CPhiiQ0Hso0YVFAhpTHiugxI2YYKQ01kSkZpIxeK0JJmsWM7PW5uKExj7q2jf5+r/MtwLk8k2IY",
-	"8/AuZ0KjKGVKmYFmiqWCJszMisYpo9GMcGEek71+aIfmD/c3mQ54FDFxl+MNQzNcLa+ZeKRgzCSSTBEh",
-	"NRnLOIL1p6YdkkpY8KEbpj/2c6HNbGPs7G7GfypIJtjnCQs1i4BaspSdkIhpIByaMrPeZvyKpTcsJbEc",
-	"kUxELIWHOdFFQEU4fn9Or6X+TWYiuqPpvJZEZeEY9iAgiinFpTCEBJtD9vpC6u7QDMgf5Fs6iyWNLqV8",
-	"SdMRu0PSGUhD0IrEpl+zpLS02IayJlqRvf4Eh9jVUnbhZX/87wXN9Fim/Au7w4VGglYsTJkmVERESAJi",
-	"pMQQgVl9SqapFCP38l4/gxEzoc3YWFSZzA3lMR3Ed7URL6kOx9dsRkIqDMvC4pfIW8gpzHCaSs0MW4+5",
-	"GB0TrhWJqKYDqkBCZSJlNByboQfw/YQqNZVp1B1TZT4h/52xDF6NpShtuJFlfJSlLCIRo1HMBSM0juVU",
-	"wQKaVwbQOIu6rlUSjll4bVrzvtYSuJiEsVQsglGHMosjEEYDRqi6ZlGP9N8xnc66p0PN0n5ApmMmyCRl",
-	"igkdEEVniozllCRUzMymSRGZ7SRTynWvE3TGjEYsBYXntWP+WV7ZC/tpJjSPSyua0JkZjU65GeSIcmHa",
-	"LXZTzyasc9wxImXEYNcK+lDZZCJTzaJXLOL0Et68c45FQhGaUEX61Q77QOL5OLuJGWjXzMlR+pdt2Ahf",
-	"WhkIlsoHhuiSScyM4N9zHBpmaWpm5WgsIFQQax6QmItrN/4tKNovy7SszATYNxFXhseigGTihqV8aIhI",
-	"piTJzPTGUipGKBFs6k1DpkTxkehmE2AY4A47lS3p3S/bV7p2AptXsl+WalinW2liyAZEGI1jlj5SdlBb",
-	"U6pfNqBR7RgvpXxFxcwyorqTvScp1YzEPOEaVSOQJRckluE1SdkwM3Lb2+cT+EfClKIjRow1rMh0zMPx",
-	"NiWx+ZWnxpzQacaWS+Yv27FBmtfxCsVVyiJjRdBYWUMj4UpxMTKi4VrIKRh/TEQsyikWzJLK2l1dXXVP",
-	"PYtkfgENbYVjQ+JixALSvwSDMmU0Tv7jQ+e0mOKHTr9WlSmdcjHy12vzZs6XnY3z3ds4X96LSSqNAb1h",
-	"2viNszgCAlF1FAI/Ewa/B8aqeQfKKDXMkyrDWTJi8SNlX7ESdLvWWDtRLxjXY5aSf168eU2EkQKCZGnc",
-	"ZSKUhvGHMk1guK/HUuktGF4wynfWDXQX/pmA9HO2MydCNZYpPE1lzLrmjAt8xSJ4xiKeslBfyuovLKE8",
-	"7lq/StdZUv2A/N///X/2ixXbuAtopfVyXh5FplyPPV3+SBGljS41ph3TmouROSmXJ8VFN1PMTNYZjV0m",
-	"oonkwrmNYIqbt2ZbzRFNJhAURnRFkugxN5MwNkE26boxm/HnLqMuFVLMEpkpfwbbMWKXzmKzpizMZOPW",
-	"7NJJvEZlR+TQKCvwZg2Y0V6gEArbttFTCuPelsHbipJWMHthsNuyfJcTzA9p/8KabsUEXrqgr5zB607p",
-	"xuD9PDGD981jj3ZRQjoFYmRLQdXDlKlxF0xk/4cJ1f4/NQ+vWemJ1JOSkM0U2Fz94oDuHpV1yzbM4KVL",
-	"tjOGvxNj2JLIFk3MlYRr7vPjwtjDZjDEjBsmKicshRF4Xvs5v6A9pBrrz2xBytCEiZAjrhK2Bev0KmEr",
-	"XxzOGaFufJs3lJYNr8bv5wazHZtn0YA2a+5cJWxbRsOyVV3BXrhK2LashYVL/UMaClcJ24qZsGglG1xl",
-	"uV8/yO0FmZKU3chrUCvXDJxn5gzt6GAb2nrRyHeK+jtR1EAbW1TTbcXZ4ls5ION/M6Vnp6hU1MZdG9D6",
-	"wqGGYypGrM6twYXSVITMOTaOje6VMYoyG/YSuGdK8zgmYxZHZDAjCUsGLFV5pENBmzFVmryZCpaSKVDb",
-	"wGx1Im+Q3SOWSG01amllNq/oWyxNrTvk2MyDpzhtKUpL5facCZmNxkHFEBOMRcaAgYic/MJKGN4rxSiQ",
-	"KVUEGQw4wXTEwfJhNOpKEc+IminNEvgpX9omy6S0jhv3ZixeRnc95xYosEOGJXDUATOQgvmuDbfoijGy",
-	"B7rBrrD3jl1sasmNyKF7lLIbRmNnx8IQt2DJLqeg9rYstHUfRL6QarZj0S4e1GZtWuhrW1bt8tVdwa6F",
-	"xrZl2S5Z8h/StoU5b8W6XbyaK10FW0u3chnsjX7jBu7iwe9M3O/ExLX0sUUjt710M8sJt525N6nXMV/Y",
-	"lvJA9NMs4vrsxo0sirhpjMZvU2Mkac5U53hIY8WCzsR79LVDQ+x1LnohMD/JFKIfXtOkIVDi9O25tazg",
-	"PoWCZtnrQ8RoF4NA+2bYXmA0Pt0HgmPJRM/MltR3/l6x9ByEi5k51Z3jTpbxqBN0RBZb3kWBNf+9Ln0W",
-	"Uc26miesri9UgM0LV+pCDv5koTaf8dqRzbXOJ7WrKzMdSlxWJrKkc/xHR2VgqnaCjtXNnY817VnaxnWZ",
-	"+9WKuzVXTRtlqm+x7Mb6PB1ZMqzGw/h65o8ONEh1J3A0WKxJefvnKLEyTn/SsNz+MPz1ynf6Y81uVtjo",
-	"JVershK7cYkiXLNEtYpA9fj2Wz4omqZ0Zv4t2GfdEKCUpUqmeI/JiHmPTOiInRA6gFOxPT3BmdD8UMNj",
-	"le2wo29cmmcpo5qZJfeM/RVWJ2JDmsX6nUSFm9DPL5kY6XHn+PHhYdBJuMj/XceiXE1iOnOCyPv6yU8/",
-	"17wPN18lCsYnQfnTo6ZP/2XvsjwyHkgZMyrMK7EMac00SrN4UtN0wjQ1mnxlUeN0cT0xGGp/pHIz4KRk",
-	"FJCJjHk4I6CtmOpVl+DnpWtvzpVlsl5x8xL6+Rw/hberVK5ZMpEpTWdvl85yQeAvGbChTBkZYYCIsbRR",
-	"KvTIFddjmekilKZvftVgTJrDMVdkxAQzljqaMinTWSrMgVKEPut4JODylSrL8fNRdTUmVJuTXue48//+",
-	"cdr9N+1+Oez+2vvU/fj//I/lPJkslFY+S9p7rdV4suXKF4tTRFmrMdjZIp7hmZErQoWasrRWm5vVaiUP",
-	"zWTmlgG+blyF/AS9cOLzs4LoNjS05JCwG5bOrIWS+5XMXCoy3nVWPeYpbfQiSWg45oJ1U0YjeIBO9SDX",
-	"8ZWwEqOryhkyRvvnzoqgk6cxdUB8jGXkx3Z1go5zL5qhVlOHoPW65ASjJ60DotbGGHIWR6p5Ub/WGVH+",
-	"grxN5SBmiSKDGYHGyB5FQxYislhKuLARN7ADU8ui5qwTMxoZDlYxVWN7wpvQlCbMfGeYbt8jsoIa7Jm5",
-	"dneYsdpDBqbohMlJzGrpVGmqM1XPBf+4vHxL8AXv2+LoUKZZ21JgKaYYXSMdX6C4WpGFQ5AB0ekK5i6e",
-	"jNUqn9zO1DVWyGmo+Q1bpU+k9vm9+IecWkcPHuynVBmOFSyq3VJ7zbWg540btXbkZTMU7NJityqr4u+K",
-	"P+Zl1LKGmWrXbUVD1VHnnJVapXvX+oKRa6du1rMkfWNoRVMmV3ieReq2fYMWR43F8K3VcqylxSffsfKG",
-	"Q933LPKuuahZ+P6E6r5ReROWKjOp0i3UvtFp/S9M6Vm/fAVTeqt2M4zUeK9uJ8+c3bp5WVknDWGFbKdl",
-	"CeiLPG9ereQfEM4a0g8vTVeTfUikyySfbblxxO8n0fd2gH5gp+DtHkQbJfR7K/9WOF+cou6gCk8UXOmU",
-	"apkquHRF53bFDXtDNU3fp3EtX64h8SrUUkcPcCNZv7UVaml2ryyVNS3oqK1xqU5dOkQDPVKlLxgTtxGN",
-	"BU1vjmwFm/oGD8qLuglMxlKw11kyQHpbOth5fpg3eCq+lgyE0EqU5Hs6lg7pS8ajllbyF9xn55fLuylT",
-	"X+CxRr493maUKd2tSZXuymvrUX+ZrOr3qqy0ihUsUdzHRdJjLT2laVx/+IHrMrNciiRUhxhSNOSxNk+4",
-	"IDSO6w6ouMQrqj406ZZoPmw3sGOuXYkvZ05izIUkwE45KKAAoAoopDRQxbpcKCYUN6ekeNYjV2OuGVET",
-	"amylVGYiIhwCLPhIyJQBiIF7pLR5QmI5ZWnXNBZBsqMubGKZPlLkPRj5MmIxQPn00P+CfDGhUcRsGkXZ",
-	"b/r0yWEN9dtpoqZfT8tbWIZPvlG/OHMy9935cnlJsiW85vmVP+UJz6v0195b+WUdJ92pIF6mtjnq/5ul",
-	"Ev12CzxzS1yq8Fr9IP282QWur2Zpm3Dh7It50VtJ5kF3UOEgCwjrjXqk//UDLuSHzjH540NnTAs8rAFj",
-	"gmh6zcSHzsdvkHyecOEP7nHtvN4uODDX0LB3HGW3OZu3J9uCDKUYcsN81hHWvgnF201PuwPnkjcrZJPP",
-	"6+PCFYYlW4/xV2PdFVjPje3+pNJtiWId2bQBolqNBNq6b+dd0zZatZqHz3WP9K218YnqPqg5rfBOl4aa",
-	"33CMnaj1jnyi23DvfrJqulb6FWNdzbj8RBt8q/bnVqOrszDd16VuStMI/OUqzaBhk/lInIu7YPD1uKZW",
-	"LARLSZePxPvJw53V5nm55cLc6uRf5eYTItiNDaXNXcgRHzGlN8PF+Vasy9/rMPDNgqN9HU+6lb8pjmar",
-	"sOAz3P9LSEv+TabJiuRaQGSUVyTllbiIw6Nf6qwH6LfqeXryy/KLBxs+uIhecVIQaDjnW8R+A3/8tcsD",
-	"S/n29HJNZvbd5JXQ2zHDkCKM9lNaThSZyvQaQ1Txt2Gms5QFDiNymKUA10LHjEbVCO1H5vT6mSdZYpuM",
-	"+ZCRPSkYmTGakkzETJViTqVpbMoVXv+2vkRs5bRhn2kyQccP+jo6EZvEctYdSD8yy610VZzk67ZkU9a6",
-	"3+FLheX79+fPQUza24ZTuEbI71aWf1rHqXWN1U2vnFi9ehwGpH570RirB12EMrI3+6kcpTRRfsCFdQ91",
-	"ATAnyZTuDliXCxdB0XUOoznUGP8ZXGJZ4VVBnJl77Em2GiQXL/Kii4zQdREC9agN3g9FzAj6wSqRIPNA",
-	"Qf5DLrpjPph0XSR5SZhUWqqCC3XM+aqEUwORJSXAB2tl4Wel2ebAEqWpePgT3vNc0OVLnwxpV0s9gVgY",
-	"+MvGFftf4e/w6myCQ3dBM/CF2xswm5n3JaTfdYKOpJm2o+kyTNzrDinHmeKPk1QOecy6Q6bDcc2PNzyq",
-	"2UwcGYb8dxUTUVcl6CuT3YSKmdtUVRuHs3pISy7IOucilKnZXuthM68VNLVu6EtAUjYBfV3q7ejwcfuQ",
-	"GDerYIE35p9XL1aUJW8EI5NsEPOQXLNZj7y7ODV/KBLSNJ2RvuiDXuqz/glhcWy+C7thlt4weH4WPfnp",
-	"p8e/lj4J0xv70We4qI1If4bh7G+7T376eb/mHice1eQn8JGgRjMSGo9kyvU4KW/V2cWTn36u25QwvZlv",
-	"7pkZc7kBGE6tTTj/uVkXu07sM6oDsmckws9HWRrX3zpf85pL7hdsRjg6Va3+71/zqE8wbcPFJuO1KOEa",
-	"Mp8agnSu9ay+ffNmZa2e1TUg6ueZyCiLM7V0fpli9f1nqtK94qO6Bj43bBOGu5HPS0cwW9zAbEkDFVYz",
-	"6xkAMeLe4Qwb+OxiZS+f4ZHW9wiGk5fdIECDdcN79dvpM+f+sbmGq16k5CZ7NUIR0pAw+gVf8nHnQiki",
-	"MoTEA0h24oKrMZAwFyPCxfI9sB3XzerNC99empe3ECiJzZIPnTcvPnR8i+bNi1pd8WaiNhMKW0qtVsTZ",
-	"Q2oVw8xYH/PBsCmjSopeZ7Gm24xq2mR85puJusjHsIrbdMzC69uE0Z7RcEwiNmEiYiKcYXbgmMGpimsb",
-	"tMUisvehI68/dFwOn00fCvKwWrSYVH3cbLG8jsLkNcYl5xmSH5cRu22jfvGAjt6VTt5rH9nnTqUp5lAm",
-	"YI8BcDkEECsyoOE10fIEI/gGNtGRAYpCcQwtS/ex1hN1fHCQzLp0MunZHw6mLLZ5SSt6DOpiSt7WH9JW",
-	"8jHVhpWBItaKSMCAUIyh16k4tHOtWJxn8nMRxlmEzHJ/AXZtjrXlmLeFfglwjqOhQbg4ISKLY0w75dr6",
-	"38ZUNfoPlsY3tPUnzAsq96U32ClVxK41cGqJFts5Iopgvvke++anvpPoLfo/wXzMfL3GNCJCiooF5I2n",
-	"lRfeBnV4ERstYgA/tmOcNQIratwa7W2ZOt5dZtvUdlg3v3d4JoY31vPfpV4Lazl+Sg3UjXHtWy5gyS6k",
-	"/+b3XZCRHnNjhV0zNlH1kXFlMVnfMPnn1WVQ4AGdWmACsGCOyd8ZTVlKPmSHh09DIH34k/UbMo/zDs+Q",
-	"OM9Fm5zzkii2ZF3inF8PDz2xw4X++ag2TGf1XSx/c95asLaJ7K4N6vY3pWHFKvOYG+IC6lrP0FcFaS6a",
-	"T57IUCdM8X4vDwhbM1C3HDxZSM5/yrEgFwnX487C0MPiC1g438jYVnBt82LAzd3tEjbyi6liYn/Ksegp",
-	"sxT/0z7shTLx1bK7KJqbYUP6x0/l8N+n7XIrl1wB1i7BWk78ZLgUFaLurFtk9G+Art9cvoWpPIRdlHgq",
-	"WDoruJq2R4gVwl7KE4Y40NmDmLaeNCT0wx1GKpP8NFO2uh4/eXoELr5SEOKSe8fKcqEvetmirX17uKnb",
-	"p7YXT3a4li9jptRfibrfZH6gWdULHZcS3GqNsjMR2aznvHoinhQKWw1CGfYcuN58yb/9+tz4tczQ2km+",
-	"n2xA/RjWeubHkFVtyLcvnp0hA+ahZmTv4slPP++Drz/m4lo5BwNVZEJTjWvFVYHahYBjLCJKIhaOK7CG",
-	"95sXz1+oAIG8AJVIMQhUDnBVqWYVYAYIKmgO8bhHKr17DVx0viK2ETp83rk0iXzR/ujAkdSlJrZPn6hk",
-	"1RS7YG9Al6VdNdiCFZnuQ0Z8+DD5+vKb+f/X8P8X30jQe1SPHuHbkBUNM5XdmJlWSUzFKKMjD5ngDqxN",
-	"z6sx5KnSuB6wCLVOjeU+P8/fh4gBD9bf54X11MyFAsomTsbeQnBlxI7v8S+SWWZOgdtAqGdwVW3v53lJ",
-	"GXqchZHcdZcGIH5rRKJ5Tji4DElIhRQ8pDHmUoRUMYtE5i/lk/DpT4Ofh0+74dHg1+7RL+xp99e//UK7",
-	"0VF0OHwcHT1hT446Zdo+7P5Ku8OPX3/51s3/Pmrx9+Mn32qpv1W43jz82Q17Nczx3ZYDi91Dpl67XLzl",
-	"Ar91Ml4b58HyfLy6/NAnWwRJKqfPzR8ci98Xr8HKeXVV74iXseb7OsuZauUst2q+Gp/PTatLfqubk5tA",
-	"nTo1LPKcYXwO/8L+8gZVKIVgOQRixCYpQxSeWj/+OWaZnZBrNtFmXDKOWGp9mMoidfv934ZZ79o6Qx1y",
-	"Ll7luCsl9eMHpE18NbP8btBvdtH50xAn2Puo1dYjTsGmZ/dhJc9fc1bXIR/ZwrlfMBEhK2PS2/d2pl2+",
-	"DosJ4HZnPS9/d3X6bwoVOS0QdlNjSVlDLQBhhojpKr9qL6HAeNZOyRY77v3/l6O/+XNZvlq3Tzz7XqgE",
-	"DWE0q5/J6BZKrN4Vh8EryxxyR788efz018O/reiS81RADWI8piXlPZIpRChJsjfEOi7uBYxQDSz455RI",
-	"gUHxG9nCW+YquHZhgW1rC7Zx/dtOXX8neFm9i9MSIaxP8GIbEVJx7QZ4M2jDIxS+VxujWHeyu0oYaqrb",
-	"ySwc7Ke6zNSjw1+Xg1pNUnbDZaZaZ2dCNSovuSqVE6lYtN73tTeDn1xc9/zY6vr7WL+464azXfFrjjXb",
-	"zoRm6STlii1MMLg75MCVYtSKOOkF4VVYqm0kcxQx6xlYVyoW+XWfnIhcTb6tSYU+zMiSz967V+uAKGy4",
-	"iUdv83NqtY7rLeBGp9EwzpdyxMXtsfMewOYsnuB6KUVFVaQ9iOft52fQTxAQte+0pl/hwJ1SET5Ekb41",
-	"4vpNASmf9PKIFJAZ9cEo9aEn5ZH6R7DXZ1ef3p5eXFy9eff807uz//X+/N3Z81qPno08+cRXCVqBaUcu",
-	"Vh+bKNkTv/x85CFmecEqPGq1EoImXIygS0MHDUidcG3U1N47lkFKkB091y7Ixmw1OA4ANK5eOhd36FWM",
-	"ETW1ObkFEQDZcE2oJv2Dm8cHPq10HUn3T9BQ7Mb8ZhWL4VWha1aLoMrcVsGI3XEjopouVGgLNJUlrieH",
-	"hx83potezwMorX2SW9eg8XZ7xTTdTcg513sJ0qo0m4ale7s+rilU7gRDGljoVtGDtYboXS2et2Tl4TSs",
-	"WXnWa0XmVOX5Eom6mkhcFh+bG8oVu9nrc/HMjcy7j+2uDxxdvFnvPQKpR9s1vy6EADsxp+ASYhgkoZuj",
-	"niwfgAF4sabewxIihtI8mLF9blFZ15RfNUibSyEqqx6gJiPQG+U7GbN1AUW9LahiadbBmzmY2n/bS8OF",
-	"dQ8aUWdXxOzEeoxmlut0W2U4fwZ5aHqliyULfguPxVo0gdc5G5i8k6st5xmtg83shrmJi1H7yd9nRm40",
-	"NgyScrZC2kmFiFdAR/a2oRlXbF6wwU+PFLmhccZOLPh2GXcbsLiXpxSWyTYfT1Cl6/mVq0m6mHXcqFsR",
-	"wpra1fkQclvz8cc6nekufJdWTSvR5sK8wcraWXckdNQ44XU9TvCxdTExccNiiWnLbV3OrT1Ewd3kXNav",
-	"3aIUSVvUFMlwRRqpC0G5LJdJFlnCUh5C7dFWSRSOUQuD4Jfu0+ET+mv4ODocHLG/0Z8fLxA6q8ipRoGx",
-	"MthuZdmBb8s8X49Eu3RD1siTmmPcw4WM2yp9qkwkNfF1m+XmwoDbjOg6DG4tvvzJb3ayt3AK3kl+xvJj",
-	"7Drhof7UN7TJCze45rawXF92xdT2hC0KdFr12qs0Fqx3ivm/F89fQIlzwOEYs7RFPcAm02CxarArZSfW",
-	"uGOvmIvSWsO2bCyAZ17orYaM50WjNhQuer3IHGzF8xDvVRtW1vrTheFmVkM4fimm5E3ADndRaJi3MQ9J",
-	"XVhS2bqywH4ekKooJr7pibZzQK+1vxs3KTeUebhMbbUOPqkM6nYI2atWr9qEpy6/mV+qVl1E8hoiujAk",
-	"nh5uy+wOM6Vl0lC/pOza2qAToPAVtWLii+L1Wl/WwkMPvk6MyLaxseavUUqFVmQ6phA0u2dRPSBCyP+k",
-	"AenqlmeSeoeDK9zhzaa0VHNTz7dv5SONaeIh6ad6Fb1poY1e3gejm9ykNzvJC6adFm4n7CsJjZ9pqOMZ",
-	"lPSVQ9IHIW7x+zLrCKu5z18hJHtdRyzejW3Ahbvcd3tRkk9VH9Eg47HucgECIsDwxkQqiDGMGRQLl1OW",
-	"DrPYTz8CQKFOkF+pRAw9XCmUXpdmRbNBzNUYnoRS6JQPMl1CdqzcsNzGt+zFYD7ZmnK5H99zi+p+G/FX",
-	"b9ev3Eic62L2bE14NyD4bFqwbdSBfng70b0lzzlWF3noV6a2BsoKV6bzBXZueYm61jXot8YJqbXdKIUY",
-	"/an7y1H0mP0cHVHWVU+TX/921FktcN06YOyVvMMRc0HrXjC2y9gaU0WEbI4FW9svs4ZvpJFaHGzIg+Bb",
-	"V4lt3RN2IwNDwFSYpVzPLkyHOPzTf180x8zV1uUqOx/zzIn+f3ZtS10QPT4+cP9A8ZH4xEUfUIT7jUBd",
-	"RKZYT+MR6V/aoP5rJv7jQ2fu3Q8dsPG4GSn25DTbcacUilmQHZ3wF2zmVWQGePGGDI0EMMzMG35tAow0",
-	"fXl6+ewfL87+69Pp81fnrz9dnD17d3bZPJz/7EJ/3QuHZz43HlwQM2wzHMxW+M1ZBf+8uuzU1Ewr5T5w",
-	"pTJMgX9JdTi+ZjPDgVIVvmLu8hZjjqjSQHVwnobuimGNtZ6UB3UWsxvMllxrcEY+eECzmNeZ0PRaGWrI",
-	"o356+dhtTqgiVMxq4EjAs23DQx1JI543YHdr8zNU7GYwbi7FPmGfOdZfWTrtV0ynPGxCokP3O5CFckjC",
-	"BT28Ort8d/7s4tPlmxdnr/tOCMoJE4r0DxJsuU8kQlmevj0nE5m2G5Y9OTXxqr2armHO/kEsR8B6A5oy",
-	"w2ELWXBdpvoGdu+wBsgh31WuIGsuHnYNBbCI0LJ4scgN5HLMFZzu4IhBQ02wwQFTFskm4jRmoQa08Qmj",
-	"14rIGwZ+ES5GUCkihbMhVKwM3KqowEU+GzIBD3mPIPSubQ/hCbFyjx6rAEv2EbMC+BFe/asxnTCV4+iw",
-	"9IaHDMpRJlxTzUyXEiLYDNVxMXLwh1CK3eHsCDYlA6oYef/uZY+8KRjEbNMoldkEOdqshKYjMmGpG6jZ",
-	"pJiHzKoru0Ovzg0vZmnsIV4A7cksDVlPpqMD+5E6MO9CKqQG08DtEVbsQRrrHPYe9w4x2Y8JOuGd487T",
-	"3mHvKSY8jkF/HEQyhD9GdaL0YkpHI5aS9+cgBMC55Ta1R84NhyvFNE4ZDq2ECy0xZ4sLms5OjPnw7Plr",
-	"QzyZwmCJXJacR53jzpuJem7GYLQianAYz5PDQ5vool3VMfZZH4x1ArYN6tw67fqtLvAjkmGWMKGRUCd0",
-	"xHqoUbMkoeZo2DkXmqUIMwGMXf5ir1iJfcM7dKTgxD1RnY+mHVjGg6+wGt+85ayd6ql5CzYhpQnTUOz1",
-	"j6/ItWZjCp6l9s3CXsB092L2FSeFD9tx2v037X457P7a+1SPQ/Pt49I15wkdsYOJGJXXPD/x4ibXB9Wb",
-	"7QqxBt0aX85vdOtP/6Q3FAlg1QZqaQc2oWf46GhufehkElvxd/CnQsledNiu8mlbUPXNIaXXz9PQnAOd",
-	"NjLLHAnM1EkoszgiY3rDyJ6VrYbISMqGmQL06n27PEd1LDuJKRcr8uxrSVQWjvO1L7EqFBTSPLTDs2J8",
-	"nsVrGXXMaKzHXxpFHmaaKKP6Y4Qsn6QSbBdQbwpiwE6Msogkw8XSMrPVnV3Rnlop9w/b81KmW0xUi9O1",
-	"HQB+zZqeouVYXsuX/IYJM7tJKgf1K8Yjo+P17CA/WE6MtplfutegGCFHx0KAuMsrPDZUq5PCcaE/Xz+0",
-	"b0yIIsu6tka00T42vVoRagg2tFlhihQVj7wMKkCcdwBO0taeHkrEnjqxG41JsHnPI1BtZo95yHokxzBH",
-	"Q8dowpDRWBnjVmZCA1mywLTtRgYGwxS/oxoH4fWLJdggwQvjS7nKc68QJt60KSJrkGBR4Xx4e3hCQBx5",
-	"86WMweAws9wnsZTXisT8mhFKhiljxEKElwnz9Mtbs5tn9uRtYV3+LqPZxqiytty2IS2/yc/d6XTaNSK6",
-	"m6UxE+ZYHN26j29V3flti9xnC1E2iFd7Z2Z9KYU2qWsxH+LB6Ze/0/xSHT563Oaj94Jac59F+NnTNp/9",
-	"5gqhwTePW31jIXAvpXxJ0xHDL39qN0iVTcwBikWvWMQR28t8/uRJu8+tZAYcMPju1zbfXUr5igoHMwtY",
-	"PD+124pzWxEOw4/hu6ctdyMv0eH7ccDs8zw4f3w0JlkhnBG1ACUqwJc8UpWkmr235ujqm6T0S+fjt6Az",
-	"yfROQP8gAhqF2k5C7yT0TkJ/bxK6KpnnDepPNx6KWOOx5LJcO+m4HDah0WOPpzN7xx/lJ6J9EOOKR/YN",
-	"J/xHTBhBI9P9Xt5cQmdkwMjIHAsIF+DBDaniYoQy31akgVxOI11RQFop6k5MJcXA4zgXmY/UCaEoZGuR",
-	"ksieFdkkkRHbJwm9ZqrUZNFSnaTEm6CzPCJ93r/y3xmDk791sLgLp1qHCuShzvkY6hty4XoNDf3cuiEF",
-	"iJLtm5n34RwtBq3iijjtewsht77k+W5EQM7kSFU+tcK1QYEHbPe+aoJJVeMDPP1ywURUlDtwjN92G0G4",
-	"gH8dAFCmdPajq6ofTWe8otbiRY3hBCLYn5YzSzJvoQrJjfPUxTg3OGc8BYIyfCQZFIS9tfLA8oXmNQd2",
-	"Asg8ZSDFvjHeh/wzHAsK9XFSX9oAzGsmItXoryiHdm/LKi73snGDuNr8D2gL74zah6jRLpi2F5g5tlaN",
-	"SlvgXbCqrVrZO57ltoWTXgxO6XC0JWfA6xLKotqfA79O6pgqG4gEp3WZmpN9gKd8ONbThJGjw0Oy96Hz",
-	"XzIjIRWPNEGs15nMisLp1q0wkxmOZ4Y/g7X3obMf5FXtqsLMHvPVifMJLPUloPwqOSSeHB4VVnG+HlLY",
-	"pXAYpVW5ZinjHiTb1k78Db20kHN3Yf3sBM3WBQ3YOrSKy2zsnZYuyx/HbIEG3xZwlzuLZWex7ATJZi2W",
-	"FY5KByziuq27rQc6fVquYb0H4gUQTK0w2idTCJVAp5eCIbteT+yNhpAQ8yZ0nYw4i/ic/m/hxVrVZ7Qx",
-	"H1Zr51OO3A3RoDu/UyuafzZm4XVB4dXiBk0ED+Gi4Amot9IhmpUWBZ5FRFKms1RgWfpyCKrRtBHVFB3N",
-	"5l8J07TnK1+MXC2gK+AyD0KE9n2fsUOBfXpIEi4yzRShQw2Gv8J68F44KcrxHjm1gcT/vHjzOiBZGnet",
-	"0oLhJFmsOVSlMSqNDGTEmbJXhblFYAamjFIuXp9nvQKfZEuaeR77ZcO6ub6DfMoH0LDLYli/yTtV+DWo",
-	"MTXK/6UcjZihzfZiBRpewxeKGR7ruEPhy9WtBgtjsJ7hYEfbZDv82rKFdUWiBVJaRyq6dW4QjC/lyIgi",
-	"NACqOKNGMBRq1xOQX0yjhYyU7rgRM83m/fSO9sxr2yZxB/XRYNk6iTymypwuGNgSLpdCSBJLMWIpHk96",
-	"3x8t3w8x+c76cm5G1V9/ZiNAvMMeLWvJBiKz+SKNRqblKAL+JAWpAo4EgYod0GBMNRMhZ6qIRsF8Jkhh",
-	"yO3hMVVjLkaoGQ1HRCzm5piKBZDepjJheswyBVp5RjSLYzJE20Lxkehym1mRKeZOtJhHdfr2nFCjRQIs",
-	"8sZmEPBvTFnQs+Fxkfpjo2T1mCXEzIPEXGlz6LZN8pTIqTGe55JuTp8/f9cPyOMnf+sd9g57j4+PDg8f",
-	"m1Wx9fj23V1zKfkGvWxa5gWe4B5lYmwkof3iMW2zfnrkyvoDoCX7GaQ+TCgIHAwQPjo8qksEmgv7tflI",
-	"LfMb1gmWtj0gVinzNpqYJo3hJRWkQxKMgPdlxKbCji1L1kQdE8sGbiW5+UsXpGytrSKcOqRpOgNcfzRI",
-	"/eI/ZoUxsQkW8erqquvlODagduZxa0GeN5UyGif/8aFjx2aTEReseW14+3ZWzG2nYzHgqHm63xOyfmn3",
-	"e/MSrpwUV5VwHsUkObXOB4LbNKKem2pTjos5YZy+PTc2+21V5wqFRet1Z56tVDEhLv1UJrgPsMNtnvaM",
-	"YkbKkmn/1+mrl6tN2zV8L9O2w52ftg+AtbGA/4Xe2ppA0+aAJf8uqckNGxiRWMo4PCmHailNZ8vvmLfu",
-	"rN1y3GVTN7vQy13o5Y8VepnbwtuOi/9e5Biy/E6Q7QTZTpB9j4Kszr/vfjtIC2ykelf/K8pjlGuYgpIf",
-	"6q2njHg3CSihsGIyujiKu3rrxy+nwEAwjgvewVCdUuvlYJ4Gl3sVNnaLzvdqV9vwv8/3cff+8iXORHfc",
-	"5sqitKwSBl7nN9+5sdd1Y9cHxyzyKHqs76J9axn/wkXMlS/Li7vrHPYJ+wR34Z7Lwnuk8srpK4TI7Ncn",
-	"iKweKlMD3XwnYmELATO1PTw4kZATCXd5OLcUCbsLsTuWJEujY5aLlpTRaLYcFuPJ4aGLg+EqB8EmIbXw",
-	"T0SndDjkIeBd53gYudPc1e1VfCS4GCHqF00ZMfvJov2A/HT4FE9DU66Yzao1P5IBjU1XKfSl6TUANhmZ",
-	"JIcklQj7UeuAf4czuy/YDei+5+309rt8LTXEYsxOSB9K5as+UXRmwcjxyqfqGTTD5EuQQBwO18KwqdyG",
-	"jflNfmmmUOOU0b/2AEkuIFevzgIbRYKXAggfth8Yija2CsBB9kjfHq4+Ud3PrVBs/5ELIQk1v+F6VncW",
-	"fsmVvnAzuCU1tIKuPf3ibP750iCLLnpXuMS97zPgAz1Sma2ueEiKjZ87ULnfDr7y6Fs5JqCCXC6iEtXN",
-	"uWUc0MHxfCQVFIyD4qs+iJ0PiwgoChMwnSDd9lSgV8iCttrWAoh4EBFmFBDMos3EtYBqhaDDjw6P6uj/",
-	"OczqIi973C5yby744M6JE0e27JvXUv8mMxH9kPR8JiIHl9+KqoMmJb5Zivqd6UZy2qTDLRejC8XmjjDv",
-	"njAvxnK6ImVW4pnnymM60RpZ+NPfzy5JLqILeNMyUCKPVkFJnAtjBi2AEMerBc46u5ZrPyaL57EYTajK",
-	"PXLBbPwDfjKg4TXcNZRgWo/JQqjl6sstIJfnzugFAI+bF8TKyhQzbTKRKRZZ9E+XDPdIOV3WxaZiPmSa",
-	"J7XoNRd8JM7F1q4esPmtXTlUm29xeH9855IPMuImc9ExFdprWRexmYvqg2J21xt/+dwcPhJrxOMW9reR",
-	"vNmkWfJiMWkje8FtmPsyc2lkIwQRExp6jGVIY5bHQqqlKAtNkGaG2icTm3Dg4ZvNIYOpsZwiIJjskdey",
-	"ypssOgavh1kowT7r9mhlVVSxcjq07Z0qD0QsKK0UOoZ4hHPnighzZrHzC3KXTC1KGa5K7lSy0NfaFiF6",
-	"/ISEY5rSUEPKtHfxLcWQpwnIPIBRZ4IoJnRAkgyw43U4Jlz3IOjK6Bo/s8NI6yZF8n6yVUXyfrJVReI3",
-	"f8eKZNGdtaM3QDtXaMjAxqTMxtFa59ouqfLHEtwoV71b2jrpfPP4oDdlcdyFA+HBn9NrVY0AnScpIJ8r",
-	"NiAv2IxcFCDN4O+1hS34SFANUex58LgNkInzChLHKGERlt1zGufC15w9uDaUGtPQiDMlnTcl4UKziPxp",
-	"JM4AC0rQ3FNsczQRHaJHzqAQDsipskuGptgvyz3qakyNXvjHq9NnNu52Xlj9zvQ/r16obZ6K/3n14oI1",
-	"xn9iJL7utSYvcMWuR2HwaTORvYUMAdz5QvvOyuvsEZ4wzRW0BxkIBzRblq0Lb5BYjspe4wBsjxEzSosS",
-	"c0Y5BnVWxhM1bzxSpG8Uc9+FfCmZ9vODDwKCGuqrB+k0o3zJlT41wzi7MUvUWXLWBbgUBq9aljB0Lkao",
-	"usG/jY7w/MxbydeloZapEezn5fTfHOc+y+BcXJP+2zySyHBUbmGdvj134SEyLVXV2UeWNuYETRYPEU4f",
-	"tppTfW5xi8Jai8ZMB5iugTUm0qbBaKMh9KYXzC2D2TwpyJ7FrSd955ZytZP2FyySrcRatziPb7s4AKSD",
-	"qbbepZ1uGo3iImT1y7Ow/OyiMVjx26Z78EdsoPt/yClJqMiHoKXNcjYLkkjVOICYJ1yXBmBPF53jn8xO",
-	"0M88yZKCaPFfj4Oa+gx1csrKGKsPSxKoaUQoi27BPB+36Z01MqGQelA1skYpvREM5bAc2h1ZwZw0Xazj",
-	"QTDfredEMF+uYY6az9Z23pqP17Tx7EQXuHD9gml/fDSk6dcsq70/Q43KnC7LDUOoLlvRz1CoqVE/m+ZQ",
-	"NOeOUZlGII/YjExZyogtTwpBSMKcPnm0P6+7AyInmBcD9YPjGdGgOK36dFiyUmgKyYyQAAeV1MjYnGqp",
-	"LagrU3hmjLs9IfU+iTjY8dECzf4epthGp+NEG8YEMhCHZfYSbMmQKtblIq+kFs+aRMFyvNp1NEU+YFyl",
-	"vIZ50yhSWyt8o+rKbYEdzZ45E0M8PewzE/gjoKjtQSXHRn3qWqrL6MuLzy/QGDiAh6Aw8iGBx8TZhjA2",
-	"dc0nTSOSwyFGzdUMyR/R40P3P29ghzUD27oCMczVRnWU1wGdV+PSIgFodRzvtMsD1y6ZFadVtRKs4AP2",
-	"EJmpiHzlEHgu5x55L6CM1VjykCmMHSu5jyH7PZs4N7LCFHDS1yyZyJSmeQhnv4hdBUdmOJYg5Muhd87Z",
-	"IIq4kBHPk+LzC8STPKqWFq7TPno0lMsRso5nlESAcmJPG+j2NbKxQWfhgoHfb0su03Iv9+XarI6iGSjG",
-	"VUCGOFe0N74zMXH4a8vPnkkxjHmoby1c2jlTcY71/tTvTjw5ryjQSivD9+BrBk6FhcFjGH7llY9xThae",
-	"1hc4xRh85QLo0Q3jQDQwWEy5aDEXeGZvsZwvzCuIamN+3NmrVmTgEHOR0SY8zPETzvq746ejlp+tHsTz",
-	"oyhrpIlmbgjq8RCgl9/R29a5C+txkcDfUeWPRpW/Q8JDI0kuPKNfFtKQRw3xZJlzEjdHwyxzGn8MmmAz",
-	"ntnaYwjkxOIIiqhrjDBg1FqKmAWheuTUFceBRIeYQXCWK3rqBT5g4FZztpVVEfPJ5A7ViacQmeB0EOLw",
-	"mM+NdYvltuv1BuZjb9vULHq5r8zvNrKGUOWSwHdiZ2dcVgUXEvFaxuWB9WshIM/DEHC1R/XnOE6/UqKI",
-	"mqWTMWYbZZMRfyXPIAmpAFQsjKXKw7B4SiYsVeb4X3OFj6Wqm9y7dsAPwlYx8qPwRu8EyA9mTePOrsf/",
-	"6AN/gOxfw1Jn4kFxlL0+2DHUj8ZQSGfr8VMsw+tFHpvfZJrH2g7LGOyEas2SiUZPTSgjRkYZVjuCQDoW",
-	"ETqiXNg0RMN1njo0ukvlEdN7fqS0+d28vR/4GbNhzOGA4GomwUmBD+3YzDwU3qWGFNQcgQt5MwhF+jD3",
-	"nmn4k3nzUxgzmvZ75Jn5L/iOrD9qLF2BAvMei4jKwhAjfs0k7alFSD3mYtTkdTaNwm2OWdy2XiTTH3hl",
-	"zdc7Nv3x2BTIwhKau3DhAvb94R7gF8mOMjrmAzbGL2yJdO+CKvAulyDkVdg7p9wLAUEYC++cLG5dI6pL",
-	"9QbNIuA5KOdN3qM1SKILdD5uG/vOdnXPyE/zw1h8DeZDvrg44Z3A3Xkq5jBlrOiqS99qYWH5gCFNhRZg",
-	"WO/YjbyG40IzQkeN7dAshKpwBTvS/oFM/mjej7T8fqoaklgCp8FUgXLiACjBHBcBDeMZ02SSpSMWVcBp",
-	"FscNbgp2poUKgI6aQqk8Y6SCNbPjjx8seLe6z9+nmV1A89i/zldD6DkxDGyzdjD7iMaAjGUZ2553qSDM",
-	"bFoDG89pp1uj5+zY7YdSR4a62imjh8BxwQJKXdR1zoLb43ebDbgo0S9PSfMcanIq4FbcRvVVgeMQF+WG",
-	"xhmzZVUwA34sp2KJ5r506Ynb1dvQTQutXUx+J0h+bL1d7PT3qblx7Adf4b9LtDbqV+XBIeUXxp4uB3AN",
-	"hNI4Ian5xCl2p9Ph4Rpa/dLioq5Yy9Z2t+PEH40TkTIM/RT5z9+pWs8nsKhzy6MbEQZ4TdQt+cfrEzq8",
-	"KLjcHekqFHgBHI+Uu55igvRdwqxXi8VwIh+NNcY+24UuFVQB2/skx4uo6aSpgspVwnCcW3Yjz/VzT37k",
-	"q4RtEyz8KmFriL+rhK0l/K4StnqW1VXC1vX/wjhvAS5+lbB10WGuErae7MS1bSxAnlcmqeCKl2FScjSW",
-	"avkkT1ZOE1Y4i4cyHUndQkgUFUwsQs0jB1RFiQ8yhVfwQ5mSfk37Xftqf6U6JiVUpFrR8Bt0s33RUO7n",
-	"wYqGW5UWmRcNO25djVttOZF6tihfrbbkS8c3KxUacah20DWk5FolDwDtRv/amgQOWsdVCCKX7quiekhA",
-	"2OcJTy2oXyXlCSBNKBmyKZmmUoyITqH+/6oFR+Y47Jmd9h0xtO1up/J3Kv/ehcjSSiJz4qVJlowZjfV4",
-	"eUWR/ofOmxcfOn0yHfPYGhuIrIfBCemNYXbLiDXc+w/o59mYhde/s63W6n/zYllYBYw2hFiabHI78LVv",
-	"ZdfQDStqc9jCGVCOfL8GOQ1BgOdv2r2V+od5oX6pVphV86s2SB8trd7i2RRZ8AMZzZZNzlKXqzzT7Cs+",
-	"tbGWjLm0g7xaTV7BnpKEJQOojHcyZ9TClxYZNf+2oVzVS2420A1p2/WcXE+LHMb5At2ylNPj9sWJVhfX",
-	"8OUp6n+1uWJQ91ONyXc4wRvLy5Pkm+SB50N9IxoaU6laqqlrTSXVBiejoFmU4Fh26TNRM6VZYjMJ996Y",
-	"w1RAwEEWkOfshsWGvANycfYmIG9thds0IM+k0CkfZFqm+xZW+bo8btMBNNcjWFCXOg6EZTieYzArJPDS",
-	"xifYWhbDiTnS32ZJuHJP94RrUWL0ZXon3+l1kC1+GLa/fQ24hy44CsBeXvBBo4ioqsqDr+7Pf78/f77w",
-	"Rgb4WNlQ3xKFQVWIXKCAFAngT9Sk6hEBJN6i1FspGS8wVl44LlU6yrEr6vkeAQhKfH+PtRJ9TlsZ8+JB",
-	"cVqbe6DS5yvfB32v6tlBXrTjssZaSzNnXCZ0BuX4Sir/hGhJqJhJwQiLFaBYR9KGGYLPkewdHR7tN3DF",
-	"70zfGUusqoV2DPGDMcQ7Q7yt2aFyF1pXrclTQ6vUbVqKcjvJdKMuM/oIzFxlGdIMpsSSDayGKft3YXiW",
-	"e7rPIuJtWR5XMdqx/s5mbRYeAuvUbMJmPQCDc2F84NwZt7icVFrahyeQVebp59geyZMWDp53MIZts6Dp",
-	"ZZGDxwLy7Pjtx3QNWaSn4Xegd5fxbBUcfAl7OaDtbZ/zDO8vYjB7oN2x2I/KYnaDK0zm43JaoPMHauzW",
-	"VymttXZpFDl37N5gRvqAI481RM1DM7Z+QNhnGmpA1mf77toPkOXsHbqbCgDoj/iNd4FCbWlhgI0nAOhO",
-	"BbqDYQCjlEJuuX2EraYO2c49f6ROilABfNM6iQeMRCyRUCLg6PDX/R5x94dPDh8XQQcOjpRGEYsC8uTw",
-	"MP/NbqfDsVhQfw9dVBZsgykypjd5lIIKcrKBRAKwfs2K5ssITrNjs3I2HAYW0q04hA0DFpWZx+E+oTG/",
-	"xhANvKRy5QjrzZALVhKT2zyMXDCNMvI+zyFuBItPIbgjj5S/weiW27hHvt2AHBkKOc1Z5C+pR9oAVpe+",
-	"Xhm4+q97sDotZDq4EsviOcxjN1vosVYW3JKz19WYolqFUZOL5y8eKdIflQWW6sNtoTq20s5qDxSRpv1+",
-	"flyDExk8U32ylyuasYwjqIqGzD4xjJbPW0nCNSRbgltV6HS23+JAB5iid3Ko21mdO6uzldWpvuezHmaB",
-	"tb1knHPMJtKzLE+w/k/JmHSv2GdFKeZauxHfdnZjvTR4B+/MmVb3eNFYmBAklmIEka47Q+IeDImH718t",
-	"8QvCBj54p1HwtSkLbjsCK5YjLprj2N9MACk4Dxovau5gJFWE8QvBXAzT3pMjMpZZqvZtofuUDVOmxu7n",
-	"Xw9JRGcqICnLAPr1uHTRC+WI2X6Ruga+cq4W1YZDcTdXZx+D5qkiUxbHPXJagDougFjL8S37r8+uPr09",
-	"vbi4evPu+ad3Z//r/fm7s+d9Y0bGMcMzegTVj2WquzE3AtVVOO0DrTGK6Xs2O70myP4l7MHWguqh+fsL",
-	"orfdLzgY2ggYm/Yg2DRPtCiWeRdY/4MG1r+UoxzxlRasvifTMh87ObIsVccnn25B6EsTdUrsnyc1g5wY",
-	"2cy3pbIgIJniYoS3au7ho6LkcT8oCVCHw24EbCxHXS5AANbKiNds6ue5waS2JjFqOnvI8mMet/HEW1vU",
-	"+3aBd2LkBxUj6PVeoECa5MWELq6f31A8wXr+FR8JFhnORX/TmGqIU1eax7GrxUD2BONwC4BJexERMkXY",
-	"q/05SB4HpIFororFN/PYPIihfUIYDcfEVpoHbzvXythkRsjgTAb4HM/XmkZUU2NnTWkeDw2Sd17kmGP5",
-	"29PLrXp+3tqlPYWVXQr1g+H0jxQxVlbDvvRacypk01R5de2spJYk7DptPtMsBcLR/krUL0Jt6lNDHjmH",
-	"UvhwlLbWKxroQ5kSfNGmmGICk0ISz4HaaZHp4KrPejQM0niMaUJzUMkn5CXV4fiazWw1PgugTgaZBkIe",
-	"UzXukXNtNnyIxj+dTAqCzsuU2rq9ZE8KRmaMpiQTsS0uPeSjzHAc3MJNuWL7kG/Rt+mzp7pPBmwmISbb",
-	"u4QKCnZLNRMsIorHTOh41iPvmxt35yBIkE9ZKMGZu1dYLSRliulK6iAWNATntIzQS+194d6XmS5hCQA2",
-	"tfDOZgjj5xqNubh2TVp0IKgaDbVhEy640inVZpeZ1s5oyTv1itLU0pifPRzkProCVwQyyRwmEfUKdZWz",
-	"J6vzcee/eXmEEf5vTy+3ZPXk7d+ToeP1v9jSMXZqAS6BAr+9VQMCaA27plZaHrUWeavbNvDZutaNHe0t",
-	"rq/uSMafxezGKOEFxVZr2a85/3NC9cFX3gIMlC5m7Iphk9ehArYtAwnk6GPgwslVg5AkkSlzTmipCvHw",
-	"KPcGwZmusSoVObWDAtFm0ct8BRggMInzBIOrJyC5nmEROTo8gk6ccnFRDnMCBpMbnIC5t0zpXG+uiIq6",
-	"YcY+avml74t+2MaTgyO19L2WCbUMzIznQF21rQZQdubtm4tLYlkVb3X7v595TyB+iOsGSDK+GI1sEfG9",
-	"f3/+3PP85rfWq8RLhU4swSUzsCVEMCkyHVPtL7Bzjz9S5ahj+/peH5++kzF40Pv7dRdaA6osNBlGJBVB",
-	"UguTYd/htf6WE2FNL/eZBIv9L8lDMNv03Se/7mJtHnrirZ9EQOCeaJWsBpAMB19TKwsWGi8XvjDxgyAh",
-	"55TsHR0+3T8pCag8sCCtmBpjGUf1TTTeh6OVkMuXe7wHd5z9V0623V1+L0vV9fmyVbJufUrtnRB8W322",
-	"CwH7IdNoN5JU4FTI9rNnS3oID6006oIJCzpoYdLstg3Uopf7DFJvw9C2JPxfl7F31unWU2xlmt+GtdeI",
-	"1jRVfCS4OKBCilkiswUH5hxgygYOcD0mQpqTV8SE5jQuMm7z1mAU6CGzfjNNuCiinuAuMaaapcZAzctO",
-	"agkBVaMspml+3YCx4mbM5suDiGEv/Avr98jzvFQ8Xl546T1YAlp5g4JYVRwEIM9xRSTMksYnGF810bP8",
-	"pwLStirwLvhInIvTfOm2I/AqvXgCb5sCztKcZasm6VZe06Lq1C39er+2/G5lUbE9r3urqAJoYd24go17",
-	"FgvsT01T7V20FbjB5f1t9spbKQIBTa1KADBbudorrC0icLO7orU5jK+9WY3YDQ9Zj5xazF8bPAUxU/jE",
-	"D24sEL7RUx5Y1ODicQJCRQ7Bqd7E22emky3jfNf0dE9GTe1Ims2bC7hCIVyc+Hejgb2EffXbqRdECsmY",
-	"hsJCKSIypKGWmK8Zan7D7usaYCcy1hYZNvLHVQUohyQ3RjLWiw2pJyg6ltUDoETxz92Ij7jGe38vWAOK",
-	"fID73JX5sIOB0IxUZiNrPVQ7PbhhKR/O+ka0GMEDDafMotkhLDHWHiFSMC992HUwppCt4ewUZ+x0swla",
-	"FkwEpcIChbu6qYYoMuKby7fAi1uVO66TexI5yy8MYTvMOgoIBpjS2S4a4C8iZGxhAylYV/ME7+y7fA59",
-	"fIlQsfzdPgekfSUDLX1BYARIUxmDoH0dg3lx8C+YwD0IBez4vqyRpSeQ3ADZ2Q/ft/3g+Cnn9FYc7uwL",
-	"c+Bvaz9A1OAe8OJYpmhF7Lc0I7ag+r3QwhG/YcL6IVSTSfDWm/L2xcBcbw/WSHCaAazQnbHwFzYWHCUY",
-	"Rm8hQXSzyDj7bGPpCCU3NOZRQDLhEhzqYwsLx4nzgxG/GHjMb5if2K3HVBS1TwMyllMIypZDzUQRr50y",
-	"NWZRUNRGzWUG9prbK+XYOnMOzyuVNoiTrYUb5+0/WOPB3xgM76ys686o+M6NihUji41MkNkCgXBlgdH8",
-	"RO9grlqx4dsBMxxueiR71EWzu1rFkPkdETqlM5tGJWhiK87YNvZ7BDrr0zg+JoZX+tanAoKoEnTp5TJU",
-	"ap+Vg5xtozZXq2bkNfVR629Jjkn/f8LqHcD/d/9UfaKgOWFORzYjcUBTRvpmDG8yvbffr5dCbzK9RRn0",
-	"JtN3dGGy2EixRxWZ6b+mWHlwsdPB1/nwaVryYTdWE1wsQrJJ+2sQe6OaAxhSAUZG9QbTqk1FwJPBjfBw",
-	"GIVBcWxJIFsK8xjKOBaFNQIHGGwFiRxNDNTKZSmmCB0oZg81+QgRUgJLwVnUIncWsgmejeiK7gykjPwL",
-	"5jqLp3Q216ef61WczxAiR5wQSjQF2WqHoE3fObSFd/1D9mw9L1v+VcaQZWea3wf0MF2Uh8XEOM1iQITE",
-	"8rA2pXSYMlYvxd5P7uqqqNLTg7avyqV0TzwfmyXyJlK8pZBc7+y1u3a+W3OtKGpUCvFY+zYJ7btGafvO",
-	"t9swpE1xMYpZN1PsGHPNrQgIaZpy5m6ijUnjBNIkZUZA5WnEXBE1YVDElg4ga968PUjlNE+XT2loThSF",
-	"3ehEkz29cT3GNFdwSI3g9QlLuYwIjWOSspDxG1Z8pjKwz2TaI29xNOBMxnE4Y9NedlPtmjJSz3qeMKd5",
-	"qIsDpWl7OpYxKzTFqZHTcaVYPkfJfmotC2TbMaMRilVjQKd1p0279JfWAN+GaPS7uF+ZuKBkBpuyqLAx",
-	"uAjjLHKpyWCh746c35kMc06iOQAwL4am1ekTfu7aNhYJMbTpbHYpNg2J0pETbK68dsVyrRxbEesazDk8",
-	"rRoR1XfwRLZgfnlK3Icui45JGHOzWIBuYIGBuCaZ0Dw2f7gC3hjo0eiJAqQVYFqc+tZAf/xe7g/tpzyK",
-	"5gPjb56u2oH6/KCgPq8L8VDhYfSglPivCeDHSQ7DXwu82Q3OnlIXx/OPynfW9hpbkkj6jT2qVHs056YU",
-	"jlE5BEqYh/wlPXIKUTnvfntG/nZ4+CuAimTiWsipgOAx5ylDkWHHUXesWyRNYDm2LUxMJw+2fD+uWwU9",
-	"4Day5P7Y+x55FDd5Tr87cBLLAQuZc2kESk1JfHfRXGN+D2Q0Qw9VrPBcYKFymmzzAIFF05RBlQ/0Cvu3",
-	"WWYyns+aIgJV6Q6r6gJuilLZpo3v9bBBpy77TJNJzDrHnTcvOvP5UYtRLMAfvzPbvxOzfQV/MISoV1F/",
-	"l5jvi+vTzeHroYO5AII3OrNUV10VYBEyRZQKslcZ0rFpyTo3vYIIIEBcoWbTUrmZ/R4BNjL0m83j7y0o",
-	"nXDp4EO2m1q3FCwvLytdIIfx1E7nL1gC/buogtCEQFOXCVuvJ9H1XwKEm6Pt3LKVMXukCv4qwbt4sEs0",
-	"1Ap9YlTn+A7YtPvUHKktoLeH/vdIIb2B66sO/w8jOJSWKXrdqIX8Oy1JAgvQYIdmT3w5MhSMDrJup2Nu",
-	"WFnbEDLpBATmt0UOBr4CT2N9qprEjFp0RTd4M9djvC4CqVO0aisnBHnpLWMcTAnXAYlcoh0kHQI0Q1AO",
-	"PsmhqWDGSqcUg11keVxQ5Np6CzD+TlMB3jB7b1VUd/CgduZReywSKWMWFRRwAbheBmNYRSx0sEl2EfaW",
-	"IAnyNG9g3x5UVLEMFh8wB6VZAOWzTXup2s19gvngMCI7jhYYYTY00tA7ctkeIm0Cmxmi3d/hJOwSohvg",
-	"ehrNtqY0aGTbg6/w36UYPYg+4jE8yPpKdD/exC/E2SmY/x6BdnLBnbtod2z1g8GPoAejPVMsQcu5G7Jt",
-	"ryp2FPtDAuZUK+64o15uEuzfFk0nl/abrzsEgWJNpa9/Z3rbpcag/QUlxh4pMknl0BwpLEZtEZz1Q4PM",
-	"X87FxTZ7dapAI80e3N8htL8cc1sGT1gW11Icd4oK8DkGSoE7D00hnrxfDIFqun5h4zymbsBCmUDci+sY",
-	"Yl9K2MhC5hOYMV2MOg8DlHEsp6pwYUPwXpEwiYdiLIRMEWO/CODDy/T9+ci+utufIHfCY2AfJUJqHrJS",
-	"VSo7gDo85Hxbt1hR2TTt9fRgE6hqqg466r23DKrvMBzvgYu+LEVuKwumerylJVIRU6uRX5enXdqIYbyU",
-	"asjBlHmZKsv0JyW54pKxrC/Mee9KZSCsYEFJ6eou5AmcNu6XDlylCcvw7WOW20gldHsNU4bXcs2Bx76Y",
-	"GlnPEiao1mDrPYPZG2myzbTPvH3s7gFjQnjk9N3nfO7ijh9khYpTdW2EUlFPvWI2PlJODrQSlYqJqOvH",
-	"u3dbpqxj1EEpUr5Rgvqx1FCRwhN+QmpjseVJJCdExhFL51uGK4uJc2T1yGkRnbNY8EEZCuDHmiQJJqJ/",
-	"eT3diRir7fTBSjW7FGXMwdtIsp2IuF0yeU7v3Xnugwp1Sxh/eQYYVOeslObN43dL0gYCftxPOUBFcXzs",
-	"4jUWltrqkb/PSMSGNIt1frp7pPACrChixUR0Ui4WYnjc3a4qDdedr2VuSflFKKm6ZjBWSJ+qKecFFmUx",
-	"JBj/auW8yJ5tIsiz+mWNuAp8iCCQhLZCzlyhsuNFddMCf6EaiiK6sy54ryq/+Td+Fi8Z3OlLqoctMvW2",
-	"nE3md/FghaJPc6iKd9XAdobafLRWbqQtzxMryeYDkDDLrLBGVCAfUYguwBSC5FzMM51hAVWmK4IfT63W",
-	"luKeeeWSUKEUmJ7DHyoEHYhibuTdDZxebU2wE9uRsy8Sem3O0WD8oYiusfpqDTgPFZTpbVtwpc6+J6Pt",
-	"xGq18qGU8GEJCgpzYncG3r2iBVWsp8WgQUUUd22M53vlIgJsudNhxbrZc1zrmzBBxcEVlBCMDM+XA5X2",
-	"gxxJPfcrCZvuH/GUhRpCuPvuX5eyb5HTUy9D0tZl07MJ67vI8f/OWDrzfGF2GkX9IKwbi44zbDxPlO0z",
-	"szm2Vfj7ebE2fefpmne0YTVzOGZbTAEURYAlQPZAYFKN3KTMSFhqA/WM9eTk1oQVBRD3Az8QDyLQEhrH",
-	"ZEIBhdiciQeZ1lIQQzZFGAem1mo2ccbr2zcXl41B7rA0nRYV8+wiQj5PBdAgIKw36pE+K5AWj//v//4/",
-	"/bwwHmyId1npOm11U/n4yS/LrioDM+BJykJUq9jY/BSuucCrFHu0OMcs3xOfSLhWLB4SRWe2UB7e8gxl",
-	"2jgbM5i2lf1wvVHu4LBLuDwYOC0BggYzJGz+NaRBT2kaqROX6khoHMtptchy0ygLLlq47kOZJlR3jjtZ",
-	"yjuBvw1PDo9+qa25skRlafZZH4x1Epd1VavkhJJ3FOh+r3CaI8u4xbCvsgiD6Z4ePpmXa3+n4XWOdFpo",
-	"0vlzDbGnU+D/slTpBB1MRYHpvpTYRH2cfEl0OeG4WITB4XKxDOqtsoFzy3wbJf0da8nf4C63rMZWKL5+",
-	"ZSSBrqPIR8pJYYCNOq6IYOqukV1yvD3ngztUpgkx/fXIubZQuxULuYHGa47a+NOlL1mXm7Kfu9PptGvG",
-	"0c3SmAlj70crVML2O/1Npkkbo3bHmVvgzJ35vDZ0i7WdKhYumDmQoVBl+GVW9QEg/jZnL0OqlN8VjZX0",
-	"cFqKk3fhPwWMFet8NA8nTE5iZwT6JiVGo+SxKmh8ytS8CVXP8GWo+okeVFeLJMenh7r+UyfuoBV45MNw",
-	"+fyYvzWVWRxhPM4k04Y1IWnL8tkiRPEiPN4Kx9vii6NAeobIy1tM38y7edDQVc6wxYiCE1K6xlf3DTy+",
-	"uzK+W3n33iZae2KmerxfKOGU1alN0aD/sq/ckuxpFHFMz36bmj40N+0MaaxY0Jl4j752vEFVEWZiRhUj",
-	"9gV0eHJVIDkMMh6DLVUkTh/2HvcOO0vPmx6T/5EP4GP+ohz8ycLGhE/7/onNU4Uabb1bkUZph//lT5eR",
-	"NBPCyFA8Hjbt7WKHkMvqz8MrgWT81HoPS4B91jkUFz4dzMjTQ5JwkWnmpx2SkdEs1ojrl/L9+3nCP2Cv",
-	"SghG6qMPnXzIDg+fhtAE/Mn6cLWfJ+SVoQa8PL7BLE8w/vf78+d4z4+O6WpGIuTwKTJgYw6hmaiWjg4f",
-	"o/FeBBLYFC9IPvQbKOIPjf5sSJ5BRbL1BARX/aJFBoJZr7goZLX9jILNZQ63Ess2IWM9sXyf+WCYxV/D",
-	"b0DAhvIqEeCQR2D4GzoyzF/n2jstxKHS1Ki6whyz9+6K7PUTeg2ipA8RfVkad447Y60nxwcHj5/8rXfY",
-	"O+w9Pj46PDzsmGHbIdSdvEB8AbYHiTiNWahJJiKWQkWrfo/8xlmMc1IByTnGAkuDeIGTn1Fc7miNbT5S",
-	"ZJINYq7GLDJWu05pqImSNQDPphkH+TViwvTBIjT5XVN5A8YEJZnIL2xzhxqKz3kfnpnkFb/mibEYyJkh",
-	"lknKFSOGQZjQ7sK/ZvbHxKGWwRBzd3ksR10HBs6jwAdaKkG5qKDyb3QwR9JDOwvgNj/32PvdJFTQEUsA",
-	"AxKIG9EU+l8TTLsLIHg0U9/63jJME9awCBhaUNppe6pIpdTHblaDmVcAMR/L3j8v3rwOSJbGXeuWMDog",
-	"yWLNJzTV4DvZtwcSCxpZYgyYuDtfFMrHniTgrEGVNusdVC4xzLBkpsvDgQsLo2SsKx6WxQwrIPniRFTT",
-	"b33CxA2L5QRFvl0kZMX6ZVLZwMvatotmExrI6dtzn0BwWsV7F89fYCQHAGcNqDn80UxLe1wFNFCnFVWQ",
-	"/9lVoZzYSs4qsOn2aswnSFIyzt8oBYbccv5FSlP9QpyW+ePfLJUw/xLR2Jo0xd2SRwKC9P+zawVoF/03",
-	"QTkoKA9bAV5H1BJLm0G5fmclVru42yoF7dTRCAowVvDP0ZMnpP/1Q2dofvjQOSZ/fOjYRfvQ+fitH9hg",
-	"JvuJeRX+NK96b5a4jn6pWUQnyG30k5fxb8ZaJqUD+NVKHEyc4V48VU5UHnYBzSKuDXv0yDNYUOUwZO1F",
-	"fsIFUSxMbYhUNestpGk6c25QfBtKiZdlDYqYAFcjp67y5M23NfN/47QFxINNJBdaHRs7MgYs3gg8IFyY",
-	"EU1SOWA2XygX9Xj1Y9hEsxTLeZJIhpmRiMV+v01lwvSYZYokTKc89AldTlTn28dv/18AAAD//w==",
+	"7L2Ncts6tib6KijdqYp9h5KdxHv3jl1TNe7Ee3c6f57YaZ/TndwIIiEJbRLQIUArSipV8zTzYPMkt7AW",
+	"QIIUKVGyZDvZOnWqtyOJ+OP6x1rf+tYJZTKRggmtOsffOilTEykUg3+cRgkXf6XRe/ZfGVPafBRKoZmA",
+	"P+lkEvOQai7Fwb+VFOYzFY5ZQs1f/y1lw85x5/85KMY/wG/VAYx7lqYy7Xz//j3oREyFKZ+YkTrHncsx",
+	"IynOSLgiCY2HMk1YFJAh5bEiesyIWUZKQ01kSgYpo9eKUJJmMSN7fS5uaMyjrh2jv9/rfA9wL8+lGMY8",
+	"vMud0ChKmVJmoZliqaAJM7uiccpoNCNcmI/JXj+0S/OX+7tMBzyKmLjL9YahWa6W10w8UrBmEkmmiJCa",
+	"jGUcwflTMw5JJRz40C3TX/tLoc1uY5zsbtZ/Kkgm2JcJCzWLgFqylJ2QiGkgHJoyc95m/YqlNywlsRyR",
+	"TEQshQ9zoouAinD9/p7eSv27zER0R9t5K4nKwjG8g4AophSXwhASvByy1xdSd4dmQf4iz+ksljS6lPI1",
+	"TUfsDklnIA1BKxKbec2R0tJhG8qaaEX2+hNcYldL2YUf++v/IGimxzLlX9kdHjQStGJhyjShIiJCEhAj",
+	"JYYIzOlTMk2lGLkf7/UzWDET2qyNRZXN3FAe00F8Vy/iNdXh+JrNSEiFYVk4/BJ5CzmFHU5TqZlh6zEX",
+	"o2PCtSIR1XRAFUioTKSMhmOz9ACen1ClpjKNumOqzCPkvzKWwU9jKUov3MgyPspSFpGI0SjmghEax3Kq",
+	"4ADNTwYwOIu6blQSjll4bUbzntYSuJiEsVQsglWHMosjEEYDRqi6ZlGP9N8znc66p0PN0n5ApmMmyCRl",
+	"igkdEEVniozllCRUzMxLkyIyr5NMKde9TtAZMxqxFBSeN475Z/lkL+yjmdA8Lp1oQmdmNTrlZpEjyoUZ",
+	"t3ibejZhneOOESkjBm+toA+VTSYy1Sx6wyJOL+GXd86xSChCE6pIvzphH0g8X2c3MQvtmj05Sv+6DRvh",
+	"aysDwVL5wBBdMomZEfx7jkPDLE3NrhyNBYQKYs0DEnNx7da/BUX7dZmWlZkA+ybiyvBYFJBM3LCUDw0R",
+	"yZQkmdneWErFCCWCTb1tyJQoPhLdbAIMA9xht7Ilvft1+0rXbmDzSvbrUg3rdCtNDNmACKNxzNJHyi5q",
+	"a0r16wY0ql3jpZRvqJhZRlR38u5JSjUjMU+4RtUIZMkFiWV4TVI2zIzc9t7zCfwjYUrRESPGGlZkOubh",
+	"eJuS2HzLU2NO6DRjyyXz1+3YIM3neIXiKmWRsSJorKyhkXCluBgZ0XAt5BSMPyYiFuUUC2ZJ5eyurq66",
+	"p55FMn+AhrbCsSFxMWIB6V+CQZkyGif/42PntNjix06/VpUpnXIx8s9r82bO152N88PbOF8/iEkqjQG9",
+	"Ydr4nbM4AgJRdRQCXxMG3wfGqnkPyig1zJMqw1kyYvEjZX9iJeh2rbF2ol4wrscsJX+/ePeWCCMFBMnS",
+	"uMtEKA3jD2WawHLfjqXSWzC8YJXvbRjoLuIzAennbGc8QjWWKXyayph1jY8LfMUi+IxFPGWhvpTVb1hC",
+	"edy1cZWus6T6Afm///v/7BcntvEQ0Ern5aI8iky5Hnu6/JEiShtdakw7pjUXI+MplzfFRTdTzGzWGY1d",
+	"JqKJ5MKFjWCLm7dmW+0RTSYQFEZ0RZLoMTebMDZBNum6NZv15yGjLhVSzBKZKX8H2zFil+5is6Ys7GTj",
+	"1uzSTbxFZUfk0CgriGYNmNFeoBAK27YxUgrr3pbB24qSVjB7YbHbsnyXE8xPaf/CmW7FBF56oG+cweu8",
+	"dGPwfpmYxfvmsUe7KCGdAjGypaDqYcrUuAsmsv/FhGr/n5qH16z0idSTkpDNFNhc/cJBdx+Vdcs2zOCl",
+	"R7Yzhn8QY9iSyBZNzJWEax7z48LYw2YxxKwbNionLIUVeFH7ubigdVKN9WdeQcrQhImQI64StgXr9Cph",
+	"K18czhmhbn2bN5SWLa8m7ucWsx2bZ9GCNmvuXCVsW0bDslNdwV64Sti2rIWFR/1TGgpXCduKmbDoJBtC",
+	"ZXlcP8jtBZmSlN3Ia1Ar1wyCZ8aHdnSwDW29aOU7Rf2DKGqgjS2q6bbibPGtHJDxP5nSs1NUKmrjoQ0Y",
+	"feFSwzEVI1YX1uBCaSpC5gIbx0b3yhhFmU17CdxnSvM4JmMWR2QwIwlLBixVeaZDQZsxVZq8mwqWkilQ",
+	"28C86kTeILtHLJHaatTSyWxe0bc4mtpwyLHZB09x21KUjsq9cyZkNhoHFUNMMBYZAwYycvILK2F4r5Sj",
+	"QKZUEWQw4AQzEQfLh9GoK0U8I2qmNEvgq/xomyyT0jluPJqx+Bjd9Zw7oMAuGY7AUQfsQArmhzbcoSvG",
+	"yB7oBnvC3m/sYVNLbkQO3Ucpu2E0dnYsLHELluxyCmpvy8JY90HkC6lmOxbt4kVt1qaFubZl1S4/3RXs",
+	"WhhsW5btkiP/KW1b2PNWrNvFp7nSVbC1dCuXwd7qN27gLl78zsT9QUxcSx9bNHLbSzdznHDbmUeTeh3z",
+	"hB0pT0Q/zSKuz27cyqKIm8FofJ4aI0lzpjrHQxorFnQm3kffOjTEWeeyFwLzlUwh++EtTRoSJU7PX1rL",
+	"Cu5TKGiWvT5kjHYxCbRvlu0lRuOn+0BwLJnomXkl9ZN/UCx9CcLF7JzqznEny3jUCToiiy3vosCaf16X",
+	"HouoZl3NE1Y3FyrA5oMrTSEH/2ahNo/x2pXNjc4ntacrMx1KPFYmsqRz/K+OysBU7QQdq5s7n2rGs7SN",
+	"5zL3rRV3a56aNspU3+LYjfV5OrJkWM2H8fXMvzowINWdwNFgcSbl1z9HiZV1+puG4/aX4Z9X/qY/1bzN",
+	"Chu95mpVVmI3rlCEa5aoVhmoHt9+zxdF05TOzL8F+6IbEpSyVMkU7zEZMb8jEzpiJ4QOwCu23hP4hOaL",
+	"Gh6rvA67+sajeZ4yqpk5cs/YX+F0IjakWazfS1S4Cf3ymomRHneOHx8eBp2Ei/zfdSzK1SSmMyeIvKef",
+	"/PJrze/h5qtEwfhJUH70qOnRf9i7LI+MB1LGjArzk1iGtGYbpV08qRk6YZoaTb6yqHG6uJ4YDLU/UrkZ",
+	"cFIyCshExjycEdBWTPWqR/Dr0rM3fmWZrFd8eQn98hIfhV9XqVyzZCJTms7Ol+5yQeIvGbChTBkZYYKI",
+	"sbRRKvTIFddjmekilaZvvtVgTBrnmCsyYoIZSx1NmZTpLBXGoRShzzoeCbh6pcpx/HpUPY0J1cbT6xx3",
+	"/r9/nXb/SbtfD7vPep+7n/77f1vOk8lCaeWzpL3XWo0nW558cThFlrUag50t4hn6jFwRKtSUpbXa3JxW",
+	"K3loNjN3DPB04ynkHvTCjc/vCrLb0NCSQ8JuWDqzFkoeVzJ7qch4N1nVzVPa6EWS0HDMBeumjEbwAQbV",
+	"g1zHV9JKjK4qV8gY7Z8HK4JOXsbUAfExlpGf29UJOi68aJZaLR2C0euKE4yetAGIWhtjyFkcqeZD/VZn",
+	"RPkHcp7KQcwSRQYzAoORPYqGLGRksZRwYTNu4A1MLYsaXydmNDIcrGKqxtbDm9CUJsw8Z5hu3yOyghqs",
+	"z1z7dpix2kMGpuiEyUnMaulUaaozVc8Ff7u8PCf4A+/ZwnUo06wdKbAUU6yukY4vUFytyMIhyIDodAVz",
+	"Fz1jtcojtzN1jRVyGmp+w1aZE6l9/l38TU5toAcd+ylVhmMFi2pfqb3mWjDzxo1au/KyGQp2afG2Kqfi",
+	"vxV/zcuoZQ0z1Z7bioaqo845K7VK9270BSvXTt2sZ0n6xtCKpkyu8DyL1L32DVocNRbD91bHsZYWn/zA",
+	"ytvsfiwFW5MSzKNvs2SAC2RfaDIxfNz570fPHv/y+MnTo19+/ctvz8om77yJNrfjG8/6z6mk1pC4GjPI",
+	"SAcvDBZC8DaIUEXcMCeEgh1ANPuiMXjGtftWmb+1lA1E4x+lv93GEwU3+UdWItdc1JByf0J13xgRE5Yq",
+	"s6nSvd6+sRL6X5nSs375Uqv0q1ryNnL4g7qdhnCewOa1T51+gROyk5Z1iq9EvH210ihAOGvoE7yGXk2b",
+	"IJEu0yV25MYVf5hEP1pI4oHFFbbr2jfqvA9Wo6zgsZ2iNqYKfTSudEq1TBVcY+N1QSWwfUM1TT+kcS1f",
+	"riHxKtRSRw9wx1v/aivU0hywWiprWtBRW3NdnboCkwZ6pEpfMCZuIxoLmt4c2Qo29U1IlBd1G6gYCEsX",
+	"6/1+8QnPM868rVkJc2UgrVYiOT/ItHTtXzMetXRQviJBuJBoPk2ZTAOPh/L36L21Mku4M6kSaPkl1B+x",
+	"xzxlqqx/1WWdV5xriWA/LRI+a6k5TeN6bxTuL80hKpJQHWKO15DH2nzCBaFxXBcxwINfUXOijb1EceK4",
+	"gV1z7Ul8PXMCZy5HBN6fw2YKADuCQo0JVazLhWJCceO2xrMeuRpzzYiaUGNqpTITkTFnuSJ8JGTKAFXC",
+	"faS0+YTEcsrSrhksgupTXTgpMn2kyAfwumTEYsBW6mFADLllQqOI2bqWslX/9MlhDU/YbaKhsJ6RYHEy",
+	"Pvte1uJS1jyY6ov1JdWv8DMv0P85r0BfZb724eOv60RNTwXxSue5FOSfLJUYSF0QKl0S44af1S/SL2Re",
+	"EItslsEJF848mRfIleoqjM8VEcuAsN6oR/rfPuJBfuwck3997IxpAVA2YEwQTa+Z+Nj59B3QABIu/MU9",
+	"rt3X+YIIRg0Ne/EBdptgSXuyLchQiiE3zGcjk+2HULzd9rTzV5f8suoLu6k+LTxhOLL1GH811l2B9dza",
+	"7k8q3ZYo1pFNGyCq1UigbTx9/q7Apg9XgRG47pG+tTY+U90HNacVXrLTUPMbjskstcGVz3Qb8fbPVk3X",
+	"Sr9irauZnJ9pQ7Dbft1qdXV2p3u6NE1pG4F/XKUdNLxkPhIvxV0w+HpcUysWgqWky0fiw+Th7mrzvNzy",
+	"YG4VOKhy8wkR7MbGbvOYfsRHTOnNcHH+Ktbl73UY+GaB31rHk+7kbwpnbBUWfI7v/xLqxH+XabIiuRaY",
+	"JeUTSXklUeXw6Lc66wHmrQaunvy2/CbI5nMuolfcFGR+zoUmcd7AX3/t8cBRnp9ersnMfpR97uYBc7ww",
+	"/VJpOVFkKtNrzBnG74aZzlIWONDOYZbCbQUdMxpVU+YfGe/1C0+yxA4Z8yEje1IwMmM0JZmImSolAUsz",
+	"2JQrvI9vfavbKuaT3+V8s8H1TsQmsZx1B9JPlXMnXRUn+bkteSlrXbjxpcLyw4eXL0BM2suKU7iFyK9m",
+	"lj9ax6l1g9Vtr1zpvnpiDNTie+kxq2fBwGUXpFqkcpTSRPkZMDZo1AUEoyRTujtgXS5cSkvXhZHmYHz8",
+	"z+BW0QqvCgTQ3MeeZKuB1vFSYbrICF2XslEPo+F9USTxYHSskpozj9zkf8hFd8wHk65L7S8Jk8pIVbSn",
+	"jvGvSsBBkOpTQuCwVhY+VtptjvRR2ooHCOJ9ngu6/OiTIe1qqSeQnAR/2URv/yn8Hn46m+DSXRYTPOHe",
+	"DZjNzHsS6iE7QUfSTNvVdBlWUnaHlONO8ctJKoc8Zt0h0+G45ssbHtW8TFwZ1mB0FRNRVyUYK5PdhIqZ",
+	"e6mqNjFq9Ryj4lL6pQhlal6vjbCZnxU0tW4uUkBSNgF9XZrt6PBx+xwlt6tgQTTm71evVpQl7wQjk2wQ",
+	"85Bcs1mPvL84NX8oEtI0nZG+6INe6rP+CWFxbJ4Lu2GW3jD4/Cx68ssvj5+VHgnTG/vQF7jnjUh/hvUF",
+	"590nv/y6X3MNFI9qCkb4SFCjGQmNRzLlepyUX9XZxZNffq17KWF6Mz/cc7Pm8gCwnFqbcP5xcy72nNgX",
+	"VAdkz0iEX4+yNK6/tL7mNXfkr9iMcAyqWv3fv+ZRn2AdjUsWx1tVwjWUojVkTV3rWf345peVs3peN4Co",
+	"32cioyzO1NL9ZYrVz5+pyvSKj+oG+NLwmjD/kHxZuoLZ4gFmSwaosJo5zwCIEd8d7rCBzy5WjvIZHml9",
+	"j2A4edkNAgxYt7w3v58+d+EfW/y56kVKbrJXU0ahLgzTkfBHPhBgKEVEhlAJAtVnXHA1BhLmYkS4WP4O",
+	"7MR1u3r3yreX5uUtZK7isORj592rjx3fonn3qlZXvJuozeQml2rdFXH2kFrFMDPWx3x2csqokqLXWazp",
+	"NqOaNpkw+26iLvI1rBI2HbPw+jZ5zWc0HJOITZiImAhnWK5pc8C4tll0LCJ7Hzvy+mPHFVXaeq4gz3NG",
+	"i0nVJzIXx+soTF5jonhesvppGbHbMeoPD+jofcnzXttln/NKUyxqTcAeAyR5yOhWZEDDa6LlCaZUDmzl",
+	"KQNYi8INLUv3sdYTdXxwkMy6dDLp2S8Opiy2hWIrRgzqUlLO6520lWJMtVlpoIi1IhJAORRjGHUqnHau",
+	"FYtzaAUuwjiLkFnuLz+vjVtbTplbGJeA4DgaGoSLEyKyOMY6YK5t/G1MVWP8YGnWQ9t4wrygck96i51S",
+	"RexZA6eWaLFdIKLIBZyfsW++6juJ3mL+EyyQzc9rTCMipKhYQN56WkXhbaqHl8fRIoXwUzvGWSOxoias",
+	"0d6WqePdZbZN7YR1+3uPPjH8Yr34XeqNsFbgpzRA3RrXvuUCluxCPXZ+3wUQATE3Vtg1YxNVn1hXFpP1",
+	"A5O/X10GBUDTqUWKAAvmmPyV0ZSl5GN2ePg0BNKHP1m/oRQ8n/AMifOlaAMCUBLFlqxLnPPs8NATO1zo",
+	"X49q03RWf4vlZ162FqxtUu1rs+z9l9JwYpV9zC1xAXWtZ+irgjQX7SevLKkTpni/lyeErZnnW869LCTn",
+	"3+VYkIuE63FnYeZi8QQcnG9kbCs3t/kw4ObudhU0+cVUsbF/y7HoKXMU/9N+2Atl4qtld1E0nzRZn83y",
+	"Szl7+Gm7YtclV4C1R7BWED8ZLoXpqPN1C4iFDdD1u8tz2MpDeIsSvYKlu4KraetCrJD2Ut4wZH7OHsS2",
+	"9aQBYQHuMFKZ5N5M2erC6qJqEuKSe8fKcWEsetmhrX17uKnbp7YXT3a5li9jptSfi7r9nV8k6p1eM4Wj",
+	"JU1q9kVvgCbnsuTn54UfuPo27RZivJW8oi2ARGcxQ8RrH4NJS3ldXuatqvMW1MQhN6/2fn5Y3VHZzJqU",
+	"thZbrEgxhjTgghUXRfb6ZQLoQ/Ve/jXEfCmx18QkZSPjnRRpB3dDS01U9C7z00mrd03x8orRMxFZsIm8",
+	"aS3GAwqPDBKW9hym6Xyn1f16SJK1nM3aTX6YbMDINDLiuZ8pWvUUz189P0NJkieUkr2LJ7/8ug83ejEX",
+	"18qFEakiE5pqPCuuCrBExHlkEVESIchcX0vMYrh48UoFiJ8IYHCKQTlCgKdKNavg4UDqUHMi1z3qoru3",
+	"s4vJV4SUw7Due1cilR/avzoQeHIV4e1Lpyqld8VbsHkOy2ozGzy+ipb0kXo+fpx8e/3d/O9b+N+L7yTo",
+	"PaoH7fE9xYoknMpuzMyoJKZilNGRBwhzBz6lF7sc8lRpPA84hNrQ5fLIvhfVR6CWBxvV95L3avZCAdwY",
+	"N2PvGrkyYse/1ysK2WbOTLfpjs8hIcVm4fCSLvY4C+s16q4GQfzWiETzuTGkuFYkpEIKHtIYK6ZCqpgF",
+	"gPSP8kn49JfBr8On3fBo8Kx79Bt72n32l99oNzqKDoePo6Mn7MlRp0zbh91ntDv89O23793876MWfz9+",
+	"8r2W+lsl5c6jTt6wN8McVnM5nuM9lPO2K9hdLvBbV+y2CREuL9qtKyJ/skVsurIteIc1tdUYqFet6t9o",
+	"lKtUyxWu1VpVPl+BWlf4Wl/EihuoU6eGRV4wzMLjX9mf3qAKpRAsR56N2CRlCH5We1v3EmtJT8g1m2iz",
+	"LhlHLLU3Fco2SPDnvw2z3rV1hjrkpXiTw12V1I+fdjrx1czyDAB/2EVRJkOcYO+jVluPOAWbnt2HlTyf",
+	"zFA9h3xlC/d+wUSErIylrT9a5Gr5OSwmgNv5el6V/ur035QQdloAm6fGkrKGWgDCDBtVqDyhpgS+5Vk7",
+	"JVvsuPf/Lgfd9Pey/LRuX176o1AJGsJoVj+X0S2UWH3ICFPUloXdj3578vjps8O/rBzkZPV4B9CoA4sP",
+	"8xnJFPIQJdkbYvss9wPMQw8s5vKUSIGlLxt5hbesSHLjwgHb0Ra8xvVzGnT9zf9l9cZdS+wccILpKwhM",
+	"jWc3wPt/mwSl8He1mch1nt1VwlBT3U5m4WI/19WfHx0+W44lOEnZDZeZal2DDU0AvRLKVE6kYtF6z9fe",
+	"/3921Rvza6ub71P94a6btHrFrzm2yjwTmqWTlCu2sIzo7gBbV8pELaohFiRRYofMkczBG21kYF2pWFTR",
+	"fnYicsVLnPWo0IcYWvLYB/fTOrgZm1Tm0dv8nlqd43oHuNFtNKzztRxxcXvI0gfwchZvcL3CwaIZ3R7c",
+	"4PRzH/QzpD3uO63pN5ZxXiqCBCnSt0Zcvynt7LNenncGMqM+5aw+way8Ut8Fe3t29fn89OLi6t37F5/f",
+	"n/2vDy/fn72ojejZ/LLPfJXUNNh25CpycIiSPfHbr0cerJ6XksajVichaMLFCKY0dNAAkAzXRk3jvWcZ",
+	"FP7Z1XPtUunMq4bAASBL1kvn4raziiSkpu4qOScCIBuuCdWkf3Dz+MCnla4j6f4JGordmN+sYjG8KXTN",
+	"anmSmXtVsGLnbkRU04UKbYGmssT15PDw08Z00dt5mLS1Pbl1DRrvba9YjL8JOedmL8HZlXbTcHTn68NJ",
+	"Q8NkMKSBhW6VI1xriN7V4XlHVl5Ow5mVd71WDkVVni+RqKuJxGVZ8LmhXLGbvTkX79zIvPt43fXp4Ytf",
+	"1gePQOpBzs23C4H+TowXXMIFBKgJ5YCrCwcY0Flr2uwsIWLoiIa4DC8tdPOa8qsGjncpjm01AtRkBHqr",
+	"fC9jti7qsPcKqoC7dSCGDsv6n/bScDUs85oDaQPsi21wzS7XmbbKcP4O8gKUyhRLDvwWEYu1aAKvczaw",
+	"eSdXW+4zWgfA3S1zExej9pG/zozcaBwYJOVsheKyChGvAKHuvYZm9MB5wQZfPVLkhsYZO7E9D8rtDqAF",
+	"wvLC4TLZ5usJqnQ9f3I1pVWzjlt1K0JYU7u6GEJuaz7+VKcz3YXv0maVJdpcWB1cOTsbjoSJGje8bsQJ",
+	"HrYhJiZuWCwRnKBtyLl1hCi4m8rq+rNbVAhte0kjGa5II3UpKJfl7vQiS1jKQ2j53KpUyjFqYRD81n06",
+	"fEKfhY+jw8ER+wv99fECobOKnGoUGCsDbVeOHfi2zPP1eNNLX8ga1ZBzjHu4kHFbFUmWiaQmv26z3FwY",
+	"cJsRXYfBrcWXv/nNbvYWQcE7qcJa7saukx7qb31DL3nhC665LSy39V4RwCJhixKdVr32Kq0F20xjlf/F",
+	"i1dGEUSAtjNmaYs2rE2mwWLVYE/Kbqzxjb1hLktrDduyse+o+UFvNfxLLxu1oV/c20XmYCueh3yv2rSy",
+	"1o8uTDezGsLxS7ElbwN2uYtSw7wX85DUhSWVrSsLnOcBqYpi45veaLsA9Frvd+Mm5Ybqi5eprdbJJ5VF",
+	"3Q4Hf9WmgZuI1OU380vVqstIXkNEF4bE08Ntmd1hprRMGpoclUNbGwwCFLGiVkx8Ufy8Npa10OnBnxMj",
+	"sm1urPlrlFKhFZmOKSTN7lnsHsgQ8h9pwLO7pU9SH3BwTXu83ZSOam7r+etb2aUxQzwk/VSvojcttDHK",
+	"+2B0k9v0Zjd5wbTTwu2EfaWg8QsNdTyDTupySPogxC1KZ2YDYTX3+SukZK8biMW7sQ2EcJfHbi9K8qka",
+	"IxpkPNZdLkBABJjemEiojSYxo0qTiZyydJjFfvkRwIZ1gvxKJWIY4TKfKSbNiWaDmKsxfBJKoVM+yHQJ",
+	"v7Vyw3Kb2LKXg/lka8rlfmLPLVqAbiRevd24ciNxrovMtTXh3YDTtWnBttEA+uHtRPeWIufYQ+ihX5na",
+	"TkcrXJnOt9G65SXqWteg3xs3pNYOoxRi9Jfub0fRY/ZrdERZVz1Nnv3lqLNa4roNwNgreYcW6JLWvWRs",
+	"V7E1pooI2ZwLtnZcZo3YSCO1OHCgB8G3rt/iuh52IwNDwlSYpVzPLsyEuPzTf14058zVdt8rBx/zyon+",
+	"f3TtSF0QPT4KeP9A8ZH4zEUfsML7jXB8RKbYNecR6V/apP5rJv7Hx87cbz92wMbjZqU4k9Nsx51SKmZB",
+	"dnTCX7GZ1woemgg0VGgkgFRofuF3IMFM09enl8//9ursPz+fvnjz8u3ni7Pn788um5fzH12Yr3vhuhbM",
+	"rQcPxCzbLAerFX53VsHfry47NZ0RS7UPXKkMS+BfUx2Or9nMcKBURayYu7rFmCN2PFAd+NMwXbGssdaT",
+	"8qLOYnaD1ZJrLc7IBw9OGus6E5peQ9P6POunl6/d1oQqwPeZhyOByLZND3Ukjaj9gNCvzddDmTLCYN1c",
+	"in3CvnDssrR022+YTnnYhDeJ4XcgC+Xwwgt6eHN2+f7l84vPl+9enb3tOyEoJ0wo0j9IcOQ+kQhYe3r+",
+	"kkxk2m5Z1nNq4lV7NV3DnP2DWI6A9QY0ZYbDFrLgukz1HezeYQ2QQ/5WuYKquXjYNRTAIkLL4sUiN5DL",
+	"MVfg3YGLQUNNcMABUxbJJuI0ZqGGngITRq8VkTcM4iJcjKAfTAq+IfSlDdypqMBlPhsygQh5jyDAth0P",
+	"QUixP5ceqwAbcxJzAvgQXv2rMZ0wlePosPSGhwyaziZcU83MlBIy2AzVcTFyIKdSxDPicHYEm5IBVYx8",
+	"eP+6R94VDGJe0yiV2QQ52pyEpiMyYalbqHlJMQ+ZVVf2Db15aXgxS2MP8QJoT2ZpyHoyHR3Yh9SB+S2U",
+	"QmowDdw7wr5cSGOdw97j3iEW+zFBJ7xz3HnaO+w9xYLHMeiPg0iG8MeoTpReTOloxFLy4SUIAQhuuZfa",
+	"Iy8NhyvFNG4ZnFbChZZYs8UFTWcnxnx4/uKtIZ5MYbJELkteRp3jzruJemHWYLQianBYz5PDQ1vool1v",
+	"QfZFH4x1ArYN6tw67fq9LvEjkmGWMKGRUCd0xHqoUbMkocY17LwUmqUIMwGMXX5irziJfcM7dKTA456o",
+	"ziczDhzjwTc4je/ecdZu9dT8Cl5CShOmoaXzv74h15oXU/Astb8s7AUsdy92XwlS+LAdp91/0u7Xw+6z",
+	"3ud6HJrvn5aeOU/oiB1MxKh85rnHiy+5PqnevK4QO02u8eT8i2796L/pDUUCWHWAWtqBl9AzfHQ0dz50",
+	"Momt+Dv4t0LJXkzYrr9x29YJm+uHUL9PQ3MOWt7ILOMSmK2TUGZxRMb0hpE9K1sNkZGUDTMFGPX79niO",
+	"6lh2ElMuVuTZt5KoLBznZ19iVWgbpnlol2fF+DyL1zLqmNFYj782ijysNFFG9cfYmGCSSrBdQL0pyAE7",
+	"McoikgwPS8vM9nB3rblqpdzf7MxLmW4xUS0u13ZtLmrO9BQtx/JZvuY3TJjdTVI5qD8xHhkdr2cHuWM5",
+	"Mdpm/ujegmKEGh0LAeIur9BtqPYgBnehP98luG9MiKLKurYTvNE+trxaEWoINrRVYYoUfc28CiroK+EA",
+	"nKTtMD+UiD11Yl80FsHmM49AtZl3zEPWI3mnAjR0jCYMGY2VMW5lJjSQJQvM2G5lYDBM8TmqcRHevNho",
+	"EQq8ML+Uq7z2CptBmDFFZA0SbB2eL28PPQTsFmGelDEYHGaX+ySW8lqRmF8zQskwZYzYRgBlwjz9em7e",
+	"5pn1vC2sy19lNNsYVdY21Tek5Q/5pTudTrtGRHezNGbCuMXRref4XtWd37fIfbbdbIN4tXdmNpZSaJO6",
+	"EfMlHpx+/SvNL9XhocdtHvogqDX3WYSPPW3z2O+u3SE887jVMxas9FLK1zQdMXzyl3aLVNnEOFAsesMi",
+	"jthe5vEnT9o9biUz4IDBc8/aPHcp5RsqHJg0YPH80u5VvLR9HzH9GJ572vJt5I14/DgOmH1eBOdfn4xJ",
+	"VghnRC1AiQrwJY9Upahm79y4rr5JSr92Pn0POpNM7wT0TyKgUajtJPROQu8k9I8moauSed6g/nzjoYg1",
+	"uiWX5Q5px+W0CY0Re/TO7B1/lHtEAJfdVzyyv3DCf8SEETQy3e/lwyV0RgaMjIxb4BDaQ6q4GKHMt32n",
+	"oJbTSFcUkFaKOo+ppBh4HOci85E6IRSFbC1SEtmzIpskMmL7JKHXTJWGLEaqk5R4E3SWZ6TPx1f+K2Pg",
+	"+dsAi7twqg2oQB3qXIyhfiCXrtcw0K+tB1KAKNl+mPkYztFi0CquiNO+txBy60ueH0YE5EyOVOVTq4Wc",
+	"z60VfPdVE0yqmhjg6dcLJqKiqYlj/LavEYQLxNcBAGVKZz+7qvrZdMYbai1e1BhOIIL9aTmzJPMWqpDc",
+	"OE9djnNDcMZTICjDR5JB2+dbKw9sUmp+5sBOAJmnDKTYN8b7kH8Bt6BQHyf1rQ3AvGYiUo3xinJq97as",
+	"4vIsGzeIq8P/hLbwzqh9iBrtgml7gZlja9WotAXRBavaqv3741luWzjpxcBLB9eWnAGvS2h+bL8O/G7I",
+	"Y6psIhJ46zI1nn2AXj649TRh5OjwkOx97PynzEhIxSNNEOt1JrO02A2GFWYyw/XM8Guw9j529oO8d2VV",
+	"mFk3X524mMDSWALKr1JA4snhUWEV5+chhT0Kh1FalWuWMu5Bsm3N42+YpYWcuwvrZydoti5owNahVVxm",
+	"Y++0DFn+PGYLDHhewF3uLJadxbITJJu1WFZwlQ5YxHXbcFsPdPq03Kl+D8QLIJhaYbRPppAqgUEvBUt2",
+	"s57YGw0hIedN6DoZcRbxOf3fIoq1asxoYzGs1sGnHLkbskF3cadWNP98zMLrgsKrzQ2aCB7SRSESUG+l",
+	"QzYrLdq4i4ikTGepUKAByymoRtNGVFMMNJt/JUzTnq98MXO1gK6AyzxIEdr3Y8YOBfbpIUm4yDRThA41",
+	"GP6KxFRpP50U5XiPnNpE4r9fvHsbkCyNu1ZpwXKSLNYcutJAE9GBjDhT9qowtwjMwpRRysXP51mvwCfZ",
+	"kmaex37ZsG6unyDf8gEM7KoY1h/yThV+DWpMjfJ/LUcjZmizvViBgdeIhWKFxzrhUHhydavBwhisZzjY",
+	"1TbZDs9ajrCuSLRASutIRXfODYLxtRwZUYQGQBVn1AiGQu16AvKrGbSQkdK5GzHTbD5O72jP/GzbJO6g",
+	"PhosWyeRx1QZ74KBLeFqKYQksRQjlqJ70vvxaPl+iMkP1pdrM6rx+jObAeI5e7SsJRuIzNaLNBqZlqMI",
+	"xJMUlAo4EgQqdkCDMdVMhJypIhsF65mghCG3h8dUjbkYoWY0HBGxmBs3FRsgnacyYXrMMgVaeUY0i2My",
+	"RNtC8ZHocltZkSnmPFqsozo9f0mo0SIBNnljM0j4N6Ys6NnwuCj9sVmyeswSYvZBYq60cbrtkDwlcmqM",
+	"57mim9MXL973A/L4yV96h73D3uPjo8PDx+ZUbD++fXfXXCq+wSiblnmDJ7hHmRgbSWi/eUzbqp8eubLx",
+	"ABjJPgalDxMKAgcThI8Oj+oKgebSfm09Usv6hnWSpe0MiFXKvBcN3daN4SUVlEMSzID3ZcSm0o4tS9Zk",
+	"HRPLBu4kuflLF6Ts2r7n6dQhTdMZ4PqjQeo3/zEnjIVNcIhXV1ddr8axAbUzz1sL8rqplNE4+R8fO3Zt",
+	"thhxwZnXprdv58Tc63QsBhw1T/d7QtYf7X5vXsKVi+KqEs6jmCSn1vlEcFtG1HNbbapxMR7G6flLY7Pf",
+	"VnWu0Fi0Xnfm1UoVE+LSL2WC+wC73OZtzyhWpCzZ9n+evnm92rbdwPeybbvc+W37AFgbS/hfGK2tSTRt",
+	"Tljy75KawrCBEYmlisOTcqqW0nS2/I5568HaLeddNk2zS73cpV7+XKmXuS287bz4H0WOIcvvBNlOkO0E",
+	"2Y8oyOri++67g7TARqoP9b+hPEa5hiUouVNvI2XEu0lACYUdkzHEUdzV2zh+uQQGknFc8g6m6pRGLyfz",
+	"NITcq7CxWwy+V6faRvx9fo67j5cvCSY6d5urvHP/7eLmuzD2umHs+uSYRRFFj/Vdtm8t41+4jLnyZXlx",
+	"d53DPuGcEC7cc1V4j1TeOX2FFJn9+gKR1VNlaqCb70QsbCFhpnaGBycSciLhrg7nliJhdyF2x5JkaXbM",
+	"ctGSMhrNlsNiPDk8dHkwXOUg2CSkFv6J6JQOhzwEvOscDyMPmru+vYqPBBcjRP2iKSPmfbJoPyC/HD5F",
+	"b2jKFbNVteZLMqCxmSqFuTS9BsAmI5PkkKQSYT9qA/DvcWf3BbsB0/e8N739Kd9KDbkYsxPSh1b5qk8U",
+	"nVkwcrzyqUYGzTL5EiQQh8O1MG0qt2FjfpNfminUOGX0rz1AkgvI1ZuzwGaR4KUAwoftB4aija0CcJA9",
+	"0rfO1Weq+7kViuM/cikkoeY3XM/qfOHXXOkLt4NbUkMr6NrTr87mn28Nsuiid4VL3Pv2AR+oS2VedSVC",
+	"Urz4OYfKfXfwjUffyzkBFeRyEZWobi4s44AOjuczqaBhHDRf9UHsfFhEQFGYgOkE5banAqNCFrTVjhZA",
+	"xoOIsKKAYBVtJq4FdCsEHX50eFRH/y9gVxd52+N2mXtzyQd3Tpy4smXPvJX6d5mJ6Kek5zMRObj8VlQd",
+	"NCnxzVLUH0w3ktMmA265GF0oNneEefeEeTGW0xUps5LPPNce04nWyMKf/nF2SXIRXcCbloESebQKSuJc",
+	"GjNoAYQ4Xi1x1tm1XPs5WTzPxWhCVe6RC2bzH/CRAQ2v4a6hBNN6TBZCLVd/3AJyec5HLwB43L4gV1am",
+	"WGmTiUyxyKJ/umK4R8rpsi4OFfMh0zypRa+54CPxUmzt6gGH39qVQ3X4Fs774zuXfFARN5nLjqnQXsu+",
+	"iM1cVJ8Us7ve+NPX5vCRWCMft7C/jeTNJs2SF5tJG9kLYcM8lplLI5shiJjQMGMsQxqzPBdSLUVZaII0",
+	"M9Q+mdiCAw/fbA4ZTI3lFAHBZI+8lVXeZNExRD3MQQn2RbdHK6uiipXLoe3sVHkgYkHppDAwxCPcO1dE",
+	"GJ/F7i/IQzK1KGV4KnlQyUJfa9uE6PETEo5pSkMNJdPexbcUQ54mIPMARp0JopjQAUkywI7X4Zhw3YOk",
+	"K6Nr/MoOI62bFMmHyVYVyYfJVhWJP/wdK5JFd9aO3gDtXKEhAy8mZTaP1gbXdkWVP5fgRrnq3dLWSeeb",
+	"xwe9KYvjLjiEB/+eXqtqBug8SQH5XLEBecVm5KIAaYZ4r21swUeCashiz5PHbYJMnHeQOEYJi7DsXtA4",
+	"F77G9+DaUGpMQyPOlHTRlIQLzSLybyNxBthQguaRYlujiegQPXIGjXBATpVDMjTFeVkeUVdjavTC396c",
+	"Prd5t/PC6g+m/371Sm3TK/771asL1pj/iZn4uteavCAUux6FwaPNRHYOFQL45gvtOyufs0d4wgxX0B5U",
+	"IBzQbFm1LvyCxHJUjhoHYHuMmFFalBgf5RjUWRlP1PzikSJ9o5j7LuVLybSfOz4ICGqorx6k06zyNVf6",
+	"1Czj7MYcUWeJrwtwKQx+alnC0LkYoeqG+DYGwnOft1KvS0MtUyPYX5bLf3Oc+ywDv7im/Ld5JZHhqNzC",
+	"Oj1/6dJDZFrqqrOPLG3MCZosXiJ4H7abU31tcYvGWovWTAdYroE9JtKmxWijIfSmD8wdg3l5UpA9i1tP",
+	"+i4s5Xon7S84JNuJte5wHt/2cABIB0ttvUs73bQaxUXI6o9nYfvZRWuw4rfN9BCP2MD0f5NTklCRL0FL",
+	"W+VsDiSRqnEBMU+4Li3Aehed41/Mm6BfeJIlBdHivx4HNf0Z6uSUlTFWH5YkUNOKUBbdgnk+bTM6a2RC",
+	"IfWga2SNUnonGMphObRvZAVz0kyxTgTBPLdeEME8uYY5ah5bO3hrHl7TxrMbXRDC9Rum/euTIU2/Z1nt",
+	"/RlqVOZ0WW4YQnfZin6GRk2N+tkMh6I5D4zKNAJ5xGZkylJGbHtSSEISxvvk0f687g6InGBdDPQPjmdE",
+	"g+K06tNhyUqhKRQzQgEcdFIjY+PVUttQV6bwmTHu9oTU+yTiYMdHCzT7B9hiG52OG21YE8hAXJZ5l2BL",
+	"hlSxLhd5J7V41iQKluPVrqMp8gXjKeU9zJtWkdpe4RtVV+4V2NXsGZ8Y8unhPTOBXwKK2h50cmzUp26k",
+	"uoq+vPn8Ao2BC3gICiNfEkRMnG0Ia1PXfNK0IjkcYtZczZL8FT0+dP/nLeywZmFbVyCGudqojvI5YPBq",
+	"XDokAK2O4512eeDaJbPitKpWghViwB4iMxWRrxwCL+TcIx8EtLEaSx4yhbljpfAxVL9nExdGVlgCTvqa",
+	"JROZ0jRP4ewXuasQyAzHEoR8OfXOBRtEkRcy4nlRfH6BeJJn1dIidNrHiIZyNUI28IySCFBOrLeBYV8j",
+	"Gxt0Fh4YxP22FDItz3Jfoc3qKpqBYlwHZMhzRXvjBxMTh89aPvZcimHMQ31r4dIumIp7rI+n/nDiyUVF",
+	"gVZaGb4H3zIIKixMHsP0K699jAuy8LS+wSnm4CuXQI9hGAeigcliymWLucQze4vlYmFeQ1Sb8+N8r1qR",
+	"gUvMRUab9DDHT7jrH46fjlo+tnoSz8+irJEmmrkhqMdDgFn+wGhb5y6sx0UCf0eVPxtV/gEFD40kudBH",
+	"vyykIY8a8skyFyRuzoZZFjT+FDTBZjy3vccQyInFETRR15hhwKi1FLEKQvXIqWuOA4UOMYPkLNf01Et8",
+	"wMSt5morqyLmi8kdqhNPITPB6SDE4TGPG+sW223X6w2sx962qVnMcl+V321kDaHKFYHvxM7OuKwKLiTi",
+	"tYzLAxvXQkCehyHgal31F7hOv1OiiJqlkzFmG2WTEX+lyCAJqQBULMylytOweEomLFXG/a+5wsdW1U3h",
+	"XbvgB2GrGPlRRKN3AuQns6bxza7H/xgDf4DsX8NSZ+JBcZS9Ptgx1M/GUEhn6/FTLMPrRRGb32Wa59oO",
+	"yxjshGrNkonGSE0oI0ZGGXY7gkQ6FhE6olzYMkTDdZ46NLpL5RnTe36mtPne/Ho/8Ctmw5iDg+B6JoGn",
+	"wId2bWYfCu9SQwpqjsCFvFmEIn3Ye88M/Nn88nMYM5r2e+S5+S/Ejmw8aixdgwLzOxYRlYUhZvyaTVqv",
+	"RUg95mLUFHU2g8JtjjnctlEkMx9EZc3TOzb9+dgUyMISmrtw4QLe+8N14BfJjjI65gM2xi9si3Tvgirw",
+	"Lpcg5VXYO6c8CgFJGAvvnCxuXSOqS/UGzSLgOSjnTd6jNUiiCww+bhv7zk51z8hP88tYfA3mQ764POGd",
+	"wN1FKuYwZazoqivfamFhTcZSsEUmVm6jF20MADeOwJNEZMmApWjvlP1+MpiRizcXtnwV25U3Z2bnVsk5",
+	"LGgXI9yZOlvjm/cskTfMYx2Pkh/0ZUUdMu4fTt9auq3wpTDDxlxB/zVy1nv865GhbcOYzsTLfwK1kXuU",
+	"CIpJOnYQW1NYusxgIy7Ffo+cut9gHYQ7CJuPd2zsBfyeesAWIEAAs+LZEssglwVbNAvMHLvriocjinYZ",
+	"NHduOiyWf4vMBx9vrKlPEyztPbuR1xBtbAb4qgk9NPswVbSjnX7+iSKG0fw11PL0lmpFQwnbDisNy3WH",
+	"4EPnsEoYV5sxTSZZOmJRBdtucdnBplDrWmgsmKgpE9szRipQdTv++Mlqf6rv+ceM0hXIfvavl6sB/J0Y",
+	"BrZFv1i8TGMA1rSMbcPlVBBmXloDG89pp1uD7+3Y7adSR4a62imjh8BxwQJKXTR1zoLb43cLJrAIJyCv",
+	"aPfcWjkVkFRniwKquLMIq3ZD44zZrmwIoDOWU7FEc186dIPt6m2YpoXWLja/EyQ/t94u3vSPqblx7Qff",
+	"4L9LtDbqV+WhKeb5Zp4uh/gTInGdkNQ84hS70+nw4Rpa/dLCqq/YCt9Ot+PEny8CbF6soZ8CPuUHVev5",
+	"BhZNbnl0I8IAs0y6pev1+npQL4k+v810DY68/M9HymW3MEH6Dm/Da+VmOJGPxhpLp+xBl/qxge19ksNN",
+	"1UzS1IDtKmG4zi3fQs/Nc08h56uEbbPXyFXC1hB/VwlbS/hdJWz1Iu2rhK0bA4Z13qI3yVXC1gWXu0rY",
+	"erITz7YJXq5obFZpS1JGWcvB3KrdFz1ZOU1YESweynQkdQshUTRAswB3jxzOJSU+RiVm8A1lSvo143ft",
+	"T/srtUErgSrWiobfYZrti4byPA9WNNyqM9m8aNhx62rcaruR1bNFOTOrJV86vlmpT5kDxYWpAdHDKnno",
+	"72L0r21p5JD5XINBcumeKpqPBYR9mfDUYgJXKqYBEY2SIZuSaSrFiOiUM7V6v7I5Dntut31HDG2n26n8",
+	"ncq/dyGytBHZnHhpkiVjRmM9Xt6QrP+x8+7Vx06fTMc8tsYGAvNibmN6Y5jdMmIN9/4N5nk+ZuH1H7bT",
+	"4La6hL1alpUJqw0hFTeb3A679Xs5NHTDitZetu8WMU7cfg3wKvYQmL9p907qb+YH9Ue1wq6af2pz/dDS",
+	"6i3eTQGiM5DRbNnmLHW5xnXNseJTW6rBmKtazJvdQaUFBTjhhEH+kRyezBm18KQFVs+fbeh2+ZqbF+iW",
+	"tO12kG6mRQHj/IBu2QnycfvehquLa3jyFPW/2lwvyftp5ugHnOAXy7ub5S/J670D7RFpaEylaqfHrjWV",
+	"VBuYrYJmUYJj18YvRM2UZokFIth7Z5ypgECALCAv2A2LDXkH5OLsXUDObYP8NCDPpdApH2Rapvu2K8N1",
+	"ed1mAhiuR7AfP3UcCMdwPMdgVkjgpY1PsLUshhtzpL/NjrLlme4JFqvE6Mv0Tv6m1wHG+mnY/vYtZB+6",
+	"4Cjw/nnBB40ioqoqD765P//54eWLhTcywMfKVgqVKAyaSuUCBaRIAH+iJlWPCAD5F51iS7X8gbHywnGp",
+	"UWIOfVXP94hfVOL7e2y17HPaypBZD4rT2twDlR5f+T7oR1XPDjGrHZc1tmqcOeMyoTPo5ltS+SdES0LF",
+	"TApGWKygCUYkbZohxBzJ3tHh0X4DV/zB9J2xxKpaaMcQPxlDvDfE25odKnehdc0ePTW0StvHpSD5tSUw",
+	"VpcZfQRmrrIMaRZTYskGVkPEn7swPMsz3VM8cCWWx1OMdqy/s1mbhYfANnebsFkPwOBcmB845+MWl5NK",
+	"S/vhCRSle/o5ti550iLA8x7WsG0WNLMsCvBYPL8dv/2coSELFDn8AfTuMp6t9hZZwl6uT8e2/TzD+4sY",
+	"zDq0Oxb7WVnMvuAKk/mw3rZPygM1duubnNdauzSKXDh2bzAjfWhDgy3IzYdmbf2AsC801NCYh+27az8A",
+	"prV36G4r0H9nxG+8CxRXwA1dZwj0g6ECw8GwgFFKAZrGfoSjpg4Y133+SJ0UqQL4SxskHjASsURCh6Gj",
+	"w2f7PeLuD58cPi6SDhyaOY0iFgXkyeFh/p19nQ4Ga0H7XgxRWawupsiY3uRZCirIyQYKCcD6NSeaHyME",
+	"zY7Nydl0GDhId+KQNgxQlmYfh/uExvwaUzTwksp1M643Qy5YSUxu0xm5YBpl5H36IW4Fi70QfCOPlP+C",
+	"MSy38Yh8uwU5MhRymrPIn1KPtKnWLz29ctX+n9exOi1kOoQSy+I5zHM3W+ixVhbcEt/rakxRrcKqycWL",
+	"V48U6Y/KAkv14bZQHVtpZ7UHikgzfj9318Ajg89Un+zlimYs4wjBRIDZJ4bR8n0rSbiGYksIqwqdzvZb",
+	"OHQASX4nTt3O6txZna2sTvUj+3pYBdb2knEuMGvhl/CgTrB9YMmYdD+xnwWFzKizG/HXzm6slwaI+TRn",
+	"Wt3jRWNhQjhctZ0hcS+GxMOPr5b4BVGHH3zQKPjWVAW3HYEVyxEXzXns7ybQaCBPGi9a9mEmVYT5C8Fc",
+	"DtPekyMyllmqMCnKeH3DlKmx+/rZIYnoTAUkZRkgxx+XLnpTqalm+0XpGsTKuVrUWhbFHRUEXMq8gSIm",
+	"zVNFpiyOe+S0wIRegNCaw2P3355dfT4/vbi4evf+xef3Z//rw8v3Zy/6xoyMY4Y+utmeGstUd2NuBKpr",
+	"kN4HWmMUy/dsdXpNkv1reAdbS6qH4e8vid5Ov8AxtBkwtuxBsGleaFEc8y6x/idNrH8tRzlgPC1YfU+m",
+	"ZT52cmRZqY5PPt2C0JcW6pTYPy9qBjkxspVvS2VBQDLFxQhv1dyHxttzAiEoCVDXxsUI2FiOulyAAKyV",
+	"EW/Z1K9zg01tTWLUTPaQ5cc87POJd7ao9+0B78TITypGMOq9QIE0yYsJ1QuvzRt6L9nIv+IjwSLDuRhv",
+	"GlMNeepK8zjOIZ33BONwC4BFexERMkXYq/05SB4HpIFg8IrFN/PYPNiC44QwGo7BF3LRdq6VscmMkMGd",
+	"DPBz9K81jaimxs6a0jwfGiTvvMgxbvn56eVWIz/n9mhP4WSXQv1gOv0jRYyV1fBeeq05Fappqry6dlVS",
+	"SxJ2kzb7NEuBcLR/EvWHUFv61FBHzoVG9SNG1npFA30oU4I/tCWmWMCkkMTzPi+0qHRwzes9GgZpPMYy",
+	"oblOCyfkNdXh+JrNbDNf23+FDDINhDymatwjL7V54UM0/ulkUhB03uXctv0ne1IwMmM0JZmIzXFATd4o",
+	"MxwHt3BTrtg+1Fv0bfnsqe6TAZtJyMn2LqGCgt1SzQSLiOIxEzqe9ciH5sGdHwQF8ikLJQRz9wqrhaRM",
+	"MV0pHcR+yBCclhFGqb0n3O9lpktYAtDaQni+GcL4uUFjLq7dkBYdaB9GFgTgWbjSKdXmLTOtndGST+r1",
+	"tKulMb96OMhjdAWuCFSSOUwi6vX5LFdPVvfj/L95eYQZ/uenl1uyevLx78nQ8eZfbOkYO7UAl0CB396q",
+	"AQG0hl1TKy2PWou81W0beGxd68au9hbXV3ck489idmOU8IJe7bXs11z/OaH64BtvAQZKFzN2xbDJ21gC",
+	"25aBBHL0MQjh5KpBSJLIlLkgtFSFeHiUR4PAp2tsaklO7aJAtFn0Ml8BBghM4iLBEOoJSK5nWESODo9g",
+	"EqdcXJbDnIDB4gYnYO6tUjrXmyuiom6YsY9aPunHoh+28eTgSC19r2VCLQMz4zlQV+2oAXStO393cUks",
+	"q+Ktbv+PM+8TyB/iugGSjC9GI1tEfB8+vHzhRX7zW+tV8qVCJ5bgkhnYEjKYFJmOqfYP2IXHH6ly1rH9",
+	"+V4fP30vY4ig9/frLrQGVFloMsxIKpKkFhbDvsdr/S0XwppZ7rMIFudfUodgXtMPX/y6y7V56IW3fhEB",
+	"gXuiVaoaQDIcfEutLFhovFz4wsRPgoSaU7J3dPh0/6QkoPLEgrRiaoxlHNUP0XgfjlZCLl/u8R7ccfaf",
+	"udh2d/m9rFTX58tWxbr1JbV3QvBt9dkuBeynLKPdSFGBUyHbr54t6SF0WmnUBRMWdNDCotltG6jFLPeZ",
+	"pN6GoW2Ltj8vY++s062X2Mo0vw1rrxGtaar4SHBxQIUUs0RmCxzmHGDKJg5wPSZCGs8rYkJzGhcVt/lo",
+	"sAqMkNm4mSZcFFlPcJcYU81SY6DmXau1hISqURbTNL9uwFxxs2bz5EHEcBb+lfV75AWHJKvI3Yx45T1M",
+	"mG+UtyjIVcVFAPIcV0ROsLflCeZXTfQs/6qAtK0KvAs+Ei/FaX502xF4lVk8gbdNAWdpzrJVk3Qrn2nR",
+	"deqWcb1nLZ9bWVRsL+reKqsARlg3r2DjkcUC+1PTVHsXbQVucPn9NkflrRSBhKZWLQBYeF3BDzYyQtps",
+	"TDN1DuNrb1YjdsND1iOnFvPXJk9BzhR+4ic3FgjfGCkPLGpw8XECQkUOIajexNtnZpIt43zXzHRPRk3t",
+	"SprNmwu4QiFcnPh3o4G9hH3z+6mXRArFmIbCQikiMqShllivGWp+w+7rGmAnMtYWGTbzx3UFKKckN2Yy",
+	"1osNqScoOpb1A6BE8S/diI+4xnt/L1kDmnxA+Ny1+bCLgdSMVGYjaz1UJz24YSkfzvrQtZpNceCUWTQ7",
+	"hCXG3iPQp74oH3YTjClUazg7xRk73WyClgUTQamxQBGubuohioz47vIceHGrcsdNck8iZ/mFIbwOaCMO",
+	"yQBTOttlA/xJhIxtbCAF62qesLwzfQV9fIlQsfzdvgakfScDLX1BYARIUxuDoH0fg3lx8A/YwD0IBZz4",
+	"vqyRpR5IboDs7Icf235w/JRzeisOd/aFcfjb2g+QNbgHvDiWKVoR+y3NiC2ofi+1cMRvmLBxCNVkEpx7",
+	"W96+GJib7cEaCU4zgBW6Mxb+xMaCowTD6KtJEJUsCH5esi96Rf9jMjaWgsigOLfBCakuwFgttlmZfRCy",
+	"hJx04Ob/4ewwWkmGMk2IdBnKlERsSLNYk5SNsE2LS+EOIGPRf+yEqInxcAISUTWG/0qbCz9IaXjNNF77",
+	"8JGQKYs84WdXtjXZ19IPs68kZSTmCTfDTlhqFxfA32HMmVmZ55VyQWgcn2C9bqYoSIujJ88wh5ImztAz",
+	"I/bIu+FwQUCZ6zZi+iJRdyakLxK18+O2JZp3Uem7FeiGv9f2/uoE60Y9QM2+6MIDdFIH+6OkNrZtBSX4",
+	"nxzTvbfuH96j6HmnJ/cauK5bTovodV6YPxecjrJ7i0zvhM29+qOWu1f1R3WziDn7YiszCCU3NOZRQDLh",
+	"ymXrK1WKazh3q0oui3sWqBL1YYL0mIqik35AxnIKJX5yqJkoqv9SpsbGHsw77edWGM6ay75ypYZhkrzv",
+	"fYPVs7XitXz8BxuK8l8MFgtVznUXovrBRcKKdWpGJshsgUC4sjC7PmxQgBzp3aYavh0ww+FmRrJHXW1k",
+	"nDIazSyOUETolM5sUT56MdD1DcfY7xGYrE/j+JgYXunbGzoQRJUSHq8yttJJt1wyZwe1lf81K6/ptl+f",
+	"c3NM+v8TTu8A/rf7b9UnCoYTxtKy+BYD4+n1zRreZXpvv18vhd5leosy6F2m7yj9ZrE/ZW0Xmek/p1h5",
+	"cJV4wbf5Yjxayoho7E29WIRkk/ZJNTY/L4fDpgKMjGr4wqpNlfslBeJ1UMSyEgiVYFVsGRWtsEYgIoSj",
+	"IJGjiYFauSzFFKEDxWyYKF8hApRhY2GLgemCNRYupBGr20WVlJF/wdxk8ZTO5ub0kQOKoB0CLooTY/ZR",
+	"kK12CdrMnQOleclEZM92h0WkRi1jwGwww+8DFi3mQMJPEWZBsxjwxRmgpFiAkmHKWL0U+zC5q8SjykwP",
+	"2r5yrxyapKkTz1+3RN5EircUkrtw0Y9grhUtMksJw2vnJqF91yht3/t2G4ahFRejmHUzxY4RuciKgJCm",
+	"KWcur9GYNE4gTVJmBFQOSsMVURMmdI9c0gFgMJlfD1I5zcGXUhoaj6KwG51ost4b12METYHrzRH8fMJS",
+	"LiNC45ikLGT8hhWPqQzsM5n2yDmuBkJPuA5nbNrUSardUEbq2Vg+IuQMdeFQmrGnYxmzQlOcGjkdl41B",
+	"vBNh5NRaFsi2Y0YjFKvu4mFOQtqjv7QG+DZEoz/F/crEBQ3Y2JRFhY3BRRhnkQO6AQt953L+YDLMBYnm",
+	"4GS9jOxW3id83bVjLBJiaNNZrBIcGq7JIifYhnlwtGS5VtxW7JwC5hx6q0ZE9R3Ypb3RLG+J+0C40bG9",
+	"rFOAlWVhJrkmmdA8Nn/YODnByGxjJApw+4Bpcetbg5D0Z7k/7MjyKpodxt89XbWDiPxJISLfFuKhwsMY",
+	"QSnxXxNcpJMchr8WRLMbgj2lKY7nPyrfcNlLL0ki6Q/2qNI73PhNKbhROaBemBeQJD1yCjne739/Tv5y",
+	"ePgMIOoycS3kVEApgouUociw66hz6xZJEziObQsTM8n9yZIleAx4bhUsqtvIkvtj73vkUXzJc/rdQd1Z",
+	"DljInEvzmV2DtP7HzrtXHzv94kqnzvweyGiGEapYoV9ggRebbPMAYerTlEHPOIwK+7dZkEJUxKwp4pmW",
+	"7rCqIeCmO+1t2vjeDBsM6rIvNJnErHPcefeqM19tvxgTDeLxO7P9BzHbV4gHQ8FjtYfEEvN9cbfjObRm",
+	"DDAXbYWMzvSQ4BA00AKMyRQxz8heZUnHZiQb3PTaa4EAMR87UJ7yMPs9Amxk6DebR3Ne0Ijr0oHRbReo",
+	"YSn0srYtGjwcWp7a7fygqA0/fU+tJjzDOlyVej2Jof8SvPAcbeeWrYzZI1XwVwks0APxpKFWGBOjOkcL",
+	"w6Hdo8altu1hPCzpRwrpDUJfdWjSmMGhtEwx6kYtgPRpSRJYuC+7NOvx5TijsDrAcJmOuWFlbZNypRMQ",
+	"mNwauaZCFbBDG1PVJGbUYnW7xZu9HuN1EUidYlTbhyvIG7ka42BKuA5I5GAbAMICgL6CcvJJDnQKO1Y6",
+	"pZjsIsvr2js6PNq30QJMytZUQDTM3lsVvcI84MZ5DEiLa8+YxZgHlCmul4FiV/GvHQinPYS9JbjUPM0H",
+	"2LeOiiqOwaJN5xCHC4Aht2kvVae5T2hIXEZk19ECcdYmmxt6Ry7bQ9x2YDNDtPs71K0dvE4D+GOj2dYE",
+	"qoNse/AN/rsU8RGx7DyGB1lfyQXGm/iFqI0F898jbGMuuPMQ7Y6tfjIwO4xgtGeKJdiLd0O27VXFjmJ/",
+	"SvjFav9G5+rlJsH+bbEZc2m/+S6WkChWhAPKjPQH09tuXAvjL2hY+0iRSSqHxqWwHQ+K5KyfumXR5Vxe",
+	"bHNUpwpb1xzB/QNS+8s5t2UormV5LYW7gwCe0PDPIeoVXYxgKOxO5LfWopouSL3Dy948aZCM6U2enKWC",
+	"IqduwEKZQN6LmxhyX0qdNoTMNzBjulh1ngYo41hOVRHChuS9An4DneJMsYjsUezYVCTw4WX6/nxmX93t",
+	"T5AH4TGxjxIhNQ9ZqcepXUBdd438tea8uHkXzAztzfRgaz1relg76t0VVP3Aac5l0ZelyG1lwVSP3rlE",
+	"KiJQD/LrchAPmzGMl1INiB4yb3pqmf6kJFdcMZaNhbnoXampmBUsKCldF68cDsTm/dKB61tmGb59znIb",
+	"qYRhr2HK8FquOfHYF1MjG1lCuJMapObnsHsjTbYJIpKPj9M94Mp0j5x+eASRXd7xg+x3dqqujVCy+X3z",
+	"5VSPlJMDrUSlYiLq+vnu3ZYASJh1UMqUb5Sgfi419DfzhJ+Q2lhseRHJCZFxlBe7eyPDlcXEBbJ65LTI",
+	"zlks+KCpGfBjTZEEE9E/vJnuRIzVTvpgpZo9ijKC9W0k2U5E3A6aKKf37jz3Qb/jJYy/vAIMer3Tcqf3",
+	"PH+3JG0g4cd9laMWFe5jF6+xsHFrj/x1liML6cLjhwuwoiUqE9FJufWc4XF3u6o0XHe+lbkl5bc0p+qa",
+	"wVqhfKqmOSxYlMWSYP2rNYcle3aIIEcSkTXiKvAhR0AS2n6Lc21vjxd14Q38g2pose18XYheVb7zb/xs",
+	"9w0Ipy/pRbvI1NtyNZk/xYMVij7NoSre9ZbdGWrz2Vq5kba8Tqwkmw9AwiyzwhoxJn18SroAoRKKc7HO",
+	"dIbt+JmuCH70Wq0txT3zyhWhQmNZPYdmWQg6EMXcyLsb8F5th9kTO5GzLxJ6bfxoMP5QRNdYfbUGnIcx",
+	"z/S2LbjSZD+S0XZitVrZKSV8WALXw5rYnYF3r9iTFetpMQRlkcVdm+P5QbmMANs8f1ixbvYc1/omTFAJ",
+	"cAUlPEzD8+VEpf0g78uTx5WELfePeMpCDSncffevS9m3fXhSr0LSdvnVswnru8zx/8pYOvNiYXYbRTfK",
+	"TLlcLzd4XijbZ+bl2FHh7xfF2fRdpGs+0MYVCELjZltMARRFgCVA9kBgUo3cpMxKWGoT9Yz15OTWhBXt",
+	"tPcDPxEPMtASGsdkQqGnhfGJB5nWALWZTIo0Diyt1WzijNfzdxeXjUnucDSdFv2X7SFCPU8F0CAgrDfq",
+	"kT4rcLuP/+///j/9vM0yvBDvstJN2uqm8vGT35ZdVQZmwZOUhahWcbD5LVxzgVcp1rV4iVW+Jz6RcK1Y",
+	"PCSKzmzbZbzlGcq0cTdmMW37RON5o9zBZZdweTBxWgIEDVZI2PprKIOe0jRSJ67UkdA4llMGUdiCEJtW",
+	"WXDRwnMfyjShunPcyVLeCfzX8OTw6LfaDn5LVJZmX/TBWCdxWVe1Kk4oRUeB7veKoDmyjDsM+1MWYTLd",
+	"08Mn83LtrzS8znHzC00679c4VD7g/7JU6QQdLEWB7b6WOER9nnxJdDnhuFiEgXO5WAb1VnmBc8d8GyX9",
+	"A2vJ3+Eut6zG6vvQ1wNmGUmg6yjykXJSGGCjjisimLprZFccb/18CIfKNCFmvh55qS0wZ8VCbqDxGlcb",
+	"v7r0JetyU/ZLdzqdds06ulkaM2Hs/ai9TVma9HeZJm2M2h1nboEzd+bz2tAt1naqWLhg5kCFQpXhl1nV",
+	"B4DX2Vy9DKVS/lQ0VtLDaSk87yJ+ChgrNvhoPpwwOYmdEeiblJiNkueqoPEpU/NL6KGLP4Ye8hhBdZ3t",
+	"cpTsSDJr+OSjwEc+DJfPj/mvpjKLI8zHmWQa4OK1yu3rRfjDRXq8FY63RSNGgfQccVO3WL6ZT/Ogoauc",
+	"YYsZBSekdI2v7ruNze7K+G7l3QdbaO2Jmap7v1DCKatTm7JB/2F/ckuyp1HEsTz7PDVzaG7GGdJYsaAz",
+	"8T761vEWVUWYiRlVjNgfYMCTqwLJYZDxGGyponD6sPe4d9hZ6m96TP6vfAGf8h/Kwb9Z2FjwaX9/YutU",
+	"oeNv71akUXrD//C3y0iaCWFkKLqHTe92cUDIVfXn6ZVAMn5pvYclwL7oHIoLPx3MyNNDknCRaeaXHZKR",
+	"0SzWiOuX6v37ecE/YK9KSEbqYwydfMwOD5+GMAT8yfpwtZ8X5JWhBrw6vsEsLzD+54eXL/LGGzUViVDD",
+	"p8iAjTmkZqJaOjp8jMZ7kUhgS7yg+NAfoMg/NPqzoXgGFcnWCxBcL7UWFQjmvOKiLer2Kwo2VzncSizb",
+	"goz1xPJ91oNhFX8NvwEBG8qrZIBDHYHhb5jIMH9daO+0EIdKU6PqCnPM3rsrstdP6DWIkj5k9GVp3Dnu",
+	"jLWeHB8cPH7yl95h77D3+Pjo8PCwY5Ztl1DneYH4AmwPEnEas1CTTEQshdZE/R75nbPYdsMJSM4xFlga",
+	"xAt4fkZxOdcax3ykyCQbxFyNWWSsdp3SUBMlawCezTAO8mvEhJmDRWjyu6HyAYwJSjKRX9jmATUUn/Mx",
+	"PLPJK37NE2MxkDNDLJOUK0YMgzCh3YV/ze6PiUMtgyXm4fJYjroODJxHgQ+0VIJyUUHl3xhgjqSHdhbA",
+	"bX4esfenSaigI5YABiQQN6Ip9L8lWHYXQPJopr73vWOYJqzhEDC1oPSmrVeRSqmP3a4GM6+ddr6Wvb9f",
+	"vHsbkCyNuzYsYXRAksWaT2iqIXaybx0SCxpZYgzYuPMvCuVjPQnwNajS5ryDyiWGWZbMdHk5cGFhlIwN",
+	"xcOxmGUFJD+ciGr6vU+YuGGxnKDIt4eErFh/TCobeFXb9tBsQQM5PX/pEwhuq/jdxYtXmMkBwFkDapw/",
+	"mmlp3VVAA3VaUQX5n10VygmLsDwjsOX2aswnSFIyzn9RSgy55f6Lkqb6gzgt88c/WSph/yWisV2+irsl",
+	"jwQE6f9H1wrQLsZvgnJSUJ62AryOqCWWNoNyN/hKrnZxt1VK2qmjERRgrOCfoydPSP/bx87QfPGxc0z+",
+	"9bFjD+1j59P3fmCTmewj5qfwp/mp98sS19GvNYfoBLnNfvIq/s1ay6R0AN9aiYOFM9zLp8qJysMuoFnE",
+	"tWGPHnkOB6ochqy9yE+4IIqFqU2Rqla9hTRNZy4Mir82pFaRNShiAjyNnLrKmzfP1uz/ndMWkA82kVxo",
+	"dWzsyBiweCOIgHBhVjRJ5YDZeqFc1OPVT4Bt7rA5PIlkmBmJWLzv81QmTI9ZpkjCdMpDn9DlRHW+f/r+",
+	"/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/server/mail"
+	"github.com/latchkey/latchkey/server/sms"
 	"github.com/latchkey/latchkey/store"
 )
 
@@ -120,7 +121,9 @@ type Config struct {
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
-	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
+	SMS                     SMSConfig            // phone sign-in by texted code (sms.go)
+
+	CodeGuessLimit RateLimit // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
 
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
@@ -135,7 +138,8 @@ type Deps struct {
 	Config Config
 	// Mailer delivers mail from the outbox; nil writes each message to the log instead (the
 	// development default, so every flow can be completed without SMTP).
-	Mailer mail.Sender
+	Mailer    mail.Sender
+	SMSSender sms.Sender // nil: the one Config.SMS names
 	// Templates renders mail; nil uses the built-in templates.
 	Templates *mail.Templates
 	// Counter holds the rate-limit counters; nil keeps them in Store. When it also reports its
@@ -162,6 +166,10 @@ type Server struct {
 	templates     *mail.Templates
 	mailWake      chan struct{}
 	mailMu        sync.Mutex // one delivery pass at a time
+	smsSender     sms.Sender
+	smsTemplates  *sms.Templates
+	smsWake       chan struct{}
+	smsMu         sync.Mutex // one SMS delivery pass at a time
 	redirects     *redirectRules
 	breach        *breachChecker
 	edges         *edges        // trusted proxies, CORS origins, HSTS
@@ -241,6 +249,15 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 	}
 	s.mailWake = make(chan struct{}, 1)
+	s.smsWake = make(chan struct{}, 1)
+	if s.smsSender = d.SMSSender; s.smsSender == nil {
+		if s.smsSender, err = newSMSSender(cfg.SMS, d.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if s.smsTemplates, err = sms.LoadTemplates(cfg.DefaultLocale); err != nil {
+		return nil, fmt.Errorf("load sms templates: %w", err)
+	}
 	if s.edges, err = newEdges(cfg); err != nil {
 		return nil, err
 	}
@@ -259,6 +276,7 @@ func (s *Server) Run(ctx context.Context) {
 	defer wg.Wait()
 	wg.Go(func() { s.keys.run(ctx) })
 	wg.Go(func() { s.runMailer(ctx) })
+	wg.Go(func() { s.runSMS(ctx) })
 	t := time.NewTicker(s.cfg.PurgeInterval)
 	defer t.Stop()
 	for {
@@ -281,6 +299,11 @@ func (s *Server) Purge(ctx context.Context) (int64, error) {
 	if err == nil {
 		var m int64
 		m, err = s.store.PurgeRateLimits(ctx, now)
+		n += m
+	}
+	if err == nil {
+		var m int64
+		m, err = s.store.PurgeSMS(ctx, now.Add(-s.cfg.EndedSessionRetention))
 		n += m
 	}
 	if n > 0 {
@@ -345,6 +368,7 @@ func DefaultConfig() Config {
 		LockoutAccountThreshold: 50,
 		LockoutAccountDuration:  5 * time.Minute,
 		CodeGuessLimit:          RateLimit{Requests: 20, Window: time.Hour},
+		SMS:                     DefaultSMSConfig(),
 	}
 }
 
@@ -354,6 +378,7 @@ func (c Config) withDefaults() Config {
 	if c.Version == "" {
 		c.Version = "0.0.0-dev"
 	}
+	c.SMS = c.SMS.withDefaults()
 	if c.AccessTokenTTL <= 0 {
 		c.AccessTokenTTL = 15 * time.Minute
 	}
