@@ -407,17 +407,27 @@ func (s *Server) deliverSMS(ctx context.Context, m store.OutboxSMS) bool {
 	return false
 }
 
-// SendTestSMS sends one test text to raw directly, without the outbox: `latchkey sms test`.
-func (s *Server) SendTestSMS(ctx context.Context, raw string) (string, error) {
-	n, err := sms.Parse(raw, s.cfg.SMS.DefaultRegion)
+// SendTestSMS sends one test text to raw through the sender c names, directly, without the
+// outbox: `latchkey sms test`. It returns the provider's id of the message.
+func SendTestSMS(ctx context.Context, c SMSConfig, appName, raw string, log *slog.Logger) (string, error) {
+	c = c.withDefaults()
+	n, err := sms.Parse(raw, c.DefaultRegion)
 	if err != nil {
 		return "", err
 	}
-	body, err := s.smsTemplates.Render(sms.KindTest, s.cfg.DefaultLocale, sms.Data{AppName: s.cfg.AppName})
+	sender, err := newSMSSender(c, log)
 	if err != nil {
 		return "", err
 	}
-	return s.smsSender.Send(ctx, sms.Message{To: n.E164, Body: body})
+	tpl, err := sms.LoadTemplates("en")
+	if err != nil {
+		return "", err
+	}
+	body, err := tpl.Render(sms.KindTest, "en", sms.Data{AppName: appName})
+	if err != nil {
+		return "", err
+	}
+	return sender.Send(ctx, sms.Message{To: n.E164, Body: body})
 }
 
 // --- the admin API

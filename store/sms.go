@@ -153,11 +153,10 @@ func (s *Store) MarkSMSFailed(ctx context.Context, id uuid.UUID, reason string, 
 	return nil
 }
 
-// SMSOutbox lists the texts to recipient, newest first, without their bodies: for operators
-// and tests.
+// SMSOutbox lists the texts to recipient, newest first; a settled text's body is nil.
 func (s *Store) SMSOutbox(ctx context.Context, recipient string) ([]OutboxSMS, error) {
 	var out []OutboxSMS
-	err := s.r(ctx).Omit("body").Where("recipient = ?", recipient).Order("created_at DESC").Find(&out).Error
+	err := s.w(ctx).Where("recipient = ?", recipient).Order("created_at DESC").Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("list sms: %w", err)
 	}

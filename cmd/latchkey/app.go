@@ -73,6 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 				}},
 			},
 			mailCommand(stdout, stderr),
+			smsCommand(stdout, stderr),
 			userCommand(stdout, stderr),
 			configReferenceCommand(stdout),
 			{

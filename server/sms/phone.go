@@ -108,3 +108,9 @@ func ParseTypes(v string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// KnownRegion reports whether region (an ISO 3166 code) is one phone numbers are known for.
+func KnownRegion(region string) bool {
+	_, ok := phonenumbers.GetSupportedRegions()[strings.ToUpper(region)]
+	return ok
+}
