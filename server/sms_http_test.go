@@ -26,7 +26,8 @@ type fakeTwilio struct {
 	texts    []fakeText
 	failures []fakeFailure // answers for the next requests, in order
 	requests atomic.Int64
-	arrived  chan struct{} // one token per recorded text
+	arrived  chan struct{}  // one token per recorded text
+	waited   map[string]int // texts per number handed out by wait
 }
 
 type fakeText struct{ To, Body, From, Service string }
@@ -40,7 +41,7 @@ const (
 
 func startFakeTwilio(t *testing.T) *fakeTwilio {
 	t.Helper()
-	f := &fakeTwilio{arrived: make(chan struct{}, 1000)}
+	f := &fakeTwilio{arrived: make(chan struct{}, 1000), waited: map[string]int{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.requests.Add(1)
 		user, pass, ok := r.BasicAuth()
@@ -118,6 +119,30 @@ func (f *fakeTwilio) nth(t *testing.T, to string, n int) fakeText {
 		case <-f.arrived:
 		case <-deadline:
 			t.Fatalf("no text #%d to %s arrived", n, to)
+		}
+	}
+}
+
+// wait returns the next text to `to` not yet handed out by wait.
+func (f *fakeTwilio) wait(ctx context.Context, to string) (fakeText, error) {
+	for {
+		f.mu.Lock()
+		seen := 0
+		for _, x := range f.texts {
+			if x.To != to {
+				continue
+			}
+			if seen++; seen > f.waited[to] {
+				f.waited[to] = seen
+				f.mu.Unlock()
+				return x, nil
+			}
+		}
+		f.mu.Unlock()
+		select {
+		case <-f.arrived:
+		case <-ctx.Done():
+			return fakeText{}, fmt.Errorf("no text to %s: %w", to, ctx.Err())
 		}
 	}
 }
@@ -575,4 +600,27 @@ func TestSMSAdminPhone(t *testing.T) {
 	if err != nil || r.JSON200 == nil || r.JSON200.PhoneNumberVerified {
 		t.Fatalf("set on the other user: %v %s", err, r.Body)
 	}
+}
+
+// TestNhostJSClientSMS drives SMS sign-in with the published @nhost/nhost-js SDK
+// (e2e/nhostjs/sms.mjs): the texts go to the fake Twilio, and the script reads them through a
+// small endpoint here.
+func TestNhostJSClientSMS(t *testing.T) {
+	node, abs := nodePackage(t, "../e2e/nhostjs", "@nhost/nhost-js")
+	f := startFakeTwilio(t)
+	h := servertest.Start(t, smsOn(f))
+	smsbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := r.URL.Query().Get("to")
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		x, err := f.wait(ctx, to)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusGatewayTimeout)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"body": x.Body, "code": sixDigits.FindString(x.Body)})
+	}))
+	defer smsbox.Close()
+	runNode(t, node, abs, "@nhost/nhost-js (sms)", []string{"LATCHKEY_URL=" + h.URL, "SMSBOX_URL=" + smsbox.URL}, "sms.mjs")
 }
