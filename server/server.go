@@ -255,7 +255,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	if s.smsTemplates, err = sms.LoadTemplates(cfg.DefaultLocale); err != nil {
+	if s.smsTemplates, err = sms.LoadTemplates(cfg.SMS.TemplatesDir, cfg.DefaultLocale); err != nil {
 		return nil, fmt.Errorf("load sms templates: %w", err)
 	}
 	if s.edges, err = newEdges(cfg); err != nil {

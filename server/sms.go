@@ -48,6 +48,7 @@ type SMSConfig struct {
 	DeniedTypes         []string         // number types refused (premium-rate, shared-cost)
 	RetryBase           time.Duration    // first wait after a temporary delivery failure (15s); doubles
 	MaxAttempts         int              // delivery attempts before a text is given up (5)
+	TemplatesDir        string           // templates (<locale>/<kind>.txt) replacing the built-in ones; "": none
 }
 
 // DefaultSMSConfig is the configuration with nothing set.
@@ -419,7 +420,7 @@ func SendTestSMS(ctx context.Context, c SMSConfig, appName, raw string, log *slo
 	if err != nil {
 		return "", err
 	}
-	tpl, err := sms.LoadTemplates("en")
+	tpl, err := sms.LoadTemplates(c.TemplatesDir, "en")
 	if err != nil {
 		return "", err
 	}

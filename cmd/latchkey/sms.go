@@ -31,6 +31,7 @@ type smsConfig struct {
 	SMSMaxPerHour       int64
 	SMSAllowedCountries string
 	SMSDeniedTypes      string
+	SMSTemplatesDir     string
 }
 
 // smsFlags are the SMS provider's settings and, for serve, those of SMS sign-in and its limits.
@@ -51,6 +52,8 @@ func (c *config) smsFlags(serve bool) []cli.Flag {
 			Usage: "base URL of Twilio's REST API (a regional edge, or a stand-in for tests)"},
 		&cli.StringFlag{Name: "sms-default-region", Destination: &c.SMSDefaultRegion, Sources: c.env(false, "LATCHKEY_SMS_DEFAULT_REGION"),
 			Usage: "ISO 3166 region (DE, GB, US…) that phone numbers given without + are read in; empty: only international numbers"},
+		&cli.StringFlag{Name: "sms-templates-dir", Destination: &c.SMSTemplatesDir, Sources: c.env(false, "LATCHKEY_SMS_TEMPLATES_DIR"),
+			Usage: "directory of text templates (<locale>/<kind>.txt: signin-code, test) that replace the built-in ones"},
 	}
 	if !serve {
 		return flags
@@ -82,6 +85,10 @@ func (c *config) smsServer(serve bool) (server.SMSConfig, error) {
 	out := server.DefaultSMSConfig()
 	out.Provider = c.SMSProvider
 	out.DefaultRegion = c.SMSDefaultRegion
+	out.TemplatesDir = c.SMSTemplatesDir
+	if _, err := sms.LoadTemplates(c.SMSTemplatesDir, "en"); err != nil {
+		bad("sms-templates-dir", "LATCHKEY_SMS_TEMPLATES_DIR", err.Error())
+	}
 	out.Twilio = sms.TwilioConfig{BaseURL: c.SMSTwilioBaseURL, AccountSID: c.SMSTwilioSID, AuthToken: c.SMSTwilioToken,
 		MessagingServiceID: c.SMSTwilioService, From: c.SMSTwilioFrom}
 	switch c.SMSProvider {

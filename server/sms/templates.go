@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"strings"
 	"text/template"
 	"time"
@@ -43,28 +44,22 @@ var funcs = template.FuncMap{
 	"minutes": func(d time.Duration) int { return int(math.Ceil(d.Minutes())) },
 }
 
-// LoadTemplates parses the built-in templates; defaultLocale is tried after the user's locale
-// and before English.
-func LoadTemplates(defaultLocale string) (*Templates, error) {
+// LoadTemplates parses the built-in templates, then those in dir (laid out alike:
+// <locale>/<kind>.txt), which replace or add to them; dir "" is none. defaultLocale is tried
+// after the user's locale and before English.
+func LoadTemplates(dir, defaultLocale string) (*Templates, error) {
 	t := &Templates{byKey: map[string]*template.Template{}, defaultLocale: defaultLocale}
-	err := fs.WalkDir(builtin, "templates", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".txt") {
-			return err
-		}
-		src, err := builtin.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		key := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".txt")
-		tpl, err := template.New(key).Funcs(funcs).Option("missingkey=error").Parse(string(src))
-		if err != nil {
-			return fmt.Errorf("sms template %s: %w", p, err)
-		}
-		t.byKey[key] = tpl
-		return nil
-	})
+	sub, err := fs.Sub(builtin, "templates")
 	if err != nil {
 		return nil, err
+	}
+	if err := t.load(sub); err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		if err := t.load(os.DirFS(dir)); err != nil {
+			return nil, fmt.Errorf("sms templates in %s: %w", dir, err)
+		}
 	}
 	for _, k := range []Kind{KindSignInCode, KindTest} {
 		if t.byKey[fallbackLocale+"/"+string(k)] == nil {
@@ -72,6 +67,26 @@ func LoadTemplates(defaultLocale string) (*Templates, error) {
 		}
 	}
 	return t, nil
+}
+
+// load parses every <locale>/<kind>.txt of fsys.
+func (t *Templates) load(fsys fs.FS) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".txt") || strings.Count(p, "/") != 1 {
+			return err
+		}
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		key := strings.TrimSuffix(p, ".txt")
+		tpl, err := template.New(key).Funcs(funcs).Option("missingkey=error").Parse(string(src))
+		if err != nil {
+			return fmt.Errorf("sms template %s: %w", p, err)
+		}
+		t.byKey[key] = tpl
+		return nil
+	})
 }
 
 // Render writes the text of kind in locale (else the default locale, else English).
