@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -170,11 +171,13 @@ type Server struct {
 	smsTemplates  *sms.Templates
 	smsWake       chan struct{}
 	smsMu         sync.Mutex // one SMS delivery pass at a time
-	redirects     *redirectRules
-	breach        *breachChecker
-	edges         *edges        // trusted proxies, CORS origins, HSTS
-	counter       store.Counter // rate-limit counters shared by every instance
-	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+	// smsCeilingLogged is the Unix hour the global SMS ceiling was last logged in.
+	smsCeilingLogged atomic.Int64
+	redirects        *redirectRules
+	breach           *breachChecker
+	edges            *edges        // trusted proxies, CORS origins, HSTS
+	counter          store.Counter // rate-limit counters shared by every instance
+	metricsToken     []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

@@ -173,7 +173,8 @@ func (s *Server) smsLimits(ctx context.Context, n sms.Number) error {
 			var e *Error
 			if errors.As(err, &e) && e.Code == CodeRateLimited {
 				s.metrics.smsRefusals.WithLabelValues(ck.label).Inc()
-				if ck.label == smsRefusedGlobal {
+				// Once per hour and instance, not once per refusal: a flood must not flood the log.
+				if hour := s.now().Unix() / 3600; ck.label == smsRefusedGlobal && s.smsCeilingLogged.Swap(hour) != hour {
 					s.log.ErrorContext(ctx, "SMS GLOBAL CEILING REACHED: every text is refused until the hour ends; check for SMS pumping",
 						"limit_per_hour", c.MaxPerHour)
 				}
