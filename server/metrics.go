@@ -19,10 +19,11 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	refusals *prometheus.HistogramVec
 	mail     *prometheus.CounterVec
+	inFlight *prometheus.GaugeVec
+	handler  http.Handler
+
 	// SMS: texts by delivery outcome, and text requests refused by which defence.
 	smsDeliveries, smsRefusals *prometheus.CounterVec
-	inFlight                   *prometheus.GaugeVec
-	handler                    http.Handler
 }
 
 func newMetrics(s *Server) *metrics {
@@ -60,7 +61,7 @@ func newMetrics(s *Server) *metrics {
 		}, []string{"operation"}),
 	}
 	reg.MustRegister(
-		m.requests, m.duration, m.refusals, m.mail, m.smsDeliveries, m.smsRefusals, m.inFlight,
+		m.requests, m.duration, m.refusals, m.mail, m.inFlight, m.smsDeliveries, m.smsRefusals,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

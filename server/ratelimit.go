@@ -160,20 +160,21 @@ var limitedOps = map[string]limitRule{
 	"azRequestPasswordReset":  {LimitMail, "emails", bodyField("email")},
 	"azSendEmailVerification": {LimitMail, "emails", caller},
 	// Codes, tickets and reset links.
-	"verifySignInOTPEmail": {LimitCode, "code attempts", bodyField("email")},
-	"verifyTicketCode":     {LimitCode, "code attempts", bodyField("email")},
-	// By address only: a number's forms differ, and each texted code's guesses are capped per
-	// number after normalisation (guessCode). Texts are limited by their own defences (sms.go).
+	"verifySignInOTPEmail":     {LimitCode, "code attempts", bodyField("email")},
+	"verifyTicketCode":         {LimitCode, "code attempts", bodyField("email")},
+	"verifyTicket":             {LimitCode, "code attempts", nil},
+	"confirmTicket":            {LimitCode, "code attempts", nil},
+	"changeUserPassword":       {LimitCode, "code attempts", caller},
+	"wmeForgotPasswordConfirm": {LimitCode, "code attempts", bodyField("username")},
+	"zestyPasswordReset":       {LimitCode, "code attempts", nil},
+	"azVerifyEmail":            {LimitCode, "code attempts", nil},
+	"azEditPasswordReset":      {LimitCode, "code attempts", nil},
+	"azResetPassword":          {LimitCode, "code attempts", nil},
+	"azPatchPasswordReset":     {LimitCode, "code attempts", nil},
+
+	// Texted codes: by address only, since a number's forms differ; each number's guesses are
+	// capped after normalisation (guessCode). Texts have their own defences (sms.go).
 	"verifySignInPasswordlessSms": {LimitCode, "code attempts", nil},
-	"verifyTicket":                {LimitCode, "code attempts", nil},
-	"confirmTicket":               {LimitCode, "code attempts", nil},
-	"changeUserPassword":          {LimitCode, "code attempts", caller},
-	"wmeForgotPasswordConfirm":    {LimitCode, "code attempts", bodyField("username")},
-	"zestyPasswordReset":          {LimitCode, "code attempts", nil},
-	"azVerifyEmail":               {LimitCode, "code attempts", nil},
-	"azEditPasswordReset":         {LimitCode, "code attempts", nil},
-	"azResetPassword":             {LimitCode, "code attempts", nil},
-	"azPatchPasswordReset":        {LimitCode, "code attempts", nil},
 }
 
 // limited is the private cause of a CodeRateLimited error: which limit, and when to come back.

@@ -122,9 +122,10 @@ type Config struct {
 	LockoutMaxDuration      time.Duration        // the longest lock of one address
 	LockoutAccountThreshold int                  // wrong passwords from all addresses per account-wide lock; 0: none
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
-	SMS                     SMSConfig            // phone sign-in by texted code (sms.go)
+	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
 
-	CodeGuessLimit RateLimit // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
+	// SMS is phone sign-in by texted code and its defences (sms.go).
+	SMS SMSConfig
 
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
@@ -139,8 +140,9 @@ type Deps struct {
 	Config Config
 	// Mailer delivers mail from the outbox; nil writes each message to the log instead (the
 	// development default, so every flow can be completed without SMTP).
-	Mailer    mail.Sender
-	SMSSender sms.Sender // nil: the one Config.SMS names
+	Mailer mail.Sender
+	// SMSSender delivers texts from the SMS outbox; nil: the sender Config.SMS names.
+	SMSSender sms.Sender
 	// Templates renders mail; nil uses the built-in templates.
 	Templates *mail.Templates
 	// Counter holds the rate-limit counters; nil keeps them in Store. When it also reports its
@@ -167,17 +169,19 @@ type Server struct {
 	templates     *mail.Templates
 	mailWake      chan struct{}
 	mailMu        sync.Mutex // one delivery pass at a time
-	smsSender     sms.Sender
-	smsTemplates  *sms.Templates
-	smsWake       chan struct{}
-	smsMu         sync.Mutex // one SMS delivery pass at a time
-	// smsCeilingLogged is the Unix hour the global SMS ceiling was last logged in.
+	redirects     *redirectRules
+	breach        *breachChecker
+	edges         *edges        // trusted proxies, CORS origins, HSTS
+	counter       store.Counter // rate-limit counters shared by every instance
+	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+
+	// SMS sign-in (sms.go): the sender, the texts' templates, the deliverer's wake-up and its
+	// one pass at a time, and the Unix hour the global ceiling was last logged in.
+	smsSender        sms.Sender
+	smsTemplates     *sms.Templates
+	smsWake          chan struct{}
+	smsMu            sync.Mutex
 	smsCeilingLogged atomic.Int64
-	redirects        *redirectRules
-	breach           *breachChecker
-	edges            *edges        // trusted proxies, CORS origins, HSTS
-	counter          store.Counter // rate-limit counters shared by every instance
-	metricsToken     []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -371,7 +375,8 @@ func DefaultConfig() Config {
 		LockoutAccountThreshold: 50,
 		LockoutAccountDuration:  5 * time.Minute,
 		CodeGuessLimit:          RateLimit{Requests: 20, Window: time.Hour},
-		SMS:                     DefaultSMSConfig(),
+
+		SMS: DefaultSMSConfig(),
 	}
 }
 
