@@ -644,6 +644,15 @@ type AdminSetPasswordResponse struct {
 	User AdminUser `json:"user"`
 }
 
+// AdminSetPhoneRequest defines model for AdminSetPhoneRequest.
+type AdminSetPhoneRequest struct {
+	// PhoneNumber Example: +4915123456789
+	PhoneNumber string `json:"phoneNumber"`
+
+	// Verified Whether the number counts as verified; a code texted to it verifies it too.
+	Verified *bool `json:"verified,omitempty"`
+}
+
 // AdminToken defines model for AdminToken.
 type AdminToken struct {
 	CreatedAt time.Time          `json:"createdAt"`
@@ -688,6 +697,7 @@ type AdminUser struct {
 	Metadata            map[string]interface{} `json:"metadata"`
 	NewPasswordRequired bool                   `json:"newPasswordRequired"`
 	PhoneNumber         *string                `json:"phoneNumber"`
+	PhoneNumberVerified bool                   `json:"phoneNumberVerified"`
 	Roles               []string               `json:"roles"`
 
 	// TotpActive The user signs in with a TOTP code as a second factor.
@@ -1057,6 +1067,37 @@ type SignInPasswordlessEmailRequest struct {
 	// Email Example: john.smith@example.com
 	Email   openapi_types.Email `json:"email"`
 	Options *SignUpOptions      `json:"options,omitempty"`
+}
+
+// SignInPasswordlessSmsOtpRequest defines model for SignInPasswordlessSmsOtpRequest.
+type SignInPasswordlessSmsOtpRequest struct {
+	// Otp The code from the text.
+	//
+	// Example: 123456
+	Otp string `json:"otp"`
+
+	// PhoneNumber The phone number the code was texted to, in any form the request took.
+	//
+	// Example: +4915123456789
+	PhoneNumber string `json:"phoneNumber"`
+}
+
+// SignInPasswordlessSmsOtpResponse defines model for SignInPasswordlessSmsOtpResponse.
+type SignInPasswordlessSmsOtpResponse struct {
+	Mfa *MFAChallengePayload `json:"mfa,omitempty"`
+
+	// Session A signed-in session as the client keeps it.
+	Session *Session `json:"session,omitempty"`
+}
+
+// SignInPasswordlessSmsRequest defines model for SignInPasswordlessSmsRequest.
+type SignInPasswordlessSmsRequest struct {
+	Options *SignUpOptions `json:"options,omitempty"`
+
+	// PhoneNumber The phone number, international (`+4915123456789`) or national with a default region configured.
+	//
+	// Example: +4915123456789
+	PhoneNumber string `json:"phoneNumber"`
 }
 
 // SignOutRequest defines model for SignOutRequest.
@@ -1921,6 +1962,9 @@ type AdminUpdateUserJSONRequestBody = AdminUpdateUserRequest
 // AdminSetUserPasswordJSONRequestBody defines body for AdminSetUserPassword for application/json ContentType.
 type AdminSetUserPasswordJSONRequestBody = AdminSetPasswordRequest
 
+// AdminSetUserPhoneJSONRequestBody defines body for AdminSetUserPhone for application/json ContentType.
+type AdminSetUserPhoneJSONRequestBody = AdminSetPhoneRequest
+
 // WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
 type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
 
@@ -1971,6 +2015,12 @@ type VerifySignInOTPEmailJSONRequestBody = SignInOTPEmailVerifyRequest
 
 // SignInPasswordlessEmailJSONRequestBody defines body for SignInPasswordlessEmail for application/json ContentType.
 type SignInPasswordlessEmailJSONRequestBody = SignInPasswordlessEmailRequest
+
+// SignInPasswordlessSmsJSONRequestBody defines body for SignInPasswordlessSms for application/json ContentType.
+type SignInPasswordlessSmsJSONRequestBody = SignInPasswordlessSmsRequest
+
+// VerifySignInPasswordlessSmsJSONRequestBody defines body for VerifySignInPasswordlessSms for application/json ContentType.
+type VerifySignInPasswordlessSmsJSONRequestBody = SignInPasswordlessSmsOtpRequest
 
 // SignInPATJSONRequestBody defines body for SignInPAT for application/json ContentType.
 type SignInPATJSONRequestBody = SignInPATRequest
@@ -2622,6 +2672,31 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
 	AdminSetUserPassword(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminClearUserPhone Remove a user's phone number
+	//
+	// The user no longer has a phone number, and cannot sign in by SMS until given one.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+	AdminClearUserPhone(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSetUserPhoneWithBody Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhoneWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminSetUserPhone Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhone(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminRevokeUserSessions End every session of a user
 	//
 	// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -3052,6 +3127,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
 	SignInPasswordlessEmail(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInPasswordlessSmsWithBody Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInPasswordlessSms Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSms(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInPasswordlessSmsWithBody Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInPasswordlessSms Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSms(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SignInPATWithBody Sign in with a personal access token
 	//
@@ -4578,6 +4689,61 @@ func (c *Client) AdminSetUserPassword(ctx context.Context, userId openapi_types.
 	return c.Client.Do(req)
 }
 
+// AdminClearUserPhone Remove a user's phone number
+//
+// The user no longer has a phone number, and cannot sign in by SMS until given one.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+func (c *Client) AdminClearUserPhone(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClearUserPhoneRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSetUserPhoneWithBody Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *Client) AdminSetUserPhoneWithBody(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSetUserPhoneRequestWithBody(c.Server, userId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminSetUserPhone Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *Client) AdminSetUserPhone(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminSetUserPhoneRequest(c.Server, userId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminRevokeUserSessions End every session of a user
 //
 // Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -5529,6 +5695,82 @@ func (c *Client) SignInPasswordlessEmailWithBody(ctx context.Context, contentTyp
 // Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
 func (c *Client) SignInPasswordlessEmail(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignInPasswordlessEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInPasswordlessSmsWithBody Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *Client) SignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInPasswordlessSmsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInPasswordlessSms Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *Client) SignInPasswordlessSms(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInPasswordlessSmsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInPasswordlessSmsWithBody Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *Client) VerifySignInPasswordlessSmsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInPasswordlessSmsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInPasswordlessSms Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *Client) VerifySignInPasswordlessSms(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInPasswordlessSmsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8004,6 +8246,87 @@ func NewAdminSetUserPasswordRequestWithBody(server string, userId openapi_types.
 	return req, nil
 }
 
+// NewAdminClearUserPhoneRequest constructs an http.Request for the AdminClearUserPhone method
+func NewAdminClearUserPhoneRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/phone", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminSetUserPhoneRequest calls the generic AdminSetUserPhone builder with application/json body
+func NewAdminSetUserPhoneRequest(server string, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminSetUserPhoneRequestWithBody(server, userId, "application/json", bodyReader)
+}
+
+// NewAdminSetUserPhoneRequestWithBody constructs an http.Request for the AdminSetUserPhone method, with any body, and a specified content type
+func NewAdminSetUserPhoneRequestWithBody(server string, userId openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/phone", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewAdminRevokeUserSessionsRequest constructs an http.Request for the AdminRevokeUserSessions method
 func NewAdminRevokeUserSessionsRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
 	var err error
@@ -9318,6 +9641,86 @@ func NewSignInPasswordlessEmailRequestWithBody(server string, contentType string
 	}
 
 	operationPath := fmt.Sprintf("/v1/signin/passwordless/email")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSignInPasswordlessSmsRequest calls the generic SignInPasswordlessSms builder with application/json body
+func NewSignInPasswordlessSmsRequest(server string, body SignInPasswordlessSmsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInPasswordlessSmsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInPasswordlessSmsRequestWithBody constructs an http.Request for the SignInPasswordlessSms method, with any body, and a specified content type
+func NewSignInPasswordlessSmsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/passwordless/sms")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignInPasswordlessSmsRequest calls the generic VerifySignInPasswordlessSms builder with application/json body
+func NewVerifySignInPasswordlessSmsRequest(server string, body VerifySignInPasswordlessSmsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignInPasswordlessSmsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignInPasswordlessSmsRequestWithBody constructs an http.Request for the VerifySignInPasswordlessSms method, with any body, and a specified content type
+func NewVerifySignInPasswordlessSmsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/passwordless/sms/otp")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10878,6 +11281,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
 	AdminSetUserPasswordWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPasswordResult, error)
 
+	// AdminClearUserPhoneWithResponse Remove a user's phone number
+	//
+	// The user no longer has a phone number, and cannot sign in by SMS until given one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+	AdminClearUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserPhoneResult, error)
+
+	// AdminSetUserPhoneWithBodyWithResponse Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhoneWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error)
+
+	// AdminSetUserPhoneWithResponse Set a user's phone number
+	//
+	// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+	AdminSetUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error)
+
 	// AdminRevokeUserSessionsWithResponse End every session of a user
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11346,6 +11776,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signin/passwordless/email (the `SignInPasswordlessEmail` operationId).
 	SignInPasswordlessEmailWithResponse(ctx context.Context, body SignInPasswordlessEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessEmailResult, error)
+
+	// SignInPasswordlessSmsWithBodyWithResponse Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error)
+
+	// SignInPasswordlessSmsWithResponse Text a one-time sign-in code
+	//
+	// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+	SignInPasswordlessSmsWithResponse(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error)
+
+	// VerifySignInPasswordlessSmsWithBodyWithResponse Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error)
+
+	// VerifySignInPasswordlessSmsWithResponse Sign in with a texted one-time code
+	//
+	// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+	VerifySignInPasswordlessSmsWithResponse(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error)
 
 	// SignInPATWithBodyWithResponse Sign in with a personal access token
 	//
@@ -15139,6 +15605,214 @@ func (r AdminSetUserPasswordResult) ContentType() string {
 	return ""
 }
 
+// AdminClearUserPhoneResult503Headers the declared response headers of an HTTP 503 response for AdminClearUserPhone
+type AdminClearUserPhoneResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminClearUserPhoneResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminClearUserPhoneResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminClearUserPhoneResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClearUserPhoneResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClearUserPhoneResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClearUserPhoneResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClearUserPhoneResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminSetUserPhoneResult503Headers the declared response headers of an HTTP 503 response for AdminSetUserPhone
+type AdminSetUserPhoneResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminSetUserPhoneResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *AdminConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *AdminUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminSetUserPhoneResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON200() *AdminUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON409() *AdminConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON415() *AdminUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminSetUserPhoneResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminSetUserPhoneResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminSetUserPhoneResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminSetUserPhoneResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminSetUserPhoneResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminRevokeUserSessionsResult503Headers the declared response headers of an HTTP 503 response for AdminRevokeUserSessions
 type AdminRevokeUserSessionsResult503Headers struct {
 	RetryAfter *int
@@ -18631,6 +19305,235 @@ func (r SignInPasswordlessEmailResult) ContentType() string {
 	return ""
 }
 
+// SignInPasswordlessSmsResult429Headers the declared response headers of an HTTP 429 response for SignInPasswordlessSms
+type SignInPasswordlessSmsResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInPasswordlessSmsResult503Headers the declared response headers of an HTTP 503 response for SignInPasswordlessSms
+type SignInPasswordlessSmsResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInPasswordlessSmsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInPasswordlessSmsResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInPasswordlessSmsResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInPasswordlessSmsResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInPasswordlessSmsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInPasswordlessSmsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInPasswordlessSmsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInPasswordlessSmsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifySignInPasswordlessSmsResult429Headers the declared response headers of an HTTP 429 response for VerifySignInPasswordlessSms
+type VerifySignInPasswordlessSmsResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifySignInPasswordlessSmsResult503Headers the declared response headers of an HTTP 503 response for VerifySignInPasswordlessSms
+type VerifySignInPasswordlessSmsResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifySignInPasswordlessSmsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SignInPasswordlessSmsOtpResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignInPasswordlessSmsResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignInPasswordlessSmsResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON200() *SignInPasswordlessSmsOtpResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignInPasswordlessSmsResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignInPasswordlessSmsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignInPasswordlessSmsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignInPasswordlessSmsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignInPasswordlessSmsResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // SignInPATResult429Headers the declared response headers of an HTTP 429 response for SignInPAT
 type SignInPATResult429Headers struct {
 	RetryAfter int
@@ -21958,6 +22861,51 @@ func (c *ClientWithResponses) AdminSetUserPasswordWithResponse(ctx context.Conte
 	return ParseAdminSetUserPasswordResult(rsp)
 }
 
+// AdminClearUserPhoneWithResponse Remove a user's phone number
+//
+// The user no longer has a phone number, and cannot sign in by SMS until given one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/phone (the `AdminClearUserPhone` operationId).
+func (c *ClientWithResponses) AdminClearUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminClearUserPhoneResult, error) {
+	rsp, err := c.AdminClearUserPhone(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClearUserPhoneResult(rsp)
+}
+
+// AdminSetUserPhoneWithBodyWithResponse Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *ClientWithResponses) AdminSetUserPhoneWithBodyWithResponse(ctx context.Context, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error) {
+	rsp, err := c.AdminSetUserPhoneWithBody(ctx, userId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSetUserPhoneResult(rsp)
+}
+
+// AdminSetUserPhoneWithResponse Set a user's phone number
+//
+// Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
+func (c *ClientWithResponses) AdminSetUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error) {
+	rsp, err := c.AdminSetUserPhone(ctx, userId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminSetUserPhoneResult(rsp)
+}
+
 // AdminRevokeUserSessionsWithResponse End every session of a user
 //
 // Returns a wrapper object for the known response body format(s).
@@ -22743,6 +23691,66 @@ func (c *ClientWithResponses) SignInPasswordlessEmailWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseSignInPasswordlessEmailResult(rsp)
+}
+
+// SignInPasswordlessSmsWithBodyWithResponse Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) SignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error) {
+	rsp, err := c.SignInPasswordlessSmsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInPasswordlessSmsResult(rsp)
+}
+
+// SignInPasswordlessSmsWithResponse Text a one-time sign-in code
+//
+// Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms (the `SignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) SignInPasswordlessSmsWithResponse(ctx context.Context, body SignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPasswordlessSmsResult, error) {
+	rsp, err := c.SignInPasswordlessSms(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInPasswordlessSmsResult(rsp)
+}
+
+// VerifySignInPasswordlessSmsWithBodyWithResponse Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) VerifySignInPasswordlessSmsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error) {
+	rsp, err := c.VerifySignInPasswordlessSmsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInPasswordlessSmsResult(rsp)
+}
+
+// VerifySignInPasswordlessSmsWithResponse Sign in with a texted one-time code
+//
+// Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/passwordless/sms/otp (the `VerifySignInPasswordlessSms` operationId).
+func (c *ClientWithResponses) VerifySignInPasswordlessSmsWithResponse(ctx context.Context, body VerifySignInPasswordlessSmsJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInPasswordlessSmsResult, error) {
+	rsp, err := c.VerifySignInPasswordlessSms(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInPasswordlessSmsResult(rsp)
 }
 
 // SignInPATWithBodyWithResponse Sign in with a personal access token
@@ -26493,6 +27501,196 @@ func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordR
 	return response, nil
 }
 
+// ParseAdminClearUserPhoneResult parses an HTTP response from a AdminClearUserPhoneWithResponse call
+func ParseAdminClearUserPhoneResult(rsp *http.Response) (*AdminClearUserPhoneResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClearUserPhoneResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminClearUserPhoneResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminSetUserPhoneResult parses an HTTP response from a AdminSetUserPhoneWithResponse call
+func ParseAdminSetUserPhoneResult(rsp *http.Response) (*AdminSetUserPhoneResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminSetUserPhoneResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest AdminConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest AdminUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminSetUserPhoneResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdminRevokeUserSessionsResult parses an HTTP response from a AdminRevokeUserSessionsWithResponse call
 func ParseAdminRevokeUserSessionsResult(rsp *http.Response) (*AdminRevokeUserSessionsResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -29688,6 +30886,223 @@ func ParseSignInPasswordlessEmailResult(rsp *http.Response) (*SignInPasswordless
 	return response, nil
 }
 
+// ParseSignInPasswordlessSmsResult parses an HTTP response from a SignInPasswordlessSmsWithResponse call
+func ParseSignInPasswordlessSmsResult(rsp *http.Response) (*SignInPasswordlessSmsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInPasswordlessSmsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInPasswordlessSmsResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInPasswordlessSmsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignInPasswordlessSmsResult parses an HTTP response from a VerifySignInPasswordlessSmsWithResponse call
+func ParseVerifySignInPasswordlessSmsResult(rsp *http.Response) (*VerifySignInPasswordlessSmsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignInPasswordlessSmsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SignInPasswordlessSmsOtpResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignInPasswordlessSmsResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignInPasswordlessSmsResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSignInPATResult parses an HTTP response from a SignInPATWithResponse call
 func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -32000,6 +33415,12 @@ type ServerInterface interface {
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminClearUserPhone Remove a user's phone number
+	// (DELETE /v1/admin/users/{userId}/phone)
+	AdminClearUserPhone(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminSetUserPhone Set a user's phone number
+	// (PUT /v1/admin/users/{userId}/phone)
+	AdminSetUserPhone(ctx echo.Context, userId openapi_types.UUID) error
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error
@@ -32108,6 +33529,12 @@ type ServerInterface interface {
 	// SignInPasswordlessEmail Mail a sign-in link
 	// (POST /v1/signin/passwordless/email)
 	SignInPasswordlessEmail(ctx echo.Context) error
+	// SignInPasswordlessSms Text a one-time sign-in code
+	// (POST /v1/signin/passwordless/sms)
+	SignInPasswordlessSms(ctx echo.Context) error
+	// VerifySignInPasswordlessSms Sign in with a texted one-time code
+	// (POST /v1/signin/passwordless/sms/otp)
+	VerifySignInPasswordlessSms(ctx echo.Context) error
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx echo.Context) error
@@ -32740,6 +34167,38 @@ func (w *ServerInterfaceWrapper) AdminSetUserPassword(ctx echo.Context) error {
 	return err
 }
 
+// AdminClearUserPhone converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClearUserPhone(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClearUserPhone(ctx, userId)
+	return err
+}
+
+// AdminSetUserPhone converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminSetUserPhone(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminSetUserPhone(ctx, userId)
+	return err
+}
+
 // AdminRevokeUserSessions converts echo context to params.
 func (w *ServerInterfaceWrapper) AdminRevokeUserSessions(ctx echo.Context) error {
 	var err error
@@ -33207,6 +34666,24 @@ func (w *ServerInterfaceWrapper) SignInPasswordlessEmail(ctx echo.Context) error
 	return err
 }
 
+// SignInPasswordlessSms converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInPasswordlessSms(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInPasswordlessSms(ctx)
+	return err
+}
+
+// VerifySignInPasswordlessSms converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignInPasswordlessSms(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignInPasswordlessSms(ctx)
+	return err
+}
+
 // SignInPAT converts echo context to params.
 func (w *ServerInterfaceWrapper) SignInPAT(ctx echo.Context) error {
 	var err error
@@ -33530,6 +35007,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/signin/passwordless/email", wrapper.SignInPasswordlessEmail, options.OperationMiddlewares["signInPasswordlessEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email", wrapper.SignInOTPEmail, options.OperationMiddlewares["signInOTPEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email/verify", wrapper.VerifySignInOTPEmail, options.OperationMiddlewares["verifySignInOTPEmail"]...)
+	router.POST(options.BaseURL+"/v1/signin/passwordless/sms", wrapper.SignInPasswordlessSms, options.OperationMiddlewares["signInPasswordlessSms"]...)
+	router.POST(options.BaseURL+"/v1/signin/passwordless/sms/otp", wrapper.VerifySignInPasswordlessSms, options.OperationMiddlewares["verifySignInPasswordlessSms"]...)
 	router.GET(options.BaseURL+"/v1/verify", wrapper.VerifyTicket, options.OperationMiddlewares["verifyTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify", wrapper.ConfirmTicket, options.OperationMiddlewares["confirmTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify/code", wrapper.VerifyTicketCode, options.OperationMiddlewares["verifyTicketCode"]...)
@@ -33589,6 +35068,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PATCH(options.BaseURL+"/v1/admin/users/:userId", wrapper.AdminUpdateUser, options.OperationMiddlewares["adminUpdateUser"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/disable", wrapper.AdminDisableUser, options.OperationMiddlewares["adminDisableUser"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/mfa/totp", wrapper.AdminDisableUserTotp, options.OperationMiddlewares["adminDisableUserTotp"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/phone", wrapper.AdminClearUserPhone, options.OperationMiddlewares["adminClearUserPhone"]...)
+	router.PUT(options.BaseURL+"/v1/admin/users/:userId/phone", wrapper.AdminSetUserPhone, options.OperationMiddlewares["adminSetUserPhone"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/enable", wrapper.AdminEnableUser, options.OperationMiddlewares["adminEnableUser"]...)
 	router.POST(options.BaseURL+"/v1/admin/users/:userId/password", wrapper.AdminSetUserPassword, options.OperationMiddlewares["adminSetUserPassword"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/sessions", wrapper.AdminRevokeUserSessions, options.OperationMiddlewares["adminRevokeUserSessions"]...)
@@ -37932,6 +39413,287 @@ func (response AdminSetUserPassword500JSONResponse) VisitAdminSetUserPasswordRes
 type AdminSetUserPassword503JSONResponse struct{ AdminUnavailableJSONResponse }
 
 func (response AdminSetUserPassword503JSONResponse) VisitAdminSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhoneRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminClearUserPhoneResponseObject interface {
+	VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error
+}
+
+type AdminClearUserPhone200JSONResponse AdminUser
+
+func (response AdminClearUserPhone200JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminClearUserPhone400JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminClearUserPhone401JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminClearUserPhone403JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminClearUserPhone404JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminClearUserPhone413JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminClearUserPhone500JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClearUserPhone503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminClearUserPhone503JSONResponse) VisitAdminClearUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhoneRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+	Body   *AdminSetUserPhoneJSONRequestBody
+}
+
+type AdminSetUserPhoneResponseObject interface {
+	VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error
+}
+
+type AdminSetUserPhone200JSONResponse AdminUser
+
+func (response AdminSetUserPhone200JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminSetUserPhone400JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminSetUserPhone401JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminSetUserPhone403JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminSetUserPhone404JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone409JSONResponse struct{ AdminConflictJSONResponse }
+
+func (response AdminSetUserPhone409JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminSetUserPhone413JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone415JSONResponse struct {
+	AdminUnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminSetUserPhone415JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminSetUserPhone500JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminSetUserPhone503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminSetUserPhone503JSONResponse) VisitAdminSetUserPhoneResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -42454,6 +44216,308 @@ func (response SignInPasswordlessEmail503JSONResponse) VisitSignInPasswordlessEm
 	return err
 }
 
+type SignInPasswordlessSmsRequestObject struct {
+	Body *SignInPasswordlessSmsJSONRequestBody
+}
+
+type SignInPasswordlessSmsResponseObject interface {
+	VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error
+}
+
+type SignInPasswordlessSms200JSONResponse OKResponse
+
+func (response SignInPasswordlessSms200JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInPasswordlessSms400JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInPasswordlessSms401JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignInPasswordlessSms403JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInPasswordlessSms409JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInPasswordlessSms413JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInPasswordlessSms415JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInPasswordlessSms429JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInPasswordlessSms500JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInPasswordlessSms503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInPasswordlessSms503JSONResponse) VisitSignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSmsRequestObject struct {
+	Body *VerifySignInPasswordlessSmsJSONRequestBody
+}
+
+type VerifySignInPasswordlessSmsResponseObject interface {
+	VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error
+}
+
+type VerifySignInPasswordlessSms200JSONResponse SignInPasswordlessSmsOtpResponse
+
+func (response VerifySignInPasswordlessSms200JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignInPasswordlessSms400JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignInPasswordlessSms401JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifySignInPasswordlessSms409JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignInPasswordlessSms413JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignInPasswordlessSms415JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignInPasswordlessSms429JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignInPasswordlessSms500JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInPasswordlessSms503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignInPasswordlessSms503JSONResponse) VisitVerifySignInPasswordlessSmsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInPATRequestObject struct {
 	Body *SignInPATJSONRequestBody
 }
@@ -45529,6 +47593,12 @@ type StrictServerInterface interface {
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx context.Context, request AdminSetUserPasswordRequestObject) (AdminSetUserPasswordResponseObject, error)
+	// AdminClearUserPhone Remove a user's phone number
+	// (DELETE /v1/admin/users/{userId}/phone)
+	AdminClearUserPhone(ctx context.Context, request AdminClearUserPhoneRequestObject) (AdminClearUserPhoneResponseObject, error)
+	// AdminSetUserPhone Set a user's phone number
+	// (PUT /v1/admin/users/{userId}/phone)
+	AdminSetUserPhone(ctx context.Context, request AdminSetUserPhoneRequestObject) (AdminSetUserPhoneResponseObject, error)
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx context.Context, request AdminRevokeUserSessionsRequestObject) (AdminRevokeUserSessionsResponseObject, error)
@@ -45637,6 +47707,12 @@ type StrictServerInterface interface {
 	// SignInPasswordlessEmail Mail a sign-in link
 	// (POST /v1/signin/passwordless/email)
 	SignInPasswordlessEmail(ctx context.Context, request SignInPasswordlessEmailRequestObject) (SignInPasswordlessEmailResponseObject, error)
+	// SignInPasswordlessSms Text a one-time sign-in code
+	// (POST /v1/signin/passwordless/sms)
+	SignInPasswordlessSms(ctx context.Context, request SignInPasswordlessSmsRequestObject) (SignInPasswordlessSmsResponseObject, error)
+	// VerifySignInPasswordlessSms Sign in with a texted one-time code
+	// (POST /v1/signin/passwordless/sms/otp)
+	VerifySignInPasswordlessSms(ctx context.Context, request VerifySignInPasswordlessSmsRequestObject) (VerifySignInPasswordlessSmsResponseObject, error)
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx context.Context, request SignInPATRequestObject) (SignInPATResponseObject, error)
@@ -47147,6 +49223,79 @@ func (sh *strictHandler) AdminSetUserPassword(ctx echo.Context, userId openapi_t
 	return nil
 }
 
+// AdminClearUserPhone operation middleware
+func (sh *strictHandler) AdminClearUserPhone(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminClearUserPhoneRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClearUserPhone(ctx.Request().Context(), request.(AdminClearUserPhoneRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClearUserPhone")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClearUserPhoneResponseObject); ok {
+		return validResponse.VisitAdminClearUserPhoneResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminSetUserPhone operation middleware
+func (sh *strictHandler) AdminSetUserPhone(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminSetUserPhoneRequestObject
+
+	request.UserId = userId
+
+	var body AdminSetUserPhoneJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminSetUserPhone(ctx.Request().Context(), request.(AdminSetUserPhoneRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminSetUserPhone")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminSetUserPhoneResponseObject); ok {
+		return validResponse.VisitAdminSetUserPhoneResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdminRevokeUserSessions operation middleware
 func (sh *strictHandler) AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error {
 	var request AdminRevokeUserSessionsRequestObject
@@ -48406,6 +50555,98 @@ func (sh *strictHandler) SignInPasswordlessEmail(ctx echo.Context) error {
 	return nil
 }
 
+// SignInPasswordlessSms operation middleware
+func (sh *strictHandler) SignInPasswordlessSms(ctx echo.Context) error {
+	var request SignInPasswordlessSmsRequestObject
+
+	var body SignInPasswordlessSmsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInPasswordlessSms(ctx.Request().Context(), request.(SignInPasswordlessSmsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInPasswordlessSms")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInPasswordlessSmsResponseObject); ok {
+		return validResponse.VisitSignInPasswordlessSmsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignInPasswordlessSms operation middleware
+func (sh *strictHandler) VerifySignInPasswordlessSms(ctx echo.Context) error {
+	var request VerifySignInPasswordlessSmsRequestObject
+
+	var body VerifySignInPasswordlessSmsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignInPasswordlessSms(ctx.Request().Context(), request.(VerifySignInPasswordlessSmsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignInPasswordlessSms")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignInPasswordlessSmsResponseObject); ok {
+		return validResponse.VisitVerifySignInPasswordlessSmsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // SignInPAT operation middleware
 func (sh *strictHandler) SignInPAT(ctx echo.Context) error {
 	var request SignInPATRequestObject
@@ -49353,362 +51594,374 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39ctu4li/6KijdqYp9LyU7ibt3t11TdbwTp7c7X57Y2Z7ZndwIFiEJbRLgEKAVJZWq8zTnweZJTmEt",
-	"gAQpUqJkyXbS2n/sdiQRX1zfWOu3vnYGMk6kYEKrzuHXTspUIoVi8I/jMObi7zR8x/47Y0qbjwZSaCbg",
-	"T5okER9QzaXY+1NJYT5TgzGLqfnr31I27Bx2/p+9Yvw9/FbtwbgnaSrTzrdv34JOyNQg5YkZqXPYuRgz",
-	"kuKMhCsS02go05iFARlSHimix4yYZaR0oIlMyVXK6LUilKRZxMhOn4sbGvGwa8fo7/Y63wLcyzMphhEf",
-	"3OVOaBimTCmz0EyxVNCYmV3RKGU0nBIuzMdkpz+wS/OX+0KmVzwMmbjL9Q4GZrlaXjPxSMGaSSiZIkJq",
-	"MpZRCOdPzTgklXDgQ7dMf+2nQpvdRjjZ3az/WJBMsM8JG2gWArVkKTsiIdNAODRl5rzN+hVLb1hKIjki",
-	"mQhZCh/mRBcCFeH6/T29kfqFzER4R9t5I4nKBmN4BwFRTCkuhSEkeDlkpy+k7g7NgvxFntFpJGl4IeUr",
-	"mo7YHZLOlTQErUhk5jVHSkuHbSgr0Yrs9BNcYldL2YUf++t/L2imxzLlX9gdHjQStGKDlGlCRUiEJCBG",
-	"SgwRmNOnZJJKMXI/3ulnsGImtFkbCyubuaE8olfRXb2IV1QPxtdsSgZUGJaFwy+Rt5AT2OEklZoZth5z",
-	"MTokXCsSUk2vqAIJlYmU0cHYLD2A5xOq1ESmYXdMlXmE/HfGMvhpJEXphRtZxkdZykISMhpGXDBCo0hO",
-	"FByg+ckVDM7CrhuVDMZscG1G857WEriYDCKpWAirHsgsCkEYXTFC1TULe6T/jul02j0eapb2AzIZM0GS",
-	"lCkmdEAUnSoylhMSUzE1L02K0LxOMqFc9zpBZ8xoyFJQeN445p/lkz23j2ZC86h0ojGdmtXolJtFjigX",
-	"ZtzibeppwjqHHSNSRgzeWkEfKksSmWoWvmYhpxfwyzvnWCQUoQlVpF+dsA8knq+zG5uFds2eHKV/2YSN",
-	"8KWVgWCp/MoQXZxEzAj+HcehgyxNza4cjQWECmLNAxJxce3WvwFF+2WRlpWZAPsm5MrwWBiQTNywlA8N",
-	"EcmUxJnZ3lhKxQglgk28bciUKD4S3SwBhgHusFvZkN79snmlazewfiX7ZaGGdbqVxoZsQITRKGLpI2UX",
-	"tTGl+mUNGtWu8ULK11RMLSOqO3n3JKWakYjHXKNqBLLkgkRycE1SNsyM3Pbe8xH8I2ZK0REjxhpWZDLm",
-	"g/EmJbH5lqfGnNBpxhZL5i+bsUGaz/ESxVXKQmNF0EhZQyPmSnExMqLhWsgJGH9MhCzMKRbMksrZXV5e",
-	"do89i2T2AA1tDcaGxMWIBaR/AQZlymgU//uHznGxxQ+dfq0qUzrlYuSf1/rNnC9bG+e7t3G+vBdJKo0B",
-	"vWbaeMFZFAKBqDoKga8Jg+8DY9W8A2WUGuZJleEsGbLokbI/sRJ0s9ZYO1EvGNdjlpLfz9++IcJIAUGy",
-	"NOoyMZCG8YcyjWG5b8ZS6Q0YXrDKdzYMdBfxmYD0c7YzHqEayxQ+TWXEusbHBb5iIXzGQp6ygb6Q1W9Y",
-	"THnUtXGVrrOk+gH5n//9f3aLE1t7CGip83JRHkUmXI89Xf5IEaWNLjWmHdOai5HxlMub4qKbKWY264zG",
-	"LhNhIrlwYSPY4vqt2VZ7RJMJBIURXaEkeszNJoxNkCVdt2az/jxk1KVCimksM+XvYDNG7MJdrNeUhZ2s",
-	"3ZpduIk3qOyIHBplBdGsK2a0FyiEwrZtjJTCujdl8LaipCXMXljspizfxQTzQ9q/cKYbMYEXHuhrZ/A6",
-	"L90YvJ8Ts3jfPPZoFyWkUyBGthRUPUyZGnfBRPa/SKj2/6n54JqVPpE6KQnZTIHN1S8cdPdRWbdswgxe",
-	"eGRbY/g7MYYtiWzQxFxKuOYxPy6MPWwWQ8y6YaMyYSmswIvaz8QFrZNqrD/zClKGJkyIHHEZsw1Yp5cx",
-	"W/ricMYIdetbv6G0aHk1cT+3mM3YPPMWtF5z5zJmmzIaFp3qEvbCZcw2ZS3MPeof0lC4jNlGzIR5J9kQ",
-	"Ksvj+kFuL8iUpOxGXoNauWYQPDM+tKODTWjreSvfKurvRFEDbWxQTbcVZ/Nv5YCM/8WUnh6jUlFrD23A",
-	"6HOXOhhTMWJ1YQ0ulKZiwFxg49DoXhmhKLNpL4H7TGkeRWTMopBcTUnM4iuWqjzToaDNiCpN3k4ES8kE",
-	"qO3KvOpY3iC7hyyW2mrU0smsX9G3OJracMih2QdPcdtSlI7KvXMmZDYaBxVDTDAWGgMGMnLyCytheK+U",
-	"o0AmVBFkMOAEMxEHy4fRsCtFNCVqqjSL4av8aJssk9I5rj2aMf8Y3fWcO6DALhmOwFEH7EAK5oc23KEr",
-	"xsgO6AZ7wt5v7GFTS25EDt1HKbthNHJ2LCxxA5bsYgpqb8vCWPdB5HOpZjMW7fxFrdemhbk2ZdUuPt0l",
-	"7FoYbFOW7YIj/yFtW9jzRqzb+ae51FWwtXQrl8He6tdu4M5f/NbE/U5MXEsfGzRy20s3c5xw25lHk3od",
-	"84QdKU9EP85Crk9u3MrCkJvBaHSWGiNJc6Y6h0MaKRZ0Eu+jrx06wFlnshcC85VMIfvhDY0bEiWOz06t",
-	"ZQX3KRQ0y04fMka7mATaN8v2EqPx010gOBYnempeSf3k7xVLT0G4mJ1T3TnsZBkPO0FHZJHlXRRYs8/r",
-	"0mMh1ayreczq5kIF2HxwpSnk1Z9soM1jvHZlM6PzpPZ0ZaYHEo+ViSzuHP7RURmYqp2gY3Vz52PNeJa2",
-	"8VxmvrXibsVT00aZ6lscu7E+j0eWDKv5ML6e+aMDA1LdCRwNFmdSfv0zlFhZp79pOG5/Gf555W/6Y83b",
-	"rLDRK66WZSV24wpFuGaxapWB6vHtt3xRNE3p1PxbsM+6IUEpS5VM8R6TEfM7ktAROyL0Crxi6z2BT2i+",
-	"qOGxyuuwq288mmcpo5qZI/eM/SVOJ2RDmkX6nUSFG9PPr5gY6XHn8PH+ftCJucj/XceiXCURnTpB5D39",
-	"5Kefa34PN18lCsZPgvKjB02P/tPeZXlkfCVlxKgwP4nkgNZso7SLJzVDx0xTo8mXFjVOF9cTg6H2Ryo3",
-	"A45KRgFJZMQHUwLaiqle9Qh+Xnj2xq8sk/WSLy+mn0/xUfh1lco1ixOZ0nR6tnCXcxJ/yRUbypSRESaI",
-	"GEsbpUKPXHI9lpkuUmn65lsNxqRxjrkiIyaYsdTRlEmZzlJhHEox8FnHIwFXr1Q5jp8PqqeRUG08vc5h",
-	"5///47j7L9r9st/9tfep+/H/+7fFPBnPlVY+S9p7reV4suXJF4dTZFmrMdjZIpqiz8gVoUJNWFqrzc1p",
-	"tZKHZjMzxwBPN55C7kHP3fjsriC7DQ0tOSTshqVTa6HkcSWzl4qMd5NV3TyljV4kMR2MuWDdlNEQPsCg",
-	"epDr+EpaidFV5QoZo/3zYEXQycuYOiA+xjL0c7s6QceFF81Sq6VDMHpdcYLRkzYAUWtjDDmLQtV8qF/r",
-	"jCj/QM5SeRWxWJGrKYHByA5FQxYyslhKuLAZN/AGJpZFja8TMRoaDlYRVWPr4SU0pTEzzxmm2/WIrKAG",
-	"6zPXvh1mrPYBA1M0YTKJWC2dKk11puq54B8XF2cEf+A9W7gOZZq1IwWWYorVNdLxOYqrJVl4ADIgPF7C",
-	"3EXPWC3zyO1MXWOFHA80v2HLzInUPvsu/iEnNtCDjv2EKsOxgoW1r9Rec82Zee1GrV152QwFu7R4W5VT",
-	"8d+Kv+ZF1LKCmWrPbUlD1VHnjJVapXs3+pyVa6duVrMkfWNoSVMmV3ieRepe+xotjhqL4Vur41hJiyff",
-	"sfIGp+57FnnXXNQcfD+hum9UXsJSZTZVuoXaNTqt/4UpPe2Xr2BKv6p9GUZqvFe3k2fObl2/rKyThnBC",
-	"dtKyBPRFnrevVvIPCGcF6YeXpsvJPiTSRZLPjty44vdJ+L050A/MC96sI9oood9b+beEf3GMuoMq9Ci4",
-	"0inVMlVw6YrB7UoY9oZqmr5Po1q+XEHiVailjh7gRrL+1VaopTm8slDWtKCjtsalOnblEA30SJU+Z0zc",
-	"RjQWNL0+shVs4hs8KC/qNpCMpWBvsvgK6W3hYmf5YdbgqcZapE7Q6JwTZFF8JJSxDCBhhZKLtxdn4MgC",
-	"QdubGjKEqGxDdARk3VIE6wdUFu78S8bDlsb4FyQnF/7LpykTeeBxYE4F3jsvM5Q7+ip5l1+hx2Rl6q0n",
-	"ibJuLE6wRNilN/hxnsRaSTdqGtU7XHBFZ85OkZjqAaYxDXmkzSdcEBpFdU4xnveS6hbNyAXaFscN7Jpr",
-	"T+LLiZNSM2kQ8Noc/FAA8AgUyiioYl0uFBOKmyOOpj1yOeaaEZVQY5+lMhMh4ZDUwUdCpgyAE9xHSptP",
-	"SCQnLO2awUIosNSFHS7TR4q8B8dChiwC+KAexnyQSRIahsyWbpRjtU+f7Newgt0mWherWRYWCuKT70jM",
-	"r9bM44W+LlhQ4Ak/82LZn/Ii62Xmax8h/bJKYPBYEK86nEtB/sVSibHCOdHABWFc+Fn9Iv1a3TnhtmYJ",
-	"H3PhbJpZcV8pIMIQVBGUCwjrjXqk//UDHuSHziH540NnTAsMrivGBNH0mokPnY/foOA95sJf3OPafZ3N",
-	"cdJraNhzgdlt4gHtybYgQymG3DCfDb61H0LxdtvTzsld8MsK2eT7+jj3hOHIVmP85Vh3CdZza7s/qXRb",
-	"olhFNq2BqJYjgbYh49lwuM2Qrdb+c90jfWt6fKK6D2pOK7xHpsbq4JivURuR+UQ3EVL+ZNV0rfQr1rqc",
-	"pfmJNsRz7detVldnbrqnS9OUthH4x1XaQcNL5iNxKu6CwVfjmlqxECwkXT4S75OHu6v183LLg7lVtKHK",
-	"zUdEsBubvpuHrUM+Ykqvh4vzV7Eqf6/CwDdzwgl1POlO/qbw05ZhwWf4/i+gFPqFTOMlybWA5SifSMor",
-	"uRj7B7/UWQ8wbzXa9eSXxZcdNmVxHr3ipiC5cSaeifMG/vprjweO8uz4YkVm9kPzlXTfMcM0JswwVFom",
-	"ikxkeo1psfjdMNNZygKHSznMUoCIoWNGw2pW+CPjvX7mcRbbISM+ZGRHCkamjKYkExFTpTxXaQabcIVX",
-	"zq0vLlsFithnGicYbMLARydkSSSn3SvpZ4O5k66Kk/zcFryUle6U+EJh+f796XMQk/aG4xiuLvL7nMWP",
-	"1nFq3WB12ysXcy+f+wHl5l4GyPKJHhAOg2yCVI5SGis/ycPGiroA0hNnSnevWJcLl7XRddGjGaQa/zO4",
-	"OLPCq4JyM/OxJ9lq0GO8bI8uMkLXZSXUI0V4XxR5KhgUq2SfzIIT+R9y0R3zq6TrstdLwqQyUhXQqGP8",
-	"qxI2DmSzlEAmrJWFj5V2m4NZlLbiYV54n+eCLj/6eEi7WuoE8m/gL5vL7D+F38NPpwku3SXqwBPu3VAM",
-	"1hVPQslfJ+hImmm7mi7DYsHukHLcKX6ZpHLII9YdMj0Y13x5w8Oal4krwzKDrmIi7KoYY2WyG1MxdS9V",
-	"1eb+LJ9GkwuyzqkYyNS8XhthMz8raGrVdJuApCwBfV2a7WD/cfs0HLerYE405vfLl0vKkreCkSS7iviA",
-	"XLNpj7w7PzZ/KDKgaTolfdEHvdRn/SPCosg8N+gOsvSGwecn4ZOffnr8a+mRQXpjH/oMl8Mh6U8xhf6s",
-	"++Snn3dr7o6iUU1NBB8JajQjodFIplyP4/KrOjl/8tPPdS9lkN7MDvfMrLk8ACyn1iacfdyciz0n9hnV",
-	"AdkxEuHngyyN6m+6r3nNxfpLNiUcg6pW//evedgnWCri8qHxKpZwDVcZDYlB13paP775ZeWsntUNIOr3",
-	"GcswizK1cH+ZYvXzZ6oyveKjugE+N7wmTLEjnxeuYDp/gOmCASqsZs4zAGLEd4c7bOCz86WjfIZHWt8j",
-	"GE5edIMAA9Yt7/WL42cu/GPrG5e9SMlN9mpWJJQ+YcYN/sjHuvOu1aDAiguuxkDCXIwIF4vfgZ24dldD",
-	"+o4N5A1Lp89kyNSKQTkZ1moGhyYNZpHlQlR8xMtuxRh66UpjgRdT2R9M3253K5m9qT9GjV5igkiBlj9s",
-	"VR3ZXCp4oy5bfE6w3ktAKIXu9xcQa3lhdSfw9qW/51l9Csm3uBLyofP25YeOb7G+fVlrC7xN1HrSq0vl",
-	"+oo4e1ctY3gb63I2wTplVEnR68y3ZNZjeqwz5/dtos7zNSzDgWM2uL5NavYJHYxJyBImQiYGU6w4HTPw",
-	"mrm2iYAsJDsfOvL6Q8fVhdqStCBP1UaLWNXnYhfH6yhMXmOue151+3ERs9sx6g8P6OhdKbKyckhmJuqQ",
-	"Yl1uDPY2gOFDUroiV3RwTbQ8wqzQK1s8ywCZowgzlLX3WOtEHe7txdMuTZKe/WJvwiJb67ZkRKguT+ms",
-	"3glfKoZYm6oIhpZWRAKuiGIMo4pFUIZrxaIcHYKLQZSFyCz3l7TZJmxRzqOcG3eCyw80JAkXR0RkUYSl",
-	"zFzb+OqYqsb40MJklrbxollB5Z70FjuhitizBk4t0WK7QFORIDo7Y9981XcSvcX8R1jjm5/XmIZESFGx",
-	"cL31tLplsRk8XnpOi7zSj+0YZ4XEmZqwVXtbtY53F9mutRPW7e8dxjzgF6tZfKk3wkqBvdIAdWtc+RYT",
-	"WLILJeX5fSagHETc2KLXjCWqPtuyLCbrBya/X14EBcbUsQW7AAvmkPyd0ZSl5EO2v/90AKQPf7J+QzV7",
-	"PuEJEuepaINjUBLFlqxLnPPr/r4ndrjQPx/UpmEt/xbLz5y2FqxtqgVqCwX8l9JwYpV9zCxxDnWt5sjF",
-	"w4VYDnXeYlGHv+jpvKymTgzjzW+eN7hi2ng5lbeQub/LsSDnMdfjztxE2OIJOHLfPNlUqnfzYcCd7u3K",
-	"h/Iry2Jjf8qx6ClzFP/LftgbyNhX6O4KcWaHDcVIP5WT0Z+2q/RdcDlcewQr+bkPga5fD+mF1CumAEid",
-	"tA5D+PEHB4iZCcBdcm51Xqa7TGwiaIzzGEvJhnfsIizq0yNFXr84LtrLVKaEW12vYDzGIzrs/b//1jb0",
-	"E8DRNFPP24szIKCHwDsSvbiFtASpItblWyINrbxhSNKePoht19EugHrAnWIq49z7LFvJj588PYCQ+y0i",
-	"aHg3tOjQVr7NX9dtcNuLYLtcKw0jptRfibrfZn7iZ/VWKCoVudYa0ScitMgHeQfVQl6hbQ2pRTsOYHO2",
-	"7edufQXISm5D7SbfJ2tQ+oa1nvk5nVXNcfby2QkyYC6cyc75k59+3oW7t4iLa+UCQlSRhKZWtnNVIPch",
-	"6CALiZKIh+X0EeYbnD9/qQIE8wNkMsWgcCDAU6W6Vh00p1zdI5Xevd1TTL4kvhkG6N65Uqn80P7oQAjB",
-	"lSe3L6GqVNYVb8FmJCwqvWywwCsy3YeN+fAh+frqm/n/N/D/599I0HtUjyDjW+4VDTOR3YiZUUlExSij",
-	"Iw+d5A5sfC8KNeSp0ngecAi1QajFMVovPouoIQ82Puul2dXshQLSLm7Gmo1cGbHj39AUlWZTp8BtYuIz",
-	"SB2x+TK8pAw9zsLKirpLHmNi/mZRAlZNF4vpiNnq1apk/Y93JXO8L3ViTPLDvb0+ef/uNMCiwr4hoUMY",
-	"Zy8RoyO8eQ7MT17VhlS01Mk5JuXUGlO2AzUXxAz19EmAMITTBO9StQRsaN83IOb1l0jj97+fX/7X0+dn",
-	"J/84e/n07D/Pqv9eHKx051Jab52MAx1Yc3rmc7MJrhUZUCEFH9AIC8wGVDELCekv+sng6U9XPw+fdgcH",
-	"V792D35hT7u//u0X2g0Pwv3h4/DgCXty0CkLmP3ur7Q7/Pj1l2/d/O+DFn8/fvKtVgS1ymGexaG8YcYn",
-	"tEyyGOHxHkqm2xVFL9a6raui20TcFhdG1xXqP9kgWl25jnk2ZlJ8P/8Mli5wroYUvZpe/4KgXMtbrgOu",
-	"VvTy2erduvLguj25DdTyu2Lpc4ZJi/wL+8tbtQMpBMuxaEOWpAzh0Govv06x9PaIXLNEm3XJKGSpDfwr",
-	"2zLBn/82zHrXJjIq8lPxOgfAKtkAfpZu4uv6xRfq/rDzggCGOMHpQtNiNeIUbHJyH67KbG5A9Rzylc3d",
-	"+zkTIbIyVgJ/b4GFxecwnwAgpWqV3c6o8go2krGE+kRnqVAILSGFuyXGD7kRQkPf+LXJ1rXm61IpadVc",
-	"tMXBtRUT0swJ3i5k4WFELC9BmiLTxwVYfGocAutvoHGMzT9UnuFTAjTz7MWSS9EqOO3vZfFp3b6e+Xvh",
-	"M/Tn0Dt8JkO2zqRMcIIgZ25RXPnglyePn/66/7el7z9YPcAGND/Batd8RjKBxFdJdoZ4A+N+gIUPgcWx",
-	"nhApsNZqLa/wliVwblw4YDvanNe4epKFrk9FuKimAGiJ3RiOMJ8Gwb7x7K4wIcFmZSn8XW3qe12A4jJm",
-	"qOtvJ7NwsZ/qAA8O9n9djM+YpOyGy0y1LvqHxopezW4qE6lYuNrztQkJn1y50Oza6ub7WH+4q2bRXvJr",
-	"ju1HT4RmaZJyxebWrd0dCO5SqbFF+c2crE7sOjqSOSCmDXCtKhWLsu1PTkQuJ99WpEIfymrBY+/dT+vw",
-	"jWyWm0dvs3tqdY6rHeBat9GwzldyxMXtYWAfwMuZv8HVKlWLBn87UCbSz734T5CHueu0pt+sx/n5iEql",
-	"SN8acf2mPLhPenEiHMiM+hy4+oy38kp9J/bNyeWns+Pz88u3755/enfyH+9P3508r7XsbcLbJ75Mrhxs",
-	"O3QlYDhEyZ745ecDD/zRy5HjYauTEDTmYgRTGjpoAJ2G28+m8d6xDCpN7eq5drl95lVD6AXwT+ulc5GA",
-	"U4WuUhML9VAQAZAN14Rq0t+7ebzn00rXkXT/CA3FbsRvlrEYXhe6ZrnEzcy9KlixczdCqulchTZHU1ni",
-	"erK//3FtuujNLEjfyp7cqgaN97aXRH9Yh5xzs5dgE0u7aTi6s9UhuqEJNRjSwEK3SlquNUTv6vC8Iysv",
-	"p+HMyrte6RquKs8XSNTlROKitPzcUK7Yzd6c83duZN59vO76fPX5L+u9RyD1KKrm27nIkkfGCy4BUQK2",
-	"iXH1ZNkBBgzhmtZFC4gYuswhEMipBRhfUX7VgEYvRFuuRoCajEBvle9kxFbFxvZeQRUWug410yGu/8te",
-	"u85t4dMIoL4k/DS2Fja7XGXaKsP5O8grYipTLDjwW0QsVqIJvBBbw+adXG25z3CVNgNumeu4WraP/H1q",
-	"5EbjwCApp0tUu1WIeAmgf+81NMNV1iQ1m68eKXJDo4y52udyCwloK7G4Ur1Mtvl6gipdz55cTa3XtONW",
-	"3YoQVtSuLoaQ25qPP9bpTHdlvrABaIk255Yr11062IkaN7xqxAketiEmJm5YJBENo23IuXWEKLibUu/6",
-	"s5tXmW37cyMZLkkjdUk8F+WO/yKLWcoH0Ea7Ve2WY9TCIPil+3T4hP46eBzuXx2wv9GfH88ROsvIqUaB",
-	"sTSge+XYgW/LPF+Pdr7whaxQnjnDuPtzGbdV1WaZSGrSRNfLzYUBtx7RtR/cWnz5m1/vZm8RFLyT4q7F",
-	"buwqWc7+1tf0kue+4LqUyVKr9CURNWI2L1Vs2Wuv0lqwdTfCDpw/f2kUQQhpAmOWtmht22QazFcN9qTs",
-	"xhrf2Gvm8txWsC0be7maH/SWA1z1kqobevC9mWcOtuJ5yJirTcxr/ejchD2rIRy/FFvyNmCXOy+5znsx",
-	"D0ldWFLZuLLAeR6Qqig2vu6NtgtAr/R+125SrqlseZHaap18UlnU7RovLNuIcR2RuvxmfqFadTndK4jo",
-	"wpB4ur8ps3uQKS3jhlZc5dDWGoMARayoFROfFz+vjWXNdXrw58SIbJtdbP4apVRoRSZjCmnHOxZMCDKE",
-	"/EcaABRv6ZPUBxxccyhvN6Wjmtl6/vqWdmnMEA9JP9Wr6HULbYzyPhjd5Da93k2eM+20cDthX6nL/UwH",
-	"OppCd3o5JH0Q4hYWNrOBsJr7/CWS2lcNxOLd2BpCuItjt+cl+VSNEV1lPNJdLkBABJjeGEsFOYYRo0qT",
-	"RE5YOswiP5EYcMw6QX6lEjKMcJnPFJPmRLOriKsxfDKQQqf8KtMlwODKDcttYsteDuaTjSmX+4k9t2hU",
-	"u5Z49Wbjyo3EuSpU2MaEdwNw2LoF21oD6Pu3E90bipxj06qHfmVqW2stcWU627ftlpeoK12DfmvckFo5",
-	"jFKI0Z+6vxyEj9nP4QFlXfU0/vVvB53lEtdtAMZeybvCFJe07iVju5q3MVVEyOZcsJXjMivERhqpxaHf",
-	"PAi+dQ0+V/WwGxkYEqYGWcr19NxMiMs//td5c85cbbvHcvAxr5zo/2fXjtQF0ePDzvf3FB+JT1z0oaC9",
-	"34gPSGSKbZoekf6FTeq/ZuLfP3RmfvuhAzYeNyvFmZxmO+yUUjELsqMJf8mmeSPYeQXyYAK5Mnmv5Q1m",
-	"mr46vnj2j5cn//Xp+Pnr0zefzk+evTu5aF7Of3Zhvu65a5Mxsx48ELNssxysVnjhrILfLy86Na04S7UP",
-	"XKkMkRxeUT0YX7Op4UCpilgxd5WfEcdmBUB14E/DdMWyxlon5UWdROwG601XWpyRDx6+NVbGxjS9VoYa",
-	"8qyfXr52W1WrCBXTGlQdiGzb9FBH0tgmAlpCaPP1UKaMMFg3l2KXsM8c23ot3PZrplM+aALA9NATlAOo",
-	"L+jh9cnFu9Nn558u3r48edN3QlAmTCjS34tx5D6RiKB7fHZKEpm2W5b1nJp41V5N1zBnfy+SI2C9K5oy",
-	"gHibx4KrMtU3sHuHNXgk+Vvl2CA7GnYNBbDQrzg0i7YAJOQC8eIZAReDDjTBAa+YsoBMIacRG2hoYpEw",
-	"eq2IvGEQF+FiBA2IUvANoRFy4E5FBS7z2ZAJRMh7BBG/7XiIiooN4fRYBdgJlpgTwIfw6l+NacJUDgfF",
-	"0hs+YNDlOOaaamamBAgNoDouRg51VYpoShxclGATgN8AFA/ytmAQ85pGqcwS5GhzEpqOSMJSt1DzkiI+",
-	"YFZd2Tf0+tTwYpZGHnAL0J7M0gHryXS0Zx9Se+a3UAqpwTRw7wgbwSGNdfZ7j3v7WOzHBE1457DztLff",
-	"e4oFj2PQH3uhHMAfozpRej6hoxFLyftTBBgxL9a91B45NRyuFNO4ZXBaEX0Eara4oOn0yJgPz56/McST",
-	"KUyWyGXJadg57LxN1HOzBqMVUYPDep7s79tCF+2aWbLPem+sY7BtUOfWaddvdYkfoRxkMRMaCTWhI9ZD",
-	"jZrFMTWuYedUaJbarg6GsctP7BQnsWt4h44UeNyJ6nw048Ax7n2F0/jmHWftVo/Nr+AlpDRmGnqI//EV",
-	"uda8mIJnqf1lYS8gYECx+0qQwgc+Oe7+i3a/7Hd/7X2qh1P69nHhmeeYNeUzzz1efMn1SfXmdQ2wtekK",
-	"T86+6NaP/klvKBLAsgPU0g68hJ7ho4OZ86FJElnxt/enQsleTNiuoXbbXg7ra9BQv09Dcw7r3sgs4xKY",
-	"rZOBzKKQjOkNIztWthoiIykbZgpA83ft8RzUsWwSUS6W5Nk3kqhsMM7PvsSq0KdO84FdnhXjsyxey6hj",
-	"RiM9/tIo8rDSRBnVH2GnhCSVYLuAelOQA3ZklEUoGR6WlmapsAbbC65Wyv3DzryQ6eYT1fxybdd3o+ZM",
-	"j9FyLJ/lK37DhNldksqr+hPjodHxerqXO5aJ0TazR/cGFCPU6Fh4And5hW5Dtek1uAv92bbUfWNCFFXW",
-	"YPlKY70DMlR3QI0eIafallcrQjW0p8HyKEWKRnpeBRU0unA4ZBKUvSJDiRBqR/ZFYxFsPvMIVJt5x3zA",
-	"eiRvnYCGjtGEA0YjZYxbmQkNZMkCM7ZbGRgME3yOalyENy929oQCL8wv5SqvvcLuFGZMEVqDBHvV58vb",
-	"QQ8B21eYJ2UEBofZ5S6JpLxWJOLXjFAyTBkjtjNBmTCPv5yZt3liPW8LjPN3GU7XRpW2W3G5X7ohLX/I",
-	"z93JZNI1IrqbpRETxi0Obz3Ht6ru/LZB7rP9jRvEq70zs7GUQpvUjZgvce/4y99pfqkODz1u89B7Qa25",
-	"z0J87Gmbx164/prwzONWz1j87AspX9F0xPDJn9otUmWJcaBY+JqFHCFVzONPnrR73EpmQFKD535t89yF",
-	"lK+pcGjJgGb0U7tXcWobjWL6MTz3tOXbyDsD+XEcMPu8CM4fH41JVghnRC1AiQrwJY9Upahm58y4rr5J",
-	"Sr90Pn4LOkmmtwL6BxHQKNS2EnorobcS+nuT0FXJPGtQf7rxcNga3ZKLcsu2w3LahMaIPXpn9o4/zD2i",
-	"XRDjiof2F074jxAXV6a7vXy4mE7JFSMj4xYQLiCCO6CKixHKfNsIC2o5jXRFAWmlqPOYSoqBR1EuMh+p",
-	"I0JRyNYiJZEdK7JJLEO2S2J6zVRpyGKkOkmJN0EneUb6bHzlvzMGnr8NsLgLp9qACtShzsQY6gdy6XoN",
-	"A/3ceiAFmJzth5mN4RzMB63iijjtewsht7rk+W5EQM7kSFU+tcK1QQFrbd991QSTqiYGePzlnImw6Nrh",
-	"GL/tawThAvF1AECZ0OmPrqp+NJ3xmlqLFzWGE4hgf1rOLMm8uSokN85Tl+PcEJzxFAjK8JFk0Gf81soD",
-	"u6aanzmwE0DmKQMp9o3xPuSfwS0o1MdRfYcOMK+ZCFVjvKKc2r0pq7g8y9oN4urwP6AtvDVqH6JGO2fa",
-	"XmDm2Fo1Km1OdMGqtjLdvDVWYO7ZW+nFwEsH15acAK9L6MZsvw789sxjqmwiEnjrMjWefYBePrj1NGbk",
-	"YH+f7Hzo/JfMyICKR5og1utUZmmxGwwrTGWG65ni12DtfejsBnkzzaows26+OnIxgYWxBJRfpYDEk/2D",
-	"wirOz0MKexQOo7Qq1yxl3INk25jH3zBLCzl3F9bPVtBsXNCArUOruMzG3mkZsvxxzBYY8KyAu9xaLFuL",
-	"ZStI1muxLOEq7bGQ67bhth7o9Em5df4OiBdAMLXCaJdMIFUCg14KluxmPbI3GkJCzpvQdTLiJOQz+r9F",
-	"FGvZmNHaYlitg085cjdkg27jTq1o/tmYDa4LCq82N2gieEgXhUhAvZUO2ay06CsvQpIy15xCVVJQjaYN",
-	"qaYYaDb/ipmmPV/5YuZqAV0Bl3mQIrTrx4wdCuzTfRJzkWmmCB1qMPwViajSfjopyvEeObaJxL+fv30T",
-	"kCyNulZpwXLiLNIc+voYlUauZMiZsleFuUVgFqaMUi5+Pst6BT7JhjTzLPbLmnVz/QT5lvdgYFfFsPqQ",
-	"d6rwa1BjapT/KzkaMUOb7cUKDLxCLBQrPFYJh8KTy1sNFsZgNcPBrrbJdvi15QirikQLpLSKVHTn3CAY",
-	"X8mREUVoAFRxRo1gKNSuJyC/mEELGSmduxExzWbj9I72zM82TeIO6qPBsnUSeUyV8S4Y2BKulkJIEkkx",
-	"Yim6J73vj5bvh5j8YH25NqMarz+xGSCes0fLWrKByGy9SKORaTmKQDxJQamAI0GgYgc0GFHNxIAzVWSj",
-	"YD0TlDDk9vCYqjEXI9SMhiNCFnHjpmIDpLNUxkyPWaZAK0+JZlFEhmhb2Bb+yD2ZKnpKQR3V8dkpoUaL",
-	"BNgmj00h4d+YsqBnB4dF6Y/NktVjFhOzDxJxpY3TbYfkKZETYzzPFN0cP3/+rh+Qx0/+1tvv7fceHx7s",
-	"7z82p2I7Gu66u+ZS8Q1G2bTMGzzBPUpibCSh/eYxbat+euTSxgNgJPsYlD4kFAQOJggf7B/UFQLNpP3a",
-	"eqSW9Q2rJEvbGRCrlHkvmpghjeElFZRDEsyA92XEutKOLUvWZB0TywZ501rzly5I2VpbRTr1gKbpFHD9",
-	"0SD1m/+YE8bCJjjEy8vLrlfj2IDameetBXndVMpoFP/7h45dmy1GnHPmtentmzkx9zodiwFHzdL9jpD1",
-	"R7vbm5Vw5aK4qoTzKCbOqXU2EdyWEfXcVptqXIyHcXx2amz226rOJVqz1uvOvFqpYkJc+KVMcB9gl9u8",
-	"7SnFipQF2/6v49evltu2G/hetm2XO7ttHwBrbQn/c6O1NYmmzQlL/l1SUxg2MCKxVHF4VE7VUppOF98x",
-	"bzxYu+G8y6ZptqmX29TLHyv1MreFN50X/73IMWT5rSDbCrKtIPseBVldfN99t5cW2Ej1of7XlEco17AE",
-	"JXfqbaSMeDcJKKGwYzKGOIq7ehvHL5fAQDKOS97BVJ3S6OVknoaQexU2doPB9+pUm4i/z85x9/HyBcFE",
-	"525zZVFalkkDr4ubb8PYq4ax65Nj5kUUPdZ32b61jH/uMubKl+XF3XUO+4RzQrhwx1XhPVJ55/QlUmR2",
-	"6wtElk+VqYFuvhOxsIGEmdoZHpxIyImEuzqcW4qE7YXYHUuShdkxi0VLymg4XQyL8WR/3+XBcJWDYJMB",
-	"tfBPRKd0OOQDwLvO8TDyoLnr26v4SHAxQtQvmjJi3icLdwPy0/5T9IYmXDFbVWu+JFc0MlOlMJem1wDY",
-	"ZGSSHJJUIuxHbQD+He7svmA3YPqe96Y3P+UbqSEXY3pE+tAqX/WJolMLRo5XPtXIoFkmX4AE4nC45qZN",
-	"5TZsxG/ySzOFGqeM/rUDSHIBuXx9EtgsErwUQPiw3cBQtLFVAA6yR/rWufpEdT+3QnH8Ry6FZKD5DdfT",
-	"Ol/4FVf63O3gltTQCrr2+Iuz+Wdbg8y76F3iEve+fcAH6lKZV12JkBQvfsahct/tfeXht3JOQAW5XIQl",
-	"qpsJyzigg8PZTCpoGAfNV30QOx8WEVAUEjCdoNz2WGBUyIK22tECyHgQIVYUEKyizcS1gG6FoMMP9g/q",
-	"6P857Oo8b3vcLnNvJvngzokTV7bomTdSv5CZCH9Iej4RoYPLb0XVQZMSXy9F/cZ0IzmtM+CWi9G5YnNL",
-	"mHdPmOdjOVmSMiv5zDPtMZ1oDS386W8nFyQX0QW8aRkokYfLoCTOpDGDFkCI4+USZ51dy7Wfk8XzXIwm",
-	"VOUeOWc2/wEfuaKDa7hrKMG0HpK5UMvVH7eAXJ7x0QsAHrcvyJWVKVbaZCJTLLTon64Y7pFyuqyLQ0V8",
-	"yDSPa9FrzvlInIqNXT3g8Bu7cqgO38J5f3znkg8q4pKZ7JgK7bXsi9jMRfVJMdvrjb98bQ4fiRXycQv7",
-	"20jeLGmWvNhM2sheCBvmscxcGtkMQcSEhhkjOaARy3Mh1UKUhSZIM0PtSWILDjx8sxlkMDWWEwQEkz3y",
-	"RlZ5k4WHEPUwByXYZ90erayKKlYuh7azU+WBiAWlk8LAEA9x71wRYXwWu78gD8nUopThqeRBJQt9rW0T",
-	"osdPyGBMUzrQUDLtXXxLMeRpDDIPYNSZIIoJHZA4A+x4PRgTrnuQdGV0jV/ZYaR1kyJ5n2xUkbxPNqpI",
-	"/OHvWJHMu7N29AZo5woNGXgxKbN5tDa4ti2q/LEEN8pV75a2TjrfPN7rTVgUdcEh3Ptzcq2qGaCzJAXk",
-	"c8muyEs2JecFSDPEe21jCz4SVEMWe548bhNkoryDxCFKWIRl94LGufA1vgfXhlIjOjDiTEkXTYm50Cwk",
-	"fxqJc4UNJWgeKbY1mogO0SMn0AgH5FQ5JENTnJflEXU1pkYv/OP18TObdzsrrH5j+vfLl2qTXvHvly/P",
-	"WWP+J2bi615r8oJQ7GoUBo82E9kZVAjgmy+077R8zh7hCTNcQXtQgbBHs0XVuvALEslROWocgO0xYkZp",
-	"UWJ8lENQZ2U8UfOLR4r0jWLuu5QvJdN+7vggIKihvnqQTrPKV1zpY7OMkxtzRJ0Fvi7ApTD4qWUJQ+di",
-	"hKob4tsYCM993kq9Lh1omRrBflou/81x7rMM/OKa8t/mlYSGo3IL6/js1KWHyLTUVWcXWdqYEzSev0Tw",
-	"Pmw3p/ra4haNteatmV5huQb2mEibFqONhtDrPjB3DOblSUF2LG496buwlOudtDvnkGwn1rrDeXzbwwEg",
-	"HSy19S7tdNNqFBcDVn88c9vPzluDFb9tpod4xBqm/4eckJiKfAla2ipncyCxVI0LiHjMdWkB1rvoHP5k",
-	"3gT9zOMsLogW//U4qOnPUCenrIyx+rAkgZpWhLLoFszzcZPRWSMTCqkHXSNrlNJbwVAOy6F9I0uYk2aK",
-	"VSII5rnVggjmyRXMUfPYysFb8/CKNp7d6JwQrt8w7Y+PhjT9nmW192eoUZnTZblhCN1lK/oZGjU16mcz",
-	"HIrmPDAq0xDkEZuSCUsZse1JIQlJGO+Th7uzujsgMsG6GOgfHE2JBsVp1afDkpVCUyhmhAI46KRGxsar",
-	"pbahrkzhM2Pc7Qipd0nIwY4P52j297DFNjodN9qwJpCBuCzzLsGWHFDFulzkndSiaZMoWIxXu4qmyBeM",
-	"p5T3MG9aRWp7ha9VXblXYFezY3xiyKeH98wEfgkoajvQybFRn7qR6ir68ubzczQGLuAhKIx8SRAxcbYh",
-	"rE1d86RpRXI4xKy5miX5K3q87/7nLWy/ZmEbVyCGudqojvI5YPBqXDokAK2Ooq12eeDaJbPitKpWgiVi",
-	"wB4iMxWhrxwCL+TcI+8FtLEaSz5gCnPHSuFjqH7PEhdGVlgCTvqaxYlMaZqncPaL3FUIZA7GEoR8OfXO",
-	"BRtEkRcy4nlRfH6BeJRn1dIidNrHiIZyNUI28IySCFBOrLeBYV8jGxt0Fh4YxP02FDItz3Jfoc3qKpqB",
-	"YlwHZMhzRXvjOxMT+7+2fOyZFMOID/SthUu7YCrusT6e+t2JJxcVBVppZfjufc0gqDA3eQzTr7z2MS7I",
-	"wtP6BqeYg69cAj2GYRyIBiaLKZct5hLP7C2Wi4V5DVFtzo/zvWpFBi4xFxlt0sMcP+Guvzt+Omj52PJJ",
-	"PD+KskaaaOaGoB4PAWb5DaNtnbuwHucJ/C1V/mhU+RsUPDSS5Fwf/aKQhjxsyCfLXJC4ORtmUdD4Y9AE",
-	"m/HM9h5DICcWhdBEXWOGAaPWUsQqCNUjx645DhQ6RAySs1zTUy/xARO3mqutrIqYLSZ3qE48hcwEp4MQ",
-	"h8c8bqxbbLddrzewHnvTpmYxy31VfreRNYQqVwS+FTtb47IquJCIVzIu92xcCwF5HoaAq3XVn+M6/U6J",
-	"ImyWTsaYbZRNRvyVIoNkQAWgYmEuVZ6GxVOSsFQZ97/mCh9bVTeFd+2CH4StYuRHEY3eCpAfzJrGN7sa",
-	"/2MM/AGyfw1LnYgHxVH2+mDLUD8aQyGdrcZPkRxcz4vYvJBpnms7LGOwE6o1ixONkZqBDBkZZdjtCBLp",
-	"WEjoiHJhyxAN13nq0OgulWdM7/iZ0uZ78+vdwK+YHUQcHATXMwk8BT60azP7UHiXOqCg5ghcyJtFKNKH",
-	"vffMwJ/MLz8NIkbTfo88M/+F2JGNR42la1BgfsdCorLBADN+zSat1yKkHnMxaoo6m0HhNsccbtsokpkP",
-	"orLm6S2b/nhsCmRhCc1duHAB7/3hOvDzZEc8pHta6mSB/PB5K5IoDXjqdzqQqWfBpmwgkeFlyNQhwa4M",
-	"F28vzogcDgMSpjJxFciA+FqA6PoPBvMNboyJORlhLOw8Hi0zjdPlV0woRLhabDpfmOO4b2Uf5Kf1VxAi",
-	"350cuIB8Cse97lV9nyKgDJD7gP1xQIMq31EH3v0yZL0Le+2cByIhD2vutbOFrmwEdqpeolsQTIfmvs6r",
-	"9AbhdI73D5uGv7RT3TP42+wy5t+E+6hPrlRga3Ntg5UzsFJWdNVVcLZwsnzMoKZeK7Csd+xGXoMh0QzS",
-	"U+M+NAuhKmLJlrR/IK8/nLVsF19RV7OSS/hUWC1Urh0CJZhDo6BvPGWaJFk6YmEFn2p+6vC6kKdaqACY",
-	"qCmb0jNGKnBTW/74wfL3q+/5+zSzC3Qu+9fpciBdR4aBbeEeFiDSCMDxLGPbkBcVhJmX1sDGM9rp1gBa",
-	"W3b7odSRoa52yughcFwwh1LnTZ2z4Ob43RYEz6v1zatSvZi6nAhIjLGJvVXsSIRGuqFRxmxnJQTBGMuJ",
-	"WKC5L1yF8mb1NkzTQmsXm98Kkh9bbxdv+vvU3Lj2va/w3wVaG/Wr8hDR8hC2p8sBXwfRdI5Iah5xit3p",
-	"dPhwBa1+YaGRl2xnbafbcuKPxolIGYZ+CgiE71St5xuYN7nl0bUIA7wp7pbi4/U1XV4ibB6OdE1KvByu",
-	"R8rdojFB+q5m3mvHZDiRj8Yayx/sQZd6KoHtfZRDxtRM0tRE6TJmuM4Nh5Fn5rmnOPJlzDbZL+AyZiuI",
-	"v8uYrST8LmO2fKHlZcxWjf/COm/RX+AyZqsCRF3GbDXZiWfbBBFVNCeqtBYoIyXlN9HVDmqerJzErAgW",
-	"D2U6krqFkCiaGFmQqkcOq44SH2cOs3CGMiX9mvG79qf9pVoZlYDRakXDC5hm86KhPM+DFQ236i40Kxq2",
-	"3Loct9qOQvVsUb5abcmXjm+W6jXkgC1haqjKt0oeejQY/Wvbkjh0LdckjFy4p4oGQgFhnxOeWlzPStUj",
-	"oBpRMmQTMkmlGBGdcqaW7zk0w2HP7LbviKHtdFuVv1X59y5EFjYTmhEvTbJkzGikx4ubCvU/dN6+/NDp",
-	"k8mYR9bYQHBNTE5IbwyzW0as4d5/wDzPxmxw/ZvtFrapTj8vF6VVwGoHkEuTJbfDX/xWDg3dsKI9j+2d",
-	"Q4wTt1sDnog44LM37d5J/cP8oP6olthV809tnQ5aWr35uymAMK5kOF20OUtdrvlUc6zYJjYqxlwiZN6w",
-	"CrKlKUCCxiy+guaYRzNGLTxpwZHzZxs61r3i5gW6JW26pZubaV7AOD+gW3Zze9y+P9ny4hqePEb9r9bX",
-	"D+5+GrL5ASf4xeIORflL8vpnQIszOjCmUrVbW9eaSqoNVE5BsyjBsfPaZ6KmSrPYFhPvvDXOVEAgQBaQ",
-	"5+yGRYa8A3J+8jYgZ7bJdRqQZ1LolF9lWqa7Fln9urxuMwEM1yPYU5s6DoRjOJxhMCsk8NLGJ9haFsON",
-	"OdLfZFfI8kz3BG1TYvRFeid/06uA2/wwbH/7NpAPXXAUmN284INGEVFVlXtf3Z//en/6fO6NDPCxsqm+",
-	"JQqDxjC5QAEpEsCfqEnVIwJg3EW3x1I9bmCsvMG41Owsh6+p53vEICnx/T22S/U5bWnYmwfFaW3ugUqP",
-	"L30f9L2qZ4d6047LGtutTZ1xGdMpdOQsqfwjoiWhYioFIyxSAGQfSptmCDFHsnOwf7DbwBW/MX1nLLGs",
-	"FtoyxA/GEO8M8bZmh8pdaF3DNk8NLdO6bSHQdZLpRl1m9BGYucoypFlMiSUbWA1RO+7C8CzPdE/xwKVY",
-	"Hk8x3LL+1mZtFh4CW1Wtw2bdA4Nzbn7gjI9bXE4qLe2HR1BV5unnyLrkcYsAzztYw6ZZ0MwyL8BjMbm2",
-	"/PZjhoYs2NvwO9C7i3i22h9gAXs5rP1N+3mG9+cxmHVotyz2o7KYfcEVJvOheW2vgwdq7NY3Kq61dmkY",
-	"unDsztWU9KGVBLYRNh+atfUDwj7TgYbmGmzXXfsBuKS9Q3dbgR4aI37jXaBQ210cOkcQ6OlABYaDYQGj",
-	"lEJtuf0IR00duKX7/JE6KlIF8Jc2SHzFSMhiCV1CDvZ/3e0Rd3/4ZP9xkXTgEIlpGLIwIE/29/Pv7Ot0",
-	"UDZzWnBiiMri7TBFxvQmz1JQQU42UEgA1q850fwYIWh2aE7OpsPAQboTh7RhgKMz+9jfJTTi15iigZdU",
-	"riNpvRlyzkpicpPOyDnTKCPv0w9xK5jvheAbeaT8F4xhubVH5NstyJGhkJOcRf6SeqQNZn3p6aWx6/+6",
-	"jtVxIdMhlFgWz4M8d7OFHmtlwS3wvS7HFNUqrJqcP3/5SJH+qCywVB9uC9WhlXZWe6CINOP3c3cNPDL4",
-	"TPXJTq5oxjIKoTEiMntiGC3ft5KEayi2hLCq0Ol0t4VDB7DCd+LUba3OrdXZyupU37Ovh1VgbS8ZZwKz",
-	"sfQsyyNsAVYyJt1P7GdFN/ZauxF/7ezGemnwDn4zY1rd40VjYUKQSIoRZLpuDYl7MCQefny1xC+IHPrg",
-	"g0bB16YquM0IrEiOuGjOY3+bAFh4njRetN3CTKoQ8xeCmRymnScHZCyzVGFSlPH6hilTY/f1r/skpFMV",
-	"kJRlAJZ4WLrohY7kbLcoXYNYOVfz2kOiuKOCgEuZN0HDpHmqyIRFUYHrOJbzINZyiNv+m5PLT2fH5+eX",
-	"b989//Tu5D/en747ed43ZmQUMfTRQ2iALlPdjbgRqK7JcR9ojVEs37PV6TVJ9q/gHWwsqR6Gv78kejv9",
-	"HMfQZsDYsgfBJnmhRXHM28T6HzSx/pUc5aDPtGD1HZmW+djJkUWlOg6Dds9hOTY6Zq8hURMZH0A3LXys",
-	"q79RfCRY2OWiaNdAbWyNa7PmK6rY0yeBW/t/vMMqnR1Kzt78RkKqKXn/7hX0hOdakb7UiaGww729Pnn/",
-	"7hTrj8qgt0miUObZtUD5LUkQrAcFHOJkCwlJ4VwEBJqDQ4FTyHAuaLt+A+mu3BjXqcxGY9I/e3t+QcwZ",
-	"mf2Yg+of2e0b35OkzGWouQntKoqY4sH+r6TvGjF0mQgTyYXuF3FGGzI0nubrF8fEAmUCTK9Z+8H+Pumb",
-	"t9O10ARdWClzRQ45yi58OisssfDSmKGvh3STluiF1MlvloAWYkaWDivP77Pk0F5wQX7/CqILnltJeMGT",
-	"yzdThMd8O3LlYo6WAsTtsNkUnAvYqGmqiWJaQ4/chFCksxLrNVdU+PqoW2jOhZV/JXsiR0kAw2NkS2kX",
-	"GhcByZRZNFzTuw8fqcLCCEoWmevtYlg4kiMjuoxFVWt0vGETv3AWNrUxE6RmsodskMwCwR55Z4uOhD3g",
-	"rV3yg9olqPLmWKRNBkhC9dw8nIaGTPYqsWJ0ADTfgAqiNI8i19+J7AjG4VoRq4BDImSKOHq7MxhfDpkH",
-	"4aEVi25mwb6wL8cRYXQwhuCKu74zioxjt2XcyRV+jgE7TcHI4ZpMaF5gAebQrMh5xZU+O77YaCj5zB7t",
-	"MZzsQuwwrM95pIhx2xreS+92avhha8Y89pqfRP0h1NZSNgBTcKFR/YiRdYfR4zfGLv7Q1qxjRaRCEs+b",
-	"v9CidMp1tPdoGKTxGOsOZ7DXj8grqgfjaza1HX5tUxZylWkg5DFV4x451eaFDzGaQJOkIOi89XlMP/M4",
-	"i8mOFIxMGU1JJiJzHFDkO8oMx8G1/oQrtgsFXH1bj3+s++SKTSUYgd6tdlCwW6qZMYoVj5jQ0bRH3jcP",
-	"7gIrgLiR97PYKdwgkjLFdKUWGZskw22XDPHay3vC/V5mugROAmD3wgv2IC6oGzTi4toNaeHGdmFkQQDv",
-	"iSudghPjLK0S/IHXd6OWxnw4giAP+hdARVCa6kDOqNf8s1yOXd2PCyjVuBIgrc6OLzZk9eTj35Oh480/",
-	"39IxdmqBVoMC/ztzWh63fWxV68au9hb34Xck408iZvz+cE4D91r2a3Z/Eqr3vvIW6MJ0PmNXoymutyWw",
-	"bRmZJIczhJhwrhqEJLFMmbvVkqoQD4/y8DJEaRo7XZJjuygQbRYO0VeAASIduasliB0Hpb4/B/sHMIlT",
-	"Li5takbAYLWUEzD3Br2Q680lYZbXzNgHLZ9cupHPvRlPDt/Y0vdKJtQidESeI//VjhpAK7s8rJdQjWki",
-	"/d9OvE8gIZHrBoxDPh/ecB7xvX9/+ty7SsrTYJZJwBw4sQRZK8CWkBKpyGRMtX/A7r7tkSqXMdif7/Tx",
-	"03cygiu5/m7dDfkVVRbrEOOVRdbl3Or6d5gntOHKejPLfVbV4/wLCpvMa/ruq+m3yXsPvZLfr0oicPG8",
-	"TJkUSIa9r6mVBXONl3NfmPhZ1VDETnYO9p/uHpUEVJ6plFZMjbGMwvohGhNs0ErI5cs9JtY4zv4rV+9v",
-	"s2kW1f77fNmq+r++Rv9OCL6tPtvmlP6QdflrqVJyKmTz5fglPYROKw27YMKCDppbhb9pA7WY5T6rXtow",
-	"dAYrDf+6jL21Tjdesy/T/DasvUa0pqniI8HFHhVSTGOZzXGYc8S6ohM1EdJ4XiETmtOoKOHPR4NV+HlC",
-	"kKlUpFHCXWJENUuNgZr3sdUSMjRHWUTT/LoBi0/yfKGQ4Sz8C+v3iG1xHbqbES/5hwnzjfIWBcnvuAjM",
-	"WlJEwi5pdIQJm4me5l8VGNlVgXfOR+JUHOdHtxmBV5nFE3ibFHCW5ixbNUm38pkWbexuGddbJennnqPu",
-	"rbIKYIRV8wrWHlmsZCQVF20FEHn5/TZH5a0UgQzJVj1F2OC6AkhuZIS06d1m6hwX3N6shuyGD1iPHFsQ",
-	"cZuNCUmY+ImfLV20DMBIeWBhyIuPYxAqcghB9SbePjGTbLhxQM1M92TU1K6k2bw5hysUwsWRfzca2EvY",
-	"1y+Ovax0yMg0FDaQIiRDOtAy9TMr7+caYCsyVhYZNvPHtRkp1zg0pkbXiw2XI90sMI7BfOhy4Wcumqkx",
-	"cxKIKM+GpoL04yHtYdpBqeqhaEZPLsag9i3PE21hcql26Qo2h8Fd37t0ZrBvSlnSO0jwmQC4gDwrwjyw",
-	"64k1j0dsComdx+uiEEHf/KHZTcxFpl1DhSy9gW/8LgpmfHXkEq1dbzVnrcCAXsLHrIT7J0v5cIo8/3pI",
-	"L8wL2KSEs3Pcl2xbaM/k4uzeLiW3Zs+dyrAXXHBlWNzJFsvxIFMqLRPqBZfUCdo8izojmTk+d0M+4laQ",
-	"eFlm0O4M7v2cdLFSFHLKbK1E3aR7N8DBfWMTQdWEGTivmsAGDdiFjUjBPCAVN8GYQt2qc7Ccl9bNEnSJ",
-	"mAhKLZaKe7amburI6W8vzsCI2Kg4cZPckzxZnOkAr8Oco4AspgmdbtOY/iKSxbZ4koJ1NY9ZLmCWEyqW",
-	"v9tXw7bv6aSlLwiMAGlq6BS07+g038S4U6GAE29Nja3js1nHx/FTzumtONw5RhFTqq39AOnOO8CLY5lq",
-	"6120MyM2oPq9nOgRv2HCBlBVk0lw5m1582JgZrYHayQ4zQDu89ZY+AsbC44SDKO3kCC6WWScfLZJwISS",
-	"GxrxMCCZcJVZ9UnRRcS3FKFwhgWGJYo8ZD2mougCH5CxnEA1iRxqJopCk5SpMQuDokt8LjNw1txeKScF",
-	"E5kWPdsbxMnG6iTy8R+s8eC/GMxLr5zr1qj4zo2KJUsijEyQ2RyBcGkhYn3ImwA50gtKGr69YobDzYxk",
-	"h7oyHBtZRAyckNAJndr6T0Fj23vPjrHbIzBZn0bRITG80rfBYBBElWxxrwir0gW2XJ1hB7VFpjUrr+kU",
-	"X3+9e0j6/wtObw/+v/un6hMFwwnjHdlS6iuaMtI3a3ib6Z3dfr0UepvpDcqgt5m+o5ve+UaKdVVkpv+a",
-	"YuXBFX0EX2frPmjp8q2xr/J8EZIl7e9vbSpIDuVMBRgZ1dQLqzYVgUgGN8LDoTUHhdsSQ5knFmCVEb0K",
-	"awQcGBwFiRxNDNTKZSmmCL1SzDo1+QoRXAub4lr8RucL2cr0Rpxp5wMpI/+CmcmiCZ3OzOkXqRb+GYIF",
-	"iiNC4b5J5EvQZu4c5Mu7tyY7trOpbYQvIygPNsPvAo6qLhrlY0WvZhFgY2OjfFsLP0wZq5di75O7uuOu",
-	"zPSg7Sv3yqHBF1yyuTduibyJFG8pJO8QJGdrrq1srhXtHUu5aStfg6N91yht3/l2G+biKi5GEetmih0i",
-	"SIYVAQOapjxHETMmjRNIScqMgMrxD7giKmHQzp9eAdyH+fVVKic5zkdKB8ajKOxGJ5qs98b1GOvzISA1",
-	"gp8nLOUyJIjfNWD8hhWPqQzsM5n2yBmuBoLJuA5nbNosHardUEbq2cgTgjEMdeFQmrEnYxl5N+vHRk5H",
-	"ZWMQr9IYObaWBbLtmNEQxaoxoNM6b9Me/YU1wDchGv0p7lcmzmkexiYsLGwMLgZRFjpMBbDQty7ndybD",
-	"XJBoBgrVS/5r5X3C1107xjwhhjadLYvHoQHhIXSCLQc6LFuuFbcVu36AOYfeqhFRfQfU2Ee/r7wl7oO4",
-	"hodkEHFzWADLYhHNuLa4hVy7my+CGWqNkSiAiAKmxa1vDK3Mn+X+YMrKq2h2GF94umqLRvaDopG9KcRD",
-	"hYcxglLivyZkMic5DH/NiWY3BHtKUxzOflS+s7bX2JKE0h/sUaXvtfGbUnCjcuymQZ6rHPfIMWTlvHvx",
-	"jPxtf//XANP+roWcCMh6dZEyFBl2HXVu3TxpAsexaWFiJrk/WbKg9BfPrQJ7chtZcn/sfY88ii95Rr87",
-	"VCXLAXOZc2EGigPi7X/ovH35oeMh79aZ31cynGKEKlLoF1iMrybbPECI9TRl0O8Mo8L+bZbZjBezpgid",
-	"V7rDqoaAm7JUNmnjezOsMajLPtM4iVjnsPP2ZWe2sHM+/A7E47dm+3diti8RD4bammr/gwXm+/xOvTPA",
-	"oBhgLlriGJ3pgQ4hPpXFspEpwuuQncqSDh0OOcInutZQIEDMxw7/oTzMbo8AGxn6zWaBQ+c0kbpwuEeb",
-	"rQleiPKpbXsBD/KQp3Y732mB8A/fD6oJOquuhL+hfgVC/yUkyxnazi1bGbFHquCvEi6VhxdHB1phTIzq",
-	"HJgGh3aPGpfatjbxYEsfKaQ3CH3VAZdiBofSMsWoG7VYpcclSWCRZezSrMeXQ9rB6gAuALH0DU/DT6UT",
-	"EFiYG7qGOBVcLRtT1SRi1MLCusWbvR7idRFInWJU20MqyJuQGuNgQrgOiGsTgNXSgCkTlJNPckw92LHS",
-	"KcVkF1le187B/sGujRZg/p2miLhv762KPlceRtgs3JiFUGbMwhkDoAnXi/BXq1CrDu/NHsLOAghUnuYD",
-	"7FpHRRXHYIFNczStORhkm7SXqtPcJwoZLiO062gBbmhTIw29I5ftIEQwsJkh2t0twMsWyaEBZ6zRbGvC",
-	"b0C23fsK/10ILoawSR7Dg6yvZPfjTfxcgLCC+e8RISwX3HmIdstWPxhuEkYw2jPFApivuyHb9qpiS7E/",
-	"JNJXtfegc/Vyk2D3tjBgubRffwdGSBQrwgFlRvqN6U03XYXx5zRbfaRIksqhcSksuHaRnPVDd8e4mMmL",
-	"bY7qVBGSmiO4v0Fqfznntoz6siivpXB3ECsOYBYceFPRMAOGwkYYfhcXqumc1Du87M2TBsmY3uTJWSoo",
-	"cuqu2EDGkPfiJobclxKou5D5BqZMF6vO0wBlFMmJKkLYkLxXFEyiUwwYDzsUm4MUCXx4mb47m9lXd/sT",
-	"5EF4TOyjREjNB6zUn9MuoA7IPX+tOS+u3wUzQ3szPdgCqpr+y456tzgO33Gac1n0ZSlyW1kw1QPFLZCK",
-	"WFqN/Lq47NJmDOOlVEMNpsz761mmPyrJFVeMZWNhLnpX6l9jBQtKSoc4kxdw2rxfeuVa5FiGb5+z3EYq",
-	"YdhrmDK8lmtOPPbF1MhGlrBAdXdei8xNln3m4+N0DxgTwiOn777mc5t3/CBb6xyrayOUbH7fbDnVI+Xk",
-	"QCtRqZgIu36+e7dlyTpmHZQy5RslqJ9LDa10POEnpDYWW15EckRkFLJ0dmS4skhcIKtHjovsnPmCD/rn",
-	"AD/WFEkwEf7Tm+lOxFjtpA9WqtmjKIOl3kaSbUXE7YrJc3rvznIftNZcwPjxkC6oJu0j5t7rIZxaH7to",
-	"9wOv07eeaUV95JVJJHo6M8YO9LoSbDcgmCsMQFxyOOyRv0uo/2RhG0C+wxwRFNKLFDnYf0z6XEDKSxcW",
-	"miPeeCTrChrMQ0/3uxaqUmmWENvdVPFixrw54yCSg2v06MDCq4+dYwbQbL/wzciQ10P6MIWF7acu5ITY",
-	"YkXzerdWz1ak3c43REkhLEEtlm57DqWzCyiazcLOpQGjzcQRKhQdPlg2CTmN2EDbEvUG6YT4pLNd3gMS",
-	"I+woEwWEUAlA1AbbbJqlHrM4KC6SbUcxvNUfUzW2CVHXLLHxLSqmhNE04pB8UrnpM0KwNFlJGtrOt30j",
-	"Ls1Gir5uFdRWP+mzhIvKFYmksispoMWaep+C0MLVPIOXshn5WJ3mngTl7DIWt0UtU8ZWbG7F5upi8zW9",
-	"RqICqVSmrAXyczE+wDnTrgY1z1bKq7tKvijYAO6rHL6suFzoYpITQiX3yN+nJGRDmkU6j/0/UpgeVfRm",
-	"ZiI8KvfANB6gy71TGpLh3shcVOdLNOJPXTNYKxTX13SphnhjsSRY/3JdqsmOHSIoQK1rnNnAB5AEP9k2",
-	"fp3pv304rx144B9UQ69/dxMCd5uV7/x8MNsGCJItFjTFnhcI3DDWgD/Fg3WZfZrDQM22yfU2jDeby5+H",
-	"8BajCJRk8x5ImEUxukbMSB9vks5BnAToFkQhmUIvHyMZy4If7zRspI17wTcHUQJev55BpywEHYhibuTd",
-	"Ddxt2FbXR3YiF31CUxpDgyiia2KCteE9r9kF05uO75Um+55CekdWq5WvLAgfloBCETFlG/67VyzJivU0",
-	"H1KyqPGrrQB6r1y+KLarAPPMt252HNf6JkxQuf4MSviWhufLaey7Qd4gLL91FBYMKuQpG2go8Ou7f13I",
-	"vm0Ilnr4GbbduIZwoq0r/O+MpVPvptRuo2iLmylXCeAGz2FU+sy8HDsq/P28OJu8scjsNSxXIAi1zBGn",
-	"UBQB0hTZAYFJNXKTMitB555qsJ6c3EpY0dd/N/DLNKA+IaZRRBIKzXWkYuQq01oKYsimSPJF4BXNEme8",
-	"Gi++sQQSjqbTohG8PUSo9q7AXQWE9UY90mcFDvfh//zv/9PP+73DC/FS2dykrfLYHj/5ZVEiW2AWnKRs",
-	"gGoVB5vdwjUXmGhjXYtTxIA58omEa8WiIVF0avu/Yw7QUKaNuzGLaduwHs8b5Q4uuxRnx7I6CQCFWD9r",
-	"0XkAJGdC01AdOSAMQqNIThjc0ReE2LTKgovmnvtQpjHVncNOlvJO4L+GJ/sHv9S2El2gsjT7rPfGOo7K",
-	"uqpV6Wrp7hzofqdIqUCWcYdhf8pCLLV4uv9kVq79nQ6ucxz8QpPO+jXEeqfA/2Wp0gk6WKgM230lcYj6",
-	"KsqS6HLCcb4IA+dyvgzqLfMCZ475Nkr6e278Apl+ZTVWox+bivkuoUlUHUU+Uk4KA6joYUUEU5dk6KCT",
-	"rJ8Pl+UyjYmZr0dOXU+oioXcQOM1rjZ+deFL1sWm7OfuZDLpmnV0szRiwtj7YXubsjTpC5nGbYzaLWdu",
-	"gDO35vPKwH7WdqpYuGDmQP1qleEXWdV70A+iGdsGYq7+VDRS0kPxKzzvIn4KCHw2+Gg+TJhMImcE+iYl",
-	"5irnmcxofMrU/BKaeeOPJaRVgpxxLTbz7kWhZNbwyUeBj3yQVp8f819NZBaFmK2dZNqwJpT0Wz6b12+m",
-	"KJ60wvG23WdQID3DvhwbBPfIp3nQwKbOsMV80yNSSvJU2w54fy15997C8Hhipurez5VwyurUplqhf9qf",
-	"3JLs3c07jc5SM4fmZpwhjRQLOon30deOt6gq/mDEqGLE/gADnlwVOF9XGY/AlipgdfZ7j3v7nYX+psfk",
-	"f+QL+Jj/UF79yQaNcCD290cWxQQyo3q3Io3SG/6nv11G0kwITMgy7mHTu50fEDoukhEwDR9Ixgde8pCm",
-	"2GedA7Xip1dT8nTfdTf1QCnIyGgWa8T1S2hQ/RwOCpD5JaSq9zGGTj5k+/tPBzAE/Mn6kPiZwzWUgag8",
-	"lIeraQ4/86/3p88xCxQD01W8CkB4UOSKjTkU7qBaOth/jMZ7kWZqAQCw96o3QFGdYvRnQ2k1KpKNl6e6",
-	"3mgt6lMhhaPoz7z5etP14cq0Esu2XHc1sXyfaAGI8VTDb0DAhvIq9YFQZWr4GyYyzF8X2jsuxKHSNHVJ",
-	"kTCgvXdXZKcf02sQJX2o98jSqHPYGWudHO7tPX7yt95+b7/3+PBgf3+/Y5Ztl1DneWEKleF1l0dFMhGy",
-	"FPqd9nvkBWcR7kkFXq9mbDsC4gU8P0yUQtcax3ykSJJdRVyNWWisdp3SgSZK1rT/MMM4QNgRE2YOFqLJ",
-	"74bKBzAmKMlEfmGbB9RQfM7G8MwmL/k1j43FQE4MsSQpV6VMKbOjmt0fEodpC0vMw+WRHOW9ankY+DCc",
-	"JaA/FVT+jQHmUHpYuAHc5ucRe3+amAo6YjEghANxY2pZ/2uMoAwBlBZl6lvfO4ZJzBoOAVMLSm/aehWp",
-	"lPrQ7epq6vX1z9ey8/v52zcBydKoa8MSRgfEWaR5QlMNsZNd65BYSPESY8DGnX9RKB/rSYCvQZU25x1U",
-	"LjHMsmSmy8uBCwujZGwoHo7FLCsg+eGEVNNvfcLEDYtkgiLfHhKyYv0xqezKw/Sxh2bLXcnx2alPILZZ",
-	"ef678+cvMZMDYFWvqHH+aKaldVcBK95pRRXkf3bVQCYsxOLdwIIxqTFPkKRklP+ilBhyy/0XBe/1B3Fc",
-	"5o9/sVTC/ktEYzsWFndLHgkI0v/PrhWgXYzfBOWkoDxtBXgdMe0sbQbFy4Yb8HIlX3G3VUraqaMRFGCs",
-	"4J+DJ09I/+uHztB88aFzSP740LGH9qHz8Vs/sMlM9hHzU/jT/NT7ZYnr6JeaQ/QSV7H+JceDMmstk9Ie",
-	"fGslDpZVcy+fKicqD9mKZiHXhj165BkcqHIdBuxFfsyFTfuHWFkVE2FA03TqwqD4a0NqFVmDIibA08ip",
-	"q7x582zN/t86bQH5YInkQqtDY0dGUIIQQgSEC7OiJJVXzFaT56Ier34Mm2iW2gTeUA4yIxGL932Wypjp",
-	"McsUiZlO+cAndJmozreP3/5vAAAA//8=",
+	"7L2Ncts6li76KijdUxX7Hkp2Eu/dO3ZN1XEn3rvT+fPEznimO7kRLEIS2hTAIUArSipV52nOg50nuYW1",
+	"ABCkSImSLdvJ1tRUb0cS8cf1j7W+9a0zkJNUCia06hx+62RMpVIoBv84jidc/JXG79l/50xp89FACs0E",
+	"/EnTNOEDqrkUe/9SUpjP1GDMJtT89T8yNuwcdv6fvWL8PfxW7cG4J1kms87379+jTszUIOOpGalz2Dkf",
+	"M5LhjIQrMqHJUGYTFkdkSHmiiB4zYpaR0YEmMiOXGaNXilCS5QkjO30urmnC464do7/b63yPcC/PpRgm",
+	"fHCXO6FxnDGlzEJzxTJBJ8zsiiYZo/GMcGE+Jjv9gV1auNzfZXbJ45iJu1zvYGCWq+UVE48UrJnEkiki",
+	"pCZjmcRw/tSMQzIJBz50ywzX/lJos9sEJ7ub9R8Lkgv2JWUDzWKgljxjRyRmGgiHZsyct1m/Ytk1y0gi",
+	"RyQXMcvgQ090MVARrj/c01upf5e5iO9oO28lUflgDO8gIoopxaUwhAQvh+z0hdTdoVlQuMhTOkskjc+l",
+	"fE2zEbtD0rmUhqAVScy85khp6bANZaVakZ1+ikvsaim78ONw/R8EzfVYZvwru8ODRoJWbJAxTaiIiZAE",
+	"xEiJISJz+pRMMylG7sc7/RxWzIQ2a2NxZTPXlCf0MrmrF/Ga6sH4is3IgArDsnD4JfIWcgo7nGZSM8PW",
+	"Yy5Gh4RrRWKq6SVVIKFykTE6GJulR/B8SpWayizujqkyj5D/zlkOP02kKL1wI8v4KM9YTGJG44QLRmiS",
+	"yKmCAzQ/uYTBWdx1o5LBmA2uzGjB01oCF5NBIhWLYdUDmScxCKNLRqi6YnGP9N8znc26x0PNsn5EpmMm",
+	"SJoxxYSOiKIzRcZySiZUzMxLkyI2r5NMKde9TtQZMxqzDBReMI75Z/lkz+yjudA8KZ3ohM7ManTGzSJH",
+	"lAszbvE29SxlncOOESkjBm+toA+Vp6nMNIvfsJjTc/jlnXMsEorQhCrSr07YBxL36+xOzEK7Zk+O0r9u",
+	"wkb42spAsFR+aYhukibMCP4dx6GDPMvMrhyNRYQKYs0DknBx5da/AUX7dZmWlbkA+ybmyvBYHJFcXLOM",
+	"Dw0RyYxMcrO9sZSKEUoEmwbbkBlRfCS6eQoMA9xht7Ihvft180rXbuD2lezXpRrW6VY6MWQDIowmCcse",
+	"KbuojSnVr7egUe0az6V8Q8XMMqK6k3dPMqoZSfiEa1SNQJZckEQOrkjGhrmR28F7PoJ/TJhSdMSIsYYV",
+	"mY75YLxJSWy+5ZkxJ3SWs+WS+etmbJDmc7xAcZWx2FgRNFHW0JhwpbgYGdFwJeQUjD8mYhZ7igWzpHJ2",
+	"FxcX3ePAIpk/QENbg7EhcTFiEemfg0GZMZpM/u1j57jY4sdOv1aVKZ1xMQrP6/bNnK9bG+eHt3G+fhBp",
+	"Jo0Bfcu08TtnSQwEouooBL4mDL6PjFXzHpRRZpgnU4azZMySR8r+xErQzVpj7US9YFyPWUb+fvbuLRFG",
+	"CgiSZ0mXiYE0jD+U2QSW+3Ysld6A4QWrfG/DQHcRn4lI37Od8QjVWGbwaSYT1jU+LvAVi+EzFvOMDfS5",
+	"rH7DJpQnXRtX6TpLqh+R//u//89ucWK3HgJa6bxclEeRKdfjQJc/UkRpo0uNace05mJkPOXyprjo5oqZ",
+	"zTqjsctEnEouXNgItnj71myrPaLJBILCiK5YEj3mZhPGJsjTrluzWb8PGXWpkGI2kbkKd7AZI3bpLm7X",
+	"lIWd3Lo1u3QTb1HZETk0ygqiWZfMaC9QCIVt2xgphXVvyuBtRUkrmL2w2E1ZvssJ5qe0f+FMN2ICLz3Q",
+	"N87gdV66MXi/pGbxoXkc0C5KSKdAjGwpqHqYMTXugokcfpFSHf5T88EVK30idVoSsrkCm6tfOOjuo7Ju",
+	"2YQZvPTItsbwD2IMWxLZoIm5knD1MT8ujD1sFkPMumGjMmUZrCCI2s/FBa2Taqw/8woyhiZMjBxxMWEb",
+	"sE4vJmzli8M5I9St7/YNpWXLq4n7ucVsxuZZtKDbNXcuJmxTRsOyU13BXriYsE1ZCwuP+qc0FC4mbCNm",
+	"wqKTbAiV+bh+5O0FmZGMXcsrUCtXDIJnxod2dLAJbb1o5VtF/YMoaqCNDarptuJs8a0ckPE/mNKzY1Qq",
+	"6tZDGzD6wqUOxlSMWF1YgwulqRgwF9g4NLpXJijKbNpL5D5TmicJGbMkJpczMmGTS5Ypn+lQ0GZClSbv",
+	"poJlZArUdmle9UReI7vHbCK11ailk7l9Rd/iaGrDIYdmHzzDbUtROir3zpmQ+WgcVQwxwVhsDBjIyPEX",
+	"VsLwXilHgUypIshgwAlmIg6WD6NxV4pkRtRMaTaBr/zRNlkmpXO89WjG4mN013PugCK7ZDgCRx2wAylY",
+	"GNpwh64YIzugG+wJB7+xh00tuRE5dB9l7JrRxNmxsMQNWLLLKai9LQtj3QeRL6SazVi0ixd1uzYtzLUp",
+	"q3b56a5g18Jgm7Jslxz5T2nbwp43Yt0uPs2VroKtpVu5DA5Wf+sG7uLFb03cH8TEtfSxQSO3vXQzxwm3",
+	"nT6a1OuYJ+xIPhH9OI+5Prl2K4tjbgajyWlmjCTNmeocDmmiWNRJg4++degAZ53LXojMVzKD7Ie3dNKQ",
+	"KHF8+tJaVnCfQkGz7PQhY7SLSaB9s+wgMRo/3QWCY5NUz8wrqZ/8g2LZSxAuZudUdw47ec7jTtQReWJ5",
+	"FwXW/PO69FhMNetqPmF1c6ECbD640hTy8l9soM1jvHZlc6PztPZ0Za4HEo+ViXzSOfxnR+VgqnaijtXN",
+	"nU8141naxnOZ+9aKuzVPTRtlqm9w7Mb6PB5ZMqzmw4R65p8dGJDqTuRosDiT8uufo8TKOsNNw3GHywjP",
+	"y7/pTzVvs8JGr7lalZXYtSsU4ZpNVKsM1IBvv/tF0SyjM/Nvwb7ohgSlPFMyw3tMRszvSEpH7IjQS/CK",
+	"rfcEPqH5oobHKq/Drr7xaJ5njGpmjjww9lc4nZgNaZ7o9xIV7oR+ec3ESI87h4/396POhAv/7zoW5SpN",
+	"6MwJouDpJ7/8WvN7uPkqUTB+EpUfPWh69D/sXVZAxpdSJowK85NEDmjNNkq7eFIz9IRpajT5yqLG6eJ6",
+	"YjDU/kh5M+CoZBSQVCZ8MCOgrZjqVY/g16Vnb/zKMlmv+PIm9MtLfBR+XaVyzSapzGg2O126ywWJv+SS",
+	"DWXGyAgTRIyljVKhRy64HstcF6k0ffOtBmPSOMdckRETzFjqaMpkTOeZMA6lGISsE5CAq1eqHMevB9XT",
+	"SKk2nl7nsPP//fO4+w/a/brffdb73P30P//Hcp6cLJRWIUvae63VeLLlyReHU2RZqzHY2SKZoc/IFaFC",
+	"TVlWq83NabWSh2Yzc8cATzeegvegF258fleQ3YaGlhwSds2ymbVQfFzJ7KUi491kVTdPaaMXyYQOxlyw",
+	"bsZoDB9gUD3yOr6SVmJ0VblCxmh/H6yIOr6MqQPiYyzjMLerE3VceNEstVo6BKPXFScYPWkDELU2xpCz",
+	"JFbNh/qtzogKD+Q0k5cJmyhyOSMwGNmhaMhCRhbLCBc24wbewNSyqPF1EkZjw8EqoWpsPbyUZnTCzHOG",
+	"6XYDIiuowfrMtW+HGat9wMAUTZlME1ZLp0pTnat6Lvjb+fkpwR8EzxauQ5lm7UiRpZhidY10fIbiakUW",
+	"HoAMiI9XMHfRM1arPHIzU9dYIccDza/ZKnMitc+/i7/JqQ30oGM/pcpwrGBx7Su111wLZr51o9auvGyG",
+	"gl1avK3KqYRvJVzzMmpZw0y157aioeqoc85KrdK9G33ByrVTN+tZkqExtKIp4xVeYJG6136LFkeNxfC9",
+	"1XGspcXTH1h5m92PpWBrUoJ59G0+ucQFsi90kho+7vzPg2ePf3n85OnBL7/+5bdnZZN33kSb2/F1YP17",
+	"Kqk1JC7GDDLSwQuDhRC8DSJUETfMEaFgBxDNvmgMnnHtvlXmby1lA9GERxlut/FEwU3+kZXIFRc1pNxP",
+	"qe4bIyJlmTKbKt3r7Rorof+VKT3rly+1Sr+qJW8jhz+om2kI5wncvvap0y9wQnbSsk4JlUiwr1YaBQhn",
+	"DX2C19CraRMk0mW6xI7cuOIPafyjhSQeWFxhs659o877YDXKCh7bMWpjqtBH40pnVMtMwTU2XhdUAtvX",
+	"VNPsQ5bU8uUaEq9CLXX0AHe89a+2Qi3NAaulsqYFHbU119WxKzBpoEeq9Blj4iaisaDp2yNbwaahCYny",
+	"om4DFQNh6WKD3y8+4XnGmbc1q2EuqVO09xfEtxQfCWWMMsgVouT83fkp2g6G8u0lGRlCQLwhMAVCcSXK",
+	"DmNZS4/oa87jln7QV6Q7F3n105S5IQpY1ZNLQBxlznNHX+WD8ruuf5MBj5aJv56iyqq1ONcSX5Te66dF",
+	"Am8t1appUu8Bw52pOVFFJlQPMK9syBNtPuGC0CSpi1LgW1hRW6Ndv0RZ47iRXXPtSXw9cUJuLi8FXqbD",
+	"g4oAr4JCXQtVrMuFYkJxc8TJrEcuxlwzolJqzLtM5iI2JjRXhI+EzBggWbiPlDafkEROWdY1g8VQ8aoL",
+	"x0hmjxT5AJ6ejFkCeE49DMIh66Q0jpmtpSl7Ek+f7NcwiN0mGifrGSYWm+Nz6NktLp/1AdxQlSypuIWf",
+	"BZcLn33V+yrztQ9Zf10nUnssSFCuz6Ug/2CZxODtgvDskrg6/Kx+kWHx9IL4Z7Pcn3DhTKJ5JVCp6MKY",
+	"YBEljQjrjXqk/+0jHuTHziH558fOmBagaJeMCaLpFRMfO5++AwLBhItwcY9r93W6IGpSQ8NBTILdJEDT",
+	"nmwLMpRiyA3z2Who+yEUb7c97XzkJb+s+t9uqk8LTxiObD3GX411V2A9t7b7k0o3JYp1ZNMtENVqJNA2",
+	"hj9/P2FTlqtgDFz3SN+aHp+p7oOa0wov9qmxOjgm0NQGdD7TTcT4P1s1XSv9irWuZn9+pg0Bdvt1q9XV",
+	"GaHu6dI0pW1E4XGVdtDwkvlIvBR3weDrcU2tWIiWki4fiQ/pw93V7fNyy4O5UbCiys1HRLBrGy/29wgx",
+	"HzGlb4eL/atYl7/XYeDrBb5yHU+6k78uPLNVWPA5vv9zqE3/XWaTFcm1wEkpn0jGK8kx+we/1VkPMG81",
+	"WPbkt+W3TzaHdBG94qYg23QuHIrzRuH6a48HjvL0+HxNZg4j+3O3HZhXhimfSstUkanMrjBPGb8b5jrP",
+	"WOSAQod5BjckdMxoXE3Tf2S81y98kk/skAkfMrIjBSMzRjOSi4SpUuKxNINNucIcgNY3ya3iTP7+6JsN",
+	"6HdiliZy1r2UYXqeO+mqOPHntuSlrHXJx5cKyw8fXr4AMWkvSI7h5sNfBy1/tI5T6war2165un71ZByo",
+	"/w9SclbPvIEgGaR3ZHKU0YkKs25sBKkLqEmTXOnuJety4dJoui6mNAcdFH4GN5lWeFVgh+Y+DiRbDZxP",
+	"kH7TRUboujSReuiO4IsicQhDZZV0oHm0qPBDLrpjfpl2XTlBSZhURqoiTHWMf1UCK4L0ohLqh7Wy8LHS",
+	"bj26SGkrAQhJ8LkXdP7oJ0Pa1VKnkBAFf9nk8vAp/B5+Oktx6S5zCp5w74ZisK54EmowO1FH0lzb1XQZ",
+	"Vm92h5TjTvHLNJNDnrDukOnBuObLax7XvExcGdZ9dBUTcVdNMFYmuxMqZu6lqtpkrNXzmoqL8JdiIDPz",
+	"em2EzfysoKl1858ikrEU9HVptoP9x+3zotyuogXRmL9fvFpRlrwTjKT5ZcIH5IrNeuT92bH5Q5EBzbIZ",
+	"6Ys+6KU+6x8RliTmuUF3kGfXDD4/iZ/88svjZ6VHBtm1fegL3C3HpD/DmobT7pNfft2tuXpKRjVFKnwk",
+	"qNGMhCYjmXE9npRf1cnZk19+rXspg+x6frjnZs3lAWA5tTbh/OPmXOw5sS+oDsiOkQi/HuRZUn9RfsVr",
+	"7uVfsRnhGFS1+r9/xeM+wdodl6CON7mEa7jgaMjUutKz+vHNLytn9bxuAFG/z4mM8yRXS/eXK1Y/f64q",
+	"0ys+qhvgS8NrwpxH8mXpCmaLB5gtGaDCauY8IyBGfHe4wwY+O1s5ymd4pPU9guHkZTcIMGDd8t78fvzc",
+	"hX9swemqFyneZK+mqUItGqZA4Y9C8MHgsg0q3rjgagwkzMWIcLH8HdiJa3c1pO/ZQF6zbPZcxkytGZST",
+	"ca1mcPDeYBZZLkTFR4J0Y4yhl640lngxlf3B9O12t5bZm4Vj1OglJogUaPnDVtWRTW6DN+rS9xcE64P8",
+	"hVLofn8JsZYXVncC716Fe57Xp5ANjSshHzvvXn3shBbru1e1tsC7VN1OvnsJP0ERZ++qVQxvY13OZ7xn",
+	"jCopep3FlsztmB63mYT9LlVnfg2rcOCYDa5ukit/QgdjErOUiZiJwQxLgG1eIdc2M5PFZOdjR1597LhC",
+	"XVsjGPncebSIVX1yfHG8jsLkFRYf+DLoT8uY3Y5Rf3hAR+9LkZW1QzJzUYcMC6UnYG9DdwKoElDkkg6u",
+	"iJZHmKZ7aauZGUClFGGGsvYea52qw729yaxL07Rnv9ibssQWH64YEapLczqtd8JXiiHWZjqCoaUVkQD0",
+	"ohjDqGIRlOFascTDdXAxSPIYmeX+cj7bhC3KaZgL405w+YGGJOHiiIg8SbC2nGsbXx1T1RgfWpri0jZe",
+	"NC+o3JPBYqdUEXvWwKklWmwXaCryS+dn7Juv+k6it5j/CIuu/XmNaUyEFBULN1hPq1sWm9cTJO20SEv9",
+	"1I5x1kicqQlbtbdV63h3me1aO2Hd/t5jzAN+sZ7FlwUjrBXYKw1Qt8a1bzGBJbtQ4+/vMwF2IuHGFr1i",
+	"LFX1yZplMVk/MPn7xXlUgH4dW/QRsGAOyV8ZzVhGPub7+08HQPrwJ+s3wAv4CU+QOF+KNsASJVFsybrE",
+	"Oc/29wOxw4X+9aA2DWv1t1h+5mVrwdqmfKO2ciN8KQ0nVtnH3BIXUNd6jtxkuBRco85bLIARlj3t65zq",
+	"xDDe/Pq8wTWzzsuZwIXM/bscC3I24XrcWZhHWzwBRx6aJ5vKFG8+DLjTvVk9l7+yLDb2LzkWPWWO4n/Z",
+	"D3sDOQkVurtCnE/hrc9z+qWcy/60Xen1ksvh2iNYy899CHT9ZkjPpV4zBUDqtHUYIow/OITSXAAQlnOr",
+	"fd30KrGJqDHOYywlG96xi7AwXI8UefP7cdHvpzIl3OoGFfwTPKLD3v/7P9qGfiI4mmbqeXd+CgT0EHhH",
+	"ohe3lJYgVcS6fCukoZU3DGnZswex7TraBZQVuFPM5MR7n2UrGSsMbxZBw7uhZYe29m3+bd0Gt70Itsu1",
+	"0jBhSv25qDvc+dlEvbtVeTpPk5p90bdAk3OVMvPzwg9cjat2CzHepa9qjaDwQMwQ9T7EYdNSXpWXeaMK",
+	"3QV1scvEbd37+WE1dmUza1LaWmyxIsUY0oCEB1wU2emXCaAPFbz+a1v9ZNM2SMZGxpss0oDuhpaaqOhd",
+	"HqZ3V+9+k+VV4ycitoAzvnF1YZWgBw0JhDsO13i+2/JuffXXWsGB2k1+SG/BtDcy4nmYuV21D09fPT9B",
+	"SeJNMLJz9uSXX3fhhj3h4kq5sC9VJKWZteC4KgBTEeuVxURJhCF0VidmFZ29eKUixFAFQEjFoDwowlOl",
+	"utboa06svEdddPfeTTH5irCSGIZ/78ok/aH9swOBQocK0b58slJ+W7wFm3e0rD67wc+uaMkQrevjx/Tb",
+	"6+/mf9/C/559J1HvUT1wV+ifVyThVHYTZkYlCRWjnI4CUKg78OSDWPOQZ0rjecAh1Iaal9/EBLcwCNb0",
+	"YG9hgmTamr1QADjHzVjnkCsjdsJ72KLKdObMdJt+/BwSxGxWHC/p4oCzsH6q7irXOJJ/WHCWdZNCJ3TE",
+	"bIl7VbL++/uS092XOjWO9+HeXp98eP8ywoLiviGhQxhnLxWjI8wvicxPXtcGTrXU6Rmm3tUqfdv4nwti",
+	"hnr6JEL011mKGRNaAiR/GAEg5vWXSOPvfz27+K+nL05P/nb66unpf55W/738SsKdS2m9dTIOdGDN6ZnP",
+	"zSa4VmRAhRR8QBMsIx1QxSwSb7joJ4Onv1z+OnzaHRxcPuse/Maedp/95TfajQ/i/eHj+OAJe3LQKQuY",
+	"/e4z2h1++vbb967/+6DF34+ffK8VQa0qFebhf6/Zm6HHN14OrHsPuArtkBOWa93W0Alt4urL0RPq0Dye",
+	"bBAktGyQ3yG4QfXiIKjnD68By3X8ZQyAajU/n6/Rr4MGqC/zxw3U8rti2QuGqcn8K/vTW7UDKQTzEOAx",
+	"SzOGKJS1V9wvscD+iFyxVJt1ySRmmb3eU7ZTTTj/TZj1rk1kVOQvxRuPO1iyAcJc/DTU9cvTZsJhF4X6",
+	"DHGC04WmxXrEKdj05D5clfkMoOo5+JUt3PsZEzGyMtb7/2jhw+XnsJgAIHFynd3OqfIKgJqxhPpE55lQ",
+	"CCsjhcsFwQ+5EULD0Pi1JRW15utKiafVjNPl4co1007NCd4sZBEgwawuQZrun46LHh2ZcQisv4HGMfZc",
+	"Uj6Pr4QjGdiLJZei1RVUuJflp3Vz1IIfhc/Qn0Pv8LmM2W2mXoMTBJmxy26PDn578vjps/2/rByrZ/Uw",
+	"OtBzCmva/YxkCuntkuwM8Z7V/QDLmyLbPmBKpMCKylt5hTcsdHXjwgHb0Ra8xvVTqXR9wtF5NdFHS2yC",
+	"c4RZc9hjAc/uEtOObO6lwt/VFrjUBSguJgx1/c1kFi72cx2sycH+s+WwuGnGrrnMVWtoD+hnG1TmZzKV",
+	"isXrPV+bdvTZFQXOr61uvk/1h7turvwFv+LY9flEaJalGVdsYXXq3WGPr5QAXxTZLcjdxmbPI+lxiG2A",
+	"a12pWIAzfHYicsW7yPWoMISxW/LYB/fTOhQzm8sa0Nv8nlqd43oHeKvbaFjnazni4ubo2w/g5Sze4Hr1",
+	"6EVf1R24iOx7L/4zZFvvOq0Z9khzfj5izynSt0Zcvynb9bNenu4KMqM+07U+r7W80tCJfXty8fn0+Ozs",
+	"4t37F5/fn/z7h5fvT17UWvY2rfUzXyUjFrYdu0JPHKJkT/z260GAEBtkwvK41UkIOuFiBFMaOmjA+ofb",
+	"z6bx3rMc6snt6rl2GbzmVUPoBUCS66VzcWlfBahTU5cR4YkAyIZrQjXp710/3gtppetIun+EhmI34der",
+	"WAxvCl2zWnp27l4VrNi5GzHVdKFCW6CpLHE92d//dGu66O08FOfanty6Bk3wtlfEeLkNOedmL0GmlnbT",
+	"cHSn63dGgN7/YEgDC92oNKHWEL2rwwuOrLychjMr73qta7iqPF8iUVcTicuKb7yhXLGbgzkX79zIvPt4",
+	"3fVVKYtf1oeAQOoRlM23C/Fjj4wXXIKbBQQj5XowFA4wAI3XdIxbQsTQ3BPhfl7aLgRryq8aZPmlkOzV",
+	"CFCTERis8r1M2LoA+sErqGLH12HjurYM/7DXrqu15ag5kDYY9djR3exynWmrDBfuwNe9VaZYcuA3iFis",
+	"RRN4IXYLm3dyteU+43V6kbhl3sbVsn3krzMjNxoHBkk5W6GmtULEK3QDCV5DMyhtTemC+eqRItc0yZlD",
+	"OCh37oFuPsvxKMpk69cTVel6/uRqKjpnHbfqVoSwpnZ1MQRvaz7+VKcz3ZX50r7LJdpcCEpQd+lgJ2rc",
+	"8LoRJ3jYhpiYuGaJRMybtiHn1hGi6G4AHerPbhH+ApyA05gr0khdEo85FUfVjxQR+YRlfEB4XCoMb67Q",
+	"dIxaGAS/dZ8On9Bng8fx/uUB+wv99fECobOKnGoUGCs3c6gcO/BtmefrexosfSFrFGHPMe7+QsZtVZtd",
+	"JpKaNNHb5ebCgLsd0bUf3Vh8hZu/3c3eICh4JyWcy93YdbKcw63f0kte+ILrUiaxBgBU6cq4ORO2KFVs",
+	"1Wuv0loIHVEuEFzk7MUrowhiSBMYs6xFR/Em02CxarAnZTfW+MbeMJfntoZt2dhC2/ygtxqscpBU3dD6",
+	"9O0ic7AVz0PGXG1iXutHFybsWQ3h+KXYUrABu9xFyXXBi3lI6sKSysaVBc7zgFRFsfHb3mi7APRa7/fW",
+	"TcpbAidYprZaJ59UFnWz9iqr9r+9jUidv5lfqlZdTvcaIrowJJ7ub8rsHuRKy0lDv75yaOsWgwBFrKgV",
+	"E58VP6+NZS10evDnxIhsm11s/hplVGhFpmMKacc7FjIMMoTCRxpgUm/ok9QHHFxjuGA3paOa27p/fSu7",
+	"NGaIh6Sf6lX0bQttjPI+GN3kNn27mzxj2mnhdsK+Upf7hQ50MiNSQOpqH4S4BX/ObSCs5j5/haT2dQOx",
+	"eDd2CyHc5bHbs5J8qsaILnOe6C4XICAiTG+cSCjxJwmjSpNUTlk2zJMwkRjQCjuRv1KJGUa4zGeKSXOi",
+	"+WXC1Rg+GUihM36Z6xIseOWG5Sax5SAH88nGlMv9xJ5bdLO+lXj1ZuPKjcS5LiDgxoR3AzzgbQu2Ww2g",
+	"799MdG8oco6t6R76laltoLfClel8d8YbXqKudQ36vXFDau0wSiFGf+n+dhA/Zr/GB5R11dPJs78cdFZL",
+	"XLcBGHsl7wpTXNJ6kIztat7GVBEhm3PB1o7LrBEbaaQWh3H1IPjWtfFd18NuZGBImBrkGdezMzMhLv/4",
+	"H2fNOXO1TV3LwUdfOdH/z64dqQuiJ2wu0d9TfCQ+c9GHgvZ+IwookRk2Y3tE+uc2qf+KiX/72Jn77ccO",
+	"2HjcrBRncprtsFNKxSzIjqb8FZv5ds+LCuTBBHJl8kFjK8w0fX18/vxvr07+6/Pxizcv334+O3n+/uS8",
+	"eTn/2YX5umeuGc7cevBAzLLNcrBa4XdnFfz94rxT03C3VPvAlcoRyeE11YPxFZsZDpSqiBVzV/mZcGxJ",
+	"AlQH/jRMVyxrrHVaXtRJwq6x3nStxRn5EKDYY2XshGZXylCDz/rp+bXbqloFMFXzqDoQ2bbpoY6ksRkM",
+	"NH7R5uuhzBhhsG4uxS5hXzg271u67TdMZ3zQBHMboCco14aioIc3J+fvXz4/+3z+7tXJ274TgjJlQpH+",
+	"3gRH7hOJONnHpy9JKrN2y7KeUxOv2qvpGubs7yVyBKx3STMGQI6LWHBdpvoOdu+wBo/Ev1WOzfGTYddQ",
+	"AIvDikOzaAtAQs6xKwQj4GLQgSY44CVTFpAp5jRhAw2talJGrxSR1wziIlyMoM1YBr4htDuP3KmoyGU+",
+	"GzKBCHmPIK6/HQ+xj7Htox6rCPs9E3MC+BBe/asxTZnycFAsu+YDBr3MJ1xTzcyUAKEBVMfFyGErS5HM",
+	"iIOLEmwK8BuA4kHeFQxiXtMok3mKHG1OQtMRSVnmFmpeUsIHzKor+4bevDS8mGdJANwCtCfzbMB6Mhvt",
+	"2YfUnvktlEJqMA3cO8J2j0hjnf3e494+FvsxQVPeOew87e33nmLB4xj0x14sB/DHqE6Unk3paMQy8uEl",
+	"AoyYF+teao+8NByuFNO4ZXBaEX0Eara4oNnsyJgPz1+8NcSTK0yW8LLkZdw57LxL1QuzBqMVUYPDep7s",
+	"79tCF+1a1rIvem+sJ2DboM6t067f6xI/YjnIJ0xoJNSUjlgPNWo+mVDjGnZeCs0y27vFMHb5iZ3iJHYN",
+	"79CRAo87VZ1PZhw4xr1vcBrfg+Os3eqx+RW8hIxOmGaZGesbcq15MQXPUvvLwl5AwIBi95UgRQh8ctz9",
+	"B+1+3e8+632uh1P6/mnpmXvMmvKZe48XX3J9Ur15XQNsYLzGk/MvuvWj/6LXFAlg1QFqaQdeQs/w0cHc",
+	"+dA0Taz42/uXQsleTNiubX7bji2314alfp+G5lxHCyOzjEtgtk4GMk9iMqbXjOxY2WqIjGRsmCtojbFr",
+	"j+egjmXThHKxIs++lUTlg7E/+xKrQjdKzQd2eVaMz7N4LaOOGU30+GujyMNKE2VUf4L9UNJMgu0C6k1B",
+	"DtiRURaxZHhYWpqlwhpsx8daKfc3O/NSpltMVIvLtV13nZozPUbLsXyWr/k1E2Z3aSYv60+Mx0bH69me",
+	"dyxTo23mj+4tKEao0bHwBO7yCt2Gamt7cBf6883n+8aEKKqswfKVxnoHZKjugBo9Ql5qW16tCNXQhArL",
+	"oxQp2mUGFVTQzsbhkElQ9ooMJUKoHdkXjUWwfuYRqDbzjvmA9YhvkIKGjtGEA0YTZYxbmQsNZMkiM7Zb",
+	"GRgMU3yOalxEMC/274UCL8wv5crXXmEPGjOmiK1BQjSFhBG7vB30ELBJjXlSJmBwmF3ukkTKK0USfsUI",
+	"JcOMMWL7j5QJ8/jrqXmbJ9bztsA4f5Xx7Nao0vYkt0EdG9AxpBUO+aU7nU67RkR38yxhwrjF8Y3n+F7V",
+	"nd83yH22i3mDeLV3ZjaWUmiTuhH9EveOv/6V+kt1eOhxm4c+CGrNfRbjY0/bPPa766ILzzxu9YzF3D2X",
+	"8jXNRgyf/KXdIlWeGgeKxW9YzBFSxTz+5Em7x61kBiQ1eO5Zm+fOpXxDhcNEBzSjX9q9ipe2nTCmH8Nz",
+	"T1u+Dd//K4zjgNkXRHD++cmYZIVwRtQClKgAX/JIVYpqdk6N6xqapPRr59P3qJPmeiugfxIBjUJtK6G3",
+	"EnoroX80CV2VzPMG9efrAIet0S05LzdmPCynTWiM2KN3Zu/4Y+8RAep7X/HY/sIJ/xHi4spst+eHm9AZ",
+	"uWRkZNwC12hgQBUXI5T5tt0d1HIa6YoC0kpR5zGVFANPEi8yH6kjQlHI1iIlkR0rsslExmyXTOgVU6Uh",
+	"i5HqJCXeBJ34jPT5+Mp/5ww8fxtgcRdOtQEVqEOdizHUD+TS9RoG+rX1QAowOdsPMx/DOVgMWsUVcdr3",
+	"BkJufcnzw4gAz+RIVSG12s4J3lrBd181waSqiQEefz1jIi568zjGb/saQbhAfB0AUKZ09rOrqp9NZ7yh",
+	"1uJFjeEEItifljNLMm+hCvHGeeZynBuCM4ECQRk+kkwZCX9j5YG9kc3PHNgJIPOUgRT7xngf8i/gFhTq",
+	"46i+QweY10zEqjFeUU7t3pRVXJ7l1g3i6vA/oS28NWofokY7Y9peYHpsrRqVtiC6YFVbmW7eGSvQe/ZW",
+	"ejHw0sG1JSfA6xJ6rtuvo7AJ+5gqm4gE3rrMjGcfoZcPbj2dMHKwv092Pnb+S+ZkQMUjTRDrdSbzrNgN",
+	"hhVmMsf1zPBrsPY+dnYj3zK3Ksysm6+OXExgaSwB5VcpIPFk/6Cwiv15SGGPwmGUVuWapYx7kGwb8/gb",
+	"Zmkh5+7C+tkKmo0LGrB1aBWX2dg7LUOWP4/ZAgOeFnCXW4tla7FsBcntWiwruEp7LOa6bbitBzrdmwTW",
+	"OgLxAgimVhjtkimkSmDQS8GS3axH9kZDSMh5E7pORpzEfE7/t4hirRozurUYVuvgk0fuhmzQbdypFc0/",
+	"H7PBVUHh1eYGTQQP6aIQCai30iGb1bc/wFxK5ppTqEoKqtG0MdUUA83mXxOmaS9Uvpi5WkBXwGUepAjt",
+	"hjFjhwL7dJ9MuMg1U4QONRj+iiRU6TCdFOV4jxzbROK/n717G5E8S7pWacFyJnmiOfT1gV64lzLmTNmr",
+	"Qm8RmIUpo5SLn8+zXoFPsiHNPI/9csu6uX4Cv+U9GNhVMaw/5J0q/BrUmBrl/1qORszQZnuxAgOvEQvF",
+	"Co91wqHw5OpWg4UxWM9wsKttsh2etRxhXZFogZTWkYrunBsE42s5MqIIDYAqzqgRDIXaDQTkVzNoISOl",
+	"czcSptl8nN7RnvnZpkncQX00WLZOIo+pMt4FA1vC1VIISRIpRixD96T349Hy/RBTGKwv12ZU4/UnNgMk",
+	"cPZoWUs2EJmtF2k0Mi1HEYgnKSgVcCQIVOyABhOqmRhwpopsFKxnghIGbw+PqRpzMULNaDgiZgk3bio2",
+	"QDrN5ITpMcsVaOUZ0SxJyBBtC8VHosttZUWuip5SUEd1fPqSUKNFImyTx2aQ8G9MWdCzg8Oi9Mdmyeox",
+	"mxCzD5JwpY3TbYfkGZFTYzzPFd0cv3jxvh+Rx0/+0tvv7fceHx7s7z82p2I7Gu66u+ZS8Q1G2bT0DZ7g",
+	"HiU1NpLQYfOYtlU/PXJh4wEwkn0MSh9SCgIHE4QP9g/qCoHm0n5tPVLL+oZ1kqXtDIhVyoIXTcyQxvCS",
+	"CsohCWbAhzLittKOLUvWZB0Tywa+aa35SxekbK2tIp16QLNsBrj+aJCGzX/MCWNhExzixcVFN6hxbEDt",
+	"9Hlrka+byhhNJv/2sWPXZosRF5x5bXr7Zk7MvU7HYsBR83S/I2T90e725iVcuSiuKuECipl4ap1PBLdl",
+	"RD231aYaF+NhHJ++NDb7TVXnCq1Z63Wnr1aqmBDnYSkT3AfY5TZve0axImXJtv/r+M3r1bbtBr6Xbdvl",
+	"zm87BMC6tYT/hdHamkTT5oSl8C6pKQwbGZFYqjg8KqdqKU1ny++YNx6s3XDeZdM029TLberlz5V66W3h",
+	"TefF/yhyDFl+K8i2gmwryH5EQVYX33ff7WUFNlJ9qP8N5QnKNSxB8U69jZSR4CYBJRR2TMYQR3FXb+P4",
+	"5RIYSMZxyTuYqlMavZzM0xByr8LGbjD4Xp1qE/H3+TnuPl6+JJjo3G2uLErLKmngdXHzbRh73TB2fXLM",
+	"oohiwPou27eW8c9cxlz5sry4u/awTzgnhAt3XBXeI+U7p6+QIrNbXyCyeqpMDXTznYiFDSTM1M7w4ESC",
+	"JxLu6nBuKBK2F2J3LEmWZscsFy0Zo/FsOSzGk/19lwfDlQfBJgNq4Z+IzuhwyAeAd+3xMHzQ3PXtVXwk",
+	"uBgh6hfNGDHvk8W7Efll/yl6Q1OumK2qNV+SS5qYqTKYS9MrAGwyMkkOSSYR9qM2AP8ed3ZfsBswfS94",
+	"05uf8q3UkIsxOyJ9aJWv+kTRmQUjxyufamTQLJMvQQJxOFwL06a8DZvwa39pplDjlNG/dgBJLiIXb04i",
+	"m0WClwIIH7YbGYo2tgrAQfZI3zpXn6nueysUx3/kUkgGml9zPavzhV9zpc/cDm5IDa2ga4+/Opt/vjXI",
+	"ooveFS5x79sHfKAulXnVlQhJ8eLnHCr33d43Hn8v5wRUkMtFXKK6ubCMAzo4nM+kgoZx0Hw1BLELYREB",
+	"RSEF0wnKbY8FRoUsaKsdLYKMBxFjRQHBKtpcXAnoVgg6/GD/oI7+X8Cuznzb43aZe3PJB3dOnLiyZc+8",
+	"lfp3mYv4p6TnExE7uPxWVB01KfHbpag/mG4kp9sMuHkxulBsbgnz7gnzbCynK1JmJZ95rj2mE62xhT/9",
+	"4+SceBFdwJuWgRJ5vApK4lwaM2gBhDheLXHW2bVchzlZ3OdiNKEq98gZs/kP+MglHVzBXUMJpvWQLIRa",
+	"rv64BeTynI9eAPC4fUGurMyw0iYXuWKxRf90xXCPlNNlXRwq4UOm+aQWveaMj8RLsbGrBxx+Y1cO1eFb",
+	"OO+P71zyQUVcOpcdU6G9ln0Rm7moPilme73xp6/N4SOxRj5uYX8byZunzZIXm0kb2QthQx/L9NLIZggi",
+	"JjTMmMgBTZjPhVRLURaaIM0MtaepLTgI8M3mkMHUWE4REEz2yFtZ5U0WH0LUwxyUYF90e7SyKqpYuRza",
+	"zk5VACIWlU4KA0M8xr1zRYTxWez+Ih+SqUUpw1PxQSULfa1tE6LHT8hgTDM60FAyHVx8SzHk2QRkHsCo",
+	"M0EUEzoikxyw4/VgTLjuQdKV0TVhZYeR1k2K5EO6UUXyId2oIgmHv2NFsujO2tEboJ0rNGTgxWTM5tHa",
+	"4Nq2qPLnEtwoV4Nb2jrpfP14rzdlSdIFh3DvX9MrVc0AnScpIJ8LdklesRk5K0CaId5rG1vwkaAasth9",
+	"8rhNkEl8B4lDlLAIyx4Ejb3wNb4H14ZSEzow4kxJF02ZcKFZTP5lJM4lNpSgPlJsazQRHaJHTqARDsip",
+	"ckiGZjgv8xF1NaZGL/ztzfFzm3c7L6z+YPrvF6/UJr3iv1+8OmON+Z+Yia97rckLQrHrURg82kxkp1Ah",
+	"gG++0L6z8jkHhCfMcAXtQQXCHs2XVevCL0giR+WocQS2x4gZpUWJ8VEOQZ2V8UTNLx4p0jeKue9SvpTM",
+	"+t7xQUBQQ331IJ1mla+50sdmGSfX5og6S3xdgEth8FPLEobOxQhVN8S3MRDufd5KvS4daJkZwf6yXP7r",
+	"ce7zHPzimvLf5pXEhqO8hXV8+tKlh8is1FVnF1namBN0sniJ4H3Ybk71tcUtGmstWjO9xHIN7DGRNS1G",
+	"Gw2hb/vA3DGYlycF2bG49aTvwlKud9LugkOynVjrDufxTQ8HgHSw1Da4tNNNq1FcDFj98SxsP7toDVb8",
+	"tpke4hG3MP3f5JRMqPBL0NJWOZsDmUjVuICET7guLcB6F53DX8yboF/4JJ8URIv/ehzV9Geok1NWxlh9",
+	"WJJATStCWXQD5vm0yeiskQmF1IOukTVK6Z1gKIfl0L6RFcxJM8U6EQTz3HpBBPPkGuaoeWzt4K15eE0b",
+	"z250QQg3bJj2z0+GNMOeZbX3Z6hRmdNl3jCE7rIV/QyNmhr1sxkORbMPjMosBnnEZmTKMkZse1JIQhLG",
+	"++Tx7rzujohMsS4G+gcnM6JBcVr16bBkpdAUihmhAA46qZGx8WqpbagrM/jMGHc7QupdEnOw4+MFmv0D",
+	"bLGNTseNNqwJZCAuy7xLsCUHVLEuF76TWjJrEgXL8WrX0RR+wXhKvod50yoy2yv8VtWVewV2NTvGJ4Z8",
+	"enjPTOCXgKK2A50cG/WpG6muos83n1+gMXABD0Fh+CVBxMTZhrA2dcXTphXJ4RCz5mqWFK7o8b77v2Bh",
+	"+zUL27gCMczVRnWUzwGDV+PSIQFodZJstcsD1y65FadVtRKtEAMOEJmpiEPlEAUh5x75IKCN1VjyAVOY",
+	"O1YKH0P1e566MLLCEnDS12ySyoxmPoWzX+SuQiBzMJYg5Mupdy7YIIq8kBH3RfH+AvHIZ9XSInTax4iG",
+	"cjVCNvCMkghQTqy3gWFfIxsbdBYeGMT9NhQyLc9yX6HN6iqagWJcB2TIc0V74wcTE/vPWj72XIphwgf6",
+	"xsKlXTAV91gfT/3hxJOLigKttDJ8977lEFRYmDyG6VdB+xgXZOFZfYNTzMFXLoEewzAORAOTxZTLFnOJ",
+	"Z/YWy8XCgoaoNufH+V61IgOX6EVGm/Qwx0+46x+Onw5aPrZ6Es/PoqyRJpq5IarHQ4BZ/sBoW+curMdF",
+	"An9LlT8bVf4BBQ+NJLnQRz8vpCGPG/LJchckbs6GWRY0/hQ1wWY8t73HEMiJJTE0UdeYYcCotRSxCkL1",
+	"yLFrjgOFDgmD5CzX9DRIfMDEreZqK6si5ovJHaoTzyAzwekgxOExjxvrFttt1+sNrMfetKlZzHJfld9t",
+	"ZA2hyhWBb8XO1risCi4k4rWMyz0b10JAnoch4Gpd9Re4zrBTooibpZMxZhtlkxF/pcggGVABqFiYS+XT",
+	"sHhGUpYp4/7XXOFjq+qm8K5d8IOwVYz8KKLRWwHyk1nT+GbX43+MgT9A9q9hqRPxoDjKXh9sGepnYyik",
+	"s/X4KZGDq0URm99l5nNth2UMdkK1ZpNUY6RmIGNGRjl2O4JEOhYTOqJc2DJEw3WBOjS6S/mM6Z0wU9p8",
+	"b369G4UVs4OEg4PgeiaBp8CHdm1mHwrvUgcU1ByBC3mzCEX6sPeeGfiz+eXnQcJo1u+R5+a/EDuy8aix",
+	"dA0KzO9YTFQ+GGDGr9mk9VqE1GMuRk1RZzMo3OaYw20bRTLzQVTWPL1l05+PTYEsLKG5Cxcu4L0/XAd+",
+	"keyYDOmeljpdIj9C3kokSgOehZ0OZBZYsBkbSGR4GTN1SLArw/m781Mih8OIxJlMXQUyIL4WILrhg9Fi",
+	"gxtjYk5GGAvbx6NlrnE6f8WEQoSr5abzuTmO+1b2kT+tP4MQ+eHkwDnkUzjuda/qxxQBZYDcB+yPAxpU",
+	"+Y46Cu6XIetd2GtnH4iEPKyF184WurIR2Kl6iW5BMB2a+21epTcIpzO8f9g0/KWd6p7B3+aXsfgmPER9",
+	"cqUCW5trG6ycg5WyoquugrOFk5WOpWCLrCTvphedTAA6ksCTROSTS6PWwQUphf7I5YycvTmzFexGLIgF",
+	"xRneMTmFBW2vCbbezsb45j2byGsWsE5AyQ/6vrIOHPsPp28t3Vb4UphhE66gBSM56T3+9cDQtmFM5+X5",
+	"n0B59A4lgmKenh3ElhWX7jPZiEuxa3wT+xsshXIHYVNyD429gN/TANsGBAjA1jxbYhl4WbBBs8DMsb2x",
+	"fDiiaJtEd+emw2L5t8h8CCEHm1q1wdLes2t5BXGIZoy/muhjsw9TBTzb6uef6NIgng+MLc9wqxY1leAt",
+	"sdi4XHoMPrRHVsPQ+oxpkubZiMUVeMvFlUe3BVzZQmPBRE3FGIExUkGr3PLHT1b+V33PP2aUrgD3tH+9",
+	"XA3j88gwsK37R/wCmgC2rmVse2NGBWHmpTWw8Zx2ujH+5pbdfip1ZKirnTJ6CBwXLaDURVN7Ftwcv1s8",
+	"kUVQIR7UInBr5VRAXq2tC6pCTyOy4jVNcmYbMyKG1lhOxRLNfe4ATjart2GaFlq72PxWkPzcert40z+m",
+	"5sa1732D/y7R2qhfVQCo6m/AA10O8ScE4zsimXnEKXan0+HDNbT6ue2s0E6ne5RYO92WE3++CLB5sYZ+",
+	"CgSlH1St+w0smtzy6K0IA0w065au1+tLwoM6Gn+b6XqcBSngj5RLwmGC9B3kTtDN0XAiH401Vk/agy61",
+	"ZATb+8gjztVM0tSD8WLCcJ0bvoWem+eeQs4XE7bJdkMXE7aG+LuYsLWE38WErY7TcDFh68aAYZ03aE90",
+	"MWHr4kteTNh6shPPtglhsuhtWOlMVAZa9Ils1QasgaycTlgRLB7KbCR1CyFR9EC0GJePHNQtJSFMLSbx",
+	"DmVG+jXjd+1P+yt1QizhqtaKht9hms2LhvI8D1Y03Kg54bxo2HLratxqGxLWs0U5M6slXzq+WalVocPF",
+	"hqkB1McqeWjxZPSv7WrmwDldj1Fy7p4q+g9GhH1JeWZhwSugCQCKSMmQTck0k2JEdMaZWr1l4RyHPbfb",
+	"viOGttNtVf5W5d+7EFnai3BOvDTJkjGjiR4v70nY/9h59+pjp0+mY55YYwOxuTG3Mbs2zG4ZsYZ7/wbz",
+	"PB+zwdUfttnophoFvlqWlQmrHUAqbp7eDL75ezk0dM2K7n629R4xTtxuDfYythGZv2kPTupv5gf1R7XC",
+	"rpp/anP90NLqLd5NgaN1KePZss1Z6nK9K5tjxbYuQjHm6ih8v0sotqKAKD5hkH8kh0dzRi08aXsr+Gcb",
+	"Gt6+5uYFuiVtuiOsm2lRwNgf0A2bwT5u3950dXENTx6j/le31072fvq5hgEn+MXyBof+JQXtt6BDKh0Y",
+	"U6na7LVrTSXVBmmvoFmU4Ni49QtRM6XZxGKR7LwzzlREIEAWkRfsmiWGvCNydvIuIoD+rsbm38+l0Bm/",
+	"zLXMdm1jlqvyus0EMFyPvMW6Q8eBcAyHcwxmhQRe2oQEW8tiuDFH+ptsKl2e6Z6Q8UqMvkzv+De9Djbe",
+	"T8P2N+8i/dAFR9Hygxd80Cgiqqpy75v78x8fXr5YeCMDfKxspVCJwqCvnBcoIEUi+BM1qXpEoJdH0Sy6",
+	"BOcRGStvMC71SvXod/V8jxBmJb6/x27rIaetjJr3oDitzT1Q6fGV74N+VPXsQPPacVljt9aZMy4ndAYN",
+	"vUsq/4hoSaiYScEISxT0wYmlTTOEmCPZOdg/2G3gij+YvjOWWFULbRniJ2OI94Z4W7ND5S60rt9roIZW",
+	"6fy6tE9GbQmM1WVGH4GZqyxDmsWUWLKB1RD06y4Mz/JM9xQPXInl8RTjLetvbdZm4SGw0+Vt2Kx7YHAu",
+	"zA+c83GLy0mlpf3wCIrSA/2cWJd80iLA8x7WsGkWNLMsCvBYSM8tv/2coSGLFTv8AfTuMp6tthdawl6u",
+	"Vc+m/TzD+4sYzDq0Wxb7WVnMvuAKk4XI/rZV0gM1dmvjv/XWLo1jF47duZyRPnSi6hOZkb750KytHxH2",
+	"hQ409OZiu+7aD7Cp7R262wq04Brx6+ACxRVwQ+MpAi2hqMBwMCxglFGAprEf4aiZw8Z2nz9SR0WqAP7S",
+	"BokvGYnZREKTsYP9Z7s94u4Pn+w/LpIOXEMDGscsjsiT/X3/nX2dDglvQQdvDFFZuD6myJhe+ywFFXmy",
+	"gUICsH7NifpjhKDZoTk5mw4DB+lOHNKGAc3W7GN/l9CEX2GKBl5SuYbm9WbIGSuJyU06I2dMo4y8Tz/E",
+	"rWCxF4Jv5JEKXzCG5W49It9uQY4MhZx6FvlT6pE21fqlp1eu2v/zOlbHhUyHUGJZPA987mYLPdbKglvi",
+	"e12MKapVWDU5e/HqkSL9UVlgqT7cFqpDK+2s9kARacbve3cNPDL4TPXJjlc0Y5nECCYCzJ4aRvP7VpJw",
+	"DcWWEFYVOpvttnDooCvBnTh1W6tza3W2sjrVj+zrYRVY20vGucCshV/CgzrCDqIlY9L9xH4WFTKjzm7E",
+	"Xzu7sV4aIObTnGl1jxeNhQnhcNW2hsS9GBIPP75a4hcEHn/wQaPoW1MV3GYEViJHXDTnsb9LodeITxov",
+	"unZiJlWM+QvRXA7TzpMDMpZ5pjApynh9w4ypsfv62T6J6UxFJGM5YC0fli56M6mpZrtF6RrEyrla1F0a",
+	"xR0VBFxK30MVk+apIlOWJAUs9FguQmj1CPn9tycXn0+Pz84u3r1/8fn9yb9/ePn+5EXfmJFJwtBHN9tT",
+	"Y5npbsKNQO3b0+oDrTGK5Xu2Or0myf41vIONJdXD8PeXRG+nX+AY2gwYW/Yg2NQXWhTHvE2s/0kT61/L",
+	"ke8ZQQtW35FZmY+dHFlWquMg7PccFHSjY/YGEjWR8QGz26LPu/obxUeCxV0uim5P1MbWuAakVqrY0yeR",
+	"W/u/v8cqnR1KTt/+QWKqKfnw/vWu4X6uFelLnRoKO9zb65MP719i/VEZMz9NFco8uxYovyUpgvWggMM2",
+	"G0JCUjgXkUWKpTg5zEXoQPNrSHflxrjOZD4ak/7pu7NzYs7I7MccVP/Ibt/4niRjLkPNTWhXUcQUD/af",
+	"kb7r49RlIk4lF7pfxBltyNB4mm9+PyYWZxtQ/s3aD/b3Sd+8na6FJujCSpkrcvAg/fDpvLDEwktjhr4Z",
+	"0k1aoudSp39YAloKOV06LJ/fZ8mhveCC/P41RBc8t5bwgidX78UMj4V25NrFHC0FiNthsym4ELRR00wT",
+	"xbSGFvspoUhnJdZrrqgI9VG30JxLK/9K9oRHSQDDY2RLaZcaFxHJlVk0XNO7Dx+pwsKIShaZaw1nWDiR",
+	"IyO6jEVVa3S8ZdOwcBY2tTETpGayh2yQzOPIHwVni46EPeCtXfKT2iWo8hZYpE0GSEr1wjychn6O9iqx",
+	"YnQANN+ACqI0TxKPEb8jGIdrRawCjomQGeLo7c5hfDlkHuwuoVhyPQ/2hW29jgijgzEEV9z1nVFkPAYh",
+	"gzu5xM8xYKcpGDlckyn1BRZgDs2LnNdc6dPj842Gkk/t0R7DyS7FDsP6nEeKGLet4b30bqaGH7Zm9LFX",
+	"fxL1h1BbS9kATMGFRvUjRtYdRo/fGLv4Q1uzjhWRCknc946jRekUaGvo6VRCl0KCrWndckReUz0YX7EZ",
+	"uWIs9T3dyGWugZDHVI175KU2L3yI0QSapgVBo/H6SJEJ/cIn+YTsSMHIjNGM5CIxxwFFvqPccBxc60+5",
+	"YrtQwNW39fjHuk8u2UyCERjcakcFu2WaGaNY8YQJncx65EPz4C6wAogbvh3WTuEGkYwppiu1yJoPrpiG",
+	"2y4Z47VX8IT7vcx1CZwEeuWIINiDuKBu0ISLKzekhRvbhZEFAbwnrnQGToyztErwB0HbrloaC+EIIh/0",
+	"L4CKoDTVgZzRoHd4uRy7uh8XUKpxJUBanR6fb8jq8ePfk6ETzL/Y0jF2aoFWgwL/B3NaHrd9bF3rxq72",
+	"BvfhdyTjTxJm/P64uUSunv2a3Z+U6r1vvAW6MF3M2NVoimuNDWxbRibxcIYQE/aqQUgykRlzt1pSFeLh",
+	"kQ8vQ5SmsVE2ObaLAtFm4RBDBRgh0pG7WoLYcVRqG3iwfwCTOOXi0qbmBAxWSzkBc2/QC15vrgizfMuM",
+	"fdDyyZX7AN6b8eTwjS19r2VCLUNH5B75r3bUCDrh+rBeSjWmifT/OAk+gYRErhswDvlieMNFxPfhw8sX",
+	"wVWST4NZJQFz4MQSZK0AW0JKpCLTMdXhAbv7tkeqXMZgf77Tx0/fywSu5Pq7dTfkl1RZrEOMVxZZlwur",
+	"699jntCGK+vNLPdZVY/zLylsMq/ph6+m3ybvPfRK/rAqicDF8yplUiAZ9r5lVhYsNF7OQmESZlVDETvZ",
+	"Odh/untUElA+UymrmBpjmcT1QzQm2KCV4OXLPSbWOM7+M1fvb7NpltX+h3zZqvq/vkb/Tgi+rT7b5pT+",
+	"lHX5t1Kl5FTI5svxS3oInVYad8GEBR20sAp/0wZqMct9Vr20YWjb8/HPy9hb63TjNfsy87dh7TWiNU0V",
+	"Hwku9qiQYjaR+QKH2SPW2cQBrsdESON5xUxoTpOihN+PBqsI84QgU6lIo4S7xIRqlhkD1bfB1xIyNEd5",
+	"QjN/3YDFJz5fKGY4C//K+j3ywiYBuZuRIPmHCfONChYFye+4CMxaUkSm2Cz3CBM2Uz3zXxUY2VWBd8ZH",
+	"4qU49ke3GYFXmSUQeJsUcJbmLFs1SbfymRZt7G4Y11sn6eeeo+6tsgpghHXzCm49sljJSCou2gog8vL7",
+	"bY7KWykCGZKteoqwwVUFkNzICGnTu83UHhfc3qzG7JoPWI8cWxBxm40JSZj4SZgtXbQMwEh5ZGHIi48n",
+	"IFTkEILqTbx9YibZcOOAmpnuyaipXUmzeXMGVyiEi6PwbjSyl7Bvfj8OstIhI9NQ2ECKmAzpQMsszKy8",
+	"n2uArchYW2TYzB/XZqRc49CYGl0vNlyOdLPAOPZt7oPMRTM1Zk4CEflsaCpIfzKkPUw7KFU9eBlntD+o",
+	"fcvzRFuYXKpduoLNYXDX9y6dGeybUpb0DhJ8LgAuwGdFmAd2A7EW8IhNIbHzBF0UEn7NFBma3Uy4yLVr",
+	"qJBn1/BN2EXBjK+OXKK1663mrBUYMEj4mJdw/8EyPpwhz78Z0nPzAjYp4ewc9yXbltozXpzd26Xk1uy5",
+	"Uxn2OxdcGRZ3ssVyPMiUSsuEesEldYo2z7LOSGaOL92Yj7gVJEGWGbQ7g3s/J12sFIWcMlsrUTfp3jVw",
+	"cN/YRFA1YQb2VRPYoAG7sBEpWACk4iYYU6hbdQ6W89K6eYouERNRqcVScc/W1E0dOf3d+SkYERsVJ26S",
+	"e5InyzMd4HWYcxSQxTSls20a059EstgWT1KwruYT5gXMakLF8nf7atj2PZ20DAWBESBNDZ2i9h2dFpsY",
+	"dyoUcOKtqbF1fDbr+Dh+8pzeisOdY5QwpdraD5DuvAO8OJaZtt5FOzNiA6o/yIke8WsmbABVNZkEp8GW",
+	"Ny8G5mZ7sEaC0wzgPm+NhT+xseAowTD6ahJETRbc2pyzL3pF/yMdG0tB5ABT0uCEVBdgrBbbttU+COmN",
+	"Tjpw8/9wdnjNQoYymxCZ+WL1mA1pnmiSsRE2rHO1JxGkWoePHRGVGg8nIjFVY/ivtEU8lxkdXDGN99V8",
+	"JGTG4kD42ZVtTPa19MPsK8kYSfiEm2FTltnFRfD3IOHMrCwIp3FBaJIcIXJJrihIi4MnzzD5m06coWdG",
+	"7JF3w+GCmzCu24jps4m6MyF9NlFbP+5B1dBvBfraAt3w99reX51gvVUPULMvuvAAndTBTnGZvZSzghL8",
+	"T451Khv3D+9R9Ly7v6h043JaXLt5iKK5W7U4Z9sg9p/SH7Xcvao/qptFzMkXW1JGKLmmCY8jkgtX519f",
+	"YlfkD5Tuu5yQwkuuoqpNjykKLVtENJZTqE2WQ81EUbacMTU29qCRN1C+660wnNXLvnKJmWGSjF3Lq+YM",
+	"ns1V3frxH2woKnwxWOVYOddtiOoHFwkrFtgamSDzBQLhwjYcCAEUI+TI4Irb8O0lMxxuZiQ71BV123tq",
+	"RFSMCZ3SmUUTQS8G+t/iGLs9ApP1aZIcEsMrfZtaAIKoUnsYlPR7gq6r9bWDWsiSmpW7+Fkwen2y4CHp",
+	"/y84vT343+6/VJ8oGE4YS8sC81waT69v1vAu1zu7/Xop9C7XG5RB73J9R3mDi/0pa7vIXP85xcqDKyGO",
+	"vs1XEdNSKlctRy3PBszT9tmANrHYNwahAoyMavjCqk3l/ZKi90dUxLImECrBcv4yPmxhjUBECEdBIkcT",
+	"A7VyWYopQi8Vs2Eiv0KEapViyLOJRQN3wRqLc9TYtcRFlZSRf9HcZMmUzubmDCFPiqAdQk+LI2P2UZCt",
+	"dgnazO0hY4MsSLJj++QjZrWWCYDNmOF3AZUfk7fhp4gPo1kCnVYYwDtZZKVhxli9FPuQ3lXGZGWmB21f",
+	"uVcO7WIhZcu9cUvkTaR4QyG5DRf9COZa0Sy8VOmwdlIl2neN0vZ9aLdhGFpxMUpYN1fsECHXrAgY0Czj",
+	"HpPWmDROIKUZMwLKo2lxRVTKhO6Rc3oJ4HHm15eZnHrUuIwOjEdR2I1ONFnvjesxoj3B9eYIfp6yjMuY",
+	"IBrsgPFrVjymcrDPZNYjp7gaCD3hOpyxaXO+qXZDGalnY/kI7TXUhUNpxp6OZRLkaR4bOZ2UjUG8E2Hk",
+	"2FoWyLZjRmMUq+7iYU5C2qM/twb4JkRjOMX9ysQFrWjZlMWFjcHFIMljh9AFFvrW5fzBZJgLEs0B6wel",
+	"JK28T/i6a8dYJMTQprMgSzg0XJPFTrB52Oyy5VpxW7GHHJhz6K0aEdV3sN/2RrO8JR62BIgP7WWdApA/",
+	"i4/LtUXB5trFyQlGZhsjUQA4CkyLW98Y9m04y/2B3pZX0eww/h7oqi227U+Kbfu2EA8VHsYISon/mnBu",
+	"neQw/LUgmt0Q7ClNcTj/UfmGy156SRLLcLBHqgLAMh2zDNwojwQ68JVvkx45hhzv978/J3/Z338WYRHJ",
+	"lZBTATVULlKGIsOuo86tWyRN4Dg2LUzMJPcnS5YAyeC5VUD0biJL7o+975FH8SXP6XeH0Wk5YCFzLs1n",
+	"dm0d+h8771597AR9HOrM70sZzzBClSj0CyxibJNtHmHDnixj0D0Xo8LhbRakEBUxa4pAzKU7rGoIuOlO",
+	"e5M2fjDDLQZ12Rc6SRPWOey8e9WZhwlZDOYI8fit2f6DmO0rxIOhUrvaTWuJ+a4W4s3PwcxjgLlosGh0",
+	"ZgBhiWinFhlRZgjWSHYqSzp0XW0QjNs1GgUBYj52aGLlYXZ7BNjI0G8+D0O/oCXpuUPR3CzCzFLMeG2b",
+	"VQUA2jyz2/lB4WZ++u6iTUCsdYBQDdXQEPov4aLP0ba3bGXCHqmCv0oopwH6MB1ohTExqj3MIQ7tHjUu",
+	"tW2UF4DgP1JIbxD6qoPBxwwOpWWGUTdqke+PS5LA4hTapVmPzwMkw+oAfAo7Mxmehp9KJyAwuTV27RUr",
+	"KK02pqpJwqhtMuAWb/Z6iNdFIHWKUW1H0si3tDfGwZRwHRHXdAqxdwChMConn3iEZtix0hnFZBdZXtfO",
+	"wf7Bro0WYFK2pti/yd5bFV1TA8TZefBa25CDMdscA+DxuF6G5l8F7nfowfYQdpYA6vPMD7BrHRVVHIOF",
+	"yffYrAsQbTdpL1WnuU9MW1xGbNfRAirbJpsbekcu28GGE8Bmhmh3t3CBW1ywBtTaRrOtCQ0M2XbvG/x3",
+	"KVQtgnAGDA+yvpILjDfxC+FmC+a/R7xZL7h9iHbLVj8ZCidGMNozxRLQ2Lsh2/aqYkuxPyVubLWTtXP1",
+	"vEmwe1NQWS/tb7+fNySKFeGAMiP9wfSmW/jD+Ata9z9SJM3k0LgUtlVLkZz1U/daO5/Li22O6lTxNpsj",
+	"uH9Aan8557aMIbgsr6VwdxB5GEC7HBRo0X4NhsK2amFPQKrpgtQ7vOz1SYNkTK99cpaKipy6SzaQE8h7",
+	"cRND7kupRZCQfgMzpotV+zRAmSRyqooQNiTvFfAb6BQDYtgOxVZzRQIfXqbvzmf21d3+RD4Ij4l9lAip",
+	"+YCVur3bBdS1BfKv1fPi7btgZuhgpgdb64kplWFxiqfebUHVD5zmXBZ9eYbcVhZM9bDDS6QiAvUgvy4H",
+	"8bAZw3gp1YDoIX23Zsv0RyW54oqxbCzMRe9K3RCtYEFJ6fALPRyIzfull67homX49jnLbaQShr2GGcNr",
+	"uebE41BMjWxkCeFOdhc1XN8kiIgfH6d7wJXpATn98Agi27zjB9mo8VhdGaFk8/vmy6keKScHWolKxUTc",
+	"DfPduy0BkDDroJQp3yhBw1xqaMwYCD8htbHYfBHJEZFJ7Ivdg5HhyiJ1gaweOS6ycxYLPujGCPxYUyTB",
+	"RPwfwUx3IsZqJ32wUs0eRRl6/yaSbCsibgZN5Om9O8990Kh9CeNPhnRJNWkfEZzfDOHU+qSvpU77EQI7",
+	"+9qwlOHFmGKDjOmjoEwi1bO5MXagc6pguxHBXGGAdZXDYY/8VUL9J4vbwDsfenx5SC9S5GD/MelzASkv",
+	"XY24R8fe8PL4y7agwTz0dL9rIRqUZimxvfIVL2b0rb4HiRxcoUcHFl597BwzgApj6M2QblCGvBnShyks",
+	"zAsFiT4ltljRvN6t1bMVaTfzDVFSCEtQy6XbnsN87wIme7Owc2nAaDNxBJ5Hhw+WTWJOEzbQtkS9QToh",
+	"2j0i34eSKiITBLFnogAAKcHR22CbTbPUYzaJiotk258Wb/XHAK0GCVFXLLXxLSpmhNEs4ZB8UrnpM0Kw",
+	"NFlJGmKxFekbcWk2UnQJrvQACJM+Syj7XJFEKruSAoioqZM+CC1czXN4KZuRj9Vp7klQzi9jeZP9MmVs",
+	"xeZWbK4vNt/QKyQqkEplyloiP5fjA5wBoiMM77OVfHVXyRcFG8B95TEti8uFLiY5YeONHvnrzONO6uI+",
+	"SKJ1Zlv5Eybio3JHdeMButw7pSEZ7q30otov0Yg/dcVgrVBcHyRbqaK/SLgkWD9WwYa5fbQEAOCifBat",
+	"Z8cOERUtUmqc2SgEpAM/ObJ5c85Rdi/t0BWl12eMBQdV31ne34TA3WbluzAfzDaVhGSLAFLTHzz8Fje5",
+	"KBC4YayBcIoH6zKHNIeBmngLH/ynD+PN5/L7EN5yFIGSbN4DCbMsRteIQB6il9MF+OUA3YIoJDPoDGkk",
+	"Y1nw452GjbTxIPjmIErA69dzWOeFoANRzI28u4a7DSGNnz46shO56BOa0hgaRBFdExOsDe8FrdOY3nR8",
+	"rzTZjxTSO7JarXxlQfiwBL2MiCnb8N+9IpNXrKfFAOVFjV9tBdAH5fJFsfkZmGehdbPjuDY0YaLK9WdU",
+	"Qks3PF9OY9+NfLtZf+soLBhUzDM20FDg13f/Opd92142C/AzEGyuryGcaOsK/ztn2Sy4KbXbsMULl2Ab",
+	"2UoAN7iHUekz83LsqPD3i+JsfJu6+WtYrkAQaukRp1AUAdIU2QGBSTVykzIrQeeearCenNxKGdxLgLDb",
+	"jcIyDahPmNAkISmFVo1SMXKZaw1A7JO0SPJF4BXNUme8Gi++sQQSjqYzl4BWk72IhwjV3hW4q4iw3qhH",
+	"+qzo6nL4f//3/wEQPchkgxcSpLK5SVvlsT1+8tuyRLbILDjN2ADVKg42v4UrLjDRxroWLxED5igkEq4V",
+	"S4ZE0ZkiUyisAYk4lFnjbsxiopZiGM8b5Q4uuxRnx7I6CQCFWD9r0XkAJGdKs1gdOSAMQpNEThnc0ReE",
+	"2LTKgosWnvtQZhOqO4edPOOdKHwNT/YPfqttTL9EZWn2Re+N9SQp66pWpaulu3Og+50ipQJZxh2G/SmL",
+	"sdTi6f6Tebn2Vzq48l2VCk0679c4zGbg/7JU6UQdLFSG7b6WOER9FWVJdDnhuFiEgXO5WAb1VnmBc8d8",
+	"EyX9I7cRhEy/shqr0Y9NxXwX0HK0jiIfKSeFAVT0sCKCqUsydNBJ1s+Hy3KZTYiZr0deug6jFQu5gcZr",
+	"XG386jyUrMtN2S/d6XTaNevo5lnChLH34/Y2ZWnS32U2aWPUbjlzA5y5NZ/XBvaztlPFwgUzB+pXqwy/",
+	"zKreAzT3ZmwbiLmGU9FEyQDFr/C8i/gpIPDZ4KP5MGUyTZwRGJqUmKvsM5nR+JSZ+SXJGI3xxxLSKkHO",
+	"uIbtvodKLJk1fPwo8FEI0hryo//VVOZJjNnaaa6hmZBW3r5e1J2iKJ60wvGmvSpQID1HVP0Ngnv4aR40",
+	"sKkzbDHf9IiUkjzVtp/yn0vefbAwPIGYqbr3CyWcsjq1qVboP+xPbkj27uadJqeZmUNzM86QJopFnTT4",
+	"6FsnWFQVfzBhVDFif4ABT64KnK/LnCdgSxWwOvu9x739zlJ/M2Dyf/oFfPI/lJf/YoNGOBD7+yOLYgKZ",
+	"Ub0bkUbpDf9HuF1GslwITMgy7mHTu10cEDoukhEwDR9IJgReCpCm2BftgVrx08sZebrveuUHoBRkZDSL",
+	"NeL6JTSovoeDAmR+CanqfYyhk4/5/v7TAQwBf7I+JH56uIYyEFWA8nA58/Az//jw8oVvy1aDVwEID4pc",
+	"sjGHwh1USwf7j9F4L9JMLQAAdvIPBiiqU4z+bCitRkWy8fJU12m3RX0qpHDw6xXq6m5Yb3p7uDKtxLIt",
+	"111PLN8nWgBiPNXwGxCwobxKfSBUmRr+hokM89eF9o4Lcag0zVxSJAxo790V2elP6BWIkj7Ue+RZ0jns",
+	"jLVOD/f2Hj/5S2+/t997fHiwv7/fMcu2S6jzvDCFyvC6y6MiuYhZBo0r+z3yO2eJ7ZUYEc8xtu0IiBfw",
+	"/DBRCl1rHPORIml+mXA1ZrGx2nVGB5ooWdP+wwzjAGFHTJg5WIwmvxvKD2BMUJILf2HrA2ooPudjeGaT",
+	"F/yKT4zFQE4MsaQZV6VMKbOjmt0fEodpC0v04fJEjrquVQyPoxCGswT0p6LKvzHAHMsACzeC23wfsQ+n",
+	"mVBBR2wCCOFA3Jha1v82QVCGCEqLcvW9HxzDdMIaDgFTC0pv2noVmZT60O3qcuZKTcO17Pz97N3biORZ",
+	"0rVhCaMDJnmieUozDbGTXeuQWEjxEmPAxp1/USgf60mAr0GVNucdVS4xzLJkrsvLgQsLo2RsKB6OxSwr",
+	"Iv5wYqrp9z5h4polMkWRbw8JWbH+mFR+GWD62EOz5a7k+PRlSCC4reJ3Zy9eYSYHwKpeUuP80VxL664C",
+	"VrzTiiryf3bVQKYsxuLdyIIxqTFPkaRk4n9RSgy54f6Lgvf6gzgu88c/WCZh/yWisT1gi7ulgAQE6f9n",
+	"1wrQLsZvonJSkE9bAV5HTDtLm1HxsuEGvFzJV9xtlZJ26mgEBRgr+OfgyRPS//axMzRffOwckn9+7NhD",
+	"+9j59L0f2WQm+4j5Kfxpfhr8ssR19GvNIQaJq1j/4vGgzFrLpLQH31qJg2XVPMin8kQVIFvRPObasEeP",
+	"PIcDVa7DgL3In3Bh0/4hVlbFRBjQLJu5MCj+2pBaRdagiInwNDx1lTdvnq3Z/zunLSAfLJVcaHVo7MgE",
+	"ShBiiIBwYVaUZvKS2WpyL+rx6ifCJsg2gTeWg9xIxOJ9n2ZywvSY5YpMmM74ICR0marO90/f//8AAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -324,7 +324,7 @@ func adminUserBody(u *store.User) gen.AdminUser {
 	}
 	return gen.AdminUser{Id: u.ID, Zuid: u.ZUID, Email: u.Email, Username: u.Username, DisplayName: u.DisplayName,
 		AvatarUrl: u.AvatarURL, Locale: u.Locale, Metadata: md, DefaultRole: u.DefaultRole, Roles: roles,
-		EmailVerified: u.EmailVerified, PhoneNumber: u.PhoneNumber, Disabled: u.Disabled, IsAnonymous: u.IsAnonymous,
+		EmailVerified: u.EmailVerified, PhoneNumber: u.PhoneNumber, PhoneNumberVerified: u.PhoneNumberVerified, Disabled: u.Disabled, IsAnonymous: u.IsAnonymous,
 		NewPasswordRequired: u.NewPasswordRequired, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastSeenAt: u.LastSeenAt,
 		TotpActive: hasTOTP(u)}
 }

@@ -21,6 +21,9 @@ type metrics struct {
 	mail     *prometheus.CounterVec
 	inFlight *prometheus.GaugeVec
 	handler  http.Handler
+
+	// SMS: texts by delivery outcome, and text requests refused by which defence.
+	smsDeliveries, smsRefusals *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -44,13 +47,21 @@ func newMetrics(s *Server) *metrics {
 			Name: "latchkey_mail_deliveries_total",
 			Help: "Delivery attempts from the outbox by outcome: sent, retry (temporary failure) or given_up.",
 		}, []string{"outcome"}),
+		smsDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_sms_deliveries_total",
+			Help: "Text delivery attempts from the SMS outbox by outcome: sent, retry (temporary failure) or given_up.",
+		}, []string{"outcome"}),
+		smsRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_sms_refusals_total",
+			Help: "Requests for a text refused, by the defence that refused it: invalid_number, not_mobile, number_type, country, number_hour, number_day, address or global.",
+		}, []string{"defence"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "latchkey_http_requests_in_flight",
 			Help: "Requests being served now, by operation; a request leaves it just before it is counted in latchkey_http_requests_total.",
 		}, []string{"operation"}),
 	}
 	reg.MustRegister(
-		m.requests, m.duration, m.refusals, m.mail, m.inFlight,
+		m.requests, m.duration, m.refusals, m.mail, m.inFlight, m.smsDeliveries, m.smsRefusals,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -176,6 +176,10 @@ var limitedOps = map[string]limitRule{
 	"verifySignInMfaTotp":    {LimitCode, "code attempts", nil},
 	"verifyChangeUserMfa":    {LimitCode, "code attempts", caller},
 	"createMfaRecoveryCodes": {LimitCode, "code attempts", caller},
+
+	// Texted codes: by address only, since a number's forms differ; each number's guesses are
+	// capped after normalisation (guessCode). Texts have their own defences (sms.go).
+	"verifySignInPasswordlessSms": {LimitCode, "code attempts", nil},
 }
 
 // limited is the private cause of a CodeRateLimited error: which limit, and when to come back.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -19,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/internal/sealed"
 	"github.com/latchkey/latchkey/server/mail"
+	"github.com/latchkey/latchkey/server/sms"
 	"github.com/latchkey/latchkey/store"
 )
 
@@ -126,6 +128,8 @@ type Config struct {
 	// MFAEnabled turns on the TOTP second factor (Nhost's AUTH_MFA_ENABLED); off, its operations
 	// answer disabled-endpoint and no sign-in asks for a second factor.
 	MFAEnabled bool
+	// SMS is phone sign-in by texted code and its defences (sms.go).
+	SMS SMSConfig
 
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
@@ -141,6 +145,8 @@ type Deps struct {
 	// Mailer delivers mail from the outbox; nil writes each message to the log instead (the
 	// development default, so every flow can be completed without SMTP).
 	Mailer mail.Sender
+	// SMSSender delivers texts from the SMS outbox; nil: the sender Config.SMS names.
+	SMSSender sms.Sender
 	// Templates renders mail; nil uses the built-in templates.
 	Templates *mail.Templates
 	// Counter holds the rate-limit counters; nil keeps them in Store. When it also reports its
@@ -176,6 +182,14 @@ type Server struct {
 	counter       store.Counter // rate-limit counters shared by every instance
 	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
 	secrets       *sealed.Keyring
+
+	// SMS sign-in (sms.go): the sender, the texts' templates, the deliverer's wake-up and its
+	// one pass at a time, and the Unix hour the global ceiling was last logged in.
+	smsSender        sms.Sender
+	smsTemplates     *sms.Templates
+	smsWake          chan struct{}
+	smsMu            sync.Mutex
+	smsCeilingLogged atomic.Int64
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -253,6 +267,15 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 	}
 	s.mailWake = make(chan struct{}, 1)
+	s.smsWake = make(chan struct{}, 1)
+	if s.smsSender = d.SMSSender; s.smsSender == nil {
+		if s.smsSender, err = newSMSSender(cfg.SMS, d.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if s.smsTemplates, err = sms.LoadTemplates(cfg.SMS.TemplatesDir, cfg.DefaultLocale); err != nil {
+		return nil, fmt.Errorf("load sms templates: %w", err)
+	}
 	if s.edges, err = newEdges(cfg); err != nil {
 		return nil, err
 	}
@@ -271,6 +294,7 @@ func (s *Server) Run(ctx context.Context) {
 	defer wg.Wait()
 	wg.Go(func() { s.keys.run(ctx) })
 	wg.Go(func() { s.runMailer(ctx) })
+	wg.Go(func() { s.runSMS(ctx) })
 	t := time.NewTicker(s.cfg.PurgeInterval)
 	defer t.Stop()
 	for {
@@ -293,6 +317,11 @@ func (s *Server) Purge(ctx context.Context) (int64, error) {
 	if err == nil {
 		var m int64
 		m, err = s.store.PurgeRateLimits(ctx, now)
+		n += m
+	}
+	if err == nil {
+		var m int64
+		m, err = s.store.PurgeSMS(ctx, now.Add(-s.cfg.EndedSessionRetention))
 		n += m
 	}
 	if n > 0 {
@@ -357,6 +386,8 @@ func DefaultConfig() Config {
 		LockoutAccountThreshold: 50,
 		LockoutAccountDuration:  5 * time.Minute,
 		CodeGuessLimit:          RateLimit{Requests: 20, Window: time.Hour},
+
+		SMS: DefaultSMSConfig(),
 	}
 }
 
@@ -366,6 +397,7 @@ func (c Config) withDefaults() Config {
 	if c.Version == "" {
 		c.Version = "0.0.0-dev"
 	}
+	c.SMS = c.SMS.withDefaults()
 	if c.AccessTokenTTL <= 0 {
 		c.AccessTokenTTL = 15 * time.Minute
 	}

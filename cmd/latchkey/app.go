@@ -74,6 +74,7 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			},
 			secretsCommand(stdout, stderr),
 			mailCommand(stdout, stderr),
+			smsCommand(stdout, stderr),
 			userCommand(stdout, stderr),
 			configReferenceCommand(stdout),
 			{

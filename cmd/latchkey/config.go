@@ -73,6 +73,7 @@ type config struct {
 	RequestTimeout        time.Duration
 
 	mailConfig
+	smsConfig
 
 	fileErrs []error // *_FILE variables that named unreadable files
 
@@ -277,7 +278,7 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "allow credentialed cross-origin requests from the listed origins (not with *)"},
 		&cli.DurationFlag{Name: "hsts-max-age", Value: def.HSTSMaxAge, Destination: &c.HSTSMaxAge, Sources: c.env(false, "LATCHKEY_HSTS_MAX_AGE"),
 			Usage: "Strict-Transport-Security max-age on answers to HTTPS requests (direct, or via a trusted proxy); 0: not sent"},
-	), append(append(append(c.mailFlags(true), c.limitFlags(def)...), c.redisFlags()...), c.mfaFlags()...)...)
+	), append(append(append(append(c.mailFlags(true), c.smsFlags(true)...), c.limitFlags(def)...), c.redisFlags()...), c.mfaFlags()...)...)
 }
 
 // jobFlags are serve's settings but the server-only ones: those of a command that runs one job
@@ -447,6 +448,8 @@ func (c *config) serverConfig() (server.Config, error) {
 	}
 	c.validateRedis(bad)
 	c.validateSecrets(bad)
+	smsCfg, err := c.smsServer(true)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
@@ -526,6 +529,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		LockoutAccountThreshold: int(c.LockoutAccountThreshold),
 		LockoutAccountDuration:  c.LockoutAccountDuration,
 		CodeGuessLimit:          codeGuesses,
+		SMS:                     smsCfg,
 		MetricsToken:            c.MetricsToken,
 		MFAEnabled:              c.MFAEnabled,
 	}, nil

@@ -73,6 +73,8 @@ var referenceGroups = []referenceGroup{
 	{"Mail and mailed links", "Without an SMTP host, mail is written to the log. " +
 		"The outbox, codes and templates: [operations.md](operations.md#mail).",
 		[]string{"smtp-*", "mail-*", "app-name", "public-url", "client-url", "allowed-redirect-*", "confirm-links", "email-*", "ticket-*", "otp-*", "code-*"}},
+	{"SMS sign-in", "Phone sign-in by texted code, the SMS provider, and the limits that keep SMS pumping away: [sms.md](sms.md).",
+		[]string{"sms-*"}},
 	{"Proxies, browsers and HTTPS", "Behind a load balancer: [deployment.md](deployment.md#behind-a-load-balancer).",
 		[]string{"trusted-proxies", "cors-*", "hsts-*"}},
 	{"Rate limits and lockout", "What each group counts, and how locks work: [operations.md](operations.md#rate-limits-and-lockout).",

@@ -262,6 +262,7 @@ func contracts() []contract {
 		{"contract=admin", adminCases()},
 		{"contract=az", azCases()},
 		{"contract=instances", instanceCases()},
+		{"contract=sms", smsCases()},
 	}
 }
 
@@ -454,6 +455,8 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 		Email: *u.Email, TokenHash: randomBytes(32), ExpiresAt: e.now().Add(time.Hour)}))
 	must(t, "EnqueueMail", e.st.EnqueueMail(e.ctx, &store.OutboxMail{ID: uuid.New(), Kind: "password-reset", Recipient: *u.Email,
 		Subject: "s", ExpiresAt: e.now().Add(time.Hour)}))
+	must(t, "EnqueueSMS", e.st.EnqueueSMS(e.ctx, &store.OutboxSMS{ID: uuid.New(), Kind: "signin-code", Recipient: "+4915123456789",
+		ExpiresAt: e.now().Add(time.Hour)}))
 	must(t, "CreateSessionToken", e.st.CreateSessionToken(e.ctx, &store.SessionToken{ID: uuid.New(), SessionID: s.ID,
 		Kind: store.SessionTokenZesty, TokenHash: randomBytes(32), ExpiresAt: e.now().Add(time.Hour)}))
 	inst := &store.Instance{ZUID: "8-" + hex.EncodeToString(randomBytes(5)), Name: "acme"}
@@ -473,7 +476,7 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
 		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
-		"instances": 1, "instance_roles": 1, "instance_members": 1, "rate_limits": 2, "lockouts": 1,
+		"sms_outbox": 1, "instances": 1, "instance_roles": 1, "instance_members": 1, "rate_limits": 2, "lockouts": 1,
 		"mfa_tickets": 1, "recovery_codes": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
@@ -1958,6 +1961,10 @@ func txRollback(t *testing.T, e *env) {
 		}
 		if err := tx.EnqueueMail(e.ctx, &store.OutboxMail{ID: uuid.New(), Kind: "email-verify", Recipient: *u.Email,
 			Subject: "s", ExpiresAt: e.at(time.Hour)}); err != nil {
+			return err
+		}
+		if err := tx.EnqueueSMS(e.ctx, &store.OutboxSMS{ID: uuid.New(), Kind: "signin-code", Recipient: "+4915123456789",
+			ExpiresAt: e.at(time.Hour)}); err != nil {
 			return err
 		}
 		if err := tx.CreateSessionToken(e.ctx, &store.SessionToken{ID: uuid.New(), SessionID: s.ID,

@@ -426,6 +426,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/signin/passwordless/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Text a one-time sign-in code
+         * @description Texts a six-digit code that signs the owner of the phone number in through `/v1/signin/passwordless/sms/otp`. The number may be given in international form or, with a default region configured, in national form; spaces, dashes, dots and brackets are ignored. When the number has no account and sign-up is open, the account is created first, with the given options. A new code replaces the previous one. Texts are limited per number, per client address and in all; a refusal is 429 and names the limit. Off unless the server enables it.
+         */
+        post: operations["signInPasswordlessSms"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signin/passwordless/sms/otp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a texted one-time code
+         * @description Opens a session when the code matches the last one texted to the number, and marks the number verified. A code works once, expires, and stops working after a few wrong tries.
+         */
+        post: operations["verifySignInPasswordlessSms"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/verify": {
         parameters: {
             query?: never;
@@ -1327,6 +1367,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users/{userId}/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a user's phone number
+         * @description Gives the user a phone number, normalised to E.164 as SMS sign-in normalises it (a national number needs the default region). A number is one user's at most: a number another user has is 409.
+         */
+        put: operations["adminSetUserPhone"];
+        post?: never;
+        /**
+         * Remove a user's phone number
+         * @description The user no longer has a phone number, and cannot sign in by SMS until given one.
+         */
+        delete: operations["adminClearUserPhone"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users/{userId}/enable": {
         parameters: {
             query?: never;
@@ -1997,6 +2064,30 @@ export interface components {
              */
             email: string;
         };
+        SignInPasswordlessSmsRequest: {
+            /**
+             * @description The phone number, international (`+4915123456789`) or national with a default region configured.
+             * @example +4915123456789
+             */
+            phoneNumber: string;
+            options?: components["schemas"]["SignUpOptions"];
+        };
+        SignInPasswordlessSmsOtpRequest: {
+            /**
+             * @description The phone number the code was texted to, in any form the request took.
+             * @example +4915123456789
+             */
+            phoneNumber: string;
+            /**
+             * @description The code from the text.
+             * @example 123456
+             */
+            otp: string;
+        };
+        SignInPasswordlessSmsOtpResponse: {
+            session?: components["schemas"]["Session"];
+            mfa?: components["schemas"]["MFAChallengePayload"];
+        };
         /**
          * @description What a mailed ticket is for.
          * @enum {string}
@@ -2399,6 +2490,7 @@ export interface components {
             roles: string[];
             emailVerified: boolean;
             phoneNumber: string | null;
+            phoneNumberVerified: boolean;
             disabled: boolean;
             isAnonymous: boolean;
             newPasswordRequired: boolean;
@@ -2447,6 +2539,15 @@ export interface components {
             defaultRole?: string;
             roles?: string[];
             emailVerified?: boolean;
+        };
+        AdminSetPhoneRequest: {
+            /** @example +4915123456789 */
+            phoneNumber: string;
+            /**
+             * @description Whether the number counts as verified; a code texted to it verifies it too.
+             * @default false
+             */
+            verified: boolean;
         };
         AdminSetPasswordRequest: {
             password?: string;
@@ -3665,6 +3766,71 @@ export interface operations {
             };
             400: components["responses"]["NhostBadRequest"];
             401: components["responses"]["NhostUnauthorized"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    signInPasswordlessSms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInPasswordlessSmsRequest"];
+            };
+        };
+        responses: {
+            /** @description The code is on its way. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OKResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    verifySignInPasswordlessSms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInPasswordlessSmsOtpRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in, or the second factor is due. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInPasswordlessSmsOtpResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            409: components["responses"]["NhostConflict"];
             413: components["responses"]["NhostPayloadTooLarge"];
             415: components["responses"]["NhostUnsupportedMediaType"];
             429: components["responses"]["NhostTooManyRequests"];
@@ -5499,6 +5665,72 @@ export interface operations {
             401: components["responses"]["AdminUnauthorized"];
             403: components["responses"]["AdminForbidden"];
             404: components["responses"]["AdminNotFound"];
+            500: components["responses"]["AdminInternalError"];
+            503: components["responses"]["AdminUnavailable"];
+        };
+    };
+    adminSetUserPhone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminSetPhoneRequest"];
+            };
+        };
+        responses: {
+            /** @description The user as updated. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["AdminBadRequest"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["AdminNotFound"];
+            409: components["responses"]["AdminConflict"];
+            413: components["responses"]["AdminPayloadTooLarge"];
+            415: components["responses"]["AdminUnsupportedMediaType"];
+            500: components["responses"]["AdminInternalError"];
+            503: components["responses"]["AdminUnavailable"];
+        };
+    };
+    adminClearUserPhone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user as updated. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["AdminBadRequest"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["AdminNotFound"];
+            413: components["responses"]["AdminPayloadTooLarge"];
             500: components["responses"]["AdminInternalError"];
             503: components["responses"]["AdminUnavailable"];
         };
