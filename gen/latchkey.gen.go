@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	protocol "github.com/go-webauthn/webauthn/protocol"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
@@ -84,6 +85,126 @@ func (e AdminErrorError) Valid() bool {
 	}
 }
 
+// Defines values for AttestationFormat.
+const (
+	AttestationFormatAndroidKey       AttestationFormat = "android-key"
+	AttestationFormatAndroidSafetynet AttestationFormat = "android-safetynet"
+	AttestationFormatApple            AttestationFormat = "apple"
+	AttestationFormatFidoU2f          AttestationFormat = "fido-u2f"
+	AttestationFormatNone             AttestationFormat = "none"
+	AttestationFormatPacked           AttestationFormat = "packed"
+	AttestationFormatTpm              AttestationFormat = "tpm"
+)
+
+// Valid indicates whether the value is a known member of the AttestationFormat enum.
+func (e AttestationFormat) Valid() bool {
+	switch e {
+	case AttestationFormatAndroidKey:
+		return true
+	case AttestationFormatAndroidSafetynet:
+		return true
+	case AttestationFormatApple:
+		return true
+	case AttestationFormatFidoU2f:
+		return true
+	case AttestationFormatNone:
+		return true
+	case AttestationFormatPacked:
+		return true
+	case AttestationFormatTpm:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuthenticatorAttachment.
+const (
+	AuthenticatorAttachmentCrossPlatform AuthenticatorAttachment = "cross-platform"
+	AuthenticatorAttachmentPlatform      AuthenticatorAttachment = "platform"
+)
+
+// Valid indicates whether the value is a known member of the AuthenticatorAttachment enum.
+func (e AuthenticatorAttachment) Valid() bool {
+	switch e {
+	case AuthenticatorAttachmentCrossPlatform:
+		return true
+	case AuthenticatorAttachmentPlatform:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuthenticatorTransport.
+const (
+	AuthenticatorTransportBle       AuthenticatorTransport = "ble"
+	AuthenticatorTransportHybrid    AuthenticatorTransport = "hybrid"
+	AuthenticatorTransportInternal  AuthenticatorTransport = "internal"
+	AuthenticatorTransportNfc       AuthenticatorTransport = "nfc"
+	AuthenticatorTransportSmartCard AuthenticatorTransport = "smart-card"
+	AuthenticatorTransportUsb       AuthenticatorTransport = "usb"
+)
+
+// Valid indicates whether the value is a known member of the AuthenticatorTransport enum.
+func (e AuthenticatorTransport) Valid() bool {
+	switch e {
+	case AuthenticatorTransportBle:
+		return true
+	case AuthenticatorTransportHybrid:
+		return true
+	case AuthenticatorTransportInternal:
+		return true
+	case AuthenticatorTransportNfc:
+		return true
+	case AuthenticatorTransportSmartCard:
+		return true
+	case AuthenticatorTransportUsb:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConveyancePreference.
+const (
+	ConveyancePreferenceDirect     ConveyancePreference = "direct"
+	ConveyancePreferenceEnterprise ConveyancePreference = "enterprise"
+	ConveyancePreferenceIndirect   ConveyancePreference = "indirect"
+	ConveyancePreferenceNone       ConveyancePreference = "none"
+)
+
+// Valid indicates whether the value is a known member of the ConveyancePreference enum.
+func (e ConveyancePreference) Valid() bool {
+	switch e {
+	case ConveyancePreferenceDirect:
+		return true
+	case ConveyancePreferenceEnterprise:
+		return true
+	case ConveyancePreferenceIndirect:
+		return true
+	case ConveyancePreferenceNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialType.
+const (
+	CredentialTypePublicKey CredentialType = "public-key"
+)
+
+// Valid indicates whether the value is a known member of the CredentialType enum.
+func (e CredentialType) Valid() bool {
+	switch e {
+	case CredentialTypePublicKey:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorResponseError.
 const (
 	ErrorResponseErrorCannotSendSms                   ErrorResponseError = "cannot-send-sms"
@@ -91,6 +212,7 @@ const (
 	ErrorResponseErrorDisabledEndpoint                ErrorResponseError = "disabled-endpoint"
 	ErrorResponseErrorDisabledMfaTotp                 ErrorResponseError = "disabled-mfa-totp"
 	ErrorResponseErrorDisabledUser                    ErrorResponseError = "disabled-user"
+	ErrorResponseErrorElevatedClaimRequired           ErrorResponseError = "elevated-claim-required"
 	ErrorResponseErrorEmailAlreadyInUse               ErrorResponseError = "email-already-in-use"
 	ErrorResponseErrorEmailAlreadyVerified            ErrorResponseError = "email-already-verified"
 	ErrorResponseErrorForbiddenAnonymous              ErrorResponseError = "forbidden-anonymous"
@@ -132,6 +254,8 @@ func (e ErrorResponseError) Valid() bool {
 	case ErrorResponseErrorDisabledMfaTotp:
 		return true
 	case ErrorResponseErrorDisabledUser:
+		return true
+	case ErrorResponseErrorElevatedClaimRequired:
 		return true
 	case ErrorResponseErrorEmailAlreadyInUse:
 		return true
@@ -225,6 +349,48 @@ func (e OpsStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for PublicKeyCredentialHints.
+const (
+	PublicKeyCredentialHintsClientDevice PublicKeyCredentialHints = "client-device"
+	PublicKeyCredentialHintsHybrid       PublicKeyCredentialHints = "hybrid"
+	PublicKeyCredentialHintsSecurityKey  PublicKeyCredentialHints = "security-key"
+)
+
+// Valid indicates whether the value is a known member of the PublicKeyCredentialHints enum.
+func (e PublicKeyCredentialHints) Valid() bool {
+	switch e {
+	case PublicKeyCredentialHintsClientDevice:
+		return true
+	case PublicKeyCredentialHintsHybrid:
+		return true
+	case PublicKeyCredentialHintsSecurityKey:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResidentKeyRequirement.
+const (
+	ResidentKeyRequirementDiscouraged ResidentKeyRequirement = "discouraged"
+	ResidentKeyRequirementPreferred   ResidentKeyRequirement = "preferred"
+	ResidentKeyRequirementRequired    ResidentKeyRequirement = "required"
+)
+
+// Valid indicates whether the value is a known member of the ResidentKeyRequirement enum.
+func (e ResidentKeyRequirement) Valid() bool {
+	switch e {
+	case ResidentKeyRequirementDiscouraged:
+		return true
+	case ResidentKeyRequirementPreferred:
+		return true
+	case ResidentKeyRequirementRequired:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TicketType.
 const (
 	TicketTypeEmailConfirmChange TicketType = "emailConfirmChange"
@@ -261,6 +427,27 @@ func (e UserDeanonymizeRequestSignInMethod) Valid() bool {
 	case UserDeanonymizeRequestSignInMethodEmailPassword:
 		return true
 	case UserDeanonymizeRequestSignInMethodPasswordless:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserVerificationRequirement.
+const (
+	UserVerificationRequirementDiscouraged UserVerificationRequirement = "discouraged"
+	UserVerificationRequirementPreferred   UserVerificationRequirement = "preferred"
+	UserVerificationRequirementRequired    UserVerificationRequirement = "required"
+)
+
+// Valid indicates whether the value is a known member of the UserVerificationRequirement enum.
+func (e UserVerificationRequirement) Valid() bool {
+	switch e {
+	case UserVerificationRequirementDiscouraged:
+		return true
+	case UserVerificationRequirementPreferred:
+		return true
+	case UserVerificationRequirementRequired:
 		return true
 	default:
 		return false
@@ -671,9 +858,12 @@ type AdminUser struct {
 	NewPasswordRequired bool                   `json:"newPasswordRequired"`
 	PhoneNumber         *string                `json:"phoneNumber"`
 	Roles               []string               `json:"roles"`
-	UpdatedAt           time.Time              `json:"updatedAt"`
-	Username            *string                `json:"username"`
-	Zuid                string                 `json:"zuid"`
+
+	// SecurityKeys How many WebAuthn security keys and passkeys the user has. Given by `GET /v1/admin/users/{userId}`.
+	SecurityKeys *int      `json:"securityKeys,omitempty"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+	Username     *string   `json:"username"`
+	Zuid         string    `json:"zuid"`
 }
 
 // AdminUserList defines model for AdminUserList.
@@ -682,6 +872,82 @@ type AdminUserList struct {
 	Total int         `json:"total"`
 	Users []AdminUser `json:"users"`
 }
+
+// AttestationFormat An attestation statement format.
+type AttestationFormat string
+
+// AuthenticationExtensions Extension inputs for the client.
+type AuthenticationExtensions map[string]interface{}
+
+// AuthenticationExtensionsClientOutputs Extension outputs of the client.
+type AuthenticationExtensionsClientOutputs struct {
+	// Appid Output of the appid extension.
+	Appid *bool `json:"appid,omitempty"`
+
+	// CredProps Output of the credProps extension.
+	CredProps *CredentialPropertiesOutput `json:"credProps,omitempty"`
+
+	// HmacCreateSecret Output of the hmac-secret extension.
+	HmacCreateSecret     *bool                  `json:"hmacCreateSecret,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// AuthenticatorAssertionResponse defines model for AuthenticatorAssertionResponse.
+type AuthenticatorAssertionResponse struct {
+	// AuthenticatorData The authenticator data, base64url.
+	AuthenticatorData string `json:"authenticatorData"`
+
+	// ClientDataJSON The client data, base64url.
+	ClientDataJSON string `json:"clientDataJSON"`
+
+	// Signature The signature, base64url.
+	Signature string `json:"signature"`
+
+	// UserHandle The user handle the key holds, base64url (passkeys).
+	UserHandle *string `json:"userHandle,omitempty"`
+}
+
+// AuthenticatorAttachment How the authenticator is attached.
+type AuthenticatorAttachment string
+
+// AuthenticatorAttestationResponse defines model for AuthenticatorAttestationResponse.
+type AuthenticatorAttestationResponse struct {
+	// AttestationObject Binary data in unpadded base64url.
+	AttestationObject URLEncodedBase64 `json:"attestationObject"`
+
+	// AuthenticatorData Binary data in unpadded base64url.
+	AuthenticatorData *URLEncodedBase64 `json:"authenticatorData,omitempty"`
+
+	// ClientDataJSON Binary data in unpadded base64url.
+	ClientDataJSON URLEncodedBase64 `json:"clientDataJSON"`
+
+	// PublicKey Binary data in unpadded base64url.
+	PublicKey *URLEncodedBase64 `json:"publicKey,omitempty"`
+
+	// PublicKeyAlgorithm The COSE algorithm of the new key.
+	PublicKeyAlgorithm *int64 `json:"publicKeyAlgorithm,omitempty"`
+
+	// Transports How the client can reach the authenticator.
+	Transports *[]string `json:"transports,omitempty"`
+}
+
+// AuthenticatorSelection defines model for AuthenticatorSelection.
+type AuthenticatorSelection struct {
+	// AuthenticatorAttachment How the authenticator is attached.
+	AuthenticatorAttachment *AuthenticatorAttachment `json:"authenticatorAttachment,omitempty"`
+
+	// RequireResidentKey Whether a discoverable key is required.
+	RequireResidentKey *bool `json:"requireResidentKey,omitempty"`
+
+	// ResidentKey Whether a discoverable key is wanted.
+	ResidentKey *ResidentKeyRequirement `json:"residentKey,omitempty"`
+
+	// UserVerification Whether the authenticator must verify the user (PIN, biometrics).
+	UserVerification *UserVerificationRequirement `json:"userVerification,omitempty"`
+}
+
+// AuthenticatorTransport A way to reach an authenticator.
+type AuthenticatorTransport string
 
 // AzEmail An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
 type AzEmail = string
@@ -771,6 +1037,9 @@ type ConfirmTicketForm struct {
 	Type *TicketType `json:"type,omitempty"`
 }
 
+// ConveyancePreference The attestation the relying party asks for.
+type ConveyancePreference string
+
 // CreatePATRequest defines model for CreatePATRequest.
 type CreatePATRequest struct {
 	// ExpiresAt When the token stops working: in the future, and no further ahead than the server's maximum token life (one year unless configured otherwise).
@@ -792,6 +1061,30 @@ type CreatePATResponse struct {
 	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
 	PersonalAccessToken UUID `json:"personalAccessToken"`
 }
+
+// CredentialAssertionResponse An assertion as the browser serialises it (`PublicKeyCredential.toJSON()`).
+type CredentialAssertionResponse = protocol.CredentialAssertionResponse
+
+// CredentialCreationResponse A new credential as the browser serialises it (`PublicKeyCredential.toJSON()`).
+type CredentialCreationResponse = protocol.CredentialCreationResponse
+
+// CredentialParameter defines model for CredentialParameter.
+type CredentialParameter struct {
+	// Alg A COSE algorithm identifier.
+	Alg int `json:"alg"`
+
+	// Type The credential type.
+	Type CredentialType `json:"type"`
+}
+
+// CredentialPropertiesOutput Output of the credProps extension.
+type CredentialPropertiesOutput struct {
+	// Rk Whether the key is discoverable (a resident key).
+	Rk *bool `json:"rk,omitempty"`
+}
+
+// CredentialType The credential type.
+type CredentialType string
 
 // ErrorResponse The Nhost error body.
 type ErrorResponse struct {
@@ -921,12 +1214,65 @@ type PersonalAccessTokenList struct {
 	PersonalAccessTokens []PersonalAccessToken `json:"personalAccessTokens"`
 }
 
+// PublicKeyCredentialCreationOptions What `navigator.credentials.create()` takes as `publicKey`.
+type PublicKeyCredentialCreationOptions = protocol.PublicKeyCredentialCreationOptions
+
+// PublicKeyCredentialDescriptor defines model for PublicKeyCredentialDescriptor.
+type PublicKeyCredentialDescriptor struct {
+	// Id Binary data in unpadded base64url.
+	Id         URLEncodedBase64          `json:"id"`
+	Transports *[]AuthenticatorTransport `json:"transports,omitempty"`
+
+	// Type The credential type.
+	Type CredentialType `json:"type"`
+}
+
+// PublicKeyCredentialHints A hint for the client's interface.
+type PublicKeyCredentialHints string
+
+// PublicKeyCredentialRequestOptions What `navigator.credentials.get()` takes as `publicKey`.
+type PublicKeyCredentialRequestOptions = protocol.PublicKeyCredentialRequestOptions
+
 // RefreshTokenRequest defines model for RefreshTokenRequest.
 type RefreshTokenRequest struct {
 	// RefreshToken A UUID in its canonical lowercase form.
 	//
 	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
 	RefreshToken UUID `json:"refreshToken"`
+}
+
+// RelyingPartyEntity defines model for RelyingPartyEntity.
+type RelyingPartyEntity struct {
+	// Id The relying party id (a domain).
+	Id string `json:"id"`
+
+	// Name The relying party's name for people.
+	Name string `json:"name"`
+}
+
+// ResidentKeyRequirement Whether a discoverable key is wanted.
+type ResidentKeyRequirement string
+
+// SecurityKey One security key or passkey of the caller (Latchkey's addition).
+type SecurityKey struct {
+	// CreatedAt When the key was added.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id A UUID in its canonical lowercase form.
+	//
+	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
+	Id UUID `json:"id"`
+
+	// LastUsedAt When the key last signed in or elevated, if ever.
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+
+	// Nickname The name given when the key was added, if any.
+	Nickname *string `json:"nickname"`
+}
+
+// SecurityKeyList defines model for SecurityKeyList.
+type SecurityKeyList struct {
+	SecurityKeys []SecurityKey `json:"securityKeys"`
 }
 
 // Session A signed-in session as the client keeps it.
@@ -1015,6 +1361,26 @@ type SignInPasswordlessEmailRequest struct {
 	Options *SignUpOptions      `json:"options,omitempty"`
 }
 
+// SignInWebauthnRequest defines model for SignInWebauthnRequest.
+type SignInWebauthnRequest struct {
+	// Email The account's address; leave it out to let the browser offer a passkey.
+	//
+	// Example: john.smith@nhost.io
+	Email *openapi_types.Email `json:"email,omitempty"`
+}
+
+// SignInWebauthnVerifyRequest defines model for SignInWebauthnVerifyRequest.
+type SignInWebauthnVerifyRequest struct {
+	// Credential An assertion as the browser serialises it (`PublicKeyCredential.toJSON()`).
+	Credential CredentialAssertionResponse `json:"credential"`
+
+	// Email Ignored; the challenge already says who is signing in.
+	//
+	// Example: john.smith@nhost.io
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Email *openapi_types.Email `json:"email,omitempty"`
+}
+
 // SignOutRequest defines model for SignOutRequest.
 type SignOutRequest struct {
 	// All End every session of the signed-in user (needs a valid access token).
@@ -1062,8 +1428,30 @@ type SignUpOptions struct {
 	RedirectTo *string `json:"redirectTo,omitempty"`
 }
 
+// SignUpWebauthnRequest defines model for SignUpWebauthnRequest.
+type SignUpWebauthnRequest struct {
+	// Email The address of the new account.
+	//
+	// Example: john.smith@nhost.io
+	Email   openapi_types.Email `json:"email"`
+	Options *SignUpOptions      `json:"options,omitempty"`
+}
+
+// SignUpWebauthnVerifyRequest defines model for SignUpWebauthnVerifyRequest.
+type SignUpWebauthnVerifyRequest struct {
+	// Credential A new credential as the browser serialises it (`PublicKeyCredential.toJSON()`).
+	Credential CredentialCreationResponse `json:"credential"`
+
+	// Nickname A name for the new security key.
+	Nickname *string        `json:"nickname,omitempty"`
+	Options  *SignUpOptions `json:"options,omitempty"`
+}
+
 // TicketType What a mailed ticket is for.
 type TicketType string
+
+// URLEncodedBase64 Binary data in unpadded base64url.
+type URLEncodedBase64 = string
 
 // UUID A UUID in its canonical lowercase form.
 //
@@ -1123,6 +1511,18 @@ type UserEmailSendVerificationEmailRequest struct {
 	Options *OptionsRedirectTo  `json:"options,omitempty"`
 }
 
+// UserEntity defines model for UserEntity.
+type UserEntity struct {
+	// DisplayName The account's display name.
+	DisplayName string `json:"displayName"`
+
+	// Id The user handle
+	Id string `json:"id"`
+
+	// Name The account's name (its address).
+	Name string `json:"name"`
+}
+
 // UserPasswordRequest defines model for UserPasswordRequest.
 type UserPasswordRequest struct {
 	NewPassword string `json:"newPassword"`
@@ -1136,6 +1536,29 @@ type UserPasswordResetRequest struct {
 	// Email Example: john.smith@example.com
 	Email   openapi_types.Email `json:"email"`
 	Options *OptionsRedirectTo  `json:"options,omitempty"`
+}
+
+// UserVerificationRequirement Whether the authenticator must verify the user (PIN, biometrics).
+type UserVerificationRequirement string
+
+// VerifyAddSecurityKeyRequest defines model for VerifyAddSecurityKeyRequest.
+type VerifyAddSecurityKeyRequest struct {
+	// Credential A new credential as the browser serialises it (`PublicKeyCredential.toJSON()`).
+	Credential CredentialCreationResponse `json:"credential"`
+
+	// Nickname A name for the new key, to tell it apart in lists.
+	Nickname *string `json:"nickname,omitempty"`
+}
+
+// VerifyAddSecurityKeyResponse defines model for VerifyAddSecurityKeyResponse.
+type VerifyAddSecurityKeyResponse struct {
+	// Id The new key's id.
+	//
+	// Example: 123e4567-e89b-12d3-a456-426614174000
+	Id string `json:"id"`
+
+	// Nickname The new key's nickname, when one was given.
+	Nickname *string `json:"nickname,omitempty"`
 }
 
 // VerifyTicketCodeRequest defines model for VerifyTicketCodeRequest.
@@ -1855,6 +2278,9 @@ type AdminSetUserPasswordJSONRequestBody = AdminSetPasswordRequest
 // WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
 type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
 
+// VerifyElevateWebauthnJSONRequestBody defines body for VerifyElevateWebauthn for application/json ContentType.
+type VerifyElevateWebauthnJSONRequestBody = SignInWebauthnVerifyRequest
+
 // WmeForgotPasswordJSONRequestBody defines body for WmeForgotPassword for application/json ContentType.
 type WmeForgotPasswordJSONRequestBody = WmeForgotPasswordRequest
 
@@ -1903,11 +2329,23 @@ type SignInPasswordlessEmailJSONRequestBody = SignInPasswordlessEmailRequest
 // SignInPATJSONRequestBody defines body for SignInPAT for application/json ContentType.
 type SignInPATJSONRequestBody = SignInPATRequest
 
+// SignInWebauthnJSONRequestBody defines body for SignInWebauthn for application/json ContentType.
+type SignInWebauthnJSONRequestBody = SignInWebauthnRequest
+
+// VerifySignInWebauthnJSONRequestBody defines body for VerifySignInWebauthn for application/json ContentType.
+type VerifySignInWebauthnJSONRequestBody = SignInWebauthnVerifyRequest
+
 // SignOutJSONRequestBody defines body for SignOut for application/json ContentType.
 type SignOutJSONRequestBody = SignOutRequest
 
 // SignUpEmailPasswordJSONRequestBody defines body for SignUpEmailPassword for application/json ContentType.
 type SignUpEmailPasswordJSONRequestBody = SignUpEmailPasswordRequest
+
+// SignUpWebauthnJSONRequestBody defines body for SignUpWebauthn for application/json ContentType.
+type SignUpWebauthnJSONRequestBody = SignUpWebauthnRequest
+
+// VerifySignUpWebauthnJSONRequestBody defines body for VerifySignUpWebauthn for application/json ContentType.
+type VerifySignUpWebauthnJSONRequestBody = SignUpWebauthnVerifyRequest
 
 // RefreshTokenJSONRequestBody defines body for RefreshToken for application/json ContentType.
 type RefreshTokenJSONRequestBody = RefreshTokenRequest
@@ -1939,11 +2377,112 @@ type ChangeUserPasswordJSONRequestBody = UserPasswordRequest
 // SendPasswordResetEmailJSONRequestBody defines body for SendPasswordResetEmail for application/json ContentType.
 type SendPasswordResetEmailJSONRequestBody = UserPasswordResetRequest
 
+// VerifyAddSecurityKeyJSONRequestBody defines body for VerifyAddSecurityKey for application/json ContentType.
+type VerifyAddSecurityKeyJSONRequestBody = VerifyAddSecurityKeyRequest
+
 // ConfirmTicketFormdataRequestBody defines body for ConfirmTicket for application/x-www-form-urlencoded ContentType.
 type ConfirmTicketFormdataRequestBody = ConfirmTicketForm
 
 // VerifyTicketCodeJSONRequestBody defines body for VerifyTicketCode for application/json ContentType.
 type VerifyTicketCodeJSONRequestBody = VerifyTicketCodeRequest
+
+// Getter for additional properties for AuthenticationExtensionsClientOutputs. Returns the specified
+// element and whether it was found
+func (a AuthenticationExtensionsClientOutputs) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AuthenticationExtensionsClientOutputs
+func (a *AuthenticationExtensionsClientOutputs) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AuthenticationExtensionsClientOutputs to handle AdditionalProperties
+func (a *AuthenticationExtensionsClientOutputs) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["appid"]; found {
+		err = json.Unmarshal(raw, &a.Appid)
+		if err != nil {
+			return fmt.Errorf("error reading 'appid': %w", err)
+		}
+		delete(object, "appid")
+	}
+
+	if raw, found := object["credProps"]; found {
+		err = json.Unmarshal(raw, &a.CredProps)
+		if err != nil {
+			return fmt.Errorf("error reading 'credProps': %w", err)
+		}
+		delete(object, "credProps")
+	}
+
+	if raw, found := object["hmacCreateSecret"]; found {
+		err = json.Unmarshal(raw, &a.HmacCreateSecret)
+		if err != nil {
+			return fmt.Errorf("error reading 'hmacCreateSecret': %w", err)
+		}
+		delete(object, "hmacCreateSecret")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AuthenticationExtensionsClientOutputs to handle AdditionalProperties
+func (a AuthenticationExtensionsClientOutputs) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Appid != nil {
+		object["appid"], err = json.Marshal(a.Appid)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'appid': %w", err)
+		}
+	}
+
+	if a.CredProps != nil {
+		object["credProps"], err = json.Marshal(a.CredProps)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credProps': %w", err)
+		}
+	}
+
+	if a.HmacCreateSecret != nil {
+		object["hmacCreateSecret"], err = json.Marshal(a.HmacCreateSecret)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'hmacCreateSecret': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -2588,6 +3127,31 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
 	WmeChangePassword(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ElevateWebauthn Begin elevating the caller's access token with a security key
+	//
+	// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+	//
+	// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+	ElevateWebauthn(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyElevateWebauthnWithBody Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyElevateWebauthn Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthn(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WmeForgotPasswordWithBody Mail a confirmation code for a new password
 	//
 	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -2961,6 +3525,42 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SignInWebauthnWithBody Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInWebauthn Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthn(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInWebauthnWithBody Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInWebauthn Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthn(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SignOutWithBody End a session, or every session of the user
 	//
 	// With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -2996,6 +3596,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signup/email-password (the `SignUpEmailPassword` operationId).
 	SignUpEmailPassword(ctx context.Context, body SignUpEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignUpWebauthnWithBody Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignUpWebauthn Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthn(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignUpWebauthnWithBody Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignUpWebauthn Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthn(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RefreshTokenWithBody Exchange a refresh token for a new access token
 	//
@@ -3200,6 +3836,45 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
 	SendPasswordResetEmail(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSecurityKeys List the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+	//
+	// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+	ListSecurityKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddSecurityKey Begin adding a security key to the caller's account
+	//
+	// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+	//
+	// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+	AddSecurityKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyAddSecurityKeyWithBody Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyAddSecurityKey Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKey(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteSecurityKey Remove one of the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+	//
+	// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+	DeleteSecurityKey(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyTicket Follow a mailed link
 	//
@@ -4536,6 +5211,61 @@ func (c *Client) WmeChangePassword(ctx context.Context, body WmeChangePasswordJS
 	return c.Client.Do(req)
 }
 
+// ElevateWebauthn Begin elevating the caller's access token with a security key
+//
+// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+//
+// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+func (c *Client) ElevateWebauthn(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewElevateWebauthnRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyElevateWebauthnWithBody Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *Client) VerifyElevateWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyElevateWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyElevateWebauthn Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *Client) VerifyElevateWebauthn(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyElevateWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WmeForgotPasswordWithBody Mail a confirmation code for a new password
 //
 // Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -5359,6 +6089,82 @@ func (c *Client) SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, r
 	return c.Client.Do(req)
 }
 
+// SignInWebauthnWithBody Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *Client) SignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInWebauthn Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *Client) SignInWebauthn(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInWebauthnWithBody Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *Client) VerifySignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInWebauthn Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *Client) VerifySignInWebauthn(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SignOutWithBody End a session, or every session of the user
 //
 // With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -5425,6 +6231,82 @@ func (c *Client) SignUpEmailPasswordWithBody(ctx context.Context, contentType st
 // Corresponds with POST /v1/signup/email-password (the `SignUpEmailPassword` operationId).
 func (c *Client) SignUpEmailPassword(ctx context.Context, body SignUpEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignUpEmailPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignUpWebauthnWithBody Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *Client) SignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignUpWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignUpWebauthn Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *Client) SignUpWebauthn(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignUpWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignUpWebauthnWithBody Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *Client) VerifySignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignUpWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignUpWebauthn Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *Client) VerifySignUpWebauthn(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignUpWebauthnRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5869,6 +6751,95 @@ func (c *Client) SendPasswordResetEmailWithBody(ctx context.Context, contentType
 // Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
 func (c *Client) SendPasswordResetEmail(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendPasswordResetEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSecurityKeys List the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+//
+// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+func (c *Client) ListSecurityKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSecurityKeysRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddSecurityKey Begin adding a security key to the caller's account
+//
+// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+//
+// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+func (c *Client) AddSecurityKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddSecurityKeyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyAddSecurityKeyWithBody Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *Client) VerifyAddSecurityKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyAddSecurityKeyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyAddSecurityKey Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *Client) VerifyAddSecurityKey(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyAddSecurityKeyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteSecurityKey Remove one of the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+//
+// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+func (c *Client) DeleteSecurityKey(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSecurityKeyRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7900,6 +8871,73 @@ func NewWmeChangePasswordRequestWithBody(server string, contentType string, body
 	return req, nil
 }
 
+// NewElevateWebauthnRequest constructs an http.Request for the ElevateWebauthn method
+func NewElevateWebauthnRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/elevate/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewVerifyElevateWebauthnRequest calls the generic VerifyElevateWebauthn builder with application/json body
+func NewVerifyElevateWebauthnRequest(server string, body VerifyElevateWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyElevateWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyElevateWebauthnRequestWithBody constructs an http.Request for the VerifyElevateWebauthn method, with any body, and a specified content type
+func NewVerifyElevateWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/elevate/webauthn/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewWmeForgotPasswordRequest calls the generic WmeForgotPassword builder with application/json body
 func NewWmeForgotPasswordRequest(server string, body WmeForgotPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8982,6 +10020,86 @@ func NewSignInPATRequestWithBody(server string, contentType string, body io.Read
 	return req, nil
 }
 
+// NewSignInWebauthnRequest calls the generic SignInWebauthn builder with application/json body
+func NewSignInWebauthnRequest(server string, body SignInWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInWebauthnRequestWithBody constructs an http.Request for the SignInWebauthn method, with any body, and a specified content type
+func NewSignInWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignInWebauthnRequest calls the generic VerifySignInWebauthn builder with application/json body
+func NewVerifySignInWebauthnRequest(server string, body VerifySignInWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignInWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignInWebauthnRequestWithBody constructs an http.Request for the VerifySignInWebauthn method, with any body, and a specified content type
+func NewVerifySignInWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/webauthn/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewSignOutRequest calls the generic SignOut builder with application/json body
 func NewSignOutRequest(server string, body SignOutJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9043,6 +10161,86 @@ func NewSignUpEmailPasswordRequestWithBody(server string, contentType string, bo
 	}
 
 	operationPath := fmt.Sprintf("/v1/signup/email-password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSignUpWebauthnRequest calls the generic SignUpWebauthn builder with application/json body
+func NewSignUpWebauthnRequest(server string, body SignUpWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignUpWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignUpWebauthnRequestWithBody constructs an http.Request for the SignUpWebauthn method, with any body, and a specified content type
+func NewSignUpWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signup/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignUpWebauthnRequest calls the generic VerifySignUpWebauthn builder with application/json body
+func NewVerifySignUpWebauthnRequest(server string, body VerifySignUpWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignUpWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignUpWebauthnRequestWithBody constructs an http.Request for the VerifySignUpWebauthn method, with any body, and a specified content type
+func NewVerifySignUpWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signup/webauthn/verify")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9580,6 +10778,134 @@ func NewSendPasswordResetEmailRequestWithBody(server string, contentType string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSecurityKeysRequest constructs an http.Request for the ListSecurityKeys method
+func NewListSecurityKeysRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAddSecurityKeyRequest constructs an http.Request for the AddSecurityKey method
+func NewAddSecurityKeyRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn/add")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewVerifyAddSecurityKeyRequest calls the generic VerifyAddSecurityKey builder with application/json body
+func NewVerifyAddSecurityKeyRequest(server string, body VerifyAddSecurityKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyAddSecurityKeyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyAddSecurityKeyRequestWithBody constructs an http.Request for the VerifyAddSecurityKey method, with any body, and a specified content type
+func NewVerifyAddSecurityKeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteSecurityKeyRequest constructs an http.Request for the DeleteSecurityKey method
+func NewDeleteSecurityKeyRequest(server string, id UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -10455,6 +11781,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
 	WmeChangePasswordWithResponse(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeChangePasswordResult, error)
 
+	// ElevateWebauthnWithResponse Begin elevating the caller's access token with a security key
+	//
+	// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+	ElevateWebauthnWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ElevateWebauthnResult, error)
+
+	// VerifyElevateWebauthnWithBodyWithResponse Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error)
+
+	// VerifyElevateWebauthnWithResponse Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthnWithResponse(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error)
+
 	// WmeForgotPasswordWithBodyWithResponse Mail a confirmation code for a new password
 	//
 	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -10854,6 +12207,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPATWithResponse(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPATResult, error)
 
+	// SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error)
+
+	// SignInWebauthnWithResponse Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthnWithResponse(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error)
+
+	// VerifySignInWebauthnWithBodyWithResponse Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error)
+
+	// VerifySignInWebauthnWithResponse Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthnWithResponse(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error)
+
 	// SignOutWithBodyWithResponse End a session, or every session of the user
 	//
 	// With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -10889,6 +12278,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signup/email-password (the `SignUpEmailPassword` operationId).
 	SignUpEmailPasswordWithResponse(ctx context.Context, body SignUpEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpEmailPasswordResult, error)
+
+	// SignUpWebauthnWithBodyWithResponse Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error)
+
+	// SignUpWebauthnWithResponse Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthnWithResponse(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error)
+
+	// VerifySignUpWebauthnWithBodyWithResponse Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error)
+
+	// VerifySignUpWebauthnWithResponse Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthnWithResponse(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error)
 
 	// RefreshTokenWithBodyWithResponse Exchange a refresh token for a new access token
 	//
@@ -11101,6 +12526,51 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
 	SendPasswordResetEmailWithResponse(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SendPasswordResetEmailResult, error)
+
+	// ListSecurityKeysWithResponse List the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+	ListSecurityKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSecurityKeysResult, error)
+
+	// AddSecurityKeyWithResponse Begin adding a security key to the caller's account
+	//
+	// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+	AddSecurityKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AddSecurityKeyResult, error)
+
+	// VerifyAddSecurityKeyWithBodyWithResponse Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error)
+
+	// VerifyAddSecurityKeyWithResponse Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKeyWithResponse(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error)
+
+	// DeleteSecurityKeyWithResponse Remove one of the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+	DeleteSecurityKeyWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeleteSecurityKeyResult, error)
 
 	// VerifyTicketWithResponse Follow a mailed link
 	//
@@ -15077,6 +16547,186 @@ func (r WmeChangePasswordResult) ContentType() string {
 	return ""
 }
 
+// ElevateWebauthnResult503Headers the declared response headers of an HTTP 503 response for ElevateWebauthn
+type ElevateWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type ElevateWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialRequestOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ElevateWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ElevateWebauthnResult) GetJSON200() *PublicKeyCredentialRequestOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ElevateWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ElevateWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ElevateWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ElevateWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ElevateWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ElevateWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ElevateWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ElevateWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ElevateWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyElevateWebauthnResult503Headers the declared response headers of an HTTP 503 response for VerifyElevateWebauthn
+type VerifyElevateWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyElevateWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyElevateWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyElevateWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyElevateWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyElevateWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyElevateWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WmeForgotPasswordResult429Headers the declared response headers of an HTTP 429 response for WmeForgotPassword
 type WmeForgotPasswordResult429Headers struct {
 	RetryAfter int
@@ -17897,6 +19547,221 @@ func (r SignInPATResult) ContentType() string {
 	return ""
 }
 
+// SignInWebauthnResult429Headers the declared response headers of an HTTP 429 response for SignInWebauthn
+type SignInWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInWebauthnResult503Headers the declared response headers of an HTTP 503 response for SignInWebauthn
+type SignInWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialRequestOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInWebauthnResult) GetJSON200() *PublicKeyCredentialRequestOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifySignInWebauthnResult429Headers the declared response headers of an HTTP 429 response for VerifySignInWebauthn
+type VerifySignInWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifySignInWebauthnResult503Headers the declared response headers of an HTTP 503 response for VerifySignInWebauthn
+type VerifySignInWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifySignInWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignInWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignInWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignInWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignInWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignInWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignInWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // SignOutResult503Headers the declared response headers of an HTTP 503 response for SignOut
 type SignOutResult503Headers struct {
 	RetryAfter *int
@@ -18092,6 +19957,235 @@ func (r SignUpEmailPasswordResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SignUpEmailPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignUpWebauthnResult429Headers the declared response headers of an HTTP 429 response for SignUpWebauthn
+type SignUpWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// SignUpWebauthnResult503Headers the declared response headers of an HTTP 503 response for SignUpWebauthn
+type SignUpWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignUpWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialCreationOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignUpWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignUpWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignUpWebauthnResult) GetJSON200() *PublicKeyCredentialCreationOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignUpWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignUpWebauthnResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignUpWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignUpWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignUpWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignUpWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignUpWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignUpWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignUpWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignUpWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignUpWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignUpWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifySignUpWebauthnResult429Headers the declared response headers of an HTTP 429 response for VerifySignUpWebauthn
+type VerifySignUpWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifySignUpWebauthnResult503Headers the declared response headers of an HTTP 503 response for VerifySignUpWebauthn
+type VerifySignUpWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifySignUpWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignUpWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignUpWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignUpWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignUpWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignUpWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignUpWebauthnResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19471,6 +21565,359 @@ func (r SendPasswordResetEmailResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SendPasswordResetEmailResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListSecurityKeysResult503Headers the declared response headers of an HTTP 503 response for ListSecurityKeys
+type ListSecurityKeysResult503Headers struct {
+	RetryAfter *int
+}
+
+type ListSecurityKeysResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SecurityKeyList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSecurityKeysResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSecurityKeysResult) GetJSON200() *SecurityKeyList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSecurityKeysResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListSecurityKeysResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSecurityKeysResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSecurityKeysResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSecurityKeysResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSecurityKeysResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSecurityKeysResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AddSecurityKeyResult503Headers the declared response headers of an HTTP 503 response for AddSecurityKey
+type AddSecurityKeyResult503Headers struct {
+	RetryAfter *int
+}
+
+type AddSecurityKeyResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialCreationOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddSecurityKeyResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddSecurityKeyResult) GetJSON200() *PublicKeyCredentialCreationOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddSecurityKeyResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddSecurityKeyResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddSecurityKeyResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AddSecurityKeyResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AddSecurityKeyResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddSecurityKeyResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AddSecurityKeyResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddSecurityKeyResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddSecurityKeyResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddSecurityKeyResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyAddSecurityKeyResult503Headers the declared response headers of an HTTP 503 response for VerifyAddSecurityKey
+type VerifyAddSecurityKeyResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyAddSecurityKeyResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VerifyAddSecurityKeyResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyAddSecurityKeyResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON200() *VerifyAddSecurityKeyResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyAddSecurityKeyResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyAddSecurityKeyResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyAddSecurityKeyResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyAddSecurityKeyResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteSecurityKeyResult503Headers the declared response headers of an HTTP 503 response for DeleteSecurityKey
+type DeleteSecurityKeyResult503Headers struct {
+	RetryAfter *int
+}
+
+type DeleteSecurityKeyResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NhostNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteSecurityKeyResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON404() *NhostNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteSecurityKeyResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteSecurityKeyResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteSecurityKeyResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteSecurityKeyResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20972,6 +23419,51 @@ func (c *ClientWithResponses) WmeChangePasswordWithResponse(ctx context.Context,
 	return ParseWmeChangePasswordResult(rsp)
 }
 
+// ElevateWebauthnWithResponse Begin elevating the caller's access token with a security key
+//
+// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+func (c *ClientWithResponses) ElevateWebauthnWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ElevateWebauthnResult, error) {
+	rsp, err := c.ElevateWebauthn(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseElevateWebauthnResult(rsp)
+}
+
+// VerifyElevateWebauthnWithBodyWithResponse Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *ClientWithResponses) VerifyElevateWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error) {
+	rsp, err := c.VerifyElevateWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyElevateWebauthnResult(rsp)
+}
+
+// VerifyElevateWebauthnWithResponse Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *ClientWithResponses) VerifyElevateWebauthnWithResponse(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error) {
+	rsp, err := c.VerifyElevateWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyElevateWebauthnResult(rsp)
+}
+
 // WmeForgotPasswordWithBodyWithResponse Mail a confirmation code for a new password
 //
 // Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -21641,6 +24133,66 @@ func (c *ClientWithResponses) SignInPATWithResponse(ctx context.Context, body Si
 	return ParseSignInPATResult(rsp)
 }
 
+// SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *ClientWithResponses) SignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error) {
+	rsp, err := c.SignInWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInWebauthnResult(rsp)
+}
+
+// SignInWebauthnWithResponse Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *ClientWithResponses) SignInWebauthnWithResponse(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error) {
+	rsp, err := c.SignInWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInWebauthnResult(rsp)
+}
+
+// VerifySignInWebauthnWithBodyWithResponse Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error) {
+	rsp, err := c.VerifySignInWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInWebauthnResult(rsp)
+}
+
+// VerifySignInWebauthnWithResponse Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignInWebauthnWithResponse(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error) {
+	rsp, err := c.VerifySignInWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInWebauthnResult(rsp)
+}
+
 // SignOutWithBodyWithResponse End a session, or every session of the user
 //
 // With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -21699,6 +24251,66 @@ func (c *ClientWithResponses) SignUpEmailPasswordWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseSignUpEmailPasswordResult(rsp)
+}
+
+// SignUpWebauthnWithBodyWithResponse Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *ClientWithResponses) SignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error) {
+	rsp, err := c.SignUpWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignUpWebauthnResult(rsp)
+}
+
+// SignUpWebauthnWithResponse Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *ClientWithResponses) SignUpWebauthnWithResponse(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error) {
+	rsp, err := c.SignUpWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignUpWebauthnResult(rsp)
+}
+
+// VerifySignUpWebauthnWithBodyWithResponse Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error) {
+	rsp, err := c.VerifySignUpWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignUpWebauthnResult(rsp)
+}
+
+// VerifySignUpWebauthnWithResponse Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignUpWebauthnWithResponse(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error) {
+	rsp, err := c.VerifySignUpWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignUpWebauthnResult(rsp)
 }
 
 // RefreshTokenWithBodyWithResponse Exchange a refresh token for a new access token
@@ -22055,6 +24667,81 @@ func (c *ClientWithResponses) SendPasswordResetEmailWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseSendPasswordResetEmailResult(rsp)
+}
+
+// ListSecurityKeysWithResponse List the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+func (c *ClientWithResponses) ListSecurityKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSecurityKeysResult, error) {
+	rsp, err := c.ListSecurityKeys(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSecurityKeysResult(rsp)
+}
+
+// AddSecurityKeyWithResponse Begin adding a security key to the caller's account
+//
+// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+func (c *ClientWithResponses) AddSecurityKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AddSecurityKeyResult, error) {
+	rsp, err := c.AddSecurityKey(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddSecurityKeyResult(rsp)
+}
+
+// VerifyAddSecurityKeyWithBodyWithResponse Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *ClientWithResponses) VerifyAddSecurityKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error) {
+	rsp, err := c.VerifyAddSecurityKeyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyAddSecurityKeyResult(rsp)
+}
+
+// VerifyAddSecurityKeyWithResponse Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *ClientWithResponses) VerifyAddSecurityKeyWithResponse(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error) {
+	rsp, err := c.VerifyAddSecurityKey(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyAddSecurityKeyResult(rsp)
+}
+
+// DeleteSecurityKeyWithResponse Remove one of the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+func (c *ClientWithResponses) DeleteSecurityKeyWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeleteSecurityKeyResult, error) {
+	rsp, err := c.DeleteSecurityKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteSecurityKeyResult(rsp)
 }
 
 // VerifyTicketWithResponse Follow a mailed link
@@ -25751,6 +28438,168 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 	return response, nil
 }
 
+// ParseElevateWebauthnResult parses an HTTP response from a ElevateWebauthnWithResponse call
+func ParseElevateWebauthnResult(rsp *http.Response) (*ElevateWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ElevateWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialRequestOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ElevateWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyElevateWebauthnResult parses an HTTP response from a VerifyElevateWebauthnWithResponse call
+func ParseVerifyElevateWebauthnResult(rsp *http.Response) (*VerifyElevateWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyElevateWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers VerifyElevateWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseWmeForgotPasswordResult parses an HTTP response from a WmeForgotPasswordWithResponse call
 func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -28325,6 +31174,209 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 	return response, nil
 }
 
+// ParseSignInWebauthnResult parses an HTTP response from a SignInWebauthnWithResponse call
+func ParseSignInWebauthnResult(rsp *http.Response) (*SignInWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialRequestOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignInWebauthnResult parses an HTTP response from a VerifySignInWebauthnWithResponse call
+func ParseVerifySignInWebauthnResult(rsp *http.Response) (*VerifySignInWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignInWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignInWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignInWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSignOutResult parses an HTTP response from a SignOutWithResponse call
 func ParseSignOutResult(rsp *http.Response) (*SignOutResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -28498,6 +31550,223 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers SignUpEmailPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignUpWebauthnResult parses an HTTP response from a SignUpWebauthnWithResponse call
+func ParseSignUpWebauthnResult(rsp *http.Response) (*SignUpWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignUpWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialCreationOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignUpWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignUpWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignUpWebauthnResult parses an HTTP response from a VerifySignUpWebauthnWithResponse call
+func ParseVerifySignUpWebauthnResult(rsp *http.Response) (*VerifySignUpWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignUpWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignUpWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignUpWebauthnResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -29785,6 +33054,323 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 	return response, nil
 }
 
+// ParseListSecurityKeysResult parses an HTTP response from a ListSecurityKeysWithResponse call
+func ParseListSecurityKeysResult(rsp *http.Response) (*ListSecurityKeysResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSecurityKeysResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SecurityKeyList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListSecurityKeysResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAddSecurityKeyResult parses an HTTP response from a AddSecurityKeyWithResponse call
+func ParseAddSecurityKeyResult(rsp *http.Response) (*AddSecurityKeyResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddSecurityKeyResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialCreationOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AddSecurityKeyResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyAddSecurityKeyResult parses an HTTP response from a VerifyAddSecurityKeyWithResponse call
+func ParseVerifyAddSecurityKeyResult(rsp *http.Response) (*VerifyAddSecurityKeyResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyAddSecurityKeyResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VerifyAddSecurityKeyResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers VerifyAddSecurityKeyResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteSecurityKeyResult parses an HTTP response from a DeleteSecurityKeyWithResponse call
+func ParseDeleteSecurityKeyResult(rsp *http.Response) (*DeleteSecurityKeyResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteSecurityKeyResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NhostNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteSecurityKeyResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseVerifyTicketResult parses an HTTP response from a VerifyTicketWithResponse call
 func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30330,6 +33916,12 @@ type ServerInterface interface {
 	// WmeChangePassword Change the password with an access token and the current password
 	// (POST /v1/change-password)
 	WmeChangePassword(ctx echo.Context) error
+	// ElevateWebauthn Begin elevating the caller's access token with a security key
+	// (POST /v1/elevate/webauthn)
+	ElevateWebauthn(ctx echo.Context) error
+	// VerifyElevateWebauthn Finish elevating with a security key
+	// (POST /v1/elevate/webauthn/verify)
+	VerifyElevateWebauthn(ctx echo.Context) error
 	// WmeForgotPassword Mail a confirmation code for a new password
 	// (POST /v1/forgot-password)
 	WmeForgotPassword(ctx echo.Context) error
@@ -30417,12 +34009,24 @@ type ServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx echo.Context) error
+	// SignInWebauthn Begin signing in with a security key or passkey
+	// (POST /v1/signin/webauthn)
+	SignInWebauthn(ctx echo.Context) error
+	// VerifySignInWebauthn Finish signing in with a security key or passkey
+	// (POST /v1/signin/webauthn/verify)
+	VerifySignInWebauthn(ctx echo.Context) error
 	// SignOut End a session, or every session of the user
 	// (POST /v1/signout)
 	SignOut(ctx echo.Context) error
 	// SignUpEmailPassword Create an account with an email address and a password
 	// (POST /v1/signup/email-password)
 	SignUpEmailPassword(ctx echo.Context) error
+	// SignUpWebauthn Begin creating an account with a passkey
+	// (POST /v1/signup/webauthn)
+	SignUpWebauthn(ctx echo.Context) error
+	// VerifySignUpWebauthn Finish creating an account with a passkey
+	// (POST /v1/signup/webauthn/verify)
+	VerifySignUpWebauthn(ctx echo.Context) error
 	// RefreshToken Exchange a refresh token for a new access token
 	// (POST /v1/token)
 	RefreshToken(ctx echo.Context) error
@@ -30465,6 +34069,18 @@ type ServerInterface interface {
 	// SendPasswordResetEmail Mail a password-reset link
 	// (POST /v1/user/password/reset)
 	SendPasswordResetEmail(ctx echo.Context) error
+	// ListSecurityKeys List the caller's security keys
+	// (GET /v1/user/webauthn)
+	ListSecurityKeys(ctx echo.Context) error
+	// AddSecurityKey Begin adding a security key to the caller's account
+	// (POST /v1/user/webauthn/add)
+	AddSecurityKey(ctx echo.Context) error
+	// VerifyAddSecurityKey Finish adding a security key
+	// (POST /v1/user/webauthn/verify)
+	VerifyAddSecurityKey(ctx echo.Context) error
+	// DeleteSecurityKey Remove one of the caller's security keys
+	// (DELETE /v1/user/webauthn/{id})
+	DeleteSecurityKey(ctx echo.Context, id UUID) error
 	// VerifyTicket Follow a mailed link
 	// (GET /v1/verify)
 	VerifyTicket(ctx echo.Context, params VerifyTicketParams) error
@@ -31129,6 +34745,24 @@ func (w *ServerInterfaceWrapper) WmeChangePassword(ctx echo.Context) error {
 	return err
 }
 
+// ElevateWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) ElevateWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ElevateWebauthn(ctx)
+	return err
+}
+
+// VerifyElevateWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyElevateWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyElevateWebauthn(ctx)
+	return err
+}
+
 // WmeForgotPassword converts echo context to params.
 func (w *ServerInterfaceWrapper) WmeForgotPassword(ctx echo.Context) error {
 	var err error
@@ -31482,6 +35116,24 @@ func (w *ServerInterfaceWrapper) SignInPAT(ctx echo.Context) error {
 	return err
 }
 
+// SignInWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInWebauthn(ctx)
+	return err
+}
+
+// VerifySignInWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignInWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignInWebauthn(ctx)
+	return err
+}
+
 // SignOut converts echo context to params.
 func (w *ServerInterfaceWrapper) SignOut(ctx echo.Context) error {
 	var err error
@@ -31497,6 +35149,24 @@ func (w *ServerInterfaceWrapper) SignUpEmailPassword(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.SignUpEmailPassword(ctx)
+	return err
+}
+
+// SignUpWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) SignUpWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignUpWebauthn(ctx)
+	return err
+}
+
+// VerifySignUpWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignUpWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignUpWebauthn(ctx)
 	return err
 }
 
@@ -31640,6 +35310,49 @@ func (w *ServerInterfaceWrapper) SendPasswordResetEmail(ctx echo.Context) error 
 	return err
 }
 
+// ListSecurityKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListSecurityKeys(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListSecurityKeys(ctx)
+	return err
+}
+
+// AddSecurityKey converts echo context to params.
+func (w *ServerInterfaceWrapper) AddSecurityKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AddSecurityKey(ctx)
+	return err
+}
+
+// VerifyAddSecurityKey converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyAddSecurityKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyAddSecurityKey(ctx)
+	return err
+}
+
+// DeleteSecurityKey converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteSecurityKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteSecurityKey(ctx, id)
+	return err
+}
+
 // VerifyTicket converts echo context to params.
 func (w *ServerInterfaceWrapper) VerifyTicket(ctx echo.Context) error {
 	var err error
@@ -31775,6 +35488,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/user/password/reset", wrapper.SendPasswordResetEmail, options.OperationMiddlewares["sendPasswordResetEmail"]...)
 	router.POST(options.BaseURL+"/v1/user/email/send-verification-email", wrapper.SendVerificationEmail, options.OperationMiddlewares["sendVerificationEmail"]...)
 	router.POST(options.BaseURL+"/v1/user/email/change", wrapper.ChangeUserEmail, options.OperationMiddlewares["changeUserEmail"]...)
+	router.POST(options.BaseURL+"/v1/signup/webauthn", wrapper.SignUpWebauthn, options.OperationMiddlewares["signUpWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/signup/webauthn/verify", wrapper.VerifySignUpWebauthn, options.OperationMiddlewares["verifySignUpWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/signin/webauthn", wrapper.SignInWebauthn, options.OperationMiddlewares["signInWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/signin/webauthn/verify", wrapper.VerifySignInWebauthn, options.OperationMiddlewares["verifySignInWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/elevate/webauthn", wrapper.ElevateWebauthn, options.OperationMiddlewares["elevateWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/elevate/webauthn/verify", wrapper.VerifyElevateWebauthn, options.OperationMiddlewares["verifyElevateWebauthn"]...)
+	router.GET(options.BaseURL+"/v1/user/webauthn", wrapper.ListSecurityKeys, options.OperationMiddlewares["listSecurityKeys"]...)
+	router.DELETE(options.BaseURL+"/v1/user/webauthn/:id", wrapper.DeleteSecurityKey, options.OperationMiddlewares["deleteSecurityKey"]...)
+	router.POST(options.BaseURL+"/v1/user/webauthn/add", wrapper.AddSecurityKey, options.OperationMiddlewares["addSecurityKey"]...)
+	router.POST(options.BaseURL+"/v1/user/webauthn/verify", wrapper.VerifyAddSecurityKey, options.OperationMiddlewares["verifyAddSecurityKey"]...)
 	router.POST(options.BaseURL+"/v1/signin/passwordless/email", wrapper.SignInPasswordlessEmail, options.OperationMiddlewares["signInPasswordlessEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email", wrapper.SignInOTPEmail, options.OperationMiddlewares["signInOTPEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email/verify", wrapper.VerifySignInOTPEmail, options.OperationMiddlewares["verifySignInOTPEmail"]...)
@@ -36829,6 +40552,227 @@ func (response WmeChangePassword503JSONResponse) VisitWmeChangePasswordResponse(
 	return err
 }
 
+type ElevateWebauthnRequestObject struct {
+}
+
+type ElevateWebauthnResponseObject interface {
+	VisitElevateWebauthnResponse(w http.ResponseWriter) error
+}
+
+type ElevateWebauthn200JSONResponse PublicKeyCredentialRequestOptions
+
+func (response ElevateWebauthn200JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response ElevateWebauthn400JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ElevateWebauthn401JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response ElevateWebauthn409JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ElevateWebauthn500JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ElevateWebauthn503JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthnRequestObject struct {
+	Body *VerifyElevateWebauthnJSONRequestBody
+}
+
+type VerifyElevateWebauthnResponseObject interface {
+	VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error
+}
+
+type VerifyElevateWebauthn200JSONResponse SessionPayload
+
+func (response VerifyElevateWebauthn200JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifyElevateWebauthn400JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifyElevateWebauthn401JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifyElevateWebauthn409JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifyElevateWebauthn413JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyElevateWebauthn415JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifyElevateWebauthn500JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyElevateWebauthn503JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeForgotPasswordRequestObject struct {
 	Body *WmeForgotPasswordJSONRequestBody
 }
@@ -40466,6 +44410,280 @@ func (response SignInPAT503JSONResponse) VisitSignInPATResponse(w http.ResponseW
 	return err
 }
 
+type SignInWebauthnRequestObject struct {
+	Body *SignInWebauthnJSONRequestBody
+}
+
+type SignInWebauthnResponseObject interface {
+	VisitSignInWebauthnResponse(w http.ResponseWriter) error
+}
+
+type SignInWebauthn200JSONResponse PublicKeyCredentialRequestOptions
+
+func (response SignInWebauthn200JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInWebauthn400JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInWebauthn409JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInWebauthn413JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInWebauthn415JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInWebauthn429JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInWebauthn500JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInWebauthn503JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthnRequestObject struct {
+	Body *VerifySignInWebauthnJSONRequestBody
+}
+
+type VerifySignInWebauthnResponseObject interface {
+	VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error
+}
+
+type VerifySignInWebauthn200JSONResponse SessionPayload
+
+func (response VerifySignInWebauthn200JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignInWebauthn400JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignInWebauthn401JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifySignInWebauthn409JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignInWebauthn413JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignInWebauthn415JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignInWebauthn429JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignInWebauthn500JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignInWebauthn503JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignOutRequestObject struct {
 	Body *SignOutJSONRequestBody
 }
@@ -40709,6 +44927,308 @@ func (response SignUpEmailPassword500JSONResponse) VisitSignUpEmailPasswordRespo
 type SignUpEmailPassword503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response SignUpEmailPassword503JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthnRequestObject struct {
+	Body *SignUpWebauthnJSONRequestBody
+}
+
+type SignUpWebauthnResponseObject interface {
+	VisitSignUpWebauthnResponse(w http.ResponseWriter) error
+}
+
+type SignUpWebauthn200JSONResponse PublicKeyCredentialCreationOptions
+
+func (response SignUpWebauthn200JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignUpWebauthn400JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignUpWebauthn403JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignUpWebauthn409JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignUpWebauthn413JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignUpWebauthn415JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignUpWebauthn429JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignUpWebauthn500JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignUpWebauthn503JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthnRequestObject struct {
+	Body *VerifySignUpWebauthnJSONRequestBody
+}
+
+type VerifySignUpWebauthnResponseObject interface {
+	VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error
+}
+
+type VerifySignUpWebauthn200JSONResponse SessionPayload
+
+func (response VerifySignUpWebauthn200JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignUpWebauthn400JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignUpWebauthn401JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response VerifySignUpWebauthn403JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifySignUpWebauthn409JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignUpWebauthn413JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignUpWebauthn415JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignUpWebauthn429JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignUpWebauthn500JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignUpWebauthn503JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -42462,6 +46982,430 @@ func (response SendPasswordResetEmail503JSONResponse) VisitSendPasswordResetEmai
 	return err
 }
 
+type ListSecurityKeysRequestObject struct {
+}
+
+type ListSecurityKeysResponseObject interface {
+	VisitListSecurityKeysResponse(w http.ResponseWriter) error
+}
+
+type ListSecurityKeys200JSONResponse SecurityKeyList
+
+func (response ListSecurityKeys200JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSecurityKeys401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ListSecurityKeys401JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSecurityKeys500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ListSecurityKeys500JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSecurityKeys503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ListSecurityKeys503JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKeyRequestObject struct {
+}
+
+type AddSecurityKeyResponseObject interface {
+	VisitAddSecurityKeyResponse(w http.ResponseWriter) error
+}
+
+type AddSecurityKey200JSONResponse PublicKeyCredentialCreationOptions
+
+func (response AddSecurityKey200JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response AddSecurityKey400JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response AddSecurityKey401JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response AddSecurityKey403JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response AddSecurityKey409JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response AddSecurityKey500JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response AddSecurityKey503JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKeyRequestObject struct {
+	Body *VerifyAddSecurityKeyJSONRequestBody
+}
+
+type VerifyAddSecurityKeyResponseObject interface {
+	VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error
+}
+
+type VerifyAddSecurityKey200JSONResponse VerifyAddSecurityKeyResponse
+
+func (response VerifyAddSecurityKey200JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifyAddSecurityKey400JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifyAddSecurityKey401JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response VerifyAddSecurityKey403JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifyAddSecurityKey409JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifyAddSecurityKey413JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyAddSecurityKey415JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifyAddSecurityKey500JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyAddSecurityKey503JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKeyRequestObject struct {
+	Id UUID `json:"id"`
+}
+
+type DeleteSecurityKeyResponseObject interface {
+	VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error
+}
+
+type DeleteSecurityKey200JSONResponse OKResponse
+
+func (response DeleteSecurityKey200JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response DeleteSecurityKey400JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response DeleteSecurityKey401JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey404JSONResponse struct{ NhostNotFoundJSONResponse }
+
+func (response DeleteSecurityKey404JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response DeleteSecurityKey409JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response DeleteSecurityKey500JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response DeleteSecurityKey503JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyTicketRequestObject struct {
 	Params VerifyTicketParams
 }
@@ -43110,6 +48054,12 @@ type StrictServerInterface interface {
 	// WmeChangePassword Change the password with an access token and the current password
 	// (POST /v1/change-password)
 	WmeChangePassword(ctx context.Context, request WmeChangePasswordRequestObject) (WmeChangePasswordResponseObject, error)
+	// ElevateWebauthn Begin elevating the caller's access token with a security key
+	// (POST /v1/elevate/webauthn)
+	ElevateWebauthn(ctx context.Context, request ElevateWebauthnRequestObject) (ElevateWebauthnResponseObject, error)
+	// VerifyElevateWebauthn Finish elevating with a security key
+	// (POST /v1/elevate/webauthn/verify)
+	VerifyElevateWebauthn(ctx context.Context, request VerifyElevateWebauthnRequestObject) (VerifyElevateWebauthnResponseObject, error)
 	// WmeForgotPassword Mail a confirmation code for a new password
 	// (POST /v1/forgot-password)
 	WmeForgotPassword(ctx context.Context, request WmeForgotPasswordRequestObject) (WmeForgotPasswordResponseObject, error)
@@ -43197,12 +48147,24 @@ type StrictServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx context.Context, request SignInPATRequestObject) (SignInPATResponseObject, error)
+	// SignInWebauthn Begin signing in with a security key or passkey
+	// (POST /v1/signin/webauthn)
+	SignInWebauthn(ctx context.Context, request SignInWebauthnRequestObject) (SignInWebauthnResponseObject, error)
+	// VerifySignInWebauthn Finish signing in with a security key or passkey
+	// (POST /v1/signin/webauthn/verify)
+	VerifySignInWebauthn(ctx context.Context, request VerifySignInWebauthnRequestObject) (VerifySignInWebauthnResponseObject, error)
 	// SignOut End a session, or every session of the user
 	// (POST /v1/signout)
 	SignOut(ctx context.Context, request SignOutRequestObject) (SignOutResponseObject, error)
 	// SignUpEmailPassword Create an account with an email address and a password
 	// (POST /v1/signup/email-password)
 	SignUpEmailPassword(ctx context.Context, request SignUpEmailPasswordRequestObject) (SignUpEmailPasswordResponseObject, error)
+	// SignUpWebauthn Begin creating an account with a passkey
+	// (POST /v1/signup/webauthn)
+	SignUpWebauthn(ctx context.Context, request SignUpWebauthnRequestObject) (SignUpWebauthnResponseObject, error)
+	// VerifySignUpWebauthn Finish creating an account with a passkey
+	// (POST /v1/signup/webauthn/verify)
+	VerifySignUpWebauthn(ctx context.Context, request VerifySignUpWebauthnRequestObject) (VerifySignUpWebauthnResponseObject, error)
 	// RefreshToken Exchange a refresh token for a new access token
 	// (POST /v1/token)
 	RefreshToken(ctx context.Context, request RefreshTokenRequestObject) (RefreshTokenResponseObject, error)
@@ -43245,6 +48207,18 @@ type StrictServerInterface interface {
 	// SendPasswordResetEmail Mail a password-reset link
 	// (POST /v1/user/password/reset)
 	SendPasswordResetEmail(ctx context.Context, request SendPasswordResetEmailRequestObject) (SendPasswordResetEmailResponseObject, error)
+	// ListSecurityKeys List the caller's security keys
+	// (GET /v1/user/webauthn)
+	ListSecurityKeys(ctx context.Context, request ListSecurityKeysRequestObject) (ListSecurityKeysResponseObject, error)
+	// AddSecurityKey Begin adding a security key to the caller's account
+	// (POST /v1/user/webauthn/add)
+	AddSecurityKey(ctx context.Context, request AddSecurityKeyRequestObject) (AddSecurityKeyResponseObject, error)
+	// VerifyAddSecurityKey Finish adding a security key
+	// (POST /v1/user/webauthn/verify)
+	VerifyAddSecurityKey(ctx context.Context, request VerifyAddSecurityKeyRequestObject) (VerifyAddSecurityKeyResponseObject, error)
+	// DeleteSecurityKey Remove one of the caller's security keys
+	// (DELETE /v1/user/webauthn/{id})
+	DeleteSecurityKey(ctx context.Context, request DeleteSecurityKeyRequestObject) (DeleteSecurityKeyResponseObject, error)
 	// VerifyTicket Follow a mailed link
 	// (GET /v1/verify)
 	VerifyTicket(ctx context.Context, request VerifyTicketRequestObject) (VerifyTicketResponseObject, error)
@@ -44846,6 +49820,75 @@ func (sh *strictHandler) WmeChangePassword(ctx echo.Context) error {
 	return nil
 }
 
+// ElevateWebauthn operation middleware
+func (sh *strictHandler) ElevateWebauthn(ctx echo.Context) error {
+	var request ElevateWebauthnRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ElevateWebauthn(ctx.Request().Context(), request.(ElevateWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ElevateWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ElevateWebauthnResponseObject); ok {
+		return validResponse.VisitElevateWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyElevateWebauthn operation middleware
+func (sh *strictHandler) VerifyElevateWebauthn(ctx echo.Context) error {
+	var request VerifyElevateWebauthnRequestObject
+
+	var body VerifyElevateWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyElevateWebauthn(ctx.Request().Context(), request.(VerifyElevateWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyElevateWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyElevateWebauthnResponseObject); ok {
+		return validResponse.VisitVerifyElevateWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // WmeForgotPassword operation middleware
 func (sh *strictHandler) WmeForgotPassword(ctx echo.Context) error {
 	var request WmeForgotPasswordRequestObject
@@ -45909,6 +50952,101 @@ func (sh *strictHandler) SignInPAT(ctx echo.Context) error {
 	return nil
 }
 
+// SignInWebauthn operation middleware
+func (sh *strictHandler) SignInWebauthn(ctx echo.Context) error {
+	var request SignInWebauthnRequestObject
+
+	var body SignInWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInWebauthn(ctx.Request().Context(), request.(SignInWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInWebauthnResponseObject); ok {
+		return validResponse.VisitSignInWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignInWebauthn operation middleware
+func (sh *strictHandler) VerifySignInWebauthn(ctx echo.Context) error {
+	var request VerifySignInWebauthnRequestObject
+
+	var body VerifySignInWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignInWebauthn(ctx.Request().Context(), request.(VerifySignInWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignInWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignInWebauthnResponseObject); ok {
+		return validResponse.VisitVerifySignInWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // SignOut operation middleware
 func (sh *strictHandler) SignOut(ctx echo.Context) error {
 	var request SignOutRequestObject
@@ -45998,6 +51136,98 @@ func (sh *strictHandler) SignUpEmailPassword(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(SignUpEmailPasswordResponseObject); ok {
 		return validResponse.VisitSignUpEmailPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignUpWebauthn operation middleware
+func (sh *strictHandler) SignUpWebauthn(ctx echo.Context) error {
+	var request SignUpWebauthnRequestObject
+
+	var body SignUpWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignUpWebauthn(ctx.Request().Context(), request.(SignUpWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignUpWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignUpWebauthnResponseObject); ok {
+		return validResponse.VisitSignUpWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignUpWebauthn operation middleware
+func (sh *strictHandler) VerifySignUpWebauthn(ctx echo.Context) error {
+	var request VerifySignUpWebauthnRequestObject
+
+	var body VerifySignUpWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignUpWebauthn(ctx.Request().Context(), request.(VerifySignUpWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignUpWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignUpWebauthnResponseObject); ok {
+		return validResponse.VisitVerifySignUpWebauthnResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -46563,6 +51793,123 @@ func (sh *strictHandler) SendPasswordResetEmail(ctx echo.Context) error {
 	return nil
 }
 
+// ListSecurityKeys operation middleware
+func (sh *strictHandler) ListSecurityKeys(ctx echo.Context) error {
+	var request ListSecurityKeysRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSecurityKeys(ctx.Request().Context(), request.(ListSecurityKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSecurityKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListSecurityKeysResponseObject); ok {
+		return validResponse.VisitListSecurityKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AddSecurityKey operation middleware
+func (sh *strictHandler) AddSecurityKey(ctx echo.Context) error {
+	var request AddSecurityKeyRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AddSecurityKey(ctx.Request().Context(), request.(AddSecurityKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddSecurityKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AddSecurityKeyResponseObject); ok {
+		return validResponse.VisitAddSecurityKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyAddSecurityKey operation middleware
+func (sh *strictHandler) VerifyAddSecurityKey(ctx echo.Context) error {
+	var request VerifyAddSecurityKeyRequestObject
+
+	var body VerifyAddSecurityKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyAddSecurityKey(ctx.Request().Context(), request.(VerifyAddSecurityKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyAddSecurityKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyAddSecurityKeyResponseObject); ok {
+		return validResponse.VisitVerifyAddSecurityKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteSecurityKey operation middleware
+func (sh *strictHandler) DeleteSecurityKey(ctx echo.Context, id UUID) error {
+	var request DeleteSecurityKeyRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteSecurityKey(ctx.Request().Context(), request.(DeleteSecurityKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteSecurityKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteSecurityKeyResponseObject); ok {
+		return validResponse.VisitDeleteSecurityKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // VerifyTicket operation middleware
 func (sh *strictHandler) VerifyTicket(ctx echo.Context, params VerifyTicketParams) error {
 	var request VerifyTicketRequestObject
@@ -46718,341 +52065,400 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cts4ti8M3wpK76mK/T6U7CTunm67dtXxJO4eTz5P7Iz3nk6eCCIhCW0S0CZAK0oqVedqzoWdK3kK",
-	"awEkSJESJUu2k9b8Me1QJD7XFxbW+q2vnVAmEymY0Kpz/LWTMjWRQjH4x2mUcPF3Gr1j/50xpc2jUArN",
-	"BPxJJ5OYh1RzKQ7+VFKYZyocs4Sav/5Hyoad487/76Bo/wB/VQfQ7lmayrTz7du3oBMxFaZ8YlrqHHcu",
-	"x4yk2CPhiiQ0Hso0YVFAhpTHiugxI2YYKQ01kSkZpIxeK0JJmsWM7PW5uKExj7q2jf5+r/MtwLk8k2IY",
-	"8/AuZ0KjKGVKmYFmiqWCJszMisYpo9GMcGEek71+aIfmD/c3mQ54FDFxl+MNQzNcLa+ZeKRgzCSSTBEh",
-	"NRnLOIL1p6YdkkpY8KEbpj/2c6HNbGPs7G7GfypIJtjnCQs1i4BaspSdkIhpIByaMrPeZvyKpTcsJbEc",
-	"kUxELIWHOdFFQEU4fn9Or6X+TWYiuqPpvJZEZeEY9iAgiinFpTCEBJtD9vpC6u7QDMgf5Fs6iyWNLqV8",
-	"SdMRu0PSGUhD0IrEpl+zpLS02IayJlqRvf4Eh9jVUnbhZX/87wXN9Fim/Au7w4VGglYsTJkmVERESAJi",
-	"pMQQgVl9SqapFCP38l4/gxEzoc3YWFSZzA3lMR3Ed7URL6kOx9dsRkIqDMvC4pfIW8gpzHCaSs0MW4+5",
-	"GB0TrhWJqKYDqkBCZSJlNByboQfw/YQqNZVp1B1TZT4h/52xDF6NpShtuJFlfJSlLCIRo1HMBSM0juVU",
-	"wQKaVwbQOIu6rlUSjll4bVrzvtYSuJiEsVQsglGHMosjEEYDRqi6ZlGP9N8xnc66p0PN0n5ApmMmyCRl",
-	"igkdEEVniozllCRUzMymSRGZ7SRTynWvE3TGjEYsBYXntWP+WV7ZC/tpJjSPSyua0JkZjU65GeSIcmHa",
-	"LXZTzyasc9wxImXEYNcK+lDZZCJTzaJXLOL0Et68c45FQhGaUEX61Q77QOL5OLuJGWjXzMlR+pdt2Ahf",
-	"WhkIlsoHhuiSScyM4N9zHBpmaWpm5WgsIFQQax6QmItrN/4tKNovy7SszATYNxFXhseigGTihqV8aIhI",
-	"piTJzPTGUipGKBFs6k1DpkTxkehmE2AY4A47lS3p3S/bV7p2AptXsl+WalinW2liyAZEGI1jlj5SdlBb",
-	"U6pfNqBR7RgvpXxFxcwyorqTvScp1YzEPOEaVSOQJRckluE1SdkwM3Lb2+cT+EfClKIjRow1rMh0zMPx",
-	"NiWx+ZWnxpzQacaWS+Yv27FBmtfxCsVVyiJjRdBYWUMj4UpxMTKi4VrIKRh/TEQsyikWzJLK2l1dXXVP",
-	"PYtkfgENbYVjQ+JixALSvwSDMmU0Tv7jQ+e0mOKHTr9WlSmdcjHy12vzZs6XnY3z3ds4X96LSSqNAb1h",
-	"2viNszgCAlF1FAI/Ewa/B8aqeQfKKDXMkyrDWTJi8SNlX7ESdLvWWDtRLxjXY5aSf168eU2EkQKCZGnc",
-	"ZSKUhvGHMk1guK/HUuktGF4wynfWDXQX/pmA9HO2MydCNZYpPE1lzLrmjAt8xSJ4xiKeslBfyuovLKE8",
-	"7lq/StdZUv2A/N///X/2ixXbuAtopfVyXh5FplyPPV3+SBGljS41ph3TmouROSmXJ8VFN1PMTNYZjV0m",
-	"oonkwrmNYIqbt2ZbzRFNJhAURnRFkugxN5MwNkE26boxm/HnLqMuFVLMEpkpfwbbMWKXzmKzpizMZOPW",
-	"7NJJvEZlR+TQKCvwZg2Y0V6gEArbttFTCuPelsHbipJWMHthsNuyfJcTzA9p/8KabsUEXrqgr5zB607p",
-	"xuD9PDGD981jj3ZRQjoFYmRLQdXDlKlxF0xk/4cJ1f4/NQ+vWemJ1JOSkM0U2Fz94oDuHpV1yzbM4KVL",
-	"tjOGvxNj2JLIFk3MlYRr7vPjwtjDZjDEjBsmKicshRF4Xvs5v6A9pBrrz2xBytCEiZAjrhK2Bev0KmEr",
-	"XxzOGaFufJs3lJYNr8bv5wazHZtn0YA2a+5cJWxbRsOyVV3BXrhK2LashYVL/UMaClcJ24qZsGglG1xl",
-	"uV8/yO0FmZKU3chrUCvXDJxn5gzt6GAb2nrRyHeK+jtR1EAbW1TTbcXZ4ls5ION/M6Vnp6hU1MZdG9D6",
-	"wqGGYypGrM6twYXSVITMOTaOje6VMYoyG/YSuGdK8zgmYxZHZDAjCUsGLFV5pENBmzFVmryZCpaSKVDb",
-	"wGx1Im+Q3SOWSG01amllNq/oWyxNrTvk2MyDpzhtKUpL5facCZmNxkHFEBOMRcaAgYic/MJKGN4rxSiQ",
-	"KVUEGQw4wXTEwfJhNOpKEc+IminNEvgpX9omy6S0jhv3ZixeRnc95xYosEOGJXDUATOQgvmuDbfoijGy",
-	"B7rBrrD3jl1sasmNyKF7lLIbRmNnx8IQt2DJLqeg9rYstHUfRL6QarZj0S4e1GZtWuhrW1bt8tVdwa6F",
-	"xrZl2S5Z8h/StoU5b8W6XbyaK10FW0u3chnsjX7jBu7iwe9M3O/ExLX0sUUjt710M8sJt525N6nXMV/Y",
-	"lvJA9NMs4vrsxo0sirhpjMZvU2Mkac5U53hIY8WCzsR79LVDQ+x1LnohMD/JFKIfXtOkIVDi9O25tazg",
-	"PoWCZtnrQ8RoF4NA+2bYXmA0Pt0HgmPJRM/MltR3/l6x9ByEi5k51Z3jTpbxqBN0RBZb3kWBNf+9Ln0W",
-	"Uc26miesri9UgM0LV+pCDv5koTaf8dqRzbXOJ7WrKzMdSlxWJrKkc/xHR2VgqnaCjtXNnY817VnaxnWZ",
-	"+9WKuzVXTRtlqm+x7Mb6PB1ZMqzGw/h65o8ONEh1J3A0WKxJefvnKLEyTn/SsNz+MPz1ynf6Y81uVtjo",
-	"JVershK7cYkiXLNEtYpA9fj2Wz4omqZ0Zv4t2GfdEKCUpUqmeI/JiHmPTOiInRA6gFOxPT3BmdD8UMNj",
-	"le2wo29cmmcpo5qZJfeM/RVWJ2JDmsX6nUSFm9DPL5kY6XHn+PHhYdBJuMj/XceiXE1iOnOCyPv6yU8/",
-	"17wPN18lCsYnQfnTo6ZP/2XvsjwyHkgZMyrMK7EMac00SrN4UtN0wjQ1mnxlUeN0cT0xGGp/pHIz4KRk",
-	"FJCJjHk4I6CtmOpVl+DnpWtvzpVlsl5x8xL6+Rw/hberVK5ZMpEpTWdvl85yQeAvGbChTBkZYYCIsbRR",
-	"KvTIFddjmekilKZvftVgTJrDMVdkxAQzljqaMinTWSrMgVKEPut4JODylSrL8fNRdTUmVJuTXue48//+",
-	"cdr9N+1+Oez+2vvU/fj//I/lPJkslFY+S9p7rdV4suXKF4tTRFmrMdjZIp7hmZErQoWasrRWm5vVaiUP",
-	"zWTmlgG+blyF/AS9cOLzs4LoNjS05JCwG5bOrIWS+5XMXCoy3nVWPeYpbfQiSWg45oJ1U0YjeIBO9SDX",
-	"8ZWwEqOryhkyRvvnzoqgk6cxdUB8jGXkx3Z1go5zL5qhVlOHoPW65ASjJ60DotbGGHIWR6p5Ub/WGVH+",
-	"grxN5SBmiSKDGYHGyB5FQxYislhKuLARN7ADU8ui5qwTMxoZDlYxVWN7wpvQlCbMfGeYbt8jsoIa7Jm5",
-	"dneYsdpDBqbohMlJzGrpVGmqM1XPBf+4vHxL8AXv2+LoUKZZ21JgKaYYXSMdX6C4WpGFQ5AB0ekK5i6e",
-	"jNUqn9zO1DVWyGmo+Q1bpU+k9vm9+IecWkcPHuynVBmOFSyq3VJ7zbWg540btXbkZTMU7NJityqr4u+K",
-	"P+Zl1LKGmWrXbUVD1VHnnJVapXvX+oKRa6du1rMkfWNoRVMmV3ieReq2fYMWR43F8K3VcqylxSffsfKG",
-	"Q933LPKuuahZ+P6E6r5ReROWKjOp0i3UvtFp/S9M6Vm/fAVTeqt2M4zUeK9uJ8+c3bp5WVknDWGFbKdl",
-	"CeiLPG9ereQfEM4a0g8vTVeTfUikyySfbblxxO8n0fd2gH5gp+DtHkQbJfR7K/9WOF+cou6gCk8UXOmU",
-	"apkquHRF53bFDXtDNU3fp3EtX64h8SrUUkcPcCNZv7UVaml2ryyVNS3oqK1xqU5dOkQDPVKlLxgTtxGN",
-	"BU1vjmwFm/oGD8qLuglMxlKw11kyQHpbOth5fpg3eCq+lgyE0EqU5Hs6lg7pS8ajllbyF9xn55fLuylT",
-	"X+CxRr493maUKd2tSZXuymvrUX+ZrOr3qqy0ihUsUdzHRdJjLT2laVx/+IHrMrNciiRUhxhSNOSxNk+4",
-	"IDSO6w6ouMQrqj406ZZoPmw3sGOuXYkvZ05izIUkwE45KKAAoAoopDRQxbpcKCYUN6ekeNYjV2OuGVET",
-	"amylVGYiIhwCLPhIyJQBiIF7pLR5QmI5ZWnXNBZBsqMubGKZPlLkPRj5MmIxQPn00P+CfDGhUcRsGkXZ",
-	"b/r0yWEN9dtpoqZfT8tbWIZPvlG/OHMy9935cnlJsiW85vmVP+UJz6v0195b+WUdJ92pIF6mtjnq/5ul",
-	"Ev12CzxzS1yq8Fr9IP282QWur2Zpm3Dh7It50VtJ5kF3UOEgCwjrjXqk//UDLuSHzjH540NnTAs8rAFj",
-	"gmh6zcSHzsdvkHyecOEP7nHtvN4uODDX0LB3HGW3OZu3J9uCDKUYcsN81hHWvgnF201PuwPnkjcrZJPP",
-	"6+PCFYYlW4/xV2PdFVjPje3+pNJtiWId2bQBolqNBNq6b+dd0zZatZqHz3WP9K218YnqPqg5rfBOl4aa",
-	"33CMnaj1jnyi23DvfrJqulb6FWNdzbj8RBt8q/bnVqOrszDd16VuStMI/OUqzaBhk/lInIu7YPD1uKZW",
-	"LARLSZePxPvJw53V5nm55cLc6uRf5eYTItiNDaXNXcgRHzGlN8PF+Vasy9/rMPDNgqN9HU+6lb8pjmar",
-	"sOAz3P9LSEv+TabJiuRaQGSUVyTllbiIw6Nf6qwH6LfqeXryy/KLBxs+uIhecVIQaDjnW8R+A3/8tcsD",
-	"S/n29HJNZvbd5JXQ2zHDkCKM9lNaThSZyvQaQ1Txt2Gms5QFDiNymKUA10LHjEbVCO1H5vT6mSdZYpuM",
-	"+ZCRPSkYmTGakkzETJViTqVpbMoVXv+2vkRs5bRhn2kyQccP+jo6EZvEctYdSD8yy610VZzk67ZkU9a6",
-	"3+FLheX79+fPQUza24ZTuEbI71aWf1rHqXWN1U2vnFi9ehwGpH570RirB12EMrI3+6kcpTRRfsCFdQ91",
-	"ATAnyZTuDliXCxdB0XUOoznUGP8ZXGJZ4VVBnJl77Em2GiQXL/Kii4zQdREC9agN3g9FzAj6wSqRIPNA",
-	"Qf5DLrpjPph0XSR5SZhUWqqCC3XM+aqEUwORJSXAB2tl4Wel2ebAEqWpePgT3vNc0OVLnwxpV0s9gVgY",
-	"+MvGFftf4e/w6myCQ3dBM/CF2xswm5n3JaTfdYKOpJm2o+kyTNzrDinHmeKPk1QOecy6Q6bDcc2PNzyq",
-	"2UwcGYb8dxUTUVcl6CuT3YSKmdtUVRuHs3pISy7IOucilKnZXuthM68VNLVu6EtAUjYBfV3q7ejwcfuQ",
-	"GDerYIE35p9XL1aUJW8EI5NsEPOQXLNZj7y7ODV/KBLSNJ2RvuiDXuqz/glhcWy+C7thlt4weH4WPfnp",
-	"p8e/lj4J0xv70We4qI1If4bh7G+7T376eb/mHice1eQn8JGgRjMSGo9kyvU4KW/V2cWTn36u25QwvZlv",
-	"7pkZc7kBGE6tTTj/uVkXu07sM6oDsmckws9HWRrX3zpf85pL7hdsRjg6Va3+71/zqE8wbcPFJuO1KOEa",
-	"Mp8agnSu9ay+ffNmZa2e1TUg6ueZyCiLM7V0fpli9f1nqtK94qO6Bj43bBOGu5HPS0cwW9zAbEkDFVYz",
-	"6xkAMeLe4Qwb+OxiZS+f4ZHW9wiGk5fdIECDdcN79dvpM+f+sbmGq16k5CZ7NUIR0pAw+gVf8nHnQiki",
-	"MoTEA0h24oKrMZAwFyPCxfI9sB3XzerNC99empe3ECiJzZIPnTcvPnR8i+bNi1pd8WaiNhMKW0qtVsTZ",
-	"Q2oVw8xYH/PBsCmjSopeZ7Gm24xq2mR85puJusjHsIrbdMzC69uE0Z7RcEwiNmEiYiKcYXbgmMGpimsb",
-	"tMUisvehI68/dFwOn00fCvKwWrSYVH3cbLG8jsLkNcYl5xmSH5cRu22jfvGAjt6VTt5rH9nnTqUp5lAm",
-	"YI8BcDkEECsyoOE10fIEI/gGNtGRAYpCcQwtS/ex1hN1fHCQzLp0MunZHw6mLLZ5SSt6DOpiSt7WH9JW",
-	"8jHVhpWBItaKSMCAUIyh16k4tHOtWJxn8nMRxlmEzHJ/AXZtjrXlmLeFfglwjqOhQbg4ISKLY0w75dr6",
-	"38ZUNfoPlsY3tPUnzAsq96U32ClVxK41cGqJFts5Iopgvvke++anvpPoLfo/wXzMfL3GNCJCiooF5I2n",
-	"lRfeBnV4ERstYgA/tmOcNQIratwa7W2ZOt5dZtvUdlg3v3d4JoY31vPfpV4Lazl+Sg3UjXHtWy5gyS6k",
-	"/+b3XZCRHnNjhV0zNlH1kXFlMVnfMPnn1WVQ4AGdWmACsGCOyd8ZTVlKPmSHh09DIH34k/UbMo/zDs+Q",
-	"OM9Fm5zzkii2ZF3inF8PDz2xw4X++ag2TGf1XSx/c95asLaJ7K4N6vY3pWHFKvOYG+IC6lrP0FcFaS6a",
-	"T57IUCdM8X4vDwhbM1C3HDxZSM5/yrEgFwnX487C0MPiC1g438jYVnBt82LAzd3tEjbyi6liYn/Ksegp",
-	"sxT/0z7shTLx1bK7KJqbYUP6x0/l8N+n7XIrl1wB1i7BWk78ZLgUFaLurFtk9G+Art9cvoWpPIRdlHgq",
-	"WDoruJq2R4gVwl7KE4Y40NmDmLaeNCT0wx1GKpP8NFO2uh4/eXoELr5SEOKSe8fKcqEvetmirX17uKnb",
-	"p7YXT3a4li9jptRfibrfZH6gWdULHZcS3GqNsjMR2aznvHoinhQKWw1CGfYcuN58yb/9+tz4tczQ2km+",
-	"n2xA/RjWeubHkFVtyLcvnp0hA+ahZmTv4slPP++Drz/m4lo5BwNVZEJTjWvFVYHahYBjLCJKIhaOK7CG",
-	"95sXz1+oAIG8AJVIMQhUDnBVqWYVYAYIKmgO8bhHKr17DVx0viK2ETp83rk0iXzR/ujAkdSlJrZPn6hk",
-	"1RS7YG9Al6VdNdiCFZnuQ0Z8+DD5+vKb+f/X8P8X30jQe1SPHuHbkBUNM5XdmJlWSUzFKKMjD5ngDqxN",
-	"z6sx5KnSuB6wCLVOjeU+P8/fh4gBD9bf54X11MyFAsomTsbeQnBlxI7v8S+SWWZOgdtAqGdwVW3v53lJ",
-	"GXqchZHcdZcGIH5rRKJ5Tji4DElIhRQ8pDHmUoRUMYtE5i/lk/DpT4Ofh0+74dHg1+7RL+xp99e//UK7",
-	"0VF0OHwcHT1hT446Zdo+7P5Ku8OPX3/51s3/Pmrx9+Mn32qpv1W43jz82Q17Nczx3ZYDi91Dpl67XLzl",
-	"Ar91Ml4b58HyfLy6/NAnWwRJKqfPzR8ci98Xr8HKeXVV74iXseb7OsuZauUst2q+Gp/PTatLfqubk5tA",
-	"nTo1LPKcYXwO/8L+8gZVKIVgOQRixCYpQxSeWj/+OWaZnZBrNtFmXDKOWGp9mMoidfv934ZZ79o6Qx1y",
-	"Ll7luCsl9eMHpE18NbP8btBvdtH50xAn2Puo1dYjTsGmZ/dhJc9fc1bXIR/ZwrlfMBEhK2PS2/d2pl2+",
-	"DosJ4HZnPS9/d3X6bwoVOS0QdlNjSVlDLQBhhojpKr9qL6HAeNZOyRY77v3/l6O/+XNZvlq3Tzz7XqgE",
-	"DWE0q5/J6BZKrN4Vh8EryxxyR788efz018O/reiS81RADWI8piXlPZIpRChJsjfEOi7uBYxQDSz455RI",
-	"gUHxG9nCW+YquHZhgW1rC7Zx/dtOXX8neFm9i9MSIaxP8GIbEVJx7QZ4M2jDIxS+VxujWHeyu0oYaqrb",
-	"ySwc7Ke6zNSjw1+Xg1pNUnbDZaZaZ2dCNSovuSqVE6lYtN73tTeDn1xc9/zY6vr7WL+464azXfFrjjXb",
-	"zoRm6STlii1MMLg75MCVYtSKOOkF4VVYqm0kcxQx6xlYVyoW+XWfnIhcTb6tSYU+zMiSz967V+uAKGy4",
-	"iUdv83NqtY7rLeBGp9EwzpdyxMXtsfMewOYsnuB6KUVFVaQ9iOft52fQTxAQte+0pl/hwJ1SET5Ekb41",
-	"4vpNASmf9PKIFJAZ9cEo9aEn5ZH6R7DXZ1ef3p5eXFy9eff807uz//X+/N3Z81qPno08+cRXCVqBaUcu",
-	"Vh+bKNkTv/x85CFmecEqPGq1EoImXIygS0MHDUidcG3U1N47lkFKkB091y7Ixmw1OA4ANK5eOhd36FWM",
-	"ETW1ObkFEQDZcE2oJv2Dm8cHPq10HUn3T9BQ7Mb8ZhWL4VWha1aLoMrcVsGI3XEjopouVGgLNJUlrieH",
-	"hx83potezwMorX2SW9eg8XZ7xTTdTcg513sJ0qo0m4ale7s+rilU7gRDGljoVtGDtYboXS2et2Tl4TSs",
-	"WXnWa0XmVOX5Eom6mkhcFh+bG8oVu9nrc/HMjcy7j+2uDxxdvFnvPQKpR9s1vy6EADsxp+ASYhgkoZuj",
-	"niwfgAF4sabewxIihtI8mLF9blFZ15RfNUibSyEqqx6gJiPQG+U7GbN1AUW9LahiadbBmzmY2n/bS8OF",
-	"dQ8aUWdXxOzEeoxmlut0W2U4fwZ5aHqliyULfguPxVo0gdc5G5i8k6st5xmtg83shrmJi1H7yd9nRm40",
-	"NgyScrZC2kmFiFdAR/a2oRlXbF6wwU+PFLmhccZOLPh2GXcbsLiXpxSWyTYfT1Cl6/mVq0m6mHXcqFsR",
-	"wpra1fkQclvz8cc6nekufJdWTSvR5sK8wcraWXckdNQ44XU9TvCxdTExccNiiWnLbV3OrT1Ewd3kXNav",
-	"3aIUSVvUFMlwRRqpC0G5LJdJFlnCUh5C7dFWSRSOUQuD4Jfu0+ET+mv4ODocHLG/0Z8fLxA6q8ipRoGx",
-	"MthuZdmBb8s8X49Eu3RD1siTmmPcw4WM2yp9qkwkNfF1m+XmwoDbjOg6DG4tvvzJb3ayt3AK3kl+xvJj",
-	"7Drhof7UN7TJCze45rawXF92xdT2hC0KdFr12qs0Fqx3ivm/F89fQIlzwOEYs7RFPcAm02CxarArZSfW",
-	"uGOvmIvSWsO2bCyAZ17orYaM50WjNhQuer3IHGzF8xDvVRtW1vrTheFmVkM4fimm5E3ADndRaJi3MQ9J",
-	"XVhS2bqywH4ekKooJr7pibZzQK+1vxs3KTeUebhMbbUOPqkM6nYI2atWr9qEpy6/mV+qVl1E8hoiujAk",
-	"nh5uy+wOM6Vl0lC/pOza2qAToPAVtWLii+L1Wl/WwkMPvk6MyLaxseavUUqFVmQ6phA0u2dRPSBCyP+k",
-	"AenqlmeSeoeDK9zhzaa0VHNTz7dv5SONaeIh6ad6Fb1poY1e3gejm9ykNzvJC6adFm4n7CsJjZ9pqOMZ",
-	"lPSVQ9IHIW7x+zLrCKu5z18hJHtdRyzejW3Ahbvcd3tRkk9VH9Eg47HucgECIsDwxkQqiDGMGRQLl1OW",
-	"DrPYTz8CQKFOkF+pRAw9XCmUXpdmRbNBzNUYnoRS6JQPMl1CdqzcsNzGt+zFYD7ZmnK5H99zi+p+G/FX",
-	"b9ev3Eic62L2bE14NyD4bFqwbdSBfng70b0lzzlWF3noV6a2BsoKV6bzBXZueYm61jXot8YJqbXdKIUY",
-	"/an7y1H0mP0cHVHWVU+TX/921FktcN06YOyVvMMRc0HrXjC2y9gaU0WEbI4FW9svs4ZvpJFaHGzIg+Bb",
-	"V4lt3RN2IwNDwFSYpVzPLkyHOPzTf180x8zV1uUqOx/zzIn+f3ZtS10QPT4+cP9A8ZH4xEUfUIT7jUBd",
-	"RKZYT+MR6V/aoP5rJv7jQ2fu3Q8dsPG4GSn25DTbcacUilmQHZ3wF2zmVWQGePGGDI0EMMzMG35tAow0",
-	"fXl6+ewfL87+69Pp81fnrz9dnD17d3bZPJz/7EJ/3QuHZz43HlwQM2wzHMxW+M1ZBf+8uuzU1Ewr5T5w",
-	"pTJMgX9JdTi+ZjPDgVIVvmLu8hZjjqjSQHVwnobuimGNtZ6UB3UWsxvMllxrcEY+eECzmNeZ0PRaGWrI",
-	"o356+dhtTqgiVMxq4EjAs23DQx1JI543YHdr8zNU7GYwbi7FPmGfOdZfWTrtV0ynPGxCokP3O5CFckjC",
-	"BT28Ort8d/7s4tPlmxdnr/tOCMoJE4r0DxJsuU8kQlmevj0nE5m2G5Y9OTXxqr2armHO/kEsR8B6A5oy",
-	"w2ELWXBdpvoGdu+wBsgh31WuIGsuHnYNBbCI0LJ4scgN5HLMFZzu4IhBQ02wwQFTFskm4jRmoQa08Qmj",
-	"14rIGwZ+ES5GUCkihbMhVKwM3KqowEU+GzIBD3mPIPSubQ/hCbFyjx6rAEv2EbMC+BFe/asxnTCV4+iw",
-	"9IaHDMpRJlxTzUyXEiLYDNVxMXLwh1CK3eHsCDYlA6oYef/uZY+8KRjEbNMoldkEOdqshKYjMmGpG6jZ",
-	"pJiHzKoru0Ovzg0vZmnsIV4A7cksDVlPpqMD+5E6MO9CKqQG08DtEVbsQRrrHPYe9w4x2Y8JOuGd487T",
-	"3mHvKSY8jkF/HEQyhD9GdaL0YkpHI5aS9+cgBMC55Ta1R84NhyvFNE4ZDq2ECy0xZ4sLms5OjPnw7Plr",
-	"QzyZwmCJXJacR53jzpuJem7GYLQianAYz5PDQ5vool3VMfZZH4x1ArYN6tw67fqtLvAjkmGWMKGRUCd0",
-	"xHqoUbMkoeZo2DkXmqUIMwGMXf5ir1iJfcM7dKTgxD1RnY+mHVjGg6+wGt+85ayd6ql5CzYhpQnTUOz1",
-	"j6/ItWZjCp6l9s3CXsB092L2FSeFD9tx2v037X457P7a+1SPQ/Pt49I15wkdsYOJGJXXPD/x4ibXB9Wb",
-	"7QqxBt0aX85vdOtP/6Q3FAlg1QZqaQc2oWf46GhufehkElvxd/CnQsledNiu8mlbUPXNIaXXz9PQnAOd",
-	"NjLLHAnM1EkoszgiY3rDyJ6VrYbISMqGmQL06n27PEd1LDuJKRcr8uxrSVQWjvO1L7EqFBTSPLTDs2J8",
-	"nsVrGXXMaKzHXxpFHmaaKKP6Y4Qsn6QSbBdQbwpiwE6Msogkw8XSMrPVnV3Rnlop9w/b81KmW0xUi9O1",
-	"HQB+zZqeouVYXsuX/IYJM7tJKgf1K8Yjo+P17CA/WE6MtplfutegGCFHx0KAuMsrPDZUq5PCcaE/Xz+0",
-	"b0yIIsu6tka00T42vVoRagg2tFlhihQVj7wMKkCcdwBO0taeHkrEnjqxG41JsHnPI1BtZo95yHokxzBH",
-	"Q8dowpDRWBnjVmZCA1mywLTtRgYGwxS/oxoH4fWLJdggwQvjS7nKc68QJt60KSJrkGBR4Xx4e3hCQBx5",
-	"86WMweAws9wnsZTXisT8mhFKhiljxEKElwnz9Mtbs5tn9uRtYV3+LqPZxqiytty2IS2/yc/d6XTaNSK6",
-	"m6UxE+ZYHN26j29V3flti9xnC1E2iFd7Z2Z9KYU2qWsxH+LB6Ze/0/xSHT563Oaj94Jac59F+NnTNp/9",
-	"5gqhwTePW31jIXAvpXxJ0xHDL39qN0iVTcwBikWvWMQR28t8/uRJu8+tZAYcMPju1zbfXUr5igoHMwtY",
-	"PD+124pzWxEOw4/hu6ctdyMv0eH7ccDs8zw4f3w0JlkhnBG1ACUqwJc8UpWkmr235ujqm6T0S+fjt6Az",
-	"yfROQP8gAhqF2k5C7yT0TkJ/bxK6KpnnDepPNx6KWOOx5LJcO+m4HDah0WOPpzN7xx/lJ6J9EOOKR/YN",
-	"J/xHTBhBI9P9Xt5cQmdkwMjIHAsIF+DBDaniYoQy31akgVxOI11RQFop6k5MJcXA4zgXmY/UCaEoZGuR",
-	"ksieFdkkkRHbJwm9ZqrUZNFSnaTEm6CzPCJ93r/y3xmDk791sLgLp1qHCuShzvkY6hty4XoNDf3cuiEF",
-	"iJLtm5n34RwtBq3iijjtewsht77k+W5EQM7kSFU+tcK1QYEHbPe+aoJJVeMDPP1ywURUlDtwjN92G0G4",
-	"gH8dAFCmdPajq6ofTWe8otbiRY3hBCLYn5YzSzJvoQrJjfPUxTg3OGc8BYIyfCQZFIS9tfLA8oXmNQd2",
-	"Asg8ZSDFvjHeh/wzHAsK9XFSX9oAzGsmItXoryiHdm/LKi73snGDuNr8D2gL74zah6jRLpi2F5g5tlaN",
-	"SlvgXbCqrVrZO57ltoWTXgxO6XC0JWfA6xLKotqfA79O6pgqG4gEp3WZmpN9gKd8ONbThJGjw0Oy96Hz",
-	"XzIjIRWPNEGs15nMisLp1q0wkxmOZ4Y/g7X3obMf5FXtqsLMHvPVifMJLPUloPwqOSSeHB4VVnG+HlLY",
-	"pXAYpVW5ZinjHiTb1k78Db20kHN3Yf3sBM3WBQ3YOrSKy2zsnZYuyx/HbIEG3xZwlzuLZWex7ATJZi2W",
-	"FY5KByziuq27rQc6fVquYb0H4gUQTK0w2idTCJVAp5eCIbteT+yNhpAQ8yZ0nYw4i/ic/m/hxVrVZ7Qx",
-	"H1Zr51OO3A3RoDu/UyuafzZm4XVB4dXiBk0ED+Gi4Amot9IhmpUWBZ5FRFKms1RgWfpyCKrRtBHVFB3N",
-	"5l8J07TnK1+MXC2gK+AyD0KE9n2fsUOBfXpIEi4yzRShQw2Gv8J68F44KcrxHjm1gcT/vHjzOiBZGnet",
-	"0oLhJFmsOVSlMSqNDGTEmbJXhblFYAamjFIuXp9nvQKfZEuaeR77ZcO6ub6DfMoH0LDLYli/yTtV+DWo",
-	"MTXK/6UcjZihzfZiBRpewxeKGR7ruEPhy9WtBgtjsJ7hYEfbZDv82rKFdUWiBVJaRyq6dW4QjC/lyIgi",
-	"NACqOKNGMBRq1xOQX0yjhYyU7rgRM83m/fSO9sxr2yZxB/XRYNk6iTymypwuGNgSLpdCSBJLMWIpHk96",
-	"3x8t3w8x+c76cm5G1V9/ZiNAvMMeLWvJBiKz+SKNRqblKAL+JAWpAo4EgYod0GBMNRMhZ6qIRsF8Jkhh",
-	"yO3hMVVjLkaoGQ1HRCzm5piKBZDepjJheswyBVp5RjSLYzJE20Lxkehym1mRKeZOtJhHdfr2nFCjRQIs",
-	"8sZmEPBvTFnQs+Fxkfpjo2T1mCXEzIPEXGlz6LZN8pTIqTGe55JuTp8/f9cPyOMnf+sd9g57j4+PDg8f",
-	"m1Wx9fj23V1zKfkGvWxa5gWe4B5lYmwkof3iMW2zfnrkyvoDoCX7GaQ+TCgIHAwQPjo8qksEmgv7tflI",
-	"LfMb1gmWtj0gVinzNpqYJo3hJRWkQxKMgPdlxKbCji1L1kQdE8sGbiW5+UsXpGytrSKcOqRpOgNcfzRI",
-	"/eI/ZoUxsQkW8erqquvlODagduZxa0GeN5UyGif/8aFjx2aTEReseW14+3ZWzG2nYzHgqHm63xOyfmn3",
-	"e/MSrpwUV5VwHsUkObXOB4LbNKKem2pTjos5YZy+PTc2+21V5wqFRet1Z56tVDEhLv1UJrgPsMNtnvaM",
-	"YkbKkmn/1+mrl6tN2zV8L9O2w52ftg+AtbGA/4Xe2ppA0+aAJf8uqckNGxiRWMo4PCmHailNZ8vvmLfu",
-	"rN1y3GVTN7vQy13o5Y8VepnbwtuOi/9e5Biy/E6Q7QTZTpB9j4Kszr/vfjtIC2ykelf/K8pjlGuYgpIf",
-	"6q2njHg3CSihsGIyujiKu3rrxy+nwEAwjgvewVCdUuvlYJ4Gl3sVNnaLzvdqV9vwv8/3cff+8iXORHfc",
-	"5sqitKwSBl7nN9+5sdd1Y9cHxyzyKHqs76J9axn/wkXMlS/Li7vrHPYJ+wR34Z7Lwnuk8srpK4TI7Ncn",
-	"iKweKlMD3XwnYmELATO1PTw4kZATCXd5OLcUCbsLsTuWJEujY5aLlpTRaLYcFuPJ4aGLg+EqB8EmIbXw",
-	"T0SndDjkIeBd53gYudPc1e1VfCS4GCHqF00ZMfvJov2A/HT4FE9DU66Yzao1P5IBjU1XKfSl6TUANhmZ",
-	"JIcklQj7UeuAf4czuy/YDei+5+309rt8LTXEYsxOSB9K5as+UXRmwcjxyqfqGTTD5EuQQBwO18KwqdyG",
-	"jflNfmmmUOOU0b/2AEkuIFevzgIbRYKXAggfth8Yija2CsBB9kjfHq4+Ud3PrVBs/5ELIQk1v+F6VncW",
-	"fsmVvnAzuCU1tIKuPf3ibP750iCLLnpXuMS97zPgAz1Sma2ueEiKjZ87ULnfDr7y6Fs5JqCCXC6iEtXN",
-	"uWUc0MHxfCQVFIyD4qs+iJ0PiwgoChMwnSDd9lSgV8iCttrWAoh4EBFmFBDMos3EtYBqhaDDjw6P6uj/",
-	"OczqIi973C5yby744M6JE0e27JvXUv8mMxH9kPR8JiIHl9+KqoMmJb5Zivqd6UZy2qTDLRejC8XmjjDv",
-	"njAvxnK6ImVW4pnnymM60RpZ+NPfzy5JLqILeNMyUCKPVkFJnAtjBi2AEMerBc46u5ZrPyaL57EYTajK",
-	"PXLBbPwDfjKg4TXcNZRgWo/JQqjl6sstIJfnzugFAI+bF8TKyhQzbTKRKRZZ9E+XDPdIOV3WxaZiPmSa",
-	"J7XoNRd8JM7F1q4esPmtXTlUm29xeH9855IPMuImc9ExFdprWRexmYvqg2J21xt/+dwcPhJrxOMW9reR",
-	"vNmkWfJiMWkje8FtmPsyc2lkIwQRExp6jGVIY5bHQqqlKAtNkGaG2icTm3Dg4ZvNIYOpsZwiIJjskdey",
-	"ypssOgavh1kowT7r9mhlVVSxcjq07Z0qD0QsKK0UOoZ4hHPnighzZrHzC3KXTC1KGa5K7lSy0NfaFiF6",
-	"/ISEY5rSUEPKtHfxLcWQpwnIPIBRZ4IoJnRAkgyw43U4Jlz3IOjK6Bo/s8NI6yZF8n6yVUXyfrJVReI3",
-	"f8eKZNGdtaM3QDtXaMjAxqTMxtFa59ouqfLHEtwoV71b2jrpfPP4oDdlcdyFA+HBn9NrVY0AnScpIJ8r",
-	"NiAv2IxcFCDN4O+1hS34SFANUex58LgNkInzChLHKGERlt1zGufC15w9uDaUGtPQiDMlnTcl4UKziPxp",
-	"JM4AC0rQ3FNsczQRHaJHzqAQDsipskuGptgvyz3qakyNXvjHq9NnNu52Xlj9zvQ/r16obZ6K/3n14oI1",
-	"xn9iJL7utSYvcMWuR2HwaTORvYUMAdz5QvvOyuvsEZ4wzRW0BxkIBzRblq0Lb5BYjspe4wBsjxEzSosS",
-	"c0Y5BnVWxhM1bzxSpG8Uc9+FfCmZ9vODDwKCGuqrB+k0o3zJlT41wzi7MUvUWXLWBbgUBq9aljB0Lkao",
-	"usG/jY7w/MxbydeloZapEezn5fTfHOc+y+BcXJP+2zySyHBUbmGdvj134SEyLVXV2UeWNuYETRYPEU4f",
-	"tppTfW5xi8Jai8ZMB5iugTUm0qbBaKMh9KYXzC2D2TwpyJ7FrSd955ZytZP2FyySrcRatziPb7s4AKSD",
-	"qbbepZ1uGo3iImT1y7Ow/OyiMVjx26Z78EdsoPt/yClJqMiHoKXNcjYLkkjVOICYJ1yXBmBPF53jn8xO",
-	"0M88yZKCaPFfj4Oa+gx1csrKGKsPSxKoaUQoi27BPB+36Z01MqGQelA1skYpvREM5bAc2h1ZwZw0Xazj",
-	"QTDfredEMF+uYY6az9Z23pqP17Tx7EQXuHD9gml/fDSk6dcsq70/Q43KnC7LDUOoLlvRz1CoqVE/m+ZQ",
-	"NOeOUZlGII/YjExZyogtTwpBSMKcPnm0P6+7AyInmBcD9YPjGdGgOK36dFiyUmgKyYyQAAeV1MjYnGqp",
-	"LagrU3hmjLs9IfU+iTjY8dECzf4epthGp+NEG8YEMhCHZfYSbMmQKtblIq+kFs+aRMFyvNp1NEU+YFyl",
-	"vIZ50yhSWyt8o+rKbYEdzZ45E0M8PewzE/gjoKjtQSXHRn3qWqrL6MuLzy/QGDiAh6Aw8iGBx8TZhjA2",
-	"dc0nTSOSwyFGzdUMyR/R40P3P29ghzUD27oCMczVRnWU1wGdV+PSIgFodRzvtMsD1y6ZFadVtRKs4AP2",
-	"EJmpiHzlEHgu5x55L6CM1VjykCmMHSu5jyH7PZs4N7LCFHDS1yyZyJSmeQhnv4hdBUdmOJYg5Muhd87Z",
-	"IIq4kBHPk+LzC8STPKqWFq7TPno0lMsRso5nlESAcmJPG+j2NbKxQWfhgoHfb0su03Iv9+XarI6iGSjG",
-	"VUCGOFe0N74zMXH4a8vPnkkxjHmoby1c2jlTcY71/tTvTjw5ryjQSivD9+BrBk6FhcFjGH7llY9xThae",
-	"1hc4xRh85QLo0Q3jQDQwWEy5aDEXeGZvsZwvzCuIamN+3NmrVmTgEHOR0SY8zPETzvq746ejlp+tHsTz",
-	"oyhrpIlmbgjq8RCgl9/R29a5C+txkcDfUeWPRpW/Q8JDI0kuPKNfFtKQRw3xZJlzEjdHwyxzGn8MmmAz",
-	"ntnaYwjkxOIIiqhrjDBg1FqKmAWheuTUFceBRIeYQXCWK3rqBT5g4FZztpVVEfPJ5A7ViacQmeB0EOLw",
-	"mM+NdYvltuv1BuZjb9vULHq5r8zvNrKGUOWSwHdiZ2dcVgUXEvFaxuWB9WshIM/DEHC1R/XnOE6/UqKI",
-	"mqWTMWYbZZMRfyXPIAmpAFQsjKXKw7B4SiYsVeb4X3OFj6Wqm9y7dsAPwlYx8qPwRu8EyA9mTePOrsf/",
-	"6AN/gOxfw1Jn4kFxlL0+2DHUj8ZQSGfr8VMsw+tFHpvfZJrH2g7LGOyEas2SiUZPTSgjRkYZVjuCQDoW",
-	"ETqiXNg0RMN1njo0ukvlEdN7fqS0+d28vR/4GbNhzOGA4GomwUmBD+3YzDwU3qWGFNQcgQt5MwhF+jD3",
-	"nmn4k3nzUxgzmvZ75Jn5L/iOrD9qLF2BAvMei4jKwhAjfs0k7alFSD3mYtTkdTaNwm2OWdy2XiTTH3hl",
-	"zdc7Nv3x2BTIwhKau3DhAvb94R7gF8mOMjrmAzbGL2yJdO+CKvAulyDkVdg7p9wLAUEYC++cLG5dI6pL",
-	"9QbNIuA5KOdN3qM1SKILdD5uG/vOdnXPyE/zw1h8DeZDvrg44Z3A3Xkq5jBlrOiqS99qYWH5gCFNhRZg",
-	"WO/YjbyG40IzQkeN7dAshKpwBTvS/oFM/mjej7T8fqoaklgCp8FUgXLiACjBHBcBDeMZ02SSpSMWVcBp",
-	"FscNbgp2poUKgI6aQqk8Y6SCNbPjjx8seLe6z9+nmV1A89i/zldD6DkxDGyzdjD7iMaAjGUZ2553qSDM",
-	"bFoDG89pp1uj5+zY7YdSR4a62imjh8BxwQJKXdR1zoLb43ebDbgo0S9PSfMcanIq4FbcRvVVgeMQF+WG",
-	"xhmzZVUwA34sp2KJ5r506Ynb1dvQTQutXUx+J0h+bL1d7PT3qblx7Adf4b9LtDbqV+XBIeUXxp4uB3AN",
-	"hNI4Ian5xCl2p9Ph4Rpa/dLioq5Yy9Z2t+PEH40TkTIM/RT5z9+pWs8nsKhzy6MbEQZ4TdQt+cfrEzq8",
-	"KLjcHekqFHgBHI+Uu55igvRdwqxXi8VwIh+NNcY+24UuFVQB2/skx4uo6aSpgspVwnCcW3Yjz/VzT37k",
-	"q4RtEyz8KmFriL+rhK0l/K4StnqW1VXC1vX/wjhvAS5+lbB10WGuErae7MS1bSxAnlcmqeCKl2FScjSW",
-	"avkkT1ZOE1Y4i4cyHUndQkgUFUwsQs0jB1RFiQ8yhVfwQ5mSfk37Xftqf6U6JiVUpFrR8Bt0s33RUO7n",
-	"wYqGW5UWmRcNO25djVttOZF6tihfrbbkS8c3KxUacah20DWk5FolDwDtRv/amgQOWsdVCCKX7quiekhA",
-	"2OcJTy2oXyXlCSBNKBmyKZmmUoyITqH+/6oFR+Y47Jmd9h0xtO1up/J3Kv/ehcjSSiJz4qVJlowZjfV4",
-	"eUWR/ofOmxcfOn0yHfPYGhuIrIfBCemNYXbLiDXc+w/o59mYhde/s63W6n/zYllYBYw2hFiabHI78LVv",
-	"ZdfQDStqc9jCGVCOfL8GOQ1BgOdv2r2V+od5oX6pVphV86s2SB8trd7i2RRZ8AMZzZZNzlKXqzzT7Cs+",
-	"tbGWjLm0g7xaTV7BnpKEJQOojHcyZ9TClxYZNf+2oVzVS2420A1p2/WcXE+LHMb5At2ylNPj9sWJVhfX",
-	"8OUp6n+1uWJQ91ONyXc4wRvLy5Pkm+SB50N9IxoaU6laqqlrTSXVBiejoFmU4Fh26TNRM6VZYjMJ996Y",
-	"w1RAwEEWkOfshsWGvANycfYmIG9thds0IM+k0CkfZFqm+xZW+bo8btMBNNcjWFCXOg6EZTieYzArJPDS",
-	"xifYWhbDiTnS32ZJuHJP94RrUWL0ZXon3+l1kC1+GLa/fQ24hy44CsBeXvBBo4ioqsqDr+7Pf78/f77w",
-	"Rgb4WNlQ3xKFQVWIXKCAFAngT9Sk6hEBJN6i1FspGS8wVl44LlU6yrEr6vkeAQhKfH+PtRJ9TlsZ8+JB",
-	"cVqbe6DS5yvfB32v6tlBXrTjssZaSzNnXCZ0BuX4Sir/hGhJqJhJwQiLFaBYR9KGGYLPkewdHR7tN3DF",
-	"70zfGUusqoV2DPGDMcQ7Q7yt2aFyF1pXrclTQ6vUbVqKcjvJdKMuM/oIzFxlGdIMpsSSDayGKft3YXiW",
-	"e7rPIuJtWR5XMdqx/s5mbRYeAuvUbMJmPQCDc2F84NwZt7icVFrahyeQVebp59geyZMWDp53MIZts6Dp",
-	"ZZGDxwLy7Pjtx3QNWaSn4Xegd5fxbBUcfAl7OaDtbZ/zDO8vYjB7oN2x2I/KYnaDK0zm43JaoPMHauzW",
-	"VymttXZpFDl37N5gRvqAI481RM1DM7Z+QNhnGmpA1mf77toPkOXsHbqbCgDoj/iNd4FCbWlhgI0nAOhO",
-	"BbqDYQCjlEJuuX2EraYO2c49f6ROilABfNM6iQeMRCyRUCLg6PDX/R5x94dPDh8XQQcOjpRGEYsC8uTw",
-	"MP/NbqfDsVhQfw9dVBZsgykypjd5lIIKcrKBRAKwfs2K5ssITrNjs3I2HAYW0q04hA0DFpWZx+E+oTG/",
-	"xhANvKRy5QjrzZALVhKT2zyMXDCNMvI+zyFuBItPIbgjj5S/weiW27hHvt2AHBkKOc1Z5C+pR9oAVpe+",
-	"Xhm4+q97sDotZDq4EsviOcxjN1vosVYW3JKz19WYolqFUZOL5y8eKdIflQWW6sNtoTq20s5qDxSRpv1+",
-	"flyDExk8U32ylyuasYwjqIqGzD4xjJbPW0nCNSRbgltV6HS23+JAB5iid3Ko21mdO6uzldWpvuezHmaB",
-	"tb1knHPMJtKzLE+w/k/JmHSv2GdFKeZauxHfdnZjvTR4B+/MmVb3eNFYmBAklmIEka47Q+IeDImH718t",
-	"8QvCBj54p1HwtSkLbjsCK5YjLprj2N9MACk4Dxovau5gJFWE8QvBXAzT3pMjMpZZqvZtofuUDVOmxu7n",
-	"Xw9JRGcqICnLAPr1uHTRC+WI2X6Ruga+cq4W1YZDcTdXZx+D5qkiUxbHPXJagDougFjL8S37r8+uPr09",
-	"vbi4evPu+ad3Z//r/fm7s+d9Y0bGMcMzegTVj2WquzE3AtVVOO0DrTGK6Xs2O70myP4l7MHWguqh+fsL",
-	"orfdLzgY2ggYm/Yg2DRPtCiWeRdY/4MG1r+UoxzxlRasvifTMh87ObIsVccnn25B6EsTdUrsnyc1g5wY",
-	"2cy3pbIgIJniYoS3au7ho6LkcT8oCVCHw24EbCxHXS5AANbKiNds6ue5waS2JjFqOnvI8mMet/HEW1vU",
-	"+3aBd2LkBxUj6PVeoECa5MWELq6f31A8wXr+FR8JFhnORX/TmGqIU1eax7GrxUD2BONwC4BJexERMkXY",
-	"q/05SB4HpIFororFN/PYPIihfUIYDcfEVpoHbzvXythkRsjgTAb4HM/XmkZUU2NnTWkeDw2Sd17kmGP5",
-	"29PLrXp+3tqlPYWVXQr1g+H0jxQxVlbDvvRacypk01R5de2spJYk7DptPtMsBcLR/krUL0Jt6lNDHjmH",
-	"UvhwlLbWKxroQ5kSfNGmmGICk0ISz4HaaZHp4KrPejQM0niMaUJzUMkn5CXV4fiazWw1PgugTgaZBkIe",
-	"UzXukXNtNnyIxj+dTAqCzsuU2rq9ZE8KRmaMpiQTsS0uPeSjzHAc3MJNuWL7kG/Rt+mzp7pPBmwmISbb",
-	"u4QKCnZLNRMsIorHTOh41iPvmxt35yBIkE9ZKMGZu1dYLSRliulK6iAWNATntIzQS+194d6XmS5hCQA2",
-	"tfDOZgjj5xqNubh2TVp0IKgaDbVhEy640inVZpeZ1s5oyTv1itLU0pifPRzkProCVwQyyRwmEfUKdZWz",
-	"J6vzcee/eXmEEf5vTy+3ZPXk7d+ToeP1v9jSMXZqAS6BAr+9VQMCaA27plZaHrUWeavbNvDZutaNHe0t",
-	"rq/uSMafxezGKOEFxVZr2a85/3NC9cFX3gIMlC5m7Iphk9ehArYtAwnk6GPgwslVg5AkkSlzTmipCvHw",
-	"KPcGwZmusSoVObWDAtFm0ct8BRggMInzBIOrJyC5nmEROTo8gk6ccnFRDnMCBpMbnIC5t0zpXG+uiIq6",
-	"YcY+avml74t+2MaTgyO19L2WCbUMzIznQF21rQZQdubtm4tLYlkVb3X7v595TyB+iOsGSDK+GI1sEfG9",
-	"f3/+3PP85rfWq8RLhU4swSUzsCVEMCkyHVPtL7Bzjz9S5ahj+/peH5++kzF40Pv7dRdaA6osNBlGJBVB",
-	"UguTYd/htf6WE2FNL/eZBIv9L8lDMNv03Se/7mJtHnrirZ9EQOCeaJWsBpAMB19TKwsWGi8XvjDxgyAh",
-	"55TsHR0+3T8pCag8sCCtmBpjGUf1TTTeh6OVkMuXe7wHd5z9V0623V1+L0vV9fmyVbJufUrtnRB8W322",
-	"CwH7IdNoN5JU4FTI9rNnS3oID6006oIJCzpoYdLstg3Uopf7DFJvw9C2JPxfl7F31unWU2xlmt+GtdeI",
-	"1jRVfCS4OKBCilkiswUH5hxgygYOcD0mQpqTV8SE5jQuMm7z1mAU6CGzfjNNuCiinuAuMaaapcZAzctO",
-	"agkBVaMspml+3YCx4mbM5suDiGEv/Avr98jzvFQ8Xl546T1YAlp5g4JYVRwEIM9xRSTMksYnGF810bP8",
-	"pwLStirwLvhInIvTfOm2I/AqvXgCb5sCztKcZasm6VZe06Lq1C39er+2/G5lUbE9r3urqAJoYd24go17",
-	"FgvsT01T7V20FbjB5f1t9spbKQIBTa1KADBbudorrC0icLO7orU5jK+9WY3YDQ9Zj5xazF8bPAUxU/jE",
-	"D24sEL7RUx5Y1ODicQJCRQ7Bqd7E22emky3jfNf0dE9GTe1Ims2bC7hCIVyc+Hejgb2EffXbqRdECsmY",
-	"hsJCKSIypKGWmK8Zan7D7usaYCcy1hYZNvLHVQUohyQ3RjLWiw2pJyg6ltUDoETxz92Ij7jGe38vWAOK",
-	"fID73JX5sIOB0IxUZiNrPVQ7PbhhKR/O+ka0GMEDDafMotkhLDHWHiFSMC992HUwppCt4ewUZ+x0swla",
-	"FkwEpcIChbu6qYYoMuKby7fAi1uVO66TexI5yy8MYTvMOgoIBpjS2S4a4C8iZGxhAylYV/ME7+y7fA59",
-	"fIlQsfzdPgekfSUDLX1BYARIUxmDoH0dg3lx8C+YwD0IBez4vqyRpSeQ3ADZ2Q/ft/3g+Cnn9FYc7uwL",
-	"c+Bvaz9A1OAe8OJYpmhF7Lc0I7ag+r3QwhG/YcL6IVSTSfDWm/L2xcBcbw/WSHCaAazQnbHwFzYWHCUY",
-	"Rm8hQXSzyDj7bGPpCCU3NOZRQDLhEhzqYwsLx4nzgxG/GHjMb5if2K3HVBS1TwMyllMIypZDzUQRr50y",
-	"NWZRUNRGzWUG9prbK+XYOnMOzyuVNoiTrYUb5+0/WOPB3xgM76ys686o+M6NihUji41MkNkCgXBlgdH8",
-	"RO9grlqx4dsBMxxueiR71EWzu1rFkPkdETqlM5tGJWhiK87YNvZ7BDrr0zg+JoZX+tanAoKoEnTp5TJU",
-	"ap+Vg5xtozZXq2bkNfVR629Jjkn/f8LqHcD/d/9UfaKgOWFORzYjcUBTRvpmDG8yvbffr5dCbzK9RRn0",
-	"JtN3dGGy2EixRxWZ6b+mWHlwsdPB1/nwaVryYTdWE1wsQrJJ+2sQe6OaAxhSAUZG9QbTqk1FwJPBjfBw",
-	"GIVBcWxJIFsK8xjKOBaFNQIHGGwFiRxNDNTKZSmmCB0oZg81+QgRUgJLwVnUIncWsgmejeiK7gykjPwL",
-	"5jqLp3Q216ef61WczxAiR5wQSjQF2WqHoE3fObSFd/1D9mw9L1v+VcaQZWea3wf0MF2Uh8XEOM1iQITE",
-	"8rA2pXSYMlYvxd5P7uqqqNLTg7avyqV0TzwfmyXyJlK8pZBc7+y1u3a+W3OtKGpUCvFY+zYJ7btGafvO",
-	"t9swpE1xMYpZN1PsGHPNrQgIaZpy5m6ijUnjBNIkZUZA5WnEXBE1YVDElg4ga968PUjlNE+XT2loThSF",
-	"3ehEkz29cT3GNFdwSI3g9QlLuYwIjWOSspDxG1Z8pjKwz2TaI29xNOBMxnE4Y9NedlPtmjJSz3qeMKd5",
-	"qIsDpWl7OpYxKzTFqZHTcaVYPkfJfmotC2TbMaMRilVjQKd1p0279JfWAN+GaPS7uF+ZuKBkBpuyqLAx",
-	"uAjjLHKpyWCh746c35kMc06iOQAwL4am1ekTfu7aNhYJMbTpbHYpNg2J0pETbK68dsVyrRxbEesazDk8",
-	"rRoR1XfwRLZgfnlK3Icui45JGHOzWIBuYIGBuCaZ0Dw2f7gC3hjo0eiJAqQVYFqc+tZAf/xe7g/tpzyK",
-	"5gPjb56u2oH6/KCgPq8L8VDhYfSglPivCeDHSQ7DXwu82Q3OnlIXx/OPynfW9hpbkkj6jT2qVHs056YU",
-	"jlE5BEqYh/wlPXIKUTnvfntG/nZ4+CuAimTiWsipgOAx5ylDkWHHUXesWyRNYDm2LUxMJw+2fD+uWwU9",
-	"4Day5P7Y+x55FDd5Tr87cBLLAQuZc2kESk1JfHfRXGN+D2Q0Qw9VrPBcYKFymmzzAIFF05RBlQ/0Cvu3",
-	"WWYyns+aIgJV6Q6r6gJuilLZpo3v9bBBpy77TJNJzDrHnTcvOvP5UYtRLMAfvzPbvxOzfQV/MISoV1F/",
-	"l5jvi+vTzeHroYO5AII3OrNUV10VYBEyRZQKslcZ0rFpyTo3vYIIIEBcoWbTUrmZ/R4BNjL0m83j7y0o",
-	"nXDp4EO2m1q3FCwvLytdIIfx1E7nL1gC/buogtCEQFOXCVuvJ9H1XwKEm6Pt3LKVMXukCv4qwbt4sEs0",
-	"1Ap9YlTn+A7YtPvUHKktoLeH/vdIIb2B66sO/w8jOJSWKXrdqIX8Oy1JAgvQYIdmT3w5MhSMDrJup2Nu",
-	"WFnbEDLpBATmt0UOBr4CT2N9qprEjFp0RTd4M9djvC4CqVO0aisnBHnpLWMcTAnXAYlcoh0kHQI0Q1AO",
-	"PsmhqWDGSqcUg11keVxQ5Np6CzD+TlMB3jB7b1VUd/CgduZReywSKWMWFRRwAbheBmNYRSx0sEl2EfaW",
-	"IAnyNG9g3x5UVLEMFh8wB6VZAOWzTXup2s19gvngMCI7jhYYYTY00tA7ctkeIm0Cmxmi3d/hJOwSohvg",
-	"ehrNtqY0aGTbg6/w36UYPYg+4jE8yPpKdD/exC/E2SmY/x6BdnLBnbtod2z1g8GPoAejPVMsQcu5G7Jt",
-	"ryp2FPtDAuZUK+64o15uEuzfFk0nl/abrzsEgWJNpa9/Z3rbpcag/QUlxh4pMknl0BwpLEZtEZz1Q4PM",
-	"X87FxTZ7dapAI80e3N8htL8cc1sGT1gW11Icd4oK8DkGSoE7D00hnrxfDIFqun5h4zymbsBCmUDci+sY",
-	"Yl9K2MhC5hOYMV2MOg8DlHEsp6pwYUPwXpEwiYdiLIRMEWO/CODDy/T9+ci+utufIHfCY2AfJUJqHrJS",
-	"VSo7gDo85Hxbt1hR2TTt9fRgE6hqqg466r23DKrvMBzvgYu+LEVuKwumerylJVIRU6uRX5enXdqIYbyU",
-	"asjBlHmZKsv0JyW54pKxrC/Mee9KZSCsYEFJ6eou5AmcNu6XDlylCcvw7WOW20gldHsNU4bXcs2Bx76Y",
-	"GlnPEiao1mDrPYPZG2myzbTPvH3s7gFjQnjk9N3nfO7ijh9khYpTdW2EUlFPvWI2PlJODrQSlYqJqOvH",
-	"u3dbpqxj1EEpUr5Rgvqx1FCRwhN+QmpjseVJJCdExhFL51uGK4uJc2T1yGkRnbNY8EEZCuDHmiQJJqJ/",
-	"eT3diRir7fTBSjW7FGXMwdtIsp2IuF0yeU7v3Xnugwp1Sxh/eQYYVOeslObN43dL0gYCftxPOUBFcXzs",
-	"4jUWltrqkb/PSMSGNIt1frp7pPACrChixUR0Ui4WYnjc3a4qDdedr2VuSflFKKm6ZjBWSJ+qKecFFmUx",
-	"JBj/auW8yJ5tIsiz+mWNuAp8iCCQhLZCzlyhsuNFddMCf6EaiiK6sy54ryq/+Td+Fi8Z3OlLqoctMvW2",
-	"nE3md/FghaJPc6iKd9XAdobafLRWbqQtzxMryeYDkDDLrLBGVCAfUYguwBSC5FzMM51hAVWmK4IfT63W",
-	"luKeeeWSUKEUmJ7DHyoEHYhibuTdDZxebU2wE9uRsy8Sem3O0WD8oYiusfpqDTgPFZTpbVtwpc6+J6Pt",
-	"xGq18qGU8GEJCgpzYncG3r2iBVWsp8WgQUUUd22M53vlIgJsudNhxbrZc1zrmzBBxcEVlBCMDM+XA5X2",
-	"gxxJPfcrCZvuH/GUhRpCuPvuX5eyb5HTUy9D0tZl07MJ67vI8f/OWDrzfGF2GkX9IKwbi44zbDxPlO0z",
-	"szm2Vfj7ebE2fefpmne0YTVzOGZbTAEURYAlQPZAYFKN3KTMSFhqA/WM9eTk1oQVBRD3Az8QDyLQEhrH",
-	"ZEIBhdiciQeZ1lIQQzZFGAem1mo2ccbr2zcXl41B7rA0nRYV8+wiQj5PBdAgIKw36pE+K5AWj//v//4/",
-	"/bwwHmyId1npOm11U/n4yS/LrioDM+BJykJUq9jY/BSuucCrFHu0OMcs3xOfSLhWLB4SRWe2UB7e8gxl",
-	"2jgbM5i2lf1wvVHu4LBLuDwYOC0BggYzJGz+NaRBT2kaqROX6khoHMtptchy0ygLLlq47kOZJlR3jjtZ",
-	"yjuBvw1PDo9+qa25skRlafZZH4x1Epd1VavkhJJ3FOh+r3CaI8u4xbCvsgiD6Z4ePpmXa3+n4XWOdFpo",
-	"0vlzDbGnU+D/slTpBB1MRYHpvpTYRH2cfEl0OeG4WITB4XKxDOqtsoFzy3wbJf0da8nf4C63rMZWKL5+",
-	"ZSSBrqPIR8pJYYCNOq6IYOqukV1yvD3ngztUpgkx/fXIubZQuxULuYHGa47a+NOlL1mXm7Kfu9PptGvG",
-	"0c3SmAlj70crVML2O/1Npkkbo3bHmVvgzJ35vDZ0i7WdKhYumDmQoVBl+GVW9QEg/jZnL0OqlN8VjZX0",
-	"cFqKk3fhPwWMFet8NA8nTE5iZwT6JiVGo+SxKmh8ytS8CVXP8GWo+okeVFeLJMenh7r+UyfuoBV45MNw",
-	"+fyYvzWVWRxhPM4k04Y1IWnL8tkiRPEiPN4Kx9vii6NAeobIy1tM38y7edDQVc6wxYiCE1K6xlf3DTy+",
-	"uzK+W3n33iZae2KmerxfKOGU1alN0aD/sq/ckuxpFHFMz36bmj40N+0MaaxY0Jl4j752vEFVEWZiRhUj",
-	"9gV0eHJVIDkMMh6DLVUkTh/2HvcOO0vPmx6T/5EP4GP+ohz8ycLGhE/7/onNU4Uabb1bkUZph//lT5eR",
-	"NBPCyFA8Hjbt7WKHkMvqz8MrgWT81HoPS4B91jkUFz4dzMjTQ5JwkWnmpx2SkdEs1ojrl/L9+3nCP2Cv",
-	"SghG6qMPnXzIDg+fhtAE/Mn6cLWfJ+SVoQa8PL7BLE8w/vf78+d4z4+O6WpGIuTwKTJgYw6hmaiWjg4f",
-	"o/FeBBLYFC9IPvQbKOIPjf5sSJ5BRbL1BARX/aJFBoJZr7goZLX9jILNZQ63Ess2IWM9sXyf+WCYxV/D",
-	"b0DAhvIqEeCQR2D4GzoyzF/n2jstxKHS1Ki6whyz9+6K7PUTeg2ipA8RfVkad447Y60nxwcHj5/8rXfY",
-	"O+w9Pj46PDzsmGHbIdSdvEB8AbYHiTiNWahJJiKWQkWrfo/8xlmMc1IByTnGAkuDeIGTn1Fc7miNbT5S",
-	"ZJINYq7GLDJWu05pqImSNQDPphkH+TViwvTBIjT5XVN5A8YEJZnIL2xzhxqKz3kfnpnkFb/mibEYyJkh",
-	"lknKFSOGQZjQ7sK/ZvbHxKGWwRBzd3ksR10HBs6jwAdaKkG5qKDyb3QwR9JDOwvgNj/32PvdJFTQEUsA",
-	"AxKIG9EU+l8TTLsLIHg0U9/63jJME9awCBhaUNppe6pIpdTHblaDmVcAMR/L3j8v3rwOSJbGXeuWMDog",
-	"yWLNJzTV4DvZtwcSCxpZYgyYuDtfFMrHniTgrEGVNusdVC4xzLBkpsvDgQsLo2SsKx6WxQwrIPniRFTT",
-	"b33CxA2L5QRFvl0kZMX6ZVLZwMvatotmExrI6dtzn0BwWsV7F89fYCQHAGcNqDn80UxLe1wFNFCnFVWQ",
-	"/9lVoZzYSs4qsOn2aswnSFIyzt8oBYbccv5FSlP9QpyW+ePfLJUw/xLR2Jo0xd2SRwKC9P+zawVoF/03",
-	"QTkoKA9bAV5H1BJLm0G5fmclVru42yoF7dTRCAowVvDP0ZMnpP/1Q2dofvjQOSZ/fOjYRfvQ+fitH9hg",
-	"JvuJeRX+NK96b5a4jn6pWUQnyG30k5fxb8ZaJqUD+NVKHEyc4V48VU5UHnYBzSKuDXv0yDNYUOUwZO1F",
-	"fsIFUSxMbYhUNestpGk6c25QfBtKiZdlDYqYAFcjp67y5M23NfN/47QFxINNJBdaHRs7MgYs3gg8IFyY",
-	"EU1SOWA2XygX9Xj1Y9hEsxTLeZJIhpmRiMV+v01lwvSYZYokTKc89AldTlTn28dv/18AAAD//w==",
+	"7L37ctu4tif8Kih9UxV7Pkp2EnfvbrtO1bgTd3d2rhM723P2Tr4IIiEJ2xSgQ4BWlFSq5mnmweZJvsJa",
+	"AAhSpETJli9pnz/OTsskiMu6YV1+61snlpOpFExo1Tn81smYmkqhGPzHcTLh4jeavGf/lTOlzU+xFJoJ",
+	"+CedTlMeU82l2Pu3ksL8puIxm1Dzr/+WsWHnsPP/7BXj7+Ff1R6Me5JlMut8//496iRMxRmfmpE6h52z",
+	"MSMZfpFwRSY0HcpswpKIDClPFdFjRsw0MhprIjMyyBi9UISSLE8Z2elzcUlTnnTtGP3dXud7hGt5JsUw",
+	"5fFNroQmScaUMhPNFcsEnTCzKppmjCZzwoX5mez0Yzu1cLq/y2zAk4SJm5xvHJvpannBxCMFcyaJZIoI",
+	"qclYpgnsPzXjkEzChg/dNMO5vxDarDbFj93M/I8FyQX7MmWxZglQS56xI5IwDYRDM2b228xfseySZSSV",
+	"I5KLhGXwoye6BKgI5x+u6Y3Uv8tcJDe0nDeSqDwewxlERDGluBSGkOBwyE5fSN0dmgmFk3xH56mkyZmU",
+	"r2g2YjdIOgNpCFqR1HzXbCktbbahrKlWZKc/xSl2tZRdeDic/wdBcz2WGf/KbnCjkaAVizOmCRUJEZKA",
+	"GCkxRGR2n5JZJsXIPbzTz2HGTGgzN5ZUFnNJeUoH6U0dxCuq4/EFm5OYCsOysPkl8hZyBiucZVIzw9Zj",
+	"LkaHhGtFEqrpgCqQULnIGI3HZuoRvD+lSs1klnTHVJlXyH/lLIdHUylKB25kGR/lGUtIwmiScsEITVM5",
+	"U7CB5pEBDM6SrhuVxGMWX5jRgre1BC4mcSoVS2DWsczTBITRgBGqLljSI/33TGfz7vFQs6wfkdmYCTLN",
+	"mGJCR0TRuSJjOSMTKubm0KRIzHGSGeW614k6Y0YTloHCC8Yx/1ne2VP7ai40T0s7OqFzMxudcTPJEeXC",
+	"jFucpp5PWeewY0TKiMGpFfSh8ulUZpolr1nC6Rk8eeMci4QiNKGK9Ksf7AOJ+3l2J2aiXbMmR+lft2Ej",
+	"fG1lIFgqHxiim0xTZgT/juPQOM8ysypHYxGhgljzgKRcXLj5b0HRfl2lZWUuwL5JuDI8lkQkF5cs40ND",
+	"RDIjk9wsbyylYoQSwWbBMmRGFB+Jbj4FhgHusEvZkt79un2laxdw/Ur260oN63QrnRiyARFG05Rlj5Sd",
+	"1NaU6tdr0Kh2jmdSvqZibhlR3cjZk4xqRlI+4RpVI5AlFySV8QXJ2DA3cjs45yP4jwlTio4YMdawIrMx",
+	"j8fblMTmrzwz5oTOcrZaMn/djg3SvI/nKK4ylhgrgqbKGhoTrhQXIyMaLoScgfHHRMIST7FgllT27vz8",
+	"vHscWCSLG2hoKx4bEhcjFpH+GRiUGaPp5D8+do6LJX7s9GtVmdIZF6Nwv67fzPn6YOPcexvn6wcxzaQx",
+	"oK+ZNn7nLE2AQFQdhcCfCYO/R8aqeQ/KKDPMkynDWTJh6SNlH7ESdLvWWDtRLxjXY5aRv5++fUOEkQKC",
+	"5FnaZSKWhvGHMpvAdN+MpdJbMLxglu+tG+gm/DMR6Xu2MzdCNZYZ/JrJlHXNHRf4iiXwG0t4xmJ9Jqt/",
+	"YRPK0671q3SdJdWPyP/93/9nt9ixa3cBrbVfzsujyIzrcaDLHymitNGlxrRjWnMxMjfl8qK46OaKmcU6",
+	"o7HLRDKVXDi3ESzx+q3ZVmtEkwkEhRFdiSR6zM0ijE2QT7tuzmb+3mXUpUKK+UTmKlzBdozYlau4XlMW",
+	"VnLt1uzKRbxBZUfk0Cgr8GYNmNFeoBAK27bRUwrz3pbB24qS1jB7YbLbsnxXE8wPaf/Cnm7FBF65oa+d",
+	"wetu6cbg/TI1kw/N44B2UUI6BWJkS0HVw4ypcRdM5PAPU6rD/9Q8vmClX6SeloRsrsDm6hcXdPdTWbds",
+	"wwxeuWUPxvA9MYYtiWzRxFxLuHqfHxfGHjaTIWbesFA5ZRnMIPDaL/gF7SXVWH/mCDKGJkyCHHE+YVuw",
+	"Ts8nbO3A4YIR6uZ3/YbSqunV+P3cZLZj8yyb0PWaO+cTti2jYdWurmEvnE/YtqyFpVv9QxoK5xO2FTNh",
+	"2U42uMq8Xz/y9oLMSMYu5QWolQsGzjNzh3Z0sA1tvWzmD4r6nihqoI0tqum24mx5VA7I+J9M6fkxKhV1",
+	"7a4NGH3pVOMxFSNW59bgQmkqYuYcG4dG98oURZlNe4ncb0rzNCVjliZkMCcTNhmwTPlMh4I2U6o0eTsT",
+	"LCMzoLaBOeqJvER2T9hEaqtRSztz/Yq+xdbUukMOzTp4hsuWorRV7syZkPloHFUMMcFYYgwYyMjxASth",
+	"eK+Uo0BmVBFkMOAE8yEOlg+jSVeKdE7UXGk2gT/5rW2yTEr7eO3ejOXb6MJzboMiO2XYAkcdsAIpWOja",
+	"cJuuGCM7oBvsDgfP2M2mltyIHLqfMnbJaOrsWJjiFizZ1RTU3paFsW6DyJdSzXYs2uWTul6bFr61Lat2",
+	"9e6uYdfCYNuybFds+Q9p28Kat2LdLt/NtULB1tKtBIOD2V+7gbt88g8m7j0xcS19bNHIbS/dzHZCtNN7",
+	"k3od84YdySeiH+cJ1yeXbmZJws1gNH2XGSNJc6Y6h0OaKhZ1psFP3zo0xq8uZC9E5k8yg+yHN3TSkChx",
+	"/O6FtawgnkJBs+z0IWO0i0mgfTPtIDEaf90FgmOTqZ6bI6n/+AfFshcgXMzKqe4cdvKcJ52oI/LU8i4K",
+	"rMX3dem1hGrW1XzC6r6FCrB540qfkIN/s1ib13jtzBZG59Pa3ZW5jiVuKxP5pHP4r47KwVTtRB2rmzuf",
+	"asaztI37svBXK+423DVtlKm+wrYb6/N4ZMmwmg8T6pl/dWBAqjuRo8FiT8rHv0CJlXmGi4btDqcR7pc/",
+	"6U81p1lho1dcrctK7NIVinDNJqpVBmrAt9/9pGiW0bn5b8G+6IYEpTxTMsM4JiPmOTKlI3ZE6ABuxfb2",
+	"BHdC84caHqsch51949Y8yxjVzGx5YOyvsTsJG9I81e8lKtwJ/fKKiZEedw4f7+9HnQkX/r/rWJSraUrn",
+	"ThAFbz/56eea5yHyVaJg/CUqv3rQ9Oo/bCwrIOOBlCmjwjySypjWLKO0iic1Q0+YpkaTry1qnC6uJwZD",
+	"7Y+UNwOOSkYBmcqUx3MC2oqpXnULfl659+ZeWSbrNQ9vQr+8wFfh6SqVazaZyoxm83crV7kk8ZcM2FBm",
+	"jIwwQcRY2igVeuSc67HMdZFK0zd/1WBMmssxV2TEBDOWOpoyGdN5JsyFUsQh6wQk4OqVKtvx80F1N6ZU",
+	"m5te57Dz//3ruPtP2v263/2197n76f/9b6t5crJUWoUsaeNa6/Fky50vNqfIslZjsLNFOsc7I1eECjVj",
+	"Wa02N7vVSh6axSxsA7zduAv+Br104Yurguw2NLTkkLBLls2theL9SmYtFRnvPla95ilt9CKZ0HjMBetm",
+	"jCbwAzrVI6/jK2klRleVK2SM9vfOiqjjy5g6ID7GMglzuzpRx7kXzVSrpUMwel1xgtGT1gFRa2MMOUsT",
+	"1byp3+qMqHBD3mVykLKJIoM5gcHIDkVDFjKyWEa4sBk3cAIzy6LmrpMymhgOVilVY3vDm9KMTph5zzDd",
+	"bkBkBTXYO3Pt6TBjtccMTNEpk9OU1dKp0lTnqp4L/jw7e0fwgeDd4upQplk7UmQppphdIx2forhak4Vj",
+	"kAHJ8RrmLt6M1TqvXM3UNVbIcaz5JVvnm0jti2fxp5xZRw9e7GdUGY4VLKk9UhvmWvLlazdq7czLZijY",
+	"pcVpVXYlPJVwzquoZQMz1e7bmoaqo84FK7VK9270JTPXTt1sZkmGxtCapoxXeIFF6o79Gi2OGovhe6vt",
+	"2EiLT++x8oZL3X0WeRdc1Gx8f0p136i8KcuUWVQpCrVrdFr/K1N63i+HYEpP1R6GkRof1NXkmbNbr19W",
+	"1klD2CH70bIEDEVesK5W8g8IZwPph0HT9WQfEukqyWdHbpzxh2ly3y7Qd+wWvN2LaKOE/mDl3xr3i2PU",
+	"HVThjYIrnVEtMwVBV3RuV9ywl1TT7EOW1vLlBhKvQi119AARyfqjrVBLs3tlpaxpQUdtjUt17MohGuiR",
+	"Kn3KmLiKaCxo+vrIVrBZaPCgvKhbwHQsBXuTTwZIbysnu8gPiwZPxdeiWJxnXM9fsrmqN60hGHPOBse5",
+	"HoOzHp4nF2yuwDdirAj4D+0spDFVPfIHv2TC3Pb6f5yckb3Lx3tA+XvmCbX3LQdX7fd+3c0p6uQgGtei",
+	"79D/snKjvuY8aWm7f0Xqc95C/5kyT0QBw3qiCUikzH/upKrcUD7xgCfLxF5PQWVVWuxgiQ8+LZNpG2lP",
+	"TdMldAOnTSZUx5joNOSpNr9wQWiaNhy+sjG+9goZDc0V+hjHjeyca3dCa2bu6VyK3y3RfVtMmaDFU5it",
+	"NWFCE6TS0LMzpfEFnIueTgyBiCSTPOlesHnwX4oOmZ4LZs5pyBPZzZ8MzZ+nU6ATIUV90CcoWeZSnHzR",
+	"TPhL3DJhVF6Nf49wMc218pG5OOVM6FqvStOXn8Erb3NtBtp0GhJfd3GMYhoV7Tid8horGz/uXoaHCHNj",
+	"17tt44wlZnor6eyZTzIoVoPfM8OMJzRG7+spRDNXzc08b8Ohy2f4ffkJyOxYKTMZKTa8LNJwsOdWndXk",
+	"LoWPQfZBRAZUsZ8P8iytvZjg2ZkR/3769k1D1AqeaTWc4iNBdZ41xJ39n1eNY6TAn1QkKVsSVRjDA3BS",
+	"F2wOSF4qGJjsOKUHd7L17kCVfYlqTiBc7aeVBKA1jccT642qd42VT8/c7uEl9JB5eZVSbaQYaBKpVNf/",
+	"sEIAwRycSNyUDIsR3uI6V/Djh/evTrDK+zc4Fojx19HyuoMs0u26I0zzQcrjl2x+pZeP05HMuB5P6un0",
+	"2dvTE0LdM0Xgd2YotodBAzSbuNA/H9RqWp1RoaYy06qZdCyLxhQgL6waL220+Vhbg3MlLyyQwUr6P2Up",
+	"8zkrmwq+MhMttTcaXitW9p4pblSFJYBKxtqYAWIBJQlXsbxkGUSFjJThiri9qddVWXngZbMM5mANRDdJ",
+	"I9/Q4EQFvpJGK8+Xhlupnc4chdUFYWZ0TrS0ZEXFIlU5yZSrgRGzw7gTdQZgF6kJzXQ3ppmxr8bzQQZG",
+	"+tIQ1vHXE3dJXTDpwAx36JMRoGNRqKKlinW5UEY/a37J0nmPnI+5ZkRNacwIzWQuEsIhp5ePhMwY4Ga5",
+	"n5Q2v5BUzljWNYMlgK+hCzeszB4p8gH8yjJhKaBHlrh3SpOE2crdcqj+6ZP95mWic2kzx5JFAvsc+pGX",
+	"g3X4cHHoCliB7wGPBakMnz3Gzjrfax8g/7pJXPhYkLK9S/7JMomh4iXB4BVRfHisfpIhVMuSaGuzvJ1w",
+	"4Vxai7f9Sv04RiCLmGxEWG/UI/1vH3EjP3YOyb8+dsa0gGAdMCaIphdMfOx8wuv7hItwco9r1/VuSYym",
+	"hoaDCAi7SjioPdkWZCjFkBvmayEcy0Mo3m552sU4VjxZIRu/rk9Ldxi2bDPGX49112A9N7fbk0pXJYpN",
+	"ZNM1ENV6JNA2Y2AxG8IWSFWhn7jukb51JX2mug9qTitMI6Sx5pcc03VrA3Kf6TYyCj5bNV0r/Yq5ruc5",
+	"/Ewbwvn2z61mV+c+dG+XPlNaRhRuV2kFDYfMR+KFuAkG34xrasVCtJJ0+Uh8mN7dVV0/L7fcmCsFm6rc",
+	"fEQEu7TVWz5rIeEjpvT1cLE/ik35exMGvlwSTarjSbfzl4XffR0WfIbnfwZIOL/LbLImuRaobOUdyXgl",
+	"FXf/4Jc66wG+Ww12Pvllda6LrVhZRq+4KKhtWQhn43ejcP4N23PJ5lTE7F3GhixjIm5wtYWOdCzSSedc",
+	"jMiUZnpOqLoAf3R4EQR3uLnn4QwgRGL/wczdb5pxVe8vR+fsu+OzDUVMmC+ycKPH6WPZi9JyqshMZhdY",
+	"q4V/G+bom7Rg6cM8Qy/AmNGkWqr4SJEJ/cIn+cQOmfIhIztSMDJnNCO5SJkqFV9JM9iMK8yDbJ1N1yp6",
+	"yb7QyRSdpRhe6yRsmsp5dyDDEgV3/lUh5/etllSKQ9nIachXivAPH148B+Ft026OIZ/GJxmtfrVOftQN",
+	"1rA8GzJY30m/GHVyQzgHwiCTM6xuzzhNuWJGwJOd/jvnQCw+39Py76dv3+zs9ndrYinX6kxuCAP4CM97",
+	"pvJUqzW8bEuCTF6t1EQW/OIJT1bFBDI6e5Fs4qzNguNs7zRcIIZAOFfOPZ3RuSJ9dAp3L9i832tnd9qk",
+	"blxZMNEFOo06X7oj2bU/TjOpZSzT3jLaDV7p8onz7lnp4EYAy8aoos6I63E+6MVysjeS3RkbGAISe/4f",
+	"/o3vJZ4B4XAFlgFfeEAGD2xzz9mmJsZ0pxlngYBvhm/eucqIdeMh6ajOSV+JM0FUwVjNWX3yRhsjs5hr",
+	"vaGJJ2Dms1yrLgTi15MQ5Yi8TwQox+MrpvtFc0THBYsR3aMI7exQ4gI35u+7baP8lV1axa7m/VI011N+",
+	"rT1cRj9cv1gK8BmDkqn1K6OMTMDym0yOMjpR4exttlQXUK0nudLdAety4cqcui5/agHaOfwNMs3tda8C",
+	"C73wc3AXrIFbDmJLXTTSu66Mpx5aNfhDUdiFaWGVcq1FNO/wRy66Yz6Ydh3cQ+n6VRmpigBu0wgCMGko",
+	"/yqhslq/FL5WWq1Hfy0tJQCJDX73V0O/9ZMh7Wqpp5DCBP+y2S7hW/h3eNSIxLCyDd5wZwOORha8CVlX",
+	"nagjjSDE2XQZomt1h5TjSvGP00wOecq6Q6bjcc0fL3lSc5g4M8Tl6Comkq6aYOqY7E6omLtDhRS+lF1S",
+	"zZJunFI+6XpJ9qn20rVuRZq/fnVeiFhm5uBttNI8VlDbppVrEcnYFHwfpa8d7D9uX9HmVhUtiWz9/fzl",
+	"uuJZMIJCDDIayPvTY0w6jWmWzUlf9OE23Wf9I8LS1LwXd+M8u2Tw+0ny5KefHv9aeiXOLu1LX6DOIiH9",
+	"OaJRvOs++ennOiuvTimeuuScQi+Wj+rk9MlPP9daddnl4nDPzJzLA8B0av1ri6+bfbH7xL6gqiU73nCr",
+	"Lxq5qLP/XhrlhQFq67XoX/CkTxB1xelJrGowNrMRLg3W64We14/vtVSxV8/qBhD165zIJE9ztXJ9uWL1",
+	"389V5fOKj+oG+NJwTFitSr6snMF8+QDzFQNUWM3sJ1pEeHa4wgY+O107Ynphk79bJdwaTl6V1wMD1k3v",
+	"9e/Hz1wozUKFrZtx7N2f1QJjQBHC4jV8KGwbEUuRkCHghgBWERdcjYGEuRgRLlafgf1w3arevgwtqUV5",
+	"C3XOOCz52Hn78mMntHXevqzVFW+n6noq2UvIiIo4S0mtY7IZu2Sxlj1jVEnR6yzXdNejmq6zvPrtVJ36",
+	"OawTgh6z+OIqVfAnNB6ThE2ZSJiI5wjuZe8PXNuaS5aQnY8defGx4yC4LPpP5Kvi0ZZS9WXvxfY6CpMX",
+	"CCvgAc4+rSJ2O0b95gEdvS9FMTYOfyzcpTJMu52ApQZ9B6H+X5EBjS+IlkdYgDuwOGUMQFAL53lZuo+1",
+	"nqrDvb3JvEun0579w96MpRZWaM3oS9097V29a3ktV1VtVSgoYq2IBAhXxRhG8IpQA9eKpR6Ik4s4zRNk",
+	"lturj23jjC+XrC6NpkCiARoahIsjIvI0RdQ4rm0sc0xVY9RjZSFQ2yjIoqBybwaTnVFF7F4Dp5ZosV34",
+	"pKjFXfxi3/yp7yR6i+8fIZya368xTYiQomIBBfNp5SCz1U9BaVOLEt5P7RhngwqkmmBMe1umjndX2Ta1",
+	"H6xd36JH2bkErQxdU06cj6k2VHDJR5AhG+Be9vAMdnb7kJynAAXbp5L3ay42hTd1pbuuLqD7vZSrjdVS",
+	"axRtLRRa1ZQm0sYs79Y+4+Itc/lqm8NV57JmX0C6Fkepai8YqgQP7ZImx1RFiNmKystiYmZsxJUGhe+h",
+	"KNuR7SJlPbczkVndVrJSfdgmEQQocuLrwNnVTPJPGKBmftN8YB8E73WDbXhhL5BYd+rv3spi+7IkIhOp",
+	"NJkCmZptHfIMM1tazbjOh14z2Wy6OvseEhne0UzPT4TmGmHN+ITJvEbnveZpyj3caVFzMaFz4ObmMsk2",
+	"yftuAhUxljlYxE7IGTVH0Tbw0ULcbTMAspwnrj2voEZElKtp2snB+lqJGqK7vrgKT9pqqz8dv1fNVSMI",
+	"KqWijxQBD/mQxqUwhKsXt2Wv+HA3YZc8ZkXpRt39t2ZCNnfn+rXniOk1VKe5dyxVBFZYKcTANWyMNztn",
+	"kA3lQgGQLSjcngq4ova72/ojm75oCGiXc8p44sN07hapYjkF/OpaN8YWZPZ1Fl+Vaun8AV9BYlc4bJsC",
+	"+z0Gk8CA3iwpLwtG2CibqzRAnVCsUeSbaJIWZLlDSSInlDegPDXfCksjPVLYMWYpqmFlE+x9rkEtNBQS",
+	"rlnXOKNCl4uN4ak8oyMMgjqLLWw9UKcUTgu4kg3CSSF4iYufwT+HpVavDpj/kSLuA7srvCoNTgwz+AxA",
+	"f6xj5lZcKWYWZUcKQK3buGVEOKKdbu5FETy+aKZQoMgRwMHMajcGZkDFvLcZnpj/+iKc4hLvQ0BJG2Em",
+	"lmFzWmm0kHhXwyYGH6if/4a1PkADXcDd91U/gQK7YGyq6iGpyg7O+oHJ38/PoqIR17HtCALa65D8xmjG",
+	"MvIx399/GoPTCv7J+g2Q//6DJ+hWeiHaNHsoOVGtQ6rk8/p1f79Vffz6Cqb8zovWfNz2MrdAJ+GhNOxY",
+	"ZR0LU1xCXZuF6FRBmsvZwSKI1rlBscrJYx5tiJBXRi0rfJ5/l2NBTidcjztLMb+KN2DjwvDAtlDtmjcD",
+	"6peuhpTqy3OKhf1bjkVPma34H/ZHY7+FqsCVyyyssAF39acy7t7TdqDmKwqhardgo6KByXAlLEhdlLpo",
+	"pXENdP327B0s5S6coixu00tXBQV67mLQvvi3vGC4zMzvxLL1tCGnEvISMznxcchyvOTxk6cHkJxTgmJY",
+	"UX1V2S7ML1u1aRtXK11XtUvbQhc7XcuXKVPqr0Xd5/aCe8UFN3YMxItIxpQ6Iimjl4xwTWSuiZYkZbpU",
+	"1yCHQ4YA+d6hVLuRYiyV7nHZYhe/r1z4Vdi68MO192/WltAE+zjNGPZOqA3fvkCgFgyle7eJj9ZAG7LZ",
+	"WAKASylB6Bo2suSxKVbeRFtv8xDKYcEPWUItrzX4T0RiW1k4c99edot7ABQL77iOqZAA24g7XUIj2sD7",
+	"UrvID9NrMG2M2H4W+jir95N3L5+doHAvjnzn9MlPP++CuyTl4kK5tBOqwJ+Ce2VxmaAVo4s0ESXRuWtR",
+	"KWw+/Onzl0Wkj5o9ByigCHeValbptgNlu81F1LcoAW/euis+vm7dCqQBvXfYt37T/tUBn4DDm2+PiVuB",
+	"Si5OwYbLVmFpN9wzKvZC2Afo48fpt1ffzf9/A///9DuJeo/qWwKF95OKxpjJbsrMqCSlYpTTUdBu5gZu",
+	"MkGuCwRecT9gE2pTXVZnggVZYNgG5s5mgSEFb88QQPUfwvxZ2+A69NKNmEnF7ty0tbBQiLfUZXlcuNDd",
+	"Vod+497Wtm+FORBAM9RwC4Xm3MguNvuZL8AnFGjTc3f9sGAWz6B4xlYM8ZIpH8huROOq88svBA0Xpvgb",
+	"FzSbA9QrNLQXCGxXLjGt7Y32ufvpv//Ht/3oyfdaaQi2Rc0pmt/Nl7hWJKZCCh7TFKH4YqqY7Z0aMs+T",
+	"+OlPg5+HT7vxweDX7sEv7Gn317/9QrvJQbI/fJwcPGFPDiqT3O/+SrvDT99++d71/z5o8e/HTYtR69dt",
+	"QnXU66HvSLu6Feot9BZo1z1gtaBq3T6gjdd1dQeBuo4WT7bY1rEM+L/ocSv+vnwP1u4EUHUrB2j2YVCl",
+	"jGJfRsCvYtnzRdz6OmD8ujW5BdTJQcMizxkWK/Kv7C9/W4ilEEVqZOu77wWbajMvmSYss8EfRZTmaVr6",
+	"/lWY9aavHqi+XojXvlNcSfOF1bnTUMOtLocIh13muIOEO9CroFA3I07BZie3cQVcrOxYyBVwM1u69lMm",
+	"kjBr5b45A1fvwwoC2CRTpKIjl/kC7aNgp/aa8wcCy+rQ2ATRcrT79dJOitmAtbxjrCx7SdltnXNS1h8N",
+	"GShmR6/mGgq6pawvUZrqDY999XU3M2axtbojUA+YSaJ8vVapE2BgP5YM68Pef1/dAThcy+rdujoS7H3i",
+	"u6ZMuaWQHWVYHvAqAELCvOhntPPuxZuIDLicMJ3xGAncaZas6L8TZjGF+U11Fya8hR0nSZAUco9uxBds",
+	"HhEtiWZpCpWLYABxQVKu9GJP8Z+u6Aqv360rYMbVZCnhqh4pwpOFgB87+Onnv3XZL78Ouo+fJE+79OCn",
+	"n7sHT37++fHB478d7O/vd9bPivLfc89FmB4lBYPUKMiYagVa1Lxj6DN4JpMrmMkN/VagInhVrPTglyeP",
+	"n/66/7c1o6VRG1eY+yKZQdm3JDuQVi38AwgIEnmalQLxEa9FpF0RTNONCxtsR1tyjJvnyOr6dK2zapqU",
+	"lgSqm4+QCOlAMaFx7waYtGVrThU+Vwv8UOcYPZ8wtIWvpsNxsp/roNMP9n9d3eh3mrFLLnPVGj78fMJK",
+	"6L+ZnErFks3er03a+uxgdBbnVve9T/WbuylGwDm/4ND/nZx45NSleE431019rcL/AnxmSc36+YT9LrOR",
+	"9J2VrdtzU6lYAEB/diJyPfm2IRWGTQ5XvPbBPVrXBs/a3wG9La6p1T5utoHXuoyGeb6SIy6u3k/8DhzO",
+	"8gVuhuAGVcsRkRnZAZCUvvdyfYYq812nNb3PJEyUADeVIn17qek35Qp/1quThUFm1OcJ12cFl2caOnne",
+	"nJx/fnd8enr+9v3zz+9P/ueHF+9Pntda3zYp+DNfJ58Ylp04ACQcomRP/PLzQdBFOMgj5kmrnRB0wsXI",
+	"3zvqMTcx66JpvPcsBwQ2O3uuXf4zQcxR20i7XjoX6Y1V9GE1s7elggiAbIzlr0l/7/LxXkgrHgStf4SG",
+	"Yjfll+tYDK8LXbNecnvujgpm7K7fCdV0qUJboqkscT3Z3/90bbrozWL71o09G5saNMFpr4kjfx1yzn29",
+	"1FC3tJqGrVvWR2jFvM8nzBrSwEJXqjmrNURvavOCLStPp2HPyqverD1jRZ6vkKjricRVF1xvKFfs5uCb",
+	"y1duZN5tHHd9ueHyw/oQEEi9vxZ9BUt61B2ZW3CppR30IzBXPVm+AENL7qqz5mAlEf+TKT1H8P4XQmkq",
+	"4k0jHXahpYyb/fV2tdEIDGb5XqYbzrB0BOXj39+v67/H7Yb806YlBG/8vHpnazbk8coNiTpqrjSbmFVu",
+	"8tkqw4Ur8Hg/lU+s2PAreCw2ogkMGF/D4p1cbbnOpB3eV3mFbprXkXphX/ltbuRG48AgKedrYHlViLiR",
+	"TpceQ3Pju0XBBn96pMglTXMGVuNMIAwp9+acFOl8tUO0TLZ+PlGVrhd3rgbJat5xs25FCBtqV+dD8Lbm",
+	"4091OjNp0dF4kTaXgjFW3fDojoQPNS54U48TvGxdTExcslQiFmxbl3NrD1F0M0CW9Xu3DHcSdsBpzDVp",
+	"pC7JzeyKo+pHioh8wjIe2wBGi/pWx6iFQfBL9+nwCf01fpzsDw7Y3+jPj5cInXXkVKPAsM222o9V2Xbg",
+	"2zLPh1xcDL/yQDYoA19g3P2ljNuqSrxMJDXp6dfLzYUBdz2iaz+6svgKF3+9i72CU/BGSmdXX2M3qa4I",
+	"l35Nh7z0gGuihbb2CFTp2njBE7YslXLdsFdpLgi8h5Vgp89fGkWQALj5mGUtsFOaTIPlqsHulF1Y44m9",
+	"Zi4PdAPbsv7q+EgR80BvvdaNQTFHzV9TuuSPmU0JXsnzkFFam7ja+tWlCa1WQzh+KZYULMBOd1nyaXAw",
+	"d0ldWFLZurLA79whVVEs/LoX2s4BvdH5XrtJeU2gEGuWrzYnY1UmdbUW7mt6ea/FU+cj8yvVqqt52EBE",
+	"F4bE0/1tmd1xrrSc1NcIVFxb1+gEKHxFrZj4tHi81pe19NKDjxMjsm32vfnXKKNCKzIbU0jL37FQ6Qi8",
+	"GLzS0D7kineSeoeDS3oNVlPaqoWl++Nb+0pjhrhL+qleRV+30EYv753RTW7R17vIU6adFm4n7Ct4AF9o",
+	"rNM5ZBnKIemDELdNkXLrCKuJ569R9LGpIxZjY9fgwl3tuz0tyaeqj2iQ81R3uQABEWF6I+BKA9oGVZpM",
+	"5YxlwzwN84ChS0Mn8iGVhKGHy/ymmERk5ZSrMSIuS6EzPsh1qV1WJcJyFd9ykIP5ZGvK5XZ8z2XMwyu6",
+	"n5b4q7frV24kzk0bIWxNeDe0RbhuwXatDvT9q4nuLXnOP4DmvushU5zlOiHTCRfhr4+vHETdKAz6vXFB",
+	"amM3SiFGf+r+cpA8Zj8nB5R11dPJr3876KyXuG4dMB7JKcACF6VkbFcTOqaKCNmcC7axX2YD30gjtTgw",
+	"hzvBtwiRufkNu5GBIWEKS09OzQdx+sf/PG3OmSNlKHTyT5bJivPRV070/1fXjtQF0RM2XezvKT4Sn7no",
+	"Q2vGfiOGKpEZeU95qh6R/plN6r9g4j8+dhae/dgBG4+bmeKXnGY77JRSMQuyo1NucWuPjYVzit1cGyo0",
+	"JgAva54gkFg8yjPbk4j0Xx2fPfvz5cl/fj5+/vrFm8+nJ8/en5w1T+d/deF73VPXPnZhPrghZtpQ9Qj/",
+	"9buzCv5+ftaJFs+mVPvAlcoRQcYhPxsOlKrwFXNXGZ1ybNUJVAf3afhcMa2x1tPypE4szvKGkzPyIeje",
+	"h5XjE5pdQKMCn/XTI+fl3bX5r59PXp384/js5PnnZ6+OX7zuEyhVlKSfsVhOJkwkLOmTHSNjsFwRahUL",
+	"uJNdQ1V9n89JdhBMzDx/hLIrSbgYEYq9VrAwTIoUH0EctTG9ZFB9EwXNqhx+j4OhPiTcEMuEKWQLSCq1",
+	"fywQ5LE0D+8rMc0yzhTpf+mOqcoz2oWmvm7Afo+81WOWzbjClnI2i4ArcrD/mPQb+vb2Wx3va6wEPFsW",
+	"ZgDyV64NZXEyr0/O3r94dvr57O3Lkzd9J+zllAlF+nu2xrBPJCJlH797QaYy062mZW+ITTLJhuBrhFB/",
+	"L5UjEDEDmjFz5ktFzabC4zvY98MavCfHeeZ4DAWmw66hdJaEBZpm0hbgiZyNuYJbLFylaKwJDjhgygLe",
+	"JZymLNbQqnbK6IUi8hKgERUXI2hAnsEdGAg1cruiIpfhbWgMIgE9gn0b7XiIkG3OZkr1WEVkyFmaQI0k",
+	"voQpDmpMp8wjNplp8xiAG/mEa6qZ+aSETL0vXGnDQxaBG7jHwfEJNgOIHPLh/aseeVsIAnNMo0zmU5Rc",
+	"Zic0HZEpy9xEzSGlPGZWLdsTev3CyJw8SwNgLKA9mWcx68lstGdfUnvmWSiB1mACuTPqRJ1LliGNdfZ7",
+	"j3v7WOTLBJ3yzmHnaW+/99R2hQA9uZfIGP4xqlMZpzM6GrGMfHhhS0y58ofaIy+0EXSKaVwyXM4JF1pi",
+	"bRqgCh0ZM+nZ8zeGeHKFSSFeZr5IOoedt1P13MzBaH+0VGA+T/b3bUGPtoXCmn3Re2M9ARsObYs6K+J7",
+	"XYJLIuN8wgT2NSNTOmI9tBzyyYSaK3DnhdAsQ8AeYOzyGzvFTuwa3qEjBZ6Fqep8MuPANu59g934Hmxn",
+	"7VKPzVNwCLaVlRnrG3IttOvwPEvtk4VdhMAhxeorzphalKbe53q4uu+fVu45n9AR25uKUXnP/c0eD7m+",
+	"eMAcV6zUhm8uHnTrV/9NLykSwLoD1NIOHELP8NHBwv7Q6TS14m/v3wole/HBhha+G3bkvb42u/XrhEpy",
+	"27HUyCxz9TFLJ7HM0wRNhR0rWw2RkYwNcwWtT3ft9hzUsew0pVysybNvJFF5PPZ7X2LVY0g147GdnhXj",
+	"iyxey6hjRlM9/too8rCixlhHPEXjZJpJMPpAvSnIdTsyyiKRDDdLSzNVmAPV1KiEWin3p/3ySqZbTlTL",
+	"YRpc9+SaPT1GC7m8l6/4JRNmddNMDup3DJrMcD3f8xfoqdE2i1v3BhQj1CJZMCUXpMPrkf3VF5LAtajv",
+	"/uuzL2DqGxOiqCYHC1+aWwogxHVjavQIeaFtGbki1BBsbKvfFMnFpUWrCirFoF2xQ+GToOwVGUqEqDyy",
+	"B43Fvv7LI1Bt5ox5bMx41yIFDR2jCWNGU+WbShqyZBFYy3ZmYDDY1ipU4ySC70Yw5bIF7LEtKLby11Qk",
+	"1iCB9lVFFf0O3oSwCbF5U6ZgcJhV7pJUygtFUn7BzA0gY2DnLxLm8dd35jRPrIfBAmT9JpP5tVHl8VcY",
+	"3TqvrOPKkFY45JfubDbrGhHdzbOUIWLhlb/xvao7v2+R+46/2j4gteLVxgatz6jQJnUj+inuHX/9jfrk",
+	"AXjpcZuXPghqzX2W4GtP27z2u8wGPEnQwXrwuNU7tgvDmZSvaDZi+OZP7Sap8qm5QLHkNUs4oiSa1588",
+	"afe6lcyAqAjv/drmvTMpX1PhIF0A1eyndkcBNqKgKaZZw3tPW56G7+8e+qvA7As8Vf/6ZEyyQjgjOkPQ",
+	"AOuRqhQP7bwzV9fQJKVfO5+gbat+ENA/iIBGofYgoR8k9IOEvm8SuiqZFw3qz5eVrqOjJud9ALl+WE4P",
+	"0RiZwNuZzWVI/I0IHcWKJ/YJJ/xHTBhBI7Pdnh9uQudk4HoCckGomJOYKi5GKPPRMYk1q0a6ooC0UtTd",
+	"mEqKgaepF5mP1BGhKGRrEaHIjhXZZCITtksm0PVXV6ClcKQ6SYkRrxOfeb/oX/mvnMHN3zpYXGCt1qEC",
+	"9bYLPob6gVxaYsNAP7ceSAE2b/thFn04B8vBubgiTvteQchtLnnujQjwTI5UFVKrjcZ4awXPvmqCSVXj",
+	"Azz+espEUnTccozf9hhBuIB/HYBeZnT+o6uqH01nvKbW4rVNba1ABPvTcmZJ5i1VId44z1wud4NzJlAg",
+	"KMNHkikj4a+sPCJkB1mAugACURlAtW+M9yH/AteCQn0c1XdAAvOaiUQ1+ivKKezbsorLX7l2g7g6/A9o",
+	"Cz8YtXdRo50ybQOYHkOsRqUt8S5Y1Vbt453OvW3hpBeDWzpcbckJ8LrEbuT4Z0BWhR+4hqwqTLiC27rM",
+	"zM0+wls+XOvphJGD/X2y87HznzInMRWPNEGM57nMs2I16FaYy9whBsOfwdr72NmNfGPlqjCz13x1VPTD",
+	"XuFLQPlVckg82T8orGK/H1LYrXBYrFW5ZinjFiTb1m78DV9pIeduwvp5EDRbFzRg69AqHruxd1q6LH8c",
+	"swUGfFfAej5YLA8Wy4MguV6LZY2r0h5LuG7rbuuBTvcmgbWOQLwAUqsVRrtkBqkS6PRSMGX31SMb0RAS",
+	"ct6wO2BVRpwkfEH/t/BireszujYfVmvnk0coh/5FD36nVjT/bMzii4LCq01Nmgge0kXBE1BvpUM2q297",
+	"grmUTOeZUKAByymoRtMmVFN0NJv/mjBNe6HyxczVAqIDgnmQIrQb+owd2u3TfTLhItdMETrUYPgrklKl",
+	"w3RSlOM9cgxtuhT5++nbNxHJs7RrlRZMZ5KnmkN7C6PSyEAmnCkbKvQWgZmYMkq5eHyR9Qocli1p5kWM",
+	"m2vWzfUf8Eveg4FdtcbmQ96owq9Bx6lR/q/kaMQS6APeVqzAwBv4QrGSZRN3KLy5vtVg4Ro2MxzsbJts",
+	"h19bjrCpSLSAUZtIRbfPDYLxlRwZUYQGQBVP1QiGQu0GAvKrGbSQkdJdN1Km2aKf3tGeeWzbJO4gTRos",
+	"WyeRx1QRqAo5ApmJYlVIkkoxYhleT3r3j5Zvh5hCZ325NqPqrz+xGSDBZY+WtWQDkdl6kUYj03IUAX+S",
+	"glIBR4JAxQ5QMaWaiZgzVWSjYN0WlDB4e3hM1RjqfYxmNByRsJSbayo2PnuXyQnTY5Yr0MpzbBA1RNtC",
+	"8ZHocltZkSvmbrRYL3b87gW2kYqwXSabQ8K/MWVBz8aHvjzLZcnqMZsQsw5oO2Uu3XZInhE5M8bzQtHN",
+	"8fPn7/sRefzkb7393n7v8eHB/v5jsyu2s+muizWXim/Qy6alb+wGcZSpsZGEDpvktK36wXItmWscyb4G",
+	"pQ9TCgIHE4QP9g/qCoEW0n5tPVLL+oZNkqXtFxCTlQUHTcyQxvCSCso+CWbAhzLiutKOLUvWZB0TywZu",
+	"J7n5ly5I2VpbRTp1TLNsDv0L0CANmxyZHcbCJtjE8/PzblDL2YBO6vPWIl83lTGaTv7jY8fOzRZdLtnz",
+	"2vT27eyYO07HYsBRi3S/I2T91u72FiVcuSiuKuECipl4al1MBLdlRD231KYaF3PDOH73wtjsV1Wda7Ro",
+	"rtedvlqpYkKchaVMEA+w021e9pxiRcqKZf/n8etX6y3bDXwry7bTXVx2CPR1bQn/S721NYmmzQlLYSyp",
+	"yQ0bGZFYqjg8KqdqKU3nq2PMW3fWbjnvsukzD6mXD6mXP1bqpbeFt50Xf1/kGLL8gyB7EGQPguw+CrI6",
+	"/777215WYEDVu/pfU56iXMMSFH+pt54yEkQSUEJhp3R0cRSxeuvHL5fAQDKOS97BVJ3S6OVkngaXexUe",
+	"d4vO9+qntuF/X/zGzfvLVzgT3XWbQyYTm+p10sDr/OYPbuxN3dj1yTHLPIoB67ts31rGP3UZc+VgeRG7",
+	"9vBW+E1wF+64KrxHysqBtVJkdusLRNZPlamBqL4RsbCFhJnaL9w5keCJhLs6nCuKhIeA2A1LkpXZMatF",
+	"S8ZoMl8Ni/Fkf9/lwXDlwb5JTC38E9EZHQ55DLjeHg/DO81df2LFR4KLEblgc3R0mvNkyW5Eftp/ireh",
+	"GVfMVtWaP5IBTc2nMviWphcA2GRkkhySTCLsR60D/j2u7LZgN+DzveCkt//JN1JDLsb8iPTjMYsvVJ8o",
+	"Oreg6xjyqXoGzTT5CiQQh8O1NG3K27Apv/RBM4scV0b/2gHEvIicvz6JbBYJBgUQPmw3MhRtbBXAr+uR",
+	"vr1cfaa6761QHP+RSyGJNb/kel53F37FlT51K7giNbSC6D3+6mz+xRYoywK9awRxb/sOeEevVOaoKx6S",
+	"4uAXLlTub3vfePK9nBNQQWgXSYnqFtwyDujgcDGTChrjQZPZEMQuxJMEFIUpmE5Qbnss0CtkwWntaBFk",
+	"PIgEKwoIVtHm4kJAV8YEMRQP6uj/Oazq1Ld3bpe5t5B8cOPEiTNb9c4bqX+XuUh+SHo+EYlrC9CKqqMm",
+	"JX69FPUH043kdJ0ONy9Gl4rNB8K8ecI8HcvZmpRZyWdeaAPqRGti4U//ODkjXkQX8KZloESerIOSuJDG",
+	"DFoAoZzXS5x1di3XYU4W97kYTejRPXLKbP4DvjKg8QXEGkowrYdkKaR09eEW0NILd/QCgMetC3JlZYaV",
+	"NrnIFUss+qcrhnuknC7r4lApHzLNJ7XoNad8JF6IrYUecPithRyqw7e4vD++cckHFXHTheyYCu217P/Y",
+	"zEX1STEP4Y2/fG0OH4kN8nEL+9tI3nzaLHmxabaRveA29L5ML41shiBiQsMXUxnTlPlcSLUSZaEJ0sxQ",
+	"+3RqCw4CfLMFZDA1ljMEBJM98kZWeZMlh+D1MBsl2BfdHq2siipWLoe2X6cqABGLSjuFjiGe4Nq5IsLc",
+	"Wez6Iu+SqUUpw13xTiULfa1ts6XHT0g8phmNNZRMB4FvKYY8m4DMAxh1JohiQkeILT+hOh4TrnuQdGV0",
+	"TVjZYaR1kyL5MN2qIvkw3aoiCYe/YUWyLGbt6A3QzhUaMnAwGbN5tNa59lBU+WMJbpSrQZS2TjpfPt7r",
+	"zViaduFCuPfv2YWqZoAukhSQzzkbkJdsTk4LkGbw99oGHnwkqIYsdp88bhNk0rmNTapDlLAIyx44jb3w",
+	"NXcPrg2lpjQ24kxJ502ZcKFZQv6N3SyGMmOEek+xrdFEdIgeOYGGPyCnyi4ZmuF3mfeoqzE1euHP18fP",
+	"bN7torD6g+m/n79U27wV//385SlrzP/ETHzda01e4IrdjMLg1WYiewcVAnjyhfadl/c5IDxhhitoDyoQ",
+	"9mi+qloXniCpHJW9xhHYHiNmlBYl5o5yCOqsjCdqnnikSN8o5r5L+VIy6/uLDwKCGuqrB+k0s3zFlT42",
+	"0zi5NFvUWXHXBbgUBo9aljB0LkaousG/jY5wf+et1OvSWMvMCPYX5fJfj3Of53Avrin/bZ5JYjjKW1jH",
+	"71649BBoKFN0D9pFljbmBJ0snyLcPmzXqvra4hYNxJbNmQ6wXAN7TGRNk9FGQ+jr3jC3DebwpCA7Free",
+	"9J1byvWI2l2ySbbjbN3mPL7q5gCQDpbaBkE73TQbxUXM6rdnaZvdZXOw4rfN58EfcQ2f/1POyIQKPwUt",
+	"bZWz2ZCJVI0TSPmE69IE7O2ic/iTOQn6hU/ySUG0+F+Po5r+DHVyysoYqw9LEqhpRiiLrsA8n7bpnTUy",
+	"oZB60B2zRim9FQzlsBzaE1nDnDSf2MSDYN7bzIlg3tzAHDWvbey8NS9vaOPZhS5x4YaN4f71yZBm2Jut",
+	"Nn6GGpU5XeYNQ+iiW9HP0KipUT+b4ZTtOmYdozJLQB6xOZmxjBHbhhWSkIS5ffJkd1F3R0ROsS4G+iSn",
+	"c6JBcVr16bBkpdAUihmhAC7CTmfmVktt42CZwW/GuNsRUu+ShIMdnyzR7B9giW10um+vVjcnkIE4LXOW",
+	"YEvGVLEuF75jXDpvEgWr8Wo30RRBPzizS75Xe9MsMtsT/VrVlTsCO5sdcyeGfHo4Zybwj4CitgMdKxv1",
+	"qRuprqLPN9lfojFwAndBYfgpgcfE2YYwN3XBp00zksMhZs3VTCmc0eN993/BxPZrJrZ1BWKYq43qKO8D",
+	"Oq/GpU0C0Oo0fdAud1y75FacVtVKtIYPOEBkpiIJlUMUuJx75IOANlZjyWOmMHes5D6G6vd86tzIynXs",
+	"1GwylRnNfApnv8hdBUdmPJYg5Mupd87ZIIq8kBH3RfE+gHjks2pp4Trto0dDuRoh63hGSQQoJ/a2gW5f",
+	"IxsbdBZuGPj9tuQyLX/ltlyb1Vk0A8W4Ts+Q54r2xj0TE/u/tnztmRTDlMf6ysKlnTMV11jvT7134sl5",
+	"RYFWWhm+e99ycCosTR7D9KugfYxzsvCsvsEp5uArl0CPbhgHooHJYspli7nEMxvFcr6woCGqzflxd69a",
+	"kYFT9CKjTXqY4ydc9b3jp4OWr62fxPOjKGukiWZuiOrxEOArf6C3rXMT1uMygf9AlT8aVf4BBQ+NJLn0",
+	"jn5WSEOeNOST5c5J3JwNs8pp/Clqgs14ZnuPIZATSxNoFq8xw4BRayliFYTqkWPXHAcKHVIGyVmu6WmQ",
+	"+ICJW83VVlZFLBaTO1QnnkFmgtNBiMNjXjfWLbbbrtcbWI+9bVOz+MptVX63kTWEKlcE/iB2HozLquBC",
+	"It7IuNyzfi0E5LkbAq72qv4c5xl2ShRJs3QyxmyjbDLir+QZJDEVgIqFuVQ+DYtnZMoyZa7/NSF8bFXd",
+	"5N61E74TtoqRH4U3+kGA/GDWNJ7sZvyPPvA7yP41LHUi7hRH2fDBA0P9aAyFdLYZP6UyvljmsfldZj7X",
+	"dljGYCdUazaZavTUxDJhZJRjtyNIpGMJoSPKhS1DNFwXqEOju5TPmN4JM6XN383Tu1FYMRunHC4IrmcS",
+	"3BT40M7NrENhLDWmoOYIBOTNJBTpw9p7ZuDP5snPccpo1u+RZ+Z/wXdk/VFj6RoUmOdYQlQex5jxaxZp",
+	"by1C6jEXoyavsxkUojlmc9t6kcz3wCtr3n5g0x+PTYEsLKG5gAsXcO539wK/THaU0THvsDF+alukBwGq",
+	"KAguQcqrsDEn74WAJIylMSeLW9eI6lKNoFkEPAflfJ1xtAZJdIrOx21j39lP3TLy0+I0lofBQsgXlyf8",
+	"IHAfPBULmDJWdNWVb7WwsELAkKZGCzCt9+xSXsB1oRmho8Z2aBZCVbiCB9L+gUz+ZNGPtDo+VU1JLIHT",
+	"YKlAuXAAlKDHRUDDeM40mebZiCUVcJrleYPXBTvTQgXAh5pSqQJjpII188AfP1jybvWc76eZXUDz2H+9",
+	"WA+h58gwsK3aweojmgIylmVse9+lgjBzaA1svKCdroye88BuP5Q6MtTVThndBY6LllDqsk97Ftwev9tq",
+	"wGWFfr4kLXCoyZmAqLjN6qsCxyEuyiVNc2bbqmAF/FjOxArNfebKE7ert+EzLbR2sfgHQfJj6+3ipO+n",
+	"5sa5732D/12htVG/qgAOyQeMA10O4BoIpXFEMvOKU+xOp8OPG2j1M4uLumYvW/u5B0780TgRKcPQT1H/",
+	"fE/Vul/Aso9bHr0WYYBhom7JP15f0BFkwXl3pOtQECRwPFIuPMUE6buC2aAXi+FEPhprzH22G11qqAK2",
+	"95HHi6j5SFMHlfMJw3lu2Y288J1b8iOfT9g2wcLPJ2wD8Xc+YRsJv/MJW7/K6nzCNvX/wjyvAC5+PmGb",
+	"osOcT9hmshP3trEBue9MUsEVL8OkeDSWavukQFbOJqxwFrOUXVLN9mZsYM51Ceiiwx13EUMs8VLQVdSo",
+	"/wroJMp8ABuJCtBCzabdfEoAChu9AP26WewhMkkfCnOhWGNRIJzgO+du4lvkRQROecnmzzKWMKE5TS1d",
+	"vMVNaGJRt0du/bhOczf1Danasyygu2zAtA4VpsK2v7Z8Myxguh0Am9B+WGYs/MZGXLg9rlJkiUscgFBA",
+	"pc24Nw3EuUyfMpsGUs8QRF5CJmYdOZABG+VQdu9x5XzepoM4rYN3DQHmykuF4vc/qcozSuKU8onLJ+9/",
+	"6Y7h565ZVtcu07VU82aS7SZSzDWlSitCFXS7Nv+L3rzgo4fQswhgSVlSWOnmJuC+goOWcLjdIwAMVZch",
+	"+g/Y9zq+v34zANFG3Ufwy7dkCVhPp9WFqwBIPfSj3ejSwdwrYdPKSIC3NjUT7GSvECa+NVn3OxdcjQNh",
+	"t5ZIG8psJHWLq0HRt8zi0j1y8JSUhNCSmHhn1Fy/ZvyufbS/VveyEhZi7YXgd/jM9i8E5e/c2QvBlRqK",
+	"LV4IHmz09Wx020Ssni3KCVVN1ngD36zVXsxh2cKnAYjDXu2hLYu5ddtORM4odX0ByZl7q+gZFhH2Zcoz",
+	"C+VbKXQGIDNKhmxGZpmxBXTGmVq/zdgChz2zy74hhrafe7joP1z0b12IrOwftiBemmTJmNFUj1f3Eet/",
+	"7Lx9+bHTJ7MxT62LAfF0MSUxuzTMbhmxhnv/hO/AnecP2yBwW829Xq5KpoTZxpBBm0+vBrn6vRwQumRF",
+	"Ry7bLotMqR7v1hhZCP2/mF8X7NSf5oH6rVpjVc2P2tI8tLR6y1dTYN8MZDJftThLXa7fXHOE+NhWWDDm",
+	"ig19jzookKCAAjxhkwH0wz1acGXBmxYP3b/b0KTyFTcH6Ka07S6O7kvLwsR+g67YwPFx+5aE64trePMY",
+	"9b+6vhaQt9ODMbw6wROrm5L5Qwp8KtDVkMbGVKo2aOxaU0m1QccqaBYlODZb/ELUXGk2sfgBO2/NZSoi",
+	"EBaLyHN2yVJD3hE5PXkbkXe2r30WkWdS6IwPci2zXdtM4aI8b/MBGK5HsI0+dRwI23C4wGBWSGCqRkiw",
+	"tSyGC3Okv81GsOUv3RKaVYnRV+kdf9Kb4Fn9MGx/9c6vd11wFDD9vOCDRhFRVZV739w///nhxfOleRjA",
+	"x8oW+JQoDHpBeYECUiSCf6ImVY8I4O8XDV5LJfiRsfLicam/oUesqud7hB0q8f0tdkgOOW1tpKs7xWlt",
+	"sj9Kr6+dBXJf1bMDumrHZY0dFufOuJzQOTThLan8I6IloWIuBSMsVdC7IpG2uAB8jmTnYP9gt4Er/mD6",
+	"xlhiXS30wBA/GEO8N8Tbmh0qGVB1PRoDNbROt8aV2PbTXDfqMqOPwMxVliHNZEos2cBqCNRzE4Zn+Uu3",
+	"5A9ci+VxF5MH1n+wWZuFh8DudNdhs+6Bwbm0KmDhjlukJCkt7Y9HUEse6OfUXsknLRw872EO22ZB85Vl",
+	"Dh4Lw/fAbz+ma8jiOw7vgd5dxbPVliAr2Mu119j2Pc/w/jIGsxfaBxb7UVnMHnCFyUI0btve5I4au/W9",
+	"yWutXZokzh27M5iTPnSPwc7h5kczt35E2Bcaa+inw3Zd2A/wZG0M3S0F2uaM+GUQQKEC8+yhWQyBNi5U",
+	"oDsYJjDKKCDK2J9w1Mzh2brfH6mjIlUAn7RO4gEjCZtIaAx0sP/rbo+4+OGT/cdF0oEDIadJwpKIPNnf",
+	"93+zx+nQq5Z03UUXlYXYYoqM6aXPUlCRJxsoHwTr1+yo30ZwmmEGIqbDwEa6HYdiIUCgNOvY3yU05ReY",
+	"ooFBKteEuN4MOWUlMbnNy8gp0ygjb/Me4maw/BaCJ/JIhQeMbrlr98i3m5AjQyFnnkX+knqkTeJl6e21",
+	"EzD/uher40KmgyuxLJ5jX7HRQo+1suBW3L3OxxTVKsyanD5/+UiR/qgssFQfooXq0Eo7qz1QRJrx+/66",
+	"Bjcy+E31yY5XNGOZJtALFZl9ahjNr1tJwjVALIBbVehsvtviQgdI4jdyqXuwOh+szlZWp7rPdz2s/W4b",
+	"ZFxwzE5kYFkeYde/kjHpHrG/RYXMqLMb8WlnN9ZLg/fwzIJpdYuBxsKEgDoXyHR9MCRuwZC4+/7VEr8g",
+	"WPCddxpF35pq37cjsFI54kuKS99OoT+ATxovOu1hJpWtIosWcph2nhyQscwzhUlRtFJStvPrPknoXEUk",
+	"YzkAvh+WAr1Ya7ZbFKyDr5yrZR1hI1uMR+BK6fseYtI8VWTG0rRHjgso5yXAqh7Vuv/m5Pzzu+PT0/O3",
+	"759/fn/yPz+8eH/yvB8UBuLy1FhmuptyI1BdX/M+0BqjWLRvMWlqkuxfwRlsLakehr+9JHr7+SUXQ5sB",
+	"Y8seBJv5QotNynEfEuvvVWL9KznyOO+0YPUdmZX52MmRVaU6Ifl0C0JfWahTYn8PZQJyYmQr31bKgojk",
+	"yhc4ux/Nbc8JhKgkQF33FSNgUznqcgECsFZGvGGzsM4NFrU1iVHzsbssPxbRmo+CvUW9bzf4QYz8oGIE",
+	"vd5LFEiTvJhSvTRs3tAyyXr+FR8JlhjORX/TmGrIU1eap6nrwER2BOMQBcCivYQImSHY5e4CEJ+Dz0IM",
+	"d8XSy0VEPuyccUQYjcdwF3Ledq6VscmMkMGVDPB3vF9rmlBNjZ01oz4fGiTvosgx1/J3x2db9fy8s1t7",
+	"DDu7EuDPQysYK6vhXHpXK4i/27Xl3lXid6J+E2pLnxrqyLnQqH7EyFqvaKAPZUbwQVtiigVMFlTCt2eh",
+	"RaWD6zkf0DBI4zGWCS00SDgir6iOxxdsbnvw2rYpZJBrIOQxVeMeeaHNgQ/R+KfTaUHQvjm57dZPdqRg",
+	"ZM5oRnKRmu2AmrxRbjgOonAzrtgu1Fv0bfnsse6TAZtLyMkOglBRwW6ZZoIlRPGUCZ3Oe+RD8+DuHgQF",
+	"8hmLJThzdwqrhWRMMV0pHcQ2xuCclgl6qYM33PMy1yUEIehIIYK7GcJ9uEFTLi7ckBYTcBdGFgRA2bjS",
+	"GdXmlJn2qCz+o0EruloaC6uHI++jK9DEoJLMIRHSoD1nuXqyuh53/1uUR5jh/+74bEtWjx//lgyd4PvL",
+	"LR1jpxaQUijwbw0+pK3IW9+2+Wvgh1jMnGRJi/Va9muu/5xSvfeNt4AAp8sZu2LY+O6TwLZlIAGPOQou",
+	"HK8ahCQTmTHnhJaqEA+PvDcI7nSNvSjJsZ0UiDYLQxQqwAiBSZwnGFw9EfF6hiXkYP8APuKUi8tyWBAw",
+	"WNzgBMytVUp7vbkmFvo1M/ZByzdDX/TdNp4cCLml741MqFUQptzDc9aOGkGzuXdvT8+IZVWM6vb/OAl+",
+	"gfwhrhuASPlyDNJlxPfhw4vngefXR63XyZeKnViCIDOwJWQwKTIbUx1usHOPP1LlrGP7+E4ff30vU/Cg",
+	"93frAloDqiwgKWYkFUlSS4th32NYf8uFsOYrt1kEi99fUYdgjuneF78+5Nrc9cLbsIiAQJxonaoGkAx7",
+	"3zIrC5YaL6ehMAmTIKHmlOwc7D/dPSoJKJ9YkFVMjbFMk/ohGuPhaCV4+XKLcXDH2X/lYtuH4PeqUt2Q",
+	"L1sV69aX1N4IwbfVZw8pYD9kGe21FBU4FbL96tmSHsJLK026YMKCDlpaNLttA7X4ym0mqbdh6Bxmmvx1",
+	"GfvBOt16ia3MfDSsvUa0pqniI8HFHhVSzCcyX3Jh9gBTNnGA6zER0ty8LDR9UXHrR4NZoIfM+s004aLI",
+	"eoJYYko1y4yB6ptNawkJVaM8pZkPN2CuuJmzeXMvYfgV/pX1e+Q5hySrxEVGgvIeJsxfVDApyFXFSQDy",
+	"HFcWMJ+mR5hfNdVz/6cC0rYq8BCr+9hv3TYRwf1XAoF3++Df5T0tUOGv6Ne7h6jdrbIKYIRN8wqu3bNY",
+	"YH9qmukg0FbgBpfPt9krb6UIJDS1avzjGxX4eJmREdJmY5pPexhfG1lN2CWPWY8cW8xfmzwFOVP4S5jc",
+	"WCB8o6c8sqjBxc8TECpyCE71Jt4+MR/ZMs53zZduC/C/bibN5s0phFAIF0dhbDSyQdjXvx8HSaRQjAko",
+	"8VIkZEhjLbFeM9b88tZ6kTyIjI1Fhs388V0fSinJjZmM9WJD6imKjlX9AChR/Es34SOuMe4fJGtAay9w",
+	"n7vmXnYykJqRyXxkrYfqR13PHyNajOCBgTNm0ewQlhg7jhEpWFA+7D4wplCt4ewUZ+x08ylaFkxEpcYC",
+	"hbu6qXM4MuLbs3fAi1uVO+4jtyRyVgcM4TjMPgpIBpjR+UM2wF9EyNjGBlKwruYT5juAVdDHVwiVlW2T",
+	"qjUg7TsZaBkKAiNAmtoYRO37GDT1H7oFoXDH2w95A+TBfrjf9oPjJ8/prTjc2Rfmwt/WfoCswR3gxbHM",
+	"0IrYbWlGbEH1B6mFI37JfHPDJpPgXbDk7YuBha/dWSPBaQawQh+Mhb+wseAowTB6Cwmim0XGyRebS0co",
+	"uaQpTyKSC1fgUJ9bWDhOnB+MhC3yUn7JwsJuPaai6HgekbGcQVK2HGominxtbGcYFR3RvcxwnRZZMIzP",
+	"rTP3cN+fvEGcbC3d2I9/L3oXYnpnZV8fjIp7blSsmVlsZUL7hsS60mi3L+glH1Ets14QFOmNmN7Z7ZOd",
+	"ot1Nf+r6+vbJLKPTKct2e+TctVVG2yIqjW9hSrHfqe2HWOp1fORrKMz9ZEcWAZqBTOa7EVYswDDCPOFC",
+	"NYNMzhTInKFbk7GrzJAAqQOoO9ixjSuiuGY9ciyK4nO3KF8WAv4/9zN2YYZic7cSmqbeCwvAPbrozOjL",
+	"4zVLU9+bsU1TxnLb1BvpzXpDgZiNe0BX+mU/hGTukyjDltIoksL68XI758zxamuptk4PafOCIbjYiLRH",
+	"2ICd6jxjto904Y8pYUXIsjsFTaALNi+NANzMMoSoAByTocxmNEsOoZMl/hHTr41MGND4AsrMpFJ8kM5J",
+	"nEqjsS/YfDeEVsTq81hmCfgF7DISrkkqR8sdKw99nRfrsK4nmvuX6t58n4WO7e18TVJH5ksuV+cWZDYE",
+	"zYnwdhPEEo0FMmDmtmSsNyMAbGVgmjGazF3HdkJndG5L0gWd2O59dgxnWfVpmh4Sw1t9G5+CS12lgCWo",
+	"C630kS0XjNlBbd17zcyd9yhsgl6bcXJI+v8Ddm8P/n/336pPFAwHdppFdxjQjJG+mcPb3JiT9RbQ21xv",
+	"UXy9zfUN2TzLHT7W7Stz/de8ot25OrTo22IpGi3lAzR2Zl4uQvJp+5QSm53mwaCpAIdNNRvMqllFwBDi",
+	"Rng4vOeocAFPoPIca0LLmGCFWQPOYBwFiRwNEdTiZSmmCB0oZh3EfoYIz4VtdS0CpLtWWbCMRqRqdx1S",
+	"Rv5FCx9LZ3S+8M2wbr7wdSPcoDgilGgKstVOwdh+BUxYkEpDdmxvVNtKX6aAWGCG361e6BBkwNzmlL/O",
+	"WXiOYcZYvRT7ML2ptJvKl+60PVa+AR8F8UpL5E2keEUhuZkf+8F0u1nTrWgQWUqXvVJmTj5t4QyD3EEj",
+	"F8/ZwCgEQTI2QuyNSiphOK8i4FWa2HqONYyktfKtvbHV8UH8bc70YZEQFKzV5QPZJ1XJ/+QbYIKELhnG",
+	"aN4Vd2H09g/5JSMTLnLNsHJfTREMJLZ50VyRCzbV7raaUE0HVKFrzDVX8GDBUKIsJ1MofuK6R94Oh47/",
+	"+6+Oz579+fLkPz+fn/x2/OHszzefT94c//bq5HnfooY1idsbuPoWH7klIVvjRgOe4VKs8KOV6Pl6nGkP",
+	"MvX++OBACkC6TlW2trsGL0qWjZxv1qCCygiXYlDIGjTJMj7iIiLv35EXz6MqgqvWzFiL5kYcNYs2zIQI",
+	"r/uhHV20RgHbdcAKK9qmM5SqPMIEYHdlB/Hn0qISuBwM2Ci3msLKu5hlbCLFPHDtLXPe3bAEuwfOu9sy",
+	"Fm86XeJBJN6Kh/AqMhGjsI0i8H3oEcTCU8XFKGXdXLFDRIS0sjCmWcaZqxcJg5rTjJmrrwf7c2ZXj5zR",
+	"AWBbmqdd6BNkXkZjZqSr90i6S6/NseDGgHQ42GQEj09ZxmUCEc2MxcxYev41lYPnT2Y98g5nA/tlzT/r",
+	"xhz6KIcdytynrX2KyINDXaR9mLFnY5mywgdxTJSmadnN6CzJY8thyONjRhO8sPORkFmdQLVbf2bD5NsQ",
+	"pOEnbleALmlsy2YsKbxXXMRpnjgAQfD9PiSG3DOx5VK5FmD6S9fTFjki8OeuHWOZEENvocWAw6Hhspc4",
+	"wTa0aPAVn2glIIId6ayxlUKKuMSWc4JOWB+vnOUl8bDBQHJI4pSbzQIMUgvfzTXJheap+YfNTydYjtWY",
+	"LwZ4yMC0uPStQXOHX7k9TO7yLJpDEb8HuuoBevsHhd5+U4iHCg9jbK7Ef00w3E5yGP5aknPaEEYsfeJw",
+	"8adyZYktNpEkkeFgj1QFH2o2Zhk46D1QcewvoJMeOYbaufe/PyN/29//FaB/c3Eh5ExAiaeLwaLIsPOo",
+	"CxgskyawHdsWJuYjtydLVuBc4b5VMD6vIktuj71vkUfxkBf0u4MQthywlDlXemdc3mf/Y+fty4+dfpF4",
+	"XWd+D2Qyx9hnqvBeYAGtm2zzCNv/ZBmDXryYbxDmnJvFBNkQFHHiS2lW1eSCJq/JNm384AvXmC7AvtDJ",
+	"NGWdw87bl51FFKPlWLOQ6fFgtt8Ts32NTANwmFZ7c60w39XSdhgLXTAwdaFo12h0ZoCwi2DMFrhVZogl",
+	"S3YqUzo0I9mwedC2FASI+dmBHZaH2e0RYCNDv/lil4wlDU7PHMjvdgGwVra00Lb1VYDvzzO7nHuKhvXD",
+	"9yptwomuw6ur15OYVFJq27BA296ylSl7pCoRTge6GoCj01gr9IlR7VFYcWj3qrlS27Z7QY+ORwrpDVxf",
+	"dV06sM5KaZmh143axhzHJUlgYVTt1OyNz+O3w+wAG2825oaVtQ00SycgEIUqcc0aKyDS1nuqScqo7YHi",
+	"Jm/WeoiJSCB1ilFtf9PIN8g3xsGMcB2RxMFhATQYAKhG5RIxDyAPK1Y6o1iSJsvz2jnYP9i13gKMDWkq",
+	"wBtmM6KKHqwBIPYitrbtF8SY7d3jA9jLm41U+4o4cHO7CTsr+n3wzA+way8qqtgG28XDQ0cvAdzepr1U",
+	"/cxtQm7jNBI7jxZI/lGREYFctoP9cIDNDNHuPqCZPsAWNoBqN5ptTWCFyLZ73+B/VyJpI0ZwwPAg6ysY",
+	"HJiKsxQNu2D+W4TD9oLbu2gf2OoHAwlGD0Z7pliBaX0zZNteVTxQ7A8Ja13ti+2uet4k2L0q5rWX9tff",
+	"HRxKEAp3QJmR/mD6A5YobI2FYPwm5GhEVJ1mcmiuFLaTVJH2/0O3gjxbqLhq9upU4YCbPbh/QEpuuZqr",
+	"DHG6KmO6uO4gMDo0UnZIxUV3SBgKuz6GLUuppkuKOjDYW+TYjemlz+SycAAw7oDFcgJ5L+7DkPtS6mAm",
+	"pF/AnOli1r7ARKapnKnChQ1lIQWsGV6KoaZ2h2InzCJXG4Ppu4s1I3XRn8g74bFkhBIhNY9ZqXe8nUBd",
+	"1zJ/rJ4Xr/8KZoYOvnRnYY6wWCeEkPHU+1Cje48L6MqiL8+Q28qCqR4VfYVURABE5NfV4Gi2Fg2DUg1I",
+	"adI3k7dMf1SSKw4yyfrCnPeu1KzVChZbL2G7o3qYNVtRRgeuH6xl+PbVcG2kErq9hhnDsFxzSVsopkbW",
+	"s4QwcjUdMJ7B6o002SY4mx8fP3eHkVsDcrr3yGwPqcZ3so/ssbowQsnm9y0W6j/yVQutRKViIumGyfHd",
+	"lsCSmHVQSqtvlKBh1jT0jQ2En5DaWGy+sOKIyDRh2eLIELKYOkcWgDK57Jzlgg+axQI/1tSDMZH8I/jS",
+	"jYix2o/eWalmt6LcGeQqkuxBRFwN8tHTe3eR++iIcrGC8VdjC5wy7aoMfDzK5++WpA0k/Lg/eRjZ4vrY",
+	"xTAWNsTvkd/mJGFDmqfa3+4eKQyAFa3mmUiOyi19DY+76KrSEO58I70l5adoKFRdMJgrlpMuNt0Hi7KY",
+	"Esx/vab7ZMcOERWIYzXiKgqBvEES2j7WXhRmLJaXLJsfuhql+phgsFH1rY39XRe8V5W/hRE/29UM3Okr",
+	"evwvM/W2jFMQfuLOCsWQ5lAVP/TsfzDUFrO1vJG2GoGgJJv3QMKsssIasbtD3G+6BPkbYF8QwWQOrcmM",
+	"ZCwLfry1WluKB+aVgzeBhv16ASU8BMhU4F/L2CXcXm3n/iP7IWdfTOiFuUeD8YciusbqqzXggt49TG/b",
+	"git97D4ZbUdWq5UvpYQPa/FGHwy8W8T0rlhPy6G9QW6EuCW1qZ6u4gGvhxzMFOvbgjkRz1bqsP5WWULf",
+	"BZvD4eZGwLVKVyH+eUYEjy8Qoc684JzvczJjGYgLm+UNfUbqq95fcaVP7adfsvlWczyD7yxL8vR2qVn8",
+	"Dx2VesVtcp5fcokKWhLlHk2S1VUGdbAjDbeOVfg3EWFfwiJWoFigO1fEM6aX2NkqY4SBCq/imZWQy4rX",
+	"jG69YPNosQzCIUQwaxEskvJxkgQU1vmrgL/cC8fl/XD+IUKLEeBYWx/illhp7jm1XcDkuqFaCgAURDkZ",
+	"zAuLsWij26+VEX3XMyqzQWtjHpql5SKxsOhOnyCYVlO1Tw2jbavsp/ypW7IH66ey3EK0e/vIB+vd1j6E",
+	"Kf5S8dhmYWOxT2qlTVup8o0nS1NW1zJLMf9fLeAz1+EVY+orgjNhWaTVy5BMMJEZdNYFuWnLNdwl1gvQ",
+	"sGjgYP/ABhIQV8+GfZeaEBvZCJiBe0Nmwup7pNmgovLi1kTDQcs3127Ef0/tgPdwHhDJdxUibQ30hQTE",
+	"xUPnPkcpHCwiVJH+HydnZIHN+6COFeGAuFiT0ciTpamMS30uH148DxIYCzOl9pr7Qbn8d3DvYzAi9OXv",
+	"OB9V6LCPKukcUamrlgOAL8pydgvcN59FISxscsIzFmsoWO67/zqTfWv3ZAEeEJo7fT2fsr6rk/6vnGXz",
+	"IPPDLsMWYw3AhrKCxQ3uYaH6zFCiHRX+/bzYm77L61hMK0GsTAgqW2xmdLwh4ucOuAepRt+RMjNByFIK",
+	"wtnHZqesEI/QfceLTxDYE5qmZEqhM7ZUjAxyraXw2J6BX1FpNnWhmndvT88aS7phazot6NluIqBXVICh",
+	"I8J6ox7ps6L75+H//d//p+/pGA4kSM11H22Vl/v4yS+rEnMjM+FpxmJkdBysRg5zgUxpA2kvENPqKCQS",
+	"rhVLh0TRuSIzUGqg14Yya1yNmUxbRsT9RhMGp13qb4BlwhKg/EuNlgD0a0azRB15/UfTVM5Y4m8HQIhN",
+	"syy4aOm+D2U2obpz2Mkz3onCY3iyf/BLTUr0SsWq2Re9N9aTtKxRW5Xil3KBgO53ihQxZBm3GfZRlmDp",
+	"2NP9J4ty7TcaX/juu4W+X4ziEeswAf4vS5VO1EHgBVjuK4lD1FeFl0RX2PuqWYRBKHW5DOqtc4AL23wV",
+	"2+M+QxBC5nJZjdXr9frGI0YS6DqKfKScFIb2G4cVEUxd0rTzotmoNiT/yGxCzPd65IW27Z8r8aAGGq8J",
+	"LOOfzkLJuvqu/qU7m826Zh7dPEuZiGXCkvaWb+mjv8ts0ubK/sCZW+DMh2DRxhD4Dhe9bOGCmQP1+FWG",
+	"b760o1W9B12om7G6ABgk/BRNlQxQSYs4c+G3B0RRm2pjfpwyOU2dERialFh74Ssz0PiUmXmSZIwm+LAU",
+	"HjM5YZc8Zjap2nwTminOnLiDUeCnsJ1JyI/+qZnM0wSrT6Y5ANMDRInls2Vd7oticCscr9rzHgXSM+wG",
+	"vkWwIv+ZO43q7AxbzJ8/IqWkdXXbzfAfEqRvVt59sLBigZipXu+XSjhldWpT7eM/7CNXJHvnx6Tpu8x8",
+	"Q3MzzpCmikWdafDTt04wqSqeasqoArT5AhWRqwK3cJDzFGypAiZsv/e4t99Zed8MmPxffgKf/INy8G8W",
+	"N0a+7fNHFpWJTaYayxo2Jo3SCf8jXC4jWS6gLx9eD5vOdrlDKOxdnCuXnhoCyQXIeeyL9sDT+OtgTp7u",
+	"u3YmAcgOdum0Rly/hG7X9/B20MNOQulNH7165GO+v/80hiHgn6wPiewefqYMrBc4oAdzD6f1zw8vnqMz",
+	"GtOwqvg7gFijyICNORQiolo62H+MxnuRNm8BTQBqJxygqLYz+rMBKgIVydbL7V3vgRb19ma/zMH2bqp+",
+	"/vpwslqJZQs/sJlYvk30E8Ssq+E3IGBDeZV6Z6iaN/wNHzLMX+faOy7EodLUqLrCHLNZ5ors9Cf0AkRJ",
+	"H+rX8iztHHbGWk8P9/YeP/lbb7+333t8eLC/v98x07ZTqLt5YUDK8DpJOE1ZrG1gur93+bjfI79zluKa",
+	"VFTErUiR/oQ3P6O43NUax3ykCCSxqDFLjNWuMxpromRNo0wzjAO4HjFhvsESNPndUH4AY4KSXPj0ZO9Q",
+	"Q/G56MMzizznF3xiLAZyYohlmnFVCvibFdWs/pA4jG6fGQbu8lSOuq6tKk+iEFa4BFyqosp/o4M5kQG2",
+	"dwS5695jH35mQgUdsQl0PADiRuzA/rcJgsxEUCqZq+/9YBtmE9awCZhIXzppe6vIpNSHblWDuSudD+ey",
+	"8/fTt28ikmdp17oljA6Y5KnmU5pp8J3s2guJC6yGjAELd/eLQvnYmwTcNWy2XFQJYphpYW/6pBKwMErG",
+	"uuJhW8y0IuI3J6Gafu8TJi5ZKqco8u0mISvWb5PKBwFGmd00W75Pjt+9CAkEl1U8d/r8JaZYAUz0gEIz",
+	"61xLe12F3hdOK6rI/7OrYjllCYIRRBZcTo35FElKpv6JUhnEFddfAHjUb8RxmT/+yTIJ6y8RjW1iVMSW",
+	"AhIQpP+/ulaAdtF/E1XDerZIA3gdMTotbUbFYUO+d7kyuYhtlUpU6mgEBRgr+OfgyRPS//axMzR/+Ng5",
+	"JP/62LGb9rHz6Xs/sqU79hXzKPzTPBo8WeI6+rVmE4M0AKzn8/h2Zq5lUtqDv1qJgzARPKge8kQVIPUV",
+	"HdHJM9hQ5Tqm2LT1CRdEsTizBUFVjJeYZtncuUHxaUNqFVmDIibC3fDUVV68ebdm/W99lgNhIplKLrQ6",
+	"NHZkCj0NE/CAcGFmNM3kgFl0DC/qMfRj2EQz84MxbxMZ50YiFuf9LpMTpscsV2TCdMbjkNDlVHW+f/r+",
+	"/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

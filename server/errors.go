@@ -50,7 +50,13 @@ const (
 	// CodeConflict: the change collides with stored state (a username or role name in use, a role
 	// still held, the last Owner); Fields may say which.
 	CodeConflict Code = "conflict"
-	CodeInternal Code = "internal"
+	// CodeElevationRequired: a sensitive operation needs an access token elevated with a
+	// security key (elevation.go).
+	CodeElevationRequired Code = "elevation-required"
+	// CodeInvalidSecurityKey: a WebAuthn answer failed its checks (signature, origin, RP ID,
+	// challenge spent, expired or of another user or ceremony, a counter gone back).
+	CodeInvalidSecurityKey Code = "invalid-security-key"
+	CodeInternal           Code = "internal"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.
@@ -62,6 +68,7 @@ var Codes = []Code{
 	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeRedirectNotAllowed,
 	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
 	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited, CodeUnavailable,
+	CodeElevationRequired, CodeInvalidSecurityKey,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.
