@@ -649,7 +649,11 @@ func (s *Server) deleteKey(ctx context.Context, p *principal, id uuid.UUID) erro
 		return err
 	}
 	return s.store.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.DeleteWebAuthnCredential(ctx, p.User.ID, id); err != nil {
+		err := tx.DeleteWebAuthnCredential(ctx, p.User.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return &Error{Code: CodeNotFound, Err: errors.New("the caller has no security key with that id")}
+		}
+		if err != nil {
 			return err
 		}
 		return s.record(ctx, tx, auditEvent{Action: auditSecurityKeyDelete, User: p.User.ID, Session: p.SessionID,
