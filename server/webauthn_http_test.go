@@ -225,6 +225,7 @@ func TestWebAuthnFlow(t *testing.T) {
 		t.Errorf("key's last use not recorded: %+v", keys[0])
 	}
 
+	h.Clock.Advance(time.Second) // the keys list in the order they were added
 	second := newAuthenticator()
 	secondID := waAddKey(t, h, second, passkey.AccessToken, "backup key")
 	keys = waKeys(t, h, passkey.AccessToken)

@@ -2261,7 +2261,7 @@ export interface components {
             name: string;
             /** @description The account's display name. */
             displayName: string;
-            /** @description The user handle */
+            /** @description The user handle, base64url. */
             id: string;
         };
         CredentialParameter: {
