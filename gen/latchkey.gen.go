@@ -16630,6 +16630,11 @@ func (r ElevateWebauthnResult) ContentType() string {
 	return ""
 }
 
+// VerifyElevateWebauthnResult429Headers the declared response headers of an HTTP 429 response for VerifyElevateWebauthn
+type VerifyElevateWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
 // VerifyElevateWebauthnResult503Headers the declared response headers of an HTTP 503 response for VerifyElevateWebauthn
 type VerifyElevateWebauthnResult503Headers struct {
 	RetryAfter *int
@@ -16650,10 +16655,14 @@ type VerifyElevateWebauthnResult struct {
 	JSON413 *NhostPayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *NhostInternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyElevateWebauthnResult429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *VerifyElevateWebauthnResult503Headers
 }
@@ -16686,6 +16695,11 @@ func (r VerifyElevateWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r VerifyElevateWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
 	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -28568,6 +28582,13 @@ func ParseVerifyElevateWebauthnResult(rsp *http.Response) (*VerifyElevateWebauth
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest NhostInternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28585,6 +28606,16 @@ func ParseVerifyElevateWebauthnResult(rsp *http.Response) (*VerifyElevateWebauth
 	}
 
 	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyElevateWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers VerifyElevateWebauthnResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -40742,6 +40773,23 @@ func (response VerifyElevateWebauthn415JSONResponse) VisitVerifyElevateWebauthnR
 	return err
 }
 
+type VerifyElevateWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyElevateWebauthn429JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyElevateWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
 
 func (response VerifyElevateWebauthn500JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
@@ -52324,140 +52372,140 @@ var swaggerSpec = []string{
 	"3R659eM6zd3UN6Rqz7KA7rIB0zpUmArb/tryzbCA6XYAbEL7YZmx8BsbceH2uEqRJS5xAEIBlTbj3jQQ",
 	"5zJ9ymwaSD1DEHkJmZh15EAGbJRD2b3HlfN5mw7itA7eNQSYKy8Vit//pCrPKIlTyicun7z/pTuGn7tm",
 	"WV27TNdSzZtJtptIMdeUKq0IVdDt2vwvevOCjx5CzyKAJWVJYaWbm4D7Cg5awuF2jwAwVF2G6D9g3+v4",
-	"/vrNAEQbdR/BL9+SJWA9nVYXrgIg9dCPdqNLB3OvhE0rIwHe2tRMsJO9Qpj41mTd71xwNQ6E3VoibSiz",
-	"kdQtrgZF3zKLS/fIwVNSEkJLYuKdUXP9mvG79tH+Wt3LSliItReC3+Ez278QlL9zZy8EV2ootngheLDR",
-	"17PRbROxerYoJ1Q1WeMNfLNWezGHZQufBiAOe7WHtizm1m07ETmj1PUFJGfuraJnWETYlynPLJRvpdAZ",
-	"gMwoGbIZmWXGFtAZZ2r9NmMLHPbMLvuGGNp+7uGi/3DRv3UhsrJ/2IJ4aZIlY0ZTPV7dR6z/sfP25cdO",
-	"n8zGPLUuBsTTxZTE7NIwu2XEGu79E74Dd54/bIPAbTX3erkqmRJmG0MGbT69GuTq93JA6JIVHblsuywy",
-	"pXq8W2NkIfT/Yn5dsFN/mgfqt2qNVTU/akvz0NLqLV9NgX0zkMl81eIsdbl+c80R4mNbYcGYKzb0Peqg",
-	"QIICCvCETQbQD/dowZUFb1o8dP9uQ5PKV9wcoJvStrs4ui8tCxP7DbpiA8fH7VsSri+u4c1j1P/q+lpA",
-	"3k4PxvDqBE+sbkrmDynwqUBXQxobU6naoLFrTSXVBh2roFmU4Nhs8QtRc6XZxOIH7Lw1l6mIQFgsIs/Z",
-	"JUsNeUfk9ORtRN7ZvvZZRJ5JoTM+yLXMdm0zhYvyvM0HYLgewTb61HEgbMPhAoNZIYGpGiHB1rIYLsyR",
-	"/jYbwZa/dEtoViVGX6V3/Elvgmf1w7D91Tu/3nXBUcD084IPGkVEVVXufXP//OeHF8+X5mEAHytb4FOi",
-	"MOgF5QUKSJEI/omaVD0igL9fNHgtleBHxsqLx6X+hh6xqp7vEXaoxPe32CE55LS1ka7uFKe1yf4ovb52",
-	"Fsh9Vc8O6KodlzV2WJw743JC59CEt6Tyj4iWhIq5FIywVEHvikTa4gLwOZKdg/2D3Qau+IPpG2OJdbXQ",
-	"A0P8YAzx3hBva3aoZEDV9WgM1NA63RpXYttPc92oy4w+AjNXWYY0kymxZAOrIVDPTRie5S/dkj9wLZbH",
-	"XUweWP/BZm0WHgK7012HzboHBufSqoCFO26RkqS0tD8eQS15oJ9TeyWftHDwvIc5bJsFzVeWOXgsDN8D",
-	"v/2YriGL7zi8B3p3Fc9WW4KsYC/XXmPb9zzD+8sYzF5oH1jsR2Uxe8AVJgvRuG17kztq7Nb3Jq+1dmmS",
-	"OHfszmBO+tA9BjuHmx/N3PoRYV9orKGfDtt1YT/Ak7UxdLcUaJsz4pdBAIUKzLOHZjEE2rhQge5gmMAo",
-	"o4AoY3/CUTOHZ+t+f6SOilQBfNI6iQeMJGwioTHQwf6vuz3i4odP9h8XSQcOhJwmCUsi8mR/3//NHqdD",
-	"r1rSdRddVBZiiykyppc+S0FFnmygfBCsX7OjfhvBaYYZiJgOAxvpdhyKhQCB0qxjf5fQlF9gigYGqVwT",
-	"4noz5JSVxOQ2LyOnTKOMvM17iJvB8lsInsgjFR4wuuWu3SPfbkKODIWceRb5S+qRNomXpbfXTsD8616s",
-	"jguZDq7EsniOfcVGCz3WyoJbcfc6H1NUqzBrcvr85SNF+qOywFJ9iBaqQyvtrPZAEWnG7/vrGtzI4DfV",
-	"Jzte0YxlmkAvVGT2qWE0v24lCdcAsQBuVaGz+W6LCx0gid/Ipe7B6nywOltZneo+3/Ww9rttkHHBMTuR",
-	"gWV5hF3/Ssake8T+FhUyo85uxKed3VgvDd7DMwum1S0GGgsTAupcINP1wZC4BUPi7vtXS/yCYMF33mkU",
-	"fWuqfd+OwErliC8pLn07hf4APmm86LSHmVS2iixayGHaeXJAxjLPFCZF0UpJ2c6v+yShcxWRjOUA+H5Y",
-	"CvRirdluUbAOvnKulnWEjWwxHoErpe97iEnzVJEZS9MeOS6gnJcAq3pU6/6bk/PP745PT8/fvn/++f3J",
-	"//zw4v3J835QGIjLU2OZ6W7KjUB1fc37QGuMYtG+xaSpSbJ/BWewtaR6GP72kujt55dcDG0GjC17EGzm",
-	"Cy02Kcd9SKy/V4n1r+TI47zTgtV3ZFbmYydHVpXqhOTTLQh9ZaFOif09lAnIiZGtfFspCyKSK1/g7H40",
-	"tz0nEKKSAHXdV4yATeWoywUIwFoZ8YbNwjo3WNTWJEbNx+6y/FhEaz4K9hb1vt3gBzHyg4oR9HovUSBN",
-	"8mJK9dKweUPLJOv5V3wkWGI4F/1NY6ohT11pnqauAxPZEYxDFACL9hIiZIZgl7sLQHwOPgsx3BVLLxcR",
-	"+bBzxhFhNB7DXch527lWxiYzQgZXMsDf8X6taUI1NXbWjPp8aJC8iyLHXMvfHZ9t1fPzzm7tMezsSoA/",
-	"D61grKyGc+ldrSD+bteWe1eJ34n6TagtfWqoI+dCo/oRI2u9ooE+lBnBB22JKRYwWVAJ356FFpUOrud8",
-	"QMMgjcdYJrTQIOGIvKI6Hl+wue3Ba9umkEGugZDHVI175IU2Bz5E459OpwVB++bktls/2ZGCkTmjGclF",
-	"arYDavJGueE4iMLNuGK7UG/Rt+Wzx7pPBmwuISc7CEJFBbtlmgmWEMVTJnQ675EPzYO7exAUyGcsluDM",
-	"3SmsFpIxxXSldBDbGINzWibopQ7ecM/LXJcQhKAjhQjuZgj34QZNubhwQ1pMwF0YWRAAZeNKZ1SbU2ba",
-	"o7L4jwat6GppLKwejryPrkATg0oyh0RIg/ac5erJ6nrc/W9RHmGG/7vjsy1ZPX78WzJ0gu8vt3SMnVpA",
-	"SqHAvzX4kLYib33b5q+BH2Ixc5IlLdZr2a+5/nNK9d433gICnC5n7Iph47tPAtuWgQQ85ii4cLxqEJJM",
-	"ZMacE1qqQjw88t4guNM19qIkx3ZSINosDFGoACMEJnGeYHD1RMTrGZaQg/0D+IhTLi7LYUHAYHGDEzC3",
-	"Vint9eaaWOjXzNgHLd8MfdF323hyIOSWvjcyoVZBmHIPz1k7agTN5t69PT0jllUxqtv/4yT4BfKHuG4A",
-	"IuXLMUiXEd+HDy+eB55fH7VeJ18qdmIJgszAlpDBpMhsTHW4wc49/kiVs47t4zt9/PW9TMGD3t+tC2gN",
-	"qLKApJiRVCRJLS2GfY9h/S0Xwpqv3GYRLH5/RR2COaZ7X/z6kGtz1wtvwyICAnGidaoaQDLsfcusLFhq",
-	"vJyGwiRMgoSaU7JzsP9096gkoHxiQVYxNcYyTeqHaIyHo5Xg5cstxsEdZ/+Vi20fgt+rSnVDvmxVrFtf",
-	"UnsjBN9Wnz2kgP2QZbTXUlTgVMj2q2dLeggvrTTpggkLOmhp0ey2DdTiK7eZpN6GoXOYafLXZewH63Tr",
-	"JbYy89Gw9hrRmqaKjwQXe1RIMZ/IfMmF2QNM2cQBrsdESHPzstD0RcWtHw1mgR4y6zfThIsi6wliiSnV",
-	"LDMGqm82rSUkVI3ylGY+3IC54mbO5s29hOFX+FfW75HnHJKsEhcZCcp7mDB/UcGkIFcVJwHIc1xZwHya",
-	"HmF+1VTP/Z8KSNuqwEOs7mO/ddtEBPdfCQTe7YN/l/e0QIW/ol/vHqJ2t8oqgBE2zSu4ds9igf2paaaD",
-	"QFuBG1w+32avvJUikNDUqvGPb1Tg42VGRkibjWk+7WF8bWQ1YZc8Zj1ybDF/bfIU5EzhL2FyY4HwjZ7y",
-	"yKIGFz9PQKjIITjVm3j7xHxkyzjfNV+6LcD/upk0mzenEEIhXByFsdHIBmFf/34cJJFCMSagxEuRkCGN",
-	"tcR6zVjzy1vrRfIgMjYWGTbzx3d9KKUkN2Yy1osNqacoOlb1A6BE8S/dhI+4xrh/kKwBrb3Afe6ae9nJ",
-	"QGpGJvORtR6qH3U9f4xoMYIHBs6YRbNDWGLsOEakYEH5sPvAmEK1hrNTnLHTzadoWTARlRoLFO7qps7h",
-	"yIhvz94BL25V7riP3JLIWR0whOMw+yggGWBG5w/ZAH8RIWMbG0jBuppPmO8AVkEfXyFUVrZNqtaAtO9k",
-	"oGUoCIwAaWpjELXvY9DUf+gWhMIdbz/kDZAH++F+2w+Onzynt+JwZ1+YC39b+wGyBneAF8cyQytit6UZ",
-	"sQXVH6QWjvgl880Nm0yCd8GSty8GFr52Z40EpxnACn0wFv7CxoKjBMPoLSSIbhYZJ19sLh2h5JKmPIlI",
-	"LlyBQ31uYeE4cX4wErbIS/klCwu79ZiKouN5RMZyBknZcqiZKPK1sZ1hVHRE9zLDdVpkwTA+t87cw31/",
-	"8gZxsrV0Yz/+vehdiOmdlX19MCruuVGxZmaxlQntGxLrSqPdvqCXfES1zHpBUKQ3Ynpnt092inY3/anr",
-	"69sns4xOpyzb7ZFz11YZbYuoNL6FKcV+p7YfYqnX8ZGvoTD3kx1ZBGgGMpnvRlixAMMI84QL1QwyOVMg",
-	"c4ZuTcauMkMCpA6g7mDHNq6I4pr1yLEois/donxZCPj/3M/YhRmKzd1KaJp6LywA9+iiM6Mvj9csTX1v",
-	"xjZNGcttU2+kN+sNBWI27gFd6Zf9EJK5T6IMW0qjSArrx8vtnDPHq62l2jo9pM0LhuBiI9IeYQN2qvOM",
-	"2T7ShT+mhBUhy+4UNIEu2Lw0AnAzyxCiAnBMhjKb0Sw5hE6W+EdMvzYyYUDjCygzk0rxQToncSqNxr5g",
-	"890QWhGrz2OZJeAXsMtIuCapHC13rDz0dV6sw7qeaO5fqnvzfRY6trfzNUkdmS+5XJ1bkNkQNCfC200Q",
-	"SzQWyICZ25Kx3owAsJWBacZoMncd2wmd0bktSRd0Yrv32TGcZdWnaXpIDG/1bXwKLnWVApagLrTSR7Zc",
-	"MGYHtXXvNTN33qOwCXptxskh6f8P2L09+P/df6s+UTAc2GkW3WFAM0b6Zg5vc2NO1ltAb3O9RfH1Ntc3",
-	"ZPMsd/hYt6/M9V/zinbn6tCib4ulaLSUD9DYmXm5CMmn7VNKbHaaB4OmAhw21Wwwq2YVAUOIG+Hh8J6j",
-	"wgU8gcpzrAktY4IVZg04g3EUJHI0RFCLl6WYInSgmHUQ+xkiPBe21bUIkO5aZcEyGpGq3XVIGfkXLXws",
-	"ndH5wjfDuvnC141wg+KIUKIpyFY7BWP7FTBhQSoN2bG9UW0rfZkCYoEZfrd6oUOQAXObU/46Z+E5hhlj",
-	"9VLsw/Sm0m4qX7rT9lj5BnwUxCstkTeR4hWF5GZ+7AfT7WZNt6JBZCld9kqZOfm0hTMMcgeNXDxnA6MQ",
-	"BMnYCLE3KqmE4byKgFdpYus51jCS1sq39sZWxwfxtznTh0VCULBWlw9kn1Ql/5NvgAkSumQYo3lX3IXR",
-	"2z/kl4xMuMg1w8p9NUUwkNjmRXNFLthUu9tqQjUdUIWuMddcwYMFQ4mynEyh+InrHnk7HDr+7786Pnv2",
-	"58uT//x8fvLb8YezP998Pnlz/Nurk+d9ixrWJG5v4OpbfOSWhGyNGw14hkuxwo9WoufrcaY9yNT744MD",
-	"KQDpOlXZ2u4avChZNnK+WYMKKiNcikEha9Aky/iIi4i8f0dePI+qCK5aM2Mtmhtx1CzaMBMivO6HdnTR",
-	"GgVs1wErrGibzlCq8ggTgN2VHcSfS4tK4HIwYKPcagor72KWsYkU88C1t8x5d8MS7B44727LWLzpdIkH",
-	"kXgrHsKryESMwjaKwPehRxALTxUXo5R1c8UOERHSysKYZhlnrl4kDGpOM2auvh7sz5ldPXJGB4BtaZ52",
-	"oU+QeRmNmZGu3iPpLr02x4IbA9LhYJMRPD5lGZcJRDQzFjNj6fnXVA6eP5n1yDucDeyXNf+sG3Pooxx2",
-	"KHOftvYpIg8OdZH2YcaejWXKCh/EMVGapmU3o7Mkjy2HIY+PGU3wws5HQmZ1AtVu/ZkNk29DkIafuF0B",
-	"uqSxLZuxpPBecRGneeIABMH3+5AYcs/ElkvlWoDpL11PW+SIwJ+7doxlQgy9hRYDDoeGy17iBNvQosFX",
-	"fKKVgAh2pLPGVgop4hJbzgk6YX28cpaXxMMGA8khiVNuNgswSC18N9ckF5qn5h82P51gOVZjvhjgIQPT",
-	"4tK3Bs0dfuX2MLnLs2gORfwe6KoH6O0fFHr7TSEeKjyMsbkS/zXBcDvJYfhrSc5pQxix9InDxZ/KlSW2",
-	"2ESSRIaDPVIVfKjZmGXgoPdAxbG/gE565Bhq597//oz8bX//V4D+zcWFkDMBJZ4uBosiw86jLmCwTJrA",
-	"dmxbmJiP3J4sWYFzhftWwfi8iiy5Pfa+RR7FQ17Q7w5C2HLAUuZc6Z1xeZ/9j523Lz92+kXidZ35PZDJ",
-	"HGOfqcJ7gQW0brLNI2z/k2UMevFivkGYc24WE2RDUMSJL6VZVZMLmrwm27Txgy9cY7oA+0In05R1Djtv",
-	"X3YWUYyWY81CpseD2X5PzPY1Mg3AYVrtzbXCfFdL22EsdMHA1IWiXaPRmQHCLoIxW+BWmSGWLNmpTOnQ",
-	"jGTD5kHbUhAg5mcHdlgeZrdHgI0M/eaLXTKWNDg9cyC/2wXAWtnSQtvWVwG+P8/scu4pGtYP36u0CSe6",
-	"Dq+uXk9iUkmpbcMCbXvLVqbskapEOB3oagCOTmOt0CdGtUdhxaHdq+ZKbdvuBT06HimkN3B91XXpwDor",
-	"pWWGXjdqG3MclySBhVG1U7M3Po/fDrMDbLzZmBtW1jbQLJ2AQBSqxDVrrIBIW++pJimjtgeKm7xZ6yEm",
-	"IoHUKUa1/U0j3yDfGAczwnVEEgeHBdBgAKAalUvEPIA8rFjpjGJJmizPa+dg/2DXegswNqSpAG+YzYgq",
-	"erAGgNiL2Nq2XxBjtnePD2AvbzZS7SviwM3tJuys6PfBMz/Arr2oqGIbbBcPDx29BHB7m/ZS9TO3CbmN",
-	"00jsPFog+UdFRgRy2Q72wwE2M0S7+4Bm+gBb2ACq3Wi2NYEVItvufYP/XYmkjRjBAcODrK9gcGAqzlI0",
-	"7IL5bxEO2wtu76J9YKsfDCQYPRjtmWIFpvXNkG17VfFAsT8krHW1L7a76nmTYPeqmNde2l9/d3AoQSjc",
-	"AWVG+oPpD1iisDUWgvGbkKMRUXWayaG5UthOUkXa/w/dCvJsoeKq2atThQNu9uD+ASm55WquMsTpqozp",
-	"4rqDwOjQSNkhFRfdIWEo7PoYtiylmi4p6sBgb5FjN6aXPpPLwgHAuAMWywnkvbgPQ+5LqYOZkH4Bc6aL",
-	"WfsCE5mmcqYKFzaUhRSwZngphpraHYqdMItcbQym7y7WjNRFfyLvhMeSEUqE1Dxmpd7xdgJ1Xcv8sXpe",
-	"vP4rmBk6+NKdhTnCYp0QQsZT70ON7j0uoCuLvjxDbisLpnpU9BVSEQEQkV9Xg6PZWjQMSjUgpUnfTN4y",
-	"/VFJrjjIJOsLc967UrNWK1hsvYTtjuph1mxFGR24frCW4dtXw7WRSuj2GmYMw3LNJW2hmBpZzxLCyNV0",
-	"wHgGqzfSZJvgbH58/NwdRm4NyOneI7M9pBrfyT6yx+rCCCWb37dYqP/IVy20EpWKiaQbJsd3WwJLYtZB",
-	"Ka2+UYKGWdPQNzYQfkJqY7H5woojItOEZYsjQ8hi6hxZAMrksnOWCz5oFgv8WFMPxkTyj+BLNyLGaj96",
-	"Z6Wa3YpyZ5CrSLIHEXE1yEdP791F7qMjysUKxl+NLXDKtKsy8PEon79bkjaQ8OP+5GFki+tjF8NY2BC/",
-	"R36bk4QNaZ5qf7t7pDAAVrSaZyI5Krf0NTzuoqtKQ7jzjfSWlJ+ioVB1wWCuWE662HQfLMpiSjD/9Zru",
-	"kx07RFQgjtWIqygE8gZJaPtYe1GYsVhesmx+6GqU6mOCwUbVtzb2d13wXlX+Fkb8bFczcKev6PG/zNTb",
-	"Mk5B+Ik7KxRDmkNV/NCz/8FQW8zW8kbaagSCkmzeAwmzygprxO4Ocb/pEuRvgH1BBJM5tCYzkrEs+PHW",
-	"am0pHphXDt4EGvbrBZTwECBTgX8tY5dwe7Wd+4/sh5x9MaEX5h4Nxh+K6Bqrr9aAC3r3ML1tC670sftk",
-	"tB1ZrVa+lBI+rMUbfTDwbhHTu2I9LYf2BrkR4pbUpnq6ige8HnIwU6xvC+ZEPFupw/pbZQl9F2wOh5sb",
-	"AdcqXYX45xkRPL5AhDrzgnO+z8mMZSAubJY39Bmpr3p/xZU+tZ9+yeZbzfEMvrMsydPbpWbxP3RU6hW3",
-	"yXl+ySUqaEmUezRJVlcZ1MGONNw6VuHfRIR9CYtYgWKB7lwRz5heYmerjBEGKryKZ1ZCLiteM7r1gs2j",
-	"xTIIhxDBrEWwSMrHSRJQWOevAv5yLxyX98P5hwgtRoBjbX2IW2KluefUdgGT64ZqKQBQEOVkMC8sxqKN",
-	"br9WRvRdz6jMBq2NeWiWlovEwqI7fYJgWk3VPjWMtq2yn/KnbskerJ/KcgvR7u0jH6x3W/sQpvhLxWOb",
-	"hY3FPqmVNm2lyjeeLE1ZXcssxfx/tYDPXIdXjKmvCM6EZZFWL0MywURm0FkX5KYt13CXWC9Aw6KBg/0D",
-	"G0hAXD0b9l1qQmxkI2AG7g2ZCavvkWaDisqLWxMNBy3fXLsR/z21A97DeUAk31WItDXQFxIQFw+d+xyl",
-	"cLCIUEX6f5yckQU274M6VoQD4mJNRiNPlqYyLvW5fHjxPEhgLMyU2mvuB+Xy38G9j8GI0Je/43xUocM+",
-	"qqRzRKWuWg4AvijL2S1w33wWhbCwyQnPWKyhYLnv/utM9q3dkwV4QGju9PV8yvquTvq/cpbNg8wPuwxb",
-	"jDUAG8oKFje4h4XqM0OJdlT49/Nib/our2MxrQSxMiGobLGZ0fGGiJ874B6kGn1HyswEIUspCGcfm52y",
-	"QjxC9x0vPkFgT2iakimFzthSMTLItZbCY3sGfkWl2dSFat69PT1rLOmGrem0oGe7iYBeUQGGjgjrjXqk",
-	"z4run4f/93//n76nYziQIDXXfbRVXu7jJ7+sSsyNzISnGYuR0XGwGjnMBTKlDaS9QEyro5BIuFYsHRJF",
-	"54rMQKmBXhvKrHE1ZjJtGRH3G00YnHapvwGWCUuA8i81WgLQrxnNEnXk9R9NUzljib8dACE2zbLgoqX7",
-	"PpTZhOrOYSfPeCcKj+HJ/sEvNSnRKxWrZl/03lhP0rJGbVWKX8oFArrfKVLEkGXcZthHWYKlY0/3nyzK",
-	"td9ofOG77xb6fjGKR6zDBPi/LFU6UQeBF2C5ryQOUV8VXhJdYe+rZhEGodTlMqi3zgEubPNVbI/7DEEI",
-	"mctlNVav1+sbjxhJoOso8pFyUhjabxxWRDB1SdPOi2aj2pD8I7MJMd/rkRfatn+uxIMaaLwmsIx/Ogsl",
-	"6+q7+pfubDbrmnl08yxlIpYJS9pbvqWP/i6zSZsr+wNnboEzH4JFG0PgO1z0soULZg7U41cZvvnSjlb1",
-	"HnShbsbqAmCQ8FM0VTJAJS3izIXfHhBFbaqN+XHK5DR1RmBoUmLtha/MQONTZuZJkjGa4MNSeMzkhF3y",
-	"mNmkavNNaKY4c+IORoGfwnYmIT/6p2YyTxOsPpnmAEwPECWWz5Z1uS+Kwa1wvGrPexRIz7Ab+BbBivxn",
-	"7jSqszNsMX/+iJSS1tVtN8N/SJC+WXn3wcKKBWKmer1fKuGU1alNtY//sI9ckeydH5Om7zLzDc3NOEOa",
-	"KhZ1psFP3zrBpKp4qimjCtDmC1RErgrcwkHOU7ClCpiw/d7j3n5n5X0zYPJ/+Ql88g/Kwb9Z3Bj5ts8f",
-	"WVQmNplqLGvYmDRKJ/yPcLmMZLmAvnx4PWw62+UOobB3ca5cemoIJBcg57Ev2gNP46+DOXm679qZBCA7",
-	"2KXTGnH9Erpd38PbQQ87CaU3ffTqkY/5/v7TGIaAf7I+JLJ7+JkysF7ggB7MPZzWPz+8eI7OaEzDquLv",
-	"AGKNIgM25lCIiGrpYP8xGu9F2rwFNAGonXCAotrO6M8GqAhUJFsvt3e9B1rU25v9Mgfbu6n6+evDyWol",
-	"li38wGZi+TbRTxCzrobfgIAN5VXqnaFq3vA3fMgwf51r77gQh0pTo+oKc8xmmSuy05/QCxAlfahfy7O0",
-	"c9gZaz093Nt7/ORvvf3efu/x4cH+/n7HTNtOoe7mhQEpw+sk4TRlsbaB6f7e5eN+j/zOWYprUlERtyJF",
-	"+hPe/IzicldrHPORIpDEosYsMVa7zmisiZI1jTLNMA7gesSE+QZL0OR3Q/kBjAlKcuHTk71DDcXnog/P",
-	"LPKcX/CJsRjIiSGWacZVKeBvVlSz+kPiMLp9Zhi4y1M56rq2qjyJQljhEnCpiir/jQ7mRAbY3hHkrnuP",
-	"ffiZCRV0xCbQ8QCIG7ED+98mCDITQalkrr73g22YTVjDJmAifemk7a0ik1IfulUN5q50PpzLzt9P376J",
-	"SJ6lXeuWMDpgkqeaT2mmwXeyay8kLrAaMgYs3N0vCuVjbxJw17DZclEliGGmhb3pk0rAwigZ64qHbTHT",
-	"iojfnIRq+r1PmLhkqZyiyLebhKxYv00qHwQYZXbTbPk+OX73IiQQXFbx3Onzl5hiBTDRAwrNrHMt7XUV",
-	"el84ragi/8+uiuWUJQhGEFlwOTXmUyQpmfonSmUQV1x/AeBRvxHHZf74J8skrL9ENLaJURFbCkhAkP7/",
-	"6loB2kX/TVQN69kiDeB1xOi0tBkVhw353uXK5CK2VSpRqaMRFGCs4J+DJ09I/9vHztD84WPnkPzrY8du",
-	"2sfOp+/9yJbu2FfMo/BP82jwZInr6NeaTQzSALCez+PbmbmWSWkP/molDsJE8KB6yBNVgNRXdEQnz2BD",
-	"leuYYtPWJ1wQxeLMFgRVMV5immVz5wbFpw2pVWQNipgId8NTV3nx5t2a9b/1WQ6EiWQqudDq0NiRKfQ0",
-	"TMADwoWZ0TSTA2bRMbyox9CPYRPNzA/GvE1knBuJWJz3u0xOmB6zXJEJ0xmPQ0KXU9X5/un7/x8AAP//",
+	"/vrNAEQbdR/BL9+SJWA9nVYXrgIg9dCPdqNLB3OvhE0rIwHe2tRMsJO9gqEAI2xqKtyaoPydC67GgaRc",
+	"Sx4OZTaSusW9omh6ZkHtHjlsS0pCXErM2jM6sl8zftc+2l+r9VkJSLH2NvE7fGb7t4nyd+7sbeJK3cgW",
+	"bxMPBv56Br7tQFbPFuVsrCZTvoFv1upN5oBw4dOA4mH9AtDTxVzZbRsjZ9G6poLkzL1VNByLCPsy5ZnF",
+	"Aa5USQMKGiVDNiOzzBgSOuNMrd+jbIHDntll3xBD2889eAkevAS3LkRWNh9bEC9NsmTMaKrHq5uQ9T92",
+	"3r782OmT2Zin1j+BYLyYz5hdGma3jFjDvX/Cd+DC9IftLritzmAvV2ViwmxjSL/Np1fDa/1ejiZdsqKd",
+	"l+21RaZUj3drjCzsG7CYnBfs1J/mgfqtWmNVzY/auj60tHrLV1MA5wxkMl+1OEtdrlldc3j52JZnMOYq",
+	"FX2DO6iuoAAhPGGTATTTPVrwg8GbFkzdv9vQ4fIVNwfoprTtFpDuS8tizH6Drtj98XH7fobri2t48xj1",
+	"v7q+/pG308AxvDrBE6s7mvlDChwy0BKRxsZUqnZ37FpTSbWB1ipoFiU4dmr8QtRcaTax4AM7b81lKiIQ",
+	"U4vIc3bJUkPeETk9eRuRd7YpfhaRZ1LojA9yLbNd24nhojxv8wEYrkewBz91HAjbcLjAYFZIYJ5HSLC1",
+	"LIYLc6S/zS6y5S/dEhRWidFX6R1/0puAYf0wbH/1trF3XXAUGP+84INGEVFVlXvf3D//+eHF86VJHMDH",
+	"ylYHlSgMGkl5gQJSJIJ/oiZVjwiA9xfdYUv1+5Gx8uJxqTmih7uq53vELCrx/S22Vw45bW2YrDvFaW1S",
+	"R0qvr51Ccl/Vs0PJasdlje0Z5864nNA5dPAtqfwjoiWhYi4FIyxV0PgikbYyAXyOZOdg/2C3gSv+YPrG",
+	"WGJdLfTAED8YQ7w3xNuaHSrpU3UNHgM1tE6rx5XA+NNcN+oyo4/AzFWWIc1kSizZwGqI8nMThmf5S7fk",
+	"D1yL5XEXkwfWf7BZm4WHwNZ212Gz7oHBubSkYOGOW+QzKS3tj0dQiB7o59ReySctHDzvYQ7bZkHzlWUO",
+	"Hovh98BvP6ZryIJDDu+B3l3Fs9V+IivYy/Xm2PY9z/D+MgazF9oHFvtRWcwecIXJQihv2xvljhq79Y3N",
+	"a61dmiTOHbszmJM+tJ7BtuPmRzO3fkTYFxpraMbDdl3YD8BobQzdLQV67oz4ZRBAoQKT9KHTDIEeMFSg",
+	"OxgmMMoowNHYn3DUzIHhut8fqaMiVQCftE7iASMJm0joKnSw/+tuj7j44ZP9x0XSgUMwp0nCkog82d/3",
+	"f7PH6aCvlrTsRReVxediiozppc9SUJEnG6g9BOvX7KjfRnCaYfoipsPARrodh0ojgK8069jfJTTlF5ii",
+	"gUEq18G43gw5ZSUxuc3LyCnTKCNv8x7iZrD8FoIn8kiFB4xuuWv3yLebkCNDIWeeRf6SeqRN1mbp7bWz",
+	"N/+6F6vjQqaDK7EsnmNf7tFCj7Wy4Fbcvc7HFNUqzJqcPn/5SJH+qCywVB+iherQSjurPVBEmvH7/roG",
+	"NzL4TfXJjlc0Y5km0EgVmX1qGM2vW0nCNeAzgFtV6Gy+2+JCBzDkN3Kpe7A6H6zOVlanus93PSwcbxtk",
+	"XHDMTmRgWR5hy8CSMekesb9FhcyosxvxaWc31kuD9/DMgml1i4HGwoSAIhnIdH0wJG7BkLj7/tUSvyDS",
+	"8J13GkXfmgrntyOwUjniSypT306huYBPGi/a9GEmlS1BixZymHaeHJCxzDOFSVG0Uo+28+s+SehcRSRj",
+	"OaDFH5YCvViotltUu4OvnKtl7WQjW8lH4ErpmyZi0jxVZMbStEeOCxzoJaisHhK7/+bk/PO749PT87fv",
+	"n39+f/I/P7x4f/K8H1QV4vLUWGa6m3IjUF1T9D7QGqNY8W8BbWqS7F/BGWwtqR6Gv70kevv5JRdDmwFj",
+	"yx4Em/lCi01qeR8S6+9VYv0rOfIg8bRg9R2ZlfnYyZFVpToh+XQLQl9ZqFNif4+DAnJiZCvfVsqCiOTK",
+	"V0e7H81tzwmEqCRAXesWI2BTOepyAQKwVka8YbOwzg0WtTWJUfOxuyw/FqGej4K9Rb1vN/hBjPygYgS9",
+	"3ksUSJO8mFK9NGze0G/Jev4VHwmWGM5Ff9OYashTV5qnqWvfRHYE4xAFwKK9hAiZIVLm7gKKn8PeQgB4",
+	"xdLLRTg/bLtxRBiNx3AXct52rpWxyYyQwZUM8He8X2uaUE2NnTWjPh8aJO+iyDHX8nfHZ1v1/LyzW3sM",
+	"O7sSHdDjMhgrq+Fcelerpr/bteXeVeJ3on4TakufGurIudCofsTIWq9ooA9lRvBBW2KKBUwWkcL3dqFF",
+	"pYNrWB/QMEjjMZYJLXRXOCKvqI7HF2xuG/janitkkGsg5DFV4x55oc2BD9H4p9NpQdC+s7lt9U92pGBk",
+	"zmhGcpGa7YCavFFuOA6icDOu2C7UW/Rt+eyx7pMBm0vIyQ6CUFHBbplmgiVE8ZQJnc575EPz4O4eBAXy",
+	"GYslOHN3CquFZEwxXSkdxB7I4JyWCXqpgzfc8zLXJfghaGchgrsZYoW4QVMuLtyQFlBwF0YWBBDduNIZ",
+	"1eaUmfaQLv6jQR+7WhoLq4cj76MroMigkszBGNKgt2e5erK6Hnf/W5RHmOH/7vhsS1aPH/+WDJ3g+8st",
+	"HWOnFnhUKPBvDXukrchb37bZHvjIXZLxFnAnWdKfvZb9mus/p1TvfeMt8MPpcsauGDa+dSWwbRlIwAOW",
+	"ggvHqwYhyURmzDmhpSrEwyPvDYI7XWMjS3JsJwWizWIYhQowQmAS5wkGV09EvJ5hCTnYP4CPOOXishwW",
+	"BAwWNzgBc2uV0l5vrgmkfs2MfdDyzdAXfbeNJ4dgbul7IxNqFf4p99ietaNG0Knu3dvTM2JZFaO6/T9O",
+	"gl8gf4jrBhRTvhzAdBnxffjw4nng+fVR63XypWInliDIDGwJGUyKzMZUhxvs3OOPVDnr2D6+08df38sU",
+	"POj93bqA1oAqi2aKGUlFktTSYtj3GNbfciGs+cptFsHi91fUIZhjuvfFrw+5Nne98DYsIiAQJ1qnqgEk",
+	"w963zMqCpcbLaShMwiRIqDklOwf7T3ePSgLKJxZkFVNjLNOkfojGeDhaCV6+3GIc3HH2X7nY9iH4vapU",
+	"N+TLVsW69SW1N0LwbfXZQwrYD1lGey1FBU6FbL96tqSH8NJKky6YsKCDlhbNbttALb5ym0nqbRg6h5km",
+	"f13GfrBOt15iKzMfDWuvEa1pqvhIcLFHhRTzicyXXJg9wJRNHOB6TIQ0Ny+La19U3PrRYBboIbN+M024",
+	"KLKeIJaYUs0yY6D6TtVaQkLVKE9p5sMNmCtu5mze3EsYfoV/Zf0eec4hySpxkZGgvIcJ8xcVTApyVXES",
+	"gDzHlUXbp+kR5ldN9dz/qYC0rQo8BPo+9lu3TThx/5VA4N0+cnh5TwtI+Sv69R4gv2/Cs1hgf2qa6SDQ",
+	"VuAGl8+32StvpQgkNLXqGuS7HPh4mZER0mZjmk97GF8bWU3YJY9ZjxxbzF+bPAU5U/hLmNxYIHyjpzyy",
+	"qMHFzxMQKnIITvUm3j4xH9kyznfNl26rW0DdTJrNm1MIoRAujsLYaGSDsK9/Pw6SSKEYE1DipUjIkMZa",
+	"Yr1mrPnlrTUyeRAZG4sMm/njW0aUUpIbMxnrxYbUUxQdq/oBUKL4l27CR1xj3D9I1oC+YOA+d53B7GQg",
+	"NSOT+chaD9WPuoZBRrQYwQMDZ8yi2SEsMbYrI1KwoHzYfWBMoVrD2SnO2OnmU7QsmIhKjQUKd3VT23Fk",
+	"xLdn74AXtyp33EduSeSsDhjCcZh9FJAMMKPzh2yAv4iQsY0NpGBdzSfMtw+roI+vECorey5Va0DadzLQ",
+	"MhQERoA0tTGI2vcxaGpedAtC4Y73LvIGyIP9cL/tB8dPntNbcbizL8yFv639AFmDO8CLY5mhFbHb0ozY",
+	"guoPUgtH/JL5zohNJsG7YMnbFwMLX7uzRoLTDGCFPhgLf2FjwVGCYfQWEkQ3i4yTLzaXjlBySVOeRCQX",
+	"rsChPrewcJw4PxgJ++ul/JKFhd16TEXRLj0iYzmDpGw51EwU+drYCzEq2ql7meHaNLJgGJ9bZ+7hvrl5",
+	"gzjZWrqxH/9eND7E9M7Kvj4YFffcqFgzs9jKhPbdjHWlS29f0Es+olpmvSAo0hsxvbPbJztFu5v+1DUF",
+	"7pNZRqdTlu32yLnryYy2RVQa38KUYrNU2w+x1Cj5yNdQmPvJjiwCNAOZzHcjrFiAYYR5woVqBpmcKZA5",
+	"Q7cmY1eZIQFSB1B3sGMbV0RxzXrkWBTF525RviwE/H/uZ2zhDMXmbiU0Tb0XFoB7dNGZ0ZfHa5amvjdj",
+	"m6aM5Z6rN9LY9YYCMRs3kK40234IydwnUYb9qFEkhfXj5V7QmePV1lJtnQbU5gVDcLERaY+wezvVecZs",
+	"E+rCH1PCipBldwqaQBdsXhoBuJllCFEBOCZDmc1olhxCJ0v8I6ZfG5kwoPEFlJlJpfggnZM4lUZjX7D5",
+	"bgitiNXnscwS8AvYZSRck1SOljtWHppCL9ZhXU8096H18z0ROra38zVJHZkvuVydW5DZEDQnwttNEEs0",
+	"FsiAmduSsd6MALCVgWnGaDJ37d4JndG5LUkXdGK799kxnGXVp2l6SAxv9W18Ci51lQKWoC600ke2XDBm",
+	"B7V17zUzd96jsIN6bcbJIen/D9i9Pfj/3X+rPlEwHNhpFt1hQDNG+mYOb3NjTtZbQG9zvUXx9TbXN2Tz",
+	"LHf4WLevzPVf84p25+rQom+LpWi0lA/Q2Jl5uQjJp+1TSmx2mgeDpgIcNtVsMKtmFQFDiBvh4fCeo8IF",
+	"PIHKc6wJLWOCFWYNOINxFCRyNERQi5elmCJ0oJh1EPsZIjwXttW1CJDuWmXBMhqRqt11SBn5Fy18LJ3R",
+	"+cI3w7r5wteNcIPiiFCiKchWOwVj+xUwYUEqDdmxvVFtK32ZAmKBGX63eqFDkAFzm1P+OmfhOYYZY/VS",
+	"7MP0ptJuKl+60/ZY+QZ8FMQrLZE3keIVheRmfuwH0+1mTbeiQWQpXfZKmTn5tIUzDHIHjVw8ZwOjEATJ",
+	"2AixNyqphOG8ioBXaWLrOdYwktbKt/bGVscH8bc504dFQlCwVpcPZJ9UJf+Tb4AJErpkGKN5V9yF0ds/",
+	"5JeMTLjINcPKfTVFMJDY5kVzRS7YVLvbakI1HVCFrjHXXMGDBUOJspxMofiJ6x55Oxw6/u+/Oj579ufL",
+	"k//8fH7y2/GHsz/ffD55c/zbq5PnfYsa1iRub+DqW3zkloRsjRsNeIZLscKPVqLn63GmPcjU++ODAykA",
+	"6TpV2druGrwoWTZyvlmDCiojXIpBIWvQJMv4iIuIvH9HXjyPqgiuWjNjLZobcdQs2jATIrzuh3Z00RoF",
+	"bNcBK6xom85QqvIIE4DdlR3En0uLSuByMGCj3GoKK+9ilrGJFPPAtbfMeXfDEuweOO9uy1i86XSJB5F4",
+	"Kx7Cq8hEjMI2isD3oUcQC08VF6OUdXPFDhER0srCmGYZZ65eJAxqTjNmrr4e7M+ZXT1yRgeAbWmedqFP",
+	"kHkZjZmRrt4j6S69NseCGwPS4WCTETw+ZRmXCUQ0MxYzY+n511QOnj+Z9cg7nA3slzX/rBtz6KMcdihz",
+	"n7b2KSIPDnWR9mHGno1lygofxDFRmqZlN6OzJI8thyGPjxlN8MLOR0JmdQLVbv2ZDZNvQ5CGn7hdAbqk",
+	"sS2bsaTwXnERp3niAATB9/uQGHLPxJZL5VqA6S9dT1vkiMCfu3aMZUIMvYUWAw6Hhste4gTb0KLBV3yi",
+	"lYAIdqSzxlYKKeISW84JOmF9vHKWl8TDBgPJIYlTbjYLMEgtfDfXJBeap+YfNj+dYDlWY74Y4CED0+LS",
+	"twbNHX7l9jC5y7NoDkX8HuiqB+jtHxR6+00hHio8jLG5Ev81wXA7yWH4a0nOaUMYsfSJw8WfypUltthE",
+	"kkSGgz1SFXyo2Zhl4KD3QMWxv4BOeuQYaufe//6M/G1//1eA/s3FhZAzASWeLgaLIsPOoy5gsEyawHZs",
+	"W5iYj9yeLFmBc4X7VsH4vIosuT32vkUexUNe0O8OQthywFLmXOmdcXmf/Y+dty8/dvpF4nWd+T2QyRxj",
+	"n6nCe4EFtG6yzSNs/5NlDHrxYr5BmHNuFhNkQ1DEiS+lWVWTC5q8Jtu08YMvXGO6APtCJ9OUdQ47b192",
+	"FlGMlmPNQqbHg9l+T8z2NTINwGFa7c21wnxXS9thLHTBwNSFol2j0ZkBwi6CMVvgVpkhlizZqUzp0Ixk",
+	"w+ZB21IQIOZnB3ZYHma3R4CNDP3mi10yljQ4PXMgv9sFwFrZ0kLb1lcBvj/P7HLuKRrWD9+rtAknug6v",
+	"rl5PYlJJqW3DAm17y1am7JGqRDgd6GoAjk5jrdAnRrVHYcWh3avmSm3b7gU9Oh4ppDdwfdV16cA6K6Vl",
+	"hl43ahtzHJckgYVRtVOzNz6P3w6zA2y82ZgbVtY20CydgEAUqsQ1a6yASFvvqSYpo7YHipu8WeshJiKB",
+	"1ClGtf1NI98g3xgHM8J1RBIHhwXQYACgGpVLxDyAPKxY6YxiSZosz2vnYP9g13oLMDakqQBvmM2IKnqw",
+	"BoDYi9jatl8QY7Z3jw9gL282Uu0r4sDN7SbsrOj3wTM/wK69qKhiG2wXDw8dvQRwe5v2UvUztwm5jdNI",
+	"7DxaIPlHRUYEctkO9sMBNjNEu/uAZvoAW9gAqt1otjWBFSLb7n2D/12JpI0YwQHDg6yvYHBgKs5SNOyC",
+	"+W8RDtsLbu+ifWCrHwwkGD0Y7ZliBab1zZBte1XxQLE/JKx1tS+2u+p5k2D3qpjXXtpff3dwKEEo3AFl",
+	"RvqD6Q9YorA1FoLxm5CjEVF1msmhuVLYTlJF2v8P3QrybKHiqtmrU4UDbvbg/gEpueVqrjLE6aqM6eK6",
+	"g8Do0EjZIRUX3SFhKOz6GLYspZouKerAYG+RYzemlz6Ty8IBwLgDFssJ5L24D0PuS6mDmZB+AXOmi1n7",
+	"AhOZpnKmChc2lIUUsGZ4KYaa2h2KnTCLXG0Mpu8u1ozURX8i74THkhFKhNQ8ZqXe8XYCdV3L/LF6Xrz+",
+	"K5gZOvjSnYU5wmKdEELGU+9Dje49LqAri748Q24rC6Z6VPQVUhEBEJFfV4Oj2Vo0DEo1IKVJ30zeMv1R",
+	"Sa44yCTrC3Peu1KzVitYbL2E7Y7qYdZsRRkduH6wluHbV8O1kUro9hpmDMNyzSVtoZgaWc8SwsjVdMB4",
+	"Bqs30mSb4Gx+fPzcHUZuDcjp3iOzPaQa38k+ssfqwgglm9+3WKj/yFcttBKViomkGybHd1sCS2LWQSmt",
+	"vlGChlnT0Dc2EH5CamOx+cKKIyLThGWLI0PIYuocWQDK5LJzlgs+aBYL/FhTD8ZE8o/gSzcixmo/emel",
+	"mt2KcmeQq0iyBxFxNchHT+/dRe6jI8rFCsZfjS1wyrSrMvDxKJ+/W5I2kPDj/uRhZIvrYxfDWNgQv0d+",
+	"m5OEDWmean+7e6QwAFa0mmciOSq39DU87qKrSkO48430lpSfoqFQdcFgrlhOuth0HyzKYkow//Wa7pMd",
+	"O0RUII7ViKsoBPIGSWj7WHtRmLFYXrJsfuhqlOpjgsFG1bc29ndd8F5V/hZG/GxXM3Cnr+jxv8zU2zJO",
+	"QfiJOysUQ5pDVfzQs//BUFvM1vJG2moEgpJs3gMJs8oKa8TuDnG/6RLkb4B9QQSTObQmM5KxLPjx1mpt",
+	"KR6YVw7eBBr26wWU8BAgU4F/LWOXcHu1nfuP7IecfTGhF+YeDcYfiugaq6/WgAt69zC9bQuu9LH7ZLQd",
+	"Wa1WvpQSPqzFG30w8G4R07tiPS2H9ga5EeKW1KZ6uooHvB5yMFOsbwvmRDxbqcP6W2UJfRdsDoebGwHX",
+	"Kl2F+OcZETy+QIQ684Jzvs/JjGUgLmyWN/QZqa96f8WVPrWffsnmW83xDL6zLMnT26Vm8T90VOoVt8l5",
+	"fsklKmhJlHs0SVZXGdTBjjTcOlbh30SEfQmLWIFige5cEc+YXmJnq4wRBiq8imdWQi4rXjO69YLNo8Uy",
+	"CIcQwaxFsEjKx0kSUFjnrwL+ci8cl/fD+YcILUaAY219iFtipbnn1HYBk+uGaikAUBDlZDAvLMaijW6/",
+	"Vkb0Xc+ozAatjXlolpaLxMKiO32CYFpN1T41jLatsp/yp27JHqyfynIL0e7tIx+sd1v7EKb4S8Vjm4WN",
+	"xT6plTZtpco3nixNWV3LLMX8f7WAz1yHV4yprwjOhGWRVi9DMsFEZtBZF+SmLddwl1gvQMOigYP9AxtI",
+	"QFw9G/ZdakJsZCNgBu4NmQmr75Fmg4rKi1sTDQct31y7Ef89tQPew3lAJN9ViLQ10BcSEBcPnfscpXCw",
+	"iFBF+n+cnJEFNu+DOlaEA+JiTUYjT5amMi71uXx48TxIYCzMlNpr7gfl8t/BvY/BiNCXv+N8VKHDPqqk",
+	"c0SlrloOAL4oy9ktcN98FoWwsMkJz1isoWC57/7rTPat3ZMFeEBo7vT1fMr6rk76v3KWzYPMD7sMW4w1",
+	"ABvKChY3uIeF6jNDiXZU+PfzYm/6Lq9jMa0EsTIhqGyxmdHxhoifO+AepBp9R8rMBCFLKQhnH5udskI8",
+	"QvcdLz5BYE9ompIphc7YUjEyyLWWwmN7Bn5FpdnUhWrevT09ayzphq3ptKBnu4mAXlEBho4I6416pM+K",
+	"7p+H//d//5++p2M4kCA11320VV7u4ye/rErMjcyEpxmLkdFxsBo5zAUypQ2kvUBMq6OQSLhWLB0SReeK",
+	"zECpgV4byqxxNWYybRkR9xtNGJx2qb8BlglLgPIvNVoC0K8ZzRJ15PUfTVM5Y4m/HQAhNs2y4KKl+z6U",
+	"2YTqzmEnz3gnCo/hyf7BLzUp0SsVq2Zf9N5YT9KyRm1Vil/KBQK63ylSxJBl3GbYR1mCpWNP958syrXf",
+	"aHzhu+8W+n4xikeswwT4vyxVOlEHgRdgua8kDlFfFV4SXWHvq2YRBqHU5TKot84BLmzzVWyP+wxBCJnL",
+	"ZTVWr9frG48YSaDrKPKRclIY2m8cVkQwdUnTzotmo9qQ/COzCTHf65EX2rZ/rsSDGmi8JrCMfzoLJevq",
+	"u/qX7mw265p5dPMsZSKWCUvaW76lj/4us0mbK/sDZ26BMx+CRRtD4Dtc9LKFC2YO1ONXGb750o5W9R50",
+	"oW7G6gJgkPBTNFUyQCUt4syF3x4QRW2qjflxyuQ0dUZgaFJi7YWvzEDjU2bmSZIxmuDDUnjM5IRd8pjZ",
+	"pGrzTWimOHPiDkaBn8J2JiE/+qdmMk8TrD6Z5gBMDxAlls+WdbkvisGtcLxqz3sUSM+wG/gWwYr8Z+40",
+	"qrMzbDF//oiUktbVbTfDf0iQvll598HCigVipnq9XyrhlNWpTbWP/7CPXJHsnR+Tpu8y8w3NzThDmioW",
+	"dabBT986waSqeKopowrQ5gtURK4K3MJBzlOwpQqYsP3e495+Z+V9M2Dyf/kJfPIPysG/WdwY+bbPH1lU",
+	"JjaZaixr2Jg0Sif8j3C5jGS5gL58eD1sOtvlDqGwd3GuXHpqCCQXIOexL9oDT+Ovgzl5uu/amQQgO9il",
+	"0xpx/RK6Xd/D20EPOwmlN3306pGP+f7+0xiGgH+yPiSye/iZMrBe4IAezD2c1j8/vHiOzmhMw6ri7wBi",
+	"jSIDNuZQiIhq6WD/MRrvRdq8BTQBqJ1wgKLazujPBqgIVCRbL7d3vQda1Nub/TIH27up+vnrw8lqJZYt",
+	"/MBmYvk20U8Qs66G34CADeVV6p2hat7wN3zIMH+da++4EIdKU6PqCnPMZpkrstOf0AsQJX2oX8uztHPY",
+	"GWs9Pdzbe/zkb7393n7v8eHB/v5+x0zbTqHu5oUBKcPrJOE0ZbG2gen+3uXjfo/8zlmKa1JREbciRfoT",
+	"3vyM4nJXaxzzkSKQxKLGLDFWu85orImSNY0yzTAO4HrEhPkGS9Dkd0P5AYwJSnLh05O9Qw3F56IPzyzy",
+	"nF/wibEYyIkhlmnGVSngb1ZUs/pD4jC6fWYYuMtTOeq6tqo8iUJY4RJwqYoq/40O5kQG2N4R5K57j334",
+	"mQkVdMQm0PEAiBuxA/vfJggyE0GpZK6+94NtmE1YwyZgIn3ppO2tIpNSH7pVDeaudD6cy87fT9++iUie",
+	"pV3rljA6YJKnmk9ppsF3smsvJC6wGjIGLNzdLwrlY28ScNew2XJRJYhhpoW96ZNKwMIoGeuKh20x04qI",
+	"35yEavq9T5i4ZKmcosi3m4SsWL9NKh8EGGV202z5Pjl+9yIkEFxW8dzp85eYYgUw0QMKzaxzLe11FXpf",
+	"OK2oIv/ProrllCUIRhBZcDk15lMkKZn6J0plEFdcfwHgUb8Rx2X++CfLJKy/RDS2iVERWwpIQJD+/+pa",
+	"AdpF/01UDevZIg3gdcTotLQZFYcN+d7lyuQitlUqUamjERRgrOCfgydPSP/bx87Q/OFj55D862PHbtrH",
+	"zqfv/ciW7thXzKPwT/No8GSJ6+jXmk0M0gCwns/j25m5lklpD/5qJQ7CRPCgesgTVYDUV3REJ89gQ5Xr",
+	"mGLT1idcEMXizBYEVTFeYpplc+cGxacNqVVkDYqYCHfDU1d58ebdmvW/9VkOhIlkKrnQ6tDYkSn0NEzA",
+	"A8KFmdE0kwNm0TG8qMfQj2ETzcwPxrxNZJwbiVic97tMTpges1yRCdMZj0NCl1PV+f7p+/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4056,6 +4056,7 @@ export interface operations {
             409: components["responses"]["NhostConflict"];
             413: components["responses"]["NhostPayloadTooLarge"];
             415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
             500: components["responses"]["NhostInternalError"];
             503: components["responses"]["NhostUnavailable"];
         };
