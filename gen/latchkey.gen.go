@@ -3527,7 +3527,7 @@ type ClientInterface interface {
 
 	// SignInWebauthnWithBody Begin signing in with a security key or passkey
 	//
-	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3536,7 +3536,7 @@ type ClientInterface interface {
 
 	// SignInWebauthn Begin signing in with a security key or passkey
 	//
-	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6091,7 +6091,7 @@ func (c *Client) SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, r
 
 // SignInWebauthnWithBody Begin signing in with a security key or passkey
 //
-// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6110,7 +6110,7 @@ func (c *Client) SignInWebauthnWithBody(ctx context.Context, contentType string,
 
 // SignInWebauthn Begin signing in with a security key or passkey
 //
-// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -12209,7 +12209,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
 	//
-	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12218,7 +12218,7 @@ type ClientWithResponsesInterface interface {
 
 	// SignInWebauthnWithResponse Begin signing in with a security key or passkey
 	//
-	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -24149,7 +24149,7 @@ func (c *ClientWithResponses) SignInPATWithResponse(ctx context.Context, body Si
 
 // SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
 //
-// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24164,7 +24164,7 @@ func (c *ClientWithResponses) SignInWebauthnWithBodyWithResponse(ctx context.Con
 
 // SignInWebauthnWithResponse Begin signing in with a security key or passkey
 //
-// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -52426,86 +52426,86 @@ var swaggerSpec = []string{
 	"rsChPrewcJw4PxgJ++ul/JKFhd16TEXRLj0iYzmDpGw51EwU+drYCzEq2ql7meHaNLJgGJ9bZ+7hvrl5",
 	"gzjZWrqxH/9eND7E9M7Kvj4YFffcqFgzs9jKhPbdjHWlS29f0Es+olpmvSAo0hsxvbPbJztFu5v+1DUF",
 	"7pNZRqdTlu32yLnryYy2RVQa38KUYrNU2w+x1Cj5yNdQmPvJjiwCNAOZzHcjrFiAYYR5woVqBpmcKZA5",
-	"Q7cmY1eZIQFSB1B3sGMbV0RxzXrkWBTF525RviwE/H/uZ2zhDMXmbiU0Tb0XFoB7dNGZ0ZfHa5amvjdj",
-	"m6aM5Z6rN9LY9YYCMRs3kK40234IydwnUYb9qFEkhfXj5V7QmePV1lJtnQbU5gVDcLERaY+wezvVecZs",
-	"E+rCH1PCipBldwqaQBdsXhoBuJllCFEBOCZDmc1olhxCJ0v8I6ZfG5kwoPEFlJlJpfggnZM4lUZjX7D5",
-	"bgitiNXnscwS8AvYZSRck1SOljtWHppCL9ZhXU8096H18z0ROra38zVJHZkvuVydW5DZEDQnwttNEEs0",
-	"FsiAmduSsd6MALCVgWnGaDJ37d4JndG5LUkXdGK799kxnGXVp2l6SAxv9W18Ci51lQKWoC600ke2XDBm",
-	"B7V17zUzd96jsIN6bcbJIen/D9i9Pfj/3X+rPlEwHNhpFt1hQDNG+mYOb3NjTtZbQG9zvUXx9TbXN2Tz",
-	"LHf4WLevzPVf84p25+rQom+LpWi0lA/Q2Jl5uQjJp+1TSmx2mgeDpgIcNtVsMKtmFQFDiBvh4fCeo8IF",
-	"PIHKc6wJLWOCFWYNOINxFCRyNERQi5elmCJ0oJh1EPsZIjwXttW1CJDuWmXBMhqRqt11SBn5Fy18LJ3R",
-	"+cI3w7r5wteNcIPiiFCiKchWOwVj+xUwYUEqDdmxvVFtK32ZAmKBGX63eqFDkAFzm1P+OmfhOYYZY/VS",
-	"7MP0ptJuKl+60/ZY+QZ8FMQrLZE3keIVheRmfuwH0+1mTbeiQWQpXfZKmTn5tIUzDHIHjVw8ZwOjEATJ",
-	"2AixNyqphOG8ioBXaWLrOdYwktbKt/bGVscH8bc504dFQlCwVpcPZJ9UJf+Tb4AJErpkGKN5V9yF0ds/",
-	"5JeMTLjINcPKfTVFMJDY5kVzRS7YVLvbakI1HVCFrjHXXMGDBUOJspxMofiJ6x55Oxw6/u+/Oj579ufL",
-	"k//8fH7y2/GHsz/ffD55c/zbq5PnfYsa1iRub+DqW3zkloRsjRsNeIZLscKPVqLn63GmPcjU++ODAykA",
-	"6TpV2druGrwoWTZyvlmDCiojXIpBIWvQJMv4iIuIvH9HXjyPqgiuWjNjLZobcdQs2jATIrzuh3Z00RoF",
-	"bNcBK6xom85QqvIIE4DdlR3En0uLSuByMGCj3GoKK+9ilrGJFPPAtbfMeXfDEuweOO9uy1i86XSJB5F4",
-	"Kx7Cq8hEjMI2isD3oUcQC08VF6OUdXPFDhER0srCmGYZZ65eJAxqTjNmrr4e7M+ZXT1yRgeAbWmedqFP",
-	"kHkZjZmRrt4j6S69NseCGwPS4WCTETw+ZRmXCUQ0MxYzY+n511QOnj+Z9cg7nA3slzX/rBtz6KMcdihz",
-	"n7b2KSIPDnWR9mHGno1lygofxDFRmqZlN6OzJI8thyGPjxlN8MLOR0JmdQLVbv2ZDZNvQ5CGn7hdAbqk",
-	"sS2bsaTwXnERp3niAATB9/uQGHLPxJZL5VqA6S9dT1vkiMCfu3aMZUIMvYUWAw6Hhste4gTb0KLBV3yi",
-	"lYAIdqSzxlYKKeISW84JOmF9vHKWl8TDBgPJIYlTbjYLMEgtfDfXJBeap+YfNj+dYDlWY74Y4CED0+LS",
-	"twbNHX7l9jC5y7NoDkX8HuiqB+jtHxR6+00hHio8jLG5Ev81wXA7yWH4a0nOaUMYsfSJw8WfypUltthE",
-	"kkSGgz1SFXyo2Zhl4KD3QMWxv4BOeuQYaufe//6M/G1//1eA/s3FhZAzASWeLgaLIsPOoy5gsEyawHZs",
-	"W5iYj9yeLFmBc4X7VsH4vIosuT32vkUexUNe0O8OQthywFLmXOmdcXmf/Y+dty8/dvpF4nWd+T2QyRxj",
-	"n6nCe4EFtG6yzSNs/5NlDHrxYr5BmHNuFhNkQ1DEiS+lWVWTC5q8Jtu08YMvXGO6APtCJ9OUdQ47b192",
-	"FlGMlmPNQqbHg9l+T8z2NTINwGFa7c21wnxXS9thLHTBwNSFol2j0ZkBwi6CMVvgVpkhlizZqUzp0Ixk",
-	"w+ZB21IQIOZnB3ZYHma3R4CNDP3mi10yljQ4PXMgv9sFwFrZ0kLb1lcBvj/P7HLuKRrWD9+rtAknug6v",
-	"rl5PYlJJqW3DAm17y1am7JGqRDgd6GoAjk5jrdAnRrVHYcWh3avmSm3b7gU9Oh4ppDdwfdV16cA6K6Vl",
-	"hl43ahtzHJckgYVRtVOzNz6P3w6zA2y82ZgbVtY20CydgEAUqsQ1a6yASFvvqSYpo7YHipu8WeshJiKB",
-	"1ClGtf1NI98g3xgHM8J1RBIHhwXQYACgGpVLxDyAPKxY6YxiSZosz2vnYP9g13oLMDakqQBvmM2IKnqw",
-	"BoDYi9jatl8QY7Z3jw9gL282Uu0r4sDN7SbsrOj3wTM/wK69qKhiG2wXDw8dvQRwe5v2UvUztwm5jdNI",
-	"7DxaIPlHRUYEctkO9sMBNjNEu/uAZvoAW9gAqt1otjWBFSLb7n2D/12JpI0YwQHDg6yvYHBgKs5SNOyC",
-	"+W8RDtsLbu+ifWCrHwwkGD0Y7ZliBab1zZBte1XxQLE/JKx1tS+2u+p5k2D3qpjXXtpff3dwKEEo3AFl",
-	"RvqD6Q9YorA1FoLxm5CjEVF1msmhuVLYTlJF2v8P3QrybKHiqtmrU4UDbvbg/gEpueVqrjLE6aqM6eK6",
-	"g8Do0EjZIRUX3SFhKOz6GLYspZouKerAYG+RYzemlz6Ty8IBwLgDFssJ5L24D0PuS6mDmZB+AXOmi1n7",
-	"AhOZpnKmChc2lIUUsGZ4KYaa2h2KnTCLXG0Mpu8u1ozURX8i74THkhFKhNQ8ZqXe8XYCdV3L/LF6Xrz+",
-	"K5gZOvjSnYU5wmKdEELGU+9Dje49LqAri748Q24rC6Z6VPQVUhEBEJFfV4Oj2Vo0DEo1IKVJ30zeMv1R",
-	"Sa44yCTrC3Peu1KzVitYbL2E7Y7qYdZsRRkduH6wluHbV8O1kUro9hpmDMNyzSVtoZgaWc8SwsjVdMB4",
-	"Bqs30mSb4Gx+fPzcHUZuDcjp3iOzPaQa38k+ssfqwgglm9+3WKj/yFcttBKViomkGybHd1sCS2LWQSmt",
-	"vlGChlnT0Dc2EH5CamOx+cKKIyLThGWLI0PIYuocWQDK5LJzlgs+aBYL/FhTD8ZE8o/gSzcixmo/emel",
-	"mt2KcmeQq0iyBxFxNchHT+/dRe6jI8rFCsZfjS1wyrSrMvDxKJ+/W5I2kPDj/uRhZIvrYxfDWNgQv0d+",
-	"m5OEDWmean+7e6QwAFa0mmciOSq39DU87qKrSkO48430lpSfoqFQdcFgrlhOuth0HyzKYkow//Wa7pMd",
-	"O0RUII7ViKsoBPIGSWj7WHtRmLFYXrJsfuhqlOpjgsFG1bc29ndd8F5V/hZG/GxXM3Cnr+jxv8zU2zJO",
-	"QfiJOysUQ5pDVfzQs//BUFvM1vJG2moEgpJs3gMJs8oKa8TuDnG/6RLkb4B9QQSTObQmM5KxLPjx1mpt",
-	"KR6YVw7eBBr26wWU8BAgU4F/LWOXcHu1nfuP7IecfTGhF+YeDcYfiugaq6/WgAt69zC9bQuu9LH7ZLQd",
-	"Wa1WvpQSPqzFG30w8G4R07tiPS2H9ga5EeKW1KZ6uooHvB5yMFOsbwvmRDxbqcP6W2UJfRdsDoebGwHX",
-	"Kl2F+OcZETy+QIQ684Jzvs/JjGUgLmyWN/QZqa96f8WVPrWffsnmW83xDL6zLMnT26Vm8T90VOoVt8l5",
-	"fsklKmhJlHs0SVZXGdTBjjTcOlbh30SEfQmLWIFige5cEc+YXmJnq4wRBiq8imdWQi4rXjO69YLNo8Uy",
-	"CIcQwaxFsEjKx0kSUFjnrwL+ci8cl/fD+YcILUaAY219iFtipbnn1HYBk+uGaikAUBDlZDAvLMaijW6/",
-	"Vkb0Xc+ozAatjXlolpaLxMKiO32CYFpN1T41jLatsp/yp27JHqyfynIL0e7tIx+sd1v7EKb4S8Vjm4WN",
-	"xT6plTZtpco3nixNWV3LLMX8f7WAz1yHV4yprwjOhGWRVi9DMsFEZtBZF+SmLddwl1gvQMOigYP9AxtI",
-	"QFw9G/ZdakJsZCNgBu4NmQmr75Fmg4rKi1sTDQct31y7Ef89tQPew3lAJN9ViLQ10BcSEBcPnfscpXCw",
-	"iFBF+n+cnJEFNu+DOlaEA+JiTUYjT5amMi71uXx48TxIYCzMlNpr7gfl8t/BvY/BiNCXv+N8VKHDPqqk",
-	"c0SlrloOAL4oy9ktcN98FoWwsMkJz1isoWC57/7rTPat3ZMFeEBo7vT1fMr6rk76v3KWzYPMD7sMW4w1",
-	"ABvKChY3uIeF6jNDiXZU+PfzYm/6Lq9jMa0EsTIhqGyxmdHxhoifO+AepBp9R8rMBCFLKQhnH5udskI8",
-	"QvcdLz5BYE9ompIphc7YUjEyyLWWwmN7Bn5FpdnUhWrevT09ayzphq3ptKBnu4mAXlEBho4I6416pM+K",
-	"7p+H//d//5++p2M4kCA11320VV7u4ye/rErMjcyEpxmLkdFxsBo5zAUypQ2kvUBMq6OQSLhWLB0SReeK",
-	"zECpgV4byqxxNWYybRkR9xtNGJx2qb8BlglLgPIvNVoC0K8ZzRJ15PUfTVM5Y4m/HQAhNs2y4KKl+z6U",
-	"2YTqzmEnz3gnCo/hyf7BLzUp0SsVq2Zf9N5YT9KyRm1Vil/KBQK63ylSxJBl3GbYR1mCpWNP958syrXf",
-	"aHzhu+8W+n4xikeswwT4vyxVOlEHgRdgua8kDlFfFV4SXWHvq2YRBqHU5TKot84BLmzzVWyP+wxBCJnL",
-	"ZTVWr9frG48YSaDrKPKRclIY2m8cVkQwdUnTzotmo9qQ/COzCTHf65EX2rZ/rsSDGmi8JrCMfzoLJevq",
-	"u/qX7mw265p5dPMsZSKWCUvaW76lj/4us0mbK/sDZ26BMx+CRRtD4Dtc9LKFC2YO1ONXGb750o5W9R50",
-	"oW7G6gJgkPBTNFUyQCUt4syF3x4QRW2qjflxyuQ0dUZgaFJi7YWvzEDjU2bmSZIxmuDDUnjM5IRd8pjZ",
-	"pGrzTWimOHPiDkaBn8J2JiE/+qdmMk8TrD6Z5gBMDxAlls+WdbkvisGtcLxqz3sUSM+wG/gWwYr8Z+40",
-	"qrMzbDF//oiUktbVbTfDf0iQvll598HCigVipnq9XyrhlNWpTbWP/7CPXJHsnR+Tpu8y8w3NzThDmioW",
-	"dabBT986waSqeKopowrQ5gtURK4K3MJBzlOwpQqYsP3e495+Z+V9M2Dyf/kJfPIPysG/WdwY+bbPH1lU",
-	"JjaZaixr2Jg0Sif8j3C5jGS5gL58eD1sOtvlDqGwd3GuXHpqCCQXIOexL9oDT+Ovgzl5uu/amQQgO9il",
-	"0xpx/RK6Xd/D20EPOwmlN3306pGP+f7+0xiGgH+yPiSye/iZMrBe4IAezD2c1j8/vHiOzmhMw6ri7wBi",
-	"jSIDNuZQiIhq6WD/MRrvRdq8BTQBqJ1wgKLazujPBqgIVCRbL7d3vQda1Nub/TIH27up+vnrw8lqJZYt",
-	"/MBmYvk20U8Qs66G34CADeVV6p2hat7wN3zIMH+da++4EIdKU6PqCnPMZpkrstOf0AsQJX2oX8uztHPY",
-	"GWs9Pdzbe/zkb7393n7v8eHB/v5+x0zbTqHu5oUBKcPrJOE0ZbG2gen+3uXjfo/8zlmKa1JREbciRfoT",
-	"3vyM4nJXaxzzkSKQxKLGLDFWu85orImSNY0yzTAO4HrEhPkGS9Dkd0P5AYwJSnLh05O9Qw3F56IPzyzy",
-	"nF/wibEYyIkhlmnGVSngb1ZUs/pD4jC6fWYYuMtTOeq6tqo8iUJY4RJwqYoq/40O5kQG2N4R5K57j334",
-	"mQkVdMQm0PEAiBuxA/vfJggyE0GpZK6+94NtmE1YwyZgIn3ppO2tIpNSH7pVDeaudD6cy87fT9++iUie",
-	"pV3rljA6YJKnmk9ppsF3smsvJC6wGjIGLNzdLwrlY28ScNew2XJRJYhhpoW96ZNKwMIoGeuKh20x04qI",
-	"35yEavq9T5i4ZKmcosi3m4SsWL9NKh8EGGV202z5Pjl+9yIkEFxW8dzp85eYYgUw0QMKzaxzLe11FXpf",
-	"OK2oIv/ProrllCUIRhBZcDk15lMkKZn6J0plEFdcfwHgUb8Rx2X++CfLJKy/RDS2iVERWwpIQJD+/+pa",
-	"AdpF/01UDevZIg3gdcTotLQZFYcN+d7lyuQitlUqUamjERRgrOCfgydPSP/bx87Q/OFj55D862PHbtrH",
-	"zqfv/ciW7thXzKPwT/No8GSJ6+jXmk0M0gCwns/j25m5lklpD/5qJQ7CRPCgesgTVYDUV3REJ89gQ5Xr",
-	"mGLT1idcEMXizBYEVTFeYpplc+cGxacNqVVkDYqYCHfDU1d58ebdmvW/9VkOhIlkKrnQ6tDYkSn0NEzA",
-	"A8KFmdE0kwNm0TG8qMfQj2ETzcwPxrxNZJwbiVic97tMTpges1yRCdMZj0NCl1PV+f7p+/8fAAD//w==",
+	"Q7cmY1eZIQFSB1B3sGMbV0RxzXrkWBTF525RviwE/H/uZ2zh7IvN3Wqg/NR+xknsJhl1o81abyi4snFT",
+	"6EoD7Ycwy30ST9hjGsVMWBNe7u+cOcZoLanWaSptXjAEFxsx9Qg7slOdZ8w2li58LCX8B1l2kaBZc8Hm",
+	"pRGA/VmGsBOATTKU2YxmySF0p8Q/Ykq1ZIoMaHwBpWNSKT5I5yROpdHCF2y+G8IlYkV5LLME7vp2GQnX",
+	"JJWj5c6Sh0bPi7VV1xOhfWjnfE+Eju3XfE1SR+ZLLkznFjg2BMKJ8MYSxAeNVTFg5gZkLDIjAGy1X5ox",
+	"msxdC3dCZ3Ruy8wFndiOfHYMZy31aZoeEsNbfRtzgotapSglqPWs9IYtF4HZQW0te83MnUco7Ipem0Vy",
+	"SPr/A3ZvD/5/99+qTxQMB7aXRWwY0IyRvpnD29yYiPUW0Ntcb1F8vc31Ddk8y5041pUrc/3XvHbdudqy",
+	"6NtieRktxfgbuy0vFyH5tH2aiM048wDPVIATpprhZdWsImAIcSM8HIZzVLh1J1BNjnWeZZyvwqwBBy+O",
+	"gkSOhghq8bIUU4QOFLNOXz9DhNzCVrkW1dFdlSwARiP6tPMRKyP/ooWPpTM6X/hmWAtf+K8RQlAcEUo0",
+	"Bdlqp2Bsv+I2FqTHkB3b79S2x5cpoBCY4XcBXVUX7fMROECzFBCzsX2+hdwYZozVS7EP05tKpal86U7b",
+	"Y+7Ioe2XOgpikJbIm0jxikJyM9/0g+l2s6Zb0fSxlAJ7pWybfNrCwQX5gEYunrOBUQiCZGyEeBqV9MBw",
+	"XkUQqzSx9ZxlGB1r5S97Yyveg5janOnDIsknWKvL8bFPqlJQzje1BAldMozRvCvuwujBH/JLRiZc5Jph",
+	"Nb6aIsBHbHOduSIXbKrdbTWhmg6oQpxq1zDBAwBD2bGcTKGgieseeTscOv7vvzo+e/bny5P//Hx+8tvx",
+	"h7M/33w+eXP826uT532LBNYkbm/g6lt85JaEbI0bDXiGS7HCj1ai5+txpj3I1PvjgwMpACk4Vdna7hq8",
+	"KFk2cr5ZgwqqHVzaQCFr0CTL+IiLiLx/R148j6qorFozYy2aG3HULNowuyG87od2dNHuBGzXASusaJui",
+	"UKrcCJN63ZUdxJ9LdUrgcjBgo9xqCivvYpaxiRTzwLW3zHl3wxLsHjjvbstYvOkUiAeReCsewqvIRIys",
+	"NorA96FHEItJFRejlHVzxQ4R5dHKwphmGWeuBiQMVE4zZq6+HsDPmV09ckYHEFI0T7twJsi8jMbMSFfv",
+	"kXSXXps3wY0B6bCtyQgen7KMy4TQNCUZi5mx9PxrKgfPn8x65B3OBvbLmn/WjTn0UQ47lLlPW/sU0QSH",
+	"ukjlMGPPxjJlhQ/imChN07Kb0VmSx5bDkMfHjCZ4YecjIbM6gWq3/syGvrchSMNP3K4AXdKsls1YUniv",
+	"uIjTPHGggOD7fUj2uGdiy6VnLUDvl66nLfI+4M9dO8YyIYbeQovrhkPDZS9xgm1oEd4rPtFKQAS7zFlj",
+	"K4W0b4lt5ASdsD5eOctL4mHTgOSQxCk3mwW4ohaSm2uSC81T8w+bc06wxKoxBwwwjoFpcelbg9sOv3J7",
+	"ONvlWTSHIn4PdNUDnPYPCqf9phAPFR7G2FyJ/5qgtZ3kMPy1JI+0IYxY+sTh4k/lahFbQCJJIsPBHqkK",
+	"5tNszDJw0Hvw4dhfQCc9cgz1cO9/f0b+tr//K8D55uJCyJmAsk0Xg0WRYedRFzBYJk1gO7YtTMxHbk+W",
+	"rMCuwn2r4HZeRZbcHnvfIo/iIS/odwcLbDlgKXOu9M64XM7+x87blx87/SKZus78HshkjrHPVOG9wIJU",
+	"N9nmEbb0yTIG/XUx3yDMIzeLCbIhKGK/l9KsqskFTV6Tbdr4wReuMV2AfaGTaco6h523LzuLyETL8WMh",
+	"0+PBbL8nZvsamQbgMK3221phvqulLS4WOltg6kLRgtHozAA1FwGWLRirzBAfluxUpnRoRrJh86AVKQgQ",
+	"87MDMCwPs9sjwEaGfvPFzhdLmpaeOeDe7YJarWxToW07qwCzn2d2OfcU4eqH7z/ahP1ch0FXrycxqaTU",
+	"imGBtr1lK1P2SFUinA5INQA8p7FW6BOj2iOr4tDuVXOltq30gr4bjxTSG7i+6jpvYO2U0jJDrxu1zTaO",
+	"S5LAQqPaqdkbn8dkh9kB3t1szA0raxtolk5AILJU4howVoChrfdUk5RR29fETd6s9RATkUDqFKPanqWR",
+	"b3pvjIMZ4ToiiYO4ArgvAEWNymVfHhQeVqx0RrHMTJbntXOwf7BrvQUYG9JUgDfMZkQVfVUDkOtFvGzb",
+	"A4gx24/HB7CXNxCp9gpxgOV2E3ZW9PDgmR9g115UVLENtjOHh4NeAqK9TXup+pnbhNHGaSR2Hi3Q+aMi",
+	"IwK5bAd73ACbGaLdfUAofYAibADKbjTbmgAIkW33vsH/rkTHRtzfgOFB1ldwNTAVZynCdcH8twhx7QW3",
+	"d9E+sNUPBvyLHoz2TLECp/pmyLa9qnig2B8Sqrra69pd9bxJsHtVHGsv7a+/4zeUIBTugDIj/cH0tpv8",
+	"w/hLmvs/UmSayaG5UtjuUEXa/w/d3vFsoeKq2atThfht9uD+ASm55WquMmzpqozp4rqDYOdQne7Qh4uO",
+	"jzAUdnIM25BSTZcUdWCwt8ixG9NLn8llS/xh3AGL5QTyXtyHIfel1JVMSL+AOdPFrH2BiUxTOVOFCxvK",
+	"QgqoMrwUQ03tDsXulkWuNgbTdxdrRuqiP5F3wmPJCCVCah6zUj94O4G6TmT+WD0vXv8VzAwdfOnOQhdh",
+	"sU4IC+Op96FG9x4X0JVFX54ht5UFUz3S+QqpiKCGyK+rAc9sLRoGpRrQz6RvEG+Z/qgkVxwMkvWFOe9d",
+	"qQGrFSy2XsJ2PPXQabaijA5cj1fL8O2r4dpIJXR7DTOGYbnmkrZQTI2sZwmh4Wq6WjyD1Rtpsk3ANT8+",
+	"fu4Oo7EG5HTv0dYeUo3vZG/YY3VhhJLN71ss1H/kqxZaiUrFRNINk+O7LcEiMeuglFbfKEHDrGnoBRsI",
+	"PyG1sdh8YcURkWnCssWRIWQxdY4sAFpy2TnLBR80gAV+rKkHYyL5R/ClGxFjtR+9s1LNbkW528dVJNmD",
+	"iLgajKOn9+4i99ER5WIF46/GFjhl2lUZ+HiUz98tSRtI+HF/8tCwxfWxi2EsbHLfI7/NScKGNE+1v909",
+	"UhgAK9rHM5Ecldv0Gh530VWlIdz5RnpLyk/RUKi6YDBXLCddbKQPFmUxJZj/eo30yY4dIioQx2rEVRSC",
+	"c4MktL2pvSjMWCwvWTY/dDVK9THBYKPq2xX7uy54ryp/CyN+tlMZuNNX9O1fZuptGacg/MSdFYohzaEq",
+	"fujD/2CoLWZreSNtNQJBSTbvgYRZZYU14nGHWN50CZo3wL4ggskc2o0ZyVgW/HhrtbYUD8wrB28CTfj1",
+	"AvJ3CHqpwL+WsUu4vdpu/Ef2Q86+mNALc48G4w9FdI3VV2vABf14mN62BVf62H0y2o6sVitfSgkfloqi",
+	"sYD2wcC7VZzuivW0HK4b5EaIW1Kb6ukqHvB6yMFMsb4tmBPxbKUO62+VJURdsDkcFm4EXKt0FbafZ0Tw",
+	"+AIR6swLzvk+JzOWgbiwWd7QO6S+6v0VV/rUfvolm281xzP4zrIkT2+XmsX/0FGpV9wm5/kll6igJVHu",
+	"0SRZXWVQBzvScOtYhX8TEfYlLGIFigW6c0U8Y3qJ3aoyRhio8CqeWQm5rHjN6NYLNo8WyyAcQgSzFsEi",
+	"KR8nSUBhnb8K+Mu9cFzeD+cfIrQYAY619SFuiZXmnlPbBUyuG6qlAEBBlJPBvLAYi9a4/VoZ0Xd9oDIb",
+	"tDbmoVlaLhLbntLpEwTTaqr2qWG0bZX9lD91S/Zg/VSWW4h2bx/5YL3b2ocwxV8qHtssbCz2Sa20aStV",
+	"vvFkacrqWmYp5v+rBXzmOrxiTH1FcCYsi7R6GZIJJjKDbrkgN225hrvEegEaFg0c7B/YQALi6tmw71IT",
+	"YiMbATNwb8hMWH2PNBtUVF7cmmg4aPnm2s3176kd8B7OAyL5rkKkrYG+kIC4eOjc5yiFg0WEKtL/4+SM",
+	"LLB5H9SxIhwQF2syGnmyNJVxqc/lw4vnQQJjYabUXnM/KJf/Du59DEaEvvwd56MKHfZRJZ0jKnXKcgDw",
+	"RVnOboH75rMohIVNTnjGYg0Fy333X2eyb+2eLMADQnOnr+dT1nd10v+Vs2weZH7YZdhirAHYUFawuME9",
+	"LFSfGUq0o8K/nxd703d5HYtpJYiVCUFli82MjjdE/NwB9yDV6DtSZiYIWUpBOPvY7JQV4hE66njxCQJ7",
+	"QtOUTCl0u5aKkUGutRQe2zPwKyrNpi5U8+7t6VljSTdsTacFPdtNBPSKCjB0RFhv1CN9VnT0PPy///v/",
+	"9D0dw4EEqbnuo63ych8/+WVVYm5kJjzNWIyMjoPVyGEukCltIO0FYlodhUTCtWLpkCg6V2QGSg302lBm",
+	"jasxk2nLiLjfaMLgtEv9DbBMWAKUf6l5EoB+zWiWqCOv/2iayhlL/O0ACLFplgUXLd33ocwmVHcOO3nG",
+	"O1F4DE/2D36pSYleqVg1+6L3xnqSljVqq1L8Ui4Q0P1OkSKGLOM2wz7KEiwde7r/ZFGu/UbjC99Rt9D3",
+	"i1E8Yh0mwP9lqdKJOgi8AMt9JXGI+qrwkugK+1k1izAIpS6XQb11DnBhm69ie9xnCELIXC6rsXq9Xt94",
+	"xEgCXUeRj5STwtB+47AigqlLmnZeNBvVhuQfmU2I+V6PvNC2pXMlHtRA4zWBZfzTWShZV9/Vv3Rns1nX",
+	"zKObZykTsUxY0t7yLX30d5lN2lzZHzhzC5z5ECzaGALf4aKXLVwwc6Aev8rwzZd2tKr3oLN0M1YXAIOE",
+	"n6KpkgEqaRFnLvz2gChqU23Mj1Mmp6kzAkOTEmsvfGUGGp8yM0+SjNEEH5bCYyYn7JLHzCZVm28mklnD",
+	"x48CP4XtTEJ+9E/NZJ4mWH0yzQGYHiBKLJ8t61xfFINb4XjVPvYokJ5hh+8tghX5z9xpVGdn2GL+/BEp",
+	"Ja2r225w/5AgfbPy7oOFFQvETPV6v1TCKatTm2of/2EfuSLZOz8mTd9l5huam3GGNFUs6kyDn751gklV",
+	"8VRTRhWgzReoiFwVuIWDnKdgSxUwYfu9x739zsr7ZsDk//IT+OQflIN/s7gx8m2fP7KoTGwy1VjWsDFp",
+	"lE74H+FyGclyAX358HrYdLbLHUJhP+JcufTUEEguQM5jX7QHnsZfB3PydN+1MwlAdrBLpzXi+iV0u76H",
+	"t4MedhJKb/ro1SMf8/39pzEMAf9kfUhk9/AzZWC9wAE9mHs4rX9+ePEcndGYhlXF3wHEGkUGbMyhEBHV",
+	"0sH+YzTei7R5C2gCUDvhAEW1ndGfDVARqEi2Xm7veg+0qLc3+2UOtndT9fPXh5PVSixb+IHNxPJtop8g",
+	"Zl0NvwEBG8qr1DtD1bzhb/iQYf46195xIQ6VpkbVFeaYzTJXZKc/oRcgSvpQv5ZnaeewM9Z6eri39/jJ",
+	"33r7vf3e48OD/f39jpm2nULdzQsDUobXScJpymJtA9P9vcvH/R75nbMU16SiIm5FivQnvPkZxeWu1jjm",
+	"I0UgiUWNWWKsdp3RWBMlaxplmmEcwPWICfMNlqDJ74byAxgTlOTCpyd7hxqKz0UfnlnkOb/gE2MxkBND",
+	"LNOMq1LA36yoZvWHxGF0+8wwcJenctR1bVV5EoWwwiXgUhVV/hsdzIkMsL0jyF33HvvwMxMq6IhNoOMB",
+	"EDdiB/a/TRBkJoJSyVx97wfbMJuwhk3ARPrSSdtbRSalPnSrGsxd6Xw4l52/n759E5E8S7vWLWF0wCRP",
+	"NZ/STIPvZNdeSFxgNWQMWLi7XxTKx94k4K5hs+WiShDDTAv7zSeVgIVRMtYVD9tiphURvzkJ1fR7nzBx",
+	"yVI5RZFvNwlZsX6bVD4IMMrsptnyfXL87kVIILis4rnT5y8xxQpgogcUmlnnWtrrKvS+cFpRRf6fXRXL",
+	"KUsQjCCy4HJqzKdIUjL1T5TKIK64/gLAo34jjsv88U+WSVh/iWhsE6MithSQgCD9/9W1ArSL/puoGtaz",
+	"RRrA64jRaWkzKg4b8r3LlclFbKtUolJHIyjAWME/B0+ekP63j52h+cPHziH518eO3bSPnU/f+5Et3bGv",
+	"mEfhn+bR4MkS19GvNZsYpAFgPZ/HtzNzLZPSHvzVShyEieBB9ZAnqgCpr+iITp7BhirXMcWmrU+4IIrF",
+	"mS0IqmK8xDTL5s4Nik8bUqvIGhQxEe6Gp67y4s27Net/67McCBPJVHKh1aGxI1PoaZiAB4QLM6NpJgfM",
+	"omN4UY+hH8MmmpkfjHmbyDg3ErE473eZnDA9ZrkiE6YzHoeELqeq8/3T9/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

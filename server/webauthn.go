@@ -359,8 +359,8 @@ func (s *Server) storeKey(ctx context.Context, tx *store.Store, userID uuid.UUID
 }
 
 // beginWebAuthnSignIn starts a sign-in: with an address, for that account's keys; without,
-// for any passkey of this site. An address without an account or keys gets passkey options, so
-// the answer says nothing about the account.
+// for any passkey of this site. An address without an account or keys gets passkey options
+// rather than an error (as a passkey it holds may still answer them).
 func (s *Server) beginWebAuthnSignIn(ctx context.Context, email string) (*protocol.PublicKeyCredentialRequestOptions, error) {
 	if err := s.webAuthnEnabled(); err != nil {
 		return nil, err

@@ -417,7 +417,7 @@ export interface paths {
         put?: never;
         /**
          * Begin signing in with a security key or passkey
-         * @description Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets options all the same, so the answer does not tell whether the account exists.
+         * @description Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
          */
         post: operations["signInWebauthn"];
         delete?: never;
