@@ -417,11 +417,44 @@ func TestWebAuthnNegative(t *testing.T) {
 					return res.StatusCode(), res.Body
 				}
 			}},
+		{name: "disabled/verify-sign-in", status: http.StatusConflict, code: gen.ErrorResponseErrorDisabledEndpoint,
+			run: func(t *testing.T, h *servertest.Harness) func() (int, []byte) {
+				auth := newAuthenticator()
+				cred, err := auth.Create(protocol.PublicKeyCredentialCreationOptions{
+					RelyingParty: protocol.RelyingPartyEntity{ID: "app.latchkey.test"},
+					User:         protocol.UserEntity{ID: "dXNlcg"}, Challenge: []byte("0123456789abcdef")})
+				if err != nil || cred.ID == "" {
+					t.Fatal(err)
+				}
+				car, err := auth.Get(protocol.PublicKeyCredentialRequestOptions{Challenge: []byte("fedcba9876543210")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return verifySignIn(h, car)
+			}},
 		{name: "sign-up/address-taken", opts: []func(*server.Config){webAuthnOn}, status: http.StatusConflict, code: gen.ErrorResponseErrorEmailAlreadyInUse,
 			run: func(t *testing.T, h *servertest.Harness) func() (int, []byte) {
 				signUp(t, h, email, "correct horse battery")
 				return func() (int, []byte) {
 					res, err := h.Client.SignUpWebauthnWithResponse(ctx, gen.SignUpWebauthnJSONRequestBody{Email: email})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return res.StatusCode(), res.Body
+				}
+			}},
+		{name: "sign-up/wrong-origin", opts: []func(*server.Config){webAuthnOn}, status: http.StatusUnauthorized, code: gen.ErrorResponseErrorInvalidRequest,
+			run: func(t *testing.T, h *servertest.Harness) func() (int, []byte) {
+				begin, err := h.Client.SignUpWebauthnWithResponse(ctx, gen.SignUpWebauthnJSONRequestBody{Email: email})
+				if err != nil || begin.JSON200 == nil {
+					t.Fatal(err, bodyOf(begin))
+				}
+				cred, err := servertest.NewAuthenticator("https://evil.example").Create(*begin.JSON200)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return func() (int, []byte) {
+					res, err := h.Client.VerifySignUpWebauthnWithResponse(ctx, gen.VerifySignUpWebauthnJSONRequestBody{Credential: cred})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -434,10 +467,12 @@ func TestWebAuthnNegative(t *testing.T) {
 				if err != nil || begin.JSON200 == nil {
 					t.Fatal(err, bodyOf(begin))
 				}
-				cred, err := servertest.NewAuthenticator("https://evil.example").Create(*begin.JSON200)
+				cred, err := newAuthenticator().Create(*begin.JSON200)
 				if err != nil {
 					t.Fatal(err)
 				}
+				// An assertion's client data passed off as a registration's.
+				cred.AttestationResponse.ClientDataJSON = tamper(t, cred.AttestationResponse.ClientDataJSON, func(m map[string]any) { m["type"] = "webauthn.get" })
 				return func() (int, []byte) {
 					res, err := h.Client.VerifySignUpWebauthnWithResponse(ctx, gen.VerifySignUpWebauthnJSONRequestBody{Credential: cred})
 					if err != nil {
