@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	protocol "github.com/go-webauthn/webauthn/protocol"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
@@ -84,6 +85,126 @@ func (e AdminErrorError) Valid() bool {
 	}
 }
 
+// Defines values for AttestationFormat.
+const (
+	AttestationFormatAndroidKey       AttestationFormat = "android-key"
+	AttestationFormatAndroidSafetynet AttestationFormat = "android-safetynet"
+	AttestationFormatApple            AttestationFormat = "apple"
+	AttestationFormatFidoU2f          AttestationFormat = "fido-u2f"
+	AttestationFormatNone             AttestationFormat = "none"
+	AttestationFormatPacked           AttestationFormat = "packed"
+	AttestationFormatTpm              AttestationFormat = "tpm"
+)
+
+// Valid indicates whether the value is a known member of the AttestationFormat enum.
+func (e AttestationFormat) Valid() bool {
+	switch e {
+	case AttestationFormatAndroidKey:
+		return true
+	case AttestationFormatAndroidSafetynet:
+		return true
+	case AttestationFormatApple:
+		return true
+	case AttestationFormatFidoU2f:
+		return true
+	case AttestationFormatNone:
+		return true
+	case AttestationFormatPacked:
+		return true
+	case AttestationFormatTpm:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuthenticatorAttachment.
+const (
+	AuthenticatorAttachmentCrossPlatform AuthenticatorAttachment = "cross-platform"
+	AuthenticatorAttachmentPlatform      AuthenticatorAttachment = "platform"
+)
+
+// Valid indicates whether the value is a known member of the AuthenticatorAttachment enum.
+func (e AuthenticatorAttachment) Valid() bool {
+	switch e {
+	case AuthenticatorAttachmentCrossPlatform:
+		return true
+	case AuthenticatorAttachmentPlatform:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuthenticatorTransport.
+const (
+	AuthenticatorTransportBle       AuthenticatorTransport = "ble"
+	AuthenticatorTransportHybrid    AuthenticatorTransport = "hybrid"
+	AuthenticatorTransportInternal  AuthenticatorTransport = "internal"
+	AuthenticatorTransportNfc       AuthenticatorTransport = "nfc"
+	AuthenticatorTransportSmartCard AuthenticatorTransport = "smart-card"
+	AuthenticatorTransportUsb       AuthenticatorTransport = "usb"
+)
+
+// Valid indicates whether the value is a known member of the AuthenticatorTransport enum.
+func (e AuthenticatorTransport) Valid() bool {
+	switch e {
+	case AuthenticatorTransportBle:
+		return true
+	case AuthenticatorTransportHybrid:
+		return true
+	case AuthenticatorTransportInternal:
+		return true
+	case AuthenticatorTransportNfc:
+		return true
+	case AuthenticatorTransportSmartCard:
+		return true
+	case AuthenticatorTransportUsb:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConveyancePreference.
+const (
+	ConveyancePreferenceDirect     ConveyancePreference = "direct"
+	ConveyancePreferenceEnterprise ConveyancePreference = "enterprise"
+	ConveyancePreferenceIndirect   ConveyancePreference = "indirect"
+	ConveyancePreferenceNone       ConveyancePreference = "none"
+)
+
+// Valid indicates whether the value is a known member of the ConveyancePreference enum.
+func (e ConveyancePreference) Valid() bool {
+	switch e {
+	case ConveyancePreferenceDirect:
+		return true
+	case ConveyancePreferenceEnterprise:
+		return true
+	case ConveyancePreferenceIndirect:
+		return true
+	case ConveyancePreferenceNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialType.
+const (
+	CredentialTypePublicKey CredentialType = "public-key"
+)
+
+// Valid indicates whether the value is a known member of the CredentialType enum.
+func (e CredentialType) Valid() bool {
+	switch e {
+	case CredentialTypePublicKey:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorResponseError.
 const (
 	ErrorResponseErrorCannotSendSms                   ErrorResponseError = "cannot-send-sms"
@@ -91,6 +212,7 @@ const (
 	ErrorResponseErrorDisabledEndpoint                ErrorResponseError = "disabled-endpoint"
 	ErrorResponseErrorDisabledMfaTotp                 ErrorResponseError = "disabled-mfa-totp"
 	ErrorResponseErrorDisabledUser                    ErrorResponseError = "disabled-user"
+	ErrorResponseErrorElevatedClaimRequired           ErrorResponseError = "elevated-claim-required"
 	ErrorResponseErrorEmailAlreadyInUse               ErrorResponseError = "email-already-in-use"
 	ErrorResponseErrorEmailAlreadyVerified            ErrorResponseError = "email-already-verified"
 	ErrorResponseErrorForbiddenAnonymous              ErrorResponseError = "forbidden-anonymous"
@@ -132,6 +254,8 @@ func (e ErrorResponseError) Valid() bool {
 	case ErrorResponseErrorDisabledMfaTotp:
 		return true
 	case ErrorResponseErrorDisabledUser:
+		return true
+	case ErrorResponseErrorElevatedClaimRequired:
 		return true
 	case ErrorResponseErrorEmailAlreadyInUse:
 		return true
@@ -225,6 +349,48 @@ func (e OpsStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for PublicKeyCredentialHints.
+const (
+	PublicKeyCredentialHintsClientDevice PublicKeyCredentialHints = "client-device"
+	PublicKeyCredentialHintsHybrid       PublicKeyCredentialHints = "hybrid"
+	PublicKeyCredentialHintsSecurityKey  PublicKeyCredentialHints = "security-key"
+)
+
+// Valid indicates whether the value is a known member of the PublicKeyCredentialHints enum.
+func (e PublicKeyCredentialHints) Valid() bool {
+	switch e {
+	case PublicKeyCredentialHintsClientDevice:
+		return true
+	case PublicKeyCredentialHintsHybrid:
+		return true
+	case PublicKeyCredentialHintsSecurityKey:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResidentKeyRequirement.
+const (
+	ResidentKeyRequirementDiscouraged ResidentKeyRequirement = "discouraged"
+	ResidentKeyRequirementPreferred   ResidentKeyRequirement = "preferred"
+	ResidentKeyRequirementRequired    ResidentKeyRequirement = "required"
+)
+
+// Valid indicates whether the value is a known member of the ResidentKeyRequirement enum.
+func (e ResidentKeyRequirement) Valid() bool {
+	switch e {
+	case ResidentKeyRequirementDiscouraged:
+		return true
+	case ResidentKeyRequirementPreferred:
+		return true
+	case ResidentKeyRequirementRequired:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TicketType.
 const (
 	TicketTypeEmailConfirmChange TicketType = "emailConfirmChange"
@@ -279,6 +445,27 @@ func (e UserMfaRequestActiveMfaType) Valid() bool {
 	case UserMfaRequestActiveMfaTypeEmpty:
 		return true
 	case UserMfaRequestActiveMfaTypeTotp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserVerificationRequirement.
+const (
+	UserVerificationRequirementDiscouraged UserVerificationRequirement = "discouraged"
+	UserVerificationRequirementPreferred   UserVerificationRequirement = "preferred"
+	UserVerificationRequirementRequired    UserVerificationRequirement = "required"
+)
+
+// Valid indicates whether the value is a known member of the UserVerificationRequirement enum.
+func (e UserVerificationRequirement) Valid() bool {
+	switch e {
+	case UserVerificationRequirementDiscouraged:
+		return true
+	case UserVerificationRequirementPreferred:
+		return true
+	case UserVerificationRequirementRequired:
 		return true
 	default:
 		return false
@@ -700,6 +887,9 @@ type AdminUser struct {
 	PhoneNumberVerified bool                   `json:"phoneNumberVerified"`
 	Roles               []string               `json:"roles"`
 
+	// SecurityKeys How many WebAuthn security keys and passkeys the user has. Given by `GET /v1/admin/users/{userId}`.
+	SecurityKeys *int `json:"securityKeys,omitempty"`
+
 	// TotpActive The user signs in with a TOTP code as a second factor.
 	TotpActive bool      `json:"totpActive"`
 	UpdatedAt  time.Time `json:"updatedAt"`
@@ -713,6 +903,82 @@ type AdminUserList struct {
 	Total int         `json:"total"`
 	Users []AdminUser `json:"users"`
 }
+
+// AttestationFormat An attestation statement format.
+type AttestationFormat string
+
+// AuthenticationExtensions Extension inputs for the client.
+type AuthenticationExtensions map[string]interface{}
+
+// AuthenticationExtensionsClientOutputs Extension outputs of the client.
+type AuthenticationExtensionsClientOutputs struct {
+	// Appid Output of the appid extension.
+	Appid *bool `json:"appid,omitempty"`
+
+	// CredProps Output of the credProps extension.
+	CredProps *CredentialPropertiesOutput `json:"credProps,omitempty"`
+
+	// HmacCreateSecret Output of the hmac-secret extension.
+	HmacCreateSecret     *bool                  `json:"hmacCreateSecret,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// AuthenticatorAssertionResponse defines model for AuthenticatorAssertionResponse.
+type AuthenticatorAssertionResponse struct {
+	// AuthenticatorData The authenticator data, base64url.
+	AuthenticatorData string `json:"authenticatorData"`
+
+	// ClientDataJSON The client data, base64url.
+	ClientDataJSON string `json:"clientDataJSON"`
+
+	// Signature The signature, base64url.
+	Signature string `json:"signature"`
+
+	// UserHandle The user handle the key holds, base64url (passkeys).
+	UserHandle *string `json:"userHandle,omitempty"`
+}
+
+// AuthenticatorAttachment How the authenticator is attached.
+type AuthenticatorAttachment string
+
+// AuthenticatorAttestationResponse defines model for AuthenticatorAttestationResponse.
+type AuthenticatorAttestationResponse struct {
+	// AttestationObject Binary data in unpadded base64url.
+	AttestationObject URLEncodedBase64 `json:"attestationObject"`
+
+	// AuthenticatorData Binary data in unpadded base64url.
+	AuthenticatorData *URLEncodedBase64 `json:"authenticatorData,omitempty"`
+
+	// ClientDataJSON Binary data in unpadded base64url.
+	ClientDataJSON URLEncodedBase64 `json:"clientDataJSON"`
+
+	// PublicKey Binary data in unpadded base64url.
+	PublicKey *URLEncodedBase64 `json:"publicKey,omitempty"`
+
+	// PublicKeyAlgorithm The COSE algorithm of the new key.
+	PublicKeyAlgorithm *int64 `json:"publicKeyAlgorithm,omitempty"`
+
+	// Transports How the client can reach the authenticator.
+	Transports *[]string `json:"transports,omitempty"`
+}
+
+// AuthenticatorSelection defines model for AuthenticatorSelection.
+type AuthenticatorSelection struct {
+	// AuthenticatorAttachment How the authenticator is attached.
+	AuthenticatorAttachment *AuthenticatorAttachment `json:"authenticatorAttachment,omitempty"`
+
+	// RequireResidentKey Whether a discoverable key is required.
+	RequireResidentKey *bool `json:"requireResidentKey,omitempty"`
+
+	// ResidentKey Whether a discoverable key is wanted.
+	ResidentKey *ResidentKeyRequirement `json:"residentKey,omitempty"`
+
+	// UserVerification Whether the authenticator must verify the user (PIN, biometrics).
+	UserVerification *UserVerificationRequirement `json:"userVerification,omitempty"`
+}
+
+// AuthenticatorTransport A way to reach an authenticator.
+type AuthenticatorTransport string
 
 // AzEmail An email address, compared case-insensitively. White space around it is ignored, and it is stored lower-cased, as the generator's User model does.
 type AzEmail = string
@@ -802,6 +1068,9 @@ type ConfirmTicketForm struct {
 	Type *TicketType `json:"type,omitempty"`
 }
 
+// ConveyancePreference The attestation the relying party asks for.
+type ConveyancePreference string
+
 // CreatePATRequest defines model for CreatePATRequest.
 type CreatePATRequest struct {
 	// ExpiresAt When the token stops working: in the future, and no further ahead than the server's maximum token life (one year unless configured otherwise).
@@ -823,6 +1092,30 @@ type CreatePATResponse struct {
 	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
 	PersonalAccessToken UUID `json:"personalAccessToken"`
 }
+
+// CredentialAssertionResponse An assertion as the browser serialises it (`PublicKeyCredential.toJSON()`).
+type CredentialAssertionResponse = protocol.CredentialAssertionResponse
+
+// CredentialCreationResponse A new credential as the browser serialises it (`PublicKeyCredential.toJSON()`).
+type CredentialCreationResponse = protocol.CredentialCreationResponse
+
+// CredentialParameter defines model for CredentialParameter.
+type CredentialParameter struct {
+	// Alg A COSE algorithm identifier.
+	Alg int `json:"alg"`
+
+	// Type The credential type.
+	Type CredentialType `json:"type"`
+}
+
+// CredentialPropertiesOutput Output of the credProps extension.
+type CredentialPropertiesOutput struct {
+	// Rk Whether the key is discoverable (a resident key).
+	Rk *bool `json:"rk,omitempty"`
+}
+
+// CredentialType The credential type.
+type CredentialType string
 
 // ErrorResponse The Nhost error body.
 type ErrorResponse struct {
@@ -964,12 +1257,65 @@ type PersonalAccessTokenList struct {
 	PersonalAccessTokens []PersonalAccessToken `json:"personalAccessTokens"`
 }
 
+// PublicKeyCredentialCreationOptions What `navigator.credentials.create()` takes as `publicKey`.
+type PublicKeyCredentialCreationOptions = protocol.PublicKeyCredentialCreationOptions
+
+// PublicKeyCredentialDescriptor defines model for PublicKeyCredentialDescriptor.
+type PublicKeyCredentialDescriptor struct {
+	// Id Binary data in unpadded base64url.
+	Id         URLEncodedBase64          `json:"id"`
+	Transports *[]AuthenticatorTransport `json:"transports,omitempty"`
+
+	// Type The credential type.
+	Type CredentialType `json:"type"`
+}
+
+// PublicKeyCredentialHints A hint for the client's interface.
+type PublicKeyCredentialHints string
+
+// PublicKeyCredentialRequestOptions What `navigator.credentials.get()` takes as `publicKey`.
+type PublicKeyCredentialRequestOptions = protocol.PublicKeyCredentialRequestOptions
+
 // RefreshTokenRequest defines model for RefreshTokenRequest.
 type RefreshTokenRequest struct {
 	// RefreshToken A UUID in its canonical lowercase form.
 	//
 	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
 	RefreshToken UUID `json:"refreshToken"`
+}
+
+// RelyingPartyEntity defines model for RelyingPartyEntity.
+type RelyingPartyEntity struct {
+	// Id The relying party id (a domain).
+	Id string `json:"id"`
+
+	// Name The relying party's name for people.
+	Name string `json:"name"`
+}
+
+// ResidentKeyRequirement Whether a discoverable key is wanted.
+type ResidentKeyRequirement string
+
+// SecurityKey One security key or passkey of the caller (Latchkey's addition).
+type SecurityKey struct {
+	// CreatedAt When the key was added.
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id A UUID in its canonical lowercase form.
+	//
+	// Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
+	Id UUID `json:"id"`
+
+	// LastUsedAt When the key last signed in or elevated, if ever.
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+
+	// Nickname The name given when the key was added, if any.
+	Nickname *string `json:"nickname"`
+}
+
+// SecurityKeyList defines model for SecurityKeyList.
+type SecurityKeyList struct {
+	SecurityKeys []SecurityKey `json:"securityKeys"`
 }
 
 // Session A signed-in session as the client keeps it.
@@ -1100,6 +1446,26 @@ type SignInPasswordlessSmsRequest struct {
 	PhoneNumber string `json:"phoneNumber"`
 }
 
+// SignInWebauthnRequest defines model for SignInWebauthnRequest.
+type SignInWebauthnRequest struct {
+	// Email The account's address; leave it out to let the browser offer a passkey.
+	//
+	// Example: john.smith@nhost.io
+	Email *openapi_types.Email `json:"email,omitempty"`
+}
+
+// SignInWebauthnVerifyRequest defines model for SignInWebauthnVerifyRequest.
+type SignInWebauthnVerifyRequest struct {
+	// Credential An assertion as the browser serialises it (`PublicKeyCredential.toJSON()`).
+	Credential CredentialAssertionResponse `json:"credential"`
+
+	// Email Ignored; the challenge already says who is signing in.
+	//
+	// Example: john.smith@nhost.io
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Email *openapi_types.Email `json:"email,omitempty"`
+}
+
 // SignOutRequest defines model for SignOutRequest.
 type SignOutRequest struct {
 	// All End every session of the signed-in user (needs a valid access token).
@@ -1147,6 +1513,25 @@ type SignUpOptions struct {
 	RedirectTo *string `json:"redirectTo,omitempty"`
 }
 
+// SignUpWebauthnRequest defines model for SignUpWebauthnRequest.
+type SignUpWebauthnRequest struct {
+	// Email The address of the new account.
+	//
+	// Example: john.smith@nhost.io
+	Email   openapi_types.Email `json:"email"`
+	Options *SignUpOptions      `json:"options,omitempty"`
+}
+
+// SignUpWebauthnVerifyRequest defines model for SignUpWebauthnVerifyRequest.
+type SignUpWebauthnVerifyRequest struct {
+	// Credential A new credential as the browser serialises it (`PublicKeyCredential.toJSON()`).
+	Credential CredentialCreationResponse `json:"credential"`
+
+	// Nickname A name for the new security key.
+	Nickname *string        `json:"nickname,omitempty"`
+	Options  *SignUpOptions `json:"options,omitempty"`
+}
+
 // TicketType What a mailed ticket is for.
 type TicketType string
 
@@ -1160,6 +1545,9 @@ type TotpGenerateResponse struct {
 	// Example: JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
 	TotpSecret string `json:"totpSecret"`
 }
+
+// URLEncodedBase64 Binary data in unpadded base64url.
+type URLEncodedBase64 = string
 
 // UUID A UUID in its canonical lowercase form.
 //
@@ -1219,6 +1607,18 @@ type UserEmailSendVerificationEmailRequest struct {
 	Options *OptionsRedirectTo  `json:"options,omitempty"`
 }
 
+// UserEntity defines model for UserEntity.
+type UserEntity struct {
+	// DisplayName The account's display name.
+	DisplayName string `json:"displayName"`
+
+	// Id The user handle, base64url.
+	Id string `json:"id"`
+
+	// Name The account's name (its address).
+	Name string `json:"name"`
+}
+
 // UserMfaRequest defines model for UserMfaRequest.
 type UserMfaRequest struct {
 	// ActiveMfaType `totp` turns TOTP on; empty turns it off.
@@ -1246,6 +1646,29 @@ type UserPasswordResetRequest struct {
 	// Email Example: john.smith@example.com
 	Email   openapi_types.Email `json:"email"`
 	Options *OptionsRedirectTo  `json:"options,omitempty"`
+}
+
+// UserVerificationRequirement Whether the authenticator must verify the user (PIN, biometrics).
+type UserVerificationRequirement string
+
+// VerifyAddSecurityKeyRequest defines model for VerifyAddSecurityKeyRequest.
+type VerifyAddSecurityKeyRequest struct {
+	// Credential A new credential as the browser serialises it (`PublicKeyCredential.toJSON()`).
+	Credential CredentialCreationResponse `json:"credential"`
+
+	// Nickname A name for the new key, to tell it apart in lists.
+	Nickname *string `json:"nickname,omitempty"`
+}
+
+// VerifyAddSecurityKeyResponse defines model for VerifyAddSecurityKeyResponse.
+type VerifyAddSecurityKeyResponse struct {
+	// Id The new key's id.
+	//
+	// Example: 123e4567-e89b-12d3-a456-426614174000
+	Id string `json:"id"`
+
+	// Nickname The new key's nickname, when one was given.
+	Nickname *string `json:"nickname,omitempty"`
 }
 
 // VerifyTicketCodeRequest defines model for VerifyTicketCodeRequest.
@@ -1968,6 +2391,9 @@ type AdminSetUserPhoneJSONRequestBody = AdminSetPhoneRequest
 // WmeChangePasswordJSONRequestBody defines body for WmeChangePassword for application/json ContentType.
 type WmeChangePasswordJSONRequestBody = WmeChangePasswordRequest
 
+// VerifyElevateWebauthnJSONRequestBody defines body for VerifyElevateWebauthn for application/json ContentType.
+type VerifyElevateWebauthnJSONRequestBody = SignInWebauthnVerifyRequest
+
 // WmeForgotPasswordJSONRequestBody defines body for WmeForgotPassword for application/json ContentType.
 type WmeForgotPasswordJSONRequestBody = WmeForgotPasswordRequest
 
@@ -2025,11 +2451,23 @@ type VerifySignInPasswordlessSmsJSONRequestBody = SignInPasswordlessSmsOtpReques
 // SignInPATJSONRequestBody defines body for SignInPAT for application/json ContentType.
 type SignInPATJSONRequestBody = SignInPATRequest
 
+// SignInWebauthnJSONRequestBody defines body for SignInWebauthn for application/json ContentType.
+type SignInWebauthnJSONRequestBody = SignInWebauthnRequest
+
+// VerifySignInWebauthnJSONRequestBody defines body for VerifySignInWebauthn for application/json ContentType.
+type VerifySignInWebauthnJSONRequestBody = SignInWebauthnVerifyRequest
+
 // SignOutJSONRequestBody defines body for SignOut for application/json ContentType.
 type SignOutJSONRequestBody = SignOutRequest
 
 // SignUpEmailPasswordJSONRequestBody defines body for SignUpEmailPassword for application/json ContentType.
 type SignUpEmailPasswordJSONRequestBody = SignUpEmailPasswordRequest
+
+// SignUpWebauthnJSONRequestBody defines body for SignUpWebauthn for application/json ContentType.
+type SignUpWebauthnJSONRequestBody = SignUpWebauthnRequest
+
+// VerifySignUpWebauthnJSONRequestBody defines body for VerifySignUpWebauthn for application/json ContentType.
+type VerifySignUpWebauthnJSONRequestBody = SignUpWebauthnVerifyRequest
 
 // RefreshTokenJSONRequestBody defines body for RefreshToken for application/json ContentType.
 type RefreshTokenJSONRequestBody = RefreshTokenRequest
@@ -2067,11 +2505,112 @@ type ChangeUserPasswordJSONRequestBody = UserPasswordRequest
 // SendPasswordResetEmailJSONRequestBody defines body for SendPasswordResetEmail for application/json ContentType.
 type SendPasswordResetEmailJSONRequestBody = UserPasswordResetRequest
 
+// VerifyAddSecurityKeyJSONRequestBody defines body for VerifyAddSecurityKey for application/json ContentType.
+type VerifyAddSecurityKeyJSONRequestBody = VerifyAddSecurityKeyRequest
+
 // ConfirmTicketFormdataRequestBody defines body for ConfirmTicket for application/x-www-form-urlencoded ContentType.
 type ConfirmTicketFormdataRequestBody = ConfirmTicketForm
 
 // VerifyTicketCodeJSONRequestBody defines body for VerifyTicketCode for application/json ContentType.
 type VerifyTicketCodeJSONRequestBody = VerifyTicketCodeRequest
+
+// Getter for additional properties for AuthenticationExtensionsClientOutputs. Returns the specified
+// element and whether it was found
+func (a AuthenticationExtensionsClientOutputs) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for AuthenticationExtensionsClientOutputs
+func (a *AuthenticationExtensionsClientOutputs) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for AuthenticationExtensionsClientOutputs to handle AdditionalProperties
+func (a *AuthenticationExtensionsClientOutputs) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["appid"]; found {
+		err = json.Unmarshal(raw, &a.Appid)
+		if err != nil {
+			return fmt.Errorf("error reading 'appid': %w", err)
+		}
+		delete(object, "appid")
+	}
+
+	if raw, found := object["credProps"]; found {
+		err = json.Unmarshal(raw, &a.CredProps)
+		if err != nil {
+			return fmt.Errorf("error reading 'credProps': %w", err)
+		}
+		delete(object, "credProps")
+	}
+
+	if raw, found := object["hmacCreateSecret"]; found {
+		err = json.Unmarshal(raw, &a.HmacCreateSecret)
+		if err != nil {
+			return fmt.Errorf("error reading 'hmacCreateSecret': %w", err)
+		}
+		delete(object, "hmacCreateSecret")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for AuthenticationExtensionsClientOutputs to handle AdditionalProperties
+func (a AuthenticationExtensionsClientOutputs) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Appid != nil {
+		object["appid"], err = json.Marshal(a.Appid)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'appid': %w", err)
+		}
+	}
+
+	if a.CredProps != nil {
+		object["credProps"], err = json.Marshal(a.CredProps)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credProps': %w", err)
+		}
+	}
+
+	if a.HmacCreateSecret != nil {
+		object["hmacCreateSecret"], err = json.Marshal(a.HmacCreateSecret)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'hmacCreateSecret': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -2748,6 +3287,31 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
 	WmeChangePassword(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ElevateWebauthn Begin elevating the caller's access token with a security key
+	//
+	// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+	//
+	// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+	ElevateWebauthn(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyElevateWebauthnWithBody Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyElevateWebauthn Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthn(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WmeForgotPasswordWithBody Mail a confirmation code for a new password
 	//
 	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -3182,6 +3746,42 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SignInWebauthnWithBody Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInWebauthn Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthn(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInWebauthnWithBody Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignInWebauthn Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthn(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SignOutWithBody End a session, or every session of the user
 	//
 	// With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -3217,6 +3817,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signup/email-password (the `SignUpEmailPassword` operationId).
 	SignUpEmailPassword(ctx context.Context, body SignUpEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignUpWebauthnWithBody Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignUpWebauthn Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthn(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignUpWebauthnWithBody Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifySignUpWebauthn Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthn(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RefreshTokenWithBody Exchange a refresh token for a new access token
 	//
@@ -3457,6 +4093,45 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
 	SendPasswordResetEmail(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSecurityKeys List the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+	//
+	// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+	ListSecurityKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddSecurityKey Begin adding a security key to the caller's account
+	//
+	// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+	//
+	// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+	AddSecurityKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyAddSecurityKeyWithBody Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyAddSecurityKey Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKey(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteSecurityKey Remove one of the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+	//
+	// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+	DeleteSecurityKey(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyTicket Follow a mailed link
 	//
@@ -4865,6 +5540,61 @@ func (c *Client) WmeChangePassword(ctx context.Context, body WmeChangePasswordJS
 	return c.Client.Do(req)
 }
 
+// ElevateWebauthn Begin elevating the caller's access token with a security key
+//
+// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+//
+// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+func (c *Client) ElevateWebauthn(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewElevateWebauthnRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyElevateWebauthnWithBody Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *Client) VerifyElevateWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyElevateWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyElevateWebauthn Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *Client) VerifyElevateWebauthn(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyElevateWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WmeForgotPasswordWithBody Mail a confirmation code for a new password
 //
 // Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -5819,6 +6549,82 @@ func (c *Client) SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, r
 	return c.Client.Do(req)
 }
 
+// SignInWebauthnWithBody Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *Client) SignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInWebauthn Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *Client) SignInWebauthn(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInWebauthnWithBody Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *Client) VerifySignInWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignInWebauthn Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *Client) VerifySignInWebauthn(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignInWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SignOutWithBody End a session, or every session of the user
 //
 // With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -5885,6 +6691,82 @@ func (c *Client) SignUpEmailPasswordWithBody(ctx context.Context, contentType st
 // Corresponds with POST /v1/signup/email-password (the `SignUpEmailPassword` operationId).
 func (c *Client) SignUpEmailPassword(ctx context.Context, body SignUpEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignUpEmailPasswordRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignUpWebauthnWithBody Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *Client) SignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignUpWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignUpWebauthn Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *Client) SignUpWebauthn(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignUpWebauthnRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignUpWebauthnWithBody Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *Client) VerifySignUpWebauthnWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignUpWebauthnRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifySignUpWebauthn Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *Client) VerifySignUpWebauthn(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifySignUpWebauthnRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6405,6 +7287,95 @@ func (c *Client) SendPasswordResetEmailWithBody(ctx context.Context, contentType
 // Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
 func (c *Client) SendPasswordResetEmail(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendPasswordResetEmailRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSecurityKeys List the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+//
+// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+func (c *Client) ListSecurityKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSecurityKeysRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddSecurityKey Begin adding a security key to the caller's account
+//
+// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+//
+// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+func (c *Client) AddSecurityKey(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddSecurityKeyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyAddSecurityKeyWithBody Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *Client) VerifyAddSecurityKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyAddSecurityKeyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyAddSecurityKey Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *Client) VerifyAddSecurityKey(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyAddSecurityKeyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteSecurityKey Remove one of the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+//
+// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+func (c *Client) DeleteSecurityKey(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSecurityKeyRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -8551,6 +9522,73 @@ func NewWmeChangePasswordRequestWithBody(server string, contentType string, body
 	return req, nil
 }
 
+// NewElevateWebauthnRequest constructs an http.Request for the ElevateWebauthn method
+func NewElevateWebauthnRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/elevate/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewVerifyElevateWebauthnRequest calls the generic VerifyElevateWebauthn builder with application/json body
+func NewVerifyElevateWebauthnRequest(server string, body VerifyElevateWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyElevateWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyElevateWebauthnRequestWithBody constructs an http.Request for the VerifyElevateWebauthn method, with any body, and a specified content type
+func NewVerifyElevateWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/elevate/webauthn/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewWmeForgotPasswordRequest calls the generic WmeForgotPassword builder with application/json body
 func NewWmeForgotPasswordRequest(server string, body WmeForgotPasswordJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9780,6 +10818,86 @@ func NewSignInPATRequestWithBody(server string, contentType string, body io.Read
 	return req, nil
 }
 
+// NewSignInWebauthnRequest calls the generic SignInWebauthn builder with application/json body
+func NewSignInWebauthnRequest(server string, body SignInWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInWebauthnRequestWithBody constructs an http.Request for the SignInWebauthn method, with any body, and a specified content type
+func NewSignInWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignInWebauthnRequest calls the generic VerifySignInWebauthn builder with application/json body
+func NewVerifySignInWebauthnRequest(server string, body VerifySignInWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignInWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignInWebauthnRequestWithBody constructs an http.Request for the VerifySignInWebauthn method, with any body, and a specified content type
+func NewVerifySignInWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/webauthn/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewSignOutRequest calls the generic SignOut builder with application/json body
 func NewSignOutRequest(server string, body SignOutJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9841,6 +10959,86 @@ func NewSignUpEmailPasswordRequestWithBody(server string, contentType string, bo
 	}
 
 	operationPath := fmt.Sprintf("/v1/signup/email-password")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSignUpWebauthnRequest calls the generic SignUpWebauthn builder with application/json body
+func NewSignUpWebauthnRequest(server string, body SignUpWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignUpWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignUpWebauthnRequestWithBody constructs an http.Request for the SignUpWebauthn method, with any body, and a specified content type
+func NewSignUpWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signup/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewVerifySignUpWebauthnRequest calls the generic VerifySignUpWebauthn builder with application/json body
+func NewVerifySignUpWebauthnRequest(server string, body VerifySignUpWebauthnJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifySignUpWebauthnRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifySignUpWebauthnRequestWithBody constructs an http.Request for the VerifySignUpWebauthn method, with any body, and a specified content type
+func NewVerifySignUpWebauthnRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signup/webauthn/verify")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10458,6 +11656,134 @@ func NewSendPasswordResetEmailRequestWithBody(server string, contentType string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSecurityKeysRequest constructs an http.Request for the ListSecurityKeys method
+func NewListSecurityKeysRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAddSecurityKeyRequest constructs an http.Request for the AddSecurityKey method
+func NewAddSecurityKeyRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn/add")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewVerifyAddSecurityKeyRequest calls the generic VerifyAddSecurityKey builder with application/json body
+func NewVerifyAddSecurityKeyRequest(server string, body VerifyAddSecurityKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyAddSecurityKeyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyAddSecurityKeyRequestWithBody constructs an http.Request for the VerifyAddSecurityKey method, with any body, and a specified content type
+func NewVerifyAddSecurityKeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteSecurityKeyRequest constructs an http.Request for the DeleteSecurityKey method
+func NewDeleteSecurityKeyRequest(server string, id UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/user/webauthn/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -11369,6 +12695,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/change-password (the `WmeChangePassword` operationId).
 	WmeChangePasswordWithResponse(ctx context.Context, body WmeChangePasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeChangePasswordResult, error)
 
+	// ElevateWebauthnWithResponse Begin elevating the caller's access token with a security key
+	//
+	// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+	ElevateWebauthnWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ElevateWebauthnResult, error)
+
+	// VerifyElevateWebauthnWithBodyWithResponse Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error)
+
+	// VerifyElevateWebauthnWithResponse Finish elevating with a security key
+	//
+	// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+	VerifyElevateWebauthnWithResponse(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error)
+
 	// WmeForgotPasswordWithBodyWithResponse Mail a confirmation code for a new password
 	//
 	// Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -11831,6 +13184,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPATWithResponse(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPATResult, error)
 
+	// SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error)
+
+	// SignInWebauthnWithResponse Begin signing in with a security key or passkey
+	//
+	// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+	SignInWebauthnWithResponse(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error)
+
+	// VerifySignInWebauthnWithBodyWithResponse Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error)
+
+	// VerifySignInWebauthnWithResponse Finish signing in with a security key or passkey
+	//
+	// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+	VerifySignInWebauthnWithResponse(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error)
+
 	// SignOutWithBodyWithResponse End a session, or every session of the user
 	//
 	// With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -11866,6 +13255,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signup/email-password (the `SignUpEmailPassword` operationId).
 	SignUpEmailPasswordWithResponse(ctx context.Context, body SignUpEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpEmailPasswordResult, error)
+
+	// SignUpWebauthnWithBodyWithResponse Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error)
+
+	// SignUpWebauthnWithResponse Begin creating an account with a passkey
+	//
+	// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+	SignUpWebauthnWithResponse(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error)
+
+	// VerifySignUpWebauthnWithBodyWithResponse Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error)
+
+	// VerifySignUpWebauthnWithResponse Finish creating an account with a passkey
+	//
+	// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+	VerifySignUpWebauthnWithResponse(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error)
 
 	// RefreshTokenWithBodyWithResponse Exchange a refresh token for a new access token
 	//
@@ -12114,6 +13539,51 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/user/password/reset (the `SendPasswordResetEmail` operationId).
 	SendPasswordResetEmailWithResponse(ctx context.Context, body SendPasswordResetEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*SendPasswordResetEmailResult, error)
+
+	// ListSecurityKeysWithResponse List the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+	ListSecurityKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSecurityKeysResult, error)
+
+	// AddSecurityKeyWithResponse Begin adding a security key to the caller's account
+	//
+	// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+	AddSecurityKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AddSecurityKeyResult, error)
+
+	// VerifyAddSecurityKeyWithBodyWithResponse Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error)
+
+	// VerifyAddSecurityKeyWithResponse Finish adding a security key
+	//
+	// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+	VerifyAddSecurityKeyWithResponse(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error)
+
+	// DeleteSecurityKeyWithResponse Remove one of the caller's security keys
+	//
+	// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+	DeleteSecurityKeyWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeleteSecurityKeyResult, error)
 
 	// VerifyTicketWithResponse Follow a mailed link
 	//
@@ -16388,6 +17858,200 @@ func (r WmeChangePasswordResult) ContentType() string {
 	return ""
 }
 
+// ElevateWebauthnResult503Headers the declared response headers of an HTTP 503 response for ElevateWebauthn
+type ElevateWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type ElevateWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialRequestOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ElevateWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ElevateWebauthnResult) GetJSON200() *PublicKeyCredentialRequestOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ElevateWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ElevateWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ElevateWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ElevateWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ElevateWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ElevateWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ElevateWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ElevateWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ElevateWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyElevateWebauthnResult429Headers the declared response headers of an HTTP 429 response for VerifyElevateWebauthn
+type VerifyElevateWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifyElevateWebauthnResult503Headers the declared response headers of an HTTP 503 response for VerifyElevateWebauthn
+type VerifyElevateWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyElevateWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyElevateWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyElevateWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyElevateWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyElevateWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyElevateWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyElevateWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyElevateWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WmeForgotPasswordResult429Headers the declared response headers of an HTTP 429 response for WmeForgotPassword
 type WmeForgotPasswordResult429Headers struct {
 	RetryAfter int
@@ -19638,6 +21302,221 @@ func (r SignInPATResult) ContentType() string {
 	return ""
 }
 
+// SignInWebauthnResult429Headers the declared response headers of an HTTP 429 response for SignInWebauthn
+type SignInWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInWebauthnResult503Headers the declared response headers of an HTTP 503 response for SignInWebauthn
+type SignInWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialRequestOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInWebauthnResult) GetJSON200() *PublicKeyCredentialRequestOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifySignInWebauthnResult429Headers the declared response headers of an HTTP 429 response for VerifySignInWebauthn
+type VerifySignInWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifySignInWebauthnResult503Headers the declared response headers of an HTTP 503 response for VerifySignInWebauthn
+type VerifySignInWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifySignInWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignInWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignInWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignInWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignInWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignInWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignInWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignInWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // SignOutResult503Headers the declared response headers of an HTTP 503 response for SignOut
 type SignOutResult503Headers struct {
 	RetryAfter *int
@@ -19833,6 +21712,235 @@ func (r SignUpEmailPasswordResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SignUpEmailPasswordResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignUpWebauthnResult429Headers the declared response headers of an HTTP 429 response for SignUpWebauthn
+type SignUpWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// SignUpWebauthnResult503Headers the declared response headers of an HTTP 503 response for SignUpWebauthn
+type SignUpWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignUpWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialCreationOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignUpWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignUpWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignUpWebauthnResult) GetJSON200() *PublicKeyCredentialCreationOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignUpWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignUpWebauthnResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignUpWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignUpWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignUpWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignUpWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignUpWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignUpWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignUpWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignUpWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignUpWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignUpWebauthnResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifySignUpWebauthnResult429Headers the declared response headers of an HTTP 429 response for VerifySignUpWebauthn
+type VerifySignUpWebauthnResult429Headers struct {
+	RetryAfter int
+}
+
+// VerifySignUpWebauthnResult503Headers the declared response headers of an HTTP 503 response for VerifySignUpWebauthn
+type VerifySignUpWebauthnResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifySignUpWebauthnResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifySignUpWebauthnResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifySignUpWebauthnResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifySignUpWebauthnResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifySignUpWebauthnResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifySignUpWebauthnResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifySignUpWebauthnResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifySignUpWebauthnResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21454,6 +23562,359 @@ func (r SendPasswordResetEmailResult) ContentType() string {
 	return ""
 }
 
+// ListSecurityKeysResult503Headers the declared response headers of an HTTP 503 response for ListSecurityKeys
+type ListSecurityKeysResult503Headers struct {
+	RetryAfter *int
+}
+
+type ListSecurityKeysResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SecurityKeyList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSecurityKeysResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSecurityKeysResult) GetJSON200() *SecurityKeyList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSecurityKeysResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListSecurityKeysResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSecurityKeysResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSecurityKeysResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSecurityKeysResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSecurityKeysResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSecurityKeysResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AddSecurityKeyResult503Headers the declared response headers of an HTTP 503 response for AddSecurityKey
+type AddSecurityKeyResult503Headers struct {
+	RetryAfter *int
+}
+
+type AddSecurityKeyResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PublicKeyCredentialCreationOptions
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddSecurityKeyResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AddSecurityKeyResult) GetJSON200() *PublicKeyCredentialCreationOptions {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddSecurityKeyResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddSecurityKeyResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddSecurityKeyResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AddSecurityKeyResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AddSecurityKeyResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddSecurityKeyResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AddSecurityKeyResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddSecurityKeyResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddSecurityKeyResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddSecurityKeyResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyAddSecurityKeyResult503Headers the declared response headers of an HTTP 503 response for VerifyAddSecurityKey
+type VerifyAddSecurityKeyResult503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyAddSecurityKeyResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VerifyAddSecurityKeyResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyAddSecurityKeyResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON200() *VerifyAddSecurityKeyResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r VerifyAddSecurityKeyResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyAddSecurityKeyResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyAddSecurityKeyResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyAddSecurityKeyResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyAddSecurityKeyResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteSecurityKeyResult503Headers the declared response headers of an HTTP 503 response for DeleteSecurityKey
+type DeleteSecurityKeyResult503Headers struct {
+	RetryAfter *int
+}
+
+type DeleteSecurityKeyResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NhostNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteSecurityKeyResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON404() *NhostNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteSecurityKeyResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteSecurityKeyResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteSecurityKeyResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteSecurityKeyResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteSecurityKeyResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // VerifyTicketResult302Headers the declared response headers of an HTTP 302 response for VerifyTicket
 type VerifyTicketResult302Headers struct {
 	Location string
@@ -23009,6 +25470,51 @@ func (c *ClientWithResponses) WmeChangePasswordWithResponse(ctx context.Context,
 	return ParseWmeChangePasswordResult(rsp)
 }
 
+// ElevateWebauthnWithResponse Begin elevating the caller's access token with a security key
+//
+// Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/elevate/webauthn (the `ElevateWebauthn` operationId).
+func (c *ClientWithResponses) ElevateWebauthnWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ElevateWebauthnResult, error) {
+	rsp, err := c.ElevateWebauthn(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseElevateWebauthnResult(rsp)
+}
+
+// VerifyElevateWebauthnWithBodyWithResponse Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *ClientWithResponses) VerifyElevateWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error) {
+	rsp, err := c.VerifyElevateWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyElevateWebauthnResult(rsp)
+}
+
+// VerifyElevateWebauthnWithResponse Finish elevating with a security key
+//
+// Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/elevate/webauthn/verify (the `VerifyElevateWebauthn` operationId).
+func (c *ClientWithResponses) VerifyElevateWebauthnWithResponse(ctx context.Context, body VerifyElevateWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyElevateWebauthnResult, error) {
+	rsp, err := c.VerifyElevateWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyElevateWebauthnResult(rsp)
+}
+
 // WmeForgotPasswordWithBodyWithResponse Mail a confirmation code for a new password
 //
 // Mails the account's owner a confirmation code for `/v1/forgot-password-confirm`. The answer is the same whether or not the account exists.
@@ -23783,6 +26289,66 @@ func (c *ClientWithResponses) SignInPATWithResponse(ctx context.Context, body Si
 	return ParseSignInPATResult(rsp)
 }
 
+// SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *ClientWithResponses) SignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error) {
+	rsp, err := c.SignInWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInWebauthnResult(rsp)
+}
+
+// SignInWebauthnWithResponse Begin signing in with a security key or passkey
+//
+// Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn (the `SignInWebauthn` operationId).
+func (c *ClientWithResponses) SignInWebauthnWithResponse(ctx context.Context, body SignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInWebauthnResult, error) {
+	rsp, err := c.SignInWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInWebauthnResult(rsp)
+}
+
+// VerifySignInWebauthnWithBodyWithResponse Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignInWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error) {
+	rsp, err := c.VerifySignInWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInWebauthnResult(rsp)
+}
+
+// VerifySignInWebauthnWithResponse Finish signing in with a security key or passkey
+//
+// Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/webauthn/verify (the `VerifySignInWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignInWebauthnWithResponse(ctx context.Context, body VerifySignInWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignInWebauthnResult, error) {
+	rsp, err := c.VerifySignInWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignInWebauthnResult(rsp)
+}
+
 // SignOutWithBodyWithResponse End a session, or every session of the user
 //
 // With a refresh token, ends the session it belongs to (a token already rotated away still names its session). With `all: true` and a valid access token, ends every session of the signed-in user. With neither, ends the session of the access token. The body is optional: `@nhost/nhost-js` sends none from a bare `signOut()`.
@@ -23841,6 +26407,66 @@ func (c *ClientWithResponses) SignUpEmailPasswordWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseSignUpEmailPasswordResult(rsp)
+}
+
+// SignUpWebauthnWithBodyWithResponse Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *ClientWithResponses) SignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error) {
+	rsp, err := c.SignUpWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignUpWebauthnResult(rsp)
+}
+
+// SignUpWebauthnWithResponse Begin creating an account with a passkey
+//
+// Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn (the `SignUpWebauthn` operationId).
+func (c *ClientWithResponses) SignUpWebauthnWithResponse(ctx context.Context, body SignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*SignUpWebauthnResult, error) {
+	rsp, err := c.SignUpWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignUpWebauthnResult(rsp)
+}
+
+// VerifySignUpWebauthnWithBodyWithResponse Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignUpWebauthnWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error) {
+	rsp, err := c.VerifySignUpWebauthnWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignUpWebauthnResult(rsp)
+}
+
+// VerifySignUpWebauthnWithResponse Finish creating an account with a passkey
+//
+// Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signup/webauthn/verify (the `VerifySignUpWebauthn` operationId).
+func (c *ClientWithResponses) VerifySignUpWebauthnWithResponse(ctx context.Context, body VerifySignUpWebauthnJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignUpWebauthnResult, error) {
+	rsp, err := c.VerifySignUpWebauthn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifySignUpWebauthnResult(rsp)
 }
 
 // RefreshTokenWithBodyWithResponse Exchange a refresh token for a new access token
@@ -24257,6 +26883,81 @@ func (c *ClientWithResponses) SendPasswordResetEmailWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseSendPasswordResetEmailResult(rsp)
+}
+
+// ListSecurityKeysWithResponse List the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/user/webauthn (the `ListSecurityKeys` operationId).
+func (c *ClientWithResponses) ListSecurityKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSecurityKeysResult, error) {
+	rsp, err := c.ListSecurityKeys(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSecurityKeysResult(rsp)
+}
+
+// AddSecurityKeyWithResponse Begin adding a security key to the caller's account
+//
+// Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/webauthn/add (the `AddSecurityKey` operationId).
+func (c *ClientWithResponses) AddSecurityKeyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AddSecurityKeyResult, error) {
+	rsp, err := c.AddSecurityKey(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddSecurityKeyResult(rsp)
+}
+
+// VerifyAddSecurityKeyWithBodyWithResponse Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *ClientWithResponses) VerifyAddSecurityKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error) {
+	rsp, err := c.VerifyAddSecurityKeyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyAddSecurityKeyResult(rsp)
+}
+
+// VerifyAddSecurityKeyWithResponse Finish adding a security key
+//
+// Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/user/webauthn/verify (the `VerifyAddSecurityKey` operationId).
+func (c *ClientWithResponses) VerifyAddSecurityKeyWithResponse(ctx context.Context, body VerifyAddSecurityKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyAddSecurityKeyResult, error) {
+	rsp, err := c.VerifyAddSecurityKey(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyAddSecurityKeyResult(rsp)
+}
+
+// DeleteSecurityKeyWithResponse Remove one of the caller's security keys
+//
+// Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/user/webauthn/{id} (the `DeleteSecurityKey` operationId).
+func (c *ClientWithResponses) DeleteSecurityKeyWithResponse(ctx context.Context, id UUID, reqEditors ...RequestEditorFn) (*DeleteSecurityKeyResult, error) {
+	rsp, err := c.DeleteSecurityKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteSecurityKeyResult(rsp)
 }
 
 // VerifyTicketWithResponse Follow a mailed link
@@ -28224,6 +30925,185 @@ func ParseWmeChangePasswordResult(rsp *http.Response) (*WmeChangePasswordResult,
 	return response, nil
 }
 
+// ParseElevateWebauthnResult parses an HTTP response from a ElevateWebauthnWithResponse call
+func ParseElevateWebauthnResult(rsp *http.Response) (*ElevateWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ElevateWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialRequestOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ElevateWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyElevateWebauthnResult parses an HTTP response from a VerifyElevateWebauthnWithResponse call
+func ParseVerifyElevateWebauthnResult(rsp *http.Response) (*VerifyElevateWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyElevateWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifyElevateWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyElevateWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseWmeForgotPasswordResult parses an HTTP response from a WmeForgotPasswordWithResponse call
 func ParseWmeForgotPasswordResult(rsp *http.Response) (*WmeForgotPasswordResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31201,6 +34081,209 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 	return response, nil
 }
 
+// ParseSignInWebauthnResult parses an HTTP response from a SignInWebauthnWithResponse call
+func ParseSignInWebauthnResult(rsp *http.Response) (*SignInWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialRequestOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignInWebauthnResult parses an HTTP response from a VerifySignInWebauthnWithResponse call
+func ParseVerifySignInWebauthnResult(rsp *http.Response) (*VerifySignInWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignInWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignInWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignInWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSignOutResult parses an HTTP response from a SignOutWithResponse call
 func ParseSignOutResult(rsp *http.Response) (*SignOutResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31374,6 +34457,223 @@ func ParseSignUpEmailPasswordResult(rsp *http.Response) (*SignUpEmailPasswordRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers SignUpEmailPasswordResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignUpWebauthnResult parses an HTTP response from a SignUpWebauthnWithResponse call
+func ParseSignUpWebauthnResult(rsp *http.Response) (*SignUpWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignUpWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialCreationOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignUpWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignUpWebauthnResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifySignUpWebauthnResult parses an HTTP response from a VerifySignUpWebauthnWithResponse call
+func ParseVerifySignUpWebauthnResult(rsp *http.Response) (*VerifySignUpWebauthnResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifySignUpWebauthnResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers VerifySignUpWebauthnResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifySignUpWebauthnResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -32885,6 +36185,323 @@ func ParseSendPasswordResetEmailResult(rsp *http.Response) (*SendPasswordResetEm
 	return response, nil
 }
 
+// ParseListSecurityKeysResult parses an HTTP response from a ListSecurityKeysWithResponse call
+func ParseListSecurityKeysResult(rsp *http.Response) (*ListSecurityKeysResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSecurityKeysResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SecurityKeyList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListSecurityKeysResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAddSecurityKeyResult parses an HTTP response from a AddSecurityKeyWithResponse call
+func ParseAddSecurityKeyResult(rsp *http.Response) (*AddSecurityKeyResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddSecurityKeyResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PublicKeyCredentialCreationOptions
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AddSecurityKeyResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyAddSecurityKeyResult parses an HTTP response from a VerifyAddSecurityKeyWithResponse call
+func ParseVerifyAddSecurityKeyResult(rsp *http.Response) (*VerifyAddSecurityKeyResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyAddSecurityKeyResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VerifyAddSecurityKeyResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers VerifyAddSecurityKeyResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteSecurityKeyResult parses an HTTP response from a DeleteSecurityKeyWithResponse call
+func ParseDeleteSecurityKeyResult(rsp *http.Response) (*DeleteSecurityKeyResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteSecurityKeyResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NhostNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteSecurityKeyResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseVerifyTicketResult parses an HTTP response from a VerifyTicketWithResponse call
 func ParseVerifyTicketResult(rsp *http.Response) (*VerifyTicketResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -33439,6 +37056,12 @@ type ServerInterface interface {
 	// WmeChangePassword Change the password with an access token and the current password
 	// (POST /v1/change-password)
 	WmeChangePassword(ctx echo.Context) error
+	// ElevateWebauthn Begin elevating the caller's access token with a security key
+	// (POST /v1/elevate/webauthn)
+	ElevateWebauthn(ctx echo.Context) error
+	// VerifyElevateWebauthn Finish elevating with a security key
+	// (POST /v1/elevate/webauthn/verify)
+	VerifyElevateWebauthn(ctx echo.Context) error
 	// WmeForgotPassword Mail a confirmation code for a new password
 	// (POST /v1/forgot-password)
 	WmeForgotPassword(ctx echo.Context) error
@@ -33538,12 +37161,24 @@ type ServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx echo.Context) error
+	// SignInWebauthn Begin signing in with a security key or passkey
+	// (POST /v1/signin/webauthn)
+	SignInWebauthn(ctx echo.Context) error
+	// VerifySignInWebauthn Finish signing in with a security key or passkey
+	// (POST /v1/signin/webauthn/verify)
+	VerifySignInWebauthn(ctx echo.Context) error
 	// SignOut End a session, or every session of the user
 	// (POST /v1/signout)
 	SignOut(ctx echo.Context) error
 	// SignUpEmailPassword Create an account with an email address and a password
 	// (POST /v1/signup/email-password)
 	SignUpEmailPassword(ctx echo.Context) error
+	// SignUpWebauthn Begin creating an account with a passkey
+	// (POST /v1/signup/webauthn)
+	SignUpWebauthn(ctx echo.Context) error
+	// VerifySignUpWebauthn Finish creating an account with a passkey
+	// (POST /v1/signup/webauthn/verify)
+	VerifySignUpWebauthn(ctx echo.Context) error
 	// RefreshToken Exchange a refresh token for a new access token
 	// (POST /v1/token)
 	RefreshToken(ctx echo.Context) error
@@ -33592,6 +37227,18 @@ type ServerInterface interface {
 	// SendPasswordResetEmail Mail a password-reset link
 	// (POST /v1/user/password/reset)
 	SendPasswordResetEmail(ctx echo.Context) error
+	// ListSecurityKeys List the caller's security keys
+	// (GET /v1/user/webauthn)
+	ListSecurityKeys(ctx echo.Context) error
+	// AddSecurityKey Begin adding a security key to the caller's account
+	// (POST /v1/user/webauthn/add)
+	AddSecurityKey(ctx echo.Context) error
+	// VerifyAddSecurityKey Finish adding a security key
+	// (POST /v1/user/webauthn/verify)
+	VerifyAddSecurityKey(ctx echo.Context) error
+	// DeleteSecurityKey Remove one of the caller's security keys
+	// (DELETE /v1/user/webauthn/{id})
+	DeleteSecurityKey(ctx echo.Context, id UUID) error
 	// VerifyTicket Follow a mailed link
 	// (GET /v1/verify)
 	VerifyTicket(ctx echo.Context, params VerifyTicketParams) error
@@ -34304,6 +37951,24 @@ func (w *ServerInterfaceWrapper) WmeChangePassword(ctx echo.Context) error {
 	return err
 }
 
+// ElevateWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) ElevateWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ElevateWebauthn(ctx)
+	return err
+}
+
+// VerifyElevateWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyElevateWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyElevateWebauthn(ctx)
+	return err
+}
+
 // WmeForgotPassword converts echo context to params.
 func (w *ServerInterfaceWrapper) WmeForgotPassword(ctx echo.Context) error {
 	var err error
@@ -34693,6 +38358,24 @@ func (w *ServerInterfaceWrapper) SignInPAT(ctx echo.Context) error {
 	return err
 }
 
+// SignInWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInWebauthn(ctx)
+	return err
+}
+
+// VerifySignInWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignInWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignInWebauthn(ctx)
+	return err
+}
+
 // SignOut converts echo context to params.
 func (w *ServerInterfaceWrapper) SignOut(ctx echo.Context) error {
 	var err error
@@ -34708,6 +38391,24 @@ func (w *ServerInterfaceWrapper) SignUpEmailPassword(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.SignUpEmailPassword(ctx)
+	return err
+}
+
+// SignUpWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) SignUpWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignUpWebauthn(ctx)
+	return err
+}
+
+// VerifySignUpWebauthn converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifySignUpWebauthn(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifySignUpWebauthn(ctx)
 	return err
 }
 
@@ -34869,6 +38570,49 @@ func (w *ServerInterfaceWrapper) SendPasswordResetEmail(ctx echo.Context) error 
 	return err
 }
 
+// ListSecurityKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListSecurityKeys(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListSecurityKeys(ctx)
+	return err
+}
+
+// AddSecurityKey converts echo context to params.
+func (w *ServerInterfaceWrapper) AddSecurityKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AddSecurityKey(ctx)
+	return err
+}
+
+// VerifyAddSecurityKey converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyAddSecurityKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyAddSecurityKey(ctx)
+	return err
+}
+
+// DeleteSecurityKey converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteSecurityKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteSecurityKey(ctx, id)
+	return err
+}
+
 // VerifyTicket converts echo context to params.
 func (w *ServerInterfaceWrapper) VerifyTicket(ctx echo.Context) error {
 	var err error
@@ -35004,6 +38748,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/user/password/reset", wrapper.SendPasswordResetEmail, options.OperationMiddlewares["sendPasswordResetEmail"]...)
 	router.POST(options.BaseURL+"/v1/user/email/send-verification-email", wrapper.SendVerificationEmail, options.OperationMiddlewares["sendVerificationEmail"]...)
 	router.POST(options.BaseURL+"/v1/user/email/change", wrapper.ChangeUserEmail, options.OperationMiddlewares["changeUserEmail"]...)
+	router.POST(options.BaseURL+"/v1/signup/webauthn", wrapper.SignUpWebauthn, options.OperationMiddlewares["signUpWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/signup/webauthn/verify", wrapper.VerifySignUpWebauthn, options.OperationMiddlewares["verifySignUpWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/signin/webauthn", wrapper.SignInWebauthn, options.OperationMiddlewares["signInWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/signin/webauthn/verify", wrapper.VerifySignInWebauthn, options.OperationMiddlewares["verifySignInWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/elevate/webauthn", wrapper.ElevateWebauthn, options.OperationMiddlewares["elevateWebauthn"]...)
+	router.POST(options.BaseURL+"/v1/elevate/webauthn/verify", wrapper.VerifyElevateWebauthn, options.OperationMiddlewares["verifyElevateWebauthn"]...)
+	router.GET(options.BaseURL+"/v1/user/webauthn", wrapper.ListSecurityKeys, options.OperationMiddlewares["listSecurityKeys"]...)
+	router.DELETE(options.BaseURL+"/v1/user/webauthn/:id", wrapper.DeleteSecurityKey, options.OperationMiddlewares["deleteSecurityKey"]...)
+	router.POST(options.BaseURL+"/v1/user/webauthn/add", wrapper.AddSecurityKey, options.OperationMiddlewares["addSecurityKey"]...)
+	router.POST(options.BaseURL+"/v1/user/webauthn/verify", wrapper.VerifyAddSecurityKey, options.OperationMiddlewares["verifyAddSecurityKey"]...)
 	router.POST(options.BaseURL+"/v1/signin/passwordless/email", wrapper.SignInPasswordlessEmail, options.OperationMiddlewares["signInPasswordlessEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email", wrapper.SignInOTPEmail, options.OperationMiddlewares["signInOTPEmail"]...)
 	router.POST(options.BaseURL+"/v1/signin/otp/email/verify", wrapper.VerifySignInOTPEmail, options.OperationMiddlewares["verifySignInOTPEmail"]...)
@@ -40457,6 +44211,244 @@ func (response WmeChangePassword503JSONResponse) VisitWmeChangePasswordResponse(
 	return err
 }
 
+type ElevateWebauthnRequestObject struct {
+}
+
+type ElevateWebauthnResponseObject interface {
+	VisitElevateWebauthnResponse(w http.ResponseWriter) error
+}
+
+type ElevateWebauthn200JSONResponse PublicKeyCredentialRequestOptions
+
+func (response ElevateWebauthn200JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response ElevateWebauthn400JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ElevateWebauthn401JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response ElevateWebauthn409JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ElevateWebauthn500JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ElevateWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ElevateWebauthn503JSONResponse) VisitElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthnRequestObject struct {
+	Body *VerifyElevateWebauthnJSONRequestBody
+}
+
+type VerifyElevateWebauthnResponseObject interface {
+	VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error
+}
+
+type VerifyElevateWebauthn200JSONResponse SessionPayload
+
+func (response VerifyElevateWebauthn200JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifyElevateWebauthn400JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifyElevateWebauthn401JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifyElevateWebauthn409JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifyElevateWebauthn413JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyElevateWebauthn415JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifyElevateWebauthn429JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifyElevateWebauthn500JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyElevateWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyElevateWebauthn503JSONResponse) VisitVerifyElevateWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeForgotPasswordRequestObject struct {
 	Body *WmeForgotPasswordJSONRequestBody
 }
@@ -44648,6 +48640,280 @@ func (response SignInPAT503JSONResponse) VisitSignInPATResponse(w http.ResponseW
 	return err
 }
 
+type SignInWebauthnRequestObject struct {
+	Body *SignInWebauthnJSONRequestBody
+}
+
+type SignInWebauthnResponseObject interface {
+	VisitSignInWebauthnResponse(w http.ResponseWriter) error
+}
+
+type SignInWebauthn200JSONResponse PublicKeyCredentialRequestOptions
+
+func (response SignInWebauthn200JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInWebauthn400JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInWebauthn409JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInWebauthn413JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInWebauthn415JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInWebauthn429JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInWebauthn500JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInWebauthn503JSONResponse) VisitSignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthnRequestObject struct {
+	Body *VerifySignInWebauthnJSONRequestBody
+}
+
+type VerifySignInWebauthnResponseObject interface {
+	VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error
+}
+
+type VerifySignInWebauthn200JSONResponse SessionPayload
+
+func (response VerifySignInWebauthn200JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignInWebauthn400JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignInWebauthn401JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifySignInWebauthn409JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignInWebauthn413JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignInWebauthn415JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignInWebauthn429JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignInWebauthn500JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignInWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignInWebauthn503JSONResponse) VisitVerifySignInWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignOutRequestObject struct {
 	Body *SignOutJSONRequestBody
 }
@@ -44891,6 +49157,308 @@ func (response SignUpEmailPassword500JSONResponse) VisitSignUpEmailPasswordRespo
 type SignUpEmailPassword503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response SignUpEmailPassword503JSONResponse) VisitSignUpEmailPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthnRequestObject struct {
+	Body *SignUpWebauthnJSONRequestBody
+}
+
+type SignUpWebauthnResponseObject interface {
+	VisitSignUpWebauthnResponse(w http.ResponseWriter) error
+}
+
+type SignUpWebauthn200JSONResponse PublicKeyCredentialCreationOptions
+
+func (response SignUpWebauthn200JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignUpWebauthn400JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignUpWebauthn403JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignUpWebauthn409JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignUpWebauthn413JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignUpWebauthn415JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignUpWebauthn429JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignUpWebauthn500JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignUpWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignUpWebauthn503JSONResponse) VisitSignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthnRequestObject struct {
+	Body *VerifySignUpWebauthnJSONRequestBody
+}
+
+type VerifySignUpWebauthnResponseObject interface {
+	VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error
+}
+
+type VerifySignUpWebauthn200JSONResponse SessionPayload
+
+func (response VerifySignUpWebauthn200JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifySignUpWebauthn400JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifySignUpWebauthn401JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response VerifySignUpWebauthn403JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifySignUpWebauthn409JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifySignUpWebauthn413JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifySignUpWebauthn415JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response VerifySignUpWebauthn429JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifySignUpWebauthn500JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifySignUpWebauthn503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifySignUpWebauthn503JSONResponse) VisitVerifySignUpWebauthnResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -46960,6 +51528,430 @@ func (response SendPasswordResetEmail503JSONResponse) VisitSendPasswordResetEmai
 	return err
 }
 
+type ListSecurityKeysRequestObject struct {
+}
+
+type ListSecurityKeysResponseObject interface {
+	VisitListSecurityKeysResponse(w http.ResponseWriter) error
+}
+
+type ListSecurityKeys200JSONResponse SecurityKeyList
+
+func (response ListSecurityKeys200JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSecurityKeys401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response ListSecurityKeys401JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSecurityKeys500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response ListSecurityKeys500JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSecurityKeys503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response ListSecurityKeys503JSONResponse) VisitListSecurityKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKeyRequestObject struct {
+}
+
+type AddSecurityKeyResponseObject interface {
+	VisitAddSecurityKeyResponse(w http.ResponseWriter) error
+}
+
+type AddSecurityKey200JSONResponse PublicKeyCredentialCreationOptions
+
+func (response AddSecurityKey200JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response AddSecurityKey400JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response AddSecurityKey401JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response AddSecurityKey403JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response AddSecurityKey409JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response AddSecurityKey500JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddSecurityKey503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response AddSecurityKey503JSONResponse) VisitAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKeyRequestObject struct {
+	Body *VerifyAddSecurityKeyJSONRequestBody
+}
+
+type VerifyAddSecurityKeyResponseObject interface {
+	VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error
+}
+
+type VerifyAddSecurityKey200JSONResponse VerifyAddSecurityKeyResponse
+
+func (response VerifyAddSecurityKey200JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response VerifyAddSecurityKey400JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response VerifyAddSecurityKey401JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response VerifyAddSecurityKey403JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response VerifyAddSecurityKey409JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response VerifyAddSecurityKey413JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response VerifyAddSecurityKey415JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response VerifyAddSecurityKey500JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAddSecurityKey503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response VerifyAddSecurityKey503JSONResponse) VisitVerifyAddSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKeyRequestObject struct {
+	Id UUID `json:"id"`
+}
+
+type DeleteSecurityKeyResponseObject interface {
+	VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error
+}
+
+type DeleteSecurityKey200JSONResponse OKResponse
+
+func (response DeleteSecurityKey200JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response DeleteSecurityKey400JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response DeleteSecurityKey401JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey404JSONResponse struct{ NhostNotFoundJSONResponse }
+
+func (response DeleteSecurityKey404JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response DeleteSecurityKey409JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response DeleteSecurityKey500JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSecurityKey503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response DeleteSecurityKey503JSONResponse) VisitDeleteSecurityKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyTicketRequestObject struct {
 	Params VerifyTicketParams
 }
@@ -47617,6 +52609,12 @@ type StrictServerInterface interface {
 	// WmeChangePassword Change the password with an access token and the current password
 	// (POST /v1/change-password)
 	WmeChangePassword(ctx context.Context, request WmeChangePasswordRequestObject) (WmeChangePasswordResponseObject, error)
+	// ElevateWebauthn Begin elevating the caller's access token with a security key
+	// (POST /v1/elevate/webauthn)
+	ElevateWebauthn(ctx context.Context, request ElevateWebauthnRequestObject) (ElevateWebauthnResponseObject, error)
+	// VerifyElevateWebauthn Finish elevating with a security key
+	// (POST /v1/elevate/webauthn/verify)
+	VerifyElevateWebauthn(ctx context.Context, request VerifyElevateWebauthnRequestObject) (VerifyElevateWebauthnResponseObject, error)
 	// WmeForgotPassword Mail a confirmation code for a new password
 	// (POST /v1/forgot-password)
 	WmeForgotPassword(ctx context.Context, request WmeForgotPasswordRequestObject) (WmeForgotPasswordResponseObject, error)
@@ -47716,12 +52714,24 @@ type StrictServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx context.Context, request SignInPATRequestObject) (SignInPATResponseObject, error)
+	// SignInWebauthn Begin signing in with a security key or passkey
+	// (POST /v1/signin/webauthn)
+	SignInWebauthn(ctx context.Context, request SignInWebauthnRequestObject) (SignInWebauthnResponseObject, error)
+	// VerifySignInWebauthn Finish signing in with a security key or passkey
+	// (POST /v1/signin/webauthn/verify)
+	VerifySignInWebauthn(ctx context.Context, request VerifySignInWebauthnRequestObject) (VerifySignInWebauthnResponseObject, error)
 	// SignOut End a session, or every session of the user
 	// (POST /v1/signout)
 	SignOut(ctx context.Context, request SignOutRequestObject) (SignOutResponseObject, error)
 	// SignUpEmailPassword Create an account with an email address and a password
 	// (POST /v1/signup/email-password)
 	SignUpEmailPassword(ctx context.Context, request SignUpEmailPasswordRequestObject) (SignUpEmailPasswordResponseObject, error)
+	// SignUpWebauthn Begin creating an account with a passkey
+	// (POST /v1/signup/webauthn)
+	SignUpWebauthn(ctx context.Context, request SignUpWebauthnRequestObject) (SignUpWebauthnResponseObject, error)
+	// VerifySignUpWebauthn Finish creating an account with a passkey
+	// (POST /v1/signup/webauthn/verify)
+	VerifySignUpWebauthn(ctx context.Context, request VerifySignUpWebauthnRequestObject) (VerifySignUpWebauthnResponseObject, error)
 	// RefreshToken Exchange a refresh token for a new access token
 	// (POST /v1/token)
 	RefreshToken(ctx context.Context, request RefreshTokenRequestObject) (RefreshTokenResponseObject, error)
@@ -47770,6 +52780,18 @@ type StrictServerInterface interface {
 	// SendPasswordResetEmail Mail a password-reset link
 	// (POST /v1/user/password/reset)
 	SendPasswordResetEmail(ctx context.Context, request SendPasswordResetEmailRequestObject) (SendPasswordResetEmailResponseObject, error)
+	// ListSecurityKeys List the caller's security keys
+	// (GET /v1/user/webauthn)
+	ListSecurityKeys(ctx context.Context, request ListSecurityKeysRequestObject) (ListSecurityKeysResponseObject, error)
+	// AddSecurityKey Begin adding a security key to the caller's account
+	// (POST /v1/user/webauthn/add)
+	AddSecurityKey(ctx context.Context, request AddSecurityKeyRequestObject) (AddSecurityKeyResponseObject, error)
+	// VerifyAddSecurityKey Finish adding a security key
+	// (POST /v1/user/webauthn/verify)
+	VerifyAddSecurityKey(ctx context.Context, request VerifyAddSecurityKeyRequestObject) (VerifyAddSecurityKeyResponseObject, error)
+	// DeleteSecurityKey Remove one of the caller's security keys
+	// (DELETE /v1/user/webauthn/{id})
+	DeleteSecurityKey(ctx context.Context, request DeleteSecurityKeyRequestObject) (DeleteSecurityKeyResponseObject, error)
 	// VerifyTicket Follow a mailed link
 	// (GET /v1/verify)
 	VerifyTicket(ctx context.Context, request VerifyTicketRequestObject) (VerifyTicketResponseObject, error)
@@ -49469,6 +54491,75 @@ func (sh *strictHandler) WmeChangePassword(ctx echo.Context) error {
 	return nil
 }
 
+// ElevateWebauthn operation middleware
+func (sh *strictHandler) ElevateWebauthn(ctx echo.Context) error {
+	var request ElevateWebauthnRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ElevateWebauthn(ctx.Request().Context(), request.(ElevateWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ElevateWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ElevateWebauthnResponseObject); ok {
+		return validResponse.VisitElevateWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyElevateWebauthn operation middleware
+func (sh *strictHandler) VerifyElevateWebauthn(ctx echo.Context) error {
+	var request VerifyElevateWebauthnRequestObject
+
+	var body VerifyElevateWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyElevateWebauthn(ctx.Request().Context(), request.(VerifyElevateWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyElevateWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyElevateWebauthnResponseObject); ok {
+		return validResponse.VisitVerifyElevateWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // WmeForgotPassword operation middleware
 func (sh *strictHandler) WmeForgotPassword(ctx echo.Context) error {
 	var request WmeForgotPasswordRequestObject
@@ -50693,6 +55784,101 @@ func (sh *strictHandler) SignInPAT(ctx echo.Context) error {
 	return nil
 }
 
+// SignInWebauthn operation middleware
+func (sh *strictHandler) SignInWebauthn(ctx echo.Context) error {
+	var request SignInWebauthnRequestObject
+
+	var body SignInWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInWebauthn(ctx.Request().Context(), request.(SignInWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInWebauthnResponseObject); ok {
+		return validResponse.VisitSignInWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignInWebauthn operation middleware
+func (sh *strictHandler) VerifySignInWebauthn(ctx echo.Context) error {
+	var request VerifySignInWebauthnRequestObject
+
+	var body VerifySignInWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignInWebauthn(ctx.Request().Context(), request.(VerifySignInWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignInWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignInWebauthnResponseObject); ok {
+		return validResponse.VisitVerifySignInWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // SignOut operation middleware
 func (sh *strictHandler) SignOut(ctx echo.Context) error {
 	var request SignOutRequestObject
@@ -50782,6 +55968,98 @@ func (sh *strictHandler) SignUpEmailPassword(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(SignUpEmailPasswordResponseObject); ok {
 		return validResponse.VisitSignUpEmailPasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignUpWebauthn operation middleware
+func (sh *strictHandler) SignUpWebauthn(ctx echo.Context) error {
+	var request SignUpWebauthnRequestObject
+
+	var body SignUpWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignUpWebauthn(ctx.Request().Context(), request.(SignUpWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignUpWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignUpWebauthnResponseObject); ok {
+		return validResponse.VisitSignUpWebauthnResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifySignUpWebauthn operation middleware
+func (sh *strictHandler) VerifySignUpWebauthn(ctx echo.Context) error {
+	var request VerifySignUpWebauthnRequestObject
+
+	var body VerifySignUpWebauthnJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifySignUpWebauthn(ctx.Request().Context(), request.(VerifySignUpWebauthnRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifySignUpWebauthn")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifySignUpWebauthnResponseObject); ok {
+		return validResponse.VisitVerifySignUpWebauthnResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -51439,6 +56717,123 @@ func (sh *strictHandler) SendPasswordResetEmail(ctx echo.Context) error {
 	return nil
 }
 
+// ListSecurityKeys operation middleware
+func (sh *strictHandler) ListSecurityKeys(ctx echo.Context) error {
+	var request ListSecurityKeysRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSecurityKeys(ctx.Request().Context(), request.(ListSecurityKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSecurityKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListSecurityKeysResponseObject); ok {
+		return validResponse.VisitListSecurityKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AddSecurityKey operation middleware
+func (sh *strictHandler) AddSecurityKey(ctx echo.Context) error {
+	var request AddSecurityKeyRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AddSecurityKey(ctx.Request().Context(), request.(AddSecurityKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddSecurityKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AddSecurityKeyResponseObject); ok {
+		return validResponse.VisitAddSecurityKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyAddSecurityKey operation middleware
+func (sh *strictHandler) VerifyAddSecurityKey(ctx echo.Context) error {
+	var request VerifyAddSecurityKeyRequestObject
+
+	var body VerifyAddSecurityKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyAddSecurityKey(ctx.Request().Context(), request.(VerifyAddSecurityKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyAddSecurityKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyAddSecurityKeyResponseObject); ok {
+		return validResponse.VisitVerifyAddSecurityKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteSecurityKey operation middleware
+func (sh *strictHandler) DeleteSecurityKey(ctx echo.Context, id UUID) error {
+	var request DeleteSecurityKeyRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteSecurityKey(ctx.Request().Context(), request.(DeleteSecurityKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteSecurityKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteSecurityKeyResponseObject); ok {
+		return validResponse.VisitDeleteSecurityKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // VerifyTicket operation middleware
 func (sh *strictHandler) VerifyTicket(ctx echo.Context, params VerifyTicketParams) error {
 	var request VerifyTicketRequestObject
@@ -51594,374 +56989,432 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Ncts6li76KijdUxX7Hkp2Eu/dO3ZN1XEn3rvT+fPEznimO7kRLEIS2hTAIUArSipV52nOg50nuYW1",
-	"ABCkSImSLdvJ1tRUb0cS8cf1j7W+9a0zkJNUCia06hx+62RMpVIoBv84jidc/JXG79l/50xp89FACs0E",
-	"/EnTNOEDqrkUe/9SUpjP1GDMJtT89T8yNuwcdv6fvWL8PfxW7cG4J1kms87379+jTszUIOOpGalz2Dkf",
-	"M5LhjIQrMqHJUGYTFkdkSHmiiB4zYpaR0YEmMiOXGaNXilCS5QkjO30urmnC464do7/b63yPcC/PpRgm",
-	"fHCXO6FxnDGlzEJzxTJBJ8zsiiYZo/GMcGE+Jjv9gV1auNzfZXbJ45iJu1zvYGCWq+UVE48UrJnEkiki",
-	"pCZjmcRw/tSMQzIJBz50ywzX/lJos9sEJ7ub9R8Lkgv2JWUDzWKgljxjRyRmGgiHZsyct1m/Ytk1y0gi",
-	"RyQXMcvgQ090MVARrj/c01upf5e5iO9oO28lUflgDO8gIoopxaUwhAQvh+z0hdTdoVlQuMhTOkskjc+l",
-	"fE2zEbtD0rmUhqAVScy85khp6bANZaVakZ1+ikvsaim78ONw/R8EzfVYZvwru8ODRoJWbJAxTaiIiZAE",
-	"xEiJISJz+pRMMylG7sc7/RxWzIQ2a2NxZTPXlCf0MrmrF/Ga6sH4is3IgArDsnD4JfIWcgo7nGZSM8PW",
-	"Yy5Gh4RrRWKq6SVVIKFykTE6GJulR/B8SpWayizujqkyj5D/zlkOP02kKL1wI8v4KM9YTGJG44QLRmiS",
-	"yKmCAzQ/uYTBWdx1o5LBmA2uzGjB01oCF5NBIhWLYdUDmScxCKNLRqi6YnGP9N8znc26x0PNsn5EpmMm",
-	"SJoxxYSOiKIzRcZySiZUzMxLkyI2r5NMKde9TtQZMxqzDBReMI75Z/lkz+yjudA8KZ3ohM7ManTGzSJH",
-	"lAszbvE29SxlncOOESkjBm+toA+Vp6nMNIvfsJjTc/jlnXMsEorQhCrSr07YBxL36+xOzEK7Zk+O0r9u",
-	"wkb42spAsFR+aYhukibMCP4dx6GDPMvMrhyNRYQKYs0DknBx5da/AUX7dZmWlbkA+ybmyvBYHJFcXLOM",
-	"Dw0RyYxMcrO9sZSKEUoEmwbbkBlRfCS6eQoMA9xht7Ihvft180rXbuD2lezXpRrW6VY6MWQDIowmCcse",
-	"KbuojSnVr7egUe0az6V8Q8XMMqK6k3dPMqoZSfiEa1SNQJZckEQOrkjGhrmR28F7PoJ/TJhSdMSIsYYV",
-	"mY75YLxJSWy+5ZkxJ3SWs+WS+etmbJDmc7xAcZWx2FgRNFHW0JhwpbgYGdFwJeQUjD8mYhZ7igWzpHJ2",
-	"FxcX3ePAIpk/QENbg7EhcTFiEemfg0GZMZpM/u1j57jY4sdOv1aVKZ1xMQrP6/bNnK9bG+eHt3G+fhBp",
-	"Jo0Bfcu08TtnSQwEouooBL4mDL6PjFXzHpRRZpgnU4azZMySR8r+xErQzVpj7US9YFyPWUb+fvbuLRFG",
-	"CgiSZ0mXiYE0jD+U2QSW+3Ysld6A4QWrfG/DQHcRn4lI37Od8QjVWGbwaSYT1jU+LvAVi+EzFvOMDfS5",
-	"rH7DJpQnXRtX6TpLqh+R//u//89ucWK3HgJa6bxclEeRKdfjQJc/UkRpo0uNace05mJkPOXyprjo5oqZ",
-	"zTqjsctEnEouXNgItnj71myrPaLJBILCiK5YEj3mZhPGJsjTrluzWb8PGXWpkGI2kbkKd7AZI3bpLm7X",
-	"lIWd3Lo1u3QTb1HZETk0ygqiWZfMaC9QCIVt2xgphXVvyuBtRUkrmL2w2E1ZvssJ5qe0f+FMN2ICLz3Q",
-	"N87gdV66MXi/pGbxoXkc0C5KSKdAjGwpqHqYMTXugokcfpFSHf5T88EVK30idVoSsrkCm6tfOOjuo7Ju",
-	"2YQZvPTItsbwD2IMWxLZoIm5knD1MT8ujD1sFkPMumGjMmUZrCCI2s/FBa2Taqw/8woyhiZMjBxxMWEb",
-	"sE4vJmzli8M5I9St7/YNpWXLq4n7ucVsxuZZtKDbNXcuJmxTRsOyU13BXriYsE1ZCwuP+qc0FC4mbCNm",
-	"wqKTbAiV+bh+5O0FmZGMXcsrUCtXDIJnxod2dLAJbb1o5VtF/YMoaqCNDarptuJs8a0ckPE/mNKzY1Qq",
-	"6tZDGzD6wqUOxlSMWF1YgwulqRgwF9g4NLpXJijKbNpL5D5TmicJGbMkJpczMmGTS5Ypn+lQ0GZClSbv",
-	"poJlZArUdmle9UReI7vHbCK11ailk7l9Rd/iaGrDIYdmHzzDbUtROir3zpmQ+WgcVQwxwVhsDBjIyPEX",
-	"VsLwXilHgUypIshgwAlmIg6WD6NxV4pkRtRMaTaBr/zRNlkmpXO89WjG4mN013PugCK7ZDgCRx2wAylY",
-	"GNpwh64YIzugG+wJB7+xh00tuRE5dB9l7JrRxNmxsMQNWLLLKai9LQtj3QeRL6SazVi0ixd1uzYtzLUp",
-	"q3b56a5g18Jgm7Jslxz5T2nbwp43Yt0uPs2VroKtpVu5DA5Wf+sG7uLFb03cH8TEtfSxQSO3vXQzxwm3",
-	"nT6a1OuYJ+xIPhH9OI+5Prl2K4tjbgajyWlmjCTNmeocDmmiWNRJg4++degAZ53LXojMVzKD7Ie3dNKQ",
-	"KHF8+tJaVnCfQkGz7PQhY7SLSaB9s+wgMRo/3QWCY5NUz8wrqZ/8g2LZSxAuZudUdw47ec7jTtQReWJ5",
-	"FwXW/PO69FhMNetqPmF1c6ECbD640hTy8l9soM1jvHZlc6PztPZ0Za4HEo+ViXzSOfxnR+VgqnaijtXN",
-	"nU8141naxnOZ+9aKuzVPTRtlqm9w7Mb6PB5ZMqzmw4R65p8dGJDqTuRosDiT8uufo8TKOsNNw3GHywjP",
-	"y7/pTzVvs8JGr7lalZXYtSsU4ZpNVKsM1IBvv/tF0SyjM/Nvwb7ohgSlPFMyw3tMRszvSEpH7IjQS/CK",
-	"rfcEPqH5oobHKq/Drr7xaJ5njGpmjjww9lc4nZgNaZ7o9xIV7oR+ec3ESI87h4/396POhAv/7zoW5SpN",
-	"6MwJouDpJ7/8WvN7uPkqUTB+EpUfPWh69D/sXVZAxpdSJowK85NEDmjNNkq7eFIz9IRpajT5yqLG6eJ6",
-	"YjDU/kh5M+CoZBSQVCZ8MCOgrZjqVY/g16Vnb/zKMlmv+PIm9MtLfBR+XaVyzSapzGg2O126ywWJv+SS",
-	"DWXGyAgTRIyljVKhRy64HstcF6k0ffOtBmPSOMdckRETzFjqaMpkTOeZMA6lGISsE5CAq1eqHMevB9XT",
-	"SKk2nl7nsPP//fO4+w/a/brffdb73P30P//Hcp6cLJRWIUvae63VeLLlyReHU2RZqzHY2SKZoc/IFaFC",
-	"TVlWq83NabWSh2Yzc8cATzeegvegF258fleQ3YaGlhwSds2ymbVQfFzJ7KUi491kVTdPaaMXyYQOxlyw",
-	"bsZoDB9gUD3yOr6SVmJ0VblCxmh/H6yIOr6MqQPiYyzjMLerE3VceNEstVo6BKPXFScYPWkDELU2xpCz",
-	"JFbNh/qtzogKD+Q0k5cJmyhyOSMwGNmhaMhCRhbLCBc24wbewNSyqPF1EkZjw8EqoWpsPbyUZnTCzHOG",
-	"6XYDIiuowfrMtW+HGat9wMAUTZlME1ZLp0pTnat6Lvjb+fkpwR8EzxauQ5lm7UiRpZhidY10fIbiakUW",
-	"HoAMiI9XMHfRM1arPHIzU9dYIccDza/ZKnMitc+/i7/JqQ30oGM/pcpwrGBx7Su111wLZr51o9auvGyG",
-	"gl1avK3KqYRvJVzzMmpZw0y157aioeqoc85KrdK9G33ByrVTN+tZkqExtKIp4xVeYJG6136LFkeNxfC9",
-	"1XGspcXTH1h5m92PpWBrUoJ59G0+ucQFsi90kho+7vzPg2ePf3n85OnBL7/+5bdnZZN33kSb2/F1YP17",
-	"Kqk1JC7GDDLSwQuDhRC8DSJUETfMEaFgBxDNvmgMnnHtvlXmby1lA9GERxlut/FEwU3+kZXIFRc1pNxP",
-	"qe4bIyJlmTKbKt3r7Rorof+VKT3rly+1Sr+qJW8jhz+om2kI5wncvvap0y9wQnbSsk4JlUiwr1YaBQhn",
-	"DX2C19CraRMk0mW6xI7cuOIPafyjhSQeWFxhs659o877YDXKCh7bMWpjqtBH40pnVMtMwTU2XhdUAtvX",
-	"VNPsQ5bU8uUaEq9CLXX0AHe89a+2Qi3NAaulsqYFHbU119WxKzBpoEeq9Blj4iaisaDp2yNbwaahCYny",
-	"om4DFQNh6WKD3y8+4XnGmbc1q2EuqVO09xfEtxQfCWWMMsgVouT83fkp2g6G8u0lGRlCQLwhMAVCcSXK",
-	"DmNZS4/oa87jln7QV6Q7F3n105S5IQpY1ZNLQBxlznNHX+WD8ruuf5MBj5aJv56iyqq1ONcSX5Te66dF",
-	"Am8t1appUu8Bw52pOVFFJlQPMK9syBNtPuGC0CSpi1LgW1hRW6Ndv0RZ47iRXXPtSXw9cUJuLi8FXqbD",
-	"g4oAr4JCXQtVrMuFYkJxc8TJrEcuxlwzolJqzLtM5iI2JjRXhI+EzBggWbiPlDafkEROWdY1g8VQ8aoL",
-	"x0hmjxT5AJ6ejFkCeE49DMIh66Q0jpmtpSl7Ek+f7NcwiN0mGifrGSYWm+Nz6NktLp/1AdxQlSypuIWf",
-	"BZcLn33V+yrztQ9Zf10nUnssSFCuz6Ug/2CZxODtgvDskrg6/Kx+kWHx9IL4Z7Pcn3DhTKJ5JVCp6MKY",
-	"YBEljQjrjXqk/+0jHuTHziH558fOmBagaJeMCaLpFRMfO5++AwLBhItwcY9r93W6IGpSQ8NBTILdJEDT",
-	"nmwLMpRiyA3z2Who+yEUb7c97XzkJb+s+t9uqk8LTxiObD3GX411V2A9t7b7k0o3JYp1ZNMtENVqJNA2",
-	"hj9/P2FTlqtgDFz3SN+aHp+p7oOa0wov9qmxOjgm0NQGdD7TTcT4P1s1XSv9irWuZn9+pg0Bdvt1q9XV",
-	"GaHu6dI0pW1E4XGVdtDwkvlIvBR3weDrcU2tWIiWki4fiQ/pw93V7fNyy4O5UbCiys1HRLBrGy/29wgx",
-	"HzGlb4eL/atYl7/XYeDrBb5yHU+6k78uPLNVWPA5vv9zqE3/XWaTFcm1wEkpn0jGK8kx+we/1VkPMG81",
-	"WPbkt+W3TzaHdBG94qYg23QuHIrzRuH6a48HjvL0+HxNZg4j+3O3HZhXhimfSstUkanMrjBPGb8b5jrP",
-	"WOSAQod5BjckdMxoXE3Tf2S81y98kk/skAkfMrIjBSMzRjOSi4SpUuKxNINNucIcgNY3ya3iTP7+6JsN",
-	"6HdiliZy1r2UYXqeO+mqOPHntuSlrHXJx5cKyw8fXr4AMWkvSI7h5sNfBy1/tI5T6war2165un71ZByo",
-	"/w9SclbPvIEgGaR3ZHKU0YkKs25sBKkLqEmTXOnuJety4dJoui6mNAcdFH4GN5lWeFVgh+Y+DiRbDZxP",
-	"kH7TRUboujSReuiO4IsicQhDZZV0oHm0qPBDLrpjfpl2XTlBSZhURqoiTHWMf1UCK4L0ohLqh7Wy8LHS",
-	"bj26SGkrAQhJ8LkXdP7oJ0Pa1VKnkBAFf9nk8vAp/B5+Oktx6S5zCp5w74ZisK54EmowO1FH0lzb1XQZ",
-	"Vm92h5TjTvHLNJNDnrDukOnBuObLax7XvExcGdZ9dBUTcVdNMFYmuxMqZu6lqtpkrNXzmoqL8JdiIDPz",
-	"em2EzfysoKl1858ikrEU9HVptoP9x+3zotyuogXRmL9fvFpRlrwTjKT5ZcIH5IrNeuT92bH5Q5EBzbIZ",
-	"6Ys+6KU+6x8RliTmuUF3kGfXDD4/iZ/88svjZ6VHBtm1fegL3C3HpD/DmobT7pNfft2tuXpKRjVFKnwk",
-	"qNGMhCYjmXE9npRf1cnZk19+rXspg+x6frjnZs3lAWA5tTbh/OPmXOw5sS+oDsiOkQi/HuRZUn9RfsVr",
-	"7uVfsRnhGFS1+r9/xeM+wdodl6CON7mEa7jgaMjUutKz+vHNLytn9bxuAFG/z4mM8yRXS/eXK1Y/f64q",
-	"0ys+qhvgS8NrwpxH8mXpCmaLB5gtGaDCauY8IyBGfHe4wwY+O1s5ymd4pPU9guHkZTcIMGDd8t78fvzc",
-	"hX9swemqFyneZK+mqUItGqZA4Y9C8MHgsg0q3rjgagwkzMWIcLH8HdiJa3c1pO/ZQF6zbPZcxkytGZST",
-	"ca1mcPDeYBZZLkTFR4J0Y4yhl640lngxlf3B9O12t5bZm4Vj1OglJogUaPnDVtWRTW6DN+rS9xcE64P8",
-	"hVLofn8JsZYXVncC716Fe57Xp5ANjSshHzvvXn3shBbru1e1tsC7VN1OvnsJP0ERZ++qVQxvY13OZ7xn",
-	"jCopep3FlsztmB63mYT9LlVnfg2rcOCYDa5ukit/QgdjErOUiZiJwQxLgG1eIdc2M5PFZOdjR1597LhC",
-	"XVsjGPncebSIVX1yfHG8jsLkFRYf+DLoT8uY3Y5Rf3hAR+9LkZW1QzJzUYcMC6UnYG9DdwKoElDkkg6u",
-	"iJZHmKZ7aauZGUClFGGGsvYea52qw729yaxL07Rnv9ibssQWH64YEapLczqtd8JXiiHWZjqCoaUVkQD0",
-	"ohjDqGIRlOFascTDdXAxSPIYmeX+cj7bhC3KaZgL405w+YGGJOHiiIg8SbC2nGsbXx1T1RgfWpri0jZe",
-	"NC+o3JPBYqdUEXvWwKklWmwXaCryS+dn7Juv+k6it5j/CIuu/XmNaUyEFBULN1hPq1sWm9cTJO20SEv9",
-	"1I5x1kicqQlbtbdV63h3me1aO2Hd/t5jzAN+sZ7FlwUjrBXYKw1Qt8a1bzGBJbtQ4+/vMwF2IuHGFr1i",
-	"LFX1yZplMVk/MPn7xXlUgH4dW/QRsGAOyV8ZzVhGPub7+08HQPrwJ+s3wAv4CU+QOF+KNsASJVFsybrE",
-	"Oc/29wOxw4X+9aA2DWv1t1h+5mVrwdqmfKO2ciN8KQ0nVtnH3BIXUNd6jtxkuBRco85bLIARlj3t65zq",
-	"xDDe/Pq8wTWzzsuZwIXM/bscC3I24XrcWZhHWzwBRx6aJ5vKFG8+DLjTvVk9l7+yLDb2LzkWPWWO4n/Z",
-	"D3sDOQkVurtCnE/hrc9z+qWcy/60Xen1ksvh2iNYy899CHT9ZkjPpV4zBUDqtHUYIow/OITSXAAQlnOr",
-	"fd30KrGJqDHOYywlG96xi7AwXI8UefP7cdHvpzIl3OoGFfwTPKLD3v/7P9qGfiI4mmbqeXd+CgT0EHhH",
-	"ohe3lJYgVcS6fCukoZU3DGnZswex7TraBZQVuFPM5MR7n2UrGSsMbxZBw7uhZYe29m3+bd0Gt70Itsu1",
-	"0jBhSv25qDvc+dlEvbtVeTpPk5p90bdAk3OVMvPzwg9cjat2CzHepa9qjaDwQMwQ9T7EYdNSXpWXeaMK",
-	"3QV1scvEbd37+WE1dmUza1LaWmyxIsUY0oCEB1wU2emXCaAPFbz+a1v9ZNM2SMZGxpss0oDuhpaaqOhd",
-	"HqZ3V+9+k+VV4ycitoAzvnF1YZWgBw0JhDsO13i+2/JuffXXWsGB2k1+SG/BtDcy4nmYuV21D09fPT9B",
-	"SeJNMLJz9uSXX3fhhj3h4kq5sC9VJKWZteC4KgBTEeuVxURJhCF0VidmFZ29eKUixFAFQEjFoDwowlOl",
-	"utboa06svEdddPfeTTH5irCSGIZ/78ok/aH9swOBQocK0b58slJ+W7wFm3e0rD67wc+uaMkQrevjx/Tb",
-	"6+/mf9/C/559J1HvUT1wV+ifVyThVHYTZkYlCRWjnI4CUKg78OSDWPOQZ0rjecAh1Iaal9/EBLcwCNb0",
-	"YG9hgmTamr1QADjHzVjnkCsjdsJ72KLKdObMdJt+/BwSxGxWHC/p4oCzsH6q7irXOJJ/WHCWdZNCJ3TE",
-	"bIl7VbL++/uS092XOjWO9+HeXp98eP8ywoLiviGhQxhnLxWjI8wvicxPXtcGTrXU6Rmm3tUqfdv4nwti",
-	"hnr6JEL011mKGRNaAiR/GAEg5vWXSOPvfz27+K+nL05P/nb66unpf55W/738SsKdS2m9dTIOdGDN6ZnP",
-	"zSa4VmRAhRR8QBMsIx1QxSwSb7joJ4Onv1z+OnzaHRxcPuse/Maedp/95TfajQ/i/eHj+OAJe3LQKQuY",
-	"/e4z2h1++vbb967/+6DF34+ffK8VQa0qFebhf6/Zm6HHN14OrHsPuArtkBOWa93W0Alt4urL0RPq0Dye",
-	"bBAktGyQ3yG4QfXiIKjnD68By3X8ZQyAajU/n6/Rr4MGqC/zxw3U8rti2QuGqcn8K/vTW7UDKQTzEOAx",
-	"SzOGKJS1V9wvscD+iFyxVJt1ySRmmb3eU7ZTTTj/TZj1rk1kVOQvxRuPO1iyAcJc/DTU9cvTZsJhF4X6",
-	"DHGC04WmxXrEKdj05D5clfkMoOo5+JUt3PsZEzGyMtb7/2jhw+XnsJgAIHFynd3OqfIKgJqxhPpE55lQ",
-	"CCsjhcsFwQ+5EULD0Pi1JRW15utKiafVjNPl4co1007NCd4sZBEgwawuQZrun46LHh2ZcQisv4HGMfZc",
-	"Uj6Pr4QjGdiLJZei1RVUuJflp3Vz1IIfhc/Qn0Pv8LmM2W2mXoMTBJmxy26PDn578vjps/2/rByrZ/Uw",
-	"OtBzCmva/YxkCuntkuwM8Z7V/QDLmyLbPmBKpMCKylt5hTcsdHXjwgHb0Ra8xvVTqXR9wtF5NdFHS2yC",
-	"c4RZc9hjAc/uEtOObO6lwt/VFrjUBSguJgx1/c1kFi72cx2sycH+s+WwuGnGrrnMVWtoD+hnG1TmZzKV",
-	"isXrPV+bdvTZFQXOr61uvk/1h7turvwFv+LY9flEaJalGVdsYXXq3WGPr5QAXxTZLcjdxmbPI+lxiG2A",
-	"a12pWIAzfHYicsW7yPWoMISxW/LYB/fTOhQzm8sa0Nv8nlqd43oHeKvbaFjnazni4ubo2w/g5Sze4Hr1",
-	"6EVf1R24iOx7L/4zZFvvOq0Z9khzfj5izynSt0Zcvynb9bNenu4KMqM+07U+r7W80tCJfXty8fn0+Ozs",
-	"4t37F5/fn/z7h5fvT17UWvY2rfUzXyUjFrYdu0JPHKJkT/z260GAEBtkwvK41UkIOuFiBFMaOmjA+ofb",
-	"z6bx3rMc6snt6rl2GbzmVUPoBUCS66VzcWlfBahTU5cR4YkAyIZrQjXp710/3gtppetIun+EhmI34der",
-	"WAxvCl2zWnp27l4VrNi5GzHVdKFCW6CpLHE92d//dGu66O08FOfanty6Bk3wtlfEeLkNOedmL0GmlnbT",
-	"cHSn63dGgN7/YEgDC92oNKHWEL2rwwuOrLychjMr73qta7iqPF8iUVcTicuKb7yhXLGbgzkX79zIvPt4",
-	"3fVVKYtf1oeAQOoRlM23C/Fjj4wXXIKbBQQj5XowFA4wAI3XdIxbQsTQ3BPhfl7aLgRryq8aZPmlkOzV",
-	"CFCTERis8r1M2LoA+sErqGLH12HjurYM/7DXrqu15ag5kDYY9djR3exynWmrDBfuwNe9VaZYcuA3iFis",
-	"RRN4IXYLm3dyteU+43V6kbhl3sbVsn3krzMjNxoHBkk5W6GmtULEK3QDCV5DMyhtTemC+eqRItc0yZlD",
-	"OCh37oFuPsvxKMpk69cTVel6/uRqKjpnHbfqVoSwpnZ1MQRvaz7+VKcz3ZX50r7LJdpcCEpQd+lgJ2rc",
-	"8LoRJ3jYhpiYuGaJRMybtiHn1hGi6G4AHerPbhH+ApyA05gr0khdEo85FUfVjxQR+YRlfEB4XCoMb67Q",
-	"dIxaGAS/dZ8On9Bng8fx/uUB+wv99fECobOKnGoUGCs3c6gcO/BtmefrexosfSFrFGHPMe7+QsZtVZtd",
-	"JpKaNNHb5ebCgLsd0bUf3Vh8hZu/3c3eICh4JyWcy93YdbKcw63f0kte+ILrUiaxBgBU6cq4ORO2KFVs",
-	"1Wuv0loIHVEuEFzk7MUrowhiSBMYs6xFR/Em02CxarAnZTfW+MbeMJfntoZt2dhC2/ygtxqscpBU3dD6",
-	"9O0ic7AVz0PGXG1iXutHFybsWQ3h+KXYUrABu9xFyXXBi3lI6sKSysaVBc7zgFRFsfHb3mi7APRa7/fW",
-	"TcpbAidYprZaJ59UFnWz9iqr9r+9jUidv5lfqlZdTvcaIrowJJ7ub8rsHuRKy0lDv75yaOsWgwBFrKgV",
-	"E58VP6+NZS10evDnxIhsm11s/hplVGhFpmMKacc7FjIMMoTCRxpgUm/ok9QHHFxjuGA3paOa27p/fSu7",
-	"NGaIh6Sf6lX0bQttjPI+GN3kNn27mzxj2mnhdsK+Upf7hQ50MiNSQOpqH4S4BX/ObSCs5j5/haT2dQOx",
-	"eDd2CyHc5bHbs5J8qsaILnOe6C4XICAiTG+cSCjxJwmjSpNUTlk2zJMwkRjQCjuRv1KJGUa4zGeKSXOi",
-	"+WXC1Rg+GUihM36Z6xIseOWG5Sax5SAH88nGlMv9xJ5bdLO+lXj1ZuPKjcS5LiDgxoR3AzzgbQu2Ww2g",
-	"799MdG8oco6t6R76laltoLfClel8d8YbXqKudQ36vXFDau0wSiFGf+n+dhA/Zr/GB5R11dPJs78cdFZL",
-	"XLcBGHsl7wpTXNJ6kIztat7GVBEhm3PB1o7LrBEbaaQWh3H1IPjWtfFd18NuZGBImBrkGdezMzMhLv/4",
-	"H2fNOXO1TV3LwUdfOdH/z64dqQuiJ2wu0d9TfCQ+c9GHgvZ+IwookRk2Y3tE+uc2qf+KiX/72Jn77ccO",
-	"2HjcrBRncprtsFNKxSzIjqb8FZv5ds+LCuTBBHJl8kFjK8w0fX18/vxvr07+6/Pxizcv334+O3n+/uS8",
-	"eTn/2YX5umeuGc7cevBAzLLNcrBa4XdnFfz94rxT03C3VPvAlcoRyeE11YPxFZsZDpSqiBVzV/mZcGxJ",
-	"AlQH/jRMVyxrrHVaXtRJwq6x3nStxRn5EKDYY2XshGZXylCDz/rp+bXbqloFMFXzqDoQ2bbpoY6ksRkM",
-	"NH7R5uuhzBhhsG4uxS5hXzg271u67TdMZ3zQBHMboCco14aioIc3J+fvXz4/+3z+7tXJ274TgjJlQpH+",
-	"3gRH7hOJONnHpy9JKrN2y7KeUxOv2qvpGubs7yVyBKx3STMGQI6LWHBdpvoOdu+wBo/Ev1WOzfGTYddQ",
-	"AIvDikOzaAtAQs6xKwQj4GLQgSY44CVTFpAp5jRhAw2talJGrxSR1wziIlyMoM1YBr4htDuP3KmoyGU+",
-	"GzKBCHmPIK6/HQ+xj7Htox6rCPs9E3MC+BBe/asxTZnycFAsu+YDBr3MJ1xTzcyUAKEBVMfFyGErS5HM",
-	"iIOLEmwK8BuA4kHeFQxiXtMok3mKHG1OQtMRSVnmFmpeUsIHzKor+4bevDS8mGdJANwCtCfzbMB6Mhvt",
-	"2YfUnvktlEJqMA3cO8J2j0hjnf3e494+FvsxQVPeOew87e33nmLB4xj0x14sB/DHqE6Unk3paMQy8uEl",
-	"AoyYF+teao+8NByuFNO4ZXBaEX0Eara4oNnsyJgPz1+8NcSTK0yW8LLkZdw57LxL1QuzBqMVUYPDep7s",
-	"79tCF+1a1rIvem+sJ2DboM6t067f6xI/YjnIJ0xoJNSUjlgPNWo+mVDjGnZeCs0y27vFMHb5iZ3iJHYN",
-	"79CRAo87VZ1PZhw4xr1vcBrfg+Os3eqx+RW8hIxOmGaZGesbcq15MQXPUvvLwl5AwIBi95UgRQh8ctz9",
-	"B+1+3e8+632uh1P6/mnpmXvMmvKZe48XX3J9Ur15XQNsYLzGk/MvuvWj/6LXFAlg1QFqaQdeQs/w0cHc",
-	"+dA0Taz42/uXQsleTNiubX7bji2314alfp+G5lxHCyOzjEtgtk4GMk9iMqbXjOxY2WqIjGRsmCtojbFr",
-	"j+egjmXThHKxIs++lUTlg7E/+xKrQjdKzQd2eVaMz7N4LaOOGU30+GujyMNKE2VUf4L9UNJMgu0C6k1B",
-	"DtiRURaxZHhYWpqlwhpsx8daKfc3O/NSpltMVIvLtV13nZozPUbLsXyWr/k1E2Z3aSYv60+Mx0bH69me",
-	"dyxTo23mj+4tKEao0bHwBO7yCt2Gamt7cBf6883n+8aEKKqswfKVxnoHZKjugBo9Ql5qW16tCNXQhArL",
-	"oxQp2mUGFVTQzsbhkElQ9ooMJUKoHdkXjUWwfuYRqDbzjvmA9YhvkIKGjtGEA0YTZYxbmQsNZMkiM7Zb",
-	"GRgMU3yOalxEMC/274UCL8wv5crXXmEPGjOmiK1BQjSFhBG7vB30ELBJjXlSJmBwmF3ukkTKK0USfsUI",
-	"JcOMMWL7j5QJ8/jrqXmbJ9bztsA4f5Xx7Nao0vYkt0EdG9AxpBUO+aU7nU67RkR38yxhwrjF8Y3n+F7V",
-	"nd83yH22i3mDeLV3ZjaWUmiTuhH9EveOv/6V+kt1eOhxm4c+CGrNfRbjY0/bPPa766ILzzxu9YzF3D2X",
-	"8jXNRgyf/KXdIlWeGgeKxW9YzBFSxTz+5Em7x61kBiQ1eO5Zm+fOpXxDhcNEBzSjX9q9ipe2nTCmH8Nz",
-	"T1u+Dd//K4zjgNkXRHD++cmYZIVwRtQClKgAX/JIVYpqdk6N6xqapPRr59P3qJPmeiugfxIBjUJtK6G3",
-	"EnoroX80CV2VzPMG9efrAIet0S05LzdmPCynTWiM2KN3Zu/4Y+8RAep7X/HY/sIJ/xHi4spst+eHm9AZ",
-	"uWRkZNwC12hgQBUXI5T5tt0d1HIa6YoC0kpR5zGVFANPEi8yH6kjQlHI1iIlkR0rsslExmyXTOgVU6Uh",
-	"i5HqJCXeBJ34jPT5+Mp/5ww8fxtgcRdOtQEVqEOdizHUD+TS9RoG+rX1QAowOdsPMx/DOVgMWsUVcdr3",
-	"BkJufcnzw4gAz+RIVSG12s4J3lrBd181waSqiQEefz1jIi568zjGb/saQbhAfB0AUKZ09rOrqp9NZ7yh",
-	"1uJFjeEEItifljNLMm+hCvHGeeZynBuCM4ECQRk+kkwZCX9j5YG9kc3PHNgJIPOUgRT7xngf8i/gFhTq",
-	"46i+QweY10zEqjFeUU7t3pRVXJ7l1g3i6vA/oS28NWofokY7Y9peYHpsrRqVtiC6YFVbmW7eGSvQe/ZW",
-	"ejHw0sG1JSfA6xJ6rtuvo7AJ+5gqm4gE3rrMjGcfoZcPbj2dMHKwv092Pnb+S+ZkQMUjTRDrdSbzrNgN",
-	"hhVmMsf1zPBrsPY+dnYj3zK3Ksysm6+OXExgaSwB5VcpIPFk/6Cwiv15SGGPwmGUVuWapYx7kGwb8/gb",
-	"Zmkh5+7C+tkKmo0LGrB1aBWX2dg7LUOWP4/ZAgOeFnCXW4tla7FsBcntWiwruEp7LOa6bbitBzrdmwTW",
-	"OgLxAgimVhjtkimkSmDQS8GS3axH9kZDSMh5E7pORpzEfE7/t4hirRozurUYVuvgk0fuhmzQbdypFc0/",
-	"H7PBVUHh1eYGTQQP6aIQCai30iGb1bc/wFxK5ppTqEoKqtG0MdUUA83mXxOmaS9Uvpi5WkBXwGUepAjt",
-	"hjFjhwL7dJ9MuMg1U4QONRj+iiRU6TCdFOV4jxzbROK/n717G5E8S7pWacFyJnmiOfT1gV64lzLmTNmr",
-	"Qm8RmIUpo5SLn8+zXoFPsiHNPI/9csu6uX4Cv+U9GNhVMaw/5J0q/BrUmBrl/1qORszQZnuxAgOvEQvF",
-	"Co91wqHw5OpWg4UxWM9wsKttsh2etRxhXZFogZTWkYrunBsE42s5MqIIDYAqzqgRDIXaDQTkVzNoISOl",
-	"czcSptl8nN7RnvnZpkncQX00WLZOIo+pMt4FA1vC1VIISRIpRixD96T349Hy/RBTGKwv12ZU4/UnNgMk",
-	"cPZoWUs2EJmtF2k0Mi1HEYgnKSgVcCQIVOyABhOqmRhwpopsFKxnghIGbw+PqRpzMULNaDgiZgk3bio2",
-	"QDrN5ITpMcsVaOUZ0SxJyBBtC8VHosttZUWuip5SUEd1fPqSUKNFImyTx2aQ8G9MWdCzg8Oi9Mdmyeox",
-	"mxCzD5JwpY3TbYfkGZFTYzzPFd0cv3jxvh+Rx0/+0tvv7fceHx7s7z82p2I7Gu66u+ZS8Q1G2bT0DZ7g",
-	"HiU1NpLQYfOYtlU/PXJh4wEwkn0MSh9SCgIHE4QP9g/qCoHm0n5tPVLL+oZ1kqXtDIhVyoIXTcyQxvCS",
-	"CsohCWbAhzLittKOLUvWZB0Tywa+aa35SxekbK2tIp16QLNsBrj+aJCGzX/MCWNhExzixcVFN6hxbEDt",
-	"9Hlrka+byhhNJv/2sWPXZosRF5x5bXr7Zk7MvU7HYsBR83S/I2T90e725iVcuSiuKuECipl4ap1PBLdl",
-	"RD231aYaF+NhHJ++NDb7TVXnCq1Z63Wnr1aqmBDnYSkT3AfY5TZve0axImXJtv/r+M3r1bbtBr6Xbdvl",
-	"zm87BMC6tYT/hdHamkTT5oSl8C6pKQwbGZFYqjg8KqdqKU1ny++YNx6s3XDeZdM029TLberlz5V66W3h",
-	"TefF/yhyDFl+K8i2gmwryH5EQVYX33ff7WUFNlJ9qP8N5QnKNSxB8U69jZSR4CYBJRR2TMYQR3FXb+P4",
-	"5RIYSMZxyTuYqlMavZzM0xByr8LGbjD4Xp1qE/H3+TnuPl6+JJjo3G2uLErLKmngdXHzbRh73TB2fXLM",
-	"oohiwPou27eW8c9cxlz5sry4u/awTzgnhAt3XBXeI+U7p6+QIrNbXyCyeqpMDXTznYiFDSTM1M7w4ESC",
-	"JxLu6nBuKBK2F2J3LEmWZscsFy0Zo/FsOSzGk/19lwfDlQfBJgNq4Z+IzuhwyAeAd+3xMHzQ3PXtVXwk",
-	"uBgh6hfNGDHvk8W7Efll/yl6Q1OumK2qNV+SS5qYqTKYS9MrAGwyMkkOSSYR9qM2AP8ed3ZfsBswfS94",
-	"05uf8q3UkIsxOyJ9aJWv+kTRmQUjxyufamTQLJMvQQJxOFwL06a8DZvwa39pplDjlNG/dgBJLiIXb04i",
-	"m0WClwIIH7YbGYo2tgrAQfZI3zpXn6nueysUx3/kUkgGml9zPavzhV9zpc/cDm5IDa2ga4+/Opt/vjXI",
-	"ooveFS5x79sHfKAulXnVlQhJ8eLnHCr33d43Hn8v5wRUkMtFXKK6ubCMAzo4nM+kgoZx0Hw1BLELYREB",
-	"RSEF0wnKbY8FRoUsaKsdLYKMBxFjRQHBKtpcXAnoVgg6/GD/oI7+X8Cuznzb43aZe3PJB3dOnLiyZc+8",
-	"lfp3mYv4p6TnExE7uPxWVB01KfHbpag/mG4kp9sMuHkxulBsbgnz7gnzbCynK1JmJZ95rj2mE62xhT/9",
-	"4+SceBFdwJuWgRJ5vApK4lwaM2gBhDheLXHW2bVchzlZ3OdiNKEq98gZs/kP+MglHVzBXUMJpvWQLIRa",
-	"rv64BeTynI9eAPC4fUGurMyw0iYXuWKxRf90xXCPlNNlXRwq4UOm+aQWveaMj8RLsbGrBxx+Y1cO1eFb",
-	"OO+P71zyQUVcOpcdU6G9ln0Rm7moPilme73xp6/N4SOxRj5uYX8byZunzZIXm0kb2QthQx/L9NLIZggi",
-	"JjTMmMgBTZjPhVRLURaaIM0MtaepLTgI8M3mkMHUWE4REEz2yFtZ5U0WH0LUwxyUYF90e7SyKqpYuRza",
-	"zk5VACIWlU4KA0M8xr1zRYTxWez+Ih+SqUUpw1PxQSULfa1tE6LHT8hgTDM60FAyHVx8SzHk2QRkHsCo",
-	"M0EUEzoikxyw4/VgTLjuQdKV0TVhZYeR1k2K5EO6UUXyId2oIgmHv2NFsujO2tEboJ0rNGTgxWTM5tHa",
-	"4Nq2qPLnEtwoV4Nb2jrpfP14rzdlSdIFh3DvX9MrVc0AnScpIJ8LdklesRk5K0CaId5rG1vwkaAasth9",
-	"8rhNkEl8B4lDlLAIyx4Ejb3wNb4H14ZSEzow4kxJF02ZcKFZTP5lJM4lNpSgPlJsazQRHaJHTqARDsip",
-	"ckiGZjgv8xF1NaZGL/ztzfFzm3c7L6z+YPrvF6/UJr3iv1+8OmON+Z+Yia97rckLQrHrURg82kxkp1Ah",
-	"gG++0L6z8jkHhCfMcAXtQQXCHs2XVevCL0giR+WocQS2x4gZpUWJ8VEOQZ2V8UTNLx4p0jeKue9SvpTM",
-	"+t7xQUBQQ331IJ1mla+50sdmGSfX5og6S3xdgEth8FPLEobOxQhVN8S3MRDufd5KvS4daJkZwf6yXP7r",
-	"ce7zHPzimvLf5pXEhqO8hXV8+tKlh8is1FVnF1namBN0sniJ4H3Ybk71tcUtGmstWjO9xHIN7DGRNS1G",
-	"Gw2hb/vA3DGYlycF2bG49aTvwlKud9LugkOynVjrDufxTQ8HgHSw1Da4tNNNq1FcDFj98SxsP7toDVb8",
-	"tpke4hG3MP3f5JRMqPBL0NJWOZsDmUjVuICET7guLcB6F53DX8yboF/4JJ8URIv/ehzV9Geok1NWxlh9",
-	"WJJATStCWXQD5vm0yeiskQmF1IOukTVK6Z1gKIfl0L6RFcxJM8U6EQTz3HpBBPPkGuaoeWzt4K15eE0b",
-	"z250QQg3bJj2z0+GNMOeZbX3Z6hRmdNl3jCE7rIV/QyNmhr1sxkORbMPjMosBnnEZmTKMkZse1JIQhLG",
-	"++Tx7rzujohMsS4G+gcnM6JBcVr16bBkpdAUihmhAA46qZGx8WqpbagrM/jMGHc7QupdEnOw4+MFmv0D",
-	"bLGNTseNNqwJZCAuy7xLsCUHVLEuF76TWjJrEgXL8WrX0RR+wXhKvod50yoy2yv8VtWVewV2NTvGJ4Z8",
-	"enjPTOCXgKK2A50cG/WpG6muos83n1+gMXABD0Fh+CVBxMTZhrA2dcXTphXJ4RCz5mqWFK7o8b77v2Bh",
-	"+zUL27gCMczVRnWUzwGDV+PSIQFodZJstcsD1y65FadVtRKtEAMOEJmpiEPlEAUh5x75IKCN1VjyAVOY",
-	"O1YKH0P1e566MLLCEnDS12ySyoxmPoWzX+SuQiBzMJYg5Mupdy7YIIq8kBH3RfH+AvHIZ9XSInTax4iG",
-	"cjVCNvCMkghQTqy3gWFfIxsbdBYeGMT9NhQyLc9yX6HN6iqagWJcB2TIc0V74wcTE/vPWj72XIphwgf6",
-	"xsKlXTAV91gfT/3hxJOLigKttDJ8977lEFRYmDyG6VdB+xgXZOFZfYNTzMFXLoEewzAORAOTxZTLFnOJ",
-	"Z/YWy8XCgoaoNufH+V61IgOX6EVGm/Qwx0+46x+Onw5aPrZ6Es/PoqyRJpq5IarHQ4BZ/sBoW+curMdF",
-	"An9LlT8bVf4BBQ+NJLnQRz8vpCGPG/LJchckbs6GWRY0/hQ1wWY8t73HEMiJJTE0UdeYYcCotRSxCkL1",
-	"yLFrjgOFDgmD5CzX9DRIfMDEreZqK6si5ovJHaoTzyAzwekgxOExjxvrFttt1+sNrMfetKlZzHJfld9t",
-	"ZA2hyhWBb8XO1risCi4k4rWMyz0b10JAnoch4Gpd9Re4zrBTooibpZMxZhtlkxF/pcggGVABqFiYS+XT",
-	"sHhGUpYp4/7XXOFjq+qm8K5d8IOwVYz8KKLRWwHyk1nT+GbX43+MgT9A9q9hqRPxoDjKXh9sGepnYyik",
-	"s/X4KZGDq0URm99l5nNth2UMdkK1ZpNUY6RmIGNGRjl2O4JEOhYTOqJc2DJEw3WBOjS6S/mM6Z0wU9p8",
-	"b369G4UVs4OEg4PgeiaBp8CHdm1mHwrvUgcU1ByBC3mzCEX6sPeeGfiz+eXnQcJo1u+R5+a/EDuy8aix",
-	"dA0KzO9YTFQ+GGDGr9mk9VqE1GMuRk1RZzMo3OaYw20bRTLzQVTWPL1l05+PTYEsLKG5Cxcu4L0/XAd+",
-	"keyYDOmeljpdIj9C3kokSgOehZ0OZBZYsBkbSGR4GTN1SLArw/m781Mih8OIxJlMXQUyIL4WILrhg9Fi",
-	"gxtjYk5GGAvbx6NlrnE6f8WEQoSr5abzuTmO+1b2kT+tP4MQ+eHkwDnkUzjuda/qxxQBZYDcB+yPAxpU",
-	"+Y46Cu6XIetd2GtnH4iEPKyF184WurIR2Kl6iW5BMB2a+21epTcIpzO8f9g0/KWd6p7B3+aXsfgmPER9",
-	"cqUCW5trG6ycg5WyoquugrOFk5WOpWCLrCTvphedTAA6ksCTROSTS6PWwQUphf7I5YycvTmzFexGLIgF",
-	"xRneMTmFBW2vCbbezsb45j2byGsWsE5AyQ/6vrIOHPsPp28t3Vb4UphhE66gBSM56T3+9cDQtmFM5+X5",
-	"n0B59A4lgmKenh3ElhWX7jPZiEuxa3wT+xsshXIHYVNyD429gN/TANsGBAjA1jxbYhl4WbBBs8DMsb2x",
-	"fDiiaJtEd+emw2L5t8h8CCEHm1q1wdLes2t5BXGIZoy/muhjsw9TBTzb6uef6NIgng+MLc9wqxY1leAt",
-	"sdi4XHoMPrRHVsPQ+oxpkubZiMUVeMvFlUe3BVzZQmPBRE3FGIExUkGr3PLHT1b+V33PP2aUrgD3tH+9",
-	"XA3j88gwsK37R/wCmgC2rmVse2NGBWHmpTWw8Zx2ujH+5pbdfip1ZKirnTJ6CBwXLaDURVN7Ftwcv1s8",
-	"kUVQIR7UInBr5VRAXq2tC6pCTyOy4jVNcmYbMyKG1lhOxRLNfe4ATjart2GaFlq72PxWkPzcert40z+m",
-	"5sa1732D/y7R2qhfVQCo6m/AA10O8ScE4zsimXnEKXan0+HDNbT6ue2s0E6ne5RYO92WE3++CLB5sYZ+",
-	"CgSlH1St+w0smtzy6K0IA0w065au1+tLwoM6Gn+b6XqcBSngj5RLwmGC9B3kTtDN0XAiH401Vk/agy61",
-	"ZATb+8gjztVM0tSD8WLCcJ0bvoWem+eeQs4XE7bJdkMXE7aG+LuYsLWE38WErY7TcDFh68aAYZ03aE90",
-	"MWHr4kteTNh6shPPtglhsuhtWOlMVAZa9Ils1QasgaycTlgRLB7KbCR1CyFR9EC0GJePHNQtJSFMLSbx",
-	"DmVG+jXjd+1P+yt1QizhqtaKht9hms2LhvI8D1Y03Kg54bxo2HLratxqGxLWs0U5M6slXzq+WalVocPF",
-	"hqkB1McqeWjxZPSv7WrmwDldj1Fy7p4q+g9GhH1JeWZhwSugCQCKSMmQTck0k2JEdMaZWr1l4RyHPbfb",
-	"viOGttNtVf5W5d+7EFnai3BOvDTJkjGjiR4v70nY/9h59+pjp0+mY55YYwOxuTG3Mbs2zG4ZsYZ7/wbz",
-	"PB+zwdUfttnophoFvlqWlQmrHUAqbp7eDL75ezk0dM2K7n629R4xTtxuDfYythGZv2kPTupv5gf1R7XC",
-	"rpp/anP90NLqLd5NgaN1KePZss1Z6nK9K5tjxbYuQjHm6ih8v0sotqKAKD5hkH8kh0dzRi08aXsr+Gcb",
-	"Gt6+5uYFuiVtuiOsm2lRwNgf0A2bwT5u3950dXENTx6j/le31072fvq5hgEn+MXyBof+JQXtt6BDKh0Y",
-	"U6na7LVrTSXVBmmvoFmU4Ni49QtRM6XZxGKR7LwzzlREIEAWkRfsmiWGvCNydvIuIoD+rsbm38+l0Bm/",
-	"zLXMdm1jlqvyus0EMFyPvMW6Q8eBcAyHcwxmhQRe2oQEW8tiuDFH+ptsKl2e6Z6Q8UqMvkzv+De9Djbe",
-	"T8P2N+8i/dAFR9Hygxd80Cgiqqpy75v78x8fXr5YeCMDfKxspVCJwqCvnBcoIEUi+BM1qXpEoJdH0Sy6",
-	"BOcRGStvMC71SvXod/V8jxBmJb6/x27rIaetjJr3oDitzT1Q6fGV74N+VPXsQPPacVljt9aZMy4ndAYN",
-	"vUsq/4hoSaiYScEISxT0wYmlTTOEmCPZOdg/2G3gij+YvjOWWFULbRniJ2OI94Z4W7ND5S60rt9roIZW",
-	"6fy6tE9GbQmM1WVGH4GZqyxDmsWUWLKB1RD06y4Mz/JM9xQPXInl8RTjLetvbdZm4SGw0+Vt2Kx7YHAu",
-	"zA+c83GLy0mlpf3wCIrSA/2cWJd80iLA8x7WsGkWNLMsCvBYSM8tv/2coSGLFTv8AfTuMp6tthdawl6u",
-	"Vc+m/TzD+4sYzDq0Wxb7WVnMvuAKk4XI/rZV0gM1dmvjv/XWLo1jF47duZyRPnSi6hOZkb750KytHxH2",
-	"hQ409OZiu+7aD7Cp7R262wq04Brx6+ACxRVwQ+MpAi2hqMBwMCxglFGAprEf4aiZw8Z2nz9SR0WqAP7S",
-	"BokvGYnZREKTsYP9Z7s94u4Pn+w/LpIOXEMDGscsjsiT/X3/nX2dDglvQQdvDFFZuD6myJhe+ywFFXmy",
-	"gUICsH7NifpjhKDZoTk5mw4DB+lOHNKGAc3W7GN/l9CEX2GKBl5SuYbm9WbIGSuJyU06I2dMo4y8Tz/E",
-	"rWCxF4Jv5JEKXzCG5W49It9uQY4MhZx6FvlT6pE21fqlp1eu2v/zOlbHhUyHUGJZPA987mYLPdbKglvi",
-	"e12MKapVWDU5e/HqkSL9UVlgqT7cFqpDK+2s9kARacbve3cNPDL4TPXJjlc0Y5nECCYCzJ4aRvP7VpJw",
-	"DcWWEFYVOpvttnDooCvBnTh1W6tza3W2sjrVj+zrYRVY20vGucCshV/CgzrCDqIlY9L9xH4WFTKjzm7E",
-	"Xzu7sV4aIObTnGl1jxeNhQnhcNW2hsS9GBIPP75a4hcEHn/wQaPoW1MV3GYEViJHXDTnsb9LodeITxov",
-	"unZiJlWM+QvRXA7TzpMDMpZ5pjApynh9w4ypsfv62T6J6UxFJGM5YC0fli56M6mpZrtF6RrEyrla1F0a",
-	"xR0VBFxK30MVk+apIlOWJAUs9FguQmj1CPn9tycXn0+Pz84u3r1/8fn9yb9/ePn+5EXfmJFJwtBHN9tT",
-	"Y5npbsKNQO3b0+oDrTGK5Xu2Or0myf41vIONJdXD8PeXRG+nX+AY2gwYW/Yg2NQXWhTHvE2s/0kT61/L",
-	"ke8ZQQtW35FZmY+dHFlWquMg7PccFHSjY/YGEjWR8QGz26LPu/obxUeCxV0uim5P1MbWuAakVqrY0yeR",
-	"W/u/v8cqnR1KTt/+QWKqKfnw/vWu4X6uFelLnRoKO9zb65MP719i/VEZMz9NFco8uxYovyUpgvWggMM2",
-	"G0JCUjgXkUWKpTg5zEXoQPNrSHflxrjOZD4ak/7pu7NzYs7I7MccVP/Ibt/4niRjLkPNTWhXUcQUD/af",
-	"kb7r49RlIk4lF7pfxBltyNB4mm9+PyYWZxtQ/s3aD/b3Sd+8na6FJujCSpkrcvAg/fDpvLDEwktjhr4Z",
-	"0k1aoudSp39YAloKOV06LJ/fZ8mhveCC/P41RBc8t5bwgidX78UMj4V25NrFHC0FiNthsym4ELRR00wT",
-	"xbSGFvspoUhnJdZrrqgI9VG30JxLK/9K9oRHSQDDY2RLaZcaFxHJlVk0XNO7Dx+pwsKIShaZaw1nWDiR",
-	"IyO6jEVVa3S8ZdOwcBY2tTETpGayh2yQzOPIHwVni46EPeCtXfKT2iWo8hZYpE0GSEr1wjychn6O9iqx",
-	"YnQANN+ACqI0TxKPEb8jGIdrRawCjomQGeLo7c5hfDlkHuwuoVhyPQ/2hW29jgijgzEEV9z1nVFkPAYh",
-	"gzu5xM8xYKcpGDlckyn1BRZgDs2LnNdc6dPj842Gkk/t0R7DyS7FDsP6nEeKGLet4b30bqaGH7Zm9LFX",
-	"fxL1h1BbS9kATMGFRvUjRtYdRo/fGLv4Q1uzjhWRCknc946jRekUaGvo6VRCl0KCrWndckReUz0YX7EZ",
-	"uWIs9T3dyGWugZDHVI175KU2L3yI0QSapgVBo/H6SJEJ/cIn+YTsSMHIjNGM5CIxxwFFvqPccBxc60+5",
-	"YrtQwNW39fjHuk8u2UyCERjcakcFu2WaGaNY8YQJncx65EPz4C6wAogbvh3WTuEGkYwppiu1yJoPrpiG",
-	"2y4Z47VX8IT7vcx1CZwEeuWIINiDuKBu0ISLKzekhRvbhZEFAbwnrnQGToyztErwB0HbrloaC+EIIh/0",
-	"L4CKoDTVgZzRoHd4uRy7uh8XUKpxJUBanR6fb8jq8ePfk6ETzL/Y0jF2aoFWgwL/B3NaHrd9bF3rxq72",
-	"BvfhdyTjTxJm/P64uUSunv2a3Z+U6r1vvAW6MF3M2NVoimuNDWxbRibxcIYQE/aqQUgykRlzt1pSFeLh",
-	"kQ8vQ5SmsVE2ObaLAtFm4RBDBRgh0pG7WoLYcVRqG3iwfwCTOOXi0qbmBAxWSzkBc2/QC15vrgizfMuM",
-	"fdDyyZX7AN6b8eTwjS19r2VCLUNH5B75r3bUCDrh+rBeSjWmifT/OAk+gYRErhswDvlieMNFxPfhw8sX",
-	"wVWST4NZJQFz4MQSZK0AW0JKpCLTMdXhAbv7tkeqXMZgf77Tx0/fywSu5Pq7dTfkl1RZrEOMVxZZlwur",
-	"699jntCGK+vNLPdZVY/zLylsMq/ph6+m3ybvPfRK/rAqicDF8yplUiAZ9r5lVhYsNF7OQmESZlVDETvZ",
-	"Odh/untUElA+UymrmBpjmcT1QzQm2KCV4OXLPSbWOM7+M1fvb7NpltX+h3zZqvq/vkb/Tgi+rT7b5pT+",
-	"lHX5t1Kl5FTI5svxS3oInVYad8GEBR20sAp/0wZqMct9Vr20YWjb8/HPy9hb63TjNfsy87dh7TWiNU0V",
-	"Hwku9qiQYjaR+QKH2SPW2cQBrsdESON5xUxoTpOihN+PBqsI84QgU6lIo4S7xIRqlhkD1bfB1xIyNEd5",
-	"QjN/3YDFJz5fKGY4C//K+j3ywiYBuZuRIPmHCfONChYFye+4CMxaUkSm2Cz3CBM2Uz3zXxUY2VWBd8ZH",
-	"4qU49ke3GYFXmSUQeJsUcJbmLFs1SbfymRZt7G4Y11sn6eeeo+6tsgpghHXzCm49sljJSCou2gog8vL7",
-	"bY7KWykCGZKteoqwwVUFkNzICGnTu83UHhfc3qzG7JoPWI8cWxBxm40JSZj4SZgtXbQMwEh5ZGHIi48n",
-	"IFTkEILqTbx9YibZcOOAmpnuyaipXUmzeXMGVyiEi6PwbjSyl7Bvfj8OstIhI9NQ2ECKmAzpQMsszKy8",
-	"n2uArchYW2TYzB/XZqRc49CYGl0vNlyOdLPAOPZt7oPMRTM1Zk4CEflsaCpIfzKkPUw7KFU9eBlntD+o",
-	"fcvzRFuYXKpduoLNYXDX9y6dGeybUpb0DhJ8LgAuwGdFmAd2A7EW8IhNIbHzBF0UEn7NFBma3Uy4yLVr",
-	"qJBn1/BN2EXBjK+OXKK1663mrBUYMEj4mJdw/8EyPpwhz78Z0nPzAjYp4ewc9yXbltozXpzd26Xk1uy5",
-	"Uxn2OxdcGRZ3ssVyPMiUSsuEesEldYo2z7LOSGaOL92Yj7gVJEGWGbQ7g3s/J12sFIWcMlsrUTfp3jVw",
-	"cN/YRFA1YQb2VRPYoAG7sBEpWACk4iYYU6hbdQ6W89K6eYouERNRqcVScc/W1E0dOf3d+SkYERsVJ26S",
-	"e5InyzMd4HWYcxSQxTSls20a059EstgWT1KwruYT5gXMakLF8nf7atj2PZ20DAWBESBNDZ2i9h2dFpsY",
-	"dyoUcOKtqbF1fDbr+Dh+8pzeisOdY5QwpdraD5DuvAO8OJaZtt5FOzNiA6o/yIke8WsmbABVNZkEp8GW",
-	"Ny8G5mZ7sEaC0wzgPm+NhT+xseAowTD6ahJETRbc2pyzL3pF/yMdG0tB5ABT0uCEVBdgrBbbttU+COmN",
-	"Tjpw8/9wdnjNQoYymxCZ+WL1mA1pnmiSsRE2rHO1JxGkWoePHRGVGg8nIjFVY/ivtEU8lxkdXDGN99V8",
-	"JGTG4kD42ZVtTPa19MPsK8kYSfiEm2FTltnFRfD3IOHMrCwIp3FBaJIcIXJJrihIi4MnzzD5m06coWdG",
-	"7JF3w+GCmzCu24jps4m6MyF9NlFbP+5B1dBvBfraAt3w99reX51gvVUPULMvuvAAndTBTnGZvZSzghL8",
-	"T451Khv3D+9R9Ly7v6h043JaXLt5iKK5W7U4Z9sg9p/SH7Xcvao/qptFzMkXW1JGKLmmCY8jkgtX519f",
-	"YlfkD5Tuu5yQwkuuoqpNjykKLVtENJZTqE2WQ81EUbacMTU29qCRN1C+660wnNXLvnKJmWGSjF3Lq+YM",
-	"ns1V3frxH2woKnwxWOVYOddtiOoHFwkrFtgamSDzBQLhwjYcCAEUI+TI4Irb8O0lMxxuZiQ71BV123tq",
-	"RFSMCZ3SmUUTQS8G+t/iGLs9ApP1aZIcEsMrfZtaAIKoUnsYlPR7gq6r9bWDWsiSmpW7+Fkwen2y4CHp",
-	"/y84vT343+6/VJ8oGE4YS8sC81waT69v1vAu1zu7/Xop9C7XG5RB73J9R3mDi/0pa7vIXP85xcqDKyGO",
-	"vs1XEdNSKlctRy3PBszT9tmANrHYNwahAoyMavjCqk3l/ZKi90dUxLImECrBcv4yPmxhjUBECEdBIkcT",
-	"A7VyWYopQi8Vs2Eiv0KEapViyLOJRQN3wRqLc9TYtcRFlZSRf9HcZMmUzubmDCFPiqAdQk+LI2P2UZCt",
-	"dgnazO0hY4MsSLJj++QjZrWWCYDNmOF3AZUfk7fhp4gPo1kCnVYYwDtZZKVhxli9FPuQ3lXGZGWmB21f",
-	"uVcO7WIhZcu9cUvkTaR4QyG5DRf9COZa0Sy8VOmwdlIl2neN0vZ9aLdhGFpxMUpYN1fsECHXrAgY0Czj",
-	"HpPWmDROIKUZMwLKo2lxRVTKhO6Rc3oJ4HHm15eZnHrUuIwOjEdR2I1ONFnvjesxoj3B9eYIfp6yjMuY",
-	"IBrsgPFrVjymcrDPZNYjp7gaCD3hOpyxaXO+qXZDGalnY/kI7TXUhUNpxp6OZRLkaR4bOZ2UjUG8E2Hk",
-	"2FoWyLZjRmMUq+7iYU5C2qM/twb4JkRjOMX9ysQFrWjZlMWFjcHFIMljh9AFFvrW5fzBZJgLEs0B6wel",
-	"JK28T/i6a8dYJMTQprMgSzg0XJPFTrB52Oyy5VpxW7GHHJhz6K0aEdV3sN/2RrO8JR62BIgP7WWdApA/",
-	"i4/LtUXB5trFyQlGZhsjUQA4CkyLW98Y9m04y/2B3pZX0eww/h7oqi227U+Kbfu2EA8VHsYISon/mnBu",
-	"neQw/LUgmt0Q7ClNcTj/UfmGy156SRLLcLBHqgLAMh2zDNwojwQ68JVvkx45hhzv978/J3/Z338WYRHJ",
-	"lZBTATVULlKGIsOuo86tWyRN4Dg2LUzMJPcnS5YAyeC5VUD0biJL7o+975FH8SXP6XeH0Wk5YCFzLs1n",
-	"dm0d+h8771597AR9HOrM70sZzzBClSj0CyxibJNtHmHDnixj0D0Xo8LhbRakEBUxa4pAzKU7rGoIuOlO",
-	"e5M2fjDDLQZ12Rc6SRPWOey8e9WZhwlZDOYI8fit2f6DmO0rxIOhUrvaTWuJ+a4W4s3PwcxjgLlosGh0",
-	"ZgBhiWinFhlRZgjWSHYqSzp0XW0QjNs1GgUBYj52aGLlYXZ7BNjI0G8+D0O/oCXpuUPR3CzCzFLMeG2b",
-	"VQUA2jyz2/lB4WZ++u6iTUCsdYBQDdXQEPov4aLP0ba3bGXCHqmCv0oopwH6MB1ohTExqj3MIQ7tHjUu",
-	"tW2UF4DgP1JIbxD6qoPBxwwOpWWGUTdqke+PS5LA4hTapVmPzwMkw+oAfAo7Mxmehp9KJyAwuTV27RUr",
-	"KK02pqpJwqhtMuAWb/Z6iNdFIHWKUW1H0si3tDfGwZRwHRHXdAqxdwChMConn3iEZtix0hnFZBdZXtfO",
-	"wf7Bro0WYFK2pti/yd5bFV1TA8TZefBa25CDMdscA+DxuF6G5l8F7nfowfYQdpYA6vPMD7BrHRVVHIOF",
-	"yffYrAsQbTdpL1WnuU9MW1xGbNfRAirbJpsbekcu28GGE8Bmhmh3t3CBW1ywBtTaRrOtCQ0M2XbvG/x3",
-	"KVQtgnAGDA+yvpILjDfxC+FmC+a/R7xZL7h9iHbLVj8ZCidGMNozxRLQ2Lsh2/aqYkuxPyVubLWTtXP1",
-	"vEmwe1NQWS/tb7+fNySKFeGAMiP9wfSmW/jD+Ata9z9SJM3k0LgUtlVLkZz1U/daO5/Li22O6lTxNpsj",
-	"uH9Aan8557aMIbgsr6VwdxB5GEC7HBRo0X4NhsK2amFPQKrpgtQ7vOz1SYNkTK99cpaKipy6SzaQE8h7",
-	"cRND7kupRZCQfgMzpotV+zRAmSRyqooQNiTvFfAb6BQDYtgOxVZzRQIfXqbvzmf21d3+RD4Ij4l9lAip",
-	"+YCVur3bBdS1BfKv1fPi7btgZuhgpgdb64kplWFxiqfebUHVD5zmXBZ9eYbcVhZM9bDDS6QiAvUgvy4H",
-	"8bAZw3gp1YDoIX23Zsv0RyW54oqxbCzMRe9K3RCtYEFJ6fALPRyIzfull67homX49jnLbaQShr2GGcNr",
-	"uebE41BMjWxkCeFOdhc1XN8kiIgfH6d7wJXpATn98Agi27zjB9mo8VhdGaFk8/vmy6keKScHWolKxUTc",
-	"DfPduy0BkDDroJQp3yhBw1xqaMwYCD8htbHYfBHJEZFJ7Ivdg5HhyiJ1gaweOS6ycxYLPujGCPxYUyTB",
-	"RPwfwUx3IsZqJ32wUs0eRRl6/yaSbCsibgZN5Om9O8990Kh9CeNPhnRJNWkfEZzfDOHU+qSvpU77EQI7",
-	"+9qwlOHFmGKDjOmjoEwi1bO5MXagc6pguxHBXGGAdZXDYY/8VUL9J4vbwDsfenx5SC9S5GD/MelzASkv",
-	"XY24R8fe8PL4y7agwTz0dL9rIRqUZimxvfIVL2b0rb4HiRxcoUcHFl597BwzgApj6M2QblCGvBnShyks",
-	"zAsFiT4ltljRvN6t1bMVaTfzDVFSCEtQy6XbnsN87wIme7Owc2nAaDNxBJ5Hhw+WTWJOEzbQtkS9QToh",
-	"2j0i34eSKiITBLFnogAAKcHR22CbTbPUYzaJiotk258Wb/XHAK0GCVFXLLXxLSpmhNEs4ZB8UrnpM0Kw",
-	"NFlJGmKxFekbcWk2UnQJrvQACJM+Syj7XJFEKruSAoioqZM+CC1czXN4KZuRj9Vp7klQzi9jeZP9MmVs",
-	"xeZWbK4vNt/QKyQqkEplyloiP5fjA5wBoiMM77OVfHVXyRcFG8B95TEti8uFLiY5YeONHvnrzONO6uI+",
-	"SKJ1Zlv5Eybio3JHdeMButw7pSEZ7q30otov0Yg/dcVgrVBcHyRbqaK/SLgkWD9WwYa5fbQEAOCifBat",
-	"Z8cOERUtUmqc2SgEpAM/ObJ5c85Rdi/t0BWl12eMBQdV31ne34TA3WbluzAfzDaVhGSLAFLTHzz8Fje5",
-	"KBC4YayBcIoH6zKHNIeBmngLH/ynD+PN5/L7EN5yFIGSbN4DCbMsRteIQB6il9MF+OUA3YIoJDPoDGkk",
-	"Y1nw452GjbTxIPjmIErA69dzWOeFoANRzI28u4a7DSGNnz46shO56BOa0hgaRBFdExOsDe8FrdOY3nR8",
-	"rzTZjxTSO7JarXxlQfiwBL2MiCnb8N+9IpNXrKfFAOVFjV9tBdAH5fJFsfkZmGehdbPjuDY0YaLK9WdU",
-	"Qks3PF9OY9+NfLtZf+soLBhUzDM20FDg13f/Opd92142C/AzEGyuryGcaOsK/ztn2Sy4KbXbsMULl2Ab",
-	"2UoAN7iHUekz83LsqPD3i+JsfJu6+WtYrkAQaukRp1AUAdIU2QGBSTVykzIrQeeearCenNxKGdxLgLDb",
-	"jcIyDahPmNAkISmFVo1SMXKZaw1A7JO0SPJF4BXNUme8Gi++sQQSjqYzl4BWk72IhwjV3hW4q4iw3qhH",
-	"+qzo6nL4f//3/wEQPchkgxcSpLK5SVvlsT1+8tuyRLbILDjN2ADVKg42v4UrLjDRxroWLxED5igkEq4V",
-	"S4ZE0ZkiUyisAYk4lFnjbsxiopZiGM8b5Q4uuxRnx7I6CQCFWD9r0XkAJGdKs1gdOSAMQpNEThnc0ReE",
-	"2LTKgosWnvtQZhOqO4edPOOdKHwNT/YPfqttTL9EZWn2Re+N9SQp66pWpaulu3Og+50ipQJZxh2G/SmL",
-	"sdTi6f6Tebn2Vzq48l2VCk0679c4zGbg/7JU6UQdLFSG7b6WOER9FWVJdDnhuFiEgXO5WAb1VnmBc8d8",
-	"EyX9I7cRhEy/shqr0Y9NxXwX0HK0jiIfKSeFAVT0sCKCqUsydNBJ1s+Hy3KZTYiZr0deug6jFQu5gcZr",
-	"XG386jyUrMtN2S/d6XTaNevo5lnChLH34/Y2ZWnS32U2aWPUbjlzA5y5NZ/XBvaztlPFwgUzB+pXqwy/",
-	"zKreAzT3ZmwbiLmGU9FEyQDFr/C8i/gpIPDZ4KP5MGUyTZwRGJqUmKvsM5nR+JSZ+SXJGI3xxxLSKkHO",
-	"uIbtvodKLJk1fPwo8FEI0hryo//VVOZJjNnaaa6hmZBW3r5e1J2iKJ60wvGmvSpQID1HVP0Ngnv4aR40",
-	"sKkzbDHf9IiUkjzVtp/yn0vefbAwPIGYqbr3CyWcsjq1qVboP+xPbkj27uadJqeZmUNzM86QJopFnTT4",
-	"6FsnWFQVfzBhVDFif4ABT64KnK/LnCdgSxWwOvu9x739zlJ/M2Dyf/oFfPI/lJf/YoNGOBD7+yOLYgKZ",
-	"Ub0bkUbpDf9HuF1GslwITMgy7mHTu10cEDoukhEwDR9IJgReCpCm2BftgVrx08sZebrveuUHoBRkZDSL",
-	"NeL6JTSovoeDAmR+CanqfYyhk4/5/v7TAQwBf7I+JH56uIYyEFWA8nA58/Az//jw8oVvy1aDVwEID4pc",
-	"sjGHwh1USwf7j9F4L9JMLQAAdvIPBiiqU4z+bCitRkWy8fJU12m3RX0qpHDw6xXq6m5Yb3p7uDKtxLIt",
-	"111PLN8nWgBiPNXwGxCwobxKfSBUmRr+hokM89eF9o4Lcag0zVxSJAxo790V2elP6BWIkj7Ue+RZ0jns",
-	"jLVOD/f2Hj/5S2+/t997fHiwv7/fMcu2S6jzvDCFyvC6y6MiuYhZBo0r+z3yO2eJ7ZUYEc8xtu0IiBfw",
-	"/DBRCl1rHPORIml+mXA1ZrGx2nVGB5ooWdP+wwzjAGFHTJg5WIwmvxvKD2BMUJILf2HrA2ooPudjeGaT",
-	"F/yKT4zFQE4MsaQZV6VMKbOjmt0fEodpC0v04fJEjrquVQyPoxCGswT0p6LKvzHAHMsACzeC23wfsQ+n",
-	"mVBBR2wCCOFA3Jha1v82QVCGCEqLcvW9HxzDdMIaDgFTC0pv2noVmZT60O3qcuZKTcO17Pz97N3biORZ",
-	"0rVhCaMDJnmieUozDbGTXeuQWEjxEmPAxp1/USgf60mAr0GVNucdVS4xzLJkrsvLgQsLo2RsKB6OxSwr",
-	"Iv5wYqrp9z5h4polMkWRbw8JWbH+mFR+GWD62EOz5a7k+PRlSCC4reJ3Zy9eYSYHwKpeUuP80VxL664C",
-	"VrzTiiryf3bVQKYsxuLdyIIxqTFPkaRk4n9RSgy54f6Lgvf6gzgu88c/WCZh/yWisT1gi7ulgAQE6f9n",
-	"1wrQLsZvonJSkE9bAV5HTDtLm1HxsuEGvFzJV9xtlZJ26mgEBRgr+OfgyRPS//axMzRffOwckn9+7NhD",
-	"+9j59L0f2WQm+4j5Kfxpfhr8ssR19GvNIQaJq1j/4vGgzFrLpLQH31qJg2XVPMin8kQVIFvRPObasEeP",
-	"PIcDVa7DgL3In3Bh0/4hVlbFRBjQLJu5MCj+2pBaRdagiInwNDx1lTdvnq3Z/zunLSAfLJVcaHVo7MgE",
-	"ShBiiIBwYVaUZvKS2WpyL+rx6ifCJsg2gTeWg9xIxOJ9n2ZywvSY5YpMmM74ICR0marO90/f//8AAAD/",
-	"/w==",
+	"7L0Lc9u4lif+VVD6T1XsXUp2Enffjl1Tte7E3Z3OyxM71zP3Jv8IIiEJ1ySgIUArSipV+2n2g+0n2cI5",
+	"AAlSpETJlh9pbW3NTcskXjwvnMfvfOuEMplIwYRWncNvnZSpiRSKwX8cRwkXv9LoPfvvjCltfgql0EzA",
+	"P+lkEvOQai7F3r+UFOY3FY5ZQs2//i1lw85h5//bK8bfw7+qPRj3JE1l2vn+/XvQiZgKUz4xI3UOO+dj",
+	"RlKckXBFEhoPZZqwKCBDymNF9JgRs4yUhprIlAxSRi8VoSTNYkZ2+lxc0ZhHXTtGf7fX+R7gXp5LMYx5",
+	"eJs7oVGUMqXMQjPFUkETZnZF45TRaEa4MD+TnX5ol+Yv9zeZDngUMXGb6w1Ds1wtL5l4pGDNJJJMESE1",
+	"Gcs4gvOnZhySSjjwoVumv/aXQpvdxjjZ7az/WJBMsC8TFmoWAbVkKTsiEdNAODRl5rzN+hVLr1hKYjki",
+	"mYhYCj/mRBcBFeH6/T29lfo3mYnolrbzVhKVhWP4BgFRTCkuhSEk+Dhkpy+k7g7NgvxFntJZLGl0LuVr",
+	"mo7YLZLOQBqCViQ285ojpaXDNpQ10Yrs9Ce4xK6WsgsP++v/IGimxzLlX9ktHjQStGJhyjShIiJCEhAj",
+	"JYYIzOlTMk2lGLmHd/oZrJgJbdbGospmriiP6SC+rQ/xmupwfMlmJKTCsCwcfom8hZzCDqep1Myw9ZiL",
+	"0SHhWpGIajqgCiRUJlJGw7FZegDvT6hSU5lG3TFV5hXy3xnL4NFYitIHN7KMj7KURSRiNIq5YITGsZwq",
+	"OEDzyAAGZ1HXjUrCMQsvzWje21oCF5MwlopFsOpQZnEEwmjACFWXLOqR/num01n3eKhZ2g/IdMwEmaRM",
+	"MaEDouhMkbGckoSKmfloUkTmc5Ip5brXCTpjRiOWgsLzxjH/WT7ZM/tqJjSPSyea0JlZjU65WeSIcmHG",
+	"Lb6mnk1Y57BjRMqIwVcr6ENlk4lMNYvesIjTc3jy1jkWCUVoQhXpVyfsA4nn6+wmZqFdsydH6V83YSN8",
+	"bWUgWCofGKJLJjEzgn/HcWiYpanZlaOxgFBBrHlAYi4u3fo3oGi/LtOyMhNg30RcGR6LApKJK5byoSEi",
+	"mZIkM9sbS6kYoUSwqbcNmRLFR6KbTYBhgDvsVjakd79uXunaDdy8kv26VMM63UoTQzYgwmgcs/SRsova",
+	"mFL9egMa1a7xXMo3VMwsI6pb+fYkpZqRmCdco2oEsuSCxDK8JCkbZkZue9/5CP4jYUrRESPGGlZkOubh",
+	"eJOS2PyVp8ac0GnGlkvmr5uxQZrP8QLFVcoiY0XQWFlDI+FKcTEyouFSyCkYf0xELMopFsySytldXFx0",
+	"jz2LZP4ADW2FY0PiYsQC0j8HgzJlNE7+/WPnuNjix06/VpUpnXIx8s/r5s2cr1sb58HbOF8/iEkqjQF9",
+	"w7TxG2dxBASi6igE/kwY/D0wVs17UEapYZ5UGc6SEYsfKfuIlaCbtcbaiXrBuB6zlPx59u4tEUYKCJKl",
+	"cZeJUBrGH8o0geW+HUulN2B4wSrfWzfQbfhnAtLP2c7cCNVYpvBrKmPWNXdc4CsWwW8s4ikL9bms/oUl",
+	"lMdd61fpOkuqH5D/+7//z25xYjfuAlrpvJyXR5Ep12NPlz9SRGmjS41px7TmYmRuyuVNcdHNFDObdUZj",
+	"l4loIrlwbiPY4s1bs632iCYTCAojuiJJ9JibTRibIJt03ZrN+nOXUZcKKWaJzJS/g80YsUt3cbOmLOzk",
+	"xq3ZpZt4i8qOyKFRVuDNGjCjvUAhFLZto6cU1r0pg7cVJa1g9sJiN2X5LieYH9L+hTPdiAm89EDfOIPX",
+	"3dKNwftlYhbvm8ce7aKEdArEyJaCqocpU+MumMj+HyZU+/+peXjJSr9IPSkJ2UyBzdUvLujup7Ju2YQZ",
+	"vPTItsbwAzGGLYls0MRcSbjmPj8ujD1sFkPMumGjcsJSWIHntZ/zC9pLqrH+zCdIGZowEXLERcI2YJ1e",
+	"JGzlwOGcEerWd/OG0rLl1fj93GI2Y/MsWtDNmjsXCduU0bDsVFewFy4StilrYeFR/5CGwkXCNmImLDrJ",
+	"BldZ7tcPcntBpiRlV/IS1MolA+eZuUM7OtiEtl608q2ifiCKGmhjg2q6rThbHJUDMv4HU3p2jEpF3bhr",
+	"A0ZfuNRwTMWI1bk1uFCaipA5x8ah0b0yRlFm014C95vSPI7JmMURGcxIwpIBS1We6VDQZkyVJu+mgqVk",
+	"CtQ2MJ86kVfI7hFLpLYatXQyN6/oWxxNrTvk0OyDp7htKUpH5b45EzIbjYOKISYYi4wBAxk5ecBKGN4r",
+	"5SiQKVUEGQw4wUzEwfJhNOpKEc+IminNEvhTfrRNlknpHG/cm7H4GF14zh1QYJcMR+CoA3YgBfNdG+7Q",
+	"FWNkB3SDPWHvGXvY1JIbkUP3U8quGI2dHQtL3IAlu5yC2tuyMNZdEPlCqtmMRbt4UTdr08Jcm7Jql5/u",
+	"CnYtDLYpy3bJkf+Qti3seSPW7eLTXCkUbC3dSjDYW/2NG7iLF781cR+IiWvpY4NGbnvpZo4Top25N6nX",
+	"MW/YkfJE9OMs4vrkyq0sirgZjManqTGSNGeqcziksWJBZ+L99K1DQ5x1LnshMH+SKWQ/vKVJQ6LE8elL",
+	"a1lBPIWCZtnpQ8ZoF5NA+2bZXmI0/roLBMeSiZ6ZT1I/+QfF0pcgXMzOqe4cdrKMR52gI7LY8i4KrPn3",
+	"dem1iGrW1TxhdXOhAmw+uNIUcvAvFmrzGq9d2dzofFJ7ujLTocRjZSJLOof/7KgMTNVO0LG6ufOpZjxL",
+	"23guc3+14m7NU9NGmeprHLuxPo9Hlgyr+TC+nvlnBwakuhM4GizOpPz55yixsk5/03Dc/jL888q/9Kea",
+	"r1lho9dcrcpK7MoVinDNEtUqA9Xj2+/5omia0pn5b8G+6IYEpSxVMsU4JiPmOTKhI3ZE6ABuxfb2BHdC",
+	"84caHqt8Drv6xqN5njKqmTlyz9hf4XQiNqRZrN9LVLgJ/fKaiZEedw4f7+8HnYSL/L/rWJSrSUxnThB5",
+	"bz/56eea5yHyVaJg/CUov3rQ9OrfbSzLI+OBlDGjwjwSy5DWbKO0iyc1QydMU6PJVxY1ThfXE4Oh9kcq",
+	"NwOOSkYBmciYhzMC2oqpXvUIfl569uZeWSbrFT9eQr+8xFfh6SqVa5ZMZErT2enSXS5I/CUDNpQpIyNM",
+	"EDGWNkqFHrngeiwzXaTS9M1fNRiT5nLMFRkxwYyljqZMynSWCnOhFKHPOh4JuHqlynH8fFA9jQnV5qbX",
+	"Oez8//887v6Ddr/ud5/1Pnc//c9/W86TyUJp5bOkjWutxpMtT744nCLLWo3BzhbxDO+MXBEq1JSltdrc",
+	"nFYreWg2M3cM8HbjKeQ36IUbn98VZLehoSWHhF2xdGYtlNyvZPZSkfFusuo1T2mjF0lCwzEXrJsyGsEP",
+	"6FQPch1fSSsxuqpcIWO0f+6sCDp5GVMHxMdYRn5uVyfoOPeiWWq1dAhGrytOMHrSOiBqbYwhZ3Gkmg/1",
+	"W50R5R/IaSoHMUsUGcwIDEZ2KBqykJHFUsKFzbiBLzC1LGruOjGjkeFgFVM1tje8CU1pwsx7hul2PSIr",
+	"qMHemWu/DjNWe8jAFJ0wOYlZLZ0qTXWm6rngj/PzU4IPeO8WV4cyzdqRAksxxeoa6fgMxdWKLByCDIiO",
+	"VzB38WasVnnleqausUKOQ82v2CpzIrXPf4s/5NQ6evBiP6XKcKxgUe0ntWGuBTPfuFFrV142Q8EuLb5W",
+	"5VT8r+KveRm1rGGm2nNb0VB11DlnpVbp3o2+YOXaqZv1LEnfGFrRlMkVnmeRus9+gxZHjcXwvdVxrKXF",
+	"Jw9YeZvdj6Vga1KCefVtlgxwgewLTSaGjzv/8+DZ458eP3l68NPPf/vlWdnknTfR5nZ85Vn/OZXUGhIX",
+	"YwYZ6XALg4UQjAYRqogb5ohQsAOIZl80Os+4dn9V5t9aygai8Y/S327jicI1+SErkUsuaki5P6G6b4yI",
+	"CUuV2VQprrdrrIT+V6b0rF8OapWeqiVvI4c/qOtpCHcTuHntU6df4ITspGWd4isRb1+tNAoQzhr6BMPQ",
+	"q2kTJNJlusSO3LjiD5Poobkk7plfYbNX+0ad98FqlBVubMeojanCOxpXOqVapgrC2BguqDi2r6im6Yc0",
+	"ruXLNSRehVrq6AFivPWftkItzQ6rpbKmBR21NdfVsSswaaBHqvQZY+I6orGg6ZsjW8GmvgmJ8qJuAxUD",
+	"YelivecXn/A848zbmhU3l2JhlnI9e8Vmqv5WA3GwCzY4zvQY4iTwPLlkMwVuKWPAwX9oZ5yOqeqR3/kV",
+	"E+ai3f/95JzsXT3eAxbZM0+ovW8ZeMm/9+surUFHSz3BW8gCr5viI6GMqQgZTJScvzs/RYvG8KMN3ZEh",
+	"uOkb3GUgqlfiN9/DtvTDfc141PJ29hW5wfmD82nKPBp4AiQnYo9ky/LAEUSVO8sUWE9fnuQos2Q9nZcV",
+	"fnGuJW4tfddPi8TwWgpf03gBBQPdkYTqELPdhjzW5hcuCI3jejKEd1azIfC2scSEwHEDu+bak9CaKQ3u",
+	"vt8sXX6bz5uhxVOYspcwoQkSsu/em9DwEj6SniSGhkSUSh51L9nM+y9Fh0zPBDPfacgj2c2eDM2fJxMg",
+	"JSFFfeTPq1vnUpx80UzkN/lF8rO8m/w9wsUk0yoPz4YxZ0LXutaaZn4Or7zLtBlo3WVIfN0Fs4plVBT6",
+	"ZMJrLgY4uXsZHiLMjV0vjMKURWZ5S+nseZ5pUuwG5zPDjBMaogv+DELay9Zmnrcx8cUr/L74C8j0WCmz",
+	"GCnW9BhQf7AXVgPXJLD5j0EKSkAGVLGfD7I0rr1L4bczI/559u5tQ+gSnmk1nNE7VGdpg27K/7xsHCMF",
+	"/qAiihcpuTE8AF/qks0Azk15A5Mdp37hGrnata1yLkHNF/B3+2kpAWhNw3FiXZL1/tHy1+PKyDDI7CnJ",
+	"q5hqI8VArUiluvkPSwQQrMGJxHXJsBjhHe5zCT9+eP/6BEv9f4XPAokedbS86iDzdLvqCJNsEPPwFZtd",
+	"6+XjeCRTrsdJPZ0+f3d2Qqh7poj+Tw3F9jByhJYVF/rng3qDL6VCTWSqVTPpWBYNKeCeWDVeOmgzWVvT",
+	"dykvzJHBUvo/YzHLE5fWFXxlJlpobzS8VuzsPVPcqApLAPVOQkoirkJ5xVIIDRopwxVxZ1Ovq9LywItW",
+	"6a3BWotukUa+ob2JCnwpjVaeLw23VDudOwqri8RN6YxoacmKinmqcpIpUwMjZodhJ+gMwC5SCU11N6Sp",
+	"sa/Gs0EKdvzCOObx1xN3r54z6cBSdxCkAUCkUSilpop1uVBGPxv7OZ71yMWYa0bUhIaM0FRmIiIcErv5",
+	"SMiUAXia+0lp8wuJ5ZSlXTNYBCAruvDFy/SRIh8guCAjFgOEaIl7JzSKmC3fLjuvnz7Zb94m+sPW84VZ",
+	"OLjPfjBhMWJLnjPgey+WgLzAY14+y+ccaGmV+dpnSXxdJzngWJCyvUv+wVKJ+QILMgKWpHLAY/WL9PF6",
+	"FoTcm+VtwoXzws37HSogAhiGLgLzAWG9UY/0v33Eg/zYOST//NgZ0wKHd8CYIJpeMvGx8wkdCQkX/uIe",
+	"1+7rdEGgroaGvTAYu05MsD3ZFmQoxZAb5mshHMtDKN5ue9qFZZY8WQ35uKk+LTxhOLL1GH811l2B9dza",
+	"7k4qXZco1pFNN0BUq5FA27SR+ZQYWyVXxf/iukf61q/0meo+qDmtMJeUhppfcczZro0hfqabSCv5bNV0",
+	"rfQr1rqac/EzbcjpsH9utbo6D6N7uzRNaRuBf1ylHTR8ZD4SL8VtMPh6XFMrFoKlpMtH4sPk/u7q5nm5",
+	"5cFcKz5W5eYjItiVTVHIU1ciPmJK3wwX559iXf5eh4GvFoRn6njSnfxV4XZfhQWf4/c/Bzik32SarEiu",
+	"BTRf+URSXsnH3j/4pc56gHmr8dknvyxPeLJlS4voFTcFBU5zEXicN/DX33A8V2xGRchOUzZkKRNhg6vN",
+	"d6RjpVY842JEJjTVM0LVJfij/YsguMPNPQ9XAPES+w9m7n6TlKt6fzk6Z0+Pz9cUMX6Ky9yNHpePtU9K",
+	"y4kiU5leYsEe/m2YoW/SIuYPsxS9AGNGo2q96iNFEvqFJ1lih4z5kJEdKRiZMZqSTMRMlSrwpBlsyhUm",
+	"w7ZOqWwVcM0Tqb7ZzJZOxCaxnHUH0q9Tcd+/KuTyc6slleKjrOU05EtF+IcPL1+A8LaZQseQApTnRS1/",
+	"tU5+1A3WsD0bMljdST8fdXJDOAfCIJVThDhIOY25wuyxnf6pcyAW0/e0/PPs3dud3f5uTSzlRp3JDWGA",
+	"PMLznqks1moFL9uCIFOuVmoiC/nmCY+WxQRSOn0ZreOsTb3P2d5pOEcMnnCufPd4SmeK9NEp3L1ks36v",
+	"nd1pM/txZ95C5+g06HzpjmTX/jhJpZahjHuLaNd7pcsT592z0sGNAJaNUUWdEdfjbNALZbI3kt0pGxgC",
+	"Env5P/I3vpd4BoTDNVgGfOEeGWzZ5oGzTU2M6V4zzhwB3w7fnLrymFXjIfGozklfiTNBVMFYzWlDDlEL",
+	"I7NYa72hiV/ArGexVp0LxK8mIcoR+TwRoByPr5jul80RHRcsRoiXIrSzQ4kL3Ji/77aN8ldOaRm7mvdL",
+	"0dyc8mvt4TIE5uoVcwDS6dXNrV4eBzljUIOVylFKE+Wv3iZUdQHaPMmU7g5YlwtX69Z1KVZz+N7+b1Bu",
+	"YK97FWzwuZ+9u2AN5rYXW+qikd51tVz1+LreH4rqPswcq9TszUO6+z9y0R3zwaTrMD9K16/KSFUYeJtG",
+	"4CGKQw1gCZrX+qXwtdJucwjg0lY8pGDv9/xqmB99MqRdLfUEUpjgXzbbxX8L/w6PGpHolzfCG+7bUMxd",
+	"K96ErKtO0JFGEOJqugwh1rpDynGn+MdJKoc8Zt0h0+G45o9XPKr5mLgyBGfpKiairkowdUx2Eypm7qNC",
+	"ll/MrqhmUTeMKU+6uST7VHvpWrUssahjeSlCmZoPb6OV5rGC2tYtXwxIyibg+yjNdrD/uH1Zo9tVsCCy",
+	"9efFq1XFs2AEhRhkNJD3Z8eY/hrSNJ2RvujDbbrP+keExbF5L+yGWXrF4PeT6MlPPz1+VnolTK/sS1+g",
+	"NCQi/RlCkpx2n/z0c52VV6cUz1xyTqEXy5/q5OzJTz/XWnXp1fxwz82aywPAcmr9a/Ovm3Ox58S+oKol",
+	"O7nhVl/nclln/70yygsD1NZr0b/kUZ8g9I7Tk1iIYWxmI1warNdLPasfP9dSxVk9rxtA1O8zkVEWZ2rp",
+	"/jLF6ufPVGV6xUd1A3xp+ExYsky+LF3BbPEAsyUDVFjNnCdaRPjtcIcNfHa2csT00qaht0q4NZy8LK8H",
+	"Bqxb3pvfjp+7UJrFi1s14zh3f1arzAFKCisY8SG/d4iXlQ6AVVxwNQYS5mJEuFj+DezEtbsa0vcMLL7Z",
+	"cxkxtWaAU0a1msF15wODyeW2gkqcz5gppYcs8QhXc7HM9O12t5azLvXHqNFLTBAp0F8JW1VHtjYVvqhD",
+	"31iQ+OCVH5XSIPaXEGt5YXUn8O6Vv+d5fQpgBrgS8rHz7tXHjm/LvntVawu8m6ibgasowZ8q4ixhtYpJ",
+	"buzOecCKlFElRa+z2JK5GdPjJjEU3k3UWb6GVThwzMLL60BdnNBwTCI2YSJiIpwhgp+9H3JtC6tZRHY+",
+	"duTlx47D2bMQX0EOfYG2sqrHtiiO11GYvETskBzF8NMyZrdj1B8e0NH7UpRq7fDW3F05xbTqBCxxaC4K",
+	"IB+KDGh4SbQ8wir7gQUjZIB0XARHytp7rPVEHe7tJbMunUx69g97UxZb7LAVo2t19/DT+tDBSq7I2kJl",
+	"MLS0IhJwmhVjGKEtQklcKxbnaLtchHEWIbPcXcl2m2BLuYp6YbQMEknQkCRcHBGRxTFCQ3JtY9Vjqhqj",
+	"WktrwdpGueYFlXvTW+yUKmLPGji1RIvtwmNFefj8jH3zp76T6C3mP0LMxPy8xjQiQoqKheutp5UD1BbA",
+	"edVtLarKP7VjnDUqzGqCbe1t1TreXWa71k5Yu7/5iIFz+VoZuqKcuBhTbajgio/AnvPAbXv4DXZ2+5B8",
+	"CZAS/bxUoF9zcS285UvdsXUB+++lXHyshluhKG+ukK6mCJY2ZvG3jgkUb5nLddscvbqQBPsC0rX4lKr2",
+	"AqlKGPAuKXZMVYDAzKi8LPBtykZcaVD4Od5sO7Kdp6wXdiUyrTtKVqr/WydCBEVsfBXMyppF/gED1Kxv",
+	"kg3sgxCdaLANL62DACucc9+KsgDeLApIIpUmEyBTc6xDnmLmUqsV18VIahabTpZXV0CiyilN9exEaK4R",
+	"u5AnTGY1Ou8Nj2OeYxoXNTUJnQE3N5fBtinOcAuo3moc9mnH54yaT9E2sNVC3G0ywLWYJ248b6RGRJSr",
+	"pdrJwfpamBqiu7m4GY/aaqs/HL9XzVUjCCqlwI8UgQjIkIalMJNDJrBlzfhwN2JXPGRFaU7d/bdmQdZv",
+	"cvPac8T0CqrT3DsWKgIrrBQCXRs2xpudM8iGcq7AyxaMbk4FXFP73W/9kU5eNiQslHMGeZSHYd0tUoVy",
+	"AjhbtW6MDcjsmyyuK/nn8g98DYld4bBNCuz3GCwEA3o9h2jqjbBWtl5pgDqhWKPI19EkLchyh5JIJpQ3",
+	"AI813wpLIz1S2BZqIXRp5RDsfa5BLTQUiq5YtzqlQpeLyeGpLKUjDHI7i83vL1KnFM4KYJw1woU+TI6L",
+	"j8I/h6V+zq77xiNF3AS7S7wqDU4MM/gUcKisY+ZOXClmFWVHCvRTsHHpgHCENF7fiyJ4eNlMoUCRIwAe",
+	"mtYeDKyAillvPYi7fPZ5zNQF3gePktYCRi0DNLXSaD7xLsdG9SaoX/+atVxAA11orpFXdXkK7JKxiapH",
+	"SSs7OOsHJn9enAdFt71j2/YHtNch+ZXRlKXkY7a//zQEpxX8k/Ub+nrkE56gW+mlaNPRpeREtQ6pks/r",
+	"2f5+K/yD1RVM+Z2Xrfm47WVujk78j9JwYpV9zC1xAXWtF4JNhkuBNerivEVHkuWMZAGG6xyoWP+WQ2Ot",
+	"CfdYhuArvKV/yrEgZwnX485CALviDThyP7CwKYjG5sOAyrbrASnnhVvFxv4lx6KnzFH8L/ujsfx8JeIK",
+	"qeax8+qrvX8qg0g+bdfzYEmJXO0RrBWhvg90/WZIz6VesxBS6knrBALfM+FaA2cCOtC5gHjesGCVrIKg",
+	"MUPD2Ao2McMuwva/e6TIm9+OSX7BqUwJtW1e64wEj+iw9z/+rW3SRgBH00w9785PgYDuA+/IwvuxkJag",
+	"YNZd5NoX45c3DJfP2b3Ydh3tQo4z5AmnMsnjxuX4FkJ7Xy/3BfM9lx3a2tWDN1V91rbwzC7XSsOYKfXX",
+	"om5/52eJenej8nSeJjX7om+AJucgaufnhQccuLx2CzEXrRxOPgBsTQFOyKTUAFFLeVle5rWg8RcA0i8T",
+	"t3Xf58Fq7Mpm1qS0tdhiRYoJiC1iwEWRnX6ZAPoAnZ//2QL82lIMiGZK4ZUd3w4tNVPRhXU7XlOsNTZr",
+	"RvdQypQ6IjGjV4xwTWRmGInETJeqCeVwyLA3Ue7mrxWXYiyV7nHZQlZ+X7rx6yjvIjrSPupUW7jqneMk",
+	"Zdi2qjap5iXCo2GCU27r5TF06AA7HUuATSul5d7AQZb86MXOm2jrXeYDKM1Fh5a3AjkRke0i5pwwnsWL",
+	"3hmA6Nhxzeqh7KSxQUUJA3ANn3jtJj9MbuDaaPTPcz/yVL17nL56foJaqvjkO2dPfvp5F5zYMReXyiUD",
+	"UgVebjwri4YIXbBd/J8oiSE3d6PBKrSzF6+K/AtqzhwA+AI8VaprLxTN0CV3aOfc/s25mHzValFIznzv",
+	"sO/zQ/tnBzy1rtVPe0z8Sk+F4ivYJIZlTTcafDgVC8xvwfjx4+Tb6+/m/76F/3v2nQS9R/XdGH3fT0Vj",
+	"TGU3ZmZUElMxyujI6/R3C14iLwMR0mHwPOAQahMQl+fnerm52IHv3ubmIgVvzhBA9e+D61rb4Cb00q1c",
+	"horTuW1rYa78fWEg6bgIbLqj9qN5vY0d3xJzwANEquEWqgl17GJdW3wOtKhoAzFzTgYLIfUcSlZtnS4v",
+	"3SQ82Y0YmHXR0nOpJ7/bnm7rQugkdMRsZ5zqF/mP9yWXYV/qiaGkw729Pvnw/mWAHT/6Rkgdwjh7EzE6",
+	"wrq2wDzyuj7nQupJE0r+ORZrpeYgBcBPPH0SIFXMJmgSajmHFUyMgClx5J+/nl3819MXpyd/nL56evqf",
+	"p9X/Xp4K7c6ltN46CpnLp5nb1K9c0HQGKPdmV5lATN8yukZtb+DP3U//49+/7QdPvteqJDDwaj6c+d3M",
+	"xLUiIRVS8JDGiEIcUgVcVqlYfRI+/Wnw8/BpNzwYPOse/MKedp/97RfajQ6i/eHj6OAJe3JQWeR+9xnt",
+	"Dj99++V7N//3QYt/P27ajFodsgKq4N4MqePPpZHsu+gE1a7X03Jt0brZU5uA5PJ+T3X9x55ssK152ZNx",
+	"i+2YqhFXr9ePn29Q7vFT7g9U7fTD5/v31LUNqm8BhBuoFTWKpS8Y4jTwr+wvf2ULpRBF1UBrB8Qlm2iz",
+	"LhlHLLV5EYoozeO4NP91mPW2739oQ7wUb/JOySXzwwcmmfhmxvJKQX/YRTESyEUH4wasmvWIU7DpyV3c",
+	"w+eLHufS6NzKFu79jInIT+h8aHGX5eewhADWSaKs6MhFDln7KFwWes2pdQvb+iyDNRMt1gGXlR1jX9k7",
+	"4m7rRMyy5mhIyzRnCXX361DOnFlUaZ9rDNo+0VkqFLbvk8JlruOP3Aj0oX+HsVg9tbeQlXAL5lp8LI2Z",
+	"rYlaYE7wer5Nr+Pe6tK4KQniOAft6abmXmevjXjHwQRVlZeBl7qIe7Z36WbYKg/C38vy07p+A4GHJLOa",
+	"EvAXIr2V75/gFgNgrVnRkHPn9OXbgAy4TJhOeYgiwjFUWvRw9JOj/bTpOl5DN8JxFHm5pg/IpXPJZgHR",
+	"kmgWxwCIAMYjFyTmCgErSi0xfrpmLKf+tK4BNVyT/Iy7eqQIj+bkGTv46ee/ddkvzwbdx0+ip1168NPP",
+	"3YMnP//8+ODx3w729/c7qydb5/O55wLMupYCEwEgEbsV1mXziaHT67mM2E0i2YBvB4BGlqX0HPzy5PHT",
+	"Z/t/WzmBooUv181IpoAWJMnOEJPf3AOIIxfkNCsFwmrfiEi7Jga7GxcO2I624DOuX3qj67PAz6vZ11oS",
+	"AE05QiKkA8WExrMbYC64hbJQ+FwtXlidZ/8iYXiPuJ4Ox8V+ruu4c7D/7OflGTkpu+IyU627zlwkrNQ0",
+	"IpUTqVi03vu1ueCfHfri/Nrq5vtUf7jrQg9d8EuesIhTcpID7i+EAV0d8vBW8IQKzMIFUDgXCftNpiOp",
+	"3Sexfvt1pWLRN+SzE5ErJoitR4V+++wlr31wj9Z1T7Y3GI/e5vfU6hzXO8Ab3UbDOl/LEV9TZt6zj7N4",
+	"g+sB/wIYCmSL70B2WD/3EH4G8JpdpzVzf5Of6QMuPkX69lLTbypB+qyX1yCBzKgvP6ovNiqv1HeQvT25",
+	"+Hx6fHZ28e79i8/vT/7jw8v3Jy9qrW9ba/SZr1KmBNuOHG4mDlGyJ375+WB/v648iUetTkLQhItRfu+o",
+	"h2rHtKGm8d6zDIB77eq5dmVVBKHqU3YlLxuwPr1MymrTCjV1aao5EQDZGMtfk/7e1eM9n1Zy7Nz+ERqK",
+	"3ZhfrWIxvCl0zWo1c5n7VLBid/2OqKYLFdoCTWWJ68n+/qcb00Vvi0u8vaeu79lY16DxvvaK7YduQs65",
+	"2QNf4pV203B0i9pPLln3RcKsIQ0sdK1S9lpD9LYOzzuy8nIazqy86/W6elfk+RKJuppIXHbBzQ3lit3s",
+	"zbl450bm3cXnrkcxWPyxPngEUu/9Rl/BgtbGR+YWXOqEDG2szFVPli/ANEp4NZ/tp4OlRPwPpvQMez69",
+	"FEpTEa4bJbIbLaWM7a92qo1GoLfK9zJec4WlT1D+/Pv7dW2buT2Qf9iUjlWy54O6A3m89ECCjpopzRKz",
+	"y3WmrTKcv4McRrAyxZIDv4bHYi2awGD7DWzeydWW+4zawYiWd+iWeRNpK/aVX2dGbjQODJJytgJEaIWI",
+	"G+l04Wdo7pdcU09q/vRIkSsaZ8wBRnOLGW3NOSni2XKHaJls8/UEVbqeP7kagMxZx626FSGsqV2dDyG3",
+	"NR9/qtOZLh1nkd0wT5sLMZ7rgnB2osYNr+txgpeti4mJKxZLbCHQ1uXc2kMU3A4+dv3ZLYKzhhNwGnNF",
+	"GqlLEDSn4qj6kSIiS1jKQxvAaAGb4Ri1MAh+6T4dPqHPwsfR/uCA/Y3+/HiB0FlFTjUKDNujtf1YlWMH",
+	"vi3zvM/FxfBLP8ga6DJzjLu/kHFbgc+UiaSmvuJmubkw4G5GdO0H1xZf/uZvdrPXcAreCq7G8mvsOuVB",
+	"/tZv6CMv/MB1meBYPAeqdOU2BAlblIa6atirtBbE88VSxrMXr4wiiCBtZszSFpBsTabBYtVgT8purPGL",
+	"vWEuh3YN27L+6vhIEfNAb7WO3141Us1fY7rgj6lNp17K85CNW5v02/rVhcnAVkM4fim25G3ALndR4q73",
+	"Ye6TurCksnFlgfPcI1VRbPymN9rOAb3W971xk/KGEKNWrL9uTsaqLEqx60TgVvTy3oinLo/ML1Wrrl5k",
+	"DRFdGBJP9zdldoeZ0jKpr6+ouLZu0AlQ+IpaMfFZ8XitL2vhpQcfJ0Zk28oF869RSoVWZDqmUNKwYzuw",
+	"IJ6z90pD17lr3knqHQ4ubdjbTemo5raef76VrzRmiPukn+pV9E0LbfTy3hvd5DZ9s5s8Y9pp4XbCvgJo",
+	"8YWGOp5BlqEckj4IcdtLM7OOsJp4/goFM+s6YjE2dgMu3OW+27OSfKr6iAYZj3WXCxAQAaY3QrsKgIuh",
+	"SpOJnLJ0mMV+HjA0f+oEeUglYujhMr8pJrFhQ8zVGBs5SKFTPsh0qctqJcJyHd+yl4P5ZGPK5W58z2Uo",
+	"5Wu6nxb4qzfrV24kznX7K21MeDd0W7ppwXajDvT964nuDXnOP4Dmvu8hU1zlKiHThAv/18fXDqKuFQb9",
+	"3rghtbYbpRCjP3V/OYges5+jA8q66mny7G8HndUS160DJoci81qMiFIytqunHVNFhGzOBVvbL7OGb6SR",
+	"Whwayb3gW0TeXv+G3cjAkDCFpSdnZkJc/vE/zppz5ki5wwr5B0tlxfmYV070/7NrR+qC6PF7dff3FB+J",
+	"z1z0Aaej3wjNTmRK3lMeq0ekf26T+i+Z+PePnblnP3bAxuNmpTiT02yHnVIqZkF2dMItHP6xsXAW4X6A",
+	"CeTQPwqYQUwZ7L8+Pn/+x6uT//p8/OLNy7efz06evz85b17Of3Zhvq6dsGY9eCBm2WY5WK3wm7MK/rw4",
+	"7wTz36ZU+8CVyhACyTWUMBwoVeEr5q6qPObY4R2oDu7TMF2xrLHWk/KiTmz7hjUXZ+SD1xQYq+4Tml5C",
+	"/6M866dHLsqna/NfP5+8Pvn78fnJi8/PXx+/fNMnUKooST9loUwSJiIW9cmOkTHKAUX6eD2AJNnP8znJ",
+	"DqLhmeePUHZFERcjQrGFGxaGSRHjIwgEOKZXDKpvAq8HpgOgct0tDgk3xJIwhWwBSaX2j0VjGizNw/tK",
+	"SNOUM0X6X7pjqrKUds0zXTdgv0fe6TFLp1xhp1qbRcAVOdh/TPruuW4YU54UKautPu8brAQ8XxRmAPJX",
+	"rnt58WXenJy/f/n87PP5u1cnb/tO2MsJE4r092yNYZ9IbMBxfPqSTGSqWy3L3hCbZJINwdcIof5eLEcg",
+	"YgY0ZYAivkjUrCs8voN9P6wBLHOcZz6PocB42DWUziK/QNMs2iKUkXNsJs4IXKVoqAkOOGDKIjZGnMYs",
+	"1Iau1ITRS0XkFWB7Ki5GsXkxhTswEGrgTkUFLsPb0BhEAnoE20Hb8bDxhvk2E6rHKiBDzuIIaiTxJUxx",
+	"UGM6YTnkmFk2DwF5lCdcU83MlICAxL5wpQ0P2cYewD0OT1KwKVS5AwgTeVcIAvOZRqnMJii5zEloOiIT",
+	"lrqFmo8U85BZtWy/0JuXRuZkaewhuwHtySwNWU+moz37ktozz0IJtAYTyH2jTtC5YinSWGe/97i3j0W+",
+	"TNAJ7xx2nvb2e09tsynQk3uRDOEfozqVcTaloxFLyYeXtsSUq/yj9shLbQSdYhq3DJdzBI+C2jRAZDoy",
+	"ZtLzF28N8WQKk0Jymfky6hx23k3UC7MGo/3RUoH1PNnftwU92hYKa/ZF7411AjYc2hZ1VsT3ugSXSIZZ",
+	"wgS2SyUTOmI9tByyJKHmCtx5KTRLbct/w9jlN3aKk9g1vENHCjwLE9X5ZMaBY9z7Bqfx3TvO2q0em6fg",
+	"I9gOmWasb8i10AUs51lqnyzsIgRdKXZfccbUIlz1PtfjLX7/tPTMc8ix8pnnN3v8yPXFA+ZzhUqt+eb8",
+	"h2796r/oFUUCWHWAWtqBj9AzfHQwdz50Momt+Nv7l0LJXkxYcdS5zKc1G/3fXPf++n1CJblthG5klrn6",
+	"mK2TUGZxhKbCjpWthshIyoaZgo7qu/Z4DupYdhJTLlbk2beSqCwc52dfYtVjSDXjoV2eFePzLF7LqGNG",
+	"Yz3+2ijysKLGWEc8RuNkkkow+kC9Kch1OzLKIpIMD0tLs1RYA9XUqIRaKfeHnXkp0y0mqsUwDeoMyaDm",
+	"TI/RQi6f5Wt+xYTZ3SSVg/oTg951XM/28gv0xGib+aN7C4oRapEsLIkL0uH1yP6aF5LAtajv/utzXsDU",
+	"NyZEUU0OFr40txRA1+uG1OgR8lLbMnJFqCHY0Fa/KZKJK4v05VWKxVxc5jCSEpS9IkOJGKtH9kNjsW8+",
+	"8whUm/nGPDRmvOu8hoaO0YQho7HKe1UbsmQBWMt2ZWAw2I5tVOMivHkDWHLZAs6xLShkuyhNRWQNEuiK",
+	"WVTR7+BNCNzb8KaMweAwu9wlsZSXisT8kpkbQMrAzp8nzOOvp+ZrnlgPgwUX+1VGsxujyuOvMLp1XlnH",
+	"lSEtf8gv3el02jUiupulMUO0x2vP8b2qO79vkPuOv9r2YrXi1cYGrc+o0CZ1I+ZL3Dv++ivNkwfgpcdt",
+	"XvogqDX3WYSvPW3z2m8yHfAoQgfrweNW79iGD+dSvqbpiOGbP7VbpMom5gLFojcs4gilZF5/8qTd61Yy",
+	"AxolvPeszXvnUr6hwkG6ACLcT+0+xUts7RBjmjW897Tl17iiHFEzfX8VmH2ep+qfn4xJVghnRGfw+mo+",
+	"UpXioZ1Tc3X1TVL6tfMJusHrrYD+QQQ0CrWthN5K6K2EfmgSuiqZ5w3qz1eVZuajJue91zPgsJweojEy",
+	"gbczm8sQ5TcidBQrHtknnPAfIay5THd7+XAJnZGBazVsu1yFVHExQpmPjkmsWTXSFQWklaLuxlRSDDyO",
+	"c5H5SB0RikK2FhGK7FiRTRIZsV2S0EumSkMWI9VJSox4neSZ9/P+lf/OGNz8rYPFBdZqHSpQbzvnY6gf",
+	"yKUlNgz0c+uBFOAatx9m3odzsBiciyvitO81hNz6kufBiICcyZGqfGq10ZjcWsFvXzXBpKrxAR5/PWMi",
+	"KhpDOsZv+xlBuIB/HYBepnT2o6uqH01nvKHW4rW98q1ABPvTcmZJ5i1UIblxnrpc7gbnjKdAUIaPJFNG",
+	"wl9beQTIDrIAdQEEojKAat8Y70P+Ba4Fhfo4qm/hBeY1E5Fq9FeUU9g3ZRWXZ7lxg7g6/A9oC2+N2vuo",
+	"0c6YtgHMHEOsRqUt8C5Y1Vamm3fGCsxv9lZ6Mbilw9WWnACvSwD4tX8GZFX4gWvIqsKEK7ity9Tc7AO8",
+	"5cO1niaMHOzvk52Pnf+SGQmpeKQJYjzPZJYWu0G3wkxmDjEY/gzW3sfOLng7aoWZvearI+cTWOpLQPlV",
+	"ckg82T8orOL8PKSwR+GwWKtyzVLGHUi2jd34G2ZpIeduw/rZCpqNCxqwdWgVj93YOy1dlj+O2QIDnhaw",
+	"nluLZWuxbAXJzVosK1yV9ljEdVt3Ww90em4SWOsIxAsgtVphtEumkCqBTi8FS3azHtmIhpCQ84btLasy",
+	"4iTic/q/hRdrVZ/RjfmwWjufcoRy6P209Tu1ovnnYxZeFhRebWrSRPCQLgqegHorHbJZ87YnmEvJXFMa",
+	"VUlBNZo2opqio9n8V8I07fnKFzNXC4gOCOZBitCu7zN2aLdP90nCRaaZInSowfBXJKZK++mkKMd75Bha",
+	"nCny59m7twHJ0rhrlRYsJ8lizaG9hVFpZCAjzpQNFeYWgVmYMkq5eHye9Qoclg1p5nmMmxvWzfUT5Fve",
+	"g4Fdtcb6Q96qwq9Bx6lR/q/laMQiaGTfVqzAwGv4QrGSZR13KLy5utVg4RrWMxzsaptsh2ctR1hXJFrA",
+	"qHWkojvnBsH4Wo6MKEIDoIqnagRDoXY9AfnVDFrISOmuGzHTbN5P72jPPLZpEneQJg2WrZPIY6oIVIUc",
+	"gcxEsSokiaUYsRSvJ72HR8t3Q0y+s75cm1H115/YDBDvskfLWrKByGy9SKORaTmKgD9JQamAI0GgYgeo",
+	"GFPNRMiZKrJRsG4LShhye3hM1RjqfYxmNBwRsZibayo2PjtNZcL0mGUKtPIMG0QN0bZQfCS63FZWZKro",
+	"JQf1YsenL7GNVICtRtkMEv6NKQt6NjzMy7Nclqwes4SYfUDbKXPptkPylMipMZ7nim6OX7x43w/I4yd/",
+	"6+339nuPDw/29x+bU7FdYXddrLlUfINeNi3zxm4QR5kYG0lov0lO26ofLNeSmcaR7GtQ+jChIHAwQfhg",
+	"/6CuEGgu7dfWI7Wsb1gnWdrOgJiszPvQxAxpDC+poOyTYAa8LyNuKu3YsmRN1jGxbJD3HDf/0gUpW2ur",
+	"SKcOaZrOoH8BGqR+kyNzwljYBId4cXHR9Wo5G9BJ87y1IK+bShmNk3//2LFrs0WXC868Nr19MyfmPqdj",
+	"MeCoebrfEbL+aHd78xKuXBRXlXAexSQ5tc4ngtsyop7balONi7lhHJ++NDb7dVXnCu2t63VnXq1UMSHO",
+	"/VImiAfY5TZve0axImXJtv/r+M3r1bbtBr6Tbdvlzm/bB/q6sYT/hd7amkTT5oQlP5bU5IYNjEgsVRwe",
+	"lVO1lKaz5THmjTtrN5x32TTNNvVym3r5Y6Ve5rbwpvPiH4ocQ5bfCrKtINsKsocoyOr8++5ve2mBAVXv",
+	"6n9DeYxyDUtQ8ku99ZQRL5KAEgo7paOLo4jVWz9+uQQGknFc8g6m6pRGLyfzNLjcq/C4G3S+V6fahP99",
+	"fo7b95cvcSa66zaHTCY20aukgdf5zbdu7HXd2PXJMYs8ih7ru2zfWsY/cxlz5WB5EbvO4a1wTnAX7rgq",
+	"vEfKyoGVUmR26wtEVk+VqYGovhWxsIGEmdoZ7p1IyImEuzqca4qEbUDsliXJ0uyY5aIlZTSaLYfFeLK/",
+	"7/JguMrBvklILfwT0SkdDnkIuN45HkbuNHf9iRUfCS5G5JLN0NFpvieLdgPy0/5TvA1NuWK2qtb8kQxo",
+	"bKZKYS5NLwGwycgkOSSpRNiPWgf8e9zZXcFuwPQ970tvfsq3UkMuxuyI9MMxCy9Vnyg6s6DrGPKpegbN",
+	"MvkSJBCHw7UwbSq3YWN+lQfNLHJcGf1rBxDzAnLx5iSwWSQYFED4sN3AULSxVQC/rkf69nL1mep+boXi",
+	"+I9cCkmo+RXXs7q78Guu9JnbwTWpoRVE7/FXZ/PPt0BZFOhdIYh713fAe3qlMp+64iEpPvzchcr9be8b",
+	"j76XcwIqCO0iKlHdnFvGAR0czmdSQWM8aDLrg9j5eJKAojAB0wnKbY8FeoUsOK0dLYCMBxFhRQHBKtpM",
+	"XAroyhghhuJBHf2/gF2d5e2d22XuzSUf3Dpx4sqWvfNW6t9kJqIfkp5PROTaArSi6qBJid8sRf3OdCM5",
+	"3aTDLRejC8XmljBvnzDPxnK6ImVW8pnn2oA60RpZ+NPfT85JLqILeNMyUCKPVkFJnEtjBi2AUM6rJc46",
+	"u5ZrPyeL57kYTejRPXLGbP4DvjKg4SXEGkowrYdkIaR09eEW0NJzd/QCgMftC3JlZYqVNpnIFIss+qcr",
+	"hnuknC7r4lAxHzLNk1r0mjM+Ei/FxkIPOPzGQg7V4Vtc3h/fuuSDirjJXHZMhfZa9n9s5qL6pJhteOMv",
+	"X5vDR2KNfNzC/jaSN5s0S15smm1kL7gNc19mLo1shiBiQsOMsQxpzPJcSLUUZaEJ0sxQ+2RiCw48fLM5",
+	"ZDA1llMEBJM98lZWeZNFh+D1MAcl2BfdHq2siipWLoe2s1PlgYgFpZNCxxCPcO9cEWHuLHZ/Qe6SqUUp",
+	"w1PJnUoW+lrbZkuPn5BwTFMaaiiZ9gLfUgx5moDMAxh1JohiQgeILZ9QHY4J1z1IujK6xq/sMNK6SZF8",
+	"mGxUkXyYbFSR+MPfsiJZFLN29AZo5woNGfgwKbN5tNa5ti2q/LEEN8pVL0pbJ52vHu/1piyOu3Ah3PvX",
+	"9FJVM0DnSQrI54INyCs2I2cFSDP4e20DDz4SVEMWe548bhNk4pmNTapDlLAIy+45jXPha+4eXBtKjWlo",
+	"xJmSzpuScKFZRP6F3SyGMmWE5p5iW6OJ6BA9cgINf0BOlV0yNMV5We5RV2Nq9MIfb46f27zbeWH1O9N/",
+	"XrxSm7wV/3nx6ow15n9iJr7utSYvcMWuR2HwajORnUKFAH75QvvOyufsEZ4wwxW0BxUIezRbVq0LT5BY",
+	"jspe4wBsjxEzSosSc0c5BHVWxhM1TzxSpG8Uc9+lfCmZ9vOLDwKCGuqrB+k0q3zNlT42yzi5MkfUWXLX",
+	"BbgUBo9aljB0LkaousG/jY7w/M5bqdeloZapEewvy+W/Oc59lsG9uKb8t3klkeGo3MI6Pn3p0kOgoUzR",
+	"PWgXWdqYEzRZvES4fdiuVfW1xS0aiC1aMx1guQb2mEibFqONhtA3fWDuGMzHk4LsWNx60nduKdcjanfB",
+	"IdmOs3WH8/i6hwNAOlhq6wXtdNNqFBchqz+ehW12F63Bit8204M/4gam/0NOSUJFvgQtbZWzOZBEqsYF",
+	"xDzhurQAe7voHP5kvgT9wpMsKYgW/+txUNOfoU5OWRlj9WFJAjWtCGXRNZjn0ya9s0YmFFIPumPWKKV3",
+	"gqEclkP7RVYwJ80U63gQzHvrORHMm2uYo+a1tZ235uU1bTy70QUuXL8x3D8/GdL0e7PVxs9QozKny3LD",
+	"ELroVvQzNGpq1M9mOGW7jlnHqEwjkEdsRqYsZcS2YYUkJGFunzzandfdAZETrIuBPsnxjGhQnFZ9OixZ",
+	"KTSFYkYogAuw05m51VLbOFim8Jsx7naE1Lsk4mDHRws0+wfYYhudnrdXq1sTyEBclvmWYEuGVLEuF3nH",
+	"uHjWJAqW49Wuoym8fnDmlPJe7U2rSG1P9BtVV+4T2NXsmDsx5NPDd2YC/wgoajvQsbJRn7qR6ir68ib7",
+	"CzQGLuA+KIx8SeAxcbYhrE1d8knTiuRwiFlzNUvyV/R43/0/b2H7NQvbuAIxzNVGdZTPAZ1X49IhAWh1",
+	"HG+1yz3XLpkVp1W1EqzgA/YQmamIfOUQeC7nHvkgoI3VWPKQKcwdK7mPofo9mzg3snIdOzVLJjKlaZ7C",
+	"2S9yV8GRGY4lCPly6p1zNogiL2TE86L4PIB4lGfV0sJ12kePhnI1QtbxjJIIUE7sbQPdvkY2NugsPDDw",
+	"+23IZVqe5a5cm9VVNAPFuE7PkOeK9sYDExP7z1q+9lyKYcxDfW3h0s6Zinus96c+OPHkvKJAK60M371v",
+	"GTgVFiaPYfqV1z7GOVl4Wt/gFHPwlUugRzeMA9HAZDHlssVc4pmNYjlfmNcQ1eb8uLtXrcjAJeYio016",
+	"mOMn3PWD46eDlq+tnsTzoyhrpIlmbgjq8RBglt/R29a5DetxkcDfUuWPRpW/Q8FDI0kuvKOfF9KQRw35",
+	"ZJlzEjdnwyxzGn8KmmAzntveYwjkxOIImsVrzDBg1FqKWAWheuTYNceBQoeYQXKWa3rqJT5g4lZztZVV",
+	"EfPF5A7ViaeQmeB0EOLwmNeNdYvttuv1BtZjb9rULGa5q8rvNrKGUOWKwLdiZ2tcVgUXEvFaxuWe9Wsh",
+	"IM/9EHC1V/UXuE6/U6KImqWTMWYbZZMRfyXPIAmpAFQszKXK07B4SiYsVeb6XxPCx1bVTe5du+B7YasY",
+	"+VF4o7cC5AezpvHLrsf/6AO/h+xfw1In4l5xlA0fbBnqR2MopLP1+CmW4eUij81vMs1zbYdlDHZCtWbJ",
+	"RKOnJpQRI6MMux1BIh2LCB1RLmwZouE6Tx0a3aXyjOkdP1Pa/N08vRv4FbNhzOGC4HomwU2BD+3azD4U",
+	"xlJDCmqOQEDeLEKRPuy9Zwb+bJ78HMaMpv0eeW7+F3xH1h81lq5BgXmORURlYYgZv2aT9tYipB5zMWry",
+	"OptBIZpjDretF8nMB15Z8/aWTX88NgWysITmAi5cwHe/vxf4RbIjGdI9LfVkifzweSuWKA146nc6kKln",
+	"waYslMjwMmLqkGBXhvN356dEDocBiVI5cRXIgPhagOj6LwaLDW70iTkZYSzs3B8tM43T5SEmFCJcLTed",
+	"z81x3LWyD/LT+isIkQcnB84hn8Jxr/tUD1MElAFy7/F9HNCgyjHqwIsvQ9a7sGHn3BEJeVgLw84WurIR",
+	"2KkaRLcgmA7N/SZD6Q3C6QzjD5uGv7RT3TH42/wyFkfCfdQnVyqwtbm2zso5WCkruuoqOFtcsiZjKdgi",
+	"Kym/phedTAA6ksCbRGTJwKh1uIKUXH9kMCNnb85sBbsRC2JBcUZ+MTmFBW3DBNvbzsb45j1L5BXzWMej",
+	"5Hsdr6wDx/7d6VtLtxW+FGbYmCtowUhOeo9/PjC0bRjT3fLyR6A8eocSQTFPzw5iy4pL8Uw24lLsmruJ",
+	"fQZLodxB2JTcQ2Mv4N+ph20DAgRga54tsQxyWbBBs8DMsY1Y3h9RtE2iu3XTYbH8W2Q++JCDTa3aYGnv",
+	"2ZW8BD9EM8Zfjfex+Q5TBTzb6ucfKGgQzTvGlme4VYuaSvCWWGxcLj2GO3SOrIau9RnTZJKlIxZV4C0X",
+	"Vx7dFHBlC40FEzUVY3jGSAWtcssfP1j5X/U7P0wvXQHuaf/1cjWMzyPDwLbuH/ELaAzYupaxbcSMCsLM",
+	"R2tg4zntdG38zS27/VDqyFBXO2V0HzguWECpi6bOWXBz/G7xRBZBheSgFt61Vk4F5NXauqAq9DQiK17R",
+	"OGO2MSNiaI3lVCzR3OcO4GSzehumaaG1i81vBcmPrbeLL/0wNTeufe8b/O8SrY36VXmAqnkE3NPl4H9C",
+	"ML4jkppXnGJ3Oh1+XEOrn9vOCu10eo4Sa6fbcuKP5wE2H9bQT4Gg9EDVer6BRZNbHr0RYYCJZt1SeL2+",
+	"JNyro8mjma7HmZcC/ki5JBwmSN9B7njdHA0n8tFYY/WkPehSS0awvY9yxLmaSZp6MF4kDNe54Sj03Dx3",
+	"5HK+SNgm2w1dJGwN8XeRsLWE30XCVsdpuEjYuj5gWOc12hNdJGxdfMmLhK0nO/FsmxAmi96Glc5EZaDF",
+	"PJGt2oDVk5XThBXOYhazK6rZ3pQNzHddANvuOhe5aBSCRCgScwVoexXYepT5AFcYFLDnmk262YRAMx30",
+	"AvTrVrGH2IZ9gPaBcu95gXCC71y4hW+QFxF68RWbPU9ZxITmNLZ08Q4PoYlF3Rm5/eM+zd00b2nbnmUB",
+	"H3INpnW4khW2fdbyTT96czcQmL79sMhY+JWNuHBnXKXIEpc4CFKPSpuRMxuIc5E+ZTaRvJ4hiLyCQGsd",
+	"OZABG2WQkpEjU+eVX65JQl2DCB+iurxVgM/6g6ospSSMKU9cRWr/S3cMP3fNtrp2m64pc24m2X6ExVpj",
+	"qrQiVEGWiflf9OZ5kx5C11NobADhbGulm5uAmwUHLXXycY8AtGxdjdnf4dzr+P7mzQDsV+AmwZnvyBKw",
+	"nk6rC5e1MMjB4+1Blz7MgxI2rYwEeGtdM8Eu9hqGAoywrqlwZ4LyNy64GnuSciV5OJTpSOoW94qibbKF",
+	"xX7k0PEp8ZHtse7H6Mh+zfhd+2h/pebJJSj22tvEbzDN5m8T5Xnu7W3iWv2M528TWwN/NQPf9jCuZ4ty",
+	"MneTKd/ANyt1N3atNGBqwAG0fgHoCmmu7LYRqrNoXVty4E14q2hZHBD2ZcJT20mkgrMEOMqUDNmUTFNj",
+	"SOiUM7V6l+M5Dntut31LDG2n23oJtl6COxciS9sXz4mXJlkyZjTW4+VtjPsfO+9efez0yXTMY+ufwHYe",
+	"WA6RXhlmt4xYw71/wDxwYfrd9iffVG/hV8sKOWC1IVTvZJPrdXz4Xo4mXbGiIbDt1ksmVI93a4ws7Dw2",
+	"n5znndQf5oH6o1phV82P2vIAtLR6i3dTQG8OZDRbtjlLXa7ddXN42ZZSKsZc6WXeIhvqsyk0IUkYpCzL",
+	"4dGcHwzetO2Y8ncbeuS/5uYDuiVtuom8m2lRjDk/oGv2j3/cviP66uIa3jxG/a9urgP93bSA969O8MTy",
+	"nsj5R/IcMtBUnYbGVKr2h+9aU0m1AectaBYlOPZ6/0LUTGmWWPiynXfmMhUQiKkF5AW7YrEh74CcnbwL",
+	"CHgt1dj893MpdMoHmZbpru3ldllet5kAhuuRtwhV4DgQjuFwjsGskMA8D59ga1kMN+ZIf0O2Wc1MdwSm",
+	"W2L0ZXon/9LrwOn+MGzfymKzq75Gbv8dCo6iSxgv+KBRRFRV5d43989/fHj5YmESB/CxssXFJQqDVrS5",
+	"QAEpEsA/UZOqRwTaf6m8mWEJASwwVl44LrVXzwFz6/keUU9LfL9J3brkLuRz2spAu/eK09qkjpReXzmF",
+	"5KGqZ4ez247LGhu8z5xxmdAZSRmNSir/iGhJqJhJwQiLFbTOi6StTACfI9k52D/YbeCK35m+NZZYVQtt",
+	"GeIHY4j3hnhbs0MlfaquRbynhlZpFr+0tVZt1azVZUYfgZmrLEOaxZRYsoHVECf0NgzP8kx35A9cieXx",
+	"FKMt629t1mbhIbA59k3YrHtgcC4sKZi74xb5TEpL++MR4Nh4+jm2V/KkhYPnPaxh0yxoZlnk4LEo4Ft+",
+	"+zFdQxZefvgA9O4ynq12JFzCXq6736bveYb3FzGYvdBuWexHZTH7gStM5jcDst0V76mxW+v/rbd2aRQ5",
+	"d+zOYEb60LyyT2RK+uZHs7Z+QNgXGmpo58l2XdgP2lnYGLrbCnTtHPErL4DiMF+gVyWBLpJUoDsYFjBK",
+	"KaDZ2Z9w1NS103C/P1JHRaoAPmmdxANGIpZI6Et6sP9st0dc/PDJ/uMi6cD1QKJRxKKAPNnfz/9mP6cD",
+	"z+2RC/cSNp8joRQho7GyLiqL8MsUGdOrPEtBBTnZQO0hWL/mRPNjBKcZpi9iOgwcpDtxqDQCAHyzj/1d",
+	"QmN+iSkaGKSy0zaYIWesJCY3eRk5Yxpl5F3eQ9wKFt9C8Is8Uv4HRrfcjXvk2y3IkaGQ05xF/pJ6pE3W",
+	"ZuntlbM3/7oXq+NCpoMrsSyew7zco4Uea2XBLbl7XYwpqlVYNTl78eqRIv1RWWCpPkQL1aGVdlZ7oIg0",
+	"4/fz6xrcyOA31Sc7uaIZyzhC/DFg9olhtHzfShKuAZ8B3KpCp7PdFhc6aGR0K5e6rdW5tTpbWZ3qId/1",
+	"sHC8bZBxzjFrERvxoI6w6XjJmHSP2N+CQmbU2Y34tLMb66UBwkTOmVZ3GGgsTAgHxbo1JO7EkLj//tUS",
+	"v2CvknvvNAq+NRXOb0ZgxXLEF1SmvptAe7I8abxo9I2ZVLYELZjLYdp5ckDGMksVJkXRSj3azrN9EtGZ",
+	"CkjKMmjPcFgK9GKh2m5R7Q6+cq6gapWmLCIhVazLhWJCcc2vGDRUh0o+AlfKvO06Js1TRaYsjotOEmO5",
+	"CNQ9b6rTf3ty8fn0+Ozs4t37F5/fn/zHh5fvT170vapC3J4ay1R3Y24Eat+eVh9ojVGs+LeANjVJ9q/h",
+	"G2wsqR6Gv7skejv9gouhzYCxZQ+CTfNCi3VqebeJ9Q8qsf61HOVtpmjB6jsyLfOxkyPLSnVc15s91z2i",
+	"8WL2BhI1kfGhzYdtWJNX1PORYFGXi/kyYa4B3J0q9vRJ4Nb+H++xSmeHktO3v5OIako+vH+9a7ifa0X6",
+	"Uk8MhR3u7fXJh/cvsf6o3GZnMlEo8+xaALGDTBDfDwUcduYSEpLCuQgsuDzFyWEuQkPNryDdlRvjOpXZ",
+	"aEz6p+/Ozok5I7Mfc1D9I7t9c/ckKXMZam5Cu4rCp3iw/4z0XevHLhPRRHKh+4Wf0boMzU3zzW/HxLbm",
+	"gMZAZu0H+/ukb75O16IZdWGlzBU55H194Nd5YYlYDcYMfTOkm7REz6We/G4JaGmXitJh5fl9lhzurC64",
+	"balrxRr98bALzjRNNVFMQz1uNiEU6azEes0VFb4+6haac2nlX8meyIGVwPAY2VLapcZFQDKVwy24Hx+p",
+	"wsIIShaZ6yZrWDiWIyO6jEVVa3S8ZVO/cBY2tTETpGay+2yQzLeeOfLOFi8S9oC3dskPapegyltgkTYZ",
+	"IBOqF+bhNLSAtqHEitEB+B8hFURpHsd5W5kdwTiEFbEKOCJCpgi9uzsHC+rA/LAhlWLx1Tw+KHYCPSKM",
+	"hmNwrrjwnVFkPAIhgzsZ4O/osNMUjByuyZTmBRZgDs2LnNdc6dPj8426kk/t0R7DyS6FG82BXsy1reG7",
+	"9K6nhu+3Zsx9r/lJ1B9CbS1lAzAFFxrVjxjZ6zDe+I2xiw/amnWsiLQQN3m7WVqUToG2hjaQJUBKJNia",
+	"bm9H5DXV4fiSzcglY5O8DSwZZBoIeUzVuEdeavPBh+hNoJNJQdBovD5SJKFfeJIlZEcKRmaMpiQTsTkO",
+	"KPIdZYbjIKw/5YrtQgFX39bjH+s+GbCZBCPQi2oHBbulmhmjWPGYCR3PeuRD8+DOsQKIG3kHzZ3iGkRS",
+	"ppiu1CJrHl4yDdEuGWHYy3vDPS8zXcIzg/Z6wnP2IPiQGzTm4tINaRFKd2FkQQAikiudwiXGWVol+AOv",
+	"02ctjflwBEHu9C+wDaE01eGiUhfFk8NKOXZ1P86hVHOVAGl1eny+IasnH/+ODB1v/sWWjrFTC4A7FPgP",
+	"7NJyt2hG90nGWwSvqLlErp79mq8/E6r3vvEWDQnoYsauelO0xTEBti0jk+QIyOATzlWDkCSRKXNRLakK",
+	"8fAody+Dl6ZkWBlTxwrhHjm2iwLRZkHRfAUYINKRCy2B7zgodRo+2D+ASZxycWlTcwIGq6WcgLkz6IVc",
+	"b67YmeGGGfug5Zsrtw6+M+PJtUSw9L2WCbUMUJnnYMG1owbQPD93602oxjSR/u8n3i+QkMh1AywyX4yI",
+	"vIj4Pnx4+cILJeVpMKskYIZOLEHWCrAlpEQqMh1T7R+wi7c9UuUyBvv4Th9/fS9jCMn1d+si5AOqLDwy",
+	"+iuLrMuF1fXvMU9ow5X1Zpa7rKrH+ZcUNpnP9OCr6bfJe/e9kt+vSiIQeF6lTAokw9631MqChcbLmS9M",
+	"/KxqKGInOwf7T3ePSgIqz1RKK6bGWMZR/RCNCTZoJeTy5Q4Taxxn/5Wr97fZNMtq/32+bFX9X1+jfysE",
+	"31afbXNKf8i6/BupUnIqZPPl+CU9hJdWGnXBhAUdtLAKf9MGajHLXVa9tGFo2yb6r8vYW+t04zX7Ms2j",
+	"Ye01ojVNFR8JLvaokGKWyGzBhTlHrLOJA1yPiZDm5mUbZRQl/PlosAo/TwgylYo0SoglxlSz1BioNj2H",
+	"Cy0hQ3OUxTTNww1YfJLnC0UMZ+FfWb9HXtgkIBcZ8ZJ/mDB/Ud6iIPkdF4FZS8q276DxESZsTvQs/1OB",
+	"kV0VeNg54Dg/uk32J8hn8QTe3bciKJ9p0aPimn69bQ+B2/AsVjKSikBbAURe/r7NXnkrRSBDslUbsrxt",
+	"Sh4vMzJC2vRuM3WOC24jqxG74iHrkWMLIm6zMSEJE3/xs6WLlgHoKQ8sDHnxcwJCRQ7Bqd7E2ydmkg03",
+	"DqiZ6a7aj9StpNm8OYMQCuHiyI+NBjYI++a3Yy8rHTIyoe2EFBEZ0lDL1M+svJswwFZkrC0ybOZP3oOm",
+	"VOPQmBpdLzZcjvSCjmRFL7JhyQDBzEkgojwbmgrST4a0h2kHpaqHXMYZ7Q9q3/I80RYml2qXrmBzGFz4",
+	"3qUzg31TypLeQYLPBMAF5FkR5oVdT6x5PGJTSOw8XheFmF8xRYZmNwkXmXYNFbL0Cv7id1Ew46sjl2jt",
+	"2rE6awUG9BI+mnosIc+/GdJz8wE2KeHsHPe2tVIuzratk/4aMsz2RqK5bLEcDzKl0jKhXnBJPUGbZ1ln",
+	"JDPHl27ER9wKEi/LDDqkQtzPSRcrRSGnzNZK1E3qWicamwiqJszAedUENmjAxq1ECuYBqbgJxhTqVt0F",
+	"y93SutkEr0RMBKUWS0WczWZzNlhN785PwYjYqDhxk9yRPFme6QCfw5yjgCymKZ1t05j+IpLFtniSgnU1",
+	"T1guYFYTKku7T1arYdv3dNLSFwRGgDQ1dArad3RabGLcqlC4510c79zU2LL2zVx8HD/lnN6Kw93FKGZK",
+	"tbUfIN15B3hxLFNtbxftzIgNqH4vJ3rEr1jeI7rJJDj1trx5MTA32701EpxmgOvz1lj4CxsLjhIMo68m",
+	"QVSyIGpzzr7oFe8fk7GxFEQGMCUNl5DqAozVYtu22hchvdFJB27+P5wdhlnIUKYJkWlerB6xIc1iTVI2",
+	"woZ1rvYkgFRr/7UjoibmhhOQiKox/K+0RTyDlIaXTGO8mo+ETFnkCT+7so3Jvpb3MPtJUkZinnAz7ISl",
+	"dnEB/DuMOTMr89xpXBAax0eIXJIpCtLi4MkzTP6miTP0zIg98m44XBAJ47qNmD5L1K0J6bNEbe9x96qG",
+	"fivQ1xbohr/Xvv3VCdYbvQFq9kUXN0AndbBTXGqDclZQwv2TY53Kxu+Hdyh63t2dV7pxOS3CbjlE0VxU",
+	"LcrY1on9l7yPWu5e9T6qm0XMyRdbUkYouaIxjwKSCVfnX19iV+QPlOJdTkhhkKuoatNjikLLFhGN5RRq",
+	"k+VQM1GULadMjY09aOQNlO/mVhjOmsu+comZYZKUXcnL5gyezVXd5uPfW1eU/2GwyrFyrlsX1QMXCSsW",
+	"2FqZMGUD80EWYDE6EC64P+INCDi/L+gVH1Et056XG9gbMb2z2yc7RRvp/iQbxDx8xWZ9Mk3pZMLS3R65",
+	"sBkF9vITlMa37X+odpczSDnDfElyyWbqKIcSMLbOjizyFAcymu0GWLgPwwjzhMtYHKRyqkDmDN2ejCVm",
+	"hgSoakCzRiQ2rojimvXIsShAHd2mcnQEUM7uZzNMUIA4ut1AQoKdxlmJTTLqwn2PTQoqN8kt5Rieuu//",
+	"PKcTO/M7PKFlXrPc6bjNNnw44ulXNuKCoJjxsRZ9PjbMYxmjtaRaGi7zsg5LCTxGhvCRoDpLGZFXcHXJ",
+	"72wlXFVZvm6hWXPJZqURgP1ZinCugPk7lOmUptEh5OrgH7GyWDJFBjS8BAQVqRQfxDMSxtJo4Us22/Xb",
+	"kCCwWijTCIx/u42IaxLL0eKr1a3KjnseenMQIzeTqLy9Jj2sXJ8bkjoyW3BhurANmXyA6QBvLF4KoLEq",
+	"BszcgIxFZgSABb2xeXyIOB0ROqUzi7aGXl6u8yx7Zy31aRwfEsNbfZt6CRe1CjaDB3mUG/x1WCh2UAvp",
+	"VrNyF1/0Rq8vpjgk/f8Fp7cH/7f7L9UnCoYD28sCFw5oykjfrOFdZkzEegvoXaY3KL7eZfqWbJ7F/mbr",
+	"25GZ/mteu+4dxErwbR5lhZZS3Ws5anm1RDZpXy1hC6/yxmlUgBOmGt6xalblftuiN1pQxPoSCCUh3FEZ",
+	"P78wayBihqMgkaMhglq8LMUUoQPFbBgtXyFC2Usx5Gliu6W4q5LFgWzs6uaibsrIv2BusnhKZ3Nz+pBw",
+	"RVATW3OII0Ihu7u4rRnbr7iNeVUiZMdIVwyGciPaYgDjM8PvQtciLG6DRxE/T7MYOtExgL+0yJPDlLF6",
+	"KfZhclsVJZWZ7rU95j45tNOHlHb3xS2RN5HiNYXkNpz2EEw3B8EiypWg1yo6ySYtHFxQFmfk4gUbGIUg",
+	"IDsBYCUrVXL+uoq0gNLCVnOWYb5BK3/ZWwv85mUpzJg+LLI1vL26jHH7pCqlOcDqjfwDCV0yjNG8K+7C",
+	"82UqAEqnJohzGdqSX67IJZtod1uNqKYDqrD/m2tEmjfWAvQtmUwA16OSw9B/fXz+/I9XJ//1+eLk1+MP",
+	"53+8/Xzy9vjX1ycv+hYQu0nc3sLVt5jkjoRsjRsNeIZLscSPVqLnm3GmbWXqw/HBgRSAgH1Vtra7Bs9L",
+	"lrWcb9aggqJ/l4hVyBo0yVI+4iIg70/JyxdBtduR1sxYi+ZGHDSLNkx586/7vh1dtBEG23XACivaJn2V",
+	"AAz82lZ3ZQfx5xIjIrgcDNgos5rCyruQpSyRYtayNO+WJdgDcN7dlbG4zdr6S3gIryMTMbLaKALf+x5B",
+	"TABVXIxi1s0UO8RmB1YWhjRNed4Nyg9UTlJmrr45jr0zu3rknA4gpGieduFMkHkpDZmRrrlH0l16bd4E",
+	"Nwak6xlHRvD4hKVcRgT7MIXMWHr5ayoDz59Me+QUVwPnZc0/68Yc5lEOO5S5T1v7FEH1h7pI5TBjT8cy",
+	"9iqkj4nSNC67GZ0leWw5DHl8zGiEF3aX8jsnUO3Rn9vQ9yYEqT/F3QrQZmtPsCmLCu8VF2GcRQ4bH3y/",
+	"22SPBya2XHrWXEvL0vW0Rd4H/Llrx1gkxNBbaOHNcWi47EVOsOUN68o+0UpAZDrm4dgZWzEkiUrSdw33",
+	"bC1BeUvcb8YZHdo0eQXtNWxnKq5t/zmuXYYqwZzIxhwwaPUDTItb31jXKX+Wu2s3VV5FcyjiN09XbbtK",
+	"/aBdpd4W4qHCwxibK/FfU4cpJzkMfy3II20II5amOJz/qZxbbtPNJYmkP9gjVYE+no5ZCg76vAdPmF9A",
+	"kx45BnSF9789J3/b338WIHzLpZBTAehFLgaLIsOuoy5gsEiawHFsWpiYSe5OliyBcMZzq7SvuI4suTv2",
+	"vkMexY88p99ddxzLAQuZc6l3xuVy9j923r362PE6qNaZ3wMZzTD2GSu8F9heTU22eYCtstOUhTqe2XwD",
+	"P48civeKbAiKLdBKaVbV5IImr8kmbXxvhhtMF2BfaDKJWeew8+5VZx6gd3EbFcj02JrtD8RsXyHTABym",
+	"1T72S8x3tbDT41yDR0xdyCMwoDO95jHYZ8j2JJEptkkhO5UlHbp+0tgGD8cKUICYnx2Of3mY3R4BNjL0",
+	"m803gGwAl37Nzbe0/Ws2i+28tFujtm3ivdZ1PLXbeaBAzz8yBjv0lmxqgVQHxd6AQwhJJaWOhHO0nVu2",
+	"MmaPVCXC6fqJeH2/aKgV+sSozhuM4NDuVXOlfrZPIjpTXvvJRwrpDVxfdQ0osXZKaZmi143anpPHJUlg",
+	"O4TYpdkbX96aDFYHsO/YE93wNDwqnYDAsvLI9iGp9key3lNNYkZte0+3eLPXQ0xEAqlTjJqyRF4ZEyFi",
+	"idQMjYMp4Togrt07ol5Db5CgXPaV90aDHSudUiwzk+V17RzsH+xabwHGhjTFzuk2IyrIna5er6f5tlG2",
+	"FS5jti1tHsBe3Eez2jLT9e2yh7CzpJUlT/MBdu1FRRXHYBtU5l2RFvSS2qS9VJ3mLrtJ4TIiu44WTeqC",
+	"IiMCuWwHW70Cmxmi3d026tgi8jf0i2o025pw+JFt977B/y5tEoXtbzyGB1lfqcLHVJyFjZ4K5r/DTk+5",
+	"4M5dtFu2+sH636AHoz1TLGnXdDtk215VbCn2h+zYVKbXIhUzNwl2r9vOKZf2N9jPySoUKEEo3AFlRvqd",
+	"6Q9YorAxFoLxm5oiYbOQSSqH5kphmyQXaf+96/ml7nej3vO5iqtmr061002zB/d3SMktV3OVu3csy5gu",
+	"rjvY8wuq010THiwMy9v2XDI2UbY5O157qKYLijow2Fvk2I3pVZ7JZUv8YdwBC2UCeS9uYsh9KTXnFjLf",
+	"wIzpYtV5gYmMYzlVhQsbykIK4Fu8FENN7Q6Fi3OBNmDbZ+/O14zURX+C3AmPJSOUCKl5yPyOA24BdQ25",
+	"88+a8+LNX8HM0N5M9xZlDYt1fFiYnHq3NboPuICuLPqyFLmtLJjqG34tkYoIkY38uhw+19aiYVCqAUvX",
+	"IqKxqWP6o5JccTBI1hfmvHcwmExzmEBs7A/1ErZzSA7EayvK6MD6i4ll+PbVcG2kErq9hinDsFxzSZsv",
+	"pkbWs4RAwzXNHZ/D7o002SR8bz4+TnePMSE9cnrw2L3bVOM7lJInMbui2pB1VVoeq0sjlGx+33yh/qO8",
+	"aqGVqFRMRF0/Ob7bEnocsw5KafWNEtTPmh5LxXzhJ6Q2FlteWHFEZBzlMJPeyBCymDhHFgAtueycxYJP",
+	"RMZ+MLuqqQdjIvq7N9OtiLHaSe+tVLNHUW56eR1JthUR1wMFz+m9O899dES5WML4yZAuwSnpY++0N0M4",
+	"tT7pa6kn/QBbquV1VBOGgTHFwpTpI68Ad6Jnc2PsyBQAPnYDgrnC0FBJDoc98qsEZBEWtWmsdph3doT0",
+	"IkUO9h+TPheQ8tLViDh+nBteeeczW9BgXnq637XgqEqzCUFIE6J4MSMaXI8UCWMZXuKNDiy8et85ZgAV",
+	"xtCbId2gDHkzpPdTWJgPChJ9SiwMhvm8W6tnK9KubfXAHRElhrCEtVzK7bmui13oitgs9Fw6MNpOHFs/",
+	"4sUPlk8iTmMWaodDWS+lsN8k9p70JVZAEmwjyUQBwVtqCDmHBpAERUD5CCUPRvfH0NwAEqMu2cT6uaiY",
+	"EUbTmEMSSiXiZ4RhabKSVMSiK9I3YtNspH/67uyc1HTh9JM/S30uuSKxVHYlBRR4zV0RgqAgvHA1z+Gj",
+	"bEZOVqe5I4E5v4zFtpZg0wplbMXnVnxeX3y+oZdIXCCdyhS2RI4uR6I6g94qMHyevZRXe5XupmATuD/l",
+	"3WWKYEMXk56wBW6P/DrLO8DoIj6EFfM22Q7gvI+89NRHmHLqcvGUhuS4tzIX2fkSjRhUlwzWiuAjxd9U",
+	"0enXXxKsH6ti/Vw/WoKacl4/i5u9Y4cICnzamstt4LeGgHtzYPPo3MXZfbRDV9Fen0HmHVQtxLPKIyMQ",
+	"66z8zc8PAyVjky+85jb5wcOzuMlFjsENo1r5U9zbK7RPc+i4ibaNvP7yEno+tz936S3HqyrJ5j2QMMt8",
+	"do29AP0+gnRBJ0EACUS8uxkJqQAxWRb8GOOwnjfuOeMcGB54AfRc10EfIl1BNDZlVxDrEIhkdWQnct4o",
+	"NKnRVYgiusZHWOvuK6SFYnrT/r7SZA/JxXdktVo5hEH4sAShg3ArW3fgnfYIrFhPi1sFgtzwUe5qC4OW",
+	"XohztlKH9TGIUv8FsDlc54QAuFbpats8nhLBw0vEM4bLpL1wzsiUpSAubE0gdK2qx0h6zZU+s1O/YrON",
+	"VgR58ywqCcrtUrP5HzqH6TW3pRz5lktU0JIo92gULa9JrQOpa7h1LENLDAj74kOeAMUC3bmS7zG9wk75",
+	"KSMMVHgV/baEc1u8ZnTrJZsF80WzDk+MWYtgnpSPo8ijsM5fBSrwQXgsHsatH/H8jABHJCYf5c5K85xT",
+	"26XX3DSwXwGXh5h4g1lhMQIrgXLo18qIvusxmNp4lDEPzdYyETGUA06fIPRqU9ymhtE2VSRenuqO7MH6",
+	"pSx3TKI9YFM73dFu/ZN/qey9ZmFjkfJqpU1bqfKNRwsLnFYyS7FaVM1186jrboGFUgjliSAaVi9D6mki",
+	"U9Yjxyg3bXGvu8TmAtQvMT3YP7BpJ4jCbJMEF5oQa9kIWK91S2bC8nukOaCiTvfORMNByzdLhSs/sB3w",
+	"Hr4HpD64euK2Bvpcucr8R+dRkTVRDBYQqkj/9xMMJpbYvA/q2DUcr6l/4dHCwpeFPpcPL1945S6FmVJ7",
+	"zf2gXLUkuPcxGOH78necj8p32AeV5N+g1KXftQsqirh3C5TgPOdW2CYbEU9ZqAHepu/+61z2rd2TeuiR",
+	"aO70NSTTWFSd/85YOvPyhO02bOn+AGwoK1jc4DmIaJ8ZSrSjwr9fFGfTd1nA80nIiKwOKYi2kwc63hAf",
+	"fgfcg1Sj70iZlWBIm4JwzjP5JqwQj7uBD1IAAjuhcUwmdMRsvuAg01qKHAne8ytCBo8N1Zy+OztvBACC",
+	"o+m0oGd7iIB1VmkjEhDWG/VIH1IkcdzD//u//08/p2P4IF4hl5u0VRXX4ye/LCvjCsyCJykLkdFxsBo5",
+	"zAUypQ2kvUQE1COfSLhWLB4SRWeKTEGpgV4byrRxN2YxbRkRzxtNGFx2KcsMQWUkNH4qtdoEiNgpTSN1",
+	"lOs/GsdyyqL8dgCE2LTKgosWnvtQpgnVncNOlvJO4H+GJ/sHv9QU0C1VrJp90XtjncRljdoKuKmUOQ50",
+	"v1MUFCDLuMOwj7IIgQae7j+Zl2u/0vDSGUaevp+P4rle4cD/ZanSCToI0wXbfS1xiHoMoZLo8rufNosw",
+	"CKUulkG9VT7g3DFfx/Z4yIDVUOdWVmP1er0+/dNIAl1HkY+Uk8LQrO2wIoKpK7FzXjQb1YZUcZkmxMzX",
+	"Iy+1zRGqxIMaaLwmsIx/Ovcl6/K7+pfudDrtmnV0szRmIpQRi9pbvqVJf5Np0ubKvuXMDXDmNli0dsMk",
+	"10WnbOGCmQPoTVWGb760o1W9Z5hoAbIrZBj5U9FYSQ/DvogzF357wJ+3qTbmxwmTk9gZgb5JiZW6eR0v",
+	"Gp8yNU+SlNEIH5Yi77ARsSseMluCZ+aMJLOGTz4K/OQ3v/P5MX9qKrM4wlrlSQZtjADQzvJZnntepEIG",
+	"OeZ0Dh1khSP6L310FgDIp2TIpjbJXZvTWmzUPjffYaPQlvk097oHiDNssdryiJRKHNHfQ/i2t+9fRN59",
+	"sCC0npipXu8XSjhldWoTUsbf7SPXJHvnx6TxaWrm0NyMM6SxYkFn4v30reMtqoq+HzOqoDdRgaHNVYFy",
+	"Pch4DLZUASq733vc2+8svW96TP7PfAGf8gfl4F8sbIx82+ePLIYn1AX1rkUapS/8d3+7jKSZEFiOZK6H",
+	"Td92sUPo2GvIB/EnIBkfdtjDWWZfdN6mBH8dzMjTfdf8zoNkxJ7u1ojrl7CQ+zkYMnQ8llCo3UevHvmY",
+	"7e8/DWEI+CfrQ9ljDlZYhmH2HNCDWQ6++o8PL1+gMxrTsKpojYBvqMiAjTnAVqBaOth/jMZ7UWRp4e8A",
+	"mNEfoMBmMPqzAVgMFcnGwZlcp6oW6ExQuMCvVkCVuSba0s2hqrYSyxasaj2xfJdYeYhwXMNvQMCG8iro",
+	"OICxZPgbJjLMX+faOy7EodI0dSWBMKDNMldkp5/QSxAlfUA7yNK4c9gZaz053Nt7/ORvvf3efu/x4cH+",
+	"/n7HLNsuoe7mhQEpw+uuesgGpvt7V4/7PfIbZzHuSQVF3IoU6U9488PyILxa45iPFIEkFjVmkbHadUpD",
+	"TZSsaatuhnHtUEZMmDlYhCa/GyofwJigJBN5enLuUEPxOe/DM5u84Jc8MRYDOTHEMkm5KgX8zY5qdn9I",
+	"XEeXPDMM3OWxHHVdE34eBX4TihLMvQoq/40O5kh6nWACyF3PPfb+NAkVdMQS6I8FxI0FVf1vCUISBgCs",
+	"kanvfe8YpglrOARMpC99aXurSKXUh25Xg5kDWvLXsvPn2bu3AcnSuGvdEkYHJFms+YSmGnwnu/ZC4gKr",
+	"PmPAxt39olA+9iYBdw2bLRdUghhmWZAU5S8HAhZGyVhXPByLWVZA8sOJqKbf+4SJKxbLCYp8e0jIivXH",
+	"pLKBh2hrD82CPZHj05c+geC2iufOXrzCFCtoKjKg5vJHMy3tdRU6pTmtqIL8n10VygmLELoqsFDEaswn",
+	"SFIyzp8olUFcc/8F3Fv9QRyX+eMfLJWw/xLR2JaXRWzJIwFB+v/ZtQK0i/6boBrWs0UawOuI6G5pMyg+",
+	"NuR7l3FsithWqUSljkZQgLGCfw6ePCH9bx87Q/OHj51D8s+PHXtoHzufvvcDW7pjXzGPwj/No96TJa6j",
+	"X2sO0UsDQPSHHA3ZrLVMSnvwVytxEFSMe9VDOVF5uM40i7g27NEjz+FAleuvZ9PWEy5s0Tv4yqqIgCFN",
+	"05lzg+LThtQqsgZFTICnkVNXefPm3Zr9v8uzHAgT0URyodWhsSNjKMCPwAPChVnRJJUDZrHUclGPoR/D",
+	"Jpqltmw1kmFmJGLxvU9TmTA9ZpkiCdMpD31ClxPV+f7p+/8LAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

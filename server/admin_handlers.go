@@ -82,7 +82,14 @@ func (s *Server) AdminGetUser(ctx context.Context, req gen.AdminGetUserRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return gen.AdminGetUser200JSONResponse(adminUserBody(u)), nil
+	out := adminUserBody(u)
+	keys, err := s.store.CountWebAuthnCredentials(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	n := int(keys)
+	out.SecurityKeys = &n
+	return gen.AdminGetUser200JSONResponse(out), nil
 }
 
 // AdminUpdateUser implements PATCH /v1/admin/users/{userId} (admin).

@@ -75,10 +75,11 @@ func bearerToken(r *http.Request) (string, bool) {
 // whose session is live (not revoked, not expired), for a user who is not disabled. Revoking a
 // session therefore stops its access tokens at once on every instance.
 func (s *Server) authenticateAccessToken(ctx context.Context, raw string) (*principal, error) {
-	userID, sessionID, err := s.parseAccessToken(ctx, raw)
+	v, err := s.parseAccess(ctx, raw)
 	if err != nil {
 		return nil, &Error{Code: CodeUnauthenticated, Err: err}
 	}
+	userID, sessionID := v.userID, v.sessionID
 	u, err := s.store.LiveSessionUser(ctx, sessionID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -90,7 +91,7 @@ func (s *Server) authenticateAccessToken(ctx context.Context, raw string) (*prin
 	case u.Disabled:
 		return nil, &Error{Code: CodeDisabledUser}
 	}
-	return &principal{User: u, SessionID: sessionID}, nil
+	return &principal{User: u, SessionID: sessionID, Elevated: v.elevated}, nil
 }
 
 // requirePrincipal returns the authenticated caller of an operation whose token is optional, or

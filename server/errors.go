@@ -50,8 +50,6 @@ const (
 	// CodeConflict: the change collides with stored state (a username or role name in use, a role
 	// still held, the last Owner); Fields may say which.
 	CodeConflict Code = "conflict"
-	CodeInternal Code = "internal"
-
 	// TOTP second factor (Nhost's codes).
 	CodeInvalidTOTP       Code = "invalid-totp"        // a wrong, stale or replayed TOTP or recovery code
 	CodeDisabledMFATOTP   Code = "disabled-mfa-totp"   // the user has no active TOTP
@@ -60,6 +58,13 @@ const (
 	// CodeMFARequired: the first factor was right, but the user has a second factor and this
 	// dialect has no way to ask for it (WME, Zesty, Authentication Zero): no session.
 	CodeMFARequired Code = "mfa-required"
+	// CodeElevationRequired: a sensitive operation needs an access token elevated with a
+	// security key (elevation.go).
+	CodeElevationRequired Code = "elevation-required"
+	// CodeInvalidSecurityKey: a WebAuthn answer failed its checks (signature, origin, RP ID,
+	// challenge spent, expired or of another user or ceremony, a counter gone back).
+	CodeInvalidSecurityKey Code = "invalid-security-key"
+	CodeInternal           Code = "internal"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.
@@ -72,6 +77,7 @@ var Codes = []Code{
 	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
 	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited, CodeUnavailable,
 	CodeInvalidTOTP, CodeDisabledMFATOTP, CodeNoTOTPSecret, CodeTOTPAlreadyActive, CodeMFARequired,
+	CodeElevationRequired, CodeInvalidSecurityKey,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

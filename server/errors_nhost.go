@@ -47,6 +47,8 @@ var nhostErrors = map[Code]nhostError{
 	CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, msgBreachCheckUnavailable},
 	CodeUnavailable:            {http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, msgUnavailable},
 	CodeRateLimited:            {http.StatusTooManyRequests, gen.ErrorResponseErrorTooManyRequests, "Too many requests"},
+	CodeElevationRequired:      {http.StatusUnauthorized, gen.ErrorResponseErrorElevatedClaimRequired, "Elevated permissions are required: verify a security key with /elevate/webauthn first"},
+	CodeInvalidSecurityKey:     {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "The security key's answer is invalid or its challenge is unknown, spent or expired"},
 	CodeInternal:               {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 	// TOTP, with hasura-auth's statuses.
 	CodeInvalidTOTP:       {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTotp, "Invalid TOTP code"},

@@ -49,6 +49,12 @@ type accessClaims struct {
 // as it is made: the client's next request presents it, and a token this server just signed
 // needs no signature check to be known good.
 func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID, ttl time.Duration) (token string, expiresIn int64, err error) {
+	return s.mintAccess(u, roles, sid, ttl, false)
+}
+
+// mintAccess is mintAccessToken; elevated adds x-hasura-auth-elevated (the user's id) to the
+// Hasura claims, as a security key's step-up check does (elevation.go).
+func (s *Server) mintAccess(u *store.User, roles []string, sid uuid.UUID, ttl time.Duration, elevated bool) (token string, expiresIn int64, err error) {
 	key := s.keys.signer()
 	if key == nil {
 		return "", 0, errors.New("sign access token: no signing key")
@@ -56,7 +62,7 @@ func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID, t
 	now := s.now()
 	exp := now.Add(ttl).Unix()
 	c := accessTokenClaims{sub: u.ID.String(), sid: sid.String(), iat: now.Unix(), exp: exp, iss: s.cfg.JWT.Issuer,
-		ns: s.cfg.JWT.ClaimsNamespace, defaultRole: u.DefaultRole, allowed: roles, anonymous: u.IsAnonymous}
+		ns: s.cfg.JWT.ClaimsNamespace, defaultRole: u.DefaultRole, allowed: roles, anonymous: u.IsAnonymous, elevated: elevated}
 	if c.reservedNamespace() {
 		token, err = s.sign(c.mapClaims())
 	} else {
@@ -65,7 +71,7 @@ func (s *Server) mintAccessToken(u *store.User, roles []string, sid uuid.UUID, t
 	if err != nil {
 		return "", 0, fmt.Errorf("sign access token: %w", err)
 	}
-	s.verified.put(tokenKey(token), verifiedToken{userID: u.ID, sessionID: sid, expires: time.Unix(exp, 0), kid: key.kid})
+	s.verified.put(tokenKey(token), verifiedToken{userID: u.ID, sessionID: sid, expires: time.Unix(exp, 0), kid: key.kid, elevated: elevated})
 	return token, int64(ttl / time.Second), nil
 }
 
@@ -77,6 +83,7 @@ type accessTokenClaims struct {
 	defaultRole string
 	allowed     []string
 	anonymous   bool
+	elevated    bool
 }
 
 // reservedNamespace: a claims namespace named like a registered claim would replace it in a
@@ -99,18 +106,22 @@ func (c *accessTokenClaims) mapClaims() jwt.MapClaims {
 	if allowed == nil {
 		allowed = []string{}
 	}
+	hasura := map[string]any{
+		"x-hasura-user-id":           c.sub,
+		"x-hasura-default-role":      c.defaultRole,
+		"x-hasura-allowed-roles":     allowed,
+		"x-hasura-user-is-anonymous": anonymous,
+	}
+	if c.elevated {
+		hasura[elevatedClaim] = c.sub
+	}
 	return jwt.MapClaims{
 		"sub": c.sub,
 		"sid": c.sid,
 		"iat": c.iat,
 		"exp": c.exp,
 		"iss": c.iss,
-		c.ns: map[string]any{
-			"x-hasura-user-id":           c.sub,
-			"x-hasura-default-role":      c.defaultRole,
-			"x-hasura-allowed-roles":     allowed,
-			"x-hasura-user-is-anonymous": anonymous,
-		},
+		c.ns:  hasura,
 	}
 }
 
@@ -158,7 +169,12 @@ func (c *accessTokenClaims) appendNamespace(b []byte) []byte {
 		}
 		b = appendJSONString(b, r)
 	}
-	b = append(b, `],"x-hasura-default-role":`...)
+	b = append(b, ']')
+	if c.elevated {
+		b = append(b, `,"x-hasura-auth-elevated":`...)
+		b = appendJSONString(b, c.sub)
+	}
+	b = append(b, `,"x-hasura-default-role":`...)
 	b = appendJSONString(b, c.defaultRole)
 	b = append(b, `,"x-hasura-user-id":`...)
 	b = appendJSONString(b, c.sub)
@@ -208,15 +224,22 @@ func (s *Server) sign(claims jwt.MapClaims) (string, error) {
 // parseAccessToken checks an access token's signature, issuer and expiry (not its session) and
 // returns its user and session ids.
 func (s *Server) parseAccessToken(ctx context.Context, raw string) (userID, sessionID uuid.UUID, err error) {
+	v, err := s.parseAccess(ctx, raw)
+	return v.userID, v.sessionID, err
+}
+
+// parseAccess is parseAccessToken, with whether the token is elevated.
+func (s *Server) parseAccess(ctx context.Context, raw string) (verifiedToken, error) {
 	key := tokenKey(raw)
 	if v, ok := s.verified.get(key); ok && s.now().Before(v.expires) && s.keys.has(v.kid) {
-		return v.userID, v.sessionID, nil
+		return v, nil
 	}
+	var userID, sessionID uuid.UUID
 	var (
 		c   accessClaims
 		kid string
 	)
-	_, err = s.jwtParser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+	_, err := s.jwtParser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		kid, _ = t.Header["kid"].(string)
 		key, ok := s.keys.verifier(ctx, kid)
 		if !ok || key.method.Alg() != t.Method.Alg() {
@@ -225,24 +248,26 @@ func (s *Server) parseAccessToken(ctx context.Context, raw string) (userID, sess
 		return key.public, nil
 	})
 	if err != nil {
-		return uuid.Nil, uuid.Nil, err
+		return verifiedToken{}, err
 	}
 	// The parser gives exp the clock-skew leeway too; exp itself is exact (the issuer's own
 	// clock set it, and a token must not outlive the life it was given).
 	if !s.now().Before(c.ExpiresAt.Time) {
-		return uuid.Nil, uuid.Nil, jwt.ErrTokenExpired
+		return verifiedToken{}, jwt.ErrTokenExpired
 	}
 	if c.TokenUse != "" {
-		return uuid.Nil, uuid.Nil, fmt.Errorf("a %q token is not an access token", c.TokenUse)
+		return verifiedToken{}, fmt.Errorf("a %q token is not an access token", c.TokenUse)
 	}
 	if userID, err = uuid.Parse(c.Subject); err != nil {
-		return uuid.Nil, uuid.Nil, fmt.Errorf("bad sub claim: %w", err)
+		return verifiedToken{}, fmt.Errorf("bad sub claim: %w", err)
 	}
 	if sessionID, err = uuid.Parse(c.SID); err != nil {
-		return uuid.Nil, uuid.Nil, fmt.Errorf("bad sid claim: %w", err)
+		return verifiedToken{}, fmt.Errorf("bad sid claim: %w", err)
 	}
-	s.verified.put(key, verifiedToken{userID: userID, sessionID: sessionID, expires: c.ExpiresAt.Time, kid: kid})
-	return userID, sessionID, nil
+	v := verifiedToken{userID: userID, sessionID: sessionID, expires: c.ExpiresAt.Time, kid: kid,
+		elevated: s.elevatedClaimOf(raw) == userID.String()}
+	s.verified.put(key, v)
+	return v, nil
 }
 
 // newJWTParser checks signatures, the issuer, and the times with cfg.ClockSkew's leeway: a token

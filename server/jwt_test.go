@@ -50,7 +50,8 @@ func TestMintMatchesJWTLibrary(t *testing.T) {
 				for _, u := range users {
 					for _, roles := range rolesets {
 						what := alg + " ns=" + ns + " iss=" + issuer
-						checkMint(t, what, s, u, roles)
+						checkMint(t, what, s, u, roles, false)
+						checkMint(t, what+" elevated", s, u, roles, true)
 					}
 				}
 				if ns != DefaultClaimsNamespace {
@@ -61,10 +62,10 @@ func TestMintMatchesJWTLibrary(t *testing.T) {
 	}
 }
 
-func checkMint(t *testing.T, what string, s *Server, u *store.User, roles []string) {
+func checkMint(t *testing.T, what string, s *Server, u *store.User, roles []string, elevated bool) {
 	t.Helper()
 	sid := uuid.New()
-	got, expiresIn, err := s.mintAccessToken(u, roles, sid, 15*time.Minute)
+	got, expiresIn, err := s.mintAccess(u, roles, sid, 15*time.Minute, elevated)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
@@ -77,7 +78,7 @@ func checkMint(t *testing.T, what string, s *Server, u *store.User, roles []stri
 	}
 	iat, _ := parsed["iat"].(float64) // the library's token is made for the same second
 	c := accessTokenClaims{sub: u.ID.String(), sid: sid.String(), iat: int64(iat), exp: int64(iat) + 900, iss: s.cfg.JWT.Issuer,
-		ns: s.cfg.JWT.ClaimsNamespace, defaultRole: u.DefaultRole, allowed: roles, anonymous: u.IsAnonymous}
+		ns: s.cfg.JWT.ClaimsNamespace, defaultRole: u.DefaultRole, allowed: roles, anonymous: u.IsAnonymous, elevated: elevated}
 	want, err := s.sign(c.mapClaims())
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +102,9 @@ func checkMint(t *testing.T, what string, s *Server, u *store.User, roles []stri
 		if !cached {
 			s.verified = newVerifiedTokens(16)
 		}
-		uid, gotSID, err := s.parseAccessToken(context.Background(), got)
-		if err != nil || uid != u.ID || gotSID != sid {
-			t.Fatalf("%s (cached %v): parse: %v %v %v", what, cached, uid, gotSID, err)
+		v, err := s.parseAccess(context.Background(), got)
+		if err != nil || v.userID != u.ID || v.sessionID != sid || v.elevated != elevated {
+			t.Fatalf("%s (cached %v): parse: %+v %v", what, cached, v, err)
 		}
 	}
 }

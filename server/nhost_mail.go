@@ -33,6 +33,9 @@ func (s *Server) ChangeUserEmail(ctx context.Context, req gen.ChangeUserEmailReq
 	if err != nil {
 		return nil, err
 	}
+	if err := s.requireElevated(ctx, p); err != nil {
+		return nil, err
+	}
 	if err := s.requestEmailChange(ctx, p, string(req.Body.NewEmail), redirectOption(req.Body.Options), nil); err != nil {
 		return nil, err
 	}

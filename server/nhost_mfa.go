@@ -20,6 +20,9 @@ func (s *Server) ChangeUserMfa(ctx context.Context, _ gen.ChangeUserMfaRequestOb
 // VerifyChangeUserMfa implements POST /v1/user/mfa (Nhost).
 func (s *Server) VerifyChangeUserMfa(ctx context.Context, req gen.VerifyChangeUserMfaRequestObject) (gen.VerifyChangeUserMfaResponseObject, error) {
 	activate := req.Body.ActiveMfaType != nil && *req.Body.ActiveMfaType == gen.UserMfaRequestActiveMfaTypeTotp
+	if err := s.requireElevated(ctx, principalFrom(ctx)); err != nil {
+		return nil, err
+	}
 	if err := s.changeMFA(ctx, principalFrom(ctx).User, secret(req.Body.Code), activate); err != nil {
 		return nil, err
 	}
@@ -29,6 +32,9 @@ func (s *Server) VerifyChangeUserMfa(ctx context.Context, req gen.VerifyChangeUs
 // CreateMfaRecoveryCodes implements POST /v1/user/mfa/recovery-codes (Latchkey's addition to the
 // Nhost dialect).
 func (s *Server) CreateMfaRecoveryCodes(ctx context.Context, req gen.CreateMfaRecoveryCodesRequestObject) (gen.CreateMfaRecoveryCodesResponseObject, error) {
+	if err := s.requireElevated(ctx, principalFrom(ctx)); err != nil {
+		return nil, err
+	}
 	codes, err := s.createRecoveryCodes(ctx, principalFrom(ctx).User, secret(req.Body.Code))
 	if err != nil {
 		return nil, err

@@ -65,6 +65,9 @@ func (s *Server) CreatePAT(ctx context.Context, req gen.CreatePATRequestObject) 
 	if req.Body.Metadata != nil {
 		md = *req.Body.Metadata
 	}
+	if err := s.requireElevated(ctx, principalFrom(ctx)); err != nil {
+		return nil, err
+	}
 	id, tok, err := s.createPAT(ctx, principalFrom(ctx), req.Body.ExpiresAt, md)
 	if err != nil {
 		return nil, err

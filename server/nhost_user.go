@@ -222,6 +222,9 @@ func (s *Server) ChangeUserPassword(ctx context.Context, req gen.ChangeUserPassw
 	if err != nil {
 		return nil, err
 	}
+	if err := s.requireElevated(ctx, p); err != nil {
+		return nil, err
+	}
 	if err := s.changePassword(ctx, p, secret(req.Body.NewPassword), false); err != nil {
 		return nil, err
 	}

@@ -19,9 +19,10 @@ import (
 // sign up, sign in, forced refresh, verify, read the user, change the password, sign out and
 // back in; then the mail flows (password reset by link and by ticket, address verification,
 // one-time code), reading each mail from the test's SMTP server through a small mailbox
-// endpoint.
+// endpoint; then the SDK's WebAuthn calls (passkey sign-up, adding a key, passkey sign-in,
+// elevation) with a software authenticator.
 func TestNhostJSClient(t *testing.T) {
-	h := servertest.Start(t)
+	h := servertest.Start(t, webAuthnOn) // the WebAuthn block of run.mjs (WEBAUTHN=1)
 	mailbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		to := r.URL.Query().Get("to")
 		m, err := h.Mail.Wait(r.Context(), to)
@@ -36,7 +37,7 @@ func TestNhostJSClient(t *testing.T) {
 	}))
 	defer mailbox.Close()
 	runNodeClient(t, "nhostjs", "@nhost/nhost-js",
-		"LATCHKEY_URL="+h.URL, "MAILBOX_URL="+mailbox.URL, "CLIENT_URL="+servertest.ClientURL)
+		"LATCHKEY_URL="+h.URL, "MAILBOX_URL="+mailbox.URL, "CLIENT_URL="+servertest.ClientURL, "WEBAUTHN=1")
 }
 
 // TestZestySDKClient drives the Zesty Auth dialect with the published @zesty-io/sdk

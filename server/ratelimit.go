@@ -132,6 +132,10 @@ var limitedOps = map[string]limitRule{
 	"wmeNewPasswordRequired": {LimitSignIn, "sign-in attempts", bodyField("username")},
 	"zestyLogin":             {LimitSignIn, "sign-in attempts", bodyField("email")},
 	"azSignIn":               {LimitSignIn, "sign-in attempts", bodyField("email")},
+	// Security keys: each begun ceremony is a row to store, each answer a signature to check.
+	"signInWebauthn":        {LimitSignIn, "sign-in attempts", bodyField("email")},
+	"verifySignInWebauthn":  {LimitSignIn, "sign-in attempts", nil},
+	"verifyElevateWebauthn": {LimitSignIn, "sign-in attempts", caller},
 	// Checks of a signed-in caller's password: by address here, and per account in
 	// checkCurrentPassword, on the same counters as the sign-ins (WME's token is in the body,
 	// out of this table's sight).
@@ -141,9 +145,11 @@ var limitedOps = map[string]limitRule{
 	"azUpdateEmail":     {LimitSignIn, "password attempts", nil},
 	"azPatchEmail":      {LimitSignIn, "password attempts", nil},
 	// New accounts.
-	"signUpEmailPassword": {LimitSignUp, "sign-ups", bodyField("email")},
-	"signInAnonymous":     {LimitSignUp, "sign-ups", nil},
-	"azSignUp":            {LimitSignUp, "sign-ups", bodyField("email")},
+	"signUpEmailPassword":  {LimitSignUp, "sign-ups", bodyField("email")},
+	"signInAnonymous":      {LimitSignUp, "sign-ups", nil},
+	"azSignUp":             {LimitSignUp, "sign-ups", bodyField("email")},
+	"signUpWebauthn":       {LimitSignUp, "sign-ups", bodyField("email")},
+	"verifySignUpWebauthn": {LimitSignUp, "sign-ups", nil},
 	// Refresh and token checks.
 	"refreshToken":    {LimitRefresh, "token requests", nil},
 	"verifyToken":     {LimitRefresh, "token requests", nil},

@@ -21,6 +21,8 @@ type principal struct {
 	User      *store.User
 	SessionID uuid.UUID
 	Token     *zestyAccessToken
+	// Elevated: the access token carries x-hasura-auth-elevated for its user (elevation.go).
+	Elevated bool
 }
 
 // reqState is everything request-scoped that middleware learns and handlers read. One pointer in

@@ -16,6 +16,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/internal/sealed"
@@ -59,6 +60,12 @@ type Config struct {
 	KeepPATsOnReset bool
 	// PATMaxTTL is the longest life a personal access token may ask for (one year).
 	PATMaxTTL time.Duration
+
+	// WebAuthn is how security keys and passkeys work (webauthn.go).
+	WebAuthn WebAuthnConfig
+	// RequireElevatedClaim is when sensitive Nhost operations need an elevated access token:
+	// disabled (or ""), recommended or required (elevation.go).
+	RequireElevatedClaim string
 
 	MaxBodyBytes int64 // request bodies above this are 413
 	// RequestTimeout bounds one request's work, database calls included: a request that cannot
@@ -178,9 +185,10 @@ type Server struct {
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
 	breach        *breachChecker
-	edges         *edges        // trusted proxies, CORS origins, HSTS
-	counter       store.Counter // rate-limit counters shared by every instance
-	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+	edges         *edges             // trusted proxies, CORS origins, HSTS
+	counter       store.Counter      // rate-limit counters shared by every instance
+	metricsToken  []byte             // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+	wa            *webauthn.WebAuthn // the WebAuthn relying party; nil while WebAuthn is off
 	secrets       *sealed.Keyring
 
 	// SMS sign-in (sms.go): the sender, the texts' templates, the deliverer's wake-up and its
@@ -266,6 +274,11 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 			return nil, fmt.Errorf("load mail templates: %w", err)
 		}
 	}
+	if cfg.WebAuthn.Enabled {
+		if s.wa, err = newWebAuthn(cfg); err != nil {
+			return nil, err
+		}
+	}
 	s.mailWake = make(chan struct{}, 1)
 	s.smsWake = make(chan struct{}, 1)
 	if s.smsSender = d.SMSSender; s.smsSender == nil {
@@ -322,6 +335,11 @@ func (s *Server) Purge(ctx context.Context) (int64, error) {
 	if err == nil {
 		var m int64
 		m, err = s.store.PurgeSMS(ctx, now.Add(-s.cfg.EndedSessionRetention))
+		n += m
+	}
+	if err == nil {
+		var m int64
+		m, err = s.store.PurgeWebAuthnCeremonies(ctx, now)
 		n += m
 	}
 	if n > 0 {

@@ -25,6 +25,7 @@ type verifiedToken struct {
 	userID, sessionID uuid.UUID
 	expires           time.Time
 	kid               string
+	elevated          bool // x-hasura-auth-elevated names the token's user
 }
 
 func newVerifiedTokens(max int) *verifiedTokens {

@@ -60,6 +60,13 @@ type config struct {
 	ResetRevokesPATs             bool
 	PATMaxTTL                    time.Duration
 
+	WebAuthnEnabled      bool
+	WebAuthnRPName       string
+	WebAuthnRPID         string
+	WebAuthnRPOrigins    []string
+	WebAuthnAttestation  string
+	RequireElevatedClaim string
+
 	MaxBody               string
 	MemoryLimit           string
 	PprofAddr             string
@@ -231,6 +238,18 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "revoke a user's personal access tokens, and the Zesty access tokens they created, with the sessions opened with them, when their password is reset with a mailed link or code, set without the current password in a session a mailed link or code opened, or set by an administrator (a change with the current password keeps them)"},
 		&cli.DurationFlag{Name: "pat-max-ttl", Value: def.PATMaxTTL, Destination: &c.PATMaxTTL, Sources: c.env(false, "LATCHKEY_PAT_MAX_TTL"),
 			Usage: "longest life a personal access token may ask for; POST /v1/pat refuses a later expiresAt"},
+		&cli.BoolFlag{Name: "webauthn-enabled", Destination: &c.WebAuthnEnabled, Sources: c.env(false, "LATCHKEY_WEBAUTHN_ENABLED"),
+			Usage: "allow security keys and passkeys: sign-up, sign-in, adding keys and elevation with WebAuthn (Nhost's AUTH_WEBAUTHN_ENABLED)"},
+		&cli.StringFlag{Name: "webauthn-rp-name", Destination: &c.WebAuthnRPName, Sources: c.env(false, "LATCHKEY_WEBAUTHN_RP_NAME"),
+			Usage: "the name browsers show for this relying party (default: the app name)"},
+		&cli.StringFlag{Name: "webauthn-rp-id", Destination: &c.WebAuthnRPID, Sources: c.env(false, "LATCHKEY_WEBAUTHN_RP_ID"),
+			Usage: "the relying party id, a domain that security keys are bound to (default: the host of the client URL); changing it orphans every key"},
+		&cli.StringSliceFlag{Name: "webauthn-rp-origins", Destination: &c.WebAuthnRPOrigins, Sources: c.env(false, "LATCHKEY_WEBAUTHN_RP_ORIGINS"),
+			Usage: "origins of the pages that may run WebAuthn ceremonies (comma-separated; default: the client URL's origin)"},
+		&cli.StringFlag{Name: "webauthn-attestation", Value: "none", Destination: &c.WebAuthnAttestation, Sources: c.env(false, "LATCHKEY_WEBAUTHN_ATTESTATION"),
+			Usage: "attestation asked of new keys: none, indirect, direct or enterprise"},
+		&cli.StringFlag{Name: "require-elevated-claim", Value: "disabled", Destination: &c.RequireElevatedClaim, Sources: c.env(false, "LATCHKEY_REQUIRE_ELEVATED_CLAIM"),
+			Usage: "when sensitive Nhost operations (creating a PAT, changing the password or address, changing MFA, adding or removing security keys) need an access token elevated with a security key: disabled, recommended (users who have a key) or required (every user; adding a first key excepted), as Nhost's AUTH_REQUIRE_ELEVATED_CLAIM"},
 		&cli.StringFlag{Name: "max-body", Value: fmt.Sprintf("%dKiB", def.MaxBodyBytes>>10), Destination: &c.MaxBody, Sources: c.env(false, "LATCHKEY_MAX_BODY"),
 			Usage: "largest request body accepted"},
 		&cli.DurationFlag{Name: "spent-token-retention", Value: def.SpentTokenRetention, Destination: &c.SpentTokenRetention, Sources: c.env(false, "LATCHKEY_SPENT_TOKEN_RETENTION"),
@@ -331,6 +350,15 @@ func (c *config) serverConfig() (server.Config, error) {
 	}
 	if c.PATMaxTTL < time.Hour {
 		bad("pat-max-ttl", "LATCHKEY_PAT_MAX_TTL", "must be at least 1h")
+	}
+	webAuthn, err := c.webAuthnConfig()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	switch c.RequireElevatedClaim {
+	case "disabled", "recommended", "required":
+	default:
+		bad("require-elevated-claim", "LATCHKEY_REQUIRE_ELEVATED_CLAIM", "must be disabled, recommended or required")
 	}
 	if c.AdminSecret != "" && len(c.AdminSecret) < 32 {
 		bad("admin-secret", "LATCHKEY_ADMIN_SECRET", "must be at least 32 characters") // never echo the secret
@@ -493,6 +521,8 @@ func (c *config) serverConfig() (server.Config, error) {
 		KeepSessionsOnPasswordChange: c.KeepSessionsOnPasswordChange,
 		KeepPATsOnReset:              !c.ResetRevokesPATs,
 		PATMaxTTL:                    c.PATMaxTTL,
+		WebAuthn:                     webAuthn,
+		RequireElevatedClaim:         c.RequireElevatedClaim,
 		MaxBodyBytes:                 maxBody,
 		SpentTokenRetention:          c.SpentTokenRetention,
 		EndedSessionRetention:        c.EndedSessionRetention,

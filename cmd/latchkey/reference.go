@@ -65,6 +65,8 @@ var referenceGroups = []referenceGroup{
 	{"Signing keys", "Access tokens are signed with managed keys that live in the database, or with a fixed key shared with Hasura. " +
 		"Rotation: [deployment.md](deployment.md#signing-keys).",
 		[]string{"jwt-*", "key-*", "clock-skew"}},
+	{"Security keys and elevation", "WebAuthn security keys and passkeys, and the elevated access tokens they give: [webauthn.md](webauthn.md).",
+		[]string{"webauthn-*", "require-elevated-claim"}},
 	{"Users and sign-up", "Who may make an account, and what a new one gets.", []string{"default-*", "allowed-locales", "anonymous-*", "disable-*", "require-*", "conceal-*"}},
 	{"Passwords", "The password policy applies wherever a password is chosen. " +
 		"Hashing under load and the breach check: [operations.md](operations.md#passwords).",

@@ -243,4 +243,136 @@ if (mailbox) {
   });
 }
 
+
+// ===================== WebAuthn (security keys, passkeys, elevation) =====================
+// Runs with WEBAUTHN=1 (the Go test enables WebAuthn on the server, its relying party being
+// CLIENT_URL). The browser and the security key are played by a small ES256 software
+// authenticator below, with "none" attestation; every call goes through the SDK.
+
+import { createHash, generateKeyPairSync, sign as signData } from 'node:crypto';
+
+const b64u = (buf) => Buffer.from(buf).toString('base64url');
+const unb64u = (s) => Buffer.from(s, 'base64url');
+
+// The little CBOR an attestation needs: maps, byte and text strings, small integers.
+function cbor(v) {
+  const head = (major, n) => {
+    if (n < 24) return Buffer.from([(major << 5) | n]);
+    if (n < 256) return Buffer.from([(major << 5) | 24, n]);
+    const b = Buffer.alloc(3); b[0] = (major << 5) | 25; b.writeUInt16BE(n, 1); return b;
+  };
+  if (typeof v === 'number') return v >= 0 ? head(0, v) : head(1, -1 - v);
+  if (typeof v === 'string') { const s = Buffer.from(v, 'utf8'); return Buffer.concat([head(3, s.length), s]); }
+  if (Buffer.isBuffer(v)) return Buffer.concat([head(2, v.length), v]);
+  if (v instanceof Map) {
+    const parts = [head(5, v.size)];
+    for (const [k, x] of v) parts.push(cbor(k), cbor(x));
+    return Buffer.concat(parts);
+  }
+  throw new Error(`cbor: cannot encode ${typeof v}`);
+}
+
+class SoftAuthenticator {
+  constructor(origin) { this.origin = origin; this.keys = []; }
+  clientData(type, challenge) {
+    return Buffer.from(JSON.stringify({ type, challenge, origin: this.origin, crossOrigin: false }));
+  }
+  // navigator.credentials.create() with the options as Latchkey answers them (no publicKey wrapper).
+  create(opts) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = publicKey.export({ format: 'jwk' });
+    const id = createHash('sha256').update(`${Math.random()}${Date.now()}`).digest();
+    const key = { id, rpId: opts.rp.id, userHandle: unb64u(opts.user.id), privateKey, counter: 0 };
+    const cose = cbor(new Map([[1, 2], [3, -7], [-1, 1], [-2, unb64u(jwk.x)], [-3, unb64u(jwk.y)]]));
+    const idLen = Buffer.alloc(2); idLen.writeUInt16BE(id.length);
+    const authData = Buffer.concat([createHash('sha256').update(key.rpId).digest(), Buffer.from([0x45]),
+      Buffer.alloc(4), Buffer.alloc(16), idLen, id, cose]);
+    const attObj = cbor(new Map([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]));
+    this.keys.push(key);
+    return {
+      id: b64u(id), rawId: b64u(id), type: 'public-key', clientExtensionResults: {},
+      response: {
+        clientDataJSON: b64u(this.clientData('webauthn.create', opts.challenge)), attestationObject: b64u(attObj),
+        authenticatorData: b64u(authData), publicKey: b64u(publicKey.export({ format: 'der', type: 'spki' })),
+        publicKeyAlgorithm: -7, transports: ['usb'],
+      },
+    };
+  }
+  // navigator.credentials.get(): a key among allowCredentials, else (a passkey) the newest.
+  get(opts) {
+    const allowed = (opts.allowCredentials || []).map((d) => d.id);
+    const key = [...this.keys].reverse().find((k) => allowed.length === 0 || allowed.includes(b64u(k.id)));
+    if (!key) throw new StepError('software authenticator: no key for these options');
+    key.counter += 1;
+    const count = Buffer.alloc(4); count.writeUInt32BE(key.counter);
+    const authData = Buffer.concat([createHash('sha256').update(key.rpId).digest(), Buffer.from([0x05]), count]);
+    const clientData = this.clientData('webauthn.get', opts.challenge);
+    const sig = signData('sha256', Buffer.concat([authData, createHash('sha256').update(clientData).digest()]), key.privateKey);
+    return {
+      id: b64u(key.id), rawId: b64u(key.id), type: 'public-key', clientExtensionResults: {},
+      response: { clientDataJSON: b64u(clientData), authenticatorData: b64u(authData), signature: b64u(sig), userHandle: b64u(key.userHandle) },
+    };
+  }
+}
+
+async function webauthnScenarios() {
+  const wa = createClient({ authUrl: `${base}/v1`, storage: new MemoryStorage() });
+  const waEmail = `nhostjs-passkey-${suffix}@example.com`;
+  const key = new SoftAuthenticator(new URL(clientUrl).origin);
+  const claims = () => wa.getUserSession()?.decodedToken?.['https://hasura.io/jwt/claims'] || {};
+  let waUserId;
+  let spent;
+
+  await step('webauthn: sign up with a passkey (options without a publicKey wrapper)', async () => {
+    const opts = await wa.auth.signUpWebauthn({ email: waEmail });
+    check(opts.body.challenge && opts.body.rp?.id && !opts.body.publicKey, `options ${JSON.stringify(opts.body)}`);
+    const res = await wa.auth.verifySignUpWebauthn({ credential: key.create(opts.body), nickname: 'sdk key' });
+    check(res.body.session?.user?.email === waEmail, 'no session for the new account');
+    waUserId = res.body.session.user.id;
+    check(wa.getUserSession()?.refreshToken === res.body.session.refreshToken, 'SDK did not store the sign-up session');
+  });
+
+  await step('webauthn: add a second security key with a nickname', async () => {
+    const opts = await wa.auth.addSecurityKey();
+    check(opts.body.excludeCredentials?.length === 1, 'the options do not exclude the key already registered');
+    const res = await wa.auth.verifyAddSecurityKey({ credential: key.create(opts.body), nickname: 'backup' });
+    check(res.body.id && res.body.nickname === 'backup', `answer ${JSON.stringify(res.body)}`);
+  });
+
+  await step('webauthn: sign out, then sign in with the passkey alone', async () => {
+    await wa.auth.signOut({ refreshToken: wa.getUserSession().refreshToken });
+    const opts = await wa.auth.signInWebauthn({});
+    check(!opts.body.allowCredentials?.length, 'a passkey sign-in lists keys');
+    spent = key.get(opts.body);
+    const res = await wa.auth.verifySignInWebauthn({ credential: spent });
+    check(res.body.session?.user?.id === waUserId, 'signed in as someone else');
+    check(wa.getUserSession()?.refreshToken === res.body.session.refreshToken, 'SDK did not store the sign-in session');
+    check(!claims()['x-hasura-auth-elevated'], 'a sign-in token is elevated');
+  });
+
+  await step('webauthn: a replayed assertion is refused (401 invalid-request)', async () => {
+    await expectError(() => wa.auth.verifySignInWebauthn({ credential: spent }), 401, 'invalid-request');
+  });
+
+  await step('webauthn: sign in naming the address', async () => {
+    const opts = await wa.auth.signInWebauthn({ email: waEmail });
+    check(opts.body.allowCredentials?.length === 2, 'the options do not list the two keys');
+    const res = await wa.auth.verifySignInWebauthn({ credential: key.get(opts.body) });
+    check(res.body.session?.user?.id === waUserId, 'signed in as someone else');
+  });
+
+  await step('webauthn: elevate; the access token carries x-hasura-auth-elevated', async () => {
+    const opts = await wa.auth.elevateWebauthn();
+    const res = await wa.auth.verifyElevateWebauthn({ credential: key.get(opts.body) });
+    check(res.body.session?.accessToken, 'no elevated session');
+    wa.sessionStorage.set(res.body.session);
+    check(claims()['x-hasura-auth-elevated'] === waUserId, `claims ${JSON.stringify(claims())}`);
+  });
+}
+
+if (process.env.WEBAUTHN === '1') {
+  await webauthnScenarios();
+}
+// =================== end of WebAuthn ===================
+
 console.log('all steps passed');

@@ -227,6 +227,7 @@ func contracts() []contract {
 			{"reads-see-own-writes", txReadsOwnWrites},
 			{"nested-error-rolls-back-inner-only", txNested},
 		}},
+		{"contract=webauthn", webAuthnCases},
 		{"contract=cascade", []testCase{
 			{"purged-session-takes-its-refresh-tokens", cascadeSessionTokens},
 		}},
@@ -473,11 +474,13 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	must(t, "CreateMFATicket", e.st.CreateMFATicket(e.ctx, &store.MFATicket{ID: uuid.New(), UserID: u.ID, TokenHash: randomBytes(32),
 		Method: "password", ExpiresAt: e.now().Add(time.Hour)}))
 	must(t, "ReplaceRecoveryCodes", e.st.ReplaceRecoveryCodes(e.ctx, u.ID, []store.RecoveryCode{{ID: uuid.New(), UserID: u.ID, CodeHash: randomBytes(32)}}))
+	must(t, "CreateWebAuthnCredential", e.st.CreateWebAuthnCredential(e.ctx, e.webAuthnKey(u.ID)))
+	must(t, "CreateWebAuthnCeremony", e.st.CreateWebAuthnCeremony(e.ctx, e.webAuthnCeremony(&u.ID, "signin", time.Minute)))
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
 		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
 		"sms_outbox": 1, "instances": 1, "instance_roles": 1, "instance_members": 1, "rate_limits": 2, "lockouts": 1,
-		"mfa_tickets": 1, "recovery_codes": 1,
+		"mfa_tickets": 1, "recovery_codes": 1, "webauthn_credentials": 1, "webauthn_ceremonies": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -1993,6 +1996,12 @@ func txRollback(t *testing.T, e *env) {
 			return err
 		}
 		if err := tx.ReplaceRecoveryCodes(e.ctx, u.ID, []store.RecoveryCode{{ID: uuid.New(), UserID: u.ID, CodeHash: randomBytes(32)}}); err != nil {
+			return err
+		}
+		if err := tx.CreateWebAuthnCredential(e.ctx, e.webAuthnKey(u.ID)); err != nil {
+			return err
+		}
+		if err := tx.CreateWebAuthnCeremony(e.ctx, e.webAuthnCeremony(&u.ID, "signin", time.Minute)); err != nil {
 			return err
 		}
 		inside, err := tx.RowCounts(e.ctx)

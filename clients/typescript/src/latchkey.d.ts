@@ -366,6 +366,209 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/signup/webauthn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin creating an account with a passkey
+         * @description Starts a WebAuthn registration for a new account with the given address and answers the options for `navigator.credentials.create()` (without a `publicKey` wrapper). Nothing is created yet: `/v1/signup/webauthn/verify` creates the account with its first security key. The challenge lives five minutes, is spent once, and is kept in the database, so another instance may complete it. Off unless `LATCHKEY_WEBAUTHN_ENABLED` is set.
+         */
+        post: operations["signUpWebauthn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signup/webauthn/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish creating an account with a passkey
+         * @description Checks the authenticator's answer to a sign-up challenge (its origin, RP ID, challenge and attestation), creates the account with that security key and, unless addresses must be verified first, signs it in. A challenge already spent, expired, or begun for another ceremony is refused.
+         */
+        post: operations["verifySignUpWebauthn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signin/webauthn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin signing in with a security key or passkey
+         * @description Answers the options for `navigator.credentials.get()` (without a `publicKey` wrapper). With an address, the options list that account's security keys; without one (or with no body), they list none and the browser offers the passkeys it holds for this site. An address without an account, or without keys, gets the options of a passkey sign-in.
+         */
+        post: operations["signInWebauthn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signin/webauthn/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish signing in with a security key or passkey
+         * @description Checks the authenticator's signature over a sign-in challenge and opens a session. The key's signature counter must move forward: a counter that goes back (a possibly cloned key) is refused and recorded in the audit log.
+         */
+        post: operations["verifySignInWebauthn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/elevate/webauthn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin elevating the caller's access token with a security key
+         * @description Answers sign-in options listing the caller's security keys, for the step-up check that `/v1/elevate/webauthn/verify` completes.
+         */
+        post: operations["elevateWebauthn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/elevate/webauthn/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish elevating with a security key
+         * @description Checks the caller's security key over an elevation challenge begun by the same user and answers the caller's session with a new access token whose Hasura claims carry `x-hasura-auth-elevated` (the user's id). The elevation lasts as long as that access token: a refreshed token is not elevated. The refresh token is not rotated.
+         */
+        post: operations["verifyElevateWebauthn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user/webauthn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's security keys
+         * @description Latchkey's addition to the Nhost operations: the signed-in user's security keys and passkeys, oldest first, with their nicknames and when they were added and last used.
+         */
+        get: operations["listSecurityKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user/webauthn/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of the security key, as `GET /v1/user/webauthn` gives it. */
+                id: components["schemas"]["UUID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one of the caller's security keys
+         * @description Latchkey's addition to the Nhost operations: removes a security key of the signed-in user; it signs in and elevates no more. A key that is not the caller's is answered 404 and nothing changes. Where elevation is required, the access token must be elevated.
+         */
+        delete: operations["deleteSecurityKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user/webauthn/add": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Begin adding a security key to the caller's account
+         * @description Answers registration options for the signed-in user (without a `publicKey` wrapper), excluding the keys they already have. Where elevation is required and the user already has a key, the access token must be elevated.
+         */
+        post: operations["addSecurityKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user/webauthn/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish adding a security key
+         * @description Checks the authenticator's answer to a challenge begun by the same user with `/v1/user/webauthn/add` and stores the new key under the nickname given.
+         */
+        post: operations["verifyAddSecurityKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/signin/passwordless/email": {
         parameters: {
             query?: never;
@@ -1728,7 +1931,7 @@ export interface components {
              * @description A stable code for programs.
              * @enum {string}
              */
-            error: "default-role-must-be-in-allowed-roles" | "disabled-endpoint" | "disabled-user" | "email-already-in-use" | "email-already-verified" | "forbidden-anonymous" | "internal-server-error" | "invalid-email-password" | "invalid-request" | "locale-not-allowed" | "password-too-short" | "password-in-hibp-database" | "redirectTo-not-allowed" | "role-not-allowed" | "signup-disabled" | "unverified-user" | "user-not-anonymous" | "invalid-pat" | "invalid-refresh-token" | "invalid-ticket" | "disabled-mfa-totp" | "no-totp-secret" | "invalid-totp" | "mfa-type-not-found" | "totp-already-active" | "invalid-state" | "oauth-token-echange-failed" | "oauth-profile-fetch-failed" | "oauth-provider-error" | "invalid-otp" | "cannot-send-sms" | "too-many-requests";
+            error: "default-role-must-be-in-allowed-roles" | "disabled-endpoint" | "disabled-user" | "email-already-in-use" | "email-already-verified" | "forbidden-anonymous" | "internal-server-error" | "invalid-email-password" | "invalid-request" | "locale-not-allowed" | "password-too-short" | "password-in-hibp-database" | "redirectTo-not-allowed" | "role-not-allowed" | "signup-disabled" | "unverified-user" | "user-not-anonymous" | "invalid-pat" | "invalid-refresh-token" | "invalid-ticket" | "disabled-mfa-totp" | "no-totp-secret" | "invalid-totp" | "mfa-type-not-found" | "totp-already-active" | "invalid-state" | "oauth-token-echange-failed" | "oauth-profile-fetch-failed" | "oauth-provider-error" | "invalid-otp" | "cannot-send-sms" | "too-many-requests" | "elevated-claim-required";
         };
         /**
          * @description The JSON string "OK".
@@ -2113,6 +2316,241 @@ export interface components {
             code: string;
             type: components["schemas"]["TicketType"];
         };
+        SignUpWebauthnRequest: {
+            /**
+             * Format: email
+             * @description The address of the new account.
+             * @example john.smith@nhost.io
+             */
+            email: string;
+            options?: components["schemas"]["SignUpOptions"];
+        };
+        SignUpWebauthnVerifyRequest: {
+            credential: components["schemas"]["CredentialCreationResponse"];
+            options?: components["schemas"]["SignUpOptions"];
+            /** @description A name for the new security key. */
+            nickname?: string;
+        };
+        SignInWebauthnRequest: {
+            /**
+             * Format: email
+             * @description The account's address; leave it out to let the browser offer a passkey.
+             * @example john.smith@nhost.io
+             */
+            email?: string;
+        };
+        SignInWebauthnVerifyRequest: {
+            /**
+             * Format: email
+             * @deprecated
+             * @description Ignored; the challenge already says who is signing in.
+             * @example john.smith@nhost.io
+             */
+            email?: string;
+            credential: components["schemas"]["CredentialAssertionResponse"];
+        };
+        VerifyAddSecurityKeyRequest: {
+            credential: components["schemas"]["CredentialCreationResponse"];
+            /** @description A name for the new key, to tell it apart in lists. */
+            nickname?: string;
+        };
+        VerifyAddSecurityKeyResponse: {
+            /**
+             * @description The new key's id.
+             * @example 123e4567-e89b-12d3-a456-426614174000
+             */
+            id: string;
+            /** @description The new key's nickname, when one was given. */
+            nickname?: string;
+        };
+        /** @description One security key or passkey of the caller (Latchkey's addition). */
+        SecurityKey: {
+            id: components["schemas"]["UUID"];
+            /** @description The name given when the key was added, if any. */
+            nickname: string | null;
+            /**
+             * Format: date-time
+             * @description When the key was added.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the key last signed in or elevated, if ever.
+             */
+            lastUsedAt: string | null;
+        };
+        SecurityKeyList: {
+            securityKeys: components["schemas"]["SecurityKey"][];
+        };
+        /** @description Binary data in unpadded base64url. */
+        URLEncodedBase64: string;
+        /** @description What `navigator.credentials.create()` takes as `publicKey`. */
+        PublicKeyCredentialCreationOptions: {
+            rp: components["schemas"]["RelyingPartyEntity"];
+            user: components["schemas"]["UserEntity"];
+            challenge: components["schemas"]["URLEncodedBase64"];
+            /** @description The key types and algorithms accepted, most preferred first. */
+            pubKeyCredParams: components["schemas"]["CredentialParameter"][];
+            /** @description Milliseconds the client may take. */
+            timeout?: number;
+            /** @description Keys the account already has, which must not be registered again. */
+            excludeCredentials?: components["schemas"]["PublicKeyCredentialDescriptor"][];
+            authenticatorSelection?: components["schemas"]["AuthenticatorSelection"];
+            hints?: components["schemas"]["PublicKeyCredentialHints"][];
+            attestation?: components["schemas"]["ConveyancePreference"];
+            attestationFormats?: components["schemas"]["AttestationFormat"][];
+            extensions?: components["schemas"]["AuthenticationExtensions"];
+        };
+        /** @description What `navigator.credentials.get()` takes as `publicKey`. */
+        PublicKeyCredentialRequestOptions: {
+            challenge: components["schemas"]["URLEncodedBase64"];
+            /** @description Milliseconds the client may take. */
+            timeout?: number;
+            /** @description The relying party id the key must be scoped to. */
+            rpId?: string;
+            /** @description The keys that may answer; empty for a discoverable passkey. */
+            allowCredentials?: components["schemas"]["PublicKeyCredentialDescriptor"][];
+            userVerification?: components["schemas"]["UserVerificationRequirement"];
+            hints?: components["schemas"]["PublicKeyCredentialHints"][];
+            extensions?: components["schemas"]["AuthenticationExtensions"];
+        };
+        /** @description A new credential as the browser serialises it (`PublicKeyCredential.toJSON()`). */
+        CredentialCreationResponse: {
+            /** @description The credential id, base64url. */
+            id: string;
+            /** @description Always `public-key`. */
+            type: string;
+            rawId: components["schemas"]["URLEncodedBase64"];
+            clientExtensionResults?: components["schemas"]["AuthenticationExtensionsClientOutputs"];
+            /** @description How the authenticator is attached. */
+            authenticatorAttachment?: string;
+            response: components["schemas"]["AuthenticatorAttestationResponse"];
+        };
+        /** @description An assertion as the browser serialises it (`PublicKeyCredential.toJSON()`). */
+        CredentialAssertionResponse: {
+            /** @description The credential id, base64url. */
+            id: string;
+            /** @description Always `public-key`. */
+            type: string;
+            rawId: components["schemas"]["URLEncodedBase64"];
+            clientExtensionResults?: components["schemas"]["AuthenticationExtensionsClientOutputs"];
+            /** @description How the authenticator is attached. */
+            authenticatorAttachment?: string;
+            response: components["schemas"]["AuthenticatorAssertionResponse"];
+        };
+        AuthenticatorAttestationResponse: {
+            clientDataJSON: components["schemas"]["URLEncodedBase64"];
+            /** @description How the client can reach the authenticator. */
+            transports?: string[];
+            authenticatorData?: components["schemas"]["URLEncodedBase64"];
+            publicKey?: components["schemas"]["URLEncodedBase64"];
+            /**
+             * Format: int64
+             * @description The COSE algorithm of the new key.
+             */
+            publicKeyAlgorithm?: number;
+            attestationObject: components["schemas"]["URLEncodedBase64"];
+        };
+        AuthenticatorAssertionResponse: {
+            /** @description The client data, base64url. */
+            clientDataJSON: string;
+            /** @description The authenticator data, base64url. */
+            authenticatorData: string;
+            /** @description The signature, base64url. */
+            signature: string;
+            /** @description The user handle the key holds, base64url (passkeys). */
+            userHandle?: string | null;
+        };
+        /** @description Extension inputs for the client. */
+        AuthenticationExtensions: {
+            [key: string]: unknown;
+        };
+        /** @description Extension outputs of the client. */
+        AuthenticationExtensionsClientOutputs: {
+            /** @description Output of the appid extension. */
+            appid?: boolean;
+            credProps?: components["schemas"]["CredentialPropertiesOutput"];
+            /** @description Output of the hmac-secret extension. */
+            hmacCreateSecret?: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Output of the credProps extension. */
+        CredentialPropertiesOutput: {
+            /** @description Whether the key is discoverable (a resident key). */
+            rk?: boolean;
+        };
+        RelyingPartyEntity: {
+            /** @description The relying party's name for people. */
+            name: string;
+            /** @description The relying party id (a domain). */
+            id: string;
+        };
+        UserEntity: {
+            /** @description The account's name (its address). */
+            name: string;
+            /** @description The account's display name. */
+            displayName: string;
+            /** @description The user handle, base64url. */
+            id: string;
+        };
+        CredentialParameter: {
+            type: components["schemas"]["CredentialType"];
+            /** @description A COSE algorithm identifier. */
+            alg: number;
+        };
+        PublicKeyCredentialDescriptor: {
+            type: components["schemas"]["CredentialType"];
+            id: components["schemas"]["URLEncodedBase64"];
+            transports?: components["schemas"]["AuthenticatorTransport"][];
+        };
+        AuthenticatorSelection: {
+            authenticatorAttachment?: components["schemas"]["AuthenticatorAttachment"];
+            /** @description Whether a discoverable key is required. */
+            requireResidentKey?: boolean;
+            residentKey?: components["schemas"]["ResidentKeyRequirement"];
+            userVerification?: components["schemas"]["UserVerificationRequirement"];
+        };
+        /**
+         * @description The credential type.
+         * @enum {string}
+         */
+        CredentialType: "public-key";
+        /**
+         * @description How the authenticator is attached.
+         * @enum {string}
+         */
+        AuthenticatorAttachment: "platform" | "cross-platform";
+        /**
+         * @description A way to reach an authenticator.
+         * @enum {string}
+         */
+        AuthenticatorTransport: "usb" | "nfc" | "ble" | "smart-card" | "hybrid" | "internal";
+        /**
+         * @description Whether a discoverable key is wanted.
+         * @enum {string}
+         */
+        ResidentKeyRequirement: "discouraged" | "preferred" | "required";
+        /**
+         * @description Whether the authenticator must verify the user (PIN, biometrics).
+         * @enum {string}
+         */
+        UserVerificationRequirement: "required" | "preferred" | "discouraged";
+        /**
+         * @description The attestation the relying party asks for.
+         * @enum {string}
+         */
+        ConveyancePreference: "none" | "indirect" | "direct" | "enterprise";
+        /**
+         * @description An attestation statement format.
+         * @enum {string}
+         */
+        AttestationFormat: "packed" | "tpm" | "android-key" | "android-safetynet" | "fido-u2f" | "apple" | "none";
+        /**
+         * @description A hint for the client's interface.
+         * @enum {string}
+         */
+        PublicKeyCredentialHints: "security-key" | "client-device" | "hybrid";
         /** @description The Wikimedia Enterprise error body. */
         WmeError: {
             /** @description A sentence for people. */
@@ -2502,6 +2940,8 @@ export interface components {
             lastSeenAt: string | null;
             /** @description The user signs in with a TOTP code as a second factor. */
             totpActive: boolean;
+            /** @description How many WebAuthn security keys and passkeys the user has. Given by `GET /v1/admin/users/{userId}`. */
+            securityKeys?: number;
         };
         AdminUserList: {
             users: components["schemas"]["AdminUser"][];
@@ -3674,6 +4114,301 @@ export interface operations {
             413: components["responses"]["NhostPayloadTooLarge"];
             415: components["responses"]["NhostUnsupportedMediaType"];
             429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    signUpWebauthn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignUpWebauthnRequest"];
+            };
+        };
+        responses: {
+            /** @description The registration options. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeyCredentialCreationOptions"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    verifySignUpWebauthn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignUpWebauthnVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description The account exists; a session unless verification is required. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    signInWebauthn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SignInWebauthnRequest"];
+            };
+        };
+        responses: {
+            /** @description The sign-in options. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeyCredentialRequestOptions"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    verifySignInWebauthn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInWebauthnVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description The new session. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    elevateWebauthn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The options for the elevation challenge. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeyCredentialRequestOptions"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            409: components["responses"]["NhostConflict"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    verifyElevateWebauthn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInWebauthnVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description The session with an elevated access token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    listSecurityKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecurityKeyList"];
+                };
+            };
+            401: components["responses"]["NhostUnauthorized"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    deleteSecurityKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The id of the security key, as `GET /v1/user/webauthn` gives it. */
+                id: components["schemas"]["UUID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key is removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OKResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            404: components["responses"]["NhostNotFound"];
+            409: components["responses"]["NhostConflict"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    addSecurityKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The registration options. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeyCredentialCreationOptions"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    verifyAddSecurityKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyAddSecurityKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The new key's id and nickname. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyAddSecurityKeyResponse"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
             500: components["responses"]["NhostInternalError"];
             503: components["responses"]["NhostUnavailable"];
         };
