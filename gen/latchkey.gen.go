@@ -192,6 +192,27 @@ func (e ErrorResponseError) Valid() bool {
 	}
 }
 
+// Defines values for IdTokenProvider.
+const (
+	IdTokenProviderApple  IdTokenProvider = "apple"
+	IdTokenProviderGoogle IdTokenProvider = "google"
+	IdTokenProviderOidc   IdTokenProvider = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the IdTokenProvider enum.
+func (e IdTokenProvider) Valid() bool {
+	switch e {
+	case IdTokenProviderApple:
+		return true
+	case IdTokenProviderGoogle:
+		return true
+	case IdTokenProviderOidc:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OKResponse.
 const (
 	OKResponseOK OKResponse = "OK"
@@ -516,6 +537,258 @@ func (e ZestyVerifyResponseCode) Valid() bool {
 	}
 }
 
+// Defines values for SignInProvider.
+const (
+	SignInProviderApple       SignInProvider = "apple"
+	SignInProviderAzuread     SignInProvider = "azuread"
+	SignInProviderBitbucket   SignInProvider = "bitbucket"
+	SignInProviderDiscord     SignInProvider = "discord"
+	SignInProviderEntraid     SignInProvider = "entraid"
+	SignInProviderFacebook    SignInProvider = "facebook"
+	SignInProviderGithub      SignInProvider = "github"
+	SignInProviderGitlab      SignInProvider = "gitlab"
+	SignInProviderGoogle      SignInProvider = "google"
+	SignInProviderLinkedin    SignInProvider = "linkedin"
+	SignInProviderOidc        SignInProvider = "oidc"
+	SignInProviderSpotify     SignInProvider = "spotify"
+	SignInProviderStrava      SignInProvider = "strava"
+	SignInProviderTwitch      SignInProvider = "twitch"
+	SignInProviderTwitter     SignInProvider = "twitter"
+	SignInProviderWindowslive SignInProvider = "windowslive"
+	SignInProviderWorkos      SignInProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProvider enum.
+func (e SignInProvider) Valid() bool {
+	switch e {
+	case SignInProviderApple:
+		return true
+	case SignInProviderAzuread:
+		return true
+	case SignInProviderBitbucket:
+		return true
+	case SignInProviderDiscord:
+		return true
+	case SignInProviderEntraid:
+		return true
+	case SignInProviderFacebook:
+		return true
+	case SignInProviderGithub:
+		return true
+	case SignInProviderGitlab:
+		return true
+	case SignInProviderGoogle:
+		return true
+	case SignInProviderLinkedin:
+		return true
+	case SignInProviderOidc:
+		return true
+	case SignInProviderSpotify:
+		return true
+	case SignInProviderStrava:
+		return true
+	case SignInProviderTwitch:
+		return true
+	case SignInProviderTwitter:
+		return true
+	case SignInProviderWindowslive:
+		return true
+	case SignInProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderParamsProvider.
+const (
+	SignInProviderParamsProviderApple       SignInProviderParamsProvider = "apple"
+	SignInProviderParamsProviderAzuread     SignInProviderParamsProvider = "azuread"
+	SignInProviderParamsProviderBitbucket   SignInProviderParamsProvider = "bitbucket"
+	SignInProviderParamsProviderDiscord     SignInProviderParamsProvider = "discord"
+	SignInProviderParamsProviderEntraid     SignInProviderParamsProvider = "entraid"
+	SignInProviderParamsProviderFacebook    SignInProviderParamsProvider = "facebook"
+	SignInProviderParamsProviderGithub      SignInProviderParamsProvider = "github"
+	SignInProviderParamsProviderGitlab      SignInProviderParamsProvider = "gitlab"
+	SignInProviderParamsProviderGoogle      SignInProviderParamsProvider = "google"
+	SignInProviderParamsProviderLinkedin    SignInProviderParamsProvider = "linkedin"
+	SignInProviderParamsProviderOidc        SignInProviderParamsProvider = "oidc"
+	SignInProviderParamsProviderSpotify     SignInProviderParamsProvider = "spotify"
+	SignInProviderParamsProviderStrava      SignInProviderParamsProvider = "strava"
+	SignInProviderParamsProviderTwitch      SignInProviderParamsProvider = "twitch"
+	SignInProviderParamsProviderTwitter     SignInProviderParamsProvider = "twitter"
+	SignInProviderParamsProviderWindowslive SignInProviderParamsProvider = "windowslive"
+	SignInProviderParamsProviderWorkos      SignInProviderParamsProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderParamsProvider enum.
+func (e SignInProviderParamsProvider) Valid() bool {
+	switch e {
+	case SignInProviderParamsProviderApple:
+		return true
+	case SignInProviderParamsProviderAzuread:
+		return true
+	case SignInProviderParamsProviderBitbucket:
+		return true
+	case SignInProviderParamsProviderDiscord:
+		return true
+	case SignInProviderParamsProviderEntraid:
+		return true
+	case SignInProviderParamsProviderFacebook:
+		return true
+	case SignInProviderParamsProviderGithub:
+		return true
+	case SignInProviderParamsProviderGitlab:
+		return true
+	case SignInProviderParamsProviderGoogle:
+		return true
+	case SignInProviderParamsProviderLinkedin:
+		return true
+	case SignInProviderParamsProviderOidc:
+		return true
+	case SignInProviderParamsProviderSpotify:
+		return true
+	case SignInProviderParamsProviderStrava:
+		return true
+	case SignInProviderParamsProviderTwitch:
+		return true
+	case SignInProviderParamsProviderTwitter:
+		return true
+	case SignInProviderParamsProviderWindowslive:
+		return true
+	case SignInProviderParamsProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderCallbackGetParamsProvider.
+const (
+	SignInProviderCallbackGetParamsProviderApple       SignInProviderCallbackGetParamsProvider = "apple"
+	SignInProviderCallbackGetParamsProviderAzuread     SignInProviderCallbackGetParamsProvider = "azuread"
+	SignInProviderCallbackGetParamsProviderBitbucket   SignInProviderCallbackGetParamsProvider = "bitbucket"
+	SignInProviderCallbackGetParamsProviderDiscord     SignInProviderCallbackGetParamsProvider = "discord"
+	SignInProviderCallbackGetParamsProviderEntraid     SignInProviderCallbackGetParamsProvider = "entraid"
+	SignInProviderCallbackGetParamsProviderFacebook    SignInProviderCallbackGetParamsProvider = "facebook"
+	SignInProviderCallbackGetParamsProviderGithub      SignInProviderCallbackGetParamsProvider = "github"
+	SignInProviderCallbackGetParamsProviderGitlab      SignInProviderCallbackGetParamsProvider = "gitlab"
+	SignInProviderCallbackGetParamsProviderGoogle      SignInProviderCallbackGetParamsProvider = "google"
+	SignInProviderCallbackGetParamsProviderLinkedin    SignInProviderCallbackGetParamsProvider = "linkedin"
+	SignInProviderCallbackGetParamsProviderOidc        SignInProviderCallbackGetParamsProvider = "oidc"
+	SignInProviderCallbackGetParamsProviderSpotify     SignInProviderCallbackGetParamsProvider = "spotify"
+	SignInProviderCallbackGetParamsProviderStrava      SignInProviderCallbackGetParamsProvider = "strava"
+	SignInProviderCallbackGetParamsProviderTwitch      SignInProviderCallbackGetParamsProvider = "twitch"
+	SignInProviderCallbackGetParamsProviderTwitter     SignInProviderCallbackGetParamsProvider = "twitter"
+	SignInProviderCallbackGetParamsProviderWindowslive SignInProviderCallbackGetParamsProvider = "windowslive"
+	SignInProviderCallbackGetParamsProviderWorkos      SignInProviderCallbackGetParamsProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderCallbackGetParamsProvider enum.
+func (e SignInProviderCallbackGetParamsProvider) Valid() bool {
+	switch e {
+	case SignInProviderCallbackGetParamsProviderApple:
+		return true
+	case SignInProviderCallbackGetParamsProviderAzuread:
+		return true
+	case SignInProviderCallbackGetParamsProviderBitbucket:
+		return true
+	case SignInProviderCallbackGetParamsProviderDiscord:
+		return true
+	case SignInProviderCallbackGetParamsProviderEntraid:
+		return true
+	case SignInProviderCallbackGetParamsProviderFacebook:
+		return true
+	case SignInProviderCallbackGetParamsProviderGithub:
+		return true
+	case SignInProviderCallbackGetParamsProviderGitlab:
+		return true
+	case SignInProviderCallbackGetParamsProviderGoogle:
+		return true
+	case SignInProviderCallbackGetParamsProviderLinkedin:
+		return true
+	case SignInProviderCallbackGetParamsProviderOidc:
+		return true
+	case SignInProviderCallbackGetParamsProviderSpotify:
+		return true
+	case SignInProviderCallbackGetParamsProviderStrava:
+		return true
+	case SignInProviderCallbackGetParamsProviderTwitch:
+		return true
+	case SignInProviderCallbackGetParamsProviderTwitter:
+		return true
+	case SignInProviderCallbackGetParamsProviderWindowslive:
+		return true
+	case SignInProviderCallbackGetParamsProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderCallbackPostParamsProvider.
+const (
+	SignInProviderCallbackPostParamsProviderApple       SignInProviderCallbackPostParamsProvider = "apple"
+	SignInProviderCallbackPostParamsProviderAzuread     SignInProviderCallbackPostParamsProvider = "azuread"
+	SignInProviderCallbackPostParamsProviderBitbucket   SignInProviderCallbackPostParamsProvider = "bitbucket"
+	SignInProviderCallbackPostParamsProviderDiscord     SignInProviderCallbackPostParamsProvider = "discord"
+	SignInProviderCallbackPostParamsProviderEntraid     SignInProviderCallbackPostParamsProvider = "entraid"
+	SignInProviderCallbackPostParamsProviderFacebook    SignInProviderCallbackPostParamsProvider = "facebook"
+	SignInProviderCallbackPostParamsProviderGithub      SignInProviderCallbackPostParamsProvider = "github"
+	SignInProviderCallbackPostParamsProviderGitlab      SignInProviderCallbackPostParamsProvider = "gitlab"
+	SignInProviderCallbackPostParamsProviderGoogle      SignInProviderCallbackPostParamsProvider = "google"
+	SignInProviderCallbackPostParamsProviderLinkedin    SignInProviderCallbackPostParamsProvider = "linkedin"
+	SignInProviderCallbackPostParamsProviderOidc        SignInProviderCallbackPostParamsProvider = "oidc"
+	SignInProviderCallbackPostParamsProviderSpotify     SignInProviderCallbackPostParamsProvider = "spotify"
+	SignInProviderCallbackPostParamsProviderStrava      SignInProviderCallbackPostParamsProvider = "strava"
+	SignInProviderCallbackPostParamsProviderTwitch      SignInProviderCallbackPostParamsProvider = "twitch"
+	SignInProviderCallbackPostParamsProviderTwitter     SignInProviderCallbackPostParamsProvider = "twitter"
+	SignInProviderCallbackPostParamsProviderWindowslive SignInProviderCallbackPostParamsProvider = "windowslive"
+	SignInProviderCallbackPostParamsProviderWorkos      SignInProviderCallbackPostParamsProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderCallbackPostParamsProvider enum.
+func (e SignInProviderCallbackPostParamsProvider) Valid() bool {
+	switch e {
+	case SignInProviderCallbackPostParamsProviderApple:
+		return true
+	case SignInProviderCallbackPostParamsProviderAzuread:
+		return true
+	case SignInProviderCallbackPostParamsProviderBitbucket:
+		return true
+	case SignInProviderCallbackPostParamsProviderDiscord:
+		return true
+	case SignInProviderCallbackPostParamsProviderEntraid:
+		return true
+	case SignInProviderCallbackPostParamsProviderFacebook:
+		return true
+	case SignInProviderCallbackPostParamsProviderGithub:
+		return true
+	case SignInProviderCallbackPostParamsProviderGitlab:
+		return true
+	case SignInProviderCallbackPostParamsProviderGoogle:
+		return true
+	case SignInProviderCallbackPostParamsProviderLinkedin:
+		return true
+	case SignInProviderCallbackPostParamsProviderOidc:
+		return true
+	case SignInProviderCallbackPostParamsProviderSpotify:
+		return true
+	case SignInProviderCallbackPostParamsProviderStrava:
+		return true
+	case SignInProviderCallbackPostParamsProviderTwitch:
+		return true
+	case SignInProviderCallbackPostParamsProviderTwitter:
+		return true
+	case SignInProviderCallbackPostParamsProviderWindowslive:
+		return true
+	case SignInProviderCallbackPostParamsProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
 // AdminAuditEvent defines model for AdminAuditEvent.
 type AdminAuditEvent struct {
 	Action string `json:"action"`
@@ -589,6 +862,25 @@ type AdminError struct {
 
 // AdminErrorError A stable machine-readable code.
 type AdminErrorError string
+
+// AdminProvider defines model for AdminProvider.
+type AdminProvider struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Email The address the provider gave when the link was made; empty when none.
+	Email string `json:"email"`
+
+	// Provider The provider's name, such as github.
+	Provider string `json:"provider"`
+
+	// ProviderUserId The account's id at the provider.
+	ProviderUserId string `json:"providerUserId"`
+}
+
+// AdminProviderList defines model for AdminProviderList.
+type AdminProviderList struct {
+	Providers []AdminProvider `json:"providers"`
+}
 
 // AdminSession defines model for AdminSession.
 type AdminSession struct {
@@ -812,6 +1104,9 @@ type ErrorResponse struct {
 // ErrorResponseError A stable code for programs.
 type ErrorResponseError string
 
+// IdTokenProvider A provider whose ID tokens Latchkey accepts.
+type IdTokenProvider string
+
 // JWK One public key. RSA keys carry `n` and `e`; elliptic-curve and Ed25519 keys carry `crv` and `x` (and `y` for P-256).
 type JWK struct {
 	// Alg Signature algorithm.
@@ -853,6 +1148,18 @@ type JWK struct {
 // JWKSet defines model for JWKSet.
 type JWKSet struct {
 	Keys []JWK `json:"keys"`
+}
+
+// LinkIdTokenRequest defines model for LinkIdTokenRequest.
+type LinkIdTokenRequest struct {
+	// IdToken The ID token the app received from the provider.
+	IdToken string `json:"idToken"`
+
+	// Nonce The nonce the app sent the provider (for Apple, the value before hashing).
+	Nonce *string `json:"nonce,omitempty"`
+
+	// Provider A provider whose ID tokens Latchkey accepts.
+	Provider IdTokenProvider `json:"provider"`
 }
 
 // MFAChallengePayload defines model for MFAChallengePayload.
@@ -921,6 +1228,31 @@ type PersonalAccessTokenList struct {
 	PersonalAccessTokens []PersonalAccessToken `json:"personalAccessTokens"`
 }
 
+// ProviderCallbackForm defines model for ProviderCallbackForm.
+type ProviderCallbackForm struct {
+	// Code The provider's authorization code.
+	Code *string `json:"code,omitempty"`
+
+	// Error The provider's error code.
+	Error *string `json:"error,omitempty"`
+
+	// ErrorDescription The provider's description of that error.
+	ErrorDescription *string `json:"error_description,omitempty"`
+
+	// ErrorUri A page about that error.
+	ErrorUri *string `json:"error_uri,omitempty"`
+
+	// IdToken An ID token sent along (ignored).
+	IdToken *string `json:"id_token,omitempty"`
+
+	// State The state Latchkey gave the provider.
+	State string `json:"state"`
+
+	// User Apple's JSON with the user's name, sent on the first consent only.
+	User                 *string                `json:"user,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // RefreshTokenRequest defines model for RefreshTokenRequest.
 type RefreshTokenRequest struct {
 	// RefreshToken A UUID in its canonical lowercase form.
@@ -980,6 +1312,19 @@ type SignInEmailPasswordResponse struct {
 
 	// Session A signed-in session as the client keeps it.
 	Session *Session `json:"session,omitempty"`
+}
+
+// SignInIdTokenRequest defines model for SignInIdTokenRequest.
+type SignInIdTokenRequest struct {
+	// IdToken The ID token the app received from the provider.
+	IdToken string `json:"idToken"`
+
+	// Nonce The nonce the app sent the provider (for Apple, the value before hashing).
+	Nonce   *string        `json:"nonce,omitempty"`
+	Options *SignUpOptions `json:"options,omitempty"`
+
+	// Provider A provider whose ID tokens Latchkey accepts.
+	Provider IdTokenProvider `json:"provider"`
 }
 
 // SignInOTPEmailRequest defines model for SignInOTPEmailRequest.
@@ -1553,6 +1898,9 @@ type ZestyVerifyResponse struct {
 // ZestyVerifyResponseCode defines model for ZestyVerifyResponse.Code.
 type ZestyVerifyResponseCode int
 
+// SignInProvider defines model for SignInProvider.
+type SignInProvider string
+
 // AdminBadRequest The error body of every admin operation.
 type AdminBadRequest = AdminError
 
@@ -1755,6 +2103,69 @@ type AdminListUsersParams struct {
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// SignInProviderParams defines parameters for SignInProvider.
+type SignInProviderParams struct {
+	// AllowedRoles Roles a new account asks for; each must be among the default allowed roles.
+	AllowedRoles *[]string `form:"allowedRoles,omitempty" json:"allowedRoles,omitempty"`
+
+	// DefaultRole The default role a new account asks for.
+	DefaultRole *string `form:"defaultRole,omitempty" json:"defaultRole,omitempty"`
+
+	// DisplayName Display name of a new account; the provider's name is used when absent.
+	DisplayName *string `form:"displayName,omitempty" json:"displayName,omitempty"`
+
+	// Locale Two-letter locale of a new account.
+	Locale *string `form:"locale,omitempty" json:"locale,omitempty"`
+
+	// Metadata Metadata of a new account, a JSON-encoded object.
+	Metadata *string `form:"metadata,omitempty" json:"metadata,omitempty"`
+
+	// RedirectTo Where the browser goes afterwards; must be allowed by the server. Default the client URL.
+	RedirectTo *string `form:"redirectTo,omitempty" json:"redirectTo,omitempty"`
+
+	// Connect An access token of the signed-in user, to link the provider account to that user.
+	Connect *string `form:"connect,omitempty" json:"connect,omitempty"`
+
+	// CodeChallenge A PKCE code challenge (S256, base64url). When given, the final redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier.
+	CodeChallenge *string `form:"codeChallenge,omitempty" json:"codeChallenge,omitempty"`
+}
+
+// SignInProviderParamsProvider defines parameters for SignInProvider.
+type SignInProviderParamsProvider string
+
+// SignInProviderCallbackGetParams defines parameters for SignInProviderCallbackGet.
+type SignInProviderCallbackGetParams struct {
+	// Code The provider's authorization code.
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// IdToken An ID token sent along by the provider (ignored; the one from the code exchange is used).
+	IdToken *string `form:"id_token,omitempty" json:"id_token,omitempty"`
+
+	// State The state Latchkey gave the provider.
+	State string `form:"state" json:"state"`
+
+	// OauthToken OAuth 1.0a token (not used; every provider here speaks OAuth 2).
+	OauthToken *string `form:"oauth_token,omitempty" json:"oauth_token,omitempty"`
+
+	// OauthVerifier OAuth 1.0a verifier (not used).
+	OauthVerifier *string `form:"oauth_verifier,omitempty" json:"oauth_verifier,omitempty"`
+
+	// Error The provider's error code, when the user or the provider refused.
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+
+	// ErrorDescription The provider's description of that error.
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+
+	// ErrorUri A page about that error.
+	ErrorUri *string `form:"error_uri,omitempty" json:"error_uri,omitempty"`
+}
+
+// SignInProviderCallbackGetParamsProvider defines parameters for SignInProviderCallbackGet.
+type SignInProviderCallbackGetParamsProvider string
+
+// SignInProviderCallbackPostParamsProvider defines parameters for SignInProviderCallbackPost.
+type SignInProviderCallbackPostParamsProvider string
+
 // VerifyTicketParams defines parameters for VerifyTicket.
 type VerifyTicketParams struct {
 	// Ticket The ticket from the mailed link, e.g. `emailVerify:…`.
@@ -1870,6 +2281,9 @@ type ZestyUpdateInstanceJSONRequestBody = ZestyUpdateInstanceRequest
 // ZestySetInstanceUserJSONRequestBody defines body for ZestySetInstanceUser for application/json ContentType.
 type ZestySetInstanceUserJSONRequestBody = ZestySetMemberRequest
 
+// LinkIdTokenJSONRequestBody defines body for LinkIdToken for application/json ContentType.
+type LinkIdTokenJSONRequestBody = LinkIdTokenRequest
+
 // WmeLoginJSONRequestBody defines body for WmeLogin for application/json ContentType.
 type WmeLoginJSONRequestBody = WmeLoginRequest
 
@@ -1891,6 +2305,9 @@ type SignInAnonymousJSONRequestBody = SignInAnonymousRequest
 // SignInEmailPasswordJSONRequestBody defines body for SignInEmailPassword for application/json ContentType.
 type SignInEmailPasswordJSONRequestBody = SignInEmailPasswordRequest
 
+// SignInIdTokenJSONRequestBody defines body for SignInIdToken for application/json ContentType.
+type SignInIdTokenJSONRequestBody = SignInIdTokenRequest
+
 // SignInOTPEmailJSONRequestBody defines body for SignInOTPEmail for application/json ContentType.
 type SignInOTPEmailJSONRequestBody = SignInOTPEmailRequest
 
@@ -1902,6 +2319,9 @@ type SignInPasswordlessEmailJSONRequestBody = SignInPasswordlessEmailRequest
 
 // SignInPATJSONRequestBody defines body for SignInPAT for application/json ContentType.
 type SignInPATJSONRequestBody = SignInPATRequest
+
+// SignInProviderCallbackPostFormdataRequestBody defines body for SignInProviderCallbackPost for application/x-www-form-urlencoded ContentType.
+type SignInProviderCallbackPostFormdataRequestBody = ProviderCallbackForm
 
 // SignOutJSONRequestBody defines body for SignOut for application/json ContentType.
 type SignOutJSONRequestBody = SignOutRequest
@@ -1944,6 +2364,162 @@ type ConfirmTicketFormdataRequestBody = ConfirmTicketForm
 
 // VerifyTicketCodeJSONRequestBody defines body for VerifyTicketCode for application/json ContentType.
 type VerifyTicketCodeJSONRequestBody = VerifyTicketCodeRequest
+
+// Getter for additional properties for ProviderCallbackForm. Returns the specified
+// element and whether it was found
+func (a ProviderCallbackForm) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ProviderCallbackForm
+func (a *ProviderCallbackForm) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ProviderCallbackForm to handle AdditionalProperties
+func (a *ProviderCallbackForm) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["code"]; found {
+		err = json.Unmarshal(raw, &a.Code)
+		if err != nil {
+			return fmt.Errorf("error reading 'code': %w", err)
+		}
+		delete(object, "code")
+	}
+
+	if raw, found := object["error"]; found {
+		err = json.Unmarshal(raw, &a.Error)
+		if err != nil {
+			return fmt.Errorf("error reading 'error': %w", err)
+		}
+		delete(object, "error")
+	}
+
+	if raw, found := object["error_description"]; found {
+		err = json.Unmarshal(raw, &a.ErrorDescription)
+		if err != nil {
+			return fmt.Errorf("error reading 'error_description': %w", err)
+		}
+		delete(object, "error_description")
+	}
+
+	if raw, found := object["error_uri"]; found {
+		err = json.Unmarshal(raw, &a.ErrorUri)
+		if err != nil {
+			return fmt.Errorf("error reading 'error_uri': %w", err)
+		}
+		delete(object, "error_uri")
+	}
+
+	if raw, found := object["id_token"]; found {
+		err = json.Unmarshal(raw, &a.IdToken)
+		if err != nil {
+			return fmt.Errorf("error reading 'id_token': %w", err)
+		}
+		delete(object, "id_token")
+	}
+
+	if raw, found := object["state"]; found {
+		err = json.Unmarshal(raw, &a.State)
+		if err != nil {
+			return fmt.Errorf("error reading 'state': %w", err)
+		}
+		delete(object, "state")
+	}
+
+	if raw, found := object["user"]; found {
+		err = json.Unmarshal(raw, &a.User)
+		if err != nil {
+			return fmt.Errorf("error reading 'user': %w", err)
+		}
+		delete(object, "user")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ProviderCallbackForm to handle AdditionalProperties
+func (a ProviderCallbackForm) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Code != nil {
+		object["code"], err = json.Marshal(a.Code)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'code': %w", err)
+		}
+	}
+
+	if a.Error != nil {
+		object["error"], err = json.Marshal(a.Error)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error': %w", err)
+		}
+	}
+
+	if a.ErrorDescription != nil {
+		object["error_description"], err = json.Marshal(a.ErrorDescription)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error_description': %w", err)
+		}
+	}
+
+	if a.ErrorUri != nil {
+		object["error_uri"], err = json.Marshal(a.ErrorUri)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'error_uri': %w", err)
+		}
+	}
+
+	if a.IdToken != nil {
+		object["id_token"], err = json.Marshal(a.IdToken)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'id_token': %w", err)
+		}
+	}
+
+	object["state"], err = json.Marshal(a.State)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'state': %w", err)
+	}
+
+	if a.User != nil {
+		object["user"], err = json.Marshal(a.User)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'user': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -2537,6 +3113,20 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
 	AdminSetUserPassword(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListUserProviders List a user's linked provider accounts
+	//
+	// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+	AdminListUserProviders(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminUnlinkUserProvider Unlink a provider account from a user
+	//
+	// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+	AdminUnlinkUserProvider(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminRevokeUserSessions End every session of a user
 	//
 	// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -2737,6 +3327,24 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
 	ZestyRemoveInstanceUser(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// LinkIdTokenWithBody Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LinkIdToken Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdToken(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WmeLoginWithBody Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -2889,6 +3497,24 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPassword(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SignInIdTokenWithBody Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInIdToken Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdToken(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SignInOTPEmailWithBody Mail a one-time sign-in code
 	//
 	// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
@@ -2960,6 +3586,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProvider Start signing in with an external provider
+	//
+	// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+	//
+	// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+	SignInProvider(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProviderCallbackGet Where the provider sends the browser back
+	//
+	// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+	//
+	// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+	SignInProviderCallbackGet(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProviderCallbackPostWithBody Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProviderCallbackPostWithFormdataBody Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithFormdataBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SignOutWithBody End a session, or every session of the user
 	//
@@ -4415,6 +5073,40 @@ func (c *Client) AdminSetUserPassword(ctx context.Context, userId openapi_types.
 	return c.Client.Do(req)
 }
 
+// AdminListUserProviders List a user's linked provider accounts
+//
+// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+//
+// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+func (c *Client) AdminListUserProviders(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListUserProvidersRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminUnlinkUserProvider Unlink a provider account from a user
+//
+// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+func (c *Client) AdminUnlinkUserProvider(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminUnlinkUserProviderRequest(c.Server, userId, provider)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminRevokeUserSessions End every session of a user
 //
 // Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -4875,6 +5567,44 @@ func (c *Client) ZestyRemoveInstanceUser(ctx context.Context, instanceZUID strin
 	return c.Client.Do(req)
 }
 
+// LinkIdTokenWithBody Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *Client) LinkIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLinkIdTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LinkIdToken Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *Client) LinkIdToken(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLinkIdTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WmeLoginWithBody Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -5207,6 +5937,44 @@ func (c *Client) SignInEmailPassword(ctx context.Context, body SignInEmailPasswo
 	return c.Client.Do(req)
 }
 
+// SignInIdTokenWithBody Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *Client) SignInIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInIdTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInIdToken Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *Client) SignInIdToken(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInIdTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SignInOTPEmailWithBody Mail a one-time sign-in code
 //
 // Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
@@ -5349,6 +6117,78 @@ func (c *Client) SignInPATWithBody(ctx context.Context, contentType string, body
 // Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 func (c *Client) SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignInPATRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProvider Start signing in with an external provider
+//
+// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+//
+// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+func (c *Client) SignInProvider(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProviderCallbackGet Where the provider sends the browser back
+//
+// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+//
+// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+func (c *Client) SignInProviderCallbackGet(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderCallbackGetRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProviderCallbackPostWithBody Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *Client) SignInProviderCallbackPostWithBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderCallbackPostRequestWithBody(c.Server, provider, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProviderCallbackPostWithFormdataBody Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *Client) SignInProviderCallbackPostWithFormdataBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderCallbackPostRequestWithFormdataBody(c.Server, provider, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7676,6 +8516,81 @@ func NewAdminSetUserPasswordRequestWithBody(server string, userId openapi_types.
 	return req, nil
 }
 
+// NewAdminListUserProvidersRequest constructs an http.Request for the AdminListUserProviders method
+func NewAdminListUserProvidersRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/providers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminUnlinkUserProviderRequest constructs an http.Request for the AdminUnlinkUserProvider method
+func NewAdminUnlinkUserProviderRequest(server string, userId openapi_types.UUID, provider string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/providers/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminRevokeUserSessionsRequest constructs an http.Request for the AdminRevokeUserSessions method
 func NewAdminRevokeUserSessionsRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
 	var err error
@@ -8406,6 +9321,46 @@ func NewZestyRemoveInstanceUserRequest(server string, instanceZUID string, userZ
 	return req, nil
 }
 
+// NewLinkIdTokenRequest calls the generic LinkIdToken builder with application/json body
+func NewLinkIdTokenRequest(server string, body LinkIdTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLinkIdTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewLinkIdTokenRequestWithBody constructs an http.Request for the LinkIdToken method, with any body, and a specified content type
+func NewLinkIdTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/link/idtoken")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewWmeLoginRequest calls the generic WmeLogin builder with application/json body
 func NewWmeLoginRequest(server string, body WmeLoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8822,6 +9777,46 @@ func NewSignInEmailPasswordRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewSignInIdTokenRequest calls the generic SignInIdToken builder with application/json body
+func NewSignInIdTokenRequest(server string, body SignInIdTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInIdTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInIdTokenRequestWithBody constructs an http.Request for the SignInIdToken method, with any body, and a specified content type
+func NewSignInIdTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/idtoken")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewSignInOTPEmailRequest calls the generic SignInOTPEmail builder with application/json body
 func NewSignInOTPEmailRequest(server string, body SignInOTPEmailJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8963,6 +9958,339 @@ func NewSignInPATRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	operationPath := fmt.Sprintf("/v1/signin/pat")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSignInProviderRequest constructs an http.Request for the SignInProvider method
+func NewSignInProviderRequest(server string, provider SignInProviderParamsProvider, params *SignInProviderParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/provider/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.AllowedRoles != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "allowedRoles", *params.AllowedRoles, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DefaultRole != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "defaultRole", *params.DefaultRole, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DisplayName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "displayName", *params.DisplayName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RedirectTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "redirectTo", *params.RedirectTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Connect != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "connect", *params.Connect, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallenge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "codeChallenge", *params.CodeChallenge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSignInProviderCallbackGetRequest constructs an http.Request for the SignInProviderCallbackGet method
+func NewSignInProviderCallbackGetRequest(server string, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/provider/%s/callback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IdToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id_token", *params.IdToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.OauthToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "oauth_token", *params.OauthToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OauthVerifier != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "oauth_verifier", *params.OauthVerifier, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorUri != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_uri", *params.ErrorUri, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSignInProviderCallbackPostRequestWithFormdataBody calls the generic SignInProviderCallbackPost builder with application/x-www-form-urlencoded body
+func NewSignInProviderCallbackPostRequestWithFormdataBody(server string, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewSignInProviderCallbackPostRequestWithBody(server, provider, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewSignInProviderCallbackPostRequestWithBody constructs an http.Request for the SignInProviderCallbackPost method, with any body, and a specified content type
+func NewSignInProviderCallbackPostRequestWithBody(server string, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/provider/%s/callback", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10394,6 +11722,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/users/{userId}/password (the `AdminSetUserPassword` operationId).
 	AdminSetUserPasswordWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPasswordResult, error)
 
+	// AdminListUserProvidersWithResponse List a user's linked provider accounts
+	//
+	// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+	AdminListUserProvidersWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserProvidersResult, error)
+
+	// AdminUnlinkUserProviderWithResponse Unlink a provider account from a user
+	//
+	// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+	AdminUnlinkUserProviderWithResponse(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*AdminUnlinkUserProviderResult, error)
+
 	// AdminRevokeUserSessionsWithResponse End every session of a user
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10622,6 +11968,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
 	ZestyRemoveInstanceUserWithResponse(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*ZestyRemoveInstanceUserResult, error)
 
+	// LinkIdTokenWithBodyWithResponse Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error)
+
+	// LinkIdTokenWithResponse Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdTokenWithResponse(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error)
+
 	// WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -10782,6 +12146,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPasswordWithResponse(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInEmailPasswordResult, error)
 
+	// SignInIdTokenWithBodyWithResponse Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error)
+
+	// SignInIdTokenWithResponse Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdTokenWithResponse(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error)
+
 	// SignInOTPEmailWithBodyWithResponse Mail a one-time sign-in code
 	//
 	// Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
@@ -10853,6 +12235,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPATWithResponse(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPATResult, error)
+
+	// SignInProviderWithResponse Start signing in with an external provider
+	//
+	// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+	SignInProviderWithResponse(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*SignInProviderResult, error)
+
+	// SignInProviderCallbackGetWithResponse Where the provider sends the browser back
+	//
+	// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+	SignInProviderCallbackGetWithResponse(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*SignInProviderCallbackGetResult, error)
+
+	// SignInProviderCallbackPostWithBodyWithResponse Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error)
+
+	// SignInProviderCallbackPostWithFormdataBodyWithResponse Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithFormdataBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error)
 
 	// SignOutWithBodyWithResponse End a session, or every session of the user
 	//
@@ -14502,6 +15920,193 @@ func (r AdminSetUserPasswordResult) ContentType() string {
 	return ""
 }
 
+// AdminListUserProvidersResult503Headers the declared response headers of an HTTP 503 response for AdminListUserProviders
+type AdminListUserProvidersResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminListUserProvidersResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminProviderList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListUserProvidersResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON200() *AdminProviderList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListUserProvidersResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListUserProvidersResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListUserProvidersResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListUserProvidersResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminUnlinkUserProviderResult503Headers the declared response headers of an HTTP 503 response for AdminUnlinkUserProvider
+type AdminUnlinkUserProviderResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminUnlinkUserProviderResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminUnlinkUserProviderResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminUnlinkUserProviderResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminUnlinkUserProviderResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminUnlinkUserProviderResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminUnlinkUserProviderResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminRevokeUserSessionsResult503Headers the declared response headers of an HTTP 503 response for AdminRevokeUserSessions
 type AdminRevokeUserSessionsResult503Headers struct {
 	RetryAfter *int
@@ -16365,6 +17970,117 @@ func (r ZestyRemoveInstanceUserResult) ContentType() string {
 	return ""
 }
 
+// LinkIdTokenResult429Headers the declared response headers of an HTTP 429 response for LinkIdToken
+type LinkIdTokenResult429Headers struct {
+	RetryAfter int
+}
+
+// LinkIdTokenResult503Headers the declared response headers of an HTTP 503 response for LinkIdToken
+type LinkIdTokenResult503Headers struct {
+	RetryAfter *int
+}
+
+type LinkIdTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LinkIdTokenResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LinkIdTokenResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LinkIdTokenResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LinkIdTokenResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LinkIdTokenResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r LinkIdTokenResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r LinkIdTokenResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r LinkIdTokenResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LinkIdTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LinkIdTokenResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LinkIdTokenResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r LinkIdTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LinkIdTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LinkIdTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LinkIdTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WmeLoginResult429Headers the declared response headers of an HTTP 429 response for WmeLogin
 type WmeLoginResult429Headers struct {
 	RetryAfter int
@@ -17467,6 +19183,124 @@ func (r SignInEmailPasswordResult) ContentType() string {
 	return ""
 }
 
+// SignInIdTokenResult429Headers the declared response headers of an HTTP 429 response for SignInIdToken
+type SignInIdTokenResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInIdTokenResult503Headers the declared response headers of an HTTP 503 response for SignInIdToken
+type SignInIdTokenResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInIdTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInIdTokenResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInIdTokenResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInIdTokenResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInIdTokenResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInIdTokenResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignInIdTokenResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInIdTokenResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInIdTokenResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInIdTokenResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInIdTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInIdTokenResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInIdTokenResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInIdTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInIdTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInIdTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInIdTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // SignInOTPEmailResult429Headers the declared response headers of an HTTP 429 response for SignInOTPEmail
 type SignInOTPEmailResult429Headers struct {
 	RetryAfter int
@@ -17891,6 +19725,283 @@ func (r SignInPATResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SignInPATResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignInProviderResult302Headers the declared response headers of an HTTP 302 response for SignInProvider
+type SignInProviderResult302Headers struct {
+	Location string
+}
+
+// SignInProviderResult429Headers the declared response headers of an HTTP 429 response for SignInProvider
+type SignInProviderResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInProviderResult503Headers the declared response headers of an HTTP 503 response for SignInProvider
+type SignInProviderResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInProviderResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *SignInProviderResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInProviderResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInProviderResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInProviderResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInProviderResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInProviderResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInProviderResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInProviderResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInProviderResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInProviderResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInProviderResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInProviderResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInProviderResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignInProviderCallbackGetResult302Headers the declared response headers of an HTTP 302 response for SignInProviderCallbackGet
+type SignInProviderCallbackGetResult302Headers struct {
+	Location string
+}
+
+// SignInProviderCallbackGetResult429Headers the declared response headers of an HTTP 429 response for SignInProviderCallbackGet
+type SignInProviderCallbackGetResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInProviderCallbackGetResult503Headers the declared response headers of an HTTP 503 response for SignInProviderCallbackGet
+type SignInProviderCallbackGetResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInProviderCallbackGetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *SignInProviderCallbackGetResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInProviderCallbackGetResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInProviderCallbackGetResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInProviderCallbackGetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInProviderCallbackGetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInProviderCallbackGetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInProviderCallbackGetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignInProviderCallbackPostResult302Headers the declared response headers of an HTTP 302 response for SignInProviderCallbackPost
+type SignInProviderCallbackPostResult302Headers struct {
+	Location string
+}
+
+// SignInProviderCallbackPostResult429Headers the declared response headers of an HTTP 429 response for SignInProviderCallbackPost
+type SignInProviderCallbackPostResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInProviderCallbackPostResult503Headers the declared response headers of an HTTP 503 response for SignInProviderCallbackPost
+type SignInProviderCallbackPostResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInProviderCallbackPostResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *SignInProviderCallbackPostResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInProviderCallbackPostResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInProviderCallbackPostResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInProviderCallbackPostResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInProviderCallbackPostResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInProviderCallbackPostResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInProviderCallbackPostResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20869,6 +22980,36 @@ func (c *ClientWithResponses) AdminSetUserPasswordWithResponse(ctx context.Conte
 	return ParseAdminSetUserPasswordResult(rsp)
 }
 
+// AdminListUserProvidersWithResponse List a user's linked provider accounts
+//
+// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+func (c *ClientWithResponses) AdminListUserProvidersWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserProvidersResult, error) {
+	rsp, err := c.AdminListUserProviders(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListUserProvidersResult(rsp)
+}
+
+// AdminUnlinkUserProviderWithResponse Unlink a provider account from a user
+//
+// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+func (c *ClientWithResponses) AdminUnlinkUserProviderWithResponse(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*AdminUnlinkUserProviderResult, error) {
+	rsp, err := c.AdminUnlinkUserProvider(ctx, userId, provider, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminUnlinkUserProviderResult(rsp)
+}
+
 // AdminRevokeUserSessionsWithResponse End every session of a user
 //
 // Returns a wrapper object for the known response body format(s).
@@ -21253,6 +23394,36 @@ func (c *ClientWithResponses) ZestyRemoveInstanceUserWithResponse(ctx context.Co
 	return ParseZestyRemoveInstanceUserResult(rsp)
 }
 
+// LinkIdTokenWithBodyWithResponse Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *ClientWithResponses) LinkIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error) {
+	rsp, err := c.LinkIdTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLinkIdTokenResult(rsp)
+}
+
+// LinkIdTokenWithResponse Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *ClientWithResponses) LinkIdTokenWithResponse(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error) {
+	rsp, err := c.LinkIdToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLinkIdTokenResult(rsp)
+}
+
 // WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -21521,6 +23692,36 @@ func (c *ClientWithResponses) SignInEmailPasswordWithResponse(ctx context.Contex
 	return ParseSignInEmailPasswordResult(rsp)
 }
 
+// SignInIdTokenWithBodyWithResponse Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *ClientWithResponses) SignInIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error) {
+	rsp, err := c.SignInIdTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInIdTokenResult(rsp)
+}
+
+// SignInIdTokenWithResponse Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *ClientWithResponses) SignInIdTokenWithResponse(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error) {
+	rsp, err := c.SignInIdToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInIdTokenResult(rsp)
+}
+
 // SignInOTPEmailWithBodyWithResponse Mail a one-time sign-in code
 //
 // Mails a six-digit code that signs the owner of the address in through `/v1/signin/otp/email/verify`. A new code replaces the previous one. When the address has no account and sign-up is open, the account is created first.
@@ -21639,6 +23840,66 @@ func (c *ClientWithResponses) SignInPATWithResponse(ctx context.Context, body Si
 		return nil, err
 	}
 	return ParseSignInPATResult(rsp)
+}
+
+// SignInProviderWithResponse Start signing in with an external provider
+//
+// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+func (c *ClientWithResponses) SignInProviderWithResponse(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*SignInProviderResult, error) {
+	rsp, err := c.SignInProvider(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderResult(rsp)
+}
+
+// SignInProviderCallbackGetWithResponse Where the provider sends the browser back
+//
+// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+func (c *ClientWithResponses) SignInProviderCallbackGetWithResponse(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*SignInProviderCallbackGetResult, error) {
+	rsp, err := c.SignInProviderCallbackGet(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderCallbackGetResult(rsp)
+}
+
+// SignInProviderCallbackPostWithBodyWithResponse Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *ClientWithResponses) SignInProviderCallbackPostWithBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error) {
+	rsp, err := c.SignInProviderCallbackPostWithBody(ctx, provider, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderCallbackPostResult(rsp)
+}
+
+// SignInProviderCallbackPostWithFormdataBodyWithResponse Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *ClientWithResponses) SignInProviderCallbackPostWithFormdataBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error) {
+	rsp, err := c.SignInProviderCallbackPostWithFormdataBody(ctx, provider, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderCallbackPostResult(rsp)
 }
 
 // SignOutWithBodyWithResponse End a session, or every session of the user
@@ -25218,6 +27479,178 @@ func ParseAdminSetUserPasswordResult(rsp *http.Response) (*AdminSetUserPasswordR
 	return response, nil
 }
 
+// ParseAdminListUserProvidersResult parses an HTTP response from a AdminListUserProvidersWithResponse call
+func ParseAdminListUserProvidersResult(rsp *http.Response) (*AdminListUserProvidersResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListUserProvidersResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminProviderList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminListUserProvidersResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminUnlinkUserProviderResult parses an HTTP response from a AdminUnlinkUserProviderWithResponse call
+func ParseAdminUnlinkUserProviderResult(rsp *http.Response) (*AdminUnlinkUserProviderResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminUnlinkUserProviderResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminUnlinkUserProviderResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdminRevokeUserSessionsResult parses an HTTP response from a AdminRevokeUserSessionsWithResponse call
 func ParseAdminRevokeUserSessionsResult(rsp *http.Response) (*AdminRevokeUserSessionsResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -26904,6 +29337,111 @@ func ParseZestyRemoveInstanceUserResult(rsp *http.Response) (*ZestyRemoveInstanc
 	return response, nil
 }
 
+// ParseLinkIdTokenResult parses an HTTP response from a LinkIdTokenWithResponse call
+func ParseLinkIdTokenResult(rsp *http.Response) (*LinkIdTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LinkIdTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers LinkIdTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LinkIdTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseWmeLoginResult parses an HTTP response from a WmeLoginWithResponse call
 func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -27919,6 +30457,118 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 	return response, nil
 }
 
+// ParseSignInIdTokenResult parses an HTTP response from a SignInIdTokenWithResponse call
+func ParseSignInIdTokenResult(rsp *http.Response) (*SignInIdTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInIdTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInIdTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInIdTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSignInOTPEmailResult parses an HTTP response from a SignInOTPEmailWithResponse call
 func ParseSignInOTPEmailResult(rsp *http.Response) (*SignInOTPEmailResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -28312,6 +30962,283 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers SignInPATResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignInProviderResult parses an HTTP response from a SignInProviderWithResponse call
+func ParseSignInProviderResult(rsp *http.Response) (*SignInProviderResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInProviderResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers SignInProviderResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignInProviderResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInProviderResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignInProviderCallbackGetResult parses an HTTP response from a SignInProviderCallbackGetWithResponse call
+func ParseSignInProviderCallbackGetResult(rsp *http.Response) (*SignInProviderCallbackGetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInProviderCallbackGetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers SignInProviderCallbackGetResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignInProviderCallbackGetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInProviderCallbackGetResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignInProviderCallbackPostResult parses an HTTP response from a SignInProviderCallbackPostWithResponse call
+func ParseSignInProviderCallbackPostResult(rsp *http.Response) (*SignInProviderCallbackPostResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInProviderCallbackPostResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers SignInProviderCallbackPostResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignInProviderCallbackPostResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInProviderCallbackPostResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -30312,6 +33239,12 @@ type ServerInterface interface {
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminListUserProviders List a user's linked provider accounts
+	// (GET /v1/admin/users/{userId}/providers)
+	AdminListUserProviders(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminUnlinkUserProvider Unlink a provider account from a user
+	// (DELETE /v1/admin/users/{userId}/providers/{provider})
+	AdminUnlinkUserProvider(ctx echo.Context, userId openapi_types.UUID, provider string) error
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error
@@ -30372,6 +33305,9 @@ type ServerInterface interface {
 	// ZestyRemoveInstanceUser Remove a member from an instance
 	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
 	ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID string, userZUID string) error
+	// LinkIdToken Link a provider account to the signed-in user with an ID token
+	// (POST /v1/link/idtoken)
+	LinkIdToken(ctx echo.Context) error
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx echo.Context) error
@@ -30405,6 +33341,9 @@ type ServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx echo.Context) error
+	// SignInIdToken Sign in with a provider's ID token
+	// (POST /v1/signin/idtoken)
+	SignInIdToken(ctx echo.Context) error
 	// SignInOTPEmail Mail a one-time sign-in code
 	// (POST /v1/signin/otp/email)
 	SignInOTPEmail(ctx echo.Context) error
@@ -30417,6 +33356,15 @@ type ServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx echo.Context) error
+	// SignInProvider Start signing in with an external provider
+	// (GET /v1/signin/provider/{provider})
+	SignInProvider(ctx echo.Context, provider SignInProviderParamsProvider, params SignInProviderParams) error
+	// SignInProviderCallbackGet Where the provider sends the browser back
+	// (GET /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackGet(ctx echo.Context, provider SignInProviderCallbackGetParamsProvider, params SignInProviderCallbackGetParams) error
+	// SignInProviderCallbackPost Where the provider posts the browser back (form_post)
+	// (POST /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackPost(ctx echo.Context, provider SignInProviderCallbackPostParamsProvider) error
 	// SignOut End a session, or every session of the user
 	// (POST /v1/signout)
 	SignOut(ctx echo.Context) error
@@ -31024,6 +33972,46 @@ func (w *ServerInterfaceWrapper) AdminSetUserPassword(ctx echo.Context) error {
 	return err
 }
 
+// AdminListUserProviders converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListUserProviders(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListUserProviders(ctx, userId)
+	return err
+}
+
+// AdminUnlinkUserProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminUnlinkUserProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminUnlinkUserProvider(ctx, userId, provider)
+	return err
+}
+
 // AdminRevokeUserSessions converts echo context to params.
 func (w *ServerInterfaceWrapper) AdminRevokeUserSessions(ctx echo.Context) error {
 	var err error
@@ -31319,6 +34307,15 @@ func (w *ServerInterfaceWrapper) ZestyRemoveInstanceUser(ctx echo.Context) error
 	return err
 }
 
+// LinkIdToken converts echo context to params.
+func (w *ServerInterfaceWrapper) LinkIdToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.LinkIdToken(ctx)
+	return err
+}
+
 // WmeLogin converts echo context to params.
 func (w *ServerInterfaceWrapper) WmeLogin(ctx echo.Context) error {
 	var err error
@@ -31446,6 +34443,15 @@ func (w *ServerInterfaceWrapper) SignInEmailPassword(ctx echo.Context) error {
 	return err
 }
 
+// SignInIdToken converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInIdToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInIdToken(ctx)
+	return err
+}
+
 // SignInOTPEmail converts echo context to params.
 func (w *ServerInterfaceWrapper) SignInOTPEmail(ctx echo.Context) error {
 	var err error
@@ -31479,6 +34485,170 @@ func (w *ServerInterfaceWrapper) SignInPAT(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.SignInPAT(ctx)
+	return err
+}
+
+// SignInProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider SignInProviderParamsProvider
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SignInProviderParams
+	// ------------- Optional query parameter "allowedRoles" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", false, false, "allowedRoles", ctx.QueryParams(), &params.AllowedRoles, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter allowedRoles: %s", err))
+	}
+
+	// ------------- Optional query parameter "defaultRole" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "defaultRole", ctx.QueryParams(), &params.DefaultRole, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter defaultRole: %s", err))
+	}
+
+	// ------------- Optional query parameter "displayName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "displayName", ctx.QueryParams(), &params.DisplayName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter displayName: %s", err))
+	}
+
+	// ------------- Optional query parameter "locale" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "locale", ctx.QueryParams(), &params.Locale, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter locale: %s", err))
+	}
+
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
+	}
+
+	// ------------- Optional query parameter "redirectTo" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "redirectTo", ctx.QueryParams(), &params.RedirectTo, runtime.BindQueryParameterOptions{Type: "string", Format: "uri"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter redirectTo: %s", err))
+	}
+
+	// ------------- Optional query parameter "connect" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connect", ctx.QueryParams(), &params.Connect, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connect: %s", err))
+	}
+
+	// ------------- Optional query parameter "codeChallenge" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "codeChallenge", ctx.QueryParams(), &params.CodeChallenge, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter codeChallenge: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInProvider(ctx, provider, params)
+	return err
+}
+
+// SignInProviderCallbackGet converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInProviderCallbackGet(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider SignInProviderCallbackGetParamsProvider
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SignInProviderCallbackGetParams
+	// ------------- Optional query parameter "code" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code", ctx.QueryParams(), &params.Code, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// ------------- Optional query parameter "id_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "id_token", ctx.QueryParams(), &params.IdToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id_token: %s", err))
+	}
+
+	// ------------- Required query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "oauth_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "oauth_token", ctx.QueryParams(), &params.OauthToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter oauth_token: %s", err))
+	}
+
+	// ------------- Optional query parameter "oauth_verifier" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "oauth_verifier", ctx.QueryParams(), &params.OauthVerifier, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter oauth_verifier: %s", err))
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", ctx.QueryParams(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error: %s", err))
+	}
+
+	// ------------- Optional query parameter "error_description" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_description", ctx.QueryParams(), &params.ErrorDescription, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error_description: %s", err))
+	}
+
+	// ------------- Optional query parameter "error_uri" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_uri", ctx.QueryParams(), &params.ErrorUri, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error_uri: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInProviderCallbackGet(ctx, provider, params)
+	return err
+}
+
+// SignInProviderCallbackPost converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInProviderCallbackPost(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider SignInProviderCallbackPostParamsProvider
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInProviderCallbackPost(ctx, provider)
 	return err
 }
 
@@ -31781,6 +34951,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/verify", wrapper.VerifyTicket, options.OperationMiddlewares["verifyTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify", wrapper.ConfirmTicket, options.OperationMiddlewares["confirmTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify/code", wrapper.VerifyTicketCode, options.OperationMiddlewares["verifyTicketCode"]...)
+	router.GET(options.BaseURL+"/v1/signin/provider/:provider", wrapper.SignInProvider, options.OperationMiddlewares["signInProvider"]...)
+	router.GET(options.BaseURL+"/v1/signin/provider/:provider/callback", wrapper.SignInProviderCallbackGet, options.OperationMiddlewares["signInProviderCallbackGet"]...)
+	router.POST(options.BaseURL+"/v1/signin/provider/:provider/callback", wrapper.SignInProviderCallbackPost, options.OperationMiddlewares["signInProviderCallbackPost"]...)
+	router.POST(options.BaseURL+"/v1/signin/idtoken", wrapper.SignInIdToken, options.OperationMiddlewares["signInIdToken"]...)
+	router.POST(options.BaseURL+"/v1/link/idtoken", wrapper.LinkIdToken, options.OperationMiddlewares["linkIdToken"]...)
 	router.POST(options.BaseURL+"/v1/login", wrapper.WmeLogin, options.OperationMiddlewares["wmeLogin"]...)
 	router.POST(options.BaseURL+"/v1/new-password-required", wrapper.WmeNewPasswordRequired, options.OperationMiddlewares["wmeNewPasswordRequired"]...)
 	router.POST(options.BaseURL+"/v1/token-refresh", wrapper.WmeTokenRefresh, options.OperationMiddlewares["wmeTokenRefresh"]...)
@@ -31839,6 +35014,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/sessions/:sessionId", wrapper.AdminRevokeUserSession, options.OperationMiddlewares["adminRevokeUserSession"]...)
 	router.GET(options.BaseURL+"/v1/admin/users/:userId/tokens", wrapper.AdminListUserTokens, options.OperationMiddlewares["adminListUserTokens"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/tokens/:tokenId", wrapper.AdminRevokeUserToken, options.OperationMiddlewares["adminRevokeUserToken"]...)
+	router.GET(options.BaseURL+"/v1/admin/users/:userId/providers", wrapper.AdminListUserProviders, options.OperationMiddlewares["adminListUserProviders"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/providers/:provider", wrapper.AdminUnlinkUserProvider, options.OperationMiddlewares["adminUnlinkUserProvider"]...)
 	router.GET(options.BaseURL+"/v1/admin/audit", wrapper.AdminListAuditEvents, options.OperationMiddlewares["adminListAuditEvents"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/lock", wrapper.AdminClearUserLock, options.OperationMiddlewares["adminClearUserLock"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
@@ -36080,6 +39257,251 @@ func (response AdminSetUserPassword503JSONResponse) VisitAdminSetUserPasswordRes
 	return err
 }
 
+type AdminListUserProvidersRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminListUserProvidersResponseObject interface {
+	VisitAdminListUserProvidersResponse(w http.ResponseWriter) error
+}
+
+type AdminListUserProviders200JSONResponse AdminProviderList
+
+func (response AdminListUserProviders200JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminListUserProviders400JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListUserProviders401JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminListUserProviders403JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminListUserProviders404JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminListUserProviders413JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminListUserProviders500JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminListUserProviders503JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProviderRequestObject struct {
+	UserId   openapi_types.UUID `json:"userId"`
+	Provider string             `json:"provider"`
+}
+
+type AdminUnlinkUserProviderResponseObject interface {
+	VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error
+}
+
+type AdminUnlinkUserProvider204Response struct {
+}
+
+func (response AdminUnlinkUserProvider204Response) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminUnlinkUserProvider400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminUnlinkUserProvider400JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminUnlinkUserProvider401JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminUnlinkUserProvider403JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminUnlinkUserProvider404JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminUnlinkUserProvider413JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminUnlinkUserProvider500JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminUnlinkUserProvider503JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRevokeUserSessionsRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 }
@@ -38493,6 +41915,150 @@ func (response ZestyRemoveInstanceUser503JSONResponse) VisitZestyRemoveInstanceU
 	return err
 }
 
+type LinkIdTokenRequestObject struct {
+	Body *LinkIdTokenJSONRequestBody
+}
+
+type LinkIdTokenResponseObject interface {
+	VisitLinkIdTokenResponse(w http.ResponseWriter) error
+}
+
+type LinkIdToken200JSONResponse OKResponse
+
+func (response LinkIdToken200JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response LinkIdToken400JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response LinkIdToken401JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response LinkIdToken409JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response LinkIdToken413JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response LinkIdToken415JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response LinkIdToken429JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response LinkIdToken500JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response LinkIdToken503JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeLoginRequestObject struct {
 	Body *WmeLoginJSONRequestBody
 }
@@ -39918,6 +43484,164 @@ func (response SignInEmailPassword503JSONResponse) VisitSignInEmailPasswordRespo
 	return err
 }
 
+type SignInIdTokenRequestObject struct {
+	Body *SignInIdTokenJSONRequestBody
+}
+
+type SignInIdTokenResponseObject interface {
+	VisitSignInIdTokenResponse(w http.ResponseWriter) error
+}
+
+type SignInIdToken200JSONResponse SessionPayload
+
+func (response SignInIdToken200JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInIdToken400JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInIdToken401JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignInIdToken403JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInIdToken409JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInIdToken413JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInIdToken415JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInIdToken429JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInIdToken500JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInIdToken503JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignInOTPEmailRequestObject struct {
 	Body *SignInOTPEmailJSONRequestBody
 }
@@ -40452,6 +44176,321 @@ func (response SignInPAT500JSONResponse) VisitSignInPATResponse(w http.ResponseW
 type SignInPAT503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response SignInPAT503JSONResponse) VisitSignInPATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderRequestObject struct {
+	Provider SignInProviderParamsProvider `json:"provider"`
+	Params   SignInProviderParams
+}
+
+type SignInProviderResponseObject interface {
+	VisitSignInProviderResponse(w http.ResponseWriter) error
+}
+
+type SignInProvider302ResponseHeaders struct {
+	Location string
+}
+
+type SignInProvider302Response struct {
+	Headers SignInProvider302ResponseHeaders
+}
+
+func (response SignInProvider302Response) VisitSignInProviderResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type SignInProvider400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInProvider400JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInProvider401JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInProvider409JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInProvider429JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInProvider500JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInProvider503JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGetRequestObject struct {
+	Provider SignInProviderCallbackGetParamsProvider `json:"provider"`
+	Params   SignInProviderCallbackGetParams
+}
+
+type SignInProviderCallbackGetResponseObject interface {
+	VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error
+}
+
+type SignInProviderCallbackGet302ResponseHeaders struct {
+	Location string
+}
+
+type SignInProviderCallbackGet302Response struct {
+	Headers SignInProviderCallbackGet302ResponseHeaders
+}
+
+func (response SignInProviderCallbackGet302Response) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type SignInProviderCallbackGet400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInProviderCallbackGet400JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGet429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInProviderCallbackGet429JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGet500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInProviderCallbackGet500JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGet503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInProviderCallbackGet503JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPostRequestObject struct {
+	Provider SignInProviderCallbackPostParamsProvider `json:"provider"`
+	Body     *SignInProviderCallbackPostFormdataRequestBody
+}
+
+type SignInProviderCallbackPostResponseObject interface {
+	VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error
+}
+
+type SignInProviderCallbackPost302ResponseHeaders struct {
+	Location string
+}
+
+type SignInProviderCallbackPost302Response struct {
+	Headers SignInProviderCallbackPost302ResponseHeaders
+}
+
+func (response SignInProviderCallbackPost302Response) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type SignInProviderCallbackPost400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInProviderCallbackPost400JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInProviderCallbackPost413JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInProviderCallbackPost415JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInProviderCallbackPost429JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInProviderCallbackPost500JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInProviderCallbackPost503JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -43092,6 +47131,12 @@ type StrictServerInterface interface {
 	// AdminSetUserPassword Set a user's password
 	// (POST /v1/admin/users/{userId}/password)
 	AdminSetUserPassword(ctx context.Context, request AdminSetUserPasswordRequestObject) (AdminSetUserPasswordResponseObject, error)
+	// AdminListUserProviders List a user's linked provider accounts
+	// (GET /v1/admin/users/{userId}/providers)
+	AdminListUserProviders(ctx context.Context, request AdminListUserProvidersRequestObject) (AdminListUserProvidersResponseObject, error)
+	// AdminUnlinkUserProvider Unlink a provider account from a user
+	// (DELETE /v1/admin/users/{userId}/providers/{provider})
+	AdminUnlinkUserProvider(ctx context.Context, request AdminUnlinkUserProviderRequestObject) (AdminUnlinkUserProviderResponseObject, error)
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx context.Context, request AdminRevokeUserSessionsRequestObject) (AdminRevokeUserSessionsResponseObject, error)
@@ -43152,6 +47197,9 @@ type StrictServerInterface interface {
 	// ZestyRemoveInstanceUser Remove a member from an instance
 	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
 	ZestyRemoveInstanceUser(ctx context.Context, request ZestyRemoveInstanceUserRequestObject) (ZestyRemoveInstanceUserResponseObject, error)
+	// LinkIdToken Link a provider account to the signed-in user with an ID token
+	// (POST /v1/link/idtoken)
+	LinkIdToken(ctx context.Context, request LinkIdTokenRequestObject) (LinkIdTokenResponseObject, error)
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx context.Context, request WmeLoginRequestObject) (WmeLoginResponseObject, error)
@@ -43185,6 +47233,9 @@ type StrictServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx context.Context, request SignInEmailPasswordRequestObject) (SignInEmailPasswordResponseObject, error)
+	// SignInIdToken Sign in with a provider's ID token
+	// (POST /v1/signin/idtoken)
+	SignInIdToken(ctx context.Context, request SignInIdTokenRequestObject) (SignInIdTokenResponseObject, error)
 	// SignInOTPEmail Mail a one-time sign-in code
 	// (POST /v1/signin/otp/email)
 	SignInOTPEmail(ctx context.Context, request SignInOTPEmailRequestObject) (SignInOTPEmailResponseObject, error)
@@ -43197,6 +47248,15 @@ type StrictServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx context.Context, request SignInPATRequestObject) (SignInPATResponseObject, error)
+	// SignInProvider Start signing in with an external provider
+	// (GET /v1/signin/provider/{provider})
+	SignInProvider(ctx context.Context, request SignInProviderRequestObject) (SignInProviderResponseObject, error)
+	// SignInProviderCallbackGet Where the provider sends the browser back
+	// (GET /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackGet(ctx context.Context, request SignInProviderCallbackGetRequestObject) (SignInProviderCallbackGetResponseObject, error)
+	// SignInProviderCallbackPost Where the provider posts the browser back (form_post)
+	// (POST /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackPost(ctx context.Context, request SignInProviderCallbackPostRequestObject) (SignInProviderCallbackPostResponseObject, error)
 	// SignOut End a session, or every session of the user
 	// (POST /v1/signout)
 	SignOut(ctx context.Context, request SignOutRequestObject) (SignOutResponseObject, error)
@@ -44673,6 +48733,57 @@ func (sh *strictHandler) AdminSetUserPassword(ctx echo.Context, userId openapi_t
 	return nil
 }
 
+// AdminListUserProviders operation middleware
+func (sh *strictHandler) AdminListUserProviders(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminListUserProvidersRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListUserProviders(ctx.Request().Context(), request.(AdminListUserProvidersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListUserProviders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListUserProvidersResponseObject); ok {
+		return validResponse.VisitAdminListUserProvidersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminUnlinkUserProvider operation middleware
+func (sh *strictHandler) AdminUnlinkUserProvider(ctx echo.Context, userId openapi_types.UUID, provider string) error {
+	var request AdminUnlinkUserProviderRequestObject
+
+	request.UserId = userId
+	request.Provider = provider
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminUnlinkUserProvider(ctx.Request().Context(), request.(AdminUnlinkUserProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminUnlinkUserProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminUnlinkUserProviderResponseObject); ok {
+		return validResponse.VisitAdminUnlinkUserProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdminRevokeUserSessions operation middleware
 func (sh *strictHandler) AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error {
 	var request AdminRevokeUserSessionsRequestObject
@@ -45300,6 +49411,52 @@ func (sh *strictHandler) ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID 
 	return nil
 }
 
+// LinkIdToken operation middleware
+func (sh *strictHandler) LinkIdToken(ctx echo.Context) error {
+	var request LinkIdTokenRequestObject
+
+	var body LinkIdTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LinkIdToken(ctx.Request().Context(), request.(LinkIdTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LinkIdToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LinkIdTokenResponseObject); ok {
+		return validResponse.VisitLinkIdTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // WmeLogin operation middleware
 func (sh *strictHandler) WmeLogin(ctx echo.Context) error {
 	var request WmeLoginRequestObject
@@ -45725,6 +49882,52 @@ func (sh *strictHandler) SignInEmailPassword(ctx echo.Context) error {
 	return nil
 }
 
+// SignInIdToken operation middleware
+func (sh *strictHandler) SignInIdToken(ctx echo.Context) error {
+	var request SignInIdTokenRequestObject
+
+	var body SignInIdTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInIdToken(ctx.Request().Context(), request.(SignInIdTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInIdToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInIdTokenResponseObject); ok {
+		return validResponse.VisitSignInIdTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // SignInOTPEmail operation middleware
 func (sh *strictHandler) SignInOTPEmail(ctx echo.Context) error {
 	var request SignInOTPEmailRequestObject
@@ -45903,6 +50106,93 @@ func (sh *strictHandler) SignInPAT(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(SignInPATResponseObject); ok {
 		return validResponse.VisitSignInPATResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignInProvider operation middleware
+func (sh *strictHandler) SignInProvider(ctx echo.Context, provider SignInProviderParamsProvider, params SignInProviderParams) error {
+	var request SignInProviderRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInProvider(ctx.Request().Context(), request.(SignInProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInProviderResponseObject); ok {
+		return validResponse.VisitSignInProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignInProviderCallbackGet operation middleware
+func (sh *strictHandler) SignInProviderCallbackGet(ctx echo.Context, provider SignInProviderCallbackGetParamsProvider, params SignInProviderCallbackGetParams) error {
+	var request SignInProviderCallbackGetRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInProviderCallbackGet(ctx.Request().Context(), request.(SignInProviderCallbackGetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInProviderCallbackGet")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInProviderCallbackGetResponseObject); ok {
+		return validResponse.VisitSignInProviderCallbackGetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignInProviderCallbackPost operation middleware
+func (sh *strictHandler) SignInProviderCallbackPost(ctx echo.Context, provider SignInProviderCallbackPostParamsProvider) error {
+	var request SignInProviderCallbackPostRequestObject
+
+	request.Provider = provider
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body SignInProviderCallbackPostFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInProviderCallbackPost(ctx.Request().Context(), request.(SignInProviderCallbackPostRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInProviderCallbackPost")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInProviderCallbackPostResponseObject); ok {
+		return validResponse.VisitSignInProviderCallbackPostResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -46718,341 +51008,379 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39cts4ti8M3wpK76mK/T6U7CTunm67dtXxJO4eTz5P7Iz3nk6eCCIhCW0S0CZAK0oqVedqzoWdK3kK",
-	"awEkSJESJUu2k9b8Me1QJD7XFxbW+q2vnVAmEymY0Kpz/LWTMjWRQjH4x2mUcPF3Gr1j/50xpc2jUArN",
-	"BPxJJ5OYh1RzKQ7+VFKYZyocs4Sav/5Hyoad487/76Bo/wB/VQfQ7lmayrTz7du3oBMxFaZ8YlrqHHcu",
-	"x4yk2CPhiiQ0Hso0YVFAhpTHiugxI2YYKQ01kSkZpIxeK0JJmsWM7PW5uKExj7q2jf5+r/MtwLk8k2IY",
-	"8/AuZ0KjKGVKmYFmiqWCJszMisYpo9GMcGEek71+aIfmD/c3mQ54FDFxl+MNQzNcLa+ZeKRgzCSSTBEh",
-	"NRnLOIL1p6YdkkpY8KEbpj/2c6HNbGPs7G7GfypIJtjnCQs1i4BaspSdkIhpIByaMrPeZvyKpTcsJbEc",
-	"kUxELIWHOdFFQEU4fn9Or6X+TWYiuqPpvJZEZeEY9iAgiinFpTCEBJtD9vpC6u7QDMgf5Fs6iyWNLqV8",
-	"SdMRu0PSGUhD0IrEpl+zpLS02IayJlqRvf4Eh9jVUnbhZX/87wXN9Fim/Au7w4VGglYsTJkmVERESAJi",
-	"pMQQgVl9SqapFCP38l4/gxEzoc3YWFSZzA3lMR3Ed7URL6kOx9dsRkIqDMvC4pfIW8gpzHCaSs0MW4+5",
-	"GB0TrhWJqKYDqkBCZSJlNByboQfw/YQqNZVp1B1TZT4h/52xDF6NpShtuJFlfJSlLCIRo1HMBSM0juVU",
-	"wQKaVwbQOIu6rlUSjll4bVrzvtYSuJiEsVQsglGHMosjEEYDRqi6ZlGP9N8xnc66p0PN0n5ApmMmyCRl",
-	"igkdEEVniozllCRUzMymSRGZ7SRTynWvE3TGjEYsBYXntWP+WV7ZC/tpJjSPSyua0JkZjU65GeSIcmHa",
-	"LXZTzyasc9wxImXEYNcK+lDZZCJTzaJXLOL0Et68c45FQhGaUEX61Q77QOL5OLuJGWjXzMlR+pdt2Ahf",
-	"WhkIlsoHhuiSScyM4N9zHBpmaWpm5WgsIFQQax6QmItrN/4tKNovy7SszATYNxFXhseigGTihqV8aIhI",
-	"piTJzPTGUipGKBFs6k1DpkTxkehmE2AY4A47lS3p3S/bV7p2AptXsl+WalinW2liyAZEGI1jlj5SdlBb",
-	"U6pfNqBR7RgvpXxFxcwyorqTvScp1YzEPOEaVSOQJRckluE1SdkwM3Lb2+cT+EfClKIjRow1rMh0zMPx",
-	"NiWx+ZWnxpzQacaWS+Yv27FBmtfxCsVVyiJjRdBYWUMj4UpxMTKi4VrIKRh/TEQsyikWzJLK2l1dXXVP",
-	"PYtkfgENbYVjQ+JixALSvwSDMmU0Tv7jQ+e0mOKHTr9WlSmdcjHy12vzZs6XnY3z3ds4X96LSSqNAb1h",
-	"2viNszgCAlF1FAI/Ewa/B8aqeQfKKDXMkyrDWTJi8SNlX7ESdLvWWDtRLxjXY5aSf168eU2EkQKCZGnc",
-	"ZSKUhvGHMk1guK/HUuktGF4wynfWDXQX/pmA9HO2MydCNZYpPE1lzLrmjAt8xSJ4xiKeslBfyuovLKE8",
-	"7lq/StdZUv2A/N///X/2ixXbuAtopfVyXh5FplyPPV3+SBGljS41ph3TmouROSmXJ8VFN1PMTNYZjV0m",
-	"oonkwrmNYIqbt2ZbzRFNJhAURnRFkugxN5MwNkE26boxm/HnLqMuFVLMEpkpfwbbMWKXzmKzpizMZOPW",
-	"7NJJvEZlR+TQKCvwZg2Y0V6gEArbttFTCuPelsHbipJWMHthsNuyfJcTzA9p/8KabsUEXrqgr5zB607p",
-	"xuD9PDGD981jj3ZRQjoFYmRLQdXDlKlxF0xk/4cJ1f4/NQ+vWemJ1JOSkM0U2Fz94oDuHpV1yzbM4KVL",
-	"tjOGvxNj2JLIFk3MlYRr7vPjwtjDZjDEjBsmKicshRF4Xvs5v6A9pBrrz2xBytCEiZAjrhK2Bev0KmEr",
-	"XxzOGaFufJs3lJYNr8bv5wazHZtn0YA2a+5cJWxbRsOyVV3BXrhK2LashYVL/UMaClcJ24qZsGglG1xl",
-	"uV8/yO0FmZKU3chrUCvXDJxn5gzt6GAb2nrRyHeK+jtR1EAbW1TTbcXZ4ls5ION/M6Vnp6hU1MZdG9D6",
-	"wqGGYypGrM6twYXSVITMOTaOje6VMYoyG/YSuGdK8zgmYxZHZDAjCUsGLFV5pENBmzFVmryZCpaSKVDb",
-	"wGx1Im+Q3SOWSG01amllNq/oWyxNrTvk2MyDpzhtKUpL5facCZmNxkHFEBOMRcaAgYic/MJKGN4rxSiQ",
-	"KVUEGQw4wXTEwfJhNOpKEc+IminNEvgpX9omy6S0jhv3ZixeRnc95xYosEOGJXDUATOQgvmuDbfoijGy",
-	"B7rBrrD3jl1sasmNyKF7lLIbRmNnx8IQt2DJLqeg9rYstHUfRL6QarZj0S4e1GZtWuhrW1bt8tVdwa6F",
-	"xrZl2S5Z8h/StoU5b8W6XbyaK10FW0u3chnsjX7jBu7iwe9M3O/ExLX0sUUjt710M8sJt525N6nXMV/Y",
-	"lvJA9NMs4vrsxo0sirhpjMZvU2Mkac5U53hIY8WCzsR79LVDQ+x1LnohMD/JFKIfXtOkIVDi9O25tazg",
-	"PoWCZtnrQ8RoF4NA+2bYXmA0Pt0HgmPJRM/MltR3/l6x9ByEi5k51Z3jTpbxqBN0RBZb3kWBNf+9Ln0W",
-	"Uc26miesri9UgM0LV+pCDv5koTaf8dqRzbXOJ7WrKzMdSlxWJrKkc/xHR2VgqnaCjtXNnY817VnaxnWZ",
-	"+9WKuzVXTRtlqm+x7Mb6PB1ZMqzGw/h65o8ONEh1J3A0WKxJefvnKLEyTn/SsNz+MPz1ynf6Y81uVtjo",
-	"JVershK7cYkiXLNEtYpA9fj2Wz4omqZ0Zv4t2GfdEKCUpUqmeI/JiHmPTOiInRA6gFOxPT3BmdD8UMNj",
-	"le2wo29cmmcpo5qZJfeM/RVWJ2JDmsX6nUSFm9DPL5kY6XHn+PHhYdBJuMj/XceiXE1iOnOCyPv6yU8/",
-	"17wPN18lCsYnQfnTo6ZP/2XvsjwyHkgZMyrMK7EMac00SrN4UtN0wjQ1mnxlUeN0cT0xGGp/pHIz4KRk",
-	"FJCJjHk4I6CtmOpVl+DnpWtvzpVlsl5x8xL6+Rw/hberVK5ZMpEpTWdvl85yQeAvGbChTBkZYYCIsbRR",
-	"KvTIFddjmekilKZvftVgTJrDMVdkxAQzljqaMinTWSrMgVKEPut4JODylSrL8fNRdTUmVJuTXue48//+",
-	"cdr9N+1+Oez+2vvU/fj//I/lPJkslFY+S9p7rdV4suXKF4tTRFmrMdjZIp7hmZErQoWasrRWm5vVaiUP",
-	"zWTmlgG+blyF/AS9cOLzs4LoNjS05JCwG5bOrIWS+5XMXCoy3nVWPeYpbfQiSWg45oJ1U0YjeIBO9SDX",
-	"8ZWwEqOryhkyRvvnzoqgk6cxdUB8jGXkx3Z1go5zL5qhVlOHoPW65ASjJ60DotbGGHIWR6p5Ub/WGVH+",
-	"grxN5SBmiSKDGYHGyB5FQxYislhKuLARN7ADU8ui5qwTMxoZDlYxVWN7wpvQlCbMfGeYbt8jsoIa7Jm5",
-	"dneYsdpDBqbohMlJzGrpVGmqM1XPBf+4vHxL8AXv2+LoUKZZ21JgKaYYXSMdX6C4WpGFQ5AB0ekK5i6e",
-	"jNUqn9zO1DVWyGmo+Q1bpU+k9vm9+IecWkcPHuynVBmOFSyq3VJ7zbWg540btXbkZTMU7NJityqr4u+K",
-	"P+Zl1LKGmWrXbUVD1VHnnJVapXvX+oKRa6du1rMkfWNoRVMmV3ieReq2fYMWR43F8K3VcqylxSffsfKG",
-	"Q933LPKuuahZ+P6E6r5ReROWKjOp0i3UvtFp/S9M6Vm/fAVTeqt2M4zUeK9uJ8+c3bp5WVknDWGFbKdl",
-	"CeiLPG9ereQfEM4a0g8vTVeTfUikyySfbblxxO8n0fd2gH5gp+DtHkQbJfR7K/9WOF+cou6gCk8UXOmU",
-	"apkquHRF53bFDXtDNU3fp3EtX64h8SrUUkcPcCNZv7UVaml2ryyVNS3oqK1xqU5dOkQDPVKlLxgTtxGN",
-	"BU1vjmwFm/oGD8qLuglMxlKw11kyQHpbOth5fpg3eCq+lgyE0EqU5Hs6lg7pS8ajllbyF9xn55fLuylT",
-	"X+CxRr493maUKd2tSZXuymvrUX+ZrOr3qqy0ihUsUdzHRdJjLT2laVx/+IHrMrNciiRUhxhSNOSxNk+4",
-	"IDSO6w6ouMQrqj406ZZoPmw3sGOuXYkvZ05izIUkwE45KKAAoAoopDRQxbpcKCYUN6ekeNYjV2OuGVET",
-	"amylVGYiIhwCLPhIyJQBiIF7pLR5QmI5ZWnXNBZBsqMubGKZPlLkPRj5MmIxQPn00P+CfDGhUcRsGkXZ",
-	"b/r0yWEN9dtpoqZfT8tbWIZPvlG/OHMy9935cnlJsiW85vmVP+UJz6v0195b+WUdJ92pIF6mtjnq/5ul",
-	"Ev12CzxzS1yq8Fr9IP282QWur2Zpm3Dh7It50VtJ5kF3UOEgCwjrjXqk//UDLuSHzjH540NnTAs8rAFj",
-	"gmh6zcSHzsdvkHyecOEP7nHtvN4uODDX0LB3HGW3OZu3J9uCDKUYcsN81hHWvgnF201PuwPnkjcrZJPP",
-	"6+PCFYYlW4/xV2PdFVjPje3+pNJtiWId2bQBolqNBNq6b+dd0zZatZqHz3WP9K218YnqPqg5rfBOl4aa",
-	"33CMnaj1jnyi23DvfrJqulb6FWNdzbj8RBt8q/bnVqOrszDd16VuStMI/OUqzaBhk/lInIu7YPD1uKZW",
-	"LARLSZePxPvJw53V5nm55cLc6uRf5eYTItiNDaXNXcgRHzGlN8PF+Vasy9/rMPDNgqN9HU+6lb8pjmar",
-	"sOAz3P9LSEv+TabJiuRaQGSUVyTllbiIw6Nf6qwH6LfqeXryy/KLBxs+uIhecVIQaDjnW8R+A3/8tcsD",
-	"S/n29HJNZvbd5JXQ2zHDkCKM9lNaThSZyvQaQ1Txt2Gms5QFDiNymKUA10LHjEbVCO1H5vT6mSdZYpuM",
-	"+ZCRPSkYmTGakkzETJViTqVpbMoVXv+2vkRs5bRhn2kyQccP+jo6EZvEctYdSD8yy610VZzk67ZkU9a6",
-	"3+FLheX79+fPQUza24ZTuEbI71aWf1rHqXWN1U2vnFi9ehwGpH570RirB12EMrI3+6kcpTRRfsCFdQ91",
-	"ATAnyZTuDliXCxdB0XUOoznUGP8ZXGJZ4VVBnJl77Em2GiQXL/Kii4zQdREC9agN3g9FzAj6wSqRIPNA",
-	"Qf5DLrpjPph0XSR5SZhUWqqCC3XM+aqEUwORJSXAB2tl4Wel2ebAEqWpePgT3vNc0OVLnwxpV0s9gVgY",
-	"+MvGFftf4e/w6myCQ3dBM/CF2xswm5n3JaTfdYKOpJm2o+kyTNzrDinHmeKPk1QOecy6Q6bDcc2PNzyq",
-	"2UwcGYb8dxUTUVcl6CuT3YSKmdtUVRuHs3pISy7IOucilKnZXuthM68VNLVu6EtAUjYBfV3q7ejwcfuQ",
-	"GDerYIE35p9XL1aUJW8EI5NsEPOQXLNZj7y7ODV/KBLSNJ2RvuiDXuqz/glhcWy+C7thlt4weH4WPfnp",
-	"p8e/lj4J0xv70We4qI1If4bh7G+7T376eb/mHice1eQn8JGgRjMSGo9kyvU4KW/V2cWTn36u25QwvZlv",
-	"7pkZc7kBGE6tTTj/uVkXu07sM6oDsmckws9HWRrX3zpf85pL7hdsRjg6Va3+71/zqE8wbcPFJuO1KOEa",
-	"Mp8agnSu9ay+ffNmZa2e1TUg6ueZyCiLM7V0fpli9f1nqtK94qO6Bj43bBOGu5HPS0cwW9zAbEkDFVYz",
-	"6xkAMeLe4Qwb+OxiZS+f4ZHW9wiGk5fdIECDdcN79dvpM+f+sbmGq16k5CZ7NUIR0pAw+gVf8nHnQiki",
-	"MoTEA0h24oKrMZAwFyPCxfI9sB3XzerNC99empe3ECiJzZIPnTcvPnR8i+bNi1pd8WaiNhMKW0qtVsTZ",
-	"Q2oVw8xYH/PBsCmjSopeZ7Gm24xq2mR85puJusjHsIrbdMzC69uE0Z7RcEwiNmEiYiKcYXbgmMGpimsb",
-	"tMUisvehI68/dFwOn00fCvKwWrSYVH3cbLG8jsLkNcYl5xmSH5cRu22jfvGAjt6VTt5rH9nnTqUp5lAm",
-	"YI8BcDkEECsyoOE10fIEI/gGNtGRAYpCcQwtS/ex1hN1fHCQzLp0MunZHw6mLLZ5SSt6DOpiSt7WH9JW",
-	"8jHVhpWBItaKSMCAUIyh16k4tHOtWJxn8nMRxlmEzHJ/AXZtjrXlmLeFfglwjqOhQbg4ISKLY0w75dr6",
-	"38ZUNfoPlsY3tPUnzAsq96U32ClVxK41cGqJFts5Iopgvvke++anvpPoLfo/wXzMfL3GNCJCiooF5I2n",
-	"lRfeBnV4ERstYgA/tmOcNQIratwa7W2ZOt5dZtvUdlg3v3d4JoY31vPfpV4Lazl+Sg3UjXHtWy5gyS6k",
-	"/+b3XZCRHnNjhV0zNlH1kXFlMVnfMPnn1WVQ4AGdWmACsGCOyd8ZTVlKPmSHh09DIH34k/UbMo/zDs+Q",
-	"OM9Fm5zzkii2ZF3inF8PDz2xw4X++ag2TGf1XSx/c95asLaJ7K4N6vY3pWHFKvOYG+IC6lrP0FcFaS6a",
-	"T57IUCdM8X4vDwhbM1C3HDxZSM5/yrEgFwnX487C0MPiC1g438jYVnBt82LAzd3tEjbyi6liYn/Ksegp",
-	"sxT/0z7shTLx1bK7KJqbYUP6x0/l8N+n7XIrl1wB1i7BWk78ZLgUFaLurFtk9G+Art9cvoWpPIRdlHgq",
-	"WDoruJq2R4gVwl7KE4Y40NmDmLaeNCT0wx1GKpP8NFO2uh4/eXoELr5SEOKSe8fKcqEvetmirX17uKnb",
-	"p7YXT3a4li9jptRfibrfZH6gWdULHZcS3GqNsjMR2aznvHoinhQKWw1CGfYcuN58yb/9+tz4tczQ2km+",
-	"n2xA/RjWeubHkFVtyLcvnp0hA+ahZmTv4slPP++Drz/m4lo5BwNVZEJTjWvFVYHahYBjLCJKIhaOK7CG",
-	"95sXz1+oAIG8AJVIMQhUDnBVqWYVYAYIKmgO8bhHKr17DVx0viK2ETp83rk0iXzR/ujAkdSlJrZPn6hk",
-	"1RS7YG9Al6VdNdiCFZnuQ0Z8+DD5+vKb+f/X8P8X30jQe1SPHuHbkBUNM5XdmJlWSUzFKKMjD5ngDqxN",
-	"z6sx5KnSuB6wCLVOjeU+P8/fh4gBD9bf54X11MyFAsomTsbeQnBlxI7v8S+SWWZOgdtAqGdwVW3v53lJ",
-	"GXqchZHcdZcGIH5rRKJ5Tji4DElIhRQ8pDHmUoRUMYtE5i/lk/DpT4Ofh0+74dHg1+7RL+xp99e//UK7",
-	"0VF0OHwcHT1hT446Zdo+7P5Ku8OPX3/51s3/Pmrx9+Mn32qpv1W43jz82Q17Nczx3ZYDi91Dpl67XLzl",
-	"Ar91Ml4b58HyfLy6/NAnWwRJKqfPzR8ci98Xr8HKeXVV74iXseb7OsuZauUst2q+Gp/PTatLfqubk5tA",
-	"nTo1LPKcYXwO/8L+8gZVKIVgOQRixCYpQxSeWj/+OWaZnZBrNtFmXDKOWGp9mMoidfv934ZZ79o6Qx1y",
-	"Ll7luCsl9eMHpE18NbP8btBvdtH50xAn2Puo1dYjTsGmZ/dhJc9fc1bXIR/ZwrlfMBEhK2PS2/d2pl2+",
-	"DosJ4HZnPS9/d3X6bwoVOS0QdlNjSVlDLQBhhojpKr9qL6HAeNZOyRY77v3/l6O/+XNZvlq3Tzz7XqgE",
-	"DWE0q5/J6BZKrN4Vh8EryxxyR788efz018O/reiS81RADWI8piXlPZIpRChJsjfEOi7uBYxQDSz455RI",
-	"gUHxG9nCW+YquHZhgW1rC7Zx/dtOXX8neFm9i9MSIaxP8GIbEVJx7QZ4M2jDIxS+VxujWHeyu0oYaqrb",
-	"ySwc7Ke6zNSjw1+Xg1pNUnbDZaZaZ2dCNSovuSqVE6lYtN73tTeDn1xc9/zY6vr7WL+464azXfFrjjXb",
-	"zoRm6STlii1MMLg75MCVYtSKOOkF4VVYqm0kcxQx6xlYVyoW+XWfnIhcTb6tSYU+zMiSz967V+uAKGy4",
-	"iUdv83NqtY7rLeBGp9EwzpdyxMXtsfMewOYsnuB6KUVFVaQ9iOft52fQTxAQte+0pl/hwJ1SET5Ekb41",
-	"4vpNASmf9PKIFJAZ9cEo9aEn5ZH6R7DXZ1ef3p5eXFy9eff807uz//X+/N3Z81qPno08+cRXCVqBaUcu",
-	"Vh+bKNkTv/x85CFmecEqPGq1EoImXIygS0MHDUidcG3U1N47lkFKkB091y7Ixmw1OA4ANK5eOhd36FWM",
-	"ETW1ObkFEQDZcE2oJv2Dm8cHPq10HUn3T9BQ7Mb8ZhWL4VWha1aLoMrcVsGI3XEjopouVGgLNJUlrieH",
-	"hx83potezwMorX2SW9eg8XZ7xTTdTcg513sJ0qo0m4ale7s+rilU7gRDGljoVtGDtYboXS2et2Tl4TSs",
-	"WXnWa0XmVOX5Eom6mkhcFh+bG8oVu9nrc/HMjcy7j+2uDxxdvFnvPQKpR9s1vy6EADsxp+ASYhgkoZuj",
-	"niwfgAF4sabewxIihtI8mLF9blFZ15RfNUibSyEqqx6gJiPQG+U7GbN1AUW9LahiadbBmzmY2n/bS8OF",
-	"dQ8aUWdXxOzEeoxmlut0W2U4fwZ5aHqliyULfguPxVo0gdc5G5i8k6st5xmtg83shrmJi1H7yd9nRm40",
-	"NgyScrZC2kmFiFdAR/a2oRlXbF6wwU+PFLmhccZOLPh2GXcbsLiXpxSWyTYfT1Cl6/mVq0m6mHXcqFsR",
-	"wpra1fkQclvz8cc6nekufJdWTSvR5sK8wcraWXckdNQ44XU9TvCxdTExccNiiWnLbV3OrT1Ewd3kXNav",
-	"3aIUSVvUFMlwRRqpC0G5LJdJFlnCUh5C7dFWSRSOUQuD4Jfu0+ET+mv4ODocHLG/0Z8fLxA6q8ipRoGx",
-	"MthuZdmBb8s8X49Eu3RD1siTmmPcw4WM2yp9qkwkNfF1m+XmwoDbjOg6DG4tvvzJb3ayt3AK3kl+xvJj",
-	"7Drhof7UN7TJCze45rawXF92xdT2hC0KdFr12qs0Fqx3ivm/F89fQIlzwOEYs7RFPcAm02CxarArZSfW",
-	"uGOvmIvSWsO2bCyAZ17orYaM50WjNhQuer3IHGzF8xDvVRtW1vrTheFmVkM4fimm5E3ADndRaJi3MQ9J",
-	"XVhS2bqywH4ekKooJr7pibZzQK+1vxs3KTeUebhMbbUOPqkM6nYI2atWr9qEpy6/mV+qVl1E8hoiujAk",
-	"nh5uy+wOM6Vl0lC/pOza2qAToPAVtWLii+L1Wl/WwkMPvk6MyLaxseavUUqFVmQ6phA0u2dRPSBCyP+k",
-	"AenqlmeSeoeDK9zhzaa0VHNTz7dv5SONaeIh6ad6Fb1poY1e3gejm9ykNzvJC6adFm4n7CsJjZ9pqOMZ",
-	"lPSVQ9IHIW7x+zLrCKu5z18hJHtdRyzejW3Ahbvcd3tRkk9VH9Eg47HucgECIsDwxkQqiDGMGRQLl1OW",
-	"DrPYTz8CQKFOkF+pRAw9XCmUXpdmRbNBzNUYnoRS6JQPMl1CdqzcsNzGt+zFYD7ZmnK5H99zi+p+G/FX",
-	"b9ev3Eic62L2bE14NyD4bFqwbdSBfng70b0lzzlWF3noV6a2BsoKV6bzBXZueYm61jXot8YJqbXdKIUY",
-	"/an7y1H0mP0cHVHWVU+TX/921FktcN06YOyVvMMRc0HrXjC2y9gaU0WEbI4FW9svs4ZvpJFaHGzIg+Bb",
-	"V4lt3RN2IwNDwFSYpVzPLkyHOPzTf180x8zV1uUqOx/zzIn+f3ZtS10QPT4+cP9A8ZH4xEUfUIT7jUBd",
-	"RKZYT+MR6V/aoP5rJv7jQ2fu3Q8dsPG4GSn25DTbcacUilmQHZ3wF2zmVWQGePGGDI0EMMzMG35tAow0",
-	"fXl6+ewfL87+69Pp81fnrz9dnD17d3bZPJz/7EJ/3QuHZz43HlwQM2wzHMxW+M1ZBf+8uuzU1Ewr5T5w",
-	"pTJMgX9JdTi+ZjPDgVIVvmLu8hZjjqjSQHVwnobuimGNtZ6UB3UWsxvMllxrcEY+eECzmNeZ0PRaGWrI",
-	"o356+dhtTqgiVMxq4EjAs23DQx1JI543YHdr8zNU7GYwbi7FPmGfOdZfWTrtV0ynPGxCokP3O5CFckjC",
-	"BT28Ort8d/7s4tPlmxdnr/tOCMoJE4r0DxJsuU8kQlmevj0nE5m2G5Y9OTXxqr2armHO/kEsR8B6A5oy",
-	"w2ELWXBdpvoGdu+wBsgh31WuIGsuHnYNBbCI0LJ4scgN5HLMFZzu4IhBQ02wwQFTFskm4jRmoQa08Qmj",
-	"14rIGwZ+ES5GUCkihbMhVKwM3KqowEU+GzIBD3mPIPSubQ/hCbFyjx6rAEv2EbMC+BFe/asxnTCV4+iw",
-	"9IaHDMpRJlxTzUyXEiLYDNVxMXLwh1CK3eHsCDYlA6oYef/uZY+8KRjEbNMoldkEOdqshKYjMmGpG6jZ",
-	"pJiHzKoru0Ovzg0vZmnsIV4A7cksDVlPpqMD+5E6MO9CKqQG08DtEVbsQRrrHPYe9w4x2Y8JOuGd487T",
-	"3mHvKSY8jkF/HEQyhD9GdaL0YkpHI5aS9+cgBMC55Ta1R84NhyvFNE4ZDq2ECy0xZ4sLms5OjPnw7Plr",
-	"QzyZwmCJXJacR53jzpuJem7GYLQianAYz5PDQ5vool3VMfZZH4x1ArYN6tw67fqtLvAjkmGWMKGRUCd0",
-	"xHqoUbMkoeZo2DkXmqUIMwGMXf5ir1iJfcM7dKTgxD1RnY+mHVjGg6+wGt+85ayd6ql5CzYhpQnTUOz1",
-	"j6/ItWZjCp6l9s3CXsB092L2FSeFD9tx2v037X457P7a+1SPQ/Pt49I15wkdsYOJGJXXPD/x4ibXB9Wb",
-	"7QqxBt0aX85vdOtP/6Q3FAlg1QZqaQc2oWf46GhufehkElvxd/CnQsledNiu8mlbUPXNIaXXz9PQnAOd",
-	"NjLLHAnM1EkoszgiY3rDyJ6VrYbISMqGmQL06n27PEd1LDuJKRcr8uxrSVQWjvO1L7EqFBTSPLTDs2J8",
-	"nsVrGXXMaKzHXxpFHmaaKKP6Y4Qsn6QSbBdQbwpiwE6Msogkw8XSMrPVnV3Rnlop9w/b81KmW0xUi9O1",
-	"HQB+zZqeouVYXsuX/IYJM7tJKgf1K8Yjo+P17CA/WE6MtplfutegGCFHx0KAuMsrPDZUq5PCcaE/Xz+0",
-	"b0yIIsu6tka00T42vVoRagg2tFlhihQVj7wMKkCcdwBO0taeHkrEnjqxG41JsHnPI1BtZo95yHokxzBH",
-	"Q8dowpDRWBnjVmZCA1mywLTtRgYGwxS/oxoH4fWLJdggwQvjS7nKc68QJt60KSJrkGBR4Xx4e3hCQBx5",
-	"86WMweAws9wnsZTXisT8mhFKhiljxEKElwnz9Mtbs5tn9uRtYV3+LqPZxqiytty2IS2/yc/d6XTaNSK6",
-	"m6UxE+ZYHN26j29V3flti9xnC1E2iFd7Z2Z9KYU2qWsxH+LB6Ze/0/xSHT563Oaj94Jac59F+NnTNp/9",
-	"5gqhwTePW31jIXAvpXxJ0xHDL39qN0iVTcwBikWvWMQR28t8/uRJu8+tZAYcMPju1zbfXUr5igoHMwtY",
-	"PD+124pzWxEOw4/hu6ctdyMv0eH7ccDs8zw4f3w0JlkhnBG1ACUqwJc8UpWkmr235ujqm6T0S+fjt6Az",
-	"yfROQP8gAhqF2k5C7yT0TkJ/bxK6KpnnDepPNx6KWOOx5LJcO+m4HDah0WOPpzN7xx/lJ6J9EOOKR/YN",
-	"J/xHTBhBI9P9Xt5cQmdkwMjIHAsIF+DBDaniYoQy31akgVxOI11RQFop6k5MJcXA4zgXmY/UCaEoZGuR",
-	"ksieFdkkkRHbJwm9ZqrUZNFSnaTEm6CzPCJ93r/y3xmDk791sLgLp1qHCuShzvkY6hty4XoNDf3cuiEF",
-	"iJLtm5n34RwtBq3iijjtewsht77k+W5EQM7kSFU+tcK1QYEHbPe+aoJJVeMDPP1ywURUlDtwjN92G0G4",
-	"gH8dAFCmdPajq6ofTWe8otbiRY3hBCLYn5YzSzJvoQrJjfPUxTg3OGc8BYIyfCQZFIS9tfLA8oXmNQd2",
-	"Asg8ZSDFvjHeh/wzHAsK9XFSX9oAzGsmItXoryiHdm/LKi73snGDuNr8D2gL74zah6jRLpi2F5g5tlaN",
-	"SlvgXbCqrVrZO57ltoWTXgxO6XC0JWfA6xLKotqfA79O6pgqG4gEp3WZmpN9gKd8ONbThJGjw0Oy96Hz",
-	"XzIjIRWPNEGs15nMisLp1q0wkxmOZ4Y/g7X3obMf5FXtqsLMHvPVifMJLPUloPwqOSSeHB4VVnG+HlLY",
-	"pXAYpVW5ZinjHiTb1k78Db20kHN3Yf3sBM3WBQ3YOrSKy2zsnZYuyx/HbIEG3xZwlzuLZWex7ATJZi2W",
-	"FY5KByziuq27rQc6fVquYb0H4gUQTK0w2idTCJVAp5eCIbteT+yNhpAQ8yZ0nYw4i/ic/m/hxVrVZ7Qx",
-	"H1Zr51OO3A3RoDu/UyuafzZm4XVB4dXiBk0ED+Gi4Amot9IhmpUWBZ5FRFKms1RgWfpyCKrRtBHVFB3N",
-	"5l8J07TnK1+MXC2gK+AyD0KE9n2fsUOBfXpIEi4yzRShQw2Gv8J68F44KcrxHjm1gcT/vHjzOiBZGnet",
-	"0oLhJFmsOVSlMSqNDGTEmbJXhblFYAamjFIuXp9nvQKfZEuaeR77ZcO6ub6DfMoH0LDLYli/yTtV+DWo",
-	"MTXK/6UcjZihzfZiBRpewxeKGR7ruEPhy9WtBgtjsJ7hYEfbZDv82rKFdUWiBVJaRyq6dW4QjC/lyIgi",
-	"NACqOKNGMBRq1xOQX0yjhYyU7rgRM83m/fSO9sxr2yZxB/XRYNk6iTymypwuGNgSLpdCSBJLMWIpHk96",
-	"3x8t3w8x+c76cm5G1V9/ZiNAvMMeLWvJBiKz+SKNRqblKAL+JAWpAo4EgYod0GBMNRMhZ6qIRsF8Jkhh",
-	"yO3hMVVjLkaoGQ1HRCzm5piKBZDepjJheswyBVp5RjSLYzJE20Lxkehym1mRKeZOtJhHdfr2nFCjRQIs",
-	"8sZmEPBvTFnQs+Fxkfpjo2T1mCXEzIPEXGlz6LZN8pTIqTGe55JuTp8/f9cPyOMnf+sd9g57j4+PDg8f",
-	"m1Wx9fj23V1zKfkGvWxa5gWe4B5lYmwkof3iMW2zfnrkyvoDoCX7GaQ+TCgIHAwQPjo8qksEmgv7tflI",
-	"LfMb1gmWtj0gVinzNpqYJo3hJRWkQxKMgPdlxKbCji1L1kQdE8sGbiW5+UsXpGytrSKcOqRpOgNcfzRI",
-	"/eI/ZoUxsQkW8erqquvlODagduZxa0GeN5UyGif/8aFjx2aTEReseW14+3ZWzG2nYzHgqHm63xOyfmn3",
-	"e/MSrpwUV5VwHsUkObXOB4LbNKKem2pTjos5YZy+PTc2+21V5wqFRet1Z56tVDEhLv1UJrgPsMNtnvaM",
-	"YkbKkmn/1+mrl6tN2zV8L9O2w52ftg+AtbGA/4Xe2ppA0+aAJf8uqckNGxiRWMo4PCmHailNZ8vvmLfu",
-	"rN1y3GVTN7vQy13o5Y8VepnbwtuOi/9e5Biy/E6Q7QTZTpB9j4Kszr/vfjtIC2ykelf/K8pjlGuYgpIf",
-	"6q2njHg3CSihsGIyujiKu3rrxy+nwEAwjgvewVCdUuvlYJ4Gl3sVNnaLzvdqV9vwv8/3cff+8iXORHfc",
-	"5sqitKwSBl7nN9+5sdd1Y9cHxyzyKHqs76J9axn/wkXMlS/Li7vrHPYJ+wR34Z7Lwnuk8srpK4TI7Ncn",
-	"iKweKlMD3XwnYmELATO1PTw4kZATCXd5OLcUCbsLsTuWJEujY5aLlpTRaLYcFuPJ4aGLg+EqB8EmIbXw",
-	"T0SndDjkIeBd53gYudPc1e1VfCS4GCHqF00ZMfvJov2A/HT4FE9DU66Yzao1P5IBjU1XKfSl6TUANhmZ",
-	"JIcklQj7UeuAf4czuy/YDei+5+309rt8LTXEYsxOSB9K5as+UXRmwcjxyqfqGTTD5EuQQBwO18KwqdyG",
-	"jflNfmmmUOOU0b/2AEkuIFevzgIbRYKXAggfth8Yija2CsBB9kjfHq4+Ud3PrVBs/5ELIQk1v+F6VncW",
-	"fsmVvnAzuCU1tIKuPf3ibP750iCLLnpXuMS97zPgAz1Sma2ueEiKjZ87ULnfDr7y6Fs5JqCCXC6iEtXN",
-	"uWUc0MHxfCQVFIyD4qs+iJ0PiwgoChMwnSDd9lSgV8iCttrWAoh4EBFmFBDMos3EtYBqhaDDjw6P6uj/",
-	"OczqIi973C5yby744M6JE0e27JvXUv8mMxH9kPR8JiIHl9+KqoMmJb5Zivqd6UZy2qTDLRejC8XmjjDv",
-	"njAvxnK6ImVW4pnnymM60RpZ+NPfzy5JLqILeNMyUCKPVkFJnAtjBi2AEMerBc46u5ZrPyaL57EYTajK",
-	"PXLBbPwDfjKg4TXcNZRgWo/JQqjl6sstIJfnzugFAI+bF8TKyhQzbTKRKRZZ9E+XDPdIOV3WxaZiPmSa",
-	"J7XoNRd8JM7F1q4esPmtXTlUm29xeH9855IPMuImc9ExFdprWRexmYvqg2J21xt/+dwcPhJrxOMW9reR",
-	"vNmkWfJiMWkje8FtmPsyc2lkIwQRExp6jGVIY5bHQqqlKAtNkGaG2icTm3Dg4ZvNIYOpsZwiIJjskdey",
-	"ypssOgavh1kowT7r9mhlVVSxcjq07Z0qD0QsKK0UOoZ4hHPnighzZrHzC3KXTC1KGa5K7lSy0NfaFiF6",
-	"/ISEY5rSUEPKtHfxLcWQpwnIPIBRZ4IoJnRAkgyw43U4Jlz3IOjK6Bo/s8NI6yZF8n6yVUXyfrJVReI3",
-	"f8eKZNGdtaM3QDtXaMjAxqTMxtFa59ouqfLHEtwoV71b2jrpfPP4oDdlcdyFA+HBn9NrVY0AnScpIJ8r",
-	"NiAv2IxcFCDN4O+1hS34SFANUex58LgNkInzChLHKGERlt1zGufC15w9uDaUGtPQiDMlnTcl4UKziPxp",
-	"JM4AC0rQ3FNsczQRHaJHzqAQDsipskuGptgvyz3qakyNXvjHq9NnNu52Xlj9zvQ/r16obZ6K/3n14oI1",
-	"xn9iJL7utSYvcMWuR2HwaTORvYUMAdz5QvvOyuvsEZ4wzRW0BxkIBzRblq0Lb5BYjspe4wBsjxEzSosS",
-	"c0Y5BnVWxhM1bzxSpG8Uc9+FfCmZ9vODDwKCGuqrB+k0o3zJlT41wzi7MUvUWXLWBbgUBq9aljB0Lkao",
-	"usG/jY7w/MxbydeloZapEezn5fTfHOc+y+BcXJP+2zySyHBUbmGdvj134SEyLVXV2UeWNuYETRYPEU4f",
-	"tppTfW5xi8Jai8ZMB5iugTUm0qbBaKMh9KYXzC2D2TwpyJ7FrSd955ZytZP2FyySrcRatziPb7s4AKSD",
-	"qbbepZ1uGo3iImT1y7Ow/OyiMVjx26Z78EdsoPt/yClJqMiHoKXNcjYLkkjVOICYJ1yXBmBPF53jn8xO",
-	"0M88yZKCaPFfj4Oa+gx1csrKGKsPSxKoaUQoi27BPB+36Z01MqGQelA1skYpvREM5bAc2h1ZwZw0Xazj",
-	"QTDfredEMF+uYY6az9Z23pqP17Tx7EQXuHD9gml/fDSk6dcsq70/Q43KnC7LDUOoLlvRz1CoqVE/m+ZQ",
-	"NOeOUZlGII/YjExZyogtTwpBSMKcPnm0P6+7AyInmBcD9YPjGdGgOK36dFiyUmgKyYyQAAeV1MjYnGqp",
-	"LagrU3hmjLs9IfU+iTjY8dECzf4epthGp+NEG8YEMhCHZfYSbMmQKtblIq+kFs+aRMFyvNp1NEU+YFyl",
-	"vIZ50yhSWyt8o+rKbYEdzZ45E0M8PewzE/gjoKjtQSXHRn3qWqrL6MuLzy/QGDiAh6Aw8iGBx8TZhjA2",
-	"dc0nTSOSwyFGzdUMyR/R40P3P29ghzUD27oCMczVRnWU1wGdV+PSIgFodRzvtMsD1y6ZFadVtRKs4AP2",
-	"EJmpiHzlEHgu5x55L6CM1VjykCmMHSu5jyH7PZs4N7LCFHDS1yyZyJSmeQhnv4hdBUdmOJYg5Muhd87Z",
-	"IIq4kBHPk+LzC8STPKqWFq7TPno0lMsRso5nlESAcmJPG+j2NbKxQWfhgoHfb0su03Iv9+XarI6iGSjG",
-	"VUCGOFe0N74zMXH4a8vPnkkxjHmoby1c2jlTcY71/tTvTjw5ryjQSivD9+BrBk6FhcFjGH7llY9xThae",
-	"1hc4xRh85QLo0Q3jQDQwWEy5aDEXeGZvsZwvzCuIamN+3NmrVmTgEHOR0SY8zPETzvq746ejlp+tHsTz",
-	"oyhrpIlmbgjq8RCgl9/R29a5C+txkcDfUeWPRpW/Q8JDI0kuPKNfFtKQRw3xZJlzEjdHwyxzGn8MmmAz",
-	"ntnaYwjkxOIIiqhrjDBg1FqKmAWheuTUFceBRIeYQXCWK3rqBT5g4FZztpVVEfPJ5A7ViacQmeB0EOLw",
-	"mM+NdYvltuv1BuZjb9vULHq5r8zvNrKGUOWSwHdiZ2dcVgUXEvFaxuWB9WshIM/DEHC1R/XnOE6/UqKI",
-	"mqWTMWYbZZMRfyXPIAmpAFQsjKXKw7B4SiYsVeb4X3OFj6Wqm9y7dsAPwlYx8qPwRu8EyA9mTePOrsf/",
-	"6AN/gOxfw1Jn4kFxlL0+2DHUj8ZQSGfr8VMsw+tFHpvfZJrH2g7LGOyEas2SiUZPTSgjRkYZVjuCQDoW",
-	"ETqiXNg0RMN1njo0ukvlEdN7fqS0+d28vR/4GbNhzOGA4GomwUmBD+3YzDwU3qWGFNQcgQt5MwhF+jD3",
-	"nmn4k3nzUxgzmvZ75Jn5L/iOrD9qLF2BAvMei4jKwhAjfs0k7alFSD3mYtTkdTaNwm2OWdy2XiTTH3hl",
-	"zdc7Nv3x2BTIwhKau3DhAvb94R7gF8mOMjrmAzbGL2yJdO+CKvAulyDkVdg7p9wLAUEYC++cLG5dI6pL",
-	"9QbNIuA5KOdN3qM1SKILdD5uG/vOdnXPyE/zw1h8DeZDvrg44Z3A3Xkq5jBlrOiqS99qYWH5gCFNhRZg",
-	"WO/YjbyG40IzQkeN7dAshKpwBTvS/oFM/mjej7T8fqoaklgCp8FUgXLiACjBHBcBDeMZ02SSpSMWVcBp",
-	"FscNbgp2poUKgI6aQqk8Y6SCNbPjjx8seLe6z9+nmV1A89i/zldD6DkxDGyzdjD7iMaAjGUZ2553qSDM",
-	"bFoDG89pp1uj5+zY7YdSR4a62imjh8BxwQJKXdR1zoLb43ebDbgo0S9PSfMcanIq4FbcRvVVgeMQF+WG",
-	"xhmzZVUwA34sp2KJ5r506Ynb1dvQTQutXUx+J0h+bL1d7PT3qblx7Adf4b9LtDbqV+XBIeUXxp4uB3AN",
-	"hNI4Ian5xCl2p9Ph4Rpa/dLioq5Yy9Z2t+PEH40TkTIM/RT5z9+pWs8nsKhzy6MbEQZ4TdQt+cfrEzq8",
-	"KLjcHekqFHgBHI+Uu55igvRdwqxXi8VwIh+NNcY+24UuFVQB2/skx4uo6aSpgspVwnCcW3Yjz/VzT37k",
-	"q4RtEyz8KmFriL+rhK0l/K4StnqW1VXC1vX/wjhvAS5+lbB10WGuErae7MS1bSxAnlcmqeCKl2FScjSW",
-	"avkkT1ZOE1Y4i4cyHUndQkgUFUwsQs0jB1RFiQ8yhVfwQ5mSfk37Xftqf6U6JiVUpFrR8Bt0s33RUO7n",
-	"wYqGW5UWmRcNO25djVttOZF6tihfrbbkS8c3KxUacah20DWk5FolDwDtRv/amgQOWsdVCCKX7quiekhA",
-	"2OcJTy2oXyXlCSBNKBmyKZmmUoyITqH+/6oFR+Y47Jmd9h0xtO1up/J3Kv/ehcjSSiJz4qVJlowZjfV4",
-	"eUWR/ofOmxcfOn0yHfPYGhuIrIfBCemNYXbLiDXc+w/o59mYhde/s63W6n/zYllYBYw2hFiabHI78LVv",
-	"ZdfQDStqc9jCGVCOfL8GOQ1BgOdv2r2V+od5oX6pVphV86s2SB8trd7i2RRZ8AMZzZZNzlKXqzzT7Cs+",
-	"tbGWjLm0g7xaTV7BnpKEJQOojHcyZ9TClxYZNf+2oVzVS2420A1p2/WcXE+LHMb5At2ylNPj9sWJVhfX",
-	"8OUp6n+1uWJQ91ONyXc4wRvLy5Pkm+SB50N9IxoaU6laqqlrTSXVBiejoFmU4Fh26TNRM6VZYjMJ996Y",
-	"w1RAwEEWkOfshsWGvANycfYmIG9thds0IM+k0CkfZFqm+xZW+bo8btMBNNcjWFCXOg6EZTieYzArJPDS",
-	"xifYWhbDiTnS32ZJuHJP94RrUWL0ZXon3+l1kC1+GLa/fQ24hy44CsBeXvBBo4ioqsqDr+7Pf78/f77w",
-	"Rgb4WNlQ3xKFQVWIXKCAFAngT9Sk6hEBJN6i1FspGS8wVl44LlU6yrEr6vkeAQhKfH+PtRJ9TlsZ8+JB",
-	"cVqbe6DS5yvfB32v6tlBXrTjssZaSzNnXCZ0BuX4Sir/hGhJqJhJwQiLFaBYR9KGGYLPkewdHR7tN3DF",
-	"70zfGUusqoV2DPGDMcQ7Q7yt2aFyF1pXrclTQ6vUbVqKcjvJdKMuM/oIzFxlGdIMpsSSDayGKft3YXiW",
-	"e7rPIuJtWR5XMdqx/s5mbRYeAuvUbMJmPQCDc2F84NwZt7icVFrahyeQVebp59geyZMWDp53MIZts6Dp",
-	"ZZGDxwLy7Pjtx3QNWaSn4Xegd5fxbBUcfAl7OaDtbZ/zDO8vYjB7oN2x2I/KYnaDK0zm43JaoPMHauzW",
-	"VymttXZpFDl37N5gRvqAI481RM1DM7Z+QNhnGmpA1mf77toPkOXsHbqbCgDoj/iNd4FCbWlhgI0nAOhO",
-	"BbqDYQCjlEJuuX2EraYO2c49f6ROilABfNM6iQeMRCyRUCLg6PDX/R5x94dPDh8XQQcOjpRGEYsC8uTw",
-	"MP/NbqfDsVhQfw9dVBZsgykypjd5lIIKcrKBRAKwfs2K5ssITrNjs3I2HAYW0q04hA0DFpWZx+E+oTG/",
-	"xhANvKRy5QjrzZALVhKT2zyMXDCNMvI+zyFuBItPIbgjj5S/weiW27hHvt2AHBkKOc1Z5C+pR9oAVpe+",
-	"Xhm4+q97sDotZDq4EsviOcxjN1vosVYW3JKz19WYolqFUZOL5y8eKdIflQWW6sNtoTq20s5qDxSRpv1+",
-	"flyDExk8U32ylyuasYwjqIqGzD4xjJbPW0nCNSRbgltV6HS23+JAB5iid3Ko21mdO6uzldWpvuezHmaB",
-	"tb1knHPMJtKzLE+w/k/JmHSv2GdFKeZauxHfdnZjvTR4B+/MmVb3eNFYmBAklmIEka47Q+IeDImH718t",
-	"8QvCBj54p1HwtSkLbjsCK5YjLprj2N9MACk4Dxovau5gJFWE8QvBXAzT3pMjMpZZqvZtofuUDVOmxu7n",
-	"Xw9JRGcqICnLAPr1uHTRC+WI2X6Ruga+cq4W1YZDcTdXZx+D5qkiUxbHPXJagDougFjL8S37r8+uPr09",
-	"vbi4evPu+ad3Z//r/fm7s+d9Y0bGMcMzegTVj2WquzE3AtVVOO0DrTGK6Xs2O70myP4l7MHWguqh+fsL",
-	"orfdLzgY2ggYm/Yg2DRPtCiWeRdY/4MG1r+UoxzxlRasvifTMh87ObIsVccnn25B6EsTdUrsnyc1g5wY",
-	"2cy3pbIgIJniYoS3au7ho6LkcT8oCVCHw24EbCxHXS5AANbKiNds6ue5waS2JjFqOnvI8mMet/HEW1vU",
-	"+3aBd2LkBxUj6PVeoECa5MWELq6f31A8wXr+FR8JFhnORX/TmGqIU1eax7GrxUD2BONwC4BJexERMkXY",
-	"q/05SB4HpIFororFN/PYPIihfUIYDcfEVpoHbzvXythkRsjgTAb4HM/XmkZUU2NnTWkeDw2Sd17kmGP5",
-	"29PLrXp+3tqlPYWVXQr1g+H0jxQxVlbDvvRacypk01R5de2spJYk7DptPtMsBcLR/krUL0Jt6lNDHjmH",
-	"UvhwlLbWKxroQ5kSfNGmmGICk0ISz4HaaZHp4KrPejQM0niMaUJzUMkn5CXV4fiazWw1PgugTgaZBkIe",
-	"UzXukXNtNnyIxj+dTAqCzsuU2rq9ZE8KRmaMpiQTsS0uPeSjzHAc3MJNuWL7kG/Rt+mzp7pPBmwmISbb",
-	"u4QKCnZLNRMsIorHTOh41iPvmxt35yBIkE9ZKMGZu1dYLSRliulK6iAWNATntIzQS+194d6XmS5hCQA2",
-	"tfDOZgjj5xqNubh2TVp0IKgaDbVhEy640inVZpeZ1s5oyTv1itLU0pifPRzkProCVwQyyRwmEfUKdZWz",
-	"J6vzcee/eXmEEf5vTy+3ZPXk7d+ToeP1v9jSMXZqAS6BAr+9VQMCaA27plZaHrUWeavbNvDZutaNHe0t",
-	"rq/uSMafxezGKOEFxVZr2a85/3NC9cFX3gIMlC5m7Iphk9ehArYtAwnk6GPgwslVg5AkkSlzTmipCvHw",
-	"KPcGwZmusSoVObWDAtFm0ct8BRggMInzBIOrJyC5nmEROTo8gk6ccnFRDnMCBpMbnIC5t0zpXG+uiIq6",
-	"YcY+avml74t+2MaTgyO19L2WCbUMzIznQF21rQZQdubtm4tLYlkVb3X7v595TyB+iOsGSDK+GI1sEfG9",
-	"f3/+3PP85rfWq8RLhU4swSUzsCVEMCkyHVPtL7Bzjz9S5ahj+/peH5++kzF40Pv7dRdaA6osNBlGJBVB",
-	"UguTYd/htf6WE2FNL/eZBIv9L8lDMNv03Se/7mJtHnrirZ9EQOCeaJWsBpAMB19TKwsWGi8XvjDxgyAh",
-	"55TsHR0+3T8pCag8sCCtmBpjGUf1TTTeh6OVkMuXe7wHd5z9V0623V1+L0vV9fmyVbJufUrtnRB8W322",
-	"CwH7IdNoN5JU4FTI9rNnS3oID6006oIJCzpoYdLstg3Uopf7DFJvw9C2JPxfl7F31unWU2xlmt+GtdeI",
-	"1jRVfCS4OKBCilkiswUH5hxgygYOcD0mQpqTV8SE5jQuMm7z1mAU6CGzfjNNuCiinuAuMaaapcZAzctO",
-	"agkBVaMspml+3YCx4mbM5suDiGEv/Avr98jzvFQ8Xl546T1YAlp5g4JYVRwEIM9xRSTMksYnGF810bP8",
-	"pwLStirwLvhInIvTfOm2I/AqvXgCb5sCztKcZasm6VZe06Lq1C39er+2/G5lUbE9r3urqAJoYd24go17",
-	"FgvsT01T7V20FbjB5f1t9spbKQIBTa1KADBbudorrC0icLO7orU5jK+9WY3YDQ9Zj5xazF8bPAUxU/jE",
-	"D24sEL7RUx5Y1ODicQJCRQ7Bqd7E22emky3jfNf0dE9GTe1Ims2bC7hCIVyc+Hejgb2EffXbqRdECsmY",
-	"hsJCKSIypKGWmK8Zan7D7usaYCcy1hYZNvLHVQUohyQ3RjLWiw2pJyg6ltUDoETxz92Ij7jGe38vWAOK",
-	"fID73JX5sIOB0IxUZiNrPVQ7PbhhKR/O+ka0GMEDDafMotkhLDHWHiFSMC992HUwppCt4ewUZ+x0swla",
-	"FkwEpcIChbu6qYYoMuKby7fAi1uVO66TexI5yy8MYTvMOgoIBpjS2S4a4C8iZGxhAylYV/ME7+y7fA59",
-	"fIlQsfzdPgekfSUDLX1BYARIUxmDoH0dg3lx8C+YwD0IBez4vqyRpSeQ3ADZ2Q/ft/3g+Cnn9FYc7uwL",
-	"c+Bvaz9A1OAe8OJYpmhF7Lc0I7ag+r3QwhG/YcL6IVSTSfDWm/L2xcBcbw/WSHCaAazQnbHwFzYWHCUY",
-	"Rm8hQXSzyDj7bGPpCCU3NOZRQDLhEhzqYwsLx4nzgxG/GHjMb5if2K3HVBS1TwMyllMIypZDzUQRr50y",
-	"NWZRUNRGzWUG9prbK+XYOnMOzyuVNoiTrYUb5+0/WOPB3xgM76ys686o+M6NihUji41MkNkCgXBlgdH8",
-	"RO9grlqx4dsBMxxueiR71EWzu1rFkPkdETqlM5tGJWhiK87YNvZ7BDrr0zg+JoZX+tanAoKoEnTp5TJU",
-	"ap+Vg5xtozZXq2bkNfVR629Jjkn/f8LqHcD/d/9UfaKgOWFORzYjcUBTRvpmDG8yvbffr5dCbzK9RRn0",
-	"JtN3dGGy2EixRxWZ6b+mWHlwsdPB1/nwaVryYTdWE1wsQrJJ+2sQe6OaAxhSAUZG9QbTqk1FwJPBjfBw",
-	"GIVBcWxJIFsK8xjKOBaFNQIHGGwFiRxNDNTKZSmmCB0oZg81+QgRUgJLwVnUIncWsgmejeiK7gykjPwL",
-	"5jqLp3Q216ef61WczxAiR5wQSjQF2WqHoE3fObSFd/1D9mw9L1v+VcaQZWea3wf0MF2Uh8XEOM1iQITE",
-	"8rA2pXSYMlYvxd5P7uqqqNLTg7avyqV0TzwfmyXyJlK8pZBc7+y1u3a+W3OtKGpUCvFY+zYJ7btGafvO",
-	"t9swpE1xMYpZN1PsGHPNrQgIaZpy5m6ijUnjBNIkZUZA5WnEXBE1YVDElg4ga968PUjlNE+XT2loThSF",
-	"3ehEkz29cT3GNFdwSI3g9QlLuYwIjWOSspDxG1Z8pjKwz2TaI29xNOBMxnE4Y9NedlPtmjJSz3qeMKd5",
-	"qIsDpWl7OpYxKzTFqZHTcaVYPkfJfmotC2TbMaMRilVjQKd1p0279JfWAN+GaPS7uF+ZuKBkBpuyqLAx",
-	"uAjjLHKpyWCh746c35kMc06iOQAwL4am1ekTfu7aNhYJMbTpbHYpNg2J0pETbK68dsVyrRxbEesazDk8",
-	"rRoR1XfwRLZgfnlK3Icui45JGHOzWIBuYIGBuCaZ0Dw2f7gC3hjo0eiJAqQVYFqc+tZAf/xe7g/tpzyK",
-	"5gPjb56u2oH6/KCgPq8L8VDhYfSglPivCeDHSQ7DXwu82Q3OnlIXx/OPynfW9hpbkkj6jT2qVHs056YU",
-	"jlE5BEqYh/wlPXIKUTnvfntG/nZ4+CuAimTiWsipgOAx5ylDkWHHUXesWyRNYDm2LUxMJw+2fD+uWwU9",
-	"4Day5P7Y+x55FDd5Tr87cBLLAQuZc2kESk1JfHfRXGN+D2Q0Qw9VrPBcYKFymmzzAIFF05RBlQ/0Cvu3",
-	"WWYyns+aIgJV6Q6r6gJuilLZpo3v9bBBpy77TJNJzDrHnTcvOvP5UYtRLMAfvzPbvxOzfQV/MISoV1F/",
-	"l5jvi+vTzeHroYO5AII3OrNUV10VYBEyRZQKslcZ0rFpyTo3vYIIIEBcoWbTUrmZ/R4BNjL0m83j7y0o",
-	"nXDp4EO2m1q3FCwvLytdIIfx1E7nL1gC/buogtCEQFOXCVuvJ9H1XwKEm6Pt3LKVMXukCv4qwbt4sEs0",
-	"1Ap9YlTn+A7YtPvUHKktoLeH/vdIIb2B66sO/w8jOJSWKXrdqIX8Oy1JAgvQYIdmT3w5MhSMDrJup2Nu",
-	"WFnbEDLpBATmt0UOBr4CT2N9qprEjFp0RTd4M9djvC4CqVO0aisnBHnpLWMcTAnXAYlcoh0kHQI0Q1AO",
-	"PsmhqWDGSqcUg11keVxQ5Np6CzD+TlMB3jB7b1VUd/CgduZReywSKWMWFRRwAbheBmNYRSx0sEl2EfaW",
-	"IAnyNG9g3x5UVLEMFh8wB6VZAOWzTXup2s19gvngMCI7jhYYYTY00tA7ctkeIm0Cmxmi3d/hJOwSohvg",
-	"ehrNtqY0aGTbg6/w36UYPYg+4jE8yPpKdD/exC/E2SmY/x6BdnLBnbtod2z1g8GPoAejPVMsQcu5G7Jt",
-	"ryp2FPtDAuZUK+64o15uEuzfFk0nl/abrzsEgWJNpa9/Z3rbpcag/QUlxh4pMknl0BwpLEZtEZz1Q4PM",
-	"X87FxTZ7dapAI80e3N8htL8cc1sGT1gW11Icd4oK8DkGSoE7D00hnrxfDIFqun5h4zymbsBCmUDci+sY",
-	"Yl9K2MhC5hOYMV2MOg8DlHEsp6pwYUPwXpEwiYdiLIRMEWO/CODDy/T9+ci+utufIHfCY2AfJUJqHrJS",
-	"VSo7gDo85Hxbt1hR2TTt9fRgE6hqqg466r23DKrvMBzvgYu+LEVuKwumerylJVIRU6uRX5enXdqIYbyU",
-	"asjBlHmZKsv0JyW54pKxrC/Mee9KZSCsYEFJ6eou5AmcNu6XDlylCcvw7WOW20gldHsNU4bXcs2Bx76Y",
-	"GlnPEiao1mDrPYPZG2myzbTPvH3s7gFjQnjk9N3nfO7ijh9khYpTdW2EUlFPvWI2PlJODrQSlYqJqOvH",
-	"u3dbpqxj1EEpUr5Rgvqx1FCRwhN+QmpjseVJJCdExhFL51uGK4uJc2T1yGkRnbNY8EEZCuDHmiQJJqJ/",
-	"eT3diRir7fTBSjW7FGXMwdtIsp2IuF0yeU7v3Xnugwp1Sxh/eQYYVOeslObN43dL0gYCftxPOUBFcXzs",
-	"4jUWltrqkb/PSMSGNIt1frp7pPACrChixUR0Ui4WYnjc3a4qDdedr2VuSflFKKm6ZjBWSJ+qKecFFmUx",
-	"JBj/auW8yJ5tIsiz+mWNuAp8iCCQhLZCzlyhsuNFddMCf6EaiiK6sy54ryq/+Td+Fi8Z3OlLqoctMvW2",
-	"nE3md/FghaJPc6iKd9XAdobafLRWbqQtzxMryeYDkDDLrLBGVCAfUYguwBSC5FzMM51hAVWmK4IfT63W",
-	"luKeeeWSUKEUmJ7DHyoEHYhibuTdDZxebU2wE9uRsy8Sem3O0WD8oYiusfpqDTgPFZTpbVtwpc6+J6Pt",
-	"xGq18qGU8GEJCgpzYncG3r2iBVWsp8WgQUUUd22M53vlIgJsudNhxbrZc1zrmzBBxcEVlBCMDM+XA5X2",
-	"gxxJPfcrCZvuH/GUhRpCuPvuX5eyb5HTUy9D0tZl07MJ67vI8f/OWDrzfGF2GkX9IKwbi44zbDxPlO0z",
-	"szm2Vfj7ebE2fefpmne0YTVzOGZbTAEURYAlQPZAYFKN3KTMSFhqA/WM9eTk1oQVBRD3Az8QDyLQEhrH",
-	"ZEIBhdiciQeZ1lIQQzZFGAem1mo2ccbr2zcXl41B7rA0nRYV8+wiQj5PBdAgIKw36pE+K5AWj//v//4/",
-	"/bwwHmyId1npOm11U/n4yS/LrioDM+BJykJUq9jY/BSuucCrFHu0OMcs3xOfSLhWLB4SRWe2UB7e8gxl",
-	"2jgbM5i2lf1wvVHu4LBLuDwYOC0BggYzJGz+NaRBT2kaqROX6khoHMtptchy0ygLLlq47kOZJlR3jjtZ",
-	"yjuBvw1PDo9+qa25skRlafZZH4x1Epd1VavkhJJ3FOh+r3CaI8u4xbCvsgiD6Z4ePpmXa3+n4XWOdFpo",
-	"0vlzDbGnU+D/slTpBB1MRYHpvpTYRH2cfEl0OeG4WITB4XKxDOqtsoFzy3wbJf0da8nf4C63rMZWKL5+",
-	"ZSSBrqPIR8pJYYCNOq6IYOqukV1yvD3ngztUpgkx/fXIubZQuxULuYHGa47a+NOlL1mXm7Kfu9PptGvG",
-	"0c3SmAlj70crVML2O/1Npkkbo3bHmVvgzJ35vDZ0i7WdKhYumDmQoVBl+GVW9QEg/jZnL0OqlN8VjZX0",
-	"cFqKk3fhPwWMFet8NA8nTE5iZwT6JiVGo+SxKmh8ytS8CVXP8GWo+okeVFeLJMenh7r+UyfuoBV45MNw",
-	"+fyYvzWVWRxhPM4k04Y1IWnL8tkiRPEiPN4Kx9vii6NAeobIy1tM38y7edDQVc6wxYiCE1K6xlf3DTy+",
-	"uzK+W3n33iZae2KmerxfKOGU1alN0aD/sq/ckuxpFHFMz36bmj40N+0MaaxY0Jl4j752vEFVEWZiRhUj",
-	"9gV0eHJVIDkMMh6DLVUkTh/2HvcOO0vPmx6T/5EP4GP+ohz8ycLGhE/7/onNU4Uabb1bkUZph//lT5eR",
-	"NBPCyFA8Hjbt7WKHkMvqz8MrgWT81HoPS4B91jkUFz4dzMjTQ5JwkWnmpx2SkdEs1ojrl/L9+3nCP2Cv",
-	"SghG6qMPnXzIDg+fhtAE/Mn6cLWfJ+SVoQa8PL7BLE8w/vf78+d4z4+O6WpGIuTwKTJgYw6hmaiWjg4f",
-	"o/FeBBLYFC9IPvQbKOIPjf5sSJ5BRbL1BARX/aJFBoJZr7goZLX9jILNZQ63Ess2IWM9sXyf+WCYxV/D",
-	"b0DAhvIqEeCQR2D4GzoyzF/n2jstxKHS1Ki6whyz9+6K7PUTeg2ipA8RfVkad447Y60nxwcHj5/8rXfY",
-	"O+w9Pj46PDzsmGHbIdSdvEB8AbYHiTiNWahJJiKWQkWrfo/8xlmMc1IByTnGAkuDeIGTn1Fc7miNbT5S",
-	"ZJINYq7GLDJWu05pqImSNQDPphkH+TViwvTBIjT5XVN5A8YEJZnIL2xzhxqKz3kfnpnkFb/mibEYyJkh",
-	"lknKFSOGQZjQ7sK/ZvbHxKGWwRBzd3ksR10HBs6jwAdaKkG5qKDyb3QwR9JDOwvgNj/32PvdJFTQEUsA",
-	"AxKIG9EU+l8TTLsLIHg0U9/63jJME9awCBhaUNppe6pIpdTHblaDmVcAMR/L3j8v3rwOSJbGXeuWMDog",
-	"yWLNJzTV4DvZtwcSCxpZYgyYuDtfFMrHniTgrEGVNusdVC4xzLBkpsvDgQsLo2SsKx6WxQwrIPniRFTT",
-	"b33CxA2L5QRFvl0kZMX6ZVLZwMvatotmExrI6dtzn0BwWsV7F89fYCQHAGcNqDn80UxLe1wFNFCnFVWQ",
-	"/9lVoZzYSs4qsOn2aswnSFIyzt8oBYbccv5FSlP9QpyW+ePfLJUw/xLR2Jo0xd2SRwKC9P+zawVoF/03",
-	"QTkoKA9bAV5H1BJLm0G5fmclVru42yoF7dTRCAowVvDP0ZMnpP/1Q2dofvjQOSZ/fOjYRfvQ+fitH9hg",
-	"JvuJeRX+NK96b5a4jn6pWUQnyG30k5fxb8ZaJqUD+NVKHEyc4V48VU5UHnYBzSKuDXv0yDNYUOUwZO1F",
-	"fsIFUSxMbYhUNestpGk6c25QfBtKiZdlDYqYAFcjp67y5M23NfN/47QFxINNJBdaHRs7MgYs3gg8IFyY",
-	"EU1SOWA2XygX9Xj1Y9hEsxTLeZJIhpmRiMV+v01lwvSYZYokTKc89AldTlTn28dv/18AAAD//w==",
+	"7L39cts4ti/6KijdUxX7Xkp2HHdPt1276ngSd487nyd2tveeSW4Ek5CEMQVoCNCKkkrVfpr9YPtJTmEt",
+	"AAQpUqJkK3bSmj+mHYrE5/rCwlq/9aUTy/FECia06hx96UxoRsdMswz+dc6H4ky8yeQNT1hmniRMxRmf",
+	"aC5F56hzMWKEfdIsEzQlE/vaMelLnsR9whXRI0aGTLCMx+T1hImzZ+SpFILF2r/e60QdbhqbUD3qRB1B",
+	"x8z8y3UadTL2r5xnLOkc6SxnUUfFIzamZjRM5OPO0T86dDJJWSfqDLke5VfmDymH8CTl4polXHSiTsJV",
+	"LLOkE3XURGo+mHWijp5yHY/wy5SaL6+4vsrja6Y7UWcqs2upOlGHfs4zRs2nTOiMcmhEZ/SGdqLOgMbs",
+	"Sspr8wEXiZyqlN8w27iGGZj16HyIOno2MXNTOuNi2Pn69auZnJpIoRis90ky5uKvNHnL/pUzpc2jWArN",
+	"BPxpZsljatZ+75/KbMCXYC3+V8YGnaPO/7NXbOge/qr2oN3TLJMZdjq/ixn2aPZsTNOBzMYsiciA8hQ3",
+	"0Qwjo7EmMiNXGaPXilCS5SkjO30ubmjKk65to7/b63yNcC5PpRikPP6WM6FJkjGlzEBzZShzzMysaGp2",
+	"cEa4MI/JTj+2QwuH+5vMrniSMPEtxxvHZrhaXjPxSMGYSSKZIkJqMpJpAutPTTskk7DgAzfMcOxnAvkQ",
+	"O/s24z8RJBfs04TFmiVALXnGjknCNBAOzZhZbzN+xbIblpFUDkkuEpbBQ090CVARjj+c0yupf5O5SL7R",
+	"dF5JovJ4BHsQEcWU4lIYQoLNITt9IXV3YAYUDvINnaWSJhdSvqDZkH1D0rmShqAVSU2/ZklpabENZU20",
+	"Ijv9CQ6xq6Xswsvh+N8JmuuRzPhn9g0XGglasThjmlCRECEJiJESQ0Rm9SmZZlIM3cs7/RxGzIQ2Y2NJ",
+	"ZTI3lKf0Kv1WG/GC6nh0zWYkpsKwLCx+ibyFnMIMp5nUzLD1iIvhEeFakYRqekUVSKhcZIzGIzP0CL6f",
+	"UKWmMku6I6rMJ+RfOcvh1VSK0oYbWcaHecYSkjCapFwwQtNUThUsoHnlChpnSde1SuIRi69Na8HXWgIX",
+	"kziViiUw6ljmaQLC6IoRqq5Z0iP9t0xns+7JQLOsH5HpiAkyyZhiQkdE0ZkiIzklYypmZtOkSMx2kinl",
+	"2mj7EaOJNTCCduati3P7aS40T0srOqYzMxqdcTPIIeXCtFvsptWzRqQMGexaQR8qn0xkplnykiWcXsCb",
+	"35xjkVCEJlSRfrXDPpC4H2d3bAbaNXNylP55EzbC51YGgqXyK0N040nKjODfcRwa51lmZuVoLCJUEGse",
+	"EGOKufFvQNF+XqZlZS7Avkm4MjyWRCQXNyzjA0NEMiPj3ExvJKVihBLBpsE0ZEYUH4puPgGGAe6wU9mQ",
+	"3v28eaVrJ3D3SvbzUg3rdCsdG7IBEUbTlGWPlB3UxpTq5zvQqHaMF1K+pGJmGVF9k70nGdWMpHzMNapG",
+	"IEsuSCrja5KxQW7kdrDPx/CPMVOKDhkx1rAi0xGPR5uUxM0ntnrJ/HkzNkjzOl6iuMpYYqwImipraIy5",
+	"UlwMjWi4FnIKxh8TCUs8xYJZUlm7y8vL7klgkdQflOORIXExZBHpX4BBmTGajv/tfeekmOL7Tr9WlRVH",
+	"Rrded2/mfN7aON+9jfP5nZhk0hjQd0wbv3GWJkAgqo5C4GfC4PfIWDVvQRllhnkyZThLJix9pOwrVoJu",
+	"1hprJ+oF43rEMvLH+etXRBgpIEiepV0mYmkYfyCzMQz31UgqvQHDC0b51rqBvoV/JiJ9z3bmRKhGMoOn",
+	"mUxZ15xxga9YAs9YwjMW6wtZ/YWNKU+71q/SdZZUPyL/81//vVus2J27gFZaL+flUWTK9SjQ5Y8UUdro",
+	"UmPaMa25GJqTcnlSXHRzxcxkndHYZSKZSC6c2wimePfWbKs5oskEgsKIrkQSPeJmEsYmyCddN2Yzfu8y",
+	"6lIhxWwscxXOYDNG7NJZ3K0pCzO5c2t26SReobIjcmCUFXizrpjRXqAQCtu20VMK496UwduKklYwe2Gw",
+	"m7J8lxPMD2n/wppuxAReuqAvncHrTunG4P00MYMPzeOAdlFCOgViZEtB1YOMqVEXTOTwhwnV4T81j69Z",
+	"6YnUk5KQzRXYXP3igO4elXXLJszgpUu2NYa/E2PYksgGTcyVhKv3+XFh7GEzGGLGDROVE5bBCAKv/Zxf",
+	"0B5SjfVntiBjaMIkyBGXY7YB6/RyzFa+OJwzQt347t5QWja8Gr+fG8xmbJ5FA7pbc+dyzDZlNCxb1RXs",
+	"hcsx25S1sHCpf0hD4XLMNmImLFrJBleZ9+tH3l6QGcnYjbwGtXLNwHlmztCODjahrReNfKuovxNFDbSx",
+	"QTXdVpwtvpUDMv47U3p2gkpF3blrA1pfONR4RMWQ1bk1uFCaipg5x8aR0b0yRVFmw14i90xpnqZkxNKE",
+	"XM3ImI2vWKZ8pENBmylVmryeCpaRKVDbldnqsbxBdk/YWGqrUUsrc/eKvsXS1LpDjsw8eIbTlqK0VG7P",
+	"mZD5cBRVDDHBWGIMGIjI8RdWwvBeKUaBTKkiyGDACaYjDpYPo0lXinRG1ExpNoaf/NI2WSaldbxzb8bi",
+	"ZXTXc26BIjtkWAJHHTADKVjo2nCLrhgjO6Ab7AoH79jFppbciBy4Rxm7YTR1diwMcQOW7HIKam/LQlv3",
+	"QeQLqWYzFu3iQd2tTQt9bcqqXb66K9i10NimLNslS/5D2rYw541Yt4tXc6WrYGvpVi6Dg9HfuYG7ePBb",
+	"E/c7MXEtfWzQyG0v3cxywm2n9yb1OuYL25IPRD/JE65Pb9zIkoSbxmj6JjNGkuZMdY4GNFUs6kyCR186",
+	"NMZe56IXIvOTzCD64RXE+dcFSpy8ObOWFdynUNAsO32IGO1iEGjfDDsIjManu0BwbDzRM7Ml9Z2/Uyw7",
+	"A+FiZk5156iT5xDRL/LU8i4KrPnvdemzhGrW1XzM6vpCBdi8cKUu5NU/WazNZ7x2ZHOt80nt6spcxxKX",
+	"1aVGqBxMVchTAN1ck4eAspopjesy96sVd2uumjbKVN9i2Y31eTK0ZFiNhwn1zD860CDVncjRYLEm5e2f",
+	"o8TKOMNJw3KHwwjXy+/0h5rdrLDRC65WZSV24zJzuGZj1SoCNeDbr35QNMvozPxbsE+6IUApz5TM8B6T",
+	"EfMemdAhOyb0Ck7F9vQEZ0LzQw2PVbbDjr5xaZ5mjGpmljww9ldYnYQNaJ7qtxIV7ph+esHEUI86R4/3",
+	"96POmAv/7zoW5WqS0pkTRMHXBz/9XPM+3HyVKBifROVPD5s+/Xd7lxWQ8ZWUKaPCvJLKmNZMozSLg5qm",
+	"x0xTo8lXFjVOF9cTg6H2R8qbAcclo4BMZMrjGQFtxVSvugQ/L117c64sk/WKmzemn87wU3i7SuWajScy",
+	"o9nszdJZLgj8JVdsIDNGhhggYixtlAo9csn1SOa6CKXpm181GJPmcMwVJr5RbU2ZjOk8E+ZAKeKQdQIS",
+	"cPlKleX4+bC6GhOqzUmvc9T5//9x0v077X7e7/7a+9j98P/9r+U8OV4orUKWtPdaq/Fky5UvFqeIslYj",
+	"sLNFOsMzI1eECjXFHMFatdBKHprJzC0DfN24Cv4EvXDiNcmQ5js0tOSAsBuWzayF4v1KZi4VGe86qx7z",
+	"lDZ6kYxpPOKCdTNGE3iATvXI6/hKWInRVeUMGaP9vbMi6vg0pg6Ij5FMwtiuTtRx7kUz1GrqELRel5wA",
+	"eZzogKi1MQacpYlqXtQvdUZUuCBvMnmVsrEiVzMCjZEdioYsRGSxjHBhI25gB6aWRc1ZJ2U0MRysUqpG",
+	"9oTnc13hRLwbEFlBDfbMXLs7zFjtMQNTdMLkJGW1dKo01bmq54K/XVy8IfhC8G1xdCjTrG0pshRTjK6R",
+	"jsPU3RV4OAYhkJysYO965dickQkaxA6IDOkNw7Mb2BRcXIMfdUwTdowmPP4qpKhf1snCrGT36yMFmxuh",
+	"X5MqginCC1ssTNVG/9sjRXhCqC7Nabk9FCQ1VzqLvC1RrP3SXV3DnnTdrmhSejqaMygbZrjA6DtHFfoN",
+	"SBK8NWqVT253/DKW8Ums+Q1bpU+UwPPk9jc5tc5HdDYZ9pATJlhSS7326nVBz3d+0LIjLx+N4KxU7FZl",
+	"VcJdCce8jFrWIHW7bitSuqPOZYTuW18wcu1MoPVON6GBvqJ57Y2w4JTktv0OreAaK/Zrq+VYy7KcfMcG",
+	"JTgavmeRd81FzcL3J1T3jRk2YZkykyrdjO4aO6v/mSk965evBUtv1W6GkRrv1O3kmTtL3b2srJOGsEK2",
+	"07IEDEVeMK9W8g8IZw3phxf5q8k+JNJlks+23Djid5Pke3PqPDDPzGadI40S+p1iq555T1B3UIWnXK50",
+	"RrXMFAQC4IVL5WrghmqavcvSWr5cQ+JVqKWOHuCWvH5rK9TSfKpZKmta0FFb41KduBSdBnqkSp8zJm4j",
+	"GguavjuyFWwaGjwoL+omMBlJwV7l4yukt6WDneeHeYOn4v/LQQitREmh923pkD7nPGlpJX/GfXbnO99N",
+	"mfqigDX89gSbUaZ0tyZVuiuvbUD9ZbKq36uy0ipWsERxHxZJj7X0lKZp/eEHrnDNcikypjrGMLcBT7V5",
+	"wgWhaVrnNMElXlH1oUm3RPNhu5Edc+1KfD6t94OcCAI75ZwhEcBnUEizoYp1uVBMKG5OSemsRy5HXDOi",
+	"JtTYSpnMRUI4BP3woZAZA2AN90hp84SkcsqyrmksgQRcXdjEMnukyDsw8mXCUoCX6qFPEPliQpOE2dSe",
+	"si//ycF+DfXbaaKmX0/LW6iQj6FRvzib1/uTQ7m8JAEYXgvuOj76JPxV+mvvQf+8juP4RJAAPcAc9f/O",
+	"Mom+5AXe4iVufnitfpBhLvcCd2yztB1z4eyLedFbSTBDF2XhtI0I6w17pP/lPS7k+84R+cf7zogWGG1X",
+	"jAmi6TUT7zsfvgIgAvqg/OAe187rzYIDcw0NB8dRdpuzeXuyLchQigE3zGcdYe2bULzd9LQ7cC55s+q/",
+	"c119WLjCsGTrMf5qrLsC67mx3Z9Uui1RrCOb7oCoViOBtu7b+esSG0FdxYbgukf61tr4SDXghsKVDVUQ",
+	"/MNvOMbz1HpHPtJNuHc/WjVdK/2Ksa5mXH6kDb5V+3Or0dVZmO7rUjelaUThcpVm0LDJAPz6LRh8Pa6p",
+	"FQvRUtLlQ/Fu8nBndfe83HJhbnXyr3LzMRHsxoZ3exdywodM6bvhYr8V6/L3Ogx8s+BoX8eTbuVviqPZ",
+	"Kiz4FPf/AlLlf5PZeEVyLWBbyiuS8Uqszv7hL3XWA/Rb9Twd/LL84sGGtC6iV5wUBL/O+Ra5hV4Oxl+7",
+	"PLCUb04u1mTm0E1eCQd3V9IYgaq0nCgyldk1hk3jb4Nc5xmLHG7pIM8AQoiOGE2qWQOPzOn1Ex/nY9tk",
+	"ygeM7EjByIzRjOQiZaoUBy1NY1OuMCSh9SViK6cN+0THE3T8WKDthE1SOeteyTBa0K10VZz4dVuyKWvd",
+	"7/ClwvLdu7NnICbtbcMJXCP4u5Xln9Zxal1jddMrJ/uvHhsEcARBhNDqgUCxTGy0SSaHGR2rMAjIuoe6",
+	"AOI0zpXuXrEuFy6qp+scRnNIRuEzuMSywquCgjT3OJBsNehCQTRQFxmh66JW6pFEgh+KOCb0g1Wik+bB",
+	"q8KHXHRH/GrSddkNJWFSaakKeNUx56sSdhJEO5VASKyVhZ+VZuvBTkpTCTBRgude0PmlHw9oV0s9gfgs",
+	"+MvGuodf4e/w6myCQ3eBXPCF2xswm1nwJaSEdqKOpLm2o+kyTCbtDijHmeKPk0wOeMq6A6bjUc2PEN8x",
+	"t5k4MkxD6Somkq4ao69MdsdUzNymqtrYsNXDrLwg65yJWGZme62HzbxW0NS64VgRydgE9HWpt8P9x+3D",
+	"tNysogXemLMEJE5zjYWTImZqOpKKkbNnNkuX+Owfn5gWzZdEcJUQGmoQRJ0/Lp+vKM1eC0Ym+VXKY3LN",
+	"Zj3y9vzE/KFITLNsRvqiD5qxz/rHhKWp+S7uxnl2w+D5aXLw00+Pfy19Emc39qNPcFWckP4MkzzedA9+",
+	"+nm35iYpHdZk7fChoEY3E5oOZcb1aFwmltPzg59+riOLOLuZb+6pGXO5ARhOrVU6/7lZF7tO7BMqJLJj",
+	"ZNLPh3mW1t97X/Oaa/bnbEY4unWtBdK/5kmfYDKTi9i3VME15AM2hAld61l9++bNylo9rWtA1M9zLJM8",
+	"zdXS+eWK1fefq0r3ig/rGvjUsE0YBEo+LR3BbHEDsyUNVJjdrGcExIh7hzOs4/Q/Lp+fr+xnNDzS+ibD",
+	"cPKyOwxosG54L7i4tsJoPaOaJ94Qm5esTmhhztZkQjIWM37DEjLI5HgujDI8dfz85Je6lAohRdyQQAY/",
+	"+Z4gd6UUe7pj5MqJEZCY63hD05y5KCeb77hbGcZPjw+WBKEu2pmqlF8QGOqWsW6PXv528tQ5CW2W9KrX",
+	"bf5gV42tZnaduCL4UoiYGUuRkAGkTEGaJhdcjUDMcDEkXCznE9tx3axePw+t6vnthBBvbJa877x+/r4T",
+	"KrrXz2u12uuJupsg/hIohCLOalarmO/GRp0P488YVVL0OovtobsxYO4ysvz1RJ37MaziXB+x+Po2CQCn",
+	"NB6RhE2YSJiIZ5jXPGJw9ubahvaxhOy878jr9x2XfWwTHyOfEIB2taqP+C+W11EYlHbKg9zuD8uI3bZR",
+	"v3hAR29L/pm1HTtzvosM5d4YrHYMq08ZTRS5ovE10fIY4zyvbIo2A/yXwllR1sAjrSfqaG9vPOvSyaRn",
+	"f9ibstRmVK7oV6qLPHpTf5RfyRNZG3wIxpJWRAJ6jWIMfZOFa4drxVKPQcJFnOYJMsv9hWG2cX6UIyMX",
+	"eq/gCgWNQcLFMRF5mmJaBdfWSzuiqtHLtDQKpq3XaV5QuS+DwU6pInatgVNLtNjOXVWEfM732Dc/9Z1E",
+	"b9F/KQ2FazKiic9GKXgkGE+ruxob+hPE9bSIFP3QjnHWyQeZb6W9vVnHu0sTROo6rJ2fNYme0jQ1wmux",
+	"ExzprMK4MmFLs4Mc3ggGXrjMukCSHe7/+nMLVmhQ/pXe0LSo6eXx/sFh214+lrpY0mPwo0eo9pEla07z",
+	"oxH3dY4KOmSEXhkV29gPKoal/fDko64/TZyI4jCBYG2pFEOyYyOjduuPD0s7RAdZ7WoiTrx3tkDm2oID",
+	"S308hksuqEzGHEIeKTRxvb1tc69t4lqQej/gGWLa24fpbJ1drDFW6g29t+i8vMWZMAtaWMtDX2qgboxr",
+	"hyOAVuwCdogPTAA4m5Sbxb1mbKLqQ5jLlkp9w+SPy4uoABM8CaXMEfkroxnLyPt8f/9JDKQMf7J+A2yJ",
+	"7/AU9cOZaANYU7KGrGYpKa9f9/cDzc+F/vmwNp5y9V0sf3PW2rZpk4JTm30TbkrDilXmMTfEBdS13llb",
+	"FaS5aD4+46zOnsFADB+5u2ZGRTnKvTBe/pAjQc7HHArvLogRL76AhQuF3aayIJoXA0IsbpdZ5yMIion9",
+	"U45ET5ml+N/2YS+W49Aydjf6806g+rDDn8p5Gk/aATMsidWoXYK1blvHg6WQUnXupgIO6A7oeutvXNHf",
+	"KNF7sHTpIdDJuhruwU+Ju/v64g0Q6kPg0fUWrnX0aXnCkI4xexDT1pMGrCcIJXCsYD4vH2sfHzw5hHuu",
+	"Ui7AkvCfynLhlfCyRVs7iOeugkDaxn/Y4VqpmzKl/kzU/ToP472rV7FpKc+81uQ+FYkFxPGFtdEVU1ji",
+	"EFG443CX56tB79bDJq11yKid5LvJHRgXhrWehqHc1RPCm+dPT5EBfcQ32Tk/+OnnXbjwTrm4Vs6DSxWZ",
+	"0EzjWnFVALrilT9LiJJ42Ha1dzHM6PzZcxUhxisAVioG+UIRrirVc/6Hg18WRVreI5V+e/uq6HxF2Ev0",
+	"qL912Yp+0f7RAZ+fQwhon8VYSW4tdsEGIi3Lfm6w9CsyPUQTe/9+8uXFV/P/r+D/z7+SqPeoHlgsPCFU",
+	"NMxUdlNmWiUpFcOcDgPQqm9wlgjcxuAywfWARaj1Gi+/VAkuVBBM6sFeqATRtTVzoQDAjpOx17xcGbET",
+	"XqkWOaUzp8BtPPJTiBizYXK8pAwDzsKEqrpbWRC/NSLRPCcc7mRITIUUPKYppjTGVDELUhsu5UH85Ker",
+	"nwdPuvHh1a/dw1/Yk+6vf/mFdpPDZH/wODk8YAeHnTJt73d/pd3Bhy+/fO36vw9b/P344Gst9beKmp9H",
+	"xr1hLwce+nc55uw9JMy3S4lfLvBb58S3cQ0tT4uvg2k42CB+ZjmLfd4tUPy+eA1WTm+v+r6CxPHwMqmc",
+	"MF5ONq+mjfP5FPG6HPS6ObkJ1KlTwyLPGIbJ8s/sT29QxVIIFhcXN5OMIUBj7UXpGV5pHJNrNtFmXDJN",
+	"WGY91MoWcQn7vw2zfmvrDHXImXjp4c9K6ieMC5+EamZ58EXY7KLzpyFOsPdRq61HnIJNT+/DSp6PI6mu",
+	"gx/ZwrmfM5EgK2Pu+fd2pl2+DosJ4HZnvQBGY3X6b4rFOymKL2TGkrKGWgTCDIvpKB/LVAJjC6ydki12",
+	"1Pt/lwMDh3NZvlq3z//+XqgEDWE0q5/K5BZKrOF6GaIDlznkDn85ePzk1/2/rOiSaw3MCqkTU3BdS3RY",
+	"U+FfwESRyOLCT4kUmJt2J1t4y5RBj5tqFti2tmAb179v0M23DaWbVi2xuskxRg4heD6u3RXe+9r4M4Xv",
+	"1Qbq153sLscMNdXtZBYO9mMdQASGDywhqEnGbrjMVWuQBChUGuQ4Z3IiFUvW+7723vejS6+aH1tdfx/q",
+	"F3fdeOFLfs2xnO+p0CybZFyxhXl+3w5UeqUg4CJdaUH8KlbxHUoP5mk9A+tKxSLN/aMTkavJtzWpMET7",
+	"WvLZO/dqHR6UjecL6G1+Tq3Wcb0FvNNpNIzzhRxycXsI2wewOYsnuF5mb1EwcwcCuPr+DPoRIk53ndYM",
+	"i1+5UyqieCnSt0ZcvyncqDEaLog3AplRH2pUH1hUHml4BHt1evnxzcn5+eXrt88+vj39P+/O3p4+q/Xo",
+	"2biij3yVkCSYduIS1rCJkj3xy8+HAXBlEIq0IC4wXAlBx1wMfTBdA2A2XBs1tfeW5ZCZa0fPtQuhMlsN",
+	"jgPAbq2XzkWERDV4UU0tNEZBBEA2XBOqSX/v5vFeSCtdR9L9YzQUuym/WcVieFnomtXi43K3VTBid9xI",
+	"qKYLFdoCTWWJ62B//8Od6aJX8ziGa5/k1jVogt1eES3jLuSc672ELFmaTcPSvVkfXhyKuoMhDSx0q9jQ",
+	"WkP0Wy1esGTl4TSsWXnWa8VdVeX5Eom6mkhcloDgDeWK3Rz0uXjmRubdx3bXhwUv3qx3AYHUg95jhPUC",
+	"JM5jcwouAXcCFow56snyARjwj2tKgS0hYqjaiMApZxYcfU35VQN4vRQpuuoBajICg1G+lSlbF9e7lLVQ",
+	"hrSuQxl1aPF/t5eGC0tiNYK/rwidjaW6zSzX6bbKcOEMfO5PpYslC34Lj8VaNIHXOXcweSdXW84zWadE",
+	"ghvmXVyM2k/+OjNyo7FhkJSzFfL6KkS8QpGCYBua4T3nBRv89EhhlOmxrYFRLn/hU0cW72CZbP14oipd",
+	"z69cTVbbrONG3YoQ1tSuzofgbc3HH+p0prvwXVpQt0SbCxOzK2tn3ZHQUeOE1/U4wcfWxcTEDUslYne0",
+	"dTm39hBF3yapvX7tFuWg23r3SIYr0khdCIpZFUfVjxQR+ZhlPIay9K1SZByjFgbBL90ngwP6a/w42b86",
+	"ZH+hPz9eIHRWkVONAmNlzPvKsgPflnm+HhB+6YaskYg6x7j7Cxm3VX5qmUhq4uvulpsLA+5uRNd+dGvx",
+	"FU7+bid7C6fgN8m+WX6MXSc8NJz6HW3ywg2uuS20wdOgSlfGDhmzRYFOq157lcaCpfARYOH82XOjCBIA",
+	"oxqxrEWp6CbTYLFqsCtlJ9a4Yy+Zi9Jaw7ZsrI1sXuitBlAbRKM21A98tcgcbMXzEO9VG1bW+tOF4WZW",
+	"Qzh+KaYUTMAOd1FoWLAxD0ldWFLZuLLAfh6QqigmftcTbeeAXmt/79ykvKO80mVqq3XwSWVQtytUsWoR",
+	"ybvw1Pmb+aVq1UUkryGiC0Piyf6mzO44V1qOG8qIlV1bd+gEKHxFrZj4vHi91pe18NCDrxMjsm1srPlr",
+	"mFGhFZmOKATN7ljYJIgQCj9pgHu85Zmk3uHg6mcFsykt1dzU/fatfKQxTTwk/VSvou9aaKOX98HoJjfp",
+	"u53kOdNOC7cT9pWExk801umMSMEMY/RBiFsQ29w6wmru81cIyV7XEYt3Y3fgwl3uuz0vyaeqj+gq56nu",
+	"cgECIsLwxrFUEGOYMqo0mcgpywZ5GqYfAWJbJ/JXKglDD5d5ppg0K5pfpVyN4Ekshc74Va5LAMuVG5bb",
+	"+JaDGMyDjSmX+/E9tyiyeyf+6s36lRuJc11QtI0J7waItLsWbHfqQN+/nejekOcci3w99CtTW4pshSvT",
+	"+Tp3t7xEXesa9GvjhNTabpRCjP7U/eUwecx+Tg4p66on41//cthZLXDdOmDslbwDanRB60EwtsvYGlFF",
+	"hGyOBVvbL7OGb6SRWhxsyIPgW1cQdd0TdiMDQ8BUnGdcz85Nhzj8k7+fN8fM1ZbHLDsffeZE/z+6tqUu",
+	"iJ4QJL+/p/hQfOSiD1D6/UYYNiIzLGv1iPQvbFD/NRP/9r4z9+77Dth43IwUe3Ka7ahTCsUsyI5O+HM2",
+	"84Vzz7HKR0OGxhgQ6swbYYkgjDR9cXLx9G/PT//z48mzl2evPp6fPn17etE8nP/oQn/dc1dWZG48uCBm",
+	"2GY4mK3wm7MK/ri86NSULi3lPnClckyBd3CJka1a4baLu7zFlGNpBaA6OE9Dd8WwRlpPyoM6TdkNZkuu",
+	"NTgjHwIkb8zrHNPsWhlq8FE/vbm6GoSKWQ0cCXi2bXioI2ksagEFLLT5GSCeGIybS7FL2CeOZdCWTvsl",
+	"0xmP1cUi9zuQhXJQ7QU9vDy9eHv29Pzjxevnp6/6TgjKCROK9PfG2HLfoUqevDkjE5m1G5Y9OTXxqr2a",
+	"rmHO/l4qh8B6VzRjhsMWsuC6TPUV7N5BDZCD31WuIGsuHXQNBbAEMGAD8WKRG8jFiCs43cERg8bagqle",
+	"MWWRbBJOUxZrKLkxYfRaEXnDwC/CxRAKNmVwNoTC0ZFbFRW5yGdDJuAh7xHENrftIfgkFtDTIxVh5VwA",
+	"BMWP8OpfjeiEKY+jw7IbHjOoCj3mmmpmupQQwWaojouhA7eUIp0Rh7Mj2JRcUcXIu7cveuR1wSBmm4aZ",
+	"zCfI0WYlNB2SCcvcQM0mpTxmVl3ZHXp5Zngxz9IA8QJoT+ZZzHoyG+7Zj9SeeRdSITWYBm6PsHAe0lhn",
+	"v/e4t4/JfkzQCe8cdZ709ntPMOFxBPpjL5Ex/DGsE6XnUzocsoy8OwMhAM4tt6k9cmY4XCmmccpwaCVc",
+	"aIk5W1zQbHZszIenz14Z4skVBkt4WXKWdI46ryfqmRmD0YqowWE8B/v7NtFFu+Kf7JPeG+kx2Daoc+u0",
+	"69e6wI9ExvmYCY2EOqFD1kONmo/H1BwNO2dCswxhJoCxy1/sFCuxa3iHDhWcuCeq88G0A8u49wVW42uw",
+	"nLVTPTFvwSZkdMw01Fz/xxfkWrMxBc9S+2ZhL2C6ezH7ipMihO046f6ddj/vd3/tfazHofn6Yema8zEd",
+	"sr2JGJbX3J94cZPrg+rNdsVYCnaNL+c3uvWn/6Q3FAlg1QZqaQc2oWf46HBufehkklrxt/dPhZK96LBd",
+	"AfK2VSvurhRF/TwNzTlUfyOzzJHATJ3EMk8TMqI3jOxY2WqIjGRskCsoD7Brl+ewjmUnKeViRZ59JYnK",
+	"45Ff+xKrQl0/zWM7PCvG51m8llFHjKZ69LlR5GGmiTKqP/Vw1WC7gHpTEAN2bJRFIhkulpZmqDAGWzuv",
+	"Vsr9zfa8lOkWE9XidG1XYaRmTU/Qciyv5Qt+w4SZ3SSTV/UrxhOj4/Vszx8sJ0bbzC/dK1CMkKNjIUDc",
+	"5RUeG6pFwuG40J8v4903JkSRZQ2WrzTWO+AadWNq9Ag50za9WhFqCDa2WWGKFIUHgwwqKOnhAJwkKHtF",
+	"BhKxp47tRmMSrO95CKrN7DGPWY/4IhFo6BhNGDOaKmPcylxoBDyPTNtuZGAwTPE7qnEQQb9YCRUSvDC+",
+	"lCufe4V1OEybIrEGCdb298PbwRMCFuowX8oUDA4zy12SSnmtSMqvGaFkkDFGbA2GMmGefH5jdvPUnrwt",
+	"rMtfZTK7M6q01Z3L9eUNaYVNfupOp9OuEdHdPEuZMMfi5NZ9fK3qzq8b5D5bD7pBvNo7M+tLKbRJXYt+",
+	"iHsnn/9K/aU6fPS4zUfvhKvPwBL87Embz35z9Ujhm8etvrEAxxdSvqDZkOGXP7UbpMon5gDFkpcs4Yjt",
+	"ZT4/OGj3uZXMgAMG3/3a5rsLKV9S4WBmAYvnp3ZbcWYLs2L4MXz3pOVu+BpIoR8HzL7Ag/OPD8YkK4Qz",
+	"ohagRAX4kkeqklSz88YcXUOTlH7ufPgadSa53groH0RAo1DbSuithN5K6O9NQlcl87xB/fEmQBFrPJZc",
+	"lIvTHZXDJjR67PF0Zu/4E38i2gUxrnhi33DCf8iEETQy2+355sZ0Rq4YGZpjAeECPLgxVVwMUebbkl+Q",
+	"y2mkKwpIK0XdiamkGHiaBsV5jglFIVuLlER2rMgmY5mwXTKm10yVmixaqpOUeBN06iPS5/0r/8oZnPyt",
+	"g8VdONU6VCAPdc7HUN+QC9draOjn1g0pQJRs38y8D+dwMWgVV8Rp31sIufUlz3cjAjyTI1WF1ArXBgUe",
+	"sN37qgkmVY0P8OTzORNJUe7AMX7bbQThAv51AECZ0tmPrqp+NJ3xklqLFzWGE4hgf1rOLMm8hSrEG+eZ",
+	"i3FucM4ECgRl+FAyqIp+a+WB9WHNaw7sBJB5ykCKfWO8D/gnOBYU6uO4vrQBmNdMJKrRX1EO7d6UVVzu",
+	"5c4N4mrzP6AtvDVqH6JGO2faXmB6bK0albbAu2BVW5luXhsr0J/srfRicEqHoy05BV6XUHfa/hyFhahH",
+	"VNlAJDity8yc7CM85cOxno4ZOdzfJzvvO/8pcxJT8UgTxHqdyTwrZoNuhZnMcTwz/Bmsvfed3cjXLKwK",
+	"M3vMV8fOJ7DUl4Dyq+SQONg/LKxivx5S2KVwGKVVuWYp4x4k28ZO/A29tJBz38L62QqajQsasHVoFZfZ",
+	"2DstXZY/jtkCDb4p4C63FsvWYtkKkru1WFY4Ku2xhOu27rYe6HRvEljrCMQLIJhaYbRLphAqgU4vBUN2",
+	"vR7bGw0hIeZN6DoZcZrwOf3fwou1qs/oznxYrZ1PHrkbokG3fqdWNP90xOLrgsKrxQ2aCB7CRcETUG+l",
+	"QzQrLcp3i4RkTOeZUKAByyGoRtMmVFN0NJt/jZmmvVD5YuRqAV0Bl3kQIrQb+owdCuyTfTLmItdMETrQ",
+	"YPgrklKlw3BSlOM9cmIDif84f/0qInmWdq3SguGM81RzqEpjVBq5kglnyl4VeovADEwZpVy8Ps96BT7J",
+	"hjTzPPbLHevm+g78lPegYZfFsH6T31Th16DG1Cj/F3I4ZIY224sVaHgNXyhmeKzjDoUvV7caLIzBeoaD",
+	"HW2T7fBryxbWFYkWSGkdqejWuUEwvpBDI4rQAKjijBrBUKjdQEB+No0WMlK640bKNJv30zvaM69tmsQd",
+	"1EeDZesk8ogqc7pgYEu4XAohSSrFkGV4POl9f7R8P8QUOuvLuRlVf/2pjQAJDnu0rCUbiMzmizQamZaj",
+	"CPiTFKQKOBIEKnZAgynVTMScqSIaBfOZIIXB28O2IDpqRsMRCUu5OaZiAaQ3mRwzPWK5Aq08I5qlKRmg",
+	"baH4UHS5zazIFXMnWsyjOnlzRqjRIhEWeWMzCPg3pizo2fioSP2xUbJ6xMbEzIOkXGlz6LZN8ozIqTGe",
+	"55JuTp49e9uPyOODv/T2e/u9x0eH+/uPzarYeny77q65lHyDXjYtfYEnuEeZGBvJlpO3xWPaZv30yKX1",
+	"B0BL9jNIfZhQEDgYIHy4f1iXCDQX9mvzkVrmN6wTLG17QKxSFmw0MU0aw0sqSIckGAEfyoi7Cju2LFkT",
+	"dUwsG7iV5OYvXZCytbaKcOqYZtkMcP3RIA2L/5gVxsQmWMTLy8tukOPYgNrp49YinzeVMZqO/+19x47N",
+	"JiMuWPPa8PbNrJjbTsdiwFHzdL8jZP3S7vbmJVw5Ka4q4QKKGXtqnQ8Et2lEPTfVphwXc8I4eXNmbPbb",
+	"qs4VCovW606frVQxIS7CVCa4D7DDbZ72jGJGypJp/+fJyxerTds1fC/TtsOdn3YIgHVnAf8LvbU1gabN",
+	"AUvhXVKTGzYyIrGUcXhcDtVSms6W3zFv3Fm74bjLpm62oZfb0MsfK/TS28Kbjov/XuQYsvxWkG0F2VaQ",
+	"fY+CrM6/737bywpspHpX/0vKU5RrmILiD/XWU0aCmwSUUFgxGV0cxV299eOXU2AgGMcF72CoTqn1cjBP",
+	"g8u9Chu7Qed7tatN+N/n+/j2/vIlzkR33ObKV+6/nd9868Ze141dHxyzyKMYsL6L9q1l/HMXMVe+LC/u",
+	"rj3sE/YJ7sIdl4X3SPnK6SuEyOzWJ4isHipTA938TcTCBgJmant4cCLBEwl3eTi3FAnbC7FvLEmWRscs",
+	"Fy0Zo8lsOSzGwf6+i4PhyoNgk5ha+CeiMzoY8Bjwrj0ehneau7q9ig8FF0NE/aIZI2Y/WbIbkZ/2n+Bp",
+	"aMoVs1m15kdyRVPTVQZ9aXoNgE1GJskBySTCftQ64N/izO4LdgO67wU7vfkuX0kNsRizY9KHUvmqTxSd",
+	"WTByvPKpegbNMPkSJBCHw7UwbMrbsCm/8ZdmCjVOGf1rB5DkInL58jSyUSR4KYDwYbuRoWhjqwAcZI/0",
+	"7eHqI9V9b4Vi+49cCEms+Q3Xs7qz8Auu9LmbwS2poRV07clnZ/PPlwZZdNG7wiXufZ8BH+iRymx1xUNS",
+	"bPzcgcr9tveFJ1/LMQEV5HKRlKhuzi3jgA6O5iOpoGAcFF8NQexCWERAUZiA6QTpticCvUIWtNW2FkHE",
+	"g0gwo4BgFm0urgVUKwQdfrh/WEf/z2BW577scbvIvbngg29OnDiyZd+8kvo3mYvkh6TnU5E4uPxWVB01",
+	"KfG7pajfmW4kp7t0uHkxulBsbgnz2xPm+UhOV6TMSjzzXHlMJ1oTC3/6++kF8SK6gDctAyXyZBWUxLkw",
+	"ZtACCHG8WuCss2u5DmOyuI/FaEJV7pFzZuMf8JMrGl/DXUMJpvWILIRarr7cAnJ57oxeAPC4eUGsrMww",
+	"0yYXuWKJRf90yXCPlNNlXWwq5QOm+bgWveacD8WZ2NjVAza/sSuHavMtDu+Pv7nkg4y4yVx0TIX2WtZF",
+	"bOai+qCY7fXGnz43hw/FGvG4hf1tJG8+aZa8WEzayF5wG3pfppdGNkIQMaGhx1TGNGU+FlItRVlogjQz",
+	"1D6Z2ISDAN9sDhlMjeQUAcFkj7ySVd5kyRF4PcxCCfZJt0crq6KKldOhbe9UBSBiUWml0DHEE5w7V0SY",
+	"M4udX+RdMrUoZbgq3qlkoa+1LUL0+IDEI5rRWEPKdHDxLcWAZ2OQeQCjzgRRTOiIjHPAjtfxiHDdg6Ar",
+	"o2vCzA4jrZsUybvJRhXJu8lGFUnY/DdWJIvurB29Adq5QkMGNiZjNo7WOte2SZU/luBGuRrc0tZJ55vH",
+	"e70pS9MuHAj3/jm9VtUI0HmSAvK5ZFfkOZuR8wKkGfy9trAFHwqqIYrdB4/bAJnUV5A4QgmLsOyB09gL",
+	"X3P24NpQakpjI86UdN6UMReaJeSfRuJcYUEJ6j3FNkcT0SF65BQK4YCcKrtkaIb9Mu9RVyNq9MLfXp48",
+	"tXG388Lqd6b/uHyuNnkq/uPy+TlrjP/ESHzda01e4Ipdj8Lg02YiewMZArjzhfadldc5IDxhmitoDzIQ",
+	"9mi+LFsX3iCpHJa9xhHYHkNmlBYl5oxyBOqsjCdq3nikSN8o5r4L+VIy6/uDDwKCGuqrB+k0o3zBlT4x",
+	"wzi9MUvUWXLWBbgUBq9aljB0LoaousG/jY5wf+at5OvSWMvMCPazcvqvx7nPczgX16T/No8kMRzlLayT",
+	"N2cuPERmpao6u8jSxpyg48VDhNOHreZUn1vcorDWojHTK0zXwBoTWdNgtNEQ+q4XzC2D2TwpyI7FrSd9",
+	"55ZytZN2FyySrcRatziPb7s4AKSDqbbBpZ1uGo3iImb1y7Ow/OyiMVjx26Z78EfcQfd/k1MypsIPQUub",
+	"5WwWZCxV4wBSPua6NAB7uugc/WR2gn7i43xcEC3+63FUU5+hTk5ZGWP1YUkCNY0IZdEtmOfDJr2zRiYU",
+	"Ug+qRtYopdeCoRyWA7sjK5iTpot1PAjmu/WcCObLNcxR89nazlvz8Zo2np3oAhduWDDtHx8MaYY1y2rv",
+	"z1CjMqfLvGEI1WUr+hkKNTXqZ9McimbvGJVZAvKIzciUZYzY8qQQhCTM6ZMnu/O6OyJygnkxUD84nREN",
+	"itOqT4clK4WmkMwICXBQSY2MzKmW2oK6MoNnxrjbEVLvkoSDHZ8s0OzvYIptdDpOtGFMIANxWGYvwZaM",
+	"qWJdLnwltXTWJAqW49Wuoyn8gHGVfA3zplFktlb4naortwV2NDvmTAzx9LDPTOCPgKK2A5UcG/Wpa6ku",
+	"o88Xn1+gMXAAD0Fh+CGBx8TZhjA2dc0nTSOSgwFGzdUMKRzR4333v2Bg+zUD27gCMczVRnWU1wGdV6PS",
+	"IgFodZputcsD1y65FadVtRKt4AMOEJmpSELlEAUu5x55J6CM1UjymCmMHSu5jyH7PZ84N7LCFHDS12w8",
+	"kRnNfAhnv4hdBUdmPJIg5Muhd87ZIIq4kCH3SfH+AvHYR9XSwnXaR4+GcjlC1vGMkghQTuxpA92+RjY2",
+	"6CxcMPD7bchlWu7lvlyb1VE0A8W4CsgQ54r2xncmJvZ/bfnZUykGKY/1rYVLO2cqzrHen/rdiSfnFQVa",
+	"aWX47n3JwamwMHgMw6+C8jHOycKz+gKnGIOvXAA9umEciAYGiykXLeYCz+wtlvOFBQVRbcyPO3vVigwc",
+	"ohcZbcLDHD/hrL87fjps+dnqQTw/irJGmmjmhqgeDwF6+R29bZ1vYT0uEvhbqvzRqPJ3SHhoJMmFZ/SL",
+	"QhrypCGeLHdO4uZomGVO4w9RE2zGU1t7DIGcWJpAEXWNEQaMWksRsyBUj5y44jiQ6JAyCM5yRU+DwAcM",
+	"3GrOtrIqYj6Z3KE68QwiE5wOQhwe87mxbrHcdr3ewHzsTZuaRS/3lfndRtYQqlwS+FbsbI3LquBCIl7L",
+	"uNyzfi0E5HkYAq72qP4MxxlWShRJs3QyxmyjbDLir+QZJDEVgIqFsVQ+DItnZMIyZY7/NVf4WKq6yb1r",
+	"B/wgbBUjPwpv9FaA/GDWNO7sevyPPvAHyP41LHUqHhRH2euDLUP9aAyFdLYeP6Uyvl7ksflNZj7WdlDG",
+	"YCdUazaeaPTUxDJhZJhjtSMIpGMJoUPKhU1DNFwXqEOju5SPmN4JI6XN7+bt3SjMmI1TDgcEVzMJTgp8",
+	"YMdm5qHwLjWmoOYIXMibQSjSh7n3TMMfzZsf45TRrN8jT81/wXdk/VEj6QoUmPdYQlQexxjxayZpTy1C",
+	"6hEXwyavs2kUbnPM4rb1Ipn+wCtrvt6y6Y/HpkAWltDchQsXsO8P9wC/SHaU0TEfsDF+bkukBxdUUXC5",
+	"BCGvwt45eS8EBGEsvHOyuHWNqC7VGzSLgOegnO/yHq1BEp2j83HT2He2q3tGfpofxuJrsBDyxcUJbwXu",
+	"1lMxhyljRVdd+lYLC2uSyRueLAoNM8TIPuGEiXvdpSMosvM713/LryLyu5TDlEXkf/7rvwPhAbAzQfZZ",
+	"RGSaFIghi4O53vjBbZoxXU9NES6Bjki5MJbX3EpsOfTHjLFctu/fqXXkWGvvi/tz4d34WzaW7trDrIS9",
+	"kYBCDuUFCeqd4CnKywIuyA7XtgIbhncQmWHWZ1BUlkLe+m6PvGWxzBJn3gSX5j0o7eCLvUHjI2oOPgRi",
+	"+6EgXMNFiDA/hsKl/RHIjJMrksFSbI9APxy/I20QOk/ScNB/4LeZtbkMfiYY6zxHwrWDmYSc0QKw48nB",
+	"isInRClrqu4Ee/eW3chr8FE2w4LVcGvzyaeKkbTl3h/Iz5jMX14tD4qp5kGUEPEwP7GcrQgnbw/GhN64",
+	"GdNkkmdDllQQ8Rbbt3eFddfi3AkdtbBuKwB3W/74Qa3ZOvSn78d6LfAA7V9nq8ECHhsGtqnCaMXSFOA4",
+	"LWNbJzsVhJlNa2DjOe10a8i+Lbv9UOrIUFc7ZfRgDcgCvbWxa8+Cm+N3C0GwyEXl8+CDA6ecCgjFs6kE",
+	"VbRaBGO7oWnObC03hN0ZyalYorkvHCbCZvU2dNNCaxeT3wqSH1tvFzv9fWpuHPveF/jvEq2N+lUFGIw+",
+	"Si3Q5YDohfhdxyQznzjF7nQ6PFxDq19YMPYVC+jb7rac+KNxIlKGoZ8CdOU7Vet+Aos6tzx6J8IAY1O6",
+	"pUv5+izSIPTe34G6skhB1Ogj5WJimCB9h9IRFIAznMiHI40JV3ahS1XcwPY+9iBVNZ00lW27HDMc54bv",
+	"ruf6uafL68sx22SFkssxW0P8XY7ZWsLvcsxWT+2+HLN1L51hnLeoaHI5ZutC0l2O2XqyE9e2CZSuKIdW",
+	"KWZSxmbzEHDVmo2BrJyOWXFDPZDZUOoWQqIom2Y99I8cOiYlIbIlxv0NZEb6Ne137av9lYqnlaAYa0XD",
+	"b9DN5kVDuZ8HKxpuVc9sXjRsuXU1brU1zOrZohzP1ZIvHd+sVN3MXdZC14AD4m6TqdKgf20hJIfn58oS",
+	"kgv3VVGyLCLs04RnFkm4kmcNOGqUDNiUTDMphkRnnKnVq5zNcdhTO+1vxNC2u63K36r8exciS8uXzYmX",
+	"JlkyYjTVo+VlzPrvO6+fv+/0yXTEU2tsIJwvRkRmN4bZLSPWcO/foJ+nIxZf/27rE26qttjzZbGcMNoY",
+	"Anjzye0QX7+WXUM3rCgIZqt1EXOI262Ba8XKA/M37cFK/c28UL9UK8yq+VWbGYiWVm/xbAronSuZzJZN",
+	"zlKXK3fX7Cs+sQkejLlcR18iD/IzKIAQj9n4CsrxHs8ZtfClhWP33zbUyHzBzQa6IW26iKTraZHD2C/Q",
+	"LetHPm5fEXF1cQ1fntj4ururQHk/JSBDhxO8sbwmmt+koGIPRNLS2JhK1fqQXR+K2AKcq6BZlOBY6/ET",
+	"UTOl2djCF+y8NoepiICDLCLP2A1LDXlH5Pz0dUTe2LL6WUSeSqEzfpVrme3aWg7X5XGbDqC5HsEq/tRx",
+	"ICzD0RyDWSFhAwQDgq1lMZyYI/1N1qEt93RPYFolRl+md/xOrwOn9cOw/e0Lzz50wVFUCeAFHzSKiKqq",
+	"3Pvi/vz7u7NnC29kgI+VzS8qURiUovICBaRIBH+iJlWPCMD/F/VlSwgAkbHy4lGpvKIHzKrne0Q9KvH9",
+	"PRZoDjltZaCtB8Vpbe6BSp+vfB/0vapnh7PVjssaCzzOnHE5pjOoAVxS+cdES0LFTApGWKqgdEYibZgh",
+	"+BzJzuH+4W4DV/zO9DdjiVW10JYhfjCGeGuItzU7VO5C60pEBmpolWKRS6H1J7lu1GVGH4GZqyxDmsGU",
+	"WLKB1RAn6FsYnuWe7skfuBLL4yomW9bf2qzNwkNgcby7sFn3wOBcGB84d8YtLieVlvbhMaSyB/o5tUfy",
+	"cQsHz1sYw6ZZ0PSyyMFjUQC3/PZjuoYsvOTgO9C7y3i2WpFkCXu56h6bPucZ3l/EYPZAu2WxH5XF7AZX",
+	"mCwEA7fVVR6osVtfGr3W2qVJ4tyxO1cz0ofiNVi43Dw0Y+tHhH2isYZyPmzXXfsBnK29Q3dTgao9Q34T",
+	"XKBQgRF3UKuGQBUZKtAdDAMYZhQAbewjbDVzcLru+SN1XIQK4JvWSXzFSMLGEuoSHe7/utsj7v7wYP9x",
+	"JUOcKzNflkTkYH/f/2a304FnLSj6iy4qi/DFFBnRGx+loCJPNpBIANavWVG/jOA0OzIrZ8NhYCHdikPY",
+	"MABgmnns7xKa8msM0cBLKlcDud4MOWclMbnJw8g50ygj7/Mc4kaw+BSCO/JIhRuMbrk798i3G5AjQyGn",
+	"nkX+lHqkTZWM0tcrV8v48x6sTgqZDq7EsniOfexmCz3WyoJbcva6HFFUqzBqcv7s+SNF+sOywFJ9uC1U",
+	"R1baWe2BItK03/fHNTiRwTPVJzte0YxkmkApVmT2CcCNuHkrSbiGZEtwqwqdzXZbHOgAyPybHOq2VufW",
+	"6mxldarv+ayHWWBtLxnnHLNjGViWx1h0sGRMulfss6iQGXV2o8VAsXZjvTRA1KM50+oeLxoLE8KBLG0N",
+	"iXsxJB6+f7XELxbC6KE7jaIvTVlwmxFYKRfXezyBKIRFOWnM4jeTs2cut0WRvuJDcSbOEkgU7eM9LQI/",
+	"i2uMEZxDktIyiI3qkbf20GdPo3Vwai6L9YoZhldo1OGp2pVSL0uuF1xc2zFt6CAY9HBPp8DFMbcvAKqv",
+	"vUCE0NI1BCJ8Ny8Qf2355cqyCL5a91BjB3uLqHRoYd249Lpg5pai0C1zsyhcnD9fj+lmOdHwMEu6XJSr",
+	"ljo+bw41TuWQL5AZrydQ2cTnmxQ1QjEIM8H2o7nwx52DQzKSeaYwnpKSjAEgovv5132S0JmKSMZyKFVx",
+	"VIoRyaSmmu0WWa9wzcbVolrWaClRQcAb5Su2Yr4NVWTK0rRHTgoQ+gWQ0B6Pv//q9PLjm5Pz88vXb599",
+	"fHv6f96dvT191jcn0DRl6N4z01Mjmeluyo0t1rer1Qc1xShm/lpgi5r8nBewBxvLx4Hm7y//xna/wKdk",
+	"g+dsxpRgU5+jVSzzNifnB83JeSGHvkIFLVh9R2ZlPnZyZFmWX0g+3YLQl+b4ldjf4yGAnBjapNmlsiAi",
+	"ueJiiLaRe/hIFQIhKglQVzfKCNhUDo30NgKwVka8YtMwRRYmtTGJUdPZQ5Yf8zjzx8HaWtRTXOCtGPlB",
+	"xQhemC1QIE3yYkL1woibhmJv9tKwYnfB2QfA4jVPUw8ZvyMYh6MO5vsmRMgMEfN259C8HAYPVp9QLL2Z",
+	"h/XCmj/HhNF4BG4Ud1FnDmscK7njTK7wObrmNE2opsbOmlKfSgGSt+74pfSbk4uNOo3f2KU9gZVdihKG",
+	"p03AML9p2pfe7U49D/0MYL2sfiXqF6E2a7IBgoILjepHDK31igb6QGYEX7TZ6Zj7qJDEfWEpWiRJGcUH",
+	"R3lSwpFCgq0p7XJMXlAdj67ZzFYPtwWfyFWugZBHVI165EybDR+g8U8nk4Kg8Wb7kSJj+omP8zHZkYKR",
+	"GaMZyUVqlgPSeYe54ThwNUy5YruQqtW3mfcnuk+u2ExCOkdwfx0V7JZpJlhCFE+Z0OmsR941Nx6FCPAZ",
+	"iyXcA+0UVgvJmGK6knWMBdjhXksmeMEVfOHel7kuwZBALR0RnM0QAdQ1CiDZtkkLLLYLLQsCyE5c6Yxq",
+	"s8tMa2e0+E6DIpq1NBYCD0TevV9AEkESqoMzo0Fh4XLidXU+7vw3L48wOejNycWGrB7f/j0ZOkH/iy0d",
+	"Y6cWuDQo8O/NR9RW5K1u22zOSfSQZPxpym6MEm5Ohqtnv2Z/zoTqvS+8BY4wXczYFcPG180Fti1jkHjg",
+	"QnDheNUgJBnLjLn7K6kK8fDIe4PgTNdYRZec2EGBaLPAh6ECjBDTyF0igasnIl7PsARKbJhOnHJxAVJz",
+	"AgbzopyAuTeQBa83VwRUvmPGPmz5ZXiN9bCNJ4dkbOl7LRNqGQ4i9xh/ta1GcN3y5vX5BbGsigEh/d9P",
+	"gycQesh1A5ohXwxkuIj43r07exZcGvmAl1VCLWMnliA+BdgSgh8VmY6oDhfY3aw9UuWEBfv6Th+fvpUp",
+	"XL71d+vuwq+osqiGGMxYxFcuzKN/ixFBG86hN73cZ/489r8khcls03efN78N03voOfth/hGBe6JVEqJA",
+	"Mux9yawsWGi8nIfCJIyfhnR1snO4/2T3uCSgfExSVjE1RjJN6ptoDKVBK8HLl3sMoXGc/WfO09/GzSzL",
+	"8g/5slWef302/jch+Lb6bBs9+kNm4N9JPpJTIZtPvC/pITy00qQLJizooIX59ps2UIte7jO/pQ1D5zDS",
+	"5M/L2FvrdOPZ+TLzt2HtNaI1TRUfCi72qJBiNpb5ggOzx6YLQrCENCevhAnNaVok6/vWYBToIbN+M024",
+	"KKKe4C4xpZplxkD1ZfK1hICqYZ7SIhIM00zMmM2XewnDXvhn1u+RZxyCrBJ3MxJkBjJhflHBoCDMHQcB",
+	"oJVcEQmzpOkxxldN9Mz/VKBhVwXeOQSWnvil24zAq/QSCLxNCjhLc5atmqRbeU2LgnW39OttQzO/hWex",
+	"gA3WNNPBRVsBOV7e32avvJUiENDUqnqIj9T292VGRkgbjWm69gjg9mY1YTc8Zj1yYuHCbfAUxEzhkzC4",
+	"sSgOgJ7yyAKOF4/HIFTkAJzqTbx9ajrZcImAmp7uyaipHUmzeXMOVyiEi+PwbjSyl7AvfzsJgkghct5Q",
+	"WCxFQgY01hJTvWPNb9h9XQNsRcbaIsNG/rhA7HJIcmMkY73YWJrZ8ZvMiKAaMAsmkyBGA6vOwyBOJhNj",
+	"avwu5RDRCQxNDplgGY/J6wkTZ8/IUykEi4PsjSIEKYjqMGqMDwXVecYiwpXKQX7kCWciZmSHilkYHBGn",
+	"nAlNeLJr6x3M7IWcedkcnGIj7Vhiw7eLGzBnWCB+JhY3sbYOV2RgLOgIwhzMK748IqHKVdrPWMIzM59B",
+	"KqdNImyzOSalPu5LbC01Vbyk+s4CCbaG0H1KNS8mHqkWiSZWlkk9QTNoWVkkShT/1E34kGuMYQoCz6DW",
+	"GVwFumpnVrAC42cyH9qTULXTvRuW8cGsb8wkY0RBwxmzoL5YnQFLsBEpWICi4joYUUha9Vlt9uDWzSd4",
+	"SmIiKtVXKq7emkqpo4R4ffEG7IqNiiHXyYPMdvP1ccw6CghsmtLZNrLpTyJabH0nKVhX8zHGH3X5XBGW",
+	"JULF8nf7fLb2BZ1sop1DMCInjdWcovblnObFwb/DBO5BKGDHWxNlexbasNVg+clzeisOd2ellCnV1n6A",
+	"COgd4MWRzNCK2G1pRmxA9Qdh0kN+w4T1qaomk+BNMOXNi4G53h6skeA0A5yot8bCn9hYcJRgGL2FBNHN",
+	"IuP0k40LJpTc0JQnEcmFS9aqj5MunMDOp08uCi8f5CiF+DZ6REVRAj4iIzmFBBM50EwUuScZUyPnCoEc",
+	"DC8zsFdvr5TjhInMioLtDeJkY6kTvv0HazyEG4Oh6pV13RoV37srYrUsCScTrANj74v762tjLug5sKOh",
+	"mKtMTi0uoa3n6LwgsRk6VIgeWodlJnORGFt/ggyOsYhg/oR3sFAtlgky5iLXTKEP1aOnISpYzPgN87Hr",
+	"VzS+xpT4K+xC4jWQG82xkSkxzcwpg7x5/vTUvBtBRw3OXnNuQa9sj5xbw8aaKNZgGbEMHMzpLDg32bFY",
+	"W0cFCXA9cglX0jF21I9KyxXaSdaJaxe0yKQtCdwAOSiA1cCdHLpiM+Z80CD/bL+duTCiOjosXtmrfP41",
+	"qlLGWwwBwgtBZx2qa2UW2+boAtLIFdyq2Uy7hA1onmpC01RObfwLmILs0yQ1FvHRgKaK2RyAf+UsmxVR",
+	"TvYjh+pYiEmu2VjVhDhVgpoi8/sZvvvkwP9Ms4zOzK9Kz1LzYCCzcc2EL4LxQxhq/dx9BkNl9PZTGwPV",
+	"GJZVA6pVHsYzriYpnRGM8RiUR3Fc5U0HIFMAVdErw6yNo8TWX5l/NYwyWLrmUV5MZTdl2hz/UxnTdH6o",
+	"TSPA15s6PygFrrUZyUuXAF4dgGH8P85fv+oyYc5ICZFX/2Rx47hcInnTyA73f/25xXAuQZyEAhWqr4Gn",
+	"ZEqzRB0XbGOZpJT42yPPLA2CHMJbpndvXzQN290GXcjSwA2NG9Owk2e8E5VWeP/wlxbzOBEtEugiI7bg",
+	"QForA0HyUe2h0OrGb8Vo06r/8vjXNkRwgsoAfFfF9fPO+cFPP0eQbvPzYZ6lu/b8C3If5faAG/Xqr9Sc",
+	"aglcdn3TaAnzqIL6dBwkP8GDPWbt7j5BRBQIf3KQVs5F5yw18M4ZWQ9OPr5opRL2NMB9qF2vxwe/lDjo",
+	"8Elt7GfJan2yf1ADErHYDOhgwWJbJOKFRBO3AWuiaMMZiliK2pJ1c0hrhYqrE/n6PWHIffeRQs4mCe//",
+	"P2FvfovXsU33nLHVaKQ+leNJyrR1YQfGpzIDs2D+qmTQ9I+Q2zSUqbX6Ef3ZOriScZyaeCtuwFMMei7C",
+	"Gq00a7qatyGFobTXkvQLwdx3WNkoNSwg5Y7MrGyJCrsTJmSlUEJoRaDtQpSNrU1gNtgmWsLfz4ol61tL",
+	"QMwwO3gAvsllJuRTuw1Ykf2OrcmFcsDMcpHUu6VKPikQAwlIMGpMbqd2vdba4UMhM5agjWXMbsBY8uTi",
+	"aMWR027TkHny0R3U6mX0z09+aWMJXngC9pAiQ3rDSqNuGgN81zZdwGjJ5cN5fZLrEXnc23fBLDtCgm5P",
+	"jh2mhltKsIHUhNFrRfCzg8bVkoYWlizY/sHhagN0urQY45L+3Qe3HEKFzIExLfxJud6JjVTyK+awARoG",
+	"CQ3d7diCH9G4oxrHu3AMH8M2b8mWYEkQeoUQMO26R0OgnoprDdtWxs5fzVHfXYUWHrt5CBi3b7ixNiAL",
+	"BrqSRVRSDh7Rc6GSQNm/WOzfnzH1HRs3xYHNM6Oac4qBedIef+rCxxtjM7+fXhQupYHMCu+UxZWWCIHF",
+	"MwclBeiJZsfIDoQ47vYw1PGRwrJFfTLgLE0iVGjW7QYXct5OlyKdRUTlhp6t6ZQEvoW25sAbM8Pb2gMf",
+	"2vroP3Wn02nXTLybZ6k9ua+AvVYZ/G/g6lnuuN9KhU1Ihe09wB0KJSMj5oUS2TEb+NH8uLv48CXzBTeF",
+	"l7ZwXOjXiIgXgwEmUuCv3nGGoEPBR3jrhNApnVmsSCNpEG3ftrHr/Oc0TY+Ioca+jZCGG8oKskwA2OZ5",
+	"rc4RZRu1gJQ1I3ehEEHr9algR6T/v2H19uD/u/9UfasPhD8SUHJFM4ZHzte53tnt1wvT17ne4OXk61x/",
+	"o6ywxdELNoZJ5vrPed/44ACioi/zGFG0lKhTy1HLc73ySftcL3tv5g88cE83n6ZpFZNyJ7akqOEYFfFM",
+	"Y4CERLC2Mlh/EaYAnl1sBYkcryZR75WlmLKXJN7FAyNE3HwpBjwbO2PMKmGLYttYfdK5iODUHc11lk7p",
+	"bK7PENCyCNzCEkLimFCiKchWOwQNjmsH6x3kuJEdI10x4Isb0ZaCP8w0vwvV1TA1F15F9E/NUqiYyQC8",
+	"1+LmDjLWYBK+m3yrfLhKTw868MJtOfvElVbHQfCtJfImUrylkNymlHwP9psDkBLlPPa1U+aWZMq9De02",
+	"xO1QXAxT1s0VO8LLeisCihsuwabg5XQCaZIxI6A8VjJXRE2Y0D1yQa8AGty87cNEzLk1ozEzlqC3G51o",
+	"smFdXI8QyxciVYfw+oRlXCaEpmkp+gM+UznYZzLrkTc4GgiCwHE4Y9Nm9JpjMzZlpF6RJadHbKCLSDPT",
+	"9nQkU1ZoihMjp9OyMehObSclxzQe3UwH1jc8LyHfBiezDYnGsIv7lYmN+EVMsClLChuDizjNE4e/jPe/",
+	"21i070uGuejRuSpHAVBAq7A0+Llr21gkxNCmsxC62DSgQSdOsA2so6ViuVaOrVgL3EZZwFWPlug1M6fR",
+	"vg1hK02Jh/WZkiMbd6EAwt1WP+Ga5ELz1PxhU2IIZrM3hqhCOQlgWpz6xiqbhL3cX0mT8iiaD4y/Bbpq",
+	"W7nkB61c8qoQDxUeRg9Kif+aqpg4yWH4a0GYe4Ozp9TF0fyjcjKbzW+TJCkF6jxSFXjN6YhlcIzyl7Kx",
+	"xzUZ98gJpOu+/e0p+cv+/q9QOSEX10JOwUvsPWUoMuw46o51i6QJLMemhYnp5P5kyRKYUFy3CkT6bWTJ",
+	"/bH3PfIobvKcfncVGCwHLGTOpampWMFIkf77zuvn7zv94h68zvy+kskMPVSpYj4OY4FtHmH1xCxjsU5n",
+	"1iscprlALHlQnRXL7JSSW6ou4Kb01U3a+EEPd+jUZZ/oeAIxz6+f113uLITqB3/81mz//iuuVv3BgMNV",
+	"LW26xHxXC6uJzRURQwdzUSjfX2dhgQKsZWFx72WGUPxkpzKkI9OSdW76tmwgjXnssKLLzez2CLCRod98",
+	"vshYA4DpC2720tZI2Cx+6NKKYNpWDg3KI/HMTuc7BRP9kXF+oX5ZU5mNOrjfej2Jrv9S1as52vaWrYRI",
+	"kFIqla9hEdSWobFW6BOj2oPYY9PuU3OktlWLy2BYQG/g+qorcoapnUrLDL1u1NY1OylJAotCb4dmT3y+",
+	"/A2MDqCFpyNuWFnb3HLpBASCeCauTH6lBof1qWqSMmpLyLnBm7ke4XURSJ2i1QxK7ycRSdhYQuwwS+WU",
+	"cB2RxKGJArIq4M9H5axUX38HZqx0RjELVpbHtXO4f7hrvQWYmK+pAG+YvbeKvNM1qCcyX5rElltkzJY+",
+	"BPBzrpfVaquWZXO1Yewi7Cwpl8Yz38CuPaioYhlsETRfeWNBvZJN2kvVbu6zYgkOw4GhtSiEZCOIDL0j",
+	"l+1gOUFgM0O0u1sw+C3qc0NNkkazrQnrGdl27wv8d2khEiyxEDA8yPoK7A/exC8sJlIw/z1WE/GC27to",
+	"t2z1g9VYQA9Ge6ZYUhLk25Bte1WxpdgfsipIJbl2xx31vEmwe9uSIV7a32HNEKtQIFCscAeUGel3pt9h",
+	"INnGWAjabyq8gYD0LpHPFuIsgrN+6EraF3Nxsc1enWo1hWYP7u+A+VOOuS0jxC+LaymOO1hXxuZQY6GH",
+	"org2NIVFs8OK71TTBaF3eNnrgwbJiN744CwVFTF1VyyWY4h7cR1D7EupAKyQfgIzpotR+zBAmaZyqgoX",
+	"NgTvFUiKeCiGVNMdxGumRQAfXqbvzkf21d3+RN4Jj4F9lAipeczCNHQ3gLqir35bPS/e/RHMNB309GCR",
+	"1TCkMkSt8tR7b9Bq32E43gMXfXmG3FYWTPVFZZZIRcRcRX5djsdoI4bxUqoBnBH9QxAxg0x/XJIrDqXN",
+	"+sKc965U694KFpSUrri8R3a0cb8ul5IRy/DtY5bbSCWblZYxvJZrDjwOxdTQepYQubKmgNhTmL2RJpvE",
+	"g/TtY3cPGCw6IKfvHgxyG3f8IMvwnyhIbLTxffPpVI+UkwOtRKViIumG8e7dlli2GHVQipRvlKBhLDWU",
+	"3Q+En5DaWGw+ieSYyDRh2XzLcGUxcY6sHjkponMWCz4o7QH8WJMkwUTy70FP30SM1Xb6YKWaXYpyYbVt",
+	"aun9ocx6eu/Ocx8dUi6WMP7yDLBzw0cYJuzvo3z8bgVFTGb+J49cXRwfu3iNpXl8zXSP/HXmYfp0ceKH",
+	"CzB3fQr4scdBwMEjDCJwt6tKw3XnK+ktKT9EQ6HqmsFYIX0quE4zo5i6TNliSDB+zHMIb29pKcXL2XEW",
+	"qHXHNhF5uF9ZI66iEIgMJGFkb0adKMxYLG9YNjtyaUf1d4LBQtViihZFHMF7VfktvPGzRWHBnT6fCW/f",
+	"xUkuMvU2nE0WdvFghWJIcxaGaov1/ac31OajtbyRtjxPrCSb90DCLLPCGssFhKUG6IJiA5Cci3mmM6js",
+	"aiRjWfDbMmdoS/HAvHJJqDIDG65amKAQdCCKuZF3N3B6FRKgzY5tR86+GNNrc45OEVLJDKTG6qs14ILS",
+	"h0xv2oIrdfY9GW3HVquVD6WED0pIeZgTuzXw7rWMQMV6WlxNoIjiro3xfKdcRAAYPGiehdbNjuPa0ISJ",
+	"Kg6uqFTawPB8OVBpN/Llor1fSdh0fwTGaYesCDA4ejYB1NYAi6fwhdlp2PC0K7CNbKzXHBTsEqRF6+ma",
+	"d7RxBYLQHLMtpgCKIgRp2lEWGxe4SZmReDQoYz05uTVhcPIEYbcbhYF4EIE2pmmKMGp4Jr7KtQZAxRAw",
+	"E1NrNZs44/XN6/OLxiB3WJp5wKea+2lcRA+SGNBDRFhv2CN9VpRgOvqf//rvfhO2m3adtrqprGLcPm4A",
+	"m5tkLEa1io3NT+GaC7xKsUeLsxAB0s6Pa8XSAVF0psgUQidtoc5GpDoYTNRSDON6o9xpRJOWAEFTAv9p",
+	"DyjdBji6NT7Uynh78ypLs096b6THaVlXtUpOKHlHge53Cqc5soxbDPsqID9+jb4zhK9ChG1h/zajJX+D",
+	"u9yyGlsB4e/SSAJdR5GPlJPCABt1VBHB1F0ju+R4e873eH+mvx4507YGX8VCbqDxmqM2/nQRStaNw++V",
+	"Ov0xsfe+E87cms9rQ7dY26li4YKZAxkKVYZfZlXvAYR1c/YypEqFXdFUyQCnpTh5F/5TwFixzkfAE2Vy",
+	"kjojMDQpMRrFx6qg8Skz8yainMPLEi7OQc4k7Ia7uuTQZyKZNXx8K/AohOEK+dG/NZV5mmA8ziTXhjUh",
+	"acvy2aJSo0V4vBWOty08igLpKUKJbzB903fzoKGrnGGrLHh36Rpf3XvR9O2V8TeVd+9sonUgZqrH+4US",
+	"Tlmd2hQN+u/2lVuSPU0SjunZbzLTh+amHVtNahI8+tIJBlVFmEkZVYzYF9DhyVWB5HCV8zTBclUucXq/",
+	"97i331l63gyY/B9+AB/8i1h6qIkh7fvHNk+VjScaAz3WJo3SDv97OF1GslxAHQ88Hjbt7WKHkMvqL/Ds",
+	"B5XU+gBLgH3SHorLFj2bkSf7rixckHaI1TOsEdcv5fv3fcI/YK9KCEbqow+dvM/395/E0AT8yfpwte8T",
+	"8spQA0Ee39XMJxj//d3ZM7znR8d0NSMRcvgUuWIjDqGZqJYO9x+j8V4EEtgUL0g+DBso4g+N/mxInkFF",
+	"svEEBFcWu0UGAlayu1khcvqWGQV3lzncSizbhIz1xPJ95oNhFn8Nv2FNOK2qEeCQR2D4GzoyzF/n2jsp",
+	"xKErr+PNMXvvrshOf0yvQZT0IaIvz9LOUWek9eRob+/xwV96+7393uOjw/39fQB/t0OoO3mB+AJsD5Jw",
+	"mrJYk1wkLCP9vZvH/R75jbMU56Qi4jnGAkuDePFFNtzRGtt8pMgkv0q5GrHEWO06o7EmStYAPJtmHOTX",
+	"kAnTB0vQ5HdN+QaMCUpy4S9svUMNxWd93Y1Lfs3HxmIgp4ZYJhlXDIrgMKHdhX/N7I+IQy2DIXp3eSqH",
+	"XVeGiSdRCLRUgnJRUeXf6GBOZIB2FsFtvvfYh92MqaBDNgYMSCBuRFPofxlj2l0EwaO5+toPlmE6Zg2L",
+	"gKEFpZ22p4pMSn3kZnU1c8kE4Vh2/jh//SoieZYW9fwyMs5TzSc00+A72bUHEgsaWWIMLDBizxeF8rEn",
+	"CThrUAWlYqLKJYYZlsx1eThwYWGUjHXFw7JgoRe/OAnV9GufMHHDUjlBkW8XCVmxoeRPfhVkbdtFswkN",
+	"5OTNWUggOK3ivfNnzzGSA4Czrqg5/NFcS3tcBTRQpxVV5P/sqlhOXLnOyKbbqxGfIEnJ1L9RCgy55fyL",
+	"lKb6hTgp88ffWSZh/iWiscXqi7ulgAQE6f9H1wrQLvpvonJQkA9bAV5H1BJLm1Gx2XADXo7VLu62SkE7",
+	"dTSCAowV/HN4cED6X953oILH+84R+cf7jl20950PX/uRDWayn5hX4U/zavBmievo55pFdILcRj8FGf9m",
+	"rGVS2oNfrcTBxBkexFN5ogqwC2iecG3Yo0eewoIqhyFrL/LHXBDF4syGSFWz3mKaZTPnBsW3DalVZA2K",
+	"mAhXw1NXefLm25r5v3baAuLBJpILrY6MHZkCFm8CHhAuzIgmmbxiyhWHs6Ier34Mm2hmHhjzNpFxbiRi",
+	"sd9vMjlmesRyRcZMZzwOCV1OVOfrh6//NwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -51,6 +51,16 @@ const (
 	// still held, the last Owner); Fields may say which.
 	CodeConflict Code = "conflict"
 	CodeInternal Code = "internal"
+	// Federated sign-in: a round trip's state that is unknown, spent, expired or of another
+	// provider; the provider refused the code; its profile could not be read (or has no address);
+	// the provider reported an error or could not be reached; an ID token that does not hold or
+	// was used before; a provider account linked to another user.
+	CodeInvalidState       Code = "invalid-state"
+	CodeOAuthTokenExchange Code = "oauth-token-exchange-failed"
+	CodeOAuthProfileFetch  Code = "oauth-profile-fetch-failed"
+	CodeOAuthProvider      Code = "oauth-provider-error"
+	CodeInvalidIDToken     Code = "invalid-id-token"
+	CodeProviderLinked     Code = "provider-linked"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.
@@ -62,6 +72,7 @@ var Codes = []Code{
 	CodeDisabledEndpoint, CodeForbiddenAnonymous, CodeUserNotAnonymous, CodeRedirectNotAllowed,
 	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
 	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited, CodeUnavailable,
+	CodeInvalidState, CodeOAuthTokenExchange, CodeOAuthProfileFetch, CodeOAuthProvider, CodeInvalidIDToken, CodeProviderLinked,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

@@ -47,6 +47,12 @@ var nhostErrors = map[Code]nhostError{
 	CodeBreachCheckUnavailable: {http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, msgBreachCheckUnavailable},
 	CodeUnavailable:            {http.StatusServiceUnavailable, gen.ErrorResponseErrorInternalServerError, msgUnavailable},
 	CodeRateLimited:            {http.StatusTooManyRequests, gen.ErrorResponseErrorTooManyRequests, "Too many requests"},
+	CodeInvalidState:           {http.StatusBadRequest, gen.ErrorResponseErrorInvalidState, "Invalid or expired OAuth state"},
+	CodeOAuthTokenExchange:     {http.StatusBadRequest, gen.ErrorResponseErrorOauthTokenEchangeFailed, "The provider did not accept the authorization code"},
+	CodeOAuthProfileFetch:      {http.StatusBadRequest, gen.ErrorResponseErrorOauthProfileFetchFailed, "The provider's profile could not be read"},
+	CodeOAuthProvider:          {http.StatusBadRequest, gen.ErrorResponseErrorOauthProviderError, "The provider reported an error"},
+	CodeInvalidIDToken:         {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "Invalid or expired ID token"},
+	CodeProviderLinked:         {http.StatusConflict, gen.ErrorResponseErrorInvalidRequest, "This provider account is linked to another user"},
 	CodeInternal:               {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 }
 

@@ -132,6 +132,13 @@ var limitedOps = map[string]limitRule{
 	"wmeNewPasswordRequired": {LimitSignIn, "sign-in attempts", bodyField("username")},
 	"zestyLogin":             {LimitSignIn, "sign-in attempts", bodyField("email")},
 	"azSignIn":               {LimitSignIn, "sign-in attempts", bodyField("email")},
+	// Federated sign-in: each start stores a round trip; each callback and ID token is checked
+	// with the provider.
+	"signInProvider":             {LimitSignIn, "sign-in attempts", nil},
+	"signInProviderCallbackGet":  {LimitSignIn, "sign-in attempts", nil},
+	"signInProviderCallbackPost": {LimitSignIn, "sign-in attempts", nil},
+	"signInIdToken":              {LimitSignIn, "sign-in attempts", nil},
+	"linkIdToken":                {LimitSignIn, "sign-in attempts", caller},
 	// Checks of a signed-in caller's password: by address here, and per account in
 	// checkCurrentPassword, on the same counters as the sign-ins (WME's token is in the body,
 	// out of this table's sight).

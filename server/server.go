@@ -122,6 +122,13 @@ type Config struct {
 	LockoutAccountDuration  time.Duration        // the account-wide lock: short, so no one is locked out for good
 	CodeGuessLimit          RateLimit            // guesses of short codes about one sign-in name, across its codes; zero: the default; RateLimitOff: no cap
 
+	// Providers configures external sign-in providers by name (providers.go); a provider is on
+	// when it has a client id.
+	Providers map[string]ProviderConfig
+	// ProviderLinkByEmail links a provider account to the existing account with the same address
+	// when both the provider and Latchkey have seen the address proven.
+	ProviderLinkByEmail bool
+
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
 	MetricsToken string
@@ -164,9 +171,10 @@ type Server struct {
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
 	breach        *breachChecker
-	edges         *edges        // trusted proxies, CORS origins, HSTS
-	counter       store.Counter // rate-limit counters shared by every instance
-	metricsToken  []byte        // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+	edges         *edges               // trusted proxies, CORS origins, HSTS
+	counter       store.Counter        // rate-limit counters shared by every instance
+	metricsToken  []byte               // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+	providers     map[string]*provider // configured external sign-in providers
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -192,6 +200,12 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if d.Counter != nil {
 		s.counter = d.Counter
 	}
+
+	providers, err := newProviders(cfg.Providers, now)
+	if err != nil {
+		return nil, err
+	}
+	s.providers = providers
 
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -304,6 +318,7 @@ func DefaultConfig() Config {
 		DefaultRole:         "user",
 		DefaultAllowedRoles: []string{"user", "me"},
 		DefaultLocale:       "en",
+		ProviderLinkByEmail: true,
 		AllowedLocales:      []string{"en"},
 		MaxBodyBytes:        64 << 10,
 		RequestTimeout:      15 * time.Second,
