@@ -108,6 +108,17 @@ func ProviderNames() []string {
 	return out
 }
 
+// ProviderOIDC reports whether the provider called name is an OpenID Connect issuer (configured
+// by its issuer) rather than an OAuth 2 API (configured by its endpoints).
+func ProviderOIDC(name string) bool {
+	for _, d := range providerDefs {
+		if d.Name == name {
+			return d.OIDC
+		}
+	}
+	return false
+}
+
 // provider is a configured provider at run time. An OIDC provider's discovery document is
 // fetched when first needed and kept; until it answers, each use tries again, so a provider that
 // is down while Latchkey starts delays nothing but its own sign-ins. Its keys are go-oidc's

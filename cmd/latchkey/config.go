@@ -100,6 +100,9 @@ type config struct {
 
 	RedisURL    string // rate-limit counters in Redis (redis.go)
 	RedisPrefix string
+
+	providers           map[string]*providerSettings // external sign-in providers (providers.go)
+	ProviderLinkByEmail bool
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -271,7 +274,7 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "allow credentialed cross-origin requests from the listed origins (not with *)"},
 		&cli.DurationFlag{Name: "hsts-max-age", Value: def.HSTSMaxAge, Destination: &c.HSTSMaxAge, Sources: c.env(false, "LATCHKEY_HSTS_MAX_AGE"),
 			Usage: "Strict-Transport-Security max-age on answers to HTTPS requests (direct, or via a trusted proxy); 0: not sent"},
-	), append(append(c.mailFlags(true), c.limitFlags(def)...), c.redisFlags()...)...)
+	), append(append(append(c.mailFlags(true), c.limitFlags(def)...), c.redisFlags()...), c.providerFlags()...)...)
 }
 
 // jobFlags are serve's settings but the server-only ones: those of a command that runs one job
@@ -440,6 +443,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		bad("code-guess-limit", "LATCHKEY_CODE_GUESS_LIMIT", "must be N/window, e.g. 20/1h, or off: "+err.Error())
 	}
 	c.validateRedis(bad)
+	providers := c.providerConfigs(bad)
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
@@ -520,6 +524,8 @@ func (c *config) serverConfig() (server.Config, error) {
 		LockoutAccountDuration:  c.LockoutAccountDuration,
 		CodeGuessLimit:          codeGuesses,
 		MetricsToken:            c.MetricsToken,
+		Providers:               providers,
+		ProviderLinkByEmail:     c.ProviderLinkByEmail,
 	}, nil
 }
 
