@@ -146,7 +146,7 @@ func (fp *FakeProvider) IDTokenWithKey(t *testing.T, a FakeAccount, aud string) 
 
 func (fp *FakeProvider) signIDToken(t *testing.T, key *rsa.PrivateKey, kid string, a FakeAccount, aud, nonce string, edit func(jwt.MapClaims)) string {
 	now := fp.Now()
-	c := jwt.MapClaims{"iss": fp.URL, "sub": a.Subject, "aud": aud, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	c := jwt.MapClaims{"iss": fp.URL, "sub": a.Subject, "aud": aud, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": randomString()}
 	if a.Email != "" {
 		c["email"], c["email_verified"] = a.Email, a.EmailVerified
 	}
