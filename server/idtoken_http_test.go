@@ -137,4 +137,3 @@ func TestIDTokenLink(t *testing.T) {
 		wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, string(gen.ErrorResponseErrorInvalidRequest))
 	})
 }
-
