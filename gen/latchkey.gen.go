@@ -1410,6 +1410,15 @@ type SignUpOptions struct {
 // TicketType What a mailed ticket is for.
 type TicketType string
 
+// TokenExchangeRequest defines model for TokenExchangeRequest.
+type TokenExchangeRequest struct {
+	// Code The one-time code from the sign-in's redirect.
+	Code string `json:"code"`
+
+	// CodeVerifier The PKCE verifier whose SHA-256 (base64url) was the code challenge.
+	CodeVerifier string `json:"codeVerifier"`
+}
+
 // UUID A UUID in its canonical lowercase form.
 //
 // Example: 2c35b6f3-c4b9-48e3-978a-d4d0f1d42e24
@@ -2337,6 +2346,9 @@ type WmeTokenRefreshJSONRequestBody = WmeTokenRefreshRequest
 
 // WmeTokenRevokeJSONRequestBody defines body for WmeTokenRevoke for application/json ContentType.
 type WmeTokenRevokeJSONRequestBody = WmeTokenRevokeRequest
+
+// TokenExchangeJSONRequestBody defines body for TokenExchange for application/json ContentType.
+type TokenExchangeJSONRequestBody = TokenExchangeRequest
 
 // VerifyTokenJSONRequestBody defines body for VerifyToken for application/json ContentType.
 type VerifyTokenJSONRequestBody = VerifyTokenRequest
@@ -3708,6 +3720,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
 	WmeTokenRevoke(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TokenExchangeWithBody Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchangeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchange(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyTokenWithBody Check an access token
 	//
@@ -6379,6 +6409,44 @@ func (c *Client) WmeTokenRevokeWithBody(ctx context.Context, contentType string,
 // Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
 func (c *Client) WmeTokenRevoke(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewWmeTokenRevokeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TokenExchangeWithBody Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *Client) TokenExchangeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTokenExchangeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *Client) TokenExchange(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTokenExchangeRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10510,6 +10578,46 @@ func NewWmeTokenRevokeRequestWithBody(server string, contentType string, body io
 	return req, nil
 }
 
+// NewTokenExchangeRequest calls the generic TokenExchange builder with application/json body
+func NewTokenExchangeRequest(server string, body TokenExchangeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewTokenExchangeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewTokenExchangeRequestWithBody constructs an http.Request for the TokenExchange method, with any body, and a specified content type
+func NewTokenExchangeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/token/exchange")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewVerifyTokenRequest calls the generic VerifyToken builder with application/json body
 func NewVerifyTokenRequest(server string, body VerifyTokenJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12361,6 +12469,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
 	WmeTokenRevokeWithResponse(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeTokenRevokeResult, error)
+
+	// TokenExchangeWithBodyWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchangeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error)
+
+	// TokenExchangeWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchangeWithResponse(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error)
 
 	// VerifyTokenWithBodyWithResponse Check an access token
 	//
@@ -20507,6 +20633,110 @@ func (r WmeTokenRevokeResult) ContentType() string {
 	return ""
 }
 
+// TokenExchangeResult429Headers the declared response headers of an HTTP 429 response for TokenExchange
+type TokenExchangeResult429Headers struct {
+	RetryAfter int
+}
+
+// TokenExchangeResult503Headers the declared response headers of an HTTP 503 response for TokenExchange
+type TokenExchangeResult503Headers struct {
+	RetryAfter *int
+}
+
+type TokenExchangeResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TokenExchangeResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TokenExchangeResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TokenExchangeResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r TokenExchangeResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TokenExchangeResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r TokenExchangeResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r TokenExchangeResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r TokenExchangeResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r TokenExchangeResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TokenExchangeResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TokenExchangeResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TokenExchangeResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TokenExchangeResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TokenExchangeResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // VerifyTokenResult429Headers the declared response headers of an HTTP 429 response for VerifyToken
 type VerifyTokenResult429Headers struct {
 	RetryAfter int
@@ -24050,6 +24280,36 @@ func (c *ClientWithResponses) WmeTokenRevokeWithResponse(ctx context.Context, bo
 		return nil, err
 	}
 	return ParseWmeTokenRevokeResult(rsp)
+}
+
+// TokenExchangeWithBodyWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *ClientWithResponses) TokenExchangeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error) {
+	rsp, err := c.TokenExchangeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTokenExchangeResult(rsp)
+}
+
+// TokenExchangeWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *ClientWithResponses) TokenExchangeWithResponse(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error) {
+	rsp, err := c.TokenExchange(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTokenExchangeResult(rsp)
 }
 
 // VerifyTokenWithBodyWithResponse Check an access token
@@ -31715,6 +31975,104 @@ func ParseWmeTokenRevokeResult(rsp *http.Response) (*WmeTokenRevokeResult, error
 	return response, nil
 }
 
+// ParseTokenExchangeResult parses an HTTP response from a TokenExchangeWithResponse call
+func ParseTokenExchangeResult(rsp *http.Response) (*TokenExchangeResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TokenExchangeResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers TokenExchangeResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers TokenExchangeResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseVerifyTokenResult parses an HTTP response from a VerifyTokenWithResponse call
 func ParseVerifyTokenResult(rsp *http.Response) (*VerifyTokenResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -33380,6 +33738,9 @@ type ServerInterface interface {
 	// WmeTokenRevoke Revoke a refresh token and its session
 	// (POST /v1/token-revoke)
 	WmeTokenRevoke(ctx echo.Context) error
+	// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+	// (POST /v1/token/exchange)
+	TokenExchange(ctx echo.Context) error
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx echo.Context) error
@@ -34697,6 +35058,15 @@ func (w *ServerInterfaceWrapper) WmeTokenRevoke(ctx echo.Context) error {
 	return err
 }
 
+// TokenExchange converts echo context to params.
+func (w *ServerInterfaceWrapper) TokenExchange(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TokenExchange(ctx)
+	return err
+}
+
 // VerifyToken converts echo context to params.
 func (w *ServerInterfaceWrapper) VerifyToken(ctx echo.Context) error {
 	var err error
@@ -34951,6 +35321,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/verify", wrapper.VerifyTicket, options.OperationMiddlewares["verifyTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify", wrapper.ConfirmTicket, options.OperationMiddlewares["confirmTicket"]...)
 	router.POST(options.BaseURL+"/v1/verify/code", wrapper.VerifyTicketCode, options.OperationMiddlewares["verifyTicketCode"]...)
+	router.POST(options.BaseURL+"/v1/token/exchange", wrapper.TokenExchange, options.OperationMiddlewares["tokenExchange"]...)
 	router.GET(options.BaseURL+"/v1/signin/provider/:provider", wrapper.SignInProvider, options.OperationMiddlewares["signInProvider"]...)
 	router.GET(options.BaseURL+"/v1/signin/provider/:provider/callback", wrapper.SignInProviderCallbackGet, options.OperationMiddlewares["signInProviderCallbackGet"]...)
 	router.POST(options.BaseURL+"/v1/signin/provider/:provider/callback", wrapper.SignInProviderCallbackPost, options.OperationMiddlewares["signInProviderCallbackPost"]...)
@@ -45129,6 +45500,136 @@ func (response WmeTokenRevoke503JSONResponse) VisitWmeTokenRevokeResponse(w http
 	return err
 }
 
+type TokenExchangeRequestObject struct {
+	Body *TokenExchangeJSONRequestBody
+}
+
+type TokenExchangeResponseObject interface {
+	VisitTokenExchangeResponse(w http.ResponseWriter) error
+}
+
+type TokenExchange200JSONResponse SessionPayload
+
+func (response TokenExchange200JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response TokenExchange400JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response TokenExchange401JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response TokenExchange413JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response TokenExchange415JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response TokenExchange429JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response TokenExchange500JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response TokenExchange503JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifyTokenRequestObject struct {
 	Body *VerifyTokenJSONRequestBody
 }
@@ -47272,6 +47773,9 @@ type StrictServerInterface interface {
 	// WmeTokenRevoke Revoke a refresh token and its session
 	// (POST /v1/token-revoke)
 	WmeTokenRevoke(ctx context.Context, request WmeTokenRevokeRequestObject) (WmeTokenRevokeResponseObject, error)
+	// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+	// (POST /v1/token/exchange)
+	TokenExchange(ctx context.Context, request TokenExchangeRequestObject) (TokenExchangeResponseObject, error)
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx context.Context, request VerifyTokenRequestObject) (VerifyTokenResponseObject, error)
@@ -50432,6 +50936,52 @@ func (sh *strictHandler) WmeTokenRevoke(ctx echo.Context) error {
 	return nil
 }
 
+// TokenExchange operation middleware
+func (sh *strictHandler) TokenExchange(ctx echo.Context) error {
+	var request TokenExchangeRequestObject
+
+	var body TokenExchangeJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TokenExchange(ctx.Request().Context(), request.(TokenExchangeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TokenExchange")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TokenExchangeResponseObject); ok {
+		return validResponse.VisitTokenExchangeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // VerifyToken operation middleware
 func (sh *strictHandler) VerifyToken(ctx echo.Context) error {
 	var request VerifyTokenRequestObject
@@ -51008,379 +51558,383 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39cts4ti/6KijdUxX7Xkp2HHdPt1276ngSd487nyd2tveeSW4Ek5CEMQVoCNCKkkrVfpr9YPtJTmEt",
-	"AAQpUqJkK3bSmj+mHYrE5/rCwlq/9aUTy/FECia06hx96UxoRsdMswz+dc6H4ky8yeQNT1hmniRMxRmf",
-	"aC5F56hzMWKEfdIsEzQlE/vaMelLnsR9whXRI0aGTLCMx+T1hImzZ+SpFILF2r/e60QdbhqbUD3qRB1B",
-	"x8z8y3UadTL2r5xnLOkc6SxnUUfFIzamZjRM5OPO0T86dDJJWSfqDLke5VfmDymH8CTl4polXHSiTsJV",
-	"LLOkE3XURGo+mHWijp5yHY/wy5SaL6+4vsrja6Y7UWcqs2upOlGHfs4zRs2nTOiMcmhEZ/SGdqLOgMbs",
-	"Sspr8wEXiZyqlN8w27iGGZj16HyIOno2MXNTOuNi2Pn69auZnJpIoRis90ky5uKvNHnL/pUzpc2jWArN",
-	"BPxpZsljatZ+75/KbMCXYC3+V8YGnaPO/7NXbOge/qr2oN3TLJMZdjq/ixn2aPZsTNOBzMYsiciA8hQ3",
-	"0Qwjo7EmMiNXGaPXilCS5SkjO30ubmjKk65to7/b63yNcC5PpRikPP6WM6FJkjGlzEBzZShzzMysaGp2",
-	"cEa4MI/JTj+2QwuH+5vMrniSMPEtxxvHZrhaXjPxSMGYSSKZIkJqMpJpAutPTTskk7DgAzfMcOxnAvkQ",
-	"O/s24z8RJBfs04TFmiVALXnGjknCNBAOzZhZbzN+xbIblpFUDkkuEpbBQ090CVARjj+c0yupf5O5SL7R",
-	"dF5JovJ4BHsQEcWU4lIYQoLNITt9IXV3YAYUDvINnaWSJhdSvqDZkH1D0rmShqAVSU2/ZklpabENZU20",
-	"Ijv9CQ6xq6Xswsvh+N8JmuuRzPhn9g0XGglasThjmlCRECEJiJESQ0Rm9SmZZlIM3cs7/RxGzIQ2Y2NJ",
-	"ZTI3lKf0Kv1WG/GC6nh0zWYkpsKwLCx+ibyFnMIMp5nUzLD1iIvhEeFakYRqekUVSKhcZIzGIzP0CL6f",
-	"UKWmMku6I6rMJ+RfOcvh1VSK0oYbWcaHecYSkjCapFwwQtNUThUsoHnlChpnSde1SuIRi69Na8HXWgIX",
-	"kziViiUw6ljmaQLC6IoRqq5Z0iP9t0xns+7JQLOsH5HpiAkyyZhiQkdE0ZkiIzklYypmZtOkSMx2kinl",
-	"2mj7EaOJNTCCduati3P7aS40T0srOqYzMxqdcTPIIeXCtFvsptWzRqQMGexaQR8qn0xkplnykiWcXsCb",
-	"35xjkVCEJlSRfrXDPpC4H2d3bAbaNXNylP55EzbC51YGgqXyK0N040nKjODfcRwa51lmZuVoLCJUEGse",
-	"EGOKufFvQNF+XqZlZS7Avkm4MjyWRCQXNyzjA0NEMiPj3ExvJKVihBLBpsE0ZEYUH4puPgGGAe6wU9mQ",
-	"3v28eaVrJ3D3SvbzUg3rdCsdG7IBEUbTlGWPlB3UxpTq5zvQqHaMF1K+pGJmGVF9k70nGdWMpHzMNapG",
-	"IEsuSCrja5KxQW7kdrDPx/CPMVOKDhkx1rAi0xGPR5uUxM0ntnrJ/HkzNkjzOl6iuMpYYqwImipraIy5",
-	"UlwMjWi4FnIKxh8TCUs8xYJZUlm7y8vL7klgkdQflOORIXExZBHpX4BBmTGajv/tfeekmOL7Tr9WlRVH",
-	"Rrded2/mfN7aON+9jfP5nZhk0hjQd0wbv3GWJkAgqo5C4GfC4PfIWDVvQRllhnkyZThLJix9pOwrVoJu",
-	"1hprJ+oF43rEMvLH+etXRBgpIEiepV0mYmkYfyCzMQz31UgqvQHDC0b51rqBvoV/JiJ9z3bmRKhGMoOn",
-	"mUxZ15xxga9YAs9YwjMW6wtZ/YWNKU+71q/SdZZUPyL/81//vVus2J27gFZaL+flUWTK9SjQ5Y8UUdro",
-	"UmPaMa25GJqTcnlSXHRzxcxkndHYZSKZSC6c2wimePfWbKs5oskEgsKIrkQSPeJmEsYmyCddN2Yzfu8y",
-	"6lIhxWwscxXOYDNG7NJZ3K0pCzO5c2t26SReobIjcmCUFXizrpjRXqAQCtu20VMK496UwduKklYwe2Gw",
-	"m7J8lxPMD2n/wppuxAReuqAvncHrTunG4P00MYMPzeOAdlFCOgViZEtB1YOMqVEXTOTwhwnV4T81j69Z",
-	"6YnUk5KQzRXYXP3igO4elXXLJszgpUu2NYa/E2PYksgGTcyVhKv3+XFh7GEzGGLGDROVE5bBCAKv/Zxf",
-	"0B5SjfVntiBjaMIkyBGXY7YB6/RyzFa+OJwzQt347t5QWja8Gr+fG8xmbJ5FA7pbc+dyzDZlNCxb1RXs",
-	"hcsx25S1sHCpf0hD4XLMNmImLFrJBleZ9+tH3l6QGcnYjbwGtXLNwHlmztCODjahrReNfKuovxNFDbSx",
-	"QTXdVpwtvpUDMv47U3p2gkpF3blrA1pfONR4RMWQ1bk1uFCaipg5x8aR0b0yRVFmw14i90xpnqZkxNKE",
-	"XM3ImI2vWKZ8pENBmylVmryeCpaRKVDbldnqsbxBdk/YWGqrUUsrc/eKvsXS1LpDjsw8eIbTlqK0VG7P",
-	"mZD5cBRVDDHBWGIMGIjI8RdWwvBeKUaBTKkiyGDACaYjDpYPo0lXinRG1ExpNoaf/NI2WSaldbxzb8bi",
-	"ZXTXc26BIjtkWAJHHTADKVjo2nCLrhgjO6Ab7AoH79jFppbciBy4Rxm7YTR1diwMcQOW7HIKam/LQlv3",
-	"QeQLqWYzFu3iQd2tTQt9bcqqXb66K9i10NimLNslS/5D2rYw541Yt4tXc6WrYGvpVi6Dg9HfuYG7ePBb",
-	"E/c7MXEtfWzQyG0v3cxywm2n9yb1OuYL25IPRD/JE65Pb9zIkoSbxmj6JjNGkuZMdY4GNFUs6kyCR186",
-	"NMZe56IXIvOTzCD64RXE+dcFSpy8ObOWFdynUNAsO32IGO1iEGjfDDsIjManu0BwbDzRM7Ml9Z2/Uyw7",
-	"A+FiZk5156iT5xDRL/LU8i4KrPnvdemzhGrW1XzM6vpCBdi8cKUu5NU/WazNZ7x2ZHOt80nt6spcxxKX",
-	"1aVGqBxMVchTAN1ck4eAspopjesy96sVd2uumjbKVN9i2Y31eTK0ZFiNhwn1zD860CDVncjRYLEm5e2f",
-	"o8TKOMNJw3KHwwjXy+/0h5rdrLDRC65WZSV24zJzuGZj1SoCNeDbr35QNMvozPxbsE+6IUApz5TM8B6T",
-	"EfMemdAhOyb0Ck7F9vQEZ0LzQw2PVbbDjr5xaZ5mjGpmljww9ldYnYQNaJ7qtxIV7ph+esHEUI86R4/3",
-	"96POmAv/7zoW5WqS0pkTRMHXBz/9XPM+3HyVKBifROVPD5s+/Xd7lxWQ8ZWUKaPCvJLKmNZMozSLg5qm",
-	"x0xTo8lXFjVOF9cTg6H2R8qbAcclo4BMZMrjGQFtxVSvugQ/L117c64sk/WKmzemn87wU3i7SuWajScy",
-	"o9nszdJZLgj8JVdsIDNGhhggYixtlAo9csn1SOa6CKXpm181GJPmcMwVJr5RbU2ZjOk8E+ZAKeKQdQIS",
-	"cPlKleX4+bC6GhOqzUmvc9T5//9x0v077X7e7/7a+9j98P/9r+U8OV4orUKWtPdaq/Fky5UvFqeIslYj",
-	"sLNFOsMzI1eECjXFHMFatdBKHprJzC0DfN24Cv4EvXDiNcmQ5js0tOSAsBuWzayF4v1KZi4VGe86qx7z",
-	"lDZ6kYxpPOKCdTNGE3iATvXI6/hKWInRVeUMGaP9vbMi6vg0pg6Ij5FMwtiuTtRx7kUz1GrqELRel5wA",
-	"eZzogKi1MQacpYlqXtQvdUZUuCBvMnmVsrEiVzMCjZEdioYsRGSxjHBhI25gB6aWRc1ZJ2U0MRysUqpG",
-	"9oTnc13hRLwbEFlBDfbMXLs7zFjtMQNTdMLkJGW1dKo01bmq54K/XVy8IfhC8G1xdCjTrG0pshRTjK6R",
-	"jsPU3RV4OAYhkJysYO965dickQkaxA6IDOkNw7Mb2BRcXIMfdUwTdowmPP4qpKhf1snCrGT36yMFmxuh",
-	"X5MqginCC1ssTNVG/9sjRXhCqC7Nabk9FCQ1VzqLvC1RrP3SXV3DnnTdrmhSejqaMygbZrjA6DtHFfoN",
-	"SBK8NWqVT253/DKW8Ums+Q1bpU+UwPPk9jc5tc5HdDYZ9pATJlhSS7326nVBz3d+0LIjLx+N4KxU7FZl",
-	"VcJdCce8jFrWIHW7bitSuqPOZYTuW18wcu1MoPVON6GBvqJ57Y2w4JTktv0OreAaK/Zrq+VYy7KcfMcG",
-	"JTgavmeRd81FzcL3J1T3jRk2YZkykyrdjO4aO6v/mSk965evBUtv1W6GkRrv1O3kmTtL3b2srJOGsEK2",
-	"07IEDEVeMK9W8g8IZw3phxf5q8k+JNJlks+23Djid5Pke3PqPDDPzGadI40S+p1iq555T1B3UIWnXK50",
-	"RrXMFAQC4IVL5WrghmqavcvSWr5cQ+JVqKWOHuCWvH5rK9TSfKpZKmta0FFb41KduBSdBnqkSp8zJm4j",
-	"GguavjuyFWwaGjwoL+omMBlJwV7l4yukt6WDneeHeYOn4v/LQQitREmh923pkD7nPGlpJX/GfXbnO99N",
-	"mfqigDX89gSbUaZ0tyZVuiuvbUD9ZbKq36uy0ipWsERxHxZJj7X0lKZp/eEHrnDNcikypjrGMLcBT7V5",
-	"wgWhaVrnNMElXlH1oUm3RPNhu5Edc+1KfD6t94OcCAI75ZwhEcBnUEizoYp1uVBMKG5OSemsRy5HXDOi",
-	"JtTYSpnMRUI4BP3woZAZA2AN90hp84SkcsqyrmksgQRcXdjEMnukyDsw8mXCUoCX6qFPEPliQpOE2dSe",
-	"si//ycF+DfXbaaKmX0/LW6iQj6FRvzib1/uTQ7m8JAEYXgvuOj76JPxV+mvvQf+8juP4RJAAPcAc9f/O",
-	"Mom+5AXe4iVufnitfpBhLvcCd2yztB1z4eyLedFbSTBDF2XhtI0I6w17pP/lPS7k+84R+cf7zogWGG1X",
-	"jAmi6TUT7zsfvgIgAvqg/OAe187rzYIDcw0NB8dRdpuzeXuyLchQigE3zGcdYe2bULzd9LQ7cC55s+q/",
-	"c119WLjCsGTrMf5qrLsC67mx3Z9Uui1RrCOb7oCoViOBtu7b+esSG0FdxYbgukf61tr4SDXghsKVDVUQ",
-	"/MNvOMbz1HpHPtJNuHc/WjVdK/2Ksa5mXH6kDb5V+3Or0dVZmO7rUjelaUThcpVm0LDJAPz6LRh8Pa6p",
-	"FQvRUtLlQ/Fu8nBndfe83HJhbnXyr3LzMRHsxoZ3exdywodM6bvhYr8V6/L3Ogx8s+BoX8eTbuVviqPZ",
-	"Kiz4FPf/AlLlf5PZeEVyLWBbyiuS8Uqszv7hL3XWA/Rb9Twd/LL84sGGtC6iV5wUBL/O+Ra5hV4Oxl+7",
-	"PLCUb04u1mTm0E1eCQd3V9IYgaq0nCgyldk1hk3jb4Nc5xmLHG7pIM8AQoiOGE2qWQOPzOn1Ex/nY9tk",
-	"ygeM7EjByIzRjOQiZaoUBy1NY1OuMCSh9SViK6cN+0THE3T8WKDthE1SOeteyTBa0K10VZz4dVuyKWvd",
-	"7/ClwvLdu7NnICbtbcMJXCP4u5Xln9Zxal1jddMrJ/uvHhsEcARBhNDqgUCxTGy0SSaHGR2rMAjIuoe6",
-	"AOI0zpXuXrEuFy6qp+scRnNIRuEzuMSywquCgjT3OJBsNehCQTRQFxmh66JW6pFEgh+KOCb0g1Wik+bB",
-	"q8KHXHRH/GrSddkNJWFSaakKeNUx56sSdhJEO5VASKyVhZ+VZuvBTkpTCTBRgude0PmlHw9oV0s9gfgs",
-	"+MvGuodf4e/w6myCQ3eBXPCF2xswm1nwJaSEdqKOpLm2o+kyTCbtDijHmeKPk0wOeMq6A6bjUc2PEN8x",
-	"t5k4MkxD6Somkq4ao69MdsdUzNymqtrYsNXDrLwg65yJWGZme62HzbxW0NS64VgRydgE9HWpt8P9x+3D",
-	"tNysogXemLMEJE5zjYWTImZqOpKKkbNnNkuX+Owfn5gWzZdEcJUQGmoQRJ0/Lp+vKM1eC0Ym+VXKY3LN",
-	"Zj3y9vzE/KFITLNsRvqiD5qxz/rHhKWp+S7uxnl2w+D5aXLw00+Pfy19Emc39qNPcFWckP4MkzzedA9+",
-	"+nm35iYpHdZk7fChoEY3E5oOZcb1aFwmltPzg59+riOLOLuZb+6pGXO5ARhOrVU6/7lZF7tO7BMqJLJj",
-	"ZNLPh3mW1t97X/Oaa/bnbEY4unWtBdK/5kmfYDKTi9i3VME15AM2hAld61l9++bNylo9rWtA1M9zLJM8",
-	"zdXS+eWK1fefq0r3ig/rGvjUsE0YBEo+LR3BbHEDsyUNVJjdrGcExIh7hzOs4/Q/Lp+fr+xnNDzS+ibD",
-	"cPKyOwxosG54L7i4tsJoPaOaJ94Qm5esTmhhztZkQjIWM37DEjLI5HgujDI8dfz85Je6lAohRdyQQAY/",
-	"+Z4gd6UUe7pj5MqJEZCY63hD05y5KCeb77hbGcZPjw+WBKEu2pmqlF8QGOqWsW6PXv528tQ5CW2W9KrX",
-	"bf5gV42tZnaduCL4UoiYGUuRkAGkTEGaJhdcjUDMcDEkXCznE9tx3axePw+t6vnthBBvbJa877x+/r4T",
-	"KrrXz2u12uuJupsg/hIohCLOalarmO/GRp0P488YVVL0OovtobsxYO4ysvz1RJ37MaziXB+x+Po2CQCn",
-	"NB6RhE2YSJiIZ5jXPGJw9ubahvaxhOy878jr9x2XfWwTHyOfEIB2taqP+C+W11EYlHbKg9zuD8uI3bZR",
-	"v3hAR29L/pm1HTtzvosM5d4YrHYMq08ZTRS5ovE10fIY4zyvbIo2A/yXwllR1sAjrSfqaG9vPOvSyaRn",
-	"f9ibstRmVK7oV6qLPHpTf5RfyRNZG3wIxpJWRAJ6jWIMfZOFa4drxVKPQcJFnOYJMsv9hWG2cX6UIyMX",
-	"eq/gCgWNQcLFMRF5mmJaBdfWSzuiqtHLtDQKpq3XaV5QuS+DwU6pInatgVNLtNjOXVWEfM732Dc/9Z1E",
-	"b9F/KQ2FazKiic9GKXgkGE+ruxob+hPE9bSIFP3QjnHWyQeZb6W9vVnHu0sTROo6rJ2fNYme0jQ1wmux",
-	"ExzprMK4MmFLs4Mc3ggGXrjMukCSHe7/+nMLVmhQ/pXe0LSo6eXx/sFh214+lrpY0mPwo0eo9pEla07z",
-	"oxH3dY4KOmSEXhkV29gPKoal/fDko64/TZyI4jCBYG2pFEOyYyOjduuPD0s7RAdZ7WoiTrx3tkDm2oID",
-	"S308hksuqEzGHEIeKTRxvb1tc69t4lqQej/gGWLa24fpbJ1drDFW6g29t+i8vMWZMAtaWMtDX2qgboxr",
-	"hyOAVuwCdogPTAA4m5Sbxb1mbKLqQ5jLlkp9w+SPy4uoABM8CaXMEfkroxnLyPt8f/9JDKQMf7J+A2yJ",
-	"7/AU9cOZaANYU7KGrGYpKa9f9/cDzc+F/vmwNp5y9V0sf3PW2rZpk4JTm30TbkrDilXmMTfEBdS13llb",
-	"FaS5aD4+46zOnsFADB+5u2ZGRTnKvTBe/pAjQc7HHArvLogRL76AhQuF3aayIJoXA0IsbpdZ5yMIion9",
-	"U45ET5ml+N/2YS+W49Aydjf6806g+rDDn8p5Gk/aATMsidWoXYK1blvHg6WQUnXupgIO6A7oeutvXNHf",
-	"KNF7sHTpIdDJuhruwU+Ju/v64g0Q6kPg0fUWrnX0aXnCkI4xexDT1pMGrCcIJXCsYD4vH2sfHzw5hHuu",
-	"Ui7AkvCfynLhlfCyRVs7iOeugkDaxn/Y4VqpmzKl/kzU/ToP472rV7FpKc+81uQ+FYkFxPGFtdEVU1ji",
-	"EFG443CX56tB79bDJq11yKid5LvJHRgXhrWehqHc1RPCm+dPT5EBfcQ32Tk/+OnnXbjwTrm4Vs6DSxWZ",
-	"0EzjWnFVALrilT9LiJJ42Ha1dzHM6PzZcxUhxisAVioG+UIRrirVc/6Hg18WRVreI5V+e/uq6HxF2Ev0",
-	"qL912Yp+0f7RAZ+fQwhon8VYSW4tdsEGIi3Lfm6w9CsyPUQTe/9+8uXFV/P/r+D/z7+SqPeoHlgsPCFU",
-	"NMxUdlNmWiUpFcOcDgPQqm9wlgjcxuAywfWARaj1Gi+/VAkuVBBM6sFeqATRtTVzoQDAjpOx17xcGbET",
-	"XqkWOaUzp8BtPPJTiBizYXK8pAwDzsKEqrpbWRC/NSLRPCcc7mRITIUUPKYppjTGVDELUhsu5UH85Ker",
-	"nwdPuvHh1a/dw1/Yk+6vf/mFdpPDZH/wODk8YAeHnTJt73d/pd3Bhy+/fO36vw9b/P344Gst9beKmp9H",
-	"xr1hLwce+nc55uw9JMy3S4lfLvBb58S3cQ0tT4uvg2k42CB+ZjmLfd4tUPy+eA1WTm+v+r6CxPHwMqmc",
-	"MF5ONq+mjfP5FPG6HPS6ObkJ1KlTwyLPGIbJ8s/sT29QxVIIFhcXN5OMIUBj7UXpGV5pHJNrNtFmXDJN",
-	"WGY91MoWcQn7vw2zfmvrDHXImXjp4c9K6ieMC5+EamZ58EXY7KLzpyFOsPdRq61HnIJNT+/DSp6PI6mu",
-	"gx/ZwrmfM5EgK2Pu+fd2pl2+DosJ4HZnvQBGY3X6b4rFOymKL2TGkrKGWgTCDIvpKB/LVAJjC6ydki12",
-	"1Pt/lwMDh3NZvlq3z//+XqgEDWE0q5/K5BZKrOF6GaIDlznkDn85ePzk1/2/rOiSaw3MCqkTU3BdS3RY",
-	"U+FfwESRyOLCT4kUmJt2J1t4y5RBj5tqFti2tmAb179v0M23DaWbVi2xuskxRg4heD6u3RXe+9r4M4Xv",
-	"1Qbq153sLscMNdXtZBYO9mMdQASGDywhqEnGbrjMVWuQBChUGuQ4Z3IiFUvW+7723vejS6+aH1tdfx/q",
-	"F3fdeOFLfs2xnO+p0CybZFyxhXl+3w5UeqUg4CJdaUH8KlbxHUoP5mk9A+tKxSLN/aMTkavJtzWpMET7",
-	"WvLZO/dqHR6UjecL6G1+Tq3Wcb0FvNNpNIzzhRxycXsI2wewOYsnuF5mb1EwcwcCuPr+DPoRIk53ndYM",
-	"i1+5UyqieCnSt0ZcvyncqDEaLog3AplRH2pUH1hUHml4BHt1evnxzcn5+eXrt88+vj39P+/O3p4+q/Xo",
-	"2biij3yVkCSYduIS1rCJkj3xy8+HAXBlEIq0IC4wXAlBx1wMfTBdA2A2XBs1tfeW5ZCZa0fPtQuhMlsN",
-	"jgPAbq2XzkWERDV4UU0tNEZBBEA2XBOqSX/v5vFeSCtdR9L9YzQUuym/WcVieFnomtXi43K3VTBid9xI",
-	"qKYLFdoCTWWJ62B//8Od6aJX8ziGa5/k1jVogt1eES3jLuSc672ELFmaTcPSvVkfXhyKuoMhDSx0q9jQ",
-	"WkP0Wy1esGTl4TSsWXnWa8VdVeX5Eom6mkhcloDgDeWK3Rz0uXjmRubdx3bXhwUv3qx3AYHUg95jhPUC",
-	"JM5jcwouAXcCFow56snyARjwj2tKgS0hYqjaiMApZxYcfU35VQN4vRQpuuoBajICg1G+lSlbF9e7lLVQ",
-	"hrSuQxl1aPF/t5eGC0tiNYK/rwidjaW6zSzX6bbKcOEMfO5PpYslC34Lj8VaNIHXOXcweSdXW84zWadE",
-	"ghvmXVyM2k/+OjNyo7FhkJSzFfL6KkS8QpGCYBua4T3nBRv89EhhlOmxrYFRLn/hU0cW72CZbP14oipd",
-	"z69cTVbbrONG3YoQ1tSuzofgbc3HH+p0prvwXVpQt0SbCxOzK2tn3ZHQUeOE1/U4wcfWxcTEDUslYne0",
-	"dTm39hBF3yapvX7tFuWg23r3SIYr0khdCIpZFUfVjxQR+ZhlPIay9K1SZByjFgbBL90ngwP6a/w42b86",
-	"ZH+hPz9eIHRWkVONAmNlzPvKsgPflnm+HhB+6YaskYg6x7j7Cxm3VX5qmUhq4uvulpsLA+5uRNd+dGvx",
-	"FU7+bid7C6fgN8m+WX6MXSc8NJz6HW3ywg2uuS20wdOgSlfGDhmzRYFOq157lcaCpfARYOH82XOjCBIA",
-	"oxqxrEWp6CbTYLFqsCtlJ9a4Yy+Zi9Jaw7ZsrI1sXuitBlAbRKM21A98tcgcbMXzEO9VG1bW+tOF4WZW",
-	"Qzh+KaYUTMAOd1FoWLAxD0ldWFLZuLLAfh6QqigmftcTbeeAXmt/79ykvKO80mVqq3XwSWVQtytUsWoR",
-	"ybvw1Pmb+aVq1UUkryGiC0Piyf6mzO44V1qOG8qIlV1bd+gEKHxFrZj4vHi91pe18NCDrxMjsm1srPlr",
-	"mFGhFZmOKATN7ljYJIgQCj9pgHu85Zmk3uHg6mcFsykt1dzU/fatfKQxTTwk/VSvou9aaKOX98HoJjfp",
-	"u53kOdNOC7cT9pWExk801umMSMEMY/RBiFsQ29w6wmru81cIyV7XEYt3Y3fgwl3uuz0vyaeqj+gq56nu",
-	"cgECIsLwxrFUEGOYMqo0mcgpywZ5GqYfAWJbJ/JXKglDD5d5ppg0K5pfpVyN4Ekshc74Va5LAMuVG5bb",
-	"+JaDGMyDjSmX+/E9tyiyeyf+6s36lRuJc11QtI0J7waItLsWbHfqQN+/nejekOcci3w99CtTW4pshSvT",
-	"+Tp3t7xEXesa9GvjhNTabpRCjP7U/eUwecx+Tg4p66on41//cthZLXDdOmDslbwDanRB60EwtsvYGlFF",
-	"hGyOBVvbL7OGb6SRWhxsyIPgW1cQdd0TdiMDQ8BUnGdcz85Nhzj8k7+fN8fM1ZbHLDsffeZE/z+6tqUu",
-	"iJ4QJL+/p/hQfOSiD1D6/UYYNiIzLGv1iPQvbFD/NRP/9r4z9+77Dth43IwUe3Ka7ahTCsUsyI5O+HM2",
-	"84Vzz7HKR0OGxhgQ6swbYYkgjDR9cXLx9G/PT//z48mzl2evPp6fPn17etE8nP/oQn/dc1dWZG48uCBm",
-	"2GY4mK3wm7MK/ri86NSULi3lPnClckyBd3CJka1a4baLu7zFlGNpBaA6OE9Dd8WwRlpPyoM6TdkNZkuu",
-	"NTgjHwIkb8zrHNPsWhlq8FE/vbm6GoSKWQ0cCXi2bXioI2ksagEFLLT5GSCeGIybS7FL2CeOZdCWTvsl",
-	"0xmP1cUi9zuQhXJQ7QU9vDy9eHv29Pzjxevnp6/6TgjKCROK9PfG2HLfoUqevDkjE5m1G5Y9OTXxqr2a",
-	"rmHO/l4qh8B6VzRjhsMWsuC6TPUV7N5BDZCD31WuIGsuHXQNBbAEMGAD8WKRG8jFiCs43cERg8bagqle",
-	"MWWRbBJOUxZrKLkxYfRaEXnDwC/CxRAKNmVwNoTC0ZFbFRW5yGdDJuAh7xHENrftIfgkFtDTIxVh5VwA",
-	"BMWP8OpfjeiEKY+jw7IbHjOoCj3mmmpmupQQwWaojouhA7eUIp0Rh7Mj2JRcUcXIu7cveuR1wSBmm4aZ",
-	"zCfI0WYlNB2SCcvcQM0mpTxmVl3ZHXp5Zngxz9IA8QJoT+ZZzHoyG+7Zj9SeeRdSITWYBm6PsHAe0lhn",
-	"v/e4t4/JfkzQCe8cdZ709ntPMOFxBPpjL5Ex/DGsE6XnUzocsoy8OwMhAM4tt6k9cmY4XCmmccpwaCVc",
-	"aIk5W1zQbHZszIenz14Z4skVBkt4WXKWdI46ryfqmRmD0YqowWE8B/v7NtFFu+Kf7JPeG+kx2Daoc+u0",
-	"69e6wI9ExvmYCY2EOqFD1kONmo/H1BwNO2dCswxhJoCxy1/sFCuxa3iHDhWcuCeq88G0A8u49wVW42uw",
-	"nLVTPTFvwSZkdMw01Fz/xxfkWrMxBc9S+2ZhL2C6ezH7ipMihO046f6ddj/vd3/tfazHofn6Yema8zEd",
-	"sr2JGJbX3J94cZPrg+rNdsVYCnaNL+c3uvWn/6Q3FAlg1QZqaQc2oWf46HBufehkklrxt/dPhZK96LBd",
-	"AfK2VSvurhRF/TwNzTlUfyOzzJHATJ3EMk8TMqI3jOxY2WqIjGRskCsoD7Brl+ewjmUnKeViRZ59JYnK",
-	"45Ff+xKrQl0/zWM7PCvG51m8llFHjKZ69LlR5GGmiTKqP/Vw1WC7gHpTEAN2bJRFIhkulpZmqDAGWzuv",
-	"Vsr9zfa8lOkWE9XidG1XYaRmTU/Qciyv5Qt+w4SZ3SSTV/UrxhOj4/Vszx8sJ0bbzC/dK1CMkKNjIUDc",
-	"5RUeG6pFwuG40J8v4903JkSRZQ2WrzTWO+AadWNq9Ag50za9WhFqCDa2WWGKFIUHgwwqKOnhAJwkKHtF",
-	"BhKxp47tRmMSrO95CKrN7DGPWY/4IhFo6BhNGDOaKmPcylxoBDyPTNtuZGAwTPE7qnEQQb9YCRUSvDC+",
-	"lCufe4V1OEybIrEGCdb298PbwRMCFuowX8oUDA4zy12SSnmtSMqvGaFkkDFGbA2GMmGefH5jdvPUnrwt",
-	"rMtfZTK7M6q01Z3L9eUNaYVNfupOp9OuEdHdPEuZMMfi5NZ9fK3qzq8b5D5bD7pBvNo7M+tLKbRJXYt+",
-	"iHsnn/9K/aU6fPS4zUfvhKvPwBL87Embz35z9Ujhm8etvrEAxxdSvqDZkOGXP7UbpMon5gDFkpcs4Yjt",
-	"ZT4/OGj3uZXMgAMG3/3a5rsLKV9S4WBmAYvnp3ZbcWYLs2L4MXz3pOVu+BpIoR8HzL7Ag/OPD8YkK4Qz",
-	"ohagRAX4kkeqklSz88YcXUOTlH7ufPgadSa53groH0RAo1DbSuithN5K6O9NQlcl87xB/fEmQBFrPJZc",
-	"lIvTHZXDJjR67PF0Zu/4E38i2gUxrnhi33DCf8iEETQy2+355sZ0Rq4YGZpjAeECPLgxVVwMUebbkl+Q",
-	"y2mkKwpIK0XdiamkGHiaBsV5jglFIVuLlER2rMgmY5mwXTKm10yVmixaqpOUeBN06iPS5/0r/8oZnPyt",
-	"g8VdONU6VCAPdc7HUN+QC9draOjn1g0pQJRs38y8D+dwMWgVV8Rp31sIufUlz3cjAjyTI1WF1ArXBgUe",
-	"sN37qgkmVY0P8OTzORNJUe7AMX7bbQThAv51AECZ0tmPrqp+NJ3xklqLFzWGE4hgf1rOLMm8hSrEG+eZ",
-	"i3FucM4ECgRl+FAyqIp+a+WB9WHNaw7sBJB5ykCKfWO8D/gnOBYU6uO4vrQBmNdMJKrRX1EO7d6UVVzu",
-	"5c4N4mrzP6AtvDVqH6JGO2faXmB6bK0albbAu2BVW5luXhsr0J/srfRicEqHoy05BV6XUHfa/hyFhahH",
-	"VNlAJDity8yc7CM85cOxno4ZOdzfJzvvO/8pcxJT8UgTxHqdyTwrZoNuhZnMcTwz/Bmsvfed3cjXLKwK",
-	"M3vMV8fOJ7DUl4Dyq+SQONg/LKxivx5S2KVwGKVVuWYp4x4k28ZO/A29tJBz38L62QqajQsasHVoFZfZ",
-	"2DstXZY/jtkCDb4p4C63FsvWYtkKkru1WFY4Ku2xhOu27rYe6HRvEljrCMQLIJhaYbRLphAqgU4vBUN2",
-	"vR7bGw0hIeZN6DoZcZrwOf3fwou1qs/oznxYrZ1PHrkbokG3fqdWNP90xOLrgsKrxQ2aCB7CRcETUG+l",
-	"QzQrLcp3i4RkTOeZUKAByyGoRtMmVFN0NJt/jZmmvVD5YuRqAV0Bl3kQIrQb+owdCuyTfTLmItdMETrQ",
-	"YPgrklKlw3BSlOM9cmIDif84f/0qInmWdq3SguGM81RzqEpjVBq5kglnyl4VeovADEwZpVy8Ps96BT7J",
-	"hjTzPPbLHevm+g78lPegYZfFsH6T31Th16DG1Cj/F3I4ZIY224sVaHgNXyhmeKzjDoUvV7caLIzBeoaD",
-	"HW2T7fBryxbWFYkWSGkdqejWuUEwvpBDI4rQAKjijBrBUKjdQEB+No0WMlK640bKNJv30zvaM69tmsQd",
-	"1EeDZesk8ogqc7pgYEu4XAohSSrFkGV4POl9f7R8P8QUOuvLuRlVf/2pjQAJDnu0rCUbiMzmizQamZaj",
-	"CPiTFKQKOBIEKnZAgynVTMScqSIaBfOZIIXB28O2IDpqRsMRCUu5OaZiAaQ3mRwzPWK5Aq08I5qlKRmg",
-	"baH4UHS5zazIFXMnWsyjOnlzRqjRIhEWeWMzCPg3pizo2fioSP2xUbJ6xMbEzIOkXGlz6LZN8ozIqTGe",
-	"55JuTp49e9uPyOODv/T2e/u9x0eH+/uPzarYeny77q65lHyDXjYtfYEnuEeZGBvJlpO3xWPaZv30yKX1",
-	"B0BL9jNIfZhQEDgYIHy4f1iXCDQX9mvzkVrmN6wTLG17QKxSFmw0MU0aw0sqSIckGAEfyoi7Cju2LFkT",
-	"dUwsG7iV5OYvXZCytbaKcOqYZtkMcP3RIA2L/5gVxsQmWMTLy8tukOPYgNrp49YinzeVMZqO/+19x47N",
-	"JiMuWPPa8PbNrJjbTsdiwFHzdL8jZP3S7vbmJVw5Ka4q4QKKGXtqnQ8Et2lEPTfVphwXc8I4eXNmbPbb",
-	"qs4VCovW606frVQxIS7CVCa4D7DDbZ72jGJGypJp/+fJyxerTds1fC/TtsOdn3YIgHVnAf8LvbU1gabN",
-	"AUvhXVKTGzYyIrGUcXhcDtVSms6W3zFv3Fm74bjLpm62oZfb0MsfK/TS28Kbjov/XuQYsvxWkG0F2VaQ",
-	"fY+CrM6/737bywpspHpX/0vKU5RrmILiD/XWU0aCmwSUUFgxGV0cxV299eOXU2AgGMcF72CoTqn1cjBP",
-	"g8u9Chu7Qed7tatN+N/n+/j2/vIlzkR33ObKV+6/nd9868Ze141dHxyzyKMYsL6L9q1l/HMXMVe+LC/u",
-	"rj3sE/YJ7sIdl4X3SPnK6SuEyOzWJ4isHipTA938TcTCBgJmant4cCLBEwl3eTi3FAnbC7FvLEmWRscs",
-	"Fy0Zo8lsOSzGwf6+i4PhyoNgk5ha+CeiMzoY8Bjwrj0ehneau7q9ig8FF0NE/aIZI2Y/WbIbkZ/2n+Bp",
-	"aMoVs1m15kdyRVPTVQZ9aXoNgE1GJskBySTCftQ64N/izO4LdgO67wU7vfkuX0kNsRizY9KHUvmqTxSd",
-	"WTByvPKpegbNMPkSJBCHw7UwbMrbsCm/8ZdmCjVOGf1rB5DkInL58jSyUSR4KYDwYbuRoWhjqwAcZI/0",
-	"7eHqI9V9b4Vi+49cCEms+Q3Xs7qz8Auu9LmbwS2poRV07clnZ/PPlwZZdNG7wiXufZ8BH+iRymx1xUNS",
-	"bPzcgcr9tveFJ1/LMQEV5HKRlKhuzi3jgA6O5iOpoGAcFF8NQexCWERAUZiA6QTpticCvUIWtNW2FkHE",
-	"g0gwo4BgFm0urgVUKwQdfrh/WEf/z2BW577scbvIvbngg29OnDiyZd+8kvo3mYvkh6TnU5E4uPxWVB01",
-	"KfG7pajfmW4kp7t0uHkxulBsbgnz2xPm+UhOV6TMSjzzXHlMJ1oTC3/6++kF8SK6gDctAyXyZBWUxLkw",
-	"ZtACCHG8WuCss2u5DmOyuI/FaEJV7pFzZuMf8JMrGl/DXUMJpvWILIRarr7cAnJ57oxeAPC4eUGsrMww",
-	"0yYXuWKJRf90yXCPlNNlXWwq5QOm+bgWveacD8WZ2NjVAza/sSuHavMtDu+Pv7nkg4y4yVx0TIX2WtZF",
-	"bOai+qCY7fXGnz43hw/FGvG4hf1tJG8+aZa8WEzayF5wG3pfppdGNkIQMaGhx1TGNGU+FlItRVlogjQz",
-	"1D6Z2ISDAN9sDhlMjeQUAcFkj7ySVd5kyRF4PcxCCfZJt0crq6KKldOhbe9UBSBiUWml0DHEE5w7V0SY",
-	"M4udX+RdMrUoZbgq3qlkoa+1LUL0+IDEI5rRWEPKdHDxLcWAZ2OQeQCjzgRRTOiIjHPAjtfxiHDdg6Ar",
-	"o2vCzA4jrZsUybvJRhXJu8lGFUnY/DdWJIvurB29Adq5QkMGNiZjNo7WOte2SZU/luBGuRrc0tZJ55vH",
-	"e70pS9MuHAj3/jm9VtUI0HmSAvK5ZFfkOZuR8wKkGfy9trAFHwqqIYrdB4/bAJnUV5A4QgmLsOyB09gL",
-	"X3P24NpQakpjI86UdN6UMReaJeSfRuJcYUEJ6j3FNkcT0SF65BQK4YCcKrtkaIb9Mu9RVyNq9MLfXp48",
-	"tXG388Lqd6b/uHyuNnkq/uPy+TlrjP/ESHzda01e4Ipdj8Lg02YiewMZArjzhfadldc5IDxhmitoDzIQ",
-	"9mi+LFsX3iCpHJa9xhHYHkNmlBYl5oxyBOqsjCdq3nikSN8o5r4L+VIy6/uDDwKCGuqrB+k0o3zBlT4x",
-	"wzi9MUvUWXLWBbgUBq9aljB0LoaousG/jY5wf+at5OvSWMvMCPazcvqvx7nPczgX16T/No8kMRzlLayT",
-	"N2cuPERmpao6u8jSxpyg48VDhNOHreZUn1vcorDWojHTK0zXwBoTWdNgtNEQ+q4XzC2D2TwpyI7FrSd9",
-	"55ZytZN2FyySrcRatziPb7s4AKSDqbbBpZ1uGo3iImb1y7Ow/OyiMVjx26Z78EfcQfd/k1MypsIPQUub",
-	"5WwWZCxV4wBSPua6NAB7uugc/WR2gn7i43xcEC3+63FUU5+hTk5ZGWP1YUkCNY0IZdEtmOfDJr2zRiYU",
-	"Ug+qRtYopdeCoRyWA7sjK5iTpot1PAjmu/WcCObLNcxR89nazlvz8Zo2np3oAhduWDDtHx8MaYY1y2rv",
-	"z1CjMqfLvGEI1WUr+hkKNTXqZ9McimbvGJVZAvKIzciUZYzY8qQQhCTM6ZMnu/O6OyJygnkxUD84nREN",
-	"itOqT4clK4WmkMwICXBQSY2MzKmW2oK6MoNnxrjbEVLvkoSDHZ8s0OzvYIptdDpOtGFMIANxWGYvwZaM",
-	"qWJdLnwltXTWJAqW49Wuoyn8gHGVfA3zplFktlb4naortwV2NDvmTAzx9LDPTOCPgKK2A5UcG/Wpa6ku",
-	"o88Xn1+gMXAAD0Fh+CGBx8TZhjA2dc0nTSOSgwFGzdUMKRzR4333v2Bg+zUD27gCMczVRnWU1wGdV6PS",
-	"IgFodZputcsD1y65FadVtRKt4AMOEJmpSELlEAUu5x55J6CM1UjymCmMHSu5jyH7PZ84N7LCFHDS12w8",
-	"kRnNfAhnv4hdBUdmPJIg5Muhd87ZIIq4kCH3SfH+AvHYR9XSwnXaR4+GcjlC1vGMkghQTuxpA92+RjY2",
-	"6CxcMPD7bchlWu7lvlyb1VE0A8W4CsgQ54r2xncmJvZ/bfnZUykGKY/1rYVLO2cqzrHen/rdiSfnFQVa",
-	"aWX47n3JwamwMHgMw6+C8jHOycKz+gKnGIOvXAA9umEciAYGiykXLeYCz+wtlvOFBQVRbcyPO3vVigwc",
-	"ohcZbcLDHD/hrL87fjps+dnqQTw/irJGmmjmhqgeDwF6+R29bZ1vYT0uEvhbqvzRqPJ3SHhoJMmFZ/SL",
-	"QhrypCGeLHdO4uZomGVO4w9RE2zGU1t7DIGcWJpAEXWNEQaMWksRsyBUj5y44jiQ6JAyCM5yRU+DwAcM",
-	"3GrOtrIqYj6Z3KE68QwiE5wOQhwe87mxbrHcdr3ewHzsTZuaRS/3lfndRtYQqlwS+FbsbI3LquBCIl7L",
-	"uNyzfi0E5HkYAq72qP4MxxlWShRJs3QyxmyjbDLir+QZJDEVgIqFsVQ+DItnZMIyZY7/NVf4WKq6yb1r",
-	"B/wgbBUjPwpv9FaA/GDWNO7sevyPPvAHyP41LHUqHhRH2euDLUP9aAyFdLYeP6Uyvl7ksflNZj7WdlDG",
-	"YCdUazaeaPTUxDJhZJhjtSMIpGMJoUPKhU1DNFwXqEOju5SPmN4JI6XN7+bt3SjMmI1TDgcEVzMJTgp8",
-	"YMdm5qHwLjWmoOYIXMibQSjSh7n3TMMfzZsf45TRrN8jT81/wXdk/VEj6QoUmPdYQlQexxjxayZpTy1C",
-	"6hEXwyavs2kUbnPM4rb1Ipn+wCtrvt6y6Y/HpkAWltDchQsXsO8P9wC/SHaU0TEfsDF+bkukBxdUUXC5",
-	"BCGvwt45eS8EBGEsvHOyuHWNqC7VGzSLgOegnO/yHq1BEp2j83HT2He2q3tGfpofxuJrsBDyxcUJbwXu",
-	"1lMxhyljRVdd+lYLC2uSyRueLAoNM8TIPuGEiXvdpSMosvM713/LryLyu5TDlEXkf/7rvwPhAbAzQfZZ",
-	"RGSaFIghi4O53vjBbZoxXU9NES6Bjki5MJbX3EpsOfTHjLFctu/fqXXkWGvvi/tz4d34WzaW7trDrIS9",
-	"kYBCDuUFCeqd4CnKywIuyA7XtgIbhncQmWHWZ1BUlkLe+m6PvGWxzBJn3gSX5j0o7eCLvUHjI2oOPgRi",
-	"+6EgXMNFiDA/hsKl/RHIjJMrksFSbI9APxy/I20QOk/ScNB/4LeZtbkMfiYY6zxHwrWDmYSc0QKw48nB",
-	"isInRClrqu4Ee/eW3chr8FE2w4LVcGvzyaeKkbTl3h/Iz5jMX14tD4qp5kGUEPEwP7GcrQgnbw/GhN64",
-	"GdNkkmdDllQQ8Rbbt3eFddfi3AkdtbBuKwB3W/74Qa3ZOvSn78d6LfAA7V9nq8ECHhsGtqnCaMXSFOA4",
-	"LWNbJzsVhJlNa2DjOe10a8i+Lbv9UOrIUFc7ZfRgDcgCvbWxa8+Cm+N3C0GwyEXl8+CDA6ecCgjFs6kE",
-	"VbRaBGO7oWnObC03hN0ZyalYorkvHCbCZvU2dNNCaxeT3wqSH1tvFzv9fWpuHPveF/jvEq2N+lUFGIw+",
-	"Si3Q5YDohfhdxyQznzjF7nQ6PFxDq19YMPYVC+jb7rac+KNxIlKGoZ8CdOU7Vet+Aos6tzx6J8IAY1O6",
-	"pUv5+izSIPTe34G6skhB1Ogj5WJimCB9h9IRFIAznMiHI40JV3ahS1XcwPY+9iBVNZ00lW27HDMc54bv",
-	"ruf6uafL68sx22SFkssxW0P8XY7ZWsLvcsxWT+2+HLN1L51hnLeoaHI5ZutC0l2O2XqyE9e2CZSuKIdW",
-	"KWZSxmbzEHDVmo2BrJyOWXFDPZDZUOoWQqIom2Y99I8cOiYlIbIlxv0NZEb6Ne137av9lYqnlaAYa0XD",
-	"b9DN5kVDuZ8HKxpuVc9sXjRsuXU1brU1zOrZohzP1ZIvHd+sVN3MXdZC14AD4m6TqdKgf20hJIfn58oS",
-	"kgv3VVGyLCLs04RnFkm4kmcNOGqUDNiUTDMphkRnnKnVq5zNcdhTO+1vxNC2u63K36r8exciS8uXzYmX",
-	"JlkyYjTVo+VlzPrvO6+fv+/0yXTEU2tsIJwvRkRmN4bZLSPWcO/foJ+nIxZf/27rE26qttjzZbGcMNoY",
-	"Anjzye0QX7+WXUM3rCgIZqt1EXOI262Ba8XKA/M37cFK/c28UL9UK8yq+VWbGYiWVm/xbAronSuZzJZN",
-	"zlKXK3fX7Cs+sQkejLlcR18iD/IzKIAQj9n4CsrxHs8ZtfClhWP33zbUyHzBzQa6IW26iKTraZHD2C/Q",
-	"LetHPm5fEXF1cQ1fntj4ururQHk/JSBDhxO8sbwmmt+koGIPRNLS2JhK1fqQXR+K2AKcq6BZlOBY6/ET",
-	"UTOl2djCF+y8NoepiICDLCLP2A1LDXlH5Pz0dUTe2LL6WUSeSqEzfpVrme3aWg7X5XGbDqC5HsEq/tRx",
-	"ICzD0RyDWSFhAwQDgq1lMZyYI/1N1qEt93RPYFolRl+md/xOrwOn9cOw/e0Lzz50wVFUCeAFHzSKiKqq",
-	"3Pvi/vz7u7NnC29kgI+VzS8qURiUovICBaRIBH+iJlWPCMD/F/VlSwgAkbHy4lGpvKIHzKrne0Q9KvH9",
-	"PRZoDjltZaCtB8Vpbe6BSp+vfB/0vapnh7PVjssaCzzOnHE5pjOoAVxS+cdES0LFTApGWKqgdEYibZgh",
-	"+BzJzuH+4W4DV/zO9DdjiVW10JYhfjCGeGuItzU7VO5C60pEBmpolWKRS6H1J7lu1GVGH4GZqyxDmsGU",
-	"WLKB1RAn6FsYnuWe7skfuBLL4yomW9bf2qzNwkNgcby7sFn3wOBcGB84d8YtLieVlvbhMaSyB/o5tUfy",
-	"cQsHz1sYw6ZZ0PSyyMFjUQC3/PZjuoYsvOTgO9C7y3i2WpFkCXu56h6bPucZ3l/EYPZAu2WxH5XF7AZX",
-	"mCwEA7fVVR6osVtfGr3W2qVJ4tyxO1cz0ofiNVi43Dw0Y+tHhH2isYZyPmzXXfsBnK29Q3dTgao9Q34T",
-	"XKBQgRF3UKuGQBUZKtAdDAMYZhQAbewjbDVzcLru+SN1XIQK4JvWSXzFSMLGEuoSHe7/utsj7v7wYP9x",
-	"JUOcKzNflkTkYH/f/2a304FnLSj6iy4qi/DFFBnRGx+loCJPNpBIANavWVG/jOA0OzIrZ8NhYCHdikPY",
-	"MABgmnns7xKa8msM0cBLKlcDud4MOWclMbnJw8g50ygj7/Mc4kaw+BSCO/JIhRuMbrk798i3G5AjQyGn",
-	"nkX+lHqkTZWM0tcrV8v48x6sTgqZDq7EsniOfexmCz3WyoJbcva6HFFUqzBqcv7s+SNF+sOywFJ9uC1U",
-	"R1baWe2BItK03/fHNTiRwTPVJzte0YxkmkApVmT2CcCNuHkrSbiGZEtwqwqdzXZbHOgAyPybHOq2VufW",
-	"6mxldarv+ayHWWBtLxnnHLNjGViWx1h0sGRMulfss6iQGXV2o8VAsXZjvTRA1KM50+oeLxoLE8KBLG0N",
-	"iXsxJB6+f7XELxbC6KE7jaIvTVlwmxFYKRfXezyBKIRFOWnM4jeTs2cut0WRvuJDcSbOEkgU7eM9LQI/",
-	"i2uMEZxDktIyiI3qkbf20GdPo3Vwai6L9YoZhldo1OGp2pVSL0uuF1xc2zFt6CAY9HBPp8DFMbcvAKqv",
-	"vUCE0NI1BCJ8Ny8Qf2355cqyCL5a91BjB3uLqHRoYd249Lpg5pai0C1zsyhcnD9fj+lmOdHwMEu6XJSr",
-	"ljo+bw41TuWQL5AZrydQ2cTnmxQ1QjEIM8H2o7nwx52DQzKSeaYwnpKSjAEgovv5132S0JmKSMZyKFVx",
-	"VIoRyaSmmu0WWa9wzcbVolrWaClRQcAb5Su2Yr4NVWTK0rRHTgoQ+gWQ0B6Pv//q9PLjm5Pz88vXb599",
-	"fHv6f96dvT191jcn0DRl6N4z01Mjmeluyo0t1rer1Qc1xShm/lpgi5r8nBewBxvLx4Hm7y//xna/wKdk",
-	"g+dsxpRgU5+jVSzzNifnB83JeSGHvkIFLVh9R2ZlPnZyZFmWX0g+3YLQl+b4ldjf4yGAnBjapNmlsiAi",
-	"ueJiiLaRe/hIFQIhKglQVzfKCNhUDo30NgKwVka8YtMwRRYmtTGJUdPZQ5Yf8zjzx8HaWtRTXOCtGPlB",
-	"xQhemC1QIE3yYkL1woibhmJv9tKwYnfB2QfA4jVPUw8ZvyMYh6MO5vsmRMgMEfN259C8HAYPVp9QLL2Z",
-	"h/XCmj/HhNF4BG4Ud1FnDmscK7njTK7wObrmNE2opsbOmlKfSgGSt+74pfSbk4uNOo3f2KU9gZVdihKG",
-	"p03AML9p2pfe7U49D/0MYL2sfiXqF6E2a7IBgoILjepHDK31igb6QGYEX7TZ6Zj7qJDEfWEpWiRJGcUH",
-	"R3lSwpFCgq0p7XJMXlAdj67ZzFYPtwWfyFWugZBHVI165EybDR+g8U8nk4Kg8Wb7kSJj+omP8zHZkYKR",
-	"GaMZyUVqlgPSeYe54ThwNUy5YruQqtW3mfcnuk+u2ExCOkdwfx0V7JZpJlhCFE+Z0OmsR941Nx6FCPAZ",
-	"iyXcA+0UVgvJmGK6knWMBdjhXksmeMEVfOHel7kuwZBALR0RnM0QAdQ1CiDZtkkLLLYLLQsCyE5c6Yxq",
-	"s8tMa2e0+E6DIpq1NBYCD0TevV9AEkESqoMzo0Fh4XLidXU+7vw3L48wOejNycWGrB7f/j0ZOkH/iy0d",
-	"Y6cWuDQo8O/NR9RW5K1u22zOSfSQZPxpym6MEm5Ohqtnv2Z/zoTqvS+8BY4wXczYFcPG180Fti1jkHjg",
-	"QnDheNUgJBnLjLn7K6kK8fDIe4PgTNdYRZec2EGBaLPAh6ECjBDTyF0igasnIl7PsARKbJhOnHJxAVJz",
-	"AgbzopyAuTeQBa83VwRUvmPGPmz5ZXiN9bCNJ4dkbOl7LRNqGQ4i9xh/ta1GcN3y5vX5BbGsigEh/d9P",
-	"gycQesh1A5ohXwxkuIj43r07exZcGvmAl1VCLWMnliA+BdgSgh8VmY6oDhfY3aw9UuWEBfv6Th+fvpUp",
-	"XL71d+vuwq+osqiGGMxYxFcuzKN/ixFBG86hN73cZ/489r8khcls03efN78N03voOfth/hGBe6JVEqJA",
-	"Mux9yawsWGi8nIfCJIyfhnR1snO4/2T3uCSgfExSVjE1RjJN6ptoDKVBK8HLl3sMoXGc/WfO09/GzSzL",
-	"8g/5slWef302/jch+Lb6bBs9+kNm4N9JPpJTIZtPvC/pITy00qQLJizooIX59ps2UIte7jO/pQ1D5zDS",
-	"5M/L2FvrdOPZ+TLzt2HtNaI1TRUfCi72qJBiNpb5ggOzx6YLQrCENCevhAnNaVok6/vWYBToIbN+M024",
-	"KKKe4C4xpZplxkD1ZfK1hICqYZ7SIhIM00zMmM2XewnDXvhn1u+RZxyCrBJ3MxJkBjJhflHBoCDMHQcB",
-	"oJVcEQmzpOkxxldN9Mz/VKBhVwXeOQSWnvil24zAq/QSCLxNCjhLc5atmqRbeU2LgnW39OttQzO/hWex",
-	"gA3WNNPBRVsBOV7e32avvJUiENDUqnqIj9T292VGRkgbjWm69gjg9mY1YTc8Zj1yYuHCbfAUxEzhkzC4",
-	"sSgOgJ7yyAKOF4/HIFTkAJzqTbx9ajrZcImAmp7uyaipHUmzeXMOVyiEi+PwbjSyl7AvfzsJgkghct5Q",
-	"WCxFQgY01hJTvWPNb9h9XQNsRcbaIsNG/rhA7HJIcmMkY73YWJrZ8ZvMiKAaMAsmkyBGA6vOwyBOJhNj",
-	"avwu5RDRCQxNDplgGY/J6wkTZ8/IUykEi4PsjSIEKYjqMGqMDwXVecYiwpXKQX7kCWciZmSHilkYHBGn",
-	"nAlNeLJr6x3M7IWcedkcnGIj7Vhiw7eLGzBnWCB+JhY3sbYOV2RgLOgIwhzMK748IqHKVdrPWMIzM59B",
-	"KqdNImyzOSalPu5LbC01Vbyk+s4CCbaG0H1KNS8mHqkWiSZWlkk9QTNoWVkkShT/1E34kGuMYQoCz6DW",
-	"GVwFumpnVrAC42cyH9qTULXTvRuW8cGsb8wkY0RBwxmzoL5YnQFLsBEpWICi4joYUUha9Vlt9uDWzSd4",
-	"SmIiKtVXKq7emkqpo4R4ffEG7IqNiiHXyYPMdvP1ccw6CghsmtLZNrLpTyJabH0nKVhX8zHGH3X5XBGW",
-	"JULF8nf7fLb2BZ1sop1DMCInjdWcovblnObFwb/DBO5BKGDHWxNlexbasNVg+clzeisOd2ellCnV1n6A",
-	"COgd4MWRzNCK2G1pRmxA9Qdh0kN+w4T1qaomk+BNMOXNi4G53h6skeA0A5yot8bCn9hYcJRgGL2FBNHN",
-	"IuP0k40LJpTc0JQnEcmFS9aqj5MunMDOp08uCi8f5CiF+DZ6REVRAj4iIzmFBBM50EwUuScZUyPnCoEc",
-	"DC8zsFdvr5TjhInMioLtDeJkY6kTvv0HazyEG4Oh6pV13RoV37srYrUsCScTrANj74v762tjLug5sKOh",
-	"mKtMTi0uoa3n6LwgsRk6VIgeWodlJnORGFt/ggyOsYhg/oR3sFAtlgky5iLXTKEP1aOnISpYzPgN87Hr",
-	"VzS+xpT4K+xC4jWQG82xkSkxzcwpg7x5/vTUvBtBRw3OXnNuQa9sj5xbw8aaKNZgGbEMHMzpLDg32bFY",
-	"W0cFCXA9cglX0jF21I9KyxXaSdaJaxe0yKQtCdwAOSiA1cCdHLpiM+Z80CD/bL+duTCiOjosXtmrfP41",
-	"qlLGWwwBwgtBZx2qa2UW2+boAtLIFdyq2Uy7hA1onmpC01RObfwLmILs0yQ1FvHRgKaK2RyAf+UsmxVR",
-	"TvYjh+pYiEmu2VjVhDhVgpoi8/sZvvvkwP9Ms4zOzK9Kz1LzYCCzcc2EL4LxQxhq/dx9BkNl9PZTGwPV",
-	"GJZVA6pVHsYzriYpnRGM8RiUR3Fc5U0HIFMAVdErw6yNo8TWX5l/NYwyWLrmUV5MZTdl2hz/UxnTdH6o",
-	"TSPA15s6PygFrrUZyUuXAF4dgGH8P85fv+oyYc5ICZFX/2Rx47hcInnTyA73f/25xXAuQZyEAhWqr4Gn",
-	"ZEqzRB0XbGOZpJT42yPPLA2CHMJbpndvXzQN290GXcjSwA2NG9Owk2e8E5VWeP/wlxbzOBEtEugiI7bg",
-	"QForA0HyUe2h0OrGb8Vo06r/8vjXNkRwgsoAfFfF9fPO+cFPP0eQbvPzYZ6lu/b8C3If5faAG/Xqr9Sc",
-	"aglcdn3TaAnzqIL6dBwkP8GDPWbt7j5BRBQIf3KQVs5F5yw18M4ZWQ9OPr5opRL2NMB9qF2vxwe/lDjo",
-	"8Elt7GfJan2yf1ADErHYDOhgwWJbJOKFRBO3AWuiaMMZiliK2pJ1c0hrhYqrE/n6PWHIffeRQs4mCe//",
-	"P2FvfovXsU33nLHVaKQ+leNJyrR1YQfGpzIDs2D+qmTQ9I+Q2zSUqbX6Ef3ZOriScZyaeCtuwFMMei7C",
-	"Gq00a7qatyGFobTXkvQLwdx3WNkoNSwg5Y7MrGyJCrsTJmSlUEJoRaDtQpSNrU1gNtgmWsLfz4ol61tL",
-	"QMwwO3gAvsllJuRTuw1Ykf2OrcmFcsDMcpHUu6VKPikQAwlIMGpMbqd2vdba4UMhM5agjWXMbsBY8uTi",
-	"aMWR027TkHny0R3U6mX0z09+aWMJXngC9pAiQ3rDSqNuGgN81zZdwGjJ5cN5fZLrEXnc23fBLDtCgm5P",
-	"jh2mhltKsIHUhNFrRfCzg8bVkoYWlizY/sHhagN0urQY45L+3Qe3HEKFzIExLfxJud6JjVTyK+awARoG",
-	"CQ3d7diCH9G4oxrHu3AMH8M2b8mWYEkQeoUQMO26R0OgnoprDdtWxs5fzVHfXYUWHrt5CBi3b7ixNiAL",
-	"BrqSRVRSDh7Rc6GSQNm/WOzfnzH1HRs3xYHNM6Oac4qBedIef+rCxxtjM7+fXhQupYHMCu+UxZWWCIHF",
-	"MwclBeiJZsfIDoQ47vYw1PGRwrJFfTLgLE0iVGjW7QYXct5OlyKdRUTlhp6t6ZQEvoW25sAbM8Pb2gMf",
-	"2vroP3Wn02nXTLybZ6k9ua+AvVYZ/G/g6lnuuN9KhU1Ihe09wB0KJSMj5oUS2TEb+NH8uLv48CXzBTeF",
-	"l7ZwXOjXiIgXgwEmUuCv3nGGoEPBR3jrhNApnVmsSCNpEG3ftrHr/Oc0TY+Ioca+jZCGG8oKskwA2OZ5",
-	"rc4RZRu1gJQ1I3ehEEHr9algR6T/v2H19uD/u/9UfasPhD8SUHJFM4ZHzte53tnt1wvT17ne4OXk61x/",
-	"o6ywxdELNoZJ5vrPed/44ACioi/zGFG0lKhTy1HLc73ySftcL3tv5g88cE83n6ZpFZNyJ7akqOEYFfFM",
-	"Y4CERLC2Mlh/EaYAnl1sBYkcryZR75WlmLKXJN7FAyNE3HwpBjwbO2PMKmGLYttYfdK5iODUHc11lk7p",
-	"bK7PENCyCNzCEkLimFCiKchWOwQNjmsH6x3kuJEdI10x4Isb0ZaCP8w0vwvV1TA1F15F9E/NUqiYyQC8",
-	"1+LmDjLWYBK+m3yrfLhKTw868MJtOfvElVbHQfCtJfImUrylkNymlHwP9psDkBLlPPa1U+aWZMq9De02",
-	"xO1QXAxT1s0VO8LLeisCihsuwabg5XQCaZIxI6A8VjJXRE2Y0D1yQa8AGty87cNEzLk1ozEzlqC3G51o",
-	"smFdXI8QyxciVYfw+oRlXCaEpmkp+gM+UznYZzLrkTc4GgiCwHE4Y9Nm9JpjMzZlpF6RJadHbKCLSDPT",
-	"9nQkU1ZoihMjp9OyMehObSclxzQe3UwH1jc8LyHfBiezDYnGsIv7lYmN+EVMsClLChuDizjNE4e/jPe/",
-	"21i070uGuejRuSpHAVBAq7A0+Llr21gkxNCmsxC62DSgQSdOsA2so6ViuVaOrVgL3EZZwFWPlug1M6fR",
-	"vg1hK02Jh/WZkiMbd6EAwt1WP+Ga5ELz1PxhU2IIZrM3hqhCOQlgWpz6xiqbhL3cX0mT8iiaD4y/Bbpq",
-	"W7nkB61c8qoQDxUeRg9Kif+aqpg4yWH4a0GYe4Ozp9TF0fyjcjKbzW+TJCkF6jxSFXjN6YhlcIzyl7Kx",
-	"xzUZ98gJpOu+/e0p+cv+/q9QOSEX10JOwUvsPWUoMuw46o51i6QJLMemhYnp5P5kyRKYUFy3CkT6bWTJ",
-	"/bH3PfIobvKcfncVGCwHLGTOpampWMFIkf77zuvn7zv94h68zvy+kskMPVSpYj4OY4FtHmH1xCxjsU5n",
-	"1iscprlALHlQnRXL7JSSW6ou4Kb01U3a+EEPd+jUZZ/oeAIxz6+f113uLITqB3/81mz//iuuVv3BgMNV",
-	"LW26xHxXC6uJzRURQwdzUSjfX2dhgQKsZWFx72WGUPxkpzKkI9OSdW76tmwgjXnssKLLzez2CLCRod98",
-	"vshYA4DpC2720tZI2Cx+6NKKYNpWDg3KI/HMTuc7BRP9kXF+oX5ZU5mNOrjfej2Jrv9S1as52vaWrYRI",
-	"kFIqla9hEdSWobFW6BOj2oPYY9PuU3OktlWLy2BYQG/g+qorcoapnUrLDL1u1NY1OylJAotCb4dmT3y+",
-	"/A2MDqCFpyNuWFnb3HLpBASCeCauTH6lBof1qWqSMmpLyLnBm7ke4XURSJ2i1QxK7ycRSdhYQuwwS+WU",
-	"cB2RxKGJArIq4M9H5axUX38HZqx0RjELVpbHtXO4f7hrvQWYmK+pAG+YvbeKvNM1qCcyX5rElltkzJY+",
-	"BPBzrpfVaquWZXO1Yewi7Cwpl8Yz38CuPaioYhlsETRfeWNBvZJN2kvVbu6zYgkOw4GhtSiEZCOIDL0j",
-	"l+1gOUFgM0O0u1sw+C3qc0NNkkazrQnrGdl27wv8d2khEiyxEDA8yPoK7A/exC8sJlIw/z1WE/GC27to",
-	"t2z1g9VYQA9Ge6ZYUhLk25Bte1WxpdgfsipIJbl2xx31vEmwe9uSIV7a32HNEKtQIFCscAeUGel3pt9h",
-	"INnGWAjabyq8gYD0LpHPFuIsgrN+6EraF3Nxsc1enWo1hWYP7u+A+VOOuS0jxC+LaymOO1hXxuZQY6GH",
-	"org2NIVFs8OK71TTBaF3eNnrgwbJiN744CwVFTF1VyyWY4h7cR1D7EupAKyQfgIzpotR+zBAmaZyqgoX",
-	"NgTvFUiKeCiGVNMdxGumRQAfXqbvzkf21d3+RN4Jj4F9lAipeczCNHQ3gLqir35bPS/e/RHMNB309GCR",
-	"1TCkMkSt8tR7b9Bq32E43gMXfXmG3FYWTPVFZZZIRcRcRX5djsdoI4bxUqoBnBH9QxAxg0x/XJIrDqXN",
-	"+sKc965U694KFpSUrri8R3a0cb8ul5IRy/DtY5bbSCWblZYxvJZrDjwOxdTQepYQubKmgNhTmL2RJpvE",
-	"g/TtY3cPGCw6IKfvHgxyG3f8IMvwnyhIbLTxffPpVI+UkwOtRKViIumG8e7dlli2GHVQipRvlKBhLDWU",
-	"3Q+En5DaWGw+ieSYyDRh2XzLcGUxcY6sHjkponMWCz4o7QH8WJMkwUTy70FP30SM1Xb6YKWaXYpyYbVt",
-	"aun9ocx6eu/Ocx8dUi6WMP7yDLBzw0cYJuzvo3z8bgVFTGb+J49cXRwfu3iNpXl8zXSP/HXmYfp0ceKH",
-	"CzB3fQr4scdBwMEjDCJwt6tKw3XnK+ktKT9EQ6HqmsFYIX0quE4zo5i6TNliSDB+zHMIb29pKcXL2XEW",
-	"qHXHNhF5uF9ZI66iEIgMJGFkb0adKMxYLG9YNjtyaUf1d4LBQtViihZFHMF7VfktvPGzRWHBnT6fCW/f",
-	"xUkuMvU2nE0WdvFghWJIcxaGaov1/ac31OajtbyRtjxPrCSb90DCLLPCGssFhKUG6IJiA5Cci3mmM6js",
-	"aiRjWfDbMmdoS/HAvHJJqDIDG65amKAQdCCKuZF3N3B6FRKgzY5tR86+GNNrc45OEVLJDKTG6qs14ILS",
-	"h0xv2oIrdfY9GW3HVquVD6WED0pIeZgTuzXw7rWMQMV6WlxNoIjiro3xfKdcRAAYPGiehdbNjuPa0ISJ",
-	"Kg6uqFTawPB8OVBpN/Llor1fSdh0fwTGaYesCDA4ejYB1NYAi6fwhdlp2PC0K7CNbKzXHBTsEqRF6+ma",
-	"d7RxBYLQHLMtpgCKIgRp2lEWGxe4SZmReDQoYz05uTVhcPIEYbcbhYF4EIE2pmmKMGp4Jr7KtQZAxRAw",
-	"E1NrNZs44/XN6/OLxiB3WJp5wKea+2lcRA+SGNBDRFhv2CN9VpRgOvqf//rvfhO2m3adtrqprGLcPm4A",
-	"m5tkLEa1io3NT+GaC7xKsUeLsxAB0s6Pa8XSAVF0psgUQidtoc5GpDoYTNRSDON6o9xpRJOWAEFTAv9p",
-	"DyjdBji6NT7Uynh78ypLs096b6THaVlXtUpOKHlHge53Cqc5soxbDPsqID9+jb4zhK9ChG1h/zajJX+D",
-	"u9yyGlsB4e/SSAJdR5GPlJPCABt1VBHB1F0ju+R4e873eH+mvx4507YGX8VCbqDxmqM2/nQRStaNw++V",
-	"Ov0xsfe+E87cms9rQ7dY26li4YKZAxkKVYZfZlXvAYR1c/YypEqFXdFUyQCnpTh5F/5TwFixzkfAE2Vy",
-	"kjojMDQpMRrFx6qg8Skz8yainMPLEi7OQc4k7Ia7uuTQZyKZNXx8K/AohOEK+dG/NZV5mmA8ziTXhjUh",
-	"acvy2aJSo0V4vBWOty08igLpKUKJbzB903fzoKGrnGGrLHh36Rpf3XvR9O2V8TeVd+9sonUgZqrH+4US",
-	"Tlmd2hQN+u/2lVuSPU0SjunZbzLTh+amHVtNahI8+tIJBlVFmEkZVYzYF9DhyVWB5HCV8zTBclUucXq/",
-	"97i331l63gyY/B9+AB/8i1h6qIkh7fvHNk+VjScaAz3WJo3SDv97OF1GslxAHQ88Hjbt7WKHkMvqL/Ds",
-	"B5XU+gBLgH3SHorLFj2bkSf7rixckHaI1TOsEdcv5fv3fcI/YK9KCEbqow+dvM/395/E0AT8yfpwte8T",
-	"8spQA0Ee39XMJxj//d3ZM7znR8d0NSMRcvgUuWIjDqGZqJYO9x+j8V4EEtgUL0g+DBso4g+N/mxInkFF",
-	"svEEBFcWu0UGAlayu1khcvqWGQV3lzncSizbhIz1xPJ95oNhFn8Nv2FNOK2qEeCQR2D4GzoyzF/n2jsp",
-	"xKErr+PNMXvvrshOf0yvQZT0IaIvz9LOUWek9eRob+/xwV96+7393uOjw/39fQB/t0OoO3mB+AJsD5Jw",
-	"mrJYk1wkLCP9vZvH/R75jbMU56Qi4jnGAkuDePFFNtzRGtt8pMgkv0q5GrHEWO06o7EmStYAPJtmHOTX",
-	"kAnTB0vQ5HdN+QaMCUpy4S9svUMNxWd93Y1Lfs3HxmIgp4ZYJhlXDIrgMKHdhX/N7I+IQy2DIXp3eSqH",
-	"XVeGiSdRCLRUgnJRUeXf6GBOZIB2FsFtvvfYh92MqaBDNgYMSCBuRFPofxlj2l0EwaO5+toPlmE6Zg2L",
-	"gKEFpZ22p4pMSn3kZnU1c8kE4Vh2/jh//SoieZYW9fwyMs5TzSc00+A72bUHEgsaWWIMLDBizxeF8rEn",
-	"CThrUAWlYqLKJYYZlsx1eThwYWGUjHXFw7JgoRe/OAnV9GufMHHDUjlBkW8XCVmxoeRPfhVkbdtFswkN",
-	"5OTNWUggOK3ivfNnzzGSA4Czrqg5/NFcS3tcBTRQpxVV5P/sqlhOXLnOyKbbqxGfIEnJ1L9RCgy55fyL",
-	"lKb6hTgp88ffWSZh/iWiscXqi7ulgAQE6f9H1wrQLvpvonJQkA9bAV5H1BJLm1Gx2XADXo7VLu62SkE7",
-	"dTSCAowV/HN4cED6X953oILH+84R+cf7jl20950PX/uRDWayn5hX4U/zavBmievo55pFdILcRj8FGf9m",
-	"rGVS2oNfrcTBxBkexFN5ogqwC2iecG3Yo0eewoIqhyFrL/LHXBDF4syGSFWz3mKaZTPnBsW3DalVZA2K",
-	"mAhXw1NXefLm25r5v3baAuLBJpILrY6MHZkCFm8CHhAuzIgmmbxiyhWHs6Ier34Mm2hmHhjzNpFxbiRi",
-	"sd9vMjlmesRyRcZMZzwOCV1OVOfrh6//NwAA//8=",
+	"7P37ctu4ljcM3wpK31MV+3sp2XHcvbvteqoe78Td7c7xiZ3xzN7JG8EkJGGbAjQEaEVJpWquZi5sruQt",
+	"rAWAIEVKlGzFTlr7j92OJOLEdcI6/NaXTizHEymY0Kpz9KUzoRkdM80y+Nc5H4oz8SaTNzxhmfkkYSrO",
+	"+ERzKTpHnYsRI+yTZpmgKZnYnx2TvuRJ3CdcET1iZMgEy3hMXk+YOHtGnkohWKz9z3udqMPNYBOqR52o",
+	"I+iYmX+5SaNOxv4z5xlLOkc6y1nUUfGIjalZDRP5uHP0zw6dTFLWiTpDrkf5lflDyiF8knJxzRIuOlEn",
+	"4SqWWdKJOmoiNR/MOlFHT7mOR/hkSs2TV1xf5fE1052oM5XZtVSdqEM/5xmj5lEmdEY5DKIzekM7UWdA",
+	"Y3Yl5bV5gItETlXKb5gdXMMOzHl0PkQdPZuYvSmdcTHsfP361WxOTaRQDM77JBlz8XeavGX/mTOlzUex",
+	"FJoJ+NPsksfUnP3ev5R5AV+Cs/hfGRt0jjr/v73ihe7ht2oPxj3NMpnhpPNvMcMZzTsb03QgszFLIjKg",
+	"PMWXaJaR0VgTmZGrjNFrRSjJ8pSRnT4XNzTlSdeO0d/tdb5GuJenUgxSHn/LndAkyZhSZqG5MpQ5ZmZX",
+	"NDVvcEa4MB+TnX5slxYu9zeZXfEkYeJbrjeOzXK1vGbikYI1k0QyRYTUZCTTBM6fmnFIJuHAB26Z4drP",
+	"BPIhTvZt1n8iSC7YpwmLNUuAWvKMHZOEaSAcmjFz3mb9imU3LCOpHJJcJCyDDz3RJUBFuP5wT6+k/k3m",
+	"IvlG23klicrjEbyDiCimFJfCEBK8HLLTF1J3B2ZB4SLf0FkqaXIh5QuaDdk3JJ0raQhakdTMa46Ulg7b",
+	"UNZEK7LTn+ASu1rKLvw4XP87QXM9khn/zL7hQSNBKxZnTBMqEiIkATFSYojInD4l00yKofvxTj+HFTOh",
+	"zdpYUtnMDeUpvUq/1Yt4QXU8umYzElNhWBYOv0TeQk5hh9NMambYesTF8IhwrUhCNb2iCiRULjJG45FZ",
+	"egTPT6hSU5kl3RFV5hHynznL4aepFKUXbmQZH+YZS0jCaJJywQhNUzlVcIDmJ1cwOEu6blQSj1h8bUYL",
+	"ntYSuJjEqVQsgVXHMk8TEEZXjFB1zZIe6b9lOpt1TwaaZf2ITEdMkEnGFBM6IorOFBnJKRlTMTMvTYrE",
+	"vE4ypVwbbT9iNLEGRjDOvHVxbh/NheZp6UTHdGZWozNuFjmkXJhxi7dp9awRKUMGb62gD5VPJjLTLHnJ",
+	"Ek4v4JffnGORUIQmVJF+dcI+kLhfZ3dsFto1e3KU/nkTNsLnVgaCpfIrQ3TjScqM4N9xHBrnWWZ25Wgs",
+	"IlQQax4QY4q59W9A0X5epmVlLsC+SbgyPJZEJBc3LOMDQ0QyI+PcbG8kpWKEEsGmwTZkRhQfim4+AYYB",
+	"7rBb2ZDe/bx5pWs3cPdK9vNSDet0Kx0bsgERRtOUZY+UXdTGlOrnO9Codo0XUr6kYmYZUX2Td08yqhlJ",
+	"+ZhrVI1AllyQVMbXJGOD3Mjt4D0fwz/GTCk6ZMRYw4pMRzwebVISN9/Y6iXz583YIM3neIniKmOJsSJo",
+	"qqyhMeZKcTE0ouFayCkYf0wkLPEUC2ZJ5ewuLy+7J4FFUn9RjkeGxMWQRaR/AQZlxmg6/t/vOyfFFt93",
+	"+rWqrLgyuvO6ezPn89bG+e5tnM/vxCSTxoC+Y9r4jbM0AQJRdRQCXxMG30fGqnkLyigzzJMpw1kyYekj",
+	"ZX9iJehmrbF2ol4wrkcsI3+ev35FhJECguRZ2mUilobxBzIbw3JfjaTSGzC8YJVvrRvoW/hnItL3bGdu",
+	"hGokM/g0kynrmjsu8BVL4DOW8IzF+kJWv2FjytOu9at0nSXVj8j//Nd/7xYnducuoJXOy3l5FJlyPQp0",
+	"+SNFlDa61Jh2TGsuhuamXN4UF91cMbNZZzR2mUgmkgvnNoIt3r0122qPaDKBoDCiK5FEj7jZhLEJ8knX",
+	"rdms37uMulRIMRvLXIU72IwRu3QXd2vKwk7u3JpduolXqOyIHBhlBd6sK2a0FyiEwrZt9JTCujdl8Lai",
+	"pBXMXljspizf5QTzQ9q/cKYbMYGXHuhLZ/C6W7oxeD9NzOJD8zigXZSQToEY2VJQ9SBjatQFEzn8YkJ1",
+	"+E/N42tW+kTqSUnI5gpsrn5xQXcflXXLJszgpUe2NYa/E2PYksgGTcyVhKv3+XFh7GGzGGLWDRuVE5bB",
+	"CgKv/Zxf0F5SjfVnXkHG0IRJkCMux2wD1unlmK0cOJwzQt367t5QWra8Gr+fW8xmbJ5FC7pbc+dyzDZl",
+	"NCw71RXshcsx25S1sPCof0hD4XLMNmImLDrJBleZ9+tH3l6QGcnYjbwGtXLNwHlm7tCODjahrRetfKuo",
+	"vxNFDbSxQTXdVpwtjsoBGf+DKT07QaWi7ty1AaMvXGo8omLI6twaXChNRcycY+PI6F6ZoiizaS+R+0xp",
+	"nqZkxNKEXM3ImI2vWKZ8pkNBmylVmryeCpaRKVDblXnVY3mD7J6wsdRWo5ZO5u4VfYujqXWHHJl98Ay3",
+	"LUXpqNw7Z0Lmw1FUMcQEY4kxYCAjxweshOG9Uo4CmVJFkMGAE8xEHCwfRpOuFOmMqJnSbAxf+aNtskxK",
+	"53jn3ozFx+jCc+6AIrtkOAJHHbADKVjo2nCHrhgjO6Ab7AkHv7GHTS25ETlwH2XshtHU2bGwxA1Ysssp",
+	"qL0tC2PdB5EvpJrNWLSLF3W3Ni3MtSmrdvnprmDXwmCbsmyXHPkPadvCnjdi3S4+zZVCwdbSrQSDg9Xf",
+	"uYG7ePFbE/c7MXEtfWzQyG0v3cxxQrTTe5N6HfOEHcknop/kCdenN25lScLNYDR9kxkjSXOmOkcDmioW",
+	"dSbBR186NMZZ57IXIvOVzCD74RXk+dclSpy8ObOWFcRTKGiWnT5kjHYxCbRvlh0kRuOnu0BwbDzRM/NK",
+	"6id/p1h2BsLF7JzqzlEnzyGjX+Sp5V0UWPPP69JjCdWsq/mY1c2FCrD54EpTyKt/sVibx3jtyuZG55Pa",
+	"05W5jiUeqyuNUDmYqlCnALq5pg4BZTVTGs9l7lsr7tY8NW2Uqb7FsRvr82RoybCaDxPqmX92YECqO5Gj",
+	"weJMyq9/jhIr6ww3DccdLiM8L/+mP9S8zQobveBqVVZiN64yh2s2Vq0yUAO+/eoXRbOMzsy/BfukGxKU",
+	"8kzJDOOYjJjfkQkdsmNCr+BWbG9PcCc0X9TwWOV12NU3Hs3TjFHNzJEHxv4Kp5OwAc1T/Vaiwh3TTy+Y",
+	"GOpR5+jx/n7UGXPh/13HolxNUjpzgih4+uCnn2t+D5GvEgXjJ1H50cOmR//NxrICMr6SMmVUmJ+kMqY1",
+	"2yjt4qBm6DHT1GjylUWN08X1xGCo/ZHyZsBxySggE5nyeEZAWzHVqx7Bz0vP3twry2S94ssb009n+Cj8",
+	"ukrlmo0nMqPZ7M3SXS5I/CVXbCAzRoaYIGIsbZQKPXLJ9Ujmukil6ZtvNRiT5nLMFRa+UW1NmYzpPBPm",
+	"QinikHUCEnD1SpXj+PmwehoTqs1Nr3PU+X//edL9B+1+3u/+2vvY/fD//K/lPDleKK1ClrRxrdV4suXJ",
+	"F4dTZFmrEdjZIp3hnZErQoWaYo1grVpoJQ/NZuaOAZ5uPAV/g1648ZpiSPMcGlpyQNgNy2bWQvF+JbOX",
+	"iox3k1WveUobvUjGNB5xwboZowl8gE71yOv4SlqJ0VXlChmj/b2zIur4MqYOiI+RTMLcrk7Uce5Fs9Rq",
+	"6RCMXlecAHWc6ICotTEGnKWJaj7UL3VGVHggbzJ5lbKxIlczAoORHYqGLGRksYxwYTNu4A1MLYuau07K",
+	"aGI4WKVUjewNz9e6wo14NyCyghrsnbn27TBjtccMTNEJk5OU1dKp0lTnqp4L/ri4eEPwB8GzxdWhTLN2",
+	"pMhSTLG6RjoOS3dX4OEYhEBysoK965Vjc0UmaBC7IDKkNwzvbmBTcHENftQxTdgxmvD4rZCi/lgnC6uS",
+	"3bePFLzcCP2aVBEsEV44YmGqNvrfHinCE0J1aU/L7aGgqLkyWeRtieLsl77VNexJN+2KJqWnozmDsmGH",
+	"C4y+c1Sh34AkwVujVnnkdtcvYxmfxJrfsFXmRAk8T25/yKl1PqKzybCHnDDBklrqtaHXBTPf+UXLrrx8",
+	"NYK7UvG2KqcSvpVwzcuoZQ1St+e2IqU76lxG6H70BSvXzgRa73YTGugrmtfeCAtuSe6136EVXGPFfm11",
+	"HGtZlpPv2KAER8P3LPKuuag5+P6E6r4xwyYsU2ZTpcjorrGz+p+Z0rN+OSxY+lXtyzBS4526nTxzd6m7",
+	"l5V10hBOyE5aloChyAv21Ur+AeGsIf0wkL+a7EMiXSb57MiNK343Sb43p84D88xs1jnSKKHfKbbqnfcE",
+	"dQdVeMvlSmdUy0xBIgAGXCqhgRuqafYuS2v5cg2JV6GWOnqAKHn9q61QS/OtZqmsaUFHbY1LdeJKdBro",
+	"kSp9zpi4jWgsaPruyFawaWjwoLyo28BkJAV7lY+vkN6WLnaeH+YNnor/LwchtBIlhd63pUv6nPOkpZX8",
+	"Gd+zu9/5acrUFwWs4V9P8DLKlO7OpEp35bMNqL9MVvXvqqy0ihMsUdyHRdJjLT2laVp/+YEQrjkuRcZU",
+	"x5jmNuCpNp9wQWia1jlN8IhXVH1o0i3RfDhuZNdcexKfT+v9ICeCwJtyzpAI4DMolNlQxbpcKCYUN7ek",
+	"dNYjlyOuGVETamylTOYiIRySfvhQyIwBsIb7SGnzCUnllGVdM1gCBbi6sIll9kiRd2Dky4SlAC/VQ58g",
+	"8sWEJgmzpT1lX/6Tg/0a6rfbRE2/npa3UCEfQ6N+cTWv9yeHcnlJATD8LIh1fPRF+KvM196D/nkdx/GJ",
+	"IAF6gLnq/4NlEn3JC7zFS9z88LP6RYa13Avcsc3SdsyFsy/mRW+lwAxdlIXTNiKsN+yR/pf3eJDvO0fk",
+	"n+87I1pgtF0xJoim10y873z4CoAI6IPyi3tcu683Cy7MNTQcXEfZbe7m7cm2IEMpBtwwn3WEtR9C8Xbb",
+	"0+7CueSXVf+dm+rDwhOGI1uP8Vdj3RVYz63t/qTSbYliHdl0B0S1Ggm0dd/Oh0tsBnUVG4LrHulba+Mj",
+	"1YAbCiEbqiD5h99wzOep9Y58pJtw7360arpW+hVrXc24/EgbfKv261arq7Mw3dOlaUrbiMLjKu2g4SUD",
+	"8Ou3YPD1uKZWLERLSZcPxbvJw93V3fNyy4O51c2/ys3HRLAbm97tXcgJHzKl74aL/atYl7/XYeCbBVf7",
+	"Op50J39TXM1WYcGn+P4voFT+N5mNVyTXAralfCIZr+Tq7B/+Umc9wLxVz9PBL8sDDzaldRG94qYg+XXO",
+	"t8gt9HKw/trjgaN8c3KxJjOHbvJKOrgLSWMGqtJyoshUZteYNo3fDXKdZyxyuKWDPAMIITpiNKlWDTwy",
+	"t9dPfJyP7ZApHzCyIwUjM0YzkouUqVIetDSDTbnClITWQcRWThv2iY4n6PixQNsJm6Ry1r2SYbagO+mq",
+	"OPHntuSlrBXf4UuF5bt3Z89ATNpowwmEEXxsZfmjdZxaN1jd9srF/qvnBgEcQZAhtHoiUCwTm22SyWFG",
+	"xypMArLuoS6AOI1zpbtXrMuFy+rpOofRHJJR+BkEsazwqqAgzX0cSLYadKEgG6iLjNB1WSv1SCLBF0Ue",
+	"E/rBKtlJ8+BV4YdcdEf8atJ11Q0lYVIZqQp41TH3qxJ2EmQ7lUBIrJWFj5V268FOSlsJMFGCz72g80c/",
+	"HtCulnoC+Vnwl811D5/C7+Gnswku3SVywRPu3YDZzIInoSS0E3UkzbVdTZdhMWl3QDnuFL+cZHLAU9Yd",
+	"MB2Par6E/I65l4krwzKUrmIi6aox+spkd0zFzL1UVZsbtnqalRdknTMRy8y8XuthMz8raGrddKyIZGwC",
+	"+ro02+H+4/ZpWm5X0QJvzFkCEqe5x8JJkTM1HUnFyNkzW6VLfPWPL0yL5lsiuE4IDT0Ios6fl89XlGav",
+	"BSOT/CrlMblmsx55e35i/lAkplk2I33RB83YZ/1jwtLUPBd34zy7YfD5aXLw00+Pfy09Emc39qFPECpO",
+	"SH+GRR5vugc//bxbE0lKhzVVO3woqNHNhKZDmXE9GpeJ5fT84Kef68gizm7mh3tq1lweAJZTa5XOP27O",
+	"xZ4T+4QKiewYmfTzYZ6l9XHva14TZn/OZoSjW9daIP1rnvQJFjO5jH1LFVxDPWBDmtC1ntWPb35ZOaun",
+	"dQOI+n2OZZKnuVq6v1yx+vlzVZle8WHdAJ8aXhMmgZJPS1cwWzzAbMkAFWY35xkBMeK7wx3Wcfqfl8/P",
+	"V/YzGh5pHckwnLwshgED1i3vBRfXVhitZ1TzxBti85LVCS2s2ZpMSMZixm9YQgaZHM+lUYa3jp+f/FJX",
+	"UiGkiBsKyOArPxPUrpRyT3eMXDkxAhJrHW9omjOX5WTrHXcry/jp8cGSJNRFb6Yq5RckhrpjrHtHL387",
+	"eeqchLZKetVwm7/YVXOrmT0nrgj+KETMjKVIyABKpqBMkwuuRiBmuBgSLpbziZ24blevn4dW9fzrhBRv",
+	"HJa877x+/r4TKrrXz2u12uuJupsk/hIohCLOalarmO/GRp1P488YVVL0OovtobsxYO4ys/z1RJ37Nazi",
+	"XB+x+Po2BQCnNB6RhE2YSJiIZ1jXPGJw9+bapvaxhOy878jr9x1XfWwLHyNfEIB2tarP+C+O11EYtHbK",
+	"g9ruD8uI3Y5Rf3hAR29L/pm1HTtzvosM5d4YrHZMq08ZTRS5ovE10fIY8zyvbIk2A/yXwllR1sAjrSfq",
+	"aG9vPOvSyaRnv9ibstRWVK7oV6rLPHpTf5VfyRNZm3wIxpJWRAJ6jWIMfZOFa4drxVKPQcJFnOYJMsv9",
+	"pWG2cX6UMyMXeq8ghILGIOHimIg8TbGsgmvrpR1R1ehlWpoF09brNC+o3JPBYqdUEXvWwKklWmznripS",
+	"Pudn7Juv+k6it5i/VIbCNRnRxFejFDwSrKdVrMam/gR5PS0yRT+0Y5x16kHmR2lvb9bx7tICkboJa/dn",
+	"TaKnNE2N8FrsBEc6qzCuTNjS6iCHN4KJF66yLpBkh/u//tyCFRqUf2U2NC1qZnm8f3DYdpaPpSmWzBh8",
+	"6RGqfWbJmtv8aMR9naOCDhmhV0bFNs6DimHpPDz5qOtvEyeiuEwgWFsqxZDs2Myo3frrw9IJ0UFWe5qI",
+	"E++dLVC5tuDCUp+P4YoLKpsxl5BHCk1cb2/b2mtbuBaU3g94hpj29sN0ts5brDFW6g29t+i8vMWdMAtG",
+	"WMtDXxqgbo1rpyOAVuwCdohPTAA4m5Sbw71mbKLqU5jLlkr9wOTPy4uoABM8CaXMEfk7oxnLyPt8f/9J",
+	"DKQMf7J+A2yJn/AU9cOZaANYU7KGrGYpKa9f9/cDzc+F/vmwNp9y9bdYfuastW3TpgSntvomfCkNJ1bZ",
+	"x9wSF1DXendtVZDmov34irM6ewYTMXzm7poVFeUs98J4+VOOBDkfc2i8uyBHvHgCDi4Udpuqgmg+DEix",
+	"uF1lnc8gKDb2LzkSPWWO4v/YD3uxHIeWsYvozzuB6tMOfyrXaTxpB8ywJFej9gjWiraOB0shpercTQUc",
+	"0B3Q9dbfuKK/UaL3YOnRQ6KTdTXcg58S3+7rizdAqA+BR9c7uNbZp+UNQznG7EFsW08asJ4glcCxgnm8",
+	"fK19fPDkEOJcpVqAJek/lePCkPCyQ1s7ieeukkDa5n/Y5VqpmzKl/krU/ToP872rodi0VGdea3KfisQC",
+	"4vjG2uiKKSxxyCjccbjL892gd+thk9a6ZNRu8t3kDowLw1pPw1Tu6g3hzfOnp8iAPuOb7Jwf/PTzLgS8",
+	"Uy6ulfPgUkUmNNN4VlwVgK4Y8mcJURIv2673LqYZnT97riLEeAXASsWgXijCU6V6zv9w8MuiTMt7pNJv",
+	"b18Vk68Ie4ke9beuWtEf2j874PNzCAHtqxgrxa3FW7CJSMuqnxss/YpMD9HE3r+ffHnx1fz/K/j/868k",
+	"6j2qBxYLbwgVDTOV3ZSZUUlKxTCnwwC06hvcJQK3MbhM8DzgEGq9xsuDKkFABcGkHmxAJciurdkLBQB2",
+	"3IwN83JlxE4YUi1qSmdOgdt85KeQMWbT5HhJGQachQVVdVFZeyXHxLP1xWu9TSMFRi4qxo0Fx35khCe+",
+	"5jXwCs2Qtsq2wcsLUt1mCrpUrfM/TroHP/0cZpRAmEE7C8wrgDpxHCzpcKl0g2OprLNOwIECrFFK5nPC",
+	"ISpGYiqk4DFNsag0popZmOCQmA/iJz9d/Tx40o0Pr37tHv7CnnR//dsvtJscJvuDx8nhATs47JSly373",
+	"V9odfPjyy9eu//uwxd+PD77Wyp9WdQvz2MQ37OXAgy8vR/29B8iCdqAEy1Vua1SCNs655cAEdUAZBxtE",
+	"MC3jCMw7ZorvF5/BygADVe9jULofhvPKJfvlcv9q4T6fL9KvQwGo25PbQC2/K5Y9Y5iozD+zv7xJG0sh",
+	"WFyEziYZQ4jM2lD1GQaVjsk1m2izLpkmLLMxAmXb6ITz34ZZv7V9jFr8TLz0AHQlAyDMzJ+Ein55+ks4",
+	"7CIPgCFOuHE9vYVBINj09D7uKfOZPNVz8CtbuPdzJhJkZaz+/968CsvPYTEB3O62HQCZrE7/TdmQJ0X7",
+	"i8zYstZUjkCYYTsj5bPJSnB4gbVTsoaPev//5dDM4V6Wn9btK/C/FyrBqwhebJ7K5M4vDpifucwlevjL",
+	"weMnv+7/bUWnaGtoXChemULwQGLIgAr/A7wxRRaZf2ruOrvl5d3iFd6yaNMj1+IVBEZb8BrXj/jo5nhP",
+	"KdatJfaXOcbcLWxfgGd3hZF3mwGo8He1pRJ1d+vLMUNNdTuZhYv9WAfRgQkcSwhqkrEbLnPVGqYCWsUG",
+	"VeaZnEjFkvWer428f3QFbvNrq5vvQ/3hrpuxfcmvOTZUPhWaZZOMK7aw0vLbwXqvlIZdFIwtyCDGPspD",
+	"6eFUrW9mXalYAA18dCJyNfm2JhWGeGtLHnvnflqHyGUzKgN6m99Tq3Nc7wDvdBsN63whh1zcHkT4Abyc",
+	"xRtcr7a6aFm6Ayl0fX8H/Qg5v7tOa4btx9wtFXHUFOlbI67flPDVmI8YZHyBzKhP9qpP7SqvNLyCvTq9",
+	"/Pjm5Pz88vXbZx/fnv7fd2dvT5/V+lRtZtdHvkpSGGw7cSWDOETJnvjl58MAOjRIBluQmRmehKBjLoY+",
+	"nbEBshwCd03jvWU51Ebb1XPtktjMqwbHAaDn1kvnIkelmj6qphacpCACIBuuCdWkv3fzeC+kla4j6f4x",
+	"GordlN+sYjG8LHTNahmKuXtVsGJ33UiopgsV2gJNZYnrYH//w53polfzSJJr3+TWNWiCt70iXsldyDk3",
+	"ewnbs7SbhqN7sz7AO7TVB0MaWOhW2bm1hui3OrzgyMrLaTiz8q7XynyryvMlEnU1kbisBMQbyhW7OZhz",
+	"8c6NzLuP112fmL34Zb0LCKS+7QDmuC/AQj02t+ASdCqg8ZirnixfgAGBuqYZ2xIihr6ZCF1zZuHp15Rf",
+	"NZDjS7G6qx6gJiMwWOVbmbJ1kdVLdSNlUPE6nFeH1/8PGzRc2JSsEX5/RfBybJZudrnOtFWGC3fgq68q",
+	"Uyw58Ft4LNaiCQzn3MHmnVxtuc9knSYVbpl3ERi1j/x9ZuRG48AgKWcrVFZWiHiFNhHBa2gGWJ0XbPDV",
+	"I4V5vse2C0m5AYkv3ln8Bstk69cTVel6/uRq6gpnHbfqVoSwpnZ1PgRvaz7+UKczXcB3aUvjEm0uLI2v",
+	"z4iAiRo3vK7HCR62LiYmblgqET2lrcu5tYco+jawAvVntwgFAE7AacwVaaQuBcWciqPqR4qIfMwyHhOe",
+	"lMqTm4uUHKMWBsEv3SeDA/pr/DjZvzpkf6M/P14gdFaRU40CY+WuA5VjB74t83w9JP/SF7JGKfAc4+4v",
+	"ZNxWFcJlIqnJcLxbbi4MuLsRXfvRrcVXuPm73ewtnILfpP5p+TV2nQTdcOt39JIXvuCaaKFNXwdVujJ6",
+	"y5gtSnRaNexVWguhQ8oFQlycP3tuFEECcGAjlrVo1t1kGixWDfak7MYa39hL5rK01rAtG7tTmx/0VoMI",
+	"DvKBGzo4vlpkDrbiecj3qk0ra/3ownQzqyEcvxRbCjZgl7soNSx4MQ9JXVhS2biywHkekKooNn7XG23n",
+	"gF7r/d65SXlHlb3L1Fbr5JPKom7XKmTVNp534anzkfmlatVlJK8hogtD4sn+pszuOFdajhsauZVdW3fo",
+	"BCh8Ra2Y+Lz4ea0va+GlB39OjMi2ubHmr2FGhVZkOqKQNLtjgasgQyh8pAFw85Z3knqHg+tgFuymdFRz",
+	"W/evb+UrjRniIemnehV910IbvbwPRje5Td/tJs+Zdlq4nbCvlJR+orFOZ0QKZhijD0Lcwgjn1hFWE89f",
+	"ISV7XUcsxsbuwIW73Hd7XpJPVR/RVc5T3eUCBESE6Y1jqSDHMGVUaTKRU5YN8jQsAAPMvE7kQyoJQw+X",
+	"+UwxaU40v0q5GsEnsRQ641e5LkFcVyIst/EtBzmYBxtTLvfje27R5vhO/NWb9Ss3Eue6sHQbE94NIHV3",
+	"Ldju1IG+fzvRvSHPObZZe+ghU9sMboWQ6XynwVsGUdcKg35t3JBa241SiNGfur8cJo/Zz8khZV31ZPzr",
+	"3w47qyWuWweMDck7qEyXtB4kY7uKrRFVRMjmXLC1/TJr+EYaqcUBtzwIvnUtade9YTcyMCRMxXnG9ezc",
+	"TIjLP/nHeXPOXG2D0rLz0VdO9P+9a0fqgugJ2xT09xQfio9c9KGZQb8RCI/IDBuLPSL9C5vUf83E/37f",
+	"mfvt+w7YeNysFGdymu2oU0rFLMiOTvhzNvOti8+xz0pDhcYYMALNL8ImTZhp+uLk4ukfz0//4+PJs5dn",
+	"rz6enz59e3rRvJx/78J83XPX2GVuPXggZtlmOVit8JuzCv68vOjUNI8t1T5wpXIEIXCAlZEtRnevi7u6",
+	"xZRjcwugOrhPw3TFskZaT8qLOk3ZDVZLrrU4Ix8CLHWs6xzT7FoZavBZP725ziaEilkNIAx4tm16qCNp",
+	"bCsCLUS0+RpAthism0uxS9gnjo3olm77JdMZj9XFIvc7kIVyYPkFPbw8vXh79vT848Xr56ev+k4IygkT",
+	"ivT3xjhy3+F6nrw5IxOZtVuWvTk18aoNTdcwZ38vlUNgvSuaMcNhC1lwXab6CnbvoAZKw79VrqBqLh10",
+	"DQWwBFB4A/FisTPIxYgruN3BFYPG2sLZXjFlsYQSTlMWa2h6MmH0WhF5w8AvwsUQWmZlcDeE1t2ROxUV",
+	"ucxnQybgIe8RRJe34yH8J7Yw1CMVYe9igGTFhzD0r0Z0wpRHMmLZDY8Z9OUec001M1NKyGAzVMfF0MGL",
+	"SpHOiEM6EmxKrqhi5N3bFz3yumAQ85qGmcwnyNHmJDQdkgnL3ELNS0p5zKy6sm/o5ZnhxTxLA8wRoD2Z",
+	"ZzHryWy4Zx9Se+a3UAqpwTRw7whbFyKNdfZ7j3v7WOzHBJ3wzlHnSW+/9wQLHkegP/YSGcMfwzpRej6l",
+	"wyHLyLszEALg3HIvtUfODIcrxTRuGS6thAstsWaLC5rNjo358PTZK0M8ucJkCS9LzpLOUef1RD0zazBa",
+	"ETU4rOdgf98WumjXfpV90nsjPQbbBnVunXb9Wpf4kcg4HzOhkVAndMh6qFHz8Ziaq2HnTGiWIcwEMHb5",
+	"iZ3iJHYN79Chghv3RHU+mHHgGPe+wGl8DY6zdqsn5lfwEjI6Zhq63v/zC3KteTEFz1L7y8JewHL3YvcV",
+	"J0UI23HS/Qftft7v/tr7WI8E9PXD0jPnYzpkexMxLJ+5v/HiS65PqjevK8ZmvGs8Of+iWz/6L3pDkQBW",
+	"HaCWduAl9AwfHc6dD51MUiv+9v6lULIXE7ZrAd+2b8jdNQOp36ehOddXwcgscyUwWyexzNOEjOgNIztW",
+	"thoiIxkb5AoaNOza4zmsY9lJSrlYkWdfSaLyeOTPvsSq0FlR89guz4rxeRavZdQRo6kefW4UeVhpoozq",
+	"Tz1gONguoN4U5IAdG2WRSIaHpaVZKqzBdi+slXJ/2JmXMt1iolpcru16vNSc6QlajuWzfMFvmDC7m2Ty",
+	"qv7EeGJ0vJ7t+YvlxGib+aN7BYoRanQsBIgLXuG1odqmHa4L/flG6n1jQhRV1mD5SmO9A65RN6ZGj5Az",
+	"bcurFaGGYGNbFaZI0foxqKCCpioOQkuCsldkIBH969i+aCyC9TMPQbWZd8xj1iO+TQcaOkYTxoymyhi3",
+	"MhcaIecjM7ZbGRgMU3yOalxEMC/2ooUCL8wv5crXXmEnFDOmSKxBQjSFhBG7vB28IWCrFPOkTMHgMLvc",
+	"JamU14qk/JoRSgYZA6StecI8+fzGvM1Te/O2sC5/l8nszqjS9tcud/g3pBUO+ak7nU67RkR38yxlwlyL",
+	"k1vP8bWqO79ukPtsR+4G8WpjZtaXUmiTuhH9EvdOPv+d+qA6PPS4zUPvhOuQwRJ87Embx35zHWHhmcet",
+	"nrEQ0xdSvqDZkOGTP7VbpMon5gLFkpcs4YjtZR4/OGj3uJXMgAMGz/3a5rkLKV9S4YB+AYvnp3av4sy2",
+	"xsX0Y3juScu34btQhX4cMPsCD84/PxiTrBDOiFqAEhXgSx6pSlHNzhtzdQ1NUvq58+Fr1JnkeiugfxAB",
+	"jUJtK6G3Enorob83CV2VzPMG9cebAEWs8VpyUW4PeFROm9DoscfbmY3xJ/5GtAtiXPHE/sIJ/yETRtDI",
+	"bLfnhxvTGbliZGiuBYQL8ODGVHExRJlvm65BLaeRriggrRR1N6aSYuBpGrRHOiYUhWwtUhLZsSKbjGXC",
+	"dsmYXjNVGrIYqU5SYiTo1Gekz/tX/jNncPO3DhYXcKp1qEAd6pyPoX4gl67XMNDPrQdSgCjZfph5H87h",
+	"YtAqrhzebXILIbe+5PluRIBncqSqkFohbFAgMtt3XzXBpKrxAZ58PmciKRpOOMZv+xpBuIB/HQBQpnT2",
+	"o6uqH01nvKTW4kWN4QQi2J+WM0syb6EK8cZ55nKcG5wzgQJBGT6UDPrS31p5YIde8zMHdgLIPGUgxb4x",
+	"3gf8E1wLCvVxXN9cAsxrJhLV6K8op3Zvyiouz3LnBnF1+B/QFt4atQ9Ro50zbQOYHlurRqUt8C5Y1Vam",
+	"m9fGCvQ3eyu9GNzS4WpLToHXJXT+tl9HYSvwEVU2EQlu6zIzN/sIb/lwradjRg7398nO+85/yJzEVDzS",
+	"BLFeZzLPit2gW2Emc1zPDL8Ga+99ZzfyXSOrwsxe89Wx8wks9SWg/Co5JA72Dwur2J+HFPYoHEZpVa5Z",
+	"yrgHybaxG3/DLC3k3LewfraCZuOCBmwdWsVlNvZOS5flj2O2wIBvCrjLrcWytVi2guRuLZYVrkp7LOG6",
+	"rbutBzrdmwTWOgLxAgimVhjtkimkSqDTS8GS3azHNqIhJOS8CV0nI04TPqf/W3ixVvUZ3ZkPq7XzySN3",
+	"Qzbo1u/Uiuafjlh8XVB4tblBE8FDuih4AuqtdMhmpUUDdZGQjOk8Ewo0YDkF1WjahGqKjmbzrzHTtBcq",
+	"X8xcLaArIJgHKUK7oc/YocA+2SdjLnLNFKEDDYa/IilVOkwnRTneIyc2kfjP89evIpJnadcqLVjOOE81",
+	"h640RqWRK5lwpmyo0FsEZmHKKOXi5/OsV+CTbEgzz2O/3LFurp/Ab3kPBnZVDOsP+U0Vfg1qTI3yfyGH",
+	"Q2Zos71YgYHX8IVihcc67lB4cnWrwcIYrGc42NU22Q6/thxhXZFogZTWkYrunBsE4ws5NKIIDYAqzqgR",
+	"DIXaDQTkZzNoISOlu26kTLN5P72jPfOzTZO4g/posGydRB5RZW4XDGwJV0shJEmlGLIMrye974+W74eY",
+	"Qmd9uTaj6q8/tRkgwWWPlrVkA5HZepFGI9NyFAF/koJSAUeCQMUOaDClmomYM1Vko2A9E5QweHvYtqRH",
+	"zWg4ImEpN9dUbID0JpNjpkcsV6CVZ0SzNCUDtC1st03knlwxd6PFOqqTN2eEGi0SYZM3NoOEf2PKgp6N",
+	"j4rSH5slq0dsTMw+SMqVNpduOyTPiJwa43mu6Obk2bO3/Yg8Pvhbb7+333t8dLi//9iciu3Ht+tizaXi",
+	"G/SyaekbPEEcZWJsJNvQ3zaPaVv10yOX1h8AI9nHoPRhQkHgYILw4f5hXSHQXNqvrUdqWd+wTrK0nQGx",
+	"SlnwookZ0hheUkE5JMEM+FBG3FXasWXJmqxjYtnAnSQ3f+mClK21VaRTxzTLZoDrjwZp2PzHnDAWNsEh",
+	"Xl5edoMaxwbUTp+3Fvm6qYzRdPy/33fs2mwx4oIzr01v38yJudfpWAw4ap7ud4SsP9rd3ryEKxfFVSVc",
+	"QDFjT63zieC2jKjnttpU42JuGCdvzozNflvVuUJj0Xrd6auVKibERVjKBPEAu9zmbc8oVqQs2fZ/nLx8",
+	"sdq23cD3sm273PlthwBYd5bwv9BbW5No2pywFMaSmtywkRGJpYrD43KqltJ0tjzGvHFn7YbzLpum2aZe",
+	"blMvf6zUS28Lbzov/nuRY8jyW0G2FWRbQfY9CrI6/777bi8rsJHqXf0vKU9RrmEJir/UW08ZCSIJKKGw",
+	"YzK6OIpYvfXjl0tgIBnHJe9gqk5p9HIyT4PLvQobu0Hne3WqTfjf5+f49v7yJc5Ed93mynfuv53ffOvG",
+	"XteNXZ8cs8ijGLC+y/atZfxzlzFXDpYXsWsP+4Rzgrtwx1XhPVK+c/oKKTK79QUiq6fK1EA3fxOxsIGE",
+	"mdoZHpxI8ETCXR3OLUXCNiD2jSXJ0uyY5aIlYzSZLYfFONjfd3kwXHkQbBJTC/9EdEYHAx4D3rXHw/BO",
+	"c9e3V/Gh4GKIqF80Y8S8T5bsRuSn/Sd4G5pyxWxVrfmSXNHUTJXBXJpeA2CTkUlyQDKJsB+1Dvi3uLP7",
+	"gt2A6XvBm978lK+khlyM2THpQ6t81SeKziwYOYZ8qp5Bs0y+BAnE4XAtTJvyNmzKb3zQTKHGKaN/7QCS",
+	"XEQuX55GNosEgwIIH7YbGYo2tgrAQfZI316uPlLd91Yojv/IpZDEmt9wPau7C7/gSp+7HdySGlpB1558",
+	"djb/fGuQRYHeFYK4930HfKBXKvOqKx6S4sXPXajcd3tfePK1nBNQQS4XSYnq5twyDujgaD6TChrGQfPV",
+	"EMQuhEUEFIUJmE5Qbnsi0CtkQVvtaBFkPIgEKwoIVtHm4lpAt0LQ4Yf7h3X0/wx2de7bHrfL3JtLPvjm",
+	"xIkrW/bMK6l/k7lIfkh6PhWJg8tvRdVRkxK/W4r6nelGcrpLh5sXowvF5pYwvz1hno/kdEXKrOQzz7XH",
+	"dKI1sfCnv59eEC+iC3jTMlAiT1ZBSZxLYwYtgBDHqyXOOruW6zAni/tcjCZU5R45Zzb/AR+5ovE1xBpK",
+	"MK1HZCHUcvXHLSCX5+7oBQCP2xfkysoMK21ykSuWWPRPVwz3SDld1sWhUj5gmo9r0WvO+VCciY2FHnD4",
+	"jYUcqsO3uLw//uaSDyriJnPZMRXaa9kXsZmL6pNituGNv3xtDh+KNfJxC/vbSN580ix5sZm0kb3gNvS+",
+	"TC+NbIYgYkLDjKmMacp8LqRairLQBGlmqH0ysQUHAb7ZHDKYGskpAoLJHnklq7zJkiPwepiDEuyTbo9W",
+	"VkUVK5dD29mpCkDEotJJoWOIJ7h3rogwdxa7v8i7ZGpRyvBUvFPJQl9r24To8QGJRzSjsYaS6SDwLcWA",
+	"Z2OQeQCjzgRRTOiIjHPAjtfxiHDdg6Qro2vCyg4jrZsUybvJRhXJu8lGFUk4/DdWJIti1o7eAO1coSED",
+	"LyZjNo/WOte2RZU/luBGuRpEaeuk883jvd6UpWkXLoR7/5peq2oG6DxJAflcsivynM3IeQHSDP5e29iC",
+	"DwXVkMXuk8dtgkzqO0gcoYRFWPbAaeyFr7l7cG0oNaWxEWdKOm/KmAvNEvIvI3GusKEE9Z5iW6OJ6BA9",
+	"cgqNcEBOlV0yNMN5mfeoqxE1euGPlydPbd7tvLD6nek/L5+rTd6K/7x8fs4a8z8xE1/3WpMXuGLXozB4",
+	"tJnI3kCFAL75QvvOyuccEJ4wwxW0BxUIezRfVq0LvyCpHJa9xhHYHkNmlBYl5o5yBOqsjCdqfvFIkb5R",
+	"zH2X8qVk1vcXHwQENdRXD9JpVvmCK31ilnF6Y46os+SuC3ApDH5qWcLQuRii6gb/NjrC/Z23Uq9LYy0z",
+	"I9jPyuW/Huc+z+FeXFP+27ySxHCUt7BO3py59BCZlbrq7CJLG3OCjhcvEW4ftptTfW1xi8Zai9ZMr7Bc",
+	"A3tMZE2L0UZD6Ls+MHcM5uVJQXYsbj3pO7eU6520u+CQbCfWusN5fNvDASAdLLUNgna6aTWKi5jVH8/C",
+	"9rOL1mDFb5vpwR9xB9P/IadkTIVfgpa2ytkcyFiqxgWkfMx1aQH2dtE5+sm8CfqJj/NxQbT4r8dRTX+G",
+	"OjllZYzVhyUJ1LQilEW3YJ4Pm/TOGplQSD3oGlmjlF4LhnJYDuwbWcGcNFOs40Ewz63nRDBPrmGOmsfW",
+	"dt6ah9e08exGF7hww4Zp//xgSDPsWVYbP0ONypwu84YhdJet6Gdo1NSon81wKJq9Y1RmCcgjNiNTljFi",
+	"25NCEpIwt0+e7M7r7ojICdbFQP/gdEY0KE6rPh2WrBSaQjEjFMBBJzUyMrdaahvqygw+M8bdjpB6lyQc",
+	"7PhkgWZ/B1tso9Nxow1rAhmIyzLvEmzJmCrW5cJ3UktnTaJgOV7tOprCLxhPyfcwb1pFZnuF36m6cq/A",
+	"rmbH3Ikhnx7eMxP4JaCo7UAnx0Z96kaqq+jzzecXaAxcwENQGH5J4DFxtiGsTV3zSdOK5GCAWXM1SwpX",
+	"9Hjf/S9Y2H7NwjauQAxztVEd5XNA59WodEgAWp2mW+3ywLVLbsVpVa1EK/iAA0RmKpJQOUSBy7lH3glo",
+	"YzWSPGYKc8dK7mOofs8nzo2ssASc9DUbT2RGM5/C2S9yV8GRGY8kCPly6p1zNogiL2TIfVG8DyAe+6xa",
+	"WrhO++jRUK5GyDqeURIByom9baDb18jGBp2FBwZ+vw25TMuz3Jdrs7qKZqAY1wEZ8lzR3vjOxMT+ry0f",
+	"eyrFIOWxvrVwaedMxT3W+1O/O/HkvKJAK60M370vOTgVFiaPYfpV0D7GOVl4Vt/gFHPwlUugRzeMA9HA",
+	"ZDHlssVc4pmNYjlfWNAQ1eb8uLtXrcjAJXqR0SY9zPET7vq746fDlo+tnsTzoyhrpIlmbojq8RBglt/R",
+	"29b5FtbjIoG/pcofjSp/h4KHRpJceEe/KKQhTxryyXLnJG7OhlnmNP4QNcFmPLW9xxDIiaUJNFHXmGHA",
+	"qLUUsQpC9ciJa44DhQ4pg+Qs1/Q0SHzAxK3maiurIuaLyR2qE88gM8HpIMThMY8b6xbbbdfrDazH3rSp",
+	"WcxyX5XfbWQNocoVgW/Fzta4rAouJOK1jMs969dCQJ6HIeBqr+rPcJ1hp0SRNEsnY8w2yiYj/kqeQRJT",
+	"AahYmEvl07B4RiYsU+b6XxPCx1bVTe5du+AHYasY+VF4o7cC5AezpvHNrsf/6AN/gOxfw1Kn4kFxlA0f",
+	"bBnqR2MopLP1+CmV8fUij81vMvO5toMyBjuhWrPxRKOnJpYJI8Mcux1BIh1LCB1SLmwZouG6QB0a3aV8",
+	"xvROmCltvje/3o3Citk45XBBcD2T4KbAB3ZtZh8KY6kxBTVHICBvFqFIH/beMwN/NL/8GKeMZv0eeWr+",
+	"C74j648aSdegwPyOJUTlcYwZv2aT9tYipB5xMWzyOptBIZpjDretF8nMB15Z8/SWTX88NgWysITmAi5c",
+	"wHt/uBf4RbKjjI75gI3xc9siPQhQRUFwCVJehY05eS8EJGEsjDlZ3LpGVJdqBM0i4Dko57uMozVIonN0",
+	"Pm4a+85Odc/IT/PLWBwGCyFfXJ7wVuBuPRVzmDJWdNWVb7WwsCaZvOHJotQwQ4zsE26YuJ+7cgRFdn7n",
+	"+o/8KiK/SzlMWUT+57/+OxAeADsTVJ9FRKZJgRiyOJnrjV/cphnTzdSU4RLoiJQLY3nNncSWQ3/MHMtl",
+	"7/07tY4ca+19cX8ujI2/ZWPpwh7mJGxEAho5lA8k6HeCtygvC7ggO1zbDmyY3kFkhlWfQVNZCnXruz3y",
+	"lsUyS5x5EwTNe9DawTd7g8FH1Fx8COT2Q0O4hkCIMF+GwqX9FciskyuSwVFsr0A/HL8jbRA6T9Jw0X/g",
+	"0czaWga/E8x1niPh2sVMQs5oAdjx5GBF4ROilDV1d4J395bdyGvwUTbDgtVwa/PNp4qRtOXeH8jPmMwH",
+	"r5YnxVTrIEqIeFifWK5WhJu3B2NCb9yMaTLJsyFLKoh4i+3bu8K6a3HvhIlaWLcVgLstf/yg1mwd+tP3",
+	"Y70WeID2r7PVYAGPDQPbUmG0YmkKcJyWsa2TnQrCzEtrYOM57XRryL4tu/1Q6shQVztl9GANyAK9tXFq",
+	"z4Kb43cLQbDIReXr4IMLp5wKSMWzpQRVtFoEY7uhac5sLzeE3RnJqViiuS8cJsJm9TZM00JrF5vfCpIf",
+	"W28Xb/r71Ny49r0v8N8lWhv1qwowGH2WWqDLAdEL8buOSWYecYrd6XT4cA2tfmHB2FdsoG+n23Lij8aJ",
+	"SBmGfgrQle9UrfsNLJrc8uidCAPMTemWgvL1VaRB6r2Pgbq2SEHW6CPlcmKYIH2H0hE0gDOcyIcjjQVX",
+	"9qBLXdzA9j72IFU1kzS1bbscM1znhmPXc/PcU/D6csw22aHkcszWEH+XY7aW8Lscs9VLuy/HbN2gM6zz",
+	"Fh1NLsdsXUi6yzFbT3bi2TaB0hXt0CrNTMrYbB4CrtqzMZCV0zErItQDmQ2lbiEkirZp1kP/yKFjUhIi",
+	"W2Le30BmpF8zftf+tL9S87QSFGOtaPgNptm8aCjP82BFw636mc2Lhi23rsattodZPVuU87la8qXjm5W6",
+	"m7lgLUwNOCAumkyVBv1rGyE5PD/XlpBcuKeKlmURYZ8mPLNIwpU6a8BRo2TApmSaSTEkOuNMrd7lbI7D",
+	"ntptfyOGttNtVf5W5d+7EFnavmxOvDTJkhGjqR4tb2PWf995/fx9p0+mI55aYwPhfDEjMrsxzG4ZsYZ7",
+	"/4B5no5YfP277U+4qd5iz5flcsJqY0jgzSe3Q3z9WnYN3bCiIZjt1kXMJW63Bq4VOw/MR9qDk/rD/KD+",
+	"qFbYVfNPbWUgWlq9xbspoHeuZDJbtjlLXa7dXbOv+MQWeDDmah19izyoz6AAQjxm4ytox3s8Z9TCkxaO",
+	"3T/b0CPzBTcv0C1p000k3UyLHMb+gG7ZP/Jx+46Iq4trePLE5tfdXQfK+2kBGTqc4BfLe6L5lxR07IFM",
+	"WhobU6naH7LrUxFbgHMVNIsSHHs9fiJqpjQbW/iCndfmMhURcJBF5Bm7Yakh74icn76OyBvbVj+LyFMp",
+	"dMavci2zXdvL4bq8bjMBDNcj2MWfOg6EYziaYzArJGyCYECwtSyGG3Okv8k+tOWZ7glMq8Toy/SOf9Pr",
+	"wGn9MGx/+8azD11wFF0CeMEHjSKiqir3vrg///Hu7NnCiAzwsbL1RSUKg1ZUXqCAFIngT9Sk6hEB+P+i",
+	"v2wJASAyVl48KrVX9IBZ9XyPqEclvr/HBs0hp60MtPWgOK1NHKj0+MrxoO9VPTucrXZc1tjgceaMyzGd",
+	"QQ/gkso/JloSKmZSMMJSBa0zEmnTDMHnSHYO9w93G7jid6a/GUusqoW2DPGDMcRbQ7yt2aESC61rERmo",
+	"oVWaRS6F1p/kulGXGX0EZq6yDGkWU2LJBlZDnKBvYXiWZ7onf+BKLI+nmGxZf2uzNgsPgc3x7sJm3QOD",
+	"c2F+4NwdtwhOKi3th8dQyh7o59ReycctHDxvYQ2bZkEzyyIHj0UB3PLbj+kasvCSg+9A7y7j2WpHkiXs",
+	"5bp7bPqeZ3h/EYPZC+2WxX5UFrMvuMJkIRi47a7yQI3d+tbotdYuTRLnjt25mpE+NK/BxuXmQ7O2fkTY",
+	"JxpraOfDdl3YD+BsbQzdbQW69gz5TRBAoQIz7qBXDYEuMlSgOxgWMMwoANrYj3DUzMHpus8fqeMiVQB/",
+	"aZ3EV4wkbCyhL9Hh/q+7PeLihwf7jysV4lyZ/bIkIgf7+/47+zodeNaCpr/oorIIX0yREb3xWQoq8mQD",
+	"hQRg/ZoT9ccITrMjc3I2HQYO0p04pA0DAKbZx/4uoSm/xhQNDFK5Hsj1Zsg5K4nJTV5GzplGGXmf9xC3",
+	"gsW3EHwjj1T4gtEtd+ce+XYLcmQo5NSzyF9Sj7TpklF6euVuGX/di9VJIdPBlVgWz7HP3Wyhx1pZcEvu",
+	"XpcjimoVVk3Onz1/pEh/WBZYqg/RQnVkpZ3VHigizfh9f12DGxl8pvpkxyuakUwTaMWKzD4BuBG3byUJ",
+	"11BsCW5VobPZbosLHQCZf5NL3dbq3FqdraxO9T3f9bAKrG2Qcc4xO5aBZXmMTQdLxqT7if0sKmRGnd1o",
+	"MVCs3VgvDRD1aM60usdAY2FCOJClrSFxL4bEw/evlvjFQhg9dKdR9KWpCm4zAivl4nqPJ5CFsKgmjVn8",
+	"ZnL2zNW2KNJXfCjOxFkChaJ9jNMi8LO4xhzBOSQpLYPcqB55ay999jZaB6fmqlivmGF4hUYd3qpdK/Wy",
+	"5HrBxbVd04YugsEM93QLXJxz+wKg+toLREgtXUMgwnPzAvHXlk+uLIvgqXUvNXaxt8hKhxHWzUuvS2Zu",
+	"KQrdMTeLwsX18/WYbpYTDQ+zpMtFuWup4/PmVONUDvkCmfF6Ap1NfL1J0SMUkzATHD+aS3/cOTgkI5ln",
+	"CvMpKckYACK6r3/dJwmdqYhkLIdWFUelHJFMaqrZblH1CmE2rhb1skZLiQoC3ijfsRXrbagiU5amPXJS",
+	"gNAvgIT2ePz9V6eXH9+cnJ9fvn777OPb0//77uzt6bO+uYGmKUP3ntmeGslMd1NubLG+Pa0+qClGsfLX",
+	"AlvU1Oe8gHewsXocGP7+6m/s9At8SjZ5zlZMCTb1NVrFMW9rcn7QmpwXcug7VNCC1XdkVuZjJ0eWVfmF",
+	"5NMtCH1pjV+J/T0eAsiJoS2aXSoLIpIrLoZoG7kPH6lCIEQlAer6RhkBm8qhkd5GANbKiFdsGpbIwqY2",
+	"JjFqJnvI8mMeZ/44OFuLeooHvBUjP6gYwYDZAgXSJC8mVC/MuGlo9maDhhW7C+4+ABaveZp6yPgdwThc",
+	"dbDeNyFCZoiYtzuH5uUweLD7hGLpzTysF/b8OSaMxiNwo7hAnbmscezkjju5ws/RNadpQjU1dtaU+lIK",
+	"kLx11y+l35xcbNRp/MYe7Qmc7FKUMLxtAob5TdN76d3u1vPQ7wDWy+pPov4QaqsmGyAouNCofsTQWq9o",
+	"oA9kRvCHtjodax8VkrhvLEWLIimj+OAqT0o4UkiwNa1djskLquPRNZvZ7uG24RO5yjUQ8oiqUY+cafPC",
+	"B2j808mkIGiMbD9SZEw/8XE+JjtSMDJjNCO5SM1xQDnvMDccB66GKVdsF0q1+rby/kT3yRWbSSjnCOLX",
+	"UcFumWaCJUTxlAmdznrkXfPgUYgAn7FYQhxop7BaSMYU05WqY2zADnEtmWCAK3jC/V7mugRDAr10RHA3",
+	"QwRQNyiAZNshLbDYLowsCCA7caUzqs1bZlo7o8VPGjTRrKWxEHgg8u79ApIIilAdnBkNGguXC6+r+3H3",
+	"v3l5hMVBb04uNmT1+PHvydAJ5l9s6Rg7tcClQYF/bz6itiJvddtmc06ihyTjT1N2Y5RwczFcPfs1+3Mm",
+	"VO994S1whOlixq4YNr5vLrBtGYPEAxeCC8erBiHJWGbMxa+kKsTDI+8NgjtdYxddcmIXBaLNAh+GCjBC",
+	"TCMXRAJXT0S8nmEJtNgwkzjl4hKk5gQM1kU5AXNvIAteb64IqHzHjH3Y8skwjPWwjSeHZGzpey0TahkO",
+	"IvcYf7WjRhBuefP6/IJYVsWEkP7vp8EnkHrIdQOaIV8MZLiI+N69O3sWBI18wssqqZaxE0uQnwJsCcmP",
+	"ikxHVIcH7CJrj1S5YMH+fKePn76VKQTf+rt1sfArqiyqISYzFvmVC+vo32JG0IZr6M0s91k/j/MvKWEy",
+	"r+m7r5vfpuk99Jr9sP6IQJxolYIokAx7XzIrCxYaL+ehMAnzp6Fcnewc7j/ZPS4JKJ+TlFVMjZFMk/oh",
+	"GlNp0Erw8uUeU2gcZ/+V6/S3eTPLqvxDvmxV519fjf9NCL6tPttmj/6QFfh3Uo/kVMjmC+9LeggvrTTp",
+	"ggkLOmhhvf2mDdRilvusb2nD0DmsNPnrMvbWOt14db7MfDSsvUa0pqniQ8HFHhVSzMYyX3Bh9th0QQqW",
+	"kObmlTChOU2LYn0/GqwCPWTWb6YJF0XWE8QSU6pZZgxU3yZfS0ioGuYpLTLBsMzErNk8uZcwnIV/Zv0e",
+	"ecYhySpxkZGgMpAJ840KFgVp7rgIAK3kikjYJU2PMb9qomf+qwINuyrwziGx9MQf3WYEXmWWQOBtUsBZ",
+	"mrNs1STdymdaNKy7pV9vm5r5LTyLBWywppkOAm0F5Hj5/TZ75a0UgYSmVt1DfKa2j5cZGSFtNqaZ2iOA",
+	"28hqwm54zHrkxMKF2+QpyJnCT8LkxqI5AHrKIws4Xnw8BqEiB+BUb+LtUzPJhlsE1Mx0T0ZN7UqazZtz",
+	"CKEQLo7D2Ghkg7AvfzsJkkghc95QWCxFQgY01hJLvWPNb9h9hQG2ImNtkWEzf1widjkluTGTsV5sLK3s",
+	"+E1mRFANmAWTSZCjgV3nYREnk4kxNX6XcojoBIYmh0ywjMfk9YSJs2fkqRSCxUH1RpGCFGR1GDXGh4Lq",
+	"PGMR4UrlID/yhDMRM7JDxSxMjohTzoQmPNm1/Q5mNiBnfmwuTrGRdiyx6dtFBMwZFoific1NrK3DFRkY",
+	"CzqCNAfzE98ekVDlOu1nLOGZ2c8gldMmEbbZGpPSHPcltpaaKl5SfWeJBFtD6D6lmhcTj1SLQhMry6Se",
+	"oBm0rC0SJYp/6iZ8yDXmMAWJZ9DrDEKBrtuZFazA+JnMh/YmVJ1074ZlfDDrGzPJGFEwcMYsqC92Z8AW",
+	"bEQKFqCouAlGFIpWfVWbvbh18wnekpiISv2VitBbUyt1lBCvL96AXbFRMeQmeZDVbr4/jjlHAYlNUzrb",
+	"Zjb9RUSL7e8kBetqPsb8oy6fa8KyRKhY/m5fz9a+oZMttHMIRuSksZtT1L6d07w4+DfYwD0IBZx4a6Js",
+	"70IbthosP3lOb8Xh7q6UMqXa2g+QAb0DvDiSGVoRuy3NiA2o/iBNeshvmLA+VdVkErwJtrx5MTA324M1",
+	"EpxmgBv11lj4CxsLjhIMo7eQILpZZJx+snnBhJIbmvIkIrlwxVr1edKFE9j59MlF4eWDGqUQ30aPqCha",
+	"wEdkJKdQYCIHmomi9iRjauRcIVCD4WUGzurtlXKeMJFZ0bC9QZxsrHTCj/9gjYfwxWCqeuVct0bF9+6K",
+	"WK1KwskE68DY++L++tpYC3oO7Ggo5iqTU4tLaPs5Oi9IbJYOHaKH1mGZyVwkxtafIINjLiKYP2EMFrrF",
+	"MkHGXOSaKfShevQ0RAWLGb9hPnf9isbXWBJ/hVNIDAO51RwbmRLTzNwyyJvnT0/NbyOYqMHZa+4t6JXt",
+	"kXNr2FgTxRosI5aBgzmdBfcmuxZr66igAK5HLiEkHeNE/ah0XKGdZJ249kCLStqSwA2QgwJYDXyTQ9ds",
+	"xtwPGuSfnbczl0ZUR4fFT/Yqj3+NqpTxFlOAMCDorEN1rcxh2xpdQBq5gqiarbRL2IDmqSY0TeXU5r+A",
+	"Kcg+TVJjER8NaKqYrQH4z5xlsyLLyT7kUB0LMck1G6uaFKdKUlNkvj/D3z458F/TLKMz863Ss9R8MJDZ",
+	"uGbDF8H6IQ21fu++gqGyevuozYFqTMuqAdUqL+MZV5OUzgjmeAzKqziu8qYDkCmAquiVYdbGVeLor8y/",
+	"GlYZHF3zKi+mspsyba7/qYxpOr/UphXgz5smPyglrrVZyUtXAF5dgGH8P89fv+oyYe5ICZFX/2Jx47pc",
+	"IXnTyg73f/25xXIuQZyEAhW6r4GnZEqzRB0XbGOZpFT42yPPLA2CHMIo07u3L5qW7aJBF7K0cEPjxjTs",
+	"5BnvRKUT3j/8pcU+TkSLArrIiC24kNbKQJB8VHsotLr1WzHadOq/PP61DRGcoDIA31URft45P/jp5wjK",
+	"bX4+zLN0195/Qe6j3B5wo159SM2plsBl1zeDljCPKqhPx0HxE3ywx6zd3SeIiALpTw7SyrnonKUG3jkj",
+	"68HJxxedVMKeBrgPtef1+OCXEgcdPqnN/SxZrU/2D2pAIhabAR1sWGybRLyQaOI2YE0UYzhDEVtRW7Ju",
+	"TmmtUHF1I1+/Jwy57z5TyNkkYfz/E87mX/E6tumeM7YajdSncjxJmbYu7MD4VGZhFsxflQya/hFym4Y2",
+	"tVY/oj9bByEZx6mJt+IGPMWk5yKt0UqzptC8TSkMpb2WpF8I5r7DykapYQEpd2RmZUtU2J2wISuFEkIr",
+	"Am0XsmxsbwLzgm2hJfz9rDiyvrUExAyrgwfgm1xmQj61rwE7st+xNblQDphdLpJ6t1TJJwViIAEJRo3J",
+	"7dSu11o7fChkxhK0sYzZDRhLnlwcrThy2m1aMk8+uotavYz++ckvbSzBC0/AHlJkSG9YadVNa4Dn2pYL",
+	"GC25fDmvT3I9Io97+y6ZZUdI0O3JscPUcEcJNpCaMHqtCD520Hha0tDCkgPbPzhcbYFOlxZrXDK/e+CW",
+	"S6iQOTCmhT8p9zuxmUr+xBw2QMMiYaC7XVvwJRp3VON6F67hYzjmLdkSLAlCrxACpt30aAjUU3GtYdvK",
+	"2Pm7ueq7UGjhsZuHgHHvDV+sTciCha5kEZWUg0f0XKgkUPYvFvv3Z0x9x8ZNcWHzzKjmnGJgnrTHn7rw",
+	"+cY4zO+nF4VLaSCzwjtlcaUlQmDxzEFJAXqieWNkB1Icd3uY6vhIYduiPhlwliYRKjTrdoOAnLfTpUhn",
+	"EVG5oWdrOiWBb6GtOfDG7PC29sCHtj76T93pdNo1G+/mWWpv7itgr1UW/xu4epY77rdSYRNSYRsHuEOh",
+	"ZGTEvFAiO+YFfjRf7i6+fMl8QaTw0jaOC/0aEfFiMMBECvzVO84QdCj4CG+dEDqlM4sVaSQNou3bMXad",
+	"/5ym6REx1Ni3GdIQoawgywSAbZ7X6hxRdlALSFmzcpcKEYxeXwp2RPr/B05vD/6/+y/Vt/pA+CsBJVc0",
+	"Y3jlfJ3rnd1+vTB9nesNBidf5/obVYUtzl6wOUwy13/NeOODA4iKvsxjRNFSoU4tRy2v9con7Wu9bNzM",
+	"X3ggTjdfpmkVk3I3tqTo4RgV+UxjgIREsLYyWH+RpgCeXRwFiRxDk6j3ylJM2SCJd/HAChE3X4oBz8bO",
+	"GLNK2KLYNnafdC4iuHVHc5OlUzqbmzMEtCwSt7CFkDgmlGgKstUuQYPj2sF6BzVuZMdIV0z44ka0peAP",
+	"M8PvQnc1LM2FnyL6p2YpdMxkAN5rcXMHGWswCd9NvlU9XGWmB5144V45+8SVVsdB8q0l8iZSvKWQ3JaU",
+	"fA/2mwOQEuU69rVL5pZUyr0N7TbE7VBcDFPWzRU7wmC9FQFFhEuwKXg5nUCaZMwIKI+VzBVREyZ0j1zQ",
+	"K4AGN7/2aSLm3prRmBlL0NuNTjTZtC6uR4jlC5mqQ/j5hGVcJoSmaSn7Ax5TOdhnMuuRN7gaSILAdThj",
+	"01b0mmszDmWkXlElp0dsoItMMzP2dCRTVmiKEyOn07Ix6G5tJyXHNF7dzATWNzwvId8GN7MNicZwivuV",
+	"iY34RUywKUsKG4OLOM0Th7+M8d9tLtr3JcNc9uhcl6MAKKBVWhp83bVjLBJiaNNZCF0cGtCgEyfYBtbR",
+	"UrFcK9dW7AVusywg1KMles3MbbRvU9hKW+Jhf6bkyOZdKIBwt91PuCa50Dw1f9iSGILV7I0pqtBOApgW",
+	"t76xzibhLPfX0qS8iuYL42+Brtp2LvlBO5e8KsRDhYfRg1Liv6YuJk5yGP5akObe4OwpTXE0/1G5mM3W",
+	"t0mSlBJ1HqkKvOZ0xDK4RvmgbOxxTcY9cgLlum9/e0r+tr//K3ROyMW1kFPwEntPGYoMu466a90iaQLH",
+	"sWlhYia5P1myBCYUz60CkX4bWXJ/7H2PPIoveU6/uw4MlgMWMqfPdVvgW7YgMLasxeXs2BR3yNvrl3Lb",
+	"+hFMfweped7/4SQDOkDoZMJohp1eIAkNUTgKevURQGqr9H3ExycWTAH6//yPk+7BTz+DB6XUHg0OseDr",
+	"4upRKa+F3xmzZmAuQjZRfp73gSedQbYh1i/N8X0UvRShgO62hPa7vmHYd/hIlStogTUCWUR2jLzYXXLX",
+	"WFovj23VFOm/77x+/r7TL5Jz6nwCVzKZods8Vcwnhy1wGETY0jUzciud2VBVWHsHBS5By2js/VWquKvG",
+	"pZpq6jfpeAhmuMNIE/tExxMoxHj9vC7ivLB/CAQJt5z+/beBrgapAByw2m95CZ+rhS0O5zobYtTL159N",
+	"fYwdu6Zggx3bjENm2B+E7FSWdGRGshEXP5bN7jMfOwD78jC7PQJsZOg3n+982ICq/IKbd2kbt2wW1Hhp",
+	"m0Jt2xkHPdt4ZrfznSIc/8jg49BUsan3Tx0Geb2exHhkqRXfHG3767aE9LRSfadvrBM0vKKxVuiop9p3",
+	"1sCh3aNG69tW6mWEPqA38MfXdV7EenOlZYahAGqbLZ6UJIFtjWGXZt1QvicXrA7wzqcjblhZW8AL6QQE",
+	"IgsntgFHtTGQvddokjJq+1q6xZu9HqHVD1KnGDVjY3ljTISEjSUUNLBUTgnXEUkcxDHAPUNTjKhcKu+b",
+	"gsGOlc4olubL8rp2DvcPd60LE9FCNBXgorfB9MhHgoImR/P9kmwPWMZsP1boyMD1sgaS1V6RrmGVPYSd",
+	"JT0ceeYH2LXeE1Ucg+3M6NsBLWiitEl7qTrNfbZRwmU4hMYW3dlsWqOhd+SyHexxCmxmiHZ326FiC0Xf",
+	"0Cip0WxrAqBHtt37Av9d2h0J+74EDA+yvoJFhulBCzscFcx/jy2OvOD2caMtW/1gjV/QrdqeKZb0Kfo2",
+	"ZNteVWwp9odsVVSp+N9xVz1vEuzeto+Rl/Z32MjIKhTIXi3cAWVG+p3pd5jdujEWgvGbugFhlwxXXWy7",
+	"AxcZoz90e/+LuWT9Zq9OtcVLswf3dwAiKxcClNtWLEu2K6472OzKRo+w+0zR8R+Gwk7+2JUcrz1U0wX5",
+	"wJiB4jOZyYje+IxRFRWJvlcslmOIabmJISGv1JVaSL+BGdPFqn1uskxTOVWFCxsyigt4V7wUQ/37DoLI",
+	"0yKrGP3vu/PpxnUh6chHBjHbmBIhNY9ZGIBzC6jrRO1fq+fFu7+CmaGDmR4s3CPmeYdQep567w3v8TvM",
+	"EX7goi/PkNvKgqm+09USqYhA0Mti7Q4k1pYxYFCqATEW/UOQxodMf1ySKw460vrCnPcOBrNF7U6woKSM",
+	"8yyDAgcHN2uLEVyBNyOW4dsXUrSRSrZUNmMYlmuuhgjF1NB6lhBOt6ar4VPYvZEmmwSp9eM/vc+gexsE",
+	"+4CcvnuE2m0xxD1KydOU3VBtyLoqLU8UVFvblID5Gs9HysmBVqJSMZF0wyKcbkuAbcwfKpXvNErQsMAD",
+	"EoIC4SekNhabr2w7JjJNWDY/MoQsJs6R1SMnRcrgYsEH/YaAH2sqt5hI/i2Y6ZuIsdpJH6xUs0dR7va4",
+	"rXe/P+hrT+/dee6jQ8rFEsZfXpZ6bvgIaxd8PMoXFVSgDWXmv/Jw+sX1sYthLM3ja6Z75O8zjx2qixs/",
+	"BMBc+BRArY+DhINHmETgoqtKQ7jzlfSWlF+ioVB1zWCtkNMYhNPMKqaufL9YEqwfi6/C6C0t1Z06O86i",
+	"R+/YISKfrClrxFUUpmCCJIxsZNSJwozF8oZlsyNXC1kfEwwOqhbouOgsC96ryndhxM92qgZ3+jw8h/0t",
+	"bnKRqbfhEtdwigcrFEOas9h42wYEf3lDbT5byxtpy4tXS7J5DyTMMiussYdJ2P+ELuiAAogBmPw9g3bT",
+	"RjKWBb/N+kZbigfmlauMlxnYcNVuKYWgA1HMjby7gdurkIC3eGwncvbFmF6be3SKOG9mITVWX60BF/Rj",
+	"ZXrTFlxpsu/JaDu2Wq18KSV8UILvxEL9rYF3r71NKtbT4hYnRRZ3bY7nO+UyAsDgQfMstG52HNeGJkxU",
+	"cXBFpX4rhufLiUq7ke9h7/1KwmKQYGVKO7hXwObSswnUqwQAYYUvzG7DpqddgW1kc73mimCWwL9aT9e8",
+	"o40rEITmmm2BTlAUIXLcjrKA3cBNyqzEQ9QZ68nJrQmDmycIu90oTMSDDLQxTVPEdsQ78VWuNaC8hii+",
+	"WO+v2cQXAr0+v2hMcoejmUehq4lP4yF65NaAHiLCesMe6bOiL9zR//zXf/ebACe1m7RVpLIKvP24AQFz",
+	"krEY1SoONr+Fay4wlGKvFmchLK3dH9eKpQOi6EyRKaRO2u7BjfCZsJiobSkQzIJypxHiXkKVVAmRrD3K",
+	"fRs0+9agdSuDgM6rLM0+6b2RHqdlXdWqOKHkHQW63ymc5sgy7jDsTwGO9mv0ncEOFiJsi0W6GS35G8Ry",
+	"y2psBdjRSyMJdB1FPlJOCkNl41FFBFMXRnaIHfae70FIzXw9cqZt5WLFQm6g8ZqrNn51EUrWjWOClib9",
+	"MQFBvxPO3JrPa+NJWdupYuGCmQMVClWGX2ZV7wGufjOkApRKhVPRVMmgBru4eRf+UwB+ss5HADlmcpI6",
+	"IzA0KTEbxeeqoPEpoaYaWy/AjyUEzkHOJOyGx7b3GMyZSGYNHz8KfBRiA4b86H81lXmaYD7OJNeGNaFo",
+	"y/LZov7HRXq8FY637YaMAukp9jfYYPmmn+ZB13Q7w1bZjgKlML667zbJ25Dxt5V372yhdSBmqtf7hRJO",
+	"WZ3alA36b/YntyR7miQcy7PfZGYOzc04tsXdJPjoSydYVBX2KmVUAbJEAWrAVQEvc5XzNMEeeq5wer/3",
+	"uLffWXrfDJj8n34BH/wPsR9aE0Pa3x/bOlU2nmhM9FibNEpv+N/C7TKS5QKaC+H1sOndLnYIuar+osnG",
+	"oFJaHwCcsE/a4wPaTowz8mTfQ3AUZYfY0scacf1SvX/fF/wDILSEZKQ++tDJ+3x//0kMQ8CfrA+hfV+Q",
+	"V4YaCOr4rma+wPgf786eYZwfHdPVikSo4VPkio04pGaiWjrcf4zGe5FIYEu8oPgwHKDIPzT6s6F4BhXJ",
+	"xgsQXK/+FhUI2F7zZoXM6VtWFNxd5XArsWwLMtYTy/dZD4ZV/DX8ho0qtapmgEMdgeFvmMgwf51r76QQ",
+	"hyX8IDOgjbsrstMf02sQJX3I6MuztHPUGWk9Odrbe3zwt95+b7/3+Ohwf38fOlLYJdTdvEB8AbYHSThN",
+	"WaxJLhKWkf7ezeN+j/zGWYp7UhHxHGPR7kG8+M4/7mqNYz5SZJJfpVyNWGKsdp3RWBMla1DnzTAOh3DI",
+	"hJmDJWjyu6H8AMYEJbnwAVvvUEPxWd8M6JJf87GxGMipIZZJxhWDzlxMaBfwr9n9EXFQirBE7y5P5bDr",
+	"esPxJArR30qgTCqq/BsdzIkMIBgjiOZ7j304zZgKOmRjAKYF4kY0hf6XMZbdRZA8mquv/eAYpmPWcAiY",
+	"WlB60/ZWkUmpj9yurmaumCBcy86f569fRSTP0qLJaEbGear5hGYafCe79kJikWxLjIFdj+z9olA+9iYB",
+	"dw2qoH9VVAlimGXJXJeXAwELo2SsKx6OBbtP+cNJqKZf+4SJG5bKCYp8e0jIig19yPKroGrbHpotaCAn",
+	"b85CAsFtFb87f/YcMzkAze+KmssfzbW011WAKHZaUUX+z66K5cT1EI5sub0a8QmSlEz9L0qJIbfcf1HS",
+	"VH8QJ2X++AfLJOy/RDQKG00XsaWABATp/3vXCtAu+m+iclKQT1sBXkfUEkubUfGyIQJeztUuYlulpJ06",
+	"GkEBxgr+OTw4IP0v7zvQVuh954j8833HHtr7zoev/cgmM9lHzE/hT/PT4JclrqOfaw7RCXKb/RRU/Ju1",
+	"lklpD761EgcLZ3iQT+WJKsAuoHnCtWGPHnkKB6ocsLUN5I+5IIrFmU2Rqla9xTTLZs4Nir82pFaRNShi",
+	"IjwNT13lzZtna/b/2mkLyAebSC60OjJ2ZAoA4Ql4QLgwK5pk8oop17HSinoM/Rg20cx8YMzbRMa5kYjF",
+	"+36TyTHTI5YrMmY643FI6HKiOl8/fP3/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

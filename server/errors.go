@@ -61,6 +61,9 @@ const (
 	CodeOAuthProvider      Code = "oauth-provider-error"
 	CodeInvalidIDToken     Code = "invalid-id-token"
 	CodeProviderLinked     Code = "provider-linked"
+	// CodeInvalidGrant: a PKCE sign-in's one-time code that is unknown, spent or expired, or
+	// a verifier that does not match its challenge.
+	CodeInvalidGrant Code = "invalid-grant"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.
@@ -73,6 +76,7 @@ var Codes = []Code{
 	CodeEmailAlreadyVerified, CodeInvalidOTP, CodeNewPasswordRequired, CodeForbidden, CodeConflict, CodeInternal,
 	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited, CodeUnavailable,
 	CodeInvalidState, CodeOAuthTokenExchange, CodeOAuthProfileFetch, CodeOAuthProvider, CodeInvalidIDToken, CodeProviderLinked,
+	CodeInvalidGrant,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

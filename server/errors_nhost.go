@@ -53,6 +53,7 @@ var nhostErrors = map[Code]nhostError{
 	CodeOAuthProvider:          {http.StatusBadRequest, gen.ErrorResponseErrorOauthProviderError, "The provider reported an error"},
 	CodeInvalidIDToken:         {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "Invalid or expired ID token"},
 	CodeProviderLinked:         {http.StatusConflict, gen.ErrorResponseErrorInvalidRequest, "This provider account is linked to another user"},
+	CodeInvalidGrant:           {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "Invalid or expired code"},
 	CodeInternal:               {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 }
 

@@ -515,3 +515,32 @@ func (s *Server) linkIDToken(ctx context.Context, pr *principal, in idTokenInput
 	}
 	return s.linkIdentity(ctx, pr.User, federatedSignIn{Provider: in.Provider, Profile: prof}, use)
 }
+
+// exchangeAuthCode spends the one-time code of a PKCE sign-in and opens its session when the
+// verifier matches the sign-in's challenge. A wrong verifier leaves the code as it was.
+func (s *Server) exchangeAuthCode(ctx context.Context, code, verifier secret) (*session, error) {
+	var out *session
+	err := s.store.Tx(ctx, func(tx *store.Store) error {
+		c, err := tx.SpendAuthCode(ctx, hashSecret(code))
+		switch {
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAlreadyUsed), errors.Is(err, store.ErrExpired):
+			return &Error{Code: CodeInvalidGrant, Err: err}
+		case err != nil:
+			return err
+		}
+		if !constantEqual(oauth2.S256ChallengeFromVerifier(string(verifier)), c.CodeChallenge) {
+			return &Error{Code: CodeInvalidGrant, Err: errors.New("code verifier does not match the challenge")}
+		}
+		u, err := loadUsableUser(ctx, tx, c.UserID)
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(c.Method, "provider:") {
+			out, err = s.openProviderSession(ctx, tx, u, c.Method)
+		} else {
+			out, err = s.openSession(ctx, tx, u, c.Method)
+		}
+		return err
+	})
+	return out, err
+}

@@ -128,3 +128,12 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// TokenExchange implements POST /v1/token/exchange (Nhost): a PKCE sign-in's code for its session.
+func (s *Server) TokenExchange(ctx context.Context, req gen.TokenExchangeRequestObject) (gen.TokenExchangeResponseObject, error) {
+	res, err := s.exchangeAuthCode(ctx, secret(req.Body.Code), secret(req.Body.CodeVerifier))
+	if err != nil {
+		return nil, err
+	}
+	return gen.TokenExchange200JSONResponse(nhostSessionPayload(res)), nil
+}

@@ -5,12 +5,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -469,4 +472,48 @@ func bitbucketAccount(id, email string) servertest.FakeAccount {
 		"/user":        map[string]any{"uuid": id, "display_name": "Bit Bucket", "links": map[string]any{"avatar": map[string]any{"href": "https://bb.example/a.png"}}},
 		"/user/emails": map[string]any{"values": []any{map[string]any{"email": email, "is_primary": true, "is_confirmed": false}}},
 	}}
+}
+
+// TestProviderPKCECode: a sign-in started with a code challenge ends with a one-time code, which
+// with the right verifier, once, is the session.
+func TestProviderPKCECode(t *testing.T) {
+	h, fp := startWithProviders(t)
+	ctx := context.Background()
+	verifier := "verifier-0123456789-0123456789-0123456789-abcdef"
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	to := providerSignIn(t, h, fp, "github", githubAccount("8008", "pkce@example.com", true), url.Values{"codeChallenge": {challenge}})
+	code := to.Query().Get("code")
+	if code == "" || to.Query().Has("refreshToken") || to.Query().Has("error") {
+		t.Fatalf("redirect %s: want a code and no session", to.Redacted())
+	}
+	exchange := func(code, verifier string) *gen.TokenExchangeResult {
+		t.Helper()
+		res, err := h.Client.TokenExchangeWithResponse(ctx, gen.TokenExchangeJSONRequestBody{Code: code, CodeVerifier: verifier})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	h.NoWrites(t, func() {
+		res := exchange(code, strings.Replace(verifier, "0", "1", 1))
+		wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, string(gen.ErrorResponseErrorInvalidRequest))
+		res = exchange("not-a-code", verifier)
+		wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, string(gen.ErrorResponseErrorInvalidRequest))
+	})
+	res := exchange(code, verifier)
+	if res.JSON200 == nil || res.JSON200.Session == nil || string(*res.JSON200.Session.User.Email) != "pkce@example.com" {
+		t.Fatalf("exchange: %d %s", res.StatusCode(), res.Body)
+	}
+	h.NoWrites(t, func() {
+		res := exchange(code, verifier)
+		wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, string(gen.ErrorResponseErrorInvalidRequest))
+	})
+	// A code waits five minutes at most.
+	late := providerSignIn(t, h, fp, "github", githubAccount("8008", "pkce@example.com", true), url.Values{"codeChallenge": {challenge}}).Query().Get("code")
+	h.Clock.Advance(6 * time.Minute)
+	h.NoWrites(t, func() {
+		res := exchange(late, verifier)
+		wantNhostError(t, res.StatusCode(), res.Body, http.StatusUnauthorized, string(gen.ErrorResponseErrorInvalidRequest))
+	})
 }

@@ -170,6 +170,7 @@ var limitedOps = map[string]limitRule{
 	"verifySignInOTPEmail":     {LimitCode, "code attempts", bodyField("email")},
 	"verifyTicketCode":         {LimitCode, "code attempts", bodyField("email")},
 	"verifyTicket":             {LimitCode, "code attempts", nil},
+	"tokenExchange":            {LimitCode, "code attempts", nil},
 	"confirmTicket":            {LimitCode, "code attempts", nil},
 	"changeUserPassword":       {LimitCode, "code attempts", caller},
 	"wmeForgotPasswordConfirm": {LimitCode, "code attempts", bodyField("username")},

@@ -470,6 +470,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/token/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a sign-in's one-time code for its session (PKCE)
+         * @description When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+         */
+        post: operations["tokenExchange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/signin/provider/{provider}": {
         parameters: {
             query?: never;
@@ -1813,6 +1833,12 @@ export interface components {
         };
         AdminProviderList: {
             providers: components["schemas"]["AdminProvider"][];
+        };
+        TokenExchangeRequest: {
+            /** @description The one-time code from the sign-in's redirect. */
+            code: string;
+            /** @description The PKCE verifier whose SHA-256 (base64url) was the code challenge. */
+            codeVerifier: string;
         };
         SignUpOptions: {
             /**
@@ -3815,6 +3841,37 @@ export interface operations {
             400: components["responses"]["NhostBadRequest"];
             401: components["responses"]["NhostUnauthorized"];
             409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    tokenExchange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenExchangeRequest"];
+            };
+        };
+        responses: {
+            /** @description The session of the sign-in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
             413: components["responses"]["NhostPayloadTooLarge"];
             415: components["responses"]["NhostUnsupportedMediaType"];
             429: components["responses"]["NhostTooManyRequests"];
