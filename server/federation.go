@@ -537,10 +537,30 @@ func (s *Server) exchangeAuthCode(ctx context.Context, code, verifier secret) (*
 		}
 		if strings.HasPrefix(c.Method, "provider:") {
 			out, err = s.openProviderSession(ctx, tx, u, c.Method)
-		} else {
-			out, err = s.openSession(ctx, tx, u, c.Method)
+			return err
 		}
+		spec := s.nhostSpec(c.Method)
+		spec.ForReset = c.Method == methodPasswordReset
+		out, err = s.openSessionSpec(ctx, tx, u, spec)
 		return err
 	})
 	return out, err
+}
+
+// codeChallengeKey carries the PKCE challenge of a request that mails a link.
+type codeChallengeKey struct{}
+
+// withCodeChallenge records the request's PKCE challenge (nil or empty: none) for the links it
+// mails: their redirects then carry a one-time code instead of a refresh token.
+func withCodeChallenge(ctx context.Context, challenge *string) context.Context {
+	if challenge == nil || *challenge == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, codeChallengeKey{}, *challenge)
+}
+
+// codeChallengeFrom is the challenge withCodeChallenge recorded, or "".
+func codeChallengeFrom(ctx context.Context) string {
+	c, _ := ctx.Value(codeChallengeKey{}).(string)
+	return c
 }

@@ -1880,7 +1880,7 @@ export interface components {
             email: string;
             password: string;
             options?: components["schemas"]["SignUpOptions"];
-            /** @description A PKCE code challenge (S256) for links mailed as part of this request; accepted so that current Nhost SDKs, which may send it, validate. */
+            /** @description A PKCE code challenge (S256, base64url) for the link this request mails: its redirect then carries a one-time `code` instead of a refresh token, for `POST /v1/token/exchange`. */
             codeChallenge?: string;
         };
         SignInEmailPasswordRequest: {
@@ -1999,7 +1999,7 @@ export interface components {
              */
             connection?: string;
             options?: components["schemas"]["SignUpOptions"];
-            /** @description A PKCE code challenge (S256) for links mailed as part of this request; accepted so that current Nhost SDKs, which may send it, validate. */
+            /** @description A PKCE code challenge (S256, base64url) for the link this request mails: its redirect then carries a one-time `code` instead of a refresh token, for `POST /v1/token/exchange`. */
             codeChallenge?: string;
         };
         UserPasswordRequest: {
@@ -2022,6 +2022,8 @@ export interface components {
              */
             email: string;
             options?: components["schemas"]["OptionsRedirectTo"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         UserEmailSendVerificationEmailRequest: {
             /**
@@ -2030,6 +2032,8 @@ export interface components {
              */
             email: string;
             options?: components["schemas"]["OptionsRedirectTo"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         UserEmailChangeRequest: {
             /**
@@ -2038,6 +2042,8 @@ export interface components {
              */
             newEmail: string;
             options?: components["schemas"]["OptionsRedirectTo"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         SignInPasswordlessEmailRequest: {
             /**
@@ -2046,6 +2052,8 @@ export interface components {
              */
             email: string;
             options?: components["schemas"]["SignUpOptions"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         SignInOTPEmailRequest: {
             /**

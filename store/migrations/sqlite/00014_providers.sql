@@ -51,7 +51,11 @@ CREATE TABLE auth_codes (
 );
 CREATE INDEX auth_codes_expires_at_idx ON auth_codes (expires_at);
 
+-- A mailed link remembers the PKCE challenge of the request that mailed it.
+ALTER TABLE tickets ADD COLUMN code_challenge TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE tickets DROP COLUMN code_challenge;
 DROP TABLE auth_codes;
 DROP TABLE id_token_uses;
 DROP TABLE oauth_states;
