@@ -1245,12 +1245,14 @@ type ProviderCallbackForm struct {
 	// IdToken An ID token sent along (ignored).
 	IdToken *string `json:"id_token,omitempty"`
 
+	// Iss The issuer, when the provider names itself in its answer (RFC 9207).
+	Iss *string `json:"iss,omitempty"`
+
 	// State The state Latchkey gave the provider.
 	State string `json:"state"`
 
 	// User Apple's JSON with the user's name, sent on the first consent only.
-	User                 *string                `json:"user,omitempty"`
-	AdditionalProperties map[string]interface{} `json:"-"`
+	User *string `json:"user,omitempty"`
 }
 
 // RefreshTokenRequest defines model for RefreshTokenRequest.
@@ -2388,162 +2390,6 @@ type ConfirmTicketFormdataRequestBody = ConfirmTicketForm
 
 // VerifyTicketCodeJSONRequestBody defines body for VerifyTicketCode for application/json ContentType.
 type VerifyTicketCodeJSONRequestBody = VerifyTicketCodeRequest
-
-// Getter for additional properties for ProviderCallbackForm. Returns the specified
-// element and whether it was found
-func (a ProviderCallbackForm) Get(fieldName string) (value interface{}, found bool) {
-	if a.AdditionalProperties != nil {
-		value, found = a.AdditionalProperties[fieldName]
-	}
-	return
-}
-
-// Setter for additional properties for ProviderCallbackForm
-func (a *ProviderCallbackForm) Set(fieldName string, value interface{}) {
-	if a.AdditionalProperties == nil {
-		a.AdditionalProperties = make(map[string]interface{})
-	}
-	a.AdditionalProperties[fieldName] = value
-}
-
-// Override default JSON handling for ProviderCallbackForm to handle AdditionalProperties
-func (a *ProviderCallbackForm) UnmarshalJSON(b []byte) error {
-	object := make(map[string]json.RawMessage)
-	err := json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["code"]; found {
-		err = json.Unmarshal(raw, &a.Code)
-		if err != nil {
-			return fmt.Errorf("error reading 'code': %w", err)
-		}
-		delete(object, "code")
-	}
-
-	if raw, found := object["error"]; found {
-		err = json.Unmarshal(raw, &a.Error)
-		if err != nil {
-			return fmt.Errorf("error reading 'error': %w", err)
-		}
-		delete(object, "error")
-	}
-
-	if raw, found := object["error_description"]; found {
-		err = json.Unmarshal(raw, &a.ErrorDescription)
-		if err != nil {
-			return fmt.Errorf("error reading 'error_description': %w", err)
-		}
-		delete(object, "error_description")
-	}
-
-	if raw, found := object["error_uri"]; found {
-		err = json.Unmarshal(raw, &a.ErrorUri)
-		if err != nil {
-			return fmt.Errorf("error reading 'error_uri': %w", err)
-		}
-		delete(object, "error_uri")
-	}
-
-	if raw, found := object["id_token"]; found {
-		err = json.Unmarshal(raw, &a.IdToken)
-		if err != nil {
-			return fmt.Errorf("error reading 'id_token': %w", err)
-		}
-		delete(object, "id_token")
-	}
-
-	if raw, found := object["state"]; found {
-		err = json.Unmarshal(raw, &a.State)
-		if err != nil {
-			return fmt.Errorf("error reading 'state': %w", err)
-		}
-		delete(object, "state")
-	}
-
-	if raw, found := object["user"]; found {
-		err = json.Unmarshal(raw, &a.User)
-		if err != nil {
-			return fmt.Errorf("error reading 'user': %w", err)
-		}
-		delete(object, "user")
-	}
-
-	if len(object) != 0 {
-		a.AdditionalProperties = make(map[string]interface{})
-		for fieldName, fieldBuf := range object {
-			var fieldVal interface{}
-			err := json.Unmarshal(fieldBuf, &fieldVal)
-			if err != nil {
-				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
-			}
-			a.AdditionalProperties[fieldName] = fieldVal
-		}
-	}
-	return nil
-}
-
-// Override default JSON handling for ProviderCallbackForm to handle AdditionalProperties
-func (a ProviderCallbackForm) MarshalJSON() ([]byte, error) {
-	var err error
-	object := make(map[string]json.RawMessage)
-
-	if a.Code != nil {
-		object["code"], err = json.Marshal(a.Code)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'code': %w", err)
-		}
-	}
-
-	if a.Error != nil {
-		object["error"], err = json.Marshal(a.Error)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'error': %w", err)
-		}
-	}
-
-	if a.ErrorDescription != nil {
-		object["error_description"], err = json.Marshal(a.ErrorDescription)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'error_description': %w", err)
-		}
-	}
-
-	if a.ErrorUri != nil {
-		object["error_uri"], err = json.Marshal(a.ErrorUri)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'error_uri': %w", err)
-		}
-	}
-
-	if a.IdToken != nil {
-		object["id_token"], err = json.Marshal(a.IdToken)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'id_token': %w", err)
-		}
-	}
-
-	object["state"], err = json.Marshal(a.State)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'state': %w", err)
-	}
-
-	if a.User != nil {
-		object["user"], err = json.Marshal(a.User)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'user': %w", err)
-		}
-	}
-
-	for fieldName, field := range a.AdditionalProperties {
-		object[fieldName], err = json.Marshal(field)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
-		}
-	}
-	return json.Marshal(object)
-}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -51658,297 +51504,297 @@ var swaggerSpec = []string{
 	"tzeedelk0rNf7E1ZaisqV/Qr1WUevam/yq/kiaxNPgRjSSsiAb1GMYa+ycK1w7Viqccg4SJO8wSZ5f7S",
 	"MNs4P8qZkQu9VxBCQWOQcHFMRJ6mWFbBtfXSjqhq9DItzYJp63WaF1TuyWCxU6qIPWvg1BIttnNXFSmf",
 	"8zP2zVd9J9FbzF8qQ+GajGjiq1EKHgnW0ypWY1N/gryeFpmiH9oxzjr1IPOjtLc363h3aYFI3YS1+7Mm",
-	"0VOapkZ4LXaCI51VGFcmbGl1kMMbwcQLV1kXSLLD/V9/bsEKDcq/MhuaFjWzPN4/OGw7y8fSFEtmDL70",
-	"CNU+s2TNbX404r7OUUGHjNAro2Ib50HFsHQennzU9beJE1FcJhCsLZViSHZsZtRu/fVh6YToIKs9TcSJ",
-	"984WqFxbcGGpz8dwxQWVzZhLyCOFJq63t23ttS1cC0rvBzxDTHv7YTpb5y3WGCv1ht5bdF7e4k6YBSOs",
-	"5aEvDVC3xrXTEUArdgE7xCcmAJxNys3hXjM2UfUpzGVLpX5g8uflRVSACZ6EUuaI/JXRjGXkfb6//yQG",
-	"UoY/Wb8BtsRPeIr64Uy0AawpWUNWs5SU16/7+4Hm50L/fFibT7n6Wyw/c9batmlTglNbfRO+lIYTq+xj",
-	"bokLqGu9u7YqSHPRfnzFWZ09g4kYPnN3zYqKcpZ7Ybz8KUeCnI85NN5dkCNePAEHFwq7TVVBNB8GpFjc",
-	"rrLOZxAUG/uHHImeMkfxf+yHvViOQ8vYRfTnnUD1aYc/les0nrQDZliSq1F7BGtFW8eDpZBSde6mAg7o",
-	"Duh6629c0d8o0Xuw9Ogh0cm6Gu7BT4lv9/XFGyDUh8Cj6x1c6+zT8oahHGP2ILatJw1YT5BK4FjBPF6+",
-	"1j4+eHIIca5SLcCS9J/KcWFIeNmhrZ3Ec1dJIG3zP+xyrdRNmVK3oG5z/k/DfN+qGfnm+dNTfEs+LZjs",
-	"nJu7BQnCUwQcPkN+w0RUdfw9UsQ5CyHKypkilEiB7h3SN4P3oSSX0cTcDSmxFhGKzmPSf/P6/ILs3Tze",
-	"gw/22CfMGOgTnWcYafSIKx6lwF1ioGSHiyGx2RNYylAHXPSx++HL4ZOv/7Yw1+97kQKv8zAvvhqyTkv1",
-	"+LVXk1ORWOAg34AcXVbFjQUyL3ccPvV81+zdeniptS5jtZt8N7kDI+xuWMADQYKvG8JXBVAnTxVCnXpG",
-	"0IZf1uGGCCZq5IiqEXHwywMl5m9vrhaTr4giigGKt6740x/a3zvgQnWAC+2LQiu1wsVbsHldy4rJGy5O",
-	"FRUZyrj37ydfXnw1//8K/v/8K4l6j+px2sILV0VhT2U3ZWZUklIxzOkwwAD7BlezwAsPHig8DziEWif8",
-	"8hhVoKYQm+vBxqeCZOWavVDAs8fN2Kg5V0ZShBHqokR35uwhm979FISHzTrkJdsi4CysT6sLclsPB8qg",
-	"9aVwvYnoZWPZVrRY44F1sQb8oxnSFi03OM1B+DvTwWa+nf9x0j346ecwQQeiNtoZtF5P1InjYEmHS6Ub",
-	"HEtlnXUCDvRkje4ynxMOQUYSUyEFj2mKNboxVcyiLofEfBA/+enq58GTbnx49Wv38Bf2pPvrX36h3eQw",
-	"2R88Tg4P2MFhxYLa7/5Ku4MPX3752vV/H7b4+/FBvbHVqgxkHur5hr0ceCzr5SDK94AA0Q7jYbnKbQ3y",
-	"0MbXuRznoQ535GCDgLBlWIZ5P1fx/eIzWBmvoerMDZAQwuhoGQGhjJ5QxUHg85gHdaAKdXtyG6jld8Wy",
-	"ZwzzvvlntrV821m+sRSCxUXAcpIxBCatTRA4w1DeMblmE02UJDJNWGYjM8o2L4JrD9X14JAr8PS3NqNR",
-	"2Z+Jlx72r2QnhPUQk9AeWJ50FA67yO9iaBjub09vaTdsHRjLHRiCTU/v49o3n2dWpRe/soU0cs5EgpIR",
-	"sSm2Pq8f0+e1nF4WC5Tb+YICOKLV5WlTTvNJ0cQmM1coe0NDfYZNyZTPCS2BWgavrHQJO+r9/5cDrId7",
-	"WX5aa+NobLnpB+Um9BSg3+GpTO78Xo/Z6MsCQIe/HDx+8uv+X1YMAbUGAodSvSmESiUGSKnwP0AiiWwf",
-	"kqkhud3y8m7xCm9Zou5xutFDAKMteI3rx7d1c3S7lNmjJXbTOsZMVWzWgmd3hXlGNt9Z4e9qC8PqXF+X",
-	"Y4YW4u1kOy72Yx0gEaarLSGoScZuuMxVa1AeaIwdYGpkciIVS9Z7vjbP6KMr551fW918H+oPd936lEt+",
-	"zbF9/KnQLJtkXLGFdeXfronBSkUnRXnsgnoJ7Bo/lB482rpO15WKBazKRyciV5Nva1JhiC655LF37qd1",
-	"+IM2fzygt/k9tTrH9Q7wTrfRsM4XcsjF7SHTH8DLWbzB9ZAkigbNO2Ap9b119xEqHHad1gybLTr7D1Ej",
-	"FelbY6vflN7amH0d5LeiX6g2tbU+kbW80tD18er08uObk/Pzy9dvn318e/p/3529PX1WG/Kweawf+Sop",
-	"sLDtxBVI4xAle+KXnw8DoOQg9XVBHnp4EoKOjaHqkrcbGjSAadw03luWAxKEXT3XLmXXvGrw7QFWeL10",
-	"LjLyqsnyamqhmAoiALLhmlBN+sY0D2ml60i6f4yGYjflN6tYDC8LXbNaPnbuXhWs2F3LEqrpQoW2QFNZ",
-	"4jrY3/9wZ7ro1Txu7to33nUNmuBtr4jOdBdyzs1eQjIu7abh6N6s387icsysIQ0sdKtahFpD9FsdXnBk",
-	"5eU0nFl512vl+Vbl+RKJuppIXFbw5g3lit0czLl450bm3cfrri9DWfyy3gUEUt9kBSt6FiA/H5tbcAko",
-	"GrDHzFVPli/AgLdf03pyCRFDl2AE6jqzzTjWlF81DRaWdiaoesqajMBglW9lytbtI1Gqkiu3UKhDtXbd",
-	"Sf5mY/oLWzA2NhtZsVWDminNxmaX60xbZbhwB77WtDLFkgO/hcdiLZrAaOsdbN7J1Zb7TNZpyeOWeRd5",
-	"C/aRv86M3GgcGCTlbIU68goRr9AUJ3gNzXDS84INvnqksKrh2PZcKrdb8qWKi99gmWz9eqIqXc+fXE0V",
-	"9azjVt2KENbUrs6H4G3Nxx/qdKbLx1jawL1EmwuBQOoTlmCixg2v63GCh62LiYkblkrEimrrcm7tIYq+",
-	"DYhK/dktwjyBE3Aac0UaqcsQM6fiqPqRIiIfs4zHhCclMIbmkkzHqIVB8Ev3yeCA/ho/TvavDtlf6M+P",
-	"FwidVeRUo8BYucdK5diBb8s8X9+AZOkLWQP4YI5x9xcybis8hDKR1CQg3y03Fwbc3Yiu/ejW4ivc/N1u",
-	"9hZOwW9S7bn8GrtO/ny49Tt6yQtfcE200EZlQZWujFU1ZovyEFcNe5XWQuiQcoGAPufPnhtFkEBAecQy",
-	"1gKPrME0WKwa7EnZjTW+sZfMJVGuYVs29uI3P+itBogepOs39Kt9tcgcbMXzkI5Zm/XZ+tGF2aBWQzh+",
-	"KbYUbMAud1HmZvBiHpK6sKSycWWB8zwgVVFs/K432s4Bvdb7vXOT8o5wDJaprdbJJ5VF3a4x0qpNi+/C",
-	"U+cj80vVqisYWENEF4bEk/1Nmd1xrrQcN7StLLu27tAJUPiKWjHxefHzWl/WwksP/pwYkW3T181fw4wK",
-	"rch0RDWRA7JjYfogQyh8pAFe+JZ3knqHg+vXGOymdFRzW/evb+UrjRniIemnehV910IbvbwPRje5Td/t",
-	"Js+Zdlq4nbCvFIZ/orFOZ0QKZhijD0Lcgqbn1hFWE89foRRiXUcsxsbuwIW73Hd7XpJPVR/RVc5T3eUC",
-	"BESE6Y1jqSDHMGVUaTKRU5YN8jSszwSE0E7kQyoJQw+X+UwxaU40v0q5GsEnsRQ641e5LgH6VyIst/Et",
-	"BzmYBxtTLvfje27R1P1O/NWb9Ss3Eue6IJwbE94NkJx3Ldju1IG+fzvRvSHPOTaVfOghU9v6coWQ6Xxf",
-	"1VsGUdcKg35t3JBa241SiNGfur8cJo/Zz8khZV31ZPzrXw47qyWuWweMDck7YGCXtB4kY0dkOuLxiIyo",
-	"IkI254Kt7ZdZwzfSSC0OpupB8K1rwL3uDbuRgSFhKs4zrmfnZkJc/snfzptz5mrbMZedj75yov+fXTtS",
-	"F0RP2JSlv6f4UHzkog+tW/qNsJ9EZthG8RHpX9ik/msm/v19Z+637ztg43GzUpzJabajTikVsyA7OuHP",
-	"2cw3aj/HrlINFRpjQEQ1vwhb0mGm6YuTi6d/PD/9r48nz16evfp4fvr07elF83L+swvzdc9dG6u59eCB",
-	"mGWb5WC1wm/OKvjz8qJT0yq7VPvAlcoRI8TB80YWK8K9Lu7qhVOOrXyA6uA+DdMVyxppPSkv6jRlN1il",
-	"vNbijHwIOkdg/7cxza6VoQaf9dOb6+NEqJjVwDqBZ9umhzqSxiZK0DBJm68BUpDBurkUu4R94th2c+m2",
-	"XzKd8VhdLHK/A1ko1xqkoIeXpxdvz56ef7x4/fz0Vd8JQTlhQpH+3hhH7jsU45M3Z2Qis3bLsjenJl61",
-	"oeka5uzvpXIIrHdFM2Y4bCELrstUX8HuHdQg3fi3yhVUF6aDrqEAlgDmeCBeLLQNuRhxBbc7uGLQWFvw",
-	"7iumLCJYwmnKYg0tniaMXisibxj4RbgYQoPADO6GRu+oyJ2KilzmsyET8JD3CPbSsOMh2DE2bNUjFWGn",
-	"dgCgxocw9K9GdMKUxyNj2Q2PGdTwjbmmmpkpJWSwGarjYujAlKVIZ8ThlQk2hQJE8u7tix55XTCIeU3D",
-	"TOYT5GhzEpoOyYRlbqHmJaU8ZlZd2Tf08szwYp6lASQQ0J7Ms5j1ZDbcsw+pPfNbKBnVYBq4d4SNWpHG",
-	"Ovu9x719LPZjgk5456jzpLffe4LVhyPQH3uJjOGPYZ0oPZ/S4ZBl5N2ZBWngyr/UHjkzHK4U07hluLQW",
-	"ZZBXXNBsdmzMh6fPXhniyRUmS3hZcpZ0jjqvJ+qZWYPRiqjBYT0H+/u20EW7ZtPsk94b6THYNqhz67Tr",
-	"17rEj0TG+ZgJjYQ6oUPWQ42aj8fUXA07Z0KzDFFggLHLT+wUJ7FreIcOFdy4J6rzwYwDx7j3BU7ja3Cc",
-	"tVs9Mb+Cl5DRMdMsM2N9Qa41L6bgWWp/WdgLCDNR7L7ipKitKu19rAfq+vph6ZnzMR2yvYkYls/c33jx",
-	"Jdcn1ZvXFWPr8TWenH/RrR/9B72hSACrDlBLO/ASeoaPDufOh04mqRV/e/9QKNmLCRvaKq3ZJenuWh/V",
-	"79PQnOsiY2SWuRKYrZNY5mlCRvSGkR0rWw2RkYwNcgXtaHbt8RzWsewkpVysyLOvJFF5PPJnX2JV6COr",
-	"eWyXZ8X4PIvXMuqI0VSPPjeKPKw0UUb1p749AtguoN4U5IAdG2WRSIaHpaVZKqzB9mqtlXJ/2JmXMt1i",
-	"olpcru06WtWc6QlajuWzfMFvmDC7m2Tyqv7EeGJ0vJ7t+YvlxGib+aN7BYoRanTyLDP60gWv8NpgP/UF",
-	"FnBd6Bet4l1hT9+YEEWVNVi+0ljvADvWjanRI+RM2/JqRagh2NhWhSlSNLoNKqgAXMgh3ElQ9ooMJILz",
-	"HdsXjUWwfuYhqDbzjnnMLMJAgeFnNGHMaKqMcStzobHBRmTGdisDg2GKz1GNiwjmxc7bUOCF+aVc+dor",
-	"7PtkxhSJNUiIppAwYpe3gzcEbAxlnpQpGBxml7sklfJakZRfM0LJIGMAhDdPmCef35i3eWpv3hZ56a8y",
-	"md0ZVZ58htGtU8c6dAxphUN+6k6n064R0d08S5kw1+Lk1nN8rerOrxvkvpPPtqVDrXi1MTPrSym0Sd2I",
-	"fol7J5//Sn1QHR563Oahd8L1A2IJPvakzWO/uf7X8MzjVs9YQP0LKV/QbMjwyZ/aLVLlE3OBYslLlnCE",
-	"3jOPHxy0e9xKZoDpg+d+bfPchZQvqXCw5oCB9VO7V3FmG4Fj+jE896Tl2/A990I/Dph9gQfn7x+MSVYI",
-	"Z0QtQIkKMC+PVKWoZueNubqGJin93PnwNepMcr0V0D+IgEahtpXQWwm9ldDfm4SuSuZ5g/rjTYBK13gt",
-	"uSgjWh2V0yY0euzxdmZj/Im/Ee2CGFc8sb9wwn/IhBE0Mtvt+eHGdEauGOJoES7AgxtTxcUQZb5tMQm1",
-	"nEa6ooC0UtTdmEqKgadp0AzumFAUsrVISWTHimwylgnbJWN6zVRpyGKkOkmJkaBTn5E+71/5Z87g5m8d",
-	"LC7gVOtQgTrUOR9D/UAuXa9hoJ9bD6QA8LX9MPM+nMPFoFVcORyy5BZCbn3J892IAM/kSFUhtULYoABM",
-	"t+++aoJJVeMDPPl8zkRStNdxjN/2NYJwAf86AKBM6exHV1U/ms54Sa3FixrDCUSwPy1nlmTeQhXijfPM",
-	"5Tg3OGcCBYIyfCiZMhL+1soD+5GbnzmwE0DmKQNO9o3xPuCf4FpQqI/j+hYxYF4zkahGf0U5tXtTVnF5",
-	"ljs3iKvD/4C28NaofYga7ZxpG8D02Fo1Km2Bd8GqtjLdvDZWoL/ZW+nF4JYOV1tyCrwu9chIPfw6Mpdv",
-	"+AA6kyubiAS3dZmZm32Et3y41tMxI4f7+2Tnfee/ZE5iKh5pgpi4M5lnxW7QrTCTOa5nhl+Dtfe+sxv5",
-	"HrlVYWav+erY+QSW+hJQfpUcEgf7h4VV7M9DCnsUDqO0KtcsZdyDZNvYjb9hlhZy7ltYP1tBs3FBA7YO",
-	"reJXG3unpcvyxzFbYMA3Bdzl1mLZWixbQXK3FssKV6U9lnDd1t3WA53uTQJrHYF4AQRTK4x2yRRSJdDp",
-	"pWDJbtZjG9EQEnLehK6TEacJn9P/LbxYq/qM7syH1dr55JG7IRt063dqRfNPRyy+Lii82gSiieAhXRQ8",
-	"AfVWOmSz+jYRmEvJXBsDVUlBNZo2oZqio9n8a8w07YXKFzNXC+gKCOZBitBu6DN2KLBP9smYi1wzRehA",
-	"g+GvSEqVDtNJUY73yIlNJP7z/PWriORZ2rVKC5YzzlPNJzTT0IaOXMmEM2VDhd4iMAtTRikXP59nvQKf",
-	"ZEOaeR775Y51c/0Efst7MLCrYlh/yG+q8GtQY2qU/ws5HDJDm+3FCgy8hi8UKzzWcYfCk6tbDRbGYD3D",
-	"wa62yXb4teUI64pEC6S0jlR059wgGF/IoRFFaABUcUaNYCjUbiAgP5tBCxkp3XUjZZrN++kd7ZmfbZrE",
-	"HdRHg2XrJPKIKnO7YGBLuFoKIUkqxZBleD3pfX+0fD/EFDrry7UZVX/9qc0ACS57tKwlG4jM1os0GpmW",
-	"owj4kxSUCjgSBCp2QIMp1UzEnKkiGwXrmaCEwdvDI6qgyxBoRsMRCUu5uaZio6g3mRwzPWK5Aq08I5ql",
-	"KRmgbWGb4SL35Iq5Gy3WUZ28OSPUaBHIctHmYZoxMGVBz8ZHRemPzZLVIzYmZh8k5UqbS7cdkmdETo3x",
-	"PFd0c/Ls2dt+RB4f/KW339vvPT463N9/bE7FtsvcdbHmUvENetm09I2wII4yMTaS0GHzmLZVPz1yaf0B",
-	"MJJ9DEofJhQEDiYIH+4f1hUCzaX92nqklvUN6yRL2xkQq5QFL5qYIY3hJRWUQxLMgA9lxF2lHVuWrMk6",
-	"JpYN3Ely85cuSNn1+vTp1DHNshng+qNBGjb/MSeMhU1wiJeXl92gxrEBtdPnrUW+bipjNB3/+/uOXZst",
-	"Rlxw5rXp7Zs5Mfc6HYsBR83T/Y6Q9Ue725uXcOWiuKqECyhm7Kl1PhHclhH13FabalzMDePkzZmx2W+r",
-	"Olfo+1uvO321UsWEuAhLmSAeYJfbvO0ZxYqUJdv+r5OXL1bbthv4XrZtlzu/7RAA684S/hd6a2sSTZsT",
-	"lsJYUpMbNjIisVRxeFxO1VKazpbHmDfurN1w3mXTNNvUy23q5Y+Veult4U3nxX8vcgxZfivItoJsK8i+",
-	"R0FW59933+1lBTZSvav/JeUpyjUsQfGXeuspI0EkASUUdpZ2LZBdrN768cslMJCM45J3MFWnNHo5mafB",
-	"5V6Fjd2g87061Sb87/NzfHt/+RJnortuc2VRWlZJA6/zm2/d2Ou6seuTYxZ5FAPWd9m+tYx/7jLmysHy",
-	"InbtYZ9wTnAX7rgqvEfKd5hfIUVmt75AZPVUmRro5m8iFjaQMFM7w4MTCZ5IuKvDuaVI2AbEvrEkWZod",
-	"s1y0ZIwms+WwGAf7+y4PhisPgk1iauGfiM7oYMBjwLv2eBjeae769io+FFwMEfWLZoyY98mS3Yj8tP8E",
-	"b0NTrpitqjVfkiuamqkymEvTawBsMjJJDkgmEfaj1gH/Fnd2X7AbMH0veNObn/KV1JCLMTsmfWiVr/pE",
-	"0ZkFI8eQT9UzaJbJlyCBOByuhWlT3oZN+Y0PminUOGX0rx1AkovI5cvTyGaRYFAA4cN2I0PRxlYBOMge",
-	"6dvL1Ueq+94KxfEfuRSSWPMbrmd1d+EXXOlzt4NbUkMr6NqTz87mn28NsijQu0IQ977vgA/0SmVedcVD",
-	"Urz4uQuV+27vC0++lnMCKsjlIilR3ZxbxgEdHM1nUkHDOGi+GoLYhbCIgKIwAdMJym1PBHqFLGirHS2C",
-	"jAeRYEUBwSraXFwL6FYIOvxw/7CO/p/Brs592+N2mXtzyQffnDhxZcueeSX1bzIXyQ9Jz6cicXD5rag6",
-	"alLid0tRvzPdSE536XDzYnSh2NwS5rcnzPORnK5ImZV85rn2mE60Jhb+9PfTC+JFdAFvWgZK5MkqKIlz",
-	"acygBRDieLXEWWfXch3mZHGfi9GEqtwj58zmP+AjVzS+hlhDCab1iCyEWq7+uAXk8twdvQDgcfuCXFmZ",
-	"YaVNLnLFEov+6YrhHimny7o4VMoHTPNxLXrNOR+KM7Gx0AMOv7GQQ3X4Fpf3x99c8kFF3GQuO6ZCey37",
-	"IjZzUX1SzDa88S9fm8OHYo183ML+NpI3nzRLXmwmbWQvuA29L9NLI5shiJjQMGMqY5oynwuplqIsNEGa",
-	"GWqfTGzBQYBvNocMpkZyioBgskdeySpvsuQIvB7moAT7pNujlVVRxcrl0HZ2qgIQsah0UugY4gnunSsi",
-	"zJ3F7i/yLplalDI8Fe9UstDX2jYhenxA4hHNaKyhZDoIfEsx4NkYZB7AqDNBFBM6IuMcsON1PCJc9yDp",
-	"yuiasLLDSOsmRfJuslFF8m6yUUUSDv+NFcmimLWjN0A7V2jIwIvJmM2jtc61bVHljyW4Ua4GUdo66Xzz",
-	"eK83ZWnahQvh3j+m16qaATpPUkA+l+yKPGczcl6ANIO/1za24ENBNWSx++RxmyCT+g4SRyhhEZY9cBp7",
-	"4WvuHlwbSk1pbMSZks6bMuZCs4T8w0icK2woQb2n2NZoIjpEj5xCIxyQU2WXDM1wXuY96mpEjV744+XJ",
-	"U5t3Oy+sfmf6z8vnapO34j8vn5+zxvxPzMTXvdbkBa7Y9SgMHm0msjdQIYBvvtC+s/I5B4QnzHAF7UEF",
-	"wh7Nl1Xrwi9IKodlr3EEtseQGaVFibmjHIE6K+OJml88UqRvFHPfpXwpmfX9xQcBQQ311YN0mlW+4Eqf",
-	"mGWc3pgj6iy56wJcCoOfWpYwdC6GqLrBv42OcH/nrdTr0ljLzAj2s3L5r8e5z3O4F9eU/zavJDEc5S2s",
-	"kzdnLj1EZqWuOrvI0sacoOPFS4Tbh+3mVF9b3KKx1qI10yss18AeE1nTYrTREPquD8wdg3l5UpAdi1tP",
-	"+s4t5Xon7S44JNuJte5wHt/2cABIB0ttg6CdblqN4iJm9cezsP3sojVY8dtmevBH3MH0f8gpGVPhl6Cl",
-	"rXI2BzKWqnEBKR9zXVqAvV10jn4yb4J+4uN8XBAt/utxVNOfoU5OWRlj9WFJAjWtCGXRLZjnwya9s0Ym",
-	"FFIPukbWKKXXgqEclgP7RlYwJ80U63gQzHPrORHMk2uYo+axtZ235uE1bTy70QUu3LBh2t8/GNIMe5bV",
-	"xs9QozKny7xhCN1lK/oZGjU16mczHIpm7xiVWQLyiM3IlGWM2PakkIQkzO2TJ7vzujsicoJ1MdA/OJ0R",
-	"DYrTqk+HJSuFplDMCAVw0EmNjMytltqGujKDz4xxtyOk3iUJBzs+WaDZ38EW2+h03GjDmkAG4rLMuwRb",
-	"MqaKdbnwndTSWZMoWI5Xu46m8AvGU/I9zJtWkdle4XeqrtwrsKvZMXdiyKeH98wEfgkoajvQybFRn7qR",
-	"6ir6fPP5BRoDF/AQFIZfEnhMnG0Ia1PXfNK0IjkYYNZczZLCFT3ed/8LFrZfs7CNKxDDXG1UR/kc0Hk1",
-	"Kh0SgFan6Va7PHDtkltxWlUr0Qo+4ACRmYokVA5R4HLukXcC2liNJI+ZwtyxkvsYqt/ziXMjKywBJ33N",
-	"xhOZ0cyncPaL3FVwZMYjCUK+nHrnnA2iyAsZcl8U7wOIxz6rlhau0z56NJSrEbKOZ5REgHJibxvo9jWy",
-	"sUFn4YGB329DLtPyLPfl2qyuohkoxnVAhjxXtDe+MzGx/2vLx55KMUh5rG8tXNo5U3GP9f7U7048Oa8o",
-	"0Eorw3fvSw5OhYXJY5h+FbSPcU4WntU3OMUcfOUS6NEN40A0MFlMuWwxl3hmo1jOFxY0RLU5P+7uVSsy",
-	"cIleZLRJD3P8hLv+7vjpsOVjqyfx/CjKGmmimRuiejwEmOV39LZ1voX1uEjgb6nyR6PK36HgoZEkF97R",
-	"LwppyJOGfLLcOYmbs2GWOY0/RE2wGU9t7zEEcmJpAk3UNWYYMGotRayCUD1y4prjQKFDyiA5yzU9DRIf",
-	"MHGrudrKqoj5YnKH6sQzyExwOghxeMzjxrrFdtv1egPrsTdtahaz3FfldxtZQ6hyReBbsbM1LquCC4l4",
-	"LeNyz/q1EJDnYQi42qv6M1xn2ClRJM3SyRizjbLJiL+SZ5DEVAAqFuZS+TQsnpEJy5S5/teE8LFVdZN7",
-	"1y74QdgqRn4U3uitAPnBrGl8s+vxP/rAHyD717DUqXhQHGXDB1uG+tEYCulsPX5KZXy9yGPzm8x8ru2g",
-	"jMFOqNZsPNHoqYllwsgwx25HkEjHEkKHlAtbhmi4LlCHRncpnzG9E2ZKm+/Nr3ejsGI2TjlcEFzPJLgp",
-	"8IFdm9mHwlhqTEHNEQjIm0Uo0oe998zAH80vP8Ypo1m/R56a/4LvyPqjRtI1KDC/YwlReRxjxq/ZpL21",
-	"CKlHXAybvM5mUIjmmMNt60Uy84FX1jy9ZdMfj02BLCyhuYALF/DeH+4FfpHsKKNjPmBj/Ny2SA8CVFEQ",
-	"XIKUV2FjTt4LAUkYC2NOFreuEdWlGkGzCHgOyvku42gNkugcnY+bxr6zU90z8tP8MhaHwULIF5cnvBW4",
-	"W0/FHKaMFV115VstLKxJJm94sig1zBAj+4QbJu7nrhxBkZ3fuf4jv4rI71IOUxaR//3v/wmEB8DOBNVn",
-	"EZFpUiCGLE7meuMXt2nGdDM1ZbgEOiLlwlhecyex5dAfM8dy2Xv/Tq0jx1p7X9yfC2Pjb9lYurCHOQkb",
-	"kYBGDuUDCfqd4C3KywIuyA7XtgMbpncQmWHVZ9BUlkLd+m6PvGWxzBJn3gRB8x60dvDN3mDwETUXHwK5",
-	"/dAQriEQIsyXoXBpfwUy6+SKZHAU2yvQD8fvSBuEzpM0XPQfeDSztpbB7wRznedIuHYxk5AzWgB2PDlY",
-	"UfiEKGVN3Z3g3b1lN/IafJTNsGA13Np886liJG259wfyMybzwavlSTHVOogSIh7WJ5arFeHm7cGY0Bs3",
-	"Y5pM8mzIkgoi3mL79q6w7lrcO2GiFtZtBeBuyx8/qDVbh/70/VivBR6g/etsNVjAY8PAtlQYrViaAhyn",
-	"ZWzrZKeCMPPSGth4TjvdGrJvy24/lDoy1NVOGT1YA7JAb22c2rPg5vjdQhAsclH5OvjgwimnAlLxbClB",
-	"Fa0WwdhuaJoz28sNYXdGciqWaO4Lh4mwWb0N07TQ2sXmt4Lkx9bbxZv+PjU3rn3vC/x3idZG/aoCDEaf",
-	"pRbockD0QvyuY5KZR5xidzodPlxDq19YMPYVG+jb6bac+KNxIlKGoZ8CdOU7Vet+A4smtzx6J8IAc1O6",
-	"paB8fRVpkHrvY6CuLVKQNfpIuZwYJkjfoXQEDeAMJ/LhSGPBlT3oUhc3sL2PPUhVzSRNbdsuxwzXueHY",
-	"9dw89xS8vhyzTXYouRyzNcTf5ZitJfwux2z10u7LMVs36AzrvEVHk8sxWxeS7nLM1pOdeLZNoHRFO7RK",
-	"M5MyNpuHgKv2bAxk5XTMigj1QGZDqVsIiaJtmvXQP3LomJSEyJaY9zeQGenXjN+1P+2v1DytBMVYKxp+",
-	"g2k2LxrK8zxY0XCrfmbzomHLratxq+1hVs8W5Xyulnzp+Gal7mYuWAtTAw6IiyZTpUH/2kZIDs/PtSUk",
-	"F+6pomVZRNinCc8sknClzhpw1CgZsCmZZlIMic44U6t3OZvjsKd229+Ioe10W5W/Vfn3LkSWti+bEy9N",
-	"smTEaKpHy9uY9d93Xj9/3+mT6Yin1thAOF/MiMxuDLNbRqzh3j9gnqcjFl//bvsTbqq32PNluZyw2hgS",
-	"ePPJ7RBfv5ZdQzesaAhmu3URc4nbrYFrxc4D85H24KT+MD+oP6oVdtX8U1sZiJZWb/FuCuidK5nMlm3O",
-	"Updrd9fsKz6xBR6MuVpH3yIP6jMogBCP2fgK2vEezxm18KSFY/fPNvTIfMHNC3RL2nQTSTfTIoexP6Bb",
-	"9o983L4j4uriGp48sfl1d9eB8n5aQIYOJ/jF8p5o/iUFHXsgk5bGxlSq9ofs+lTEFuBcBc2iBMdej5+I",
-	"minNxha+YOe1uUxFBBxkEXnGblhqyDsi56evI/LGttXPIvJUCp3xq1zLbNf2crgur9tMAMP1CHbxp44D",
-	"4RiO5hjMCgmbIBgQbC2L4cYc6W+yD215pnsC0yox+jK949/0OnBaPwzb377x7EMXHEWXAF7wQaOIqKrK",
-	"vS/uz7+9O3u2MCIDfKxsfVGJwqAVlRcoIEUi+BM1qXpEAP6/6C9bQgCIjJUXj0rtFT1gVj3fI+pRie/v",
-	"sUFzyGkrA209KE5rEwcqPb5yPOh7Vc8OZ6sdlzU2eJw543JMZ9ADuKTyj4mWhIqZFIywVEHrjETaNEPw",
-	"OZKdw/3D3Qau+J3pb8YSq2qhLUP8YAzx1hBva3aoxELrWkQGamiVZpFLofUnuW7UZUYfgZmrLEOaxZRY",
-	"soHVECfoWxie5ZnuyR+4EsvjKSZb1t/arM3CQ2BzvLuwWffA4FyYHzh3xy2Ck0pL++ExlLIH+jm1V/Jx",
-	"CwfPW1jDplnQzLLIwWNRALf89mO6hiy85OA70LvLeLbakWQJe7nuHpu+5xneX8Rg9kK7ZbEflcXsC64w",
-	"WQgGbrurPFBjt741eq21S5PEuWN3rmakD81rsHG5+dCsrR8R9onGGtr5sF0X9gM4WxtDd1uBrj1DfhME",
-	"UKjAjDvoVUOgiwwV6A6GBQwzCoA29iMcNXNwuu7zR+q4SBXAX1on8RUjCRtL6Et0uP/rbo+4+OHB/uNK",
-	"hThXZr8sicjB/r7/zr5OB561oOkvuqgswhdTZERvfJaCijzZQCEBWL/mRP0xgtPsyJycTYeBg3QnDmnD",
-	"AIBp9rG/S2jKrzFFA4NUrgdyvRlyzkpicpOXkXOmUUbe5z3ErWDxLQTfyCMVvmB0y925R77dghwZCjn1",
-	"LPIvqUfadMkoPb1yt4x/3YvVSSHTwZVYFs+xz91socdaWXBL7l6XI4pqFVZNzp89f6RIf1gWWKoP0UJ1",
-	"ZKWd1R4oIs34fX9dgxsZfKb6ZMcrmpFME2jFisw+AbgRt28lCddQbAluVaGz2W6LCx0AmX+TS93W6txa",
-	"na2sTvU93/WwCqxtkHHOMTuWgWV5jE0HS8ak+4n9LCpkRp3daDFQrN1YLw0Q9WjOtLrHQGNhQjiQpa0h",
-	"cS+GxMP3r5b4xUIYPXSnUfSlqQpuMwIr5eJ6jyeQhbCoJo1Z/GZy9szVtijSV3wozsRZAoWifYzTIvCz",
-	"uMYcwTkkKS2D3KgeeWsvffY2Wgen5qpYr5hheIVGHd6qXSv1suR6wcW1XdOGLoLBDPd0C1ycc/sCoPra",
-	"C0RILV1DIMJz8wLx15ZPriyL4Kl1LzV2sbfISocR1s1Lr0tmbikK3TE3i8LF9fP1mG6WEw0Ps6TLRblr",
-	"qePz5lTjVA75ApnxegKdTXy9SdEjFJMwExw/mkt/3Dk4JCOZZwrzKSnJGAAiuq9/3ScJnamIZCyHVhVH",
-	"pRyRTGqq2W5R9QphNq4W9bJGS4kKAt4o37EV622oIlOWpj1yUoDQL4CE9nj8/Venlx/fnJyfX75+++zj",
-	"29P/++7s7emzvrmBpilD957ZnhrJTHdTbmyxvj2tPqgpRrHy1wJb1NTnvIB3sLF6HBj+/upv7PQLfEo2",
-	"ec5WTAk29TVaxTFva3J+0JqcF3LoO1TQgtV3ZFbmYydHllX5heTTLQh9aY1fif09HgLIiaEtml0qCyKS",
-	"Ky6GaBu5Dx+pQiBEJQHq+kYZAZvKoZHeRgDWyohXbBqWyMKmNiYxaiZ7yPJjHmf+ODhbi3qKB7wVIz+o",
-	"GMGA2QIF0iQvJlQvzLhpaPZmg4YVuwvuPgAWr3maesj4HcE4XHWw3jchQmaImLc7h+blMHiw+4Ri6c08",
-	"rBf2/DkmjMYjcKO4QJ25rHHs5I47ucLP0TWnaUI1NXbWlPpSCpC8ddcvpd+cXGzUafzGHu0JnOxSlDC8",
-	"bQKG+U3Te+nd7tbz0O8A1svqT6L+EGqrJhsgKLjQqH7E0FqvaKAPZEbwh7Y6HWsfFZK4byxFiyIpo/jg",
-	"Kk9KOFJIsDWtXY7JC6rj0TWb2e7htuETuco1EPKIqlGPnGnzwgdo/NPJpCBojGw/UmRMP/FxPiY7UjAy",
-	"YzQjuUjNcUA57zA3HAeuhilXbBdKtfq28v5E98kVm0ko5wji11HBbplmgiVE8ZQJnc565F3z4FGIAJ+x",
-	"WEIcaKewWkjGFNOVqmNswA5xLZlggCt4wv1e5roEQwK9dERwN0MEUDcogGTbIS2w2C6MLAggO3GlM6rN",
-	"W2ZaO6PFTxo00aylsRB4IPLu/QKSCIpQHZwZDRoLlwuvq/tx9795eYTFQW9OLjZk9fjx78nQCeZfbOkY",
-	"O7XApUGBf28+orYib3XbZnNOoock409TdmOUcHMxXD37NftzJlTvfeEtcITpYsauGDa+by6wbRmDxAMX",
-	"ggvHqwYhyVhmzMWvpCrEwyPvDYI7XWMXXXJiFwWizQIfhgowQkwjF0QCV09EvJ5hCbTYMJM45eISpOYE",
-	"DNZFOQFzbyALXm+uCKh8x4x92PLJMIz1sI0nh2Rs6XstE2oZDiL3GH+1o0YQbnnz+vyCWFbFhJD+76fB",
-	"J5B6yHUDmiFfDGS4iPjevTt7FgSNfMLLKqmWsRNLkJ8CbAnJj4pMR1SHB+wia49UuWDB/nynj5++lSkE",
-	"3/q7dbHwK6osqiEmMxb5lQvr6N9iRtCGa+jNLPdZP4/zLylhMq/pu6+b36bpPfSa/bD+iECcaJWCKJAM",
-	"e18yKwsWGi/noTAJ86ehXJ3sHO4/2T0uCSifk5RVTI2RTJP6IRpTadBK8PLlHlNoHGf/K9fpb/NmllX5",
-	"h3zZqs6/vhr/mxB8W322zR79ISvw76QeyamQzRfel/QQXlpp0gUTFnTQwnr7TRuoxSz3Wd/ShqFzWGny",
-	"r8vYW+t049X5MvPRsPYa0Zqmig8FF3tUSDEby3zBhdlj0wUpWEKam1fChOY0LYr1/WiwCvSQWb+ZJlwU",
-	"WU8QS0ypZpkxUH2bfC0hoWqYp7TIBMMyE7Nm8+RewnAW/pn1e+QZhySrxEVGgspAJsw3KlgUpLnjIgC0",
-	"kisiYZc0Pcb8qome+a8KNOyqwDuHxNITf3SbEXiVWQKBt0kBZ2nOslWTdCufadGw7pZ+vW1q5rfwLBaw",
-	"wZpmOgi0FZDj5ffb7JW3UgQSmlp1D/GZ2j5eZmSEtNmYZmqPAG4jqwm74THrkRMLF26TpyBnCj8JkxuL",
-	"5gDoKY8s4Hjx8RiEihyAU72Jt0/NJBtuEVAz0z0ZNbUraTZvziGEQrg4DmOjkQ3CvvztJEgihcx5Q2Gx",
-	"FAkZ0FhLLPWONb9h9xUG2IqMtUWGzfxxidjllOTGTMZ6sbG0suM3mRFBNWAWTCZBjgZ2nYdFnEwmxtT4",
-	"XcohohMYmhwywTIek9cTJs6ekadSCBYH1RtFClKQ1WHUGB8KqvOMRYQrlYP8yBPORMzIDhWzMDkiTjkT",
-	"mvBk1/Y7mNmAnPmxuTjFRtqxxKZvFxEwZ1ggfiY2N7G2DldkYCzoCNIczE98e0RCleu0n7GEZ2Y/g1RO",
-	"m0TYZmtMSnPcl9haaqp4SfWdJRJsDaH7lGpeTDxSLQpNrCyTeoJm0LK2SJQo/qmb8CHXmMMUJJ5BrzMI",
-	"BbpuZ1awAuNnMh/am1B10r0blvHBrG/MJGNEwcAZs6C+2J0BW7ARKViAouImGFEoWvVVbfbi1s0neEti",
-	"Iir1VypCb02t1FFCvL54A3bFRsWQm+RBVrv5/jjmHAUkNk3pbJvZ9C8iWmx/JylYV/Mx5h91+VwTliVC",
-	"xfJ3+3q29g2dbKGdQzAiJ43dnKL27ZzmxcF/wAbuQSjgxFsTZXsX2rDVYPnJc3orDnd3pZQp1dZ+gAzo",
-	"HeDFkczQithtaUZsQPUHadJDfsOE9amqJpPgTbDlzYuBudkerJHgNAPcqLfGwr+wseAowTB6Cwmim0XG",
-	"6SebF0wouaEpTyKSC1esVZ8nXTiBnU+fXBRePqhRCvFt9IiKogV8REZyCgUmcqCZKGpPMqZGzhUCNRhe",
-	"ZuCs3l4p5wkTmRUN2xvEycZKJ/z4D9Z4CF8MpqpXznVrVHzvrojVqiScTLAOjL0v7q+vjbWg58COhmKu",
-	"Mjm1uIS2n6PzgsRm6dAhemgdlpnMRWJs/QkyOOYigvkTxmChWywTZMxFrplCH6pHT0NUsJjxG+Zz169o",
-	"fI0l8Vc4hcQwkFvNsZEpMc3MLYO8ef701Pw2gokanL3m3oJe2R45t4aNNVGswTJiGTiY01lwb7JrsbaO",
-	"CgrgeuQSQtIxTtSPSscV2knWiWsPtKikLQncADkogNXANzl0zWbM/aBB/tl5O3NpRHV0WPxkr/L416hK",
-	"GW8xBQgDgs46VNfKHLat0QWkkSuIqtlKu4QNaJ5qQtNUTm3+C5iC7NMkNRbx0YCmitkagH/mLJsVWU72",
-	"IYfqWIhJrtlY1aQ4VZKaIvP9Gf72yYH/mmYZnZlvlZ6l5oOBzMY1G74I1g9pqPV79xUMldXbR20OVGNa",
-	"Vg2oVnkZz7iapHRGMMdjUF7FcZU3HYBMAVRFrwyzNq4SR39l/tWwyuDomld5MZXdlGlz/U9lTNP5pTat",
-	"AH/eNPlBKXGtzUpeugLw6gIM4/95/vpVlwlzR0qIvPoHixvX5QrJm1Z2uP/rzy2WcwniJBSo0H0NPCVT",
-	"miXquGAbyySlwt8eeWZpEOQQRpnevX3RtGwXDbqQpYUbGjemYSfPeCcqnfD+4S8t9nEiWhTQRUZswYW0",
-	"VgaC5KPaQ6HVrd+K0aZT/+Xxr22I4ASVAfiuivDzzvnBTz9HUG7z82Gepbv2/gtyH+X2gBv16kNqTrUE",
-	"Lru+GbSEeVRBfToOip/ggz1m7e4+QUQUSH9ykFbORecsNfDOGVkPTj6+6KQS9jTAfag9r8cHv5Q46PBJ",
-	"be5nyWp9sn9QAxKx2AzoYMNi2yTihUQTtwFrohjDGYrYitqSdXNKa4WKqxv5+j1hyH33mULOJgnj/59w",
-	"Nv+K17FN95yx1WikPpXjScq0dWEHxqcyC7Ng/qpk0PSPkNs0tKm1+hH92ToIyThOTbwVN+ApJj0XaY1W",
-	"mjWF5m1KYSjttST9QjD3HVY2Sg0LSLkjMytbosLuhA1ZKZQQWhFou5BlY3sTmBdsCy3h72fFkfWtJSBm",
-	"WB08AN/kMhPyqX0N2JH9jq3JhXLA7HKR1LulSj4pEAMJSDBqTG6ndr3W2uFDITOWoI1lzG7AWPLk4mjF",
-	"kdNu05J58tFd1Opl9M9PfmljCV54AvaQIkN6w0qrbloDPNe2XMBoyeXLeX2S6xF53Nt3ySw7QoJuT44d",
-	"poY7SrCB1ITRa0XwsYPG05KGFpYc2P7B4WoLdLq0WOOS+d0Dt1xChcyBMS38Sbnfic1U8ifmsAEaFgkD",
-	"3e3agi/RuKMa17twDR/DMW/JlmBJEHqFEDDtpkdDoJ6Kaw3bVsbOX81V34VCC4/dPASMe2/4Ym1CFix0",
-	"JYuopBw8oudCJYGyf7HYvz9j6js2booLm2dGNecUA/OkPf7Uhc83xmF+P70oXEoDmRXeKYsrLRECi2cO",
-	"SgrQE80bIzuQ4rjbw1THRwrbFvXJgLM0iVChWbcbBOS8nS5FOouIyg09W9MpCXwLbc2BN2aHt7UHPrT1",
-	"0X/qTqfTrtl4N89Se3NfAXutsvjfwNWz3HG/lQqbkArbOMAdCiUjI+aFEtkxL/Cj+XJ38eVL5gsihZe2",
-	"cVzo14iIF4MBJlLgr95xhqBDwUd464TQKZ1ZrEgjaRBt346x6/znNE2PiKHGvs2QhghlBVkmAGzzvFbn",
-	"iLKDWkDKmpW7VIhg9PpSsCPS/z9wenvw/91/qL7VB8JfCSi5ohnDK+frXO/s9uuF6etcbzA4+TrX36gq",
-	"bHH2gs1hkrn+14w3PjiAqOjLPEYULRXq1HLU8lqvfNK+1svGzfyFB+J082WaVjEpd2NLih6OUZHPNAZI",
-	"SARrK4P1F2kK4NnFUZDIMTSJeq8sxZQNkngXD6wQcfOlGPBs7Iwxq4Qtim1j90nnIoJbdzQ3WTqls7k5",
-	"Q0DLInELWwiJY0KJpiBb7RI0OK4drHdQ40Z2jHTFhC9uRFsK/jAz/C50V8PSXPgpon9qlkLHTAbgvRY3",
-	"d5CxBpPw3eRb1cNVZnrQiRfulbNPXGl1HCTfWiJvIsVbCsltScn3YL85AClRrmNfu2RuSaXc29BuQ9wO",
-	"xcUwZd1csSMM1lsRUES4BJuCl9MJpEnGjIDyWMlcETVhQvfIBb0CaHDza58mYu6tGY2ZsQS93ehEk03r",
-	"4nqEWL6QqTqEn09YxmVCaJqWsj/gMZWDfSazHnmDq4EkCFyHMzZtRa+5NuNQRuoVVXJ6xAa6yDQzY09H",
-	"MmWFpjgxcjotG4Pu1nZSckzj1c1MYH3D8xLybXAz25BoDKe4X5nYiF/EBJuypLAxuIjTPHH4yxj/3eai",
-	"fV8yzGWPznU5CoACWqWlwdddO8YiIYY2nYXQxaEBDTpxgm1gHS0Vy7VybcVe4DbLAkI9WqLXzNxG+zaF",
-	"rbQlHvZnSo5s3oUCCHfb/YRrkgvNU/OHLYkhWM3emKIK7SSAaXHrG+tsEs5yfy1NyqtovjD+FuiqbeeS",
-	"H7RzyatCPFR4GD0oJf5r6mLiJIfhrwVp7g3OntIUR/MflYvZbH2bJEkpUeeRqsBrTkcsg2uUD8rGHtdk",
-	"3CMnUK779ren5C/7+79C54RcXAs5BS+x95ShyLDrqLvWLZImcBybFiZmkvuTJUtgQvHcKhDpt5El98fe",
-	"98ij+JLn9LvrwGA5YCFz+ly3Bb5lCwJjy1pczo5NcYe8vX4pt60fwfR3kJrn/R9OMqADhE4mjGbY6QWS",
-	"0BCFo6BXHwGktkrfR3x8YsEUoP/P/zjpHvz0M3hQSu3R4BALvi6uHpXyWvidMWsG5iJkE+XneR940hlk",
-	"G2L90hzfR9FLEQrobktov+sbhn2Hj1S5ghZYI5BFZMfIi90ld42l9fLYVk2R/vvO6+fvO/0iOafOJ3Al",
-	"kxm6zVPFfHLYAodBhC1dMyO30pkNVYW1d1DgErSMxt5fpYq7alyqqaZ+k46HYIY7jDSxT3Q8gUKM18/r",
-	"Is4L+4dAkHDL6d9/G+hqkArAAav9lpfwuVrY4nCusyFGvXz92dTH2LFrCjbYsc04ZIb9QchOZUlHZiQb",
-	"cfFj2ew+87EDsC8Ps9sjwEaGfvP5zocNqMovuHmXtnHLZkGNl7Yp1LadcdCzjWd2O98pwvGPDD4OTRWb",
-	"ev/UYZDX60mMR5Za8c3Rtr9uS0hPK9V3+sY6QcMrGmuFjnqqfWcNHNo9arS+baVeRugDegN/fF3nRaw3",
-	"V1pmGAqgttniSUkS2NYYdmnWDeV7csHqAO98OuKGlbUFvJBOQCCycGIbcFQbA9l7jSYpo7avpVu82esR",
-	"Wv0gdYpRMzaWN8ZESNhYQkEDS+WUcB2RxEEcA9wzNMWIyqXyvikY7FjpjGJpviyva+dw/3DXujARLURT",
-	"AS56G0yPfCQoaHI03y/J9oBlzPZjhY4MXC9rIFntFekaVtlD2FnSw5FnfoBd6z1RxTHYzoy+HdCCJkqb",
-	"tJeq09xnGyVchkNobNGdzaY1GnpHLtvBHqfAZoZod7cdKrZQ9A2NkhrNtiYAemTbvS/w36XdkbDvS8Dw",
-	"IOsrWGSYHrSww1HB/PfY4sgLbh832rLVD9b4Bd2q7ZliSZ+ib0O27VXFlmJ/yFZFlYr/HXfV8ybB7m37",
-	"GHlpf4eNjKxCgezVwh1QZqTfmX6H2a0bYyEYv6kbEHbJcNXFtjtwkTH6Q7f3v5hL1m/26lRbvDR7cH8H",
-	"ILJyIUC5bcWyZLviuoPNrmz0CLvPFB3/YSjs5I9dyfHaQzVdkA+MGSg+k5mM6I3PGFVRkeh7xWI5hpiW",
-	"mxgS8kpdqYX0G5gxXaza5ybLNJVTVbiwIaO4gHfFSzHUv+8giDwtsorR/747n25cF5KOfGQQs40pEVLz",
-	"mIUBOLeAuk7U/rV6Xrz7K5gZOpjpwcI9Yp53CKXnqffe8B6/wxzhBy768gy5rSyY6jtdLZGKCAS9LNbu",
-	"QGJtGQMGpRoQY9E/BGl8yPTHJbnioCOtL8x572AwW9TuBAtKyjjPMihwcHCzthjBFXgzYhm+fSFFG6lk",
-	"S2UzhmG55mqIUEwNrWcJ4XRruho+hd0babJJkFo//tP7DLq3QbAPyOm7R6jdFkPco5Q8TdkN1Yasq9Ly",
-	"REG1tU0JmK/xfKScHGglKhUTSTcswum2BNjG/KFS+U6jBA0LPCAhKBB+QmpjsfnKtmMi04Rl8yNDyGLi",
-	"HFk9clKkDC4WfNBvCPixpnKLieQ/gpm+iRirnfTBSjV7FOVuj9t69/uDvvb03p3nPjqkXCxh/OVlqeeG",
-	"j7B2wcejfFFBBdpQZv4rD6dfXB+7GMbSPL5mukf+OvPYobq48UMAzIVPAdT6OEg4eIRJBC66qjSEO19J",
-	"b0n5JRoKVdcM1go5jUE4zaxi6sr3iyXB+rH4Koze0lLdqbPjLHr0jh0i8smaskZcRWEKJkjCyEZGnSjM",
-	"WCxvWDY7crWQ9THB4KBqgY6LzrLgvap8F0b8bKdqcKfPw3PY3+ImF5l6Gy5xDad4sEIxpDmLjbdtQPAv",
-	"b6jNZ2t5I2158WpJNu+BhFlmhTX2MAn7n9AFHVAAMQCTv2fQbtpIxrLgt1nfaEvxwLxylfEyAxuu2i2l",
-	"EHQgirmRdzdwexUS8BaP7UTOvhjTa3OPThHnzSykxuqrNeCCfqxMb9qCK032PRltx1arlS+lhA9K8J1Y",
-	"qL818O61t0nFelrc4qTI4q7N8XynXEYAGDxonoXWzY7j2tCEiSoOrqjUb8XwfDlRaTfyPey9X0lYDBKs",
-	"TGkH9wrYXHo2gXqVACCs8IXZbdj0tCuwjWyu11wRzBL4V+vpmne0cQWC0FyzLdAJiiJEjttRFrAbuEmZ",
-	"lXiIOmM9Obk1YXDzBGG3G4WJeJCBNqZpitiOeCe+yrUGlNcQxRfr/TWb+EKg1+cXjUnucDTzKHQ18Wk8",
-	"RI/cGtBDRFhv2CN9VvSFO/rf//6ffhPgpHaTtopUVoG3HzcgYE4yFqNaxcHmt3DNBYZS7NXiLISltfvj",
-	"WrF0QBSdKTKF1EnbPbgRPhMWE7UtBYJZUO40QtxLqJIqIZK1R7lvg2bfGrRuZRDQeZWl2Se9N9LjtKyr",
-	"WhUnlLyjQPc7hdMcWcYdhv0pwNF+jb4z2MFChG2xSDejJX+DWG5Zja0AO3ppJIGuo8hHyklhqGw8qohg",
-	"6sLIDrHD3vM9CKmZr0fOtK1crFjIDTRec9XGry5CybpxTNDSpD8mIOh3wplb83ltPClrO1UsXDBzoEKh",
-	"yvDLrOo9wNVvhlSAUqlwKpoqGdRgFzfvwn8KwE/W+Qggx0xOUmcEhiYlZqP4XBU0PiXUVGPrBfixhMA5",
-	"yJmE3fDY9h6DORPJrOHjR4GPQmzAkB/9r6YyTxPMx5nk2rAmFG1ZPlvU/7hIj7fC8bbdkFEgPcX+Bhss",
-	"3/TTPOiabmfYKttRoBTGV/fdJnkbMv628u6dLbQOxEz1er9QwimrU5uyQf/D/uSWZE+ThGN59pvMzKG5",
-	"Gce2uJsEH33pBIuqwl6ljCpAlihADbgq4GWucp4m2EPPFU7v9x739jtL75sBk//dL+CD/yH2Q2tiSPv7",
-	"Y1unysYTjYkea5NG6Q3/R7hdRrJcQHMhvB42vdvFDiFX1V802RhUSusDgBP2SXt8QNuJcUae7HsIjqLs",
-	"EFv6WCOuX6r37/uCfwCElpCM1EcfOnmf7+8/iWEI+JP1IbTvC/LKUANBHd/VzBcY/+3d2TOM86NjulqR",
-	"CDV8ilyxEYfUTFRLh/uP0XgvEglsiRcUH4YDFPmHRn82FM+gItl4AYLr1d+iAgHba96skDl9y4qCu6sc",
-	"biWWbUHGemL5PuvBsIq/ht+wUaVW1QxwqCMw/A0TGeavc+2dFOKwhB9kBrRxd0V2+mN6DaKkDxl9eZZ2",
-	"jjojrSdHe3uPD/7S2+/t9x4fHe7v70NHCruEupsXiC/A9iAJpymLNclFwjLS37t53O+R3zhLcU8qIp5j",
-	"LNo9iBff+cddrXHMR4pM8quUqxFLjNWuMxpromQN6rwZxuEQDpkwc7AETX43lB/AmKAkFz5g6x1qKD7r",
-	"mwFd8ms+NhYDOTXEMsm4YtCZiwntAv41uz8iDkoRlujd5akcdl1vOJ5EIfpbCZRJRZV/o4M5kQEEYwTR",
-	"fO+xD6cZU0GHbAzAtEDciKbQ/zLGsrsIkkdz9bUfHMN0zBoOAVMLSm/a3ioyKfWR29XVzBUThGvZ+fP8",
-	"9auI5FlaNBnNyDhPNZ/QTIPvZNdeSCySbYkxsOuRvV8UysfeJOCuQRX0r4oqQQyzLJnr8nIgYGGUjHXF",
-	"w7Fg9yl/OAnV9GufMHHDUjlBkW8PCVmxoQ9ZfhVUbdtDswUN5OTNWUgguK3id+fPnmMmB6D5XVFz+aO5",
-	"lva6ChDFTiuqyP/ZVbGcuB7CkS23VyM+QZKSqf9FKTHklvsvSprqD+KkzB9/Y5mE/ZeIRmGj6SK2FJCA",
-	"IP3/7FoB2kX/TVROCvJpK8DriFpiaTMqXjZEwMu52kVsq5S0U0cjKMBYwT+HBwek/+V9B9oKve8ckb+/",
-	"79hDe9/58LUf2WQm+4j5Kfxpfhr8ssR19HPNITpBbrOfgop/s9YyKe3Bt1biYOEMD/KpPFEF2AU0T7g2",
-	"7NEjT+FAlQO2toH8MRdEsTizKVLVqreYZtnMuUHx14bUKrIGRUyEp+Gpq7x582zN/l87bQH5YBPJhVZH",
-	"xo5MASA8AQ8IF2ZFk0xeMeU6VlpRj6EfwyaamQ+MeZvIODcSsXjfbzI5ZnrEckXGTGc8DgldTlTn64ev",
-	"/18AAAD//w==",
+	"0VOapkZ4reEEj2XClpYHOcARzLxwpXWBKDvc//XnFrzQoP0rs6FtUTPL4/2Dw7azfCxNsWTG4EsPUe1T",
+	"S9bc5kcj7+s8FXTICL0yOrZxHtQMS+fhyUddf504EcVtAtHaUimGZMemRu3W3x+WT6gabCquVM6yqChW",
+	"8/cIBNJxegQ0ijVCyM7b356SXw/2/7K73vbRX1e7HoSt974fKKRbcH+qTw9xtQ6VozV3okcKLW5v/ttS",
+	"cFtHFyABDHiGEPv2w3S2Dk3V2E71dudb9KXe4oqaBSOsFTAoDVC3xrWzI0BJdwHKxOdJALpOys3hXjM2",
+	"UfUZ1WXDqX5g8uflRVRgG56EMu+I/JXRjGXkfb6//yQGxoI/Wb8BRcVPeIrq6ky0wc8pGWdW0ZV06a/7",
+	"+4EhwoX++bA2vXP1t1h+5qy1qdWmIqi2GCh8KQ0nVtnH3BIXUNd6V39VkOai/fgCuDrzCvNCfCLxmgUe",
+	"5aT7wpb6U44EOR9z6AO8IGW9eAIOLhR2myrKaD4MyPi4XaGfT2goNvYPORI9ZY7i/9gPe7Ech4a6SzCY",
+	"90nVZ0H+VC4bedIOJ2JJ6kjtEawV/B0PliJc1Xm/CnSiO6DrrftzRfenRGfG0qOHvCvr+bgHtym+3dcX",
+	"b4BQHwKPrndwrZNhyxuG6pDZg9i2njRAT0Fmg2MF83j5lv344MkhhN1KpQlLspEqx4UR6mWHtnZO0V3l",
+	"pLRNR7HLtVI3ZUrdgrrN+T8N04+rZuSb509P8S35LGWyc27uFiSIlhHwPw35DRNR1Q/5SBHnu4SgL2eK",
+	"UCIFeptI3wzehwphRhNzU6XEWkQoOo9J/83r8wuyd/N4Dz7YY58wgaFPdJ5h4NMDwHjQBHeJgQoiLobE",
+	"JnNgZUUdjtLH7ocvh0++/tvC1MPvRQq8zsM0/WoEPS3BA9ReTU5FYnGMfD909KAVNxZIBN1xcNnzTbx3",
+	"69Gu1rqM1W7y3eQOjLC7YQGPSwmud4imFbihPFWIvOoZQRt+WYcbIpiokSOqRsTBLw+UmL+9uVpMviKo",
+	"KcZL3rpaVH9of++AR9fhP7SvUa2ULhdvwaaZLattb7g4VVRkKOPev598efHV/P8r+P/zryTqPaqHjQsv",
+	"XBWFPZXdlJlRSUrFMKfDAJLsG1zNgqAAeKDwPOAQamMCy0NmgZpCqLAHGy4Lcqdr9kIBXh83Y4P4XBlJ",
+	"EQbMi4rhmbOHbLb5UxAeNgmSl2yLgLOwXK4u5m49HCiD1pfC9Sail41lW9FCnwfWxRpolGZIW0Pd4MIH",
+	"4e9MB5uId/7HSffgp5/DfCEIImln0Ho9USeOgyUdLpVucCyVddYJONCTNbrLfO481DEVUvCYplgyHFPF",
+	"LAh0SMwH8ZOfrn4ePOnGh1e/dg9/YU+6v/7lF9pNDpP9wePk8IAdHFYsqP3ur7Q7+PDll69d//dhi78f",
+	"H9QbW62qUuaRp2/Yy4GH1l6O6XwPgBTtICeWq9zWmBNtfJ3LYSfqYFAONohPW0aJmPdzFd8vPoOV4SOq",
+	"ztwAmCEM1pYBGcpgDlVYBj4PwVCH8VC3J7eBWn5XLHvGMA2df2Zby7ed5RtLIVhchE8nGUOc1Np8hTMM",
+	"LB6TazbRREki04RlNjKjbC8luPZQXY9VuQJPf2szGpX9mXjpUQhLdkJYnjEJ7YHlOVDhsIv8LoaG4f72",
+	"9JZ2w9aBsdyBIdj09D6uffNpb1V68StbSCPnTCQoGREqY+vz+jF9XsvpZbFAuZ0vKEBHWl2eNqVYnxQ9",
+	"dTJzhbI3NNRn2CNN+RTVEsZm8MpKl7Cj3v9/Od57uJflp7U2rMeWm35QbkJPAfodnsrkzu/1mBy/LAB0",
+	"+MvB4ye/7v9lxRBQa1xyqBycQqhUYoCUCv8DJJLItkWZGpLbLS/vFq/wlhXzHjYcPQQw2oLXuH58WzdH",
+	"t0uZPVpic69jTJjD3jF4dleYZ2TTrxX+rrZOrc71dTlmaCHeTrbjYj/W4SNhutoSgppk7IbLXLXGCII+",
+	"3QHERyYnUrFkvedr84w+uuri+bXVzfeh/nDXLZe55Nccu9mfCs2yScYVW1jm/u16KqxUA1NU6y4o38Am",
+	"9kPpsayt63RdqVigvHx0InI1+bYmFYZgl0see+d+WgeHaNPZA3qb31Orc1zvAO90Gw3rfCGHXNwewf0B",
+	"vJzFG1wP2KLoF70DllLfW3cfoeBi12nNsPejs/8QxFKRvjW2+k3prY254EF+K/qFalNb6xNZyysNXR+v",
+	"Ti8/vjk5P798/fbZx7en//fd2dvTZ7UhD5vH+pGvkgIL205cvTYOUbInfvn5MMBtDlJfF2TFhych6NgY",
+	"qi55u6FfBJjGTeO9ZTkAU9jVc+1Sds2rBt8eQJfXS+ciI6+aug/J8XoUXgKAbLgmVJO+Mc1DWuk6ku4f",
+	"o6HYTfnNKhbDy0LXrJaPnbtXBSt217KEarpQoS3QVJa4Dvb3P9yZLno1D+O79o13XYMmeNsrgkXdhZxz",
+	"s5eAlUu7aTi6N+t317gcM2tIAwvdqhah1hD9VocXHFl5OQ1nVt71Wnm+VXm+RKKuJhKX1d95Q7liNwdz",
+	"Lt65kXn38brry1AWv6x3AYHU93zBip4FQNTH5hZcwq0GKDRz1ZPlCzDA/9d0wlxCxNC0GHHDzmxvkDXl",
+	"V02/h6WNEqqesiYjMFjlW5myddtalGr2yh0d6kC2XbOUv9mY/sKOkI29T1bsHKFmSrOx2eU601YZLtyB",
+	"L32tTLHkwG/hsViLJjDaegebd3K15T6TdToEuWXeRd6CfeSvMyM3GgcGSTlboay9QsQr9OgJXkMzuvW8",
+	"YIOvHimsaji2LaDK3Z98qeLiN1gmW7+eqErX8ydXU9Q967hVtyKENbWr8yF4W/Pxhzqd6fIxlvaTL9Hm",
+	"QlyS+oQlmKhxw+t6nOBh62Ji4oalEqGr2rqcW3uIom+D6VJ/dosgWOAEnMZckUbqMsSgztkO90gRkY9Z",
+	"xmPCkxI2RHNJpmPUwiD4pftkcEB/jR8n+1eH7C/058cLhM4qcqpRYKzc8qVy7MC3ZZ6v74ey9IWsgcMw",
+	"x7j7Cxm3FTxDmUhqEpDvlpsLA+5uRNd+dGvxFW7+bjd7C6fgN6n2XH6NXSd/Ptz6Hb3khS+4Jlpoo7Kg",
+	"SleGzhqzRXmIq4a9SmshdEi5QHyh82fPjSJIIKA8YhlrAY/WYBosVg32pOzGGt/YS+aSKNewLeuvjo8U",
+	"MT/orYbPHqTrN7TPfbXIHGzF85COWZv12frRhdmgVkM4fim2FGzALndR5mbwYh6SurCksnFlgfM8IFVR",
+	"bPyuN9rOAb3W+71zk/KOcAyWqa3WySeVRd2uT9OqPZTvwlPnI/NL1aorGFhDRBeGxJP9TZndca60HDd0",
+	"0Sy7tu7QCVD4ilox8Xnx81pf1sJLD/6cGJFt09fNX8OMCq3IdEQ1kQOyY9GeIEMofKQB7fiWd5J6h4Nr",
+	"HxnspnRUc1v3r2/lK40Z4iHpp3oVfddCG728D0Y3uU3f7SbPmXZauJ2wrxSGf6KxTmdECmYYow9C3GK4",
+	"59YRVhPPX6EUYl1HLMbG7sCFu9x3e16ST1Uf0VXOU93lAgREhOmNY6kgxzBlVGkykVOWDfI0rM8EwNJO",
+	"5EMqCUMPl/lMMWlONL9KuRrBJ7EUOuNXuS71F6hEWG7jWw5yMA82plzux/fcosf8nfirN+tXbiTOdTFB",
+	"Nya8GxBC71qw3akDff92ontDnnPscfnQQ6a2E+cKIdP5Nq+3DKKuFQb92rghtbYbpRCjP3V/OUwes5+T",
+	"Q8q66sn4178cdlZLXLcOGBuSdzjFLmk9SMaOyHTE4xEZUUWEbM4FW9svs4ZvpJFaHEzVg+Bb1w983Rt2",
+	"IwNDwlScZ1zPzs2EuPyTv50358zVdocuOx995UT/P7t2pC6InrBHTH9P8aH4yEUfOsn0G2E/icywq+Mj",
+	"0r+wSf3XTPz7+87cb993wMbjZqU4k9NsR51SKmZBdnTCn7OZ7xt/jk2uGio0xoCIan4RdsjDTNMXJxdP",
+	"/3h++l8fT569PHv18fz06dvTi+bl/GcX5uueu65ac+vBAzHLNsvBaoXfnFXw5+VFp6Zzd6n2AaCCASPE",
+	"wfNGFivCvS7u6oVTjp2FgOrgPg3TFcsaaT0pL+o0ZTdYpbzW4ox8CBpZYDu6Mc2ulaEGn/XTm2srRaiY",
+	"1cA6gWfbpoc6ksaeTtC/SZuvAVKQwbq5FLuEfeLYBXTptl8ynfFYXSxyvwNZKNeppKCHl6cXb8+enn+8",
+	"eP389FXfCUE5YUKR/t4YR+47FOOTN2dkIrN2y7I3pyZetaHpGubs76VyCKx3RTNmOGwhC67LVF/B7h3U",
+	"IN34t8oVVBemg66hAJYAAnogXiy0DbkYcQW3O7hi0FhbKPErpiwiWMJpymINHacmjF4rIm8Y+EW4GEK/",
+	"wgzuhkbvqMidiopc5rMhE/CQ9wi29rDjIdgx9o/VIxVh43gLt20ewtC/GtEJUx6PjGU3PGZQwzfmmmpm",
+	"ppSQwWaojouhA1OWIp0Rh1cm2BQKEMm7ty965HXBIOY1DTOZT5CjzUloOiQTlrmFmpeU8phZdWXf0Msz",
+	"w4t5lgaQQEB7Ms9i1pPZcM8+pPbMb6FkVINp4N4R9o1FGuvs9x739rHYjwk64Z2jzpPefu8JVh+OQH/s",
+	"JTKGP4Z1ovR8SodDlpF3ZxakgSv/UnvkzHC4UkzjluHSWpRBXnFBs9mxMR+ePntliCdXmCzhZclZ0jnq",
+	"vJ6oZ2YNRiuiBof1HOzv20IX7Xpfs096b6THYNugzq3Trl/rEj8SGedjJjQS6oQOWQ81aj4eU3M17JwJ",
+	"zTJEgQHGLj+xU5zEruEdOlRw456ozgczDhzj3hc4ja/BcdZu9cT8Cl5CRsdMs8yM9QW51ryYgmep/WVh",
+	"LyDMRLH7ipOitqq097EeqOvrh6Vnzsd0yPYmYlg+c3/jxZdcn1RvXleM2PhrPDn/ols/+g96Q5EAVh2g",
+	"lnbgJfQMHx3OnQ+dTFIr/vb+oVCyFxM2dHlas2nT3XViqt+noTnX1MbILHMlMFsnsczThIzoDSM7VrYa",
+	"IiMZG+QK+hjs2uM5rGPZSUq5WJFnX0mi8njkz77EqtDWVvPYLs+K8XkWr2XUEaOpHn1uFHlYaaKM6k99",
+	"ewSwXUC9KcgBOzbKIpEMD0tLs1RYg20dWyvl/rAzL2W6xUS1uFzbNdiqOdMTtBzLZ/mC3zBhdjfJ5FX9",
+	"ifHE6Hg92/MXy4nRNvNH9woUI9To5Flm9KULXuG1wX7qCyzgutAvOte7wp6+MSGKKmuwfKWx3gF2rBtT",
+	"o0fImbbl1YpQQ7CxrQpTpOi7G1RQAbiQQ7iToOwVGUgE5zu2LxqLYP3MQ1Bt5h3zmFmEgQLDz2jCmNFU",
+	"GeNW5kJjg43IjO1WBgaD7f9BNS4imBcbgUOBF+aXcuVrr7ANlRlTJNYgIZpCwohd3g7eELBPlXlSpmBw",
+	"mF3uklTKa0VSfs0IJYOMARDePGGefH5j3uapvXlb5KW/ymR2Z1R58hlGt04d69AxpBUO+ak7nU67RkR3",
+	"8yxlwlyLk1vP8bWqO79ukPtOPtuWDrXi1cbMrC+l0CZ1I/ol7p18/iv1QXV46HGbh94J152IJfjYkzaP",
+	"/ebaccMzj1s9YwH1L6R8QbMhwyd/ardIlU/MBYolL1nCEXrPPH5w0O5xK5kBpg+e+7XNcxdSvqTCwZoD",
+	"BtZP7V7Fme1LjunH8NyTlm/DtwAM/Thg9gUenL9/MCZZIZwRtQAlKsC8PFKVopqdN+bqGpqk9HPnw9eo",
+	"M8n1VkD/IAIahdpWQm8l9FZCf28SuiqZ5w3qjzcBKl3jteSijGh1VE6b0Oixx9uZjfEn/ka0C2Jc8cT+",
+	"wgn/IRNG0Mhst+eHG9MZuWKIo0W4AA9uTBUXQ5T5tuMl1HIa6YoC0kpRd2MqKQaepkEzuGNCUcjWIiWR",
+	"HSuyyVgmbJeM6TVTpSGLkeokJUaCTn1G+rx/5Z85g5u/dbC4gFOtQwXqUOd8DPUDuXS9hoF+bj2QAsDX",
+	"9sPM+3AOF4NWceVwyJJbCLn1Jc93IwI8kyNVhdQKYYMCMN2++6oJJlWND/Dk8zkTSdFexzF+29cIwgX8",
+	"6wCAMqWzH11V/Wg64yW1Fi9qDCcQwf60nFmSeQtViDfOM5fj3OCcCRQIyvChZMpI+FsrD2yPbn7mwE4A",
+	"macMONk3xvuAf4JrQaE+jutbxIB5zUSiGv0V5dTuTVnF5Vnu3CCuDv8D2sJbo/YharRzpm0A02Nr1ai0",
+	"Bd4Fq9rKdPPaWIH+Zm+lF4NbOlxtySnwutQjI/Xwa+iODB9Ao3RlE5Hgti4zc7OP8JYP13o6ZuRwf5/s",
+	"vO/8l8xJTMUjTRATdybzrNgNuhVmMsf1zPBrsPbed3Yj3yO3KszsNV8dF02bl/gSUH6VHBIH+4eFVezP",
+	"Qwp7FA6jtCrXLGXcg2Tb2I2/YZYWcu5bWD9bQbNxQQO2Dq3iVxt7p6XL8scxW2DANwXc5dZi2VosW0Fy",
+	"txbLClelPZZw3dbd1gOd7k0Cax2BeAEEUyuMdskUUiXQ6aVgyW7WYxvREBJy3oSukxGnCZ/T/y28WKv6",
+	"jO7Mh9Xa+eSRuyEbdOt3akXzT0csvi4ovNoEoongIV0UPAH1Vjpks/o2EZhLyVwbA1VJQTWaNqGaoqPZ",
+	"/GvMNO2FyhczVwvoCgjmQYrQbugzdiiwT/bJmItcM0XoQIPhr0hKlQ7TSVGO98iJTST+8/z1q4jkWdq1",
+	"SguWM85TzSc009CGjlzJhDNlQ4XeIjALU0YpFz+fZ70Cn2RDmnke++WOdXP9BH7LezCwq2JYf8hvqvBr",
+	"UGNqlP8LORwyQ5vtxQoMvIYvFCs81nGHwpOrWw0WxmA9w8Gutsl2+LXlCOuKRAuktI5UdOfcIBhfyKER",
+	"RWgAVHFGjWAo1G4gID+bQQsZKd11I2WazfvpHe2Zn22axB3UR4Nl6yTyiCpzu2BgS7haCiFJKsWQZXg9",
+	"6X1/tHw/xBQ668u1GVV//anNAAkue7SsJRuIzNaLNBqZlqMI+JMUlAo4EgQqdkCDKdVMxJypIhsF65mg",
+	"hMHbwyOqoMsQaEbDEQlLubmmYqOoN5kcMz1iuQKtPCOapSkZoG1hm+Ei9+SKuRst1lGdvDkj1GgRyHLR",
+	"5mGaMTBlQc/GR0Xpj82S1SM2JmYfJOVKm0u3HZJnRE6N8TxXdHPy7NnbfkQeH/ylt9/b7z0+Otzff2xO",
+	"xbbL3HWx5lLxDXrZtPSNsCCOMjE2ktBh85i2VT89cmn9ATCSfQxKHyYUBA4mCB/uH9YVAs2l/dp6pJb1",
+	"DeskS9sZEKuUBS+amCGN4SUVlEMSzIAPZcRdpR1blqzJOiaWDdxJcvOXLkjZ9fr06dQxzbIZ4PqjQRo2",
+	"/zEnjIVNcIiXl5fdoMaxAbXT561Fvm4qYzQd//v7jl2bLUZccOa16e2bOTH3Oh2LAUfN0/2OkPVHu9ub",
+	"l3DloriqhAsoZuypdT4R3JYR9dxWm2pczA3j5M2ZsdlvqzpX6Ptbrzt9tVLFhLgIS5kgHmCX27ztGcWK",
+	"lCXb/q+Tly9W27Yb+F62bZc7v+0QAOvOEv4XemtrEk2bE5bCWFKTGzYyIrFUcXhcTtVSms6Wx5g37qzd",
+	"cN5l0zTb1Mtt6uWPlXrpbeFN58V/L3IMWX4ryLaCbCvIvkdBVuffd9/tZQU2Ur2r/yXlKco1LEHxl3rr",
+	"KSNBJAElFHaWdi2QXaze+vHLJTCQjOOSdzBVpzR6OZmnweVehY3doPO9OtUm/O/zc3x7f/kSZ6K7bnNl",
+	"UVpWSQOv85tv3djrurHrk2MWeRQD1nfZvrWMf+4y5srB8iJ27WGfcE5wF+64KrxHyneYXyFFZre+QGT1",
+	"VJka6OZvIhY2kDBTO8ODEwmeSLirw7mlSNgGxL6xJFmaHbNctGSMJrPlsBgH+/suD4YrD4JNYmrhn4jO",
+	"6GDAY8C79ngY3mnu+vYqPhRcDBH1i2aMmPfJkt2I/LT/BG9DU66Yrao1X5IrmpqpMphL02sAbDIySQ5I",
+	"JhH2o9YB/xZ3dl+wGzB9L3jTm5/yldSQizE7Jn1ola/6RNGZBSPHkE/VM2iWyZcggTgcroVpU96GTfmN",
+	"D5op1Dhl9K8dQJKLyOXL08hmkWBQAOHDdiND0cZWATjIHunby9VHqvveCsXxH7kUkljzG65ndXfhF1zp",
+	"c7eDW1JDK+jak8/O5p9vDbIo0LtCEPe+74AP9EplXnXFQ1K8+LkLlftu7wtPvpZzAirI5SIpUd2cW8YB",
+	"HRzNZ1JBwzhovhqC2IWwiICiMAHTCcptTwR6hSxoqx0tgowHkWBFAcEq2lxcC+hWCDr8cP+wjv6fwa7O",
+	"fdvjdpl7c8kH35w4cWXLnnkl9W8yF8kPSc+nInFw+a2oOmpS4ndLUb8z3UhOd+lw82J0odjcEua3J8zz",
+	"kZyuSJmVfOa59phOtCYW/vT30wviRXQBb1oGSuTJKiiJc2nMoAUQ4ni1xFln13Id5mRxn4vRhKrcI+fM",
+	"5j/gI1c0voZYQwmm9YgshFqu/rgF5PLcHb0A4HH7glxZmWGlTS5yxRKL/umK4R4pp8u6OFTKB0zzcS16",
+	"zTkfijOxsdADDr+xkEN1+BaX98ffXPJBRdxkLjumQnst+yI2c1F9Usw2vPEvX5vDh2KNfNzC/jaSN580",
+	"S15sJm1kL7gNvS/TSyObIYiY0DBjKmOaMp8LqZaiLDRBmhlqn0xswUGAbzaHDKZGcoqAYLJHXskqb7Lk",
+	"CLwe5qAE+6Tbo5VVUcXK5dB2dqoCELGodFLoGOIJ7p0rIsydxe4v8i6ZWpQyPBXvVLLQ19o2IXp8QOIR",
+	"zWisoWQ6CHxLMeDZGGQewKgzQRQTOiLjHLDjdTwiXPcg6cromrCyw0jrJkXybrJRRfJuslFFEg7/jRXJ",
+	"opi1ozdAO1doyMCLyZjNo7XOtW1R5Y8luFGuBlHaOul883ivN2Vp2oUL4d4/pteqmgE6T1JAPpfsijxn",
+	"M3JegDSDv9c2tuBDQTVksfvkcZsgk/oOEkcoYRGWPXAae+Fr7h5cG0pNaWzEmZLOmzLmQrOE/MNInCts",
+	"KEG9p9jWaCI6RI+cQiMckFNllwzNcF7mPepqRI1e+OPlyVObdzsvrH5n+s/L52qTt+I/L5+fs8b8T8zE",
+	"173W5AWu2PUoDB5tJrI3UCGAb77QvrPyOQeEJ8xwBe1BBcIezZdV68IvSCqHZa9xBLbHkBmlRYm5oxyB",
+	"OivjiZpfPFKkbxRz36V8KZn1/cUHAUEN9dWDdJpVvuBKn5hlnN6YI+osuesCXAqDn1qWMHQuhqi6wb+N",
+	"jnB/563U69JYy8wI9rNy+a/Huc9zuBfXlP82ryQxHOUtrJM3Zy49RGalrjq7yNLGnKDjxUuE24ft5lRf",
+	"W9yisdaiNdMrLNfAHhNZ02K00RD6rg/MHYN5eVKQHYtbT/rOLeV6J+0uOCTbibXucB7f9nAASAdLbYOg",
+	"nW5ajeIiZvXHs7D97KI1WPHbZnrwR9zB9H/IKRlT4Zegpa1yNgcylqpxASkfc11agL1ddI5+Mm+CfuLj",
+	"fFwQLf7rcVTTn6FOTlkZY/VhSQI1rQhl0S2Y58MmvbNGJhRSD7pG1iil14KhHJYD+0ZWMCfNFOt4EMxz",
+	"6zkRzJNrmKPmsbWdt+bhNW08u9EFLtywYdrfPxjSDHuW1cbPUKMyp8u8YQjdZSv6GRo1NepnMxyKZu8Y",
+	"lVkC8ojNyJRljNj2pJCEJMztkye787o7InKCdTHQPzidEQ2K06pPhyUrhaZQzAgFcNBJjYzMrZbahroy",
+	"g8+McbcjpN4lCQc7Plmg2d/BFtvodNxow5pABuKyzLsEWzKminW58J3U0lmTKFiOV7uOpvALxlPyPcyb",
+	"VpHZXuF3qq7cK7Cr2TF3Ysinh/fMBH4JKGo70MmxUZ+6keoq+nzz+QUaAxfwEBSGXxJ4TJxtCGtT13zS",
+	"tCI5GGDWXM2SwhU93nf/Cxa2X7OwjSsQw1xtVEf5HNB5NSodEoBWp+lWuzxw7ZJbcVpVK9EKPuAAkZmK",
+	"JFQOUeBy7pF3AtpYjSSPmcLcsZL7GKrf84lzIyssASd9zcYTmdHMp3D2i9xVcGTGIwlCvpx655wNosgL",
+	"GXJfFO8DiMc+q5YWrtM+ejSUqxGyjmeURIByYm8b6PY1srFBZ+GBgd9vQy7T8iz35dqsrqIZKMZ1QIY8",
+	"V7Q3vjMxsf9ry8eeSjFIeaxvLVzaOVNxj/X+1O9OPDmvKNBKK8N370sOToWFyWOYfhW0j3FOFp7VNzjF",
+	"HHzlEujRDeNANDBZTLlsMZd4ZqNYzhcWNES1OT/u7lUrMnCJXmS0SQ9z/IS7/u746bDlY6sn8fwoyhpp",
+	"opkbono8BJjld/S2db6F9bhI4G+p8kejyt+h4KGRJBfe0S8KaciThnyy3DmJm7NhljmNP0RNsBlPbe8x",
+	"BHJiaQJN1DVmGDBqLUWsglA9cuKa40ChQ8ogOcs1PQ0SHzBxq7nayqqI+WJyh+rEM8hMcDoIcXjM48a6",
+	"xXbb9XoD67E3bWoWs9xX5XcbWUOockXgW7GzNS6rgguJeC3jcs/6tRCQ52EIuNqr+jNcZ9gpUSTN0skY",
+	"s42yyYi/kmeQxFQAKhbmUvk0LJ6RCcuUuf7XhPCxVXWTe9cu+EHYKkZ+FN7orQD5waxpfLPr8T/6wB8g",
+	"+9ew1Kl4UBxlwwdbhvrRGArpbD1+SmV8vchj85vMfK7toIzBTqjWbDzR6KmJZcLIMMduR5BIxxJCh5QL",
+	"W4ZouC5Qh0Z3KZ8xvRNmSpvvza93o7BiNk45XBBczyS4KfCBXZvZh8JYakxBzREIyJtFKNKHvffMwB/N",
+	"Lz/GKaNZv0eemv+C78j6o0bSNSgwv2MJUXkcY8av2aS9tQipR1wMm7zOZlCI5pjDbetFMvOBV9Y8vWXT",
+	"H49NgSwsobmACxfw3h/uBX6R7CijYz5gY/zctkgPAlRREFyClFdhY07eCwFJGAtjTha3rhHVpRpBswh4",
+	"Dsr5LuNoDZLoHJ2Pm8a+s1PdM/LT/DIWh8FCyBeXJ7wVuFtPxRymjBVddeVbLSysSSZveLIoNcwQI/uE",
+	"Gybu564cQZGd37n+I7+KyO9SDlMWkf/97/8JhAfAzgTVZxGRaVIghixO5nrjF7dpxnQzNWW4BDoi5cJY",
+	"XnMnseXQHzPHctl7/06tI8dae1/cnwtj42/ZWLqwhzkJG5GARg7lAwn6neAtyssCLsgO17YDG6Z3EJlh",
+	"1WfQVJZC3fpuj7xlscwSZ94EQfMetHbwzd5g8BE1Fx8Cuf3QEK4hECLMl6FwaX8FMuvkimRwFNsr0A/H",
+	"70gbhM6TNFz0H3g0s7aWwe8Ec53nSLh2MZOQM1oAdjw5WFH4hChlTd2d4N29ZTfyGnyUzbBgNdzafPOp",
+	"YiRtufcH8jMm88Gr5Ukx1TqIEiIe1ieWqxXh5u3BmNAbN2OaTPJsyJIKIt5i+/ausO5a3DthohbWbQXg",
+	"bssfP6g1W4f+9P1YrwUeoP3rbDVYwGPDwLZUGK1YmgIcp2Vs62SngjDz0hrYeE473Rqyb8tuP5Q6MtTV",
+	"Thk9WAOyQG9tnNqz4Ob43UIQLHJR+Tr44MIppwJS8WwpQRWtFsHYbmiaM9vLDWF3RnIqlmjuC4eJsFm9",
+	"DdO00NrF5reC5MfW28Wb/j41N6597wv8d4nWRv2qAgxGn6UW6HJA9EL8rmOSmUecYnc6HT5cQ6tfWDD2",
+	"FRvo2+m2nPijcSJShqGfAnTlO1XrfgOLJrc8eifCAHNTuqWgfH0VaZB672Ogri1SkDX6SLmcGCZI36F0",
+	"BA3gDCfy4UhjwZU96FIXN7C9jz1IVc0kTW3bLscM17nh2PXcPPcUvL4cs012KLkcszXE3+WYrSX8Lsds",
+	"9dLuyzFbN+gM67xFR5PLMVsXku5yzNaTnXi2TaB0RTu0SjOTMjabh4Cr9mwMZOV0zIoI9UBmQ6lbCImi",
+	"bZr10D9y6JiUhMiWmPc3kBnp14zftT/tr9Q8rQTFWCsafoNpNi8ayvM8WNFwq35m86Jhy62rcavtYVbP",
+	"FuV8rpZ86fhmpe5mLlgLUwMOiIsmU6VB/9pGSA7Pz7UlJBfuqaJlWUTYpwnPLJJwpc4acNQoGbApmWZS",
+	"DInOOFOrdzmb47CndtvfiKHtdFuVv1X59y5ElrYvmxMvTbJkxGiqR8vbmPXfd14/f9/pk+mIp9bYQDhf",
+	"zIjMbgyzW0as4d4/YJ6nIxZf/277E26qt9jzZbmcsNoYEnjzye0QX7+WXUM3rGgIZrt1EXOJ262Ba8XO",
+	"A/OR9uCk/jA/qD+qFXbV/FNbGYiWVm/xbgronSuZzJZtzlKXa3fX7Cs+sQUejLlaR98iD+ozKIAQj9n4",
+	"CtrxHs8ZtfCkhWP3zzb0yHzBzQt0S9p0E0k30yKHsT+gW/aPfNy+I+Lq4hqePLH5dXfXgfJ+WkCGDif4",
+	"xfKeaP4lBR17IJOWxsZUqvaH7PpUxBbgXAXNogTHXo+fiJopzcYWvmDntblMRQQcZBF5xm5Yasg7Iuen",
+	"ryPyxrbVzyLyVAqd8atcy2zX9nK4Lq/bTADD9Qh28aeOA+EYjuYYzAoJmyAYEGwti+HGHOlvsg9teaZ7",
+	"AtMqMfoyvePf9DpwWj8M29++8exDFxxFlwBe8EGjiKiqyr0v7s+/vTt7tjAiA3ysbH1RicKgFZUXKCBF",
+	"IvgTNal6RAD+v+gvW0IAiIyVF49K7RU9YFY93yPqUYnv77FBc8hpKwNtPShOaxMHKj2+cjzoe1XPDmer",
+	"HZc1NnicOeNyTGfQA7ik8o+JloSKmRSMsFRB64xE2jRD8DmSncP9w90Grvid6W/GEqtqoS1D/GAM8dYQ",
+	"b2t2qMRC61pEBmpolWaRS6H1J7lu1GVGH4GZqyxDmsWUWLKB1RAn6FsYnuWZ7skfuBLL4ykmW9bf2qzN",
+	"wkNgc7y7sFn3wOBcmB84d8ctgpNKS/vhMZSyB/o5tVfycQsHz1tYw6ZZ0MyyyMFjUQC3/PZjuoYsvOTg",
+	"O9C7y3i22pFkCXu57h6bvucZ3l/EYPZCu2WxH5XF7AuuMFkIBm67qzxQY7e+NXqttUuTxLljd65mpA/N",
+	"a7BxufnQrK0fEfaJxhra+bBdF/YDOFsbQ3dbga49Q34TBFCowIw76FVDoIsMFegOhgUMMwqANvYjHDVz",
+	"cLru80fquEgVwF9aJ/EVIwkbS+hLdLj/626PuPjhwf7jSoU4V2a/LInIwf6+/86+TgeetaDpL7qoLMIX",
+	"U2REb3yWgoo82UAhAVi/5kT9MYLT7MicnE2HgYN0Jw5pwwCAafaxv0toyq8xRQODVK4Hcr0Zcs5KYnKT",
+	"l5FzplFG3uc9xK1g8S0E38gjFb5gdMvduUe+3YIcGQo59SzyL6lH2nTJKD29creMf92L1Ukh08GVWBbP",
+	"sc/dbKHHWllwS+5elyOKahVWTc6fPX+kSH9YFliqD9FCdWSlndUeKCLN+H1/XYMbGXym+mTHK5qRTBNo",
+	"xYrMPgG4EbdvJQnXUGwJblWhs9luiwsdAJl/k0vd1urcWp2trE71Pd/1sAqsbZBxzjE7loFleYxNB0vG",
+	"pPuJ/SwqZEad3WgxUKzdWC8NEPVozrS6x0BjYUI4kKWtIXEvhsTD96+W+MVCGD10p1H0pakKbjMCK+Xi",
+	"eo8nkIWwqCaNWfxmcvbM1bYo0ld8KM7EWQKFon2M0yLws7jGHME5JCktg9yoHnlrL332NloHp+aqWK+Y",
+	"YXiFRh3eql0r9bLkesHFtV3Thi6CwQz3dAtcnHP7AqD62gtESC1dQyDCc/MC8deWT64si+CpdS81drG3",
+	"yEqHEdbNS69LZm4pCt0xN4vCxfXz9ZhulhMND7Oky0W5a6nj8+ZU41QO+QKZ8XoCnU18vUnRIxSTMBMc",
+	"P5pLf9w5OCQjmWcK8ykpyRgAIrqvf90nCZ2piGQsh1YVR6UckUxqqtluUfUKYTauFvWyRkuJCgLeKN+x",
+	"FettqCJTlqY9clKA0C+AhPZ4/P1Xp5cf35ycn1++fvvs49vT//vu7O3ps765gaYpQ/ee2Z4ayUx3U25s",
+	"sb49rT6oKUax8tcCW9TU57yAd7CxehwY/v7qb+z0C3xKNnnOVkwJNvU1WsUxb2tyftCanBdy6DtU0ILV",
+	"d2RW5mMnR5ZV+YXk0y0IfWmNX4n9PR4CyImhLZpdKgsikisuhmgbuQ8fqUIgRCUB6vpGGQGbyqGR3kYA",
+	"1sqIV2walsjCpjYmMWome8jyYx5n/jg4W4t6ige8FSM/qBjBgNkCBdIkLyZUL8y4aWj2ZoOGFbsL7j4A",
+	"Fq95mnrI+B3BOFx1sN43IUJmiJi3O4fm5TB4sPuEYunNPKwX9vw5JozGI3CjuECduaxx7OSOO7nCz9E1",
+	"p2lCNTV21pT6UgqQvHXXL6XfnFxs1Gn8xh7tCZzsUpQwvG0ChvlN03vp3e7W89DvANbL6k+i/hBqqyYb",
+	"ICi40Kh+xNBar2igD2RG8Ie2Oh1rHxWSuG8sRYsiKaP44CpPSjhSSLA1rV2OyQuq49E1m9nu4bbhE7nK",
+	"NRDyiKpRj5xp88IHaPzTyaQgaIxsP1JkTD/xcT4mO1IwMmM0I7lIzXFAOe8wNxwHroYpV2wXSrX6tvL+",
+	"RPfJFZtJKOcI4tdRwW6ZZoIlRPGUCZ3OeuRd8+BRiACfsVhCHGinsFpIxhTTlapjbMAOcS2ZYIAreML9",
+	"Xua6BEMCvXREcDdDBFA3KIBk2yEtsNgujCwIIDtxpTOqzVtmWjujxU8aNNGspbEQeCDy7v0CkgiKUB2c",
+	"GQ0aC5cLr6v7cfe/eXmExUFvTi42ZPX48e/J0AnmX2zpGDu1wKVBgX9vPqK2Im9122ZzTqKHJONPU3Zj",
+	"lHBzMVw9+zX7cyZU733hLXCE6WLGrhg2vm8usG0Zg8QDF4ILx6sGIclYZszFr6QqxMMj7w2CO11jF11y",
+	"YhcFos0CH4YKMEJMIxdEAldPRLyeYQm02DCTOOXiEqTmBAzWRTkBc28gC15vrgiofMeMfdjyyTCM9bCN",
+	"J4dkbOl7LRNqGQ4i9xh/taNGEG558/r8glhWxYSQ/u+nwSeQesh1A5ohXwxkuIj43r07exYEjXzCyyqp",
+	"lrETS5CfAmwJyY+KTEdUhwfsImuPVLlgwf58p4+fvpUpBN/6u3Wx8CuqLKohJjMW+ZUL6+jfYkbQhmvo",
+	"zSz3WT+P8y8pYTKv6buvm9+m6T30mv2w/ohAnGiVgiiQDHtfMisLFhov56EwCfOnoVyd7BzuP9k9Lgko",
+	"n5OUVUyNkUyT+iEaU2nQSvDy5R5TaBxn/yvX6W/zZpZV+Yd82arOv74a/5sQfFt9ts0e/SEr8O+kHsmp",
+	"kM0X3pf0EF5aadIFExZ00MJ6+00bqMUs91nf0oahc1hp8q/L2FvrdOPV+TLz0bD2GtGapooPBRd7VEgx",
+	"G8t8wYXZY9MFKVhCmptXwoTmNC2K9f1osAr0kFm/mSZcFFlPEEtMqWaZMVB9m3wtIaFqmKe0yATDMhOz",
+	"ZvPkXsJwFv6Z9XvkGYckq8RFRoLKQCbMNypYFKS54yIAtJIrImGXND3G/KqJnvmvCjTsqsA7h8TSE390",
+	"mxF4lVkCgbdJAWdpzrJVk3Qrn2nRsO6Wfr1taua38CwWsMGaZjoItBWQ4+X32+yVt1IEEppadQ/xmdo+",
+	"XmZkhLTZmGZqjwBuI6sJu+Ex65ETCxduk6cgZwo/CZMbi+YA6CmPLOB48fEYhIocgFO9ibdPzSQbbhFQ",
+	"M9M9GTW1K2k2b84hhEK4OA5jo5ENwr787SRIIoXMeUNhsRQJGdBYSyz1jjW/YfcVBtiKjLVFhs38cYnY",
+	"5ZTkxkzGerGxtLLjN5kRQTVgFkwmQY4Gdp2HRZxMJsbU+F3KIaITGJocMsEyHpPXEybOnpGnUggWB9Ub",
+	"RQpSkNVh1BgfCqrzjEWEK5WD/MgTzkTMyA4VszA5Ik45E5rwZNf2O5jZgJz5sbk4xUbascSmbxcRMGdY",
+	"IH4mNjextg5XZGAs6AjSHMxPfHtEQpXrtJ+xhGdmP4NUTptE2GZrTEpz3JfYWmqqeEn1nSUSbA2h+5Rq",
+	"Xkw8Ui0KTawsk3qCZtCytkiUKP6pm/Ah15jDFCSeQa8zCAW6bmdWsALjZzIf2ptQddK9G5bxwaxvzCRj",
+	"RMHAGbOgvtidAVuwESlYgKLiJhhRKFr1VW324tbNJ3hLYiIq9VcqQm9NrdRRQry+eAN2xUbFkJvkQVa7",
+	"+f445hwFJDZN6Wyb2fQvIlpsfycpWFfzMeYfdflcE5YlQsXyd/t6tvYNnWyhnUMwIieN3Zyi9u2c5sXB",
+	"f8AG7kEo4MRbE2V7F9qw1WD5yXN6Kw53d6WUKdXWfoAM6B3gxZHM0IrYbWlGbED1B2nSQ37DhPWpqiaT",
+	"4E2w5c2LgbnZHqyR4DQD3Ki3xsK/sLHgKMEwegsJoptFxuknmxdMKLmhKU8ikgtXrFWfJ104gZ1Pn1wU",
+	"Xj6oUQrxbfSIiqIFfERGcgoFJnKgmShqTzKmRs4VAjUYXmbgrN5eKecJE5kVDdsbxMnGSif8+A/WeAhf",
+	"DKaqV851a1R8766I1aoknEywDoy9L+6vr421oOfAjoZirjI5tbiEtp+j84LEZunQIXpoHZaZzEVibP0J",
+	"MjjmIoL5E8ZgoVssE2TMRa6ZQh+qR09DVLCY8Rvmc9evaHyNJfFXOIXEMJBbzbGRKTHNzC2DvHn+9NT8",
+	"NoKJGpy95t6CXtkeObeGjTVRrMEyYhk4mNNZcG+ya7G2jgoK4HrkEkLSMU7Uj0rHFdpJ1olrD7SopC0J",
+	"3AA5KIDVwDc5dM1mzP2gQf7ZeTtzaUR1dFj8ZK/y+NeoShlvMQUIA4LOOlTXyhy2rdEFpJEriKrZSruE",
+	"DWieakLTVE5t/guYguzTJDUW8dGAporZGoB/5iybFVlO9iGH6liISa7ZWNWkOFWSmiLz/Rn+9smB/5pm",
+	"GZ2Zb5WepeaDgczGNRu+CNYPaaj1e/cVDJXV20dtDlRjWlYNqFZ5Gc+4mqR0RjDHY1BexXGVNx2ATAFU",
+	"Ra8MszauEkd/Zf7VsMrg6JpXeTGV3ZRpc/1PZUzT+aU2rQB/3jT5QSlxrc1KXroC8OoCDOP/ef76VZcJ",
+	"c0dKiLz6B4sb1+UKyZtWdrj/688tlnMJ4iQUqNB9DTwlU5ol6rhgG8skpcLfHnlmaRDkEEaZ3r190bRs",
+	"Fw26kKWFGxo3pmEnz3gnKp3w/uEvLfZxIloU0EVGbMGFtFYGguSj2kOh1a3fitGmU//l8a9tiOAElQH4",
+	"rorw8875wU8/R1Bu8/NhnqW79v4Lch/l9oAb9epDak61BC67vhm0hHlUQX06Doqf4IM9Zu3uPkFEFEh/",
+	"cpBWzkXnLDXwzhlZD04+vuikEvY0wH2oPa/HB7+UOOjwSW3uZ8lqfbJ/UAMSsdgM6GDDYtsk4oVEE7cB",
+	"a6IYwxmK2IraknVzSmuFiqsb+fo9Ych995lCziYJ4/+fcDb/itexTfecsdVopD6V40nKtHVhB8anMguz",
+	"YP6qZND0j5DbNLSptfoR/dk6CMk4Tk28FTfgKSY9F2mNVpo1heZtSmEo7bUk/UIw9x1WNkoNC0i5IzMr",
+	"W6LC7oQNWSmUEFoRaLuQZWN7E5gXbAst4e9nxZH1rSUgZlgdPADf5DIT8ql9DdiR/Y6tyYVywOxykdS7",
+	"pUo+KRADCUgwakxup3a91trhQyEzlqCNZcxuwFjy5OJoxZHTbtOSefLRXdTqZfTPT35pYwleeAL2kCJD",
+	"esNKq25aAzzXtlzAaMnly3l9kusRedzbd8ksO0KCbk+OHaaGO0qwgdSE0WtF8LGDxtOShhaWHNj+weFq",
+	"C3S6tFjjkvndA7dcQoXMgTEt/Em534nNVPIn5rABGhYJA93t2oIv0bijGte7cA0fwzFvyZZgSRB6hRAw",
+	"7aZHQ6CeimsN21bGzl/NVd+FQguP3TwEjHtv+GJtQhYsdCWLqKQcPKLnQiWBsn+x2L8/Y+o7Nm6KC5tn",
+	"RjXnFAPzpD3+1IXPN8Zhfj+9KFxKA5kV3imLKy0RAotnDkoK0BPNGyM7kOK428NUx0cK2xb1yYCzNIlQ",
+	"oVm3GwTkvJ0uRTqLiMoNPVvTKQl8C23NgTdmh7e1Bz609dF/6k6n067ZeDfPUntzXwF7rbL438DVs9xx",
+	"v5UKm5AK2zjAHQolIyPmhRLZMS/wo/lyd/HlS+YLIoWXtnFc6NeIiBeDASZS4K/ecYagQ8FHeOuE0Cmd",
+	"WaxII2kQbd+Osev85zRNj4ihxr7NkIYIZQVZJgBs87xW54iyg1pAypqVu1SIYPT6UrAj0v8/cHp78P/d",
+	"f6i+1QfCXwkouaIZwyvn61zv7PbrhenrXG8wOPk619+oKmxx9oLNYZK5/teMNz44gKjoyzxGFC0V6tRy",
+	"1PJar3zSvtbLxs38hQfidPNlmlYxKXdjS4oejlGRzzQGSEgEayuD9RdpCuDZxVGQyDE0iXqvLMWUDZJ4",
+	"Fw+sEHHzpRjwbOyMMauELYptY/dJ5yKCW3c0N1k6pbO5OUNAyyJxC1sIiWNCiaYgW+0SNDiuHax3UONG",
+	"dox0xYQvbkRbCv4wM/wudFfD0lz4KaJ/apZCx0wG4L0WN3eQsQaT8N3kW9XDVWZ60IkX7pWzT1xpdRwk",
+	"31oibyLFWwrJbUnJ92C/OQApUa5jX7tkbkml3NvQbkPcDsXFMGXdXLEjDNZbEVBEuASbgpfTCaRJxoyA",
+	"8ljJXBE1YUL3yAW9Amhw82ufJmLurRmNmbEEvd3oRJNN6+J6hFi+kKk6hJ9PWMZlQmialrI/4DGVg30m",
+	"sx55g6uBJAhchzM2bUWvuTbjUEbqFVVyesQGusg0M2NPRzJlhaY4MXI6LRuD7tZ2UnJM49XNTGB9w/MS",
+	"8m1wM9uQaAynuF+Z2IhfxASbsqSwMbiI0zxx+MsY/93mon1fMsxlj851OQqAAlqlpcHXXTvGIiGGNp2F",
+	"0MWhAQ06cYJtYB0tFcu1cm3FXuA2ywJCPVqi18zcRvs2ha20JR72Z0qObN6FAgh32/2Ea5ILzVPzhy2J",
+	"IVjN3piiCu0kgGlx6xvrbBLOcn8tTcqraL4w/hboqm3nkh+0c8mrQjxUeBg9KCX+a+pi4iSH4a8Fae4N",
+	"zp7SFEfzH5WL2Wx9myRJKVHnkarAa05HLINrlA/Kxh7XZNwjJ1Cu+/a3p+Qv+/u/QueEXFwLOQUvsfeU",
+	"ociw66i71i2SJnAcmxYmZpL7kyVLYELx3CoQ6beRJffH3vfIo/iS5/S768BgOWAhc/pctwW+ZQsCY8ta",
+	"XM6OTXGHvL1+KbetH8H0d5Ca5/0fTjKgA4ROJoxm2OkFktAQhaOgVx8BpLZK30d8fGLBFKD/z/846R78",
+	"9DN4UErt0eAQC74urh6V8lr4nTFrBuYiZBPl53kfeNIZZBti/dIc30fRSxEK6G5LaL/rG4Z9h49UuYIW",
+	"WCOQRWTHyIvdJXeNpfXy2FZNkf77zuvn7zv9IjmnzidwJZMZus1TxXxy2AKHQYQtXTMjt9KZDVWFtXdQ",
+	"4BK0jMbeX6WKu2pcqqmmfpOOh2CGO4w0sU90PIFCjNfP6yLOC/uHQJBwy+nffxvoapAKwAGr/ZaX8Lla",
+	"2OJwrrMhRr18/dnUx9ixawo22LHNOGSG/UHITmVJR2YkG3HxY9nsPvOxA7AvD7PbI8BGhn7z+c6HDajK",
+	"L7h5l7Zxy2ZBjZe2KdS2nXHQs41ndjvfKcLxjww+Dk0Vm3r/1GGQ1+tJjEeWWvHN0ba/bktITyvVd/rG",
+	"OkHDKxprhY56qn1nDRzaPWq0vm2lXkboA3oDf3xd50WsN1daZhgKoLbZ4klJEtjWGHZp1g3le3LB6gDv",
+	"fDrihpW1BbyQTkAgsnBiG3BUGwPZe40mKaO2r6VbvNnrEVr9IHWKUTM2ljfGREjYWEJBA0vllHAdkcRB",
+	"HAPcMzTFiMql8r4pGOxY6Yxiab4sr2vncP9w17owES1EUwEuehtMj3wkKGhyNN8vyfaAZcz2Y4WODFwv",
+	"ayBZ7RXpGlbZQ9hZ0sORZ36AXes9UcUx2M6Mvh3QgiZKm7SXqtPcZxslXIZDaGzRnc2mNRp6Ry7bwR6n",
+	"wGaGaHe3HSq2UPQNjZIazbYmAHpk270v8N+l3ZGw70vA8CDrK1hkmB60sMNRwfz32OLIC24fN9qy1Q/W",
+	"+AXdqu2ZYkmfom9Dtu1VxZZif8hWRZWK/x131fMmwe5t+xh5aX+HjYysQoHs1cIdUGak35l+h9mtG2Mh",
+	"GL+pGxB2yXDVxbY7cJEx+kO397+YS9Zv9upUW7w0e3B/ByCyciFAuW3FsmS74rqDza5s9Ai7zxQd/2Eo",
+	"7OSPXcnx2kM1XZAPjBkoPpOZjOiNzxhVUZHoe8ViOYaYlpsYEvJKXamF9BuYMV2s2ucmyzSVU1W4sCGj",
+	"uIB3xUsx1L/vIIg8LbKK0f++O59uXBeSjnxkELONKRFS85iFATi3gLpO1P61el68+yuYGTqY6cHCPWKe",
+	"dwil56n33vAev8Mc4Qcu+vIMua0smOo7XS2RiggEvSzW7kBibRkDBqUaEGPRPwRpfMj0xyW54qAjrS/M",
+	"ee9gMFvU7gQLSso4zzIocHBws7YYwRV4M2IZvn0hRRupZEtlM4ZhueZqiFBMDa1nCeF0a7oaPoXdG2my",
+	"SZBaP/7T+wy6t0GwD8jpu0eo3RZD3KOUPE3ZDdWGrKvS8kRBtbVNCZiv8XyknBxoJSoVE0k3LMLptgTY",
+	"xvyhUvlOowQNCzwgISgQfkJqY7H5yrZjItOEZfMjQ8hi4hxZPXJSpAwuFnzQbwj4saZyi4nkP4KZvokY",
+	"q530wUo1exTlbo/bevf7g7729N6d5z46pFwsYfzlZannho+wdsHHo3xRQQXaUGb+Kw+nX1wfuxjG0jy+",
+	"ZrpH/jrz2KG6uPFDAMyFTwHU+jhIOHiESQQuuqo0hDtfSW9J+SUaClXXDNYKOY1BOM2sYurK94slwfqx",
+	"+CqM3tJS3amz4yx69I4dIvLJmrJGXEVhCiZIwshGRp0ozFgsb1g2O3K1kPUxweCgaoGOi86y4L2qfBdG",
+	"/GynanCnz8Nz2N/iJheZehsucQ2neLBCMaQ5i423bUDwL2+ozWdreSNtefFqSTbvgYRZZoU19jAJ+5/Q",
+	"BR1QADEAk79n0G7aSMay4LdZ32hL8cC8cpXxMgMbrtotpRB0IIq5kXc3cHsVEvAWj+1Ezr4Y02tzj04R",
+	"580spMbqqzXggn6sTG/agitN9j0ZbcdWq5UvpYQPSvCdWKi/NfDutbdJxXpa3OKkyOKuzfF8p1xGABg8",
+	"aJ6F1s2O49rQhIkqDq6o1G/F8Hw5UWk38j3svV9JWAwSrExpB/cK2Fx6NoF6lQAgrPCF2W3Y9LQrsI1s",
+	"rtdcEcwS+Ffr6Zp3tHEFgtBcsy3QCYoiRI7bURawG7hJmZV4iDpjPTm5NWFw8wRhtxuFiXiQgTamaYrY",
+	"jngnvsq1BpTXEMUX6/01m/hCoNfnF41J7nA08yh0NfFpPESP3BrQQ0RYb9gjfVb0hTv63//+n34T4KR2",
+	"k7aKVFaBtx83IGBOMhajWsXB5rdwzQWGUuzV4iyEpbX741qxdEAUnSkyhdRJ2z24ET4TFhO1LQWCWVDu",
+	"NELcS6iSKiGStUe5b4Nm3xq0bmUQ0HmVpdknvTfS47Ssq1oVJ5S8o0D3O4XTHFnGHYb9KcDRfo2+M9jB",
+	"QoRtsUg3oyV/g1huWY2tADt6aSSBrqPIR8pJYahsPKqIYOrCyA6xw97zPQipma9HzrStXKxYyA00XnPV",
+	"xq8uQsm6cUzQ0qQ/JiDod8KZW/N5bTwpaztVLFwwc6BCocrwy6zqPcDVb4ZUgFKpcCqaKhnUYBc378J/",
+	"CsBP1vkIIMdMTlJnBIYmJWaj+FwVND4l1FRj6wX4sYTAOciZhN3w2PYegzkTyazh40eBj0JswJAf/a+m",
+	"Mk8TzMeZ5NqwJhRtWT5b1P+4SI+3wvG23ZBRID3F/gYbLN/00zzomm5n2CrbUaAUxlf33SZ5GzL+tvLu",
+	"nS20DsRM9Xq/UMIpq1ObskH/w/7klmRPk4RjefabzMyhuRnHtribBB996QSLqsJepYwqQJYoQA24KuBl",
+	"rnKeJthDzxVO7/ce9/Y7S++bAZP/3S/gg/8h9kNrYkj7+2Nbp8rGE42JHmuTRukN/0e4XUayXEBzIbwe",
+	"Nr3bxQ4hV9VfNNkYVErrA4AT9kl7fEDbiXFGnux7CI6i7BBb+lgjrl+q9+/7gn8AhJaQjNRHHzp5n+/v",
+	"P4lhCPiT9SG07wvyylADQR3f1cwXGP/t3dkzjPOjY7pakQg1fIpcsRGH1ExUS4f7j9F4LxIJbIkXFB+G",
+	"AxT5h0Z/NhTPoCLZeAGC69XfogIB22verJA5fcuKgrurHG4llm1Bxnpi+T7rwbCKv4bfsFGlVtUMcKgj",
+	"MPwNExnmr3PtnRTisIQfZAa0cXdFdvpjeg2ipA8ZfXmWdo46I60nR3t7jw/+0tvv7fceHx3u7+9DRwq7",
+	"hLqbF4gvwPYgCacpizXJRcIy0t+7edzvkd84S3FPKiKeYyzaPYgX3/nHXa1xzEeKTPKrlKsRS4zVrjMa",
+	"a6JkDeq8GcbhEA6ZMHOwBE1+N5QfwJigJBc+YOsdaig+65sBXfJrPjYWAzk1xDLJuGLQmYsJ7QL+Nbs/",
+	"Ig5KEZbo3eWpHHZdbzieRCH6WwmUSUWVf6ODOZEBBGME0XzvsQ+nGVNBh2wMwLRA3Iim0P8yxrK7CJJH",
+	"c/W1HxzDdMwaDgFTC0pv2t4qMin1kdvV1cwVE4Rr2fnz/PWriORZWjQZzcg4TzWf0EyD72TXXkgskm2J",
+	"MbDrkb1fFMrH3iTgrkEV9K+KKkEMsyyZ6/JyIGBhlIx1xcOxYPcpfzgJ1fRrnzBxw1I5QZFvDwlZsaEP",
+	"WX4VVG3bQ7MFDeTkzVlIILit4nfnz55jJgeg+V1Rc/mjuZb2ugoQxU4rqsj/2VWxnLgewpEtt1cjPkGS",
+	"kqn/RSkx5Jb7L0qa6g/ipMwff2OZhP2XiEZho+kithSQgCD9/+xaAdpF/01UTgryaSvA64haYmkzKl42",
+	"RMDLudpFbKuUtFNHIyjAWME/hwcHpP/lfQfaCr3vHJG/v+/YQ3vf+fC1H9lkJvuI+Sn8aX4a/LLEdfRz",
+	"zSE6QW6zn4KKf7PWMintwbdW4mDhDA/yqTxRBdgFNE+4NuzRI0/hQJUDtraB/DEXRLE4sylS1aq3mGbZ",
+	"zLlB8deG1CqyBkVMhKfhqau8efNszf5fO20B+WATyYVWR8aOTAEgPAEPCBdmRZNMXjHlOlZaUY+hH8Mm",
+	"mpkPjHmbyDg3ErF4328yOWZ6xHJFxkxnPA4JXU5U5+uHr/9fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

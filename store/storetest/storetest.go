@@ -253,6 +253,7 @@ func contracts() []contract {
 		{"contract=admin", adminCases()},
 		{"contract=az", azCases()},
 		{"contract=instances", instanceCases()},
+		{"contract=providers", providerCases()},
 	}
 }
 
@@ -458,10 +459,12 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	}
 	_, err := e.st.FailSignIn(e.ctx, "acct:"+u.ID.String(), "subject-"+u.ID.String(), e.now(), time.Hour)
 	must(t, "FailSignIn", err)
+	must(t, "federation rows", writeFederationRows(e, e.st, u.ID))
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
 		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
 		"instances": 1, "instance_roles": 1, "instance_members": 1, "rate_limits": 2, "lockouts": 1,
+		"provider_identities": 1, "oauth_states": 1, "id_token_uses": 1, "auth_codes": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -1966,6 +1969,9 @@ func txRollback(t *testing.T, e *env) {
 			return err
 		}
 		if _, err := tx.FailSignIn(e.ctx, "acct:"+u.ID.String(), "subject-"+u.ID.String(), e.now(), time.Hour); err != nil {
+			return err
+		}
+		if err := writeFederationRows(e, tx, u.ID); err != nil {
 			return err
 		}
 		inside, err := tx.RowCounts(e.ctx)

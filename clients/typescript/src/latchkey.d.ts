@@ -1818,8 +1818,8 @@ export interface components {
             error_description?: string | null;
             /** @description A page about that error. */
             error_uri?: string | null;
-        } & {
-            [key: string]: unknown;
+            /** @description The issuer, when the provider names itself in its answer (RFC 9207). */
+            iss?: string | null;
         };
         AdminProvider: {
             /** @description The provider's name, such as github. */
