@@ -203,6 +203,9 @@ func (s *Server) providerCallback(ctx context.Context, cb providerCallback, targ
 		if err != nil {
 			return nil, err
 		}
+		if u.Disabled {
+			return nil, &Error{Code: CodeDisabledUser}
+		}
 		if err := s.linkIdentity(ctx, u, in, nil); err != nil {
 			return nil, err
 		}

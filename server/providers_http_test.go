@@ -400,6 +400,16 @@ func TestProviderNegative(t *testing.T) {
 				}
 				return &url.URL{Path: "/v1/signin/provider/github", RawQuery: url.Values{"connect": {s.AccessToken}}.Encode()}, false
 			}, wantStatus: http.StatusUnauthorized, wantCode: gen.ErrorResponseErrorInvalidRequest},
+		{name: "connect-session-ended-before-callback", run: func(t *testing.T, h *servertest.Harness, fp *servertest.FakeProvider) (*url.URL, bool) {
+			s := signUp(t, h, "ended@example.com", pwOwner)
+			fp.SetNext(gh)
+			cb := authorize(t, beginProvider(t, h, "github", url.Values{"connect": {s.AccessToken}}))
+			res, err := h.Client.SignOutWithResponse(context.Background(), gen.SignOutJSONRequestBody{RefreshToken: &s.RefreshToken})
+			if err != nil || res.StatusCode() != http.StatusOK {
+				t.Fatalf("sign out: %v %s", err, res.Body)
+			}
+			return cb, true
+		}, wantRedirect: gen.ErrorResponseErrorInvalidRequest, wantTarget: servertest.ClientURL},
 		{name: "redirect-not-allowed", run: func(t *testing.T, h *servertest.Harness, fp *servertest.FakeProvider) (*url.URL, bool) {
 			return &url.URL{Path: "/v1/signin/provider/github", RawQuery: url.Values{"redirectTo": {"https://evil.example/"}}.Encode()}, false
 		}, wantStatus: http.StatusBadRequest, wantCode: gen.ErrorResponseErrorRedirectToNotAllowed},

@@ -144,6 +144,7 @@ var secretKeys = map[string]bool{
 	"refreshtoken": true, "accesstoken": true, "idtoken": true, "personalaccesstoken": true, "token": true,
 	"sessiontoken": true, "session": true, "ticket": true, "otp": true, "code": true, "confirmationcode": true,
 	"sid": true, "secret": true, "adminsecret": true, "xadminsecret": true, "xsessiontoken": true,
+	"connect": true, "state": true, "codeverifier": true, // federated sign-in
 }
 
 func secretKey(k string) bool {
