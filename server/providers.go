@@ -177,10 +177,11 @@ func (p *provider) issuer() (string, bool) {
 	return strings.ReplaceAll(p.def.Issuer, "{tenant}", tenant), shared && strings.Contains(p.def.Issuer, "{tenant}")
 }
 
-// ctx carries the provider's HTTP client, detached from the request: discovery and keys are
-// kept beyond it.
+// ctx carries the provider's HTTP client (its own time limit) for calls made for the request:
+// discovery, keys, the code exchange and profile reads. go-oidc keeps no request context: its
+// key set fetches later keys with the client alone.
 func (p *provider) ctx(ctx context.Context) context.Context {
-	return oidc.ClientContext(context.WithoutCancel(ctx), p.client)
+	return oidc.ClientContext(ctx, p.client)
 }
 
 // discover returns the provider's OIDC discovery and ID-token verifier, fetching the document
