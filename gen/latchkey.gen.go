@@ -316,6 +316,27 @@ func (e ErrorResponseError) Valid() bool {
 	}
 }
 
+// Defines values for IdTokenProvider.
+const (
+	IdTokenProviderApple  IdTokenProvider = "apple"
+	IdTokenProviderGoogle IdTokenProvider = "google"
+	IdTokenProviderOidc   IdTokenProvider = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the IdTokenProvider enum.
+func (e IdTokenProvider) Valid() bool {
+	switch e {
+	case IdTokenProviderApple:
+		return true
+	case IdTokenProviderGoogle:
+		return true
+	case IdTokenProviderOidc:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OKResponse.
 const (
 	OKResponseOK OKResponse = "OK"
@@ -721,6 +742,258 @@ func (e ZestyVerifyResponseCode) Valid() bool {
 	}
 }
 
+// Defines values for SignInProvider.
+const (
+	SignInProviderApple       SignInProvider = "apple"
+	SignInProviderAzuread     SignInProvider = "azuread"
+	SignInProviderBitbucket   SignInProvider = "bitbucket"
+	SignInProviderDiscord     SignInProvider = "discord"
+	SignInProviderEntraid     SignInProvider = "entraid"
+	SignInProviderFacebook    SignInProvider = "facebook"
+	SignInProviderGithub      SignInProvider = "github"
+	SignInProviderGitlab      SignInProvider = "gitlab"
+	SignInProviderGoogle      SignInProvider = "google"
+	SignInProviderLinkedin    SignInProvider = "linkedin"
+	SignInProviderOidc        SignInProvider = "oidc"
+	SignInProviderSpotify     SignInProvider = "spotify"
+	SignInProviderStrava      SignInProvider = "strava"
+	SignInProviderTwitch      SignInProvider = "twitch"
+	SignInProviderTwitter     SignInProvider = "twitter"
+	SignInProviderWindowslive SignInProvider = "windowslive"
+	SignInProviderWorkos      SignInProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProvider enum.
+func (e SignInProvider) Valid() bool {
+	switch e {
+	case SignInProviderApple:
+		return true
+	case SignInProviderAzuread:
+		return true
+	case SignInProviderBitbucket:
+		return true
+	case SignInProviderDiscord:
+		return true
+	case SignInProviderEntraid:
+		return true
+	case SignInProviderFacebook:
+		return true
+	case SignInProviderGithub:
+		return true
+	case SignInProviderGitlab:
+		return true
+	case SignInProviderGoogle:
+		return true
+	case SignInProviderLinkedin:
+		return true
+	case SignInProviderOidc:
+		return true
+	case SignInProviderSpotify:
+		return true
+	case SignInProviderStrava:
+		return true
+	case SignInProviderTwitch:
+		return true
+	case SignInProviderTwitter:
+		return true
+	case SignInProviderWindowslive:
+		return true
+	case SignInProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderParamsProvider.
+const (
+	SignInProviderParamsProviderApple       SignInProviderParamsProvider = "apple"
+	SignInProviderParamsProviderAzuread     SignInProviderParamsProvider = "azuread"
+	SignInProviderParamsProviderBitbucket   SignInProviderParamsProvider = "bitbucket"
+	SignInProviderParamsProviderDiscord     SignInProviderParamsProvider = "discord"
+	SignInProviderParamsProviderEntraid     SignInProviderParamsProvider = "entraid"
+	SignInProviderParamsProviderFacebook    SignInProviderParamsProvider = "facebook"
+	SignInProviderParamsProviderGithub      SignInProviderParamsProvider = "github"
+	SignInProviderParamsProviderGitlab      SignInProviderParamsProvider = "gitlab"
+	SignInProviderParamsProviderGoogle      SignInProviderParamsProvider = "google"
+	SignInProviderParamsProviderLinkedin    SignInProviderParamsProvider = "linkedin"
+	SignInProviderParamsProviderOidc        SignInProviderParamsProvider = "oidc"
+	SignInProviderParamsProviderSpotify     SignInProviderParamsProvider = "spotify"
+	SignInProviderParamsProviderStrava      SignInProviderParamsProvider = "strava"
+	SignInProviderParamsProviderTwitch      SignInProviderParamsProvider = "twitch"
+	SignInProviderParamsProviderTwitter     SignInProviderParamsProvider = "twitter"
+	SignInProviderParamsProviderWindowslive SignInProviderParamsProvider = "windowslive"
+	SignInProviderParamsProviderWorkos      SignInProviderParamsProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderParamsProvider enum.
+func (e SignInProviderParamsProvider) Valid() bool {
+	switch e {
+	case SignInProviderParamsProviderApple:
+		return true
+	case SignInProviderParamsProviderAzuread:
+		return true
+	case SignInProviderParamsProviderBitbucket:
+		return true
+	case SignInProviderParamsProviderDiscord:
+		return true
+	case SignInProviderParamsProviderEntraid:
+		return true
+	case SignInProviderParamsProviderFacebook:
+		return true
+	case SignInProviderParamsProviderGithub:
+		return true
+	case SignInProviderParamsProviderGitlab:
+		return true
+	case SignInProviderParamsProviderGoogle:
+		return true
+	case SignInProviderParamsProviderLinkedin:
+		return true
+	case SignInProviderParamsProviderOidc:
+		return true
+	case SignInProviderParamsProviderSpotify:
+		return true
+	case SignInProviderParamsProviderStrava:
+		return true
+	case SignInProviderParamsProviderTwitch:
+		return true
+	case SignInProviderParamsProviderTwitter:
+		return true
+	case SignInProviderParamsProviderWindowslive:
+		return true
+	case SignInProviderParamsProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderCallbackGetParamsProvider.
+const (
+	SignInProviderCallbackGetParamsProviderApple       SignInProviderCallbackGetParamsProvider = "apple"
+	SignInProviderCallbackGetParamsProviderAzuread     SignInProviderCallbackGetParamsProvider = "azuread"
+	SignInProviderCallbackGetParamsProviderBitbucket   SignInProviderCallbackGetParamsProvider = "bitbucket"
+	SignInProviderCallbackGetParamsProviderDiscord     SignInProviderCallbackGetParamsProvider = "discord"
+	SignInProviderCallbackGetParamsProviderEntraid     SignInProviderCallbackGetParamsProvider = "entraid"
+	SignInProviderCallbackGetParamsProviderFacebook    SignInProviderCallbackGetParamsProvider = "facebook"
+	SignInProviderCallbackGetParamsProviderGithub      SignInProviderCallbackGetParamsProvider = "github"
+	SignInProviderCallbackGetParamsProviderGitlab      SignInProviderCallbackGetParamsProvider = "gitlab"
+	SignInProviderCallbackGetParamsProviderGoogle      SignInProviderCallbackGetParamsProvider = "google"
+	SignInProviderCallbackGetParamsProviderLinkedin    SignInProviderCallbackGetParamsProvider = "linkedin"
+	SignInProviderCallbackGetParamsProviderOidc        SignInProviderCallbackGetParamsProvider = "oidc"
+	SignInProviderCallbackGetParamsProviderSpotify     SignInProviderCallbackGetParamsProvider = "spotify"
+	SignInProviderCallbackGetParamsProviderStrava      SignInProviderCallbackGetParamsProvider = "strava"
+	SignInProviderCallbackGetParamsProviderTwitch      SignInProviderCallbackGetParamsProvider = "twitch"
+	SignInProviderCallbackGetParamsProviderTwitter     SignInProviderCallbackGetParamsProvider = "twitter"
+	SignInProviderCallbackGetParamsProviderWindowslive SignInProviderCallbackGetParamsProvider = "windowslive"
+	SignInProviderCallbackGetParamsProviderWorkos      SignInProviderCallbackGetParamsProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderCallbackGetParamsProvider enum.
+func (e SignInProviderCallbackGetParamsProvider) Valid() bool {
+	switch e {
+	case SignInProviderCallbackGetParamsProviderApple:
+		return true
+	case SignInProviderCallbackGetParamsProviderAzuread:
+		return true
+	case SignInProviderCallbackGetParamsProviderBitbucket:
+		return true
+	case SignInProviderCallbackGetParamsProviderDiscord:
+		return true
+	case SignInProviderCallbackGetParamsProviderEntraid:
+		return true
+	case SignInProviderCallbackGetParamsProviderFacebook:
+		return true
+	case SignInProviderCallbackGetParamsProviderGithub:
+		return true
+	case SignInProviderCallbackGetParamsProviderGitlab:
+		return true
+	case SignInProviderCallbackGetParamsProviderGoogle:
+		return true
+	case SignInProviderCallbackGetParamsProviderLinkedin:
+		return true
+	case SignInProviderCallbackGetParamsProviderOidc:
+		return true
+	case SignInProviderCallbackGetParamsProviderSpotify:
+		return true
+	case SignInProviderCallbackGetParamsProviderStrava:
+		return true
+	case SignInProviderCallbackGetParamsProviderTwitch:
+		return true
+	case SignInProviderCallbackGetParamsProviderTwitter:
+		return true
+	case SignInProviderCallbackGetParamsProviderWindowslive:
+		return true
+	case SignInProviderCallbackGetParamsProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderCallbackPostParamsProvider.
+const (
+	SignInProviderCallbackPostParamsProviderApple       SignInProviderCallbackPostParamsProvider = "apple"
+	SignInProviderCallbackPostParamsProviderAzuread     SignInProviderCallbackPostParamsProvider = "azuread"
+	SignInProviderCallbackPostParamsProviderBitbucket   SignInProviderCallbackPostParamsProvider = "bitbucket"
+	SignInProviderCallbackPostParamsProviderDiscord     SignInProviderCallbackPostParamsProvider = "discord"
+	SignInProviderCallbackPostParamsProviderEntraid     SignInProviderCallbackPostParamsProvider = "entraid"
+	SignInProviderCallbackPostParamsProviderFacebook    SignInProviderCallbackPostParamsProvider = "facebook"
+	SignInProviderCallbackPostParamsProviderGithub      SignInProviderCallbackPostParamsProvider = "github"
+	SignInProviderCallbackPostParamsProviderGitlab      SignInProviderCallbackPostParamsProvider = "gitlab"
+	SignInProviderCallbackPostParamsProviderGoogle      SignInProviderCallbackPostParamsProvider = "google"
+	SignInProviderCallbackPostParamsProviderLinkedin    SignInProviderCallbackPostParamsProvider = "linkedin"
+	SignInProviderCallbackPostParamsProviderOidc        SignInProviderCallbackPostParamsProvider = "oidc"
+	SignInProviderCallbackPostParamsProviderSpotify     SignInProviderCallbackPostParamsProvider = "spotify"
+	SignInProviderCallbackPostParamsProviderStrava      SignInProviderCallbackPostParamsProvider = "strava"
+	SignInProviderCallbackPostParamsProviderTwitch      SignInProviderCallbackPostParamsProvider = "twitch"
+	SignInProviderCallbackPostParamsProviderTwitter     SignInProviderCallbackPostParamsProvider = "twitter"
+	SignInProviderCallbackPostParamsProviderWindowslive SignInProviderCallbackPostParamsProvider = "windowslive"
+	SignInProviderCallbackPostParamsProviderWorkos      SignInProviderCallbackPostParamsProvider = "workos"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderCallbackPostParamsProvider enum.
+func (e SignInProviderCallbackPostParamsProvider) Valid() bool {
+	switch e {
+	case SignInProviderCallbackPostParamsProviderApple:
+		return true
+	case SignInProviderCallbackPostParamsProviderAzuread:
+		return true
+	case SignInProviderCallbackPostParamsProviderBitbucket:
+		return true
+	case SignInProviderCallbackPostParamsProviderDiscord:
+		return true
+	case SignInProviderCallbackPostParamsProviderEntraid:
+		return true
+	case SignInProviderCallbackPostParamsProviderFacebook:
+		return true
+	case SignInProviderCallbackPostParamsProviderGithub:
+		return true
+	case SignInProviderCallbackPostParamsProviderGitlab:
+		return true
+	case SignInProviderCallbackPostParamsProviderGoogle:
+		return true
+	case SignInProviderCallbackPostParamsProviderLinkedin:
+		return true
+	case SignInProviderCallbackPostParamsProviderOidc:
+		return true
+	case SignInProviderCallbackPostParamsProviderSpotify:
+		return true
+	case SignInProviderCallbackPostParamsProviderStrava:
+		return true
+	case SignInProviderCallbackPostParamsProviderTwitch:
+		return true
+	case SignInProviderCallbackPostParamsProviderTwitter:
+		return true
+	case SignInProviderCallbackPostParamsProviderWindowslive:
+		return true
+	case SignInProviderCallbackPostParamsProviderWorkos:
+		return true
+	default:
+		return false
+	}
+}
+
 // AdminAuditEvent defines model for AdminAuditEvent.
 type AdminAuditEvent struct {
 	Action string `json:"action"`
@@ -794,6 +1067,25 @@ type AdminError struct {
 
 // AdminErrorError A stable machine-readable code.
 type AdminErrorError string
+
+// AdminProvider defines model for AdminProvider.
+type AdminProvider struct {
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Email The address the provider gave when the link was made; empty when none.
+	Email string `json:"email"`
+
+	// Provider The provider's name, such as github.
+	Provider string `json:"provider"`
+
+	// ProviderUserId The account's id at the provider.
+	ProviderUserId string `json:"providerUserId"`
+}
+
+// AdminProviderList defines model for AdminProviderList.
+type AdminProviderList struct {
+	Providers []AdminProvider `json:"providers"`
+}
 
 // AdminSession defines model for AdminSession.
 type AdminSession struct {
@@ -1136,6 +1428,9 @@ type ErrorResponse struct {
 // ErrorResponseError A stable code for programs.
 type ErrorResponseError string
 
+// IdTokenProvider A provider whose ID tokens Latchkey accepts.
+type IdTokenProvider string
+
 // JWK One public key. RSA keys carry `n` and `e`; elliptic-curve and Ed25519 keys carry `crv` and `x` (and `y` for P-256).
 type JWK struct {
 	// Alg Signature algorithm.
@@ -1177,6 +1472,18 @@ type JWK struct {
 // JWKSet defines model for JWKSet.
 type JWKSet struct {
 	Keys []JWK `json:"keys"`
+}
+
+// LinkIdTokenRequest defines model for LinkIdTokenRequest.
+type LinkIdTokenRequest struct {
+	// IdToken The ID token the app received from the provider.
+	IdToken string `json:"idToken"`
+
+	// Nonce The nonce the app sent the provider (for Apple, the value before hashing).
+	Nonce *string `json:"nonce,omitempty"`
+
+	// Provider A provider whose ID tokens Latchkey accepts.
+	Provider IdTokenProvider `json:"provider"`
 }
 
 // MFAChallengePayload defines model for MFAChallengePayload.
@@ -1255,6 +1562,33 @@ type PersonalAccessToken struct {
 // PersonalAccessTokenList defines model for PersonalAccessTokenList.
 type PersonalAccessTokenList struct {
 	PersonalAccessTokens []PersonalAccessToken `json:"personalAccessTokens"`
+}
+
+// ProviderCallbackForm defines model for ProviderCallbackForm.
+type ProviderCallbackForm struct {
+	// Code The provider's authorization code.
+	Code *string `json:"code,omitempty"`
+
+	// Error The provider's error code.
+	Error *string `json:"error,omitempty"`
+
+	// ErrorDescription The provider's description of that error.
+	ErrorDescription *string `json:"error_description,omitempty"`
+
+	// ErrorUri A page about that error.
+	ErrorUri *string `json:"error_uri,omitempty"`
+
+	// IdToken An ID token sent along (ignored).
+	IdToken *string `json:"id_token,omitempty"`
+
+	// Iss The issuer, when the provider names itself in its answer (RFC 9207).
+	Iss *string `json:"iss,omitempty"`
+
+	// State The state Latchkey gave the provider.
+	State string `json:"state"`
+
+	// User Apple's JSON with the user's name, sent on the first consent only.
+	User *string `json:"user,omitempty"`
 }
 
 // PublicKeyCredentialCreationOptions What `navigator.credentials.create()` takes as `publicKey`.
@@ -1373,6 +1707,19 @@ type SignInEmailPasswordResponse struct {
 	Session *Session `json:"session,omitempty"`
 }
 
+// SignInIdTokenRequest defines model for SignInIdTokenRequest.
+type SignInIdTokenRequest struct {
+	// IdToken The ID token the app received from the provider.
+	IdToken string `json:"idToken"`
+
+	// Nonce The nonce the app sent the provider (for Apple, the value before hashing).
+	Nonce   *string        `json:"nonce,omitempty"`
+	Options *SignUpOptions `json:"options,omitempty"`
+
+	// Provider A provider whose ID tokens Latchkey accepts.
+	Provider IdTokenProvider `json:"provider"`
+}
+
 // SignInMfaTotpRequest defines model for SignInMfaTotpRequest.
 type SignInMfaTotpRequest struct {
 	// Otp A current code of the authenticator, or an unused recovery code.
@@ -1410,6 +1757,9 @@ type SignInPATRequest struct {
 
 // SignInPasswordlessEmailRequest defines model for SignInPasswordlessEmailRequest.
 type SignInPasswordlessEmailRequest struct {
+	// CodeChallenge A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier.
+	CodeChallenge *string `json:"codeChallenge,omitempty"`
+
 	// Email Example: john.smith@example.com
 	Email   openapi_types.Email `json:"email"`
 	Options *SignUpOptions      `json:"options,omitempty"`
@@ -1479,7 +1829,7 @@ type SignOutRequest struct {
 
 // SignUpEmailPasswordRequest defines model for SignUpEmailPasswordRequest.
 type SignUpEmailPasswordRequest struct {
-	// CodeChallenge A PKCE code challenge (S256) for links mailed as part of this request; accepted so that current Nhost SDKs, which may send it, validate.
+	// CodeChallenge A PKCE code challenge (S256, base64url) for the link this request mails: its redirect then carries a one-time `code` instead of a refresh token, for `POST /v1/token/exchange`.
 	CodeChallenge *string `json:"codeChallenge,omitempty"`
 
 	// Email Example: john.smith@example.com
@@ -1535,6 +1885,15 @@ type SignUpWebauthnVerifyRequest struct {
 // TicketType What a mailed ticket is for.
 type TicketType string
 
+// TokenExchangeRequest defines model for TokenExchangeRequest.
+type TokenExchangeRequest struct {
+	// Code The one-time code from the sign-in's redirect.
+	Code string `json:"code"`
+
+	// CodeVerifier The PKCE verifier whose SHA-256 (base64url) was the code challenge.
+	CodeVerifier string `json:"codeVerifier"`
+}
+
 // TotpGenerateResponse defines model for TotpGenerateResponse.
 type TotpGenerateResponse struct {
 	// ImageUrl A QR code of the `otpauth://` URI, as a `data:image/png;base64,` URL.
@@ -1578,7 +1937,7 @@ type User struct {
 
 // UserDeanonymizeRequest defines model for UserDeanonymizeRequest.
 type UserDeanonymizeRequest struct {
-	// CodeChallenge A PKCE code challenge (S256) for links mailed as part of this request; accepted so that current Nhost SDKs, which may send it, validate.
+	// CodeChallenge A PKCE code challenge (S256, base64url) for the link this request mails: its redirect then carries a one-time `code` instead of a refresh token, for `POST /v1/token/exchange`.
 	CodeChallenge *string `json:"codeChallenge,omitempty"`
 
 	// Connection Ignored; kept so older clients still validate.
@@ -1595,6 +1954,9 @@ type UserDeanonymizeRequestSignInMethod string
 
 // UserEmailChangeRequest defines model for UserEmailChangeRequest.
 type UserEmailChangeRequest struct {
+	// CodeChallenge A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier.
+	CodeChallenge *string `json:"codeChallenge,omitempty"`
+
 	// NewEmail Example: john.smith@example.com
 	NewEmail openapi_types.Email `json:"newEmail"`
 	Options  *OptionsRedirectTo  `json:"options,omitempty"`
@@ -1602,6 +1964,9 @@ type UserEmailChangeRequest struct {
 
 // UserEmailSendVerificationEmailRequest defines model for UserEmailSendVerificationEmailRequest.
 type UserEmailSendVerificationEmailRequest struct {
+	// CodeChallenge A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier.
+	CodeChallenge *string `json:"codeChallenge,omitempty"`
+
 	// Email Example: john.smith@example.com
 	Email   openapi_types.Email `json:"email"`
 	Options *OptionsRedirectTo  `json:"options,omitempty"`
@@ -1643,6 +2008,9 @@ type UserPasswordRequest struct {
 
 // UserPasswordResetRequest defines model for UserPasswordResetRequest.
 type UserPasswordResetRequest struct {
+	// CodeChallenge A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier.
+	CodeChallenge *string `json:"codeChallenge,omitempty"`
+
 	// Email Example: john.smith@example.com
 	Email   openapi_types.Email `json:"email"`
 	Options *OptionsRedirectTo  `json:"options,omitempty"`
@@ -2086,6 +2454,9 @@ type ZestyVerifyResponse struct {
 // ZestyVerifyResponseCode defines model for ZestyVerifyResponse.Code.
 type ZestyVerifyResponseCode int
 
+// SignInProvider defines model for SignInProvider.
+type SignInProvider string
+
 // AdminBadRequest The error body of every admin operation.
 type AdminBadRequest = AdminError
 
@@ -2288,6 +2659,69 @@ type AdminListUsersParams struct {
 	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// SignInProviderParams defines parameters for SignInProvider.
+type SignInProviderParams struct {
+	// AllowedRoles Roles a new account asks for; each must be among the default allowed roles.
+	AllowedRoles *[]string `form:"allowedRoles,omitempty" json:"allowedRoles,omitempty"`
+
+	// DefaultRole The default role a new account asks for.
+	DefaultRole *string `form:"defaultRole,omitempty" json:"defaultRole,omitempty"`
+
+	// DisplayName Display name of a new account; the provider's name is used when absent.
+	DisplayName *string `form:"displayName,omitempty" json:"displayName,omitempty"`
+
+	// Locale Two-letter locale of a new account.
+	Locale *string `form:"locale,omitempty" json:"locale,omitempty"`
+
+	// Metadata Metadata of a new account, a JSON-encoded object.
+	Metadata *string `form:"metadata,omitempty" json:"metadata,omitempty"`
+
+	// RedirectTo Where the browser goes afterwards; must be allowed by the server. Default the client URL.
+	RedirectTo *string `form:"redirectTo,omitempty" json:"redirectTo,omitempty"`
+
+	// Connect An access token of the signed-in user, to link the provider account to that user.
+	Connect *string `form:"connect,omitempty" json:"connect,omitempty"`
+
+	// CodeChallenge A PKCE code challenge (S256, base64url). When given, the final redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier.
+	CodeChallenge *string `form:"codeChallenge,omitempty" json:"codeChallenge,omitempty"`
+}
+
+// SignInProviderParamsProvider defines parameters for SignInProvider.
+type SignInProviderParamsProvider string
+
+// SignInProviderCallbackGetParams defines parameters for SignInProviderCallbackGet.
+type SignInProviderCallbackGetParams struct {
+	// Code The provider's authorization code.
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// IdToken An ID token sent along by the provider (ignored; the one from the code exchange is used).
+	IdToken *string `form:"id_token,omitempty" json:"id_token,omitempty"`
+
+	// State The state Latchkey gave the provider.
+	State string `form:"state" json:"state"`
+
+	// OauthToken OAuth 1.0a token (not used; every provider here speaks OAuth 2).
+	OauthToken *string `form:"oauth_token,omitempty" json:"oauth_token,omitempty"`
+
+	// OauthVerifier OAuth 1.0a verifier (not used).
+	OauthVerifier *string `form:"oauth_verifier,omitempty" json:"oauth_verifier,omitempty"`
+
+	// Error The provider's error code, when the user or the provider refused.
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+
+	// ErrorDescription The provider's description of that error.
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+
+	// ErrorUri A page about that error.
+	ErrorUri *string `form:"error_uri,omitempty" json:"error_uri,omitempty"`
+}
+
+// SignInProviderCallbackGetParamsProvider defines parameters for SignInProviderCallbackGet.
+type SignInProviderCallbackGetParamsProvider string
+
+// SignInProviderCallbackPostParamsProvider defines parameters for SignInProviderCallbackPost.
+type SignInProviderCallbackPostParamsProvider string
+
 // VerifyTicketParams defines parameters for VerifyTicket.
 type VerifyTicketParams struct {
 	// Ticket The ticket from the mailed link, e.g. `emailVerify:…`.
@@ -2409,6 +2843,9 @@ type ZestyUpdateInstanceJSONRequestBody = ZestyUpdateInstanceRequest
 // ZestySetInstanceUserJSONRequestBody defines body for ZestySetInstanceUser for application/json ContentType.
 type ZestySetInstanceUserJSONRequestBody = ZestySetMemberRequest
 
+// LinkIdTokenJSONRequestBody defines body for LinkIdToken for application/json ContentType.
+type LinkIdTokenJSONRequestBody = LinkIdTokenRequest
+
 // WmeLoginJSONRequestBody defines body for WmeLogin for application/json ContentType.
 type WmeLoginJSONRequestBody = WmeLoginRequest
 
@@ -2430,6 +2867,9 @@ type SignInAnonymousJSONRequestBody = SignInAnonymousRequest
 // SignInEmailPasswordJSONRequestBody defines body for SignInEmailPassword for application/json ContentType.
 type SignInEmailPasswordJSONRequestBody = SignInEmailPasswordRequest
 
+// SignInIdTokenJSONRequestBody defines body for SignInIdToken for application/json ContentType.
+type SignInIdTokenJSONRequestBody = SignInIdTokenRequest
+
 // VerifySignInMfaTotpJSONRequestBody defines body for VerifySignInMfaTotp for application/json ContentType.
 type VerifySignInMfaTotpJSONRequestBody = SignInMfaTotpRequest
 
@@ -2450,6 +2890,9 @@ type VerifySignInPasswordlessSmsJSONRequestBody = SignInPasswordlessSmsOtpReques
 
 // SignInPATJSONRequestBody defines body for SignInPAT for application/json ContentType.
 type SignInPATJSONRequestBody = SignInPATRequest
+
+// SignInProviderCallbackPostFormdataRequestBody defines body for SignInProviderCallbackPost for application/x-www-form-urlencoded ContentType.
+type SignInProviderCallbackPostFormdataRequestBody = ProviderCallbackForm
 
 // SignInWebauthnJSONRequestBody defines body for SignInWebauthn for application/json ContentType.
 type SignInWebauthnJSONRequestBody = SignInWebauthnRequest
@@ -2477,6 +2920,9 @@ type WmeTokenRefreshJSONRequestBody = WmeTokenRefreshRequest
 
 // WmeTokenRevokeJSONRequestBody defines body for WmeTokenRevoke for application/json ContentType.
 type WmeTokenRevokeJSONRequestBody = WmeTokenRevokeRequest
+
+// TokenExchangeJSONRequestBody defines body for TokenExchange for application/json ContentType.
+type TokenExchangeJSONRequestBody = TokenExchangeRequest
 
 // VerifyTokenJSONRequestBody defines body for VerifyToken for application/json ContentType.
 type VerifyTokenJSONRequestBody = VerifyTokenRequest
@@ -3236,6 +3682,20 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
 	AdminSetUserPhone(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminListUserProviders List a user's linked provider accounts
+	//
+	// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+	AdminListUserProviders(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminUnlinkUserProvider Unlink a provider account from a user
+	//
+	// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+	AdminUnlinkUserProvider(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminRevokeUserSessions End every session of a user
 	//
 	// Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -3461,6 +3921,24 @@ type ClientInterface interface {
 	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
 	ZestyRemoveInstanceUser(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// LinkIdTokenWithBody Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LinkIdToken Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdToken(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// WmeLoginWithBody Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -3620,6 +4098,24 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPassword(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SignInIdTokenWithBody Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInIdToken Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdToken(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// VerifySignInMfaTotpWithBody Finish a sign-in with a TOTP code
 	//
 	// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
@@ -3745,6 +4241,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProvider Start signing in with an external provider
+	//
+	// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+	//
+	// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+	SignInProvider(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProviderCallbackGet Where the provider sends the browser back
+	//
+	// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+	//
+	// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+	SignInProviderCallbackGet(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProviderCallbackPostWithBody Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SignInProviderCallbackPostWithFormdataBody Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithFormdataBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SignInWebauthnWithBody Begin signing in with a security key or passkey
 	//
@@ -3907,6 +4435,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
 	WmeTokenRevoke(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TokenExchangeWithBody Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchangeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchange(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyTokenWithBody Check an access token
 	//
@@ -5419,6 +5965,40 @@ func (c *Client) AdminSetUserPhone(ctx context.Context, userId openapi_types.UUI
 	return c.Client.Do(req)
 }
 
+// AdminListUserProviders List a user's linked provider accounts
+//
+// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+//
+// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+func (c *Client) AdminListUserProviders(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListUserProvidersRequest(c.Server, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminUnlinkUserProvider Unlink a provider account from a user
+//
+// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+func (c *Client) AdminUnlinkUserProvider(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminUnlinkUserProviderRequest(c.Server, userId, provider)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminRevokeUserSessions End every session of a user
 //
 // Corresponds with DELETE /v1/admin/users/{userId}/sessions (the `AdminRevokeUserSessions` operationId).
@@ -5934,6 +6514,44 @@ func (c *Client) ZestyRemoveInstanceUser(ctx context.Context, instanceZUID strin
 	return c.Client.Do(req)
 }
 
+// LinkIdTokenWithBody Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *Client) LinkIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLinkIdTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LinkIdToken Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *Client) LinkIdToken(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLinkIdTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // WmeLoginWithBody Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -6283,6 +6901,44 @@ func (c *Client) SignInEmailPassword(ctx context.Context, body SignInEmailPasswo
 	return c.Client.Do(req)
 }
 
+// SignInIdTokenWithBody Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *Client) SignInIdTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInIdTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInIdToken Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *Client) SignInIdToken(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInIdTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // VerifySignInMfaTotpWithBody Finish a sign-in with a TOTP code
 //
 // A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
@@ -6539,6 +7195,78 @@ func (c *Client) SignInPATWithBody(ctx context.Context, contentType string, body
 // Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 func (c *Client) SignInPAT(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignInPATRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProvider Start signing in with an external provider
+//
+// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+//
+// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+func (c *Client) SignInProvider(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProviderCallbackGet Where the provider sends the browser back
+//
+// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+//
+// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+func (c *Client) SignInProviderCallbackGet(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderCallbackGetRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProviderCallbackPostWithBody Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *Client) SignInProviderCallbackPostWithBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderCallbackPostRequestWithBody(c.Server, provider, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SignInProviderCallbackPostWithFormdataBody Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *Client) SignInProviderCallbackPostWithFormdataBody(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSignInProviderCallbackPostRequestWithFormdataBody(c.Server, provider, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6881,6 +7609,44 @@ func (c *Client) WmeTokenRevokeWithBody(ctx context.Context, contentType string,
 // Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
 func (c *Client) WmeTokenRevoke(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewWmeTokenRevokeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TokenExchangeWithBody Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *Client) TokenExchangeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTokenExchangeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *Client) TokenExchange(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTokenExchangeRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9298,6 +10064,81 @@ func NewAdminSetUserPhoneRequestWithBody(server string, userId openapi_types.UUI
 	return req, nil
 }
 
+// NewAdminListUserProvidersRequest constructs an http.Request for the AdminListUserProviders method
+func NewAdminListUserProvidersRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/providers", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminUnlinkUserProviderRequest constructs an http.Request for the AdminUnlinkUserProvider method
+func NewAdminUnlinkUserProviderRequest(server string, userId openapi_types.UUID, provider string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/users/%s/providers/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminRevokeUserSessionsRequest constructs an http.Request for the AdminRevokeUserSessions method
 func NewAdminRevokeUserSessionsRequest(server string, userId openapi_types.UUID) (*http.Request, error) {
 	var err error
@@ -10095,6 +10936,46 @@ func NewZestyRemoveInstanceUserRequest(server string, instanceZUID string, userZ
 	return req, nil
 }
 
+// NewLinkIdTokenRequest calls the generic LinkIdToken builder with application/json body
+func NewLinkIdTokenRequest(server string, body LinkIdTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLinkIdTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewLinkIdTokenRequestWithBody constructs an http.Request for the LinkIdToken method, with any body, and a specified content type
+func NewLinkIdTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/link/idtoken")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewWmeLoginRequest calls the generic WmeLogin builder with application/json body
 func NewWmeLoginRequest(server string, body WmeLoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10538,6 +11419,46 @@ func NewSignInEmailPasswordRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewSignInIdTokenRequest calls the generic SignInIdToken builder with application/json body
+func NewSignInIdTokenRequest(server string, body SignInIdTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSignInIdTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSignInIdTokenRequestWithBody constructs an http.Request for the SignInIdToken method, with any body, and a specified content type
+func NewSignInIdTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/idtoken")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewVerifySignInMfaTotpRequest calls the generic VerifySignInMfaTotp builder with application/json body
 func NewVerifySignInMfaTotpRequest(server string, body VerifySignInMfaTotpJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10799,6 +11720,339 @@ func NewSignInPATRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	operationPath := fmt.Sprintf("/v1/signin/pat")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewSignInProviderRequest constructs an http.Request for the SignInProvider method
+func NewSignInProviderRequest(server string, provider SignInProviderParamsProvider, params *SignInProviderParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/provider/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.AllowedRoles != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "allowedRoles", *params.AllowedRoles, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DefaultRole != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "defaultRole", *params.DefaultRole, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DisplayName != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "displayName", *params.DisplayName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Locale != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "locale", *params.Locale, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Metadata != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "metadata", *params.Metadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.RedirectTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "redirectTo", *params.RedirectTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Connect != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "connect", *params.Connect, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CodeChallenge != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "codeChallenge", *params.CodeChallenge, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSignInProviderCallbackGetRequest constructs an http.Request for the SignInProviderCallbackGet method
+func NewSignInProviderCallbackGetRequest(server string, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/provider/%s/callback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IdToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id_token", *params.IdToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.OauthToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "oauth_token", *params.OauthToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OauthVerifier != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "oauth_verifier", *params.OauthVerifier, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorUri != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_uri", *params.ErrorUri, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSignInProviderCallbackPostRequestWithFormdataBody calls the generic SignInProviderCallbackPost builder with application/x-www-form-urlencoded body
+func NewSignInProviderCallbackPostRequestWithFormdataBody(server string, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewSignInProviderCallbackPostRequestWithBody(server, provider, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewSignInProviderCallbackPostRequestWithBody constructs an http.Request for the SignInProviderCallbackPost method, with any body, and a specified content type
+func NewSignInProviderCallbackPostRequestWithBody(server string, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/signin/provider/%s/callback", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -11159,6 +12413,46 @@ func NewWmeTokenRevokeRequestWithBody(server string, contentType string, body io
 	}
 
 	operationPath := fmt.Sprintf("/v1/token-revoke")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewTokenExchangeRequest calls the generic TokenExchange builder with application/json body
+func NewTokenExchangeRequest(server string, body TokenExchangeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewTokenExchangeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewTokenExchangeRequestWithBody constructs an http.Request for the TokenExchange method, with any body, and a specified content type
+func NewTokenExchangeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/token/exchange")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -12634,6 +13928,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/admin/users/{userId}/phone (the `AdminSetUserPhone` operationId).
 	AdminSetUserPhoneWithResponse(ctx context.Context, userId openapi_types.UUID, body AdminSetUserPhoneJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminSetUserPhoneResult, error)
 
+	// AdminListUserProvidersWithResponse List a user's linked provider accounts
+	//
+	// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+	AdminListUserProvidersWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserProvidersResult, error)
+
+	// AdminUnlinkUserProviderWithResponse Unlink a provider account from a user
+	//
+	// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+	AdminUnlinkUserProviderWithResponse(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*AdminUnlinkUserProviderResult, error)
+
 	// AdminRevokeUserSessionsWithResponse End every session of a user
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -12889,6 +14201,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/instances/{instanceZUID}/users/{userZUID} (the `ZestyRemoveInstanceUser` operationId).
 	ZestyRemoveInstanceUserWithResponse(ctx context.Context, instanceZUID string, userZUID string, reqEditors ...RequestEditorFn) (*ZestyRemoveInstanceUserResult, error)
 
+	// LinkIdTokenWithBodyWithResponse Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error)
+
+	// LinkIdTokenWithResponse Link a provider account to the signed-in user with an ID token
+	//
+	// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+	LinkIdTokenWithResponse(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error)
+
 	// WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 	//
 	// Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -13058,6 +14388,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/signin/email-password (the `SignInEmailPassword` operationId).
 	SignInEmailPasswordWithResponse(ctx context.Context, body SignInEmailPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInEmailPasswordResult, error)
 
+	// SignInIdTokenWithBodyWithResponse Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error)
+
+	// SignInIdTokenWithResponse Sign in with a provider's ID token
+	//
+	// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+	SignInIdTokenWithResponse(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error)
+
 	// VerifySignInMfaTotpWithBodyWithResponse Finish a sign-in with a TOTP code
 	//
 	// A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
@@ -13183,6 +14531,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signin/pat (the `SignInPAT` operationId).
 	SignInPATWithResponse(ctx context.Context, body SignInPATJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInPATResult, error)
+
+	// SignInProviderWithResponse Start signing in with an external provider
+	//
+	// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+	SignInProviderWithResponse(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*SignInProviderResult, error)
+
+	// SignInProviderCallbackGetWithResponse Where the provider sends the browser back
+	//
+	// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+	SignInProviderCallbackGetWithResponse(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*SignInProviderCallbackGetResult, error)
+
+	// SignInProviderCallbackPostWithBodyWithResponse Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error)
+
+	// SignInProviderCallbackPostWithFormdataBodyWithResponse Where the provider posts the browser back (form_post)
+	//
+	// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+	SignInProviderCallbackPostWithFormdataBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error)
 
 	// SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
 	//
@@ -13345,6 +14729,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/token-revoke (the `WmeTokenRevoke` operationId).
 	WmeTokenRevokeWithResponse(ctx context.Context, body WmeTokenRevokeJSONRequestBody, reqEditors ...RequestEditorFn) (*WmeTokenRevokeResult, error)
+
+	// TokenExchangeWithBodyWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchangeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error)
+
+	// TokenExchangeWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+	//
+	// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+	TokenExchangeWithResponse(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error)
 
 	// VerifyTokenWithBodyWithResponse Check an access token
 	//
@@ -17283,6 +18685,193 @@ func (r AdminSetUserPhoneResult) ContentType() string {
 	return ""
 }
 
+// AdminListUserProvidersResult503Headers the declared response headers of an HTTP 503 response for AdminListUserProviders
+type AdminListUserProvidersResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminListUserProvidersResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminProviderList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminListUserProvidersResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON200() *AdminProviderList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminListUserProvidersResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListUserProvidersResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListUserProvidersResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListUserProvidersResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListUserProvidersResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminUnlinkUserProviderResult503Headers the declared response headers of an HTTP 503 response for AdminUnlinkUserProvider
+type AdminUnlinkUserProviderResult503Headers struct {
+	RetryAfter *int
+}
+
+type AdminUnlinkUserProviderResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *AdminBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *AdminUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *AdminForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *AdminNotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *AdminPayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *AdminInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *AdminUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AdminUnlinkUserProviderResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON400() *AdminBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON401() *AdminUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON403() *AdminForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON404() *AdminNotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON413() *AdminPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON500() *AdminInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AdminUnlinkUserProviderResult) GetJSON503() *AdminUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminUnlinkUserProviderResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminUnlinkUserProviderResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminUnlinkUserProviderResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminUnlinkUserProviderResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminRevokeUserSessionsResult503Headers the declared response headers of an HTTP 503 response for AdminRevokeUserSessions
 type AdminRevokeUserSessionsResult503Headers struct {
 	RetryAfter *int
@@ -19340,6 +20929,117 @@ func (r ZestyRemoveInstanceUserResult) ContentType() string {
 	return ""
 }
 
+// LinkIdTokenResult429Headers the declared response headers of an HTTP 429 response for LinkIdToken
+type LinkIdTokenResult429Headers struct {
+	RetryAfter int
+}
+
+// LinkIdTokenResult503Headers the declared response headers of an HTTP 503 response for LinkIdToken
+type LinkIdTokenResult503Headers struct {
+	RetryAfter *int
+}
+
+type LinkIdTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OKResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LinkIdTokenResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LinkIdTokenResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LinkIdTokenResult) GetJSON200() *OKResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LinkIdTokenResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LinkIdTokenResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r LinkIdTokenResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r LinkIdTokenResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r LinkIdTokenResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LinkIdTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r LinkIdTokenResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LinkIdTokenResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r LinkIdTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LinkIdTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LinkIdTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LinkIdTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WmeLoginResult429Headers the declared response headers of an HTTP 429 response for WmeLogin
 type WmeLoginResult429Headers struct {
 	RetryAfter int
@@ -20532,6 +22232,124 @@ func (r SignInEmailPasswordResult) ContentType() string {
 	return ""
 }
 
+// SignInIdTokenResult429Headers the declared response headers of an HTTP 429 response for SignInIdToken
+type SignInIdTokenResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInIdTokenResult503Headers the declared response headers of an HTTP 503 response for SignInIdToken
+type SignInIdTokenResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInIdTokenResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *NhostForbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInIdTokenResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInIdTokenResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SignInIdTokenResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInIdTokenResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInIdTokenResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SignInIdTokenResult) GetJSON403() *NhostForbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInIdTokenResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInIdTokenResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInIdTokenResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInIdTokenResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInIdTokenResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInIdTokenResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInIdTokenResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInIdTokenResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInIdTokenResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInIdTokenResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // VerifySignInMfaTotpResult429Headers the declared response headers of an HTTP 429 response for VerifySignInMfaTotp
 type VerifySignInMfaTotpResult429Headers struct {
 	RetryAfter int
@@ -21296,6 +23114,283 @@ func (r SignInPATResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SignInPATResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignInProviderResult302Headers the declared response headers of an HTTP 302 response for SignInProvider
+type SignInProviderResult302Headers struct {
+	Location string
+}
+
+// SignInProviderResult429Headers the declared response headers of an HTTP 429 response for SignInProvider
+type SignInProviderResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInProviderResult503Headers the declared response headers of an HTTP 503 response for SignInProvider
+type SignInProviderResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInProviderResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *NhostConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *SignInProviderResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInProviderResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInProviderResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInProviderResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SignInProviderResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SignInProviderResult) GetJSON409() *NhostConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInProviderResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInProviderResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInProviderResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInProviderResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInProviderResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInProviderResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInProviderResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignInProviderCallbackGetResult302Headers the declared response headers of an HTTP 302 response for SignInProviderCallbackGet
+type SignInProviderCallbackGetResult302Headers struct {
+	Location string
+}
+
+// SignInProviderCallbackGetResult429Headers the declared response headers of an HTTP 429 response for SignInProviderCallbackGet
+type SignInProviderCallbackGetResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInProviderCallbackGetResult503Headers the declared response headers of an HTTP 503 response for SignInProviderCallbackGet
+type SignInProviderCallbackGetResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInProviderCallbackGetResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *SignInProviderCallbackGetResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInProviderCallbackGetResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInProviderCallbackGetResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInProviderCallbackGetResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInProviderCallbackGetResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInProviderCallbackGetResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInProviderCallbackGetResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInProviderCallbackGetResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SignInProviderCallbackPostResult302Headers the declared response headers of an HTTP 302 response for SignInProviderCallbackPost
+type SignInProviderCallbackPostResult302Headers struct {
+	Location string
+}
+
+// SignInProviderCallbackPostResult429Headers the declared response headers of an HTTP 429 response for SignInProviderCallbackPost
+type SignInProviderCallbackPostResult429Headers struct {
+	RetryAfter int
+}
+
+// SignInProviderCallbackPostResult503Headers the declared response headers of an HTTP 503 response for SignInProviderCallbackPost
+type SignInProviderCallbackPostResult503Headers struct {
+	RetryAfter *int
+}
+
+type SignInProviderCallbackPostResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *SignInProviderCallbackPostResult302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *SignInProviderCallbackPostResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SignInProviderCallbackPostResult503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SignInProviderCallbackPostResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SignInProviderCallbackPostResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SignInProviderCallbackPostResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SignInProviderCallbackPostResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SignInProviderCallbackPostResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22239,6 +24334,110 @@ func (r WmeTokenRevokeResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r WmeTokenRevokeResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// TokenExchangeResult429Headers the declared response headers of an HTTP 429 response for TokenExchange
+type TokenExchangeResult429Headers struct {
+	RetryAfter int
+}
+
+// TokenExchangeResult503Headers the declared response headers of an HTTP 503 response for TokenExchange
+type TokenExchangeResult503Headers struct {
+	RetryAfter *int
+}
+
+type TokenExchangeResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionPayload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *NhostBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *NhostUnauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *NhostPayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *NhostUnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *NhostTooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *NhostInternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *NhostUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TokenExchangeResult429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TokenExchangeResult503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TokenExchangeResult) GetJSON200() *SessionPayload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r TokenExchangeResult) GetJSON400() *NhostBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TokenExchangeResult) GetJSON401() *NhostUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r TokenExchangeResult) GetJSON413() *NhostPayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r TokenExchangeResult) GetJSON415() *NhostUnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r TokenExchangeResult) GetJSON429() *NhostTooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r TokenExchangeResult) GetJSON500() *NhostInternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TokenExchangeResult) GetJSON503() *NhostUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TokenExchangeResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TokenExchangeResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TokenExchangeResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TokenExchangeResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25367,6 +27566,36 @@ func (c *ClientWithResponses) AdminSetUserPhoneWithResponse(ctx context.Context,
 	return ParseAdminSetUserPhoneResult(rsp)
 }
 
+// AdminListUserProvidersWithResponse List a user's linked provider accounts
+//
+// The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/users/{userId}/providers (the `AdminListUserProviders` operationId).
+func (c *ClientWithResponses) AdminListUserProvidersWithResponse(ctx context.Context, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*AdminListUserProvidersResult, error) {
+	rsp, err := c.AdminListUserProviders(ctx, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListUserProvidersResult(rsp)
+}
+
+// AdminUnlinkUserProviderWithResponse Unlink a provider account from a user
+//
+// Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/users/{userId}/providers/{provider} (the `AdminUnlinkUserProvider` operationId).
+func (c *ClientWithResponses) AdminUnlinkUserProviderWithResponse(ctx context.Context, userId openapi_types.UUID, provider string, reqEditors ...RequestEditorFn) (*AdminUnlinkUserProviderResult, error) {
+	rsp, err := c.AdminUnlinkUserProvider(ctx, userId, provider, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminUnlinkUserProviderResult(rsp)
+}
+
 // AdminRevokeUserSessionsWithResponse End every session of a user
 //
 // Returns a wrapper object for the known response body format(s).
@@ -25796,6 +28025,36 @@ func (c *ClientWithResponses) ZestyRemoveInstanceUserWithResponse(ctx context.Co
 	return ParseZestyRemoveInstanceUserResult(rsp)
 }
 
+// LinkIdTokenWithBodyWithResponse Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *ClientWithResponses) LinkIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error) {
+	rsp, err := c.LinkIdTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLinkIdTokenResult(rsp)
+}
+
+// LinkIdTokenWithResponse Link a provider account to the signed-in user with an ID token
+//
+// Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/link/idtoken (the `LinkIdToken` operationId).
+func (c *ClientWithResponses) LinkIdTokenWithResponse(ctx context.Context, body LinkIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*LinkIdTokenResult, error) {
+	rsp, err := c.LinkIdToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLinkIdTokenResult(rsp)
+}
+
 // WmeLoginWithBodyWithResponse Log in with a username (or email address) and a password
 //
 // Opens a session and returns an id token, an access token (24 hours) and a refresh token (90 days, reusable: it does not rotate). The username is compared case-insensitively, and an email address works as well. A user who must choose a new password gets the `NEW_PASSWORD_REQUIRED` challenge and a short-lived `session` instead of tokens.
@@ -26079,6 +28338,36 @@ func (c *ClientWithResponses) SignInEmailPasswordWithResponse(ctx context.Contex
 	return ParseSignInEmailPasswordResult(rsp)
 }
 
+// SignInIdTokenWithBodyWithResponse Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *ClientWithResponses) SignInIdTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error) {
+	rsp, err := c.SignInIdTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInIdTokenResult(rsp)
+}
+
+// SignInIdTokenWithResponse Sign in with a provider's ID token
+//
+// For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/idtoken (the `SignInIdToken` operationId).
+func (c *ClientWithResponses) SignInIdTokenWithResponse(ctx context.Context, body SignInIdTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*SignInIdTokenResult, error) {
+	rsp, err := c.SignInIdToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInIdTokenResult(rsp)
+}
+
 // VerifySignInMfaTotpWithBodyWithResponse Finish a sign-in with a TOTP code
 //
 // A sign-in of a user with TOTP active answers an `mfa.ticket` instead of a session. This operation takes that ticket with a current code of the authenticator (or an unused recovery code) and opens the session. The ticket works once, lives five minutes and survives a few wrong codes; a code already accepted once is refused.
@@ -26287,6 +28576,66 @@ func (c *ClientWithResponses) SignInPATWithResponse(ctx context.Context, body Si
 		return nil, err
 	}
 	return ParseSignInPATResult(rsp)
+}
+
+// SignInProviderWithResponse Start signing in with an external provider
+//
+// Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/signin/provider/{provider} (the `SignInProvider` operationId).
+func (c *ClientWithResponses) SignInProviderWithResponse(ctx context.Context, provider SignInProviderParamsProvider, params *SignInProviderParams, reqEditors ...RequestEditorFn) (*SignInProviderResult, error) {
+	rsp, err := c.SignInProvider(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderResult(rsp)
+}
+
+// SignInProviderCallbackGetWithResponse Where the provider sends the browser back
+//
+// Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackGet` operationId).
+func (c *ClientWithResponses) SignInProviderCallbackGetWithResponse(ctx context.Context, provider SignInProviderCallbackGetParamsProvider, params *SignInProviderCallbackGetParams, reqEditors ...RequestEditorFn) (*SignInProviderCallbackGetResult, error) {
+	rsp, err := c.SignInProviderCallbackGet(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderCallbackGetResult(rsp)
+}
+
+// SignInProviderCallbackPostWithBodyWithResponse Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *ClientWithResponses) SignInProviderCallbackPostWithBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error) {
+	rsp, err := c.SignInProviderCallbackPostWithBody(ctx, provider, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderCallbackPostResult(rsp)
+}
+
+// SignInProviderCallbackPostWithFormdataBodyWithResponse Where the provider posts the browser back (form_post)
+//
+// The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/signin/provider/{provider}/callback (the `SignInProviderCallbackPost` operationId).
+func (c *ClientWithResponses) SignInProviderCallbackPostWithFormdataBodyWithResponse(ctx context.Context, provider SignInProviderCallbackPostParamsProvider, body SignInProviderCallbackPostFormdataRequestBody, reqEditors ...RequestEditorFn) (*SignInProviderCallbackPostResult, error) {
+	rsp, err := c.SignInProviderCallbackPostWithFormdataBody(ctx, provider, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSignInProviderCallbackPostResult(rsp)
 }
 
 // SignInWebauthnWithBodyWithResponse Begin signing in with a security key or passkey
@@ -26557,6 +28906,36 @@ func (c *ClientWithResponses) WmeTokenRevokeWithResponse(ctx context.Context, bo
 		return nil, err
 	}
 	return ParseWmeTokenRevokeResult(rsp)
+}
+
+// TokenExchangeWithBodyWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *ClientWithResponses) TokenExchangeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error) {
+	rsp, err := c.TokenExchangeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTokenExchangeResult(rsp)
+}
+
+// TokenExchangeWithResponse Exchange a sign-in's one-time code for its session (PKCE)
+//
+// When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/token/exchange (the `TokenExchange` operationId).
+func (c *ClientWithResponses) TokenExchangeWithResponse(ctx context.Context, body TokenExchangeJSONRequestBody, reqEditors ...RequestEditorFn) (*TokenExchangeResult, error) {
+	rsp, err := c.TokenExchange(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTokenExchangeResult(rsp)
 }
 
 // VerifyTokenWithBodyWithResponse Check an access token
@@ -30392,6 +32771,178 @@ func ParseAdminSetUserPhoneResult(rsp *http.Response) (*AdminSetUserPhoneResult,
 	return response, nil
 }
 
+// ParseAdminListUserProvidersResult parses an HTTP response from a AdminListUserProvidersWithResponse call
+func ParseAdminListUserProvidersResult(rsp *http.Response) (*AdminListUserProvidersResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListUserProvidersResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminProviderList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminListUserProvidersResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminUnlinkUserProviderResult parses an HTTP response from a AdminUnlinkUserProviderWithResponse call
+func ParseAdminUnlinkUserProviderResult(rsp *http.Response) (*AdminUnlinkUserProviderResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminUnlinkUserProviderResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest AdminBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest AdminUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest AdminForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest AdminNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest AdminPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest AdminInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest AdminUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AdminUnlinkUserProviderResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdminRevokeUserSessionsResult parses an HTTP response from a AdminRevokeUserSessionsWithResponse call
 func ParseAdminRevokeUserSessionsResult(rsp *http.Response) (*AdminRevokeUserSessionsResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -32257,6 +34808,111 @@ func ParseZestyRemoveInstanceUserResult(rsp *http.Response) (*ZestyRemoveInstanc
 	return response, nil
 }
 
+// ParseLinkIdTokenResult parses an HTTP response from a LinkIdTokenWithResponse call
+func ParseLinkIdTokenResult(rsp *http.Response) (*LinkIdTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LinkIdTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OKResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers LinkIdTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LinkIdTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseWmeLoginResult parses an HTTP response from a WmeLoginWithResponse call
 func ParseWmeLoginResult(rsp *http.Response) (*WmeLoginResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -33353,6 +36009,118 @@ func ParseSignInEmailPasswordResult(rsp *http.Response) (*SignInEmailPasswordRes
 	return response, nil
 }
 
+// ParseSignInIdTokenResult parses an HTTP response from a SignInIdTokenWithResponse call
+func ParseSignInIdTokenResult(rsp *http.Response) (*SignInIdTokenResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInIdTokenResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest NhostForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers SignInIdTokenResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInIdTokenResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseVerifySignInMfaTotpResult parses an HTTP response from a VerifySignInMfaTotpWithResponse call
 func ParseVerifySignInMfaTotpResult(rsp *http.Response) (*VerifySignInMfaTotpResult, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -34068,6 +36836,283 @@ func ParseSignInPATResult(rsp *http.Response) (*SignInPATResult, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers SignInPATResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignInProviderResult parses an HTTP response from a SignInProviderWithResponse call
+func ParseSignInProviderResult(rsp *http.Response) (*SignInProviderResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInProviderResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest NhostConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers SignInProviderResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignInProviderResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInProviderResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignInProviderCallbackGetResult parses an HTTP response from a SignInProviderCallbackGetWithResponse call
+func ParseSignInProviderCallbackGetResult(rsp *http.Response) (*SignInProviderCallbackGetResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInProviderCallbackGetResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers SignInProviderCallbackGetResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignInProviderCallbackGetResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInProviderCallbackGetResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSignInProviderCallbackPostResult parses an HTTP response from a SignInProviderCallbackPostWithResponse call
+func ParseSignInProviderCallbackPostResult(rsp *http.Response) (*SignInProviderCallbackPostResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SignInProviderCallbackPostResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers SignInProviderCallbackPostResult302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers SignInProviderCallbackPostResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SignInProviderCallbackPostResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -34951,6 +37996,104 @@ func ParseWmeTokenRevokeResult(rsp *http.Response) (*WmeTokenRevokeResult, error
 	switch {
 	case rsp.StatusCode == 503:
 		var headers WmeTokenRevokeResult503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTokenExchangeResult parses an HTTP response from a TokenExchangeWithResponse call
+func ParseTokenExchangeResult(rsp *http.Response) (*TokenExchangeResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TokenExchangeResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionPayload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest NhostBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest NhostUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest NhostPayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest NhostUnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest NhostTooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest NhostInternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest NhostUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers TokenExchangeResult429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers TokenExchangeResult503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -37038,6 +40181,12 @@ type ServerInterface interface {
 	// AdminSetUserPhone Set a user's phone number
 	// (PUT /v1/admin/users/{userId}/phone)
 	AdminSetUserPhone(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminListUserProviders List a user's linked provider accounts
+	// (GET /v1/admin/users/{userId}/providers)
+	AdminListUserProviders(ctx echo.Context, userId openapi_types.UUID) error
+	// AdminUnlinkUserProvider Unlink a provider account from a user
+	// (DELETE /v1/admin/users/{userId}/providers/{provider})
+	AdminUnlinkUserProvider(ctx echo.Context, userId openapi_types.UUID, provider string) error
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error
@@ -37104,6 +40253,9 @@ type ServerInterface interface {
 	// ZestyRemoveInstanceUser Remove a member from an instance
 	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
 	ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID string, userZUID string) error
+	// LinkIdToken Link a provider account to the signed-in user with an ID token
+	// (POST /v1/link/idtoken)
+	LinkIdToken(ctx echo.Context) error
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx echo.Context) error
@@ -37140,6 +40292,9 @@ type ServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx echo.Context) error
+	// SignInIdToken Sign in with a provider's ID token
+	// (POST /v1/signin/idtoken)
+	SignInIdToken(ctx echo.Context) error
 	// VerifySignInMfaTotp Finish a sign-in with a TOTP code
 	// (POST /v1/signin/mfa/totp)
 	VerifySignInMfaTotp(ctx echo.Context) error
@@ -37161,6 +40316,15 @@ type ServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx echo.Context) error
+	// SignInProvider Start signing in with an external provider
+	// (GET /v1/signin/provider/{provider})
+	SignInProvider(ctx echo.Context, provider SignInProviderParamsProvider, params SignInProviderParams) error
+	// SignInProviderCallbackGet Where the provider sends the browser back
+	// (GET /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackGet(ctx echo.Context, provider SignInProviderCallbackGetParamsProvider, params SignInProviderCallbackGetParams) error
+	// SignInProviderCallbackPost Where the provider posts the browser back (form_post)
+	// (POST /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackPost(ctx echo.Context, provider SignInProviderCallbackPostParamsProvider) error
 	// SignInWebauthn Begin signing in with a security key or passkey
 	// (POST /v1/signin/webauthn)
 	SignInWebauthn(ctx echo.Context) error
@@ -37188,6 +40352,9 @@ type ServerInterface interface {
 	// WmeTokenRevoke Revoke a refresh token and its session
 	// (POST /v1/token-revoke)
 	WmeTokenRevoke(ctx echo.Context) error
+	// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+	// (POST /v1/token/exchange)
+	TokenExchange(ctx echo.Context) error
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx echo.Context) error
@@ -37846,6 +41013,46 @@ func (w *ServerInterfaceWrapper) AdminSetUserPhone(ctx echo.Context) error {
 	return err
 }
 
+// AdminListUserProviders converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminListUserProviders(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminListUserProviders(ctx, userId)
+	return err
+}
+
+// AdminUnlinkUserProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminUnlinkUserProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "userId" -------------
+	var userId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminUnlinkUserProvider(ctx, userId, provider)
+	return err
+}
+
 // AdminRevokeUserSessions converts echo context to params.
 func (w *ServerInterfaceWrapper) AdminRevokeUserSessions(ctx echo.Context) error {
 	var err error
@@ -38159,6 +41366,15 @@ func (w *ServerInterfaceWrapper) ZestyRemoveInstanceUser(ctx echo.Context) error
 	return err
 }
 
+// LinkIdToken converts echo context to params.
+func (w *ServerInterfaceWrapper) LinkIdToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.LinkIdToken(ctx)
+	return err
+}
+
 // WmeLogin converts echo context to params.
 func (w *ServerInterfaceWrapper) WmeLogin(ctx echo.Context) error {
 	var err error
@@ -38295,6 +41511,15 @@ func (w *ServerInterfaceWrapper) SignInEmailPassword(ctx echo.Context) error {
 	return err
 }
 
+// SignInIdToken converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInIdToken(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInIdToken(ctx)
+	return err
+}
+
 // VerifySignInMfaTotp converts echo context to params.
 func (w *ServerInterfaceWrapper) VerifySignInMfaTotp(ctx echo.Context) error {
 	var err error
@@ -38355,6 +41580,170 @@ func (w *ServerInterfaceWrapper) SignInPAT(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.SignInPAT(ctx)
+	return err
+}
+
+// SignInProvider converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInProvider(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider SignInProviderParamsProvider
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SignInProviderParams
+	// ------------- Optional query parameter "allowedRoles" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", false, false, "allowedRoles", ctx.QueryParams(), &params.AllowedRoles, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter allowedRoles: %s", err))
+	}
+
+	// ------------- Optional query parameter "defaultRole" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "defaultRole", ctx.QueryParams(), &params.DefaultRole, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter defaultRole: %s", err))
+	}
+
+	// ------------- Optional query parameter "displayName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "displayName", ctx.QueryParams(), &params.DisplayName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter displayName: %s", err))
+	}
+
+	// ------------- Optional query parameter "locale" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "locale", ctx.QueryParams(), &params.Locale, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter locale: %s", err))
+	}
+
+	// ------------- Optional query parameter "metadata" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "metadata", ctx.QueryParams(), &params.Metadata, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter metadata: %s", err))
+	}
+
+	// ------------- Optional query parameter "redirectTo" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "redirectTo", ctx.QueryParams(), &params.RedirectTo, runtime.BindQueryParameterOptions{Type: "string", Format: "uri"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter redirectTo: %s", err))
+	}
+
+	// ------------- Optional query parameter "connect" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "connect", ctx.QueryParams(), &params.Connect, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter connect: %s", err))
+	}
+
+	// ------------- Optional query parameter "codeChallenge" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "codeChallenge", ctx.QueryParams(), &params.CodeChallenge, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter codeChallenge: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInProvider(ctx, provider, params)
+	return err
+}
+
+// SignInProviderCallbackGet converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInProviderCallbackGet(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider SignInProviderCallbackGetParamsProvider
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SignInProviderCallbackGetParams
+	// ------------- Optional query parameter "code" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code", ctx.QueryParams(), &params.Code, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// ------------- Optional query parameter "id_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "id_token", ctx.QueryParams(), &params.IdToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id_token: %s", err))
+	}
+
+	// ------------- Required query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "oauth_token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "oauth_token", ctx.QueryParams(), &params.OauthToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter oauth_token: %s", err))
+	}
+
+	// ------------- Optional query parameter "oauth_verifier" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "oauth_verifier", ctx.QueryParams(), &params.OauthVerifier, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter oauth_verifier: %s", err))
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", ctx.QueryParams(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error: %s", err))
+	}
+
+	// ------------- Optional query parameter "error_description" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_description", ctx.QueryParams(), &params.ErrorDescription, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error_description: %s", err))
+	}
+
+	// ------------- Optional query parameter "error_uri" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_uri", ctx.QueryParams(), &params.ErrorUri, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter error_uri: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInProviderCallbackGet(ctx, provider, params)
+	return err
+}
+
+// SignInProviderCallbackPost converts echo context to params.
+func (w *ServerInterfaceWrapper) SignInProviderCallbackPost(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "provider" -------------
+	var provider SignInProviderCallbackPostParamsProvider
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", ctx.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter provider: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SignInProviderCallbackPost(ctx, provider)
 	return err
 }
 
@@ -38436,6 +41825,15 @@ func (w *ServerInterfaceWrapper) WmeTokenRevoke(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.WmeTokenRevoke(ctx)
+	return err
+}
+
+// TokenExchange converts echo context to params.
+func (w *ServerInterfaceWrapper) TokenExchange(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TokenExchange(ctx)
 	return err
 }
 
@@ -38770,6 +42168,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/user/mfa", wrapper.VerifyChangeUserMfa, options.OperationMiddlewares["verifyChangeUserMfa"]...)
 	router.POST(options.BaseURL+"/v1/user/mfa/recovery-codes", wrapper.CreateMfaRecoveryCodes, options.OperationMiddlewares["createMfaRecoveryCodes"]...)
 	router.POST(options.BaseURL+"/v1/signin/mfa/totp", wrapper.VerifySignInMfaTotp, options.OperationMiddlewares["verifySignInMfaTotp"]...)
+	router.POST(options.BaseURL+"/v1/token/exchange", wrapper.TokenExchange, options.OperationMiddlewares["tokenExchange"]...)
+	router.GET(options.BaseURL+"/v1/signin/provider/:provider", wrapper.SignInProvider, options.OperationMiddlewares["signInProvider"]...)
+	router.GET(options.BaseURL+"/v1/signin/provider/:provider/callback", wrapper.SignInProviderCallbackGet, options.OperationMiddlewares["signInProviderCallbackGet"]...)
+	router.POST(options.BaseURL+"/v1/signin/provider/:provider/callback", wrapper.SignInProviderCallbackPost, options.OperationMiddlewares["signInProviderCallbackPost"]...)
+	router.POST(options.BaseURL+"/v1/signin/idtoken", wrapper.SignInIdToken, options.OperationMiddlewares["signInIdToken"]...)
+	router.POST(options.BaseURL+"/v1/link/idtoken", wrapper.LinkIdToken, options.OperationMiddlewares["linkIdToken"]...)
 	router.POST(options.BaseURL+"/v1/login", wrapper.WmeLogin, options.OperationMiddlewares["wmeLogin"]...)
 	router.POST(options.BaseURL+"/v1/new-password-required", wrapper.WmeNewPasswordRequired, options.OperationMiddlewares["wmeNewPasswordRequired"]...)
 	router.POST(options.BaseURL+"/v1/token-refresh", wrapper.WmeTokenRefresh, options.OperationMiddlewares["wmeTokenRefresh"]...)
@@ -38831,6 +42235,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/sessions/:sessionId", wrapper.AdminRevokeUserSession, options.OperationMiddlewares["adminRevokeUserSession"]...)
 	router.GET(options.BaseURL+"/v1/admin/users/:userId/tokens", wrapper.AdminListUserTokens, options.OperationMiddlewares["adminListUserTokens"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/tokens/:tokenId", wrapper.AdminRevokeUserToken, options.OperationMiddlewares["adminRevokeUserToken"]...)
+	router.GET(options.BaseURL+"/v1/admin/users/:userId/providers", wrapper.AdminListUserProviders, options.OperationMiddlewares["adminListUserProviders"]...)
+	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/providers/:provider", wrapper.AdminUnlinkUserProvider, options.OperationMiddlewares["adminUnlinkUserProvider"]...)
 	router.GET(options.BaseURL+"/v1/admin/audit", wrapper.AdminListAuditEvents, options.OperationMiddlewares["adminListAuditEvents"]...)
 	router.DELETE(options.BaseURL+"/v1/admin/users/:userId/lock", wrapper.AdminClearUserLock, options.OperationMiddlewares["adminClearUserLock"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.OpsHealthz, options.OperationMiddlewares["opsHealthz"]...)
@@ -43462,6 +46868,251 @@ func (response AdminSetUserPhone503JSONResponse) VisitAdminSetUserPhoneResponse(
 	return err
 }
 
+type AdminListUserProvidersRequestObject struct {
+	UserId openapi_types.UUID `json:"userId"`
+}
+
+type AdminListUserProvidersResponseObject interface {
+	VisitAdminListUserProvidersResponse(w http.ResponseWriter) error
+}
+
+type AdminListUserProviders200JSONResponse AdminProviderList
+
+func (response AdminListUserProviders200JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminListUserProviders400JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminListUserProviders401JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminListUserProviders403JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminListUserProviders404JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminListUserProviders413JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminListUserProviders500JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminListUserProviders503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminListUserProviders503JSONResponse) VisitAdminListUserProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProviderRequestObject struct {
+	UserId   openapi_types.UUID `json:"userId"`
+	Provider string             `json:"provider"`
+}
+
+type AdminUnlinkUserProviderResponseObject interface {
+	VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error
+}
+
+type AdminUnlinkUserProvider204Response struct {
+}
+
+func (response AdminUnlinkUserProvider204Response) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type AdminUnlinkUserProvider400JSONResponse struct{ AdminBadRequestJSONResponse }
+
+func (response AdminUnlinkUserProvider400JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider401JSONResponse struct{ AdminUnauthorizedJSONResponse }
+
+func (response AdminUnlinkUserProvider401JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider403JSONResponse struct{ AdminForbiddenJSONResponse }
+
+func (response AdminUnlinkUserProvider403JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider404JSONResponse struct{ AdminNotFoundJSONResponse }
+
+func (response AdminUnlinkUserProvider404JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider413JSONResponse struct {
+	AdminPayloadTooLargeJSONResponse
+}
+
+func (response AdminUnlinkUserProvider413JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider500JSONResponse struct{ AdminInternalErrorJSONResponse }
+
+func (response AdminUnlinkUserProvider500JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminUnlinkUserProvider503JSONResponse struct{ AdminUnavailableJSONResponse }
+
+func (response AdminUnlinkUserProvider503JSONResponse) VisitAdminUnlinkUserProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRevokeUserSessionsRequestObject struct {
 	UserId openapi_types.UUID `json:"userId"`
 }
@@ -46113,6 +49764,150 @@ func (response ZestyRemoveInstanceUser503JSONResponse) VisitZestyRemoveInstanceU
 	return err
 }
 
+type LinkIdTokenRequestObject struct {
+	Body *LinkIdTokenJSONRequestBody
+}
+
+type LinkIdTokenResponseObject interface {
+	VisitLinkIdTokenResponse(w http.ResponseWriter) error
+}
+
+type LinkIdToken200JSONResponse OKResponse
+
+func (response LinkIdToken200JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response LinkIdToken400JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response LinkIdToken401JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response LinkIdToken409JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response LinkIdToken413JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response LinkIdToken415JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response LinkIdToken429JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response LinkIdToken500JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdToken503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response LinkIdToken503JSONResponse) VisitLinkIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type WmeLoginRequestObject struct {
 	Body *WmeLoginJSONRequestBody
 }
@@ -47646,6 +51441,164 @@ func (response SignInEmailPassword503JSONResponse) VisitSignInEmailPasswordRespo
 	return err
 }
 
+type SignInIdTokenRequestObject struct {
+	Body *SignInIdTokenJSONRequestBody
+}
+
+type SignInIdTokenResponseObject interface {
+	VisitSignInIdTokenResponse(w http.ResponseWriter) error
+}
+
+type SignInIdToken200JSONResponse SessionPayload
+
+func (response SignInIdToken200JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInIdToken400JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInIdToken401JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken403JSONResponse struct{ NhostForbiddenJSONResponse }
+
+func (response SignInIdToken403JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInIdToken409JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInIdToken413JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInIdToken415JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInIdToken429JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInIdToken500JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInIdToken503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInIdToken503JSONResponse) VisitSignInIdTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type VerifySignInMfaTotpRequestObject struct {
 	Body *VerifySignInMfaTotpJSONRequestBody
 }
@@ -48626,6 +52579,321 @@ func (response SignInPAT500JSONResponse) VisitSignInPATResponse(w http.ResponseW
 type SignInPAT503JSONResponse struct{ NhostUnavailableJSONResponse }
 
 func (response SignInPAT503JSONResponse) VisitSignInPATResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderRequestObject struct {
+	Provider SignInProviderParamsProvider `json:"provider"`
+	Params   SignInProviderParams
+}
+
+type SignInProviderResponseObject interface {
+	VisitSignInProviderResponse(w http.ResponseWriter) error
+}
+
+type SignInProvider302ResponseHeaders struct {
+	Location string
+}
+
+type SignInProvider302Response struct {
+	Headers SignInProvider302ResponseHeaders
+}
+
+func (response SignInProvider302Response) VisitSignInProviderResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type SignInProvider400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInProvider400JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response SignInProvider401JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider409JSONResponse struct{ NhostConflictJSONResponse }
+
+func (response SignInProvider409JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInProvider429JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInProvider500JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProvider503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInProvider503JSONResponse) VisitSignInProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGetRequestObject struct {
+	Provider SignInProviderCallbackGetParamsProvider `json:"provider"`
+	Params   SignInProviderCallbackGetParams
+}
+
+type SignInProviderCallbackGetResponseObject interface {
+	VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error
+}
+
+type SignInProviderCallbackGet302ResponseHeaders struct {
+	Location string
+}
+
+type SignInProviderCallbackGet302Response struct {
+	Headers SignInProviderCallbackGet302ResponseHeaders
+}
+
+func (response SignInProviderCallbackGet302Response) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type SignInProviderCallbackGet400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInProviderCallbackGet400JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGet429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInProviderCallbackGet429JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGet500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInProviderCallbackGet500JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackGet503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInProviderCallbackGet503JSONResponse) VisitSignInProviderCallbackGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPostRequestObject struct {
+	Provider SignInProviderCallbackPostParamsProvider `json:"provider"`
+	Body     *SignInProviderCallbackPostFormdataRequestBody
+}
+
+type SignInProviderCallbackPostResponseObject interface {
+	VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error
+}
+
+type SignInProviderCallbackPost302ResponseHeaders struct {
+	Location string
+}
+
+type SignInProviderCallbackPost302Response struct {
+	Headers SignInProviderCallbackPost302ResponseHeaders
+}
+
+func (response SignInProviderCallbackPost302Response) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type SignInProviderCallbackPost400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response SignInProviderCallbackPost400JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response SignInProviderCallbackPost413JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response SignInProviderCallbackPost415JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response SignInProviderCallbackPost429JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response SignInProviderCallbackPost500JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignInProviderCallbackPost503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response SignInProviderCallbackPost503JSONResponse) VisitSignInProviderCallbackPostResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -49826,6 +54094,136 @@ func (response WmeTokenRevoke500JSONResponse) VisitWmeTokenRevokeResponse(w http
 type WmeTokenRevoke503JSONResponse struct{ WmeUnavailableJSONResponse }
 
 func (response WmeTokenRevoke503JSONResponse) VisitWmeTokenRevokeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchangeRequestObject struct {
+	Body *TokenExchangeJSONRequestBody
+}
+
+type TokenExchangeResponseObject interface {
+	VisitTokenExchangeResponse(w http.ResponseWriter) error
+}
+
+type TokenExchange200JSONResponse SessionPayload
+
+func (response TokenExchange200JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange400JSONResponse struct{ NhostBadRequestJSONResponse }
+
+func (response TokenExchange400JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange401JSONResponse struct{ NhostUnauthorizedJSONResponse }
+
+func (response TokenExchange401JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange413JSONResponse struct {
+	NhostPayloadTooLargeJSONResponse
+}
+
+func (response TokenExchange413JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange415JSONResponse struct {
+	NhostUnsupportedMediaTypeJSONResponse
+}
+
+func (response TokenExchange415JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange429JSONResponse struct {
+	NhostTooManyRequestsJSONResponse
+}
+
+func (response TokenExchange429JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange500JSONResponse struct{ NhostInternalErrorJSONResponse }
+
+func (response TokenExchange500JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TokenExchange503JSONResponse struct{ NhostUnavailableJSONResponse }
+
+func (response TokenExchange503JSONResponse) VisitTokenExchangeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -52591,6 +56989,12 @@ type StrictServerInterface interface {
 	// AdminSetUserPhone Set a user's phone number
 	// (PUT /v1/admin/users/{userId}/phone)
 	AdminSetUserPhone(ctx context.Context, request AdminSetUserPhoneRequestObject) (AdminSetUserPhoneResponseObject, error)
+	// AdminListUserProviders List a user's linked provider accounts
+	// (GET /v1/admin/users/{userId}/providers)
+	AdminListUserProviders(ctx context.Context, request AdminListUserProvidersRequestObject) (AdminListUserProvidersResponseObject, error)
+	// AdminUnlinkUserProvider Unlink a provider account from a user
+	// (DELETE /v1/admin/users/{userId}/providers/{provider})
+	AdminUnlinkUserProvider(ctx context.Context, request AdminUnlinkUserProviderRequestObject) (AdminUnlinkUserProviderResponseObject, error)
 	// AdminRevokeUserSessions End every session of a user
 	// (DELETE /v1/admin/users/{userId}/sessions)
 	AdminRevokeUserSessions(ctx context.Context, request AdminRevokeUserSessionsRequestObject) (AdminRevokeUserSessionsResponseObject, error)
@@ -52657,6 +57061,9 @@ type StrictServerInterface interface {
 	// ZestyRemoveInstanceUser Remove a member from an instance
 	// (DELETE /v1/instances/{instanceZUID}/users/{userZUID})
 	ZestyRemoveInstanceUser(ctx context.Context, request ZestyRemoveInstanceUserRequestObject) (ZestyRemoveInstanceUserResponseObject, error)
+	// LinkIdToken Link a provider account to the signed-in user with an ID token
+	// (POST /v1/link/idtoken)
+	LinkIdToken(ctx context.Context, request LinkIdTokenRequestObject) (LinkIdTokenResponseObject, error)
 	// WmeLogin Log in with a username (or email address) and a password
 	// (POST /v1/login)
 	WmeLogin(ctx context.Context, request WmeLoginRequestObject) (WmeLoginResponseObject, error)
@@ -52693,6 +57100,9 @@ type StrictServerInterface interface {
 	// SignInEmailPassword Sign in with an email address and a password
 	// (POST /v1/signin/email-password)
 	SignInEmailPassword(ctx context.Context, request SignInEmailPasswordRequestObject) (SignInEmailPasswordResponseObject, error)
+	// SignInIdToken Sign in with a provider's ID token
+	// (POST /v1/signin/idtoken)
+	SignInIdToken(ctx context.Context, request SignInIdTokenRequestObject) (SignInIdTokenResponseObject, error)
 	// VerifySignInMfaTotp Finish a sign-in with a TOTP code
 	// (POST /v1/signin/mfa/totp)
 	VerifySignInMfaTotp(ctx context.Context, request VerifySignInMfaTotpRequestObject) (VerifySignInMfaTotpResponseObject, error)
@@ -52714,6 +57124,15 @@ type StrictServerInterface interface {
 	// SignInPAT Sign in with a personal access token
 	// (POST /v1/signin/pat)
 	SignInPAT(ctx context.Context, request SignInPATRequestObject) (SignInPATResponseObject, error)
+	// SignInProvider Start signing in with an external provider
+	// (GET /v1/signin/provider/{provider})
+	SignInProvider(ctx context.Context, request SignInProviderRequestObject) (SignInProviderResponseObject, error)
+	// SignInProviderCallbackGet Where the provider sends the browser back
+	// (GET /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackGet(ctx context.Context, request SignInProviderCallbackGetRequestObject) (SignInProviderCallbackGetResponseObject, error)
+	// SignInProviderCallbackPost Where the provider posts the browser back (form_post)
+	// (POST /v1/signin/provider/{provider}/callback)
+	SignInProviderCallbackPost(ctx context.Context, request SignInProviderCallbackPostRequestObject) (SignInProviderCallbackPostResponseObject, error)
 	// SignInWebauthn Begin signing in with a security key or passkey
 	// (POST /v1/signin/webauthn)
 	SignInWebauthn(ctx context.Context, request SignInWebauthnRequestObject) (SignInWebauthnResponseObject, error)
@@ -52741,6 +57160,9 @@ type StrictServerInterface interface {
 	// WmeTokenRevoke Revoke a refresh token and its session
 	// (POST /v1/token-revoke)
 	WmeTokenRevoke(ctx context.Context, request WmeTokenRevokeRequestObject) (WmeTokenRevokeResponseObject, error)
+	// TokenExchange Exchange a sign-in's one-time code for its session (PKCE)
+	// (POST /v1/token/exchange)
+	TokenExchange(ctx context.Context, request TokenExchangeRequestObject) (TokenExchangeResponseObject, error)
 	// VerifyToken Check an access token
 	// (POST /v1/token/verify)
 	VerifyToken(ctx context.Context, request VerifyTokenRequestObject) (VerifyTokenResponseObject, error)
@@ -54318,6 +58740,57 @@ func (sh *strictHandler) AdminSetUserPhone(ctx echo.Context, userId openapi_type
 	return nil
 }
 
+// AdminListUserProviders operation middleware
+func (sh *strictHandler) AdminListUserProviders(ctx echo.Context, userId openapi_types.UUID) error {
+	var request AdminListUserProvidersRequestObject
+
+	request.UserId = userId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminListUserProviders(ctx.Request().Context(), request.(AdminListUserProvidersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminListUserProviders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminListUserProvidersResponseObject); ok {
+		return validResponse.VisitAdminListUserProvidersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminUnlinkUserProvider operation middleware
+func (sh *strictHandler) AdminUnlinkUserProvider(ctx echo.Context, userId openapi_types.UUID, provider string) error {
+	var request AdminUnlinkUserProviderRequestObject
+
+	request.UserId = userId
+	request.Provider = provider
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminUnlinkUserProvider(ctx.Request().Context(), request.(AdminUnlinkUserProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminUnlinkUserProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminUnlinkUserProviderResponseObject); ok {
+		return validResponse.VisitAdminUnlinkUserProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdminRevokeUserSessions operation middleware
 func (sh *strictHandler) AdminRevokeUserSessions(ctx echo.Context, userId openapi_types.UUID) error {
 	var request AdminRevokeUserSessionsRequestObject
@@ -55014,6 +59487,52 @@ func (sh *strictHandler) ZestyRemoveInstanceUser(ctx echo.Context, instanceZUID 
 	return nil
 }
 
+// LinkIdToken operation middleware
+func (sh *strictHandler) LinkIdToken(ctx echo.Context) error {
+	var request LinkIdTokenRequestObject
+
+	var body LinkIdTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LinkIdToken(ctx.Request().Context(), request.(LinkIdTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LinkIdToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LinkIdTokenResponseObject); ok {
+		return validResponse.VisitLinkIdTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // WmeLogin operation middleware
 func (sh *strictHandler) WmeLogin(ctx echo.Context) error {
 	var request WmeLoginRequestObject
@@ -55462,6 +59981,52 @@ func (sh *strictHandler) SignInEmailPassword(ctx echo.Context) error {
 	return nil
 }
 
+// SignInIdToken operation middleware
+func (sh *strictHandler) SignInIdToken(ctx echo.Context) error {
+	var request SignInIdTokenRequestObject
+
+	var body SignInIdTokenJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInIdToken(ctx.Request().Context(), request.(SignInIdTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInIdToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInIdTokenResponseObject); ok {
+		return validResponse.VisitSignInIdTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // VerifySignInMfaTotp operation middleware
 func (sh *strictHandler) VerifySignInMfaTotp(ctx echo.Context) error {
 	var request VerifySignInMfaTotpRequestObject
@@ -55778,6 +60343,93 @@ func (sh *strictHandler) SignInPAT(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(SignInPATResponseObject); ok {
 		return validResponse.VisitSignInPATResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignInProvider operation middleware
+func (sh *strictHandler) SignInProvider(ctx echo.Context, provider SignInProviderParamsProvider, params SignInProviderParams) error {
+	var request SignInProviderRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInProvider(ctx.Request().Context(), request.(SignInProviderRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInProvider")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInProviderResponseObject); ok {
+		return validResponse.VisitSignInProviderResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignInProviderCallbackGet operation middleware
+func (sh *strictHandler) SignInProviderCallbackGet(ctx echo.Context, provider SignInProviderCallbackGetParamsProvider, params SignInProviderCallbackGetParams) error {
+	var request SignInProviderCallbackGetRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInProviderCallbackGet(ctx.Request().Context(), request.(SignInProviderCallbackGetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInProviderCallbackGet")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInProviderCallbackGetResponseObject); ok {
+		return validResponse.VisitSignInProviderCallbackGetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SignInProviderCallbackPost operation middleware
+func (sh *strictHandler) SignInProviderCallbackPost(ctx echo.Context, provider SignInProviderCallbackPostParamsProvider) error {
+	var request SignInProviderCallbackPostRequestObject
+
+	request.Provider = provider
+
+	if form, err := ctx.FormParams(); err == nil {
+		var body SignInProviderCallbackPostFormdataRequestBody
+		if err := runtime.BindForm(&body, form, nil, nil); err != nil {
+			return err
+		}
+		request.Body = &body
+	} else {
+		return err
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SignInProviderCallbackPost(ctx.Request().Context(), request.(SignInProviderCallbackPostRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignInProviderCallbackPost")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SignInProviderCallbackPostResponseObject); ok {
+		return validResponse.VisitSignInProviderCallbackPostResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -56198,6 +60850,52 @@ func (sh *strictHandler) WmeTokenRevoke(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(WmeTokenRevokeResponseObject); ok {
 		return validResponse.VisitWmeTokenRevokeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TokenExchange operation middleware
+func (sh *strictHandler) TokenExchange(ctx echo.Context) error {
+	var request TokenExchangeRequestObject
+
+	var body TokenExchangeJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TokenExchange(ctx.Request().Context(), request.(TokenExchangeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TokenExchange")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TokenExchangeResponseObject); ok {
+		return validResponse.VisitTokenExchangeResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -56989,432 +61687,481 @@ func (sh *strictHandler) ZestyVerify(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lc9u4lif+VVD6T1XsXUp2Enffjl1Tte7E3Z3OyxM71zP3Jv8IIiEJ1ySgIUArSipV+2n2g+0n2cI5",
-	"AAlSpETJlh9pbW3NTcskXjwvnMfvfOuEMplIwYRWncNvnZSpiRSKwX8cRwkXv9LoPfvvjCltfgql0EzA",
-	"P+lkEvOQai7F3r+UFOY3FY5ZQs2//i1lw85h5//bK8bfw7+qPRj3JE1l2vn+/XvQiZgKUz4xI3UOO+dj",
-	"RlKckXBFEhoPZZqwKCBDymNF9JgRs4yUhprIlAxSRi8VoSTNYkZ2+lxc0ZhHXTtGf7fX+R7gXp5LMYx5",
-	"eJs7oVGUMqXMQjPFUkETZnZF45TRaEa4MD+TnX5ol+Yv9zeZDngUMXGb6w1Ds1wtL5l4pGDNJJJMESE1",
-	"Gcs4gvOnZhySSjjwoVumv/aXQpvdxjjZ7az/WJBMsC8TFmoWAbVkKTsiEdNAODRl5rzN+hVLr1hKYjki",
-	"mYhYCj/mRBcBFeH6/T29lfo3mYnolrbzVhKVhWP4BgFRTCkuhSEk+Dhkpy+k7g7NgvxFntJZLGl0LuVr",
-	"mo7YLZLOQBqCViQ285ojpaXDNpQ10Yrs9Ce4xK6WsgsP++v/IGimxzLlX9ktHjQStGJhyjShIiJCEhAj",
-	"JYYIzOlTMk2lGLmHd/oZrJgJbdbGospmriiP6SC+rQ/xmupwfMlmJKTCsCwcfom8hZzCDqep1Myw9ZiL",
-	"0SHhWpGIajqgCiRUJlJGw7FZegDvT6hSU5lG3TFV5hXy3xnL4NFYitIHN7KMj7KURSRiNIq5YITGsZwq",
-	"OEDzyAAGZ1HXjUrCMQsvzWje21oCF5MwlopFsOpQZnEEwmjACFWXLOqR/num01n3eKhZ2g/IdMwEmaRM",
-	"MaEDouhMkbGckoSKmfloUkTmc5Ip5brXCTpjRiOWgsLzxjH/WT7ZM/tqJjSPSyea0JlZjU65WeSIcmHG",
-	"Lb6mnk1Y57BjRMqIwVcr6ENlk4lMNYvesIjTc3jy1jkWCUVoQhXpVyfsA4nn6+wmZqFdsydH6V83YSN8",
-	"bWUgWCofGKJLJjEzgn/HcWiYpanZlaOxgFBBrHlAYi4u3fo3oGi/LtOyMhNg30RcGR6LApKJK5byoSEi",
-	"mZIkM9sbS6kYoUSwqbcNmRLFR6KbTYBhgDvsVjakd79uXunaDdy8kv26VMM63UoTQzYgwmgcs/SRsova",
-	"mFL9egMa1a7xXMo3VMwsI6pb+fYkpZqRmCdco2oEsuSCxDK8JCkbZkZue9/5CP4jYUrRESPGGlZkOubh",
-	"eJOS2PyVp8ac0GnGlkvmr5uxQZrP8QLFVcoiY0XQWFlDI+FKcTEyouFSyCkYf0xELMopFsySytldXFx0",
-	"jz2LZP4ADW2FY0PiYsQC0j8HgzJlNE7+/WPnuNjix06/VpUpnXIx8s/r5s2cr1sb58HbOF8/iEkqjQF9",
-	"w7TxG2dxBASi6igE/kwY/D0wVs17UEapYZ5UGc6SEYsfKfuIlaCbtcbaiXrBuB6zlPx59u4tEUYKCJKl",
-	"cZeJUBrGH8o0geW+HUulN2B4wSrfWzfQbfhnAtLP2c7cCNVYpvBrKmPWNXdc4CsWwW8s4ikL9bms/oUl",
-	"lMdd61fpOkuqH5D/+7//z25xYjfuAlrpvJyXR5Ep12NPlz9SRGmjS41px7TmYmRuyuVNcdHNFDObdUZj",
-	"l4loIrlwbiPY4s1bs632iCYTCAojuiJJ9JibTRibIJt03ZrN+nOXUZcKKWaJzJS/g80YsUt3cbOmLOzk",
-	"xq3ZpZt4i8qOyKFRVuDNGjCjvUAhFLZto6cU1r0pg7cVJa1g9sJiN2X5LieYH9L+hTPdiAm89EDfOIPX",
-	"3dKNwftlYhbvm8ce7aKEdArEyJaCqocpU+MumMj+HyZU+/+peXjJSr9IPSkJ2UyBzdUvLujup7Ju2YQZ",
-	"vPTItsbwAzGGLYls0MRcSbjmPj8ujD1sFkPMumGjcsJSWIHntZ/zC9pLqrH+zCdIGZowEXLERcI2YJ1e",
-	"JGzlwOGcEerWd/OG0rLl1fj93GI2Y/MsWtDNmjsXCduU0bDsVFewFy4StilrYeFR/5CGwkXCNmImLDrJ",
-	"BldZ7tcPcntBpiRlV/IS1MolA+eZuUM7OtiEtl608q2ifiCKGmhjg2q6rThbHJUDMv4HU3p2jEpF3bhr",
-	"A0ZfuNRwTMWI1bk1uFCaipA5x8ah0b0yRlFm014C95vSPI7JmMURGcxIwpIBS1We6VDQZkyVJu+mgqVk",
-	"CtQ2MJ86kVfI7hFLpLYatXQyN6/oWxxNrTvk0OyDp7htKUpH5b45EzIbjYOKISYYi4wBAxk5ecBKGN4r",
-	"5SiQKVUEGQw4wUzEwfJhNOpKEc+IminNEvhTfrRNlknpHG/cm7H4GF14zh1QYJcMR+CoA3YgBfNdG+7Q",
-	"FWNkB3SDPWHvGXvY1JIbkUP3U8quGI2dHQtL3IAlu5yC2tuyMNZdEPlCqtmMRbt4UTdr08Jcm7Jql5/u",
-	"CnYtDLYpy3bJkf+Qti3seSPW7eLTXCkUbC3dSjDYW/2NG7iLF781cR+IiWvpY4NGbnvpZo4Top25N6nX",
-	"MW/YkfJE9OMs4vrkyq0sirgZjManqTGSNGeqcziksWJBZ+L99K1DQ5x1LnshMH+SKWQ/vKVJQ6LE8elL",
-	"a1lBPIWCZtnpQ8ZoF5NA+2bZXmI0/roLBMeSiZ6ZT1I/+QfF0pcgXMzOqe4cdrKMR52gI7LY8i4KrPn3",
-	"dem1iGrW1TxhdXOhAmw+uNIUcvAvFmrzGq9d2dzofFJ7ujLTocRjZSJLOof/7KgMTNVO0LG6ufOpZjxL",
-	"23guc3+14m7NU9NGmeprHLuxPo9Hlgyr+TC+nvlnBwakuhM4GizOpPz55yixsk5/03Dc/jL888q/9Kea",
-	"r1lho9dcrcpK7MoVinDNEtUqA9Xj2+/5omia0pn5b8G+6IYEpSxVMsU4JiPmOTKhI3ZE6ABuxfb2BHdC",
-	"84caHqt8Drv6xqN5njKqmTlyz9hf4XQiNqRZrN9LVLgJ/fKaiZEedw4f7+8HnYSL/L/rWJSrSUxnThB5",
-	"bz/56eea5yHyVaJg/CUov3rQ9OrfbSzLI+OBlDGjwjwSy5DWbKO0iyc1QydMU6PJVxY1ThfXE4Oh9kcq",
-	"NwOOSkYBmciYhzMC2oqpXvUIfl569uZeWSbrFT9eQr+8xFfh6SqVa5ZMZErT2enSXS5I/CUDNpQpIyNM",
-	"EDGWNkqFHrngeiwzXaTS9M1fNRiT5nLMFRkxwYyljqZMynSWCnOhFKHPOh4JuHqlynH8fFA9jQnV5qbX",
-	"Oez8//887v6Ddr/ud5/1Pnc//c9/W86TyUJp5bOkjWutxpMtT744nCLLWo3BzhbxDO+MXBEq1JSltdrc",
-	"nFYreWg2M3cM8HbjKeQ36IUbn98VZLehoSWHhF2xdGYtlNyvZPZSkfFusuo1T2mjF0lCwzEXrJsyGsEP",
-	"6FQPch1fSSsxuqpcIWO0f+6sCDp5GVMHxMdYRn5uVyfoOPeiWWq1dAhGrytOMHrSOiBqbYwhZ3Gkmg/1",
-	"W50R5R/IaSoHMUsUGcwIDEZ2KBqykJHFUsKFzbiBLzC1LGruOjGjkeFgFVM1tje8CU1pwsx7hul2PSIr",
-	"qMHemWu/DjNWe8jAFJ0wOYlZLZ0qTXWm6rngj/PzU4IPeO8WV4cyzdqRAksxxeoa6fgMxdWKLByCDIiO",
-	"VzB38WasVnnleqausUKOQ82v2CpzIrXPf4s/5NQ6evBiP6XKcKxgUe0ntWGuBTPfuFFrV142Q8EuLb5W",
-	"5VT8r+KveRm1rGGm2nNb0VB11DlnpVbp3o2+YOXaqZv1LEnfGFrRlMkVnmeRus9+gxZHjcXwvdVxrKXF",
-	"Jw9YeZvdj6Vga1KCefVtlgxwgewLTSaGjzv/8+DZ458eP3l68NPPf/vlWdnknTfR5nZ85Vn/OZXUGhIX",
-	"YwYZ6XALg4UQjAYRqogb5ohQsAOIZl80Os+4dn9V5t9aygai8Y/S327jicI1+SErkUsuaki5P6G6b4yI",
-	"CUuV2VQprrdrrIT+V6b0rF8OapWeqiVvI4c/qOtpCHcTuHntU6df4ITspGWd4isRb1+tNAoQzhr6BMPQ",
-	"q2kTJNJlusSO3LjiD5Poobkk7plfYbNX+0ad98FqlBVubMeojanCOxpXOqVapgrC2BguqDi2r6im6Yc0",
-	"ruXLNSRehVrq6AFivPWftkItzQ6rpbKmBR21NdfVsSswaaBHqvQZY+I6orGg6ZsjW8GmvgmJ8qJuAxUD",
-	"YelivecXn/A848zbmhU3l2JhlnI9e8Vmqv5WA3GwCzY4zvQY4iTwPLlkMwVuKWPAwX9oZ5yOqeqR3/kV",
-	"E+ai3f/95JzsXT3eAxbZM0+ovW8ZeMm/9+surUFHSz3BW8gCr5viI6GMqQgZTJScvzs/RYvG8KMN3ZEh",
-	"uOkb3GUgqlfiN9/DtvTDfc141PJ29hW5wfmD82nKPBp4AiQnYo9ky/LAEUSVO8sUWE9fnuQos2Q9nZcV",
-	"fnGuJW4tfddPi8TwWgpf03gBBQPdkYTqELPdhjzW5hcuCI3jejKEd1azIfC2scSEwHEDu+bak9CaKQ3u",
-	"vt8sXX6bz5uhxVOYspcwoQkSsu/em9DwEj6SniSGhkSUSh51L9nM+y9Fh0zPBDPfacgj2c2eDM2fJxMg",
-	"JSFFfeTPq1vnUpx80UzkN/lF8rO8m/w9wsUk0yoPz4YxZ0LXutaaZn4Or7zLtBlo3WVIfN0Fs4plVBT6",
-	"ZMJrLgY4uXsZHiLMjV0vjMKURWZ5S+nseZ5pUuwG5zPDjBMaogv+DELay9Zmnrcx8cUr/L74C8j0WCmz",
-	"GCnW9BhQf7AXVgPXJLD5j0EKSkAGVLGfD7I0rr1L4bczI/559u5tQ+gSnmk1nNE7VGdpg27K/7xsHCMF",
-	"/qAiihcpuTE8AF/qks0Azk15A5Mdp37hGrnata1yLkHNF/B3+2kpAWhNw3FiXZL1/tHy1+PKyDDI7CnJ",
-	"q5hqI8VArUiluvkPSwQQrMGJxHXJsBjhHe5zCT9+eP/6BEv9f4XPAokedbS86iDzdLvqCJNsEPPwFZtd",
-	"6+XjeCRTrsdJPZ0+f3d2Qqh7poj+Tw3F9jByhJYVF/rng3qDL6VCTWSqVTPpWBYNKeCeWDVeOmgzWVvT",
-	"dykvzJHBUvo/YzHLE5fWFXxlJlpobzS8VuzsPVPcqApLAPVOQkoirkJ5xVIIDRopwxVxZ1Ovq9LywItW",
-	"6a3BWotukUa+ob2JCnwpjVaeLw23VDudOwqri8RN6YxoacmKinmqcpIpUwMjZodhJ+gMwC5SCU11N6Sp",
-	"sa/Gs0EKdvzCOObx1xN3r54z6cBSdxCkAUCkUSilpop1uVBGPxv7OZ71yMWYa0bUhIaM0FRmIiIcErv5",
-	"SMiUAXia+0lp8wuJ5ZSlXTNYBCAruvDFy/SRIh8guCAjFgOEaIl7JzSKmC3fLjuvnz7Zb94m+sPW84VZ",
-	"OLjPfjBhMWJLnjPgey+WgLzAY14+y+ccaGmV+dpnSXxdJzngWJCyvUv+wVKJ+QILMgKWpHLAY/WL9PF6",
-	"FoTcm+VtwoXzws37HSogAhiGLgLzAWG9UY/0v33Eg/zYOST//NgZ0wKHd8CYIJpeMvGx8wkdCQkX/uIe",
-	"1+7rdEGgroaGvTAYu05MsD3ZFmQoxZAb5mshHMtDKN5ue9qFZZY8WQ35uKk+LTxhOLL1GH811l2B9dza",
-	"7k4qXZco1pFNN0BUq5FA27SR+ZQYWyVXxf/iukf61q/0meo+qDmtMJeUhppfcczZro0hfqabSCv5bNV0",
-	"rfQr1rqac/EzbcjpsH9utbo6D6N7uzRNaRuBf1ylHTR8ZD4SL8VtMPh6XFMrFoKlpMtH4sPk/u7q5nm5",
-	"5cFcKz5W5eYjItiVTVHIU1ciPmJK3wwX559iXf5eh4GvFoRn6njSnfxV4XZfhQWf4/c/Bzik32SarEiu",
-	"BTRf+URSXsnH3j/4pc56gHmr8dknvyxPeLJlS4voFTcFBU5zEXicN/DX33A8V2xGRchOUzZkKRNhg6vN",
-	"d6RjpVY842JEJjTVM0LVJfij/YsguMPNPQ9XAPES+w9m7n6TlKt6fzk6Z0+Pz9cUMX6Ky9yNHpePtU9K",
-	"y4kiU5leYsEe/m2YoW/SIuYPsxS9AGNGo2q96iNFEvqFJ1lih4z5kJEdKRiZMZqSTMRMlSrwpBlsyhUm",
-	"w7ZOqWwVcM0Tqb7ZzJZOxCaxnHUH0q9Tcd+/KuTyc6slleKjrOU05EtF+IcPL1+A8LaZQseQApTnRS1/",
-	"tU5+1A3WsD0bMljdST8fdXJDOAfCIJVThDhIOY25wuyxnf6pcyAW0/e0/PPs3dud3f5uTSzlRp3JDWGA",
-	"PMLznqks1moFL9uCIFOuVmoiC/nmCY+WxQRSOn0ZreOsTb3P2d5pOEcMnnCufPd4SmeK9NEp3L1ks36v",
-	"nd1pM/txZ95C5+g06HzpjmTX/jhJpZahjHuLaNd7pcsT592z0sGNAJaNUUWdEdfjbNALZbI3kt0pGxgC",
-	"Env5P/I3vpd4BoTDNVgGfOEeGWzZ5oGzTU2M6V4zzhwB3w7fnLrymFXjIfGozklfiTNBVMFYzWlDDlEL",
-	"I7NYa72hiV/ArGexVp0LxK8mIcoR+TwRoByPr5jul80RHRcsRoiXIrSzQ4kL3Ji/77aN8ldOaRm7mvdL",
-	"0dyc8mvt4TIE5uoVcwDS6dXNrV4eBzljUIOVylFKE+Wv3iZUdQHaPMmU7g5YlwtX69Z1KVZz+N7+b1Bu",
-	"YK97FWzwuZ+9u2AN5rYXW+qikd51tVz1+LreH4rqPswcq9TszUO6+z9y0R3zwaTrMD9K16/KSFUYeJtG",
-	"4CGKQw1gCZrX+qXwtdJucwjg0lY8pGDv9/xqmB99MqRdLfUEUpjgXzbbxX8L/w6PGpHolzfCG+7bUMxd",
-	"K96ErKtO0JFGEOJqugwh1rpDynGn+MdJKoc8Zt0h0+G45o9XPKr5mLgyBGfpKiairkowdUx2Eypm7qNC",
-	"ll/MrqhmUTeMKU+6uST7VHvpWrUssahjeSlCmZoPb6OV5rGC2tYtXwxIyibg+yjNdrD/uH1Zo9tVsCCy",
-	"9efFq1XFs2AEhRhkNJD3Z8eY/hrSNJ2RvujDbbrP+keExbF5L+yGWXrF4PeT6MlPPz1+VnolTK/sS1+g",
-	"NCQi/RlCkpx2n/z0c52VV6cUz1xyTqEXy5/q5OzJTz/XWnXp1fxwz82aywPAcmr9a/Ovm3Ox58S+oKol",
-	"O7nhVl/nclln/70yygsD1NZr0b/kUZ8g9I7Tk1iIYWxmI1warNdLPasfP9dSxVk9rxtA1O8zkVEWZ2rp",
-	"/jLF6ufPVGV6xUd1A3xp+ExYsky+LF3BbPEAsyUDVFjNnCdaRPjtcIcNfHa2csT00qaht0q4NZy8LK8H",
-	"Bqxb3pvfjp+7UJrFi1s14zh3f1arzAFKCisY8SG/d4iXlQ6AVVxwNQYS5mJEuFj+DezEtbsa0vcMLL7Z",
-	"cxkxtWaAU0a1msF15wODyeW2gkqcz5gppYcs8QhXc7HM9O12t5azLvXHqNFLTBAp0F8JW1VHtjYVvqhD",
-	"31iQ+OCVH5XSIPaXEGt5YXUn8O6Vv+d5fQpgBrgS8rHz7tXHjm/LvntVawu8m6ibgasowZ8q4ixhtYpJ",
-	"buzOecCKlFElRa+z2JK5GdPjJjEU3k3UWb6GVThwzMLL60BdnNBwTCI2YSJiIpwhgp+9H3JtC6tZRHY+",
-	"duTlx47D2bMQX0EOfYG2sqrHtiiO11GYvETskBzF8NMyZrdj1B8e0NH7UpRq7fDW3F05xbTqBCxxaC4K",
-	"IB+KDGh4SbQ8wir7gQUjZIB0XARHytp7rPVEHe7tJbMunUx69g97UxZb7LAVo2t19/DT+tDBSq7I2kJl",
-	"MLS0IhJwmhVjGKEtQklcKxbnaLtchHEWIbPcXcl2m2BLuYp6YbQMEknQkCRcHBGRxTFCQ3JtY9Vjqhqj",
-	"WktrwdpGueYFlXvTW+yUKmLPGji1RIvtwmNFefj8jH3zp76T6C3mP0LMxPy8xjQiQoqKheutp5UD1BbA",
-	"edVtLarKP7VjnDUqzGqCbe1t1TreXWa71k5Yu7/5iIFz+VoZuqKcuBhTbajgio/AnvPAbXv4DXZ2+5B8",
-	"CZAS/bxUoF9zcS285UvdsXUB+++lXHyshluhKG+ukK6mCJY2ZvG3jgkUb5nLddscvbqQBPsC0rX4lKr2",
-	"AqlKGPAuKXZMVYDAzKi8LPBtykZcaVD4Od5sO7Kdp6wXdiUyrTtKVqr/WydCBEVsfBXMyppF/gED1Kxv",
-	"kg3sgxCdaLANL62DACucc9+KsgDeLApIIpUmEyBTc6xDnmLmUqsV18VIahabTpZXV0CiyilN9exEaK4R",
-	"u5AnTGY1Ou8Nj2OeYxoXNTUJnQE3N5fBtinOcAuo3moc9mnH54yaT9E2sNVC3G0ywLWYJ248b6RGRJSr",
-	"pdrJwfpamBqiu7m4GY/aaqs/HL9XzVUjCCqlwI8UgQjIkIalMJNDJrBlzfhwN2JXPGRFaU7d/bdmQdZv",
-	"cvPac8T0CqrT3DsWKgIrrBQCXRs2xpudM8iGcq7AyxaMbk4FXFP73W/9kU5eNiQslHMGeZSHYd0tUoVy",
-	"AjhbtW6MDcjsmyyuK/nn8g98DYld4bBNCuz3GCwEA3o9h2jqjbBWtl5pgDqhWKPI19EkLchyh5JIJpQ3",
-	"AI813wpLIz1S2BZqIXRp5RDsfa5BLTQUiq5YtzqlQpeLyeGpLKUjDHI7i83vL1KnFM4KYJw1woU+TI6L",
-	"j8I/h6V+zq77xiNF3AS7S7wqDU4MM/gUcKisY+ZOXClmFWVHCvRTsHHpgHCENF7fiyJ4eNlMoUCRIwAe",
-	"mtYeDKyAillvPYi7fPZ5zNQF3gePktYCRi0DNLXSaD7xLsdG9SaoX/+atVxAA11orpFXdXkK7JKxiapH",
-	"SSs7OOsHJn9enAdFt71j2/YHtNch+ZXRlKXkY7a//zQEpxX8k/Ub+nrkE56gW+mlaNPRpeREtQ6pks/r",
-	"2f5+K/yD1RVM+Z2Xrfm47WVujk78j9JwYpV9zC1xAXWtF4JNhkuBNerivEVHkuWMZAGG6xyoWP+WQ2Ot",
-	"CfdYhuArvKV/yrEgZwnX485CALviDThyP7CwKYjG5sOAyrbrASnnhVvFxv4lx6KnzFH8L/ujsfx8JeIK",
-	"qeax8+qrvX8qg0g+bdfzYEmJXO0RrBWhvg90/WZIz6VesxBS6knrBALfM+FaA2cCOtC5gHjesGCVrIKg",
-	"MUPD2Ao2McMuwva/e6TIm9+OSX7BqUwJtW1e64wEj+iw9z/+rW3SRgBH00w9785PgYDuA+/IwvuxkJag",
-	"YNZd5NoX45c3DJfP2b3Ydh3tQo4z5AmnMsnjxuX4FkJ7Xy/3BfM9lx3a2tWDN1V91rbwzC7XSsOYKfXX",
-	"om5/52eJenej8nSeJjX7om+AJucgaufnhQccuLx2CzEXrRxOPgBsTQFOyKTUAFFLeVle5rWg8RcA0i8T",
-	"t3Xf58Fq7Mpm1qS0tdhiRYoJiC1iwEWRnX6ZAPoAnZ//2QL82lIMiGZK4ZUd3w4tNVPRhXU7XlOsNTZr",
-	"RvdQypQ6IjGjV4xwTWRmGInETJeqCeVwyLA3Ue7mrxWXYiyV7nHZQlZ+X7rx6yjvIjrSPupUW7jqneMk",
-	"Zdi2qjap5iXCo2GCU27r5TF06AA7HUuATSul5d7AQZb86MXOm2jrXeYDKM1Fh5a3AjkRke0i5pwwnsWL",
-	"3hmA6Nhxzeqh7KSxQUUJA3ANn3jtJj9MbuDaaPTPcz/yVL17nL56foJaqvjkO2dPfvp5F5zYMReXyiUD",
-	"UgVebjwri4YIXbBd/J8oiSE3d6PBKrSzF6+K/AtqzhwA+AI8VaprLxTN0CV3aOfc/s25mHzValFIznzv",
-	"sO/zQ/tnBzy1rtVPe0z8Sk+F4ivYJIZlTTcafDgVC8xvwfjx4+Tb6+/m/76F/3v2nQS9R/XdGH3fT0Vj",
-	"TGU3ZmZUElMxyujI6/R3C14iLwMR0mHwPOAQahMQl+fnerm52IHv3ubmIgVvzhBA9e+D61rb4Cb00q1c",
-	"horTuW1rYa78fWEg6bgIbLqj9qN5vY0d3xJzwANEquEWqgl17GJdW3wOtKhoAzFzTgYLIfUcSlZtnS4v",
-	"3SQ82Y0YmHXR0nOpJ7/bnm7rQugkdMRsZ5zqF/mP9yWXYV/qiaGkw729Pvnw/mWAHT/6Rkgdwjh7EzE6",
-	"wrq2wDzyuj7nQupJE0r+ORZrpeYgBcBPPH0SIFXMJmgSajmHFUyMgClx5J+/nl3819MXpyd/nL56evqf",
-	"p9X/Xp4K7c6ltN46CpnLp5nb1K9c0HQGKPdmV5lATN8yukZtb+DP3U//49+/7QdPvteqJDDwaj6c+d3M",
-	"xLUiIRVS8JDGiEIcUgVcVqlYfRI+/Wnw8/BpNzwYPOse/MKedp/97RfajQ6i/eHj6OAJe3JQWeR+9xnt",
-	"Dj99++V7N//3QYt/P27ajFodsgKq4N4MqePPpZHsu+gE1a7X03Jt0brZU5uA5PJ+T3X9x55ssK152ZNx",
-	"i+2YqhFXr9ePn29Q7vFT7g9U7fTD5/v31LUNqm8BhBuoFTWKpS8Y4jTwr+wvf2ULpRBF1UBrB8Qlm2iz",
-	"LhlHLLV5EYoozeO4NP91mPW2739oQ7wUb/JOySXzwwcmmfhmxvJKQX/YRTESyEUH4wasmvWIU7DpyV3c",
-	"w+eLHufS6NzKFu79jInIT+h8aHGX5eewhADWSaKs6MhFDln7KFwWes2pdQvb+iyDNRMt1gGXlR1jX9k7",
-	"4m7rRMyy5mhIyzRnCXX361DOnFlUaZ9rDNo+0VkqFLbvk8JlruOP3Aj0oX+HsVg9tbeQlXAL5lp8LI2Z",
-	"rYlaYE7wer5Nr+Pe6tK4KQniOAft6abmXmevjXjHwQRVlZeBl7qIe7Z36WbYKg/C38vy07p+A4GHJLOa",
-	"EvAXIr2V75/gFgNgrVnRkHPn9OXbgAy4TJhOeYgiwjFUWvRw9JOj/bTpOl5DN8JxFHm5pg/IpXPJZgHR",
-	"kmgWxwCIAMYjFyTmCgErSi0xfrpmLKf+tK4BNVyT/Iy7eqQIj+bkGTv46ee/ddkvzwbdx0+ip1168NPP",
-	"3YMnP//8+ODx3w729/c7qydb5/O55wLMupYCEwEgEbsV1mXziaHT67mM2E0i2YBvB4BGlqX0HPzy5PHT",
-	"Z/t/WzmBooUv181IpoAWJMnOEJPf3AOIIxfkNCsFwmrfiEi7Jga7GxcO2I624DOuX3qj67PAz6vZ11oS",
-	"AE05QiKkA8WExrMbYC64hbJQ+FwtXlidZ/8iYXiPuJ4Ox8V+ruu4c7D/7OflGTkpu+IyU627zlwkrNQ0",
-	"IpUTqVi03vu1ueCfHfri/Nrq5vtUf7jrQg9d8EuesIhTcpID7i+EAV0d8vBW8IQKzMIFUDgXCftNpiOp",
-	"3Sexfvt1pWLRN+SzE5ErJoitR4V+++wlr31wj9Z1T7Y3GI/e5vfU6hzXO8Ab3UbDOl/LEV9TZt6zj7N4",
-	"g+sB/wIYCmSL70B2WD/3EH4G8JpdpzVzf5Of6QMuPkX69lLTbypB+qyX1yCBzKgvP6ovNiqv1HeQvT25",
-	"+Hx6fHZ28e79i8/vT/7jw8v3Jy9qrW9ba/SZr1KmBNuOHG4mDlGyJ375+WB/v648iUetTkLQhItRfu+o",
-	"h2rHtKGm8d6zDIB77eq5dmVVBKHqU3YlLxuwPr1MymrTCjV1aao5EQDZGMtfk/7e1eM9n1Zy7Nz+ERqK",
-	"3ZhfrWIxvCl0zWo1c5n7VLBid/2OqKYLFdoCTWWJ68n+/qcb00Vvi0u8vaeu79lY16DxvvaK7YduQs65",
-	"2QNf4pV203B0i9pPLln3RcKsIQ0sdK1S9lpD9LYOzzuy8nIazqy86/W6elfk+RKJuppIXHbBzQ3lit3s",
-	"zbl450bm3cXnrkcxWPyxPngEUu/9Rl/BgtbGR+YWXOqEDG2szFVPli/ANEp4NZ/tp4OlRPwPpvQMez69",
-	"FEpTEa4bJbIbLaWM7a92qo1GoLfK9zJec4WlT1D+/Pv7dW2buT2Qf9iUjlWy54O6A3m89ECCjpopzRKz",
-	"y3WmrTKcv4McRrAyxZIDv4bHYi2awGD7DWzeydWW+4zawYiWd+iWeRNpK/aVX2dGbjQODJJytgJEaIWI",
-	"G+l04Wdo7pdcU09q/vRIkSsaZ8wBRnOLGW3NOSni2XKHaJls8/UEVbqeP7kagMxZx626FSGsqV2dDyG3",
-	"NR9/qtOZLh1nkd0wT5sLMZ7rgnB2osYNr+txgpeti4mJKxZLbCHQ1uXc2kMU3A4+dv3ZLYKzhhNwGnNF",
-	"GqlLEDSn4qj6kSIiS1jKQxvAaAGb4Ri1MAh+6T4dPqHPwsfR/uCA/Y3+/HiB0FlFTjUKDNujtf1YlWMH",
-	"vi3zvM/FxfBLP8ga6DJzjLu/kHFbgc+UiaSmvuJmubkw4G5GdO0H1xZf/uZvdrPXcAreCq7G8mvsOuVB",
-	"/tZv6CMv/MB1meBYPAeqdOU2BAlblIa6atirtBbE88VSxrMXr4wiiCBtZszSFpBsTabBYtVgT8purPGL",
-	"vWEuh3YN27L+6vhIEfNAb7WO3141Us1fY7rgj6lNp17K85CNW5v02/rVhcnAVkM4fim25G3ALndR4q73",
-	"Ye6TurCksnFlgfPcI1VRbPymN9rOAb3W971xk/KGEKNWrL9uTsaqLEqx60TgVvTy3oinLo/ML1Wrrl5k",
-	"DRFdGBJP9zdldoeZ0jKpr6+ouLZu0AlQ+IpaMfFZ8XitL2vhpQcfJ0Zk28oF869RSoVWZDqmUNKwYzuw",
-	"IJ6z90pD17lr3knqHQ4ubdjbTemo5raef76VrzRmiPukn+pV9E0LbfTy3hvd5DZ9s5s8Y9pp4XbCvgJo",
-	"8YWGOp5BlqEckj4IcdtLM7OOsJp4/goFM+s6YjE2dgMu3OW+27OSfKr6iAYZj3WXCxAQAaY3QrsKgIuh",
-	"SpOJnLJ0mMV+HjA0f+oEeUglYujhMr8pJrFhQ8zVGBs5SKFTPsh0qctqJcJyHd+yl4P5ZGPK5W58z2Uo",
-	"5Wu6nxb4qzfrV24kznX7K21MeDd0W7ppwXajDvT964nuDXnOP4Dmvu8hU1zlKiHThAv/18fXDqKuFQb9",
-	"3rghtbYbpRCjP3V/OYges5+jA8q66mny7G8HndUS160DJoci81qMiFIytqunHVNFhGzOBVvbL7OGb6SR",
-	"Whwayb3gW0TeXv+G3cjAkDCFpSdnZkJc/vE/zppz5ki5wwr5B0tlxfmYV070/7NrR+qC6PF7dff3FB+J",
-	"z1z0Aaej3wjNTmRK3lMeq0ekf26T+i+Z+PePnblnP3bAxuNmpTiT02yHnVIqZkF2dMItHP6xsXAW4X6A",
-	"CeTQPwqYQUwZ7L8+Pn/+x6uT//p8/OLNy7efz06evz85b17Of3Zhvq6dsGY9eCBm2WY5WK3wm7MK/rw4",
-	"7wTz36ZU+8CVyhACyTWUMBwoVeEr5q6qPObY4R2oDu7TMF2xrLHWk/KiTmz7hjUXZ+SD1xQYq+4Tml5C",
-	"/6M866dHLsqna/NfP5+8Pvn78fnJi8/PXx+/fNMnUKooST9loUwSJiIW9cmOkTHKAUX6eD2AJNnP8znJ",
-	"DqLhmeePUHZFERcjQrGFGxaGSRHjIwgEOKZXDKpvAq8HpgOgct0tDgk3xJIwhWwBSaX2j0VjGizNw/tK",
-	"SNOUM0X6X7pjqrKUds0zXTdgv0fe6TFLp1xhp1qbRcAVOdh/TPruuW4YU54UKautPu8brAQ8XxRmAPJX",
-	"rnt58WXenJy/f/n87PP5u1cnb/tO2MsJE4r092yNYZ9IbMBxfPqSTGSqWy3L3hCbZJINwdcIof5eLEcg",
-	"YgY0ZYAivkjUrCs8voN9P6wBLHOcZz6PocB42DWUziK/QNMs2iKUkXNsJs4IXKVoqAkOOGDKIjZGnMYs",
-	"1Iau1ITRS0XkFWB7Ki5GsXkxhTswEGrgTkUFLsPb0BhEAnoE20Hb8bDxhvk2E6rHKiBDzuIIaiTxJUxx",
-	"UGM6YTnkmFk2DwF5lCdcU83MlICAxL5wpQ0P2cYewD0OT1KwKVS5AwgTeVcIAvOZRqnMJii5zEloOiIT",
-	"lrqFmo8U85BZtWy/0JuXRuZkaewhuwHtySwNWU+moz37ktozz0IJtAYTyH2jTtC5YinSWGe/97i3j0W+",
-	"TNAJ7xx2nvb2e09tsynQk3uRDOEfozqVcTaloxFLyYeXtsSUq/yj9shLbQSdYhq3DJdzBI+C2jRAZDoy",
-	"ZtLzF28N8WQKk0Jymfky6hx23k3UC7MGo/3RUoH1PNnftwU92hYKa/ZF7411AjYc2hZ1VsT3ugSXSIZZ",
-	"wgS2SyUTOmI9tByyJKHmCtx5KTRLbct/w9jlN3aKk9g1vENHCjwLE9X5ZMaBY9z7Bqfx3TvO2q0em6fg",
-	"I9gOmWasb8i10AUs51lqnyzsIgRdKXZfccbUIlz1PtfjLX7/tPTMc8ix8pnnN3v8yPXFA+ZzhUqt+eb8",
-	"h2796r/oFUUCWHWAWtqBj9AzfHQwdz50Momt+Nv7l0LJXkxYcdS5zKc1G/3fXPf++n1CJblthG5klrn6",
-	"mK2TUGZxhKbCjpWthshIyoaZgo7qu/Z4DupYdhJTLlbk2beSqCwc52dfYtVjSDXjoV2eFePzLF7LqGNG",
-	"Yz3+2ijysKLGWEc8RuNkkkow+kC9Kch1OzLKIpIMD0tLs1RYA9XUqIRaKfeHnXkp0y0mqsUwDeoMyaDm",
-	"TI/RQi6f5Wt+xYTZ3SSVg/oTg951XM/28gv0xGib+aN7C4oRapEsLIkL0uH1yP6aF5LAtajv/utzXsDU",
-	"NyZEUU0OFr40txRA1+uG1OgR8lLbMnJFqCHY0Fa/KZKJK4v05VWKxVxc5jCSEpS9IkOJGKtH9kNjsW8+",
-	"8whUm/nGPDRmvOu8hoaO0YQho7HKe1UbsmQBWMt2ZWAw2I5tVOMivHkDWHLZAs6xLShkuyhNRWQNEuiK",
-	"WVTR7+BNCNzb8KaMweAwu9wlsZSXisT8kpkbQMrAzp8nzOOvp+ZrnlgPgwUX+1VGsxujyuOvMLp1XlnH",
-	"lSEtf8gv3el02jUiupulMUO0x2vP8b2qO79vkPuOv9r2YrXi1cYGrc+o0CZ1I+ZL3Dv++ivNkwfgpcdt",
-	"XvogqDX3WYSvPW3z2m8yHfAoQgfrweNW79iGD+dSvqbpiOGbP7VbpMom5gLFojcs4gilZF5/8qTd61Yy",
-	"AxolvPeszXvnUr6hwkG6ACLcT+0+xUts7RBjmjW897Tl17iiHFEzfX8VmH2ep+qfn4xJVghnRGfw+mo+",
-	"UpXioZ1Tc3X1TVL6tfMJusHrrYD+QQQ0CrWthN5K6K2EfmgSuiqZ5w3qz1eVZuajJue91zPgsJweojEy",
-	"gbczm8sQ5TcidBQrHtknnPAfIay5THd7+XAJnZGBazVsu1yFVHExQpmPjkmsWTXSFQWklaLuxlRSDDyO",
-	"c5H5SB0RikK2FhGK7FiRTRIZsV2S0EumSkMWI9VJSox4neSZ9/P+lf/OGNz8rYPFBdZqHSpQbzvnY6gf",
-	"yKUlNgz0c+uBFOAatx9m3odzsBiciyvitO81hNz6kufBiICcyZGqfGq10ZjcWsFvXzXBpKrxAR5/PWMi",
-	"KhpDOsZv+xlBuIB/HYBepnT2o6uqH01nvKHW4rW98q1ABPvTcmZJ5i1UIblxnrpc7gbnjKdAUIaPJFNG",
-	"wl9beQTIDrIAdQEEojKAat8Y70P+Ba4Fhfo4qm/hBeY1E5Fq9FeUU9g3ZRWXZ7lxg7g6/A9oC2+N2vuo",
-	"0c6YtgHMHEOsRqUt8C5Y1Vamm3fGCsxv9lZ6Mbilw9WWnACvSwD4tX8GZFX4gWvIqsKEK7ity9Tc7AO8",
-	"5cO1niaMHOzvk52Pnf+SGQmpeKQJYjzPZJYWu0G3wkxmDjEY/gzW3sfOLng7aoWZvearI+cTWOpLQPlV",
-	"ckg82T8orOL8PKSwR+GwWKtyzVLGHUi2jd34G2ZpIeduw/rZCpqNCxqwdWgVj93YOy1dlj+O2QIDnhaw",
-	"nluLZWuxbAXJzVosK1yV9ljEdVt3Ww90em4SWOsIxAsgtVphtEumkCqBTi8FS3azHtmIhpCQ84btLasy",
-	"4iTic/q/hRdrVZ/RjfmwWjufcoRy6P209Tu1ovnnYxZeFhRebWrSRPCQLgqegHorHbJZ87YnmEvJXFMa",
-	"VUlBNZo2opqio9n8V8I07fnKFzNXC4gOCOZBitCu7zN2aLdP90nCRaaZInSowfBXJKZK++mkKMd75Bha",
-	"nCny59m7twHJ0rhrlRYsJ8lizaG9hVFpZCAjzpQNFeYWgVmYMkq5eHye9Qoclg1p5nmMmxvWzfUT5Fve",
-	"g4Fdtcb6Q96qwq9Bx6lR/q/laMQiaGTfVqzAwGv4QrGSZR13KLy5utVg4RrWMxzsaptsh2ctR1hXJFrA",
-	"qHWkojvnBsH4Wo6MKEIDoIqnagRDoXY9AfnVDFrISOmuGzHTbN5P72jPPLZpEneQJg2WrZPIY6oIVIUc",
-	"gcxEsSokiaUYsRSvJ72HR8t3Q0y+s75cm1H115/YDBDvskfLWrKByGy9SKORaTmKgD9JQamAI0GgYgeo",
-	"GFPNRMiZKrJRsG4LShhye3hM1RjqfYxmNBwRsZibayo2PjtNZcL0mGUKtPIMG0QN0bZQfCS63FZWZKro",
-	"JQf1YsenL7GNVICtRtkMEv6NKQt6NjzMy7Nclqwes4SYfUDbKXPptkPylMipMZ7nim6OX7x43w/I4yd/",
-	"6+339nuPDw/29x+bU7FdYXddrLlUfINeNi3zxm4QR5kYG0lov0lO26ofLNeSmcaR7GtQ+jChIHAwQfhg",
-	"/6CuEGgu7dfWI7Wsb1gnWdrOgJiszPvQxAxpDC+poOyTYAa8LyNuKu3YsmRN1jGxbJD3HDf/0gUpW2ur",
-	"SKcOaZrOoH8BGqR+kyNzwljYBId4cXHR9Wo5G9BJ87y1IK+bShmNk3//2LFrs0WXC868Nr19MyfmPqdj",
-	"MeCoebrfEbL+aHd78xKuXBRXlXAexSQ5tc4ngtsyop7balONi7lhHJ++NDb7dVXnCu2t63VnXq1UMSHO",
-	"/VImiAfY5TZve0axImXJtv/r+M3r1bbtBr6Tbdvlzm/bB/q6sYT/hd7amkTT5oQlP5bU5IYNjEgsVRwe",
-	"lVO1lKaz5THmjTtrN5x32TTNNvVym3r5Y6Ve5rbwpvPiH4ocQ5bfCrKtINsKsocoyOr8++5ve2mBAVXv",
-	"6n9DeYxyDUtQ8ku99ZQRL5KAEgo7paOLo4jVWz9+uQQGknFc8g6m6pRGLyfzNLjcq/C4G3S+V6fahP99",
-	"fo7b95cvcSa66zaHTCY20aukgdf5zbdu7HXd2PXJMYs8ih7ru2zfWsY/cxlz5WB5EbvO4a1wTnAX7rgq",
-	"vEfKyoGVUmR26wtEVk+VqYGovhWxsIGEmdoZ7p1IyImEuzqca4qEbUDsliXJ0uyY5aIlZTSaLYfFeLK/",
-	"7/JguMrBvklILfwT0SkdDnkIuN45HkbuNHf9iRUfCS5G5JLN0NFpvieLdgPy0/5TvA1NuWK2qtb8kQxo",
-	"bKZKYS5NLwGwycgkOSSpRNiPWgf8e9zZXcFuwPQ970tvfsq3UkMuxuyI9MMxCy9Vnyg6s6DrGPKpegbN",
-	"MvkSJBCHw7UwbSq3YWN+lQfNLHJcGf1rBxDzAnLx5iSwWSQYFED4sN3AULSxVQC/rkf69nL1mep+boXi",
-	"+I9cCkmo+RXXs7q78Guu9JnbwTWpoRVE7/FXZ/PPt0BZFOhdIYh713fAe3qlMp+64iEpPvzchcr9be8b",
-	"j76XcwIqCO0iKlHdnFvGAR0czmdSQWM8aDLrg9j5eJKAojAB0wnKbY8FeoUsOK0dLYCMBxFhRQHBKtpM",
-	"XAroyhghhuJBHf2/gF2d5e2d22XuzSUf3Dpx4sqWvfNW6t9kJqIfkp5PROTaArSi6qBJid8sRf3OdCM5",
-	"3aTDLRejC8XmljBvnzDPxnK6ImVW8pnn2oA60RpZ+NPfT85JLqILeNMyUCKPVkFJnEtjBi2AUM6rJc46",
-	"u5ZrPyeL57kYTejRPXLGbP4DvjKg4SXEGkowrYdkIaR09eEW0NJzd/QCgMftC3JlZYqVNpnIFIss+qcr",
-	"hnuknC7r4lAxHzLNk1r0mjM+Ei/FxkIPOPzGQg7V4Vtc3h/fuuSDirjJXHZMhfZa9n9s5qL6pJhteOMv",
-	"X5vDR2KNfNzC/jaSN5s0S15smm1kL7gNc19mLo1shiBiQsOMsQxpzPJcSLUUZaEJ0sxQ+2RiCw48fLM5",
-	"ZDA1llMEBJM98lZWeZNFh+D1MAcl2BfdHq2siipWLoe2s1PlgYgFpZNCxxCPcO9cEWHuLHZ/Qe6SqUUp",
-	"w1PJnUoW+lrbZkuPn5BwTFMaaiiZ9gLfUgx5moDMAxh1JohiQgeILZ9QHY4J1z1IujK6xq/sMNK6SZF8",
-	"mGxUkXyYbFSR+MPfsiJZFLN29AZo5woNGfgwKbN5tNa5ti2q/LEEN8pVL0pbJ52vHu/1piyOu3Ah3PvX",
-	"9FJVM0DnSQrI54INyCs2I2cFSDP4e20DDz4SVEMWe548bhNk4pmNTapDlLAIy+45jXPha+4eXBtKjWlo",
-	"xJmSzpuScKFZRP6F3SyGMmWE5p5iW6OJ6BA9cgINf0BOlV0yNMV5We5RV2Nq9MIfb46f27zbeWH1O9N/",
-	"XrxSm7wV/3nx6ow15n9iJr7utSYvcMWuR2HwajORnUKFAH75QvvOyufsEZ4wwxW0BxUIezRbVq0LT5BY",
-	"jspe4wBsjxEzSosSc0c5BHVWxhM1TzxSpG8Uc9+lfCmZ9vOLDwKCGuqrB+k0q3zNlT42yzi5MkfUWXLX",
-	"BbgUBo9aljB0LkaousG/jY7w/M5bqdeloZapEewvy+W/Oc59lsG9uKb8t3klkeGo3MI6Pn3p0kOgoUzR",
-	"PWgXWdqYEzRZvES4fdiuVfW1xS0aiC1aMx1guQb2mEibFqONhtA3fWDuGMzHk4LsWNx60nduKdcjanfB",
-	"IdmOs3WH8/i6hwNAOlhq6wXtdNNqFBchqz+ehW12F63Bit8204M/4gam/0NOSUJFvgQtbZWzOZBEqsYF",
-	"xDzhurQAe7voHP5kvgT9wpMsKYgW/+txUNOfoU5OWRlj9WFJAjWtCGXRNZjn0ya9s0YmFFIPumPWKKV3",
-	"gqEclkP7RVYwJ80U63gQzHvrORHMm2uYo+a1tZ235uU1bTy70QUuXL8x3D8/GdL0e7PVxs9QozKny3LD",
-	"ELroVvQzNGpq1M9mOGW7jlnHqEwjkEdsRqYsZcS2YYUkJGFunzzandfdAZETrIuBPsnxjGhQnFZ9OixZ",
-	"KTSFYkYogAuw05m51VLbOFim8Jsx7naE1Lsk4mDHRws0+wfYYhudnrdXq1sTyEBclvmWYEuGVLEuF3nH",
-	"uHjWJAqW49Wuoym8fnDmlPJe7U2rSG1P9BtVV+4T2NXsmDsx5NPDd2YC/wgoajvQsbJRn7qR6ir68ib7",
-	"CzQGLuA+KIx8SeAxcbYhrE1d8knTiuRwiFlzNUvyV/R43/0/b2H7NQvbuAIxzNVGdZTPAZ1X49IhAWh1",
-	"HG+1yz3XLpkVp1W1EqzgA/YQmamIfOUQeC7nHvkgoI3VWPKQKcwdK7mPofo9mzg3snIdOzVLJjKlaZ7C",
-	"2S9yV8GRGY4lCPly6p1zNogiL2TE86L4PIB4lGfV0sJ12kePhnI1QtbxjJIIUE7sbQPdvkY2NugsPDDw",
-	"+23IZVqe5a5cm9VVNAPFuE7PkOeK9sYDExP7z1q+9lyKYcxDfW3h0s6Zinus96c+OPHkvKJAK60M371v",
-	"GTgVFiaPYfqV1z7GOVl4Wt/gFHPwlUugRzeMA9HAZDHlssVc4pmNYjlfmNcQ1eb8uLtXrcjAJeYio016",
-	"mOMn3PWD46eDlq+tnsTzoyhrpIlmbgjq8RBglt/R29a5DetxkcDfUuWPRpW/Q8FDI0kuvKOfF9KQRw35",
-	"ZJlzEjdnwyxzGn8KmmAzntveYwjkxOIImsVrzDBg1FqKWAWheuTYNceBQoeYQXKWa3rqJT5g4lZztZVV",
-	"EfPF5A7ViaeQmeB0EOLwmNeNdYvttuv1BtZjb9rULGa5q8rvNrKGUOWKwLdiZ2tcVgUXEvFaxuWe9Wsh",
-	"IM/9EHC1V/UXuE6/U6KImqWTMWYbZZMRfyXPIAmpAFQszKXK07B4SiYsVeb6XxPCx1bVTe5du+B7YasY",
-	"+VF4o7cC5AezpvHLrsf/6AO/h+xfw1In4l5xlA0fbBnqR2MopLP1+CmW4eUij81vMs1zbYdlDHZCtWbJ",
-	"RKOnJpQRI6MMux1BIh2LCB1RLmwZouE6Tx0a3aXyjOkdP1Pa/N08vRv4FbNhzOGC4HomwU2BD+3azD4U",
-	"xlJDCmqOQEDeLEKRPuy9Zwb+bJ78HMaMpv0eeW7+F3xH1h81lq5BgXmORURlYYgZv2aT9tYipB5zMWry",
-	"OptBIZpjDretF8nMB15Z8/aWTX88NgWysITmAi5cwHe/vxf4RbIjGdI9LfVkifzweSuWKA146nc6kKln",
-	"waYslMjwMmLqkGBXhvN356dEDocBiVI5cRXIgPhagOj6LwaLDW70iTkZYSzs3B8tM43T5SEmFCJcLTed",
-	"z81x3LWyD/LT+isIkQcnB84hn8Jxr/tUD1MElAFy7/F9HNCgyjHqwIsvQ9a7sGHn3BEJeVgLw84WurIR",
-	"2KkaRLcgmA7N/SZD6Q3C6QzjD5uGv7RT3TH42/wyFkfCfdQnVyqwtbm2zso5WCkruuoqOFtcsiZjKdgi",
-	"Kym/phedTAA6ksCbRGTJwKh1uIKUXH9kMCNnb85sBbsRC2JBcUZ+MTmFBW3DBNvbzsb45j1L5BXzWMej",
-	"5Hsdr6wDx/7d6VtLtxW+FGbYmCtowUhOeo9/PjC0bRjT3fLyR6A8eocSQTFPzw5iy4pL8Uw24lLsmruJ",
-	"fQZLodxB2JTcQ2Mv4N+ph20DAgRga54tsQxyWbBBs8DMsY1Y3h9RtE2iu3XTYbH8W2Q++JCDTa3aYGnv",
-	"2ZW8BD9EM8Zfjfex+Q5TBTzb6ucfKGgQzTvGlme4VYuaSvCWWGxcLj2GO3SOrIau9RnTZJKlIxZV4C0X",
-	"Vx7dFHBlC40FEzUVY3jGSAWtcssfP1j5X/U7P0wvXQHuaf/1cjWMzyPDwLbuH/ELaAzYupaxbcSMCsLM",
-	"R2tg4zntdG38zS27/VDqyFBXO2V0HzguWECpi6bOWXBz/G7xRBZBheSgFt61Vk4F5NXauqAq9DQiK17R",
-	"OGO2MSNiaI3lVCzR3OcO4GSzehumaaG1i81vBcmPrbeLL/0wNTeufe8b/O8SrY36VXmAqnkE3NPl4H9C",
-	"ML4jkppXnGJ3Oh1+XEOrn9vOCu10eo4Sa6fbcuKP5wE2H9bQT4Gg9EDVer6BRZNbHr0RYYCJZt1SeL2+",
-	"JNyro8mjma7HmZcC/ki5JBwmSN9B7njdHA0n8tFYY/WkPehSS0awvY9yxLmaSZp6MF4kDNe54Sj03Dx3",
-	"5HK+SNgm2w1dJGwN8XeRsLWE30XCVsdpuEjYuj5gWOc12hNdJGxdfMmLhK0nO/FsmxAmi96Glc5EZaDF",
-	"PJGt2oDVk5XThBXOYhazK6rZ3pQNzHddANvuOhe5aBSCRCgScwVoexXYepT5AFcYFLDnmk262YRAMx30",
-	"AvTrVrGH2IZ9gPaBcu95gXCC71y4hW+QFxF68RWbPU9ZxITmNLZ08Q4PoYlF3Rm5/eM+zd00b2nbnmUB",
-	"H3INpnW4khW2fdbyTT96czcQmL79sMhY+JWNuHBnXKXIEpc4CFKPSpuRMxuIc5E+ZTaRvJ4hiLyCQGsd",
-	"OZABG2WQkpEjU+eVX65JQl2DCB+iurxVgM/6g6ospSSMKU9cRWr/S3cMP3fNtrp2m64pc24m2X6ExVpj",
-	"qrQiVEGWiflf9OZ5kx5C11NobADhbGulm5uAmwUHLXXycY8AtGxdjdnf4dzr+P7mzQDsV+AmwZnvyBKw",
-	"nk6rC5e1MMjB4+1Blz7MgxI2rYwEeGtdM8Eu9hqGAoywrqlwZ4LyNy64GnuSciV5OJTpSOoW94qibbKF",
-	"xX7k0PEp8ZHtse7H6Mh+zfhd+2h/pebJJSj22tvEbzDN5m8T5Xnu7W3iWv2M528TWwN/NQPf9jCuZ4ty",
-	"MneTKd/ANyt1N3atNGBqwAG0fgHoCmmu7LYRqrNoXVty4E14q2hZHBD2ZcJT20mkgrMEOMqUDNmUTFNj",
-	"SOiUM7V6l+M5Dntut31LDG2n23oJtl6COxciS9sXz4mXJlkyZjTW4+VtjPsfO+9efez0yXTMY+ufwHYe",
-	"WA6RXhlmt4xYw71/wDxwYfrd9iffVG/hV8sKOWC1IVTvZJPrdXz4Xo4mXbGiIbDt1ksmVI93a4ws7Dw2",
-	"n5znndQf5oH6o1phV82P2vIAtLR6i3dTQG8OZDRbtjlLXa7ddXN42ZZSKsZc6WXeIhvqsyk0IUkYpCzL",
-	"4dGcHwzetO2Y8ncbeuS/5uYDuiVtuom8m2lRjDk/oGv2j3/cviP66uIa3jxG/a9urgP93bSA969O8MTy",
-	"nsj5R/IcMtBUnYbGVKr2h+9aU0m1AectaBYlOPZ6/0LUTGmWWPiynXfmMhUQiKkF5AW7YrEh74CcnbwL",
-	"CHgt1dj893MpdMoHmZbpru3ldllet5kAhuuRtwhV4DgQjuFwjsGskMA8D59ga1kMN+ZIf0O2Wc1MdwSm",
-	"W2L0ZXon/9LrwOn+MGzfymKzq75Gbv8dCo6iSxgv+KBRRFRV5d43989/fHj5YmESB/CxssXFJQqDVrS5",
-	"QAEpEsA/UZOqRwTaf6m8mWEJASwwVl44LrVXzwFz6/keUU9LfL9J3brkLuRz2spAu/eK09qkjpReXzmF",
-	"5KGqZ4ez247LGhu8z5xxmdAZSRmNSir/iGhJqJhJwQiLFbTOi6StTACfI9k52D/YbeCK35m+NZZYVQtt",
-	"GeIHY4j3hnhbs0MlfaquRbynhlZpFr+0tVZt1azVZUYfgZmrLEOaxZRYsoHVECf0NgzP8kx35A9cieXx",
-	"FKMt629t1mbhIbA59k3YrHtgcC4sKZi74xb5TEpL++MR4Nh4+jm2V/KkhYPnPaxh0yxoZlnk4LEo4Ft+",
-	"+zFdQxZefvgA9O4ynq12JFzCXq6736bveYb3FzGYvdBuWexHZTH7gStM5jcDst0V76mxW+v/rbd2aRQ5",
-	"d+zOYEb60LyyT2RK+uZHs7Z+QNgXGmpo58l2XdgP2lnYGLrbCnTtHPErL4DiMF+gVyWBLpJUoDsYFjBK",
-	"KaDZ2Z9w1NS103C/P1JHRaoAPmmdxANGIpZI6Et6sP9st0dc/PDJ/uMi6cD1QKJRxKKAPNnfz/9mP6cD",
-	"z+2RC/cSNp8joRQho7GyLiqL8MsUGdOrPEtBBTnZQO0hWL/mRPNjBKcZpi9iOgwcpDtxqDQCAHyzj/1d",
-	"QmN+iSkaGKSy0zaYIWesJCY3eRk5Yxpl5F3eQ9wKFt9C8Is8Uv4HRrfcjXvk2y3IkaGQ05xF/pJ6pE3W",
-	"ZuntlbM3/7oXq+NCpoMrsSyew7zco4Uea2XBLbl7XYwpqlVYNTl78eqRIv1RWWCpPkQL1aGVdlZ7oIg0",
-	"4/fz6xrcyOA31Sc7uaIZyzhC/DFg9olhtHzfShKuAZ8B3KpCp7PdFhc6aGR0K5e6rdW5tTpbWZ3qId/1",
-	"sHC8bZBxzjFrERvxoI6w6XjJmHSP2N+CQmbU2Y34tLMb66UBwkTOmVZ3GGgsTAgHxbo1JO7EkLj//tUS",
-	"v2CvknvvNAq+NRXOb0ZgxXLEF1SmvptAe7I8abxo9I2ZVLYELZjLYdp5ckDGMksVJkXRSj3azrN9EtGZ",
-	"CkjKMmjPcFgK9GKh2m5R7Q6+cq6gapWmLCIhVazLhWJCcc2vGDRUh0o+AlfKvO06Js1TRaYsjotOEmO5",
-	"CNQ9b6rTf3ty8fn0+Ozs4t37F5/fn/zHh5fvT170vapC3J4ay1R3Y24Eat+eVh9ojVGs+LeANjVJ9q/h",
-	"G2wsqR6Gv7skejv9gouhzYCxZQ+CTfNCi3VqebeJ9Q8qsf61HOVtpmjB6jsyLfOxkyPLSnVc15s91z2i",
-	"8WL2BhI1kfGhzYdtWJNX1PORYFGXi/kyYa4B3J0q9vRJ4Nb+H++xSmeHktO3v5OIako+vH+9a7ifa0X6",
-	"Uk8MhR3u7fXJh/cvsf6o3GZnMlEo8+xaALGDTBDfDwUcduYSEpLCuQgsuDzFyWEuQkPNryDdlRvjOpXZ",
-	"aEz6p+/Ozok5I7Mfc1D9I7t9c/ckKXMZam5Cu4rCp3iw/4z0XevHLhPRRHKh+4Wf0boMzU3zzW/HxLbm",
-	"gMZAZu0H+/ukb75O16IZdWGlzBU55H194Nd5YYlYDcYMfTOkm7REz6We/G4JaGmXitJh5fl9lhzurC64",
-	"balrxRr98bALzjRNNVFMQz1uNiEU6azEes0VFb4+6haac2nlX8meyIGVwPAY2VLapcZFQDKVwy24Hx+p",
-	"wsIIShaZ6yZrWDiWIyO6jEVVa3S8ZVO/cBY2tTETpGay+2yQzLeeOfLOFi8S9oC3dskPapegyltgkTYZ",
-	"IBOqF+bhNLSAtqHEitEB+B8hFURpHsd5W5kdwTiEFbEKOCJCpgi9uzsHC+rA/LAhlWLx1Tw+KHYCPSKM",
-	"hmNwrrjwnVFkPAIhgzsZ4O/osNMUjByuyZTmBRZgDs2LnNdc6dPj8426kk/t0R7DyS6FG82BXsy1reG7",
-	"9K6nhu+3Zsx9r/lJ1B9CbS1lAzAFFxrVjxjZ6zDe+I2xiw/amnWsiLQQN3m7WVqUToG2hjaQJUBKJNia",
-	"bm9H5DXV4fiSzcglY5O8DSwZZBoIeUzVuEdeavPBh+hNoJNJQdBovD5SJKFfeJIlZEcKRmaMpiQTsTkO",
-	"KPIdZYbjIKw/5YrtQgFX39bjH+s+GbCZBCPQi2oHBbulmhmjWPGYCR3PeuRD8+DOsQKIG3kHzZ3iGkRS",
-	"ppiu1CJrHl4yDdEuGWHYy3vDPS8zXcIzg/Z6wnP2IPiQGzTm4tINaRFKd2FkQQAikiudwiXGWVol+AOv",
-	"02ctjflwBEHu9C+wDaE01eGiUhfFk8NKOXZ1P86hVHOVAGl1eny+IasnH/+ODB1v/sWWjrFTC4A7FPgP",
-	"7NJyt2hG90nGWwSvqLlErp79mq8/E6r3vvEWDQnoYsauelO0xTEBti0jk+QIyOATzlWDkCSRKXNRLakK",
-	"8fAody+Dl6ZkWBlTxwrhHjm2iwLRZkHRfAUYINKRCy2B7zgodRo+2D+ASZxycWlTcwIGq6WcgLkz6IVc",
-	"b67YmeGGGfug5Zsrtw6+M+PJtUSw9L2WCbUMUJnnYMG1owbQPD93602oxjSR/u8n3i+QkMh1AywyX4yI",
-	"vIj4Pnx4+cILJeVpMKskYIZOLEHWCrAlpEQqMh1T7R+wi7c9UuUyBvv4Th9/fS9jCMn1d+si5AOqLDwy",
-	"+iuLrMuF1fXvMU9ow5X1Zpa7rKrH+ZcUNpnP9OCr6bfJe/e9kt+vSiIQeF6lTAokw9631MqChcbLmS9M",
-	"/KxqKGInOwf7T3ePSgIqz1RKK6bGWMZR/RCNCTZoJeTy5Q4Taxxn/5Wr97fZNMtq/32+bFX9X1+jfysE",
-	"31afbXNKf8i6/BupUnIqZPPl+CU9hJdWGnXBhAUdtLAKf9MGajHLXVa9tGFo2yb6r8vYW+t04zX7Ms2j",
-	"Ye01ojVNFR8JLvaokGKWyGzBhTlHrLOJA1yPiZDm5mUbZRQl/PlosAo/TwgylYo0SoglxlSz1BioNj2H",
-	"Cy0hQ3OUxTTNww1YfJLnC0UMZ+FfWb9HXtgkIBcZ8ZJ/mDB/Ud6iIPkdF4FZS8q276DxESZsTvQs/1OB",
-	"kV0VeNg54Dg/uk32J8hn8QTe3bciKJ9p0aPimn69bQ+B2/AsVjKSikBbAURe/r7NXnkrRSBDslUbsrxt",
-	"Sh4vMzJC2vRuM3WOC24jqxG74iHrkWMLIm6zMSEJE3/xs6WLlgHoKQ8sDHnxcwJCRQ7Bqd7E2ydmkg03",
-	"DqiZ6a7aj9StpNm8OYMQCuHiyI+NBjYI++a3Yy8rHTIyoe2EFBEZ0lDL1M+svJswwFZkrC0ybOZP3oOm",
-	"VOPQmBpdLzZcjvSCjmRFL7JhyQDBzEkgojwbmgrST4a0h2kHpaqHXMYZ7Q9q3/I80RYml2qXrmBzGFz4",
-	"3qUzg31TypLeQYLPBMAF5FkR5oVdT6x5PGJTSOw8XheFmF8xRYZmNwkXmXYNFbL0Cv7id1Ew46sjl2jt",
-	"2rE6awUG9BI+mnosIc+/GdJz8wE2KeHsHPe2tVIuzratk/4aMsz2RqK5bLEcDzKl0jKhXnBJPUGbZ1ln",
-	"JDPHl27ER9wKEi/LDDqkQtzPSRcrRSGnzNZK1E3qWicamwiqJszAedUENmjAxq1ECuYBqbgJxhTqVt0F",
-	"y93SutkEr0RMBKUWS0WczWZzNlhN785PwYjYqDhxk9yRPFme6QCfw5yjgCymKZ1t05j+IpLFtniSgnU1",
-	"T1guYFYTKku7T1arYdv3dNLSFwRGgDQ1dArad3RabGLcqlC4510c79zU2LL2zVx8HD/lnN6Kw93FKGZK",
-	"tbUfIN15B3hxLFNtbxftzIgNqH4vJ3rEr1jeI7rJJDj1trx5MTA32701EpxmgOvz1lj4CxsLjhIMo68m",
-	"QVSyIGpzzr7oFe8fk7GxFEQGMCUNl5DqAozVYtu22hchvdFJB27+P5wdhlnIUKYJkWlerB6xIc1iTVI2",
-	"woZ1rvYkgFRr/7UjoibmhhOQiKox/K+0RTyDlIaXTGO8mo+ETFnkCT+7so3Jvpb3MPtJUkZinnAz7ISl",
-	"dnEB/DuMOTMr89xpXBAax0eIXJIpCtLi4MkzTP6miTP0zIg98m44XBAJ47qNmD5L1K0J6bNEbe9x96qG",
-	"fivQ1xbohr/Xvv3VCdYbvQFq9kUXN0AndbBTXGqDclZQwv2TY53Kxu+Hdyh63t2dV7pxOS3CbjlE0VxU",
-	"LcrY1on9l7yPWu5e9T6qm0XMyRdbUkYouaIxjwKSCVfnX19iV+QPlOJdTkhhkKuoatNjikLLFhGN5RRq",
-	"k+VQM1GULadMjY09aOQNlO/mVhjOmsu+comZYZKUXcnL5gyezVXd5uPfW1eU/2GwyrFyrlsX1QMXCSsW",
-	"2FqZMGUD80EWYDE6EC64P+INCDi/L+gVH1Et056XG9gbMb2z2yc7RRvp/iQbxDx8xWZ9Mk3pZMLS3R65",
-	"sBkF9vITlMa37X+odpczSDnDfElyyWbqKIcSMLbOjizyFAcymu0GWLgPwwjzhMtYHKRyqkDmDN2ejCVm",
-	"hgSoakCzRiQ2rojimvXIsShAHd2mcnQEUM7uZzNMUIA4ut1AQoKdxlmJTTLqwn2PTQoqN8kt5Rieuu//",
-	"PKcTO/M7PKFlXrPc6bjNNnw44ulXNuKCoJjxsRZ9PjbMYxmjtaRaGi7zsg5LCTxGhvCRoDpLGZFXcHXJ",
-	"72wlXFVZvm6hWXPJZqURgP1ZinCugPk7lOmUptEh5OrgH7GyWDJFBjS8BAQVqRQfxDMSxtJo4Us22/Xb",
-	"kCCwWijTCIx/u42IaxLL0eKr1a3KjnseenMQIzeTqLy9Jj2sXJ8bkjoyW3BhurANmXyA6QBvLF4KoLEq",
-	"BszcgIxFZgSABb2xeXyIOB0ROqUzi7aGXl6u8yx7Zy31aRwfEsNbfZt6CRe1CjaDB3mUG/x1WCh2UAvp",
-	"VrNyF1/0Rq8vpjgk/f8Fp7cH/7f7L9UnCoYD28sCFw5oykjfrOFdZkzEegvoXaY3KL7eZfqWbJ7F/mbr",
-	"25GZ/mteu+4dxErwbR5lhZZS3Ws5anm1RDZpXy1hC6/yxmlUgBOmGt6xalblftuiN1pQxPoSCCUh3FEZ",
-	"P78wayBihqMgkaMhglq8LMUUoQPFbBgtXyFC2Usx5Gliu6W4q5LFgWzs6uaibsrIv2BusnhKZ3Nz+pBw",
-	"RVATW3OII0Ihu7u4rRnbr7iNeVUiZMdIVwyGciPaYgDjM8PvQtciLG6DRxE/T7MYOtExgL+0yJPDlLF6",
-	"KfZhclsVJZWZ7rU95j45tNOHlHb3xS2RN5HiNYXkNpz2EEw3B8EiypWg1yo6ySYtHFxQFmfk4gUbGIUg",
-	"IDsBYCUrVXL+uoq0gNLCVnOWYb5BK3/ZWwv85mUpzJg+LLI1vL26jHH7pCqlOcDqjfwDCV0yjNG8K+7C",
-	"82UqAEqnJohzGdqSX67IJZtod1uNqKYDqrD/m2tEmjfWAvQtmUwA16OSw9B/fXz+/I9XJ//1+eLk1+MP",
-	"53+8/Xzy9vjX1ycv+hYQu0nc3sLVt5jkjoRsjRsNeIZLscSPVqLnm3GmbWXqw/HBgRSAgH1Vtra7Bs9L",
-	"lrWcb9aggqJ/l4hVyBo0yVI+4iIg70/JyxdBtduR1sxYi+ZGHDSLNkx586/7vh1dtBEG23XACivaJn2V",
-	"AAz82lZ3ZQfx5xIjIrgcDNgos5rCyruQpSyRYtayNO+WJdgDcN7dlbG4zdr6S3gIryMTMbLaKALf+x5B",
-	"TABVXIxi1s0UO8RmB1YWhjRNed4Nyg9UTlJmrr45jr0zu3rknA4gpGieduFMkHkpDZmRrrlH0l16bd4E",
-	"Nwak6xlHRvD4hKVcRgT7MIXMWHr5ayoDz59Me+QUVwPnZc0/68Yc5lEOO5S5T1v7FEH1h7pI5TBjT8cy",
-	"9iqkj4nSNC67GZ0leWw5DHl8zGiEF3aX8jsnUO3Rn9vQ9yYEqT/F3QrQZmtPsCmLCu8VF2GcRQ4bH3y/",
-	"22SPBya2XHrWXEvL0vW0Rd4H/Llrx1gkxNBbaOHNcWi47EVOsOUN68o+0UpAZDrm4dgZWzEkiUrSdw33",
-	"bC1BeUvcb8YZHdo0eQXtNWxnKq5t/zmuXYYqwZzIxhwwaPUDTItb31jXKX+Wu2s3VV5FcyjiN09XbbtK",
-	"/aBdpd4W4qHCwxibK/FfU4cpJzkMfy3II20II5amOJz/qZxbbtPNJYmkP9gjVYE+no5ZCg76vAdPmF9A",
-	"kx45BnSF9789J3/b338WIHzLpZBTAehFLgaLIsOuoy5gsEiawHFsWpiYSe5OliyBcMZzq7SvuI4suTv2",
-	"vkMexY88p99ddxzLAQuZc6l3xuVy9j923r362PE6qNaZ3wMZzTD2GSu8F9heTU22eYCtstOUhTqe2XwD",
-	"P48civeKbAiKLdBKaVbV5IImr8kmbXxvhhtMF2BfaDKJWeew8+5VZx6gd3EbFcj02JrtD8RsXyHTABym",
-	"1T72S8x3tbDT41yDR0xdyCMwoDO95jHYZ8j2JJEptkkhO5UlHbp+0tgGD8cKUICYnx2Of3mY3R4BNjL0",
-	"m803gGwAl37Nzbe0/Ws2i+28tFujtm3ivdZ1PLXbeaBAzz8yBjv0lmxqgVQHxd6AQwhJJaWOhHO0nVu2",
-	"MmaPVCXC6fqJeH2/aKgV+sSozhuM4NDuVXOlfrZPIjpTXvvJRwrpDVxfdQ0osXZKaZmi143anpPHJUlg",
-	"O4TYpdkbX96aDFYHsO/YE93wNDwqnYDAsvLI9iGp9key3lNNYkZte0+3eLPXQ0xEAqlTjJqyRF4ZEyFi",
-	"idQMjYMp4Togrt07ol5Db5CgXPaV90aDHSudUiwzk+V17RzsH+xabwHGhjTFzuk2IyrIna5er6f5tlG2",
-	"FS5jti1tHsBe3Eez2jLT9e2yh7CzpJUlT/MBdu1FRRXHYBtU5l2RFvSS2qS9VJ3mLrtJ4TIiu44WTeqC",
-	"IiMCuWwHW70Cmxmi3d026tgi8jf0i2o025pw+JFt977B/y5tEoXtbzyGB1lfqcLHVJyFjZ4K5r/DTk+5",
-	"4M5dtFu2+sH636AHoz1TLGnXdDtk215VbCn2h+zYVKbXIhUzNwl2r9vOKZf2N9jPySoUKEEo3AFlRvqd",
-	"6Q9YorAxFoLxm5oiYbOQSSqH5kphmyQXaf+96/ml7nej3vO5iqtmr061002zB/d3SMktV3OVu3csy5gu",
-	"rjvY8wuq010THiwMy9v2XDI2UbY5O157qKYLijow2Fvk2I3pVZ7JZUv8YdwBC2UCeS9uYsh9KTXnFjLf",
-	"wIzpYtV5gYmMYzlVhQsbykIK4Fu8FENN7Q6Fi3OBNmDbZ+/O14zURX+C3AmPJSOUCKl5yPyOA24BdQ25",
-	"88+a8+LNX8HM0N5M9xZlDYt1fFiYnHq3NboPuICuLPqyFLmtLJjqG34tkYoIkY38uhw+19aiYVCqAUvX",
-	"IqKxqWP6o5JccTBI1hfmvHcwmExzmEBs7A/1ErZzSA7EayvK6MD6i4ll+PbVcG2kErq9hinDsFxzSZsv",
-	"pkbWs4RAwzXNHZ/D7o002SR8bz4+TnePMSE9cnrw2L3bVOM7lJInMbui2pB1VVoeq0sjlGx+33yh/qO8",
-	"aqGVqFRMRF0/Ob7bEnocsw5KafWNEtTPmh5LxXzhJ6Q2FlteWHFEZBzlMJPeyBCymDhHFgAtueycxYJP",
-	"RMZ+MLuqqQdjIvq7N9OtiLHaSe+tVLNHUW56eR1JthUR1wMFz+m9O899dES5WML4yZAuwSnpY++0N0M4",
-	"tT7pa6kn/QBbquV1VBOGgTHFwpTpI68Ad6Jnc2PsyBQAPnYDgrnC0FBJDoc98qsEZBEWtWmsdph3doT0",
-	"IkUO9h+TPheQ8tLViDh+nBteeeczW9BgXnq637XgqEqzCUFIE6J4MSMaXI8UCWMZXuKNDiy8et85ZgAV",
-	"xtCbId2gDHkzpPdTWJgPChJ9SiwMhvm8W6tnK9KubfXAHRElhrCEtVzK7bmui13oitgs9Fw6MNpOHFs/",
-	"4sUPlk8iTmMWaodDWS+lsN8k9p70JVZAEmwjyUQBwVtqCDmHBpAERUD5CCUPRvfH0NwAEqMu2cT6uaiY",
-	"EUbTmEMSSiXiZ4RhabKSVMSiK9I3YtNspH/67uyc1HTh9JM/S30uuSKxVHYlBRR4zV0RgqAgvHA1z+Gj",
-	"bEZOVqe5I4E5v4zFtpZg0wplbMXnVnxeX3y+oZdIXCCdyhS2RI4uR6I6g94qMHyevZRXe5XupmATuD/l",
-	"3WWKYEMXk56wBW6P/DrLO8DoIj6EFfM22Q7gvI+89NRHmHLqcvGUhuS4tzIX2fkSjRhUlwzWiuAjxd9U",
-	"0enXXxKsH6ti/Vw/WoKacl4/i5u9Y4cICnzamstt4LeGgHtzYPPo3MXZfbRDV9Fen0HmHVQtxLPKIyMQ",
-	"66z8zc8PAyVjky+85jb5wcOzuMlFjsENo1r5U9zbK7RPc+i4ibaNvP7yEno+tz936S3HqyrJ5j2QMMt8",
-	"do29AP0+gnRBJ0EACUS8uxkJqQAxWRb8GOOwnjfuOeMcGB54AfRc10EfIl1BNDZlVxDrEIhkdWQnct4o",
-	"NKnRVYgiusZHWOvuK6SFYnrT/r7SZA/JxXdktVo5hEH4sAShg3ArW3fgnfYIrFhPi1sFgtzwUe5qC4OW",
-	"XohztlKH9TGIUv8FsDlc54QAuFbpats8nhLBw0vEM4bLpL1wzsiUpSAubE0gdK2qx0h6zZU+s1O/YrON",
-	"VgR58ywqCcrtUrP5HzqH6TW3pRz5lktU0JIo92gULa9JrQOpa7h1LENLDAj74kOeAMUC3bmS7zG9wk75",
-	"KSMMVHgV/baEc1u8ZnTrJZsF80WzDk+MWYtgnpSPo8ijsM5fBSrwQXgsHsatH/H8jABHJCYf5c5K85xT",
-	"26XX3DSwXwGXh5h4g1lhMQIrgXLo18qIvusxmNp4lDEPzdYyETGUA06fIPRqU9ymhtE2VSRenuqO7MH6",
-	"pSx3TKI9YFM73dFu/ZN/qey9ZmFjkfJqpU1bqfKNRwsLnFYyS7FaVM1186jrboGFUgjliSAaVi9D6mki",
-	"U9Yjxyg3bXGvu8TmAtQvMT3YP7BpJ4jCbJMEF5oQa9kIWK91S2bC8nukOaCiTvfORMNByzdLhSs/sB3w",
-	"Hr4HpD64euK2Bvpcucr8R+dRkTVRDBYQqkj/9xMMJpbYvA/q2DUcr6l/4dHCwpeFPpcPL1945S6FmVJ7",
-	"zf2gXLUkuPcxGOH78necj8p32AeV5N+g1KXftQsqirh3C5TgPOdW2CYbEU9ZqAHepu/+61z2rd2TeuiR",
-	"aO70NSTTWFSd/85YOvPyhO02bOn+AGwoK1jc4DmIaJ8ZSrSjwr9fFGfTd1nA80nIiKwOKYi2kwc63hAf",
-	"fgfcg1Sj70iZlWBIm4JwzjP5JqwQj7uBD1IAAjuhcUwmdMRsvuAg01qKHAne8ytCBo8N1Zy+OztvBACC",
-	"o+m0oGd7iIB1VmkjEhDWG/VIH1IkcdzD//u//08/p2P4IF4hl5u0VRXX4ye/LCvjCsyCJykLkdFxsBo5",
-	"zAUypQ2kvUQE1COfSLhWLB4SRWeKTEGpgV4byrRxN2YxbRkRzxtNGFx2KcsMQWUkNH4qtdoEiNgpTSN1",
-	"lOs/GsdyyqL8dgCE2LTKgosWnvtQpgnVncNOlvJO4H+GJ/sHv9QU0C1VrJp90XtjncRljdoKuKmUOQ50",
-	"v1MUFCDLuMOwj7IIgQae7j+Zl2u/0vDSGUaevp+P4rle4cD/ZanSCToI0wXbfS1xiHoMoZLo8rufNosw",
-	"CKUulkG9VT7g3DFfx/Z4yIDVUOdWVmP1er0+/dNIAl1HkY+Uk8LQrO2wIoKpK7FzXjQb1YZUcZkmxMzX",
-	"Iy+1zRGqxIMaaLwmsIx/Ovcl6/K7+pfudDrtmnV0szRmIpQRi9pbvqVJf5Np0ubKvuXMDXDmNli0dsMk",
-	"10WnbOGCmQPoTVWGb760o1W9Z5hoAbIrZBj5U9FYSQ/DvogzF357wJ+3qTbmxwmTk9gZgb5JiZW6eR0v",
-	"Gp8yNU+SlNEIH5Yi77ARsSseMluCZ+aMJLOGTz4K/OQ3v/P5MX9qKrM4wlrlSQZtjADQzvJZnntepEIG",
-	"OeZ0Dh1khSP6L310FgDIp2TIpjbJXZvTWmzUPjffYaPQlvk097oHiDNssdryiJRKHNHfQ/i2t+9fRN59",
-	"sCC0npipXu8XSjhldWoTUsbf7SPXJHvnx6TxaWrm0NyMM6SxYkFn4v30reMtqoq+HzOqoDdRgaHNVYFy",
-	"Pch4DLZUASq733vc2+8svW96TP7PfAGf8gfl4F8sbIx82+ePLIYn1AX1rkUapS/8d3+7jKSZEFiOZK6H",
-	"Td92sUPo2GvIB/EnIBkfdtjDWWZfdN6mBH8dzMjTfdf8zoNkxJ7u1ojrl7CQ+zkYMnQ8llCo3UevHvmY",
-	"7e8/DWEI+CfrQ9ljDlZYhmH2HNCDWQ6++o8PL1+gMxrTsKpojYBvqMiAjTnAVqBaOth/jMZ7UWRp4e8A",
-	"mNEfoMBmMPqzAVgMFcnGwZlcp6oW6ExQuMCvVkCVuSba0s2hqrYSyxasaj2xfJdYeYhwXMNvQMCG8iro",
-	"OICxZPgbJjLMX+faOy7EodI0dSWBMKDNMldkp5/QSxAlfUA7yNK4c9gZaz053Nt7/ORvvf3efu/x4cH+",
-	"/n7HLNsuoe7mhQEpw+uuesgGpvt7V4/7PfIbZzHuSQVF3IoU6U9488PyILxa45iPFIEkFjVmkbHadUpD",
-	"TZSsaatuhnHtUEZMmDlYhCa/GyofwJigJBN5enLuUEPxOe/DM5u84Jc8MRYDOTHEMkm5KgX8zY5qdn9I",
-	"XEeXPDMM3OWxHHVdE34eBX4TihLMvQoq/40O5kh6nWACyF3PPfb+NAkVdMQS6I8FxI0FVf1vCUISBgCs",
-	"kanvfe8YpglrOARMpC99aXurSKXUh25Xg5kDWvLXsvPn2bu3AcnSuGvdEkYHJFms+YSmGnwnu/ZC4gKr",
-	"PmPAxt39olA+9iYBdw2bLRdUghhmWZAU5S8HAhZGyVhXPByLWVZA8sOJqKbf+4SJKxbLCYp8e0jIivXH",
-	"pLKBh2hrD82CPZHj05c+geC2iufOXrzCFCtoKjKg5vJHMy3tdRU6pTmtqIL8n10VygmLELoqsFDEaswn",
-	"SFIyzp8olUFcc/8F3Fv9QRyX+eMfLJWw/xLR2JaXRWzJIwFB+v/ZtQK0i/6boBrWs0UawOuI6G5pMyg+",
-	"NuR7l3FsithWqUSljkZQgLGCfw6ePCH9bx87Q/OHj51D8s+PHXtoHzufvvcDW7pjXzGPwj/No96TJa6j",
-	"X2sO0UsDQPSHHA3ZrLVMSnvwVytxEFSMe9VDOVF5uM40i7g27NEjz+FAleuvZ9PWEy5s0Tv4yqqIgCFN",
-	"05lzg+LThtQqsgZFTICnkVNXefPm3Zr9v8uzHAgT0URyodWhsSNjKMCPwAPChVnRJJUDZrHUclGPoR/D",
-	"Jpqltmw1kmFmJGLxvU9TmTA9ZpkiCdMpD31ClxPV+f7p+/8LAAD//w==",
+	"7P2Lctu4li8OvwpK31TFPoeSHcfJ7tg1VceduLvdudhjO+Mze3e+CCIhCdsUwCFAK0oqVedpzoOdJ/kX",
+	"Fi4EKZKiZMuXbE1N7XYkETeutbCuv/W9E/JJwhlhUnQOvncSnOIJkSSFf13QETthZym/oRFJ1ScREWFK",
+	"E0k56xx0LscEka+SpAzHKDE/O0R9TqOwj6hAckzQiDCS0hCdJoSdvEVvOGMklO7nvU7QoWqwBMtxJ+gw",
+	"PCHqX3bSoJOS/85oSqLOgUwzEnREOCYTrFZDWDbpHPyjg5MkJp2gM6JynA3UH5yP4JOYsmsSUdYJOhEV",
+	"IU+jTtARCZd0OOsEHTmlMhzrJ2OsnhxQOcjCayI7QWfK02suOkEHf8tSgtWjhMkUUxhEpvgGd4LOEIdk",
+	"wPm1eoCyiE9FTG+IGVzCDtR5dD4HHTlL1N6ETCkbdX78+KE2JxLOBIHzPoomlP2Ko3Py3xkRUn0UciYJ",
+	"gz/VLmmI1dnv/FOoF/DdO4t/S8mwc9D5/+3kL3RHfyt2YNzjNOWpnnT+LaZ6RvXOJjge8nRCogANMY31",
+	"S1TLSHEoEU/RICX4WiCM0iwmaKtP2Q2OadQ1Y/S3e50fgd7LG86GMQ3vcyc4ilIihFpoJhRlTojaFY7V",
+	"G5whytTHaKsfmqX5y/2NpwMaRYTd53rDUC1X8mvCnglYM4o4EYhxicY8juD8sRoHpRwOfGiX6a/9hGk+",
+	"1JPdz/qPGMoY+ZqQUJIIqCVLySGKiATCwSlR563WL0h6Q1IU8xHKWERS+NARXQRUpNfv7+kjl7/xjEX3",
+	"tJ2PHIksHMM7CJAgQlDOFCHBy0FbfcZld6gW5C/yDM9ijqNLzt/jdETukXQGXBG0QLGaVx0pLhy2oqxE",
+	"CrTVT/QSu5LzLvzYX/8nhjM55in9Ru7xoDVBCxKmRCLMIsQ4AjFSYIhAnT5G05Szkf3xVj+DFRMm1dpI",
+	"VNrMDaYxHsT39SLeYxmOr8kMhZgploXDL5A341PY4TTlkii2HlM2OkBUChRhiQdYgITKWEpwOFZLD+D5",
+	"BAsx5WnUHWOhHkH/nZEMfhpzVnjhSpbRUZaSCEUERzFlBOE45lMBB6h+MoDBSdS1o6JwTMJrNZr3tOTA",
+	"xSiMuSARrDrkWRyBMBoQhMU1iXqof05kOuseDSVJ+wGajglDSUoEYTJAAs8EGvMpmmA2Uy+Ns0i9TjTF",
+	"VKrbfkxwZBQMb5x57eLCPJoxSePCiU7wTK1GplQtcoQpU+Pmb9Pcs0qkjAi8tZw+RJYkPJUk+kAiii/h",
+	"l/fOsZpQmERYoH55wj6QuFtnd6IW2lV7spT+bR06wrdWCoKh8oEiukkSEyX4tyyHhlmaql1ZGgsQZsio",
+	"B0ipYnb9a7hovy26ZXnGQL+JqFA8FgUoYzckpUNFRDxFk0xtb8y5IAgjRqbeNniKBB2xbpYAwwB3mK2s",
+	"6d79tv5L12zg7i/ZbwtvWHu34okiGxBhOI5J+kyYRa3tUv12BzeqWeMl5x8wmxlGFPfy7lGKJUExnVCp",
+	"r0YgS8pQzMNrlJJhpuS2954P4R8TIgQeEaS0YYGmYxqO1ymJ6y22asn8bT06SP05XmlxlZJIaRE4FkbR",
+	"mFAhKBsp0XDN+BSUP8IiEjmKBbWkdHZXV1fdI08jqTaUw7EicTYiAepfgkKZEhxP/v2vzlG+xb86/cqr",
+	"LDcZ7XndvZrzbaPjPHkd59snlqRcKdB3TBu/URJHQCCiikLga0Tg+0BpNedwGaWKeVKhOItHJH4mzE+M",
+	"BF2vNtZO1DNC5Zik6M+L04+IKSnAUJbGXcJCrhh/yNMJLPfjmAu5BsULVnlu3ED34Z8JUN+xnbIIxZin",
+	"8GnKY9JVNi7wFYngMxLRlITykpe/IRNM467xq3StJtUP0P/7P/93Oz+xO3cBLXVe1ssj0JTKsXeXPxNI",
+	"SHWXKtWOSEnZSFnKxU1R1s0EUZu1SmOXsCjhlFm3EWzx7rXZVnvUKhMICiW6Io7kmKpNKJ0gS7p2zWr9",
+	"zmXUxYyz2YRnwt/BepTYhbu4W1UWdnLn2uzCTXzUlx3iQ3VZgTdrQNTtBRdCrtvWekph3etSeFtR0hJq",
+	"Lyx2XZrvYoL5KfVfONO1qMALD/SDVXitla4U3q+JWryvHnu0qyWkvUCUbMmpepgSMe6Ciux/kWDp/1PS",
+	"8JoUPuEyKQjZTIDO1c8NdPtR8W5Zhxq88Mg2yvATUYYNiaxRxVxKuDqfH2VKH1aLQWrdsFGekBRW4Hnt",
+	"5/yCxkhV2p96BSnRKkykOeJqQtagnV5NyNKBwzkl1K7v7hWlRcur8PvZxaxH52la0N2qO1cTsi6lYdGp",
+	"LqEvXE3IurSFxqP+KRWFqwlZi5rQdJI1rjLn1w+cvsBTlJIbfg3XyjUB55myoS0drOO2blr55qJ+Ihc1",
+	"0MYar+m24qw5Kgdk/Hci5OxIXyrizl0bMHrjUsMxZiNS5dagTEjMQmIdGwfq7uWxFmUm7SWwnwlJ4xiN",
+	"SRyhwQxNyGRAUuEyHXLajLGQ6HTKSIqmQG0D9aon/Eaze0QmXJobtXAyd3/RtziaSnfIgdoHTfW2OSsc",
+	"lX3nhPFsNA5KihgjJFIKDGTkuIAVU7xXyFFAUyyQZjDgBDURBc2H4KjLWTxDYiYkmcBX7mjrNJPCOd65",
+	"N6P5GG14zh5QYJYMR2CpA3bAGfFdG/bQBSFoC+4Gc8Leb8xhY0NuiA/tRym5ITi2eiwscQ2a7GIKaq/L",
+	"wlgPQeSNVLMejbZ5UXer08Jc69JqF5/uEnotDLYuzXbBkf+Uui3seS3abfNpLhUKNppuKRjsrf7OFdzm",
+	"xW9U3Cei4hr6WKOS2166qeOEaKfzJvU66gkzkktEP8oiKo9v7MqiiKrBcHyWKiVJUiI6B0McCxJ0Eu+j",
+	"7x0c6lnnshcC9RVPIfvhI+T5VyVKHJ2dGM0K4ikYbpatPmSMdnUSaF8t20uM1p9uA8GRSSJn6pVUT/5J",
+	"kPQEhIvaOZadg06WQUY/y2LDu1pgzT8vC49FWJKupBNSNZe+AOsPrjAFH/yThFI9RitXNjc6TSpPl2cy",
+	"5PpYbWmEyEBVhToFuJsr6hC0rCZC6nOZ+9aIuxVPTarLVN7i2JX2eTQyZFjOh/HvmX90YEAsO4GlwfxM",
+	"iq9/jhJL6/Q3DcftL8M/L/emP1e8zRIbvadiWVYiN7Yyh0oyEa0yUD2+/eEWhdMUz9S/GfkqaxKUslTw",
+	"VMcxCVK/QwkekUOEB2AVG+sJbEL1RQWPlV6HWX3t0bxJCZZEHbmn7C9xOhEZ4iyW51xfuBP89T1hIznu",
+	"HDzf3Q06E8rcv6tYlIokxjMriLyn916+qvg9RL4KFKw/CYqP7tc9+p8mluWR8YDzmGCmfhLzEFdso7CL",
+	"vYqhJ0RidZMvLWrsXVxNDIranwmnBhwWlAKU8JiGMwS3FRG98hG8Wnj2yq4skvWSL2+Cv57oR+HXZSqX",
+	"ZJLwFKezs4W7bEj8RQMy5ClBI50gojRtLRV66IrKMc9knkrTV99KUCaVcUyFLnzD0qgyKZFZypRByUKf",
+	"dTwSsPVKpeN4tV8+jQRLZel1Djr//38cdf+Ou992u697X7qf/+e/LebJSaO08lnSxLWW48mWJ58fTp5l",
+	"LcagZ7N4pm1GKhBmYqprBCuvhVbyUG1m7hjg6dpTcBZ048YriiHVc1rR4kNEbkg6MxqK8yupvZRkvJ2s",
+	"bOYJqe5FNMHhmDLSTQmO4APtVA/cHV9KK1F3VbFCRt3+zlkRdFwZUwfEx5hHfm5XJ+hY96Jaarl0CEav",
+	"Kk6AOk7tgKjUMYaUxJGoP9TvVUqUfyBnKR/EZCLQYIZgMLSFtSILGVkkRZSZjBt4A1PDosrWiQmOFAeL",
+	"GIuxsfBcrStYxNsekeXUYGzmyrdDlNYeElBFE8KTmFTSqZBYZqKaC/64vDxD+gfes7npUKRZM1JgKCZf",
+	"XS0d+6W7S/BwCEIgOlpC33WXY31FJtwgZkFohG+Itt1Ap6DsGvyoExyRQ63C628ZZ9XHmjRWJdtvnwl4",
+	"uYH2a2KBdIlw44i5qlrrf3smEI0QloU9LdaHvKLm0mSB0yXys1/4VlfQJ+20S6qUjo7mFMqaHTYofRf6",
+	"Cr0HkgRvjVjmkduZX0ozPgolvSHLzKkl8Dy5/cGnxvmonU2KPXhCGIkqqdeEXhtmvnNDy6y8aBqBrZS/",
+	"rdKp+G/FX/MialmB1M25LUnpljoXEbobvWHl0qpAq1k3voK+pHrtlDDPSrKv/Q614Aot9ker41hJs0ye",
+	"sEKpdj/mjKxICerRj9lkoBdIvuJJovi48z/3Xz9/+Xzvxf7LV3/75XXRDJs3G+Z2fONZpI5KKpXbqzGB",
+	"KgnwDMBCkI5QqjvVDnOIMOimSJKvUjt0qbTfCvW35LyGaAqXiLfd2hMF181TvkSuKasg5X6CZV8ptglJ",
+	"hdpUIda8rTTX/jci5KxfDLQWflVJ3koOfxK3uyGsdXr3t0/V/QInZCYt3in+JeLtq9WNAoSzwn2iUyOW",
+	"u000kS66S8zItSv+lERPzU32yHxd63U31d55nwRZ1otwpG9jLLTfgAqZYslTAakVOoRVCrbcYInTT2lc",
+	"yZcrSLwStVTRA+QdVL/aErXU24kLZU0LOmqrrosjW/RUQ49YyAtC2G1EY07Td0e2jEx9FVLLi6oNlBSE",
+	"hYv1ft98wvOMM69rllyvgoRZSuXsHZmJaqsGYrNXZHCUyTHE7uD36JrMBLhKlQIH/5BWOR1j0UO/0xvC",
+	"0GCG+r8fX6Kdm+c7wCI76hdi53sGlvSPfpUjJehILhNthTR4ggUdMaFURciqw+jy9PJMazSKH004GQ0h",
+	"dFTjwgVRvRS/+V7fhS/uW0ajltbZN80N1q/gpinyaOAJEEfEHskW5YEliDJ3Fimwmr48yVFkyWo6L174",
+	"+bkWuLXwXj83ieGVLnyJ4wYKBrpDEyxDnYE5pLFUn1CGcBxXkyE8s5wOoa2NBSqEHjcwa648CSmJkOCC",
+	"/s3Q5ff5XC6c/0qnkU4Ik0gTsu9yTnB4DS9JJhNFQyxKOY2612Tm/UvgIZEzBlh6QxrxbrY3VF8btD7G",
+	"WXU02sNSoJwdf5WEOUu+SX4Wd+OeQ5QlmRQuZSCMKWGy0t1bN/MbeOQ0k2qgVZfB9eM2wJovo3ShJwmt",
+	"MAz05PZh+BFgL7I6SxwYKFLLW0hnb1z2U74bPZ8aZjzBoQ4LXUCaxaK1qd+bPI3mFf5ofgM8PRJCLYaz",
+	"FT0G2B/srbmBK5y6/s8gLSpAAyzIq/0sjSttKf3u1Ih/Xpx+rAmnw29aDafuHSyztOZucl8vGkdJgT8w",
+	"i+KmS24MP4A3dU1mADEovIHRlr1+wYxczmwrnUtQ8Qb83X5eSABS4nA8MS7Jav9o8e1RoWQYZJsV5FWM",
+	"pZJicK1wIbrugwUCCNZgReKqZJiPcKr3uYAfP52/P9bwE7/Ca4HkoypaXnaQebpddoQkG8Q0fEdmt3r4",
+	"KB7xlMrxpJpO35xeHCNsf5NnpEwVxfZ0NFNrVpTJV/vVCl+KmUh4KkU96RgWDTFg8ZhrvHDQgE7bUvVd",
+	"yAtzZLCQ/i9ITFwy3aqCr8hEjfpGzWP5zs6JoOqqMARQ7STECLB2b0gK4WolZahA9myq76q0OHDTKr01",
+	"GG3RLlLJN61v6gt8IY2Wfl8YbuHtdGkprCo6PMUzJLkhK8zmqcpKpkwMlJgdhp2gMwC9SExwKrshBqzi",
+	"8WyQgh7fGFs/+nZcHX89Ygg0dRuEDQC2D0N5PxakS5lQ97PSn+NZD12NqSRIJDgkCKc8YxGiUGxAR4yn",
+	"BAD97EdCqk9QzKck7arBIgD+kbkvnqfPBPoEwQUekRhgbQvcm+AoIgZSoOi8frG3W79N7Q9bzRdmIAq/",
+	"+MGEZhQhl8fiey8WAA/Bz7wcqy8O/GuZ+dpn7nxbJWHliKGivov+TlKuc1gaslQWpBfBz6oX6WNINaSB",
+	"1MvbCWXWCzfvdygBW+jUiDxZJECkN+qh/ve/9EH+1TlA//irM8Y5NvSAEIYkvibsr85n7UjQsW+3uOeV",
+	"+zprCNRV0LAXBiO3iQm2J9ucDDkbUsV8LYRjcQhB221P2rDMgl+WQz52qs+NJwxHthrjL8e6S7CeXdvD",
+	"SaXbEsUqsukOiGo5EmibNjKfpmUqN8uYdFT2UN/4lb5gCf0KIFUMCyg6oDdU1xFUxhC/4HWklXwx13Sl",
+	"9MvXupxz8QuuyekwX7daXZWH0T5dmKawjcA/rsIOal4yNJy4DwZfjWsqxUKwkHTpiH1KHu+u7p6XWx7M",
+	"reJjZW4+RIzcmBQFl7oS0RER8m642L2KVfl7FQa+aQjPVPGkPfmb3O2+DAu+0e//EiC6fuPpZElyzeEi",
+	"iyeS0lKNwO7+L1XaA8xbjs/u/bI44cmU0jXRq94UFN3NReCpafnirb/meG7IDLOQnKVkSFLCwhpXm+9I",
+	"19WD8YyyEUpwKmcIi2vwR/uGILjDlZ2nVwDxEvMHUbZfklJR7S/Xztmzo8sVRYyf4jJn0evl63o8IXki",
+	"0JSn17qIVH83zLRv0nRxGGap9gKMCY7KNdTPBJrgr3SSTcyQMR0StMUZQTOCU5SxmIhCVShXg02p0Ana",
+	"rVMqWwVcXSLVd9t2KCJJzGfdAfdrp+z7Lws5d26VpJK/lJWchnShCP/06eQtCG+TKXQEKUAuL2rxo1Xy",
+	"o2qwmu2ZkMHyTvr5qJMdwjoQBimfatiNlOKYCp09ttU/sw7EfPqe5H9enH7c2u5vV8RS7tSZXBMGcBGe",
+	"cyKyWIolvGwNQSZ3rVREFtzmEY0WxQRSPD2JVnHWpt7rbO80nCMGTziX3ns8xTOB+top3L0ms36vnd5p",
+	"qk30zryFztFp0PnaHfGu+TBJueQhj3tNtOs90qUT693Lm5LBCKDZqKvIdBzrhXyyM+LdKRkoAmI77g/3",
+	"xI8Cz4BwuAXLgC/cI4MN2zxxtqmIMT1qxpkj4PvhmzNbsrVsPCQeVTnpS3EmiCoorTmtySFqoWTma61W",
+	"NPUbUOtpvlXnAvHLSYhiRN4lAhTj8SXV/bo+omODxRp2KA/tbGFkAzfq++22Uf7SKS1iV/V8IZrrKL9S",
+	"Hy7Csi5fxQnAsV4t5/Ilm5AzBnWBKR+leCL81ZuEqi7A7U8yIbsD0qXM1l92bYrVHOa8/xmUGxhzr4RX",
+	"P/exZwtW4MB7saWuVtK7tr6wGvPZ+yKvONWZY6U60vk2A/6HlHXHdJB0LQ5NwfwqjVRuTWDSCDyUe6hL",
+	"LcBFG7+UfqywWwdLXdiKh17tfe5MQ3f0kyHuSi4TSGGCv0y2i/+U/h5+qkSiX3ILT9h3g3XuWv4kZF11",
+	"gg5XglCvpks07F93iKneqf4ySfmQxqQ7JDIcV3wJlXhzL1OvTAMGdQVhUVdMdOoY704wm9mXCll+MbnB",
+	"kkTdMMZ00nWS7HOl0bVsqWxex3LCQp6qF2+ilepnObWtWlIboJQk4PsozLa/+7x9qa3dVdAQ2TqJwE6q",
+	"75N7lNe9TsdcEHTy1iAtIofg5MDFgvm2trabbU0f2aDz59W7ZS8IRpAWo5BTgc4vjnQCbojTdIb6rA/2",
+	"fJ/0DxGJY/Vc2A2z9IbA58fR3suXz18XHgnTG/PQVyhOiVB/poF6zrp7L19V6ZlV1/KFTQ/Kb+YisRxf",
+	"7L18ValXpjfzw71Ray4OAMup9PDNP67OxZwT+aove7TlVMfqSpvrKg30nbo+dYjc+E361zTqIw1IZW9q",
+	"QxVUQtJXjf58LWfV47t7Mj+rN1UDsOp9TniUxZlYuL9MkOr5M1GaXtBR1QBfa16TLuRHXxeuYNY8wGzB",
+	"ACVmV+epdTL97vQOqzj9z6t3F0vHbK9NInyrlF/FyYsyi2DAquW9p+zaCKPVXIE0cu6jeclqhZZNQEUp",
+	"CQm9IREapnwyVwrve3BfvfilChaH8Vr/KXzlZgL8oQJ+wJaSK0dKQGq8uhscZ8RWqhrMuu3SMl4+31sA",
+	"JND0ZspSvqG43x5j1Tv68NvRGxtwNUiXy+alOyd5GR+DmHOiAukf+V2PvNoFgNqjjIoxiBnKRoiyxXxi",
+	"Jq7c1RCfE7ALZm94RMSKYXAeVeoPtq8oqNU2AxoUp/m8qkIS0YK4QTljT03fbncruXRTf4wKsicMcaa9",
+	"2rBVcWgqmOGNWtyghvQYr0itkCyzu0CgFBdWdQKn7/w9z7MrwLDolaC/Oqfv/ur4iszpu0qt5TQRdwO0",
+	"UwBuFsjaS2IZw01ZJ/NQOynBgrNep1nfvRsF9S7RX04TceHWsAwHjkl4fRuQnmMcjlFEEsIiwsKZxh41",
+	"XgQqTfk9idDWXx1+/VfHIoQacMLAgfZoi0pUo/Lkx2spjF9r1COHv/p5EbObMaoPD+jovBDLXDkIOudR",
+	"SfW9NgF7TUPfxARHAg1weI0kP9RYDAMDo0oAoz0PoRU1rLGUiTjY2ZnMujhJeuaLnSmJDerhkjHYKm/N",
+	"WXWAaSmHdWU5OyjDUiAOCPOCEB3HzwOOVAoSO5xwysI4izSzPFxhf5uQXLHWvjGmCulGWtlHlB0ilsWx",
+	"hj6i0mQ0jLGojX0urBhsGwudF1T2SW+xUyyQOWvg1AIttgui5iAC8zP21Vd9K9FbzF+AiqISjXHkEKNy",
+	"HvHW08pNbsokvRrIFtgDn9sxziqYTfOjtLcnqnh3IYhT1YSV+zMq7xscx0p4rZAwUq3ylSC8LCi4Tqew",
+	"8HeeKNvfff2qBS/U3P6l2bRuUTHL8929/bazfClMsWBG70vXRtKlYa+4zS9K3ld5ovCIIDxQd2ztPPpm",
+	"WDgPjb7IanPxiOXWou6oEnM2QlumjGC72j5cPKGo0amoEBlJgxxQztmJGuze3iNwoxglBG2d//YGvd7b",
+	"/dv2atvXntrqij1oLet8ewB212AfV6dSWzyi0tEqm/eZ0Bq3M+8MXKvBuvPQeoc01W1wzYfxbBWaqtCd",
+	"qvXOikizDRUarWpJzeFK0Wif4Rs6AgvPA+rvaam8td2HpH2AIuq7ErN+hbsxj7IuDONVJXr9KNRw6Srq",
+	"JYq55wqwK8ATcG31V+tYcv7Uj6DTOre7KpRNvoK+lb9KUen2E4V+NraYYoxFoJtMaHXWgPinZESFBBPA",
+	"Yee3u8jmKeutWQlPq46SFOrGV8ksgOJnugz+dsUi/4ABKtaXZAPzQ4hq10i2a+PW1cgYziMuTLyARAGa",
+	"cCFRAmSqjhU4vvWxVsXWKxabJour8iDB8QyncnbMJJUah5lOCM8qtOAPNI6p68+Q12JO8Ay4uR4+oU1R",
+	"n11A2c9hcdw7PmdUvIq2CREtxN06EyOaeeLO8w0rRESxyradHKyuoawgurvLt6BR29vqD8vvZb1JCYIS",
+	"hMQzgSByPsRhIT3BItoYOAz9425EbmhI8pLOKo9YxYKMJ/Xub88RkUtcnXHMp40XgRFWQmuVio21mmVN",
+	"tCGfKww2QAPruwJuefs97vsjTepAiou55jRy6TvWryRCngA+Y6Vjcw0y+y6Lsgsee/eCbyGxSxy2ToF9",
+	"rpNMbhGhS70RVsryLgxQJRQrLvJVbpIWZLmFUcQnmNYAVtb7iQojGbOnGYa9dAjGw1NzLdQADCyJdzDF",
+	"TBZBSOBXWYpHOjnKamx+r7SqS+EiB1RbIcnDh1ezeTXw59BvzrhlbdVnAtkJthf4WWvcmmrwKeAXGlft",
+	"gzhX1SqKrlXoDWXymQJEdXuG1f2qjIbX9RQKFDkCwLpp5cHACjCb9VaDRnWzz2NtN/gjPUpaCVC7COzX",
+	"6kbziXcxprY3QfX6V6wBBhroQqMwVw3sXWDXhCSiGl2zGPKoHhj9eXUZ5J2Dj3xv5QH6leCUpOivbHf3",
+	"RQguMfiT9Gt6lLkJj7Wj+YS16U5XCKsYF3XBC/56d7cVbs7yF0zxmZPWfNzWmJujE/+l1JxYaR9zS2yg",
+	"rtWSMibDhYBMVZkfeXe1xYxkgOmrQiq6btpBKq4IE1yEbs3jJ3/yMUMXEyrHnUbg0/wJOHLfwbkuaN/6",
+	"w4CK6NsB8LuC33xj/+Rj1hPqKP6X+VBpfv4lYgtw5/OMqlFCXhbBh1+069+0oLS68ghWyll5DHS9SWlb",
+	"MqWN586CxqMHXAJr99x/Kpx+ux+G+JLLFeERuExaJ4z5fifdAoqhjEGvZJsAVRX1W5hFFtRm5Km3bhLx",
+	"zCJMp+ZnAn347Qg587VMXHu/FJq8TfQRHfT+x7+1TdIL4GjqT/308gzEw2OQjKuRa2uInuKGwbUwexTb",
+	"rqJdqHyC6iErgNTjxXwG3fDjdrmOugpk0aGtjClwVzXpbcvRzXLNXRcTIW5B3er83/iuw7J4OXv35li/",
+	"JcfBaOti7+Urr6p0u4fAGAUjMChnfD0TyGaJQfkEJQLhPPuzrwbvQ3cPgiMlPDAyGqy+sA5R/+z0QqOg",
+	"wwc75KsuEuojmaW6hMC1w3MtpGy4GECrKRvZ5iwa762qq+SX7ufv+y9+/FsjIMrTkQI+hVxMxOmd3jvz",
+	"vCvJV3kHvDsH8F+RTaJ+YFvzSLuQqbJzbTOeAJDJGbjiJ4WW5pLz6+Iyb9VYqKGdz6Jrqer9PFm9tbSZ",
+	"FSltVV1uGYoJkCkB1YtCW/0iAfSh8ZD72rRHMIWsENOHvCwL2nI/tFRPRVfG+X7LW76p/aNBODtEMcE3",
+	"RElbyKjiKCaygMXAh0Oiu426YFeluGRjLmSP8hay8sfCjd9GycljhO1jr5WwH945JinRjWgrk01PdFaY",
+	"TvzNb1SbSSLwTKDpmAPobKFc5Q4OshBNyndeR1unmQ8/ORcjXdxI7ZhFpi+wvZQ9y0D7KAHgbIsREimd",
+	"AIp2a9t7FRCUV4gMVW7yU3IHzpO7UaJcxB3S5KEOxl5aaoniABL6nCqlLLyV9KkAJqrVqarss0epDt2/",
+	"mymffFlIDqhtOLcNhtyh/aMDYQ3bT7F946FS46r8LZiMn0WdzWocniVFzdeS//or+f7+h/rfj/C/Fz9Q",
+	"0HtW3Ybdd5SWLpYp78ZEjYpizEYZHnktvu/Bpeol8EPumD4POITK/P3F5S2eoaNbbz/a0hZNwevTF0zr",
+	"a6+DgVEh7uL6uhebKT+d+1Yq5jCGGqOuR3kWgD1qP/TdW9vxLdAaPNTJCm7BEmHLLsZTSOeQIfNeWzPr",
+	"szE4nW/gejJgKLRgcHiyWwONV6UWmKiZvuXusmZXEX+hljW3iXMXqBUkVdnwC+xhNaTpLFZj3oB6Yd0b",
+	"Bnbj4o+j7t7LVz46gDaRrb3c6JD1lrT/olUtcWmdleTBZfK7aV28KlLkBI+IaQBZ5on/OC/4wPtcJoqX",
+	"D3Z2+ujT+UmgG9v11TVxAOPsJGx0qI8nUD95X50ixmVS1wzqUlebp4qUGahyL/a0eiVnidbdJZ9riYGU",
+	"iC/IxD9/vbj6rxdvz47/OHv34ux/n5X/vbiWy55LYb1VL2Eu/W9uU79ShtMZNHNSu8qYbl1RBJGrc6D9",
+	"j3//vhvsVfvQQBOveHHqc1uvEmLGGQ1xrJtthFiAnCvBouyFL14OXg1fdMP9wevu/i/kRff1337B3Wg/",
+	"2h0+j/b3yN5+aZG73de4O/z8/ZcfXff3fou/n9dtRiyPzAZl/B+G2ErIhYk3D9HwtF1L08X3deuepm3y",
+	"Jxa3Na1qs7u3vi67JZfTPXYdLSeIeC0t/fSoYivLYhvMckNLOt+msqo7ZnWnS72BSlEjSPqWaDgy+o1s",
+	"bOt2tnXIGctroVo7lK5JIpHgiMcRSU22l0BC0jjWjhUsSa8xtPH4DHWt7J2wD0SOeeSDIMzB9CW+PrgY",
+	"EcEftik2CBU2oIXeUm/cBNkWB9kYmR4/hGNpHgRjLonarqyRRi4Ii/x0/k1c9ueMyy6mlwUCZZVSg5Jq",
+	"1hSwMT8FL0GvPgG9sWnqItBo1mId4KXYgjJ07Rzabl2uUFRYaooX1FkCXtUqHDanjRd30ld2lCVkaI7O",
+	"ma3vctTNh0PfeWGQUCvdD0vhfc01UFwYU18R7Uud4O1iH14/8+Vv97pksiMHidpNiSDS+Iu0dqXLOISD",
+	"T8JWtpQESMEl1CqfzN/L4tNauT3bRrb/xLK9rpyvEW+86B6CuAGc3MwBXqCts5OPARpQPiEypaEWpVbw",
+	"uOUVS638IqwqmaT9rEdR5FWuPCGf9zWZBUiRIIljAFxLcAqOuJgKDYhX8LS+vGVMvPq0btHwpiJtWu/q",
+	"mUA0mpP7ZP/lq791yS+vB93ne9GLLt5/+aq7v/fq1fP953/b393d7SxfuuXms78zuDKc6YQqkC6tOi7U",
+	"n5iOCrzh0Z173TWQ4aIU0v1f9p6/eL37t6UT0VoEu+yMaAop7lwntmPmfqCFZuBoljPd3OlORNotO4HZ",
+	"cY3/HkZreI2r1yXI+qqEQi2X5AhAGQ81EeKBIEzqsxvoyjIDlSf07yoxo6tCn1cTou332+k6erFfqvq+",
+	"amihRZmNKbmhPBOte59eTUihdWHKEy5ItNrzlZVlX2wPgPm1Vc33ufpwV4U2vaLXdEIiitGxa/vW2Ixi",
+	"eeD9e8ErzZHzG6A2rybkN56OuLSvxAQ2V5WKeffKL1ZELplouxoVKnXEXikLHvtkf1o+MDeGt4qgYk+t",
+	"znG1A7zTbdSs8z0f0RVl5iN7Oc0bXK39DIAtQnXSFlgOfWftfAFwzG17azo/r58xCc35Beob46NfV9Bc",
+	"i9vnVTRrr31lMXN16XJxpb5j+uPx1Zezo4uLq9Pzt1/Oj//j08n58dtK7dtULn+hyxQ9w7Yj2ztBD1HQ",
+	"J355tb+7W1Xs3IBg6J8EwxNluFm7o7phmDYV68Y7Jxm0jzGrp9IWaSPdMC0lN/y6pt+Dl5FehlkEIMNi",
+	"2iyQjdL8JeorU9WnFdfBpX+oFcVuTG+W0Rg+5HfNchX4mX1VsGLrpoiwxI0XWsNNZYhrb3f3853dRR9z",
+	"Z4exU1f3AK2q0Hhve8kmuHch5+zsgS/xCrupOboah1ebZJ6rCTGKNLDQrYBxKhXR+zo878iKy6k5s+Ku",
+	"V7Kay/J8gURdTiQuMnCdolzSm705m3euZN5DvO5qTKTml/XJI5DqKIH2FSiawSmJUIgF6VImCBNU0hsS",
+	"zw6VFaw7XFlbeMrTa2Xq8aIBjKMJLSf8vtxfSMR/J0LOdOfhEyYkZuGKx2s3Wsip3V3uVGuVQG+V5zxe",
+	"cYUlfOUCTLNH2V58xxzI303G1TJVSEHVgTxfeCBBR8yEJBO1y1WmLTOcvwMHU16aYsGB38JjsRJN6FyY",
+	"O9i8last9xm1a1NQ3KFd5l1klZlHfp0puVE7MEjK2RItCEpEXEunja+hIp+z1hkFXz0TGo3CNqShpieN",
+	"UecsrHTzGyySrVtPUKbr+ZOrAOCfdeyqWxHCirer9SE4XfP556o702bLNekN87TZ2EOmOp0YJqrd8Koe",
+	"J3jYuJgIuyEx123k2rqcW3uIgvvpv1N9dk3tcuAE7I25JI1U5e8CJr0Z7plALJuQlIYmgNEChMsyaq4Q",
+	"/NJ9MdzDr8Pn0e5gn/wNv3reIHSWkVO1AiNLouXGKh078G2R530uzodf+EJWwKqbY9zdRsZtBWVXJJKK",
+	"ArS75eZcgbsb0bUb3Fp8+Zu/283ewil4Lyhdi83YVeon/a3f0UtufMFVhRo6SwGu0qXbnE1IU5b4smGv",
+	"wlp0dwBdEn7x9p26CCJIsBiTtAXAa51q0Hw1mJMyG6t9Yx+ITXFfQbesNh2fCaR+0JyLPPeNV65Z8W2M",
+	"G75MTbXDQp6HZPnKnPzWjzbm6psbwvJLviVvA2a5TXn13ot5TNeFIZW1XxZ6nkd0VeQbv+uNtnNAr/R+",
+	"71ylvCP8ySVxLOqTsUqLEuQ2Ebglvbx34qlzkfmF16ot51pBROeKxIvddandYSYkn1SXP5VcW3foBMh9",
+	"Ra2Y+CL/eaUvq9Ho0T9HSmSb4iL11yjFTAo0HWPARNwynbl0dwjvkZrO47e0SaodDja92ttN4ajmtu5e",
+	"39ImjRriMd1P1Vf0XQtt7eV9NHeT3fTdbvKCSHsLtxP2JWCgrziU8QyyDPkQ9UGI9yG23c+MI6winr9E",
+	"odqqjlgdG7sDF+5i3+1FQT6VfUSDjMaySxkIiECnN0LzK4DdwkKihE9JOsxiPw8Ymst2AhdSiYj2cKnP",
+	"BOG6/VNMxVi3heJMpnSQSZ5WJijAMm/jW/ZyMPfWdrk8jO+52Jjhlu6nBn/1ev3KtcS5av/WtQnvmm6u",
+	"dy3Y7tSBvns70b0mz/knuLkfe8hUr3KZkOmEMv/T57cOoq4UBv1RuyGxshslF6Mvu7/sR8/Jq2gfk654",
+	"MXn9t/3OconrxgHjIB29hmWskIxtG1qOsUCM1+eCreyXWcE3UkstFq7pUfCt7uOxuoVdy8CQMKVLTy7U",
+	"hHr5R3+/qM+ZQ8V+bejvJOUl56OrnOj/764ZqQuip4/GBEcA64n6O4KO2BfK+gCj069t9IJ4is4xjcUz",
+	"1L80Sf3XhP37X5253/7VAR2PqpXqmezNdtAppGLmZIcTaprrHCkNpwmWB1QgC86Tw7XqlMH++6PLN3+8",
+	"O/6vL0dvP5x8/HJx/Ob8+LJ+Of+7C/N1zYQV69EHopatlqOrFX6zWsGfV5edYP7dFGofoK0zYMTZ9lSB",
+	"QXKyr4taNIeY3oBbGKgO7GmYLl/WWMqkuKhj0wxqxcUp+aBYBl6HQB/HHIAz0mvopuiyfnroqni6Jv/1",
+	"y/H74/88ujx+++XN+6OTD30EJZ0c9VMS8smEsIhEfbSlZIywgLs+oBkg8vZdPifa0qii6veHWnZFEWUj",
+	"hE0LaDg8zmL9Ew2oOsY3ANO1HXg99i1Cn+2VdYCoIpYJEZotIKnUfJm3udOledpescWV/a/dMRZZirvq",
+	"N107YL+HTuWYpFMqTDsMnUVABdrffY769nfdMMZ0kqestnq9H3Ql4GVTmAHIXx13ie4/HF+en7y5+HJ5",
+	"+u74Y98Ke54QJlB/x9QY9m1n7aOzE5TwVLZalrEQ62SSCcFXCKH+TsxHIGIGOCXQtaJJ1KwqPH6Afj+s",
+	"QHR0TcypAAqMh11F6STyCzTVog2EI7ocUwFWLJhSOJSmvf2ACIN8G1Eck1AquhIJwdcC8RvASBaUjWL1",
+	"YAo2MBBqYE9FBDbDW9EYRAJ66BiHYzeebuMFPVWwHIsADSmJI9MCXj2kUxzEGCfEYTKqZdMQEJzphEos",
+	"iZoSAMrIVyqk4iHTJgy4x+LyMjKFwmPASEOnuSBQr2mU8izRkkudhMQjlJDULlS9pJiGxFzL5g19OFEy",
+	"J0tjD/oSaI9naUh6PB3tmIfEjvotlIpLUIHsO+oEnRuSahrr7Pae93Z1kS9hOKGdg86L3m7vhWldCffk",
+	"TsRD+GNUdWVcTPFoRFL06cSUmFLhXmoPnUgl6ASRestgnOflzwMATDtUatKbtx8V8WRCJ4U4mXkSdQ46",
+	"p4l4q9agbn+tqcB69nZ3TUGPNIXCknyVO2M5AR1O6xZVWsSPqgSXiIfZhDDdfB0leER6WnPIJhOsTODO",
+	"CZMk1egHwNjFJ7byk9hWvINHAjwLieh8VuPAMe58h9P44R1n5VaP1K/gJZh+22qs75proaeo41lsfpnr",
+	"RRrsKN99yRlTWU3e+1INSPvj88Izd4iAxTN3lr1+ydXFA+p1hUKs+OT8i2796D/xDdYEsOwAlbQDL6Gn",
+	"+Gh/7nxwksRG/O38U2jJnk9YctTZzKelIux5ucOCCgfzQ5th1RSbqt4nVJJTAX36lcxSpo/aOgp5Fkda",
+	"VdgyslURGUrJMBNEICq3zfHsV7FsEmPKluTZjxyJLBy7sy+w6hGkmtHQLM+I8XkWr2TUMcGxHH+rFXm6",
+	"okZpRzQmtj0XKH1wvQnIdTtUl0XEiT4sydVSYQ1YYnUlVEq5P8zMC5mumaiaYRrEhSaDijM90hpy8Szf",
+	"0xvC1O6SlA+qTww64VI523EGdKJum/mj+wgXI9QiGfgWG6TT5pH51BWSgFnUt//64gqY+kqFyKvJQcPn",
+	"ykoB8MtuiNU9gk6kKSMXCCuCDU31m0AZMwAbkVcpBhB3FmeXw2Uv0JBrEOpD86J1sa+beQRXm3rHNCQG",
+	"WSTHqlY3YUhwLCy2D5AlCUBbNisDhcH0f8VSL8KbN4AlFzVgh22BIdtFSMwio5BAj+28in5LW0Lg3oYn",
+	"eQwKh9rlNoo5vxYoptdEWQApAT1/njCPvp2pt3lsPAwG/+9XHs3ujCqPvsHoxnllHFeKtPwhv3an02lX",
+	"iehulsZEg7Heeo4f5bvzxxq57+ibaVZaKV5NbND4jPLbpGpEt8Sdo2+/Ypc8AA89b/PQJ4aNuk8i/diL",
+	"No/9xtMBjSLtYN1/3uoZ0zjnkvP3OB0R/eTLdosUWaIMKBJ9IBHVkFPq8b29do8byQxgsfDc6zbPXXL+",
+	"ATML6QJIjC/bvYoT3SIn1mnW8NyLlm/jBlMNauv7q0Dt8zxV//isVLJcOGt0Bq9L9zNRKh7aOlOmq6+S",
+	"4m+dzz+CTlLVvn8joJ+kgNZCbSOhNxJ6I6GfmoQuS+Z5hfrLjYeNVmuWXBaR7A6K6SFSRya0dWZyGSJn",
+	"EWlHsaCR+YUV/iPddYCn2z033ATP0IBohCvbLTDEgrKRlvnaMalrVpV01QLSSFFrMRUuBhrHTmQ+E4cI",
+	"ayFbiQiFtozIRhMekW00wddEFIbMR6qSlDridewy7+f9K/+dEbD8jYPFBtYqHSpQbzvnY6geyKYl1gz0",
+	"qvVAAmDH2w8z78PZbwbnosLiD0a3EHKrS54nIwIck2uq8qnVRGOctqLffVkF46LCB3j07YKwKG9EbBm/",
+	"7WsE4QL+dQB6meLZz35V/Wx3xgdsNF59Y1iBCPqn4cyCzGu8Qpxyntpc7hrnjHeBaBk+4kQoCX/ryyPQ",
+	"7MBzUBdAICoCzfaV8j6kX8EsyK+Pw+pWiKBeExaJWn9FMYV9XVpxcZY7V4jLw/+EuvBGqX2MN9oFkSaA",
+	"6TDEKq60Bu+CudqKdHOqtEBn2RvpRcBKB9MWHQOvcwD4NV8Dsip8QCVkVemEK7DWeaos+0Bb+WDW4wlB",
+	"+7u7aOuvzn/xDIWYPZNIY2HPeJbmu9FuhRnPLGIwfA3a3l+dbfB2VAozY+aLQ+sTWOhL0PKr4JDY293P",
+	"tWJ3HpyZo7BYrGW5ZijjASTb2iz+mllayLn70H42gmbtggZ0HVzGrVf6TkuX5c+jtsCAZzms50Zj2Wgs",
+	"G0FytxrLEqbSDomobOtu68Gd7lQCox2BeAGkViOMttEUUiW000vAku2shyaiwTjkvOn+v2UZcRzRufu/",
+	"hRdrWZ/RnfmwWjufHEI59Fzb+J1a0fybMQmvcwovN3+pI3hIFwVPQLWWDtmsrj2MzqUktn2JKKWgqps2",
+	"whJrR7P614RI3PMvX525mkN0QDAPUoS2fZ+xRbt9sYsmlGWSCISHEhR/gWIspJ9OquV4Dx2FIUmkQH9e",
+	"nH4MUJbGXXNpwXImWSwptLdQVxoa8IgSYUKFTiNQCxPqUs5/Ps96OQ7Lmm7meYybO76bqydwW96BgW21",
+	"xupD3uuFX4GOU3H5v+ejEVG02V6swMAr+EJ1Jcsq7lB4cnmtwcA1rKY4mNXW6Q6vW46wqkg0gFGrSEV7",
+	"zjWC8T0fKVGkFYAynqoSDPm16wnIb2rQXEZya27ERJJ5P72lPfWzdZO4hTSp0WytRB5jgaAq5BBkphar",
+	"jKOYsxFJtXnSe3q0/DDE5Dvri7UZZX/9sckA8Yw9XLwla4jM1IvUKpmGoxD4kwSUClgSBCq2gIoxloSF",
+	"lIg8G0XXbUEJg9OHx1hAdzG4GRVHRCSmykzVDeLOUj4hckwyAbfyTDeIGmrdwrTk19yTibznHtSLHZ2d",
+	"6DZSkOUi1cM4JaDKwj0bHrjyLJslK8dkgtQ+oO2UMrrNkDRFfKqU57mim6O3b8/7AXq+97febm+39/xg",
+	"f3f3uToV07R528aaC8U32ssmuWuAB3GUROlITPpNctpW/ehyLZ5JPZJ5DEofEgwCRycI7+/uVxUCzaX9",
+	"mnqklvUNqyRLmxk0JivxXjRSQyrFiwso+0Q6A96XEXeVdmxYsiLrGBk2sCdJ1V8yJ2XbcdqlU4c4TWfQ",
+	"v0ArpH6TI3XCurAJDvHq6qrr1XLWoJO6vLXA1U2lBMeTf/+rY9Zmii4bzrwyvX09J2Zfp2Ux4Kh5ut9i",
+	"vPpot3vzEq5YFFeWcB7FTBy1zieCmzKint1qXY2LsjCOzk6Uzn7bq3OJ7vPVd6erViqpEJd+KRPEA8xy",
+	"67c9w7oiZcG2/+vow/vltm0HfpBtm+XOb9sH+rqzhP9Gb21Foml9wpIfS6pzwwZKJBYqDg+LqVpC4tni",
+	"GPPanbVrzrusm2aTerlJvfy5Ui+dLrzuvPinIsc0y28E2UaQbQTZUxRkVf59+91OmmNAVbv6P2Aaa7mm",
+	"S1CcUW88ZciLJGgJpTvK29bnNlZv/PjFEhhIxrHJOzpVpzB6MZmnxuVehsddo/O9PNU6/O/zc9y/v3yB",
+	"M9Ga2xQymUgil0kDr/Kbb9zYq7qxq5NjmjyKHuvbbN9Kxr+wGXPFYHkeu3bwVnpOcBdu2Sq8Z8LIgaVS",
+	"ZLarC0SWT5WpgKi+F7GwhoSZyhkenUhwREJtHc4tRcImIHbPkmRhdsxi0ZISHM0Ww2Ls7e7aPBgqHNg3",
+	"CrGBf0IyxcMhDQHX2+FhOKe57U8s6IhRNkLXZKYdnep9kmg7QC93X2hraEoFMVW16ks0wLGaKoW5JL4G",
+	"wCYlk/gQpVzDflQ64M/1zh4KdgOm73lvev1TfuQScjFmh6gfjkl4LfpI4JkBXdchn7JnUC2TLkACsThc",
+	"jWlTToeN6Y0LmhnkuCL61xYg5gXo6sNxYLJIdFBAw4dtB4qila4C+HU91DfG1Rcs+04L1eM/sykkoaQ3",
+	"VM6qbOH3VMgLu4NbUkMriN6jb1bnn2+B0hToXSKI+9A24CM1qdSrLnlI8hc/Z1DZ73a+0+hHMSeghNDO",
+	"ogLVzbllLNDBwXwmFTTGgyazPoidjycJKAoJqE5QbnvEtFfIgNOa0QLIeGCRrihAuoo2Y9cMujJGGkNx",
+	"v4r+38KuLlx753aZe3PJB/dOnHpli575yOVvPGPRT0nPxyyybQFaUXVQd4nfLUX9TmQtOd2lw82J0Uax",
+	"uSHM+yfMizGfLkmZpXzmuTagVrRGBv709+NL5ER0Dm9aBEqk0TIoiXNpzHALaCjn5RJnrV5LpZ+TRV0u",
+	"Rh16dA9dEJP/oB8Z4PAaYg0FmNYD1AgpXf5xC2jpORs9B+Cx+4JcWZ7qSpuMZYJEBv3TFsM9E/Yu6+qh",
+	"Yjokkk4q0Wsu6IidsLWFHvTwaws5lIdvYbw/v3fJBxVxyVx2TIn2WvZ/rOei6qSYTXjjX742h47YCvm4",
+	"uf6tJG+W1Ete3TRbyV5wGzpfppNGJkNQY0LDjDEPcUxcLqRYiLJQB2mmqD1JTMGBh282hwwmxnyqAcF4",
+	"D33kZd4k0QF4PdRBMfJVtkcrK6OKFcuhzexYeCBiQeGktGOIRnrvVCCmbBazv8C5ZCpRyvSpOKeSgb6W",
+	"ptnS8z0UjnGKQwkl017gm7MhTScg8wBGnTAkCJOBxpafYBmOEZU9SLpSd41f2aGkdd1F8ilZ60XyKVnr",
+	"ReIPf88XSVPM2tIboJ0LrcjAi0mJyaM1zrVNUeXPJbi1XPWitFXS+eb5Tm9K4rgLBuHOP6fXopwBOk9S",
+	"QD5XZIDekRm6yEGawd9rGnjQEcMSsthd8rhJkIlnJjYpDrSE1bDsntPYCV9le1CpKDXGoRJngltvyoQy",
+	"SSL0T93NYshTgrDzFJsaTY0O0UPH0PAH5FTRJYNTPS9xHnUxxupe+OPD0RuTdzsvrH4n8s+rd2KdVvGf",
+	"V+8uSG3+p87El73W5AWu2NUoDB6tJ7IzqBDQbz6/fWfFc/YIj6nhctqDCoQdnC2q1oVfoJiPil7jAHSP",
+	"EVGXFkbKRjmA66yIJ6p+8UygvrqY+zblS/C07wwfDQiqqK8apFOt8j0V8kgt4/hGHVFnga0LcCkEfmpY",
+	"QtE5G+mrG/zb2hHubN5SvS4OJU+VYD8plv86nPssA7u4ovy3fiWR4iinYR2dndj0EGgok3cP2tYsrdQJ",
+	"PGleIlgfpmtVdW1xiwZiTWvGA12uoXtMpHWLkeqGkHd9YPYY1MvjDG0Z3HrUt24p2yNqu+GQTMfZqsN5",
+	"ftvDASAdXWrrBe1k3WoEZSGpPp7GNrtNazDit8304I+4g+n/4FM0wcwtQXJT5awOZMJF7QJiOqGysABj",
+	"XXQOXqo3gb/SSTbJiVb/63lQ0Z+hSk4ZGWPuw4IEqluRlkW3YJ7P6/TOKpmQSz3ojllxKZ0youUwH5o3",
+	"soQ6qaZYxYOgnlvNiaCeXEEdVY+t7LxVD6+o45mNNrhw/cZw//isSNPvzVYZP9M3KrF3mVMMoYtu6X6G",
+	"Rk2197MaTpiuY8YxytMI5BGZoSlJCTJtWCEJiSnrk0bb83d3gHii62KgT3I8QxIuTnN9WixZziSGYkYo",
+	"gAt0pzNl1WLTOJin8JlS7rYYl9sooqDHRw03+yfYYps73bVXq1oTyEC9LPUuQZcMsSBdylzHuHhWJwoW",
+	"49WuclN4/eDUKble7XWrSE1P9Du9ruwrMKvZUjYx5NPDeyZMfwkoalvQsbL2PrUjVVX0uSb7DTeGXsBj",
+	"uDDcksBjYnVDWJu4pkndivhwqLPmKpbkr+j5rv0/b2G7FQtb+wWimKvN1VE8B+28GhcOCUCr43hzuzzy",
+	"2yUz4rR8rQRL+IA9RGbMIv9yCDyXcw99YtDGasxpSITOHSu4j6H6PUusG1nYjp2STBKe4tSlcPbz3FVw",
+	"ZIZjDkK+mHpnnQ0szwsZUVcU7wKIhy6rFueu0772aAhbI2Qcz1oSAcqJsTa021fJxpo7Sx8Y+P3W5DIt",
+	"zvJQrs3yKuqBYmynZ8hz1frGExMTu69bPvaGs2FMQ3lr4dLOmar3WO1PfXLiyXpFgVZaKb473zNwKjQm",
+	"j+n0K699jHWy0LS6wanOwRc2gV67YSyIhk4WEzZbzCaemSiW9YV5DVFNzo+1vSpFhl6iExlt0sMsP+ld",
+	"Pzl+2m/52PJJPD/LZa1pop4bgmo8BJjld+1t69yH9tgk8DdU+bNR5e9Q8FBLko02+mUuDWlUk0+WWSdx",
+	"fTbMIqfx56AONuON6T2mgZxIHEGzeKkzDAg2mqKughA9dGSb40ChQ0wgOcs2PfUSH3TiVn21lbki5ovJ",
+	"LaoTTSEzwd5BGodHPa60W91uu/re0PXY61Y181keqvK7jaxBWNgi8I3Y2SiXZcGliXgl5XLH+LU0IM/j",
+	"EHCVpvpbvU6/UyKL6qWTUmZrZZMSfwXPIAoxA1QsnUvl0rBoihKSCmX+V4TwdavqOveuWfCj0FWU/Mi9",
+	"0RsB8pNp0/rNrsb/2gf+CNm/gqWO2aPiKBM+2DDUz8ZQms5W46eYh9dNHpvfeOpybYdFDHaEpSSTRGpP",
+	"TcgjgkaZ7nYEiXQkQniEKTNliIrrvOtQ3V3CZUxv+ZnS6nv16+3Ar5gNYwoGgu2ZBJYCHZq1qX0IHUsN",
+	"MVxzCALyahEC9WHvPTXwF/XLL2FMcNrvoTfqv+A7Mv6oMbcNCtTvSIREFoY641dt0lgtjMsxZaM6r7Ma",
+	"FKI56nDbepHUfOCVVU9v2PTnY1MgC0NoNuBCGbz3x2vAN8mOyRDvSC6TBfLD562Ya2lAU7/TAU89DTYl",
+	"IdcMzyMiDpDuynB5enmG+HAYoCjlia1ABsTXHETXfzBoVri1T8zKCKVhO380z6SezoWYtBChYrHqfKmO",
+	"46Ev+8Cd1r+CEHlycuAS8iks99pX9TRFQBEg9xHb44AGVYxRB158GbLemQk7O0ck5GE1hp0NdGUtsFM5",
+	"iG5AMC2a+12G0muE04WOP6wb/tJM9cDgb/PLaI6E+6hPtlRgo3NtnJVzsFJGdFVVcLYwspIxZ6RJS3Jm",
+	"et7JBKAjETyJWDYZqGsdTJCC6w8NZujiw4WpYFdigTUUZzjD5AwWtAkTbKydtfHNOZnwG+KxjkfJjzpe",
+	"WQWO/bu9bw3dlviSqWFjKqAFIzruPX+1r2hbMaa18txPoDx6CyOGdZ6eGcSUFRfimWREOdtWton5jS6F",
+	"sgdhUnIPlL6gv8cetg0IEICteb1AM3CyYI1qgZpjE7F8PKJok0R376pDs/xrVB9SfkOjpuISRcbkq940",
+	"sj+3Bc0Cbf1O5R/ZIEC/cz6KSYD+3//5v57tAcCVHn5FgHgc5ZiDzeUgZ25x6+ZhO1Ndjrx3R8SUXZNo",
+	"/iQ2asbPWaW16L0/UeeKZa2d7/bPxuxarXKZeAhl1yanCVrBFQ/EszN0HMbJAsrQFpWmh7NOEEc81bgx",
+	"OUYCwoB8td1D5yTkaWS9I17abQ+aw7l20U4lYRxBdTC0lK5JpWLqS1+4tA+iqHVSgVI4io1Z8dPxu6YN",
+	"pYGXSRpChY88H7KyGtrtRFdLzpFw5WISnzNaQP692FtS+Pg4x3X9YeHdnZMbfg3Bj3pg4QpurXecllFW",
+	"N9z7E2UqRPPRuMVp9eVK6gKmtkY4KeKdgOPewbnqeP6MSJRk6YhEJUztZv32rtCyW5jJMFEL7bYEkb3h",
+	"j59Um63Cj3062muOKG7+OlkOWPxQMbABG9JaLI4B0N8wtknTwQwR9dJq2Hjudro16PeG3X6q60hRV7vL",
+	"6NEqkHn/h9qpHQuuj98NiFmTi8ohaXkGJ58yKOYxxcjlfhcazvkGxxkx3aA1cOeYT9mCm/vSoqqt996G",
+	"aVrc2vnmN4Lk57638zf9NG9uvfad7/DfBbe2vl+Fh+Lu0u68uxyCXhoB+BCl6hF7sds7HT5c4Va/NO2c",
+	"2t3pDpreTLfhxJ8v7KxerKKfHLbxiV7rbgNNkxsevRNhoLPbu4WcvmocGq9416VQ2caqXt3ZM2EzfwlD",
+	"fYvz57WQVpxIR2OpIRvMQRf6QIPufehgbismqWv8fDUhep1rTn2bm+eB4txXE7LOHodXE7KC+LuakJWE",
+	"39WELA8OdTUhqwaeYZ236Il4NSGrglpfTchqslOfbR2sdd5QudQOsYju7LLny13fPVk5nZA8Qk1icoMl",
+	"2ZmSgXqvDb1ibLtEmwKjkakEiqkAiN9Srxwt8wEjOch7rUiSdLMEQQc/7QXoV61iRwMq9wFPEDBm5gXC",
+	"sX7myi58jbyo8Z7fkdmblESESYpjQxen+hDqWNSekd2/3qeyTV0f/fYsC6DUKzCtBbMuse3rlk/6KSMP",
+	"g7vt6w9NysKvZESZPeMyRRa4xOKee1RaD9ddQ5xN9ykx1WvVDIH4DWR3VZEDGpBRBnmgrh2GKze3nZmq",
+	"ulL5fTGKW4Uo1B9YZClGYYzpxMJg9L92x/BxV22ra7YZmZx2pyaZJsj5WmMspEBYQMhZ/Vd787xJD6DV",
+	"OsSUIYfOaOnKErCz6EEL7QPtTwDPvqqw/T/h3Kv4/u7VAN0kyU6iZ34gTcB4Os1duKhvkutYYw668GKe",
+	"lLBppSTAU6uqCWaxt1AUYIRVVYUHE5S/UUbF2JOUS8nDIU9HXLawKz5AlyKZt2N5ZlvyYOS309HFxuqO",
+	"7FeM3zU/NY3eTLkO9foFTccEbAyegvyQc/1fKq2J32Ca9VsTxXkerTVhdg9VktCo5HbWxEbBX07B/wD9",
+	"xWrYolhBVqfK1/BNPX9eWCSA3KSw+V0wNYAP2wQ0LCSY7Kb7utVoDaNp3oSndA9GDX1DviY0Ne3LSuCO",
+	"0LwBoyGZommqFAmZUuKQIWsr8BZz8huz7XtiaDPdxkuw8RI8uBDRGeqFalNzsxuunRMvdbJkTHAsx99q",
+	"w3/WGdD/q3P67q9OH03HNDb+Cd1DTNdgpjeK2Q0jVnDvHzAPGEy/A7z72jjl9N2i6lFYbQglw1lyuzZT",
+	"P4rRpBvC1IkkKR8QtAUPoATL8XaFkqXbnc4n53kn9Yf6QfVRLbGr+p+amkStafWad5PjfQ94NFu0OUNd",
+	"ul9OSOrDywa/QRBi8R7sMxoUBkPnswmBOik+PJzzg8GTpgeke3ae/v5OhJy9p+oF2iWtkQZhNjtTU4zZ",
+	"HVB7UQ1jryCs4bmVxDU8eWRS8pcX3PD4qjEqc5KrSFC74XrTCX5R2x8cgsPSf0meQwaKb3CoVCWP/L+p",
+	"AbuueqFFR4CcZrUEV5Qs6FckZkKSicFM3TpVxlSAIKYWoLfkhsSKvAN0cXwaIPBairH69xvOZEoHmeTp",
+	"tmkge11ct5oAhuuhjxofyXIgHMPBHIMZIWFqCjyCrWQxvTFL+mvSzSpmeiAE/wKjL7p33JteBcP/p2H7",
+	"VhqbWfUtCgofUHDkrUlpzge1IqJ8Ve58t3/+/dPJ28YkDuBjYRBNChQG/e+dQAEpEsCf+iYVzxD0HBWu",
+	"g3IBdjRQWl44BktuDqW/mu811HqB79d5ty6whXxOWxrd/1FxWpvUkcLjS6eQPNXr2YL7t+OyoM68mVnl",
+	"coJnKCU4Klz5h0hyhNmMM4JILKBfb8RNZQL4HNHW/u7+dg1X/E7kvbHEsrfQhiF+MoY4V8Tbmh1K6VMV",
+	"KUr+NdS2XO3Vfot+npVQHeYuU/cRqLnCMKRaTIEla1hNg5Pfh+JZnOmB/IFLsbw+xWjD+hudtV54AKPd",
+	"jc66AwpnY0nBnI2b5zMJyc2HhwCe593PsTHJJy0cPOewhnWzoJqlycFjWo9s+O3ndA2ZnjbDJ3DvLuLZ",
+	"chvkBexlWwqv285TvN/EYMag3bDYz8pi5gWXmMzvQGhaOj9SZbfS/1ut7eIosu7YrcEM9aFjdh/xFPXV",
+	"h2pt/QCRrziU0EOcbNuwH/TQMjF0uxVoFT6iN14AxQLNQYNsBK2rMdPuYFjAKMUAoWs+0qOmtoeX/fyZ",
+	"OMxTBfQvjZN4QFBEJhyaoe/vvt7uIRs/3Nt9XgKVoULtl0QB2tvddd+Z12kR+3voyj6kO96ikLOQ4FgY",
+	"F5VpK0AEGuMbl6UgAkc2UHsI2q86UXeM4DTT6Ys6HQYO0p44VBpB1x21j91thGN6rVM0dJDKTFujhlyQ",
+	"gphcpzFyQaSWkQ9ph9gVNFsh+o08E/4L1m65O/fIt1uQJUPGp45F/iXvkTZZm4Wnl87e/Nc1rI5ymQ6u",
+	"xKJ4Dl25R4t7rJUGt8D2uhpjfa3CqtHF23fPBOqPigJL9CFaKA6MtDO3hxaRavy+M9fAIoPPRB9tuYtm",
+	"zONIg54CsyeAUGb3LTiiEvAZwK3KZDrbbmHQQffEezHqNlrnRutspXWKp2zr6cLxtkHGOcesgYnWB3UI",
+	"+lRRmbQ/MZ8Fucyo0hsNbJrRG6ulgQZKnFOtHjDQmKsQFpdxo0g8iCLx+P2rBX4xqIeP3WkUfK8rnF+P",
+	"wIopu96hEWQhtCq7O3lry2EF6gso5TqJAFuir+O0utscu9Y5gnPgk5J7uVE9dG6MPmONViGwWuCLAVEM",
+	"L7RSl8O3z0uu95RdmzWtyRD0ZnggK7A55/Y9oPtuStI2JWmGGKpgYA0nKh4mUZeyvK+bEpOWz+tTjWM+",
+	"og0y4zSBdsqu3kTJBd0hSidhmurVYC79cWtvH415lgqdT4lLpaxbr3dRhGciQCnJoJ3cQSFHRNe4budA",
+	"GRBmowIK3nFKIhRiQbqUCcIElfSGxLPAFAEj8EZZX5Opt8ECTUkc553vxrypCZVrAtr/eHz15ezo4uLq",
+	"9Pztl/Pj//h0cn78tu8VJOvtiTFPZTemShfrm9PqwzVFsAYLMVhYFfU57+EdrK0eB4Z/uPobM32DT8kk",
+	"z5mKKUamrkZrFRiATU3Ok6rJec9Hri0uzll9i6dFPrZyZFGVn+3SuWO73dX6dD5AjrdmfGhLaBpsOjCO",
+	"okz1EQaohGZUWJAXe4Fd+3+c6wK/LYzOPv6OIiwx+nT+fltxv9Ki+lwmisIOdnb66NP5iS5dLLYFTRKh",
+	"ZZ5ZC4D9oERDg2oBpxHsGYd6EsoC0wwL68lhLoRDSW8gU54quzzl2WiM+menF5dInZHajzqo/qHZvlLk",
+	"UEpscqud0KwiD0fs775GfduqvktYlHDKZD8PUZhowxgL9OG3I2RaCUIjU7X2/d1d1Fdvp2v0wS6slNj6",
+	"KNeHFD6dF5Ya5kVZsB+GeJ1G7CWXye+GgBZ21SsclksNNuTwYPpbW5WkZMj+fLAnFxKnEgkioZQ/SxDW",
+	"dFZgvXoNyb+PuvnNubBouKBPOEw2UDxGpgp/oXIRoEw4pBb74TORaxhBQSMzYKPQSi/mIyW6lEZVqXR8",
+	"JFO/5h42tTYVpGKyx6yQzLfKPPTO1nRe0Ae80Ut+Ur1EX3kNGmmdApJg2ZjCl5BUQCe8Qu2IzUIoKR3g",
+	"TIGGVZLGsWtbtcUIBd+JBhCIEOOpRu3enkMUtjiguoGuIPHNPLQwwiNM2SEiOByDX9ZG/tVFRiMQMnon",
+	"A/259vVLDEoOlWiKXW0WqENV/hwhz44u1xqFOjNHewQnuxCp2GFEKbOt5r30bncNP3anggnbuJOoPoTK",
+	"MuwaTBvKpL5+2MiYw9riV8qu/qGBu9DF1AYdSyu1lGm4LL0guK2hbX0By1YTbEV36kP0HstwfE1m6JqQ",
+	"BBwJYzXIIJNAyGMsxj10ItULH2pvAk6SnKC18vpMoAn+SifZBG1xRtCM4BRlLFbHAfgAo0xxHPgup1SQ",
+	"baj97BsojyPZRwMy46AEegkxQc5uqSRKKRY0JkzGsx76VD944Hehch3/t3IzCKVEEFmCMZA0vCYSAuU8",
+	"0hFz7wn7e57JAhQitANnnrNH45bZQaFRjxnSgBtvw8gMAbosFTIFI8ZqWgXkFIBI1mHxShrzkUwCFy/M",
+	"YVGhqt1CKmObAMCHJSSH8n6sQ6nClABpdXZ0uSatx43/QIqON3+zpqP01BwbUwv8J2a0PKzX+THJeAP+",
+	"F9VX11azX735k2C585226GWCmxm77E2RBgIJ2LYIauTA08En7K4GxtGEp8QGxLnIxcMz514GL01BsVKq",
+	"jhHCPXRkFgWizeAp+hdgoEHSbFQafMcBcvcMiaDNn5rEXi4243JOwOhCSytgHgy1xd2bSzZ1uWPG3m/5",
+	"pB8Xf9zKk+2mYuh7JRVqERY7dTjjlaMGEL91br0ES51h1v/92PsEcpmprEFUp81g6k3E9+nTyVsvCu0y",
+	"6JbJ3Q6tWIKEN2BLyKYWaDrG0j9gG6p/JooVUObnW3396TmPIZrf365KrhlgYZDVtb8yT9huBOY41ymG",
+	"awblULM8JCCHnn9BTaR6TU8eiGOT9/vYQUD8gkYEgedlKixBMux8T40saFReLnxh4hdkAP4F2trffbF9",
+	"WBBQLskxLakaYx5H1UPU5uZpLcHJlwfMybOc/a8M/LFJxFsEG+LzZSvgkGp4j3sh+Lb32SYd/aeE9LiT",
+	"Akd7hawfyaNwD2mjFUddUGHhDmoE8Fi3gprP8pAFc20YOoOVRv+6jL3RTtcO98FTFw1rfyMa1VTQEaNs",
+	"BzPOZhOeNRjMDuzSy+lkXFlepsdOjv7hRoNV+HlCkKmUp1FCLDHGkqRKQTXpOZRJDhmaoyzGeWqprltz",
+	"+UIR0bPQb6TfQ29NEpCNjHjJP4Spb4S3KKib0YvQWUvCdP7B8aFO2EzkzH2Vw+uXBZ5uOnLkjm6drU3c",
+	"LJ7Ae/guJsUzzdvb3NKvt8n1vg/PYikjKQ+05T0Miu+33itvpAhkSLbqYOhKP1y8TMkIbtK71dSupYCJ",
+	"rEbkhoakh45M/wGTjQlJmPoTP1s67zaiPeWB6WCQfzwBocKH4FSv4+1jNcmae45UzPRQnYuqVlKv3lxA",
+	"CAVRdujHRgMThP3w25GXlQ4ZmdCxhrMIDXEoeepnVj5MGGAjMlYWGSbzx7WvKtQ41KZGV4uNhaViv/EU",
+	"MSwBBCVJvBwNID+9iKMkUarG75yPNNyJoklIuqYhOk0IO3mL3nDGSOiVg+UpSF5WxzPdNBHLLCUBokJk",
+	"ID+yiBIWErSF2cxPjghjSphENNo2DVRmJiCnfqwMJ+ieSCJTD5JHwKxioQF5dbcko+tQgYZKgw4gzUH9",
+	"xLVoR1jobBNlkUU0VfsZxnxaJ8LWW7RWmOPRNlxzkupfIft5I9XuSKo5MfFMtKhcM7LM1ns0NGbNW7IO",
+	"C8aUzgIPtZgzFQ6Yof5kiHs6hapQweX0NSU6wIQxzI+k6RaApU29MhuyqUi2NANstULFx5a+vDMGBbQu",
+	"w0s9sO2paN59bwSnmcdrJhXTGyLQUO1mQlkmbV+pLL2Bb/xmUmp8cWiLRmxxbkFAeslrda0mtTD6MMSX",
+	"6gWsU+CZOTYCb1Ou+zgkl2kRiZ1sMRwPMqXUOapacHGZaPttUYNINcfXbkRH1AgSL2MWGsVDDoOVLkYj",
+	"BI3F1H1VTWo7SCv7DirA1MCuAkz3qdL96xFnxMOTsxOMMcB3uPp+43HqZol27xAWFDpN5jkDJjO9Rn06",
+	"vTwDg2it4sRO8ijr/l2nQHWODDIyp3i2Scn8F5EsptMlZ6Qr6YQ4AbOcUFnYhLtc2d++taWBHLBYjuio",
+	"tq9l0L6xZbOKca9C4ZE3s35wVWPD2ndk7hh+cpzeisOtkycmQrTVH6B0Ywt4ccxTaayLdmrEGq5+r75j",
+	"RG8IM8EgUacSnHlbXr8YmJvt0SoJ9mYAV+BGWfgXVhYsJShGX06CiElDBPqSfJVL2h/JWGkKLAO0thoj",
+	"pLwApbWY7vXmQUjVttKBqv+Hs9MhYzTk6QTx1AFvRGSIs1iilIx0317rKg6gbMR/7BCJRFk4AYqwGMN/",
+	"uSlIHKQ4vCZS597QEeMpiTzhZ1a2NtnX0g4zryQlKKYTqoZNSGoWF8Dfxj3uhwYoQziODzUKUyYwSIv9",
+	"vdfab44nVtFTI/bQ6XDYENWnso2YvpiIexPSFxOxseM2HvGfQ6Ar/l7Z+qsSrHdqAUryVeYWoJU6umFu",
+	"ahIMjKAE+5Pqmru124cPKHpOH84rXbucFikEDm5tLkMgysjGif0vaY8a7l7WHpX1Iub4qymPRRjd4JhG",
+	"AcqYxSypLhfOc6EK8S4rpHSQK6/QlWOshZYpiBzzKeAs8KEkLIdgSIkY24wAgCJwWpie1cm+YrmsYpKU",
+	"3PDr+mzE9SEIuPEfrSvKfzG6Yrt0rhsX1VOPyC8HFmBlgonj73y3f/2ohUS6AHZUFDNI+dT0+9B2j0sG",
+	"CNXSmUQJHpm8nZRnLFKaQaIZXJfkgfDyjRaAciTMxcMhlch1JdBo+yGhN8SVcA9weK0D7wM9BdfZkHY1",
+	"h0qmhDhVOgk6e/fmWP02gIlqcp6UlqOTk3rowpiKxugzJuCYpJBnFc88HcysxViPwsOB6aEryMwO9UT9",
+	"oHBcvuVpcpnMgeaAUgWB6yFye8kO+k2ObBNnymrln5m3M1dNU0WH+U92So//CMqUca4rYXRerLW3xbVQ",
+	"h22gqgDBdwDJpQZwxvoCcBzzqSkDAeWRfE1idZ8dDHEsiCmF/++MpLO82Mc8ZLul5GKSSqL9JKVKn1Jt",
+	"T6C+P9G/fbHnvsZpimfqWyFnsfpgyNNJxYYvvfVDNWb13l0hf2n15lFTClRbnVQBVl9cxlsqkhjPkC51",
+	"GBZXcVjmTQvMnAPA44Fi1tpV6tE/qn/VrNI7uvpVXk55NyZSGQsxD3E8v9S6Feif102+V6jfarOSDxYH",
+	"rbwAxfh/Xpx+7BKmVKkI8cE/SVi7LounVrey/d3Xr1os5wrEiS9QR4Dor+yqKU4jcZizjWGSAv5VD701",
+	"NAhySHuTPp2/r1u2TYq85IWFKxpXqmEnS2knKJzw7v4vLfZxxFrgyARKbEF4o1IGguTD0rUYqFq/EaN1",
+	"p/7L89dtiOBIXwZg6eZZ2FsXey9fBYA68Wo/S+Nt41AEua/l9pCq69VlltqrxXMB9NWgpUy0Apr6oYcB",
+	"Ah/sEKN395EGBoUqIAsVb819q6mBpa9kvTHZG04qIm88+MPK83q+90uBg/ZfVJZAFrTWF7t7Fc7nZjWg",
+	"E3TGBEem+ep7rlXcGsjFfAyrKOrEPUPW9ZWdJSoub+THU7KTn3zBjNVJ/DT4r3o294pX0U13rLJVq6S+",
+	"4ZMkJtK4wzzlU6iFmSaZoqDQ9A80t0ks8/tRe7+k5xi2nBo5LW5IY137m1f3GWlWl6FuKut8aS856ueC",
+	"uW970GmpYRq9bPHUyJbAA/CGk9ZSKLL5oU6gbYPbyPT8VC/Y4A3B32/zIzOI4JjNNEjWECLdi1TIN+Y1",
+	"/E7k3WuTjXJAA3XXS71bXslHeScOBBIMK5XbXrvu1toyUSetYym1G6CGHblYWrHktF23ZBp9sYZatYx+",
+	"9eKXNprgpSNgh6w5wsZYsquuWwM817ZqXt2Si5dzepTJMXre27U1HVuMw90eHVpoSXuUoAOJhOBrgfRj",
+	"e7WnxRUtLDiw3b395RZo79J8jQvmtw/ccgklMgfGNCigxT7Cxv3rTsxL9a5aJAx0t2vzvtTKHZZ6vY1r",
+	"+OKPeUu2BE0C4YFGQm03vVYEqqm4UrFtpez8qkx9m1iXe+zmkVDte9Mv1tQlwUKX0ogKl4PrlNN4SWjZ",
+	"3yz2H06ZesLKTW6wOWYUc04xUE/awzBfurJbPczvx5e5S2nI09w7Zfq1cY0ETVOLqAxNBCDTYgsq/bZ7",
+	"uuLvmdDtwPtoSEkcBfpCM243SHFwejpn8SxAIlP0bFSnyPMttFUHztQOb6sPfG7ro//anU6nXbXxbpbG",
+	"xnJfAoK8tPjfwNWz2HG/kQrrkAqbOMAdCiUlI+aFEtpSL/CL+nJ7ofE1JQOl7DRUHttOQ6ABGy+5kld9",
+	"hm/oCEue9jwAlN6IyK3tPtqyeOYY9ZNsENPwHZn10TTFSULSbeMxB6RyIOqgMH6sYfC1Y1xZWoCroUFh",
+	"0DWZiUOHl66U8i2eg7EMeDTbDjQ6OQzD1C+s4WbPiQ+Hdk8JFkINCa28odu3bjdFBRJUkh46YgXOg02x",
+	"3KNo5lYfq2GCvFOd3Q34h8w0Nn2kTtRe2fexzgimneSegFTO7Pt/4+jEzHyqT2hROq3LRt5AqjwdefUr",
+	"GVE27yEq8LFiHsMYrSXVwjoaD1qlUNnrgxogfgM5TS6Zq9A8khfzsLQ355rMCiMA+5NUu+6hJ/KQgzv/",
+	"AJw0+ksNn8yJMJIZK5kt6CCeoTDmjERq2G2vsNd0jwp5GmlkB72NiEoU81FzztW9yo5HXpNj+yjcDRrT",
+	"Jn/qaRUB35HU4VlDJpVWYIpxnwA5M9FrneDF87eso8wW+Ou2uhHCUzwzLaV0+jeVDkrMakt9HMcHSPFW",
+	"3wCpQAZXCYDe6+vibJGqQJ0Z1PStqli5LTzyRq9GjDtA/f8Fp7cD/9v9p+gbe5k5lylGA5wS7ZI/zZSK",
+	"WK0BnWZyjeLrNJP3pPM0J6KbpE+eyX/NfKxH10ci+D7fSgIX8LwqOWoxJFyWtIeEM3lFziEMeUzzdR/m",
+	"mhUuoduaJ0QEeRHQBGpMdE+XYpPwXK2ByLceRRO5VkT0LV6UYsIkkThLClao+3VzNqTpxDqrjKlkmt1d",
+	"lfrQhmo9AJRpQmgQlQjmJouneDY3p9/3Kq92gpVQdogwwL7k1pqEwL61xjwoPLSlpKuukqJKtMUQL1TD",
+	"bwdIGPeO/qluEiZJHAs0HRPo8Wfa6w1TUuMy+5TcF2xeaaZHrY/ZV06+UiEB68a+cUPkdaR4SyG5qbN5",
+	"Cqqb7TPBinC3t0LWy5IWDi5IZVBy8YoM1IXAoGwReueVoED9deX1goWFLecs0+kCrfxlH013K698cUbk",
+	"QV7G6e3VQsm4VFU/ZwFWr+SfDg34irFW73JbeB6/CjpviUTHEkKDa0wFuiaJtNZqhCUeYEFAkmLGtcj0",
+	"U3xDk7yBSsWN/fdHl2/+eHf8X1+ujn89+nT5x8cvxx+Pfn1//LZvuv7Widt7MH3zSR5IyFa40YBnKGcL",
+	"/GgFer4bZ9pGpj4dHxxIAZ06XpKt7czgecmykvPNKFSAbG4rtL3ETFDJUjqiLEDnZ+jkbVDyymEpidIW",
+	"lUUc1Is2XQvvm/u+Hu1UZZdy67RoUw1eQGn3AXytyQ7iz1ZMRmAcDMgoMzeFkXchScmEs1lLzL57lmBP",
+	"wHn3UMrippz7X8JDeBuZuACq+dz3CGpkCEHZKCbdTJADXSZjZGGeW670Sz9QmaREmb6uWbdVu3roEg8g",
+	"pKh+7Qq0lMxLcUiUdHUeSWv0moJKqhRIxUeAODSCnyckpTxCOI4LdVfwmMjA88fTHjrTq4HzMuqfcWMO",
+	"XZTDDKXs6RymWY7JUOY1nmrs6ZjHHnTqERISx0U3o9UkjwopoTppQk1gsUDmBOq5lxOxJkHqT/GwArRe",
+	"22NkSqLce0VZGGeRbQCuKy82VaBPS2zZuu1yxKFonrYoCIWvu2aMJiGmvYWmh7MeGoy9yAq2ocMrKPhE",
+	"SwGR6ZjmZYGQZC25zldjeEIMyFBxS6YLtAmNHJiKJ2VkkgRlAqxgiTImaaz+MNAVSIMl1BaHX02IYVq9",
+	"9fWIh9IsDyQh5lZRH4r4zbur2ouFqwlZQShcTchKatPVhCwPT3Y1IatKEVjnLWQIHP9qEuRqQlaTH/ps",
+	"a6THx1w8lHhYx+YK/OfJjumEzEsOxV8NABM1YcTCFAfzHxVBZwwODUdRoUTumSj1d52OSQoOelcOEToD",
+	"dNJDRwC7fP7bG/S33d3XgcZ1v2Z8CvmZLgarRYZZR1XAoEmawHGsW5ioSR5OlizoU6vPrdSj/zay5OHY",
+	"+wF5VL/kufsd+DXPBWhkTldl2pC1YLoQmbwnWy1nTB+omO0Xqkr7gXEW37oo1kXWrGTQoTWcJASnwKgY",
+	"yj91G5icXl3uPTZoh87/7kp6pmMuCLr446i79/IVxOZkwZGtDjHn69z0KMFgwe+UWuO7vOd5H3jSKmRr",
+	"Yv3CHE8DbiZPMuluoJCftIVh3uEzUUSeAtbwZBHaUvJie4GtsdBlbBPM+391Tt/91ennZXFVPoEBj2Y6",
+	"ISMWxJVlNjgMIGQV8lTJrXhmkqB81CuAlslTtDCEvYq5n+WMpzpX7jodD94Md5jDRL7iSQIQKKfvqmo9",
+	"6u97KnT62YbTnwinL5H+BFEc4xpt61MQtbX6lyVWBvelzqdyYeGpq24J1aWtOyMydKqRjFN0FE0oQ1ul",
+	"JR2okUwujxvL1NWqjwGzh4rSMNs9BGyk6Dczrb21LiLGfMpq2nq/p+pdwkbX3VUbplHzNXKgCFzhiU69",
+	"0tt5oi22f+bu9+pVFjlgQRP8mq5pkOlmL1/Qh+do25nbHApDi2kXJsPGCHBTXyWFdtRjA3HlhraPqlv/",
+	"9S6K8KzUIhLoDfzxpkGtiWpwFs8ODdKjkDzVoQCMxliMe+ioIAlCzBiXdmnGDYWOrPGjVgcN96djqlhZ",
+	"muwXbgWEBsGOkIabs7vPxQrYNRLFBOtyWrd4tdcDrfWD1MlHTcmE3ygVISITDlAiJOZTRGWAIttjG/qN",
+	"x0RalJC8oyUcgd2xkCnWoJi8uK6t/d39bePC1AFriRm46E2aZuAiQfaZZ+ZVaxcOvGxhMsYF0aaLXhJk",
+	"1XzSQVKvSSfEpadUkMBLn0IpEUTaY7OHYFrgYTWHThzhiu6kNDEEmroBto33ROTHIHTxnYVCqZamOttr",
+	"nfpSeZqljKjn61iGbRHaDFBu/eY2TUtz2RZcTZrNFNFuP1Exv7u/5OMfufyNZyy69SXRSucze76Fc+gB",
+	"r5lCBmWV2jZ31RT0t53v8N+/fzp5+0PfPkqazN9Db0kOvGTQzqgsY4br/MAa5tcj5My/Tl2qle/Sjxtt",
+	"2Oqn0r2sW7U9UwTWiqmg3N+JvB+ybX9VbCj2p6NYQJorer9cfrhTCbYX2BBFcBaAT0qwHOfoSU7at8UE",
+	"e7VfwJF8XoGsZC4UqIvK3QFFRvqdyE+6bmptLATj1zCNWtsz4XD9ILPUr0Xq3c4v9eh8OwXaupwrA633",
+	"6qhvdyKCGWezCf3WEFT6HeoEiiWm+jGeCVvL1ljGkZs7AA9to0ejLMapqVa17w7SQHR9LNXO2whL3FBp",
+	"pjNQ8sTfMb5x6aUGdwTGHZCQTyCmZSeGhDxb6WABRuwGZkTmq3ZVbzyO+VTkLmyoVcvbdGqjGAr9t7CO",
+	"eeUFJNr/vj1fyFYVkg5cZFDXsWHEuKQh8QNwdgHzatjb/LU6Xrx7E0wN7c30aHtC6QpCv4mFo94NcMAT",
+	"ruotir4s1dxWFEyAwpyzvJELC6Sibui7KNZum32aAlkdlKrp/Gn6N5GpZfrDglyxTVuML8x672AwAydp",
+	"BYsp4srS1G86Z8tcLbQiQYbh25fotpFKBqQuJTosV19n64upkfEs6bao2/PS6g3sXkmTdTYbdeO/ecig",
+	"e5sOdh45PflOo5v6hweUkscxucFSkXVZWh4JwDk0KQHz6CHPXClVK1EpCIu6fsVOt2WjZJ0/VKj1qZWg",
+	"fikHJAR5wo9xqTQ2V+11iHgcuaZ43sgQskisIwvQ32zKYLPgY5HSH9SuKopUCYv+05vpXsRY5aSPVqqZ",
+	"o4AYShiSRN62kmsjIm7XwtjRe3ee+/AIU7aA8SdDvAA8qY9DSW/IhyGcWh/1JZdJP0DwsSvuTIgOjAkS",
+	"pkQeeqgAiZzNjbHFU0Ad2g5Mo43L08szxIfDHvqVA9yRBtE36hEoThboyK9XPUDYNLuE9CKB9nefoz79",
+	"/9i71t22cSz8KoT/NAPIl6QBduD82Ww7s8jOdFpsprOLmRQQbTEJx7IkiFRcbxFgn2YfbJ9kwXMOb7J8",
+	"aVNvmqn/FKktSyRFfjw8l+8rIOWlr1Ef+dwZXnbK2ior86Pnoz5JOSotKoY8S0xJ/0Q0uJ4pNs3L6QxP",
+	"dGDhdfvOMQPIG0OvrvkeMeTVNf8ywcK8UED0BSNuHvN6D1bPAdIebPXAGRERo6CJtR3lhrWYlneiXvYN",
+	"GmwQb7c1Cmg7SYBTOvhB81kmeS6mVk5uDUoB3mEjI8RK2JxDHF4UPm3TNg1usUJRMk98QPkMkQej+7cg",
+	"xQ6JUTNRkZ+LF0smeJ1LSEJpRfwMGEYPi1CRErJTA5umI14dicg9zTACqAbJn2HnQDuvVNQSn7HdcVaE",
+	"ICiAF7bmBbyU/eBk+zGPBJirzdhsaxVi0ZoZB/g8wOfD4fMVn+HkAnSKZ9gWHN1Oj3cptC2Ud9lLrgS1",
+	"JUFX1u4r9D45Cm7zsz4mPWk5nQk9YH9ZOo1H7eNDSONByXYgPnwWpKc+w5RTm4unNCTH/VQ6yHZNNDCo",
+	"ZgLaioxI/jvTioWlEfVNgvZjqX6Y68cj/jvr9SOV3yO6ReJJszsOt0lYsAPn5oTy6OzB2b60saXZ6M4g",
+	"CwaqU5BWucgIxDpb34X5YbDJUPLFqowCXYud3OQY3DPVXviIL/YIHc450jB7Yrh+QOjPj9Cruf3Opbed",
+	"RC/C5iEgzDafXQS6YQyDB547HvvuIAM2Yi7FUsElm/ICYDIGfqoRRM+bDJxxlqETvAA6evwtV5Fug4Jo",
+	"bC3uINZRIL3eGT3IeqPQpEZXIUJ0h4+w093n0UIJvW9/X/Swp+TiO6NdLQ5hMHkd8XohB9TBHfiY7sC2",
+	"9WTWwRbcCKk3OwuDth6I3bJS4+4YRCQKAzaHlXNJYNUqbWndrGUha1bI6QxJ1uEwSQfOJVuA6nuWUU1g",
+	"zhXqBK4u8B+l0pf06B/Ecq8VQcFzNpUEObvUdP4PncP0o6RSDtflaBbsOCmHPMu216R2MWeuOXVso3BN",
+	"mHgf8jDBjIV5Z3kobvmdgHB8LZiALbxNyR2Rb/ufmb11JpbJatGsJTkUZBGsTuXzLAtmWO9r4S99Eh6L",
+	"p3HqR5JRA+BIDxdSbxKau5W6W3rN52Yb9UQQSNRp1fWNxQhLCRX1OjECpTagjE25HB3TtabIBOKA3U+Q",
+	"D3pd3KZjoe2rSDx+1CPZg91N2e6YRHuAUjvt0B78k19V9t56sCH6zk602RVVPshsY4HTR5mlWC2qViSG",
+	"uiR3sFAK+YWR2Yf2ZUg9nZe1GLBzxE0q7rWHWAegYYnp6eiU0k6QGp6SBDeaEJ9kI2C91v/JTNh+jjQD",
+	"5Ot0Hw0aTnf8ZVS48ge2A/4O7wNSH2w98a4G+kq5yupLl5nPmvA3SxhXLP3rdxhMjJZ5CtuxYlI7+fC4",
+	"/kVmGwtfNvpc3l68DMpdvJnSecx9q2y1JLj3MRgR+vKPrI8qdNgnreRf79m3/v+4iPsbT13ucm4LUv5B",
+	"1i6gt4kUhbuUhEExWEMyTSRb7POEqRtUuj8BG4qAZYUgbLMOsc0CXk1CRrkHSEEkeSF0vKFoxRG4B7lG",
+	"35EyLXHC2WUlXCZfJTw8fpOEJAUA2HOe56g4j/mCk0brsnDyFIFfETJ4LEna68uf1xIAwdD0dpjPNIhA",
+	"wNjSNkqYGNwMWAopknjf8X///Z90nQy+tg/dqYrr+OTbbWVcoMtf1WKKCx1v1oHDssBFSYG0C6RlPgsn",
+	"idRK5NdM8aViC9jUYF+7Xi/qD43ZdSHieKMJg81ukd3VQImtREv/F3irF7zO1Jnb/3ielwuRudMBTMR1",
+	"rfSr6GOktIPXcDI6/bajgG7rxqrFez281fM83lF3Im6KMsdh3h/5ggJcMnYw6FKRIdHA0xJD9xD2RWuh",
+	"P2UWfahzi7ex7n19DQslJ7u2PSOfKYvCwPo4bkEwtyV21otGUW1IFS/rOUiiD9iFphyhVjxozRzvCCzj",
+	"Vz+HyLr9rP6+v1gs+qYd/abORTEtM5HtbvlGD/2+rOe7HNkPK3MPK/MQLPpkFTcr7RVbuGDmAHtTe8Gv",
+	"P7SjVT00i2gD3TRkGIWP4rkqA35aH2f2fnsQxaBUG/NhJcoqt0ZgaFJipa6r40XjswS+WVYLnuHFZeFk",
+	"fzJxJ6eCSvDMM7NSkOHj7gIfhYqc4Xp0Vy3KJs+wVrlqQFsNCO1onXWQ1yaOCN9RBxE4ov8yZGcB1Q7O",
+	"rsWCkty1Ga3NRu0L8x72Sm3pHvNF891awxarLc9YVOKI/h4mD4LjXwnevSUS2gBm2sf7jQinaE9dx5Tx",
+	"C13ywGlv/Zg8f1ObZ2hp7nPNcyWSXhV89KEXNKotCZILroB12xM+S+Wp9yeNzMGW8qSyo8HxYNTbet4M",
+	"FvlvrgHv3IXl5HcxXRv5puvPiMMT6oIGD5oa0Rv+JeyuYHVTFFiOZI6H697tZofQeaASCvEnmDIh7XBA",
+	"/i7ea6edhJ9Oluz5yNGTe0pGdmN2FjLi0ogLOXVkyCDDXkKhdopePXbVjEbPp3AL+FOkUPboyApjGubA",
+	"AT1ZOvLVX99evERnNKZhtdkagd9QsYm4lUBbgdvS6egYjXdfZEn0d0DMGN7AczOY/XMNsRhuJHsnZ7Ly",
+	"eTuwM0Hhgrz7CFaZB7ItfT5W1Z1gmciqPg2WH5MrDxmOO9YbTGAz81rsOMCxZNY3PMgs/i7X3rmHw0hb",
+	"wdyQsswVO0rnfAZQkgLbQVPnvXHvVutqPBwen/xpMBqMBsfj09Fo1DPNpiZ0nbwwIGXWuq0eosB0Orw7",
+	"Tgfseyly7JNKfNyK+fQnPPlheRAerfGezxSDJBZ1KzJjteuaTzVTJUv/DEg3hH/7vys8vVmNphtRmGeI",
+	"DE1+eyt3A2OCsqZw6cnOoYbwuerDM538h5zJubEY2HdmslS1VFHA3/Soo/djZmWmXGYYuMvz8qYvC3ov",
+	"WRIq40SCFSpp/R8dzFkZyFMlkLvuPPbhY+a84DdiDqJ9MLmxoCr9MEdKwgSINRp1nwbDsJiLNYOAifTR",
+	"m6ZTRV2Wemx7NVlaoqWwLUd/u3z9U8KaOu+TW8LsAfMm17LitQbfyTd0ILGB1XBhQMft+cJvPnSSgLMG",
+	"ZcslrSCGaRYkRYXNgYCF2WTIFQ/DYpqVMDc4Gdf8PmWiuBN5WSHk0yDhUuweJtVMAkZbGjQie2Lnby7C",
+	"CYLd8tddvvwBU6xA6WjCzeGPN7qk4yrIN9pdUSXuz76alpXIkLoqISpidSsrnFJl7q6IyiAe2H9P99Y9",
+	"EOfx+vhV1CX0P5o0pMPrY0vBFChY+s8+AWgf/TdJO6xHRRqw1pHRneZm4l825HvHPDY+thWVqHTNEQQw",
+	"4dfP6ckJSz9c9a7NF1e9MfvtqkeDdtV7d58mVLpDPzGXwp/m0uDKaNXxf3UMYpAGgOwPjg3ZtDWeSkP4",
+	"lhAHScVkUD3kJlXA68ybTGqzPAbsBQyosqKflLY+lwUVvYOvrM0IOOV1vbRuULzaTLUW1iDEJDgabnbF",
+	"nTe/7ej/a5flwESRVaUstBobOzKHAvwMPCCyMC2q6nIiiEvNQT2Gfswy0aKmstWsnDYGEf37flOXc6Fv",
+	"RaPYXOhaTsOJXlaqd//u/n8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -65,6 +65,19 @@ const (
 	// challenge spent, expired or of another user or ceremony, a counter gone back).
 	CodeInvalidSecurityKey Code = "invalid-security-key"
 	CodeInternal           Code = "internal"
+	// Federated sign-in: a round trip's state that is unknown, spent, expired or of another
+	// provider; the provider refused the code; its profile could not be read (or has no address);
+	// the provider reported an error or could not be reached; an ID token that does not hold or
+	// was used before; a provider account linked to another user.
+	CodeInvalidState       Code = "invalid-state"
+	CodeOAuthTokenExchange Code = "oauth-token-exchange-failed"
+	CodeOAuthProfileFetch  Code = "oauth-profile-fetch-failed"
+	CodeOAuthProvider      Code = "oauth-provider-error"
+	CodeInvalidIDToken     Code = "invalid-id-token"
+	CodeProviderLinked     Code = "provider-linked"
+	// CodeInvalidGrant: a PKCE sign-in's one-time code that is unknown, spent or expired, or
+	// a verifier that does not match its challenge.
+	CodeInvalidGrant Code = "invalid-grant"
 )
 
 // Codes lists every Code, for tests that check each dialect renders all of them.
@@ -78,6 +91,8 @@ var Codes = []Code{
 	CodePasswordTooLong, CodePasswordBreached, CodeBreachCheckUnavailable, CodeRateLimited, CodeUnavailable,
 	CodeInvalidTOTP, CodeDisabledMFATOTP, CodeNoTOTPSecret, CodeTOTPAlreadyActive, CodeMFARequired,
 	CodeElevationRequired, CodeInvalidSecurityKey,
+	CodeInvalidState, CodeOAuthTokenExchange, CodeOAuthProfileFetch, CodeOAuthProvider, CodeInvalidIDToken, CodeProviderLinked,
+	CodeInvalidGrant,
 }
 
 // Error is a client-visible failure: a stable code, optional field problems and a private cause.

@@ -49,6 +49,13 @@ var nhostErrors = map[Code]nhostError{
 	CodeRateLimited:            {http.StatusTooManyRequests, gen.ErrorResponseErrorTooManyRequests, "Too many requests"},
 	CodeElevationRequired:      {http.StatusUnauthorized, gen.ErrorResponseErrorElevatedClaimRequired, "Elevated permissions are required: verify a security key with /elevate/webauthn first"},
 	CodeInvalidSecurityKey:     {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "The security key's answer is invalid or its challenge is unknown, spent or expired"},
+	CodeInvalidState:           {http.StatusBadRequest, gen.ErrorResponseErrorInvalidState, "Invalid or expired OAuth state"},
+	CodeOAuthTokenExchange:     {http.StatusBadRequest, gen.ErrorResponseErrorOauthTokenEchangeFailed, "The provider did not accept the authorization code"},
+	CodeOAuthProfileFetch:      {http.StatusBadRequest, gen.ErrorResponseErrorOauthProfileFetchFailed, "The provider's profile could not be read"},
+	CodeOAuthProvider:          {http.StatusBadRequest, gen.ErrorResponseErrorOauthProviderError, "The provider reported an error"},
+	CodeInvalidIDToken:         {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "Invalid or expired ID token"},
+	CodeProviderLinked:         {http.StatusConflict, gen.ErrorResponseErrorInvalidRequest, "This provider account is linked to another user"},
+	CodeInvalidGrant:           {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidRequest, "Invalid or expired code"},
 	CodeInternal:               {http.StatusInternalServerError, gen.ErrorResponseErrorInternalServerError, "Internal server error"},
 	// TOTP, with hasura-auth's statuses.
 	CodeInvalidTOTP:       {http.StatusUnauthorized, gen.ErrorResponseErrorInvalidTotp, "Invalid TOTP code"},

@@ -128,7 +128,7 @@ func FuzzOpaqueTokens(f *testing.F) {
 		if _, err := s.refresh(ctx, secret(raw)); codeOf(err) != CodeInvalidRefreshToken {
 			t.Errorf("refresh(%q) = %v", raw, err)
 		}
-		if _, _, err := s.useTicket(ctx, secret(raw)); codeOf(err) != CodeInvalidTicket {
+		if _, _, _, err := s.useTicket(ctx, secret(raw)); codeOf(err) != CodeInvalidTicket {
 			t.Errorf("useTicket(%q) = %v", raw, err)
 		}
 		if _, err := s.azResetTicket(ctx, raw); codeOf(err) != CodeInvalidTicket {

@@ -13,6 +13,7 @@ import (
 
 // SendVerificationEmail implements POST /v1/user/email/send-verification-email (Nhost).
 func (s *Server) SendVerificationEmail(ctx context.Context, req gen.SendVerificationEmailRequestObject) (gen.SendVerificationEmailResponseObject, error) {
+	ctx = withCodeChallenge(ctx, req.Body.CodeChallenge)
 	if err := s.sendVerificationEmail(ctx, string(req.Body.Email), redirectOption(req.Body.Options)); err != nil {
 		return nil, err
 	}
@@ -21,6 +22,7 @@ func (s *Server) SendVerificationEmail(ctx context.Context, req gen.SendVerifica
 
 // SendPasswordResetEmail implements POST /v1/user/password/reset (Nhost).
 func (s *Server) SendPasswordResetEmail(ctx context.Context, req gen.SendPasswordResetEmailRequestObject) (gen.SendPasswordResetEmailResponseObject, error) {
+	ctx = withCodeChallenge(ctx, req.Body.CodeChallenge)
 	if err := s.requestPasswordReset(ctx, string(req.Body.Email), redirectOption(req.Body.Options)); err != nil {
 		return nil, err
 	}
@@ -36,6 +38,7 @@ func (s *Server) ChangeUserEmail(ctx context.Context, req gen.ChangeUserEmailReq
 	if err := s.requireElevated(ctx, p); err != nil {
 		return nil, err
 	}
+	ctx = withCodeChallenge(ctx, req.Body.CodeChallenge)
 	if err := s.requestEmailChange(ctx, p, string(req.Body.NewEmail), redirectOption(req.Body.Options), nil); err != nil {
 		return nil, err
 	}
@@ -44,6 +47,7 @@ func (s *Server) ChangeUserEmail(ctx context.Context, req gen.ChangeUserEmailReq
 
 // SignInPasswordlessEmail implements POST /v1/signin/passwordless/email (Nhost).
 func (s *Server) SignInPasswordlessEmail(ctx context.Context, req gen.SignInPasswordlessEmailRequestObject) (gen.SignInPasswordlessEmailResponseObject, error) {
+	ctx = withCodeChallenge(ctx, req.Body.CodeChallenge)
 	if err := s.mailSignIn(ctx, store.TicketSignInPasswordless, string(req.Body.Email), profileFromNhost(req.Body.Options)); err != nil {
 		return nil, err
 	}
@@ -112,10 +116,13 @@ func (s *Server) ConfirmTicket(ctx context.Context, req gen.ConfirmTicketRequest
 // ticketRedirect uses a link's ticket and returns where to send the browser: redirectTo with
 // the session's refresh token and the ticket's type, or with Nhost's error and description.
 func (s *Server) ticketRedirect(ctx context.Context, ticket secret, redirectTo string) (string, error) {
-	sess, kind, err := s.useTicket(ctx, ticket)
+	sess, code, kind, err := s.useTicket(ctx, ticket)
 	q := url.Values{}
 	var e *Error
 	switch {
+	case err == nil && sess == nil:
+		q.Set("code", string(code))
+		q.Set("type", kind)
 	case err == nil && sess.MFATicket != "":
 		// A user with a second factor: the link proved the mailbox, and the application
 		// finishes the sign-in with POST /v1/signin/mfa/totp. No refresh token travels.

@@ -9,6 +9,7 @@ import (
 
 // SignUpEmailPassword implements POST /v1/signup/email-password (Nhost).
 func (s *Server) SignUpEmailPassword(ctx context.Context, req gen.SignUpEmailPasswordRequestObject) (gen.SignUpEmailPasswordResponseObject, error) {
+	ctx = withCodeChallenge(ctx, req.Body.CodeChallenge)
 	res, err := s.signUp(ctx, signUpInput{
 		Email:    string(req.Body.Email),
 		Password: secret(req.Body.Password),

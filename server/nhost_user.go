@@ -203,7 +203,7 @@ func (s *Server) DeanonymizeUser(ctx context.Context, req gen.DeanonymizeUserReq
 		pw := secret(*req.Body.Password)
 		in.Password = &pw
 	}
-	if err := s.deanonymize(ctx, in); err != nil {
+	if err := s.deanonymize(withCodeChallenge(ctx, req.Body.CodeChallenge), in); err != nil {
 		return nil, err
 	}
 	return gen.DeanonymizeUser200JSONResponse(gen.OKResponseOK), nil

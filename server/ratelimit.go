@@ -136,6 +136,13 @@ var limitedOps = map[string]limitRule{
 	"signInWebauthn":        {LimitSignIn, "sign-in attempts", bodyField("email")},
 	"verifySignInWebauthn":  {LimitSignIn, "sign-in attempts", nil},
 	"verifyElevateWebauthn": {LimitSignIn, "sign-in attempts", caller},
+	// Federated sign-in: each start stores a round trip; each callback and ID token is checked
+	// with the provider.
+	"signInProvider":             {LimitSignIn, "sign-in attempts", nil},
+	"signInProviderCallbackGet":  {LimitSignIn, "sign-in attempts", nil},
+	"signInProviderCallbackPost": {LimitSignIn, "sign-in attempts", nil},
+	"signInIdToken":              {LimitSignIn, "sign-in attempts", nil},
+	"linkIdToken":                {LimitSignIn, "sign-in attempts", caller},
 	// Checks of a signed-in caller's password: by address here, and per account in
 	// checkCurrentPassword, on the same counters as the sign-ins (WME's token is in the body,
 	// out of this table's sight).
@@ -169,6 +176,7 @@ var limitedOps = map[string]limitRule{
 	"verifySignInOTPEmail":     {LimitCode, "code attempts", bodyField("email")},
 	"verifyTicketCode":         {LimitCode, "code attempts", bodyField("email")},
 	"verifyTicket":             {LimitCode, "code attempts", nil},
+	"tokenExchange":            {LimitCode, "code attempts", nil},
 	"confirmTicket":            {LimitCode, "code attempts", nil},
 	"changeUserPassword":       {LimitCode, "code attempts", caller},
 	"wmeForgotPasswordConfirm": {LimitCode, "code attempts", bodyField("username")},

@@ -137,6 +137,12 @@ type Config struct {
 	MFAEnabled bool
 	// SMS is phone sign-in by texted code and its defences (sms.go).
 	SMS SMSConfig
+	// Providers configures external sign-in providers by name (providers.go); a provider is on
+	// when it has a client id.
+	Providers map[string]ProviderConfig
+	// ProviderLinkByEmail links a provider account to the existing account with the same address
+	// when both the provider and Latchkey have seen the address proven.
+	ProviderLinkByEmail bool
 
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
@@ -185,10 +191,11 @@ type Server struct {
 	mailMu        sync.Mutex // one delivery pass at a time
 	redirects     *redirectRules
 	breach        *breachChecker
-	edges         *edges             // trusted proxies, CORS origins, HSTS
-	counter       store.Counter      // rate-limit counters shared by every instance
-	metricsToken  []byte             // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
-	wa            *webauthn.WebAuthn // the WebAuthn relying party; nil while WebAuthn is off
+	edges         *edges               // trusted proxies, CORS origins, HSTS
+	counter       store.Counter        // rate-limit counters shared by every instance
+	metricsToken  []byte               // SHA-256 of Config.MetricsToken; nil: no metrics on the API port
+	wa            *webauthn.WebAuthn   // the WebAuthn relying party; nil while WebAuthn is off
+	providers     map[string]*provider // configured external sign-in providers
 	secrets       *sealed.Keyring
 
 	// SMS sign-in (sms.go): the sender, the texts' templates, the deliverer's wake-up and its
@@ -226,6 +233,12 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if d.Counter != nil {
 		s.counter = d.Counter
 	}
+
+	providers, err := newProviders(cfg.Providers, now)
+	if err != nil {
+		return nil, err
+	}
+	s.providers = providers
 
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -363,6 +376,7 @@ func DefaultConfig() Config {
 		DefaultRole:         "user",
 		DefaultAllowedRoles: []string{"user", "me"},
 		DefaultLocale:       "en",
+		ProviderLinkByEmail: true,
 		AllowedLocales:      []string{"en"},
 		MaxBodyBytes:        64 << 10,
 		RequestTimeout:      15 * time.Second,

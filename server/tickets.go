@@ -68,6 +68,9 @@ func (s *Server) mailTicketLink(ctx context.Context, st *store.Store, u *store.U
 	ttl := k.ttl(s.cfg)
 	t := &store.Ticket{ID: uuid.New(), Kind: kind, UserID: u.ID, Email: to, RedirectTo: redirectTo,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if k.link {
+		t.CodeChallenge = codeChallengeFrom(ctx)
+	}
 	d := mail.Data{DisplayName: u.DisplayName, Email: to, ExpiresIn: ttl}
 	if kind == store.TicketEmailConfirmChange {
 		d.NewEmail = to
@@ -141,22 +144,30 @@ func ticketKindOf(ticket secret) (string, bool) {
 }
 
 // useTicket spends a mailed link's ticket, does what it is for and signs its owner in. It
-// returns the session and the ticket's kind.
-func (s *Server) useTicket(ctx context.Context, ticket secret) (*session, string, error) {
+// returns the session and the ticket's kind; or, for a link mailed by a request that carried a
+// PKCE challenge, no session but the one-time code that yields it.
+func (s *Server) useTicket(ctx context.Context, ticket secret) (*session, secret, string, error) {
 	kind, ok := ticketKindOf(ticket)
 	if !ok {
-		return nil, "", &Error{Code: CodeInvalidTicket}
+		return nil, "", "", &Error{Code: CodeInvalidTicket}
 	}
-	var out *session
+	var (
+		out  *session
+		code secret
+	)
 	err := s.store.Tx(ctx, func(tx *store.Store) error {
 		t, err := tx.SpendTicket(ctx, hashSecret(ticket), kind)
 		if err != nil {
 			return ticketError(err, CodeInvalidTicket)
 		}
+		if t.CodeChallenge != "" {
+			code, err = s.completeTicketCode(ctx, tx, t)
+			return err
+		}
 		out, err = s.completeTicket(ctx, tx, t)
 		return err
 	})
-	return out, kind, err
+	return out, code, kind, err
 }
 
 // useTicketCode spends the ticket of kind mailed to email whose code is code, does what it is
@@ -262,6 +273,22 @@ func (s *Server) completeTicket(ctx context.Context, tx *store.Store, t *store.T
 	spec := s.nhostSpec(method)
 	spec.ForReset = t.Kind == store.TicketPasswordReset
 	return s.openSessionSpec(ctx, tx, u, spec)
+}
+
+// completeTicketCode is completeTicket for a link mailed with a PKCE challenge: the session
+// opens later, at the code's exchange.
+func (s *Server) completeTicketCode(ctx context.Context, tx *store.Store, t *store.Ticket) (secret, error) {
+	if err := s.applyTicketAddress(ctx, tx, t); err != nil {
+		return "", err
+	}
+	u, err := loadUsableUser(ctx, tx, t.UserID)
+	if err != nil {
+		return "", err
+	}
+	if err := s.record(ctx, tx, auditEvent{Action: auditTicketUsed, User: u.ID, Detail: store.JSONMap{"kind": t.Kind}}); err != nil {
+		return "", err
+	}
+	return s.issueAuthCode(ctx, tx, u, t.CodeChallenge, ticketKinds[t.Kind].method)
 }
 
 // applyTicketAddress does, in tx, what a spent ticket proves about its owner's address: an

@@ -240,10 +240,13 @@ type Ticket struct {
 	TokenHash  []byte `json:"-"` // SHA-256 of the link's ticket; nil for a code without a link
 	CodeHash   []byte `json:"-"` // SHA-256 of the ticket id and the short code; nil for no code
 	RedirectTo string
-	Attempts   int
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	UsedAt     *time.Time
+	// CodeChallenge is the PKCE challenge of the request that mailed the link: following it
+	// yields a one-time code for POST /v1/token/exchange instead of a session.
+	CodeChallenge string
+	Attempts      int
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        *time.Time
 }
 
 func (Ticket) TableName() string { return "tickets" }

@@ -21,14 +21,23 @@ func (s *Store) createTicket(ctx context.Context, t *Ticket) error {
 	if err != nil {
 		return fmt.Errorf("retire older tickets: %w", err)
 	}
-	db := s.w(ctx)
 	// A missing hash must be NULL, not an empty value: SQLite drivers write a nil []byte as an
-	// empty blob, and empty blobs collide on the unique index and pass "IS NOT NULL".
+	// empty blob, and empty blobs collide on the unique index and pass "IS NOT NULL". A link
+	// without a PKCE challenge leaves that column to its default, so tickets can be made on a
+	// schema older than the column (the migration tests do). GORM keeps only the last Omit.
+	var omit []string
 	if t.TokenHash == nil {
-		db = db.Omit("token_hash")
+		omit = append(omit, "token_hash")
 	}
 	if t.CodeHash == nil {
-		db = db.Omit("code_hash")
+		omit = append(omit, "code_hash")
+	}
+	if t.CodeChallenge == "" {
+		omit = append(omit, "code_challenge")
+	}
+	db := s.w(ctx)
+	if len(omit) > 0 {
+		db = db.Omit(omit...)
 	}
 	if err := translate(db.Create(t).Error); err != nil {
 		return fmt.Errorf("insert ticket: %w", err)

@@ -255,5 +255,7 @@ func (s *Store) Purge(ctx context.Context, spentBefore, endedBefore time.Time) (
 	if res.Error != nil {
 		return n, fmt.Errorf("purge mail: %w", res.Error)
 	}
-	return n + res.RowsAffected, nil
+	n += res.RowsAffected
+	m, err := s.purgeFederation(ctx, now, spentBefore)
+	return n + m, err
 }

@@ -113,7 +113,9 @@ type config struct {
 	SecretsKey string // base64 AES-256 key sealing the secrets the server reads back
 	// SecretsOldKey still opens values sealed before a rotation (serve), or is the key being
 	// rotated away from (secrets rotate).
-	SecretsOldKey string
+	SecretsOldKey       string
+	providers           map[string]*providerSettings // external sign-in providers (providers.go)
+	ProviderLinkByEmail bool
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -297,7 +299,7 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "allow credentialed cross-origin requests from the listed origins (not with *)"},
 		&cli.DurationFlag{Name: "hsts-max-age", Value: def.HSTSMaxAge, Destination: &c.HSTSMaxAge, Sources: c.env(false, "LATCHKEY_HSTS_MAX_AGE"),
 			Usage: "Strict-Transport-Security max-age on answers to HTTPS requests (direct, or via a trusted proxy); 0: not sent"},
-	), append(append(append(append(c.mailFlags(true), c.smsFlags(true)...), c.limitFlags(def)...), c.redisFlags()...), c.mfaFlags()...)...)
+	), append(append(append(append(append(c.mailFlags(true), c.smsFlags(true)...), c.limitFlags(def)...), c.redisFlags()...), c.mfaFlags()...), c.providerFlags()...)...)
 }
 
 // jobFlags are serve's settings but the server-only ones: those of a command that runs one job
@@ -478,6 +480,7 @@ func (c *config) serverConfig() (server.Config, error) {
 	c.validateSecrets(bad)
 	smsCfg, err := c.smsServer(true)
 	errs = append(errs, err)
+	providers := c.providerConfigs(bad)
 	if err := errors.Join(errs...); err != nil {
 		return server.Config{}, err
 	}
@@ -562,6 +565,8 @@ func (c *config) serverConfig() (server.Config, error) {
 		SMS:                     smsCfg,
 		MetricsToken:            c.MetricsToken,
 		MFAEnabled:              c.MFAEnabled,
+		Providers:               providers,
+		ProviderLinkByEmail:     c.ProviderLinkByEmail,
 	}, nil
 }
 

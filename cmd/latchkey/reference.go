@@ -81,6 +81,10 @@ var referenceGroups = []referenceGroup{
 		[]string{"trusted-proxies", "cors-*", "hsts-*"}},
 	{"Rate limits and lockout", "What each group counts, and how locks work: [operations.md](operations.md#rate-limits-and-lockout).",
 		[]string{"rate-limit*", "lockout-*"}},
+	{"External sign-in providers", "Sign-in with GitHub, Google, Apple and the other providers, and any OpenID Connect issuer. " +
+		"A provider is on when its client id is set; register `<public URL>/v1/signin/provider/<name>/callback` with it. " +
+		"Recipes: [providers.md](providers.md).",
+		[]string{"provider-*"}},
 	{"Redis", "Optional: the rate-limit counters in Redis instead of the database. " +
 		"What happens when Redis fails: [deployment.md](deployment.md#redis-optional).",
 		[]string{"redis-*"}},

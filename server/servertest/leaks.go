@@ -145,6 +145,7 @@ var secretKeys = map[string]bool{
 	"sessiontoken": true, "session": true, "ticket": true, "otp": true, "code": true, "confirmationcode": true,
 	"sid": true, "secret": true, "adminsecret": true, "xadminsecret": true, "xsessiontoken": true,
 	"totpsecret": true, "recoverycodes": true, "mfaticket": true, // the second factor's
+	"connect": true, "state": true, "codeverifier": true, // federated sign-in
 }
 
 func secretKey(k string) bool {

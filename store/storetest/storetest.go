@@ -264,6 +264,7 @@ func contracts() []contract {
 		{"contract=az", azCases()},
 		{"contract=instances", instanceCases()},
 		{"contract=sms", smsCases()},
+		{"contract=providers", providerCases()},
 	}
 }
 
@@ -476,11 +477,13 @@ func lifecycleRowCounts(t *testing.T, e *env) {
 	must(t, "ReplaceRecoveryCodes", e.st.ReplaceRecoveryCodes(e.ctx, u.ID, []store.RecoveryCode{{ID: uuid.New(), UserID: u.ID, CodeHash: randomBytes(32)}}))
 	must(t, "CreateWebAuthnCredential", e.st.CreateWebAuthnCredential(e.ctx, e.webAuthnKey(u.ID)))
 	must(t, "CreateWebAuthnCeremony", e.st.CreateWebAuthnCeremony(e.ctx, e.webAuthnCeremony(&u.ID, "signin", time.Minute)))
+	must(t, "federation rows", writeFederationRows(e, e.st, u.ID))
 	want := map[string]int64{
 		"users": 1, "user_roles": 1, "sessions": 1, "refresh_tokens": 2,
 		"api_tokens": 1, "signing_keys": 1, "audit_events": 3, "tickets": 1, "mail_outbox": 1, "session_tokens": 1,
 		"sms_outbox": 1, "instances": 1, "instance_roles": 1, "instance_members": 1, "rate_limits": 2, "lockouts": 1,
 		"mfa_tickets": 1, "recovery_codes": 1, "webauthn_credentials": 1, "webauthn_ceremonies": 1,
+		"provider_identities": 1, "oauth_states": 1, "id_token_uses": 1, "auth_codes": 1,
 	}
 	if got := e.rowCounts(); !reflect.DeepEqual(got, want) {
 		t.Errorf("RowCounts() = %v, want %v", got, want)
@@ -2002,6 +2005,9 @@ func txRollback(t *testing.T, e *env) {
 			return err
 		}
 		if err := tx.CreateWebAuthnCeremony(e.ctx, e.webAuthnCeremony(&u.ID, "signin", time.Minute)); err != nil {
+			return err
+		}
+		if err := writeFederationRows(e, tx, u.ID); err != nil {
 			return err
 		}
 		inside, err := tx.RowCounts(e.ctx)

@@ -793,6 +793,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/token/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a sign-in's one-time code for its session (PKCE)
+         * @description When a sign-in started with a PKCE `codeChallenge`, its final redirect carries a one-time `code` instead of a refresh token, so the session never appears in a URL. The application sends that code with the verifier whose SHA-256 was the challenge and gets the session. A code works once and for five minutes.
+         */
+        post: operations["tokenExchange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signin/provider/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start signing in with an external provider
+         * @description Sends the browser to the provider's consent page. The round trip is remembered on the server for ten minutes (any instance may receive the callback) and bound to this provider; it carries PKCE and, for OpenID Connect providers, a nonce. Sign-up options given here apply when the callback creates an account. With `connect`, the provider account is linked to the user that access token belongs to instead of signing anyone in.
+         */
+        get: operations["signInProvider"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signin/provider/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the provider sends the browser back
+         * @description Completes the round trip started by `signInProvider`: the state is used once, the code is exchanged, the profile read and the account found, linked or created. The browser goes to `redirectTo` with `refreshToken` (or `code`, when the start carried a code challenge), or with `error` and `errorDescription` when anything failed.
+         */
+        get: operations["signInProviderCallbackGet"];
+        put?: never;
+        /**
+         * Where the provider posts the browser back (form_post)
+         * @description The same as the GET callback for providers that post their answer as a form (Apple). Apple's `user` field, sent on the first consent only, supplies the display name.
+         */
+        post: operations["signInProviderCallbackPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signin/idtoken": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a provider's ID token
+         * @description For native apps that signed in with Apple, Google or the generic OpenID Connect provider themselves. The token's signature, issuer, audience (any configured client id), expiry and nonce are checked, and a token is accepted once. The account is found, linked or created as in the redirect flow.
+         */
+        post: operations["signInIdToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/link/idtoken": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link a provider account to the signed-in user with an ID token
+         * @description Checks the ID token as `signInIdToken` does and links its provider account to the caller. Refused when that provider account already belongs to another user.
+         */
+        post: operations["linkIdToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/login": {
         parameters: {
             query?: never;
@@ -1737,6 +1841,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users/{userId}/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * List a user's linked provider accounts
+         * @description The external provider accounts (GitHub, Google, …) the user can sign in with, oldest first.
+         */
+        get: operations["adminListUserProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{userId}/providers/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+                /** @description The provider whose link is removed. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink a provider account from a user
+         * @description Removes the link, so that provider account no longer signs the user in (it would create or link an account afresh). Recorded in the audit log. 404 when the user has no such link.
+         */
+        delete: operations["adminUnlinkUserProvider"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/audit": {
         parameters: {
             query?: never;
@@ -2040,6 +2192,63 @@ export interface components {
             session?: components["schemas"]["Session"];
             mfa?: components["schemas"]["MFAChallengePayload"];
         };
+        /**
+         * @description A provider whose ID tokens Latchkey accepts.
+         * @enum {string}
+         */
+        IdTokenProvider: "apple" | "google" | "oidc";
+        SignInIdTokenRequest: {
+            provider: components["schemas"]["IdTokenProvider"];
+            /** @description The ID token the app received from the provider. */
+            idToken: string;
+            /** @description The nonce the app sent the provider (for Apple, the value before hashing). */
+            nonce?: string;
+            options?: components["schemas"]["SignUpOptions"];
+        };
+        LinkIdTokenRequest: {
+            provider: components["schemas"]["IdTokenProvider"];
+            /** @description The ID token the app received from the provider. */
+            idToken: string;
+            /** @description The nonce the app sent the provider (for Apple, the value before hashing). */
+            nonce?: string;
+        };
+        ProviderCallbackForm: {
+            /** @description The provider's authorization code. */
+            code?: string | null;
+            /** @description An ID token sent along (ignored). */
+            id_token?: string | null;
+            /** @description The state Latchkey gave the provider. */
+            state: string;
+            /** @description Apple's JSON with the user's name, sent on the first consent only. */
+            user?: string | null;
+            /** @description The provider's error code. */
+            error?: string | null;
+            /** @description The provider's description of that error. */
+            error_description?: string | null;
+            /** @description A page about that error. */
+            error_uri?: string | null;
+            /** @description The issuer, when the provider names itself in its answer (RFC 9207). */
+            iss?: string | null;
+        };
+        AdminProvider: {
+            /** @description The provider's name, such as github. */
+            provider: string;
+            /** @description The account's id at the provider. */
+            providerUserId: string;
+            /** @description The address the provider gave when the link was made; empty when none. */
+            email: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        AdminProviderList: {
+            providers: components["schemas"]["AdminProvider"][];
+        };
+        TokenExchangeRequest: {
+            /** @description The one-time code from the sign-in's redirect. */
+            code: string;
+            /** @description The PKCE verifier whose SHA-256 (base64url) was the code challenge. */
+            codeVerifier: string;
+        };
         SignUpOptions: {
             /**
              * @example [
@@ -2080,7 +2289,7 @@ export interface components {
             email: string;
             password: string;
             options?: components["schemas"]["SignUpOptions"];
-            /** @description A PKCE code challenge (S256) for links mailed as part of this request; accepted so that current Nhost SDKs, which may send it, validate. */
+            /** @description A PKCE code challenge (S256, base64url) for the link this request mails: its redirect then carries a one-time `code` instead of a refresh token, for `POST /v1/token/exchange`. */
             codeChallenge?: string;
         };
         SignInEmailPasswordRequest: {
@@ -2199,7 +2408,7 @@ export interface components {
              */
             connection?: string;
             options?: components["schemas"]["SignUpOptions"];
-            /** @description A PKCE code challenge (S256) for links mailed as part of this request; accepted so that current Nhost SDKs, which may send it, validate. */
+            /** @description A PKCE code challenge (S256, base64url) for the link this request mails: its redirect then carries a one-time `code` instead of a refresh token, for `POST /v1/token/exchange`. */
             codeChallenge?: string;
         };
         UserPasswordRequest: {
@@ -2222,6 +2431,8 @@ export interface components {
              */
             email: string;
             options?: components["schemas"]["OptionsRedirectTo"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         UserEmailSendVerificationEmailRequest: {
             /**
@@ -2230,6 +2441,8 @@ export interface components {
              */
             email: string;
             options?: components["schemas"]["OptionsRedirectTo"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         UserEmailChangeRequest: {
             /**
@@ -2238,6 +2451,8 @@ export interface components {
              */
             newEmail: string;
             options?: components["schemas"]["OptionsRedirectTo"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         SignInPasswordlessEmailRequest: {
             /**
@@ -2246,6 +2461,8 @@ export interface components {
              */
             email: string;
             options?: components["schemas"]["SignUpOptions"];
+            /** @description A PKCE code challenge (S256, base64url). When given, the mailed link's redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+            codeChallenge?: string;
         };
         SignInOTPEmailRequest: {
             /**
@@ -3538,7 +3755,10 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /** @description The external provider; `oidc` is the generic OpenID Connect provider. */
+        SignInProvider: "apple" | "github" | "google" | "linkedin" | "discord" | "spotify" | "twitch" | "gitlab" | "bitbucket" | "workos" | "azuread" | "entraid" | "strava" | "facebook" | "windowslive" | "twitter" | "oidc";
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -4790,6 +5010,225 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    tokenExchange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenExchangeRequest"];
+            };
+        };
+        responses: {
+            /** @description The session of the sign-in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    signInProvider: {
+        parameters: {
+            query?: {
+                /** @description Roles a new account asks for; each must be among the default allowed roles. */
+                allowedRoles?: string[];
+                /** @description The default role a new account asks for. */
+                defaultRole?: string;
+                /** @description Display name of a new account; the provider's name is used when absent. */
+                displayName?: string;
+                /** @description Two-letter locale of a new account. */
+                locale?: string;
+                /** @description Metadata of a new account, a JSON-encoded object. */
+                metadata?: string;
+                /** @description Where the browser goes afterwards; must be allowed by the server. Default the client URL. */
+                redirectTo?: string;
+                /** @description An access token of the signed-in user, to link the provider account to that user. */
+                connect?: string;
+                /** @description A PKCE code challenge (S256, base64url). When given, the final redirect carries a one-time `code` instead of a refresh token; `POST /v1/token/exchange` turns it into the session with the matching verifier. */
+                codeChallenge?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The external provider; `oidc` is the generic OpenID Connect provider. */
+                provider: components["parameters"]["SignInProvider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's consent page. */
+            302: {
+                headers: {
+                    /** @description The provider's authorization URL. */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            409: components["responses"]["NhostConflict"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    signInProviderCallbackGet: {
+        parameters: {
+            query: {
+                /** @description The provider's authorization code. */
+                code?: string;
+                /** @description An ID token sent along by the provider (ignored; the one from the code exchange is used). */
+                id_token?: string;
+                /** @description The state Latchkey gave the provider. */
+                state: string;
+                /** @description OAuth 1.0a token (not used; every provider here speaks OAuth 2). */
+                oauth_token?: string;
+                /** @description OAuth 1.0a verifier (not used). */
+                oauth_verifier?: string;
+                /** @description The provider's error code, when the user or the provider refused. */
+                error?: string;
+                /** @description The provider's description of that error. */
+                error_description?: string;
+                /** @description A page about that error. */
+                error_uri?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The external provider; `oidc` is the generic OpenID Connect provider. */
+                provider: components["parameters"]["SignInProvider"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Back to the application, with the session or the error in the query. */
+            302: {
+                headers: {
+                    /** @description The `redirectTo` address with `refreshToken` (or `code`), or `error` and `errorDescription`. */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["NhostBadRequest"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    signInProviderCallbackPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The external provider; `oidc` is the generic OpenID Connect provider. */
+                provider: components["parameters"]["SignInProvider"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["ProviderCallbackForm"];
+            };
+        };
+        responses: {
+            /** @description Back to the application, with the session or the error in the query. */
+            302: {
+                headers: {
+                    /** @description The `redirectTo` address with `refreshToken` (or `code`), or `error` and `errorDescription`. */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["NhostBadRequest"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    signInIdToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInIdTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPayload"];
+                };
+            };
+            400: components["responses"]["NhostBadRequest"];
+            401: components["responses"]["NhostUnauthorized"];
+            403: components["responses"]["NhostForbidden"];
+            409: components["responses"]["NhostConflict"];
+            413: components["responses"]["NhostPayloadTooLarge"];
+            415: components["responses"]["NhostUnsupportedMediaType"];
+            429: components["responses"]["NhostTooManyRequests"];
+            500: components["responses"]["NhostInternalError"];
+            503: components["responses"]["NhostUnavailable"];
+        };
+    };
+    linkIdToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkIdTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Linked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OKResponse"];
                 };
             };
             400: components["responses"]["NhostBadRequest"];
@@ -6668,6 +7107,66 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The token is revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["AdminBadRequest"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["AdminNotFound"];
+            413: components["responses"]["AdminPayloadTooLarge"];
+            500: components["responses"]["AdminInternalError"];
+            503: components["responses"]["AdminUnavailable"];
+        };
+    };
+    adminListUserProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's linked provider accounts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminProviderList"];
+                };
+            };
+            400: components["responses"]["AdminBadRequest"];
+            401: components["responses"]["AdminUnauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["AdminNotFound"];
+            413: components["responses"]["AdminPayloadTooLarge"];
+            500: components["responses"]["AdminInternalError"];
+            503: components["responses"]["AdminUnavailable"];
+        };
+    };
+    adminUnlinkUserProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                userId: string;
+                /** @description The provider whose link is removed. */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link is removed. */
             204: {
                 headers: {
                     [name: string]: unknown;
