@@ -51,6 +51,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	reg.MustRegister(
 		m.requests, m.duration, m.refusals, m.mail, m.inFlight,
+		newSessionCacheCollector(s.store.SessionCacheStats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -1,0 +1,377 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/store"
+	"github.com/latchkey/latchkey/store/testdb"
+)
+
+// testBound is the revocation bound of these tests.
+const testBound = 250 * time.Millisecond
+
+// cacheWorld is two instances, a and b, on one database, each with its session cache on.
+type cacheWorld struct {
+	t     *testing.T
+	ctx   context.Context
+	a, b  *store.Store
+	clock *testdb.Clock
+	seq   int
+}
+
+func newCacheWorld(t *testing.T) *cacheWorld {
+	clock := testdb.NewClock()
+	sts := testdb.OpenMany(t, 2, testdb.Options{Now: clock.Now, RevocationBound: testBound})
+	w := &cacheWorld{t: t, ctx: t.Context(), a: sts[0], b: sts[1], clock: clock}
+	w.waitLease(w.a, time.Now())
+	w.waitLease(w.b, time.Now())
+	return w
+}
+
+// user creates a user with the roles "user" and "editor", and a live session of theirs.
+func (w *cacheWorld) user(mods ...func(*store.User)) (*store.User, *store.Session) {
+	w.t.Helper()
+	w.seq++
+	u := &store.User{ID: uuid.New(), ZUID: fmt.Sprintf("5-%06d-cache", w.seq), Email: ptrTo(fmt.Sprintf("cache%d@example.com", w.seq)),
+		Locale: "en", DefaultRole: "user", Metadata: store.JSONMap{}, PasswordHash: ptrTo("x")}
+	for _, m := range mods {
+		m(u)
+	}
+	if err := w.a.CreateUser(w.ctx, u, []string{"user", "editor"}); err != nil {
+		w.t.Fatalf("create user: %v", err)
+	}
+	return u, w.session(u.ID, nil)
+}
+
+func (w *cacheWorld) session(userID uuid.UUID, tokenID *uuid.UUID) *store.Session {
+	w.t.Helper()
+	now := w.a.Now()
+	s := &store.Session{ID: uuid.New(), UserID: userID, Method: "password", CreatedAt: now, LastActiveAt: now,
+		ExpiresAt: now.Add(time.Hour), APITokenID: tokenID}
+	if err := w.a.CreateSession(w.ctx, s); err != nil {
+		w.t.Fatalf("create session: %v", err)
+	}
+	return s
+}
+
+// waitLease waits until st holds a lease taken after t: every change committed before t has
+// been applied to its cache.
+func (w *cacheWorld) waitLease(st *store.Store, t time.Time) {
+	w.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := st.SessionCacheStats()
+		if s.HasLease && time.Now().Add(-s.LeaseAge).After(t) {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("no lease newer than %s within 5s: %+v", time.Since(t), s)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+// warm reads the session on st until the read is a hit.
+func (w *cacheWorld) warm(st *store.Store, sid uuid.UUID) {
+	w.t.Helper()
+	for range 3 {
+		before := st.SessionCacheStats().Hits
+		if _, err := st.LiveSessionUser(w.ctx, sid); err != nil {
+			w.t.Fatalf("warm: %v", err)
+		}
+		if st.SessionCacheStats().Hits > before {
+			return
+		}
+	}
+	w.t.Fatalf("session never served from the cache: %+v", st.SessionCacheStats())
+}
+
+// truth is what the database says of the session: LiveSessionUser inside a transaction, where
+// the cache is never used.
+func (w *cacheWorld) truth(sid uuid.UUID) (*store.User, error) {
+	var (
+		u   *store.User
+		err error
+	)
+	txErr := w.a.Tx(w.ctx, func(tx *store.Store) error {
+		u, err = tx.LiveSessionUser(w.ctx, sid)
+		return nil
+	})
+	if txErr != nil {
+		w.t.Fatal(txErr)
+	}
+	return u, err
+}
+
+func (w *cacheWorld) sameAsTruth(what string, st *store.Store, sid uuid.UUID) {
+	w.t.Helper()
+	want, wantErr := w.truth(sid)
+	got, err := st.LiveSessionUser(w.ctx, sid)
+	if !errors.Is(err, wantErr) && !(err == nil && wantErr == nil) {
+		w.t.Fatalf("%s: LiveSessionUser error %v, the database says %v", what, err, wantErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(got, want) {
+		w.t.Fatalf("%s: LiveSessionUser\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func changes(s store.SessionCacheStats) uint64 { return s.Invalidations + s.Flushes }
+
+// cacheWrite is a store write and whether it can end a session or change what LiveSessionUser
+// returns (then the instance that made it must answer the change at once, and every other
+// instance within the bound) or not (then no instance may be told: the hot writes).
+type cacheWrite struct {
+	name    string
+	methods []string // the store methods it exercises
+	affects bool
+	do      func(w *cacheWorld, u *store.User, sess *store.Session) error
+}
+
+// cacheWriteUsers adjust, for the write they name, the user before it is created.
+var cacheWriteUsers = map[string]func(*store.User){
+	"deanonymize": func(u *store.User) { u.IsAnonymous, u.Email, u.PasswordHash = true, nil, nil },
+}
+
+// cacheWrites is every store write that touches sessions, users or their roles. A new store
+// method that writes them gets a row here (and, if it can end a session or change a user, a
+// `defer s.invalidate(...)` of the keys it touched); one that does not goes in
+// cacheIrrelevantMethods. TestSessionCacheWriteCoverage fails until a new method is in one of
+// the two.
+var cacheWrites = []cacheWrite{
+	{"sign-out", []string{"RevokeSession"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.RevokeSession(w.ctx, s.ID, "signout")
+	}},
+	{"revoke-all", []string{"RevokeUserSessions"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		_, err := w.a.RevokeUserSessions(w.ctx, u.ID, uuid.Nil, "signout-all")
+		return err
+	}},
+	{"admin-revoke-session", []string{"RevokeUserSession"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		_, err := w.a.RevokeUserSession(w.ctx, u.ID, s.ID, "admin")
+		return err
+	}},
+	{"disable", []string{"SetUserDisabled"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.SetUserDisabled(w.ctx, u.ID, true)
+	}},
+	{"delete-user", []string{"DeleteUser"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.DeleteUser(w.ctx, u.ID)
+	}},
+	{"roles", []string{"SetUserRoles"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.SetUserRoles(w.ctx, u.ID, "user", []string{"user"})
+	}},
+	{"password-change", []string{"SetPasswordHash", "Tx"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		// As a password change does it: a new hash and every other session ended, in one transaction.
+		return w.a.Tx(w.ctx, func(tx *store.Store) error {
+			if err := tx.SetPasswordHash(w.ctx, u.ID, "new-hash"); err != nil {
+				return err
+			}
+			_, err := tx.RevokeUserSessions(w.ctx, u.ID, uuid.Nil, "password-changed")
+			return err
+		})
+	}},
+	{"new-password-required", []string{"SetNewPasswordRequired"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.SetNewPasswordRequired(w.ctx, u.ID, true)
+	}},
+	{"username", []string{"SetUsername"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.SetUsername(w.ctx, u.ID, fmt.Sprintf("renamed%d", w.seq))
+	}},
+	{"admin-update", []string{"UpdateUser"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.UpdateUser(w.ctx, u.ID, store.UserUpdate{DisplayName: ptrTo("Renamed"), Metadata: store.JSONMap{"k": "v"}})
+	}},
+	{"email-verified", []string{"MarkEmailVerified"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.MarkEmailVerified(w.ctx, u.ID, *u.Email)
+	}},
+	{"email-change", []string{"ChangeEmail"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.ChangeEmail(w.ctx, u.ID, fmt.Sprintf("changed%d@example.com", w.seq))
+	}},
+	{"unverified-email", []string{"SetUnverifiedEmail"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.SetUnverifiedEmail(w.ctx, u.ID, fmt.Sprintf("unverified%d@example.com", w.seq))
+	}},
+	{"deanonymize", []string{"Deanonymize"}, true, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		u.Email, u.PasswordHash, u.DisplayName = ptrTo(fmt.Sprintf("real%d@example.com", w.seq)), ptrTo("h"), "Real"
+		return w.a.Deanonymize(w.ctx, u, []string{"user"})
+	}},
+	{"pat-revoked", []string{"RevokeUserPAT", "RevokeUserAPIToken", "RevokeUserAPITokens", "DeleteAPIToken", "CreateAPIToken"}, true,
+		func(w *cacheWorld, u *store.User, s *store.Session) error {
+			// s was opened without a token; a second session opened with one ends with it.
+			tok := &store.APIToken{ID: uuid.New(), Kind: store.APITokenPAT, UserID: &u.ID, Name: "t", TokenHash: []byte(uuid.NewString()),
+				Metadata: store.JSONMap{}, CreatedAt: w.a.Now(), ExpiresAt: w.a.Now().Add(time.Hour)}
+			if err := w.a.CreateAPIToken(w.ctx, tok); err != nil {
+				return err
+			}
+			ps := w.session(u.ID, &tok.ID)
+			w.warm(w.a, ps.ID)
+			if _, _, err := w.a.RevokeUserPAT(w.ctx, u.ID, tok.ID); err != nil {
+				return err
+			}
+			if _, err := w.a.LiveSessionUser(w.ctx, ps.ID); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("session of a revoked PAT: %v, want ErrNotFound", err)
+			}
+			// The other three ways a token's sessions end, each after a fresh token and session.
+			for _, end := range []func(id uuid.UUID) error{
+				func(id uuid.UUID) error { _, _, err := w.a.RevokeUserAPIToken(w.ctx, u.ID, id); return err },
+				func(id uuid.UUID) error { _, err := w.a.RevokeUserAPITokens(w.ctx, u.ID); return err },
+				func(id uuid.UUID) error { return w.a.DeleteAPIToken(w.ctx, id) },
+			} {
+				tok.ID, tok.TokenHash, tok.RevokedAt = uuid.New(), []byte(uuid.NewString()), nil
+				if err := w.a.CreateAPIToken(w.ctx, tok); err != nil {
+					return err
+				}
+				ps := w.session(u.ID, &tok.ID)
+				w.warm(w.a, ps.ID)
+				if err := end(tok.ID); err != nil {
+					return err
+				}
+				if _, err := w.a.LiveSessionUser(w.ctx, ps.ID); !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("session of an ended API token: %v, want ErrNotFound", err)
+				}
+			}
+			return w.a.RevokeSession(w.ctx, s.ID, "done")
+		}},
+
+	// The hot writes: none may notify.
+	{"rotation", []string{"RotateRefreshToken", "CreateRefreshToken"}, false, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		now := w.a.Now()
+		old := &store.RefreshToken{ID: uuid.New(), SessionID: s.ID, TokenHash: []byte(uuid.NewString()), Rotates: true, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := w.a.CreateRefreshToken(w.ctx, old); err != nil {
+			return err
+		}
+		w.clock.Advance(2 * time.Minute) // past the slide interval: the rotation moves the session's expiry
+		next := &store.RefreshToken{ID: uuid.New(), TokenHash: []byte(uuid.NewString()), ExpiresAt: w.a.Now().Add(time.Hour)}
+		_, _, _, err := w.a.RotateRefreshToken(w.ctx, store.Rotation{Hash: old.TokenHash, Sealed: []byte("sealed"), Next: next,
+			SessionExpiresAt: w.a.Now().Add(2 * time.Hour)})
+		return err
+	}},
+	{"last-seen", []string{"TouchUserLastSeen"}, false, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		return w.a.TouchUserLastSeen(w.ctx, u.ID)
+	}},
+	{"extend", []string{"ExtendSession", "SlideSession"}, false, func(w *cacheWorld, u *store.User, s *store.Session) error {
+		if err := w.a.ExtendSession(w.ctx, s.ID, w.a.Now().Add(2*time.Hour)); err != nil {
+			return err
+		}
+		w.clock.Advance(time.Minute)
+		return w.a.SlideSession(w.ctx, s.ID, w.a.Now().Add(3*time.Hour), time.Second)
+	}},
+	{"sign-in", []string{"OpenSession", "CreateSession", "CreateSessionToken", "UseSessionToken", "RecordAudit"}, false,
+		func(w *cacheWorld, u *store.User, s *store.Session) error {
+			now := w.a.Now()
+			s2 := &store.Session{ID: uuid.New(), UserID: u.ID, Method: "password", CreatedAt: now, LastActiveAt: now, ExpiresAt: now.Add(time.Hour)}
+			rt := &store.RefreshToken{ID: uuid.New(), TokenHash: []byte(uuid.NewString()), Rotates: true, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			ev := &store.AuditEvent{ID: uuid.New(), Action: "signin", Outcome: "success", TargetUserID: &u.ID, SessionID: &s2.ID}
+			if err := w.a.OpenSession(w.ctx, s2, rt, ev); err != nil {
+				return err
+			}
+			st := &store.SessionToken{ID: uuid.New(), SessionID: s.ID, Kind: "zesty", TokenHash: []byte(uuid.NewString()), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := w.a.CreateSessionToken(w.ctx, st); err != nil {
+				return err
+			}
+			_, _, err := w.a.UseSessionToken(w.ctx, "zesty", st.TokenHash, 30*time.Minute)
+			return err
+		}},
+}
+
+// TestSessionCacheWrites runs every write of cacheWrites on instance a, with the session cached
+// on a and on b: a write that affects the session is answered at once on a and, once b holds a
+// lease taken after the write, on b; a write that does not leaves both caches serving, and b
+// was told nothing (a notification would have arrived before the lease).
+func TestSessionCacheWrites(t *testing.T) {
+	for _, c := range cacheWrites {
+		t.Run(testdb.String()+"/write="+c.name, func(t *testing.T) {
+			w := newCacheWorld(t)
+			var mods []func(*store.User)
+			if m := cacheWriteUsers[c.name]; m != nil {
+				mods = append(mods, m)
+			}
+			u, s := w.user(mods...)
+			w.waitLease(w.b, time.Now())
+			w.warm(w.a, s.ID)
+			w.warm(w.b, s.ID)
+			before := w.b.SessionCacheStats()
+			t0 := time.Now()
+			if err := c.do(w, u, s); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if c.affects {
+				w.sameAsTruth("on the instance that wrote, at once", w.a, s.ID)
+			}
+			w.waitLease(w.b, time.Now())
+			after := w.b.SessionCacheStats()
+			if c.affects {
+				if changes(after) == changes(before) {
+					t.Errorf("%s: the other instance was told nothing (%+v)", c.name, after)
+				}
+				w.sameAsTruth("on the other instance, once its lease is newer than the write", w.b, s.ID)
+				if elapsed := time.Since(t0); elapsed > 5*testBound {
+					t.Logf("%s: took %s (a slow machine?)", c.name, elapsed)
+				}
+				return
+			}
+			if changes(after) != changes(before) {
+				t.Errorf("%s: the other instance applied %d invalidations, want none: a hot write must not notify",
+					c.name, changes(after)-changes(before))
+			}
+			for _, st := range []*store.Store{w.a, w.b} {
+				h := st.SessionCacheStats().Hits
+				if _, err := st.LiveSessionUser(w.ctx, s.ID); err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if st.SessionCacheStats().Hits == h {
+					t.Errorf("%s: the session is no longer served from the cache", c.name)
+				}
+			}
+		})
+	}
+}
+
+// cacheIrrelevantMethods are the store's exported methods that neither end a session nor change
+// what LiveSessionUser returns: reads, and writes of other tables (or of new rows no cached
+// session depends on).
+var cacheIrrelevantMethods = []string{
+	// reads and plumbing
+	"ActiveMemberRole", "AuditEvents", "Close", "CountOtherActiveOwners", "CountUsers", "Dialect", "InstanceByID",
+	"InstanceByZUID", "InstanceMembers", "InstanceRoleByID", "InstanceRoleByZUID", "InstanceRoles", "InstancesOfUser",
+	"InstancesOwnedOnlyBy", "ListAudit", "ListUsers", "LiveSessionUser", "LockInstanceByZUID", "LockInstancesOwnedBy",
+	"LockoutsOf", "MemberRole", "Migrate", "NextMailDue", "Now", "PauseSessionCache", "PendingCodeTickets", "Ping",
+	"RefreshTokenByHash", "ReusableRefreshToken", "RowCounts", "SchemaTables", "SchemaVersion", "SessionByID",
+	"SessionCacheStats", "SigningKeys", "SystemInstanceRole", "UndeliveredMail", "UsableAPIToken", "UsableTicket",
+	"UsableZestyToken", "UserAPITokens", "UserByEmail", "UserByID", "UserByLogin", "UserByZUID", "UserLiveSession",
+	"UserLiveSessions", "UserPATs", "UserRoles", "UserSessions", "UserWithRoles", "WatchWrites", "Writes",
+	"ZestyTokenByZUID", "ZestyTokensOfInstances",
+	// writes of other tables, or of new rows
+	"ClaimDueMail", "ClearLockouts", "ClearSubjectLockouts", "CreateInstance", "CreateInstanceRole", "CreateSigningKey",
+	"CreateTicket", "CreateUser", "EnqueueMail", "FailSignIn", "Hit", "LockUntil", "MarkMailFailed", "MarkMailSent",
+	"PurgeRateLimits", "ReleaseMail", "RemoveInstanceMember", "RenameInstance", "SetInstanceMember", "SpendTicket",
+	"SpendTicketByID", "TakeGuess", "TakeTicketAttempt", "UpdateInstanceRole",
+	// deletes only sessions that already ended or expired
+	"Purge",
+	// test-only exports (export_test.go)
+	"CloseIdleConns", "Exec", "KeepMinConns", "KickMinConns", "MigrateDownTo", "MigrationVersions",
+	// end API tokens' sessions through their cascade, which invalidates everything: in the table
+	// through the PAT row ("DeleteAPIToken" there), these two delete tokens the same way
+	"DeleteInstance", "DeleteInstanceRole",
+}
+
+// TestSessionCacheWriteCoverage: every exported method of *store.Store is either exercised by
+// a row of cacheWrites or listed as irrelevant to the cache, so a new write cannot be added
+// without someone deciding which it is.
+func TestSessionCacheWriteCoverage(t *testing.T) {
+	known := slices.Clone(cacheIrrelevantMethods)
+	for _, c := range cacheWrites {
+		known = append(known, c.methods...)
+	}
+	typ := reflect.TypeFor[*store.Store]()
+	for i := range typ.NumMethod() {
+		name := typ.Method(i).Name
+		if !slices.Contains(known, name) {
+			t.Errorf("store method %s is neither in cacheWrites nor in cacheIrrelevantMethods (store/sessioncache_test.go): "+
+				"if it can end a session or change a user, give it `defer s.invalidate(...)` and a row in cacheWrites", name)
+		}
+	}
+}
