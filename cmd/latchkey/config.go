@@ -32,7 +32,7 @@ type config struct {
 	RevocationListenURL string
 	SessionCacheEntries int64
 
-	LogLevel    string
+	LogLevel string
 
 	AccessTokenTTL     time.Duration
 	RefreshTokenTTL    time.Duration
