@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
 	"slices"
 	"testing"
@@ -374,4 +375,160 @@ func TestSessionCacheWriteCoverage(t *testing.T) {
 				"if it can end a session or change a user, give it `defer s.invalidate(...)` and a row in cacheWrites", name)
 		}
 	}
+}
+
+// refusedOn polls st until the session is refused and returns how long that took from since;
+// it fails the test when st still accepts it after limit.
+func (w *cacheWorld) refusedOn(st *store.Store, sid uuid.UUID, since time.Time, limit time.Duration) time.Duration {
+	w.t.Helper()
+	for {
+		_, err := st.LiveSessionUser(w.ctx, sid)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return time.Since(since)
+		case err != nil:
+			w.t.Fatal(err)
+		}
+		if time.Since(since) > limit {
+			w.t.Fatalf("session still accepted %s after its revocation", time.Since(since))
+		}
+	}
+}
+
+// TestSessionCacheFillRace: a revocation that commits, and is applied, between a fill's read and
+// its insert leaves no entry behind: on the instance that revoked (its own invalidation) and on
+// another one (the notification, or the SQLite poll).
+func TestSessionCacheFillRace(t *testing.T) {
+	for _, where := range []string{"same-instance", "other-instance"} {
+		t.Run(testdb.String()+"/revoked-on="+where, func(t *testing.T) {
+			w := newCacheWorld(t)
+			_, s := w.user()
+			reader := w.b
+			if where == "same-instance" {
+				reader = w.a
+			}
+			fired := false
+			reader.SetFillHook(func() {
+				if fired {
+					return
+				}
+				fired = true
+				if err := w.a.RevokeSession(w.ctx, s.ID, "race"); err != nil {
+					t.Error(err)
+				}
+				w.waitLease(reader, time.Now()) // the revocation is applied before the insert
+			})
+			if _, err := reader.LiveSessionUser(w.ctx, s.ID); err != nil {
+				t.Fatalf("the read that began before the revocation: %v", err)
+			}
+			if !fired {
+				t.Fatal("no fill happened")
+			}
+			if _, err := reader.LiveSessionUser(w.ctx, s.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("after the revocation: %v, want ErrNotFound (an entry filled before it was inserted after it)", err)
+			}
+		})
+	}
+}
+
+// TestSessionCacheFaults: with b's listener killed, stalled, or pointed where no notification
+// arrives, b stops answering from its cache within the bound, and refuses the revoked session.
+func TestSessionCacheFaults(t *testing.T) {
+	t.Run(testdb.String()+"/fault=stalled", func(t *testing.T) {
+		w := newCacheWorld(t)
+		_, s := w.user()
+		w.waitLease(w.b, time.Now())
+		w.warm(w.b, s.ID)
+		resume := w.b.PauseSessionCache()
+		defer resume()
+		before := w.b.SessionCacheStats()
+		t0 := time.Now()
+		if err := w.a.RevokeSession(w.ctx, s.ID, "stall"); err != nil {
+			t.Fatal(err)
+		}
+		lag := w.refusedOn(w.b, s.ID, t0, 10*testBound)
+		after := w.b.SessionCacheStats()
+		t.Logf("stalled listener: refused after %s (bound %s)", lag, testBound)
+		if lag > testBound+20*time.Millisecond { // the poll's own granularity
+			t.Errorf("refused after %s, beyond the bound %s", lag, testBound)
+		}
+		if after.Fallbacks == before.Fallbacks || changes(after) != changes(before) {
+			t.Errorf("a stalled listener's cache answered by falling back, not by applying: before %+v, after %+v", before, after)
+		}
+		resume()
+		w.waitLease(w.b, time.Now())
+		_, s2 := w.user()
+		w.waitLease(w.b, time.Now())
+		w.warm(w.b, s2.ID) // serving again
+	})
+	if testdb.Backend() != store.Postgres {
+		return
+	}
+	t.Run(testdb.String()+"/fault=terminated", func(t *testing.T) {
+		w := newCacheWorld(t)
+		_, s := w.user()
+		w.waitLease(w.b, time.Now())
+		w.warm(w.b, s.ID)
+		pid := w.b.SessionCacheStats().ListenerPID
+		if pid == 0 {
+			t.Fatal("no listener PID")
+		}
+		if err := w.a.Exec(w.ctx, "SELECT pg_terminate_backend(?)", pid); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := w.a.RevokeSession(w.ctx, s.ID, "kill"); err != nil {
+			t.Fatal(err)
+		}
+		lag := w.refusedOn(w.b, s.ID, t0, 10*testBound)
+		t.Logf("terminated listener: refused after %s (bound %s)", lag, testBound)
+		if lag > testBound {
+			t.Errorf("refused after %s, beyond the bound %s", lag, testBound)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for st := w.b.SessionCacheStats(); st.ListenerPID == pid || st.ListenerPID == 0 || st.Listener != "listening"; st = w.b.SessionCacheStats() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the listener did not come back: %+v", st)
+			}
+			time.Sleep(time.Millisecond) // polling a condition, with a deadline
+		}
+		_, s2 := w.user()
+		w.waitLease(w.b, time.Now())
+		w.warm(w.b, s2.ID) // serving again
+	})
+	t.Run(testdb.String()+"/fault=no-notifications", func(t *testing.T) {
+		// The listener connects to another database of the server, as one behind a
+		// transaction-mode pooler or on a replica would hear nothing: no heartbeat comes back.
+		sink := testdb.PostgresURL()
+		u, err := url.Parse(sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/postgres"
+		clock := testdb.NewClock()
+		sts := testdb.OpenMany(t, 2, testdb.Options{Now: clock.Now, RevocationBound: testBound, ListenURL: u.String()})
+		w := &cacheWorld{t: t, ctx: t.Context(), a: sts[0], b: sts[1], clock: clock}
+		_, s := w.user()
+		deadline := time.Now().Add(5 * time.Second)
+		for w.b.SessionCacheStats().Listener != "listening" {
+			if time.Now().After(deadline) {
+				t.Fatalf("listener not listening: %+v", w.b.SessionCacheStats())
+			}
+			time.Sleep(time.Millisecond) // polling a condition, with a deadline
+		}
+		for range 5 {
+			if _, err := w.b.LiveSessionUser(w.ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := w.b.SessionCacheStats(); st.Hits != 0 || st.Fallbacks < 5 || st.HasLease {
+			t.Fatalf("a listener that hears nothing must never serve: %+v", st)
+		}
+		if err := w.a.RevokeSession(w.ctx, s.ID, "sink"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.b.LiveSessionUser(w.ctx, s.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after the revocation: %v, want ErrNotFound at once", err)
+		}
+	})
 }

@@ -78,6 +78,9 @@ func (s *Store) LiveSessionUser(ctx context.Context, sessionID uuid.UUID) (*User
 	if err != nil {
 		return nil, err
 	}
+	if s.fillHook != nil {
+		s.fillHook()
+	}
 	s.cache.put(sessionID, ls.user, ls.expires, epoch)
 	return ls.user, nil
 }

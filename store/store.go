@@ -73,6 +73,8 @@ type Store struct {
 	// pending collects, inside a transaction, the cache keys its writes touched: they are
 	// invalidated once the outermost transaction is over (nil outside transactions).
 	pending *[]cacheKey
+	// fillHook, when set (tests), runs between a cache fill's read and its insert.
+	fillHook func()
 }
 
 // Open connects to the database that opts names. It does not migrate; call Migrate.
