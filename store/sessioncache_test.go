@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
 	"reflect"
 	"slices"
 	"testing"
@@ -531,4 +533,51 @@ func TestSessionCacheFaults(t *testing.T) {
 			t.Fatalf("after the revocation: %v, want ErrNotFound at once", err)
 		}
 	})
+}
+
+// TestSessionCacheSQLiteSecondProcess: another process that writes the SQLite file (here this
+// test binary again, revoking a session) is noticed within the bound.
+func TestSessionCacheSQLiteSecondProcess(t *testing.T) {
+	if dir := os.Getenv("LATCHKEY_TEST_SQLITE_WRITER_DIR"); dir != "" {
+		// The second process: revoke the session named in the environment, and exit.
+		st, err := store.Open(t.Context(), store.Options{DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.RevokeSession(t.Context(), uuid.MustParse(os.Getenv("LATCHKEY_TEST_SQLITE_WRITER_SESSION")), "other-process"); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if testdb.Backend() != store.SQLite {
+		t.Skip("SQLite only")
+	}
+	dir := t.TempDir()
+	st, err := store.Open(t.Context(), store.Options{DataDir: dir, RevocationBound: testBound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	w := &cacheWorld{t: t, ctx: t.Context(), a: st, b: st, clock: testdb.NewClock()}
+	_, s := w.user()
+	w.waitLease(st, time.Now())
+	w.warm(st, s.ID)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSessionCacheSQLiteSecondProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "LATCHKEY_TEST_SQLITE_WRITER_DIR="+dir, "LATCHKEY_TEST_SQLITE_WRITER_SESSION="+s.ID.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("second process: %v\n%s", err, out)
+	}
+	done := time.Now()
+	if _, err := w.truth(s.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the second process did not revoke: %v", err)
+	}
+	lag := w.refusedOn(st, s.ID, done, 10*testBound)
+	t.Logf("revoked by another process: refused after %s (bound %s)", lag, testBound)
+	if lag > testBound {
+		t.Errorf("refused after %s, beyond the bound %s", lag, testBound)
+	}
 }
