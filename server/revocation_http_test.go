@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey/gen"
 	"github.com/latchkey/latchkey/server/servertest"
+	"github.com/latchkey/latchkey/store"
 	"github.com/latchkey/latchkey/store/testdb"
 )
 
@@ -313,4 +315,70 @@ func TestRevocationBoundOff(t *testing.T) {
 	if s.check(t, b) {
 		t.Fatal("the other instance accepts a revoked session with the cache off")
 	}
+}
+
+// TestRevocationMetricsAndReadiness: /metrics counts the cache's hits, misses, fallbacks and
+// invalidations and shows its lease's age; /readyz names the listener's state, and a listener
+// that cannot connect leaves the instance ready (it checks sessions in the database).
+func TestRevocationMetricsAndReadiness(t *testing.T) {
+	a, b := twoInstances(t, testdb.Options{})
+	s := revocationKinds[0].make(t, a, "metrics@example.com")
+	warmOn(t, b, s)
+	s.revoke(t, a)
+	refusedWithin(t, b, s, time.Now(), 10*revocationBound)
+	m := b.Metrics(t)
+	for _, want := range []string{
+		`latchkey_session_cache_lookups_total{result="hit"}`, `latchkey_session_cache_lookups_total{result="miss"}`,
+		`latchkey_session_cache_lookups_total{result="fallback"}`, "latchkey_session_cache_invalidations_total",
+		"latchkey_session_cache_lease_age_seconds", "latchkey_session_cache_entries", "latchkey_session_cache_max_entries 20000",
+		"latchkey_session_cache_bound_seconds 0.25", "latchkey_session_cache_listener_up 1",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(m, `latchkey_session_cache_lookups_total{result="hit"} 0`+"\n") || strings.Contains(m, "latchkey_session_cache_invalidations_total 0\n") {
+		t.Errorf("/metrics counted no hit or no invalidation:\n%s", grepLines(m, "latchkey_session_cache"))
+	}
+	r, err := b.Client.OpsReadyzWithResponse(context.Background())
+	if err != nil || r.JSON200 == nil || r.JSON200.Checks == nil {
+		t.Fatalf("readyz: %v %d %s", err, r.StatusCode(), r.Body)
+	}
+	want := "polling"
+	if testdb.Backend() == store.Postgres {
+		want = "listening"
+	}
+	if got := (*r.JSON200.Checks)["revocation_listener"]; got != want {
+		t.Errorf("readyz revocation_listener = %q, want %q", got, want)
+	}
+
+	if testdb.Backend() != store.Postgres {
+		return
+	}
+	// A listener that cannot connect: ready all the same, and every check asks the database.
+	_, down := twoInstances(t, testdb.Options{ListenURL: "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=1"})
+	deadline := time.Now().Add(5 * time.Second)
+	for down.Store.SessionCacheStats().Listener != "down" {
+		if time.Now().After(deadline) {
+			t.Fatalf("listener state: %+v", down.Store.SessionCacheStats())
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+	r, err = down.Client.OpsReadyzWithResponse(context.Background())
+	if err != nil || r.JSON200 == nil || (*r.JSON200.Checks)["revocation_listener"] != "down" {
+		t.Fatalf("readyz with the listener down: %v %d %s", err, r.StatusCode(), r.Body)
+	}
+	if m := down.Metrics(t); !strings.Contains(m, "latchkey_session_cache_listener_up 0") || !strings.Contains(m, "latchkey_session_cache_lease_age_seconds +Inf") {
+		t.Errorf("/metrics with the listener down:\n%s", grepLines(m, "latchkey_session_cache"))
+	}
+}
+
+func grepLines(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -31,7 +31,7 @@ import (
 // Cache defaults.
 const (
 	// DefaultSessionCacheEntries bounds the cache; see Options.SessionCacheEntries.
-	DefaultSessionCacheEntries = 50_000
+	DefaultSessionCacheEntries = 20_000
 	// sessionRevalidate is how long an entry answers before it is read again regardless.
 	sessionRevalidate = 30 * time.Second
 	// maxHeartbeat is the longest gap between two heartbeats (or polls).

@@ -179,7 +179,7 @@ func (c *config) serveFlags() []cli.Flag {
 			Usage: "PostgreSQL URL the session cache listens for revocations on (default: the database URL); a direct connection to the primary, " +
 				"never a transaction-mode pooler (PgBouncer) or a replica, where notifications do not arrive and the cache stays off"},
 		&cli.Int64Flag{Name: "session-cache-entries", Value: store.DefaultSessionCacheEntries, Destination: &c.SessionCacheEntries, Sources: c.env(false, "LATCHKEY_SESSION_CACHE_ENTRIES"),
-			Usage: "most sessions the cache holds (a hard cap; each holds its user's row, about 1.5 KiB)"},
+			Usage: "most sessions the cache holds (a hard cap; each holds its user's row, about 1 KiB: 20000 are about 20 MiB)"},
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4000", Destination: &c.Addr, Sources: c.env(false, "LATCHKEY_ADDR"),
 			Usage: "address to listen on"},
 		&cli.DurationFlag{Name: "access-token-ttl", Value: def.AccessTokenTTL, Destination: &c.AccessTokenTTL, Sources: c.env(false, "LATCHKEY_ACCESS_TOKEN_TTL"),
