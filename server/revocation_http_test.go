@@ -226,24 +226,32 @@ func adminKind(call func(h *servertest.Harness, id uuid.UUID) (int, []byte, erro
 	}
 }
 
-// refusedWithin polls check on h until it is refused and returns how long that took from
-// since; it fails the test when the refusal has not come after limit.
-func refusedWithin(t *testing.T, h *servertest.Harness, s revocationSubject, since time.Time, limit time.Duration) time.Duration {
+// refusedWithin polls check on h until it is refused. It returns the staleness: how long after
+// since the last request that was still accepted had been sent (0: none was), which the bound
+// limits (a request sent at t and accepted was checked at t or later, under a lease younger than
+// the bound, and so before the revocation's commit plus the bound); and when, after since, the
+// first refused request had been sent. It fails the test when the refusal has not come after
+// limit.
+func refusedWithin(t *testing.T, h *servertest.Harness, s revocationSubject, since time.Time, limit time.Duration) (stale, refused time.Duration) {
 	t.Helper()
 	for {
+		sent := time.Now()
 		if !s.check(t, h) {
-			return time.Since(since)
+			return stale, sent.Sub(since)
 		}
+		stale = max(stale, sent.Sub(since))
 		if time.Since(since) > limit {
 			t.Fatalf("still accepted %s after the revocation", time.Since(since))
 		}
 	}
 }
 
-// warmOn makes h serve the subject from its session cache, and fails unless it does.
+// warmOn makes h serve the subject from its session cache, and fails unless it does within 10s
+// (a loaded machine can delay the lease's renewal past the bound: the cache then falls back).
 func warmOn(t *testing.T, h *servertest.Harness, s revocationSubject) {
 	t.Helper()
-	for range 3 {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
 		before := h.Store.SessionCacheStats().Hits
 		if !s.check(t, h) {
 			t.Fatal("subject refused before the revocation")
@@ -274,7 +282,7 @@ func TestRevocationBoundAcrossInstances(t *testing.T) {
 	a, b := twoInstances(t, testdb.Options{})
 	for _, kind := range revocationKinds {
 		t.Run(testdb.String()+"/kind="+kind.name, func(t *testing.T) {
-			lags := make([]time.Duration, 0, rounds)
+			var stales, lags []time.Duration
 			for i := range rounds {
 				s := kind.make(t, a, fmt.Sprintf("%s-%d@example.com", kind.name, i))
 				warmOn(t, b, s)
@@ -284,13 +292,16 @@ func TestRevocationBoundAcrossInstances(t *testing.T) {
 				if s.check(t, a) {
 					t.Fatalf("round %d: the instance that revoked still accepts the session", i)
 				}
-				lags = append(lags, refusedWithin(t, b, s, done, 10*revocationBound))
+				stale, lag := refusedWithin(t, b, s, done, 10*revocationBound)
+				stales, lags = append(stales, stale), append(lags, lag)
 			}
-			p50, p99, worst := percentile(lags, .5), percentile(lags, .99), slices.Max(lags)
-			t.Logf("%s: %d revocations, refused on the other instance after p50 %s, p99 %s, max %s (bound %s)",
-				kind.name, rounds, p50, p99, worst, revocationBound)
+			worst := slices.Max(stales)
+			t.Logf("%s: %d revocations; the other instance refused from p50 %s, p99 %s, max %s after; "+
+				"last accepted request sent p50 %s, p99 %s, max %s after (bound %s)",
+				kind.name, rounds, percentile(lags, .5), percentile(lags, .99), slices.Max(lags),
+				percentile(stales, .5), percentile(stales, .99), worst, revocationBound)
 			if worst > revocationBound {
-				t.Errorf("%s: worst case %s exceeds the bound %s", kind.name, worst, revocationBound)
+				t.Errorf("%s: a request sent %s after the revocation was accepted, beyond the bound %s", kind.name, worst, revocationBound)
 			}
 		})
 	}
@@ -325,7 +336,7 @@ func TestRevocationMetricsAndReadiness(t *testing.T) {
 	s := revocationKinds[0].make(t, a, "metrics@example.com")
 	warmOn(t, b, s)
 	s.revoke(t, a)
-	refusedWithin(t, b, s, time.Now(), 10*revocationBound)
+	_, _ = refusedWithin(t, b, s, time.Now(), 10*revocationBound)
 	m := b.Metrics(t)
 	for _, want := range []string{
 		`latchkey_session_cache_lookups_total{result="hit"}`, `latchkey_session_cache_lookups_total{result="miss"}`,
