@@ -119,7 +119,12 @@ type listener struct {
 	listenURL, sendURL string
 	channel, instance  string
 	beats              sentBeats
+	warned             bool // an outage was logged and no lease was held since
 }
+
+// silenceLimit is how long the listener waits for any notification (its own heartbeats come
+// every maxHeartbeat at most) before it takes its connection for dead and reconnects.
+const silenceLimit = 5 * time.Second
 
 // run listens until ctx ends, reconnecting whenever the connection fails. Notifications sent
 // while no connection listens are lost, so every reconnection empties the cache, after LISTEN
@@ -128,14 +133,20 @@ func (l *listener) run(ctx context.Context) {
 	backoff := 10 * time.Millisecond
 	for {
 		err := l.once(ctx)
+		hadLease := l.cache.lease.Load() != 0
 		l.cache.dropLease()
 		l.cache.listenerPID.Store(0)
 		if ctx.Err() != nil {
 			return
 		}
 		l.cache.setState("down")
-		l.store.log.Warn("session cache listener lost; sessions are checked in the database until it is back",
-			"error", redactURLError(err, l.listenURL).Error())
+		// Once per outage: a listener that never hears its heartbeats (a pooler, a replica)
+		// reconnects every silenceLimit, and would otherwise log each time.
+		if hadLease || !l.warned {
+			l.warned = true
+			l.store.log.Warn("session cache listener lost; sessions are checked in the database until it is back",
+				"error", redactURLError(err, l.listenURL).Error())
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -161,8 +172,15 @@ func (l *listener) once(ctx context.Context) error {
 	defer stop()
 	go l.sendHeartbeats(hbCtx)
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		// Heartbeats arrive every few dozen milliseconds: a connection silent for silenceLimit is
+		// dead without knowing it (a silent partition), or hears nothing of this database.
+		wctx, cancel := context.WithTimeout(ctx, silenceLimit)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && wctx.Err() != nil {
+				return fmt.Errorf("no notification for %s", silenceLimit)
+			}
 			return err
 		}
 		l.cache.stall.Lock()
