@@ -355,7 +355,7 @@ var cacheIrrelevantMethods = []string{
 	// deletes only sessions that already ended or expired
 	"Purge",
 	// test-only exports (export_test.go)
-	"CloseIdleConns", "Exec", "KeepMinConns", "KickMinConns", "MigrateDownTo", "MigrationVersions",
+	"CloseIdleConns", "Exec", "KeepMinConns", "KickMinConns", "MigrateDownTo", "MigrationVersions", "SetFillHook",
 	// end API tokens' sessions through their cascade, which invalidates everything: in the table
 	// through the PAT row ("DeleteAPIToken" there), these two delete tokens the same way
 	"DeleteInstance", "DeleteInstanceRole",
