@@ -174,7 +174,7 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "revocation-bound", Value: 250 * time.Millisecond, Destination: &c.RevocationBound, Sources: c.env(false, "LATCHKEY_REVOCATION_BOUND"),
 			Usage: "longest another instance may go on accepting a session's tokens after the session was revoked (or its user disabled, deleted or changed); " +
 				"within it, authenticated requests are answered from a memory cache of live sessions instead of a database query each. " +
-				"The instance that made the change, and SQLite, refuse at once. 0 turns the cache off: every request asks the database"},
+				"The instance that made the change refuses at once (on SQLite: the serving process). 0 turns the cache off: every request asks the database"},
 		&cli.StringFlag{Name: "revocation-listen-url", Destination: &c.RevocationListenURL, Sources: c.env(true, "LATCHKEY_REVOCATION_LISTEN_URL"),
 			Usage: "PostgreSQL URL the session cache listens for revocations on (default: the database URL); a direct connection to the primary, " +
 				"never a transaction-mode pooler (PgBouncer) or a replica, where notifications do not arrive and the cache stays off"},
