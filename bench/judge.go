@@ -46,6 +46,8 @@ func rowTarget(db, scenario string) (how string, target float64) {
 		return how, targetRefreshVsFloor
 	case how == judgedFloor && scenario == "getuser":
 		return how, targetGetUserVsFloor
+	case how == judgedFloor && scenario == "verify":
+		return how, targetVerifyVsFloor
 	}
 	return "", 0
 }
@@ -342,6 +344,9 @@ func (r *report) checks() []check {
 	}
 	for _, c := range o.concs {
 		out = append(out, r.rowCheck("postgres", "getuser", c))
+	}
+	for _, c := range o.concs {
+		out = append(out, r.rowCheck("postgres", "verify", c))
 	}
 	for _, db := range o.dbs {
 		for _, c := range o.concs {

@@ -46,7 +46,7 @@ var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "get
 // The issue-5 comparisons: rate limits on vs off, and two instances vs one (PostgreSQL).
 var (
 	rateLimitScenarios = []string{"signin", "refresh"}
-	instanceScenarios  = []string{"refresh", "getuser", "signin"}
+	instanceScenarios  = []string{"refresh", "getuser", "verify", "signin"}
 )
 
 // options are the parsed flags.
@@ -62,6 +62,7 @@ type options struct {
 	repeat       int   // runs of each judged row and of the flood
 	queueTimeout time.Duration
 	minConns     int           // the server's --db-min-conns on PostgreSQL
+	revBound     string        // the server's LATCHKEY_REVOCATION_BOUND ("": its default)
 	rssWait      time.Duration // how long the server's RSS is watched after the last flood
 	dbs          []string
 	pgURL        string
@@ -123,6 +124,8 @@ func parseFlags(args []string) (*options, error) {
 	scen := fs.String("scenarios", "all", "comma-separated subset of: "+strings.Join(allScenarios, ","))
 	fs.IntVar(&o.flood, "flood", 1000, "concurrent sign-ins in the flood (0: no flood)")
 	fs.DurationVar(&o.floodProbe, "flood-probe-every", 5*time.Millisecond, "the flood's /healthz and refresh probers' pause between calls")
+	fs.StringVar(&o.revBound, "revocation-bound", "", "the server's LATCHKEY_REVOCATION_BOUND (empty: its default, 250ms; 0: no session cache, "+
+		"every authenticated request asks the database, as before issue 21)")
 	fs.IntVar(&o.minConns, "db-min-conns", 20, "the server's --db-min-conns on PostgreSQL: connections opened at start and kept open, so the flood's burst does not wait while the pool grows (0: the server's default)")
 	fs.DurationVar(&o.rssWait, "rss-wait", 60*time.Second, "how long the server's RSS is watched after the last flood; the target is below 100 MiB by then")
 	fs.StringVar(&o.pprofAddr, "pprof", "", "serve the harness's own net/http/pprof on this address, to profile the load generator (empty: off)")
@@ -329,7 +332,9 @@ func (fl *floorServer) drive(ctx context.Context, o *options, c int) (*load.Resu
 }
 
 // floorTarget tells the scenarios whose target is a ratio to the floor.
-func floorTarget(scenario string) bool { return scenario == "refresh" || scenario == "getuser" }
+func floorTarget(scenario string) bool {
+	return scenario == "refresh" || scenario == "getuser" || scenario == "verify"
+}
 
 // side measures the floor at concurrency c for bracketDuration: one side of the yardstick of a
 // row with a floor target, measured between its runs (see measureRuns), nearer in time than the
@@ -726,6 +731,9 @@ func serverSettings(o *options) []serverSetting {
 		{env: "LATCHKEY_HASH_QUEUE_TIMEOUT", value: o.queueTimeout.String(), isDefault: o.queueTimeout == server.DefaultHashQueueTimeout},
 		{env: "LATCHKEY_METRICS_ADDR", value: "off"},
 		{env: "LATCHKEY_METRICS_TOKEN", value: benchMetricsToken, shown: "(the harness's)"},
+	}
+	if o.revBound != "" {
+		out = append(out, serverSetting{env: "LATCHKEY_REVOCATION_BOUND", value: o.revBound})
 	}
 	if o.minConns > 0 {
 		out = append(out, serverSetting{env: "LATCHKEY_DB_MIN_CONNS", value: strconv.Itoa(o.minConns), db: "postgres"})

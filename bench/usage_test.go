@@ -83,15 +83,16 @@ func TestReportUsage(t *testing.T) {
 		t.Errorf("usage table without usage:\n%s", sb.String())
 	}
 
-	// A floor-judged row gets the CPU split and Latchkey's CPU per request: 0.9 CPUs over 6000
-	// requests a second is 150 µs each. Hash rows are not in that table.
+	// A floor-judged row gets the CPU split and Latchkey's and PostgreSQL's CPU per request: 0.9
+	// CPUs over 6000 requests a second is 150 µs each, 0.5 CPUs 83 µs. Hash rows are not in that
+	// table.
 	r.Opts.scenarios["getuser"] = true
 	r.Baselines[0].Floor = map[int]*load.Result{16: rps(16, 20000)}
 	r.Rows = append(r.Rows, row{DB: "postgres", Scenario: "getuser", Conc: 16, Res: rps(16, 6000),
 		Usage: &usageSplit{Window: 10 * time.Second, CPUs: 2, Server: 0.9, Postgres: 0.5, Bench: 0.5, Other: 0.05, Idle: 0.05}})
 	sb.Reset()
 	r.writeFloorUsage(&sb)
-	if out := sb.String(); !strings.Contains(out, "| postgres | getuser | 16 | 0.300 | 0.90 | 150 µs | 0.50 | 0.50 | 0.05 | 0.05 |") ||
+	if out := sb.String(); !strings.Contains(out, "| postgres | getuser | 16 | 0.300 | 0.90 | 150 µs | 0.50 | 83 µs | 0.50 | 0.05 | 0.05 |") ||
 		strings.Contains(out, "signin") {
 		t.Errorf("floor usage table:\n%s", out)
 	}

@@ -73,7 +73,8 @@ func bearerToken(r *http.Request) (string, bool) {
 
 // authenticateAccessToken accepts an access token whose signature, issuer and expiry hold and
 // whose session is live (not revoked, not expired), for a user who is not disabled. Revoking a
-// session therefore stops its access tokens at once on every instance.
+// session therefore stops its access tokens at once on the instance that revoked it, and within
+// the revocation bound on every other (the store's session cache: docs/revocation.md).
 func (s *Server) authenticateAccessToken(ctx context.Context, raw string) (*principal, error) {
 	v, err := s.parseAccess(ctx, raw)
 	if err != nil {

@@ -62,6 +62,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	reg.MustRegister(
 		m.requests, m.duration, m.refusals, m.mail, m.inFlight, m.smsDeliveries, m.smsRefusals,
+		newSessionCacheCollector(s.store.SessionCacheStats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

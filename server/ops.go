@@ -43,6 +43,9 @@ func (s *Server) OpsReadyz(ctx context.Context, _ gen.OpsReadyzRequestObject) (g
 	if s.keys.signer() == nil {
 		checks["signing_key"], ready = "missing", false
 	}
+	// The session cache's listener is reported, never a reason to be unready: without it the
+	// instance checks sessions in the database, slower and as safe.
+	checks["revocation_listener"] = s.store.SessionCacheStats().Listener
 	if rc, ok := s.counter.(ReadyCheck); ok {
 		name, status, ok := rc.Ready(ctx)
 		checks[name] = status

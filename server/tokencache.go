@@ -11,7 +11,8 @@ import (
 // verifiedTokens remembers access tokens whose signature Latchkey has checked, so a client that
 // sends the same token on every request costs one signature verification per token, not per
 // request. An entry answers only while the token is unexpired and the key that signed it still
-// verifies; the session behind it is checked against the database on every request regardless.
+// verifies; the session behind it is checked on every request regardless (by the store, from its
+// session cache within the revocation bound, else in the database).
 //
 // Two generations bound the memory: when the current one fills, it becomes the previous one and
 // the oldest generation is dropped.

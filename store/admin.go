@@ -81,6 +81,7 @@ type UserUpdate struct {
 
 // UpdateUser applies u to the user. An unknown user is ErrNotFound.
 func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, u UserUpdate) error {
+	defer s.invalidate(userKey(id))
 	cols := map[string]any{"updated_at": s.now()}
 	if u.DisplayName != nil {
 		cols["display_name"] = *u.DisplayName
@@ -103,6 +104,7 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, u UserUpdate) erro
 // DeleteUser deletes a user; their roles, sessions (with every token of those), API tokens,
 // tickets and memberships go with them. Audit events stay. An unknown user is ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID) error {
+	defer s.invalidate(userKey(id))
 	if err := notFoundIfNone(s.w(ctx).Where("id = ?", id).Delete(&User{})); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
@@ -127,6 +129,7 @@ func (s *Store) UserSessions(ctx context.Context, userID uuid.UUID) ([]Session, 
 // RevokeUserSession ends one session of the user and reports whether it was live. A session
 // that is not the user's is ErrNotFound.
 func (s *Store) RevokeUserSession(ctx context.Context, userID, sessionID uuid.UUID, reason string) (bool, error) {
+	defer s.invalidate(sessionKey(sessionID))
 	var n int64
 	if err := s.w(ctx).Model(&Session{}).Where("id = ? AND user_id = ?", sessionID, userID).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("find user session: %w", err)

@@ -51,6 +51,7 @@ func (s *Store) UsableTicket(ctx context.Context, tokenHash []byte, kind string)
 // SetUnverifiedEmail gives the user a new address that is not verified yet. A taken address is
 // *ConflictError{Field: "email"}; an unknown user ErrNotFound.
 func (s *Store) SetUnverifiedEmail(ctx context.Context, userID uuid.UUID, email string) error {
+	defer s.invalidate(userKey(userID))
 	res := s.w(ctx).Model(&User{}).Where("id = ?", userID).Updates(map[string]any{
 		"email":          email,
 		"email_lower":    NormalizeEmail(email),

@@ -51,3 +51,7 @@ func (s *Store) MigrationVersions(ctx context.Context) ([]int64, error) {
 	}
 	return out, nil
 }
+
+// SetFillHook makes every fill of s's session cache call hook between its database read and its
+// insert: for tests of a revocation that commits in between.
+func (s *Store) SetFillHook(hook func()) { s.fillHook = hook }

@@ -127,6 +127,7 @@ func (s *Store) RenameInstance(ctx context.Context, id int64, name string) error
 
 // DeleteInstance deletes an instance with its members, roles and the access tokens of its roles.
 func (s *Store) DeleteInstance(ctx context.Context, id int64) error {
+	defer s.invalidate(everyKey)
 	// Members first: their role reference is RESTRICT, which PostgreSQL checks at once.
 	if err := s.w(ctx).Where("instance_id = ?", id).Delete(&InstanceMember{}).Error; err != nil {
 		return fmt.Errorf("delete instance members: %w", err)
@@ -204,6 +205,7 @@ func (s *Store) UpdateInstanceRole(ctx context.Context, r *InstanceRole) error {
 // DeleteInstanceRole deletes a role that no member and no access token holds; otherwise
 // ErrInUse.
 func (s *Store) DeleteInstanceRole(ctx context.Context, id uuid.UUID) error {
+	defer s.invalidate(everyKey)
 	var n int64
 	if err := s.w(ctx).Model(&InstanceMember{}).Where("role_id = ?", id).Count(&n).Error; err != nil {
 		return fmt.Errorf("count role members: %w", err)
@@ -432,6 +434,7 @@ func (s *Store) ZestyTokensOfInstances(ctx context.Context, instanceIDs []int64)
 
 // DeleteAPIToken deletes an API token: it stops working at once.
 func (s *Store) DeleteAPIToken(ctx context.Context, id uuid.UUID) error {
+	defer s.invalidate(everyKey)
 	res := s.w(ctx).Where("id = ?", id).Delete(&APIToken{})
 	if res.Error != nil {
 		return fmt.Errorf("delete api token: %w", res.Error)

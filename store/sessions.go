@@ -61,21 +61,47 @@ func (s *Store) SessionByID(ctx context.Context, id uuid.UUID) (*Session, error)
 // LiveSessionUser loads the user of a session that is neither revoked nor expired, with the
 // user's roles, in one query. It is the check behind every authenticated request, so it must stay
 // a single round trip. A dead or unknown session is ErrNotFound.
+//
+// With the session cache on (Options.RevocationBound), outside transactions, the answer may come
+// from memory: see sessioncache.go for what that promises.
 func (s *Store) LiveSessionUser(ctx context.Context, sessionID uuid.UUID) (*User, error) {
-	if u, ok, err := s.liveSessionUserPG(ctx, sessionID); ok {
+	if s.cache == nil || s.pending != nil {
+		ls, err := s.liveSession(ctx, sessionID)
+		return ls.user, err
+	}
+	// The epoch is taken before the database is read: a change applied after it voids the fill.
+	u, epoch, ok := s.cache.get(sessionID, s.now())
+	if ok {
+		return u, nil
+	}
+	ls, err := s.liveSession(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if s.fillHook != nil {
+		s.fillHook()
+	}
+	s.cache.put(sessionID, ls.user, ls.expires, epoch)
+	return ls.user, nil
+}
+
+// liveSession reads a live session's user and expiry from the database.
+func (s *Store) liveSession(ctx context.Context, sessionID uuid.UUID) (liveSession, error) {
+	if ls, ok, err := s.liveSessionUserPG(ctx, sessionID); ok {
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			err = fmt.Errorf("load session user: %w", err)
 		}
-		return u, err
+		return ls, err
 	}
 	return s.sessionUser(ctx, sessionID, true)
 }
 
 // sessionUserRow is a user row with its roles as a JSON array and the session it was reached by.
 type sessionUserRow struct {
-	User      `gorm:"embedded"`
-	RolesJSON string    `gorm:"column:roles_json"`
-	SessionID uuid.UUID `gorm:"column:session_id"`
+	User             `gorm:"embedded"`
+	RolesJSON        string    `gorm:"column:roles_json"`
+	SessionID        uuid.UUID `gorm:"column:session_id"`
+	SessionExpiresAt time.Time `gorm:"column:session_expires_at"`
 }
 
 func (r *sessionUserRow) user() (*User, error) {
@@ -119,6 +145,7 @@ func (s *Store) ExtendSession(ctx context.Context, id uuid.UUID, expiresAt time.
 
 // RevokeSession ends a session. Ending one that already ended is not an error.
 func (s *Store) RevokeSession(ctx context.Context, id uuid.UUID, reason string) error {
+	defer s.invalidate(sessionKey(id))
 	err := s.w(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", id).
 		Updates(map[string]any{"revoked_at": s.now(), "revoke_reason": reason}).Error
 	if err != nil {
@@ -130,6 +157,7 @@ func (s *Store) RevokeSession(ctx context.Context, id uuid.UUID, reason string) 
 // RevokeUserSessions ends every live session of a user except keep (uuid.Nil keeps none) and
 // reports how many ended.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep uuid.UUID, reason string) (int64, error) {
+	defer s.invalidate(userKey(userID))
 	q := s.w(ctx).Model(&Session{}).Where("user_id = ? AND revoked_at IS NULL", userID)
 	if keep != uuid.Nil {
 		q = q.Where("id <> ?", keep)

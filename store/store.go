@@ -45,6 +45,15 @@ type Options struct {
 	MinConns int
 	// SlowQuery is the duration from which a query is logged at warn level (default 200ms).
 	SlowQuery time.Duration
+	// RevocationBound turns on the cache of live sessions (sessioncache.go) and is the longest
+	// another instance may go on accepting a session after it was revoked here; 0 leaves the
+	// cache off and every session check reads the database. Only a serving process wants it.
+	RevocationBound time.Duration
+	// SessionCacheEntries caps the sessions cached (default DefaultSessionCacheEntries).
+	SessionCacheEntries int
+	// ListenURL is where PostgreSQL's invalidation listener connects (default URL): a direct
+	// connection to the primary, never a transaction-mode pooler nor a replica.
+	ListenURL string
 }
 
 // Store is the handle every query starts from. Inside Tx it is bound to the transaction.
@@ -58,6 +67,14 @@ type Store struct {
 	hot     *hotPaths // PostgreSQL: batching of the hot statements
 	keeper  *minConns // PostgreSQL: the connections kept open (nil: none)
 	log     *slog.Logger
+
+	cache     *sessionCache // nil: off
+	cacheStop func()        // stops the cache's listener or poll
+	// pending collects, inside a transaction, the cache keys its writes touched: they are
+	// invalidated once the outermost transaction is over (nil outside transactions).
+	pending *[]cacheKey
+	// fillHook, when set (tests), runs between a cache fill's read and its insert.
+	fillHook func()
 }
 
 // Open connects to the database that opts names. It does not migrate; call Migrate.
@@ -102,6 +119,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		err = s.openPostgres(ctx, opts, cfg)
 	default:
 		return nil, errors.New("database URL must start with postgres:// or postgresql://, or be empty for SQLite")
+	}
+	if err == nil {
+		err = s.startSessionCache(opts)
 	}
 	if err != nil {
 		_ = s.Close()
@@ -246,6 +266,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases every connection.
 func (s *Store) Close() error {
+	if s.cacheStop != nil {
+		s.cacheStop()
+		s.cacheStop = nil
+	}
 	s.hot.close()
 	s.hot = nil // Close may come twice (a test's own, then its cleanup's): stop the workers once
 	s.keeper.close()
@@ -260,17 +284,43 @@ func (s *Store) Close() error {
 // Now is the store's clock, UTC and truncated to microseconds.
 func (s *Store) Now() time.Time { return s.now() }
 
-// with returns a Store bound to db for both reads and writes (a transaction).
-func (s *Store) with(db *gorm.DB) *Store {
-	return &Store{db: db, rdb: db, dialect: s.dialect, now: s.now, log: s.log}
+// with returns a Store bound to db for both reads and writes (a transaction) whose cache
+// invalidations collect in pending.
+func (s *Store) with(db *gorm.DB, pending *[]cacheKey) *Store {
+	return &Store{db: db, rdb: db, dialect: s.dialect, now: s.now, log: s.log, cache: s.cache, pending: pending}
 }
 
 // Tx runs fn inside one transaction. fn must use tx, not the receiver: with SQLite's single
 // writer connection, touching s inside fn waits forever for the connection tx holds.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
-	return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		return fn(s.with(db))
+	pending := s.pending
+	var mine []cacheKey
+	if pending == nil { // the outermost transaction
+		pending = &mine
+	}
+	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		return fn(s.with(db, pending))
 	})
+	if s.pending == nil && len(mine) > 0 {
+		// After the commit, not before: a fill that read before it would otherwise insert
+		// afterwards. (After a rollback it costs a few misses and nothing else.)
+		s.cache.invalidate(mine...)
+	}
+	return err
+}
+
+// invalidate drops from this instance's session cache the sessions and users keys name: at
+// once, or when the transaction s is bound to is over. Every store write that can end a session
+// or change what LiveSessionUser returns calls it; other instances learn of the change from the
+// database's triggers (migrations/*/00013_session_cache.sql).
+func (s *Store) invalidate(keys ...cacheKey) {
+	switch {
+	case s.cache == nil:
+	case s.pending != nil:
+		*s.pending = append(*s.pending, keys...)
+	default:
+		s.cache.invalidate(keys...)
+	}
 }
 
 // w starts a write (or a read that must see this transaction's writes) from ctx.

@@ -113,6 +113,7 @@ var ErrEmailChanged = errors.New("address changed since the ticket was mailed")
 
 // MarkEmailVerified records that the user controls email, if that is still the user's address.
 func (s *Store) MarkEmailVerified(ctx context.Context, userID uuid.UUID, email string) error {
+	defer s.invalidate(userKey(userID))
 	res := s.w(ctx).Model(&User{}).Where("id = ? AND email_lower = ?", userID, NormalizeEmail(email)).
 		Updates(map[string]any{"email_verified": true, "updated_at": s.now()})
 	if res.Error != nil {
@@ -127,6 +128,7 @@ func (s *Store) MarkEmailVerified(ctx context.Context, userID uuid.UUID, email s
 // ChangeEmail gives the user a new, verified address. A taken address is
 // *ConflictError{Field: "email"}.
 func (s *Store) ChangeEmail(ctx context.Context, userID uuid.UUID, email string) error {
+	defer s.invalidate(userKey(userID))
 	res := s.w(ctx).Model(&User{}).Where("id = ?", userID).Updates(map[string]any{
 		"email":          email,
 		"email_lower":    NormalizeEmail(email),

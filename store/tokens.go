@@ -215,6 +215,7 @@ func (s *Store) RevokeUserAPITokens(ctx context.Context, userID uuid.UUID) (Revo
 // RevokeSession ends one (every token of a session stops working with it), and reports how many
 // ended.
 func (s *Store) endTokenSessions(ctx context.Context, where string, args ...any) (int64, error) {
+	defer s.invalidate(everyKey)
 	res := s.w(ctx).Model(&Session{}).Where("api_token_id IS NOT NULL AND revoked_at IS NULL").Where(where, args...).
 		Updates(map[string]any{"revoked_at": s.now(), "revoke_reason": "api-token-revoked"})
 	if res.Error != nil {

@@ -41,6 +41,7 @@ func (s *Store) addRoles(ctx context.Context, id uuid.UUID, roles []string) erro
 
 // SetUserRoles replaces the user's global roles and default role.
 func (s *Store) SetUserRoles(ctx context.Context, id uuid.UUID, defaultRole string, roles []string) error {
+	defer s.invalidate(userKey(id))
 	if err := s.w(ctx).Where("user_id = ?", id).Delete(&UserRole{}).Error; err != nil {
 		return fmt.Errorf("delete user roles: %w", err)
 	}
@@ -100,6 +101,7 @@ func (s *Store) UserRoles(ctx context.Context, id uuid.UUID) ([]string, error) {
 
 // SetPasswordHash replaces the user's password hash and clears "new password required".
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error {
+	defer s.invalidate(userKey(id))
 	res := s.w(ctx).Model(&User{}).Where("id = ?", id).Updates(map[string]any{
 		"password_hash":         hash,
 		"new_password_required": false,
@@ -118,6 +120,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) 
 // nil) and regular roles. Only an anonymous user changes: a user who is not anonymous is
 // ErrNotFound.
 func (s *Store) Deanonymize(ctx context.Context, u *User, roles []string) error {
+	defer s.invalidate(userKey(u.ID))
 	var lower *string
 	if u.Email != nil {
 		l := NormalizeEmail(*u.Email)
@@ -154,6 +157,7 @@ func (s *Store) TouchUserLastSeen(ctx context.Context, id uuid.UUID) error {
 
 // SetUserDisabled disables or enables a user.
 func (s *Store) SetUserDisabled(ctx context.Context, id uuid.UUID, disabled bool) error {
+	defer s.invalidate(userKey(id))
 	res := s.w(ctx).Model(&User{}).Where("id = ?", id).
 		Updates(map[string]any{"disabled": disabled, "updated_at": s.now()})
 	if res.Error != nil {
@@ -186,6 +190,7 @@ func notFoundIfNone(res *gorm.DB) error {
 // SetUsername gives the user a username, stored lower-cased. A taken one is
 // *ConflictError{Field: "username"}.
 func (s *Store) SetUsername(ctx context.Context, id uuid.UUID, username string) error {
+	defer s.invalidate(userKey(id))
 	res := s.w(ctx).Model(&User{}).Where("id = ?", id).
 		Updates(map[string]any{"username": NormalizeEmail(username), "updated_at": s.now()})
 	if err := translate(res.Error); err != nil {
@@ -200,6 +205,7 @@ func (s *Store) SetUsername(ctx context.Context, id uuid.UUID, username string) 
 // SetNewPasswordRequired flags (or clears) that the user must choose a new password before
 // getting a session.
 func (s *Store) SetNewPasswordRequired(ctx context.Context, id uuid.UUID, required bool) error {
+	defer s.invalidate(userKey(id))
 	res := s.w(ctx).Model(&User{}).Where("id = ?", id).
 		Updates(map[string]any{"new_password_required": required, "updated_at": s.now()})
 	if res.Error != nil {

@@ -27,7 +27,12 @@ type config struct {
 	DBMaxConns  int64
 	DBMinConns  int64
 	LogFormat   string
-	LogLevel    string
+
+	RevocationBound     time.Duration
+	RevocationListenURL string
+	SessionCacheEntries int64
+
+	LogLevel string
 
 	AccessTokenTTL     time.Duration
 	RefreshTokenTTL    time.Duration
@@ -171,7 +176,7 @@ func (c *config) storeFlags() []cli.Flag {
 
 // serverOnlyFlags are the settings of serve that the commands reading every other setting of serve
 // (user create) do not read: a one-off job has no use for them.
-var serverOnlyFlags = []string{"db-min-conns"}
+var serverOnlyFlags = []string{"db-min-conns", "revocation-bound", "revocation-listen-url", "session-cache-entries"}
 
 // serveFlags are every setting of `latchkey serve`.
 func (c *config) serveFlags() []cli.Flag {
@@ -182,6 +187,15 @@ func (c *config) serveFlags() []cli.Flag {
 				"(0: opened as queries need them, closed after 5 idle minutes). The cost: each is a backend of the shared PostgreSQL, held by " +
 				"every instance even when idle, so N instances hold N times this many of its max_connections. The other commands open " +
 				"connections only as they need them"},
+		&cli.DurationFlag{Name: "revocation-bound", Value: 250 * time.Millisecond, Destination: &c.RevocationBound, Sources: c.env(false, "LATCHKEY_REVOCATION_BOUND"),
+			Usage: "longest another instance may go on accepting a session's tokens after the session was revoked (or its user disabled, deleted or changed); " +
+				"within it, authenticated requests are answered from a memory cache of live sessions instead of a database query each. " +
+				"The instance that made the change refuses at once (on SQLite: the serving process). 0 turns the cache off: every request asks the database"},
+		&cli.StringFlag{Name: "revocation-listen-url", Destination: &c.RevocationListenURL, Sources: c.env(true, "LATCHKEY_REVOCATION_LISTEN_URL"),
+			Usage: "PostgreSQL URL the session cache listens for revocations on (default: the database URL); a direct connection to the primary, " +
+				"never a transaction-mode pooler (PgBouncer) or a replica, where notifications do not arrive and the cache stays off"},
+		&cli.Int64Flag{Name: "session-cache-entries", Value: store.DefaultSessionCacheEntries, Destination: &c.SessionCacheEntries, Sources: c.env(false, "LATCHKEY_SESSION_CACHE_ENTRIES"),
+			Usage: "most sessions the cache holds (a hard cap; each holds its user's row, about 1 KiB: 20000 are about 20 MiB)"},
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:4000", Destination: &c.Addr, Sources: c.env(false, "LATCHKEY_ADDR"),
 			Usage: "address to listen on"},
 		&cli.DurationFlag{Name: "access-token-ttl", Value: def.AccessTokenTTL, Destination: &c.AccessTokenTTL, Sources: c.env(false, "LATCHKEY_ACCESS_TOKEN_TTL"),
@@ -323,6 +337,15 @@ func (c *config) validateStore() error {
 	}
 	if c.DBMinConns < 0 || c.DBMinConns > c.DBMaxConns {
 		errs = append(errs, fmt.Errorf("db-min-conns / LATCHKEY_DB_MIN_CONNS must be between 0 and db-max-conns (%d)", c.DBMaxConns))
+	}
+	if c.RevocationBound != 0 && (c.RevocationBound < 10*time.Millisecond || c.RevocationBound > 10*time.Second) {
+		errs = append(errs, errors.New("revocation-bound / LATCHKEY_REVOCATION_BOUND must be 0 (no cache) or between 10ms and 10s"))
+	}
+	if c.SessionCacheEntries < 0 || c.SessionCacheEntries > 10_000_000 {
+		errs = append(errs, errors.New("session-cache-entries / LATCHKEY_SESSION_CACHE_ENTRIES must be between 0 (the default size) and 10000000"))
+	}
+	if c.RevocationListenURL != "" && !strings.HasPrefix(c.RevocationListenURL, "postgres://") && !strings.HasPrefix(c.RevocationListenURL, "postgresql://") {
+		errs = append(errs, errors.New("revocation-listen-url / LATCHKEY_REVOCATION_LISTEN_URL must start with postgres:// or postgresql://"))
 	}
 	if !slices.Contains([]string{"auto", "json", "text"}, c.LogFormat) {
 		errs = append(errs, fmt.Errorf("log-format / LATCHKEY_LOG_FORMAT must be auto, json or text, not %q", c.LogFormat))
@@ -572,7 +595,8 @@ func (c *config) serverConfig() (server.Config, error) {
 
 // storeOptions are the store's settings.
 func (c *config) storeOptions(log *slog.Logger) store.Options {
-	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Logger: log, MaxOpenConns: int(c.DBMaxConns), MinConns: int(c.DBMinConns)}
+	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Logger: log, MaxOpenConns: int(c.DBMaxConns), MinConns: int(c.DBMinConns),
+		RevocationBound: c.RevocationBound, SessionCacheEntries: int(c.SessionCacheEntries), ListenURL: c.RevocationListenURL}
 }
 
 // logger builds the process logger: JSON in production, text on a terminal.

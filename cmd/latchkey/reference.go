@@ -59,6 +59,9 @@ var referenceGroups = []referenceGroup{
 	{"Database", "SQLite in the data directory unless a PostgreSQL URL is set. " +
 		"Several instances on one PostgreSQL: [deployment.md](deployment.md).",
 		[]string{"data-dir", "database-*", "db-*"}},
+	{"Session cache and revocation", "Authenticated requests are answered from memory, and a revocation reaches every instance within the bound: " +
+		"[revocation.md](revocation.md).",
+		[]string{"revocation-*", "session-cache-*"}},
 	{"Tokens and sessions", "Lifetimes of the tokens each dialect hands out, and how long spent tokens and ended sessions are kept. " +
 		"What each dialect does with them: [dialects.md](dialects.md).",
 		[]string{"access-token-*", "refresh-*", "wme-*", "zesty-*", "keep-sessions-*", "spent-token-*", "ended-session-*", "purge-*", "pat-*", "reset-revokes-pats"}},

@@ -76,6 +76,20 @@ type Options struct {
 	// Logger receives what the store logs (nothing by default): for tests of what a migration
 	// reports.
 	Logger *slog.Logger
+	// RevocationBound turns the session cache on (store.Options.RevocationBound). Default: off,
+	// or LATCHKEY_TEST_REVOCATION_BOUND (say 250ms) to run a whole suite with the cache on.
+	RevocationBound time.Duration
+	// ListenURL is store.Options.ListenURL.
+	ListenURL string
+}
+
+// revocationBound is o's bound, else the environment's.
+func (o Options) revocationBound() time.Duration {
+	if o.RevocationBound != 0 {
+		return o.RevocationBound
+	}
+	d, _ := time.ParseDuration(os.Getenv("LATCHKEY_TEST_REVOCATION_BOUND"))
+	return d
 }
 
 // Open returns a migrated, empty store on the chosen backend, closed and removed at cleanup:
@@ -83,23 +97,36 @@ type Options struct {
 // production runs), or a fresh PostgreSQL schema, dropped afterwards.
 func Open(t testing.TB, o Options) *store.Store {
 	t.Helper()
+	return OpenMany(t, 1, o)[0]
+}
+
+// OpenMany returns n stores on one migrated, empty database, as n instances (or processes) of one
+// deployment have: each its own connections, and its own session cache when o turns it on.
+func OpenMany(t testing.TB, n int, o Options) []*store.Store {
+	t.Helper()
 	ctx := context.Background()
-	opts := store.Options{Now: o.Now, Logger: o.Logger}
+	opts := store.Options{Now: o.Now, Logger: o.Logger, RevocationBound: o.revocationBound(), ListenURL: o.ListenURL}
 	if Backend() == store.Postgres {
 		opts.URL = PostgresSchema(t)
 		opts.MaxOpenConns = 8
 	} else {
 		opts.DataDir = t.TempDir()
 	}
-	st, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
+	var out []*store.Store
+	for i := range n {
+		st, err := store.Open(ctx, opts)
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		if i == 0 {
+			if _, err := st.Migrate(ctx); err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+		}
+		out = append(out, st)
 	}
-	t.Cleanup(func() { _ = st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return st
+	return out
 }
 
 // PostgresSchema creates an empty PostgreSQL schema, dropped at cleanup, and returns a URL whose
