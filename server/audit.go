@@ -21,11 +21,12 @@ const (
 	auditPATSignInFailed  = "pat.sign_in_failed"
 	auditSessionsEndedAll = "session.sign_out_all"
 
-	auditTicketUsed           = "ticket.used"
-	auditTicketCodeFailed     = "ticket.code_failed"
-	auditPasswordResetRequest = "user.password_reset_request"
-	auditPasswordReset        = "user.password_reset"
-	auditEmailChangeRequest   = "user.email_change_request"
+	auditTicketUsed            = "ticket.used"
+	auditTicketCodeFailed      = "ticket.code_failed"
+	auditPasswordResetRequest  = "user.password_reset_request"
+	auditPasswordReset         = "user.password_reset"
+	auditUnprovenWaysForgotten = "user.unproven_ways_forgotten" // a reset proved the address first: links and keys added before it went
+	auditEmailChangeRequest    = "user.email_change_request"
 	// auditEmailChange: the address changed (a confirmed Nhost change, or Authentication Zero's
 	// immediate one, which leaves the new address unverified).
 	auditEmailChange = "user.email_change"

@@ -88,6 +88,10 @@ func (s *Server) beginProviderSignIn(ctx context.Context, in beginProviderInput)
 		if err != nil {
 			return "", err
 		}
+		// A linked provider account is a way into the account, like a security key.
+		if err := s.requireElevated(ctx, pr); err != nil {
+			return "", err
+		}
 		st.ConnectSessionID = &pr.SessionID
 	}
 	if in.CodeChallenge != nil {
@@ -497,8 +501,13 @@ func (s *Server) checkIDToken(ctx context.Context, in idTokenInput) (*provider, 
 	if prof.Email == "" {
 		return nil, providerProfile{}, nil, &Error{Code: CodeInvalidIDToken, Err: errors.New("the token has no email address")}
 	}
+	// Single use is judged on what was signed (header and claims), not on the token's text: a
+	// signature re-encoded with other trailing bits, or an ECDSA signature's twin (r, n-s),
+	// verifies as well and would otherwise pass as a new token.
+	signed := string(in.IDToken)
+	signed = signed[:strings.LastIndexByte(signed, '.')]
 	use := func(tx *store.Store) error {
-		err := tx.UseIDToken(ctx, hashSecret(in.IDToken), in.Provider, tok.Expiry)
+		err := tx.UseIDToken(ctx, hashSecret(secret(signed)), in.Provider, tok.Expiry)
 		if errors.Is(err, store.ErrAlreadyUsed) {
 			return &Error{Code: CodeInvalidIDToken, Err: errors.New("id token replayed")}
 		}

@@ -104,6 +104,9 @@ func (s *Server) resetPasswordWithCode(ctx context.Context, login string, code, 
 // asked for the reset may not be the one signed in elsewhere, or holding a token. The ticket
 // proves its holder reads the address, which is then verified.
 func (s *Server) applyReset(ctx context.Context, tx *store.Store, t *store.Ticket, hash string, failure Code) error {
+	if err := s.forgetUnprovenWaysIn(ctx, tx, t); err != nil {
+		return err
+	}
 	if err := tx.MarkEmailVerified(ctx, t.UserID, t.Email); err != nil {
 		if errors.Is(err, store.ErrEmailChanged) {
 			return &Error{Code: failure, Err: err}
@@ -128,6 +131,27 @@ func (s *Server) applyReset(ctx context.Context, tx *store.Store, t *store.Ticke
 		return err
 	}
 	return s.record(ctx, tx, auditEvent{Action: auditPasswordReset, User: t.UserID, Detail: detail})
+}
+
+// forgetUnprovenWaysIn runs, in tx, before a password-reset ticket marks its address verified.
+// When nobody had proven that address yet, the account may have been opened by someone else
+// under it (through a provider that does not vouch for addresses, or a passkey sign-up) and the
+// owner is only now taking it back: the provider links and security keys added before this proof
+// go, audited, or whoever planted them would keep a way in after the reset.
+func (s *Server) forgetUnprovenWaysIn(ctx context.Context, tx *store.Store, t *store.Ticket) error {
+	if t.Kind != store.TicketPasswordReset {
+		return nil
+	}
+	u, err := tx.UserByID(ctx, t.UserID)
+	if err != nil || u.EmailVerified {
+		return err
+	}
+	links, keys, err := tx.ForgetUnprovenWaysIn(ctx, t.UserID)
+	if err != nil || links+keys == 0 {
+		return err
+	}
+	return s.record(ctx, tx, auditEvent{Action: auditUnprovenWaysForgotten, User: t.UserID,
+		Detail: store.JSONMap{"provider_links": links, "security_keys": keys}})
 }
 
 // requestEmailChange mails a confirmation link to newEmail (made by link; nil: Nhost's

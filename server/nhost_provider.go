@@ -65,6 +65,10 @@ func (s *Server) LinkIdToken(ctx context.Context, req gen.LinkIdTokenRequestObje
 	if err != nil {
 		return nil, err
 	}
+	// A linked provider account is a way into the account, like a security key.
+	if err := s.requireElevated(ctx, pr); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	if err := s.linkIDToken(ctx, pr, idTokenInput{Provider: string(b.Provider), IDToken: secret(b.IdToken), Nonce: b.Nonce}); err != nil {
 		return nil, err

@@ -296,6 +296,9 @@ func (s *Server) completeTicketCode(ctx context.Context, tx *store.Store, t *sto
 // meanwhile); any other ticket verifies the address it went to, if that is still the user's.
 func (s *Server) applyTicketAddress(ctx context.Context, tx *store.Store, t *store.Ticket) error {
 	if t.Kind != store.TicketEmailConfirmChange {
+		if err := s.forgetUnprovenWaysIn(ctx, tx, t); err != nil {
+			return err
+		}
 		err := tx.MarkEmailVerified(ctx, t.UserID, t.Email)
 		if errors.Is(err, store.ErrEmailChanged) {
 			return &Error{Code: CodeInvalidTicket, Err: err}

@@ -512,7 +512,17 @@ func (s *Server) finishWebAuthnSignIn(ctx context.Context, car protocol.Credenti
 		if err := spendAssertion(ctx, tx, a); err != nil {
 			return err
 		}
-		var err error
+		// A security key is one factor like a password: a user with TOTP active proves it too.
+		// Otherwise whoever held the user's access token for a moment could add a key of their
+		// own and sign in with it alone from then on.
+		ticket, err := s.secondFactorGate(ctx, tx, a.user, methodWebAuthn, true)
+		if err != nil {
+			return err
+		}
+		if ticket != "" {
+			out = mfaChallenge(a.user, ticket)
+			return nil
+		}
 		out, err = s.openSession(ctx, tx, a.user, methodWebAuthn)
 		return err
 	})

@@ -209,3 +209,19 @@ func (s *Store) purgeFederation(ctx context.Context, now, spentBefore time.Time)
 	}
 	return n + res.RowsAffected, nil
 }
+
+// ForgetUnprovenWaysIn removes every provider link and security key of the user, for an account
+// recovery that proves the address for the first time (see the server's forgetUnprovenWaysIn),
+// and returns how many of each went.
+func (s *Store) ForgetUnprovenWaysIn(ctx context.Context, userID uuid.UUID) (links, keys int64, err error) {
+	res := s.w(ctx).Where("user_id = ?", userID).Delete(&ProviderIdentity{})
+	if res.Error != nil {
+		return 0, 0, fmt.Errorf("delete provider identities: %w", res.Error)
+	}
+	links = res.RowsAffected
+	res = s.w(ctx).Where("user_id = ?", userID).Delete(&WebAuthnCredential{})
+	if res.Error != nil {
+		return 0, 0, fmt.Errorf("delete webauthn credentials: %w", res.Error)
+	}
+	return links, res.RowsAffected, nil
+}
