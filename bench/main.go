@@ -791,14 +791,16 @@ func serverEnv(o *options, db string) []string {
 // startLatchkey starts a Latchkey server child on db with args and waits until it is ready; base
 // is its URL ("" to read it from args' --addr). The database is chosen by the flags alone: the
 // server also reads DATABASE_URL(_FILE), which would turn the SQLite run into another PostgreSQL
-// run, so those are not passed on. Its settings are serverEnv's, then extraEnv's (the
+// run, so those are not passed on, nor the harness's own secrets-key files (the servers get the
+// harness's key, benchSecretsKey). Its settings are serverEnv's, then extraEnv's (the
 // comparisons turn rate limits on).
 func startLatchkey(ctx context.Context, o *options, tmp, bin, db, name string, args []string, base string, extraEnv ...string) (*proc.Child, error) {
 	if base == "" {
 		base = "http://" + args[2]
 	}
 	progress("%s: starting %s %s", name, bin, strings.Join(args, " "))
-	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append(serverEnv(o, db), extraEnv...)...)
+	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE", "LATCHKEY_SECRETS_KEY_FILE", "LATCHKEY_SECRETS_OLD_KEY", "LATCHKEY_SECRETS_OLD_KEY_FILE"},
+		append(serverEnv(o, db), extraEnv...)...)
 	srv, err := proc.Start("latchkey ("+name+")", filepath.Join(tmp, name+"-server.log"), env, bin, args...)
 	if err != nil {
 		return nil, err
