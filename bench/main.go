@@ -40,8 +40,8 @@ import (
 const requestTimeout = time.Minute
 
 // allScenarios are the names -scenarios accepts, in the order they run.
-var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "getuser", "verify", "refresh",
-	"wme-login", "wme-refresh", "zesty-login", "zesty-verify", "az-signin", "ratelimits", "instances", "flood"}
+var allScenarios = []string{"floor", "hash", "healthz", "signup", "signin", "signin-totp", "getuser", "verify",
+	"refresh", "wme-login", "wme-refresh", "zesty-login", "zesty-verify", "az-signin", "ratelimits", "instances", "flood"}
 
 // The issue-5 comparisons: rate limits on vs off, and two instances vs one (PostgreSQL).
 var (
@@ -64,6 +64,7 @@ type options struct {
 	minConns     int           // the server's --db-min-conns on PostgreSQL
 	revBound     string        // the server's LATCHKEY_REVOCATION_BOUND ("": its default)
 	rssWait      time.Duration // how long the server's RSS is watched after the last flood
+	totpUsers    int           // users of the signin-totp scenario (0: from the raw hash rate)
 	dbs          []string
 	pgURL        string
 	scenarios    map[string]bool
@@ -128,6 +129,8 @@ func parseFlags(args []string) (*options, error) {
 		"every authenticated request asks the database, as before issue 21)")
 	fs.IntVar(&o.minConns, "db-min-conns", 20, "the server's --db-min-conns on PostgreSQL: connections opened at start and kept open, so the flood's burst does not wait while the pool grows (0: the server's default)")
 	fs.DurationVar(&o.rssWait, "rss-wait", 60*time.Second, "how long the server's RSS is watched after the last flood; the target is below 100 MiB by then")
+	fs.IntVar(&o.totpUsers, "totp-users", 0, "users with TOTP active that signin-totp signs in, each at most once per 30-second step "+
+		"(0: a step's worth of sign-ins at the raw hash rate measured before the database, ×1.2)")
 	fs.StringVar(&o.pprofAddr, "pprof", "", "serve the harness's own net/http/pprof on this address, to profile the load generator (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -139,8 +142,8 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("-duration must be positive and -warmup not negative")
 	}
 
-	if o.repeat < 1 || o.queueTimeout < 0 || o.minConns < 0 || o.rssWait < 0 {
-		return nil, errors.New("-repeat must be at least 1, and -queue-timeout, -db-min-conns and -rss-wait not negative")
+	if o.repeat < 1 || o.queueTimeout < 0 || o.minConns < 0 || o.rssWait < 0 || o.totpUsers < 0 {
+		return nil, errors.New("-repeat must be at least 1, and -queue-timeout, -db-min-conns, -rss-wait and -totp-users not negative")
 	}
 	for _, l := range []struct {
 		flag string
@@ -482,6 +485,27 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 			progress("%s: %v", db, setupErr)
 		}
 	}
+	// The TOTP users, when signin-totp runs: their own accounts, so the other scenarios' users
+	// keep signing in with the password alone.
+	var totpUsers []*totpUser
+	var totpErr error
+	if o.want(scenarioTOTP) {
+		n := o.totpUsers
+		if n == 0 {
+			var raw float64
+			if b := rep.baselineFor(db); b != nil && b.Hash != nil {
+				raw = b.Hash.Rate()
+			}
+			n = totpPoolSize(raw, slices.Max(o.concs), totpPoolFallback)
+		}
+		progress("%s: signing up %d users with TOTP active (signin-totp)", db, n)
+		cl := load.NewClient(8, requestTimeout)
+		totpUsers, totpErr = setupTOTPUsers(ctx, a, cl, n)
+		cl.CloseIdleConnections()
+		if totpErr != nil {
+			progress("%s: %v", db, totpErr)
+		}
+	}
 
 	// hashSide measures the raw hash rate for bracketDuration, the server idle: one side of the
 	// yardstick of a sign-in run or of a flood.
@@ -510,6 +534,11 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 					rep.Rows = append(rep.Rows, rw)
 					continue
 				}
+				if sc.needTOTP && totpErr != nil {
+					rw.Err = totpErr.Error()
+					rep.Rows = append(rep.Rows, rw)
+					continue
+				}
 				srv.ResetSampled()
 				// The hashing slots' and the machine's usage, for the rows with targets: for those
 				// judged against the hash rate it tells idle slots from slower hashes, for those
@@ -521,6 +550,9 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				one := func() (rowRun, error) {
 					settle(sc.name)
 					res, u, err := measureUsage(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
+						if sc.needTOTP {
+							return totpWorker(a, cl, totpUsers)
+						}
 						return sc.worker(a, cl, users)
 					}, sample)
 					return rowRun{Res: res, Usage: u}, err
@@ -731,6 +763,10 @@ func serverSettings(o *options) []serverSetting {
 		{env: "LATCHKEY_HASH_QUEUE_TIMEOUT", value: o.queueTimeout.String(), isDefault: o.queueTimeout == server.DefaultHashQueueTimeout},
 		{env: "LATCHKEY_METRICS_ADDR", value: "off"},
 		{env: "LATCHKEY_METRICS_TOKEN", value: benchMetricsToken, shown: "(the harness's)"},
+		// The second factor on, for signin-totp's users; it changes nothing for a user without
+		// TOTP (every other scenario's). PostgreSQL needs the secrets key set.
+		{env: "LATCHKEY_MFA_ENABLED", value: "true"},
+		{env: "LATCHKEY_SECRETS_KEY", value: benchSecretsKey, shown: "(the harness's)"},
 	}
 	if o.revBound != "" {
 		out = append(out, serverSetting{env: "LATCHKEY_REVOCATION_BOUND", value: o.revBound})
@@ -755,14 +791,16 @@ func serverEnv(o *options, db string) []string {
 // startLatchkey starts a Latchkey server child on db with args and waits until it is ready; base
 // is its URL ("" to read it from args' --addr). The database is chosen by the flags alone: the
 // server also reads DATABASE_URL(_FILE), which would turn the SQLite run into another PostgreSQL
-// run, so those are not passed on. Its settings are serverEnv's, then extraEnv's (the
+// run, so those are not passed on, nor the harness's own secrets-key files (the servers get the
+// harness's key, benchSecretsKey). Its settings are serverEnv's, then extraEnv's (the
 // comparisons turn rate limits on).
 func startLatchkey(ctx context.Context, o *options, tmp, bin, db, name string, args []string, base string, extraEnv ...string) (*proc.Child, error) {
 	if base == "" {
 		base = "http://" + args[2]
 	}
 	progress("%s: starting %s %s", name, bin, strings.Join(args, " "))
-	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE"}, append(serverEnv(o, db), extraEnv...)...)
+	env := proc.Env([]string{"DATABASE_URL", "DATABASE_URL_FILE", "LATCHKEY_SECRETS_KEY_FILE", "LATCHKEY_SECRETS_OLD_KEY", "LATCHKEY_SECRETS_OLD_KEY_FILE"},
+		append(serverEnv(o, db), extraEnv...)...)
 	srv, err := proc.Start("latchkey ("+name+")", filepath.Join(tmp, name+"-server.log"), env, bin, args...)
 	if err != nil {
 		return nil, err

@@ -267,7 +267,7 @@ func (r *report) write(w io.Writer) {
 		}
 		p("\nreq/s counts successful requests only; latencies are of successful requests. " +
 			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. " +
-			"Rows with a target (signin; refresh, getuser and verify on PostgreSQL) ran -repeat times, each run between two measurements of " +
+			"Rows with a target (signin, signin-totp; refresh, getuser and verify on PostgreSQL) ran -repeat times, each run between two measurements of " +
 			"its yardstick (raw argon2id hashes/s, or the floor at the row's concurrency), and show their median run (see Target " +
 			"checks for every run); the others ran once. Ratios: the judged rows against the yardstick measured right before and " +
 			"right after their median run (the mean of the two; the machine's speed drifts within minutes); signup and the other " +
@@ -753,6 +753,8 @@ func scenarioLabel(s string) string {
 	switch s {
 	case "getuser":
 		return "GET /user req/s"
+	case scenarioTOTP:
+		return "two-step TOTP sign-ins/s"
 	default:
 		return s + " req/s"
 	}

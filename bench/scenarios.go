@@ -203,6 +203,7 @@ type scenario struct {
 	name      string
 	vsHash    bool // ratio against raw hashes/s rather than the floor
 	needUsers bool // needs the setup users
+	needTOTP  bool // needs the TOTP users instead (signin-totp; worker is nil, see totpWorker)
 	// worker builds worker i; users has at least i+1 entries when needUsers.
 	worker func(a *api, c *http.Client, users []*benchUser) load.NewWorkerFunc
 }
@@ -245,6 +246,11 @@ var scenarios = []scenario{
 				}), nil
 			}
 		},
+	},
+	{
+		name:     scenarioTOTP,
+		vsHash:   true,
+		needTOTP: true,
 	},
 	{
 		name:      "getuser",
