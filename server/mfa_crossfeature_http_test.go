@@ -141,8 +141,10 @@ func TestProviderSignInTOTP(t *testing.T) {
 	secret := activateTOTP(t, h, first.AccessToken)
 
 	t.Run("redirect", func(t *testing.T) {
+		fp.SetNext(acct)
+		cb := authorize(t, beginProvider(t, h, "github", nil))
 		var to *url.URL
-		noSessionOpened(t, h, func() { to = providerSignIn(t, h, fp, "github", acct, nil) })
+		noSessionOpened(t, h, func() { to = callback(t, h, cb, nil) })
 		q := to.Query()
 		if q.Has("refreshToken") || q.Has("code") || q.Has("error") || !strings.HasPrefix(q.Get("mfaTicket"), "mfaTotp:") {
 			t.Fatalf("provider redirect of a TOTP user: %s, want an mfaTicket and no refresh token", to.Redacted())
@@ -155,6 +157,10 @@ func TestProviderSignInTOTP(t *testing.T) {
 			t.Errorf("session user %s, want %s", s.User.Id, first.User.Id)
 		}
 		wantSpentTicket(t, h, q.Get("mfaTicket"), secret)
+		// The provider's answer works once: replayed, it earns no second ticket.
+		h.NoWrites(t, func() {
+			wantProviderError(t, callback(t, h, cb, nil), servertest.ClientURL, gen.ErrorResponseErrorInvalidState)
+		})
 	})
 
 	t.Run("pkce-code", func(t *testing.T) {
@@ -202,6 +208,11 @@ func TestProviderSignInTOTP(t *testing.T) {
 		noSessionOpened(t, h, func() { res = signInIDToken(t, h, gen.IdTokenProviderGoogle, tok, nil) })
 		sess, mfa := payloadParts(res.JSON200)
 		ticket := wantChallenge(t, "ID token sign-in", res.StatusCode(), res.Body, sess, mfa)
+		// The token that earned the challenge is spent: replayed, it earns no second ticket.
+		h.NoWrites(t, func() {
+			again := signInIDToken(t, h, gen.IdTokenProviderGoogle, tok, nil)
+			wantNhostError(t, again.StatusCode(), again.Body, http.StatusUnauthorized, string(gen.ErrorResponseErrorInvalidRequest))
+		})
 		// A ticket is its user's: the GitHub user's code does not open the Google user's session.
 		var bad *gen.VerifySignInMfaTotpResult
 		noSessionOpened(t, h, func() { bad = signInMFA(t, h, ticket, totpCode(t, h, secret, 0)) })
@@ -369,6 +380,29 @@ func TestElevationGuardsTOTP(t *testing.T) {
 				t.Fatalf("deactivate with an elevated token: %d %s", r.StatusCode(), r.Body)
 			}
 			wantTOTP(false)
+
+			// A user without a security key: "recommended" asks nothing of them (they have no
+			// key to elevate with); "required" asks elevation of every caller.
+			plain := signUp(t, h, "nokey-"+mode+"@example.com", "correct horse battery")
+			pg, err := h.Client.ChangeUserMfaWithResponse(ctx, servertest.Bearer(plain.AccessToken))
+			if err != nil || pg.JSON200 == nil {
+				t.Fatalf("generate (no key): %v %s", err, bodyOf(pg))
+			}
+			nextStep(h)
+			body := gen.VerifyChangeUserMfaJSONRequestBody{Code: totpCode(t, h, pg.JSON200.TotpSecret, 0), ActiveMfaType: &totpType}
+			if mode == "required" {
+				h.NoWrites(t, func() {
+					r, err := h.Client.VerifyChangeUserMfaWithResponse(ctx, body, servertest.Bearer(plain.AccessToken))
+					if err != nil {
+						t.Fatal(err)
+					}
+					refusedElevation("activate without a key", r.StatusCode(), r.Body)
+				})
+				return
+			}
+			if r, err := h.Client.VerifyChangeUserMfaWithResponse(ctx, body, servertest.Bearer(plain.AccessToken)); err != nil || r.JSON200 == nil {
+				t.Fatalf("activate without a key, recommended: %v %s", err, bodyOf(r))
+			}
 		})
 	}
 }
