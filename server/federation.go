@@ -109,6 +109,10 @@ func (s *Server) beginProviderSignIn(ctx context.Context, in beginProviderInput)
 	st.StateHash = hashSecret(state)
 	st.CodeVerifier = oauth2.GenerateVerifier()
 	opts := append(p.authParams(), oauth2.S256ChallengeOption(st.CodeVerifier))
+	if s.cfg.ProviderKeepTokens && p.def.Name == "google" {
+		// Google hands a refresh token only to a client that asks for offline access.
+		opts = append(opts, oauth2.AccessTypeOffline)
+	}
 	if p.def.OIDC {
 		st.Nonce = randomURLString(24)
 		opts = append(opts, oauth2.SetAuthURLParam("nonce", st.Nonce))

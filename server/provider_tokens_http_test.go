@@ -99,6 +99,11 @@ func TestProviderKeepTokens(t *testing.T) {
 		t.Errorf("admin provider list = %s; want tokensKept true and no token", body)
 	}
 
+	// Google is asked for offline access, so that it hands a refresh token at all.
+	if q := beginProvider(t, h, "google", nil).Query(); q.Get("access_type") != "offline" {
+		t.Errorf("google authorization URL without access_type=offline: %v", q)
+	}
+
 	// A sealed value opens only on its own row and column: swapped, it does not.
 	var linkID uuid.UUID
 	for id := range raw["access_token"] {
@@ -172,6 +177,9 @@ func TestProviderKeepTokensOff(t *testing.T) {
 	}
 	if _, err := h.Server.ProviderTokens(ctx, uid, "github"); !errors.Is(err, server.ErrNoProviderTokens) {
 		t.Errorf("ProviderTokens with the setting off: %v, want ErrNoProviderTokens", err)
+	}
+	if q := beginProvider(t, h, "google", nil).Query(); q.Has("access_type") {
+		t.Errorf("google asked for offline access with the setting off: %v", q)
 	}
 	if body := providersOf(t, h, uid); !strings.Contains(body, `"tokensKept":false`) {
 		t.Errorf("admin provider list = %s; want tokensKept false", body)
