@@ -113,6 +113,10 @@ func (s *Server) beginProviderSignIn(ctx context.Context, in beginProviderInput)
 	st.StateHash = hashSecret(state)
 	st.CodeVerifier = oauth2.GenerateVerifier()
 	opts := append(p.authParams(), oauth2.S256ChallengeOption(st.CodeVerifier))
+	if s.cfg.ProviderKeepTokens && p.def.Name == "google" {
+		// Google hands a refresh token only to a client that asks for offline access.
+		opts = append(opts, oauth2.AccessTypeOffline)
+	}
 	if p.def.OIDC {
 		st.Nonce = randomURLString(24)
 		opts = append(opts, oauth2.SetAuthURLParam("nonce", st.Nonce))
@@ -188,7 +192,7 @@ func (s *Server) providerCallback(ctx context.Context, cb providerCallback, targ
 	if cb.Code == "" {
 		return nil, &Error{Code: CodeOAuthProvider, Err: errors.New("no code")}
 	}
-	prof, err := s.providerProfile(ctx, p, st, cb)
+	prof, tok, err := s.providerProfile(ctx, p, st, cb)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +201,7 @@ func (s *Server) providerCallback(ctx context.Context, cb providerCallback, targ
 	if err := json.Unmarshal(raw, &opts); err != nil {
 		return nil, fmt.Errorf("decode options: %w", err)
 	}
-	in := federatedSignIn{Provider: cb.Provider, Profile: prof, NoEmail: p.def.NoEmail, Options: profileOptions{
+	in := federatedSignIn{Provider: cb.Provider, Profile: prof, Tokens: tok, NoEmail: p.def.NoEmail, Options: profileOptions{
 		DisplayName: opts.DisplayName, Locale: opts.Locale, Metadata: opts.Metadata, DefaultRole: opts.DefaultRole, AllowedRoles: opts.AllowedRoles}}
 	if st.ConnectSessionID != nil {
 		u, err := s.store.LiveSessionUser(ctx, *st.ConnectSessionID)
@@ -233,27 +237,27 @@ func (s *Server) providerCallback(ctx context.Context, cb providerCallback, targ
 
 // providerProfile exchanges the code (with the PKCE verifier) and reads the account's profile:
 // from the verified ID token for OpenID Connect providers, from the provider's API for the others.
-func (s *Server) providerProfile(ctx context.Context, p *provider, st *store.OAuthState, cb providerCallback) (providerProfile, error) {
+func (s *Server) providerProfile(ctx context.Context, p *provider, st *store.OAuthState, cb providerCallback) (providerProfile, *oauth2.Token, error) {
 	conf, err := p.oauth2Config(ctx, s.callbackURL(p.def.Name))
 	if err != nil {
-		return providerProfile{}, &Error{Code: CodeOAuthProvider, Err: err}
+		return providerProfile{}, nil, &Error{Code: CodeOAuthProvider, Err: err}
 	}
 	if conf.ClientSecret, err = p.clientSecret(); err != nil {
-		return providerProfile{}, &Error{Code: CodeOAuthTokenExchange, Err: err}
+		return providerProfile{}, nil, &Error{Code: CodeOAuthTokenExchange, Err: err}
 	}
 	tok, err := conf.Exchange(p.ctx(ctx), cb.Code, oauth2.VerifierOption(st.CodeVerifier))
 	if err != nil {
-		return providerProfile{}, &Error{Code: CodeOAuthTokenExchange, Err: err}
+		return providerProfile{}, nil, &Error{Code: CodeOAuthTokenExchange, Err: err}
 	}
 	var prof providerProfile
 	if p.def.OIDC {
 		raw, _ := tok.Extra("id_token").(string)
 		if raw == "" {
-			return providerProfile{}, &Error{Code: CodeOAuthTokenExchange, Err: errors.New("no id_token in the token response")}
+			return providerProfile{}, nil, &Error{Code: CodeOAuthTokenExchange, Err: errors.New("no id_token in the token response")}
 		}
 		prof, _, err = p.verifyIDToken(ctx, raw, st.Nonce)
 		if err != nil {
-			return providerProfile{}, &Error{Code: CodeOAuthProfileFetch, Err: err}
+			return providerProfile{}, nil, &Error{Code: CodeOAuthProfileFetch, Err: err}
 		}
 		if p.def.Name == "apple" && cb.AppleUser != "" {
 			var au struct {
@@ -267,22 +271,23 @@ func (s *Server) providerProfile(ctx context.Context, p *provider, st *store.OAu
 		call := &apiCall{base: or(p.cfg.APIURL, p.def.APIURL), token: tok, client: p.client, clientID: p.cfg.ClientIDs[0]}
 		prof, err = p.def.Profile(p.ctx(ctx), call)
 		if err != nil {
-			return providerProfile{}, &Error{Code: CodeOAuthProfileFetch, Err: err}
+			return providerProfile{}, nil, &Error{Code: CodeOAuthProfileFetch, Err: err}
 		}
 	}
 	if prof.Subject == "" {
-		return providerProfile{}, &Error{Code: CodeOAuthProfileFetch, Err: errors.New("the profile has no id")}
+		return providerProfile{}, nil, &Error{Code: CodeOAuthProfileFetch, Err: errors.New("the profile has no id")}
 	}
 	if prof.Email == "" && !p.def.NoEmail {
-		return providerProfile{}, &Error{Code: CodeOAuthProfileFetch, Err: errors.New("the profile has no email address")}
+		return providerProfile{}, nil, &Error{Code: CodeOAuthProfileFetch, Err: errors.New("the profile has no email address")}
 	}
-	return prof, nil
+	return prof, tok, nil
 }
 
 // federatedSignIn is a provider account signing in (redirect flow or ID token).
 type federatedSignIn struct {
 	Provider      string
 	Profile       providerProfile
+	Tokens        *oauth2.Token // the provider's tokens (redirect flow); nil for an ID token
 	NoEmail       bool
 	Options       profileOptions
 	CodeChallenge string // when set, a one-time code is issued instead of a session
@@ -320,6 +325,9 @@ func (s *Server) federate(ctx context.Context, in federatedSignIn, also func(tx 
 		case s.cfg.RequireVerifiedEmail && u.Email != nil && !u.EmailVerified:
 			refuse = &Error{Code: CodeUnverifiedUser}
 			return nil
+		}
+		if err := s.keepProviderTokens(ctx, tx, in.Provider, in.Profile.Subject, in.Tokens); err != nil {
+			return err
 		}
 		if in.CodeChallenge != "" {
 			out.Code, err = s.issueAuthCode(ctx, tx, u, in.CodeChallenge, methodProvider(in.Provider))
@@ -441,13 +449,16 @@ func (s *Server) linkIdentity(ctx context.Context, u *store.User, in federatedSi
 		id, err := tx.IdentityBySubject(ctx, in.Provider, in.Profile.Subject)
 		switch {
 		case err == nil && id.UserID == u.ID:
-			return nil
 		case err == nil:
 			return &Error{Code: CodeProviderLinked}
 		case !errors.Is(err, store.ErrNotFound):
 			return err
+		default:
+			if err := s.addIdentity(ctx, tx, u, in); err != nil {
+				return err
+			}
 		}
-		return s.addIdentity(ctx, tx, u, in)
+		return s.keepProviderTokens(ctx, tx, in.Provider, in.Profile.Subject, in.Tokens)
 	})
 }
 

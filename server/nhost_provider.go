@@ -90,7 +90,8 @@ func (s *Server) AdminListUserProviders(ctx context.Context, req gen.AdminListUs
 	}
 	out := gen.AdminListUserProviders200JSONResponse{Providers: make([]gen.AdminProvider, len(ids))}
 	for i, id := range ids {
-		out.Providers[i] = gen.AdminProvider{Provider: id.Provider, ProviderUserId: id.Subject, Email: id.Email, CreatedAt: id.CreatedAt}
+		out.Providers[i] = gen.AdminProvider{Provider: id.Provider, ProviderUserId: id.Subject, Email: id.Email, CreatedAt: id.CreatedAt,
+			TokensKept: id.TokensKept()}
 	}
 	return out, nil
 }

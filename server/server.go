@@ -143,6 +143,9 @@ type Config struct {
 	// ProviderLinkByEmail links a provider account to the existing account with the same address
 	// when both the provider and Latchkey have seen the address proven.
 	ProviderLinkByEmail bool
+	// ProviderKeepTokens keeps the access and refresh tokens a provider hands over at each
+	// sign-in through it, sealed with Secrets (provider_tokens.go); off, none is stored.
+	ProviderKeepTokens bool
 
 	// MetricsToken is the bearer secret that opens GET /metrics on the API port; empty: metrics
 	// are not served there (404), only by MetricsHandler on a listener of their own.
@@ -165,8 +168,9 @@ type Deps struct {
 	// Counter holds the rate-limit counters; nil keeps them in Store. When it also reports its
 	// readiness (ReadyCheck), /readyz includes it.
 	Counter store.Counter
-	// Secrets seals the secrets the server must read back (TOTP secrets). Required when MFA is
-	// enabled; every instance of a deployment must hold the same key.
+	// Secrets seals the secrets the server must read back (TOTP secrets, kept provider tokens).
+	// Required when MFA is enabled or provider tokens are kept; every instance of a deployment
+	// must hold the same key.
 	Secrets *sealed.Keyring
 }
 
@@ -229,6 +233,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s := &Server{cfg: cfg, store: d.Store, log: d.Logger, now: now, counter: d.Store, secrets: d.Secrets}
 	if cfg.MFAEnabled && d.Secrets == nil {
 		return nil, errors.New("MFA is enabled but no secrets key is set (LATCHKEY_SECRETS_KEY)")
+	}
+	if cfg.ProviderKeepTokens && d.Secrets == nil {
+		return nil, errors.New("provider tokens are kept but no secrets key is set (LATCHKEY_SECRETS_KEY)")
 	}
 	if d.Counter != nil {
 		s.counter = d.Counter

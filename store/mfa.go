@@ -185,7 +185,8 @@ type SealedColumn struct {
 
 // SealedColumns lists every column sealed with the secrets key; rotating the key re-seals them
 // all. A later feature storing sealed values adds its column here.
-var SealedColumns = []SealedColumn{{Table: "users", Column: "totp_secret", Purpose: "users.totp_secret"}}
+var SealedColumns = []SealedColumn{{Table: "users", Column: "totp_secret", Purpose: "users.totp_secret"},
+	ProviderAccessTokenColumn, ProviderRefreshTokenColumn}
 
 // SealedValues reads every non-null value of a sealed column.
 func (s *Store) SealedValues(ctx context.Context, c SealedColumn) ([]SealedValue, error) {

@@ -18,7 +18,22 @@ type ProviderIdentity struct {
 	Subject   string // the account's id at the provider
 	Email     string // the address the provider gave when the link was made
 	CreatedAt time.Time
+	// The provider's tokens from the latest sign-in through it, sealed (ProviderAccessTokenColumn,
+	// ProviderRefreshTokenColumn); nil when not kept (LATCHKEY_PROVIDER_KEEP_TOKENS off).
+	AccessToken          *string `json:"-"`
+	RefreshToken         *string `json:"-"`
+	AccessTokenExpiresAt *time.Time
+	TokensUpdatedAt      *time.Time
 }
+
+// TokensKept reports whether provider tokens are stored for this link.
+func (id *ProviderIdentity) TokensKept() bool { return id.AccessToken != nil || id.RefreshToken != nil }
+
+// The sealed columns of provider tokens; each value is bound to its provider_identities row.
+var (
+	ProviderAccessTokenColumn  = SealedColumn{Table: "provider_identities", Column: "access_token", Purpose: "provider_identities.access_token"}
+	ProviderRefreshTokenColumn = SealedColumn{Table: "provider_identities", Column: "refresh_token", Purpose: "provider_identities.refresh_token"}
+)
 
 // TableName is the provider_identities table.
 func (ProviderIdentity) TableName() string { return "provider_identities" }
@@ -129,6 +144,49 @@ func (s *Store) UserIdentities(ctx context.Context, userID uuid.UUID) ([]Provide
 		return nil, fmt.Errorf("list provider identities: %w", err)
 	}
 	return out, nil
+}
+
+// IdentityTokens are the sealed provider tokens to keep on a link. A nil RefreshToken keeps
+// the one stored: providers such as Google hand a refresh token only on the first consent.
+type IdentityTokens struct {
+	AccessToken          string
+	RefreshToken         *string
+	AccessTokenExpiresAt *time.Time
+}
+
+// KeepIdentityTokens stores sealed provider tokens on the link id. An unknown link is
+// ErrNotFound.
+func (s *Store) KeepIdentityTokens(ctx context.Context, id uuid.UUID, t IdentityTokens) error {
+	set := map[string]any{"access_token": t.AccessToken, "access_token_expires_at": utcPtr(t.AccessTokenExpiresAt),
+		"tokens_updated_at": s.now()}
+	if t.RefreshToken != nil {
+		set["refresh_token"] = *t.RefreshToken
+	}
+	if err := notFoundIfNone(s.w(ctx).Model(&ProviderIdentity{}).Where("id = ?", id).UpdateColumns(set)); err != nil {
+		return fmt.Errorf("keep provider tokens: %w", err)
+	}
+	return nil
+}
+
+// DropIdentityTokens removes any provider tokens stored on the link id (writing nothing when
+// there are none) and reports whether there were.
+func (s *Store) DropIdentityTokens(ctx context.Context, id uuid.UUID) (bool, error) {
+	res := s.w(ctx).Model(&ProviderIdentity{}).
+		Where("id = ? AND (access_token IS NOT NULL OR refresh_token IS NOT NULL OR access_token_expires_at IS NOT NULL)", id).
+		UpdateColumns(map[string]any{"access_token": nil, "refresh_token": nil, "access_token_expires_at": nil, "tokens_updated_at": nil})
+	if res.Error != nil {
+		return false, fmt.Errorf("drop provider tokens: %w", res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// UserIdentity finds the user's link to provider (the first, should there be several).
+func (s *Store) UserIdentity(ctx context.Context, userID uuid.UUID, provider string) (*ProviderIdentity, error) {
+	var id ProviderIdentity
+	if err := s.w(ctx).Where("user_id = ? AND provider = ?", userID, provider).Order("created_at, id").Take(&id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &id, nil
 }
 
 // DeleteUserIdentities removes the user's links to provider and returns them; none is

@@ -121,6 +121,7 @@ type config struct {
 	SecretsOldKey       string
 	providers           map[string]*providerSettings // external sign-in providers (providers.go)
 	ProviderLinkByEmail bool
+	ProviderKeepTokens  bool // provider tokens sealed at rest (providers.go, secrets.go)
 }
 
 // fileEnv reads a secret from the file that the environment variable key names (Docker and
@@ -590,6 +591,7 @@ func (c *config) serverConfig() (server.Config, error) {
 		MFAEnabled:              c.MFAEnabled,
 		Providers:               providers,
 		ProviderLinkByEmail:     c.ProviderLinkByEmail,
+		ProviderKeepTokens:      c.ProviderKeepTokens,
 	}, nil
 }
 

@@ -29,6 +29,9 @@ func (c *config) providerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "provider-link-by-email", Value: true, Destination: &c.ProviderLinkByEmail, Sources: c.env(false, "LATCHKEY_PROVIDER_LINK_BY_EMAIL"),
 			Usage: "sign a provider account in to the existing account with the same address when the provider vouches for the address " +
 				"and the account's address is verified; off: such a sign-in is refused (email-already-in-use)"},
+		&cli.BoolFlag{Name: "provider-keep-tokens", Destination: &c.ProviderKeepTokens, Sources: c.env(false, "LATCHKEY_PROVIDER_KEEP_TOKENS"),
+			Usage: "keep the access and refresh tokens a provider hands over at each sign-in through it, encrypted at rest with the secrets key " +
+				"like TOTP secrets (needs LATCHKEY_SECRETS_KEY on PostgreSQL; generated on SQLite); off: none is stored, and a sign-in removes any kept before"},
 	}
 	for _, name := range server.ProviderNames() {
 		ps := c.providers[name]

@@ -21,8 +21,8 @@ func (c *config) mfaFlags() []cli.Flag {
 				"(Nhost answers an MFA ticket; dialects with no MFA step refuse the sign-in). Off, the MFA operations answer 409 disabled-endpoint"},
 		&cli.StringFlag{Name: "secrets-key", Destination: &c.SecretsKey, Sources: c.env(true, "LATCHKEY_SECRETS_KEY"),
 			Usage: "32 random bytes in base64 (openssl rand -base64 32) that encrypt, with AES-256-GCM, the secrets Latchkey must read back " +
-				"(TOTP secrets). Every instance needs the same key. Unset on SQLite with MFA enabled: generated once into secrets.key in the data directory " +
-				"(mode 0600). Unset on PostgreSQL with MFA enabled: the server refuses to start. Rotate with `latchkey secrets rotate`"},
+				"(TOTP secrets, kept provider tokens). Every instance needs the same key. Unset on SQLite with MFA enabled or provider tokens kept: generated once into secrets.key in the data directory " +
+				"(mode 0600). Unset on PostgreSQL with either: the server refuses to start. Rotate with `latchkey secrets rotate`"},
 		&cli.StringFlag{Name: "secrets-old-key", Destination: &c.SecretsOldKey, Sources: c.env(true, "LATCHKEY_SECRETS_OLD_KEY"),
 			Usage: "during a key rotation, the previous secrets key: values sealed with it still open, new ones are sealed with secrets-key. " +
 				"Drop it once `latchkey secrets rotate` has re-sealed everything"},
@@ -51,10 +51,16 @@ func (c *config) validateSecrets(bad func(name, env, why string)) {
 			"must be set when MFA is enabled on PostgreSQL: every instance must hold the same key to read TOTP secrets "+
 				"(make one with `openssl rand -base64 32`; LATCHKEY_SECRETS_KEY_FILE reads it from a file)")
 	}
+	if c.ProviderKeepTokens && c.DatabaseURL != "" {
+		bad("secrets-key", "LATCHKEY_SECRETS_KEY",
+			"must be set when provider tokens are kept (LATCHKEY_PROVIDER_KEEP_TOKENS) on PostgreSQL: every instance must hold the same key "+
+				"to read them (make one with `openssl rand -base64 32`; LATCHKEY_SECRETS_KEY_FILE reads it from a file)")
+	}
 }
 
 // secretsKeyring is the keyring serve hands the server: the configured key; else, on SQLite
-// with MFA enabled, the key generated once into the data directory; else none.
+// with MFA enabled or provider tokens kept, the key generated once into the data directory;
+// else none.
 func (c *config) secretsKeyring(st *store.Store, log *slog.Logger) (*sealed.Keyring, error) {
 	if c.SecretsKey != "" {
 		k, err := sealed.ParseKey(c.SecretsKey)
@@ -69,9 +75,10 @@ func (c *config) secretsKeyring(st *store.Store, log *slog.Logger) (*sealed.Keyr
 		}
 		return sealed.NewKeyring(k, old), nil
 	}
-	if st.Dialect() == store.Postgres || !c.MFAEnabled {
-		// Nothing sealed is read without MFA (validateSecrets refused MFA on PostgreSQL without
-		// a key). A later feature that seals secrets of its own widens this condition.
+	if st.Dialect() == store.Postgres || !(c.MFAEnabled || c.ProviderKeepTokens) {
+		// Nothing sealed is read without MFA or kept provider tokens (validateSecrets refused
+		// either on PostgreSQL without a key). A later feature that seals secrets of its own
+		// widens this condition.
 		return nil, nil
 	}
 	k, created, err := sealed.LoadOrCreateKeyFile(c.DataDir)
@@ -90,7 +97,7 @@ func secretsCommand(stdout, stderr io.Writer) *cli.Command {
 	var oldKey, newKey string
 	return &cli.Command{
 		Name:  "secrets",
-		Usage: "manage the key that encrypts secrets at rest (TOTP secrets)",
+		Usage: "manage the key that encrypts secrets at rest (TOTP secrets, kept provider tokens)",
 		Commands: []*cli.Command{{
 			Name: "rotate",
 			Usage: "re-encrypt every sealed secret under a new key. First restart every instance with the new key as " +

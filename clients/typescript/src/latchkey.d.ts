@@ -2239,6 +2239,8 @@ export interface components {
             email: string;
             /** Format: date-time */
             createdAt: string;
+            /** @description Whether the provider's access or refresh token from the latest sign-in through it is kept, sealed (LATCHKEY_PROVIDER_KEEP_TOKENS). The tokens themselves are never returned. */
+            tokensKept: boolean;
         };
         AdminProviderList: {
             providers: components["schemas"]["AdminProvider"][];
