@@ -17,6 +17,7 @@ var ErrTOTPActive = errors.New("totp already active")
 // SetPendingTOTP stores a new sealed TOTP secret for a user whose TOTP is not active, replacing
 // any pending one; ErrTOTPActive when it is active (checked in the same statement).
 func (s *Store) SetPendingTOTP(ctx context.Context, userID uuid.UUID, sealed string) error {
+	defer s.invalidate(userKey(userID)) // a session's user carries totp_secret
 	res := s.w(ctx).Exec(`UPDATE users SET totp_secret = ?, totp_last_step = NULL, updated_at = ?
 		WHERE id = ? AND active_mfa_type IS NULL`, sealed, s.now(), userID)
 	if res.Error != nil {
@@ -69,6 +70,7 @@ func (s *Store) AcceptTOTPStep(ctx context.Context, userID uuid.UUID, step int64
 // ActivateTOTP makes the user's pending secret active; false when there was none pending (or it
 // was activated meanwhile).
 func (s *Store) ActivateTOTP(ctx context.Context, userID uuid.UUID) (bool, error) {
+	defer s.invalidate(userKey(userID)) // activeMfaType shows in GET /user and gates elevation
 	res := s.w(ctx).Exec(`UPDATE users SET active_mfa_type = ?, updated_at = ?
 		WHERE id = ? AND active_mfa_type IS NULL AND totp_secret IS NOT NULL`, MFATypeTOTP, s.now(), userID)
 	if res.Error != nil {
@@ -80,6 +82,7 @@ func (s *Store) ActivateTOTP(ctx context.Context, userID uuid.UUID) (bool, error
 // DisableTOTP turns the user's TOTP off: the secret, the last accepted step, the recovery codes
 // and the pending MFA tickets go. It reports whether TOTP was active.
 func (s *Store) DisableTOTP(ctx context.Context, userID uuid.UUID) (bool, error) {
+	defer s.invalidate(userKey(userID))
 	var active bool
 	err := s.Tx(ctx, func(tx *Store) error {
 		res := tx.w(ctx).Exec(`UPDATE users SET active_mfa_type = NULL, totp_secret = NULL, totp_last_step = NULL, updated_at = ?
@@ -201,6 +204,9 @@ func (s *Store) SealedValues(ctx context.Context, c SealedColumn) ([]SealedValue
 
 // ResealValue replaces one sealed value, if it is still old (a concurrent change wins).
 func (s *Store) ResealValue(ctx context.Context, c SealedColumn, id uuid.UUID, old, sealed string) (bool, error) {
+	if c.Table == "users" {
+		defer s.invalidate(userKey(id)) // a session's user carries its sealed columns
+	}
 	res := s.w(ctx).Exec(fmt.Sprintf(`UPDATE %s SET %s = ? WHERE id = ? AND %s = ?`, c.Table, c.Column, c.Column), sealed, id, old)
 	if res.Error != nil {
 		return false, fmt.Errorf("reseal %s.%s: %w", c.Table, c.Column, res.Error)

@@ -55,6 +55,7 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (*User, error) {
 // SetUserPhone gives the user phone (E.164) with its verified state, or takes the number away
 // when phone is nil. A number another user has is *ConflictError{Field: "phoneNumber"}.
 func (s *Store) SetUserPhone(ctx context.Context, id uuid.UUID, phone *string, verified bool) error {
+	defer s.invalidate(userKey(id)) // phoneNumber and phoneNumberVerified show in GET /user
 	res := s.w(ctx).Model(&User{}).Where("id = ?", id).Updates(map[string]any{
 		"phone_number": phone, "phone_number_verified": phone != nil && verified, "updated_at": s.now(),
 	})
@@ -69,6 +70,7 @@ func (s *Store) SetUserPhone(ctx context.Context, id uuid.UUID, phone *string, v
 
 // MarkPhoneVerified records that the user controls phone, if that is still the user's number.
 func (s *Store) MarkPhoneVerified(ctx context.Context, id uuid.UUID, phone string) error {
+	defer s.invalidate(userKey(id))
 	res := s.w(ctx).Model(&User{}).Where("id = ? AND phone_number = ?", id, phone).
 		Updates(map[string]any{"phone_number_verified": true, "updated_at": s.now()})
 	if res.Error != nil {
