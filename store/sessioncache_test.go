@@ -428,6 +428,7 @@ var cacheIrrelevantMethods = []string{
 	// read from its own row, never through a session; elevation counts keys in the database)
 	"ClaimDueSMS", "CreateAuthCode", "CreateIdentity", "CreateMFATicket", "CreateOAuthState", "CreateWebAuthnCeremony",
 	"CreateWebAuthnCredential", "DeleteUserIdentities", "DeleteWebAuthnCredential", "EnqueueSMS", "MarkSMSFailed",
+	"ForgetUnprovenWaysIn", "KeepIdentityTokens", "DropIdentityTokens", "UserIdentity",
 	"MarkSMSSent", "PurgeSMS", "PurgeWebAuthnCeremonies", "ReleaseSMS", "ReplaceRecoveryCodes", "SpendAuthCode",
 	"SpendMFATicket", "SpendOAuthState", "SpendRecoveryCode", "SpendWebAuthnCeremony", "TakeMFATicketAttempt",
 	"UseIDToken", "UseWebAuthnCredential",
