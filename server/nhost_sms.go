@@ -20,8 +20,7 @@ func (s *Server) VerifySignInPasswordlessSms(ctx context.Context, req gen.Verify
 	if err != nil {
 		return nil, err
 	}
-	p := nhostSessionPayload(res)
-	return gen.VerifySignInPasswordlessSms200JSONResponse{Session: p.Session, Mfa: p.Mfa}, nil
+	return gen.VerifySignInPasswordlessSms200JSONResponse(nhostSessionPayload(res)), nil
 }
 
 // AdminSetUserPhone implements PUT /v1/admin/users/{userId}/phone (admin).
