@@ -30,7 +30,7 @@ run: ## start Latchkey on 127.0.0.1:4000 with SQLite in ./data (no configuration
 test: test-sqlite test-postgres ## run the whole suite on SQLite, then on PostgreSQL
 
 test-sqlite: e2e-deps ## run the whole suite on SQLite
-	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) $(GO) test $(RACE) -count=1 -timeout 20m ./...
+	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) $(GO) test $(RACE) -count=1 -timeout 50m ./...
 
 # With no PostgreSQL answering, this prints one SKIPPED line and succeeds, unless
 # LATCHKEY_TEST_REQUIRE_POSTGRES=1 (as .ci/run sets), which makes it fail.
@@ -42,7 +42,7 @@ test-postgres: e2e-deps ## run the whole suite on PostgreSQL (at POSTGRES_URL)
 		echo "SKIPPED: PostgreSQL tests (nothing answers on $$host:$$port; set POSTGRES_URL)"; exit 0; \
 	fi; \
 	set -x; LATCHKEY_TEST_DB=postgres LATCHKEY_TEST_POSTGRES_URL='$(POSTGRES_URL)' LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) \
-		$(GO) test $(RACE) -count=1 -timeout 20m ./...
+		$(GO) test $(RACE) -count=1 -timeout 50m ./...
 
 # npm ci in each package whose lock file is newer than what is installed there.
 npm_ci = if [ ! -f $(1)/node_modules/.package-lock.json ] || [ $(1)/package-lock.json -nt $(1)/node_modules/.package-lock.json ]; then \

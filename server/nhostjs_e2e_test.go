@@ -89,7 +89,7 @@ func nodePackage(t *testing.T, dir, pkg string) (node, abs string) {
 // what it printed goes to the test log under the name what.
 func runNode(t *testing.T, node, dir, what string, env []string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // the race detector on a busy 2-core machine slows the server several times
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
