@@ -111,21 +111,43 @@ func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 	u.Email, u.PasswordHash = &in.Email, &hash
 	u.Disabled = s.cfg.DisableNewUsers
 
+	return s.createEmailAccount(ctx, u, p.Roles, in.Email, target, methodPassword, nil, nil)
+}
+
+// createEmailAccount is the end of every sign-up with an address (a password's, a passkey's):
+// in one transaction it runs before (nil: nothing; a passkey spends its ceremony), creates u with
+// roles, runs after (nil: nothing; a passkey stores its key), audits it and, unless u starts disabled,
+// opens its session, or mails the verification link when addresses must be verified first or
+// errors are concealed (no session then). A taken address is email-in-use, or in conceal mode
+// the same answer as a new account and a notice to the owner. Other errors return as they are.
+func (s *Server) createEmailAccount(ctx context.Context, u *store.User, roles []string, email, target, method string,
+	before, after func(tx *store.Store) error) (*session, error) {
 	var out *session
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if err := tx.CreateUser(ctx, u, p.Roles); err != nil {
+	err := s.store.Tx(ctx, func(tx *store.Store) error {
+		if before != nil {
+			if err := before(tx); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateUser(ctx, u, roles); err != nil {
 			return err
 		}
-		if err := s.record(ctx, tx, auditEvent{Action: auditSignUp, User: u.ID, Detail: store.JSONMap{"method": methodPassword}}); err != nil {
+		if after != nil {
+			if err := after(tx); err != nil {
+				return err
+			}
+		}
+		if err := s.record(ctx, tx, auditEvent{Action: auditSignUp, User: u.ID, Detail: store.JSONMap{"method": method}}); err != nil {
 			return err
 		}
 		if u.Disabled {
 			return nil
 		}
 		if s.cfg.RequireVerifiedEmail || s.cfg.ConcealErrors {
-			return s.mailTicket(ctx, tx, u, store.TicketEmailVerify, in.Email, target)
+			return s.mailTicket(ctx, tx, u, store.TicketEmailVerify, email, target)
 		}
-		out, err = s.openSession(ctx, tx, u, methodPassword)
+		var err error
+		out, err = s.openSession(ctx, tx, u, method)
 		return err
 	})
 	if err == nil && out == nil {
@@ -134,8 +156,8 @@ func (s *Server) signUp(ctx context.Context, in signUpInput) (*session, error) {
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Field == "email" {
 		if s.cfg.ConcealErrors {
-			return nil, s.addressTaken(ctx, in.Email, auditEvent{Action: auditSignUp, Failed: true,
-				Detail: store.JSONMap{"method": methodPassword, "reason": "email-in-use"}})
+			return nil, s.addressTaken(ctx, email, auditEvent{Action: auditSignUp, Failed: true,
+				Detail: store.JSONMap{"method": method, "reason": "email-in-use"}})
 		}
 		return nil, &Error{Code: CodeEmailInUse, Err: err}
 	}

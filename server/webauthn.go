@@ -301,40 +301,10 @@ func (s *Server) finishWebAuthnSignUp(ctx context.Context, ccr protocol.Credenti
 	u.ID = data.UserID
 	u.Email = &data.Email
 	u.Disabled = s.cfg.DisableNewUsers
-	var out *session
-	err = s.store.Tx(ctx, func(tx *store.Store) error {
-		if err := spendCeremony(ctx, tx, c); err != nil {
-			return err
-		}
-		if err := tx.CreateUser(ctx, u, p.Roles); err != nil {
-			return err
-		}
-		if _, err := s.storeKey(ctx, tx, u.ID, cred, nickname); err != nil {
-			return err
-		}
-		if err := s.record(ctx, tx, auditEvent{Action: auditSignUp, User: u.ID, Detail: store.JSONMap{"method": methodWebAuthn}}); err != nil {
-			return err
-		}
-		if u.Disabled {
-			return nil
-		}
-		if s.cfg.RequireVerifiedEmail || s.cfg.ConcealErrors {
-			return s.mailTicket(ctx, tx, u, store.TicketEmailVerify, data.Email, target)
-		}
-		out, err = s.openSession(ctx, tx, u, methodWebAuthn)
-		return err
-	})
-	if err == nil && out == nil {
-		s.wakeMailer()
-	}
+	out, err := s.createEmailAccount(ctx, u, p.Roles, data.Email, target, methodWebAuthn,
+		func(tx *store.Store) error { return spendCeremony(ctx, tx, c) },
+		func(tx *store.Store) error { _, err := s.storeKey(ctx, tx, u.ID, cred, nickname); return err })
 	var ce *store.ConflictError
-	if errors.As(err, &ce) && ce.Field == "email" {
-		if s.cfg.ConcealErrors {
-			return nil, s.addressTaken(ctx, data.Email, auditEvent{Action: auditSignUp, Failed: true,
-				Detail: store.JSONMap{"method": methodWebAuthn, "reason": "email-in-use"}})
-		}
-		return nil, &Error{Code: CodeEmailInUse, Err: err}
-	}
 	if errors.As(err, &ce) && ce.Field == "credential" {
 		return nil, invalidKey(err)
 	}
