@@ -107,8 +107,10 @@ func OpenMany(t testing.TB, n int, o Options) []*store.Store {
 	ctx := context.Background()
 	opts := store.Options{Now: o.Now, Logger: o.Logger, RevocationBound: o.revocationBound(), ListenURL: o.ListenURL}
 	if Backend() == store.Postgres {
-		opts.URL = PostgresSchema(t)
-		opts.MaxOpenConns = 8
+		opts.URL, opts.MaxOpenConns = migratedSchema(t), 8
+		if o.Logger != nil {
+			opts.URL = PostgresSchema(t) // a new schema, so that the migrations' own reports are logged
+		}
 	} else {
 		opts.DataDir = t.TempDir()
 	}
@@ -156,12 +158,32 @@ func PostgresSchema(t testing.TB) string {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	u, err := url.Parse(PostgresURL())
+	return schemaURL(t, schema)
+}
+
+// schemaURL is the test server's URL with schema as its search_path.
+func schemaURL(t testing.TB, schema string) string {
+	t.Helper()
+	u := withSearchPath(PostgresURL(), schema)
+	if u == "" {
+		t.Fatalf("unparsable PostgreSQL URL %s", redacted())
+	}
+	return u
+}
+
+// withSearchPath returns base with schema as its search_path, and, unless base sets options,
+// synchronous_commit off: a test's commits need not wait for the disk (its database is thrown
+// away), and on our machines the waits made up much of a run's time. "" if base does not parse.
+func withSearchPath(base, schema string) string {
+	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatal(err)
+		return ""
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	if q.Get("options") == "" {
+		q.Set("options", "-csynchronous_commit=off")
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
