@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,16 +91,34 @@ func nodePackage(t *testing.T, dir, pkg string) (node, abs string) {
 // what it printed goes to the test log under the name what.
 func runNode(t *testing.T, node, dir, what string, env []string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // the race detector on a busy 2-core machine slows the server several times
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a whole run takes 1-40 s; one CI run hung in a WebAuthn step for the full 5 minutes (see dumpServerGoroutines)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s:\n%s", what, out)
+	if ctx.Err() != nil {
+		dumpServerGoroutines(t)
+	}
 	if err != nil {
 		t.Fatalf("%s run failed: %v", what, err)
 	}
+}
+
+// dumpServerGoroutines logs the stacks of the goroutines running Latchkey's own code, for a Node
+// client that ran out of time: a request the server never answered shows where it waits.
+func dumpServerGoroutines(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 64<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var ours []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "latchkey/server.") || strings.Contains(g, "latchkey/store.") {
+			ours = append(ours, g)
+		}
+	}
+	t.Logf("the Node client ran out of time; %d goroutines in Latchkey's code:\n%s", len(ours), strings.Join(ours, "\n\n"))
 }
 
 var (

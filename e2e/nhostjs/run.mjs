@@ -46,12 +46,16 @@ function describe(err) {
 }
 
 async function step(name, fn) {
+  // A step still waiting after 20 seconds says so, so that a run the test kills shows where.
+  const slow = setInterval(() => console.log(`... still in: ${name}`), 20000);
   try {
     await fn();
     console.log(`ok  ${name}`);
   } catch (err) {
     console.error(`FAIL ${name}: ${describe(err)}`);
     process.exit(1);
+  } finally {
+    clearInterval(slow);
   }
 }
 
