@@ -13,13 +13,12 @@ REQUIRE_NODE := $(if $(filter 1,$(LATCHKEY_TEST_REQUIRE_NODE)),1,$(HAVE_NODE))
 NODE_PACKAGES := e2e/nhostjs e2e/zestysdk clients/typescript
 # What make generate writes (from the contract and the flags); make check-generate fails when it differs.
 GENERATED := gen/ clients/typescript/src/latchkey.d.ts docs/configuration.md
-# The suite runs under the race detector, which also turns on checkptr, a check of every
-# unsafe.Pointer conversion. The pure-Go SQLite driver is C translated to Go, where nearly every
+# The race detector (see test) also turns on checkptr, a check of every unsafe.Pointer conversion. The pure-Go SQLite driver is C translated to Go, where nearly every
 # memory access is one: checkptr was a fifth of the SQLite suite's CPU. It stays on for our code.
 RACE := -race -gcflags=modernc.org/...=-d=checkptr=0 -gcflags=github.com/glebarez/...=-d=checkptr=0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-sqlite test-postgres e2e-deps need-node generate generate-ts check-generate lint build bench ci
+.PHONY: help run test test-sqlite test-sqlite-a test-sqlite-b test-sqlite-race test-postgres test-postgres-a test-postgres-b test-postgres-c e2e-deps need-node generate generate-ts check-generate lint build bench ci
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,22 +26,67 @@ help: ## list the targets
 run: ## start Latchkey on 127.0.0.1:4000 with SQLite in ./data (no configuration needed)
 	$(GO) run ./cmd/latchkey serve
 
-test: test-sqlite test-postgres ## run the whole suite on SQLite, then on PostgreSQL
+# The suite runs as six processes side by side, each printing its output when it ends: each
+# database's half split by test name into shards (SQLite in two, PostgreSQL, the slower, in
+# three), so that the server package, most of the suite's time, runs as several processes, plus
+# the store packages on SQLite under the race detector. The suite waits on its servers, databases
+# and browsers more than it computes: run as one process per database it left our 2-core
+# machines' CPUs idle a quarter of the time and took 15 minutes.
+#
+# The race detector runs on PostgreSQL, where the concurrent code is (the session cache's
+# listener, the refresh batcher, instances side by side), and on SQLite for the store packages,
+# which hold the code only SQLite runs. It costs the SQLite driver most (C translated to Go, every
+# memory access instrumented), which is why the rest of the SQLite half runs without it.
+#
+# Each shard's server tests save which operations they exercised into COVDIR; covercheck then
+# requires every operation of the contract to have answered successfully in one of the shards.
+tests_named = '^(Test|Fuzz|Example)[$(1)]'
+SHARD_sqlite_a := -run $(call tests_named,A-Oa-o)
+SHARD_sqlite_b := -skip $(call tests_named,A-Oa-o)
+SHARD_postgres_a := -run $(call tests_named,A-Fa-f)
+SHARD_postgres_b := -run $(call tests_named,G-Qg-q)
+SHARD_postgres_c := -skip $(call tests_named,A-Qa-q)
+SQLITE_SHARDS := test-sqlite-a test-sqlite-b test-sqlite-race
+POSTGRES_SHARDS := test-postgres-a test-postgres-b test-postgres-c
+COVDIR := $(CURDIR)/.test-coverage
+covercheck = if ls $(COVDIR)/$(1)-*.json >/dev/null 2>&1; then $(GO) run ./server/servertest/covercheck $(COVDIR)/$(1)-*.json; fi
+
+test: e2e-deps ## run the whole suite on SQLite and on PostgreSQL, side by side
+	@rm -rf $(COVDIR)
+	@$(MAKE) --no-print-directory -j6 --output-sync=target $(SQLITE_SHARDS) $(POSTGRES_SHARDS)
+	@$(call covercheck,sqlite)
+	@$(call covercheck,postgres)
 
 test-sqlite: e2e-deps ## run the whole suite on SQLite
-	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) $(GO) test $(RACE) -count=1 -timeout 50m ./...
+	@rm -rf $(COVDIR)/sqlite-*
+	@$(MAKE) --no-print-directory -j3 --output-sync=target $(SQLITE_SHARDS)
+	@$(call covercheck,sqlite)
 
-# With no PostgreSQL answering, this prints one SKIPPED line and succeeds, unless
+test-sqlite-a test-sqlite-b: test-sqlite-%:
+	@mkdir -p $(COVDIR)
+	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) LATCHKEY_TEST_COVERAGE_OUT=$(COVDIR)/sqlite-$*.json \
+		$(GO) test -count=1 -timeout 30m $(SHARD_sqlite_$*) $$($(GO) list ./... | grep -v /store)
+
+test-sqlite-race:
+	LATCHKEY_TEST_DB=sqlite $(GO) test $(RACE) -count=1 -timeout 30m ./store/...
+
+# With no PostgreSQL answering, this prints SKIPPED lines and succeeds, unless
 # LATCHKEY_TEST_REQUIRE_POSTGRES=1 (as .ci/run sets), which makes it fail.
 test-postgres: e2e-deps ## run the whole suite on PostgreSQL (at POSTGRES_URL)
+	@rm -rf $(COVDIR)/postgres-*
+	@$(MAKE) --no-print-directory -j3 --output-sync=target $(POSTGRES_SHARDS)
+	@$(call covercheck,postgres)
+
+test-postgres-a test-postgres-b test-postgres-c: test-postgres-%:
+	@mkdir -p $(COVDIR)
 	@hostport=$$(echo '$(POSTGRES_URL)' | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]*).*#\2#'); \
 	host=$${hostport%:*}; port=$${hostport##*:}; [ "$$port" = "$$hostport" ] && port=5432; \
 	if ! (exec 3<>/dev/tcp/$$host/$$port) 2>/dev/null; then \
 		if [ "$$LATCHKEY_TEST_REQUIRE_POSTGRES" = 1 ]; then echo "FAIL: PostgreSQL required but nothing answers on $$host:$$port"; exit 1; fi; \
-		echo "SKIPPED: PostgreSQL tests (nothing answers on $$host:$$port; set POSTGRES_URL)"; exit 0; \
+		echo "SKIPPED: PostgreSQL tests, shard $* (nothing answers on $$host:$$port; set POSTGRES_URL)"; exit 0; \
 	fi; \
 	set -x; LATCHKEY_TEST_DB=postgres LATCHKEY_TEST_POSTGRES_URL='$(POSTGRES_URL)' LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) \
-		$(GO) test $(RACE) -count=1 -timeout 50m ./...
+		LATCHKEY_TEST_COVERAGE_OUT=$(COVDIR)/postgres-$*.json $(GO) test $(RACE) -count=1 -timeout 30m $(SHARD_postgres_$*) ./...
 
 # npm ci in each package whose lock file is newer than what is installed there.
 npm_ci = if [ ! -f $(1)/node_modules/.package-lock.json ] || [ $(1)/package-lock.json -nt $(1)/node_modules/.package-lock.json ]; then \

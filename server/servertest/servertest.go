@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -403,12 +404,54 @@ func contractChecked(t *testing.T, next http.Handler) http.Handler {
 // Uncovered lists the contract's operations that no test has called with a success answer: a
 // 2xx, or a 3xx for operations whose contract declares no 2xx (their success is a redirect).
 func Uncovered() ([]string, error) {
+	covMu.Lock()
+	defer covMu.Unlock()
+	return uncovered(coverage)
+}
+
+// WriteCoverage saves what this process's servers answered, per operation and status, to path
+// as JSON: a run split over several processes (make test's shards) checks their union with
+// UncoveredIn.
+func WriteCoverage(path string) error {
+	covMu.Lock()
+	b, err := json.Marshal(coverage)
+	covMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// UncoveredIn is Uncovered over the union of files written by WriteCoverage.
+func UncoveredIn(files ...string) ([]string, error) {
+	union := map[string]map[int]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var part map[string]map[int]int
+		if err := json.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for op, statuses := range part {
+			if union[op] == nil {
+				union[op] = map[int]int{}
+			}
+			for status, n := range statuses {
+				union[op][status] += n
+			}
+		}
+	}
+	return uncovered(union)
+}
+
+// uncovered lists the contract's operations that coverage holds no successful answer of.
+func uncovered(coverage map[string]map[int]int) ([]string, error) {
 	spec, err := gen.GetSpec()
 	if err != nil {
 		return nil, err
 	}
-	covMu.Lock()
-	defer covMu.Unlock()
 	var missing []string
 	for _, item := range spec.Paths.Map() {
 		for _, op := range item.Operations() {
