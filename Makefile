@@ -13,8 +13,9 @@ REQUIRE_NODE := $(if $(filter 1,$(LATCHKEY_TEST_REQUIRE_NODE)),1,$(HAVE_NODE))
 NODE_PACKAGES := e2e/nhostjs e2e/zestysdk clients/typescript
 # What make generate writes (from the contract and the flags); make check-generate fails when it differs.
 GENERATED := gen/ clients/typescript/src/latchkey.d.ts docs/configuration.md
-# The race detector (see test) also turns on checkptr, a check of every unsafe.Pointer conversion. The pure-Go SQLite driver is C translated to Go, where nearly every
-# memory access is one: checkptr was a fifth of the SQLite suite's CPU. It stays on for our code.
+# The race detector (see test) also turns on checkptr, a check of every unsafe.Pointer
+# conversion. The pure-Go SQLite driver is C translated to Go, where nearly every memory access
+# is one: checkptr was a fifth of the SQLite suite's CPU. It stays on for our code.
 RACE := -race -gcflags=modernc.org/...=-d=checkptr=0 -gcflags=github.com/glebarez/...=-d=checkptr=0
 
 .DEFAULT_GOAL := help
