@@ -107,9 +107,11 @@ func OpenMany(t testing.TB, n int, o Options) []*store.Store {
 	ctx := context.Background()
 	opts := store.Options{Now: o.Now, Logger: o.Logger, RevocationBound: o.revocationBound(), ListenURL: o.ListenURL}
 	if Backend() == store.Postgres {
-		opts.URL, opts.MaxOpenConns = migratedSchema(t), 8
+		opts.MaxOpenConns = 8
 		if o.Logger != nil {
 			opts.URL = PostgresSchema(t) // a new schema, so that the migrations' own reports are logged
+		} else {
+			opts.URL = migratedSchema(t)
 		}
 	} else {
 		opts.DataDir = t.TempDir()
@@ -173,7 +175,7 @@ func schemaURL(t testing.TB, schema string) string {
 
 // withSearchPath returns base with schema as its search_path, and, unless base sets options,
 // synchronous_commit off: a test's commits need not wait for the disk (its database is thrown
-// away), and on our machines the waits made up much of a run's time. "" if base does not parse.
+// away). "" if base does not parse.
 func withSearchPath(base, schema string) string {
 	u, err := url.Parse(base)
 	if err != nil {
