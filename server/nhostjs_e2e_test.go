@@ -91,7 +91,7 @@ func nodePackage(t *testing.T, dir, pkg string) (node, abs string) {
 // what it printed goes to the test log under the name what.
 func runNode(t *testing.T, node, dir, what string, env []string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a whole run takes 1-40 s; one CI run hung in a WebAuthn step for the full 5 minutes (see dumpServerGoroutines)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a whole run takes 1-40 s; one full local run hung in a WebAuthn step for the then 5-minute limit (see dumpServerGoroutines)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
