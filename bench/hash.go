@@ -53,6 +53,35 @@ func measureHashRate(ctx context.Context, d time.Duration) (*hashResult, error) 
 // database's scenarios put that drift into the ratios of the rows that ran minutes later.
 const bracketDuration = 3 * time.Second
 
+// A run of a row judged against the ceiling (sign-in) is measured in ceilingSegments segments,
+// each of -duration/ceilingSegments, with the raw hash rate measured for segmentBracket before
+// and after each, the server idle: the yardstick is then measured every few seconds within the
+// run instead of only at its ends. Measured on this kind of machine, the raw rate moved by up to
+// 10% between two measurements 12 s apart (79.0 and 85.3 hashes/s; 92.7 and 86.3), and single
+// runs of one server, bracketed at their ends only, read 0.77 to 0.95 of their ceilings, while
+// the share of the server's CPU its hashes took stayed at 0.91 (CPU profiles). The segments and
+// their brackets take about the time the one longer run and its brackets took.
+const (
+	ceilingSegments = 2
+	segmentBracket  = 1500 * time.Millisecond
+	segmentWarmup   = 500 * time.Millisecond
+)
+
+// segmentOptions is o for segment seg of a run measured in segments: each measures its share of
+// -duration, the first after the whole -warmup, the others (whose server and clients just ran)
+// after segmentWarmup at most.
+func segmentOptions(o *options, seg, segments int) *options {
+	if segments <= 1 {
+		return o
+	}
+	so := *o
+	so.duration = o.duration / time.Duration(segments)
+	if seg > 0 {
+		so.warmup = min(o.warmup, segmentWarmup)
+	}
+	return &so
+}
+
 // serverGC sets this process's garbage collector's heap growth to a Latchkey server's
 // (server.GCPercent) and returns a func that restores the previous setting. The raw rate then pays
 // for the hashes' allocation as the server does, no more and no less. The server's memory limit

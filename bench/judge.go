@@ -69,19 +69,72 @@ type rowRun struct {
 // 2n), and gives each run their mean. The row then shows the run median picks: the report's
 // medianRun, the run its verdict calls the median. An error of one ends the row; an error of yard
 // leaves the yardstick of the runs beside it unmeasured.
-func (rw *row) measureRuns(n int, one func() (rowRun, error), yard func() (float64, error), median func(row) int) error {
+//
+// With segments above 1, each run is measured in that many segments, the yardstick measured
+// after each of them too, and the segments make one run (mergeSegments): a run's yardstick is
+// then measured every few seconds, within it, not only at its two ends. one is told which
+// segment of its run it measures (0 for the first).
+func (rw *row) measureRuns(n, segments int, one func(seg int) (rowRun, error), yard func() (float64, error), median func(row) int) error {
 	y := yardstick{what: "around the row", measure: yard}
 	y.start()
+	segments = max(segments, 1)
 	for range n {
-		run, err := one()
-		if err != nil {
-			return err
+		segs := make([]rowRun, 0, segments)
+		for seg := range segments {
+			run, err := one(seg)
+			if err != nil {
+				return err
+			}
+			run.Yard = y.next()
+			segs = append(segs, run)
 		}
-		run.Yard = y.next()
-		rw.Runs = append(rw.Runs, run)
+		rw.Runs = append(rw.Runs, mergeSegments(segs))
 	}
 	rw.show(median(*rw))
 	return nil
+}
+
+// mergeSegments makes one run of a run's segments: their requests over their windows added up,
+// their usage over their windows together (mergeUsage), and as the run's yardstick the
+// segments' own, each weighted by the capacity it stands for, its window times its ceiling. The
+// run's ratio to its ceiling is then its requests over the sum of what each segment's yardstick
+// and ceiling allowed in its window: a segment measured while the machine was slow is held to
+// the rate measured next to it, not to the run's average. Without a ceiling the segments'
+// yardsticks are weighted by their windows alone; one unmeasured leaves the run's unmeasured.
+func mergeSegments(segs []rowRun) rowRun {
+	if len(segs) == 1 {
+		return segs[0]
+	}
+	out := rowRun{}
+	res := make([]*load.Result, len(segs))
+	usages := make([]*usageSplit, 0, len(segs))
+	var capacity, weight float64
+	for i, s := range segs {
+		res[i] = s.Res
+		w, c := s.Res.Elapsed.Seconds(), 1.0
+		if s.Usage != nil {
+			usages = append(usages, s.Usage)
+			if s.Usage.Window > 0 {
+				w = s.Usage.Window.Seconds()
+			}
+			c = s.Usage.Ceiling()
+		}
+		if s.Yard <= 0 || c <= 0 {
+			capacity, weight = 0, -1 // marks the yardstick unmeasured
+		}
+		if weight >= 0 {
+			capacity += s.Yard * c * w
+			weight += c * w
+		}
+	}
+	out.Res = load.Merge(res...)
+	if len(usages) == len(segs) {
+		out.Usage = mergeUsage(usages)
+	}
+	if weight > 0 {
+		out.Yard = capacity / weight
+	}
+	return out
 }
 
 // show makes run i the one the row's table cells show.

@@ -507,10 +507,10 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		}
 	}
 
-	// hashSide measures the raw hash rate for bracketDuration, the server idle: one side of the
-	// yardstick of a sign-in run or of a flood.
-	hashSide := func() (float64, error) {
-		h, err := measureHash(ctx, bracketDuration, false)
+	// hashSide measures the raw hash rate for d, the server idle: one side of the yardstick of a
+	// sign-in run's segment (segmentBracket) or of a flood (bracketDuration).
+	hashSide := func(d time.Duration) (float64, error) {
+		h, err := measureHash(ctx, d, false)
 		if err != nil {
 			return 0, err
 		}
@@ -547,9 +547,13 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				if sc.vsHash || floorTarget(sc.name) {
 					sample = func() (usageSample, error) { return sampleUsage(ctx, a, srv.Pid()) }
 				}
-				one := func() (rowRun, error) {
+				segments := 1
+				if judged(db, sc.name) == judgedCeiling {
+					segments = ceilingSegments
+				}
+				one := func(seg int) (rowRun, error) {
 					settle(sc.name)
-					res, u, err := measureUsage(ctx, o, db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
+					res, u, err := measureUsage(ctx, segmentOptions(o, seg, segments), db+" "+sc.name, c, func(cl *http.Client) load.NewWorkerFunc {
 						if sc.needTOTP {
 							return totpWorker(a, cl, totpUsers)
 						}
@@ -559,12 +563,13 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				}
 				// A judged row runs -repeat times, each run between two measurements of its
 				// yardstick, each on a settled database, so the row's own background work does not
-				// slow the yardstick after it.
+				// slow the yardstick after it. A sign-in run is measured in ceilingSegments
+				// segments, with the raw hash rate measured between them too.
 				var yard func() (float64, error)
 				switch judged(db, sc.name) {
 				case judgedCeiling:
 					if o.want("hash") {
-						yard = func() (float64, error) { settle(sc.name + " (raw hash rate)"); return hashSide() }
+						yard = func() (float64, error) { settle(sc.name + " (raw hash rate)"); return hashSide(segmentBracket) }
 					}
 				case judgedFloor:
 					if fl != nil && fl.err == nil {
@@ -575,7 +580,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 				if judged(db, sc.name) != "" {
 					runs = o.repeat
 				}
-				err := rw.measureRuns(runs, one, yard, rep.medianRun)
+				err := rw.measureRuns(runs, segments, one, yard, rep.medianRun)
 				res := rw.Res
 				rw.RSS = srv.SampledMax()
 				if err != nil {
@@ -706,7 +711,7 @@ func benchDB(ctx context.Context, o *options, tmp, bin, db string, fl *floorServ
 		// of a sign-in row are.
 		y := yardstick{what: "around the flood"}
 		if o.want("hash") {
-			y.measure = hashSide
+			y.measure = func() (float64, error) { return hashSide(bracketDuration) }
 		}
 		y.start()
 		var ended time.Time

@@ -265,14 +265,15 @@ func (r *report) write(w io.Writer) {
 				fmtDur(res.Latency.P50), fmtDur(res.Latency.P95), fmtDur(res.Latency.P99), fmtDur(res.Latency.Max),
 				res.Errors, fmtMiB(rw.RSS), ratio)
 		}
-		p("\nreq/s counts successful requests only; latencies are of successful requests. " +
-			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. " +
-			"Rows with a target (signin, signin-totp; refresh, getuser and verify on PostgreSQL) ran -repeat times, each run between two measurements of " +
-			"its yardstick (raw argon2id hashes/s, or the floor at the row's concurrency), and show their median run (see Target " +
-			"checks for every run); the others ran once. Ratios: the judged rows against the yardstick measured right before and " +
-			"right after their median run (the mean of the two; the machine's speed drifts within minutes); signup and the other " +
-			"dialects' logins (wme-login, zesty-login, az-signin) against raw argon2id hashes/s, and the other HTTP scenarios against " +
-			"the floor at the same concurrency, measured just before the row's database (see Baselines).\n\n")
+		p("\nreq/s counts successful requests only; latencies are of successful requests. "+
+			"RSS max is the server's largest VmRSS sampled every 50 ms during the row. "+
+			"Rows with a target (signin, signin-totp; refresh, getuser and verify on PostgreSQL) ran -repeat times, each run between two measurements of "+
+			"its yardstick (raw argon2id hashes/s, or the floor at the row's concurrency; a sign-in run in %d segments of its window, "+
+			"the raw rate measured for %s between them too), and show their median run (see Target "+
+			"checks for every run); the others ran once. Ratios: the judged rows against the yardstick measured right before and "+
+			"right after their median run (the mean of the two; the machine's speed drifts within minutes); signup and the other "+
+			"dialects' logins (wme-login, zesty-login, az-signin) against raw argon2id hashes/s, and the other HTTP scenarios against "+
+			"the floor at the same concurrency, measured just before the row's database (see Baselines).\n\n", ceilingSegments, fmtDur(segmentBracket))
 	}
 
 	r.writeUsage(w)
@@ -343,8 +344,9 @@ func (r *report) write(w io.Writer) {
 	p("## Target checks\n\n")
 	p("Each verdict: the figure of the median run, its yardstick, the ratio and what it must be, and how many of the runs " +
 		"passed (each run's ratio; ✗ marks a failed run). The median run decides: more than half must pass. Sign-in and flood goodput are judged against " +
-		"the ceiling: raw hashes/s measured right before and right after the run, times the share of the CPU PostgreSQL, the " +
-		"load generator and everything else left to Latchkey during it.\n\n")
+		"the ceiling: raw hashes/s measured right before and right after the run (a sign-in run: each of its segments), times the " +
+		"share of the CPU PostgreSQL, the load generator and everything else left to Latchkey during it; a sign-in run's ratio is its " +
+		"sign-ins over the sum of what each segment's own raw rate and ceiling allowed in its window.\n\n")
 	p("| verdict | target | measured (median run) | yardstick | ratio | runs |\n")
 	p("|---|---|---|---|---|---|\n")
 	for _, c := range r.checks() {

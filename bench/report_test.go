@@ -108,7 +108,7 @@ func TestMeasureRunsInterleavesYardstick(t *testing.T) {
 	rates := []int64{45, 60, 30} // over yardsticks 90, 100, 90: 0.5, 0.6, 0.333
 	var calls []string
 	rw := row{DB: "postgres", Scenario: "signin", VsHash: true, Conc: 16}
-	err := rw.measureRuns(3, func() (rowRun, error) {
+	err := rw.measureRuns(3, 1, func(int) (rowRun, error) {
 		calls = append(calls, "run")
 		return rowRun{Res: rps(16, rates[len(rw.Runs)])}, nil
 	}, func() (float64, error) {
@@ -134,6 +134,61 @@ func TestMeasureRunsInterleavesYardstick(t *testing.T) {
 	}
 }
 
+// A run measured in segments has the yardstick measured between its segments too, and is judged
+// against what each segment's own yardstick and ceiling allowed in its window: a segment run
+// while the machine was slow is held to the rate measured next to it.
+func TestMeasureRunsInSegments(t *testing.T) {
+	yards := []float64{100, 100, 60, 60, 100} // segment yardsticks: 100, 80, 60, 80
+	ceilings := []float64{1, 0.5, 1, 1}
+	oks := []int64{90, 36, 54, 72} // 0.9 of each segment's capacity (100, 40, 60, 80 per second)
+	var calls []string
+	var segs []int
+	n := 0
+	rw := row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16}
+	err := rw.measureRuns(2, 2, func(seg int) (rowRun, error) {
+		calls = append(calls, "seg")
+		segs = append(segs, seg)
+		u := ceilingUsage(ceilings[n])
+		u.Window, u.Hashes, u.Held, u.Busy = time.Second, float64(oks[n]), 20*time.Millisecond, 0.5+0.1*float64(n)
+		run := rowRun{Res: rps(16, oks[n]), Usage: u}
+		n++
+		return run, nil
+	}, func() (float64, error) {
+		calls = append(calls, "yard")
+		return yards[strings.Count(strings.Join(calls, " "), "yard")-1], nil
+	}, (&report{Opts: &options{}}).medianRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(calls, " "); got != "yard seg yard seg yard seg yard seg yard" {
+		t.Errorf("order: %s", got)
+	}
+	if fmt.Sprint(segs) != "[0 1 0 1]" {
+		t.Errorf("segments told: %v", segs)
+	}
+	if len(rw.Runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(rw.Runs))
+	}
+	r := &report{Opts: &options{}}
+	for i, run := range rw.Runs {
+		if run.Res.OK != oks[2*i]+oks[2*i+1] || run.Res.Elapsed != 2*time.Second {
+			t.Errorf("run %d: %d requests in %v, want %d in 2s", i, run.Res.OK, run.Res.Elapsed, oks[2*i]+oks[2*i+1])
+		}
+		v := r.judgeRun(rw, run, judgedCeiling, 0.9)
+		if math.Abs(v.Figure-0.9) > 1e-9 || !v.Pass {
+			t.Errorf("run %d: ratio %v (pass %v), want 0.9 of what its segments allowed", i, v.Figure, v.Pass)
+		}
+	}
+	u := rw.Runs[0].Usage
+	if u.Window != 2*time.Second || u.Hashes != 126 || math.Abs(u.Ceiling()-0.75) > 1e-9 || math.Abs(u.Busy-0.55) > 1e-9 {
+		t.Errorf("merged usage: %+v (ceiling %v)", *u, u.Ceiling())
+	}
+	// A segment whose yardstick was not measured leaves its run's unmeasured: the baseline stands in.
+	if got := mergeSegments([]rowRun{{Res: rps(16, 1), Yard: 100}, {Res: rps(16, 1)}}); got.Yard != 0 {
+		t.Errorf("yardstick with an unmeasured segment: %v, want 0", got.Yard)
+	}
+}
+
 // The table shows the run the verdict calls the median, by the verdict's own figure: a run whose
 // yardstick was not measured around it is judged against its database's baseline, and sorts
 // among the others by that ratio, not by its bare req/s.
@@ -147,7 +202,7 @@ func TestTableShowsTheVerdictsMedianRun(t *testing.T) {
 	rates := []int64{81, 72, 95} // over 90 (the baseline), 90 (the baseline), 100: 0.9, 0.8, 0.95
 	calls := 0
 	rw := row{DB: "sqlite", Scenario: "signin", VsHash: true, Conc: 16}
-	err := rw.measureRuns(3, func() (rowRun, error) {
+	err := rw.measureRuns(3, 1, func(int) (rowRun, error) {
 		return rowRun{Res: rps(16, rates[len(rw.Runs)]), Usage: ceilingUsage(1)}, nil
 	}, func() (float64, error) {
 		calls++

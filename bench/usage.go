@@ -58,6 +58,38 @@ func (u usageSplit) Ceiling() float64 {
 	return (u.CPUs - u.Postgres - u.Bench - u.Other) / u.CPUs
 }
 
+// mergeUsage is several windows' usage as one: counts added up, shares and CPU figures weighted
+// by their windows, a hash's time by the hashes.
+func mergeUsage(us []*usageSplit) *usageSplit {
+	out := &usageSplit{}
+	var held float64 // slot-seconds
+	for _, u := range us {
+		w := u.Window.Seconds()
+		out.Window += u.Window
+		out.Slots = u.Slots
+		out.Hashes += u.Hashes
+		held += u.Held.Seconds() * u.Hashes
+		out.Busy += u.Busy * w
+		out.CPUs += u.CPUs * w
+		out.Server += u.Server * w
+		out.Postgres += u.Postgres * w
+		out.Bench += u.Bench * w
+		out.Other += u.Other * w
+		out.Idle += u.Idle * w
+	}
+	w := out.Window.Seconds()
+	if w <= 0 {
+		return out
+	}
+	for _, f := range []*float64{&out.Busy, &out.CPUs, &out.Server, &out.Postgres, &out.Bench, &out.Other, &out.Idle} {
+		*f /= w
+	}
+	if out.Hashes > 0 {
+		out.Held = time.Duration(held / out.Hashes * float64(time.Second))
+	}
+	return out
+}
+
 // split is what happened from s to later.
 func (s usageSample) split(later usageSample) usageSplit {
 	w := (later.At - s.At).Seconds()
