@@ -172,14 +172,15 @@ func HashingMemory(budget int64, p *argon2id.Params) int64 {
 // GCPercent is the garbage collector's heap growth a server runs with unless the operator set
 // GOGC: fewer collections than Go's default on paths that allocate per request (cmd/latchkey's
 // tuneGC says why these values; the benchmark's raw hash rate runs with them too).
-const GCPercent = 200
+const GCPercent = 400
 
 // MemoryLimit is the soft heap limit a server runs with unless the operator set GOMEMLIMIT or
-// --memory-limit: 192 MiB for the server's own heap (a flood's connections included) and for the
+// --memory-limit: 160 MiB for the server's own heap (a flood's connections included) and for the
 // garbage of the hashes between two collections, plus what the hashes under way may hold with
-// this budget and these parameters.
+// this budget and these parameters. With GCPercent's growth it is the limit, not the growth,
+// that starts the collections of a sign-in burst (see cmd/latchkey's tuneGC).
 func MemoryLimit(budget int64, p *argon2id.Params) int64 {
-	return 192<<20 + HashingMemory(budget, p)
+	return 160<<20 + HashingMemory(budget, p)
 }
 
 // hashSlots is how many hashes may run at once within budget bytes: never below one, and never

@@ -276,7 +276,7 @@ func (c *config) serveFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "purge-interval", Value: def.PurgeInterval, Destination: &c.PurgeInterval, Sources: c.env(false, "LATCHKEY_PURGE_INTERVAL"),
 			Usage: "how often expired tokens and ended sessions are deleted"},
 		&cli.StringFlag{Name: "memory-limit", Value: "auto", Destination: &c.MemoryLimit, Sources: c.env(false, "LATCHKEY_MEMORY_LIMIT"),
-			Usage: "soft limit for the Go heap: auto (192MiB plus what password hashing may hold), a size of at least 64MiB, or off (none); " +
+			Usage: "soft limit for the Go heap: auto (160MiB plus what password hashing may hold), a size of at least 64MiB, or off (none); " +
 				"GOMEMLIMIT in the environment wins over it"},
 		&cli.StringFlag{Name: "pprof-addr", Destination: &c.PprofAddr, Sources: c.env(false, "LATCHKEY_PPROF_ADDR"),
 			Usage: "serve Go's pprof profiles on this address (keep it on loopback); empty: off"},
@@ -643,23 +643,30 @@ func parseBytes(s string) (int64, error) {
 }
 
 // tuneGC sets the garbage collector for a server, unless the operator set GOGC or GOMEMLIMIT:
-// collections at 200% heap growth (fewer than Go's default, on paths that allocate per
-// request), and a soft heap limit that keeps a sign-in flood's hashing memory bounded.
+// collections at 400% heap growth (server.GCPercent), and a soft heap limit
+// (server.MemoryLimit) that keeps a sign-in burst's hashing memory bounded and, during one,
+// starts the collections itself.
 //
 // Each password hash allocates its 19 MiB afresh, so under a flood the heap churns through
 // about a gigabyte a second, and the live heap at any collection is the server's own few MiB
-// plus the hashes under way, which the hashing slots bound (HashingMemory). The limit leaves
-// 192 MiB above that. Measured during a burst of sign-ins at 16 concurrent clients on 2 cores
-// (GODEBUG=gctrace=1): collections took 3 % of the CPU with GOGC 200 (heap goal 139 MB, 44 MB
-// live with two hashes under way), 5 % with Go's defaults (GOGC 100, no limit), and 1 % with
-// GOGC 400 and a 400 MiB limit, whose peak RSS would bring a 1000-client flood near its 300 MiB
-// target. A limit of only 128 MiB above the hashes bound during such a flood (1000 connections'
-// buffers and stacks, and the 19 MiB spans fragment the heap): the runtime then handed freed
-// hash memory back to the operating system between hashes (62 MB released mid-flood), and each
-// next hash faulted it in again, holding its slot 1.14-1.37 times as long as a hash in a quiet
-// process against 1.05-1.18 with 192 MiB (bench flood, 1000 clients, SQLite; peak RSS 235-253
-// MiB against 200-217). The memory goes back to the operating system once hashing is idle
-// (server: memoryRelease).
+// plus the hashes under way, which the hashing slots bound (HashingMemory). Each collection
+// costs about 5 ms of CPU whatever the garbage (it marks the server's own heap: the contract,
+// templates, caches), so the fewer collections a burst needs, the more of the CPU its hashes
+// get. Measured with CPU profiles of a server under 16 concurrent sign-ins on 2 cores (share of
+// the server's CPU inside argon2id; a process that only hashes reaches 0.984):
+//   - GOGC 200, limit 192 MiB above the hashes: goal 140 MB, 355 collections in 20 s, 0.886 of
+//     the CPU in argon2id, peak RSS 229 MiB; a 1000-client flood peaked at 257-271 MiB.
+//   - GOGC 400, limit 160 MiB above the hashes (these settings): the limit binds at 180 MB,
+//     248 collections, 0.912 in argon2id, peak RSS 248 MiB; the flood peaked at 229 MiB, since
+//     the limit now bounds it, with the same goodput and its hashes no slower (a hash held its
+//     slot 1.22-1.27 times as long as in a quiet process, against 1.28 before).
+//   - GOGC 400, limit 192 MiB above: 0.918 in argon2id, but peak RSS 286 MiB, too near the
+//     flood's 300 MiB target.
+//
+// A limit of only 128 MiB above the hashes bound during a flood too hard: the runtime handed
+// freed hash memory back to the operating system between hashes and each next hash faulted it
+// in again, holding its slot 1.14-1.37 times as long. The memory goes back to the operating
+// system once hashing is idle (server: memoryRelease).
 func (c *config) tuneGC(hashBudget int64, log *slog.Logger) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(server.GCPercent)
