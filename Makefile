@@ -19,7 +19,7 @@ GENERATED := gen/ clients/typescript/src/latchkey.d.ts docs/configuration.md
 RACE := -race -gcflags=modernc.org/...=-d=checkptr=0 -gcflags=github.com/glebarez/...=-d=checkptr=0
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-sqlite test-sqlite-a test-sqlite-b test-sqlite-race test-postgres test-postgres-a test-postgres-b test-postgres-c e2e-deps need-node generate generate-ts check-generate lint build bench ci
+.PHONY: help run test test-sqlite test-sqlite-a test-sqlite-b test-sqlite-race test-postgres test-postgres-a test-postgres-b test-postgres-c test-binary e2e-deps need-node generate generate-ts check-generate lint build bench ci
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ SHARD_postgres_c := -skip $(call tests_named,A-Qa-q)
 SQLITE_SHARDS := test-sqlite-a test-sqlite-b test-sqlite-race
 POSTGRES_SHARDS := test-postgres-a test-postgres-b test-postgres-c
 COVDIR := $(CURDIR)/.test-coverage
+# The tests that run servers as processes (test/faults, test/cluster) take this binary, built once
+# before the shards start, instead of each shard's test process building its own at the same time
+# (on a new machine, from a cold build cache, that took over five minutes on two cores).
+TEST_BINARY := $(CURDIR)/bin/latchkey-test
 covercheck = if ls $(COVDIR)/$(1)-*.json >/dev/null 2>&1; then $(GO) run ./server/servertest/covercheck $(COVDIR)/$(1)-*.json; fi
 
 test: e2e-deps ## run the whole suite on SQLite and on PostgreSQL, side by side
@@ -63,9 +67,13 @@ test-sqlite: e2e-deps ## run the whole suite on SQLite
 	@$(MAKE) --no-print-directory -j3 --output-sync=target $(SQLITE_SHARDS)
 	@$(call covercheck,sqlite)
 
-test-sqlite-a test-sqlite-b: test-sqlite-%:
+test-binary:
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -o $(TEST_BINARY) ./cmd/latchkey
+
+test-sqlite-a test-sqlite-b: test-sqlite-%: test-binary
 	@mkdir -p $(COVDIR)
-	LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) LATCHKEY_TEST_COVERAGE_OUT=$(COVDIR)/sqlite-$*.json \
+	LATCHKEY_TEST_BINARY=$(TEST_BINARY) LATCHKEY_TEST_DB=sqlite LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) LATCHKEY_TEST_COVERAGE_OUT=$(COVDIR)/sqlite-$*.json \
 		$(GO) test -count=1 -timeout 30m $(SHARD_sqlite_$*) $$($(GO) list ./... | grep -v /store)
 
 test-sqlite-race:
@@ -78,7 +86,7 @@ test-postgres: e2e-deps ## run the whole suite on PostgreSQL (at POSTGRES_URL)
 	@$(MAKE) --no-print-directory -j3 --output-sync=target $(POSTGRES_SHARDS)
 	@$(call covercheck,postgres)
 
-test-postgres-a test-postgres-b test-postgres-c: test-postgres-%:
+test-postgres-a test-postgres-b test-postgres-c: test-postgres-%: test-binary
 	@mkdir -p $(COVDIR)
 	@hostport=$$(echo '$(POSTGRES_URL)' | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]*).*#\2#'); \
 	host=$${hostport%:*}; port=$${hostport##*:}; [ "$$port" = "$$hostport" ] && port=5432; \
@@ -86,7 +94,7 @@ test-postgres-a test-postgres-b test-postgres-c: test-postgres-%:
 		if [ "$$LATCHKEY_TEST_REQUIRE_POSTGRES" = 1 ]; then echo "FAIL: PostgreSQL required but nothing answers on $$host:$$port"; exit 1; fi; \
 		echo "SKIPPED: PostgreSQL tests, shard $* (nothing answers on $$host:$$port; set POSTGRES_URL)"; exit 0; \
 	fi; \
-	set -x; LATCHKEY_TEST_DB=postgres LATCHKEY_TEST_POSTGRES_URL='$(POSTGRES_URL)' LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) \
+	set -x; LATCHKEY_TEST_BINARY=$(TEST_BINARY) LATCHKEY_TEST_DB=postgres LATCHKEY_TEST_POSTGRES_URL='$(POSTGRES_URL)' LATCHKEY_TEST_REQUIRE_NODE=$(REQUIRE_NODE) \
 		LATCHKEY_TEST_COVERAGE_OUT=$(COVDIR)/postgres-$*.json $(GO) test $(RACE) -count=1 -timeout 30m $(SHARD_postgres_$*) ./...
 
 # npm ci in each package whose lock file is newer than what is installed there.

@@ -407,6 +407,11 @@ func TestSMSLimits(t *testing.T) {
 	})
 	t.Run("per-number-day", func(t *testing.T) {
 		h := servertest.Start(t, smsOn(f, func(c *server.SMSConfig) { c.MaxPerNumberDay = 2 }))
+		// The day's ceiling counts per UTC day, a fixed window as every limit's: the test starts
+		// a minute into a day, so its two hours stay within one wherever the real clock stands
+		// (started at 23:15 UTC, they crossed midnight and the count began afresh).
+		now := h.Clock.Now()
+		h.Clock.Advance(now.Truncate(24 * time.Hour).Add(24*time.Hour + time.Minute).Sub(now))
 		ok(t, h, phone)
 		h.Clock.Advance(time.Hour)
 		ok(t, h, phone)
