@@ -271,7 +271,8 @@ func (r *report) write(w io.Writer) {
 			"its yardstick (raw argon2id hashes/s, or the floor at the row's concurrency; a sign-in run in %d segments of its window, "+
 			"the raw rate measured for %s between them too), and show their median run (see Target "+
 			"checks for every run); the others ran once. Ratios: the judged rows against the yardstick measured right before and "+
-			"right after their median run (the mean of the two; the machine's speed drifts within minutes); signup and the other "+
+			"right after their median run (the mean of the two, or for a sign-in run its segments' weighted as Target checks says; "+
+			"the machine's speed drifts within minutes); signup and the other "+
 			"dialects' logins (wme-login, zesty-login, az-signin) against raw argon2id hashes/s, and the other HTTP scenarios against "+
 			"the floor at the same concurrency, measured just before the row's database (see Baselines).\n\n", ceilingSegments, fmtDur(segmentBracket))
 	}
