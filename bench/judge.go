@@ -109,6 +109,7 @@ func mergeSegments(segs []rowRun) rowRun {
 	res := make([]*load.Result, len(segs))
 	usages := make([]*usageSplit, 0, len(segs))
 	var capacity, weight float64
+	measured := true
 	for i, s := range segs {
 		res[i] = s.Res
 		w, c := s.Res.Elapsed.Seconds(), 1.0
@@ -119,19 +120,15 @@ func mergeSegments(segs []rowRun) rowRun {
 			}
 			c = s.Usage.Ceiling()
 		}
-		if s.Yard <= 0 || c <= 0 {
-			capacity, weight = 0, -1 // marks the yardstick unmeasured
-		}
-		if weight >= 0 {
-			capacity += s.Yard * c * w
-			weight += c * w
-		}
+		measured = measured && s.Yard > 0 && c > 0
+		capacity += s.Yard * c * w
+		weight += c * w
 	}
 	out.Res = load.Merge(res...)
 	if len(usages) == len(segs) {
 		out.Usage = mergeUsage(usages)
 	}
-	if weight > 0 {
+	if measured && weight > 0 {
 		out.Yard = capacity / weight
 	}
 	return out

@@ -101,6 +101,14 @@ func checkSays(t *testing.T, r *report, prefix, status string, want ...string) {
 	}
 }
 
+// yardsInOrder is a yardstick that gives yards one after another, noting each call in calls.
+func yardsInOrder(calls *[]string, yards []float64) func() (float64, error) {
+	return func() (float64, error) {
+		*calls = append(*calls, "yard")
+		return yards[strings.Count(strings.Join(*calls, " "), "yard")-1], nil
+	}
+}
+
 // A judged row runs -repeat times, each run between two measurements of its yardstick (one shared
 // with the next run), and shows its median run.
 func TestMeasureRunsInterleavesYardstick(t *testing.T) {
@@ -111,10 +119,7 @@ func TestMeasureRunsInterleavesYardstick(t *testing.T) {
 	err := rw.measureRuns(3, 1, func(int) (rowRun, error) {
 		calls = append(calls, "run")
 		return rowRun{Res: rps(16, rates[len(rw.Runs)])}, nil
-	}, func() (float64, error) {
-		calls = append(calls, "yard")
-		return yards[strings.Count(strings.Join(calls, " "), "yard")-1], nil
-	}, (&report{Opts: &options{}}).medianRun)
+	}, yardsInOrder(&calls, yards), (&report{Opts: &options{}}).medianRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +158,7 @@ func TestMeasureRunsInSegments(t *testing.T) {
 		run := rowRun{Res: rps(16, oks[n]), Usage: u}
 		n++
 		return run, nil
-	}, func() (float64, error) {
-		calls = append(calls, "yard")
-		return yards[strings.Count(strings.Join(calls, " "), "yard")-1], nil
-	}, (&report{Opts: &options{}}).medianRun)
+	}, yardsInOrder(&calls, yards), (&report{Opts: &options{}}).medianRun)
 	if err != nil {
 		t.Fatal(err)
 	}

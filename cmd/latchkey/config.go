@@ -654,10 +654,12 @@ func parseBytes(s string) (int64, error) {
 // templates, caches), so the fewer collections a burst needs, the more of the CPU its hashes
 // get. Measured with CPU profiles of a server under 16 concurrent sign-ins on 2 cores (share of
 // the server's CPU inside argon2id; a process that only hashes reaches 0.984):
-//   - GOGC 200, limit 192 MiB above the hashes: goal 140 MB, 355 collections in 20 s, 0.886 of
-//     the CPU in argon2id, peak RSS 229 MiB; a 1000-client flood peaked at 257-271 MiB.
+//   - GOGC 200, limit 192 MiB above the hashes: goal 140 MB, 349-355 collections in 20 s,
+//     0.886-0.900 of the CPU in argon2id (four runs), peak RSS 229 MiB; a 1000-client flood
+//     peaked at 257-271 MiB.
 //   - GOGC 400, limit 160 MiB above the hashes (these settings): the limit binds at 180 MB,
-//     248 collections, 0.912 in argon2id, peak RSS 248 MiB; the flood peaked at 229 MiB, since
+//     248-266 collections, 0.890-0.912 in argon2id (four runs; about a point more on average),
+//     peak RSS 248 MiB; the flood peaked at 229 MiB, since
 //     the limit now bounds it, with the same goodput and its hashes no slower (a hash held its
 //     slot 1.22-1.27 times as long as in a quiet process, against 1.28 before).
 //   - GOGC 400, limit 192 MiB above: 0.918 in argon2id, but peak RSS 286 MiB, too near the
